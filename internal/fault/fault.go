@@ -1,0 +1,61 @@
+// Package fault names the kinds of failure that Parley's services report,
+// so that the edges (web's problem+json, the CLI's one-line errors) can
+// answer each kind the same way whichever package raised it.
+//
+// Services wrap a kind with their own words:
+//
+//	return fmt.Errorf("case %s: %w", id, fault.ErrNotFound)
+//
+// and web maps the kind to a status code. A fault never carries confidential
+// content: messages name ids and fields, not values a user typed.
+package fault
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The kinds of failure.
+var (
+	ErrNotFound        = errors.New("not found")
+	ErrForbidden       = errors.New("not allowed")
+	ErrUnauthenticated = errors.New("not signed in")
+	ErrConflict        = errors.New("conflict")
+	ErrGone            = errors.New("no longer valid")
+	ErrTooLarge        = errors.New("too large")
+)
+
+// InvalidError says which input field is wrong and why.
+type InvalidError struct {
+	Field  string
+	Detail string
+}
+
+func (e *InvalidError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Detail) }
+
+// Invalid reports a wrong input field.
+func Invalid(field, detail string) error { return &InvalidError{Field: field, Detail: detail} }
+
+// RateLimitedError says an attempt was refused for coming too often.
+type RateLimitedError struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("too many attempts; try again in %s", e.RetryAfter.Round(time.Second))
+}
+
+// AsInvalid returns the InvalidError in err's chain, if any.
+func AsInvalid(err error) (*InvalidError, bool) {
+	var ie *InvalidError
+	ok := errors.As(err, &ie)
+	return ie, ok
+}
+
+// AsRateLimited returns the RateLimitedError in err's chain, if any.
+func AsRateLimited(err error) (*RateLimitedError, bool) {
+	var re *RateLimitedError
+	ok := errors.As(err, &re)
+	return re, ok
+}

@@ -1,0 +1,180 @@
+package policy
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	cedar "github.com/cedar-policy/cedar-go"
+)
+
+//go:embed *.cedar
+var policyFiles embed.FS
+
+// Role is an account's role on the server.
+type Role string
+
+// The account roles. Parties, counsel and observers are all RoleParticipant
+// accounts; what they are in a given case is recorded in that case.
+const (
+	RoleAdmin       Role = "admin"
+	RoleMediator    Role = "mediator"
+	RoleRecords     Role = "records"
+	RoleParticipant Role = "participant"
+)
+
+// ValidRole reports whether r is one of the account roles.
+func ValidRole(r Role) bool {
+	switch r {
+	case RoleAdmin, RoleMediator, RoleRecords, RoleParticipant:
+		return true
+	}
+	return false
+}
+
+// Action is something a user asks to do.
+type Action string
+
+// The actions decided so far. Each appears in the .cedar files.
+const (
+	AccountCreate   Action = "account.create"
+	AccountList     Action = "account.list"
+	CaseCreate      Action = "case.create"
+	CaseRead        Action = "case.read"
+	CaseReadSummary Action = "case.read_summary"
+	CaseUpdate      Action = "case.update"
+	CaseInvite      Action = "case.invite"
+	CaseDisclose    Action = "case.disclose"
+	CaseAcknowledge Action = "case.acknowledge"
+	CaseRecuse      Action = "case.recuse"
+	CaseAddMediator Action = "case.add_mediator"
+	AuditRead       Action = "audit.read"
+)
+
+// Actions lists every action, for tables and tests.
+func Actions() []Action {
+	return []Action{AccountCreate, AccountList, CaseCreate, CaseRead, CaseReadSummary,
+		CaseUpdate, CaseInvite, CaseDisclose, CaseAcknowledge, CaseRecuse, CaseAddMediator, AuditRead}
+}
+
+// User is the principal asking.
+type User struct {
+	ID       string
+	Role     Role
+	Disabled bool
+}
+
+// Case holds the facts about a case that decisions depend on: account ids
+// by their relation to the case.
+type Case struct {
+	ID        string
+	Mediators []string // every mediator ever assigned, recused ones included
+	Recused   []string
+	Parties   []string
+	Counsel   []string
+	Observers []string
+}
+
+// Decision is the outcome of one request.
+type Decision struct {
+	Allowed bool
+	// Policies lists the @id of the policies that determined the outcome
+	// (the permits that allowed it, or the forbids that denied it).
+	Policies []string
+}
+
+// Engine evaluates requests against the embedded policies. It is immutable
+// and safe for concurrent use.
+type Engine struct {
+	set *cedar.PolicySet
+}
+
+// New loads the embedded policy files.
+func New() (*Engine, error) {
+	set := cedar.NewPolicySet()
+	names, err := fs.Glob(policyFiles, "*.cedar")
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		src, err := policyFiles.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		list, err := cedar.NewPolicyListFromBytes(name, src)
+		if err != nil {
+			return nil, fmt.Errorf("policy %s: %w", name, err)
+		}
+		for i, p := range list {
+			id := p.Annotations()["id"]
+			if id == "" {
+				id = cedar.String(fmt.Sprintf("%s#%d", name, i))
+			}
+			if !set.Add(cedar.PolicyID(id), p) {
+				return nil, fmt.Errorf("policy %s: duplicate @id %q", name, id)
+			}
+		}
+	}
+	return &Engine{set: set}, nil
+}
+
+// Source returns the policy text, file by file, for people to read.
+func Source() string {
+	names, _ := fs.Glob(policyFiles, "*.cedar")
+	sort.Strings(names)
+	var b strings.Builder
+	for _, name := range names {
+		src, _ := policyFiles.ReadFile(name)
+		fmt.Fprintf(&b, "// ---- %s ----\n%s\n", name, src)
+	}
+	return b.String()
+}
+
+// Decide answers whether u may do a. c is the case the action is about, or
+// nil for server-wide actions (creating a case, managing accounts).
+func (e *Engine) Decide(u User, a Action, c *Case) Decision {
+	entities := cedar.EntityMap{}
+	principal := cedar.NewEntityUID("User", cedar.String(u.ID))
+	entities[principal] = cedar.Entity{
+		UID: principal,
+		Attributes: cedar.NewRecord(cedar.RecordMap{
+			"role":     cedar.String(u.Role),
+			"disabled": cedar.Boolean(u.Disabled),
+		}),
+	}
+	resource := cedar.NewEntityUID("Server", "parley")
+	if c != nil {
+		resource = cedar.NewEntityUID("Case", cedar.String(c.ID))
+		entities[resource] = cedar.Entity{
+			UID: resource,
+			Attributes: cedar.NewRecord(cedar.RecordMap{
+				"mediators": userSet(c.Mediators),
+				"recused":   userSet(c.Recused),
+				"parties":   userSet(c.Parties),
+				"counsel":   userSet(c.Counsel),
+				"observers": userSet(c.Observers),
+			}),
+		}
+	}
+	decision, diag := e.set.IsAuthorized(entities, cedar.Request{
+		Principal: principal,
+		Action:    cedar.NewEntityUID("Action", cedar.String(a)),
+		Resource:  resource,
+		Context:   cedar.NewRecord(nil),
+	})
+	out := Decision{Allowed: decision == cedar.Allow}
+	for _, r := range diag.Reasons {
+		out.Policies = append(out.Policies, string(r.PolicyID))
+	}
+	return out
+}
+
+func userSet(ids []string) cedar.Set {
+	vals := make([]cedar.Value, len(ids))
+	for i, id := range ids {
+		vals[i] = cedar.NewEntityUID("User", cedar.String(id))
+	}
+	return cedar.NewSet(vals...)
+}
