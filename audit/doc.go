@@ -1,0 +1,56 @@
+// Package audit is Parley's tamper-evident, append-only audit log.
+//
+// # What it owns
+//
+// Every security-relevant action in Parley (a login, a case opened, a
+// document shared, a retention purge) is recorded as an [Event]. Events are
+// the leaves of an RFC 6962 Merkle tree, built with golang.org/x/mod/sumdb/tlog
+// — the same hashing the Go checksum database and Certificate Transparency
+// use. After each append the log signs a checkpoint: a short text naming the
+// log (its origin), the number of entries and the tree's root hash, in the
+// C2SP signed-note / tlog-checkpoint format (golang.org/x/mod/sumdb/note).
+//
+// Why a Merkle tree and not just a hash chain or signed rows? Because a
+// checkpoint commits to every entry before it in 32 bytes, and the tree gives
+// two short proofs that let anyone holding only checkpoints check the log:
+//
+//   - an inclusion proof ([Log.InclusionProof]) shows that one event is entry
+//     i of the tree a checkpoint signs, without revealing the other events;
+//   - a consistency proof ([Log.ConsistencyProof]) shows that a newer
+//     checkpoint extends an older one — nothing earlier was changed, removed
+//     or reordered.
+//
+// A mediator, a party's lawyer or an external auditor can therefore save a
+// checkpoint today and later prove that the operator did not quietly edit
+// history. [Verify] does the full offline check: it recomputes the tree from
+// the stored entries and compares it with every signed checkpoint in the
+// store and, optionally, with a checkpoint the auditor saved earlier.
+//
+// # Storage
+//
+// The log lives in an [objstore.Store], the system of record:
+//
+//	audit/entries/<index, 20-digit zero-padded>   one canonical JSON event
+//	audit/checkpoint                               latest signed checkpoint
+//	audit/checkpoints/<size, 20-digit zero-padded> every checkpoint ever signed
+//
+// Entries are created with If-None-Match, so two nodes can never both write
+// entry N: the loser re-reads what the winner wrote and retries at the end.
+// That makes the store's conditional write the only coordination the cluster
+// needs — there is no leader and no lock service.
+//
+// # What it must never do
+//
+// Hold confidential content. Leaves carry an event type, actor id, case id,
+// object ids, content hashes and small attributes (ids, enums, counts) —
+// never message or document text, never names or email addresses. The reason
+// is structural: a Merkle log cannot forget. Disposal under a retention
+// policy deletes documents and messages, and if any of that content were in
+// the log the log would have to be rewritten, which is exactly what it exists
+// to make detectable. Keeping the log content-free means disposal never
+// touches it, and the log can record the disposal itself.
+//
+// Rewrite or delete an entry. There is no API for it, and [Verify] reports
+// any change to a stored entry, any gap in the indices and any checkpoint
+// that does not match the recomputed tree.
+package audit

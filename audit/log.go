@@ -1,0 +1,409 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// maxRetries bounds how many times one append (or one checkpoint update)
+// retries after losing a conditional write to another node. Each loss means
+// another node made progress, so hitting the bound means sustained heavy
+// contention, which is reported rather than spun on.
+const maxRetries = 100
+
+// Log is a handle on the audit log in a Store. Several Logs — in one process
+// or on several nodes — may share one store: the store's create-only write of
+// entry N is what decides the order, and every Log catches up with entries
+// written by the others before it appends.
+//
+// A Log is safe for concurrent use. Appends through one Log are serialised
+// by a mutex (they would only race each other for the same index anyway).
+type Log struct {
+	store    objstore.Store
+	signer   *Signer
+	verifier note.Verifier
+
+	mu   sync.Mutex
+	tree tree // entries [0, tree.n) as this Log has seen them
+}
+
+// Open loads the log in store, rebuilding its Merkle tree in memory, and
+// checks it against the stored latest checkpoint. A log whose entries do not
+// match its own signed checkpoint (tampering, or a checkpoint from another
+// key) is refused: appending to it would sign over the damage.
+//
+// Opening reads every entry once (16 at a time) and keeps about 64 bytes of
+// hashes per entry in memory, so start-up time and memory grow linearly with
+// the log: a million entries is a million Gets and ~64 MB.
+func Open(ctx context.Context, store objstore.Store, signer *Signer) (*Log, error) {
+	if store == nil || signer == nil {
+		return nil, errors.New("audit: Open needs a store and a signer")
+	}
+	v, err := note.NewVerifier(signer.VerifierKey())
+	if err != nil {
+		return nil, fmt.Errorf("audit: verifier: %w", err)
+	}
+	l := &Log{store: store, signer: signer, verifier: v}
+	n, err := countEntries(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadEntries(ctx, store, &l.tree, 0, n); err != nil {
+		return nil, err
+	}
+	// Pick up anything appended since the listing.
+	if err := l.refresh(ctx); err != nil {
+		return nil, err
+	}
+	if _, _, _, err := l.readLatest(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Size returns the number of entries this Log has seen. Other nodes may have
+// appended more; Append and Checkpoint catch up first.
+func (l *Log) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tree.n
+}
+
+// refresh ingests entries other nodes appended beyond the local size, by
+// reading the next index until there is none. Caller holds l.mu.
+func (l *Log) refresh(ctx context.Context) error {
+	for {
+		data, _, err := readObject(ctx, l.store, entryKey(l.tree.n))
+		if errors.Is(err, objstore.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("audit: entry %d: %w", l.tree.n, err)
+		}
+		if err := addEntry(&l.tree, l.tree.n, data); err != nil {
+			return err
+		}
+	}
+}
+
+// Append adds ev to the log and returns its index, then publishes a new
+// signed checkpoint covering it. A zero ev.Time is set to now.
+//
+// If another node takes the index first, Append reads what it wrote and
+// tries again at the new end, up to maxRetries times. An error other than a
+// lost race is returned at once and not retried here: if the write may have
+// happened (a timeout, say), retrying blindly could log the event twice.
+//
+// If the entry is written but the checkpoint is not, Append returns the
+// index together with the error; the entry stays in the log (it cannot be
+// taken back) and the next successful Append or Checkpoint signs it.
+func (l *Log) Append(ctx context.Context, ev Event) (int64, error) {
+	idx, err := l.AppendBatch(ctx, []Event{ev})
+	if len(idx) == 0 {
+		return -1, err
+	}
+	return idx[0], err
+}
+
+// AppendBatch appends events in order and publishes one checkpoint at the
+// end — for bulk work such as a retention purge logging thousands of
+// disposals, where a checkpoint per event would double the writes.
+//
+// Every event is validated before any is written, so an invalid event
+// appends nothing. The returned indices are ascending but need not be
+// contiguous: other nodes may interleave their entries. On an error part way,
+// the indices of the events already appended are returned with it (they are
+// in the log for good) and a checkpoint covering them is still attempted.
+func (l *Log) AppendBatch(ctx context.Context, events []Event) ([]int64, error) {
+	records := make([][]byte, len(events))
+	for i, ev := range events {
+		if ev.Time.IsZero() {
+			ev.Time = time.Now()
+		}
+		b, err := ev.Encode()
+		if err != nil {
+			return nil, fmt.Errorf("audit: batch event %d: %w", i, err)
+		}
+		records[i] = b
+	}
+	if len(records) == 0 {
+		return nil, nil
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.refresh(ctx); err != nil {
+		return nil, err
+	}
+	indices := make([]int64, 0, len(records))
+	var appendErr error
+	for _, rec := range records {
+		i, err := l.appendRecord(ctx, rec)
+		if err != nil {
+			appendErr = err
+			break
+		}
+		indices = append(indices, i)
+	}
+	if len(indices) == 0 {
+		return nil, appendErr
+	}
+	return indices, errors.Join(appendErr, l.publish(ctx))
+}
+
+// appendRecord writes rec as the next entry, catching up and retrying when
+// another node got there first. Caller holds l.mu and has refreshed.
+func (l *Log) appendRecord(ctx context.Context, rec []byte) (int64, error) {
+	for range maxRetries {
+		n := l.tree.n
+		_, err := putObject(ctx, l.store, entryKey(n), rec, objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+		if err == nil {
+			if err := l.tree.add(rec); err != nil {
+				return -1, err
+			}
+			return n, nil
+		}
+		if !errors.Is(err, objstore.ErrPrecondition) {
+			return -1, fmt.Errorf("audit: write entry %d: %w", n, err)
+		}
+		// Lost the race for index n: learn what the others wrote.
+		if err := l.refresh(ctx); err != nil {
+			return -1, err
+		}
+	}
+	return -1, fmt.Errorf("audit: append: lost the race for the next index %d times in a row", maxRetries)
+}
+
+// publish signs a checkpoint of the local tree and stores it, both under
+// its size in audit/checkpoints/ (so every signed size stays provable) and
+// as audit/checkpoint, the latest, which only ever moves forward. Caller
+// holds l.mu.
+func (l *Log) publish(ctx context.Context) error {
+	n := l.tree.n
+	root, err := l.tree.root(n)
+	if err != nil {
+		return err
+	}
+	signed, err := signCheckpoint(Checkpoint{Origin: l.signer.Name(), Size: n, Hash: root}, l.signer)
+	if err != nil {
+		return err
+	}
+
+	// The historical copy first, so the latest is always also kept by size.
+	_, err = putObject(ctx, l.store, checkpointKey(n), signed, objstore.PutOptions{IfNoneMatch: true, ContentType: "text/plain; charset=utf-8"})
+	switch {
+	case errors.Is(err, objstore.ErrPrecondition):
+		// Another node signed this size first. Same key, same tree, same
+		// bytes (Ed25519 is deterministic) — unless the histories differ.
+		if err := l.checkStored(ctx, checkpointKey(n)); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("audit: write checkpoint %d: %w", n, err)
+	}
+
+	// Then move the latest forward with compare-and-swap, never back: a slow
+	// node must not replace a newer checkpoint with its older one.
+	for range maxRetries {
+		err := l.advanceLatest(ctx, n, signed)
+		if !errors.Is(err, objstore.ErrPrecondition) {
+			return err
+		}
+	}
+	return fmt.Errorf("audit: update %s: lost the race %d times in a row", latestKey, maxRetries)
+}
+
+// advanceLatest makes one attempt to store signed (a checkpoint of size n)
+// as the latest checkpoint. It succeeds without writing when the stored one
+// is already at least as large, and returns ErrPrecondition when another
+// node changed it between our read and our write. Caller holds l.mu.
+func (l *Log) advanceLatest(ctx context.Context, n int64, signed []byte) error {
+	opts := objstore.PutOptions{ContentType: "text/plain; charset=utf-8"}
+	data, info, err := readObject(ctx, l.store, latestKey)
+	switch {
+	case errors.Is(err, objstore.ErrNotFound):
+		opts.IfNoneMatch = true
+	case err != nil:
+		return fmt.Errorf("audit: read %s: %w", latestKey, err)
+	default:
+		cur, err := l.checkAgainstTree(data, latestKey)
+		if err != nil {
+			return err
+		}
+		if cur.Size >= n {
+			return nil
+		}
+		opts.IfMatch = info.ETag
+	}
+	if _, err := putObject(ctx, l.store, latestKey, signed, opts); err != nil {
+		if errors.Is(err, objstore.ErrPrecondition) {
+			return err
+		}
+		return fmt.Errorf("audit: write %s: %w", latestKey, err)
+	}
+	return nil
+}
+
+// checkStored reads the signed checkpoint at key and checks it against the
+// local tree.
+func (l *Log) checkStored(ctx context.Context, key string) error {
+	data, _, err := readObject(ctx, l.store, key)
+	if err != nil {
+		return fmt.Errorf("audit: read %s: %w", key, err)
+	}
+	_, err = l.checkAgainstTree(data, key)
+	return err
+}
+
+// checkAgainstTree opens a signed checkpoint with this log's key and, when
+// the local tree is at least as large, checks its root. A mismatch means the
+// store holds a history other than the one this Log has read: a fork, or
+// entries rewritten after they were signed. Caller holds l.mu.
+func (l *Log) checkAgainstTree(signed []byte, key string) (Checkpoint, error) {
+	c, err := openCheckpoint(signed, l.verifier)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("audit: %s: %w", key, err)
+	}
+	if c.Size <= l.tree.n {
+		root, err := l.tree.root(c.Size)
+		if err != nil {
+			return Checkpoint{}, err
+		}
+		if root != c.Hash {
+			return Checkpoint{}, fmt.Errorf("audit: %s: signed root at size %d does not match the stored entries (tampered or forked log)", key, c.Size)
+		}
+	}
+	return c, nil
+}
+
+// readLatest reads and checks the latest signed checkpoint, catching up
+// with the entries first if it is ahead of the local tree (entries are always
+// written before the checkpoint that covers them). found is false when no
+// checkpoint has been written yet. Caller holds l.mu or is Open.
+func (l *Log) readLatest(ctx context.Context) (signed []byte, c Checkpoint, found bool, err error) {
+	data, _, err := readObject(ctx, l.store, latestKey)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil, Checkpoint{}, false, nil
+	}
+	if err != nil {
+		return nil, Checkpoint{}, false, fmt.Errorf("audit: read %s: %w", latestKey, err)
+	}
+	c, err = l.checkAgainstTree(data, latestKey)
+	if err != nil {
+		return nil, Checkpoint{}, false, err
+	}
+	if c.Size > l.tree.n {
+		if err := l.refresh(ctx); err != nil {
+			return nil, Checkpoint{}, false, err
+		}
+		if c.Size > l.tree.n {
+			return nil, Checkpoint{}, false, fmt.Errorf("audit: %s signs %d entries but the store has %d (entries deleted)", latestKey, c.Size, l.tree.n)
+		}
+		if _, err := l.checkAgainstTree(data, latestKey); err != nil {
+			return nil, Checkpoint{}, false, err
+		}
+	}
+	return data, c, true, nil
+}
+
+// Checkpoint returns the latest signed checkpoint, as a C2SP signed note.
+// It catches up with other nodes first and, if the stored checkpoint is
+// missing or behind the entries (a node stopped between writing an entry and
+// signing), signs and stores a current one — so the result always covers
+// every entry written before the call, and the Log can serve inclusion and
+// consistency proofs up to its size.
+func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.refresh(ctx); err != nil {
+		return nil, err
+	}
+	for range 2 {
+		signed, c, found, err := l.readLatest(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if found && c.Size >= l.tree.n {
+			return signed, nil
+		}
+		if err := l.publish(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return nil, errors.New("audit: checkpoint: stored checkpoint stays behind the log")
+}
+
+// InclusionProof returns the proof that entry index is in the tree of the
+// first treeSize entries. A client checks it with
+//
+//	tlog.CheckRecord(proof, treeSize, checkpoint.Hash, index, tlog.RecordHash(entryBytes))
+//
+// where entryBytes is the event's canonical encoding ([Event.Encode]) and
+// checkpoint a signed checkpoint of that size ([OpenCheckpoint]).
+func (l *Log) InclusionProof(index, treeSize int64) (tlog.RecordProof, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if index < 0 || index >= treeSize || treeSize > l.tree.n {
+		return nil, fmt.Errorf("audit: no inclusion proof for entry %d in tree of %d (log has %d)", index, treeSize, l.tree.n)
+	}
+	return tlog.ProveRecord(treeSize, index, &l.tree)
+}
+
+// ConsistencyProof returns the proof that the tree of the first newSize
+// entries extends the tree of the first oldSize — that nothing in the older
+// checkpoint was changed. A client holding both checkpoints checks it with
+//
+//	tlog.CheckTree(proof, newSize, newCheckpoint.Hash, oldSize, oldCheckpoint.Hash)
+func (l *Log) ConsistencyProof(oldSize, newSize int64) (tlog.TreeProof, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if oldSize < 1 || oldSize > newSize || newSize > l.tree.n {
+		return nil, fmt.Errorf("audit: no consistency proof from size %d to %d (log has %d)", oldSize, newSize, l.tree.n)
+	}
+	return tlog.ProveTree(newSize, oldSize, &l.tree)
+}
+
+// Entry reads entry index from the store and checks it against the hash
+// the Log holds for it, so a rewritten entry is reported rather than
+// returned as if it were genuine.
+func (l *Log) Entry(ctx context.Context, index int64) (Event, error) {
+	if index < 0 {
+		return Event{}, fmt.Errorf("audit: no entry %d", index)
+	}
+	data, _, err := readObject(ctx, l.store, entryKey(index))
+	if err != nil {
+		return Event{}, fmt.Errorf("audit: entry %d: %w", index, err)
+	}
+	l.mu.Lock()
+	if index >= l.tree.n {
+		err = l.refresh(ctx)
+	}
+	var want tlog.Hash
+	known := index < l.tree.n
+	if known {
+		want = l.tree.leaf(index)
+	}
+	l.mu.Unlock()
+	if err != nil {
+		return Event{}, err
+	}
+	if !known {
+		return Event{}, fmt.Errorf("audit: entry %d: %w", index, objstore.ErrNotFound)
+	}
+	if tlog.RecordHash(data) != want {
+		return Event{}, fmt.Errorf("audit: entry %d: stored bytes do not match the log's hash for it (rewritten after it was appended)", index)
+	}
+	ev, err := ParseEvent(data)
+	if err != nil {
+		return Event{}, fmt.Errorf("audit: entry %d: %w", index, err)
+	}
+	return ev, nil
+}

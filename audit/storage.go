@@ -1,0 +1,175 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// Object layout. Indices and sizes are zero-padded to 20 digits (enough for
+// any int64) so that the store's lexical List order is numeric order.
+const (
+	entriesPrefix     = "audit/entries/"
+	latestKey         = "audit/checkpoint"
+	checkpointsPrefix = "audit/checkpoints/"
+	indexDigits       = 20
+
+	// maxObject bounds what is read into memory for one entry or
+	// checkpoint; anything larger was not written by this package.
+	maxObject = 64 << 10
+
+	// fetchWorkers is how many entries are read in parallel when a whole log
+	// is loaded; against S3 a sequential read is latency-bound.
+	fetchWorkers = 16
+	// fetchChunk is how many entries are held in memory at once while
+	// loading, so that Open and Verify stream a large log.
+	fetchChunk = 1024
+)
+
+func entryKey(i int64) string      { return fmt.Sprintf("%s%0*d", entriesPrefix, indexDigits, i) }
+func checkpointKey(n int64) string { return fmt.Sprintf("%s%0*d", checkpointsPrefix, indexDigits, n) }
+
+// parseIndexKey returns the number at the end of key, which must be prefix
+// followed by exactly indexDigits decimal digits.
+func parseIndexKey(prefix, key string) (int64, error) {
+	s, ok := strings.CutPrefix(key, prefix)
+	if !ok || len(s) != indexDigits {
+		return 0, fmt.Errorf("audit: unexpected object %q under %s", key, prefix)
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("audit: unexpected object %q under %s", key, prefix)
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("audit: unexpected object %q under %s", key, prefix)
+	}
+	return n, nil
+}
+
+// listIndexed lists the numbered objects under prefix and returns their
+// numbers in order.
+func listIndexed(ctx context.Context, store objstore.Store, prefix string) ([]int64, error) {
+	var out []int64
+	err := store.List(ctx, prefix, func(info objstore.Info) error {
+		n, err := parseIndexKey(prefix, info.Key)
+		if err != nil {
+			return err
+		}
+		out = append(out, n)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: list %s: %w", prefix, err)
+	}
+	return out, nil
+}
+
+// countEntries lists the entries and returns how many there are, failing if
+// the indices are not exactly 0, 1, …, n-1. Because every writer creates
+// entry N only after reading entry N-1, a gap can only come from deletion.
+func countEntries(ctx context.Context, store objstore.Store) (int64, error) {
+	idx, err := listIndexed(ctx, store, entriesPrefix)
+	if err != nil {
+		return 0, err
+	}
+	for want, got := range idx {
+		if got != int64(want) {
+			return 0, fmt.Errorf("audit: entry %d is missing (gap in indices: next stored entry is %d of %d listed)", want, got, len(idx))
+		}
+	}
+	return int64(len(idx)), nil
+}
+
+// readObject reads a whole object of at most maxObject bytes.
+func readObject(ctx context.Context, store objstore.Store, key string) ([]byte, objstore.Info, error) {
+	rc, info, err := store.Get(ctx, key, objstore.GetOptions{})
+	if err != nil {
+		return nil, objstore.Info{}, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxObject+1))
+	if err != nil {
+		return nil, objstore.Info{}, fmt.Errorf("audit: read %s: %w", key, err)
+	}
+	if len(data) > maxObject {
+		return nil, objstore.Info{}, fmt.Errorf("audit: %s is larger than %d bytes", key, maxObject)
+	}
+	return data, info, nil
+}
+
+func putObject(ctx context.Context, store objstore.Store, key string, data []byte, opts objstore.PutOptions) (objstore.Info, error) {
+	return store.Put(ctx, key, bytes.NewReader(data), int64(len(data)), opts)
+}
+
+// fetchEntries reads entries [from, to) in parallel. A missing entry is an
+// error: the caller has already established that they exist.
+func fetchEntries(ctx context.Context, store objstore.Store, from, to int64) ([][]byte, error) {
+	count := int(to - from)
+	out := make([][]byte, count)
+	errs := make([]error, count)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(fetchWorkers, count) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= count || ctx.Err() != nil {
+					return
+				}
+				out[i], _, errs[i] = readObject(ctx, store, entryKey(from+int64(i)))
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for i, err := range errs {
+		if errors.Is(err, objstore.ErrNotFound) {
+			return nil, fmt.Errorf("audit: entry %d is missing", from+int64(i))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("audit: entry %d: %w", from+int64(i), err)
+		}
+	}
+	return out, nil
+}
+
+// loadEntries streams entries [from, to) into t in chunks, checking that
+// each is a canonical event.
+func loadEntries(ctx context.Context, store objstore.Store, t *tree, from, to int64) error {
+	for lo := from; lo < to; lo += fetchChunk {
+		hi := min(lo+fetchChunk, to)
+		chunk, err := fetchEntries(ctx, store, lo, hi)
+		if err != nil {
+			return err
+		}
+		for i, data := range chunk {
+			if err := addEntry(t, lo+int64(i), data); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// addEntry checks that data is a well-formed event and adds it as leaf i.
+func addEntry(t *tree, i int64, data []byte) error {
+	if i != t.n {
+		return fmt.Errorf("audit: internal error: adding entry %d to tree of %d", i, t.n)
+	}
+	if _, err := ParseEvent(data); err != nil {
+		return fmt.Errorf("audit: entry %d: %w", i, err)
+	}
+	return t.add(data)
+}
