@@ -1,0 +1,246 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/ratelimit"
+)
+
+// Account is one person known to the server.
+type Account struct {
+	ID           string      `json:"id"`
+	Email        string      `json:"email,omitempty"`
+	Name         string      `json:"name"`
+	Role         policy.Role `json:"role"`
+	Disabled     bool        `json:"disabled,omitempty"`
+	Created      time.Time   `json:"created"`
+	PasswordHash string      `json:"passwordHash,omitempty"`
+}
+
+// Public returns the account without its password hash, for API answers.
+func (a Account) Public() Account {
+	a.PasswordHash = ""
+	return a
+}
+
+// Principal is the account as policy sees it.
+func (a Account) Principal() policy.User {
+	return policy.User{ID: a.ID, Role: a.Role, Disabled: a.Disabled}
+}
+
+// Limits on account fields.
+const (
+	MaxNameLen  = 200
+	MaxEmailLen = 254
+)
+
+// Service manages accounts and sessions.
+type Service struct {
+	meta    *metastore.Store
+	limiter ratelimit.Limiter
+	now     func() time.Time
+	// SessionTTL is how long a session lasts from sign-in.
+	SessionTTL time.Duration
+	// LoginLimitPerAccount and LoginLimitPerAddress cap sign-in attempts
+	// per LoginWindow.
+	LoginLimitPerAccount int
+	LoginLimitPerAddress int
+	LoginWindow          time.Duration
+}
+
+// NewService returns a Service with the documented defaults: sessions of 7
+// days; 10 sign-in attempts per account and 100 per client address in 15
+// minutes.
+func NewService(meta *metastore.Store, limiter ratelimit.Limiter) *Service {
+	return &Service{
+		meta: meta, limiter: limiter, now: time.Now,
+		SessionTTL:           7 * 24 * time.Hour,
+		LoginLimitPerAccount: 10,
+		LoginLimitPerAddress: 100,
+		LoginWindow:          15 * time.Minute,
+	}
+}
+
+// NewAccount is what Create needs.
+type NewAccount struct {
+	Email    string
+	Name     string
+	Role     policy.Role
+	Password string // empty only for participants
+}
+
+func accountKey(id string) string { return "accounts/" + id }
+
+func (s *Service) emailKey(email string) string {
+	return "account-emails/" + s.meta.IndexKey("email", normalizeEmail(email))
+}
+
+func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+type emailIndex struct {
+	AccountID string `json:"accountId"`
+}
+
+// ValidateEmail checks an email address's form and length.
+func ValidateEmail(field, email string) error {
+	if len(email) > MaxEmailLen {
+		return fault.Invalid(field, fmt.Sprintf("at most %d characters", MaxEmailLen))
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != strings.TrimSpace(email) {
+		return fault.Invalid(field, "not an email address")
+	}
+	return nil
+}
+
+// ValidateName checks a person's display name.
+func ValidateName(field, name string) error {
+	n := strings.TrimSpace(name)
+	if n == "" {
+		return fault.Invalid(field, "required")
+	}
+	if utf8.RuneCountInString(n) > MaxNameLen || !utf8.ValidString(n) {
+		return fault.Invalid(field, fmt.Sprintf("at most %d characters of text", MaxNameLen))
+	}
+	return nil
+}
+
+// ValidatePassword checks a new password's length.
+func ValidatePassword(field, pw string) error {
+	if utf8.RuneCountInString(pw) < MinPasswordLen {
+		return fault.Invalid(field, fmt.Sprintf("at least %d characters", MinPasswordLen))
+	}
+	if len(pw) > MaxPasswordLen {
+		return fault.Invalid(field, fmt.Sprintf("at most %d bytes", MaxPasswordLen))
+	}
+	return nil
+}
+
+// Create makes an account. Staff accounts need an email and a password;
+// the email must not belong to another account.
+func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
+	if !policy.ValidRole(n.Role) {
+		return Account{}, fault.Invalid("role", "one of admin, mediator, records, participant")
+	}
+	if err := ValidateName("name", n.Name); err != nil {
+		return Account{}, err
+	}
+	staff := n.Role != policy.RoleParticipant
+	if staff || n.Email != "" {
+		if err := ValidateEmail("email", n.Email); err != nil {
+			return Account{}, err
+		}
+	}
+	if staff || n.Password != "" {
+		if err := ValidatePassword("password", n.Password); err != nil {
+			return Account{}, err
+		}
+	}
+	a := Account{
+		ID:      ids.New("u"),
+		Email:   normalizeEmail(n.Email),
+		Name:    strings.TrimSpace(n.Name),
+		Role:    n.Role,
+		Created: s.now().UTC(),
+	}
+	if n.Password != "" {
+		a.PasswordHash = hashPassword(n.Password)
+	}
+	if a.Email != "" {
+		// Claim the email first: the create-only write makes the claim
+		// atomic across nodes.
+		if _, err := s.meta.Create(ctx, s.emailKey(a.Email), emailIndex{AccountID: a.ID}); err != nil {
+			if errors.Is(err, metastore.ErrExists) {
+				return Account{}, fmt.Errorf("email: %w: an account with this email exists", fault.ErrConflict)
+			}
+			return Account{}, err
+		}
+	}
+	if _, err := s.meta.Create(ctx, accountKey(a.ID), a); err != nil {
+		return Account{}, err
+	}
+	return a, nil
+}
+
+// Get returns an account by id.
+func (s *Service) Get(ctx context.Context, id string) (Account, error) {
+	if !ids.Valid("u", id) {
+		return Account{}, fmt.Errorf("account: %w", fault.ErrNotFound)
+	}
+	var a Account
+	if _, err := s.meta.Get(ctx, accountKey(id), &a); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return Account{}, fmt.Errorf("account %s: %w", id, fault.ErrNotFound)
+		}
+		return Account{}, err
+	}
+	return a, nil
+}
+
+// ByEmail returns the account with this email.
+func (s *Service) ByEmail(ctx context.Context, email string) (Account, error) {
+	var idx emailIndex
+	if _, err := s.meta.Get(ctx, s.emailKey(email), &idx); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return Account{}, fmt.Errorf("account: %w", fault.ErrNotFound)
+		}
+		return Account{}, err
+	}
+	return s.Get(ctx, idx.AccountID)
+}
+
+// List returns every account, without password hashes.
+func (s *Service) List(ctx context.Context) ([]Account, error) {
+	var out []Account
+	err := s.meta.List(ctx, "accounts/", func(key string) error {
+		var a Account
+		if _, err := s.meta.Get(ctx, key, &a); err != nil {
+			return err
+		}
+		out = append(out, a.Public())
+		return nil
+	})
+	return out, err
+}
+
+// SetPassword replaces an account's password.
+func (s *Service) SetPassword(ctx context.Context, id, password string) error {
+	if err := ValidatePassword("password", password); err != nil {
+		return err
+	}
+	hash := hashPassword(password)
+	_, err := metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+		a.PasswordHash = hash
+		return nil
+	})
+	return err
+}
+
+// EnsureParticipant returns the participant account with this id, creating
+// it if it does not exist yet. Invite redemption picks the id before it
+// creates the account, so that a redemption interrupted by a crash finishes
+// with the same account rather than a second one. The email, if any, is kept
+// for contact but not claimed as a sign-in email: participants sign in by
+// invite, and one person may join several cases.
+func (s *Service) EnsureParticipant(ctx context.Context, id, name, email string) (Account, error) {
+	a := Account{ID: id, Name: strings.TrimSpace(name), Email: normalizeEmail(email),
+		Role: policy.RoleParticipant, Created: s.now().UTC()}
+	_, err := s.meta.Create(ctx, accountKey(id), a)
+	if errors.Is(err, metastore.ErrExists) {
+		return s.Get(ctx, id)
+	}
+	if err != nil {
+		return Account{}, err
+	}
+	return a, nil
+}

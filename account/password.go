@@ -1,0 +1,71 @@
+package account
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Argon2id parameters: OWASP Password Storage Cheat Sheet, first option
+// (m=19 MiB, t=2, p=1).
+const (
+	argonMemoryKiB = 19 * 1024
+	argonTime      = 2
+	argonThreads   = 1
+	argonKeyLen    = 32
+	argonSaltLen   = 16
+)
+
+// Password length rules. The upper bound keeps hashing cost bounded.
+const (
+	MinPasswordLen = 12
+	MaxPasswordLen = 1024
+)
+
+var b64 = base64.RawStdEncoding
+
+// hashPassword returns a PHC-format argon2id string.
+func hashPassword(password string) string {
+	salt := make([]byte, argonSaltLen)
+	rand.Read(salt)
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
+}
+
+// dummyHash is compared against when an email has no account, so that a
+// wrong email costs the same time as a wrong password.
+var dummyHash = hashPassword("parley-no-such-account-placeholder")
+
+// checkPassword reports whether password matches the PHC string. Parameters
+// are read from the string, so raising them later keeps old hashes valid.
+func checkPassword(phc, password string) (bool, error) {
+	parts := strings.Split(phc, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false, errors.New("unsupported password hash")
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return false, errors.New("unsupported argon2 version")
+	}
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
+		return false, errors.New("malformed argon2 parameters")
+	}
+	salt, err := b64.DecodeString(parts[4])
+	if err != nil {
+		return false, errors.New("malformed salt")
+	}
+	want, err := b64.DecodeString(parts[5])
+	if err != nil {
+		return false, errors.New("malformed hash")
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}

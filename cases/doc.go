@@ -1,0 +1,16 @@
+// Package cases owns the mediation case record: its sides, mediators and
+// participants, objectives and success criteria, the five stages of the
+// process with the time of every transition, mediators' conflict-of-interest
+// disclosures with the parties' acknowledgements, recusal, and invitations.
+//
+// Every method takes the acting account and asks package policy before doing
+// anything; a refusal is audited. Every change lands in the audit log as ids
+// and keyed hashes — never the text of an objective or a disclosure.
+//
+// Cases live as sealed records in the metastore under "cases/<id>" and are
+// changed with optimistic concurrency, so mediators on different nodes can
+// work on one case at once without locks.
+//
+// What cases must never do: carry messages or documents (packages messaging
+// and vault do), or decide access itself instead of asking policy.
+package cases

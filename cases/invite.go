@@ -1,0 +1,194 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// Invite is a single-use, expiring invitation for one person to join a case
+// in one role. Only a keyed hash of its token is stored (as the record's key).
+type Invite struct {
+	CaseID    string          `json:"caseId"`
+	Role      ParticipantRole `json:"role"`
+	Side      string          `json:"side,omitempty"`
+	Name      string          `json:"name"`
+	Email     string          `json:"email,omitempty"`
+	Created   time.Time       `json:"created"`
+	CreatedBy string          `json:"createdBy"`
+	Expires   time.Time       `json:"expires"`
+	// Redemption happens in two writes — claim, then join — so that a
+	// crash between them can be finished by the same token holder while no
+	// one else can use the invite. ClaimedBy is the account the claim made.
+	ClaimedBy string     `json:"claimedBy,omitempty"`
+	Claimed   *time.Time `json:"claimed,omitempty"`
+	Completed bool       `json:"completed,omitempty"`
+}
+
+// NewInvite is what CreateInvite needs.
+type NewInvite struct {
+	Role  ParticipantRole
+	Side  string
+	Name  string
+	Email string
+	TTL   time.Duration // 0 means DefaultInviteTTL
+}
+
+// IssuedInvite is returned once, to the mediator who made the invite.
+type IssuedInvite struct {
+	Token   string    `json:"token"`
+	Expires time.Time `json:"expires"`
+	Role    ParticipantRole
+	Side    string
+}
+
+func (s *Service) inviteKey(token string) string {
+	return "invites/" + s.meta.IndexKey("invite", token)
+}
+
+// ErrInviteGone: the invite expired, was used, or never existed. The three
+// are not told apart, so a guessed token learns nothing.
+var ErrInviteGone = fmt.Errorf("invite link is expired, already used, or not valid: %w", fault.ErrGone)
+
+// CreateInvite issues an invite link token for the case.
+func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id string, n NewInvite) (IssuedInvite, error) {
+	switch n.Role {
+	case RoleParty, RoleCounsel:
+		if n.Side == "" {
+			return IssuedInvite{}, fault.Invalid("side", "required for a party or counsel")
+		}
+	case RoleObserver:
+		if n.Side != "" {
+			return IssuedInvite{}, fault.Invalid("side", "an observer belongs to no side")
+		}
+	default:
+		return IssuedInvite{}, fault.Invalid("role", "one of party, counsel, observer")
+	}
+	if err := account.ValidateName("name", n.Name); err != nil {
+		return IssuedInvite{}, err
+	}
+	if n.Email != "" {
+		if err := account.ValidateEmail("email", n.Email); err != nil {
+			return IssuedInvite{}, err
+		}
+	}
+	if n.TTL == 0 {
+		n.TTL = DefaultInviteTTL
+	}
+	if n.TTL < time.Minute || n.TTL > MaxInviteTTL {
+		return IssuedInvite{}, fault.Invalid("ttl", fmt.Sprintf("between 1 minute and %s", MaxInviteTTL))
+	}
+	c, err := s.load(ctx, id)
+	if err != nil {
+		return IssuedInvite{}, err
+	}
+	if err := s.authorize(ctx, actor, policy.CaseInvite, c); err != nil {
+		return IssuedInvite{}, err
+	}
+	if c.Closed != nil {
+		return IssuedInvite{}, ErrClosed
+	}
+	if n.Side != "" && !c.HasSide(n.Side) {
+		return IssuedInvite{}, fault.Invalid("side", "no such side in this case")
+	}
+	if len(c.Participants) >= MaxParticipants {
+		return IssuedInvite{}, fault.Invalid("role", fmt.Sprintf("a case holds at most %d participants", MaxParticipants))
+	}
+	now := s.now().UTC()
+	token := ids.Token()
+	inv := Invite{CaseID: id, Role: n.Role, Side: n.Side, Name: strings.TrimSpace(n.Name),
+		Email: strings.TrimSpace(n.Email), Created: now, CreatedBy: actor.ID, Expires: now.Add(n.TTL)}
+	if _, err := s.meta.Create(ctx, s.inviteKey(token), inv); err != nil {
+		return IssuedInvite{}, err
+	}
+	if err := s.record(ctx, audit.Event{Type: "case.invite.created", Actor: actor.ID, Case: id,
+		Hashes: []string{s.meta.IndexKey("invite", token)},
+		Attrs:  map[string]string{"role": string(n.Role), "side": n.Side}}); err != nil {
+		return IssuedInvite{}, err
+	}
+	return IssuedInvite{Token: token, Expires: inv.Expires, Role: n.Role, Side: n.Side}, nil
+}
+
+// Joined is the result of redeeming an invite.
+type Joined struct {
+	Account account.Account
+	Token   string // a new session token for the participant
+	Session account.Session
+	CaseID  string
+}
+
+// Join redeems an invite token: it claims the invite (only one claim can
+// win), creates the participant's account, adds them to the case, marks the
+// invite completed and opens a session. A rerun after a crash anywhere in
+// between finishes the same join; once completed, the token is gone.
+func (s *Service) Join(ctx context.Context, token string) (Joined, error) {
+	if len(token) != 43 {
+		return Joined{}, ErrInviteGone
+	}
+	key := s.inviteKey(token)
+	var claimedID string
+	inv, err := metastore.Update(ctx, s.meta, key, func(inv *Invite) error {
+		switch {
+		case inv.Completed:
+			return ErrInviteGone
+		case inv.ClaimedBy != "":
+			// An interrupted redemption: finish it.
+		case !s.now().Before(inv.Expires):
+			return ErrInviteGone
+		default:
+			now := s.now().UTC()
+			inv.ClaimedBy, inv.Claimed = ids.New("u"), &now
+		}
+		claimedID = inv.ClaimedBy
+		return nil
+	})
+	if errors.Is(err, metastore.ErrNotFound) {
+		return Joined{}, ErrInviteGone
+	}
+	if err != nil {
+		return Joined{}, err
+	}
+	acct, err := s.accounts.EnsureParticipant(ctx, claimedID, inv.Name, inv.Email)
+	if err != nil {
+		return Joined{}, err
+	}
+	_, err = metastore.Update(ctx, s.meta, caseKey(inv.CaseID), func(c *Case) error {
+		if _, ok := c.Participant(acct.ID); ok {
+			return nil
+		}
+		if inv.Side != "" && !c.HasSide(inv.Side) {
+			return fault.Invalid("side", "no such side in this case")
+		}
+		c.Participants = append(c.Participants, Participant{AccountID: acct.ID, Name: acct.Name,
+			Role: inv.Role, Side: inv.Side, Joined: s.now().UTC()})
+		return nil
+	})
+	if err != nil {
+		return Joined{}, err
+	}
+	if err := s.record(ctx, audit.Event{Type: "case.invite.redeemed", Actor: acct.ID, Case: inv.CaseID,
+		Hashes: []string{s.meta.IndexKey("invite", token)},
+		Attrs:  map[string]string{"role": string(inv.Role), "side": inv.Side}}); err != nil {
+		return Joined{}, err
+	}
+	if _, err := metastore.Update(ctx, s.meta, key, func(inv *Invite) error {
+		inv.Completed = true
+		return nil
+	}); err != nil {
+		return Joined{}, err
+	}
+	sessToken, sess, err := s.accounts.NewSession(ctx, acct.ID)
+	if err != nil {
+		return Joined{}, err
+	}
+	return Joined{Account: acct, Token: sessToken, Session: sess, CaseID: inv.CaseID}, nil
+}

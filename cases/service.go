@@ -1,0 +1,265 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// Field limits.
+const (
+	MaxTitleLen      = 200
+	MaxTypeLen       = 64
+	MaxSides         = 8
+	MaxTextLen       = 4000 // objectives, disclosures, notes
+	MaxObjectives    = 200
+	MaxDisclosures   = 100
+	MaxParticipants  = 200
+	DefaultInviteTTL = 72 * time.Hour
+	MaxInviteTTL     = 30 * 24 * time.Hour
+)
+
+// Service runs cases.
+type Service struct {
+	meta     *metastore.Store
+	accounts *account.Service
+	policy   *policy.Engine
+	audit    *audit.Log
+	now      func() time.Time
+}
+
+// NewService wires a case service.
+func NewService(meta *metastore.Store, accounts *account.Service, pol *policy.Engine, log *audit.Log) *Service {
+	return &Service{meta: meta, accounts: accounts, policy: pol, audit: log, now: time.Now}
+}
+
+func caseKey(id string) string { return "cases/" + id + "/case" }
+
+// authorize asks policy and audits a refusal. c may be nil for server-wide
+// actions.
+func (s *Service) authorize(ctx context.Context, actor account.Account, a policy.Action, c *Case) error {
+	var facts *policy.Case
+	caseID := ""
+	if c != nil {
+		facts, caseID = c.Facts(), c.ID
+	}
+	if s.policy.Decide(actor.Principal(), a, facts).Allowed {
+		return nil
+	}
+	s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID, Attrs: map[string]string{"action": string(a)}})
+	return fmt.Errorf("%s: %w", a, fault.ErrForbidden)
+}
+
+// record appends to the audit log. A failed audit append fails the request
+// that caused it where it can (see mutate); for refusals it is best effort,
+// since the refusal stands either way.
+func (s *Service) record(ctx context.Context, ev audit.Event) error {
+	ev.Time = s.now().UTC()
+	_, err := s.audit.Append(ctx, ev)
+	return err
+}
+
+// commit hashes text for the audit log with a server-keyed hash, so that a
+// short confidential text cannot be guessed from its entry.
+func (s *Service) commit(text string) string { return s.meta.IndexKey("audit-commit", text) }
+
+func checkText(field, text string, max int) error {
+	t := strings.TrimSpace(text)
+	if t == "" {
+		return fault.Invalid(field, "required")
+	}
+	if !utf8.ValidString(t) || utf8.RuneCountInString(t) > max {
+		return fault.Invalid(field, fmt.Sprintf("at most %d characters of text", max))
+	}
+	return nil
+}
+
+// NewCase is what Create needs.
+type NewCase struct {
+	Title          string
+	Type           string
+	ReferralSource string
+	SideLabels     []string // at least two
+}
+
+// Create opens a case with the actor as its first mediator, in the
+// preparation stage, seeded with the two prompts of the domain text.
+func (s *Service) Create(ctx context.Context, actor account.Account, n NewCase) (*Case, error) {
+	if err := s.authorize(ctx, actor, policy.CaseCreate, nil); err != nil {
+		return nil, err
+	}
+	if err := checkText("title", n.Title, MaxTitleLen); err != nil {
+		return nil, err
+	}
+	if err := checkText("type", n.Type, MaxTypeLen); err != nil {
+		return nil, err
+	}
+	if n.ReferralSource != "" {
+		if err := checkText("referralSource", n.ReferralSource, MaxTypeLen); err != nil {
+			return nil, err
+		}
+	}
+	if len(n.SideLabels) < 2 || len(n.SideLabels) > MaxSides {
+		return nil, fault.Invalid("sides", fmt.Sprintf("between 2 and %d sides", MaxSides))
+	}
+	now := s.now().UTC()
+	c := &Case{
+		ID: ids.New("c"), Title: strings.TrimSpace(n.Title), Type: strings.TrimSpace(n.Type),
+		ReferralSource: strings.TrimSpace(n.ReferralSource),
+		Mediators:      []Mediator{{AccountID: actor.ID, Name: actor.Name, Added: now}},
+		Participants:   []Participant{},
+		Stage:          StagePreparation,
+		StageHistory:   []StageChange{{To: StagePreparation, At: now, By: actor.ID}},
+		Disclosures:    []Disclosure{},
+		Created:        now, CreatedBy: actor.ID,
+	}
+	for i, label := range n.SideLabels {
+		if err := checkText(fmt.Sprintf("sides[%d]", i), label, MaxTypeLen); err != nil {
+			return nil, err
+		}
+		c.Sides = append(c.Sides, Side{ID: string(rune('A' + i)), Label: strings.TrimSpace(label)})
+	}
+	c.Objectives = []Objective{
+		{ID: ids.New("o"), Kind: KindObjective, Added: now, By: actor.ID,
+			Text: "Establish clear objectives and expectations: confidentiality, participation, settlement parameters."},
+		{ID: ids.New("o"), Kind: KindCriterion, Added: now, By: actor.ID,
+			Text: "Success criteria: what a successful resolution looks like for each side."},
+	}
+	if _, err := s.meta.Create(ctx, caseKey(c.ID), c); err != nil {
+		return nil, err
+	}
+	if err := s.record(ctx, audit.Event{Type: "case.created", Actor: actor.ID, Case: c.ID,
+		Attrs: map[string]string{"sides": fmt.Sprint(len(c.Sides))}}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// load reads a case without any access check (internal use only).
+func (s *Service) load(ctx context.Context, id string) (*Case, error) {
+	if !ids.Valid("c", id) {
+		return nil, fmt.Errorf("case: %w", fault.ErrNotFound)
+	}
+	var c Case
+	if _, err := s.meta.Get(ctx, caseKey(id), &c); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return nil, fmt.Errorf("case %s: %w", id, fault.ErrNotFound)
+		}
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Get returns the whole case to someone allowed to read it.
+func (s *Service) Get(ctx context.Context, actor account.Account, id string) (*Case, error) {
+	c, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, actor, policy.CaseRead, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Summary returns the metadata-only view to records staff and anyone who
+// may read the case.
+func (s *Service) Summary(ctx context.Context, actor account.Account, id string) (Summary, error) {
+	c, err := s.load(ctx, id)
+	if err != nil {
+		return Summary{}, err
+	}
+	if err := s.authorize(ctx, actor, policy.CaseReadSummary, c); err != nil {
+		return Summary{}, err
+	}
+	return c.Summary(), nil
+}
+
+// Listed is one row of a case list: the whole case when the actor may read
+// it, otherwise only its summary.
+type Listed struct {
+	Summary
+	Title string `json:"title,omitempty"`
+	// Relation is the actor's relation to the case: mediator, party,
+	// counsel, observer, or records.
+	Relation string `json:"relation"`
+}
+
+// List returns the cases the actor may see, newest first. Refusals here are
+// not audited: not listing a case is not an attempt to reach it.
+func (s *Service) List(ctx context.Context, actor account.Account) ([]Listed, error) {
+	var out []Listed
+	err := s.meta.List(ctx, "cases/", func(key string) error {
+		if !strings.HasSuffix(key, "/case") {
+			return nil
+		}
+		var c Case
+		if _, err := s.meta.Get(ctx, key, &c); err != nil {
+			return err
+		}
+		p := actor.Principal()
+		switch {
+		case s.policy.Decide(p, policy.CaseRead, c.Facts()).Allowed:
+			out = append(out, Listed{Summary: c.Summary(), Title: c.Title, Relation: relation(&c, actor.ID)})
+		case s.policy.Decide(p, policy.CaseReadSummary, c.Facts()).Allowed:
+			out = append(out, Listed{Summary: c.Summary(), Relation: "records"})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Ids are random, so order by creation time.
+	slices.SortStableFunc(out, func(a, b Listed) int { return b.Created.Compare(a.Created) })
+	return out, nil
+}
+
+func relation(c *Case, accountID string) string {
+	if _, ok := c.Mediator(accountID); ok {
+		return "mediator"
+	}
+	if p, ok := c.Participant(accountID); ok {
+		return string(p.Role)
+	}
+	return ""
+}
+
+// mutate loads a case, checks the action, applies change under optimistic
+// concurrency, then audits ev (filled in by change). The policy check runs
+// again on every retry against the fresh record, so a recusal that lands
+// between attempts is honoured.
+func (s *Service) mutate(ctx context.Context, actor account.Account, id string, a policy.Action, change func(c *Case, ev *audit.Event) error) (*Case, error) {
+	c, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, actor, a, c); err != nil {
+		return nil, err
+	}
+	var ev audit.Event
+	updated, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+		if !s.policy.Decide(actor.Principal(), a, c.Facts()).Allowed {
+			return fmt.Errorf("%s: %w", a, fault.ErrForbidden)
+		}
+		ev = audit.Event{Actor: actor.ID, Case: id}
+		return change(c, &ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.record(ctx, ev); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	return &updated, nil
+}

@@ -1,0 +1,176 @@
+package cases
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// ErrClosed: the case is closed and takes no more changes of this kind.
+var ErrClosed = fmt.Errorf("case is closed: %w", fault.ErrConflict)
+
+// SetStage moves the case to another stage. The rules, chosen to match how
+// mediations really run:
+//   - forward one stage at a time (no skipping the opening session);
+//   - back to any earlier stage, with a note saying why (talks often return
+//     from negotiation to issue identification);
+//   - to closure from any stage (agreement, impasse, withdrawal), and
+//     closure is final: it starts the retention clock.
+func (s *Service) SetStage(ctx context.Context, actor account.Account, id string, to Stage, note string) (*Case, error) {
+	if to.index() < 0 {
+		return nil, fault.Invalid("stage", "one of preparation, opening, issues, negotiation, closure")
+	}
+	if note != "" {
+		if err := checkText("note", note, MaxTextLen); err != nil {
+			return nil, err
+		}
+	}
+	return s.mutate(ctx, actor, id, policy.CaseUpdate, func(c *Case, ev *audit.Event) error {
+		from := c.Stage
+		switch {
+		case c.Stage == StageClosure:
+			return ErrClosed
+		case to == from:
+			return fmt.Errorf("stage: already %s: %w", to, fault.ErrConflict)
+		case to == StageClosure, to.index() == from.index()+1:
+		case to.index() < from.index():
+			if strings.TrimSpace(note) == "" {
+				return fault.Invalid("note", "required when returning to an earlier stage")
+			}
+		default:
+			return fault.Invalid("stage", fmt.Sprintf("from %s the next stage is %s", from, Stages[from.index()+1]))
+		}
+		now := s.now().UTC()
+		c.Stage = to
+		c.StageHistory = append(c.StageHistory, StageChange{From: from, To: to, At: now, By: actor.ID, Note: strings.TrimSpace(note)})
+		if to == StageClosure {
+			c.Closed = &now
+		}
+		ev.Type = "case.stage"
+		ev.Attrs = map[string]string{"from": string(from), "to": string(to)}
+		return nil
+	})
+}
+
+// AddObjective records an objective or success criterion.
+func (s *Service) AddObjective(ctx context.Context, actor account.Account, id string, kind ObjectiveKind, text string) (*Case, error) {
+	if kind != KindObjective && kind != KindCriterion {
+		return nil, fault.Invalid("kind", "objective or success-criterion")
+	}
+	if err := checkText("text", text, MaxTextLen); err != nil {
+		return nil, err
+	}
+	return s.mutate(ctx, actor, id, policy.CaseUpdate, func(c *Case, ev *audit.Event) error {
+		if c.Closed != nil {
+			return ErrClosed
+		}
+		if len(c.Objectives) >= MaxObjectives {
+			return fault.Invalid("text", fmt.Sprintf("a case holds at most %d objectives", MaxObjectives))
+		}
+		o := Objective{ID: ids.New("o"), Kind: kind, Text: strings.TrimSpace(text), Added: s.now().UTC(), By: actor.ID}
+		c.Objectives = append(c.Objectives, o)
+		ev.Type = "case.objective"
+		ev.Objects = []string{o.ID}
+		ev.Hashes = []string{s.commit(o.Text)}
+		ev.Attrs = map[string]string{"kind": string(kind)}
+		return nil
+	})
+}
+
+// Disclose records a conflict-of-interest disclosure by the acting mediator.
+// Parties and counsel then acknowledge it.
+func (s *Service) Disclose(ctx context.Context, actor account.Account, id, text string) (*Case, error) {
+	if err := checkText("text", text, MaxTextLen); err != nil {
+		return nil, err
+	}
+	return s.mutate(ctx, actor, id, policy.CaseDisclose, func(c *Case, ev *audit.Event) error {
+		if len(c.Disclosures) >= MaxDisclosures {
+			return fault.Invalid("text", fmt.Sprintf("a case holds at most %d disclosures", MaxDisclosures))
+		}
+		d := Disclosure{ID: ids.New("d"), Mediator: actor.ID, Text: strings.TrimSpace(text), At: s.now().UTC(), Acks: []Ack{}}
+		c.Disclosures = append(c.Disclosures, d)
+		ev.Type = "case.disclosure"
+		ev.Objects = []string{d.ID}
+		ev.Hashes = []string{s.commit(d.Text)}
+		return nil
+	})
+}
+
+// Acknowledge records that the acting party or counsel has read a
+// disclosure. Acknowledging twice is harmless.
+func (s *Service) Acknowledge(ctx context.Context, actor account.Account, id, disclosureID string) (*Case, error) {
+	return s.mutate(ctx, actor, id, policy.CaseAcknowledge, func(c *Case, ev *audit.Event) error {
+		i := slices.IndexFunc(c.Disclosures, func(d Disclosure) bool { return d.ID == disclosureID })
+		if i < 0 {
+			return fmt.Errorf("disclosure %s: %w", disclosureID, fault.ErrNotFound)
+		}
+		d := &c.Disclosures[i]
+		if !slices.ContainsFunc(d.Acks, func(a Ack) bool { return a.AccountID == actor.ID }) {
+			d.Acks = append(d.Acks, Ack{AccountID: actor.ID, At: s.now().UTC()})
+		}
+		ev.Type = "case.disclosure.ack"
+		ev.Objects = []string{d.ID}
+		return nil
+	})
+}
+
+// Recuse removes a mediator from the case for good. A mediator may recuse
+// themselves or a co-mediator; an administrator may recuse any mediator. The
+// recused mediator loses all access to the case from this write on (policy's
+// forbid rule); open connections are closed by the rooms layer, which
+// watches for this event.
+func (s *Service) Recuse(ctx context.Context, actor account.Account, id, mediatorID, reason string) (*Case, error) {
+	if err := checkText("reason", reason, MaxTextLen); err != nil {
+		return nil, err
+	}
+	if mediatorID == "" {
+		mediatorID = actor.ID
+	}
+	return s.mutate(ctx, actor, id, policy.CaseRecuse, func(c *Case, ev *audit.Event) error {
+		m, ok := c.Mediator(mediatorID)
+		if !ok {
+			return fmt.Errorf("mediator %s: %w", mediatorID, fault.ErrNotFound)
+		}
+		if m.Recused != nil {
+			return fmt.Errorf("mediator %s already recused: %w", mediatorID, fault.ErrConflict)
+		}
+		now := s.now().UTC()
+		m.Recused = &now
+		m.RecusalReason = strings.TrimSpace(reason)
+		ev.Type = "case.recusal"
+		ev.Objects = []string{mediatorID}
+		ev.Hashes = []string{s.commit(m.RecusalReason)}
+		return nil
+	})
+}
+
+// AddMediator assigns another mediator account to the case. A mediator who
+// recused cannot be re-added: recusal is final for that case.
+func (s *Service) AddMediator(ctx context.Context, actor account.Account, id, mediatorID string) (*Case, error) {
+	m, err := s.accounts.Get(ctx, mediatorID)
+	if err != nil {
+		return nil, fault.Invalid("accountId", "no such account")
+	}
+	if m.Role != policy.RoleMediator {
+		return nil, fault.Invalid("accountId", "not a mediator account")
+	}
+	return s.mutate(ctx, actor, id, policy.CaseAddMediator, func(c *Case, ev *audit.Event) error {
+		if _, ok := c.Mediator(m.ID); ok {
+			return fmt.Errorf("mediator already assigned (or recused): %w", fault.ErrConflict)
+		}
+		if c.Closed != nil {
+			return ErrClosed
+		}
+		c.Mediators = append(c.Mediators, Mediator{AccountID: m.ID, Name: m.Name, Added: s.now().UTC()})
+		ev.Type = "case.mediator.added"
+		ev.Objects = []string{m.ID}
+		return nil
+	})
+}
