@@ -1,0 +1,175 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/web"
+)
+
+// Client talks to one Parley deployment.
+type Client struct {
+	BaseURL string
+	Token   string
+	HTTP    *http.Client
+}
+
+// New returns a client for baseURL (e.g. "http://127.0.0.1:8080").
+func New(baseURL, token string) *Client {
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token, HTTP: &http.Client{Timeout: 60 * time.Second}}
+}
+
+// Error is a failed call: the HTTP status and the server's problem details.
+type Error struct {
+	Status  int
+	Problem web.Problem
+}
+
+func (e *Error) Error() string {
+	msg := e.Problem.Title
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	if e.Problem.Detail != "" {
+		msg += ": " + e.Problem.Detail
+	}
+	return fmt.Sprintf("%s (HTTP %d)", msg, e.Status)
+}
+
+// Do sends a JSON request and decodes a JSON answer into out (if non-nil).
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	res, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach %s: %w", c.BaseURL, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode >= 400 {
+		e := &Error{Status: res.StatusCode}
+		json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&e.Problem)
+		return e
+	}
+	if out == nil {
+		return nil
+	}
+	if s, ok := out.(*string); ok {
+		b, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+		*s = string(b)
+		return err
+	}
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+		return fmt.Errorf("unexpected answer from server: %w", err)
+	}
+	return nil
+}
+
+// Login signs in and keeps the token in c.
+func (c *Client) Login(ctx context.Context, email, password string) (web.SessionResponse, error) {
+	var s web.SessionResponse
+	err := c.Do(ctx, http.MethodPost, "/api/v1/session", map[string]string{"email": email, "password": password}, &s)
+	if err == nil {
+		c.Token = s.Token
+	}
+	return s, err
+}
+
+// Logout revokes the session.
+func (c *Client) Logout(ctx context.Context) error {
+	return c.Do(ctx, http.MethodDelete, "/api/v1/session", nil, nil)
+}
+
+// Me returns the signed-in account.
+func (c *Client) Me(ctx context.Context) (account.Account, error) {
+	var a account.Account
+	err := c.Do(ctx, http.MethodGet, "/api/v1/me", nil, &a)
+	return a, err
+}
+
+// CreateAccount makes a staff account (admin only).
+func (c *Client) CreateAccount(ctx context.Context, email, name, role, password string) (account.Account, error) {
+	var a account.Account
+	err := c.Do(ctx, http.MethodPost, "/api/v1/accounts",
+		map[string]string{"email": email, "name": name, "role": role, "password": password}, &a)
+	return a, err
+}
+
+// CreateCase opens a case.
+func (c *Client) CreateCase(ctx context.Context, title, caseType, referral string, sides []string) (cases.Case, error) {
+	var out cases.Case
+	err := c.Do(ctx, http.MethodPost, "/api/v1/cases",
+		map[string]any{"title": title, "type": caseType, "referralSource": referral, "sides": sides}, &out)
+	return out, err
+}
+
+// Case reads a whole case.
+func (c *Client) Case(ctx context.Context, id string) (cases.Case, error) {
+	var out cases.Case
+	err := c.Do(ctx, http.MethodGet, "/api/v1/cases/"+id, nil, &out)
+	return out, err
+}
+
+// Cases lists the cases the caller may see.
+func (c *Client) Cases(ctx context.Context) ([]cases.Listed, error) {
+	var out []cases.Listed
+	err := c.Do(ctx, http.MethodGet, "/api/v1/cases", nil, &out)
+	return out, err
+}
+
+// CaseAction posts body to /api/v1/cases/<id>/<action> and returns the
+// updated case (stage, objectives, disclosures, recusals, mediators).
+func (c *Client) CaseAction(ctx context.Context, id, action string, body any) (cases.Case, error) {
+	var out cases.Case
+	if body == nil {
+		body = map[string]any{}
+	}
+	err := c.Do(ctx, http.MethodPost, "/api/v1/cases/"+id+"/"+action, body, &out)
+	return out, err
+}
+
+// Invite creates an invite link.
+func (c *Client) Invite(ctx context.Context, caseID, role, side, name, email string, ttl time.Duration) (web.InviteResponse, error) {
+	var out web.InviteResponse
+	err := c.Do(ctx, http.MethodPost, "/api/v1/cases/"+caseID+"/invites", map[string]any{
+		"role": role, "side": side, "name": name, "email": email, "ttlSeconds": int64(ttl.Seconds())}, &out)
+	return out, err
+}
+
+// Join redeems an invite token (or a whole invite link) and keeps the new
+// session's token in c.
+func (c *Client) Join(ctx context.Context, linkOrToken string) (web.SessionResponse, error) {
+	token := linkOrToken
+	if _, frag, ok := strings.Cut(linkOrToken, "#"); ok {
+		token = frag
+	}
+	var s web.SessionResponse
+	err := c.Do(ctx, http.MethodPost, "/api/v1/invites/redeem", map[string]string{"token": token}, &s)
+	if err == nil {
+		c.Token = s.Token
+	}
+	return s, err
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/parley-mediation/parley/server"
+)
+
+func init() {
+	register("serve", "serve [--addr 127.0.0.1:8080] [--data DIR | --s3-endpoint HOST:PORT --s3-bucket B --s3-access-key K --s3-secret-key-file F --master-key-file F] [--redis-url URL] [--public-url URL] [--demo]", serve)
+}
+
+// nodeFlags declares the flags that select and open a node's storage; verbs
+// that work on the store directly (admin, audit) share them with serve.
+func nodeFlags(fs *flag.FlagSet) *server.Config {
+	cfg := &server.Config{}
+	fs.StringVar(&cfg.DataDir, "data", "parley-data", "embedded mode: directory for the local object store and master key")
+	fs.StringVar(&cfg.S3.Endpoint, "s3-endpoint", "", "scale mode: S3/MinIO endpoint host:port")
+	fs.StringVar(&cfg.S3.Bucket, "s3-bucket", "parley", "S3 bucket (made with object locking if missing)")
+	fs.StringVar(&cfg.S3.AccessKey, "s3-access-key", "", "S3 access key")
+	fs.StringVar(&cfg.S3.SecretKey, "s3-secret-key", "", "S3 secret key (prefer --s3-secret-key-file)")
+	fs.StringVar(&cfg.S3.Region, "s3-region", "", "S3 region")
+	fs.BoolVar(&cfg.S3.Insecure, "s3-insecure", false, "talk to S3 over plain HTTP (loopback and tests only)")
+	fs.StringVar(&cfg.RedisURL, "redis-url", "", "scale mode: Redis URL (redis://host:port/0)")
+	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "master key file (embedded default: DATA/master.key, created 0600)")
+	fs.StringVar(&cfg.AuditName, "audit-name", "parley/audit", "name of the audit log in its signed checkpoints")
+	fs.Func("s3-secret-key-file", "file holding the S3 secret key", func(path string) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		cfg.S3.SecretKey = strings.TrimSpace(string(b))
+		return nil
+	})
+	return cfg
+}
+
+func serve(ctx context.Context, args []string) error {
+	fs := newFlags("serve")
+	cfg := nodeFlags(fs)
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "HTTP listen address")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "URL users reach this deployment at (default http://ADDR)")
+	fs.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take client addresses from X-Forwarded-For (behind a load balancer only)")
+	demo := fs.Bool("demo", false, "seed a demo case and print its sign-in and invite links")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		return usagef("--log-level: %v", err)
+	}
+	cfg.Log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	node, err := server.Open(ctx, *cfg)
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	mode := "embedded (data in " + cfg.DataDir + ")"
+	if cfg.S3.Endpoint != "" {
+		mode = "scale (S3 " + cfg.S3.Endpoint + "/" + cfg.S3.Bucket + ")"
+	}
+	fmt.Fprintf(os.Stderr, "parley: serving on http://%s — %s\n", ln.Addr(), mode)
+	if *demo {
+		if err := seedDemo(ctx, node, os.Stdout); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	err = node.Serve(ctx, ln)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/parley-mediation/parley/client"
+)
+
+func init() {
+	register("login", "login --server URL --email EMAIL [--password-file FILE|-]", login)
+	register("logout", "logout", logout)
+	register("whoami", "whoami [--json]", whoami)
+	register("join", "join <invite-link> [--server URL] [--json]", join)
+	register("account create", "account create --email EMAIL --name NAME --role admin|mediator|records [--password-file FILE|-]", accountCreate)
+}
+
+func login(ctx context.Context, args []string) error {
+	fs := newFlags("login")
+	srv := fs.String("server", "http://127.0.0.1:8080", "Parley server URL")
+	email := fs.String("email", "", "your email")
+	pwFile := fs.String("password-file", "-", "file holding the password, or - for standard input")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return usagef("--email is required")
+	}
+	if *pwFile == "-" {
+		fmt.Fprint(os.Stderr, "Password: ")
+	}
+	pw, err := readSecret(*pwFile)
+	if err != nil {
+		return err
+	}
+	c := client.New(*srv, "")
+	s, err := c.Login(ctx, *email, pw)
+	if err != nil {
+		return err
+	}
+	if err := saveSession(cliSession{Server: *srv, Token: s.Token}); err != nil {
+		return err
+	}
+	fmt.Printf("Signed in as %s (%s) until %s.\n", s.Account.Name, s.Account.Role, s.Expires.Local().Format("2 Jan 2006 15:04"))
+	return nil
+}
+
+func logout(ctx context.Context, args []string) error {
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	if err := c.Logout(ctx); err != nil {
+		return err
+	}
+	return forgetSession()
+}
+
+func whoami(ctx context.Context, args []string) error {
+	fs := newFlags("whoami")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	a, err := c.Me(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a)
+	}
+	fmt.Printf("%s <%s> — %s, account %s\n", a.Name, a.Email, a.Role, a.ID)
+	return nil
+}
+
+func join(ctx context.Context, args []string) error {
+	fs := newFlags("join")
+	srv := fs.String("server", "", "Parley server URL (default: taken from the link)")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "one invite link"); err != nil {
+		return err
+	}
+	link := fs.Arg(0)
+	base := *srv
+	if base == "" {
+		b, _, ok := cutJoinPath(link)
+		if !ok {
+			return usagef("the link must look like https://HOST/join#TOKEN (or pass --server and the token)")
+		}
+		base = b
+	}
+	c := client.New(base, "")
+	s, err := c.Join(ctx, link)
+	if err != nil {
+		return err
+	}
+	if err := saveSession(cliSession{Server: base, Token: s.Token}); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(s)
+	}
+	fmt.Printf("Joined case %s as %s. You are signed in on this computer.\n", s.CaseID, s.Account.Name)
+	return nil
+}
+
+func cutJoinPath(link string) (base, token string, ok bool) {
+	for i := 0; i+6 <= len(link); i++ {
+		if link[i:i+6] == "/join#" {
+			return link[:i], link[i+6:], true
+		}
+	}
+	return "", "", false
+}
+
+func accountCreate(ctx context.Context, args []string) error {
+	fs := newFlags("account create")
+	email := fs.String("email", "", "email")
+	name := fs.String("name", "", "full name")
+	role := fs.String("role", "", "admin, mediator or records")
+	pwFile := fs.String("password-file", "-", "file holding the new password, or - for standard input")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *email == "" || *name == "" || *role == "" {
+		return usagef("--email, --name and --role are required")
+	}
+	pw, err := readSecret(*pwFile)
+	if err != nil {
+		return err
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	a, err := c.CreateAccount(ctx, *email, *name, *role, pw)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(a)
+	}
+	fmt.Printf("Created %s account %s for %s.\n", a.Role, a.ID, a.Email)
+	return nil
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/kms"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/server"
+)
+
+func init() {
+	register("admin user create", "admin user create --email EMAIL --name NAME [--role admin] [--password-file FILE|-] [storage flags as for serve]", adminUserCreate)
+	register("admin gen-master-key", "admin gen-master-key FILE", adminGenMasterKey)
+	register("audit verify", "audit verify [--key VKEY-FILE] [--checkpoint FILE] [storage flags as for serve]", auditVerify)
+	register("audit key", "audit key [storage flags as for serve]", auditKey)
+	register("policy show", "policy show", policyShow)
+}
+
+// adminUserCreate bootstraps an account directly in the object store: it is
+// how the first admin comes to exist. It needs the master key, so only the
+// operator of the deployment can run it.
+func adminUserCreate(ctx context.Context, args []string) error {
+	fs := newFlags("admin user create")
+	cfg := nodeFlags(fs)
+	email := fs.String("email", "", "email")
+	name := fs.String("name", "", "full name")
+	role := fs.String("role", "admin", "admin, mediator or records")
+	pwFile := fs.String("password-file", "-", "file holding the password, or - for standard input")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *email == "" || *name == "" {
+		return usagef("--email and --name are required")
+	}
+	pw, err := readSecret(*pwFile)
+	if err != nil {
+		return err
+	}
+	node, err := server.Open(ctx, *cfg)
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	a, err := node.Accounts.Create(ctx, account.NewAccount{Email: *email, Name: *name, Role: policy.Role(*role), Password: pw})
+	if err != nil {
+		return err
+	}
+	if _, err := node.Audit.Append(ctx, audit.Event{Type: "account.created", Actor: "operator", Objects: []string{a.ID},
+		Attrs: map[string]string{"role": string(a.Role), "via": "cli-bootstrap"}}); err != nil {
+		return err
+	}
+	fmt.Printf("Created %s account %s for %s.\n", a.Role, a.ID, a.Email)
+	return nil
+}
+
+func adminGenMasterKey(ctx context.Context, args []string) error {
+	fs := newFlags("admin gen-master-key")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "the file to write"); err != nil {
+		return err
+	}
+	if err := kms.GenerateMasterKeyFile(fs.Arg(0)); err != nil {
+		return err
+	}
+	fmt.Printf("Wrote a new master key to %s (mode 0600). Keep a copy offline: without it nothing stored can be read.\n", fs.Arg(0))
+	return nil
+}
+
+// auditVerify checks the log in the object store. It needs no master key:
+// only the verifier key (from --key, or from the running node's store keys
+// when the master key is at hand).
+func auditVerify(ctx context.Context, args []string) error {
+	fs := newFlags("audit verify")
+	cfg := nodeFlags(fs)
+	keyFile := fs.String("key", "", "file holding the audit verifier key (from `parley audit key` or GET /api/v1/audit/key)")
+	cpFile := fs.String("checkpoint", "", "a signed checkpoint saved earlier; the log must be consistent with it")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	vkey, err := verifierKey(ctx, cfg, *keyFile)
+	if err != nil {
+		return err
+	}
+	var trusted []byte
+	if *cpFile != "" {
+		if trusted, err = os.ReadFile(*cpFile); err != nil {
+			return err
+		}
+	}
+	store, err := server.OpenStore(ctx, *cfg)
+	if err != nil {
+		return err
+	}
+	rep, err := audit.Verify(ctx, store, vkey, trusted)
+	if err != nil {
+		return fmt.Errorf("audit log does NOT verify: %w", err)
+	}
+	fmt.Printf("Audit log verified: %d entries, %d signed checkpoints, root %s.\n", rep.Size, rep.CheckpointsChecked, rep.RootHash)
+	return nil
+}
+
+func verifierKey(ctx context.Context, cfg *server.Config, keyFile string) (string, error) {
+	if keyFile != "" {
+		b, err := os.ReadFile(keyFile)
+		if err != nil {
+			return "", err
+		}
+		return string(trimSpace(b)), nil
+	}
+	node, err := server.Open(ctx, *cfg)
+	if err != nil {
+		return "", fmt.Errorf("no --key given and cannot open the node to find it: %w", err)
+	}
+	defer node.Close()
+	return node.AuditVerifierKey(), nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func auditKey(ctx context.Context, args []string) error {
+	fs := newFlags("audit key")
+	cfg := nodeFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	vkey, err := verifierKey(ctx, cfg, "")
+	if err != nil {
+		return err
+	}
+	fmt.Println(vkey)
+	return nil
+}
+
+func policyShow(ctx context.Context, args []string) error {
+	fmt.Print(policy.Source())
+	return nil
+}

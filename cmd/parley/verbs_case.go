@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/parley-mediation/parley/cases"
+)
+
+func init() {
+	register("case create", "case create --title T --type TYPE --sides 'Tenant,Landlord' [--referral SOURCE] [--json]", caseCreate)
+	register("case list", "case list [--json]", caseList)
+	register("case show", "case show <case> [--json]", caseShow)
+	register("case stage", "case stage <case> preparation|opening|issues|negotiation|closure [--note TEXT] [--json]", caseStage)
+	register("case objective", "case objective <case> TEXT [--criterion] [--json]", caseObjective)
+	register("case disclose", "case disclose <case> TEXT [--json]", caseDisclose)
+	register("case ack", "case ack <case> <disclosure-id> [--json]", caseAck)
+	register("case recuse", "case recuse <case> --reason TEXT [--mediator ACCOUNT] [--json]", caseRecuse)
+	register("case add-mediator", "case add-mediator <case> <account> [--json]", caseAddMediator)
+	register("case invite", "case invite <case> --role party|counsel|observer [--side A] --name NAME [--email E] [--ttl 72h] [--json]", caseInvite)
+}
+
+// showCase prints a case for people, or JSON for scripts.
+func showCase(c cases.Case, asJSON bool) error {
+	if asJSON {
+		return printJSON(c)
+	}
+	fmt.Printf("%s\n  id %s · %s · stage: %s\n", c.Title, c.ID, c.Type, c.Stage.Title())
+	if c.Closed != nil {
+		fmt.Printf("  closed %s\n", c.Closed.Local().Format("2 Jan 2006 15:04"))
+	}
+	fmt.Println("Sides:")
+	for _, s := range c.Sides {
+		fmt.Printf("  %s  %s\n", s.ID, s.Label)
+	}
+	fmt.Println("Mediators:")
+	for _, m := range c.Mediators {
+		state := ""
+		if m.Recused != nil {
+			state = " (recused " + m.Recused.Local().Format("2 Jan 2006") + ")"
+		}
+		fmt.Printf("  %s  %s%s\n", m.AccountID, m.Name, state)
+	}
+	fmt.Println("Participants:")
+	if len(c.Participants) == 0 {
+		fmt.Println("  none yet — invite with `parley case invite`")
+	}
+	for _, p := range c.Participants {
+		fmt.Printf("  %s  %s, %s %s\n", p.AccountID, p.Name, p.Role, p.Side)
+	}
+	fmt.Println("Objectives and success criteria:")
+	for _, o := range c.Objectives {
+		fmt.Printf("  [%s] %s\n", o.Kind, o.Text)
+	}
+	if len(c.Disclosures) > 0 {
+		fmt.Println("Disclosures:")
+		for _, d := range c.Disclosures {
+			fmt.Printf("  %s by %s: %s (%d acknowledged)\n", d.ID, d.Mediator, d.Text, len(d.Acks))
+		}
+	}
+	fmt.Println("Stage history:")
+	for _, h := range c.StageHistory {
+		note := ""
+		if h.Note != "" {
+			note = " — " + h.Note
+		}
+		fmt.Printf("  %s  %s%s\n", h.At.Local().Format("2006-01-02 15:04"), h.To, note)
+	}
+	return nil
+}
+
+func caseCreate(ctx context.Context, args []string) error {
+	fs := newFlags("case create")
+	title := fs.String("title", "", "case title")
+	typ := fs.String("type", "", "case type, e.g. landlord-tenant, family, workplace")
+	sides := fs.String("sides", "", "comma-separated side labels, at least two")
+	referral := fs.String("referral", "", "referral source, e.g. court, self, agency")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *title == "" || *typ == "" || *sides == "" {
+		return usagef("--title, --type and --sides are required")
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	var labels []string
+	for _, s := range strings.Split(*sides, ",") {
+		labels = append(labels, strings.TrimSpace(s))
+	}
+	k, err := c.CreateCase(ctx, *title, *typ, *referral, labels)
+	if err != nil {
+		return err
+	}
+	return showCase(k, *asJSON)
+}
+
+func caseList(ctx context.Context, args []string) error {
+	fs := newFlags("case list")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	list, err := c.Cases(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(list)
+	}
+	if len(list) == 0 {
+		fmt.Println("No cases.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CASE\tSTAGE\tYOU ARE\tOPENED\tTITLE")
+	for _, l := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.ID, l.Stage, l.Relation, l.Created.Local().Format("2006-01-02"), l.Title)
+	}
+	return tw.Flush()
+}
+
+func caseShow(ctx context.Context, args []string) error {
+	fs := newFlags("case show")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a case id"); err != nil {
+		return err
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	k, err := c.Case(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	return showCase(k, *asJSON)
+}
+
+// caseActionVerb runs one of the small case-changing verbs: parse, build the
+// body from the positional arguments, post, show the updated case.
+func caseActionVerb(ctx context.Context, name string, args []string, nargs int, what string,
+	extra func(fs flagAdder) func(pos []string) (action string, body any, err error)) error {
+	fs := newFlags(name)
+	asJSON := clientFlags(fs)
+	build := extra(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, nargs, what); err != nil {
+		return err
+	}
+	action, body, err := build(fs.Args())
+	if err != nil {
+		return err
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	k, err := c.CaseAction(ctx, fs.Arg(0), action, body)
+	if err != nil {
+		return err
+	}
+	return showCase(k, *asJSON)
+}
+
+type flagAdder interface {
+	String(name, value, usage string) *string
+	Bool(name string, value bool, usage string) *bool
+}
+
+func caseStage(ctx context.Context, args []string) error {
+	return caseActionVerb(ctx, "case stage", args, 2, "a case id and a stage", func(fs flagAdder) func([]string) (string, any, error) {
+		note := fs.String("note", "", "why (required when going back to an earlier stage)")
+		return func(pos []string) (string, any, error) {
+			return "stage", map[string]string{"stage": pos[1], "note": *note}, nil
+		}
+	})
+}
+
+func caseObjective(ctx context.Context, args []string) error {
+	return caseActionVerb(ctx, "case objective", args, 2, "a case id and the text", func(fs flagAdder) func([]string) (string, any, error) {
+		crit := fs.Bool("criterion", false, "record a success criterion instead of an objective")
+		return func(pos []string) (string, any, error) {
+			kind := cases.KindObjective
+			if *crit {
+				kind = cases.KindCriterion
+			}
+			return "objectives", map[string]any{"kind": kind, "text": pos[1]}, nil
+		}
+	})
+}
+
+func caseDisclose(ctx context.Context, args []string) error {
+	return caseActionVerb(ctx, "case disclose", args, 2, "a case id and the disclosure text", func(fs flagAdder) func([]string) (string, any, error) {
+		return func(pos []string) (string, any, error) {
+			return "disclosures", map[string]string{"text": pos[1]}, nil
+		}
+	})
+}
+
+func caseAck(ctx context.Context, args []string) error {
+	return caseActionVerb(ctx, "case ack", args, 2, "a case id and a disclosure id", func(fs flagAdder) func([]string) (string, any, error) {
+		return func(pos []string) (string, any, error) {
+			return "disclosures/" + pos[1] + "/ack", nil, nil
+		}
+	})
+}
+
+func caseRecuse(ctx context.Context, args []string) error {
+	return caseActionVerb(ctx, "case recuse", args, 1, "a case id", func(fs flagAdder) func([]string) (string, any, error) {
+		reason := fs.String("reason", "", "why (recorded in the case; the audit log keeps only a keyed hash)")
+		med := fs.String("mediator", "", "mediator account to recuse (default: yourself)")
+		return func(pos []string) (string, any, error) {
+			if *reason == "" {
+				return "", nil, usagef("--reason is required")
+			}
+			return "recusals", map[string]string{"mediatorId": *med, "reason": *reason}, nil
+		}
+	})
+}
+
+func caseAddMediator(ctx context.Context, args []string) error {
+	return caseActionVerb(ctx, "case add-mediator", args, 2, "a case id and a mediator account id", func(fs flagAdder) func([]string) (string, any, error) {
+		return func(pos []string) (string, any, error) {
+			return "mediators", map[string]string{"accountId": pos[1]}, nil
+		}
+	})
+}
+
+func caseInvite(ctx context.Context, args []string) error {
+	fs := newFlags("case invite")
+	role := fs.String("role", "", "party, counsel or observer")
+	side := fs.String("side", "", "side id (A, B, …) for a party or counsel")
+	name := fs.String("name", "", "the invitee's name")
+	email := fs.String("email", "", "the invitee's email (kept for contact; Parley sends no mail)")
+	ttl := fs.Duration("ttl", 72*time.Hour, "how long the link stays valid (at most 720h)")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a case id"); err != nil {
+		return err
+	}
+	if *role == "" || *name == "" {
+		return usagef("--role and --name are required")
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	inv, err := c.Invite(ctx, fs.Arg(0), *role, *side, *name, *email, *ttl)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(inv)
+	}
+	fmt.Printf("Invite for %s (%s %s), valid until %s — send it privately, it works once:\n%s\n",
+		*name, inv.Role, inv.Side, inv.Expires.Local().Format("2 Jan 2006 15:04"), inv.Link)
+	return nil
+}

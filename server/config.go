@@ -1,0 +1,66 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// Config is a node's configuration. cmd/parley fills it from flags and
+// PARLEY_* environment variables.
+type Config struct {
+	// Addr is the HTTP listen address.
+	Addr string
+	// DataDir holds the embedded object store (and, by default, the master
+	// key file). Used when S3.Endpoint is empty.
+	DataDir string
+	// S3 selects scale mode when Endpoint is set.
+	S3 objstore.S3Config
+	// RedisURL, when set, shares rate limits (and, with the rooms issue,
+	// fan-out and presence) between nodes.
+	RedisURL string
+	// MasterKeyFile is the root key. In embedded mode it defaults to
+	// DataDir/master.key and is created on first run; in scale mode it must
+	// exist (every node needs the same key).
+	MasterKeyFile string
+	// PublicURL is where users reach the deployment (invite links).
+	PublicURL string
+	// AuditName names the audit log in its signed checkpoints.
+	AuditName string
+	// TrustForwardedFor: take the client address from X-Forwarded-For.
+	TrustForwardedFor bool
+	Log               *slog.Logger
+}
+
+// ScaleMode reports whether the node uses S3 rather than a local directory.
+func (c Config) ScaleMode() bool { return c.S3.Endpoint != "" }
+
+func (c *Config) fill() error {
+	if c.ScaleMode() {
+		if c.S3.Bucket == "" {
+			return errors.New("--s3-bucket is required with --s3-endpoint")
+		}
+		if c.MasterKeyFile == "" {
+			return errors.New("--master-key-file is required with --s3-endpoint (every node needs the same key; make one with `parley admin gen-master-key`)")
+		}
+	} else {
+		if c.DataDir == "" {
+			return errors.New("--data is required in embedded mode")
+		}
+		if c.MasterKeyFile == "" {
+			c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+		}
+	}
+	if c.AuditName == "" {
+		c.AuditName = "parley/audit"
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/kms"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/ratelimit"
+	"github.com/parley-mediation/parley/web"
+)
+
+// Object keys and labels of the keys the master key wraps.
+const (
+	recordsKeyObject      = "keys/records"
+	recordsKeyLabel       = "parley/records-key/v1"
+	auditSigningKeyObject = "keys/audit-signing"
+	auditSigningKeyLabel  = "parley/audit-signing-key/v1"
+)
+
+// Node is one assembled Parley node.
+type Node struct {
+	Config   Config
+	Store    objstore.Store
+	Meta     *metastore.Store
+	Accounts *account.Service
+	Cases    *cases.Service
+	Audit    *audit.Log
+	Policy   *policy.Engine
+	API      *web.API
+	redis    *redis.Client
+	vkey     string
+}
+
+// AuditVerifierKey is the public key that verifies the audit log.
+func (n *Node) AuditVerifierKey() string { return n.vkey }
+
+// OpenStore opens the configured object store (for the server and for CLI
+// verbs that work on the store directly, such as `parley audit verify`).
+func OpenStore(ctx context.Context, cfg Config) (objstore.Store, error) {
+	if cfg.ScaleMode() {
+		return objstore.OpenS3(ctx, cfg.S3)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	return objstore.OpenDir(filepath.Join(cfg.DataDir, "objects"))
+}
+
+// Open assembles a node.
+func Open(ctx context.Context, cfg Config) (*Node, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	store, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("object store: %w", err)
+	}
+	mk, err := kms.LoadMasterKey(cfg.MasterKeyFile, !cfg.ScaleMode())
+	if err != nil {
+		return nil, err
+	}
+	recordsKey, err := kms.LoadOrCreateKey(ctx, store, mk, recordsKeyObject, recordsKeyLabel)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := metastore.New(store, recordsKey)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := kms.LoadOrCreateKey(ctx, store, mk, auditSigningKeyObject, auditSigningKeyLabel)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := audit.NewSigner(cfg.AuditName, ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		return nil, err
+	}
+	log, err := audit.Open(ctx, store, signer)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	pol, err := policy.New()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{Config: cfg, Store: store, Meta: meta, Audit: log, Policy: pol, vkey: signer.VerifierKey()}
+	var limiter ratelimit.Limiter = ratelimit.NewMemory()
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("--redis-url: %w", err)
+		}
+		n.redis = redis.NewClient(opts)
+		limiter = ratelimit.NewRedis(n.redis)
+	}
+	n.Accounts = account.NewService(meta, limiter)
+	n.Cases = cases.NewService(meta, n.Accounts, pol, log)
+	n.API = web.New(web.Deps{
+		Accounts: n.Accounts, Cases: n.Cases, Audit: log, AuditVerifierKey: signer.VerifierKey(), Policy: pol,
+		Ready: n.Ready, Log: cfg.Log, PublicURL: cfg.PublicURL, TrustForwardedFor: cfg.TrustForwardedFor,
+	})
+	return n, nil
+}
+
+// Ready reports whether the node's backing services answer.
+func (n *Node) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := n.Store.Ping(ctx); err != nil {
+		return fmt.Errorf("object store: %w", err)
+	}
+	if n.redis != nil {
+		if err := n.redis.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+	}
+	return nil
+}
+
+// Handler is the node's HTTP handler.
+func (n *Node) Handler() http.Handler { return n.API.Handler() }
+
+// Close releases the node's connections.
+func (n *Node) Close() error {
+	if n.redis != nil {
+		return n.redis.Close()
+	}
+	return nil
+}
+
+// Serve runs the HTTP server on ln until ctx is done, then shuts down
+// gracefully (in-flight requests get up to 10 s).
+func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           n.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

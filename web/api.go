@@ -1,0 +1,193 @@
+package web
+
+import (
+	"context"
+	"embed"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/policy"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+//go:embed static
+var staticFiles embed.FS
+
+// Deps is what the HTTP layer needs from the rest of the node.
+type Deps struct {
+	Accounts *account.Service
+	Cases    *cases.Service
+	Audit    *audit.Log
+	// AuditVerifierKey is the audit log's public verifier key (vkey text).
+	AuditVerifierKey string
+	Policy           *policy.Engine
+	// Ready reports whether the node's backing services (object store,
+	// Redis) answer; /readyz fails while it returns an error.
+	Ready func(ctx context.Context) error
+	Log   *slog.Logger
+	// PublicURL is where users reach this deployment (invite links point
+	// there). https:// makes cookies Secure.
+	PublicURL string
+	// TrustForwardedFor uses X-Forwarded-For as the client address (only
+	// behind a load balancer that sets it).
+	TrustForwardedFor bool
+}
+
+// API is the HTTP face of one Parley node.
+type API struct {
+	accounts       *account.Service
+	cases          *cases.Service
+	audit          *audit.Log
+	policy         *policy.Engine
+	ready          func(ctx context.Context) error
+	log            *slog.Logger
+	metrics        *httpMetrics
+	registry       *prometheus.Registry
+	publicURL      string
+	publicOrigin   string
+	secureCookies  bool
+	trustForwarded bool
+	auditKeyText   string
+}
+
+// New builds the API. Each API has its own metrics registry, so several
+// nodes can live in one test process.
+func New(d Deps) *API {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a := &API{
+		accounts: d.Accounts, cases: d.Cases, audit: d.Audit, policy: d.Policy,
+		ready: d.Ready, log: d.Log, registry: reg, metrics: newHTTPMetrics(reg),
+		publicURL: strings.TrimRight(d.PublicURL, "/"), trustForwarded: d.TrustForwardedFor,
+		auditKeyText: d.AuditVerifierKey,
+	}
+	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {
+		a.publicOrigin = u.Scheme + "://" + u.Host
+		a.secureCookies = u.Scheme == "https"
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	return a
+}
+
+// Registry is the node's metrics registry, for other packages' collectors.
+func (a *API) Registry() *prometheus.Registry { return a.registry }
+
+// InviteLink is the URL a participant opens. The token travels in the
+// fragment, which browsers never send to a server or put in a Referer, so it
+// cannot end up in any access log.
+func (a *API) InviteLink(token string) string { return a.publicURL + "/join#" + token }
+
+// Handler returns the router.
+func (a *API) Handler() http.Handler { return a.routes() }
+
+func (a *API) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(withRequestID, securityHeaders, a.observe)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, Problem{Type: "method-not-allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed})
+	})
+
+	r.Get("/healthz", a.healthz)
+	r.Get("/readyz", a.readyz)
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
+	r.Get("/", a.page("static/index.html"))
+	r.Get("/join", a.page("static/join.html"))
+	r.Get("/static/{file}", a.staticFile)
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Get("/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/yaml")
+			w.Write(openAPI)
+		})
+		r.Post("/session", a.login)
+		r.Post("/invites/redeem", a.redeemInvite)
+		r.Get("/audit/checkpoint", a.auditCheckpoint)
+		r.Get("/audit/key", a.auditKey)
+
+		r.Group(func(r chi.Router) {
+			r.Use(a.requireSession)
+			r.Delete("/session", a.logout)
+			r.Get("/me", a.me)
+			r.Get("/accounts", a.listAccounts)
+			r.Post("/accounts", a.createAccount)
+			r.Get("/audit/entries", a.auditEntries)
+			r.Get("/cases", a.listCases)
+			r.Post("/cases", a.createCase)
+			r.Route("/cases/{caseID}", func(r chi.Router) {
+				r.Get("/", a.getCase)
+				r.Get("/summary", a.caseSummary)
+				r.Post("/stage", a.setStage)
+				r.Post("/objectives", a.addObjective)
+				r.Post("/disclosures", a.disclose)
+				r.Post("/disclosures/{disclosureID}/ack", a.acknowledge)
+				r.Post("/recusals", a.recuse)
+				r.Post("/mediators", a.addMediator)
+				r.Post("/invites", a.createInvite)
+			})
+		})
+	})
+	return r
+}
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	if a.ready != nil {
+		if err := a.ready(r.Context()); err != nil {
+			a.log.WarnContext(r.Context(), "not ready", slog.String("error", err.Error()))
+			writeProblem(w, r, Problem{Type: "not-ready", Title: "A backing service is unreachable", Status: http.StatusServiceUnavailable})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (a *API) page(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := staticFiles.ReadFile(name)
+		if err != nil {
+			writeProblem(w, r, Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(b)
+	}
+}
+
+var staticTypes = map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+
+func (a *API) staticFile(w http.ResponseWriter, r *http.Request) {
+	name := chi.URLParam(r, "file")
+	dot := strings.LastIndexByte(name, '.')
+	if dot < 0 || staticTypes[name[dot:]] == "" || strings.ContainsAny(name, "/\\") {
+		writeProblem(w, r, Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
+		return
+	}
+	b, err := staticFiles.ReadFile("static/" + name)
+	if err != nil {
+		writeProblem(w, r, Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
+		return
+	}
+	w.Header().Set("Content-Type", staticTypes[name[dot:]])
+	w.Write(b)
+}

@@ -1,0 +1,121 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/internal/fault"
+)
+
+// SessionCookie is the browser's session cookie: HttpOnly (no script reads
+// it) and SameSite=Strict (no other site's page sends it).
+const SessionCookie = "parley_session"
+
+func actorFrom(ctx context.Context) (account.Account, bool) {
+	a, ok := ctx.Value(actorKey).(account.Account)
+	return a, ok
+}
+
+type tokenSource int
+
+const (
+	fromNone tokenSource = iota
+	fromBearer
+	fromCookie
+)
+
+func sessionToken(r *http.Request) (string, tokenSource) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
+			return strings.TrimSpace(t), fromBearer
+		}
+	}
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		return c.Value, fromCookie
+	}
+	return "", fromNone
+}
+
+// requireSession resolves the session and rejects requests without one. A
+// write carried by the cookie must also come from our own origin: SameSite
+// already stops other sites' pages, and the Origin check also stops a
+// same-site neighbour (another app on a sibling subdomain).
+func (a *API) requireSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, src := sessionToken(r)
+		if src == fromNone {
+			a.writeError(w, r, fmt.Errorf("no session: %w", fault.ErrUnauthenticated))
+			return
+		}
+		if src == fromCookie && !safeMethod(r.Method) && !a.sameOrigin(r) {
+			a.writeError(w, r, fmt.Errorf("cross-origin write refused: %w", fault.ErrForbidden))
+			return
+		}
+		acct, _, err := a.accounts.Authenticate(r.Context(), token)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey, acct)))
+	})
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// sameOrigin accepts a request whose Origin (or, failing that, Referer)
+// matches the public URL or the Host it was sent to.
+func (a *API) sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		if ref := r.Header.Get("Referer"); ref != "" {
+			if u, err := url.Parse(ref); err == nil {
+				origin = u.Scheme + "://" + u.Host
+			}
+		}
+	}
+	if origin == "" {
+		return false
+	}
+	if a.publicOrigin != "" && origin == a.publicOrigin {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host == r.Host
+}
+
+func (a *API) setSessionCookie(w http.ResponseWriter, token string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: token, Path: "/", Expires: expires,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: a.secureCookies,
+	})
+}
+
+func (a *API) clearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: a.secureCookies,
+	})
+}
+
+// clientAddr is the peer address for rate limiting. Behind a load balancer
+// set --trust-proxy-header so the first X-Forwarded-For hop is used.
+func (a *API) clientAddr(r *http.Request) string {
+	if a.trustForwarded {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return host
+}

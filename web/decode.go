@@ -1,0 +1,72 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/parley-mediation/parley/internal/fault"
+)
+
+// MaxJSONBody bounds every JSON request body. Case records are small; the
+// largest field (a disclosure) is 4,000 characters.
+const MaxJSONBody = 64 << 10
+
+// decodeJSON reads exactly one JSON object into v, refusing unknown fields,
+// trailing data and bodies over MaxJSONBody, and names the field at fault.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return fault.Invalid("Content-Type", "must be application/json")
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxJSONBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonFault(err)
+	}
+	if dec.More() {
+		return fault.Invalid("body", "one JSON object expected, found more data after it")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return jsonFault(err)
+		}
+		return fault.Invalid("body", "one JSON object expected, found more data after it")
+	}
+	return nil
+}
+
+func jsonFault(err error) error {
+	var maxErr *http.MaxBytesError
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &maxErr):
+		return fmt.Errorf("body over %d bytes: %w", maxErr.Limit, fault.ErrTooLarge)
+	case errors.Is(err, io.EOF):
+		return fault.Invalid("body", "empty; a JSON object is expected")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fault.Invalid("body", "JSON ends too early")
+	case errors.As(err, &syntaxErr):
+		return fault.Invalid("body", fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset))
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "body"
+		}
+		return fault.Invalid(field, "must be a "+typeErr.Type.String())
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return fault.Invalid(name, "unknown field")
+	}
+	return fault.Invalid("body", "not valid JSON")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/policy"
+)
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// SessionResponse answers a sign-in or an invite redemption. The token is
+// for the CLI (bearer); the browser uses the cookie set alongside it.
+type SessionResponse struct {
+	Token   string          `json:"token"`
+	Expires time.Time       `json:"expires"`
+	Account account.Account `json:"account"`
+	CaseID  string          `json:"caseId,omitempty"`
+}
+
+func (a *API) login(w http.ResponseWriter, r *http.Request) {
+	var req loginRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if req.Email == "" {
+		a.writeError(w, r, fault.Invalid("email", "required"))
+		return
+	}
+	acct, token, sess, err := a.accounts.Login(r.Context(), req.Email, req.Password, a.clientAddr(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.auditEvent(r, audit.Event{Type: "account.login", Actor: acct.ID})
+	a.setSessionCookie(w, token, sess.Expires)
+	writeJSON(w, http.StatusOK, SessionResponse{Token: token, Expires: sess.Expires, Account: acct.Public()})
+}
+
+func (a *API) logout(w http.ResponseWriter, r *http.Request) {
+	token, _ := sessionToken(r)
+	actor, _ := actorFrom(r.Context())
+	if err := a.accounts.Logout(r.Context(), token); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.auditEvent(r, audit.Event{Type: "account.logout", Actor: actor.ID})
+	a.clearSessionCookie(w)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) me(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	writeJSON(w, http.StatusOK, actor.Public())
+}
+
+// authorize asks policy about a server-wide action and audits a refusal.
+func (a *API) authorize(r *http.Request, action policy.Action) error {
+	actor, _ := actorFrom(r.Context())
+	if a.policy.Decide(actor.Principal(), action, nil).Allowed {
+		return nil
+	}
+	a.auditEvent(r, audit.Event{Type: "access.denied", Actor: actor.ID, Attrs: map[string]string{"action": string(action)}})
+	return fmt.Errorf("%s: %w", action, fault.ErrForbidden)
+}
+
+// auditEvent appends an event that records something that already happened
+// (a sign-in, a refusal); a failure is logged, not returned, because the
+// act it records cannot be undone.
+func (a *API) auditEvent(r *http.Request, ev audit.Event) {
+	ev.Time = time.Now().UTC()
+	if _, err := a.audit.Append(r.Context(), ev); err != nil {
+		a.log.ErrorContext(r.Context(), "audit append failed", "request_id", requestID(r.Context()), "event", ev.Type, "error", err.Error())
+	}
+}
+
+type createAccountRequest struct {
+	Email    string      `json:"email"`
+	Name     string      `json:"name"`
+	Role     policy.Role `json:"role"`
+	Password string      `json:"password"`
+}
+
+func (a *API) createAccount(w http.ResponseWriter, r *http.Request) {
+	var req createAccountRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := a.authorize(r, policy.AccountCreate); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if req.Role == policy.RoleParticipant {
+		a.writeError(w, r, fault.Invalid("role", "participants join cases by invite"))
+		return
+	}
+	acct, err := a.accounts.Create(r.Context(), account.NewAccount{Email: req.Email, Name: req.Name, Role: req.Role, Password: req.Password})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	if _, err := a.audit.Append(r.Context(), audit.Event{Type: "account.created", Actor: actor.ID, Objects: []string{acct.ID},
+		Attrs: map[string]string{"role": string(acct.Role)}, Time: time.Now().UTC()}); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, acct.Public())
+}
+
+func (a *API) listAccounts(w http.ResponseWriter, r *http.Request) {
+	if err := a.authorize(r, policy.AccountList); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	list, err := a.accounts.List(r.Context())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []account.Account{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}

@@ -1,0 +1,83 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// auditCheckpoint is public: the signed checkpoint commits to the log
+// without revealing any entry, and anyone may keep copies to check later
+// that the log was never rewritten.
+func (a *API) auditCheckpoint(w http.ResponseWriter, r *http.Request) {
+	cp, err := a.audit.Checkpoint(r.Context())
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(cp)
+}
+
+// auditKey is the verifier key (the server's audit public key).
+func (a *API) auditKey(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, a.auditKeyText)
+}
+
+// maxAuditPage bounds one page of entries.
+const maxAuditPage = 1000
+
+type auditEntry struct {
+	Index int64       `json:"index"`
+	Event audit.Event `json:"event"`
+}
+
+func (a *API) auditEntries(w http.ResponseWriter, r *http.Request) {
+	if err := a.authorize(r, policy.AuditRead); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	from, err := queryInt(r, "from", 0)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	limit, err := queryInt(r, "limit", 100)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if limit < 1 || limit > maxAuditPage {
+		a.writeError(w, r, fault.Invalid("limit", fmt.Sprintf("between 1 and %d", maxAuditPage)))
+		return
+	}
+	size := a.audit.Size()
+	out := []auditEntry{}
+	for i := from; i < size && i < from+limit; i++ {
+		ev, err := a.audit.Entry(r.Context(), i)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		out = append(out, auditEntry{Index: i, Event: ev})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"size": size, "entries": out})
+}
+
+func queryInt(r *http.Request, name string, def int64) (int64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fault.Invalid(name, "a non-negative whole number")
+	}
+	return n, nil
+}

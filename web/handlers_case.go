@@ -1,0 +1,204 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/parley-mediation/parley/cases"
+)
+
+func (a *API) listCases(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	list, err := a.cases.List(r.Context(), actor)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []cases.Listed{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+type createCaseRequest struct {
+	Title          string   `json:"title"`
+	Type           string   `json:"type"`
+	ReferralSource string   `json:"referralSource"`
+	Sides          []string `json:"sides"`
+}
+
+func (a *API) createCase(w http.ResponseWriter, r *http.Request) {
+	var req createCaseRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	c, err := a.cases.Create(r.Context(), actor, cases.NewCase{Title: req.Title, Type: req.Type,
+		ReferralSource: req.ReferralSource, SideLabels: req.Sides})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/cases/"+c.ID)
+	writeJSON(w, http.StatusCreated, c)
+}
+
+func (a *API) getCase(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	c, err := a.cases.Get(r.Context(), actor, chi.URLParam(r, "caseID"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+func (a *API) caseSummary(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	s, err := a.cases.Summary(r.Context(), actor, chi.URLParam(r, "caseID"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s)
+}
+
+// caseChange decodes a request body into req and runs change, answering
+// with the updated case. It keeps the many small case routes uniform.
+func caseChange[T any](a *API, change func(r *http.Request, req *T) (*cases.Case, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req T
+		if err := decodeJSON(w, r, &req); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		c, err := change(r, &req)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, c)
+	}
+}
+
+type stageRequest struct {
+	Stage cases.Stage `json:"stage"`
+	Note  string      `json:"note"`
+}
+
+type textRequest struct {
+	Kind cases.ObjectiveKind `json:"kind"`
+	Text string              `json:"text"`
+}
+
+type recuseRequest struct {
+	MediatorID string `json:"mediatorId"`
+	Reason     string `json:"reason"`
+}
+
+type addMediatorRequest struct {
+	AccountID string `json:"accountId"`
+}
+
+type emptyRequest struct{}
+
+func (a *API) setStage(w http.ResponseWriter, r *http.Request) {
+	caseChange(a, func(r *http.Request, req *stageRequest) (*cases.Case, error) {
+		actor, _ := actorFrom(r.Context())
+		return a.cases.SetStage(r.Context(), actor, chi.URLParam(r, "caseID"), req.Stage, req.Note)
+	})(w, r)
+}
+
+func (a *API) addObjective(w http.ResponseWriter, r *http.Request) {
+	caseChange(a, func(r *http.Request, req *textRequest) (*cases.Case, error) {
+		actor, _ := actorFrom(r.Context())
+		if req.Kind == "" {
+			req.Kind = cases.KindObjective
+		}
+		return a.cases.AddObjective(r.Context(), actor, chi.URLParam(r, "caseID"), req.Kind, req.Text)
+	})(w, r)
+}
+
+func (a *API) disclose(w http.ResponseWriter, r *http.Request) {
+	caseChange(a, func(r *http.Request, req *textRequest) (*cases.Case, error) {
+		actor, _ := actorFrom(r.Context())
+		return a.cases.Disclose(r.Context(), actor, chi.URLParam(r, "caseID"), req.Text)
+	})(w, r)
+}
+
+func (a *API) acknowledge(w http.ResponseWriter, r *http.Request) {
+	caseChange(a, func(r *http.Request, _ *emptyRequest) (*cases.Case, error) {
+		actor, _ := actorFrom(r.Context())
+		return a.cases.Acknowledge(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "disclosureID"))
+	})(w, r)
+}
+
+func (a *API) recuse(w http.ResponseWriter, r *http.Request) {
+	caseChange(a, func(r *http.Request, req *recuseRequest) (*cases.Case, error) {
+		actor, _ := actorFrom(r.Context())
+		return a.cases.Recuse(r.Context(), actor, chi.URLParam(r, "caseID"), req.MediatorID, req.Reason)
+	})(w, r)
+}
+
+func (a *API) addMediator(w http.ResponseWriter, r *http.Request) {
+	caseChange(a, func(r *http.Request, req *addMediatorRequest) (*cases.Case, error) {
+		actor, _ := actorFrom(r.Context())
+		return a.cases.AddMediator(r.Context(), actor, chi.URLParam(r, "caseID"), req.AccountID)
+	})(w, r)
+}
+
+type inviteRequest struct {
+	Role       cases.ParticipantRole `json:"role"`
+	Side       string                `json:"side"`
+	Name       string                `json:"name"`
+	Email      string                `json:"email"`
+	TTLSeconds int64                 `json:"ttlSeconds"`
+}
+
+// InviteResponse carries the link once; the server keeps only its hash.
+type InviteResponse struct {
+	Link    string                `json:"link"`
+	Token   string                `json:"token"`
+	Expires time.Time             `json:"expires"`
+	Role    cases.ParticipantRole `json:"role"`
+	Side    string                `json:"side,omitempty"`
+}
+
+func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
+	var req inviteRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	inv, err := a.cases.CreateInvite(r.Context(), actor, chi.URLParam(r, "caseID"), cases.NewInvite{
+		Role: req.Role, Side: req.Side, Name: req.Name, Email: req.Email, TTL: time.Duration(req.TTLSeconds) * time.Second})
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, InviteResponse{Link: a.InviteLink(inv.Token), Token: inv.Token,
+		Expires: inv.Expires, Role: inv.Role, Side: inv.Side})
+}
+
+type redeemRequest struct {
+	Token string `json:"token"`
+}
+
+func (a *API) redeemInvite(w http.ResponseWriter, r *http.Request) {
+	var req redeemRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	j, err := a.cases.Join(r.Context(), req.Token)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.setSessionCookie(w, j.Token, j.Session.Expires)
+	writeJSON(w, http.StatusOK, SessionResponse{Token: j.Token, Expires: j.Session.Expires, Account: j.Account.Public(), CaseID: j.CaseID})
+}

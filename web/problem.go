@@ -1,0 +1,81 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strings"
+
+	"github.com/parley-mediation/parley/internal/fault"
+)
+
+// Problem is an RFC 9457 problem details object.
+type Problem struct {
+	Type      string       `json:"type"`
+	Title     string       `json:"title"`
+	Status    int          `json:"status"`
+	Detail    string       `json:"detail,omitempty"`
+	Instance  string       `json:"instance,omitempty"`
+	RequestID string       `json:"requestId,omitempty"`
+	Errors    []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError names one wrong input field (an RFC 9457 extension member).
+type FieldError struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
+}
+
+const problemTypeBase = "urn:parley:problem:"
+
+// writeProblem answers with a problem+json body.
+func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
+	p.Type = problemTypeBase + p.Type
+	p.Instance = r.URL.Path
+	p.RequestID = requestID(r.Context())
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
+}
+
+// writeError maps a service error to its problem. Unknown errors become a
+// 500 whose body says nothing but the request id; the log has the cause.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if ie, ok := fault.AsInvalid(err); ok {
+		writeProblem(w, r, Problem{Type: "invalid-input", Title: "Some input is not valid", Status: http.StatusBadRequest,
+			Detail: ie.Error(), Errors: []FieldError{{Field: ie.Field, Detail: ie.Detail}}})
+		return
+	}
+	if re, ok := fault.AsRateLimited(err); ok {
+		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(re.RetryAfter.Seconds()))))
+		writeProblem(w, r, Problem{Type: "rate-limited", Title: "Too many attempts", Status: http.StatusTooManyRequests, Detail: re.Error()})
+		return
+	}
+	kinds := []struct {
+		err    error
+		status int
+		slug   string
+		title  string
+	}{
+		{fault.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "Sign in first"},
+		{fault.ErrForbidden, http.StatusForbidden, "forbidden", "You are not allowed to do this"},
+		{fault.ErrNotFound, http.StatusNotFound, "not-found", "Not found"},
+		{fault.ErrConflict, http.StatusConflict, "conflict", "This conflicts with the current state"},
+		{fault.ErrGone, http.StatusGone, "gone", "No longer valid"},
+		{fault.ErrTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request body too large"},
+	}
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			detail := strings.TrimSuffix(err.Error(), ": "+k.err.Error())
+			writeProblem(w, r, Problem{Type: k.slug, Title: k.title, Status: k.status, Detail: detail})
+			return
+		}
+	}
+	a.log.ErrorContext(r.Context(), "request failed", slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
+	writeProblem(w, r, Problem{Type: "internal", Title: "Something went wrong on the server", Status: http.StatusInternalServerError,
+		Detail: "The error has been logged with this request id."})
+}
