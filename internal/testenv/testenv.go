@@ -1,0 +1,71 @@
+// Package testenv connects tests to the real services they need (MinIO,
+// Redis) through PARLEY_TEST_* environment variables, which
+// `scripts/services.sh start` writes and `make test` sources.
+//
+// A test that needs a missing service skips, so `go test ./...` works on a
+// bare checkout. CI sets PARLEY_TEST_REQUIRE_SERVICES=1 to turn those skips
+// into failures: a suite that silently skipped its storage tests would pass
+// without testing anything.
+package testenv
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// S3 returns the test MinIO's config with a fresh bucket name on every call
+// (parley-test-<hex>), so tests never see each other's objects and need no
+// cleanup: the bucket is created by objstore.OpenS3, and the services'
+// state directory is thrown away with the rest.
+func S3(t testing.TB) objstore.S3Config {
+	t.Helper()
+	v := need(t, "PARLEY_TEST_S3_ENDPOINT", "PARLEY_TEST_S3_ACCESS_KEY", "PARLEY_TEST_S3_SECRET_KEY")
+	return objstore.S3Config{
+		Endpoint:  v[0],
+		AccessKey: v[1],
+		SecretKey: v[2],
+		Bucket:    "parley-test-" + randomHex(8),
+		Insecure:  true, // services.sh serves plain http on 127.0.0.1
+	}
+}
+
+// RedisURL returns the test Redis URL (redis://127.0.0.1:<port>/0).
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	return need(t, "PARLEY_TEST_REDIS_URL")[0]
+}
+
+// need returns the named variables' values, or ends the test when any is
+// missing: t.Fatal under PARLEY_TEST_REQUIRE_SERVICES=1, else t.Skip.
+func need(t testing.TB, names ...string) []string {
+	t.Helper()
+	var vals, missing []string
+	for _, n := range names {
+		v := os.Getenv(n)
+		if v == "" {
+			missing = append(missing, n)
+		}
+		vals = append(vals, v)
+	}
+	if len(missing) == 0 {
+		return vals
+	}
+	msg := strings.Join(missing, ", ") + " not set"
+	if os.Getenv("PARLEY_TEST_REQUIRE_SERVICES") == "1" {
+		t.Fatalf("%s, and PARLEY_TEST_REQUIRE_SERVICES=1", msg)
+	}
+	t.Skipf("%s; run `make test` to start MinIO and Redis", msg)
+	return nil
+}
+
+// randomHex is lowercase on purpose: S3 bucket names must be.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never fails (crypto/rand panics rather than return short)
+	return hex.EncodeToString(b)
+}
