@@ -156,7 +156,7 @@ func (c *Case) Summary() Summary {
 
 // Facts returns what policy needs to decide about this case.
 func (c *Case) Facts() *policy.Case {
-	f := &policy.Case{ID: c.ID}
+	f := &policy.Case{ID: c.ID, SideMembers: map[string][]string{}}
 	for _, m := range c.Mediators {
 		f.Mediators = append(f.Mediators, m.AccountID)
 		if m.Recused != nil {
@@ -167,8 +167,10 @@ func (c *Case) Facts() *policy.Case {
 		switch p.Role {
 		case RoleParty:
 			f.Parties = append(f.Parties, p.AccountID)
+			f.SideMembers[p.Side] = append(f.SideMembers[p.Side], p.AccountID)
 		case RoleCounsel:
 			f.Counsel = append(f.Counsel, p.AccountID)
+			f.SideMembers[p.Side] = append(f.SideMembers[p.Side], p.AccountID)
 		case RoleObserver:
 			f.Observers = append(f.Observers, p.AccountID)
 		}

@@ -75,6 +75,10 @@ type Case struct {
 	Parties   []string
 	Counsel   []string
 	Observers []string
+	// SideMembers maps a side id ("A") to the parties and counsel on it.
+	// Decide makes each of them a member of the Side entity "<case>/<side>",
+	// so rules can say `principal in resource.side`.
+	SideMembers map[string][]string
 }
 
 // Decision is the outcome of one request.
@@ -136,6 +140,17 @@ func Source() string {
 // nil for server-wide actions (creating a case, managing accounts).
 func (e *Engine) Decide(u User, a Action, c *Case) Decision {
 	entities := cedar.EntityMap{}
+	principal := e.addPrincipal(entities, u, c)
+	resource := cedar.NewEntityUID("Server", "parley")
+	if c != nil {
+		resource = e.addCase(entities, c)
+	}
+	return e.evaluate(entities, principal, a, resource)
+}
+
+// addPrincipal adds the user entity (with its side memberships in c, if
+// any) and returns its uid.
+func (e *Engine) addPrincipal(entities cedar.EntityMap, u User, c *Case) cedar.EntityUID {
 	principal := cedar.NewEntityUID("User", cedar.String(u.ID))
 	entities[principal] = cedar.Entity{
 		UID: principal,
@@ -144,20 +159,29 @@ func (e *Engine) Decide(u User, a Action, c *Case) Decision {
 			"disabled": cedar.Boolean(u.Disabled),
 		}),
 	}
-	resource := cedar.NewEntityUID("Server", "parley")
 	if c != nil {
-		resource = cedar.NewEntityUID("Case", cedar.String(c.ID))
-		entities[resource] = cedar.Entity{
-			UID: resource,
-			Attributes: cedar.NewRecord(cedar.RecordMap{
-				"mediators": userSet(c.Mediators),
-				"recused":   userSet(c.Recused),
-				"parties":   userSet(c.Parties),
-				"counsel":   userSet(c.Counsel),
-				"observers": userSet(c.Observers),
-			}),
-		}
+		addSideParents(entities, principal, u.ID, c)
 	}
+	return principal
+}
+
+// addCase adds the case entity and returns its uid.
+func (e *Engine) addCase(entities cedar.EntityMap, c *Case) cedar.EntityUID {
+	uid := cedar.NewEntityUID("Case", cedar.String(c.ID))
+	entities[uid] = cedar.Entity{
+		UID: uid,
+		Attributes: cedar.NewRecord(cedar.RecordMap{
+			"mediators": userSet(c.Mediators),
+			"recused":   userSet(c.Recused),
+			"parties":   userSet(c.Parties),
+			"counsel":   userSet(c.Counsel),
+			"observers": userSet(c.Observers),
+		}),
+	}
+	return uid
+}
+
+func (e *Engine) evaluate(entities cedar.EntityMap, principal cedar.EntityUID, a Action, resource cedar.EntityUID) Decision {
 	decision, diag := e.set.IsAuthorized(entities, cedar.Request{
 		Principal: principal,
 		Action:    cedar.NewEntityUID("Action", cedar.String(a)),
@@ -177,4 +201,27 @@ func userSet(ids []string) cedar.Set {
 		vals[i] = cedar.NewEntityUID("User", cedar.String(id))
 	}
 	return cedar.NewSet(vals...)
+}
+
+// addSideParents makes the principal a member of the Side entities of the
+// sides it belongs to in c.
+func addSideParents(entities cedar.EntityMap, principal cedar.EntityUID, userID string, c *Case) {
+	var parents []cedar.EntityUID
+	for side, members := range c.SideMembers {
+		for _, m := range members {
+			if m == userID {
+				parents = append(parents, sideUID(c.ID, side))
+			}
+		}
+	}
+	if len(parents) == 0 {
+		return
+	}
+	e := entities[principal]
+	e.Parents = cedar.NewEntityUIDSet(parents...)
+	entities[principal] = e
+}
+
+func sideUID(caseID, side string) cedar.EntityUID {
+	return cedar.NewEntityUID("Side", cedar.String(caseID+"/"+side))
 }
