@@ -1,0 +1,471 @@
+package account
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/ratelimit"
+)
+
+// Passwords are long and distinctive so that a scan of the store for them
+// cannot match by accident.
+const (
+	testPassword  = "Canary-Passw0rd-9d41c2e7"
+	otherPassword = "Another-Passw0rd-51be0a3f"
+)
+
+// newService returns a Service over a fresh Dir store and the Dir's root.
+func newService(t *testing.T) (*Service, string) {
+	t.Helper()
+	root := t.TempDir()
+	obj, err := objstore.OpenDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := metastore.New(obj, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewService(meta, ratelimit.NewMemory()), root
+}
+
+func createMediator(t *testing.T, svc *Service, email string) Account {
+	t.Helper()
+	a, err := svc.Create(t.Context(), NewAccount{Email: email, Name: "Mia Mediator", Role: policy.RoleMediator, Password: testPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func wantInvalid(t *testing.T, err error, field string) {
+	t.Helper()
+	ie, ok := fault.AsInvalid(err)
+	if !ok {
+		t.Fatalf("err = %v, want *fault.InvalidError for %q", err, field)
+	}
+	if ie.Field != field {
+		t.Fatalf("InvalidError field = %q (%v), want %q", ie.Field, err, field)
+	}
+}
+
+func TestCreateValidates(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	good := NewAccount{Email: "val@example.com", Name: "Val", Role: policy.RoleMediator, Password: testPassword}
+	tests := []struct {
+		name  string
+		edit  func(*NewAccount)
+		field string
+	}{
+		{"bad email", func(n *NewAccount) { n.Email = "not-an-email" }, "email"},
+		{"email with display name", func(n *NewAccount) { n.Email = "Val <val@example.com>" }, "email"},
+		{"staff without email", func(n *NewAccount) { n.Email = "" }, "email"},
+		{"long email", func(n *NewAccount) { n.Email = strings.Repeat("a", MaxEmailLen) + "@example.com" }, "email"},
+		{"short password", func(n *NewAccount) { n.Password = "short-pw" }, "password"},
+		{"staff without password", func(n *NewAccount) { n.Password = "" }, "password"},
+		{"password one short", func(n *NewAccount) { n.Password = strings.Repeat("p", MinPasswordLen-1) }, "password"},
+		{"long password", func(n *NewAccount) { n.Password = strings.Repeat("p", MaxPasswordLen+1) }, "password"},
+		{"bad role", func(n *NewAccount) { n.Role = "superuser" }, "role"},
+		{"empty role", func(n *NewAccount) { n.Role = "" }, "role"},
+		{"empty name", func(n *NewAccount) { n.Name = "   " }, "name"},
+		{"long name", func(n *NewAccount) { n.Name = strings.Repeat("n", MaxNameLen+1) }, "name"},
+		{"participant with bad email", func(n *NewAccount) { n.Role, n.Password, n.Email = policy.RoleParticipant, "", "nope" }, "email"},
+		{"participant with short password", func(n *NewAccount) { n.Role, n.Password = policy.RoleParticipant, "short" }, "password"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := good
+			tc.edit(&n)
+			_, err := svc.Create(ctx, n)
+			wantInvalid(t, err, tc.field)
+		})
+	}
+	// Nothing was stored by any refused Create.
+	list, err := svc.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 0 {
+		t.Fatalf("refused Creates left %d accounts", len(list))
+	}
+	if _, err := svc.ByEmail(ctx, good.Email); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("refused Creates claimed the email: %v", err)
+	}
+}
+
+func TestCreateDuplicateEmailCaseInsensitive(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	first := createMediator(t, svc, "Alice@Example.com")
+	if first.Email != "alice@example.com" {
+		t.Fatalf("email stored as %q, want normalised lower case", first.Email)
+	}
+	if first.PasswordHash == "" || strings.Contains(first.PasswordHash, testPassword) {
+		t.Fatal("password not hashed")
+	}
+	if !strings.HasPrefix(first.PasswordHash, "$argon2id$") {
+		t.Fatalf("hash %q is not argon2id", first.PasswordHash)
+	}
+	_, err := svc.Create(ctx, NewAccount{Email: " ALICE@example.COM", Name: "Imposter", Role: policy.RoleRecords, Password: otherPassword})
+	if !errors.Is(err, fault.ErrConflict) {
+		t.Fatalf("duplicate email: err = %v, want fault.ErrConflict", err)
+	}
+	list, err := svc.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].ID != first.ID {
+		t.Fatalf("accounts after duplicate: %+v", list)
+	}
+	if list[0].PasswordHash != "" {
+		t.Fatal("List returned a password hash")
+	}
+	got, err := svc.ByEmail(ctx, "aLiCe@example.com")
+	if err != nil || got.ID != first.ID {
+		t.Fatalf("ByEmail: %+v, %v", got, err)
+	}
+}
+
+func TestLoginAuthenticateLogout(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	a := createMediator(t, svc, "mia@example.com")
+
+	got, token, sess, err := svc.Login(ctx, "MIA@example.com ", testPassword, "192.0.2.1")
+	if err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	if got.ID != a.ID || sess.AccountID != a.ID {
+		t.Fatalf("Login returned account %s / session for %s, want %s", got.ID, sess.AccountID, a.ID)
+	}
+	if len(token) != 43 {
+		t.Fatalf("token %q is not 43 characters", token)
+	}
+	if !sess.Expires.After(sess.Created) || sess.Expires.Sub(sess.Created) != svc.SessionTTL {
+		t.Fatalf("session %v..%v, want TTL %v", sess.Created, sess.Expires, svc.SessionTTL)
+	}
+
+	who, s2, err := svc.Authenticate(ctx, token)
+	if err != nil {
+		t.Fatalf("Authenticate: %v", err)
+	}
+	if who.ID != a.ID || s2.AccountID != a.ID {
+		t.Fatalf("Authenticate resolved to %s, want %s", who.ID, a.ID)
+	}
+
+	// A different token (same length) is not accepted.
+	if _, _, err := svc.Authenticate(ctx, ids.Token()); !errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("unknown token: err = %v, want ErrUnauthenticated", err)
+	}
+	for _, bad := range []string{"", "short", token + "x", token[:42]} {
+		if _, _, err := svc.Authenticate(ctx, bad); !errors.Is(err, fault.ErrUnauthenticated) {
+			t.Fatalf("malformed token %q: err = %v, want ErrUnauthenticated", bad, err)
+		}
+	}
+
+	// A second session is independent of the first.
+	_, token2, _, err := svc.Login(ctx, "mia@example.com", testPassword, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token2 == token {
+		t.Fatal("two logins returned the same token")
+	}
+
+	if err := svc.Logout(ctx, token); err != nil {
+		t.Fatalf("Logout: %v", err)
+	}
+	if _, _, err := svc.Authenticate(ctx, token); !errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("after Logout: err = %v, want ErrUnauthenticated", err)
+	}
+	if _, _, err := svc.Authenticate(ctx, token2); err != nil {
+		t.Fatalf("Logout of one session revoked another: %v", err)
+	}
+	// Logging out twice, or a junk token, is harmless.
+	if err := svc.Logout(ctx, token); err != nil {
+		t.Fatalf("second Logout: %v", err)
+	}
+	if err := svc.Logout(ctx, "junk"); err != nil {
+		t.Fatalf("Logout of junk token: %v", err)
+	}
+}
+
+func TestLoginWrongPasswordAndUnknownEmailAlike(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	createMediator(t, svc, "mia@example.com")
+
+	_, tok1, _, errWrong := svc.Login(ctx, "mia@example.com", otherPassword, "192.0.2.1")
+	_, tok2, _, errUnknown := svc.Login(ctx, "nobody@example.com", testPassword, "192.0.2.1")
+	for name, err := range map[string]error{"wrong password": errWrong, "unknown email": errUnknown} {
+		if !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("%s: err = %v, want ErrBadCredentials", name, err)
+		}
+		if !errors.Is(err, fault.ErrUnauthenticated) {
+			t.Fatalf("%s: err = %v does not wrap ErrUnauthenticated", name, err)
+		}
+	}
+	if errWrong.Error() != errUnknown.Error() {
+		t.Fatalf("errors tell the cases apart: %q vs %q", errWrong, errUnknown)
+	}
+	if tok1 != "" || tok2 != "" {
+		t.Fatal("failed Login returned a token")
+	}
+	// Oversized inputs fail the same way, without hashing.
+	if _, _, _, err := svc.Login(ctx, "mia@example.com", strings.Repeat("p", MaxPasswordLen+1), "192.0.2.1"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("oversized password: err = %v", err)
+	}
+}
+
+func TestLoginRateLimitPerAccount(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	svc.LoginLimitPerAccount = 3
+	createMediator(t, svc, "mia@example.com")
+
+	for i := range 3 {
+		if _, _, _, err := svc.Login(ctx, "mia@example.com", otherPassword, "192.0.2.1"); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("attempt %d: err = %v, want ErrBadCredentials", i+1, err)
+		}
+	}
+	// The 4th attempt is refused even with the right password, from another
+	// address, and with the email spelt differently.
+	_, token, _, err := svc.Login(ctx, " MIA@example.com", testPassword, "198.51.100.7")
+	rl, ok := fault.AsRateLimited(err)
+	if !ok {
+		t.Fatalf("4th attempt: err = %v, want *fault.RateLimitedError", err)
+	}
+	if rl.RetryAfter <= 0 || rl.RetryAfter > svc.LoginWindow {
+		t.Fatalf("RetryAfter = %v, want within (0, %v]", rl.RetryAfter, svc.LoginWindow)
+	}
+	if token != "" {
+		t.Fatal("rate-limited Login returned a token")
+	}
+	// Another account is not affected.
+	if _, _, _, err := svc.Login(ctx, "other@example.com", otherPassword, "198.51.100.7"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("other account: err = %v, want ErrBadCredentials (not rate limited)", err)
+	}
+}
+
+func TestLoginRateLimitPerAddress(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	svc.LoginLimitPerAddress = 2
+	for i := range 2 {
+		if _, _, _, err := svc.Login(ctx, "x"+string(rune('a'+i))+"@example.com", otherPassword, "203.0.113.9"); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	if _, _, _, err := svc.Login(ctx, "xz@example.com", otherPassword, "203.0.113.9"); err == nil {
+		t.Fatal("3rd attempt from one address allowed")
+	} else if _, ok := fault.AsRateLimited(err); !ok {
+		t.Fatalf("3rd attempt from one address: err = %v, want *fault.RateLimitedError", err)
+	}
+}
+
+func TestExpiredSessionRefused(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	createMediator(t, svc, "mia@example.com")
+	svc.SessionTTL = time.Hour
+	_, token, sess, err := svc.Login(ctx, "mia@example.com", testPassword, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := sess.Created
+	svc.now = func() time.Time { return base.Add(time.Hour - time.Second) }
+	if _, _, err := svc.Authenticate(ctx, token); err != nil {
+		t.Fatalf("just before expiry: %v", err)
+	}
+	svc.now = func() time.Time { return base.Add(time.Hour) }
+	if _, _, err := svc.Authenticate(ctx, token); !errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("at expiry: err = %v, want ErrUnauthenticated", err)
+	}
+	svc.now = func() time.Time { return base.Add(30 * 24 * time.Hour) }
+	if _, _, err := svc.Authenticate(ctx, token); !errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("long after expiry: err = %v, want ErrUnauthenticated", err)
+	}
+}
+
+func TestDisabledAccountRefused(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	a := createMediator(t, svc, "mia@example.com")
+	_, token, _, err := svc.Login(ctx, "mia@example.com", testPassword, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := metastore.Update(ctx, svc.meta, accountKey(a.ID), func(a *Account) error {
+		a.Disabled = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Authenticate(ctx, token); !errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("disabled account's session: err = %v, want ErrUnauthenticated", err)
+	}
+	if _, _, _, err := svc.Login(ctx, "mia@example.com", testPassword, "192.0.2.1"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("disabled account's Login: err = %v, want ErrBadCredentials", err)
+	}
+}
+
+func TestNothingSecretStoredInClear(t *testing.T) {
+	svc, root := newService(t)
+	ctx := t.Context()
+	const email = "canary.person.3f9e@example.org"
+	const name = "Canary-Name-b81d"
+	if _, err := svc.Create(ctx, NewAccount{Email: email, Name: name, Role: policy.RoleRecords, Password: testPassword}); err != nil {
+		t.Fatal(err)
+	}
+	_, token, _, err := svc.Login(ctx, email, testPassword, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	needles := map[string][]byte{
+		"password": []byte(testPassword),
+		"email":    []byte(email),
+		"local":    []byte("canary.person"),
+		"name":     []byte(name),
+		"token":    []byte(token),
+	}
+	files := 0
+	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		for what, b := range needles {
+			if strings.Contains(p, string(b)) {
+				t.Errorf("path %s contains the %s", p, what)
+			}
+		}
+		if d.IsDir() {
+			return nil
+		}
+		files++
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for what, b := range needles {
+			if bytes.Contains(data, b) {
+				t.Errorf("%s contains the %s in the clear", p, what)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// account, email index and session: at least a data file each.
+	if files < 3 {
+		t.Fatalf("only %d files under the store: the scan looked at nothing", files)
+	}
+}
+
+func TestParticipantWithoutPasswordCannotLogin(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+
+	// Created through Create with a claimed email and no password.
+	p, err := svc.Create(ctx, NewAccount{Email: "pat@example.com", Name: "Pat Party", Role: policy.RoleParticipant})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.PasswordHash != "" {
+		t.Fatal("participant without password got a hash")
+	}
+	// Not even the dummy hash's own password may open it.
+	for _, pw := range []string{"", testPassword, "parley-no-such-account-placeholder"} {
+		if _, tok, _, err := svc.Login(ctx, "pat@example.com", pw, "192.0.2.1"); !errors.Is(err, ErrBadCredentials) || tok != "" {
+			t.Fatalf("participant Login with %q: err = %v, token %q", pw, err, tok)
+		}
+	}
+
+	// Created by invite redemption: the email is kept but not claimed.
+	id := ids.New("u")
+	q, err := svc.EnsureParticipant(ctx, id, " Quinn ", "Quinn@Example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.ID != id || q.Role != policy.RoleParticipant || q.Name != "Quinn" || q.Email != "quinn@example.com" || q.PasswordHash != "" {
+		t.Fatalf("EnsureParticipant: %+v", q)
+	}
+	if _, _, _, err := svc.Login(ctx, "quinn@example.com", "parley-no-such-account-placeholder", "192.0.2.1"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("invited participant Login: err = %v", err)
+	}
+	// EnsureParticipant again returns the same account, unchanged.
+	q2, err := svc.EnsureParticipant(ctx, id, "Someone Else", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q2.ID != id || q2.Name != "Quinn" || !q2.Created.Equal(q.Created) {
+		t.Fatalf("second EnsureParticipant changed the account: %+v", q2)
+	}
+	// A session opened for them (as Join does) works.
+	tok, _, err := svc.NewSession(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, _, err := svc.Authenticate(ctx, tok); err != nil || a.ID != id {
+		t.Fatalf("participant session: %+v, %v", a, err)
+	}
+}
+
+func TestSetPassword(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	a := createMediator(t, svc, "mia@example.com")
+	wantInvalid(t, svc.SetPassword(ctx, a.ID, "short"), "password")
+	if err := svc.SetPassword(ctx, a.ID, otherPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := svc.Login(ctx, "mia@example.com", testPassword, "192.0.2.1"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("old password after SetPassword: err = %v", err)
+	}
+	if _, _, _, err := svc.Login(ctx, "mia@example.com", otherPassword, "192.0.2.1"); err != nil {
+		t.Fatalf("new password after SetPassword: %v", err)
+	}
+}
+
+func TestGetValidatesID(t *testing.T) {
+	svc, _ := newService(t)
+	for _, id := range []string{"", "u_", "../../etc", "c_aaaaaaaaaaaaaaaaaaaaaaaaaa", ids.New("u")} {
+		if _, err := svc.Get(t.Context(), id); !errors.Is(err, fault.ErrNotFound) {
+			t.Fatalf("Get(%q): err = %v, want ErrNotFound", id, err)
+		}
+	}
+}
+
+func TestPasswordHashChecks(t *testing.T) {
+	h := hashPassword(testPassword)
+	if h == hashPassword(testPassword) {
+		t.Fatal("hashing is not salted")
+	}
+	if ok, err := checkPassword(h, testPassword); err != nil || !ok {
+		t.Fatalf("right password: %v, %v", ok, err)
+	}
+	if ok, err := checkPassword(h, otherPassword); err != nil || ok {
+		t.Fatalf("wrong password: %v, %v", ok, err)
+	}
+	for _, bad := range []string{"", "plain", "$argon2i$v=19$m=1,t=1,p=1$AAAA$AAAA", strings.Replace(h, "v=19", "v=16", 1)} {
+		if ok, err := checkPassword(bad, testPassword); err == nil || ok {
+			t.Fatalf("malformed hash %q: ok=%v err=%v", bad, ok, err)
+		}
+	}
+}

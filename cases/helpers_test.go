@@ -1,0 +1,127 @@
+package cases
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"testing"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/ratelimit"
+)
+
+// env is a case service over a fresh local store, with everything real.
+type env struct {
+	svc      *Service
+	accounts *account.Service
+	meta     *metastore.Store
+	log      *audit.Log
+	root     string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	root := t.TempDir()
+	store, err := objstore.OpenDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := metastore.New(store, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := sha256.Sum256([]byte("parley cases test audit key"))
+	signer, err := audit.NewSigner("test/audit", ed25519.NewKeyFromSeed(seed[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := audit.Open(t.Context(), store, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts := account.NewService(meta, ratelimit.NewMemory())
+	return &env{svc: NewService(meta, accts, pol, log), accounts: accts, meta: meta, log: log, root: root}
+}
+
+// staff returns an account of the given role without storing it: the case
+// service takes the acting account as given (authentication happened
+// upstream), so tests need not pay for argon2 hashing.
+func staff(role policy.Role, name string) account.Account {
+	return account.Account{ID: ids.New("u"), Name: name, Role: role}
+}
+
+func (e *env) newCase(t *testing.T, mediator account.Account, title string) *Case {
+	t.Helper()
+	c, err := e.svc.Create(t.Context(), mediator, NewCase{Title: title, Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (e *env) invite(t *testing.T, actor account.Account, caseID string, n NewInvite) IssuedInvite {
+	t.Helper()
+	inv, err := e.svc.CreateInvite(t.Context(), actor, caseID, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+// join invites someone in the role and redeems the invite.
+func (e *env) join(t *testing.T, mediator account.Account, caseID string, role ParticipantRole, side, name string) account.Account {
+	t.Helper()
+	inv := e.invite(t, mediator, caseID, NewInvite{Role: role, Side: side, Name: name})
+	j, err := e.svc.Join(t.Context(), inv.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j.Account
+}
+
+// lastEntry returns the newest audit entry.
+func (e *env) lastEntry(t *testing.T) audit.Event {
+	t.Helper()
+	n := e.log.Size()
+	if n == 0 {
+		t.Fatal("audit log is empty")
+	}
+	ev, err := e.log.Entry(t.Context(), n-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func wantInvalid(t *testing.T, err error, field string) {
+	t.Helper()
+	ie, ok := fault.AsInvalid(err)
+	if !ok {
+		t.Fatalf("err = %v, want *fault.InvalidError for %q", err, field)
+	}
+	if ie.Field != field {
+		t.Fatalf("InvalidError field = %q (%v), want %q", ie.Field, err, field)
+	}
+}
+
+func wantIs(t *testing.T, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("err = %v, want %v", err, target)
+	}
+}
