@@ -59,6 +59,16 @@ func (s *Service) inviteKey(token string) string {
 // are not told apart, so a guessed token learns nothing.
 var ErrInviteGone = fmt.Errorf("invite link is expired, already used, or not valid: %w", fault.ErrGone)
 
+// ErrInviteBusy: another Join of the same invite is in progress (its claim
+// is younger than claimLease). If that Join was interrupted, a retry after
+// claimLease finishes it.
+var ErrInviteBusy = fmt.Errorf("invite is being redeemed right now; try again in a minute: %w", fault.ErrConflict)
+
+// claimLease is how long a claim on an invite excludes other Joins. A Join
+// takes a few small writes, far less than this; a claim older than this is
+// taken to be from a redemption that was interrupted, and is finished.
+const claimLease = time.Minute
+
 // CreateInvite issues an invite link token for the case.
 func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id string, n NewInvite) (IssuedInvite, error) {
 	switch n.Role {
@@ -129,7 +139,9 @@ type Joined struct {
 // Join redeems an invite token: it claims the invite (only one claim can
 // win), creates the participant's account, adds them to the case, marks the
 // invite completed and opens a session. A rerun after a crash anywhere in
-// between finishes the same join; once completed, the token is gone.
+// between finishes the same join (once claimLease has passed; before that it
+// gets ErrInviteBusy); once completed, the token is gone. Of several Joins
+// racing with one token, exactly one succeeds.
 func (s *Service) Join(ctx context.Context, token string) (Joined, error) {
 	if len(token) != 43 {
 		return Joined{}, ErrInviteGone
@@ -137,15 +149,23 @@ func (s *Service) Join(ctx context.Context, token string) (Joined, error) {
 	key := s.inviteKey(token)
 	var claimedID string
 	inv, err := metastore.Update(ctx, s.meta, key, func(inv *Invite) error {
+		now := s.now().UTC()
 		switch {
 		case inv.Completed:
 			return ErrInviteGone
 		case inv.ClaimedBy != "":
-			// An interrupted redemption: finish it.
-		case !s.now().Before(inv.Expires):
+			// Claimed but not completed: either another Join is redeeming
+			// it right now, or one was interrupted. Only a claim older than
+			// claimLease is finished, and finishing renews the claim, so
+			// that concurrent Joins (finishers included) exclude each other
+			// instead of all succeeding with the same token.
+			if inv.Claimed != nil && now.Sub(*inv.Claimed) < claimLease {
+				return ErrInviteBusy
+			}
+			inv.Claimed = &now
+		case !now.Before(inv.Expires):
 			return ErrInviteGone
 		default:
-			now := s.now().UTC()
 			inv.ClaimedBy, inv.Claimed = ids.New("u"), &now
 		}
 		claimedID = inv.ClaimedBy
@@ -165,6 +185,9 @@ func (s *Service) Join(ctx context.Context, token string) (Joined, error) {
 		if _, ok := c.Participant(acct.ID); ok {
 			return nil
 		}
+		if c.Closed != nil {
+			return ErrClosed
+		}
 		if inv.Side != "" && !c.HasSide(inv.Side) {
 			return fault.Invalid("side", "no such side in this case")
 		}
@@ -180,12 +203,19 @@ func (s *Service) Join(ctx context.Context, token string) (Joined, error) {
 		Attrs:  map[string]string{"role": string(inv.Role), "side": inv.Side}}); err != nil {
 		return Joined{}, err
 	}
+	// Completing is the single point that decides which Join gets the
+	// session: should a slow Join overlap a finisher (after claimLease),
+	// only the first to complete wins.
 	if _, err := metastore.Update(ctx, s.meta, key, func(inv *Invite) error {
+		if inv.Completed {
+			return ErrInviteGone
+		}
 		inv.Completed = true
 		return nil
 	}); err != nil {
 		return Joined{}, err
 	}
+	s.membership(ctx, inv.CaseID, MembershipChange{Kind: "participant.joined", Account: acct.ID, Side: inv.Side})
 	sessToken, sess, err := s.accounts.NewSession(ctx, acct.ID)
 	if err != nil {
 		return Joined{}, err

@@ -133,7 +133,7 @@ func (s *Service) Recuse(ctx context.Context, actor account.Account, id, mediato
 	if mediatorID == "" {
 		mediatorID = actor.ID
 	}
-	return s.mutate(ctx, actor, id, policy.CaseRecuse, func(c *Case, ev *audit.Event) error {
+	c, err := s.mutate(ctx, actor, id, policy.CaseRecuse, func(c *Case, ev *audit.Event) error {
 		m, ok := c.Mediator(mediatorID)
 		if !ok {
 			return fmt.Errorf("mediator %s: %w", mediatorID, fault.ErrNotFound)
@@ -149,6 +149,10 @@ func (s *Service) Recuse(ctx context.Context, actor account.Account, id, mediato
 		ev.Hashes = []string{s.commit(m.RecusalReason)}
 		return nil
 	})
+	if err == nil {
+		s.membership(ctx, id, MembershipChange{Kind: "mediator.recused", Account: mediatorID})
+	}
+	return c, err
 }
 
 // AddMediator assigns another mediator account to the case. A mediator who
@@ -161,7 +165,7 @@ func (s *Service) AddMediator(ctx context.Context, actor account.Account, id, me
 	if m.Role != policy.RoleMediator {
 		return nil, fault.Invalid("accountId", "not a mediator account")
 	}
-	return s.mutate(ctx, actor, id, policy.CaseAddMediator, func(c *Case, ev *audit.Event) error {
+	c, err := s.mutate(ctx, actor, id, policy.CaseAddMediator, func(c *Case, ev *audit.Event) error {
 		if _, ok := c.Mediator(m.ID); ok {
 			return fmt.Errorf("mediator already assigned (or recused): %w", fault.ErrConflict)
 		}
@@ -173,4 +177,8 @@ func (s *Service) AddMediator(ctx context.Context, actor account.Account, id, me
 		ev.Objects = []string{m.ID}
 		return nil
 	})
+	if err == nil {
+		s.membership(ctx, id, MembershipChange{Kind: "mediator.added", Account: m.ID})
+	}
+	return c, err
 }

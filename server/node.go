@@ -16,7 +16,9 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/kms"
+	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
@@ -42,6 +44,9 @@ type Node struct {
 	Audit    *audit.Log
 	Policy   *policy.Engine
 	API      *web.API
+	Messages *messaging.Service
+	Rooms    *caucus.Service
+	broker   messaging.Broker
 	redis    *redis.Client
 	vkey     string
 }
@@ -100,6 +105,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n := &Node{Config: cfg, Store: store, Meta: meta, Audit: log, Policy: pol, vkey: signer.VerifierKey()}
 	var limiter ratelimit.Limiter = ratelimit.NewMemory()
+	n.broker = messaging.NewMemory()
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -107,10 +113,15 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		n.redis = redis.NewClient(opts)
 		limiter = ratelimit.NewRedis(n.redis)
+		n.broker = messaging.NewRedis(n.redis)
 	}
 	n.Accounts = account.NewService(meta, limiter)
 	n.Cases = cases.NewService(meta, n.Accounts, pol, log)
+	n.Messages = messaging.NewService(messaging.NewLog(store), n.broker, cfg.Log)
+	n.Rooms = caucus.NewService(n.Cases, pol, n.Messages, n.broker, log)
+	n.Cases.OnMembership = n.Rooms.MembershipChanged
 	n.API = web.New(web.Deps{
+		Messaging: n.Messages, Caucus: n.Rooms,
 		Accounts: n.Accounts, Cases: n.Cases, Audit: log, AuditVerifierKey: signer.VerifierKey(), Policy: pol,
 		Ready: n.Ready, Log: cfg.Log, PublicURL: cfg.PublicURL, TrustForwardedFor: cfg.TrustForwardedFor,
 	})
@@ -137,6 +148,9 @@ func (n *Node) Handler() http.Handler { return n.API.Handler() }
 
 // Close releases the node's connections.
 func (n *Node) Close() error {
+	n.API.CloseSockets()
+	n.Messages.Close()
+	n.broker.Close()
 	if n.redis != nil {
 		return n.redis.Close()
 	}
@@ -152,6 +166,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
+	srv.RegisterOnShutdown(n.API.CloseSockets)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -16,6 +16,8 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -33,6 +35,9 @@ type Deps struct {
 	// AuditVerifierKey is the audit log's public verifier key (vkey text).
 	AuditVerifierKey string
 	Policy           *policy.Engine
+	// Messaging and Caucus serve the rooms (WebSocket and history).
+	Messaging *messaging.Service
+	Caucus    *caucus.Service
 	// Ready reports whether the node's backing services (object store,
 	// Redis) answer; /readyz fails while it returns an error.
 	Ready func(ctx context.Context) error
@@ -60,6 +65,10 @@ type API struct {
 	secureCookies  bool
 	trustForwarded bool
 	auditKeyText   string
+	messaging      *messaging.Service
+	caucus         *caucus.Service
+	sockets        context.Context
+	closeSockets   context.CancelFunc
 }
 
 // New builds the API. Each API has its own metrics registry, so several
@@ -72,6 +81,7 @@ func New(d Deps) *API {
 		ready: d.Ready, log: d.Log, registry: reg, metrics: newHTTPMetrics(reg),
 		publicURL: strings.TrimRight(d.PublicURL, "/"), trustForwarded: d.TrustForwardedFor,
 		auditKeyText: d.AuditVerifierKey,
+		messaging:    d.Messaging, caucus: d.Caucus,
 	}
 	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {
 		a.publicOrigin = u.Scheme + "://" + u.Host
@@ -80,6 +90,7 @@ func New(d Deps) *API {
 	if a.log == nil {
 		a.log = slog.Default()
 	}
+	a.sockets, a.closeSockets = context.WithCancel(context.Background())
 	return a
 }
 
@@ -140,6 +151,9 @@ func (a *API) routes() chi.Router {
 				r.Post("/recusals", a.recuse)
 				r.Post("/mediators", a.addMediator)
 				r.Post("/invites", a.createInvite)
+				r.Get("/rooms", a.listRooms)
+				r.Get("/rooms/{room}/messages", a.roomHistory)
+				r.Get("/ws", a.roomSocket)
 			})
 		})
 	})

@@ -1,0 +1,22 @@
+// Package caucus owns the rooms of a mediation session: which rooms a case
+// has (one joint room, one caucus per side, one mediators-only room), who
+// is in which, what each person may see of them, and what happens to the
+// rooms when the people in a case change.
+//
+// Rooms are derived from the case record, never stored on their own:
+// adding a side or a participant is enough to give them their rooms. Every
+// decision about a room is asked of package policy (room.join, room.post,
+// room.history), and a caucus by construction never holds participants of
+// two sides: a party or counsel enters only their own side's caucus.
+//
+// When membership changes (a participant joins, a mediator is added or
+// recused) the affected rooms are sealed into a new epoch — so later
+// end-to-end encryption can rotate keys, and clients see a membership
+// event in the stream — the change is audited, and every open connection
+// to the case re-checks its rooms at once: a recused mediator's sockets
+// close within a moment.
+//
+// What caucus must never do: carry message bytes itself (package
+// messaging does), read them, or let a room's membership come from anywhere
+// but the case record and policy.
+package caucus

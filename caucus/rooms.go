@@ -1,0 +1,246 @@
+package caucus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/messaging"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// Room names as clients use them.
+const (
+	JointName     = "joint"
+	MediatorsName = "mediators"
+	caucusPrefix  = "caucus:"
+)
+
+// CaucusName is the name of a side's caucus room.
+func CaucusName(side string) string { return caucusPrefix + side }
+
+// Service runs the rooms of cases.
+type Service struct {
+	cases  *cases.Service
+	policy *policy.Engine
+	msg    *messaging.Service
+	broker messaging.Broker
+	audit  *audit.Log
+}
+
+// NewService wires the rooms layer.
+func NewService(cs *cases.Service, pol *policy.Engine, msg *messaging.Service, broker messaging.Broker, log *audit.Log) *Service {
+	return &Service{cases: cs, policy: pol, msg: msg, broker: broker, audit: log}
+}
+
+// RoomNames lists a case's rooms: joint, a caucus per side, mediators.
+func RoomNames(c *cases.Case) []string {
+	names := []string{JointName}
+	for _, s := range c.Sides {
+		names = append(names, CaucusName(s.ID))
+	}
+	return append(names, MediatorsName)
+}
+
+// roomOf maps a client's room name in case c to the policy view of it and
+// the messaging room; unknown names fail.
+func roomOf(c *cases.Case, name string) (policy.Room, messaging.Room, error) {
+	r := policy.Room{Case: c.Facts()}
+	var key string
+	switch {
+	case name == JointName:
+		r.Kind, key = policy.RoomJoint, "joint"
+	case name == MediatorsName:
+		r.Kind, key = policy.RoomMediators, "mediators"
+	case strings.HasPrefix(name, caucusPrefix) && c.HasSide(strings.TrimPrefix(name, caucusPrefix)):
+		r.Kind, r.Side = policy.RoomCaucus, strings.TrimPrefix(name, caucusPrefix)
+		key = "caucus-" + r.Side
+	default:
+		return policy.Room{}, messaging.Room{}, fmt.Errorf("room %q: %w", name, fault.ErrNotFound)
+	}
+	return r, messaging.Room{ID: c.ID + "/" + key, Name: name}, nil
+}
+
+// CaseTopic is the broker topic announcing membership changes of a case.
+func CaseTopic(caseID string) string { return "case:" + caseID }
+
+// decide loads the case and decides action on room name for actor.
+// Losing all access to the case is reported as messaging.ErrAccessLost.
+func (s *Service) decide(ctx context.Context, actor account.Account, caseID, name string, a policy.Action) (*cases.Case, messaging.Room, error) {
+	c, err := s.cases.Load(ctx, caseID)
+	if err != nil {
+		return nil, messaging.Room{}, err
+	}
+	if !s.policy.Decide(actor.Principal(), policy.CaseRead, c.Facts()).Allowed {
+		return nil, messaging.Room{}, fmt.Errorf("case %s: %w: %w", caseID, fault.ErrForbidden, messaging.ErrAccessLost)
+	}
+	pr, mr, err := roomOf(c, name)
+	if err != nil {
+		return nil, messaging.Room{}, err
+	}
+	if !s.policy.DecideRoom(actor.Principal(), a, pr).Allowed {
+		s.audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
+			Attrs: map[string]string{"action": string(a), "room": name}})
+		return nil, messaging.Room{}, fmt.Errorf("room %s: %w: %w", name, fault.ErrForbidden, messaging.ErrForbidden)
+	}
+	return c, mr, nil
+}
+
+// RoomView is one room as its viewer sees it.
+type RoomView struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	Side string `json:"side,omitempty"`
+	// Audience says in words who can read the room, for the banner every
+	// room shows ("Visible to: you, your lawyer, the mediator").
+	Audience string `json:"audience"`
+	// Members are the account ids in the room now.
+	Members []string `json:"members"`
+	// Present are the members connected to it now.
+	Present []string `json:"present"`
+}
+
+// Rooms lists the rooms of the case that actor may join.
+func (s *Service) Rooms(ctx context.Context, actor account.Account, caseID string) ([]RoomView, error) {
+	c, err := s.cases.Get(ctx, actor, caseID)
+	if err != nil {
+		return nil, err
+	}
+	var out []RoomView
+	for _, name := range RoomNames(c) {
+		pr, mr, _ := roomOf(c, name)
+		if !s.policy.DecideRoom(actor.Principal(), policy.RoomJoin, pr).Allowed {
+			continue
+		}
+		present, _ := s.broker.Presence(ctx, mr.ID)
+		if present == nil {
+			present = []string{}
+		}
+		out = append(out, RoomView{Name: name, Kind: string(pr.Kind), Side: pr.Side,
+			Audience: audience(c, pr), Members: s.members(c, pr), Present: present})
+	}
+	return out, nil
+}
+
+// members lists who may join a room, by asking policy about each person of
+// the case — so the list can never disagree with the decisions.
+func (s *Service) members(c *cases.Case, r policy.Room) []string {
+	out := []string{}
+	for _, m := range c.Mediators {
+		if s.policy.DecideRoom(policy.User{ID: m.AccountID, Role: policy.RoleMediator}, policy.RoomJoin, r).Allowed {
+			out = append(out, m.AccountID)
+		}
+	}
+	for _, p := range c.Participants {
+		if s.policy.DecideRoom(policy.User{ID: p.AccountID, Role: policy.RoleParticipant}, policy.RoomJoin, r).Allowed {
+			out = append(out, p.AccountID)
+		}
+	}
+	return out
+}
+
+func audience(c *cases.Case, r policy.Room) string {
+	switch r.Kind {
+	case policy.RoomJoint:
+		return "Everyone in this mediation: all sides, their lawyers and the mediators"
+	case policy.RoomMediators:
+		return "The mediators only"
+	}
+	label := r.Side
+	for _, sd := range c.Sides {
+		if sd.ID == r.Side {
+			label = sd.Label
+		}
+	}
+	return fmt.Sprintf("%s side only: its parties, their lawyers and the mediators — never the other side", label)
+}
+
+// History returns up to limit messages of a room after a position, for
+// someone allowed to page its history.
+func (s *Service) History(ctx context.Context, actor account.Account, caseID, name string, after messaging.Position, limit int) ([]messaging.Message, messaging.Position, error) {
+	_, mr, err := s.decide(ctx, actor, caseID, name, policy.RoomHistory)
+	if err != nil {
+		return nil, after, err
+	}
+	return s.msg.Log().Page(ctx, mr.ID, after, limit)
+}
+
+// membershipEvent is the system event recorded in a seal: ids only.
+type membershipEvent struct {
+	Change  string `json:"change"`
+	Account string `json:"account"`
+}
+
+// MembershipChanged seals the affected rooms into a new epoch, audits the
+// change and tells every node's open connections to re-check access. It is
+// wired as cases.Service.OnMembership.
+func (s *Service) MembershipChanged(ctx context.Context, caseID string, ch cases.MembershipChange) {
+	c, err := s.cases.Load(ctx, caseID)
+	if err != nil {
+		return
+	}
+	reason, _ := json.Marshal(membershipEvent{Change: ch.Kind, Account: ch.Account})
+	var sealed []string
+	for _, name := range RoomNames(c) {
+		if !affects(ch, name) {
+			continue
+		}
+		_, mr, _ := roomOf(c, name)
+		if err := s.msg.Seal(ctx, mr.ID, string(reason)); err == nil {
+			sealed = append(sealed, name)
+		}
+	}
+	s.audit.Append(ctx, audit.Event{Type: "room.membership", Actor: ch.Account, Case: caseID,
+		Objects: []string{ch.Account}, Attrs: map[string]string{"change": ch.Kind, "rooms": strings.Join(sealed, " ")}})
+	s.broker.Publish(ctx, CaseTopic(caseID), reason)
+}
+
+func affects(ch cases.MembershipChange, room string) bool {
+	if ch.Kind != "participant.joined" {
+		return true // mediators are in every room
+	}
+	return room == JointName || ch.Side != "" && room == CaucusName(ch.Side)
+}
+
+// Authorizer returns the messaging.Authorizer for one connection of actor
+// to a case. Decisions are cached for the connection and dropped whenever
+// the case's membership changes.
+func (s *Service) Authorizer(actor account.Account, caseID string) messaging.Authorizer {
+	return &connAuth{s: s, actor: actor, caseID: caseID, cache: map[string]messaging.Room{}}
+}
+
+type connAuth struct {
+	s      *Service
+	actor  account.Account
+	caseID string
+	cache  map[string]messaging.Room
+}
+
+var actions = map[string]policy.Action{"join": policy.RoomJoin, "post": policy.RoomPost}
+
+func (a *connAuth) Resolve(ctx context.Context, name, action string) (messaging.Room, error) {
+	pa, ok := actions[action]
+	if !ok {
+		return messaging.Room{}, errors.New("unknown room action")
+	}
+	if r, ok := a.cache[action+" "+name]; ok {
+		return r, nil
+	}
+	_, r, err := a.s.decide(ctx, a.actor, a.caseID, name, pa)
+	if err != nil {
+		if errors.Is(err, messaging.ErrAccessLost) || errors.Is(err, messaging.ErrForbidden) {
+			return messaging.Room{}, err
+		}
+		return messaging.Room{}, fmt.Errorf("%w: %w", messaging.ErrForbidden, err)
+	}
+	a.cache[action+" "+name] = r
+	return r, nil
+}
+
+func (a *connAuth) Invalidate() { a.cache = map[string]messaging.Room{} }

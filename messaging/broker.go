@@ -1,0 +1,166 @@
+package messaging
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// windowBatches is how many recent batches a Broker keeps per room for
+// fast recovery. Older gaps are served by history paging from the store.
+const windowBatches = 256
+
+// Broker is the seam between nodes: fan-out of committed batches and
+// events, the recent window of each room, and hints. Two implementations:
+// Memory (one process, embedded mode) and Redis (scale mode). Nothing a
+// Broker holds is needed for correctness — the object store is the record
+// — so a flushed or restarted Redis costs only speed.
+type Broker interface {
+	// Publish delivers data to every subscriber of topic, on every node.
+	Publish(ctx context.Context, topic string, data []byte) error
+	// Subscribe calls fn with each payload published to topic, in the
+	// order it was published, until cancel is called. fn must not block.
+	Subscribe(topic string, fn func(data []byte)) (cancel func())
+	// Remember adds a batch to room's recent window (oldest dropped).
+	Remember(ctx context.Context, room string, data []byte) error
+	// Recent returns room's recent window, in no particular order.
+	Recent(ctx context.Context, room string) ([][]byte, error)
+	// HeadHint returns the last head position some node reported for
+	// room, if any; SetHeadHint reports one. A stale hint only costs a
+	// few extra reads.
+	HeadHint(ctx context.Context, room string) (Position, bool)
+	SetHeadHint(ctx context.Context, room string, pos Position)
+	// SetPresence records that connection conn of user is in room until
+	// ttl passes (refreshed while it stays); ttl 0 removes it. Presence
+	// returns the users present now.
+	SetPresence(ctx context.Context, room, conn, user string, ttl time.Duration)
+	Presence(ctx context.Context, room string) ([]string, error)
+	Close() error
+}
+
+// Memory is the in-process Broker.
+type Memory struct {
+	mu     sync.RWMutex
+	subs   map[string]map[int]func([]byte)
+	nextID int
+	window map[string][][]byte
+	hints  map[string]Position
+	here   map[string]map[string]presence
+}
+
+type presence struct {
+	user    string
+	expires time.Time
+}
+
+// NewMemory returns an in-process broker.
+func NewMemory() *Memory {
+	return &Memory{subs: map[string]map[int]func([]byte){}, window: map[string][][]byte{}, hints: map[string]Position{}, here: map[string]map[string]presence{}}
+}
+
+// Publish implements Broker. Subscribers run in the publisher's goroutine,
+// so publish order is delivery order.
+func (m *Memory) Publish(_ context.Context, topic string, data []byte) error {
+	m.mu.RLock()
+	fns := make([]func([]byte), 0, len(m.subs[topic]))
+	for _, fn := range m.subs[topic] {
+		fns = append(fns, fn)
+	}
+	m.mu.RUnlock()
+	for _, fn := range fns {
+		fn(data)
+	}
+	return nil
+}
+
+// Subscribe implements Broker.
+func (m *Memory) Subscribe(topic string, fn func([]byte)) func() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id := m.nextID
+	m.nextID++
+	if m.subs[topic] == nil {
+		m.subs[topic] = map[int]func([]byte){}
+	}
+	m.subs[topic][id] = fn
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		delete(m.subs[topic], id)
+		if len(m.subs[topic]) == 0 {
+			delete(m.subs, topic)
+		}
+	}
+}
+
+// Remember implements Broker.
+func (m *Memory) Remember(_ context.Context, room string, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w := append(m.window[room], data)
+	if len(w) > windowBatches {
+		w = append([][]byte(nil), w[len(w)-windowBatches:]...)
+	}
+	m.window[room] = w
+	return nil
+}
+
+// Recent implements Broker.
+func (m *Memory) Recent(_ context.Context, room string) ([][]byte, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return append([][]byte(nil), m.window[room]...), nil
+}
+
+// HeadHint implements Broker.
+func (m *Memory) HeadHint(_ context.Context, room string) (Position, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	p, ok := m.hints[room]
+	return p, ok
+}
+
+// SetHeadHint implements Broker.
+func (m *Memory) SetHeadHint(_ context.Context, room string, pos Position) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.hints[room].Before(pos) {
+		m.hints[room] = pos
+	}
+}
+
+// Close implements Broker.
+func (m *Memory) Close() error { return nil }
+
+// SetPresence implements Broker.
+func (m *Memory) SetPresence(_ context.Context, room, conn, user string, ttl time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ttl == 0 {
+		delete(m.here[room], conn)
+		return
+	}
+	if m.here[room] == nil {
+		m.here[room] = map[string]presence{}
+	}
+	m.here[room][conn] = presence{user: user, expires: time.Now().Add(ttl)}
+}
+
+// Presence implements Broker.
+func (m *Memory) Presence(_ context.Context, room string) ([]string, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return presentUsers(m.here[room], time.Now()), nil
+}
+
+func presentUsers(conns map[string]presence, now time.Time) []string {
+	var users []string
+	for _, p := range conns {
+		if now.Before(p.expires) && !slices.Contains(users, p.user) {
+			users = append(users, p.user)
+		}
+	}
+	slices.Sort(users)
+	return users
+}

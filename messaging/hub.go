@@ -1,0 +1,394 @@
+package messaging
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+)
+
+// maxCatchUp bounds how many messages a resuming subscriber gets over the
+// WebSocket; a longer gap is sent to history paging ("reload").
+const maxCatchUp = 2048
+
+// presenceTTL is how long a presence entry lives without refresh.
+const presenceTTL = 45 * time.Second
+
+// Sink is where a subscription's frames go (a connection's send queue).
+// Send must not block; it returns false when the queue is full, and the
+// hub then drops the subscription and calls Overflow once.
+type Sink interface {
+	Send(frame []byte) bool
+	Overflow()
+}
+
+// Room names a room twice: ID is the internal id (part of object keys),
+// Name what clients call it ("joint", "caucus:A").
+type Room struct {
+	ID   string
+	Name string
+}
+
+// Subscription is one sink's subscription to one room.
+type Subscription struct {
+	h     *hub
+	sink  Sink
+	user  string
+	conn  string
+	last  Position
+	ended bool
+}
+
+// hub is one room's fan-out on this node.
+type hub struct {
+	s     *Service
+	room  Room
+	mu    sync.Mutex
+	subs  map[*Subscription]struct{}
+	pos   Position // last batch end delivered here
+	known bool
+	last  time.Time // when a batch last arrived
+
+	cancelTopic, cancelPresence func()
+}
+
+func (s *Service) hub(room Room) (*hub, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	h := s.hubs[room.ID]
+	if h == nil {
+		h = &hub{s: s, room: room, subs: map[*Subscription]struct{}{}}
+		h.cancelTopic = s.broker.Subscribe(roomTopic(room.ID), h.onBatch)
+		h.cancelPresence = s.broker.Subscribe(presenceTopic(room.ID), h.onPresence)
+		s.hubs[room.ID] = h
+		s.wg.Add(1)
+		go h.probe()
+	}
+	return h, nil
+}
+
+func presenceTopic(room string) string { return "presence:" + room }
+
+func (h *hub) cancelBroker() {
+	h.cancelTopic()
+	h.cancelPresence()
+}
+
+// Subscribe adds sink to room for user's connection conn. With from nil
+// the subscription starts live (after the current head); with a position it
+// first receives every message after it — or, if that gap is older than
+// what can be resent here, a reload frame naming the range to page over
+// HTTP, followed by live messages after it.
+func (s *Service) Subscribe(ctx context.Context, room Room, user, conn string, from *Position, sink Sink) (*Subscription, error) {
+	h, err := s.hub(room)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := h.subscribe(ctx, user, conn, from, sink)
+	if err != nil {
+		return nil, err
+	}
+	// Presence goes out after the hub's lock is released: the in-process
+	// broker delivers synchronously, back into this hub.
+	s.broker.SetPresence(ctx, room.ID, conn, user, presenceTTL)
+	s.announce(ctx, room.ID, user, true)
+	return sub, nil
+}
+
+func (h *hub) subscribe(ctx context.Context, user, conn string, from *Position, sink Sink) (*Subscription, error) {
+	s, room := h.s, h.room
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.ensureKnown(ctx); err != nil {
+		return nil, err
+	}
+	sub := &Subscription{h: h, sink: sink, user: user, conn: conn, last: h.pos}
+	head := h.pos
+	frames := [][]byte{}
+	if from != nil && from.Before(h.pos) {
+		caught, ok := h.catchUp(ctx, *from)
+		if ok {
+			frames = append(frames, encodeFrame(ServerFrame{T: "subscribed", Room: room.Name, Head: &head}))
+			frames = append(frames, caught...)
+		} else {
+			f := *from
+			frames = append(frames, encodeFrame(ServerFrame{T: "reload", Room: room.Name, From: &f, Head: &head}))
+		}
+	} else {
+		if from != nil && h.pos.Before(*from) {
+			sub.last = *from // the client has seen more than this node yet
+		}
+		frames = append(frames, encodeFrame(ServerFrame{T: "subscribed", Room: room.Name, Head: &head}))
+	}
+	if users, err := s.broker.Presence(ctx, room.ID); err == nil {
+		for _, u := range users {
+			frames = append(frames, encodeFrame(ServerFrame{T: "presence", Room: room.Name, User: u, Here: true}))
+		}
+	}
+	for _, f := range frames {
+		if !sink.Send(f) {
+			go sink.Overflow()
+			return nil, errors.New("send queue full")
+		}
+	}
+	h.subs[sub] = struct{}{}
+	return sub, nil
+}
+
+// Unsubscribe ends the subscription (idempotent).
+func (sub *Subscription) Unsubscribe(ctx context.Context) {
+	h := sub.h
+	h.mu.Lock()
+	if sub.ended {
+		h.mu.Unlock()
+		return
+	}
+	sub.ended = true
+	delete(h.subs, sub)
+	if len(h.subs) == 0 {
+		h.known = false // stop tracking; re-read the head on the next subscribe
+	}
+	h.mu.Unlock()
+	h.s.broker.SetPresence(ctx, h.room.ID, sub.conn, sub.user, 0)
+	h.s.announce(ctx, h.room.ID, sub.user, false)
+}
+
+type presenceEvent struct {
+	User string `json:"user"`
+	Here bool   `json:"here"`
+}
+
+func (s *Service) announce(ctx context.Context, room, user string, here bool) {
+	data, _ := json.Marshal(presenceEvent{User: user, Here: here})
+	s.broker.Publish(ctx, presenceTopic(room), data)
+}
+
+func (h *hub) onPresence(data []byte) {
+	var ev presenceEvent
+	if json.Unmarshal(data, &ev) != nil || ev.User == "" {
+		return
+	}
+	frame := encodeFrame(ServerFrame{T: "presence", Room: h.room.Name, User: ev.User, Here: ev.Here})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		h.send(sub, frame)
+	}
+}
+
+// ensureKnown finds the room's head when this hub is not tracking it.
+func (h *hub) ensureKnown(ctx context.Context) error {
+	if h.known {
+		return nil
+	}
+	pos, ok := h.s.broker.HeadHint(ctx, h.room.ID)
+	if !ok {
+		p, err := h.s.log.Head(ctx, h.room.ID)
+		if err != nil {
+			return err
+		}
+		pos = p
+	}
+	// A hint may lag: read forward to the real end.
+	more, err := h.s.log.FollowFrom(ctx, h.room.ID, pos, 1<<20)
+	if err != nil {
+		return err
+	}
+	for _, b := range more {
+		pos = b.End()
+	}
+	h.pos, h.known, h.last = pos, true, time.Now()
+	return nil
+}
+
+// catchUp gathers the frames after from up to h.pos, from the recent
+// window, filling holes from the store by name. ok is false when the gap
+// cannot be served here (too long, or from is not at a batch boundary the
+// store can be read from).
+func (h *hub) catchUp(ctx context.Context, from Position) ([][]byte, bool) {
+	window := h.window(ctx)
+	var frames [][]byte
+	cur, n := from, 0
+	for cur.Before(h.pos) {
+		b := findBatch(window, cur)
+		if b == nil {
+			var err error
+			b, err = h.s.log.ReadAt(ctx, h.room.ID, cur.Epoch, cur.Offset+1)
+			if err != nil {
+				return nil, false
+			}
+		}
+		for _, f := range h.frames(b, cur) {
+			frames = append(frames, f)
+		}
+		n += len(b.Msgs)
+		if n > maxCatchUp {
+			return nil, false
+		}
+		cur = b.End()
+	}
+	return frames, true
+}
+
+func (h *hub) window(ctx context.Context) []*Batch {
+	raw, err := h.s.broker.Recent(ctx, h.room.ID)
+	if err != nil {
+		return nil
+	}
+	var out []*Batch
+	for _, d := range raw {
+		if b, err := DecodeBatch(d); err == nil && b.Room == h.room.ID {
+			out = append(out, b)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Batch) int {
+		return cmp.Or(cmp.Compare(a.Epoch, b.Epoch), cmp.Compare(a.First, b.First))
+	})
+	return out
+}
+
+// findBatch returns the window batch holding the message right after cur.
+func findBatch(window []*Batch, cur Position) *Batch {
+	next := cur.Offset + 1
+	for _, b := range window {
+		if b.Epoch != cur.Epoch || b.First > next {
+			continue
+		}
+		if b.Seal != nil && b.First == next || b.Seal == nil && next <= b.First+int64(len(b.Msgs))-1 {
+			return b
+		}
+	}
+	return nil
+}
+
+// frames encodes the part of b after cur.
+func (h *hub) frames(b *Batch, after Position) [][]byte {
+	var out [][]byte
+	for i := range b.Msgs {
+		if after.Before(b.Msgs[i].Pos()) {
+			out = append(out, encodeFrame(ServerFrame{T: "msg", Room: h.room.Name, M: &b.Msgs[i]}))
+		}
+	}
+	if b.Seal != nil {
+		out = append(out, encodeFrame(ServerFrame{T: "seal", Room: h.room.Name, Epoch: b.Epoch, Seal: b.Seal}))
+	}
+	return out
+}
+
+// onBatch receives a broadcast batch and delivers it in order.
+func (h *hub) onBatch(data []byte) {
+	b, err := DecodeBatch(data)
+	if err != nil || b.Room != h.room.ID {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last = time.Now()
+	if !h.known || len(h.subs) == 0 {
+		return
+	}
+	h.advance(context.Background(), b)
+}
+
+// advance delivers b, first reading from the store any batches between
+// what was delivered and b (their broadcasts are late or lost). The store
+// has them: a batch can only be written after the one before it.
+func (h *hub) advance(ctx context.Context, b *Batch) {
+	if !h.pos.Before(b.End()) {
+		return // already delivered
+	}
+	for range maxCommitRetries {
+		if b.Epoch == h.pos.Epoch && b.First == h.pos.Offset+1 {
+			h.deliver(b)
+			return
+		}
+		missing, err := h.s.log.ReadAt(ctx, h.room.ID, h.pos.Epoch, h.pos.Offset+1)
+		if err != nil {
+			h.s.logger.Warn("gap fill failed", "room", h.room.ID, "error", err.Error())
+			return
+		}
+		h.deliver(missing)
+		if !h.pos.Before(b.End()) {
+			return
+		}
+	}
+}
+
+func (h *hub) deliver(b *Batch) {
+	frames := h.frames(b, Position{})
+	positions := make([]Position, 0, len(frames))
+	for _, m := range b.Msgs {
+		positions = append(positions, m.Pos())
+	}
+	if b.Seal != nil {
+		positions = append(positions, Position{Epoch: b.Epoch, Offset: b.First})
+	}
+	for sub := range h.subs {
+		for i, f := range frames {
+			if sub.last.Before(positions[i]) && !h.send(sub, f) {
+				break
+			}
+		}
+		if !sub.ended && sub.last.Before(b.End()) {
+			sub.last = b.End()
+		}
+	}
+	h.pos = b.End()
+}
+
+// send queues a frame, dropping a subscriber whose queue is full.
+func (h *hub) send(sub *Subscription, frame []byte) bool {
+	if sub.ended {
+		return false
+	}
+	if sub.sink.Send(frame) {
+		return true
+	}
+	sub.ended = true
+	delete(h.subs, sub)
+	go sub.sink.Overflow()
+	return false
+}
+
+// probe checks the store for batches a quiet room may have missed (a
+// broadcast lost while Redis restarted), and keeps presence entries fresh.
+func (h *hub) probe() {
+	defer h.s.wg.Done()
+	t := time.NewTicker(h.s.ProbeInterval)
+	defer t.Stop()
+	refresh := time.Now()
+	for {
+		select {
+		case <-h.s.stop:
+			return
+		case <-t.C:
+		}
+		ctx := context.Background()
+		h.mu.Lock()
+		if h.known && len(h.subs) > 0 && time.Since(h.last) >= h.s.ProbeInterval {
+			if more, err := h.s.log.FollowFrom(ctx, h.room.ID, h.pos, maxCatchUp); err == nil {
+				for _, b := range more {
+					h.advance(ctx, b)
+				}
+			}
+			h.last = time.Now()
+		}
+		var live []*Subscription
+		if time.Since(refresh) > presenceTTL/3 {
+			for sub := range h.subs {
+				live = append(live, sub)
+			}
+			refresh = time.Now()
+		}
+		h.mu.Unlock()
+		for _, sub := range live {
+			h.s.broker.SetPresence(ctx, h.room.ID, sub.conn, sub.user, presenceTTL)
+		}
+	}
+}

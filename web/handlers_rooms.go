@@ -1,0 +1,102 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/gorilla/websocket"
+
+	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/messaging"
+)
+
+// CloseSockets ends every open WebSocket (at shutdown): clients reconnect
+// to another node and resume.
+func (a *API) CloseSockets() { a.closeSockets() }
+
+func (a *API) listRooms(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	rooms, err := a.caucus.Rooms(r.Context(), actor, chi.URLParam(r, "caseID"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rooms)
+}
+
+// maxHistoryPage bounds one page of room history.
+const maxHistoryPage = 500
+
+// HistoryPage is one page of a room's messages.
+type HistoryPage struct {
+	Messages []messaging.Message `json:"messages"`
+	// Next is the position to ask from for the following page.
+	Next messaging.Position `json:"next"`
+}
+
+func (a *API) roomHistory(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	epoch, err := queryInt(r, "epoch", 0)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	offset, err := queryInt(r, "offset", 0)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	limit, err := queryInt(r, "limit", 100)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if limit < 1 || limit > maxHistoryPage {
+		a.writeError(w, r, fault.Invalid("limit", fmt.Sprintf("between 1 and %d", maxHistoryPage)))
+		return
+	}
+	msgs, next, err := a.caucus.History(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "room"),
+		messaging.Position{Epoch: epoch, Offset: offset}, int(limit))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if msgs == nil {
+		msgs = []messaging.Message{}
+	}
+	writeJSON(w, http.StatusOK, HistoryPage{Messages: msgs, Next: next})
+}
+
+// upgrader: no compression (payloads are ciphertext, and compressing
+// secrets next to attacker-chosen data invites CRIME-style leaks); the
+// Origin is checked before upgrading, in roomSocket.
+var upgrader = websocket.Upgrader{
+	ReadBufferSize:    4096,
+	WriteBufferSize:   4096,
+	EnableCompression: false,
+	CheckOrigin:       func(*http.Request) bool { return true },
+}
+
+// roomSocket upgrades to the case's WebSocket. A browser (cookie) must
+// come from our own origin; any Origin sent must be ours.
+func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	caseID := chi.URLParam(r, "caseID")
+	_, src := sessionToken(r)
+	if (src == fromCookie || r.Header.Get("Origin") != "") && !a.sameOrigin(r) {
+		a.writeError(w, r, fmt.Errorf("WebSocket from a foreign origin: %w", fault.ErrForbidden))
+		return
+	}
+	if _, err := a.cases.Get(r.Context(), actor, caseID); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	ws, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	a.messaging.ServeConn(a.sockets, ws, messaging.ConnOptions{
+		User: actor.ID, Auth: a.caucus.Authorizer(actor, caseID), Watch: caucus.CaseTopic(caseID)})
+}
