@@ -1,0 +1,446 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parley-mediation/parley/messaging"
+	"github.com/parley-mediation/parley/web"
+)
+
+// Event is something that happened in a room, in order per room.
+type Event struct {
+	Room     string
+	Msg      *messaging.Message // a message (or a system event)
+	Seal     *messaging.Seal    // the epoch ended (membership changed)
+	Presence *PresenceEvent
+}
+
+// PresenceEvent says a user entered or left a room.
+type PresenceEvent struct {
+	User string
+	Here bool
+}
+
+// Chat is a connection to a case's rooms that survives dropped
+// connections and node loss: it reconnects with backoff (to whichever node
+// the load balancer picks), resumes every room from the last position it
+// delivered, pages history over HTTP when the gap is too old for the
+// server's recent window, resends unacknowledged messages, and delivers
+// every message exactly once, in order per room.
+type Chat struct {
+	c      *Client
+	caseID string
+	events chan Event
+
+	mu      sync.Mutex
+	ws      *websocket.Conn
+	pos     map[string]*messaging.Position // nil: start live
+	pending map[string]*outgoing
+	order   []string // pending ids in send order, for resends
+	seen    map[string]bool
+	seenQ   []string
+	closed  bool
+
+	wmu  sync.Mutex // one writer at a time
+	done chan struct{}
+	// waiting lists the rooms whose first subscription is not confirmed
+	// yet; ready closes when it empties.
+	waiting map[string]bool
+	ready   chan struct{}
+	// Reconnects counts reconnections (for tests and the CLI's status line).
+	Reconnects int
+}
+
+type outgoing struct {
+	frame messaging.ClientFrame
+	ack   chan ackResult
+}
+
+type ackResult struct {
+	pos messaging.Message
+	err error
+}
+
+// seenLimit bounds the sender-id memory used to drop a resent duplicate.
+const seenLimit = 100000
+
+// Chat opens the case's rooms. rooms maps each room name to the position
+// to resume after, or nil to start live.
+func (c *Client) Chat(ctx context.Context, caseID string, rooms map[string]*messaging.Position) (*Chat, error) {
+	ch := &Chat{c: c, caseID: caseID, events: make(chan Event, 4096), pos: map[string]*messaging.Position{},
+		pending: map[string]*outgoing{}, seen: map[string]bool{}, done: make(chan struct{}),
+		waiting: map[string]bool{}, ready: make(chan struct{})}
+	for r, p := range rooms {
+		ch.waiting[r] = true
+		if p != nil {
+			cp := *p
+			ch.pos[r] = &cp
+		} else {
+			ch.pos[r] = nil
+		}
+	}
+	if err := ch.connect(ctx); err != nil {
+		return nil, err
+	}
+	go ch.run()
+	// Return once every room is subscribed, so that a message sent after
+	// Chat returns is one this chat receives.
+	select {
+	case <-ch.ready:
+		return ch, nil
+	case <-ctx.Done():
+		ch.Close()
+		return nil, ctx.Err()
+	case <-time.After(30 * time.Second):
+		ch.Close()
+		return nil, errors.New("rooms were not confirmed within 30s (refused, or server unreachable)")
+	}
+}
+
+func (ch *Chat) confirmed(room string) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.waiting[room] {
+		delete(ch.waiting, room)
+		if len(ch.waiting) == 0 {
+			close(ch.ready)
+		}
+	}
+}
+
+// Events delivers what happens in the rooms.
+func (ch *Chat) Events() <-chan Event { return ch.events }
+
+// Position returns the last delivered position of a room.
+func (ch *Chat) Position(room string) (messaging.Position, bool) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	p := ch.pos[room]
+	if p == nil {
+		return messaging.Position{}, false
+	}
+	return *p, true
+}
+
+// Close ends the chat.
+func (ch *Chat) Close() {
+	ch.mu.Lock()
+	if ch.closed {
+		ch.mu.Unlock()
+		return
+	}
+	ch.closed = true
+	ws := ch.ws
+	ch.mu.Unlock()
+	close(ch.done)
+	if ws != nil {
+		ws.Close()
+	}
+}
+
+func (ch *Chat) wsURL() string {
+	u := strings.Replace(ch.c.BaseURL, "http", "ws", 1)
+	return u + "/api/v1/cases/" + url.PathEscape(ch.caseID) + "/ws"
+}
+
+// ErrCloseCode is returned when the server closed the connection for a
+// reason reconnecting cannot fix (access lost, signed out).
+type ErrCloseCode struct{ Code int }
+
+func (e *ErrCloseCode) Error() string {
+	return fmt.Sprintf("server closed the connection (code %d)", e.Code)
+}
+
+func (ch *Chat) connect(ctx context.Context) error {
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+ch.c.Token)
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, EnableCompression: false}
+	ws, res, err := d.DialContext(ctx, ch.wsURL(), h)
+	if err != nil {
+		if res != nil && res.StatusCode >= 400 {
+			return &Error{Status: res.StatusCode}
+		}
+		return err
+	}
+	ws.SetReadLimit(messaging.MaxFrame * 2)
+	ch.mu.Lock()
+	ch.ws = ws
+	subs := make([]messaging.ClientFrame, 0, len(ch.pos))
+	for room, p := range ch.pos {
+		f := messaging.ClientFrame{T: "sub", Room: room}
+		if p != nil {
+			cp := *p
+			f.From = &cp
+		}
+		subs = append(subs, f)
+	}
+	resend := make([]messaging.ClientFrame, 0, len(ch.order))
+	for _, id := range ch.order {
+		if o := ch.pending[id]; o != nil {
+			resend = append(resend, o.frame)
+		}
+	}
+	ch.mu.Unlock()
+	for _, f := range append(subs, resend...) {
+		if err := ch.write(ws, f); err != nil {
+			ws.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+func (ch *Chat) write(ws *websocket.Conn, f messaging.ClientFrame) error {
+	b, _ := json.Marshal(f)
+	ch.wmu.Lock()
+	defer ch.wmu.Unlock()
+	ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return ws.WriteMessage(websocket.TextMessage, b)
+}
+
+// Send publishes body to room and returns once the server acknowledges it
+// as durable, with its position. If the connection drops first, the message
+// is resent (same id) after reconnecting.
+func (ch *Chat) Send(ctx context.Context, room, id string, body []byte) (messaging.Message, error) {
+	o := &outgoing{frame: messaging.ClientFrame{T: "pub", Room: room, ID: id, Body: body}, ack: make(chan ackResult, 1)}
+	ch.mu.Lock()
+	if _, dup := ch.pending[id]; dup {
+		ch.mu.Unlock()
+		return messaging.Message{}, errors.New("a message with this id is already waiting")
+	}
+	ch.pending[id] = o
+	ch.order = append(ch.order, id)
+	ws := ch.ws
+	ch.mu.Unlock()
+	if ws != nil {
+		ch.write(ws, o.frame) // on failure the reconnect resends it
+	}
+	select {
+	case r := <-o.ack:
+		return r.pos, r.err
+	case <-ctx.Done():
+		ch.forget(id)
+		return messaging.Message{}, ctx.Err()
+	case <-ch.done:
+		return messaging.Message{}, errors.New("chat closed")
+	}
+}
+
+func (ch *Chat) forget(id string) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	delete(ch.pending, id)
+	for i, x := range ch.order {
+		if x == id {
+			ch.order = append(ch.order[:i], ch.order[i+1:]...)
+			break
+		}
+	}
+}
+
+// run reads frames and reconnects until Close.
+func (ch *Chat) run() {
+	defer close(ch.events)
+	backoff := 50 * time.Millisecond
+	for {
+		ch.mu.Lock()
+		ws := ch.ws
+		ch.mu.Unlock()
+		err := ch.read(ws)
+		var cc *ErrCloseCode
+		if errors.As(err, &cc) {
+			ch.failPending(err)
+			return
+		}
+		select {
+		case <-ch.done:
+			return
+		default:
+		}
+		for attempt := 0; ; attempt++ {
+			select {
+			case <-ch.done:
+				return
+			case <-time.After(backoff):
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			err := ch.connect(ctx)
+			cancel()
+			if err == nil {
+				ch.mu.Lock()
+				ch.Reconnects++
+				ch.mu.Unlock()
+				backoff = 50 * time.Millisecond
+				break
+			}
+			var ae *Error
+			if errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden || ae.Status == http.StatusNotFound) {
+				ch.failPending(err)
+				return
+			}
+			backoff = min(backoff*2, 2*time.Second)
+		}
+	}
+}
+
+func (ch *Chat) failPending(err error) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	for id, o := range ch.pending {
+		o.ack <- ackResult{err: err}
+		delete(ch.pending, id)
+	}
+	ch.order = nil
+}
+
+func (ch *Chat) read(ws *websocket.Conn) error {
+	defer ws.Close()
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) && (ce.Code == messaging.CloseAccessLost || ce.Code == messaging.CloseSessionEnded) {
+				return &ErrCloseCode{Code: ce.Code}
+			}
+			return err
+		}
+		var f messaging.ServerFrame
+		if json.Unmarshal(data, &f) != nil {
+			continue
+		}
+		if err := ch.handle(&f); err != nil {
+			return err
+		}
+	}
+}
+
+func (ch *Chat) handle(f *messaging.ServerFrame) error {
+	switch f.T {
+	case "subscribed":
+		ch.mu.Lock()
+		if ch.pos[f.Room] == nil && f.Head != nil {
+			h := *f.Head
+			ch.pos[f.Room] = &h
+		}
+		ch.mu.Unlock()
+		ch.confirmed(f.Room)
+	case "msg":
+		if f.M != nil {
+			ch.deliverMsg(f.Room, *f.M)
+		}
+	case "seal":
+		ch.mu.Lock()
+		p := ch.pos[f.Room]
+		fresh := p == nil || p.Epoch <= f.Epoch
+		if fresh && f.Seal != nil {
+			ch.pos[f.Room] = &messaging.Position{Epoch: f.Seal.Next}
+		}
+		ch.mu.Unlock()
+		if fresh {
+			ch.emit(Event{Room: f.Room, Seal: f.Seal})
+		}
+	case "reload":
+		if f.From != nil && f.Head != nil {
+			err := ch.reload(f.Room, *f.From, *f.Head)
+			ch.confirmed(f.Room)
+			return err
+		}
+	case "ack":
+		ch.mu.Lock()
+		o := ch.pending[f.ID]
+		ch.mu.Unlock()
+		if o != nil && f.M != nil {
+			ch.forget(f.ID)
+			o.ack <- ackResult{pos: *f.M}
+		}
+	case "presence":
+		ch.emit(Event{Room: f.Room, Presence: &PresenceEvent{User: f.User, Here: f.Here}})
+	case "error":
+		if f.ID == "" && f.Code == "forbidden" {
+			// A refused subscription: stop waiting for it (and forget it,
+			// so reconnects do not ask again).
+			ch.mu.Lock()
+			delete(ch.pos, f.Room)
+			ch.mu.Unlock()
+			ch.confirmed(f.Room)
+		}
+		if f.ID != "" && f.Code != "unavailable" {
+			ch.mu.Lock()
+			o := ch.pending[f.ID]
+			ch.mu.Unlock()
+			if o != nil {
+				ch.forget(f.ID)
+				o.ack <- ackResult{err: fmt.Errorf("%s: %s", f.Code, f.Detail)}
+			}
+		}
+	}
+	return nil
+}
+
+// deliverMsg emits m if it is past the room's position, and not a resent
+// duplicate of a message already delivered (same sender and id).
+func (ch *Chat) deliverMsg(room string, m messaging.Message) {
+	ch.mu.Lock()
+	p := ch.pos[room]
+	if p != nil && !p.Before(m.Pos()) {
+		ch.mu.Unlock()
+		return
+	}
+	np := m.Pos()
+	ch.pos[room] = &np
+	key := room + "\x00" + m.From + "\x00" + m.ID
+	dup := m.From != "" && ch.seen[key]
+	if !dup && m.From != "" {
+		ch.seen[key] = true
+		ch.seenQ = append(ch.seenQ, key)
+		if len(ch.seenQ) > seenLimit {
+			delete(ch.seen, ch.seenQ[0])
+			ch.seenQ = ch.seenQ[1:]
+		}
+	}
+	ch.mu.Unlock()
+	if !dup {
+		ch.emit(Event{Room: room, Msg: &m})
+	}
+}
+
+// reload pages history over HTTP from `from` up to `head`, then live
+// messages continue on the socket.
+func (ch *Chat) reload(room string, from, head messaging.Position) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pos := from
+	for pos.Before(head) {
+		var page web.HistoryPage
+		path := fmt.Sprintf("/api/v1/cases/%s/rooms/%s/messages?epoch=%d&offset=%d&limit=500",
+			url.PathEscape(ch.caseID), url.PathEscape(room), pos.Epoch, pos.Offset)
+		if err := ch.c.Do(ctx, http.MethodGet, path, nil, &page); err != nil {
+			return err
+		}
+		for _, m := range page.Messages {
+			ch.deliverMsg(room, m)
+		}
+		if !pos.Before(page.Next) {
+			break // nothing more stored yet
+		}
+		pos = page.Next
+	}
+	return nil
+}
+
+func (ch *Chat) emit(e Event) {
+	select {
+	case ch.events <- e:
+	case <-ch.done:
+	}
+}
