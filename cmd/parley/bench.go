@@ -1,0 +1,491 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/messaging"
+	"github.com/parley-mediation/parley/server"
+)
+
+func init() {
+	register("bench fanout", "bench fanout [--rooms 100] [--members 6] [--payload 256] [--rate 15000] [--duration 15s] [--warmup 3s] [--idle 2000] [--nodes 1] [storage flags as for serve; --redis-url for the Redis broker]", benchFanout)
+}
+
+// benchFanout measures real-time delivery end to end: it starts --nodes
+// `parley serve` processes on the given storage (a fresh embedded data
+// directory by default), creates --rooms cases with --members people each
+// in the joint room, connects every member over WebSocket (spread over the
+// nodes) and has every member publish at an equal share of --rate
+// messages per second. Every delivery to every member is counted; latency is
+// publish→deliver (the send time travels in the payload). Publishing stops
+// after --duration, every acknowledged message must then have reached every
+// member of its room: the loss count must be 0. Then --idle further
+// connections subscribe and stay idle, and the nodes' RSS growth per idle
+// connection is reported.
+func benchFanout(ctx context.Context, args []string) error {
+	fs := newFlags("bench fanout")
+	cfg := nodeFlags(fs)
+	rooms := fs.Int("rooms", 100, "rooms (each the joint room of its own case)")
+	members := fs.Int("members", 6, "members per room (a mediator and parties)")
+	payload := fs.Int("payload", 256, "payload bytes per message")
+	rate := fs.Int("rate", 15000, "messages published per second, in total (each is delivered to every member)")
+	duration := fs.Duration("duration", 15*time.Second, "measured time")
+	warmup := fs.Duration("warmup", 3*time.Second, "time before measuring")
+	idle := fs.Int("idle", 2000, "idle subscribed connections for the memory figure (0: skip)")
+	nodes := fs.Int("nodes", 1, "parley serve processes (more than 1 needs --s3-endpoint and --redis-url)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *payload < 16 || *payload > messaging.MaxBody || *rooms < 1 || *members < 2 || *rate < 1 || *nodes < 1 {
+		return usagef("need --payload 16..%d, --rooms ≥ 1, --members ≥ 2, --rate ≥ 1, --nodes ≥ 1", messaging.MaxBody)
+	}
+	if *nodes > 1 && (cfg.S3.Endpoint == "" || cfg.RedisURL == "") {
+		return usagef("--nodes > 1 needs --s3-endpoint and --redis-url (a data directory belongs to one process)")
+	}
+	if cfg.S3.Endpoint == "" && !flagGiven(fs, "data") {
+		dir, err := os.MkdirTemp("", "parley-bench")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		cfg.DataDir = dir
+	}
+	b := &fanoutBench{cfg: cfg, payload: *payload}
+	if err := b.startNodes(ctx, *nodes, args); err != nil {
+		return err
+	}
+	defer b.stopNodes()
+	fmt.Fprintf(os.Stderr, "bench: %d node(s) up; creating %d rooms × %d members…\n", *nodes, *rooms, *members)
+	if err := b.setup(ctx, *rooms, *members); err != nil {
+		return err
+	}
+	if err := b.connect(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "bench: %d connections subscribed; publishing %d msg/s for %s after %s of warm-up…\n", len(b.members), *rate, *duration, *warmup)
+	res := b.run(ctx, *rate, *warmup, *duration)
+	broker := "in-process"
+	if cfg.RedisURL != "" {
+		broker = "Redis"
+	}
+	store := "local directory"
+	if cfg.S3.Endpoint != "" {
+		store = "S3 " + cfg.S3.Endpoint
+	}
+	fmt.Printf("fanout: %d rooms × %d members, %d-byte payloads, %d node(s), broker %s, store %s\n", *rooms, *members, *payload, *nodes, broker, store)
+	fmt.Printf("  offered        %d msg/s published → %d deliveries/s offered\n", *rate, *rate**members)
+	fmt.Printf("  delivered      %.0f msg/s (over %s)\n", res.deliveredPerSec, *duration)
+	fmt.Printf("  latency        p50 %s  p99 %s  p99.9 %s  (publish → deliver, %d samples)\n", res.p50, res.p99, res.p999, res.samples)
+	fmt.Printf("  acknowledged   %d   lost %d\n", res.acked, res.lost)
+	if *idle > 0 {
+		perConn, err := b.idleMemory(ctx, *idle)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  idle memory    %.1f KB RSS per idle subscribed connection (%d connections, all nodes)\n", perConn/1024, *idle)
+	}
+	if res.lost > 0 {
+		return fmt.Errorf("%d acknowledged deliveries lost", res.lost)
+	}
+	return nil
+}
+
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
+type fanoutBench struct {
+	cfg     *server.Config
+	payload int
+	procs   []*exec.Cmd
+	urls    []string
+	caseIDs []string
+	tokens  [][]string // per room, member tokens
+	members []*benchConn
+}
+
+// startNodes runs `parley serve` children with the same storage flags.
+func (b *fanoutBench) startNodes(ctx context.Context, n int, args []string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	storage := storageArgs(b.cfg)
+	// The first node bootstraps the master key in embedded mode; the rest
+	// start after it.
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		cmd := exec.CommandContext(ctx, self, append([]string{"serve", "--addr", addr, "--log-level", "error"}, storage...)...)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		b.procs = append(b.procs, cmd)
+		url := "http://" + addr
+		if err := waitReady(ctx, url); err != nil {
+			return fmt.Errorf("node %d: %w", i, err)
+		}
+		b.urls = append(b.urls, url)
+	}
+	return nil
+}
+
+func storageArgs(c *server.Config) []string {
+	var a []string
+	add := func(flag, v string) {
+		if v != "" {
+			a = append(a, flag, v)
+		}
+	}
+	if c.S3.Endpoint == "" {
+		add("--data", c.DataDir)
+	}
+	add("--s3-endpoint", c.S3.Endpoint)
+	add("--s3-bucket", c.S3.Bucket)
+	add("--s3-access-key", c.S3.AccessKey)
+	add("--s3-secret-key", c.S3.SecretKey)
+	add("--s3-region", c.S3.Region)
+	add("--redis-url", c.RedisURL)
+	add("--master-key-file", c.MasterKeyFile)
+	if c.S3.Insecure {
+		a = append(a, "--s3-insecure")
+	}
+	return a
+}
+
+func waitReady(ctx context.Context, url string) error {
+	for range 300 {
+		if res, err := http.Get(url + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return errors.New("not ready within 15 s")
+}
+
+func (b *fanoutBench) stopNodes() {
+	for _, p := range b.procs {
+		p.Process.Signal(os.Interrupt)
+	}
+	for _, p := range b.procs {
+		p.Wait()
+	}
+}
+
+// setup makes a mediator (directly in the store, as `admin user create`
+// does), then over the API a case per room and an invite per other member.
+func (b *fanoutBench) setup(ctx context.Context, rooms, members int) error {
+	const pw = "bench password, not secret"
+	email := fmt.Sprintf("bench-%d@bench.parley.test", time.Now().UnixNano())
+	self, _ := os.Executable()
+	cmd := exec.CommandContext(ctx, self, append([]string{"admin", "user", "create", "--email", email, "--name", "Bench Mediator", "--role", "mediator", "--password-file", "-"}, storageArgs(b.cfg)...)...)
+	cmd.Stdin = strings.NewReader(pw + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("create mediator: %v: %s", err, out)
+	}
+	med := client.New(b.urls[0], "")
+	if _, err := med.Login(ctx, email, pw); err != nil {
+		return err
+	}
+	b.tokens = make([][]string, rooms)
+	var wg sync.WaitGroup
+	errs := make(chan error, rooms)
+	sem := make(chan struct{}, 8)
+	for r := range rooms {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			k, err := med.CreateCase(ctx, fmt.Sprintf("Bench room %d", r), "bench", "", []string{"A", "B"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			toks := []string{med.Token}
+			for m := 1; m < members; m++ {
+				inv, err := med.Invite(ctx, k.ID, "party", []string{"A", "B"}[m%2], fmt.Sprintf("Member %d", m), "", time.Hour)
+				if err != nil {
+					errs <- err
+					return
+				}
+				pc := client.New(b.urls[(r+m)%len(b.urls)], "")
+				if _, err := pc.Join(ctx, inv.Link); err != nil {
+					errs <- err
+					return
+				}
+				toks = append(toks, pc.Token)
+			}
+			b.tokens[r] = toks
+			b.setCaseID(r, k.ID)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+var caseIDsMu sync.Mutex
+
+func (b *fanoutBench) setCaseID(r int, id string) {
+	caseIDsMu.Lock()
+	defer caseIDsMu.Unlock()
+	for len(b.caseIDs) <= r {
+		b.caseIDs = append(b.caseIDs, "")
+	}
+	b.caseIDs[r] = id
+}
+
+// benchConn is one member's raw WebSocket: the bench reads frames itself
+// (no client library) so the load generator stays light.
+type benchConn struct {
+	ws    *websocket.Conn
+	room  int
+	wmu   sync.Mutex
+	acked atomic.Int64
+	got   atomic.Int64
+	lat   []int64 // microseconds, measured window only
+	ready chan struct{}
+}
+
+func dial(ctx context.Context, url, caseID, token string) (*websocket.Conn, error) {
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+token)
+	ws, _, err := (&websocket.Dialer{HandshakeTimeout: 30 * time.Second}).DialContext(ctx,
+		strings.Replace(url, "http", "ws", 1)+"/api/v1/cases/"+caseID+"/ws", h)
+	return ws, err
+}
+
+func (b *fanoutBench) connect(ctx context.Context) error {
+	for r, toks := range b.tokens {
+		for m, tok := range toks {
+			ws, err := dial(ctx, b.urls[(r+m)%len(b.urls)], b.caseIDs[r], tok)
+			if err != nil {
+				return fmt.Errorf("connect: %w", err)
+			}
+			c := &benchConn{ws: ws, room: r, ready: make(chan struct{})}
+			b.members = append(b.members, c)
+			c.write(messaging.ClientFrame{T: "sub", Room: "joint"})
+		}
+	}
+	return nil
+}
+
+func (c *benchConn) write(f messaging.ClientFrame) error {
+	data, _ := json.Marshal(f)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.ws.WriteMessage(websocket.TextMessage, data)
+}
+
+type fanoutResult struct {
+	deliveredPerSec float64
+	p50, p99, p999  time.Duration
+	samples         int
+	acked, lost     int64
+}
+
+func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.Duration) fanoutResult {
+	var measuring atomic.Bool
+	var measured atomic.Int64
+	var readers sync.WaitGroup
+	for _, c := range b.members {
+		readers.Go(func() { c.read(&measuring, &measured) })
+	}
+	for _, c := range b.members {
+		select {
+		case <-c.ready:
+		case <-time.After(30 * time.Second):
+		}
+	}
+	perConn := float64(rate) / float64(len(b.members))
+	interval := time.Duration(float64(time.Second) / perConn)
+	stop := make(chan struct{})
+	var pubs sync.WaitGroup
+	for i, c := range b.members {
+		pubs.Go(func() { c.publish(i, b.payload, interval, stop) })
+	}
+	time.Sleep(warmup)
+	measuring.Store(true)
+	start := time.Now()
+	time.Sleep(duration)
+	measuring.Store(false)
+	elapsed := time.Since(start)
+	close(stop)
+	pubs.Wait()
+	// Drain: every acknowledged message must reach every member of its room.
+	var acked int64
+	perRoom := map[int]int64{}
+	for _, c := range b.members {
+		perRoom[c.room] += c.acked.Load()
+		acked += c.acked.Load()
+	}
+	var lost int64
+	for range 100 {
+		lost = 0
+		for _, c := range b.members {
+			if d := perRoom[c.room] - c.got.Load(); d > 0 {
+				lost += d
+			}
+		}
+		if lost == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, c := range b.members {
+		c.ws.Close()
+	}
+	readers.Wait()
+	var all []int64
+	for _, c := range b.members {
+		all = append(all, c.lat...)
+	}
+	slices.Sort(all)
+	q := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		return time.Duration(all[min(len(all)-1, int(p*float64(len(all))))]) * time.Microsecond
+	}
+	return fanoutResult{deliveredPerSec: float64(measured.Load()) / elapsed.Seconds(), p50: q(0.50), p99: q(0.99), p999: q(0.999),
+		samples: len(all), acked: acked, lost: lost}
+}
+
+func (c *benchConn) publish(i, size int, interval time.Duration, stop chan struct{}) {
+	body := make([]byte, size)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		binary.BigEndian.PutUint64(body, uint64(time.Now().UnixNano()))
+		if c.write(messaging.ClientFrame{T: "pub", Room: "joint", ID: strconv.Itoa(i) + "-" + strconv.Itoa(n), Body: body}) != nil {
+			return
+		}
+	}
+}
+
+func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
+	subscribed := false
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			if !subscribed {
+				close(c.ready)
+			}
+			return
+		}
+		var f messaging.ServerFrame
+		if json.Unmarshal(data, &f) != nil {
+			continue
+		}
+		switch f.T {
+		case "subscribed":
+			if !subscribed {
+				subscribed = true
+				close(c.ready)
+			}
+		case "ack":
+			c.acked.Add(1)
+		case "msg":
+			c.got.Add(1)
+			if measuring.Load() && len(f.M.Body) >= 8 {
+				sent := int64(binary.BigEndian.Uint64(f.M.Body))
+				c.lat = append(c.lat, (time.Now().UnixNano()-sent)/1000)
+				measured.Add(1)
+			}
+		}
+	}
+}
+
+// idleMemory opens n idle subscribed connections (spread over the nodes
+// and rooms) and returns the nodes' RSS growth per connection, in bytes.
+func (b *fanoutBench) idleMemory(ctx context.Context, n int) (float64, error) {
+	before := b.rss()
+	var conns []*websocket.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range n {
+		r := i % len(b.tokens)
+		tok := b.tokens[r][i%len(b.tokens[r])]
+		ws, err := dial(ctx, b.urls[i%len(b.urls)], b.caseIDs[r], tok)
+		if err != nil {
+			return 0, err
+		}
+		data, _ := json.Marshal(messaging.ClientFrame{T: "sub", Room: "joint"})
+		ws.WriteMessage(websocket.TextMessage, data)
+		conns = append(conns, ws)
+	}
+	// Let every subscription settle, then read RSS.
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		for {
+			_, data, err := c.ReadMessage()
+			if err != nil || strings.Contains(string(data), `"subscribed"`) {
+				break
+			}
+		}
+	}
+	time.Sleep(2 * time.Second)
+	after := b.rss()
+	return float64(after-before) / float64(n), nil
+}
+
+// rss sums the nodes' resident set sizes (bytes) from /proc.
+func (b *fanoutBench) rss() int64 {
+	var total int64
+	for _, p := range b.procs {
+		f, err := os.Open(filepath.Join("/proc", strconv.Itoa(p.Process.Pid), "status"))
+		if err != nil {
+			continue
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
+				total += kb * 1024
+			}
+		}
+		f.Close()
+	}
+	return total
+}
