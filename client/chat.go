@@ -334,9 +334,9 @@ func (ch *Chat) handle(f *messaging.ServerFrame) error {
 		}
 		ch.mu.Unlock()
 		ch.confirmed(f.Room)
-	case "msg":
-		if f.M != nil {
-			ch.deliverMsg(f.Room, *f.M)
+	case "msgs":
+		for _, m := range f.Ms {
+			ch.deliverMsg(f.Room, m)
 		}
 	case "seal":
 		ch.mu.Lock()

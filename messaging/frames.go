@@ -23,7 +23,7 @@ type ClientFrame struct {
 // ServerFrame is what the server sends.
 //
 //	{"t":"subscribed","room":R,"head":P}   subscription live; head = last message now
-//	{"t":"msg","room":R,"m":Message}
+//	{"t":"msgs","room":R,"ms":[Message…]}  consecutive messages, in order
 //	{"t":"seal","room":R,"epoch":E,"seal":Seal}  epoch E ended; next is E+1
 //	{"t":"ack","room":R,"id":ID,"m":{epoch,offset,at}}  your message is durable
 //	{"t":"reload","room":R,"from":P}       gap too old: page history over HTTP from P
@@ -34,6 +34,7 @@ type ServerFrame struct {
 	Room   string    `json:"room,omitempty"`
 	Head   *Position `json:"head,omitempty"`
 	M      *Message  `json:"m,omitempty"`
+	Ms     []Message `json:"ms,omitempty"`
 	Epoch  int64     `json:"epoch,omitempty"`
 	Seal   *Seal     `json:"seal,omitempty"`
 	ID     string    `json:"id,omitempty"`

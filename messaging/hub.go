@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -267,26 +268,39 @@ func findBatch(window []*Batch, cur Position) *Batch {
 	return nil
 }
 
-// frames encodes the part of b after cur.
+// frames encodes the part of b after `after`: one frame for its messages
+// (a committed batch travels as one WebSocket frame, to every subscriber
+// alike) and one for its seal.
 func (h *hub) frames(b *Batch, after Position) [][]byte {
 	var out [][]byte
-	for i := range b.Msgs {
-		if after.Before(b.Msgs[i].Pos()) {
-			out = append(out, encodeFrame(ServerFrame{T: "msg", Room: h.room.Name, M: &b.Msgs[i]}))
-		}
+	i := 0
+	for i < len(b.Msgs) && !after.Before(b.Msgs[i].Pos()) {
+		i++
 	}
-	if b.Seal != nil {
+	if i < len(b.Msgs) {
+		out = append(out, encodeFrame(ServerFrame{T: "msgs", Room: h.room.Name, Ms: b.Msgs[i:]}))
+	}
+	if b.Seal != nil && after.Before(Position{Epoch: b.Epoch, Offset: b.First}) {
 		out = append(out, encodeFrame(ServerFrame{T: "seal", Room: h.room.Name, Epoch: b.Epoch, Seal: b.Seal}))
 	}
 	return out
 }
 
 // onBatch receives a broadcast batch and delivers it in order.
-func (h *hub) onBatch(data []byte) {
+func (h *hub) onBatch(tagged []byte) {
+	node, data, ok := bytes.Cut(tagged, []byte{'\n'})
+	if !ok || string(node) == h.s.node {
+		return // malformed, or this node's own batch (delivered directly)
+	}
 	b, err := DecodeBatch(data)
 	if err != nil || b.Room != h.room.ID {
 		return
 	}
+	h.receive(b)
+}
+
+// receive delivers a batch committed by any node.
+func (h *hub) receive(b *Batch) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.last = time.Now()
@@ -321,17 +335,15 @@ func (h *hub) advance(ctx context.Context, b *Batch) {
 }
 
 func (h *hub) deliver(b *Batch) {
-	frames := h.frames(b, Position{})
-	positions := make([]Position, 0, len(frames))
-	for _, m := range b.Msgs {
-		positions = append(positions, m.Pos())
-	}
-	if b.Seal != nil {
-		positions = append(positions, Position{Epoch: b.Epoch, Offset: b.First})
-	}
+	shared := h.frames(b, Position{})
+	start := Position{Epoch: b.Epoch, Offset: b.First - 1}
 	for sub := range h.subs {
-		for i, f := range frames {
-			if sub.last.Before(positions[i]) && !h.send(sub, f) {
+		frames := shared
+		if start.Before(sub.last) {
+			frames = h.frames(b, sub.last) // it has seen part of this batch
+		}
+		for _, f := range frames {
+			if !h.send(sub, f) {
 				break
 			}
 		}

@@ -2,6 +2,8 @@ package messaging
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -26,6 +28,9 @@ type Service struct {
 	stop       chan struct{}
 	wg         sync.WaitGroup
 
+	// node names this process in its broadcasts.
+	node string
+
 	// ProbeInterval: how often a quiet room with subscribers checks the
 	// store for batches whose broadcast was lost (Redis restart).
 	ProbeInterval time.Duration
@@ -38,7 +43,7 @@ func NewService(log *Log, broker Broker, logger *slog.Logger) *Service {
 	}
 	return &Service{log: log, broker: broker, logger: logger,
 		committers: map[string]*committer{}, hubs: map[string]*hub{},
-		stop: make(chan struct{}), ProbeInterval: time.Second}
+		stop: make(chan struct{}), ProbeInterval: time.Second, node: newNodeID()}
 }
 
 // Log returns the durable room log (for history paging).
@@ -271,7 +276,24 @@ func (s *Service) broadcast(ctx context.Context, b *Batch) {
 		s.logger.Warn("recent window update failed", "error", err.Error())
 	}
 	s.broker.SetHeadHint(ctx, b.Room, b.End())
-	if err := s.broker.Publish(ctx, roomTopic(b.Room), data); err != nil {
+	// This node's subscribers get the batch straight away; other nodes get
+	// it through the broker, tagged with this node's id so that this node
+	// skips its own copy without decoding it.
+	s.mu.Lock()
+	h := s.hubs[b.Room]
+	s.mu.Unlock()
+	if h != nil {
+		h.receive(b)
+	}
+	tagged := make([]byte, 0, len(s.node)+1+len(data))
+	tagged = append(append(append(tagged, s.node...), '\n'), data...)
+	if err := s.broker.Publish(ctx, roomTopic(b.Room), tagged); err != nil {
 		s.logger.Warn("broadcast failed; subscribers will read the store", "error", err.Error())
 	}
+}
+
+func newNodeID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -40,8 +40,8 @@ func (s *sink) msgs() []Message {
 	defer s.mu.Unlock()
 	var out []Message
 	for _, f := range s.frames {
-		if f.T == "msg" {
-			out = append(out, *f.M)
+		if f.T == "msgs" {
+			out = append(out, f.Ms...)
 		}
 	}
 	return out

@@ -54,6 +54,12 @@ type Dir struct {
 	objects string // root/objects
 	tmp     string // root/tmp: same file system, so rename is atomic
 	locks   [256]sync.Mutex
+	// latestVID caches each key's newest version id (key → string), so
+	// that reading or overwriting an often-updated key (a checkpoint) does
+	// not list all its versions every time. It is kept exact by Put and
+	// Delete, which run under the key's lock; only this process writes
+	// the directory.
+	latestVID sync.Map
 }
 
 // dirMeta is the JSON stored in a version's .json file.
@@ -246,6 +252,7 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64, opts
 		_ = os.Remove(d.versionPath(key, vid, dataSuffix))
 		return Info{}, fmt.Errorf("objstore: put %s: %w", key, err)
 	}
+	d.latestVID.Store(key, vid)
 	return m.info(key, vid), nil
 }
 
@@ -301,7 +308,12 @@ func (d *Dir) Delete(ctx context.Context, key, versionID string) error {
 			// caller may depend on counting markers.)
 			return err
 		}
-		return d.writeMeta(key, nextVersionID(cur), dirMeta{Modified: time.Now().UTC(), DeleteMarker: true})
+		marker := nextVersionID(cur)
+		if err := d.writeMeta(key, marker, dirMeta{Modified: time.Now().UTC(), DeleteMarker: true}); err != nil {
+			return err
+		}
+		d.latestVID.Store(key, marker)
+		return nil
 	}
 	m, ok, err := d.readMeta(key, versionID)
 	if err != nil || !ok {
@@ -310,6 +322,7 @@ func (d *Dir) Delete(ctx context.Context, key, versionID string) error {
 	if m.LegalHold {
 		return fmt.Errorf("%w: %s@%s", ErrHeld, key, versionID)
 	}
+	d.latestVID.Delete(key)
 	// Metadata first: once it is gone the version no longer exists, even if
 	// we crash before the data file follows.
 	if err := os.Remove(d.versionPath(key, versionID, metaSuffix)); err != nil {
@@ -515,6 +528,20 @@ func (d *Dir) versionIDs(key string) ([]string, error) {
 // latest returns the newest committed version of key, which may be a
 // delete marker; ok is false when the key has no versions.
 func (d *Dir) latest(key string) (vid string, m dirMeta, ok bool, err error) {
+	if v, cached := d.latestVID.Load(key); cached {
+		m, ok, err := d.readMeta(key, v.(string))
+		if err != nil || ok {
+			return v.(string), m, ok, err
+		}
+	}
+	vid, m, ok, err = d.scanLatest(key)
+	if err == nil && ok {
+		d.latestVID.Store(key, vid)
+	}
+	return vid, m, ok, err
+}
+
+func (d *Dir) scanLatest(key string) (vid string, m dirMeta, ok bool, err error) {
 	vids, err := d.versionIDs(key)
 	if err != nil {
 		return "", dirMeta{}, false, err

@@ -423,12 +423,16 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 			}
 		case "ack":
 			c.acked.Add(1)
-		case "msg":
-			c.got.Add(1)
-			if measuring.Load() && len(f.M.Body) >= 8 {
-				sent := int64(binary.BigEndian.Uint64(f.M.Body))
-				c.lat = append(c.lat, (time.Now().UnixNano()-sent)/1000)
-				measured.Add(1)
+		case "msgs":
+			c.got.Add(int64(len(f.Ms)))
+			if measuring.Load() {
+				now := time.Now().UnixNano()
+				for _, m := range f.Ms {
+					if len(m.Body) >= 8 {
+						c.lat = append(c.lat, (now-int64(binary.BigEndian.Uint64(m.Body)))/1000)
+						measured.Add(1)
+					}
+				}
 			}
 		}
 	}

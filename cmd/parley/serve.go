@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/parley-mediation/parley/server"
 )
@@ -50,6 +53,7 @@ func serve(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take client addresses from X-Forwarded-For (behind a load balancer only)")
 	demo := fs.Bool("demo", false, "seed a demo case and print its sign-in and invite links")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	debugAddr := fs.String("debug-addr", "", "serve Go's pprof profiles on this (loopback) address")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -67,6 +71,9 @@ func serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *debugAddr != "" {
+		go servePprof(*debugAddr)
+	}
 	mode := "embedded (data in " + cfg.DataDir + ")"
 	if cfg.S3.Endpoint != "" {
 		mode = "scale (S3 " + cfg.S3.Endpoint + "/" + cfg.S3.Bucket + ")"
@@ -82,4 +89,15 @@ func serve(ctx context.Context, args []string) error {
 		return nil
 	}
 	return err
+}
+
+// servePprof exposes runtime profiles for diagnosing a node. Bind it to
+// loopback: profiles reveal internals (never message content, which the
+// server does not have).
+func servePprof(addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv.ListenAndServe()
 }
