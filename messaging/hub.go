@@ -225,9 +225,7 @@ func (h *hub) catchUp(ctx context.Context, from Position) ([][]byte, bool) {
 				return nil, false
 			}
 		}
-		for _, f := range h.frames(b, cur) {
-			frames = append(frames, f)
-		}
+		frames = append(frames, h.frames(b, cur)...)
 		n += len(b.Msgs)
 		if n > maxCatchUp {
 			return nil, false

@@ -182,7 +182,7 @@ func (e *Engine) addCase(entities cedar.EntityMap, c *Case) cedar.EntityUID {
 }
 
 func (e *Engine) evaluate(entities cedar.EntityMap, principal cedar.EntityUID, a Action, resource cedar.EntityUID) Decision {
-	decision, diag := e.set.IsAuthorized(entities, cedar.Request{
+	decision, diag := cedar.Authorize(e.set, entities, cedar.Request{
 		Principal: principal,
 		Action:    cedar.NewEntityUID("Action", cedar.String(a)),
 		Resource:  resource,
