@@ -28,6 +28,7 @@ const maxRetries = 100
 // by a mutex (they would only race each other for the same index anyway).
 type Log struct {
 	store    objstore.Store
+	lay      layout
 	signer   *Signer
 	verifier note.Verifier
 
@@ -44,6 +45,17 @@ type Log struct {
 // hashes per entry in memory, so start-up time and memory grow linearly with
 // the log: a million entries is a million Gets and ~64 MB.
 func Open(ctx context.Context, store objstore.Store, signer *Signer) (*Log, error) {
+	return OpenWithPrefix(ctx, store, signer, DefaultPrefix)
+}
+
+// OpenWithPrefix is [Open] for a log kept under another prefix of the store
+// (e.g. "keydir/log/"): the same Merkle tree, checkpoints and proofs, for
+// another kind of record. Give it its own signer name, so its checkpoints
+// can never pass for the audit log's.
+func OpenWithPrefix(ctx context.Context, store objstore.Store, signer *Signer, prefix string) (*Log, error) {
+	if err := validPrefix(prefix); err != nil {
+		return nil, err
+	}
 	if store == nil || signer == nil {
 		return nil, errors.New("audit: Open needs a store and a signer")
 	}
@@ -51,12 +63,12 @@ func Open(ctx context.Context, store objstore.Store, signer *Signer) (*Log, erro
 	if err != nil {
 		return nil, fmt.Errorf("audit: verifier: %w", err)
 	}
-	l := &Log{store: store, signer: signer, verifier: v}
-	n, err := countEntries(ctx, store)
+	l := &Log{store: store, lay: layout(prefix), signer: signer, verifier: v}
+	n, err := countEntries(ctx, store, l.lay)
 	if err != nil {
 		return nil, err
 	}
-	if err := loadEntries(ctx, store, &l.tree, 0, n); err != nil {
+	if err := loadEntries(ctx, store, l.lay, &l.tree, 0, n); err != nil {
 		return nil, err
 	}
 	// Pick up anything appended since the listing.
@@ -81,7 +93,7 @@ func (l *Log) Size() int64 {
 // reading the next index until there is none. Caller holds l.mu.
 func (l *Log) refresh(ctx context.Context) error {
 	for {
-		data, _, err := readObject(ctx, l.store, entryKey(l.tree.n))
+		data, _, err := readObject(ctx, l.store, l.lay.entry(l.tree.n))
 		if errors.Is(err, objstore.ErrNotFound) {
 			return nil
 		}
@@ -164,7 +176,7 @@ func (l *Log) AppendBatch(ctx context.Context, events []Event) ([]int64, error) 
 func (l *Log) appendRecord(ctx context.Context, rec []byte) (int64, error) {
 	for range maxRetries {
 		n := l.tree.n
-		_, err := putObject(ctx, l.store, entryKey(n), rec, objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+		_, err := putObject(ctx, l.store, l.lay.entry(n), rec, objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
 		if err == nil {
 			if err := l.tree.add(rec); err != nil {
 				return -1, err
@@ -198,12 +210,12 @@ func (l *Log) publish(ctx context.Context) error {
 	}
 
 	// The historical copy first, so the latest is always also kept by size.
-	_, err = putObject(ctx, l.store, checkpointKey(n), signed, objstore.PutOptions{IfNoneMatch: true, ContentType: "text/plain; charset=utf-8"})
+	_, err = putObject(ctx, l.store, l.lay.checkpoint(n), signed, objstore.PutOptions{IfNoneMatch: true, ContentType: "text/plain; charset=utf-8"})
 	switch {
 	case errors.Is(err, objstore.ErrPrecondition):
 		// Another node signed this size first. Same key, same tree, same
 		// bytes (Ed25519 is deterministic) — unless the histories differ.
-		if err := l.checkStored(ctx, checkpointKey(n)); err != nil {
+		if err := l.checkStored(ctx, l.lay.checkpoint(n)); err != nil {
 			return err
 		}
 	case err != nil:
@@ -218,7 +230,7 @@ func (l *Log) publish(ctx context.Context) error {
 			return err
 		}
 	}
-	return fmt.Errorf("audit: update %s: lost the race %d times in a row", latestKey, maxRetries)
+	return fmt.Errorf("audit: update %s: lost the race %d times in a row", l.lay.latest(), maxRetries)
 }
 
 // advanceLatest makes one attempt to store signed (a checkpoint of size n)
@@ -227,14 +239,14 @@ func (l *Log) publish(ctx context.Context) error {
 // node changed it between our read and our write. Caller holds l.mu.
 func (l *Log) advanceLatest(ctx context.Context, n int64, signed []byte) error {
 	opts := objstore.PutOptions{ContentType: "text/plain; charset=utf-8"}
-	data, info, err := readObject(ctx, l.store, latestKey)
+	data, info, err := readObject(ctx, l.store, l.lay.latest())
 	switch {
 	case errors.Is(err, objstore.ErrNotFound):
 		opts.IfNoneMatch = true
 	case err != nil:
-		return fmt.Errorf("audit: read %s: %w", latestKey, err)
+		return fmt.Errorf("audit: read %s: %w", l.lay.latest(), err)
 	default:
-		cur, err := l.checkAgainstTree(data, latestKey)
+		cur, err := l.checkAgainstTree(data, l.lay.latest())
 		if err != nil {
 			return err
 		}
@@ -243,11 +255,11 @@ func (l *Log) advanceLatest(ctx context.Context, n int64, signed []byte) error {
 		}
 		opts.IfMatch = info.ETag
 	}
-	if _, err := putObject(ctx, l.store, latestKey, signed, opts); err != nil {
+	if _, err := putObject(ctx, l.store, l.lay.latest(), signed, opts); err != nil {
 		if errors.Is(err, objstore.ErrPrecondition) {
 			return err
 		}
-		return fmt.Errorf("audit: write %s: %w", latestKey, err)
+		return fmt.Errorf("audit: write %s: %w", l.lay.latest(), err)
 	}
 	return nil
 }
@@ -289,14 +301,14 @@ func (l *Log) checkAgainstTree(signed []byte, key string) (Checkpoint, error) {
 // written before the checkpoint that covers them). found is false when no
 // checkpoint has been written yet. Caller holds l.mu or is Open.
 func (l *Log) readLatest(ctx context.Context) (signed []byte, c Checkpoint, found bool, err error) {
-	data, _, err := readObject(ctx, l.store, latestKey)
+	data, _, err := readObject(ctx, l.store, l.lay.latest())
 	if errors.Is(err, objstore.ErrNotFound) {
 		return nil, Checkpoint{}, false, nil
 	}
 	if err != nil {
-		return nil, Checkpoint{}, false, fmt.Errorf("audit: read %s: %w", latestKey, err)
+		return nil, Checkpoint{}, false, fmt.Errorf("audit: read %s: %w", l.lay.latest(), err)
 	}
-	c, err = l.checkAgainstTree(data, latestKey)
+	c, err = l.checkAgainstTree(data, l.lay.latest())
 	if err != nil {
 		return nil, Checkpoint{}, false, err
 	}
@@ -305,9 +317,9 @@ func (l *Log) readLatest(ctx context.Context) (signed []byte, c Checkpoint, foun
 			return nil, Checkpoint{}, false, err
 		}
 		if c.Size > l.tree.n {
-			return nil, Checkpoint{}, false, fmt.Errorf("audit: %s signs %d entries but the store has %d (entries deleted)", latestKey, c.Size, l.tree.n)
+			return nil, Checkpoint{}, false, fmt.Errorf("audit: %s signs %d entries but the store has %d (entries deleted)", l.lay.latest(), c.Size, l.tree.n)
 		}
-		if _, err := l.checkAgainstTree(data, latestKey); err != nil {
+		if _, err := l.checkAgainstTree(data, l.lay.latest()); err != nil {
 			return nil, Checkpoint{}, false, err
 		}
 	}
@@ -378,7 +390,7 @@ func (l *Log) Entry(ctx context.Context, index int64) (Event, error) {
 	if index < 0 {
 		return Event{}, fmt.Errorf("audit: no entry %d", index)
 	}
-	data, _, err := readObject(ctx, l.store, entryKey(index))
+	data, _, err := readObject(ctx, l.store, l.lay.entry(index))
 	if err != nil {
 		return Event{}, fmt.Errorf("audit: entry %d: %w", index, err)
 	}

@@ -15,12 +15,15 @@ import (
 )
 
 // Object layout. Indices and sizes are zero-padded to 20 digits (enough for
-// any int64) so that the store's lexical List order is numeric order.
+// any int64) so that the store's lexical List order is numeric order. The
+// audit log lives under DefaultPrefix; another log built on this machinery
+// (the key directory) lives under its own prefix, see [OpenWithPrefix].
 const (
-	entriesPrefix     = "audit/entries/"
-	latestKey         = "audit/checkpoint"
-	checkpointsPrefix = "audit/checkpoints/"
-	indexDigits       = 20
+	// DefaultPrefix is where the audit log's objects live.
+	DefaultPrefix = "audit/"
+	entriesPrefix = DefaultPrefix + "entries/"
+	latestKey     = DefaultPrefix + "checkpoint"
+	indexDigits   = 20
 
 	// maxObject bounds what is read into memory for one entry or
 	// checkpoint; anything larger was not written by this package.
@@ -34,8 +37,37 @@ const (
 	fetchChunk = 1024
 )
 
-func entryKey(i int64) string      { return fmt.Sprintf("%s%0*d", entriesPrefix, indexDigits, i) }
-func checkpointKey(n int64) string { return fmt.Sprintf("%s%0*d", checkpointsPrefix, indexDigits, n) }
+// layout names the objects of one log: <prefix>entries/…, <prefix>checkpoint
+// and <prefix>checkpoints/….
+type layout string
+
+func (p layout) entries() string     { return string(p) + "entries/" }
+func (p layout) latest() string      { return string(p) + "checkpoint" }
+func (p layout) checkpoints() string { return string(p) + "checkpoints/" }
+func (p layout) entry(i int64) string {
+	return fmt.Sprintf("%s%0*d", p.entries(), indexDigits, i)
+}
+func (p layout) checkpoint(n int64) string {
+	return fmt.Sprintf("%s%0*d", p.checkpoints(), indexDigits, n)
+}
+
+// validPrefix checks a log prefix: non-empty, ending in "/", and made of
+// the characters object keys allow.
+func validPrefix(prefix string) error {
+	if prefix == "" || !strings.HasSuffix(prefix, "/") || strings.HasPrefix(prefix, "/") {
+		return fmt.Errorf("audit: log prefix %q must be non-empty and end in /", prefix)
+	}
+	for _, c := range prefix {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-/", c)) {
+			return fmt.Errorf("audit: log prefix %q has a character object keys do not allow", prefix)
+		}
+	}
+	return nil
+}
+
+const defaultLayout layout = DefaultPrefix
+
+func entryKey(i int64) string { return defaultLayout.entry(i) }
 
 // parseIndexKey returns the number at the end of key, which must be prefix
 // followed by exactly indexDigits decimal digits.
@@ -77,8 +109,8 @@ func listIndexed(ctx context.Context, store objstore.Store, prefix string) ([]in
 // countEntries lists the entries and returns how many there are, failing if
 // the indices are not exactly 0, 1, …, n-1. Because every writer creates
 // entry N only after reading entry N-1, a gap can only come from deletion.
-func countEntries(ctx context.Context, store objstore.Store) (int64, error) {
-	idx, err := listIndexed(ctx, store, entriesPrefix)
+func countEntries(ctx context.Context, store objstore.Store, lay layout) (int64, error) {
+	idx, err := listIndexed(ctx, store, lay.entries())
 	if err != nil {
 		return 0, err
 	}
@@ -113,7 +145,7 @@ func putObject(ctx context.Context, store objstore.Store, key string, data []byt
 
 // fetchEntries reads entries [from, to) in parallel. A missing entry is an
 // error: the caller has already established that they exist.
-func fetchEntries(ctx context.Context, store objstore.Store, from, to int64) ([][]byte, error) {
+func fetchEntries(ctx context.Context, store objstore.Store, lay layout, from, to int64) ([][]byte, error) {
 	count := int(to - from)
 	out := make([][]byte, count)
 	errs := make([]error, count)
@@ -126,7 +158,7 @@ func fetchEntries(ctx context.Context, store objstore.Store, from, to int64) ([]
 				if i >= count || ctx.Err() != nil {
 					return
 				}
-				out[i], _, errs[i] = readObject(ctx, store, entryKey(from+int64(i)))
+				out[i], _, errs[i] = readObject(ctx, store, lay.entry(from+int64(i)))
 			}
 		})
 	}
@@ -147,10 +179,10 @@ func fetchEntries(ctx context.Context, store objstore.Store, from, to int64) ([]
 
 // loadEntries streams entries [from, to) into t in chunks, checking that
 // each is a canonical event.
-func loadEntries(ctx context.Context, store objstore.Store, t *tree, from, to int64) error {
+func loadEntries(ctx context.Context, store objstore.Store, lay layout, t *tree, from, to int64) error {
 	for lo := from; lo < to; lo += fetchChunk {
 		hi := min(lo+fetchChunk, to)
-		chunk, err := fetchEntries(ctx, store, lo, hi)
+		chunk, err := fetchEntries(ctx, store, lay, lo, hi)
 		if err != nil {
 			return err
 		}

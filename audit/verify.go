@@ -52,6 +52,15 @@ type signedCheckpoint struct {
 // entries: with one checkpoint per append, a rewritten entry is pinned to
 // its index.
 func Verify(ctx context.Context, store objstore.Store, vkey string, trusted []byte) (Report, error) {
+	return VerifyWithPrefix(ctx, store, vkey, trusted, DefaultPrefix)
+}
+
+// VerifyWithPrefix is [Verify] for a log opened with [OpenWithPrefix].
+func VerifyWithPrefix(ctx context.Context, store objstore.Store, vkey string, trusted []byte, prefix string) (Report, error) {
+	if err := validPrefix(prefix); err != nil {
+		return Report{}, err
+	}
+	lay := layout(prefix)
 	v, err := note.NewVerifier(vkey)
 	if err != nil {
 		return Report{}, fmt.Errorf("audit: verifier key: %w", err)
@@ -69,19 +78,19 @@ func Verify(ctx context.Context, store objstore.Store, vkey string, trusted []by
 	// checkpoints that cover them, so every checkpoint read here is covered
 	// by the entries listed afterwards, even while nodes keep appending.
 	var cps []signedCheckpoint
-	latest, haveLatest, err := readSignedCheckpoint(ctx, store, v, latestKey)
+	latest, haveLatest, err := readSignedCheckpoint(ctx, store, v, lay.latest())
 	if err != nil {
 		return Report{}, err
 	}
 	if haveLatest {
 		cps = append(cps, latest)
 	}
-	sizes, err := listIndexed(ctx, store, checkpointsPrefix)
+	sizes, err := listIndexed(ctx, store, lay.checkpoints())
 	if err != nil {
 		return Report{}, err
 	}
 	for _, size := range sizes {
-		c, ok, err := readSignedCheckpoint(ctx, store, v, checkpointKey(size))
+		c, ok, err := readSignedCheckpoint(ctx, store, v, lay.checkpoint(size))
 		if err != nil {
 			return Report{}, err
 		}
@@ -94,16 +103,16 @@ func Verify(ctx context.Context, store objstore.Store, vkey string, trusted []by
 		cps = append(cps, c)
 	}
 
-	n, err := countEntries(ctx, store)
+	n, err := countEntries(ctx, store, lay)
 	if err != nil {
 		return Report{}, err
 	}
 	var t tree
-	if err := loadEntries(ctx, store, &t, 0, n); err != nil {
+	if err := loadEntries(ctx, store, lay, &t, 0, n); err != nil {
 		return Report{}, err
 	}
 	if n > 0 && !haveLatest {
-		return Report{}, fmt.Errorf("audit: the store has %d entries but no signed checkpoint (%s missing)", n, latestKey)
+		return Report{}, fmt.Errorf("audit: the store has %d entries but no signed checkpoint (%s missing)", n, lay.latest())
 	}
 
 	if err := checkCheckpoints(&t, cps); err != nil {

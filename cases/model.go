@@ -129,6 +129,7 @@ type Case struct {
 	Created        time.Time     `json:"created"`
 	CreatedBy      string        `json:"createdBy"`
 	Closed         *time.Time    `json:"closed,omitempty"`
+	Outcome        *Outcome      `json:"outcome,omitempty"`
 }
 
 // Summary is what records staff may see of a case: no title, names, or text.
@@ -141,6 +142,7 @@ type Summary struct {
 	Created      time.Time     `json:"created"`
 	Closed       *time.Time    `json:"closed,omitempty"`
 	StageHistory []StageChange `json:"stageHistory"`
+	Outcome      *Outcome      `json:"outcome,omitempty"`
 }
 
 // Summary returns the case's metadata-only view.
@@ -151,7 +153,7 @@ func (c *Case) Summary() Summary {
 		hist[i] = h
 	}
 	return Summary{ID: c.ID, Type: c.Type, Stage: c.Stage, Sides: len(c.Sides),
-		Participants: len(c.Participants), Created: c.Created, Closed: c.Closed, StageHistory: hist}
+		Participants: len(c.Participants), Created: c.Created, Closed: c.Closed, StageHistory: hist, Outcome: c.Outcome}
 }
 
 // Facts returns what policy needs to decide about this case.

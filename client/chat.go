@@ -23,6 +23,9 @@ type Event struct {
 	Msg      *messaging.Message // a message (or a system event)
 	Seal     *messaging.Seal    // the epoch ended (membership changed)
 	Presence *PresenceEvent
+	// Head is the room's last position when a subscription was confirmed
+	// (its epoch is the room's current epoch).
+	Head *messaging.Position
 }
 
 // PresenceEvent says a user entered or left a room.
@@ -333,6 +336,9 @@ func (ch *Chat) handle(f *messaging.ServerFrame) error {
 			ch.pos[f.Room] = &h
 		}
 		ch.mu.Unlock()
+		if f.Head != nil {
+			ch.emit(Event{Room: f.Room, Head: f.Head})
+		}
 		ch.confirmed(f.Room)
 	case "msgs":
 		for _, m := range f.Ms {
@@ -351,6 +357,7 @@ func (ch *Chat) handle(f *messaging.ServerFrame) error {
 		}
 	case "reload":
 		if f.From != nil && f.Head != nil {
+			ch.emit(Event{Room: f.Room, Head: f.Head})
 			err := ch.reload(f.Room, *f.From, *f.Head)
 			ch.confirmed(f.Room)
 			return err

@@ -32,6 +32,10 @@ type Config struct {
 	// TrustForwardedFor: take the client address from X-Forwarded-For.
 	TrustForwardedFor bool
 	Log               *slog.Logger
+
+	// MaxDocumentSize limits one uploaded document version, in bytes
+	// (0: the vault's default, 2 GiB).
+	MaxDocumentSize int64
 }
 
 // ScaleMode reports whether the node uses S3 rather than a local directory.

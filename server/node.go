@@ -17,12 +17,14 @@ import (
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/kms"
 	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/ratelimit"
+	"github.com/parley-mediation/parley/vault"
 	"github.com/parley-mediation/parley/web"
 )
 
@@ -46,6 +48,8 @@ type Node struct {
 	API      *web.API
 	Messages *messaging.Service
 	Rooms    *caucus.Service
+	Vault    *vault.Service
+	KeyDir   *keydir.Service
 	broker   messaging.Broker
 	redis    *redis.Client
 	vkey     string
@@ -120,8 +124,14 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.Messages = messaging.NewService(messaging.NewLog(store), n.broker, cfg.Log)
 	n.Rooms = caucus.NewService(n.Cases, pol, n.Messages, n.broker, log)
 	n.Cases.OnMembership = n.Rooms.MembershipChanged
+	if n.Vault, err = vault.New(vault.Config{Meta: meta, Cases: n.Cases, MasterKey: mk, Policy: pol, Audit: log, MaxSize: cfg.MaxDocumentSize}); err != nil {
+		return nil, err
+	}
+	if n.KeyDir, err = keydir.Open(ctx, keydir.Config{Store: store, Meta: meta, MasterKey: mk, Cases: n.Cases, Caucus: n.Rooms, Policy: pol, Audit: log}); err != nil {
+		return nil, err
+	}
 	n.API = web.New(web.Deps{
-		Messaging: n.Messages, Caucus: n.Rooms,
+		Messaging: n.Messages, Caucus: n.Rooms, Vault: n.Vault, KeyDir: n.KeyDir,
 		Accounts: n.Accounts, Cases: n.Cases, Audit: log, AuditVerifierKey: signer.VerifierKey(), Policy: pol,
 		Ready: n.Ready, Log: cfg.Log, PublicURL: cfg.PublicURL, TrustForwardedFor: cfg.TrustForwardedFor,
 	})

@@ -17,8 +17,10 @@ import (
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/vault"
 )
 
 //go:embed openapi.yaml
@@ -38,6 +40,11 @@ type Deps struct {
 	// Messaging and Caucus serve the rooms (WebSocket and history).
 	Messaging *messaging.Service
 	Caucus    *caucus.Service
+	// Vault serves the case documents.
+	Vault *vault.Service
+	// KeyDir serves end-to-end encryption's key directory, membership
+	// statements and carries (handlers_e2ee.go).
+	KeyDir *keydir.Service
 	// Ready reports whether the node's backing services (object store,
 	// Redis) answer; /readyz fails while it returns an error.
 	Ready func(ctx context.Context) error
@@ -67,6 +74,8 @@ type API struct {
 	auditKeyText   string
 	messaging      *messaging.Service
 	caucus         *caucus.Service
+	keydir         *keydir.Service
+	vault          *vault.Service
 	sockets        context.Context
 	closeSockets   context.CancelFunc
 }
@@ -81,7 +90,7 @@ func New(d Deps) *API {
 		ready: d.Ready, log: d.Log, registry: reg, metrics: newHTTPMetrics(reg),
 		publicURL: strings.TrimRight(d.PublicURL, "/"), trustForwarded: d.TrustForwardedFor,
 		auditKeyText: d.AuditVerifierKey,
-		messaging:    d.Messaging, caucus: d.Caucus,
+		messaging:    d.Messaging, caucus: d.Caucus, keydir: d.KeyDir, vault: d.Vault,
 	}
 	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {
 		a.publicOrigin = u.Scheme + "://" + u.Host
@@ -120,6 +129,7 @@ func (a *API) routes() chi.Router {
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
 	r.Get("/", a.page("static/index.html"))
 	r.Get("/join", a.page("static/join.html"))
+	r.Get("/survey", a.page("static/survey.html"))
 	r.Get("/static/{file}", a.staticFile)
 
 	r.Route("/api/v1", func(r chi.Router) {
@@ -129,6 +139,8 @@ func (a *API) routes() chi.Router {
 		})
 		r.Post("/session", a.login)
 		r.Post("/invites/redeem", a.redeemInvite)
+		r.Post("/surveys/responses", a.submitSurvey)
+		r.Get("/surveys/questions", a.surveyQuestions)
 		r.Get("/audit/checkpoint", a.auditCheckpoint)
 		r.Get("/audit/key", a.auditKey)
 
@@ -139,6 +151,9 @@ func (a *API) routes() chi.Router {
 			r.Get("/accounts", a.listAccounts)
 			r.Post("/accounts", a.createAccount)
 			r.Get("/audit/entries", a.auditEntries)
+			a.keydirRoutes(r)
+			r.Post("/exports", a.runExport)
+			r.Get("/exports/dictionary", a.exportDictionary)
 			r.Get("/cases", a.listCases)
 			r.Post("/cases", a.createCase)
 			r.Route("/cases/{caseID}", func(r chi.Router) {
@@ -151,9 +166,12 @@ func (a *API) routes() chi.Router {
 				r.Post("/recusals", a.recuse)
 				r.Post("/mediators", a.addMediator)
 				r.Post("/invites", a.createInvite)
+				r.Post("/outcome", a.recordOutcome)
 				r.Get("/rooms", a.listRooms)
 				r.Get("/rooms/{room}/messages", a.roomHistory)
 				r.Get("/ws", a.roomSocket)
+				a.e2eeRoutes(r)
+				a.vaultRoutes(r)
 			})
 		})
 	})

@@ -1,0 +1,235 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// OutcomeResult is how a mediation ended.
+type OutcomeResult string
+
+// Outcome results.
+const (
+	FullAgreement    OutcomeResult = "full-agreement"
+	PartialAgreement OutcomeResult = "partial-agreement"
+	NoAgreement      OutcomeResult = "no-agreement"
+	Withdrawn        OutcomeResult = "withdrawn"
+)
+
+// Outcome is what the mediator records at closure.
+type Outcome struct {
+	Result   OutcomeResult `json:"result"`
+	Sessions int           `json:"sessions"`
+	Hours    float64       `json:"hours"`
+	Recorded time.Time     `json:"recorded"`
+	By       string        `json:"by"`
+}
+
+// SurveyItems are the 5-point Likert items of the feedback survey, in the
+// style of the RSI/ABA model mediation surveys.
+var SurveyItems = []string{"scheduled_promptly", "mediator_neutral", "able_to_be_heard", "process_fair", "overall_satisfied", "would_recommend"}
+
+// SurveyItemText is each item's question.
+var SurveyItemText = map[string]string{
+	"scheduled_promptly": "The mediation was scheduled promptly.",
+	"mediator_neutral":   "The mediator was neutral and did not take sides.",
+	"able_to_be_heard":   "I was able to say what I needed to say and be heard.",
+	"process_fair":       "The process was fair.",
+	"overall_satisfied":  "Overall, I am satisfied with the mediation.",
+	"would_recommend":    "I would recommend mediation to others in my situation.",
+}
+
+// MaxCommentLen bounds the optional free-text survey comment.
+const MaxCommentLen = 2000
+
+// SurveyTTL is how long a survey link stays valid.
+const SurveyTTL = 60 * 24 * time.Hour
+
+// surveyToken is the single-use capability to answer once. It names the
+// case, never the person: the link is handed to each party, but nothing
+// stored ties an answer to who gave it.
+type surveyToken struct {
+	CaseID  string    `json:"caseId"`
+	Expires time.Time `json:"expires"`
+	Used    bool      `json:"used,omitempty"`
+}
+
+// SurveyResponse is one anonymous answer. It carries no participant id, no
+// token and only the day it was given.
+type SurveyResponse struct {
+	CaseID  string         `json:"caseId"`
+	Day     string         `json:"day"` // YYYY-MM-DD
+	Scores  map[string]int `json:"scores"`
+	Comment string         `json:"comment,omitempty"`
+}
+
+// SurveyLink is a survey token issued for one participant (shown once).
+type SurveyLink struct {
+	Name  string `json:"name"`
+	Token string `json:"token"`
+}
+
+func (s *Service) surveyTokenKey(token string) string {
+	return "surveys/tokens/" + s.meta.IndexKey("survey", token)
+}
+
+func surveyResponsePrefix(caseID string) string { return "surveys/responses/" + caseID + "/" }
+
+// RecordOutcome records how the case ended and issues one single-use
+// survey token per party and counsel. The case must be in closure.
+func (s *Service) RecordOutcome(ctx context.Context, actor account.Account, id string, result OutcomeResult, sessions int, hours float64) (*Case, []SurveyLink, error) {
+	switch result {
+	case FullAgreement, PartialAgreement, NoAgreement, Withdrawn:
+	default:
+		return nil, nil, fault.Invalid("result", "one of full-agreement, partial-agreement, no-agreement, withdrawn")
+	}
+	if sessions < 0 || sessions > 1000 {
+		return nil, nil, fault.Invalid("sessions", "between 0 and 1000")
+	}
+	if hours < 0 || hours > 10000 || math.IsNaN(hours) {
+		return nil, nil, fault.Invalid("hours", "between 0 and 10000")
+	}
+	c, err := s.mutate(ctx, actor, id, policy.CaseUpdate, func(c *Case, ev *audit.Event) error {
+		if c.Stage != StageClosure {
+			return fmt.Errorf("record the outcome at closure (the case is in %s): %w", c.Stage, fault.ErrConflict)
+		}
+		if c.Outcome != nil {
+			return fmt.Errorf("outcome already recorded: %w", fault.ErrConflict)
+		}
+		c.Outcome = &Outcome{Result: result, Sessions: sessions, Hours: hours, Recorded: s.now().UTC(), By: actor.ID}
+		ev.Type = "case.outcome"
+		ev.Attrs = map[string]string{"result": string(result)}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var links []SurveyLink
+	for _, p := range c.Participants {
+		if p.Role == RoleObserver {
+			continue
+		}
+		token := ids.Token()
+		if _, err := s.meta.Create(ctx, s.surveyTokenKey(token), surveyToken{CaseID: c.ID, Expires: s.now().Add(SurveyTTL)}); err != nil {
+			return nil, nil, err
+		}
+		links = append(links, SurveyLink{Name: p.Name, Token: token})
+	}
+	return c, links, nil
+}
+
+// ErrSurveyGone: the survey link was used, expired or never existed.
+var ErrSurveyGone = fmt.Errorf("survey link is expired, already used, or not valid: %w", fault.ErrGone)
+
+// SubmitSurvey stores one anonymous response for the token's case. The
+// token is spent first, so a link answers at most once (a crash between the
+// two writes loses that one answer rather than allowing two).
+func (s *Service) SubmitSurvey(ctx context.Context, token string, scores map[string]int, comment string) error {
+	if len(token) != 43 {
+		return ErrSurveyGone
+	}
+	if len(scores) != len(SurveyItems) {
+		return fault.Invalid("scores", "answer every item: "+strings.Join(SurveyItems, ", "))
+	}
+	for _, item := range SurveyItems {
+		v, ok := scores[item]
+		if !ok || v < 1 || v > 5 {
+			return fault.Invalid("scores."+item, "a whole number from 1 (strongly disagree) to 5 (strongly agree)")
+		}
+	}
+	comment = strings.TrimSpace(comment)
+	if !utf8.ValidString(comment) || utf8.RuneCountInString(comment) > MaxCommentLen {
+		return fault.Invalid("comment", fmt.Sprintf("at most %d characters of text", MaxCommentLen))
+	}
+	tok, err := metastore.Update(ctx, s.meta, s.surveyTokenKey(token), func(t *surveyToken) error {
+		if t.Used || !s.now().Before(t.Expires) {
+			return ErrSurveyGone
+		}
+		t.Used = true
+		return nil
+	})
+	if errors.Is(err, metastore.ErrNotFound) {
+		return ErrSurveyGone
+	}
+	if err != nil {
+		return err
+	}
+	resp := SurveyResponse{CaseID: tok.CaseID, Day: s.now().UTC().Format(time.DateOnly), Scores: scores, Comment: comment}
+	if _, err := s.meta.Create(ctx, surveyResponsePrefix(tok.CaseID)+ids.New("r"), resp); err != nil {
+		return err
+	}
+	return s.record(ctx, audit.Event{Type: "survey.response", Case: tok.CaseID})
+}
+
+// SurveyResponses returns a case's responses (for the evaluation export,
+// which decides access itself).
+func (s *Service) SurveyResponses(ctx context.Context, caseID string) ([]SurveyResponse, error) {
+	var out []SurveyResponse
+	err := s.meta.List(ctx, surveyResponsePrefix(caseID), func(key string) error {
+		var r SurveyResponse
+		if _, err := s.meta.Get(ctx, key, &r); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	return out, err
+}
+
+// All calls fn with every case, for whole-program jobs (the evaluation
+// export, retention) that make their own policy decision first.
+func (s *Service) All(ctx context.Context, fn func(*Case) error) error {
+	return s.meta.List(ctx, "cases/", func(key string) error {
+		if !strings.HasSuffix(key, "/case") {
+			return nil
+		}
+		var c Case
+		if _, err := s.meta.Get(ctx, key, &c); err != nil {
+			return err
+		}
+		return fn(&c)
+	})
+}
+
+// Imported is one case and its survey responses for Import.
+type Imported struct {
+	Case      *Case
+	Responses []SurveyResponse
+}
+
+// Import writes whole case records and their survey responses as given,
+// for data migration from another system and for seeding tests and
+// benchmarks. The import is audited as one batch of "case.imported" events.
+func (s *Service) Import(ctx context.Context, items []Imported) error {
+	events := make([]audit.Event, 0, len(items))
+	for _, it := range items {
+		c := it.Case
+		if !ids.Valid("c", c.ID) {
+			return fault.Invalid("id", "not a case id")
+		}
+		if _, err := s.meta.Create(ctx, caseKey(c.ID), c); err != nil {
+			return err
+		}
+		for _, r := range it.Responses {
+			r.CaseID = c.ID
+			if _, err := s.meta.Create(ctx, surveyResponsePrefix(c.ID)+ids.New("r"), r); err != nil {
+				return err
+			}
+		}
+		events = append(events, audit.Event{Type: "case.imported", Case: c.ID, Time: s.now().UTC()})
+	}
+	_, err := s.audit.AppendBatch(ctx, events)
+	return err
+}

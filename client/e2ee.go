@@ -1,0 +1,365 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/keydir"
+	"github.com/parley-mediation/parley/messaging"
+	"github.com/parley-mediation/parley/web"
+)
+
+// End-to-end encryption, client side (docs/protocol.md). A device's private
+// keys and what it has verified live in a directory of its own (the CLI's
+// config dir): device.json (private keys), keydir.json (the pinned log key
+// and the last checkpoint verified) and statements.json (the first
+// membership statement seen per case, pinned). Directories are 0700 and
+// files 0600; private keys never leave them.
+
+const (
+	deviceFile     = "device.json"
+	keydirFile     = "keydir.json"
+	statementsFile = "statements.json"
+)
+
+// ErrNoDevice: this config dir has no device keys yet (`parley keys init`).
+var ErrNoDevice = errors.New("this device has no end-to-end keys yet: run `parley keys init`")
+
+type deviceJSON struct {
+	Account string `json:"account"`
+	Device  string `json:"device"`
+	KEM     uint16 `json:"kem"`
+	SigSeed []byte `json:"sigSeed"`
+	KEMSeed []byte `json:"kemSeed"`
+	Created int64  `json:"created"`
+}
+
+// writePrivate writes a file only its owner can read, atomically.
+func writePrivate(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// InitDevice makes new device keys for account in dir. It refuses to
+// replace existing keys.
+func InitDevice(dir, account string, kem e2ee.KEMID) (*e2ee.DeviceKeys, error) {
+	path := filepath.Join(dir, deviceFile)
+	if _, err := os.Stat(path); err == nil {
+		return nil, fmt.Errorf("%s already holds this device's keys", path)
+	}
+	d, err := e2ee.NewDeviceKeys(account, kem, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(deviceJSON{Account: d.Account, Device: d.ID, KEM: uint16(d.KEM), SigSeed: d.SigSeed, KEMSeed: d.KEMSeed, Created: d.Created})
+	return d, writePrivate(path, b)
+}
+
+// LoadDevice reads the device keys in dir.
+func LoadDevice(dir string) (*e2ee.DeviceKeys, error) {
+	path := filepath.Join(dir, deviceFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNoDevice
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	var j deviceJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, fmt.Errorf("%s is damaged", path)
+	}
+	d, err := e2ee.DeviceKeysFromSeeds(j.Account, e2ee.KEMID(j.KEM), j.SigSeed, j.KEMSeed, j.Created)
+	if err != nil {
+		return nil, err
+	}
+	if d.ID != j.Device {
+		return nil, fmt.Errorf("%s is damaged (device id does not match its keys)", path)
+	}
+	return d, nil
+}
+
+// E2EE is a client's end-to-end state: its device keys and the verified
+// view of the key directory, kept in Dir.
+type E2EE struct {
+	C   *Client
+	Dir string
+	Me  *e2ee.DeviceKeys
+
+	mu sync.Mutex // one key-directory fetch and verify at a time
+}
+
+// E2EE loads the device keys in dir for this client.
+func (c *Client) E2EE(dir string) (*E2EE, error) {
+	d, err := LoadDevice(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &E2EE{C: c, Dir: dir, Me: d}, nil
+}
+
+func (x *E2EE) loadView() keydir.View {
+	var v keydir.View
+	if b, err := os.ReadFile(filepath.Join(x.Dir, keydirFile)); err == nil {
+		json.Unmarshal(b, &v)
+	}
+	return v
+}
+
+// fetchProven calls the key directory and verifies the answer against the
+// saved view, then saves the newer view. A checkpoint older than the saved
+// one (another process of this user saw a newer one meanwhile) is asked
+// again; a real rollback or fork is an error.
+func (x *E2EE) fetchProven(ctx context.Context, method, path string, body any) (*keydir.Verified, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var lastErr error
+	for range 3 {
+		view := x.loadView()
+		sep := "?"
+		if u, err := url.Parse(path); err == nil && u.RawQuery != "" {
+			sep = "&"
+		}
+		var p keydir.Proven
+		if err := x.C.Do(ctx, method, path+sep+"since="+strconv.FormatInt(view.Size(), 10), body, &p); err != nil {
+			return nil, err
+		}
+		v, err := p.Verify(x.loadView())
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if v.Checkpoint.Size >= view.Size() {
+			b, _ := json.Marshal(v.View)
+			if err := writePrivate(filepath.Join(x.Dir, keydirFile), b); err != nil {
+				return nil, err
+			}
+		}
+		return v, nil
+	}
+	return nil, lastErr
+}
+
+// Register registers this device's public record for its account.
+func (x *E2EE) Register(ctx context.Context) error {
+	v, err := x.fetchProven(ctx, http.MethodPost, "/api/v1/keys/devices", web.RecordRequest{Record: x.Me.Record().Raw})
+	if err != nil {
+		return err
+	}
+	if len(v.Devices) != 1 || v.Devices[0].ID != x.Me.ID {
+		return errors.New("the key directory did not log this device")
+	}
+	return nil
+}
+
+// MyDevices returns this account's devices, verified against the log.
+func (x *E2EE) MyDevices(ctx context.Context) (*e2ee.Devices, *keydir.Verified, error) {
+	v, err := x.fetchProven(ctx, http.MethodGet, "/api/v1/keys/devices", nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := v.Directory(nil)
+	return d, v, err
+}
+
+// Revoke revokes one of this account's devices (signed by this device).
+func (x *E2EE) Revoke(ctx context.Context, device string) error {
+	_, err := x.fetchProven(ctx, http.MethodPost, "/api/v1/keys/revocations",
+		web.RecordRequest{Record: x.Me.Revoke(device, time.Now())})
+	return err
+}
+
+// CaseDevices returns the verified devices of everyone in a case.
+func (x *E2EE) CaseDevices(ctx context.Context, caseID string) (*e2ee.Devices, *keydir.Verified, error) {
+	v, err := x.fetchProven(ctx, http.MethodGet, "/api/v1/cases/"+url.PathEscape(caseID)+"/devices", nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := v.Directory(nil)
+	return d, v, err
+}
+
+type pin struct {
+	First  []byte `json:"first"`  // hash of statement 1
+	Seq    uint64 `json:"seq"`    // the latest statement this device verified
+	Latest []byte `json:"latest"` // and its hash
+}
+
+// Statements fetches and verifies a case's membership chain against dir.
+// The chain must start with the statement this device pinned the first
+// time (trust on first use) and contain the latest one it verified before,
+// unchanged: a server cannot show it another history or take statements
+// back. The pin then moves to the new latest.
+func (x *E2EE) Statements(ctx context.Context, caseID string, dir e2ee.Directory) (*e2ee.Chain, error) {
+	v, err := x.fetchProven(ctx, http.MethodGet, "/api/v1/cases/"+url.PathEscape(caseID)+"/e2ee/statements", nil)
+	if err != nil {
+		return nil, err
+	}
+	chain := e2ee.NewChain(caseID)
+	for _, st := range v.Statements {
+		if err := chain.Extend(st, dir); err != nil {
+			return nil, err
+		}
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	pins := map[string]pin{}
+	path := filepath.Join(x.Dir, statementsFile)
+	if b, err := os.ReadFile(path); err == nil {
+		json.Unmarshal(b, &pins)
+	}
+	p, pinned := pins[caseID]
+	if chain.Len() == 0 {
+		if pinned {
+			return nil, fmt.Errorf("%w: the server shows no membership statements for case %s, but this device verified %d", e2ee.ErrMembership, caseID, p.Seq)
+		}
+		return chain, nil
+	}
+	first, _ := chain.Get(1)
+	h1 := first.Hash()
+	if pinned {
+		if string(p.First) != string(h1[:]) {
+			return nil, fmt.Errorf("%w: the first membership statement of case %s is not the one this device pinned (the server shows another history)", e2ee.ErrMembership, caseID)
+		}
+		old, ok := chain.Get(p.Seq)
+		if !ok {
+			return nil, fmt.Errorf("%w: case %s's membership chain is shorter (%d) than this device saw (%d)", e2ee.ErrMembership, caseID, chain.Len(), p.Seq)
+		}
+		if h := old.Hash(); string(h[:]) != string(p.Latest) {
+			return nil, fmt.Errorf("%w: membership statement %d of case %s changed since this device verified it", e2ee.ErrMembership, p.Seq, caseID)
+		}
+	}
+	latest := chain.Latest()
+	hl := latest.Hash()
+	pins[caseID] = pin{First: h1[:], Seq: latest.Seq, Latest: hl[:]}
+	b, _ := json.Marshal(pins)
+	return chain, writePrivate(path, b)
+}
+
+// postStatement publishes a signed statement.
+func (x *E2EE) postStatement(ctx context.Context, caseID string, raw []byte) error {
+	_, err := x.fetchProven(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/e2ee/statements", web.RecordRequest{Record: raw})
+	return err
+}
+
+// SafetyNumber returns the safety number between this account and other,
+// from both accounts' verified active devices in caseID.
+func (x *E2EE) SafetyNumber(ctx context.Context, caseID, other string) (string, error) {
+	devs, _, err := x.CaseDevices(ctx, caseID)
+	if err != nil {
+		return "", err
+	}
+	mine, theirs := devs.Active(x.Me.Account), devs.Active(other)
+	if len(theirs) == 0 {
+		return "", fmt.Errorf("%s has no registered device in case %s", other, caseID)
+	}
+	return e2ee.SafetyNumber(x.Me.Account, mine, other, theirs), nil
+}
+
+// SecureEvent is something that happened in a room, decrypted and
+// checked. Exactly one of Text (with Kind), Seal or Rejected is meaningful.
+type SecureEvent struct {
+	Room   string
+	Pos    messaging.Position
+	At     time.Time
+	From   string // account
+	Device string
+	Kind   int // e2ee.KindText, KindCarryProposal or KindCarried
+	Text   string
+	Carry  *CarryInfo
+	Seal   *messaging.Seal
+	// Rejected says why a payload was refused (it wraps an e2ee.Err…).
+	Rejected error
+	// Notice is a membership event for people: who a mediator's device
+	// admitted, or why it refused to sign.
+	Notice string
+}
+
+// CarryInfo is the carry a proposal or a carried message names.
+type CarryInfo struct {
+	ID       string
+	Room     string // proposal: the target; carried: the source
+	Ref      messaging.Position
+	RefHash  [32]byte
+	Proposer string
+}
+
+func eventFrom(room string, m messaging.Message, r *e2ee.Received) SecureEvent {
+	ev := SecureEvent{Room: room, Pos: m.Pos(), At: time.UnixMilli(m.At), From: m.From, Device: r.Ctx.Device,
+		Kind: r.Plain.Kind, Text: r.Plain.Text}
+	if r.Plain.Kind != e2ee.KindText {
+		ev.Carry = &CarryInfo{ID: r.Plain.CarryID, Room: r.Plain.Room, RefHash: r.Plain.RefHash, Proposer: r.Plain.Proposer,
+			Ref: messaging.Position{Epoch: r.Plain.Ref.Epoch, Offset: r.Plain.Ref.Offset}}
+	}
+	return ev
+}
+
+// ReadRoom reads a room's history from the server and decrypts it: every
+// message after from (the zero Position: from the start). Key
+// distributions are read from the start of from's epoch. Messages this
+// device cannot read come back with Rejected set.
+func (x *E2EE) ReadRoom(ctx context.Context, caseID, room string, from messaging.Position) ([]SecureEvent, error) {
+	devs, _, err := x.CaseDevices(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := x.Statements(ctx, caseID, devs)
+	if err != nil {
+		return nil, err
+	}
+	sess := e2ee.NewSession(x.Me, caseID, chain, devs)
+	var out []SecureEvent
+	// A message resent after a dropped connection may be stored twice
+	// (same sender, same id); the copy is skipped, as Chat does.
+	seen := map[string]bool{}
+	pos := messaging.Position{Epoch: max(from.Epoch, 1)}
+	for range 100000 {
+		var page web.HistoryPage
+		path := fmt.Sprintf("/api/v1/cases/%s/rooms/%s/messages?epoch=%d&offset=%d&limit=500",
+			url.PathEscape(caseID), url.PathEscape(room), pos.Epoch, pos.Offset)
+		if err := x.C.Do(ctx, http.MethodGet, path, nil, &page); err != nil {
+			return nil, err
+		}
+		for _, m := range page.Messages {
+			if m.From == "" || seen[m.From+"\x00"+m.ID] {
+				continue
+			}
+			seen[m.From+"\x00"+m.ID] = true
+			r, err := sess.Receive(room, m.Epoch, m.From, m.Body)
+			if !from.Before(m.Pos()) {
+				continue
+			}
+			switch {
+			case err != nil:
+				out = append(out, SecureEvent{Room: room, Pos: m.Pos(), At: time.UnixMilli(m.At), From: m.From, Rejected: err})
+			case r.Plain != nil:
+				out = append(out, eventFrom(room, m, r))
+			}
+		}
+		if !pos.Before(page.Next) {
+			return out, nil
+		}
+		pos = page.Next
+	}
+	return out, nil
+}

@@ -1,0 +1,746 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/keydir"
+	"github.com/parley-mediation/parley/messaging"
+	"github.com/parley-mediation/parley/web"
+)
+
+// SecureOptions configures a SecureChat.
+type SecureOptions struct {
+	// Rooms to open; empty: every room the user may join.
+	Rooms []string
+	// NoAutoSign stops a mediator's chat from signing membership
+	// statements by itself when the rooms' membership changes.
+	NoAutoSign bool
+	// StatementWait bounds how long Send waits for a mediator to sign the
+	// membership of a room's new epoch (default 30 s).
+	StatementWait time.Duration
+}
+
+// SecureChat is an end-to-end encrypted connection to a case's rooms, on
+// top of Chat (reconnect, resume, exactly-once delivery): messages are
+// encrypted and signed on this device and checked and decrypted when they
+// arrive. A mediator's SecureChat also signs the rooms' membership after
+// every change (unless NoAutoSign), refusing memberships that break the
+// caucus rule.
+type SecureChat struct {
+	x      *E2EE
+	caseID string
+	opts   SecureOptions
+	chat   *Chat
+	rooms  []string
+	events chan SecureEvent
+
+	mu       sync.Mutex
+	sess     *e2ee.Session
+	epochs   map[string]int64
+	held     map[string][]messaging.Message
+	seen     map[string]map[messaging.Position]seenMsg
+	seenQ    []seenRef
+	mediator bool
+	ready    chan struct{}
+	isReady  bool
+
+	sendMu      sync.Mutex
+	kick        chan struct{}
+	done        chan struct{}
+	closeOnce   sync.Once
+	wg          sync.WaitGroup
+	refreshMu   sync.Mutex
+	lastRefresh time.Time
+	// ended closes when the underlying chat ends; then events closes,
+	// once no emit is under way (emitMu).
+	ended      chan struct{}
+	emitMu     sync.RWMutex
+	emitClosed bool
+	// life ends with Close: background work (refreshes, signing) stops.
+	life   context.Context
+	cancel context.CancelFunc
+}
+
+type seenMsg struct {
+	from string
+	kind int
+	text string
+	hash [32]byte
+}
+
+type seenRef struct {
+	room string
+	pos  messaging.Position
+}
+
+// seenLimit bounds the decrypted messages remembered for carries.
+const secureSeenLimit = 10000
+
+// OpenSecureChat opens the case's rooms end-to-end encrypted. It verifies
+// the case's devices and membership chain first, and resumes each room
+// from the start of the epoch the latest statement names (so it receives
+// the key distributions of that epoch).
+func (x *E2EE) OpenSecureChat(ctx context.Context, caseID string, opts SecureOptions) (*SecureChat, error) {
+	if opts.StatementWait <= 0 {
+		opts.StatementWait = 30 * time.Second
+	}
+	c, err := x.C.Case(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	rooms := opts.Rooms
+	if len(rooms) == 0 {
+		var views []caucus.RoomView
+		if err := x.C.Do(ctx, http.MethodGet, "/api/v1/cases/"+url.PathEscape(caseID)+"/rooms", nil, &views); err != nil {
+			return nil, err
+		}
+		for _, v := range views {
+			rooms = append(rooms, v.Name)
+		}
+	}
+	devs, _, err := x.CaseDevices(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := x.Statements(ctx, caseID, devs)
+	if err != nil {
+		return nil, err
+	}
+	s := &SecureChat{x: x, caseID: caseID, opts: opts, rooms: rooms, events: make(chan SecureEvent, 4096),
+		sess: e2ee.NewSession(x.Me, caseID, chain, devs), epochs: map[string]int64{}, held: map[string][]messaging.Message{},
+		seen: map[string]map[messaging.Position]seenMsg{}, ready: make(chan struct{}), kick: make(chan struct{}, 1), done: make(chan struct{}), ended: make(chan struct{})}
+	s.life, s.cancel = context.WithCancel(context.Background())
+	for _, m := range c.Mediators {
+		if m.AccountID == x.Me.Account && m.Recused == nil {
+			s.mediator = !opts.NoAutoSign
+		}
+	}
+	positions := map[string]*messaging.Position{}
+	for _, r := range rooms {
+		positions[r] = nil
+		if st := chain.Latest(); st != nil {
+			if rm, ok := st.Room(r); ok {
+				positions[r] = &messaging.Position{Epoch: rm.Epoch}
+			}
+		}
+	}
+	s.chat, err = x.C.Chat(ctx, caseID, positions)
+	if err != nil {
+		s.cancel()
+		return nil, err
+	}
+	// Rooms the server refused are left out (the chat forgot them).
+	var open []string
+	for _, r := range rooms {
+		if _, ok := s.chat.Position(r); ok {
+			open = append(open, r)
+		}
+	}
+	if len(open) == 0 {
+		s.chat.Close()
+		s.cancel()
+		return nil, errors.New("none of the rooms could be opened")
+	}
+	s.rooms = open
+	s.wg.Add(1)
+	go s.run()
+	if s.mediator {
+		s.wg.Add(1)
+		go s.signer()
+	}
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		s.Close()
+		return nil, ctx.Err()
+	case <-time.After(30 * time.Second):
+		s.Close()
+		return nil, errors.New("rooms did not report their position within 30s")
+	}
+	if s.mediator {
+		s.kickSigner()
+	}
+	return s, nil
+}
+
+// Events delivers what happens in the rooms, decrypted, in order per room.
+func (s *SecureChat) Events() <-chan SecureEvent { return s.events }
+
+// Chain returns the verified membership chain in use.
+func (s *SecureChat) Chain() *e2ee.Chain {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sess.Chain
+}
+
+// Epoch returns the current epoch of a room as this chat knows it.
+func (s *SecureChat) Epoch(room string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.epochs[room]
+}
+
+// Close ends the chat.
+func (s *SecureChat) Close() {
+	s.closeOnce.Do(func() {
+		s.cancel()
+		close(s.done)
+		s.chat.Close()
+		s.wg.Wait()
+	})
+}
+
+func (s *SecureChat) emit(ev SecureEvent) {
+	s.emitMu.RLock()
+	defer s.emitMu.RUnlock()
+	if s.emitClosed {
+		return
+	}
+	select {
+	case s.events <- ev:
+	case <-s.done:
+	case <-s.ended:
+	}
+}
+
+func (s *SecureChat) kickSigner() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run processes the underlying chat's events in order.
+func (s *SecureChat) run() {
+	defer s.wg.Done()
+	defer func() {
+		close(s.ended)
+		s.emitMu.Lock()
+		s.emitClosed = true
+		close(s.events)
+		s.emitMu.Unlock()
+	}()
+	for ev := range s.chat.Events() {
+		switch {
+		case ev.Head != nil:
+			s.mu.Lock()
+			s.epochs[ev.Room] = max(s.epochs[ev.Room], ev.Head.Epoch, 1)
+			if !s.isReady && len(s.epochs) == len(s.rooms) {
+				s.isReady = true
+				close(s.ready)
+			}
+			s.mu.Unlock()
+		case ev.Seal != nil:
+			s.mu.Lock()
+			s.epochs[ev.Room] = max(s.epochs[ev.Room], ev.Seal.Next)
+			s.mu.Unlock()
+			s.emit(SecureEvent{Room: ev.Room, Seal: ev.Seal})
+			if s.mediator {
+				s.kickSigner()
+			}
+		case ev.Msg != nil:
+			s.receive(ev.Room, *ev.Msg)
+		}
+	}
+}
+
+// refreshable errors are cured by fetching the chain or the devices again.
+func refreshable(err error) bool {
+	return errors.Is(err, e2ee.ErrUnknownStatement) || errors.Is(err, e2ee.ErrUnknownDevice)
+}
+
+// receive checks and decrypts one message. Payloads that name a statement
+// or device this chat has not verified yet wait (with everything after
+// them in that room, to keep the order) until a refresh.
+func (s *SecureChat) receive(room string, m messaging.Message) {
+	s.mu.Lock()
+	if m.Epoch > s.epochs[room] {
+		s.epochs[room] = m.Epoch
+	}
+	if m.From == "" {
+		s.mu.Unlock()
+		return
+	}
+	s.held[room] = append(s.held[room], m)
+	if len(s.held[room]) > 1 {
+		s.mu.Unlock()
+		return // behind a payload waiting for a refresh
+	}
+	s.mu.Unlock()
+	for refreshes := 0; ; refreshes++ {
+		stuck := s.drain(room, refreshes >= 2)
+		if !stuck {
+			return
+		}
+		ctx, cancel := context.WithTimeout(s.life, 30*time.Second)
+		err := s.refresh(ctx)
+		cancel()
+		if err != nil {
+			s.emit(SecureEvent{Room: room, Notice: "could not refresh keys and membership: " + err.Error()})
+		}
+	}
+}
+
+// drain processes room's held payloads in order; it stops and returns true
+// at one that needs a refresh (unless giveUp, which rejects it).
+func (s *SecureChat) drain(room string, giveUp bool) bool {
+	for {
+		s.mu.Lock()
+		if len(s.held[room]) == 0 {
+			s.mu.Unlock()
+			return false
+		}
+		m := s.held[room][0]
+		r, err := s.sess.Receive(room, m.Epoch, m.From, m.Body)
+		if err != nil && refreshable(err) && !giveUp {
+			s.mu.Unlock()
+			return true
+		}
+		s.held[room] = s.held[room][1:]
+		giveUp = false
+		var ev *SecureEvent
+		switch {
+		case err != nil:
+			ev = &SecureEvent{Room: room, Pos: m.Pos(), At: time.UnixMilli(m.At), From: m.From, Rejected: err}
+		case r.Plain != nil:
+			e := eventFrom(room, m, r)
+			ev = &e
+			s.remember(room, m, r.Plain)
+		}
+		s.mu.Unlock()
+		if ev != nil {
+			s.emit(*ev)
+		}
+	}
+}
+
+func (s *SecureChat) remember(room string, m messaging.Message, p *e2ee.Plaintext) {
+	if s.seen[room] == nil {
+		s.seen[room] = map[messaging.Position]seenMsg{}
+	}
+	s.seen[room][m.Pos()] = seenMsg{from: m.From, kind: p.Kind, text: p.Text, hash: e2ee.PayloadHash(m.Body)}
+	s.seenQ = append(s.seenQ, seenRef{room, m.Pos()})
+	if len(s.seenQ) > secureSeenLimit {
+		delete(s.seen[s.seenQ[0].room], s.seenQ[0].pos)
+		s.seenQ = s.seenQ[1:]
+	}
+}
+
+// minRefresh spaces refreshes, so that a flood of payloads naming unknown
+// statements or devices cannot make a client hammer the server.
+const minRefresh = 500 * time.Millisecond
+
+// refresh fetches and verifies the devices and the membership chain again.
+func (s *SecureChat) refresh(ctx context.Context) error {
+	s.refreshMu.Lock()
+	wait := minRefresh - time.Since(s.lastRefresh)
+	s.refreshMu.Unlock()
+	if wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.refreshMu.Lock()
+	s.lastRefresh = time.Now()
+	s.refreshMu.Unlock()
+	devs, _, err := s.x.CaseDevices(ctx, s.caseID)
+	if err != nil {
+		return err
+	}
+	chain, err := s.x.Statements(ctx, s.caseID, devs)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if chain.Len() < s.sess.Chain.Len() {
+		return fmt.Errorf("%w: the membership chain got shorter", e2ee.ErrMembership)
+	}
+	s.sess.Chain, s.sess.Dir = chain, devs
+	return nil
+}
+
+// Send encrypts text on this device and posts it in room; it returns once
+// the server has stored it.
+func (s *SecureChat) Send(ctx context.Context, room, text string) (messaging.Message, error) {
+	return s.send(ctx, room, &e2ee.Plaintext{Kind: e2ee.KindText, Text: text}, nil)
+}
+
+func newMessageID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return "e" + hex.EncodeToString(b)
+}
+
+// send encrypts p for room's current epoch and posts the key distributions
+// it needs, then the message. before, if set, sees the message payload
+// before it is posted (a carry's consent names its hash). A message that
+// lands in a later epoch than it was encrypted for (the room was sealed
+// meanwhile) is refused by receivers, so it is encrypted again for the
+// new epoch and resent.
+func (s *SecureChat) send(ctx context.Context, room string, p *e2ee.Plaintext, before func(payload []byte) error) (messaging.Message, error) {
+	if !slices.Contains(s.rooms, room) {
+		return messaging.Message{}, fmt.Errorf("room %s is not open in this chat", room)
+	}
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	for range 4 {
+		payloads, epoch, err := s.encrypt(ctx, room, p)
+		if err != nil {
+			return messaging.Message{}, err
+		}
+		if before != nil {
+			if err := before(payloads[len(payloads)-1]); err != nil {
+				s.rotate(room, 0)
+				return messaging.Message{}, err
+			}
+		}
+		moved := false
+		for i, pl := range payloads {
+			m, err := s.chat.Send(ctx, room, newMessageID(), pl)
+			if err != nil {
+				s.rotate(room, 0) // some members may lack this chain's key: start over next time
+				return messaging.Message{}, err
+			}
+			if m.Epoch != epoch {
+				s.rotate(room, m.Epoch)
+				moved = true
+				break
+			}
+			if i == len(payloads)-1 {
+				return m, nil
+			}
+		}
+		if !moved {
+			break
+		}
+	}
+	return messaging.Message{}, errors.New("the room kept changing epochs while sending; try again")
+}
+
+func (s *SecureChat) rotate(room string, epoch int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sess.Rotate(room)
+	s.epochs[room] = max(s.epochs[room], epoch)
+}
+
+// encrypt prepares room for its current epoch and encrypts p. When no
+// mediator has signed the epoch's membership yet it waits for one (a
+// mediator's own chat signs it), up to StatementWait.
+func (s *SecureChat) encrypt(ctx context.Context, room string, p *e2ee.Plaintext) ([][]byte, int64, error) {
+	deadline := time.Now().Add(s.opts.StatementWait)
+	backoff := 200 * time.Millisecond
+	for refreshed := false; ; {
+		s.mu.Lock()
+		epoch := s.epochs[room]
+		dists, err := s.sess.Prepare(room, epoch)
+		if err == nil {
+			var msg []byte
+			msg, err = s.sess.Encrypt(room, p)
+			s.mu.Unlock()
+			if err != nil {
+				return nil, 0, err
+			}
+			return append(dists, msg), epoch, nil
+		}
+		s.mu.Unlock()
+		switch {
+		case errors.Is(err, e2ee.ErrNoStatement):
+			if s.mediator {
+				if err := s.signMembership(ctx); err != nil {
+					return nil, 0, err
+				}
+			} else if err := s.refresh(ctx); err != nil {
+				return nil, 0, err
+			}
+		case errors.Is(err, e2ee.ErrUnknownDevice) && !refreshed:
+			refreshed = true
+			if err := s.refresh(ctx); err != nil {
+				return nil, 0, err
+			}
+			continue
+		default:
+			return nil, 0, err
+		}
+		if time.Now().After(deadline) {
+			return nil, 0, fmt.Errorf("%w: no mediator has confirmed who is in %s since it last changed (epoch %d); a mediator must open the case in Parley", e2ee.ErrNoStatement, room, epoch)
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+// signer signs membership statements after changes (mediators only),
+// coalescing bursts of seals into one statement.
+func (s *SecureChat) signer() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.kick:
+		}
+		select {
+		case <-s.done:
+			return
+		case <-time.After(150 * time.Millisecond):
+		}
+		ctx, cancel := context.WithTimeout(s.life, 30*time.Second)
+		if err := s.signMembership(ctx); err != nil && s.life.Err() == nil {
+			s.emit(SecureEvent{Notice: "membership not signed: " + err.Error()})
+		}
+		cancel()
+	}
+}
+
+// peopleOf lists the case's people as a statement does: active mediators,
+// then parties, counsel and observers with their sides.
+func peopleOf(c cases.Case) ([]e2ee.Person, []string) {
+	var people []e2ee.Person
+	for _, m := range c.Mediators {
+		if m.Recused == nil {
+			people = append(people, e2ee.Person{Account: m.AccountID, Role: e2ee.RoleMediator})
+		}
+	}
+	for _, p := range c.Participants {
+		side := p.Side
+		if p.Role == cases.RoleObserver {
+			side = ""
+		}
+		people = append(people, e2ee.Person{Account: p.AccountID, Role: string(p.Role), Side: side})
+	}
+	var sides []string
+	for _, sd := range c.Sides {
+		sides = append(sides, sd.ID)
+	}
+	return people, sides
+}
+
+func sameMembership(a, b *e2ee.Statement) bool {
+	if !slices.Equal(a.People, b.People) || len(a.Rooms) != len(b.Rooms) {
+		return false
+	}
+	for i := range a.Rooms {
+		if a.Rooms[i].Name != b.Rooms[i].Name || a.Rooms[i].Epoch != b.Rooms[i].Epoch || !slices.Equal(a.Rooms[i].Members, b.Rooms[i].Members) {
+			return false
+		}
+	}
+	return true
+}
+
+// signMembership signs a statement for the case's current people and the
+// rooms' current epochs, if the latest statement does not already say so.
+// It refuses (and says why) when the result would break the rules — the
+// caucus rule, or anyone changing side or role.
+func (s *SecureChat) signMembership(ctx context.Context) error {
+	for attempt := 0; attempt < 4; attempt++ {
+		c, err := s.x.C.Case(ctx, s.caseID)
+		if err != nil {
+			return err
+		}
+		people, sides := peopleOf(c)
+		s.mu.Lock()
+		epochs := map[string]int64{}
+		for r, e := range s.epochs {
+			epochs[r] = e
+		}
+		chain := s.sess.Chain
+		dir := s.sess.Dir
+		s.mu.Unlock()
+		latest := chain.Latest()
+		if latest != nil {
+			for _, r := range latest.Rooms {
+				if _, ok := epochs[r.Name]; !ok {
+					epochs[r.Name] = r.Epoch
+				}
+			}
+		}
+		want := e2ee.StatementFor(s.caseID, people, sides, epochs)
+		if latest != nil {
+			if sameMembership(latest, want) {
+				return nil
+			}
+			want.Seq, want.Prev = latest.Seq+1, latest.Hash()
+		} else {
+			want.Seq = 1
+		}
+		raw, err := want.Sign(s.x.Me)
+		if err != nil {
+			s.emit(SecureEvent{Notice: "refusing to sign the membership the server describes: " + err.Error()})
+			return err
+		}
+		dec, err := e2ee.DecodeStatement(raw)
+		if err != nil {
+			return err
+		}
+		if err := chain.Clone().Extend(dec, dir); err != nil {
+			s.emit(SecureEvent{Notice: "refusing to sign the membership the server describes: " + err.Error()})
+			return err
+		}
+		err = s.x.postStatement(ctx, s.caseID, raw)
+		var ae *Error
+		if errors.As(err, &ae) && ae.Status == http.StatusConflict {
+			if err := s.refresh(ctx); err != nil {
+				return err
+			}
+			continue // another mediator signed first
+		}
+		if err != nil {
+			return err
+		}
+		s.emit(SecureEvent{Notice: admissions(latest, dec)})
+		return s.refresh(ctx)
+	}
+	return errors.New("membership statement: lost the race to other mediators repeatedly")
+}
+
+// admissions describes a new statement for people: who came in, who left.
+func admissions(prev, next *e2ee.Statement) string {
+	var in, out []string
+	for _, p := range next.People {
+		if prev == nil {
+			in = append(in, p.Account+" ("+p.Role+sideSuffix(p.Side)+")")
+		} else if _, ok := prev.Person(p.Account); !ok {
+			in = append(in, p.Account+" ("+p.Role+sideSuffix(p.Side)+")")
+		}
+	}
+	if prev != nil {
+		for _, p := range prev.People {
+			if _, ok := next.Person(p.Account); !ok {
+				out = append(out, p.Account)
+			}
+		}
+	}
+	msg := fmt.Sprintf("signed membership statement %d", next.Seq)
+	if len(in) > 0 {
+		msg += "; admitted " + strings.Join(in, ", ")
+	}
+	if len(out) > 0 {
+		msg += "; removed " + strings.Join(out, ", ")
+	}
+	return msg
+}
+
+func sideSuffix(side string) string {
+	if side == "" {
+		return ""
+	}
+	return ", side " + side
+}
+
+// ProposeCarry (a mediator, in a caucus) proposes carrying the message at
+// pos of room to the joint room: it records the proposal (audited) and
+// posts it, encrypted, in the caucus, where the author's device sees it.
+func (s *SecureChat) ProposeCarry(ctx context.Context, room string, pos messaging.Position, note string) (string, error) {
+	if _, ok := e2ee.CaucusSide(room); !ok {
+		return "", errors.New("only messages of a caucus are carried")
+	}
+	var page web.HistoryPage
+	path := fmt.Sprintf("/api/v1/cases/%s/rooms/%s/messages?epoch=%d&offset=%d&limit=1",
+		url.PathEscape(s.caseID), url.PathEscape(room), pos.Epoch, pos.Offset-1)
+	if err := s.x.C.Do(ctx, http.MethodGet, path, nil, &page); err != nil {
+		return "", err
+	}
+	if len(page.Messages) == 0 || page.Messages[0].Pos() != pos {
+		return "", fmt.Errorf("no message at %d:%d in %s", pos.Epoch, pos.Offset, room)
+	}
+	hash := e2ee.PayloadHash(page.Messages[0].Body)
+	id := ids.New("cr")
+	var rec keydir.Carry
+	if err := s.x.C.Do(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(s.caseID)+"/carries", keydir.CarryRequest{
+		ID: id, From: room, To: caucus.JointName, Epoch: pos.Epoch, Offset: pos.Offset, Hash: fmt.Sprintf("sha256:%x", hash)}, &rec); err != nil {
+		return "", err
+	}
+	_, err := s.send(ctx, room, &e2ee.Plaintext{Kind: e2ee.KindCarryProposal, CarryID: id, Room: caucus.JointName,
+		Ref: e2ee.Position{Epoch: pos.Epoch, Offset: pos.Offset}, RefHash: hash, Text: note}, nil)
+	return id, err
+}
+
+// ApproveCarry is the author's consent to a proposal they received: this
+// device checks the proposal names one of its account's own messages
+// (by position and payload hash), re-encrypts that message's text for the
+// joint room, records the consent with the new payload's hash (audited),
+// and posts it.
+func (s *SecureChat) ApproveCarry(ctx context.Context, proposal SecureEvent) (messaging.Message, error) {
+	if proposal.Kind != e2ee.KindCarryProposal || proposal.Carry == nil {
+		return messaging.Message{}, errors.New("not a carry proposal")
+	}
+	s.mu.Lock()
+	st := s.sess.Chain.Latest()
+	orig, ok := s.seen[proposal.Room][proposal.Carry.Ref]
+	s.mu.Unlock()
+	if st == nil {
+		return messaging.Message{}, e2ee.ErrNoStatement
+	}
+	if p, isIn := st.Person(proposal.From); !isIn || p.Role != e2ee.RoleMediator {
+		return messaging.Message{}, errors.New("the proposal does not come from a mediator of the case")
+	}
+	if !ok {
+		evs, err := s.x.ReadRoom(ctx, s.caseID, proposal.Room, messaging.Position{Epoch: proposal.Carry.Ref.Epoch, Offset: proposal.Carry.Ref.Offset - 1})
+		if err != nil {
+			return messaging.Message{}, err
+		}
+		for _, ev := range evs {
+			if ev.Pos == proposal.Carry.Ref && ev.Rejected == nil {
+				orig, ok = seenMsg{from: ev.From, kind: ev.Kind, text: ev.Text}, true
+				orig.hash = proposal.Carry.RefHash // checked below against the stored payload
+				if err := s.checkHash(ctx, proposal); err != nil {
+					return messaging.Message{}, err
+				}
+			}
+		}
+	}
+	if !ok {
+		return messaging.Message{}, fmt.Errorf("this device cannot read the message at %d:%d", proposal.Carry.Ref.Epoch, proposal.Carry.Ref.Offset)
+	}
+	if orig.from != s.x.Me.Account {
+		return messaging.Message{}, errors.New("only the author of a message can consent to carrying it")
+	}
+	if orig.hash != proposal.Carry.RefHash || orig.kind != e2ee.KindText {
+		return messaging.Message{}, errors.New("the proposal does not match the message")
+	}
+	p := &e2ee.Plaintext{Kind: e2ee.KindCarried, CarryID: proposal.Carry.ID, Room: proposal.Room,
+		Ref: e2ee.Position{Epoch: proposal.Carry.Ref.Epoch, Offset: proposal.Carry.Ref.Offset}, RefHash: proposal.Carry.RefHash,
+		Proposer: proposal.From, Text: orig.text}
+	return s.send(ctx, proposal.Carry.Room, p, func(payload []byte) error {
+		return s.x.C.Do(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(s.caseID)+"/carries/"+url.PathEscape(proposal.Carry.ID)+"/consent",
+			web.ConsentRequest{Hash: fmt.Sprintf("sha256:%x", e2ee.PayloadHash(payload))}, nil)
+	})
+}
+
+// checkHash checks the payload stored at a proposal's position has the
+// proposal's hash.
+func (s *SecureChat) checkHash(ctx context.Context, proposal SecureEvent) error {
+	var page web.HistoryPage
+	ref := proposal.Carry.Ref
+	path := fmt.Sprintf("/api/v1/cases/%s/rooms/%s/messages?epoch=%d&offset=%d&limit=1",
+		url.PathEscape(s.caseID), url.PathEscape(proposal.Room), ref.Epoch, ref.Offset-1)
+	if err := s.x.C.Do(ctx, http.MethodGet, path, nil, &page); err != nil {
+		return err
+	}
+	if len(page.Messages) == 0 || page.Messages[0].Pos() != ref || e2ee.PayloadHash(page.Messages[0].Body) != proposal.Carry.RefHash {
+		return errors.New("the proposal does not match the stored message")
+	}
+	return nil
+}

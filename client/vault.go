@@ -1,0 +1,206 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/parley-mediation/parley/vault"
+	"github.com/parley-mediation/parley/web"
+)
+
+// ErrIntegrity: a downloaded document did not match its recorded size and
+// SHA-256, or the server cut the download short (which it does when stored
+// ciphertext fails its integrity check mid-stream). The bytes read so far
+// must be thrown away.
+var ErrIntegrity = errors.New("document integrity check failed")
+
+// streaming is c.HTTP without its overall timeout: a 2 GiB document takes
+// longer than any sensible request timeout. Context cancellation still
+// ends it.
+func (c *Client) streaming() *http.Client {
+	h := *c.HTTP
+	h.Timeout = 0
+	return &h
+}
+
+func (c *Client) send(ctx context.Context, req *http.Request, ok ...int) (*http.Response, error) {
+	req = req.WithContext(ctx)
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	res, err := c.streaming().Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach %s: %w", c.BaseURL, err)
+	}
+	for _, s := range ok {
+		if res.StatusCode == s {
+			return res, nil
+		}
+	}
+	defer res.Body.Close()
+	e := &Error{Status: res.StatusCode}
+	json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&e.Problem)
+	return nil, e
+}
+
+func docsPath(caseID string) string { return "/api/v1/cases/" + url.PathEscape(caseID) + "/documents" }
+
+func docPath(caseID, docID string) string { return docsPath(caseID) + "/" + url.PathEscape(docID) }
+
+// Upload describes a document to upload.
+type Upload struct {
+	Name      string
+	MediaType string // "" for application/octet-stream (or, for a new version, the previous type)
+	Audience  string // joint, caucus:<side>, mediators, user:<account>[,…] (new documents)
+	Class     string // new documents
+	Body      io.Reader
+	Size      int64 // -1 if unknown; known sizes let the server refuse an oversized upload at once
+}
+
+func (c *Client) upload(ctx context.Context, path string, u Upload) (vault.Document, error) {
+	body := u.Body
+	if u.Size == 0 {
+		body = http.NoBody
+	}
+	req, err := http.NewRequest(http.MethodPost, c.BaseURL+path, body)
+	if err != nil {
+		return vault.Document{}, err
+	}
+	req.ContentLength = u.Size
+	if u.Name != "" {
+		req.Header.Set(web.DocumentNameHeader, url.PathEscape(u.Name))
+	}
+	if u.MediaType != "" {
+		req.Header.Set("Content-Type", u.MediaType)
+	}
+	res, err := c.send(ctx, req, http.StatusCreated)
+	if err != nil {
+		return vault.Document{}, err
+	}
+	defer res.Body.Close()
+	var d vault.Document
+	if err := json.NewDecoder(res.Body).Decode(&d); err != nil {
+		return vault.Document{}, fmt.Errorf("unexpected answer from server: %w", err)
+	}
+	return d, nil
+}
+
+// UploadDocument streams a new document to the case.
+func (c *Client) UploadDocument(ctx context.Context, caseID string, u Upload) (vault.Document, error) {
+	q := url.Values{"audience": {u.Audience}, "class": {u.Class}}
+	return c.upload(ctx, docsPath(caseID)+"?"+q.Encode(), u)
+}
+
+// UploadVersion streams a new version of a document.
+func (c *Client) UploadVersion(ctx context.Context, caseID, docID string, u Upload) (vault.Document, error) {
+	return c.upload(ctx, docPath(caseID, docID)+"/versions", u)
+}
+
+// Documents lists the case's documents the caller may see.
+func (c *Client) Documents(ctx context.Context, caseID string) ([]vault.Document, error) {
+	var out []vault.Document
+	err := c.Do(ctx, http.MethodGet, docsPath(caseID), nil, &out)
+	return out, err
+}
+
+// Document returns one document's metadata with its versions.
+func (c *Client) Document(ctx context.Context, caseID, docID string) (vault.Document, error) {
+	var out vault.Document
+	err := c.Do(ctx, http.MethodGet, docPath(caseID, docID), nil, &out)
+	return out, err
+}
+
+// ShareDocument shares a document with another audience, or with dryRun
+// only reports who would gain and lose access.
+func (c *Client) ShareDocument(ctx context.Context, caseID, docID, audience string, dryRun bool) (vault.ShareResult, error) {
+	var out vault.ShareResult
+	err := c.Do(ctx, http.MethodPost, docPath(caseID, docID)+"/share",
+		map[string]any{"audience": audience, "dryRun": dryRun}, &out)
+	return out, err
+}
+
+// HoldDocument places (on) or releases a legal hold.
+func (c *Client) HoldDocument(ctx context.Context, caseID, docID string, on bool) (vault.Document, error) {
+	var out vault.Document
+	err := c.Do(ctx, http.MethodPost, docPath(caseID, docID)+"/hold", map[string]bool{"on": on}, &out)
+	return out, err
+}
+
+// Download is a document being downloaded. Body checks the whole body
+// against the server's Repr-Digest and Content-Length: its last Read
+// returns ErrIntegrity instead of io.EOF if they do not match, or if the
+// server cut the body short. The caller closes Body.
+type Download struct {
+	Name    string
+	Version int
+	Size    int64 // bytes in this answer
+	SHA256  []byte
+	Body    io.ReadCloser
+}
+
+// DownloadDocument opens version (0: the latest) of a document.
+func (c *Client) DownloadDocument(ctx context.Context, caseID, docID string, version int) (*Download, error) {
+	path := docPath(caseID, docID) + "/content"
+	if version > 0 {
+		path += "?version=" + strconv.Itoa(version)
+	}
+	req, err := http.NewRequest(http.MethodGet, c.BaseURL+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.send(ctx, req, http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	d := &Download{Size: res.ContentLength}
+	d.Version, _ = strconv.Atoi(res.Header.Get(web.DocumentVersionHeader))
+	if _, params, err := mime.ParseMediaType(res.Header.Get("Content-Disposition")); err == nil {
+		d.Name = params["filename"] // mime decodes filename* into filename
+	}
+	if dg, ok := strings.CutPrefix(res.Header.Get("Repr-Digest"), "sha-256=:"); ok {
+		d.SHA256, _ = base64.StdEncoding.DecodeString(strings.TrimSuffix(dg, ":"))
+	}
+	if len(d.SHA256) != sha256.Size || d.Size < 0 {
+		res.Body.Close()
+		return nil, fmt.Errorf("%w: the server sent no digest or length to check the download against", ErrIntegrity)
+	}
+	d.Body = &verifying{r: res.Body, h: sha256.New(), want: d.SHA256, size: d.Size}
+	return d, nil
+}
+
+type verifying struct {
+	r    io.ReadCloser
+	h    hash.Hash
+	want []byte
+	size int64
+	n    int64
+}
+
+func (v *verifying) Read(p []byte) (int, error) {
+	n, err := v.r.Read(p)
+	v.h.Write(p[:n])
+	v.n += int64(n)
+	switch {
+	case errors.Is(err, io.EOF):
+		if v.n != v.size || !bytes.Equal(v.h.Sum(nil), v.want) {
+			return n, fmt.Errorf("%w: got %d of %d bytes, or they differ from the document's SHA-256", ErrIntegrity, v.n, v.size)
+		}
+	case err != nil:
+		return n, fmt.Errorf("%w: the download was cut short after %d of %d bytes (%v)", ErrIntegrity, v.n, v.size, err)
+	}
+	return n, err
+}
+
+func (v *verifying) Close() error { return v.r.Close() }

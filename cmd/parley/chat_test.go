@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/internal/canary"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// chatStdout runs f and returns what it printed.
+func chatStdout(t *testing.T, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := os.Stdout
+	os.Stdout = w
+	done := make(chan []byte)
+	go func() {
+		var b bytes.Buffer
+		b.ReadFrom(r)
+		done <- b.Bytes()
+	}()
+	f()
+	os.Stdout = old
+	w.Close()
+	return string(<-done)
+}
+
+// cliUser is a person with a config dir of their own.
+type cliUser struct {
+	dir string
+	c   *client.Client
+	id  string
+}
+
+// as makes u the CLI's user (config dir and session) and runs args.
+func (u cliUser) run(t *testing.T, stdin string, args ...string) (int, string) {
+	t.Helper()
+	t.Setenv("PARLEY_CONFIG_DIR", u.dir)
+	if err := saveSession(cliSession{Server: u.c.BaseURL, Token: u.c.Token}); err != nil {
+		t.Fatal(err)
+	}
+	var code int
+	out := chatStdout(t, func() {
+		if stdin == "" {
+			code = run(context.Background(), args)
+			return
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.WriteString(stdin)
+		w.Close()
+		old := os.Stdin
+		os.Stdin = r
+		code = run(context.Background(), args)
+		os.Stdin = old
+		r.Close()
+	})
+	return code, out
+}
+
+func TestChatAndKeysVerbs(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	medAcct, medC := n.Staff(t, policy.RoleMediator, "cli-med@example.org")
+	k, err := medC.CreateCase(ctx, "CLI chat", "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	med := cliUser{t.TempDir(), medC, medAcct.ID}
+	join := func(side, name string) cliUser {
+		inv, _ := medC.Invite(ctx, k.ID, "party", side, name, "", time.Hour)
+		c := client.New(n.URL, "")
+		s, err := c.Join(ctx, inv.Link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cliUser{t.TempDir(), c, s.Account.ID}
+	}
+	a, b := join("A", "Avery"), join("B", "Blake")
+
+	// Before keys init, chat refuses (it would have no keys to encrypt with).
+	if code, _ := a.run(t, "", "chat", "send", k.ID, "--room", "joint", "hello"); code != 1 {
+		t.Fatalf("chat send without keys exited %d", code)
+	}
+	for _, u := range []cliUser{med, a, b} {
+		if code, out := u.run(t, "", "keys", "init"); code != 0 || !strings.Contains(out, "registered") {
+			t.Fatalf("keys init: %d %s", code, out)
+		}
+		fi, err := os.Stat(u.dir + "/device.json")
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("device.json: %v %v", fi.Mode(), err)
+		}
+	}
+	if code, out := b.run(t, "", "keys", "init", "--kem", "x25519"); code != 0 || !strings.Contains(out, "X-Wing") {
+		t.Fatalf("keys init again keeps the existing device: %d %s", code, out)
+	}
+	if code, out := med.run(t, "", "chat", "send", k.ID, "--room", "joint", "Welcome to mediation"); code != 0 || !strings.HasPrefix(out, "sent ") {
+		t.Fatalf("mediator chat send: %d %q", code, out)
+	}
+	if code, out := a.run(t, "", "chat", "send", k.ID, "--room", "caucus:A", "CANARY-CLI-caucus-text"); code != 0 {
+		t.Fatalf("party chat send: %d %q", code, out)
+	}
+	// The mediator types in the interactive chat; the line is sent.
+	code, out := med.run(t, "Tell me more\n/quit\n", "chat", k.ID, "--room", "caucus:A")
+	if code != 0 || !strings.Contains(out, "end-to-end encrypted") || !strings.Contains(out, "CANARY-CLI-caucus-text") {
+		t.Fatalf("interactive chat: %d %s", code, out)
+	}
+	code, out = a.run(t, "", "chat", "read", k.ID, "--room", "caucus:A", "--json")
+	var lines []chatLine
+	if code != 0 || json.Unmarshal([]byte(out), &lines) != nil || len(lines) != 2 ||
+		lines[0].Text != "CANARY-CLI-caucus-text" || lines[1].Text != "Tell me more" || lines[1].From != med.id {
+		t.Fatalf("chat read --json: %d %s", code, out)
+	}
+	since := lines[0]
+	code, out = a.run(t, "", "chat", "read", k.ID, "--room", "caucus:A", "--since", strings.Join([]string{itoa(since.Epoch), itoa(since.Offset)}, ":"))
+	if code != 0 || strings.Contains(out, "CANARY") || !strings.Contains(out, "Tell me more") {
+		t.Fatalf("chat read --since: %d %s", code, out)
+	}
+	if code, out := b.run(t, "", "chat", "read", k.ID, "--room", "joint"); code != 0 || !strings.Contains(out, "Welcome to mediation") {
+		t.Fatalf("B reads the joint room: %d %s", code, out)
+	}
+	if code, _ := b.run(t, "", "chat", "read", k.ID, "--room", "caucus:A"); code != 1 {
+		t.Fatalf("B read A's caucus: exit %d", code)
+	}
+	// Keys: list, and the safety number both sides compare.
+	if code, out := a.run(t, "", "keys", "list"); code != 0 || !strings.Contains(out, "(this device)") {
+		t.Fatalf("keys list: %d %s", code, out)
+	}
+	_, fa := a.run(t, "", "keys", "fingerprint", med.id)
+	_, fm := med.run(t, "", "keys", "fingerprint", a.id, "--case", k.ID)
+	num := func(s string) string {
+		for _, l := range strings.Split(s, "\n") {
+			if f := strings.Fields(l); len(f) == 12 {
+				return l
+			}
+		}
+		return ""
+	}
+	if num(fa) == "" || num(fa) != num(fm) {
+		t.Fatalf("safety numbers differ:\n%s\n%s", fa, fm)
+	}
+	// Nothing the CLI sent is readable in the node's store.
+	hits, files, err := canary.ScanDir(n.Config.DataDir, []string{"CANARY-CLI-caucus-text", "Tell me more", "Welcome to mediation"})
+	if err != nil || files == 0 || len(hits) != 0 {
+		t.Fatalf("plaintext in the store (%d files): %v %v", files, hits, err)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/messaging"
+)
+
+// The chat verbs are end-to-end encrypted: text is encrypted and signed on
+// this device (keys from `parley keys init`), and only the room's member
+// devices can read it. Sending plaintext to the server is not possible.
+
+func init() {
+	register("chat", "chat <case> [--room joint|caucus:<side>|mediators]", chatInteractive)
+	register("chat send", "chat send <case> --room ROOM TEXT (or - to read it from standard input) [--wait 30s]", chatSend)
+	register("chat read", "chat read <case> --room ROOM [--since EPOCH:OFFSET] [--json]", chatRead)
+}
+
+func inCase(meds []cases.Mediator, parts []cases.Participant, id string) bool {
+	for _, m := range meds {
+		if m.AccountID == id {
+			return true
+		}
+	}
+	for _, p := range parts {
+		if p.AccountID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// names maps the case's account ids to people's names.
+func names(k cases.Case) map[string]string {
+	out := map[string]string{}
+	for _, m := range k.Mediators {
+		out[m.AccountID] = m.Name
+	}
+	for _, p := range k.Participants {
+		out[p.AccountID] = p.Name
+	}
+	return out
+}
+
+func parsePos(s string) (messaging.Position, error) {
+	e, o, ok := strings.Cut(s, ":")
+	ep, err1 := strconv.ParseInt(e, 10, 64)
+	off, err2 := strconv.ParseInt(o, 10, 64)
+	if !ok || err1 != nil || err2 != nil || ep < 0 || off < 0 {
+		return messaging.Position{}, fmt.Errorf("%q: want EPOCH:OFFSET, e.g. 3:17", s)
+	}
+	return messaging.Position{Epoch: ep, Offset: off}, nil
+}
+
+// describe renders an event as one line for people.
+func describe(ev client.SecureEvent, who map[string]string) string {
+	name := func(id string) string {
+		if n := who[id]; n != "" {
+			return n
+		}
+		return id
+	}
+	at := ev.At.Local().Format("15:04")
+	pos := fmt.Sprintf("%d:%d", ev.Pos.Epoch, ev.Pos.Offset)
+	switch {
+	case ev.Notice != "":
+		return "* " + ev.Notice
+	case ev.Seal != nil:
+		return fmt.Sprintf("* %s: who is in the room changed; new keys from epoch %d", ev.Room, ev.Seal.Next)
+	case errors.Is(ev.Rejected, e2ee.ErrNoKey):
+		return fmt.Sprintf("  %s %s [%s] (a message this device cannot read: it was not a member then)", pos, at, name(ev.From))
+	case ev.Rejected != nil:
+		return fmt.Sprintf("! %s %s refused a message claiming to be from %s: %v", pos, at, name(ev.From), ev.Rejected)
+	case ev.Kind == e2ee.KindCarryProposal:
+		line := fmt.Sprintf("  %s %s %s proposes carrying message %d:%d to the %s room", pos, at, name(ev.From), ev.Carry.Ref.Epoch, ev.Carry.Ref.Offset, ev.Carry.Room)
+		if ev.Text != "" {
+			line += " (" + ev.Text + ")"
+		}
+		return line + "; its author approves with /approve " + ev.Carry.ID
+	case ev.Kind == e2ee.KindCarried:
+		return fmt.Sprintf("  %s %s %s: %s  [from their %s, carried with their consent, proposed by %s]", pos, at, name(ev.From), ev.Text, ev.Carry.Room, name(ev.Carry.Proposer))
+	}
+	return fmt.Sprintf("  %s %s %s: %s", pos, at, name(ev.From), ev.Text)
+}
+
+func chatInteractive(ctx context.Context, args []string) error {
+	fs := newFlags("chat")
+	room := fs.String("room", "joint", "room to talk in: joint, caucus:<side> or mediators")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a case id"); err != nil {
+		return err
+	}
+	caseID := fs.Arg(0)
+	c, x, err := e2eeClient()
+	if err != nil {
+		return err
+	}
+	k, err := c.Case(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	who := names(k)
+	s, err := x.OpenSecureChat(ctx, caseID, client.SecureOptions{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if s.Epoch(*room) == 0 {
+		return fmt.Errorf("you are not in room %s of this case", *room)
+	}
+	fmt.Printf("%s — room %s, end-to-end encrypted (this device: %s). Type a line to send; /quit to leave.\n", k.Title, *room, x.Me.ID)
+	if st := s.Chain().Latest(); st != nil {
+		fmt.Printf("* membership signed by %s (statement %d)\n", who[st.SignerAccount], st.Seq)
+	}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(os.Stdin)
+		sc.Buffer(make([]byte, 64<<10), 64<<10)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	proposals := map[string]client.SecureEvent{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-s.Events():
+			if !ok {
+				return errors.New("the connection to the case ended")
+			}
+			if ev.Kind == e2ee.KindCarryProposal && ev.Carry != nil && ev.Rejected == nil {
+				proposals[ev.Carry.ID] = ev
+			}
+			if ev.Room == *room || ev.Notice != "" || (ev.Kind == e2ee.KindCarryProposal && ev.Rejected == nil) {
+				fmt.Println(describe(ev, who))
+			}
+		case line, ok := <-lines:
+			if !ok || line == "/quit" {
+				return nil
+			}
+			if err := chatCommand(ctx, s, *room, line, proposals); err != nil {
+				fmt.Fprintf(os.Stderr, "! %s\n", oneLine(err.Error()))
+			}
+		}
+	}
+}
+
+// chatCommand sends a line, or runs /carry and /approve.
+func chatCommand(ctx context.Context, s *client.SecureChat, room, line string, proposals map[string]client.SecureEvent) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	switch {
+	case strings.TrimSpace(line) == "":
+		return nil
+	case strings.HasPrefix(line, "/carry "):
+		f := strings.Fields(line)
+		pos, err := parsePos(f[1])
+		if err != nil {
+			return err
+		}
+		id, err := s.ProposeCarry(ctx, room, pos, strings.Join(f[2:], " "))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("* proposed carry %s; waiting for its author's consent\n", id)
+		return nil
+	case strings.HasPrefix(line, "/approve "):
+		id := strings.TrimSpace(strings.TrimPrefix(line, "/approve "))
+		p, ok := proposals[id]
+		if !ok {
+			return fmt.Errorf("no carry proposal %s seen in this session", id)
+		}
+		m, err := s.ApproveCarry(ctx, p)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("* carried to %s at %d:%d with your consent\n", p.Carry.Room, m.Epoch, m.Offset)
+		return nil
+	case strings.HasPrefix(line, "/"):
+		return errors.New("commands: /carry EPOCH:OFFSET [note] (mediators), /approve CARRY-ID, /quit")
+	}
+	_, err := s.Send(ctx, room, line)
+	return err
+}
+
+func chatSend(ctx context.Context, args []string) error {
+	fs := newFlags("chat send")
+	room := fs.String("room", "", "room: joint, caucus:<side> or mediators")
+	wait := fs.Duration("wait", 30*time.Second, "how long to wait for a mediator to confirm a room's new membership")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 2 || *room == "" {
+		return usagef("expected a case id, --room and the text")
+	}
+	text := strings.Join(fs.Args()[1:], " ")
+	if text == "-" {
+		b, err := io.ReadAll(io.LimitReader(os.Stdin, 40<<10))
+		if err != nil {
+			return err
+		}
+		text = strings.TrimRight(string(b), "\n")
+	}
+	_, x, err := e2eeClient()
+	if err != nil {
+		return err
+	}
+	s, err := x.OpenSecureChat(ctx, fs.Arg(0), client.SecureOptions{StatementWait: *wait})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	m, err := s.Send(ctx, *room, text)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("sent %d:%d\n", m.Epoch, m.Offset)
+	return nil
+}
+
+type chatLine struct {
+	Room     string    `json:"room"`
+	Epoch    int64     `json:"epoch"`
+	Offset   int64     `json:"offset"`
+	At       time.Time `json:"at"`
+	From     string    `json:"from"`
+	Device   string    `json:"device,omitempty"`
+	Kind     string    `json:"kind,omitempty"`
+	Text     string    `json:"text,omitempty"`
+	Carry    string    `json:"carry,omitempty"`
+	Rejected string    `json:"rejected,omitempty"`
+}
+
+var kindNames = map[int]string{e2ee.KindText: "text", e2ee.KindCarryProposal: "carry-proposal", e2ee.KindCarried: "carried"}
+
+func chatRead(ctx context.Context, args []string) error {
+	fs := newFlags("chat read")
+	room := fs.String("room", "", "room: joint, caucus:<side> or mediators")
+	since := fs.String("since", "", "only messages after EPOCH:OFFSET")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a case id"); err != nil {
+		return err
+	}
+	if *room == "" {
+		return usagef("--room is required")
+	}
+	var from messaging.Position
+	if *since != "" {
+		p, err := parsePos(*since)
+		if err != nil {
+			return usagef("--since: %v", err)
+		}
+		from = p
+	}
+	c, x, err := e2eeClient()
+	if err != nil {
+		return err
+	}
+	evs, err := x.ReadRoom(ctx, fs.Arg(0), *room, from)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := []chatLine{}
+		for _, ev := range evs {
+			l := chatLine{Room: ev.Room, Epoch: ev.Pos.Epoch, Offset: ev.Pos.Offset, At: ev.At, From: ev.From, Device: ev.Device,
+				Kind: kindNames[ev.Kind], Text: ev.Text}
+			if ev.Carry != nil {
+				l.Carry = ev.Carry.ID
+			}
+			if ev.Rejected != nil {
+				l.Kind, l.Rejected = "", ev.Rejected.Error()
+			}
+			out = append(out, l)
+		}
+		return printJSON(out)
+	}
+	k, err := c.Case(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	who := names(k)
+	for _, ev := range evs {
+		fmt.Println(describe(ev, who))
+	}
+	return nil
+}

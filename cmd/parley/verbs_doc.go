@@ -1,0 +1,431 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/vault"
+)
+
+func init() {
+	register("doc put", "doc put <file> --case C (--audience joint|caucus:<side>|mediators|user:<id>[,<id>] --class agreement|evidence|mediator-notes|correspondence|admin | --doc D) [--name N] [--type MEDIA-TYPE] [--json]", docPut)
+	register("doc get", "doc get <doc> --case C [--version N] [-o FILE|-] [--force] [--json]", docGet)
+	register("doc ls", "doc ls --case C [--json]", docList)
+	register("doc versions", "doc versions <doc> --case C [--json]", docVersions)
+	register("doc share", "doc share <doc> --case C --audience joint|caucus:<side>|mediators|user:<id>[,<id>] [--yes] [--json]", docShare)
+	register("doc hold", "doc hold <doc> --case C [--release] [--json]", docHold)
+}
+
+// stderrIsTerminal: progress bars and questions go to a person only.
+func stderrIsTerminal() bool {
+	st, err := os.Stderr.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func progress(size int64, what string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionSetVisibility(stderrIsTerminal()),
+		progressbar.OptionSetDescription(what),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100_000_000), // 100 ms
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }),
+	)
+}
+
+func docPut(ctx context.Context, args []string) error {
+	fs := newFlags("doc put")
+	caseID := fs.String("case", "", "case id")
+	audience := fs.String("audience", "", "who the document is for: joint, caucus:<side>, mediators or user:<account>[,<account>]")
+	class := fs.String("class", "", "record class: agreement, evidence, mediator-notes, correspondence or admin")
+	docID := fs.String("doc", "", "add a new version to this document instead of a new document")
+	name := fs.String("name", "", "the document's name (default: the file's name)")
+	mediaType := fs.String("type", "", "media type (default: from the file's extension)")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a file"); err != nil {
+		return err
+	}
+	if *caseID == "" {
+		return usagef("--case is required")
+	}
+	if *docID == "" && (*audience == "" || *class == "") {
+		return usagef("--audience and --class are required for a new document (or --doc to add a version)")
+	}
+	if *docID != "" && (*audience != "" || *class != "") {
+		return usagef("a new version keeps its document's audience and class; change the audience with `parley doc share`")
+	}
+	path := fs.Arg(0)
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	if *name == "" {
+		*name = filepath.Base(path)
+	}
+	if *mediaType == "" {
+		*mediaType = mime.TypeByExtension(filepath.Ext(path))
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	bar := progress(st.Size(), "uploading "+*name)
+	body := progressbar.NewReader(f, bar)
+	u := client.Upload{Name: *name, MediaType: *mediaType, Audience: *audience, Class: *class, Body: &body, Size: st.Size()}
+	var d vault.Document
+	if *docID == "" {
+		d, err = c.UploadDocument(ctx, *caseID, u)
+	} else {
+		d, err = c.UploadVersion(ctx, *caseID, *docID, u)
+	}
+	bar.Exit()
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(d)
+	}
+	fmt.Printf("Stored %s as %s version %d (%s, %s, for %s), sha256 %s\n", d.Name, d.ID, d.Version, humanBytes(d.Size), d.Class, d.Audience, d.SHA256)
+	return nil
+}
+
+// docGet downloads into a temporary file beside the output and renames it
+// into place only once the whole document has been checked against its
+// SHA-256; on any failure the partial file is removed.
+func docGet(ctx context.Context, args []string) (err error) {
+	fs := newFlags("doc get")
+	caseID := fs.String("case", "", "case id")
+	version := fs.Int("version", 0, "version to download (default: the latest)")
+	out := fs.String("o", "", "output file, or - for standard output (default: the document's name, in this directory)")
+	force := fs.Bool("force", false, "overwrite an existing output file")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a document id"); err != nil {
+		return err
+	}
+	if *caseID == "" {
+		return usagef("--case is required")
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	dl, err := c.DownloadDocument(ctx, *caseID, fs.Arg(0), *version)
+	if err != nil {
+		return err
+	}
+	defer dl.Body.Close()
+	target := *out
+	if target == "" {
+		target = safeFileName(dl.Name)
+	}
+	var w io.Writer
+	var tmp *os.File
+	if target == "-" {
+		w = os.Stdout
+	} else {
+		if _, err := os.Lstat(target); err == nil && !*force {
+			return fmt.Errorf("%s exists; use --force to overwrite it or -o to choose another name", target)
+		}
+		tmp, err = os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".partial-*")
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				tmp.Close()
+				os.Remove(tmp.Name())
+			}
+		}()
+		w = tmp
+	}
+	bar := progress(dl.Size, "downloading "+dl.Name)
+	_, err = io.Copy(io.MultiWriter(w, bar), dl.Body)
+	bar.Exit()
+	if err != nil {
+		if errors.Is(err, client.ErrIntegrity) && tmp != nil {
+			return fmt.Errorf("%w; the partial file was removed", err)
+		}
+		return err
+	}
+	if tmp != nil {
+		if err = tmp.Sync(); err != nil {
+			return err
+		}
+		if err = tmp.Close(); err != nil {
+			return err
+		}
+		if err = os.Rename(tmp.Name(), target); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		return printJSON(map[string]any{"file": target, "name": dl.Name, "version": dl.Version, "size": dl.Size, "sha256": fmt.Sprintf("%x", dl.SHA256)})
+	}
+	if target != "-" {
+		fmt.Fprintf(os.Stderr, "Saved %s version %d to %s (%s, sha256 %x verified)\n", dl.Name, dl.Version, target, humanBytes(dl.Size), dl.SHA256)
+	}
+	return nil
+}
+
+// safeFileName makes a document's name usable as a file name here: no
+// directories, nothing hidden, nothing empty.
+func safeFileName(name string) string {
+	n := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == '/' || r == '\\' || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, name)
+	n = strings.TrimLeft(n, ".")
+	if n == "" {
+		n = "document"
+	}
+	return n
+}
+
+func docList(ctx context.Context, args []string) error {
+	fs := newFlags("doc ls")
+	caseID := fs.String("case", "", "case id")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *caseID == "" {
+		return usagef("--case is required")
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	list, err := c.Documents(ctx, *caseID)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(list)
+	}
+	if len(list) == 0 {
+		fmt.Println("No documents you may see.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DOCUMENT\tVERSION\tSIZE\tCLASS\tAUDIENCE\tUPDATED\tHELD\tNAME")
+	for _, d := range list {
+		name := d.Name
+		if !d.CanDownload {
+			name = "(content not yours to read)"
+		}
+		held := ""
+		if d.Held {
+			held = "held"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Version, humanBytes(d.Size), d.Class, d.Audience,
+			d.Updated.Local().Format("2006-01-02 15:04"), held, name)
+	}
+	return tw.Flush()
+}
+
+func docVersions(ctx context.Context, args []string) error {
+	fs := newFlags("doc versions")
+	caseID := fs.String("case", "", "case id")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a document id"); err != nil {
+		return err
+	}
+	if *caseID == "" {
+		return usagef("--case is required")
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	d, err := c.Document(ctx, *caseID, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(d.Versions)
+	}
+	fmt.Printf("%s — %s, for %s\n", d.ID, d.Class, d.Audience)
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tSIZE\tUPLOADED\tBY\tSHA-256\tNAME")
+	for _, v := range d.Versions {
+		name, sum := v.Name, v.SHA256
+		if v.Erased {
+			name, sum = "(erased)", ""
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", v.Version, humanBytes(v.Size), v.Created.Local().Format("2006-01-02 15:04"), v.Uploader, sum, name)
+	}
+	return tw.Flush()
+}
+
+// docShare shows who would newly gain (and lose) access, asks, and only
+// then shares.
+func docShare(ctx context.Context, args []string) error {
+	fs := newFlags("doc share")
+	caseID := fs.String("case", "", "case id")
+	audience := fs.String("audience", "", "the new audience: joint, caucus:<side>, mediators or user:<account>[,<account>]")
+	yes := fs.Bool("yes", false, "share without asking for confirmation")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a document id"); err != nil {
+		return err
+	}
+	if *caseID == "" || *audience == "" {
+		return usagef("--case and --audience are required")
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	docID := fs.Arg(0)
+	preview, err := c.ShareDocument(ctx, *caseID, docID, *audience, true)
+	if err != nil {
+		return err
+	}
+	if !preview.Changed {
+		fmt.Fprintf(os.Stderr, "%s is already shared with %s.\n", docID, preview.To)
+		if *asJSON {
+			return printJSON(preview)
+		}
+		return nil
+	}
+	describeShare(os.Stderr, preview, true)
+	if !*yes {
+		fmt.Fprintf(os.Stderr, "Share %s with %s? [y/N] ", docID, preview.To)
+		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+			return errors.New("not shared")
+		}
+	}
+	res, err := c.ShareDocument(ctx, *caseID, docID, *audience, false)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(res)
+	}
+	if !samePeople(res.Gaining, preview.Gaining) || !samePeople(res.Losing, preview.Losing) {
+		fmt.Fprintln(os.Stderr, "The case changed while you were deciding; this is what the share did:")
+		describeShare(os.Stderr, res, false)
+	}
+	fmt.Printf("Shared %s with %s.\n", docID, res.To)
+	return nil
+}
+
+func describeShare(w io.Writer, r vault.ShareResult, preview bool) {
+	will, lose := "will newly gain", "will lose"
+	if !preview {
+		will, lose = "newly gained", "lost"
+	}
+	fmt.Fprintf(w, "Sharing %s (%s → %s):\n", r.Document.Name, r.From, r.To)
+	list := func(verb string, ps []vault.Person) {
+		if len(ps) == 0 {
+			fmt.Fprintf(w, "  nobody %s access\n", verb)
+			return
+		}
+		fmt.Fprintf(w, "  %d %s access:\n", len(ps), verb)
+		for _, p := range ps {
+			role := p.Role
+			if p.Side != "" {
+				role += " " + p.Side
+			}
+			fmt.Fprintf(w, "    %s  %s (%s)\n", p.AccountID, p.Name, role)
+		}
+	}
+	list(will, r.Gaining)
+	list(lose, r.Losing)
+}
+
+func samePeople(a, b []vault.Person) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].AccountID != b[i].AccountID {
+			return false
+		}
+	}
+	return true
+}
+
+func docHold(ctx context.Context, args []string) error {
+	fs := newFlags("doc hold")
+	caseID := fs.String("case", "", "case id")
+	release := fs.Bool("release", false, "release the hold instead of placing it")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a document id"); err != nil {
+		return err
+	}
+	if *caseID == "" {
+		return usagef("--case is required")
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	d, err := c.HoldDocument(ctx, *caseID, fs.Arg(0), !*release)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(d)
+	}
+	state := "is under legal hold"
+	if !d.Held {
+		state = "is no longer held"
+	}
+	fmt.Printf("%s %s (%d versions).\n", d.ID, state, len(d.Versions))
+	return nil
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

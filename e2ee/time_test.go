@@ -1,0 +1,5 @@
+package e2ee
+
+import "time"
+
+var fixedTime = time.UnixMilli(1767225600000)

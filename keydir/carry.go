@@ -1,0 +1,160 @@
+package keydir
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/messaging"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// Carry is a mediator's proposal to carry a caucus message to the joint
+// room, and its author's consent. It names the message by position and
+// ciphertext hash only: the server never sees what is carried.
+type Carry struct {
+	ID       string             `json:"id"`
+	Case     string             `json:"case"`
+	From     string             `json:"from"` // the caucus, e.g. "caucus:A"
+	To       string             `json:"to"`   // "joint"
+	Ref      messaging.Position `json:"ref"`  // the carried message in From
+	Hash     string             `json:"hash"` // "sha256:<hex>" of its payload
+	Author   string             `json:"author"`
+	Proposer string             `json:"proposer"`
+	Proposed time.Time          `json:"proposed"`
+	// Set on consent: the author's device re-encrypted the message for To;
+	// CarriedHash is the hash of that new payload.
+	Consented   *time.Time `json:"consented,omitempty"`
+	CarriedHash string     `json:"carriedHash,omitempty"`
+}
+
+// CarryRequest is what a mediator's client sends to propose a carry.
+type CarryRequest struct {
+	ID     string `json:"id"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Epoch  int64  `json:"epoch"`
+	Offset int64  `json:"offset"`
+	Hash   string `json:"hash"`
+}
+
+func carryKey(caseID, id string) string { return "keydir/carries/" + caseID + "/" + id }
+
+func validHash(h string) bool {
+	x, ok := strings.CutPrefix(h, "sha256:")
+	if !ok || len(x) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(x)
+	return err == nil && strings.ToLower(x) == x
+}
+
+// ProposeCarry records a mediator's proposal. The message must exist at
+// Ref in the caucus with exactly that payload hash; its author (as the
+// room log records the sender) is the one whose consent is needed.
+func (s *Service) ProposeCarry(ctx context.Context, actor account.Account, caseID string, req CarryRequest) (*Carry, error) {
+	if err := validCase(caseID); err != nil {
+		return nil, err
+	}
+	if !ids.Valid("cr", req.ID) {
+		return nil, fault.Invalid("id", "a carry id (cr_…)")
+	}
+	if _, ok := e2ee.CaucusSide(req.From); !ok {
+		return nil, fault.Invalid("from", "a caucus room (caucus:<side>)")
+	}
+	if req.To != caucus.JointName {
+		return nil, fault.Invalid("to", "only the joint room")
+	}
+	if !validHash(req.Hash) {
+		return nil, fault.Invalid("hash", "sha256:<64 lowercase hex digits>")
+	}
+	if req.Epoch < 1 || req.Offset < 1 {
+		return nil, fault.Invalid("epoch", "a message position (epoch and offset from 1)")
+	}
+	c, err := s.cfg.Cases.Get(ctx, actor, caseID)
+	if err != nil {
+		return nil, err
+	}
+	if !s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, c.Facts()).Allowed {
+		return nil, fmt.Errorf("only the case's mediators propose carries: %w", fault.ErrForbidden)
+	}
+	msgs, _, err := s.cfg.Caucus.History(ctx, actor, caseID, req.From, messaging.Position{Epoch: req.Epoch, Offset: req.Offset - 1}, 1)
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) == 0 || msgs[0].Epoch != req.Epoch || msgs[0].Offset != req.Offset || msgs[0].From == "" {
+		return nil, fmt.Errorf("no message at %d:%d in %s: %w", req.Epoch, req.Offset, req.From, fault.ErrNotFound)
+	}
+	if h := e2ee.PayloadHash(msgs[0].Body); fmt.Sprintf("sha256:%x", h) != req.Hash {
+		return nil, fault.Invalid("hash", "does not match the message stored at that position")
+	}
+	cr := &Carry{ID: req.ID, Case: caseID, From: req.From, To: req.To, Ref: messaging.Position{Epoch: req.Epoch, Offset: req.Offset},
+		Hash: req.Hash, Author: msgs[0].From, Proposer: actor.ID, Proposed: s.now().UTC()}
+	if _, err := s.cfg.Meta.Create(ctx, carryKey(caseID, req.ID), cr); err != nil {
+		if errors.Is(err, metastore.ErrExists) {
+			return nil, fmt.Errorf("carry %s exists: %w", req.ID, fault.ErrConflict)
+		}
+		return nil, err
+	}
+	if _, err := s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.carry.proposed", Actor: actor.ID, Case: caseID,
+		Objects: []string{cr.ID, cr.Author}, Hashes: []string{cr.Hash},
+		Attrs: map[string]string{"from": cr.From, "to": cr.To, "ref": posString(cr.Ref)}}); err != nil {
+		return nil, err
+	}
+	return cr, nil
+}
+
+func posString(p messaging.Position) string {
+	return strconv.FormatInt(p.Epoch, 10) + ":" + strconv.FormatInt(p.Offset, 10)
+}
+
+// ConsentCarry records the author's consent, with the hash of the payload
+// their device made for the joint room. Only the author may consent. A
+// second consent (the author's device had to encrypt the message again,
+// the room having changed epoch) records the new hash and is audited too.
+func (s *Service) ConsentCarry(ctx context.Context, actor account.Account, caseID, carryID, carriedHash string) (*Carry, error) {
+	if err := validCase(caseID); err != nil {
+		return nil, err
+	}
+	if !ids.Valid("cr", carryID) {
+		return nil, fmt.Errorf("carry %q: %w", carryID, fault.ErrNotFound)
+	}
+	if !validHash(carriedHash) {
+		return nil, fault.Invalid("hash", "sha256:<64 lowercase hex digits>")
+	}
+	if _, err := s.cfg.Cases.Get(ctx, actor, caseID); err != nil {
+		return nil, err
+	}
+	var pre Carry
+	if _, err := s.cfg.Meta.Get(ctx, carryKey(caseID, carryID), &pre); err != nil {
+		return nil, fmt.Errorf("carry %s: %w", carryID, fault.ErrNotFound)
+	}
+	if pre.Author != actor.ID {
+		return nil, fmt.Errorf("only the message's author consents to carrying it: %w", fault.ErrForbidden)
+	}
+	now := s.now().UTC()
+	cr, err := metastore.Update(ctx, s.cfg.Meta, carryKey(caseID, carryID), func(c *Carry) error {
+		c.Consented, c.CarriedHash = &now, carriedHash
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.carry.consented", Actor: actor.ID, Case: caseID,
+		Objects: []string{cr.ID}, Hashes: []string{cr.Hash, cr.CarriedHash},
+		Attrs: map[string]string{"from": cr.From, "to": cr.To, "ref": posString(cr.Ref)}}); err != nil {
+		return nil, err
+	}
+	return &cr, nil
+}

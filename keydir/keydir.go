@@ -1,0 +1,525 @@
+package keydir
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/kms"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// The log's wrapped signing key.
+const (
+	SigningKeyObject = "keys/keydir-signing"
+	SigningKeyLabel  = "parley/keydir-signing-key/v1"
+	// LogPrefix is where the transparency log lives in the object store.
+	LogPrefix = "keydir/log/"
+)
+
+func init() {
+	kms.RegisterKeyRule(kms.KeyRule{Object: SigningKeyObject, Label: func(string) string { return SigningKeyLabel }})
+}
+
+// Log entry types.
+const (
+	EventDevice    = "keydir.device"
+	EventRevoke    = "keydir.revoke"
+	EventStatement = "keydir.statement"
+)
+
+// MaxDevicesPerAccount bounds registrations (a person has a few devices).
+const MaxDevicesPerAccount = 32
+
+// Config is what a Service needs.
+type Config struct {
+	Store     objstore.Store
+	Meta      *metastore.Store // sealed carry records
+	MasterKey *kms.MasterKey
+	Cases     *cases.Service
+	Caucus    *caucus.Service
+	Policy    *policy.Engine
+	Audit     *audit.Log // the audit log (carries, registrations)
+	// Name is the log's origin in its checkpoints (default "parley/keydir").
+	Name string
+}
+
+// Service is the key directory of one node. Several nodes share one
+// store; the log's conditional writes order them.
+type Service struct {
+	cfg    Config
+	log    *audit.Log
+	signer *audit.Signer
+	now    func() time.Time
+}
+
+// Open loads (or starts) the key directory.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Meta == nil || cfg.MasterKey == nil || cfg.Cases == nil || cfg.Caucus == nil || cfg.Policy == nil || cfg.Audit == nil {
+		return nil, errors.New("keydir: Open needs Store, Meta, MasterKey, Cases, Caucus, Policy and Audit")
+	}
+	if cfg.Name == "" {
+		cfg.Name = "parley/keydir"
+	}
+	seed, err := kms.LoadOrCreateKey(ctx, cfg.Store, cfg.MasterKey, SigningKeyObject, SigningKeyLabel)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := audit.NewSigner(cfg.Name, ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		return nil, err
+	}
+	log, err := audit.OpenWithPrefix(ctx, cfg.Store, signer, LogPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("keydir log: %w", err)
+	}
+	return &Service{cfg: cfg, log: log, signer: signer, now: time.Now}, nil
+}
+
+// VerifierKey is the log's public key (note verifier format).
+func (s *Service) VerifierKey() string { return s.signer.VerifierKey() }
+
+// Log is the transparency log (tests and `parley audit verify`-style tools).
+func (s *Service) Log() *audit.Log { return s.log }
+
+func deviceKey(account, device string) string { return "keydir/devices/" + account + "/" + device }
+func revocationKey(account, device string) string {
+	return "keydir/revocations/" + account + "/" + device
+}
+
+// StatementKey is where statement seq of a case is stored.
+func StatementKey(caseID string, seq uint64) string {
+	return fmt.Sprintf("keydir/statements/%s/%020d", caseID, seq)
+}
+
+// stored is what the store holds for a logged record.
+type stored struct {
+	Kind   string `json:"kind"`
+	Record []byte `json:"record"`
+	Index  int64  `json:"index"`           // -1 until logged
+	Entry  []byte `json:"entry,omitempty"` // the log entry's canonical bytes
+}
+
+const maxStored = 128 << 10
+
+func (s *Service) read(ctx context.Context, key string) (*stored, string, error) {
+	rc, info, err := s.cfg.Store.Get(ctx, key, objstore.GetOptions{})
+	if err != nil {
+		return nil, "", err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxStored))
+	if err != nil {
+		return nil, "", err
+	}
+	var st stored
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, "", fmt.Errorf("keydir: %s: %w", key, err)
+	}
+	return &st, info.ETag, nil
+}
+
+func (s *Service) write(ctx context.Context, key string, st *stored, opts objstore.PutOptions) error {
+	b, _ := json.Marshal(st)
+	opts.ContentType = "application/json"
+	_, err := s.cfg.Store.Put(ctx, key, bytes.NewReader(b), int64(len(b)), opts)
+	return err
+}
+
+// eventFor is the log entry of a record.
+func eventFor(kind string, record []byte) (audit.Event, error) {
+	h := e2ee.PayloadHash(record)
+	ev := audit.Event{Type: kind, Hashes: []string{"sha256:" + fmt.Sprintf("%x", h)}}
+	switch kind {
+	case EventDevice:
+		r, err := e2ee.DecodeDeviceRecord(record)
+		if err != nil {
+			return ev, err
+		}
+		ev.Actor, ev.Objects = r.Account, []string{r.ID}
+	case EventRevoke:
+		r, err := e2ee.DecodeRevocation(record)
+		if err != nil {
+			return ev, err
+		}
+		ev.Actor, ev.Objects = r.Account, []string{r.Device, r.By}
+	case EventStatement:
+		st, err := e2ee.DecodeStatement(record)
+		if err != nil {
+			return ev, err
+		}
+		ev.Actor, ev.Case, ev.Objects = st.SignerAccount, st.Case, []string{strconv.FormatUint(st.Seq, 10), st.SignerDevice}
+	default:
+		return ev, fmt.Errorf("keydir: unknown kind %q", kind)
+	}
+	return ev, nil
+}
+
+// storeLogged creates the record at key (create-only: the first writer of
+// a key wins), appends its entry to the log, and records the index. A
+// record already there with the same bytes is the same registration; one
+// left unlogged by a crash is logged now.
+func (s *Service) storeLogged(ctx context.Context, key, kind string, record []byte) (*stored, error) {
+	err := s.write(ctx, key, &stored{Kind: kind, Record: record, Index: -1}, objstore.PutOptions{IfNoneMatch: true})
+	if errors.Is(err, objstore.ErrPrecondition) {
+		old, _, rerr := s.read(ctx, key)
+		if rerr != nil {
+			return nil, rerr
+		}
+		if !bytes.Equal(old.Record, record) {
+			return nil, fmt.Errorf("keydir: %s exists with other content: %w", key, fault.ErrConflict)
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	return s.ensureLogged(ctx, key)
+}
+
+// ensureLogged reads the record at key and, if it is not in the log yet,
+// appends it and records where.
+func (s *Service) ensureLogged(ctx context.Context, key string) (*stored, error) {
+	st, etag, err := s.read(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if st.Index >= 0 {
+		return st, nil
+	}
+	ev, err := eventFor(st.Kind, st.Record)
+	if err != nil {
+		return nil, err
+	}
+	ev.Time = s.now().UTC().Truncate(time.Millisecond)
+	entry, err := ev.Encode()
+	if err != nil {
+		return nil, err
+	}
+	idx, err := s.log.Append(ctx, ev)
+	if idx < 0 {
+		return nil, err
+	}
+	st.Index, st.Entry = idx, entry
+	err = s.write(ctx, key, st, objstore.PutOptions{IfMatch: etag})
+	if errors.Is(err, objstore.ErrPrecondition) {
+		// Another node logged it at the same time; its index stands (the
+		// duplicate entry is harmless: same record, same hash).
+		return s.read0(ctx, key)
+	}
+	return st, err
+}
+
+func (s *Service) read0(ctx context.Context, key string) (*stored, error) {
+	st, _, err := s.read(ctx, key)
+	return st, err
+}
+
+// list reads every logged record under prefix, in key order.
+func (s *Service) list(ctx context.Context, prefix string) ([]*stored, error) {
+	var keys []string
+	err := s.cfg.Store.List(ctx, prefix, func(info objstore.Info) error {
+		keys = append(keys, info.Key)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*stored, 0, len(keys))
+	for _, k := range keys {
+		st, err := s.ensureLogged(ctx, k)
+		if errors.Is(err, objstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// prove builds an answer: a fresh checkpoint, and an inclusion proof for
+// each record against it, plus a consistency proof from since (a size the
+// client saw before; 0 for none).
+func (s *Service) prove(ctx context.Context, since int64, groups ...[]*stored) (*Proven, [][]Logged, error) {
+	signed, err := s.log.Checkpoint(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cp, err := audit.OpenCheckpoint(signed, s.VerifierKey())
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &Proven{Key: s.VerifierKey(), Checkpoint: string(signed)}
+	if since > cp.Size {
+		return nil, nil, fmt.Errorf("keydir: you have seen a log of %d entries, this one has %d: %w", since, cp.Size, fault.ErrConflict)
+	}
+	if since > 0 {
+		proof, err := s.log.ConsistencyProof(since, cp.Size)
+		if err != nil {
+			return nil, nil, err
+		}
+		p.Consistency = hashes(proof)
+	}
+	out := make([][]Logged, len(groups))
+	for g, group := range groups {
+		out[g] = []Logged{}
+		for _, st := range group {
+			if st.Index >= cp.Size {
+				continue // logged after this checkpoint: next time
+			}
+			proof, err := s.log.InclusionProof(st.Index, cp.Size)
+			if err != nil {
+				return nil, nil, err
+			}
+			out[g] = append(out[g], Logged{Record: st.Record, Index: st.Index, Entry: st.Entry, Proof: hashes(proof)})
+		}
+	}
+	return p, out, nil
+}
+
+// Register adds a device of the signed-in account. record is the device's
+// self-signed e2ee.DeviceRecord.
+func (s *Service) Register(ctx context.Context, actor account.Account, record []byte, since int64) (*Proven, error) {
+	rec, err := e2ee.DecodeDeviceRecord(record)
+	if err != nil {
+		return nil, fault.Invalid("record", err.Error())
+	}
+	if rec.Account != actor.ID {
+		return nil, fmt.Errorf("a device can only be registered for your own account: %w", fault.ErrForbidden)
+	}
+	if !ids.Valid("u", rec.Account) || !ids.Valid("dv", rec.ID) {
+		return nil, fault.Invalid("record", "account or device id malformed")
+	}
+	existing, err := s.list(ctx, "keydir/devices/"+actor.ID+"/")
+	if err != nil {
+		return nil, err
+	}
+	if len(existing) >= MaxDevicesPerAccount {
+		return nil, fmt.Errorf("at most %d devices per account: %w", MaxDevicesPerAccount, fault.ErrConflict)
+	}
+	st, err := s.storeLogged(ctx, deviceKey(rec.Account, rec.ID), EventDevice, record)
+	if err != nil {
+		return nil, err
+	}
+	s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.device", Actor: actor.ID, Objects: []string{rec.ID},
+		Hashes: []string{fmt.Sprintf("sha256:%x", rec.Hash())}, Attrs: map[string]string{"kem": rec.KEM.String(), "log-index": strconv.FormatInt(st.Index, 10)}})
+	p, groups, err := s.prove(ctx, since, []*stored{st})
+	if err != nil {
+		return nil, err
+	}
+	p.Devices = groups[0]
+	return p, nil
+}
+
+// Revoke retires a device of the signed-in account; the revocation must be
+// signed by one of the account's active devices.
+func (s *Service) Revoke(ctx context.Context, actor account.Account, record []byte, since int64) (*Proven, error) {
+	v, err := e2ee.DecodeRevocation(record)
+	if err != nil {
+		return nil, fault.Invalid("record", err.Error())
+	}
+	if v.Account != actor.ID {
+		return nil, fmt.Errorf("you can only revoke your own devices: %w", fault.ErrForbidden)
+	}
+	if !ids.Valid("dv", v.Device) || !ids.Valid("dv", v.By) {
+		return nil, fault.Invalid("record", "device id malformed")
+	}
+	by, err := s.activeDevice(ctx, actor.ID, v.By)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Verify(by); err != nil {
+		return nil, fault.Invalid("record", err.Error())
+	}
+	if _, err := s.read0(ctx, deviceKey(actor.ID, v.Device)); err != nil {
+		return nil, fmt.Errorf("device %s: %w", v.Device, fault.ErrNotFound)
+	}
+	st, err := s.storeLogged(ctx, revocationKey(actor.ID, v.Device), EventRevoke, record)
+	if errors.Is(err, fault.ErrConflict) {
+		st, err = s.ensureLogged(ctx, revocationKey(actor.ID, v.Device)) // already revoked
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.device.revoked", Actor: actor.ID, Objects: []string{v.Device, v.By}})
+	p, groups, err := s.prove(ctx, since, []*stored{st})
+	if err != nil {
+		return nil, err
+	}
+	p.Revocations = groups[0]
+	return p, nil
+}
+
+// activeDevice returns a registered, unrevoked device record.
+func (s *Service) activeDevice(ctx context.Context, account, device string) (*e2ee.DeviceRecord, error) {
+	st, err := s.read0(ctx, deviceKey(account, device))
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil, fmt.Errorf("device %s is not registered for %s: %w", device, account, fault.ErrForbidden)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.read0(ctx, revocationKey(account, device)); err == nil {
+		return nil, fmt.Errorf("device %s is revoked: %w", device, fault.ErrForbidden)
+	}
+	return e2ee.DecodeDeviceRecord(st.Record)
+}
+
+// accountDevices lists an account's devices and revocations.
+func (s *Service) accountDevices(ctx context.Context, account string) (devs, revs []*stored, err error) {
+	if devs, err = s.list(ctx, "keydir/devices/"+account+"/"); err != nil {
+		return nil, nil, err
+	}
+	revs, err = s.list(ctx, "keydir/revocations/"+account+"/")
+	return devs, revs, err
+}
+
+// MyDevices lists the signed-in account's devices.
+func (s *Service) MyDevices(ctx context.Context, actor account.Account, since int64) (*Proven, error) {
+	devs, revs, err := s.accountDevices(ctx, actor.ID)
+	if err != nil {
+		return nil, err
+	}
+	p, groups, err := s.prove(ctx, since, devs, revs)
+	if err != nil {
+		return nil, err
+	}
+	p.Devices, p.Revocations = groups[0], groups[1]
+	return p, nil
+}
+
+// caseAccounts is everyone of a case whose devices its people need:
+// every mediator ever assigned (old statements name them) and every
+// participant.
+func caseAccounts(c *cases.Case) []string {
+	var out []string
+	for _, m := range c.Mediators {
+		out = append(out, m.AccountID)
+	}
+	for _, p := range c.Participants {
+		out = append(out, p.AccountID)
+	}
+	return out
+}
+
+// CaseDevices lists the devices of everyone in a case, for the people of
+// the case only (policy: case.read).
+func (s *Service) CaseDevices(ctx context.Context, actor account.Account, caseID string, since int64) (*Proven, error) {
+	if err := validCase(caseID); err != nil {
+		return nil, err
+	}
+	c, err := s.cfg.Cases.Get(ctx, actor, caseID)
+	if err != nil {
+		return nil, err
+	}
+	var devs, revs []*stored
+	for _, a := range caseAccounts(c) {
+		d, r, err := s.accountDevices(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		devs, revs = append(devs, d...), append(revs, r...)
+	}
+	p, groups, err := s.prove(ctx, since, devs, revs)
+	if err != nil {
+		return nil, err
+	}
+	p.Devices, p.Revocations = groups[0], groups[1]
+	return p, nil
+}
+
+// PostStatement stores the next membership statement of a case, signed by
+// the calling mediator's device.
+func (s *Service) PostStatement(ctx context.Context, actor account.Account, caseID string, record []byte, since int64) (*Proven, error) {
+	if err := validCase(caseID); err != nil {
+		return nil, err
+	}
+	c, err := s.cfg.Cases.Get(ctx, actor, caseID)
+	if err != nil {
+		return nil, err
+	}
+	if !s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, c.Facts()).Allowed {
+		return nil, fmt.Errorf("only the case's mediators sign membership: %w", fault.ErrForbidden)
+	}
+	st, err := e2ee.DecodeStatement(record)
+	if err != nil {
+		return nil, fault.Invalid("record", err.Error())
+	}
+	if st.Case != caseID || st.SignerAccount != actor.ID {
+		return nil, fault.Invalid("record", "statement of another case or signer")
+	}
+	dev, err := s.activeDevice(ctx, actor.ID, st.SignerDevice)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.VerifySignature(dev); err != nil {
+		return nil, fault.Invalid("record", err.Error())
+	}
+	all, err := s.list(ctx, "keydir/statements/"+caseID+"/")
+	if err != nil {
+		return nil, err
+	}
+	var prev [32]byte
+	if len(all) > 0 {
+		prev = e2ee.PayloadHash(all[len(all)-1].Record)
+	}
+	if st.Seq != uint64(len(all))+1 || st.Prev != prev {
+		return nil, fmt.Errorf("statement %d does not follow the latest (%d): fetch the chain and sign again: %w", st.Seq, len(all), fault.ErrConflict)
+	}
+	saved, err := s.storeLogged(ctx, StatementKey(caseID, st.Seq), EventStatement, record)
+	if err != nil {
+		return nil, err
+	}
+	s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.membership", Actor: actor.ID, Case: caseID,
+		Objects: []string{strconv.FormatUint(st.Seq, 10)}, Hashes: []string{fmt.Sprintf("sha256:%x", st.Hash())}})
+	p, groups, err := s.prove(ctx, since, []*stored{saved})
+	if err != nil {
+		return nil, err
+	}
+	p.Statements = groups[0]
+	return p, nil
+}
+
+// Statements lists a case's membership statements, in order, for the
+// people of the case.
+func (s *Service) Statements(ctx context.Context, actor account.Account, caseID string, since int64) (*Proven, error) {
+	if err := validCase(caseID); err != nil {
+		return nil, err
+	}
+	if _, err := s.cfg.Cases.Get(ctx, actor, caseID); err != nil {
+		return nil, err
+	}
+	all, err := s.list(ctx, "keydir/statements/"+caseID+"/")
+	if err != nil {
+		return nil, err
+	}
+	p, groups, err := s.prove(ctx, since, all)
+	if err != nil {
+		return nil, err
+	}
+	p.Statements = groups[0]
+	return p, nil
+}
+
+// validCase checks a case id before it becomes part of an object key.
+func validCase(id string) error {
+	if !ids.Valid("c", id) {
+		return fmt.Errorf("case %q: %w", id, fault.ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,44 @@
+package export
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/parley-mediation/parley/cases"
+)
+
+var columnDocs = map[string]string{
+	"case_token":         "Pseudonym of the case: a keyed HMAC with a key made for this export only. Stable within this file, unlinkable to any other export.",
+	"case_type":          "Case type, one of: " + strings.Join(CaseTypes, ", ") + ` (anything else is "other"; "*" = generalized away).`,
+	"referral_source":    "Who referred the case, one of: " + strings.Join(ReferralSources, ", ") + ` ("*" = generalized away).`,
+	"opened_period":      `When the case opened: YYYY-MM, or generalized to YYYY-Qn, YYYY or "*" to reach k-anonymity. The only calendar value in the file.`,
+	"sides":              "Number of sides in the dispute.",
+	"participants":       "Number of parties, lawyers and observers who joined.",
+	"sessions":           "Number of sessions, as recorded by the mediator at closure (empty if not recorded).",
+	"hours":              "Total hours of mediation, rounded to the half hour (empty if not recorded).",
+	"days_preparation":   "Days spent in stage 1, preparation and case assessment (rounded).",
+	"days_opening":       "Days in stage 2, opening session and ground rules.",
+	"days_issues":        "Days in stage 3, issue identification and exploration.",
+	"days_negotiation":   "Days in stage 4, negotiation and issue resolution.",
+	"days_to_resolution": "Days from opening to closure (empty while open).",
+	"outcome":            "full-agreement, partial-agreement, no-agreement, withdrawn; closed-unrecorded, or open.",
+	"survey_responses":   "Number of anonymous feedback survey responses for the case.",
+	"comments":           `Survey comments, scrubbed of every name in the case's roster and of PII patterns (emails, phone numbers, addresses, ids, URLs, IP addresses; replaced by "[removed]"); a comment that could not be scrubbed with confidence is dropped. Joined with " | ".`,
+}
+
+// Dictionary documents the columns of an export made with k.
+func Dictionary(k int, format string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Parley program-evaluation export: data dictionary\n\n")
+	fmt.Fprintf(&b, "Format: %s, one row per case opened in the requested range. Quasi-identifiers: case_type, referral_source, opened_period; every combination of them present in the file occurs in at least k = %d rows (rows were generalized, then suppressed, to achieve this; the export report gives the counts).\n\n", format, k)
+	fmt.Fprintf(&b, "| column | meaning |\n|---|---|\n")
+	for _, c := range Columns {
+		doc := columnDocs[c]
+		if strings.HasPrefix(c, "mean_") {
+			item := strings.TrimPrefix(c, "mean_")
+			doc = fmt.Sprintf("Mean of the 5-point Likert answers (1 strongly disagree … 5 strongly agree) to: %q (empty without responses).", cases.SurveyItemText[item])
+		}
+		fmt.Fprintf(&b, "| %s | %s |\n", c, doc)
+	}
+	return b.String()
+}

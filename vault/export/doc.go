@@ -1,0 +1,27 @@
+// Package export makes the anonymized program-evaluation dataset: one row
+// per case with what a mediation program must report and improve on (case
+// type, referral source, sides, sessions and hours, days per stage, time to
+// resolution, outcome, feedback survey scores) and nothing that identifies
+// anyone.
+//
+// How it keeps people out of the data:
+//   - case ids become keyed HMAC tokens with a fresh key per export, so rows
+//     are stable within one export and unlinkable across exports;
+//   - no names, emails, phone numbers, addresses or exact dates: the opening
+//     month is the only calendar value, and every other time is a day count;
+//   - categorical fields are mapped onto fixed vocabularies (anything else
+//     becomes "other"), so a free-typed value cannot smuggle a name out;
+//   - survey comments are scrubbed of every roster name of their case and of
+//     PII patterns, and dropped whenever the scrub is not confident;
+//   - k-anonymity over the quasi-identifiers (case type, referral source,
+//     opening period): rows in groups smaller than k are generalized (month
+//     → quarter → year → any; then referral, then type), and what is still
+//     too small is suppressed. The report says what was generalized and
+//     suppressed;
+//   - with an age recipient the file is encrypted (filippo.io/age) before
+//     it leaves the server.
+//
+// What export must never do: read documents or messages, write anything but
+// the export it is asked for, or emit a row whose quasi-identifier group is
+// smaller than k.
+package export

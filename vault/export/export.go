@@ -1,0 +1,301 @@
+package export
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/parley-mediation/parley/cases"
+)
+
+// Options select what to export and how.
+type Options struct {
+	From, To  time.Time // cases opened in [From, To)
+	K         int       // k-anonymity (default 5)
+	Format    string    // "csv" (default) or "jsonl"
+	Recipient age.Recipient
+	// Progress, if set, is called after each case is read.
+	Progress func(done int)
+}
+
+// Report says what an export holds and what it had to hide.
+type Report struct {
+	Rows             int            `json:"rows"`
+	CasesInRange     int            `json:"casesInRange"`
+	Suppressed       int            `json:"suppressed"`
+	Generalized      map[string]int `json:"generalized"` // step → rows
+	CommentsKept     int            `json:"commentsKept"`
+	CommentsDropped  int            `json:"commentsDropped"`
+	K                int            `json:"k"`
+	SHA256           string         `json:"sha256"` // of the bytes written (after encryption)
+	Encrypted        bool           `json:"encrypted"`
+	Format           string         `json:"format"`
+	QuasiIdentifiers []string       `json:"quasiIdentifiers"`
+}
+
+// Source is where cases come from: the cases service.
+type Source interface {
+	All(ctx context.Context, fn func(*cases.Case) error) error
+	SurveyResponses(ctx context.Context, caseID string) ([]cases.SurveyResponse, error)
+}
+
+// Columns of a row, in order. See Dictionary.
+var Columns = append([]string{"case_token", "case_type", "referral_source", "opened_period", "sides", "participants",
+	"sessions", "hours", "days_preparation", "days_opening", "days_issues", "days_negotiation", "days_to_resolution",
+	"outcome", "survey_responses"}, append(meanColumns(), "comments")...)
+
+func meanColumns() []string {
+	out := make([]string, len(cases.SurveyItems))
+	for i, it := range cases.SurveyItems {
+		out[i] = "mean_" + it
+	}
+	return out
+}
+
+type row struct {
+	qi     [3]string // case_type, referral_source, opened_period
+	opened time.Time
+	level  int
+	values []string
+}
+
+// Run writes the export of src to w and returns its report.
+func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, error) {
+	if opts.K == 0 {
+		opts.K = 5
+	}
+	if opts.K < 2 || opts.K > 1000 {
+		return Report{}, fmt.Errorf("k must be between 2 and 1000")
+	}
+	if opts.Format == "" {
+		opts.Format = "csv"
+	}
+	if opts.Format != "csv" && opts.Format != "jsonl" {
+		return Report{}, fmt.Errorf("format must be csv or jsonl")
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	rep := Report{K: opts.K, Format: opts.Format, Generalized: map[string]int{},
+		QuasiIdentifiers: []string{"case_type", "referral_source", "opened_period"}}
+	var rows []*row
+	done := 0
+	err := src.All(ctx, func(c *cases.Case) error {
+		done++
+		if opts.Progress != nil {
+			opts.Progress(done)
+		}
+		if c.Created.Before(opts.From) || !c.Created.Before(opts.To) {
+			return nil
+		}
+		rep.CasesInRange++
+		resps, err := src.SurveyResponses(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		r, kept, dropped := makeRow(c, resps, key)
+		rep.CommentsKept += kept
+		rep.CommentsDropped += dropped
+		rows = append(rows, r)
+		return nil
+	})
+	if err != nil {
+		return Report{}, err
+	}
+	rows, rep.Suppressed = anonymize(rows, opts.K, rep.Generalized)
+	rep.Rows = len(rows)
+	slices.SortFunc(rows, func(a, b *row) int { return strings.Compare(a.values[0], b.values[0]) })
+
+	h := sha256.New()
+	out := io.MultiWriter(w, h)
+	var closer io.Closer
+	if opts.Recipient != nil {
+		enc, err := age.Encrypt(out, opts.Recipient)
+		if err != nil {
+			return Report{}, err
+		}
+		out, closer, rep.Encrypted = enc, enc, true
+	}
+	if err := write(out, rows, opts.Format); err != nil {
+		return Report{}, err
+	}
+	if closer != nil {
+		if err := closer.Close(); err != nil {
+			return Report{}, err
+		}
+	}
+	rep.SHA256 = hex.EncodeToString(h.Sum(nil))
+	return rep, nil
+}
+
+func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int, int) {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(c.ID))
+	token := hex.EncodeToString(mac.Sum(nil)[:10])
+
+	days := map[cases.Stage]float64{}
+	for i, h := range c.StageHistory {
+		end := time.Now()
+		if i+1 < len(c.StageHistory) {
+			end = c.StageHistory[i+1].At
+		} else if c.Closed != nil {
+			end = *c.Closed
+		}
+		days[h.To] += end.Sub(h.At).Hours() / 24
+	}
+	resolution := ""
+	if c.Closed != nil {
+		resolution = strconv.Itoa(int(math.Round(c.Closed.Sub(c.Created).Hours() / 24)))
+	}
+	outcome, sessions, hours := "open", "", ""
+	if c.Outcome != nil {
+		outcome = string(c.Outcome.Result)
+		sessions = strconv.Itoa(c.Outcome.Sessions)
+		hours = strconv.FormatFloat(math.Round(c.Outcome.Hours*2)/2, 'f', 1, 64) // half hours
+	} else if c.Closed != nil {
+		outcome = "closed-unrecorded"
+	}
+	var names, emails, labels []string
+	for _, p := range c.Participants {
+		names = append(names, p.Name)
+	}
+	for _, m := range c.Mediators {
+		names = append(names, m.Name)
+	}
+	for _, s := range c.Sides {
+		labels = append(labels, s.Label)
+	}
+	roster := rosterStrings(names, emails, labels, []string{c.Title, c.ReferralSource})
+	means := make([]string, len(cases.SurveyItems))
+	var comments []string
+	kept, dropped := 0, 0
+	for i, item := range cases.SurveyItems {
+		sum, n := 0, 0
+		for _, r := range resps {
+			if v, ok := r.Scores[item]; ok {
+				sum += v
+				n++
+			}
+		}
+		if n > 0 {
+			means[i] = strconv.FormatFloat(float64(sum)/float64(n), 'f', 2, 64)
+		}
+	}
+	for _, r := range resps {
+		if r.Comment == "" {
+			continue
+		}
+		if s, ok := scrubComment(r.Comment, roster); ok {
+			comments = append(comments, s)
+			kept++
+		} else {
+			dropped++
+		}
+	}
+	dayCell := func(s cases.Stage) string {
+		if d, ok := days[s]; ok {
+			return strconv.Itoa(int(math.Round(d)))
+		}
+		return ""
+	}
+	r := &row{opened: c.Created}
+	r.qi = [3]string{vocab(c.Type, CaseTypes), vocab(c.ReferralSource, ReferralSources), c.Created.UTC().Format("2006-01")}
+	r.values = append([]string{token, r.qi[0], r.qi[1], r.qi[2], strconv.Itoa(len(c.Sides)), strconv.Itoa(len(c.Participants)),
+		sessions, hours, dayCell(cases.StagePreparation), dayCell(cases.StageOpening), dayCell(cases.StageIssues),
+		dayCell(cases.StageNegotiation), resolution, outcome, strconv.Itoa(len(resps))}, means...)
+	r.values = append(r.values, strings.Join(comments, " | "))
+	return r, kept, dropped
+}
+
+// generalization steps, applied in order to rows whose group is too small.
+var steps = []string{"opened_period:quarter", "opened_period:year", "opened_period:any", "referral_source:any", "case_type:any"}
+
+func (r *row) generalize() {
+	r.level++
+	switch steps[r.level-1] {
+	case "opened_period:quarter":
+		r.qi[2] = fmt.Sprintf("%d-Q%d", r.opened.UTC().Year(), (int(r.opened.UTC().Month())-1)/3+1)
+	case "opened_period:year":
+		r.qi[2] = strconv.Itoa(r.opened.UTC().Year())
+	case "opened_period:any":
+		r.qi[2] = "*"
+	case "referral_source:any":
+		r.qi[1] = "*"
+	case "case_type:any":
+		r.qi[0] = "*"
+	}
+	r.values[1], r.values[2], r.values[3] = r.qi[0], r.qi[1], r.qi[2]
+}
+
+// anonymize generalizes rows in groups smaller than k, one step at a time
+// and only those rows, then suppresses what is still too small.
+func anonymize(rows []*row, k int, generalized map[string]int) ([]*row, int) {
+	for range len(steps) {
+		counts := groupCounts(rows)
+		changed := false
+		for _, r := range rows {
+			if counts[r.qi] < k && r.level < len(steps) {
+				r.generalize()
+				generalized[steps[r.level-1]]++
+				changed = true
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	counts := groupCounts(rows)
+	kept := rows[:0]
+	suppressed := 0
+	for _, r := range rows {
+		if counts[r.qi] >= k {
+			kept = append(kept, r)
+		} else {
+			suppressed++
+		}
+	}
+	return kept, suppressed
+}
+
+func groupCounts(rows []*row) map[[3]string]int {
+	m := map[[3]string]int{}
+	for _, r := range rows {
+		m[r.qi]++
+	}
+	return m
+}
+
+func write(w io.Writer, rows []*row, format string) error {
+	if format == "jsonl" {
+		enc := json.NewEncoder(w)
+		for _, r := range rows {
+			obj := make(map[string]string, len(Columns))
+			for i, c := range Columns {
+				obj[c] = r.values[i]
+			}
+			if err := enc.Encode(obj); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	cw := csv.NewWriter(w)
+	cw.Write(Columns)
+	for _, r := range rows {
+		cw.Write(r.values)
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -1,0 +1,316 @@
+package vault
+
+import (
+	"fmt"
+	"mime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// Limits on a document's metadata.
+const (
+	MaxNameLen       = 255 // characters
+	MaxMediaTypeLen  = 255 // bytes
+	MaxAudienceUsers = 8
+	// DefaultMaxSize is the default limit on one version's plaintext.
+	DefaultMaxSize int64 = 2 << 30
+)
+
+// Class is a document's record class. It drives retention (issue 6) and,
+// for mediator notes, access.
+type Class string
+
+// The record classes.
+const (
+	ClassAgreement      Class = "agreement"
+	ClassEvidence       Class = "evidence"
+	ClassMediatorNotes  Class = policy.ClassMediatorNotes
+	ClassCorrespondence Class = "correspondence"
+	ClassAdmin          Class = "admin"
+)
+
+// Classes lists the record classes.
+func Classes() []Class {
+	return []Class{ClassAgreement, ClassEvidence, ClassMediatorNotes, ClassCorrespondence, ClassAdmin}
+}
+
+// ParseClass checks a record class.
+func ParseClass(s string) (Class, error) {
+	c := Class(strings.TrimSpace(s))
+	if !slices.Contains(Classes(), c) {
+		return "", fault.Invalid("class", "one of agreement, evidence, mediator-notes, correspondence, admin")
+	}
+	return c, nil
+}
+
+// Audience is who a document is shared with. Its text form is "joint",
+// "caucus:<side>", "mediators" or "user:<account>[,<account>…]"; the
+// case's mediators are in every audience.
+type Audience struct {
+	Kind  policy.AudienceKind
+	Side  string   // caucus
+	Users []string // users: sorted, distinct account ids
+}
+
+// ParseAudience reads an audience's text form. It checks the form only;
+// Service checks the side and the accounts against the case.
+func ParseAudience(s string) (Audience, error) {
+	s = strings.TrimSpace(s)
+	bad := fault.Invalid("audience", "joint, caucus:<side>, mediators or user:<account>[,<account>…]")
+	switch {
+	case s == "joint":
+		return Audience{Kind: policy.AudienceJoint}, nil
+	case s == "mediators":
+		return Audience{Kind: policy.AudienceMediators}, nil
+	case strings.HasPrefix(s, "caucus:"):
+		side := strings.TrimPrefix(s, "caucus:")
+		if side == "" || len(side) > 8 || strings.ContainsAny(side, ",: ") {
+			return Audience{}, bad
+		}
+		return Audience{Kind: policy.AudienceCaucus, Side: side}, nil
+	case strings.HasPrefix(s, "user:") || strings.HasPrefix(s, "users:"):
+		_, list, _ := strings.Cut(s, ":")
+		var users []string
+		for u := range strings.SplitSeq(list, ",") {
+			u = strings.TrimPrefix(strings.TrimSpace(u), "user:")
+			if u == "" || len(u) > 64 || strings.ContainsAny(u, ": ") {
+				return Audience{}, bad
+			}
+			if !slices.Contains(users, u) {
+				users = append(users, u)
+			}
+		}
+		if len(users) > MaxAudienceUsers {
+			return Audience{}, fault.Invalid("audience", fmt.Sprintf("at most %d named accounts", MaxAudienceUsers))
+		}
+		slices.Sort(users)
+		return Audience{Kind: policy.AudienceUsers, Users: users}, nil
+	}
+	return Audience{}, bad
+}
+
+// String is the audience's text form.
+func (a Audience) String() string {
+	switch a.Kind {
+	case policy.AudienceCaucus:
+		return "caucus:" + a.Side
+	case policy.AudienceUsers:
+		return "user:" + strings.Join(a.Users, ",")
+	}
+	return string(a.Kind)
+}
+
+// MarshalText implements encoding.TextMarshaler (JSON carries the text form).
+func (a Audience) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (a *Audience) UnmarshalText(b []byte) error {
+	v, err := ParseAudience(string(b))
+	if err != nil {
+		return err
+	}
+	*a = v
+	return nil
+}
+
+// Equal reports whether two audiences are the same.
+func (a Audience) Equal(b Audience) bool { return a.String() == b.String() }
+
+// check validates the audience against the case: the side exists, and
+// named accounts take part in it.
+func (a Audience) check(c *cases.Case) error {
+	switch a.Kind {
+	case policy.AudienceCaucus:
+		if !c.HasSide(a.Side) {
+			return fault.Invalid("audience", "the case has no side "+strconv.Quote(a.Side))
+		}
+	case policy.AudienceUsers:
+		if len(a.Users) == 0 {
+			return fault.Invalid("audience", "name at least one account")
+		}
+		for _, u := range a.Users {
+			if _, ok := c.Participant(u); !ok {
+				return fault.Invalid("audience", "account "+u+" is not a party, counsel or observer of this case")
+			}
+		}
+	case policy.AudienceJoint, policy.AudienceMediators:
+	default:
+		return fault.Invalid("audience", "unknown audience")
+	}
+	return nil
+}
+
+// policyDoc describes a document to policy.
+func policyDoc(a Audience, class Class) policy.Document {
+	return policy.Document{Audience: a.Kind, Side: a.Side, Users: a.Users, Class: string(class)}
+}
+
+// checkName validates a document name: text a person gave, shown back only
+// to those who may read the content.
+func checkName(name string) (string, error) {
+	n := strings.TrimSpace(name)
+	if n == "" {
+		return "", fault.Invalid("name", "required")
+	}
+	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > MaxNameLen {
+		return "", fault.Invalid("name", fmt.Sprintf("at most %d characters of text", MaxNameLen))
+	}
+	if strings.ContainsFunc(n, unicode.IsControl) {
+		return "", fault.Invalid("name", "no control characters")
+	}
+	return n, nil
+}
+
+// checkMediaType validates and normalises a media type ("" means
+// application/octet-stream).
+func checkMediaType(mt string) (string, error) {
+	if strings.TrimSpace(mt) == "" {
+		return "application/octet-stream", nil
+	}
+	t, params, err := mime.ParseMediaType(mt)
+	if err != nil || !strings.Contains(t, "/") {
+		return "", fault.Invalid("mediaType", "not a media type (type/subtype)")
+	}
+	out := mime.FormatMediaType(t, params)
+	if out == "" || len(out) > MaxMediaTypeLen {
+		return "", fault.Invalid("mediaType", fmt.Sprintf("at most %d bytes", MaxMediaTypeLen))
+	}
+	return out, nil
+}
+
+// VersionInfo describes one version of a document. Name, MediaType and
+// SHA256 are content: they are blank for callers who may not download.
+type VersionInfo struct {
+	Version   int       `json:"version"`
+	Name      string    `json:"name,omitempty"`
+	MediaType string    `json:"mediaType,omitempty"`
+	Size      int64     `json:"size"`
+	SHA256    string    `json:"sha256,omitempty"` // hex, of the plaintext
+	Uploader  string    `json:"uploader"`         // account id
+	Created   time.Time `json:"created"`
+	// Erased: the version's data key was destroyed (crypto-erase); its
+	// ciphertext can never be read again.
+	Erased bool `json:"erased,omitempty"`
+}
+
+// Document is a document's metadata as one caller may see it.
+type Document struct {
+	ID        string    `json:"id"`
+	Case      string    `json:"case"`
+	Name      string    `json:"name,omitempty"`
+	MediaType string    `json:"mediaType,omitempty"`
+	Class     Class     `json:"class"`
+	Audience  Audience  `json:"audience"`
+	Version   int       `json:"version"` // the latest version
+	Size      int64     `json:"size"`
+	SHA256    string    `json:"sha256,omitempty"`
+	Uploader  string    `json:"uploader"`
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
+	Held      bool      `json:"held"`
+	// CanDownload: the caller may read the content (and so sees names).
+	CanDownload bool `json:"canDownload"`
+	// Versions, newest first; only in single-document answers.
+	Versions []VersionInfo `json:"versions,omitempty"`
+}
+
+// Hold is a legal hold on a document.
+type Hold struct {
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+// docRecord is the sealed metadata record of a document (metastore key
+// vault/<case>/docs/<doc>). A version is visible once it is in Versions.
+type docRecord struct {
+	ID          string        `json:"id"`
+	Case        string        `json:"case"`
+	Class       Class         `json:"class"`
+	Audience    Audience      `json:"audience"`
+	Created     time.Time     `json:"created"`
+	CreatedBy   string        `json:"createdBy"`
+	NextVersion int           `json:"nextVersion"`
+	Versions    []VersionInfo `json:"versions"` // ascending
+	Hold        *Hold         `json:"hold,omitempty"`
+}
+
+func (d *docRecord) policyDoc() policy.Document { return policyDoc(d.Audience, d.Class) }
+
+func (d *docRecord) latest() VersionInfo {
+	for i := len(d.Versions) - 1; i >= 0; i-- {
+		if !d.Versions[i].Erased {
+			return d.Versions[i]
+		}
+	}
+	if len(d.Versions) > 0 {
+		return d.Versions[len(d.Versions)-1]
+	}
+	return VersionInfo{}
+}
+
+func (d *docRecord) version(n int) (VersionInfo, bool) {
+	for _, v := range d.Versions {
+		if v.Version == n {
+			return v, true
+		}
+	}
+	return VersionInfo{}, false
+}
+
+// view is the document as a caller sees it: without names, media types and
+// hashes unless they may download.
+func (d *docRecord) view(canDownload, withVersions bool) Document {
+	l := d.latest()
+	out := Document{ID: d.ID, Case: d.Case, Class: d.Class, Audience: d.Audience,
+		Version: l.Version, Size: l.Size, Uploader: l.Uploader, Created: d.Created, Updated: l.Created,
+		Held: d.Hold != nil, CanDownload: canDownload}
+	if canDownload {
+		out.Name, out.MediaType, out.SHA256 = l.Name, l.MediaType, l.SHA256
+	}
+	if withVersions {
+		for i := len(d.Versions) - 1; i >= 0; i-- {
+			v := d.Versions[i]
+			if !canDownload {
+				v.Name, v.MediaType, v.SHA256 = "", "", ""
+			}
+			out.Versions = append(out.Versions, v)
+		}
+	}
+	return out
+}
+
+// versionRecord is the sealed record holding one version's wrapped data
+// key (metastore key vault/<case>/versions/<doc>/<version>). Deleting every
+// stored copy of it is the crypto-erase of that version.
+type versionRecord struct {
+	Case       string    `json:"case"`
+	Doc        string    `json:"doc"`
+	Version    int       `json:"version"`
+	Object     string    `json:"object"`
+	ObjectVID  string    `json:"objectVersionId,omitempty"`
+	WrappedKey []byte    `json:"wrappedKey"`
+	Size       int64     `json:"size"`
+	SHA256     string    `json:"sha256"`
+	Created    time.Time `json:"created"`
+}
+
+func docKey(caseID, docID string) string { return "vault/" + caseID + "/docs/" + docID }
+
+func docPrefix(caseID string) string { return "vault/" + caseID + "/docs/" }
+
+func versionKey(caseID, docID string, v int) string {
+	return fmt.Sprintf("vault/%s/versions/%s/%010d", caseID, docID, v)
+}
+
+// objectKey is where a version's ciphertext lives: ids and a number only.
+func objectKey(caseID, docID string, v int) string {
+	return fmt.Sprintf("docs/%s/%s/%d", caseID, docID, v)
+}

@@ -1,0 +1,798 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/kms"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// Config is what a Service needs.
+type Config struct {
+	Meta      *metastore.Store // records; its object store holds the ciphertext too
+	Cases     *cases.Service
+	MasterKey *kms.MasterKey
+	Policy    *policy.Engine
+	Audit     *audit.Log
+	// MaxSize limits one version's plaintext (default DefaultMaxSize).
+	MaxSize int64
+}
+
+// Service is the document vault.
+type Service struct {
+	meta    *metastore.Store
+	store   objstore.Store
+	cases   *cases.Service
+	mk      *kms.MasterKey
+	policy  *policy.Engine
+	audit   *audit.Log
+	maxSize int64
+	now     func() time.Time
+}
+
+// New makes a vault service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Meta == nil || cfg.Cases == nil || cfg.MasterKey == nil || cfg.Policy == nil || cfg.Audit == nil {
+		return nil, errors.New("vault: New needs Meta, Cases, MasterKey, Policy and Audit")
+	}
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = DefaultMaxSize
+	}
+	return &Service{meta: cfg.Meta, store: cfg.Meta.Objects(), cases: cfg.Cases, mk: cfg.MasterKey,
+		policy: cfg.Policy, audit: cfg.Audit, maxSize: cfg.MaxSize, now: time.Now}, nil
+}
+
+// MaxSize is the limit on one version's plaintext.
+func (s *Service) MaxSize() int64 { return s.maxSize }
+
+// ---- access ----
+
+// caseScope is one request's view of a case: the case and the actor's
+// document decider for it.
+type caseScope struct {
+	c     *cases.Case
+	actor account.Account
+	dec   *policy.DocumentDecider
+}
+
+func (s *Service) scope(ctx context.Context, actor account.Account, caseID string) (*caseScope, error) {
+	if !ids.Valid("c", caseID) {
+		return nil, fmt.Errorf("case: %w", fault.ErrNotFound)
+	}
+	c, err := s.cases.Load(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	return &caseScope{c: c, actor: actor, dec: s.policy.Documents(actor.Principal(), c.Facts())}, nil
+}
+
+func (cs *caseScope) allowed(a policy.Action, d policy.Document) bool {
+	return cs.dec.Decide(a, d).Allowed
+}
+
+// denied audits a refusal and returns the error for it: not found when the
+// actor may not even know the document exists, forbidden otherwise.
+func (s *Service) denied(ctx context.Context, cs *caseScope, a policy.Action, docID string, d policy.Document) error {
+	ev := audit.Event{Type: "access.denied", Actor: cs.actor.ID, Case: cs.c.ID, Attrs: map[string]string{"action": string(a)}}
+	if docID != "" {
+		ev.Objects = []string{docID}
+	}
+	s.record(ctx, ev) // best effort: the refusal stands either way
+	if docID != "" && !cs.allowed(policy.DocList, d) {
+		return fmt.Errorf("document %s: %w", docID, fault.ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", a, fault.ErrForbidden)
+}
+
+// loadDoc reads a document record and checks the actor may do a to it.
+func (s *Service) loadDoc(ctx context.Context, cs *caseScope, docID string, a policy.Action) (*docRecord, error) {
+	if !ids.Valid("d", docID) {
+		return nil, fmt.Errorf("document: %w", fault.ErrNotFound)
+	}
+	var d docRecord
+	_, err := s.meta.Get(ctx, docKey(cs.c.ID, docID), &d)
+	if errors.Is(err, metastore.ErrNotFound) || (err == nil && len(d.Versions) == 0) {
+		return nil, fmt.Errorf("document %s: %w", docID, fault.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !cs.allowed(a, d.policyDoc()) {
+		return nil, s.denied(ctx, cs, a, docID, d.policyDoc())
+	}
+	return &d, nil
+}
+
+func (s *Service) record(ctx context.Context, ev audit.Event) error {
+	ev.Time = s.now().UTC()
+	_, err := s.audit.Append(ctx, ev)
+	return err
+}
+
+// commit is the keyed hash that stands for a version's SHA-256 in the audit
+// log: the log never holds something a guessed document could be checked
+// against.
+func (s *Service) commit(sha string) string { return "hmac:" + s.meta.IndexKey("vault/sha256", sha) }
+
+// ---- upload ----
+
+// NewDocument describes a new document.
+type NewDocument struct {
+	Name      string
+	MediaType string
+	Audience  Audience
+	Class     Class
+}
+
+// NewVersion describes a new version; empty fields keep the latest
+// version's name and media type.
+type NewVersion struct {
+	Name      string
+	MediaType string
+}
+
+// Upload stores body as version 1 of a new document. body is streamed:
+// encrypted a segment at a time into the object store, never held whole.
+// The document becomes visible only once its ciphertext is wholly stored.
+func (s *Service) Upload(ctx context.Context, actor account.Account, caseID string, n NewDocument, body io.Reader) (Document, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return Document{}, err
+	}
+	name, err := checkName(n.Name)
+	if err != nil {
+		return Document{}, err
+	}
+	mt, err := checkMediaType(n.MediaType)
+	if err != nil {
+		return Document{}, err
+	}
+	if _, err := ParseClass(string(n.Class)); err != nil {
+		return Document{}, err
+	}
+	if err := n.Audience.check(cs.c); err != nil {
+		return Document{}, err
+	}
+	if n.Class == ClassMediatorNotes && n.Audience.Kind != policy.AudienceMediators {
+		return Document{}, fault.Invalid("audience", "mediator notes are shared with the mediators only")
+	}
+	pd := policyDoc(n.Audience, n.Class)
+	if !cs.allowed(policy.DocUpload, pd) {
+		return Document{}, s.denied(ctx, cs, policy.DocUpload, "", pd)
+	}
+	now := s.now().UTC()
+	d := &docRecord{ID: ids.New("d"), Case: caseID, Class: n.Class, Audience: n.Audience,
+		Created: now, CreatedBy: actor.ID, NextVersion: 2}
+	v, err := s.storeVersion(ctx, cs, d, 1, name, mt, body)
+	if err != nil {
+		return Document{}, err
+	}
+	d.Versions = []VersionInfo{v}
+	if _, err := s.meta.Create(ctx, docKey(caseID, d.ID), d); err != nil {
+		return Document{}, err
+	}
+	return d.view(cs.allowed(policy.DocDownload, pd), true), nil
+}
+
+// AddVersion stores body as a new version of an existing document. Older
+// versions are kept. Version numbers are reserved before the upload, so
+// two concurrent uploads get distinct numbers; an upload that fails leaves
+// its number unused.
+func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID, docID string, n NewVersion, body io.Reader) (Document, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return Document{}, err
+	}
+	d, err := s.loadDoc(ctx, cs, docID, policy.DocUpload)
+	if err != nil {
+		return Document{}, err
+	}
+	latest := d.latest()
+	name, mt := latest.Name, latest.MediaType
+	if n.Name != "" {
+		if name, err = checkName(n.Name); err != nil {
+			return Document{}, err
+		}
+	}
+	if n.MediaType != "" {
+		if mt, err = checkMediaType(n.MediaType); err != nil {
+			return Document{}, err
+		}
+	}
+	var num int
+	reserved, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
+		// Decided again on the fresh record: a share may have landed.
+		if !cs.allowed(policy.DocUpload, r.policyDoc()) {
+			return fmt.Errorf("%s: %w", policy.DocUpload, fault.ErrForbidden)
+		}
+		num = r.NextVersion
+		r.NextVersion++
+		return nil
+	})
+	if err != nil {
+		return Document{}, err
+	}
+	v, err := s.storeVersion(ctx, cs, &reserved, num, name, mt, body)
+	if err != nil {
+		return Document{}, err
+	}
+	committed, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
+		r.Versions = append(r.Versions, v)
+		slices.SortFunc(r.Versions, func(a, b VersionInfo) int { return a.Version - b.Version })
+		return nil
+	})
+	if err != nil {
+		return Document{}, err
+	}
+	// A hold placed on the document covers versions added under it.
+	if committed.Hold != nil {
+		if err := s.holdVersion(ctx, caseID, docID, num, true); err != nil {
+			return Document{}, fmt.Errorf("hold new version: %w", err)
+		}
+	}
+	return committed.view(cs.allowed(policy.DocDownload, committed.policyDoc()), true), nil
+}
+
+// storeVersion encrypts body into the version's object, writes the record
+// with its wrapped data key and audits the upload. The version is not yet
+// visible: the caller adds it to the document record.
+func (s *Service) storeVersion(ctx context.Context, cs *caseScope, d *docRecord, num int, name, mt string, body io.Reader) (VersionInfo, error) {
+	b := Binding{Case: d.Case, Doc: d.ID, Version: num}
+	caseKey, err := caseKeyForWrite(ctx, s.store, s.mk, d.Case)
+	if err != nil {
+		return VersionInfo{}, err
+	}
+	dataKey := make([]byte, 32)
+	rand.Read(dataKey)
+	wrapped, err := wrapDataKey(caseKey, dataKey, b)
+	if err != nil {
+		return VersionInfo{}, err
+	}
+	key := objectKey(d.Case, d.ID, num)
+	src := &countingReader{r: body, h: sha256.New(), limit: s.maxSize}
+	info, err := s.putEncrypted(ctx, key, dataKey, b, src)
+	if err != nil {
+		return VersionInfo{}, err
+	}
+	sum := hex.EncodeToString(src.h.Sum(nil))
+	now := s.now().UTC()
+	vr := versionRecord{Case: d.Case, Doc: d.ID, Version: num, Object: key, ObjectVID: info.VersionID,
+		WrappedKey: wrapped, Size: src.n, SHA256: sum, Created: now}
+	if _, err := s.meta.Create(ctx, versionKey(d.Case, d.ID, num), vr); err != nil {
+		s.store.Delete(context.WithoutCancel(ctx), key, info.VersionID)
+		return VersionInfo{}, err
+	}
+	// Audited before the version becomes visible: an upload whose entry
+	// cannot be written does not happen.
+	if err := s.record(ctx, audit.Event{Type: "doc.upload", Actor: cs.actor.ID, Case: d.Case,
+		Objects: []string{d.ID}, Hashes: []string{s.commit(sum)},
+		Attrs: map[string]string{"version": strconv.Itoa(num), "class": string(d.Class),
+			"audience": d.Audience.String(), "size": strconv.FormatInt(src.n, 10)}}); err != nil {
+		return VersionInfo{}, fmt.Errorf("audit: %w", err)
+	}
+	return VersionInfo{Version: num, Name: name, MediaType: mt, Size: src.n, SHA256: sum,
+		Uploader: cs.actor.ID, Created: now}, nil
+}
+
+// aheadSegments is how far (in segments) encryption may run ahead of the
+// object store's Put: 16 MiB, one S3 part.
+const aheadSegments = 256
+
+// putEncrypted streams src, encrypted, into a create-only object of unknown
+// length (a multipart upload on S3): the encrypting writer feeds a bounded
+// pipe (aheadPipe) that the store's Put reads. Memory stays at the pipe's
+// buffer plus the store's part buffer, whatever the document's size. On
+// any error the store discards the partial upload, so nothing
+// half-written is ever visible.
+func (s *Service) putEncrypted(ctx context.Context, key string, dataKey []byte, b Binding, src io.Reader) (objstore.Info, error) {
+	pp := newAheadPipe(aheadSegments, segmentCTSize)
+	werr := make(chan error, 1)
+	go func() {
+		err := sealInto(pp, src, dataKey, b)
+		pp.CloseWithError(err) // nil: EOF for the reader
+		werr <- err
+	}()
+	info, err := s.store.Put(ctx, key, pp, -1, objstore.PutOptions{IfNoneMatch: true, ContentType: "application/octet-stream"})
+	pp.CloseRead() // unblocks the writer if Put stopped early
+	if wErr := <-werr; wErr != nil {
+		// The source's error (too large, client went away) explains the
+		// failure better than the store's.
+		if err == nil {
+			// The store took a complete object that the writer did not
+			// finish: it must not stay.
+			s.store.Delete(context.WithoutCancel(ctx), key, info.VersionID)
+		}
+		return objstore.Info{}, wErr
+	}
+	if err != nil {
+		return objstore.Info{}, err
+	}
+	return info, nil
+}
+
+// countingReader hashes and counts what it reads and stops past limit.
+type countingReader struct {
+	r     io.Reader
+	h     hash.Hash
+	n     int64
+	limit int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n += int64(k)
+	if c.n > c.limit {
+		return 0, fmt.Errorf("document over %d bytes: %w", c.limit, fault.ErrTooLarge)
+	}
+	c.h.Write(p[:k])
+	return k, err
+}
+
+// ---- reading metadata ----
+
+// List returns the case's documents the actor may see, newest first.
+// Records staff see them without names; admins and outsiders are refused.
+func (s *Service) List(ctx context.Context, actor account.Account, caseID string) ([]Document, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return nil, err
+	}
+	if !s.policy.Decide(actor.Principal(), policy.CaseReadSummary, cs.c.Facts()).Allowed {
+		s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID, Attrs: map[string]string{"action": string(policy.DocList)}})
+		return nil, fmt.Errorf("%s: %w", policy.DocList, fault.ErrForbidden)
+	}
+	out := []Document{}
+	err = s.meta.List(ctx, docPrefix(caseID), func(key string) error {
+		var d docRecord
+		if _, err := s.meta.Get(ctx, key, &d); err != nil {
+			return err
+		}
+		if len(d.Versions) == 0 || !cs.allowed(policy.DocList, d.policyDoc()) {
+			return nil // not listing a document is not an attempt to reach it
+		}
+		out = append(out, d.view(cs.allowed(policy.DocDownload, d.policyDoc()), false))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(out, func(a, b Document) int { return b.Updated.Compare(a.Updated) })
+	return out, nil
+}
+
+// Get returns one document's metadata with its versions.
+func (s *Service) Get(ctx context.Context, actor account.Account, caseID, docID string) (Document, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return Document{}, err
+	}
+	d, err := s.loadDoc(ctx, cs, docID, policy.DocReadMetadata)
+	if err != nil {
+		return Document{}, err
+	}
+	return d.view(cs.allowed(policy.DocDownload, d.policyDoc()), true), nil
+}
+
+// ---- download ----
+
+// Download is an open document version. Body yields the plaintext (or the
+// requested range of it), authenticating every segment before returning
+// its bytes; a failure is ErrIntegrity. The caller closes Body.
+type Download struct {
+	Document Document
+	Version  VersionInfo
+	// Offset and Length are the plaintext range Body yields; Size is the
+	// whole version's size.
+	Offset, Length, Size int64
+	// Verified: Body checks the whole version's size and SHA-256 before it
+	// returns its last bytes (whole reads only).
+	Verified bool
+	Body     io.ReadCloser
+}
+
+// ErrRange: the requested range lies outside the document.
+var ErrRange = errors.New("range not satisfiable")
+
+// RangeFunc picks the bytes to read once the version is known: length
+// bytes from offset, or the whole version when length is negative. A nil
+// RangeFunc reads the whole version.
+type RangeFunc func(v VersionInfo) (offset, length int64, err error)
+
+// Bytes is the RangeFunc for length bytes from offset.
+func Bytes(offset, length int64) RangeFunc {
+	return func(VersionInfo) (int64, int64, error) { return offset, length, nil }
+}
+
+// Open opens version (0: the latest) of a document for reading, the whole
+// of it or the range rng picks. The download is audited before any byte is
+// read; an integrity failure while reading is audited too.
+func (s *Service) Open(ctx context.Context, actor account.Account, caseID, docID string, version int, rng RangeFunc) (_ *Download, err error) {
+	defer func() {
+		if errors.Is(err, ErrIntegrity) {
+			s.record(context.WithoutCancel(ctx), failure(actor.ID, caseID, docID, version))
+		}
+	}()
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.loadDoc(ctx, cs, docID, policy.DocDownload)
+	if err != nil {
+		return nil, err
+	}
+	v := d.latest()
+	if version != 0 {
+		var ok bool
+		if v, ok = d.version(version); !ok {
+			return nil, fmt.Errorf("document %s version %d: %w", docID, version, fault.ErrNotFound)
+		}
+	}
+	if v.Erased {
+		return nil, fmt.Errorf("document %s version %d was erased: %w", docID, v.Version, fault.ErrGone)
+	}
+	offset, length := int64(0), int64(-1)
+	if rng != nil {
+		if offset, length, err = rng(v); err != nil {
+			return nil, err
+		}
+	}
+	whole := length < 0 || (offset == 0 && length == v.Size)
+	if whole {
+		offset, length = 0, v.Size
+	} else if offset < 0 || length == 0 || offset >= v.Size || length > v.Size-offset {
+		return nil, fmt.Errorf("bytes %d+%d of %d: %w", offset, length, v.Size, ErrRange)
+	}
+	var vr versionRecord
+	if _, err := s.meta.Get(ctx, versionKey(caseID, docID, v.Version), &vr); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return nil, fmt.Errorf("document %s version %d has no key (erased): %w", docID, v.Version, fault.ErrGone)
+		}
+		return nil, err
+	}
+	b := Binding{Case: caseID, Doc: docID, Version: v.Version}
+	caseKey, err := caseKeyForRead(ctx, s.store, s.mk, caseID)
+	if err != nil {
+		return nil, err
+	}
+	dataKey, err := unwrapDataKey(caseKey, vr.WrappedKey, b)
+	if err != nil {
+		return nil, err
+	}
+	attrs := map[string]string{"version": strconv.Itoa(v.Version)}
+	if !whole {
+		attrs["range"] = fmt.Sprintf("%d-%d", offset, offset+length-1)
+	}
+	if err := s.record(ctx, audit.Event{Type: "doc.download", Actor: actor.ID, Case: caseID,
+		Objects: []string{docID}, Hashes: []string{s.commit(v.SHA256)}, Attrs: attrs}); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	sha, err := hex.DecodeString(v.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: recorded hash unreadable", describe(b), ErrIntegrity)
+	}
+	dl := &Download{Document: d.view(true, false), Version: v, Offset: offset, Length: length, Size: v.Size, Verified: whole}
+	key := objectKey(caseID, docID, v.Version)
+	if whole {
+		rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		r, err := NewReader(rc, dataKey, b, &Verify{Size: v.Size, SHA256: sha})
+		if err != nil {
+			rc.Close()
+			return nil, err
+		}
+		dl.Body = &auditFailure{s: s, ctx: ctx, ev: failure(actor.ID, caseID, docID, v.Version), r: r, c: rc}
+		return dl, nil
+	}
+	first, last := offset/SegmentSize, (offset+length-1)/SegmentSize
+	header, err := s.readHeader(ctx, key, b)
+	if err != nil {
+		return nil, err
+	}
+	ctEnd := SegmentOffset(last + 1) // exclusive
+	if full := CiphertextSize(v.Size); ctEnd > full {
+		ctEnd = full
+	}
+	rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{Offset: SegmentOffset(first), Length: ctEnd - SegmentOffset(first)})
+	if err != nil {
+		return nil, err
+	}
+	r, err := NewRangeReader(rc, header, dataKey, b, v.Size, first, last)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	if skip := offset - first*SegmentSize; skip > 0 {
+		if _, err := io.CopyN(io.Discard, r, skip); err != nil {
+			rc.Close()
+			return nil, err
+		}
+	}
+	dl.Body = &auditFailure{s: s, ctx: ctx, ev: failure(actor.ID, caseID, docID, v.Version), r: io.LimitReader(r, length), c: rc}
+	return dl, nil
+}
+
+func failure(actorID, caseID, docID string, v int) audit.Event {
+	return audit.Event{Type: "doc.integrity.failed", Actor: actorID, Case: caseID, Objects: []string{docID},
+		Attrs: map[string]string{"version": strconv.Itoa(v)}}
+}
+
+// auditFailure records the first integrity failure of a download in the
+// audit log: stored ciphertext that fails to authenticate means someone
+// changed the bucket, which the log must show.
+type auditFailure struct {
+	s      *Service
+	ctx    context.Context
+	ev     audit.Event
+	r      io.Reader
+	c      io.Closer
+	logged bool
+}
+
+func (a *auditFailure) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if err != nil && errors.Is(err, ErrIntegrity) && !a.logged {
+		a.logged = true
+		a.s.record(context.WithoutCancel(a.ctx), a.ev)
+	}
+	return n, err
+}
+
+func (a *auditFailure) Close() error { return a.c.Close() }
+
+func (s *Service) readHeader(ctx context.Context, key string, b Binding) ([]byte, error) {
+	rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{Length: int64(HeaderSize)})
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	header := make([]byte, HeaderSize)
+	if _, err := io.ReadFull(rc, header); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%s: %w: stream shorter than its header", describe(b), ErrIntegrity)
+		}
+		return nil, err
+	}
+	return header, nil
+}
+
+// ---- sharing ----
+
+// Person is someone whose access a share changes.
+type Person struct {
+	AccountID string `json:"accountId"`
+	Name      string `json:"name"`
+	Role      string `json:"role"` // mediator, party, counsel, observer
+	Side      string `json:"side,omitempty"`
+}
+
+// ShareResult says what a share did, or (dry run) would do.
+type ShareResult struct {
+	Document Document `json:"document"`
+	From     Audience `json:"from"`
+	To       Audience `json:"to"`
+	// Gaining are the case members who may download the document after
+	// the share and could not before; Losing the reverse.
+	Gaining []Person `json:"gaining"`
+	Losing  []Person `json:"losing"`
+	DryRun  bool     `json:"dryRun"`
+	Changed bool     `json:"changed"`
+}
+
+// Share changes a document's audience (every version's). With dryRun it
+// changes nothing and only reports who would gain and lose access, so a
+// person can confirm first. A share is audited before it takes effect, and
+// only if the audience is still the one the result was computed from.
+func (s *Service) Share(ctx context.Context, actor account.Account, caseID, docID string, to Audience, dryRun bool) (ShareResult, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return ShareResult{}, err
+	}
+	d, err := s.loadDoc(ctx, cs, docID, policy.DocShare)
+	if err != nil {
+		return ShareResult{}, err
+	}
+	if err := to.check(cs.c); err != nil {
+		return ShareResult{}, err
+	}
+	if d.Class == ClassMediatorNotes && to.Kind != policy.AudienceMediators {
+		return ShareResult{}, fault.Invalid("audience", "mediator notes are shared with the mediators only")
+	}
+	from := d.Audience
+	res := ShareResult{From: from, To: to, DryRun: dryRun, Changed: !from.Equal(to)}
+	res.Gaining, res.Losing = s.accessChange(cs.c, policyDoc(from, d.Class), policyDoc(to, d.Class))
+	if dryRun || !res.Changed {
+		res.Document = d.view(true, false)
+		return res, nil
+	}
+	attrs := map[string]string{"from": from.String(), "to": to.String(),
+		"gained": strconv.Itoa(len(res.Gaining)), "lost": strconv.Itoa(len(res.Losing))}
+	if err := s.record(ctx, audit.Event{Type: "doc.share", Actor: actor.ID, Case: caseID,
+		Objects: []string{docID}, Attrs: attrs}); err != nil {
+		return ShareResult{}, fmt.Errorf("audit: %w", err)
+	}
+	updated, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
+		if !r.Audience.Equal(from) {
+			return fmt.Errorf("document %s was shared by someone else meanwhile; review and try again: %w", docID, fault.ErrConflict)
+		}
+		if !cs.allowed(policy.DocShare, r.policyDoc()) {
+			return fmt.Errorf("%s: %w", policy.DocShare, fault.ErrForbidden)
+		}
+		r.Audience = to
+		return nil
+	})
+	if err != nil {
+		return ShareResult{}, err
+	}
+	res.Document = updated.view(true, false)
+	return res, nil
+}
+
+// accessChange lists the case members whose download access differs
+// between two descriptions of a document, asking policy for each.
+func (s *Service) accessChange(c *cases.Case, before, after policy.Document) (gaining, losing []Person) {
+	facts := c.Facts()
+	check := func(p Person, u policy.User) {
+		dec := s.policy.Documents(u, facts)
+		was, will := dec.Decide(policy.DocDownload, before).Allowed, dec.Decide(policy.DocDownload, after).Allowed
+		switch {
+		case will && !was:
+			gaining = append(gaining, p)
+		case was && !will:
+			losing = append(losing, p)
+		}
+	}
+	for _, m := range c.Mediators {
+		check(Person{AccountID: m.AccountID, Name: m.Name, Role: "mediator"}, policy.User{ID: m.AccountID, Role: policy.RoleMediator})
+	}
+	for _, p := range c.Participants {
+		check(Person{AccountID: p.AccountID, Name: p.Name, Role: string(p.Role), Side: p.Side}, policy.User{ID: p.AccountID, Role: policy.RoleParticipant})
+	}
+	if gaining == nil {
+		gaining = []Person{}
+	}
+	if losing == nil {
+		losing = []Person{}
+	}
+	return gaining, losing
+}
+
+// ---- holds ----
+
+// SetHold places (on) or releases a legal hold on every version of a
+// document: neither its ciphertext nor its keys can then be deleted, by
+// Parley or by anyone with access to the bucket.
+func (s *Service) SetHold(ctx context.Context, actor account.Account, caseID, docID string, on bool) (Document, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return Document{}, err
+	}
+	d, err := s.loadDoc(ctx, cs, docID, policy.DocHold)
+	if err != nil {
+		return Document{}, err
+	}
+	if err := s.record(ctx, audit.Event{Type: "doc.hold", Actor: actor.ID, Case: caseID,
+		Objects: []string{docID}, Attrs: map[string]string{"on": strconv.FormatBool(on)}}); err != nil {
+		return Document{}, fmt.Errorf("audit: %w", err)
+	}
+	// A hold is placed on the objects before the record says so, and the
+	// record cleared before the objects are released.
+	setAll := func(r *docRecord) error {
+		for _, v := range r.Versions {
+			if v.Erased {
+				continue
+			}
+			if err := s.holdVersion(ctx, caseID, docID, v.Version, on); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if on {
+		if err := setAll(d); err != nil {
+			return Document{}, err
+		}
+	}
+	updated, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
+		if on {
+			r.Hold = &Hold{By: actor.ID, At: s.now().UTC()}
+		} else {
+			r.Hold = nil
+		}
+		return nil
+	})
+	if err != nil {
+		return Document{}, err
+	}
+	// Placing: again, for versions added between the first pass and the
+	// record update. Releasing: now that the record no longer says held.
+	if err := setAll(&updated); err != nil {
+		return Document{}, err
+	}
+	return updated.view(cs.allowed(policy.DocDownload, updated.policyDoc()), true), nil
+}
+
+// holdVersion sets the legal hold of one version's ciphertext and key record.
+func (s *Service) holdVersion(ctx context.Context, caseID, docID string, v int, on bool) error {
+	var vr versionRecord
+	if _, err := s.meta.Get(ctx, versionKey(caseID, docID, v), &vr); err != nil {
+		return err
+	}
+	if err := s.store.SetLegalHold(ctx, vr.Object, vr.ObjectVID, on); err != nil {
+		return err
+	}
+	info, err := s.store.Stat(ctx, versionKey(caseID, docID, v))
+	if err != nil {
+		return err
+	}
+	return s.store.SetLegalHold(ctx, info.Key, info.VersionID, on)
+}
+
+// ---- crypto-erase ----
+
+// DestroyDataKey crypto-erases one version: it deletes every stored copy
+// of the version's wrapped data key, after which its ciphertext can never
+// be decrypted, by anyone. It is deliberately separate from everything
+// else and makes no access decision of its own: the retention job calls it
+// under its own policy, as the actor it names. A held document is refused.
+func (s *Service) DestroyDataKey(ctx context.Context, actorID, caseID, docID string, version int) error {
+	var d docRecord
+	if _, err := s.meta.Get(ctx, docKey(caseID, docID), &d); err != nil {
+		return err
+	}
+	if d.Hold != nil {
+		return fmt.Errorf("document %s is under legal hold: %w", docID, objstore.ErrHeld)
+	}
+	if _, ok := d.version(version); !ok {
+		return fmt.Errorf("document %s version %d: %w", docID, version, fault.ErrNotFound)
+	}
+	if err := s.record(ctx, audit.Event{Type: "doc.key.destroyed", Actor: actorID, Case: caseID,
+		Objects: []string{docID}, Attrs: map[string]string{"version": strconv.Itoa(version)}}); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	if _, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
+		if r.Hold != nil {
+			return fmt.Errorf("document %s is under legal hold: %w", docID, objstore.ErrHeld)
+		}
+		for i := range r.Versions {
+			if r.Versions[i].Version == version {
+				r.Versions[i].Erased = true
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	key := versionKey(caseID, docID, version)
+	versions, err := s.store.Versions(ctx, key)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, v := range versions {
+		if err := s.store.Delete(ctx, key, v.VersionID); err != nil {
+			return fmt.Errorf("erase %s: %w", key, err)
+		}
+	}
+	return nil
+}

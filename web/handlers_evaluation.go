@@ -1,0 +1,185 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/vault/export"
+)
+
+type outcomeRequest struct {
+	Result   cases.OutcomeResult `json:"result"`
+	Sessions int                 `json:"sessions"`
+	Hours    float64             `json:"hours"`
+}
+
+// OutcomeResponse carries the survey links, shown once to the mediator to
+// hand to each party and lawyer.
+type OutcomeResponse struct {
+	Case    *cases.Case  `json:"case"`
+	Surveys []SurveyLink `json:"surveys"`
+}
+
+// SurveyLink is one participant's single-use survey link.
+type SurveyLink struct {
+	Name string `json:"name"`
+	Link string `json:"link"`
+}
+
+func (a *API) recordOutcome(w http.ResponseWriter, r *http.Request) {
+	var req outcomeRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	c, links, err := a.cases.RecordOutcome(r.Context(), actor, chi.URLParam(r, "caseID"), req.Result, req.Sessions, req.Hours)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := OutcomeResponse{Case: c, Surveys: []SurveyLink{}}
+	for _, l := range links {
+		out.Surveys = append(out.Surveys, SurveyLink{Name: l.Name, Link: a.publicURL + "/survey#" + l.Token})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type surveyRequest struct {
+	Token   string         `json:"token"`
+	Scores  map[string]int `json:"scores"`
+	Comment string         `json:"comment"`
+}
+
+// submitSurvey needs no session: the single-use token is the capability,
+// and nothing links the answer to the person.
+func (a *API) submitSurvey(w http.ResponseWriter, r *http.Request) {
+	var req surveyRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := a.cases.SubmitSurvey(r.Context(), req.Token, req.Scores, req.Comment); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) surveyQuestions(w http.ResponseWriter, r *http.Request) {
+	type q struct {
+		ID   string `json:"id"`
+		Text string `json:"text"`
+	}
+	var out []q
+	for _, it := range cases.SurveyItems {
+		out = append(out, q{ID: it, Text: cases.SurveyItemText[it]})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type exportRequest struct {
+	From         string `json:"from"` // YYYY-MM-DD
+	To           string `json:"to"`   // YYYY-MM-DD, exclusive
+	Format       string `json:"format"`
+	AgeRecipient string `json:"ageRecipient"`
+	K            int    `json:"k"`
+}
+
+// runExport answers with the export file itself; the report travels in
+// X-Parley-Export-* headers. The file is built in memory (a program's
+// export is megabytes) so its hash is known before the first byte is sent.
+func (a *API) runExport(w http.ResponseWriter, r *http.Request) {
+	var req exportRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := a.authorize(r, policy.EvaluationExport); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	from, err := time.Parse(time.DateOnly, req.From)
+	if err != nil {
+		a.writeError(w, r, fault.Invalid("from", "a date, YYYY-MM-DD"))
+		return
+	}
+	to, err := time.Parse(time.DateOnly, req.To)
+	if err != nil || !from.Before(to) {
+		a.writeError(w, r, fault.Invalid("to", "a date after from, YYYY-MM-DD"))
+		return
+	}
+	if req.Format != "" && req.Format != "csv" && req.Format != "jsonl" {
+		a.writeError(w, r, fault.Invalid("format", "csv or jsonl"))
+		return
+	}
+	if req.K != 0 && (req.K < 2 || req.K > 1000) {
+		a.writeError(w, r, fault.Invalid("k", "between 2 and 1000"))
+		return
+	}
+	opts := export.Options{From: from, To: to, K: req.K, Format: req.Format}
+	if req.AgeRecipient != "" {
+		rcp, err := age.ParseX25519Recipient(strings.TrimSpace(req.AgeRecipient))
+		if err != nil {
+			a.writeError(w, r, fault.Invalid("ageRecipient", "an age X25519 recipient (age1…)"))
+			return
+		}
+		opts.Recipient = rcp
+	}
+	var buf bytes.Buffer
+	rep, err := export.Run(r.Context(), a.cases, &buf, opts)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	if _, err := a.audit.Append(r.Context(), audit.Event{Type: "evaluation.export", Actor: actor.ID, Hashes: []string{rep.SHA256},
+		Attrs: map[string]string{"from": req.From, "to": req.To, "rows": fmt.Sprint(rep.Rows), "format": rep.Format,
+			"encrypted": fmt.Sprint(rep.Encrypted), "suppressed": fmt.Sprint(rep.Suppressed)},
+		Time: time.Now().UTC()}); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", map[bool]string{true: "application/octet-stream", false: "text/csv; charset=utf-8"}[rep.Encrypted || rep.Format == "jsonl"])
+	h.Set("X-Parley-Export-Rows", fmt.Sprint(rep.Rows))
+	h.Set("X-Parley-Export-Suppressed", fmt.Sprint(rep.Suppressed))
+	h.Set("X-Parley-Export-Generalized", fmt.Sprint(sum(rep.Generalized)))
+	h.Set("X-Parley-Export-Comments-Dropped", fmt.Sprint(rep.CommentsDropped))
+	h.Set("X-Parley-Export-K", fmt.Sprint(rep.K))
+	h.Set("X-Parley-Export-Sha256", rep.SHA256)
+	h.Set("Cache-Control", "no-store")
+	w.Write(buf.Bytes())
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func (a *API) exportDictionary(w http.ResponseWriter, r *http.Request) {
+	k, err := queryInt(r, "k", 5)
+	if err != nil || k < 2 || k > 1000 {
+		a.writeError(w, r, fault.Invalid("k", "between 2 and 1000"))
+		return
+	}
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = "csv"
+	}
+	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+	w.Write([]byte(export.Dictionary(int(k), format)))
+}
