@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/objstore/storetest"
 )
 
 type record struct {
@@ -44,27 +44,6 @@ func newStore(t *testing.T) (*Store, *objstore.Dir, string) {
 		t.Fatal(err)
 	}
 	return s, obj, root
-}
-
-func rawObject(t *testing.T, obj objstore.Store, key string) []byte {
-	t.Helper()
-	rc, _, err := obj.Get(t.Context(), key, objstore.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func putRaw(t *testing.T, obj objstore.Store, key string, b []byte) {
-	t.Helper()
-	if _, err := obj.Put(t.Context(), key, bytes.NewReader(b), int64(len(b)), objstore.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestNewRejectsBadKeyLength(t *testing.T) {
@@ -141,7 +120,7 @@ func TestStoredBytesHoldNoPlaintext(t *testing.T) {
 	if _, err := s.Create(t.Context(), "cases/c1/case", record{Name: canaryName, Comment: canary}); err != nil {
 		t.Fatal(err)
 	}
-	raw := rawObject(t, obj, "cases/c1/case")
+	raw := storetest.ReadObject(t, obj, "cases/c1/case")
 	for _, needle := range []string{canary, canaryName, `"comment"`, `"name"`} {
 		if bytes.Contains(raw, []byte(needle)) {
 			t.Fatalf("stored object contains %q in the clear", needle)
@@ -180,7 +159,7 @@ func TestSealingIsRandomised(t *testing.T) {
 	}
 	// Same plaintext under different keys: the ciphertexts must differ
 	// (fresh nonce), or equal records would be linkable.
-	if bytes.Equal(rawObject(t, obj, "a")[len(sealMagic):], rawObject(t, obj, "b")[len(sealMagic):]) {
+	if bytes.Equal(storetest.ReadObject(t, obj, "a")[len(sealMagic):], storetest.ReadObject(t, obj, "b")[len(sealMagic):]) {
 		t.Fatal("two seals of the same record are identical")
 	}
 }
@@ -190,8 +169,8 @@ func TestRecordMovedToAnotherKeyFails(t *testing.T) {
 	if _, err := s.Create(t.Context(), "accounts/u_alice", record{Name: "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	raw := rawObject(t, obj, "accounts/u_alice")
-	putRaw(t, obj, "accounts/u_mallory", raw)
+	raw := storetest.ReadObject(t, obj, "accounts/u_alice")
+	storetest.WriteObject(t, obj, "accounts/u_mallory", raw)
 	var r record
 	_, err := s.Get(t.Context(), "accounts/u_mallory", &r)
 	if err == nil {
@@ -226,24 +205,24 @@ func TestFlippedByteFails(t *testing.T) {
 	if _, err := s.Create(t.Context(), "k", record{Name: "x", Count: 1}); err != nil {
 		t.Fatal(err)
 	}
-	raw := rawObject(t, obj, "k")
+	raw := storetest.ReadObject(t, obj, "k")
 	for _, i := range []int{0, len(sealMagic), len(sealMagic) + 12, len(raw) / 2, len(raw) - 1} {
 		bad := bytes.Clone(raw)
 		bad[i] ^= 0x80
-		putRaw(t, obj, "k", bad)
+		storetest.WriteObject(t, obj, "k", bad)
 		var r record
 		if _, err := s.Get(t.Context(), "k", &r); err == nil {
 			t.Fatalf("record with byte %d flipped opened", i)
 		}
 	}
 	// Truncated too.
-	putRaw(t, obj, "k", raw[:len(sealMagic)+5])
+	storetest.WriteObject(t, obj, "k", raw[:len(sealMagic)+5])
 	var r record
 	if _, err := s.Get(t.Context(), "k", &r); err == nil {
 		t.Fatal("truncated record opened")
 	}
 	// Restoring the original bytes makes it readable again.
-	putRaw(t, obj, "k", raw)
+	storetest.WriteObject(t, obj, "k", raw)
 	if _, err := s.Get(t.Context(), "k", &r); err != nil || r.Count != 1 {
 		t.Fatalf("restored record: %+v, %v", r, err)
 	}
@@ -350,7 +329,7 @@ func TestUpdateChangeErrorWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw := rawObject(t, obj, "k")
+	raw := storetest.ReadObject(t, obj, "k")
 	errNope := errors.New("nope")
 	calls := 0
 	got, err := Update(ctx, s, "k", func(r *record) error {
@@ -374,7 +353,7 @@ func TestUpdateChangeErrorWritesNothing(t *testing.T) {
 	if len(after) != len(before) {
 		t.Fatalf("versions went from %d to %d: something was written", len(before), len(after))
 	}
-	if !bytes.Equal(rawObject(t, obj, "k"), raw) {
+	if !bytes.Equal(storetest.ReadObject(t, obj, "k"), raw) {
 		t.Fatal("stored bytes changed")
 	}
 }

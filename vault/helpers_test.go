@@ -228,26 +228,3 @@ func wantIntegrity(t *testing.T, what string, err error) {
 func isRefusal(err error) bool {
 	return errors.Is(err, fault.ErrForbidden) || errors.Is(err, fault.ErrNotFound)
 }
-
-// readObject and writeObject tamper with the store directly, as someone
-// with access to the bucket could.
-func readObject(t *testing.T, store objstore.Store, key string) []byte {
-	t.Helper()
-	rc, _, err := store.Get(t.Context(), key, objstore.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func writeObject(t *testing.T, store objstore.Store, key string, b []byte) {
-	t.Helper()
-	if _, err := store.Put(t.Context(), key, bytes.NewReader(b), int64(len(b)), objstore.PutOptions{}); err != nil {
-		t.Fatal(err)
-	}
-}

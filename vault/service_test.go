@@ -17,6 +17,7 @@ import (
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/kms"
 	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/objstore/storetest"
 )
 
 func TestUploadVersionsDownload(t *testing.T) {
@@ -127,7 +128,7 @@ func TestTampering(t *testing.T) {
 		fresh := func() (Document, string, []byte) {
 			d := e.upload(t, med, k.caseID, "evidence.pdf", k.audience(t, "joint"), ClassEvidence, plain)
 			key := objectKey(k.caseID, d.ID, 1)
-			return d, key, readObject(t, store, key)
+			return d, key, storetest.ReadObject(t, store, key)
 		}
 		seg := func(b []byte, i int) []byte {
 			start := int(SegmentOffset(int64(i)))
@@ -146,7 +147,7 @@ func TestTampering(t *testing.T) {
 		for name, change := range tamper {
 			t.Run(name, func(t *testing.T) {
 				d, key, b := fresh()
-				writeObject(t, store, key, change(b))
+				storetest.WriteObject(t, store, key, change(b))
 				_, err := e.download(t, k.who["partyA"], k.caseID, d.ID, 0)
 				wantIntegrity(t, name, err)
 				if !strings.Contains(err.Error(), "integrity check failed") || !strings.Contains(err.Error(), d.ID) {
@@ -160,8 +161,8 @@ func TestTampering(t *testing.T) {
 		t.Run("swap two documents", func(t *testing.T) {
 			d1, key1, b1 := fresh()
 			d2, key2, b2 := fresh()
-			writeObject(t, store, key1, b2)
-			writeObject(t, store, key2, b1)
+			storetest.WriteObject(t, store, key1, b2)
+			storetest.WriteObject(t, store, key2, b1)
 			for _, d := range []Document{d1, d2} {
 				_, err := e.download(t, med, k.caseID, d.ID, 0)
 				wantIntegrity(t, "swapped", err)
@@ -173,9 +174,9 @@ func TestTampering(t *testing.T) {
 				t.Fatal(err)
 			}
 			key2 := objectKey(k.caseID, d.ID, 2)
-			b2 := readObject(t, store, key2)
-			writeObject(t, store, key1, b2)
-			writeObject(t, store, key2, b1)
+			b2 := storetest.ReadObject(t, store, key2)
+			storetest.WriteObject(t, store, key1, b2)
+			storetest.WriteObject(t, store, key2, b1)
 			for v := 1; v <= 2; v++ {
 				_, err := e.download(t, med, k.caseID, d.ID, v)
 				wantIntegrity(t, "swapped versions", err)
@@ -183,7 +184,7 @@ func TestTampering(t *testing.T) {
 		})
 		t.Run("range over a flipped byte", func(t *testing.T) {
 			d, key, b := fresh()
-			writeObject(t, store, key, flip(b, int(SegmentOffset(2))+10))
+			storetest.WriteObject(t, store, key, flip(b, int(SegmentOffset(2))+10))
 			dl, err := e.vault.Open(t.Context(), med, k.caseID, d.ID, 0, Bytes(2*SegmentSize, 100))
 			if err == nil {
 				_, err = io.ReadAll(dl.Body)

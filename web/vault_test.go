@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -20,6 +19,7 @@ import (
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/objstore/storetest"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
 	"github.com/parley-mediation/parley/vault"
@@ -306,13 +306,13 @@ func TestVaultDownloadOverHTTP(t *testing.T) {
 	// Tampering: damage at the start is a clear problem before any byte;
 	// damage later cuts the stream short, which the client reports.
 	key := "docs/" + k.caseID + "/" + d.ID + "/1"
-	orig := readAll(t, n.Store, key)
-	put(t, n.Store, key, flipAt(orig, vault.HeaderSize+10))
+	orig := storetest.ReadObject(t, n.Store, key)
+	storetest.WriteObject(t, n.Store, key, flipAt(orig, vault.HeaderSize+10))
 	res = rawRequest(t, http.MethodGet, url, tok, nil, nil)
 	if res.StatusCode != 500 || problemOf(t, res).Type != "urn:parley:problem:integrity-failure" {
 		t.Fatalf("damaged first segment: %d", res.StatusCode)
 	}
-	put(t, n.Store, key, flipAt(orig, len(orig)-5))
+	storetest.WriteObject(t, n.Store, key, flipAt(orig, len(orig)-5))
 	dl, err = k.as["partyA"].DownloadDocument(t.Context(), k.caseID, d.ID, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -321,27 +321,6 @@ func TestVaultDownloadOverHTTP(t *testing.T) {
 	dl.Body.Close()
 	if !errors.Is(err, client.ErrIntegrity) || len(got) >= len(content) {
 		t.Fatalf("damaged last segment: %d bytes, err %v", len(got), err)
-	}
-}
-
-func readAll(t *testing.T, s objstore.Store, key string) []byte {
-	t.Helper()
-	rc, _, err := s.Get(context.Background(), key, objstore.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func put(t *testing.T, s objstore.Store, key string, b []byte) {
-	t.Helper()
-	if _, err := s.Put(context.Background(), key, bytes.NewReader(b), int64(len(b)), objstore.PutOptions{}); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -12,6 +12,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -629,3 +630,28 @@ func hideLen(r io.Reader) io.Reader { return struct{ io.Reader }{r} }
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// ReadObject returns an object's bytes straight from the store, as someone
+// with access to the bucket would see them (for at-rest and tamper tests).
+func ReadObject(t testing.TB, s objstore.Store, key string) []byte {
+	t.Helper()
+	rc, _, err := s.Get(context.Background(), key, objstore.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// WriteObject overwrites an object directly, as an attacker with write
+// access to the bucket could.
+func WriteObject(t testing.TB, s objstore.Store, key string, b []byte) {
+	t.Helper()
+	if _, err := s.Put(context.Background(), key, bytes.NewReader(b), int64(len(b)), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
