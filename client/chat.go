@@ -347,9 +347,15 @@ func (ch *Chat) handle(f *messaging.ServerFrame) error {
 	case "seal":
 		ch.mu.Lock()
 		p := ch.pos[f.Room]
-		fresh := p == nil || p.Epoch <= f.Epoch
-		if fresh && f.Seal != nil {
-			ch.pos[f.Room] = &messaging.Position{Epoch: f.Seal.Next}
+		// A seal always opens the next epoch; anything else is malformed
+		// and must not move the position (back) at all.
+		next := messaging.Position{}
+		if f.Seal != nil && f.Seal.Next == f.Epoch+1 && f.Epoch > 0 {
+			next = messaging.Position{Epoch: f.Seal.Next}
+		}
+		fresh := next.Epoch > 0 && (p == nil || p.Before(next))
+		if fresh {
+			ch.pos[f.Room] = &next
 		}
 		ch.mu.Unlock()
 		if fresh {
