@@ -48,13 +48,9 @@ func (a *API) auditEntries(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	limit, err := queryInt(r, "limit", 100)
+	limit, err := queryLimit(r, 100, maxAuditPage)
 	if err != nil {
 		a.writeError(w, r, err)
-		return
-	}
-	if limit < 1 || limit > maxAuditPage {
-		a.writeError(w, r, fault.Invalid("limit", fmt.Sprintf("between 1 and %d", maxAuditPage)))
 		return
 	}
 	size := a.audit.Size()
@@ -80,4 +76,16 @@ func queryInt(r *http.Request, name string, def int64) (int64, error) {
 		return 0, fault.Invalid(name, "a non-negative whole number")
 	}
 	return n, nil
+}
+
+// queryLimit reads a page size: def when absent, else 1..max.
+func queryLimit(r *http.Request, def, max int64) (int64, error) {
+	limit, err := queryInt(r, "limit", def)
+	if err != nil {
+		return 0, err
+	}
+	if limit < 1 || limit > max {
+		return 0, fault.Invalid("limit", fmt.Sprintf("between 1 and %d", max))
+	}
+	return limit, nil
 }

@@ -48,13 +48,9 @@ func (a *API) roomHistory(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	limit, err := queryInt(r, "limit", 100)
+	limit, err := queryLimit(r, 100, maxHistoryPage)
 	if err != nil {
 		a.writeError(w, r, err)
-		return
-	}
-	if limit < 1 || limit > maxHistoryPage {
-		a.writeError(w, r, fault.Invalid("limit", fmt.Sprintf("between 1 and %d", maxHistoryPage)))
 		return
 	}
 	msgs, next, err := a.caucus.History(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "room"),

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"mime"
@@ -123,16 +124,7 @@ func docGet(ctx context.Context, args []string) (err error) {
 	out := fs.String("o", "", "output file, or - for standard output (default: the document's name, in this directory)")
 	force := fs.Bool("force", false, "overwrite an existing output file")
 	asJSON := clientFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := needArgs(fs, 1, "a document id"); err != nil {
-		return err
-	}
-	if *caseID == "" {
-		return usagef("--case is required")
-	}
-	c, err := apiClient()
+	c, err := docClient(fs, args, caseID, 1, "a document id")
 	if err != nil {
 		return err
 	}
@@ -214,16 +206,7 @@ func docList(ctx context.Context, args []string) error {
 	fs := newFlags("doc ls")
 	caseID := fs.String("case", "", "case id")
 	asJSON := clientFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := needArgs(fs, 0, "no arguments"); err != nil {
-		return err
-	}
-	if *caseID == "" {
-		return usagef("--case is required")
-	}
-	c, err := apiClient()
+	c, err := docClient(fs, args, caseID, 0, "no arguments")
 	if err != nil {
 		return err
 	}
@@ -259,16 +242,7 @@ func docVersions(ctx context.Context, args []string) error {
 	fs := newFlags("doc versions")
 	caseID := fs.String("case", "", "case id")
 	asJSON := clientFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := needArgs(fs, 1, "a document id"); err != nil {
-		return err
-	}
-	if *caseID == "" {
-		return usagef("--case is required")
-	}
-	c, err := apiClient()
+	c, err := docClient(fs, args, caseID, 1, "a document id")
 	if err != nil {
 		return err
 	}
@@ -389,16 +363,7 @@ func docHold(ctx context.Context, args []string) error {
 	caseID := fs.String("case", "", "case id")
 	release := fs.Bool("release", false, "release the hold instead of placing it")
 	asJSON := clientFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := needArgs(fs, 1, "a document id"); err != nil {
-		return err
-	}
-	if *caseID == "" {
-		return usagef("--case is required")
-	}
-	c, err := apiClient()
+	c, err := docClient(fs, args, caseID, 1, "a document id")
 	if err != nil {
 		return err
 	}
@@ -428,4 +393,19 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// docClient parses a doc verb's flags, checks its positional arguments and
+// --case, and returns the API client of the saved session.
+func docClient(fs *flag.FlagSet, args []string, caseID *string, nargs int, what string) (*client.Client, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if err := needArgs(fs, nargs, what); err != nil {
+		return nil, err
+	}
+	if *caseID == "" {
+		return nil, usagef("--case is required")
+	}
+	return apiClient()
 }
