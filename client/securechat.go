@@ -57,6 +57,13 @@ type SecureChat struct {
 	mediator bool
 	ready    chan struct{}
 	isReady  bool
+	// start is where each room was opened from, heads what the server
+	// reported as the room's last message then; caughtUp closes once
+	// every room has been processed up to that head (see CaughtUp).
+	start    map[string]*messaging.Position
+	heads    map[string]messaging.Position
+	caught   map[string]bool
+	caughtUp chan struct{}
 
 	sendMu      sync.Mutex
 	kick        chan struct{}
@@ -122,7 +129,8 @@ func (x *E2EE) OpenSecureChat(ctx context.Context, caseID string, opts SecureOpt
 	}
 	s := &SecureChat{x: x, caseID: caseID, opts: opts, rooms: rooms, events: make(chan SecureEvent, 4096),
 		sess: e2ee.NewSession(x.Me, caseID, chain, devs), epochs: map[string]int64{}, held: map[string][]messaging.Message{},
-		seen: map[string]map[messaging.Position]seenMsg{}, ready: make(chan struct{}), kick: make(chan struct{}, 1), done: make(chan struct{}), ended: make(chan struct{})}
+		seen: map[string]map[messaging.Position]seenMsg{}, ready: make(chan struct{}),
+		heads: map[string]messaging.Position{}, caught: map[string]bool{}, caughtUp: make(chan struct{}), kick: make(chan struct{}, 1), done: make(chan struct{}), ended: make(chan struct{})}
 	s.life, s.cancel = context.WithCancel(context.Background())
 	for _, m := range c.Mediators {
 		if m.AccountID == x.Me.Account && m.Recused == nil {
@@ -138,6 +146,7 @@ func (x *E2EE) OpenSecureChat(ctx context.Context, caseID string, opts SecureOpt
 			}
 		}
 	}
+	s.start = positions
 	s.chat, err = x.C.Chat(ctx, caseID, positions)
 	if err != nil {
 		s.cancel()
@@ -179,6 +188,26 @@ func (x *E2EE) OpenSecureChat(ctx context.Context, caseID string, opts SecureOpt
 
 // Events delivers what happens in the rooms, decrypted, in order per room.
 func (s *SecureChat) Events() <-chan SecureEvent { return s.events }
+
+// CaughtUp closes once every room's backlog at opening — everything up to
+// the last message the server reported when the room was subscribed — has
+// been decrypted and put on Events. An interactive client waits for it
+// before taking input, so a person sees what was said before they speak.
+func (s *SecureChat) CaughtUp() <-chan struct{} { return s.caughtUp }
+
+// noteProgress records that room has been processed up to pos (a message,
+// or the first position of a new epoch) and closes caughtUp when that
+// brings the last room up to its opening head. Call with s.mu held.
+func (s *SecureChat) noteProgress(room string, pos messaging.Position) {
+	head, known := s.heads[room]
+	if !known || s.caught[room] || pos.Before(head) {
+		return
+	}
+	s.caught[room] = true
+	if len(s.caught) == len(s.rooms) {
+		close(s.caughtUp)
+	}
+}
 
 // Chain returns the verified membership chain in use.
 func (s *SecureChat) Chain() *e2ee.Chain {
@@ -239,6 +268,13 @@ func (s *SecureChat) run() {
 		case ev.Head != nil:
 			s.mu.Lock()
 			s.epochs[ev.Room] = max(s.epochs[ev.Room], ev.Head.Epoch, 1)
+			if _, seen := s.heads[ev.Room]; !seen {
+				s.heads[ev.Room] = *ev.Head
+				// Opened live, or from at or after the head: nothing to catch up.
+				if from := s.start[ev.Room]; from == nil || !from.Before(*ev.Head) {
+					s.noteProgress(ev.Room, *ev.Head)
+				}
+			}
 			if !s.isReady && len(s.epochs) == len(s.rooms) {
 				s.isReady = true
 				close(s.ready)
@@ -249,11 +285,17 @@ func (s *SecureChat) run() {
 			s.epochs[ev.Room] = max(s.epochs[ev.Room], ev.Seal.Next)
 			s.mu.Unlock()
 			s.emit(SecureEvent{Room: ev.Room, Seal: ev.Seal})
+			s.mu.Lock()
+			s.noteProgress(ev.Room, messaging.Position{Epoch: ev.Seal.Next})
+			s.mu.Unlock()
 			if s.mediator {
 				s.kickSigner()
 			}
 		case ev.Msg != nil:
 			s.receive(ev.Room, *ev.Msg)
+			s.mu.Lock()
+			s.noteProgress(ev.Room, ev.Msg.Pos())
+			s.mu.Unlock()
 		}
 	}
 }

@@ -125,7 +125,14 @@ func chatInteractive(ctx context.Context, args []string) error {
 	if st := s.Chain().Latest(); st != nil {
 		fmt.Printf("* membership signed by %s (statement %d)\n", who[st.SignerAccount], st.Seq)
 	}
+	// What was said before is shown before the person can type: input is
+	// taken only once the room's backlog is on the screen (or after a
+	// bounded wait, if the connection is too slow to say).
 	lines := make(chan string)
+	var input <-chan string
+	caught := s.CaughtUp()
+	backlogWait := time.NewTimer(backlogPatience)
+	defer backlogWait.Stop()
 	go func() {
 		defer close(lines)
 		sc := bufio.NewScanner(os.Stdin)
@@ -135,21 +142,40 @@ func chatInteractive(ctx context.Context, args []string) error {
 		}
 	}()
 	proposals := map[string]client.SecureEvent{}
+	show := func(ev client.SecureEvent) {
+		if ev.Kind == e2ee.KindCarryProposal && ev.Carry != nil && ev.Rejected == nil {
+			proposals[ev.Carry.ID] = ev
+		}
+		if ev.Room == *room || ev.Notice != "" || (ev.Kind == e2ee.KindCarryProposal && ev.Rejected == nil) {
+			fmt.Println(describe(ev, who))
+		}
+	}
+	startInput := func() {
+		// Events already queued belong to the backlog: show them first.
+		for n := len(s.Events()); n > 0; n-- {
+			if ev, ok := <-s.Events(); ok {
+				show(ev)
+			}
+		}
+		input, caught = lines, nil
+		backlogWait.Stop()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-caught:
+			startInput()
+		case <-backlogWait.C:
+			if input == nil {
+				startInput()
+			}
 		case ev, ok := <-s.Events():
 			if !ok {
 				return errors.New("the connection to the case ended")
 			}
-			if ev.Kind == e2ee.KindCarryProposal && ev.Carry != nil && ev.Rejected == nil {
-				proposals[ev.Carry.ID] = ev
-			}
-			if ev.Room == *room || ev.Notice != "" || (ev.Kind == e2ee.KindCarryProposal && ev.Rejected == nil) {
-				fmt.Println(describe(ev, who))
-			}
-		case line, ok := <-lines:
+			show(ev)
+		case line, ok := <-input:
 			if !ok || line == "/quit" {
 				return nil
 			}
@@ -159,6 +185,10 @@ func chatInteractive(ctx context.Context, args []string) error {
 		}
 	}
 }
+
+// backlogPatience bounds how long interactive chat waits for a room's
+// backlog before it takes input anyway.
+const backlogPatience = 15 * time.Second
 
 // chatCommand sends a line, or runs /carry and /approve.
 func chatCommand(ctx context.Context, s *client.SecureChat, room, line string, proposals map[string]client.SecureEvent) error {
