@@ -156,6 +156,12 @@ func (s *Service) Upload(ctx context.Context, actor account.Account, caseID stri
 	if err != nil {
 		return Document{}, err
 	}
+	// Someone outside the case is refused before the audience is checked,
+	// so the answer cannot tell them how many sides the case has or whether
+	// an account takes part in it.
+	if !s.policy.Decide(actor.Principal(), policy.CaseReadSummary, cs.c.Facts()).Allowed {
+		return Document{}, s.denied(ctx, cs, policy.DocUpload, "", policy.Document{})
+	}
 	name, err := checkName(n.Name)
 	if err != nil {
 		return Document{}, err
@@ -234,11 +240,25 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		return Document{}, err
 	}
 	committed, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
+		// Decided once more as the version becomes visible: if the document
+		// was shared to another audience while this version was uploading,
+		// the people who newly gained access never saw it reviewed, so the
+		// version is refused rather than slipped in under the share.
+		if !r.Audience.Equal(reserved.Audience) || r.Class != reserved.Class {
+			return fmt.Errorf("document %s: its audience changed while this version was uploading; upload it again to add it for its new audience: %w", docID, fault.ErrConflict)
+		}
+		if !cs.allowed(policy.DocUpload, r.policyDoc()) {
+			return fmt.Errorf("%s: %w", policy.DocUpload, fault.ErrForbidden)
+		}
 		r.Versions = append(r.Versions, v)
 		slices.SortFunc(r.Versions, func(a, b VersionInfo) int { return a.Version - b.Version })
 		return nil
 	})
 	if err != nil {
+		// The version never became visible; its ciphertext and wrapped key
+		// go too (best effort: an orphan left here is unreadable once the
+		// case key is destroyed, and no listing names it).
+		s.discardVersion(context.WithoutCancel(ctx), caseID, docID, num)
 		return Document{}, err
 	}
 	// A hold placed on the document covers versions added under it.
@@ -248,6 +268,20 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		}
 	}
 	return committed.view(cs.allowed(policy.DocDownload, committed.policyDoc()), true), nil
+}
+
+// discardVersion deletes every stored version of a version's ciphertext
+// object and of its record (which holds its wrapped data key).
+func (s *Service) discardVersion(ctx context.Context, caseID, docID string, num int) {
+	for _, key := range []string{versionKey(caseID, docID, num), objectKey(caseID, docID, num)} {
+		versions, err := s.store.Versions(ctx, key)
+		if err != nil {
+			continue
+		}
+		for _, v := range versions {
+			s.store.Delete(ctx, key, v.VersionID)
+		}
+	}
 }
 
 // storeVersion encrypts body into the version's object, writes the record

@@ -18,6 +18,7 @@ import (
 	"github.com/parley-mediation/parley/kms"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/objstore/storetest"
+	"github.com/parley-mediation/parley/policy"
 )
 
 func TestUploadVersionsDownload(t *testing.T) {
@@ -500,6 +501,14 @@ func TestUploadValidation(t *testing.T) {
 	}
 	if _, err := e.vault.Upload(ctx, k.who["partyA"], "c_aaaaaaaaaaaaaaaaaaaaaaaaaa", good, strings.NewReader("x")); !errors.Is(err, fault.ErrNotFound) {
 		t.Fatalf("unknown case: %v", err)
+	}
+	// Someone outside the case learns nothing of its sides or roster from
+	// the audience check: the answer is the same refusal for any audience.
+	for _, aud := range []Audience{k.audience(t, "caucus:Z"), k.audience(t, "caucus:A"), {Kind: policy.AudienceUsers, Users: []string{k.who["partyA"].ID}}} {
+		_, err := e.vault.Upload(ctx, k.who["outsider"], k.caseID, NewDocument{Name: "a", Audience: aud, Class: ClassEvidence}, strings.NewReader("x"))
+		if _, invalid := fault.AsInvalid(err); invalid || !errors.Is(err, fault.ErrForbidden) {
+			t.Errorf("outsider uploading to %s: %v (want the same refusal for every audience)", aud, err)
+		}
 	}
 }
 

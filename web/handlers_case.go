@@ -7,6 +7,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/policy"
 )
 
 func (a *API) listCases(w http.ResponseWriter, r *http.Request) {
@@ -80,8 +81,19 @@ func caseChange[T any](a *API, change func(r *http.Request, req *T) (*cases.Case
 			a.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, c)
+		writeJSON(w, http.StatusOK, a.caseView(r, c))
 	}
+}
+
+// caseView is what the actor may see of a case they just changed: all of
+// it if they may read it, else its summary. An administrator who recuses a
+// mediator or assigns one is allowed the change, not the case's content.
+func (a *API) caseView(r *http.Request, c *cases.Case) any {
+	actor, _ := actorFrom(r.Context())
+	if a.policy.Decide(actor.Principal(), policy.CaseRead, c.Facts()).Allowed {
+		return c
+	}
+	return c.Summary()
 }
 
 type stageRequest struct {

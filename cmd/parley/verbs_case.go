@@ -175,6 +175,13 @@ func caseActionVerb(ctx context.Context, name string, args []string, nargs int, 
 	if err != nil {
 		return err
 	}
+	if k.Title == "" && len(k.Mediators) == 0 && !*asJSON {
+		// The server answered with the case's summary: this account may
+		// make the change (an administrator recusing or reassigning) but
+		// not read the case.
+		fmt.Printf("Done: %s on case %s (stage: %s). You may change this case, not read it.\n", name, k.ID, k.Stage.Title())
+		return nil
+	}
 	return showCase(k, *asJSON)
 }
 
