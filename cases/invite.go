@@ -69,6 +69,10 @@ var ErrInviteBusy = fmt.Errorf("invite is being redeemed right now; try again in
 // taken to be from a redemption that was interrupted, and is finished.
 const claimLease = time.Minute
 
+// finishGrace is how long after its expiry an invite whose redemption was
+// claimed in time (and interrupted) can still be finished.
+const finishGrace = 24 * time.Hour
+
 // CreateInvite issues an invite link token for the case.
 func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id string, n NewInvite) (IssuedInvite, error) {
 	switch n.Role {
@@ -152,6 +156,10 @@ func (s *Service) Join(ctx context.Context, token string) (Joined, error) {
 		now := s.now().UTC()
 		switch {
 		case inv.Completed:
+			return ErrInviteGone
+		case inv.ClaimedBy != "" && !now.Before(inv.Expires.Add(finishGrace)):
+			// A redemption claimed in time may be finished after expiry,
+			// but not indefinitely: a token is not usable for ever.
 			return ErrInviteGone
 		case inv.ClaimedBy != "":
 			// Claimed but not completed: either another Join is redeeming

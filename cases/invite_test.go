@@ -193,6 +193,15 @@ func TestJoinFinishesInterruptedRedemption(t *testing.T) {
 		wantIs(t, err, fault.ErrGone)
 	})
 
+	t.Run("claimed in time, finished too late", func(t *testing.T) {
+		inv := e.invite(t, m, c.ID, NewInvite{Role: RoleObserver, Name: "Late"})
+		e.claim(t, inv.Token)
+		e.svc.now = func() time.Time { return time.Now().Add(DefaultInviteTTL + finishGrace + time.Minute) }
+		defer func() { e.svc.now = time.Now }()
+		_, err := e.svc.Join(ctx, inv.Token)
+		wantIs(t, err, fault.ErrGone)
+	})
+
 	t.Run("after account and case writes", func(t *testing.T) {
 		inv := e.invite(t, m, c.ID, NewInvite{Role: RoleCounsel, Side: "B", Name: "Cal"})
 		claimed := e.claim(t, inv.Token)
