@@ -246,6 +246,7 @@ func TestRecusedMediatorReadsNothingAfterRecusal(t *testing.T) {
 	a := open(t, tc.a, tc.caseID, client.SecureOptions{})
 	send(t, a, "joint", "before recusal")
 	send(t, a, "caucus:A", "caucus before recusal")
+	before := a.Epoch("joint")
 
 	if _, err := tc.med.c.CaseAction(ctx, tc.caseID, "recusals", map[string]string{"mediatorId": m2Acct.ID, "reason": "conflict"}); err != nil {
 		t.Fatal(err)
@@ -253,6 +254,11 @@ func TestRecusedMediatorReadsNothingAfterRecusal(t *testing.T) {
 	send(t, a, "joint", "CANARY-joint-after-recusal")
 	send(t, a, "caucus:A", "CANARY-caucus-after-recusal")
 	send(t, med, "joint", "CANARY-mediator-after-recusal")
+	// A server that reports the joint room's old epoch again cannot make
+	// A encrypt to the membership that still held the recused mediator:
+	// A encrypts for the epoch its verified chain names.
+	client.SetEpochForTest(a, "joint", before)
+	send(t, a, "joint", "CANARY-stale-epoch-after-recusal")
 
 	// The recused mediator, with all its keys and the complete verified
 	// chain and directory (as if an accomplice handed them over), reads
@@ -293,8 +299,8 @@ func TestRecusedMediatorReadsNothingAfterRecusal(t *testing.T) {
 	if !strings.Contains(joined, "before recusal") || !strings.Contains(joined, "caucus before recusal") {
 		t.Fatalf("the recused device should still open what was said before: %q", read)
 	}
-	if strings.Contains(joined, "CANARY") || noKey != 3 {
-		t.Fatalf("recused device read %q (%d without key, want 3)", read, noKey)
+	if strings.Contains(joined, "CANARY") || noKey != 4 {
+		t.Fatalf("recused device read %q (%d without key, want 4)", read, noKey)
 	}
 	// And the server shows it nothing: its API access ended.
 	if _, err := m2x.ReadRoom(ctx, tc.caseID, "joint", messaging.Position{}); err == nil {

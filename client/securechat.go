@@ -486,12 +486,27 @@ func (s *SecureChat) rotate(room string, epoch int64) {
 // encrypt prepares room for its current epoch and encrypts p. When no
 // mediator has signed the epoch's membership yet it waits for one (a
 // mediator's own chat signs it), up to StatementWait.
+// sendEpoch is the epoch to encrypt for in room: the later of what the
+// server reported and what the verified membership chain names. A server
+// that reports a stale epoch cannot make this device encrypt to an earlier
+// membership (one that still held a recused mediator's devices, say).
+// Call with s.mu held.
+func (s *SecureChat) sendEpoch(room string) int64 {
+	epoch := s.epochs[room]
+	if st := s.sess.Chain.Latest(); st != nil {
+		if r, ok := st.Room(room); ok && r.Epoch > epoch {
+			epoch = r.Epoch
+		}
+	}
+	return epoch
+}
+
 func (s *SecureChat) encrypt(ctx context.Context, room string, p *e2ee.Plaintext) ([][]byte, int64, error) {
 	deadline := time.Now().Add(s.opts.StatementWait)
 	backoff := 200 * time.Millisecond
 	for refreshed := false; ; {
 		s.mu.Lock()
-		epoch := s.epochs[room]
+		epoch := s.sendEpoch(room)
 		dists, err := s.sess.Prepare(room, epoch)
 		if err == nil {
 			var msg []byte
