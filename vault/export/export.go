@@ -157,13 +157,13 @@ func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int
 	}
 	resolution := ""
 	if c.Closed != nil {
-		resolution = strconv.Itoa(int(math.Round(c.Closed.Sub(c.Created).Hours() / 24)))
+		resolution = inBand(c.Closed.Sub(c.Created).Hours()/24, dayBands)
 	}
 	outcome, sessions, hours := "open", "", ""
 	if c.Outcome != nil {
 		outcome = string(c.Outcome.Result)
-		sessions = strconv.Itoa(c.Outcome.Sessions)
-		hours = strconv.FormatFloat(math.Round(c.Outcome.Hours*2)/2, 'f', 1, 64) // half hours
+		sessions = itoaBand(c.Outcome.Sessions, sessionBands)
+		hours = inBand(math.Round(c.Outcome.Hours*2)/2, hourBands) // half hours, then banded
 	} else if c.Closed != nil {
 		outcome = "closed-unrecorded"
 	}
@@ -206,13 +206,13 @@ func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int
 	}
 	dayCell := func(s cases.Stage) string {
 		if d, ok := days[s]; ok {
-			return strconv.Itoa(int(math.Round(d)))
+			return inBand(d, dayBands)
 		}
 		return ""
 	}
 	r := &row{opened: c.Created}
 	r.qi = [3]string{vocab(c.Type, CaseTypes), vocab(c.ReferralSource, ReferralSources), c.Created.UTC().Format("2006-01")}
-	r.values = append([]string{token, r.qi[0], r.qi[1], r.qi[2], strconv.Itoa(len(c.Sides)), strconv.Itoa(len(c.Participants)),
+	r.values = append([]string{token, r.qi[0], r.qi[1], r.qi[2], strconv.Itoa(len(c.Sides)), itoaBand(len(c.Participants), participantBands),
 		sessions, hours, dayCell(cases.StagePreparation), dayCell(cases.StageOpening), dayCell(cases.StageIssues),
 		dayCell(cases.StageNegotiation), resolution, outcome, strconv.Itoa(len(resps))}, means...)
 	r.values = append(r.values, strings.Join(comments, " | "))

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -171,6 +172,55 @@ func TestExportIdentifiesNoOne(t *testing.T) {
 	for _, rec := range second[1:] {
 		if tokens[rec[0]] {
 			t.Fatalf("case token %s appears in two exports", rec[0])
+		}
+	}
+}
+
+// Durations and counts that someone could know of a case — its stage
+// dates, its roster size — leave the export only as band labels, so they
+// cannot single out a row within its k-anonymous group.
+func TestExportBandsDurationsAndCounts(t *testing.T) {
+	svc, _ := seed(t, 120, t.TempDir())
+	var out bytes.Buffer
+	if _, err := Run(context.Background(), svc, &out, Options{To: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&out).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string][]band{"participants": participantBands, "sessions": sessionBands, "hours": hourBands,
+		"days_preparation": dayBands, "days_opening": dayBands, "days_issues": dayBands, "days_negotiation": dayBands,
+		"days_to_resolution": dayBands}
+	col := map[string]int{}
+	for i, c := range recs[0] {
+		col[c] = i
+	}
+	seen := map[string]int{}
+	for _, rec := range recs[1:] {
+		for name, bands := range allowed {
+			v := rec[col[name]]
+			if v == "" {
+				continue
+			}
+			if !slices.ContainsFunc(bands, func(b band) bool { return b.label == v }) {
+				t.Fatalf("%s = %q: not a band label (%s)", name, v, bandLabels(bands))
+			}
+			seen[name]++
+		}
+	}
+	if seen["days_to_resolution"] == 0 || seen["hours"] == 0 || seen["participants"] == 0 {
+		t.Fatalf("the seeded cases gave no values to check: %v", seen)
+	}
+}
+
+func TestBands(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{{0, "0"}, {0.4, "0"}, {1, "1-6"}, {6.9, "1-6"}, {7, "7-13"}, {364.9, "180-364"}, {365, "365+"}, {4000, "365+"}, {-1, "0"}} {
+		if got := inBand(tc.v, dayBands); got != tc.want {
+			t.Errorf("inBand(%v) = %q, want %q", tc.v, got, tc.want)
 		}
 	}
 }
