@@ -141,6 +141,11 @@ export async function x25519FromScalar(scalar: Uint8Array): Promise<KEMPrivate> 
   return x25519Pair(priv);
 }
 
+/** An X25519 KEM key from a stored non-extractable private CryptoKey. */
+export async function x25519FromKey(priv: CryptoKey): Promise<KEMPrivate> {
+  return x25519Pair(priv);
+}
+
 async function x25519Pair(priv: CryptoKey): Promise<KEMPrivate> {
   const base = new Uint8Array(32);
   base[0] = 9;
