@@ -188,6 +188,15 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   sc = new SecureCase(caseID, keys);
   sc.onEvent = onEvent;
   sc.onNotice = (t) => notice(t);
+  sc.onCase = (nc) => {
+    c = nc;
+    if (roomButtons.size) {
+      renderRooms();
+      // Refresh the banner (who can read) without touching the composer.
+      const old = document.querySelector("#room > .banner");
+      if (old) old.replaceWith(banner(current, "messages are encrypted in the senders' browsers for these people's devices only."));
+    }
+  };
   sc.onStatus = (s, detail) => {
     const el = $("conn");
     el.textContent = s === "live" ? "Connected — end-to-end encrypted" : s === "reconnecting" ? "Reconnecting…" : s === "closed" ? detail ?? "Disconnected" : "Connecting…";
@@ -229,7 +238,7 @@ function renderRooms() {
     const b = h("button", { type: "button", class: roomClass(room), "data-room": room, "aria-current": String(room === current), onclick: () => switchRoom(room) }, roomTitle(room));
     roomButtons.set(room, b);
     ul.append(h("li", {}, b));
-    if (!logs.has(room)) logs.set(room, h("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Messages in " + roomTitle(room), tabindex: "0" }));
+    logFor(room);
   }
   const safety = $("safety");
   safety.replaceChildren();
@@ -242,6 +251,12 @@ function renderRooms() {
       },
     }, "Safety number with " + sc.nameOf(a)), out));
   }
+}
+
+function logFor(room: string): HTMLElement {
+  let l = logs.get(room);
+  if (!l) logs.set(room, (l = h("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Messages in " + roomTitle(room), tabindex: "0" })));
+  return l;
 }
 
 function switchRoom(room: string) {
@@ -283,7 +298,7 @@ function switchRoom(room: string) {
   sec.replaceChildren(
     h("h1", { id: "room-title" }, roomTitle(room)),
     banner(room, "messages are encrypted in the senders' browsers for these people's devices only."),
-    logs.get(room)!,
+    logFor(room),
     observer ? h("p", { class: "note" }, "Observers read the joint room and do not post.") : form);
   const log = logs.get(room)!;
   log.scrollTop = log.scrollHeight;
@@ -294,8 +309,7 @@ function fmtTime(ms: number) {
 }
 
 function onEvent(ev: SecureEvent) {
-  const log = logs.get(ev.room);
-  if (!log) return;
+  const log = logFor(ev.room);
   const who = ev.from === me.id ? "You" : sc.nameOf(ev.from);
   let li: HTMLElement;
   if (ev.rejected) {

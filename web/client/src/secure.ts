@@ -44,6 +44,7 @@ export class SecureCase {
   onEvent: (ev: SecureEvent) => void = () => {};
   onStatus: (s: Status, detail?: string) => void = () => {};
   onNotice: (text: string) => void = () => {};
+  onCase: (c: Case) => void = () => {};
 
   private epochs = new Map<string, number>();
   private pos = new Map<string, Pos>();
@@ -192,6 +193,8 @@ export class SecureCase {
         if (f.seal && f.seal.next === f.epoch + 1 && p && before(p, { epoch: f.seal.next, offset: 0 })) {
           this.pos.set(f.room, { epoch: f.seal.next, offset: 0 });
           this.epochs.set(f.room, Math.max(this.epochs.get(f.room) ?? 1, f.seal.next));
+          // Someone joined or left: the case record (names, sides) changed.
+          void api.getCase(this.caseID).then((c) => { this.c = c; this.onCase(c); }).catch(() => {});
           if (this.mediator) void this.signMembership().catch((e) => this.onNotice("membership not signed: " + e.message));
         }
         break;
@@ -326,6 +329,7 @@ export class SecureCase {
       await this.refresh();
       const c = await api.getCase(this.caseID);
       this.c = c;
+      this.onCase(c);
       const people: E.Person[] = [];
       for (const m of c.mediators) if (!m.recused) people.push({ account: m.accountId, role: E.RoleMediator, side: "" });
       for (const p of c.participants) people.push({ account: p.accountId, role: p.role, side: p.role === "observer" ? "" : p.side ?? "" });
