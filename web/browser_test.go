@@ -99,6 +99,32 @@ func (r *restartable) stop() {
 	n.Close()
 }
 
+// TestBrowserVectors runs the browser's protocol code (web/client/src,
+// built by make web into web/client/build) against e2ee/testdata/vectors.json
+// under node: the same vectors TestVectors checks in Go.
+func TestBrowserVectors(t *testing.T) {
+	nodeBin, err := exec.LookPath("node")
+	if err != nil {
+		requireServices(t, "node")
+	}
+	clientDir, _ := filepath.Abs("client")
+	if _, err := os.Stat(filepath.Join(clientDir, "build", "e2ee.mjs")); err != nil {
+		t.Fatal("web/client/build is missing: run `make web`")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, nodeBin, "test/vectors.mjs")
+	cmd.Dir = clientDir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("vectors under node: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "checks passed") {
+		t.Fatalf("vectors under node said: %s", out)
+	}
+	t.Log(strings.TrimSpace(string(out)))
+}
+
 func TestBrowserClient(t *testing.T) {
 	if !web.HasBrowserClient() {
 		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")

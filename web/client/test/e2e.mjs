@@ -5,7 +5,8 @@
 // exits non-zero.
 import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 const env = (k) => {
   const v = process.env[k];
@@ -103,6 +104,27 @@ try {
   const res = await fetch(base + "/app");
   const csp = res.headers.get("content-security-policy") ?? "";
   check(res.ok && /script-src 'self'/.test(csp) && !/unsafe-inline|unsafe-eval/.test(csp), "the app is served with a CSP without unsafe-inline or unsafe-eval");
+
+  // The protocol vectors pass in Chromium too (WebCrypto Ed25519 and X25519, @hpke/core).
+  const here = fileURLToPath(new URL(".", import.meta.url));
+  const files = { "e2ee.mjs": here + "../build/browser/e2ee.mjs", "primitives.mjs": here + "../build/browser/primitives.mjs", "vectors-lib.mjs": here + "vectors-lib.mjs" };
+  const vpage = await newPage("vectors");
+  await vpage.route(base + "/__vectors/**", (route) => {
+    const name = new URL(route.request().url()).pathname.split("/").pop();
+    if (name === "index.html") return route.fulfill({ contentType: "text/html", body: "<!doctype html><title>vectors</title>" });
+    if (!files[name]) return route.fulfill({ status: 404, body: "" });
+    return route.fulfill({ contentType: "text/javascript", body: readFileSync(files[name], "utf8") });
+  });
+  await vpage.goto(base + "/__vectors/index.html");
+  const vectors = JSON.parse(readFileSync(here + "../../../e2ee/testdata/vectors.json", "utf8"));
+  const vchecks = await vpage.evaluate(async (v) => {
+    const E = await import("/__vectors/e2ee.mjs");
+    const P = await import("/__vectors/primitives.mjs");
+    const L = await import("/__vectors/vectors-lib.mjs");
+    return L.runVectors(E, P.ratchet, v);
+  }, vectors);
+  check(vchecks > 50, `e2ee/testdata/vectors.json: ${vchecks} checks pass in Chromium`);
+  await vpage.context().close();
 
   // The mediator signs in; the parties join by their invite links.
   const med = await newPage("med");

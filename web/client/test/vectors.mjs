@@ -1,102 +1,14 @@
 // Checks the browser's protocol code against e2ee/testdata/vectors.json, the
 // vectors Go's package e2ee generates and checks (go test ./e2ee). Runs under
-// node (same WebCrypto API as the browser); exits non-zero on any mismatch.
+// node (the same WebCrypto API as the browser; test/e2e.mjs runs the same
+// checks in Chromium); exits non-zero on any mismatch.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as E from "../build/e2ee.mjs";
+import { ratchet } from "../build/primitives.mjs";
+import { runVectors } from "./vectors-lib.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const v = JSON.parse(readFileSync(here + "../../../e2ee/testdata/vectors.json", "utf8"));
-const unhex = (s) => Uint8Array.from(s.match(/../g) ?? [], (x) => parseInt(x, 16));
-const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-let checks = 0;
-function ok(cond, what) {
-  if (!cond) { console.error("FAIL: " + what); process.exit(1); }
-  checks++;
-}
-
-if (v.protocol !== "parley-e2ee-v1") throw new Error("unexpected protocol " + v.protocol);
-const devs = {};
-for (const d of v.devices) {
-  const k = await E.deviceKeysFromSeeds(d.account, d.kem, unhex(d.sigSeed), unhex(d.kemSeed), d.created);
-  ok(k.id === d.id, `device ${d.name}: id`);
-  ok(hex(k.record.sigPub) === d.sigPublic, `device ${d.name}: signing key`);
-  ok(hex(k.record.kemPub) === d.kemPublic, `device ${d.name}: KEM key (${E.kemName(d.kem)})`);
-  ok(hex(k.record.raw) === d.record, `device ${d.name}: record encoding`);
-  const dec = await E.decodeDeviceRecord(unhex(d.record));
-  ok(dec.id === d.id, `device ${d.name}: decodes`);
-  devs[d.name] = k;
-}
-const dir = new E.Devices();
-v.devices.forEach((d, i) => dir.add(devs[d.name].record, i));
-
-const chain = new E.Chain(v.statements[0].case);
-for (const vs of v.statements) {
-  const raw = await E.signStatement({ case: vs.case, seq: vs.seq, prev: unhex(vs.prev), created: vs.created, people: vs.people, rooms: vs.rooms }, devs[vs.signer]);
-  ok(hex(raw) === vs.encoded, `statement ${vs.seq}: encoding`);
-  const st = await E.decodeStatement(unhex(vs.encoded));
-  ok(hex(st.hash) === vs.hash, `statement ${vs.seq}: hash`);
-  await chain.extend(st, dir);
-  ok(chain.length === vs.seq, `statement ${vs.seq}: extends the chain`);
-  const rebuilt = E.statementFor(vs.case, vs.people, ["A", "B"], Object.fromEntries(vs.rooms.map((r) => [r.name, r.epoch])));
-  ok(E.sameMembership(rebuilt, st), `statement ${vs.seq}: statementFor builds the same membership`);
-}
-
-const c = v.chain.context;
-const sender = devs[c.sender];
-const ctx = { case: c.case, room: c.room, epoch: c.epoch, statementSeq: c.statementSeq, account: sender.account, device: sender.id, chain: unhex(c.chain) };
-const sc = new E.SenderChain(ctx, unhex(v.chain.steps[0].chainKey));
-const rc = new E.ReceiverChain(ctx, unhex(v.chain.steps[0].chainKey), 0);
-const { ratchet } = await import("../build/e2ee.mjs").then(() => import("../build/primitives.mjs"));
-for (const s of v.chain.steps) {
-  ok(sc.counter === s.counter, `step ${s.counter}: counter`);
-  const r = await ratchet(unhex(s.chainKey));
-  ok(hex(r.key) === s.messageKey && hex(r.nonce) === s.nonce && hex(r.next) === s.nextChainKey, `step ${s.counter}: derivations`);
-  ok(hex(E.encodePlaintext({ kind: E.KindText, text: s.text })) === s.plaintext, `step ${s.counter}: plaintext encoding`);
-  const payload = await sc.encrypt(sender, { kind: E.KindText, text: s.text });
-  ok(hex(payload) === s.payload, `step ${s.counter}: payload`);
-  const m = E.decodeMessage(unhex(s.payload));
-  await E.verifyMessage(m, sender.record);
-  const got = await rc.open(m);
-  ok(got.text === s.text, `step ${s.counter}: opens to the text`);
-}
-// Replaying the last message is refused.
-try { await rc.open(E.decodeMessage(unhex(v.chain.steps.at(-1).payload))); ok(false, "replay refused"); } catch (e) { ok(/replayed/.test(e.message), "replay refused"); }
-
-const kd = E.decodeKeyDist(unhex(v.keyDist.payload));
-await E.verifyKeyDist(kd, devs[v.keyDist.context.sender].record);
-ok(kd.iteration === v.keyDist.iteration && hex(kd.ctx.chain) === v.keyDist.context.chain, "keydist: context");
-for (const name of v.keyDist.recipients) {
-  const r = await E.openKeyDist(kd, devs[name]);
-  const m = E.decodeMessage(unhex(v.chain.steps[0].payload));
-  ok((await r.open(m)).text === v.chain.steps[0].text, `keydist: ${name} (${E.kemName(devs[name].kemKey.kem)}) opens it and reads message 0`);
-}
-try { await E.openKeyDist(kd, devs.partyB); ok(false, "party B refused"); } catch (e) { ok(e instanceof E.NotForMe, "party B opens nothing of caucus:A's key distribution"); }
-
-// A key distribution made here opens with the same code (Go opens them in the interop test).
-const sc2 = E.SenderChain.fresh({ ...ctx });
-const kds = await sc2.keyDist(sender, v.keyDist.recipients.map((n) => devs[n].record));
-for (const name of v.keyDist.recipients) {
-  const r = await E.openKeyDist(E.decodeKeyDist(kds[0]), devs[name]);
-  const msg = await sc2.encrypt(sender, { kind: E.KindText, text: "round trip" });
-  ok((await r.open(E.decodeMessage(msg))).text === "round trip", `keydist made here: ${name} opens it`);
-}
-
-const sn = v.safetyNumber;
-const recs = (names) => names.map((n) => devs[n].record);
-ok((await E.fingerprint(sn.a, recs(sn.aDevices))) === sn.fingerprintA, "safety: fingerprint A");
-ok((await E.fingerprint(sn.b, recs(sn.bDevices))) === sn.fingerprintB, "safety: fingerprint B");
-const num = await E.safetyNumber(sn.b, recs(sn.bDevices), sn.a, recs(sn.aDevices));
-ok(num === sn.number && E.formatSafetyNumber(num) === sn.formatted, "safety: number");
-
-for (const bad of v.invalid) {
-  let err = null;
-  try {
-    const b = unhex(bad.payload);
-    if (bad.type === "message") await E.verifyMessage(E.decodeMessage(b), sender.record);
-    else if (bad.type === "statement") await E.decodeStatement(b);
-    else if (bad.type === "device") await E.decodeDeviceRecord(b);
-  } catch (e) { err = e; }
-  ok(err && err.message.includes(bad.error), `invalid "${bad.what}": refused with "${bad.error}" (got ${err && err.message})`);
-}
+const checks = await runVectors(E, ratchet, v);
 console.log(`vectors: ${checks} checks passed`);
