@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -297,4 +298,33 @@ func (w *testWriter) Write(p []byte) (int, error) {
 		w.t.Log(w.prefix + l)
 	}
 	return len(p), nil
+}
+
+// TestAppServed: /app and /join serve the client page, whose bundle is
+// served from the embedded static/dist, under the strict CSP.
+func TestAppServed(t *testing.T) {
+	n := nodetest.Embedded(t)
+	get := func(path string) (int, string, http.Header) {
+		res, err := http.Get(n.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b), res.Header
+	}
+	for _, p := range []string{"/app", "/join"} {
+		code, body, h := get(p)
+		if code != 200 || !strings.Contains(body, `src="/static/dist/app.js"`) || strings.Contains(h.Get("Content-Security-Policy"), "unsafe-inline") {
+			t.Fatalf("%s: %d %q %q", p, code, body, h.Get("Content-Security-Policy"))
+		}
+	}
+	if code, _, h := get("/static/dist/app.js"); code != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/javascript") {
+		t.Fatalf("bundle: %d %s", code, h.Get("Content-Type"))
+	}
+	for _, p := range []string{"/static/dist/README.md", "/static/dist/..%2fapp.html", "/static/dist/nope.js"} {
+		if code, _, _ := get(p); code != 404 {
+			t.Fatalf("%s: %d, want 404", p, code)
+		}
+	}
 }
