@@ -188,6 +188,10 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   sc = new SecureCase(caseID, keys);
   sc.onEvent = onEvent;
   sc.onNotice = (t) => notice(t);
+  sc.onPresence = (room) => {
+    roomButtons.get(room)?.replaceChildren(...roomLabel(room));
+    if (room === current) document.getElementById("present")?.replaceWith(presenceLine(room));
+  };
   sc.onCase = (nc) => {
     c = nc;
     if (roomButtons.size) {
@@ -235,7 +239,7 @@ function renderRooms() {
   const ul = $("rooms");
   ul.replaceChildren();
   for (const room of sc.rooms) {
-    const b = h("button", { type: "button", class: roomClass(room), "data-room": room, "aria-current": String(room === current), onclick: () => switchRoom(room) }, roomTitle(room));
+    const b = h("button", { type: "button", class: roomClass(room), "data-room": room, "aria-current": String(room === current), onclick: () => switchRoom(room) }, ...roomLabel(room));
     roomButtons.set(room, b);
     ul.append(h("li", {}, b));
     logFor(room);
@@ -253,6 +257,20 @@ function renderRooms() {
   }
 }
 
+/** A room button's contents: its name, who is here, and how many new messages. */
+function roomLabel(room: string): (Node | string)[] {
+  const here = [...(sc.present.get(room) ?? [])].filter((a) => a !== me.id);
+  const n = unread.get(room) ?? 0;
+  return [roomTitle(room),
+    h("span", { class: "here" }, here.length ? ` · ${here.length} here` : ""),
+    n > 0 ? h("span", { class: "unread", "aria-label": `${n} new` }, String(n)) : ""];
+}
+
+function presenceLine(room: string): HTMLElement {
+  const here = [...(sc.present.get(room) ?? [])].filter((a) => a !== me.id).map((a) => sc.nameOf(a));
+  return h("p", { class: "note", id: "present" }, here.length ? "Here now: " + here.join(", ") : "Nobody else is here right now.");
+}
+
 function logFor(room: string): HTMLElement {
   let l = logs.get(room);
   if (!l) logs.set(room, (l = h("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Messages in " + roomTitle(room), tabindex: "0" })));
@@ -264,7 +282,7 @@ function switchRoom(room: string) {
   unread.set(room, 0);
   for (const [r, b] of roomButtons) {
     b.setAttribute("aria-current", String(r === room));
-    b.replaceChildren(roomTitle(r), (unread.get(r) ?? 0) > 0 ? h("span", { class: "unread", "aria-label": `${unread.get(r)} new` }, String(unread.get(r))) : "");
+    b.replaceChildren(...roomLabel(r));
   }
   const sec = $("room");
   const ta = h("textarea", { id: "draft", name: "draft", required: true, maxlength: "40000" }) as HTMLTextAreaElement;
@@ -298,6 +316,7 @@ function switchRoom(room: string) {
   sec.replaceChildren(
     h("h1", { id: "room-title" }, roomTitle(room)),
     banner(room, "messages are encrypted in the senders' browsers for these people's devices only."),
+    presenceLine(room),
     logFor(room),
     observer ? h("p", { class: "note" }, "Observers read the joint room and do not post.") : form);
   const log = logs.get(room)!;
@@ -312,7 +331,10 @@ function onEvent(ev: SecureEvent) {
   const log = logFor(ev.room);
   const who = ev.from === me.id ? "You" : sc.nameOf(ev.from);
   let li: HTMLElement;
-  if (ev.rejected) {
+  if (ev.rejected && /no key for this message/.test(ev.rejected)) {
+    li = h("li", { class: "note" }, h("span", { class: "meta" }, `${fmtTime(ev.at)} · ${who} · `),
+      "A message sent before this browser's keys could read this room: it stays unreadable here by design.");
+  } else if (ev.rejected) {
     li = h("li", { class: "rejected" }, h("span", { class: "meta" }, `${fmtTime(ev.at)} · from ${who} · `), "A message that could not be verified was refused (" + ev.rejected + ").");
   } else if (ev.kind === E.KindCarryProposal) {
     const ref = ev.plain!.ref!;
@@ -369,8 +391,7 @@ function onEvent(ev: SecureEvent) {
   log.scrollTop = log.scrollHeight;
   if (ev.room !== current) {
     unread.set(ev.room, (unread.get(ev.room) ?? 0) + 1);
-    const b = roomButtons.get(ev.room);
-    if (b) b.replaceChildren(roomTitle(ev.room), h("span", { class: "unread", "aria-label": `${unread.get(ev.room)} new` }, String(unread.get(ev.room))));
+    roomButtons.get(ev.room)?.replaceChildren(...roomLabel(ev.room));
   }
 }
 

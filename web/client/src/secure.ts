@@ -45,6 +45,9 @@ export class SecureCase {
   onStatus: (s: Status, detail?: string) => void = () => {};
   onNotice: (text: string) => void = () => {};
   onCase: (c: Case) => void = () => {};
+  onPresence: (room: string) => void = () => {};
+  /** Who is connected to each room now (the server's presence, not a secret from it). */
+  readonly present = new Map<string, Set<string>>();
 
   private epochs = new Map<string, number>();
   private pos = new Map<string, Pos>();
@@ -99,7 +102,9 @@ export class SecureCase {
   async open(): Promise<void> {
     this.c = await api.getCase(this.caseID);
     this.mediator = this.c.mediators.some((m) => m.accountId === this.me.account && !m.recused);
-    this.rooms = (await api.rooms(this.caseID)).map((r) => r.name);
+    const views = await api.rooms(this.caseID);
+    this.rooms = views.map((r) => r.name);
+    for (const v of views) this.present.set(v.name, new Set(v.present ?? []));
     await this.refresh();
     // Read each room from the first epoch any statement gives it (older
     // epochs were never keyed for this case's membership chain).
@@ -197,6 +202,14 @@ export class SecureCase {
           void api.getCase(this.caseID).then((c) => { this.c = c; this.onCase(c); }).catch(() => {});
           if (this.mediator) void this.signMembership().catch((e) => this.onNotice("membership not signed: " + e.message));
         }
+        break;
+      }
+      case "presence": {
+        const set = this.present.get(f.room) ?? new Set<string>();
+        if (f.here) set.add(f.user);
+        else set.delete(f.user);
+        this.present.set(f.room, set);
+        this.onPresence(f.room);
         break;
       }
       case "ack": {

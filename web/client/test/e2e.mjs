@@ -177,6 +177,22 @@ try {
   await expectText(med, "caucus:A", KEEP);
   log("ok: the mediator reads caucus A");
 
+  // The mediator sees who is in each room.
+  await room(med, "caucus:A").locator(".here", { hasText: "here" }).waitFor();
+  await openRoom(med, "caucus:A");
+  check((await med.locator("#present").innerText()).includes("Alex Rivera"), "the mediator sees who is present in caucus A");
+
+  // Safety numbers: both sides compute the same 60 digits.
+  const safety = async (page, name) => {
+    const btn = page.locator("#safety button", { hasText: "Safety number with " + name });
+    await btn.click();
+    const out = btn.locator("xpath=following-sibling::p[1]");
+    await out.filter({ hasText: /\d{5}( \d{5}){11}/ }).waitFor();
+    return out.innerText();
+  };
+  const snA = await safety(a, "Morgan Reyes"), snM = await safety(med, "Alex Rivera");
+  check(snA === snM, `party A and the mediator see the same safety number (${snA})`);
+
   // Drafts never follow you to another room.
   await openRoom(a, "caucus:A");
   await a.fill("#draft", DRAFT);
