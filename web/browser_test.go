@@ -162,6 +162,10 @@ func TestBrowserClient(t *testing.T) {
 	if _, err := n.Accounts.Create(ctx, account.NewAccount{Email: medEmail, Name: "Morgan Reyes", Role: policy.RoleMediator, Password: nodetest.Password}); err != nil {
 		t.Fatal(err)
 	}
+	recordsEmail := "records@browser.test"
+	if _, err := n.Accounts.Create(ctx, account.NewAccount{Email: recordsEmail, Name: "Robin Archer", Role: policy.RoleRecords, Password: nodetest.Password}); err != nil {
+		t.Fatal(err)
+	}
 	medC := client.New(base, "")
 	if _, err := medC.Login(ctx, medEmail, nodetest.Password); err != nil {
 		t.Fatal(err)
@@ -201,7 +205,7 @@ func TestBrowserClient(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(tctx, nodeBin, "test/e2e.mjs")
 	cmd.Dir = clientDir
-	cmd.Env = append(os.Environ(), "PARLEY_URL="+base, "PARLEY_MEDIATOR_EMAIL="+medEmail, "PARLEY_PASSWORD="+nodetest.Password,
+	cmd.Env = append(os.Environ(), "PARLEY_URL="+base, "PARLEY_MEDIATOR_EMAIL="+medEmail, "PARLEY_RECORDS_EMAIL="+recordsEmail, "PARLEY_PASSWORD="+nodetest.Password,
 		"PARLEY_INVITE_A="+partyA, "PARLEY_INVITE_B="+partyB, "PARLEY_CHROMIUM="+chromiumPath(), "PARLEY_SCREENSHOTS="+shots)
 	cmd.Stderr = &testWriter{t: t, prefix: "e2e: "}
 	stdin, err := cmd.StdinPipe()

@@ -39,7 +39,7 @@ export interface Logged { record: string; index: number; entry: string; proof: s
 export interface Proven { key: string; checkpoint: string; consistency?: string[]; devices?: Logged[]; revocations?: Logged[]; statements?: Logged[] }
 export interface Document {
   id: string; name?: string; mediaType?: string; class: string; audience: string; version: number; size: number;
-  uploader: string; created: string; canDownload: boolean;
+  uploader: string; created: string; canDownload: boolean; held?: boolean;
 }
 export interface SharePerson { accountId: string; name: string; role: string; side?: string }
 export interface ShareResult { document: Document; from: string; to: string; gaining: SharePerson[]; losing: SharePerson[]; dryRun: boolean; changed: boolean }
@@ -74,6 +74,7 @@ export const api = {
     if (!res.ok) throw new APIError(res.status, json);
     return json as Document;
   },
+  hold: (id: string, doc: string, on: boolean) => call<Document>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/hold`, { on }),
   contentURL: (id: string, doc: string) => `${casePath(id)}/documents/${encodeURIComponent(doc)}/content`,
 };
 

@@ -160,6 +160,7 @@ async function start(): Promise<void> {
   out.hidden = false;
   out.onclick = async () => { await api.logout().catch(() => {}); location.href = "/app"; };
 
+  if (me.role === "records") return recordsView();
   say("Preparing this browser's encryption keys…");
   const dev = await loadOrCreateDevice(me.id);
   if (!dev.registered) {
@@ -179,6 +180,44 @@ function chooseCase(list: { id: string; title?: string; relation: string }[], ke
   main().replaceChildren(h("h1", {}, "Your cases"), h("ul", {}, ...list.map((l) =>
     h("li", {}, h("button", { type: "button", onclick: () => { history.replaceState(null, "", "/app#case=" + l.id); void openCase(l.id, keys); } },
       `${l.title ?? l.id} (${l.relation})`)))));
+}
+
+// --- records staff: document metadata and legal holds (never content) ---
+
+async function recordsView(): Promise<void> {
+  const list = await api.cases();
+  const sec = h("section", { "aria-labelledby": "records-title" }, h("h1", { id: "records-title" }, "Records: legal holds"),
+    h("p", { class: "note" }, "Records staff see documents' metadata and place or release legal holds; they never open a document or a room. Retention schedules, disposition and exports are not in the browser yet: use the parley command."));
+  main().replaceChildren(sec);
+  for (const l of list) {
+    const ul = h("ul", { class: "docs" });
+    sec.append(h("h2", {}, l.title ?? l.id), ul);
+    let docs: Document[] = [];
+    try { docs = await api.documents(l.id); } catch (e) { ul.append(h("li", { class: "error" }, errText(e))); continue; }
+    if (!docs.length) ul.append(h("li", { class: "note" }, "No documents."));
+    for (const d of docs) ul.append(recordsItem(l.id, d));
+  }
+}
+
+function recordsItem(caseID: string, d: Document): HTMLElement {
+  const status = h("span", { role: "status", class: "hold-state" }, d.held ? "On legal hold" : "Not on hold");
+  const btn = h("button", {
+    type: "button",
+    onclick: async () => {
+      (btn as HTMLButtonElement).disabled = true;
+      try {
+        const nd = await api.hold(caseID, d.id, !d.held);
+        li.replaceWith(recordsItem(caseID, nd));
+      } catch (e) {
+        status.textContent = "Not changed: " + errText(e);
+        (btn as HTMLButtonElement).disabled = false;
+      }
+    },
+  }, d.held ? "Release the legal hold" : "Place a legal hold");
+  const li = h("li", { "data-doc": d.id },
+    h("strong", {}, d.name ?? `Document ${d.id}`), h("span", { class: "note" }, ` · ${d.class} · version ${d.version} · ${d.size} bytes · audience ${d.audience}`),
+    h("div", { class: "row" }, status, btn));
+  return li;
 }
 
 // --- the case ---
@@ -448,7 +487,7 @@ async function renderDocuments(): Promise<void> {
 function docItem(d: Document): HTMLElement {
   const name = d.name ?? "(a document you cannot open)";
   const li = h("li", { class: d.audience.startsWith("user:") ? "room-mediators" : roomClass(d.audience), "data-doc": d.id },
-    h("strong", {}, name), h("span", { class: "note" }, ` · version ${d.version} · ${d.size} bytes · ${d.class}`),
+    h("strong", {}, name), h("span", { class: "note" }, ` · version ${d.version} · ${d.size} bytes · ${d.class}${d.held ? " · on legal hold" : ""}`),
     banner(d.audience, "this document."),
     d.canDownload ? h("a", { href: api.contentURL(sc.caseID, d.id), download: name }, "Download " + name) : null);
   if (sc.mediator) {

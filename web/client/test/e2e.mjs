@@ -248,6 +248,23 @@ try {
   await med.locator("#doc-list li", { hasText: "tenant-photos.txt" }).waitFor();
   log("ok: a party's upload reaches the mediator");
 
+  // Records staff place a legal hold, seeing metadata only.
+  const docID = await med.locator("#doc-list li", { hasText: "settlement-offer.txt" }).getAttribute("data-doc");
+  const rec = await newPage("rec");
+  await rec.goto(base + "/app");
+  await rec.fill("#email", env("PARLEY_RECORDS_EMAIL"));
+  await rec.fill("#password", env("PARLEY_PASSWORD"));
+  await rec.click("form button[type=submit]");
+  const recItem = rec.locator(`li[data-doc="${docID}"]`);
+  await recItem.waitFor();
+  check(!(await recItem.innerText()).includes("settlement-offer") && (await rec.locator("a[download]").count()) === 0, "records staff see a document's metadata, not its name or content");
+  await recItem.locator("button", { hasText: "Place a legal hold" }).click();
+  await rec.locator(`li[data-doc="${docID}"] .hold-state`, { hasText: "On legal hold" }).waitFor();
+  await med.click("#docs-refresh");
+  await med.locator("#doc-list li", { hasText: "settlement-offer.txt" }).filter({ hasText: "on legal hold" }).waitFor();
+  log("ok: records staff place a legal hold the mediator then sees");
+  await rec.context().close();
+
   // Screenshots for the docs: the party's caucus and the mediator's view, with their audience banners.
   await openRoom(a, "caucus:A");
   await a.screenshot({ path: shots + "/party-caucus.png", fullPage: true });
