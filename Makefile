@@ -42,6 +42,8 @@ check:
 	$(GO) vet ./...
 	@test -x $(TOOLS)/staticcheck || GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(TOOLS)/staticcheck ./...
+	@$(MAKE) --no-print-directory web
+	cd web/client && node_modules/.bin/tsc -p .
 
 services-install:
 	scripts/services.sh install

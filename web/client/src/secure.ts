@@ -106,6 +106,13 @@ export class SecureCase {
     this.rooms = views.map((r) => r.name);
     for (const v of views) this.present.set(v.name, new Set(v.present ?? []));
     await this.refresh();
+    if (!this.sess.dir.device(this.me.account, this.me.id, -1)) {
+      // The directory does not know this browser's device (a server reset,
+      // or registration cut short): register it again.
+      await registerDevice(this.me);
+      this.lastRefresh = 0;
+      await this.refresh();
+    }
     // Read each room from the first epoch any statement gives it (older
     // epochs were never keyed for this case's membership chain).
     for (const room of this.rooms) {

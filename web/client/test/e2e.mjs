@@ -297,6 +297,37 @@ try {
   await expectText(med, "joint", AFTER);
   log("ok: messages flow again after the server restarted");
 
+  // Contrast: every text in the main views meets WCAG AA (4.5:1) against its background.
+  for (const [name, p] of [["party A", a], ["mediator", med]]) {
+    const worst = await p.evaluate(() => {
+      const lum = (c) => {
+        const m = c.match(/[\d.]+/g).map(Number);
+        const ch = m.slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+        return { l: 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2], a: m.length > 3 ? m[3] : 1 };
+      };
+      const bgOf = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+          const b = getComputedStyle(e).backgroundColor;
+          if (lum(b).a > 0) return b;
+        }
+        return "rgb(255, 255, 255)";
+      };
+      let worst = { ratio: 99, text: "" };
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const el = n.parentElement;
+        if (!n.textContent.trim() || !el || !el.offsetParent) continue;
+        const st = getComputedStyle(el);
+        if (el.closest("button:disabled") || el.closest(".skip")) continue;
+        const f = lum(st.color).l, b = lum(bgOf(el)).l;
+        const ratio = (Math.max(f, b) + 0.05) / (Math.min(f, b) + 0.05);
+        if (ratio < worst.ratio) worst = { ratio, text: n.textContent.trim().slice(0, 40) };
+      }
+      return worst;
+    });
+    check(worst.ratio >= 4.5, `${name}: every visible text has contrast of at least 4.5:1 (lowest ${worst.ratio.toFixed(2)}: "${worst.text}")`);
+  }
+
   // Phone width.
   const phone = await newPage("a", { width: 390, height: 844 }, a.context());
   await phone.goto(base + "/app");
