@@ -93,5 +93,33 @@ for (const bad of v.invalid) {
   } catch (e) { err = e; }
   ok(err && err.message.includes(bad.error), `invalid "${bad.what}": refused with "${bad.error}" (got ${err && err.message})`);
 }
+// Session-level checks on the vector case: where a payload is found, who
+// posted it, which statement it names, replays — each refused with its reason.
+const refused = async (f, reason, what) => {
+  let err = null;
+  try { await f(); } catch (e) { err = e; }
+  ok(err && err.message.includes(reason), `${what}: refused with "${reason}" (got ${err && err.message})`);
+};
+const sessFor = (name) => new E.Session(devs[name], c.case, chain, dir);
+const kdRaw = unhex(v.keyDist.payload), m0 = unhex(v.chain.steps[0].payload), m1 = unhex(v.chain.steps[1].payload);
+const med = sessFor("mediator");
+ok((await med.receive(c.room, c.epoch, sender.account, kdRaw)).delivered, "session: the mediator receives caucus A's key distribution");
+ok((await med.receive(c.room, c.epoch, sender.account, m0)).plain.text === v.chain.steps[0].text, "session: and reads message 0");
+await refused(() => med.receive(c.room, c.epoch, sender.account, m0), "replayed", "session: message 0 again");
+await refused(() => med.receive("caucus:B", c.epoch, sender.account, m1), "does not belong here", "session: a caucus A message moved to caucus B");
+await refused(() => med.receive(c.room, c.epoch + 1, sender.account, m1), "does not belong here", "session: a message moved to another epoch");
+await refused(() => med.receive(c.room, c.epoch, "u_partyb", m1), "does not belong here", "session: a message the server attributes to someone else");
+ok((await med.receive(c.room, c.epoch, sender.account, m1)).plain.text === v.chain.steps[1].text, "session: message 1 still opens after the refusals");
+const b = sessFor("partyB");
+const rb = await b.receive(c.room, c.epoch, sender.account, kdRaw);
+ok(rb.keyDist && !rb.delivered, "session: party B's device gets nothing from caucus A's key distribution");
+await refused(() => b.receive(c.room, c.epoch, sender.account, m0), "no key for this message", "session: party B cannot read caucus A");
+const a = sessFor("partyA");
+const dists = await a.prepare("caucus:A", 2);
+const recips = E.decodeKeyDist(dists[0]).recipients.map((r) => r.device).sort();
+const want = ["mediator", "partyA", "partyA-fallback"].map((n) => devs[n].id).sort();
+ok(JSON.stringify(recips) === JSON.stringify(want), "session: party A keys caucus A for the mediator's and side A's devices only");
+await refused(() => sessFor("partyB").prepare("caucus:A", 2), "not a member", "session: party B may not send in caucus A");
+await refused(() => a.prepare("caucus:A", 3), "no signed membership", "session: nobody keys an epoch no mediator signed");
 return checks;
 }
