@@ -74,6 +74,8 @@ export const api = {
     if (!res.ok) throw new APIError(res.status, json);
     return json as Document;
   },
+  invite: (id: string, role: string, side: string, name: string) =>
+    call<{ link: string; expires: string }>("POST", casePath(id) + "/invites", { role, side, name, ttlSeconds: 7 * 24 * 3600 }),
   hold: (id: string, doc: string, on: boolean) => call<Document>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/hold`, { on }),
   contentURL: (id: string, doc: string) => `${casePath(id)}/documents/${encodeURIComponent(doc)}/content`,
 };

@@ -267,7 +267,7 @@ function render() {
   main().replaceChildren(
     h("div", { class: "layout" },
       h("nav", { "aria-label": "Rooms" }, h("h2", { id: "rooms-title" }, "Rooms"), h("ul", { class: "rooms", id: "rooms" }),
-        h("h2", {}, "Safety numbers"), h("div", { id: "safety" })),
+        h("h2", {}, "Safety numbers"), h("div", { id: "safety" }), h("div", { id: "invite" })),
       h("div", {},
         h("section", { id: "room", "aria-labelledby": "room-title" }),
         noticeEl,
@@ -283,6 +283,7 @@ function renderRooms() {
     ul.append(h("li", {}, b));
     logFor(room);
   }
+  if (sc.mediator && !document.getElementById("invite-form")) $("invite").replaceChildren(inviteForm());
   const safety = $("safety");
   safety.replaceChildren();
   const people = [...c.mediators.filter((m) => !m.recused).map((m) => m.accountId), ...c.participants.map((p) => p.accountId)].filter((a) => a !== me.id);
@@ -308,6 +309,33 @@ function roomLabel(room: string): (Node | string)[] {
 function presenceLine(room: string): HTMLElement {
   const here = [...(sc.present.get(room) ?? [])].filter((a) => a !== me.id).map((a) => sc.nameOf(a));
   return h("p", { class: "note", id: "present" }, here.length ? "Here now: " + here.join(", ") : "Nobody else is here right now.");
+}
+
+/** A mediator invites a party, lawyer or observer; the link is shown once (the server keeps only its hash). */
+function inviteForm(): HTMLElement {
+  const role = h("select", { id: "invite-role" }, ...[["party", "Party"], ["counsel", "Lawyer"], ["observer", "Observer"]].map(([v, t]) => h("option", { value: v }, t))) as HTMLSelectElement;
+  const side = h("select", { id: "invite-side" }, ...c.sides.map((s) => h("option", { value: s.id }, s.label))) as HTMLSelectElement;
+  const name = h("input", { id: "invite-name", type: "text", required: true, autocomplete: "off" }) as HTMLInputElement;
+  const out = h("div", { "aria-live": "polite" });
+  role.onchange = () => { side.disabled = role.value === "observer"; };
+  return h("form", {
+    id: "invite-form",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      try {
+        const inv = await api.invite(sc.caseID, role.value, role.value === "observer" ? "" : side.value, name.value);
+        const link = h("input", { id: "invite-link", type: "text", readonly: true, value: inv.link }) as HTMLInputElement;
+        out.replaceChildren(h("label", { for: "invite-link" }, `Invitation for ${name.value} (send it privately; it works once)`), link);
+        name.value = "";
+        link.select();
+      } catch (x) { out.replaceChildren(h("p", { class: "error", role: "alert" }, errText(x))); }
+    },
+  },
+  h("h2", {}, "Invite someone"),
+  h("label", { for: "invite-name" }, "Name"), name,
+  h("label", { for: "invite-role" }, "Takes part as"), role,
+  h("label", { for: "invite-side" }, "Side"), side,
+  h("div", { class: "row" }, h("button", { type: "submit" }, "Make an invitation link")), out);
 }
 
 function logFor(room: string): HTMLElement {

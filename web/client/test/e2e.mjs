@@ -142,8 +142,15 @@ try {
   await connected(a);
   const tokenA = env("PARLEY_INVITE_A").split("#")[1];
   check(!a.url().includes(tokenA), "the invite token is dropped from the address bar");
+  // The mediator invites party B from the browser.
+  await med.fill("#invite-name", "Sam Chen");
+  await med.selectOption("#invite-role", "party");
+  await med.selectOption("#invite-side", "B");
+  await med.click("#invite-form button[type=submit]");
+  const inviteB = await med.inputValue("#invite-link");
+  check(inviteB.startsWith(base + "/join#"), "the mediator makes an invitation link in the browser");
   const b = await newPage("b");
-  await b.goto(env("PARLEY_INVITE_B"));
+  await b.goto(inviteB);
   await room(b, "caucus:B").waitFor();
   await connected(b);
   check(await room(b, "caucus:A").count() === 0, "party B has no caucus A room");
