@@ -266,12 +266,13 @@ function render() {
   noticeEl = h("p", { id: "notice", class: "note", role: "status", "aria-live": "polite" });
   main().replaceChildren(
     h("div", { class: "layout" },
-      h("nav", { "aria-label": "Rooms" }, h("h2", { id: "rooms-title" }, "Rooms"), h("ul", { class: "rooms", id: "rooms" }),
-        h("h2", {}, "Safety numbers"), h("div", { id: "safety" }), h("div", { id: "invite" })),
-      h("div", {},
+      h("nav", { "aria-label": "Rooms" }, h("h2", { id: "rooms-title" }, "Rooms"), h("ul", { class: "rooms", id: "rooms" })),
+      h("div", { class: "content" },
         h("section", { id: "room", "aria-labelledby": "room-title" }),
         noticeEl,
-        h("section", { id: "documents", "aria-labelledby": "docs-title" }, h("h2", { id: "docs-title" }, "Documents"), h("p", {}, "Loading…")))));
+        h("section", { id: "documents", "aria-labelledby": "docs-title" }, h("h2", { id: "docs-title" }, "Documents"), h("p", {}, "Loading…"))),
+      h("aside", { class: "tools", "aria-label": "Safety numbers and invitations" },
+        h("h2", {}, "Safety numbers"), h("div", { id: "safety" }), h("div", { id: "invite" }))));
 }
 
 function renderRooms() {
