@@ -8,13 +8,27 @@ ADDR ?= 127.0.0.1:8080
 STATICCHECK_VERSION := v0.8.2
 TOOLS := $(or $(PARLEY_CACHE),$(HOME)/.cache/parley)/tools
 
-.PHONY: run build test check unit services-install clean
+.PHONY: run build web test check unit services-install clean
 
 run: build
 	./bin/parley serve --data $(DATA) --addr $(ADDR) --demo
 
-build:
+build: web
 	$(GO) build -o bin/parley ./cmd/parley
+
+# web builds the browser client (TypeScript, esbuild from npm; exact
+# versions in web/client/package-lock.json) into web/static/dist, which the
+# binary embeds. It runs npm ci only when node_modules is missing or older
+# than the lock file, and esbuild only when a source changed.
+WEB_SRC := $(wildcard web/client/src/*.ts) web/client/build.mjs web/client/package-lock.json
+web: web/static/dist/app.js
+
+web/client/node_modules/.package-lock.json: web/client/package-lock.json
+	cd web/client && npm ci --no-audit --no-fund
+	@touch $@
+
+web/static/dist/app.js: web/client/node_modules/.package-lock.json $(WEB_SRC)
+	cd web/client && node build.mjs
 
 # test runs the static checks, then every Go test with -race against real
 # MinIO and Redis started for this run (scripts/test.sh).
@@ -28,9 +42,11 @@ check:
 	$(GO) vet ./...
 	@test -x $(TOOLS)/staticcheck || GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(TOOLS)/staticcheck ./...
+	@$(MAKE) --no-print-directory web
+	cd web/client && node_modules/.bin/tsc -p .
 
 services-install:
 	scripts/services.sh install
 
 clean:
-	rm -rf bin
+	rm -rf bin web/static/dist/app.js web/client/build

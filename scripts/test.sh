@@ -13,6 +13,15 @@ if ! command -v age >/dev/null; then
 	if [ "$(id -u)" = 0 ]; then apt-get install -y age || { apt-get update && apt-get install -y age; }
 	else sudo apt-get install -y age; fi
 fi
+# The browser client's tests drive Debian's chromium with playwright-core
+# (browser downloads are not used); the client is built with esbuild from
+# the npm registry (npm ci: exact versions from package-lock.json).
+if [ ! -x /usr/bin/chromium ]; then
+	if [ "$(id -u)" = 0 ]; then apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }
+	else sudo apt-get install -y chromium; fi
+fi
+command -v node >/dev/null || { echo "node (v20 or later) is required for the browser client" >&2; exit 1; }
+make --no-print-directory web
 make --no-print-directory check
 
 # Every fuzz target runs for a bounded time on top of its seed corpus

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"embed"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -128,9 +129,11 @@ func (a *API) routes() chi.Router {
 	r.Get("/readyz", a.readyz)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
 	r.Get("/", a.page("static/index.html"))
-	r.Get("/join", a.page("static/join.html"))
+	r.Get("/app", a.appPage)
+	r.Get("/join", a.appPage)
 	r.Get("/survey", a.page("static/survey.html"))
 	r.Get("/static/{file}", a.staticFile)
+	r.Get("/static/dist/{file}", a.bundleFile)
 
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Get("/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
@@ -208,14 +211,44 @@ func (a *API) page(name string) http.HandlerFunc {
 
 var staticTypes = map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
+// bundleName is the browser client's bundle, built by `make web` (esbuild,
+// from web/client) into static/dist and embedded with the rest. A binary
+// built from a fresh clone without it still compiles (static/dist holds a
+// committed README) and serves a page saying how to build it.
+const bundleName = "static/dist/app.js"
+
+// HasBrowserClient reports whether the browser client's bundle was built
+// into this binary.
+func HasBrowserClient() bool {
+	_, err := fs.Stat(staticFiles, bundleName)
+	return err == nil
+}
+
+// appPage serves the browser client (/app, and /join for invite links, whose
+// token stays in the fragment and never reaches the server).
+func (a *API) appPage(w http.ResponseWriter, r *http.Request) {
+	if !HasBrowserClient() {
+		a.page("static/nobundle.html")(w, r)
+		return
+	}
+	a.page("static/app.html")(w, r)
+}
+
+func (a *API) bundleFile(w http.ResponseWriter, r *http.Request) {
+	a.serveStatic(w, r, "static/dist/", chi.URLParam(r, "file"))
+}
+
 func (a *API) staticFile(w http.ResponseWriter, r *http.Request) {
-	name := chi.URLParam(r, "file")
+	a.serveStatic(w, r, "static/", chi.URLParam(r, "file"))
+}
+
+func (a *API) serveStatic(w http.ResponseWriter, r *http.Request, dir, name string) {
 	dot := strings.LastIndexByte(name, '.')
 	if dot < 0 || staticTypes[name[dot:]] == "" || strings.ContainsAny(name, "/\\") {
 		writeProblem(w, r, Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
 		return
 	}
-	b, err := staticFiles.ReadFile("static/" + name)
+	b, err := staticFiles.ReadFile(dir + name)
 	if err != nil {
 		writeProblem(w, r, Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
 		return

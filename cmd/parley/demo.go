@@ -63,7 +63,7 @@ func seedDemo(ctx context.Context, node *server.Node, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "\nDemo case %s\n", marker.CaseID)
-	fmt.Fprintf(out, "  mediator sign-in: %s  email %s  password %s\n", node.Config.PublicURL, demoMediatorEmail, password)
+	fmt.Fprintf(out, "  mediator sign-in: %s/app  email %s  password %s\n", node.Config.PublicURL, demoMediatorEmail, password)
 	fmt.Fprintf(out, "    (CLI: echo %s | parley login --server %s --email %s --password-file -)\n", password, node.Config.PublicURL, demoMediatorEmail)
 	people := []struct {
 		role cases.ParticipantRole

@@ -1,0 +1,650 @@
+// parley-e2ee-v1 in the browser: the same protocol as Go's package e2ee
+// (docs/protocol.md), checked against e2ee/testdata/vectors.json.
+import * as P from "./primitives";
+import {
+  concat, E2EEError, equalBytes, hex, label, malformed, MaxDeviceRecord, MaxPayload, MaxStatement, maxList, maxString, Reader,
+  TypeDevice, TypeKeyDist, TypeMessage, TypePlaintext, TypeRevocation, TypeStatement, utf8, Writer,
+} from "./wire";
+
+export { KEMX25519, KEMXWing, kemName } from "./primitives";
+
+// --- devices ---
+
+const b32alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+function base32lower(b: Uint8Array): string {
+  let out = "", bits = 0, value = 0;
+  for (const x of b) {
+    value = (value << 8) | x;
+    bits += 8;
+    while (bits >= 5) {
+      out += b32alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += b32alphabet[(value << (5 - bits)) & 31];
+  return out;
+}
+
+export async function deviceID(sigPub: Uint8Array): Promise<string> {
+  const h = await P.sha256(concat(utf8("parley/e2ee/v1/device-id\x00"), sigPub));
+  return "dv_" + base32lower(h.slice(0, 16));
+}
+
+export interface DeviceRecord {
+  account: string;
+  id: string;
+  created: number;
+  sigPub: Uint8Array;
+  kem: number;
+  kemPub: Uint8Array;
+  raw: Uint8Array;
+}
+
+/** A device's private keys: CryptoKeys (X-Wing: see KEMPrivate). */
+export interface DeviceKeys {
+  account: string;
+  id: string;
+  created: number;
+  sig: CryptoKey;
+  kemKey: P.KEMPrivate;
+  record: DeviceRecord;
+}
+
+function deviceBody(r: Omit<DeviceRecord, "raw">): Uint8Array {
+  return new Writer(TypeDevice).str(r.account).str(r.id).u64(r.created).bytes(r.sigPub).u16(r.kem).bytes(r.kemPub).done();
+}
+
+async function signField(k: CryptoKey, t: number, body: Uint8Array): Promise<Uint8Array> {
+  const sig = await P.ed25519Sign(k, concat(label(t), body));
+  return new Writer().bytes(sig).done();
+}
+
+export async function deviceKeys(account: string, created: number, sig: { priv: CryptoKey; pub: Uint8Array }, kemKey: P.KEMPrivate): Promise<DeviceKeys> {
+  if (!account || account.length > maxString) throw new E2EEError("device", "needs an account id");
+  const id = await deviceID(sig.pub);
+  const rec = { account, id, created, sigPub: sig.pub, kem: kemKey.kem, kemPub: kemKey.pub };
+  const body = deviceBody(rec);
+  const raw = concat(body, await signField(sig.priv, TypeDevice, body));
+  return { account, id, created, sig: sig.priv, kemKey, record: { ...rec, raw } };
+}
+
+/** Rebuilds device keys from seeds: the test vectors' fixed keys. */
+export async function deviceKeysFromSeeds(account: string, kem: number, sigSeed: Uint8Array, kemSeed: Uint8Array, created: number): Promise<DeviceKeys> {
+  if (sigSeed.length !== 32 || kemSeed.length !== 32) throw new E2EEError("device", "seeds must be 32 bytes each");
+  const sig = await P.ed25519FromSeed(sigSeed);
+  const k = kem === P.KEMXWing ? await P.xwingFromSeed(kemSeed) : kem === P.KEMX25519 ? await P.x25519FromScalar(kemSeed) : null;
+  if (!k) throw new E2EEError("unsupported KEM", P.kemName(kem));
+  return deviceKeys(account, created, sig, k);
+}
+
+export async function decodeDeviceRecord(data: Uint8Array): Promise<DeviceRecord> {
+  const r = Reader.object(data, TypeDevice, MaxDeviceRecord);
+  const account = r.id("account");
+  const id = r.id("device");
+  const created = r.i64("created");
+  const sigPub = r.fixed("signing key", 32).slice();
+  const kem = r.u16("kem");
+  const kemPub = r.bytes("kem key").slice();
+  const bodyEnd = r.off;
+  const sig = r.fixed("signature", 64);
+  r.end("device");
+  if (kemPub.length !== P.publicKeySize(kem)) throw malformed(`kem key: wrong size for ${P.kemName(kem)}`);
+  if ((await deviceID(sigPub)) !== id) throw new E2EEError("bad signature", "device id does not match its signing key");
+  if (!(await P.ed25519Verify(sigPub, concat(label(TypeDevice), data.subarray(0, bodyEnd)), sig))) {
+    throw new E2EEError("bad signature", "device record");
+  }
+  if (!(await P.checkPublicKey(kem, kemPub))) throw malformed("kem key does not parse");
+  return { account, id, created, sigPub, kem, kemPub, raw: data.slice() };
+}
+
+async function verifyBy(rec: DeviceRecord, t: number, body: Uint8Array, sig: Uint8Array, what: string): Promise<void> {
+  if (!(await P.ed25519Verify(rec.sigPub, concat(label(t), body), sig))) {
+    throw new E2EEError("bad signature", `${what} from device ${rec.id}`);
+  }
+}
+
+export interface Revocation { account: string; device: string; by: string; created: number; raw: Uint8Array; bodyLen: number; sig: Uint8Array }
+
+export function decodeRevocation(data: Uint8Array): Revocation {
+  const r = Reader.object(data, TypeRevocation, MaxDeviceRecord);
+  const account = r.id("account"), device = r.id("device"), by = r.id("by"), created = r.i64("created");
+  const bodyLen = r.off;
+  const sig = r.fixed("signature", 64);
+  r.end("revocation");
+  return { account, device, by, created, raw: data.slice(), bodyLen, sig };
+}
+
+export async function verifyRevocation(v: Revocation, by: DeviceRecord): Promise<void> {
+  if (by.id !== v.by || by.account !== v.account) throw new E2EEError("bad signature", "revocation signed by a device of another account");
+  await verifyBy(by, TypeRevocation, v.raw.subarray(0, v.bodyLen), v.sig, "revocation");
+}
+
+/** The verified device directory: records with their log indexes. */
+export class Devices {
+  private by = new Map<string, Map<string, { rec: DeviceRecord; index: number; revoked: number }>>();
+  add(rec: DeviceRecord, index: number): void {
+    let m = this.by.get(rec.account);
+    if (!m) this.by.set(rec.account, (m = new Map()));
+    const old = m.get(rec.id);
+    if (old && old.index <= index) return;
+    m.set(rec.id, { rec, index, revoked: -1 });
+  }
+  revoke(v: Revocation, index: number): void {
+    const ld = this.by.get(v.account)?.get(v.device);
+    if (ld && (ld.revoked < 0 || index < ld.revoked)) ld.revoked = index;
+  }
+  device(account: string, id: string, at: number): DeviceRecord | null {
+    const ld = this.by.get(account)?.get(id);
+    if (!ld) return null;
+    if (at < 0) return ld.revoked < 0 ? ld.rec : null;
+    return ld.index < at && (ld.revoked < 0 || ld.revoked > at) ? ld.rec : null;
+  }
+  record(account: string, id: string): DeviceRecord | null {
+    return this.by.get(account)?.get(id)?.rec ?? null;
+  }
+  active(account: string): DeviceRecord[] {
+    const out: DeviceRecord[] = [];
+    for (const ld of this.by.get(account)?.values() ?? []) if (ld.revoked < 0) out.push(ld.rec);
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+}
+
+// --- membership statements ---
+
+export const RoleMediator = "mediator", RoleParty = "party", RoleCounsel = "counsel", RoleObserver = "observer";
+export interface Person { account: string; role: string; side: string }
+export interface RoomMembers { name: string; epoch: number; members: string[] }
+
+export interface Statement {
+  case: string;
+  seq: number;
+  prev: Uint8Array;
+  created: number;
+  signerAccount: string;
+  signerDevice: string;
+  people: Person[];
+  rooms: RoomMembers[];
+  raw: Uint8Array;
+  logIndex: number;
+  bodyLen: number;
+  sig: Uint8Array;
+  hash: Uint8Array;
+}
+
+function statementBody(s: Pick<Statement, "case" | "seq" | "prev" | "created" | "signerAccount" | "signerDevice" | "people" | "rooms">): Uint8Array {
+  return new Writer(TypeStatement).str(s.case).u64(s.seq).bytes(s.prev).u64(s.created).str(s.signerAccount).str(s.signerDevice)
+    .list(s.people, (e, p) => e.str(p.account).str(p.role).str(p.side))
+    .list(s.rooms, (e, r) => e.str(r.name).u64(r.epoch).strs(r.members)).done();
+}
+
+export function caucusSide(room: string): string | null {
+  return room.startsWith("caucus:") && room.length > 7 ? room.slice(7) : null;
+}
+
+const membershipErr = (d: string) => new E2EEError("membership statement refused", d);
+
+export function checkRules(s: Pick<Statement, "case" | "seq" | "people" | "rooms">): void {
+  if (!s.case || s.seq < 1) throw membershipErr("no case or sequence number");
+  const people = new Map<string, Person>();
+  let mediators = 0;
+  for (const p of s.people) {
+    if (people.has(p.account) || !p.account) throw membershipErr(`person ${p.account} listed twice or without an id`);
+    if (p.role === RoleMediator || p.role === RoleObserver) {
+      if (p.side) throw membershipErr(`${p.role} ${p.account} has a side`);
+      if (p.role === RoleMediator) mediators++;
+    } else if (p.role === RoleParty || p.role === RoleCounsel) {
+      if (!p.side) throw membershipErr(`${p.role} ${p.account} has no side`);
+    } else throw membershipErr(`person ${p.account} has unknown role ${p.role}`);
+    people.set(p.account, p);
+  }
+  if (mediators === 0) throw membershipErr("no mediator");
+  const rooms = new Set<string>();
+  for (const r of s.rooms) {
+    if (rooms.has(r.name)) throw membershipErr(`room ${r.name} listed twice`);
+    rooms.add(r.name);
+    if (r.epoch < 1) throw membershipErr(`room ${r.name}: epoch ${r.epoch}`);
+    const side = caucusSide(r.name);
+    if (side === null && r.name !== "joint" && r.name !== "mediators") throw membershipErr(`unknown room ${r.name}`);
+    const seen = new Set<string>();
+    for (const m of r.members) {
+      const p = people.get(m);
+      if (!p || seen.has(m)) throw membershipErr(`room ${r.name}: member ${m} not in the case or listed twice`);
+      seen.add(m);
+      if (r.name === "mediators" && p.role !== RoleMediator) throw membershipErr(`room mediators: ${m} is not a mediator`);
+      if (side !== null && p.role !== RoleMediator && (p.side !== side || p.role === RoleObserver)) {
+        throw membershipErr(`caucus rule: ${m} (${p.role} of side "${p.side}") may not be in ${r.name}`);
+      }
+    }
+  }
+}
+
+export async function decodeStatement(data: Uint8Array): Promise<Statement> {
+  const r = Reader.object(data, TypeStatement, MaxStatement);
+  const caseID = r.id("case");
+  const seq = Number(r.u64("seq"));
+  const prev = r.fixed("prev", 32).slice();
+  const created = r.i64("created");
+  const signerAccount = r.id("signer account");
+  const signerDevice = r.id("signer device");
+  const people: Person[] = [];
+  r.list("people", (e) => people.push({ account: e.id("account"), role: e.id("role"), side: e.str("side", maxString) }));
+  const rooms: RoomMembers[] = [];
+  r.list("rooms", (e) => {
+    const name = e.id("room"), epoch = e.i64("epoch");
+    rooms.push({ name, epoch, members: e.strs("members", (m) => m.id("member")) });
+  });
+  const bodyLen = r.off;
+  const sig = r.fixed("signature", 64).slice();
+  r.end("statement");
+  const s: Statement = { case: caseID, seq, prev, created, signerAccount, signerDevice, people, rooms, raw: data.slice(), logIndex: -1, bodyLen, sig, hash: await P.sha256(data) };
+  checkRules(s);
+  return s;
+}
+
+/** Builds the membership a mediator signs (joint: everyone; caucus:X: mediators and side X; mediators: mediators). */
+export function statementFor(caseID: string, people: Person[], sides: string[], epochs: Record<string, number>): Pick<Statement, "case" | "people" | "rooms"> {
+  const ps = [...people].sort((a, b) => (a.account < b.account ? -1 : a.account > b.account ? 1 : 0));
+  const rooms: RoomMembers[] = [];
+  const add = (name: string, inRoom: (p: Person) => boolean) => {
+    if (!(name in epochs)) return;
+    rooms.push({ name, epoch: epochs[name], members: ps.filter(inRoom).map((p) => p.account) });
+  };
+  add("joint", () => true);
+  for (const side of sides) {
+    add("caucus:" + side, (p) => p.role === RoleMediator || (p.side === side && (p.role === RoleParty || p.role === RoleCounsel)));
+  }
+  add("mediators", (p) => p.role === RoleMediator);
+  return { case: caseID, people: ps, rooms };
+}
+
+export async function signStatement(
+  s: Pick<Statement, "case" | "seq" | "prev" | "created" | "people" | "rooms">, me: DeviceKeys,
+): Promise<Uint8Array> {
+  const full = { ...s, signerAccount: me.account, signerDevice: me.id };
+  checkRules(full);
+  const body = statementBody(full);
+  if (body.length + 68 > MaxStatement) throw new E2EEError("statement", `over ${MaxStatement} bytes`);
+  return concat(body, await signField(me.sig, TypeStatement, body));
+}
+
+export function sameMembership(a: Pick<Statement, "people" | "rooms">, b: Pick<Statement, "people" | "rooms">): boolean {
+  const j = (x: Pick<Statement, "people" | "rooms">) => JSON.stringify([x.people.map((p) => [p.account, p.role, p.side]), x.rooms.map((r) => [r.name, r.epoch, r.members])]);
+  return j(a) === j(b);
+}
+
+export class Chain {
+  stmts: Statement[] = [];
+  private sticky = new Map<string, Person>();
+  constructor(public caseID: string) {}
+  latest(): Statement | null { return this.stmts.length ? this.stmts[this.stmts.length - 1] : null; }
+  get(seq: number): Statement | null { return seq >= 1 && seq <= this.stmts.length ? this.stmts[seq - 1] : null; }
+  get length(): number { return this.stmts.length; }
+
+  async extend(next: Statement, dir: Devices): Promise<void> {
+    const bad = (d: string) => membershipErr(`statement ${next.seq}: ${d}`);
+    if (next.case !== this.caseID) throw bad(`for case ${next.case}, not ${this.caseID}`);
+    const prev = this.latest();
+    if (!prev && (next.seq !== 1 || !equalBytes(next.prev, new Uint8Array(32)))) throw bad("the chain must start at 1");
+    if (prev && (next.seq !== prev.seq + 1 || !equalBytes(next.prev, prev.hash))) throw bad(`does not follow statement ${prev.seq}`);
+    checkRules(next);
+    const authority = prev ?? next;
+    const signer = authority.people.find((p) => p.account === next.signerAccount);
+    if (!signer || signer.role !== RoleMediator) throw bad(`signed by ${next.signerAccount}, who is not a mediator of the case`);
+    const dev = dir.device(next.signerAccount, next.signerDevice, next.logIndex);
+    if (!dev) throw new E2EEError("unknown device", `statement ${next.seq} signer ${next.signerAccount}/${next.signerDevice}`);
+    if (dev.account !== next.signerAccount) throw bad("signer device belongs to another account");
+    await verifyBy(dev, TypeStatement, next.raw.subarray(0, next.bodyLen), next.sig, "statement");
+    for (const p of next.people) {
+      const was = this.sticky.get(p.account);
+      if (was && (was.role !== p.role || was.side !== p.side)) throw bad(`${p.account} was ${was.role} "${was.side}" and is now ${p.role} "${p.side}": nobody changes role or side`);
+    }
+    if (prev) {
+      for (const r of prev.rooms) {
+        const nr = next.rooms.find((x) => x.name === r.name);
+        if (!nr) throw bad(`room ${r.name} disappeared`);
+        if (nr.epoch < r.epoch) throw bad(`room ${r.name} went back from epoch ${r.epoch} to ${nr.epoch}`);
+      }
+    }
+    for (const p of next.people) this.sticky.set(p.account, p);
+    this.stmts.push(next);
+  }
+
+  forEpoch(room: string, epoch: number): Statement | null {
+    for (let i = this.stmts.length - 1; i >= 0; i--) {
+      const r = this.stmts[i].rooms.find((x) => x.name === room);
+      if (r && r.epoch === epoch) return this.stmts[i];
+      if (r && r.epoch < epoch) break;
+    }
+    return null;
+  }
+}
+
+// --- plaintext ---
+
+export const KindText = 1, KindCarryProposal = 2, KindCarried = 3;
+export interface Plaintext {
+  kind: number;
+  text: string;
+  carryID?: string;
+  room?: string;
+  ref?: { epoch: number; offset: number };
+  refHash?: Uint8Array;
+  proposer?: string;
+}
+const padBlock = 64;
+const maxText = 40 << 10;
+
+export function encodePlaintext(p: Plaintext): Uint8Array {
+  const w = new Writer(TypePlaintext).u8(p.kind);
+  if (p.kind === KindText) w.str(p.text);
+  else {
+    w.str(p.carryID!).str(p.room!).u64(p.ref!.epoch).u64(p.ref!.offset).bytes(p.refHash!);
+    if (p.kind === KindCarried) w.str(p.proposer!);
+    w.str(p.text);
+  }
+  const b = w.done();
+  const out = new Uint8Array(Math.ceil((b.length + 1) / padBlock) * padBlock);
+  out.set(b);
+  out[b.length] = 0x80;
+  return out;
+}
+
+export function decodePlaintext(padded: Uint8Array): Plaintext {
+  if (padded.length === 0 || padded.length % padBlock !== 0) throw malformed(`plaintext: not padded to ${padBlock} bytes`);
+  let end = padded.length - 1;
+  while (end >= 0 && padded[end] === 0) end--;
+  if (end < 0 || padded[end] !== 0x80) throw malformed("plaintext: bad padding");
+  const r = Reader.object(padded.subarray(0, end), TypePlaintext, MaxPayload);
+  const p: Plaintext = { kind: r.u8("kind"), text: "" };
+  if (p.kind === KindText) p.text = r.str("text", maxText);
+  else if (p.kind === KindCarryProposal || p.kind === KindCarried) {
+    p.carryID = r.id("carry");
+    p.room = r.id("room");
+    p.ref = { epoch: r.i64("ref epoch"), offset: r.i64("ref offset") };
+    p.refHash = r.fixed("ref hash", 32).slice();
+    if (p.kind === KindCarried) p.proposer = r.id("proposer");
+    p.text = r.str("text", maxText);
+  } else throw malformed(`plaintext: unknown kind ${p.kind}`);
+  r.end("plaintext");
+  return p;
+}
+
+export async function payloadHash(payload: Uint8Array): Promise<Uint8Array> { return P.sha256(payload); }
+
+// --- sender keys ---
+
+export interface ChainContext { case: string; room: string; epoch: number; statementSeq: number; account: string; device: string; chain: Uint8Array }
+
+function ctxFields(w: Writer, c: ChainContext): Writer {
+  return w.str(c.case).str(c.room).u64(c.epoch).u64(c.statementSeq).str(c.account).str(c.device).bytes(c.chain);
+}
+
+function readCtx(r: Reader): ChainContext {
+  return {
+    case: r.id("case"), room: r.id("room"), epoch: r.i64("epoch"), statementSeq: Number(r.u64("statement")),
+    account: r.id("sender account"), device: r.id("sender device"), chain: r.fixed("chain", 8).slice(),
+  };
+}
+
+const sameCtx = (a: ChainContext, b: ChainContext) =>
+  a.case === b.case && a.room === b.room && a.epoch === b.epoch && a.statementSeq === b.statementSeq &&
+  a.account === b.account && a.device === b.device && equalBytes(a.chain, b.chain);
+
+function keyDistInfo(c: ChainContext, iteration: number, recipient: string): Uint8Array {
+  return concat(utf8("parley/e2ee/v1/keydist\x00"), ctxFields(new Writer(), c).u32(iteration).str(recipient).done());
+}
+
+export class SenderChain {
+  counter = 0;
+  sent = new Set<string>();
+  constructor(public ctx: ChainContext, private ck: Uint8Array) {}
+
+  static fresh(ctx: Omit<ChainContext, "chain">): SenderChain {
+    return new SenderChain({ ...ctx, chain: P.random(8) }, P.random(32));
+  }
+
+  async keyDist(me: DeviceKeys, recipients: DeviceRecord[]): Promise<Uint8Array[]> {
+    if (me.id !== this.ctx.device || me.account !== this.ctx.account) throw new E2EEError("keydist", "by another device than the chain's");
+    const entries: { device: string; kem: number; ct: Uint8Array }[] = [];
+    for (const rec of recipients) {
+      entries.push({ device: rec.id, kem: rec.kem, ct: await P.hpkeSeal(rec.kem, rec.kemPub, keyDistInfo(this.ctx, this.counter, rec.id), this.ck) });
+    }
+    const out: Uint8Array[] = [];
+    let rest = entries;
+    while (rest.length > 0 || out.length === 0) {
+      let n = 0, size = 512;
+      while (n < rest.length) {
+        const es = 12 + rest[n].device.length + 2 + 4 + rest[n].ct.length + 4;
+        if (size + es > MaxPayload && n > 0) break;
+        size += es;
+        n++;
+      }
+      const part = rest.slice(0, n);
+      rest = rest.slice(n);
+      const body = ctxFields(new Writer(TypeKeyDist), this.ctx).u32(this.counter)
+        .list(part, (e, x) => e.str(x.device).u16(x.kem).bytes(x.ct)).done();
+      out.push(concat(body, await signField(me.sig, TypeKeyDist, body)));
+      if (out.length > maxList) throw new E2EEError("keydist", "too many recipients");
+    }
+    for (const rec of recipients) this.sent.add(rec.id);
+    return out;
+  }
+
+  async encrypt(me: DeviceKeys, p: Plaintext): Promise<Uint8Array> {
+    if (this.counter === 0xffffffff) throw new E2EEError("chain", "exhausted; start a new one");
+    const { key, nonce, next } = await P.ratchet(this.ck);
+    const header = ctxFields(new Writer(TypeMessage), this.ctx).u32(this.counter).done();
+    const ct = await P.aesSeal(key, nonce, encodePlaintext(p), concat(label(TypeMessage), header));
+    const body = concat(header, new Writer().bytes(ct).done());
+    if (body.length + 68 > MaxPayload) throw new E2EEError("message", `over ${MaxPayload} bytes`);
+    this.ck.fill(0);
+    key.fill(0);
+    this.ck = next;
+    this.counter++;
+    return concat(body, await signField(me.sig, TypeMessage, body));
+  }
+}
+
+export interface KeyDist { ctx: ChainContext; iteration: number; recipients: { device: string; kem: number; ct: Uint8Array }[]; raw: Uint8Array; bodyLen: number; sig: Uint8Array }
+
+export function decodeKeyDist(data: Uint8Array): KeyDist {
+  const r = Reader.object(data, TypeKeyDist, MaxPayload);
+  const ctx = readCtx(r);
+  const iteration = r.u32("iteration");
+  const recipients: KeyDist["recipients"] = [];
+  r.list("recipients", (e) => {
+    const s = { device: e.id("device"), kem: e.u16("kem"), ct: e.bytes("ciphertext").slice() };
+    if (s.ct.length !== P.encLen(s.kem) + 32 + 16) throw malformed(`recipient ${s.device}: ciphertext of ${s.ct.length} bytes for ${P.kemName(s.kem)}`);
+    recipients.push(s);
+  });
+  const bodyLen = r.off;
+  const sig = r.fixed("signature", 64).slice();
+  r.end("keydist");
+  return { ctx, iteration, recipients, raw: data, bodyLen, sig };
+}
+
+export async function verifyKeyDist(kd: KeyDist, sender: DeviceRecord): Promise<void> {
+  if (sender.id !== kd.ctx.device || sender.account !== kd.ctx.account) throw new E2EEError("bad signature", "key distribution names another device");
+  await verifyBy(sender, TypeKeyDist, kd.raw.subarray(0, kd.bodyLen), kd.sig, "keydist");
+}
+
+export class NotForMe extends E2EEError {
+  constructor() { super("key distribution not addressed to this device", ""); }
+}
+
+/** Finds this device's copy of the chain key and starts the receiving chain. */
+export async function openKeyDist(kd: KeyDist, me: DeviceKeys): Promise<ReceiverChain> {
+  for (const s of kd.recipients) {
+    if (s.device !== me.id) continue;
+    if (s.kem !== me.kemKey.kem) throw new E2EEError("decryption failed", `sealed for ${P.kemName(s.kem)}, device uses ${P.kemName(me.kemKey.kem)}`);
+    const ck = await P.hpkeOpen(me.kemKey, keyDistInfo(kd.ctx, kd.iteration, me.id), s.ct);
+    if (!ck || ck.length !== 32) throw new E2EEError("decryption failed", "chain key");
+    return new ReceiverChain(kd.ctx, ck, kd.iteration);
+  }
+  throw new NotForMe();
+}
+
+export interface Message { ctx: ChainContext; counter: number; ciphertext: Uint8Array; raw: Uint8Array; headerLen: number; bodyLen: number; sig: Uint8Array }
+
+export function decodeMessage(data: Uint8Array): Message {
+  const r = Reader.object(data, TypeMessage, MaxPayload);
+  const ctx = readCtx(r);
+  const counter = r.u32("counter");
+  const headerLen = r.off;
+  const ciphertext = r.bytes("ciphertext");
+  const bodyLen = r.off;
+  const sig = r.fixed("signature", 64);
+  r.end("message");
+  if (ciphertext.length < 16 + padBlock) throw malformed("message: ciphertext too short");
+  return { ctx, counter, ciphertext, raw: data, headerLen, bodyLen, sig };
+}
+
+export async function verifyMessage(m: Message, sender: DeviceRecord): Promise<void> {
+  if (sender.id !== m.ctx.device || sender.account !== m.ctx.account) throw new E2EEError("bad signature", "message names another device");
+  await verifyBy(sender, TypeMessage, m.raw.subarray(0, m.bodyLen), m.sig, "message");
+}
+
+export const MaxSkip = 10000;
+
+export class ReceiverChain {
+  private last = -1;
+  constructor(public ctx: ChainContext, private ck: Uint8Array, private next: number) {}
+
+  /** Opens m (signature already verified); counters strictly increase. */
+  async open(m: Message): Promise<Plaintext> {
+    if (!sameCtx(m.ctx, this.ctx)) throw new E2EEError("payload does not belong here", "message of another chain");
+    if (m.counter <= this.last || m.counter < this.next) throw new E2EEError("replayed or reordered message", `counter ${m.counter} after ${this.last}`);
+    if (m.counter - this.next > MaxSkip) throw new E2EEError("replayed or reordered message", `counter ${m.counter} skips more than ${MaxSkip}`);
+    let ck = this.ck;
+    for (let i = this.next; i < m.counter; i++) ck = (await P.ratchet(ck)).next;
+    const { key, nonce, next } = await P.ratchet(ck);
+    const padded = await P.aesOpen(key, nonce, m.ciphertext, concat(label(TypeMessage), m.raw.subarray(0, m.headerLen)));
+    key.fill(0);
+    if (!padded) throw new E2EEError("decryption failed", `message ${m.counter}`);
+    const p = decodePlaintext(padded);
+    this.ck.fill(0);
+    this.ck = next;
+    this.next = m.counter + 1;
+    this.last = m.counter;
+    return p;
+  }
+}
+
+// --- session: one device in one case ---
+
+export interface Received { ctx: ChainContext; keyDist: boolean; delivered: boolean; plain?: Plaintext; counter?: number }
+
+export class Session {
+  private out = new Map<string, SenderChain>();
+  private inbound = new Map<string, ReceiverChain>();
+  constructor(public me: DeviceKeys, public caseID: string, public chain: Chain, public dir: Devices) {}
+
+  private static inKey(room: string, epoch: number, device: string, chain: Uint8Array) { return `${room}\x00${epoch}\x00${device}\x00${hex(chain)}`; }
+
+  /** Key distributions to post before sending in room at epoch (none when the chain reached everyone). */
+  async prepare(room: string, epoch: number): Promise<Uint8Array[]> {
+    const st = this.chain.forEpoch(room, epoch);
+    if (!st) throw new E2EEError("no signed membership for this epoch yet", `${room} epoch ${epoch}`);
+    const members = st.rooms.find((r) => r.name === room)!;
+    if (!members.members.includes(this.me.account)) throw new E2EEError("sender is not a member of the room", `you are not in ${room} in the signed membership`);
+    const recipients: DeviceRecord[] = [];
+    const active = new Set<string>();
+    for (const m of members.members) for (const d of this.dir.active(m)) { recipients.push(d); active.add(d.id); }
+    if (!active.has(this.me.id)) throw new E2EEError("unknown device", "this device is not in the key directory (or revoked)");
+    let c = this.out.get(room);
+    let fresh = !c || c.ctx.epoch !== epoch || c.counter === 0xffffffff;
+    if (!fresh && c!.ctx.statementSeq !== st.seq) {
+      const old = this.chain.get(c!.ctx.statementSeq);
+      const oldMembers = old?.rooms.find((r) => r.name === room);
+      fresh = !oldMembers || oldMembers.members.join("\x00") !== members.members.join("\x00");
+    }
+    if (!fresh) for (const d of c!.sent) if (!active.has(d)) { fresh = true; break; }
+    if (fresh) {
+      c = SenderChain.fresh({ case: this.caseID, room, epoch, statementSeq: st.seq, account: this.me.account, device: this.me.id });
+      this.out.set(room, c);
+      return c.keyDist(this.me, recipients);
+    }
+    const missing = recipients.filter((d) => !c!.sent.has(d.id));
+    return missing.length ? c!.keyDist(this.me, missing) : [];
+  }
+
+  async encrypt(room: string, p: Plaintext): Promise<Uint8Array> {
+    const c = this.out.get(room);
+    if (!c) throw new E2EEError("session", "prepare the room first");
+    return c.encrypt(this.me, p);
+  }
+
+  rotate(room: string): void { this.out.delete(room); }
+
+  async receive(room: string, epoch: number, from: string, payload: Uint8Array): Promise<Received> {
+    if (payload.length < 4) throw malformed("payload too short");
+    if (payload[3] === TypeKeyDist) {
+      const kd = decodeKeyDist(payload);
+      const dev = this.check(kd.ctx, room, epoch, from);
+      await verifyKeyDist(kd, dev);
+      const out: Received = { ctx: kd.ctx, keyDist: true, delivered: false };
+      const key = Session.inKey(room, epoch, kd.ctx.device, kd.ctx.chain);
+      if (this.inbound.has(key)) return { ...out, delivered: true };
+      try {
+        this.inbound.set(key, await openKeyDist(kd, this.me));
+      } catch (e) {
+        if (e instanceof NotForMe) return out;
+        throw e;
+      }
+      return { ...out, delivered: true };
+    }
+    if (payload[3] === TypeMessage) {
+      const m = decodeMessage(payload);
+      const dev = this.check(m.ctx, room, epoch, from);
+      await verifyMessage(m, dev);
+      const rc = this.inbound.get(Session.inKey(room, epoch, m.ctx.device, m.ctx.chain));
+      if (!rc) throw new E2EEError("no key for this message", `chain ${hex(m.ctx.chain)} of ${m.ctx.device}`);
+      const plain = await rc.open(m);
+      return { ctx: m.ctx, keyDist: false, delivered: false, plain, counter: m.counter };
+    }
+    throw malformed(`payload type ${payload[3]}`);
+  }
+
+  private check(c: ChainContext, room: string, epoch: number, from: string): DeviceRecord {
+    if (c.case !== this.caseID || c.room !== room || c.epoch !== epoch) {
+      throw new E2EEError("payload does not belong here", `names ${c.case}/${c.room} epoch ${c.epoch}, found in ${this.caseID}/${room} epoch ${epoch}`);
+    }
+    if (c.account !== from) throw new E2EEError("payload does not belong here", `signed by ${c.account}, posted by ${from}`);
+    const st = this.chain.get(c.statementSeq);
+    if (!st) throw new E2EEError("unknown membership statement", `${c.statementSeq}`);
+    const r = st.rooms.find((x) => x.name === room);
+    if (!r || r.epoch !== epoch) throw new E2EEError("payload does not belong here", `statement ${st.seq} does not place ${room} at epoch ${epoch}`);
+    if (!r.members.includes(c.account)) throw new E2EEError("sender is not a member of the room", `${c.account} in ${room} (statement ${st.seq})`);
+    const dev = this.dir.device(c.account, c.device, -1);
+    if (!dev) throw new E2EEError("unknown device", `${c.account}/${c.device}`);
+    return dev;
+  }
+}
+
+// --- safety numbers ---
+
+export async function fingerprint(account: string, devices: DeviceRecord[]): Promise<string> {
+  const devs = [...devices].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const kw = new Writer();
+  for (const d of devs) kw.str(d.id).bytes(d.sigPub).u16(d.kem).bytes(d.kemPub);
+  const keys = kw.done();
+  let h = await P.sha512(concat(new Uint8Array([0, 0]), new Writer().str("parley/e2ee/v1/safety").str(account).bytes(keys).done()));
+  for (let i = 0; i < 5200; i++) h = await P.sha512(concat(h, keys));
+  let out = "";
+  for (let i = 0; i < 6; i++) {
+    let v = 0;
+    for (let j = 0; j < 5; j++) v = v * 256 + h[i * 5 + j];
+    out += String(v % 100000).padStart(5, "0");
+  }
+  return out;
+}
+
+export async function safetyNumber(a: string, devA: DeviceRecord[], b: string, devB: DeviceRecord[]): Promise<string> {
+  let x = await fingerprint(a, devA), y = await fingerprint(b, devB);
+  if (y < x) [x, y] = [y, x];
+  return x + y;
+}
+
+export function formatSafetyNumber(n: string): string {
+  return (n.match(/.{5}/g) ?? []).join(" ");
+}

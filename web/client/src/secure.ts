@@ -1,0 +1,430 @@
+// SecureCase: one browser device's end-to-end encrypted connection to a
+// case's rooms, the browser twin of Go's client.SecureChat. History is paged
+// over HTTP, then the WebSocket resumes each room after the last position
+// delivered; every payload is checked and decrypted here, and only
+// ciphertext (key distributions and messages) is ever sent.
+import { api, APIError, Case, casePath, Pos, WireMessage } from "./api";
+import * as E from "./e2ee";
+import { loadPins, savePins } from "./store";
+import { verifyProven } from "./tlog";
+import { b64, hex, unb64 } from "./wire";
+
+export interface SecureEvent {
+  room: string;
+  pos: Pos;
+  at: number;
+  from: string;
+  id: string;
+  kind?: number;
+  text?: string;
+  plain?: E.Plaintext;
+  hash?: string; // sha256 hex of the payload
+  rejected?: string;
+}
+
+export type Status = "connecting" | "live" | "reconnecting" | "closed";
+
+const before = (a: Pos, b: Pos) => a.epoch < b.epoch || (a.epoch === b.epoch && a.offset < b.offset);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const randomID = (prefix: string) => prefix + hex(crypto.getRandomValues(new Uint8Array(12)));
+
+function carryID(): string {
+  // ids.New("cr"): "cr_" + 26 lower-case base32 characters (16 random bytes).
+  const a = "abcdefghijklmnopqrstuvwxyz234567";
+  const b = crypto.getRandomValues(new Uint8Array(26));
+  return "cr_" + Array.from(b, (x) => a[x & 31]).join("");
+}
+
+export class SecureCase {
+  sess!: E.Session;
+  c!: Case;
+  rooms: string[] = [];
+  mediator = false;
+  status: Status = "connecting";
+  onEvent: (ev: SecureEvent) => void = () => {};
+  onStatus: (s: Status, detail?: string) => void = () => {};
+  onNotice: (text: string) => void = () => {};
+  onCase: (c: Case) => void = () => {};
+  onPresence: (room: string) => void = () => {};
+  /** Who is connected to each room now (the server's presence, not a secret from it). */
+  readonly present = new Map<string, Set<string>>();
+
+  private epochs = new Map<string, number>();
+  private pos = new Map<string, Pos>();
+  private seenIDs = new Set<string>();
+  readonly seen = new Map<string, SecureEvent>(); // room|epoch|offset → decrypted message
+  private queue: Promise<void> = Promise.resolve();
+  private ws: WebSocket | null = null;
+  private pending = new Map<string, { room: string; body: string; resolve: (p: Pos) => void; reject: (e: Error) => void }>();
+  private closed = false;
+  private sendLock: Promise<unknown> = Promise.resolve();
+  private signing: Promise<void> | null = null;
+  private lastRefresh = 0;
+
+  constructor(public caseID: string, public me: E.DeviceKeys) {}
+
+  /** Fetches and verifies the devices and the membership chain (against what this browser pinned). */
+  async refresh(): Promise<void> {
+    const wait = 500 - (Date.now() - this.lastRefresh);
+    if (wait > 0) await sleep(wait);
+    this.lastRefresh = Date.now();
+    const pins = await loadPins(this.me.account);
+    const devP = await api.caseDevices(this.caseID, pins.logSize ?? 0);
+    const devV = await verifyProven(devP, pins);
+    const dir = new E.Devices();
+    for (const d of devV.devices) dir.add(d.rec, d.index);
+    for (const r of devV.revocations) {
+      const by = dir.record(r.rev.account, r.rev.by);
+      if (!by) throw new Error(`revocation by unknown device ${r.rev.by}`);
+      await E.verifyRevocation(r.rev, by);
+      dir.revoke(r.rev, r.index);
+    }
+    const stP = await api.statements(this.caseID, devV.size);
+    const stV = await verifyProven(stP, { logKey: devP.key, logSize: devV.size, logCheckpoint: devV.checkpoint });
+    const chain = new E.Chain(this.caseID);
+    for (const st of stV.statements) await chain.extend(st, dir);
+    // Trust on first use: the first statement, and every statement seen before, must stay.
+    const cases = { ...(pins.cases ?? {}) };
+    const pin = cases[this.caseID];
+    if (pin) {
+      const first = chain.get(1), old = chain.get(pin.seq);
+      if (!first || hex(first.hash) !== pin.first) throw new Error("the first membership statement is not the one this browser pinned: the server shows another history");
+      if (!old || hex(old.hash) !== pin.latest) throw new Error(`membership statement ${pin.seq} changed or vanished since this browser verified it`);
+    }
+    const latest = chain.latest();
+    if (latest) cases[this.caseID] = { first: hex(chain.get(1)!.hash), seq: latest.seq, latest: hex(latest.hash) };
+    await savePins(this.me.account, { logKey: devP.key, logSize: stV.size, logCheckpoint: stV.checkpoint, cases });
+    if (this.sess && chain.length < this.sess.chain.length) throw new Error("the membership chain got shorter");
+    if (!this.sess) this.sess = new E.Session(this.me, this.caseID, chain, dir);
+    else { this.sess.chain = chain; this.sess.dir = dir; }
+  }
+
+  async open(): Promise<void> {
+    this.c = await api.getCase(this.caseID);
+    this.mediator = this.c.mediators.some((m) => m.accountId === this.me.account && !m.recused);
+    const views = await api.rooms(this.caseID);
+    this.rooms = views.map((r) => r.name);
+    for (const v of views) this.present.set(v.name, new Set(v.present ?? []));
+    await this.refresh();
+    if (!this.sess.dir.device(this.me.account, this.me.id, -1)) {
+      // The directory does not know this browser's device (a server reset,
+      // or registration cut short): register it again.
+      await registerDevice(this.me);
+      this.lastRefresh = 0;
+      await this.refresh();
+    }
+    // Read each room from the first epoch any statement gives it (older
+    // epochs were never keyed for this case's membership chain).
+    for (const room of this.rooms) {
+      let first = 1;
+      for (const st of this.sess.chain.stmts) {
+        const r = st.rooms.find((x) => x.name === room);
+        if (r) { first = r.epoch; break; }
+      }
+      this.pos.set(room, { epoch: first, offset: 0 });
+      this.epochs.set(room, first);
+    }
+    for (const room of this.rooms) await this.catchUp(room, null);
+    if (this.mediator) await this.signMembership().catch((e) => this.onNotice("membership not signed: " + e.message));
+    this.connect();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.ws?.close();
+    this.setStatus("closed");
+  }
+
+  private setStatus(s: Status, detail?: string) {
+    this.status = s;
+    this.onStatus(s, detail);
+  }
+
+  private enqueue(f: () => Promise<void>): Promise<void> {
+    this.queue = this.queue.then(f).catch((e) => this.onNotice(String(e?.message ?? e)));
+    return this.queue;
+  }
+
+  /** Pages a room's history after its position (up to head, if given). */
+  private async catchUp(room: string, head: Pos | null): Promise<void> {
+    for (let i = 0; i < 10000; i++) {
+      const from = this.pos.get(room)!;
+      if (head && !before(from, head)) return;
+      const page = await api.history(this.caseID, room, from);
+      for (const m of page.messages) await this.deliver(room, m);
+      if (!before(from, page.next)) return;
+      if (before(this.pos.get(room)!, page.next)) this.pos.set(room, page.next);
+      this.epochs.set(room, Math.max(this.epochs.get(room) ?? 1, page.next.epoch));
+    }
+  }
+
+  private connect(attempt = 0): void {
+    if (this.closed) return;
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + casePath(this.caseID) + "/ws";
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      for (const room of this.rooms) ws.send(JSON.stringify({ t: "sub", room, from: this.pos.get(room) }));
+      this.setStatus("live");
+      // Unacknowledged messages go again (receivers drop duplicates by sender and id).
+      for (const [id, p] of this.pending) ws.send(JSON.stringify({ t: "pub", room: p.room, id, body: p.body }));
+    };
+    ws.onmessage = (e) => {
+      const f = JSON.parse(e.data as string);
+      this.enqueue(() => this.frame(f));
+    };
+    ws.onclose = (e) => {
+      if (this.ws !== ws || this.closed) return;
+      if (e.code === 4001 || e.code === 4003) {
+        this.setStatus("closed", e.code === 4001 ? "Your session ended. Sign in again." : "Your access to this case ended.");
+        return;
+      }
+      const n = opened ? 0 : attempt + 1;
+      if (n > 120) { this.setStatus("closed", "Cannot reach the server. Reload the page to try again."); return; }
+      this.setStatus("reconnecting");
+      setTimeout(() => this.connect(n), Math.min(250 * 2 ** Math.min(n, 4), 4000));
+    };
+  }
+
+  private async frame(f: any): Promise<void> {
+    switch (f.t) {
+      case "subscribed":
+        if (f.head) this.epochs.set(f.room, Math.max(this.epochs.get(f.room) ?? 1, f.head.epoch));
+        break;
+      case "reload":
+        if (f.head) this.epochs.set(f.room, Math.max(this.epochs.get(f.room) ?? 1, f.head.epoch));
+        await this.catchUp(f.room, f.head);
+        break;
+      case "msgs":
+        for (const m of f.ms ?? []) await this.deliver(f.room, m);
+        break;
+      case "seal": {
+        const p = this.pos.get(f.room);
+        if (f.seal && f.seal.next === f.epoch + 1 && p && before(p, { epoch: f.seal.next, offset: 0 })) {
+          this.pos.set(f.room, { epoch: f.seal.next, offset: 0 });
+          this.epochs.set(f.room, Math.max(this.epochs.get(f.room) ?? 1, f.seal.next));
+          // Someone joined or left: the case record (names, sides) changed.
+          void api.getCase(this.caseID).then((c) => { this.c = c; this.onCase(c); }).catch(() => {});
+          if (this.mediator) void this.signMembership().catch((e) => this.onNotice("membership not signed: " + e.message));
+        }
+        break;
+      }
+      case "presence": {
+        const set = this.present.get(f.room) ?? new Set<string>();
+        if (f.here) set.add(f.user);
+        else set.delete(f.user);
+        this.present.set(f.room, set);
+        this.onPresence(f.room);
+        break;
+      }
+      case "ack": {
+        const p = this.pending.get(f.id);
+        if (p && f.m) { this.pending.delete(f.id); p.resolve({ epoch: f.m.epoch, offset: f.m.offset }); }
+        break;
+      }
+      case "error": {
+        const p = f.id ? this.pending.get(f.id) : undefined;
+        if (p && f.code !== "unavailable") { this.pending.delete(f.id); p.reject(new Error(`${f.code}: ${f.detail}`)); }
+        break;
+      }
+    }
+  }
+
+  /** Checks and decrypts one stored message, in room order. */
+  private async deliver(room: string, m: WireMessage): Promise<void> {
+    const p = this.pos.get(room);
+    const mp = { epoch: m.epoch, offset: m.offset };
+    if (p && !before(p, mp)) return;
+    this.pos.set(room, mp);
+    this.epochs.set(room, Math.max(this.epochs.get(room) ?? 1, m.epoch));
+    if (!m.from) return; // a system event
+    const key = room + "\x00" + m.from + "\x00" + m.id;
+    if (this.seenIDs.has(key)) return;
+    this.seenIDs.add(key);
+    const body = unb64(m.body);
+    const ev: SecureEvent = { room, pos: mp, at: m.at, from: m.from, id: m.id };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await this.sess.receive(room, m.epoch, m.from, body);
+        if (!r.plain) return;
+        ev.plain = r.plain;
+        ev.kind = r.plain.kind;
+        ev.text = r.plain.text;
+        ev.hash = hex(await E.payloadHash(body));
+        this.seen.set(`${room}|${mp.epoch}|${mp.offset}`, ev);
+        break;
+      } catch (e: any) {
+        const msg = String(e?.message ?? e);
+        if (attempt < 2 && /unknown membership statement|unknown device/.test(msg)) {
+          await this.refresh();
+          continue;
+        }
+        ev.rejected = msg;
+        break;
+      }
+    }
+    this.onEvent(ev);
+  }
+
+  /** Encrypts and sends a text (or carry) message in room; resolves once stored. */
+  send(room: string, p: E.Plaintext, beforePost?: (payload: Uint8Array) => Promise<void>): Promise<Pos> {
+    const run = this.sendLock.then(() => this.sendNow(room, p, beforePost));
+    this.sendLock = run.catch(() => {});
+    return run;
+  }
+
+  private async sendNow(room: string, p: E.Plaintext, beforePost?: (payload: Uint8Array) => Promise<void>): Promise<Pos> {
+    if (!this.rooms.includes(room)) throw new Error(`room ${room} is not open`);
+    // Pick up devices registered since (a member's new browser) before keying.
+    if (Date.now() - this.lastRefresh > 3000) await this.refresh();
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const epoch = this.epochs.get(room) ?? 1;
+      const dists = await this.prepare(room, epoch);
+      const msg = await this.sess.encrypt(room, p);
+      if (beforePost) {
+        try { await beforePost(msg); } catch (e) { this.sess.rotate(room); throw e; }
+      }
+      let moved = false;
+      const payloads = [...dists, msg];
+      for (let i = 0; i < payloads.length; i++) {
+        let at: Pos;
+        try { at = await this.post(room, payloads[i]); } catch (e) { this.sess.rotate(room); throw e; }
+        if (at.epoch !== epoch) {
+          this.sess.rotate(room);
+          this.epochs.set(room, Math.max(this.epochs.get(room) ?? 1, at.epoch));
+          moved = true;
+          break;
+        }
+        if (i === payloads.length - 1) return at;
+      }
+      if (!moved) break;
+    }
+    throw new Error("the room kept changing epochs while sending; try again");
+  }
+
+  /** Prepare, waiting (bounded) for a mediator to sign the room's current membership. */
+  private async prepare(room: string, epoch: number): Promise<Uint8Array[]> {
+    let backoff = 200;
+    for (let i = 0; i < 20; i++) {
+      try {
+        return await this.sess.prepare(room, epoch);
+      } catch (e: any) {
+        const msg = String(e?.message ?? e);
+        if (/no signed membership/.test(msg)) {
+          if (this.mediator) await this.signMembership();
+          else await this.refresh();
+        } else if (/unknown device/.test(msg) && i === 0) {
+          await this.refresh();
+          continue;
+        } else throw e;
+      }
+      await sleep(backoff);
+      backoff = Math.min(backoff * 2, 2000);
+    }
+    throw new Error(`no mediator has confirmed who is in ${room} since it last changed; a mediator must open the case`);
+  }
+
+  private post(room: string, payload: Uint8Array): Promise<Pos> {
+    const id = randomID("b");
+    const body = b64(payload);
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { room, body, resolve, reject });
+      if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ t: "pub", room, id, body }));
+      setTimeout(() => {
+        if (this.pending.delete(id)) reject(new Error("the server did not confirm the message within 60 s"));
+      }, 60000);
+    });
+  }
+
+  /** A mediator's device signs the membership the case record describes, if it changed. */
+  signMembership(): Promise<void> {
+    if (!this.signing) this.signing = this.signNow().finally(() => { this.signing = null; });
+    return this.signing;
+  }
+
+  private async signNow(): Promise<void> {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      await this.refresh();
+      const c = await api.getCase(this.caseID);
+      this.c = c;
+      this.onCase(c);
+      const people: E.Person[] = [];
+      for (const m of c.mediators) if (!m.recused) people.push({ account: m.accountId, role: E.RoleMediator, side: "" });
+      for (const p of c.participants) people.push({ account: p.accountId, role: p.role, side: p.role === "observer" ? "" : p.side ?? "" });
+      const epochs: Record<string, number> = {};
+      for (const [r, e] of this.epochs) epochs[r] = e;
+      const latest = this.sess.chain.latest();
+      for (const r of latest?.rooms ?? []) if (!(r.name in epochs)) epochs[r.name] = r.epoch;
+      const want = E.statementFor(this.caseID, people, c.sides.map((s) => s.id), epochs);
+      if (latest && E.sameMembership(latest, want)) return;
+      const raw = await E.signStatement({ ...want, seq: latest ? latest.seq + 1 : 1, prev: latest ? latest.hash : new Uint8Array(32), created: Date.now() }, this.me);
+      const dec = await E.decodeStatement(raw);
+      // Check it extends the verified chain before publishing it.
+      const trial = new E.Chain(this.caseID);
+      for (const st of this.sess.chain.stmts) await trial.extend(st, this.sess.dir);
+      await trial.extend(dec, this.sess.dir);
+      try {
+        const pins = await loadPins(this.me.account);
+        await api.postStatement(this.caseID, raw, pins.logSize ?? 0);
+      } catch (e) {
+        if (e instanceof APIError && e.status === 409) continue;
+        throw e;
+      }
+      const added = dec.people.filter((p) => !latest?.people.some((q) => q.account === p.account)).map((p) => this.nameOf(p.account));
+      this.onNotice(`You signed membership statement ${dec.seq}` + (added.length ? `; admitted ${added.join(", ")}` : ""));
+      await this.refresh();
+      return;
+    }
+    throw new Error("lost the race to sign the membership to other mediators repeatedly");
+  }
+
+  nameOf(account: string): string {
+    const m = this.c.mediators.find((x) => x.accountId === account);
+    if (m) return m.name;
+    return this.c.participants.find((x) => x.accountId === account)?.name ?? account;
+  }
+
+  /** Mediator: propose carrying a caucus message to the joint room. */
+  async proposeCarry(ev: SecureEvent, note: string): Promise<string> {
+    if (!E.caucusSide(ev.room) || !ev.hash) throw new Error("only messages of a caucus are carried");
+    const id = carryID();
+    await api.proposeCarry(this.caseID, { id, from: ev.room, to: "joint", epoch: ev.pos.epoch, offset: ev.pos.offset, hash: "sha256:" + ev.hash });
+    const refHash = Uint8Array.from(ev.hash.match(/../g)!, (x) => parseInt(x, 16));
+    await this.send(ev.room, { kind: E.KindCarryProposal, text: note, carryID: id, room: "joint", ref: ev.pos, refHash });
+    return id;
+  }
+
+  /** Author: consent to a proposal on this device: re-encrypt my own words for the joint room. */
+  async approveCarry(proposal: SecureEvent): Promise<Pos> {
+    const p = proposal.plain;
+    if (!p || p.kind !== E.KindCarryProposal || !p.ref || !p.refHash) throw new Error("not a carry proposal");
+    const st = this.sess.chain.latest();
+    if (!st || st.people.find((x) => x.account === proposal.from)?.role !== E.RoleMediator) throw new Error("the proposal does not come from a mediator of the case");
+    const orig = this.seen.get(`${proposal.room}|${p.ref.epoch}|${p.ref.offset}`);
+    if (!orig) throw new Error("this device cannot read the message the proposal names");
+    if (orig.from !== this.me.account) throw new Error("only the author of a message can consent to carrying it");
+    if (orig.hash !== hex(p.refHash) || orig.kind !== E.KindText) throw new Error("the proposal does not match the message");
+    const carried: E.Plaintext = { kind: E.KindCarried, text: orig.text ?? "", carryID: p.carryID, room: proposal.room, ref: p.ref, refHash: p.refHash, proposer: proposal.from };
+    return this.send(p.room ?? "joint", carried, async (payload) => {
+      await api.consentCarry(this.caseID, p.carryID!, "sha256:" + hex(await E.payloadHash(payload)));
+    });
+  }
+
+  /** The safety number between this account and another, from their verified active devices. */
+  async safetyNumber(other: string): Promise<string> {
+    const mine = this.sess.dir.active(this.me.account), theirs = this.sess.dir.active(other);
+    if (!theirs.length) throw new Error("they have no registered device yet");
+    return E.formatSafetyNumber(await E.safetyNumber(this.me.account, mine, other, theirs));
+  }
+}
+
+/** Registers a new device record in the key directory (once per browser and account). */
+export async function registerDevice(me: E.DeviceKeys): Promise<void> {
+  const pins = await loadPins(me.account);
+  const p = await api.registerDevice(me.record.raw, pins.logSize ?? 0);
+  const v = await verifyProven(p, pins);
+  if (v.devices.length !== 1 || v.devices[0].rec.id !== me.id) throw new Error("the key directory did not log this device");
+  await savePins(me.account, { ...pins, logKey: p.key, logSize: v.size, logCheckpoint: v.checkpoint });
+}

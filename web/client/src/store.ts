@@ -1,0 +1,109 @@
+// This browser's device keys, in IndexedDB, per account.
+//
+// - The Ed25519 signing key is a non-extractable CryptoKey: script can use
+//   it to sign but cannot read it out, and it is stored as such (IndexedDB
+//   keeps CryptoKey objects by structured clone).
+// - An X25519 KEM key would be the same. The default KEM is X-Wing, which
+//   WebCrypto does not offer, so its 32-byte seed is stored encrypted under
+//   a non-extractable AES-256-GCM CryptoKey kept next to it: the bytes at
+//   rest (disk, a copied profile) are ciphertext, but the seed is in script
+//   memory while the app runs (docs/protocol.md, "The browser client").
+import * as E from "./e2ee";
+import * as P from "./primitives";
+import { buf } from "./primitives";
+
+const DB = "parley", STORE = "devices", PINS = "pins";
+
+function open(): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(DB, 1);
+    req.onupgradeneeded = () => {
+      req.result.createObjectStore(STORE);
+      req.result.createObjectStore(PINS);
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+async function op<T>(store: string, mode: IDBTransactionMode, f: (s: IDBObjectStore) => IDBRequest): Promise<T> {
+  const db = await open();
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      const tx = db.transaction(store, mode);
+      const req = f(tx.objectStore(store));
+      tx.oncomplete = () => resolve(req.result as T);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+interface StoredDevice {
+  account: string;
+  id: string;
+  created: number;
+  sig: CryptoKey;
+  sigPub: Uint8Array;
+  kem: number;
+  x25519?: CryptoKey;
+  xwing?: { wrapKey: CryptoKey; iv: Uint8Array; sealed: Uint8Array };
+  registered: boolean;
+}
+
+async function toKeys(s: StoredDevice): Promise<E.DeviceKeys> {
+  let k: P.KEMPrivate;
+  if (s.kem === P.KEMXWing && s.xwing) {
+    const seed = new Uint8Array(await P.subtle.decrypt({ name: "AES-GCM", iv: buf(s.xwing.iv) }, s.xwing.wrapKey, buf(s.xwing.sealed)));
+    k = await P.xwingFromSeed(seed);
+    seed.fill(0);
+  } else if (s.kem === P.KEMX25519 && s.x25519) {
+    k = await P.x25519FromKey(s.x25519);
+  } else throw new Error("stored device keys are damaged");
+  const keys = await E.deviceKeys(s.account, s.created, { priv: s.sig, pub: s.sigPub }, k);
+  if (keys.id !== s.id) throw new Error("stored device keys are damaged (id does not match)");
+  return keys;
+}
+
+/** Loads this browser's device for account, or makes one (X-Wing by default). */
+export async function loadOrCreateDevice(account: string, kem = P.KEMXWing): Promise<{ keys: E.DeviceKeys; registered: boolean }> {
+  const found = await op<StoredDevice | undefined>(STORE, "readonly", (s) => s.get(account));
+  if (found) return { keys: await toKeys(found), registered: found.registered };
+  const sig = await P.ed25519Generate();
+  const stored: StoredDevice = { account, id: "", created: Date.now(), sig: sig.priv, sigPub: sig.pub, kem, registered: false };
+  if (kem === P.KEMXWing) {
+    const seed = P.random(32);
+    const wrapKey = await P.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+    const iv = P.random(12);
+    stored.xwing = { wrapKey, iv, sealed: new Uint8Array(await P.subtle.encrypt({ name: "AES-GCM", iv: buf(iv) }, wrapKey, buf(seed))) };
+    seed.fill(0);
+  } else {
+    const kp = (await P.subtle.generateKey("X25519", false, ["deriveBits"])) as CryptoKeyPair;
+    stored.x25519 = kp.privateKey;
+  }
+  const keys = await toKeys({ ...stored, id: await E.deviceID(sig.pub) });
+  stored.id = keys.id;
+  await op(STORE, "readwrite", (s) => s.put(stored, account));
+  return { keys, registered: false };
+}
+
+export async function markRegistered(account: string): Promise<void> {
+  const found = await op<StoredDevice | undefined>(STORE, "readonly", (s) => s.get(account));
+  if (!found) return;
+  found.registered = true;
+  await op(STORE, "readwrite", (s) => s.put(found, account));
+}
+
+/** What this browser verified before (trust on first use): the log key and
+ * checkpoint size, and per case the first and latest membership statement. */
+export interface Pins { logKey?: string; logSize?: number; logCheckpoint?: string; cases?: Record<string, { first: string; seq: number; latest: string }> }
+
+export async function loadPins(account: string): Promise<Pins> {
+  return (await op<Pins | undefined>(PINS, "readonly", (s) => s.get(account))) ?? {};
+}
+
+export async function savePins(account: string, p: Pins): Promise<void> {
+  await op(PINS, "readwrite", (s) => s.put(p, account));
+}

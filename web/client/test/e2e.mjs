@@ -1,0 +1,378 @@
+// End-to-end tests of the browser client in real Chromium (Debian's
+// package, driven by playwright-core). Run by web/browser_test.go, which
+// starts the server, seeds the case, keeps a Go client (side A's lawyer) in
+// caucus A and answers "ask …" lines on stdin. Any failed expectation
+// exits non-zero.
+import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
+import { mkdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env("PARLEY_URL");
+const shots = env("PARLEY_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+const T = 30000;
+
+const lines = createInterface({ input: process.stdin });
+const answers = [];
+const waiters = [];
+lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
+async function ask(verb, arg = "") {
+  process.stdout.write(`ask ${verb} ${arg}\n`);
+  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
+  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
+}
+function log(s) { process.stdout.write(s + "\n"); }
+function check(cond, what) {
+  if (!cond) throw new Error("expectation failed: " + what);
+  log("ok: " + what);
+}
+
+// Test messages. None may ever reach the server in the clear.
+const KEEP = "CANARY-never-leaves-caucus-A: we could accept 4000";
+const CARRY = "CANARY-carry-me: the deposit can be returned in two parts";
+const FROM_GO = "CANARY-from-the-Go-lawyer: agreed, hold at 4000";
+const JOINT = "CANARY-joint-hello from the landlord";
+const AFTER = "CANARY-after-restart: still here";
+const DRAFT = "CANARY-draft typed for caucus A";
+const canaries = [KEEP, CARRY, FROM_GO, JOINT, AFTER, DRAFT];
+const DOC_TEXT = "Settlement offer, for side A only.\n";
+
+const browser = await chromium.launch({
+  executablePath: env("PARLEY_CHROMIUM"), headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+const sent = []; // every WebSocket frame and HTTP body any page sent
+const received = { med: [], a: [], b: [] };
+const problems = [];
+const pages = [];
+
+async function newPage(name, viewport = { width: 1280, height: 860 }, ctx = null) {
+  ctx ??= await browser.newContext({ viewport, acceptDownloads: true });
+  const page = await ctx.newPage();
+  await page.setViewportSize(viewport);
+  page.setDefaultTimeout(T);
+  page.on("websocket", (ws) => {
+    ws.on("framesent", (f) => sent.push({ who: name, kind: "ws", data: String(f.payload) }));
+    ws.on("framereceived", (f) => received[name].push(String(f.payload)));
+  });
+  page.on("request", (r) => {
+    if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`);
+    const body = r.postDataBuffer();
+    if (body) sent.push({ who: name, kind: "http", url: r.url(), data: body.toString("latin1"), bytes: body });
+  });
+  page.on("console", (m) => {
+    if (m.type() === "error") {
+      log(`${name} console: ${m.text()}`);
+      if (/Content Security Policy/i.test(m.text())) problems.push(`${name}: CSP violation: ${m.text()}`);
+    }
+  });
+  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+  pages.push([name, page]);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  return page;
+}
+
+const room = (page, r) => page.locator(`#rooms button[data-room="${r}"]`);
+async function openRoom(page, r) {
+  await room(page, r).click();
+  await page.locator("#room-title").waitFor();
+}
+const logOf = (page) => page.locator("#room ol.log");
+async function sendText(page, r, text) {
+  await openRoom(page, r);
+  await page.fill("#draft", text);
+  await page.click("#room form button[type=submit]");
+  await page.locator("#room ol.log li", { hasText: text }).first().waitFor({ timeout: 60000 });
+}
+async function expectText(page, r, text) {
+  await openRoom(page, r);
+  await logOf(page).locator("li", { hasText: text }).first().waitFor({ timeout: 60000 });
+}
+async function connected(page) {
+  await page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+}
+
+try {
+  // The app is served with a strict CSP.
+  const res = await fetch(base + "/app");
+  const csp = res.headers.get("content-security-policy") ?? "";
+  check(res.ok && /script-src 'self'/.test(csp) && !/unsafe-inline|unsafe-eval/.test(csp), "the app is served with a CSP without unsafe-inline or unsafe-eval");
+
+  // The protocol vectors pass in Chromium too (WebCrypto Ed25519 and X25519, @hpke/core).
+  const here = fileURLToPath(new URL(".", import.meta.url));
+  const files = { "e2ee.mjs": here + "../build/browser/e2ee.mjs", "primitives.mjs": here + "../build/browser/primitives.mjs", "vectors-lib.mjs": here + "vectors-lib.mjs" };
+  const vpage = await newPage("vectors");
+  await vpage.route(base + "/__vectors/**", (route) => {
+    const name = new URL(route.request().url()).pathname.split("/").pop();
+    if (name === "index.html") return route.fulfill({ contentType: "text/html", body: "<!doctype html><title>vectors</title>" });
+    if (!files[name]) return route.fulfill({ status: 404, body: "" });
+    return route.fulfill({ contentType: "text/javascript", body: readFileSync(files[name], "utf8") });
+  });
+  await vpage.goto(base + "/__vectors/index.html");
+  const vectors = JSON.parse(readFileSync(here + "../../../e2ee/testdata/vectors.json", "utf8"));
+  const vchecks = await vpage.evaluate(async (v) => {
+    const E = await import("/__vectors/e2ee.mjs");
+    const P = await import("/__vectors/primitives.mjs");
+    const L = await import("/__vectors/vectors-lib.mjs");
+    return L.runVectors(E, P.ratchet, v);
+  }, vectors);
+  check(vchecks > 50, `e2ee/testdata/vectors.json: ${vchecks} checks pass in Chromium`);
+  await vpage.context().close();
+
+  // The mediator signs in; the parties join by their invite links.
+  const med = await newPage("med");
+  await med.goto(base + "/app");
+  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
+  await med.fill("#password", env("PARLEY_PASSWORD"));
+  await med.click("form button[type=submit]");
+  await room(med, "joint").waitFor();
+  await connected(med);
+  check(await room(med, "caucus:A").count() === 1 && await room(med, "caucus:B").count() === 1 && await room(med, "mediators").count() === 1, "the mediator sees every room");
+
+  const a = await newPage("a");
+  await a.goto(env("PARLEY_INVITE_A"));
+  await room(a, "caucus:A").waitFor();
+  await connected(a);
+  const tokenA = env("PARLEY_INVITE_A").split("#")[1];
+  check(!a.url().includes(tokenA), "the invite token is dropped from the address bar");
+  // The mediator invites party B from the browser.
+  await med.fill("#invite-name", "Sam Chen");
+  await med.selectOption("#invite-role", "party");
+  await med.selectOption("#invite-side", "B");
+  await med.click("#invite-form button[type=submit]");
+  const inviteB = await med.inputValue("#invite-link");
+  check(inviteB.startsWith(base + "/join#"), "the mediator makes an invitation link in the browser");
+  const b = await newPage("b");
+  await b.goto(inviteB);
+  await room(b, "caucus:B").waitFor();
+  await connected(b);
+  check(await room(b, "caucus:A").count() === 0, "party B has no caucus A room");
+
+  // Every room says who can read it.
+  await openRoom(a, "caucus:A");
+  const bannerA = await a.locator("#room .banner").innerText();
+  check(/Visible to: the Tenant side only: you, your lawyer Jordan Blake, the mediator Morgan Reyes/.test(bannerA), `party A's caucus banner says who can read it (${bannerA})`);
+  await openRoom(b, "joint");
+  const bannerB = await b.locator("#room .banner").innerText();
+  check(/Visible to: everyone in this mediation: you, /.test(bannerB) && bannerB.includes("the mediator Morgan Reyes"), "the joint room's banner lists everyone");
+  const colA = await a.locator('#rooms button[data-room="caucus:A"]').evaluate((el) => getComputedStyle(el).borderLeftColor);
+  const colMedA = await med.locator('#rooms button[data-room="caucus:A"]').evaluate((el) => getComputedStyle(el).borderLeftColor);
+  const colMedB = await med.locator('#rooms button[data-room="caucus:B"]').evaluate((el) => getComputedStyle(el).borderLeftColor);
+  check(colA === colMedA && colMedA !== colMedB, "each caucus keeps one colour across the app, distinct from the other side's");
+
+  // Keyboard: Tab reaches the next room, Enter opens it.
+  await room(b, "joint").focus();
+  await b.keyboard.press("Tab");
+  await b.keyboard.press("Enter");
+  check((await b.locator("#room-title").innerText()) !== "Joint room", "rooms can be switched with the keyboard");
+
+  // Browser and Go client in one caucus, both ways.
+  await ask("go-open");
+  await sendText(a, "caucus:A", KEEP);
+  await ask("go-expect", KEEP);
+  log("ok: the Go client decrypted the browser's caucus message");
+  await ask("go-send", FROM_GO);
+  await expectText(a, "caucus:A", FROM_GO);
+  log("ok: the browser decrypted the Go client's caucus message");
+  await expectText(med, "caucus:A", KEEP);
+  log("ok: the mediator reads caucus A");
+
+  // The mediator sees who is in each room.
+  await room(med, "caucus:A").locator(".here", { hasText: "here" }).waitFor();
+  await openRoom(med, "caucus:A");
+  check((await med.locator("#present").innerText()).includes("Alex Rivera"), "the mediator sees who is present in caucus A");
+
+  // Safety numbers: both sides compute the same 60 digits.
+  const safety = async (page, name) => {
+    const btn = page.locator("#safety button", { hasText: "Safety number with " + name });
+    await btn.click();
+    const out = btn.locator("xpath=following-sibling::p[1]");
+    await out.filter({ hasText: /\d{5}( \d{5}){11}/ }).waitFor();
+    return out.innerText();
+  };
+  const snA = await safety(a, "Morgan Reyes"), snM = await safety(med, "Alex Rivera");
+  check(snA === snM, `party A and the mediator see the same safety number (${snA})`);
+
+  // Drafts never follow you to another room.
+  await openRoom(a, "caucus:A");
+  await a.fill("#draft", DRAFT);
+  await openRoom(a, "joint");
+  check((await a.inputValue("#draft")) === "", "a draft typed for caucus A is gone in the joint room");
+  await openRoom(a, "caucus:A");
+  check((await a.inputValue("#draft")) === "", "and not kept for later either");
+
+  // A joint message from party B reaches everyone.
+  await sendText(b, "joint", JOINT);
+  await expectText(a, "joint", JOINT);
+  await expectText(med, "joint", JOINT);
+  log("ok: joint room messages reach everyone");
+
+  // Documents: the mediator uploads to the mediators, then shares to caucus A (confirming who gains).
+  await med.setInputFiles("#doc-file", { name: "settlement-offer.txt", mimeType: "text/plain", buffer: Buffer.from(DOC_TEXT) });
+  await med.selectOption("#doc-audience", "mediators");
+  await med.click("#documents form button[type=submit]");
+  const docItem = med.locator("#doc-list li", { hasText: "settlement-offer.txt" });
+  await docItem.waitFor();
+  check((await docItem.locator(".banner").innerText()).includes("Visible to: you"), "the document shows its audience");
+  await docItem.locator("select").selectOption("caucus:A");
+  await docItem.locator("button", { hasText: "Share…" }).click();
+  const confirmBox = docItem.locator(".confirm");
+  await confirmBox.waitFor();
+  const confirmText = await confirmBox.innerText();
+  check(/widens who can see/.test(confirmText) && confirmText.includes("Alex Rivera") && !confirmText.includes("Sam Chen"), `sharing asks to confirm who gains access (${confirmText})`);
+  await confirmBox.locator("button", { hasText: "Confirm sharing" }).click();
+  await med.locator("#doc-list li", { hasText: "settlement-offer.txt" }).locator(".banner", { hasText: "Tenant side only" }).waitFor();
+
+  await a.click("#docs-refresh");
+  const aDoc = a.locator("#doc-list li", { hasText: "settlement-offer.txt" });
+  await aDoc.waitFor();
+  check((await aDoc.locator(".banner").innerText()).includes("Visible to: the Tenant side only: you, your lawyer Jordan Blake, the mediator Morgan Reyes"), "party A sees the shared document with its audience");
+  const [download] = await Promise.all([a.waitForEvent("download"), aDoc.locator("a", { hasText: "Download" }).click()]);
+  const stream = await download.createReadStream();
+  let got = "";
+  for await (const chunk of stream) got += chunk;
+  check(got === DOC_TEXT, "party A downloads the document intact");
+
+  await b.click("#docs-refresh");
+  await b.locator("#documents h3").waitFor();
+  check(await b.locator("#doc-list li", { hasText: "settlement-offer.txt" }).count() === 0, "party B does not see caucus A's document");
+  const bDocs = await b.evaluate(async () => (await fetch(location.origin + "/api/v1/cases/" + new URLSearchParams(location.hash.slice(1)).get("case") + "/documents")).text());
+  check(!bDocs.includes("settlement-offer"), "nor does the API tell party B about it");
+
+  // Party A uploads to their caucus; the mediator sees it.
+  await a.setInputFiles("#doc-file", { name: "tenant-photos.txt", mimeType: "text/plain", buffer: Buffer.from("photos of the flat\n") });
+  await a.selectOption("#doc-audience", "caucus:A");
+  await a.click("#documents form button[type=submit]");
+  await a.locator("#doc-list li", { hasText: "tenant-photos.txt" }).waitFor();
+  await med.click("#docs-refresh");
+  await med.locator("#doc-list li", { hasText: "tenant-photos.txt" }).waitFor();
+  log("ok: a party's upload reaches the mediator");
+
+  // Records staff place a legal hold, seeing metadata only.
+  const docID = await med.locator("#doc-list li", { hasText: "settlement-offer.txt" }).getAttribute("data-doc");
+  const rec = await newPage("rec");
+  await rec.goto(base + "/app");
+  await rec.fill("#email", env("PARLEY_RECORDS_EMAIL"));
+  await rec.fill("#password", env("PARLEY_PASSWORD"));
+  await rec.click("form button[type=submit]");
+  const recItem = rec.locator(`li[data-doc="${docID}"]`);
+  await recItem.waitFor();
+  check(!(await recItem.innerText()).includes("settlement-offer") && (await rec.locator("a[download]").count()) === 0, "records staff see a document's metadata, not its name or content");
+  await recItem.locator("button", { hasText: "Place a legal hold" }).click();
+  await rec.locator(`li[data-doc="${docID}"] .hold-state`, { hasText: "On legal hold" }).waitFor();
+  await med.click("#docs-refresh");
+  await med.locator("#doc-list li", { hasText: "settlement-offer.txt" }).filter({ hasText: "on legal hold" }).waitFor();
+  log("ok: records staff place a legal hold the mediator then sees");
+  await rec.context().close();
+
+  // Screenshots for the docs: the party's caucus and the mediator's view, with their audience banners.
+  await openRoom(a, "caucus:A");
+  await a.screenshot({ path: shots + "/party-caucus.png", fullPage: true });
+  await openRoom(med, "caucus:A");
+  await med.screenshot({ path: shots + "/mediator-caucus.png", fullPage: true });
+
+  // Consented carry: the mediator proposes, the author approves on their own device.
+  await sendText(a, "caucus:A", CARRY);
+  await expectText(med, "caucus:A", CARRY);
+  const medMsg = logOf(med).locator("li", { hasText: CARRY }).first();
+  await medMsg.locator("button", { hasText: "Propose carrying" }).click();
+  await medMsg.locator("[role=status]", { hasText: "Proposed" }).waitFor();
+  await openRoom(a, "caucus:A");
+  const proposal = logOf(a).locator("li.proposal", { hasText: CARRY });
+  await proposal.waitFor({ timeout: 60000 });
+  await openRoom(b, "joint");
+  check(await logOf(b).locator("li", { hasText: CARRY }).count() === 0, "nothing reaches the joint room before the author consents");
+  await proposal.locator("button", { hasText: "Approve" }).click();
+  await proposal.locator("[role=status]", { hasText: "Carried" }).waitFor({ timeout: 60000 });
+  await expectText(b, "joint", CARRY);
+  check((await logOf(b).locator("li.carried", { hasText: CARRY }).innerText()).includes("with their consent"), "party B sees the carried message, marked as consented");
+  check(!(await b.content()).includes(KEEP), "party B never sees what was kept in caucus A");
+  check(!received.b.some((f) => f.includes("caucus:A")), "party B's socket never carried a caucus A frame");
+
+  // Reconnect after the server restarts: every page resumes, nothing is lost.
+  await ask("restart");
+  for (const p of [med, a, b]) await connected(p);
+  await sendText(b, "joint", AFTER);
+  await expectText(a, "joint", AFTER);
+  await expectText(med, "joint", AFTER);
+  log("ok: messages flow again after the server restarted");
+
+  // Contrast: every text in the main views meets WCAG AA (4.5:1) against its background.
+  for (const [name, p] of [["party A", a], ["mediator", med]]) {
+    const worst = await p.evaluate(() => {
+      const lum = (c) => {
+        const m = c.match(/[\d.]+/g).map(Number);
+        const ch = m.slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+        return { l: 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2], a: m.length > 3 ? m[3] : 1 };
+      };
+      const bgOf = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+          const b = getComputedStyle(e).backgroundColor;
+          if (lum(b).a > 0) return b;
+        }
+        return "rgb(255, 255, 255)";
+      };
+      let worst = { ratio: 99, text: "" };
+      const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        const el = n.parentElement;
+        if (!n.textContent.trim() || !el || !el.offsetParent) continue;
+        const st = getComputedStyle(el);
+        if (el.closest("button:disabled") || el.closest(".skip")) continue;
+        const f = lum(st.color).l, b = lum(bgOf(el)).l;
+        const ratio = (Math.max(f, b) + 0.05) / (Math.min(f, b) + 0.05);
+        if (ratio < worst.ratio) worst = { ratio, text: n.textContent.trim().slice(0, 40) };
+      }
+      return worst;
+    });
+    check(worst.ratio >= 4.5, `${name}: every visible text has contrast of at least 4.5:1 (lowest ${worst.ratio.toFixed(2)}: "${worst.text}")`);
+  }
+
+  // Phone width.
+  const phone = await newPage("a", { width: 390, height: 844 }, a.context());
+  await phone.goto(base + "/app");
+  await room(phone, "caucus:A").waitFor();
+  await openRoom(phone, "caucus:A");
+  await expectText(phone, "caucus:A", KEEP);
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow <= 0, "the app fits a phone-width screen without sideways scrolling");
+  await phone.screenshot({ path: shots + "/party-phone.png", fullPage: false });
+
+  // No test message ever went to the server in the clear.
+  const enc = new TextEncoder();
+  const contains = (hay, needle) => Buffer.from(hay).indexOf(Buffer.from(needle)) >= 0;
+  let pubs = 0;
+  for (const s of sent) {
+    for (const c of canaries) {
+      if (s.data.includes(c) || (s.bytes && contains(s.bytes, enc.encode(c)))) throw new Error(`plaintext "${c}" sent to the server by ${s.who} (${s.kind} ${s.url ?? ""})`);
+    }
+    if (s.kind === "ws") {
+      const f = JSON.parse(s.data);
+      if (f.t === "pub") {
+        pubs++;
+        const body = Buffer.from(f.body, "base64");
+        for (const c of canaries) if (contains(body, enc.encode(c))) throw new Error(`plaintext "${c}" inside a payload sent by ${s.who}`);
+        if (body.subarray(0, 2).toString() !== "PE" || (body[3] !== 3 && body[3] !== 4)) throw new Error(`${s.who} sent a payload that is not a key distribution or message`);
+      }
+    }
+  }
+  check(pubs >= 8, `inspected ${sent.length} frames and bodies sent (${pubs} encrypted payloads): no plaintext test message among them`);
+  check(problems.length === 0, "no CSP violations, page errors or third-party requests" + (problems.length ? ": " + problems.join("; ") : ""));
+  log("e2e: all passed");
+} catch (e) {
+  console.error(e && e.stack ? e.stack : String(e));
+  for (const [name, p] of pages) {
+    try { console.error(`--- ${name} page text:\n` + (await p.locator("body").innerText()).slice(0, 3000)); } catch { /* closed */ }
+  }
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  lines.close();
+}

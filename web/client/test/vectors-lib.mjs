@@ -1,0 +1,125 @@
+// The vector checks, shared by node (test/vectors.mjs) and Chromium
+// (test/e2e.mjs loads this with the library in a page). E is the protocol
+// library (src/e2ee.ts), ratchet the chain step (src/primitives.ts), v the
+// parsed vectors.json. Returns the number of checks; throws on a mismatch.
+export async function runVectors(E, ratchet, v) {
+const unhex = (s) => Uint8Array.from(s.match(/../g) ?? [], (x) => parseInt(x, 16));
+const hex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+let checks = 0;
+function ok(cond, what) {
+  if (!cond) throw new Error("vector mismatch: " + what);
+  checks++;
+}
+if (v.protocol !== "parley-e2ee-v1") throw new Error("unexpected protocol " + v.protocol);
+const devs = {};
+for (const d of v.devices) {
+  const k = await E.deviceKeysFromSeeds(d.account, d.kem, unhex(d.sigSeed), unhex(d.kemSeed), d.created);
+  ok(k.id === d.id, `device ${d.name}: id`);
+  ok(hex(k.record.sigPub) === d.sigPublic, `device ${d.name}: signing key`);
+  ok(hex(k.record.kemPub) === d.kemPublic, `device ${d.name}: KEM key (${E.kemName(d.kem)})`);
+  ok(hex(k.record.raw) === d.record, `device ${d.name}: record encoding`);
+  const dec = await E.decodeDeviceRecord(unhex(d.record));
+  ok(dec.id === d.id, `device ${d.name}: decodes`);
+  devs[d.name] = k;
+}
+const dir = new E.Devices();
+v.devices.forEach((d, i) => dir.add(devs[d.name].record, i));
+
+const chain = new E.Chain(v.statements[0].case);
+for (const vs of v.statements) {
+  const raw = await E.signStatement({ case: vs.case, seq: vs.seq, prev: unhex(vs.prev), created: vs.created, people: vs.people, rooms: vs.rooms }, devs[vs.signer]);
+  ok(hex(raw) === vs.encoded, `statement ${vs.seq}: encoding`);
+  const st = await E.decodeStatement(unhex(vs.encoded));
+  ok(hex(st.hash) === vs.hash, `statement ${vs.seq}: hash`);
+  await chain.extend(st, dir);
+  ok(chain.length === vs.seq, `statement ${vs.seq}: extends the chain`);
+  const rebuilt = E.statementFor(vs.case, vs.people, ["A", "B"], Object.fromEntries(vs.rooms.map((r) => [r.name, r.epoch])));
+  ok(E.sameMembership(rebuilt, st), `statement ${vs.seq}: statementFor builds the same membership`);
+}
+
+const c = v.chain.context;
+const sender = devs[c.sender];
+const ctx = { case: c.case, room: c.room, epoch: c.epoch, statementSeq: c.statementSeq, account: sender.account, device: sender.id, chain: unhex(c.chain) };
+const sc = new E.SenderChain(ctx, unhex(v.chain.steps[0].chainKey));
+const rc = new E.ReceiverChain(ctx, unhex(v.chain.steps[0].chainKey), 0);
+for (const s of v.chain.steps) {
+  ok(sc.counter === s.counter, `step ${s.counter}: counter`);
+  const r = await ratchet(unhex(s.chainKey));
+  ok(hex(r.key) === s.messageKey && hex(r.nonce) === s.nonce && hex(r.next) === s.nextChainKey, `step ${s.counter}: derivations`);
+  ok(hex(E.encodePlaintext({ kind: E.KindText, text: s.text })) === s.plaintext, `step ${s.counter}: plaintext encoding`);
+  const payload = await sc.encrypt(sender, { kind: E.KindText, text: s.text });
+  ok(hex(payload) === s.payload, `step ${s.counter}: payload`);
+  const m = E.decodeMessage(unhex(s.payload));
+  await E.verifyMessage(m, sender.record);
+  const got = await rc.open(m);
+  ok(got.text === s.text, `step ${s.counter}: opens to the text`);
+}
+// Replaying the last message is refused.
+try { await rc.open(E.decodeMessage(unhex(v.chain.steps.at(-1).payload))); ok(false, "replay refused"); } catch (e) { ok(/replayed/.test(e.message), "replay refused"); }
+
+const kd = E.decodeKeyDist(unhex(v.keyDist.payload));
+await E.verifyKeyDist(kd, devs[v.keyDist.context.sender].record);
+ok(kd.iteration === v.keyDist.iteration && hex(kd.ctx.chain) === v.keyDist.context.chain, "keydist: context");
+for (const name of v.keyDist.recipients) {
+  const r = await E.openKeyDist(kd, devs[name]);
+  const m = E.decodeMessage(unhex(v.chain.steps[0].payload));
+  ok((await r.open(m)).text === v.chain.steps[0].text, `keydist: ${name} (${E.kemName(devs[name].kemKey.kem)}) opens it and reads message 0`);
+}
+try { await E.openKeyDist(kd, devs.partyB); ok(false, "party B refused"); } catch (e) { ok(e instanceof E.NotForMe, "party B opens nothing of caucus:A's key distribution"); }
+
+// A key distribution made here opens with the same code (Go opens them in the interop test).
+const sc2 = E.SenderChain.fresh({ ...ctx });
+const kds = await sc2.keyDist(sender, v.keyDist.recipients.map((n) => devs[n].record));
+for (const name of v.keyDist.recipients) {
+  const r = await E.openKeyDist(E.decodeKeyDist(kds[0]), devs[name]);
+  const msg = await sc2.encrypt(sender, { kind: E.KindText, text: "round trip" });
+  ok((await r.open(E.decodeMessage(msg))).text === "round trip", `keydist made here: ${name} opens it`);
+}
+
+const sn = v.safetyNumber;
+const recs = (names) => names.map((n) => devs[n].record);
+ok((await E.fingerprint(sn.a, recs(sn.aDevices))) === sn.fingerprintA, "safety: fingerprint A");
+ok((await E.fingerprint(sn.b, recs(sn.bDevices))) === sn.fingerprintB, "safety: fingerprint B");
+const num = await E.safetyNumber(sn.b, recs(sn.bDevices), sn.a, recs(sn.aDevices));
+ok(num === sn.number && E.formatSafetyNumber(num) === sn.formatted, "safety: number");
+
+for (const bad of v.invalid) {
+  let err = null;
+  try {
+    const b = unhex(bad.payload);
+    if (bad.type === "message") await E.verifyMessage(E.decodeMessage(b), sender.record);
+    else if (bad.type === "statement") await E.decodeStatement(b);
+    else if (bad.type === "device") await E.decodeDeviceRecord(b);
+  } catch (e) { err = e; }
+  ok(err && err.message.includes(bad.error), `invalid "${bad.what}": refused with "${bad.error}" (got ${err && err.message})`);
+}
+// Session-level checks on the vector case: where a payload is found, who
+// posted it, which statement it names, replays — each refused with its reason.
+const refused = async (f, reason, what) => {
+  let err = null;
+  try { await f(); } catch (e) { err = e; }
+  ok(err && err.message.includes(reason), `${what}: refused with "${reason}" (got ${err && err.message})`);
+};
+const sessFor = (name) => new E.Session(devs[name], c.case, chain, dir);
+const kdRaw = unhex(v.keyDist.payload), m0 = unhex(v.chain.steps[0].payload), m1 = unhex(v.chain.steps[1].payload);
+const med = sessFor("mediator");
+ok((await med.receive(c.room, c.epoch, sender.account, kdRaw)).delivered, "session: the mediator receives caucus A's key distribution");
+ok((await med.receive(c.room, c.epoch, sender.account, m0)).plain.text === v.chain.steps[0].text, "session: and reads message 0");
+await refused(() => med.receive(c.room, c.epoch, sender.account, m0), "replayed", "session: message 0 again");
+await refused(() => med.receive("caucus:B", c.epoch, sender.account, m1), "does not belong here", "session: a caucus A message moved to caucus B");
+await refused(() => med.receive(c.room, c.epoch + 1, sender.account, m1), "does not belong here", "session: a message moved to another epoch");
+await refused(() => med.receive(c.room, c.epoch, "u_partyb", m1), "does not belong here", "session: a message the server attributes to someone else");
+ok((await med.receive(c.room, c.epoch, sender.account, m1)).plain.text === v.chain.steps[1].text, "session: message 1 still opens after the refusals");
+const b = sessFor("partyB");
+const rb = await b.receive(c.room, c.epoch, sender.account, kdRaw);
+ok(rb.keyDist && !rb.delivered, "session: party B's device gets nothing from caucus A's key distribution");
+await refused(() => b.receive(c.room, c.epoch, sender.account, m0), "no key for this message", "session: party B cannot read caucus A");
+const a = sessFor("partyA");
+const dists = await a.prepare("caucus:A", 2);
+const recips = E.decodeKeyDist(dists[0]).recipients.map((r) => r.device).sort();
+const want = ["mediator", "partyA", "partyA-fallback"].map((n) => devs[n].id).sort();
+ok(JSON.stringify(recips) === JSON.stringify(want), "session: party A keys caucus A for the mediator's and side A's devices only");
+await refused(() => sessFor("partyB").prepare("caucus:A", 2), "not a member", "session: party B may not send in caucus A");
+await refused(() => a.prepare("caucus:A", 3), "no signed membership", "session: nobody keys an epoch no mediator signed");
+return checks;
+}
