@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -200,7 +201,14 @@ func TestBrowserClient(t *testing.T) {
 	}
 	partyA := invite("party", "A", "Alex Rivera") // party B is invited from the mediator's browser
 
-	shots, _ := filepath.Abs("../docs/screenshots")
+	// The test takes the screenshots every run (and checks they were
+	// written); they replace the ones in docs/ only when asked, so a test
+	// run leaves the work tree as it found it:
+	//   PARLEY_UPDATE_SCREENSHOTS=1 go test -run TestBrowserClient ./web/
+	shots := t.TempDir()
+	if os.Getenv("PARLEY_UPDATE_SCREENSHOTS") != "" {
+		shots, _ = filepath.Abs("../docs/screenshots")
+	}
 	tctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(tctx, nodeBin, "test/e2e.mjs")
@@ -268,6 +276,12 @@ func TestBrowserClient(t *testing.T) {
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("the browser end-to-end script failed: %v", err)
+	}
+	for _, name := range []string{"party-caucus.png", "mediator-caucus.png", "party-phone.png"} {
+		b, err := os.ReadFile(filepath.Join(shots, name))
+		if err != nil || len(b) < 10<<10 || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+			t.Errorf("screenshot %s was not taken (%d bytes): %v", name, len(b), err)
+		}
 	}
 }
 
