@@ -112,6 +112,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Account, Sess
 	return a, sess, nil
 }
 
+// SessionTopic is the broker topic on which a sign-out of token is
+// announced to every node, so its open WebSockets close. It is a keyed
+// hash (its own domain, not the record's key): Redis never sees a token.
+func (s *Service) SessionTopic(token string) string {
+	return "session:" + s.meta.IndexKey("session-topic", token)
+}
+
 // Logout revokes a session on every node: its record is deleted.
 func (s *Service) Logout(ctx context.Context, token string) error {
 	if len(token) != 43 {

@@ -50,6 +50,13 @@ type ConnOptions struct {
 	Auth  Authorizer
 	Watch string // broker topic announcing access changes, e.g. "case:<id>"
 	Queue int    // send queue length (default DefaultSendQueue)
+	// SessionTopic is the broker topic announcing that the connection's
+	// session may have ended (sign-out); SessionValid says whether it is
+	// still valid. On an announcement, and at every ping interval as a
+	// fallback for a lost announcement or an expiry, a session that is
+	// no longer valid closes the connection with CloseSessionEnded.
+	SessionTopic string
+	SessionValid func(ctx context.Context) bool
 }
 
 // conn is one client connection: one reader (this goroutine), one writer.
@@ -86,6 +93,26 @@ func (s *Service) ServeConn(ctx context.Context, ws *websocket.Conn, opts ConnOp
 	if opts.Watch != "" {
 		stop := s.broker.Subscribe(opts.Watch, func([]byte) { go c.recheck(ctx) })
 		defer stop()
+	}
+	if opts.SessionValid != nil {
+		if opts.SessionTopic != "" {
+			stop := s.broker.Subscribe(opts.SessionTopic, func([]byte) { go c.checkSession(ctx) })
+			defer stop()
+		}
+		wg.Go(func() {
+			t := time.NewTicker(pingInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					c.checkSession(ctx)
+				case <-c.done:
+					return
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
 	}
 	c.reader(ctx)
 	c.shutdown(websocket.CloseNormalClosure, "")
@@ -289,6 +316,17 @@ func (c *conn) publish(ctx context.Context, f *ClientFrame) {
 		case <-ctx.Done():
 		}
 	}()
+}
+
+// checkSession closes the connection with CloseSessionEnded once its
+// session is no longer valid.
+func (c *conn) checkSession(ctx context.Context) {
+	if c.isClosed() || ctx.Err() != nil {
+		return
+	}
+	if !c.opts.SessionValid(ctx) {
+		c.shutdown(CloseSessionEnded, "session ended; sign in again")
+	}
 }
 
 // recheck asks the Authorizer again about every subscribed room after an

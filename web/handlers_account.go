@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -53,6 +54,14 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.auditEvent(r, audit.Event{Type: "account.logout", Actor: actor.ID})
+	// Every node closes this session's open WebSockets (close 4001). If
+	// the announcement is lost (Redis down), each socket still re-checks
+	// its session at every ping interval.
+	if a.messaging != nil {
+		if err := a.messaging.Announce(r.Context(), a.accounts.SessionTopic(token), []byte("ended")); err != nil {
+			a.log.WarnContext(r.Context(), "announcing a sign-out", slog.String("error", err.Error()))
+		}
+	}
 	a.clearSessionCookie(w)
 	w.WriteHeader(http.StatusNoContent)
 }

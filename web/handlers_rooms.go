@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -93,6 +95,12 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
+	token, _ := sessionToken(r)
 	a.messaging.ServeConn(a.sockets, ws, messaging.ConnOptions{
-		User: actor.ID, Auth: a.caucus.Authorizer(actor, caseID), Watch: caucus.CaseTopic(caseID)})
+		User: actor.ID, Auth: a.caucus.Authorizer(actor, caseID), Watch: caucus.CaseTopic(caseID),
+		SessionTopic: a.accounts.SessionTopic(token),
+		SessionValid: func(ctx context.Context) bool {
+			_, _, err := a.accounts.Authenticate(ctx, token)
+			return !errors.Is(err, fault.ErrUnauthenticated) // a store outage is not a sign-out
+		}})
 }
