@@ -114,6 +114,7 @@ export PARLEY_TEST_S3_ACCESS_KEY=$user
 export PARLEY_TEST_S3_SECRET_KEY=$pass
 export PARLEY_TEST_MINIO_DATA=$state/minio-data
 export PARLEY_TEST_REDIS_URL=redis://127.0.0.1:$p_redis/0
+export PARLEY_TEST_MINIO_BINARY=$MINIO_BIN
 EOF
 	echo "services.sh: minio 127.0.0.1:$p_minio, redis 127.0.0.1:$p_redis; source $state/env" >&2
 }

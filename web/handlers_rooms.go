@@ -97,7 +97,7 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	token, _ := sessionToken(r)
 	a.messaging.ServeConn(a.sockets, ws, messaging.ConnOptions{
-		User: actor.ID, Auth: a.caucus.Authorizer(actor, caseID), Watch: caucus.CaseTopic(caseID),
+		User: actor.ID, Auth: a.caucus.Authorizer(actor, caseID), Watch: caucus.CaseTopic(caseID), Queue: a.wsQueue,
 		SessionTopic: a.accounts.SessionTopic(token),
 		SessionValid: func(ctx context.Context) bool {
 			_, _, err := a.accounts.Authenticate(ctx, token)
