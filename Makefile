@@ -8,7 +8,7 @@ ADDR ?= 127.0.0.1:8080
 STATICCHECK_VERSION := v0.8.2
 TOOLS := $(or $(PARLEY_CACHE),$(HOME)/.cache/parley)/tools
 
-.PHONY: run build test check unit services-install clean
+.PHONY: run build test test-faults check unit services-install clean
 
 run: build
 	./bin/parley serve --data $(DATA) --addr $(ADDR) --demo
@@ -20,6 +20,12 @@ build:
 # MinIO and Redis started for this run (scripts/test.sh).
 test:
 	scripts/test.sh
+
+# test-faults runs the fault suite alone (make test runs it too): two nodes,
+# MinIO and Redis of its own, killed, flushed, stopped and starved on
+# purpose; prints the table of what was sent, received and lost.
+test-faults:
+	scripts/test-faults.sh
 
 # check is the static part alone: gofmt, go vet, staticcheck.
 check:
