@@ -6,9 +6,10 @@ GO ?= go
 DATA ?= parley-data
 ADDR ?= 127.0.0.1:8080
 STATICCHECK_VERSION := v0.8.2
+GOVULNCHECK_VERSION := v1.9.0
 TOOLS := $(or $(PARLEY_CACHE),$(HOME)/.cache/parley)/tools
 
-.PHONY: run build test test-faults check unit services-install clean
+.PHONY: run build test test-faults check vulncheck unit services-install clean
 
 run: build
 	./bin/parley serve --data $(DATA) --addr $(ADDR) --demo
@@ -27,13 +28,21 @@ test:
 test-faults:
 	scripts/test-faults.sh
 
-# check is the static part alone: gofmt, go vet, staticcheck.
+# check is the static part alone: gofmt, go vet, staticcheck, govulncheck.
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	@test -x $(TOOLS)/staticcheck || GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(TOOLS)/staticcheck ./...
+	@$(MAKE) --no-print-directory vulncheck
+
+# vulncheck fails on any known vulnerability reachable from the code; when
+# the database (vuln.go.dev, or $$GOVULNDB) is unreachable it prints a
+# one-line notice instead (scripts/vulncheck.sh).
+vulncheck:
+	@test -x $(TOOLS)/govulncheck-$(GOVULNCHECK_VERSION)/govulncheck || GOBIN=$(TOOLS)/govulncheck-$(GOVULNCHECK_VERSION) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+	scripts/vulncheck.sh $(TOOLS)/govulncheck-$(GOVULNCHECK_VERSION)/govulncheck
 
 services-install:
 	scripts/services.sh install
