@@ -47,6 +47,7 @@ type suiteEnv struct {
 	mu                       sync.Mutex
 	rows                     []string        // the scenario table
 	canaries                 []string        // plaintexts that must never be at rest
+	controls                 []string        // sent unencrypted on purpose: the scan must find them
 	logs                     []*bytes.Buffer // every node's output (read after the nodes stopped)
 	minioLog, redisStartLogs *bytes.Buffer
 }
@@ -224,6 +225,18 @@ func (s *suiteEnv) canary(what string) string {
 	return c
 }
 
+// control makes a plaintext that a scenario stores unencrypted on purpose
+// (a raw chat body, which the server keeps as given): the at-rest scan
+// must find it in MinIO and in the Redis dump, or it is looking in the
+// wrong place.
+func (s *suiteEnv) control() string {
+	c := "CONTROL-" + randomHex(8)
+	s.mu.Lock()
+	s.controls = append(s.controls, c)
+	s.mu.Unlock()
+	return c
+}
+
 func (s *suiteEnv) keepLog(b *bytes.Buffer) {
 	s.mu.Lock()
 	s.logs = append(s.logs, b)
@@ -248,6 +261,7 @@ func (s *suiteEnv) printTable() {
 func (s *suiteEnv) scanAtRest() error {
 	s.mu.Lock()
 	canaries := append([]string(nil), s.canaries...)
+	controls := append([]string(nil), s.controls...)
 	logs := append([]*bytes.Buffer(nil), s.logs...)
 	s.mu.Unlock()
 	if len(canaries) == 0 {
@@ -284,9 +298,23 @@ func (s *suiteEnv) scanAtRest() error {
 			problems = append(problems, fmt.Sprintf("node log %d holds %v", i, c))
 		}
 	}
+	// The controls prove the search can see: each must be found in
+	// MinIO's files and in the Redis dump (the recent window of batches).
+	if len(controls) > 0 {
+		chits, _, err := canary.ScanDir(s.minioData, controls)
+		if err != nil {
+			return err
+		}
+		if len(chits) == 0 {
+			problems = append(problems, "the control plaintext was not found in MinIO's files: the scan is blind")
+		}
+		if len(canary.Find(dump, controls)) == 0 {
+			problems = append(problems, "the control plaintext was not found in the Redis dump: the scan is blind")
+		}
+	}
 	sort.Strings(problems)
-	fmt.Printf("AT-REST SCAN: %d canaries searched in %d MinIO files, a %d-byte Redis dump and %d node logs (%d bytes): %d found\n",
-		len(canaries), files, len(dump), len(logs), logBytes, len(problems))
+	fmt.Printf("AT-REST SCAN: %d canaries searched in %d MinIO files, a %d-byte Redis dump and %d node logs (%d bytes): %d problems (%d unencrypted controls found as they must be)\n",
+		len(canaries), files, len(dump), len(logs), logBytes, len(problems), len(controls))
 	if len(problems) > 0 {
 		return fmt.Errorf("%s", strings.Join(problems, "\n"))
 	}

@@ -105,6 +105,11 @@ func testMinIOOutage(t *testing.T, o outage) {
 		return nil
 	}
 
+	// A control for the at-rest scan: a raw (unencrypted) chat body, which
+	// the server stores as given.
+	if _, err := cv.chats["partyA"].Send(ctx, "caucus:A", "control", []byte(suite.control())); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 5 { // documents to download during the outage
 		upload(i)
 	}
