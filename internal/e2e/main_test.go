@@ -34,22 +34,22 @@ import (
 var suite *suiteEnv
 
 type suiteEnv struct {
-	dir                      string
-	minioBin                 string
-	minioAddr, consoleAddr   string
-	minioUser, minioPass     string
-	minioData                string
-	minio                    *exec.Cmd
-	redisBin, redisAddr      string
-	redisDir                 string
-	redis                    *exec.Cmd
-	unavailable              string // why the services could not start
-	mu                       sync.Mutex
-	rows                     []string        // the scenario table
-	canaries                 []string        // plaintexts that must never be at rest
-	controls                 []string        // sent unencrypted on purpose: the scan must find them
-	logs                     []*bytes.Buffer // every node's output (read after the nodes stopped)
-	minioLog, redisStartLogs *bytes.Buffer
+	dir                    string
+	minioBin               string
+	minioAddr, consoleAddr string
+	minioUser, minioPass   string
+	minioData              string
+	minio                  *exec.Cmd
+	redisBin, redisAddr    string
+	redisDir               string
+	redis                  *exec.Cmd
+	unavailable            string // why the services could not start
+	mu                     sync.Mutex
+	rows                   []string        // the scenario table
+	canaries               []string        // plaintexts that must never be at rest
+	controls               []string        // sent unencrypted on purpose: the scan must find them
+	logs                   []*bytes.Buffer // every node's output (read after the nodes stopped)
+	minioLog               *bytes.Buffer
 }
 
 func TestMain(m *testing.M) {
