@@ -50,13 +50,14 @@ type ConnOptions struct {
 	Auth  Authorizer
 	Watch string // broker topic announcing access changes, e.g. "case:<id>"
 	Queue int    // send queue length (default DefaultSendQueue)
-	// SessionTopic is the broker topic announcing that the connection's
-	// session may have ended (sign-out); SessionValid says whether it is
-	// still valid. On an announcement, and at every ping interval as a
-	// fallback for a lost announcement or an expiry, a session that is
-	// no longer valid closes the connection with CloseSessionEnded.
-	SessionTopic string
-	SessionValid func(ctx context.Context) bool
+	// SessionTopics are the broker topics announcing that the
+	// connection's session may have ended (its sign-out, a revocation of
+	// all its account's sessions); SessionValid says whether it is still
+	// valid. On an announcement, and at every ping interval as a fallback
+	// for a lost announcement or an expiry, a session that is no longer
+	// valid closes the connection with CloseSessionEnded.
+	SessionTopics []string
+	SessionValid  func(ctx context.Context) bool
 }
 
 // conn is one client connection: one reader (this goroutine), one writer.
@@ -95,8 +96,8 @@ func (s *Service) ServeConn(ctx context.Context, ws *websocket.Conn, opts ConnOp
 		defer stop()
 	}
 	if opts.SessionValid != nil {
-		if opts.SessionTopic != "" {
-			stop := s.broker.Subscribe(opts.SessionTopic, func([]byte) { go c.checkSession(ctx) })
+		for _, topic := range opts.SessionTopics {
+			stop := s.broker.Subscribe(topic, func([]byte) { go c.checkSession(ctx) })
 			defer stop()
 		}
 		wg.Go(func() {

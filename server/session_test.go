@@ -122,3 +122,51 @@ func TestSecondSessionSurvivesSignOut(t *testing.T) {
 		t.Fatalf("the other session's socket closed with %d", code)
 	}
 }
+
+// TestRevokeSessionsClosesEverySocket: an admin revoking an account's
+// sessions (a lost laptop) ends all of them on every node — their tokens
+// stop working and their sockets close with 4001 within a second — while
+// other accounts keep theirs and the owner can sign in again.
+func TestRevokeSessionsClosesEverySocket(t *testing.T) {
+	cfg := nodetest.Scale(t)
+	a, b := nodetest.Start(t, cfg), nodetest.Start(t, cfg)
+	ctx := context.Background()
+	p := seedCase(t, a, a.URL, b.URL)
+	_, admin := a.Staff(t, policy.RoleAdmin, "admin-revoke@example.org")
+	laptop := client.New(b.URL, "")
+	if _, err := laptop.Login(ctx, p.medEmail, nodetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	onA := dialRoom(t, a.URL, p.caseID, p.med.Token)
+	onB := dialRoom(t, b.URL, p.caseID, laptop.Token)
+	other := dialRoom(t, b.URL, p.caseID, p.partyA.Token)
+	time.Sleep(200 * time.Millisecond)
+
+	if err := p.partyA.RevokeSessions(ctx, p.medID); err == nil {
+		t.Fatal("a party revoked the mediator's sessions")
+	}
+	start := time.Now()
+	if err := client.New(a.URL, admin.Token).RevokeSessions(ctx, p.medID); err != nil {
+		t.Fatal(err)
+	}
+	for name, ws := range map[string]*websocket.Conn{"node A": onA, "node B": onB} {
+		if code := closeCode(ws, time.Second-time.Since(start)); code != messaging.CloseSessionEnded {
+			t.Fatalf("%s: revoked session's socket: close %d after %v, want 4001 within 1s", name, code, time.Since(start))
+		}
+	}
+	if code := closeCode(other, 300*time.Millisecond); code != 0 {
+		t.Fatalf("another account's socket closed with %d", code)
+	}
+	for _, tok := range []string{p.med.Token, laptop.Token} {
+		if _, err := client.New(b.URL, tok).Me(ctx); err == nil {
+			t.Fatal("a revoked token still works")
+		}
+	}
+	again := client.New(b.URL, "")
+	if _, err := again.Login(ctx, p.medEmail, nodetest.Password); err != nil {
+		t.Fatalf("signing in after the revocation: %v", err)
+	}
+	if _, err := again.Me(ctx); err != nil {
+		t.Fatalf("a session opened after the revocation: %v", err)
+	}
+}

@@ -172,9 +172,11 @@ func checkName(name string) (string, error) {
 		return "", fault.Invalid("name", "no bidirectional control characters")
 	}
 	// A name is a file name, never a path: whoever saves the document
-	// must not be steered outside the directory they chose.
-	if strings.ContainsAny(n, `/\`) || n == "." || n == ".." {
-		return "", fault.Invalid("name", "a file name, without / or \\")
+	// must not be steered outside the directory they chose. (A backslash
+	// is an ordinary character on Unix; clients that save files replace
+	// it, as the CLI does and browsers do with Content-Disposition.)
+	if strings.Contains(n, "/") || n == "." || n == ".." {
+		return "", fault.Invalid("name", "a file name, without /")
 	}
 	return n, nil
 }

@@ -155,6 +155,7 @@ func (a *API) routes() chi.Router {
 			r.Get("/me", a.me)
 			r.Get("/accounts", a.listAccounts)
 			r.Post("/accounts", a.createAccount)
+			r.Post("/accounts/{accountID}/revoke-sessions", a.revokeSessions)
 			r.Get("/audit/entries", a.auditEntries)
 			a.keydirRoutes(r)
 			r.Post("/exports", a.runExport)

@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/messaging"
@@ -98,7 +99,7 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	token, _ := sessionToken(r)
 	a.messaging.ServeConn(a.sockets, ws, messaging.ConnOptions{
 		User: actor.ID, Auth: a.caucus.Authorizer(actor, caseID), Watch: caucus.CaseTopic(caseID), Queue: a.wsQueue,
-		SessionTopic: a.accounts.SessionTopic(token),
+		SessionTopics: []string{a.accounts.SessionTopic(token), account.AccountTopic(actor.ID)},
 		SessionValid: func(ctx context.Context) bool {
 			_, _, err := a.accounts.Authenticate(ctx, token)
 			return !errors.Is(err, fault.ErrUnauthenticated) // a store outage is not a sign-out
