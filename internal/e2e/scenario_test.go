@@ -184,7 +184,7 @@ func check(t *testing.T, name string, cv *conversation, tl *tally) {
 	for _, ids := range tl.acked {
 		acked += len(ids)
 	}
-	suite.row(t, "%-34s sent %5d  acknowledged %5d  received %6d  lost %d  duplicated %d  out-of-order %d",
+	suite.row(t, "%-40s sent %5d  acknowledged %5d  received %6d  lost %d  duplicated %d  out-of-order %d",
 		name, tl.sent.Load(), acked, got, lost, dups, disorder)
 	if lost+dups+disorder > 0 {
 		t.Fatalf("%s: %d lost, %d duplicated, %d out of order", name, lost, dups, disorder)

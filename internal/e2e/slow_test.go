@@ -24,18 +24,18 @@ import (
 // reads again, and recovers every acknowledged message — exactly once, in
 // order — by reconnecting and resuming after the last position it got.
 //
-// The nodes run with a send queue of 64 frames (`--ws-send-queue`, default
+// The nodes run with a send queue of 16 frames (`--ws-send-queue`, default
 // 1,024) and the client with a small receive buffer, so a couple of hundred
 // 40 KiB messages are enough to overflow it; the mechanism is the one every
 // queue size uses.
 func TestSlowConsumer(t *testing.T) {
-	const queue, perRoom, bodySize = 64, 80, 40 << 10
+	const queue, perRoom, bodySize = 16, 60, 40 << 10
 	c := newCluster(t, 2, "--ws-send-queue", fmt.Sprint(queue))
 	cv := startConversation(t, c)
 	ctx := context.Background()
 
-	// The slow reader: the mediator's own raw socket on all three rooms.
-	rooms := []string{"joint", "caucus:A", "caucus:B"}
+	// The slow reader: the mediator's own raw socket on four rooms.
+	rooms := []string{"joint", "mediators", "caucus:A", "caucus:B"}
 	dialer := websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDialContext: (&net.Dialer{
 		Control: func(_, _ string, rc syscall.RawConn) error {
 			var serr error
@@ -66,8 +66,9 @@ func TestSlowConsumer(t *testing.T) {
 		}
 	}
 
-	// It stops reading; everyone talks, each in a room it reads.
-	senders := map[string]string{"mediator": "joint", "partyA": "caucus:A", "partyB": "caucus:B"}
+	// It stops reading; everyone talks, each in a room it reads (the
+	// mediator in two).
+	senders := map[string]string{"mediator": "joint", "mediator/2": "mediators", "partyA": "caucus:A", "partyB": "caucus:B"}
 	acked := map[string][]string{}
 	var mu sync.Mutex
 	sent := 0
@@ -79,7 +80,7 @@ func TestSlowConsumer(t *testing.T) {
 			for i := range perRoom {
 				id := fmt.Sprintf("%s-%d", who, i)
 				sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				_, err := cv.chats[who].Send(sctx, room, id, body)
+				_, err := cv.chats[strings.TrimSuffix(who, "/2")].Send(sctx, room, id, body)
 				cancel()
 				mu.Lock()
 				sent++
@@ -178,8 +179,8 @@ func TestSlowConsumer(t *testing.T) {
 			}
 		}
 	}
-	suite.row(t, "%-34s sent %5d  acknowledged %5d  received %6d  lost %d  duplicated %d  out-of-order %d  (close %d after a %s stall; %d before it, %d on resume)",
-		"slow consumer (queue 64)", sent, want, total, lost, dups, disorder, closeCode, stalled.Round(100*time.Millisecond), beforeClose, total-beforeClose)
+	suite.row(t, "%-40s sent %5d  acknowledged %5d  received %6d  lost %d  duplicated %d  out-of-order %d  (close %d after a %s stall; %d before it, %d on resume)",
+		fmt.Sprintf("slow consumer (queue %d)", queue), sent, want, total, lost, dups, disorder, closeCode, stalled.Round(100*time.Millisecond), beforeClose, total-beforeClose)
 	if closeCode != messaging.CloseTooSlow {
 		t.Errorf("the stalled socket ended with close code %d, want %d (fell behind)", closeCode, messaging.CloseTooSlow)
 	}

@@ -130,20 +130,26 @@ func testMinIOOutage(t *testing.T, o outage) {
 		time.Sleep(outageFor)
 		outageErr = o.start()
 	}()
-	end := time.Time{}
-	var wg sync.WaitGroup
-	wg.Go(func() { // uploader
-		for i := 5; i < 200; i++ {
+	// over reports, to each worker on its own, that the run is over: 4 s
+	// after MinIO came back.
+	over := func() func() bool {
+		var end time.Time
+		return func() bool {
 			select {
 			case <-done:
 				if end.IsZero() {
 					end = time.Now().Add(4 * time.Second)
 				}
+				return time.Now().After(end)
 			default:
+				return false
 			}
-			if !end.IsZero() && time.Now().After(end) {
-				return
-			}
+		}
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { // uploader
+		finished := over()
+		for i := 5; i < 200 && !finished(); i++ {
 			upload(i)
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -151,14 +157,8 @@ func testMinIOOutage(t *testing.T, o outage) {
 	tl := &tally{acked: map[string][]string{}}
 	var sendErrs []string
 	wg.Go(func() { // party B talks in its caucus throughout
-		for i := 0; i < 300; i++ {
-			select {
-			case <-done:
-				if time.Now().After(end) && !end.IsZero() {
-					return
-				}
-			default:
-			}
+		finished := over()
+		for i := 0; i < 300 && !finished(); i++ {
 			id := fmt.Sprintf("partyB-%d", i)
 			tl.sent.Add(1)
 			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -175,8 +175,8 @@ func testMinIOOutage(t *testing.T, o outage) {
 		}
 	})
 	wg.Go(func() { // downloader of what was acknowledged before the outage
-		deadline := time.Now().Add(outageFor + 20*time.Second)
-		for i := 0; i < 400 && time.Now().Before(deadline); i++ {
+		finished := over()
+		for i := 0; i < 400 && !finished(); i++ {
 			mu.Lock()
 			d := acked[i%5]
 			mu.Unlock()
@@ -191,13 +191,6 @@ func testMinIOOutage(t *testing.T, o outage) {
 				noteErr("download", err)
 			}
 			mu.Unlock()
-			select {
-			case <-done:
-				if i > 0 && time.Now().After(deadline.Add(-16*time.Second)) {
-					return
-				}
-			default:
-			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
@@ -267,7 +260,7 @@ func testMinIOOutage(t *testing.T, o outage) {
 	}
 	sort.Strings(kinds)
 	t.Logf("errors seen during the outage: %v", kinds)
-	suite.row(t, "%-34s uploads sent %3d  acknowledged %3d  failed cleanly %3d  visible unacknowledged %d  downloads %3d (failed %d, wrong bytes %d)  lost %d",
+	suite.row(t, "%-40s uploads sent %3d  acknowledged %3d  failed cleanly %3d  visible unacknowledged %d  downloads %3d (failed %d, wrong bytes %d)  lost %d",
 		o.name+": documents", sent, len(acked), uploadFailed, phantoms, downloads, downloadFailed, wrongBytes, lost)
 	if wrongBytes > 0 {
 		t.Errorf("%d downloads returned bytes that differ from the document", wrongBytes)
