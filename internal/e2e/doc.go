@@ -10,7 +10,10 @@
 //     recovery on resume (slow_test.go);
 //   - MinIO stopped with SIGSTOP, and killed and restarted on the same port
 //     and data directory, for 10 s during document uploads, downloads and
-//     room messages through the HTTP and WebSocket APIs (vault_test.go).
+//     room messages through the HTTP and WebSocket APIs (vault_test.go);
+//   - and, not a fault but cross-process: `parley admin user
+//     revoke-sessions` closing an account's chats on both nodes through
+//     Redis (revoke_test.go).
 //
 // Each scenario records one row of the table (suite.row) — what it sent,
 // what was acknowledged, what arrived, what was lost — and fails on any
