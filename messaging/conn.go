@@ -21,6 +21,10 @@ const (
 	DefaultSendQueue = 1024
 	// maxInFlight bounds one connection's unacknowledged publishes.
 	maxInFlight = 256
+	// sessionRecheck is how often a connection re-checks its session
+	// without being told (a lost sign-out announcement, an expiry). Each
+	// check reads two records from the store, so it is kept slow.
+	sessionRecheck = time.Minute
 )
 
 // Errors an Authorizer returns.
@@ -53,8 +57,8 @@ type ConnOptions struct {
 	// SessionTopics are the broker topics announcing that the
 	// connection's session may have ended (its sign-out, a revocation of
 	// all its account's sessions); SessionValid says whether it is still
-	// valid. On an announcement, and at every ping interval as a fallback
-	// for a lost announcement or an expiry, a session that is no longer
+	// valid. On an announcement, and every minute as a fallback for a
+	// lost announcement or an expiry, a session that is no longer
 	// valid closes the connection with CloseSessionEnded.
 	SessionTopics []string
 	SessionValid  func(ctx context.Context) bool
@@ -101,7 +105,7 @@ func (s *Service) ServeConn(ctx context.Context, ws *websocket.Conn, opts ConnOp
 			defer stop()
 		}
 		wg.Go(func() {
-			t := time.NewTicker(pingInterval)
+			t := time.NewTicker(sessionRecheck)
 			defer t.Stop()
 			for {
 				select {

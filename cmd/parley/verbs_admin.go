@@ -61,7 +61,7 @@ func adminUserCreate(ctx context.Context, args []string) error {
 // adminRevokeSessions ends every open session of an account (a lost
 // laptop, a stolen token) from the store directly, and tells every node
 // through Redis to close its WebSockets (without Redis they close at their
-// next periodic check, within 20 s).
+// next periodic check, within a minute).
 func adminRevokeSessions(ctx context.Context, args []string) error {
 	fs := newFlags("admin user revoke-sessions")
 	cfg := nodeFlags(fs)
@@ -89,7 +89,7 @@ func adminRevokeSessions(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := node.Messages.Announce(ctx, account.AccountTopic(a.ID), []byte("revoked")); err != nil {
-		fmt.Fprintf(os.Stderr, "Could not tell the nodes at once (%v); open WebSockets close within 20 s.\n", err)
+		fmt.Fprintf(os.Stderr, "Could not tell the nodes at once (%v); open WebSockets close within a minute.\n", err)
 	}
 	fmt.Printf("Revoked every session of %s (%s).\n", a.ID, a.Email)
 	return nil
