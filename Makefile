@@ -6,9 +6,10 @@ GO ?= go
 DATA ?= parley-data
 ADDR ?= 127.0.0.1:8080
 STATICCHECK_VERSION := v0.8.2
+GOVULNCHECK_VERSION := v1.9.0
 TOOLS := $(or $(PARLEY_CACHE),$(HOME)/.cache/parley)/tools
 
-.PHONY: run build web test check unit services-install clean
+.PHONY: run build web test test-faults check vulncheck unit services-install clean
 
 run: build
 	./bin/parley serve --data $(DATA) --addr $(ADDR) --demo
@@ -35,7 +36,13 @@ web/static/dist/app.js: web/client/node_modules/.package-lock.json $(WEB_SRC)
 test:
 	scripts/test.sh
 
-# check is the static part alone: gofmt, go vet, staticcheck.
+# test-faults runs the fault suite alone (make test runs it too): two nodes,
+# MinIO and Redis of its own, killed, flushed, stopped and starved on
+# purpose; prints the table of what was sent, received and lost.
+test-faults:
+	scripts/test-faults.sh
+
+# check is the static part alone: gofmt, go vet, staticcheck, govulncheck.
 check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
@@ -44,6 +51,14 @@ check:
 	$(TOOLS)/staticcheck ./...
 	@$(MAKE) --no-print-directory web
 	cd web/client && node_modules/.bin/tsc -p .
+	@$(MAKE) --no-print-directory vulncheck
+
+# vulncheck fails on any known vulnerability reachable from the code; when
+# the database (vuln.go.dev, or $$GOVULNDB) is unreachable it prints a
+# one-line notice instead (scripts/vulncheck.sh).
+vulncheck:
+	@test -x $(TOOLS)/govulncheck-$(GOVULNCHECK_VERSION)/govulncheck || GOBIN=$(TOOLS)/govulncheck-$(GOVULNCHECK_VERSION) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+	scripts/vulncheck.sh $(TOOLS)/govulncheck-$(GOVULNCHECK_VERSION)/govulncheck
 
 services-install:
 	scripts/services.sh install

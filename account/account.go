@@ -18,13 +18,16 @@ import (
 
 // Account is one person known to the server.
 type Account struct {
-	ID           string      `json:"id"`
-	Email        string      `json:"email,omitempty"`
-	Name         string      `json:"name"`
-	Role         policy.Role `json:"role"`
-	Disabled     bool        `json:"disabled,omitempty"`
-	Created      time.Time   `json:"created"`
-	PasswordHash string      `json:"passwordHash,omitempty"`
+	ID       string      `json:"id"`
+	Email    string      `json:"email,omitempty"`
+	Name     string      `json:"name"`
+	Role     policy.Role `json:"role"`
+	Disabled bool        `json:"disabled,omitempty"`
+	// SessionsNotBefore: sessions opened at or before it are revoked (a
+	// lost laptop, a stolen token: RevokeSessions).
+	SessionsNotBefore *time.Time `json:"sessionsNotBefore,omitempty"`
+	Created           time.Time  `json:"created"`
+	PasswordHash      string     `json:"passwordHash,omitempty"`
 }
 
 // Public returns the account without its password hash, for API answers.

@@ -109,7 +109,40 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Account, Sess
 	if a.Disabled {
 		return Account{}, Session{}, fmt.Errorf("account disabled: %w", fault.ErrUnauthenticated)
 	}
+	if a.SessionsNotBefore != nil && !sess.Created.After(*a.SessionsNotBefore) {
+		return Account{}, Session{}, fmt.Errorf("session revoked: %w", fault.ErrUnauthenticated)
+	}
 	return a, sess, nil
+}
+
+// RevokeSessions ends every session the account has open now, on every
+// node (the account record is in the object store); later sign-ins work.
+// Open WebSockets close once told on AccountTopic (or at their next
+// periodic session check).
+func (s *Service) RevokeSessions(ctx context.Context, id string) error {
+	if !ids.Valid("u", id) {
+		return fmt.Errorf("account: %w", fault.ErrNotFound)
+	}
+	now := s.now().UTC()
+	_, err := metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+		a.SessionsNotBefore = &now
+		return nil
+	})
+	if errors.Is(err, metastore.ErrNotFound) {
+		return fmt.Errorf("account %s: %w", id, fault.ErrNotFound)
+	}
+	return err
+}
+
+// AccountTopic is the broker topic announcing that all of an account's
+// sessions were revoked.
+func AccountTopic(id string) string { return "account-sessions:" + id }
+
+// SessionTopic is the broker topic on which a sign-out of token is
+// announced to every node, so its open WebSockets close. It is a keyed
+// hash (its own domain, not the record's key): Redis never sees a token.
+func (s *Service) SessionTopic(token string) string {
+	return "session:" + s.meta.IndexKey("session-topic", token)
 }
 
 // Logout revokes a session on every node: its record is deleted.

@@ -157,15 +157,18 @@ func (s *Service) Recuse(ctx context.Context, actor account.Account, id, mediato
 
 // AddMediator assigns another mediator account to the case. A mediator who
 // recused cannot be re-added: recusal is final for that case.
+// The account is looked up only once the actor may add mediators, so the
+// answer tells no one else which account ids exist or are mediators.
 func (s *Service) AddMediator(ctx context.Context, actor account.Account, id, mediatorID string) (*Case, error) {
-	m, err := s.accounts.Get(ctx, mediatorID)
-	if err != nil {
-		return nil, fault.Invalid("accountId", "no such account")
-	}
-	if m.Role != policy.RoleMediator {
-		return nil, fault.Invalid("accountId", "not a mediator account")
-	}
+	var m account.Account
 	c, err := s.mutate(ctx, actor, id, policy.CaseAddMediator, func(c *Case, ev *audit.Event) error {
+		var err error
+		if m, err = s.accounts.Get(ctx, mediatorID); err != nil {
+			return fault.Invalid("accountId", "no such account")
+		}
+		if m.Role != policy.RoleMediator {
+			return fault.Invalid("accountId", "not a mediator account")
+		}
 		if _, ok := c.Mediator(m.ID); ok {
 			return fmt.Errorf("mediator already assigned (or recused): %w", fault.ErrConflict)
 		}

@@ -78,6 +78,8 @@ func (s *Service) decide(ctx context.Context, actor account.Account, caseID, nam
 		return nil, messaging.Room{}, err
 	}
 	if !s.policy.Decide(actor.Principal(), policy.CaseRead, c.Facts()).Allowed {
+		s.audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
+			Attrs: map[string]string{"action": string(a), "room": name}})
 		return nil, messaging.Room{}, fmt.Errorf("case %s: %w: %w", caseID, fault.ErrForbidden, messaging.ErrAccessLost)
 	}
 	pr, mr, err := roomOf(c, name)

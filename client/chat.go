@@ -65,8 +65,9 @@ type Chat struct {
 }
 
 type outgoing struct {
-	frame messaging.ClientFrame
-	ack   chan ackResult
+	frame   messaging.ClientFrame
+	ack     chan ackResult
+	retries int // resends after "unavailable" (guarded by Chat.mu)
 }
 
 type ackResult struct {
@@ -387,6 +388,11 @@ func (ch *Chat) handle(f *messaging.ServerFrame) error {
 			ch.mu.Unlock()
 			ch.confirmed(f.Room)
 		}
+		if f.ID != "" && f.Code == "unavailable" {
+			// Not stored (the object store did not answer): send it again
+			// after a backoff, for as long as the caller's Send waits.
+			ch.resendLater(f.ID)
+		}
 		if f.ID != "" && f.Code != "unavailable" {
 			ch.mu.Lock()
 			o := ch.pending[f.ID]
@@ -398,6 +404,36 @@ func (ch *Chat) handle(f *messaging.ServerFrame) error {
 		}
 	}
 	return nil
+}
+
+// resendLater resends a pending message after a growing pause (0.25 s,
+// doubling, at most 4 s), unless it was acknowledged, given up or the chat
+// closed in between. A resend is safe: receivers drop duplicates by sender
+// and id.
+func (ch *Chat) resendLater(id string) {
+	ch.mu.Lock()
+	o := ch.pending[id]
+	if o == nil {
+		ch.mu.Unlock()
+		return
+	}
+	wait := min(250*time.Millisecond<<min(o.retries, 4), 4*time.Second)
+	o.retries++
+	ch.mu.Unlock()
+	go func() {
+		select {
+		case <-time.After(wait):
+		case <-ch.done:
+			return
+		}
+		ch.mu.Lock()
+		still := ch.pending[id] == o
+		ws := ch.ws
+		ch.mu.Unlock()
+		if still && ws != nil {
+			ch.write(ws, o.frame) // on failure the reconnect resends it
+		}
+	}()
 }
 
 // deliverMsg emits m if it is past the room's position, and not a resent

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -101,6 +102,11 @@ func (c *Client) Login(ctx context.Context, email, password string) (web.Session
 // Logout revokes the session.
 func (c *Client) Logout(ctx context.Context) error {
 	return c.Do(ctx, http.MethodDelete, "/api/v1/session", nil, nil)
+}
+
+// RevokeSessions ends every open session of an account (admin).
+func (c *Client) RevokeSessions(ctx context.Context, accountID string) error {
+	return c.Do(ctx, http.MethodPost, "/api/v1/accounts/"+url.PathEscape(accountID)+"/revoke-sessions", nil, nil)
 }
 
 // Me returns the signed-in account.

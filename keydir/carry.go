@@ -87,6 +87,7 @@ func (s *Service) ProposeCarry(ctx context.Context, actor account.Account, caseI
 		return nil, err
 	}
 	if !s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, c.Facts()).Allowed {
+		s.denied(ctx, actor, caseID, "carry.propose", req.ID)
 		return nil, fmt.Errorf("only the case's mediators propose carries: %w", fault.ErrForbidden)
 	}
 	msgs, _, err := s.cfg.Caucus.History(ctx, actor, caseID, req.From, messaging.Position{Epoch: req.Epoch, Offset: req.Offset - 1}, 1)
@@ -115,6 +116,13 @@ func (s *Service) ProposeCarry(ctx context.Context, actor account.Account, caseI
 	return cr, nil
 }
 
+// denied audits a refusal (ids only). A failure to append is not the
+// caller's problem: the refusal stands either way.
+func (s *Service) denied(ctx context.Context, actor account.Account, caseID, action string, objects ...string) {
+	s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID, Objects: objects,
+		Attrs: map[string]string{"action": action}})
+}
+
 func posString(p messaging.Position) string {
 	return strconv.FormatInt(p.Epoch, 10) + ":" + strconv.FormatInt(p.Offset, 10)
 }
@@ -141,6 +149,7 @@ func (s *Service) ConsentCarry(ctx context.Context, actor account.Account, caseI
 		return nil, fmt.Errorf("carry %s: %w", carryID, fault.ErrNotFound)
 	}
 	if pre.Author != actor.ID {
+		s.denied(ctx, actor, caseID, "carry.consent", carryID)
 		return nil, fmt.Errorf("only the message's author consents to carrying it: %w", fault.ErrForbidden)
 	}
 	now := s.now().UTC()

@@ -454,6 +454,7 @@ func (s *Service) PostStatement(ctx context.Context, actor account.Account, case
 		return nil, err
 	}
 	if !s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, c.Facts()).Allowed {
+		s.denied(ctx, actor, caseID, "statement.post")
 		return nil, fmt.Errorf("only the case's mediators sign membership: %w", fault.ErrForbidden)
 	}
 	st, err := e2ee.DecodeStatement(record)

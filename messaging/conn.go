@@ -21,6 +21,10 @@ const (
 	DefaultSendQueue = 1024
 	// maxInFlight bounds one connection's unacknowledged publishes.
 	maxInFlight = 256
+	// sessionRecheck is how often a connection re-checks its session
+	// without being told (a lost sign-out announcement, an expiry). Each
+	// check reads two records from the store, so it is kept slow.
+	sessionRecheck = time.Minute
 )
 
 // Errors an Authorizer returns.
@@ -50,6 +54,14 @@ type ConnOptions struct {
 	Auth  Authorizer
 	Watch string // broker topic announcing access changes, e.g. "case:<id>"
 	Queue int    // send queue length (default DefaultSendQueue)
+	// SessionTopics are the broker topics announcing that the
+	// connection's session may have ended (its sign-out, a revocation of
+	// all its account's sessions); SessionValid says whether it is still
+	// valid. On an announcement, and every minute as a fallback for a
+	// lost announcement or an expiry, a session that is no longer
+	// valid closes the connection with CloseSessionEnded.
+	SessionTopics []string
+	SessionValid  func(ctx context.Context) bool
 }
 
 // conn is one client connection: one reader (this goroutine), one writer.
@@ -86,6 +98,26 @@ func (s *Service) ServeConn(ctx context.Context, ws *websocket.Conn, opts ConnOp
 	if opts.Watch != "" {
 		stop := s.broker.Subscribe(opts.Watch, func([]byte) { go c.recheck(ctx) })
 		defer stop()
+	}
+	if opts.SessionValid != nil {
+		for _, topic := range opts.SessionTopics {
+			stop := s.broker.Subscribe(topic, func([]byte) { go c.checkSession(ctx) })
+			defer stop()
+		}
+		wg.Go(func() {
+			t := time.NewTicker(sessionRecheck)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					c.checkSession(ctx)
+				case <-c.done:
+					return
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
 	}
 	c.reader(ctx)
 	c.shutdown(websocket.CloseNormalClosure, "")
@@ -289,6 +321,17 @@ func (c *conn) publish(ctx context.Context, f *ClientFrame) {
 		case <-ctx.Done():
 		}
 	}()
+}
+
+// checkSession closes the connection with CloseSessionEnded once its
+// session is no longer valid.
+func (c *conn) checkSession(ctx context.Context) {
+	if c.isClosed() || ctx.Err() != nil {
+		return
+	}
+	if !c.opts.SessionValid(ctx) {
+		c.shutdown(CloseSessionEnded, "session ended; sign in again")
+	}
 }
 
 // recheck asks the Authorizer again about every subscribed room after an

@@ -49,6 +49,12 @@ func NewService(log *Log, broker Broker, logger *slog.Logger) *Service {
 // Log returns the durable room log (for history paging).
 func (s *Service) Log() *Log { return s.log }
 
+// Announce publishes data on a broker topic to every node (e.g. a
+// ConnOptions.SessionTopic after a sign-out).
+func (s *Service) Announce(ctx context.Context, topic string, data []byte) error {
+	return s.broker.Publish(ctx, topic, data)
+}
+
 // Close stops the committers and hubs. Messages already acknowledged are
 // durable; pending ones fail with context errors.
 func (s *Service) Close() {

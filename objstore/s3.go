@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -322,6 +324,11 @@ func objectInfo(key string, oi minio.ObjectInfo) Info {
 	return Info{Key: key, ETag: oi.ETag, VersionID: oi.VersionID, Size: oi.Size, Modified: oi.LastModified}
 }
 
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
+}
+
 // s3Error maps an S3 error response onto the package's sentinel errors,
 // keeping the original in the chain for logs. nil stays nil.
 func s3Error(op, key string, err error) error {
@@ -344,6 +351,10 @@ func s3Error(op, key string, err error) error {
 		// MinIO version IDs are UUIDs; anything else ("Invalid version id
 		// specified") cannot name an existing version.
 		sentinel = ErrNotFound
+	case !errors.Is(err, context.Canceled) && (resp.StatusCode >= 500 || (resp.StatusCode == 0 && resp.Code == "") || isNetError(err)):
+		// No S3 answer at all (refused, reset, timed out) or a server
+		// error (e.g. MinIO still starting).
+		sentinel = ErrUnavailable
 	default:
 		return fmt.Errorf("objstore: s3 %s %q: %w", op, key, err)
 	}

@@ -3,8 +3,11 @@ package objstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
+
+	"github.com/parley-mediation/parley/internal/fault"
 )
 
 // Errors every Store returns in the same situations, so callers can rely on
@@ -21,6 +24,9 @@ var (
 	// ErrInvalidKey: the key is empty, too long, or has characters outside
 	// the portable set [A-Za-z0-9._-/] (or a "." / ".." segment).
 	ErrInvalidKey = errors.New("objstore: invalid object key")
+	// ErrUnavailable: the store did not answer (unreachable, or a server
+	// error). Nothing the failed call wrote may be relied on.
+	ErrUnavailable = fmt.Errorf("objstore: storage unavailable: %w", fault.ErrUnavailable)
 )
 
 // Info describes one stored object version.

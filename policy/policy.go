@@ -41,6 +41,7 @@ type Action string
 const (
 	AccountCreate   Action = "account.create"
 	AccountList     Action = "account.list"
+	AccountRevoke   Action = "account.revoke_sessions"
 	CaseCreate      Action = "case.create"
 	CaseRead        Action = "case.read"
 	CaseReadSummary Action = "case.read_summary"
@@ -55,7 +56,7 @@ const (
 
 // Actions lists every action, for tables and tests.
 func Actions() []Action {
-	return []Action{AccountCreate, AccountList, CaseCreate, CaseRead, CaseReadSummary,
+	return []Action{AccountCreate, AccountList, AccountRevoke, CaseCreate, CaseRead, CaseReadSummary,
 		CaseUpdate, CaseInvite, CaseDisclose, CaseAcknowledge, CaseRecuse, CaseAddMediator, AuditRead}
 }
 

@@ -109,6 +109,9 @@ func TestServerActions(t *testing.T) {
 	}{
 		{RoleAdmin, AccountCreate, true},
 		{RoleAdmin, AccountList, true},
+		{RoleAdmin, AccountRevoke, true},
+		{RoleMediator, AccountRevoke, false},
+		{RoleParticipant, AccountRevoke, false},
 		{RoleAdmin, CaseCreate, false},
 		{RoleAdmin, AuditRead, true},
 		{RoleMediator, CaseCreate, true},

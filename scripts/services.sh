@@ -4,6 +4,8 @@
 #   scripts/services.sh install            install what is missing
 #   scripts/services.sh start <statedir>   start both on free 127.0.0.1 ports
 #   scripts/services.sh stop  <statedir>   stop what start started
+#   scripts/services.sh binaries           print the export of the server binaries' paths
+#                                          (the fault suite starts its own MinIO and Redis)
 #
 # start writes <statedir>/env; `source` it and the tests find the services
 # through the PARLEY_TEST_* variables (see internal/testenv). Everything binds
@@ -114,6 +116,7 @@ export PARLEY_TEST_S3_ACCESS_KEY=$user
 export PARLEY_TEST_S3_SECRET_KEY=$pass
 export PARLEY_TEST_MINIO_DATA=$state/minio-data
 export PARLEY_TEST_REDIS_URL=redis://127.0.0.1:$p_redis/0
+export PARLEY_TEST_MINIO_BINARY=$MINIO_BIN
 EOF
 	echo "services.sh: minio 127.0.0.1:$p_minio, redis 127.0.0.1:$p_redis; source $state/env" >&2
 }
@@ -133,9 +136,15 @@ stop() {
 	rm -f "$state/env"
 }
 
+binaries() {
+	[ -x "$MINIO_BIN" ] || die "MinIO not installed; run: scripts/services.sh install"
+	echo "export PARLEY_TEST_MINIO_BINARY=$MINIO_BIN"
+}
+
 case "${1:-}" in
 install) install ;;
+binaries) binaries ;;
 start) [ $# -eq 2 ] || die "usage: $0 start <statedir>"; start "$2" ;;
 stop) [ $# -eq 2 ] || die "usage: $0 stop <statedir>"; stop "$2" ;;
-*) die "usage: $0 install | start <statedir> | stop <statedir>" ;;
+*) die "usage: $0 install | start <statedir> | stop <statedir> | binaries" ;;
 esac

@@ -36,6 +36,9 @@ type Config struct {
 	// MaxDocumentSize limits one uploaded document version, in bytes
 	// (0: the vault's default, 2 GiB).
 	MaxDocumentSize int64
+	// WebSocketQueue is how many frames may wait for one slow WebSocket
+	// client before it is closed with 4008 (0: messaging.DefaultSendQueue).
+	WebSocketQueue int
 }
 
 // ScaleMode reports whether the node uses S3 rather than a local directory.

@@ -134,6 +134,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		Messaging: n.Messages, Caucus: n.Rooms, Vault: n.Vault, KeyDir: n.KeyDir,
 		Accounts: n.Accounts, Cases: n.Cases, Audit: log, AuditVerifierKey: signer.VerifierKey(), Policy: pol,
 		Ready: n.Ready, Log: cfg.Log, PublicURL: cfg.PublicURL, TrustForwardedFor: cfg.TrustForwardedFor,
+		WebSocketQueue: cfg.WebSocketQueue,
 	})
 	return n, nil
 }

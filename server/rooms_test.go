@@ -18,13 +18,14 @@ import (
 type people struct {
 	caseID              string
 	med, partyA, partyB *client.Client
-	medID               string
+	medID, medEmail     string
 }
 
 func seedCase(t *testing.T, n *nodetest.Node, urls ...string) people {
 	t.Helper()
 	ctx := context.Background()
-	medAcct, med := n.Staff(t, policy.RoleMediator, fmt.Sprintf("med-%d@example.org", time.Now().UnixNano()))
+	medEmail := fmt.Sprintf("med-%d@example.org", time.Now().UnixNano())
+	medAcct, med := n.Staff(t, policy.RoleMediator, medEmail)
 	c, err := med.CreateCase(ctx, "Rooms test", "family", "", []string{"Parent 1", "Parent 2"})
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +45,7 @@ func seedCase(t *testing.T, n *nodetest.Node, urls ...string) people {
 	if len(urls) == 2 {
 		ua, ub = urls[0], urls[1]
 	}
-	return people{caseID: c.ID, med: med, medID: medAcct.ID, partyA: join("A", "Avery", ua), partyB: join("B", "Blake", ub)}
+	return people{caseID: c.ID, med: med, medID: medAcct.ID, medEmail: medEmail, partyA: join("A", "Avery", ua), partyB: join("B", "Blake", ub)}
 }
 
 // next waits (bounded) for the next message event in room, skipping

@@ -166,6 +166,18 @@ func checkName(name string) (string, error) {
 	if strings.ContainsFunc(n, unicode.IsControl) {
 		return "", fault.Invalid("name", "no control characters")
 	}
+	// Bidirectional overrides and isolates make "invoice\u202Efdp.exe"
+	// read as "invoiceexe.pdf".
+	if strings.ContainsFunc(n, func(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }) {
+		return "", fault.Invalid("name", "no bidirectional control characters")
+	}
+	// A name is a file name, never a path: whoever saves the document
+	// must not be steered outside the directory they chose. (A backslash
+	// is an ordinary character on Unix; clients that save files replace
+	// it, as the CLI does and browsers do with Content-Disposition.)
+	if strings.Contains(n, "/") || n == "." || n == ".." {
+		return "", fault.Invalid("name", "a file name, without /")
+	}
 	return n, nil
 }
 

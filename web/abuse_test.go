@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/vault"
+	"github.com/parley-mediation/parley/web"
 )
 
 // TestTenThousandFailedLogins: a guessing run is refused throughout,
@@ -78,4 +81,115 @@ func countObjects(t *testing.T, s objstore.Store, prefix string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestDocumentNameTricks: names that are paths, hide characters or are
+// too long are refused with a field-level 400 before anything is stored.
+func TestDocumentNameTricks(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := t.Context()
+	_, med := n.Staff(t, policy.RoleMediator, "names@example.org")
+	c, err := med.CreateCase(ctx, "Names", "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objectsBefore := countObjectsExcept(t, n.Store, "audit/")
+	for label, name := range map[string]string{
+		"parent path":        "../../etc/passwd",
+		"absolute path":      "/etc/passwd",
+		"dot-dot":            "..",
+		"NUL":                "report\x00.pdf",
+		"newline":            "report\n.pdf",
+		"RTL override":       "invoice\u202Efdp.exe",
+		"RTL isolate":        "invoice\u2067fdp.exe",
+		"very long":          strings.Repeat("a", vault.MaxNameLen+1),
+		"invalid UTF-8":      "report\xff.pdf",
+		"only spaces (NBSP)": "\u00a0 ",
+	} {
+		_, err := med.UploadDocument(ctx, c.ID, client.Upload{Name: name, Audience: "joint", Class: "evidence",
+			Body: strings.NewReader("content"), Size: 7})
+		var ce *client.Error
+		if !errors.As(err, &ce) || ce.Status != http.StatusBadRequest || len(ce.Problem.Errors) == 0 {
+			t.Errorf("%s: %v, want a 400 problem", label, err)
+			continue
+		}
+		if f := ce.Problem.Errors[0].Field; f != "name" && f != web.DocumentNameHeader {
+			t.Errorf("%s: refusal names field %q", label, f)
+		}
+	}
+	docs, err := med.Documents(ctx, c.ID)
+	if err != nil || len(docs) != 0 {
+		t.Fatalf("documents after refused uploads: %v %v", docs, err)
+	}
+	// No document object, key or record is left (the audit log aside).
+	if got := countObjectsExcept(t, n.Store, "audit/"); got != objectsBefore {
+		t.Fatalf("refused uploads left objects: %d, before %d", got, objectsBefore)
+	}
+	// A plain name with unicode letters still works.
+	if _, err := med.UploadDocument(ctx, c.ID, client.Upload{Name: "Überweisung – März.pdf", Audience: "joint", Class: "evidence",
+		Body: strings.NewReader("content"), Size: 7}); err != nil {
+		t.Fatalf("ordinary unicode name refused: %v", err)
+	}
+}
+
+func countObjectsExcept(t *testing.T, s objstore.Store, prefix string) int {
+	n := 0
+	if err := s.List(context.Background(), "", func(i objstore.Info) error {
+		if !strings.HasPrefix(i.Key, prefix) {
+			n++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestCSRFEveryWriteRoute: every state-changing route of the live router,
+// called with the session cookie from a foreign Origin (or with no Origin
+// or Referer at all), is refused with 403 and changes nothing.
+func TestCSRFEveryWriteRoute(t *testing.T) {
+	k := newIsolationCast(t)
+	n := k.node
+	before := countObjectsExcept(t, n.Store, "audit/")
+	checked := 0
+	for _, r := range allRoutes(t, n) {
+		if r.method == http.MethodGet || r.method == http.MethodHead || r.method == http.MethodOptions {
+			continue
+		}
+		path, _ := k.fill(r.pattern)
+		for _, origin := range []string{"https://evil.example", ""} {
+			req := k.request(t, r, path, "")
+			req.Header.Del("Authorization")
+			req.AddCookie(&http.Cookie{Name: web.SessionCookie, Value: k.as["mediator"].Token})
+			if origin != "" {
+				req.Header.Set("Origin", origin)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			checked++
+			// The routes that need no session (sign-in, invite redemption,
+			// survey answers) take their credential from the body, not a
+			// cookie: a forged one has nothing to ride on. They must not
+			// succeed on the cookie alone either.
+			public := r.pattern == "/api/v1/session" && r.method == http.MethodPost ||
+				r.pattern == "/api/v1/invites/redeem" || r.pattern == "/api/v1/surveys/responses"
+			switch {
+			case public && res.StatusCode < 400:
+				t.Errorf("%s %s with a forged cookie request: %d", r.method, r.pattern, res.StatusCode)
+			case !public && res.StatusCode != http.StatusForbidden:
+				t.Errorf("%s %s from origin %q with the cookie: %d, want 403", r.method, r.pattern, origin, res.StatusCode)
+			}
+		}
+	}
+	if got := countObjectsExcept(t, n.Store, "audit/"); got != before {
+		t.Fatalf("cross-site writes changed the store: %d objects, before %d", got, before)
+	}
+	if _, err := k.as["mediator"].Me(t.Context()); err != nil {
+		t.Fatalf("the session was signed out by a cross-site DELETE: %v", err)
+	}
+	t.Logf("%d cross-site write attempts refused", checked)
 }

@@ -56,6 +56,9 @@ type Deps struct {
 	// TrustForwardedFor uses X-Forwarded-For as the client address (only
 	// behind a load balancer that sets it).
 	TrustForwardedFor bool
+	// WebSocketQueue is each WebSocket's send queue, in frames (0: the
+	// messaging default); a client that lets it overflow is closed with 4008.
+	WebSocketQueue int
 }
 
 // API is the HTTP face of one Parley node.
@@ -79,6 +82,7 @@ type API struct {
 	vault          *vault.Service
 	sockets        context.Context
 	closeSockets   context.CancelFunc
+	wsQueue        int
 }
 
 // New builds the API. Each API has its own metrics registry, so several
@@ -92,6 +96,7 @@ func New(d Deps) *API {
 		publicURL: strings.TrimRight(d.PublicURL, "/"), trustForwarded: d.TrustForwardedFor,
 		auditKeyText: d.AuditVerifierKey,
 		messaging:    d.Messaging, caucus: d.Caucus, keydir: d.KeyDir, vault: d.Vault,
+		wsQueue: d.WebSocketQueue,
 	}
 	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {
 		a.publicOrigin = u.Scheme + "://" + u.Host
@@ -153,6 +158,7 @@ func (a *API) routes() chi.Router {
 			r.Get("/me", a.me)
 			r.Get("/accounts", a.listAccounts)
 			r.Post("/accounts", a.createAccount)
+			r.Post("/accounts/{accountID}/revoke-sessions", a.revokeSessions)
 			r.Get("/audit/entries", a.auditEntries)
 			a.keydirRoutes(r)
 			r.Post("/exports", a.runExport)

@@ -2,8 +2,11 @@ package web
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
@@ -53,6 +56,14 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.auditEvent(r, audit.Event{Type: "account.logout", Actor: actor.ID})
+	// Every node closes this session's open WebSockets (close 4001). If
+	// the announcement is lost (Redis down), each socket still re-checks
+	// its session at every ping interval.
+	if a.messaging != nil {
+		if err := a.messaging.Announce(r.Context(), a.accounts.SessionTopic(token), []byte("ended")); err != nil {
+			a.log.WarnContext(r.Context(), "announcing a sign-out", slog.String("error", err.Error()))
+		}
+	}
 	a.clearSessionCookie(w)
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -115,6 +126,28 @@ func (a *API) createAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, acct.Public())
+}
+
+// revokeSessions ends every open session of an account (a lost laptop, a
+// stolen token) and closes its WebSockets on every node.
+func (a *API) revokeSessions(w http.ResponseWriter, r *http.Request) {
+	if err := a.authorize(r, policy.AccountRevoke); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	id := chi.URLParam(r, "accountID")
+	if err := a.accounts.RevokeSessions(r.Context(), id); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	a.auditEvent(r, audit.Event{Type: "account.sessions.revoked", Actor: actor.ID, Objects: []string{id}})
+	if a.messaging != nil {
+		if err := a.messaging.Announce(r.Context(), account.AccountTopic(id), []byte("revoked")); err != nil {
+			a.log.WarnContext(r.Context(), "announcing a session revocation", slog.String("error", err.Error()))
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (a *API) listAccounts(w http.ResponseWriter, r *http.Request) {

@@ -1,12 +1,15 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/messaging"
@@ -93,6 +96,12 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
+	token, _ := sessionToken(r)
 	a.messaging.ServeConn(a.sockets, ws, messaging.ConnOptions{
-		User: actor.ID, Auth: a.caucus.Authorizer(actor, caseID), Watch: caucus.CaseTopic(caseID)})
+		User: actor.ID, Auth: a.caucus.Authorizer(actor, caseID), Watch: caucus.CaseTopic(caseID), Queue: a.wsQueue,
+		SessionTopics: []string{a.accounts.SessionTopic(token), account.AccountTopic(actor.ID)},
+		SessionValid: func(ctx context.Context) bool {
+			_, _, err := a.accounts.Authenticate(ctx, token)
+			return !errors.Is(err, fault.ErrUnauthenticated) // a store outage is not a sign-out
+		}})
 }

@@ -68,6 +68,14 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		{fault.ErrGone, http.StatusGone, "gone", "No longer valid"},
 		{fault.ErrTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request body too large"},
 	}
+	if errors.Is(err, fault.ErrUnavailable) {
+		// The cause (object keys, addresses) stays in the log.
+		a.log.WarnContext(r.Context(), "storage unavailable", slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, r, Problem{Type: "unavailable", Title: "Storage is unavailable; try again shortly", Status: http.StatusServiceUnavailable,
+			Detail: "The request was not acknowledged; try it again shortly."})
+		return
+	}
 	for _, k := range kinds {
 		if errors.Is(err, k.err) {
 			detail := strings.TrimSuffix(err.Error(), ": "+k.err.Error())

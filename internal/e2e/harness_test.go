@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/kms"
 )
 
@@ -45,11 +44,13 @@ func parleyBinary(t *testing.T) string {
 	return binary
 }
 
-// cluster is N nodes sharing one bucket, master key and Redis.
+// cluster is N nodes sharing one bucket (on the suite's MinIO), master
+// key and the suite's Redis.
 type cluster struct {
 	t       *testing.T
 	bin     string
 	storage []string // flags shared by every node and CLI verb
+	serve   []string // extra flags for every node
 	nodes   []*node
 	lb      *balancer
 }
@@ -61,17 +62,20 @@ type node struct {
 	dead bool
 }
 
-func newCluster(t *testing.T, n int, redisURL string) *cluster {
+// newCluster starts n nodes, each with the extra serve flags.
+func newCluster(t *testing.T, n int, serve ...string) *cluster {
 	t.Helper()
+	env := need(t)
 	bin := parleyBinary(t)
-	s3 := testenv.S3(t)
+	s3 := env.s3()
+	redisURL := env.redisURL()
 	keyFile := filepath.Join(t.TempDir(), "master.key")
 	if err := kms.GenerateMasterKeyFile(keyFile); err != nil {
 		t.Fatal(err)
 	}
 	secret := filepath.Join(t.TempDir(), "s3secret")
 	os.WriteFile(secret, []byte(s3.SecretKey), 0o600)
-	c := &cluster{t: t, bin: bin, storage: []string{
+	c := &cluster{t: t, bin: bin, serve: serve, storage: []string{
 		"--s3-endpoint", s3.Endpoint, "--s3-bucket", s3.Bucket, "--s3-access-key", s3.AccessKey,
 		"--s3-secret-key-file", secret, "--s3-insecure", "--master-key-file", keyFile, "--redis-url", redisURL,
 	}}
@@ -116,13 +120,14 @@ func freeAddr(t *testing.T) string {
 func (c *cluster) start() *node {
 	addr := freeAddr(c.t)
 	logs := &bytes.Buffer{}
-	args := append([]string{"serve", "--addr", addr, "--log-level", "warn"}, c.storage...)
+	args := append(append([]string{"serve", "--addr", addr, "--log-level", "info"}, c.serve...), c.storage...)
 	cmd := exec.Command(c.bin, args...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
 	nd := &node{addr: addr, cmd: cmd, logs: logs}
+	suite.keepLog(logs) // read by the at-rest scan once every node has stopped
 	for range 200 {
 		if res, err := http.Get("http://" + addr + "/readyz"); err == nil {
 			res.Body.Close()

@@ -11,7 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parley-mediation/parley/client"
-	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/messaging"
 )
 
@@ -23,6 +22,7 @@ type conversation struct {
 	caseID string
 	chats  map[string]*client.Chat // "mediator", "partyA", "partyB"
 	rooms  map[string][]string     // who reads which rooms
+	tokens map[string]string       // each person's session token
 }
 
 func startConversation(t *testing.T, c *cluster) *conversation {
@@ -33,7 +33,8 @@ func startConversation(t *testing.T, c *cluster) *conversation {
 	if _, err := med.Login(ctx, "med@example.org", password); err != nil {
 		t.Fatal(err)
 	}
-	k, err := med.CreateCase(ctx, "Fault test", "workplace", "", []string{"Employee", "Employer"})
+	k, err := med.CreateCase(ctx, "Fault test "+suite.canary("title"), "workplace", "",
+		[]string{"Employee " + suite.canary("side"), "Employer"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,8 +44,9 @@ func startConversation(t *testing.T, c *cluster) *conversation {
 		"partyB":   {"joint", "caucus:B"},
 	}}
 	tokens := map[string]string{"mediator": med.Token}
+	cv.tokens = tokens
 	for _, side := range []string{"A", "B"} {
-		inv, err := med.Invite(ctx, k.ID, "party", side, "Party "+side, "", time.Hour)
+		inv, err := med.Invite(ctx, k.ID, "party", side, "Party "+suite.canary("party"+side), "", time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -182,7 +184,7 @@ func check(t *testing.T, name string, cv *conversation, tl *tally) {
 	for _, ids := range tl.acked {
 		acked += len(ids)
 	}
-	t.Logf("SCENARIO %-28s sent %4d  acknowledged %4d  deliveries %5d  lost %d  duplicated %d  out-of-order %d",
+	suite.row(t, "%-40s sent %5d  acknowledged %5d  received %6d  lost %d  duplicated %d  out-of-order %d",
 		name, tl.sent.Load(), acked, got, lost, dups, disorder)
 	if lost+dups+disorder > 0 {
 		t.Fatalf("%s: %d lost, %d duplicated, %d out of order", name, lost, dups, disorder)
@@ -190,8 +192,7 @@ func check(t *testing.T, name string, cv *conversation, tl *tally) {
 }
 
 func TestKillNodeMidConversation(t *testing.T) {
-	redisURL, _ := testenv.PrivateRedis(t)
-	c := newCluster(t, 2, redisURL)
+	c := newCluster(t, 2)
 	cv := startConversation(t, c)
 	tl := talk(t, cv, 100, func() { c.kill9(c.nodes[0]) })
 	check(t, "kill -9 one of two nodes", cv, tl)
@@ -205,17 +206,19 @@ func TestKillNodeMidConversation(t *testing.T) {
 }
 
 func TestRedisFlushAndRestart(t *testing.T) {
-	redisURL, restart := testenv.PrivateRedis(t)
-	c := newCluster(t, 2, redisURL)
+	c := newCluster(t, 2)
 	cv := startConversation(t, c)
 	tl := talk(t, cv, 100, func() {
-		opts, _ := redis.ParseURL(redisURL)
+		opts, _ := redis.ParseURL(suite.redisURL())
 		rc := redis.NewClient(opts)
 		if err := rc.FlushAll(context.Background()).Err(); err != nil {
 			t.Errorf("FLUSHALL: %v", err)
 		}
 		rc.Close()
-		restart() // the server is stopped (saving nothing) and started again
+		// The server is stopped (saving nothing) and started again.
+		if err := suite.restartRedis(); err != nil {
+			t.Errorf("restarting Redis: %v", err)
+		}
 	})
 	check(t, "Redis FLUSHALL and restart", cv, tl)
 }

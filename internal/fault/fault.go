@@ -24,6 +24,9 @@ var (
 	ErrConflict        = errors.New("conflict")
 	ErrGone            = errors.New("no longer valid")
 	ErrTooLarge        = errors.New("too large")
+	// ErrUnavailable: a backing service (the object store) did not answer;
+	// the request was not acknowledged and may be tried again.
+	ErrUnavailable = errors.New("temporarily unavailable")
 )
 
 // InvalidError says which input field is wrong and why.

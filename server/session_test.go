@@ -1,0 +1,172 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/messaging"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// dialRoom opens a raw WebSocket on a case with a bearer token.
+func dialRoom(t *testing.T, baseURL, caseID, token string) *websocket.Conn {
+	t.Helper()
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+token)
+	ws, _, err := websocket.DefaultDialer.Dial(strings.Replace(baseURL, "http", "ws", 1)+"/api/v1/cases/"+caseID+"/ws", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	if err := ws.WriteJSON(map[string]string{"t": "sub", "room": "joint"}); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+// closeCode reads ws until it closes (bounded by d) and returns the close
+// code, or 0 if it was still open after d.
+func closeCode(ws *websocket.Conn, d time.Duration) int {
+	ws.SetReadDeadline(time.Now().Add(d))
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if ce, ok := err.(*websocket.CloseError); ok {
+			return ce.Code
+		}
+		return 0 // deadline (still open) or a dropped connection without a close frame
+	}
+}
+
+// testLogoutClosesSockets: signing out closes that session's open
+// WebSockets with 4001 within a second — on the node that took the
+// sign-out and on any other — while another session of the same user keeps
+// its socket.
+func testLogoutClosesSockets(t *testing.T, a, b *nodetest.Node) {
+	ctx := context.Background()
+	p := seedCase(t, a, a.URL, b.URL)
+	onA := dialRoom(t, a.URL, p.caseID, p.partyA.Token)
+	onB := dialRoom(t, b.URL, p.caseID, p.partyA.Token)
+	medWS := dialRoom(t, b.URL, p.caseID, p.med.Token)
+	other := dialRoom(t, a.URL, p.caseID, p.partyB.Token)
+	time.Sleep(200 * time.Millisecond) // let the subscriptions settle
+
+	start := time.Now()
+	if err := client.New(a.URL, p.partyA.Token).Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, ws := range map[string]*websocket.Conn{"same node": onA, "other node": onB} {
+		if code := closeCode(ws, time.Second-time.Since(start)); code != messaging.CloseSessionEnded {
+			t.Fatalf("%s: socket of the signed-out session: close code %d after %v, want %d within 1s",
+				name, code, time.Since(start).Round(time.Millisecond), messaging.CloseSessionEnded)
+		}
+	}
+	t.Logf("both sockets of the signed-out session closed with 4001 in %v", time.Since(start).Round(time.Millisecond))
+	for name, ws := range map[string]*websocket.Conn{"another user": other, "mediator": medWS} {
+		if code := closeCode(ws, 300*time.Millisecond); code != 0 {
+			t.Fatalf("%s's socket closed (%d) by someone else's sign-out", name, code)
+		}
+	}
+	// The stolen token opens nothing any more.
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+p.partyA.Token)
+	_, res, err := websocket.DefaultDialer.Dial(strings.Replace(b.URL, "http", "ws", 1)+"/api/v1/cases/"+p.caseID+"/ws", h)
+	if err == nil || res == nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("WebSocket with a signed-out token: %v %v", err, res)
+	}
+}
+
+func TestLogoutClosesSocketsEmbedded(t *testing.T) {
+	n := nodetest.Embedded(t)
+	testLogoutClosesSockets(t, n, n)
+}
+
+func TestLogoutClosesSocketsTwoNodes(t *testing.T) {
+	cfg := nodetest.Scale(t)
+	testLogoutClosesSockets(t, nodetest.Start(t, cfg), nodetest.Start(t, cfg))
+}
+
+// TestSecondSessionSurvivesSignOut: two sessions of one account; signing
+// out one closes only its own socket.
+func TestSecondSessionSurvivesSignOut(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	_, med := n.Staff(t, policy.RoleMediator, "two-sessions@example.org")
+	k, err := med.CreateCase(ctx, "Two sessions", "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := client.New(n.URL, "")
+	if _, err := second.Login(ctx, "two-sessions@example.org", nodetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	first := dialRoom(t, n.URL, k.ID, med.Token)
+	kept := dialRoom(t, n.URL, k.ID, second.Token)
+	time.Sleep(100 * time.Millisecond)
+	if err := med.Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code := closeCode(first, time.Second); code != messaging.CloseSessionEnded {
+		t.Fatalf("signed-out session's socket: %d", code)
+	}
+	if code := closeCode(kept, 300*time.Millisecond); code != 0 {
+		t.Fatalf("the other session's socket closed with %d", code)
+	}
+}
+
+// TestRevokeSessionsClosesEverySocket: an admin revoking an account's
+// sessions (a lost laptop) ends all of them on every node — their tokens
+// stop working and their sockets close with 4001 within a second — while
+// other accounts keep theirs and the owner can sign in again.
+func TestRevokeSessionsClosesEverySocket(t *testing.T) {
+	cfg := nodetest.Scale(t)
+	a, b := nodetest.Start(t, cfg), nodetest.Start(t, cfg)
+	ctx := context.Background()
+	p := seedCase(t, a, a.URL, b.URL)
+	_, admin := a.Staff(t, policy.RoleAdmin, "admin-revoke@example.org")
+	laptop := client.New(b.URL, "")
+	if _, err := laptop.Login(ctx, p.medEmail, nodetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	onA := dialRoom(t, a.URL, p.caseID, p.med.Token)
+	onB := dialRoom(t, b.URL, p.caseID, laptop.Token)
+	other := dialRoom(t, b.URL, p.caseID, p.partyA.Token)
+	time.Sleep(200 * time.Millisecond)
+
+	if err := p.partyA.RevokeSessions(ctx, p.medID); err == nil {
+		t.Fatal("a party revoked the mediator's sessions")
+	}
+	start := time.Now()
+	if err := client.New(a.URL, admin.Token).RevokeSessions(ctx, p.medID); err != nil {
+		t.Fatal(err)
+	}
+	for name, ws := range map[string]*websocket.Conn{"node A": onA, "node B": onB} {
+		if code := closeCode(ws, time.Second-time.Since(start)); code != messaging.CloseSessionEnded {
+			t.Fatalf("%s: revoked session's socket: close %d after %v, want 4001 within 1s", name, code, time.Since(start))
+		}
+	}
+	if code := closeCode(other, 300*time.Millisecond); code != 0 {
+		t.Fatalf("another account's socket closed with %d", code)
+	}
+	for _, tok := range []string{p.med.Token, laptop.Token} {
+		if _, err := client.New(b.URL, tok).Me(ctx); err == nil {
+			t.Fatal("a revoked token still works")
+		}
+	}
+	again := client.New(b.URL, "")
+	if _, err := again.Login(ctx, p.medEmail, nodetest.Password); err != nil {
+		t.Fatalf("signing in after the revocation: %v", err)
+	}
+	if _, err := again.Me(ctx); err != nil {
+		t.Fatalf("a session opened after the revocation: %v", err)
+	}
+}
