@@ -690,4 +690,3 @@ func (s *Service) accessChange(c *cases.Case, before, after policy.Document) (ga
 	}
 	return gaining, losing
 }
-
