@@ -215,7 +215,9 @@ func (e *env) versionsOf(t testing.TB, key string) int {
 	return len(vs)
 }
 
-func docObject(caseID, docID string, v int) string { return fmt.Sprintf("docs/%s/%s/%d", caseID, docID, v) }
+func docObject(caseID, docID string, v int) string {
+	return fmt.Sprintf("docs/%s/%s/%d", caseID, docID, v)
+}
 func versionObject(caseID, docID string, v int) string {
 	return fmt.Sprintf("vault/%s/versions/%s/%010d", caseID, docID, v)
 }
