@@ -247,7 +247,9 @@ func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, 
 	if err := s.step("records"); err != nil {
 		return nil, nil, err
 	}
-	// 4. Message history.
+	// 4. Message history: holds read again, one audit batch, then every
+	// stored batch of every room deleted.
+	var msgIdx []int
 	for i, it := range items {
 		if it.Doc != "" || out[i].Result != "" {
 			continue
@@ -260,18 +262,35 @@ func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, 
 			out[i] = Outcome{Result: OutcomeHeld, Held: []string{"case hold"}}
 			continue
 		}
-		if err := s.record(ctx, audit.Event{Type: "retention.messages.destroyed", Actor: actor.ID, Case: it.Case,
-			Objects: []string{p.ID}, Attrs: map[string]string{"size": strconv.FormatInt(it.Size, 10)}}); err != nil {
+		msgIdx = append(msgIdx, i)
+	}
+	var events []audit.Event
+	for chunk := range slices.Chunk(msgIdx, 64) {
+		ev := audit.Event{Type: "retention.messages.destroyed", Actor: actor.ID, Time: s.now().UTC(),
+			Attrs: map[string]string{"plan": p.ID, "cases": strconv.Itoa(len(chunk))}}
+		for _, i := range chunk {
+			ev.Objects = append(ev.Objects, items[i].Case)
+		}
+		events = append(events, ev)
+	}
+	if len(events) > 0 {
+		if _, err := s.audit.AppendBatch(ctx, events); err != nil {
 			return nil, nil, fmt.Errorf("audit: %w", err)
 		}
-		if err := s.deleteMessages(ctx, it.Case); err != nil {
-			if errors.Is(err, objstore.ErrHeld) {
-				out[i] = Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}
-				continue
-			}
-			return nil, nil, err
+	}
+	merrs := make([]error, len(msgIdx))
+	workers.Run(len(msgIdx), s.parallel, func(j int) {
+		merrs[j] = s.deleteMessages(ctx, items[msgIdx[j]].Case)
+	})
+	for j, i := range msgIdx {
+		switch {
+		case merrs[j] == nil:
+			out[i] = Outcome{Result: OutcomeDestroyed}
+		case errors.Is(merrs[j], objstore.ErrHeld):
+			out[i] = Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}
+		default:
+			return nil, nil, merrs[j]
 		}
-		out[i] = Outcome{Result: OutcomeDestroyed}
 	}
 	if err := s.step("messages"); err != nil {
 		return nil, nil, err
@@ -311,9 +330,6 @@ func (s *Service) destroyCaseKeys(ctx context.Context, actor account.Account, p 
 			}
 		}
 	}
-	errs := make([]error, len(caseIDs))
-	workers.Run(len(caseIDs), s.parallel, func(i int) {
-		_, errs[i] = s.vault.DestroyCaseKey(ctx, actor.ID, caseIDs[i])
-	})
+	_, errs := s.vault.DestroyCaseKeys(ctx, actor.ID, caseIDs, map[string]string{"plan": p.ID}, s.parallel)
 	return errors.Join(errs...)
 }
