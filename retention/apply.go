@@ -192,60 +192,25 @@ func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, 
 			keyIdx = append(keyIdx, i)
 		}
 	}
-	// 1. Keys.
+	// 1–3. Keys, then ciphertext, then records (vault.Dispose, which
+	// calls s.step at each boundary).
 	refs := make([]vault.VersionRef, len(keyIdx))
 	for j, i := range keyIdx {
 		refs[j] = items[i].Ref()
 	}
-	errs := s.vault.DestroyDataKeys(ctx, actor.ID, refs, map[string]string{"plan": p.ID}, s.parallel)
-	var destroyed []int
+	errs, err := s.vault.Dispose(ctx, actor.ID, refs, map[string]string{"plan": p.ID}, s.parallel, s.step)
+	if err != nil {
+		return nil, nil, err
+	}
 	for j, i := range keyIdx {
 		switch {
 		case errs[j] == nil:
-			destroyed = append(destroyed, i)
+			out[i] = Outcome{Result: OutcomeDestroyed}
 		case errors.Is(errs[j], objstore.ErrHeld):
 			out[i] = Outcome{Result: OutcomeHeld, Held: []string{"hold placed since planning"}}
 		default:
-			return nil, nil, fmt.Errorf("destroy key of %s version %d: %w", items[i].Doc, items[i].Version, errs[j])
+			return nil, nil, fmt.Errorf("dispose of %s version %d: %w", items[i].Doc, items[i].Version, errs[j])
 		}
-	}
-	if err := s.step("keys"); err != nil {
-		return nil, nil, err
-	}
-	// 2. Ciphertext.
-	cerrs := make([]error, len(destroyed))
-	workers.Run(len(destroyed), s.parallel, func(j int) {
-		cerrs[j] = s.vault.DeleteCiphertext(ctx, items[destroyed[j]].Ref())
-	})
-	if err := errors.Join(cerrs...); err != nil {
-		return nil, nil, err
-	}
-	if err := s.step("ciphertext"); err != nil {
-		return nil, nil, err
-	}
-	// 3. Document records, once all their versions are gone.
-	type docID struct{ c, d string }
-	var docs []docID
-	seen := map[docID]bool{}
-	for _, i := range destroyed {
-		k := docID{items[i].Case, items[i].Doc}
-		if !seen[k] {
-			seen[k] = true
-			docs = append(docs, k)
-		}
-	}
-	perrs := make([]error, len(docs))
-	workers.Run(len(docs), s.parallel, func(j int) {
-		_, perrs[j] = s.vault.PurgeDocument(ctx, docs[j].c, docs[j].d)
-	})
-	if err := errors.Join(perrs...); err != nil {
-		return nil, nil, err
-	}
-	for _, i := range destroyed {
-		out[i] = Outcome{Result: OutcomeDestroyed}
-	}
-	if err := s.step("records"); err != nil {
-		return nil, nil, err
 	}
 	// 4. Message history: holds read again, one audit batch, then every
 	// stored batch of every room deleted.

@@ -18,19 +18,21 @@ import (
 )
 
 // Disposal, in the order package retention runs it (NIST SP 800-88
-// cryptographic erase, then clean-up):
+// cryptographic erase, then clean-up); Dispose (dispose_bulk.go) runs
+// steps 1–3 for a page of records, DestroyCaseKeys step 4:
 //
-//  1. DestroyDataKeys: every stored copy of each version's wrapped data key
-//     goes. From here on the ciphertext is noise, wherever copies of it
-//     live (old object versions, backups).
-//  2. DeleteCiphertext: every stored version of the ciphertext goes.
-//  3. PurgeDocument: once all of a document's versions are erased, every
-//     stored version of its record (names, media types, hashes) goes.
-//  4. DestroyCaseKey: once no document of the case remains, every stored
+//  1. every stored copy of each version's wrapped data key goes. From
+//     here on the ciphertext is noise, wherever copies of it live (old
+//     object versions, backups).
+//  2. every stored version of the ciphertext goes.
+//  3. once none of a document's versions remains, every stored version of
+//     its record (names, media types, hashes) goes.
+//  4. once no document of the case remains, every stored
 //     version of the case key goes, so backups of the records taken
 //     before disposal open nothing either.
 //
-// Each step is idempotent and checks the one before it is done, so a
+// Each step is idempotent and runs only on what the one before it
+// finished, so a
 // crash anywhere leaves nothing readable that was meant to be gone, and
 // running the same steps again finishes the work. None of them makes an
 // access decision: the retention job calls them under its own policy, as
@@ -38,9 +40,6 @@ import (
 
 // ErrHeld: the document or its case is under legal hold.
 var ErrHeld = objstore.ErrHeld
-
-// errKeyFirst: a ciphertext or record would be deleted before its key.
-var errKeyFirst = errors.New("data key not yet destroyed")
 
 // VersionRef names one version of a document.
 type VersionRef struct {
@@ -328,53 +327,6 @@ func gone(ctx context.Context, store objstore.Store, key string) (bool, error) {
 		return true, nil
 	}
 	return false, err
-}
-
-// DeleteCiphertext deletes every stored version of a version's ciphertext.
-// Its data key must be gone first: ciphertext is never deleted while it
-// could still be read, so an interrupted disposal never leaves a readable
-// key to a missing document or the other way round.
-func (s *Service) DeleteCiphertext(ctx context.Context, r VersionRef) error {
-	ok, err := gone(ctx, s.store, versionKey(r.Case, r.Doc, r.Version))
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%s version %d: %w", r.Doc, r.Version, errKeyFirst)
-	}
-	return deleteAllVersions(ctx, s.store, objectKey(r.Case, r.Doc, r.Version))
-}
-
-// PurgeDocument deletes every stored version of a document's record once
-// every version of the document is erased and its ciphertext deleted. It
-// reports whether the document is gone (false: versions remain).
-func (s *Service) PurgeDocument(ctx context.Context, caseID, docID string) (bool, error) {
-	var d docRecord
-	_, err := s.meta.Get(ctx, docKey(caseID, docID), &d)
-	if errors.Is(err, metastore.ErrNotFound) {
-		return true, deleteAllVersions(ctx, s.store, docKey(caseID, docID))
-	}
-	if err != nil {
-		return false, err
-	}
-	if d.Hold != nil {
-		return false, fmt.Errorf("document %s is under legal hold: %w", docID, ErrHeld)
-	}
-	for _, v := range d.Versions {
-		if !v.Erased {
-			return false, nil
-		}
-		for _, key := range []string{versionKey(caseID, docID, v.Version), objectKey(caseID, docID, v.Version)} {
-			ok, err := gone(ctx, s.store, key)
-			if err != nil {
-				return false, err
-			}
-			if !ok {
-				return false, fmt.Errorf("%s: %w", key, errKeyFirst)
-			}
-		}
-	}
-	return true, deleteAllVersions(ctx, s.store, docKey(caseID, docID))
 }
 
 // DestroyCaseKey deletes every stored version of the case key once no
