@@ -3,7 +3,6 @@ package retention
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -220,10 +219,4 @@ func docObject(caseID, docID string, v int) string {
 }
 func versionObject(caseID, docID string, v int) string {
 	return fmt.Sprintf("vault/%s/versions/%s/%010d", caseID, docID, v)
-}
-
-func randomID() string {
-	b := make([]byte, 4)
-	rand.Read(b)
-	return fmt.Sprintf("%x", b)
 }
