@@ -67,6 +67,10 @@ func roomOf(c *cases.Case, name string) (policy.Room, messaging.Room, error) {
 	return r, messaging.Room{ID: c.ID + "/" + key, Name: name}, nil
 }
 
+// HistoryPrefix is the object-key prefix of every stored message batch of
+// every room of a case (its message history, one record class).
+func HistoryPrefix(caseID string) string { return messaging.StoragePrefix(caseID + "/") }
+
 // CaseTopic is the broker topic announcing membership changes of a case.
 func CaseTopic(caseID string) string { return "case:" + caseID }
 

@@ -31,6 +31,11 @@ type Log struct {
 // NewLog returns the room log on store.
 func NewLog(store objstore.Store) *Log { return &Log{store: store, now: time.Now} }
 
+// StoragePrefix is the object-key prefix under which the batches of every
+// room whose id starts with roomIDPrefix are stored: what retention lists,
+// holds and deletes to dispose of a case's message history.
+func StoragePrefix(roomIDPrefix string) string { return "rooms/" + roomIDPrefix }
+
 func batchKey(room string, epoch, first int64) string {
 	return fmt.Sprintf("rooms/%s/e%010d/%020d", room, epoch, first)
 }

@@ -358,17 +358,62 @@ func (d *Dir) List(ctx context.Context, prefix string, fn func(Info) error) erro
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		parent, name = prefix[:i], prefix[i+1:]
 	}
-	return d.walk(ctx, parent, name, fn)
+	return d.walk(ctx, parent, name, func(key string) error {
+		vid, m, ok, err := d.latest(key)
+		if err != nil || !ok || m.DeleteMarker {
+			return err
+		}
+		info := m.info(key, vid)
+		info.VersionID = "" // as on S3, whose listings carry none
+		return fn(info)
+	})
 }
 
-// walk visits the live objects at and below the children of key directory
-// parent whose names start with namePrefix, in lexical key order.
+// VersionsUnder implements Store: the same walk as List, visiting every
+// key that has any version, live or not.
+func (d *Dir) VersionsUnder(ctx context.Context, prefix string, fn func(Version) error) error {
+	if err := validatePrefix(prefix); err != nil {
+		return err
+	}
+	parent, name := "", prefix
+	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+		parent, name = prefix[:i], prefix[i+1:]
+	}
+	return d.walk(ctx, parent, name, func(key string) error {
+		vs, err := d.Versions(ctx, key)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			if err := fn(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeleteVersions implements Store, one version at a time.
+func (d *Dir) DeleteVersions(ctx context.Context, versions []Info) []error {
+	errs := make([]error, len(versions))
+	for i, v := range versions {
+		errs[i] = d.Delete(ctx, v.Key, v.VersionID)
+	}
+	return errs
+}
+
+// walk visits (calls visit with) the keys at and below the children of key
+// directory parent whose names start with namePrefix, in lexical key
+// order, whatever versions they hold.
 //
 // Sorting directory entries by name is not enough: key "a-c" sorts before
 // "a/b" ('-' < '/') although directory "a" sorts before "a-c". So each entry
 // n yields two items, the object n (sorting as "n") and its subtree (sorting
 // as "n/"), and the items are sorted together.
-func (d *Dir) walk(ctx context.Context, parent, namePrefix string, fn func(Info) error) error {
+func (d *Dir) walk(ctx context.Context, parent, namePrefix string, visit func(key string) error) error {
 	entries, err := os.ReadDir(d.keyDir(parent))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // pruned under us, or never existed
@@ -398,21 +443,13 @@ func (d *Dir) walk(ctx context.Context, parent, namePrefix string, fn func(Info)
 			key = parent + "/" + it.name
 		}
 		if it.subtree {
-			if err := d.walk(ctx, key, "", fn); err != nil {
+			if err := d.walk(ctx, key, "", visit); err != nil {
 				return err
 			}
 			continue
 		}
-		vid, m, ok, err := d.latest(key)
-		if err != nil {
+		if err := visit(key); err != nil {
 			return err
-		}
-		if ok && !m.DeleteMarker {
-			info := m.info(key, vid)
-			info.VersionID = "" // as on S3, whose listings carry none
-			if err := fn(info); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

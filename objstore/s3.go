@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -250,6 +251,75 @@ func (s *S3) Versions(ctx context.Context, key string) ([]Version, error) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, key)
 	}
 	return out, nil
+}
+
+// VersionsUnder implements Store, with S3's versioned listing.
+func (s *S3) VersionsUnder(ctx context.Context, prefix string, fn func(Version) error) error {
+	if err := validatePrefix(prefix); err != nil {
+		return err
+	}
+	opts := minio.ListObjectsOptions{Prefix: prefix, Recursive: true, WithVersions: true}
+	for oi := range s.client.ListObjectsIter(ctx, s.bucket, opts) {
+		if oi.Err != nil {
+			return s3Error("versions", prefix, oi.Err)
+		}
+		if err := fn(Version{Info: objectInfo(oi.Key, oi), IsLatest: oi.IsLatest, DeleteMarker: oi.IsDeleteMarker}); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// DeleteVersions implements Store with S3's multi-object delete (up to
+// 1,000 versions a request; minio-go batches).
+func (s *S3) DeleteVersions(ctx context.Context, versions []Info) []error {
+	errs := make([]error, len(versions))
+	index := map[[2]string]int{}
+	var objs []minio.ObjectInfo
+	for i, v := range versions {
+		if err := ValidateKey(v.Key); err != nil {
+			errs[i] = err
+			continue
+		}
+		if !plausibleVersionID(v.VersionID) || v.VersionID == "" {
+			continue // names no version: nothing to delete
+		}
+		index[[2]string{v.Key, v.VersionID}] = i
+		objs = append(objs, minio.ObjectInfo{Key: v.Key, VersionID: v.VersionID})
+	}
+	if len(objs) == 0 {
+		return errs
+	}
+	results, err := s.client.RemoveObjectsWithIter(ctx, s.bucket, slices.Values(objs), minio.RemoveObjectsOptions{})
+	if err != nil {
+		return fillErrs(errs, index, s3Error("delete", versions[0].Key, err))
+	}
+	for r := range results {
+		if r.Err == nil {
+			continue
+		}
+		i, ok := index[[2]string{r.ObjectName, r.ObjectVersionID}]
+		if !ok {
+			return fillErrs(errs, index, s3Error("delete", r.ObjectName, r.Err))
+		}
+		v := versions[i]
+		if held, herr := s.LegalHold(ctx, v.Key, v.VersionID); herr == nil && held {
+			errs[i] = fmt.Errorf("%w: %s@%s: %w", ErrHeld, v.Key, v.VersionID, r.Err)
+		} else if err := s3Error("delete", v.Key, r.Err); !errors.Is(err, ErrNotFound) {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// fillErrs sets err for every indexed version that has no error yet.
+func fillErrs(errs []error, index map[[2]string]int, err error) []error {
+	for _, i := range index {
+		if errs[i] == nil {
+			errs[i] = err
+		}
+	}
+	return errs
 }
 
 // SetLegalHold implements Store.

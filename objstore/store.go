@@ -87,6 +87,17 @@ type Store interface {
 	List(ctx context.Context, prefix string, fn func(Info) error) error
 	// Versions lists every version and delete marker of key, newest first.
 	Versions(ctx context.Context, key string) ([]Version, error)
+	// VersionsUnder calls fn for every version and delete marker of every
+	// key starting with prefix, in lexical key order and, within a key,
+	// newest first. Returning an error from fn stops the walk. Disposal
+	// uses it to learn, in one listing, every stored version of a case's
+	// records.
+	VersionsUnder(ctx context.Context, prefix string, fn func(Version) error) error
+	// DeleteVersions permanently deletes the given versions (Key and
+	// VersionID of each), in bulk where the store can, and returns one
+	// error per version: nil when it is deleted or was already gone,
+	// ErrHeld when it is under legal hold.
+	DeleteVersions(ctx context.Context, versions []Info) []error
 	// SetLegalHold turns the legal hold of one version on or off.
 	SetLegalHold(ctx context.Context, key, versionID string, on bool) error
 	// LegalHold reports whether a version is under legal hold.

@@ -24,6 +24,7 @@ import (
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/ratelimit"
+	"github.com/parley-mediation/parley/retention"
 	"github.com/parley-mediation/parley/vault"
 	"github.com/parley-mediation/parley/web"
 )
@@ -49,10 +50,12 @@ type Node struct {
 	Messages *messaging.Service
 	Rooms    *caucus.Service
 	Vault    *vault.Service
-	KeyDir   *keydir.Service
-	broker   messaging.Broker
-	redis    *redis.Client
-	vkey     string
+	// Retention runs schedules, holds and disposal.
+	Retention *retention.Service
+	KeyDir    *keydir.Service
+	broker    messaging.Broker
+	redis     *redis.Client
+	vkey      string
 }
 
 // AuditVerifierKey is the public key that verifies the audit log.
@@ -127,11 +130,14 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if n.Vault, err = vault.New(vault.Config{Meta: meta, Cases: n.Cases, MasterKey: mk, Policy: pol, Audit: log, MaxSize: cfg.MaxDocumentSize}); err != nil {
 		return nil, err
 	}
+	if n.Retention, err = retention.New(retention.Config{Meta: meta, Cases: n.Cases, Vault: n.Vault, Policy: pol, Audit: log, Signer: signer}); err != nil {
+		return nil, err
+	}
 	if n.KeyDir, err = keydir.Open(ctx, keydir.Config{Store: store, Meta: meta, MasterKey: mk, Cases: n.Cases, Caucus: n.Rooms, Policy: pol, Audit: log}); err != nil {
 		return nil, err
 	}
 	n.API = web.New(web.Deps{
-		Messaging: n.Messages, Caucus: n.Rooms, Vault: n.Vault, KeyDir: n.KeyDir,
+		Messaging: n.Messages, Caucus: n.Rooms, Vault: n.Vault, KeyDir: n.KeyDir, Retention: n.Retention,
 		Accounts: n.Accounts, Cases: n.Cases, Audit: log, AuditVerifierKey: signer.VerifierKey(), Policy: pol,
 		Ready: n.Ready, Log: cfg.Log, PublicURL: cfg.PublicURL, TrustForwardedFor: cfg.TrustForwardedFor,
 		WebSocketQueue: cfg.WebSocketQueue,

@@ -17,8 +17,10 @@
 //     (wrapped by the master key through package kms, at keys/cases/<case>,
 //     created once, race-safe) wraps each data key; the wrapped data key
 //     lives in the version's sealed metadata record. Deleting that record is
-//     the crypto-erase of the version (DestroyDataKey, kept separate and
-//     explicit for the retention work).
+//     the crypto-erase of the version (DestroyDataKey). Disposal for package
+//     retention (dispose.go, dispose_bulk.go) runs in a fixed order — data
+//     keys, then ciphertext, then document records, then case keys — each
+//     step idempotent and in bulk, and refuses anything under hold.
 //   - Documents, versions and their metadata (model.go): name, media type,
 //     size, SHA-256 of the plaintext, uploader, version, audience, record
 //     class and creation time, in sealed metastore records. Old versions are
@@ -28,8 +30,9 @@
 //     participants — and sharing between them, with a preview of who gains
 //     and who loses access. Every access decision is asked of package policy
 //     (vault.cedar); this package only describes the document.
-//   - Legal holds on documents (records staff), enforced by the object
-//     store's object lock.
+//   - Legal holds on documents (records staff) and on whole cases (for
+//     package retention), enforced by the object store's object lock on
+//     every stored version (hold.go).
 //
 // Object keys say nothing about content: docs/<case>/<doc>/<version> for
 // ciphertext, vault/<case>/docs/<doc> and vault/<case>/versions/<doc>/<n>

@@ -194,6 +194,15 @@ func (s *Service) Upload(ctx context.Context, actor account.Account, caseID stri
 	if _, err := s.meta.Create(ctx, docKey(caseID, d.ID), d); err != nil {
 		return Document{}, err
 	}
+	// A hold on the whole case covers documents added under it.
+	if held, err := s.CaseHeld(ctx, caseID); err != nil || held {
+		if err == nil {
+			err = s.holdVersion(ctx, caseID, d.ID, 1, true)
+		}
+		if err != nil {
+			return Document{}, fmt.Errorf("hold new document: %w", err)
+		}
+	}
 	return d.view(cs.allowed(policy.DocDownload, pd), true), nil
 }
 
@@ -261,8 +270,15 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		s.discardVersion(context.WithoutCancel(ctx), caseID, docID, num)
 		return Document{}, err
 	}
-	// A hold placed on the document covers versions added under it.
-	if committed.Hold != nil {
+	// A hold placed on the document, or on its case, covers versions
+	// added under it.
+	held := committed.Hold != nil
+	if !held {
+		if held, err = s.CaseHeld(ctx, caseID); err != nil {
+			return Document{}, fmt.Errorf("hold new version: %w", err)
+		}
+	}
+	if held {
 		if err := s.holdVersion(ctx, caseID, docID, num, true); err != nil {
 			return Document{}, fmt.Errorf("hold new version: %w", err)
 		}
@@ -707,126 +723,4 @@ func (s *Service) accessChange(c *cases.Case, before, after policy.Document) (ga
 		losing = []Person{}
 	}
 	return gaining, losing
-}
-
-// ---- holds ----
-
-// SetHold places (on) or releases a legal hold on every version of a
-// document: neither its ciphertext nor its keys can then be deleted, by
-// Parley or by anyone with access to the bucket.
-func (s *Service) SetHold(ctx context.Context, actor account.Account, caseID, docID string, on bool) (Document, error) {
-	cs, err := s.scope(ctx, actor, caseID)
-	if err != nil {
-		return Document{}, err
-	}
-	d, err := s.loadDoc(ctx, cs, docID, policy.DocHold)
-	if err != nil {
-		return Document{}, err
-	}
-	if err := s.record(ctx, audit.Event{Type: "doc.hold", Actor: actor.ID, Case: caseID,
-		Objects: []string{docID}, Attrs: map[string]string{"on": strconv.FormatBool(on)}}); err != nil {
-		return Document{}, fmt.Errorf("audit: %w", err)
-	}
-	// A hold is placed on the objects before the record says so, and the
-	// record cleared before the objects are released.
-	setAll := func(r *docRecord) error {
-		for _, v := range r.Versions {
-			if v.Erased {
-				continue
-			}
-			if err := s.holdVersion(ctx, caseID, docID, v.Version, on); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if on {
-		if err := setAll(d); err != nil {
-			return Document{}, err
-		}
-	}
-	updated, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
-		if on {
-			r.Hold = &Hold{By: actor.ID, At: s.now().UTC()}
-		} else {
-			r.Hold = nil
-		}
-		return nil
-	})
-	if err != nil {
-		return Document{}, err
-	}
-	// Placing: again, for versions added between the first pass and the
-	// record update. Releasing: now that the record no longer says held.
-	if err := setAll(&updated); err != nil {
-		return Document{}, err
-	}
-	return updated.view(cs.allowed(policy.DocDownload, updated.policyDoc()), true), nil
-}
-
-// holdVersion sets the legal hold of one version's ciphertext and key record.
-func (s *Service) holdVersion(ctx context.Context, caseID, docID string, v int, on bool) error {
-	var vr versionRecord
-	if _, err := s.meta.Get(ctx, versionKey(caseID, docID, v), &vr); err != nil {
-		return err
-	}
-	if err := s.store.SetLegalHold(ctx, vr.Object, vr.ObjectVID, on); err != nil {
-		return err
-	}
-	info, err := s.store.Stat(ctx, versionKey(caseID, docID, v))
-	if err != nil {
-		return err
-	}
-	return s.store.SetLegalHold(ctx, info.Key, info.VersionID, on)
-}
-
-// ---- crypto-erase ----
-
-// DestroyDataKey crypto-erases one version: it deletes every stored copy
-// of the version's wrapped data key, after which its ciphertext can never
-// be decrypted, by anyone. It is deliberately separate from everything
-// else and makes no access decision of its own: the retention job calls it
-// under its own policy, as the actor it names. A held document is refused.
-func (s *Service) DestroyDataKey(ctx context.Context, actorID, caseID, docID string, version int) error {
-	var d docRecord
-	if _, err := s.meta.Get(ctx, docKey(caseID, docID), &d); err != nil {
-		return err
-	}
-	if d.Hold != nil {
-		return fmt.Errorf("document %s is under legal hold: %w", docID, objstore.ErrHeld)
-	}
-	if _, ok := d.version(version); !ok {
-		return fmt.Errorf("document %s version %d: %w", docID, version, fault.ErrNotFound)
-	}
-	if err := s.record(ctx, audit.Event{Type: "doc.key.destroyed", Actor: actorID, Case: caseID,
-		Objects: []string{docID}, Attrs: map[string]string{"version": strconv.Itoa(version)}}); err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
-	if _, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
-		if r.Hold != nil {
-			return fmt.Errorf("document %s is under legal hold: %w", docID, objstore.ErrHeld)
-		}
-		for i := range r.Versions {
-			if r.Versions[i].Version == version {
-				r.Versions[i].Erased = true
-			}
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	key := versionKey(caseID, docID, version)
-	versions, err := s.store.Versions(ctx, key)
-	if errors.Is(err, objstore.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, v := range versions {
-		if err := s.store.Delete(ctx, key, v.VersionID); err != nil {
-			return fmt.Errorf("erase %s: %w", key, err)
-		}
-	}
-	return nil
 }

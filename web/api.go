@@ -21,6 +21,7 @@ import (
 	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/retention"
 	"github.com/parley-mediation/parley/vault"
 )
 
@@ -43,6 +44,8 @@ type Deps struct {
 	Caucus    *caucus.Service
 	// Vault serves the case documents.
 	Vault *vault.Service
+	// Retention serves the schedule, holds, plans and certificates.
+	Retention *retention.Service
 	// KeyDir serves end-to-end encryption's key directory, membership
 	// statements and carries (handlers_e2ee.go).
 	KeyDir *keydir.Service
@@ -80,6 +83,7 @@ type API struct {
 	caucus         *caucus.Service
 	keydir         *keydir.Service
 	vault          *vault.Service
+	retention      *retention.Service
 	sockets        context.Context
 	closeSockets   context.CancelFunc
 	wsQueue        int
@@ -96,7 +100,7 @@ func New(d Deps) *API {
 		publicURL: strings.TrimRight(d.PublicURL, "/"), trustForwarded: d.TrustForwardedFor,
 		auditKeyText: d.AuditVerifierKey,
 		messaging:    d.Messaging, caucus: d.Caucus, keydir: d.KeyDir, vault: d.Vault,
-		wsQueue: d.WebSocketQueue,
+		wsQueue: d.WebSocketQueue, retention: d.Retention,
 	}
 	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {
 		a.publicOrigin = u.Scheme + "://" + u.Host
@@ -163,6 +167,7 @@ func (a *API) routes() chi.Router {
 			a.keydirRoutes(r)
 			r.Post("/exports", a.runExport)
 			r.Get("/exports/dictionary", a.exportDictionary)
+			a.retentionRoutes(r)
 			r.Get("/cases", a.listCases)
 			r.Post("/cases", a.createCase)
 			r.Route("/cases/{caseID}", func(r chi.Router) {
@@ -181,6 +186,7 @@ func (a *API) routes() chi.Router {
 				r.Get("/ws", a.roomSocket)
 				a.e2eeRoutes(r)
 				a.vaultRoutes(r)
+				a.caseHoldRoutes(r)
 			})
 		})
 	})

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) objstore.Store) {
 		{"Versions", testVersions},
 		{"PermanentDelete", testPermanentDelete},
 		{"LegalHold", testLegalHold},
+		{"BulkVersions", testBulkVersions},
 		{"LargeStream", testLargeStream},
 		{"Ping", testPing},
 	}
@@ -508,6 +509,64 @@ func testLegalHold(t *testing.T, s objstore.Store) {
 	isErr(t, "SetLegalHold on deleted version", s.SetLegalHold(ctx, key, v1.VersionID, true), objstore.ErrNotFound)
 	_, err := s.LegalHold(ctx, key, v1.VersionID)
 	isErr(t, "LegalHold on deleted version", err, objstore.ErrNotFound)
+}
+
+// testBulkVersions: VersionsUnder lists every version and delete marker
+// under a prefix (keys whose latest is a marker included, other prefixes
+// not), and DeleteVersions deletes them in one call, refusing a held one
+// with ErrHeld and taking versions already gone in its stride.
+func testBulkVersions(t *testing.T, s objstore.Store) {
+	ctx := t.Context()
+	a1 := put(t, s, "bulk/c/a", []byte("a1"), objstore.PutOptions{})
+	a2 := put(t, s, "bulk/c/a", []byte("a2"), objstore.PutOptions{})
+	b1 := put(t, s, "bulk/c/b/x", []byte("b1"), objstore.PutOptions{})
+	if err := s.Delete(ctx, "bulk/c/b/x", ""); err != nil { // a marker over b1
+		t.Fatal(err)
+	}
+	h1 := put(t, s, "bulk/c/held", []byte("h1"), objstore.PutOptions{})
+	put(t, s, "bulk/d/other", []byte("o"), objstore.PutOptions{})
+	if err := s.SetLegalHold(ctx, "bulk/c/held", h1.VersionID, true); err != nil {
+		t.Fatal(err)
+	}
+	var got []objstore.Version
+	if err := s.VersionsUnder(ctx, "bulk/c/", func(v objstore.Version) error { got = append(got, v); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, v := range got {
+		names = append(names, fmt.Sprintf("%s marker=%v latest=%v", v.Key, v.DeleteMarker, v.IsLatest))
+	}
+	want := []string{"bulk/c/a marker=false latest=true", "bulk/c/a marker=false latest=false",
+		"bulk/c/b/x marker=true latest=true", "bulk/c/b/x marker=false latest=false", "bulk/c/held marker=false latest=true"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("VersionsUnder:\n got %q\nwant %q", names, want)
+	}
+	if got[0].VersionID != a2.VersionID || got[1].VersionID != a1.VersionID || got[3].VersionID != b1.VersionID {
+		t.Fatalf("version ids: %+v", got)
+	}
+	var all []objstore.Info
+	for _, v := range got {
+		all = append(all, v.Info)
+	}
+	all = append(all, a1) // twice: the second finds it gone
+	errs := s.DeleteVersions(ctx, all)
+	for i, err := range errs {
+		if all[i].Key == "bulk/c/held" {
+			isErr(t, "DeleteVersions held", err, objstore.ErrHeld)
+		} else if err != nil {
+			t.Errorf("DeleteVersions %s@%s: %v", all[i].Key, all[i].VersionID, err)
+		}
+	}
+	var left []string
+	if err := s.VersionsUnder(ctx, "bulk/", func(v objstore.Version) error { left = append(left, v.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(left, []string{"bulk/c/held", "bulk/d/other"}) {
+		t.Fatalf("left after DeleteVersions: %q", left)
+	}
+	if err := s.SetLegalHold(ctx, "bulk/c/held", h1.VersionID, false); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // testLargeStream puts 20 MiB of unknown length (more than one S3 part) and

@@ -1,0 +1,121 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/parley-mediation/parley/retention"
+)
+
+// Retention: the schedule, legal holds, disposition plans and
+// certificates (records staff and admins).
+
+// Schedule returns the retention schedule in force.
+func (c *Client) Schedule(ctx context.Context) (retention.StoredSchedule, error) {
+	var out retention.StoredSchedule
+	err := c.Do(ctx, http.MethodGet, "/api/v1/retention/schedule", nil, &out)
+	return out, err
+}
+
+// SetScheduleRule changes one class's rule (period: "30d", "6y").
+func (c *Client) SetScheduleRule(ctx context.Context, class, trigger, period string) (retention.StoredSchedule, error) {
+	var out retention.StoredSchedule
+	err := c.Do(ctx, http.MethodPut, "/api/v1/retention/schedule/rules/"+url.PathEscape(class),
+		map[string]string{"trigger": trigger, "period": period}, &out)
+	return out, err
+}
+
+// MakePlan draws up a disposition plan as of asOf ("" for now).
+func (c *Client) MakePlan(ctx context.Context, asOf string) (retention.Plan, error) {
+	var out retention.Plan
+	err := c.Do(ctx, http.MethodPost, "/api/v1/retention/plans", map[string]string{"asOf": asOf}, &out)
+	return out, err
+}
+
+func planPath(id string) string { return "/api/v1/retention/plans/" + url.PathEscape(id) }
+
+// Plan returns a plan's header.
+func (c *Client) Plan(ctx context.Context, id string) (retention.Plan, error) {
+	var out retention.Plan
+	err := c.Do(ctx, http.MethodGet, planPath(id), nil, &out)
+	return out, err
+}
+
+// PlanRecords returns page n of a plan's records.
+func (c *Client) PlanRecords(ctx context.Context, id string, n int) ([]retention.Item, error) {
+	var out []retention.Item
+	err := c.Do(ctx, http.MethodGet, fmt.Sprintf("%s/records?page=%d", planPath(id), n), nil, &out)
+	return out, err
+}
+
+// ApprovePlan approves a plan (someone other than its planner).
+func (c *Client) ApprovePlan(ctx context.Context, id string) (retention.Plan, error) {
+	var out retention.Plan
+	err := c.Do(ctx, http.MethodPost, planPath(id)+"/approve", nil, &out)
+	return out, err
+}
+
+// ApplyStep carries out one step of an approved plan.
+func (c *Client) ApplyStep(ctx context.Context, id string) (retention.Progress, error) {
+	var out retention.Progress
+	err := c.Do(ctx, http.MethodPost, planPath(id)+"/apply", nil, &out)
+	return out, err
+}
+
+// Certificate returns a plan's signed certificate of destruction.
+func (c *Client) Certificate(ctx context.Context, id string) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodGet, c.BaseURL+planPath(id)+"/certificate", nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.send(ctx, req, http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, retention.MaxCertificateSize+1))
+	if err == nil && len(b) > retention.MaxCertificateSize {
+		err = fmt.Errorf("certificate over %d bytes", retention.MaxCertificateSize)
+	}
+	return b, err
+}
+
+// AuditKey returns the server's public verifier key.
+func (c *Client) AuditKey(ctx context.Context) (string, error) {
+	var out string
+	err := c.Do(ctx, http.MethodGet, "/api/v1/audit/key", nil, &out)
+	return strings.TrimSpace(out), err
+}
+
+// PlaceHold places a legal hold on a case, or (doc set) one document.
+func (c *Client) PlaceHold(ctx context.Context, n retention.NewHold) (retention.Hold, error) {
+	var out retention.Hold
+	err := c.Do(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(n.Case)+"/holds", n, &out)
+	return out, err
+}
+
+// ReleaseHold releases a hold.
+func (c *Client) ReleaseHold(ctx context.Context, caseID, holdID, reason string) (retention.Hold, error) {
+	var out retention.Hold
+	err := c.Do(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/holds/"+url.PathEscape(holdID)+"/release",
+		map[string]string{"reason": reason}, &out)
+	return out, err
+}
+
+// Holds lists holds of one case, or every case (caseID "").
+func (c *Client) Holds(ctx context.Context, caseID string, all bool) ([]retention.Hold, error) {
+	path := "/api/v1/holds"
+	if caseID != "" {
+		path = "/api/v1/cases/" + url.PathEscape(caseID) + "/holds"
+	}
+	if all {
+		path += "?all=true"
+	}
+	var out []retention.Hold
+	err := c.Do(ctx, http.MethodGet, path, nil, &out)
+	return out, err
+}

@@ -1,0 +1,389 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/retention"
+)
+
+func init() {
+	register("hold place", "hold place --case C [--doc D] --reason TEXT --authority TEXT [--json]", holdPlace)
+	register("hold release", "hold release <hold> --case C --reason TEXT [--json]", holdRelease)
+	register("hold ls", "hold ls [--case C] [--all] [--json]", holdList)
+	register("retention schedule show", "retention schedule show [--json]", scheduleShow)
+	register("retention schedule set", "retention schedule set <class> --trigger case-closed|superseded|created --period 30d|6y [--json]", scheduleSet)
+	register("retention plan", "retention plan [--as-of YYYY-MM-DD] [--summary] [--json]", retentionPlan)
+	register("retention approve", "retention approve <plan> [--json]", retentionApprove)
+	register("retention apply", "retention apply <plan> [--json]", retentionApply)
+	register("retention certificate", "retention certificate <plan> [--key FILE] [-o FILE] [--json]", retentionCertificate)
+}
+
+func holdPlace(ctx context.Context, args []string) error {
+	fs := newFlags("hold place")
+	caseID := fs.String("case", "", "case id")
+	doc := fs.String("doc", "", "hold only this document (default: the whole case, its message history included)")
+	reason := fs.String("reason", "", "why (kept sealed, shown to records staff; never in the audit log)")
+	authority := fs.String("authority", "", "the court order, complaint or rule the hold rests on")
+	asJSON := clientFlags(fs)
+	c, err := docClient(fs, args, caseID, 0, "no positional arguments")
+	if err != nil {
+		return err
+	}
+	if *reason == "" || *authority == "" {
+		return usagef("--reason and --authority are required")
+	}
+	h, err := c.PlaceHold(ctx, retention.NewHold{Case: *caseID, Doc: *doc, Reason: *reason, Authority: *authority})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(h)
+	}
+	fmt.Printf("Placed hold %s on %s %s: nothing it covers can be disposed of, by Parley or in the bucket.\n", h.ID, h.Scope(), holdTarget(h))
+	return nil
+}
+
+func holdTarget(h retention.Hold) string {
+	if h.Doc != "" {
+		return h.Doc + " of " + h.Case
+	}
+	return h.Case
+}
+
+func holdRelease(ctx context.Context, args []string) error {
+	fs := newFlags("hold release")
+	caseID := fs.String("case", "", "case id")
+	reason := fs.String("reason", "", "why the hold is released")
+	asJSON := clientFlags(fs)
+	c, err := docClient(fs, args, caseID, 1, "a hold id")
+	if err != nil {
+		return err
+	}
+	if *reason == "" {
+		return usagef("--reason is required")
+	}
+	h, err := c.ReleaseHold(ctx, *caseID, fs.Arg(0), *reason)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(h)
+	}
+	fmt.Printf("Released hold %s on %s %s.\n", h.ID, h.Scope(), holdTarget(h))
+	return nil
+}
+
+func holdList(ctx context.Context, args []string) error {
+	fs := newFlags("hold ls")
+	caseID := fs.String("case", "", "only this case")
+	all := fs.Bool("all", false, "include released holds")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 0, "no positional arguments"); err != nil {
+		return err
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	hs, err := c.Holds(ctx, *caseID, *all)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(hs)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "HOLD\tCASE\tDOCUMENT\tPLACED\tBY\tSTATE\tAUTHORITY\tREASON")
+	for _, h := range hs {
+		state := "active"
+		if !h.Active() {
+			state = "released " + h.Released.Format(time.DateOnly)
+		}
+		doc := h.Doc
+		if doc == "" {
+			doc = "(whole case)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.Case, doc, h.Placed.Format(time.DateOnly), h.PlacedBy, state, h.Authority, h.Reason)
+	}
+	return w.Flush()
+}
+
+func scheduleShow(ctx context.Context, args []string) error {
+	fs := newFlags("retention schedule show")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 0, "no positional arguments"); err != nil {
+		return err
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	s, err := c.Schedule(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(s)
+	}
+	printSchedule(s)
+	return nil
+}
+
+func printSchedule(s retention.StoredSchedule) {
+	if s.Version == 0 {
+		fmt.Println("Retention schedule version 0 (the default; nobody has changed it)")
+	} else {
+		fmt.Printf("Retention schedule version %d, set by %s on %s\n", s.Version, s.By, s.At.Format(time.DateOnly))
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "CLASS\tKEPT\tAFTER")
+	for _, r := range s.Rules {
+		fmt.Fprintf(w, "%s\t%s\t%s\n", r.Class, r.Period(), r.Trigger)
+	}
+	w.Flush()
+}
+
+func scheduleSet(ctx context.Context, args []string) error {
+	fs := newFlags("retention schedule set")
+	trigger := fs.String("trigger", "case-closed", "what starts the clock: case-closed, superseded or created")
+	period := fs.String("period", "", "how long records are kept after it: days or years, like 30d or 6y")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a record class"); err != nil {
+		return err
+	}
+	if *period == "" {
+		return usagef("--period is required")
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	s, err := c.SetScheduleRule(ctx, fs.Arg(0), *trigger, *period)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(s)
+	}
+	printSchedule(s)
+	return nil
+}
+
+func retentionPlan(ctx context.Context, args []string) error {
+	fs := newFlags("retention plan")
+	asOf := fs.String("as-of", "", "plan as of this date (YYYY-MM-DD or RFC 3339; default now)")
+	summary := fs.Bool("summary", false, "print the totals only, not every record")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 0, "no positional arguments"); err != nil {
+		return err
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	p, err := c.MakePlan(ctx, *asOf)
+	if err != nil {
+		return err
+	}
+	var items []retention.Item
+	if !*summary || *asJSON {
+		for n := range p.Pages {
+			page, err := c.PlanRecords(ctx, p.ID, n)
+			if err != nil {
+				return err
+			}
+			items = append(items, page...)
+		}
+	}
+	if *asJSON {
+		return printJSON(map[string]any{"plan": p, "records": items})
+	}
+	fmt.Printf("Plan %s as of %s under schedule version %d: %d records due (%s) in %d cases; %d held and kept.\n",
+		p.ID, p.AsOf.Format(time.RFC3339), p.Schedule.Version, p.Records, humanBytes(p.Bytes), p.Cases, p.Held)
+	if len(items) > 0 {
+		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "CASE\tRECORD\tCLASS\tTRIGGER\tON\tSIZE\tEXCLUDED")
+		for _, it := range items {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", it.Case, recordName(it), it.Class, it.Trigger,
+				it.TriggerAt.Format(time.DateOnly), humanBytes(it.Size), strings.Join(it.Held, ", "))
+		}
+		w.Flush()
+	}
+	fmt.Printf("Next: someone other than you approves it with `parley retention approve %s`.\n", p.ID)
+	return nil
+}
+
+func recordName(it retention.Item) string {
+	if it.Doc == "" {
+		return "(message history)"
+	}
+	return fmt.Sprintf("%s v%d", it.Doc, it.Version)
+}
+
+func retentionApprove(ctx context.Context, args []string) error {
+	fs := newFlags("retention approve")
+	asJSON := clientFlags(fs)
+	c, err := planClient(fs, args)
+	if err != nil {
+		return err
+	}
+	p, err := c.ApprovePlan(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(p)
+	}
+	fmt.Printf("Approved plan %s (%d records, planned by %s). Apply it with `parley retention apply %s`.\n", p.ID, p.Records, p.Planner, p.ID)
+	return nil
+}
+
+// planClient parses a plan verb's flags, checks its one argument (the
+// plan) and returns the API client of the saved session.
+func planClient(fs *flag.FlagSet, args []string) (*client.Client, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if err := needArgs(fs, 1, "a plan id"); err != nil {
+		return nil, err
+	}
+	return apiClient()
+}
+
+// retentionApply asks the server for one step after another — a page of
+// records, the case keys, the certificate — showing progress and each
+// record's outcome. It stops at the first error; running it again
+// resumes where the plan stands.
+func retentionApply(ctx context.Context, args []string) error {
+	fs := newFlags("retention apply")
+	asJSON := clientFlags(fs)
+	c, err := planClient(fs, args)
+	if err != nil {
+		return err
+	}
+	p, err := c.Plan(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	bar := progressbar.NewOptions(p.Pages+2,
+		progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionSetVisibility(stderrIsTerminal()),
+		progressbar.OptionSetDescription(fmt.Sprintf("disposing of %d records", p.Records)),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(os.Stderr) }),
+	)
+	defer bar.Exit()
+	var outcomes []map[string]any
+	counts := map[string]int{}
+	for range p.Pages + 3 { // every step makes progress; a done plan answers at once
+		pr, err := c.ApplyStep(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		for i, it := range pr.Items {
+			o := pr.Outcomes[i]
+			counts[o.Result]++
+			if *asJSON {
+				outcomes = append(outcomes, map[string]any{"record": it, "outcome": o})
+				continue
+			}
+			line := fmt.Sprintf("%-9s %s %s %s %s", o.Result, it.Case, recordName(it), it.Class, humanBytes(it.Size))
+			if len(o.Held) > 0 {
+				line += " (" + strings.Join(o.Held, ", ") + ")"
+			}
+			bar.Clear()
+			fmt.Println(line)
+		}
+		bar.Set(stepsDone(pr))
+		if pr.Done {
+			bar.Finish()
+			if *asJSON {
+				return printJSON(map[string]any{"plan": pr.Plan, "outcomes": outcomes})
+			}
+			fmt.Printf("Plan %s done: %d destroyed, %d held and kept in this run. Certificate: `parley retention certificate %s`.\n",
+				p.ID, counts[retention.OutcomeDestroyed], counts[retention.OutcomeHeld], p.ID)
+			return nil
+		}
+	}
+	return fmt.Errorf("plan %s: the server did not finish applying it in %d steps; run the command again", p.ID, p.Pages+3)
+}
+
+// stepsDone counts the apply steps behind pr: one per page, one for the
+// case keys, one for the certificate.
+func stepsDone(pr retention.Progress) int {
+	n := pr.PagesDone
+	if pr.Plan.CaseKeysDone {
+		n++
+	}
+	if pr.Done {
+		n++
+	}
+	return n
+}
+
+// retentionCertificate prints a plan's certificate of destruction and
+// checks its signature, against --key (a verifier key saved earlier, the
+// stronger check) or the server's published key.
+func retentionCertificate(ctx context.Context, args []string) error {
+	fs := newFlags("retention certificate")
+	keyFile := fs.String("key", "", "file holding the server's verifier key (`parley audit key`); default: ask the server")
+	out := fs.String("o", "", "also save the signed certificate to this file")
+	asJSON := clientFlags(fs)
+	c, err := planClient(fs, args)
+	if err != nil {
+		return err
+	}
+	signed, err := c.Certificate(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	var vkey string
+	if *keyFile != "" {
+		b, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return err
+		}
+		vkey = strings.TrimSpace(string(b))
+	} else if vkey, err = c.AuditKey(ctx); err != nil {
+		return err
+	}
+	cert, hash, err := retention.VerifyCertificate(signed, vkey)
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := os.WriteFile(*out, signed, 0o600); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		return printJSON(map[string]any{"certificate": cert, "sha256": hash, "verified": true})
+	}
+	os.Stdout.Write(signed)
+	fmt.Printf("\nSignature verified with %s. %s (the audit log's retention.certificate entry carries it).\n",
+		strings.SplitN(vkey, "+", 2)[0], hash)
+	return nil
+}

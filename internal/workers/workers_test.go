@@ -1,0 +1,30 @@
+package workers
+
+import (
+	"sync/atomic"
+	"testing"
+)
+
+func TestRun(t *testing.T) {
+	for _, par := range []int{0, 1, 3, 100} {
+		var sum, active, peak atomic.Int64
+		Run(50, par, func(i int) {
+			n := active.Add(1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			sum.Add(int64(i))
+			active.Add(-1)
+		})
+		if sum.Load() != 49*50/2 {
+			t.Errorf("parallel %d: sum %d", par, sum.Load())
+		}
+		if limit := int64(max(par, 1)); peak.Load() > limit {
+			t.Errorf("parallel %d: %d at once", par, peak.Load())
+		}
+	}
+	Run(0, 4, func(int) { t.Error("called for no items") })
+}

@@ -1,0 +1,120 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRetentionActionsAppearInPolicies(t *testing.T) {
+	src := Source()
+	for _, a := range RetentionActions() {
+		if !strings.Contains(src, `Action::"`+string(a)+`"`) {
+			t.Errorf("action %s appears in no policy", a)
+		}
+	}
+}
+
+// TestRetentionMatrix: records staff and administrators run retention;
+// nobody else does; holds are records staff's; nobody approves their own
+// plan.
+func TestRetentionMatrix(t *testing.T) {
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := map[string]User{
+		"admin": {ID: "ad", Role: RoleAdmin}, "records": {ID: "rs", Role: RoleRecords},
+		"mediator": {ID: "m1", Role: RoleMediator}, "party": {ID: "pA", Role: RoleParticipant},
+		"disabled": {ID: "rx", Role: RoleRecords, Disabled: true},
+	}
+	server := []Action{RetentionScheduleRead, RetentionScheduleSet, RetentionPlan, RetentionApply, RetentionCertificateRead, HoldList}
+	for name, u := range users {
+		want := name == "admin" || name == "records"
+		for _, a := range server {
+			if got := e.Decide(u, a, nil).Allowed; got != want {
+				t.Errorf("%s %s: allowed=%v, want %v", name, a, got, want)
+			}
+		}
+		if got := e.Decide(u, HoldManage, theCase).Allowed; got != (name == "records") {
+			t.Errorf("%s hold.manage: allowed=%v", name, got)
+		}
+		if got := e.DecidePlan(u, RetentionApprove, Plan{Planner: "someone-else"}).Allowed; got != want {
+			t.Errorf("%s approve another's plan: allowed=%v, want %v", name, got, want)
+		}
+		d := e.DecidePlan(u, RetentionApprove, Plan{Planner: u.ID})
+		if d.Allowed {
+			t.Errorf("%s approved their own plan", name)
+		}
+	}
+	d := e.DecidePlan(users["records"], RetentionApprove, Plan{Planner: "rs"})
+	if len(d.Policies) != 1 || d.Policies[0] != "planner-cannot-approve-own-plan" {
+		t.Fatalf("own plan: %+v", d)
+	}
+}
+
+func TestScheduleDecide(t *testing.T) {
+	s := DefaultSchedule()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	closed := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
+	created := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name  string
+		r     RecordFacts
+		asOf  time.Time
+		due   bool
+		dueAt time.Time
+	}{
+		{"notes 29 days after closure", RecordFacts{Class: ClassMediatorNotes, Created: created, CaseClosed: &closed}, closed.AddDate(0, 0, 29), false, closed.AddDate(0, 0, 30)},
+		{"notes 30 days after closure", RecordFacts{Class: ClassMediatorNotes, Created: created, CaseClosed: &closed}, closed.AddDate(0, 0, 30), true, closed.AddDate(0, 0, 30)},
+		{"open case never due", RecordFacts{Class: ClassMediatorNotes, Created: created}, closed.AddDate(50, 0, 0), false, time.Time{}},
+		{"agreement after 6 years", RecordFacts{Class: "agreement", Created: created, CaseClosed: &closed}, closed.AddDate(0, 0, 6*365), true, closed.AddDate(0, 0, 6*365)},
+		{"messages 30 days", RecordFacts{Class: ClassMessageHistory, CaseClosed: &closed}, closed.AddDate(0, 1, 0), true, closed.AddDate(0, 0, 30)},
+		{"unknown class", RecordFacts{Class: "poetry", CaseClosed: &closed}, closed.AddDate(90, 0, 0), false, time.Time{}},
+	}
+	for _, c := range cases {
+		d := s.Decide(c.r, c.asOf)
+		if d.Due != c.due || !d.DueAt.Equal(c.dueAt) {
+			t.Errorf("%s: due=%v at %v (%s), want %v at %v", c.name, d.Due, d.DueAt, d.Reason, c.due, c.dueAt)
+		}
+	}
+	sup := closed.AddDate(0, 0, -5)
+	s2 := s.With(RetentionRule{Class: "evidence", Trigger: TriggerSuperseded, Days: 10})
+	if d := s2.Decide(RecordFacts{Class: "evidence", Created: created, Superseded: &sup}, sup.AddDate(0, 0, 10)); !d.Due {
+		t.Errorf("superseded evidence: %+v", d)
+	}
+	if d := s2.Decide(RecordFacts{Class: "evidence", Created: created, CaseClosed: &closed}, closed.AddDate(9, 0, 0)); d.Due {
+		t.Errorf("latest version of superseded-rule class is due: %+v", d)
+	}
+	s3 := s.With(RetentionRule{Class: "admin", Trigger: TriggerCreated, Days: 0})
+	if d := s3.Decide(RecordFacts{Class: "admin", Created: created}, created); !d.Due {
+		t.Errorf("created+0: %+v", d)
+	}
+}
+
+func TestScheduleValidate(t *testing.T) {
+	bad := []Schedule{
+		{Rules: DefaultSchedule().Rules[1:]},
+		DefaultSchedule().With(RetentionRule{Class: "poetry", Trigger: TriggerCreated}),
+		DefaultSchedule().With(RetentionRule{Class: "admin", Trigger: "whenever"}),
+		DefaultSchedule().With(RetentionRule{Class: "admin", Trigger: TriggerCreated, Days: MaxRetentionDays + 1}),
+		DefaultSchedule().With(RetentionRule{Class: ClassMessageHistory, Trigger: TriggerSuperseded, Days: 1}),
+	}
+	for i, s := range bad {
+		if err := s.Validate(); err == nil {
+			t.Errorf("schedule %d passed: %+v", i, s)
+		}
+	}
+	for in, want := range map[string]int{"30d": 30, "2y": 730, "0d": 0} {
+		if got, err := ParsePeriod(in); err != nil || got != want {
+			t.Errorf("ParsePeriod(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "y", "-1d", "3w", "200y"} {
+		if _, err := ParsePeriod(in); err == nil {
+			t.Errorf("ParsePeriod(%q) passed", in)
+		}
+	}
+}

@@ -1,0 +1,300 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/workers"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/vault"
+)
+
+// Outcomes of one record.
+const (
+	// OutcomeDestroyed: its keys and every stored version are gone.
+	OutcomeDestroyed = "destroyed"
+	// OutcomeHeld: it was held (at planning, or since) and was kept.
+	OutcomeHeld = "held"
+)
+
+// Outcome is what happened to one record of a plan.
+type Outcome struct {
+	Result string   `json:"result"`
+	Held   []string `json:"held,omitempty"`
+}
+
+type pageDone struct {
+	Outcomes []Outcome `json:"outcomes"` // in the page's order
+	At       time.Time `json:"at"`
+}
+
+// Progress is where an apply stands after one Apply step.
+type Progress struct {
+	Plan Plan `json:"plan"`
+	// PagesDone of Plan.Pages are applied.
+	PagesDone int `json:"pagesDone"`
+	// Items and Outcomes: the page this step applied (if it applied one).
+	Page     int       `json:"page"`
+	Items    []Item    `json:"items,omitempty"`
+	Outcomes []Outcome `json:"outcomes,omitempty"`
+	// Step names what this step did: "page", "case-keys", "certificate"
+	// or "done" (nothing left).
+	Step string `json:"step"`
+	Done bool   `json:"done"`
+}
+
+// Apply carries out one step of an approved plan and says where it
+// stands; call it until Done. The steps, each resumable:
+//
+//  1. one page at a time, for its records, in this order: holds read
+//     again (a record held since planning is kept, outcome "held"); the
+//     data keys destroyed (vault.DestroyDataKeys, audited per version);
+//     every stored version of the ciphertexts deleted; each document's
+//     record deleted once all its versions are; each message history
+//     deleted (every batch of every room); the page's outcomes stored.
+//  2. the case keys of the plan's cases of which nothing remains.
+//  3. the certificate of destruction, signed, stored once, and linked
+//     from the audit log.
+//
+// A step interrupted anywhere is redone from its start: each of its
+// actions sees what is already gone and moves on, and a ciphertext is
+// never deleted before its key. So whatever the crash, what is left is
+// either still readable and still planned, or unreadable; and the rerun
+// converges on exactly one certificate.
+func (s *Service) Apply(ctx context.Context, actor account.Account, id string) (Progress, error) {
+	if err := s.allow(ctx, actor, policy.RetentionApply); err != nil {
+		return Progress{}, err
+	}
+	p, _, err := s.loadPlan(ctx, id)
+	if err != nil {
+		return Progress{}, err
+	}
+	switch p.State {
+	case StatePlanned:
+		return Progress{}, fmt.Errorf("plan %s is not approved yet: %w", id, fault.ErrConflict)
+	case StateDone:
+		return Progress{Plan: p, PagesDone: p.Pages, Step: "done", Done: true}, nil
+	case StateApproved:
+		if err := s.record(ctx, audit.Event{Type: "retention.apply", Actor: actor.ID, Objects: []string{p.ID},
+			Attrs: map[string]string{"records": strconv.Itoa(p.Records)}}); err != nil {
+			return Progress{}, fmt.Errorf("audit: %w", err)
+		}
+		if p, err = s.updatePlan(ctx, id, func(r *Plan) {
+			if r.State == StateApproved {
+				now := s.now().UTC()
+				r.State, r.Started = StateApplying, &now
+			}
+		}); err != nil {
+			return Progress{}, err
+		}
+	}
+	done := 0
+	if err := s.meta.List(ctx, planPrefix(id)+"done/", func(string) error { done++; return nil }); err != nil {
+		return Progress{}, err
+	}
+	if done < p.Pages {
+		// Pages are applied in order, so the first not done is page done.
+		pr := Progress{Plan: p, Page: done, Step: "page"}
+		if pr.Items, pr.Outcomes, err = s.applyPage(ctx, actor, p, done); err != nil {
+			return Progress{}, err
+		}
+		pr.PagesDone = done + 1
+		return pr, nil
+	}
+	if !p.CaseKeysDone {
+		if err := s.destroyCaseKeys(ctx, actor, p); err != nil {
+			return Progress{}, err
+		}
+		if err := s.step("case-keys"); err != nil {
+			return Progress{}, err
+		}
+		if p, err = s.updatePlan(ctx, id, func(r *Plan) { r.CaseKeysDone = true }); err != nil {
+			return Progress{}, err
+		}
+		return Progress{Plan: p, PagesDone: p.Pages, Step: "case-keys"}, nil
+	}
+	if p, err = s.certify(ctx, actor, p); err != nil {
+		return Progress{}, err
+	}
+	return Progress{Plan: p, PagesDone: p.Pages, Step: "certificate", Done: true}, nil
+}
+
+// ApplyAll runs Apply until the plan is done, calling progress (if not
+// nil) after every step. It takes at most pages + 3 steps.
+func (s *Service) ApplyAll(ctx context.Context, actor account.Account, id string, progress func(Progress)) (Progress, error) {
+	p, err := s.GetPlan(ctx, actor, id)
+	if err != nil {
+		return Progress{}, err
+	}
+	for range p.Pages + 3 {
+		pr, err := s.Apply(ctx, actor, id)
+		if err != nil {
+			return pr, err
+		}
+		if progress != nil {
+			progress(pr)
+		}
+		if pr.Done {
+			return pr, nil
+		}
+	}
+	return Progress{}, fmt.Errorf("plan %s: apply did not finish in %d steps", id, p.Pages+3)
+}
+
+func (s *Service) updatePlan(ctx context.Context, id string, change func(*Plan)) (Plan, error) {
+	return metastore.Update(ctx, s.meta, planKey(id), func(r *Plan) error { change(r); return nil })
+}
+
+// applyPage disposes of one page's records and stores their outcomes.
+func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, n int) ([]Item, []Outcome, error) {
+	items, err := s.loadPage(ctx, p.ID, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]Outcome, len(items))
+	// Holds, read again now.
+	holds := map[string]map[string][]string{}
+	for _, it := range items {
+		if _, ok := holds[it.Case]; ok {
+			continue
+		}
+		h, err := s.activeHolds(ctx, it.Case)
+		if err != nil {
+			return nil, nil, err
+		}
+		holds[it.Case] = h
+	}
+	var keyIdx []int
+	for i, it := range items {
+		if len(it.Held) > 0 {
+			out[i] = Outcome{Result: OutcomeHeld, Held: it.Held}
+			continue
+		}
+		h := holds[it.Case]
+		by := slices.Clone(h[""])
+		if it.Doc != "" {
+			by = append(by, h[it.Doc]...)
+		}
+		if len(by) > 0 {
+			out[i] = Outcome{Result: OutcomeHeld, Held: prefixAll("hold ", by)}
+			continue
+		}
+		if it.Doc != "" {
+			keyIdx = append(keyIdx, i)
+		}
+	}
+	// 1–3. Keys, then ciphertext, then records (vault.Dispose, which
+	// calls s.step at each boundary).
+	refs := make([]vault.VersionRef, len(keyIdx))
+	for j, i := range keyIdx {
+		refs[j] = items[i].Ref()
+	}
+	errs, err := s.vault.Dispose(ctx, actor.ID, refs, map[string]string{"plan": p.ID}, s.parallel, s.step)
+	if err != nil {
+		return nil, nil, err
+	}
+	for j, i := range keyIdx {
+		switch {
+		case errs[j] == nil:
+			out[i] = Outcome{Result: OutcomeDestroyed}
+		case errors.Is(errs[j], objstore.ErrHeld):
+			out[i] = Outcome{Result: OutcomeHeld, Held: []string{"hold placed since planning"}}
+		default:
+			return nil, nil, fmt.Errorf("dispose of %s version %d: %w", items[i].Doc, items[i].Version, errs[j])
+		}
+	}
+	// 4. Message history: holds read again, one audit batch, then every
+	// stored batch of every room deleted.
+	var msgIdx []int
+	for i, it := range items {
+		if it.Doc != "" || out[i].Result != "" {
+			continue
+		}
+		held, err := s.vault.CaseHeld(ctx, it.Case)
+		if err != nil {
+			return nil, nil, err
+		}
+		if held {
+			out[i] = Outcome{Result: OutcomeHeld, Held: []string{"case hold"}}
+			continue
+		}
+		msgIdx = append(msgIdx, i)
+	}
+	var events []audit.Event
+	for chunk := range slices.Chunk(msgIdx, 64) {
+		ev := audit.Event{Type: "retention.messages.destroyed", Actor: actor.ID, Time: s.now().UTC(),
+			Attrs: map[string]string{"plan": p.ID, "cases": strconv.Itoa(len(chunk))}}
+		for _, i := range chunk {
+			ev.Objects = append(ev.Objects, items[i].Case)
+		}
+		events = append(events, ev)
+	}
+	if len(events) > 0 {
+		if _, err := s.audit.AppendBatch(ctx, events); err != nil {
+			return nil, nil, fmt.Errorf("audit: %w", err)
+		}
+	}
+	merrs := make([]error, len(msgIdx))
+	workers.Run(len(msgIdx), s.parallel, func(j int) {
+		merrs[j] = s.deleteMessages(ctx, items[msgIdx[j]].Case)
+	})
+	for j, i := range msgIdx {
+		switch {
+		case merrs[j] == nil:
+			out[i] = Outcome{Result: OutcomeDestroyed}
+		case errors.Is(merrs[j], objstore.ErrHeld):
+			out[i] = Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}
+		default:
+			return nil, nil, merrs[j]
+		}
+	}
+	if err := s.step("messages"); err != nil {
+		return nil, nil, err
+	}
+	if _, err := s.meta.Create(ctx, pageDoneKey(p.ID, n), pageDone{Outcomes: out, At: s.now().UTC()}); err != nil && !errors.Is(err, metastore.ErrExists) {
+		return nil, nil, err
+	}
+	if err := s.step("page"); err != nil {
+		return nil, nil, err
+	}
+	return items, out, nil
+}
+
+func prefixAll(p string, l []string) []string {
+	out := make([]string, len(l))
+	for i, s := range l {
+		out[i] = p + s
+	}
+	return out
+}
+
+// destroyCaseKeys destroys the case key of every case of the plan of
+// which no document remains (a held case, or one with documents not yet
+// due, keeps its key).
+func (s *Service) destroyCaseKeys(ctx context.Context, actor account.Account, p Plan) error {
+	var caseIDs []string
+	seen := map[string]bool{}
+	for n := range p.Pages {
+		items, err := s.loadPage(ctx, p.ID, n)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if !seen[it.Case] {
+				seen[it.Case] = true
+				caseIDs = append(caseIDs, it.Case)
+			}
+		}
+	}
+	_, errs := s.vault.DestroyCaseKeys(ctx, actor.ID, caseIDs, map[string]string{"plan": p.ID}, s.parallel)
+	return errors.Join(errs...)
+}

@@ -1,0 +1,274 @@
+package retention
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/kms"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// A certificate of destruction is a signed note (C2SP signed-note, as the
+// audit log's checkpoints): a header line, the certificate as indented
+// JSON, and an Ed25519 signature line by the server's audit signing key.
+// Anyone with the audit log's public verifier key (`parley audit key`,
+// GET /api/v1/audit/key) can check it offline. It holds ids, classes,
+// sizes, dates and the keyed content hashes the audit log carries — never
+// a name or a byte of content — so it can be handed to a court or an
+// auditor as it is. One is stored per plan, create-only, at
+// retention/certificates/<plan>, and the audit log's
+// "retention.certificate" entry carries its SHA-256.
+
+// CertificateHeader is the first line of every certificate's text.
+const CertificateHeader = "Parley certificate of destruction v1"
+
+// MaxCertificateSize bounds a stored certificate read back.
+const MaxCertificateSize = 128 << 20
+
+func certificateKey(planID string) string { return "retention/certificates/" + planID }
+
+// CertRecord is one record in a certificate.
+type CertRecord struct {
+	Case      string         `json:"case"`
+	Doc       string         `json:"doc,omitempty"`
+	Version   int            `json:"version,omitempty"`
+	Class     string         `json:"class"`
+	Commit    string         `json:"commit,omitempty"`
+	Size      int64          `json:"size"`
+	Trigger   policy.Trigger `json:"trigger"`
+	TriggerAt time.Time      `json:"triggerAt"`
+	Held      []string       `json:"held,omitempty"`
+}
+
+// Certificate is what a certificate of destruction says.
+type Certificate struct {
+	ID        string          `json:"id"` // the plan's id: one certificate per plan
+	Method    string          `json:"method"`
+	AsOf      time.Time       `json:"asOf"`
+	Schedule  policy.Schedule `json:"schedule"`
+	Planner   string          `json:"planner"`
+	Planned   time.Time       `json:"planned"`
+	Approver  string          `json:"approver"`
+	Approved  time.Time       `json:"approved"`
+	Started   time.Time       `json:"started"`
+	Completed time.Time       `json:"completed"`
+	Destroyed []CertRecord    `json:"destroyed"`
+	// Kept are the records the plan named that were under hold.
+	Kept []CertRecord `json:"kept"`
+	// CaseKeys are the cases whose case key is destroyed (nothing of the
+	// case remains): backups of their records open nothing either.
+	CaseKeys []string `json:"caseKeys"`
+	Records  int      `json:"records"`
+	Bytes    int64    `json:"bytes"`
+}
+
+// Method is the sanitization method certificates name.
+const Method = "NIST SP 800-88 Rev. 1 cryptographic erase: every stored copy of each record's data key " +
+	"destroyed first, then every stored version of its ciphertext and metadata deleted; case keys destroyed " +
+	"where nothing of the case remains; message history (end-to-end encrypted, no server key) deleted in every stored version"
+
+// certify makes, signs, stores and links the plan's certificate, once.
+func (s *Service) certify(ctx context.Context, actor account.Account, p Plan) (Plan, error) {
+	var err error
+	if p.Completed == nil {
+		p, err = s.updatePlan(ctx, p.ID, func(r *Plan) {
+			if r.Completed == nil {
+				now := s.now().UTC()
+				r.Completed, r.State = &now, StateCertifying
+				r.LinkFrom = s.audit.Size()
+			}
+		})
+		if err != nil {
+			return Plan{}, err
+		}
+	}
+	key := certificateKey(p.ID)
+	signed, err := s.readCertificate(ctx, p.ID)
+	if errors.Is(err, objstore.ErrNotFound) {
+		c, err := s.buildCertificate(ctx, p)
+		if err != nil {
+			return Plan{}, err
+		}
+		if signed, err = s.sign(c); err != nil {
+			return Plan{}, err
+		}
+		_, err = s.store.Put(ctx, key, bytes.NewReader(signed), int64(len(signed)), objstore.PutOptions{IfNoneMatch: true, ContentType: "text/plain; charset=utf-8"})
+		if errors.Is(err, objstore.ErrPrecondition) {
+			// Another apply of the same plan stored it first: that one is
+			// the certificate.
+			signed, err = s.readCertificate(ctx, p.ID)
+		}
+		if err != nil {
+			return Plan{}, err
+		}
+	} else if err != nil {
+		return Plan{}, err
+	}
+	if err := s.step("certificate"); err != nil {
+		return Plan{}, err
+	}
+	if err := s.link(ctx, actor, p, signed); err != nil {
+		return Plan{}, err
+	}
+	if err := s.step("link"); err != nil {
+		return Plan{}, err
+	}
+	return s.updatePlan(ctx, p.ID, func(r *Plan) { r.State, r.Certificate = StateDone, r.ID })
+}
+
+func certHash(signed []byte) string {
+	sum := sha256.Sum256(signed)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// link appends the certificate's audit entry unless an earlier, stopped
+// run of the same step did.
+func (s *Service) link(ctx context.Context, actor account.Account, p Plan, signed []byte) error {
+	hash := certHash(signed)
+	for i := p.LinkFrom; ; i++ {
+		ev, err := s.audit.Entry(ctx, i)
+		if errors.Is(err, objstore.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if ev.Type == "retention.certificate" && len(ev.Objects) > 0 && ev.Objects[0] == p.ID {
+			return nil
+		}
+	}
+	return s.record(ctx, audit.Event{Type: "retention.certificate", Actor: actor.ID, Objects: []string{p.ID},
+		Hashes: []string{hash}, Attrs: map[string]string{"object": certificateKey(p.ID),
+			"records": strconv.Itoa(p.Records), "held": strconv.Itoa(p.Held)}})
+}
+
+func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, error) {
+	c := Certificate{ID: p.ID, Method: Method, AsOf: p.AsOf, Schedule: p.Schedule, Planner: p.Planner,
+		Planned: p.Created, Completed: *p.Completed, Destroyed: []CertRecord{}, Kept: []CertRecord{}, CaseKeys: []string{}}
+	if p.Approved != nil {
+		c.Approver, c.Approved = p.Approved.By, p.Approved.At
+	}
+	if p.Started != nil {
+		c.Started = *p.Started
+	}
+	seen := map[string]bool{}
+	for n := range p.Pages {
+		items, err := s.loadPage(ctx, p.ID, n)
+		if err != nil {
+			return Certificate{}, err
+		}
+		var done pageDone
+		if _, err := s.meta.Get(ctx, pageDoneKey(p.ID, n), &done); err != nil {
+			return Certificate{}, fmt.Errorf("page %d outcomes: %w", n, err)
+		}
+		if len(done.Outcomes) != len(items) {
+			return Certificate{}, fmt.Errorf("page %d: %d outcomes for %d records", n, len(done.Outcomes), len(items))
+		}
+		for i, it := range items {
+			r := CertRecord{Case: it.Case, Doc: it.Doc, Version: it.Version, Class: it.Class, Commit: it.Commit,
+				Size: it.Size, Trigger: it.Trigger, TriggerAt: it.TriggerAt}
+			if o := done.Outcomes[i]; o.Result == OutcomeDestroyed {
+				c.Destroyed = append(c.Destroyed, r)
+				c.Records++
+				c.Bytes += it.Size
+			} else {
+				r.Held = o.Held
+				c.Kept = append(c.Kept, r)
+			}
+			if !seen[it.Case] {
+				seen[it.Case] = true
+				versions, err := s.store.Versions(ctx, kms.CaseKeyPrefix+it.Case)
+				if errors.Is(err, objstore.ErrNotFound) || (err == nil && len(versions) == 0) {
+					c.CaseKeys = append(c.CaseKeys, it.Case)
+				} else if err != nil {
+					return Certificate{}, err
+				}
+			}
+		}
+	}
+	return c, nil
+}
+
+// sign encodes and signs a certificate.
+func (s *Service) sign(c Certificate) ([]byte, error) {
+	body, err := json.MarshalIndent(c, "", " ")
+	if err != nil {
+		return nil, err
+	}
+	return note.Sign(&note.Note{Text: CertificateHeader + "\n" + string(body) + "\n"}, s.signer)
+}
+
+func (s *Service) readCertificate(ctx context.Context, planID string) ([]byte, error) {
+	rc, _, err := s.store.Get(ctx, certificateKey(planID), objstore.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, MaxCertificateSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxCertificateSize {
+		return nil, fmt.Errorf("certificate %s: over %d bytes: %w", planID, MaxCertificateSize, fault.ErrTooLarge)
+	}
+	return b, nil
+}
+
+// SignedCertificate returns a plan's stored certificate, as signed.
+func (s *Service) SignedCertificate(ctx context.Context, actor account.Account, planID string) ([]byte, error) {
+	if err := s.allow(ctx, actor, policy.RetentionCertificateRead); err != nil {
+		return nil, err
+	}
+	if !ids.Valid("p", planID) {
+		return nil, fmt.Errorf("certificate: %w", fault.ErrNotFound)
+	}
+	b, err := s.readCertificate(ctx, planID)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil, fmt.Errorf("certificate %s: %w", planID, fault.ErrNotFound)
+	}
+	return b, err
+}
+
+// ErrBadCertificate: a certificate's signature or form does not check.
+var ErrBadCertificate = errors.New("certificate does not verify")
+
+// VerifyCertificate checks a signed certificate against the server's
+// verifier key (note format, as `parley audit key` prints it) and returns
+// what it says and the SHA-256 the audit log links it by.
+func VerifyCertificate(signed []byte, vkey string) (Certificate, string, error) {
+	v, err := note.NewVerifier(strings.TrimSpace(vkey))
+	if err != nil {
+		return Certificate{}, "", fmt.Errorf("verifier key: %w", err)
+	}
+	n, err := note.Open(signed, note.VerifierList(v))
+	if err != nil {
+		return Certificate{}, "", fmt.Errorf("%w: %w", ErrBadCertificate, err)
+	}
+	body, ok := strings.CutPrefix(n.Text, CertificateHeader+"\n")
+	if !ok {
+		return Certificate{}, "", fmt.Errorf("%w: not a certificate of destruction", ErrBadCertificate)
+	}
+	var c Certificate
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Certificate{}, "", fmt.Errorf("%w: %w", ErrBadCertificate, err)
+	}
+	return c, certHash(signed), nil
+}

@@ -1,0 +1,101 @@
+package retention
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// errCrash stands for the process dying at a step boundary: the hook
+// stops the apply there, leaving the store exactly as a kill would.
+var errCrash = errors.New("crash")
+
+// TestApplyCrashAtEveryStep stops the apply at every step boundary (the
+// second time it is reached where there are several, so that earlier
+// pages are done and later ones not), checks nothing readable was left
+// half-disposed, reruns it, and checks it converged: every due record
+// gone, the held ones kept, exactly one certificate, one audit link, and
+// an audit log that verifies.
+func TestApplyCrashAtEveryStep(t *testing.T) {
+	steps := []struct {
+		name string
+		hit  int
+	}{{"keys", 2}, {"ciphertext", 2}, {"records", 2}, {"messages", 3}, {"page", 1}, {"case-keys", 1}, {"certificate", 1}, {"link", 1}}
+	for _, step := range steps {
+		t.Run(step.name, func(t *testing.T) {
+			onEachStore(t, func(t *testing.T, store objstore.Store) {
+				e := newEnv(t, store)
+				ctx := t.Context()
+				s := e.scenario(t)
+				p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+					t.Fatal(err)
+				}
+				hits := 0
+				e.ret.hook = func(name string) error {
+					if name == step.name {
+						if hits++; hits == step.hit {
+							return errCrash
+						}
+					}
+					return nil
+				}
+				if _, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); !errors.Is(err, errCrash) {
+					t.Fatalf("apply ran through the crash at %s: %v", step.name, err)
+				}
+				e.checkNoHalfDisposed(t, p)
+				e.ret.hook = nil
+				pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil)
+				if err != nil || !pr.Done {
+					t.Fatalf("rerun: %v %+v", err, pr)
+				}
+				// A third run changes nothing.
+				if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
+					t.Fatalf("third run: %v", err)
+				}
+				if left := e.objectsOf(t, s.a.id); len(left) != 0 {
+					t.Fatalf("case A: %v left", left)
+				}
+				e.mustRead(t, s.c.id, s.c.docs["exhibit"])
+				e.mustRead(t, s.b.id, s.b.docs["notes"])
+				signed, err := e.ret.SignedCertificate(ctx, e.records, p.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, hash, err := VerifyCertificate(signed, e.signer.VerifierKey())
+				if err != nil || c.Records != 7 || len(c.Kept) != 3 {
+					t.Fatalf("certificate: %v %+v", err, c)
+				}
+				e.checkAudit(t, p.ID, hash)
+			})
+		})
+	}
+}
+
+// checkNoHalfDisposed: for every document version of the plan, either its
+// key and ciphertext are both still stored (not reached yet), or its key
+// is gone (unreadable) — never a ciphertext deleted while its key stays —
+// and whatever has lost its key does not open.
+func (e *env) checkNoHalfDisposed(t *testing.T, p Plan) {
+	t.Helper()
+	for _, it := range e.planItems(t, p) {
+		if it.Doc == "" {
+			continue
+		}
+		keys := e.versionsOf(t, versionObject(it.Case, it.Doc, it.Version))
+		cipher := e.versionsOf(t, docObject(it.Case, it.Doc, it.Version))
+		if keys > 0 && cipher == 0 {
+			t.Fatalf("%s v%d: ciphertext deleted before its key", it.Doc, it.Version)
+		}
+		if keys == 0 {
+			if _, err := e.vault.Open(t.Context(), e.mediator, it.Case, it.Doc, it.Version, nil); err == nil {
+				t.Fatalf("%s v%d: opens without its key", it.Doc, it.Version)
+			}
+		}
+	}
+}

@@ -1,0 +1,49 @@
+// Package retention keeps records only as long as the program's schedule
+// says, and then destroys them for good, with a signed certificate to show
+// for it.
+//
+// # What it owns
+//
+//   - The retention schedule (schedule.go): for every record class — the
+//     vault's document classes and the message history of a case's rooms —
+//     a trigger (case closed, document superseded, created) and a period.
+//     It is data, versioned (every version is kept under
+//     retention/schedules/), and every change is audited. Until records
+//     staff set one, policy.DefaultSchedule applies. Which rule applies to
+//     a record and when it falls due is decided by package policy, purely.
+//   - Legal holds (holds.go): placed and released, with a reason and an
+//     authority (the court order, the complaint), on a case or on one
+//     document. A hold takes effect twice: in the records, which disposal
+//     reads again right before any key is destroyed, and as the object
+//     store's legal hold on every stored version of what it covers, so the
+//     bucket itself refuses to delete it.
+//   - Disposition (plan.go, apply.go). A plan, drawn up as of a date, lists
+//     every record due with its class, trigger date and size, and every
+//     record that would be due but is held, with the hold. A second person
+//     (records or admin, never the planner: a Cedar forbid) approves it.
+//     Applying it runs, page by page, the vault's cryptographic erase
+//     (NIST SP 800-88): first each version's data key, then every stored
+//     version of its ciphertext and of its record, then — once nothing of
+//     the case remains — the case key; and the message history's every
+//     stored batch. Every step is idempotent and checks the one before, so
+//     an apply stopped anywhere (a crash, Ctrl-C) leaves nothing readable
+//     that was meant to be gone, and running it again finishes the job.
+//   - Certificates of destruction (certificate.go): what was destroyed (ids,
+//     classes, keyed content hashes, sizes), under which schedule and plan,
+//     who planned and approved it and when, as a signed note (the audit
+//     log's Ed25519 key, golang.org/x/mod/sumdb/note), stored once per plan
+//     in the object store and linked from the audit log by its hash.
+//
+// Every access decision is asked of package policy (retention.cedar): the
+// schedule, plans and certificates are for records staff and
+// administrators, holds for records staff. None of them ever reads
+// content, and nothing here gives them a way to.
+//
+// # What it must never do
+//
+// Read, decrypt or return content, names or media types; put anything but
+// ids, classes, enums, counts, sizes, dates and keyed hashes in a plan, a
+// certificate or an audit entry; delete a ciphertext before its key, or
+// any key of something under hold; approve a plan for its own planner; or
+// decide access itself instead of asking policy.
+package retention

@@ -1,0 +1,222 @@
+package retention
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/testenv"
+	"github.com/parley-mediation/parley/kms"
+	"github.com/parley-mediation/parley/messaging"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/ratelimit"
+	"github.com/parley-mediation/parley/vault"
+)
+
+// onEachStore runs f on a local directory store and on S3 (the test
+// MinIO): the same code, both stores.
+func onEachStore(t *testing.T, f func(t *testing.T, store objstore.Store)) {
+	t.Run("dir", func(t *testing.T) {
+		store, err := objstore.OpenDir(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(t, store)
+	})
+	t.Run("s3", func(t *testing.T) {
+		store, err := objstore.OpenS3(t.Context(), testenv.S3(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(t, store)
+	})
+}
+
+// env is retention over a store with every collaborator real.
+type env struct {
+	store    objstore.Store
+	meta     *metastore.Store
+	log      *audit.Log
+	signer   *audit.Signer
+	cases    *cases.Service
+	vault    *vault.Service
+	ret      *Service
+	mk       *kms.MasterKey
+	msgs     *messaging.Log
+	mediator account.Account
+	records  account.Account // plans
+	records2 account.Account // approves
+	admin    account.Account
+	party    account.Account
+	// clock is what retention takes for now: tests move it past the
+	// schedule's periods.
+	clock time.Time
+}
+
+func staff(role policy.Role) account.Account {
+	return account.Account{ID: ids.New("u"), Name: string(role), Role: role}
+}
+
+func newEnv(t testing.TB, store objstore.Store) *env {
+	t.Helper()
+	ctx := t.Context()
+	mk, err := kms.LoadMasterKey(filepath.Join(t.TempDir(), "master.key"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordsKey, err := kms.LoadOrCreateKey(ctx, store, mk, kms.RecordsKeyObject, kms.RecordsKeyLabel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := metastore.New(store, recordsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := sha256.Sum256([]byte("parley retention test audit key"))
+	signer, err := audit.NewSigner("test/audit", ed25519.NewKeyFromSeed(seed[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := audit.Open(ctx, store, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	accts := account.NewService(meta, ratelimit.NewMemory())
+	cs := cases.NewService(meta, accts, pol, log)
+	v, err := vault.New(vault.Config{Meta: meta, Cases: cs, MasterKey: mk, Policy: pol, Audit: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(Config{Meta: meta, Cases: cs, Vault: v, Policy: pol, Audit: log, Signer: signer, PageSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{store: store, meta: meta, log: log, signer: signer, cases: cs, vault: v, ret: r, mk: mk,
+		msgs: messaging.NewLog(store), mediator: staff(policy.RoleMediator), records: staff(policy.RoleRecords),
+		records2: staff(policy.RoleRecords), admin: staff(policy.RoleAdmin), clock: time.Now().UTC()}
+	r.now = func() time.Time { return e.clock }
+	return e
+}
+
+// testCase is a case with documents and message history.
+type testCase struct {
+	id   string
+	docs map[string]vault.Document // by a test name
+}
+
+// newCase opens a case, invites a party, uploads the given documents
+// (name → class; "+v2" in a name adds a second version) and posts to two
+// rooms.
+func (e *env) newCase(t testing.TB, docs map[string]vault.Class) *testCase {
+	t.Helper()
+	ctx := t.Context()
+	c, err := e.cases.Create(ctx, e.mediator, cases.NewCase{Title: "Okafor v. Lind", Type: "workplace", SideLabels: []string{"Employee", "Employer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := e.cases.CreateInvite(ctx, e.mediator, c.ID, cases.NewInvite{Role: cases.RoleParty, Side: "A", Name: "Ola Okafor"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := e.cases.Join(ctx, inv.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.party = j.Account
+	tc := &testCase{id: c.ID, docs: map[string]vault.Document{}}
+	for name, class := range docs {
+		aud := vault.Audience{Kind: policy.AudienceJoint}
+		if class == vault.ClassMediatorNotes {
+			aud = vault.Audience{Kind: policy.AudienceMediators}
+		}
+		base, two := strings.CutSuffix(name, "+v2")
+		d, err := e.vault.Upload(ctx, e.mediator, c.ID, vault.NewDocument{Name: base + ".pdf", MediaType: "application/pdf", Audience: aud, Class: class}, bytes.NewReader(content(base)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if two {
+			if d, err = e.vault.AddVersion(ctx, e.mediator, c.ID, d.ID, vault.NewVersion{}, bytes.NewReader(content(base+" v2"))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tc.docs[base] = d
+	}
+	for _, room := range []string{"joint", "caucus-A"} {
+		pos := &messaging.Position{}
+		for i := range 3 {
+			if _, err := e.msgs.Commit(ctx, c.ID+"/"+room, pos, []messaging.Message{{ID: fmt.Sprint(i), From: e.party.ID, Body: []byte("sealed")}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return tc
+}
+
+func content(name string) []byte { return []byte("CANARY confidential content of " + name) }
+
+func (e *env) close(t testing.TB, tc *testCase) {
+	t.Helper()
+	if _, err := e.cases.SetStage(t.Context(), e.mediator, tc.id, cases.StageClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// objectsOf lists every stored object version of a case's records:
+// ciphertext, vault records, case key, message history.
+func (e *env) objectsOf(t testing.TB, caseID string) []string {
+	t.Helper()
+	var out []string
+	for _, prefix := range []string{"docs/" + caseID + "/", "vault/" + caseID + "/", kms.CaseKeyPrefix + caseID, caucus.HistoryPrefix(caseID)} {
+		var keys []string
+		if err := e.store.List(t.Context(), prefix, func(i objstore.Info) error { keys = append(keys, i.Key); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			vs, err := e.store.Versions(t.Context(), k)
+			if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+				t.Fatal(err)
+			}
+			for _, v := range vs {
+				out = append(out, k+"@"+v.VersionID)
+			}
+		}
+	}
+	return out
+}
+
+// versionsOf counts the stored versions of one key.
+func (e *env) versionsOf(t testing.TB, key string) int {
+	t.Helper()
+	vs, err := e.store.Versions(t.Context(), key)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(vs)
+}
+
+func docObject(caseID, docID string, v int) string {
+	return fmt.Sprintf("docs/%s/%s/%d", caseID, docID, v)
+}
+func versionObject(caseID, docID string, v int) string {
+	return fmt.Sprintf("vault/%s/versions/%s/%010d", caseID, docID, v)
+}

@@ -1,0 +1,280 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// Limits on a hold's text. The reason and authority are stored sealed and
+// shown to records staff; they never reach the audit log.
+const (
+	MaxReasonLen    = 500 // characters
+	MaxAuthorityLen = 200 // characters
+	// MaxHoldsPerCase bounds the holds (active and released) one case keeps.
+	MaxHoldsPerCase = 1000
+)
+
+// Hold is a legal hold on a case (Doc empty) or one of its documents.
+type Hold struct {
+	ID        string    `json:"id"`
+	Case      string    `json:"case"`
+	Doc       string    `json:"doc,omitempty"`
+	Reason    string    `json:"reason"`
+	Authority string    `json:"authority"` // the court order, complaint or rule it rests on
+	PlacedBy  string    `json:"placedBy"`
+	Placed    time.Time `json:"placed"`
+	// Released is set once the hold is released.
+	Released      *time.Time `json:"released,omitempty"`
+	ReleasedBy    string     `json:"releasedBy,omitempty"`
+	ReleaseReason string     `json:"releaseReason,omitempty"`
+}
+
+// Active reports whether the hold still stands.
+func (h Hold) Active() bool { return h.Released == nil }
+
+// Covers reports whether the hold, if active, covers document doc of its
+// case ("" asks about the case's message history and case key).
+func (h Hold) Covers(doc string) bool { return h.Active() && (h.Doc == "" || h.Doc == doc) }
+
+// Scope is "case" or "document".
+func (h Hold) Scope() string {
+	if h.Doc == "" {
+		return "case"
+	}
+	return "document"
+}
+
+// NewHold describes a hold to place.
+type NewHold struct {
+	Case      string `json:"case"`
+	Doc       string `json:"doc,omitempty"`
+	Reason    string `json:"reason"`
+	Authority string `json:"authority"`
+}
+
+func holdPrefix(caseID string) string      { return "retention/holds/" + caseID + "/" }
+func holdKey(caseID, holdID string) string { return holdPrefix(caseID) + holdID }
+
+func checkText(field, s string, max int) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", fault.Invalid(field, "required")
+	}
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
+		return "", fault.Invalid(field, fmt.Sprintf("at most %d characters of text", max))
+	}
+	if strings.ContainsFunc(s, unicode.IsControl) {
+		return "", fault.Invalid(field, "no control characters")
+	}
+	return s, nil
+}
+
+// caseFor loads a case and asks policy whether actor may manage its holds.
+func (s *Service) caseFor(ctx context.Context, actor account.Account, caseID string) (*cases.Case, error) {
+	if !ids.Valid("c", caseID) {
+		return nil, fmt.Errorf("case: %w", fault.ErrNotFound)
+	}
+	c, err := s.cases.Load(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	if !s.policy.Decide(actor.Principal(), policy.HoldManage, c.Facts()).Allowed {
+		return nil, s.refused(ctx, actor, policy.HoldManage, caseID)
+	}
+	return c, nil
+}
+
+// PlaceHold places a legal hold. The hold is audited (its id and scope;
+// never its reason) and recorded first — from then on no plan includes
+// what it covers and no apply destroys it — and then set on every stored
+// version of what it covers: the documents' ciphertext and key records
+// (through the vault) and, for a case, its message history.
+func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHold) (Hold, error) {
+	c, err := s.caseFor(ctx, actor, n.Case)
+	if err != nil {
+		return Hold{}, err
+	}
+	reason, err := checkText("reason", n.Reason, MaxReasonLen)
+	if err != nil {
+		return Hold{}, err
+	}
+	authority, err := checkText("authority", n.Authority, MaxAuthorityLen)
+	if err != nil {
+		return Hold{}, err
+	}
+	if n.Doc != "" && !ids.Valid("d", n.Doc) {
+		return Hold{}, fmt.Errorf("document %s: %w", n.Doc, fault.ErrNotFound)
+	}
+	existing, err := s.caseHolds(ctx, c.ID)
+	if err != nil {
+		return Hold{}, err
+	}
+	if len(existing) >= MaxHoldsPerCase {
+		return Hold{}, fmt.Errorf("case %s has %d holds: %w", c.ID, len(existing), fault.ErrTooLarge)
+	}
+	h := Hold{ID: ids.New("h"), Case: c.ID, Doc: n.Doc, Reason: reason, Authority: authority,
+		PlacedBy: actor.ID, Placed: s.now().UTC()}
+	if n.Doc != "" {
+		// The vault decides doc.hold itself and 404s a document that is
+		// not there, before anything is recorded.
+		if _, err := s.vault.SetHold(ctx, actor, c.ID, n.Doc, true); err != nil {
+			return Hold{}, err
+		}
+	}
+	ev := audit.Event{Type: "hold.placed", Actor: actor.ID, Case: c.ID, Objects: []string{h.ID},
+		Attrs: map[string]string{"scope": h.Scope()}}
+	if n.Doc != "" {
+		ev.Objects = append(ev.Objects, n.Doc)
+	}
+	if err := s.record(ctx, ev); err != nil {
+		return Hold{}, fmt.Errorf("audit: %w", err)
+	}
+	if _, err := s.meta.Create(ctx, holdKey(c.ID, h.ID), h); err != nil {
+		return Hold{}, err
+	}
+	if n.Doc == "" {
+		if err := s.vault.SetCaseHold(ctx, actor.ID, c.ID, true); err != nil {
+			return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on storage failed (release and place it again): %w", h.ID, err)
+		}
+		if err := s.holdMessages(ctx, c.ID, true); err != nil {
+			return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on the message history failed (release and place it again): %w", h.ID, err)
+		}
+	}
+	return h, nil
+}
+
+// ReleaseHold releases a hold. What it covered stays held in storage while
+// another active hold covers it.
+func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID, holdID, reason string) (Hold, error) {
+	c, err := s.caseFor(ctx, actor, caseID)
+	if err != nil {
+		return Hold{}, err
+	}
+	if !ids.Valid("h", holdID) {
+		return Hold{}, fmt.Errorf("hold: %w", fault.ErrNotFound)
+	}
+	why, err := checkText("reason", reason, MaxReasonLen)
+	if err != nil {
+		return Hold{}, err
+	}
+	var h Hold
+	if _, err := s.meta.Get(ctx, holdKey(c.ID, holdID), &h); errors.Is(err, metastore.ErrNotFound) {
+		return Hold{}, fmt.Errorf("hold %s: %w", holdID, fault.ErrNotFound)
+	} else if err != nil {
+		return Hold{}, err
+	}
+	if !h.Active() {
+		return Hold{}, fmt.Errorf("hold %s was released already: %w", holdID, fault.ErrConflict)
+	}
+	if err := s.record(ctx, audit.Event{Type: "hold.released", Actor: actor.ID, Case: c.ID,
+		Objects: []string{h.ID}, Attrs: map[string]string{"scope": h.Scope()}}); err != nil {
+		return Hold{}, fmt.Errorf("audit: %w", err)
+	}
+	h, err = metastore.Update(ctx, s.meta, holdKey(c.ID, holdID), func(r *Hold) error {
+		if !r.Active() {
+			return fmt.Errorf("hold %s was released already: %w", holdID, fault.ErrConflict)
+		}
+		now := s.now().UTC()
+		r.Released, r.ReleasedBy, r.ReleaseReason = &now, actor.ID, why
+		return nil
+	})
+	if err != nil {
+		return Hold{}, err
+	}
+	others, err := s.caseHolds(ctx, c.ID)
+	if err != nil {
+		return Hold{}, err
+	}
+	stillCase, stillDoc := false, false
+	for _, o := range others {
+		if o.ID == h.ID || !o.Active() {
+			continue
+		}
+		stillCase = stillCase || o.Doc == ""
+		stillDoc = stillDoc || (h.Doc != "" && o.Doc == h.Doc)
+	}
+	switch {
+	case h.Doc != "" && !stillDoc:
+		if _, err := s.vault.SetHold(ctx, actor, c.ID, h.Doc, false); err != nil {
+			return Hold{}, err
+		}
+	case h.Doc == "" && !stillCase:
+		if err := s.vault.SetCaseHold(ctx, actor.ID, c.ID, false); err != nil {
+			return Hold{}, err
+		}
+		if err := s.holdMessages(ctx, c.ID, false); err != nil {
+			return Hold{}, err
+		}
+	}
+	return h, nil
+}
+
+// caseHolds reads every hold of a case, active or released.
+func (s *Service) caseHolds(ctx context.Context, caseID string) ([]Hold, error) {
+	var out []Hold
+	err := s.meta.List(ctx, holdPrefix(caseID), func(key string) error {
+		var h Hold
+		if _, err := s.meta.Get(ctx, key, &h); err != nil {
+			return err
+		}
+		out = append(out, h)
+		return nil
+	})
+	return out, err
+}
+
+// activeHolds returns the ids of the active holds covering each document
+// of a case ("" for the case as a whole).
+func (s *Service) activeHolds(ctx context.Context, caseID string) (map[string][]string, error) {
+	all, err := s.caseHolds(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, h := range all {
+		if h.Active() {
+			out[h.Doc] = append(out[h.Doc], h.ID)
+		}
+	}
+	return out, nil
+}
+
+// Holds lists holds: of one case, or (caseID empty) of every case; only
+// active ones unless all is set.
+func (s *Service) Holds(ctx context.Context, actor account.Account, caseID string, all bool) ([]Hold, error) {
+	if err := s.allow(ctx, actor, policy.HoldList); err != nil {
+		return nil, err
+	}
+	prefix := "retention/holds/"
+	if caseID != "" {
+		if !ids.Valid("c", caseID) {
+			return nil, fmt.Errorf("case: %w", fault.ErrNotFound)
+		}
+		prefix = holdPrefix(caseID)
+	}
+	out := []Hold{}
+	err := s.meta.List(ctx, prefix, func(key string) error {
+		var h Hold
+		if _, err := s.meta.Get(ctx, key, &h); err != nil {
+			return err
+		}
+		if all || h.Active() {
+			out = append(out, h)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,79 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// A case's message history is one record: every stored batch of every one
+// of its rooms. Message payloads are end-to-end encrypted on the members'
+// devices, so the server holds no key to destroy: disposal deletes every
+// stored version of every batch, and what a backup keeps is ciphertext
+// whose keys only the devices ever had.
+
+// messageHistory returns the stored batches of a case's rooms and their
+// total size.
+func (s *Service) messageHistory(ctx context.Context, caseID string) (keys []string, size int64, err error) {
+	err = s.store.List(ctx, caucus.HistoryPrefix(caseID), func(info objstore.Info) error {
+		keys = append(keys, info.Key)
+		size += info.Size
+		return nil
+	})
+	return keys, size, err
+}
+
+// holdMessages sets or clears the storage hold on every stored version of
+// a case's message history.
+func (s *Service) holdMessages(ctx context.Context, caseID string, on bool) error {
+	keys, _, err := s.messageHistory(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	for _, key := range keys {
+		versions, err := s.store.Versions(ctx, key)
+		if errors.Is(err, objstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for _, v := range versions {
+			if v.DeleteMarker {
+				continue
+			}
+			if err := s.store.SetLegalHold(ctx, key, v.VersionID, on); err != nil {
+				return fmt.Errorf("legal hold on %s: %w", key, err)
+			}
+		}
+	}
+	return nil
+}
+
+// deleteMessages deletes every stored version of every batch of a case's
+// message history. A held batch stops it with objstore.ErrHeld.
+func (s *Service) deleteMessages(ctx context.Context, caseID string) error {
+	keys, _, err := s.messageHistory(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	for _, key := range keys {
+		versions, err := s.store.Versions(ctx, key)
+		if errors.Is(err, objstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for _, v := range slices.Backward(versions) {
+			if err := s.store.Delete(ctx, key, v.VersionID); err != nil {
+				return fmt.Errorf("delete %s: %w", key, err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,353 @@
+package retention
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/workers"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/vault"
+)
+
+// A plan is stored as a header and pages, all sealed records:
+//
+//	retention/plans/<plan>/plan            the header (Plan)
+//	retention/plans/<plan>/items/<page>    up to PageSize records (page)
+//	retention/plans/<plan>/done/<page>     each page's outcomes, once applied
+//
+// The pages are written first and the header last, so a plan is either
+// whole or invisible. A page is one step of Apply.
+
+func planPrefix(id string) string         { return "retention/plans/" + id + "/" }
+func planKey(id string) string            { return planPrefix(id) + "plan" }
+func pageKey(id string, n int) string     { return fmt.Sprintf("%sitems/%06d", planPrefix(id), n) }
+func pageDoneKey(id string, n int) string { return fmt.Sprintf("%sdone/%06d", planPrefix(id), n) }
+
+// Plan states.
+const (
+	StatePlanned    = "planned"
+	StateApproved   = "approved"
+	StateApplying   = "applying"
+	StateCertifying = "certifying"
+	StateDone       = "done"
+)
+
+// Item is one record of a plan: a document version, or (Doc empty) a
+// case's message history. It names the record by ids and says what it is
+// without saying anything of its content.
+type Item struct {
+	Case      string         `json:"case"`
+	Doc       string         `json:"doc,omitempty"`
+	Version   int            `json:"version,omitempty"`
+	Class     string         `json:"class"`
+	Trigger   policy.Trigger `json:"trigger"`
+	TriggerAt time.Time      `json:"triggerAt"`
+	DueAt     time.Time      `json:"dueAt"`
+	Size      int64          `json:"size"`
+	// Commit is the keyed hash of the content the audit log carries for
+	// this version (doc.upload), empty for message history.
+	Commit string `json:"commit,omitempty"`
+	// Held lists the holds that exclude the record from the plan, as
+	// "hold h_…" or "document hold" (placed with `parley doc hold`).
+	Held []string `json:"held,omitempty"`
+}
+
+// Ref is the vault's name for the item's document version.
+func (it Item) Ref() vault.VersionRef {
+	return vault.VersionRef{Case: it.Case, Doc: it.Doc, Version: it.Version}
+}
+
+// Approval is the second person's sign-off.
+type Approval struct {
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+// Plan is a disposition plan's header.
+type Plan struct {
+	ID       string          `json:"id"`
+	AsOf     time.Time       `json:"asOf"`
+	Created  time.Time       `json:"created"`
+	Planner  string          `json:"planner"`
+	Schedule policy.Schedule `json:"schedule"`
+	State    string          `json:"state"`
+	// Pages of the plan's records; Records of them are due, Held held.
+	Pages   int   `json:"pages"`
+	Records int   `json:"records"`
+	Held    int   `json:"held"`
+	Bytes   int64 `json:"bytes"`
+	Cases   int   `json:"cases"`
+	// Approved is set once a second person approves the plan.
+	Approved *Approval  `json:"approved,omitempty"`
+	Started  *time.Time `json:"started,omitempty"`
+	// CaseKeysDone: the case-key step has run after the last page.
+	CaseKeysDone bool `json:"caseKeysDone,omitempty"`
+	// Completed is the time on the certificate, set once before it is
+	// made, so a rerun makes the same certificate.
+	Completed *time.Time `json:"completed,omitempty"`
+	// LinkFrom is the audit log's size before the certificate was linked:
+	// a rerun looks for its own link from there rather than add another.
+	LinkFrom    int64  `json:"linkFrom,omitempty"`
+	Certificate string `json:"certificate,omitempty"` // its id, once done
+}
+
+type page struct {
+	Items []Item `json:"items"`
+}
+
+// MakePlan draws up a disposition plan as of asOf (zero: now; never in the
+// future, which would dispose of records before they are due) under the
+// schedule in force. Every record the schedule says is due is in it; those
+// under hold are in it too, marked held, and are never disposed of.
+func (s *Service) MakePlan(ctx context.Context, actor account.Account, asOf time.Time) (Plan, error) {
+	if err := s.allow(ctx, actor, policy.RetentionPlan); err != nil {
+		return Plan{}, err
+	}
+	now := s.now().UTC()
+	if asOf.IsZero() {
+		asOf = now
+	}
+	asOf = asOf.UTC()
+	if asOf.After(now) {
+		return Plan{}, fault.Invalid("asOf", "not in the future: a plan disposes of what is due now or earlier")
+	}
+	sched, err := s.currentSchedule(ctx)
+	if err != nil {
+		return Plan{}, err
+	}
+	var all []*cases.Case
+	if err := s.cases.All(ctx, func(c *cases.Case) error { all = append(all, c); return nil }); err != nil {
+		return Plan{}, err
+	}
+	perCase := make([][]Item, len(all))
+	errs := make([]error, len(all))
+	workers.Run(len(all), s.parallel, func(i int) {
+		perCase[i], errs[i] = s.dueInCase(ctx, sched.Schedule, all[i], asOf)
+	})
+	if err := errors.Join(errs...); err != nil {
+		return Plan{}, err
+	}
+	var items []Item
+	for _, l := range perCase {
+		items = append(items, l...)
+	}
+	if len(items) > MaxPlanRecords {
+		return Plan{}, fmt.Errorf("%d records are due, more than one plan takes (%d); plan as of an earlier date first: %w", len(items), MaxPlanRecords, fault.ErrTooLarge)
+	}
+	slices.SortFunc(items, func(a, b Item) int {
+		return cmp.Or(strings.Compare(a.Case, b.Case), strings.Compare(a.Doc, b.Doc), a.Version-b.Version)
+	})
+	p := Plan{ID: ids.New("p"), AsOf: asOf, Created: now, Planner: actor.ID, Schedule: sched.Schedule, State: StatePlanned}
+	seen := map[string]bool{}
+	for _, it := range items {
+		if len(it.Held) > 0 {
+			p.Held++
+			continue
+		}
+		p.Records++
+		p.Bytes += it.Size
+		if !seen[it.Case] {
+			seen[it.Case] = true
+			p.Cases++
+		}
+	}
+	for start := 0; start < len(items); start += s.pageSize {
+		pg := page{Items: items[start:min(start+s.pageSize, len(items))]}
+		if _, err := s.meta.Create(ctx, pageKey(p.ID, p.Pages), pg); err != nil {
+			return Plan{}, err
+		}
+		p.Pages++
+	}
+	if err := s.record(ctx, audit.Event{Type: "retention.plan", Actor: actor.ID, Objects: []string{p.ID},
+		Attrs: map[string]string{"asOf": asOf.Format(time.RFC3339), "schedule": strconv.Itoa(p.Schedule.Version),
+			"records": strconv.Itoa(p.Records), "held": strconv.Itoa(p.Held), "bytes": strconv.FormatInt(p.Bytes, 10)}}); err != nil {
+		return Plan{}, fmt.Errorf("audit: %w", err)
+	}
+	if _, err := s.meta.Create(ctx, planKey(p.ID), p); err != nil {
+		return Plan{}, err
+	}
+	return p, nil
+}
+
+// dueInCase lists a case's records that are due as of asOf.
+func (s *Service) dueInCase(ctx context.Context, sched policy.Schedule, c *cases.Case, asOf time.Time) ([]Item, error) {
+	records, err := s.vault.Records(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	holds, err := s.activeHolds(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	caseHeld, err := s.vault.CaseHeld(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	heldBy := func(doc string, docHold bool) []string {
+		var out []string
+		for _, id := range holds[""] {
+			out = append(out, "hold "+id)
+		}
+		if doc != "" {
+			for _, id := range holds[doc] {
+				out = append(out, "hold "+id)
+			}
+		}
+		if len(out) == 0 && caseHeld {
+			out = append(out, "case hold")
+		}
+		if docHold && len(holds[doc]) == 0 {
+			out = append(out, "document hold")
+		}
+		return out
+	}
+	var out []Item
+	for _, r := range records {
+		for i, v := range r.Versions {
+			if v.Erased {
+				continue
+			}
+			facts := policy.RecordFacts{Class: string(r.Class), Created: v.Created, CaseClosed: c.Closed}
+			if i+1 < len(r.Versions) {
+				sup := r.Versions[i+1].Created
+				facts.Superseded = &sup
+			}
+			d := sched.Decide(facts, asOf)
+			if !d.Due {
+				continue
+			}
+			out = append(out, Item{Case: c.ID, Doc: r.Doc, Version: v.Version, Class: string(r.Class),
+				Trigger: d.Rule.Trigger, TriggerAt: d.TriggerAt, DueAt: d.DueAt, Size: v.Size, Commit: v.Commit,
+				Held: heldBy(r.Doc, r.Held)})
+		}
+	}
+	keys, size, err := s.messageHistory(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) > 0 {
+		d := sched.Decide(policy.RecordFacts{Class: policy.ClassMessageHistory, Created: c.Created, CaseClosed: c.Closed}, asOf)
+		if d.Due {
+			out = append(out, Item{Case: c.ID, Class: policy.ClassMessageHistory, Trigger: d.Rule.Trigger,
+				TriggerAt: d.TriggerAt, DueAt: d.DueAt, Size: size, Held: heldBy("", false)})
+		}
+	}
+	return out, nil
+}
+
+// loadPlan reads a plan's header.
+func (s *Service) loadPlan(ctx context.Context, id string) (Plan, string, error) {
+	if !ids.Valid("p", id) {
+		return Plan{}, "", fmt.Errorf("plan: %w", fault.ErrNotFound)
+	}
+	var p Plan
+	etag, err := s.meta.Get(ctx, planKey(id), &p)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return Plan{}, "", fmt.Errorf("plan %s: %w", id, fault.ErrNotFound)
+	}
+	return p, etag, err
+}
+
+func (s *Service) loadPage(ctx context.Context, id string, n int) ([]Item, error) {
+	var pg page
+	if _, err := s.meta.Get(ctx, pageKey(id, n), &pg); err != nil {
+		return nil, err
+	}
+	return pg.Items, nil
+}
+
+// GetPlan returns a plan's header.
+func (s *Service) GetPlan(ctx context.Context, actor account.Account, id string) (Plan, error) {
+	if err := s.allow(ctx, actor, policy.RetentionPlan); err != nil {
+		return Plan{}, err
+	}
+	p, _, err := s.loadPlan(ctx, id)
+	return p, err
+}
+
+// PlanPage returns page n of a plan's records.
+func (s *Service) PlanPage(ctx context.Context, actor account.Account, id string, n int) ([]Item, error) {
+	p, err := s.GetPlan(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 || n >= p.Pages {
+		return nil, fmt.Errorf("plan %s has %d pages: %w", id, p.Pages, fault.ErrNotFound)
+	}
+	return s.loadPage(ctx, id, n)
+}
+
+// Plans lists every plan's header, newest first.
+func (s *Service) Plans(ctx context.Context, actor account.Account) ([]Plan, error) {
+	if err := s.allow(ctx, actor, policy.RetentionPlan); err != nil {
+		return nil, err
+	}
+	var keys []string
+	if err := s.meta.List(ctx, "retention/plans/", func(key string) error {
+		if strings.HasSuffix(key, "/plan") {
+			keys = append(keys, key)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]Plan, len(keys))
+	errs := make([]error, len(keys))
+	var mu sync.Mutex
+	workers.Run(len(keys), s.parallel, func(i int) {
+		var p Plan
+		_, err := s.meta.Get(ctx, keys[i], &p)
+		mu.Lock()
+		out[i], errs[i] = p, err
+		mu.Unlock()
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b Plan) int { return b.Created.Compare(a.Created) })
+	return out, nil
+}
+
+// Approve records a second person's approval of a plan. Policy refuses the
+// plan's own planner (retention.cedar's four-eyes forbid).
+func (s *Service) Approve(ctx context.Context, actor account.Account, id string) (Plan, error) {
+	p, _, err := s.loadPlan(ctx, id)
+	if err != nil {
+		return Plan{}, err
+	}
+	if !s.policy.DecidePlan(actor.Principal(), policy.RetentionApprove, policy.Plan{Planner: p.Planner}).Allowed {
+		if actor.ID == p.Planner {
+			s.refused(ctx, actor, policy.RetentionApprove, "")
+			return Plan{}, fmt.Errorf("a plan is approved by someone other than its planner: %w", fault.ErrForbidden)
+		}
+		return Plan{}, s.refused(ctx, actor, policy.RetentionApprove, "")
+	}
+	if p.State != StatePlanned {
+		return Plan{}, fmt.Errorf("plan %s is %s, not awaiting approval: %w", id, p.State, fault.ErrConflict)
+	}
+	if err := s.record(ctx, audit.Event{Type: "retention.approve", Actor: actor.ID, Objects: []string{p.ID},
+		Attrs: map[string]string{"planner": p.Planner, "records": strconv.Itoa(p.Records)}}); err != nil {
+		return Plan{}, fmt.Errorf("audit: %w", err)
+	}
+	return metastore.Update(ctx, s.meta, planKey(id), func(r *Plan) error {
+		if r.State != StatePlanned {
+			return fmt.Errorf("plan %s is %s, not awaiting approval: %w", id, r.State, fault.ErrConflict)
+		}
+		r.State = StateApproved
+		r.Approved = &Approval{By: actor.ID, At: s.now().UTC()}
+		return nil
+	})
+}

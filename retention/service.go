@@ -1,0 +1,109 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/vault"
+)
+
+// Config is what a Service needs.
+type Config struct {
+	Meta   *metastore.Store
+	Cases  *cases.Service
+	Vault  *vault.Service
+	Policy *policy.Engine
+	Audit  *audit.Log
+	// Signer signs certificates of destruction: the audit log's signer,
+	// so that the audit log's public key verifies them too.
+	Signer *audit.Signer
+	// Parallel is how many records are worked on at once (default 16).
+	Parallel int
+	// PageSize is how many plan records one Apply step handles (default
+	// DefaultPageSize).
+	PageSize int
+}
+
+// DefaultPageSize is how many records a plan page holds: one Apply step.
+const DefaultPageSize = 500
+
+// MaxPlanRecords bounds one plan; a larger backlog takes several plans.
+const MaxPlanRecords = 200_000
+
+// Service runs retention.
+type Service struct {
+	meta     *metastore.Store
+	store    objstore.Store
+	cases    *cases.Service
+	vault    *vault.Service
+	policy   *policy.Engine
+	audit    *audit.Log
+	signer   *audit.Signer
+	parallel int
+	pageSize int
+	now      func() time.Time
+	// hook, when set (tests), is called at every step boundary of Apply;
+	// an error from it stops the apply there, as a crash would.
+	hook func(step string) error
+}
+
+// New makes a retention service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Meta == nil || cfg.Cases == nil || cfg.Vault == nil || cfg.Policy == nil || cfg.Audit == nil || cfg.Signer == nil {
+		return nil, errors.New("retention: New needs Meta, Cases, Vault, Policy, Audit and Signer")
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 16
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = DefaultPageSize
+	}
+	return &Service{meta: cfg.Meta, store: cfg.Meta.Objects(), cases: cfg.Cases, vault: cfg.Vault,
+		policy: cfg.Policy, audit: cfg.Audit, signer: cfg.Signer, parallel: cfg.Parallel,
+		pageSize: cfg.PageSize, now: time.Now}, nil
+}
+
+// VerifierKey is the public key that verifies certificates (and the audit
+// log), in note format.
+func (s *Service) VerifierKey() string { return s.signer.VerifierKey() }
+
+// allow asks policy about a server-wide retention action and audits a
+// refusal.
+func (s *Service) allow(ctx context.Context, actor account.Account, a policy.Action) error {
+	if s.policy.Decide(actor.Principal(), a, nil).Allowed {
+		return nil
+	}
+	return s.refused(ctx, actor, a, "")
+}
+
+func (s *Service) refused(ctx context.Context, actor account.Account, a policy.Action, caseID string) error {
+	s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID, Attrs: map[string]string{"action": string(a)}})
+	return fmt.Errorf("%s: %w", a, fault.ErrForbidden)
+}
+
+func (s *Service) record(ctx context.Context, ev audit.Event) error {
+	if ev.Time.IsZero() {
+		ev.Time = s.now().UTC()
+	}
+	_, err := s.audit.Append(ctx, ev)
+	return err
+}
+
+func (s *Service) step(name string) error {
+	if s.hook == nil {
+		return nil
+	}
+	if err := s.hook(name); err != nil {
+		return fmt.Errorf("stopped at %s: %w", name, err)
+	}
+	return nil
+}

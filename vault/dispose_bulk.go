@@ -1,0 +1,236 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/workers"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// Dispose runs the first three disposal steps for many versions at once,
+// the way the retention job needs them: per case, one versioned listing
+// and one bulk delete for each kind of object, instead of a listing and a
+// delete per object.
+//
+//  1. keys: the document records are read (a document or case under hold
+//     is refused with ErrHeld), the audit entries appended (keyEvents),
+//     then every stored version of every version record — the wrapped
+//     data keys — deleted. A hold placed since the records were read is
+//     refused by the store itself: a hold reaches the objects first.
+//  2. ciphertext: every stored version of the ciphertext of each version
+//     whose key is now gone.
+//  3. records: every stored version of the record of each document none
+//     of whose versions remains; a document keeping versions (not due)
+//     has the disposed ones marked erased instead.
+//
+// step, if not nil, is called after each step with its name ("keys",
+// "ciphertext", "records"); an error from it stops Dispose there, as a
+// crash would. Dispose returns one error per ref (nil: disposed, now or
+// before; ErrHeld: kept) and an error that stopped it. Running it again
+// after a stop finishes the work without new audit entries for keys
+// already destroyed: which keys are pending is read from the store.
+func (s *Service) Dispose(ctx context.Context, actorID string, refs []VersionRef, attrs map[string]string, parallel int, step func(string) error) ([]error, error) {
+	errs := make([]error, len(refs))
+	docs := groupByDoc(refs)
+	var caseIDs []string
+	held := map[string]bool{}
+	for _, r := range refs {
+		if _, ok := held[r.Case]; !ok {
+			held[r.Case] = false
+			caseIDs = append(caseIDs, r.Case)
+		}
+	}
+	caseErrs := make([]error, len(caseIDs))
+	caseHeld := make([]bool, len(caseIDs))
+	workers.Run(len(caseIDs), parallel, func(i int) { caseHeld[i], caseErrs[i] = s.CaseHeld(ctx, caseIDs[i]) })
+	if err := errors.Join(caseErrs...); err != nil {
+		return errs, err
+	}
+	for i, id := range caseIDs {
+		held[id] = caseHeld[i]
+	}
+	workers.Run(len(docs), parallel, func(j int) {
+		d := docs[j]
+		if held[d.caseID] {
+			d.fail(errs, fmt.Errorf("case %s is under legal hold: %w", d.caseID, ErrHeld))
+			return
+		}
+		etag, err := s.meta.Get(ctx, docKey(d.caseID, d.docID), &d.rec)
+		d.etag = etag
+		switch {
+		case errors.Is(err, metastore.ErrNotFound):
+			return // purged already: leftovers, if any, go below
+		case err != nil:
+			d.fail(errs, err)
+			return
+		case d.rec.Hold != nil:
+			d.fail(errs, fmt.Errorf("document %s is under legal hold: %w", d.docID, ErrHeld))
+			return
+		}
+		d.found = true
+		for _, i := range d.idx {
+			if _, ok := d.rec.version(refs[i].Version); !ok {
+				errs[i] = fmt.Errorf("document %s version %d: %w", d.docID, refs[i].Version, fault.ErrNotFound)
+			}
+		}
+	})
+
+	// 1. Keys.
+	keys, err := s.listUnder(ctx, caseIDs, parallel, func(c string) string { return "vault/" + c + "/versions/" })
+	if err != nil {
+		return errs, err
+	}
+	var due []VersionRef
+	for i, r := range refs {
+		if errs[i] == nil && len(keys[versionKey(r.Case, r.Doc, r.Version)]) > 0 {
+			due = append(due, r)
+		}
+	}
+	if events := keyEvents(actorID, due, attrs, s.now().UTC()); len(events) > 0 {
+		if _, err := s.audit.AppendBatch(ctx, events); err != nil {
+			return errs, fmt.Errorf("audit: %w", err)
+		}
+	}
+	s.deleteFor(ctx, refs, errs, keys, func(r VersionRef) string { return versionKey(r.Case, r.Doc, r.Version) })
+	if err := callStep(step, "keys"); err != nil {
+		return errs, err
+	}
+
+	// 2. Ciphertext, of versions whose key is gone (errs[i] == nil).
+	texts, err := s.listUnder(ctx, caseIDs, parallel, func(c string) string { return "docs/" + c + "/" })
+	if err != nil {
+		return errs, err
+	}
+	s.deleteFor(ctx, refs, errs, texts, func(r VersionRef) string { return objectKey(r.Case, r.Doc, r.Version) })
+	if err := callStep(step, "ciphertext"); err != nil {
+		return errs, err
+	}
+
+	// 3. Records.
+	records, err := s.listUnder(ctx, caseIDs, parallel, func(c string) string { return docPrefix(c) })
+	if err != nil {
+		return errs, err
+	}
+	whole := make([]bool, len(docs))
+	markErrs := make([]error, len(docs))
+	workers.Run(len(docs), parallel, func(j int) {
+		d := docs[j]
+		disposed := map[string]bool{}
+		var versions []int
+		for _, i := range d.idx {
+			if errs[i] != nil {
+				return // kept or failed: the record stays as it is
+			}
+			disposed[versionKey(d.caseID, d.docID, refs[i].Version)] = true
+			disposed[objectKey(d.caseID, d.docID, refs[i].Version)] = true
+			versions = append(versions, refs[i].Version)
+		}
+		if !remains(keys, "vault/"+d.caseID+"/versions/"+d.docID+"/", disposed) &&
+			!remains(texts, "docs/"+d.caseID+"/"+d.docID+"/", disposed) {
+			whole[j] = true
+		} else if d.found {
+			markErrs[j] = s.markErased(ctx, d.caseID, d.docID, &d.rec, d.etag, versions)
+		}
+	})
+	// Older versions of the records first, the latest ones after: until a
+	// record's latest version goes, it reads as it did.
+	for _, latest := range []bool{false, true} {
+		var purge []objstore.Info
+		var purgeRefs [][]int
+		for j, d := range docs {
+			if markErrs[j] != nil {
+				d.fail(errs, markErrs[j])
+			}
+			if !whole[j] || errs[d.idx[0]] != nil {
+				continue
+			}
+			for k, v := range records[docKey(d.caseID, d.docID)] {
+				if (k == 0) == latest {
+					purge = append(purge, v)
+					purgeRefs = append(purgeRefs, d.idx)
+				}
+			}
+		}
+		for k, err := range s.store.DeleteVersions(ctx, purge) {
+			if err != nil {
+				for _, i := range purgeRefs[k] {
+					errs[i] = err
+				}
+			}
+		}
+	}
+	if err := callStep(step, "records"); err != nil {
+		return errs, err
+	}
+	return errs, nil
+}
+
+func callStep(step func(string) error, name string) error {
+	if step == nil {
+		return nil
+	}
+	return step(name)
+}
+
+// listUnder lists every stored version under prefix(case) for each case,
+// by key.
+func (s *Service) listUnder(ctx context.Context, caseIDs []string, parallel int, prefix func(string) string) (map[string][]objstore.Info, error) {
+	lists := make([]map[string][]objstore.Info, len(caseIDs))
+	errs := make([]error, len(caseIDs))
+	workers.Run(len(caseIDs), parallel, func(i int) {
+		m := map[string][]objstore.Info{}
+		errs[i] = s.store.VersionsUnder(ctx, prefix(caseIDs[i]), func(v objstore.Version) error {
+			m[v.Key] = append(m[v.Key], v.Info)
+			return nil
+		})
+		lists[i] = m
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := map[string][]objstore.Info{}
+	for _, m := range lists {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// deleteFor deletes, in one bulk call, every listed version of the object
+// keyOf names for each ref not yet failed, oldest first, and records
+// failures (ErrHeld for a held version) against the refs.
+func (s *Service) deleteFor(ctx context.Context, refs []VersionRef, errs []error, listed map[string][]objstore.Info, keyOf func(VersionRef) string) {
+	var batch []objstore.Info
+	var owner []int
+	for i, r := range refs {
+		if errs[i] != nil {
+			continue
+		}
+		vs := listed[keyOf(r)]
+		for k := len(vs) - 1; k >= 0; k-- {
+			batch = append(batch, vs[k])
+			owner = append(owner, i)
+		}
+	}
+	for k, err := range s.store.DeleteVersions(ctx, batch) {
+		if err != nil && errs[owner[k]] == nil {
+			errs[owner[k]] = err
+		}
+	}
+}
+
+// remains reports whether any listed key under prefix is not disposed.
+func remains(listed map[string][]objstore.Info, prefix string, disposed map[string]bool) bool {
+	for k := range listed {
+		if strings.HasPrefix(k, prefix) && !disposed[k] {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,184 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// Legal holds. A hold is enforced twice: the sealed records say so (and
+// every path that destroys a key reads them again first), and every stored
+// version of the held documents' ciphertext and key records carries the
+// object store's legal hold, so not even someone with the bucket's
+// credentials can delete them (S3 object lock; the directory store
+// enforces the same contract).
+//
+// A document is held by its own hold (SetHold, docRecord.Hold) or by a
+// hold on its whole case (SetCaseHold, the record at vault/<case>/hold).
+// Releasing one leaves the storage holds in place while the other stands.
+
+// caseHoldKey is the sealed record saying a case is under legal hold.
+func caseHoldKey(caseID string) string { return "vault/" + caseID + "/hold" }
+
+// SetHold places (on) or releases a legal hold on every version of a
+// document: neither its ciphertext nor its keys can then be deleted, by
+// Parley or by anyone with access to the bucket.
+func (s *Service) SetHold(ctx context.Context, actor account.Account, caseID, docID string, on bool) (Document, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return Document{}, err
+	}
+	d, err := s.loadDoc(ctx, cs, docID, policy.DocHold)
+	if err != nil {
+		return Document{}, err
+	}
+	if err := s.record(ctx, audit.Event{Type: "doc.hold", Actor: actor.ID, Case: caseID,
+		Objects: []string{docID}, Attrs: map[string]string{"on": strconv.FormatBool(on)}}); err != nil {
+		return Document{}, fmt.Errorf("audit: %w", err)
+	}
+	// A hold is placed on the objects before the record says so, and the
+	// record cleared before the objects are released.
+	if on {
+		if err := s.holdDocument(ctx, d, true); err != nil {
+			return Document{}, err
+		}
+	}
+	updated, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
+		if on {
+			r.Hold = &Hold{By: actor.ID, At: s.now().UTC()}
+		} else {
+			r.Hold = nil
+		}
+		return nil
+	})
+	if err != nil {
+		return Document{}, err
+	}
+	// Placing: again, for versions added between the first pass and the
+	// record update. Releasing: now that the record no longer says held,
+	// unless the whole case still is.
+	keep := false
+	if !on {
+		if keep, err = s.CaseHeld(ctx, caseID); err != nil {
+			return Document{}, err
+		}
+	}
+	if !keep {
+		if err := s.holdDocument(ctx, &updated, on); err != nil {
+			return Document{}, err
+		}
+	}
+	return updated.view(cs.allowed(policy.DocDownload, updated.policyDoc()), true), nil
+}
+
+// holdDocument sets the storage hold of every live version of a document.
+func (s *Service) holdDocument(ctx context.Context, d *docRecord, on bool) error {
+	for _, v := range d.Versions {
+		if v.Erased {
+			continue
+		}
+		if err := s.holdVersion(ctx, d.Case, d.ID, v.Version, on); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// holdVersion sets the legal hold of every stored version of one document
+// version's ciphertext and key record.
+func (s *Service) holdVersion(ctx context.Context, caseID, docID string, v int, on bool) error {
+	for _, key := range []string{objectKey(caseID, docID, v), versionKey(caseID, docID, v)} {
+		if err := holdAllVersions(ctx, s.store, key, on); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// holdAllVersions sets the legal hold of every stored version of key (a
+// key that is gone is left alone).
+func holdAllVersions(ctx context.Context, store objstore.Store, key string, on bool) error {
+	versions, err := store.Versions(ctx, key)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, v := range versions {
+		if v.DeleteMarker {
+			continue
+		}
+		if err := store.SetLegalHold(ctx, key, v.VersionID, on); err != nil {
+			return fmt.Errorf("legal hold on %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// caseHold is the record of a hold on a whole case. Who placed it and why
+// is kept by package retention; the vault only needs to know it stands.
+type caseHold struct {
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+// CaseHeld reports whether the case is under a case-wide legal hold.
+func (s *Service) CaseHeld(ctx context.Context, caseID string) (bool, error) {
+	var h caseHold
+	_, err := s.meta.Get(ctx, caseHoldKey(caseID), &h)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// SetCaseHold places (on) or releases a hold on every document of a case,
+// including versions uploaded while it stands. Like DestroyDataKey it makes
+// no access decision: package retention calls it after asking policy
+// (hold.manage), as the actor it names, and audits the hold with its
+// reason. Releasing keeps the storage holds of documents that have a hold
+// of their own.
+func (s *Service) SetCaseHold(ctx context.Context, actorID, caseID string, on bool) error {
+	if err := s.record(ctx, audit.Event{Type: "case.hold", Actor: actorID, Case: caseID,
+		Attrs: map[string]string{"on": strconv.FormatBool(on)}}); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	if on {
+		// The record first, so that uploads from now on are held too
+		// and no key is destroyed while the objects are being held.
+		if _, err := s.meta.Create(ctx, caseHoldKey(caseID), caseHold{By: actorID, At: s.now().UTC()}); err != nil && !errors.Is(err, metastore.ErrExists) {
+			return err
+		}
+	} else if err := s.meta.Delete(ctx, caseHoldKey(caseID)); err != nil {
+		return err
+	}
+	return s.eachDocument(ctx, caseID, func(d *docRecord) error {
+		if !on && d.Hold != nil {
+			return nil
+		}
+		return s.holdDocument(ctx, d, on)
+	})
+}
+
+// eachDocument calls fn with every document record of a case.
+func (s *Service) eachDocument(ctx context.Context, caseID string, fn func(*docRecord) error) error {
+	return s.meta.List(ctx, docPrefix(caseID), func(key string) error {
+		var d docRecord
+		if _, err := s.meta.Get(ctx, key, &d); err != nil {
+			if errors.Is(err, metastore.ErrNotFound) {
+				return nil // disposed meanwhile
+			}
+			return err
+		}
+		return fn(&d)
+	})
+}

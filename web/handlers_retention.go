@@ -1,0 +1,236 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/retention"
+)
+
+// Retention over HTTP: the schedule, legal holds, disposition plans and
+// certificates of destruction. Every decision is package retention's (and
+// so policy's); these handlers only translate. Applying a plan is one
+// step per request (a page of records, then the case keys, then the
+// certificate), so no request runs long, a client shows progress between
+// steps, and an interrupted apply is resumed by asking again.
+
+func (a *API) retentionRoutes(r chi.Router) {
+	r.Get("/retention/schedule", a.getSchedule)
+	r.Get("/retention/schedule/history", a.scheduleHistory)
+	r.Put("/retention/schedule/rules/{class}", a.setScheduleRule)
+	r.Get("/retention/plans", a.listPlans)
+	r.Post("/retention/plans", a.makePlan)
+	r.Get("/retention/plans/{planID}", a.getPlan)
+	r.Get("/retention/plans/{planID}/records", a.planRecords)
+	r.Post("/retention/plans/{planID}/approve", a.approvePlan)
+	r.Post("/retention/plans/{planID}/apply", a.applyPlan)
+	r.Get("/retention/plans/{planID}/certificate", a.getCertificate)
+	r.Get("/holds", a.listHolds)
+}
+
+// caseHoldRoutes are under /cases/{caseID}.
+func (a *API) caseHoldRoutes(r chi.Router) {
+	r.Get("/holds", a.listHolds)
+	r.Post("/holds", a.placeHold)
+	r.Post("/holds/{holdID}/release", a.releaseHold)
+}
+
+func (a *API) retentionReady(w http.ResponseWriter, r *http.Request) bool {
+	if a.retention == nil {
+		writeProblem(w, r, Problem{Type: "unavailable", Title: "Retention is not configured on this node", Status: http.StatusServiceUnavailable})
+		return false
+	}
+	return true
+}
+
+// writeRetentionError adds "held" (409) to writeError's table.
+func (a *API) writeRetentionError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, objstore.ErrHeld) {
+		writeProblem(w, r, Problem{Type: "held", Title: "Under legal hold", Status: http.StatusConflict, Detail: err.Error()})
+		return
+	}
+	a.writeError(w, r, err)
+}
+
+// retentionCall runs one retention call and answers with its result.
+func retentionCall[T any](a *API, w http.ResponseWriter, r *http.Request, status int, f func() (T, error)) {
+	if !a.retentionReady(w, r) {
+		return
+	}
+	v, err := f()
+	if err != nil {
+		a.writeRetentionError(w, r, err)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
+func (a *API) getSchedule(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	retentionCall(a, w, r, http.StatusOK, func() (retention.StoredSchedule, error) { return a.retention.Schedule(r.Context(), actor) })
+}
+
+func (a *API) scheduleHistory(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	retentionCall(a, w, r, http.StatusOK, func() ([]retention.StoredSchedule, error) {
+		return a.retention.ScheduleHistory(r.Context(), actor)
+	})
+}
+
+type ruleRequest struct {
+	Trigger string `json:"trigger"`
+	Period  string `json:"period"` // "30d", "6y"
+}
+
+func (a *API) setScheduleRule(w http.ResponseWriter, r *http.Request) {
+	var req ruleRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	days, err := policy.ParsePeriod(req.Period)
+	if err != nil {
+		a.writeError(w, r, fault.Invalid("period", err.Error()))
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	rule := policy.RetentionRule{Class: chi.URLParam(r, "class"), Trigger: policy.Trigger(req.Trigger), Days: days}
+	retentionCall(a, w, r, http.StatusOK, func() (retention.StoredSchedule, error) { return a.retention.SetRule(r.Context(), actor, rule) })
+}
+
+func (a *API) listPlans(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	retentionCall(a, w, r, http.StatusOK, func() ([]retention.Plan, error) { return a.retention.Plans(r.Context(), actor) })
+}
+
+type planRequest struct {
+	AsOf string `json:"asOf,omitempty"` // RFC 3339 or YYYY-MM-DD; empty: now
+}
+
+// ParseAsOf reads a plan's as-of date: RFC 3339, or a day (its end, UTC).
+func ParseAsOf(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, fault.Invalid("asOf", "a date (YYYY-MM-DD) or an RFC 3339 time")
+	}
+	return d.Add(24*time.Hour - time.Second), nil
+}
+
+func (a *API) makePlan(w http.ResponseWriter, r *http.Request) {
+	var req planRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	asOf, err := ParseAsOf(req.AsOf)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if !asOf.IsZero() && asOf.After(time.Now()) && len(req.AsOf) == len(time.DateOnly) {
+		asOf = time.Time{} // today: as of now
+	}
+	actor, _ := actorFrom(r.Context())
+	retentionCall(a, w, r, http.StatusCreated, func() (retention.Plan, error) { return a.retention.MakePlan(r.Context(), actor, asOf) })
+}
+
+func (a *API) getPlan(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	retentionCall(a, w, r, http.StatusOK, func() (retention.Plan, error) {
+		return a.retention.GetPlan(r.Context(), actor, chi.URLParam(r, "planID"))
+	})
+}
+
+func (a *API) planRecords(w http.ResponseWriter, r *http.Request) {
+	page := 0
+	if q := r.URL.Query().Get("page"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 0 || n > retention.MaxPlanRecords {
+			a.writeError(w, r, fault.Invalid("page", "a page number from 0"))
+			return
+		}
+		page = n
+	}
+	actor, _ := actorFrom(r.Context())
+	retentionCall(a, w, r, http.StatusOK, func() ([]retention.Item, error) {
+		return a.retention.PlanPage(r.Context(), actor, chi.URLParam(r, "planID"), page)
+	})
+}
+
+func (a *API) approvePlan(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	retentionCall(a, w, r, http.StatusOK, func() (retention.Plan, error) {
+		return a.retention.Approve(r.Context(), actor, chi.URLParam(r, "planID"))
+	})
+}
+
+func (a *API) applyPlan(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	retentionCall(a, w, r, http.StatusOK, func() (retention.Progress, error) {
+		return a.retention.Apply(r.Context(), actor, chi.URLParam(r, "planID"))
+	})
+}
+
+func (a *API) getCertificate(w http.ResponseWriter, r *http.Request) {
+	if !a.retentionReady(w, r) {
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	signed, err := a.retention.SignedCertificate(r.Context(), actor, chi.URLParam(r, "planID"))
+	if err != nil {
+		a.writeRetentionError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(signed)
+}
+
+func (a *API) listHolds(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	all := r.URL.Query().Get("all") == "true"
+	retentionCall(a, w, r, http.StatusOK, func() ([]retention.Hold, error) {
+		return a.retention.Holds(r.Context(), actor, chi.URLParam(r, "caseID"), all)
+	})
+}
+
+func (a *API) placeHold(w http.ResponseWriter, r *http.Request) {
+	var req retention.NewHold
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	req.Case = chi.URLParam(r, "caseID")
+	actor, _ := actorFrom(r.Context())
+	retentionCall(a, w, r, http.StatusCreated, func() (retention.Hold, error) { return a.retention.PlaceHold(r.Context(), actor, req) })
+}
+
+type releaseRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (a *API) releaseHold(w http.ResponseWriter, r *http.Request) {
+	var req releaseRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	retentionCall(a, w, r, http.StatusOK, func() (retention.Hold, error) {
+		return a.retention.ReleaseHold(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "holdID"), req.Reason)
+	})
+}
