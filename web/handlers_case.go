@@ -86,14 +86,17 @@ func caseChange[T any](a *API, change func(r *http.Request, req *T) (*cases.Case
 }
 
 // caseView is what the actor may see of a case they just changed: all of
-// it if they may read it, else its summary. An administrator who recuses a
-// mediator or assigns one is allowed the change, not the case's content.
-func (a *API) caseView(r *http.Request, c *cases.Case) any {
+// it if they may still read it, else the case with every content field
+// empty (id, type, stage and dates only; same shape, so every client
+// decodes it). An administrator who recuses a mediator or assigns one is
+// allowed the change, not the case's content; a mediator who recuses
+// themselves has lost it with that very change.
+func (a *API) caseView(r *http.Request, c *cases.Case) *cases.Case {
 	actor, _ := actorFrom(r.Context())
 	if a.policy.Decide(actor.Principal(), policy.CaseRead, c.Facts()).Allowed {
 		return c
 	}
-	return c.Summary()
+	return &cases.Case{ID: c.ID, Type: c.Type, Stage: c.Stage, Created: c.Created, Closed: c.Closed}
 }
 
 type stageRequest struct {

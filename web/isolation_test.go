@@ -151,6 +151,8 @@ func (k *isolationCast) sampleBodies() map[string]string {
 		"/documents/{docID}/versions":     "raw: a new version of A's document",
 		"/documents/{docID}/share":        `{"audience":"caucus:B","dryRun":false}`,
 		"/documents/{docID}/hold":         `{"on":true}`,
+		"/holds":                          `{"reason":"x","authority":"x"}`,
+		"/holds/{holdID}/release":         `{"reason":"x"}`,
 	}
 }
 
@@ -278,7 +280,10 @@ func TestIsolationEveryRoute(t *testing.T) {
 			case aimed && who == "records" && (strings.HasSuffix(r.pattern, "/content") || strings.HasSuffix(r.pattern, "/messages")) && !refused:
 				wrong = append(wrong, label+": records staff read content")
 			}
-			if refused && inCase && !k.deniedSince(t, auditBefore, who) {
+			// Records staff manage holds: a hold id the cast never made is
+			// simply not found for them, not a refusal to audit.
+			unknownHold := who == "records" && strings.Contains(r.pattern, "{holdID}") && res.StatusCode == http.StatusNotFound
+			if refused && inCase && !unknownHold && !k.deniedSince(t, auditBefore, who) {
 				unaudited = append(unaudited, refusal{who, label})
 			}
 		}
