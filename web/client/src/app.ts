@@ -231,7 +231,7 @@ async function recordsView(): Promise<void> {
     tab("plans", "Disposal of old records", plans, tabs),
     records ? tab("exports", "Evaluation export", exports, tabs) : null);
   main().replaceChildren(h("h1", {}, "Records"), h("p", { class: "note" },
-    "Records staff see what records exist (sizes, classes and dates), never a document's name or content, and never a room."), nav,
+    "Records staff see what records exist (sizes, classes and dates), never a document's name or content, and never a room."), ...(records ? [nav] : []),
   ...(records ? [holds, plans, exports] : [plans]));
   (tabs[0] as HTMLButtonElement).click();
   renderPlans(plans);
@@ -252,8 +252,9 @@ async function caseHolds(l: Listed): Promise<HTMLElement> {
   const out = h("p", { role: "status", class: "note" });
   const refresh = async () => {
     try {
-      const hs = (await api.holds(l.id, false)).filter((x) => !x.doc && !x.released);
-      caseList.replaceChildren(...(hs.length ? hs.map((x) => caseHoldItem(l.id, x, refresh)) : [h("li", { class: "note" }, "No hold on the whole case.")]));
+      const hs = (await api.holds(l.id, false)).filter((x) => !x.released);
+      caseList.replaceChildren(...hs.map((x) => caseHoldItem(l.id, x, refresh)),
+        ...(hs.some((x) => !x.doc) ? [] : [h("li", { class: "note" }, "No hold on the whole case.")]));
     } catch (e) { caseList.replaceChildren(h("li", { class: "error" }, errText(e))); }
   };
   const form = h("form", {
@@ -284,13 +285,13 @@ function caseHoldItem(caseID: string, x: Hold, refresh: () => Promise<void>): HT
   const why = h("input", { id: "release-" + x.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
   const out = h("span", { role: "status" });
   return h("li", { "data-hold": x.id },
-    h("strong", {}, "Whole case on legal hold"), h("span", { class: "note" }, ` since ${day(x.placed)} · why: ${x.reason} · authority: ${x.authority}`),
+    h("strong", {}, x.doc ? `Document ${x.doc} on legal hold` : "Whole case on legal hold"), h("span", { class: "note" }, ` since ${day(x.placed)} · why: ${x.reason} · authority: ${x.authority}`),
     h("form", {
       class: "row", onsubmit: async (e: Event) => {
         e.preventDefault();
         try { await api.releaseHold(caseID, x.id, why.value); await refresh(); } catch (err) { out.textContent = "Not released: " + errText(err); }
       },
-    }, h("div", {}, h("label", { for: why.id }, "Why release it"), why), h("button", { type: "submit" }, "Release the case hold"), out));
+    }, h("div", {}, h("label", { for: why.id }, "Why release it"), why), h("button", { type: "submit" }, x.doc ? "Release this hold" : "Release the case hold"), out));
 }
 
 // --- disposition plans ---
@@ -412,9 +413,13 @@ async function applyPlan(p: Plan, box: HTMLElement, planBox: HTMLElement, refres
         : pr.step === "case-keys" ? "Destroying the keys of cases with nothing left…" : "Making the certificate…";
       if (pr.done) break;
     }
+    const kept = [...box.childNodes];
     await refresh();
     await showPlan(p.id, planBox, refresh);
-    await showCertificate(p.id, document.getElementById("apply-progress")!);
+    // Keep the run's progress and each record's outcome under the finished plan.
+    const cert = h("div", {});
+    document.getElementById("apply-progress")!.replaceChildren(...kept, cert);
+    await showCertificate(p.id, cert);
   } catch (e) {
     words.className = "error";
     words.textContent = "Stopped: " + errText(e) + ". Nothing is half-destroyed: press the button again to carry on from where it stopped.";

@@ -312,8 +312,13 @@ try {
   await adm.click("#plan-apply");
   await adm.locator("#certificate .verified").waitFor({ timeout: 60000 });
   const certText = await adm.locator("#certificate").innerText();
+  await adm.screenshot({ path: shots + "/records-disposal.png", fullPage: true });
   check(/Signature verified/.test(certText) && /1 record destroyed/.test(certText) && /1 kept/.test(certText), `apply completes and the page shows a verified certificate (${certText.split("\n")[2]})`);
   check(await adm.locator("section.plan[data-state=done]").count() === 1, "the plan shows as done");
+  const bar = adm.locator("#apply-bar");
+  const outcomes = await adm.locator("#apply-outcomes").innerText();
+  check(await bar.getAttribute("value") === await bar.getAttribute("max") && /Destroyed/.test(outcomes) && /Kept \(legal hold/.test(outcomes),
+    "the progress bar is full and each record's outcome is listed (one destroyed, one kept)");
   await adm.locator("#plan-cert").click();
   await adm.locator("#certificate .verified").waitFor();
   await adm.context().close();
