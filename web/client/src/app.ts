@@ -327,6 +327,13 @@ async function renderPlans(sec: HTMLElement): Promise<void> {
   await refresh();
 }
 
+/** Plans and outcomes name holds by id ("hold h_…"): say what each rests on. */
+async function holdWords(): Promise<(hs?: string[]) => string> {
+  const why = new Map<string, string>();
+  try { for (const x of await api.allHolds()) why.set(x.id, `${x.doc ? "document" : "case"} hold: ${x.reason} (${x.authority})`); } catch { /* ids only */ }
+  return (hs?: string[]) => (hs ?? []).map((x) => why.get(x.replace(/^hold /, "")) ?? x).join("; ");
+}
+
 function itemName(it: PlanItem): string {
   return it.doc ? `Document ${it.doc} version ${it.version}` : "Message history";
 }
@@ -339,10 +346,7 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     p = await api.plan(id);
     for (let n = 0; n < p.pages; n++) items.push(...(await api.planRecords(id, n)));
   } catch (e) { box.replaceChildren(h("p", { class: "error" }, errText(e))); return; }
-  // Holds are named by id in a plan: say what each rests on.
-  const why = new Map<string, string>();
-  try { for (const x of await api.allHolds()) why.set(x.id, `${x.doc ? "document" : "case"} hold: ${x.reason} (${x.authority})`); } catch { /* ids only */ }
-  const reasons = (hs?: string[]) => (hs ?? []).map((x) => why.get(x.replace(/^hold /, "")) ?? x).join("; ");
+  const reasons = await holdWords();
   const due = items.filter((i) => !i.held?.length), held = items.filter((i) => i.held?.length);
   const row = (it: PlanItem) => h("tr", {},
     h("td", {}, itemName(it)), h("td", {}, it.case), h("td", {}, it.class),
@@ -402,7 +406,8 @@ async function applyPlan(p: Plan, box: HTMLElement, planBox: HTMLElement, refres
   box.replaceChildren(h("label", { for: "apply-bar" }, "Progress"), bar, words,
     h("div", { class: "scroll" }, h("table", { id: "apply-outcomes" }, h("caption", {}, "What happened to each record"),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Record"), h("th", { scope: "col" }, "Case"), h("th", { scope: "col" }, "Outcome"))), rows)));
-  const outcome = (o: Outcome) => (o.result === "destroyed" ? "Destroyed" : `Kept (legal hold: ${(o.held ?? []).join("; ")})`);
+  const reasons = await holdWords();
+  const outcome = (o: Outcome) => (o.result === "destroyed" ? "Destroyed" : `Kept (${reasons(o.held) || "legal hold"})`);
   try {
     for (let i = 0; i < 10000; i++) {
       const pr = await api.applyStep(p.id);

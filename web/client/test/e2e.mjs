@@ -317,7 +317,7 @@ try {
   check(await adm.locator("section.plan[data-state=done]").count() === 1, "the plan shows as done");
   const bar = adm.locator("#apply-bar");
   const outcomes = await adm.locator("#apply-outcomes").innerText();
-  check(await bar.getAttribute("value") === await bar.getAttribute("max") && /Destroyed/.test(outcomes) && /Kept \(legal hold/.test(outcomes),
+  check(await bar.getAttribute("value") === await bar.getAttribute("max") && /Destroyed/.test(outcomes) && /Kept \(document hold: Complaint received/.test(outcomes),
     "the progress bar is full and each record's outcome is listed (one destroyed, one kept)");
   await adm.locator("#plan-cert").click();
   await adm.locator("#certificate .verified").waitFor();
