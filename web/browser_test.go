@@ -22,6 +22,7 @@ import (
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/retention"
 	"github.com/parley-mediation/parley/server"
 	"github.com/parley-mediation/parley/web"
 )
@@ -167,6 +168,10 @@ func TestBrowserClient(t *testing.T) {
 	if _, err := n.Accounts.Create(ctx, account.NewAccount{Email: recordsEmail, Name: "Robin Archer", Role: policy.RoleRecords, Password: nodetest.Password}); err != nil {
 		t.Fatal(err)
 	}
+	adminEmail := "admin@browser.test"
+	if _, err := n.Accounts.Create(ctx, account.NewAccount{Email: adminEmail, Name: "Avery Admin", Role: policy.RoleAdmin, Password: nodetest.Password}); err != nil {
+		t.Fatal(err)
+	}
 	medC := client.New(base, "")
 	if _, err := medC.Login(ctx, medEmail, nodetest.Password); err != nil {
 		t.Fatal(err)
@@ -200,6 +205,7 @@ func TestBrowserClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	partyA := invite("party", "A", "Alex Rivera") // party B is invited from the mediator's browser
+	oldCase := seedClosedCase(t, n, recordsEmail)
 
 	// The test takes the screenshots every run (and checks they were
 	// written); they replace the ones in docs/ only when asked, so a test
@@ -213,7 +219,7 @@ func TestBrowserClient(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(tctx, nodeBin, "test/e2e.mjs")
 	cmd.Dir = clientDir
-	cmd.Env = append(os.Environ(), "PARLEY_URL="+base, "PARLEY_MEDIATOR_EMAIL="+medEmail, "PARLEY_RECORDS_EMAIL="+recordsEmail, "PARLEY_PASSWORD="+nodetest.Password,
+	cmd.Env = append(os.Environ(), "PARLEY_URL="+base, "PARLEY_MEDIATOR_EMAIL="+medEmail, "PARLEY_RECORDS_EMAIL="+recordsEmail, "PARLEY_ADMIN_EMAIL="+adminEmail, "PARLEY_OLD_CASE="+oldCase, "PARLEY_PASSWORD="+nodetest.Password,
 		"PARLEY_INVITE_A="+partyA, "PARLEY_CHROMIUM="+chromiumPath(), "PARLEY_SCREENSHOTS="+shots)
 	cmd.Stderr = &testWriter{t: t, prefix: "e2e: "}
 	stdin, err := cmd.StdinPipe()
@@ -277,12 +283,55 @@ func TestBrowserClient(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("the browser end-to-end script failed: %v", err)
 	}
-	for _, name := range []string{"party-caucus.png", "mediator-caucus.png", "party-phone.png"} {
+	for _, name := range []string{"party-caucus.png", "mediator-caucus.png", "party-phone.png", "records-disposal.png"} {
 		b, err := os.ReadFile(filepath.Join(shots, name))
 		if err != nil || len(b) < 10<<10 || !bytes.HasPrefix(b, []byte("\x89PNG")) {
 			t.Errorf("screenshot %s was not taken (%d bytes): %v", name, len(b), err)
 		}
 	}
+}
+
+// seedClosedCase makes a closed case whose mediator notes are due for
+// disposal at once (the records user sets that class's period to 0 days),
+// one of them under a legal hold, for the browser's disposition test.
+func seedClosedCase(t *testing.T, n *nodetest.Node, recordsEmail string) string {
+	t.Helper()
+	ctx := context.Background()
+	// Another mediator's case: the browser's mediator keeps one case.
+	if _, err := n.Accounts.Create(ctx, account.NewAccount{Email: "former@browser.test", Name: "Casey Former", Role: policy.RoleMediator, Password: nodetest.Password}); err != nil {
+		t.Fatal(err)
+	}
+	med := client.New(n.URL, "")
+	if _, err := med.Login(ctx, "former@browser.test", nodetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	k, err := med.CreateCase(ctx, "Old closed case", "family", "court", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []string
+	for _, name := range []string{"notes-1.txt", "notes-2.txt"} {
+		d, err := med.UploadDocument(ctx, k.ID, client.Upload{Name: name, MediaType: "text/plain", Audience: "mediators",
+			Class: "mediator-notes", Body: strings.NewReader("CANARY old notes"), Size: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, d.ID)
+	}
+	if _, err := med.CaseAction(ctx, k.ID, "stage", map[string]string{"stage": "closure"}); err != nil {
+		t.Fatal(err)
+	}
+	rec := client.New(n.URL, "")
+	if _, err := rec.Login(ctx, recordsEmail, nodetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rec.SetScheduleRule(ctx, "mediator-notes", "case-closed", "0d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rec.PlaceHold(ctx, retention.NewHold{Case: k.ID, Doc: docs[1], Reason: "Complaint received", Authority: "Program rule 12"}); err != nil {
+		t.Fatal(err)
+	}
+	return k.ID
 }
 
 // goExpect waits (bounded) for text to arrive, decrypted, in the Go client.

@@ -44,6 +44,33 @@ export interface Document {
 export interface SharePerson { accountId: string; name: string; role: string; side?: string }
 export interface ShareResult { document: Document; from: string; to: string; gaining: SharePerson[]; losing: SharePerson[]; dryRun: boolean; changed: boolean }
 
+export interface Approval { by: string; at: string }
+export interface Plan {
+  id: string; asOf: string; created: string; planner: string; state: string;
+  pages: number; records: number; held: number; bytes: number; cases: number;
+  approved?: Approval; started?: string; caseKeysDone?: boolean; completed?: string; certificate?: string;
+}
+export interface PlanItem {
+  case: string; doc?: string; version?: number; class: string; trigger: string; triggerAt: string; dueAt: string; size: number; held?: string[];
+}
+export interface Outcome { result: string; held?: string[] }
+export interface Progress { plan: Plan; pagesDone: number; page: number; items?: PlanItem[]; outcomes?: Outcome[]; step: string; done: boolean }
+export interface Hold {
+  id: string; case: string; doc?: string; reason: string; authority: string; placedBy: string; placed: string;
+  released?: string; releasedBy?: string; releaseReason?: string;
+}
+export interface ExportReport { rows: number; suppressed: number; generalized: number; commentsDropped: number; k: number; sha256: string }
+
+const planPath = (id: string) => "/api/v1/retention/plans/" + encodeURIComponent(id);
+
+async function text(method: string, path: string, body?: unknown): Promise<Response> {
+  const init: RequestInit = { method, credentials: "same-origin" };
+  if (body !== undefined) init.body = JSON.stringify(body), init.headers = { "Content-Type": "application/json" };
+  const res = await fetch(path, init);
+  if (!res.ok) throw new APIError(res.status, await res.json().catch(() => ({})));
+  return res;
+}
+
 export const api = {
   me: () => call<Account>("GET", "/api/v1/me"),
   login: (email: string, password: string) => call<{ account: Account }>("POST", "/api/v1/session", { email, password }),
@@ -77,6 +104,28 @@ export const api = {
   invite: (id: string, role: string, side: string, name: string) =>
     call<{ link: string; expires: string }>("POST", casePath(id) + "/invites", { role, side, name, ttlSeconds: 7 * 24 * 3600 }),
   hold: (id: string, doc: string, on: boolean) => call<Document>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/hold`, { on }),
+  plans: () => call<Plan[]>("GET", "/api/v1/retention/plans"),
+  makePlan: (asOf: string) => call<Plan>("POST", "/api/v1/retention/plans", { asOf }),
+  plan: (id: string) => call<Plan>("GET", planPath(id)),
+  planRecords: (id: string, page: number) => call<PlanItem[]>("GET", `${planPath(id)}/records?page=${page}`),
+  approvePlan: (id: string) => call<Plan>("POST", planPath(id) + "/approve"),
+  applyStep: (id: string) => call<Progress>("POST", planPath(id) + "/apply"),
+  certificate: async (id: string) => (await text("GET", planPath(id) + "/certificate")).text(),
+  auditKey: async () => (await (await text("GET", "/api/v1/audit/key")).text()).trim(),
+  holds: (caseID: string, all: boolean) => call<Hold[]>("GET", `${casePath(caseID)}/holds${all ? "?all=true" : ""}`),
+  allHolds: () => call<Hold[]>("GET", "/api/v1/holds?all=true"),
+  placeHold: (caseID: string, reason: string, authority: string) => call<Hold>("POST", casePath(caseID) + "/holds", { reason, authority }),
+  releaseHold: (caseID: string, hold: string, reason: string) =>
+    call<Hold>("POST", `${casePath(caseID)}/holds/${encodeURIComponent(hold)}/release`, { reason }),
+  async runExport(req: { from: string; to: string; k: number; format: string }): Promise<{ blob: Blob; report: ExportReport }> {
+    const res = await text("POST", "/api/v1/exports", req);
+    const n = (k: string) => Number(res.headers.get("X-Parley-Export-" + k) ?? "0");
+    return {
+      blob: await res.blob(),
+      report: { rows: n("Rows"), suppressed: n("Suppressed"), generalized: n("Generalized"), commentsDropped: n("Comments-Dropped"), k: n("K"), sha256: res.headers.get("X-Parley-Export-Sha256") ?? "" },
+    };
+  },
+  dictionary: async (k: number, format: string) => (await text("GET", `/api/v1/exports/dictionary?k=${k}&format=${encodeURIComponent(format)}`)).text(),
   contentURL: (id: string, doc: string) => `${casePath(id)}/documents/${encodeURIComponent(doc)}/content`,
 };
 

@@ -14,17 +14,18 @@ export interface ProvenPins { logKey?: string; logSize?: number; logCheckpoint?:
 
 const logErr = (d: string) => new Error("the key directory's answer does not verify: " + d);
 
-async function openNote(signed: string, vkey: string): Promise<Checkpoint> {
+/** Checks a C2SP signed note against a verifier key (name+hash+base64) and returns its text. */
+export async function openSignedNote(signed: string, vkey: string, err: (d: string) => Error = logErr): Promise<string> {
   // name+hash+base64(key): the key's base64 may itself contain "+".
   const i = vkey.indexOf("+"), j = vkey.indexOf("+", i + 1);
   const name = vkey.slice(0, i), keyHash = vkey.slice(i + 1, j), keyB64 = vkey.slice(j + 1);
-  if (i <= 0 || j < 0 || !/^[0-9a-f]{8}$/.test(keyHash) || !keyB64) throw logErr("malformed log key");
+  if (i <= 0 || j < 0 || !/^[0-9a-f]{8}$/.test(keyHash) || !keyB64) throw err("malformed log key");
   const key = unb64(keyB64);
-  if (key.length !== 33 || key[0] !== 1) throw logErr("log key is not Ed25519");
+  if (key.length !== 33 || key[0] !== 1) throw err("log key is not Ed25519");
   const kh = (await sha256(concat(utf8(name + "\n"), key))).slice(0, 4);
-  if (hex(kh) !== keyHash) throw logErr("log key hash mismatch");
+  if (hex(kh) !== keyHash) throw err("log key hash mismatch");
   const split = signed.lastIndexOf("\n\n");
-  if (split < 0) throw logErr("checkpoint has no signatures");
+  if (split < 0) throw err("checkpoint has no signatures");
   const text = signed.slice(0, split + 1);
   let ok = false;
   for (const line of signed.slice(split + 2).split("\n")) {
@@ -34,7 +35,13 @@ async function openNote(signed: string, vkey: string): Promise<Checkpoint> {
     const sig = unb64(m[2]);
     if (sig.length === 68 && equalBytes(sig.slice(0, 4), kh) && (await ed25519Verify(key.slice(1), utf8(text), sig.slice(4)))) ok = true;
   }
-  if (!ok) throw logErr("checkpoint not signed by the log key");
+  if (!ok) throw err("checkpoint not signed by the log key");
+  return text;
+}
+
+async function openNote(signed: string, vkey: string): Promise<Checkpoint> {
+  const text = await openSignedNote(signed, vkey);
+  const name = vkey.slice(0, vkey.indexOf("+"));
   const lines = text.slice(0, -1).split("\n");
   if (lines.length < 3 || lines[0] !== name || !/^(0|[1-9][0-9]*)$/.test(lines[1])) throw logErr("malformed checkpoint");
   const hash = unb64(lines[2]);

@@ -270,7 +270,84 @@ try {
   await med.click("#docs-refresh");
   await med.locator("#doc-list li", { hasText: "settlement-offer.txt" }).filter({ hasText: "on legal hold" }).waitFor();
   log("ok: records staff place a legal hold the mediator then sees");
-  await rec.context().close();
+
+  // Records staff hold a whole case, with reason and authority, and release it.
+  const caseHolds = rec.locator(".case-holds", { has: rec.locator(`li[data-doc="${docID}"]`) });
+  await caseHolds.locator("input[id^=hold-reason-]").fill("Complaint about the mediator");
+  await caseHolds.locator("input[id^=hold-authority-]").fill("Program rule 12");
+  await caseHolds.locator("button", { hasText: "Hold the whole case" }).click();
+  const caseHold = caseHolds.locator("li[data-hold]");
+  await caseHold.filter({ hasText: "Program rule 12" }).waitFor();
+  await caseHold.locator("input").fill("Complaint withdrawn");
+  await caseHold.locator("button", { hasText: "Release the case hold" }).click();
+  await caseHolds.locator("li", { hasText: "No hold on the whole case" }).waitFor();
+  log("ok: records staff place and release a case-wide hold with reason and authority");
+
+  // Disposal: records user A makes a plan; A's own approval is refused.
+  const t0 = Date.now();
+  await rec.click("#tab-plans");
+  await rec.click("#plan-form button[type=submit]");
+  const planBox = rec.locator("#plan-detail section.plan");
+  await planBox.waitFor();
+  const planID = await planBox.getAttribute("data-plan");
+  const planText = await planBox.innerText();
+  check(/1 record to destroy/.test(planText) && /mediator-notes/.test(planText) && planText.includes(env("PARLEY_OLD_CASE")),
+    "records user A makes a disposition plan in the browser: the closed case's due record, with its class");
+  check(/Records kept \(on legal hold\)/.test(planText) && planText.includes("Complaint received (Program rule 12)"), "the held record is listed as kept, with the hold's reason");
+  await rec.click("#plan-approve");
+  const refusal = rec.locator("#plan-status.refusal");
+  await refusal.waitFor();
+  check(/a second person must approve a plan\. You made this one, so someone else must/.test(await refusal.innerText()), "the planner's own approval is refused, in plain words");
+
+  // An administrator approves in another browser context and carries the plan out.
+  const adm = await newPage("adm");
+  await adm.goto(base + "/app");
+  await adm.fill("#email", env("PARLEY_ADMIN_EMAIL"));
+  await adm.fill("#password", env("PARLEY_PASSWORD"));
+  await adm.click("form button[type=submit]");
+  await adm.locator(`#plan-list li[data-plan="${planID}"] button`).click();
+  await adm.click("#plan-approve");
+  await adm.locator("section.plan[data-state=approved]").waitFor();
+  log("ok: a second person (an administrator) approves the plan");
+  await adm.click("#plan-apply");
+  await adm.locator("#certificate .verified").waitFor({ timeout: 60000 });
+  const certText = await adm.locator("#certificate").innerText();
+  await adm.screenshot({ path: shots + "/records-disposal.png", fullPage: true });
+  check(/Signature verified/.test(certText) && /1 record destroyed/.test(certText) && /1 kept/.test(certText), `apply completes and the page shows a verified certificate (${certText.split("\n")[2]})`);
+  check(await adm.locator("section.plan[data-state=done]").count() === 1, "the plan shows as done");
+  const bar = adm.locator("#apply-bar");
+  const outcomes = await adm.locator("#apply-outcomes").innerText();
+  check(await bar.getAttribute("value") === await bar.getAttribute("max") && /Destroyed/.test(outcomes) && /Kept \(document hold: Complaint received/.test(outcomes),
+    "the progress bar is full and each record's outcome is listed (one destroyed, one kept)");
+  await adm.locator("#plan-cert").click();
+  await adm.locator("#certificate .verified").waitFor();
+  await adm.context().close();
+
+  // The evaluation export: downloaded, parsed as CSV, its header that of the data dictionary.
+  await rec.click("#tab-exports");
+  await rec.fill("#export-from", "2000-01-01");
+  await rec.fill("#export-k", "2");
+  await rec.selectOption("#export-format", "csv");
+  const readAll = async (d) => { let t = ""; for await (const c of await d.createReadStream()) t += c; return t; };
+  const [csvDl] = await Promise.all([rec.waitForEvent("download"), rec.click("#export-form button[type=submit]")]);
+  const csv = await readAll(csvDl);
+  const [dictDl] = await Promise.all([rec.waitForEvent("download"), rec.click("#export-dictionary")]);
+  const dict = await readAll(dictDl);
+  const columns = [...dict.matchAll(/^\| ([a-z0-9_]+) \|/gm)].map((m) => m[1]).filter((c) => c !== "column");
+  const header = csv.split(/\r?\n/)[0].split(",");
+  check(columns.length > 5 && header.join(",") === columns.join(","), `the export downloads as CSV whose header is the data dictionary's ${columns.length} columns`);
+  const report = await rec.locator("#export-report").innerText();
+  check(/\d+ rows/.test(report) && /rows left out/.test(report) && /made less precise/.test(report), "the page shows the export report (rows, suppressed, generalized)");
+  const recOverflow = await (async () => {
+    await rec.setViewportSize({ width: 390, height: 844 });
+    await rec.click("#tab-plans");
+    await rec.locator(`#plan-list li[data-plan="${planID}"] button`).click();
+    await rec.locator("section.plan[data-state=done]").waitFor();
+    return rec.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  })();
+  if (recOverflow > 0) log("wide: " + await rec.evaluate(() => [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth).slice(0, 8).map((e) => e.tagName + "." + e.className + ":" + Math.round(e.getBoundingClientRect().right) + ":" + (e.textContent || "").slice(0, 40)).join(" | ")));
+  check(recOverflow <= 0, "the records screens fit a phone-width screen");
+  log(`records: plan, refusal, approval, apply, certificate and export took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
   // Screenshots for the docs: the party's caucus and the mediator's view, with their audience banners.
   await openRoom(a, "caucus:A");
@@ -305,7 +382,7 @@ try {
   log("ok: messages flow again after the server restarted");
 
   // Contrast: every text in the main views meets WCAG AA (4.5:1) against its background.
-  for (const [name, p] of [["party A", a], ["mediator", med]]) {
+  for (const [name, p] of [["party A", a], ["mediator", med], ["records", rec]]) {
     const worst = await p.evaluate(() => {
       const lum = (c) => {
         const m = c.match(/[\d.]+/g).map(Number);
@@ -334,6 +411,7 @@ try {
     });
     check(worst.ratio >= 4.5, `${name}: every visible text has contrast of at least 4.5:1 (lowest ${worst.ratio.toFixed(2)}: "${worst.text}")`);
   }
+  await rec.context().close();
 
   // Phone width.
   const phone = await newPage("a", { width: 390, height: 844 }, a.context());
