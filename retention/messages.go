@@ -27,9 +27,9 @@ func (s *Service) messageHistory(ctx context.Context, caseID string) (keys []str
 	return keys, size, err
 }
 
-// holdMessages sets or clears the storage hold on every stored version of
-// a case's message history.
-func (s *Service) holdMessages(ctx context.Context, caseID string, on bool) error {
+// eachStoredBatch calls fn for every stored version of every batch of a
+// case's message history, newest version first when newestFirst.
+func (s *Service) eachStoredBatch(ctx context.Context, caseID string, newestFirst bool, fn func(key string, v objstore.Version) error) error {
 	keys, _, err := s.messageHistory(ctx, caseID)
 	if err != nil {
 		return err
@@ -42,38 +42,39 @@ func (s *Service) holdMessages(ctx context.Context, caseID string, on bool) erro
 		if err != nil {
 			return err
 		}
+		if newestFirst {
+			slices.Reverse(versions)
+		}
 		for _, v := range versions {
-			if v.DeleteMarker {
-				continue
-			}
-			if err := s.store.SetLegalHold(ctx, key, v.VersionID, on); err != nil {
-				return fmt.Errorf("legal hold on %s: %w", key, err)
+			if err := fn(key, v); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
 }
 
+// holdMessages sets or clears the storage hold on every stored version of
+// a case's message history.
+func (s *Service) holdMessages(ctx context.Context, caseID string, on bool) error {
+	return s.eachStoredBatch(ctx, caseID, false, func(key string, v objstore.Version) error {
+		if v.DeleteMarker {
+			return nil
+		}
+		if err := s.store.SetLegalHold(ctx, key, v.VersionID, on); err != nil {
+			return fmt.Errorf("legal hold on %s: %w", key, err)
+		}
+		return nil
+	})
+}
+
 // deleteMessages deletes every stored version of every batch of a case's
 // message history. A held batch stops it with objstore.ErrHeld.
 func (s *Service) deleteMessages(ctx context.Context, caseID string) error {
-	keys, _, err := s.messageHistory(ctx, caseID)
-	if err != nil {
-		return err
-	}
-	for _, key := range keys {
-		versions, err := s.store.Versions(ctx, key)
-		if errors.Is(err, objstore.ErrNotFound) {
-			continue
+	return s.eachStoredBatch(ctx, caseID, true, func(key string, v objstore.Version) error {
+		if err := s.store.Delete(ctx, key, v.VersionID); err != nil {
+			return fmt.Errorf("delete %s: %w", key, err)
 		}
-		if err != nil {
-			return err
-		}
-		for _, v := range slices.Backward(versions) {
-			if err := s.store.Delete(ctx, key, v.VersionID); err != nil {
-				return fmt.Errorf("delete %s: %w", key, err)
-			}
-		}
-	}
-	return nil
+		return nil
+	})
 }
