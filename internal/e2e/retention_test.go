@@ -41,7 +41,7 @@ const (
 	retentionCases   = 5
 	docsPerCase      = 5
 	retentionKills   = 5
-	killWindow       = 450 * time.Millisecond // an early kill comes 20ms + [0, window) into a run
+	killWindow       = 300 * time.Millisecond // a kill in the page step comes 20ms + [0, window) into a run
 	applyRunTimeout  = 20 * time.Second       // each run, killed or not, is bounded
 	retentionSeedEnv = "PARLEY_FAULTS_SEED"
 )
@@ -154,20 +154,20 @@ func TestRetentionApplyKill9(t *testing.T) {
 	var delays []string
 	pageDone := false // a run printed the page's outcomes: the page step is behind us
 	for k := range retentionKills {
-		// Where to kill: the delays are drawn from the seeded RNG, the
-		// anchors follow the apply's steps. The first kills come 20ms +
-		// [0, window) into a run, which lands in the CLI's start or in the
-		// page step (it takes about half a second here, and a rerun redoes
-		// it from its start); the next to last comes [0, 40ms) after the
-		// run printed the page's outcomes, in the case-key step; the last
-		// 20ms + [0, 100ms) into a run, when only the case keys or the
-		// certificate are left.
+		// Where to kill: the delays are drawn from the seeded RNG, their
+		// ranges follow where the apply stands. While the page is not done
+		// a kill comes 20ms + [0, 300ms) into a run, in the CLI's start or
+		// the page step (it takes 150–500ms here, and a rerun redoes it
+		// from its start) — except the next to last, which comes [0, 40ms)
+		// after the run printed the page's outcomes, in the case-key step.
+		// Once the page is done, 20ms + [0, 80ms): the case keys or the
+		// certificate.
 		anchor, window := "start", killWindow
 		switch {
-		case k == retentionKills-2 && !pageDone:
+		case !pageDone && k == retentionKills-2:
 			anchor, window = "page", 40*time.Millisecond
-		case k >= retentionKills-2:
-			window = 100 * time.Millisecond
+		case pageDone:
+			window = 80 * time.Millisecond
 		}
 		delay := time.Duration(rng.Int64N(int64(window)))
 		if anchor == "start" {
