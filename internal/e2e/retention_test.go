@@ -41,7 +41,7 @@ const (
 	retentionCases   = 5
 	docsPerCase      = 5
 	retentionKills   = 5
-	killWindow       = 300 * time.Millisecond // a kill in the page step comes 20ms + [0, window) into a run
+	killWindow       = 180 * time.Millisecond // a kill in the page step comes 20ms + [0, window) into a run
 	applyRunTimeout  = 20 * time.Second       // each run, killed or not, is bounded
 	retentionSeedEnv = "PARLEY_FAULTS_SEED"
 )
@@ -152,22 +152,23 @@ func TestRetentionApplyKill9(t *testing.T) {
 	serving := c.nodes[0]
 	var kills, nodeKills, early, halfDisposed int
 	var delays []string
-	pageDone := false // a run printed the page's outcomes: the page step is behind us
 	for k := range retentionKills {
 		// Where to kill: the delays are drawn from the seeded RNG, their
-		// ranges follow where the apply stands. While the page is not done
-		// a kill comes 20ms + [0, 300ms) into a run, in the CLI's start or
-		// the page step (it takes 150–500ms here, and a rerun redoes it
-		// from its start) — except the next to last, which comes [0, 40ms)
-		// after the run printed the page's outcomes, in the case-key step.
-		// Once the page is done, 20ms + [0, 80ms): the case keys or the
-		// certificate.
+		// ranges follow where the apply stands (read from the bucket). While
+		// the page is not done a kill comes 20ms + [0, window) into a run:
+		// in the CLI's start or the page step, which takes 150–500ms here
+		// and which a rerun redoes from its start. The next to last kill
+		// comes [0, 40ms) after the run printed the page's outcomes, in the
+		// case-key step; once the page is done, 20ms + [0, 60ms), in the
+		// case keys or the certificate. A run that ends before its kill
+		// ends the kills (nothing is left to interrupt).
+		pageDone := pageStored(t, ctx, store, p.ID)
 		anchor, window := "start", killWindow
 		switch {
 		case !pageDone && k == retentionKills-2:
 			anchor, window = "page", 40*time.Millisecond
 		case pageDone:
-			window = 80 * time.Millisecond
+			window = 60 * time.Millisecond
 		}
 		delay := time.Duration(rng.Int64N(int64(window)))
 		if anchor == "start" {
@@ -211,7 +212,7 @@ func TestRetentionApplyKill9(t *testing.T) {
 				serving = c.start()
 				c.lb.add(serving.addr)
 			}
-			pageDone = pageDone || pagePrinted(out.String())
+			pageDone = pageStored(t, ctx, store, p.ID)
 			pl, err := rita.Plan(ctx, p.ID)
 			if err != nil {
 				t.Fatal(err)
@@ -433,6 +434,17 @@ func (c *cluster) as(home, stdin string, args ...string) string {
 		c.t.Fatalf("parley %v: %v\n%s%s", args, err, stdout.String(), stderr.String())
 	}
 	return stdout.String()
+}
+
+// pageStored: the plan's (one) page of records is applied, its outcomes
+// stored.
+func pageStored(t *testing.T, ctx context.Context, store objstore.Store, planID string) bool {
+	t.Helper()
+	n := 0
+	if err := store.List(ctx, "retention/plans/"+planID+"/done/", func(objstore.Info) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
 }
 
 // pagePrinted: the apply printed a record's outcome (its page is done).
