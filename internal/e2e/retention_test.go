@@ -335,8 +335,8 @@ func TestRetentionApplyKill9(t *testing.T) {
 	}
 
 	t.Logf("kill delays (seed %d): %v", seed, delays)
-	suite.row(t, "%-40s records %d  destroyed %d  held %d  certificates %d  versions left %d  half-disposed %d  readable after %d  lost %d",
-		fmt.Sprintf("retention apply kill -9 ×%d (node ×%d)", kills, nodeKills), len(planned.Records), destroyed, keptHeld, certs, leftVersions, halfDisposed, readable, lost)
+	suite.row(t, "%-40s records %d  destroyed %d  held %d  certificates %d  versions left %d  half-disposed %d  readable after %d  lost %d  (seed %d)",
+		fmt.Sprintf("retention apply kill -9 ×%d (node ×%d)", kills, nodeKills), len(planned.Records), destroyed, keptHeld, certs, leftVersions, halfDisposed, readable, lost, seed)
 	if certs != 1 {
 		t.Errorf("%d certificates stored for plan %s, want exactly 1", certs, p.ID)
 	}
