@@ -11,6 +11,12 @@
 //   - MinIO stopped with SIGSTOP, and killed and restarted on the same port
 //     and data directory, for 10 s during document uploads, downloads and
 //     room messages through the HTTP and WebSocket APIs (vault_test.go);
+//   - kill -9 a retention apply (`parley retention apply`, and every
+//     other time the node doing the work) at random moments drawn from a
+//     printed seed (PARLEY_FAULTS_SEED replays it), rerunning it each
+//     time, then checking convergence: one certificate that verifies, no
+//     stored version of a disposed record, the held document intact, the
+//     audit log verifying (retention_test.go);
 //   - and, not a fault but cross-process: `parley admin user
 //     revoke-sessions` closing an account's chats on both nodes through
 //     Redis (revoke_test.go).
@@ -26,14 +32,11 @@
 // Adding a scenario: newCluster(t, 2, extra serve flags…) gives two nodes
 // and c.lb.URL; startConversation gives a case with a mediator and a party
 // per side, each with a chat; c.cli runs any `parley` verb against the same
-// bucket; c.kill9, suite.pauseMinIO/resumeMinIO, suite.killMinIO/startMinIO
-// and suite.restartRedis are the faults. Register plaintexts with
+// bucket, and c.as / c.startAs one as whoever signed in under a
+// PARLEY_CONFIG_DIR (the API verbs); c.s3 is the bucket, for
+// objstore.OpenS3. c.kill9 (c.start and c.lb.add bring a replacement),
+// suite.pauseMinIO/resumeMinIO, suite.killMinIO/startMinIO and
+// suite.restartRedis are the faults. Register plaintexts with
 // suite.canary, record the result with suite.row, and keep every loop
 // bounded.
-//
-// Not covered yet: killing a retention apply (issue 6) at random points and
-// checking that every document is either kept intact or disposed with its
-// certificate, never half-disposed. It fits the pattern above: start the
-// apply with exec.Command(c.bin, append(args, c.storage...)...), kill it
-// after a random delay, run it again, and check the invariants.
 package e2e

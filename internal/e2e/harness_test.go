@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/kms"
+	"github.com/parley-mediation/parley/objstore"
 )
 
 var (
@@ -49,6 +50,7 @@ func parleyBinary(t *testing.T) string {
 type cluster struct {
 	t       *testing.T
 	bin     string
+	s3      objstore.S3Config
 	storage []string // flags shared by every node and CLI verb
 	serve   []string // extra flags for every node
 	nodes   []*node
@@ -75,7 +77,7 @@ func newCluster(t *testing.T, n int, serve ...string) *cluster {
 	}
 	secret := filepath.Join(t.TempDir(), "s3secret")
 	os.WriteFile(secret, []byte(s3.SecretKey), 0o600)
-	c := &cluster{t: t, bin: bin, serve: serve, storage: []string{
+	c := &cluster{t: t, bin: bin, s3: s3, serve: serve, storage: []string{
 		"--s3-endpoint", s3.Endpoint, "--s3-bucket", s3.Bucket, "--s3-access-key", s3.AccessKey,
 		"--s3-secret-key-file", secret, "--s3-insecure", "--master-key-file", keyFile, "--redis-url", redisURL,
 	}}
@@ -192,6 +194,12 @@ func (b *balancer) remove(addr string) {
 			return
 		}
 	}
+}
+
+func (b *balancer) add(addr string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.backends = append(b.backends, addr)
 }
 
 func (b *balancer) pick() string {
