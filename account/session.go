@@ -103,8 +103,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Account, Sess
 		return Account{}, Session{}, fmt.Errorf("session expired: %w", fault.ErrUnauthenticated)
 	}
 	a, err := s.Get(ctx, sess.AccountID)
-	if err != nil {
+	if errors.Is(err, fault.ErrNotFound) {
 		return Account{}, Session{}, fmt.Errorf("session: %w", fault.ErrUnauthenticated)
+	}
+	if err != nil {
+		// The store could not answer: say so (503), rather than telling a
+		// signed-in person to sign in again.
+		return Account{}, Session{}, err
 	}
 	if a.Disabled {
 		return Account{}, Session{}, fmt.Errorf("account disabled: %w", fault.ErrUnauthenticated)
