@@ -28,22 +28,7 @@ import (
 
 // onEachStore runs f on a local directory store and on S3 (the test
 // MinIO): the same code, both stores.
-func onEachStore(t *testing.T, f func(t *testing.T, store objstore.Store)) {
-	t.Run("dir", func(t *testing.T) {
-		store, err := objstore.OpenDir(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		f(t, store)
-	})
-	t.Run("s3", func(t *testing.T) {
-		store, err := objstore.OpenS3(t.Context(), testenv.S3(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f(t, store)
-	})
-}
+var onEachStore = testenv.OnEachStore
 
 // env is retention over a store with every collaborator real.
 type env struct {

@@ -69,3 +69,22 @@ func randomHex(n int) string {
 	rand.Read(b) // never fails (crypto/rand panics rather than return short)
 	return hex.EncodeToString(b)
 }
+
+// OnEachStore runs f on a local directory store and on S3 (the test
+// MinIO), as subtests "dir" and "s3": the same code on both stores.
+func OnEachStore(t *testing.T, f func(t *testing.T, store objstore.Store)) {
+	t.Run("dir", func(t *testing.T) {
+		store, err := objstore.OpenDir(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(t, store)
+	})
+	t.Run("s3", func(t *testing.T) {
+		store, err := objstore.OpenS3(t.Context(), S3(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(t, store)
+	})
+}
