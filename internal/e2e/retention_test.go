@@ -326,7 +326,7 @@ func TestRetentionApplyKill9(t *testing.T) {
 		t.Errorf("%d case key versions left of fully disposed cases", caseKeysLeft)
 	}
 	// The held document survives, byte-identical.
-	if err := downloadEquals(ctx, med, held); err != nil {
+	if err := downloadEquals(ctx, med, held, 20*time.Second); err != nil {
 		lost++
 		t.Errorf("held document %s: %v", held.id, err)
 	}
@@ -371,7 +371,7 @@ func checkHalfDisposed(t *testing.T, ctx context.Context, store objstore.Store, 
 		if !quiet {
 			continue
 		}
-		err := downloadEquals(ctx, med, bodies[it.Doc])
+		err := downloadEquals(ctx, med, bodies[it.Doc], 20*time.Second)
 		switch {
 		case keys > 0 && err != nil:
 			bad++
@@ -402,8 +402,10 @@ func countVersions(t *testing.T, ctx context.Context, store objstore.Store, key 
 	return n
 }
 
-func downloadEquals(ctx context.Context, c *client.Client, d seededDoc) error {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+// downloadEquals downloads d's latest version as c, within timeout, and
+// says whether it came back byte-identical (errWrongBytes if not).
+func downloadEquals(ctx context.Context, c *client.Client, d seededDoc, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	dl, err := c.DownloadDocument(ctx, d.caseID, d.id, 0)
 	if err != nil {

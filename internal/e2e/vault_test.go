@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -88,21 +87,7 @@ func testMinIOOutage(t *testing.T, o outage) {
 		acked = append(acked, doc{d.ID, body})
 	}
 	download := func(d doc) error {
-		octx, cancel := context.WithTimeout(ctx, 45*time.Second)
-		defer cancel()
-		dl, err := party.DownloadDocument(octx, cv.caseID, d.id, 0)
-		if err != nil {
-			return err
-		}
-		defer dl.Body.Close()
-		got, err := io.ReadAll(dl.Body)
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(got, d.body) {
-			return errWrongBytes
-		}
-		return nil
+		return downloadEquals(ctx, party, seededDoc{cv.caseID, d.id, d.body}, 45*time.Second)
 	}
 
 	// A control for the at-rest scan: a raw (unencrypted) chat body, which
