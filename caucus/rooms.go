@@ -174,7 +174,7 @@ func (s *Service) History(ctx context.Context, actor account.Account, caseID, na
 	if err != nil {
 		return nil, after, err
 	}
-	return s.msg.Log().Page(ctx, mr.ID, after, limit)
+	return s.msg.Page(ctx, mr.ID, after, limit)
 }
 
 // membershipEvent is the system event recorded in a seal: ids only.

@@ -219,7 +219,7 @@ func TestSecureChatCaucusAndJoint(t *testing.T) {
 		t.Fatal("B paged A's caucus")
 	}
 	// The payload the server stores is ciphertext.
-	msgs, _, err := n.Messages.Log().Page(context.Background(), tc.caseID+"/caucus-A", messaging.Position{}, 100)
+	msgs, _, err := n.Messages.Page(context.Background(), tc.caseID+"/caucus-A", messaging.Position{}, 100)
 	if err != nil || len(msgs) < 2 {
 		t.Fatalf("stored: %d, %v", len(msgs), err)
 	}
@@ -276,7 +276,7 @@ func TestRecusedMediatorReadsNothingAfterRecusal(t *testing.T) {
 	var noKey int
 	for _, room := range []string{"joint", "caucus:A"} {
 		key := map[string]string{"joint": "joint", "caucus:A": "caucus-A"}[room]
-		msgs, _, err := n.Messages.Log().Page(ctx, tc.caseID+"/"+key, messaging.Position{}, 1000)
+		msgs, _, err := n.Messages.Page(ctx, tc.caseID+"/"+key, messaging.Position{}, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -492,7 +492,7 @@ func TestForgedReplayedReorderedRejected(t *testing.T) {
 	a := open(t, tc.a, tc.caseID, client.SecureOptions{})
 	send(t, a, "joint", "genuine")
 	expect(t, med, "joint")
-	msgs, _, err := n.Messages.Log().Page(ctx, tc.caseID+"/joint", messaging.Position{}, 100)
+	msgs, _, err := n.Messages.Page(ctx, tc.caseID+"/joint", messaging.Position{}, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

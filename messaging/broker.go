@@ -19,6 +19,10 @@ const windowBatches = 256
 type Broker interface {
 	// Publish delivers data to every subscriber of topic, on every node.
 	Publish(ctx context.Context, topic string, data []byte) error
+	// Send is Publish that also says how many processes subscribe to
+	// topic: 0 means nobody listens there (for a room owner's topic, that
+	// the owner is gone).
+	Send(ctx context.Context, topic string, data []byte) (int, error)
 	// Subscribe calls fn with each payload published to topic, in the
 	// order it was published, until cancel is called. fn must not block.
 	Subscribe(topic string, fn func(data []byte)) (cancel func())
@@ -72,6 +76,18 @@ func (m *Memory) Publish(_ context.Context, topic string, data []byte) error {
 		fn(data)
 	}
 	return nil
+}
+
+// Send implements Broker: in one process, a topic with a subscriber has
+// exactly one listening process.
+func (m *Memory) Send(ctx context.Context, topic string, data []byte) (int, error) {
+	m.mu.RLock()
+	n := len(m.subs[topic])
+	m.mu.RUnlock()
+	if n == 0 {
+		return 0, nil
+	}
+	return 1, m.Publish(ctx, topic, data)
 }
 
 // Subscribe implements Broker.

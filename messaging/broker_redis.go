@@ -56,6 +56,13 @@ func (r *Redis) Publish(ctx context.Context, topic string, data []byte) error {
 	return r.client.Publish(ctx, redisPrefix+topic, data).Err()
 }
 
+// Send implements Broker: Redis answers PUBLISH with the number of
+// connections subscribed to the channel, one per broker (process).
+func (r *Redis) Send(ctx context.Context, topic string, data []byte) (int, error) {
+	n, err := r.client.Publish(ctx, redisPrefix+topic, data).Result()
+	return int(n), err
+}
+
 // Subscribe implements Broker.
 func (r *Redis) Subscribe(topic string, fn func([]byte)) func() {
 	r.mu.Lock()

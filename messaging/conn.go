@@ -74,10 +74,12 @@ type conn struct {
 
 	authMu sync.Mutex // serialises calls to opts.Auth
 
-	mu       sync.Mutex
-	subs     map[string]*Subscription // by client room name
-	closed   bool
-	inFlight chan struct{}
+	mu     sync.Mutex
+	subs   map[string]*Subscription // by client room name
+	closed bool
+	// inFlight holds the connection's unacknowledged publishes, in the
+	// order they arrived; the acker answers each once it is durable.
+	inFlight chan inFlightPub
 	done     chan struct{}
 }
 
@@ -90,11 +92,12 @@ func (s *Service) ServeConn(ctx context.Context, ws *websocket.Conn, opts ConnOp
 	b := make([]byte, 8)
 	rand.Read(b)
 	c := &conn{s: s, ws: ws, opts: opts, id: hex.EncodeToString(b), send: make(chan []byte, opts.Queue),
-		subs: map[string]*Subscription{}, inFlight: make(chan struct{}, maxInFlight), done: make(chan struct{})}
+		subs: map[string]*Subscription{}, inFlight: make(chan inFlightPub, maxInFlight), done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { c.writer(ctx) })
+	wg.Go(func() { c.acker(ctx) })
 	if opts.Watch != "" {
 		stop := s.broker.Subscribe(opts.Watch, func([]byte) { go c.recheck(ctx) })
 		defer stop()
@@ -297,30 +300,45 @@ func (c *conn) publish(ctx context.Context, f *ClientFrame) {
 		c.refuse(f.Room, f.ID, err)
 		return
 	}
-	select {
-	case c.inFlight <- struct{}{}:
-	case <-ctx.Done():
-		return
-	}
 	done, err := c.s.Enqueue(ctx, room.ID, Message{ID: f.ID, From: c.opts.User, Body: f.Body})
 	if err != nil {
-		<-c.inFlight
 		c.error(f.Room, f.ID, "unavailable", "not stored; send again")
 		return
 	}
-	go func() {
-		defer func() { <-c.inFlight }()
+	select {
+	case c.inFlight <- inFlightPub{room: f.Room, id: f.ID, done: done}:
+	case <-ctx.Done():
+	}
+}
+
+// inFlightPub is one publish waiting for durability.
+type inFlightPub struct {
+	room, id string
+	done     <-chan Result
+}
+
+// acker answers the connection's publishes in the order they arrived: an
+// ack once durable, or "send again".
+func (c *conn) acker(ctx context.Context) {
+	for {
+		var p inFlightPub
 		select {
-		case r := <-done:
+		case p = <-c.inFlight:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case r := <-p.done:
 			if r.Err != nil {
-				c.error(f.Room, f.ID, "unavailable", "not stored; send again")
-				return
+				c.error(p.room, p.id, "unavailable", "not stored; send again")
+				continue
 			}
 			m := Message{Epoch: r.Msg.Epoch, Offset: r.Msg.Offset, At: r.Msg.At}
-			c.Send(encodeFrame(ServerFrame{T: "ack", Room: f.Room, ID: f.ID, M: &m}))
+			c.Send(encodeFrame(ServerFrame{T: "ack", Room: p.room, ID: p.id, M: &m}))
 		case <-ctx.Done():
+			return
 		}
-	}()
+	}
 }
 
 // checkSession closes the connection with CloseSessionEnded once its

@@ -52,6 +52,8 @@ type hub struct {
 	pos   Position // last batch end delivered here
 	known bool
 	last  time.Time // when a batch last arrived
+	// gapFailed is when the store last could not fill a gap.
+	gapFailed time.Time
 
 	cancelTopic, cancelPresence func()
 }
@@ -220,13 +222,17 @@ func (h *hub) catchUp(ctx context.Context, from Position) ([][]byte, bool) {
 		b := findBatch(window, cur)
 		if b == nil {
 			var err error
-			b, err = h.s.log.ReadAt(ctx, h.room.ID, cur.Epoch, cur.Offset+1)
+			b, err = h.s.log.readNext(ctx, h.room.ID, cur)
 			if err != nil {
 				return nil, false
 			}
 		}
 		frames = append(frames, h.frames(b, cur)...)
-		n += len(b.Msgs)
+		for _, m := range b.Msgs {
+			if cur.Before(m.Pos()) {
+				n++
+			}
+		}
 		if n > maxCatchUp {
 			return nil, false
 		}
@@ -287,7 +293,7 @@ func (h *hub) frames(b *Batch, after Position) [][]byte {
 // onBatch receives a broadcast batch and delivers it in order.
 func (h *hub) onBatch(tagged []byte) {
 	node, data, ok := bytes.Cut(tagged, []byte{'\n'})
-	if !ok || string(node) == h.s.node {
+	if !ok || string(node) == h.s.proc {
 		return // malformed, or this node's own batch (delivered directly)
 	}
 	b, err := DecodeBatch(data)
@@ -310,19 +316,27 @@ func (h *hub) receive(b *Batch) {
 
 // advance delivers b, first reading from the store any batches between
 // what was delivered and b (their broadcasts are late or lost). The store
-// has them: a batch can only be written after the one before it.
+// has them once the owner has compacted them (within the compaction interval): a
+// failed read is retried when the next batch arrives or the probe runs,
+// at most every gapRetry.
 func (h *hub) advance(ctx context.Context, b *Batch) {
 	if !h.pos.Before(b.End()) {
 		return // already delivered
 	}
-	for range maxCommitRetries {
-		if b.Epoch == h.pos.Epoch && b.First == h.pos.Offset+1 {
+	for range maxChainSteps {
+		if b.Epoch == h.pos.Epoch && b.First <= h.pos.Offset+1 {
 			h.deliver(b)
 			return
 		}
-		missing, err := h.s.log.ReadAt(ctx, h.room.ID, h.pos.Epoch, h.pos.Offset+1)
+		if time.Since(h.gapFailed) < gapRetry {
+			return
+		}
+		missing, err := h.s.log.readNext(ctx, h.room.ID, h.pos)
 		if err != nil {
-			h.s.logger.Warn("gap fill failed", "room", h.room.ID, "error", err.Error())
+			h.gapFailed = time.Now()
+			if !errors.Is(err, errNoBatch) {
+				h.s.logger.Warn("gap fill failed", "room", h.room.ID, "error", err.Error())
+			}
 			return
 		}
 		h.deliver(missing)
@@ -332,12 +346,20 @@ func (h *hub) advance(ctx context.Context, b *Batch) {
 	}
 }
 
+// gapRetry spaces out reads for a gap the store cannot fill yet.
+const gapRetry = 100 * time.Millisecond
+
+// deliver sends the part of b after what this hub delivered (b may begin
+// earlier when it is a compacted segment read to fill a gap).
 func (h *hub) deliver(b *Batch) {
-	shared := h.frames(b, Position{})
-	start := Position{Epoch: b.Epoch, Offset: b.First - 1}
+	from := Position{Epoch: b.Epoch, Offset: b.First - 1}
+	if from.Before(h.pos) {
+		from = h.pos
+	}
+	shared := h.frames(b, from)
 	for sub := range h.subs {
 		frames := shared
-		if start.Before(sub.last) {
+		if from.Before(sub.last) {
 			frames = h.frames(b, sub.last) // it has seen part of this batch
 		}
 		for _, f := range frames {
@@ -370,7 +392,7 @@ func (h *hub) send(sub *Subscription, frame []byte) bool {
 // broadcast lost while Redis restarted), and keeps presence entries fresh.
 func (h *hub) probe() {
 	defer h.s.wg.Done()
-	t := time.NewTicker(h.s.ProbeInterval)
+	t := time.NewTicker(h.s.timing.probe)
 	defer t.Stop()
 	refresh := time.Now()
 	for {
@@ -381,7 +403,7 @@ func (h *hub) probe() {
 		}
 		ctx := context.Background()
 		h.mu.Lock()
-		if h.known && len(h.subs) > 0 && time.Since(h.last) >= h.s.ProbeInterval {
+		if h.known && len(h.subs) > 0 && time.Since(h.last) >= h.s.timing.probe {
 			if more, err := h.s.log.FollowFrom(ctx, h.room.ID, h.pos, maxCatchUp); err == nil {
 				for _, b := range more {
 					h.advance(ctx, b)

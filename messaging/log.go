@@ -17,12 +17,12 @@ import (
 // maxBatchObject bounds what a batch read takes in.
 const maxBatchObject = 64 << 20
 
-// maxCommitRetries bounds how many batches of other nodes a commit may
-// step over before giving up.
-const maxCommitRetries = 100000
+// maxChainSteps bounds any walk along a room's chain of segments.
+const maxChainSteps = 100000
 
-// Log is the durable, ordered record of every room: batch objects in the
-// object store (see the package doc).
+// Log is the durable, ordered record of every room in the object store:
+// each room's chain of segments, each node's journal, and the claims that
+// say which node owns a room (see the package doc).
 type Log struct {
 	store objstore.Store
 	now   func() time.Time
@@ -71,60 +71,11 @@ func (l *Log) ReadAt(ctx context.Context, room string, epoch, first int64) (*Bat
 	return b, nil
 }
 
-// Commit makes msgs durable as the next batch of room after *pos (the
-// position of the last message this node knows of, updated in place). It
-// assigns epochs, offsets and times to msgs. If other nodes committed
-// first, their batches are stepped over; if the epoch was sealed, the
-// messages go into the next one.
-func (l *Log) Commit(ctx context.Context, room string, pos *Position, msgs []Message) (*Batch, error) {
-	if pos.Epoch == 0 {
-		*pos = Position{Epoch: 1}
-	}
-	for range maxCommitRetries {
-		b := &Batch{Room: room, Epoch: pos.Epoch, First: pos.Offset + 1, Msgs: msgs}
-		at := l.now().UnixMilli()
-		for i := range b.Msgs {
-			b.Msgs[i].Epoch, b.Msgs[i].Offset, b.Msgs[i].At = b.Epoch, b.First+int64(i), at
-		}
-		err := l.put(ctx, b)
-		if err == nil {
-			*pos = b.End()
-			return b, nil
-		}
-		if !errors.Is(err, objstore.ErrPrecondition) {
-			return nil, err
-		}
-		if err := l.stepOver(ctx, room, pos); err != nil {
-			return nil, err
-		}
-	}
-	return nil, fmt.Errorf("room %s: could not commit after %d attempts", room, maxCommitRetries)
-}
-
-// Seal ends the current epoch of room (after *pos) with reason, fencing
-// every node, and returns the seal batch; *pos moves to the new epoch.
-func (l *Log) Seal(ctx context.Context, room string, pos *Position, reason string) (*Batch, error) {
-	if pos.Epoch == 0 {
-		*pos = Position{Epoch: 1}
-	}
-	for range maxCommitRetries {
-		b := &Batch{Room: room, Epoch: pos.Epoch, First: pos.Offset + 1, Seal: &Seal{Next: pos.Epoch + 1, Reason: reason}}
-		err := l.put(ctx, b)
-		if err == nil {
-			*pos = b.End()
-			return b, nil
-		}
-		if !errors.Is(err, objstore.ErrPrecondition) {
-			return nil, err
-		}
-		if err := l.stepOver(ctx, room, pos); err != nil {
-			return nil, err
-		}
-	}
-	return nil, fmt.Errorf("room %s: could not seal after %d attempts", room, maxCommitRetries)
-}
-
-func (l *Log) put(ctx context.Context, b *Batch) error {
+// appendSegment writes b as the next segment of its room: a create-only
+// write at (b.Epoch, b.First). Only a room's owner (or a node recovering a
+// fenced owner's journal) writes segments, so ErrPrecondition means someone
+// else already wrote that place.
+func (l *Log) appendSegment(ctx context.Context, b *Batch) error {
 	data, err := json.Marshal(b)
 	if err != nil {
 		return err
@@ -134,14 +85,34 @@ func (l *Log) put(ctx context.Context, b *Batch) error {
 	return err
 }
 
-// stepOver advances *pos past the batch another node wrote at *pos+1.
-func (l *Log) stepOver(ctx context.Context, room string, pos *Position) error {
-	other, err := l.ReadAt(ctx, room, pos.Epoch, pos.Offset+1)
-	if err != nil {
-		return fmt.Errorf("room %s: lost a commit race but cannot read the winner: %w", room, err)
+// readNext returns the segment holding the message (or seal) right after
+// pos. pos need not be a segment boundary: a hub's position is the end of
+// the last batch it delivered, and compaction merges batches into larger
+// segments, so when no segment starts right after pos the epoch is listed
+// once to find the one that holds it. errNoBatch: nothing there yet.
+func (l *Log) readNext(ctx context.Context, room string, pos Position) (*Batch, error) {
+	if pos.Epoch == 0 {
+		pos = Position{Epoch: 1}
 	}
-	*pos = other.End()
-	return nil
+	b, err := l.ReadAt(ctx, room, pos.Epoch, pos.Offset+1)
+	if !errors.Is(err, errNoBatch) {
+		return b, err
+	}
+	start, err := l.batchStartFor(ctx, room, pos)
+	if err != nil {
+		return nil, err
+	}
+	if start < 0 || start == pos.Offset+1 {
+		return nil, errNoBatch
+	}
+	b, err = l.ReadAt(ctx, room, pos.Epoch, start)
+	if err != nil {
+		return nil, err
+	}
+	if !pos.Before(b.End()) {
+		return nil, errNoBatch // the last segment ends at pos: nothing after it yet
+	}
+	return b, nil
 }
 
 // Head finds the position of the last message of room by listing its
@@ -175,10 +146,9 @@ func (l *Log) Head(ctx context.Context, room string) (Position, error) {
 	}
 }
 
-// FollowFrom returns the batches after pos, reading forward by name from the
-// batch that starts right after pos, across seals, until the end or until
-// limit messages. pos must be a batch boundary (the End of a batch, or the
-// zero Position).
+// FollowFrom returns the segments after pos, across seals, until the end
+// or until limit messages. The first may begin before pos (when pos falls
+// inside a segment); callers skip what they have.
 func (l *Log) FollowFrom(ctx context.Context, room string, pos Position, limit int) ([]*Batch, error) {
 	if pos.Epoch == 0 {
 		pos = Position{Epoch: 1}
@@ -186,7 +156,7 @@ func (l *Log) FollowFrom(ctx context.Context, room string, pos Position, limit i
 	var out []*Batch
 	n := 0
 	for n < limit {
-		b, err := l.ReadAt(ctx, room, pos.Epoch, pos.Offset+1)
+		b, err := l.readNext(ctx, room, pos)
 		if errors.Is(err, errNoBatch) {
 			return out, nil
 		}

@@ -28,22 +28,26 @@ func stores(t *testing.T) map[string]func(t *testing.T) objstore.Store {
 	}
 }
 
-// TestConcurrentCommitsAreGaplessAndOrdered: several "nodes" (separate Log
-// values with their own cached positions) commit to one room at once; the
-// store ends with one gapless chain holding every message exactly once.
-func TestConcurrentCommitsAreGaplessAndOrdered(t *testing.T) {
+// TestConcurrentNodesAreGaplessAndOrdered: several nodes on one store and
+// broker publish to one room at once (the first to claim it owns it, the
+// others forward); the room's segments end with one gapless chain holding
+// every message exactly once.
+func TestConcurrentNodesAreGaplessAndOrdered(t *testing.T) {
 	for name, open := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			store := open(t)
+			broker := NewMemory()
 			const nodes, perNode = 4, 25
 			var wg sync.WaitGroup
+			svcs := make([]*Service, nodes)
 			for n := range nodes {
+				svcs[n] = NewService(NewLog(store), broker, nil)
+			}
+			for n, svc := range svcs {
 				wg.Go(func() {
-					l := NewLog(store)
-					var pos Position
 					for i := range perNode {
 						m := Message{ID: fmt.Sprintf("n%d-%d", n, i), From: "u"}
-						if _, err := l.Commit(t.Context(), "c_x/joint", &pos, []Message{m}); err != nil {
+						if _, err := svc.Publish(t.Context(), "c_x/joint", m); err != nil {
 							t.Error(err)
 							return
 						}
@@ -51,6 +55,9 @@ func TestConcurrentCommitsAreGaplessAndOrdered(t *testing.T) {
 				})
 			}
 			wg.Wait()
+			for _, svc := range svcs {
+				svc.Close() // compacts the owner's journal into the segments
+			}
 			l := NewLog(store)
 			batches, err := l.FollowFrom(t.Context(), "c_x/joint", Position{}, 10*nodes*perNode)
 			if err != nil {
@@ -73,6 +80,9 @@ func TestConcurrentCommitsAreGaplessAndOrdered(t *testing.T) {
 			if len(seen) != nodes*perNode {
 				t.Fatalf("%d messages stored, want %d", len(seen), nodes*perNode)
 			}
+			if len(batches) >= nodes*perNode {
+				t.Fatalf("%d segments for %d messages: compaction did not merge batches", len(batches), nodes*perNode)
+			}
 			head, err := l.Head(t.Context(), "c_x/joint")
 			if err != nil || head != (Position{Epoch: 1, Offset: nodes * perNode}) {
 				t.Fatalf("head %+v err %v", head, err)
@@ -81,39 +91,39 @@ func TestConcurrentCommitsAreGaplessAndOrdered(t *testing.T) {
 	}
 }
 
-// TestSealFencesStaleWriters: a node that has not heard of a seal and
-// commits at the old epoch lands in the new one.
-func TestSealFencesStaleWriters(t *testing.T) {
+// TestSealsAndPaging: a seal moves the room to the next epoch; paging
+// crosses it and starts mid-segment.
+func TestSealsAndPaging(t *testing.T) {
 	store := stores(t)["dir"](t)
-	a, b := NewLog(store), NewLog(store)
-	var pa, pb Position
-	if _, err := a.Commit(t.Context(), "r/joint", &pa, []Message{{ID: "1"}}); err != nil {
+	svc := NewService(NewLog(store), NewMemory(), nil)
+	room := "r/joint"
+	pub := func(id string) Message {
+		t.Helper()
+		m, err := svc.Publish(t.Context(), room, Message{ID: id, From: "u"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	pub("1")
+	if err := svc.Seal(t.Context(), room, `{"change":"mediator.recused"}`); err != nil {
 		t.Fatal(err)
 	}
-	pb = pa // b knows the same head
-	if _, err := a.Seal(t.Context(), "r/joint", &pa, `{"change":"mediator.recused"}`); err != nil {
-		t.Fatal(err)
+	if got := pub("2"); got.Epoch != 2 || got.Offset != 1 {
+		t.Fatalf("after the seal a message went to e%d/%d, want e2/1", got.Epoch, got.Offset)
 	}
-	got, err := b.Commit(t.Context(), "r/joint", &pb, []Message{{ID: "2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Epoch != 2 || got.First != 1 {
-		t.Fatalf("stale writer committed at e%d/%d, want e2/1", got.Epoch, got.First)
-	}
-	// Paging across the seal returns both messages in order.
-	msgs, next, err := a.Page(t.Context(), "r/joint", Position{}, 10)
+	pub("3")
+	pub("4")
+	pub("5")
+	svc.Close()
+	l := NewLog(store)
+	msgs, next, err := l.Page(t.Context(), room, Position{}, 2)
 	if err != nil || len(msgs) != 2 || msgs[0].ID != "1" || msgs[1].ID != "2" || next != (Position{Epoch: 2, Offset: 1}) {
 		t.Fatalf("page: %+v next %+v err %v", msgs, next, err)
 	}
-	// Paging from the middle of a batch.
-	var pc Position = Position{Epoch: 2, Offset: 1}
-	if _, err := a.Commit(t.Context(), "r/joint", &pc, []Message{{ID: "3"}, {ID: "4"}, {ID: "5"}}); err != nil {
-		t.Fatal(err)
-	}
-	msgs, _, err = a.Page(t.Context(), "r/joint", Position{Epoch: 2, Offset: 2}, 2)
+	msgs, _, err = l.Page(t.Context(), room, Position{Epoch: 2, Offset: 2}, 2)
 	if err != nil || len(msgs) != 2 || msgs[0].ID != "4" || msgs[1].ID != "5" {
-		t.Fatalf("mid-batch page: %+v err %v", msgs, err)
+		t.Fatalf("mid-segment page: %+v err %v", msgs, err)
 	}
 }
 

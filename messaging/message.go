@@ -72,19 +72,27 @@ func DecodeBatch(data []byte) (*Batch, error) {
 	if err := json.Unmarshal(data, &b); err != nil {
 		return nil, fmt.Errorf("batch: %w", err)
 	}
+	if err := b.check(); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// check reports whether b is internally consistent.
+func (b *Batch) check() error {
 	if b.Room == "" || b.Epoch < 1 || b.First < 1 {
-		return nil, fmt.Errorf("batch: missing room, epoch or offset")
+		return fmt.Errorf("batch: missing room, epoch or offset")
 	}
 	if (b.Seal == nil) == (len(b.Msgs) == 0) {
-		return nil, fmt.Errorf("batch: must hold messages or a seal")
+		return fmt.Errorf("batch: must hold messages or a seal")
 	}
 	if b.Seal != nil && b.Seal.Next != b.Epoch+1 {
-		return nil, fmt.Errorf("batch: seal must open epoch %d", b.Epoch+1)
+		return fmt.Errorf("batch: seal must open epoch %d", b.Epoch+1)
 	}
 	for i, m := range b.Msgs {
 		if m.Epoch != b.Epoch || m.Offset != b.First+int64(i) {
-			return nil, fmt.Errorf("batch: message %d out of sequence", i)
+			return fmt.Errorf("batch: message %d out of sequence", i)
 		}
 	}
-	return &b, nil
+	return nil
 }

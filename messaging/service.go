@@ -4,18 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
 	"time"
 )
 
-// maxBatchMessages bounds one group commit.
+// maxBatchMessages bounds one room's share of a group commit.
 const maxBatchMessages = 512
 
-// Service is one node's messaging: committers (one per room this node
-// writes to) and hubs (one per room this node has subscribers in).
+// Service is one node's messaging: the node's journal and the rooms it
+// owns (node.go, commit.go, compact.go), a committer per room this node
+// has publishers in, and a hub per room it has subscribers in.
 type Service struct {
 	log    *Log
 	broker Broker
@@ -28,26 +28,67 @@ type Service struct {
 	stop       chan struct{}
 	wg         sync.WaitGroup
 
-	// node names this process in its broadcasts.
-	node string
+	// proc names this process in its broadcasts and as the address of
+	// forwarding replies; it never changes.
+	proc string
 
-	// ProbeInterval: how often a quiet room with subscribers checks the
-	// store for batches whose broadcast was lost (Redis restart).
-	ProbeInterval time.Duration
+	// incMu guards inc and the state of the incarnation it points to.
+	incMu sync.Mutex
+	inc   *incarnation
+
+	journalQ chan journalReq
+
+	fwdMu         sync.Mutex
+	waiting       map[string]chan forwardReply
+	cancelReplies func()
+
+	deadMu    sync.Mutex
+	dead      map[string]bool // incarnations known fenced
+	recovered map[string]bool // fenced incarnations whose journal is recovered
+
+	timing timing
 }
+
+// timing sets the node's background work.
+type timing struct {
+	// probe: how often a quiet room with subscribers checks the store for
+	// batches whose broadcast was lost (Redis restart).
+	probe time.Duration
+	// compact: how often owned rooms' journaled batches are copied into
+	// their segments and spent journal entries deleted.
+	compact time.Duration
+	// sweep: how often the journals of other incarnations are checked for
+	// a node that is gone, to fence and recover it.
+	sweep time.Duration
+}
+
+var defaultTiming = timing{probe: time.Second, compact: time.Second, sweep: 5 * time.Second}
 
 // NewService runs messaging over the log and broker.
 func NewService(log *Log, broker Broker, logger *slog.Logger) *Service {
+	return newService(log, broker, logger, defaultTiming)
+}
+
+func newService(log *Log, broker Broker, logger *slog.Logger, timing timing) *Service {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Service{log: log, broker: broker, logger: logger,
+	s := &Service{log: log, broker: broker, logger: logger,
 		committers: map[string]*committer{}, hubs: map[string]*hub{},
-		stop: make(chan struct{}), ProbeInterval: time.Second, node: newNodeID()}
+		stop: make(chan struct{}), proc: newNodeID(),
+		journalQ: make(chan journalReq, 4096), waiting: map[string]chan forwardReply{},
+		dead: map[string]bool{}, recovered: map[string]bool{},
+		timing: timing}
+	s.cancelReplies = broker.Subscribe(replyTopic(s.proc), s.onReply)
+	s.incMu.Lock()
+	s.inc = s.newIncarnation()
+	s.incMu.Unlock()
+	s.wg.Add(3)
+	go s.runJournal()
+	go s.runCompactor()
+	go s.runSweeper()
+	return s
 }
-
-// Log returns the durable room log (for history paging).
-func (s *Service) Log() *Log { return s.log }
 
 // Announce publishes data on a broker topic to every node (e.g. a
 // ConnOptions.SessionTopic after a sign-out).
@@ -55,8 +96,10 @@ func (s *Service) Announce(ctx context.Context, topic string, data []byte) error
 	return s.broker.Publish(ctx, topic, data)
 }
 
-// Close stops the committers and hubs. Messages already acknowledged are
-// durable; pending ones fail with context errors.
+// Close stops the committers and hubs, compacts what this node owns into
+// its rooms' segments and ends its journal with a tombstone, so that
+// another node (or this one restarted) takes its rooms over at once.
+// Messages already acknowledged are durable; pending ones fail.
 func (s *Service) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -74,6 +117,8 @@ func (s *Service) Close() {
 		h.cancelBroker()
 	}
 	s.wg.Wait()
+	s.cancelReplies()
+	s.retire()
 }
 
 func roomTopic(room string) string { return "room:" + room }
@@ -157,6 +202,10 @@ func (s *Service) committer(room string) (*committer, error) {
 type pending struct {
 	msg  Message
 	seal string // non-empty: a seal request instead of a message
+	// via is set on a request another node forwarded to this one as the
+	// room's owner: it may be committed only by that incarnation, never
+	// forwarded again.
+	via  *incarnation
 	done chan Result
 }
 
@@ -166,16 +215,22 @@ type Result struct {
 	Err error
 }
 
+// committer is one room's queue on this node. Whether the node owns the
+// room or forwards to its owner is decided per batch (commit.go).
 type committer struct {
 	room  string
 	queue chan pending
-	pos   Position
+	// owner is the last claim seen for the room when another node owns
+	// it; known is false when it must be read again.
+	owner claim
 	known bool
 }
 
+func (c *committer) forget() { c.known = false }
+
 // runCommitter is a room's group commit loop: it takes every message
-// waiting (up to maxBatchMessages), writes them as one batch, acknowledges
-// each, then broadcasts the batch.
+// waiting (up to maxBatchMessages, all from the same source), commits them
+// as one batch, and acknowledges each.
 func (s *Service) runCommitter(c *committer) {
 	defer s.wg.Done()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -184,12 +239,17 @@ func (s *Service) runCommitter(c *committer) {
 		<-s.stop
 		cancel()
 	}()
+	var next *pending
 	for {
 		var first pending
-		select {
-		case first = <-c.queue:
-		case <-s.stop:
-			return
+		if next != nil {
+			first, next = *next, nil
+		} else {
+			select {
+			case first = <-c.queue:
+			case <-s.stop:
+				return
+			}
 		}
 		if first.seal != "" {
 			s.commitSeal(ctx, c, first)
@@ -200,10 +260,8 @@ func (s *Service) runCommitter(c *committer) {
 		for len(batch) < maxBatchMessages {
 			select {
 			case p := <-c.queue:
-				if p.seal != "" {
-					s.commitMessages(ctx, c, batch)
-					batch = nil
-					s.commitSeal(ctx, c, p)
+				if p.seal != "" || p.via != first.via {
+					next = &p
 					break drain
 				}
 				batch = append(batch, p)
@@ -211,26 +269,8 @@ func (s *Service) runCommitter(c *committer) {
 				break drain
 			}
 		}
-		if len(batch) > 0 {
-			s.commitMessages(ctx, c, batch)
-		}
+		s.commitMessages(ctx, c, batch)
 	}
-}
-
-func (s *Service) startPos(ctx context.Context, c *committer) error {
-	if c.known {
-		return nil
-	}
-	if p, ok := s.broker.HeadHint(ctx, c.room); ok {
-		c.pos, c.known = p, true
-		return nil
-	}
-	p, err := s.log.Head(ctx, c.room)
-	if err != nil {
-		return err
-	}
-	c.pos, c.known = p, true
-	return nil
 }
 
 func (s *Service) commitMessages(ctx context.Context, c *committer, batch []pending) {
@@ -238,46 +278,24 @@ func (s *Service) commitMessages(ctx context.Context, c *committer, batch []pend
 	for i, p := range batch {
 		msgs[i] = p.msg
 	}
-	err := s.startPos(ctx, c)
-	var b *Batch
-	if err == nil {
-		b, err = s.log.Commit(ctx, c.room, &c.pos, msgs)
-	}
-	if err != nil {
-		c.known = false // reread the head next time
-		for _, p := range batch {
-			p.done <- Result{Err: err}
-		}
-		return
-	}
+	done, err := s.commit(ctx, c, msgs, "", batch[0].via)
 	for i, p := range batch {
-		p.done <- Result{Msg: b.Msgs[i]}
+		if err != nil {
+			p.done <- Result{Err: err}
+		} else {
+			p.done <- Result{Msg: done[i]}
+		}
 	}
-	s.broadcast(ctx, b)
 }
 
 func (s *Service) commitSeal(ctx context.Context, c *committer, p pending) {
-	err := s.startPos(ctx, c)
-	var b *Batch
-	if err == nil {
-		b, err = s.log.Seal(ctx, c.room, &c.pos, p.seal)
-	}
-	if err != nil {
-		c.known = false
-		p.done <- Result{Err: err}
-		return
-	}
-	p.done <- Result{}
-	s.broadcast(ctx, b)
+	_, err := s.commit(ctx, c, nil, p.seal, p.via)
+	p.done <- Result{Err: err}
 }
 
 // broadcast publishes a durable batch. Failures are logged, not returned:
 // the batch is already acknowledged, and hubs find it in the store.
-func (s *Service) broadcast(ctx context.Context, b *Batch) {
-	data, err := json.Marshal(b)
-	if err != nil {
-		return
-	}
+func (s *Service) broadcast(ctx context.Context, b *Batch, data []byte) {
 	if err := s.broker.Remember(ctx, b.Room, data); err != nil {
 		s.logger.Warn("recent window update failed", "error", err.Error())
 	}
@@ -291,8 +309,8 @@ func (s *Service) broadcast(ctx context.Context, b *Batch) {
 	if h != nil {
 		h.receive(b)
 	}
-	tagged := make([]byte, 0, len(s.node)+1+len(data))
-	tagged = append(append(append(tagged, s.node...), '\n'), data...)
+	tagged := make([]byte, 0, len(s.proc)+1+len(data))
+	tagged = append(append(append(tagged, s.proc...), '\n'), data...)
 	if err := s.broker.Publish(ctx, roomTopic(b.Room), tagged); err != nil {
 		s.logger.Warn("broadcast failed; subscribers will read the store", "error", err.Error())
 	}

@@ -1,8 +1,10 @@
 package messaging
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -141,68 +143,112 @@ func TestFanOutInOrderAcrossNodes(t *testing.T) {
 	}
 }
 
-// TestLostBroadcastIsFilledFromStore: a batch committed without any
-// broadcast (as when Redis drops a publish) still reaches subscribers, in
-// order, when the next batch arrives — and on its own through the probe.
+// lossyBroker drops one node's room broadcasts while drop is set (as
+// Redis does while it restarts); everything else passes through.
+type lossyBroker struct {
+	Broker
+	drop atomic.Bool
+}
+
+func (b *lossyBroker) Publish(ctx context.Context, topic string, data []byte) error {
+	if b.drop.Load() && strings.HasPrefix(topic, "room:") {
+		return nil
+	}
+	return b.Broker.Publish(ctx, topic, data)
+}
+
+// TestLostBroadcastIsFilledFromStore: batches whose broadcast was lost
+// still reach another node's subscribers, in order, once the owner has
+// compacted them: on their own through the probe, and when the next
+// broadcast arrives, by filling the gap.
 func TestLostBroadcastIsFilledFromStore(t *testing.T) {
 	store := stores(t)["dir"](t)
-	svc := NewService(NewLog(store), NewMemory(), nil)
-	svc.ProbeInterval = 50 * time.Millisecond
-	defer svc.Close()
+	shared := NewMemory()
+	lossy := &lossyBroker{Broker: shared}
+	owner := newService(NewLog(store), lossy, nil, timing{probe: time.Second, compact: 20 * time.Millisecond, sweep: time.Minute})
+	defer owner.Close()
+	reader := newService(NewLog(store), shared, nil, timing{probe: 50 * time.Millisecond, compact: time.Second, sweep: time.Minute})
+	defer reader.Close()
+	// A third node that never probes: only a gap fill can help it.
+	filler := newService(NewLog(store), shared, nil, timing{probe: time.Hour, compact: time.Second, sweep: time.Minute})
+	defer filler.Close()
 	room := Room{ID: "c_gap/joint", Name: "joint"}
-	s := &sink{}
-	if _, err := svc.Subscribe(t.Context(), room, "u", "c", nil, s); err != nil {
+	if _, err := owner.Publish(t.Context(), room.ID, Message{ID: "1", From: "u", Body: []byte("a")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Publish(t.Context(), room.ID, Message{ID: "1", From: "u", Body: []byte("a")}); err != nil {
+	probed, filled := &sink{}, &sink{}
+	if _, err := reader.Subscribe(t.Context(), room, "u", "c", nil, probed); err != nil {
 		t.Fatal(err)
 	}
-	// Another node commits offset 2 and its broadcast is lost.
-	pos := Position{Epoch: 1, Offset: 1}
-	if _, err := NewLog(store).Commit(t.Context(), room.ID, &pos, []Message{{ID: "2", From: "v", Body: []byte("b")}}); err != nil {
+	if _, err := filler.Subscribe(t.Context(), room, "u", "c2", nil, filled); err != nil {
 		t.Fatal(err)
 	}
-	msgs := waitMsgs(t, s, 2) // the probe finds it
-	if msgs[1].ID != "2" {
+	lossy.drop.Store(true)
+	for _, id := range []string{"2", "3"} {
+		if _, err := owner.Publish(t.Context(), room.ID, Message{ID: id, From: "v", Body: []byte("b")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs := waitMsgs(t, probed, 2) // the probe finds them
+	if msgs[0].ID != "2" || msgs[1].ID != "3" {
 		t.Fatalf("probe delivered %+v", msgs)
 	}
-	// Again, but now the next broadcast arrives first: the hub fills the gap.
-	svc.ProbeInterval = time.Hour
-	pos = Position{Epoch: 1, Offset: 2}
-	if _, err := NewLog(store).Commit(t.Context(), room.ID, &pos, []Message{{ID: "3", From: "v", Body: []byte("c")}}); err != nil {
+	if n := len(filled.msgs()); n != 0 {
+		t.Fatalf("the node without a probe got %d messages before any broadcast", n)
+	}
+	// The next broadcast arrives: the hub fills the gap before it.
+	lossy.drop.Store(false)
+	if _, err := owner.Publish(t.Context(), room.ID, Message{ID: "4", From: "u", Body: []byte("d")}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.Publish(t.Context(), room.ID, Message{ID: "4", From: "u", Body: []byte("d")}); err != nil {
-		t.Fatal(err)
-	}
-	msgs = waitMsgs(t, s, 4)
+	msgs = waitMsgs(t, filled, 3)
 	for i, m := range msgs {
-		if m.Offset != int64(i+1) {
+		if m.Offset != int64(i+2) {
 			t.Fatalf("order broken: %+v", msgs)
 		}
 	}
 }
 
-// TestOldGapMeansReload: a subscriber whose position is older than the
-// window (and mid-batch) is told to page history, with the range to page.
+// TestOldGapMeansReload: a subscriber whose gap is longer than what is
+// resent over the socket is told to page history, with the range to page.
 func TestOldGapMeansReload(t *testing.T) {
 	store := stores(t)["dir"](t)
-	broker := NewMemory()
-	svc := NewService(NewLog(store), broker, nil)
-	defer svc.Close()
+	writer := NewService(NewLog(store), NewMemory(), nil)
 	room := Room{ID: "c_old/joint", Name: "joint"}
-	pos := Position{}
-	if _, err := NewLog(store).Commit(t.Context(), room.ID, &pos, []Message{{ID: "1"}, {ID: "2"}, {ID: "3"}}); err != nil {
-		t.Fatal(err)
+	var dones []<-chan Result
+	for i := range maxCatchUp + 10 {
+		done, err := writer.Enqueue(t.Context(), room.ID, Message{ID: fmt.Sprint(i), From: "u"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dones = append(dones, done)
 	}
+	for _, d := range dones {
+		if r := <-d; r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	writer.Close()
+	// Another node with no recent window at all (a flushed Redis).
+	svc := NewService(NewLog(store), NewMemory(), nil)
+	defer svc.Close()
 	s := &sink{}
 	from := Position{Epoch: 1, Offset: 1}
 	if _, err := svc.Subscribe(t.Context(), room, "u", "c", &from, s); err != nil {
 		t.Fatal(err)
 	}
 	r := s.first("reload")
-	if r == nil || *r.From != from || *r.Head != (Position{Epoch: 1, Offset: 3}) {
-		t.Fatalf("want reload from 1/1 to 1/3, got frames %+v", s.frames)
+	if r == nil || *r.From != from || *r.Head != (Position{Epoch: 1, Offset: maxCatchUp + 10}) {
+		t.Fatalf("want reload from 1/1 to 1/%d, got frames %+v", maxCatchUp+10, s.first("subscribed"))
+	}
+	// A short gap from the same store is resent, from mid-segment.
+	s2 := &sink{}
+	from = Position{Epoch: 1, Offset: maxCatchUp}
+	if _, err := svc.Subscribe(t.Context(), room, "u", "c2", &from, s2); err != nil {
+		t.Fatal(err)
+	}
+	if got := s2.msgs(); len(got) != 10 || got[0].Offset != maxCatchUp+1 {
+		t.Fatalf("short gap: %d messages, first %+v", len(got), got)
 	}
 }
 

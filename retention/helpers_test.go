@@ -143,14 +143,17 @@ func (e *env) newCase(t testing.TB, docs map[string]vault.Class) *testCase {
 		}
 		tc.docs[base] = d
 	}
+	// Messages as a node writes them; closing it compacts them into the
+	// rooms' segments, the case's message history that retention disposes.
+	node := messaging.NewService(e.msgs, messaging.NewMemory(), nil)
 	for _, room := range []string{"joint", "caucus-A"} {
-		pos := &messaging.Position{}
 		for i := range 3 {
-			if _, err := e.msgs.Commit(ctx, c.ID+"/"+room, pos, []messaging.Message{{ID: fmt.Sprint(i), From: e.party.ID, Body: []byte("sealed")}}); err != nil {
+			if _, err := node.Publish(ctx, c.ID+"/"+room, messaging.Message{ID: fmt.Sprint(i), From: e.party.ID, Body: []byte("sealed")}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+	node.Close()
 	return tc
 }
 

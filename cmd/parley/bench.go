@@ -53,6 +53,7 @@ func benchFanout(ctx context.Context, args []string) error {
 	warmup := fs.Duration("warmup", 3*time.Second, "time before measuring")
 	idle := fs.Int("idle", 2000, "idle subscribed connections for the memory figure (0: skip)")
 	nodes := fs.Int("nodes", 1, "parley serve processes (more than 1 needs --s3-endpoint and --redis-url)")
+	debugAddr := fs.String("debug-addr", "", "serve the first node's pprof profiles on this loopback address")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -70,7 +71,7 @@ func benchFanout(ctx context.Context, args []string) error {
 		defer os.RemoveAll(dir)
 		cfg.DataDir = dir
 	}
-	b := &fanoutBench{cfg: cfg, payload: *payload}
+	b := &fanoutBench{cfg: cfg, payload: *payload, debugAddr: *debugAddr}
 	if err := b.startNodes(ctx, *nodes, args); err != nil {
 		return err
 	}
@@ -119,11 +120,13 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 type fanoutBench struct {
 	cfg     *server.Config
 	payload int
-	procs   []*exec.Cmd
-	urls    []string
-	caseIDs []string
-	tokens  [][]string // per room, member tokens
-	members []*benchConn
+	// debugAddr, if set, is passed to the first node as --debug-addr.
+	debugAddr string
+	procs     []*exec.Cmd
+	urls      []string
+	caseIDs   []string
+	tokens    [][]string // per room, member tokens
+	members   []*benchConn
 }
 
 // startNodes runs `parley serve` children with the same storage flags.
@@ -142,7 +145,11 @@ func (b *fanoutBench) startNodes(ctx context.Context, n int, args []string) erro
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		cmd := exec.CommandContext(ctx, self, append([]string{"serve", "--addr", addr, "--log-level", "error"}, storage...)...)
+		serveArgs := append([]string{"serve", "--addr", addr, "--log-level", "error"}, storage...)
+		if i == 0 && b.debugAddr != "" {
+			serveArgs = append(serveArgs, "--debug-addr", b.debugAddr)
+		}
+		cmd := exec.CommandContext(ctx, self, serveArgs...)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			return err

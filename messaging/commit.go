@@ -1,0 +1,254 @@
+package messaging
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// Limits of one journal entry (one group commit of the whole node).
+const (
+	maxJournalBatches = 4096
+	maxJournalBytes   = 8 << 20
+)
+
+// maxRouteAttempts bounds how often one commit may find the room's owner
+// moved (a takeover, a lost claim race) before it gives up.
+const maxRouteAttempts = 8
+
+var (
+	// errMoved: the room's owner is not who the caller thought; look again.
+	errMoved = errors.New("room owner moved")
+	// errOwnerGone: no node listens for the room's owner any more.
+	errOwnerGone = errors.New("room owner gone")
+	// errOwnerAlive: a node thought gone is still writing its journal.
+	errOwnerAlive = errors.New("room owner still writing")
+)
+
+// commit makes msgs (or, with seal set, a seal) durable in c's room,
+// wherever the room's owner is, and returns msgs with their positions.
+// via, when set, restricts the commit to that incarnation of this node (a
+// request forwarded here as the owner).
+func (s *Service) commit(ctx context.Context, c *committer, msgs []Message, seal string, via *incarnation) ([]Message, error) {
+	for range maxRouteAttempts {
+		inc, mine, err := s.route(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if mine {
+			if via != nil && via != inc {
+				return nil, errMoved
+			}
+			b, err := s.commitLocal(ctx, inc, c.room, msgs, seal)
+			if errors.Is(err, errMoved) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			return b.Msgs, nil
+		}
+		if via != nil {
+			return nil, errMoved
+		}
+		out, err := s.forward(ctx, c.owner.Node, c.room, msgs, seal)
+		switch {
+		case errors.Is(err, errMoved):
+			c.forget()
+			continue
+		case errors.Is(err, errOwnerGone):
+			if err := s.takeOver(ctx, c.room, c.owner); err != nil && !errors.Is(err, errMoved) {
+				return nil, err
+			}
+			c.forget()
+			continue
+		}
+		return out, err
+	}
+	return nil, fmt.Errorf("room %s: owner kept moving", c.room)
+}
+
+// route decides who commits for c's room: this node (mine), or the node
+// named in c.owner. A room nobody owns yet is claimed here; a room whose
+// owner is known to be fenced is taken over.
+func (s *Service) route(ctx context.Context, c *committer) (inc *incarnation, mine bool, err error) {
+	for range maxRouteAttempts {
+		inc = s.current()
+		if inc.owns(s, c.room) {
+			return inc, true, nil
+		}
+		if c.known && c.owner.Node != inc.id && !s.isDead(c.owner.Node) {
+			return inc, false, nil
+		}
+		cl, ok, err := s.log.currentClaim(ctx, c.room)
+		if err != nil {
+			return nil, false, err
+		}
+		switch {
+		case !ok:
+			err = s.claimRoom(ctx, inc, c.room, 1)
+		case cl.Node == inc.id:
+			err = s.adopt(ctx, inc, c.room, cl.Gen)
+		case s.isDead(cl.Node):
+			err = s.takeOver(ctx, c.room, cl)
+		default:
+			c.owner, c.known = cl, true
+			return inc, false, nil
+		}
+		if err != nil && !errors.Is(err, errMoved) {
+			return nil, false, err
+		}
+	}
+	return nil, false, fmt.Errorf("room %s: owner kept moving", c.room)
+}
+
+// commitLocal appends one batch to this node's journal as the room's
+// owner, waits until it is durable, and broadcasts it. Only the room's
+// committer goroutine calls it, so the room's position cannot move
+// underneath it.
+func (s *Service) commitLocal(ctx context.Context, inc *incarnation, room string, msgs []Message, seal string) (*Batch, error) {
+	s.incMu.Lock()
+	or := inc.owned[room]
+	if inc.ended || or == nil {
+		s.incMu.Unlock()
+		return nil, errMoved
+	}
+	pos := or.pos
+	s.incMu.Unlock()
+	b := &Batch{Room: room, Epoch: pos.Epoch, First: pos.Offset + 1}
+	if seal != "" {
+		b.Seal = &Seal{Next: pos.Epoch + 1, Reason: seal}
+	} else {
+		at := s.log.now().UnixMilli()
+		b.Msgs = make([]Message, len(msgs))
+		for i, m := range msgs {
+			m.Epoch, m.Offset, m.At = b.Epoch, b.First+int64(i), at
+			b.Msgs[i] = m
+		}
+	}
+	data, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	select {
+	case s.journalQ <- journalReq{inc: inc, b: b, data: data, done: done}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			return nil, err
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.broadcast(ctx, b, data)
+	return b, nil
+}
+
+// journalReq asks the journal writer to make one batch durable.
+type journalReq struct {
+	inc  *incarnation
+	b    *Batch
+	data []byte // b, encoded
+	done chan error
+}
+
+// runJournal is the node's group commit: it takes every batch waiting,
+// from every room, and writes them as one journal entry.
+func (s *Service) runJournal() {
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.stop
+		cancel()
+	}()
+	for {
+		var first journalReq
+		select {
+		case first = <-s.journalQ:
+		case <-s.stop:
+			return
+		}
+		reqs := []journalReq{first}
+		size := len(first.data)
+	gather:
+		for len(reqs) < maxJournalBatches && size < maxJournalBytes {
+			select {
+			case r := <-s.journalQ:
+				reqs = append(reqs, r)
+				size += len(r.data)
+			default:
+				break gather
+			}
+		}
+		s.writeJournal(ctx, reqs)
+	}
+}
+
+// size estimates a batch's stored bytes.
+func (b *Batch) size() int {
+	n := 64
+	for _, m := range b.Msgs {
+		n += len(m.Body)*4/3 + len(m.ID) + len(m.From) + 96
+	}
+	return n
+}
+
+// writeJournal writes reqs as the next entry of the current incarnation's
+// journal and answers each. A failed write ends the incarnation: the
+// entry may or may not have landed (or another node fenced this one), so
+// the journal cannot go on; the next commit starts a new one and takes the
+// rooms over through the store like any other node would.
+func (s *Service) writeJournal(ctx context.Context, reqs []journalReq) {
+	inc := s.current()
+	var batches []json.RawMessage
+	var keep []journalReq
+	for _, r := range reqs {
+		if r.inc != inc {
+			r.done <- errMoved
+			continue
+		}
+		batches = append(batches, r.data)
+		keep = append(keep, r)
+	}
+	if len(keep) == 0 {
+		return
+	}
+	seq := inc.lastSeq.Load() + 1
+	version, err := s.log.putJournal(ctx, &journalWrite{Node: inc.id, Seq: seq, Batches: batches})
+	if err != nil {
+		if errors.Is(err, objstore.ErrPrecondition) {
+			s.logger.Warn("this node's journal was fenced by another node; starting a new one")
+		} else {
+			s.logger.Warn("journal write failed; starting a new journal", "error", err.Error())
+		}
+		s.reincarnate(inc)
+		for _, r := range keep {
+			r.done <- fmt.Errorf("messaging: not stored: %w", err)
+		}
+		return
+	}
+	inc.lastSeq.Store(seq)
+	s.incMu.Lock()
+	if !inc.ended {
+		inc.live[seq] = &liveEntry{version: version, left: len(keep)}
+		for _, r := range keep {
+			or := inc.owned[r.b.Room]
+			or.tail = append(or.tail, journaled{b: r.b, seq: seq})
+			or.pos = r.b.End()
+		}
+	}
+	s.incMu.Unlock()
+	// Durable in the journal: acknowledged even if the incarnation ended
+	// meanwhile, since whoever fences it recovers this entry.
+	for _, r := range keep {
+		r.done <- nil
+	}
+}

@@ -1,0 +1,161 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// Limits of one segment written by compaction.
+const (
+	maxSegmentMessages = 4096
+	maxSegmentBytes    = 4 << 20
+)
+
+// runCompactor copies, every the compaction interval, the batches this node has
+// journaled into their rooms' segments (one object per room, however many
+// batches it gathered) and deletes the journal entries wholly copied.
+// Nothing waits on it: messages are acknowledged once journaled.
+func (s *Service) runCompactor() {
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.stop
+		cancel()
+	}()
+	t := time.NewTicker(s.timing.compact)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if err := s.compact(ctx, s.current()); err != nil && ctx.Err() == nil {
+			s.logger.Warn("compaction failed; will retry", "error", err.Error())
+		}
+	}
+}
+
+// compact writes inc's journaled batches into segments, room by room, then
+// deletes spent journal entries. A segment that someone else already
+// wrote means another node fenced this incarnation: it is ended.
+func (s *Service) compact(ctx context.Context, inc *incarnation) error {
+	type work struct {
+		room  string
+		batch []journaled
+	}
+	var todo []work
+	s.incMu.Lock()
+	for room, or := range inc.owned {
+		if len(or.tail) > 0 {
+			todo = append(todo, work{room, append([]journaled(nil), or.tail...)})
+		}
+	}
+	s.incMu.Unlock()
+	var errs []error
+	for _, w := range todo {
+		batches := make([]*Batch, len(w.batch))
+		for i, j := range w.batch {
+			batches[i] = j.b
+		}
+		written, err := s.writeSegments(ctx, merge(batches))
+		s.incMu.Lock()
+		if or := inc.owned[w.room]; or != nil {
+			or.tail = or.tail[written:]
+		}
+		for _, j := range w.batch[:written] {
+			if e := inc.live[j.seq]; e != nil {
+				e.left--
+			}
+		}
+		s.incMu.Unlock()
+		if errors.Is(err, objstore.ErrPrecondition) {
+			s.logger.Warn("another node wrote this node's room: fenced; starting a new journal", "room", w.room)
+			s.reincarnate(inc)
+			return nil
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, s.deleteSpent(ctx, inc))
+	return errors.Join(errs...)
+}
+
+// deleteSpent deletes the journal entries whose every batch is in its
+// room's segments, except the newest entry written: that one stays as the
+// journal's high-water mark, so that a node fencing this journal puts its
+// tombstone after everything this incarnation wrote.
+func (s *Service) deleteSpent(ctx context.Context, inc *incarnation) error {
+	newest := inc.lastSeq.Load()
+	var spent []objstore.Info
+	var seqs []int64
+	s.incMu.Lock()
+	for seq, e := range inc.live {
+		if e.left <= 0 && seq < newest {
+			spent = append(spent, objstore.Info{Key: journalKey(inc.id, seq), VersionID: e.version})
+			seqs = append(seqs, seq)
+		}
+	}
+	s.incMu.Unlock()
+	if len(spent) == 0 {
+		return nil
+	}
+	errs := s.log.store.DeleteVersions(ctx, spent)
+	s.incMu.Lock()
+	for i, seq := range seqs {
+		if errs[i] == nil {
+			delete(inc.live, seq)
+		}
+	}
+	s.incMu.Unlock()
+	return errors.Join(errs...)
+}
+
+// segment is one object of a room's chain and how many journaled batches
+// it gathers.
+type segment struct {
+	b       *Batch
+	batches int
+}
+
+// merge joins consecutive batches of one epoch into segments (within the
+// segment limits); a seal is a segment of its own.
+func merge(batches []*Batch) []segment {
+	var out []segment
+	size := 0
+	for _, b := range batches {
+		if n := len(out); n > 0 && b.Seal == nil {
+			cur := &out[n-1]
+			if cur.b.Seal == nil && cur.b.Epoch == b.Epoch && cur.b.First+int64(len(cur.b.Msgs)) == b.First &&
+				len(cur.b.Msgs)+len(b.Msgs) <= maxSegmentMessages && size+b.size() <= maxSegmentBytes {
+				cur.b.Msgs = append(cur.b.Msgs, b.Msgs...)
+				cur.batches++
+				size += b.size()
+				continue
+			}
+		}
+		first := *b
+		first.Msgs = append([]Message(nil), b.Msgs...)
+		out = append(out, segment{b: &first, batches: 1})
+		size = b.size()
+	}
+	return out
+}
+
+// writeSegments appends segs, in order, to their room's chain, and
+// returns how many journaled batches the segments written gather.
+func (s *Service) writeSegments(ctx context.Context, segs []segment) (int, error) {
+	written := 0
+	for _, seg := range segs {
+		if err := s.log.appendSegment(ctx, seg.b); err != nil {
+			return written, err
+		}
+		written += seg.batches
+	}
+	return written, nil
+}

@@ -1,0 +1,212 @@
+package messaging
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// A node that is not a room's owner hands the room's messages to the
+// owner over the broker: a request on the owner incarnation's topic, the
+// answer on the asking process's reply topic. The request carries the
+// (opaque) messages; the answer only their positions. A lost request or
+// answer (Redis restarting) times out into "not stored; send again": the
+// client resends, and receivers drop a duplicate by its sender and id.
+
+// forwardTimeout bounds the wait for an owner's answer. It is long enough
+// for a commit to ride out a store stall that the owner itself survives.
+const forwardTimeout = 20 * time.Second
+
+// maxForwardBytes bounds one forwarded request: a committer's batch above
+// it is sent in several requests.
+const maxForwardBytes = 1 << 20
+
+type forwardRequest struct {
+	Op    string    `json:"op"` // "commit", or "ping" (asks only whether anyone listens)
+	Req   string    `json:"req,omitempty"`
+	Reply string    `json:"reply,omitempty"`
+	Room  string    `json:"room,omitempty"`
+	Msgs  []Message `json:"msgs,omitempty"`
+	Seal  string    `json:"seal,omitempty"`
+}
+
+type forwardReply struct {
+	Req string `json:"req"`
+	// Err is "moved" (not the owner any more: look again) or "failed".
+	Err string     `json:"err,omitempty"`
+	Pos []Position `json:"pos,omitempty"`
+	At  []int64    `json:"at,omitempty"`
+}
+
+// forward commits msgs (or a seal) through owner and returns msgs with
+// their positions.
+func (s *Service) forward(ctx context.Context, owner, room string, msgs []Message, seal string) ([]Message, error) {
+	if seal != "" {
+		_, err := s.forwardOnce(ctx, owner, forwardRequest{Room: room, Seal: seal})
+		return nil, err
+	}
+	out := make([]Message, 0, len(msgs))
+	for len(msgs) > 0 {
+		n, size := 0, 0
+		for n < len(msgs) && (n == 0 || size+len(msgs[n].Body) <= maxForwardBytes) {
+			size += len(msgs[n].Body)
+			n++
+		}
+		r, err := s.forwardOnce(ctx, owner, forwardRequest{Room: room, Msgs: msgs[:n]})
+		if err != nil {
+			return nil, err
+		}
+		if len(r.Pos) != n || len(r.At) != n {
+			return nil, fmt.Errorf("room %s: owner answered %d positions for %d messages", room, len(r.Pos), n)
+		}
+		for i, m := range msgs[:n] {
+			m.Epoch, m.Offset, m.At = r.Pos[i].Epoch, r.Pos[i].Offset, r.At[i]
+			out = append(out, m)
+		}
+		msgs = msgs[n:]
+	}
+	return out, nil
+}
+
+func (s *Service) forwardOnce(ctx context.Context, owner string, req forwardRequest) (forwardReply, error) {
+	req.Op, req.Req, req.Reply = "commit", newNodeID(), s.proc
+	data, err := json.Marshal(req)
+	if err != nil {
+		return forwardReply{}, err
+	}
+	answer := make(chan forwardReply, 1)
+	s.fwdMu.Lock()
+	s.waiting[req.Req] = answer
+	s.fwdMu.Unlock()
+	defer func() {
+		s.fwdMu.Lock()
+		delete(s.waiting, req.Req)
+		s.fwdMu.Unlock()
+	}()
+	for try := 0; ; try++ {
+		n, err := s.broker.Send(ctx, ownerTopic(owner), data)
+		if err != nil {
+			return forwardReply{}, fmt.Errorf("messaging: owner unreachable: %w", err)
+		}
+		if n > 0 {
+			break
+		}
+		if try == 1 {
+			return forwardReply{}, errOwnerGone
+		}
+		select {
+		case <-time.After(goneRecheck):
+		case <-ctx.Done():
+			return forwardReply{}, ctx.Err()
+		}
+	}
+	select {
+	case r := <-answer:
+		switch r.Err {
+		case "":
+			return r, nil
+		case "moved":
+			return r, errMoved
+		default:
+			return r, errors.New("messaging: the room's owner could not store it")
+		}
+	case <-time.After(forwardTimeout):
+		return forwardReply{}, errors.New("messaging: the room's owner did not answer")
+	case <-ctx.Done():
+		return forwardReply{}, ctx.Err()
+	}
+}
+
+// onReply hands an owner's answer to the commit waiting for it.
+func (s *Service) onReply(data []byte) {
+	var r forwardReply
+	if json.Unmarshal(data, &r) != nil {
+		return
+	}
+	s.fwdMu.Lock()
+	ch := s.waiting[r.Req]
+	s.fwdMu.Unlock()
+	if ch != nil {
+		select {
+		case ch <- r:
+		default:
+		}
+	}
+}
+
+// onForward receives a request sent to incarnation inc as a room's owner.
+// It must not block (it runs in the broker's delivery loop).
+func (s *Service) onForward(inc *incarnation, data []byte) {
+	var req forwardRequest
+	if json.Unmarshal(data, &req) != nil || req.Op != "commit" || req.Req == "" || req.Reply == "" || req.Room == "" {
+		return
+	}
+	if req.Seal == "" && len(req.Msgs) == 0 {
+		return
+	}
+	go s.serveForward(inc, req)
+}
+
+// serveForward commits a forwarded request through the room's committer
+// (so it is ordered with this node's own publishers) and answers.
+func (s *Service) serveForward(inc *incarnation, req forwardRequest) {
+	reply := forwardReply{Req: req.Req}
+	results, err := s.enqueueForwarded(inc, req)
+	switch {
+	case errors.Is(err, errMoved):
+		reply.Err = "moved"
+	case err != nil:
+		reply.Err = "failed"
+	default:
+		for _, r := range results {
+			reply.Pos = append(reply.Pos, r.Msg.Pos())
+			reply.At = append(reply.At, r.Msg.At)
+		}
+	}
+	data, _ := json.Marshal(reply)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.broker.Publish(ctx, replyTopic(req.Reply), data)
+}
+
+func (s *Service) enqueueForwarded(inc *incarnation, req forwardRequest) ([]Result, error) {
+	if !inc.owns(s, req.Room) {
+		return nil, errMoved
+	}
+	c, err := s.committer(req.Room)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
+	defer cancel()
+	var ps []pending
+	if req.Seal != "" {
+		ps = append(ps, pending{seal: req.Seal, via: inc, done: make(chan Result, 1)})
+	}
+	for _, m := range req.Msgs {
+		ps = append(ps, pending{msg: Message{ID: m.ID, From: m.From, Kind: m.Kind, Body: m.Body}, via: inc, done: make(chan Result, 1)})
+	}
+	for _, p := range ps {
+		select {
+		case c.queue <- p:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.stop:
+			return nil, ErrClosed
+		}
+	}
+	out := make([]Result, len(ps))
+	for i, p := range ps {
+		select {
+		case out[i] = <-p.done:
+			if out[i].Err != nil {
+				return nil, out[i].Err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return out, nil
+}

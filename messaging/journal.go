@@ -1,0 +1,197 @@
+package messaging
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// A node's journal is a chain of create-only objects
+// journal/<incarnation>/<seq>, one per group commit, each holding the
+// batches of every room that node owns that were waiting at that moment.
+// A batch is acknowledged once its journal entry is durable; compaction
+// later copies it into its room's segments and deletes the entry.
+//
+// Because entries are create-only at consecutive sequence numbers, the
+// journal is also its own fence: another node that finds this node gone
+// writes a tombstone at the next number. Any later write of the node's
+// fails, so nothing it acknowledges can be missing from what the fencing
+// node then recovers.
+
+// journalEntry is one object of a node's journal.
+type journalEntry struct {
+	Node    string   `json:"node"`
+	Seq     int64    `json:"seq"`
+	Batches []*Batch `json:"batches,omitempty"`
+	// FencedBy marks a tombstone: written by another node to end this
+	// journal for good.
+	FencedBy string `json:"fenced_by,omitempty"`
+}
+
+const journalRoot = "journal/"
+
+func journalPrefix(node string) string { return journalRoot + node + "/" }
+
+func journalKey(node string, seq int64) string {
+	return fmt.Sprintf("%s%020d", journalPrefix(node), seq)
+}
+
+// journalWrite is a journalEntry as written: its batches already encoded
+// (each batch is encoded once, for the journal and the broadcast alike).
+type journalWrite struct {
+	Node     string            `json:"node"`
+	Seq      int64             `json:"seq"`
+	Batches  []json.RawMessage `json:"batches,omitempty"`
+	FencedBy string            `json:"fenced_by,omitempty"`
+}
+
+// putJournal writes e create-only and returns the stored version's id.
+func (l *Log) putJournal(ctx context.Context, e *journalWrite) (string, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return "", err
+	}
+	info, err := l.store.Put(ctx, journalKey(e.Node, e.Seq), bytes.NewReader(data), int64(len(data)),
+		objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+	return info.VersionID, err
+}
+
+// readJournal reads one entry; errNoBatch when it is gone (compacted).
+func (l *Log) readJournal(ctx context.Context, node string, seq int64) (*journalEntry, error) {
+	rc, _, err := l.store.Get(ctx, journalKey(node, seq), objstore.GetOptions{})
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil, errNoBatch
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, maxBatchObject))
+	if err != nil {
+		return nil, err
+	}
+	var e journalEntry
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, fmt.Errorf("journal %s/%d: %w", node, seq, err)
+	}
+	if e.Node != node || e.Seq != seq {
+		return nil, fmt.Errorf("journal %s/%d: names another place (%s/%d)", node, seq, e.Node, e.Seq)
+	}
+	for _, b := range e.Batches {
+		if b == nil {
+			return nil, fmt.Errorf("journal %s/%d: empty batch", node, seq)
+		}
+		if err := b.check(); err != nil {
+			return nil, fmt.Errorf("journal %s/%d: %w", node, seq, err)
+		}
+	}
+	return &e, nil
+}
+
+// journalSeqs lists the sequence numbers present in node's journal, in order.
+func (l *Log) journalSeqs(ctx context.Context, node string) ([]int64, error) {
+	var out []int64
+	err := l.store.List(ctx, journalPrefix(node), func(info objstore.Info) error {
+		if n, err := strconv.ParseInt(info.Key[strings.LastIndexByte(info.Key, '/')+1:], 10, 64); err == nil {
+			out = append(out, n)
+		}
+		return nil
+	})
+	slices.Sort(out)
+	return out, err
+}
+
+// journalNodes lists the incarnations that have a journal in the store.
+func (l *Log) journalNodes(ctx context.Context) ([]string, error) {
+	var out []string
+	err := l.store.List(ctx, journalRoot, func(info objstore.Info) error {
+		rest := info.Key[len(journalRoot):]
+		if node, _, ok := strings.Cut(rest, "/"); ok && (len(out) == 0 || out[len(out)-1] != node) {
+			out = append(out, node)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// deleteJournal permanently deletes the given entries of node (every
+// stored version), leaving any tombstone in place.
+func (l *Log) deleteJournal(ctx context.Context, node string, seqs []int64) error {
+	want := map[string]bool{}
+	for _, s := range seqs {
+		want[journalKey(node, s)] = true
+	}
+	var versions []objstore.Info
+	err := l.store.VersionsUnder(ctx, journalPrefix(node), func(v objstore.Version) error {
+		if want[v.Key] {
+			versions = append(versions, v.Info)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return errors.Join(l.store.DeleteVersions(ctx, versions)...)
+}
+
+// A claim says which incarnation owns a room: rooms/<room>/owner/<gen>,
+// create-only, so one node wins each generation. A node takes the next
+// generation only after fencing and recovering the previous owner.
+type claim struct {
+	Node string `json:"node"`
+	Gen  int64  `json:"gen"`
+}
+
+func claimPrefix(room string) string { return "rooms/" + room + "/owner/" }
+
+func claimKey(room string, gen int64) string {
+	return fmt.Sprintf("%s%010d", claimPrefix(room), gen)
+}
+
+// currentClaim returns the room's latest claim; ok is false when the room
+// has never been owned.
+func (l *Log) currentClaim(ctx context.Context, room string) (c claim, ok bool, err error) {
+	last := int64(0)
+	err = l.store.List(ctx, claimPrefix(room), func(info objstore.Info) error {
+		if n, err := strconv.ParseInt(info.Key[strings.LastIndexByte(info.Key, '/')+1:], 10, 64); err == nil && n > last {
+			last = n
+		}
+		return nil
+	})
+	if err != nil || last == 0 {
+		return claim{}, false, err
+	}
+	rc, _, err := l.store.Get(ctx, claimKey(room, last), objstore.GetOptions{})
+	if err != nil {
+		return claim{}, false, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, 4096))
+	if err != nil {
+		return claim{}, false, err
+	}
+	if err := json.Unmarshal(data, &c); err != nil || c.Gen != last || c.Node == "" {
+		return claim{}, false, fmt.Errorf("room %s: unreadable claim %d", room, last)
+	}
+	return c, true, nil
+}
+
+// putClaim writes c create-only; ErrPrecondition when another node took
+// that generation first.
+func (l *Log) putClaim(ctx context.Context, room string, c claim) error {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	_, err = l.store.Put(ctx, claimKey(room, c.Gen), bytes.NewReader(data), int64(len(data)),
+		objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+	return err
+}

@@ -1,0 +1,384 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// An incarnation is one run of this node's journal: its id names the
+// journal, the claims of the rooms it owns, and the broker topic other
+// nodes forward to. It ends when a journal write fails (the write may have
+// landed, or another node fenced it); the node then starts a new one and
+// its rooms are taken over through the store, by itself or by others.
+type incarnation struct {
+	id      string
+	lastSeq atomic.Int64 // last journal entry written (the writer stores it)
+
+	// Under Service.incMu:
+	owned  map[string]*ownedRoom
+	live   map[int64]*liveEntry // journal entries not yet wholly compacted
+	ended  bool
+	cancel func() // its forwarding topic's subscription
+}
+
+// ownedRoom is the state of a room this incarnation owns.
+type ownedRoom struct {
+	gen  int64
+	pos  Position    // end of the last journaled batch
+	tail []journaled // journaled, not yet in the room's segments, in order
+}
+
+type journaled struct {
+	b   *Batch
+	seq int64
+}
+
+// liveEntry is a journal entry some of whose batches are not yet compacted.
+type liveEntry struct {
+	version string
+	left    int
+}
+
+func ownerTopic(inc string) string  { return "owner:" + inc }
+func replyTopic(proc string) string { return "reply:" + proc }
+
+// newIncarnation starts one; the caller holds incMu.
+func (s *Service) newIncarnation() *incarnation {
+	inc := &incarnation{id: newNodeID(), owned: map[string]*ownedRoom{}, live: map[int64]*liveEntry{}}
+	inc.cancel = s.broker.Subscribe(ownerTopic(inc.id), func(data []byte) { s.onForward(inc, data) })
+	return inc
+}
+
+func (s *Service) current() *incarnation {
+	s.incMu.Lock()
+	defer s.incMu.Unlock()
+	return s.inc
+}
+
+func (inc *incarnation) owns(s *Service, room string) bool {
+	s.incMu.Lock()
+	defer s.incMu.Unlock()
+	return !inc.ended && inc.owned[room] != nil
+}
+
+// reincarnate ends inc (if it is still current) and starts a new one.
+func (s *Service) reincarnate(inc *incarnation) {
+	s.incMu.Lock()
+	defer s.incMu.Unlock()
+	if s.inc != inc || inc.ended {
+		return
+	}
+	inc.ended = true
+	inc.cancel()
+	s.inc = s.newIncarnation()
+}
+
+// claimRoom makes inc the owner of room at generation gen. The previous
+// owner, if any, has been fenced and its journal recovered, so the
+// room's segments are complete: their head is where inc goes on.
+func (s *Service) claimRoom(ctx context.Context, inc *incarnation, room string, gen int64) error {
+	head, err := s.log.Head(ctx, room)
+	if err != nil {
+		return err
+	}
+	err = s.log.putClaim(ctx, room, claim{Node: inc.id, Gen: gen})
+	if errors.Is(err, objstore.ErrPrecondition) {
+		return errMoved
+	}
+	if err != nil {
+		return err
+	}
+	return s.own(inc, room, gen, head)
+}
+
+// adopt takes up a claim of inc's whose outcome was not seen (the write
+// landed but its answer was lost).
+func (s *Service) adopt(ctx context.Context, inc *incarnation, room string, gen int64) error {
+	head, err := s.log.Head(ctx, room)
+	if err != nil {
+		return err
+	}
+	return s.own(inc, room, gen, head)
+}
+
+func (s *Service) own(inc *incarnation, room string, gen int64, head Position) error {
+	s.incMu.Lock()
+	defer s.incMu.Unlock()
+	if inc.ended {
+		return errMoved
+	}
+	if inc.owned[room] == nil {
+		inc.owned[room] = &ownedRoom{gen: gen, pos: head}
+	}
+	return nil
+}
+
+// takeOver fences the owner named in cl, recovers its journal, and claims
+// the room for this node at the next generation.
+func (s *Service) takeOver(ctx context.Context, room string, cl claim) error {
+	if err := s.fence(ctx, cl.Node); err != nil {
+		return err
+	}
+	if err := s.recoverJournal(ctx, cl.Node); err != nil {
+		return err
+	}
+	return s.claimRoom(ctx, s.current(), room, cl.Gen+1)
+}
+
+func (s *Service) isDead(node string) bool {
+	s.deadMu.Lock()
+	defer s.deadMu.Unlock()
+	return s.dead[node]
+}
+
+// fence ends node's journal with a tombstone at its next sequence number.
+// Whatever node acknowledged is then in its journal before the tombstone,
+// and it can acknowledge nothing more. If node keeps writing past every
+// attempt it is alive, and errOwnerAlive is returned.
+func (s *Service) fence(ctx context.Context, node string) error {
+	if s.isDead(node) {
+		return nil
+	}
+	seqs, err := s.log.journalSeqs(ctx, node)
+	if err != nil {
+		return err
+	}
+	next := int64(1)
+	if len(seqs) > 0 {
+		last := seqs[len(seqs)-1]
+		e, err := s.log.readJournal(ctx, node, last)
+		switch {
+		case err == nil && e.FencedBy != "":
+			s.markDead(node)
+			return nil
+		case err != nil && !errors.Is(err, errNoBatch):
+			return err
+		}
+		next = last + 1
+	}
+	for range 64 {
+		_, err := s.log.putJournal(ctx, &journalWrite{Node: node, Seq: next, FencedBy: s.current().id})
+		if err == nil {
+			s.logger.Debug("fenced a journal", "node", node, "at", next)
+			s.markDead(node)
+			return nil
+		}
+		if !errors.Is(err, objstore.ErrPrecondition) {
+			return err
+		}
+		e, err := s.log.readJournal(ctx, node, next)
+		if err == nil && e.FencedBy != "" {
+			s.markDead(node)
+			return nil
+		}
+		next++
+	}
+	return errOwnerAlive
+}
+
+func (s *Service) markDead(node string) {
+	s.deadMu.Lock()
+	defer s.deadMu.Unlock()
+	s.dead[node] = true
+}
+
+// recoverJournal copies every batch in the fenced node's journal into its
+// room's segments (skipping what is there already) and deletes the
+// journal's entries, keeping the tombstone. Safe to run on several nodes
+// at once, and again after a crash halfway.
+func (s *Service) recoverJournal(ctx context.Context, node string) error {
+	s.deadMu.Lock()
+	done := s.recovered[node]
+	s.deadMu.Unlock()
+	if done {
+		return nil
+	}
+	// Listed after the tombstone is in place, so nothing can be added.
+	seqs, err := s.log.journalSeqs(ctx, node)
+	if err != nil {
+		return err
+	}
+	byRoom := map[string][]*Batch{}
+	var rooms []string
+	var entries []int64
+	for _, seq := range seqs {
+		e, err := s.log.readJournal(ctx, node, seq)
+		if errors.Is(err, errNoBatch) {
+			continue // compacted and deleted by its node
+		}
+		if err != nil {
+			return err
+		}
+		if e.FencedBy != "" {
+			break
+		}
+		entries = append(entries, seq)
+		for _, b := range e.Batches {
+			if byRoom[b.Room] == nil {
+				rooms = append(rooms, b.Room)
+			}
+			byRoom[b.Room] = append(byRoom[b.Room], b)
+		}
+	}
+	for _, room := range rooms {
+		if err := s.writeRecovered(ctx, room, byRoom[room]); err != nil {
+			return fmt.Errorf("recovering room %s from journal %s: %w", room, node, err)
+		}
+	}
+	if err := s.log.deleteJournal(ctx, node, entries); err != nil {
+		return err
+	}
+	if len(entries) > 0 && node != s.current().id {
+		s.logger.Info("recovered the journal of a node that is gone", "node", node, "entries", len(entries), "rooms", len(rooms))
+	}
+	s.deadMu.Lock()
+	s.recovered[node] = true
+	s.deadMu.Unlock()
+	return nil
+}
+
+// writeRecovered appends to room's segments the part of batches (one
+// node's journaled batches of the room, in order) not already there.
+func (s *Service) writeRecovered(ctx context.Context, room string, batches []*Batch) error {
+	for range maxChainSteps {
+		head, err := s.log.Head(ctx, room)
+		if err != nil {
+			return err
+		}
+		rest, err := after(batches, head)
+		if err != nil || len(rest) == 0 {
+			return err
+		}
+		_, err = s.writeSegments(ctx, merge(rest))
+		if !errors.Is(err, objstore.ErrPrecondition) {
+			return err
+		}
+		// Another node (or the fenced one, compacting late) wrote the
+		// same messages first: read the head again.
+	}
+	return fmt.Errorf("room %s: recovery kept meeting other writers", room)
+}
+
+// after returns the messages and seals of batches that come after head,
+// checking that they continue the chain without a gap.
+func after(batches []*Batch, head Position) ([]*Batch, error) {
+	var out []*Batch
+	for _, b := range batches {
+		if !head.Before(b.End()) {
+			continue
+		}
+		if b.Seal == nil && b.Epoch == head.Epoch && b.First <= head.Offset {
+			trimmed := *b
+			trimmed.Msgs = b.Msgs[head.Offset-b.First+1:]
+			trimmed.First = head.Offset + 1
+			b = &trimmed
+		}
+		if len(out) == 0 && (b.Epoch != head.Epoch || b.First != head.Offset+1) {
+			return nil, fmt.Errorf("journal continues at e%d/%d but the room's segments end at e%d/%d", b.Epoch, b.First, head.Epoch, head.Offset)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// runSweeper looks, at start and every the sweep interval, for journals of
+// incarnations that are gone (a node killed, or this node before a
+// restart), and fences and recovers them, so that their acknowledged
+// messages reach the rooms' segments even if nobody writes there again.
+func (s *Service) runSweeper() {
+	defer s.wg.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-s.stop
+		cancel()
+	}()
+	for {
+		s.sweep(ctx)
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(s.timing.sweep):
+		}
+	}
+}
+
+func (s *Service) sweep(ctx context.Context) {
+	nodes, err := s.log.journalNodes(ctx)
+	if err != nil {
+		return
+	}
+	for _, node := range nodes {
+		s.deadMu.Lock()
+		done := s.recovered[node]
+		s.deadMu.Unlock()
+		if done || node == s.current().id || ctx.Err() != nil {
+			continue
+		}
+		if !s.isDead(node) {
+			if gone, err := s.gone(ctx, node); err != nil || !gone {
+				continue
+			}
+		}
+		if err := s.fence(ctx, node); err != nil {
+			continue
+		}
+		if err := s.recoverJournal(ctx, node); err != nil {
+			s.logger.Warn("recovering a fenced journal failed; will retry", "node", node, "error", err.Error())
+		}
+	}
+}
+
+// gone reports whether no node listens for inc's forwarding topic, asked
+// twice a moment apart (a node reconnecting to Redis resubscribes).
+func (s *Service) gone(ctx context.Context, inc string) (bool, error) {
+	ping := []byte(`{"op":"ping"}`)
+	for try := range 2 {
+		n, err := s.broker.Send(ctx, ownerTopic(inc), ping)
+		if err != nil || n > 0 {
+			return false, err
+		}
+		if try == 0 {
+			select {
+			case <-time.After(goneRecheck):
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+		}
+	}
+	return true, nil
+}
+
+// goneRecheck is how long to wait before asking again whether a node is gone.
+const goneRecheck = 300 * time.Millisecond
+
+// retire, on Close, compacts what this node owns, then fences its own
+// journal and deletes it, so that the next owner of its rooms finds it
+// ended and has nothing to recover.
+func (s *Service) retire() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	inc := s.current()
+	err := s.compact(ctx, inc)
+	s.incMu.Lock()
+	for _, i := range []*incarnation{inc, s.inc} { // s.inc is new if compaction found inc fenced
+		if !i.ended {
+			i.ended = true
+			i.cancel() // this process no longer answers for its rooms
+		}
+	}
+	s.incMu.Unlock()
+	if err != nil || inc.lastSeq.Load() == 0 {
+		// Leave the journal as it is: whoever next needs one of its rooms,
+		// or a sweep, fences and recovers it.
+		return
+	}
+	if err := s.fence(ctx, inc.id); err == nil {
+		s.recoverJournal(ctx, inc.id)
+	}
+}

@@ -1,0 +1,105 @@
+package messaging
+
+import "context"
+
+// maxPageAttempts bounds how often Page rereads when compaction moved
+// batches from the journal into segments while it read.
+const maxPageAttempts = 4
+
+// Page returns up to limit messages of room after `after`, in order, for
+// history paging, and the position of the last one returned. It reads the
+// room's segments and, past their end, what the room's owner has
+// acknowledged but not yet compacted: from memory on the owner, from the
+// owner's journal anywhere else. A message is in history as soon as its
+// sender has its acknowledgement.
+func (s *Service) Page(ctx context.Context, room string, after Position, limit int) ([]Message, Position, error) {
+	var msgs []Message
+	var pos Position
+	var err error
+	for range maxPageAttempts {
+		msgs, pos, err = s.log.Page(ctx, room, after, limit)
+		if err != nil || len(msgs) >= limit {
+			return msgs, pos, err
+		}
+		tail, err := s.journaledTail(ctx, room)
+		if err != nil {
+			return nil, after, err
+		}
+		more, next, ok := continueFrom(tail, pos, limit-len(msgs))
+		if ok {
+			return append(msgs, more...), next, nil
+		}
+		// The journal no longer continues where the segments ended:
+		// compaction moved the batches in between. Read again.
+	}
+	return msgs, pos, err
+}
+
+// journaledTail returns room's batches that are journaled but perhaps not
+// yet in its segments, in order.
+func (s *Service) journaledTail(ctx context.Context, room string) ([]*Batch, error) {
+	inc := s.current()
+	s.incMu.Lock()
+	if or := inc.owned[room]; or != nil && !inc.ended {
+		out := make([]*Batch, len(or.tail))
+		for i, j := range or.tail {
+			out[i] = j.b
+		}
+		s.incMu.Unlock()
+		return out, nil
+	}
+	s.incMu.Unlock()
+	cl, ok, err := s.log.currentClaim(ctx, room)
+	if err != nil || !ok {
+		return nil, err
+	}
+	seqs, err := s.log.journalSeqs(ctx, cl.Node)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Batch
+	for _, seq := range seqs {
+		e, err := s.log.readJournal(ctx, cl.Node, seq)
+		if err == errNoBatch {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range e.Batches {
+			if b.Room == room {
+				out = append(out, b)
+			}
+		}
+	}
+	return out, nil
+}
+
+// continueFrom returns up to n messages of tail after pos. ok is false
+// when tail has messages after pos but does not continue right at it.
+func continueFrom(tail []*Batch, pos Position, n int) ([]Message, Position, bool) {
+	var out []Message
+	started := false
+	for _, b := range tail {
+		if !pos.Before(b.End()) {
+			continue
+		}
+		if !started && (b.Epoch != pos.Epoch || b.First > pos.Offset+1) {
+			return nil, pos, false
+		}
+		started = true
+		for _, m := range b.Msgs {
+			if len(out) == n {
+				return out, pos, true
+			}
+			if pos.Before(m.Pos()) {
+				out = append(out, m)
+				pos = m.Pos()
+			}
+		}
+		if b.Seal != nil {
+			pos = b.End()
+		}
+	}
+	return out, pos, true
+}
