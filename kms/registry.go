@@ -26,6 +26,10 @@ const (
 	// AuditSigningKeyObject holds the audit log's Ed25519 seed (package audit).
 	AuditSigningKeyObject = "keys/audit-signing"
 	AuditSigningKeyLabel  = "parley/audit-signing-key/v1"
+	// NodeKeyObject holds the key nodes authenticate what they send each
+	// other over the broker with (package messaging).
+	NodeKeyObject = "keys/node"
+	NodeKeyLabel  = "parley/node-key/v1"
 	// CaseKeyPrefix holds one case key per case: keys/cases/<case id>
 	// (package vault), wrapped with CaseKeyLabel(case id).
 	CaseKeyPrefix = "keys/cases/"
@@ -69,6 +73,7 @@ var (
 	rules   = []KeyRule{
 		{Object: RecordsKeyObject, Label: fixedLabel(RecordsKeyLabel)},
 		{Object: AuditSigningKeyObject, Label: fixedLabel(AuditSigningKeyLabel)},
+		{Object: NodeKeyObject, Label: fixedLabel(NodeKeyLabel)},
 		{Object: CaseKeyPrefix, Label: func(k string) string { return CaseKeyLabel(strings.TrimPrefix(k, CaseKeyPrefix)) }},
 	}
 )

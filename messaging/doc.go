@@ -7,29 +7,45 @@
 //
 // # Ordering and durability
 //
-// Each room's messages live in the object store as a chain of batch
-// objects: rooms/<room>/e<epoch>/<first offset>. A batch is written with a
-// create-only conditional write at the offset right after the previous
-// batch, so the store itself is the sequencer: two nodes that race for the
-// same offset cannot both win, the loser reads the winner's batch and
-// retries after it. Offsets in an epoch are therefore gapless and totally
-// ordered with no leader, lease or clock. A sender's message is
-// acknowledged only after its batch is durable (group commit: a room's
-// committer takes every message waiting and writes them in one object).
+// Every room has one owner at a time: the node incarnation named by the
+// room's latest claim, rooms/<room>/owner/<generation>, a create-only
+// object, so one node wins each generation. The owner alone assigns the
+// room's offsets (gapless within an epoch) and makes its messages durable
+// in its journal: journal/<incarnation>/<seq>, one create-only object per
+// group commit holding the waiting batches of every room the node owns. A
+// message is acknowledged once its journal entry is durable. Every
+// second, compaction copies journaled batches into the room's own chain of
+// segments, rooms/<room>/e<epoch>/<first offset> (create-only, each at the
+// offset right after the previous one), and deletes spent journal entries
+// (never the newest: it marks how far the journal got). Another node
+// forwards its publishers' messages to the owner over the Broker and
+// relays the answer.
 //
-// An epoch ends with a seal: a create-only object at the next offset that
-// names the next epoch. Any node still trying to write the old epoch meets
-// the seal and moves on, so a membership change fences every node at once.
+// Because journal entries are create-only at consecutive numbers, a
+// journal is its own fence. A node that finds an owner gone (nobody
+// subscribes to its topic any more: a killed process, or this node before
+// a restart) writes a tombstone at the owner's next number; nothing the
+// owner writes after that can land, so everything it acknowledged is in
+// the journal before the tombstone. The node then copies that journal
+// into the rooms' segments, skipping what compaction already wrote, and
+// claims the next generation. An owner whose journal write fails for any
+// reason ends its incarnation and starts a new one, so an unknown outcome
+// is resolved the same way, through the store. A sweep fences and
+// recovers gone journals even in rooms nobody writes to again.
+//
+// An epoch ends with a seal (a membership change): a batch that names the
+// next epoch, committed by the owner like any other.
 //
 // # Fan-out and recovery
 //
-// After a commit the batch is published through the Broker (in-process, or
-// Redis pub/sub between nodes) and remembered in the Broker's recent window.
-// Each node delivers a room's batches to its local subscribers strictly in
-// offset order; a batch that arrives early is held while the missing ones
-// are read from the object store by their known names. A reconnecting
-// client resumes from (epoch, offset) out of the recent window, or is told
-// to reload history over HTTP when its gap is older than the window.
+// After a commit the owner publishes the batch through the Broker
+// (in-process, or Redis pub/sub between nodes) and remembers it in the
+// Broker's recent window. Each node delivers a room's batches to its
+// local subscribers strictly in offset order; a batch that arrives early
+// is held while the missing ones are read from the segments once
+// compacted. A reconnecting client resumes from (epoch, offset) out of
+// the recent window or the segments, or is told to reload history over
+// HTTP when its gap is long; history includes the owner's journaled tail.
 // Nothing in the Broker is needed for correctness: flushing Redis only
 // costs speed.
 //

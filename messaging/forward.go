@@ -2,6 +2,8 @@ package messaging
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,7 +12,9 @@ import (
 
 // A node that is not a room's owner hands the room's messages to the
 // owner over the broker: a request on the owner incarnation's topic, the
-// answer on the asking process's reply topic. The request carries the
+// answer on the asking process's reply topic, both authenticated with
+// HMAC-SHA256 under the deployment's node key (requests also carry their
+// time and are served once). The request carries the
 // (opaque) messages; the answer only their positions. A lost request or
 // answer (Redis restarting) times out into "not stored; send again": the
 // client resends, and receivers drop a duplicate by its sender and id.
@@ -26,6 +30,7 @@ const maxForwardBytes = 1 << 20
 type forwardRequest struct {
 	Op    string    `json:"op"` // "commit", or "ping" (asks only whether anyone listens)
 	Req   string    `json:"req,omitempty"`
+	At    int64     `json:"at,omitempty"` // unix milliseconds when sent: older requests are refused
 	Reply string    `json:"reply,omitempty"`
 	Room  string    `json:"room,omitempty"`
 	Msgs  []Message `json:"msgs,omitempty"`
@@ -71,11 +76,12 @@ func (s *Service) forward(ctx context.Context, owner, room string, msgs []Messag
 }
 
 func (s *Service) forwardOnce(ctx context.Context, owner string, req forwardRequest) (forwardReply, error) {
-	req.Op, req.Req, req.Reply = "commit", newNodeID(), s.proc
-	data, err := json.Marshal(req)
+	req.Op, req.Req, req.Reply, req.At = "commit", newNodeID(), s.proc, time.Now().UnixMilli()
+	body, err := json.Marshal(req)
 	if err != nil {
 		return forwardReply{}, err
 	}
+	data := s.sign(body)
 	answer := make(chan forwardReply, 1)
 	s.fwdMu.Lock()
 	s.waiting[req.Req] = answer
@@ -121,8 +127,9 @@ func (s *Service) forwardOnce(ctx context.Context, owner string, req forwardRequ
 
 // onReply hands an owner's answer to the commit waiting for it.
 func (s *Service) onReply(data []byte) {
+	body, ok := s.verify(data)
 	var r forwardReply
-	if json.Unmarshal(data, &r) != nil {
+	if !ok || json.Unmarshal(body, &r) != nil {
 		return
 	}
 	s.fwdMu.Lock()
@@ -139,14 +146,53 @@ func (s *Service) onReply(data []byte) {
 // onForward receives a request sent to incarnation inc as a room's owner.
 // It must not block (it runs in the broker's delivery loop).
 func (s *Service) onForward(inc *incarnation, data []byte) {
+	body, ok := s.verify(data)
 	var req forwardRequest
-	if json.Unmarshal(data, &req) != nil || req.Op != "commit" || req.Req == "" || req.Reply == "" || req.Room == "" {
+	if !ok || json.Unmarshal(body, &req) != nil || req.Op != "commit" || req.Req == "" || req.Reply == "" || req.Room == "" {
 		return
 	}
-	if req.Seal == "" && len(req.Msgs) == 0 {
+	if req.Seal == "" && len(req.Msgs) == 0 || !s.fresh(req) {
 		return
 	}
 	go s.serveForward(inc, req)
+}
+
+// fresh reports whether req is recent and not seen before (a request
+// replayed through the broker is dropped).
+func (s *Service) fresh(req forwardRequest) bool {
+	now := time.Now()
+	if d := now.Sub(time.UnixMilli(req.At)); d > forwardTimeout || d < -forwardTimeout {
+		return false
+	}
+	s.fwdMu.Lock()
+	defer s.fwdMu.Unlock()
+	for id, at := range s.seenReqs {
+		if now.Sub(at) > 2*forwardTimeout {
+			delete(s.seenReqs, id)
+		}
+	}
+	if _, seen := s.seenReqs[req.Req]; seen {
+		return false
+	}
+	s.seenReqs[req.Req] = now
+	return true
+}
+
+// sign prefixes body with its HMAC-SHA256 under the node key.
+func (s *Service) sign(body []byte) []byte {
+	mac := hmac.New(sha256.New, s.nodeKey)
+	mac.Write(body)
+	return append(mac.Sum(make([]byte, 0, sha256.Size+len(body))), body...)
+}
+
+// verify checks and strips sign's prefix.
+func (s *Service) verify(data []byte) ([]byte, bool) {
+	if len(data) < sha256.Size {
+		return nil, false
+	}
+	mac := hmac.New(sha256.New, s.nodeKey)
+	mac.Write(data[sha256.Size:])
+	return data[sha256.Size:], hmac.Equal(mac.Sum(nil), data[:sha256.Size])
 }
 
 // serveForward commits a forwarded request through the room's committer
@@ -165,7 +211,8 @@ func (s *Service) serveForward(inc *incarnation, req forwardRequest) {
 			reply.At = append(reply.At, r.Msg.At)
 		}
 	}
-	data, _ := json.Marshal(reply)
+	body, _ := json.Marshal(reply)
+	data := s.sign(body)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s.broker.Publish(ctx, replyTopic(req.Reply), data)

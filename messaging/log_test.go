@@ -41,7 +41,7 @@ func TestConcurrentNodesAreGaplessAndOrdered(t *testing.T) {
 			var wg sync.WaitGroup
 			svcs := make([]*Service, nodes)
 			for n := range nodes {
-				svcs[n] = NewService(NewLog(store), broker, nil)
+				svcs[n] = NewService(NewLog(store), broker, Options{})
 			}
 			for n, svc := range svcs {
 				wg.Go(func() {
@@ -95,7 +95,7 @@ func TestConcurrentNodesAreGaplessAndOrdered(t *testing.T) {
 // crosses it and starts mid-segment.
 func TestSealsAndPaging(t *testing.T) {
 	store := stores(t)["dir"](t)
-	svc := NewService(NewLog(store), NewMemory(), nil)
+	svc := NewService(NewLog(store), NewMemory(), Options{})
 	room := "r/joint"
 	pub := func(id string) Message {
 		t.Helper()

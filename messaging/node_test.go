@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -103,8 +104,8 @@ func TestKilledOwnerIsTakenOver(t *testing.T) {
 			base := open(t)
 			broker := NewMemory()
 			aStore := &cutStore{Store: base}
-			a := newService(NewLog(aStore), broker, nil, neverCompact) // everything stays in a's journal
-			b := NewService(NewLog(base), broker, nil)
+			a := newService(NewLog(aStore), broker, Options{}, neverCompact) // everything stays in a's journal
+			b := NewService(NewLog(base), broker, Options{})
 			defer b.Close()
 			room := fmt.Sprintf("c_kill%d/joint", len(name))
 			before := publishN(t, a, room, "a", 20)
@@ -140,14 +141,14 @@ func TestKilledOwnerIsTakenOver(t *testing.T) {
 func TestRestartRecoversJournal(t *testing.T) {
 	base := stores(t)["dir"](t)
 	aStore := &cutStore{Store: base}
-	a := newService(NewLog(aStore), NewMemory(), nil, neverCompact)
+	a := newService(NewLog(aStore), NewMemory(), Options{}, neverCompact)
 	room := "c_restart/joint"
 	before := publishN(t, a, room, "a", 7)
 	kill(a, aStore)
 	if got := pageAll(t, base, room); len(got) != 0 {
 		t.Fatalf("before recovery the segments hold %d messages; the test needs them only journaled", len(got))
 	}
-	b := NewService(NewLog(base), NewMemory(), nil)
+	b := NewService(NewLog(base), NewMemory(), Options{})
 	defer b.Close()
 	var got []Message
 	for range 200 {
@@ -170,9 +171,9 @@ func TestRestartRecoversJournal(t *testing.T) {
 func TestFencedOwnerCannotAcknowledge(t *testing.T) {
 	store := stores(t)["dir"](t)
 	broker := NewMemory()
-	a := newService(NewLog(store), broker, nil, neverCompact)
+	a := newService(NewLog(store), broker, Options{}, neverCompact)
 	defer a.Close()
-	b := NewService(NewLog(store), broker, nil)
+	b := NewService(NewLog(store), broker, Options{})
 	defer b.Close()
 	room := "c_fence/joint"
 	before := publishN(t, a, room, "a", 3)
@@ -201,9 +202,9 @@ func TestFencedOwnerCannotAcknowledge(t *testing.T) {
 func TestHistoryIncludesJournaledMessages(t *testing.T) {
 	store := stores(t)["dir"](t)
 	broker := NewMemory()
-	a := newService(NewLog(store), broker, nil, neverCompact)
+	a := newService(NewLog(store), broker, Options{}, neverCompact)
 	defer a.Close()
-	b := NewService(NewLog(store), broker, nil)
+	b := NewService(NewLog(store), broker, Options{})
 	defer b.Close()
 	room := "c_hist/joint"
 	sent := publishN(t, a, room, "a", 6)
@@ -218,5 +219,54 @@ func TestHistoryIncludesJournaledMessages(t *testing.T) {
 		if len(msgs) != 3 || msgs[0].ID != sent[2].ID || msgs[2].ID != sent[4].ID || next != msgs[2].Pos() {
 			t.Fatalf("%s: page after 1/2 = %+v next %+v", name, ids(msgs), next)
 		}
+	}
+}
+
+// TestForwardingIsAuthenticated: a request to a room's owner that is not
+// signed with the deployment's node key is ignored, and a signed one
+// replayed through the broker is served once.
+func TestForwardingIsAuthenticated(t *testing.T) {
+	store := stores(t)["dir"](t)
+	broker := NewMemory()
+	a := NewService(NewLog(store), broker, Options{NodeKey: []byte("the deployment's key")})
+	defer a.Close()
+	room := "c_mac/joint"
+	publishN(t, a, room, "a", 1)
+	request := func(id string) []byte {
+		body, _ := json.Marshal(forwardRequest{Op: "commit", Req: id, Reply: "someone", Room: room, At: time.Now().UnixMilli(),
+			Msgs: []Message{{ID: id, From: "u_forged", Body: []byte("x")}}})
+		return body
+	}
+	inc := a.current().id
+	forger := NewService(NewLog(store), NewMemory(), Options{NodeKey: []byte("a guess")})
+	defer forger.Close()
+	for _, data := range [][]byte{request("unsigned"), forger.sign(request("wrong-key"))} {
+		if n, err := broker.Send(t.Context(), ownerTopic(inc), data); err != nil || n != 1 {
+			t.Fatalf("send: %d %v", n, err)
+		}
+	}
+	signed := a.sign(request("replayed"))
+	for range 3 {
+		broker.Send(t.Context(), ownerTopic(inc), signed)
+	}
+	count := map[string]int{}
+	var got []string
+	for range 200 { // until the signed request is in (it is served asynchronously)
+		msgs, _, err := a.Page(t.Context(), room, Position{}, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = ids(msgs)
+		clear(count)
+		for _, id := range got {
+			count[id]++
+		}
+		if count["replayed"] > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if count["unsigned"] != 0 || count["wrong-key"] != 0 || count["replayed"] != 1 {
+		t.Fatalf("history %v: want the signed request once and no other", got)
 	}
 }

@@ -38,8 +38,10 @@ type Service struct {
 
 	journalQ chan journalReq
 
+	nodeKey       []byte
 	fwdMu         sync.Mutex
 	waiting       map[string]chan forwardReply
+	seenReqs      map[string]time.Time // forwarded requests served, to refuse a replay
 	cancelReplies func()
 
 	deadMu    sync.Mutex
@@ -64,16 +66,29 @@ type timing struct {
 
 var defaultTiming = timing{probe: time.Second, compact: time.Second, sweep: 5 * time.Second}
 
-// NewService runs messaging over the log and broker.
-func NewService(log *Log, broker Broker, logger *slog.Logger) *Service {
-	return newService(log, broker, logger, defaultTiming)
+// Options configures a Service.
+type Options struct {
+	Logger *slog.Logger
+	// NodeKey authenticates what nodes send each other over the broker
+	// (messages forwarded to a room's owner, and its answers), so that
+	// whoever can reach Redis cannot add messages to a room's record or
+	// make a node acknowledge what is not stored. Every node of a
+	// deployment must have the same key (server derives it from the
+	// master key). Empty only in tests.
+	NodeKey []byte
 }
 
-func newService(log *Log, broker Broker, logger *slog.Logger, timing timing) *Service {
+// NewService runs messaging over the log and broker.
+func NewService(log *Log, broker Broker, opts Options) *Service {
+	return newService(log, broker, opts, defaultTiming)
+}
+
+func newService(log *Log, broker Broker, opts Options, timing timing) *Service {
+	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Service{log: log, broker: broker, logger: logger,
+	s := &Service{log: log, broker: broker, logger: logger, nodeKey: opts.NodeKey, seenReqs: map[string]time.Time{},
 		committers: map[string]*committer{}, hubs: map[string]*hub{},
 		stop: make(chan struct{}), proc: newNodeID(),
 		journalQ: make(chan journalReq, 4096), waiting: map[string]chan forwardReply{},

@@ -96,7 +96,7 @@ func TestFanOutInOrderAcrossNodes(t *testing.T) {
 		t.Run(bname, func(t *testing.T) {
 			store := stores(t)["dir"](t)
 			ba, bb := mk(t)
-			a, b := NewService(NewLog(store), ba, nil), NewService(NewLog(store), bb, nil)
+			a, b := NewService(NewLog(store), ba, Options{}), NewService(NewLog(store), bb, Options{})
 			defer a.Close()
 			defer b.Close()
 			room := Room{ID: fmt.Sprintf("c_t%d/joint", time.Now().UnixNano()), Name: "joint"}
@@ -165,12 +165,12 @@ func TestLostBroadcastIsFilledFromStore(t *testing.T) {
 	store := stores(t)["dir"](t)
 	shared := NewMemory()
 	lossy := &lossyBroker{Broker: shared}
-	owner := newService(NewLog(store), lossy, nil, timing{probe: time.Second, compact: 20 * time.Millisecond, sweep: time.Minute})
+	owner := newService(NewLog(store), lossy, Options{}, timing{probe: time.Second, compact: 20 * time.Millisecond, sweep: time.Minute})
 	defer owner.Close()
-	reader := newService(NewLog(store), shared, nil, timing{probe: 50 * time.Millisecond, compact: time.Second, sweep: time.Minute})
+	reader := newService(NewLog(store), shared, Options{}, timing{probe: 50 * time.Millisecond, compact: time.Second, sweep: time.Minute})
 	defer reader.Close()
 	// A third node that never probes: only a gap fill can help it.
-	filler := newService(NewLog(store), shared, nil, timing{probe: time.Hour, compact: time.Second, sweep: time.Minute})
+	filler := newService(NewLog(store), shared, Options{}, timing{probe: time.Hour, compact: time.Second, sweep: time.Minute})
 	defer filler.Close()
 	room := Room{ID: "c_gap/joint", Name: "joint"}
 	if _, err := owner.Publish(t.Context(), room.ID, Message{ID: "1", From: "u", Body: []byte("a")}); err != nil {
@@ -213,7 +213,7 @@ func TestLostBroadcastIsFilledFromStore(t *testing.T) {
 // resent over the socket is told to page history, with the range to page.
 func TestOldGapMeansReload(t *testing.T) {
 	store := stores(t)["dir"](t)
-	writer := NewService(NewLog(store), NewMemory(), nil)
+	writer := NewService(NewLog(store), NewMemory(), Options{})
 	room := Room{ID: "c_old/joint", Name: "joint"}
 	var dones []<-chan Result
 	for i := range maxCatchUp + 10 {
@@ -230,7 +230,7 @@ func TestOldGapMeansReload(t *testing.T) {
 	}
 	writer.Close()
 	// Another node with no recent window at all (a flushed Redis).
-	svc := NewService(NewLog(store), NewMemory(), nil)
+	svc := NewService(NewLog(store), NewMemory(), Options{})
 	defer svc.Close()
 	s := &sink{}
 	from := Position{Epoch: 1, Offset: 1}
@@ -254,7 +254,7 @@ func TestOldGapMeansReload(t *testing.T) {
 
 func TestSlowSubscriberIsDropped(t *testing.T) {
 	store := stores(t)["dir"](t)
-	svc := NewService(NewLog(store), NewMemory(), nil)
+	svc := NewService(NewLog(store), NewMemory(), Options{})
 	defer svc.Close()
 	room := Room{ID: "c_slow/joint", Name: "joint"}
 	s := &sink{cap: 3}

@@ -145,7 +145,7 @@ func (e *env) newCase(t testing.TB, docs map[string]vault.Class) *testCase {
 	}
 	// Messages as a node writes them; closing it compacts them into the
 	// rooms' segments, the case's message history that retention disposes.
-	node := messaging.NewService(e.msgs, messaging.NewMemory(), nil)
+	node := messaging.NewService(e.msgs, messaging.NewMemory(), messaging.Options{})
 	for _, room := range []string{"joint", "caucus-A"} {
 		for i := range 3 {
 			if _, err := node.Publish(ctx, c.ID+"/"+room, messaging.Message{ID: fmt.Sprint(i), From: e.party.ID, Body: []byte("sealed")}); err != nil {

@@ -124,7 +124,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.Accounts = account.NewService(meta, limiter)
 	n.Cases = cases.NewService(meta, n.Accounts, pol, log)
-	n.Messages = messaging.NewService(messaging.NewLog(store), n.broker, cfg.Log)
+	nodeKey, err := kms.LoadOrCreateKey(ctx, store, mk, kms.NodeKeyObject, kms.NodeKeyLabel)
+	if err != nil {
+		return nil, err
+	}
+	n.Messages = messaging.NewService(messaging.NewLog(store), n.broker, messaging.Options{Logger: cfg.Log, NodeKey: nodeKey})
 	n.Rooms = caucus.NewService(n.Cases, pol, n.Messages, n.broker, log)
 	n.Cases.OnMembership = n.Rooms.MembershipChanged
 	if n.Vault, err = vault.New(vault.Config{Meta: meta, Cases: n.Cases, MasterKey: mk, Policy: pol, Audit: log, MaxSize: cfg.MaxDocumentSize}); err != nil {
