@@ -163,12 +163,8 @@ type journalReq struct {
 // from every room, and writes them as one journal entry.
 func (s *Service) runJournal() {
 	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := s.untilStop()
 	defer cancel()
-	go func() {
-		<-s.stop
-		cancel()
-	}()
 	for {
 		var first journalReq
 		select {

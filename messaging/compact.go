@@ -20,12 +20,8 @@ const (
 // Nothing waits on it: messages are acknowledged once journaled.
 func (s *Service) runCompactor() {
 	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := s.untilStop()
 	defer cancel()
-	go func() {
-		<-s.stop
-		cancel()
-	}()
 	t := time.NewTicker(s.timing.compact)
 	defer t.Stop()
 	for {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,15 +65,7 @@ func (l *Log) putJournal(ctx context.Context, e *journalWrite) (string, error) {
 
 // readJournal reads one entry; errNoBatch when it is gone (compacted).
 func (l *Log) readJournal(ctx context.Context, node string, seq int64) (*journalEntry, error) {
-	rc, _, err := l.store.Get(ctx, journalKey(node, seq), objstore.GetOptions{})
-	if errors.Is(err, objstore.ErrNotFound) {
-		return nil, errNoBatch
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, maxBatchObject))
+	data, err := l.readObject(ctx, journalKey(node, seq))
 	if err != nil {
 		return nil, err
 	}
@@ -169,12 +160,7 @@ func (l *Log) currentClaim(ctx context.Context, room string) (c claim, ok bool, 
 	if err != nil || last == 0 {
 		return claim{}, false, err
 	}
-	rc, _, err := l.store.Get(ctx, claimKey(room, last), objstore.GetOptions{})
-	if err != nil {
-		return claim{}, false, err
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, 4096))
+	data, err := l.readObject(ctx, claimKey(room, last))
 	if err != nil {
 		return claim{}, false, err
 	}

@@ -47,9 +47,10 @@ func epochPrefix(room string, epoch int64) string {
 // errNoBatch: nothing at that position yet.
 var errNoBatch = errors.New("no batch at that position")
 
-// ReadAt returns the batch that starts exactly at (epoch, first).
-func (l *Log) ReadAt(ctx context.Context, room string, epoch, first int64) (*Batch, error) {
-	rc, _, err := l.store.Get(ctx, batchKey(room, epoch, first), objstore.GetOptions{})
+// readObject reads a whole stored object of the log (at most
+// maxBatchObject bytes); errNoBatch when there is none.
+func (l *Log) readObject(ctx context.Context, key string) ([]byte, error) {
+	rc, _, err := l.store.Get(ctx, key, objstore.GetOptions{})
 	if errors.Is(err, objstore.ErrNotFound) {
 		return nil, errNoBatch
 	}
@@ -57,7 +58,12 @@ func (l *Log) ReadAt(ctx context.Context, room string, epoch, first int64) (*Bat
 		return nil, err
 	}
 	defer rc.Close()
-	data, err := io.ReadAll(io.LimitReader(rc, maxBatchObject))
+	return io.ReadAll(io.LimitReader(rc, maxBatchObject))
+}
+
+// ReadAt returns the batch that starts exactly at (epoch, first).
+func (l *Log) ReadAt(ctx context.Context, room string, epoch, first int64) (*Batch, error) {
+	data, err := l.readObject(ctx, batchKey(room, epoch, first))
 	if err != nil {
 		return nil, err
 	}

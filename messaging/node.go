@@ -292,12 +292,8 @@ func after(batches []*Batch, head Position) ([]*Batch, error) {
 // messages reach the rooms' segments even if nobody writes there again.
 func (s *Service) runSweeper() {
 	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := s.untilStop()
 	defer cancel()
-	go func() {
-		<-s.stop
-		cancel()
-	}()
 	for {
 		s.sweep(ctx)
 		select {

@@ -136,6 +136,19 @@ func (s *Service) Close() {
 	s.retire()
 }
 
+// untilStop returns a context that ends when the service stops.
+func (s *Service) untilStop() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
 func roomTopic(room string) string { return "room:" + room }
 
 // ErrClosed: the service is shutting down.
@@ -248,12 +261,8 @@ func (c *committer) forget() { c.known = false }
 // as one batch, and acknowledges each.
 func (s *Service) runCommitter(c *committer) {
 	defer s.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := s.untilStop()
 	defer cancel()
-	go func() {
-		<-s.stop
-		cancel()
-	}()
 	var next *pending
 	for {
 		var first pending
