@@ -30,11 +30,14 @@ func (s *Service) runCompactor() {
 			return
 		case <-t.C:
 		}
-		if err := s.compact(ctx, s.current()); err != nil && ctx.Err() == nil {
+		if err := s.compact(ctx, s.current()); err != nil && ctx.Err() == nil && !errors.Is(err, errFenced) {
 			s.logger.Warn("compaction failed; will retry", "error", err.Error())
 		}
 	}
 }
+
+// errFenced: this incarnation's journal has ended.
+var errFenced = errors.New("messaging: this node's journal was ended")
 
 // compact writes inc's journaled batches into segments, room by room, then
 // deletes spent journal entries. A segment that someone else already
@@ -70,9 +73,13 @@ func (s *Service) compact(ctx context.Context, inc *incarnation) error {
 		}
 		s.incMu.Unlock()
 		if errors.Is(err, objstore.ErrPrecondition) {
-			s.logger.Warn("another node wrote this node's room: fenced; starting a new journal", "room", w.room)
+			// Another node fenced this one and recovered the room (or an
+			// earlier write of ours landed unseen). Either way this
+			// journal ends here, and whoever recovers it checks it
+			// against what the segments hold.
+			s.logger.Warn("a room's segment was already written: this journal ends; starting a new one", "room", w.room)
 			s.reincarnate(inc)
-			return nil
+			return errFenced
 		}
 		if err != nil {
 			errs = append(errs, err)

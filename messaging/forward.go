@@ -219,9 +219,8 @@ func (s *Service) serveForward(inc *incarnation, req forwardRequest) {
 }
 
 func (s *Service) enqueueForwarded(inc *incarnation, req forwardRequest) ([]Result, error) {
-	if !inc.owns(s, req.Room) {
-		return nil, errMoved
-	}
+	// Not asked whether inc owns the room yet: a claim of inc's whose
+	// answer was lost is adopted by the commit (route).
 	c, err := s.committer(req.Room)
 	if err != nil {
 		return nil, err

@@ -311,7 +311,9 @@ func (h *hub) receive(b *Batch) {
 	if !h.known || len(h.subs) == 0 {
 		return
 	}
-	h.advance(context.Background(), b)
+	ctx, cancel := context.WithTimeout(context.Background(), gapFillTimeout)
+	defer cancel()
+	h.advance(ctx, b)
 }
 
 // advance delivers b, first reading from the store any batches between
@@ -346,8 +348,12 @@ func (h *hub) advance(ctx context.Context, b *Batch) {
 	}
 }
 
-// gapRetry spaces out reads for a gap the store cannot fill yet.
-const gapRetry = 100 * time.Millisecond
+// gapRetry spaces out reads for a gap the store cannot fill yet;
+// gapFillTimeout bounds them (the hub's lock is held meanwhile).
+const (
+	gapRetry       = 100 * time.Millisecond
+	gapFillTimeout = 5 * time.Second
+)
 
 // deliver sends the part of b after what this hub delivered (b may begin
 // earlier when it is a compacted segment read to fill a gap).
@@ -401,7 +407,7 @@ func (h *hub) probe() {
 			return
 		case <-t.C:
 		}
-		ctx := context.Background()
+		ctx, cancel := context.WithTimeout(context.Background(), gapFillTimeout)
 		h.mu.Lock()
 		if h.known && len(h.subs) > 0 && time.Since(h.last) >= h.s.timing.probe {
 			if more, err := h.s.log.FollowFrom(ctx, h.room.ID, h.pos, maxCatchUp); err == nil {
@@ -422,5 +428,6 @@ func (h *hub) probe() {
 		for _, sub := range live {
 			h.s.broker.SetPresence(ctx, h.room.ID, sub.conn, sub.user, presenceTTL)
 		}
+		cancel()
 	}
 }

@@ -1,9 +1,11 @@
 package messaging
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,10 +22,15 @@ type incarnation struct {
 	lastSeq atomic.Int64 // last journal entry written (the writer stores it)
 
 	// Under Service.incMu:
-	owned  map[string]*ownedRoom
-	live   map[int64]*liveEntry // journal entries not yet wholly compacted
-	ended  bool
-	cancel func() // its forwarding topic's subscription
+	owned map[string]*ownedRoom
+	live  map[int64]*liveEntry // journal entries not yet wholly compacted
+	ended bool
+
+	// Its forwarding topic's subscription (subscribed and cancelled
+	// outside incMu: with Redis that is network I/O).
+	subMu   sync.Mutex
+	cancel  func()
+	stopped bool
 }
 
 // ownedRoom is the state of a room this incarnation owns.
@@ -47,11 +54,33 @@ type liveEntry struct {
 func ownerTopic(inc string) string  { return "owner:" + inc }
 func replyTopic(proc string) string { return "reply:" + proc }
 
-// newIncarnation starts one; the caller holds incMu.
-func (s *Service) newIncarnation() *incarnation {
-	inc := &incarnation{id: newNodeID(), owned: map[string]*ownedRoom{}, live: map[int64]*liveEntry{}}
-	inc.cancel = s.broker.Subscribe(ownerTopic(inc.id), func(data []byte) { s.onForward(inc, data) })
-	return inc
+// newIncarnation returns a fresh incarnation, not yet listening.
+func newIncarnation() *incarnation {
+	return &incarnation{id: newNodeID(), owned: map[string]*ownedRoom{}, live: map[int64]*liveEntry{}}
+}
+
+// listen subscribes inc to requests forwarded to it as a room's owner.
+func (s *Service) listen(inc *incarnation) {
+	cancel := s.broker.Subscribe(ownerTopic(inc.id), func(data []byte) { s.onForward(inc, data) })
+	inc.subMu.Lock()
+	defer inc.subMu.Unlock()
+	if inc.stopped {
+		cancel()
+		return
+	}
+	inc.cancel = cancel
+}
+
+// stopListening ends inc's subscription (idempotent).
+func (inc *incarnation) stopListening() {
+	inc.subMu.Lock()
+	inc.stopped = true
+	cancel := inc.cancel
+	inc.cancel = nil
+	inc.subMu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }
 
 func (s *Service) current() *incarnation {
@@ -69,13 +98,16 @@ func (inc *incarnation) owns(s *Service, room string) bool {
 // reincarnate ends inc (if it is still current) and starts a new one.
 func (s *Service) reincarnate(inc *incarnation) {
 	s.incMu.Lock()
-	defer s.incMu.Unlock()
 	if s.inc != inc || inc.ended {
+		s.incMu.Unlock()
 		return
 	}
 	inc.ended = true
-	inc.cancel()
-	s.inc = s.newIncarnation()
+	next := newIncarnation()
+	s.inc = next
+	s.incMu.Unlock()
+	inc.stopListening()
+	s.listen(next)
 }
 
 // claimRoom makes inc the owner of room at generation gen. The previous
@@ -136,47 +168,46 @@ func (s *Service) isDead(node string) bool {
 	return s.dead[node]
 }
 
-// fence ends node's journal with a tombstone at its next sequence number.
-// Whatever node acknowledged is then in its journal before the tombstone,
+// fence ends node's journal with a tombstone above everything node wrote.
+// Whatever node acknowledged is then in its journal below the tombstone,
 // and it can acknowledge nothing more. If node keeps writing past every
 // attempt it is alive, and errOwnerAlive is returned.
+//
+// Why a tombstone at the listed maximum + 1 suffices once nothing above
+// it shows: a node never deletes its newest entry, and writes consecutive
+// numbers. So if its newest is at or above the tombstone, a listing taken
+// after the tombstone landed shows it; if none shows, its newest is the
+// one just below, and its next write meets the tombstone. The relisting
+// matters: between our listing and our write the node may have written
+// on and deleted (compacted) the very number we then took.
 func (s *Service) fence(ctx context.Context, node string) error {
 	if s.isDead(node) {
 		return nil
 	}
-	seqs, err := s.log.journalSeqs(ctx, node)
-	if err != nil {
-		return err
-	}
-	next := int64(1)
-	if len(seqs) > 0 {
-		last := seqs[len(seqs)-1]
-		e, err := s.log.readJournal(ctx, node, last)
-		switch {
-		case err == nil && e.FencedBy != "":
-			s.markDead(node)
-			return nil
-		case err != nil && !errors.Is(err, errNoBatch):
-			return err
-		}
-		next = last + 1
-	}
 	for range 64 {
-		_, err := s.log.putJournal(ctx, &journalWrite{Node: node, Seq: next, FencedBy: s.current().id})
-		if err == nil {
-			s.logger.Debug("fenced a journal", "node", node, "at", next)
-			s.markDead(node)
-			return nil
-		}
-		if !errors.Is(err, objstore.ErrPrecondition) {
+		seqs, err := s.log.journalSeqs(ctx, node)
+		if err != nil {
 			return err
 		}
-		e, err := s.log.readJournal(ctx, node, next)
-		if err == nil && e.FencedBy != "" {
-			s.markDead(node)
-			return nil
+		next := int64(1)
+		if len(seqs) > 0 {
+			last := seqs[len(seqs)-1]
+			e, err := s.log.readJournal(ctx, node, last)
+			if err != nil && !errors.Is(err, errNoBatch) {
+				return err
+			}
+			if err == nil && e.FencedBy != "" {
+				s.markDead(node) // the newest entry is a tombstone: ended
+				return nil
+			}
+			next = last + 1
 		}
-		next++
+		_, err = s.log.putJournal(ctx, &journalWrite{Node: node, Seq: next, FencedBy: s.current().id})
+		if err != nil && !errors.Is(err, objstore.ErrPrecondition) {
+			return err
+		}
+		// Landed or not, list again: the loop ends only when the newest
+		// entry is a tombstone.
 	}
 	return errOwnerAlive
 }
@@ -215,7 +246,7 @@ func (s *Service) recoverJournal(ctx context.Context, node string) error {
 			return err
 		}
 		if e.FencedBy != "" {
-			break
+			continue // entries may follow a tombstone that landed on a number compaction had freed
 		}
 		entries = append(entries, seq)
 		for _, b := range e.Batches {
@@ -250,6 +281,9 @@ func (s *Service) writeRecovered(ctx context.Context, room string, batches []*Ba
 		if err != nil {
 			return err
 		}
+		if err := s.verifyStored(ctx, room, batches, head); err != nil {
+			return err
+		}
 		rest, err := after(batches, head)
 		if err != nil || len(rest) == 0 {
 			return err
@@ -263,6 +297,39 @@ func (s *Service) writeRecovered(ctx context.Context, room string, batches []*Ba
 	}
 	return fmt.Errorf("room %s: recovery kept meeting other writers", room)
 }
+
+// verifyStored checks that the messages of batches up to head are the
+// ones the room's segments hold there: a journal that disagrees with the
+// record is a broken invariant, and it is kept (not deleted) for an
+// operator to look at rather than dropped.
+func (s *Service) verifyStored(ctx context.Context, room string, batches []*Batch, head Position) error {
+	var want []Message
+	for _, b := range batches {
+		for _, m := range b.Msgs {
+			if !head.Before(m.Pos()) {
+				want = append(want, m)
+			}
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	from := want[0].Pos()
+	from.Offset--
+	got, _, err := s.log.Page(ctx, room, from, len(want))
+	if err != nil {
+		return err
+	}
+	for i, m := range want {
+		if i >= len(got) || got[i].Pos() != m.Pos() || got[i].ID != m.ID || got[i].From != m.From || !bytes.Equal(got[i].Body, m.Body) {
+			return fmt.Errorf("%w: room %s at e%d/%d holds another message than the journal", errConflict, room, m.Epoch, m.Offset)
+		}
+	}
+	return nil
+}
+
+// errConflict: a journal and a room's segments disagree.
+var errConflict = errors.New("messaging: journal conflicts with the room's record")
 
 // after returns the messages and seals of batches that come after head,
 // checking that they continue the chain without a gap.
@@ -316,7 +383,7 @@ func (s *Service) sweep(ctx context.Context) {
 		if done || node == s.current().id || ctx.Err() != nil {
 			continue
 		}
-		if !s.isDead(node) {
+		if !s.isDead(node) && !s.ended(ctx, node) {
 			if gone, err := s.gone(ctx, node); err != nil || !gone {
 				continue
 			}
@@ -328,6 +395,21 @@ func (s *Service) sweep(ctx context.Context) {
 			s.logger.Warn("recovering a fenced journal failed; will retry", "node", node, "error", err.Error())
 		}
 	}
+}
+
+// ended reports whether node's journal ends in a tombstone (so it needs
+// no asking whether its node is still there).
+func (s *Service) ended(ctx context.Context, node string) bool {
+	seqs, err := s.log.journalSeqs(ctx, node)
+	if err != nil || len(seqs) == 0 {
+		return false
+	}
+	e, err := s.log.readJournal(ctx, node, seqs[len(seqs)-1])
+	if err != nil || e.FencedBy == "" {
+		return false
+	}
+	s.markDead(node)
+	return true
 }
 
 // gone reports whether no node listens for inc's forwarding topic, asked
@@ -362,13 +444,14 @@ func (s *Service) retire() {
 	inc := s.current()
 	err := s.compact(ctx, inc)
 	s.incMu.Lock()
-	for _, i := range []*incarnation{inc, s.inc} { // s.inc is new if compaction found inc fenced
-		if !i.ended {
-			i.ended = true
-			i.cancel() // this process no longer answers for its rooms
-		}
+	all := []*incarnation{inc, s.inc} // s.inc is new if compaction found inc fenced
+	for _, i := range all {
+		i.ended = true
 	}
 	s.incMu.Unlock()
+	for _, i := range all {
+		i.stopListening() // this process no longer answers for its rooms
+	}
 	if err != nil || inc.lastSeq.Load() == 0 {
 		// Leave the journal as it is: whoever next needs one of its rooms,
 		// or a sweep, fences and recovers it.

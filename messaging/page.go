@@ -1,6 +1,9 @@
 package messaging
 
-import "context"
+import (
+	"context"
+	"errors"
+)
 
 // maxPageAttempts bounds how often Page rereads when compaction moved
 // batches from the journal into segments while it read.
@@ -13,26 +16,39 @@ const maxPageAttempts = 4
 // owner's journal anywhere else. A message is in history as soon as its
 // sender has its acknowledgement.
 func (s *Service) Page(ctx context.Context, room string, after Position, limit int) ([]Message, Position, error) {
-	var msgs []Message
-	var pos Position
-	var err error
+	var out []Message
+	pos := after
 	for range maxPageAttempts {
-		msgs, pos, err = s.log.Page(ctx, room, after, limit)
-		if err != nil || len(msgs) >= limit {
-			return msgs, pos, err
+		msgs, next, err := s.log.Page(ctx, room, pos, limit-len(out))
+		if err != nil {
+			return nil, after, err
+		}
+		out, pos = append(out, msgs...), next
+		if len(out) >= limit {
+			return out, pos, nil
 		}
 		tail, err := s.journaledTail(ctx, room)
 		if err != nil {
 			return nil, after, err
 		}
-		more, next, ok := continueFrom(tail, pos, limit-len(msgs))
-		if ok {
-			return append(msgs, more...), next, nil
+		more, next, ok := continueFrom(tail, pos, limit-len(out))
+		if ok && len(more) > 0 {
+			return append(out, more...), next, nil
 		}
-		// The journal no longer continues where the segments ended:
-		// compaction moved the batches in between. Read again.
+		if ok {
+			// Nothing journaled after pos: the end, unless compaction
+			// moved the tail into the segments after they were read.
+			check, _, err := s.log.Page(ctx, room, pos, 1)
+			if err != nil {
+				return nil, after, err
+			}
+			if len(check) == 0 {
+				return out, pos, nil
+			}
+		}
+		// The segments moved on while they were read: read on from pos.
 	}
-	return msgs, pos, err
+	return nil, after, errors.New("messaging: the room's history kept moving while read; try again")
 }
 
 // journaledTail returns room's batches that are journaled but perhaps not
@@ -60,7 +76,7 @@ func (s *Service) journaledTail(ctx context.Context, room string) ([]*Batch, err
 	var out []*Batch
 	for _, seq := range seqs {
 		e, err := s.log.readJournal(ctx, cl.Node, seq)
-		if err == errNoBatch {
+		if errors.Is(err, errNoBatch) {
 			continue
 		}
 		if err != nil {

@@ -95,9 +95,8 @@ func newService(log *Log, broker Broker, opts Options, timing timing) *Service {
 		dead: map[string]bool{}, recovered: map[string]bool{},
 		timing: timing}
 	s.cancelReplies = broker.Subscribe(replyTopic(s.proc), s.onReply)
-	s.incMu.Lock()
-	s.inc = s.newIncarnation()
-	s.incMu.Unlock()
+	s.inc = newIncarnation()
+	s.listen(s.inc)
 	s.wg.Add(3)
 	go s.runJournal()
 	go s.runCompactor()
