@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/parley-mediation/parley/objstore"
 )
@@ -184,7 +185,20 @@ func (s *Service) runJournal() {
 				break gather
 			}
 		}
+		started := time.Now()
 		s.writeJournal(ctx, reqs)
+		// Pace the journal: at most one entry per journalPace, so that a
+		// busy node writes (and later deletes) a few hundred objects a
+		// second, each holding every room's batches, rather than one per
+		// arriving message. A quiet node pays nothing: the first batch
+		// after a pause is written at once.
+		if wait := s.timing.journalPace - time.Since(started); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-s.stop:
+				return
+			}
+		}
 	}
 }
 
@@ -232,12 +246,13 @@ func (s *Service) writeJournal(ctx context.Context, reqs []journalReq) {
 		return
 	}
 	inc.lastSeq.Store(seq)
+	now := time.Now()
 	s.incMu.Lock()
 	if !inc.ended {
 		inc.live[seq] = &liveEntry{version: version, left: len(keep)}
 		for _, r := range keep {
 			or := inc.owned[r.b.Room]
-			or.tail = append(or.tail, journaled{b: r.b, seq: seq})
+			or.tail = append(or.tail, journaled{b: r.b, seq: seq, at: now})
 			or.pos = r.b.End()
 		}
 	}

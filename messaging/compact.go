@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/parley-mediation/parley/objstore"
@@ -14,15 +15,16 @@ const (
 	maxSegmentBytes    = 4 << 20
 )
 
-// runCompactor copies, every the compaction interval, the batches this node has
-// journaled into their rooms' segments (one object per room, however many
-// batches it gathered) and deletes the journal entries wholly copied.
+// runCompactor copies the batches this node has journaled into their
+// rooms' segments, one object per room however many batches it gathers,
+// once a room's oldest has waited the compaction interval or its tail
+// grows long, and deletes the journal entries wholly copied.
 // Nothing waits on it: messages are acknowledged once journaled.
 func (s *Service) runCompactor() {
 	defer s.wg.Done()
 	ctx, cancel := s.untilStop()
 	defer cancel()
-	t := time.NewTicker(s.timing.compact)
+	t := time.NewTicker(min(s.timing.compact, compactTick))
 	defer t.Stop()
 	for {
 		select {
@@ -30,11 +32,30 @@ func (s *Service) runCompactor() {
 			return
 		case <-t.C:
 		}
-		if err := s.compact(ctx, s.current()); err != nil && ctx.Err() == nil && !errors.Is(err, errFenced) {
+		if err := s.compact(ctx, s.current(), false); err != nil && ctx.Err() == nil && !errors.Is(err, errFenced) {
 			s.logger.Warn("compaction failed; will retry", "error", err.Error())
 		}
 	}
 }
+
+// compactEarly: a room whose journaled tail holds this many messages is
+// compacted without waiting for the interval. maxCompactPerTick bounds the
+// rooms compacted in one tick (one segment write each).
+const (
+	compactEarly      = 1024
+	maxCompactPerTick = 16
+)
+
+func (or *ownedRoom) tailMsgs() int {
+	n := 0
+	for _, j := range or.tail {
+		n += len(j.b.Msgs)
+	}
+	return n
+}
+
+// compactTick is how often compaction looks for rooms to compact.
+const compactTick = 200 * time.Millisecond
 
 // errFenced: this incarnation's journal has ended.
 var errFenced = errors.New("messaging: this node's journal was ended")
@@ -42,19 +63,27 @@ var errFenced = errors.New("messaging: this node's journal was ended")
 // compact writes inc's journaled batches into segments, room by room, then
 // deletes spent journal entries. A segment that someone else already
 // wrote means another node fenced this incarnation: it is ended.
-func (s *Service) compact(ctx context.Context, inc *incarnation) error {
+func (s *Service) compact(ctx context.Context, inc *incarnation, all bool) error {
 	type work struct {
 		room  string
 		batch []journaled
 	}
 	var todo []work
+	now := time.Now()
 	s.incMu.Lock()
 	for room, or := range inc.owned {
-		if len(or.tail) > 0 {
+		if len(or.tail) > 0 && (all || now.Sub(or.tail[0].at) >= s.timing.compact || or.tailMsgs() >= compactEarly) {
 			todo = append(todo, work{room, append([]journaled(nil), or.tail...)})
 		}
 	}
 	s.incMu.Unlock()
+	if !all && len(todo) > maxCompactPerTick {
+		// Spread the rooms' segment writes over the ticks rather than
+		// writing every room at once, which stalls the journal behind them
+		// on the disk: the longest-waiting rooms go first.
+		slices.SortFunc(todo, func(a, b work) int { return a.batch[0].at.Compare(b.batch[0].at) })
+		todo = todo[:maxCompactPerTick]
+	}
 	var errs []error
 	for _, w := range todo {
 		batches := make([]*Batch, len(w.batch))

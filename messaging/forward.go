@@ -28,13 +28,14 @@ const forwardTimeout = 20 * time.Second
 const maxForwardBytes = 1 << 20
 
 type forwardRequest struct {
-	Op    string    `json:"op"` // "commit", or "ping" (asks only whether anyone listens)
+	Op    string    `json:"op"` // "commit", "tail" (the owner's journaled tail of Room after After), or "ping" (asks only whether anyone listens)
 	Req   string    `json:"req,omitempty"`
 	At    int64     `json:"at,omitempty"` // unix milliseconds when sent: older requests are refused
 	Reply string    `json:"reply,omitempty"`
 	Room  string    `json:"room,omitempty"`
 	Msgs  []Message `json:"msgs,omitempty"`
 	Seal  string    `json:"seal,omitempty"`
+	After Position  `json:"after,omitzero"`
 }
 
 type forwardReply struct {
@@ -43,6 +44,9 @@ type forwardReply struct {
 	Err string     `json:"err,omitempty"`
 	Pos []Position `json:"pos,omitempty"`
 	At  []int64    `json:"at,omitempty"`
+	// Tail answers a "tail" request: batches, in order, the first
+	// holding the message after the request's After.
+	Tail []*Batch `json:"tail,omitempty"`
 }
 
 // forward commits msgs (or a seal) through owner and returns msgs with
@@ -76,7 +80,16 @@ func (s *Service) forward(ctx context.Context, owner, room string, msgs []Messag
 }
 
 func (s *Service) forwardOnce(ctx context.Context, owner string, req forwardRequest) (forwardReply, error) {
-	req.Op, req.Req, req.Reply, req.At = "commit", newNodeID(), s.proc, time.Now().UnixMilli()
+	if req.Op == "" {
+		req.Op = "commit"
+	}
+	return s.ask(ctx, owner, req, forwardTimeout)
+}
+
+// ask sends req to the owner incarnation and waits up to timeout for its
+// answer.
+func (s *Service) ask(ctx context.Context, owner string, req forwardRequest, timeout time.Duration) (forwardReply, error) {
+	req.Req, req.Reply, req.At = newNodeID(), s.proc, time.Now().UnixMilli()
 	body, err := json.Marshal(req)
 	if err != nil {
 		return forwardReply{}, err
@@ -118,7 +131,7 @@ func (s *Service) forwardOnce(ctx context.Context, owner string, req forwardRequ
 		default:
 			return r, errors.New("messaging: the room's owner could not store it")
 		}
-	case <-time.After(forwardTimeout):
+	case <-time.After(timeout):
 		return forwardReply{}, errors.New("messaging: the room's owner did not answer")
 	case <-ctx.Done():
 		return forwardReply{}, ctx.Err()
@@ -148,13 +161,42 @@ func (s *Service) onReply(data []byte) {
 func (s *Service) onForward(inc *incarnation, data []byte) {
 	body, ok := s.verify(data)
 	var req forwardRequest
-	if !ok || json.Unmarshal(body, &req) != nil || req.Op != "commit" || req.Req == "" || req.Reply == "" || req.Room == "" {
+	if !ok || json.Unmarshal(body, &req) != nil || req.Req == "" || req.Reply == "" || req.Room == "" || !s.fresh(req) {
 		return
 	}
-	if req.Seal == "" && len(req.Msgs) == 0 || !s.fresh(req) {
-		return
+	switch {
+	case req.Op == "tail":
+		go s.serveTail(inc, req)
+	case req.Op == "commit" && (req.Seal != "" || len(req.Msgs) > 0):
+		go s.serveForward(inc, req)
 	}
-	go s.serveForward(inc, req)
+}
+
+// serveTail answers with what inc has journaled of the room after
+// req.After and not yet compacted, up to maxForwardBytes of bodies.
+func (s *Service) serveTail(inc *incarnation, req forwardRequest) {
+	reply := forwardReply{Req: req.Req}
+	s.incMu.Lock()
+	or := inc.owned[req.Room]
+	if or == nil || inc.ended {
+		reply.Err = "moved"
+	} else {
+		size := 0
+		for _, j := range or.tail {
+			if !req.After.Before(j.b.End()) {
+				continue
+			}
+			if size > maxForwardBytes {
+				break
+			}
+			reply.Tail = append(reply.Tail, j.b)
+			for _, m := range j.b.Msgs {
+				size += len(m.Body)
+			}
+		}
+	}
+	s.incMu.Unlock()
+	s.answer(req, reply)
 }
 
 // fresh reports whether req is recent and not seen before (a request
@@ -211,11 +253,15 @@ func (s *Service) serveForward(inc *incarnation, req forwardRequest) {
 			reply.At = append(reply.At, r.Msg.At)
 		}
 	}
+	s.answer(req, reply)
+}
+
+// answer publishes reply, signed, on the asking process's reply topic.
+func (s *Service) answer(req forwardRequest, reply forwardReply) {
 	body, _ := json.Marshal(reply)
-	data := s.sign(body)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s.broker.Publish(ctx, replyTopic(req.Reply), data)
+	s.broker.Publish(ctx, replyTopic(req.Reply), s.sign(body))
 }
 
 func (s *Service) enqueueForwarded(inc *incarnation, req forwardRequest) ([]Result, error) {

@@ -43,6 +43,7 @@ type ownedRoom struct {
 type journaled struct {
 	b   *Batch
 	seq int64
+	at  time.Time // when it was journaled
 }
 
 // liveEntry is a journal entry some of whose batches are not yet compacted.
@@ -442,7 +443,7 @@ func (s *Service) retire() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	inc := s.current()
-	err := s.compact(ctx, inc)
+	err := s.compact(ctx, inc, true)
 	s.incMu.Lock()
 	all := []*incarnation{inc, s.inc} // s.inc is new if compaction found inc fenced
 	for _, i := range all {

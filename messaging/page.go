@@ -3,6 +3,7 @@ package messaging
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // maxPageAttempts bounds how often Page rereads when compaction moved
@@ -27,7 +28,7 @@ func (s *Service) Page(ctx context.Context, room string, after Position, limit i
 		if len(out) >= limit {
 			return out, pos, nil
 		}
-		tail, err := s.journaledTail(ctx, room)
+		tail, err := s.journaledTail(ctx, room, pos)
 		if err != nil {
 			return nil, after, err
 		}
@@ -52,8 +53,10 @@ func (s *Service) Page(ctx context.Context, room string, after Position, limit i
 }
 
 // journaledTail returns room's batches that are journaled but perhaps not
-// yet in its segments, in order.
-func (s *Service) journaledTail(ctx context.Context, room string) ([]*Batch, error) {
+// yet in its segments, in order, from the one holding the message after
+// pos (or earlier): from memory on the owner, by asking the owner from
+// any other node, and from the owner's journal when it does not answer.
+func (s *Service) journaledTail(ctx context.Context, room string, pos Position) ([]*Batch, error) {
 	inc := s.current()
 	s.incMu.Lock()
 	if or := inc.owned[room]; or != nil && !inc.ended {
@@ -69,13 +72,28 @@ func (s *Service) journaledTail(ctx context.Context, room string) ([]*Batch, err
 	if err != nil || !ok {
 		return nil, err
 	}
-	seqs, err := s.log.journalSeqs(ctx, cl.Node)
+	if !s.isDead(cl.Node) {
+		r, err := s.ask(ctx, cl.Node, forwardRequest{Op: "tail", Room: room, After: pos}, tailTimeout)
+		if err == nil {
+			return r.Tail, nil
+		}
+	}
+	return s.readJournalTail(ctx, cl.Node, room)
+}
+
+// tailTimeout bounds the wait for an owner's journaled tail before the
+// journal itself is read.
+const tailTimeout = 2 * time.Second
+
+// readJournalTail reads room's batches from node's journal in the store.
+func (s *Service) readJournalTail(ctx context.Context, node, room string) ([]*Batch, error) {
+	seqs, err := s.log.journalSeqs(ctx, node)
 	if err != nil {
 		return nil, err
 	}
 	var out []*Batch
 	for _, seq := range seqs {
-		e, err := s.log.readJournal(ctx, cl.Node, seq)
+		e, err := s.log.readJournal(ctx, node, seq)
 		if errors.Is(err, errNoBatch) {
 			continue
 		}

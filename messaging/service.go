@@ -56,15 +56,19 @@ type timing struct {
 	// probe: how often a quiet room with subscribers checks the store for
 	// batches whose broadcast was lost (Redis restart).
 	probe time.Duration
-	// compact: how often owned rooms' journaled batches are copied into
-	// their segments and spent journal entries deleted.
+	// compact: how long a journaled batch waits before it is copied into
+	// its room's segments (checked every second at most; spent journal
+	// entries are deleted then).
 	compact time.Duration
 	// sweep: how often the journals of other incarnations are checked for
 	// a node that is gone, to fence and recover it.
 	sweep time.Duration
+	// journalPace: the least time between the starts of two journal
+	// writes (see runJournal).
+	journalPace time.Duration
 }
 
-var defaultTiming = timing{probe: time.Second, compact: time.Second, sweep: 5 * time.Second}
+var defaultTiming = timing{probe: time.Second, compact: 5 * time.Second, sweep: 5 * time.Second, journalPace: 5 * time.Millisecond}
 
 // Options configures a Service.
 type Options struct {
