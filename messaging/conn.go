@@ -78,8 +78,12 @@ type conn struct {
 	subs   map[string]*Subscription // by client room name
 	closed bool
 	// inFlight holds the connection's unacknowledged publishes, in the
-	// order they arrived; the acker answers each once it is durable.
+	// order they arrived; the acker answers each once it is durable. Both
+	// are made on the first publish (by the reader, the only goroutine
+	// that touches inFlight before the acker starts), so that an idle
+	// connection costs neither.
 	inFlight chan inFlightPub
+	tasks    *sync.WaitGroup
 	done     chan struct{}
 }
 
@@ -92,12 +96,12 @@ func (s *Service) ServeConn(ctx context.Context, ws *websocket.Conn, opts ConnOp
 	b := make([]byte, 8)
 	rand.Read(b)
 	c := &conn{s: s, ws: ws, opts: opts, id: hex.EncodeToString(b), send: make(chan []byte, opts.Queue),
-		subs: map[string]*Subscription{}, inFlight: make(chan inFlightPub, maxInFlight), done: make(chan struct{})}
+		subs: map[string]*Subscription{}, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	c.tasks = &wg
 	wg.Go(func() { c.writer(ctx) })
-	wg.Go(func() { c.acker(ctx) })
 	if opts.Watch != "" {
 		stop := s.broker.Subscribe(opts.Watch, func([]byte) { go c.recheck(ctx) })
 		defer stop()
@@ -305,6 +309,11 @@ func (c *conn) publish(ctx context.Context, f *ClientFrame) {
 		c.error(f.Room, f.ID, "unavailable", "not stored; send again")
 		return
 	}
+	if c.inFlight == nil {
+		c.inFlight = make(chan inFlightPub, maxInFlight)
+		in := c.inFlight
+		c.tasks.Go(func() { c.acker(ctx, in) })
+	}
 	select {
 	case c.inFlight <- inFlightPub{room: f.Room, id: f.ID, done: done}:
 	case <-ctx.Done():
@@ -319,11 +328,11 @@ type inFlightPub struct {
 
 // acker answers the connection's publishes in the order they arrived: an
 // ack once durable, or "send again".
-func (c *conn) acker(ctx context.Context) {
+func (c *conn) acker(ctx context.Context, in <-chan inFlightPub) {
 	for {
 		var p inFlightPub
 		select {
-		case p = <-c.inFlight:
+		case p = <-in:
 		case <-ctx.Done():
 			return
 		}

@@ -448,6 +448,10 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 // idleMemory opens n idle subscribed connections (spread over the nodes
 // and rooms) and returns the nodes' RSS growth per connection, in bytes.
 func (b *fanoutBench) idleMemory(ctx context.Context, n int) (float64, error) {
+	// First let the nodes finish with the run: its messages wait in each
+	// node's journal up to the compaction interval (5 s), and compacting
+	// them during the measurement would count as growth.
+	time.Sleep(idleSettle)
 	before := b.rss()
 	var conns []*websocket.Conn
 	defer func() {
@@ -480,6 +484,9 @@ func (b *fanoutBench) idleMemory(ctx context.Context, n int) (float64, error) {
 	after := b.rss()
 	return float64(after-before) / float64(n), nil
 }
+
+// idleSettle is how long the nodes are left alone before the idle baseline.
+const idleSettle = 7 * time.Second
 
 // rss sums the nodes' resident set sizes (bytes) from /proc.
 func (b *fanoutBench) rss() int64 {
