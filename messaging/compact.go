@@ -91,6 +91,9 @@ func (s *Service) compact(ctx context.Context, inc *incarnation, all bool) error
 			batches[i] = j.b
 		}
 		written, err := s.writeSegments(ctx, merge(batches))
+		if errors.Is(err, ErrHistoryEnded) {
+			written, err = len(w.batch), nil // disposed of: nothing more to keep
+		}
 		s.incMu.Lock()
 		if or := inc.owned[w.room]; or != nil {
 			or.tail = or.tail[written:]

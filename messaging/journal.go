@@ -177,7 +177,5 @@ func (l *Log) putClaim(ctx context.Context, room string, c claim) error {
 	if err != nil {
 		return err
 	}
-	_, err = l.store.Put(ctx, claimKey(room, c.Gen), bytes.NewReader(data), int64(len(data)),
-		objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
-	return err
+	return l.putInRoom(ctx, room, claimKey(room, c.Gen), data)
 }

@@ -1,7 +1,6 @@
 package messaging
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,9 +85,7 @@ func (l *Log) appendSegment(ctx context.Context, b *Batch) error {
 	if err != nil {
 		return err
 	}
-	_, err = l.store.Put(ctx, batchKey(b.Room, b.Epoch, b.First), bytes.NewReader(data), int64(len(data)),
-		objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
-	return err
+	return l.putInRoom(ctx, b.Room, batchKey(b.Room, b.Epoch, b.First), data)
 }
 
 // readNext returns the segment holding the message (or seal) right after

@@ -277,6 +277,9 @@ func (s *Service) recoverJournal(ctx context.Context, node string) error {
 // writeRecovered appends to room's segments the part of batches (one
 // node's journaled batches of the room, in order) not already there.
 func (s *Service) writeRecovered(ctx context.Context, room string, batches []*Batch) error {
+	if ended, err := s.log.ended(ctx, room); err != nil || ended {
+		return err // disposed of: nothing to keep
+	}
 	for range maxChainSteps {
 		head, err := s.log.Head(ctx, room)
 		if err != nil {
@@ -290,6 +293,9 @@ func (s *Service) writeRecovered(ctx context.Context, room string, batches []*Ba
 			return err
 		}
 		_, err = s.writeSegments(ctx, merge(rest))
+		if errors.Is(err, ErrHistoryEnded) {
+			return nil // disposed of while journaled: nothing to keep
+		}
 		if !errors.Is(err, objstore.ErrPrecondition) {
 			return err
 		}
@@ -459,6 +465,8 @@ func (s *Service) retire() {
 		return
 	}
 	if err := s.fence(ctx, inc.id); err == nil {
-		s.recoverJournal(ctx, inc.id)
+		if err := s.recoverJournal(ctx, inc.id); err != nil {
+			s.logger.Warn("ending this node's journal on close failed; another node will recover it", "error", err.Error())
+		}
 	}
 }

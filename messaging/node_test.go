@@ -396,3 +396,23 @@ func TestClaimWithLostAnswerIsAdopted(t *testing.T) {
 		t.Fatalf("claim %+v: want a's, generation 1", cl)
 	}
 }
+
+// TestEndedHistoryIsNotWrittenBack: a case's history disposed of while
+// its messages still wait in the owner's journal is not written back when
+// the journal is compacted. (Found by the retention kill -9 fault run.)
+func TestEndedHistoryIsNotWrittenBack(t *testing.T) {
+	store := stores(t)["dir"](t)
+	a := newService(NewLog(store), NewMemory(), Options{}, neverCompact)
+	room := "c_ended/joint"
+	publishN(t, a, room, "a", 3)
+	if err := EndHistory(t.Context(), store, "c_ended"); err != nil {
+		t.Fatal(err)
+	}
+	a.Close() // compacts: must drop the room's batches
+	if got := pageAll(t, store, room); len(got) != 0 {
+		t.Fatalf("%d messages written back after the history ended", len(got))
+	}
+	if seqs, _ := NewLog(store).journalSeqs(t.Context(), a.current().id); len(seqs) != 1 {
+		t.Fatalf("journal left %v, want only its tombstone", seqs)
+	}
+}

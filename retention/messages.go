@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/objstore"
 )
 
@@ -71,6 +72,11 @@ func (s *Service) holdMessages(ctx context.Context, caseID string, on bool) erro
 // deleteMessages deletes every stored version of every batch of a case's
 // message history. A held batch stops it with objstore.ErrHeld.
 func (s *Service) deleteMessages(ctx context.Context, caseID string) error {
+	// First end the history, so that messages still in a node's journal
+	// are never written back after the deletion.
+	if err := messaging.EndHistory(ctx, s.store, caseID); err != nil {
+		return fmt.Errorf("end message history: %w", err)
+	}
 	return s.eachStoredBatch(ctx, caseID, true, func(key string, v objstore.Version) error {
 		if err := s.store.Delete(ctx, key, v.VersionID); err != nil {
 			return fmt.Errorf("delete %s: %w", key, err)
