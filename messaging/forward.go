@@ -159,9 +159,8 @@ func (s *Service) onReply(data []byte) {
 // onForward receives a request sent to incarnation inc as a room's owner.
 // It must not block (it runs in the broker's delivery loop).
 func (s *Service) onForward(inc *incarnation, data []byte) {
-	body, ok := s.verify(data)
-	var req forwardRequest
-	if !ok || json.Unmarshal(body, &req) != nil || req.Req == "" || req.Reply == "" || req.Room == "" || !s.fresh(req) {
+	req, ok := s.decodeForward(data)
+	if !ok || !s.fresh(req) {
 		return
 	}
 	switch {
@@ -197,6 +196,16 @@ func (s *Service) serveTail(inc *incarnation, req forwardRequest) {
 	}
 	s.incMu.Unlock()
 	s.answer(req, reply)
+}
+
+// decodeForward checks a request's signature and parses it.
+func (s *Service) decodeForward(data []byte) (forwardRequest, bool) {
+	body, ok := s.verify(data)
+	var req forwardRequest
+	if !ok || json.Unmarshal(body, &req) != nil || req.Req == "" || req.Reply == "" || req.Room == "" {
+		return forwardRequest{}, false
+	}
+	return req, true
 }
 
 // fresh reports whether req is recent and not seen before (a request

@@ -69,6 +69,11 @@ func (l *Log) readJournal(ctx context.Context, node string, seq int64) (*journal
 	if err != nil {
 		return nil, err
 	}
+	return decodeJournal(node, seq, data)
+}
+
+// decodeJournal parses entry seq of node's journal and checks it.
+func decodeJournal(node string, seq int64, data []byte) (*journalEntry, error) {
 	var e journalEntry
 	if err := json.Unmarshal(data, &e); err != nil {
 		return nil, fmt.Errorf("journal %s/%d: %w", node, seq, err)
