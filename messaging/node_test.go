@@ -171,17 +171,24 @@ func TestRestartRecoversJournal(t *testing.T) {
 	}
 }
 
+// ownerAndPeer starts two nodes on one store and broker: a, which keeps
+// what it acknowledges in its journal, and b. Both close with the test.
+func ownerAndPeer(t *testing.T) (objstore.Store, *Service, *Service) {
+	store := stores(t)["dir"](t)
+	broker := NewMemory()
+	a := newService(NewLog(store), broker, Options{}, neverCompact)
+	t.Cleanup(a.Close)
+	b := NewService(NewLog(store), broker, Options{})
+	t.Cleanup(b.Close)
+	return store, a, b
+}
+
 // TestFencedOwnerCannotAcknowledge: a live owner that another node
 // fenced (it thought the owner gone) fails its next commit rather than
 // acknowledge it where nobody will look, starts a new journal, and its
 // publishers' retries reach the new owner.
 func TestFencedOwnerCannotAcknowledge(t *testing.T) {
-	store := stores(t)["dir"](t)
-	broker := NewMemory()
-	a := newService(NewLog(store), broker, Options{}, neverCompact)
-	defer a.Close()
-	b := NewService(NewLog(store), broker, Options{})
-	defer b.Close()
+	store, a, b := ownerAndPeer(t)
 	room := "c_fence/joint"
 	before := publishN(t, a, room, "a", 3)
 	cl, ok, err := b.log.currentClaim(t.Context(), room)
@@ -205,14 +212,9 @@ func TestFencedOwnerCannotAcknowledge(t *testing.T) {
 
 // TestHistoryIncludesJournaledMessages: what the owner has acknowledged
 // but not yet compacted is in history at once, read on the owner (from
-// memory) or on any other node (from the owner's journal).
+// memory) or on any other node (asking the owner).
 func TestHistoryIncludesJournaledMessages(t *testing.T) {
-	store := stores(t)["dir"](t)
-	broker := NewMemory()
-	a := newService(NewLog(store), broker, Options{}, neverCompact)
-	defer a.Close()
-	b := NewService(NewLog(store), broker, Options{})
-	defer b.Close()
+	store, a, b := ownerAndPeer(t)
 	room := "c_hist/joint"
 	sent := publishN(t, a, room, "a", 6)
 	if got := pageAll(t, store, room); len(got) != 0 {
