@@ -250,6 +250,30 @@ func TestLoneAdminCannotReadACase(t *testing.T) {
 		}
 	}
 	k.readsAll(t, "the mediator", k.medC)
+
+	// The case really is orphaned now (its mediator recused themselves):
+	// still the administrator cannot get their account assigned, nor
+	// approve a nominee of their own proposal with the accounts they made.
+	if _, err := k.medC.CaseAction(ctx, k.id, "recusals", map[string]string{"reason": "I know a party"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := proposeAssignment(ctx, admin, k.id, puppetAcct.ID); err == nil || apiErr(t, err).Status != http.StatusForbidden {
+		t.Errorf("admin proposed a mediator account it made for an orphaned case: %v", err)
+	}
+	_, other := k.n.Staff(t, policy.RoleMediator, "other@example.org")
+	otherAcct, _ := k.n.Accounts.ByEmail(ctx, "other@example.org")
+	p, err := proposeAssignment(ctx, admin, k.id, otherAcct.ID)
+	if err != nil {
+		t.Fatalf("admin proposing an independent mediator for an orphaned case: %v", err)
+	}
+	for who, c := range approvers {
+		if _, err := approve(ctx, c, k.id, p.ID); err == nil || apiErr(t, err).Status != http.StatusForbidden {
+			t.Errorf("%s approved the lone admin's assignment: %v", who, err)
+		}
+	}
+	k.clock.Advance(30 * 24 * time.Hour)
+	k.readsNothing(t, "the admin's mediator account on the orphaned case", puppet)
+	k.readsNothing(t, "the proposed mediator, never approved", other)
 }
 
 // TestProgramReassignsWithTwoPeopleAndNotice: recusal and reassignment by
@@ -307,9 +331,30 @@ func TestProgramReassignsWithTwoPeopleAndNotice(t *testing.T) {
 		}
 	}
 
+	// A mediator account A made is never assigned, even on B's proposal
+	// (A could sign in as it).
+	_, madeByA := viaAPI(t, k.n, adminA, policy.RoleAdmin, "a-made@example.org")
+	var aMed account.Account
+	if err := adminA.Do(ctx, http.MethodPost, "/api/v1/accounts", map[string]string{"email": "a-med@example.org", "name": "A's mediator",
+		"role": "mediator", "password": nodetest.Password}, &aMed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := proposeAssignment(ctx, adminA, k.id, aMed.ID); err == nil || apiErr(t, err).Status != http.StatusForbidden {
+		t.Fatalf("A proposed a mediator account it made: %v", err)
+	}
+	byB, err := proposeAssignment(ctx, adminB, k.id, aMed.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := approve(ctx, adminA, k.id, byB.ID); err == nil || apiErr(t, err).Status != http.StatusForbidden {
+		t.Fatalf("A approved a mediator account it made: %v", err)
+	}
+	if err := adminB.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.id+"/proposals/"+byB.ID+"/decline", api.ProposalDecisionRequest{}, nil); err != nil {
+		t.Fatal(err)
+	}
+
 	// Assignment: A proposes the nominee; nobody tied to A, nor the
 	// nominee, approves; B does.
-	_, madeByA := viaAPI(t, k.n, adminA, policy.RoleAdmin, "a-made@example.org")
 	asg, err := proposeAssignment(ctx, adminA, k.id, nominee.ID)
 	if err != nil {
 		t.Fatal(err)
