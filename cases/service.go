@@ -193,7 +193,7 @@ func (s *Service) Get(ctx context.Context, actor account.Account, id string) (*C
 	if err := s.authorize(ctx, actor, policy.CaseRead, c); err != nil {
 		return nil, err
 	}
-	return c, nil
+	return c.ForViewer(actor.ID), nil
 }
 
 // Summary returns the metadata-only view to records staff and anyone who

@@ -90,3 +90,57 @@ func TestMetricsAndCheckpointNotPublic(t *testing.T) {
 		t.Errorf("the metrics listener serves the API: %d", code)
 	}
 }
+
+// A stage change's note is the mediators': parties of either side see the
+// change, never its text (a mediator may write why talks went back in
+// words one side must not read).
+func TestStageNoteForMediatorsOnly(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	_, med := n.Staff(t, policy.RoleMediator, "med@notes.test")
+	k, err := med.CreateCase(ctx, "Notes case", "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parties []*client.Client
+	for _, side := range []string{"A", "B"} {
+		inv, err := med.Invite(ctx, k.ID, "party", side, "Party "+side, "", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := client.New(n.URL, "")
+		if _, err := p.Join(ctx, inv.Link); err != nil {
+			t.Fatal(err)
+		}
+		parties = append(parties, p)
+	}
+	const note = "NOTE-CANARY side A admitted the debt in caucus"
+	if _, err := med.CaseAction(ctx, k.ID, "stage", map[string]string{"stage": "opening"}); err != nil {
+		t.Fatal(err)
+	}
+	mine, err := med.CaseAction(ctx, k.ID, "stage", map[string]string{"stage": "preparation", "note": note})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := mine.StageHistory[len(mine.StageHistory)-1]; last.Note != note {
+		t.Fatalf("the mediator does not see their own note: %+v", last)
+	}
+	for i, p := range parties {
+		for _, path := range []string{"/api/v1/cases/" + k.ID, "/api/v1/cases"} {
+			code, body := get(t, n.URL+path, p.Token)
+			if code != http.StatusOK || strings.Contains(body, "NOTE-CANARY") {
+				t.Errorf("party %d: GET %s: %d, note shown: %v", i, path, code, strings.Contains(body, "NOTE-CANARY"))
+			}
+		}
+		c, err := p.Case(ctx, k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.StageHistory) != 3 || c.StageHistory[2].To != "preparation" {
+			t.Errorf("party %d does not see the stage change itself: %+v", i, c.StageHistory)
+		}
+	}
+	if got, err := med.Case(ctx, k.ID); err != nil || got.StageHistory[2].Note != note {
+		t.Errorf("the mediator's case view lost the note: %v %+v", err, got.StageHistory)
+	}
+}
