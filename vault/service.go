@@ -76,7 +76,14 @@ func (s *Service) scope(ctx context.Context, actor account.Account, caseID strin
 	if !ids.Valid("c", caseID) {
 		return nil, fmt.Errorf("case: %w", fault.ErrNotFound)
 	}
+	// A case the actor has no place in (a participant or mediator account
+	// outside it) and a case that does not exist get one answer, audited
+	// alike: another case's id cannot be probed through its documents.
 	c, err := s.cases.Load(ctx, caseID)
+	if errors.Is(err, fault.ErrNotFound) || err == nil && cases.Outsider(c, actor) {
+		s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID, Attrs: map[string]string{"action": "case.documents"}})
+		return nil, fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound)
+	}
 	if err != nil {
 		return nil, err
 	}

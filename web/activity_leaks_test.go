@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,8 +12,13 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/keydir"
+	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/web"
 )
 
 func get(t *testing.T, url, token string) (int, string) {
@@ -142,5 +149,110 @@ func TestStageNoteForMediatorsOnly(t *testing.T) {
 	}
 	if got, err := med.Case(ctx, k.ID); err != nil || got.StageHistory[2].Note != note {
 		t.Errorf("the mediator's case view lost the note: %v %+v", err, got.StageHistory)
+	}
+}
+
+// normalize blanks what differs between two answers only because the ids
+// asked for differ (and the request id).
+func normalize(body string, idsAsked ...string) string {
+	for _, id := range idsAsked {
+		body = strings.ReplaceAll(body, id, "ID")
+	}
+	var p web.Problem
+	if json.Unmarshal([]byte(body), &p) == nil && p.Type != "" {
+		p.RequestID = ""
+		b, _ := json.Marshal(p)
+		return string(b)
+	}
+	return body
+}
+
+// "Not yours" and "not there" are one answer: side B's party asking for
+// another case, side A's caucus (its history, its documents), side A's
+// carry, gets exactly what it gets for a case, room, document or carry
+// that does not exist — same status, same body.
+func TestNotYoursLooksLikeNotThere(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	_, med := n.Staff(t, policy.RoleMediator, "med@oracle.test")
+	k, err := med.CreateCase(ctx, "Oracle case", "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := med.CreateCase(ctx, "Someone else's case", "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	join := func(side string) *client.Client {
+		inv, err := med.Invite(ctx, k.ID, "party", side, "Party "+side, "", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := client.New(n.URL, "")
+		if _, err := p.Join(ctx, inv.Link); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	partyA, partyB := join("A"), join("B")
+	doc, err := med.UploadDocument(ctx, k.ID, client.Upload{Name: "a.txt", MediaType: "text/plain", Audience: "caucus:A",
+		Class: "evidence", Body: strings.NewReader("side A only"), Size: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Party A posts in their caucus; the mediator proposes carrying it.
+	chat, err := partyA.Chat(ctx, k.ID, map[string]*messaging.Position{"caucus:A": nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("opaque payload")
+	m, err := chat.Send(ctx, "caucus:A", ids.New("m"), body)
+	chat.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	carryID := ids.New("cr")
+	if err := med.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.ID+"/carries", keydir.CarryRequest{ID: carryID, From: "caucus:A", To: "joint",
+		Epoch: m.Epoch, Offset: m.Offset, Hash: fmt.Sprintf("sha256:%x", e2ee.PayloadHash(body))}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	missingCase, missingDoc, missingCarry := ids.New("c"), ids.New("d"), ids.New("cr")
+	consent := `{"hash":"sha256:` + strings.Repeat("ab", 32) + `"}`
+	for _, tc := range []struct {
+		what              string
+		method            string
+		yours, notThere   string
+		yoursID, missedID string
+		body              string
+	}{
+		{"another case", "GET", "/api/v1/cases/" + other.ID, "/api/v1/cases/" + missingCase, other.ID, missingCase, ""},
+		{"another case's summary", "GET", "/api/v1/cases/" + other.ID + "/summary", "/api/v1/cases/" + missingCase + "/summary", other.ID, missingCase, ""},
+		{"another case's documents", "GET", "/api/v1/cases/" + other.ID + "/documents", "/api/v1/cases/" + missingCase + "/documents", other.ID, missingCase, ""},
+		{"another side's caucus", "GET", "/api/v1/cases/" + k.ID + "/rooms/caucus:A/messages", "/api/v1/cases/" + k.ID + "/rooms/caucus:Z/messages", "caucus:A", "caucus:Z", ""},
+		{"another side's document", "GET", "/api/v1/cases/" + k.ID + "/documents/" + doc.ID, "/api/v1/cases/" + k.ID + "/documents/" + missingDoc, doc.ID, missingDoc, ""},
+		{"another side's document's content", "GET", "/api/v1/cases/" + k.ID + "/documents/" + doc.ID + "/content", "/api/v1/cases/" + k.ID + "/documents/" + missingDoc + "/content", doc.ID, missingDoc, ""},
+		{"another person's carry", "POST", "/api/v1/cases/" + k.ID + "/carries/" + carryID + "/consent", "/api/v1/cases/" + k.ID + "/carries/" + missingCarry + "/consent", carryID, missingCarry, consent},
+	} {
+		do := func(path string) *http.Response {
+			var rd io.Reader
+			if tc.body != "" {
+				rd = strings.NewReader(tc.body)
+			}
+			return rawRequest(t, tc.method, n.URL+path, partyB.Token, rd, map[string]string{"Content-Type": "application/json"})
+		}
+		read := func(res *http.Response) (int, string) {
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			return res.StatusCode, string(b)
+		}
+		yc, yb := read(do(tc.yours))
+		mc, mb := read(do(tc.notThere))
+		if yc != http.StatusNotFound || mc != http.StatusNotFound {
+			t.Errorf("%s: %d for the one that exists, %d for the one that does not; want 404 for both", tc.what, yc, mc)
+		}
+		if normalize(yb, tc.yoursID) != normalize(mb, tc.missedID) {
+			t.Errorf("%s: the answers differ\nexists:  %s\nmissing: %s", tc.what, yb, mb)
+		}
 	}
 }
