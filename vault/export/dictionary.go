@@ -22,7 +22,7 @@ var columnDocs = map[string]string{
 	"days_negotiation":   "Days in stage 4, negotiation and issue resolution (banded).",
 	"days_to_resolution": "Days from opening to closure, banded (empty while open).",
 	"outcome":            "full-agreement, partial-agreement, no-agreement, withdrawn; closed-unrecorded, or open.",
-	"survey_responses":   "Number of anonymous feedback survey responses for the case, in bands: " + bandLabels(responseBands) + "; generalized to " + releasedOrNot(0) + " or " + releasedOrNot(MinSurveyResponses) + " (whether the survey columns were released) or not at all.",
+	"survey_responses":   "Number of anonymous feedback survey responses for the case, in bands: " + bandLabels(responseBands) + "; generalized to " + releasedOrNot(0) + " or " + releasedOrNot(MinSurveyResponses) + " (whether the survey columns were released), never further.",
 	"comments":           `Survey comments, scrubbed of every name in the case's roster and of PII patterns (emails, phone numbers, addresses, ids, URLs, IP addresses; replaced by "[removed]"); a comment that could not be scrubbed with confidence is dropped. Joined with " | ". Empty when the case had fewer than ` + fmt.Sprint(MinSurveyResponses) + ` responses (not released).`,
 }
 
