@@ -151,7 +151,7 @@ func (s *Service) ProposeAssignment(ctx context.Context, actor account.Account, 
 	}
 	// First without the nominee's lineage: may this actor propose at all?
 	if !s.policy.DecideProposal(actor.Principal(), policy.AssignPropose, proposalFacts(c, actor, account.Account{ID: nomineeID})).Allowed {
-		return Proposal{}, s.refuse(ctx, actor, policy.AssignPropose, id)
+		return Proposal{}, s.refuse(ctx, actor, policy.AssignPropose, c)
 	}
 	nominee, err := s.accounts.Get(ctx, nomineeID)
 	if err != nil {
@@ -220,7 +220,7 @@ func (s *Service) ApproveProposal(ctx context.Context, actor account.Account, id
 		return Proposal{}, err
 	}
 	if !s.policy.Decide(actor.Principal(), policy.ProposalRead, c.Facts()).Allowed {
-		return Proposal{}, s.refuse(ctx, actor, policy.ProposalRead, id)
+		return Proposal{}, s.refuse(ctx, actor, policy.ProposalRead, c)
 	}
 	p, err := findProposal(c, proposalID)
 	if err != nil {
@@ -338,7 +338,7 @@ func (s *Service) DeclineProposal(ctx context.Context, actor account.Account, id
 		return Proposal{}, err
 	}
 	if !s.policy.Decide(actor.Principal(), policy.ProposalRead, c.Facts()).Allowed {
-		return Proposal{}, s.refuse(ctx, actor, policy.ProposalRead, id)
+		return Proposal{}, s.refuse(ctx, actor, policy.ProposalRead, c)
 	}
 	p, err := findProposal(c, proposalID)
 	if err != nil {
