@@ -27,7 +27,16 @@ type Account struct {
 	// lost laptop, a stolen token: RevokeSessions).
 	SessionsNotBefore *time.Time `json:"sessionsNotBefore,omitempty"`
 	Created           time.Time  `json:"created"`
-	PasswordHash      string     `json:"passwordHash,omitempty"`
+	// CreatedBy is the account that created this one through the API;
+	// empty for accounts the operator made from the command line
+	// (`parley admin user create`) and for participants (invites).
+	CreatedBy string `json:"createdBy,omitempty"`
+	// Lineage is CreatedBy, its creator, and so on up to an account the
+	// operator made. Whoever is in it chose (or could have chosen) the
+	// first password of an account in the chain, so policy treats them as
+	// able to act as this account (proposals.cedar). Fixed at creation.
+	Lineage      []string `json:"lineage,omitempty"`
+	PasswordHash string   `json:"passwordHash,omitempty"`
 }
 
 // Public returns the account without its password hash, for API answers.
@@ -38,7 +47,7 @@ func (a Account) Public() Account {
 
 // Principal is the account as policy sees it.
 func (a Account) Principal() policy.User {
-	return policy.User{ID: a.ID, Role: a.Role, Disabled: a.Disabled}
+	return policy.User{ID: a.ID, Role: a.Role, Disabled: a.Disabled, Lineage: a.Lineage}
 }
 
 // Limits on account fields.
@@ -80,6 +89,10 @@ type NewAccount struct {
 	Name     string
 	Role     policy.Role
 	Password string // empty only for participants
+	// Creator is the account creating this one (through the API), or nil
+	// for the operator's command line. It and its lineage become the new
+	// account's lineage.
+	Creator *Account
 }
 
 func accountKey(id string) string { return "accounts/" + id }
@@ -155,6 +168,10 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 		Name:    strings.TrimSpace(n.Name),
 		Role:    n.Role,
 		Created: s.now().UTC(),
+	}
+	if n.Creator != nil {
+		a.CreatedBy = n.Creator.ID
+		a.Lineage = append([]string{n.Creator.ID}, n.Creator.Lineage...)
 	}
 	if n.Password != "" {
 		a.PasswordHash = hashPassword(n.Password)

@@ -130,6 +130,26 @@ type Case struct {
 	CreatedBy      string        `json:"createdBy"`
 	Closed         *time.Time    `json:"closed,omitempty"`
 	Outcome        *Outcome      `json:"outcome,omitempty"`
+	// Notices are what the program did to the case's mediators (a
+	// recusal or an assignment approved by two people), told to everyone
+	// who reads the case.
+	Notices []Notice `json:"notices,omitempty"`
+	// PendingMediators were assigned by the program and read nothing until
+	// their notice period ends; they are not in Mediators (nor in Facts)
+	// until then.
+	PendingMediators []PendingMediator `json:"pendingMediators,omitempty"`
+	// Proposals are the program's proposals about the mediators. They are
+	// staff business: Get and the case's changes hand the case out without
+	// them (Redacted); staff list them with Proposals.
+	Proposals []Proposal `json:"proposals,omitempty"`
+}
+
+// Redacted returns a copy of the case without the program's proposals, for
+// the people of the case.
+func (c *Case) Redacted() *Case {
+	out := *c
+	out.Proposals = nil
+	return &out
 }
 
 // Summary is what records staff may see of a case: no title, names, or text.

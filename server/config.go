@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"time"
 
 	"github.com/parley-mediation/parley/objstore"
 )
@@ -39,6 +40,10 @@ type Config struct {
 	// WebSocketQueue is how many frames may wait for one slow WebSocket
 	// client before it is closed with 4008 (0: messaging.DefaultSendQueue).
 	WebSocketQueue int
+	// ReassignmentNotice is how long a mediator the program assigns to an
+	// orphaned case waits, after the second person's approval, before
+	// reading anything (0: cases.DefaultReassignmentNotice, 72 h).
+	ReassignmentNotice time.Duration
 }
 
 // ScaleMode reports whether the node uses S3 rather than a local directory.
@@ -59,6 +64,9 @@ func (c *Config) fill() error {
 		if c.MasterKeyFile == "" {
 			c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
 		}
+	}
+	if c.ReassignmentNotice < 0 {
+		return errors.New("--reassignment-notice must not be negative")
 	}
 	if c.AuditName == "" {
 		c.AuditName = "parley/audit"

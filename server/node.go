@@ -124,6 +124,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.Accounts = account.NewService(meta, limiter)
 	n.Cases = cases.NewService(meta, n.Accounts, pol, log)
+	if cfg.ReassignmentNotice > 0 {
+		n.Cases.ReassignmentNotice = cfg.ReassignmentNotice
+	}
 	nodeKey, err := kms.LoadOrCreateKey(ctx, store, mk, kms.NodeKeyObject, kms.NodeKeyLabel)
 	if err != nil {
 		return nil, err

@@ -153,6 +153,10 @@ func (k *isolationCast) sampleBodies() map[string]string {
 		"/documents/{docID}/hold":         `{"on":true}`,
 		"/holds":                          `{"reason":"x","authority":"x"}`,
 		"/holds/{holdID}/release":         `{"reason":"x"}`,
+		"/recusal-proposals":              `{"mediatorId":"` + k.id["mediator"] + `","reason":"x"}`,
+		"/assignment-proposals":           `{"accountId":"` + k.id["records"] + `"}`,
+		"/proposals/{proposalID}/approve": `{}`,
+		"/proposals/{proposalID}/decline": `{}`,
 	}
 }
 
@@ -282,7 +286,9 @@ func TestIsolationEveryRoute(t *testing.T) {
 			}
 			// Records staff manage holds: a hold id the cast never made is
 			// simply not found for them, not a refusal to audit.
-			unknownHold := who == "records" && strings.Contains(r.pattern, "{holdID}") && res.StatusCode == http.StatusNotFound
+			// Likewise proposals, which records staff decide.
+			unknownHold := who == "records" && (strings.Contains(r.pattern, "{holdID}") || strings.Contains(r.pattern, "{proposalID}")) &&
+				res.StatusCode == http.StatusNotFound
 			if refused && inCase && !unknownHold && !k.deniedSince(t, auditBefore, who) {
 				unaudited = append(unaudited, refusal{who, label})
 			}

@@ -29,7 +29,13 @@ export interface Account { id: string; email?: string; name: string; role: strin
 export interface Side { id: string; label: string }
 export interface Mediator { accountId: string; name: string; recused?: string }
 export interface Participant { accountId: string; name: string; role: string; side?: string }
-export interface Case { id: string; title: string; stage: string; sides: Side[]; mediators: Mediator[]; participants: Participant[] }
+export interface Case {
+  id: string; title: string; stage: string; sides: Side[]; mediators: Mediator[]; participants: Participant[];
+  notices?: CaseNotice[]; pendingMediators?: PendingMediator[];
+}
+/** What the program did to the case's mediators, said in plain words (text) by the server. */
+export interface CaseNotice { id: string; kind: string; name: string; at: string; readsFrom?: string; text: string }
+export interface PendingMediator { accountId: string; name: string; readsFrom: string }
 export interface Listed { id: string; title?: string; relation: string; stage: string }
 export interface RoomView { name: string; kind: string; side?: string; audience: string; members: string[]; present: string[] }
 export interface Pos { epoch: number; offset: number }

@@ -561,6 +561,7 @@ function render() {
   $("case-title").textContent = c.title;
   noticeEl = h("p", { id: "notice", class: "note", role: "status", "aria-live": "polite" });
   main().replaceChildren(
+    programNotices(),
     h("div", { class: "layout" },
       h("nav", { "aria-label": "Rooms" }, h("h2", { id: "rooms-title" }, "Rooms"), h("ul", { class: "rooms", id: "rooms" })),
       h("div", { class: "content" },
@@ -569,6 +570,19 @@ function render() {
         h("section", { id: "documents", "aria-labelledby": "docs-title" }, h("h2", { id: "docs-title" }, "Documents"), h("p", {}, "Loading…"))),
       h("aside", { class: "tools", "aria-label": "Safety numbers and invitations" },
         h("h2", {}, "Safety numbers"), h("div", { id: "safety" }), h("div", { id: "invite" }))));
+}
+
+/**
+ * The program's notices (a mediator recused, a new mediator assigned), shown
+ * to everyone in the case, in the words the server wrote for them.
+ */
+function programNotices(): HTMLElement | string {
+  const notices = c.notices ?? [];
+  if (notices.length === 0) return "";
+  return h("section", { id: "program-notices", class: "note", "aria-labelledby": "program-notices-title" },
+    h("h2", { id: "program-notices-title" }, "Notices from the mediation program"),
+    h("ul", {}, ...notices.map((n) => h("li", { "data-notice": n.kind }, n.text))),
+    h("p", {}, "Everyone taking part in this mediation sees these notices. If you have a concern, contact the mediation program."));
 }
 
 function renderRooms() {
