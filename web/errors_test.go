@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -148,7 +149,8 @@ func TestErrorTable(t *testing.T) {
 		if e.Status != http.StatusTooManyRequests {
 			t.Fatalf("got %+v", e)
 		}
-		// Even the right password is refused while the window lasts.
+		// Even the right password is refused from this address (it spent
+		// its guesses on this account) while the window lasts.
 		if _, err := anon.Login(ctx, "med@example.org", nodetest.Password); apiErr(t, err).Status != http.StatusTooManyRequests {
 			t.Fatalf("right password during lockout: %v", err)
 		}
@@ -193,8 +195,24 @@ func TestCookieWritesNeedSameOrigin(t *testing.T) {
 	if status, _, _ := rawPost(t, n.URL+"/api/v1/cases", "", body, cookie); status != http.StatusForbidden {
 		t.Fatalf("no origin at all: %d", status)
 	}
+	// Same host, another scheme or port: another origin (issue 15 item 5).
+	u, err := url.Parse(n.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []string{"https://" + u.Host, "http://" + u.Hostname() + ":1", "ws://" + u.Host} {
+		if status, _, _ := rawPost(t, n.URL+"/api/v1/cases", "", body, withOrigin(o)); status != http.StatusForbidden {
+			t.Fatalf("origin %s on the http server %s: %d, want 403", o, n.URL, status)
+		}
+		if status, _, _ := rawPost(t, n.URL+"/api/v1/cases", "", body, map[string]string{"Cookie": cookie["Cookie"], "Referer": o + "/app"}); status != http.StatusForbidden {
+			t.Fatalf("referer %s on the http server %s: %d, want 403", o, n.URL, status)
+		}
+	}
 	if status, _, _ := rawPost(t, n.URL+"/api/v1/cases", "", body, withOrigin(n.URL)); status != http.StatusCreated {
 		t.Fatalf("own origin: %d", status)
+	}
+	if status, _, _ := rawPost(t, n.URL+"/api/v1/cases", "", body, withOrigin("HTTP://"+strings.ToUpper(u.Host))); status != http.StatusCreated {
+		t.Fatalf("own origin spelt in capitals: %d", status)
 	}
 }
 
