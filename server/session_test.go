@@ -170,3 +170,18 @@ func TestRevokeSessionsClosesEverySocket(t *testing.T) {
 		t.Fatalf("a session opened after the revocation: %v", err)
 	}
 }
+
+// TestInvalidUTF8TextFrameCloses1007: a text frame that is not UTF-8 closes
+// the socket with 1007 (RFC 6455 §8.1), rather than answering with an error
+// frame and carrying on (issue 15 item 5).
+func TestInvalidUTF8TextFrameCloses1007(t *testing.T) {
+	n := nodetest.Embedded(t)
+	p := seedCase(t, n, n.URL)
+	ws := dialRoom(t, n.URL, p.caseID, p.partyA.Token)
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("{\"t\":\"sub\",\"room\":\"joint\xff\xfe\"}")); err != nil {
+		t.Fatal(err)
+	}
+	if code := closeCode(ws, 5*time.Second); code != websocket.CloseInvalidFramePayloadData {
+		t.Fatalf("close code %d, want 1007", code)
+	}
+}
