@@ -11,6 +11,7 @@ import (
 
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/visible"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/ratelimit"
@@ -132,6 +133,9 @@ func ValidateName(field, name string) error {
 	}
 	if utf8.RuneCountInString(n) > MaxNameLen || !utf8.ValidString(n) {
 		return fault.Invalid(field, fmt.Sprintf("at most %d characters of text", MaxNameLen))
+	}
+	if !visible.Has(n) {
+		return fault.Invalid(field, "has no visible character: letters, digits or symbols are needed")
 	}
 	return nil
 }
