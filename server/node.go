@@ -189,7 +189,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	srv.RegisterOnShutdown(n.API.CloseSockets)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(web.ProblemListener(ln)) }()
 	select {
 	case err := <-errc:
 		return err
