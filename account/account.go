@@ -11,6 +11,7 @@ import (
 
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/visible"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/ratelimit"
@@ -63,23 +64,41 @@ type Service struct {
 	now     func() time.Time
 	// SessionTTL is how long a session lasts from sign-in.
 	SessionTTL time.Duration
-	// LoginLimitPerAccount and LoginLimitPerAddress cap sign-in attempts
-	// per LoginWindow.
+	// Sign-in limits, per LoginWindow (see Login and docs/security.md,
+	// "Password guessing"):
+	//   - LoginLimitPerAddress: attempts from one client address, any
+	//     account; past it the address is refused.
+	//   - LoginLimitPerPair: wrong passwords for one account from one
+	//     address; past it that address is refused for that account.
+	//   - LoginLimitPerAccount: wrong passwords for one account from
+	//     addresses it has not signed in from (see LoginTrustTTL); past it
+	//     such addresses share one attempt per LoginSlowInterval for that
+	//     account. Addresses the account signed in from keep working.
 	LoginLimitPerAccount int
 	LoginLimitPerAddress int
+	LoginLimitPerPair    int
 	LoginWindow          time.Duration
+	LoginSlowInterval    time.Duration
+	// LoginTrustTTL is how long an address stays known to an account
+	// after a successful sign-in from it.
+	LoginTrustTTL time.Duration
 }
 
 // NewService returns a Service with the documented defaults: sessions of 7
-// days; 10 sign-in attempts per account and 100 per client address in 15
-// minutes.
+// days; per 15 minutes, 100 sign-in attempts per client address, 10 wrong
+// passwords per account from one address and 20 per account from addresses
+// it has not signed in from in 30 days, then one attempt a minute from
+// those.
 func NewService(meta *metastore.Store, limiter ratelimit.Limiter) *Service {
 	return &Service{
 		meta: meta, limiter: limiter, now: time.Now,
 		SessionTTL:           7 * 24 * time.Hour,
-		LoginLimitPerAccount: 10,
+		LoginLimitPerAccount: 20,
 		LoginLimitPerAddress: 100,
+		LoginLimitPerPair:    10,
 		LoginWindow:          15 * time.Minute,
+		LoginSlowInterval:    time.Minute,
+		LoginTrustTTL:        30 * 24 * time.Hour,
 	}
 }
 
@@ -127,6 +146,9 @@ func ValidateName(field, name string) error {
 	}
 	if utf8.RuneCountInString(n) > MaxNameLen || !utf8.ValidString(n) {
 		return fault.Invalid(field, fmt.Sprintf("at most %d characters of text", MaxNameLen))
+	}
+	if !visible.Has(n) {
+		return fault.Invalid(field, "has no visible character: letters, digits or symbols are needed")
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/visible"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -137,6 +138,9 @@ func checkText(field, text string, max int) error {
 	}
 	if !utf8.ValidString(t) || utf8.RuneCountInString(t) > max {
 		return fault.Invalid(field, fmt.Sprintf("at most %d characters of text", max))
+	}
+	if !visible.Has(t) {
+		return fault.Invalid(field, "has no visible character: letters, digits or symbols are needed")
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -218,6 +219,12 @@ func (c *conn) reader(ctx context.Context) {
 		if kind != websocket.TextMessage {
 			c.error("", "", "invalid", "text frames only")
 			continue
+		}
+		if !utf8.Valid(data) {
+			// RFC 6455 §8.1: a text frame that is not UTF-8 fails the
+			// connection with 1007.
+			c.shutdown(websocket.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
+			return
 		}
 		f, err := DecodeClientFrame(data)
 		if err != nil {

@@ -206,7 +206,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 // gracefully (in-flight requests get up to 10 s).
 func serveUntil(ctx context.Context, ln net.Listener, srv *http.Server) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(web.ProblemListener(ln)) }()
 	select {
 	case err := <-errc:
 		return err

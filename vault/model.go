@@ -12,6 +12,7 @@ import (
 
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/visible"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -162,6 +163,9 @@ func checkName(name string) (string, error) {
 	}
 	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > MaxNameLen {
 		return "", fault.Invalid("name", fmt.Sprintf("at most %d characters of text", MaxNameLen))
+	}
+	if !visible.Has(n) {
+		return "", fault.Invalid("name", "has no visible character: letters, digits or symbols are needed")
 	}
 	if strings.ContainsFunc(n, unicode.IsControl) {
 		return "", fault.Invalid("name", "no control characters")
