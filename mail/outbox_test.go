@@ -23,8 +23,12 @@ func TestHeaderInjectionRefused(t *testing.T) {
 		func(m *Message) { m.Subject = "Session\r\nBcc: spy@evil.test" },
 		func(m *Message) { m.Subject = "Session\u2028Bcc: spy@evil.test" },
 		func(m *Message) { m.Subject = strings.Repeat("x", MaxSubjectLen+1) },
-		func(m *Message) { m.Attachment = &Attachment{Name: "a.ics\r\nX: y", ContentType: "text/calendar", Data: []byte("x")} },
-		func(m *Message) { m.Attachment = &Attachment{Name: "a.ics", ContentType: "text/calendar\nX: y", Data: []byte("x")} },
+		func(m *Message) {
+			m.Attachment = &Attachment{Name: "a.ics\r\nX: y", ContentType: "text/calendar", Data: []byte("x")}
+		},
+		func(m *Message) {
+			m.Attachment = &Attachment{Name: "a.ics", ContentType: "text/calendar\nX: y", Data: []byte("x")}
+		},
 		func(m *Message) { m.ID = "../../keys/records" },
 	}
 	for i, change := range bad {
