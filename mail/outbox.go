@@ -128,6 +128,9 @@ type Config struct {
 	// OnSendStart, if set, is called after a message is claimed and before
 	// it is handed to the transport (the crash tests stop there).
 	OnSendStart func(m *Message)
+	// OnSent, if set, is called after the transport returned and before
+	// the outcome is recorded (the crash tests stop there too).
+	OnSent func(m *Message, err error)
 }
 
 // Outbox stores and sends messages.
@@ -480,6 +483,9 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 	if o.cfg.Transport != nil {
 		sendErr = o.cfg.Transport.Send(ctx, &claimed)
 		final = Sent
+	}
+	if o.cfg.OnSent != nil {
+		o.cfg.OnSent(&claimed, sendErr)
 	}
 	// Record the outcome. Use a context that outlives a cancelled caller:
 	// a delivered message left as Sending would later read as uncertain.
