@@ -176,7 +176,12 @@ func dueKey(caseID, id string) string { return "outbox/due/" + caseID + "/" + id
 
 type dueMarker struct {
 	NotBefore time.Time `json:"notBefore"`
+	Created   time.Time `json:"created"`
 }
+
+// orphanAge is how old a due marker without its message must be before it
+// is taken for the leftover of an interrupted Enqueue and removed.
+const orphanAge = 10 * time.Minute
 
 // CheckHeader refuses a value that would reach a mail header with a line
 // break or another control character in it (header injection), or that is
@@ -257,7 +262,7 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) error {
 	m.NextAttempt = m.NotBefore
 	// The marker goes first: a marker without its message is skipped (and
 	// tidied), while a message without a marker would never be sent.
-	if _, err := o.cfg.Meta.Create(ctx, dueKey(m.CaseID, m.ID), dueMarker{NotBefore: m.NotBefore}); err != nil && !errors.Is(err, metastore.ErrExists) {
+	if _, err := o.cfg.Meta.Create(ctx, dueKey(m.CaseID, m.ID), dueMarker{NotBefore: m.NotBefore, Created: now}); err != nil && !errors.Is(err, metastore.ErrExists) {
 		return err
 	}
 	if _, err := o.cfg.Meta.Create(ctx, msgKey(m.CaseID, m.ID), m); err != nil && !errors.Is(err, metastore.ErrExists) {
@@ -466,8 +471,13 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 	case errors.Is(err, errFinal):
 		return false, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
 	case errors.Is(err, metastore.ErrNotFound):
-		// A marker whose message was never written (its Enqueue stopped
-		// between the two writes and was not retried).
+		// A marker without its message: an Enqueue between its two writes
+		// (leave it), or one that stopped there long ago and was never
+		// retried (tidy it).
+		var mk dueMarker
+		if _, err := o.cfg.Meta.Get(ctx, dueKey(caseID, id), &mk); err != nil || o.cfg.Now().Sub(mk.Created) < orphanAge {
+			return false, nil
+		}
 		return false, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
 	case err != nil:
 		return false, err

@@ -231,3 +231,37 @@ func TestCancelRef(t *testing.T) {
 		t.Fatalf("%d due markers left", n)
 	}
 }
+
+// A sender pass that runs between Enqueue's two writes (the due marker,
+// then the message) must not drop the marker: the message is sent once it
+// is written. (The development outbox of a node lost invitations this way.)
+func TestPassBetweenEnqueueWrites(t *testing.T) {
+	clk := newClock()
+	o := New(Config{Meta: dirMeta(t), Now: clk.Now})
+	m := testMessage("race", 1)
+	if _, err := o.cfg.Meta.Create(t.Context(), dueKey(m.CaseID, m.ID), dueMarker{NotBefore: clk.Now(), Created: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := o.RunOnce(t.Context()); n != 0 || err != nil {
+		t.Fatalf("%d %v", n, err)
+	}
+	// Enqueue's second write.
+	m.State, m.NotBefore, m.NextAttempt, m.Created = Pending, clk.Now(), clk.Now(), clk.Now()
+	if _, err := o.cfg.Meta.Create(t.Context(), msgKey(m.CaseID, m.ID), m); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := o.RunOnce(t.Context()); n != 1 || err != nil {
+		t.Fatalf("the message was not sent after the marker survived: %d %v", n, err)
+	}
+	// A marker left alone for long (an Enqueue that never finished) is
+	// tidied away.
+	orphan := testMessage("race", 2)
+	o.cfg.Meta.Create(t.Context(), dueKey(orphan.CaseID, orphan.ID), dueMarker{NotBefore: clk.Now(), Created: clk.Now()})
+	clk.Add(orphanAge)
+	o.RunOnce(t.Context())
+	var due int
+	o.cfg.Meta.List(t.Context(), "outbox/due/", func(string) error { due++; return nil })
+	if due != 0 {
+		t.Fatalf("%d markers left", due)
+	}
+}

@@ -355,6 +355,10 @@ func (s *Service) list(ctx context.Context, caseID string) ([]Session, error) {
 	return out, err
 }
 
+// Development reports whether mail is only held for the development
+// outbox (no SMTP server configured).
+func (s *Service) Development() bool { return s.cfg.Outbox == nil || s.cfg.Outbox.Development() }
+
 // Mail returns the case's outbox (recipients, kinds, delivery state) to
 // the case's mediators.
 func (s *Service) Mail(ctx context.Context, actor account.Account, caseID string) ([]mail.Message, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/retention"
+	"github.com/parley-mediation/parley/schedule"
 	"github.com/parley-mediation/parley/vault"
 )
 
@@ -49,6 +50,9 @@ type Deps struct {
 	// KeyDir serves end-to-end encryption's key directory, membership
 	// statements and carries (handlers_e2ee.go).
 	KeyDir *keydir.Service
+	// Schedule serves a case's sessions and its outbox
+	// (handlers_sessions.go).
+	Schedule *schedule.Service
 	// Ready reports whether the node's backing services (object store,
 	// Redis) answer; /readyz fails while it returns an error.
 	Ready func(ctx context.Context) error
@@ -87,6 +91,7 @@ type API struct {
 	sockets        context.Context
 	closeSockets   context.CancelFunc
 	wsQueue        int
+	schedule       *schedule.Service
 }
 
 // New builds the API. Each API has its own metrics registry, so several
@@ -100,7 +105,7 @@ func New(d Deps) *API {
 		publicURL: strings.TrimRight(d.PublicURL, "/"), trustForwarded: d.TrustForwardedFor,
 		auditKeyText: d.AuditVerifierKey,
 		messaging:    d.Messaging, caucus: d.Caucus, keydir: d.KeyDir, vault: d.Vault,
-		wsQueue: d.WebSocketQueue, retention: d.Retention,
+		wsQueue: d.WebSocketQueue, retention: d.Retention, schedule: d.Schedule,
 	}
 	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {
 		a.publicOrigin = u.Scheme + "://" + u.Host
@@ -187,6 +192,7 @@ func (a *API) routes() chi.Router {
 				a.e2eeRoutes(r)
 				a.vaultRoutes(r)
 				a.caseHoldRoutes(r)
+				a.sessionRoutes(r)
 			})
 		})
 	})
