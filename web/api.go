@@ -146,6 +146,7 @@ func (a *API) routes() chi.Router {
 	r.Get("/app", a.appPage)
 	r.Get("/join", a.appPage)
 	r.Get("/survey", a.page("static/survey.html"))
+	r.Get("/checkin", a.page("static/checkin.html"))
 	r.Get("/static/{file}", a.staticFile)
 	r.Get("/static/dist/{file}", a.bundleFile)
 
@@ -158,6 +159,7 @@ func (a *API) routes() chi.Router {
 		r.Post("/invites/redeem", a.redeemInvite)
 		r.Post("/surveys/responses", a.submitSurvey)
 		r.Get("/surveys/questions", a.surveyQuestions)
+		r.Post("/checkins", a.submitCheckIn)
 		r.Get("/audit/checkpoint", a.auditCheckpoint)
 		r.Get("/audit/key", a.auditKey)
 

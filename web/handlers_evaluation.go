@@ -137,7 +137,11 @@ func (a *API) runExport(w http.ResponseWriter, r *http.Request) {
 		opts.Recipient = rcp
 	}
 	var buf bytes.Buffer
-	rep, err := export.Run(r.Context(), a.cases, &buf, opts)
+	var src export.Source = a.cases
+	if a.schedule != nil {
+		src = evaluationSource{a.cases, a.schedule}
+	}
+	rep, err := export.Run(r.Context(), src, &buf, opts)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

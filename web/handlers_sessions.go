@@ -1,11 +1,13 @@
 package web
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/mail"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/schedule"
@@ -18,6 +20,8 @@ func (a *API) sessionRoutes(r chi.Router) {
 	r.Post("/sessions/{sessionID}/cancel", a.cancelSession)
 	r.Get("/mail", a.caseMail)
 	r.Post("/mail/{messageID}/resend", a.resendMail)
+	r.Get("/followups", a.getFollowUps)
+	r.Post("/followups", a.setFollowUps)
 }
 
 // sessionView is a session as the actor may see it: the reasons for moves
@@ -149,4 +153,73 @@ func (a *API) resendMail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, mailView(&m, a.schedule.Development()))
+}
+
+func followUpView(p *schedule.FollowUpPlan) api.FollowUpResponse {
+	out := api.FollowUpResponse{Checkpoints: []api.FollowUpCheckpoint{}}
+	if p != nil {
+		for _, c := range p.Checkpoints {
+			out.Checkpoints = append(out.Checkpoints, api.FollowUpCheckpoint{Days: c.Days, Due: c.Due, Issued: c.Issued})
+		}
+	}
+	return out
+}
+
+func (a *API) setFollowUps(w http.ResponseWriter, r *http.Request) {
+	var req api.FollowUpRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	plan, links, err := a.schedule.SetFollowUps(r.Context(), actor, chi.URLParam(r, "caseID"), req.Days)
+	if plan == nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := followUpView(plan)
+	if err != nil {
+		a.log.WarnContext(r.Context(), "follow-up mail", "error", err.Error())
+		out.MailWarning = "The follow-ups are set, but some of their mail could not be queued. Give the links below by hand."
+	}
+	for _, l := range links {
+		out.Links = append(out.Links, api.CheckInLink{Name: l.Name, Days: l.Days, Link: a.schedule.CheckInURL() + "#" + l.Token})
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func (a *API) getFollowUps(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	plan, err := a.schedule.FollowUps(r.Context(), actor, chi.URLParam(r, "caseID"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, followUpView(plan))
+}
+
+// submitCheckIn needs no session: the single-use token is the capability,
+// and nothing links the answer to the person.
+func (a *API) submitCheckIn(w http.ResponseWriter, r *http.Request) {
+	var req api.CheckInRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := a.schedule.SubmitCheckIn(r.Context(), req.Token, req.Answer, req.Comment); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// evaluationSource adds the agreement check-ins to the cases for the
+// evaluation export.
+type evaluationSource struct {
+	*cases.Service
+	schedule *schedule.Service
+}
+
+func (e evaluationSource) FollowUpCounts(ctx context.Context, caseID string) (int, int, int, error) {
+	return e.schedule.FollowUpCounts(ctx, caseID)
 }

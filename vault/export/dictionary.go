@@ -23,6 +23,9 @@ var columnDocs = map[string]string{
 	"days_to_resolution": "Days from opening to closure, banded (empty while open).",
 	"outcome":            "full-agreement, partial-agreement, no-agreement, withdrawn; closed-unrecorded, or open.",
 	"survey_responses":   "Number of anonymous feedback survey responses for the case.",
+	"followup_honoured":  "Anonymous check-ins on the case's agreement (30, 90 … days after closure, as the mediator set them) answered \"honoured\", in bands: " + bandLabels(countBands) + ".",
+	"followup_partly":    "Check-ins answered \"partly\" (banded as above).",
+	"followup_not":       "Check-ins answered \"not\" (banded as above).",
 	"comments":           `Survey comments, scrubbed of every name in the case's roster and of PII patterns (emails, phone numbers, addresses, ids, URLs, IP addresses; replaced by "[removed]"); a comment that could not be scrubbed with confidence is dropped. Joined with " | ".`,
 }
 
