@@ -11,7 +11,9 @@ const (
 	// MailRead: see the case's outbox (recipients, delivery state) and
 	// ask for a resend.
 	MailRead Action = "mail.read"
+	// CaseloadView: open the caseload view (server-wide).
+	CaseloadView Action = "caseload.view"
 )
 
 // SessionActions lists the session and mail actions.
-func SessionActions() []Action { return []Action{SessionManage, SessionRead, MailRead} }
+func SessionActions() []Action { return []Action{SessionManage, SessionRead, MailRead, CaseloadView} }

@@ -37,6 +37,11 @@ func TestSessionActions(t *testing.T) {
 			t.Errorf("%s %s: allowed=%v, want %v", c.user.ID, c.a, got, c.want)
 		}
 	}
+	for role, want := range map[Role]bool{RoleMediator: true, RoleRecords: true, RoleAdmin: false, RoleParticipant: false} {
+		if got := e.Decide(User{ID: "x", Role: role}, CaseloadView, nil).Allowed; got != want {
+			t.Errorf("%s caseload: %v", role, got)
+		}
+	}
 	src := Source()
 	for _, a := range SessionActions() {
 		if !strings.Contains(src, `Action::"`+string(a)+`"`) {

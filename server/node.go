@@ -16,6 +16,7 @@ import (
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/caseload"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/keydir"
@@ -161,7 +162,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.Schedule = schedule.New(schedule.Config{Meta: meta, Cases: n.Cases, Accounts: n.Accounts, Policy: pol, Audit: log,
 		Outbox: n.Outbox, From: cfg.MailFrom, JoinURL: strings.TrimRight(cfg.PublicURL, "/") + "/app", Reminders: cfg.Reminders})
 	n.API = web.New(web.Deps{
-		Schedule:  n.Schedule,
+		Schedule: n.Schedule, Caseload: &caseload.Service{Cases: n.Cases, Schedule: n.Schedule, Policy: pol, Audit: log},
 		Messaging: n.Messages, Caucus: n.Rooms, Vault: n.Vault, KeyDir: n.KeyDir, Retention: n.Retention,
 		Accounts: n.Accounts, Cases: n.Cases, Audit: log, AuditVerifierKey: signer.VerifierKey(), Policy: pol,
 		Ready: n.Ready, Log: cfg.Log, PublicURL: cfg.PublicURL, TrustForwardedFor: cfg.TrustForwardedFor,

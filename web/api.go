@@ -16,6 +16,7 @@ import (
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/caseload"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/keydir"
@@ -53,6 +54,8 @@ type Deps struct {
 	// Schedule serves a case's sessions and its outbox
 	// (handlers_sessions.go).
 	Schedule *schedule.Service
+	// Caseload builds the caseload view.
+	Caseload *caseload.Service
 	// Ready reports whether the node's backing services (object store,
 	// Redis) answer; /readyz fails while it returns an error.
 	Ready func(ctx context.Context) error
@@ -92,6 +95,7 @@ type API struct {
 	closeSockets   context.CancelFunc
 	wsQueue        int
 	schedule       *schedule.Service
+	caseload       *caseload.Service
 }
 
 // New builds the API. Each API has its own metrics registry, so several
@@ -105,7 +109,7 @@ func New(d Deps) *API {
 		publicURL: strings.TrimRight(d.PublicURL, "/"), trustForwarded: d.TrustForwardedFor,
 		auditKeyText: d.AuditVerifierKey,
 		messaging:    d.Messaging, caucus: d.Caucus, keydir: d.KeyDir, vault: d.Vault,
-		wsQueue: d.WebSocketQueue, retention: d.Retention, schedule: d.Schedule,
+		wsQueue: d.WebSocketQueue, retention: d.Retention, schedule: d.Schedule, caseload: d.Caseload,
 	}
 	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {
 		a.publicOrigin = u.Scheme + "://" + u.Host
@@ -176,6 +180,7 @@ func (a *API) routes() chi.Router {
 			r.Get("/exports/dictionary", a.exportDictionary)
 			a.retentionRoutes(r)
 			r.Get("/cases", a.listCases)
+			r.Get("/caseload", a.caseloadView)
 			r.Post("/cases", a.createCase)
 			r.Route("/cases/{caseID}", func(r chi.Router) {
 				r.Get("/", a.getCase)

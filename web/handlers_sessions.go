@@ -223,3 +223,13 @@ type evaluationSource struct {
 func (e evaluationSource) FollowUpCounts(ctx context.Context, caseID string) (int, int, int, error) {
 	return e.schedule.FollowUpCounts(ctx, caseID)
 }
+
+func (a *API) caseloadView(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	v, err := a.caseload.View(r.Context(), actor)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
