@@ -277,3 +277,36 @@ func (s *Service) Overdue(ctx context.Context, caseID string, now time.Time) ([]
 	}
 	return out, nil
 }
+
+// MailSurveys mails each party and lawyer with an address their survey
+// link after the outcome is recorded. links are RecordOutcome's, one per
+// non-observer participant in roster order; surveyURL is the survey page.
+// The message says nothing of the case.
+func (s *Service) MailSurveys(ctx context.Context, c *cases.Case, links []cases.SurveyLink, surveyURL string) error {
+	if s.cfg.Outbox == nil {
+		return nil
+	}
+	var errs []error
+	i := 0
+	for _, p := range c.Participants {
+		if p.Role == cases.RoleObserver {
+			continue
+		}
+		if i >= len(links) {
+			break
+		}
+		link := links[i]
+		i++
+		acct, err := s.cfg.Accounts.Get(ctx, p.AccountID)
+		if err != nil || acct.Email == "" {
+			continue
+		}
+		errs = append(errs, s.cfg.Outbox.Enqueue(ctx, mail.Message{
+			ID: mailID("survey", c.ID, p.AccountID), CaseID: c.ID, Kind: mail.KindSurvey, To: acct.Email, ToAccount: p.AccountID,
+			Subject: "How was your mediation?",
+			Text: fmt.Sprintf("Your mediation has ended. Would you tell the program how it went? Six short questions, anonymous: %s#%s%s",
+				surveyURL, link.Token, mailFooter),
+		}))
+	}
+	return errors.Join(errs...)
+}

@@ -106,3 +106,39 @@ func TestNoFollowUpsWithoutAgreement(t *testing.T) {
 	_, _, err := e.svc.SetFollowUps(t.Context(), e.mediator, e.c.ID, []int{30})
 	wantIs(t, err, fault.ErrConflict)
 }
+
+// After the outcome, each party with an address gets the survey link by
+// mail, and nothing else about the case.
+func TestSurveyMail(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	if _, err := e.cases.SetStage(ctx, e.mediator, e.c.ID, cases.StageClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	c, links, err := e.cases.RecordOutcome(ctx, e.mediator, e.c.ID, cases.FullAgreement, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.MailSurveys(ctx, c, links, "https://parley.example.test/survey"); err != nil {
+		t.Fatal(err)
+	}
+	msgs, _ := e.outbox.List(ctx, e.c.ID)
+	got := map[string]string{}
+	for _, m := range msgs {
+		if m.Kind == mail.KindSurvey {
+			got[m.To] = m.Text
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("survey mail to %v", got)
+	}
+	for to, text := range got {
+		if !strings.Contains(text, "/survey#") || strings.Contains(text, "Deposit") || strings.Contains(text, "Alex") {
+			t.Fatalf("survey mail to %s: %q", to, text)
+		}
+	}
+	// Each got their own link.
+	if got["alex@example.test"] == got["blair@example.test"] {
+		t.Fatal("both parties got the same link")
+	}
+}

@@ -48,6 +48,11 @@ func (a *API) recordOutcome(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	if a.schedule != nil {
+		if err := a.schedule.MailSurveys(r.Context(), c, links, a.publicURL+"/survey"); err != nil {
+			a.log.WarnContext(r.Context(), "survey mail", "error", err.Error())
+		}
+	}
 	out := OutcomeResponse{Case: c, Surveys: []SurveyLink{}}
 	for _, l := range links {
 		out.Surveys = append(out.Surveys, SurveyLink{Name: l.Name, Link: a.publicURL + "/survey#" + l.Token})
