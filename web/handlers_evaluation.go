@@ -48,6 +48,11 @@ func (a *API) recordOutcome(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	if a.schedule != nil {
+		if err := a.schedule.MailSurveys(r.Context(), c, links, a.publicURL+"/survey"); err != nil {
+			a.log.WarnContext(r.Context(), "survey mail", "error", err.Error())
+		}
+	}
 	out := OutcomeResponse{Case: c, Surveys: []SurveyLink{}}
 	for _, l := range links {
 		out.Surveys = append(out.Surveys, SurveyLink{Name: l.Name, Link: a.publicURL + "/survey#" + l.Token})
@@ -137,7 +142,11 @@ func (a *API) runExport(w http.ResponseWriter, r *http.Request) {
 		opts.Recipient = rcp
 	}
 	var buf bytes.Buffer
-	rep, err := export.Run(r.Context(), a.cases, &buf, opts)
+	var src export.Source = a.cases
+	if a.schedule != nil {
+		src = evaluationSource{a.cases, a.schedule}
+	}
+	rep, err := export.Run(r.Context(), src, &buf, opts)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

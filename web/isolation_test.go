@@ -157,6 +157,11 @@ func (k *isolationCast) sampleBodies() map[string]string {
 		"/assignment-proposals":           `{"accountId":"` + k.id["records"] + `"}`,
 		"/proposals/{proposalID}/approve": `{}`,
 		"/proposals/{proposalID}/decline": `{}`,
+		"/sessions":                       `{"start":"` + time.Now().Add(72*time.Hour).UTC().Format("2006-01-02T15:04") + `","timeZone":"UTC","minutes":60}`,
+		"/sessions/{sessionID}/move":      `{"start":"` + time.Now().Add(96*time.Hour).UTC().Format("2006-01-02T15:04") + `","reason":"x"}`,
+		"/sessions/{sessionID}/cancel":    `{"reason":"x"}`,
+		"/mail/{messageID}/resend":        `{}`,
+		"/followups":                      `{"days":[30,90]}`,
 	}
 }
 

@@ -107,8 +107,8 @@ export const api = {
     if (!res.ok) throw new APIError(res.status, json);
     return json as Document;
   },
-  invite: (id: string, role: string, side: string, name: string) =>
-    call<{ link: string; expires: string }>("POST", casePath(id) + "/invites", { role, side, name, ttlSeconds: 7 * 24 * 3600 }),
+  invite: (id: string, role: string, side: string, name: string, email = "") =>
+    call<{ link: string; expires: string }>("POST", casePath(id) + "/invites", { role, side, name, email, ttlSeconds: 7 * 24 * 3600 }),
   hold: (id: string, doc: string, on: boolean) => call<Document>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/hold`, { on }),
   plans: () => call<Plan[]>("GET", "/api/v1/retention/plans"),
   makePlan: (asOf: string) => call<Plan>("POST", "/api/v1/retention/plans", { asOf }),
