@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/parley-mediation/parley/api"
 )
 
 // Connection timing and queue size.
@@ -216,20 +218,20 @@ func (c *conn) reader(ctx context.Context) {
 		}
 		c.ws.SetReadDeadline(time.Now().Add(pongWait))
 		if kind != websocket.TextMessage {
-			c.error("", "", "invalid", "text frames only")
+			c.error("", "", api.CodeInvalid, "text frames only")
 			continue
 		}
 		f, err := DecodeClientFrame(data)
 		if err != nil {
-			c.error("", "", "invalid", err.Error())
+			c.error("", "", api.CodeInvalid, err.Error())
 			continue
 		}
-		switch f.T {
-		case "sub":
+		switch f.Type {
+		case api.FrameSub:
 			c.subscribe(ctx, f)
-		case "unsub":
+		case api.FrameUnsub:
 			c.unsubscribe(f.Room)
-		case "pub":
+		case api.FramePub:
 			c.publish(ctx, f)
 		}
 		if c.isClosed() {
@@ -244,8 +246,8 @@ func (c *conn) isClosed() bool {
 	return c.closed
 }
 
-func (c *conn) error(room, id, code, detail string) {
-	c.Send(encodeFrame(ServerFrame{T: "error", Room: room, ID: id, Code: code, Detail: detail}))
+func (c *conn) error(room, id string, code api.ErrorCode, detail string) {
+	c.Send(encodeFrame(api.ServerFrame{Type: api.FrameError, Room: room, ID: id, Code: code, Detail: detail}))
 }
 
 // refuse answers an authorization failure: a room refusal is an error
@@ -255,7 +257,7 @@ func (c *conn) refuse(room, id string, err error) {
 		c.shutdown(CloseAccessLost, "access to this case ended")
 		return
 	}
-	c.error(room, id, "forbidden", "not allowed in this room")
+	c.error(room, id, api.CodeForbidden, "not allowed in this room")
 }
 
 func (c *conn) resolve(ctx context.Context, name, action string) (Room, error) {
@@ -264,7 +266,7 @@ func (c *conn) resolve(ctx context.Context, name, action string) (Room, error) {
 	return c.opts.Auth.Resolve(ctx, name, action)
 }
 
-func (c *conn) subscribe(ctx context.Context, f *ClientFrame) {
+func (c *conn) subscribe(ctx context.Context, f *api.ClientFrame) {
 	room, err := c.resolve(ctx, f.Room, "join")
 	if err != nil {
 		c.refuse(f.Room, "", err)
@@ -273,7 +275,7 @@ func (c *conn) subscribe(ctx context.Context, f *ClientFrame) {
 	c.unsubscribe(f.Room)
 	sub, err := c.s.Subscribe(ctx, room, c.opts.User, c.id, f.From, c)
 	if err != nil {
-		c.error(f.Room, "", "unavailable", "could not subscribe; try again")
+		c.error(f.Room, "", api.CodeUnavailable, "could not subscribe; try again")
 		return
 	}
 	c.mu.Lock()
@@ -298,7 +300,7 @@ func (c *conn) unsubscribe(name string) {
 
 // publish enqueues in arrival order, then waits for durability off the
 // read loop, so a client may pipeline up to maxInFlight messages.
-func (c *conn) publish(ctx context.Context, f *ClientFrame) {
+func (c *conn) publish(ctx context.Context, f *api.ClientFrame) {
 	room, err := c.resolve(ctx, f.Room, "post")
 	if err != nil {
 		c.refuse(f.Room, f.ID, err)
@@ -306,7 +308,7 @@ func (c *conn) publish(ctx context.Context, f *ClientFrame) {
 	}
 	done, err := c.s.Enqueue(ctx, room.ID, Message{ID: f.ID, From: c.opts.User, Body: f.Body})
 	if err != nil {
-		c.error(f.Room, f.ID, "unavailable", "not stored; send again")
+		c.error(f.Room, f.ID, api.CodeUnavailable, "not stored; send again")
 		return
 	}
 	if c.inFlight == nil {
@@ -339,11 +341,11 @@ func (c *conn) acker(ctx context.Context, in <-chan inFlightPub) {
 		select {
 		case r := <-p.done:
 			if r.Err != nil {
-				c.error(p.room, p.id, "unavailable", "not stored; send again")
+				c.error(p.room, p.id, api.CodeUnavailable, "not stored; send again")
 				continue
 			}
 			m := Message{Epoch: r.Msg.Epoch, Offset: r.Msg.Offset, At: r.Msg.At}
-			c.Send(encodeFrame(ServerFrame{T: "ack", Room: p.room, ID: p.id, M: &m}))
+			c.Send(encodeFrame(api.ServerFrame{Type: api.FrameAck, Room: p.room, ID: p.id, Msg: &m}))
 		case <-ctx.Done():
 			return
 		}
@@ -380,7 +382,7 @@ func (c *conn) recheck(ctx context.Context) {
 				return
 			}
 			c.unsubscribe(n)
-			c.error(n, "", "forbidden", "you are no longer in this room")
+			c.error(n, "", api.CodeForbidden, "you are no longer in this room")
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/objstore"
 )
@@ -159,7 +160,7 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		if fr.Room == "" || len(fr.Room) > maxRoomName || len(fr.Body) > MaxBody || len(fr.ID) > MaxClientID {
 			t.Fatalf("frame past its limits accepted: %+v", fr)
 		}
-		if fr.T == "pub" && (fr.ID == "" || len(fr.Body) == 0) {
+		if fr.Type == api.FramePub && (fr.ID == "" || len(fr.Body) == 0) {
 			t.Fatalf("pub without id or body accepted")
 		}
 	})

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -52,7 +52,7 @@ func TestAdminChangesCaseWithoutReadingIt(t *testing.T) {
 
 func assertSummaryOnly(t *testing.T, what string, raw json.RawMessage) {
 	t.Helper()
-	var c cases.Case
+	var c api.Case
 	if err := json.Unmarshal(raw, &c); err != nil {
 		t.Fatalf("%s answer does not decode as a case: %v: %s", what, err, raw)
 	}

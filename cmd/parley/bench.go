@@ -22,6 +22,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/server"
@@ -304,13 +305,13 @@ func (b *fanoutBench) connect(ctx context.Context) error {
 			}
 			c := &benchConn{ws: ws, room: r, ready: make(chan struct{})}
 			b.members = append(b.members, c)
-			c.write(messaging.ClientFrame{T: "sub", Room: "joint"})
+			c.write(api.ClientFrame{Type: "sub", Room: "joint"})
 		}
 	}
 	return nil
 }
 
-func (c *benchConn) write(f messaging.ClientFrame) error {
+func (c *benchConn) write(f api.ClientFrame) error {
 	data, _ := json.Marshal(f)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -402,7 +403,7 @@ func (c *benchConn) publish(i, size int, interval time.Duration, stop chan struc
 		case <-t.C:
 		}
 		binary.BigEndian.PutUint64(body, uint64(time.Now().UnixNano()))
-		if c.write(messaging.ClientFrame{T: "pub", Room: "joint", ID: strconv.Itoa(i) + "-" + strconv.Itoa(n), Body: body}) != nil {
+		if c.write(api.ClientFrame{Type: "pub", Room: "joint", ID: strconv.Itoa(i) + "-" + strconv.Itoa(n), Body: body}) != nil {
 			return
 		}
 	}
@@ -418,11 +419,11 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 			}
 			return
 		}
-		var f messaging.ServerFrame
+		var f api.ServerFrame
 		if json.Unmarshal(data, &f) != nil {
 			continue
 		}
-		switch f.T {
+		switch f.Type {
 		case "subscribed":
 			if !subscribed {
 				subscribed = true
@@ -431,10 +432,10 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 		case "ack":
 			c.acked.Add(1)
 		case "msgs":
-			c.got.Add(int64(len(f.Ms)))
+			c.got.Add(int64(len(f.Msgs)))
 			if measuring.Load() {
 				now := time.Now().UnixNano()
-				for _, m := range f.Ms {
+				for _, m := range f.Msgs {
 					if len(m.Body) >= 8 {
 						c.lat = append(c.lat, (now-int64(binary.BigEndian.Uint64(m.Body)))/1000)
 						measured.Add(1)
@@ -466,7 +467,7 @@ func (b *fanoutBench) idleMemory(ctx context.Context, n int) (float64, error) {
 		if err != nil {
 			return 0, err
 		}
-		data, _ := json.Marshal(messaging.ClientFrame{T: "sub", Room: "joint"})
+		data, _ := json.Marshal(api.ClientFrame{Type: "sub", Room: "joint"})
 		ws.WriteMessage(websocket.TextMessage, data)
 		conns = append(conns, ws)
 	}
