@@ -91,7 +91,7 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	token, _ := sessionToken(r)
-	a.messaging.ServeConn(a.sockets, ws, messaging.ConnOptions{
+	serveSocket(a.sockets, a.messaging, ws, socketOptions{
 		User: actor.ID, Auth: a.caucus.Authorizer(actor, caseID), Watch: caucus.CaseTopic(caseID), Queue: a.wsQueue,
 		SessionTopics: []string{a.accounts.SessionTopic(token), account.AccountTopic(actor.ID)},
 		SessionValid: func(ctx context.Context) bool {

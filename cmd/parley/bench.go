@@ -24,7 +24,6 @@ import (
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
-	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/server"
 )
 
@@ -58,8 +57,8 @@ func benchFanout(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *payload < 16 || *payload > messaging.MaxBody || *rooms < 1 || *members < 2 || *rate < 1 || *nodes < 1 {
-		return usagef("need --payload 16..%d, --rooms ≥ 1, --members ≥ 2, --rate ≥ 1, --nodes ≥ 1", messaging.MaxBody)
+	if *payload < 16 || *payload > api.MaxBody || *rooms < 1 || *members < 2 || *rate < 1 || *nodes < 1 {
+		return usagef("need --payload 16..%d, --rooms ≥ 1, --members ≥ 2, --rate ≥ 1, --nodes ≥ 1", api.MaxBody)
 	}
 	if *nodes > 1 && (cfg.S3.Endpoint == "" || cfg.RedisURL == "") {
 		return usagef("--nodes > 1 needs --s3-endpoint and --redis-url (a data directory belongs to one process)")

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/server"
+	"github.com/parley-mediation/parley/web"
 )
 
 func init() {
@@ -53,7 +53,7 @@ func serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "URL users reach this deployment at (default http://ADDR)")
 	fs.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take client addresses from X-Forwarded-For (behind a load balancer only)")
 	fs.Int64Var(&cfg.MaxDocumentSize, "max-document-size", 2<<30, "largest document version accepted, in bytes")
-	fs.IntVar(&cfg.WebSocketQueue, "ws-send-queue", messaging.DefaultSendQueue, "frames that may wait for one slow WebSocket client before it is closed with 4008")
+	fs.IntVar(&cfg.WebSocketQueue, "ws-send-queue", web.DefaultSendQueue, "frames that may wait for one slow WebSocket client before it is closed with 4008")
 	demo := fs.Bool("demo", false, "seed a demo case and print its sign-in and invite links")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	debugAddr := fs.String("debug-addr", "", "serve Go's pprof profiles on this (loopback) address")

@@ -182,8 +182,8 @@ func TestSlowConsumer(t *testing.T) {
 	}
 	suite.row(t, "%-40s sent %5d  acknowledged %5d  received %6d  lost %d  duplicated %d  out-of-order %d  (close %d after a %s stall; %d before it, %d on resume)",
 		fmt.Sprintf("slow consumer (queue %d)", queue), sent, want, total, lost, dups, disorder, closeCode, stalled.Round(100*time.Millisecond), beforeClose, total-beforeClose)
-	if closeCode != messaging.CloseTooSlow {
-		t.Errorf("the stalled socket ended with close code %d, want %d (fell behind)", closeCode, messaging.CloseTooSlow)
+	if closeCode != api.CloseTooSlow {
+		t.Errorf("the stalled socket ended with close code %d, want %d (fell behind)", closeCode, api.CloseTooSlow)
 	}
 	if lost+dups+disorder > 0 {
 		t.Fatalf("%d lost, %d duplicated, %d out of order", lost, dups, disorder)
