@@ -88,6 +88,8 @@ const (
 )
 
 // ClientFrame is what a client sends over the WebSocket (JSON text frames).
+// Each field's frames tag lists the frame types that carry it ("?": may be
+// absent); the TypeScript declarations make a discriminated union of them.
 //
 //	{"t":"sub","room":"joint","from":{"epoch":1,"offset":41}}  resume after a position
 //	{"t":"sub","room":"joint"}                                 live from now
@@ -95,10 +97,10 @@ const (
 //	{"t":"pub","room":"joint","id":"c-17","body":"<base64>"}   body is opaque (ciphertext)
 type ClientFrame struct {
 	Type FrameType `json:"t"`
-	Room string    `json:"room"`
-	From *Position `json:"from,omitempty"`
-	ID   string    `json:"id,omitempty"`
-	Body []byte    `json:"body,omitempty"`
+	Room string    `json:"room" frames:"sub,unsub,pub"`
+	From *Position `json:"from,omitempty" frames:"sub?"`
+	ID   string    `json:"id,omitempty" frames:"pub"`
+	Body []byte    `json:"body,omitempty" frames:"pub"`
 }
 
 // ServerFrame is what the server sends.
@@ -112,18 +114,18 @@ type ClientFrame struct {
 //	{"t":"error","room":R,"id":ID,"code":C,"detail":D}
 type ServerFrame struct {
 	Type   FrameType `json:"t"`
-	Room   string    `json:"room,omitempty"`
-	Head   *Position `json:"head,omitempty"`
-	Msg    *Message  `json:"m,omitempty"`
-	Msgs   []Message `json:"ms,omitempty"`
-	Epoch  int64     `json:"epoch,omitempty"`
-	Seal   *Seal     `json:"seal,omitempty"`
-	ID     string    `json:"id,omitempty"`
-	From   *Position `json:"from,omitempty"`
-	User   string    `json:"user,omitempty"`
-	Here   bool      `json:"here,omitempty"`
-	Code   ErrorCode `json:"code,omitempty"`
-	Detail string    `json:"detail,omitempty"`
+	Room   string    `json:"room,omitempty" frames:"subscribed,msgs,seal,ack,reload,presence,error?"`
+	Head   *Position `json:"head,omitempty" frames:"subscribed,reload"`
+	Msg    *Message  `json:"m,omitempty" frames:"ack"`
+	Msgs   []Message `json:"ms,omitempty" frames:"msgs"`
+	Epoch  int64     `json:"epoch,omitempty" frames:"seal"`
+	Seal   *Seal     `json:"seal,omitempty" frames:"seal"`
+	ID     string    `json:"id,omitempty" frames:"ack,error?"`
+	From   *Position `json:"from,omitempty" frames:"reload"`
+	User   string    `json:"user,omitempty" frames:"presence"`
+	Here   bool      `json:"here,omitempty" frames:"presence?"`
+	Code   ErrorCode `json:"code,omitempty" frames:"error"`
+	Detail string    `json:"detail,omitempty" frames:"error"`
 }
 
 // WebSocket close codes Parley uses (4000–4999 are for applications).

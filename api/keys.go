@@ -88,8 +88,8 @@ type AuditEntry struct {
 
 // AuditEntries is one page of the audit log.
 type AuditEntries struct {
-	Size    int64        `json:"size"`
 	Entries []AuditEntry `json:"entries"`
+	Size    int64        `json:"size"`
 }
 
 func (AuditEntries) wire() {}

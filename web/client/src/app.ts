@@ -2,6 +2,7 @@
 // rooms, end-to-end encrypted in this browser, and its documents. Every room
 // and document says in words who can read it; each caucus keeps one colour.
 import { api, APIError, Account, Case, Document, Hold, Listed, Outcome, Plan, PlanItem } from "./api";
+import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
 import { registerDevice, SecureCase, SecureEvent } from "./secure";
 import { loadOrCreateDevice, markRegistered } from "./store";
@@ -142,7 +143,7 @@ async function start(): Promise<void> {
     if (!token) return say("This link has no invitation in it. Please open the full link your mediator sent you.", true);
     say("Checking your invitation…");
     try {
-      caseID = (await api.redeem(token)).caseId;
+      caseID = (await api.redeem(token)).caseId ?? "";
     } catch (e) {
       return say(e instanceof APIError && e.status === 410
         ? "This invitation has expired or was already used. Please ask your mediator for a new link."
@@ -620,7 +621,7 @@ function inviteForm(): HTMLElement {
     onsubmit: async (e: Event) => {
       e.preventDefault();
       try {
-        const inv = await api.invite(sc.caseID, role.value, role.value === "observer" ? "" : side.value, name.value);
+        const inv = await api.invite(sc.caseID, role.value as ParticipantRole, role.value === "observer" ? "" : side.value, name.value);
         const link = h("input", { id: "invite-link", type: "text", readonly: true, value: inv.link }) as HTMLInputElement;
         out.replaceChildren(h("label", { for: "invite-link" }, `Invitation for ${name.value} (send it privately; it works once)`), link);
         name.value = "";
