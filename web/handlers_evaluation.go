@@ -13,9 +13,9 @@ import (
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/evaluation"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/policy"
-	"github.com/parley-mediation/parley/vault/export"
 )
 
 func (a *API) recordOutcome(w http.ResponseWriter, r *http.Request) {
@@ -92,7 +92,7 @@ func (a *API) runExport(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fault.Invalid("k", "between 2 and 1000"))
 		return
 	}
-	opts := export.Options{From: from, To: to, K: req.K, Format: req.Format}
+	opts := evaluation.Options{From: from, To: to, K: req.K, Format: req.Format}
 	if req.AgeRecipient != "" {
 		rcp, err := age.ParseX25519Recipient(strings.TrimSpace(req.AgeRecipient))
 		if err != nil {
@@ -102,7 +102,7 @@ func (a *API) runExport(w http.ResponseWriter, r *http.Request) {
 		opts.Recipient = rcp
 	}
 	var buf bytes.Buffer
-	rep, err := export.Run(r.Context(), a.cases, &buf, opts)
+	rep, err := evaluation.Run(r.Context(), a.cases, &buf, opts)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -146,5 +146,5 @@ func (a *API) exportDictionary(w http.ResponseWriter, r *http.Request) {
 		format = "csv"
 	}
 	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
-	w.Write([]byte(export.Dictionary(int(k), format)))
+	w.Write([]byte(evaluation.Dictionary(int(k), format)))
 }

@@ -1,4 +1,4 @@
-package export
+package evaluation
 
 // Durations and counts leave the export in bands, never exactly. Records
 // staff see every case's stage dates and roster size (its summary), and a
