@@ -22,9 +22,7 @@ func documentView(d vault.Document) api.Document {
 	out := api.Document{ID: d.ID, Case: d.Case, Name: d.Name, MediaType: d.MediaType, Class: string(d.Class),
 		Audience: d.Audience.String(), Version: d.Version, Size: d.Size, SHA256: d.SHA256, Uploader: d.Uploader,
 		Created: d.Created, Updated: d.Updated, Held: d.Held, CanDownload: d.CanDownload}
-	for _, v := range d.Versions {
-		out.Versions = append(out.Versions, api.VersionInfo(v))
-	}
+	out.Versions = d.Versions
 	return out
 }
 
@@ -52,10 +50,8 @@ func storedScheduleView(s retention.StoredSchedule) api.StoredSchedule {
 func planView(p retention.Plan) api.Plan {
 	out := api.Plan{ID: p.ID, AsOf: p.AsOf, Created: p.Created, Planner: p.Planner, Schedule: scheduleView(p.Schedule),
 		State: p.State, Pages: p.Pages, Records: p.Records, Held: p.Held, Bytes: p.Bytes, Cases: p.Cases,
-		Started: p.Started, CaseKeysDone: p.CaseKeysDone, Completed: p.Completed, LinkFrom: p.LinkFrom, Certificate: p.Certificate}
-	if p.Approved != nil {
-		out.Approved = &api.Approval{By: p.Approved.By, At: p.Approved.At}
-	}
+		Approved: p.Approved, Started: p.Started, CaseKeysDone: p.CaseKeysDone, Completed: p.Completed, LinkFrom: p.LinkFrom,
+		Certificate: p.Certificate}
 	return out
 }
 
@@ -69,8 +65,6 @@ func progressView(p retention.Progress) api.Progress {
 	for _, it := range p.Items {
 		out.Items = append(out.Items, itemView(it))
 	}
-	for _, o := range p.Outcomes {
-		out.Outcomes = append(out.Outcomes, api.ItemOutcome(o))
-	}
+	out.Outcomes = p.Outcomes
 	return out
 }
