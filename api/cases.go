@@ -188,7 +188,8 @@ type CreateCaseRequest struct {
 	Sides          []string `json:"sides"`
 }
 
-// StageRequest moves a case (POST …/stage).
+// StageRequest moves a case (POST …/stage). Note is seen by the case's
+// mediators only; participants see the change.
 type StageRequest struct {
 	Stage Stage  `json:"stage"`
 	Note  string `json:"note"`

@@ -53,6 +53,13 @@ type Seal struct {
 	Reason string `json:"reason"` // what changed (ids only), e.g. a system event's JSON
 }
 
+// MembershipEvent is the JSON in a Seal's Reason when a membership change
+// ended the epoch: ids only.
+type MembershipEvent struct {
+	Change  string `json:"change"` // "participant.joined", "mediator.added", "mediator.recused"
+	Account string `json:"account"`
+}
+
 // FrameType is a WebSocket frame's kind, its "t" member.
 type FrameType string
 

@@ -101,7 +101,7 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 	if n.TTL < time.Minute || n.TTL > MaxInviteTTL {
 		return IssuedInvite{}, fault.Invalid("ttl", fmt.Sprintf("between 1 minute and %s", MaxInviteTTL))
 	}
-	c, err := s.load(ctx, id)
+	c, err := s.loadFor(ctx, actor, id, policy.CaseInvite)
 	if err != nil {
 		return IssuedInvite{}, err
 	}

@@ -82,6 +82,25 @@ func (c *Case) Summary() Summary {
 		Participants: len(c.Participants), Created: c.Created, Closed: c.Closed, StageHistory: hist, Outcome: c.Outcome}
 }
 
+// ForViewer returns the case as accountID, who may read it, sees it. A
+// stage change's note is for the case's mediators only: a mediator may
+// write why talks went back a stage in words one side must not read, and
+// parties, counsel and observers of both sides read the same case record.
+// They see that the stage changed, when, and by whom; never the note. The
+// result shares nothing mutable with c.
+func (c *Case) ForViewer(accountID string) *Case {
+	if m, ok := c.Mediator(accountID); ok && m.Recused == nil {
+		return c
+	}
+	out := *c
+	out.StageHistory = make([]StageChange, len(c.StageHistory))
+	for i, h := range c.StageHistory {
+		h.Note = ""
+		out.StageHistory[i] = h
+	}
+	return &out
+}
+
 // Facts returns what policy needs to decide about this case.
 func (c *Case) Facts() *policy.Case {
 	f := &policy.Case{ID: c.ID, SideMembers: map[string][]string{}}

@@ -64,7 +64,38 @@ func (s *Service) authorize(ctx context.Context, actor account.Account, a policy
 		return nil
 	}
 	s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID, Attrs: map[string]string{"action": string(a)}})
+	if c != nil && outsider(c, actor) {
+		return fmt.Errorf("case %s: %w", c.ID, fault.ErrNotFound)
+	}
 	return fmt.Errorf("%s: %w", a, fault.ErrForbidden)
+}
+
+// outsider reports whether actor is a participant or mediator account with
+// no place in c. Such a person is told "not found" for a case they are
+// refused, exactly as for a case that does not exist (loadFor), so that
+// another case's id cannot be probed. Records staff and administrators,
+// who see that every case exists, and anyone who is or was in the case,
+// are told "forbidden".
+func outsider(c *Case, actor account.Account) bool { return Outsider(c, actor) }
+
+// Outsider is outsider for other services (the vault) that answer for a
+// case: they tell such a person "not found" too.
+func Outsider(c *Case, actor account.Account) bool {
+	if actor.Role != policy.RoleParticipant && actor.Role != policy.RoleMediator {
+		return false
+	}
+	return relation(c, actor.ID) == ""
+}
+
+// loadFor reads a case for actor's action a. A well-formed id with no case
+// is audited as the refusal it looks like (outsider), so that the two
+// answers cost the same.
+func (s *Service) loadFor(ctx context.Context, actor account.Account, id string, a policy.Action) (*Case, error) {
+	c, err := s.load(ctx, id)
+	if errors.Is(err, fault.ErrNotFound) && ids.Valid("c", id) {
+		s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: id, Attrs: map[string]string{"action": string(a)}})
+	}
+	return c, err
 }
 
 // record appends to the audit log. A failed audit append fails the request
@@ -187,20 +218,20 @@ func (s *Service) Load(ctx context.Context, id string) (*Case, error) { return s
 
 // Get returns the whole case to someone allowed to read it.
 func (s *Service) Get(ctx context.Context, actor account.Account, id string) (*Case, error) {
-	c, err := s.load(ctx, id)
+	c, err := s.loadFor(ctx, actor, id, policy.CaseRead)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.authorize(ctx, actor, policy.CaseRead, c); err != nil {
 		return nil, err
 	}
-	return c, nil
+	return c.ForViewer(actor.ID), nil
 }
 
 // Summary returns the metadata-only view to records staff and anyone who
 // may read the case.
 func (s *Service) Summary(ctx context.Context, actor account.Account, id string) (Summary, error) {
-	c, err := s.load(ctx, id)
+	c, err := s.loadFor(ctx, actor, id, policy.CaseReadSummary)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -258,7 +289,7 @@ func relation(c *Case, accountID string) string {
 // again on every retry against the fresh record, so a recusal that lands
 // between attempts is honoured.
 func (s *Service) mutate(ctx context.Context, actor account.Account, id string, a policy.Action, change func(c *Case, ev *audit.Event) error) (*Case, error) {
-	c, err := s.load(ctx, id)
+	c, err := s.loadFor(ctx, actor, id, a)
 	if err != nil {
 		return nil, err
 	}

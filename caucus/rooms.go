@@ -87,16 +87,26 @@ func (s *Service) decide(ctx context.Context, actor account.Account, caseID, nam
 			Attrs: map[string]string{"action": string(a), "room": name}})
 		return nil, messaging.Room{}, fmt.Errorf("case %s: %w: %w", caseID, fault.ErrForbidden, messaging.ErrAccessLost)
 	}
+	// A room that is not the actor's (another side's caucus) and a room
+	// that does not exist get one answer, audited alike, so that neither
+	// the answer nor its time tells them apart.
 	pr, mr, err := roomOf(c, name)
-	if err != nil {
-		return nil, messaging.Room{}, err
-	}
-	if !s.policy.DecideRoom(actor.Principal(), a, pr).Allowed {
+	if err != nil || !s.policy.DecideRoom(actor.Principal(), a, pr).Allowed {
 		s.audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
 			Attrs: map[string]string{"action": string(a), "room": name}})
-		return nil, messaging.Room{}, fmt.Errorf("room %s: %w: %w", name, fault.ErrForbidden, messaging.ErrForbidden)
+		return nil, messaging.Room{}, fmt.Errorf("room %q: %w", name, errNoRoom{})
 	}
 	return c, mr, nil
+}
+
+// errNoRoom is "not found" over HTTP and a room refusal on a WebSocket
+// (the connection stays).
+type errNoRoom struct{}
+
+func (errNoRoom) Error() string { return fault.ErrNotFound.Error() }
+
+func (errNoRoom) Is(target error) bool {
+	return target == fault.ErrNotFound || target == messaging.ErrForbidden
 }
 
 // RoomView is one room as its viewer sees it.
@@ -168,10 +178,7 @@ func (s *Service) History(ctx context.Context, actor account.Account, caseID, na
 }
 
 // membershipEvent is the system event recorded in a seal: ids only.
-type membershipEvent struct {
-	Change  string `json:"change"`
-	Account string `json:"account"`
-}
+type membershipEvent = api.MembershipEvent
 
 // MembershipChanged seals the affected rooms into a new epoch, audits the
 // change and tells every node's open connections to re-check access. It is

@@ -1,5 +1,7 @@
 package evaluation
 
+import "fmt"
+
 // Durations and counts leave the export in bands, never exactly. Records
 // staff see every case's stage dates and roster size (its summary), and a
 // participant knows their own case's dates: an exact "days to resolution"
@@ -19,6 +21,10 @@ var (
 	hourBands        = []band{{0, 2, "0-1.5"}, {2, 4, "2-3.5"}, {4, 8, "4-7.5"}, {8, 16, "8-15.5"}, {16, 0, "16+"}}
 	sessionBands     = []band{{0, 1, "0"}, {1, 2, "1"}, {2, 3, "2"}, {3, 5, "3-4"}, {5, 0, "5+"}}
 	participantBands = []band{{0, 3, "0-2"}, {3, 5, "3-4"}, {5, 9, "5-8"}, {9, 0, "9+"}}
+	// responseBands keep MinSurveyResponses as a boundary, so a band says
+	// whether the case's survey means were released.
+	responseBands = []band{{0, 1, "0"}, {1, MinSurveyResponses, fmt.Sprintf("1-%d", MinSurveyResponses-1)},
+		{MinSurveyResponses, 5, fmt.Sprintf("%d-4", MinSurveyResponses)}, {5, 10, "5-9"}, {10, 0, "10+"}}
 )
 
 // inBand returns the label of the band that holds v.
@@ -44,3 +50,12 @@ func bandLabels(bands []band) string {
 }
 
 func itoaBand(n int, bands []band) string { return inBand(float64(n), bands) }
+
+// releasedOrNot is the coarsest survey_responses value: whether the case
+// had enough responses for its means to be released.
+func releasedOrNot(n int) string {
+	if n >= MinSurveyResponses {
+		return fmt.Sprintf("%d+", MinSurveyResponses)
+	}
+	return fmt.Sprintf("0-%d", MinSurveyResponses-1)
+}

@@ -22,21 +22,23 @@ var columnDocs = map[string]string{
 	"days_negotiation":   "Days in stage 4, negotiation and issue resolution (banded).",
 	"days_to_resolution": "Days from opening to closure, banded (empty while open).",
 	"outcome":            "full-agreement, partial-agreement, no-agreement, withdrawn; closed-unrecorded, or open.",
-	"survey_responses":   "Number of anonymous feedback survey responses for the case.",
-	"comments":           `Survey comments, scrubbed of every name in the case's roster and of PII patterns (emails, phone numbers, addresses, ids, URLs, IP addresses; replaced by "[removed]"); a comment that could not be scrubbed with confidence is dropped. Joined with " | ".`,
+	"survey_responses":   "Number of anonymous feedback survey responses for the case, in bands: " + bandLabels(responseBands) + "; generalized to " + releasedOrNot(0) + " or " + releasedOrNot(MinSurveyResponses) + " (whether the survey columns were released), never further.",
+	"comments":           `Survey comments, scrubbed of every name in the case's roster and of PII patterns (emails, phone numbers, addresses, ids, URLs, IP addresses; replaced by "[removed]"); a comment that could not be scrubbed with confidence is dropped. Joined with " | ". Empty when the case had fewer than ` + fmt.Sprint(MinSurveyResponses) + ` responses (not released).`,
 }
 
 // Dictionary documents the columns of an export made with k.
 func Dictionary(k int, format string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Parley program-evaluation export: data dictionary\n\n")
-	fmt.Fprintf(&b, "Format: %s, one row per case opened in the requested range. Quasi-identifiers: case_type, referral_source, opened_period; every combination of them present in the file occurs in at least k = %d rows (rows were generalized, then suppressed, to achieve this; the export report gives the counts).\n\n", format, k)
+	fmt.Fprintf(&b, "Format: %s, one row per case opened in the requested range, unless suppressed.\n\n", format)
+	fmt.Fprintf(&b, "Quasi-identifiers: %s. These are every column that someone may know of a case without this file: records staff see each case's type, dates, sides, roster size and outcome, and the audit log shows one event per survey response; participants know their own case. Every combination of their values present in the file occurs in at least k = %d rows, so no one who knows all of that about a case can tell its row from k-1 others. To achieve this, a row in a smaller group had cells generalized (in this order: %s; \"*\" = generalized away), and a row still in a group smaller than k was suppressed; the export report gives the counts.\n\n", strings.Join(QuasiIdentifiers, ", "), k, strings.Join(steps, ", "))
+	fmt.Fprintf(&b, "Survey means and comments are released only for a case with at least %d responses (MinSurveyResponses): below that, a mean is one or two people's exact answers. A case with fewer has them empty (not released).\n\n", MinSurveyResponses)
 	fmt.Fprintf(&b, "| column | meaning |\n|---|---|\n")
 	for _, c := range Columns {
 		doc := columnDocs[c]
 		if strings.HasPrefix(c, "mean_") {
 			item := strings.TrimPrefix(c, "mean_")
-			doc = fmt.Sprintf("Mean of the 5-point Likert answers (1 strongly disagree … 5 strongly agree) to: %q (empty without responses).", cases.SurveyItemText[item])
+			doc = fmt.Sprintf("Mean of the 5-point Likert answers (1 strongly disagree … 5 strongly agree) to: %q (empty with fewer than %d responses: not released).", cases.SurveyItemText[item], MinSurveyResponses)
 		}
 		fmt.Fprintf(&b, "| %s | %s |\n", c, doc)
 	}

@@ -13,11 +13,18 @@
 //     becomes "other"), so a free-typed value cannot smuggle a name out;
 //   - survey comments are scrubbed of every roster name of their case and of
 //     PII patterns, and dropped whenever the scrub is not confident;
-//   - k-anonymity over the quasi-identifiers (case type, referral source,
-//     opening period): rows in groups smaller than k are generalized (month
-//     → quarter → year → any; then referral, then type), and what is still
-//     too small is suppressed. The report says what was generalized and
-//     suppressed;
+//   - k-anonymity over every column someone could know of a case without
+//     the export (QuasiIdentifiers: type, referral, opening period, sides,
+//     roster size, sessions, hours, days per stage, outcome, number of
+//     survey responses — records staff read most of them in case summaries
+//     and the audit log): rows in groups smaller than k have those cells
+//     generalized (days, sessions and hours, roster size and survey count
+//     first; then month → quarter → year, outcome, any period, sides,
+//     referral, type), and what is still too small is suppressed. The
+//     report says what was generalized and suppressed;
+//   - survey means and comments only for cases with at least
+//     MinSurveyResponses responses, so no released mean is one or two
+//     people's exact answers;
 //   - with an age recipient the file is encrypted (filippo.io/age) before
 //     it leaves the server.
 //

@@ -33,17 +33,20 @@ type Options struct {
 
 // Report says what an export holds and what it had to hide.
 type Report struct {
-	Rows             int            `json:"rows"`
-	CasesInRange     int            `json:"casesInRange"`
-	Suppressed       int            `json:"suppressed"`
-	Generalized      map[string]int `json:"generalized"` // step → rows
-	CommentsKept     int            `json:"commentsKept"`
-	CommentsDropped  int            `json:"commentsDropped"`
-	K                int            `json:"k"`
-	SHA256           string         `json:"sha256"` // of the bytes written (after encryption)
-	Encrypted        bool           `json:"encrypted"`
-	Format           string         `json:"format"`
-	QuasiIdentifiers []string       `json:"quasiIdentifiers"`
+	Rows            int            `json:"rows"`
+	CasesInRange    int            `json:"casesInRange"`
+	Suppressed      int            `json:"suppressed"`
+	Generalized     map[string]int `json:"generalized"` // step → rows
+	CommentsKept    int            `json:"commentsKept"`
+	CommentsDropped int            `json:"commentsDropped"`
+	// SurveysWithheld counts cases with survey responses, but fewer than
+	// MinSurveyResponses, whose means and comments were not released.
+	SurveysWithheld  int      `json:"surveysWithheld"`
+	K                int      `json:"k"`
+	SHA256           string   `json:"sha256"` // of the bytes written (after encryption)
+	Encrypted        bool     `json:"encrypted"`
+	Format           string   `json:"format"`
+	QuasiIdentifiers []string `json:"quasiIdentifiers"`
 }
 
 // Source is where cases come from: the cases service.
@@ -65,12 +68,41 @@ func meanColumns() []string {
 	return out
 }
 
+// MinSurveyResponses is the fewest survey responses a case must have for
+// its survey means and comments to be released. Below it, a mean is one or
+// two people's exact answers, which anyone who can tell the row's case
+// would read; those cells are left empty ("not released").
+const MinSurveyResponses = 3
+
+// QuasiIdentifiers are the columns someone may know of a case without the
+// export. Records staff, who run the export, see each case's type, opening
+// and stage dates, closure, sides, roster size and outcome (sessions, hours)
+// in its summary, and in the audit log one "survey.response" event per
+// response; participants know their own case. So every one of these
+// columns is part of the k-anonymity grouping: a released row is
+// indistinguishable, on all of them together, from at least k-1 others.
+// What is left to protect is what no one outside the survey knows: the
+// survey means and comments.
+var QuasiIdentifiers = []string{"case_type", "referral_source", "opened_period", "sides", "participants",
+	"sessions", "hours", "days_preparation", "days_opening", "days_issues", "days_negotiation", "days_to_resolution",
+	"outcome", "survey_responses"}
+
+// qiFirst and qiLast bound the QuasiIdentifiers in a row (after the
+// token).
+const qiFirst, qiLast = 1, 14
+
+// withheld marks a generalized-away quasi-identifier cell.
+const withheld = "*"
+
 type row struct {
-	qi     [3]string // case_type, referral_source, opened_period
-	opened time.Time
-	level  int
-	values []string
+	opened    time.Time
+	responses int
+	level     int
+	values    []string
 }
+
+// qi is the row's quasi-identifier tuple as a grouping key.
+func (r *row) qi() string { return strings.Join(r.values[qiFirst:qiLast+1], "\x00") }
 
 // Run writes the export of src to w and returns its report.
 func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, error) {
@@ -89,7 +121,7 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 	key := make([]byte, 32)
 	rand.Read(key)
 	rep := Report{K: opts.K, Format: opts.Format, Generalized: map[string]int{},
-		QuasiIdentifiers: []string{"case_type", "referral_source", "opened_period"}}
+		QuasiIdentifiers: QuasiIdentifiers}
 	var rows []*row
 	done := 0
 	err := src.All(ctx, func(c *cases.Case) error {
@@ -108,6 +140,9 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 		r, kept, dropped := makeRow(c, resps, key)
 		rep.CommentsKept += kept
 		rep.CommentsDropped += dropped
+		if len(resps) > 0 && len(resps) < MinSurveyResponses {
+			rep.SurveysWithheld++
+		}
 		rows = append(rows, r)
 		return nil
 	})
@@ -189,12 +224,12 @@ func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int
 				n++
 			}
 		}
-		if n > 0 {
+		if n >= MinSurveyResponses {
 			means[i] = strconv.FormatFloat(float64(sum)/float64(n), 'f', 2, 64)
 		}
 	}
 	for _, r := range resps {
-		if r.Comment == "" {
+		if r.Comment == "" || len(resps) < MinSurveyResponses {
 			continue
 		}
 		if s, ok := scrubComment(r.Comment, roster); ok {
@@ -210,43 +245,71 @@ func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int
 		}
 		return ""
 	}
-	r := &row{opened: c.Created}
-	r.qi = [3]string{vocab(c.Type, CaseTypes), vocab(c.ReferralSource, ReferralSources), c.Created.UTC().Format("2006-01")}
-	r.values = append([]string{token, r.qi[0], r.qi[1], r.qi[2], strconv.Itoa(len(c.Sides)), itoaBand(len(c.Participants), participantBands),
+	r := &row{opened: c.Created, responses: len(resps)}
+	r.values = append([]string{token, vocab(c.Type, CaseTypes), vocab(c.ReferralSource, ReferralSources), c.Created.UTC().Format("2006-01"),
+		strconv.Itoa(len(c.Sides)), itoaBand(len(c.Participants), participantBands),
 		sessions, hours, dayCell(cases.StagePreparation), dayCell(cases.StageOpening), dayCell(cases.StageIssues),
-		dayCell(cases.StageNegotiation), resolution, outcome, strconv.Itoa(len(resps))}, means...)
+		dayCell(cases.StageNegotiation), resolution, outcome, itoaBand(len(resps), responseBands)}, means...)
 	r.values = append(r.values, strings.Join(comments, " | "))
 	return r, kept, dropped
 }
 
-// generalization steps, applied in order to rows whose group is too small.
-var steps = []string{"opened_period:quarter", "opened_period:year", "opened_period:any", "referral_source:any", "case_type:any"}
+// generalization steps, applied in order to rows whose group is too small:
+// first the details that single a case out most easily and matter least to
+// a program report (days per stage, sessions and hours, roster size, the
+// exact survey count), then the calendar, then the outcome and the rest.
+var steps = []string{"days_per_stage:any", "days_to_resolution:any", "sessions_hours:any", "participants:any",
+	"survey_responses:released-or-not", "opened_period:quarter", "opened_period:year", "outcome:any",
+	"opened_period:any", "sides:any", "referral_source:any", "case_type:any"}
+
+// column positions in a row.
+const (
+	colType, colReferral, colOpened, colSides, colParticipants, colSessions, colHours = 1, 2, 3, 4, 5, 6, 7
+	colDaysFirst, colDaysLast, colResolution, colOutcome, colResponses                = 8, 11, 12, 13, 14
+)
 
 func (r *row) generalize() {
 	r.level++
+	v := r.values
 	switch steps[r.level-1] {
+	case "days_per_stage:any":
+		for i := colDaysFirst; i <= colDaysLast; i++ {
+			v[i] = withheld
+		}
+	case "days_to_resolution:any":
+		v[colResolution] = withheld
+	case "sessions_hours:any":
+		v[colSessions], v[colHours] = withheld, withheld
+	case "participants:any":
+		v[colParticipants] = withheld
+	case "survey_responses:released-or-not":
+		v[colResponses] = releasedOrNot(r.responses)
 	case "opened_period:quarter":
-		r.qi[2] = fmt.Sprintf("%d-Q%d", r.opened.UTC().Year(), (int(r.opened.UTC().Month())-1)/3+1)
+		v[colOpened] = fmt.Sprintf("%d-Q%d", r.opened.UTC().Year(), (int(r.opened.UTC().Month())-1)/3+1)
 	case "opened_period:year":
-		r.qi[2] = strconv.Itoa(r.opened.UTC().Year())
+		v[colOpened] = strconv.Itoa(r.opened.UTC().Year())
+	case "outcome:any":
+		v[colOutcome] = withheld
 	case "opened_period:any":
-		r.qi[2] = "*"
+		v[colOpened] = withheld
+	case "sides:any":
+		v[colSides] = withheld
 	case "referral_source:any":
-		r.qi[1] = "*"
+		v[colReferral] = withheld
 	case "case_type:any":
-		r.qi[0] = "*"
+		v[colType] = withheld
 	}
-	r.values[1], r.values[2], r.values[3] = r.qi[0], r.qi[1], r.qi[2]
 }
 
 // anonymize generalizes rows in groups smaller than k, one step at a time
-// and only those rows, then suppresses what is still too small.
+// and only those rows, then suppresses what is still too small. A group is
+// the rows equal on every quasi-identifier.
 func anonymize(rows []*row, k int, generalized map[string]int) ([]*row, int) {
 	for range len(steps) {
 		counts := groupCounts(rows)
 		changed := false
 		for _, r := range rows {
-			if counts[r.qi] < k && r.level < len(steps) {
+			if counts[r.qi()] < k && r.level < len(steps) {
 				r.generalize()
 				generalized[steps[r.level-1]]++
 				changed = true
@@ -260,7 +323,7 @@ func anonymize(rows []*row, k int, generalized map[string]int) ([]*row, int) {
 	kept := rows[:0]
 	suppressed := 0
 	for _, r := range rows {
-		if counts[r.qi] >= k {
+		if counts[r.qi()] >= k {
 			kept = append(kept, r)
 		} else {
 			suppressed++
@@ -269,10 +332,10 @@ func anonymize(rows []*row, k int, generalized map[string]int) ([]*row, int) {
 	return kept, suppressed
 }
 
-func groupCounts(rows []*row) map[[3]string]int {
-	m := map[[3]string]int{}
+func groupCounts(rows []*row) map[string]int {
+	m := map[string]int{}
 	for _, r := range rows {
-		m[r.qi]++
+		m[r.qi()]++
 	}
 	return m
 }

@@ -138,13 +138,16 @@ func (s *Service) ConsentCarry(ctx context.Context, actor account.Account, caseI
 	if _, err := s.cfg.Cases.Get(ctx, actor, caseID); err != nil {
 		return nil, err
 	}
+	// Another person's carry and a carry that does not exist get one
+	// answer, audited alike: "not yours" must not tell "not there".
 	var pre Carry
-	if _, err := s.cfg.Meta.Get(ctx, carryKey(caseID, carryID), &pre); err != nil {
-		return nil, fmt.Errorf("carry %s: %w", carryID, fault.ErrNotFound)
+	_, err := s.cfg.Meta.Get(ctx, carryKey(caseID, carryID), &pre)
+	if err != nil && !errors.Is(err, metastore.ErrNotFound) {
+		return nil, err
 	}
-	if pre.Author != actor.ID {
+	if err != nil || pre.Author != actor.ID {
 		s.denied(ctx, actor, caseID, "carry.consent", carryID)
-		return nil, fmt.Errorf("only the message's author consents to carrying it: %w", fault.ErrForbidden)
+		return nil, fmt.Errorf("carry %s: %w", carryID, fault.ErrNotFound)
 	}
 	now := s.now().UTC()
 	cr, err := metastore.Update(ctx, s.cfg.Meta, carryKey(caseID, carryID), func(c *Carry) error {

@@ -79,10 +79,11 @@ func TestDirectoryRoutesAndPolicy(t *testing.T) {
 	if err != nil || len(cv.Devices) != 2 {
 		t.Fatalf("case devices: %+v %v", cv, err)
 	}
-	if err := outsider.Do(ctx, http.MethodGet, "/api/v1/cases/"+k.ID+"/devices", nil, &cp); status(err) != http.StatusForbidden {
+	// An outsider is told the case is not found, as for one that does not exist.
+	if err := outsider.Do(ctx, http.MethodGet, "/api/v1/cases/"+k.ID+"/devices", nil, &cp); status(err) != http.StatusNotFound {
 		t.Fatalf("outsider listed the case's devices: %v", err)
 	}
-	if err := outsider.Do(ctx, http.MethodGet, "/api/v1/cases/"+k.ID+"/e2ee/statements", nil, &cp); status(err) != http.StatusForbidden {
+	if err := outsider.Do(ctx, http.MethodGet, "/api/v1/cases/"+k.ID+"/e2ee/statements", nil, &cp); status(err) != http.StatusNotFound {
 		t.Fatalf("outsider listed the case's statements: %v", err)
 	}
 	// A client that has seen a bigger log than the server shows is told so.
@@ -110,7 +111,7 @@ func TestDirectoryRoutesAndPolicy(t *testing.T) {
 	if err := post(party, raw); status(err) != http.StatusForbidden {
 		t.Fatalf("party posted a statement: %v", err)
 	}
-	if err := post(outsider, raw); status(err) != http.StatusForbidden {
+	if err := post(outsider, raw); status(err) != http.StatusNotFound {
 		t.Fatalf("outsider posted a statement: %v", err)
 	}
 	unregistered, _ := e2ee.NewDeviceKeys(medAcct.ID, e2ee.KEMXWing, time.Now())

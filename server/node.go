@@ -178,6 +178,14 @@ func (n *Node) Close() error {
 	return nil
 }
 
+// ServeMetrics serves the node's Prometheus metrics (and nothing else) on
+// ln until ctx is done.
+func (n *Node) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", n.API.MetricsHandler())
+	return serveUntil(ctx, ln, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second})
+}
+
 // Serve runs the HTTP server on ln until ctx is done, then shuts down
 // gracefully (in-flight requests get up to 10 s).
 func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
@@ -188,6 +196,12 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 	}
 	srv.RegisterOnShutdown(n.API.CloseSockets)
+	return serveUntil(ctx, ln, srv)
+}
+
+// serveUntil runs srv on ln until ctx is done, then shuts it down
+// gracefully (in-flight requests get up to 10 s).
+func serveUntil(ctx context.Context, ln net.Listener, srv *http.Server) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -39,7 +39,7 @@ type env struct {
 	policy   *policy.Engine
 }
 
-func newEnv(t *testing.T, store objstore.Store) *env {
+func newEnv(t testing.TB, store objstore.Store) *env {
 	t.Helper()
 	ctx := t.Context()
 	mk, err := kms.LoadMasterKey(filepath.Join(t.TempDir(), "master.key"), true)
@@ -93,7 +93,7 @@ func staffAccount(role policy.Role, name string) account.Account {
 // newCast opens a case with sides A and B: mediator, a second mediator who
 // recuses, party and counsel on each side, an observer; plus an admin,
 // records staff and an outsider who take no part.
-func (e *env) newCast(t *testing.T) *cast {
+func (e *env) newCast(t testing.TB) *cast {
 	t.Helper()
 	ctx := t.Context()
 	med := staffAccount(policy.RoleMediator, "Mina Mediator")
@@ -137,7 +137,7 @@ func (e *env) newCast(t *testing.T) *cast {
 	return k
 }
 
-func (k *cast) audience(t *testing.T, name string) Audience {
+func (k *cast) audience(t testing.TB, name string) Audience {
 	t.Helper()
 	if name == "user:partyA" {
 		name = "user:" + k.who["partyA"].ID
@@ -155,7 +155,7 @@ func randomBytes(n int) []byte {
 	return b
 }
 
-func (e *env) upload(t *testing.T, actor account.Account, caseID, name string, aud Audience, class Class, content []byte) Document {
+func (e *env) upload(t testing.TB, actor account.Account, caseID, name string, aud Audience, class Class, content []byte) Document {
 	t.Helper()
 	d, err := e.vault.Upload(t.Context(), actor, caseID, NewDocument{Name: name, MediaType: "application/pdf", Audience: aud, Class: class}, bytes.NewReader(content))
 	if err != nil {

@@ -147,10 +147,12 @@ func TestRefusalsAuditedAndHidden(t *testing.T) {
 		if !errors.Is(err, fault.ErrForbidden) {
 			t.Fatalf("records downloading: %v, want forbidden", err)
 		}
-		// Admins and outsiders cannot even list the case's documents.
-		for _, who := range []string{"admin", "outsider", "recused"} {
-			if _, err := e.vault.List(t.Context(), k.who[who], k.caseID); !errors.Is(err, fault.ErrForbidden) {
-				t.Fatalf("%s listing: %v, want forbidden", who, err)
+		// Admins and outsiders cannot even list the case's documents. An
+		// outsider is told the case is not found, as for one that does
+		// not exist.
+		for who, want := range map[string]error{"admin": fault.ErrForbidden, "outsider": fault.ErrNotFound, "recused": fault.ErrForbidden} {
+			if _, err := e.vault.List(t.Context(), k.who[who], k.caseID); !errors.Is(err, want) {
+				t.Fatalf("%s listing: %v, want %v", who, err, want)
 			}
 		}
 	})

@@ -76,7 +76,14 @@ func (s *Service) scope(ctx context.Context, actor account.Account, caseID strin
 	if !ids.Valid("c", caseID) {
 		return nil, fmt.Errorf("case: %w", fault.ErrNotFound)
 	}
+	// A case the actor has no place in (a participant or mediator account
+	// outside it) and a case that does not exist get one answer, audited
+	// alike: another case's id cannot be probed through its documents.
 	c, err := s.cases.Load(ctx, caseID)
+	if errors.Is(err, fault.ErrNotFound) || err == nil && cases.Outsider(c, actor) {
+		s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID, Attrs: map[string]string{"action": "case.documents"}})
+		return nil, fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -88,17 +95,31 @@ func (cs *caseScope) allowed(a policy.Action, d policy.Document) bool {
 }
 
 // denied audits a refusal and returns the error for it: not found when the
-// actor may not even know the document exists, forbidden otherwise.
+// actor may not even know the document exists (hidden), forbidden
+// otherwise.
 func (s *Service) denied(ctx context.Context, cs *caseScope, a policy.Action, docID string, d policy.Document) error {
+	if docID != "" && !cs.allowed(policy.DocList, d) {
+		return s.hidden(ctx, cs, a, docID)
+	}
+	s.record(ctx, refusal(cs, a, docID)) // best effort: the refusal stands either way
+	return fmt.Errorf("%s: %w", a, fault.ErrForbidden)
+}
+
+// hidden answers for a document the actor may not know of and for one that
+// does not exist, alike: the same audit entry, the same error, the same
+// store work. "Not yours" and "not there" must not be told apart, by the
+// answer or by the time it takes.
+func (s *Service) hidden(ctx context.Context, cs *caseScope, a policy.Action, docID string) error {
+	s.record(ctx, refusal(cs, a, docID)) // best effort
+	return fmt.Errorf("document %s: %w", docID, fault.ErrNotFound)
+}
+
+func refusal(cs *caseScope, a policy.Action, docID string) audit.Event {
 	ev := audit.Event{Type: "access.denied", Actor: cs.actor.ID, Case: cs.c.ID, Attrs: map[string]string{"action": string(a)}}
 	if docID != "" {
 		ev.Objects = []string{docID}
 	}
-	s.record(ctx, ev) // best effort: the refusal stands either way
-	if docID != "" && !cs.allowed(policy.DocList, d) {
-		return fmt.Errorf("document %s: %w", docID, fault.ErrNotFound)
-	}
-	return fmt.Errorf("%s: %w", a, fault.ErrForbidden)
+	return ev
 }
 
 // loadDoc reads a document record and checks the actor may do a to it.
@@ -109,7 +130,11 @@ func (s *Service) loadDoc(ctx context.Context, cs *caseScope, docID string, a po
 	var d docRecord
 	_, err := s.meta.Get(ctx, docKey(cs.c.ID, docID), &d)
 	if errors.Is(err, metastore.ErrNotFound) || (err == nil && len(d.Versions) == 0) {
-		return nil, fmt.Errorf("document %s: %w", docID, fault.ErrNotFound)
+		// Answered as a refusal of a document the actor may not know of
+		// is: same audit entry, same error, same work. Otherwise the time
+		// to answer (a refusal is audited, an absence was not) would tell
+		// which ids name another side's documents.
+		return nil, s.hidden(ctx, cs, a, docID)
 	}
 	if err != nil {
 		return nil, err

@@ -506,8 +506,8 @@ func TestUploadValidation(t *testing.T) {
 	// the audience check: the answer is the same refusal for any audience.
 	for _, aud := range []Audience{k.audience(t, "caucus:Z"), k.audience(t, "caucus:A"), {Kind: policy.AudienceUsers, Users: []string{k.who["partyA"].ID}}} {
 		_, err := e.vault.Upload(ctx, k.who["outsider"], k.caseID, NewDocument{Name: "a", Audience: aud, Class: ClassEvidence}, strings.NewReader("x"))
-		if _, invalid := fault.AsInvalid(err); invalid || !errors.Is(err, fault.ErrForbidden) {
-			t.Errorf("outsider uploading to %s: %v (want the same refusal for every audience)", aud, err)
+		if _, invalid := fault.AsInvalid(err); invalid || !errors.Is(err, fault.ErrNotFound) {
+			t.Errorf("outsider uploading to %s: %v (want the same \"not found\" for every audience, as for a case that does not exist)", aud, err)
 		}
 	}
 }

@@ -114,6 +114,15 @@ func New(d Deps) *API {
 	return a
 }
 
+// MetricsHandler serves the node's Prometheus metrics. It is not on the
+// main router: per-route counters would let anyone who can reach the
+// service time other people's uploads, carries and recusals, so metrics
+// get a listener of their own (`parley serve --metrics-addr`), reachable
+// by the scraper only.
+func (a *API) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})
+}
+
 // Registry is the node's metrics registry, for other packages' collectors.
 func (a *API) Registry() *prometheus.Registry { return a.registry }
 
@@ -137,7 +146,6 @@ func (a *API) routes() chi.Router {
 
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
-	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
 	r.Get("/", a.page("static/index.html"))
 	r.Get("/app", a.appPage)
 	r.Get("/join", a.appPage)
@@ -154,7 +162,6 @@ func (a *API) routes() chi.Router {
 		r.Post("/invites/redeem", a.redeemInvite)
 		r.Post("/surveys/responses", a.submitSurvey)
 		r.Get("/surveys/questions", a.surveyQuestions)
-		r.Get("/audit/checkpoint", a.auditCheckpoint)
 		r.Get("/audit/key", a.auditKey)
 
 		r.Group(func(r chi.Router) {
@@ -165,6 +172,7 @@ func (a *API) routes() chi.Router {
 			r.Post("/accounts", a.createAccount)
 			r.Post("/accounts/{accountID}/revoke-sessions", a.revokeSessions)
 			r.Get("/audit/entries", a.auditEntries)
+			r.Get("/audit/checkpoint", a.auditCheckpoint)
 			a.keydirRoutes(r)
 			r.Post("/exports", a.runExport)
 			r.Get("/exports/dictionary", a.exportDictionary)

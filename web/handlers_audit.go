@@ -10,10 +10,16 @@ import (
 	"github.com/parley-mediation/parley/policy"
 )
 
-// auditCheckpoint is public: the signed checkpoint commits to the log
-// without revealing any entry, and anyone may keep copies to check later
-// that the log was never rewritten.
+// auditCheckpoint is for those who read the audit log (records staff and
+// administrators), who keep copies to check later that the log was never
+// rewritten (`parley audit verify --checkpoint`). It reveals no entry, but
+// its size grows with every audited action, so answered to anyone it let a
+// participant time the other side's uploads, carries and recusals.
 func (a *API) auditCheckpoint(w http.ResponseWriter, r *http.Request) {
+	if err := a.authorize(r, policy.AuditRead); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	cp, err := a.audit.Checkpoint(r.Context())
 	if err != nil {
 		a.writeError(w, r, err)

@@ -88,7 +88,7 @@ func caseChange[T any](a *API, change func(r *http.Request, req *T) (*cases.Case
 func (a *API) caseView(r *http.Request, c *cases.Case) *cases.Case {
 	actor, _ := actorFrom(r.Context())
 	if a.policy.Decide(actor.Principal(), policy.CaseRead, c.Facts()).Allowed {
-		return c
+		return c.ForViewer(actor.ID)
 	}
 	return &cases.Case{ID: c.ID, Type: c.Type, Stage: c.Stage, Created: c.Created, Closed: c.Closed}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/canary"
 	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -161,3 +162,84 @@ func TestChatAndKeysVerbs(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A party posting in their caucus with `chat send` opens that room only:
+// side B, watching the joint room's presence, never sees them appear. (It
+// opened every room, so each caucus post showed them in the joint room.)
+func TestChatSendOpensOnlyItsRoom(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	medAcct, medC := n.Staff(t, policy.RoleMediator, "presence-med@example.org")
+	k, err := medC.CreateCase(ctx, "CLI presence", "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	med := cliUser{t.TempDir(), medC, medAcct.ID}
+	join := func(side, name string) cliUser {
+		inv, _ := medC.Invite(ctx, k.ID, "party", side, name, "", time.Hour)
+		c := client.New(n.URL, "")
+		s, err := c.Join(ctx, inv.Link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cliUser{t.TempDir(), c, s.Account.ID}
+	}
+	a, b := join("A", "Avery"), join("B", "Blake")
+	for _, u := range []cliUser{med, a} {
+		if code, out := u.run(t, "", "keys", "init"); code != 0 {
+			t.Fatalf("keys init: %d %s", code, out)
+		}
+	}
+	if code, out := med.run(t, "", "chat", "send", k.ID, "--room", "joint", "Welcome"); code != 0 {
+		t.Fatalf("mediator chat send: %d %q", code, out)
+	}
+	watch, err := b.c.Chat(ctx, k.ID, map[string]*messaging.Position{"joint": nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+	// seen waits (bounded) for the joint-room message a `chat send`
+	// reported ("sent E:O") and returns whether a presence frame of user
+	// came before it.
+	seen := func(user, sent string) bool {
+		until, err := parsePos(strings.TrimSpace(strings.TrimPrefix(sent, "sent ")))
+		if err != nil {
+			t.Fatalf("chat send said %q", sent)
+		}
+		found := false
+		deadline := time.After(30 * time.Second)
+		for {
+			select {
+			case ev := <-watch.Events():
+				if ev.Presence != nil && ev.Presence.User == user {
+					found = true
+				}
+				if ev.Msg != nil && !ev.Msg.Pos().Before(until) {
+					return found
+				}
+			case <-deadline:
+				t.Fatal("side B's chat saw no joint-room message within 30s")
+			}
+		}
+	}
+
+	if code, out := a.run(t, "", "chat", "send", k.ID, "--room", "caucus:A", "only for my caucus"); code != 0 {
+		t.Fatalf("party chat send: %d %q", code, out)
+	}
+	// A joint-room message after it: any presence of A's run came first.
+	code, mark := med.run(t, "", "chat", "send", k.ID, "--room", "joint", "MARK")
+	if code != 0 {
+		t.Fatalf("mediator chat send: %d %q", code, mark)
+	}
+	if seen(a.id, mark) {
+		t.Error("side B saw side A's party present in the joint room while they posted in their caucus")
+	}
+	// The control: posting in the joint room does show them there.
+	code, hello := a.run(t, "", "chat", "send", k.ID, "--room", "joint", "hello all")
+	if code != 0 {
+		t.Fatalf("party joint send: %d %q", code, hello)
+	}
+	if !seen(a.id, hello) {
+		t.Error("side B never saw side A's party in the joint room, even when they posted there: the check above proves nothing")
+	}
+}

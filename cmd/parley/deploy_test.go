@@ -378,6 +378,9 @@ func TestComposeFile(t *testing.T) {
 		}
 		settings := serveSettings(t, where, cmd[1:], env)
 		checkNodeSettings(t, where, settings)
+		if settings["metrics-addr"] != "0.0.0.0:9464" {
+			t.Errorf("%s: --metrics-addr %q; want 0.0.0.0:9464, for a scraper on the back network", where, settings["metrics-addr"])
+		}
 		for _, f := range []string{"master-key-file", "s3-secret-key-file"} {
 			if !strings.HasPrefix(settings[f], "/run/secrets/") {
 				t.Errorf("%s: --%s=%s is not a compose secret", where, f, settings[f])
@@ -744,6 +747,9 @@ func TestKubernetesManifests(t *testing.T) {
 	if !strings.HasSuffix(settings["addr"], ":8080") {
 		t.Errorf("Deployment: serves on %q, the container port is 8080", settings["addr"])
 	}
+	if mp := get(c, "ports", 1); str(mp, "name") != "metrics" || get(mp, "containerPort") != 9464 || settings["metrics-addr"] != "0.0.0.0:9464" {
+		t.Errorf("Deployment: metrics port %v, --metrics-addr %q; want metrics 9464 served on 0.0.0.0:9464", mp, settings["metrics-addr"])
+	}
 
 	// The S3 secret is a file from a Secret volume; the master key a file
 	// the init container installed from one into memory-backed storage.
@@ -823,6 +829,17 @@ func TestKubernetesManifests(t *testing.T) {
 			nodePolicy = true
 			if str(o, "spec", "ingress", 0, "ports", 0, "port") != "http" {
 				t.Error("NetworkPolicy parley: ingress is not to the http port")
+			}
+			var scrape bool
+			for _, in := range list(o, "spec", "ingress") {
+				for _, p := range list(in, "ports") {
+					if str(p, "port") == "metrics" {
+						scrape = true
+					}
+				}
+			}
+			if !scrape {
+				t.Error("NetworkPolicy parley: Prometheus cannot reach the metrics port")
 			}
 			var redisPort bool
 			for _, e := range list(o, "spec", "egress") {

@@ -18,7 +18,7 @@ import (
 )
 
 func init() {
-	register("serve", "serve [--addr 127.0.0.1:8080] [--data DIR | --s3-endpoint HOST:PORT --s3-bucket B --s3-access-key K --s3-secret-key-file F --master-key-file F] [--redis-url URL] [--public-url URL] [--demo]", serve)
+	register("serve", "serve [--addr 127.0.0.1:8080] [--data DIR | --s3-endpoint HOST:PORT --s3-bucket B --s3-access-key K --s3-secret-key-file F --master-key-file F] [--redis-url URL] [--public-url URL] [--metrics-addr 127.0.0.1:9464|off] [--demo]", serve)
 }
 
 // nodeFlags declares the flags that select and open a node's storage; verbs
@@ -57,6 +57,7 @@ func serve(ctx context.Context, args []string) error {
 	demo := fs.Bool("demo", false, "seed a demo case and print its sign-in and invite links")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	debugAddr := fs.String("debug-addr", "", "serve Go's pprof profiles on this (loopback) address")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "serve Prometheus metrics at /metrics on this address, apart from the users' listener; \"off\" to disable")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +77,25 @@ func serve(ctx context.Context, args []string) error {
 	}
 	if *debugAddr != "" {
 		go servePprof(*debugAddr)
+	}
+	if *metricsAddr != "" && *metricsAddr != "off" {
+		// Metrics are not worth refusing service for: a listener that
+		// cannot bind is logged and the node serves without it.
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			cfg.Log.Error("metrics listener", slog.String("addr", *metricsAddr), slog.String("error", err.Error()))
+		} else {
+			mctx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- node.ServeMetrics(mctx, mln) }()
+			defer func() {
+				stop()
+				if err := <-done; err != nil {
+					cfg.Log.Error("metrics listener", slog.String("error", err.Error()))
+				}
+			}()
+			fmt.Fprintf(os.Stderr, "parley: metrics on http://%s/metrics\n", mln.Addr())
+		}
 	}
 	mode := "embedded (data in " + cfg.DataDir + ")"
 	if cfg.S3.Endpoint != "" {

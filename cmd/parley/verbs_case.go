@@ -192,7 +192,7 @@ type flagAdder interface {
 
 func caseStage(ctx context.Context, args []string) error {
 	return caseActionVerb(ctx, "case stage", args, 2, "a case id and a stage", func(fs flagAdder) func([]string) (string, any, error) {
-		note := fs.String("note", "", "why (required when going back to an earlier stage)")
+		note := fs.String("note", "", "why (required when going back to an earlier stage); seen by the case's mediators only — parties and counsel see the stage change, never the note")
 		return func(pos []string) (string, any, error) {
 			return "stage", map[string]string{"stage": pos[1], "note": *note}, nil
 		}

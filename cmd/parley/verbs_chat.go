@@ -245,11 +245,15 @@ func chatSend(ctx context.Context, args []string) error {
 		}
 		text = strings.TrimRight(string(b), "\n")
 	}
-	_, x, err := e2eeClient()
+	c, x, err := e2eeClient()
 	if err != nil {
 		return err
 	}
-	s, err := x.OpenSecureChat(ctx, fs.Arg(0), client.SecureOptions{StatementWait: *wait})
+	k, err := c.Case(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	s, err := x.OpenSecureChat(ctx, fs.Arg(0), client.SecureOptions{Rooms: sendRooms(k, x.Me.Account, *room), StatementWait: *wait})
 	if err != nil {
 		return err
 	}
@@ -260,6 +264,22 @@ func chatSend(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("sent %d:%d\n", m.Epoch, m.Offset)
 	return nil
+}
+
+// sendRooms is what `chat send` opens: a party, counsel or observer opens
+// only the room they post in, since an open room shows them present there
+// to everyone in it (opening every room put a party posting in their
+// caucus in the joint room's presence, seen by the other side). An active
+// mediator opens every room: their chat signs the membership of all of
+// them (which needs each room's current epoch), and mediators are members
+// of every room.
+func sendRooms(k api.Case, me, room string) []string {
+	for _, m := range k.Mediators {
+		if m.AccountID == me && m.Recused == nil {
+			return nil // every room
+		}
+	}
+	return []string{room}
 }
 
 type chatLine struct {

@@ -61,7 +61,7 @@ func exportVerb(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "file to write")
 	format := fs.String("format", "csv", "csv or jsonl")
 	recipient := fs.String("age-recipient", "", "encrypt to this age recipient (age1…)")
-	k := fs.Int("k", 5, "k-anonymity: the smallest group of rows sharing case type, referral source and period")
+	k := fs.Int("k", 5, "k-anonymity: the smallest group of rows alike on every quasi-identifier (type, referral, period, sides, participants, sessions, hours, days, outcome, survey count; see the data dictionary)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

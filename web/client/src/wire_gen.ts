@@ -219,7 +219,8 @@ export interface CreateCaseRequest {
 }
 
 /**
- * StageRequest moves a case (POST …/stage).
+ * StageRequest moves a case (POST …/stage). Note is seen by the case's
+ * mediators only; participants see the change.
  */
 export interface StageRequest {
   stage: Stage;
@@ -384,6 +385,15 @@ export interface Message {
 export interface Seal {
   next: number;
   reason: string;
+}
+
+/**
+ * MembershipEvent is the JSON in a Seal's Reason when a membership change
+ * ended the epoch: ids only.
+ */
+export interface MembershipEvent {
+  change: string;
+  account: string;
 }
 
 /**
