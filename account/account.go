@@ -12,6 +12,7 @@ import (
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/visible"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/ratelimit"
@@ -30,7 +31,16 @@ type Account struct {
 	// lost laptop, a stolen token: RevokeSessions).
 	SessionsNotBefore *time.Time `json:"sessionsNotBefore,omitempty"`
 	Created           time.Time  `json:"created"`
-	PasswordHash      string     `json:"passwordHash,omitempty"`
+	// CreatedBy is the account that created this one through the API;
+	// empty for accounts the operator made from the command line
+	// (`parley admin user create`) and for participants (invites).
+	CreatedBy string `json:"createdBy,omitempty"`
+	// Lineage is CreatedBy, its creator, and so on up to an account the
+	// operator made. Whoever is in it chose (or could have chosen) the
+	// first password of an account in the chain, so policy treats them as
+	// able to act as this account (proposals.cedar). Fixed at creation.
+	Lineage      []string `json:"lineage,omitempty"`
+	PasswordHash string   `json:"passwordHash,omitempty"`
 }
 
 // View is the account as the API shows it: no password hash.
@@ -41,7 +51,7 @@ func (a Account) View() api.Account {
 
 // Principal is the account as policy sees it.
 func (a Account) Principal() policy.User {
-	return policy.User{ID: a.ID, Role: a.Role, Disabled: a.Disabled}
+	return policy.User{ID: a.ID, Role: a.Role, Disabled: a.Disabled, Lineage: a.Lineage}
 }
 
 // Limits on account fields.
@@ -57,23 +67,41 @@ type Service struct {
 	now     func() time.Time
 	// SessionTTL is how long a session lasts from sign-in.
 	SessionTTL time.Duration
-	// LoginLimitPerAccount and LoginLimitPerAddress cap sign-in attempts
-	// per LoginWindow.
+	// Sign-in limits, per LoginWindow (see Login and docs/security.md,
+	// "Password guessing"):
+	//   - LoginLimitPerAddress: attempts from one client address, any
+	//     account; past it the address is refused.
+	//   - LoginLimitPerPair: wrong passwords for one account from one
+	//     address; past it that address is refused for that account.
+	//   - LoginLimitPerAccount: wrong passwords for one account from
+	//     addresses it has not signed in from (see LoginTrustTTL); past it
+	//     such addresses share one attempt per LoginSlowInterval for that
+	//     account. Addresses the account signed in from keep working.
 	LoginLimitPerAccount int
 	LoginLimitPerAddress int
+	LoginLimitPerPair    int
 	LoginWindow          time.Duration
+	LoginSlowInterval    time.Duration
+	// LoginTrustTTL is how long an address stays known to an account
+	// after a successful sign-in from it.
+	LoginTrustTTL time.Duration
 }
 
 // NewService returns a Service with the documented defaults: sessions of 7
-// days; 10 sign-in attempts per account and 100 per client address in 15
-// minutes.
+// days; per 15 minutes, 100 sign-in attempts per client address, 10 wrong
+// passwords per account from one address and 20 per account from addresses
+// it has not signed in from in 30 days, then one attempt a minute from
+// those.
 func NewService(meta *metastore.Store, limiter ratelimit.Limiter) *Service {
 	return &Service{
 		meta: meta, limiter: limiter, now: time.Now,
 		SessionTTL:           7 * 24 * time.Hour,
-		LoginLimitPerAccount: 10,
+		LoginLimitPerAccount: 20,
 		LoginLimitPerAddress: 100,
+		LoginLimitPerPair:    10,
 		LoginWindow:          15 * time.Minute,
+		LoginSlowInterval:    time.Minute,
+		LoginTrustTTL:        30 * 24 * time.Hour,
 	}
 }
 
@@ -83,6 +111,10 @@ type NewAccount struct {
 	Name     string
 	Role     policy.Role
 	Password string // empty only for participants
+	// Creator is the account creating this one (through the API), or nil
+	// for the operator's command line. It and its lineage become the new
+	// account's lineage.
+	Creator *Account
 }
 
 func accountKey(id string) string { return "accounts/" + id }
@@ -117,6 +149,9 @@ func ValidateName(field, name string) error {
 	}
 	if utf8.RuneCountInString(n) > MaxNameLen || !utf8.ValidString(n) {
 		return fault.Invalid(field, fmt.Sprintf("at most %d characters of text", MaxNameLen))
+	}
+	if !visible.Has(n) {
+		return fault.Invalid(field, "has no visible character: letters, digits or symbols are needed")
 	}
 	return nil
 }
@@ -158,6 +193,10 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 		Name:    strings.TrimSpace(n.Name),
 		Role:    n.Role,
 		Created: s.now().UTC(),
+	}
+	if n.Creator != nil {
+		a.CreatedBy = n.Creator.ID
+		a.Lineage = append([]string{n.Creator.ID}, n.Creator.Lineage...)
 	}
 	if n.Password != "" {
 		a.PasswordHash = hashPassword(n.Password)

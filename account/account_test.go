@@ -5,18 +5,22 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/ratelimit"
+	"github.com/redis/go-redis/v9"
 )
 
 // Passwords are long and distinctive so that a scan of the store for them
@@ -234,33 +238,136 @@ func TestLoginWrongPasswordAndUnknownEmailAlike(t *testing.T) {
 	}
 }
 
-func TestLoginRateLimitPerAccount(t *testing.T) {
-	svc, _ := newService(t)
-	ctx := t.Context()
-	svc.LoginLimitPerAccount = 3
-	createMediator(t, svc, "mia@example.com")
+// TestLoginGuessingBoundedVictimNotLockedOut plays issue 15 item 4 with the
+// shipped limits, on the in-process limiter and on Redis: an attacker who
+// knows a mediator's email hammers it with wrong passwords, first from one
+// address and then from hundreds. The attacker's guesses stay bounded per
+// window, and the mediator, from the address she signs in from, gets in
+// with her password during and right after the attack.
+func TestLoginGuessingBoundedVictimNotLockedOut(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		svc, _ := newService(t)
+		lockoutScenario(t, svc)
+	})
+	t.Run("redis", func(t *testing.T) {
+		svc, _ := newService(t)
+		opts, err := redis.ParseURL(testenv.RedisURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := redis.NewClient(opts)
+		t.Cleanup(func() { c.Close() })
+		svc.limiter = ratelimit.NewRedis(c)
+		lockoutScenario(t, svc)
+	})
+}
 
-	for i := range 3 {
-		if _, _, _, err := svc.Login(ctx, "mia@example.com", otherPassword, "192.0.2.1"); !errors.Is(err, ErrBadCredentials) {
-			t.Fatalf("attempt %d: err = %v, want ErrBadCredentials", i+1, err)
+func lockoutScenario(t *testing.T, svc *Service) {
+	ctx := t.Context()
+	email := "mia-" + ids.New("x") + "@example.com"
+	createMediator(t, svc, email)
+	const home = "192.0.2.10"
+	// She has signed in from home before.
+	if _, _, _, err := svc.Login(ctx, email, testPassword, home); err != nil {
+		t.Fatalf("first sign-in: %v", err)
+	}
+	victim := func(when, addr string) {
+		t.Helper()
+		if _, tok, _, err := svc.Login(ctx, email, testPassword, addr); err != nil || tok == "" {
+			t.Fatalf("%s: the real user from %s is refused: %v", when, addr, err)
 		}
 	}
-	// The 4th attempt is refused even with the right password, from another
-	// address, and with the email spelt differently.
-	_, token, _, err := svc.Login(ctx, " MIA@example.com", testPassword, "198.51.100.7")
+	// attack makes n wrong guesses from the addresses addr(0..n-1) with 8
+	// workers and returns how many reached the password check and how many
+	// were refused.
+	attack := func(n int, addr func(int) string) (guessed, refused int) {
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range 8 {
+			wg.Go(func() {
+				for i := range next {
+					_, tok, _, err := svc.Login(ctx, email, otherPassword, addr(i))
+					mu.Lock()
+					switch _, limited := fault.AsRateLimited(err); {
+					case tok != "":
+						t.Errorf("a wrong password opened a session")
+					case errors.Is(err, ErrBadCredentials):
+						guessed++
+					case limited:
+						refused++
+					default:
+						t.Errorf("attempt %d: %v", i, err)
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		for i := range n {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		return guessed, refused
+	}
+
+	// One address: it gets a bounded number of guesses, then is refused.
+	g, r := attack(40, func(int) string { return "203.0.113.66" })
+	if g > svc.LoginLimitPerAccount || r == 0 {
+		t.Fatalf("one address: %d guesses reached the password check, %d refused", g, r)
+	}
+	victim("during a one-address attack", home)
+	// An address she never used, with no failures, is not held back by
+	// failures from elsewhere either.
+	victim("during a one-address attack, from a new address", "198.51.100.20")
+
+	// Hundreds of addresses (IPv4 and IPv6 from different /64s), three
+	// tries each: together still a bounded number of guesses.
+	g2, r2 := attack(300, func(i int) string {
+		if i%2 == 0 {
+			return fmt.Sprintf("10.%d.%d.%d", i/3/256/256%256, i/3/256%256, i/3%256)
+		}
+		return fmt.Sprintf("2001:db8:%x::1", i/3)
+	})
+	// Per window: the account's budget for unknown addresses plus one
+	// slow-lane attempt (the test runs well inside one slow interval).
+	if g2 > svc.LoginLimitPerAccount+1 || r2 == 0 {
+		t.Fatalf("many addresses: %d guesses reached the password check, %d refused", g2, r2)
+	}
+	t.Logf("one address: %d guesses, %d refused; many addresses: %d guesses, %d refused", g, r, g2, r2)
+	victim("during a many-address attack", home)
+	// The attack goes on; she signs in again right after.
+	attack(60, func(i int) string { return fmt.Sprintf("172.16.%d.%d", i/256, i%256) })
+	victim("right after the attack", home)
+	victim("right after the attack, once more", home)
+
+	// The attacker's own address is still refused, even with the right
+	// password (it has spent its guesses on this account).
+	if _, _, _, err := svc.Login(ctx, email, testPassword, "203.0.113.66"); err == nil {
+		t.Fatal("the attacking address got in")
+	} else if _, ok := fault.AsRateLimited(err); !ok {
+		t.Fatalf("attacking address: err = %v, want rate limited", err)
+	}
+	// Another account is not affected at all.
+	if _, _, _, err := svc.Login(ctx, "other@example.com", otherPassword, "10.0.0.1"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("other account: err = %v, want ErrBadCredentials (not rate limited)", err)
+	}
+}
+
+func TestLoginRateLimitRetryAfter(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	createMediator(t, svc, "mia@example.com")
+	var err error
+	for range svc.LoginLimitPerAccount + 1 {
+		_, _, _, err = svc.Login(ctx, " MIA@example.com", otherPassword, "192.0.2.1")
+	}
 	rl, ok := fault.AsRateLimited(err)
 	if !ok {
-		t.Fatalf("4th attempt: err = %v, want *fault.RateLimitedError", err)
+		t.Fatalf("attempt past the limit: err = %v, want *fault.RateLimitedError", err)
 	}
 	if rl.RetryAfter <= 0 || rl.RetryAfter > svc.LoginWindow {
 		t.Fatalf("RetryAfter = %v, want within (0, %v]", rl.RetryAfter, svc.LoginWindow)
-	}
-	if token != "" {
-		t.Fatal("rate-limited Login returned a token")
-	}
-	// Another account is not affected.
-	if _, _, _, err := svc.Login(ctx, "other@example.com", otherPassword, "198.51.100.7"); !errors.Is(err, ErrBadCredentials) {
-		t.Fatalf("other account: err = %v, want ErrBadCredentials (not rate limited)", err)
 	}
 }
 

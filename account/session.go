@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/parley-mediation/parley/internal/fault"
@@ -26,16 +28,71 @@ func (s *Service) sessionKey(token string) string {
 }
 
 // Login checks an email and password and opens a session. clientAddr is the
-// caller's network address, for the per-address attempt limit.
+// caller's network address, for the attempt limits.
+//
+// The limits keep guessing bounded without letting a stranger lock the real
+// person out (docs/security.md, "Password guessing"):
+//
+//  1. every attempt from an address counts against LoginLimitPerAddress;
+//  2. an attempt reserves one wrong-password slot for this account from
+//     this address (LoginLimitPerPair); a right password gives it back;
+//  3. from an address the account has not signed in from within
+//     LoginTrustTTL, it also reserves one slot of the account's
+//     LoginLimitPerAccount; once those are spent, such addresses share a
+//     single attempt per LoginSlowInterval. An address the account signed
+//     in from is never held back by failures from elsewhere.
+//
+// Reserving before the password check (instead of counting after) keeps the
+// bounds exact under concurrent attempts. Refused attempts never reach the
+// password check, so they reveal nothing.
 func (s *Service) Login(ctx context.Context, email, password, clientAddr string) (Account, string, Session, error) {
 	if len(password) > MaxPasswordLen || len(email) > MaxEmailLen {
 		return Account{}, "", Session{}, ErrBadCredentials
 	}
-	if err := s.limit(ctx, "login-addr:"+s.meta.IndexKey("addr", clientAddr), s.LoginLimitPerAddress); err != nil {
+	addr := addressKey(clientAddr)
+	email = normalizeEmail(email)
+	if err := s.limit(ctx, "login-addr:"+s.meta.IndexKey("addr", addr), s.LoginLimitPerAddress, s.LoginWindow); err != nil {
 		return Account{}, "", Session{}, err
 	}
-	if err := s.limit(ctx, "login-acct:"+s.meta.IndexKey("email", normalizeEmail(email)), s.LoginLimitPerAccount); err != nil {
+	pair := s.meta.IndexKey("login-pair", email+"\x00"+addr)
+	pairKey := "login-pair:" + pair
+	knownKey := "login-known:" + pair
+	acctKey := "login-acct:" + s.meta.IndexKey("email", email)
+	if err := s.limit(ctx, pairKey, s.LoginLimitPerPair, s.LoginWindow); err != nil {
 		return Account{}, "", Session{}, err
+	}
+	// undo gives back reservations after a right password or a refusal
+	// that never reached the password check. A failure to give one back
+	// only makes the limit stricter, so it is not an error.
+	var reserved []string
+	undo := func() {
+		for _, k := range reserved {
+			s.limiter.Undo(context.WithoutCancel(ctx), k)
+		}
+	}
+	reserved = append(reserved, pairKey)
+	known, err := s.limiter.Count(ctx, knownKey)
+	if err != nil {
+		undo()
+		return Account{}, "", Session{}, fmt.Errorf("rate limiter: %w", err)
+	}
+	if known == 0 {
+		err := s.limit(ctx, acctKey, s.LoginLimitPerAccount, s.LoginWindow)
+		if _, limited := fault.AsRateLimited(err); limited {
+			// The account's budget for unknown addresses is spent: the
+			// slow lane, one attempt per interval shared by all of them.
+			slowKey := "login-slow:" + s.meta.IndexKey("email", email)
+			err = s.limit(ctx, slowKey, 1, s.LoginSlowInterval)
+			if err == nil {
+				reserved = append(reserved, slowKey)
+			}
+		} else if err == nil {
+			reserved = append(reserved, acctKey)
+		}
+		if err != nil {
+			undo()
+			return Account{}, "", Session{}, err
+		}
 	}
 	a, err := s.ByEmail(ctx, email)
 	if err != nil {
@@ -43,6 +100,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 			checkPassword(dummyHash, password)
 			return Account{}, "", Session{}, ErrBadCredentials
 		}
+		undo()
 		return Account{}, "", Session{}, err
 	}
 	hash := a.PasswordHash
@@ -51,6 +109,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	}
 	ok, err := checkPassword(hash, password)
 	if err != nil {
+		undo()
 		return Account{}, "", Session{}, err
 	}
 	if !ok || a.PasswordHash == "" || a.Disabled {
@@ -58,13 +117,34 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	}
 	token, sess, err := s.NewSession(ctx, a.ID)
 	if err != nil {
+		undo()
 		return Account{}, "", Session{}, err
 	}
+	undo()
+	// A failure here is not fatal: the address is merely not remembered
+	// this time.
+	_ = s.limiter.Remember(context.WithoutCancel(ctx), knownKey, s.LoginTrustTTL)
 	return a, token, sess, nil
 }
 
-func (s *Service) limit(ctx context.Context, key string, n int) error {
-	ok, retry, err := s.limiter.Allow(ctx, key, n, s.LoginWindow)
+// addressKey is the unit the per-address limits count: an IPv4 address, or
+// the /64 prefix of an IPv6 address (one subscriber usually holds a whole
+// /64, so counting single IPv6 addresses would give them 2^64 budgets).
+func addressKey(addr string) string {
+	ip, err := netip.ParseAddr(strings.Trim(addr, "[]"))
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, _ := ip.WithZone("").Prefix(64)
+	return p.String()
+}
+
+func (s *Service) limit(ctx context.Context, key string, n int, window time.Duration) error {
+	ok, retry, err := s.limiter.Allow(ctx, key, n, window)
 	if err != nil {
 		return fmt.Errorf("rate limiter: %w", err)
 	}

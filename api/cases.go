@@ -150,9 +150,38 @@ type Case struct {
 	CreatedBy      string        `json:"createdBy"`
 	Closed         *time.Time    `json:"closed,omitempty"`
 	Outcome        *Outcome      `json:"outcome,omitempty"`
+	// Notices are what the program did to the case's mediators (a
+	// recusal or an assignment approved by two people), told to everyone
+	// who reads the case.
+	Notices []CaseNotice `json:"notices,omitempty"`
+	// PendingMediators were assigned by the program and read nothing until
+	// their notice period ends.
+	PendingMediators []PendingMediator `json:"pendingMediators,omitempty"`
 }
 
 func (Case) wire() {}
+
+// CaseNotice says in plain words (Text) what the program did to a mediator.
+type CaseNotice struct {
+	ID        string     `json:"id"`
+	Kind      string     `json:"kind"` // mediator.recused, mediator.assigned
+	Mediator  string     `json:"mediator"`
+	Name      string     `json:"name"`
+	At        time.Time  `json:"at"`
+	ReadsFrom *time.Time `json:"readsFrom,omitempty"`
+	Reason    string     `json:"reason,omitempty"`
+	Text      string     `json:"text"`
+}
+
+// PendingMediator is a mediator the program assigned who reads nothing
+// before ReadsFrom.
+type PendingMediator struct {
+	AccountID string    `json:"accountId"`
+	Name      string    `json:"name"`
+	Approved  time.Time `json:"approved"`
+	ReadsFrom time.Time `json:"readsFrom"`
+	Proposal  string    `json:"proposal"`
+}
 
 // Summary is what records staff may see of a case: no title, names, or text.
 type Summary struct {

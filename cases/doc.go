@@ -3,6 +3,11 @@
 // process with the time of every transition, mediators' conflict-of-interest
 // disclosures with the parties' acknowledgements, recusal, and invitations.
 //
+// The program (administrators, records staff) changes a case's mediators only
+// by proposal (proposals.go): a second, independent person approves, every
+// participant is told in the case, and a mediator the program assigns reads
+// nothing until the notice period (ReassignmentNotice) has passed.
+//
 // Every method takes the acting account and asks package policy before doing
 // anything; a refusal is audited. Every change lands in the audit log as ids
 // and keyed hashes — never the text of an objective or a disclosure.

@@ -69,6 +69,26 @@ type Case struct {
 	CreatedBy      string        `json:"createdBy"`
 	Closed         *time.Time    `json:"closed,omitempty"`
 	Outcome        *Outcome      `json:"outcome,omitempty"`
+	// Notices are what the program did to the case's mediators (a
+	// recusal or an assignment approved by two people), told to everyone
+	// who reads the case.
+	Notices []Notice `json:"notices,omitempty"`
+	// PendingMediators were assigned by the program and read nothing until
+	// their notice period ends; they are not in Mediators (nor in Facts)
+	// until then.
+	PendingMediators []PendingMediator `json:"pendingMediators,omitempty"`
+	// Proposals are the program's proposals about the mediators. They are
+	// staff business: Get and the case's changes hand the case out without
+	// them (Redacted); staff list them with Proposals.
+	Proposals []Proposal `json:"proposals,omitempty"`
+}
+
+// Redacted returns a copy of the case without the program's proposals, for
+// the people of the case.
+func (c *Case) Redacted() *Case {
+	out := *c
+	out.Proposals = nil
+	return &out
 }
 
 // Summary returns the case's metadata-only view.
@@ -150,5 +170,16 @@ func (c *Case) Participant(accountID string) (*Participant, bool) {
 	return nil, false
 }
 
-// View is the case as the API shows it.
-func (c *Case) View() api.Case { return api.Case(*c) }
+// View is the case as the API shows it: never the program's proposals
+// (staff business, listed apart), which api.Case has no member for.
+func (c *Case) View() api.Case {
+	v := api.Case{ID: c.ID, Title: c.Title, Type: c.Type, ReferralSource: c.ReferralSource, Sides: c.Sides,
+		Mediators: c.Mediators, Participants: c.Participants, Objectives: c.Objectives, Stage: c.Stage,
+		StageHistory: c.StageHistory, Disclosures: c.Disclosures, Created: c.Created, CreatedBy: c.CreatedBy,
+		Closed: c.Closed, Outcome: c.Outcome, PendingMediators: c.PendingMediators}
+	for _, n := range c.Notices {
+		v.Notices = append(v.Notices, api.CaseNotice{ID: n.ID, Kind: string(n.Kind), Mediator: n.Mediator, Name: n.Name,
+			At: n.At, ReadsFrom: n.ReadsFrom, Reason: n.Reason, Text: n.Text})
+	}
+	return v
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/visible"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -37,6 +38,11 @@ type Service struct {
 	// case (a participant joined, a mediator was added or recused), so the
 	// rooms layer can start new epochs and re-check open connections.
 	OnMembership func(ctx context.Context, caseID string, change MembershipChange)
+	// ReassignmentNotice is how long a mediator the program assigned to an
+	// orphaned case waits, after approval, before reading anything
+	// (default DefaultReassignmentNotice). Every participant sees the
+	// notice meanwhile.
+	ReassignmentNotice time.Duration
 
 	meta     *metastore.Store
 	accounts *account.Service
@@ -47,8 +53,13 @@ type Service struct {
 
 // NewService wires a case service.
 func NewService(meta *metastore.Store, accounts *account.Service, pol *policy.Engine, log *audit.Log) *Service {
-	return &Service{meta: meta, accounts: accounts, policy: pol, audit: log, now: time.Now}
+	return &Service{meta: meta, accounts: accounts, policy: pol, audit: log, now: time.Now,
+		ReassignmentNotice: DefaultReassignmentNotice}
 }
+
+// SetClock replaces the service's clock (tests move time with it). Call it
+// before the service serves requests.
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 func caseKey(id string) string { return "cases/" + id + "/case" }
 
@@ -56,12 +67,22 @@ func caseKey(id string) string { return "cases/" + id + "/case" }
 // actions.
 func (s *Service) authorize(ctx context.Context, actor account.Account, a policy.Action, c *Case) error {
 	var facts *policy.Case
-	caseID := ""
 	if c != nil {
-		facts, caseID = c.Facts(), c.ID
+		facts = c.Facts()
 	}
 	if s.policy.Decide(actor.Principal(), a, facts).Allowed {
 		return nil
+	}
+	return s.refuse(ctx, actor, a, c)
+}
+
+// refuse audits a refusal about c (nil for server-wide actions) and
+// returns the error that says it: "not found" to an outsider (see
+// outsider), "forbidden" to anyone else.
+func (s *Service) refuse(ctx context.Context, actor account.Account, a policy.Action, c *Case) error {
+	caseID := ""
+	if c != nil {
+		caseID = c.ID
 	}
 	s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID, Attrs: map[string]string{"action": string(a)}})
 	if c != nil && outsider(c, actor) {
@@ -118,6 +139,9 @@ func checkText(field, text string, max int) error {
 	}
 	if !utf8.ValidString(t) || utf8.RuneCountInString(t) > max {
 		return fault.Invalid(field, fmt.Sprintf("at most %d characters of text", max))
+	}
+	if !visible.Has(t) {
+		return fault.Invalid(field, "has no visible character: letters, digits or symbols are needed")
 	}
 	return nil
 }
@@ -196,8 +220,18 @@ func (s *Service) Create(ctx context.Context, actor account.Account, n NewCase) 
 	return c, nil
 }
 
-// load reads a case without any access check (internal use only).
+// load reads a case without any access check (internal use only), first
+// activating any assigned mediator whose notice period has passed.
 func (s *Service) load(ctx context.Context, id string) (*Case, error) {
+	c, err := s.reload(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.activateDue(ctx, c)
+}
+
+// reload reads a case as stored.
+func (s *Service) reload(ctx context.Context, id string) (*Case, error) {
 	if !ids.Valid("c", id) {
 		return nil, fmt.Errorf("case: %w", fault.ErrNotFound)
 	}
@@ -225,7 +259,7 @@ func (s *Service) Get(ctx context.Context, actor account.Account, id string) (*C
 	if err := s.authorize(ctx, actor, policy.CaseRead, c); err != nil {
 		return nil, err
 	}
-	return c.ForViewer(actor.ID), nil
+	return c.ForViewer(actor.ID).Redacted(), nil
 }
 
 // Summary returns the metadata-only view to records staff and anyone who
@@ -256,6 +290,13 @@ func (s *Service) List(ctx context.Context, actor account.Account) ([]Listed, er
 		var c Case
 		if _, err := s.meta.Get(ctx, key, &c); err != nil {
 			return err
+		}
+		if len(c.PendingMediators) > 0 {
+			now, err := s.activateDue(ctx, &c)
+			if err != nil {
+				return err
+			}
+			c = *now
 		}
 		p := actor.Principal()
 		switch {
@@ -289,16 +330,25 @@ func relation(c *Case, accountID string) string {
 // again on every retry against the fresh record, so a recusal that lands
 // between attempts is honoured.
 func (s *Service) mutate(ctx context.Context, actor account.Account, id string, a policy.Action, change func(c *Case, ev *audit.Event) error) (*Case, error) {
+	return s.mutateBy(ctx, actor, id, a, func(c *Case) policy.Decision {
+		return s.policy.Decide(actor.Principal(), a, c.Facts())
+	}, change)
+}
+
+// mutateBy is mutate with the policy question asked by decide (about a
+// proposal rather than the case itself, say). The answer it returns is the
+// case without its proposals.
+func (s *Service) mutateBy(ctx context.Context, actor account.Account, id string, a policy.Action, decide func(c *Case) policy.Decision, change func(c *Case, ev *audit.Event) error) (*Case, error) {
 	c, err := s.loadFor(ctx, actor, id, a)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, actor, a, c); err != nil {
-		return nil, err
+	if !decide(c).Allowed {
+		return nil, s.refuse(ctx, actor, a, c)
 	}
 	var ev audit.Event
 	updated, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
-		if !s.policy.Decide(actor.Principal(), a, c.Facts()).Allowed {
+		if !decide(c).Allowed {
 			return fmt.Errorf("%s: %w", a, fault.ErrForbidden)
 		}
 		ev = audit.Event{Actor: actor.ID, Case: id}
@@ -310,5 +360,5 @@ func (s *Service) mutate(ctx context.Context, actor account.Account, id string, 
 	if err := s.record(ctx, ev); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	return &updated, nil
+	return updated.Redacted(), nil
 }

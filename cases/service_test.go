@@ -176,7 +176,8 @@ func TestRecusedMediatorLosesAccessAtOnce(t *testing.T) {
 	_, err = e.svc.AddMediator(ctx, m1, c.ID, m2.ID)
 	wantIs(t, err, fault.ErrConflict)
 
-	// Self-recusal works the same way, leaving an administrator to reassign.
+	// Self-recusal works the same way, leaving the program to propose a
+	// new mediator (proposals_test.go).
 	if _, err := e.svc.Recuse(ctx, m1, c.ID, "", "conflict discovered"); err != nil {
 		t.Fatal(err)
 	}
@@ -184,9 +185,12 @@ func TestRecusedMediatorLosesAccessAtOnce(t *testing.T) {
 	_, err = e.svc.Get(ctx, m1, c.ID)
 	e.wantDenied(t, n, err, m1, c.ID, policy.CaseRead)
 
-	// Adding needs a real mediator account.
+	// An administrator never adds one directly; a proposal needs a real
+	// mediator account.
 	admin := staff(policy.RoleAdmin, "Ada")
 	_, err = e.svc.AddMediator(ctx, admin, c.ID, "u_aaaaaaaaaaaaaaaaaaaaaaaaaa")
+	wantIs(t, err, fault.ErrForbidden)
+	_, err = e.svc.ProposeAssignment(ctx, admin, c.ID, "u_aaaaaaaaaaaaaaaaaaaaaaaaaa", "")
 	wantInvalid(t, err, "accountId")
 }
 

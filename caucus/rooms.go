@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
@@ -33,6 +35,9 @@ type Service struct {
 	msg    *messaging.Service
 	broker messaging.Broker
 	audit  *audit.Log
+	// Log receives what a membership change could not do after its
+	// retries (slog.Default() when nil).
+	Log *slog.Logger
 }
 
 // NewService wires the rooms layer.
@@ -180,28 +185,93 @@ func (s *Service) History(ctx context.Context, actor account.Account, caseID, na
 // membershipEvent is the system event recorded in a seal: ids only.
 type membershipEvent = api.MembershipEvent
 
+// Membership steps are retried this many times, waiting stepBackoff,
+// doubled each time, in between: about 1.5 s per step at worst.
+const (
+	stepAttempts = 5
+	stepBackoff  = 50 * time.Millisecond
+	// membershipBudget bounds the whole change, which must finish even if
+	// the request that caused it has gone.
+	membershipBudget = 30 * time.Second
+)
+
+// retry runs step until it succeeds, stepAttempts times at most, and logs
+// a final failure.
+func (s *Service) retry(ctx context.Context, what, caseID string, step func(context.Context) error) error {
+	backoff := stepBackoff
+	var err error
+	for attempt := 1; ; attempt++ {
+		if err = step(ctx); err == nil {
+			return nil
+		}
+		if attempt == stepAttempts || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+		}
+		backoff *= 2
+	}
+	log := s.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log.ErrorContext(ctx, "membership change: step failed after retries", slog.String("step", what),
+		slog.String("case", caseID), slog.Int("attempts", stepAttempts), slog.String("error", err.Error()))
+	return err
+}
+
 // MembershipChanged seals the affected rooms into a new epoch, audits the
 // change and tells every node's open connections to re-check access. It is
 // wired as cases.Service.OnMembership.
+//
+// Every step is retried with a bounded backoff and a final failure is
+// logged; whatever fails, the announcement is always made, since it is
+// what makes a recused mediator's or removed person's open sockets drop
+// their rooms at once (they re-check the case itself, which has already
+// changed). The change runs to its end even if ctx is cancelled.
 func (s *Service) MembershipChanged(ctx context.Context, caseID string, ch cases.MembershipChange) {
-	c, err := s.cases.Load(ctx, caseID)
-	if err != nil {
-		return
-	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), membershipBudget)
+	defer cancel()
 	reason, _ := json.Marshal(membershipEvent{Change: ch.Kind, Account: ch.Account})
-	var sealed []string
-	for _, name := range RoomNames(c) {
-		if !affects(ch, name) {
-			continue
-		}
-		_, mr, _ := roomOf(c, name)
-		if err := s.msg.Seal(ctx, mr.ID, string(reason)); err == nil {
-			sealed = append(sealed, name)
+	var sealed, unsealed []string
+	var c *cases.Case
+	loadErr := s.retry(ctx, "load case", caseID, func(ctx context.Context) error {
+		var err error
+		c, err = s.cases.Load(ctx, caseID)
+		return err
+	})
+	if loadErr == nil {
+		for _, name := range RoomNames(c) {
+			if !affects(ch, name) {
+				continue
+			}
+			_, mr, _ := roomOf(c, name)
+			if err := s.retry(ctx, "seal "+name, caseID, func(ctx context.Context) error {
+				return s.msg.Seal(ctx, mr.ID, string(reason))
+			}); err == nil {
+				sealed = append(sealed, name)
+			} else {
+				unsealed = append(unsealed, name)
+			}
 		}
 	}
-	s.audit.Append(ctx, audit.Event{Type: "room.membership", Actor: ch.Account, Case: caseID,
-		Objects: []string{ch.Account}, Attrs: map[string]string{"change": ch.Kind, "rooms": strings.Join(sealed, " ")}})
-	s.broker.Publish(ctx, CaseTopic(caseID), reason)
+	attrs := map[string]string{"change": ch.Kind, "rooms": strings.Join(sealed, " ")}
+	if len(unsealed) > 0 {
+		attrs["unsealed"] = strings.Join(unsealed, " ")
+	}
+	if loadErr != nil {
+		attrs["unsealed"] = "case could not be read"
+	}
+	s.retry(ctx, "audit", caseID, func(ctx context.Context) error {
+		_, err := s.audit.Append(ctx, audit.Event{Type: "room.membership", Actor: ch.Account, Case: caseID,
+			Objects: []string{ch.Account}, Attrs: attrs, Time: time.Now().UTC()})
+		return err
+	})
+	s.retry(ctx, "announce", caseID, func(ctx context.Context) error {
+		return s.broker.Publish(ctx, CaseTopic(caseID), reason)
+	})
 }
 
 func affects(ch cases.MembershipChange, room string) bool {

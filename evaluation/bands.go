@@ -25,6 +25,7 @@ var (
 	// whether the case's survey means were released.
 	responseBands = []band{{0, 1, "0"}, {1, MinSurveyResponses, fmt.Sprintf("1-%d", MinSurveyResponses-1)},
 		{MinSurveyResponses, 5, fmt.Sprintf("%d-4", MinSurveyResponses)}, {5, 10, "5-9"}, {10, 0, "10+"}}
+	countBands = []band{{0, 1, "0"}, {1, 2, "1"}, {2, 3, "2"}, {3, 5, "3-4"}, {5, 0, "5+"}}
 )
 
 // inBand returns the label of the band that holds v.

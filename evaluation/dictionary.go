@@ -23,6 +23,9 @@ var columnDocs = map[string]string{
 	"days_to_resolution": "Days from opening to closure, banded (empty while open).",
 	"outcome":            "full-agreement, partial-agreement, no-agreement, withdrawn; closed-unrecorded, or open.",
 	"survey_responses":   "Number of anonymous feedback survey responses for the case, in bands: " + bandLabels(responseBands) + "; generalized to " + releasedOrNot(0) + " or " + releasedOrNot(MinSurveyResponses) + " (whether the survey columns were released), never further.",
+	"followup_honoured":  "Anonymous check-ins on the case's agreement (30, 90 … days after closure, as the mediator set them) answered \"honoured\", in bands: " + bandLabels(countBands) + ". The three follow-up columns are empty (not released) when the case had fewer than " + fmt.Sprint(MinSurveyResponses) + " check-ins in all, so no one person's answer is released; the audit log records each check-in without its case.",
+	"followup_partly":    "Check-ins answered \"partly\" (banded as above).",
+	"followup_not":       "Check-ins answered \"not\" (banded as above).",
 	"comments":           `Survey comments, scrubbed of every name in the case's roster and of PII patterns (emails, phone numbers, addresses, ids, URLs, IP addresses; replaced by "[removed]"); a comment that could not be scrubbed with confidence is dropped. Joined with " | ". Empty when the case had fewer than ` + fmt.Sprint(MinSurveyResponses) + ` responses (not released).`,
 }
 

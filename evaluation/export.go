@@ -58,7 +58,13 @@ type Source interface {
 // Columns of a row, in order. See Dictionary.
 var Columns = append([]string{"case_token", "case_type", "referral_source", "opened_period", "sides", "participants",
 	"sessions", "hours", "days_preparation", "days_opening", "days_issues", "days_negotiation", "days_to_resolution",
-	"outcome", "survey_responses"}, append(meanColumns(), "comments")...)
+	"outcome", "survey_responses"}, append(meanColumns(), "comments", "followup_honoured", "followup_partly", "followup_not")...)
+
+// FollowUpSource is a Source that also has the anonymous check-ins on
+// agreements (package schedule): their answers are counted per case.
+type FollowUpSource interface {
+	FollowUpCounts(ctx context.Context, caseID string) (honoured, partly, not int, err error)
+}
 
 func meanColumns() []string {
 	out := make([]string, len(cases.SurveyItems))
@@ -138,6 +144,19 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 			return err
 		}
 		r, kept, dropped := makeRow(c, resps, key)
+		h, p, n := 0, 0, 0
+		if fs, ok := src.(FollowUpSource); ok {
+			if h, p, n, err = fs.FollowUpCounts(ctx, c.ID); err != nil {
+				return err
+			}
+		}
+		if h+p+n >= MinSurveyResponses {
+			r.values = append(r.values, itoaBand(h, countBands), itoaBand(p, countBands), itoaBand(n, countBands))
+		} else {
+			// Fewer answers than a survey mean needs: one person's
+			// check-in is not released.
+			r.values = append(r.values, "", "", "")
+		}
 		rep.CommentsKept += kept
 		rep.CommentsDropped += dropped
 		if len(resps) > 0 && len(resps) < MinSurveyResponses {

@@ -22,12 +22,26 @@ type Redis struct {
 	subs   map[string]map[int]func([]byte)
 	nextID int
 	done   chan struct{}
+
+	// topics serialises the Redis SUBSCRIBE/UNSUBSCRIBE of each topic
+	// (see sync); guarded by tmu.
+	tmu    sync.Mutex
+	topics map[string]*topicSub
+}
+
+// topicSub is one topic's Redis subscription state. mu is held while a
+// SUBSCRIBE or UNSUBSCRIBE for the topic is sent, so the commands for one
+// topic go out one at a time and the last one matches the last change.
+type topicSub struct {
+	mu     sync.Mutex
+	refs   int  // sync calls holding or waiting for mu (guarded by tmu)
+	active bool // Redis subscription in place (guarded by mu)
 }
 
 // NewRedis starts a broker on client. Close stops it (not the client).
 func NewRedis(client *redis.Client) *Redis {
 	r := &Redis{client: client, ps: client.Subscribe(context.Background()),
-		subs: map[string]map[int]func([]byte){}, done: make(chan struct{})}
+		subs: map[string]map[int]func([]byte){}, done: make(chan struct{}), topics: map[string]*topicSub{}}
 	go r.dispatch()
 	return r
 }
@@ -68,27 +82,94 @@ func (r *Redis) Subscribe(topic string, fn func([]byte)) func() {
 	r.mu.Lock()
 	id := r.nextID
 	r.nextID++
-	first := r.subs[topic] == nil
-	if first {
+	if r.subs[topic] == nil {
 		r.subs[topic] = map[int]func([]byte){}
 	}
 	r.subs[topic][id] = fn
 	r.mu.Unlock()
-	if first {
-		r.ps.Subscribe(context.Background(), redisPrefix+topic)
-	}
+	r.sync(topic)
+	var once sync.Once
 	return func() {
-		r.mu.Lock()
-		delete(r.subs[topic], id)
-		last := len(r.subs[topic]) == 0
-		if last {
-			delete(r.subs, topic)
-		}
-		r.mu.Unlock()
-		if last {
-			r.ps.Unsubscribe(context.Background(), redisPrefix+topic)
-		}
+		once.Do(func() {
+			r.mu.Lock()
+			delete(r.subs[topic], id)
+			if len(r.subs[topic]) == 0 {
+				delete(r.subs, topic)
+			}
+			r.mu.Unlock()
+			r.sync(topic)
+		})
 	}
+}
+
+// syncAttempts and syncBackoff bound the retries of one SUBSCRIBE or
+// UNSUBSCRIBE that Redis refused (a dropped connection): about 1.5 s in
+// all. go-redis also resubscribes every channel it tracks when it
+// reconnects, and the sockets re-check their session every ping interval.
+const (
+	syncAttempts = 5
+	syncBackoff  = 50 * time.Millisecond
+)
+
+// sync makes topic's Redis subscription match its local subscribers.
+// Subscribe and cancel call it after changing the local set; calls for one
+// topic take turns (topicSub.mu) and each reads the local set afresh, so
+// however subscribes and cancels interleave, the last command sent says
+// what the set holds at the end. (Without this, a cancel's UNSUBSCRIBE
+// could overtake a later subscribe's SUBSCRIBE and leave a socket with no
+// Redis subscription, deaf to its sign-out.) Only this topic's subscribe
+// and cancel calls wait on topicSub.mu; r.mu, which dispatch takes, is
+// never held across a command.
+func (r *Redis) sync(topic string) {
+	r.tmu.Lock()
+	ts := r.topics[topic]
+	if ts == nil {
+		ts = &topicSub{}
+		r.topics[topic] = ts
+	}
+	ts.refs++
+	r.tmu.Unlock()
+
+	ts.mu.Lock()
+	backoff := syncBackoff
+	for attempt := 0; ; {
+		r.mu.RLock()
+		want := len(r.subs[topic]) > 0
+		r.mu.RUnlock()
+		if want == ts.active {
+			break
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var err error
+		if want {
+			err = r.ps.Subscribe(ctx, redisPrefix+topic)
+		} else {
+			err = r.ps.Unsubscribe(ctx, redisPrefix+topic)
+		}
+		cancel()
+		if err == nil {
+			ts.active = want
+			attempt = 0
+			continue
+		}
+		attempt++
+		if attempt >= syncAttempts {
+			// go-redis keeps the channel in its set (or out of it) and
+			// applies that when it reconnects; record the wish as done.
+			ts.active = want
+			break
+		}
+		time.Sleep(backoff)
+		backoff *= 2
+	}
+	ts.mu.Unlock()
+
+	r.tmu.Lock()
+	ts.refs--
+	if ts.refs == 0 && !ts.active {
+		delete(r.topics, topic)
+	}
+	r.tmu.Unlock()
 }
 
 func windowKey(room string) string { return redisPrefix + "win:" + room }

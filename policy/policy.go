@@ -67,6 +67,10 @@ type User struct {
 	ID       string
 	Role     Role
 	Disabled bool
+	// Lineage lists the accounts that created this one, directly or
+	// through accounts they created (empty for accounts the operator made
+	// from the command line). Rules about independence use it.
+	Lineage []string
 }
 
 // Case holds the facts about a case that decisions depend on: account ids
@@ -160,6 +164,7 @@ func (e *Engine) addPrincipal(entities cedar.EntityMap, u User, c *Case) cedar.E
 		Attributes: cedar.NewRecord(cedar.RecordMap{
 			"role":     cedar.String(u.Role),
 			"disabled": cedar.Boolean(u.Disabled),
+			"lineage":  userSet(u.Lineage),
 		}),
 	}
 	if c != nil {

@@ -41,7 +41,7 @@ func TestCaseMatrix(t *testing.T) {
 	}
 	// allowed[who] lists the case actions that who may take; all others are denied.
 	allowed := map[string][]Action{
-		"admin":        {CaseRecuse}, // add_mediator only on an orphaned case: TestAdminReassignsOnlyOrphanedCases
+		"admin":        {}, // recusals and assignments only by proposal: proposal_test.go
 		"records":      {CaseReadSummary},
 		"mediator":     {CaseRead, CaseReadSummary, CaseUpdate, CaseInvite, CaseDisclose, CaseRecuse, CaseAddMediator},
 		"recused":      {},
@@ -66,34 +66,6 @@ func TestCaseMatrix(t *testing.T) {
 	sort.Strings(failures)
 	if len(failures) > 0 {
 		t.Fatalf("%d wrong decisions:\n%s", len(failures), strings.Join(failures, "\n"))
-	}
-}
-
-// An administrator assigns a mediator only to a case whose every mediator
-// has recused; with one mediator still active, that is the mediators' call.
-func TestAdminReassignsOnlyOrphanedCases(t *testing.T) {
-	e, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := User{ID: "a1", Role: RoleAdmin}
-	for _, tc := range []struct {
-		name     string
-		med, rec []string
-		want     bool
-	}{
-		{"one active mediator", []string{"m1"}, nil, false},
-		{"one active of two", []string{"m1", "m2"}, []string{"m2"}, false},
-		{"every mediator recused", []string{"m1", "m2"}, []string{"m1", "m2"}, true},
-		{"no mediator at all", nil, nil, true},
-	} {
-		c := &Case{ID: "c", Mediators: tc.med, Recused: tc.rec}
-		if got := e.Decide(admin, CaseAddMediator, c); got.Allowed != tc.want {
-			t.Errorf("%s: admin add_mediator allowed=%v, want %v", tc.name, got.Allowed, tc.want)
-		}
-		if got := e.Decide(admin, CaseRead, c); got.Allowed {
-			t.Errorf("%s: admin may read the case", tc.name)
-		}
 	}
 }
 

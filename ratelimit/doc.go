@@ -21,4 +21,14 @@ import (
 // attempts per window. When it is not, retryAfter says when the window ends.
 type Limiter interface {
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
+	// Undo takes back one attempt counted by Allow (a reservation that
+	// turned out not to be a failure). It never goes below zero and never
+	// revives an expired window.
+	Undo(ctx context.Context, key string) error
+	// Count is the number of attempts in key's current window (zero when
+	// none), without counting one.
+	Count(ctx context.Context, key string) (int, error)
+	// Remember marks key as present for ttl (Count answers at least 1),
+	// renewing the mark if it exists.
+	Remember(ctx context.Context, key string, ttl time.Duration) error
 }

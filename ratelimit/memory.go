@@ -55,3 +55,33 @@ func (m *Memory) sweep(now time.Time) {
 		}
 	}
 }
+
+// Undo implements Limiter.
+func (m *Memory) Undo(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if w := m.windows[key]; w != nil && m.now().Before(w.ends) && w.count > 0 {
+		w.count--
+	}
+	return nil
+}
+
+// Count implements Limiter.
+func (m *Memory) Count(_ context.Context, key string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if w := m.windows[key]; w != nil && m.now().Before(w.ends) {
+		return w.count, nil
+	}
+	return 0, nil
+}
+
+// Remember implements Limiter.
+func (m *Memory) Remember(_ context.Context, key string, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	m.sweep(now)
+	m.windows[key] = &window{count: 1, ends: now.Add(ttl)}
+	return nil
+}

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -38,4 +39,31 @@ func (r *Redis) Allow(ctx context.Context, key string, limit int, per time.Durat
 		return false, time.Duration(res[1]) * time.Millisecond, nil
 	}
 	return true, 0, nil
+}
+
+// undoScript decrements only a live counter above zero: a plain DECR on an
+// expired key would create a counter without expiry.
+var undoScript = redis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+`)
+
+// Undo implements Limiter.
+func (r *Redis) Undo(ctx context.Context, key string) error {
+	return undoScript.Run(ctx, r.client, []string{r.prefix + key}).Err()
+}
+
+// Count implements Limiter.
+func (r *Redis) Count(ctx context.Context, key string) (int, error) {
+	n, err := r.client.Get(ctx, r.prefix+key).Int()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// Remember implements Limiter.
+func (r *Redis) Remember(ctx context.Context, key string, ttl time.Duration) error {
+	return r.client.Set(ctx, r.prefix+key, 1, ttl).Err()
 }

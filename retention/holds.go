@@ -14,6 +14,7 @@ import (
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/visible"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -46,6 +47,9 @@ func checkText(field, s string, max int) (string, error) {
 	}
 	if strings.ContainsFunc(s, unicode.IsControl) {
 		return "", fault.Invalid(field, "no control characters")
+	}
+	if !visible.Has(s) {
+		return "", fault.Invalid(field, "has no visible character: letters, digits or symbols are needed")
 	}
 	return s, nil
 }

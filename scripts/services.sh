@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# services.sh — the real services Parley's tests run against: MinIO and Redis.
+# services.sh — the real services Parley's tests run against: MinIO, Redis
+# and Mailpit (an SMTP server whose HTTP API shows what arrived).
 #
 #   scripts/services.sh install            install what is missing
 #   scripts/services.sh start <statedir>   start both on free 127.0.0.1 ports
@@ -22,6 +23,10 @@ MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO_MODULE=github.com/minio/minio
 CACHE=${PARLEY_CACHE:-$HOME/.cache/parley}/minio-${MINIO_VERSION##*-}
 MINIO_BIN=$CACHE/minio
+MAILPIT_VERSION=v1.33.1
+MAILPIT_MODULE=github.com/axllent/mailpit
+MAILPIT_CACHE=${PARLEY_CACHE:-$HOME/.cache/parley}/mailpit-$MAILPIT_VERSION
+MAILPIT_BIN=$MAILPIT_CACHE/mailpit
 WAIT_SECONDS=60
 
 die() { echo "services.sh: $*" >&2; exit 1; }
@@ -46,6 +51,14 @@ install() {
 			GOBIN=$CACHE go install "$MINIO_MODULE@$MINIO_VERSION"
 		fi
 	) 9>"$CACHE.lock"
+	mkdir -p "$MAILPIT_CACHE"
+	(
+		flock 9
+		if [ ! -x "$MAILPIT_BIN" ]; then
+			echo "services.sh: building Mailpit $MAILPIT_VERSION into $MAILPIT_CACHE (about a minute, once)" >&2
+			GOBIN=$MAILPIT_CACHE go install "$MAILPIT_MODULE@$MAILPIT_VERSION"
+		fi
+	) 9>"$MAILPIT_CACHE.lock"
 }
 
 # free_ports N prints N distinct free TCP ports on 127.0.0.1. The kernel picks
@@ -71,12 +84,13 @@ start() {
 	local state=$1
 	[ -x "$MINIO_BIN" ] || die "MinIO not installed; run: scripts/services.sh install"
 	command -v redis-server >/dev/null || die "redis-server not installed; run: scripts/services.sh install"
+	[ -x "$MAILPIT_BIN" ] || die "Mailpit not installed; run: scripts/services.sh install"
 	mkdir -p "$state"
 	state=$(cd "$state" && pwd)
 	stop "$state" 2>/dev/null || true # start twice = restart
 
-	local p_minio p_redis p_console
-	read -r p_minio p_redis p_console < <(free_ports 3)
+	local p_minio p_redis p_console p_smtp p_mailapi
+	read -r p_minio p_redis p_console p_smtp p_mailapi < <(free_ports 5)
 	local user pass
 	user=parley$(random_hex 6)
 	pass=$(random_hex 16)
@@ -91,22 +105,29 @@ start() {
 		"$state/minio-data" >"$state/minio.log" 2>&1 </dev/null &
 	echo $! >"$state/minio.pid"
 
+	setsid "$MAILPIT_BIN" --smtp "127.0.0.1:$p_smtp" --listen "127.0.0.1:$p_mailapi" \
+		--database "$state/mailpit.db" --disable-version-check \
+		>"$state/mailpit.log" 2>&1 </dev/null &
+	echo $! >"$state/mailpit.pid"
+
 	redis-server --port "$p_redis" --bind 127.0.0.1 --save '' --appendonly no \
 		--dir "$state" --daemonize yes --pidfile "$state/redis.pid" \
 		--logfile "$state/redis.log"
 
-	local deadline=$((SECONDS + WAIT_SECONDS)) minio_ok= redis_ok=
+	local deadline=$((SECONDS + WAIT_SECONDS)) minio_ok= redis_ok= mail_ok=
 	while [ $SECONDS -lt $deadline ]; do
 		[ -n "$minio_ok" ] || ! curl -fs -o /dev/null "http://127.0.0.1:$p_minio/minio/health/live" || minio_ok=1
 		[ -n "$redis_ok" ] || [ "$(redis-cli -h 127.0.0.1 -p "$p_redis" ping 2>/dev/null)" != PONG ] || redis_ok=1
-		[ -n "$minio_ok" ] && [ -n "$redis_ok" ] && break
+		[ -n "$mail_ok" ] || ! curl -fs -o /dev/null "http://127.0.0.1:$p_mailapi/api/v1/messages" || mail_ok=1
+		[ -n "$minio_ok" ] && [ -n "$redis_ok" ] && [ -n "$mail_ok" ] && break
 		alive "$state/minio.pid" || { tail -n 20 "$state/minio.log" >&2; die "minio exited"; }
+		alive "$state/mailpit.pid" || { tail -n 20 "$state/mailpit.log" >&2; stop "$state" || true; die "mailpit exited"; }
 		sleep 0.5
 	done
-	if [ -z "$minio_ok" ] || [ -z "$redis_ok" ]; then
-		tail -n 20 "$state/minio.log" "$state/redis.log" >&2 || true
+	if [ -z "$minio_ok" ] || [ -z "$redis_ok" ] || [ -z "$mail_ok" ]; then
+		tail -n 20 "$state/minio.log" "$state/redis.log" "$state/mailpit.log" >&2 || true
 		stop "$state" || true
-		die "services not up after ${WAIT_SECONDS}s (minio=${minio_ok:-no} redis=${redis_ok:-no})"
+		die "services not up after ${WAIT_SECONDS}s (minio=${minio_ok:-no} redis=${redis_ok:-no} mailpit=${mail_ok:-no})"
 	fi
 
 	umask 077
@@ -117,13 +138,15 @@ export PARLEY_TEST_S3_SECRET_KEY=$pass
 export PARLEY_TEST_MINIO_DATA=$state/minio-data
 export PARLEY_TEST_REDIS_URL=redis://127.0.0.1:$p_redis/0
 export PARLEY_TEST_MINIO_BINARY=$MINIO_BIN
+export PARLEY_TEST_SMTP=127.0.0.1:$p_smtp
+export PARLEY_TEST_MAILPIT_API=http://127.0.0.1:$p_mailapi
 EOF
-	echo "services.sh: minio 127.0.0.1:$p_minio, redis 127.0.0.1:$p_redis; source $state/env" >&2
+	echo "services.sh: minio 127.0.0.1:$p_minio, redis 127.0.0.1:$p_redis, mailpit smtp 127.0.0.1:$p_smtp api 127.0.0.1:$p_mailapi; source $state/env" >&2
 }
 
 stop() {
 	local state=$1 name pidfile pid
-	for name in minio redis; do
+	for name in minio redis mailpit; do
 		pidfile=$state/$name.pid
 		if alive "$pidfile"; then
 			pid=$(cat "$pidfile")

@@ -3,7 +3,9 @@ package server
 import (
 	"errors"
 	"log/slog"
+	"net/url"
 	"path/filepath"
+	"time"
 
 	"github.com/parley-mediation/parley/objstore"
 )
@@ -39,6 +41,23 @@ type Config struct {
 	// WebSocketQueue is how many frames may wait for one slow WebSocket
 	// client before it is closed with 4008 (0: web.DefaultSendQueue).
 	WebSocketQueue int
+	// ReassignmentNotice is how long a mediator the program assigns to an
+	// orphaned case waits, after the second person's approval, before
+	// reading anything (0: cases.DefaultReassignmentNotice, 72 h).
+	ReassignmentNotice time.Duration
+
+	// SMTPURL is the mail server (smtp:// with STARTTLS, smtps:// with
+	// TLS, user:pass@ for authentication). Empty: a development outbox —
+	// mail is kept and shown to the case's mediators, never sent.
+	SMTPURL string
+	// MailFrom is the sender of every message and the ORGANIZER of every
+	// invitation (default sessions@ the public URL's host).
+	MailFrom string
+	// Reminders are how long before a session reminders go out (nil: 48
+	// and 2 hours).
+	Reminders []time.Duration
+	// MailPoll is how often the sender loop looks for due mail (0: 5 s).
+	MailPoll time.Duration
 }
 
 // ScaleMode reports whether the node uses S3 rather than a local directory.
@@ -60,6 +79,9 @@ func (c *Config) fill() error {
 			c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
 		}
 	}
+	if c.ReassignmentNotice < 0 {
+		return errors.New("--reassignment-notice must not be negative")
+	}
 	if c.AuditName == "" {
 		c.AuditName = "parley/audit"
 	}
@@ -68,6 +90,13 @@ func (c *Config) fill() error {
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
+	}
+	if c.MailFrom == "" {
+		host := "localhost"
+		if u, err := url.Parse(c.PublicURL); err == nil && u.Hostname() != "" {
+			host = u.Hostname()
+		}
+		c.MailFrom = "sessions@" + host
 	}
 	return nil
 }

@@ -9,22 +9,26 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/caseload"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/kms"
+	"github.com/parley-mediation/parley/mail"
 	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/ratelimit"
 	"github.com/parley-mediation/parley/retention"
+	"github.com/parley-mediation/parley/schedule"
 	"github.com/parley-mediation/parley/vault"
 	"github.com/parley-mediation/parley/web"
 )
@@ -53,9 +57,15 @@ type Node struct {
 	// Retention runs schedules, holds and disposal.
 	Retention *retention.Service
 	KeyDir    *keydir.Service
-	broker    messaging.Broker
-	redis     *redis.Client
-	vkey      string
+	// Outbox is the mail outbox; its sender loop runs until Close.
+	Outbox *mail.Outbox
+	// Schedule runs sessions, invitations and reminders.
+	Schedule *schedule.Service
+	stopMail context.CancelFunc
+	mailDone chan struct{}
+	broker   messaging.Broker
+	redis    *redis.Client
+	vkey     string
 }
 
 // AuditVerifierKey is the public key that verifies the audit log.
@@ -124,6 +134,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.Accounts = account.NewService(meta, limiter)
 	n.Cases = cases.NewService(meta, n.Accounts, pol, log)
+	if cfg.ReassignmentNotice > 0 {
+		n.Cases.ReassignmentNotice = cfg.ReassignmentNotice
+	}
 	nodeKey, err := kms.LoadOrCreateKey(ctx, store, mk, kms.NodeKeyObject, kms.NodeKeyLabel)
 	if err != nil {
 		return nil, err
@@ -140,12 +153,30 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if n.KeyDir, err = keydir.Open(ctx, keydir.Config{Store: store, Meta: meta, MasterKey: mk, Cases: n.Cases, Caucus: n.Rooms, Policy: pol, Audit: log}); err != nil {
 		return nil, err
 	}
+	oc := mail.Config{Meta: meta, Log: cfg.Log, Poll: cfg.MailPoll}
+	if cfg.SMTPURL != "" {
+		if oc.Transport, err = mail.NewSMTP(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom}); err != nil {
+			return nil, err
+		}
+	} else if err := mail.CheckAddress("--mail-from", cfg.MailFrom); err != nil {
+		return nil, fmt.Errorf("--mail-from: %w", err)
+	}
+	n.Outbox = mail.New(oc)
+	n.Schedule = schedule.New(schedule.Config{Meta: meta, Cases: n.Cases, Accounts: n.Accounts, Policy: pol, Audit: log,
+		Outbox: n.Outbox, From: cfg.MailFrom, JoinURL: strings.TrimRight(cfg.PublicURL, "/") + "/app", Reminders: cfg.Reminders})
 	n.API = web.New(web.Deps{
+		Schedule: n.Schedule, Caseload: &caseload.Service{Cases: n.Cases, Schedule: n.Schedule, Policy: pol, Audit: log},
 		Messaging: n.Messages, Caucus: n.Rooms, Vault: n.Vault, KeyDir: n.KeyDir, Retention: n.Retention,
 		Accounts: n.Accounts, Cases: n.Cases, Audit: log, AuditVerifierKey: signer.VerifierKey(), Policy: pol,
 		Ready: n.Ready, Log: cfg.Log, PublicURL: cfg.PublicURL, TrustForwardedFor: cfg.TrustForwardedFor,
 		WebSocketQueue: cfg.WebSocketQueue,
 	})
+	mailCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	n.stopMail, n.mailDone = stop, make(chan struct{})
+	go func() {
+		defer close(n.mailDone)
+		n.Outbox.Run(mailCtx)
+	}()
 	return n, nil
 }
 
@@ -169,6 +200,8 @@ func (n *Node) Handler() http.Handler { return n.API.Handler() }
 
 // Close releases the node's connections.
 func (n *Node) Close() error {
+	n.stopMail()
+	<-n.mailDone
 	n.API.CloseSockets()
 	n.Messages.Close()
 	n.broker.Close()
@@ -203,7 +236,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 // gracefully (in-flight requests get up to 10 s).
 func serveUntil(ctx context.Context, ln net.Listener, srv *http.Server) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(web.ProblemListener(ln)) }()
 	select {
 	case err := <-errc:
 		return err

@@ -1,7 +1,11 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -168,5 +172,77 @@ func TestRevokeSessionsClosesEverySocket(t *testing.T) {
 	}
 	if _, err := again.Me(ctx); err != nil {
 		t.Fatalf("a session opened after the revocation: %v", err)
+	}
+}
+
+// TestInvalidUTF8TextFrameCloses1007: a text frame that is not UTF-8 closes
+// the socket with 1007 (RFC 6455 §8.1), rather than answering with an error
+// frame and carrying on (issue 15 item 5).
+func TestInvalidUTF8TextFrameCloses1007(t *testing.T) {
+	n := nodetest.Embedded(t)
+	p := seedCase(t, n, n.URL)
+	ws := dialRoom(t, n.URL, p.caseID, p.partyA.Token)
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("{\"t\":\"sub\",\"room\":\"joint\xff\xfe\"}")); err != nil {
+		t.Fatal(err)
+	}
+	if code := closeCode(ws, 5*time.Second); code != websocket.CloseInvalidFramePayloadData {
+		t.Fatalf("close code %d, want 1007", code)
+	}
+}
+
+// TestOversizedHeadersAnswerProblemJSON: a request whose headers exceed the
+// server's limit gets 431 as problem+json, like every other error, from a
+// real server on 127.0.0.1 (issue 15 item 5); a malformed request line
+// gets a problem+json 400; ordinary requests on the same server are
+// untouched.
+func TestOversizedHeadersAnswerProblemJSON(t *testing.T) {
+	n := nodetest.Embedded(t)
+	req, err := http.NewRequest(http.MethodGet, n.URL+"/api/v1/me", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Cookie", "parley_session="+strings.Repeat("x", 200<<10))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var p struct {
+		Type   string `json:"type"`
+		Title  string `json:"title"`
+		Status int    `json:"status"`
+	}
+	if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge || res.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("status %d, Content-Type %q; want 431 application/problem+json", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	if err := json.NewDecoder(res.Body).Decode(&p); err != nil || p.Status != 431 || p.Title == "" || !strings.HasSuffix(p.Type, "headers-too-large") {
+		t.Fatalf("problem %+v (err %v)", p, err)
+	}
+
+	// A request line net/http cannot parse.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(n.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "GET /api/v1/me HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n")
+	bad, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Body.Close()
+	if bad.StatusCode != http.StatusBadRequest || bad.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("malformed request: status %d, Content-Type %q", bad.StatusCode, bad.Header.Get("Content-Type"))
+	}
+
+	// Ordinary answers pass through untouched.
+	ok, err := http.Get(n.URL + "/api/v1/me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok.Body.Close()
+	if ok.StatusCode != http.StatusUnauthorized || ok.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("ordinary request: status %d, Content-Type %q", ok.StatusCode, ok.Header.Get("Content-Type"))
 	}
 }

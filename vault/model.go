@@ -13,6 +13,7 @@ import (
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/visible"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -163,6 +164,9 @@ func checkName(name string) (string, error) {
 	}
 	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > MaxNameLen {
 		return "", fault.Invalid("name", fmt.Sprintf("at most %d characters of text", MaxNameLen))
+	}
+	if !visible.Has(n) {
+		return "", fault.Invalid("name", "has no visible character: letters, digits or symbols are needed")
 	}
 	if strings.ContainsFunc(n, unicode.IsControl) {
 		return "", fault.Invalid("name", "no control characters")

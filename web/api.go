@@ -17,12 +17,14 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/caseload"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/retention"
+	"github.com/parley-mediation/parley/schedule"
 	"github.com/parley-mediation/parley/vault"
 )
 
@@ -50,6 +52,11 @@ type Deps struct {
 	// KeyDir serves end-to-end encryption's key directory, membership
 	// statements and carries (handlers_e2ee.go).
 	KeyDir *keydir.Service
+	// Schedule serves a case's sessions and its outbox
+	// (handlers_sessions.go).
+	Schedule *schedule.Service
+	// Caseload builds the caseload view.
+	Caseload *caseload.Service
 	// Ready reports whether the node's backing services (object store,
 	// Redis) answer; /readyz fails while it returns an error.
 	Ready func(ctx context.Context) error
@@ -88,6 +95,8 @@ type API struct {
 	sockets        context.Context
 	closeSockets   context.CancelFunc
 	wsQueue        int
+	schedule       *schedule.Service
+	caseload       *caseload.Service
 }
 
 // New builds the API. Each API has its own metrics registry, so several
@@ -101,7 +110,7 @@ func New(d Deps) *API {
 		publicURL: strings.TrimRight(d.PublicURL, "/"), trustForwarded: d.TrustForwardedFor,
 		auditKeyText: d.AuditVerifierKey,
 		messaging:    d.Messaging, caucus: d.Caucus, keydir: d.KeyDir, vault: d.Vault,
-		wsQueue: d.WebSocketQueue, retention: d.Retention,
+		wsQueue: d.WebSocketQueue, retention: d.Retention, schedule: d.Schedule, caseload: d.Caseload,
 	}
 	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {
 		a.publicOrigin = u.Scheme + "://" + u.Host
@@ -150,6 +159,7 @@ func (a *API) routes() chi.Router {
 	r.Get("/app", a.appPage)
 	r.Get("/join", a.appPage)
 	r.Get("/survey", a.page("static/survey.html"))
+	r.Get("/checkin", a.page("static/checkin.html"))
 	r.Get("/static/{file}", a.staticFile)
 	r.Get("/static/dist/{file}", a.bundleFile)
 
@@ -162,6 +172,7 @@ func (a *API) routes() chi.Router {
 		r.Post("/invites/redeem", a.redeemInvite)
 		r.Post("/surveys/responses", a.submitSurvey)
 		r.Get("/surveys/questions", a.surveyQuestions)
+		r.Post("/checkins", a.submitCheckIn)
 		r.Get("/audit/key", a.auditKey)
 
 		r.Group(func(r chi.Router) {
@@ -177,7 +188,9 @@ func (a *API) routes() chi.Router {
 			r.Post("/exports", a.runExport)
 			r.Get("/exports/dictionary", a.exportDictionary)
 			a.retentionRoutes(r)
+			r.Get("/proposals", a.pendingProposals)
 			r.Get("/cases", a.listCases)
+			r.Get("/caseload", a.caseloadView)
 			r.Post("/cases", a.createCase)
 			r.Route("/cases/{caseID}", func(r chi.Router) {
 				r.Get("/", a.getCase)
@@ -188,6 +201,11 @@ func (a *API) routes() chi.Router {
 				r.Post("/disclosures/{disclosureID}/ack", a.acknowledge)
 				r.Post("/recusals", a.recuse)
 				r.Post("/mediators", a.addMediator)
+				r.Post("/recusal-proposals", a.proposeRecusal)
+				r.Post("/assignment-proposals", a.proposeAssignment)
+				r.Get("/proposals", a.caseProposals)
+				r.Post("/proposals/{proposalID}/approve", a.approveProposal)
+				r.Post("/proposals/{proposalID}/decline", a.declineProposal)
 				r.Post("/invites", a.createInvite)
 				r.Post("/outcome", a.recordOutcome)
 				r.Get("/rooms", a.listRooms)
@@ -196,6 +214,7 @@ func (a *API) routes() chi.Router {
 				a.e2eeRoutes(r)
 				a.vaultRoutes(r)
 				a.caseHoldRoutes(r)
+				a.sessionRoutes(r)
 			})
 		})
 	})

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -70,7 +71,9 @@ func safeMethod(m string) bool {
 }
 
 // sameOrigin accepts a request whose Origin (or, failing that, Referer)
-// matches the public URL or the Host it was sent to.
+// matches the public URL, or the scheme, host and port the request itself
+// arrived on. Scheme and port count: an https:// page is another origin
+// than the http:// server, and so is another port on the same host.
 func (a *API) sameOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -80,14 +83,44 @@ func (a *API) sameOrigin(r *http.Request) bool {
 			}
 		}
 	}
-	if origin == "" {
+	got, ok := canonicalOrigin(origin)
+	if !ok {
 		return false
 	}
-	if a.publicOrigin != "" && origin == a.publicOrigin {
-		return true
+	if a.publicOrigin != "" {
+		if want, ok := canonicalOrigin(a.publicOrigin); ok && got == want {
+			return true
+		}
 	}
-	u, err := url.Parse(origin)
-	return err == nil && u.Host == r.Host
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if a.trustForwarded && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		scheme = "https"
+	}
+	self, ok := canonicalOrigin(scheme + "://" + r.Host)
+	return ok && got == self
+}
+
+// canonicalOrigin returns "scheme://host:port" in lower case with the
+// scheme's default port made explicit, or false when s is not an http(s)
+// origin.
+func canonicalOrigin(s string) (string, bool) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	switch {
+	case scheme == "http" && port == "":
+		port = "80"
+	case scheme == "https" && port == "":
+		port = "443"
+	case scheme != "http" && scheme != "https":
+		return "", false
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port), true
 }
 
 func (a *API) setSessionCookie(w http.ResponseWriter, token string, expires time.Time) {

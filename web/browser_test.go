@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
@@ -205,6 +206,7 @@ func TestBrowserClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	partyA := invite("party", "A", "Alex Rivera") // party B is invited from the mediator's browser
+	programRecusesCoMediator(t, n, medC, k.ID, adminEmail, recordsEmail)
 	oldCase := seedClosedCase(t, n, recordsEmail)
 
 	// The test takes the screenshots every run (and checks they were
@@ -288,6 +290,36 @@ func TestBrowserClient(t *testing.T) {
 		if err != nil || len(b) < 10<<10 || !bytes.HasPrefix(b, []byte("\x89PNG")) {
 			t.Errorf("screenshot %s was not taken (%d bytes): %v", name, len(b), err)
 		}
+	}
+}
+
+// programRecusesCoMediator adds a co-mediator to the case, and the program
+// recuses them: the administrator proposes, records staff approve. The
+// parties' browsers show the notice.
+func programRecusesCoMediator(t *testing.T, n *nodetest.Node, medC *client.Client, caseID, adminEmail, recordsEmail string) {
+	t.Helper()
+	ctx := context.Background()
+	co, err := n.Accounts.Create(ctx, account.NewAccount{Email: "casey@browser.test", Name: "Casey Cole", Role: policy.RoleMediator, Password: nodetest.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := medC.CaseAction(ctx, caseID, "mediators", map[string]string{"accountId": co.ID}); err != nil {
+		t.Fatal(err)
+	}
+	staff := map[string]*client.Client{}
+	for _, email := range []string{adminEmail, recordsEmail} {
+		staff[email] = client.New(n.URL, "")
+		if _, err := staff[email].Login(ctx, email, nodetest.Password); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var p api.Proposal
+	if err := staff[adminEmail].Do(ctx, http.MethodPost, "/api/v1/cases/"+caseID+"/recusal-proposals",
+		api.RecusalProposalRequest{MediatorID: co.ID, Reason: "Casey has moved to another program."}, &p); err != nil {
+		t.Fatal(err)
+	}
+	if err := staff[recordsEmail].Do(ctx, http.MethodPost, "/api/v1/cases/"+caseID+"/proposals/"+p.ID+"/approve", api.ProposalDecisionRequest{}, nil); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -149,7 +151,8 @@ func TestErrorTable(t *testing.T) {
 		if e.Status != http.StatusTooManyRequests {
 			t.Fatalf("got %+v", e)
 		}
-		// Even the right password is refused while the window lasts.
+		// Even the right password is refused from this address (it spent
+		// its guesses on this account) while the window lasts.
 		if _, err := anon.Login(ctx, "med@example.org", nodetest.Password); apiErr(t, err).Status != http.StatusTooManyRequests {
 			t.Fatalf("right password during lockout: %v", err)
 		}
@@ -194,8 +197,24 @@ func TestCookieWritesNeedSameOrigin(t *testing.T) {
 	if status, _, _ := rawPost(t, n.URL+"/api/v1/cases", "", body, cookie); status != http.StatusForbidden {
 		t.Fatalf("no origin at all: %d", status)
 	}
+	// Same host, another scheme or port: another origin (issue 15 item 5).
+	u, err := url.Parse(n.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []string{"https://" + u.Host, "http://" + u.Hostname() + ":1", "ws://" + u.Host} {
+		if status, _, _ := rawPost(t, n.URL+"/api/v1/cases", "", body, withOrigin(o)); status != http.StatusForbidden {
+			t.Fatalf("origin %s on the http server %s: %d, want 403", o, n.URL, status)
+		}
+		if status, _, _ := rawPost(t, n.URL+"/api/v1/cases", "", body, map[string]string{"Cookie": cookie["Cookie"], "Referer": o + "/app"}); status != http.StatusForbidden {
+			t.Fatalf("referer %s on the http server %s: %d, want 403", o, n.URL, status)
+		}
+	}
 	if status, _, _ := rawPost(t, n.URL+"/api/v1/cases", "", body, withOrigin(n.URL)); status != http.StatusCreated {
 		t.Fatalf("own origin: %d", status)
+	}
+	if status, _, _ := rawPost(t, n.URL+"/api/v1/cases", "", body, withOrigin("HTTP://"+strings.ToUpper(u.Host))); status != http.StatusCreated {
+		t.Fatalf("own origin spelt in capitals: %d", status)
 	}
 }
 
@@ -263,5 +282,47 @@ func TestNoSecretsInLogs(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Errorf("server log contains a secret or content: %q", secret)
 		}
+	}
+}
+
+// TestInvisibleNamesRefused: names made only of zero-width and other
+// invisible characters are refused with a 400 naming the field, for people
+// (accounts, invites), cases (title, side labels) and documents (issue 15
+// item 5).
+func TestInvisibleNamesRefused(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	_, admin := n.Staff(t, policy.RoleAdmin, "admin@example.org")
+	_, med := n.Staff(t, policy.RoleMediator, "med@example.org")
+	wantField := func(what string, err error, field string) {
+		t.Helper()
+		e := apiErr(t, err)
+		if e.Status != http.StatusBadRequest || len(e.Problem.Errors) != 1 || e.Problem.Errors[0].Field != field {
+			t.Fatalf("%s: got %+v, want 400 on %q", what, e, field)
+		}
+	}
+	invisible := []string{"\u200b", "\u2060\ufeff", " \u200b\u200c\u200d ", "\u3164", "\u00ad\u0301"}
+	for _, name := range invisible {
+		_, err := admin.CreateAccount(ctx, "x@example.org", name, "mediator", "a long enough password")
+		wantField("account name "+strconv.Quote(name), err, "name")
+		_, err = med.CreateCase(ctx, name, "family", "", []string{"A", "B"})
+		wantField("case title "+strconv.Quote(name), err, "title")
+		_, err = med.CreateCase(ctx, "Title", "family", "", []string{"A", name})
+		wantField("side label "+strconv.Quote(name), err, "sides[1]")
+	}
+	c, err := med.CreateCase(ctx, "Invisible names", "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range invisible {
+		_, err := med.Invite(ctx, c.ID, "party", "A", name, "", time.Hour)
+		wantField("invite name "+strconv.Quote(name), err, "name")
+		_, err = med.UploadDocument(ctx, c.ID, client.Upload{Name: name, MediaType: "text/plain", Audience: "joint",
+			Class: "evidence", Body: strings.NewReader("x"), Size: 1})
+		wantField("document name "+strconv.Quote(name), err, "name")
+	}
+	// A name with one visible character among invisible ones is fine.
+	if _, err := med.Invite(ctx, c.ID, "party", "A", "\u200bO", "", time.Hour); err != nil {
+		t.Fatalf("visible name refused: %v", err)
 	}
 }

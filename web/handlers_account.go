@@ -94,12 +94,13 @@ func (a *API) createAccount(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fault.Invalid("role", "participants join cases by invite"))
 		return
 	}
-	acct, err := a.accounts.Create(r.Context(), account.NewAccount{Email: req.Email, Name: req.Name, Role: policy.Role(req.Role), Password: req.Password})
+	actor, _ := actorFrom(r.Context())
+	acct, err := a.accounts.Create(r.Context(), account.NewAccount{Email: req.Email, Name: req.Name, Role: policy.Role(req.Role),
+		Password: req.Password, Creator: &actor})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	actor, _ := actorFrom(r.Context())
 	if _, err := a.audit.Append(r.Context(), audit.Event{Type: "account.created", Actor: actor.ID, Objects: []string{acct.ID},
 		Attrs: map[string]string{"role": string(acct.Role)}, Time: time.Now().UTC()}); err != nil {
 		a.writeError(w, r, err)

@@ -82,9 +82,9 @@ func caseChange[T any](a *API, change func(r *http.Request, req *T) (*cases.Case
 // caseView is what the actor may see of a case they just changed: all of
 // it if they may still read it, else the case with every content field
 // empty (id, type, stage and dates only; same shape, so every client
-// decodes it). An administrator who recuses a mediator or assigns one is
-// allowed the change, not the case's content; a mediator who recuses
-// themselves has lost it with that very change.
+// decodes it). A mediator who recuses themselves has lost the case with
+// that very change. (Administrators change a case's mediators only by
+// proposal: handlers_proposals.go.)
 func (a *API) caseView(r *http.Request, c *cases.Case) *cases.Case {
 	actor, _ := actorFrom(r.Context())
 	if a.policy.Decide(actor.Principal(), policy.CaseRead, c.Facts()).Allowed {

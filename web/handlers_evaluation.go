@@ -30,6 +30,11 @@ func (a *API) recordOutcome(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	if a.schedule != nil {
+		if err := a.schedule.MailSurveys(r.Context(), c, links, a.publicURL+"/survey"); err != nil {
+			a.log.WarnContext(r.Context(), "survey mail", "error", err.Error())
+		}
+	}
 	view := c.View()
 	out := api.OutcomeResponse{Case: &view, Surveys: []api.SurveyLink{}}
 	for _, l := range links {
@@ -102,7 +107,11 @@ func (a *API) runExport(w http.ResponseWriter, r *http.Request) {
 		opts.Recipient = rcp
 	}
 	var buf bytes.Buffer
-	rep, err := evaluation.Run(r.Context(), a.cases, &buf, opts)
+	var src evaluation.Source = a.cases
+	if a.schedule != nil {
+		src = evaluationSource{a.cases, a.schedule}
+	}
+	rep, err := evaluation.Run(r.Context(), src, &buf, opts)
 	if err != nil {
 		a.writeError(w, r, err)
 		return

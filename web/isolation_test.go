@@ -153,6 +153,15 @@ func (k *isolationCast) sampleBodies() map[string]string {
 		"/documents/{docID}/hold":         `{"on":true}`,
 		"/holds":                          `{"reason":"x","authority":"x"}`,
 		"/holds/{holdID}/release":         `{"reason":"x"}`,
+		"/recusal-proposals":              `{"mediatorId":"` + k.id["mediator"] + `","reason":"x"}`,
+		"/assignment-proposals":           `{"accountId":"` + k.id["records"] + `"}`,
+		"/proposals/{proposalID}/approve": `{}`,
+		"/proposals/{proposalID}/decline": `{}`,
+		"/sessions":                       `{"start":"` + time.Now().Add(72*time.Hour).UTC().Format("2006-01-02T15:04") + `","timeZone":"UTC","minutes":60}`,
+		"/sessions/{sessionID}/move":      `{"start":"` + time.Now().Add(96*time.Hour).UTC().Format("2006-01-02T15:04") + `","reason":"x"}`,
+		"/sessions/{sessionID}/cancel":    `{"reason":"x"}`,
+		"/mail/{messageID}/resend":        `{}`,
+		"/followups":                      `{"days":[30,90]}`,
 	}
 }
 
@@ -282,7 +291,9 @@ func TestIsolationEveryRoute(t *testing.T) {
 			}
 			// Records staff manage holds: a hold id the cast never made is
 			// simply not found for them, not a refusal to audit.
-			unknownHold := who == "records" && strings.Contains(r.pattern, "{holdID}") && res.StatusCode == http.StatusNotFound
+			// Likewise proposals, which records staff decide.
+			unknownHold := who == "records" && (strings.Contains(r.pattern, "{holdID}") || strings.Contains(r.pattern, "{proposalID}")) &&
+				res.StatusCode == http.StatusNotFound
 			if refused && inCase && !unknownHold && !k.deniedSince(t, auditBefore, who) {
 				unaudited = append(unaudited, refusal{who, label})
 			}

@@ -211,6 +211,12 @@ func (c *socket) reader(ctx context.Context) {
 			c.error("", "", api.CodeInvalid, "text frames only")
 			continue
 		}
+		if !utf8.Valid(data) {
+			// RFC 6455 §8.1: a text frame that is not UTF-8 fails the
+			// connection with 1007.
+			c.shutdown(websocket.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
+			return
+		}
 		f, err := decodeClientFrame(data)
 		if err != nil {
 			c.error("", "", api.CodeInvalid, err.Error())

@@ -13,12 +13,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/server"
 	"github.com/parley-mediation/parley/web"
 )
 
 func init() {
-	register("serve", "serve [--addr 127.0.0.1:8080] [--data DIR | --s3-endpoint HOST:PORT --s3-bucket B --s3-access-key K --s3-secret-key-file F --master-key-file F] [--redis-url URL] [--public-url URL] [--metrics-addr 127.0.0.1:9464|off] [--demo]", serve)
+	register("serve", "serve [--addr 127.0.0.1:8080] [--data DIR | --s3-endpoint HOST:PORT --s3-bucket B --s3-access-key K --s3-secret-key-file F --master-key-file F] [--redis-url URL] [--public-url URL] [--metrics-addr 127.0.0.1:9464|off] [--smtp-url URL --mail-from ADDR] [--reminders 48h,2h] [--demo]", serve)
 }
 
 // nodeFlags declares the flags that select and open a node's storage; verbs
@@ -54,6 +55,23 @@ func serve(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take client addresses from X-Forwarded-For (behind a load balancer only)")
 	fs.Int64Var(&cfg.MaxDocumentSize, "max-document-size", 2<<30, "largest document version accepted, in bytes")
 	fs.IntVar(&cfg.WebSocketQueue, "ws-send-queue", web.DefaultSendQueue, "frames that may wait for one slow WebSocket client before it is closed with 4008")
+	fs.DurationVar(&cfg.ReassignmentNotice, "reassignment-notice", cases.DefaultReassignmentNotice, "how long a mediator the program assigns to an orphaned case waits, after a second person approves, before reading it (every participant is told meanwhile)")
+	fs.StringVar(&cfg.SMTPURL, "smtp-url", "", "mail server: smtp://[user:pass@]host[:587] (STARTTLS) or smtps://…[:465] (TLS); prefer PARLEY_SMTP_URL for the password. Empty: mail is kept in a development outbox shown to mediators, never sent")
+	fs.StringVar(&cfg.MailFrom, "mail-from", "", "sender address of the server's mail (default sessions@ the public URL's host)")
+	fs.Func("reminders", "how long before a session reminders are mailed, e.g. 48h,2h (default 48h,2h; \"none\" for none)", func(v string) error {
+		cfg.Reminders = []time.Duration{}
+		if v == "none" {
+			return nil
+		}
+		for _, part := range strings.Split(v, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(part))
+			if err != nil || d < time.Minute || d > 30*24*time.Hour {
+				return fmt.Errorf("%q: a duration between 1m and 720h, such as 48h", part)
+			}
+			cfg.Reminders = append(cfg.Reminders, d)
+		}
+		return nil
+	})
 	demo := fs.Bool("demo", false, "seed a demo case and print its sign-in and invite links")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	debugAddr := fs.String("debug-addr", "", "serve Go's pprof profiles on this (loopback) address")

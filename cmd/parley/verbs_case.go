@@ -45,6 +45,15 @@ func showCase(c api.Case, asJSON bool) error {
 		}
 		fmt.Printf("  %s  %s%s\n", m.AccountID, m.Name, state)
 	}
+	for _, p := range c.PendingMediators {
+		fmt.Printf("  %s  %s (assigned by the program; reads the case from %s)\n", p.AccountID, p.Name, p.ReadsFrom.Local().Format("2 Jan 2006 15:04"))
+	}
+	if len(c.Notices) > 0 {
+		fmt.Println("Notices from the program:")
+		for _, n := range c.Notices {
+			fmt.Printf("  %s\n", n.Text)
+		}
+	}
 	fmt.Println("Participants:")
 	if len(c.Participants) == 0 {
 		fmt.Println("  none yet — invite with `parley case invite`")
@@ -176,10 +185,10 @@ func caseActionVerb(ctx context.Context, name string, args []string, nargs int, 
 		return err
 	}
 	if k.Title == "" && len(k.Mediators) == 0 && !*asJSON {
-		// The server answered with the case's summary: this account may
-		// make the change (an administrator recusing or reassigning) but
-		// not read the case.
-		fmt.Printf("Done: %s on case %s (stage: %s). You may change this case, not read it.\n", name, k.ID, k.Stage.Title())
+		// The server answered with the case's summary: the change was
+		// made, but this account no longer reads the case (a mediator who
+		// just recused).
+		fmt.Printf("Done: %s on case %s (stage: %s). You no longer read this case.\n", name, k.ID, k.Stage.Title())
 		return nil
 	}
 	return showCase(k, *asJSON)

@@ -34,7 +34,8 @@ function problemOf(json: unknown): Partial<Problem> {
   if (typeof json !== "object" || json === null) return {};
   const p = json as Partial<Problem>;
   return { type: typeof p.type === "string" ? p.type : undefined, title: typeof p.title === "string" ? p.title : undefined,
-    detail: typeof p.detail === "string" ? p.detail : undefined, status: typeof p.status === "number" ? p.status : undefined };
+    detail: typeof p.detail === "string" ? p.detail : undefined, status: typeof p.status === "number" ? p.status : undefined,
+    errors: Array.isArray(p.errors) ? p.errors.filter((f) => typeof f?.field === "string" && typeof f?.detail === "string") : undefined };
 }
 
 export const casePath = (id: string) => "/api/v1/cases/" + encodeURIComponent(id);
@@ -43,7 +44,7 @@ export const casePath = (id: string) => "/api/v1/cases/" + encodeURIComponent(id
 // (wire_gen.ts, `go run ./api/internal/tsgen`); nothing is declared here.
 export type {
   Account, Case, Listed, RoomView, Position as Pos, Message as WireMessage, HistoryPage, Logged, Proven, Document,
-  Person as SharePerson, ShareResult, Plan, Item as PlanItem, ItemOutcome as Outcome, Progress, Hold, Problem,
+  Person as SharePerson, ShareResult, Plan, Item as PlanItem, ItemOutcome as Outcome, Progress, Hold, Problem, CaseNotice, PendingMediator,
 } from "./wire_gen";
 
 /** The evaluation export's report, read from its headers. */
@@ -89,8 +90,8 @@ export const api = {
     if (!res.ok) throw new APIError(res.status, problemOf(json));
     return json as Document;
   },
-  invite: (id: string, role: W.ParticipantRole, side: string, name: string) =>
-    call<InviteResponse>("POST", casePath(id) + "/invites", { role, side, name, email: "", ttlSeconds: 7 * 24 * 3600 } satisfies W.InviteRequest),
+  invite: (id: string, role: W.ParticipantRole, side: string, name: string, email = "") =>
+    call<InviteResponse>("POST", casePath(id) + "/invites", { role, side, name, email, ttlSeconds: 7 * 24 * 3600 } satisfies W.InviteRequest),
   hold: (id: string, doc: string, on: boolean) => call<Document>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/hold`, { on } satisfies W.HoldRequest),
   plans: () => call<Plan[]>("GET", "/api/v1/retention/plans"),
   makePlan: (asOf: string) => call<Plan>("POST", "/api/v1/retention/plans", { asOf } satisfies W.PlanRequest),

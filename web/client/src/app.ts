@@ -1,6 +1,7 @@
 // The Parley browser client: sign in (or join by invite), then the case's
 // rooms, end-to-end encrypted in this browser, and its documents. Every room
 // and document says in words who can read it; each caucus keeps one colour.
+import { renderSessions, renderCaseload } from "./sessions";
 import { api, APIError, Account, Case, Document, Hold, Listed, Outcome, Plan, PlanItem } from "./api";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
@@ -163,6 +164,7 @@ async function start(): Promise<void> {
   out.onclick = async () => { await api.logout().catch(() => {}); location.href = "/app"; };
 
   if (me.role === "records" || me.role === "admin") return recordsView();
+  if (me.role === "mediator" && location.hash === "#caseload") return caseloadView();
   say("Preparing this browser's encryption keys…");
   const dev = await loadOrCreateDevice(me.id);
   if (!dev.registered) {
@@ -178,8 +180,20 @@ async function start(): Promise<void> {
   await openCase(caseID, dev.keys);
 }
 
+function caseloadButton(): HTMLElement | null {
+  if (me.role !== "mediator") return null;
+  return h("button", { type: "button", id: "open-caseload", onclick: () => { location.hash = "caseload"; location.reload(); } }, "Caseload: open cases and delays");
+}
+
+/** A mediator's caseload, each case a button that opens it. */
+async function caseloadView(): Promise<void> {
+  const box = h("section", { id: "caseload", "aria-labelledby": "caseload-title" });
+  main().replaceChildren(h("button", { type: "button", id: "back-to-cases", onclick: () => { location.hash = ""; location.reload(); } }, "← Back to your cases"), box);
+  await renderCaseload(box, (id) => { location.hash = "case=" + id; location.reload(); });
+}
+
 function chooseCase(list: { id: string; title?: string; relation: string }[], keys: E.DeviceKeys) {
-  main().replaceChildren(h("h1", {}, "Your cases"), h("ul", {}, ...list.map((l) =>
+  main().replaceChildren(h("h1", {}, "Your cases"), caseloadButton() ?? "", h("ul", {}, ...list.map((l) =>
     h("li", {}, h("button", { type: "button", onclick: () => { history.replaceState(null, "", "/app#case=" + l.id); void openCase(l.id, keys); } },
       `${l.title ?? l.id} (${l.relation})`)))));
 }
@@ -227,17 +241,20 @@ async function recordsView(): Promise<void> {
   const plans = h("section", { "aria-labelledby": "plans-title" });
   const holds = h("section", { "aria-labelledby": "records-title" });
   const exports = h("section", { "aria-labelledby": "export-title" });
+  const load = h("section", { id: "caseload", "aria-labelledby": "caseload-title" });
   const nav = h("nav", { class: "row tabs", "aria-label": "Records tasks" },
     records ? tab("holds", "Legal holds", holds, tabs) : null,
     tab("plans", "Disposal of old records", plans, tabs),
-    records ? tab("exports", "Evaluation export", exports, tabs) : null);
+    records ? tab("exports", "Evaluation export", exports, tabs) : null,
+    records ? tab("caseload", "Caseload", load, tabs) : null);
   main().replaceChildren(h("h1", {}, "Records"), h("p", { class: "note" },
     "Records staff see what records exist (sizes, classes and dates), never a document's name or content, and never a room."), ...(records ? [nav] : []),
-  ...(records ? [holds, plans, exports] : [plans]));
+  ...(records ? [holds, plans, exports, load] : [plans]));
   (tabs[0] as HTMLButtonElement).click();
   renderPlans(plans);
   if (!records) return;
   exports.append(exportForm());
+  void renderCaseload(load);
   holds.append(h("h2", { id: "records-title" }, "Legal holds"),
     h("p", { class: "note" }, "A legal hold stops records from being destroyed, whatever the retention schedule says. Hold a whole case, or one document."));
   const list = await api.cases();
@@ -551,6 +568,9 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   renderRooms();
   switchRoom(current);
   await renderDocuments();
+  await renderSessions($("sessions"), {
+    caseID, mediator: sc.mediator, rooms: sc.rooms, roomTitle, nameOf: (a) => sc.nameOf(a),
+  });
 }
 
 let noticeEl: HTMLElement;
@@ -562,14 +582,30 @@ function render() {
   $("case-title").textContent = c.title;
   noticeEl = h("p", { id: "notice", class: "note", role: "status", "aria-live": "polite" });
   main().replaceChildren(
+    programNotices(),
     h("div", { class: "layout" },
       h("nav", { "aria-label": "Rooms" }, h("h2", { id: "rooms-title" }, "Rooms"), h("ul", { class: "rooms", id: "rooms" })),
       h("div", { class: "content" },
         h("section", { id: "room", "aria-labelledby": "room-title" }),
         noticeEl,
+        h("section", { id: "sessions", "aria-labelledby": "sessions-title" }, h("h2", { id: "sessions-title" }, "Sessions"), h("p", {}, "Loading…")),
         h("section", { id: "documents", "aria-labelledby": "docs-title" }, h("h2", { id: "docs-title" }, "Documents"), h("p", {}, "Loading…"))),
       h("aside", { class: "tools", "aria-label": "Safety numbers and invitations" },
+        caseloadButton() ?? "",
         h("h2", {}, "Safety numbers"), h("div", { id: "safety" }), h("div", { id: "invite" }))));
+}
+
+/**
+ * The program's notices (a mediator recused, a new mediator assigned), shown
+ * to everyone in the case, in the words the server wrote for them.
+ */
+function programNotices(): HTMLElement | string {
+  const notices = c.notices ?? [];
+  if (notices.length === 0) return "";
+  return h("section", { id: "program-notices", class: "note", "aria-labelledby": "program-notices-title" },
+    h("h2", { id: "program-notices-title" }, "Notices from the mediation program"),
+    h("ul", {}, ...notices.map((n) => h("li", { "data-notice": n.kind }, n.text))),
+    h("p", {}, "Everyone taking part in this mediation sees these notices. If you have a concern, contact the mediation program."));
 }
 
 function renderRooms() {
@@ -614,6 +650,7 @@ function inviteForm(): HTMLElement {
   const role = h("select", { id: "invite-role" }, ...[["party", "Party"], ["counsel", "Lawyer"], ["observer", "Observer"]].map(([v, t]) => h("option", { value: v }, t))) as HTMLSelectElement;
   const side = h("select", { id: "invite-side" }, ...c.sides.map((s) => h("option", { value: s.id }, s.label))) as HTMLSelectElement;
   const name = h("input", { id: "invite-name", type: "text", required: true, autocomplete: "off" }) as HTMLInputElement;
+  const email = h("input", { id: "invite-email", type: "email", autocomplete: "off" }) as HTMLInputElement;
   const out = h("div", { "aria-live": "polite" });
   role.onchange = () => { side.disabled = role.value === "observer"; };
   return h("form", {
@@ -621,16 +658,18 @@ function inviteForm(): HTMLElement {
     onsubmit: async (e: Event) => {
       e.preventDefault();
       try {
-        const inv = await api.invite(sc.caseID, role.value as ParticipantRole, role.value === "observer" ? "" : side.value, name.value);
+        const inv = await api.invite(sc.caseID, role.value as ParticipantRole, role.value === "observer" ? "" : side.value, name.value, email.value.trim());
         const link = h("input", { id: "invite-link", type: "text", readonly: true, value: inv.link }) as HTMLInputElement;
         out.replaceChildren(h("label", { for: "invite-link" }, `Invitation for ${name.value} (send it privately; it works once)`), link);
         name.value = "";
+        email.value = "";
         link.select();
       } catch (x) { out.replaceChildren(h("p", { class: "error", role: "alert" }, errText(x))); }
     },
   },
   h("h2", {}, "Invite someone"),
   h("label", { for: "invite-name" }, "Name"), name,
+  h("label", { for: "invite-email" }, "Email (optional: for session invitations and reminders, which carry only times and links)"), email,
   h("label", { for: "invite-role" }, "Takes part as"), role,
   h("label", { for: "invite-side" }, "Side"), side,
   h("div", { class: "row" }, h("button", { type: "submit" }, "Make an invitation link")), out);

@@ -61,6 +61,95 @@ export interface Status {
 }
 
 /**
+ * Caseload is the caseload view (GET /api/v1/caseload): the open cases the
+ * actor may see, with the program's norms per case type and stage.
+ */
+export interface Caseload {
+  cases: CaseloadRow[];
+  norms: StageNorm[];
+  method: string;
+}
+
+/**
+ * CaseloadRow is one open case. Records staff get metadata only: Title,
+ * Unacknowledged names are empty for them (the counts are set).
+ */
+export interface CaseloadRow {
+  caseId: string;
+  title?: string;
+  type: string;
+  stage: string;
+  stageSince: string;
+  daysInStage: number;
+  nextSession?: string;
+  unacknowledged?: string[];
+  unacknowledgedCount: number;
+  overdueFollowUps?: number[];
+  stalled: boolean;
+  norm?: StageNorm;
+}
+
+/**
+ * StageNorm is how long the program's closed cases spent in one stage.
+ * CaseType "*" is every type together (used when a type has too few
+ * closed cases).
+ */
+export interface StageNorm {
+  caseType: string;
+  stage: string;
+  cases: number;
+  medianDays: number;
+  p90Days: number;
+}
+
+/**
+ * RecusalProposalRequest proposes recusing a mediator of a case
+ * (POST /api/v1/cases/{caseID}/recusal-proposals). The reason is shown to
+ * everyone in the case if a second person approves.
+ */
+export interface RecusalProposalRequest {
+  mediatorId: string;
+  reason: string;
+}
+
+/**
+ * AssignmentProposalRequest proposes a mediator account for a case whose
+ * every mediator has recused (POST /api/v1/cases/{caseID}/assignment-proposals).
+ */
+export interface AssignmentProposalRequest {
+  accountId: string;
+  reason?: string;
+}
+
+/**
+ * ProposalDecisionRequest approves or declines a proposal
+ * (POST /api/v1/cases/{caseID}/proposals/{proposalID}/approve|decline).
+ * Kind, if set ("recusal" or "assignment"), must be the proposal's: a
+ * script that means to approve a recusal never approves an assignment.
+ */
+export interface ProposalDecisionRequest {
+  kind?: string;
+}
+
+/**
+ * Proposal is a proposal about a case's mediators, as staff see it: ids,
+ * kind, status, dates and the proposer's reason — never the case's title,
+ * roster or content.
+ */
+export interface Proposal {
+  id: string;
+  caseId: string;
+  kind: string;
+  subject: string;
+  reason?: string;
+  proposer: string;
+  proposed: string;
+  status: string;
+  decidedBy?: string;
+  decided?: string;
+}
+
+/**
  * Stage is a step of the mediation workflow, in order.
  */
 export type Stage = "preparation" | "opening" | "issues" | "negotiation" | "closure";
@@ -183,6 +272,34 @@ export interface Case {
   createdBy: string;
   closed?: string;
   outcome?: Outcome;
+  notices?: CaseNotice[];
+  pendingMediators?: PendingMediator[];
+}
+
+/**
+ * CaseNotice says in plain words (Text) what the program did to a mediator.
+ */
+export interface CaseNotice {
+  id: string;
+  kind: string;
+  mediator: string;
+  name: string;
+  at: string;
+  readsFrom?: string;
+  reason?: string;
+  text: string;
+}
+
+/**
+ * PendingMediator is a mediator the program assigned who reads nothing
+ * before ReadsFrom.
+ */
+export interface PendingMediator {
+  accountId: string;
+  name: string;
+  approved: string;
+  readsFrom: string;
+  proposal: string;
 }
 
 /**
@@ -339,6 +456,54 @@ export interface ExportRequest {
   format: string;
   ageRecipient: string;
   k: number;
+}
+
+/**
+ * FollowUpRequest sets a closed case's check-ins on its agreement
+ * (POST /api/v1/cases/{caseID}/followups): whole days after closure.
+ */
+export interface FollowUpRequest {
+  days: number[];
+}
+
+/**
+ * FollowUpCheckpoint is one check-in: due Days after closure; Issued links
+ * went out (one per party and lawyer).
+ */
+export interface FollowUpCheckpoint {
+  days: number;
+  due: string;
+  issued: number;
+}
+
+/**
+ * CheckInLink is one participant's single-use check-in link, shown once.
+ */
+export interface CheckInLink {
+  name: string;
+  days: number;
+  link: string;
+}
+
+/**
+ * FollowUpResponse answers FollowUpRequest (Links are shown once) and
+ * GET /api/v1/cases/{caseID}/followups (no links).
+ */
+export interface FollowUpResponse {
+  checkpoints: FollowUpCheckpoint[];
+  links?: CheckInLink[];
+  mailWarning?: string;
+}
+
+/**
+ * CheckInRequest is one anonymous answer (POST /api/v1/checkins; the
+ * token is the capability, no session needed). Answer is honoured, partly
+ * or not.
+ */
+export interface CheckInRequest {
+  token: string;
+  answer: string;
+  comment?: string;
 }
 
 export const MaxBody = 49152;
@@ -817,6 +982,94 @@ export interface NewHold {
  */
 export interface ReleaseRequest {
   reason: string;
+}
+
+/**
+ * NewSessionRequest schedules a session (POST /api/v1/cases/{caseID}/sessions).
+ * Start is the local date and time in TimeZone, "YYYY-MM-DDTHH:MM"; Rooms
+ * defaults to the joint room and Expected to everyone in the case.
+ */
+export interface NewSessionRequest {
+  start: string;
+  timeZone: string;
+  minutes: number;
+  rooms?: string[];
+  expected?: string[];
+}
+
+/**
+ * MoveSessionRequest reschedules a session. TimeZone and Minutes keep
+ * their old values when empty or zero. Reason is required and is shown to
+ * the case's mediators only; the participants are told the new time.
+ */
+export interface MoveSessionRequest {
+  start: string;
+  timeZone?: string;
+  minutes?: number;
+  reason: string;
+}
+
+/**
+ * CancelSessionRequest cancels a session, with a reason (mediators only
+ * see it).
+ */
+export interface CancelSessionRequest {
+  reason: string;
+}
+
+/**
+ * SessionChange is one scheduling event of a session (mediators only).
+ */
+export interface SessionChange {
+  kind: string;
+  at: string;
+  by: string;
+  from?: string;
+  reason?: string;
+}
+
+/**
+ * Session is one session of a case. Start and End are instants (UTC);
+ * TimeZone is the zone it was scheduled in (a browser shows the time in
+ * its own zone as well).
+ */
+export interface Session {
+  id: string;
+  caseId: string;
+  start: string;
+  end: string;
+  timeZone: string;
+  minutes: number;
+  rooms: string[];
+  expected: string[];
+  status: string;
+  sequence: number;
+  changes?: SessionChange[];
+  mailWarning?: string;
+}
+
+/**
+ * MailMessage is one message of a case's outbox as its mediators see it
+ * (GET /api/v1/cases/{caseID}/mail). Text is filled only in a development
+ * outbox (no --smtp-url), where nothing is sent and the browser shows it.
+ */
+export interface MailMessage {
+  id: string;
+  kind: string;
+  to: string;
+  toAccount?: string;
+  subject: string;
+  state: string;
+  attempts: number;
+  notBefore: string;
+  nextAttempt: string;
+  created: string;
+  done?: string;
+  lastError?: string;
+  resendOf?: string;
+  development?: boolean;
+  text?: string;
+  attachment?: string;
 }
 
 /**

@@ -142,6 +142,9 @@ try {
   await connected(a);
   const tokenA = env("PARLEY_INVITE_A").split("#")[1];
   check(!a.url().includes(tokenA), "the invite token is dropped from the address bar");
+  const programNotice = await a.locator("#program-notices").innerText();
+  check(programNotice.includes("The program recused mediator Casey Cole on ") && programNotice.includes("Reason: Casey has moved to another program.") &&
+    programNotice.includes("Everyone taking part in this mediation sees these notices"), "the party sees the program's notice about a mediator in plain words");
   // The mediator invites party B from the browser.
   await med.fill("#invite-name", "Sam Chen");
   await med.selectOption("#invite-role", "party");

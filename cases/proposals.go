@@ -1,0 +1,466 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// The program (administrators and records staff) never recuses or assigns
+// a case's mediator on its own. It proposes; a second, independent person
+// approves (policy: proposals.cedar); the change is then told to everyone
+// in the case as a Notice, and a newly assigned mediator reads nothing
+// until the notice period has passed.
+
+// ProposalKind says what a proposal would do.
+type ProposalKind string
+
+// Proposal kinds.
+const (
+	ProposeRecusal    ProposalKind = "recusal"
+	ProposeAssignment ProposalKind = "assignment"
+)
+
+// ProposalStatus is where a proposal stands.
+type ProposalStatus string
+
+// Proposal statuses.
+const (
+	ProposalPending   ProposalStatus = "pending"
+	ProposalApproved  ProposalStatus = "approved"
+	ProposalDeclined  ProposalStatus = "declined"
+	ProposalWithdrawn ProposalStatus = "withdrawn"
+)
+
+// Proposal is the program's proposal to recuse a mediator or to assign one
+// to an orphaned case.
+type Proposal struct {
+	ID   string       `json:"id"`
+	Kind ProposalKind `json:"kind"`
+	// Subject is the mediator to recuse or the nominee to assign.
+	Subject   string         `json:"subject"`
+	Reason    string         `json:"reason,omitempty"`
+	Proposer  string         `json:"proposer"`
+	Proposed  time.Time      `json:"proposed"`
+	Status    ProposalStatus `json:"status"`
+	DecidedBy string         `json:"decidedBy,omitempty"`
+	Decided   *time.Time     `json:"decided,omitempty"`
+}
+
+// PendingMediator is a mediator the program assigned who reads nothing
+// before ReadsFrom.
+type PendingMediator = api.PendingMediator
+
+// NoticeKind says what a notice tells.
+type NoticeKind string
+
+// Notice kinds.
+const (
+	NoticeRecused   NoticeKind = "mediator.recused"
+	NoticeAssigned  NoticeKind = "mediator.assigned"
+	NoticeWithdrawn NoticeKind = "assignment.withdrawn"
+)
+
+// Notice tells everyone in a case what the program did to its mediators.
+type Notice struct {
+	ID        string     `json:"id"`
+	Kind      NoticeKind `json:"kind"`
+	Mediator  string     `json:"mediator"`
+	Name      string     `json:"name"`
+	At        time.Time  `json:"at"`
+	ReadsFrom *time.Time `json:"readsFrom,omitempty"`
+	Reason    string     `json:"reason,omitempty"`
+	// Text says it in plain words, for every client to show as is.
+	Text string `json:"text"`
+}
+
+// Limits on proposals.
+const (
+	MaxProposals              = 100 // per case, decided ones included
+	DefaultReassignmentNotice = 72 * time.Hour
+)
+
+// ErrProposalDecided: the proposal was already approved, declined or
+// withdrawn.
+var ErrProposalDecided = fmt.Errorf("proposal already decided: %w", fault.ErrConflict)
+
+func noticeDate(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
+
+func noticeTime(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") }
+
+// proposalFacts is the proposal as policy sees it.
+func proposalFacts(c *Case, proposer, subject account.Account) policy.Proposal {
+	return policy.Proposal{Case: c.Facts(), Proposer: proposer.ID, ProposerLineage: proposer.Lineage,
+		Subject: subject.ID, SubjectLineage: subject.Lineage}
+}
+
+// ProposeRecusal proposes recusing a mediator of the case (an active one,
+// or one assigned and still in their notice period). reason is shown to
+// everyone in the case if the proposal is approved.
+func (s *Service) ProposeRecusal(ctx context.Context, actor account.Account, id, mediatorID, reason string) (Proposal, error) {
+	if err := checkText("reason", reason, MaxTextLen); err != nil {
+		return Proposal{}, err
+	}
+	subject := account.Account{ID: mediatorID}
+	return s.propose(ctx, actor, id, policy.RecusalPropose, subject, func(c *Case) error {
+		if m, ok := c.Mediator(mediatorID); ok {
+			if m.Recused != nil {
+				return fmt.Errorf("mediator already recused: %w", fault.ErrConflict)
+			}
+		} else if !slices.ContainsFunc(c.PendingMediators, func(p PendingMediator) bool { return p.AccountID == mediatorID }) {
+			return fault.Invalid("mediatorId", "not a mediator of this case")
+		}
+		if slices.ContainsFunc(c.Proposals, func(p Proposal) bool {
+			return p.Status == ProposalPending && p.Kind == ProposeRecusal && p.Subject == mediatorID
+		}) {
+			return fmt.Errorf("a recusal of this mediator is already proposed: %w", fault.ErrConflict)
+		}
+		return nil
+	}, ProposeRecusal, reason)
+}
+
+// ProposeAssignment proposes a mediator account for a case whose every
+// mediator has recused. The account is looked up only once the actor may
+// propose for this case, so the answer tells no one else which account ids
+// exist.
+func (s *Service) ProposeAssignment(ctx context.Context, actor account.Account, id, nomineeID, reason string) (Proposal, error) {
+	if reason != "" {
+		if err := checkText("reason", reason, MaxTextLen); err != nil {
+			return Proposal{}, err
+		}
+	}
+	c, err := s.load(ctx, id)
+	if err != nil {
+		return Proposal{}, err
+	}
+	// First without the nominee's lineage: may this actor propose at all?
+	if !s.policy.DecideProposal(actor.Principal(), policy.AssignPropose, proposalFacts(c, actor, account.Account{ID: nomineeID})).Allowed {
+		return Proposal{}, s.refuse(ctx, actor, policy.AssignPropose, c)
+	}
+	nominee, err := s.accounts.Get(ctx, nomineeID)
+	if err != nil {
+		return Proposal{}, fault.Invalid("accountId", "no such account")
+	}
+	if nominee.Role != policy.RoleMediator || nominee.Disabled {
+		return Proposal{}, fault.Invalid("accountId", "not an active mediator account")
+	}
+	return s.propose(ctx, actor, id, policy.AssignPropose, nominee, func(c *Case) error {
+		if c.Closed != nil {
+			return ErrClosed
+		}
+		if _, ok := c.Mediator(nominee.ID); ok {
+			return fmt.Errorf("this account was a mediator of the case (recusal is final): %w", fault.ErrConflict)
+		}
+		if len(c.PendingMediators) > 0 || slices.ContainsFunc(c.Proposals, func(p Proposal) bool {
+			return p.Status == ProposalPending && p.Kind == ProposeAssignment
+		}) {
+			return fmt.Errorf("a new mediator is already proposed or assigned for this case: %w", fault.ErrConflict)
+		}
+		return nil
+	}, ProposeAssignment, reason)
+}
+
+func (s *Service) propose(ctx context.Context, actor account.Account, id string, a policy.Action, subject account.Account,
+	check func(c *Case) error, kind ProposalKind, reason string) (Proposal, error) {
+	var p Proposal
+	_, err := s.mutateBy(ctx, actor, id, a, func(c *Case) policy.Decision {
+		return s.policy.DecideProposal(actor.Principal(), a, proposalFacts(c, actor, subject))
+	}, func(c *Case, ev *audit.Event) error {
+		if err := check(c); err != nil {
+			return err
+		}
+		if len(c.Proposals) >= MaxProposals {
+			return fmt.Errorf("a case holds at most %d proposals: %w", MaxProposals, fault.ErrConflict)
+		}
+		p = Proposal{ID: ids.New("p"), Kind: kind, Subject: subject.ID, Reason: strings.TrimSpace(reason),
+			Proposer: actor.ID, Proposed: s.now().UTC(), Status: ProposalPending}
+		c.Proposals = append(c.Proposals, p)
+		ev.Type = "case." + string(kind) + ".proposed"
+		ev.Objects = []string{p.ID, subject.ID}
+		if p.Reason != "" {
+			ev.Hashes = []string{s.commit(p.Reason)}
+		}
+		return nil
+	})
+	return p, err
+}
+
+// findProposal returns the proposal, or not found.
+func findProposal(c *Case, proposalID string) (*Proposal, error) {
+	i := slices.IndexFunc(c.Proposals, func(p Proposal) bool { return p.ID == proposalID })
+	if i < 0 {
+		return nil, fmt.Errorf("proposal %s: %w", proposalID, fault.ErrNotFound)
+	}
+	return &c.Proposals[i], nil
+}
+
+// ApproveProposal approves a proposal (kind, if not empty, must match it)
+// and carries it out: a recusal takes effect at once; an assigned mediator
+// is pending until the notice period has passed. Either way every
+// participant sees a notice in the case.
+func (s *Service) ApproveProposal(ctx context.Context, actor account.Account, id, proposalID string, kind ProposalKind) (Proposal, error) {
+	c, err := s.load(ctx, id)
+	if err != nil {
+		return Proposal{}, err
+	}
+	if !s.policy.Decide(actor.Principal(), policy.ProposalRead, c.Facts()).Allowed {
+		return Proposal{}, s.refuse(ctx, actor, policy.ProposalRead, c)
+	}
+	p, err := findProposal(c, proposalID)
+	if err != nil {
+		return Proposal{}, err
+	}
+	if kind != "" && kind != p.Kind {
+		return Proposal{}, fault.Invalid("kind", fmt.Sprintf("this proposal is a %s", p.Kind))
+	}
+	action := policy.RecusalApprove
+	if p.Kind == ProposeAssignment {
+		action = policy.AssignApprove
+	}
+	proposer, err := s.accounts.Get(ctx, p.Proposer)
+	if err != nil {
+		return Proposal{}, fmt.Errorf("the proposer's account: %w", err)
+	}
+	subject, err := s.accounts.Get(ctx, p.Subject)
+	if err != nil {
+		return Proposal{}, fmt.Errorf("the mediator's account: %w", err)
+	}
+	var out Proposal
+	var change MembershipChange
+	_, err = s.mutateBy(ctx, actor, id, action, func(c *Case) policy.Decision {
+		return s.policy.DecideProposal(actor.Principal(), action, proposalFacts(c, proposer, subject))
+	}, func(c *Case, ev *audit.Event) error {
+		change = MembershipChange{}
+		p, err := findProposal(c, proposalID)
+		if err != nil {
+			return err
+		}
+		if p.Status != ProposalPending {
+			return ErrProposalDecided
+		}
+		now := s.now().UTC()
+		n := Notice{ID: ids.New("n"), Mediator: subject.ID, At: now, Reason: p.Reason}
+		ev.Objects = []string{p.ID, subject.ID}
+		switch p.Kind {
+		case ProposeRecusal:
+			ev.Type = "case.recusal"
+			ev.Attrs = map[string]string{"proposal": p.ID}
+			if p.Reason != "" {
+				ev.Hashes = []string{s.commit(p.Reason)}
+			}
+			if m, ok := c.Mediator(subject.ID); ok {
+				if m.Recused != nil {
+					return fmt.Errorf("mediator already recused: %w", fault.ErrConflict)
+				}
+				m.Recused, m.RecusalReason = &now, p.Reason
+				n.Kind, n.Name = NoticeRecused, m.Name
+				n.Text = fmt.Sprintf("The program recused mediator %s on %s. Reason: %s", m.Name, noticeDate(now), p.Reason)
+				change = MembershipChange{Kind: "mediator.recused", Account: subject.ID}
+			} else if i := slices.IndexFunc(c.PendingMediators, func(pm PendingMediator) bool { return pm.AccountID == subject.ID }); i >= 0 {
+				pm := c.PendingMediators[i]
+				c.PendingMediators = slices.Delete(c.PendingMediators, i, i+1)
+				n.Kind, n.Name = NoticeWithdrawn, pm.Name
+				n.Text = fmt.Sprintf("The program withdrew the assignment of mediator %s on %s, before they could read the case. Reason: %s", pm.Name, noticeDate(now), p.Reason)
+				ev.Type = "case.assignment.withdrawn"
+			} else {
+				return fmt.Errorf("mediator %s: %w", subject.ID, fault.ErrNotFound)
+			}
+		case ProposeAssignment:
+			if !orphaned(c) {
+				return fmt.Errorf("the case has an active or assigned mediator: %w", fault.ErrConflict)
+			}
+			if _, ok := c.Mediator(subject.ID); ok {
+				return fmt.Errorf("this account was a mediator of the case (recusal is final): %w", fault.ErrConflict)
+			}
+			if subject.Role != policy.RoleMediator || subject.Disabled {
+				return fault.Invalid("accountId", "not an active mediator account")
+			}
+			if c.Closed != nil {
+				return ErrClosed
+			}
+			from := now.Add(s.ReassignmentNotice)
+			c.PendingMediators = append(c.PendingMediators, PendingMediator{AccountID: subject.ID, Name: subject.Name,
+				Approved: now, ReadsFrom: from, Proposal: p.ID})
+			n.Kind, n.Name, n.ReadsFrom = NoticeAssigned, subject.Name, &from
+			n.Text = fmt.Sprintf("The program assigned a new mediator, %s. They can read the case from %s.", subject.Name, noticeTime(from))
+			ev.Type = "case.assignment.approved"
+			ev.Attrs = map[string]string{"readsFrom": from.Format(time.RFC3339)}
+		}
+		p.Status, p.DecidedBy, p.Decided = ProposalApproved, actor.ID, &now
+		c.Notices = append(c.Notices, n)
+		out = *p
+		return nil
+	})
+	if err != nil {
+		return Proposal{}, err
+	}
+	if change.Kind != "" {
+		s.membership(ctx, id, change)
+	}
+	return out, nil
+}
+
+// orphaned reports whether every mediator of c has recused and none is
+// pending.
+func orphaned(c *Case) bool {
+	if len(c.PendingMediators) > 0 {
+		return false
+	}
+	for _, m := range c.Mediators {
+		if m.Recused == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// DeclineProposal declines a pending proposal (or withdraws it, when the
+// proposer does). Nothing changes in the case but the proposal's status.
+func (s *Service) DeclineProposal(ctx context.Context, actor account.Account, id, proposalID string) (Proposal, error) {
+	c, err := s.load(ctx, id)
+	if err != nil {
+		return Proposal{}, err
+	}
+	if !s.policy.Decide(actor.Principal(), policy.ProposalRead, c.Facts()).Allowed {
+		return Proposal{}, s.refuse(ctx, actor, policy.ProposalRead, c)
+	}
+	p, err := findProposal(c, proposalID)
+	if err != nil {
+		return Proposal{}, err
+	}
+	proposer := account.Account{ID: p.Proposer}
+	subject := account.Account{ID: p.Subject}
+	var out Proposal
+	_, err = s.mutateBy(ctx, actor, id, policy.ProposalDecline, func(c *Case) policy.Decision {
+		return s.policy.DecideProposal(actor.Principal(), policy.ProposalDecline, proposalFacts(c, proposer, subject))
+	}, func(c *Case, ev *audit.Event) error {
+		p, err := findProposal(c, proposalID)
+		if err != nil {
+			return err
+		}
+		if p.Status != ProposalPending {
+			return ErrProposalDecided
+		}
+		now := s.now().UTC()
+		p.Status, p.DecidedBy, p.Decided = ProposalDeclined, actor.ID, &now
+		if actor.ID == p.Proposer {
+			p.Status = ProposalWithdrawn
+		}
+		ev.Type = "case.proposal." + string(p.Status)
+		ev.Objects = []string{p.ID}
+		out = *p
+		return nil
+	})
+	return out, err
+}
+
+// Proposals lists a case's proposals, newest first, for staff.
+func (s *Service) Proposals(ctx context.Context, actor account.Account, id string) ([]Proposal, error) {
+	c, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, actor, policy.ProposalRead, c); err != nil {
+		return nil, err
+	}
+	out := slices.Clone(c.Proposals)
+	slices.Reverse(out)
+	if out == nil {
+		out = []Proposal{}
+	}
+	return out, nil
+}
+
+// ListedProposal is one pending proposal in the server-wide list: the
+// case's id and the proposal, never the case's title, roster or content.
+type ListedProposal struct {
+	CaseID string `json:"caseId"`
+	Proposal
+}
+
+// PendingProposals lists every pending proposal the actor may see, oldest
+// first. Refusals here are not audited (not listing is not an attempt).
+func (s *Service) PendingProposals(ctx context.Context, actor account.Account) ([]ListedProposal, error) {
+	out := []ListedProposal{}
+	err := s.meta.List(ctx, "cases/", func(key string) error {
+		if !strings.HasSuffix(key, "/case") {
+			return nil
+		}
+		var c Case
+		if _, err := s.meta.Get(ctx, key, &c); err != nil {
+			if errors.Is(err, metastore.ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		if !s.policy.Decide(actor.Principal(), policy.ProposalRead, c.Facts()).Allowed {
+			return nil
+		}
+		for _, p := range c.Proposals {
+			if p.Status == ProposalPending {
+				out = append(out, ListedProposal{CaseID: c.ID, Proposal: p})
+			}
+		}
+		return nil
+	})
+	slices.SortStableFunc(out, func(a, b ListedProposal) int { return a.Proposed.Compare(b.Proposed) })
+	return out, err
+}
+
+// activateDue makes every pending mediator of c whose notice period has
+// passed an ordinary mediator of the case, and returns the case as it now
+// is. It is called wherever a case is read, so the first request after the
+// notice period (the mediator's own, or anyone's) activates them; the
+// rooms then seal a new epoch (OnMembership), so the mediator's devices get
+// only keys from then on.
+func (s *Service) activateDue(ctx context.Context, c *Case) (*Case, error) {
+	now := s.now().UTC()
+	if !slices.ContainsFunc(c.PendingMediators, func(p PendingMediator) bool { return !p.ReadsFrom.After(now) }) {
+		return c, nil
+	}
+	var activated []PendingMediator
+	errNone := errors.New("nothing due")
+	updated, err := metastore.Update(ctx, s.meta, caseKey(c.ID), func(c *Case) error {
+		activated = nil
+		var keep []PendingMediator
+		for _, p := range c.PendingMediators {
+			if p.ReadsFrom.After(now) {
+				keep = append(keep, p)
+				continue
+			}
+			c.Mediators = append(c.Mediators, Mediator{AccountID: p.AccountID, Name: p.Name, Added: now})
+			activated = append(activated, p)
+		}
+		if len(activated) == 0 {
+			return errNone
+		}
+		c.PendingMediators = keep
+		return nil
+	})
+	if errors.Is(err, errNone) {
+		// Another request activated them first.
+		return s.reload(ctx, c.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range activated {
+		if err := s.record(ctx, audit.Event{Type: "case.mediator.added", Actor: p.AccountID, Case: c.ID,
+			Objects: []string{p.AccountID, p.Proposal}, Attrs: map[string]string{"via": "notice-elapsed"}}); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+		s.membership(ctx, c.ID, MembershipChange{Kind: "mediator.added", Account: p.AccountID})
+	}
+	return &updated, nil
+}

@@ -1,0 +1,153 @@
+package cases
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/policy"
+)
+
+func (e *env) stored(t *testing.T, role policy.Role, email string, creator *account.Account) account.Account {
+	t.Helper()
+	a, err := e.accounts.Create(t.Context(), account.NewAccount{Email: email, Name: "Person " + email, Role: role,
+		Password: "correct horse battery staple", Creator: creator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// membershipLog records the service's membership changes.
+type membershipLog struct {
+	mu  sync.Mutex
+	got []MembershipChange
+}
+
+func (l *membershipLog) add(_ context.Context, _ string, ch MembershipChange) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.got = append(l.got, ch)
+}
+
+func (l *membershipLog) changes() []MembershipChange {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]MembershipChange(nil), l.got...)
+}
+
+// Accounts made through the API record their creators, transitively.
+func TestAccountLineage(t *testing.T) {
+	e := newEnv(t)
+	root := e.stored(t, policy.RoleAdmin, "root@example.org", nil)
+	child := e.stored(t, policy.RoleAdmin, "child@example.org", &root)
+	grand := e.stored(t, policy.RoleRecords, "grand@example.org", &child)
+	got, err := e.accounts.Get(t.Context(), grand.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CreatedBy != child.ID || len(got.Lineage) != 2 || got.Lineage[0] != child.ID || got.Lineage[1] != root.ID {
+		t.Fatalf("lineage: %+v", got)
+	}
+	if len(root.Lineage) != 0 || root.CreatedBy != "" {
+		t.Fatalf("the operator's account has a creator: %+v", root)
+	}
+}
+
+// The whole life of a reassignment at the service: the nominee is pending
+// (not in Facts, no membership change) until the notice ends; the first
+// read after it activates them exactly once, however many readers race;
+// a recusal proposal approved while an assignment is pending withdraws it.
+func TestPendingMediatorActivation(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	e.svc.SetClock(func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	log := &membershipLog{}
+	e.svc.OnMembership = log.add
+
+	med := e.stored(t, policy.RoleMediator, "med@example.org", nil)
+	a1 := e.stored(t, policy.RoleAdmin, "a1@example.org", nil)
+	a2 := e.stored(t, policy.RoleAdmin, "a2@example.org", nil)
+	n1 := e.stored(t, policy.RoleMediator, "n1@example.org", nil)
+	n2 := e.stored(t, policy.RoleMediator, "n2@example.org", nil)
+	c := e.newCase(t, med, "pending")
+	party := e.join(t, med, c.ID, RoleParty, "A", "Pat")
+	if _, err := e.svc.Recuse(ctx, med, c.ID, "", "moving away"); err != nil {
+		t.Fatal(err)
+	}
+
+	// n1 proposed, approved, then withdrawn before the notice ends.
+	p, err := e.svc.ProposeAssignment(ctx, a1, c.ID, n1.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveProposal(ctx, a2, c.ID, p.ID, ProposeAssignment); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.svc.Get(ctx, party, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.PendingMediators) != 1 || got.Notices[0].Text != "The program assigned a new mediator, Person n1@example.org. They can read the case from 5 Dec 2026 09:00 UTC." {
+		t.Fatalf("pending: %+v %+v", got.PendingMediators, got.Notices)
+	}
+	if len(got.Facts().Mediators) != 1 {
+		t.Fatalf("the pending mediator is in the facts: %+v", got.Facts())
+	}
+	w, err := e.svc.ProposeRecusal(ctx, a2, c.ID, n1.ID, "a party objected")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveProposal(ctx, a1, c.ID, w.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	advance(DefaultReassignmentNotice + time.Minute)
+	_, err = e.svc.Get(ctx, n1, c.ID)
+	wantIs(t, err, fault.ErrNotFound) // no place in the case: told as for a case that is not there
+	if got, _ := e.svc.Get(ctx, party, c.ID); len(got.Notices) != 2 || got.Notices[1].Kind != NoticeWithdrawn || len(got.PendingMediators) != 0 {
+		t.Fatalf("withdrawal: %+v", got.Notices)
+	}
+
+	// n2: the notice ends; racing readers activate them once.
+	p, err = e.svc.ProposeAssignment(ctx, a2, c.ID, n2.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveProposal(ctx, a1, c.ID, p.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	before := len(log.changes())
+	advance(DefaultReassignmentNotice)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := e.svc.Get(ctx, party, c.ID); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := e.svc.Get(ctx, n2, c.ID); err != nil {
+		t.Fatalf("the new mediator after the notice: %v", err)
+	}
+	added := 0
+	for _, ch := range log.changes()[before:] {
+		if ch.Kind == "mediator.added" && ch.Account == n2.ID {
+			added++
+		}
+	}
+	if added != 1 {
+		t.Fatalf("%d membership changes for the activation, want 1: %+v", added, log.changes())
+	}
+	if ev := e.lastEntry(t); ev.Type != "case.mediator.added" || ev.Objects[0] != n2.ID {
+		t.Fatalf("activation audit: %+v", ev)
+	}
+}

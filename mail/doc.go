@@ -1,0 +1,23 @@
+// Package mail sends the server's mail — session invitations and their
+// updates, reminders, survey requests and follow-ups — through an outbox in
+// the object store.
+//
+// Each message is one create-only record under outbox/cases/<case>/<id>,
+// whose id is stable (derived by the caller from what the message is for),
+// so enqueuing the same message twice stores it once. A small marker under
+// outbox/due/ lists the messages still to be sent, so a node scans only
+// those. Every node runs a sender loop; to send a message a node first
+// claims it with a conditional write (If-Match on the record's ETag), so of
+// two nodes only one wins, and only then talks to the SMTP server.
+//
+// Delivery is at most once. A claimed message whose sender crashed or lost
+// the store before recording the outcome is never sent again automatically:
+// after the claim's lease it is marked "uncertain" and shown to the
+// mediator as "may not have been delivered — resend?". Failures that are
+// certain not to have delivered (the server refused the connection, the
+// sender, the recipient or the data) are retried with exponential backoff,
+// and after the last attempt marked "failed" with the server's answer.
+//
+// A mail server is outside the confidentiality boundary: messages carry
+// times and links only (docs/security.md).
+package mail

@@ -1,0 +1,555 @@
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+)
+
+// State is where a message is in its life.
+type State string
+
+// The states. Pending and Sending are live; the others are final except
+// that a mediator may ask to resend a Failed or Uncertain message (which
+// makes a new message).
+const (
+	Pending   State = "pending"   // waiting for its time or its next attempt
+	Sending   State = "sending"   // claimed by a node that is talking to the server
+	Sent      State = "sent"      // the SMTP server accepted it
+	Held      State = "held"      // development outbox: not sent, shown in the browser
+	Failed    State = "failed"    // refused for good, or out of attempts
+	Uncertain State = "uncertain" // the sender stopped mid-send: may not have been delivered
+	Cancelled State = "cancelled" // no longer wanted (a reminder of a moved session)
+)
+
+// Kind says what a message is for.
+type Kind string
+
+// The kinds of mail.
+const (
+	KindInvitation   Kind = "invitation"
+	KindUpdate       Kind = "update"
+	KindCancellation Kind = "cancellation"
+	KindReminder     Kind = "reminder"
+	KindSurvey       Kind = "survey"
+	KindFollowUp     Kind = "follow-up"
+)
+
+// Limits on what a message may hold.
+const (
+	MaxSubjectLen    = 200
+	MaxTextLen       = 8000
+	MaxAttachmentLen = 64 << 10
+	maxIDLen         = 160
+)
+
+// Attachment is a file sent with a message (the .ics of an invitation).
+type Attachment struct {
+	Name        string `json:"name"`
+	ContentType string `json:"contentType"`
+	Data        []byte `json:"data"`
+}
+
+// Message is one outgoing mail and its delivery record.
+type Message struct {
+	ID         string      `json:"id"`
+	CaseID     string      `json:"caseId"`
+	Kind       Kind        `json:"kind"`
+	To         string      `json:"to"`
+	ToAccount  string      `json:"toAccount,omitempty"`
+	Subject    string      `json:"subject"`
+	Text       string      `json:"text"`
+	Attachment *Attachment `json:"attachment,omitempty"`
+	// Ref names what the message is about (a session id), so a caller can
+	// cancel the pending ones that a change made obsolete.
+	Ref       string    `json:"ref,omitempty"`
+	NotBefore time.Time `json:"notBefore"`
+	Created   time.Time `json:"created"`
+
+	State       State      `json:"state"`
+	Attempts    int        `json:"attempts"`
+	NextAttempt time.Time  `json:"nextAttempt"`
+	ClaimedBy   string     `json:"claimedBy,omitempty"`
+	Claimed     *time.Time `json:"claimed,omitempty"`
+	Done        *time.Time `json:"done,omitempty"`
+	LastError   string     `json:"lastError,omitempty"`
+	ResendOf    string     `json:"resendOf,omitempty"`
+}
+
+// Transport hands one message to a mail server.
+type Transport interface {
+	// Send delivers m. An error wrapped with ErrNotDelivered (retry later)
+	// or ErrRefused (do not retry) says the message certainly did not go
+	// out; any other error is ambiguous and the message is not retried.
+	Send(ctx context.Context, m *Message) error
+}
+
+var (
+	// ErrNotDelivered: certainly not delivered, worth another attempt.
+	ErrNotDelivered = errors.New("not delivered")
+	// ErrRefused: certainly not delivered and never will be (the server
+	// refused the recipient or the message for good).
+	ErrRefused = errors.New("refused by the mail server")
+)
+
+// Config tunes an Outbox.
+type Config struct {
+	Meta *metastore.Store
+	// Transport sends; nil means a development outbox: messages are kept
+	// as Held and shown in the browser, nothing leaves the machine.
+	Transport Transport
+	// Node names this node in claims (for people reading the record).
+	Node string
+	// Lease is how long a claim lasts before its message is declared
+	// uncertain (default 2 minutes). It must exceed the transport's own
+	// timeout, so a live sender always records its outcome first.
+	Lease time.Duration
+	// Backoff is the first retry delay, doubled on each attempt up to
+	// MaxBackoff (defaults 30 s and 1 h), with ±20 % jitter.
+	Backoff, MaxBackoff time.Duration
+	// MaxAttempts bounds the attempts (default 8).
+	MaxAttempts int
+	// Poll is how often the sender loop looks for due messages (default 5 s).
+	Poll time.Duration
+	// Now is the clock (tests drive reminders with their own).
+	Now func() time.Time
+	Log *slog.Logger
+	// OnSendStart, if set, is called after a message is claimed and before
+	// it is handed to the transport (the crash tests stop there).
+	OnSendStart func(m *Message)
+	// OnSent, if set, is called after the transport returned and before
+	// the outcome is recorded (the crash tests stop there too).
+	OnSent func(m *Message, err error)
+}
+
+// Outbox stores and sends messages.
+type Outbox struct {
+	cfg  Config
+	wake chan struct{}
+}
+
+// New makes an outbox.
+func New(cfg Config) *Outbox {
+	if cfg.Lease == 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.Backoff == 0 {
+		cfg.Backoff = 30 * time.Second
+	}
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = time.Hour
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.Poll == 0 {
+		cfg.Poll = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Node == "" {
+		cfg.Node = ids.New("n")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Outbox{cfg: cfg, wake: make(chan struct{}, 1)}
+}
+
+// Development reports whether this is a development outbox (no transport).
+func (o *Outbox) Development() bool { return o.cfg.Transport == nil }
+
+func msgKey(caseID, id string) string { return "outbox/cases/" + caseID + "/" + id }
+func dueKey(caseID, id string) string { return "outbox/due/" + caseID + "/" + id }
+
+type dueMarker struct {
+	NotBefore time.Time `json:"notBefore"`
+	Created   time.Time `json:"created"`
+}
+
+// orphanAge is how old a due marker without its message must be before it
+// is taken for the leftover of an interrupted Enqueue and removed.
+const orphanAge = 10 * time.Minute
+
+// CheckHeader refuses a value that would reach a mail header with a line
+// break or another control character in it (header injection), or that is
+// not valid UTF-8.
+func CheckHeader(field, v string) error {
+	if !utf8.ValidString(v) {
+		return fault.Invalid(field, "not valid text")
+	}
+	if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 }) {
+		return fault.Invalid(field, "may not contain line breaks or control characters")
+	}
+	return nil
+}
+
+// CheckAddress accepts one bare mail address (no display name).
+func CheckAddress(field, addr string) error {
+	if err := CheckHeader(field, addr); err != nil {
+		return err
+	}
+	a, err := mail.ParseAddress(addr)
+	if err != nil || a.Address != addr || a.Name != "" || len(addr) > 254 {
+		return fault.Invalid(field, "not a single mail address")
+	}
+	return nil
+}
+
+func validID(id string) bool {
+	if id == "" || len(id) > maxIDLen {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Enqueue stores m for sending at or after m.NotBefore. Enqueuing an id
+// that is already in the outbox does nothing (the id is the idempotency
+// key), so a caller that retries after an error cannot make a second copy.
+func (o *Outbox) Enqueue(ctx context.Context, m Message) error {
+	if !validID(m.ID) {
+		return fault.Invalid("id", "letters, digits, '-', '_' and '.', at most 160")
+	}
+	if !validID(m.CaseID) {
+		return fault.Invalid("caseId", "not a case id")
+	}
+	if err := CheckAddress("to", m.To); err != nil {
+		return err
+	}
+	if err := CheckHeader("subject", m.Subject); err != nil {
+		return err
+	}
+	if m.Subject == "" || utf8.RuneCountInString(m.Subject) > MaxSubjectLen {
+		return fault.Invalid("subject", fmt.Sprintf("between 1 and %d characters", MaxSubjectLen))
+	}
+	if !utf8.ValidString(m.Text) || len(m.Text) > MaxTextLen {
+		return fault.Invalid("text", fmt.Sprintf("at most %d bytes of text", MaxTextLen))
+	}
+	if a := m.Attachment; a != nil {
+		if err := CheckHeader("attachment.name", a.Name); err != nil {
+			return err
+		}
+		if err := CheckHeader("attachment.contentType", a.ContentType); err != nil {
+			return err
+		}
+		if len(a.Data) > MaxAttachmentLen {
+			return fault.Invalid("attachment", fmt.Sprintf("at most %d bytes", MaxAttachmentLen))
+		}
+	}
+	now := o.cfg.Now().UTC()
+	m.State, m.Attempts, m.Created = Pending, 0, now
+	m.ClaimedBy, m.Claimed, m.Done, m.LastError = "", nil, nil, ""
+	if m.NotBefore.IsZero() {
+		m.NotBefore = now
+	}
+	m.NextAttempt = m.NotBefore
+	// The marker goes first: a marker without its message is skipped (and
+	// tidied), while a message without a marker would never be sent.
+	if _, err := o.cfg.Meta.Create(ctx, dueKey(m.CaseID, m.ID), dueMarker{NotBefore: m.NotBefore, Created: now}); err != nil && !errors.Is(err, metastore.ErrExists) {
+		return err
+	}
+	if _, err := o.cfg.Meta.Create(ctx, msgKey(m.CaseID, m.ID), m); err != nil && !errors.Is(err, metastore.ErrExists) {
+		return err
+	}
+	o.Wake()
+	return nil
+}
+
+// Wake makes the sender loop look for due messages now.
+func (o *Outbox) Wake() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Get reads one message.
+func (o *Outbox) Get(ctx context.Context, caseID, id string) (Message, error) {
+	if !validID(caseID) || !validID(id) {
+		return Message{}, fmt.Errorf("message: %w", fault.ErrNotFound)
+	}
+	var m Message
+	if _, err := o.cfg.Meta.Get(ctx, msgKey(caseID, id), &m); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return Message{}, fmt.Errorf("message: %w", fault.ErrNotFound)
+		}
+		return Message{}, err
+	}
+	return m, nil
+}
+
+// List returns a case's messages, oldest first. The caller decides access.
+func (o *Outbox) List(ctx context.Context, caseID string) ([]Message, error) {
+	var out []Message
+	err := o.cfg.Meta.List(ctx, "outbox/cases/"+caseID+"/", func(key string) error {
+		var m Message
+		if _, err := o.cfg.Meta.Get(ctx, key, &m); err != nil {
+			return err
+		}
+		out = append(out, m)
+		return nil
+	})
+	slices.SortStableFunc(out, func(a, b Message) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, err
+}
+
+var errNotPending = errors.New("message is not pending")
+
+// CancelRef cancels the case's still-pending messages about ref for which
+// keep returns false (a moved session's reminders). A message already
+// claimed by a sender is left to it.
+func (o *Outbox) CancelRef(ctx context.Context, caseID, ref string, keep func(*Message) bool) error {
+	msgs, err := o.List(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if m.Ref != ref || m.State != Pending || keep(&m) {
+			continue
+		}
+		_, err := metastore.Update(ctx, o.cfg.Meta, msgKey(caseID, m.ID), func(r *Message) error {
+			if r.State != Pending {
+				return errNotPending
+			}
+			now := o.cfg.Now().UTC()
+			r.State, r.Done = Cancelled, &now
+			return nil
+		})
+		if err != nil && !errors.Is(err, errNotPending) {
+			return err
+		}
+		if err == nil {
+			o.cfg.Meta.Delete(ctx, dueKey(caseID, m.ID))
+		}
+	}
+	return nil
+}
+
+// Resend makes a new message with the content of a failed or uncertain
+// one (a mediator's decision: the original may have arrived).
+func (o *Outbox) Resend(ctx context.Context, caseID, id string) (Message, error) {
+	m, err := o.Get(ctx, caseID, id)
+	if err != nil {
+		return Message{}, err
+	}
+	if m.State != Failed && m.State != Uncertain {
+		return Message{}, fmt.Errorf("only a failed or uncertain message can be resent (this one is %s): %w", m.State, fault.ErrConflict)
+	}
+	n := m
+	n.ID = resendID(m.ID)
+	n.ResendOf = m.ID
+	n.NotBefore = time.Time{}
+	if err := o.Enqueue(ctx, n); err != nil {
+		return Message{}, err
+	}
+	return o.Get(ctx, caseID, n.ID)
+}
+
+func resendID(id string) string {
+	base := id
+	if i := strings.Index(id, ".r-"); i >= 0 {
+		base = id[:i]
+	}
+	return base + ".r-" + strings.TrimPrefix(ids.New("r"), "r")[:8]
+}
+
+// Run is the sender loop: it sends due messages until ctx ends. Its
+// caller owns it (server.Node starts one per node and stops it on Close).
+func (o *Outbox) Run(ctx context.Context) {
+	t := time.NewTicker(o.cfg.Poll)
+	defer t.Stop()
+	for {
+		if _, err := o.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			o.cfg.Log.WarnContext(ctx, "outbox", slog.String("error", err.Error()))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-o.wake:
+		}
+	}
+}
+
+// RunOnce makes one pass over the due messages: sends those whose time has
+// come, and declares uncertain those whose claim outlived its lease. It
+// returns how many it finished (sent, held, failed, uncertain).
+func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
+	var keys []string
+	if err := o.cfg.Meta.List(ctx, "outbox/due/", func(key string) error {
+		keys = append(keys, key)
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	// Nodes walk the list from different places, so two nodes rarely
+	// contend for the same message first.
+	if len(keys) > 1 {
+		off := rand.IntN(len(keys))
+		keys = append(keys[off:], keys[:off]...)
+	}
+	done := 0
+	for _, key := range keys {
+		if ctx.Err() != nil {
+			return done, ctx.Err()
+		}
+		rest := strings.TrimPrefix(key, "outbox/due/")
+		caseID, id, ok := strings.Cut(rest, "/")
+		if !ok {
+			continue
+		}
+		finished, err := o.process(ctx, caseID, id)
+		if err != nil {
+			o.cfg.Log.WarnContext(ctx, "outbox message", slog.String("id", id), slog.String("error", err.Error()))
+			continue
+		}
+		if finished {
+			done++
+		}
+	}
+	return done, nil
+}
+
+var errSkip = errors.New("skip")
+
+// process handles one due message; it reports whether the message reached
+// a final state in this call.
+func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
+	key := msgKey(caseID, id)
+	var claimed Message
+	var expire bool
+	_, err := metastore.Update(ctx, o.cfg.Meta, key, func(m *Message) error {
+		now := o.cfg.Now().UTC()
+		expire = false
+		switch m.State {
+		case Pending:
+			if now.Before(m.NextAttempt) {
+				return errSkip
+			}
+			m.State, m.ClaimedBy, m.Claimed = Sending, o.cfg.Node, &now
+			m.Attempts++
+		case Sending:
+			if m.Claimed != nil && now.Sub(*m.Claimed) < o.cfg.Lease {
+				return errSkip // another sender is at it
+			}
+			// The sender stopped between claim and outcome: it may have
+			// delivered. At most once: never again on our own.
+			m.State, m.Done = Uncertain, &now
+			m.LastError = "the sending node stopped before recording the outcome; the message may not have been delivered"
+			expire = true
+		default:
+			return errFinal
+		}
+		claimed = *m
+		return nil
+	})
+	switch {
+	case errors.Is(err, errSkip):
+		return false, nil
+	case errors.Is(err, errFinal):
+		return false, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
+	case errors.Is(err, metastore.ErrNotFound):
+		// A marker without its message: an Enqueue between its two writes
+		// (leave it), or one that stopped there long ago and was never
+		// retried (tidy it).
+		var mk dueMarker
+		if _, err := o.cfg.Meta.Get(ctx, dueKey(caseID, id), &mk); err != nil || o.cfg.Now().Sub(mk.Created) < orphanAge {
+			return false, nil
+		}
+		return false, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
+	case err != nil:
+		return false, err
+	}
+	if expire {
+		return true, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
+	}
+	if o.cfg.OnSendStart != nil {
+		o.cfg.OnSendStart(&claimed)
+	}
+	var sendErr error
+	final := Held
+	if o.cfg.Transport != nil {
+		sendErr = o.cfg.Transport.Send(ctx, &claimed)
+		final = Sent
+	}
+	if o.cfg.OnSent != nil {
+		o.cfg.OnSent(&claimed, sendErr)
+	}
+	// Record the outcome. Use a context that outlives a cancelled caller:
+	// a delivered message left as Sending would later read as uncertain.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	finished := false
+	_, err = metastore.Update(rctx, o.cfg.Meta, key, func(m *Message) error {
+		if m.State != Sending || m.ClaimedBy != o.cfg.Node || m.Attempts != claimed.Attempts {
+			return errFinal // declared uncertain meanwhile; leave it so
+		}
+		now := o.cfg.Now().UTC()
+		m.ClaimedBy, m.Claimed = "", nil
+		switch {
+		case sendErr == nil:
+			m.State, m.Done, m.LastError = final, &now, ""
+			finished = true
+		case errors.Is(sendErr, ErrRefused):
+			m.State, m.Done, m.LastError = Failed, &now, sendErr.Error()
+			finished = true
+		case errors.Is(sendErr, ErrNotDelivered) && m.Attempts < o.cfg.MaxAttempts:
+			m.State, m.LastError = Pending, sendErr.Error()
+			m.NextAttempt = now.Add(o.backoff(m.Attempts))
+		case errors.Is(sendErr, ErrNotDelivered):
+			m.State, m.Done, m.LastError = Failed, &now, sendErr.Error()
+			finished = true
+		default:
+			m.State, m.Done = Uncertain, &now
+			m.LastError = "the connection failed while sending; the message may not have been delivered: " + sendErr.Error()
+			finished = true
+		}
+		return nil
+	})
+	if errors.Is(err, errFinal) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("record outcome of %s: %w", id, err)
+	}
+	if finished {
+		return true, o.cfg.Meta.Delete(rctx, dueKey(caseID, id))
+	}
+	return false, nil
+}
+
+var errFinal = errors.New("message is final")
+
+// backoff is the delay before attempt n+1: Backoff·2^(n-1), at most
+// MaxBackoff, ±20 %.
+func (o *Outbox) backoff(n int) time.Duration {
+	d := o.cfg.Backoff
+	for i := 1; i < n && d < o.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, o.cfg.MaxBackoff)
+	jitter := time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
+	return d + jitter
+}

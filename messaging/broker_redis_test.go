@@ -1,0 +1,90 @@
+package messaging
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/parley-mediation/parley/internal/testenv"
+)
+
+// TestRedisSubscribeChurn: many goroutines subscribe to and cancel the same
+// topics at once, on real Redis; at the end every listener still
+// subscribed receives a publish from another node. Before subscribe and
+// cancel were serialised per topic, a cancel's UNSUBSCRIBE could overtake
+// a later SUBSCRIBE and leave listeners with no Redis subscription: deaf
+// to a sign-out or recusal until the one-minute recheck (issue 15 item 5).
+func TestRedisSubscribeChurn(t *testing.T) {
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, c2 := redis.NewClient(opts), redis.NewClient(opts)
+	b1, b2 := NewRedis(c1), NewRedis(c2)
+	t.Cleanup(func() { b1.Close(); b2.Close(); c1.Close(); c2.Close() })
+
+	// Per topic, two listeners hand over: one cancels while the other
+	// subscribes, so the topic's local set goes empty and refills at the
+	// same moment: the interleaving that lost the subscription. Rounds
+	// alternate who leaves; hundreds of topics churn at once.
+	const topics, rounds = 200, 8
+	base := fmt.Sprintf("churn-%d-", time.Now().UnixNano())
+	type listener struct {
+		topic string
+		got   atomic.Bool
+	}
+	listen := func(l *listener) func() {
+		return b1.Subscribe(l.topic, func(data []byte) {
+			if string(data) == "ended" {
+				l.got.Store(true)
+			}
+		})
+	}
+	final := make([]*listener, topics)
+	var wg sync.WaitGroup
+	for tp := range topics {
+		wg.Go(func() {
+			l := &listener{topic: base + fmt.Sprint(tp)}
+			cancel := listen(l)
+			for range rounds {
+				next := &listener{topic: l.topic}
+				var nextCancel func()
+				var hand sync.WaitGroup
+				hand.Go(cancel)
+				hand.Go(func() { nextCancel = listen(next) })
+				hand.Wait()
+				l, cancel = next, nextCancel
+			}
+			final[tp] = l
+		})
+	}
+	wg.Wait()
+
+	// Publish from the other node until every listener has heard it
+	// (a SUBSCRIBE just sent may not be in effect yet), bounded.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		deaf := map[string]bool{}
+		for _, l := range final {
+			if !l.got.Load() {
+				deaf[l.topic] = true
+			}
+		}
+		if len(deaf) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d topics have subscribers that never heard a publish: no Redis subscription left", len(deaf), topics)
+		}
+		for topic := range deaf {
+			if err := b2.Publish(t.Context(), topic, []byte("ended")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

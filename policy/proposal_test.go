@@ -1,0 +1,140 @@
+package policy
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestProposalActionsAppearInPolicies(t *testing.T) {
+	src := Source()
+	for _, a := range ProposalActions() {
+		if !strings.Contains(src, `Action::"`+string(a)+`"`) {
+			t.Errorf("action %s appears in no policy", a)
+		}
+	}
+}
+
+// Nobody but a case's own mediators recuses or assigns a mediator
+// directly; administrators and records staff can only propose.
+func TestProgramNeverRecusesOrAssignsDirectly(t *testing.T) {
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := &Case{ID: "c", Mediators: []string{"m1"}, Recused: []string{"m1"}}
+	for _, u := range []User{{ID: "a1", Role: RoleAdmin}, {ID: "r1", Role: RoleRecords}} {
+		for _, c := range []*Case{theCase, orphan} {
+			for _, a := range []Action{CaseRecuse, CaseAddMediator, CaseRead, CaseUpdate} {
+				if d := e.Decide(u, a, c); d.Allowed {
+					t.Errorf("%s %s on %v: allowed by %v", u.Role, a, c.Mediators, d.Policies)
+				}
+			}
+		}
+	}
+}
+
+// An administrator proposes a mediator only for a case whose every
+// mediator has recused; records staff never do.
+func TestAssignProposalOnlyForOrphanedCases(t *testing.T) {
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := User{ID: "a1", Role: RoleAdmin}
+	records := User{ID: "r1", Role: RoleRecords}
+	for _, tc := range []struct {
+		name     string
+		med, rec []string
+		want     bool
+	}{
+		{"one active mediator", []string{"m1"}, nil, false},
+		{"one active of two", []string{"m1", "m2"}, []string{"m2"}, false},
+		{"every mediator recused", []string{"m1", "m2"}, []string{"m1", "m2"}, true},
+		{"no mediator at all", nil, nil, true},
+	} {
+		p := Proposal{Case: &Case{ID: "c", Mediators: tc.med, Recused: tc.rec}, Proposer: admin.ID, Subject: "n1"}
+		if got := e.DecideProposal(admin, AssignPropose, p); got.Allowed != tc.want {
+			t.Errorf("%s: admin propose allowed=%v, want %v", tc.name, got.Allowed, tc.want)
+		}
+		p.Proposer = records.ID
+		if got := e.DecideProposal(records, AssignPropose, p); got.Allowed {
+			t.Errorf("%s: records proposed a mediator", tc.name)
+		}
+	}
+}
+
+// TestApprovalIndependence: the table is the specification of who may
+// approve whose proposal. Accounts: a1, a2 and r1 were made by the operator
+// (no lineage); a1 made a1x (admin) and r1x (records); a1x made a1xx; m1 is
+// the mediator concerned / nominee, made by the operator; n1 is a nominee
+// a2 made.
+func TestApprovalIndependence(t *testing.T) {
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lineage := map[string][]string{"a1x": {"a1"}, "r1x": {"a1"}, "a1xx": {"a1x", "a1"}, "n1": {"a2"}}
+	user := func(id string, r Role) User { return User{ID: id, Role: r, Lineage: lineage[id]} }
+	a1, a2, r1 := user("a1", RoleAdmin), user("a2", RoleAdmin), user("r1", RoleRecords)
+	a1x, r1x, a1xx := user("a1x", RoleAdmin), user("r1x", RoleRecords), user("a1xx", RoleAdmin)
+	m1 := user("m1", RoleMediator)
+	n1 := user("n1", RoleMediator)
+	orphan := &Case{ID: "c", Mediators: []string{"m0"}, Recused: []string{"m0"}}
+	prop := func(proposer User, subject string) Proposal {
+		return Proposal{Case: orphan, Proposer: proposer.ID, ProposerLineage: proposer.Lineage, Subject: subject, SubjectLineage: lineage[subject]}
+	}
+	for _, tc := range []struct {
+		name     string
+		who      User
+		a        Action
+		p        Proposal
+		want     bool
+		policyID string
+	}{
+		{"independent admin approves a recusal", a2, RecusalApprove, prop(a1, "m1"), true, ""},
+		{"independent records approves a recusal", r1, RecusalApprove, prop(a1, "m1"), true, ""},
+		{"proposer approves own recusal proposal", a1, RecusalApprove, prop(a1, "m1"), false, "proposer-cannot-approve-own-proposal"},
+		{"admin the proposer created approves", a1x, RecusalApprove, prop(a1, "m1"), false, "approver-independent-of-proposer"},
+		{"records the proposer created approves", r1x, AssignApprove, prop(a1, "m1"), false, "approver-independent-of-proposer"},
+		{"admin made by the proposer's admin approves", a1xx, AssignApprove, prop(a1, "m1"), false, "approver-independent-of-proposer"},
+		{"creator approves what its creation proposed", a1, AssignApprove, prop(a1xx, "m1"), false, "approver-independent-of-proposer"},
+		{"sibling approves (same creator)", r1x, RecusalApprove, prop(a1x, "m1"), false, "approver-independent-of-proposer"},
+		{"mediator concerned approves own recusal", m1, RecusalApprove, prop(a1, "m1"), false, ""},
+		{"nominee approves own assignment", m1, AssignApprove, prop(a1, "m1"), false, ""},
+		{"independent admin approves an assignment", a2, AssignApprove, prop(a1, "m1"), true, ""},
+		{"nominee's creator approves its assignment", a2, AssignApprove, prop(a1, "n1"), false, "nominee-independent-of-program"},
+		{"nominee's creator proposes it", a2, AssignPropose, prop(a2, "n1"), false, "nominee-independent-of-program"},
+		{"admin proposes a nominee it did not make", a1, AssignPropose, prop(a1, "n1"), true, ""},
+		{"independent records approves that", r1, AssignApprove, prop(a1, "n1"), true, ""},
+		{"nominee itself proposes", n1, AssignPropose, prop(n1, "n1"), false, ""},
+		{"mediator proposes a recusal", m1, RecusalPropose, prop(m1, "m1"), false, ""},
+		{"records proposes a recusal", r1, RecusalPropose, prop(r1, "m1"), true, ""},
+		{"proposer withdraws", a1, ProposalDecline, prop(a1, "m1"), true, ""},
+		{"participant declines", user("p1", RoleParticipant), ProposalDecline, prop(a1, "m1"), false, ""},
+		{"disabled independent admin approves", User{ID: "a2", Role: RoleAdmin, Disabled: true}, RecusalApprove, prop(a1, "m1"), false, "disabled-accounts-do-nothing"},
+	} {
+		d := e.DecideProposal(tc.who, tc.a, tc.p)
+		if d.Allowed != tc.want {
+			t.Errorf("%s: allowed=%v, want %v (%v)", tc.name, d.Allowed, tc.want, d.Policies)
+		}
+		if tc.policyID != "" && !slices.Contains(d.Policies, tc.policyID) {
+			t.Errorf("%s: decided by %v, want %s", tc.name, d.Policies, tc.policyID)
+		}
+	}
+}
+
+func TestProposalListIsStaffOnly(t *testing.T) {
+	e, _ := New()
+	for _, tc := range []struct {
+		u    User
+		want bool
+	}{
+		{User{ID: "a1", Role: RoleAdmin}, true}, {User{ID: "r1", Role: RoleRecords}, true},
+		{User{ID: "m1", Role: RoleMediator}, false}, {User{ID: "pA", Role: RoleParticipant}, false},
+	} {
+		if got := e.Decide(tc.u, ProposalRead, theCase).Allowed; got != tc.want {
+			t.Errorf("%s proposal.read: %v", tc.u.Role, got)
+		}
+	}
+}

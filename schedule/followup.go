@@ -1,0 +1,316 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/mail"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// Follow-up on agreements: at closure with a full or partial agreement the
+// mediator sets check-ins (e.g. 30 and 90 days after closure). Each party
+// and lawyer gets a single-use check-in link per check-in — by mail when
+// they have an address, and shown once to the mediator — and answers
+// honoured / partly / not, with an optional comment. Answers are stored
+// like survey responses: with the case and the check-in, never with who
+// gave them.
+
+// Check-in answers.
+const (
+	Honoured = "honoured"
+	Partly   = "partly"
+	NotKept  = "not"
+)
+
+// Limits on follow-ups.
+const (
+	MaxFollowUps      = 4
+	MaxFollowUpDays   = 730
+	FollowUpLinkTTL   = 60 * 24 * time.Hour // after the check-in is due
+	MaxCheckInComment = cases.MaxCommentLen
+)
+
+// FollowUpPlan is a case's check-ins.
+type FollowUpPlan struct {
+	CaseID      string       `json:"caseId"`
+	Set         time.Time    `json:"set"`
+	By          string       `json:"by"`
+	Checkpoints []Checkpoint `json:"checkpoints"`
+}
+
+// Checkpoint is one check-in: due Days after closure, with Issued links.
+type Checkpoint struct {
+	Days   int       `json:"days"`
+	Due    time.Time `json:"due"`
+	Issued int       `json:"issued"`
+}
+
+// CheckInResponse is one anonymous answer.
+type CheckInResponse struct {
+	CaseID  string `json:"caseId"`
+	Days    int    `json:"days"`
+	Answer  string `json:"answer"`
+	Comment string `json:"comment,omitempty"`
+	Day     string `json:"day"` // YYYY-MM-DD
+}
+
+// CheckInLink is one participant's link, shown once to the mediator.
+type CheckInLink struct {
+	Name  string `json:"name"`
+	Days  int    `json:"days"`
+	Token string `json:"token"`
+}
+
+type checkInToken struct {
+	CaseID  string    `json:"caseId"`
+	Days    int       `json:"days"`
+	Opens   time.Time `json:"opens"`
+	Expires time.Time `json:"expires"`
+	Used    bool      `json:"used,omitempty"`
+}
+
+func planKey(caseID string) string { return "followups/plans/" + caseID }
+func (s *Service) checkInTokenKey(token string) string {
+	return "followups/tokens/" + s.cfg.Meta.IndexKey("checkin", token)
+}
+func checkInPrefix(caseID string) string { return "followups/responses/" + caseID + "/" }
+
+// CheckInURL is the page a check-in link opens (the token follows '#').
+func (s *Service) CheckInURL() string {
+	return strings.TrimSuffix(s.cfg.JoinURL, "/app") + "/checkin"
+}
+
+// ErrCheckInGone: the link was used, expired or never existed.
+var ErrCheckInGone = fmt.Errorf("check-in link is expired, already used, or not valid: %w", fault.ErrGone)
+
+// SetFollowUps sets a closed case's check-ins, once.
+func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseID string, days []int) (*FollowUpPlan, []CheckInLink, error) {
+	c, err := s.loadCase(ctx, actor, caseID, policy.SessionManage)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.Closed == nil || c.Outcome == nil || (c.Outcome.Result != cases.FullAgreement && c.Outcome.Result != cases.PartialAgreement) {
+		return nil, nil, fmt.Errorf("follow-ups are set at closure, after recording a full or partial agreement: %w", fault.ErrConflict)
+	}
+	if len(days) == 0 || len(days) > MaxFollowUps {
+		return nil, nil, fault.Invalid("days", fmt.Sprintf("between 1 and %d check-ins", MaxFollowUps))
+	}
+	for i, d := range days {
+		if d < 1 || d > MaxFollowUpDays || (i > 0 && d <= days[i-1]) {
+			return nil, nil, fault.Invalid(fmt.Sprintf("days[%d]", i), fmt.Sprintf("whole days after closure, 1 to %d, increasing", MaxFollowUpDays))
+		}
+	}
+	now := s.cfg.Now().UTC()
+	var who []cases.Participant
+	for _, p := range c.Participants {
+		if p.Role != cases.RoleObserver {
+			who = append(who, p)
+		}
+	}
+	plan := &FollowUpPlan{CaseID: caseID, Set: now, By: actor.ID}
+	for _, d := range days {
+		plan.Checkpoints = append(plan.Checkpoints, Checkpoint{Days: d, Due: c.Closed.Add(time.Duration(d) * 24 * time.Hour), Issued: len(who)})
+	}
+	if _, err := s.cfg.Meta.Create(ctx, planKey(caseID), plan); err != nil {
+		if errors.Is(err, metastore.ErrExists) {
+			return nil, nil, fmt.Errorf("follow-ups are already set for this case: %w", fault.ErrConflict)
+		}
+		return nil, nil, err
+	}
+	var links []CheckInLink
+	var errs []error
+	for _, cp := range plan.Checkpoints {
+		for _, p := range who {
+			token := ids.Token()
+			if _, err := s.cfg.Meta.Create(ctx, s.checkInTokenKey(token), checkInToken{CaseID: caseID, Days: cp.Days,
+				Opens: cp.Due.Add(-24 * time.Hour), Expires: cp.Due.Add(FollowUpLinkTTL)}); err != nil {
+				return nil, nil, err
+			}
+			links = append(links, CheckInLink{Name: p.Name, Days: cp.Days, Token: token})
+			acct, err := s.cfg.Accounts.Get(ctx, p.AccountID)
+			if err != nil || acct.Email == "" || s.cfg.Outbox == nil {
+				continue
+			}
+			errs = append(errs, s.cfg.Outbox.Enqueue(ctx, mail.Message{
+				ID: mailID("fu", caseID, fmt.Sprint(cp.Days), p.AccountID), CaseID: caseID, Kind: mail.KindFollowUp,
+				To: acct.Email, ToAccount: p.AccountID, NotBefore: cp.Due,
+				Subject: "How is your agreement working?",
+				Text: fmt.Sprintf("It is %d days since your mediation ended. Has what was agreed been done?\n\nAnswer in one minute (honoured, partly or not): %s#%s\n\nYour answer is anonymous: it is stored without your name.%s",
+					cp.Days, s.CheckInURL(), token, mailFooter),
+			}))
+		}
+	}
+	if _, err := s.cfg.Audit.Append(ctx, audit.Event{Type: "followup.set", Actor: actor.ID, Case: caseID, Time: now,
+		Attrs: map[string]string{"days": strings.Trim(strings.Join(strings.Fields(fmt.Sprint(days)), ","), "[]")}}); err != nil {
+		return nil, nil, fmt.Errorf("audit: %w", err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return plan, links, fmt.Errorf("the follow-ups are set, but some of their mail could not be queued: %w", err)
+	}
+	return plan, links, nil
+}
+
+// FollowUps returns a case's plan (nil if none) to its mediators.
+func (s *Service) FollowUps(ctx context.Context, actor account.Account, caseID string) (*FollowUpPlan, error) {
+	if _, err := s.loadCase(ctx, actor, caseID, policy.SessionManage); err != nil {
+		return nil, err
+	}
+	return s.plan(ctx, caseID)
+}
+
+func (s *Service) plan(ctx context.Context, caseID string) (*FollowUpPlan, error) {
+	var p FollowUpPlan
+	if _, err := s.cfg.Meta.Get(ctx, planKey(caseID), &p); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return &p, nil
+}
+
+// SubmitCheckIn records one anonymous answer. The token is spent first, so
+// a link answers at most once.
+func (s *Service) SubmitCheckIn(ctx context.Context, token, answer, comment string) error {
+	if len(token) != 43 {
+		return ErrCheckInGone
+	}
+	if answer != Honoured && answer != Partly && answer != NotKept {
+		return fault.Invalid("answer", "honoured, partly or not")
+	}
+	comment = strings.TrimSpace(comment)
+	if !utf8.ValidString(comment) || utf8.RuneCountInString(comment) > MaxCheckInComment {
+		return fault.Invalid("comment", fmt.Sprintf("at most %d characters of text", MaxCheckInComment))
+	}
+	now := s.cfg.Now()
+	tok, err := metastore.Update(ctx, s.cfg.Meta, s.checkInTokenKey(token), func(t *checkInToken) error {
+		if t.Used || !now.Before(t.Expires) {
+			return ErrCheckInGone
+		}
+		if now.Before(t.Opens) {
+			return fmt.Errorf("this check-in opens on %s: %w", t.Opens.Format("2 January 2006"), fault.ErrConflict)
+		}
+		t.Used = true
+		return nil
+	})
+	if errors.Is(err, metastore.ErrNotFound) {
+		return ErrCheckInGone
+	}
+	if err != nil {
+		return err
+	}
+	resp := CheckInResponse{CaseID: tok.CaseID, Days: tok.Days, Answer: answer, Comment: comment, Day: now.UTC().Format(time.DateOnly)}
+	if _, err := s.cfg.Meta.Create(ctx, checkInPrefix(tok.CaseID)+ids.New("r"), resp); err != nil {
+		return err
+	}
+	// The entry names no case: records staff read the audit log, and a
+	// per-case count of check-ins would let them tell which export rows
+	// released follow-up counts (evaluation releases them only from
+	// MinSurveyResponses answers, like survey means).
+	_, err = s.cfg.Audit.Append(ctx, audit.Event{Type: "followup.response", Time: now.UTC()})
+	return err
+}
+
+// CheckIns returns a case's answers (for the evaluation export and the
+// caseload view, which decide access themselves).
+func (s *Service) CheckIns(ctx context.Context, caseID string) ([]CheckInResponse, error) {
+	var out []CheckInResponse
+	err := s.cfg.Meta.List(ctx, checkInPrefix(caseID), func(key string) error {
+		var r CheckInResponse
+		if _, err := s.cfg.Meta.Get(ctx, key, &r); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	slices.SortStableFunc(out, func(a, b CheckInResponse) int { return a.Days - b.Days })
+	return out, err
+}
+
+// FollowUpCounts counts a case's check-in answers, for the evaluation
+// export.
+func (s *Service) FollowUpCounts(ctx context.Context, caseID string) (honoured, partly, not int, err error) {
+	rs, err := s.CheckIns(ctx, caseID)
+	for _, r := range rs {
+		switch r.Answer {
+		case Honoured:
+			honoured++
+		case Partly:
+			partly++
+		case NotKept:
+			not++
+		}
+	}
+	return honoured, partly, not, err
+}
+
+// Overdue lists the check-ins of a case that are due and have fewer
+// answers than links issued (for the caseload view).
+func (s *Service) Overdue(ctx context.Context, caseID string, now time.Time) ([]Checkpoint, error) {
+	p, err := s.plan(ctx, caseID)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	rs, err := s.CheckIns(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	var out []Checkpoint
+	for _, cp := range p.Checkpoints {
+		answered := 0
+		for _, r := range rs {
+			if r.Days == cp.Days {
+				answered++
+			}
+		}
+		if now.After(cp.Due) && answered < cp.Issued {
+			out = append(out, cp)
+		}
+	}
+	return out, nil
+}
+
+// MailSurveys mails each party and lawyer with an address their survey
+// link after the outcome is recorded. links are RecordOutcome's, one per
+// non-observer participant in roster order; surveyURL is the survey page.
+// The message says nothing of the case.
+func (s *Service) MailSurveys(ctx context.Context, c *cases.Case, links []cases.SurveyLink, surveyURL string) error {
+	if s.cfg.Outbox == nil {
+		return nil
+	}
+	var errs []error
+	i := 0
+	for _, p := range c.Participants {
+		if p.Role == cases.RoleObserver {
+			continue
+		}
+		if i >= len(links) {
+			break
+		}
+		link := links[i]
+		i++
+		acct, err := s.cfg.Accounts.Get(ctx, p.AccountID)
+		if err != nil || acct.Email == "" {
+			continue
+		}
+		errs = append(errs, s.cfg.Outbox.Enqueue(ctx, mail.Message{
+			ID: mailID("survey", c.ID, p.AccountID), CaseID: c.ID, Kind: mail.KindSurvey, To: acct.Email, ToAccount: p.AccountID,
+			Subject: "How was your mediation?",
+			Text: fmt.Sprintf("Your mediation has ended. Would you tell the program how it went? Six short questions, anonymous: %s#%s%s",
+				surveyURL, link.Token, mailFooter),
+		}))
+	}
+	return errors.Join(errs...)
+}

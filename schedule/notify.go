@@ -1,0 +1,137 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/mail"
+)
+
+// WhenText states a session's time for mail: in its own zone, and in UTC.
+func WhenText(sess *Session) string {
+	loc, err := time.LoadLocation(sess.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	local := sess.Start.In(loc)
+	return fmt.Sprintf("%s (%s; %s UTC)", local.Format("Monday 2 January 2006, 15:04"), sess.TimeZone, sess.Start.UTC().Format("15:04"))
+}
+
+func durationText(minutes int) string {
+	h, m := minutes/60, minutes%60
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%d minutes", m)
+	case m == 0 && h == 1:
+		return "1 hour"
+	case m == 0:
+		return fmt.Sprintf("%d hours", h)
+	}
+	return fmt.Sprintf("%d h %d min", h, m)
+}
+
+const mailFooter = "\n\nThis message gives only the time and the link. What the mediation is about stays in Parley.\n"
+
+// compose writes one message of kind for sess. It carries the time, the
+// length and the link, nothing else about the case.
+func (s *Service) compose(sess *Session, kind mail.Kind, before time.Duration) (subject, text string) {
+	when := WhenText(sess)
+	link := s.cfg.JoinURL
+	switch kind {
+	case mail.KindInvitation:
+		subject = "Mediation session: " + when
+		text = fmt.Sprintf("You are expected at a mediation session.\n\nWhen: %s\nLength: %s\nJoin: %s\n\nThe attached invitation adds it to your calendar.", when, durationText(sess.Minutes), link)
+	case mail.KindUpdate:
+		subject = "Moved: mediation session now " + when
+		text = fmt.Sprintf("A mediation session you are expected at has moved.\n\nNew time: %s\nLength: %s\nJoin: %s\n\nThe attached update replaces the earlier invitation in your calendar.", when, durationText(sess.Minutes), link)
+	case mail.KindCancellation:
+		subject = "Cancelled: mediation session of " + when
+		text = fmt.Sprintf("The mediation session of %s is cancelled.\n\nThe attached cancellation removes it from your calendar. Your mediator will tell you about the next step in Parley: %s", when, link)
+	case mail.KindReminder:
+		subject = fmt.Sprintf("Reminder: mediation session in %s", roundText(before))
+		text = fmt.Sprintf("A reminder of your mediation session.\n\nWhen: %s\nLength: %s\nJoin: %s", when, durationText(sess.Minutes), link)
+	}
+	return subject, text + mailFooter
+}
+
+func roundText(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 && d != 24*time.Hour {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	if d%time.Hour == 0 {
+		if d == time.Hour {
+			return "1 hour"
+		}
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	}
+	return fmt.Sprintf("%d minutes", d/time.Minute)
+}
+
+func mailID(parts ...string) string { return strings.Join(parts, "-") }
+
+// notify queues the mail about sess after a change: an invitation, update
+// or cancellation with the .ics for each expected person with an address,
+// and (unless cancelled) the reminders, after withdrawing the reminders of
+// the session's earlier times. Message ids are derived from the session,
+// its sequence and the recipient, so running it again (a retried request)
+// queues nothing twice.
+func (s *Service) notify(ctx context.Context, sess *Session, kind mail.Kind) error {
+	if s.cfg.Outbox == nil {
+		return nil
+	}
+	seq := fmt.Sprint(sess.Sequence)
+	if err := s.cfg.Outbox.CancelRef(ctx, sess.CaseID, sess.ID, func(m *mail.Message) bool {
+		return m.Kind != mail.KindReminder || strings.HasPrefix(m.ID, mailID("rem", sess.ID, seq)+"-")
+	}); err != nil {
+		return fmt.Errorf("the session is saved, but its mail could not be queued: %w", err)
+	}
+	now := s.cfg.Now()
+	var errs []error
+	for _, who := range sess.Expected {
+		acct, err := s.cfg.Accounts.Get(ctx, who)
+		if err != nil {
+			if errors.Is(err, fault.ErrNotFound) {
+				continue
+			}
+			errs = append(errs, err)
+			continue
+		}
+		if acct.Email == "" {
+			continue
+		}
+		subject, text := s.compose(sess, kind, 0)
+		ics := Invitation(sess, s.cfg.From, acct.Email, s.cfg.JoinURL, now)
+		ctype := "text/calendar; method=REQUEST; charset=utf-8"
+		if sess.Status == Cancelled {
+			ctype = "text/calendar; method=CANCEL; charset=utf-8"
+		}
+		errs = append(errs, s.cfg.Outbox.Enqueue(ctx, mail.Message{
+			ID: mailID("inv", sess.ID, seq, who), CaseID: sess.CaseID, Kind: kind, To: acct.Email, ToAccount: who,
+			Subject: subject, Text: text, Ref: sess.ID,
+			Attachment: &mail.Attachment{Name: "invite.ics", ContentType: ctype, Data: ics},
+		}))
+		if sess.Status == Cancelled {
+			continue
+		}
+		for _, before := range s.cfg.Reminders {
+			at := sess.Start.Add(-before)
+			if !at.After(now) {
+				continue
+			}
+			subject, text := s.compose(sess, mail.KindReminder, before)
+			errs = append(errs, s.cfg.Outbox.Enqueue(ctx, mail.Message{
+				ID: mailID("rem", sess.ID, seq, fmt.Sprintf("%dm", before/time.Minute), who), CaseID: sess.CaseID,
+				Kind: mail.KindReminder, To: acct.Email, ToAccount: who, Subject: subject, Text: text,
+				Ref: sess.ID, NotBefore: at,
+			}))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("the session is saved, but some of its mail could not be queued: %w", err)
+	}
+	return nil
+}

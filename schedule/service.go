@@ -1,0 +1,382 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/mail"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// Limits on a session.
+const (
+	MinMinutes    = 15
+	MaxMinutes    = 600
+	MaxAhead      = 2 * 365 * 24 * time.Hour
+	MaxReasonLen  = 500
+	MaxRooms      = 16
+	MaxSessions   = 200 // per case
+	maxZoneLen    = 64
+	LocalLayout   = "2006-01-02T15:04"
+	reasonMissing = "say why (the participants are told that it changed, not why)"
+)
+
+// DefaultReminders are sent before each session unless the program sets
+// others.
+var DefaultReminders = []time.Duration{48 * time.Hour, 2 * time.Hour}
+
+// Config wires a Service.
+type Config struct {
+	Meta     *metastore.Store
+	Cases    *cases.Service
+	Accounts *account.Service
+	Policy   *policy.Engine
+	Audit    *audit.Log
+	Outbox   *mail.Outbox
+	// From is the program's sender address: the From of every message and
+	// the ORGANIZER of every invitation.
+	From string
+	// JoinURL is the link the mail carries (where a participant opens
+	// Parley), e.g. https://parley.example.org/app.
+	JoinURL string
+	// Reminders are how long before a session the reminders go out
+	// (nil: DefaultReminders; empty non-nil: none).
+	Reminders []time.Duration
+	Now       func() time.Time
+}
+
+// Service schedules sessions.
+type Service struct{ cfg Config }
+
+// New makes a Service.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Reminders == nil {
+		cfg.Reminders = DefaultReminders
+	}
+	if cfg.From == "" {
+		cfg.From = "sessions@parley.invalid"
+	}
+	return &Service{cfg: cfg}
+}
+
+func sessionKey(caseID, id string) string { return "sessions/" + caseID + "/" + id }
+
+// NewSession is what Add needs. Start is the local wall-clock time in
+// TimeZone, "YYYY-MM-DDTHH:MM".
+type NewSession struct {
+	Start    string   `json:"start"`
+	TimeZone string   `json:"timeZone"`
+	Minutes  int      `json:"minutes"`
+	Rooms    []string `json:"rooms"`
+	Expected []string `json:"expected"`
+}
+
+// ParseStart reads a local wall-clock time in an IANA zone and checks it is
+// a real, future instant (not 30 February, not inside a clock change's
+// gap, not in the past, not more than MaxAhead away).
+func ParseStart(start, zone string, now time.Time) (time.Time, error) {
+	zone = strings.TrimSpace(zone)
+	if zone == "" || zone == "Local" || len(zone) > maxZoneLen || strings.Contains(zone, "..") || strings.HasPrefix(zone, "/") {
+		return time.Time{}, fault.Invalid("timeZone", "an IANA time zone name, such as Europe/Berlin or America/New_York")
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return time.Time{}, fault.Invalid("timeZone", "unknown time zone "+fmt.Sprintf("%q", zone)+"; use an IANA name such as Europe/Berlin")
+	}
+	if len(start) > len(LocalLayout)+3 {
+		return time.Time{}, fault.Invalid("start", "a date and time as YYYY-MM-DDTHH:MM")
+	}
+	t, err := time.ParseInLocation(LocalLayout, start, loc)
+	if err != nil {
+		if strings.Contains(err.Error(), "out of range") {
+			return time.Time{}, fault.Invalid("start", "no such date or time (check the day of the month)")
+		}
+		return time.Time{}, fault.Invalid("start", "a date and time as YYYY-MM-DDTHH:MM")
+	}
+	if t.Format(LocalLayout) != start {
+		return time.Time{}, fault.Invalid("start", "that time does not exist in "+zone+" (the clocks change then)")
+	}
+	if !t.After(now) {
+		return time.Time{}, fault.Invalid("start", "in the past; choose a future date and time")
+	}
+	if t.Sub(now) > MaxAhead {
+		return time.Time{}, fault.Invalid("start", "at most two years ahead")
+	}
+	return t.UTC(), nil
+}
+
+func checkMinutes(m int) error {
+	if m < MinMinutes || m > MaxMinutes {
+		return fault.Invalid("minutes", fmt.Sprintf("between %d and %d minutes", MinMinutes, MaxMinutes))
+	}
+	return nil
+}
+
+func checkReason(r string) (string, error) {
+	r = strings.TrimSpace(r)
+	if r == "" {
+		return "", fault.Invalid("reason", reasonMissing)
+	}
+	if !utf8.ValidString(r) || utf8.RuneCountInString(r) > MaxReasonLen {
+		return "", fault.Invalid("reason", fmt.Sprintf("at most %d characters", MaxReasonLen))
+	}
+	return r, nil
+}
+
+// people are the account ids who may be expected: the case's active
+// mediators and its participants.
+func people(c *cases.Case) []string {
+	var out []string
+	for _, m := range c.Mediators {
+		if m.Recused == nil {
+			out = append(out, m.AccountID)
+		}
+	}
+	for _, p := range c.Participants {
+		out = append(out, p.AccountID)
+	}
+	return out
+}
+
+func (s *Service) authorize(ctx context.Context, actor account.Account, a policy.Action, c *cases.Case) error {
+	if s.cfg.Policy.Decide(actor.Principal(), a, c.Facts()).Allowed {
+		return nil
+	}
+	s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID, Attrs: map[string]string{"action": string(a)}, Time: s.cfg.Now().UTC()})
+	return fmt.Errorf("%s: %w", a, fault.ErrForbidden)
+}
+
+func (s *Service) loadCase(ctx context.Context, actor account.Account, caseID string, a policy.Action) (*cases.Case, error) {
+	c, err := s.cfg.Cases.Load(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, actor, a, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Add schedules a session and sends each expected person with a mail
+// address an invitation (and queues the reminders).
+func (s *Service) Add(ctx context.Context, actor account.Account, caseID string, n NewSession) (*Session, error) {
+	c, err := s.loadCase(ctx, actor, caseID, policy.SessionManage)
+	if err != nil {
+		return nil, err
+	}
+	if c.Closed != nil {
+		return nil, cases.ErrClosed
+	}
+	now := s.cfg.Now()
+	start, err := ParseStart(n.Start, n.TimeZone, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMinutes(n.Minutes); err != nil {
+		return nil, err
+	}
+	rooms := n.Rooms
+	if len(rooms) == 0 {
+		rooms = []string{caucus.JointName}
+	}
+	all := caucus.RoomNames(c)
+	if len(rooms) > MaxRooms {
+		return nil, fault.Invalid("rooms", fmt.Sprintf("at most %d", MaxRooms))
+	}
+	for i, r := range rooms {
+		if !slices.Contains(all, r) || slices.Index(rooms, r) != i {
+			return nil, fault.Invalid(fmt.Sprintf("rooms[%d]", i), "one of "+strings.Join(all, ", ")+", each once")
+		}
+	}
+	expected := n.Expected
+	candidates := people(c)
+	if len(expected) == 0 {
+		expected = candidates
+	}
+	if len(expected) > len(candidates) {
+		return nil, fault.Invalid("expected", "more people than the case has")
+	}
+	for i, e := range expected {
+		if !slices.Contains(candidates, e) || slices.Index(expected, e) != i {
+			return nil, fault.Invalid(fmt.Sprintf("expected[%d]", i), "a mediator or participant of this case, each once")
+		}
+	}
+	existing, err := s.list(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	if len(existing) >= MaxSessions {
+		return nil, fault.Invalid("start", fmt.Sprintf("a case holds at most %d sessions", MaxSessions))
+	}
+	sess := &Session{
+		ID: ids.New("s"), CaseID: caseID, Start: start, TimeZone: strings.TrimSpace(n.TimeZone), Minutes: n.Minutes,
+		Rooms: slices.Clone(rooms), Expected: slices.Clone(expected), Status: Scheduled,
+		History: []Change{{Kind: "scheduled", At: now.UTC(), By: actor.ID}},
+		Created: now.UTC(), CreatedBy: actor.ID,
+	}
+	if _, err := s.cfg.Meta.Create(ctx, sessionKey(caseID, sess.ID), sess); err != nil {
+		return nil, err
+	}
+	if err := s.record(ctx, "session.scheduled", actor, sess); err != nil {
+		return nil, err
+	}
+	return sess, s.notify(ctx, sess, mail.KindInvitation)
+}
+
+func (s *Service) record(ctx context.Context, typ string, actor account.Account, sess *Session) error {
+	_, err := s.cfg.Audit.Append(ctx, audit.Event{Type: typ, Actor: actor.ID, Case: sess.CaseID, Objects: []string{sess.ID}, Time: s.cfg.Now().UTC()})
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+// Move reschedules a session (a new start, and optionally a new zone or
+// length); everyone expected gets an update with the same UID and a
+// higher SEQUENCE, and the old reminders are withdrawn.
+func (s *Service) Move(ctx context.Context, actor account.Account, caseID, id, start, zone string, minutes int, reason string) (*Session, error) {
+	reason, err := checkReason(reason)
+	if err != nil {
+		return nil, err
+	}
+	return s.change(ctx, actor, caseID, id, mail.KindUpdate, func(sess *Session, now time.Time) error {
+		if zone == "" {
+			zone = sess.TimeZone
+		}
+		t, err := ParseStart(start, zone, now)
+		if err != nil {
+			return err
+		}
+		if minutes == 0 {
+			minutes = sess.Minutes
+		}
+		if err := checkMinutes(minutes); err != nil {
+			return err
+		}
+		sess.History = append(sess.History, Change{Kind: "moved", At: now.UTC(), By: actor.ID, From: sess.Start, Reason: reason})
+		sess.Start, sess.TimeZone, sess.Minutes = t, strings.TrimSpace(zone), minutes
+		return nil
+	})
+}
+
+// Cancel calls a session off; everyone expected gets a cancellation.
+func (s *Service) Cancel(ctx context.Context, actor account.Account, caseID, id, reason string) (*Session, error) {
+	reason, err := checkReason(reason)
+	if err != nil {
+		return nil, err
+	}
+	return s.change(ctx, actor, caseID, id, mail.KindCancellation, func(sess *Session, now time.Time) error {
+		sess.Status = Cancelled
+		sess.History = append(sess.History, Change{Kind: "cancelled", At: now.UTC(), By: actor.ID, Reason: reason})
+		return nil
+	})
+}
+
+var errCancelled = fmt.Errorf("the session was cancelled: %w", fault.ErrConflict)
+
+func (s *Service) change(ctx context.Context, actor account.Account, caseID, id string, kind mail.Kind, apply func(*Session, time.Time) error) (*Session, error) {
+	c, err := s.loadCase(ctx, actor, caseID, policy.SessionManage)
+	if err != nil {
+		return nil, err
+	}
+	if c.Closed != nil {
+		return nil, cases.ErrClosed
+	}
+	if !ids.Valid("s", id) {
+		return nil, fmt.Errorf("session: %w", fault.ErrNotFound)
+	}
+	updated, err := metastore.Update(ctx, s.cfg.Meta, sessionKey(caseID, id), func(sess *Session) error {
+		if sess.Status == Cancelled {
+			return errCancelled
+		}
+		if err := apply(sess, s.cfg.Now()); err != nil {
+			return err
+		}
+		sess.Sequence++
+		return nil
+	})
+	if errors.Is(err, metastore.ErrNotFound) {
+		return nil, fmt.Errorf("session: %w", fault.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	typ := "session.moved"
+	if kind == mail.KindCancellation {
+		typ = "session.cancelled"
+	}
+	if err := s.record(ctx, typ, actor, &updated); err != nil {
+		return nil, err
+	}
+	return &updated, s.notify(ctx, &updated, kind)
+}
+
+// List returns a case's sessions, soonest first, to anyone who may read
+// them.
+func (s *Service) List(ctx context.Context, actor account.Account, caseID string) ([]Session, error) {
+	if _, err := s.loadCase(ctx, actor, caseID, policy.SessionRead); err != nil {
+		return nil, err
+	}
+	return s.list(ctx, caseID)
+}
+
+// Sessions returns a case's sessions with no access check, for views that
+// decided access themselves (the caseload view).
+func (s *Service) Sessions(ctx context.Context, caseID string) ([]Session, error) {
+	return s.list(ctx, caseID)
+}
+
+func (s *Service) list(ctx context.Context, caseID string) ([]Session, error) {
+	var out []Session
+	err := s.cfg.Meta.List(ctx, "sessions/"+caseID+"/", func(key string) error {
+		var sess Session
+		if _, err := s.cfg.Meta.Get(ctx, key, &sess); err != nil {
+			return err
+		}
+		out = append(out, sess)
+		return nil
+	})
+	slices.SortStableFunc(out, func(a, b Session) int { return a.Start.Compare(b.Start) })
+	return out, err
+}
+
+// Development reports whether mail is only held for the development
+// outbox (no SMTP server configured).
+func (s *Service) Development() bool { return s.cfg.Outbox == nil || s.cfg.Outbox.Development() }
+
+// Mail returns the case's outbox (recipients, kinds, delivery state) to
+// the case's mediators.
+func (s *Service) Mail(ctx context.Context, actor account.Account, caseID string) ([]mail.Message, error) {
+	if _, err := s.loadCase(ctx, actor, caseID, policy.MailRead); err != nil {
+		return nil, err
+	}
+	return s.cfg.Outbox.List(ctx, caseID)
+}
+
+// Resend sends again a message that failed or may not have arrived.
+func (s *Service) Resend(ctx context.Context, actor account.Account, caseID, id string) (mail.Message, error) {
+	if _, err := s.loadCase(ctx, actor, caseID, policy.MailRead); err != nil {
+		return mail.Message{}, err
+	}
+	m, err := s.cfg.Outbox.Resend(ctx, caseID, id)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	_, err = s.cfg.Audit.Append(ctx, audit.Event{Type: "mail.resent", Actor: actor.ID, Case: caseID, Objects: []string{id, m.ID}, Time: s.cfg.Now().UTC()})
+	return m, err
+}

@@ -1,0 +1,133 @@
+package schedule
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/policy"
+)
+
+func TestValidation(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	future := local(e.clock.Now().Add(72*time.Hour), "Europe/Berlin")
+	ok := NewSession{Start: future, TimeZone: "Europe/Berlin", Minutes: 90}
+	bad := []struct {
+		name  string
+		n     NewSession
+		field string
+	}{
+		{"30 February", NewSession{Start: "2027-02-30T10:00", TimeZone: "Europe/Berlin", Minutes: 60}, "start"},
+		{"hour 25", NewSession{Start: "2027-03-01T25:00", TimeZone: "Europe/Berlin", Minutes: 60}, "start"},
+		{"clock-change gap", NewSession{Start: "2027-03-28T02:30", TimeZone: "Europe/Berlin", Minutes: 60}, "start"},
+		{"not a time", NewSession{Start: "next tuesday", TimeZone: "Europe/Berlin", Minutes: 60}, "start"},
+		{"past", NewSession{Start: local(e.clock.Now().Add(-time.Hour), "UTC"), TimeZone: "UTC", Minutes: 60}, "start"},
+		{"too far", NewSession{Start: local(e.clock.Now().Add(3*365*24*time.Hour), "UTC"), TimeZone: "UTC", Minutes: 60}, "start"},
+		{"unknown zone", NewSession{Start: future, TimeZone: "Mars/Olympus_Mons", Minutes: 60}, "timeZone"},
+		{"server's zone", NewSession{Start: future, TimeZone: "Local", Minutes: 60}, "timeZone"},
+		{"path zone", NewSession{Start: future, TimeZone: "../../etc/passwd", Minutes: 60}, "timeZone"},
+		{"oversized zone", NewSession{Start: future, TimeZone: strings.Repeat("A", 100), Minutes: 60}, "timeZone"},
+		{"too short", NewSession{Start: future, TimeZone: "UTC", Minutes: 5}, "minutes"},
+		{"too long", NewSession{Start: future, TimeZone: "UTC", Minutes: 10000}, "minutes"},
+		{"unknown room", NewSession{Start: future, TimeZone: "UTC", Minutes: 60, Rooms: []string{"kitchen"}}, "rooms[0]"},
+		{"room twice", NewSession{Start: future, TimeZone: "UTC", Minutes: 60, Rooms: []string{"joint", "joint"}}, "rooms[1]"},
+		{"stranger expected", NewSession{Start: future, TimeZone: "UTC", Minutes: 60, Expected: []string{ids.New("u")}}, "expected[0]"},
+	}
+	for _, b := range bad {
+		t.Run(b.name, func(t *testing.T) {
+			_, err := e.svc.Add(ctx, e.mediator, e.c.ID, b.n)
+			wantInvalid(t, err, b.field)
+		})
+	}
+	s, err := e.svc.Add(ctx, e.mediator, e.c.ID, ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Move(ctx, e.mediator, e.c.ID, s.ID, future, "", 0, "")
+	wantInvalid(t, err, "reason")
+	_, err = e.svc.Move(ctx, e.mediator, e.c.ID, s.ID, future, "", 0, strings.Repeat("x", MaxReasonLen+1))
+	wantInvalid(t, err, "reason")
+	_, err = e.svc.Cancel(ctx, e.mediator, e.c.ID, s.ID, " ")
+	wantInvalid(t, err, "reason")
+	_, err = e.svc.Move(ctx, e.mediator, e.c.ID, ids.New("s"), future, "", 0, "the mediator is ill")
+	wantIs(t, err, fault.ErrNotFound)
+	if _, err := e.svc.Cancel(ctx, e.mediator, e.c.ID, s.ID, "settled"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Move(ctx, e.mediator, e.c.ID, s.ID, future, "", 0, "after all")
+	wantIs(t, err, fault.ErrConflict)
+}
+
+// The start is stored as the instant meant in its zone (summer and
+// winter time), and a move keeps the UID and raises the sequence.
+func TestStartInZoneAndSequence(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	y := e.clock.Now().Year() + 1
+	s, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: time.Date(y, 7, 1, 10, 0, 0, 0, time.UTC).Format(LocalLayout), TimeZone: "America/New_York", Minutes: 90})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(y, 7, 1, 14, 0, 0, 0, time.UTC); !s.Start.Equal(want) || s.Sequence != 0 {
+		t.Fatalf("start %v seq %d, want %v (EDT is UTC-4)", s.Start, s.Sequence, want)
+	}
+	m, err := e.svc.Move(ctx, e.mediator, e.c.ID, s.ID, time.Date(y, 12, 1, 10, 0, 0, 0, time.UTC).Format(LocalLayout), "", 0, "a party asked for later")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(y, 12, 1, 15, 0, 0, 0, time.UTC); !m.Start.Equal(want) || m.Sequence != 1 || m.ID != s.ID || m.UID() != s.UID() {
+		t.Fatalf("moved: start %v seq %d", m.Start, m.Sequence)
+	}
+	if len(m.Expected) != 3 {
+		t.Fatalf("expected by default: %v (mediator and both parties)", m.Expected)
+	}
+}
+
+func TestSessionPolicy(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	n := NewSession{Start: local(e.clock.Now().Add(72*time.Hour), "UTC"), TimeZone: "UTC", Minutes: 60}
+	s, err := e.svc.Add(ctx, e.mediator, e.c.ID, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := account.Account{ID: ids.New("u"), Name: "Other Mediator", Role: policy.RoleMediator}
+	records := account.Account{ID: ids.New("u"), Name: "Rec", Role: policy.RoleRecords}
+	admin := account.Account{ID: ids.New("u"), Name: "Adm", Role: policy.RoleAdmin}
+	for _, who := range []account.Account{e.tenant, other, records, admin} {
+		_, err := e.svc.Add(ctx, who, e.c.ID, n)
+		wantIs(t, err, fault.ErrForbidden)
+		_, err = e.svc.Move(ctx, who, e.c.ID, s.ID, n.Start, "", 0, "why not")
+		wantIs(t, err, fault.ErrForbidden)
+		_, err = e.svc.Cancel(ctx, who, e.c.ID, s.ID, "why not")
+		wantIs(t, err, fault.ErrForbidden)
+		_, err = e.svc.Mail(ctx, who, e.c.ID)
+		wantIs(t, err, fault.ErrForbidden)
+	}
+	for _, who := range []account.Account{other, records, admin} {
+		_, err := e.svc.List(ctx, who, e.c.ID)
+		wantIs(t, err, fault.ErrForbidden)
+	}
+	list, err := e.svc.List(ctx, e.landlord, e.c.ID)
+	if err != nil || len(list) != 1 || list[0].ID != s.ID {
+		t.Fatalf("a party's list: %v %v", list, err)
+	}
+	// A recused mediator loses the sessions too.
+	if _, err := e.cases.Recuse(ctx, e.mediator, e.c.ID, e.mediator.ID, "I know the landlord"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.List(ctx, e.mediator, e.c.ID)
+	wantIs(t, err, fault.ErrForbidden)
+	// The audit log names ids only.
+	n2 := e.log.Size()
+	for i := range n2 {
+		ev, _ := e.log.Entry(ctx, i)
+		if strings.HasPrefix(ev.Type, "session.") && (len(ev.Objects) != 1 || ev.Objects[0] != s.ID || len(ev.Attrs) != 0) {
+			t.Fatalf("audit entry %+v", ev)
+		}
+	}
+}

@@ -1,0 +1,259 @@
+// Sessions of a case, their mail, and the caseload view. Times are shown
+// in the viewer's own time zone (and in the zone the session was scheduled
+// in, when that differs).
+import { call, casePath, APIError } from "./api";
+
+export interface SessionChange { kind: string; at: string; by: string; from?: string; reason?: string }
+export interface Session {
+  id: string; caseId: string; start: string; end: string; timeZone: string; minutes: number;
+  rooms: string[]; expected: string[]; status: string; sequence: number; changes?: SessionChange[]; mailWarning?: string;
+}
+export interface MailMessage {
+  id: string; kind: string; to: string; subject: string; state: string; attempts: number; notBefore: string;
+  nextAttempt: string; created: string; done?: string; lastError?: string; development?: boolean; text?: string; attachment?: string;
+}
+export interface StageNorm { caseType: string; stage: string; cases: number; medianDays: number; p90Days: number }
+export interface CaseloadRow {
+  caseId: string; title?: string; type: string; stage: string; stageSince: string; daysInStage: number; nextSession?: string;
+  unacknowledged?: string[]; unacknowledgedCount: number; overdueFollowUps?: number[]; stalled: boolean; norm?: StageNorm;
+}
+export interface Caseload { cases: CaseloadRow[]; norms: StageNorm[]; method: string }
+
+const sessionsAPI = {
+  list: (id: string) => call<Session[]>("GET", casePath(id) + "/sessions"),
+  add: (id: string, start: string, timeZone: string, minutes: number, rooms: string[]) =>
+    call<Session>("POST", casePath(id) + "/sessions", { start, timeZone, minutes, rooms }),
+  move: (id: string, s: string, start: string, timeZone: string, reason: string) =>
+    call<Session>("POST", `${casePath(id)}/sessions/${encodeURIComponent(s)}/move`, { start, timeZone, reason }),
+  cancel: (id: string, s: string, reason: string) =>
+    call<Session>("POST", `${casePath(id)}/sessions/${encodeURIComponent(s)}/cancel`, { reason }),
+  mail: (id: string) => call<MailMessage[]>("GET", casePath(id) + "/mail"),
+  resend: (id: string, m: string) => call<MailMessage>("POST", `${casePath(id)}/mail/${encodeURIComponent(m)}/resend`, {}),
+  caseload: () => call<Caseload>("GET", "/api/v1/caseload"),
+};
+
+type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
+function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
+    else if (typeof v === "boolean") { if (v) el.setAttribute(k, ""); }
+    else el.setAttribute(k, v);
+  }
+  for (const kid of kids) if (kid) el.append(kid);
+  return el;
+}
+
+const errText = (e: unknown) => (e instanceof APIError
+  ? e.problem.errors?.[0]?.detail ?? e.problem.detail ?? e.message
+  : e instanceof Error ? e.message : String(e));
+
+export const myZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+
+function when(iso: string, zone?: string): string {
+  return new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: zone })
+    .format(new Date(iso));
+}
+function clock(iso: string, zone?: string): string {
+  return new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", timeZone: zone }).format(new Date(iso));
+}
+
+/** "Tuesday 9 June 2026, 10:00–11:30 your time (Europe/Paris)", and the scheduled zone's time when it differs. */
+export function sessionTime(s: Session): string {
+  const mine = myZone();
+  let out = `${when(s.start, mine)}–${clock(s.end, mine)}, your time (${mine})`;
+  if (s.timeZone !== mine) out += ` · ${clock(s.start, s.timeZone)} in ${s.timeZone}, where it was scheduled`;
+  return out;
+}
+
+/** A datetime-local value for an instant in a zone. */
+function localInput(iso: string, zone: string): string {
+  const p = Object.fromEntries(new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone })
+    .formatToParts(new Date(iso)).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}`;
+}
+
+export interface SessionContext {
+  caseID: string;
+  mediator: boolean;
+  rooms: string[];
+  roomTitle: (room: string) => string;
+  nameOf: (account: string) => string;
+}
+
+const mailState: Record<string, (m: MailMessage) => string> = {
+  sent: () => "Sent",
+  held: () => "Not sent: no mail server is set up (development outbox). The text is below.",
+  pending: (m) => m.attempts > 0
+    ? `Not delivered yet; trying again at ${when(m.nextAttempt)} (${m.lastError ?? ""})`
+    : new Date(m.notBefore) > new Date() ? `Goes out ${when(m.notBefore)}` : "Being sent",
+  sending: () => "Being sent",
+  failed: (m) => `Failed: the mail server refused it (${m.lastError ?? "no reason given"}). Check the address, then resend.`,
+  uncertain: () => "May not have been delivered — the sending stopped half-way. Resend?",
+  cancelled: () => "Withdrawn (the session changed before it was due)",
+};
+const kindWords: Record<string, string> = {
+  invitation: "Invitation", update: "New time", cancellation: "Cancellation", reminder: "Reminder", survey: "Survey", "follow-up": "Check-in",
+};
+
+export async function renderSessions(sec: HTMLElement, ctx: SessionContext): Promise<void> {
+  let list: Session[] = [];
+  let err = "";
+  try { list = await sessionsAPI.list(ctx.caseID); } catch (e) { err = errText(e); }
+  const now = Date.now();
+  const shown = ctx.mediator ? list : list.filter((s) => new Date(s.end).getTime() > now);
+  const ul = h("ul", { class: "sessions", id: "session-list" });
+  for (const s of shown) ul.append(sessionItem(s, ctx, () => void renderSessions(sec, ctx)));
+  sec.replaceChildren(h("h2", { id: "sessions-title" }, ctx.mediator ? "Sessions" : "Your upcoming sessions"),
+    h("p", { class: "note" }, "Everyone in this case sees the sessions. Invitations by email carry only the time and the link, never what the case is about."),
+    err ? h("p", { class: "error" }, "Sessions could not be loaded: " + err) : "",
+    shown.length ? ul : h("p", { class: "note" }, "No sessions are scheduled yet."));
+  if (!ctx.mediator) return;
+  sec.append(scheduleForm(ctx, () => void renderSessions(sec, ctx)));
+  const mailBox = h("div", { id: "mail" });
+  sec.append(mailBox);
+  await renderMail(mailBox, ctx);
+}
+
+function sessionItem(s: Session, ctx: SessionContext, refresh: () => void): HTMLElement {
+  const cancelled = s.status === "cancelled";
+  const li = h("li", { class: "session" + (cancelled ? " cancelled" : ""), "data-session": s.id },
+    h("strong", {}, (cancelled ? "Cancelled: " : "") + sessionTime(s)),
+    h("span", { class: "note" }, ` · ${s.minutes} minutes · ${s.rooms.map(ctx.roomTitle).join(", ")}`));
+  if (!ctx.mediator) return li;
+  const moves = (s.changes ?? []).filter((c) => c.kind !== "scheduled");
+  if (moves.length) {
+    li.append(h("p", { class: "note" }, moves.map((c) => `${c.kind === "moved" ? "Moved" : "Cancelled"} ${when(c.at)}: ${c.reason ?? ""}`).join(" · "),
+      " (the reasons are seen by mediators only)"));
+  }
+  if (cancelled) return li;
+  const start = h("input", { type: "datetime-local", id: "move-start-" + s.id, value: localInput(s.start, s.timeZone), required: true }) as HTMLInputElement;
+  const reason = h("input", { type: "text", id: "move-reason-" + s.id, maxlength: "500", required: true, placeholder: "Why (mediators only)" }) as HTMLInputElement;
+  const out = h("p", { class: "error", role: "alert" });
+  const cancelReason = h("input", { type: "text", id: "cancel-reason-" + s.id, maxlength: "500", placeholder: "Why (mediators only)" }) as HTMLInputElement;
+  const cancelBox = h("div", { "aria-live": "polite" });
+  li.append(h("details", {}, h("summary", {}, "Move or cancel this session"),
+    h("form", {
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        out.textContent = "";
+        try {
+          const r = await sessionsAPI.move(ctx.caseID, s.id, start.value, s.timeZone, reason.value);
+          if (r.mailWarning) alert(r.mailWarning);
+          refresh();
+        } catch (x) { out.textContent = "Not moved: " + errText(x); }
+      },
+    },
+    h("div", { class: "row" },
+      h("div", {}, h("label", { for: start.id }, `New time (${s.timeZone})`), start),
+      h("div", {}, h("label", { for: reason.id }, "Reason"), reason),
+      h("button", { type: "submit", id: "move-" + s.id }, "Move and send the new time")), out),
+    h("div", { class: "row" },
+      h("div", {}, h("label", { for: cancelReason.id }, "Reason for cancelling"), cancelReason),
+      h("button", {
+        type: "button", id: "cancel-" + s.id,
+        onclick: () => {
+          if (!cancelReason.value.trim()) { out.textContent = "Say why you cancel it (only mediators see the reason)."; return; }
+          cancelBox.replaceChildren(h("p", {}, `Cancel the session of ${when(s.start)}? Everyone expected gets a cancellation by email. This cannot be undone; you would schedule a new session instead.`),
+            h("button", {
+              type: "button", class: "danger", id: "cancel-confirm-" + s.id,
+              onclick: async () => {
+                try { await sessionsAPI.cancel(ctx.caseID, s.id, cancelReason.value); refresh(); } catch (x) { out.textContent = "Not cancelled: " + errText(x); }
+              },
+            }, "Yes, cancel it and tell everyone"),
+            h("button", { type: "button", onclick: () => cancelBox.replaceChildren() }, "Keep it"));
+        },
+      }, "Cancel session…")), cancelBox));
+  return li;
+}
+
+function scheduleForm(ctx: SessionContext, refresh: () => void): HTMLElement {
+  const start = h("input", { type: "datetime-local", id: "session-start", required: true }) as HTMLInputElement;
+  const zone = h("input", { type: "text", id: "session-zone", value: myZone(), required: true, maxlength: "64", autocomplete: "off" }) as HTMLInputElement;
+  const minutes = h("input", { type: "number", id: "session-minutes", value: "90", min: "15", max: "600", step: "15", required: true }) as HTMLInputElement;
+  const rooms = ctx.rooms.map((r) => h("label", { class: "check" },
+    h("input", { type: "checkbox", name: "session-room", value: r, checked: r === "joint" }), " " + ctx.roomTitle(r)));
+  const out = h("p", { class: "error", role: "alert" });
+  return h("form", {
+    id: "session-form",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      out.textContent = "";
+      const chosen = [...document.querySelectorAll<HTMLInputElement>("input[name=session-room]:checked")].map((i) => i.value);
+      try {
+        const s = await sessionsAPI.add(ctx.caseID, start.value, zone.value.trim(), Number(minutes.value), chosen);
+        if (s.mailWarning) alert(s.mailWarning);
+        refresh();
+      } catch (x) { out.textContent = "Not scheduled: " + errText(x); }
+    },
+  },
+  h("h3", {}, "Schedule a session"),
+  h("div", { class: "row" },
+    h("div", {}, h("label", { for: "session-start" }, "Date and time"), start),
+    h("div", {}, h("label", { for: "session-zone" }, "Time zone"), zone),
+    h("div", {}, h("label", { for: "session-minutes" }, "Minutes"), minutes)),
+  h("fieldset", {}, h("legend", {}, "Rooms"), ...rooms),
+  h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Schedule and send invitations")),
+  h("p", { class: "note" }, "Everyone in the case with an email address gets an invitation for their calendar, and reminders 2 days and 2 hours before."),
+  out);
+}
+
+async function renderMail(box: HTMLElement, ctx: SessionContext): Promise<void> {
+  let mail: MailMessage[] = [];
+  try { mail = await sessionsAPI.mail(ctx.caseID); } catch (e) { box.replaceChildren(h("p", { class: "error" }, "Mail could not be loaded: " + errText(e))); return; }
+  // Newest first; what needs the mediator (failed, uncertain) on top.
+  const order = (m: MailMessage) => (m.state === "failed" || m.state === "uncertain" ? 0 : 1);
+  const rows = mail.slice().reverse().sort((a, b) => order(a) - order(b)).map((m) => {
+    const state = (mailState[m.state] ?? (() => m.state))(m);
+    const problem = m.state === "failed" || m.state === "uncertain";
+    const tr = h("tr", { "data-mail": m.id, "data-state": m.state, class: problem ? "problem" : m.state === "cancelled" ? "withdrawn" : "" },
+      h("td", {}, kindWords[m.kind] ?? m.kind), h("td", {}, m.to), h("td", {}, state,
+        problem ? h("button", {
+          type: "button", onclick: async () => {
+            try { await sessionsAPI.resend(ctx.caseID, m.id); await renderMail(box, ctx); } catch (x) { alert("Not resent: " + errText(x)); }
+          },
+        }, "Resend") : "",
+        m.development && m.text ? h("details", {}, h("summary", {}, "The text"), h("pre", { class: "mailtext" }, `Subject: ${m.subject}\n\n${m.text}`)) : ""));
+    return tr;
+  });
+  const dev = mail.some((m) => m.development);
+  box.replaceChildren(h("h3", {}, "Mail about this case"),
+    h("p", { class: "note" }, dev
+      ? "No mail server is set up, so nothing is sent: this is what would go out. Give people the times yourself."
+      : "Seen by the case's mediators only. Mail carries times and links, never what the case is about."),
+    h("button", { type: "button", id: "mail-refresh", onclick: () => void renderMail(box, ctx) }, "Refresh mail status"),
+    mail.length ? h("div", { class: "scroll" }, h("table", { id: "mail-table" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "What"), h("th", { scope: "col" }, "To"), h("th", { scope: "col" }, "Status"))),
+      h("tbody", {}, ...rows))) : h("p", { class: "note" }, "No mail yet."));
+}
+
+const stageWords: Record<string, string> = {
+  preparation: "Preparation", opening: "Opening session", issues: "Issues", negotiation: "Negotiation", closure: "Closure",
+};
+
+/** The caseload view: mediators see their own open cases, records staff every open case without titles or names. */
+export async function renderCaseload(box: HTMLElement, open?: (caseID: string) => void): Promise<void> {
+  let v: Caseload;
+  try { v = await sessionsAPI.caseload(); } catch (e) { box.replaceChildren(h("p", { class: "error" }, "The caseload could not be loaded: " + errText(e))); return; }
+  const rows = v.cases.map((r) => h("tr", { "data-case": r.caseId, class: r.stalled ? "stalled" : "" },
+    h("td", {}, r.title && open ? h("button", { type: "button", class: "link", onclick: () => open(r.caseId) }, r.title) : `${r.type} case`),
+    h("td", {}, stageWords[r.stage] ?? r.stage),
+    h("td", {}, `${r.daysInStage} days`, r.stalled && r.norm
+      ? h("strong", { class: "flag" }, ` — longer than usual: 9 in 10 closed ${r.norm.caseType === "*" ? "" : r.norm.caseType + " "}cases left this stage within ${r.norm.p90Days} days (median ${r.norm.medianDays})`)
+      : ""),
+    h("td", {}, r.nextSession ? when(r.nextSession) : "none scheduled"),
+    h("td", {}, r.unacknowledged?.length ? r.unacknowledged.join(", ") : r.unacknowledgedCount ? `${r.unacknowledgedCount} people` : "—"),
+    h("td", {}, r.overdueFollowUps?.length ? r.overdueFollowUps.map((d) => `${d}-day check-in`).join(", ") : "—")));
+  const norms = v.norms.map((n) => h("tr", {}, h("td", {}, n.caseType === "*" ? "all types" : n.caseType), h("td", {}, stageWords[n.stage] ?? n.stage),
+    h("td", {}, String(n.cases)), h("td", {}, `${n.medianDays} days`), h("td", {}, `${n.p90Days} days`)));
+  box.replaceChildren(h("h2", { id: "caseload-title" }, "Caseload"),
+    v.cases.length ? h("div", { class: "scroll" }, h("table", { id: "caseload-table" },
+      h("caption", {}, "Open cases, the ones sitting longest in their stage first"),
+      h("thead", {}, h("tr", {}, ...["Case", "Stage", "Time in stage", "Next session", "Not yet acknowledged a disclosure", "Overdue check-ins"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, ...rows))) : h("p", { class: "note" }, "No open cases."),
+    h("h3", {}, "How long stages usually take in this program"),
+    norms.length ? h("div", { class: "scroll" }, h("table", { id: "norms-table" },
+      h("thead", {}, h("tr", {}, ...["Case type", "Stage", "Closed cases", "Median", "9 in 10 within"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, ...norms))) : h("p", { class: "note" }, "Not enough closed cases yet to say."),
+    h("p", { class: "note" }, v.method));
+}

@@ -1,0 +1,120 @@
+// The sessions, mail and caseload screens in real Chromium. Run by
+// web/sessions_browser_test.go, which starts a node sending mail to the
+// test Mailpit, seeds a case (and closed cases for the norms, and a
+// stalled case) and checks on "ask mail …" that the invitations and the
+// update arrived with a valid .ics.
+import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env("PARLEY_URL");
+const shots = env("PARLEY_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+const T = 30000;
+const lines = createInterface({ input: process.stdin });
+const answers = [];
+const waiters = [];
+lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
+async function ask(verb, arg = "") {
+  process.stdout.write(`ask ${verb} ${arg}\n`);
+  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
+  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
+}
+function log(s) { process.stdout.write(s + "\n"); }
+function check(cond, what) {
+  if (!cond) throw new Error("expectation failed: " + what);
+  log("ok: " + what);
+}
+
+const browser = await chromium.launch({
+  executablePath: env("PARLEY_CHROMIUM"), headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+async function newPage(name, viewport, timezoneId) {
+  const ctx = await browser.newContext({ viewport, timezoneId, locale: "en-GB" });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(T);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
+  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+  return page;
+}
+
+try {
+  // A party joins on a phone, in New York.
+  const party = await newPage("party", { width: 390, height: 844 }, "America/New_York");
+  await party.goto(env("PARLEY_INVITE_A"));
+  await party.waitForSelector("#sessions-title");
+  await party.waitForSelector("text=No sessions are scheduled yet.");
+  check(true, "the party sees that no session is scheduled");
+
+  // The mediator, in Berlin, opens the caseload: the stalled case is flagged.
+  const med = await newPage("med", { width: 1280, height: 900 }, "Europe/Berlin");
+  await med.goto(base + "/app");
+  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
+  await med.fill("#password", env("PARLEY_PASSWORD"));
+  await med.click("button[type=submit]");
+  await med.click("#open-caseload");
+  await med.waitForSelector("#caseload-table");
+  const stalled = med.locator("tr.stalled");
+  check(await stalled.count() === 1, "one case is flagged as stalled");
+  const row = await stalled.innerText();
+  check(row.includes(env("PARLEY_STALLED_TITLE")) && row.includes("longer than usual") && row.includes("within 9 days"), "the flag names the program's norm: " + row.replace(/\s+/g, " "));
+  check(await med.locator("#norms-table tbody tr").count() >= 1, "the norms are shown");
+  await med.screenshot({ path: shots + "/caseload.png", fullPage: true });
+
+  // Open the fresh case from the caseload and schedule a session.
+  await med.click(`tr[data-case="${env("PARLEY_CASE")}"] button`);
+  await med.waitForSelector("#session-form");
+  check(await med.inputValue("#session-zone") === "Europe/Berlin", "the zone defaults to the mediator's own");
+  await med.fill("#session-start", "2020-01-01T10:00");
+  await med.click("#session-form button[type=submit]");
+  await med.waitForSelector("#session-form .error:has-text('Not scheduled')");
+  check((await med.innerText("#session-form .error")).includes("past"), "a past time is refused in plain words");
+  await med.fill("#session-start", env("PARLEY_START"));
+  await med.fill("#session-minutes", "90");
+  await med.click("#session-form button[type=submit]");
+  await med.waitForSelector("#session-list li");
+  const li = await med.innerText("#session-list li");
+  check(li.includes("your time (Europe/Berlin)") && li.includes("90 minutes"), "the session is listed in the mediator's time: " + li.replace(/\s+/g, " "));
+  await ask("mail", "invitation");
+
+  // Move it: the parties get an update with the same UID.
+  const sid = await med.getAttribute("#session-list li", "data-session");
+  await med.click(`li[data-session="${sid}"] summary`);
+  await med.fill(`#move-start-${sid}`, env("PARLEY_MOVED"));
+  await med.fill(`#move-reason-${sid}`, "The landlord's lawyer is in court that day");
+  await med.click(`#move-${sid}`);
+  await med.waitForSelector("text=Moved ");
+  await ask("mail", "update");
+  await med.click("#mail-refresh");
+  await med.waitForSelector("#mail-table tr[data-state=sent]");
+  const states = await med.$$eval("#mail-table tbody tr", (rs) => rs.map((r) => r.getAttribute("data-state")));
+  check(states.filter((s) => s === "sent").length >= 4, "the mail list shows the invitations and updates as sent: " + states.join(","));
+  await med.locator("#sessions").screenshot({ path: shots + "/mediator-sessions.png" });
+
+  // The party sees the moved session in New York time.
+  await party.reload();
+  await party.waitForSelector("#session-list li");
+  const pl = await party.innerText("#session-list li");
+  check(pl.includes("your time (America/New_York)") && pl.includes("in Europe/Berlin, where it was scheduled"), "the party sees it in their own zone: " + pl.replace(/\s+/g, " "));
+  check(!pl.includes("court"), "the party does not see the mediator's reason");
+  check(await party.locator("#session-form").count() === 0 && await party.locator("#mail-table").count() === 0, "the party can neither schedule nor read the outbox");
+  await party.locator("#sessions").scrollIntoViewIfNeeded();
+  await party.screenshot({ path: shots + "/party-sessions-phone.png", fullPage: false });
+
+  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
+  await browser.close();
+  log("PASS");
+  process.exit(0);
+} catch (e) {
+  log("FAIL: " + (e.stack || e));
+  await browser.close().catch(() => {});
+  process.exit(1);
+}

@@ -1,0 +1,212 @@
+package web_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	ics "github.com/arran4/golang-ical"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/mailpit"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/server"
+	"github.com/parley-mediation/parley/web"
+)
+
+// TestBrowserSessions drives web/client/test/sessions.mjs in Chromium: a
+// mediator finds a stalled case flagged in the caseload, schedules a
+// session (a past time is refused), moves it; a party on a phone in
+// another time zone sees it in their own time. Between the steps the Go
+// side reads Mailpit: each party's invitation and then the update arrive,
+// with an .ics the iCalendar library parses (same UID, SEQUENCE 0 then 1).
+func TestBrowserSessions(t *testing.T) {
+	if !web.HasBrowserClient() {
+		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
+	}
+	nodeBin, err := exec.LookPath("node")
+	if err != nil {
+		requireServices(t, "node")
+	}
+	if _, err := os.Stat(chromiumPath()); err != nil {
+		requireServices(t, "chromium ("+chromiumPath()+")")
+	}
+	clientDir, _ := filepath.Abs("client")
+	if _, err := os.Stat(filepath.Join(clientDir, "node_modules", "playwright-core")); err != nil {
+		t.Fatal("web/client/node_modules is missing: run `make web` (npm ci)")
+	}
+	mp := mailpit.FromEnv(t)
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), SMTPURL: "smtp://" + mp.SMTP + "?starttls=off",
+		MailFrom: "sessions@browser.test", MailPoll: 100 * time.Millisecond})
+	ctx := context.Background()
+	medEmail := "mediator-" + ids.New("x")[2:10] + "@browser.test"
+	med, err := n.Accounts.Create(ctx, account.NewAccount{Email: medEmail, Name: "Morgan Reyes", Role: policy.RoleMediator, Password: nodetest.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	medC := client.New(n.URL, "")
+	if _, err := medC.Login(ctx, medEmail, nodetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	k, err := medC.CreateCase(ctx, "Okafor v. Lindqvist — deposit", "tenancy", "court", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := ids.New("x")[2:10]
+	partyA, partyB := "okafor-"+tag+"@example.test", "lindqvist-"+tag+"@example.test"
+	invA, err := medC.Invite(ctx, k.ID, "party", "A", "Ada Okafor", partyA, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	invB, err := medC.Invite(ctx, k.ID, "party", "B", "Lars Lindqvist", partyB, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.New(n.URL, "").Join(ctx, invB.Link); err != nil {
+		t.Fatal(err)
+	}
+	// The program's history: ten closed tenancy cases that spent 1…10 days
+	// in preparation (90th percentile 9 days), and one of this mediator's
+	// cases in preparation for 40 days.
+	now := time.Now().UTC()
+	day := 24 * time.Hour
+	var items []cases.Imported
+	for i := 1; i <= 10; i++ {
+		opened := now.Add(-300 * day)
+		closed := opened.Add(time.Duration(i+5) * day)
+		items = append(items, cases.Imported{Case: &cases.Case{ID: ids.New("c"), Title: "closed", Type: "tenancy", Stage: cases.StageClosure,
+			Mediators: []cases.Mediator{{AccountID: ids.New("u"), Name: "Other"}}, Created: opened, Closed: &closed,
+			StageHistory: []cases.StageChange{{To: cases.StagePreparation, At: opened},
+				{From: cases.StagePreparation, To: cases.StageOpening, At: opened.Add(time.Duration(i) * day)},
+				{From: cases.StageOpening, To: cases.StageClosure, At: closed}}}})
+	}
+	stalledTitle := "Haddad v. Byrne — repairs"
+	since := now.Add(-40 * day)
+	items = append(items, cases.Imported{Case: &cases.Case{ID: ids.New("c"), Title: stalledTitle, Type: "tenancy", Stage: cases.StagePreparation,
+		Sides:     []cases.Side{{ID: "A", Label: "Tenant"}, {ID: "B", Label: "Landlord"}},
+		Mediators: []cases.Mediator{{AccountID: med.ID, Name: med.Name, Added: since}}, Created: since,
+		StageHistory: []cases.StageChange{{To: cases.StagePreparation, At: since}}}})
+	if err := n.Cases.Import(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	startAt := time.Date(now.Year(), now.Month(), now.Day()+3, 10, 0, 0, 0, berlin)
+	movedAt := time.Date(now.Year(), now.Month(), now.Day()+4, 14, 30, 0, 0, berlin)
+
+	shots := t.TempDir()
+	if os.Getenv("PARLEY_UPDATE_SCREENSHOTS") != "" {
+		shots, _ = filepath.Abs("../docs/screenshots")
+	}
+	tctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(tctx, nodeBin, "test/sessions.mjs")
+	cmd.Dir = clientDir
+	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_MEDIATOR_EMAIL="+medEmail, "PARLEY_PASSWORD="+nodetest.Password,
+		"PARLEY_INVITE_A="+invA.Link, "PARLEY_CASE="+k.ID, "PARLEY_STALLED_TITLE="+stalledTitle,
+		"PARLEY_START="+startAt.Format("2006-01-02T15:04"), "PARLEY_MOVED="+movedAt.Format("2006-01-02T15:04"),
+		"PARLEY_CHROMIUM="+chromiumPath(), "PARLEY_SCREENSHOTS="+shots)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = &testWriter{t: t}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var uid string
+	checkMail := func(seq int, start time.Time) error {
+		list, err := medC.Sessions(ctx, k.ID)
+		if err != nil || len(list) != 1 {
+			return fmt.Errorf("sessions: %v %v", list, err)
+		}
+		s := list[0]
+		prefix := fmt.Sprintf("inv-%s-%d-", s.ID, seq)
+		got := mp.WaitFor(t, prefix, 3, 20*time.Second)
+		if len(got) != 3 {
+			return fmt.Errorf("%d of 3 messages arrived for %s", len(got), prefix)
+		}
+		seen := map[string]bool{}
+		for _, m := range got {
+			seen[m.To[0].Address] = true
+			full, err := mp.Get(m.ID)
+			if err != nil || len(full.Attachments) != 1 {
+				return fmt.Errorf("message %s: %v %+v", m.ID, err, full.Attachments)
+			}
+			raw, err := mp.Part(m.ID, full.Attachments[0].PartID)
+			if err != nil {
+				return err
+			}
+			cal, err := ics.ParseCalendar(bytes.NewReader(raw))
+			if err != nil {
+				return fmt.Errorf("the .ics does not parse: %v", err)
+			}
+			ev := cal.Events()
+			if len(ev) != 1 {
+				return fmt.Errorf("%d events", len(ev))
+			}
+			if uid == "" {
+				uid = ev[0].Id()
+			}
+			dt, err := ev[0].GetStartAt()
+			if ev[0].Id() != uid || ev[0].GetProperty(ics.ComponentPropertySequence).Value != fmt.Sprint(seq) || err != nil || !dt.Equal(start) {
+				return fmt.Errorf("event UID %s (want %s) SEQUENCE %s (want %d) DTSTART %v (want %v)", ev[0].Id(), uid,
+					ev[0].GetProperty(ics.ComponentPropertySequence).Value, seq, dt, start)
+			}
+			if strings.Contains(full.Text+m.Subject, "Okafor") || strings.Contains(full.Text, "Lindqvist") {
+				return fmt.Errorf("the mail names the case or a party: %s", full.Text)
+			}
+		}
+		if !seen[partyA] || !seen[partyB] || !seen[medEmail] {
+			return fmt.Errorf("recipients %v", seen)
+		}
+		return nil
+	}
+	sc := bufio.NewScanner(stdout)
+	passed := false
+	for sc.Scan() {
+		line := sc.Text()
+		t.Log(line)
+		switch {
+		case line == "ask mail invitation":
+			if err := checkMail(0, startAt); err != nil {
+				t.Error(err)
+				fmt.Fprintln(stdin, "error "+err.Error())
+				continue
+			}
+			fmt.Fprintln(stdin, "ok")
+		case line == "ask mail update":
+			if err := checkMail(1, movedAt); err != nil {
+				t.Error(err)
+				fmt.Fprintln(stdin, "error "+err.Error())
+				continue
+			}
+			fmt.Fprintln(stdin, "ok")
+		case line == "PASS":
+			passed = true
+		}
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil || !passed {
+		t.Fatalf("browser script: %v (passed=%v)", err, passed)
+	}
+	for _, name := range []string{"caseload.png", "mediator-sessions.png", "party-sessions-phone.png"} {
+		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() < 1000 {
+			t.Errorf("screenshot %s was not taken: %v", name, err)
+		}
+	}
+}
