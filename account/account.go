@@ -46,7 +46,7 @@ type Account struct {
 // View is the account as the API shows it: no password hash.
 func (a Account) View() api.Account {
 	return api.Account{ID: a.ID, Email: a.Email, Name: a.Name, Role: a.Role, Disabled: a.Disabled,
-		SessionsNotBefore: a.SessionsNotBefore, Created: a.Created}
+		SessionsNotBefore: a.SessionsNotBefore, Created: a.Created, CreatedBy: a.CreatedBy, Lineage: a.Lineage}
 }
 
 // Principal is the account as policy sees it.

@@ -27,6 +27,10 @@ type Account struct {
 	// SessionsNotBefore: sessions opened at or before it are revoked.
 	SessionsNotBefore *time.Time `json:"sessionsNotBefore,omitempty"`
 	Created           time.Time  `json:"created"`
+	// CreatedBy is the account that created this one through the API;
+	// Lineage is its creator, that one's creator, and so on.
+	CreatedBy string   `json:"createdBy,omitempty"`
+	Lineage   []string `json:"lineage,omitempty"`
 }
 
 func (Account) wire() {}

@@ -97,6 +97,8 @@ func TestOpenAPISchemasMatchAPITypes(t *testing.T) {
 		"RetentionRule": reflect.TypeFor[api.RetentionRule](), "Problem": reflect.TypeFor[api.Problem](),
 		"Account": reflect.TypeFor[api.Account](), "Session": reflect.TypeFor[api.SessionResponse](),
 		"Case": reflect.TypeFor[api.Case](), "CaseSummary": reflect.TypeFor[api.Summary](),
+		"CaseSession": reflect.TypeFor[api.Session](), "MailMessage": reflect.TypeFor[api.MailMessage](),
+		"Proposal": reflect.TypeFor[api.Proposal](),
 	}
 	checked := 0
 	for name, schema := range doc.Components.Schemas {

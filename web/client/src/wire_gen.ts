@@ -22,6 +22,8 @@ export interface Account {
   disabled?: boolean;
   sessionsNotBefore?: string;
   created: string;
+  createdBy?: string;
+  lineage?: string[];
 }
 
 /**
