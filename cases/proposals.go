@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
@@ -59,13 +60,7 @@ type Proposal struct {
 
 // PendingMediator is a mediator the program assigned who reads nothing
 // before ReadsFrom.
-type PendingMediator struct {
-	AccountID string    `json:"accountId"`
-	Name      string    `json:"name"`
-	Approved  time.Time `json:"approved"`
-	ReadsFrom time.Time `json:"readsFrom"`
-	Proposal  string    `json:"proposal"`
-}
+type PendingMediator = api.PendingMediator
 
 // NoticeKind says what a notice tells.
 type NoticeKind string

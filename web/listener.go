@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
+
+	"github.com/parley-mediation/parley/api"
 )
 
 // ProblemListener wraps the listener an http.Server serves, so that the
@@ -73,7 +75,7 @@ func rewriteServerError(b []byte) ([]byte, bool) {
 	if err != nil || code < 400 || code > 599 {
 		return nil, false
 	}
-	p := Problem{Type: problemTypeBase + "bad-request", Title: "The request could not be read", Status: code,
+	p := api.Problem{Type: problemTypeBase + "bad-request", Title: "The request could not be read", Status: code,
 		Detail: string(b[i+len(errorHeaders):])}
 	if code == http.StatusRequestHeaderFieldsTooLarge {
 		p.Type = problemTypeBase + "headers-too-large"
