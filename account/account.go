@@ -39,9 +39,26 @@ type Account struct {
 	// operator made. Whoever is in it chose (or could have chosen) the
 	// first password of an account in the chain, so policy treats them as
 	// able to act as this account (proposals.cedar). Fixed at creation.
-	Lineage      []string `json:"lineage,omitempty"`
-	PasswordHash string   `json:"passwordHash,omitempty"`
+	Lineage []string `json:"lineage,omitempty"`
+	// Origin records how the account came to be: OriginOperator (the
+	// operator's command line) or OriginStaff (through the API, by
+	// CreatedBy). It is empty for accounts made before origins were
+	// recorded, and for accounts created by such an account: their
+	// lineage is not known, so policy never counts them as independent
+	// (they cannot approve a proposal nor be nominated as a mediator).
+	Origin       string `json:"origin,omitempty"`
+	PasswordHash string `json:"passwordHash,omitempty"`
 }
+
+// Account origins (Account.Origin).
+const (
+	OriginOperator = "operator"
+	OriginStaff    = "staff"
+)
+
+// ProvenanceKnown reports whether the account's creation lineage is
+// known in full.
+func (a Account) ProvenanceKnown() bool { return a.Origin != "" }
 
 // View is the account as the API shows it: no password hash.
 func (a Account) View() api.Account {
@@ -51,7 +68,8 @@ func (a Account) View() api.Account {
 
 // Principal is the account as policy sees it.
 func (a Account) Principal() policy.User {
-	return policy.User{ID: a.ID, Role: a.Role, Disabled: a.Disabled, Lineage: a.Lineage}
+	return policy.User{ID: a.ID, Role: a.Role, Disabled: a.Disabled, Lineage: a.Lineage,
+		ProvenanceKnown: a.ProvenanceKnown()}
 }
 
 // Limits on account fields.
@@ -197,6 +215,13 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 	if n.Creator != nil {
 		a.CreatedBy = n.Creator.ID
 		a.Lineage = append([]string{n.Creator.ID}, n.Creator.Lineage...)
+		// An account created by one whose lineage is unknown has an
+		// unknown lineage too: its origin stays empty.
+		if n.Creator.ProvenanceKnown() {
+			a.Origin = OriginStaff
+		}
+	} else {
+		a.Origin = OriginOperator
 	}
 	if n.Password != "" {
 		a.PasswordHash = hashPassword(n.Password)

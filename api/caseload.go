@@ -28,7 +28,8 @@ type CaseloadRow struct {
 	Unacknowledged      []string `json:"unacknowledged,omitempty"`
 	UnacknowledgedCount int      `json:"unacknowledgedCount"`
 	// OverdueFollowUps are the check-ins (days after closure) that are due
-	// and not all answered.
+	// and not all answered; for the case's mediators only (never records
+	// staff).
 	OverdueFollowUps []int `json:"overdueFollowUps,omitempty"`
 	// Stalled is set when the case has been in its stage longer than the
 	// 90th percentile of the program's closed cases of its type (Norm).

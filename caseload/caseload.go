@@ -124,7 +124,11 @@ func (s *Service) View(ctx context.Context, actor account.Account) (api.Caseload
 		default:
 			return nil
 		}
-		if c.Closed == nil || s.hasOverdue(ctx, c.ID, t) {
+		// A closed case stays listed while a check-in is overdue, for its
+		// mediators only: records staff must not learn which cases have
+		// follow-ups (it would tell them which export rows carry
+		// follow-up counts).
+		if c.Closed == nil || (full[c.ID] && s.hasOverdue(ctx, c.ID, t)) {
 			open = append(open, c)
 		}
 		return nil
@@ -221,6 +225,8 @@ func (s *Service) row(ctx context.Context, c *cases.Case, full bool, norms map[n
 				break
 			}
 		}
+	}
+	if s.Schedule != nil && full { // follow-ups: the case's mediators only
 		over, err := s.Schedule.Overdue(ctx, c.ID, now)
 		if err != nil {
 			return r, err

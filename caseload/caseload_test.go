@@ -4,11 +4,13 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
@@ -112,6 +114,35 @@ func TestNormsAndStalledCases(t *testing.T) {
 	for _, r := range rv.Cases {
 		if r.Title != "" || len(r.Unacknowledged) != 0 || r.UnacknowledgedCount != 1 {
 			t.Fatalf("records see %+v", r)
+		}
+	}
+	// A closed case with an overdue follow-up check-in: its mediator sees
+	// it; records staff neither see the case come back nor any follow-up
+	// information (it would tell them which export row has check-ins).
+	closedAt := now.Add(-10 * day)
+	agreed := open("Agreed case", 12*day, med.ID)
+	agreed.Type, agreed.Stage, agreed.Closed = "family", cases.StageClosure, &closedAt
+	agreed.Outcome = &cases.Outcome{Result: cases.FullAgreement, Sessions: 2, Hours: 3, Recorded: closedAt, By: med.ID}
+	if err := cs.Import(ctx, []cases.Imported{{Case: agreed}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sched.SetFollowUps(ctx, med, agreed.ID, []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	v, err = svc.View(ctx, med)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(v.Cases, func(r api.CaseloadRow) bool { return r.CaseID == agreed.ID && len(r.OverdueFollowUps) == 1 }) {
+		t.Fatalf("the mediator does not see the overdue check-in: %+v", v.Cases)
+	}
+	rv, err = svc.View(ctx, records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rv.Cases {
+		if r.CaseID == agreed.ID || len(r.OverdueFollowUps) != 0 {
+			t.Fatalf("records see follow-up information: %+v", r)
 		}
 	}
 	for _, who := range []account.Account{{ID: pA, Role: policy.RoleParticipant}, {ID: ids.New("u"), Role: policy.RoleAdmin}} {

@@ -107,7 +107,7 @@ func noticeTime(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UT
 // proposalFacts is the proposal as policy sees it.
 func proposalFacts(c *Case, proposer, subject account.Account) policy.Proposal {
 	return policy.Proposal{Case: c.Facts(), Proposer: proposer.ID, ProposerLineage: proposer.Lineage,
-		Subject: subject.ID, SubjectLineage: subject.Lineage}
+		Subject: subject.ID, SubjectLineage: subject.Lineage, SubjectProvenanceKnown: subject.ProvenanceKnown()}
 }
 
 // ProposeRecusal proposes recusing a mediator of the case (an active one,
@@ -150,7 +150,7 @@ func (s *Service) ProposeAssignment(ctx context.Context, actor account.Account, 
 		return Proposal{}, err
 	}
 	// First without the nominee's lineage: may this actor propose at all?
-	if !s.policy.DecideProposal(actor.Principal(), policy.AssignPropose, proposalFacts(c, actor, account.Account{ID: nomineeID})).Allowed {
+	if !s.policy.DecideProposal(actor.Principal(), policy.AssignPropose, proposalFacts(c, actor, account.Account{ID: nomineeID, Origin: account.OriginOperator})).Allowed {
 		return Proposal{}, s.refuse(ctx, actor, policy.AssignPropose, c)
 	}
 	nominee, err := s.accounts.Get(ctx, nomineeID)

@@ -16,11 +16,11 @@
 //   - k-anonymity over every column someone could know of a case without
 //     the export (QuasiIdentifiers: type, referral, opening period, sides,
 //     roster size, sessions, hours, days per stage, outcome, number of
-//     survey responses — records staff read most of them in case summaries
+//     survey responses, whether the follow-up columns are released — records staff read most of them in case summaries
 //     and the audit log): rows in groups smaller than k have those cells
 //     generalized (days, sessions and hours, roster size and survey count
 //     first; then month → quarter → year, outcome, any period, sides,
-//     referral, type), and what is still too small is suppressed. The
+//     referral, type, then the follow-up columns), and what is still too small is suppressed. The
 //     report says what was generalized and suppressed;
 //   - survey means and comments only for cases with at least
 //     MinSurveyResponses responses, so no released mean is one or two

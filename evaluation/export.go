@@ -87,11 +87,16 @@ const MinSurveyResponses = 3
 // response; participants know their own case. So every one of these
 // columns is part of the k-anonymity grouping: a released row is
 // indistinguishable, on all of them together, from at least k-1 others.
-// What is left to protect is what no one outside the survey knows: the
-// survey means and comments.
+// Records staff also know which cases have follow-up check-ins (the
+// `followup.set` audit entries name the case), so whether a row's
+// follow-up columns are released is a quasi-identifier too
+// ("followups_released", derived, not a column of its own): a row with
+// follow-up counts is grouped only with rows that have them. What is left
+// to protect is what no one outside the survey knows: the survey means
+// and comments, and the check-in answers.
 var QuasiIdentifiers = []string{"case_type", "referral_source", "opened_period", "sides", "participants",
 	"sessions", "hours", "days_preparation", "days_opening", "days_issues", "days_negotiation", "days_to_resolution",
-	"outcome", "survey_responses"}
+	"outcome", "survey_responses", "followups_released"}
 
 // qiFirst and qiLast bound the QuasiIdentifiers in a row (after the
 // token).
@@ -105,10 +110,15 @@ type row struct {
 	responses int
 	level     int
 	values    []string
+	// followups: the follow-up columns are released (derived
+	// quasi-identifier "followups_released").
+	followups bool
 }
 
 // qi is the row's quasi-identifier tuple as a grouping key.
-func (r *row) qi() string { return strings.Join(r.values[qiFirst:qiLast+1], "\x00") }
+func (r *row) qi() string {
+	return strings.Join(r.values[qiFirst:qiLast+1], "\x00") + "\x00" + strconv.FormatBool(r.followups)
+}
 
 // Run writes the export of src to w and returns its report.
 func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, error) {
@@ -152,6 +162,7 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 		}
 		if h+p+n >= MinSurveyResponses {
 			r.values = append(r.values, itoaBand(h, countBands), itoaBand(p, countBands), itoaBand(n, countBands))
+			r.followups = true
 		} else {
 			// Fewer answers than a survey mean needs: one person's
 			// check-in is not released.
@@ -277,9 +288,11 @@ func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int
 // first the details that single a case out most easily and matter least to
 // a program report (days per stage, sessions and hours, roster size, the
 // exact survey count), then the calendar, then the outcome and the rest.
+// Last, "followups:any" empties the three follow-up columns: the row then
+// looks like a case without check-ins.
 var steps = []string{"days_per_stage:any", "days_to_resolution:any", "sessions_hours:any", "participants:any",
 	"survey_responses:released-or-not", "opened_period:quarter", "opened_period:year", "outcome:any",
-	"opened_period:any", "sides:any", "referral_source:any", "case_type:any"}
+	"opened_period:any", "sides:any", "referral_source:any", "case_type:any", "followups:any"}
 
 // column positions in a row.
 const (
@@ -291,6 +304,13 @@ func (r *row) generalize() {
 	r.level++
 	v := r.values
 	switch steps[r.level-1] {
+	case "followups:any":
+		if r.followups {
+			for i := len(v) - 3; i < len(v); i++ {
+				v[i] = ""
+			}
+			r.followups = false
+		}
 	case "days_per_stage:any":
 		for i := colDaysFirst; i <= colDaysLast; i++ {
 			v[i] = withheld

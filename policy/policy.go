@@ -71,6 +71,10 @@ type User struct {
 	// through accounts they created (empty for accounts the operator made
 	// from the command line). Rules about independence use it.
 	Lineage []string
+	// ProvenanceKnown: the account's lineage is recorded in full
+	// (account.Account.Origin). Accounts whose lineage is unknown are
+	// never independent: they cannot approve proposals.
+	ProvenanceKnown bool
 }
 
 // Case holds the facts about a case that decisions depend on: account ids
@@ -162,9 +166,10 @@ func (e *Engine) addPrincipal(entities cedar.EntityMap, u User, c *Case) cedar.E
 	entities[principal] = cedar.Entity{
 		UID: principal,
 		Attributes: cedar.NewRecord(cedar.RecordMap{
-			"role":     cedar.String(u.Role),
-			"disabled": cedar.Boolean(u.Disabled),
-			"lineage":  userSet(u.Lineage),
+			"role":            cedar.String(u.Role),
+			"disabled":        cedar.Boolean(u.Disabled),
+			"lineage":         userSet(u.Lineage),
+			"provenanceKnown": cedar.Boolean(u.ProvenanceKnown),
 		}),
 	}
 	if c != nil {

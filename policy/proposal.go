@@ -37,6 +37,9 @@ type Proposal struct {
 	// Subject is the mediator to recuse or the nominee to assign.
 	Subject        string
 	SubjectLineage []string
+	// SubjectProvenanceKnown: the subject's lineage is recorded in full;
+	// a nominee whose lineage is unknown is never independent.
+	SubjectProvenanceKnown bool
 }
 
 // DecideProposal answers whether u may do a (propose, approve, decline) to
@@ -53,11 +56,12 @@ func (e *Engine) DecideProposal(u User, a Action, p Proposal) Decision {
 	caseUID := e.addCase(entities, c)
 	uid := cedar.NewEntityUID("Proposal", "proposal")
 	entities[uid] = cedar.Entity{UID: uid, Attributes: cedar.NewRecord(cedar.RecordMap{
-		"case":            caseUID,
-		"proposer":        cedar.NewEntityUID("User", cedar.String(p.Proposer)),
-		"proposerControl": userSet(append([]string{p.Proposer}, p.ProposerLineage...)),
-		"subject":         cedar.NewEntityUID("User", cedar.String(p.Subject)),
-		"subjectControl":  userSet(append([]string{p.Subject}, p.SubjectLineage...)),
+		"case":                   caseUID,
+		"proposer":               cedar.NewEntityUID("User", cedar.String(p.Proposer)),
+		"proposerControl":        userSet(append([]string{p.Proposer}, p.ProposerLineage...)),
+		"subject":                cedar.NewEntityUID("User", cedar.String(p.Subject)),
+		"subjectControl":         userSet(append([]string{p.Subject}, p.SubjectLineage...)),
+		"subjectProvenanceKnown": cedar.Boolean(p.SubjectProvenanceKnown),
 	})}
 	return e.evaluate(entities, principal, a, uid)
 }

@@ -53,7 +53,7 @@ func TestAssignProposalOnlyForOrphanedCases(t *testing.T) {
 		{"every mediator recused", []string{"m1", "m2"}, []string{"m1", "m2"}, true},
 		{"no mediator at all", nil, nil, true},
 	} {
-		p := Proposal{Case: &Case{ID: "c", Mediators: tc.med, Recused: tc.rec}, Proposer: admin.ID, Subject: "n1"}
+		p := Proposal{Case: &Case{ID: "c", Mediators: tc.med, Recused: tc.rec}, Proposer: admin.ID, Subject: "n1", SubjectProvenanceKnown: true}
 		if got := e.DecideProposal(admin, AssignPropose, p); got.Allowed != tc.want {
 			t.Errorf("%s: admin propose allowed=%v, want %v", tc.name, got.Allowed, tc.want)
 		}
@@ -75,14 +75,16 @@ func TestApprovalIndependence(t *testing.T) {
 		t.Fatal(err)
 	}
 	lineage := map[string][]string{"a1x": {"a1"}, "r1x": {"a1"}, "a1xx": {"a1x", "a1"}, "n1": {"a2"}}
-	user := func(id string, r Role) User { return User{ID: id, Role: r, Lineage: lineage[id]} }
+	user := func(id string, r Role) User {
+		return User{ID: id, Role: r, Lineage: lineage[id], ProvenanceKnown: true}
+	}
 	a1, a2, r1 := user("a1", RoleAdmin), user("a2", RoleAdmin), user("r1", RoleRecords)
 	a1x, r1x, a1xx := user("a1x", RoleAdmin), user("r1x", RoleRecords), user("a1xx", RoleAdmin)
 	m1 := user("m1", RoleMediator)
 	n1 := user("n1", RoleMediator)
 	orphan := &Case{ID: "c", Mediators: []string{"m0"}, Recused: []string{"m0"}}
 	prop := func(proposer User, subject string) Proposal {
-		return Proposal{Case: orphan, Proposer: proposer.ID, ProposerLineage: proposer.Lineage, Subject: subject, SubjectLineage: lineage[subject]}
+		return Proposal{Case: orphan, Proposer: proposer.ID, ProposerLineage: proposer.Lineage, Subject: subject, SubjectLineage: lineage[subject], SubjectProvenanceKnown: true}
 	}
 	for _, tc := range []struct {
 		name     string
@@ -113,6 +115,9 @@ func TestApprovalIndependence(t *testing.T) {
 		{"proposer withdraws", a1, ProposalDecline, prop(a1, "m1"), true, ""},
 		{"participant declines", user("p1", RoleParticipant), ProposalDecline, prop(a1, "m1"), false, ""},
 		{"disabled independent admin approves", User{ID: "a2", Role: RoleAdmin, Disabled: true}, RecusalApprove, prop(a1, "m1"), false, "disabled-accounts-do-nothing"},
+		{"admin of unknown lineage approves", User{ID: "a2", Role: RoleAdmin}, RecusalApprove, prop(a1, "m1"), false, "unknown-provenance-not-independent"},
+		{"admin of unknown lineage approves an assignment", User{ID: "a2", Role: RoleAdmin}, AssignApprove, prop(a1, "n1"), false, "unknown-provenance-not-independent"},
+		{"nominee of unknown lineage", a1, AssignPropose, func() Proposal { p := prop(a1, "n1"); p.SubjectProvenanceKnown = false; return p }(), false, "nominee-of-unknown-provenance"},
 	} {
 		d := e.DecideProposal(tc.who, tc.a, tc.p)
 		if d.Allowed != tc.want {

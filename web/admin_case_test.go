@@ -462,3 +462,63 @@ func auditEntries(t *testing.T, c *client.Client) string {
 	}
 	return string(raw)
 }
+
+// asBeforeLineage rewrites an account record as releases before lineages
+// stored it: no createdBy, lineage or origin.
+func asBeforeLineage(t *testing.T, n *nodetest.Node, id string) {
+	t.Helper()
+	var rec map[string]any
+	etag, err := n.Meta.Get(t.Context(), "accounts/"+id, &rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(rec, "createdBy")
+	delete(rec, "lineage")
+	delete(rec, "origin")
+	if _, err := n.Meta.Replace(t.Context(), "accounts/"+id, rec, etag); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAccountsFromBeforeLineageAreNotIndependent: admin A made admin B and
+// mediator M through the API before lineages were recorded. A proposes,
+// B approves: refused; M is never nominated; an account A makes now is
+// no more independent. An operator-made admin still approves.
+func TestAccountsFromBeforeLineageAreNotIndependent(t *testing.T) {
+	k := newAdminCase(t)
+	ctx := t.Context()
+	a, adminA := k.n.Staff(t, policy.RoleAdmin, "a@example.org")
+	b, adminB := viaAPI(t, k.n, adminA, policy.RoleAdmin, "b@example.org")
+	m, puppet := viaAPI(t, k.n, adminA, policy.RoleMediator, "m@example.org")
+	for _, id := range []string{a.ID, b.ID, m.ID} {
+		asBeforeLineage(t, k.n, id)
+	}
+	_, adminD := viaAPI(t, k.n, adminA, policy.RoleAdmin, "d@example.org") // made by A after the upgrade
+	_, adminC := k.n.Staff(t, policy.RoleAdmin, "c@example.org")           // made by the operator
+
+	rec, err := proposeRecusal(ctx, adminA, k.id, k.med.ID, "conflict found by the program")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for who, c := range map[string]*client.Client{"B (made by A before lineages)": adminB, "D (made by A since)": adminD} {
+		if _, err := approve(ctx, c, k.id, rec.ID); err == nil || apiErr(t, err).Status != http.StatusForbidden {
+			t.Fatalf("%s approved A's recusal: %v", who, err)
+		}
+	}
+	if _, err := approve(ctx, adminC, k.id, rec.ID); err != nil {
+		t.Fatalf("an operator-made admin could not approve: %v", err)
+	}
+	// Orphaned: M is nominated by no one, approved by no one.
+	for who, c := range map[string]*client.Client{"A": adminA, "B": adminB, "C": adminC} {
+		if p, err := proposeAssignment(ctx, c, k.id, m.ID); err == nil {
+			t.Errorf("%s nominated M, an account of unknown lineage", who)
+			if _, err := approve(ctx, adminB, k.id, p.ID); err == nil {
+				t.Errorf("B approved it")
+			}
+		} else if apiErr(t, err).Status != http.StatusForbidden {
+			t.Errorf("%s nominating M: %v", who, err)
+		}
+	}
+	k.clock.Advance(30 * 24 * time.Hour)
+	k.readsNothing(t, "M, made by A before lineages", puppet)
+}
