@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -182,6 +183,11 @@ type InviteResponse struct {
 	Expires time.Time             `json:"expires"`
 	Role    cases.ParticipantRole `json:"role"`
 	Side    string                `json:"side,omitempty"`
+	// Mailed: the link was queued to the email address given, for a real
+	// mail server (not the development outbox). MailWarning says when it
+	// could not be queued.
+	Mailed      bool   `json:"mailed"`
+	MailWarning string `json:"mailWarning,omitempty"`
 }
 
 func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
@@ -197,8 +203,15 @@ func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, InviteResponse{Link: a.InviteLink(inv.Token), Token: inv.Token,
-		Expires: inv.Expires, Role: inv.Role, Side: inv.Side})
+	out := InviteResponse{Link: a.InviteLink(inv.Token), Token: inv.Token, Expires: inv.Expires, Role: inv.Role, Side: inv.Side}
+	if email := strings.TrimSpace(req.Email); email != "" {
+		out.Mailed, err = a.schedule.MailInvite(r.Context(), chi.URLParam(r, "caseID"), email, out.Link, inv.Expires)
+		if err != nil {
+			a.log.WarnContext(r.Context(), "invite mail", "error", err.Error())
+			out.MailWarning = "The invitation is made, but its mail could not be queued. Give the link by hand."
+		}
+	}
+	writeJSON(w, http.StatusCreated, out)
 }
 
 type redeemRequest struct {

@@ -108,7 +108,7 @@ export const api = {
     return json as Document;
   },
   invite: (id: string, role: string, side: string, name: string, email = "") =>
-    call<{ link: string; expires: string }>("POST", casePath(id) + "/invites", { role, side, name, email, ttlSeconds: 7 * 24 * 3600 }),
+    call<{ link: string; expires: string; mailed: boolean; mailWarning?: string }>("POST", casePath(id) + "/invites", { role, side, name, email, ttlSeconds: 7 * 24 * 3600 }),
   hold: (id: string, doc: string, on: boolean) => call<Document>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/hold`, { on }),
   plans: () => call<Plan[]>("GET", "/api/v1/retention/plans"),
   makePlan: (asOf: string) => call<Plan>("POST", "/api/v1/retention/plans", { asOf }),

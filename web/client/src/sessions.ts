@@ -93,7 +93,7 @@ const mailState: Record<string, (m: MailMessage) => string> = {
   cancelled: () => "Withdrawn (the session changed before it was due)",
 };
 const kindWords: Record<string, string> = {
-  invitation: "Invitation", update: "New time", cancellation: "Cancellation", reminder: "Reminder", survey: "Survey", "follow-up": "Check-in",
+  invitation: "Invitation", update: "New time", cancellation: "Cancellation", reminder: "Reminder", survey: "Survey", "follow-up": "Check-in", join: "Invitation link",
 };
 
 export async function renderSessions(sec: HTMLElement, ctx: SessionContext): Promise<void> {
