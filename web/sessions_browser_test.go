@@ -196,6 +196,27 @@ func TestBrowserSessions(t *testing.T) {
 				continue
 			}
 			fmt.Fprintln(stdin, "ok")
+		case line == "ask close agreement":
+			if _, err := medC.CaseAction(ctx, k.ID, "stage", map[string]string{"stage": "closure"}); err != nil {
+				t.Error(err)
+				fmt.Fprintln(stdin, "error "+err.Error())
+				continue
+			}
+			if _, err := medC.RecordOutcome(ctx, k.ID, "full-agreement", 2, 3); err != nil {
+				t.Error(err)
+				fmt.Fprintln(stdin, "error "+err.Error())
+				continue
+			}
+			fmt.Fprintln(stdin, "ok")
+		case line == "ask followups 30,90":
+			// What the browser set is what the server holds.
+			f, err := medC.FollowUps(ctx, k.ID)
+			if err != nil || len(f.Checkpoints) != 2 || f.Checkpoints[0].Days != 30 || f.Checkpoints[1].Days != 90 || f.Checkpoints[0].Answered != 0 {
+				t.Errorf("follow-ups: %+v %v", f, err)
+				fmt.Fprintln(stdin, "error follow-ups not as set")
+				continue
+			}
+			fmt.Fprintln(stdin, "ok")
 		case line == "PASS":
 			passed = true
 		}
@@ -204,7 +225,7 @@ func TestBrowserSessions(t *testing.T) {
 	if err := cmd.Wait(); err != nil || !passed {
 		t.Fatalf("browser script: %v (passed=%v)", err, passed)
 	}
-	for _, name := range []string{"caseload.png", "mediator-sessions.png", "party-sessions-phone.png"} {
+	for _, name := range []string{"caseload.png", "mediator-sessions.png", "party-sessions-phone.png", "mediator-followups-form.png", "mediator-followups.png", "mediator-followups-phone.png"} {
 		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() < 1000 {
 			t.Errorf("screenshot %s was not taken: %v", name, err)
 		}

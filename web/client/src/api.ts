@@ -32,6 +32,7 @@ export interface Participant { accountId: string; name: string; role: string; si
 export interface Case {
   id: string; title: string; stage: string; sides: Side[]; mediators: Mediator[]; participants: Participant[];
   notices?: CaseNotice[]; pendingMediators?: PendingMediator[];
+  closed?: string; outcome?: { result: string };
 }
 /** What the program did to the case's mediators, said in plain words (text) by the server. */
 export interface CaseNotice { id: string; kind: string; name: string; at: string; readsFrom?: string; text: string }

@@ -569,6 +569,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   await renderDocuments();
   await renderSessions($("sessions"), {
     caseID, mediator: sc.mediator, rooms: sc.rooms, roomTitle, nameOf: (a) => sc.nameOf(a),
+    closed: !!c.closed, agreement: !!c.closed && (c.outcome?.result === "full-agreement" || c.outcome?.result === "partial-agreement"),
   });
 }
 

@@ -109,6 +109,28 @@ try {
   await party.locator("#sessions").scrollIntoViewIfNeeded();
   await party.screenshot({ path: shots + "/party-sessions-phone.png", fullPage: false });
 
+  // The case closes with an agreement: the mediator sets check-ins.
+  await ask("close", "agreement");
+  await med.reload();
+  await med.waitForSelector("#followup-form");
+  const fuText = await med.innerText("#followup-form");
+  check(fuText.includes("Each party and lawyer gets a short email") && fuText.includes("anonymous"), "the form says who gets a check-in and what they see");
+  await med.locator("#followups").screenshot({ path: shots + "/mediator-followups-form.png" });
+  await med.click("#followup-form button[type=submit]");
+  await med.waitForSelector("#followup-table");
+  const fuRows = await med.$$eval("#followup-table tbody tr", (rs) => rs.map((r) => r.getAttribute("data-days") + ":" + r.innerText.replace(/\s+/g, " ")));
+  check(fuRows.length === 2 && fuRows[0].startsWith("30:") && fuRows[1].startsWith("90:") && fuRows.every((r) => r.includes("Goes out") && r.includes("0 of 2")),
+    "the check-ins at 30 and 90 days are listed, not yet sent, none answered: " + fuRows.join(" | "));
+  await ask("followups", "30,90");
+  await med.reload();
+  await med.waitForSelector("#followup-table");
+  check(await med.locator("#followup-form").count() === 0, "once set, the form is gone");
+  check(await med.locator("#session-form").count() === 0, "a closed case offers no new session");
+  await med.locator("#followups").screenshot({ path: shots + "/mediator-followups.png" });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator("#followups").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/mediator-followups-phone.png" });
+
   check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
   await browser.close();
   log("PASS");
