@@ -239,7 +239,7 @@ async function renderFollowUps(box: HTMLElement, ctx: SessionContext, justSet?: 
   }
   const rows = f.checkpoints.map((c) => {
     const due = new Date(c.due) > new Date();
-    const went = due ? `Goes out ${when(c.due)}` : c.mailed ? `${c.mailed} of ${c.issued} emailed` : "Not emailed (no addresses, or no mail server): give the links yourself";
+    const went = c.mailed ? `${c.mailed} of ${c.issued} emailed` : due ? `Goes out ${when(c.due)}` : "Not emailed (no addresses, or no mail server): give the links yourself";
     return h("tr", { "data-days": String(c.days) }, h("td", {}, `${c.days} days`), h("td", {}, went, c.mailFailed ? h("strong", { class: "flag" }, ` — ${c.mailFailed} failed, see the mail below`) : ""),
       h("td", {}, `${c.answered} of ${c.issued}`));
   });

@@ -24,6 +24,7 @@ async function ask(verb, arg = "") {
   process.stdout.write(`ask ${verb} ${arg}\n`);
   const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
   if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
+  return a.slice(3);
 }
 function log(s) { process.stdout.write(s + "\n"); }
 function check(cond, what) {
@@ -126,6 +127,20 @@ try {
   await med.waitForSelector("#followup-table");
   check(await med.locator("#followup-form").count() === 0, "once set, the form is gone");
   check(await med.locator("#session-form").count() === 0, "a closed case offers no new session");
+  // Thirty days on, the check-in mail arrives; a party answers it.
+  const link = await ask("checkin", "30");
+  const answerer = await newPage("answerer", { width: 390, height: 844 }, "America/New_York");
+  await answerer.goto(link);
+  await answerer.waitForSelector("#checkin:not([hidden])");
+  await answerer.check("#a-partly");
+  await answerer.fill("#comment", "The deposit came back late");
+  await answerer.click("#checkin button[type=submit]");
+  await answerer.waitForSelector("#status:has-text('recorded anonymously')");
+  check(true, "the party answered the check-in on /checkin");
+  await med.click("#followup-refresh");
+  await med.waitForSelector("#followup-table tr[data-days='30'] td:has-text('1 of 2')");
+  const r30 = (await med.innerText("#followup-table tr[data-days='30']")).replace(/\s+/g, " ");
+  check(r30.includes("2 of 2 emailed") && !r30.includes("late"), "the mediator sees the check-in went out and one answer, counted only: " + r30);
   await med.locator("#followups").screenshot({ path: shots + "/mediator-followups.png" });
   await med.setViewportSize({ width: 390, height: 844 });
   await med.locator("#followups").scrollIntoViewIfNeeded();
