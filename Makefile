@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 GOVULNCHECK_VERSION := v1.9.0
 TOOLS := $(or $(PARLEY_CACHE),$(HOME)/.cache/parley)/tools
 
-.PHONY: run build web test test-faults check vulncheck unit services-install clean
+.PHONY: run build web wire test test-faults check vulncheck unit services-install clean
 
 run: build
 	./bin/parley serve --data $(DATA) --addr $(ADDR) --demo
@@ -23,6 +23,12 @@ build: web
 # than the lock file, and esbuild only when a source changed.
 WEB_SRC := $(wildcard web/client/src/*.ts) web/client/build.mjs web/client/package-lock.json
 web: web/static/dist/app.js
+
+# wire regenerates web/client/src/wire_gen.ts, the browser's declarations of
+# every wire shape, from the Go package api (a test fails when it drifts;
+# web/tsany_test.go fails on an explicit `any` in the browser's sources).
+wire:
+	$(GO) run ./api/internal/tsgen
 
 web/client/node_modules/.package-lock.json: web/client/package-lock.json
 	cd web/client && npm ci --no-audit --no-fund
@@ -47,6 +53,7 @@ check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	cd deploy/validate && $(GO) vet ./...
 	@test -x $(TOOLS)/staticcheck || GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(TOOLS)/staticcheck ./...
 	@$(MAKE) --no-print-directory web

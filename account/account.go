@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/visible"
@@ -17,7 +18,9 @@ import (
 	"github.com/parley-mediation/parley/ratelimit"
 )
 
-// Account is one person known to the server.
+// Account is one person known to the server, as the store holds it: with
+// the password hash. It is never an API answer: handlers encode only
+// package api's types, and View is the account as the API shows it.
 type Account struct {
 	ID       string      `json:"id"`
 	Email    string      `json:"email,omitempty"`
@@ -40,10 +43,10 @@ type Account struct {
 	PasswordHash string   `json:"passwordHash,omitempty"`
 }
 
-// Public returns the account without its password hash, for API answers.
-func (a Account) Public() Account {
-	a.PasswordHash = ""
-	return a
+// View is the account as the API shows it: no password hash.
+func (a Account) View() api.Account {
+	return api.Account{ID: a.ID, Email: a.Email, Name: a.Name, Role: a.Role, Disabled: a.Disabled,
+		SessionsNotBefore: a.SessionsNotBefore, Created: a.Created, CreatedBy: a.CreatedBy, Lineage: a.Lineage}
 }
 
 // Principal is the account as policy sees it.
@@ -241,15 +244,15 @@ func (s *Service) ByEmail(ctx context.Context, email string) (Account, error) {
 	return s.Get(ctx, idx.AccountID)
 }
 
-// List returns every account, without password hashes.
-func (s *Service) List(ctx context.Context) ([]Account, error) {
-	var out []Account
+// List returns every account, as the API shows them.
+func (s *Service) List(ctx context.Context) ([]api.Account, error) {
+	var out []api.Account
 	err := s.meta.List(ctx, "accounts/", func(key string) error {
 		var a Account
 		if _, err := s.meta.Get(ctx, key, &a); err != nil {
 			return err
 		}
-		out = append(out, a.Public())
+		out = append(out, a.View())
 		return nil
 	})
 	return out, err

@@ -1,68 +1,42 @@
 package audit
 
 import (
-	"encoding/base64"
-	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/parley-mediation/parley/tlogverify"
 )
 
-// Checkpoint is the signed statement "the log called Origin has Size
-// entries and its Merkle tree root is Hash". It is the body of a C2SP
-// tlog-checkpoint:
-//
-//	<origin>
-//	<size, decimal>
-//	<root hash, base64>
-//
-// Holding one checkpoint pins the whole prefix of the log up to Size: any
-// later change to those entries changes the root.
-type Checkpoint struct {
-	Origin string
-	Size   int64
-	Hash   tlog.Hash
+// Checkpoint, Event and their parsers live in package tlogverify, which
+// clients import to check proofs without any of the server; these names
+// keep the log's own code and callers unchanged.
+type (
+	Checkpoint = tlogverify.Checkpoint
+	Event      = tlogverify.Event
+)
+
+// Limits on an Event (see tlogverify).
+const (
+	MaxEventSize = tlogverify.MaxEventSize
+	MaxAttrValue = tlogverify.MaxAttrValue
+)
+
+// ParseCheckpoint parses a checkpoint body (tlogverify.ParseCheckpoint).
+func ParseCheckpoint(text string) (Checkpoint, error) { return tlogverify.ParseCheckpoint(text) }
+
+// OpenCheckpoint verifies a signed checkpoint against the verifier key vkey
+// (from [Signer.VerifierKey]) and returns its contents.
+func OpenCheckpoint(signed []byte, vkey string) (Checkpoint, error) {
+	return tlogverify.OpenCheckpoint(signed, vkey)
 }
 
-// Text returns the checkpoint body, the text that is signed.
-func (c Checkpoint) Text() string {
-	return fmt.Sprintf("%s\n%d\n%s\n", c.Origin, c.Size, base64.StdEncoding.EncodeToString(c.Hash[:]))
-}
+// ParseEvent decodes a stored entry, insisting on its canonical form
+// (tlogverify.ParseEvent).
+func ParseEvent(data []byte) (Event, error) { return tlogverify.ParseEvent(data) }
 
-// ParseCheckpoint parses a checkpoint body (the text of a signed note, not
-// the signed note itself). Extension lines after the root hash, which the
-// C2SP format allows, are accepted and ignored; this log writes none.
-func ParseCheckpoint(text string) (Checkpoint, error) {
-	if !strings.HasSuffix(text, "\n") {
-		return Checkpoint{}, errors.New("audit: malformed checkpoint: missing final newline")
-	}
-	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
-	if len(lines) < 3 {
-		return Checkpoint{}, errors.New("audit: malformed checkpoint: want origin, size and root hash lines")
-	}
-	origin := lines[0]
-	if origin == "" {
-		return Checkpoint{}, errors.New("audit: malformed checkpoint: empty origin")
-	}
-	size, err := strconv.ParseInt(lines[1], 10, 64)
-	if err != nil || size < 0 || strconv.FormatInt(size, 10) != lines[1] {
-		return Checkpoint{}, fmt.Errorf("audit: malformed checkpoint: bad size %q", lines[1])
-	}
-	raw, err := base64.StdEncoding.DecodeString(lines[2])
-	if err != nil || len(raw) != tlog.HashSize {
-		return Checkpoint{}, fmt.Errorf("audit: malformed checkpoint: bad root hash %q", lines[2])
-	}
-	for _, ext := range lines[3:] {
-		if ext == "" {
-			return Checkpoint{}, errors.New("audit: malformed checkpoint: empty extension line")
-		}
-	}
-	var h tlog.Hash
-	copy(h[:], raw)
-	return Checkpoint{Origin: origin, Size: size, Hash: h}, nil
+func openCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
+	return tlogverify.OpenCheckpointWith(signed, v)
 }
 
 // signCheckpoint returns c as a signed note.
@@ -72,33 +46,4 @@ func signCheckpoint(c Checkpoint, s *Signer) ([]byte, error) {
 		return nil, fmt.Errorf("audit: sign checkpoint: %w", err)
 	}
 	return msg, nil
-}
-
-// openCheckpoint verifies a signed checkpoint with v and parses it. Besides
-// the signature it checks that the origin line names the key's log, so a
-// checkpoint of another log signed with the same key is rejected.
-func openCheckpoint(signed []byte, v note.Verifier) (Checkpoint, error) {
-	n, err := note.Open(signed, note.VerifierList(v))
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("audit: checkpoint signature: %w", err)
-	}
-	c, err := ParseCheckpoint(n.Text)
-	if err != nil {
-		return Checkpoint{}, err
-	}
-	if c.Origin != v.Name() {
-		return Checkpoint{}, fmt.Errorf("audit: checkpoint origin %q is not the log %q", c.Origin, v.Name())
-	}
-	return c, nil
-}
-
-// OpenCheckpoint verifies a signed checkpoint against the verifier key vkey
-// (from [Signer.VerifierKey]) and returns its contents. Clients use it before
-// trusting the size and root they check proofs against.
-func OpenCheckpoint(signed []byte, vkey string) (Checkpoint, error) {
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("audit: verifier key: %w", err)
-	}
-	return openCheckpoint(signed, v)
 }

@@ -3,7 +3,9 @@
 // # What it owns
 //
 // Every security-relevant action in Parley (a login, a case opened, a
-// document shared, a retention purge) is recorded as an [Event]. Events are
+// document shared, a retention purge) is recorded as an [Event] (declared,
+// with checkpoints and their parsing, in package tlogverify, which clients
+// import to check proofs without the server). Events are
 // the leaves of an RFC 6962 Merkle tree, built with golang.org/x/mod/sumdb/tlog
 // — the same hashing the Go checksum database and Certificate Transparency
 // use. After each append the log signs a checkpoint: a short text naming the

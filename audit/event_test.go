@@ -32,7 +32,7 @@ func TestEventValidate(t *testing.T) {
 	// Just under the limit is fine: the limit is on the encoding, not a guess.
 	edge := ev("x", "")
 	edge.Objects, edge.Hashes, edge.Case = nil, nil, ""
-	base, _ := edge.encode()
+	base, _ := edge.Canonical()
 	edge.Actor = strings.Repeat("a", MaxEventSize-len(base)-len(`,"actor":""`))
 	if b, err := edge.Encode(); err != nil || len(b) != MaxEventSize {
 		t.Fatalf("event of exactly %d bytes: len %d, %v", MaxEventSize, len(b), err)

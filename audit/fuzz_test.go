@@ -27,7 +27,7 @@ func FuzzParseEvent(f *testing.F) {
 		if err != nil {
 			return
 		}
-		again, err := e.encode()
+		again, err := e.Canonical()
 		if err != nil {
 			t.Fatalf("parsed but does not encode: %v", err)
 		}

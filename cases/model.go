@@ -4,114 +4,53 @@ import (
 	"slices"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
+
 	"github.com/parley-mediation/parley/policy"
 )
 
-// Stage is a step of the mediation workflow (the five stages of the domain
-// text, in order).
-type Stage string
+// The case's value types are the wire's (package api): a stage, a role,
+// a side, an objective mean the same stored and answered. The case record
+// itself (Case) is this package's; View makes the API's copy.
+type (
+	Stage           = api.Stage
+	ParticipantRole = api.ParticipantRole
+	ObjectiveKind   = api.ObjectiveKind
+	Side            = api.Side
+	Mediator        = api.Mediator
+	Participant     = api.Participant
+	Objective       = api.Objective
+	StageChange     = api.StageChange
+	Disclosure      = api.Disclosure
+	Ack             = api.Ack
+	Summary         = api.Summary
+)
 
 // The stages, in order.
 const (
-	StagePreparation Stage = "preparation"
-	StageOpening     Stage = "opening"
-	StageIssues      Stage = "issues"
-	StageNegotiation Stage = "negotiation"
-	StageClosure     Stage = "closure"
+	StagePreparation = api.StagePreparation
+	StageOpening     = api.StageOpening
+	StageIssues      = api.StageIssues
+	StageNegotiation = api.StageNegotiation
+	StageClosure     = api.StageClosure
 )
 
 // Stages lists the stages in workflow order.
-var Stages = []Stage{StagePreparation, StageOpening, StageIssues, StageNegotiation, StageClosure}
-
-var stageTitles = map[Stage]string{
-	StagePreparation: "Preparation and case assessment",
-	StageOpening:     "Opening session and ground rules",
-	StageIssues:      "Issue identification and exploration",
-	StageNegotiation: "Negotiation and issue resolution",
-	StageClosure:     "Closure and follow-up",
-}
-
-// Title is the stage's name for people.
-func (s Stage) Title() string { return stageTitles[s] }
-
-func (s Stage) index() int { return slices.Index(Stages, s) }
-
-// ParticipantRole is what a participant is in one case.
-type ParticipantRole string
+var Stages = api.Stages
 
 // Participant roles. Counsel belongs to one side; an observer belongs to none
 // and so is never in a caucus.
 const (
-	RoleParty    ParticipantRole = "party"
-	RoleCounsel  ParticipantRole = "counsel"
-	RoleObserver ParticipantRole = "observer"
+	RoleParty    = api.RoleParty
+	RoleCounsel  = api.RoleCounsel
+	RoleObserver = api.RoleObserver
 )
-
-// Side is one side of the dispute.
-type Side struct {
-	ID    string `json:"id"`    // "A", "B", …
-	Label string `json:"label"` // e.g. "Tenant"
-}
-
-// Mediator is a mediator assigned to the case.
-type Mediator struct {
-	AccountID     string     `json:"accountId"`
-	Name          string     `json:"name"`
-	Added         time.Time  `json:"added"`
-	Recused       *time.Time `json:"recused,omitempty"`
-	RecusalReason string     `json:"recusalReason,omitempty"`
-}
-
-// Participant is a party, counsel or observer who joined by invite.
-type Participant struct {
-	AccountID string          `json:"accountId"`
-	Name      string          `json:"name"`
-	Role      ParticipantRole `json:"role"`
-	Side      string          `json:"side,omitempty"`
-	Joined    time.Time       `json:"joined"`
-}
-
-// ObjectiveKind tells an objective from a success criterion.
-type ObjectiveKind string
 
 // Objective kinds.
 const (
-	KindObjective ObjectiveKind = "objective"
-	KindCriterion ObjectiveKind = "success-criterion"
+	KindObjective = api.KindObjective
+	KindCriterion = api.KindCriterion
 )
-
-// Objective is a case objective or success criterion.
-type Objective struct {
-	ID    string        `json:"id"`
-	Kind  ObjectiveKind `json:"kind"`
-	Text  string        `json:"text"`
-	Added time.Time     `json:"added"`
-	By    string        `json:"by"`
-}
-
-// StageChange records one transition.
-type StageChange struct {
-	From Stage     `json:"from,omitempty"`
-	To   Stage     `json:"to"`
-	At   time.Time `json:"at"`
-	By   string    `json:"by"`
-	Note string    `json:"note,omitempty"`
-}
-
-// Disclosure is a mediator's conflict-of-interest disclosure.
-type Disclosure struct {
-	ID       string    `json:"id"`
-	Mediator string    `json:"mediator"`
-	Text     string    `json:"text"`
-	At       time.Time `json:"at"`
-	Acks     []Ack     `json:"acks,omitempty"`
-}
-
-// Ack is a party's or counsel's acknowledgement of a disclosure.
-type Ack struct {
-	AccountID string    `json:"accountId"`
-	At        time.Time `json:"at"`
-}
 
 // Case is the whole case record.
 type Case struct {
@@ -150,19 +89,6 @@ func (c *Case) Redacted() *Case {
 	out := *c
 	out.Proposals = nil
 	return &out
-}
-
-// Summary is what records staff may see of a case: no title, names, or text.
-type Summary struct {
-	ID           string        `json:"id"`
-	Type         string        `json:"type"`
-	Stage        Stage         `json:"stage"`
-	Sides        int           `json:"sides"`
-	Participants int           `json:"participants"`
-	Created      time.Time     `json:"created"`
-	Closed       *time.Time    `json:"closed,omitempty"`
-	StageHistory []StageChange `json:"stageHistory"`
-	Outcome      *Outcome      `json:"outcome,omitempty"`
 }
 
 // Summary returns the case's metadata-only view.
@@ -242,4 +168,18 @@ func (c *Case) Participant(accountID string) (*Participant, bool) {
 		}
 	}
 	return nil, false
+}
+
+// View is the case as the API shows it: never the program's proposals
+// (staff business, listed apart), which api.Case has no member for.
+func (c *Case) View() api.Case {
+	v := api.Case{ID: c.ID, Title: c.Title, Type: c.Type, ReferralSource: c.ReferralSource, Sides: c.Sides,
+		Mediators: c.Mediators, Participants: c.Participants, Objectives: c.Objectives, Stage: c.Stage,
+		StageHistory: c.StageHistory, Disclosures: c.Disclosures, Created: c.Created, CreatedBy: c.CreatedBy,
+		Closed: c.Closed, Outcome: c.Outcome, PendingMediators: c.PendingMediators}
+	for _, n := range c.Notices {
+		v.Notices = append(v.Notices, api.CaseNotice{ID: n.ID, Kind: string(n.Kind), Mediator: n.Mediator, Name: n.Name,
+			At: n.At, ReadsFrom: n.ReadsFrom, Reason: n.Reason, Text: n.Text})
+	}
+	return v
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
@@ -18,24 +19,18 @@ import (
 )
 
 // OutcomeResult is how a mediation ended.
-type OutcomeResult string
+type OutcomeResult = api.OutcomeResult
 
 // Outcome results.
 const (
-	FullAgreement    OutcomeResult = "full-agreement"
-	PartialAgreement OutcomeResult = "partial-agreement"
-	NoAgreement      OutcomeResult = "no-agreement"
-	Withdrawn        OutcomeResult = "withdrawn"
+	FullAgreement    = api.FullAgreement
+	PartialAgreement = api.PartialAgreement
+	NoAgreement      = api.NoAgreement
+	Withdrawn        = api.Withdrawn
 )
 
 // Outcome is what the mediator records at closure.
-type Outcome struct {
-	Result   OutcomeResult `json:"result"`
-	Sessions int           `json:"sessions"`
-	Hours    float64       `json:"hours"`
-	Recorded time.Time     `json:"recorded"`
-	By       string        `json:"by"`
-}
+type Outcome = api.Outcome
 
 // SurveyItems are the 5-point Likert items of the feedback survey, in the
 // style of the RSI/ABA model mediation surveys.

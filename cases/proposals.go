@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
@@ -59,13 +60,7 @@ type Proposal struct {
 
 // PendingMediator is a mediator the program assigned who reads nothing
 // before ReadsFrom.
-type PendingMediator struct {
-	AccountID string    `json:"accountId"`
-	Name      string    `json:"name"`
-	Approved  time.Time `json:"approved"`
-	ReadsFrom time.Time `json:"readsFrom"`
-	Proposal  string    `json:"proposal"`
-}
+type PendingMediator = api.PendingMediator
 
 // NoticeKind says what a notice tells.
 type NoticeKind string
@@ -92,7 +87,12 @@ type Notice struct {
 
 // Limits on proposals.
 const (
-	MaxProposals              = 100 // per case, decided ones included
+	// MaxProposals is how many a case record keeps. Pending ones are few
+	// by construction (one recusal per mediator, one assignment); when the
+	// record is full the oldest decided ones make room (the audit log
+	// keeps every decision), so no one can fill a case with proposals and
+	// block the next recusal or assignment.
+	MaxProposals              = 100
 	DefaultReassignmentNotice = 72 * time.Hour
 )
 
@@ -185,8 +185,12 @@ func (s *Service) propose(ctx context.Context, actor account.Account, id string,
 		if err := check(c); err != nil {
 			return err
 		}
-		if len(c.Proposals) >= MaxProposals {
-			return fmt.Errorf("a case holds at most %d proposals: %w", MaxProposals, fault.ErrConflict)
+		for len(c.Proposals) >= MaxProposals {
+			i := slices.IndexFunc(c.Proposals, func(p Proposal) bool { return p.Status != ProposalPending })
+			if i < 0 {
+				return fmt.Errorf("a case holds at most %d pending proposals: %w", MaxProposals, fault.ErrConflict)
+			}
+			c.Proposals = slices.Delete(c.Proposals, i, i+1)
 		}
 		p = Proposal{ID: ids.New("p"), Kind: kind, Subject: subject.ID, Reason: strings.TrimSpace(reason),
 			Proposer: actor.ID, Proposed: s.now().UTC(), Status: ProposalPending}

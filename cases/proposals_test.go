@@ -151,3 +151,37 @@ func TestPendingMediatorActivation(t *testing.T) {
 		t.Fatalf("activation audit: %+v", ev)
 	}
 }
+
+// Decided proposals never fill a case: one staff member proposing and
+// withdrawing over and over cannot block the next real recusal.
+func TestDecidedProposalsDoNotFillTheCase(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	med := e.stored(t, policy.RoleMediator, "med@example.org", nil)
+	a1 := e.stored(t, policy.RoleAdmin, "a1@example.org", nil)
+	a2 := e.stored(t, policy.RoleAdmin, "a2@example.org", nil)
+	c := e.newCase(t, med, "full")
+	for i := 0; i < MaxProposals+5; i++ {
+		p, err := e.svc.ProposeRecusal(ctx, a1, c.ID, med.ID, "x")
+		if err != nil {
+			t.Fatalf("proposal %d: %v", i, err)
+		}
+		if _, err := e.svc.DeclineProposal(ctx, a1, c.ID, p.ID); err != nil {
+			t.Fatalf("withdraw %d: %v", i, err)
+		}
+	}
+	p, err := e.svc.ProposeRecusal(ctx, a1, c.ID, med.ID, "a real conflict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveProposal(ctx, a2, c.ID, p.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.svc.Load(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := got.Mediator(med.ID); m.Recused == nil || len(got.Proposals) > MaxProposals {
+		t.Fatalf("recused %v, proposals kept %d", m.Recused, len(got.Proposals))
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
@@ -276,13 +277,7 @@ func (s *Service) Summary(ctx context.Context, actor account.Account, id string)
 
 // Listed is one row of a case list: the whole case when the actor may read
 // it, otherwise only its summary.
-type Listed struct {
-	Summary
-	Title string `json:"title,omitempty"`
-	// Relation is the actor's relation to the case: mediator, party,
-	// counsel, observer, or records.
-	Relation string `json:"relation"`
-}
+type Listed = api.Listed
 
 // List returns the cases the actor may see, newest first. Refusals here are
 // not audited: not listing a case is not an attempt to reach it.

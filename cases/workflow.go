@@ -24,7 +24,7 @@ var ErrClosed = fmt.Errorf("case is closed: %w", fault.ErrConflict)
 //   - to closure from any stage (agreement, impasse, withdrawal), and
 //     closure is final: it starts the retention clock.
 func (s *Service) SetStage(ctx context.Context, actor account.Account, id string, to Stage, note string) (*Case, error) {
-	if to.index() < 0 {
+	if to.Index() < 0 {
 		return nil, fault.Invalid("stage", "one of preparation, opening, issues, negotiation, closure")
 	}
 	if note != "" {
@@ -39,13 +39,13 @@ func (s *Service) SetStage(ctx context.Context, actor account.Account, id string
 			return ErrClosed
 		case to == from:
 			return fmt.Errorf("stage: already %s: %w", to, fault.ErrConflict)
-		case to == StageClosure, to.index() == from.index()+1:
-		case to.index() < from.index():
+		case to == StageClosure, to.Index() == from.Index()+1:
+		case to.Index() < from.Index():
 			if strings.TrimSpace(note) == "" {
 				return fault.Invalid("note", "required when returning to an earlier stage")
 			}
 		default:
-			return fault.Invalid("stage", fmt.Sprintf("from %s the next stage is %s", from, Stages[from.index()+1]))
+			return fault.Invalid("stage", fmt.Sprintf("from %s the next stage is %s", from, Stages[from.Index()+1]))
 		}
 		now := s.now().UTC()
 		c.Stage = to

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
@@ -19,9 +20,9 @@ import (
 
 // Room names as clients use them.
 const (
-	JointName     = "joint"
-	MediatorsName = "mediators"
-	caucusPrefix  = "caucus:"
+	JointName     = api.RoomJoint
+	MediatorsName = api.RoomMediators
+	caucusPrefix  = api.CaucusRoom
 )
 
 // CaucusName is the name of a side's caucus room.
@@ -114,18 +115,7 @@ func (errNoRoom) Is(target error) bool {
 }
 
 // RoomView is one room as its viewer sees it.
-type RoomView struct {
-	Name string `json:"name"`
-	Kind string `json:"kind"`
-	Side string `json:"side,omitempty"`
-	// Audience says in words who can read the room, for the banner every
-	// room shows ("Visible to: you, your lawyer, the mediator").
-	Audience string `json:"audience"`
-	// Members are the account ids in the room now.
-	Members []string `json:"members"`
-	// Present are the members connected to it now.
-	Present []string `json:"present"`
-}
+type RoomView = api.RoomView
 
 // Rooms lists the rooms of the case that actor may join.
 func (s *Service) Rooms(ctx context.Context, actor account.Account, caseID string) ([]RoomView, error) {
@@ -193,10 +183,7 @@ func (s *Service) History(ctx context.Context, actor account.Account, caseID, na
 }
 
 // membershipEvent is the system event recorded in a seal: ids only.
-type membershipEvent struct {
-	Change  string `json:"change"`
-	Account string `json:"account"`
-}
+type membershipEvent = api.MembershipEvent
 
 // Membership steps are retried this many times, waiting stepBackoff,
 // doubled each time, in between: about 1.5 s per step at worst.

@@ -13,19 +13,18 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/parley-mediation/parley/messaging"
-	"github.com/parley-mediation/parley/web"
+	"github.com/parley-mediation/parley/api"
 )
 
 // Event is something that happened in a room, in order per room.
 type Event struct {
 	Room     string
-	Msg      *messaging.Message // a message (or a system event)
-	Seal     *messaging.Seal    // the epoch ended (membership changed)
+	Msg      *api.Message // a message (or a system event)
+	Seal     *api.Seal    // the epoch ended (membership changed)
 	Presence *PresenceEvent
 	// Head is the room's last position when a subscription was confirmed
 	// (its epoch is the room's current epoch).
-	Head *messaging.Position
+	Head *api.Position
 }
 
 // PresenceEvent says a user entered or left a room.
@@ -47,7 +46,7 @@ type Chat struct {
 
 	mu      sync.Mutex
 	ws      *websocket.Conn
-	pos     map[string]*messaging.Position // nil: start live
+	pos     map[string]*api.Position // nil: start live
 	pending map[string]*outgoing
 	order   []string // pending ids in send order, for resends
 	seen    map[string]bool
@@ -65,13 +64,13 @@ type Chat struct {
 }
 
 type outgoing struct {
-	frame   messaging.ClientFrame
+	frame   api.ClientFrame
 	ack     chan ackResult
 	retries int // resends after "unavailable" (guarded by Chat.mu)
 }
 
 type ackResult struct {
-	pos messaging.Message
+	pos api.Message
 	err error
 }
 
@@ -80,8 +79,8 @@ const seenLimit = 100000
 
 // Chat opens the case's rooms. rooms maps each room name to the position
 // to resume after, or nil to start live.
-func (c *Client) Chat(ctx context.Context, caseID string, rooms map[string]*messaging.Position) (*Chat, error) {
-	ch := &Chat{c: c, caseID: caseID, events: make(chan Event, 4096), pos: map[string]*messaging.Position{},
+func (c *Client) Chat(ctx context.Context, caseID string, rooms map[string]*api.Position) (*Chat, error) {
+	ch := &Chat{c: c, caseID: caseID, events: make(chan Event, 4096), pos: map[string]*api.Position{},
 		pending: map[string]*outgoing{}, seen: map[string]bool{}, done: make(chan struct{}),
 		waiting: map[string]bool{}, ready: make(chan struct{})}
 	for r, p := range rooms {
@@ -126,12 +125,12 @@ func (ch *Chat) confirmed(room string) {
 func (ch *Chat) Events() <-chan Event { return ch.events }
 
 // Position returns the last delivered position of a room.
-func (ch *Chat) Position(room string) (messaging.Position, bool) {
+func (ch *Chat) Position(room string) (api.Position, bool) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	p := ch.pos[room]
 	if p == nil {
-		return messaging.Position{}, false
+		return api.Position{}, false
 	}
 	return *p, true
 }
@@ -176,19 +175,19 @@ func (ch *Chat) connect(ctx context.Context) error {
 		}
 		return err
 	}
-	ws.SetReadLimit(messaging.MaxFrame * 2)
+	ws.SetReadLimit(api.MaxFrame * 2)
 	ch.mu.Lock()
 	ch.ws = ws
-	subs := make([]messaging.ClientFrame, 0, len(ch.pos))
+	subs := make([]api.ClientFrame, 0, len(ch.pos))
 	for room, p := range ch.pos {
-		f := messaging.ClientFrame{T: "sub", Room: room}
+		f := api.ClientFrame{Type: api.FrameSub, Room: room}
 		if p != nil {
 			cp := *p
 			f.From = &cp
 		}
 		subs = append(subs, f)
 	}
-	resend := make([]messaging.ClientFrame, 0, len(ch.order))
+	resend := make([]api.ClientFrame, 0, len(ch.order))
 	for _, id := range ch.order {
 		if o := ch.pending[id]; o != nil {
 			resend = append(resend, o.frame)
@@ -204,7 +203,7 @@ func (ch *Chat) connect(ctx context.Context) error {
 	return nil
 }
 
-func (ch *Chat) write(ws *websocket.Conn, f messaging.ClientFrame) error {
+func (ch *Chat) write(ws *websocket.Conn, f api.ClientFrame) error {
 	b, _ := json.Marshal(f)
 	ch.wmu.Lock()
 	defer ch.wmu.Unlock()
@@ -215,12 +214,12 @@ func (ch *Chat) write(ws *websocket.Conn, f messaging.ClientFrame) error {
 // Send publishes body to room and returns once the server acknowledges it
 // as durable, with its position. If the connection drops first, the message
 // is resent (same id) after reconnecting.
-func (ch *Chat) Send(ctx context.Context, room, id string, body []byte) (messaging.Message, error) {
-	o := &outgoing{frame: messaging.ClientFrame{T: "pub", Room: room, ID: id, Body: body}, ack: make(chan ackResult, 1)}
+func (ch *Chat) Send(ctx context.Context, room, id string, body []byte) (api.Message, error) {
+	o := &outgoing{frame: api.ClientFrame{Type: api.FramePub, Room: room, ID: id, Body: body}, ack: make(chan ackResult, 1)}
 	ch.mu.Lock()
 	if _, dup := ch.pending[id]; dup {
 		ch.mu.Unlock()
-		return messaging.Message{}, errors.New("a message with this id is already waiting")
+		return api.Message{}, errors.New("a message with this id is already waiting")
 	}
 	ch.pending[id] = o
 	ch.order = append(ch.order, id)
@@ -234,9 +233,9 @@ func (ch *Chat) Send(ctx context.Context, room, id string, body []byte) (messagi
 		return r.pos, r.err
 	case <-ctx.Done():
 		ch.forget(id)
-		return messaging.Message{}, ctx.Err()
+		return api.Message{}, ctx.Err()
 	case <-ch.done:
-		return messaging.Message{}, errors.New("chat closed")
+		return api.Message{}, errors.New("chat closed")
 	}
 }
 
@@ -313,12 +312,12 @@ func (ch *Chat) read(ws *websocket.Conn) error {
 		_, data, err := ws.ReadMessage()
 		if err != nil {
 			var ce *websocket.CloseError
-			if errors.As(err, &ce) && (ce.Code == messaging.CloseAccessLost || ce.Code == messaging.CloseSessionEnded) {
+			if errors.As(err, &ce) && (ce.Code == api.CloseAccessLost || ce.Code == api.CloseSessionEnded) {
 				return &ErrCloseCode{Code: ce.Code}
 			}
 			return err
 		}
-		var f messaging.ServerFrame
+		var f api.ServerFrame
 		if json.Unmarshal(data, &f) != nil {
 			continue
 		}
@@ -328,8 +327,8 @@ func (ch *Chat) read(ws *websocket.Conn) error {
 	}
 }
 
-func (ch *Chat) handle(f *messaging.ServerFrame) error {
-	switch f.T {
+func (ch *Chat) handle(f *api.ServerFrame) error {
+	switch f.Type {
 	case "subscribed":
 		ch.mu.Lock()
 		if ch.pos[f.Room] == nil && f.Head != nil {
@@ -342,7 +341,7 @@ func (ch *Chat) handle(f *messaging.ServerFrame) error {
 		}
 		ch.confirmed(f.Room)
 	case "msgs":
-		for _, m := range f.Ms {
+		for _, m := range f.Msgs {
 			ch.deliverMsg(f.Room, m)
 		}
 	case "seal":
@@ -350,9 +349,9 @@ func (ch *Chat) handle(f *messaging.ServerFrame) error {
 		p := ch.pos[f.Room]
 		// A seal always opens the next epoch; anything else is malformed
 		// and must not move the position (back) at all.
-		next := messaging.Position{}
+		next := api.Position{}
 		if f.Seal != nil && f.Seal.Next == f.Epoch+1 && f.Epoch > 0 {
-			next = messaging.Position{Epoch: f.Seal.Next}
+			next = api.Position{Epoch: f.Seal.Next}
 		}
 		fresh := next.Epoch > 0 && (p == nil || p.Before(next))
 		if fresh {
@@ -373,9 +372,9 @@ func (ch *Chat) handle(f *messaging.ServerFrame) error {
 		ch.mu.Lock()
 		o := ch.pending[f.ID]
 		ch.mu.Unlock()
-		if o != nil && f.M != nil {
+		if o != nil && f.Msg != nil {
 			ch.forget(f.ID)
-			o.ack <- ackResult{pos: *f.M}
+			o.ack <- ackResult{pos: *f.Msg}
 		}
 	case "presence":
 		ch.emit(Event{Room: f.Room, Presence: &PresenceEvent{User: f.User, Here: f.Here}})
@@ -438,7 +437,7 @@ func (ch *Chat) resendLater(id string) {
 
 // deliverMsg emits m if it is past the room's position, and not a resent
 // duplicate of a message already delivered (same sender and id).
-func (ch *Chat) deliverMsg(room string, m messaging.Message) {
+func (ch *Chat) deliverMsg(room string, m api.Message) {
 	ch.mu.Lock()
 	p := ch.pos[room]
 	if p != nil && !p.Before(m.Pos()) {
@@ -465,12 +464,12 @@ func (ch *Chat) deliverMsg(room string, m messaging.Message) {
 
 // reload pages history over HTTP from `from` up to `head`, then live
 // messages continue on the socket.
-func (ch *Chat) reload(room string, from, head messaging.Position) error {
+func (ch *Chat) reload(room string, from, head api.Position) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	pos := from
 	for pos.Before(head) {
-		var page web.HistoryPage
+		var page api.HistoryPage
 		path := fmt.Sprintf("/api/v1/cases/%s/rooms/%s/messages?epoch=%d&offset=%d&limit=500",
 			url.PathEscape(ch.caseID), url.PathEscape(room), pos.Epoch, pos.Offset)
 		if err := ch.c.Do(ctx, http.MethodGet, path, nil, &page); err != nil {

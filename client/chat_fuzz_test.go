@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/messaging"
 )
 
@@ -20,8 +21,8 @@ func FuzzServerFrame(f *testing.F) {
 		ch := &Chat{events: make(chan Event, 1024), pos: map[string]*messaging.Position{"joint": {Epoch: 1, Offset: 5}},
 			pending: map[string]*outgoing{}, seen: map[string]bool{}, done: make(chan struct{}),
 			waiting: map[string]bool{"joint": true}, ready: make(chan struct{})}
-		var fr messaging.ServerFrame
-		if json.Unmarshal(data, &fr) != nil || fr.T == "reload" {
+		var fr api.ServerFrame
+		if json.Unmarshal(data, &fr) != nil || fr.Type == "reload" {
 			return // reload pages over HTTP; not a decoder concern
 		}
 		before := *ch.pos["joint"]

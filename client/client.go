@@ -11,9 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parley-mediation/parley/account"
-	"github.com/parley-mediation/parley/cases"
-	"github.com/parley-mediation/parley/web"
+	"github.com/parley-mediation/parley/api"
 )
 
 // Client talks to one Parley deployment.
@@ -31,7 +29,7 @@ func New(baseURL, token string) *Client {
 // Error is a failed call: the HTTP status and the server's problem details.
 type Error struct {
 	Status  int
-	Problem web.Problem
+	Problem api.Problem
 }
 
 func (e *Error) Error() string {
@@ -90,9 +88,9 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 }
 
 // Login signs in and keeps the token in c.
-func (c *Client) Login(ctx context.Context, email, password string) (web.SessionResponse, error) {
-	var s web.SessionResponse
-	err := c.Do(ctx, http.MethodPost, "/api/v1/session", map[string]string{"email": email, "password": password}, &s)
+func (c *Client) Login(ctx context.Context, email, password string) (api.SessionResponse, error) {
+	var s api.SessionResponse
+	err := c.Do(ctx, http.MethodPost, "/api/v1/session", api.LoginRequest{Email: email, Password: password}, &s)
 	if err == nil {
 		c.Token = s.Token
 	}
@@ -110,70 +108,70 @@ func (c *Client) RevokeSessions(ctx context.Context, accountID string) error {
 }
 
 // Me returns the signed-in account.
-func (c *Client) Me(ctx context.Context) (account.Account, error) {
-	var a account.Account
+func (c *Client) Me(ctx context.Context) (api.Account, error) {
+	var a api.Account
 	err := c.Do(ctx, http.MethodGet, "/api/v1/me", nil, &a)
 	return a, err
 }
 
 // CreateAccount makes a staff account (admin only).
-func (c *Client) CreateAccount(ctx context.Context, email, name, role, password string) (account.Account, error) {
-	var a account.Account
+func (c *Client) CreateAccount(ctx context.Context, email, name, role, password string) (api.Account, error) {
+	var a api.Account
 	err := c.Do(ctx, http.MethodPost, "/api/v1/accounts",
-		map[string]string{"email": email, "name": name, "role": role, "password": password}, &a)
+		api.CreateAccountRequest{Email: email, Name: name, Role: api.Role(role), Password: password}, &a)
 	return a, err
 }
 
 // CreateCase opens a case.
-func (c *Client) CreateCase(ctx context.Context, title, caseType, referral string, sides []string) (cases.Case, error) {
-	var out cases.Case
+func (c *Client) CreateCase(ctx context.Context, title, caseType, referral string, sides []string) (api.Case, error) {
+	var out api.Case
 	err := c.Do(ctx, http.MethodPost, "/api/v1/cases",
-		map[string]any{"title": title, "type": caseType, "referralSource": referral, "sides": sides}, &out)
+		api.CreateCaseRequest{Title: title, Type: caseType, ReferralSource: referral, Sides: sides}, &out)
 	return out, err
 }
 
 // Case reads a whole case.
-func (c *Client) Case(ctx context.Context, id string) (cases.Case, error) {
-	var out cases.Case
+func (c *Client) Case(ctx context.Context, id string) (api.Case, error) {
+	var out api.Case
 	err := c.Do(ctx, http.MethodGet, "/api/v1/cases/"+id, nil, &out)
 	return out, err
 }
 
 // Cases lists the cases the caller may see.
-func (c *Client) Cases(ctx context.Context) ([]cases.Listed, error) {
-	var out []cases.Listed
+func (c *Client) Cases(ctx context.Context) ([]api.Listed, error) {
+	var out []api.Listed
 	err := c.Do(ctx, http.MethodGet, "/api/v1/cases", nil, &out)
 	return out, err
 }
 
 // CaseAction posts body to /api/v1/cases/<id>/<action> and returns the
 // updated case (stage, objectives, disclosures, recusals, mediators).
-func (c *Client) CaseAction(ctx context.Context, id, action string, body any) (cases.Case, error) {
-	var out cases.Case
+func (c *Client) CaseAction(ctx context.Context, id, action string, body any) (api.Case, error) {
+	var out api.Case
 	if body == nil {
-		body = map[string]any{}
+		body = api.EmptyRequest{}
 	}
 	err := c.Do(ctx, http.MethodPost, "/api/v1/cases/"+id+"/"+action, body, &out)
 	return out, err
 }
 
 // Invite creates an invite link.
-func (c *Client) Invite(ctx context.Context, caseID, role, side, name, email string, ttl time.Duration) (web.InviteResponse, error) {
-	var out web.InviteResponse
-	err := c.Do(ctx, http.MethodPost, "/api/v1/cases/"+caseID+"/invites", map[string]any{
-		"role": role, "side": side, "name": name, "email": email, "ttlSeconds": int64(ttl.Seconds())}, &out)
+func (c *Client) Invite(ctx context.Context, caseID, role, side, name, email string, ttl time.Duration) (api.InviteResponse, error) {
+	var out api.InviteResponse
+	err := c.Do(ctx, http.MethodPost, "/api/v1/cases/"+caseID+"/invites", api.InviteRequest{
+		Role: api.ParticipantRole(role), Side: side, Name: name, Email: email, TTLSeconds: int64(ttl.Seconds())}, &out)
 	return out, err
 }
 
 // Join redeems an invite token (or a whole invite link) and keeps the new
 // session's token in c.
-func (c *Client) Join(ctx context.Context, linkOrToken string) (web.SessionResponse, error) {
+func (c *Client) Join(ctx context.Context, linkOrToken string) (api.SessionResponse, error) {
 	token := linkOrToken
 	if _, frag, ok := strings.Cut(linkOrToken, "#"); ok {
 		token = frag
 	}
-	var s web.SessionResponse
-	err := c.Do(ctx, http.MethodPost, "/api/v1/invites/redeem", map[string]string{"token": token}, &s)
+	var s api.SessionResponse
+	err := c.Do(ctx, http.MethodPost, "/api/v1/invites/redeem", api.RedeemRequest{Token: token}, &s)
 	if err == nil {
 		c.Token = s.Token
 	}

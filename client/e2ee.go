@@ -14,10 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/e2ee"
-	"github.com/parley-mediation/parley/keydir"
-	"github.com/parley-mediation/parley/messaging"
-	"github.com/parley-mediation/parley/web"
+	"github.com/parley-mediation/parley/tlogverify"
 )
 
 // End-to-end encryption, client side (docs/protocol.md). A device's private
@@ -118,8 +117,8 @@ func (c *Client) E2EE(dir string) (*E2EE, error) {
 	return &E2EE{C: c, Dir: dir, Me: d}, nil
 }
 
-func (x *E2EE) loadView() keydir.View {
-	var v keydir.View
+func (x *E2EE) loadView() tlogverify.View {
+	var v tlogverify.View
 	if b, err := os.ReadFile(filepath.Join(x.Dir, keydirFile)); err == nil {
 		json.Unmarshal(b, &v)
 	}
@@ -130,7 +129,7 @@ func (x *E2EE) loadView() keydir.View {
 // saved view, then saves the newer view. A checkpoint older than the saved
 // one (another process of this user saw a newer one meanwhile) is asked
 // again; a real rollback or fork is an error.
-func (x *E2EE) fetchProven(ctx context.Context, method, path string, body any) (*keydir.Verified, error) {
+func (x *E2EE) fetchProven(ctx context.Context, method, path string, body any) (*tlogverify.Verified, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var lastErr error
@@ -140,11 +139,11 @@ func (x *E2EE) fetchProven(ctx context.Context, method, path string, body any) (
 		if u, err := url.Parse(path); err == nil && u.RawQuery != "" {
 			sep = "&"
 		}
-		var p keydir.Proven
+		var p api.Proven
 		if err := x.C.Do(ctx, method, path+sep+"since="+strconv.FormatInt(view.Size(), 10), body, &p); err != nil {
 			return nil, err
 		}
-		v, err := p.Verify(x.loadView())
+		v, err := tlogverify.Verify(&p, x.loadView())
 		if err != nil {
 			lastErr = err
 			continue
@@ -162,7 +161,7 @@ func (x *E2EE) fetchProven(ctx context.Context, method, path string, body any) (
 
 // Register registers this device's public record for its account.
 func (x *E2EE) Register(ctx context.Context) error {
-	v, err := x.fetchProven(ctx, http.MethodPost, "/api/v1/keys/devices", web.RecordRequest{Record: x.Me.Record().Raw})
+	v, err := x.fetchProven(ctx, http.MethodPost, "/api/v1/keys/devices", api.RecordRequest{Record: x.Me.Record().Raw})
 	if err != nil {
 		return err
 	}
@@ -173,7 +172,7 @@ func (x *E2EE) Register(ctx context.Context) error {
 }
 
 // MyDevices returns this account's devices, verified against the log.
-func (x *E2EE) MyDevices(ctx context.Context) (*e2ee.Devices, *keydir.Verified, error) {
+func (x *E2EE) MyDevices(ctx context.Context) (*e2ee.Devices, *tlogverify.Verified, error) {
 	v, err := x.fetchProven(ctx, http.MethodGet, "/api/v1/keys/devices", nil)
 	if err != nil {
 		return nil, nil, err
@@ -185,12 +184,12 @@ func (x *E2EE) MyDevices(ctx context.Context) (*e2ee.Devices, *keydir.Verified, 
 // Revoke revokes one of this account's devices (signed by this device).
 func (x *E2EE) Revoke(ctx context.Context, device string) error {
 	_, err := x.fetchProven(ctx, http.MethodPost, "/api/v1/keys/revocations",
-		web.RecordRequest{Record: x.Me.Revoke(device, time.Now())})
+		api.RecordRequest{Record: x.Me.Revoke(device, time.Now())})
 	return err
 }
 
 // CaseDevices returns the verified devices of everyone in a case.
-func (x *E2EE) CaseDevices(ctx context.Context, caseID string) (*e2ee.Devices, *keydir.Verified, error) {
+func (x *E2EE) CaseDevices(ctx context.Context, caseID string) (*e2ee.Devices, *tlogverify.Verified, error) {
 	v, err := x.fetchProven(ctx, http.MethodGet, "/api/v1/cases/"+url.PathEscape(caseID)+"/devices", nil)
 	if err != nil {
 		return nil, nil, err
@@ -258,7 +257,7 @@ func (x *E2EE) Statements(ctx context.Context, caseID string, dir e2ee.Directory
 
 // postStatement publishes a signed statement.
 func (x *E2EE) postStatement(ctx context.Context, caseID string, raw []byte) error {
-	_, err := x.fetchProven(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/e2ee/statements", web.RecordRequest{Record: raw})
+	_, err := x.fetchProven(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/e2ee/statements", api.RecordRequest{Record: raw})
 	return err
 }
 
@@ -280,14 +279,14 @@ func (x *E2EE) SafetyNumber(ctx context.Context, caseID, other string) (string, 
 // checked. Exactly one of Text (with Kind), Seal or Rejected is meaningful.
 type SecureEvent struct {
 	Room   string
-	Pos    messaging.Position
+	Pos    api.Position
 	At     time.Time
 	From   string // account
 	Device string
 	Kind   int // e2ee.KindText, KindCarryProposal or KindCarried
 	Text   string
 	Carry  *CarryInfo
-	Seal   *messaging.Seal
+	Seal   *api.Seal
 	// Rejected says why a payload was refused (it wraps an e2ee.Err…).
 	Rejected error
 	// Notice is a membership event for people: who a mediator's device
@@ -299,17 +298,17 @@ type SecureEvent struct {
 type CarryInfo struct {
 	ID       string
 	Room     string // proposal: the target; carried: the source
-	Ref      messaging.Position
+	Ref      api.Position
 	RefHash  [32]byte
 	Proposer string
 }
 
-func eventFrom(room string, m messaging.Message, r *e2ee.Received) SecureEvent {
+func eventFrom(room string, m api.Message, r *e2ee.Received) SecureEvent {
 	ev := SecureEvent{Room: room, Pos: m.Pos(), At: time.UnixMilli(m.At), From: m.From, Device: r.Ctx.Device,
 		Kind: r.Plain.Kind, Text: r.Plain.Text}
 	if r.Plain.Kind != e2ee.KindText {
 		ev.Carry = &CarryInfo{ID: r.Plain.CarryID, Room: r.Plain.Room, RefHash: r.Plain.RefHash, Proposer: r.Plain.Proposer,
-			Ref: messaging.Position{Epoch: r.Plain.Ref.Epoch, Offset: r.Plain.Ref.Offset}}
+			Ref: api.Position{Epoch: r.Plain.Ref.Epoch, Offset: r.Plain.Ref.Offset}}
 	}
 	return ev
 }
@@ -318,7 +317,7 @@ func eventFrom(room string, m messaging.Message, r *e2ee.Received) SecureEvent {
 // message after from (the zero Position: from the start). Key
 // distributions are read from the start of from's epoch. Messages this
 // device cannot read come back with Rejected set.
-func (x *E2EE) ReadRoom(ctx context.Context, caseID, room string, from messaging.Position) ([]SecureEvent, error) {
+func (x *E2EE) ReadRoom(ctx context.Context, caseID, room string, from api.Position) ([]SecureEvent, error) {
 	devs, _, err := x.CaseDevices(ctx, caseID)
 	if err != nil {
 		return nil, err
@@ -332,9 +331,9 @@ func (x *E2EE) ReadRoom(ctx context.Context, caseID, room string, from messaging
 	// A message resent after a dropped connection may be stored twice
 	// (same sender, same id); the copy is skipped, as Chat does.
 	seen := map[string]bool{}
-	pos := messaging.Position{Epoch: max(from.Epoch, 1)}
+	pos := api.Position{Epoch: max(from.Epoch, 1)}
 	for range 100000 {
-		var page web.HistoryPage
+		var page api.HistoryPage
 		path := fmt.Sprintf("/api/v1/cases/%s/rooms/%s/messages?epoch=%d&offset=%d&limit=500",
 			url.PathEscape(caseID), url.PathEscape(room), pos.Epoch, pos.Offset)
 		if err := x.C.Do(ctx, http.MethodGet, path, nil, &page); err != nil {

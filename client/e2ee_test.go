@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
@@ -557,11 +558,12 @@ func TestConsentedCarry(t *testing.T) {
 	if proposal.Carry == nil || proposal.Carry.ID != id || proposal.Carry.Ref != orig.Pos() || proposal.From != tc.med.id {
 		t.Fatalf("proposal %+v", proposal)
 	}
-	// Nobody but the author consents: not the mediator, not B.
+	// Nobody but the author consents: not the mediator, not B. Another
+	// person's carry is answered like one that does not exist (404).
 	for _, who := range []person{tc.med, tc.b} {
-		err := who.c.Do(ctx, "POST", "/api/v1/cases/"+tc.caseID+"/carries/"+id+"/consent", map[string]string{"hash": "sha256:" + strings.Repeat("0", 64)}, nil)
+		err := who.c.Do(ctx, "POST", "/api/v1/cases/"+tc.caseID+"/carries/"+id+"/consent", api.ConsentRequest{Hash: "sha256:" + strings.Repeat("0", 64)}, nil)
 		var ae *client.Error
-		if !errors.As(err, &ae) || ae.Status != 403 {
+		if !errors.As(err, &ae) || ae.Status != 404 {
 			t.Fatalf("consent by %s: %v", who.id, err)
 		}
 	}

@@ -9,22 +9,22 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/parley-mediation/parley/web"
+	"github.com/parley-mediation/parley/api"
 )
 
 // RecordOutcome records a closed case's outcome and returns the survey
 // links to hand out.
-func (c *Client) RecordOutcome(ctx context.Context, caseID, result string, sessions int, hours float64) (web.OutcomeResponse, error) {
-	var out web.OutcomeResponse
+func (c *Client) RecordOutcome(ctx context.Context, caseID, result string, sessions int, hours float64) (api.OutcomeResponse, error) {
+	var out api.OutcomeResponse
 	err := c.Do(ctx, http.MethodPost, "/api/v1/cases/"+caseID+"/outcome",
-		map[string]any{"result": result, "sessions": sessions, "hours": hours}, &out)
+		api.OutcomeRequest{Result: api.OutcomeResult(result), Sessions: sessions, Hours: hours}, &out)
 	return out, err
 }
 
 // SubmitSurvey answers a survey with its token.
 func (c *Client) SubmitSurvey(ctx context.Context, token string, scores map[string]int, comment string) error {
 	return c.Do(ctx, http.MethodPost, "/api/v1/surveys/responses",
-		map[string]any{"token": token, "scores": scores, "comment": comment}, nil)
+		api.SurveyRequest{Token: token, Scores: scores, Comment: comment}, nil)
 }
 
 // ExportReport is what the server says about an export it sent.
@@ -35,7 +35,7 @@ type ExportReport struct {
 
 // Export runs the evaluation export and copies the file to w (wrap w to
 // show progress).
-func (c *Client) Export(ctx context.Context, req map[string]any, w io.Writer) (ExportReport, error) {
+func (c *Client) Export(ctx context.Context, req api.ExportRequest, w io.Writer) (ExportReport, error) {
 	body, _ := json.Marshal(req)
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+"/api/v1/exports", bytes.NewReader(body))
 	if err != nil {
@@ -57,9 +57,9 @@ func (c *Client) Export(ctx context.Context, req map[string]any, w io.Writer) (E
 		return ExportReport{}, err
 	}
 	n := func(h string) int { v, _ := strconv.Atoi(res.Header.Get(h)); return v }
-	return ExportReport{Rows: n("X-Parley-Export-Rows"), Suppressed: n("X-Parley-Export-Suppressed"),
-		Generalized: n("X-Parley-Export-Generalized"), CommentsDropped: n("X-Parley-Export-Comments-Dropped"),
-		K: n("X-Parley-Export-K"), SHA256: res.Header.Get("X-Parley-Export-Sha256")}, nil
+	return ExportReport{Rows: n(api.ExportRowsHeader), Suppressed: n(api.ExportSuppressedHeader),
+		Generalized: n(api.ExportGeneralizedHeader), CommentsDropped: n(api.ExportCommentsDroppedHeader),
+		K: n(api.ExportKHeader), SHA256: res.Header.Get(api.ExportSHA256Header)}, nil
 }
 
 // ExportDictionary fetches the data dictionary.

@@ -8,60 +8,60 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/parley-mediation/parley/retention"
+	"github.com/parley-mediation/parley/api"
 )
 
 // Retention: the schedule, legal holds, disposition plans and
 // certificates (records staff and admins).
 
 // Schedule returns the retention schedule in force.
-func (c *Client) Schedule(ctx context.Context) (retention.StoredSchedule, error) {
-	var out retention.StoredSchedule
+func (c *Client) Schedule(ctx context.Context) (api.StoredSchedule, error) {
+	var out api.StoredSchedule
 	err := c.Do(ctx, http.MethodGet, "/api/v1/retention/schedule", nil, &out)
 	return out, err
 }
 
 // SetScheduleRule changes one class's rule (period: "30d", "6y").
-func (c *Client) SetScheduleRule(ctx context.Context, class, trigger, period string) (retention.StoredSchedule, error) {
-	var out retention.StoredSchedule
+func (c *Client) SetScheduleRule(ctx context.Context, class, trigger, period string) (api.StoredSchedule, error) {
+	var out api.StoredSchedule
 	err := c.Do(ctx, http.MethodPut, "/api/v1/retention/schedule/rules/"+url.PathEscape(class),
-		map[string]string{"trigger": trigger, "period": period}, &out)
+		api.RuleRequest{Trigger: api.Trigger(trigger), Period: period}, &out)
 	return out, err
 }
 
 // MakePlan draws up a disposition plan as of asOf ("" for now).
-func (c *Client) MakePlan(ctx context.Context, asOf string) (retention.Plan, error) {
-	var out retention.Plan
-	err := c.Do(ctx, http.MethodPost, "/api/v1/retention/plans", map[string]string{"asOf": asOf}, &out)
+func (c *Client) MakePlan(ctx context.Context, asOf string) (api.Plan, error) {
+	var out api.Plan
+	err := c.Do(ctx, http.MethodPost, "/api/v1/retention/plans", api.PlanRequest{AsOf: asOf}, &out)
 	return out, err
 }
 
 func planPath(id string) string { return "/api/v1/retention/plans/" + url.PathEscape(id) }
 
 // Plan returns a plan's header.
-func (c *Client) Plan(ctx context.Context, id string) (retention.Plan, error) {
-	var out retention.Plan
+func (c *Client) Plan(ctx context.Context, id string) (api.Plan, error) {
+	var out api.Plan
 	err := c.Do(ctx, http.MethodGet, planPath(id), nil, &out)
 	return out, err
 }
 
 // PlanRecords returns page n of a plan's records.
-func (c *Client) PlanRecords(ctx context.Context, id string, n int) ([]retention.Item, error) {
-	var out []retention.Item
+func (c *Client) PlanRecords(ctx context.Context, id string, n int) ([]api.Item, error) {
+	var out []api.Item
 	err := c.Do(ctx, http.MethodGet, fmt.Sprintf("%s/records?page=%d", planPath(id), n), nil, &out)
 	return out, err
 }
 
 // ApprovePlan approves a plan (someone other than its planner).
-func (c *Client) ApprovePlan(ctx context.Context, id string) (retention.Plan, error) {
-	var out retention.Plan
+func (c *Client) ApprovePlan(ctx context.Context, id string) (api.Plan, error) {
+	var out api.Plan
 	err := c.Do(ctx, http.MethodPost, planPath(id)+"/approve", nil, &out)
 	return out, err
 }
 
 // ApplyStep carries out one step of an approved plan.
-func (c *Client) ApplyStep(ctx context.Context, id string) (retention.Progress, error) {
-	var out retention.Progress
+func (c *Client) ApplyStep(ctx context.Context, id string) (api.Progress, error) {
+	var out api.Progress
 	err := c.Do(ctx, http.MethodPost, planPath(id)+"/apply", nil, &out)
 	return out, err
 }
@@ -77,9 +77,9 @@ func (c *Client) Certificate(ctx context.Context, id string) ([]byte, error) {
 		return nil, err
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, retention.MaxCertificateSize+1))
-	if err == nil && len(b) > retention.MaxCertificateSize {
-		err = fmt.Errorf("certificate over %d bytes", retention.MaxCertificateSize)
+	b, err := io.ReadAll(io.LimitReader(res.Body, api.MaxCertificateSize+1))
+	if err == nil && len(b) > api.MaxCertificateSize {
+		err = fmt.Errorf("certificate over %d bytes", api.MaxCertificateSize)
 	}
 	return b, err
 }
@@ -92,22 +92,22 @@ func (c *Client) AuditKey(ctx context.Context) (string, error) {
 }
 
 // PlaceHold places a legal hold on a case, or (doc set) one document.
-func (c *Client) PlaceHold(ctx context.Context, n retention.NewHold) (retention.Hold, error) {
-	var out retention.Hold
+func (c *Client) PlaceHold(ctx context.Context, n api.NewHold) (api.Hold, error) {
+	var out api.Hold
 	err := c.Do(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(n.Case)+"/holds", n, &out)
 	return out, err
 }
 
 // ReleaseHold releases a hold.
-func (c *Client) ReleaseHold(ctx context.Context, caseID, holdID, reason string) (retention.Hold, error) {
-	var out retention.Hold
+func (c *Client) ReleaseHold(ctx context.Context, caseID, holdID, reason string) (api.Hold, error) {
+	var out api.Hold
 	err := c.Do(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/holds/"+url.PathEscape(holdID)+"/release",
-		map[string]string{"reason": reason}, &out)
+		api.ReleaseRequest{Reason: reason}, &out)
 	return out, err
 }
 
 // Holds lists holds of one case, or every case (caseID "").
-func (c *Client) Holds(ctx context.Context, caseID string, all bool) ([]retention.Hold, error) {
+func (c *Client) Holds(ctx context.Context, caseID string, all bool) ([]api.Hold, error) {
 	path := "/api/v1/holds"
 	if caseID != "" {
 		path = "/api/v1/cases/" + url.PathEscape(caseID) + "/holds"
@@ -115,7 +115,7 @@ func (c *Client) Holds(ctx context.Context, caseID string, all bool) ([]retentio
 	if all {
 		path += "?all=true"
 	}
-	var out []retention.Hold
+	var out []api.Hold
 	err := c.Do(ctx, http.MethodGet, path, nil, &out)
 	return out, err
 }

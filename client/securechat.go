@@ -13,13 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parley-mediation/parley/cases"
-	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/ids"
-	"github.com/parley-mediation/parley/keydir"
-	"github.com/parley-mediation/parley/messaging"
-	"github.com/parley-mediation/parley/web"
 )
 
 // SecureOptions configures a SecureChat.
@@ -51,8 +47,8 @@ type SecureChat struct {
 	mu       sync.Mutex
 	sess     *e2ee.Session
 	epochs   map[string]int64
-	held     map[string][]messaging.Message
-	seen     map[string]map[messaging.Position]seenMsg
+	held     map[string][]api.Message
+	seen     map[string]map[api.Position]seenMsg
 	seenQ    []seenRef
 	mediator bool
 	ready    chan struct{}
@@ -60,8 +56,8 @@ type SecureChat struct {
 	// start is where each room was opened from, heads what the server
 	// reported as the room's last message then; caughtUp closes once
 	// every room has been processed up to that head (see CaughtUp).
-	start    map[string]*messaging.Position
-	heads    map[string]messaging.Position
+	start    map[string]*api.Position
+	heads    map[string]api.Position
 	caught   map[string]bool
 	caughtUp chan struct{}
 
@@ -91,7 +87,7 @@ type seenMsg struct {
 
 type seenRef struct {
 	room string
-	pos  messaging.Position
+	pos  api.Position
 }
 
 // seenLimit bounds the decrypted messages remembered for carries.
@@ -111,7 +107,7 @@ func (x *E2EE) OpenSecureChat(ctx context.Context, caseID string, opts SecureOpt
 	}
 	rooms := opts.Rooms
 	if len(rooms) == 0 {
-		var views []caucus.RoomView
+		var views []api.RoomView
 		if err := x.C.Do(ctx, http.MethodGet, "/api/v1/cases/"+url.PathEscape(caseID)+"/rooms", nil, &views); err != nil {
 			return nil, err
 		}
@@ -128,21 +124,21 @@ func (x *E2EE) OpenSecureChat(ctx context.Context, caseID string, opts SecureOpt
 		return nil, err
 	}
 	s := &SecureChat{x: x, caseID: caseID, opts: opts, rooms: rooms, events: make(chan SecureEvent, 4096),
-		sess: e2ee.NewSession(x.Me, caseID, chain, devs), epochs: map[string]int64{}, held: map[string][]messaging.Message{},
-		seen: map[string]map[messaging.Position]seenMsg{}, ready: make(chan struct{}),
-		heads: map[string]messaging.Position{}, caught: map[string]bool{}, caughtUp: make(chan struct{}), kick: make(chan struct{}, 1), done: make(chan struct{}), ended: make(chan struct{})}
+		sess: e2ee.NewSession(x.Me, caseID, chain, devs), epochs: map[string]int64{}, held: map[string][]api.Message{},
+		seen: map[string]map[api.Position]seenMsg{}, ready: make(chan struct{}),
+		heads: map[string]api.Position{}, caught: map[string]bool{}, caughtUp: make(chan struct{}), kick: make(chan struct{}, 1), done: make(chan struct{}), ended: make(chan struct{})}
 	s.life, s.cancel = context.WithCancel(context.Background())
 	for _, m := range c.Mediators {
 		if m.AccountID == x.Me.Account && m.Recused == nil {
 			s.mediator = !opts.NoAutoSign
 		}
 	}
-	positions := map[string]*messaging.Position{}
+	positions := map[string]*api.Position{}
 	for _, r := range rooms {
 		positions[r] = nil
 		if st := chain.Latest(); st != nil {
 			if rm, ok := st.Room(r); ok {
-				positions[r] = &messaging.Position{Epoch: rm.Epoch}
+				positions[r] = &api.Position{Epoch: rm.Epoch}
 			}
 		}
 	}
@@ -198,7 +194,7 @@ func (s *SecureChat) CaughtUp() <-chan struct{} { return s.caughtUp }
 // noteProgress records that room has been processed up to pos (a message,
 // or the first position of a new epoch) and closes caughtUp when that
 // brings the last room up to its opening head. Call with s.mu held.
-func (s *SecureChat) noteProgress(room string, pos messaging.Position) {
+func (s *SecureChat) noteProgress(room string, pos api.Position) {
 	head, known := s.heads[room]
 	if !known || s.caught[room] || pos.Before(head) {
 		return
@@ -286,7 +282,7 @@ func (s *SecureChat) run() {
 			s.mu.Unlock()
 			s.emit(SecureEvent{Room: ev.Room, Seal: ev.Seal})
 			s.mu.Lock()
-			s.noteProgress(ev.Room, messaging.Position{Epoch: ev.Seal.Next})
+			s.noteProgress(ev.Room, api.Position{Epoch: ev.Seal.Next})
 			s.mu.Unlock()
 			if s.mediator {
 				s.kickSigner()
@@ -308,7 +304,7 @@ func refreshable(err error) bool {
 // receive checks and decrypts one message. Payloads that name a statement
 // or device this chat has not verified yet wait (with everything after
 // them in that room, to keep the order) until a refresh.
-func (s *SecureChat) receive(room string, m messaging.Message) {
+func (s *SecureChat) receive(room string, m api.Message) {
 	s.mu.Lock()
 	if m.Epoch > s.epochs[room] {
 		s.epochs[room] = m.Epoch
@@ -370,9 +366,9 @@ func (s *SecureChat) drain(room string, giveUp bool) bool {
 	}
 }
 
-func (s *SecureChat) remember(room string, m messaging.Message, p *e2ee.Plaintext) {
+func (s *SecureChat) remember(room string, m api.Message, p *e2ee.Plaintext) {
 	if s.seen[room] == nil {
-		s.seen[room] = map[messaging.Position]seenMsg{}
+		s.seen[room] = map[api.Position]seenMsg{}
 	}
 	s.seen[room][m.Pos()] = seenMsg{from: m.From, kind: p.Kind, text: p.Text, hash: e2ee.PayloadHash(m.Body)}
 	s.seenQ = append(s.seenQ, seenRef{room, m.Pos()})
@@ -420,7 +416,7 @@ func (s *SecureChat) refresh(ctx context.Context) error {
 
 // Send encrypts text on this device and posts it in room; it returns once
 // the server has stored it.
-func (s *SecureChat) Send(ctx context.Context, room, text string) (messaging.Message, error) {
+func (s *SecureChat) Send(ctx context.Context, room, text string) (api.Message, error) {
 	return s.send(ctx, room, &e2ee.Plaintext{Kind: e2ee.KindText, Text: text}, nil)
 }
 
@@ -436,21 +432,21 @@ func newMessageID() string {
 // lands in a later epoch than it was encrypted for (the room was sealed
 // meanwhile) is refused by receivers, so it is encrypted again for the
 // new epoch and resent.
-func (s *SecureChat) send(ctx context.Context, room string, p *e2ee.Plaintext, before func(payload []byte) error) (messaging.Message, error) {
+func (s *SecureChat) send(ctx context.Context, room string, p *e2ee.Plaintext, before func(payload []byte) error) (api.Message, error) {
 	if !slices.Contains(s.rooms, room) {
-		return messaging.Message{}, fmt.Errorf("room %s is not open in this chat", room)
+		return api.Message{}, fmt.Errorf("room %s is not open in this chat", room)
 	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	for range 4 {
 		payloads, epoch, err := s.encrypt(ctx, room, p)
 		if err != nil {
-			return messaging.Message{}, err
+			return api.Message{}, err
 		}
 		if before != nil {
 			if err := before(payloads[len(payloads)-1]); err != nil {
 				s.rotate(room, 0)
-				return messaging.Message{}, err
+				return api.Message{}, err
 			}
 		}
 		moved := false
@@ -458,7 +454,7 @@ func (s *SecureChat) send(ctx context.Context, room string, p *e2ee.Plaintext, b
 			m, err := s.chat.Send(ctx, room, newMessageID(), pl)
 			if err != nil {
 				s.rotate(room, 0) // some members may lack this chain's key: start over next time
-				return messaging.Message{}, err
+				return api.Message{}, err
 			}
 			if m.Epoch != epoch {
 				s.rotate(room, m.Epoch)
@@ -473,7 +469,7 @@ func (s *SecureChat) send(ctx context.Context, room string, p *e2ee.Plaintext, b
 			break
 		}
 	}
-	return messaging.Message{}, errors.New("the room kept changing epochs while sending; try again")
+	return api.Message{}, errors.New("the room kept changing epochs while sending; try again")
 }
 
 func (s *SecureChat) rotate(room string, epoch int64) {
@@ -573,7 +569,7 @@ func (s *SecureChat) signer() {
 
 // peopleOf lists the case's people as a statement does: active mediators,
 // then parties, counsel and observers with their sides.
-func peopleOf(c cases.Case) ([]e2ee.Person, []string) {
+func peopleOf(c api.Case) ([]e2ee.Person, []string) {
 	var people []e2ee.Person
 	for _, m := range c.Mediators {
 		if m.Recused == nil {
@@ -582,7 +578,7 @@ func peopleOf(c cases.Case) ([]e2ee.Person, []string) {
 	}
 	for _, p := range c.Participants {
 		side := p.Side
-		if p.Role == cases.RoleObserver {
+		if p.Role == api.RoleObserver {
 			side = ""
 		}
 		people = append(people, e2ee.Person{Account: p.AccountID, Role: string(p.Role), Side: side})
@@ -709,11 +705,11 @@ func sideSuffix(side string) string {
 // ProposeCarry (a mediator, in a caucus) proposes carrying the message at
 // pos of room to the joint room: it records the proposal (audited) and
 // posts it, encrypted, in the caucus, where the author's device sees it.
-func (s *SecureChat) ProposeCarry(ctx context.Context, room string, pos messaging.Position, note string) (string, error) {
+func (s *SecureChat) ProposeCarry(ctx context.Context, room string, pos api.Position, note string) (string, error) {
 	if _, ok := e2ee.CaucusSide(room); !ok {
 		return "", errors.New("only messages of a caucus are carried")
 	}
-	var page web.HistoryPage
+	var page api.HistoryPage
 	path := fmt.Sprintf("/api/v1/cases/%s/rooms/%s/messages?epoch=%d&offset=%d&limit=1",
 		url.PathEscape(s.caseID), url.PathEscape(room), pos.Epoch, pos.Offset-1)
 	if err := s.x.C.Do(ctx, http.MethodGet, path, nil, &page); err != nil {
@@ -724,12 +720,12 @@ func (s *SecureChat) ProposeCarry(ctx context.Context, room string, pos messagin
 	}
 	hash := e2ee.PayloadHash(page.Messages[0].Body)
 	id := ids.New("cr")
-	var rec keydir.Carry
-	if err := s.x.C.Do(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(s.caseID)+"/carries", keydir.CarryRequest{
-		ID: id, From: room, To: caucus.JointName, Epoch: pos.Epoch, Offset: pos.Offset, Hash: fmt.Sprintf("sha256:%x", hash)}, &rec); err != nil {
+	var rec api.Carry
+	if err := s.x.C.Do(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(s.caseID)+"/carries", api.CarryRequest{
+		ID: id, From: room, To: api.RoomJoint, Epoch: pos.Epoch, Offset: pos.Offset, Hash: fmt.Sprintf("sha256:%x", hash)}, &rec); err != nil {
 		return "", err
 	}
-	_, err := s.send(ctx, room, &e2ee.Plaintext{Kind: e2ee.KindCarryProposal, CarryID: id, Room: caucus.JointName,
+	_, err := s.send(ctx, room, &e2ee.Plaintext{Kind: e2ee.KindCarryProposal, CarryID: id, Room: api.RoomJoint,
 		Ref: e2ee.Position{Epoch: pos.Epoch, Offset: pos.Offset}, RefHash: hash, Text: note}, nil)
 	return id, err
 }
@@ -739,57 +735,57 @@ func (s *SecureChat) ProposeCarry(ctx context.Context, room string, pos messagin
 // (by position and payload hash), re-encrypts that message's text for the
 // joint room, records the consent with the new payload's hash (audited),
 // and posts it.
-func (s *SecureChat) ApproveCarry(ctx context.Context, proposal SecureEvent) (messaging.Message, error) {
+func (s *SecureChat) ApproveCarry(ctx context.Context, proposal SecureEvent) (api.Message, error) {
 	if proposal.Kind != e2ee.KindCarryProposal || proposal.Carry == nil {
-		return messaging.Message{}, errors.New("not a carry proposal")
+		return api.Message{}, errors.New("not a carry proposal")
 	}
 	s.mu.Lock()
 	st := s.sess.Chain.Latest()
 	orig, ok := s.seen[proposal.Room][proposal.Carry.Ref]
 	s.mu.Unlock()
 	if st == nil {
-		return messaging.Message{}, e2ee.ErrNoStatement
+		return api.Message{}, e2ee.ErrNoStatement
 	}
 	if p, isIn := st.Person(proposal.From); !isIn || p.Role != e2ee.RoleMediator {
-		return messaging.Message{}, errors.New("the proposal does not come from a mediator of the case")
+		return api.Message{}, errors.New("the proposal does not come from a mediator of the case")
 	}
 	if !ok {
-		evs, err := s.x.ReadRoom(ctx, s.caseID, proposal.Room, messaging.Position{Epoch: proposal.Carry.Ref.Epoch, Offset: proposal.Carry.Ref.Offset - 1})
+		evs, err := s.x.ReadRoom(ctx, s.caseID, proposal.Room, api.Position{Epoch: proposal.Carry.Ref.Epoch, Offset: proposal.Carry.Ref.Offset - 1})
 		if err != nil {
-			return messaging.Message{}, err
+			return api.Message{}, err
 		}
 		for _, ev := range evs {
 			if ev.Pos == proposal.Carry.Ref && ev.Rejected == nil {
 				orig, ok = seenMsg{from: ev.From, kind: ev.Kind, text: ev.Text}, true
 				orig.hash = proposal.Carry.RefHash // checked below against the stored payload
 				if err := s.checkHash(ctx, proposal); err != nil {
-					return messaging.Message{}, err
+					return api.Message{}, err
 				}
 			}
 		}
 	}
 	if !ok {
-		return messaging.Message{}, fmt.Errorf("this device cannot read the message at %d:%d", proposal.Carry.Ref.Epoch, proposal.Carry.Ref.Offset)
+		return api.Message{}, fmt.Errorf("this device cannot read the message at %d:%d", proposal.Carry.Ref.Epoch, proposal.Carry.Ref.Offset)
 	}
 	if orig.from != s.x.Me.Account {
-		return messaging.Message{}, errors.New("only the author of a message can consent to carrying it")
+		return api.Message{}, errors.New("only the author of a message can consent to carrying it")
 	}
 	if orig.hash != proposal.Carry.RefHash || orig.kind != e2ee.KindText {
-		return messaging.Message{}, errors.New("the proposal does not match the message")
+		return api.Message{}, errors.New("the proposal does not match the message")
 	}
 	p := &e2ee.Plaintext{Kind: e2ee.KindCarried, CarryID: proposal.Carry.ID, Room: proposal.Room,
 		Ref: e2ee.Position{Epoch: proposal.Carry.Ref.Epoch, Offset: proposal.Carry.Ref.Offset}, RefHash: proposal.Carry.RefHash,
 		Proposer: proposal.From, Text: orig.text}
 	return s.send(ctx, proposal.Carry.Room, p, func(payload []byte) error {
 		return s.x.C.Do(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(s.caseID)+"/carries/"+url.PathEscape(proposal.Carry.ID)+"/consent",
-			web.ConsentRequest{Hash: fmt.Sprintf("sha256:%x", e2ee.PayloadHash(payload))}, nil)
+			api.ConsentRequest{Hash: fmt.Sprintf("sha256:%x", e2ee.PayloadHash(payload))}, nil)
 	})
 }
 
 // checkHash checks the payload stored at a proposal's position has the
 // proposal's hash.
 func (s *SecureChat) checkHash(ctx context.Context, proposal SecureEvent) error {
-	var page web.HistoryPage
+	var page api.HistoryPage
 	ref := proposal.Carry.Ref
 	path := fmt.Sprintf("/api/v1/cases/%s/rooms/%s/messages?epoch=%d&offset=%d&limit=1",
 		url.PathEscape(s.caseID), url.PathEscape(proposal.Room), ref.Epoch, ref.Offset-1)

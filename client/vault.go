@@ -16,8 +16,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/parley-mediation/parley/vault"
-	"github.com/parley-mediation/parley/web"
+	"github.com/parley-mediation/parley/api"
 )
 
 // ErrIntegrity: a downloaded document did not match its recorded size and
@@ -69,72 +68,72 @@ type Upload struct {
 	Size      int64 // -1 if unknown; known sizes let the server refuse an oversized upload at once
 }
 
-func (c *Client) upload(ctx context.Context, path string, u Upload) (vault.Document, error) {
+func (c *Client) upload(ctx context.Context, path string, u Upload) (api.Document, error) {
 	body := u.Body
 	if u.Size == 0 {
 		body = http.NoBody
 	}
 	req, err := http.NewRequest(http.MethodPost, c.BaseURL+path, body)
 	if err != nil {
-		return vault.Document{}, err
+		return api.Document{}, err
 	}
 	req.ContentLength = u.Size
 	if u.Name != "" {
-		req.Header.Set(web.DocumentNameHeader, url.PathEscape(u.Name))
+		req.Header.Set(api.DocumentNameHeader, url.PathEscape(u.Name))
 	}
 	if u.MediaType != "" {
 		req.Header.Set("Content-Type", u.MediaType)
 	}
 	res, err := c.send(ctx, req, http.StatusCreated)
 	if err != nil {
-		return vault.Document{}, err
+		return api.Document{}, err
 	}
 	defer res.Body.Close()
-	var d vault.Document
+	var d api.Document
 	if err := json.NewDecoder(res.Body).Decode(&d); err != nil {
-		return vault.Document{}, fmt.Errorf("unexpected answer from server: %w", err)
+		return api.Document{}, fmt.Errorf("unexpected answer from server: %w", err)
 	}
 	return d, nil
 }
 
 // UploadDocument streams a new document to the case.
-func (c *Client) UploadDocument(ctx context.Context, caseID string, u Upload) (vault.Document, error) {
+func (c *Client) UploadDocument(ctx context.Context, caseID string, u Upload) (api.Document, error) {
 	q := url.Values{"audience": {u.Audience}, "class": {u.Class}}
 	return c.upload(ctx, docsPath(caseID)+"?"+q.Encode(), u)
 }
 
 // UploadVersion streams a new version of a document.
-func (c *Client) UploadVersion(ctx context.Context, caseID, docID string, u Upload) (vault.Document, error) {
+func (c *Client) UploadVersion(ctx context.Context, caseID, docID string, u Upload) (api.Document, error) {
 	return c.upload(ctx, docPath(caseID, docID)+"/versions", u)
 }
 
 // Documents lists the case's documents the caller may see.
-func (c *Client) Documents(ctx context.Context, caseID string) ([]vault.Document, error) {
-	var out []vault.Document
+func (c *Client) Documents(ctx context.Context, caseID string) ([]api.Document, error) {
+	var out []api.Document
 	err := c.Do(ctx, http.MethodGet, docsPath(caseID), nil, &out)
 	return out, err
 }
 
 // Document returns one document's metadata with its versions.
-func (c *Client) Document(ctx context.Context, caseID, docID string) (vault.Document, error) {
-	var out vault.Document
+func (c *Client) Document(ctx context.Context, caseID, docID string) (api.Document, error) {
+	var out api.Document
 	err := c.Do(ctx, http.MethodGet, docPath(caseID, docID), nil, &out)
 	return out, err
 }
 
 // ShareDocument shares a document with another audience, or with dryRun
 // only reports who would gain and lose access.
-func (c *Client) ShareDocument(ctx context.Context, caseID, docID, audience string, dryRun bool) (vault.ShareResult, error) {
-	var out vault.ShareResult
+func (c *Client) ShareDocument(ctx context.Context, caseID, docID, audience string, dryRun bool) (api.ShareResult, error) {
+	var out api.ShareResult
 	err := c.Do(ctx, http.MethodPost, docPath(caseID, docID)+"/share",
-		map[string]any{"audience": audience, "dryRun": dryRun}, &out)
+		api.ShareRequest{Audience: audience, DryRun: dryRun}, &out)
 	return out, err
 }
 
 // HoldDocument places (on) or releases a legal hold.
-func (c *Client) HoldDocument(ctx context.Context, caseID, docID string, on bool) (vault.Document, error) {
-	var out vault.Document
-	err := c.Do(ctx, http.MethodPost, docPath(caseID, docID)+"/hold", map[string]bool{"on": on}, &out)
+func (c *Client) HoldDocument(ctx context.Context, caseID, docID string, on bool) (api.Document, error) {
+	var out api.Document
+	err := c.Do(ctx, http.MethodPost, docPath(caseID, docID)+"/hold", api.HoldRequest{On: &on}, &out)
 	return out, err
 }
 
@@ -165,7 +164,7 @@ func (c *Client) DownloadDocument(ctx context.Context, caseID, docID string, ver
 		return nil, err
 	}
 	d := &Download{Size: res.ContentLength}
-	d.Version, _ = strconv.Atoi(res.Header.Get(web.DocumentVersionHeader))
+	d.Version, _ = strconv.Atoi(res.Header.Get(api.DocumentVersionHeader))
 	if _, params, err := mime.ParseMediaType(res.Header.Get("Content-Disposition")); err == nil {
 		d.Name = params["filename"] // mime decodes filename* into filename
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/e2ee"
@@ -20,7 +21,7 @@ import (
 	"github.com/parley-mediation/parley/policy"
 )
 
-// Carry is a mediator's proposal to carry a caucus message to the joint
+// Carry is the stored record of a mediator's proposal to carry a caucus message to the joint
 // room, and its author's consent. It names the message by position and
 // ciphertext hash only: the server never sees what is carried.
 type Carry struct {
@@ -40,14 +41,7 @@ type Carry struct {
 }
 
 // CarryRequest is what a mediator's client sends to propose a carry.
-type CarryRequest struct {
-	ID     string `json:"id"`
-	From   string `json:"from"`
-	To     string `json:"to"`
-	Epoch  int64  `json:"epoch"`
-	Offset int64  `json:"offset"`
-	Hash   string `json:"hash"`
-}
+type CarryRequest = api.CarryRequest
 
 func carryKey(caseID, id string) string { return "keydir/carries/" + caseID + "/" + id }
 
@@ -170,3 +164,6 @@ func (s *Service) ConsentCarry(ctx context.Context, actor account.Account, caseI
 	}
 	return &cr, nil
 }
+
+// View is the carry as the API shows it.
+func (c *Carry) View() api.Carry { return api.Carry(*c) }

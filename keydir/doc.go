@@ -15,6 +15,8 @@
 //     proof per record, and on request a consistency proof from the last
 //     checkpoint the client saw — so a server that shows different keys to
 //     different people, or rewrites history, is caught by the clients.
+//     The answer's shape is api.Proven; checking it is package
+//     tlogverify's (a leaf the Go client imports without the server).
 //   - Membership statements: mediators' devices upload signed statements
 //     (who may hold each room's keys); the server keeps them as a gapless
 //     chain per case (create-only writes) and serves them to the people of

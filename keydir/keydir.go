@@ -36,13 +36,6 @@ func init() {
 	kms.RegisterKeyRule(kms.KeyRule{Object: SigningKeyObject, Label: func(string) string { return SigningKeyLabel }})
 }
 
-// Log entry types.
-const (
-	EventDevice    = "keydir.device"
-	EventRevoke    = "keydir.revoke"
-	EventStatement = "keydir.statement"
-)
-
 // MaxDevicesPerAccount bounds registrations (a person has a few devices).
 const MaxDevicesPerAccount = 32
 

@@ -1,39 +1,30 @@
 package keydir
 
 import (
-	"errors"
-	"fmt"
-	"slices"
-	"strconv"
-
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/parley-mediation/parley/audit"
-	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/tlogverify"
 )
 
-// Proven is every key-directory answer: records, each with its log entry
-// and inclusion proof, all against one signed checkpoint.
-type Proven struct {
-	// Key is the log's verifier key; clients pin the first one they see.
-	Key string `json:"key"`
-	// Checkpoint is a signed note (C2SP tlog-checkpoint).
-	Checkpoint string `json:"checkpoint"`
-	// Consistency proves the checkpoint extends the one of the size the
-	// client sent as ?since= (absent when it sent none).
-	Consistency [][]byte `json:"consistency,omitempty"`
-	Devices     []Logged `json:"devices,omitempty"`
-	Revocations []Logged `json:"revocations,omitempty"`
-	Statements  []Logged `json:"statements,omitempty"`
-}
+// The answer's shapes are the wire's (package api); checking them is
+// package tlogverify's, which clients import without the server.
+type (
+	Proven   = api.Proven
+	Logged   = api.Logged
+	View     = tlogverify.View
+	Verified = tlogverify.Verified
+)
 
-// Logged is one record and the proof that it is in the log.
-type Logged struct {
-	Record []byte   `json:"record"` // the e2ee encoding
-	Index  int64    `json:"index"`  // its entry in the log
-	Entry  []byte   `json:"entry"`  // the entry's canonical bytes (an audit.Event)
-	Proof  [][]byte `json:"proof"`  // RFC 6962 inclusion proof at the checkpoint's size
-}
+// ErrLog wraps every failure to verify a key-directory answer.
+var ErrLog = tlogverify.ErrLog
+
+// Log entry types.
+const (
+	EventDevice    = tlogverify.EventDevice
+	EventRevoke    = tlogverify.EventRevoke
+	EventStatement = tlogverify.EventStatement
+)
 
 func hashes(p []tlog.Hash) [][]byte {
 	out := make([][]byte, len(p))
@@ -41,187 +32,4 @@ func hashes(p []tlog.Hash) [][]byte {
 		out[i] = h[:]
 	}
 	return out
-}
-
-func toHashes(b [][]byte) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(b))
-	for i, h := range b {
-		if len(h) != tlog.HashSize {
-			return nil, errors.New("keydir: proof hash of the wrong size")
-		}
-		copy(out[i][:], h)
-	}
-	return out, nil
-}
-
-// ErrLog wraps every failure to verify a key-directory answer: a bad
-// signature, a record not in the log, a fork or a rollback.
-var ErrLog = errors.New("keydir: the key directory's answer does not verify")
-
-// View is what a client has verified of the log: the pinned key and the
-// latest checkpoint it accepted. The zero View trusts the first key it
-// sees (and the client pins it).
-type View struct {
-	Key        string
-	Checkpoint []byte // signed note; nil before the first answer
-}
-
-// Size is the size of the view's checkpoint (0 before the first).
-func (v View) Size() int64 {
-	if v.Checkpoint == nil {
-		return 0
-	}
-	c, err := audit.OpenCheckpoint(v.Checkpoint, v.Key)
-	if err != nil {
-		return 0
-	}
-	return c.Size
-}
-
-// Verified is a checked answer.
-type Verified struct {
-	View        View // the view to keep for next time
-	Checkpoint  audit.Checkpoint
-	Devices     []*e2ee.DeviceRecord
-	DeviceIdx   []int64
-	Revocations []*e2ee.Revocation
-	RevokeIdx   []int64
-	Statements  []*e2ee.Statement // LogIndex set
-}
-
-// Verify checks an answer against what the client saw before:
-//   - the log key is the pinned one (first use pins it);
-//   - the checkpoint is signed by it;
-//   - it extends the previous checkpoint (consistency proof), or equals it;
-//   - every record is in the log at its index (inclusion proof), with an
-//     entry of the right type naming the record's hash and ids.
-//
-// Records are decoded (device self-signatures and statement rules checked);
-// revocation signatures and the statement chain are checked by the caller
-// against the directory (Directory / e2ee.Chain).
-func (p *Proven) Verify(prev View) (*Verified, error) {
-	bad := func(format string, a ...any) error { return fmt.Errorf("%w: %s", ErrLog, fmt.Sprintf(format, a...)) }
-	if prev.Key != "" && p.Key != prev.Key {
-		return nil, bad("the log key changed from the one pinned")
-	}
-	cp, err := audit.OpenCheckpoint([]byte(p.Checkpoint), p.Key)
-	if err != nil {
-		return nil, bad("checkpoint: %v", err)
-	}
-	if prev.Checkpoint != nil {
-		old, err := audit.OpenCheckpoint(prev.Checkpoint, p.Key)
-		if err != nil {
-			return nil, bad("saved checkpoint: %v", err)
-		}
-		switch {
-		case cp.Size < old.Size:
-			return nil, bad("the log went back from %d to %d entries", old.Size, cp.Size)
-		case cp.Size == old.Size && cp.Hash != old.Hash:
-			return nil, bad("two different logs of %d entries (fork)", cp.Size)
-		case cp.Size > old.Size && old.Size > 0:
-			proof, err := toHashes(p.Consistency)
-			if err != nil {
-				return nil, bad("%v", err)
-			}
-			if err := tlog.CheckTree(proof, cp.Size, cp.Hash, old.Size, old.Hash); err != nil {
-				return nil, bad("the log of %d entries does not extend the one of %d you saw (fork): %v", cp.Size, old.Size, err)
-			}
-		}
-	}
-	v := &Verified{View: View{Key: p.Key, Checkpoint: []byte(p.Checkpoint)}, Checkpoint: cp}
-	for _, l := range p.Devices {
-		rec, err := e2ee.DecodeDeviceRecord(l.Record)
-		if err != nil {
-			return nil, bad("device: %v", err)
-		}
-		if err := l.check(cp, EventDevice, rec.Account, "", []string{rec.ID}); err != nil {
-			return nil, err
-		}
-		v.Devices, v.DeviceIdx = append(v.Devices, rec), append(v.DeviceIdx, l.Index)
-	}
-	for _, l := range p.Revocations {
-		r, err := e2ee.DecodeRevocation(l.Record)
-		if err != nil {
-			return nil, bad("revocation: %v", err)
-		}
-		if err := l.check(cp, EventRevoke, r.Account, "", []string{r.Device, r.By}); err != nil {
-			return nil, err
-		}
-		v.Revocations, v.RevokeIdx = append(v.Revocations, r), append(v.RevokeIdx, l.Index)
-	}
-	for _, l := range p.Statements {
-		st, err := e2ee.DecodeStatement(l.Record)
-		if err != nil {
-			return nil, bad("statement: %v", err)
-		}
-		if err := l.check(cp, EventStatement, st.SignerAccount, st.Case, []string{strconv.FormatUint(st.Seq, 10), st.SignerDevice}); err != nil {
-			return nil, err
-		}
-		st.LogIndex = l.Index
-		v.Statements = append(v.Statements, st)
-	}
-	return v, nil
-}
-
-// check verifies one record's entry and inclusion proof.
-func (l *Logged) check(cp audit.Checkpoint, kind, actor, caseID string, objects []string) error {
-	bad := func(format string, a ...any) error {
-		return fmt.Errorf("%w: entry %d: %s", ErrLog, l.Index, fmt.Sprintf(format, a...))
-	}
-	ev, err := audit.ParseEvent(l.Entry)
-	if err != nil {
-		return bad("%v", err)
-	}
-	h := e2ee.PayloadHash(l.Record)
-	if ev.Type != kind || ev.Actor != actor || ev.Case != caseID || !slices.Equal(ev.Objects, objects) ||
-		!slices.Equal(ev.Hashes, []string{fmt.Sprintf("sha256:%x", h)}) {
-		return bad("the log entry does not describe this record")
-	}
-	if l.Index < 0 || l.Index >= cp.Size {
-		return bad("not covered by the checkpoint of %d entries", cp.Size)
-	}
-	proof, err := toHashes(l.Proof)
-	if err != nil {
-		return bad("%v", err)
-	}
-	if err := tlog.CheckRecord(proof, cp.Size, cp.Hash, l.Index, tlog.RecordHash(l.Entry)); err != nil {
-		return bad("not in the log: %v", err)
-	}
-	return nil
-}
-
-// Directory builds the e2ee directory from verified devices and
-// revocations (each revocation's signature checked against its signer).
-func (v *Verified) Directory(into *e2ee.Devices) (*e2ee.Devices, error) {
-	if into == nil {
-		into = e2ee.NewDevices()
-	}
-	for i, d := range v.Devices {
-		into.Add(d, v.DeviceIdx[i])
-	}
-	for i, r := range v.Revocations {
-		// The signer only has to be a device of the account (it may be
-		// the revoked device itself).
-		by, ok := findRecord(v.Devices, r.Account, r.By)
-		if !ok {
-			by, ok = into.Record(r.Account, r.By)
-		}
-		if !ok {
-			return nil, fmt.Errorf("%w: revocation by unknown device %s", ErrLog, r.By)
-		}
-		if err := r.Verify(by); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrLog, err)
-		}
-		into.Revoke(r, v.RevokeIdx[i])
-	}
-	return into, nil
-}
-
-func findRecord(recs []*e2ee.DeviceRecord, account, id string) (*e2ee.DeviceRecord, bool) {
-	for _, r := range recs {
-		if r.Account == account && r.ID == id {
-			return r, true
-		}
-	}
-	return nil, false
 }

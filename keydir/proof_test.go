@@ -14,6 +14,7 @@ import (
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/tlogverify"
 )
 
 // testLog is a keydir-style log on a local directory, for building
@@ -98,7 +99,7 @@ func (l *testLog) answer(t *testing.T, since int64, recs ...Logged) *Proven {
 
 func mustFail(t *testing.T, p *Proven, prev View, want string) {
 	t.Helper()
-	_, err := p.Verify(prev)
+	_, err := tlogverify.Verify(p, prev)
 	if err == nil || !errors.Is(err, ErrLog) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("want %q, got %v", want, err)
 	}
@@ -107,19 +108,19 @@ func mustFail(t *testing.T, p *Proven, prev View, want string) {
 func TestVerifyHonestAnswersAndGrowth(t *testing.T) {
 	l := newTestLog(t, "k")
 	a := l.add(t, testDevice(t, "u_a", "a1").Record())
-	v1, err := l.answer(t, 0, a).Verify(View{})
+	v1, err := tlogverify.Verify(l.answer(t, 0, a), View{})
 	if err != nil || len(v1.Devices) != 1 || v1.Checkpoint.Size != 1 {
 		t.Fatalf("first answer: %+v %v", v1, err)
 	}
 	for i := range 5 {
 		l.add(t, testDevice(t, "u_b", fmt.Sprint("b", i)).Record())
 	}
-	v2, err := l.answer(t, 1, a).Verify(v1.View)
+	v2, err := tlogverify.Verify(l.answer(t, 1, a), v1.View)
 	if err != nil || v2.Checkpoint.Size != 6 {
 		t.Fatalf("grown log: %v", err)
 	}
 	// The same answer again (same size, same root) is fine.
-	if _, err := l.answer(t, 6, a).Verify(v2.View); err != nil {
+	if _, err := tlogverify.Verify(l.answer(t, 6, a), v2.View); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -134,7 +135,7 @@ func TestVerifyDetectsForkRollbackAndLies(t *testing.T) {
 	for i := range 3 {
 		honest.add(t, testDevice(t, "u_b", fmt.Sprint("b", i)).Record())
 	}
-	seen, err := honest.answer(t, 0, la).Verify(View{})
+	seen, err := tlogverify.Verify(honest.answer(t, 0, la), View{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func FuzzProvenVerify(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte(`{"key":"","checkpoint":""}`))
 	f.Add([]byte(`{}`))
-	pinned, err := l.answer(t, 0, a).Verify(View{})
+	pinned, err := tlogverify.Verify(l.answer(t, 0, a), View{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -197,8 +198,8 @@ func FuzzProvenVerify(f *testing.F) {
 		if json.Unmarshal(data, &p) != nil {
 			return
 		}
-		p.Verify(View{})
-		v, err := p.Verify(pinned.View)
+		tlogverify.Verify(&p, View{})
+		v, err := tlogverify.Verify(&p, pinned.View)
 		if err != nil {
 			return
 		}

@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/policy"
-	"github.com/parley-mediation/parley/web"
+	"github.com/parley-mediation/parley/tlogverify"
 )
 
 func status(err error) int {
@@ -43,28 +44,28 @@ func TestDirectoryRoutesAndPolicy(t *testing.T) {
 	// A device is registered for the signed-in account only.
 	medDev, _ := e2ee.NewDeviceKeys(medAcct.ID, e2ee.KEMXWing, time.Now())
 	var p keydir.Proven
-	err = party.Do(ctx, http.MethodPost, "/api/v1/keys/devices", web.RecordRequest{Record: medDev.Record().Raw}, &p)
+	err = party.Do(ctx, http.MethodPost, "/api/v1/keys/devices", api.RecordRequest{Record: medDev.Record().Raw}, &p)
 	if status(err) != http.StatusForbidden {
 		t.Fatalf("registering someone else's device: %v", err)
 	}
-	if err := med.Do(ctx, http.MethodPost, "/api/v1/keys/devices", web.RecordRequest{Record: medDev.Record().Raw}, &p); err != nil {
+	if err := med.Do(ctx, http.MethodPost, "/api/v1/keys/devices", api.RecordRequest{Record: medDev.Record().Raw}, &p); err != nil {
 		t.Fatal(err)
 	}
-	v, err := p.Verify(keydir.View{})
+	v, err := tlogverify.Verify(&p, keydir.View{})
 	if err != nil || len(v.Devices) != 1 || v.Devices[0].ID != medDev.ID {
 		t.Fatalf("registration answer: %v", err)
 	}
 	// Registering the same record again is idempotent; a tampered one is refused.
-	if err := med.Do(ctx, http.MethodPost, "/api/v1/keys/devices", web.RecordRequest{Record: medDev.Record().Raw}, &p); err != nil {
+	if err := med.Do(ctx, http.MethodPost, "/api/v1/keys/devices", api.RecordRequest{Record: medDev.Record().Raw}, &p); err != nil {
 		t.Fatal(err)
 	}
 	bad := append([]byte{}, medDev.Record().Raw...)
 	bad[len(bad)-1] ^= 1
-	if err := med.Do(ctx, http.MethodPost, "/api/v1/keys/devices", web.RecordRequest{Record: bad}, &p); status(err) != http.StatusBadRequest {
+	if err := med.Do(ctx, http.MethodPost, "/api/v1/keys/devices", api.RecordRequest{Record: bad}, &p); status(err) != http.StatusBadRequest {
 		t.Fatalf("tampered record: %v", err)
 	}
 	partyDev, _ := e2ee.NewDeviceKeys(ps.Account.ID, e2ee.KEMX25519, time.Now())
-	if err := party.Do(ctx, http.MethodPost, "/api/v1/keys/devices", web.RecordRequest{Record: partyDev.Record().Raw}, &p); err != nil {
+	if err := party.Do(ctx, http.MethodPost, "/api/v1/keys/devices", api.RecordRequest{Record: partyDev.Record().Raw}, &p); err != nil {
 		t.Fatal(err)
 	}
 
@@ -74,7 +75,7 @@ func TestDirectoryRoutesAndPolicy(t *testing.T) {
 	if err := party.Do(ctx, http.MethodGet, "/api/v1/cases/"+k.ID+"/devices?since="+fmt.Sprint(v.Checkpoint.Size), nil, &cp); err != nil {
 		t.Fatal(err)
 	}
-	cv, err := cp.Verify(v.View)
+	cv, err := tlogverify.Verify(&cp, v.View)
 	if err != nil || len(cv.Devices) != 2 {
 		t.Fatalf("case devices: %+v %v", cv, err)
 	}
@@ -100,7 +101,7 @@ func TestDirectoryRoutesAndPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	post := func(c *client.Client, raw []byte) error {
-		return c.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.ID+"/e2ee/statements", web.RecordRequest{Record: raw}, &cp)
+		return c.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.ID+"/e2ee/statements", api.RecordRequest{Record: raw}, &cp)
 	}
 	if err := post(med, raw); status(err) != http.StatusConflict {
 		t.Fatalf("statement out of sequence: %v", err)
@@ -129,7 +130,7 @@ func TestDirectoryRoutesAndPolicy(t *testing.T) {
 	if err := party.Do(ctx, http.MethodGet, fmt.Sprintf("/api/v1/cases/%s/e2ee/statements?since=%d", k.ID, cv.View.Size()), nil, &cp); err != nil {
 		t.Fatal(err)
 	}
-	sv, err := cp.Verify(cv.View)
+	sv, err := tlogverify.Verify(&cp, cv.View)
 	if err != nil || len(sv.Statements) != 1 || sv.Statements[0].LogIndex < 0 {
 		t.Fatalf("statements: %v", err)
 	}
@@ -140,17 +141,17 @@ func TestDirectoryRoutesAndPolicy(t *testing.T) {
 	}
 
 	// Revocation: signed by one of the account's devices, for its own devices.
-	if err := party.Do(ctx, http.MethodPost, "/api/v1/keys/revocations", web.RecordRequest{Record: medDev.Revoke(partyDev.ID, time.Now())}, &cp); status(err) != http.StatusForbidden {
+	if err := party.Do(ctx, http.MethodPost, "/api/v1/keys/revocations", api.RecordRequest{Record: medDev.Revoke(partyDev.ID, time.Now())}, &cp); status(err) != http.StatusForbidden {
 		t.Fatalf("revoking another account's device: %v", err)
 	}
-	if err := med.Do(ctx, http.MethodPost, "/api/v1/keys/revocations", web.RecordRequest{Record: medDev.Revoke(medDev.ID, time.Now())}, &cp); err != nil {
+	if err := med.Do(ctx, http.MethodPost, "/api/v1/keys/revocations", api.RecordRequest{Record: medDev.Revoke(medDev.ID, time.Now())}, &cp); err != nil {
 		t.Fatal(err)
 	}
 	cp = keydir.Proven{}
 	if err := med.Do(ctx, http.MethodGet, "/api/v1/keys/devices", nil, &cp); err != nil {
 		t.Fatal(err)
 	}
-	mv, err := cp.Verify(keydir.View{})
+	mv, err := tlogverify.Verify(&cp, keydir.View{})
 	if err != nil || len(mv.Revocations) != 1 {
 		t.Fatalf("after revocation: %v", err)
 	}

@@ -1,9 +1,12 @@
-// Package messaging carries a room's messages: WebSocket connections,
-// ordering, durable group commit, fan-out across nodes, presence and
-// recovery after a dropped connection. It knows nothing of documents,
-// cases or people's roles: rooms are opaque names, payloads are opaque
-// bytes (ciphertext from the clients), and whether someone may enter a
-// room is asked of an Authorizer that package caucus provides.
+// Package messaging carries a room's messages: ordering, durable group
+// commit, fan-out across nodes, presence and recovery after a dropped
+// connection. It knows nothing of documents, cases or people's roles:
+// rooms are opaque names, payloads are opaque bytes (ciphertext from the
+// clients), and whether someone may enter a room is asked of an Authorizer
+// that package caucus provides. It knows no transport either: package
+// web's WebSocket layer subscribes a connection (a Sink) to a room and
+// enqueues what it publishes; the frames delivered to a Sink are package
+// api's ServerFrames, already encoded.
 //
 // # Ordering and durability
 //

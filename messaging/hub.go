@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/parley-mediation/parley/api"
 )
 
 // maxCatchUp bounds how many messages a resuming subscriber gets over the
@@ -117,21 +119,21 @@ func (h *hub) subscribe(ctx context.Context, user, conn string, from *Position, 
 	if from != nil && from.Before(h.pos) {
 		caught, ok := h.catchUp(ctx, *from)
 		if ok {
-			frames = append(frames, encodeFrame(ServerFrame{T: "subscribed", Room: room.Name, Head: &head}))
+			frames = append(frames, encodeFrame(api.ServerFrame{Type: api.FrameSubscribed, Room: room.Name, Head: &head}))
 			frames = append(frames, caught...)
 		} else {
 			f := *from
-			frames = append(frames, encodeFrame(ServerFrame{T: "reload", Room: room.Name, From: &f, Head: &head}))
+			frames = append(frames, encodeFrame(api.ServerFrame{Type: api.FrameReload, Room: room.Name, From: &f, Head: &head}))
 		}
 	} else {
 		if from != nil && h.pos.Before(*from) {
 			sub.last = *from // the client has seen more than this node yet
 		}
-		frames = append(frames, encodeFrame(ServerFrame{T: "subscribed", Room: room.Name, Head: &head}))
+		frames = append(frames, encodeFrame(api.ServerFrame{Type: api.FrameSubscribed, Room: room.Name, Head: &head}))
 	}
 	if users, err := s.broker.Presence(ctx, room.ID); err == nil {
 		for _, u := range users {
-			frames = append(frames, encodeFrame(ServerFrame{T: "presence", Room: room.Name, User: u, Here: true}))
+			frames = append(frames, encodeFrame(api.ServerFrame{Type: api.FramePresence, Room: room.Name, User: u, Here: true}))
 		}
 	}
 	for _, f := range frames {
@@ -177,7 +179,7 @@ func (h *hub) onPresence(data []byte) {
 	if json.Unmarshal(data, &ev) != nil || ev.User == "" {
 		return
 	}
-	frame := encodeFrame(ServerFrame{T: "presence", Room: h.room.Name, User: ev.User, Here: ev.Here})
+	frame := encodeFrame(api.ServerFrame{Type: api.FramePresence, Room: h.room.Name, User: ev.User, Here: ev.Here})
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for sub := range h.subs {
@@ -282,10 +284,10 @@ func (h *hub) frames(b *Batch, after Position) [][]byte {
 		i++
 	}
 	if i < len(b.Msgs) {
-		out = append(out, encodeFrame(ServerFrame{T: "msgs", Room: h.room.Name, Ms: b.Msgs[i:]}))
+		out = append(out, encodeFrame(api.ServerFrame{Type: api.FrameMsgs, Room: h.room.Name, Msgs: b.Msgs[i:]}))
 	}
 	if b.Seal != nil && after.Before(Position{Epoch: b.Epoch, Offset: b.First}) {
-		out = append(out, encodeFrame(ServerFrame{T: "seal", Room: h.room.Name, Epoch: b.Epoch, Seal: b.Seal}))
+		out = append(out, encodeFrame(api.ServerFrame{Type: api.FrameSeal, Room: h.room.Name, Epoch: b.Epoch, Seal: b.Seal}))
 	}
 	return out
 }

@@ -3,48 +3,24 @@ package messaging
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/parley-mediation/parley/api"
 )
 
-// MaxBody bounds one message payload (after base64 decoding). The frame
-// limit (MaxFrame) leaves room for the envelope around it.
+// Limits on what clients send (see package api).
 const (
-	MaxBody  = 48 << 10
-	MaxFrame = 64 << 10
-	// MaxClientID bounds a client-chosen message id.
-	MaxClientID = 64
+	MaxBody     = api.MaxBody
+	MaxFrame    = api.MaxFrame
+	MaxClientID = api.MaxClientID
 )
 
-// Position is a place in a room's stream: the last message seen.
-// The zero Position is "before everything".
-type Position struct {
-	Epoch  int64 `json:"epoch"`
-	Offset int64 `json:"offset"`
-}
-
-// Before reports whether p comes before q.
-func (p Position) Before(q Position) bool {
-	return p.Epoch < q.Epoch || p.Epoch == q.Epoch && p.Offset < q.Offset
-}
-
-// Message is one message in a room.
-type Message struct {
-	Epoch  int64  `json:"epoch"`
-	Offset int64  `json:"offset"`
-	ID     string `json:"id"`             // chosen by the sender, unique per sender
-	From   string `json:"from"`           // account id of the sender ("" for system events)
-	At     int64  `json:"at"`             // unix milliseconds, server time at commit
-	Kind   string `json:"kind,omitempty"` // "" for a participant's message, "system" for membership events
-	Body   []byte `json:"body"`           // opaque: ciphertext, or a system event's JSON
-}
-
-// Pos is the message's position.
-func (m Message) Pos() Position { return Position{Epoch: m.Epoch, Offset: m.Offset} }
-
-// Seal ends an epoch: the next message is offset 1 of epoch Next.
-type Seal struct {
-	Next   int64  `json:"next"`
-	Reason string `json:"reason"` // what changed (ids only), e.g. a system event's JSON
-}
+// Position, Message and Seal are the wire's (package api): a room's log
+// holds messages exactly as clients receive them, opaque bodies and all.
+type (
+	Position = api.Position
+	Message  = api.Message
+	Seal     = api.Seal
+)
 
 // Batch is the unit of commit, of storage and of fan-out: consecutive
 // messages of one room and epoch, or a seal.

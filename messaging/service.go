@@ -109,9 +109,15 @@ func newService(log *Log, broker Broker, opts Options, timing timing) *Service {
 }
 
 // Announce publishes data on a broker topic to every node (e.g. a
-// ConnOptions.SessionTopic after a sign-out).
+// a WebSocket's session topic after a sign-out).
 func (s *Service) Announce(ctx context.Context, topic string, data []byte) error {
 	return s.broker.Publish(ctx, topic, data)
+}
+
+// Watch calls fn with each announcement on topic (see Announce) until stop
+// is called: a connection learns of a sign-out or an access change.
+func (s *Service) Watch(topic string, fn func(data []byte)) (stop func()) {
+	return s.broker.Subscribe(topic, fn)
 }
 
 // Close stops the committers and hubs, compacts what this node owns into

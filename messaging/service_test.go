@@ -12,13 +12,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/testenv"
 )
 
 // sink collects frames.
 type sink struct {
 	mu       sync.Mutex
-	frames   []ServerFrame
+	frames   []api.ServerFrame
 	cap      int
 	overflow atomic.Bool
 }
@@ -29,7 +30,7 @@ func (s *sink) Send(b []byte) bool {
 	if s.cap > 0 && len(s.frames) >= s.cap {
 		return false
 	}
-	var f ServerFrame
+	var f api.ServerFrame
 	json.Unmarshal(b, &f)
 	s.frames = append(s.frames, f)
 	return true
@@ -42,18 +43,18 @@ func (s *sink) msgs() []Message {
 	defer s.mu.Unlock()
 	var out []Message
 	for _, f := range s.frames {
-		if f.T == "msgs" {
-			out = append(out, f.Ms...)
+		if f.Type == api.FrameMsgs {
+			out = append(out, f.Msgs...)
 		}
 	}
 	return out
 }
 
-func (s *sink) first(t string) *ServerFrame {
+func (s *sink) first(t api.FrameType) *api.ServerFrame {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, f := range s.frames {
-		if f.T == t {
+		if f.Type == t {
 			return &f
 		}
 	}

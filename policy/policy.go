@@ -8,21 +8,23 @@ import (
 	"strings"
 
 	cedar "github.com/cedar-policy/cedar-go"
+
+	"github.com/parley-mediation/parley/api"
 )
 
 //go:embed *.cedar
 var policyFiles embed.FS
 
-// Role is an account's role on the server.
-type Role string
+// Role is an account's role on the server (the wire's type, package api).
+type Role = api.Role
 
 // The account roles. Parties, counsel and observers are all RoleParticipant
 // accounts; what they are in a given case is recorded in that case.
 const (
-	RoleAdmin       Role = "admin"
-	RoleMediator    Role = "mediator"
-	RoleRecords     Role = "records"
-	RoleParticipant Role = "participant"
+	RoleAdmin       = api.RoleAdmin
+	RoleMediator    = api.RoleMediator
+	RoleRecords     = api.RoleRecords
+	RoleParticipant = api.RoleParticipant
 )
 
 // ValidRole reports whether r is one of the account roles.

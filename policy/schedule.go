@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/parley-mediation/parley/api"
 )
 
 // The retention schedule is data: for each record class, what starts its
@@ -14,18 +16,15 @@ import (
 // facts the caller loads; package retention stores the schedule, draws up
 // plans from these decisions and carries them out.
 
-// Trigger is the event that starts a record's retention period.
-type Trigger string
+// Trigger is the event that starts a record's retention period (the
+// wire's type, package api).
+type Trigger = api.Trigger
 
 // The triggers.
 const (
-	// TriggerCaseClosed: the record's case moved to closure.
-	TriggerCaseClosed Trigger = "case-closed"
-	// TriggerSuperseded: a newer version of the document was stored (the
-	// latest version of a document is never superseded).
-	TriggerSuperseded Trigger = "superseded"
-	// TriggerCreated: the record was created.
-	TriggerCreated Trigger = "created"
+	TriggerCaseClosed = api.TriggerCaseClosed
+	TriggerSuperseded = api.TriggerSuperseded
+	TriggerCreated    = api.TriggerCreated
 )
 
 // Triggers lists the triggers.
@@ -45,20 +44,9 @@ func RecordClasses() []string {
 // MaxRetentionDays bounds a rule's period (100 years).
 const MaxRetentionDays = 36500
 
-// RetentionRule keeps records of Class for Days days after Trigger.
-type RetentionRule struct {
-	Class   string  `json:"class"`
-	Trigger Trigger `json:"trigger"`
-	Days    int     `json:"days"`
-}
-
-// Period is the rule's period in the form ParsePeriod reads ("30d", "2y").
-func (r RetentionRule) Period() string {
-	if r.Days%365 == 0 && r.Days > 0 {
-		return strconv.Itoa(r.Days/365) + "y"
-	}
-	return strconv.Itoa(r.Days) + "d"
-}
+// RetentionRule keeps records of Class for Days days after Trigger (the
+// wire's type, package api).
+type RetentionRule = api.RetentionRule
 
 // ParsePeriod reads a period: a whole number of days ("30d") or of 365-day
 // years ("2y").

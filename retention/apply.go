@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/workers"
@@ -27,10 +28,7 @@ const (
 )
 
 // Outcome is what happened to one record of a plan.
-type Outcome struct {
-	Result string   `json:"result"`
-	Held   []string `json:"held,omitempty"`
-}
+type Outcome = api.ItemOutcome
 
 type pageDone struct {
 	Outcomes []Outcome `json:"outcomes"` // in the page's order

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
@@ -29,42 +29,10 @@ const (
 )
 
 // Hold is a legal hold on a case (Doc empty) or one of its documents.
-type Hold struct {
-	ID        string    `json:"id"`
-	Case      string    `json:"case"`
-	Doc       string    `json:"doc,omitempty"`
-	Reason    string    `json:"reason"`
-	Authority string    `json:"authority"` // the court order, complaint or rule it rests on
-	PlacedBy  string    `json:"placedBy"`
-	Placed    time.Time `json:"placed"`
-	// Released is set once the hold is released.
-	Released      *time.Time `json:"released,omitempty"`
-	ReleasedBy    string     `json:"releasedBy,omitempty"`
-	ReleaseReason string     `json:"releaseReason,omitempty"`
-}
-
-// Active reports whether the hold still stands.
-func (h Hold) Active() bool { return h.Released == nil }
-
-// Covers reports whether the hold, if active, covers document doc of its
-// case ("" asks about the case's message history and case key).
-func (h Hold) Covers(doc string) bool { return h.Active() && (h.Doc == "" || h.Doc == doc) }
-
-// Scope is "case" or "document".
-func (h Hold) Scope() string {
-	if h.Doc == "" {
-		return "case"
-	}
-	return "document"
-}
+type Hold = api.Hold
 
 // NewHold describes a hold to place.
-type NewHold struct {
-	Case      string `json:"case"`
-	Doc       string `json:"doc,omitempty"`
-	Reason    string `json:"reason"`
-	Authority string `json:"authority"`
-}
+type NewHold = api.NewHold
 
 func holdPrefix(caseID string) string      { return "retention/holds/" + caseID + "/" }
 func holdKey(caseID, holdID string) string { return holdPrefix(caseID) + holdID }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
@@ -71,10 +72,7 @@ func (it Item) Ref() vault.VersionRef {
 }
 
 // Approval is the second person's sign-off.
-type Approval struct {
-	By string    `json:"by"`
-	At time.Time `json:"at"`
-}
+type Approval = api.Approval
 
 // Plan is a disposition plan's header.
 type Plan struct {

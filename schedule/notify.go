@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,8 +91,19 @@ func (s *Service) notify(ctx context.Context, sess *Session, kind mail.Kind) err
 		return fmt.Errorf("the session is saved, but its mail could not be queued: %w", err)
 	}
 	now := s.cfg.Now()
+	c, err := s.cfg.Cases.Load(ctx, sess.CaseID)
+	if err != nil {
+		return fmt.Errorf("the session is saved, but its mail could not be queued: %w", err)
+	}
+	// Only those still in the case and able to enter the session's rooms
+	// are written to: someone recused or removed since the session was
+	// scheduled gets no update.
+	current := peopleOf(c, sess.Rooms)
 	var errs []error
 	for _, who := range sess.Expected {
+		if !slices.Contains(current, who) {
+			continue
+		}
 		acct, err := s.cfg.Accounts.Get(ctx, who)
 		if err != nil {
 			if errors.Is(err, fault.ErrNotFound) {

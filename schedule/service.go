@@ -153,6 +153,29 @@ func people(c *cases.Case) []string {
 	return out
 }
 
+// peopleOf are those of people(c) who may enter at least one of rooms:
+// the active mediators always; every participant for the joint room; a
+// side's parties and counsel for that side's caucus (the rooms' rule in
+// policy/rooms.cedar). A session in side A's caucus is never announced to
+// side B, nor to observers.
+func peopleOf(c *cases.Case, rooms []string) []string {
+	if slices.Contains(rooms, caucus.JointName) {
+		return people(c)
+	}
+	var out []string
+	for _, m := range c.Mediators {
+		if m.Recused == nil {
+			out = append(out, m.AccountID)
+		}
+	}
+	for _, p := range c.Participants {
+		if p.Role != cases.RoleObserver && p.Side != "" && slices.Contains(rooms, caucus.CaucusName(p.Side)) {
+			out = append(out, p.AccountID)
+		}
+	}
+	return out
+}
+
 func (s *Service) authorize(ctx context.Context, actor account.Account, a policy.Action, c *cases.Case) error {
 	if s.cfg.Policy.Decide(actor.Principal(), a, c.Facts()).Allowed {
 		return nil
@@ -161,8 +184,19 @@ func (s *Service) authorize(ctx context.Context, actor account.Account, a policy
 	return fmt.Errorf("%s: %w", a, fault.ErrForbidden)
 }
 
+// loadCase reads a case for actor's action a. A case the actor has no
+// place in (a participant or mediator outside it) and a case that does not
+// exist get one answer, not found, audited alike: another case's id cannot
+// be probed through its sessions, mail or follow-ups.
 func (s *Service) loadCase(ctx context.Context, actor account.Account, caseID string, a policy.Action) (*cases.Case, error) {
+	if !ids.Valid("c", caseID) {
+		return nil, fmt.Errorf("case: %w", fault.ErrNotFound)
+	}
 	c, err := s.cfg.Cases.Load(ctx, caseID)
+	if errors.Is(err, fault.ErrNotFound) || err == nil && cases.Outsider(c, actor) {
+		s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID, Attrs: map[string]string{"action": string(a)}, Time: s.cfg.Now().UTC()})
+		return nil, fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +238,7 @@ func (s *Service) Add(ctx context.Context, actor account.Account, caseID string,
 		}
 	}
 	expected := n.Expected
-	candidates := people(c)
+	candidates := peopleOf(c, rooms)
 	if len(expected) == 0 {
 		expected = candidates
 	}
@@ -327,12 +361,21 @@ func (s *Service) change(ctx context.Context, actor account.Account, caseID, id 
 }
 
 // List returns a case's sessions, soonest first, to anyone who may read
-// them.
+// them. The case's mediators see every session; a participant sees the
+// joint sessions and those they are expected at, never another side's
+// caucus (when side A caucuses, and for how long, is A's).
 func (s *Service) List(ctx context.Context, actor account.Account, caseID string) ([]Session, error) {
-	if _, err := s.loadCase(ctx, actor, caseID, policy.SessionRead); err != nil {
+	c, err := s.loadCase(ctx, actor, caseID, policy.SessionRead)
+	if err != nil {
 		return nil, err
 	}
-	return s.list(ctx, caseID)
+	all, err := s.list(ctx, caseID)
+	if err != nil || s.cfg.Policy.Decide(actor.Principal(), policy.SessionManage, c.Facts()).Allowed {
+		return all, err
+	}
+	return slices.DeleteFunc(all, func(sess Session) bool {
+		return !slices.Contains(sess.Expected, actor.ID) && !slices.Contains(sess.Rooms, caucus.JointName)
+	}), nil
 }
 
 // Sessions returns a case's sessions with no access check, for views that
@@ -370,8 +413,18 @@ func (s *Service) Mail(ctx context.Context, actor account.Account, caseID string
 
 // Resend sends again a message that failed or may not have arrived.
 func (s *Service) Resend(ctx context.Context, actor account.Account, caseID, id string) (mail.Message, error) {
-	if _, err := s.loadCase(ctx, actor, caseID, policy.MailRead); err != nil {
+	c, err := s.loadCase(ctx, actor, caseID, policy.MailRead)
+	if err != nil {
 		return mail.Message{}, err
+	}
+	old, err := s.cfg.Outbox.Get(ctx, caseID, id)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	// Someone who has left the case (a recused mediator, a removed
+	// participant) gets no more of its mail.
+	if old.ToAccount != "" && !slices.Contains(people(c), old.ToAccount) {
+		return mail.Message{}, fmt.Errorf("the recipient is no longer in this case: %w", fault.ErrConflict)
 	}
 	m, err := s.cfg.Outbox.Resend(ctx, caseID, id)
 	if err != nil {

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,20 +99,30 @@ func TestSessionPolicy(t *testing.T) {
 	other := account.Account{ID: ids.New("u"), Name: "Other Mediator", Role: policy.RoleMediator}
 	records := account.Account{ID: ids.New("u"), Name: "Rec", Role: policy.RoleRecords}
 	admin := account.Account{ID: ids.New("u"), Name: "Adm", Role: policy.RoleAdmin}
+	// A mediator of another case is told the case is not there, as for a
+	// case that does not exist (no probing of ids); staff are refused.
+	refusal := func(who account.Account) error {
+		if who.ID == other.ID {
+			return fault.ErrNotFound
+		}
+		return fault.ErrForbidden
+	}
 	for _, who := range []account.Account{e.tenant, other, records, admin} {
 		_, err := e.svc.Add(ctx, who, e.c.ID, n)
-		wantIs(t, err, fault.ErrForbidden)
+		wantIs(t, err, refusal(who))
 		_, err = e.svc.Move(ctx, who, e.c.ID, s.ID, n.Start, "", 0, "why not")
-		wantIs(t, err, fault.ErrForbidden)
+		wantIs(t, err, refusal(who))
 		_, err = e.svc.Cancel(ctx, who, e.c.ID, s.ID, "why not")
-		wantIs(t, err, fault.ErrForbidden)
+		wantIs(t, err, refusal(who))
 		_, err = e.svc.Mail(ctx, who, e.c.ID)
-		wantIs(t, err, fault.ErrForbidden)
+		wantIs(t, err, refusal(who))
 	}
 	for _, who := range []account.Account{other, records, admin} {
 		_, err := e.svc.List(ctx, who, e.c.ID)
-		wantIs(t, err, fault.ErrForbidden)
+		wantIs(t, err, refusal(who))
 	}
+	_, err = e.svc.List(ctx, e.tenant, ids.New("c"))
+	wantIs(t, err, fault.ErrNotFound)
 	list, err := e.svc.List(ctx, e.landlord, e.c.ID)
 	if err != nil || len(list) != 1 || list[0].ID != s.ID {
 		t.Fatalf("a party's list: %v %v", list, err)
@@ -128,6 +139,31 @@ func TestSessionPolicy(t *testing.T) {
 		ev, _ := e.log.Entry(ctx, i)
 		if strings.HasPrefix(ev.Type, "session.") && (len(ev.Objects) != 1 || ev.Objects[0] != s.ID || len(ev.Attrs) != 0) {
 			t.Fatalf("audit entry %+v", ev)
+		}
+	}
+}
+
+// A session in side A's caucus is A's: side B neither sees it in the list
+// nor is expected at it (so gets no mail about it), by default or when
+// named.
+func TestCaucusSessionIsNotTheOtherSides(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	start := local(e.clock.Now().Add(72*time.Hour), "UTC")
+	s, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: start, TimeZone: "UTC", Minutes: 30, Rooms: []string{"caucus:A"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(s.Expected, e.landlord.ID) || !slices.Contains(s.Expected, e.tenant.ID) {
+		t.Fatalf("expected at A's caucus: %v", s.Expected)
+	}
+	_, err = e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: start, TimeZone: "UTC", Minutes: 30, Rooms: []string{"caucus:A"}, Expected: []string{e.landlord.ID}})
+	wantInvalid(t, err, "expected[0]")
+	for who, want := range map[string]int{e.landlord.ID: 0, e.tenant.ID: 1, e.mediator.ID: 1} {
+		acct := map[string]account.Account{e.landlord.ID: e.landlord, e.tenant.ID: e.tenant, e.mediator.ID: e.mediator}[who]
+		list, err := e.svc.List(ctx, acct, e.c.ID)
+		if err != nil || len(list) != want {
+			t.Fatalf("%s sees %d sessions (%v), want %d", acct.Name, len(list), err, want)
 		}
 	}
 }

@@ -60,4 +60,8 @@ export PARLEY_TEST_REQUIRE_SERVICES=1
 # The fault suite (internal/e2e) runs on its own services after the rest,
 # so that its table is printed; see scripts/test-faults.sh.
 go test -race -count=1 -timeout 12m $(go list ./... | grep -v '/internal/e2e$')
+# deploy/validate is a module of its own (it checks the deployment files
+# with compose-go and the Kubernetes API types, which the product does not
+# link), so ./... above does not reach it.
+(cd deploy/validate && go test -count=1 ./...)
 scripts/test-faults.sh

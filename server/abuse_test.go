@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/messaging"
 )
@@ -40,7 +41,7 @@ func TestMalformedFramesRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ws.WriteJSON(messaging.ClientFrame{T: "pub", Room: "joint", ID: "good", Body: []byte("ok")})
+	ws.WriteJSON(api.ClientFrame{Type: "pub", Room: "joint", ID: "good", Body: []byte("ok")})
 	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	invalid, msgs := 0, 0
 	for acked := false; !acked; {
@@ -48,15 +49,15 @@ func TestMalformedFramesRefused(t *testing.T) {
 		if err != nil {
 			t.Fatalf("socket ended after malformed frames: %v", err)
 		}
-		var f messaging.ServerFrame
+		var f api.ServerFrame
 		json.Unmarshal(data, &f)
-		switch f.T {
+		switch f.Type {
 		case "error":
 			if f.Code == "invalid" {
 				invalid++
 			}
 		case "msgs":
-			msgs += len(f.Ms)
+			msgs += len(f.Msgs)
 		case "ack":
 			acked = f.ID == "good"
 		}

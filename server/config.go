@@ -39,7 +39,7 @@ type Config struct {
 	// (0: the vault's default, 2 GiB).
 	MaxDocumentSize int64
 	// WebSocketQueue is how many frames may wait for one slow WebSocket
-	// client before it is closed with 4008 (0: messaging.DefaultSendQueue).
+	// client before it is closed with 4008 (0: web.DefaultSendQueue).
 	WebSocketQueue int
 	// ReassignmentNotice is how long a mediator the program assigns to an
 	// orphaned case waits, after the second person's approval, before

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
@@ -50,7 +51,7 @@ func TestOutcomeSurveyAndExportThroughHTTP(t *testing.T) {
 		}
 	}
 	_, records := n.Staff(t, policy.RoleRecords, "records@example.org")
-	req := map[string]any{"from": "2000-01-01", "to": time.Now().AddDate(0, 0, 2).Format(time.DateOnly), "k": 2}
+	req := api.ExportRequest{From: "2000-01-01", To: time.Now().AddDate(0, 0, 2).Format(time.DateOnly), K: 2}
 	var buf bytes.Buffer
 	rep, err := records.Export(ctx, req, &buf)
 	if err != nil {

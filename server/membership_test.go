@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/messaging"
@@ -104,7 +105,7 @@ func TestOversizedFrameClosesWith1009(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	ws.WriteMessage(websocket.TextMessage, []byte(`{"t":"pub","room":"joint","id":"x","body":"`+strings.Repeat("A", messaging.MaxFrame)+`"}`))
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"t":"pub","room":"joint","id":"x","body":"`+strings.Repeat("A", api.MaxFrame)+`"}`))
 	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
 		_, _, err := ws.ReadMessage()

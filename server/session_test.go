@@ -13,9 +13,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
-	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -69,9 +69,9 @@ func testLogoutClosesSockets(t *testing.T, a, b *nodetest.Node) {
 		t.Fatal(err)
 	}
 	for name, ws := range map[string]*websocket.Conn{"same node": onA, "other node": onB} {
-		if code := closeCode(ws, time.Second-time.Since(start)); code != messaging.CloseSessionEnded {
+		if code := closeCode(ws, time.Second-time.Since(start)); code != api.CloseSessionEnded {
 			t.Fatalf("%s: socket of the signed-out session: close code %d after %v, want %d within 1s",
-				name, code, time.Since(start).Round(time.Millisecond), messaging.CloseSessionEnded)
+				name, code, time.Since(start).Round(time.Millisecond), api.CloseSessionEnded)
 		}
 	}
 	t.Logf("both sockets of the signed-out session closed with 4001 in %v", time.Since(start).Round(time.Millisecond))
@@ -119,7 +119,7 @@ func TestSecondSessionSurvivesSignOut(t *testing.T) {
 	if err := med.Logout(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if code := closeCode(first, time.Second); code != messaging.CloseSessionEnded {
+	if code := closeCode(first, time.Second); code != api.CloseSessionEnded {
 		t.Fatalf("signed-out session's socket: %d", code)
 	}
 	if code := closeCode(kept, 300*time.Millisecond); code != 0 {
@@ -154,7 +154,7 @@ func TestRevokeSessionsClosesEverySocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, ws := range map[string]*websocket.Conn{"node A": onA, "node B": onB} {
-		if code := closeCode(ws, time.Second-time.Since(start)); code != messaging.CloseSessionEnded {
+		if code := closeCode(ws, time.Second-time.Since(start)); code != api.CloseSessionEnded {
 			t.Fatalf("%s: revoked session's socket: close %d after %v, want 4001 within 1s", name, code, time.Since(start))
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/visible"
@@ -204,18 +205,7 @@ func checkMediaType(mt string) (string, error) {
 
 // VersionInfo describes one version of a document. Name, MediaType and
 // SHA256 are content: they are blank for callers who may not download.
-type VersionInfo struct {
-	Version   int       `json:"version"`
-	Name      string    `json:"name,omitempty"`
-	MediaType string    `json:"mediaType,omitempty"`
-	Size      int64     `json:"size"`
-	SHA256    string    `json:"sha256,omitempty"` // hex, of the plaintext
-	Uploader  string    `json:"uploader"`         // account id
-	Created   time.Time `json:"created"`
-	// Erased: the version's data key was destroyed (crypto-erase); its
-	// ciphertext can never be read again.
-	Erased bool `json:"erased,omitempty"`
-}
+type VersionInfo = api.VersionInfo
 
 // Document is a document's metadata as one caller may see it.
 type Document struct {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/objstore"
@@ -113,7 +114,7 @@ func TestDocumentNameTricks(t *testing.T) {
 			t.Errorf("%s: %v, want a 400 problem", label, err)
 			continue
 		}
-		if f := ce.Problem.Errors[0].Field; f != "name" && f != web.DocumentNameHeader {
+		if f := ce.Problem.Errors[0].Field; f != "name" && f != api.DocumentNameHeader {
 			t.Errorf("%s: refusal names field %q", label, f)
 		}
 	}

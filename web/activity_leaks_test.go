@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/ids"
@@ -18,7 +19,6 @@ import (
 	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/policy"
-	"github.com/parley-mediation/parley/web"
 )
 
 func get(t *testing.T, url, token string) (int, string) {
@@ -158,7 +158,7 @@ func normalize(body string, idsAsked ...string) string {
 	for _, id := range idsAsked {
 		body = strings.ReplaceAll(body, id, "ID")
 	}
-	var p web.Problem
+	var p api.Problem
 	if json.Unmarshal([]byte(body), &p) == nil && p.Type != "" {
 		p.RequestID = ""
 		b, _ := json.Marshal(p)

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/caseload"
 	"github.com/parley-mediation/parley/cases"
@@ -146,10 +147,10 @@ func (a *API) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(withRequestID, securityHeaders, a.observe)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r, Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
+		writeProblem(w, r, api.Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r, Problem{Type: "method-not-allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed})
+		writeProblem(w, r, api.Problem{Type: "method-not-allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed})
 	})
 
 	r.Get("/healthz", a.healthz)
@@ -221,25 +222,25 @@ func (a *API) routes() chi.Router {
 }
 
 func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, api.Status{Status: "ok"})
 }
 
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	if a.ready != nil {
 		if err := a.ready(r.Context()); err != nil {
 			a.log.WarnContext(r.Context(), "not ready", slog.String("error", err.Error()))
-			writeProblem(w, r, Problem{Type: "not-ready", Title: "A backing service is unreachable", Status: http.StatusServiceUnavailable})
+			writeProblem(w, r, api.Problem{Type: "not-ready", Title: "A backing service is unreachable", Status: http.StatusServiceUnavailable})
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, api.Status{Status: "ready"})
 }
 
 func (a *API) page(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		b, err := staticFiles.ReadFile(name)
 		if err != nil {
-			writeProblem(w, r, Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
+			writeProblem(w, r, api.Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -284,12 +285,12 @@ func (a *API) staticFile(w http.ResponseWriter, r *http.Request) {
 func (a *API) serveStatic(w http.ResponseWriter, r *http.Request, dir, name string) {
 	dot := strings.LastIndexByte(name, '.')
 	if dot < 0 || staticTypes[name[dot:]] == "" || strings.ContainsAny(name, "/\\") {
-		writeProblem(w, r, Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
+		writeProblem(w, r, api.Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
 		return
 	}
 	b, err := staticFiles.ReadFile(dir + name)
 	if err != nil {
-		writeProblem(w, r, Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
+		writeProblem(w, r, api.Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
 		return
 	}
 	w.Header().Set("Content-Type", staticTypes[name[dot:]])

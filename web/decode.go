@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/fault"
 )
 
@@ -64,7 +65,10 @@ func jsonFault(err error) error {
 	return fault.Invalid("body", "not valid JSON")
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON answers with v, one of package api's types: the compiler keeps
+// a stored record (an account with its password hash, a document record
+// with its keys) out of every answer.
+func writeJSON(w http.ResponseWriter, status int, v api.Body) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

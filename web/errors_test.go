@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
@@ -21,7 +22,7 @@ import (
 )
 
 // rawPost sends body as-is and returns the status and decoded problem.
-func rawPost(t *testing.T, url, token, body string, header map[string]string) (int, web.Problem, http.Header) {
+func rawPost(t *testing.T, url, token, body string, header map[string]string) (int, api.Problem, http.Header) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -36,7 +37,7 @@ func rawPost(t *testing.T, url, token, body string, header map[string]string) (i
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	var p web.Problem
+	var p api.Problem
 	if res.StatusCode >= 400 {
 		if ct := res.Header.Get("Content-Type"); ct != "application/problem+json" {
 			t.Errorf("error answer has Content-Type %q, want application/problem+json", ct)

@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/evaluation"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
-	"github.com/parley-mediation/parley/vault/export"
 )
 
 // linkCase is what the test set up for one case, and what only the test
@@ -152,8 +153,8 @@ func TestRecordsCannotLinkExportRows(t *testing.T) {
 	}
 
 	var buf bytes.Buffer
-	if _, err := rec.Export(ctx, map[string]any{"from": time.Now().UTC().AddDate(0, 0, -2).Format(time.DateOnly),
-		"to": time.Now().UTC().AddDate(0, 0, 2).Format(time.DateOnly), "k": k}, &buf); err != nil {
+	if _, err := rec.Export(ctx, api.ExportRequest{From: time.Now().UTC().AddDate(0, 0, -2).Format(time.DateOnly),
+		To: time.Now().UTC().AddDate(0, 0, 2).Format(time.DateOnly), K: k}, &buf); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := csv.NewReader(&buf).ReadAll()
@@ -195,8 +196,8 @@ func TestRecordsCannotLinkExportRows(t *testing.T) {
 		}
 		releasedMeans++
 		for _, lc := range all {
-			if strings.Join(lc.means, ",") == strings.Join(means, ",") && lc.responses < export.MinSurveyResponses {
-				t.Errorf("row %v releases the survey means of a case with %d response(s) (minimum %d)", row, lc.responses, export.MinSurveyResponses)
+			if strings.Join(lc.means, ",") == strings.Join(means, ",") && lc.responses < evaluation.MinSurveyResponses {
+				t.Errorf("row %v releases the survey means of a case with %d response(s) (minimum %d)", row, lc.responses, evaluation.MinSurveyResponses)
 			}
 		}
 	}

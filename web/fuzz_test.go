@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/fault"
 )
 
@@ -49,7 +50,7 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body, ct string) {
 		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
 		r.Header.Set("Content-Type", ct)
-		var req createCaseRequest
+		var req api.CreateCaseRequest
 		err := decodeJSON(httptest.NewRecorder(), r, &req)
 		if err == nil {
 			return

@@ -9,27 +9,14 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/policy"
 )
 
-type loginRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-}
-
-// SessionResponse answers a sign-in or an invite redemption. The token is
-// for the CLI (bearer); the browser uses the cookie set alongside it.
-type SessionResponse struct {
-	Token   string          `json:"token"`
-	Expires time.Time       `json:"expires"`
-	Account account.Account `json:"account"`
-	CaseID  string          `json:"caseId,omitempty"`
-}
-
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
-	var req loginRequest
+	var req api.LoginRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -45,7 +32,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	a.auditEvent(r, audit.Event{Type: "account.login", Actor: acct.ID})
 	a.setSessionCookie(w, token, sess.Expires)
-	writeJSON(w, http.StatusOK, SessionResponse{Token: token, Expires: sess.Expires, Account: acct.Public()})
+	writeJSON(w, http.StatusOK, api.SessionResponse{Token: token, Expires: sess.Expires, Account: acct.View()})
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
@@ -70,7 +57,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) me(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
-	writeJSON(w, http.StatusOK, actor.Public())
+	writeJSON(w, http.StatusOK, actor.View())
 }
 
 // authorize asks policy about a server-wide action and audits a refusal.
@@ -93,15 +80,8 @@ func (a *API) auditEvent(r *http.Request, ev audit.Event) {
 	}
 }
 
-type createAccountRequest struct {
-	Email    string      `json:"email"`
-	Name     string      `json:"name"`
-	Role     policy.Role `json:"role"`
-	Password string      `json:"password"`
-}
-
 func (a *API) createAccount(w http.ResponseWriter, r *http.Request) {
-	var req createAccountRequest
+	var req api.CreateAccountRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -110,12 +90,12 @@ func (a *API) createAccount(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if req.Role == policy.RoleParticipant {
+	if req.Role == api.RoleParticipant {
 		a.writeError(w, r, fault.Invalid("role", "participants join cases by invite"))
 		return
 	}
 	actor, _ := actorFrom(r.Context())
-	acct, err := a.accounts.Create(r.Context(), account.NewAccount{Email: req.Email, Name: req.Name, Role: req.Role,
+	acct, err := a.accounts.Create(r.Context(), account.NewAccount{Email: req.Email, Name: req.Name, Role: policy.Role(req.Role),
 		Password: req.Password, Creator: &actor})
 	if err != nil {
 		a.writeError(w, r, err)
@@ -126,7 +106,7 @@ func (a *API) createAccount(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, acct.Public())
+	writeJSON(w, http.StatusCreated, acct.View())
 }
 
 // revokeSessions ends every open session of an account (a lost laptop, a
@@ -162,7 +142,7 @@ func (a *API) listAccounts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if list == nil {
-		list = []account.Account{}
+		list = []api.Account{}
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, api.List[api.Account](list))
 }

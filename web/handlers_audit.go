@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -39,11 +39,6 @@ func (a *API) auditKey(w http.ResponseWriter, r *http.Request) {
 // maxAuditPage bounds one page of entries.
 const maxAuditPage = 1000
 
-type auditEntry struct {
-	Index int64       `json:"index"`
-	Event audit.Event `json:"event"`
-}
-
 func (a *API) auditEntries(w http.ResponseWriter, r *http.Request) {
 	if err := a.authorize(r, policy.AuditRead); err != nil {
 		a.writeError(w, r, err)
@@ -60,16 +55,16 @@ func (a *API) auditEntries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	size := a.audit.Size()
-	out := []auditEntry{}
+	out := []api.AuditEntry{}
 	for i := from; i < size && i < from+limit; i++ {
 		ev, err := a.audit.Entry(r.Context(), i)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
 		}
-		out = append(out, auditEntry{Index: i, Event: ev})
+		out = append(out, api.AuditEntry{Index: i, Event: api.AuditEvent(ev)})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"size": size, "entries": out})
+	writeJSON(w, http.StatusOK, api.AuditEntries{Size: size, Entries: out})
 }
 
 func queryInt(r *http.Request, name string, def int64) (int64, error) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -21,18 +22,11 @@ func (a *API) listCases(w http.ResponseWriter, r *http.Request) {
 	if list == nil {
 		list = []cases.Listed{}
 	}
-	writeJSON(w, http.StatusOK, list)
-}
-
-type createCaseRequest struct {
-	Title          string   `json:"title"`
-	Type           string   `json:"type"`
-	ReferralSource string   `json:"referralSource"`
-	Sides          []string `json:"sides"`
+	writeJSON(w, http.StatusOK, api.List[api.Listed](list))
 }
 
 func (a *API) createCase(w http.ResponseWriter, r *http.Request) {
-	var req createCaseRequest
+	var req api.CreateCaseRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -45,7 +39,7 @@ func (a *API) createCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/cases/"+c.ID)
-	writeJSON(w, http.StatusCreated, c)
+	writeJSON(w, http.StatusCreated, c.View())
 }
 
 func (a *API) getCase(w http.ResponseWriter, r *http.Request) {
@@ -55,7 +49,7 @@ func (a *API) getCase(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	writeJSON(w, http.StatusOK, c.View())
 }
 
 func (a *API) caseSummary(w http.ResponseWriter, r *http.Request) {
@@ -82,7 +76,7 @@ func caseChange[T any](a *API, change func(r *http.Request, req *T) (*cases.Case
 			a.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, a.caseView(r, c))
+		writeJSON(w, http.StatusOK, a.caseView(r, c).View())
 	}
 }
 
@@ -100,38 +94,15 @@ func (a *API) caseView(r *http.Request, c *cases.Case) *cases.Case {
 	return &cases.Case{ID: c.ID, Type: c.Type, Stage: c.Stage, Created: c.Created, Closed: c.Closed}
 }
 
-// stageRequest moves a case to another stage. Note is seen by the case's
-// mediators only (cases.Case.ForViewer); participants see the change.
-type stageRequest struct {
-	Stage cases.Stage `json:"stage"`
-	Note  string      `json:"note"`
-}
-
-type textRequest struct {
-	Kind cases.ObjectiveKind `json:"kind"`
-	Text string              `json:"text"`
-}
-
-type recuseRequest struct {
-	MediatorID string `json:"mediatorId"`
-	Reason     string `json:"reason"`
-}
-
-type addMediatorRequest struct {
-	AccountID string `json:"accountId"`
-}
-
-type emptyRequest struct{}
-
 func (a *API) setStage(w http.ResponseWriter, r *http.Request) {
-	caseChange(a, func(r *http.Request, req *stageRequest) (*cases.Case, error) {
+	caseChange(a, func(r *http.Request, req *api.StageRequest) (*cases.Case, error) {
 		actor, _ := actorFrom(r.Context())
 		return a.cases.SetStage(r.Context(), actor, chi.URLParam(r, "caseID"), req.Stage, req.Note)
 	})(w, r)
 }
 
 func (a *API) addObjective(w http.ResponseWriter, r *http.Request) {
-	caseChange(a, func(r *http.Request, req *textRequest) (*cases.Case, error) {
+	caseChange(a, func(r *http.Request, req *api.TextRequest) (*cases.Case, error) {
 		actor, _ := actorFrom(r.Context())
 		if req.Kind == "" {
 			req.Kind = cases.KindObjective
@@ -141,57 +112,35 @@ func (a *API) addObjective(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) disclose(w http.ResponseWriter, r *http.Request) {
-	caseChange(a, func(r *http.Request, req *textRequest) (*cases.Case, error) {
+	caseChange(a, func(r *http.Request, req *api.TextRequest) (*cases.Case, error) {
 		actor, _ := actorFrom(r.Context())
 		return a.cases.Disclose(r.Context(), actor, chi.URLParam(r, "caseID"), req.Text)
 	})(w, r)
 }
 
 func (a *API) acknowledge(w http.ResponseWriter, r *http.Request) {
-	caseChange(a, func(r *http.Request, _ *emptyRequest) (*cases.Case, error) {
+	caseChange(a, func(r *http.Request, _ *api.EmptyRequest) (*cases.Case, error) {
 		actor, _ := actorFrom(r.Context())
 		return a.cases.Acknowledge(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "disclosureID"))
 	})(w, r)
 }
 
 func (a *API) recuse(w http.ResponseWriter, r *http.Request) {
-	caseChange(a, func(r *http.Request, req *recuseRequest) (*cases.Case, error) {
+	caseChange(a, func(r *http.Request, req *api.RecuseRequest) (*cases.Case, error) {
 		actor, _ := actorFrom(r.Context())
 		return a.cases.Recuse(r.Context(), actor, chi.URLParam(r, "caseID"), req.MediatorID, req.Reason)
 	})(w, r)
 }
 
 func (a *API) addMediator(w http.ResponseWriter, r *http.Request) {
-	caseChange(a, func(r *http.Request, req *addMediatorRequest) (*cases.Case, error) {
+	caseChange(a, func(r *http.Request, req *api.AddMediatorRequest) (*cases.Case, error) {
 		actor, _ := actorFrom(r.Context())
 		return a.cases.AddMediator(r.Context(), actor, chi.URLParam(r, "caseID"), req.AccountID)
 	})(w, r)
 }
 
-type inviteRequest struct {
-	Role       cases.ParticipantRole `json:"role"`
-	Side       string                `json:"side"`
-	Name       string                `json:"name"`
-	Email      string                `json:"email"`
-	TTLSeconds int64                 `json:"ttlSeconds"`
-}
-
-// InviteResponse carries the link once; the server keeps only its hash.
-type InviteResponse struct {
-	Link    string                `json:"link"`
-	Token   string                `json:"token"`
-	Expires time.Time             `json:"expires"`
-	Role    cases.ParticipantRole `json:"role"`
-	Side    string                `json:"side,omitempty"`
-	// Mailed: the link was queued to the email address given, for a real
-	// mail server (not the development outbox). MailWarning says when it
-	// could not be queued.
-	Mailed      bool   `json:"mailed"`
-	MailWarning string `json:"mailWarning,omitempty"`
-}
-
 func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
-	var req inviteRequest
+	var req api.InviteRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -203,7 +152,7 @@ func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	out := InviteResponse{Link: a.InviteLink(inv.Token), Token: inv.Token, Expires: inv.Expires, Role: inv.Role, Side: inv.Side}
+	out := api.InviteResponse{Link: a.InviteLink(inv.Token), Token: inv.Token, Expires: inv.Expires, Role: inv.Role, Side: inv.Side}
 	if email := strings.TrimSpace(req.Email); email != "" {
 		out.Mailed, err = a.schedule.MailInvite(r.Context(), chi.URLParam(r, "caseID"), email, out.Link, inv.Expires)
 		if err != nil {
@@ -214,12 +163,8 @@ func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, out)
 }
 
-type redeemRequest struct {
-	Token string `json:"token"`
-}
-
 func (a *API) redeemInvite(w http.ResponseWriter, r *http.Request) {
-	var req redeemRequest
+	var req api.RedeemRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -230,5 +175,5 @@ func (a *API) redeemInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.setSessionCookie(w, j.Token, j.Session.Expires)
-	writeJSON(w, http.StatusOK, SessionResponse{Token: j.Token, Expires: j.Session.Expires, Account: j.Account.Public(), CaseID: j.CaseID})
+	writeJSON(w, http.StatusOK, api.SessionResponse{Token: j.Token, Expires: j.Session.Expires, Account: j.Account.View(), CaseID: j.CaseID})
 }

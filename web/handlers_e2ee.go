@@ -5,6 +5,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/keydir"
 )
 
@@ -31,19 +32,9 @@ func (a *API) e2eeRoutes(r chi.Router) {
 	r.Post("/carries/{carryID}/consent", a.consentCarry)
 }
 
-// RecordRequest carries one protocol object (base64 in JSON).
-type RecordRequest struct {
-	Record []byte `json:"record"`
-}
-
-// ConsentRequest is an author's consent to a carry.
-type ConsentRequest struct {
-	Hash string `json:"hash"`
-}
-
 func (a *API) keydirReady(w http.ResponseWriter, r *http.Request) bool {
 	if a.keydir == nil {
-		writeProblem(w, r, Problem{Type: "unavailable", Title: "End-to-end encryption is not configured on this node", Status: http.StatusServiceUnavailable})
+		writeProblem(w, r, api.Problem{Type: "unavailable", Title: "End-to-end encryption is not configured on this node", Status: http.StatusServiceUnavailable})
 		return false
 	}
 	return true
@@ -68,7 +59,7 @@ func (a *API) proven(w http.ResponseWriter, r *http.Request, status int, call fu
 }
 
 func (a *API) record(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	var req RecordRequest
+	var req api.RecordRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return nil, false
@@ -135,7 +126,7 @@ func (a *API) proposeCarry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor, _ := actorFrom(r.Context())
-	var req keydir.CarryRequest
+	var req api.CarryRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -145,7 +136,7 @@ func (a *API) proposeCarry(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, cr)
+	writeJSON(w, http.StatusCreated, cr.View())
 }
 
 func (a *API) consentCarry(w http.ResponseWriter, r *http.Request) {
@@ -153,7 +144,7 @@ func (a *API) consentCarry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor, _ := actorFrom(r.Context())
-	var req ConsentRequest
+	var req api.ConsentRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -163,5 +154,5 @@ func (a *API) consentCarry(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, cr)
+	writeJSON(w, http.StatusOK, cr.View())
 }

@@ -10,34 +10,16 @@ import (
 	"filippo.io/age"
 	"github.com/go-chi/chi/v5"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/evaluation"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/policy"
-	"github.com/parley-mediation/parley/vault/export"
 )
 
-type outcomeRequest struct {
-	Result   cases.OutcomeResult `json:"result"`
-	Sessions int                 `json:"sessions"`
-	Hours    float64             `json:"hours"`
-}
-
-// OutcomeResponse carries the survey links, shown once to the mediator to
-// hand to each party and lawyer.
-type OutcomeResponse struct {
-	Case    *cases.Case  `json:"case"`
-	Surveys []SurveyLink `json:"surveys"`
-}
-
-// SurveyLink is one participant's single-use survey link.
-type SurveyLink struct {
-	Name string `json:"name"`
-	Link string `json:"link"`
-}
-
 func (a *API) recordOutcome(w http.ResponseWriter, r *http.Request) {
-	var req outcomeRequest
+	var req api.OutcomeRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -53,23 +35,18 @@ func (a *API) recordOutcome(w http.ResponseWriter, r *http.Request) {
 			a.log.WarnContext(r.Context(), "survey mail", "error", err.Error())
 		}
 	}
-	out := OutcomeResponse{Case: c, Surveys: []SurveyLink{}}
+	view := c.View()
+	out := api.OutcomeResponse{Case: &view, Surveys: []api.SurveyLink{}}
 	for _, l := range links {
-		out.Surveys = append(out.Surveys, SurveyLink{Name: l.Name, Link: a.publicURL + "/survey#" + l.Token})
+		out.Surveys = append(out.Surveys, api.SurveyLink{Name: l.Name, Link: a.publicURL + "/survey#" + l.Token})
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-type surveyRequest struct {
-	Token   string         `json:"token"`
-	Scores  map[string]int `json:"scores"`
-	Comment string         `json:"comment"`
 }
 
 // submitSurvey needs no session: the single-use token is the capability,
 // and nothing links the answer to the person.
 func (a *API) submitSurvey(w http.ResponseWriter, r *http.Request) {
-	var req surveyRequest
+	var req api.SurveyRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -82,30 +59,18 @@ func (a *API) submitSurvey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) surveyQuestions(w http.ResponseWriter, r *http.Request) {
-	type q struct {
-		ID   string `json:"id"`
-		Text string `json:"text"`
-	}
-	var out []q
+	var out api.List[api.SurveyQuestion]
 	for _, it := range cases.SurveyItems {
-		out = append(out, q{ID: it, Text: cases.SurveyItemText[it]})
+		out = append(out, api.SurveyQuestion{ID: it, Text: cases.SurveyItemText[it]})
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-type exportRequest struct {
-	From         string `json:"from"` // YYYY-MM-DD
-	To           string `json:"to"`   // YYYY-MM-DD, exclusive
-	Format       string `json:"format"`
-	AgeRecipient string `json:"ageRecipient"`
-	K            int    `json:"k"`
 }
 
 // runExport answers with the export file itself; the report travels in
 // X-Parley-Export-* headers. The file is built in memory (a program's
 // export is megabytes) so its hash is known before the first byte is sent.
 func (a *API) runExport(w http.ResponseWriter, r *http.Request) {
-	var req exportRequest
+	var req api.ExportRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -132,7 +97,7 @@ func (a *API) runExport(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fault.Invalid("k", "between 2 and 1000"))
 		return
 	}
-	opts := export.Options{From: from, To: to, K: req.K, Format: req.Format}
+	opts := evaluation.Options{From: from, To: to, K: req.K, Format: req.Format}
 	if req.AgeRecipient != "" {
 		rcp, err := age.ParseX25519Recipient(strings.TrimSpace(req.AgeRecipient))
 		if err != nil {
@@ -142,11 +107,11 @@ func (a *API) runExport(w http.ResponseWriter, r *http.Request) {
 		opts.Recipient = rcp
 	}
 	var buf bytes.Buffer
-	var src export.Source = a.cases
+	var src evaluation.Source = a.cases
 	if a.schedule != nil {
 		src = evaluationSource{a.cases, a.schedule}
 	}
-	rep, err := export.Run(r.Context(), src, &buf, opts)
+	rep, err := evaluation.Run(r.Context(), src, &buf, opts)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -161,12 +126,12 @@ func (a *API) runExport(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", map[bool]string{true: "application/octet-stream", false: "text/csv; charset=utf-8"}[rep.Encrypted || rep.Format == "jsonl"])
-	h.Set("X-Parley-Export-Rows", fmt.Sprint(rep.Rows))
-	h.Set("X-Parley-Export-Suppressed", fmt.Sprint(rep.Suppressed))
-	h.Set("X-Parley-Export-Generalized", fmt.Sprint(sum(rep.Generalized)))
-	h.Set("X-Parley-Export-Comments-Dropped", fmt.Sprint(rep.CommentsDropped))
-	h.Set("X-Parley-Export-K", fmt.Sprint(rep.K))
-	h.Set("X-Parley-Export-Sha256", rep.SHA256)
+	h.Set(api.ExportRowsHeader, fmt.Sprint(rep.Rows))
+	h.Set(api.ExportSuppressedHeader, fmt.Sprint(rep.Suppressed))
+	h.Set(api.ExportGeneralizedHeader, fmt.Sprint(sum(rep.Generalized)))
+	h.Set(api.ExportCommentsDroppedHeader, fmt.Sprint(rep.CommentsDropped))
+	h.Set(api.ExportKHeader, fmt.Sprint(rep.K))
+	h.Set(api.ExportSHA256Header, rep.SHA256)
 	h.Set("Cache-Control", "no-store")
 	w.Write(buf.Bytes())
 }
@@ -190,5 +155,5 @@ func (a *API) exportDictionary(w http.ResponseWriter, r *http.Request) {
 		format = "csv"
 	}
 	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
-	w.Write([]byte(export.Dictionary(int(k), format)))
+	w.Write([]byte(evaluation.Dictionary(int(k), format)))
 }

@@ -93,7 +93,7 @@ func (a *API) caseProposals(w http.ResponseWriter, r *http.Request) {
 	for i, p := range list {
 		out[i] = proposalView(caseID, p)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, api.List[api.Proposal](out))
 }
 
 func (a *API) pendingProposals(w http.ResponseWriter, r *http.Request) {
@@ -107,5 +107,5 @@ func (a *API) pendingProposals(w http.ResponseWriter, r *http.Request) {
 	for i, p := range list {
 		out[i] = proposalView(p.CaseID, p.Proposal)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, api.List[api.Proposal](out))
 }

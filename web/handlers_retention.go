@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
@@ -45,7 +46,7 @@ func (a *API) caseHoldRoutes(r chi.Router) {
 
 func (a *API) retentionReady(w http.ResponseWriter, r *http.Request) bool {
 	if a.retention == nil {
-		writeProblem(w, r, Problem{Type: "unavailable", Title: "Retention is not configured on this node", Status: http.StatusServiceUnavailable})
+		writeProblem(w, r, api.Problem{Type: "unavailable", Title: "Retention is not configured on this node", Status: http.StatusServiceUnavailable})
 		return false
 	}
 	return true
@@ -54,14 +55,14 @@ func (a *API) retentionReady(w http.ResponseWriter, r *http.Request) bool {
 // writeRetentionError adds "held" (409) to writeError's table.
 func (a *API) writeRetentionError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, objstore.ErrHeld) {
-		writeProblem(w, r, Problem{Type: "held", Title: "Under legal hold", Status: http.StatusConflict, Detail: err.Error()})
+		writeProblem(w, r, api.Problem{Type: "held", Title: "Under legal hold", Status: http.StatusConflict, Detail: err.Error()})
 		return
 	}
 	a.writeError(w, r, err)
 }
 
-// retentionCall runs one retention call and answers with its result.
-func retentionCall[T any](a *API, w http.ResponseWriter, r *http.Request, status int, f func() (T, error)) {
+// retentionCall runs one retention call and answers with its result's view.
+func retentionCall[T any, B api.Body](a *API, w http.ResponseWriter, r *http.Request, status int, f func() (T, error), view func(T) B) {
 	if !a.retentionReady(w, r) {
 		return
 	}
@@ -70,28 +71,23 @@ func retentionCall[T any](a *API, w http.ResponseWriter, r *http.Request, status
 		a.writeRetentionError(w, r, err)
 		return
 	}
-	writeJSON(w, status, v)
+	writeJSON(w, status, view(v))
 }
 
 func (a *API) getSchedule(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
-	retentionCall(a, w, r, http.StatusOK, func() (retention.StoredSchedule, error) { return a.retention.Schedule(r.Context(), actor) })
+	retentionCall(a, w, r, http.StatusOK, func() (retention.StoredSchedule, error) { return a.retention.Schedule(r.Context(), actor) }, storedScheduleView)
 }
 
 func (a *API) scheduleHistory(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
 	retentionCall(a, w, r, http.StatusOK, func() ([]retention.StoredSchedule, error) {
 		return a.retention.ScheduleHistory(r.Context(), actor)
-	})
-}
-
-type ruleRequest struct {
-	Trigger string `json:"trigger"`
-	Period  string `json:"period"` // "30d", "6y"
+	}, func(l []retention.StoredSchedule) api.List[api.StoredSchedule] { return listOf(l, storedScheduleView) })
 }
 
 func (a *API) setScheduleRule(w http.ResponseWriter, r *http.Request) {
-	var req ruleRequest
+	var req api.RuleRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -102,17 +98,13 @@ func (a *API) setScheduleRule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor, _ := actorFrom(r.Context())
-	rule := policy.RetentionRule{Class: chi.URLParam(r, "class"), Trigger: policy.Trigger(req.Trigger), Days: days}
-	retentionCall(a, w, r, http.StatusOK, func() (retention.StoredSchedule, error) { return a.retention.SetRule(r.Context(), actor, rule) })
+	rule := policy.RetentionRule{Class: chi.URLParam(r, "class"), Trigger: req.Trigger, Days: days}
+	retentionCall(a, w, r, http.StatusOK, func() (retention.StoredSchedule, error) { return a.retention.SetRule(r.Context(), actor, rule) }, storedScheduleView)
 }
 
 func (a *API) listPlans(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
-	retentionCall(a, w, r, http.StatusOK, func() ([]retention.Plan, error) { return a.retention.Plans(r.Context(), actor) })
-}
-
-type planRequest struct {
-	AsOf string `json:"asOf,omitempty"` // RFC 3339 or YYYY-MM-DD; empty: now
+	retentionCall(a, w, r, http.StatusOK, func() ([]retention.Plan, error) { return a.retention.Plans(r.Context(), actor) }, func(l []retention.Plan) api.List[api.Plan] { return listOf(l, planView) })
 }
 
 // ParseAsOf reads a plan's as-of date: RFC 3339, or a day (its end, UTC).
@@ -132,7 +124,7 @@ func ParseAsOf(s string) (time.Time, error) {
 }
 
 func (a *API) makePlan(w http.ResponseWriter, r *http.Request) {
-	var req planRequest
+	var req api.PlanRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -146,14 +138,14 @@ func (a *API) makePlan(w http.ResponseWriter, r *http.Request) {
 		asOf = time.Time{} // today: as of now
 	}
 	actor, _ := actorFrom(r.Context())
-	retentionCall(a, w, r, http.StatusCreated, func() (retention.Plan, error) { return a.retention.MakePlan(r.Context(), actor, asOf) })
+	retentionCall(a, w, r, http.StatusCreated, func() (retention.Plan, error) { return a.retention.MakePlan(r.Context(), actor, asOf) }, planView)
 }
 
 func (a *API) getPlan(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
 	retentionCall(a, w, r, http.StatusOK, func() (retention.Plan, error) {
 		return a.retention.GetPlan(r.Context(), actor, chi.URLParam(r, "planID"))
-	})
+	}, planView)
 }
 
 func (a *API) planRecords(w http.ResponseWriter, r *http.Request) {
@@ -169,21 +161,21 @@ func (a *API) planRecords(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
 	retentionCall(a, w, r, http.StatusOK, func() ([]retention.Item, error) {
 		return a.retention.PlanPage(r.Context(), actor, chi.URLParam(r, "planID"), page)
-	})
+	}, func(l []retention.Item) api.List[api.Item] { return listOf(l, itemView) })
 }
 
 func (a *API) approvePlan(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
 	retentionCall(a, w, r, http.StatusOK, func() (retention.Plan, error) {
 		return a.retention.Approve(r.Context(), actor, chi.URLParam(r, "planID"))
-	})
+	}, planView)
 }
 
 func (a *API) applyPlan(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
 	retentionCall(a, w, r, http.StatusOK, func() (retention.Progress, error) {
 		return a.retention.Apply(r.Context(), actor, chi.URLParam(r, "planID"))
-	})
+	}, progressView)
 }
 
 func (a *API) getCertificate(w http.ResponseWriter, r *http.Request) {
@@ -205,32 +197,28 @@ func (a *API) listHolds(w http.ResponseWriter, r *http.Request) {
 	all := r.URL.Query().Get("all") == "true"
 	retentionCall(a, w, r, http.StatusOK, func() ([]retention.Hold, error) {
 		return a.retention.Holds(r.Context(), actor, chi.URLParam(r, "caseID"), all)
-	})
+	}, func(l []retention.Hold) api.List[api.Hold] { return l })
 }
 
 func (a *API) placeHold(w http.ResponseWriter, r *http.Request) {
-	var req retention.NewHold
+	var req api.NewHold
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	req.Case = chi.URLParam(r, "caseID")
 	actor, _ := actorFrom(r.Context())
-	retentionCall(a, w, r, http.StatusCreated, func() (retention.Hold, error) { return a.retention.PlaceHold(r.Context(), actor, req) })
-}
-
-type releaseRequest struct {
-	Reason string `json:"reason"`
+	retentionCall(a, w, r, http.StatusCreated, func() (api.Hold, error) { return a.retention.PlaceHold(r.Context(), actor, req) }, func(h api.Hold) api.Hold { return h })
 }
 
 func (a *API) releaseHold(w http.ResponseWriter, r *http.Request) {
-	var req releaseRequest
+	var req api.ReleaseRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	actor, _ := actorFrom(r.Context())
-	retentionCall(a, w, r, http.StatusOK, func() (retention.Hold, error) {
+	retentionCall(a, w, r, http.StatusOK, func() (api.Hold, error) {
 		return a.retention.ReleaseHold(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "holdID"), req.Reason)
-	})
+	}, func(h api.Hold) api.Hold { return h })
 }

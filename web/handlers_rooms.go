@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/messaging"
@@ -26,18 +27,11 @@ func (a *API) listRooms(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rooms)
+	writeJSON(w, http.StatusOK, api.List[api.RoomView](rooms))
 }
 
 // maxHistoryPage bounds one page of room history.
 const maxHistoryPage = 500
-
-// HistoryPage is one page of a room's messages.
-type HistoryPage struct {
-	Messages []messaging.Message `json:"messages"`
-	// Next is the position to ask from for the following page.
-	Next messaging.Position `json:"next"`
-}
 
 func (a *API) roomHistory(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
@@ -65,7 +59,7 @@ func (a *API) roomHistory(w http.ResponseWriter, r *http.Request) {
 	if msgs == nil {
 		msgs = []messaging.Message{}
 	}
-	writeJSON(w, http.StatusOK, HistoryPage{Messages: msgs, Next: next})
+	writeJSON(w, http.StatusOK, api.HistoryPage{Messages: msgs, Next: next})
 }
 
 // upgrader: no compression (payloads are ciphertext, and compressing
@@ -97,7 +91,7 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	token, _ := sessionToken(r)
-	a.messaging.ServeConn(a.sockets, ws, messaging.ConnOptions{
+	serveSocket(a.sockets, a.messaging, ws, socketOptions{
 		User: actor.ID, Auth: a.caucus.Authorizer(actor, caseID), Watch: caucus.CaseTopic(caseID), Queue: a.wsQueue,
 		SessionTopics: []string{a.accounts.SessionTopic(token), account.AccountTopic(actor.ID)},
 		SessionValid: func(ctx context.Context) bool {

@@ -56,7 +56,7 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
 	for i := range list {
 		out = append(out, sessionView(&list[i], manager))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, api.List[api.Session](out))
 }
 
 // sessionResult answers a change: the session, and (when the session was
@@ -137,11 +137,11 @@ func (a *API) caseMail(w http.ResponseWriter, r *http.Request) {
 	for i := range list {
 		out = append(out, mailView(&list[i], dev))
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, api.List[api.MailMessage](out))
 }
 
 func (a *API) resendMail(w http.ResponseWriter, r *http.Request) {
-	var req emptyRequest
+	var req api.EmptyRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/vault"
 )
@@ -34,10 +35,8 @@ import (
 // cut short, so no client can mistake a partial body for the document, and
 // Repr-Digest carries the SHA-256 for clients to check the whole.
 const (
-	// DocumentNameHeader carries a document's name, percent-encoded.
-	DocumentNameHeader = "Parley-Document-Name"
-	// DocumentVersionHeader names the version a download serves.
-	DocumentVersionHeader = "Parley-Document-Version"
+	DocumentNameHeader    = api.DocumentNameHeader
+	DocumentVersionHeader = api.DocumentVersionHeader
 )
 
 func (a *API) vaultRoutes(r chi.Router) {
@@ -53,7 +52,7 @@ func (a *API) vaultRoutes(r chi.Router) {
 // vaultReady answers 503 on a node assembled without a vault.
 func (a *API) vaultReady(w http.ResponseWriter, r *http.Request) bool {
 	if a.vault == nil {
-		writeProblem(w, r, Problem{Type: "unavailable", Title: "The document vault is not configured on this node", Status: http.StatusServiceUnavailable})
+		writeProblem(w, r, api.Problem{Type: "unavailable", Title: "The document vault is not configured on this node", Status: http.StatusServiceUnavailable})
 		return false
 	}
 	return true
@@ -64,7 +63,7 @@ func (a *API) writeVaultError(w http.ResponseWriter, r *http.Request, err error)
 	if errors.Is(err, vault.ErrIntegrity) {
 		a.log.ErrorContext(r.Context(), "document integrity failure", slog.String("request_id", requestID(r.Context())),
 			slog.String("document", chi.URLParam(r, "docID")), slog.String("error", err.Error()))
-		writeProblem(w, r, Problem{Type: "integrity-failure", Title: "The stored document failed its integrity check",
+		writeProblem(w, r, api.Problem{Type: "integrity-failure", Title: "The stored document failed its integrity check",
 			Status: http.StatusInternalServerError,
 			Detail: "It was altered, truncated or mixed up with another document in storage; the event is in the audit log."})
 		return
@@ -82,7 +81,7 @@ func (a *API) listDocuments(w http.ResponseWriter, r *http.Request) {
 		a.writeVaultError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, list)
+	writeJSON(w, http.StatusOK, listOf(list, documentView))
 }
 
 func (a *API) getDocument(w http.ResponseWriter, r *http.Request) {
@@ -95,7 +94,7 @@ func (a *API) getDocument(w http.ResponseWriter, r *http.Request) {
 		a.writeVaultError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, documentView(d))
 }
 
 // uploadBody checks the declared size against the limit before reading a
@@ -157,7 +156,7 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/cases/"+caseID+"/documents/"+d.ID)
-	writeJSON(w, http.StatusCreated, d)
+	writeJSON(w, http.StatusCreated, documentView(d))
 }
 
 func (a *API) uploadVersion(w http.ResponseWriter, r *http.Request) {
@@ -175,7 +174,7 @@ func (a *API) uploadVersion(w http.ResponseWriter, r *http.Request) {
 		a.uploadFailed(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, d)
+	writeJSON(w, http.StatusCreated, documentView(d))
 }
 
 // rangeError is an unsatisfiable Range header (416).
@@ -291,7 +290,7 @@ func (a *API) downloadDocument(w http.ResponseWriter, r *http.Request) {
 	var re *rangeError
 	if errors.As(err, &re) {
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", re.size))
-		writeProblem(w, r, Problem{Type: "range-not-satisfiable", Title: "Range not satisfiable", Status: http.StatusRequestedRangeNotSatisfiable})
+		writeProblem(w, r, api.Problem{Type: "range-not-satisfiable", Title: "Range not satisfiable", Status: http.StatusRequestedRangeNotSatisfiable})
 		return
 	}
 	if err != nil {
@@ -341,16 +340,11 @@ func (a *API) downloadDocument(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-type shareRequest struct {
-	Audience string `json:"audience"`
-	DryRun   bool   `json:"dryRun"`
-}
-
 func (a *API) shareDocument(w http.ResponseWriter, r *http.Request) {
 	if !a.vaultReady(w, r) {
 		return
 	}
-	var req shareRequest
+	var req api.ShareRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -375,18 +369,14 @@ func (a *API) shareDocument(w http.ResponseWriter, r *http.Request) {
 		a.writeVaultError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
-}
-
-type holdRequest struct {
-	On *bool `json:"on"`
+	writeJSON(w, http.StatusOK, shareView(res))
 }
 
 func (a *API) holdDocument(w http.ResponseWriter, r *http.Request) {
 	if !a.vaultReady(w, r) {
 		return
 	}
-	var req holdRequest
+	var req api.HoldRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -401,5 +391,5 @@ func (a *API) holdDocument(w http.ResponseWriter, r *http.Request) {
 		a.writeVaultError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, documentView(d))
 }

@@ -14,12 +14,12 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/policy"
-	"github.com/parley-mediation/parley/web"
 )
 
 // isolationCast is a case whose side A has said and filed things in its
@@ -190,7 +190,7 @@ func (k *isolationCast) request(t *testing.T, r route, path, token string) *http
 	}
 	req, _ := http.NewRequest(r.method, k.node.URL+path, body)
 	if name != "" {
-		req.Header.Set(web.DocumentNameHeader, name)
+		req.Header.Set(api.DocumentNameHeader, name)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
@@ -378,15 +378,15 @@ func TestIsolationWebSocket(t *testing.T) {
 			t.Fatal(err)
 		}
 		auditBefore := n.Audit.Size()
-		frames := []messaging.ClientFrame{
-			{T: "sub", Room: "caucus:A"},
-			{T: "sub", Room: "caucus:A", From: &messaging.Position{Epoch: 1, Offset: 0}},
-			{T: "pub", Room: "caucus:A", ID: "b-1", Body: []byte("injected")},
-			{T: "unsub", Room: "caucus:A"},
-			{T: "sub", Room: "mediators"},
-			{T: "pub", Room: "mediators", ID: "b-2", Body: []byte("injected")},
-			{T: "sub", Room: "caucus:a"},
-			{T: "sub", Room: "caucus:A "},
+		frames := []api.ClientFrame{
+			{Type: "sub", Room: "caucus:A"},
+			{Type: "sub", Room: "caucus:A", From: &messaging.Position{Epoch: 1, Offset: 0}},
+			{Type: "pub", Room: "caucus:A", ID: "b-1", Body: []byte("injected")},
+			{Type: "unsub", Room: "caucus:A"},
+			{Type: "sub", Room: "mediators"},
+			{Type: "pub", Room: "mediators", ID: "b-2", Body: []byte("injected")},
+			{Type: "sub", Room: "caucus:a"},
+			{Type: "sub", Room: "caucus:A "},
 		}
 		for _, f := range frames {
 			if err := ws.WriteJSON(f); err != nil {
@@ -395,7 +395,7 @@ func TestIsolationWebSocket(t *testing.T) {
 		}
 		// A control subscription that is allowed, so the reader knows when
 		// every refusal before it has been answered.
-		ws.WriteJSON(messaging.ClientFrame{T: "sub", Room: "joint"})
+		ws.WriteJSON(api.ClientFrame{Type: "sub", Room: "joint"})
 		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 		refusals := 0
 		for done := false; !done; {
@@ -408,17 +408,17 @@ func TestIsolationWebSocket(t *testing.T) {
 					t.Fatalf("%s received side A's %q over the socket", who, s)
 				}
 			}
-			var f messaging.ServerFrame
+			var f api.ServerFrame
 			if err := json.Unmarshal(data, &f); err != nil {
 				t.Fatal(err)
 			}
 			switch {
-			case f.T == "error" && (f.Code == "forbidden" || f.Code == "invalid"):
+			case f.Type == "error" && (f.Code == "forbidden" || f.Code == "invalid"):
 				refusals++
-			case f.T == "subscribed" && f.Room == "joint":
+			case f.Type == "subscribed" && f.Room == "joint":
 				done = true
-			case f.T == "subscribed" || f.T == "msgs" || f.T == "ack" || f.T == "reload":
-				t.Fatalf("%s got %s for %s", who, f.T, f.Room)
+			case f.Type == "subscribed" || f.Type == "msgs" || f.Type == "ack" || f.Type == "reload":
+				t.Fatalf("%s got %s for %s", who, f.Type, f.Room)
 			}
 		}
 		ws.Close()

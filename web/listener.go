@@ -7,6 +7,9 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
+
+	"github.com/parley-mediation/parley/api"
 )
 
 // ProblemListener wraps the listener an http.Server serves, so that the
@@ -15,7 +18,12 @@ import (
 // line or header it cannot parse — are problem+json like every other
 // error, not text/plain. net/http writes each such answer in one Write to
 // the connection, in a fixed shape (see errorHeaders); only a write of
-// exactly that shape is rewritten, and every other byte passes through.
+// exactly that shape, and only as the connection's first write, is
+// rewritten: every later write (a handler's answer, a document's bytes,
+// which a participant chooses) passes through untouched, so no content can
+// be mistaken for one of these answers. (net/http closes the connection
+// after such an answer; one that follows an earlier answer on a kept-alive
+// connection stays text/plain.)
 func ProblemListener(ln net.Listener) net.Listener { return problemListener{ln} }
 
 type problemListener struct{ net.Listener }
@@ -25,16 +33,24 @@ func (l problemListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return problemConn{c}, nil
+	return &problemConn{Conn: c}, nil
 }
 
-type problemConn struct{ net.Conn }
+// problemConn remembers whether anything was written yet (atomic: after a
+// WebSocket upgrade, writes may come from another goroutine).
+type problemConn struct {
+	net.Conn
+	wrote atomic.Bool
+}
 
 // errorHeaders is what net/http's conn.serve puts between the status line
 // and the body of the answers it writes itself.
 const errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
 
-func (c problemConn) Write(b []byte) (int, error) {
+func (c *problemConn) Write(b []byte) (int, error) {
+	if c.wrote.Swap(true) {
+		return c.Conn.Write(b)
+	}
 	if p, ok := rewriteServerError(b); ok {
 		if _, err := c.Conn.Write(p); err != nil {
 			return 0, err
@@ -59,7 +75,7 @@ func rewriteServerError(b []byte) ([]byte, bool) {
 	if err != nil || code < 400 || code > 599 {
 		return nil, false
 	}
-	p := Problem{Type: problemTypeBase + "bad-request", Title: "The request could not be read", Status: code,
+	p := api.Problem{Type: problemTypeBase + "bad-request", Title: "The request could not be read", Status: code,
 		Detail: string(b[i+len(errorHeaders):])}
 	if code == http.StatusRequestHeaderFieldsTooLarge {
 		p.Type = problemTypeBase + "headers-too-large"

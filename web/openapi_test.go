@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/parley-mediation/parley/api"
 )
 
 // TestOpenAPIMatchesRouter keeps openapi.yaml honest: every route the
@@ -69,4 +72,65 @@ func keys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestOpenAPISchemasMatchAPITypes keeps the document's schemas honest:
+// every property a schema names is a JSON member of the package api type
+// it describes, and every required property is one the type always
+// encodes (no omitempty). (The document describes the main answers, not
+// every member; the TypeScript declarations are generated from the types
+// themselves.)
+func TestOpenAPISchemasMatchAPITypes(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Type       string         `yaml:"type"`
+				Required   []string       `yaml:"required"`
+				Properties map[string]any `yaml:"properties"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	types := map[string]reflect.Type{
+		"RetentionRule": reflect.TypeFor[api.RetentionRule](), "Problem": reflect.TypeFor[api.Problem](),
+		"Account": reflect.TypeFor[api.Account](), "Session": reflect.TypeFor[api.SessionResponse](),
+		"Case": reflect.TypeFor[api.Case](), "CaseSummary": reflect.TypeFor[api.Summary](),
+		"CaseSession": reflect.TypeFor[api.Session](), "MailMessage": reflect.TypeFor[api.MailMessage](),
+		"Proposal": reflect.TypeFor[api.Proposal](),
+	}
+	checked := 0
+	for name, schema := range doc.Components.Schemas {
+		if schema.Type != "object" {
+			continue
+		}
+		typ, ok := types[name]
+		if !ok {
+			t.Errorf("schema %s: no package api type named for it here (add it)", name)
+			continue
+		}
+		members := map[string]bool{} // JSON name → always encoded
+		for f := range typ.Fields() {
+			jname, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if jname == "" || jname == "-" {
+				continue
+			}
+			members[jname] = !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero")
+		}
+		for prop := range schema.Properties {
+			if _, ok := members[prop]; !ok {
+				t.Errorf("schema %s: property %q is not a JSON member of api.%s", name, prop, typ.Name())
+			}
+			checked++
+		}
+		for _, req := range schema.Required {
+			if always, ok := members[req]; ok && !always {
+				t.Errorf("schema %s: %q is required but api.%s omits it when empty", name, req, typ.Name())
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d schema properties checked", checked)
+	}
 }

@@ -9,30 +9,14 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/fault"
 )
 
-// Problem is an RFC 9457 problem details object.
-type Problem struct {
-	Type      string       `json:"type"`
-	Title     string       `json:"title"`
-	Status    int          `json:"status"`
-	Detail    string       `json:"detail,omitempty"`
-	Instance  string       `json:"instance,omitempty"`
-	RequestID string       `json:"requestId,omitempty"`
-	Errors    []FieldError `json:"errors,omitempty"`
-}
-
-// FieldError names one wrong input field (an RFC 9457 extension member).
-type FieldError struct {
-	Field  string `json:"field"`
-	Detail string `json:"detail"`
-}
-
-const problemTypeBase = "urn:parley:problem:"
+const problemTypeBase = api.ProblemTypeBase
 
 // writeProblem answers with a problem+json body.
-func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
+func writeProblem(w http.ResponseWriter, r *http.Request, p api.Problem) {
 	p.Type = problemTypeBase + p.Type
 	p.Instance = r.URL.Path
 	p.RequestID = requestID(r.Context())
@@ -46,13 +30,13 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 // 500 whose body says nothing but the request id; the log has the cause.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ie, ok := fault.AsInvalid(err); ok {
-		writeProblem(w, r, Problem{Type: "invalid-input", Title: "Some input is not valid", Status: http.StatusBadRequest,
-			Detail: ie.Error(), Errors: []FieldError{{Field: ie.Field, Detail: ie.Detail}}})
+		writeProblem(w, r, api.Problem{Type: "invalid-input", Title: "Some input is not valid", Status: http.StatusBadRequest,
+			Detail: ie.Error(), Errors: []api.FieldError{{Field: ie.Field, Detail: ie.Detail}}})
 		return
 	}
 	if re, ok := fault.AsRateLimited(err); ok {
 		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(re.RetryAfter.Seconds()))))
-		writeProblem(w, r, Problem{Type: "rate-limited", Title: "Too many attempts", Status: http.StatusTooManyRequests, Detail: re.Error()})
+		writeProblem(w, r, api.Problem{Type: "rate-limited", Title: "Too many attempts", Status: http.StatusTooManyRequests, Detail: re.Error()})
 		return
 	}
 	kinds := []struct {
@@ -72,18 +56,18 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// The cause (object keys, addresses) stays in the log.
 		a.log.WarnContext(r.Context(), "storage unavailable", slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
 		w.Header().Set("Retry-After", "5")
-		writeProblem(w, r, Problem{Type: "unavailable", Title: "Storage is unavailable; try again shortly", Status: http.StatusServiceUnavailable,
+		writeProblem(w, r, api.Problem{Type: "unavailable", Title: "Storage is unavailable; try again shortly", Status: http.StatusServiceUnavailable,
 			Detail: "The request was not acknowledged; try it again shortly."})
 		return
 	}
 	for _, k := range kinds {
 		if errors.Is(err, k.err) {
 			detail := strings.TrimSuffix(err.Error(), ": "+k.err.Error())
-			writeProblem(w, r, Problem{Type: k.slug, Title: k.title, Status: k.status, Detail: detail})
+			writeProblem(w, r, api.Problem{Type: k.slug, Title: k.title, Status: k.status, Detail: detail})
 			return
 		}
 	}
 	a.log.ErrorContext(r.Context(), "request failed", slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
-	writeProblem(w, r, Problem{Type: "internal", Title: "Something went wrong on the server", Status: http.StatusInternalServerError,
+	writeProblem(w, r, api.Problem{Type: "internal", Title: "Something went wrong on the server", Status: http.StatusInternalServerError,
 		Detail: "The error has been logged with this request id."})
 }

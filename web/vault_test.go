@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/objstore"
@@ -23,7 +24,6 @@ import (
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
 	"github.com/parley-mediation/parley/vault"
-	"github.com/parley-mediation/parley/web"
 )
 
 // vaultCast is a case on a running node with a signed-in client for every
@@ -70,7 +70,7 @@ func newVaultCast(t *testing.T, n *nodetest.Node) *vaultCast {
 	return k
 }
 
-func (k *vaultCast) upload(t *testing.T, who, name, audience, class string, content []byte) vault.Document {
+func (k *vaultCast) upload(t *testing.T, who, name, audience, class string, content []byte) api.Document {
 	t.Helper()
 	d, err := k.as[who].UploadDocument(t.Context(), k.caseID, client.Upload{Name: name, MediaType: "text/plain; charset=utf-8",
 		Audience: audience, Class: class, Body: bytes.NewReader(content), Size: int64(len(content))})
@@ -111,7 +111,7 @@ func TestVaultMatrixOverHTTP(t *testing.T) {
 		"partyB":   {"LMD", "", ""},
 		"observer": {"LMD", "", ""},
 	}
-	docs := map[string]vault.Document{}
+	docs := map[string]api.Document{}
 	for _, aud := range auds {
 		docs[aud] = k.upload(t, "mediator", "Memo for "+aud+".txt", aud, "evidence", []byte("memo "+aud))
 	}
@@ -123,7 +123,7 @@ func TestVaultMatrixOverHTTP(t *testing.T) {
 			d := docs[aud]
 			results := map[byte]error{}
 			results['L'] = listErr
-			if listErr == nil && !slices.ContainsFunc(list, func(x vault.Document) bool { return x.ID == d.ID }) {
+			if listErr == nil && !slices.ContainsFunc(list, func(x api.Document) bool { return x.ID == d.ID }) {
 				results['L'] = &client.Error{Status: 404}
 			}
 			_, results['M'] = c.Document(ctx, k.caseID, d.ID)
@@ -178,12 +178,12 @@ func rawRequest(t *testing.T, method, url, token string, body io.Reader, header 
 	return res
 }
 
-func problemOf(t *testing.T, res *http.Response) web.Problem {
+func problemOf(t *testing.T, res *http.Response) api.Problem {
 	t.Helper()
 	if ct := res.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("status %d with Content-Type %q, want a problem", res.StatusCode, ct)
 	}
-	var p web.Problem
+	var p api.Problem
 	json.NewDecoder(res.Body).Decode(&p)
 	return p
 }
@@ -193,7 +193,7 @@ func TestVaultUploadLimits(t *testing.T) {
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), MaxDocumentSize: limit})
 	k := newVaultCast(t, n)
 	base := n.URL + "/api/v1/cases/" + k.caseID + "/documents?audience=joint&class=evidence"
-	name := map[string]string{web.DocumentNameHeader: url.PathEscape("big.bin")}
+	name := map[string]string{api.DocumentNameHeader: url.PathEscape("big.bin")}
 
 	// A declared length over the limit is refused before any byte is read.
 	res := rawRequest(t, http.MethodPost, base, k.as["mediator"].Token, io.LimitReader(rand.Reader, limit+1), name)
@@ -220,7 +220,7 @@ func TestVaultUploadLimits(t *testing.T) {
 		t.Fatalf("upload at the limit: %d %+v", res.StatusCode, problemOf(t, res))
 	}
 	res = rawRequest(t, http.MethodPost, base, k.as["mediator"].Token, strings.NewReader("x"),
-		map[string]string{web.DocumentNameHeader: "a", "Content-Type": "multipart/form-data; boundary=x"})
+		map[string]string{api.DocumentNameHeader: "a", "Content-Type": "multipart/form-data; boundary=x"})
 	if res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("multipart upload: %d", res.StatusCode)
 	}
@@ -250,7 +250,7 @@ func TestVaultDownloadOverHTTP(t *testing.T) {
 	for h, want := range map[string]string{
 		"Content-Type":            "application/octet-stream",
 		"Repr-Digest":             "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":",
-		web.DocumentVersionHeader: "1",
+		api.DocumentVersionHeader: "1",
 		"Accept-Ranges":           "bytes",
 		"Content-Length":          fmt.Sprint(len(content)),
 		"Cache-Control":           "no-store",
@@ -337,7 +337,7 @@ func TestVaultShareOverHTTP(t *testing.T) {
 	url := n.URL + "/api/v1/cases/" + k.caseID + "/documents/" + d.ID + "/share"
 	res := rawRequest(t, http.MethodPost, url+"?dryRun=true", k.as["mediator"].Token, strings.NewReader(`{"audience":"joint"}`),
 		map[string]string{"Content-Type": "application/json"})
-	var preview vault.ShareResult
+	var preview api.ShareResult
 	if err := json.NewDecoder(res.Body).Decode(&preview); err != nil || res.StatusCode != 200 {
 		t.Fatalf("preview: %d %v", res.StatusCode, err)
 	}

@@ -22,8 +22,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
-	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/server"
 )
 
@@ -57,8 +57,8 @@ func benchFanout(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *payload < 16 || *payload > messaging.MaxBody || *rooms < 1 || *members < 2 || *rate < 1 || *nodes < 1 {
-		return usagef("need --payload 16..%d, --rooms ≥ 1, --members ≥ 2, --rate ≥ 1, --nodes ≥ 1", messaging.MaxBody)
+	if *payload < 16 || *payload > api.MaxBody || *rooms < 1 || *members < 2 || *rate < 1 || *nodes < 1 {
+		return usagef("need --payload 16..%d, --rooms ≥ 1, --members ≥ 2, --rate ≥ 1, --nodes ≥ 1", api.MaxBody)
 	}
 	if *nodes > 1 && (cfg.S3.Endpoint == "" || cfg.RedisURL == "") {
 		return usagef("--nodes > 1 needs --s3-endpoint and --redis-url (a data directory belongs to one process)")
@@ -304,13 +304,13 @@ func (b *fanoutBench) connect(ctx context.Context) error {
 			}
 			c := &benchConn{ws: ws, room: r, ready: make(chan struct{})}
 			b.members = append(b.members, c)
-			c.write(messaging.ClientFrame{T: "sub", Room: "joint"})
+			c.write(api.ClientFrame{Type: "sub", Room: "joint"})
 		}
 	}
 	return nil
 }
 
-func (c *benchConn) write(f messaging.ClientFrame) error {
+func (c *benchConn) write(f api.ClientFrame) error {
 	data, _ := json.Marshal(f)
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -402,7 +402,7 @@ func (c *benchConn) publish(i, size int, interval time.Duration, stop chan struc
 		case <-t.C:
 		}
 		binary.BigEndian.PutUint64(body, uint64(time.Now().UnixNano()))
-		if c.write(messaging.ClientFrame{T: "pub", Room: "joint", ID: strconv.Itoa(i) + "-" + strconv.Itoa(n), Body: body}) != nil {
+		if c.write(api.ClientFrame{Type: "pub", Room: "joint", ID: strconv.Itoa(i) + "-" + strconv.Itoa(n), Body: body}) != nil {
 			return
 		}
 	}
@@ -418,11 +418,11 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 			}
 			return
 		}
-		var f messaging.ServerFrame
+		var f api.ServerFrame
 		if json.Unmarshal(data, &f) != nil {
 			continue
 		}
-		switch f.T {
+		switch f.Type {
 		case "subscribed":
 			if !subscribed {
 				subscribed = true
@@ -431,10 +431,10 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 		case "ack":
 			c.acked.Add(1)
 		case "msgs":
-			c.got.Add(int64(len(f.Ms)))
+			c.got.Add(int64(len(f.Msgs)))
 			if measuring.Load() {
 				now := time.Now().UnixNano()
-				for _, m := range f.Ms {
+				for _, m := range f.Msgs {
 					if len(m.Body) >= 8 {
 						c.lat = append(c.lat, (now-int64(binary.BigEndian.Uint64(m.Body)))/1000)
 						measured.Add(1)
@@ -466,7 +466,7 @@ func (b *fanoutBench) idleMemory(ctx context.Context, n int) (float64, error) {
 		if err != nil {
 			return 0, err
 		}
-		data, _ := json.Marshal(messaging.ClientFrame{T: "sub", Room: "joint"})
+		data, _ := json.Marshal(api.ClientFrame{Type: "sub", Room: "joint"})
 		ws.WriteMessage(websocket.TextMessage, data)
 		conns = append(conns, ws)
 	}

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/cases"
-	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/server"
+	"github.com/parley-mediation/parley/web"
 )
 
 func init() {
@@ -54,7 +54,7 @@ func serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "URL users reach this deployment at (default http://ADDR)")
 	fs.BoolVar(&cfg.TrustForwardedFor, "trust-forwarded-for", false, "take client addresses from X-Forwarded-For (behind a load balancer only)")
 	fs.Int64Var(&cfg.MaxDocumentSize, "max-document-size", 2<<30, "largest document version accepted, in bytes")
-	fs.IntVar(&cfg.WebSocketQueue, "ws-send-queue", messaging.DefaultSendQueue, "frames that may wait for one slow WebSocket client before it is closed with 4008")
+	fs.IntVar(&cfg.WebSocketQueue, "ws-send-queue", web.DefaultSendQueue, "frames that may wait for one slow WebSocket client before it is closed with 4008")
 	fs.DurationVar(&cfg.ReassignmentNotice, "reassignment-notice", cases.DefaultReassignmentNotice, "how long a mediator the program assigns to an orphaned case waits, after a second person approves, before reading it (every participant is told meanwhile)")
 	fs.StringVar(&cfg.SMTPURL, "smtp-url", "", "mail server: smtp://[user:pass@]host[:587] (STARTTLS) or smtps://…[:465] (TLS); prefer PARLEY_SMTP_URL for the password. Empty: mail is kept in a development outbox shown to mediators, never sent")
 	fs.StringVar(&cfg.MailFrom, "mail-from", "", "sender address of the server's mail (default sessions@ the public URL's host)")

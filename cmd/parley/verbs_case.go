@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/api"
 )
 
 func init() {
@@ -25,7 +25,7 @@ func init() {
 }
 
 // showCase prints a case for people, or JSON for scripts.
-func showCase(c cases.Case, asJSON bool) error {
+func showCase(c api.Case, asJSON bool) error {
 	if asJSON {
 		return printJSON(c)
 	}
@@ -212,9 +212,9 @@ func caseObjective(ctx context.Context, args []string) error {
 	return caseActionVerb(ctx, "case objective", args, 2, "a case id and the text", func(fs flagAdder) func([]string) (string, any, error) {
 		crit := fs.Bool("criterion", false, "record a success criterion instead of an objective")
 		return func(pos []string) (string, any, error) {
-			kind := cases.KindObjective
+			kind := api.KindObjective
 			if *crit {
-				kind = cases.KindCriterion
+				kind = api.KindCriterion
 			}
 			return "objectives", map[string]any{"kind": kind, "text": pos[1]}, nil
 		}

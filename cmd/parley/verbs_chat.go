@@ -11,10 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
-	"github.com/parley-mediation/parley/messaging"
 )
 
 // The chat verbs are end-to-end encrypted: text is encrypted and signed on
@@ -27,7 +26,7 @@ func init() {
 	register("chat read", "chat read <case> --room ROOM [--since EPOCH:OFFSET] [--json]", chatRead)
 }
 
-func inCase(meds []cases.Mediator, parts []cases.Participant, id string) bool {
+func inCase(meds []api.Mediator, parts []api.Participant, id string) bool {
 	for _, m := range meds {
 		if m.AccountID == id {
 			return true
@@ -42,7 +41,7 @@ func inCase(meds []cases.Mediator, parts []cases.Participant, id string) bool {
 }
 
 // names maps the case's account ids to people's names.
-func names(k cases.Case) map[string]string {
+func names(k api.Case) map[string]string {
 	out := map[string]string{}
 	for _, m := range k.Mediators {
 		out[m.AccountID] = m.Name
@@ -53,14 +52,14 @@ func names(k cases.Case) map[string]string {
 	return out
 }
 
-func parsePos(s string) (messaging.Position, error) {
+func parsePos(s string) (api.Position, error) {
 	e, o, ok := strings.Cut(s, ":")
 	ep, err1 := strconv.ParseInt(e, 10, 64)
 	off, err2 := strconv.ParseInt(o, 10, 64)
 	if !ok || err1 != nil || err2 != nil || ep < 0 || off < 0 {
-		return messaging.Position{}, fmt.Errorf("%q: want EPOCH:OFFSET, e.g. 3:17", s)
+		return api.Position{}, fmt.Errorf("%q: want EPOCH:OFFSET, e.g. 3:17", s)
 	}
-	return messaging.Position{Epoch: ep, Offset: off}, nil
+	return api.Position{Epoch: ep, Offset: off}, nil
 }
 
 // describe renders an event as one line for people.
@@ -274,7 +273,7 @@ func chatSend(ctx context.Context, args []string) error {
 // mediator opens every room: their chat signs the membership of all of
 // them (which needs each room's current epoch), and mediators are members
 // of every room.
-func sendRooms(k cases.Case, me, room string) []string {
+func sendRooms(k api.Case, me, room string) []string {
 	for _, m := range k.Mediators {
 		if m.AccountID == me && m.Recused == nil {
 			return nil // every room
@@ -312,7 +311,7 @@ func chatRead(ctx context.Context, args []string) error {
 	if *room == "" {
 		return usagef("--room is required")
 	}
-	var from messaging.Position
+	var from api.Position
 	if *since != "" {
 		p, err := parsePos(*since)
 		if err != nil {

@@ -15,8 +15,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
-	"github.com/parley-mediation/parley/vault"
 )
 
 func init() {
@@ -97,7 +97,7 @@ func docPut(ctx context.Context, args []string) error {
 	bar := progress(st.Size(), "uploading "+*name)
 	body := progressbar.NewReader(f, bar)
 	u := client.Upload{Name: *name, MediaType: *mediaType, Audience: *audience, Class: *class, Body: &body, Size: st.Size()}
-	var d vault.Document
+	var d api.Document
 	if *docID == "" {
 		d, err = c.UploadDocument(ctx, *caseID, u)
 	} else {
@@ -322,13 +322,13 @@ func docShare(ctx context.Context, args []string) error {
 	return nil
 }
 
-func describeShare(w io.Writer, r vault.ShareResult, preview bool) {
+func describeShare(w io.Writer, r api.ShareResult, preview bool) {
 	will, lose := "will newly gain", "will lose"
 	if !preview {
 		will, lose = "newly gained", "lost"
 	}
 	fmt.Fprintf(w, "Sharing %s (%s → %s):\n", r.Document.Name, r.From, r.To)
-	list := func(verb string, ps []vault.Person) {
+	list := func(verb string, ps []api.Person) {
 		if len(ps) == 0 {
 			fmt.Fprintf(w, "  nobody %s access\n", verb)
 			return
@@ -346,7 +346,7 @@ func describeShare(w io.Writer, r vault.ShareResult, preview bool) {
 	list(lose, r.Losing)
 }
 
-func samePeople(a, b []vault.Person) bool {
+func samePeople(a, b []api.Person) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/parley-mediation/parley/api"
 )
 
 func init() {
@@ -78,7 +80,7 @@ func exportVerb(ctx context.Context, args []string) error {
 	defer os.Remove(tmp)
 	bar := progressbar.DefaultBytes(-1, "exporting")
 	h := sha256.New()
-	rep, err := c.Export(ctx, map[string]any{"from": *from, "to": *to, "format": *format, "ageRecipient": *recipient, "k": *k},
+	rep, err := c.Export(ctx, api.ExportRequest{From: *from, To: *to, Format: *format, AgeRecipient: *recipient, K: *k},
 		io.MultiWriter(f, h, bar))
 	bar.Finish()
 	if cerr := f.Close(); err == nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/retention"
 )
@@ -41,7 +42,7 @@ func holdPlace(ctx context.Context, args []string) error {
 	if *reason == "" || *authority == "" {
 		return usagef("--reason and --authority are required")
 	}
-	h, err := c.PlaceHold(ctx, retention.NewHold{Case: *caseID, Doc: *doc, Reason: *reason, Authority: *authority})
+	h, err := c.PlaceHold(ctx, api.NewHold{Case: *caseID, Doc: *doc, Reason: *reason, Authority: *authority})
 	if err != nil {
 		return err
 	}
@@ -52,7 +53,7 @@ func holdPlace(ctx context.Context, args []string) error {
 	return nil
 }
 
-func holdTarget(h retention.Hold) string {
+func holdTarget(h api.Hold) string {
 	if h.Doc != "" {
 		return h.Doc + " of " + h.Case
 	}
@@ -144,7 +145,7 @@ func scheduleShow(ctx context.Context, args []string) error {
 	return nil
 }
 
-func printSchedule(s retention.StoredSchedule) {
+func printSchedule(s api.StoredSchedule) {
 	if s.Version == 0 {
 		fmt.Println("Retention schedule version 0 (the default; nobody has changed it)")
 	} else {
@@ -206,7 +207,7 @@ func retentionPlan(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var items []retention.Item
+	var items []api.Item
 	if !*summary || *asJSON {
 		for n := range p.Pages {
 			page, err := c.PlanRecords(ctx, p.ID, n)
@@ -234,7 +235,7 @@ func retentionPlan(ctx context.Context, args []string) error {
 	return nil
 }
 
-func recordName(it retention.Item) string {
+func recordName(it api.Item) string {
 	if it.Doc == "" {
 		return "(message history)"
 	}
@@ -333,7 +334,7 @@ func retentionApply(ctx context.Context, args []string) error {
 
 // stepsDone counts the apply steps behind pr: one per page, one for the
 // case keys, one for the certificate.
-func stepsDone(pr retention.Progress) int {
+func stepsDone(pr api.Progress) int {
 	n := pr.PagesDone
 	if pr.Plan.CaseKeysDone {
 		n++

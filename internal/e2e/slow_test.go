@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/messaging"
 )
@@ -52,15 +53,15 @@ func TestSlowConsumer(t *testing.T) {
 	pos := map[string]messaging.Position{}
 	received := map[string][]messaging.Message{}
 	for _, r := range rooms {
-		ws.WriteJSON(messaging.ClientFrame{T: "sub", Room: r})
+		ws.WriteJSON(api.ClientFrame{Type: "sub", Room: r})
 	}
 	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for confirmed := 0; confirmed < len(rooms); {
-		var f messaging.ServerFrame
+		var f api.ServerFrame
 		if err := ws.ReadJSON(&f); err != nil {
 			t.Fatalf("subscribing: %v", err)
 		}
-		if f.T == "subscribed" && f.Head != nil {
+		if f.Type == "subscribed" && f.Head != nil {
 			pos[f.Room] = *f.Head
 			confirmed++
 		}
@@ -108,11 +109,11 @@ func TestSlowConsumer(t *testing.T) {
 			}
 			break
 		}
-		var f messaging.ServerFrame
-		if json.Unmarshal(data, &f) != nil || f.T != "msgs" {
+		var f api.ServerFrame
+		if json.Unmarshal(data, &f) != nil || f.Type != "msgs" {
 			continue
 		}
-		for _, m := range f.Ms {
+		for _, m := range f.Msgs {
 			if pos[f.Room].Before(m.Pos()) {
 				received[f.Room] = append(received[f.Room], m)
 				pos[f.Room] = m.Pos()
@@ -181,8 +182,8 @@ func TestSlowConsumer(t *testing.T) {
 	}
 	suite.row(t, "%-40s sent %5d  acknowledged %5d  received %6d  lost %d  duplicated %d  out-of-order %d  (close %d after a %s stall; %d before it, %d on resume)",
 		fmt.Sprintf("slow consumer (queue %d)", queue), sent, want, total, lost, dups, disorder, closeCode, stalled.Round(100*time.Millisecond), beforeClose, total-beforeClose)
-	if closeCode != messaging.CloseTooSlow {
-		t.Errorf("the stalled socket ended with close code %d, want %d (fell behind)", closeCode, messaging.CloseTooSlow)
+	if closeCode != api.CloseTooSlow {
+		t.Errorf("the stalled socket ended with close code %d, want %d (fell behind)", closeCode, api.CloseTooSlow)
 	}
 	if lost+dups+disorder > 0 {
 		t.Fatalf("%d lost, %d duplicated, %d out of order", lost, dups, disorder)

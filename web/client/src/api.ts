@@ -1,9 +1,15 @@
 // The Parley HTTP API, same origin, with the HttpOnly session cookie (no
 // script ever sees the session token).
 import { b64, unb64 } from "./wire";
+import * as W from "./wire_gen";
+import type {
+  Account, Case, CarryRequest, Document, HistoryPage, Hold, Item, Listed, Plan, Position, Problem, Progress, Proven, RoomView,
+  SessionResponse, ShareResult, InviteResponse,
+} from "./wire_gen";
 
+/** A failed call: the HTTP status and the server's problem (partial if the body was not one). */
 export class APIError extends Error {
-  constructor(public status: number, public problem: { title?: string; detail?: string; type?: string }) {
+  constructor(public status: number, public problem: Partial<Problem>) {
     super(problem.title ? `${problem.title}${problem.detail ? ": " + problem.detail : ""}` : `HTTP ${status}`);
   }
 }
@@ -17,55 +23,31 @@ export async function call<T>(method: string, path: string, body?: unknown, head
   const res = await fetch(path, init);
   if (res.status === 204) return undefined as T;
   const text = await res.text();
-  let json: any = {};
+  let json: unknown = {};
   try { json = text ? JSON.parse(text) : {}; } catch { /* not JSON */ }
-  if (!res.ok) throw new APIError(res.status, json);
+  if (!res.ok) throw new APIError(res.status, problemOf(json));
   return json as T;
+}
+
+/** The problem in an error answer's body, or nothing if it is not one. */
+function problemOf(json: unknown): Partial<Problem> {
+  if (typeof json !== "object" || json === null) return {};
+  const p = json as Partial<Problem>;
+  return { type: typeof p.type === "string" ? p.type : undefined, title: typeof p.title === "string" ? p.title : undefined,
+    detail: typeof p.detail === "string" ? p.detail : undefined, status: typeof p.status === "number" ? p.status : undefined,
+    errors: Array.isArray(p.errors) ? p.errors.filter((f) => typeof f?.field === "string" && typeof f?.detail === "string") : undefined };
 }
 
 export const casePath = (id: string) => "/api/v1/cases/" + encodeURIComponent(id);
 
-export interface Account { id: string; email?: string; name: string; role: string }
-export interface Side { id: string; label: string }
-export interface Mediator { accountId: string; name: string; recused?: string }
-export interface Participant { accountId: string; name: string; role: string; side?: string }
-export interface Case {
-  id: string; title: string; stage: string; sides: Side[]; mediators: Mediator[]; participants: Participant[];
-  notices?: CaseNotice[]; pendingMediators?: PendingMediator[];
-  closed?: string; outcome?: { result: string };
-}
-/** What the program did to the case's mediators, said in plain words (text) by the server. */
-export interface CaseNotice { id: string; kind: string; name: string; at: string; readsFrom?: string; text: string }
-export interface PendingMediator { accountId: string; name: string; readsFrom: string }
-export interface Listed { id: string; title?: string; relation: string; stage: string }
-export interface RoomView { name: string; kind: string; side?: string; audience: string; members: string[]; present: string[] }
-export interface Pos { epoch: number; offset: number }
-export interface WireMessage { epoch: number; offset: number; id: string; from: string; at: number; kind?: string; body: string }
-export interface HistoryPage { messages: WireMessage[]; next: Pos }
-export interface Logged { record: string; index: number; entry: string; proof: string[] }
-export interface Proven { key: string; checkpoint: string; consistency?: string[]; devices?: Logged[]; revocations?: Logged[]; statements?: Logged[] }
-export interface Document {
-  id: string; name?: string; mediaType?: string; class: string; audience: string; version: number; size: number;
-  uploader: string; created: string; canDownload: boolean; held?: boolean;
-}
-export interface SharePerson { accountId: string; name: string; role: string; side?: string }
-export interface ShareResult { document: Document; from: string; to: string; gaining: SharePerson[]; losing: SharePerson[]; dryRun: boolean; changed: boolean }
+// Every shape on the wire is generated from the Go package api
+// (wire_gen.ts, `go run ./api/internal/tsgen`); nothing is declared here.
+export type {
+  Account, Case, Listed, RoomView, Position as Pos, Message as WireMessage, HistoryPage, Logged, Proven, Document,
+  Person as SharePerson, ShareResult, Plan, Item as PlanItem, ItemOutcome as Outcome, Progress, Hold, Problem, CaseNotice, PendingMediator,
+} from "./wire_gen";
 
-export interface Approval { by: string; at: string }
-export interface Plan {
-  id: string; asOf: string; created: string; planner: string; state: string;
-  pages: number; records: number; held: number; bytes: number; cases: number;
-  approved?: Approval; started?: string; caseKeysDone?: boolean; completed?: string; certificate?: string;
-}
-export interface PlanItem {
-  case: string; doc?: string; version?: number; class: string; trigger: string; triggerAt: string; dueAt: string; size: number; held?: string[];
-}
-export interface Outcome { result: string; held?: string[] }
-export interface Progress { plan: Plan; pagesDone: number; page: number; items?: PlanItem[]; outcomes?: Outcome[]; step: string; done: boolean }
-export interface Hold {
-  id: string; case: string; doc?: string; reason: string; authority: string; placedBy: string; placed: string;
-  released?: string; releasedBy?: string; releaseReason?: string;
-}
+/** The evaluation export's report, read from its headers. */
 export interface ExportReport { rows: number; suppressed: number; generalized: number; commentsDropped: number; k: number; sha256: string }
 
 const planPath = (id: string) => "/api/v1/retention/plans/" + encodeURIComponent(id);
@@ -74,62 +56,64 @@ async function text(method: string, path: string, body?: unknown): Promise<Respo
   const init: RequestInit = { method, credentials: "same-origin" };
   if (body !== undefined) init.body = JSON.stringify(body), init.headers = { "Content-Type": "application/json" };
   const res = await fetch(path, init);
-  if (!res.ok) throw new APIError(res.status, await res.json().catch(() => ({})));
+  if (!res.ok) throw new APIError(res.status, problemOf(await res.json().catch(() => ({}))));
   return res;
 }
 
 export const api = {
   me: () => call<Account>("GET", "/api/v1/me"),
-  login: (email: string, password: string) => call<{ account: Account }>("POST", "/api/v1/session", { email, password }),
+  login: (email: string, password: string) => call<SessionResponse>("POST", "/api/v1/session", { email, password } satisfies W.LoginRequest),
   logout: () => call<void>("DELETE", "/api/v1/session"),
-  redeem: (token: string) => call<{ account: Account; caseId: string }>("POST", "/api/v1/invites/redeem", { token }),
+  redeem: (token: string) => call<SessionResponse>("POST", "/api/v1/invites/redeem", { token } satisfies W.RedeemRequest),
   cases: () => call<Listed[]>("GET", "/api/v1/cases"),
   getCase: (id: string) => call<Case>("GET", casePath(id)),
   rooms: (id: string) => call<RoomView[]>("GET", casePath(id) + "/rooms"),
-  history: (id: string, room: string, after: Pos) =>
+  history: (id: string, room: string, after: Position) =>
     call<HistoryPage>("GET", `${casePath(id)}/rooms/${encodeURIComponent(room).replace(/%3A/g, ":")}/messages?epoch=${after.epoch}&offset=${after.offset}&limit=500`),
-  registerDevice: (record: Uint8Array, since: number) => call<Proven>("POST", "/api/v1/keys/devices?since=" + since, { record: b64(record) }),
+  registerDevice: (record: Uint8Array, since: number) => call<Proven>("POST", "/api/v1/keys/devices?since=" + since, { record: b64(record) } satisfies W.RecordRequest),
   caseDevices: (id: string, since: number) => call<Proven>("GET", casePath(id) + "/devices?since=" + since),
   statements: (id: string, since: number) => call<Proven>("GET", casePath(id) + "/e2ee/statements?since=" + since),
-  postStatement: (id: string, record: Uint8Array, since: number) => call<Proven>("POST", casePath(id) + "/e2ee/statements?since=" + since, { record: b64(record) }),
-  proposeCarry: (id: string, req: { id: string; from: string; to: string; epoch: number; offset: number; hash: string }) =>
-    call<unknown>("POST", casePath(id) + "/carries", req),
-  consentCarry: (id: string, carry: string, hash: string) => call<unknown>("POST", `${casePath(id)}/carries/${encodeURIComponent(carry)}/consent`, { hash }),
+  postStatement: (id: string, record: Uint8Array, since: number) => call<Proven>("POST", casePath(id) + "/e2ee/statements?since=" + since, { record: b64(record) } satisfies W.RecordRequest),
+  proposeCarry: (id: string, req: CarryRequest) => call<W.Carry>("POST", casePath(id) + "/carries", req),
+  consentCarry: (id: string, carry: string, hash: string) =>
+    call<W.Carry>("POST", `${casePath(id)}/carries/${encodeURIComponent(carry)}/consent`, { hash } satisfies W.ConsentRequest),
   documents: (id: string) => call<Document[]>("GET", casePath(id) + "/documents"),
   share: (id: string, doc: string, audience: string, dryRun: boolean) =>
-    call<ShareResult>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/share`, { audience, dryRun }),
+    call<ShareResult>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/share`, { audience, dryRun } satisfies W.ShareRequest),
   async upload(id: string, file: File, audience: string, cls: string): Promise<Document> {
     const q = new URLSearchParams({ audience, class: cls });
     const res = await fetch(`${casePath(id)}/documents?${q}`, {
       method: "POST", credentials: "same-origin", body: file,
-      headers: { "Content-Type": file.type || "application/octet-stream", "Parley-Document-Name": encodeURIComponent(file.name) },
+      headers: { "Content-Type": file.type || "application/octet-stream", [W.DocumentNameHeader]: encodeURIComponent(file.name) },
     });
-    const json = await res.json().catch(() => ({}));
-    if (!res.ok) throw new APIError(res.status, json);
+    const json: unknown = await res.json().catch(() => ({}));
+    if (!res.ok) throw new APIError(res.status, problemOf(json));
     return json as Document;
   },
-  invite: (id: string, role: string, side: string, name: string, email = "") =>
-    call<{ link: string; expires: string; mailed: boolean; mailWarning?: string }>("POST", casePath(id) + "/invites", { role, side, name, email, ttlSeconds: 7 * 24 * 3600 }),
-  hold: (id: string, doc: string, on: boolean) => call<Document>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/hold`, { on }),
+  invite: (id: string, role: W.ParticipantRole, side: string, name: string, email = "") =>
+    call<InviteResponse>("POST", casePath(id) + "/invites", { role, side, name, email, ttlSeconds: 7 * 24 * 3600 } satisfies W.InviteRequest),
+  hold: (id: string, doc: string, on: boolean) => call<Document>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/hold`, { on } satisfies W.HoldRequest),
   plans: () => call<Plan[]>("GET", "/api/v1/retention/plans"),
-  makePlan: (asOf: string) => call<Plan>("POST", "/api/v1/retention/plans", { asOf }),
+  makePlan: (asOf: string) => call<Plan>("POST", "/api/v1/retention/plans", { asOf } satisfies W.PlanRequest),
   plan: (id: string) => call<Plan>("GET", planPath(id)),
-  planRecords: (id: string, page: number) => call<PlanItem[]>("GET", `${planPath(id)}/records?page=${page}`),
+  planRecords: (id: string, page: number) => call<Item[]>("GET", `${planPath(id)}/records?page=${page}`),
   approvePlan: (id: string) => call<Plan>("POST", planPath(id) + "/approve"),
   applyStep: (id: string) => call<Progress>("POST", planPath(id) + "/apply"),
   certificate: async (id: string) => (await text("GET", planPath(id) + "/certificate")).text(),
   auditKey: async () => (await (await text("GET", "/api/v1/audit/key")).text()).trim(),
   holds: (caseID: string, all: boolean) => call<Hold[]>("GET", `${casePath(caseID)}/holds${all ? "?all=true" : ""}`),
   allHolds: () => call<Hold[]>("GET", "/api/v1/holds?all=true"),
-  placeHold: (caseID: string, reason: string, authority: string) => call<Hold>("POST", casePath(caseID) + "/holds", { reason, authority }),
+  placeHold: (caseID: string, reason: string, authority: string) =>
+    call<Hold>("POST", casePath(caseID) + "/holds", { case: caseID, reason, authority } satisfies W.NewHold),
   releaseHold: (caseID: string, hold: string, reason: string) =>
-    call<Hold>("POST", `${casePath(caseID)}/holds/${encodeURIComponent(hold)}/release`, { reason }),
+    call<Hold>("POST", `${casePath(caseID)}/holds/${encodeURIComponent(hold)}/release`, { reason } satisfies W.ReleaseRequest),
   async runExport(req: { from: string; to: string; k: number; format: string }): Promise<{ blob: Blob; report: ExportReport }> {
-    const res = await text("POST", "/api/v1/exports", req);
-    const n = (k: string) => Number(res.headers.get("X-Parley-Export-" + k) ?? "0");
+    const res = await text("POST", "/api/v1/exports", { ...req, ageRecipient: "" } satisfies W.ExportRequest);
+    const n = (h: string) => Number(res.headers.get(h) ?? "0");
     return {
       blob: await res.blob(),
-      report: { rows: n("Rows"), suppressed: n("Suppressed"), generalized: n("Generalized"), commentsDropped: n("Comments-Dropped"), k: n("K"), sha256: res.headers.get("X-Parley-Export-Sha256") ?? "" },
+      report: { rows: n(W.ExportRowsHeader), suppressed: n(W.ExportSuppressedHeader), generalized: n(W.ExportGeneralizedHeader),
+        commentsDropped: n(W.ExportCommentsDroppedHeader), k: n(W.ExportKHeader), sha256: res.headers.get(W.ExportSHA256Header) ?? "" },
     };
   },
   dictionary: async (k: number, format: string) => (await text("GET", `/api/v1/exports/dictionary?k=${k}&format=${encodeURIComponent(format)}`)).text(),

@@ -3,6 +3,7 @@
 // and document says in words who can read it; each caucus keeps one colour.
 import { renderSessions, renderCaseload } from "./sessions";
 import { api, APIError, Account, Case, Document, Hold, Listed, Outcome, Plan, PlanItem } from "./api";
+import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
 import { registerDevice, SecureCase, SecureEvent } from "./secure";
 import { loadOrCreateDevice, markRegistered } from "./store";
@@ -143,7 +144,7 @@ async function start(): Promise<void> {
     if (!token) return say("This link has no invitation in it. Please open the full link your mediator sent you.", true);
     say("Checking your invitation…");
     try {
-      caseID = (await api.redeem(token)).caseId;
+      caseID = (await api.redeem(token)).caseId ?? "";
     } catch (e) {
       return say(e instanceof APIError && e.status === 410
         ? "This invitation has expired or was already used. Please ask your mediator for a new link."
@@ -658,7 +659,7 @@ function inviteForm(): HTMLElement {
     onsubmit: async (e: Event) => {
       e.preventDefault();
       try {
-        const inv = await api.invite(sc.caseID, role.value, role.value === "observer" ? "" : side.value, name.value, email.value.trim());
+        const inv = await api.invite(sc.caseID, role.value as ParticipantRole, role.value === "observer" ? "" : side.value, name.value, email.value.trim());
         const link = h("input", { id: "invite-link", type: "text", readonly: true, value: inv.link }) as HTMLInputElement;
         const to = email.value.trim();
         out.replaceChildren(h("label", { for: "invite-link" }, `Invitation for ${name.value} (send it privately; it works once)`), link,

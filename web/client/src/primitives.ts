@@ -150,7 +150,7 @@ async function x25519Pair(priv: CryptoKey): Promise<KEMPrivate> {
   const base = new Uint8Array(32);
   base[0] = 9;
   const bp = await subtle.importKey("raw", buf(base), "X25519", true, []);
-  const pub = new Uint8Array(await subtle.deriveBits({ name: "X25519", public: bp } as any, priv, 256));
+  const pub = new Uint8Array(await subtle.deriveBits({ name: "X25519", public: bp } satisfies EcdhKeyDeriveParams, priv, 256));
   const publicKey = await subtle.importKey("raw", buf(pub), "X25519", true, []);
   return { kem: KEMX25519, key: { privateKey: priv, publicKey }, pub };
 }
@@ -162,7 +162,7 @@ export async function x25519Generate(): Promise<KEMPrivate> {
 
 /** X-Wing from its 32-byte seed (expanded per draft-ietf-hpke-pq; never DeriveKeyPair). */
 export async function xwingFromSeed(seed: Uint8Array): Promise<KEMPrivate> {
-  const kp = await xwing.generateKeyPairDerand(seed.slice() as any);
+  const kp = await xwing.generateKeyPairDerand(seed.slice());
   const pub = new Uint8Array(await xwing.serializePublicKey(kp.publicKey));
   return { kem: KEMXWing, key: kp, pub };
 }

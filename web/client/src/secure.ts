@@ -4,6 +4,8 @@
 // delivered; every payload is checked and decrypted here, and only
 // ciphertext (key distributions and messages) is ever sent.
 import { api, APIError, Case, casePath, Pos, WireMessage } from "./api";
+import type { ClientFrame, ServerFrame } from "./wire_gen";
+import { CloseAccessLost, CloseSessionEnded } from "./wire_gen";
 import * as E from "./e2ee";
 import { loadPins, savePins } from "./store";
 import { verifyProven } from "./tlog";
@@ -141,7 +143,7 @@ export class SecureCase {
   }
 
   private enqueue(f: () => Promise<void>): Promise<void> {
-    this.queue = this.queue.then(f).catch((e) => this.onNotice(String(e?.message ?? e)));
+    this.queue = this.queue.then(f).catch((e: unknown) => this.onNotice(errorText(e)));
     return this.queue;
   }
 
@@ -166,19 +168,21 @@ export class SecureCase {
     let opened = false;
     ws.onopen = () => {
       opened = true;
-      for (const room of this.rooms) ws.send(JSON.stringify({ t: "sub", room, from: this.pos.get(room) }));
+      for (const room of this.rooms) ws.send(JSON.stringify({ t: "sub", room, from: this.pos.get(room) } satisfies ClientFrame));
       this.setStatus("live");
       // Unacknowledged messages go again (receivers drop duplicates by sender and id).
-      for (const [id, p] of this.pending) ws.send(JSON.stringify({ t: "pub", room: p.room, id, body: p.body }));
+      for (const [id, p] of this.pending) ws.send(JSON.stringify({ t: "pub", room: p.room, id, body: p.body } satisfies ClientFrame));
     };
     ws.onmessage = (e) => {
-      const f = JSON.parse(e.data as string);
+      // The server sends only ServerFrames (package api); a frame of a
+      // kind this client does not know is ignored by frame's switch.
+      const f = JSON.parse(e.data as string) as ServerFrame;
       this.enqueue(() => this.frame(f));
     };
     ws.onclose = (e) => {
       if (this.ws !== ws || this.closed) return;
-      if (e.code === 4001 || e.code === 4003) {
-        this.setStatus("closed", e.code === 4001 ? "Your session ended. Sign in again." : "Your access to this case ended.");
+      if (e.code === CloseSessionEnded || e.code === CloseAccessLost) {
+        this.setStatus("closed", e.code === CloseSessionEnded ? "Your session ended. Sign in again." : "Your access to this case ended.");
         return;
       }
       const n = opened ? 0 : attempt + 1;
@@ -188,7 +192,7 @@ export class SecureCase {
     };
   }
 
-  private async frame(f: any): Promise<void> {
+  private async frame(f: ServerFrame): Promise<void> {
     switch (f.t) {
       case "subscribed":
         if (f.head) this.epochs.set(f.room, Math.max(this.epochs.get(f.room) ?? 1, f.head.epoch));
@@ -226,7 +230,7 @@ export class SecureCase {
       }
       case "error": {
         const p = f.id ? this.pending.get(f.id) : undefined;
-        if (p && f.code !== "unavailable") { this.pending.delete(f.id); p.reject(new Error(`${f.code}: ${f.detail}`)); }
+        if (p && f.id && f.code !== "unavailable") { this.pending.delete(f.id); p.reject(new Error(`${f.code}: ${f.detail}`)); }
         break;
       }
     }
@@ -255,8 +259,8 @@ export class SecureCase {
         ev.hash = hex(await E.payloadHash(body));
         this.seen.set(`${room}|${mp.epoch}|${mp.offset}`, ev);
         break;
-      } catch (e: any) {
-        const msg = String(e?.message ?? e);
+      } catch (e) {
+        const msg = errorText(e);
         if (attempt < 2 && /unknown membership statement|unknown device/.test(msg)) {
           await this.refresh();
           continue;
@@ -310,8 +314,8 @@ export class SecureCase {
     for (let i = 0; i < 20; i++) {
       try {
         return await this.sess.prepare(room, epoch);
-      } catch (e: any) {
-        const msg = String(e?.message ?? e);
+      } catch (e) {
+        const msg = errorText(e);
         if (/no signed membership/.test(msg)) {
           if (this.mediator) await this.signMembership();
           else await this.refresh();
@@ -331,7 +335,7 @@ export class SecureCase {
     const body = b64(payload);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { room, body, resolve, reject });
-      if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ t: "pub", room, id, body }));
+      if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ t: "pub", room, id, body } satisfies ClientFrame));
       setTimeout(() => {
         if (this.pending.delete(id)) reject(new Error("the server did not confirm the message within 60 s"));
       }, 60000);
@@ -427,4 +431,9 @@ export async function registerDevice(me: E.DeviceKeys): Promise<void> {
   const v = await verifyProven(p, pins);
   if (v.devices.length !== 1 || v.devices[0].rec.id !== me.id) throw new Error("the key directory did not log this device");
   await savePins(me.account, { ...pins, logKey: p.key, logSize: v.size, logCheckpoint: v.checkpoint });
+}
+
+/** An error's message, whatever was thrown. */
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -40,7 +40,7 @@ type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") (el as any)[k] = v;
+    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
     else if (typeof v === "boolean") { if (v) el.setAttribute(k, ""); }
     else el.setAttribute(k, v);
   }
@@ -49,7 +49,7 @@ function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | unde
 }
 
 const errText = (e: unknown) => (e instanceof APIError
-  ? (e.problem as any).errors?.[0]?.detail ?? e.problem.detail ?? e.message
+  ? e.problem.errors?.[0]?.detail ?? e.problem.detail ?? e.message
   : e instanceof Error ? e.message : String(e));
 
 export const myZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";

@@ -4,7 +4,7 @@
 // seen before (RFC 6962 consistency proof), and every record is included
 // at its index (RFC 6962 inclusion proof) under an entry naming exactly
 // that record's hash and ids.
-import { Logged, Proven } from "./api";
+import type { AuditEvent, Logged, Proven } from "./wire_gen";
 import * as E from "./e2ee";
 import { ed25519Verify, sha256 } from "./primitives";
 import { concat, equalBytes, hex, unb64, utf8 } from "./wire";
@@ -90,8 +90,8 @@ async function runTreeProof(p: Uint8Array[], lo: number, hi: number, n: number, 
 
 async function checkLogged(l: Logged, cp: Checkpoint, kind: string, actor: string, caseID: string, objects: string[]): Promise<void> {
   const entry = unb64(l.entry);
-  let ev: any;
-  try { ev = JSON.parse(new TextDecoder().decode(entry)); } catch { throw logErr(`entry ${l.index} is not an event`); }
+  let ev: Partial<AuditEvent>;
+  try { ev = JSON.parse(new TextDecoder().decode(entry)) as Partial<AuditEvent>; } catch { throw logErr(`entry ${l.index} is not an event`); }
   const h = "sha256:" + hex(await sha256(unb64(l.record)));
   const same = (a: unknown, b: string[]) => Array.isArray(a) && a.length === b.length && a.every((x, i) => x === b[i]);
   if (ev.type !== kind || (ev.actor ?? "") !== actor || (ev.case ?? "") !== caseID || !same(ev.objects ?? [], objects) || !same(ev.hashes ?? [], [h])) {

@@ -1,4 +1,4 @@
-package audit
+package tlogverify
 
 import (
 	"bytes"
@@ -58,7 +58,7 @@ func (e Event) Validate() error {
 			return fmt.Errorf("audit: event %q: attr %q is %d bytes, limit %d (attrs are for ids, enums and counts)", e.Type, k, len(v), MaxAttrValue)
 		}
 	}
-	b, err := e.encode()
+	b, err := e.Canonical()
 	if err != nil {
 		return err
 	}
@@ -80,10 +80,12 @@ func (e Event) Encode() ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	return e.encode()
+	return e.Canonical()
 }
 
-func (e Event) encode() ([]byte, error) {
+// Canonical is e's canonical encoding without checking its limits (Encode
+// checks them): what ParseEvent compares a stored entry against.
+func (e Event) Canonical() ([]byte, error) {
 	if !e.Time.IsZero() {
 		e.Time = e.Time.UTC()
 	}
@@ -108,7 +110,7 @@ func ParseEvent(data []byte) (Event, error) {
 	if dec.More() {
 		return Event{}, errors.New("unparseable entry: trailing data")
 	}
-	re, err := e.encode()
+	re, err := e.Canonical()
 	if err != nil {
 		return Event{}, err
 	}

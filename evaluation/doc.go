@@ -1,4 +1,4 @@
-// Package export makes the anonymized program-evaluation dataset: one row
+// Package evaluation makes the anonymized program-evaluation dataset: one row
 // per case with what a mediation program must report and improve on (case
 // type, referral source, sides, sessions and hours, days per stage, time to
 // resolution, outcome, feedback survey scores) and nothing that identifies
@@ -28,7 +28,11 @@
 //   - with an age recipient the file is encrypted (filippo.io/age) before
 //     it leaves the server.
 //
-// What export must never do: read documents or messages, write anything but
+// It is not vault code: it reads case records and survey answers (package
+// cases), never the vault. The HTTP route is POST /api/v1/exports (package
+// web); the CLI verb is `parley export`.
+//
+// What evaluation must never do: read documents or messages, write anything but
 // the export it is asked for, or emit a row whose quasi-identifier group is
 // smaller than k.
-package export
+package evaluation

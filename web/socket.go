@@ -1,16 +1,28 @@
-package messaging
+package web
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/parley-mediation/parley/messaging"
+
+	"github.com/parley-mediation/parley/api"
 )
+
+// The WebSocket session layer: one goroutine reads a connection's frames,
+// one writes them (pings included), a bounded queue sits between the rooms
+// and the writer, and the close codes say why a connection ended. The rooms
+// themselves (ordering, durability, fan-out) are package messaging's; this
+// file is the only place that knows a WebSocket.
 
 // Connection timing and queue size.
 const (
@@ -18,7 +30,7 @@ const (
 	pongWait     = 45 * time.Second
 	pingInterval = 20 * time.Second
 	// DefaultSendQueue is how many frames may wait for a slow client
-	// before it is disconnected with CloseTooSlow.
+	// before it is disconnected with api.CloseTooSlow.
 	DefaultSendQueue = 1024
 	// maxInFlight bounds one connection's unacknowledged publishes.
 	maxInFlight = 256
@@ -28,31 +40,10 @@ const (
 	sessionRecheck = time.Minute
 )
 
-// Errors an Authorizer returns.
-var (
-	// ErrForbidden: not this room (the connection stays).
-	ErrForbidden = errors.New("not allowed in this room")
-	// ErrAccessLost: no access to anything on this connection any more
-	// (recused, removed, signed out); the connection is closed.
-	ErrAccessLost = errors.New("access lost")
-)
-
-// Authorizer decides, for one connection, which rooms a client name means
-// and whether the connection's user may join or post there. It is asked
-// again for every subscribed room when the Watch topic announces a change.
-//
-// The connection serialises its calls (its reader and its re-check after a
-// change take turns), so an Authorizer may cache without locks; Invalidate
-// drops any cache before a re-check.
-type Authorizer interface {
-	Resolve(ctx context.Context, name string, action string) (Room, error)
-	Invalidate()
-}
-
-// ConnOptions configures one WebSocket connection.
-type ConnOptions struct {
+// socketOptions configures one WebSocket connection.
+type socketOptions struct {
 	User  string
-	Auth  Authorizer
+	Auth  messaging.Authorizer
 	Watch string // broker topic announcing access changes, e.g. "case:<id>"
 	Queue int    // send queue length (default DefaultSendQueue)
 	// SessionTopics are the broker topics announcing that the
@@ -66,17 +57,17 @@ type ConnOptions struct {
 }
 
 // conn is one client connection: one reader (this goroutine), one writer.
-type conn struct {
-	s    *Service
+type socket struct {
+	s    *messaging.Service
 	ws   *websocket.Conn
-	opts ConnOptions
+	opts socketOptions
 	id   string
 	send chan []byte
 
 	authMu sync.Mutex // serialises calls to opts.Auth
 
 	mu     sync.Mutex
-	subs   map[string]*Subscription // by client room name
+	subs   map[string]*messaging.Subscription // by client room name
 	closed bool
 	// inFlight holds the connection's unacknowledged publishes, in the
 	// order they arrived; the acker answers each once it is durable. Both
@@ -88,28 +79,28 @@ type conn struct {
 	done     chan struct{}
 }
 
-// ServeConn runs a WebSocket connection until the client leaves, falls
-// behind, loses access, or ctx ends.
-func (s *Service) ServeConn(ctx context.Context, ws *websocket.Conn, opts ConnOptions) {
+// serveSocket runs a WebSocket connection on the rooms of s until the
+// client leaves, falls behind, loses access, or ctx ends.
+func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, opts socketOptions) {
 	if opts.Queue <= 0 {
 		opts.Queue = DefaultSendQueue
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
-	c := &conn{s: s, ws: ws, opts: opts, id: hex.EncodeToString(b), send: make(chan []byte, opts.Queue),
-		subs: map[string]*Subscription{}, done: make(chan struct{})}
+	c := &socket{s: s, ws: ws, opts: opts, id: hex.EncodeToString(b), send: make(chan []byte, opts.Queue),
+		subs: map[string]*messaging.Subscription{}, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	c.tasks = &wg
 	wg.Go(func() { c.writer(ctx) })
 	if opts.Watch != "" {
-		stop := s.broker.Subscribe(opts.Watch, func([]byte) { go c.recheck(ctx) })
+		stop := s.Watch(opts.Watch, func([]byte) { go c.recheck(ctx) })
 		defer stop()
 	}
 	if opts.SessionValid != nil {
 		for _, topic := range opts.SessionTopics {
-			stop := s.broker.Subscribe(topic, func([]byte) { go c.checkSession(ctx) })
+			stop := s.Watch(topic, func([]byte) { go c.checkSession(ctx) })
 			defer stop()
 		}
 		wg.Go(func() {
@@ -136,19 +127,19 @@ func (s *Service) ServeConn(ctx context.Context, ws *websocket.Conn, opts ConnOp
 	}
 }
 
-func (c *conn) takeSubs() []*Subscription {
+func (c *socket) takeSubs() []*messaging.Subscription {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]*Subscription, 0, len(c.subs))
+	out := make([]*messaging.Subscription, 0, len(c.subs))
 	for _, s := range c.subs {
 		out = append(out, s)
 	}
-	c.subs = map[string]*Subscription{}
+	c.subs = map[string]*messaging.Subscription{}
 	return out
 }
 
-// Send implements Sink.
-func (c *conn) Send(frame []byte) bool {
+// Send implements messaging.Sink.
+func (c *socket) Send(frame []byte) bool {
 	select {
 	case c.send <- frame:
 		return true
@@ -159,13 +150,13 @@ func (c *conn) Send(frame []byte) bool {
 	}
 }
 
-// Overflow implements Sink: a client that fell behind is disconnected; it
+// Overflow implements messaging.Sink: a client that fell behind is disconnected; it
 // reconnects and resumes from its last position.
-func (c *conn) Overflow() { c.shutdown(CloseTooSlow, "fell behind; reconnect and resume") }
+func (c *socket) Overflow() { c.shutdown(api.CloseTooSlow, "fell behind; reconnect and resume") }
 
 // shutdown sends a close frame (once) and closes the socket, which ends
 // the reader.
-func (c *conn) shutdown(code int, reason string) {
+func (c *socket) shutdown(code int, reason string) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -178,7 +169,7 @@ func (c *conn) shutdown(code int, reason string) {
 	c.ws.Close()
 }
 
-func (c *conn) writer(ctx context.Context) {
+func (c *socket) writer(ctx context.Context) {
 	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
 	for {
@@ -203,8 +194,8 @@ func (c *conn) writer(ctx context.Context) {
 	}
 }
 
-func (c *conn) reader(ctx context.Context) {
-	c.ws.SetReadLimit(MaxFrame)
+func (c *socket) reader(ctx context.Context) {
+	c.ws.SetReadLimit(api.MaxFrame)
 	c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
 	for {
@@ -217,7 +208,7 @@ func (c *conn) reader(ctx context.Context) {
 		}
 		c.ws.SetReadDeadline(time.Now().Add(pongWait))
 		if kind != websocket.TextMessage {
-			c.error("", "", "invalid", "text frames only")
+			c.error("", "", api.CodeInvalid, "text frames only")
 			continue
 		}
 		if !utf8.Valid(data) {
@@ -226,17 +217,17 @@ func (c *conn) reader(ctx context.Context) {
 			c.shutdown(websocket.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
 			return
 		}
-		f, err := DecodeClientFrame(data)
+		f, err := decodeClientFrame(data)
 		if err != nil {
-			c.error("", "", "invalid", err.Error())
+			c.error("", "", api.CodeInvalid, err.Error())
 			continue
 		}
-		switch f.T {
-		case "sub":
+		switch f.Type {
+		case api.FrameSub:
 			c.subscribe(ctx, f)
-		case "unsub":
+		case api.FrameUnsub:
 			c.unsubscribe(f.Room)
-		case "pub":
+		case api.FramePub:
 			c.publish(ctx, f)
 		}
 		if c.isClosed() {
@@ -245,33 +236,33 @@ func (c *conn) reader(ctx context.Context) {
 	}
 }
 
-func (c *conn) isClosed() bool {
+func (c *socket) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closed
 }
 
-func (c *conn) error(room, id, code, detail string) {
-	c.Send(encodeFrame(ServerFrame{T: "error", Room: room, ID: id, Code: code, Detail: detail}))
+func (c *socket) error(room, id string, code api.ErrorCode, detail string) {
+	c.Send(encodeFrame(api.ServerFrame{Type: api.FrameError, Room: room, ID: id, Code: code, Detail: detail}))
 }
 
 // refuse answers an authorization failure: a room refusal is an error
 // frame; lost access closes the connection.
-func (c *conn) refuse(room, id string, err error) {
-	if errors.Is(err, ErrAccessLost) {
-		c.shutdown(CloseAccessLost, "access to this case ended")
+func (c *socket) refuse(room, id string, err error) {
+	if errors.Is(err, messaging.ErrAccessLost) {
+		c.shutdown(api.CloseAccessLost, "access to this case ended")
 		return
 	}
-	c.error(room, id, "forbidden", "not allowed in this room")
+	c.error(room, id, api.CodeForbidden, "not allowed in this room")
 }
 
-func (c *conn) resolve(ctx context.Context, name, action string) (Room, error) {
+func (c *socket) resolve(ctx context.Context, name, action string) (messaging.Room, error) {
 	c.authMu.Lock()
 	defer c.authMu.Unlock()
 	return c.opts.Auth.Resolve(ctx, name, action)
 }
 
-func (c *conn) subscribe(ctx context.Context, f *ClientFrame) {
+func (c *socket) subscribe(ctx context.Context, f *api.ClientFrame) {
 	room, err := c.resolve(ctx, f.Room, "join")
 	if err != nil {
 		c.refuse(f.Room, "", err)
@@ -280,7 +271,7 @@ func (c *conn) subscribe(ctx context.Context, f *ClientFrame) {
 	c.unsubscribe(f.Room)
 	sub, err := c.s.Subscribe(ctx, room, c.opts.User, c.id, f.From, c)
 	if err != nil {
-		c.error(f.Room, "", "unavailable", "could not subscribe; try again")
+		c.error(f.Room, "", api.CodeUnavailable, "could not subscribe; try again")
 		return
 	}
 	c.mu.Lock()
@@ -293,7 +284,7 @@ func (c *conn) subscribe(ctx context.Context, f *ClientFrame) {
 	c.mu.Unlock()
 }
 
-func (c *conn) unsubscribe(name string) {
+func (c *socket) unsubscribe(name string) {
 	c.mu.Lock()
 	sub := c.subs[name]
 	delete(c.subs, name)
@@ -305,15 +296,15 @@ func (c *conn) unsubscribe(name string) {
 
 // publish enqueues in arrival order, then waits for durability off the
 // read loop, so a client may pipeline up to maxInFlight messages.
-func (c *conn) publish(ctx context.Context, f *ClientFrame) {
+func (c *socket) publish(ctx context.Context, f *api.ClientFrame) {
 	room, err := c.resolve(ctx, f.Room, "post")
 	if err != nil {
 		c.refuse(f.Room, f.ID, err)
 		return
 	}
-	done, err := c.s.Enqueue(ctx, room.ID, Message{ID: f.ID, From: c.opts.User, Body: f.Body})
+	done, err := c.s.Enqueue(ctx, room.ID, api.Message{ID: f.ID, From: c.opts.User, Body: f.Body})
 	if err != nil {
-		c.error(f.Room, f.ID, "unavailable", "not stored; send again")
+		c.error(f.Room, f.ID, api.CodeUnavailable, "not stored; send again")
 		return
 	}
 	if c.inFlight == nil {
@@ -330,12 +321,12 @@ func (c *conn) publish(ctx context.Context, f *ClientFrame) {
 // inFlightPub is one publish waiting for durability.
 type inFlightPub struct {
 	room, id string
-	done     <-chan Result
+	done     <-chan messaging.Result
 }
 
 // acker answers the connection's publishes in the order they arrived: an
 // ack once durable, or "send again".
-func (c *conn) acker(ctx context.Context, in <-chan inFlightPub) {
+func (c *socket) acker(ctx context.Context, in <-chan inFlightPub) {
 	for {
 		var p inFlightPub
 		select {
@@ -346,11 +337,11 @@ func (c *conn) acker(ctx context.Context, in <-chan inFlightPub) {
 		select {
 		case r := <-p.done:
 			if r.Err != nil {
-				c.error(p.room, p.id, "unavailable", "not stored; send again")
+				c.error(p.room, p.id, api.CodeUnavailable, "not stored; send again")
 				continue
 			}
-			m := Message{Epoch: r.Msg.Epoch, Offset: r.Msg.Offset, At: r.Msg.At}
-			c.Send(encodeFrame(ServerFrame{T: "ack", Room: p.room, ID: p.id, M: &m}))
+			m := api.Message{Epoch: r.Msg.Epoch, Offset: r.Msg.Offset, At: r.Msg.At}
+			c.Send(encodeFrame(api.ServerFrame{Type: api.FrameAck, Room: p.room, ID: p.id, Msg: &m}))
 		case <-ctx.Done():
 			return
 		}
@@ -359,18 +350,18 @@ func (c *conn) acker(ctx context.Context, in <-chan inFlightPub) {
 
 // checkSession closes the connection with CloseSessionEnded once its
 // session is no longer valid.
-func (c *conn) checkSession(ctx context.Context) {
+func (c *socket) checkSession(ctx context.Context) {
 	if c.isClosed() || ctx.Err() != nil {
 		return
 	}
 	if !c.opts.SessionValid(ctx) {
-		c.shutdown(CloseSessionEnded, "session ended; sign in again")
+		c.shutdown(api.CloseSessionEnded, "session ended; sign in again")
 	}
 }
 
 // recheck asks the Authorizer again about every subscribed room after an
 // access change, dropping the rooms no longer allowed.
-func (c *conn) recheck(ctx context.Context) {
+func (c *socket) recheck(ctx context.Context) {
 	c.mu.Lock()
 	names := make([]string, 0, len(c.subs))
 	for n := range c.subs {
@@ -382,12 +373,49 @@ func (c *conn) recheck(ctx context.Context) {
 	c.authMu.Unlock()
 	for _, n := range names {
 		if _, err := c.resolve(ctx, n, "join"); err != nil {
-			if errors.Is(err, ErrAccessLost) {
-				c.shutdown(CloseAccessLost, "access to this case ended")
+			if errors.Is(err, messaging.ErrAccessLost) {
+				c.shutdown(api.CloseAccessLost, "access to this case ended")
 				return
 			}
 			c.unsubscribe(n)
-			c.error(n, "", "forbidden", "you are no longer in this room")
+			c.error(n, "", api.CodeForbidden, "you are no longer in this room")
 		}
 	}
+}
+
+// decodeClientFrame parses and checks one client frame. Every limit is
+// enforced here, so nothing oversized or malformed goes further.
+func decodeClientFrame(data []byte) (*api.ClientFrame, error) {
+	if len(data) > api.MaxFrame {
+		return nil, fmt.Errorf("frame over %d bytes", api.MaxFrame)
+	}
+	var f api.ClientFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("malformed frame: %v", err)
+	}
+	if f.Room == "" || len(f.Room) > api.MaxRoomName || !utf8.ValidString(f.Room) {
+		return nil, fmt.Errorf("room: required, at most %d bytes", api.MaxRoomName)
+	}
+	switch f.Type {
+	case api.FrameSub:
+		if f.From != nil && (f.From.Epoch < 0 || f.From.Offset < 0) {
+			return nil, fmt.Errorf("from: negative position")
+		}
+	case api.FrameUnsub:
+	case api.FramePub:
+		if f.ID == "" || len(f.ID) > api.MaxClientID {
+			return nil, fmt.Errorf("id: required, at most %d bytes", api.MaxClientID)
+		}
+		if len(f.Body) == 0 || len(f.Body) > api.MaxBody {
+			return nil, fmt.Errorf("body: required, at most %d bytes", api.MaxBody)
+		}
+	default:
+		return nil, fmt.Errorf("t: unknown frame type %q", f.Type)
+	}
+	return &f, nil
+}
+
+func encodeFrame(f api.ServerFrame) []byte {
+	b, _ := json.Marshal(f)
+	return b
 }

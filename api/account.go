@@ -1,0 +1,61 @@
+package api
+
+import "time"
+
+// Role is an account's role on the server. Parties, counsel and observers
+// are all RoleParticipant accounts; what they are in a given case is their
+// ParticipantRole there.
+type Role string
+
+// The account roles.
+const (
+	RoleAdmin       Role = "admin"
+	RoleMediator    Role = "mediator"
+	RoleRecords     Role = "records"
+	RoleParticipant Role = "participant"
+)
+
+// Account is a person as the API shows them (GET /api/v1/me, the account
+// list, a session). It has no password hash: the server's stored account
+// record is another type, which no handler can encode.
+type Account struct {
+	ID       string `json:"id"`
+	Email    string `json:"email,omitempty"`
+	Name     string `json:"name"`
+	Role     Role   `json:"role"`
+	Disabled bool   `json:"disabled,omitempty"`
+	// SessionsNotBefore: sessions opened at or before it are revoked.
+	SessionsNotBefore *time.Time `json:"sessionsNotBefore,omitempty"`
+	Created           time.Time  `json:"created"`
+	// CreatedBy is the account that created this one through the API;
+	// Lineage is its creator, that one's creator, and so on.
+	CreatedBy string   `json:"createdBy,omitempty"`
+	Lineage   []string `json:"lineage,omitempty"`
+}
+
+func (Account) wire() {}
+
+// LoginRequest signs in (POST /api/v1/session).
+type LoginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// SessionResponse answers a sign-in or an invite redemption. The token is
+// for the CLI (bearer); the browser uses the cookie set alongside it.
+type SessionResponse struct {
+	Token   string    `json:"token"`
+	Expires time.Time `json:"expires"`
+	Account Account   `json:"account"`
+	CaseID  string    `json:"caseId,omitempty"`
+}
+
+func (SessionResponse) wire() {}
+
+// CreateAccountRequest makes a staff account (POST /api/v1/accounts, admin).
+type CreateAccountRequest struct {
+	Email    string `json:"email"`
+	Name     string `json:"name"`
+	Role     Role   `json:"role"`
+	Password string `json:"password"`
+}

@@ -1,0 +1,76 @@
+package api
+
+import "time"
+
+// Document is a document's metadata as one caller may see it (never its
+// keys or storage names). Name and MediaType are empty when the caller may
+// not download it.
+type Document struct {
+	ID        string    `json:"id"`
+	Case      string    `json:"case"`
+	Name      string    `json:"name,omitempty"`
+	MediaType string    `json:"mediaType,omitempty"`
+	Class     string    `json:"class"`
+	Audience  string    `json:"audience"` // joint, caucus:<side>, mediators, user:<id>[,…]
+	Version   int       `json:"version"`  // the latest version
+	Size      int64     `json:"size"`
+	SHA256    string    `json:"sha256,omitempty"`
+	Uploader  string    `json:"uploader"`
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
+	Held      bool      `json:"held"`
+	// CanDownload: the caller may read the content (and so sees names).
+	CanDownload bool `json:"canDownload"`
+	// Versions, newest first; only in single-document answers.
+	Versions []VersionInfo `json:"versions,omitempty"`
+}
+
+func (Document) wire() {}
+
+// VersionInfo is one version of a document.
+type VersionInfo struct {
+	Version   int       `json:"version"`
+	Name      string    `json:"name,omitempty"`
+	MediaType string    `json:"mediaType,omitempty"`
+	Size      int64     `json:"size"`
+	SHA256    string    `json:"sha256,omitempty"` // hex, of the plaintext
+	Uploader  string    `json:"uploader"`         // account id
+	Created   time.Time `json:"created"`
+	// Erased: the version's data key was destroyed (crypto-erase).
+	Erased bool `json:"erased,omitempty"`
+}
+
+// Person is a case member named in a share's result.
+type Person struct {
+	AccountID string `json:"accountId"`
+	Name      string `json:"name"`
+	Role      string `json:"role"` // mediator, party, counsel, observer
+	Side      string `json:"side,omitempty"`
+}
+
+// ShareRequest changes a document's audience (POST …/documents/{id}/share).
+type ShareRequest struct {
+	Audience string `json:"audience"`
+	DryRun   bool   `json:"dryRun"`
+}
+
+// ShareResult says what a share did, or (dry run) would do.
+type ShareResult struct {
+	Document Document `json:"document"`
+	From     string   `json:"from"`
+	To       string   `json:"to"`
+	// Gaining may download the document after the share and could not
+	// before; Losing the reverse.
+	Gaining []Person `json:"gaining"`
+	Losing  []Person `json:"losing"`
+	DryRun  bool     `json:"dryRun"`
+	Changed bool     `json:"changed"`
+}
+
+func (ShareResult) wire() {}
+
+// HoldRequest places (true) or releases (false) a document hold
+// (POST …/documents/{id}/hold).
+type HoldRequest struct {
+	On *bool `json:"on"`
+}
