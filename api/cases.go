@@ -261,6 +261,11 @@ type InviteResponse struct {
 	Expires time.Time       `json:"expires"`
 	Role    ParticipantRole `json:"role"`
 	Side    string          `json:"side,omitempty"`
+	// Mailed: the link was queued to the email address given, for a real
+	// mail server (not the development outbox). MailWarning says when it
+	// could not be queued.
+	Mailed      bool   `json:"mailed,omitempty"`
+	MailWarning string `json:"mailWarning,omitempty"`
 }
 
 func (InviteResponse) wire() {}

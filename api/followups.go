@@ -10,10 +10,16 @@ type FollowUpRequest struct {
 
 // FollowUpCheckpoint is one check-in: due Days after closure; Issued links
 // went out (one per party and lawyer).
+// In GET answers, Mailed and MailFailed count its mails the server
+// accepted or that failed for good, and Answered the links answered:
+// counts only, never who or what.
 type FollowUpCheckpoint struct {
-	Days   int       `json:"days"`
-	Due    time.Time `json:"due"`
-	Issued int       `json:"issued"`
+	Days       int       `json:"days"`
+	Due        time.Time `json:"due"`
+	Issued     int       `json:"issued"`
+	Mailed     int       `json:"mailed"`
+	MailFailed int       `json:"mailFailed"`
+	Answered   int       `json:"answered"`
 }
 
 // CheckInLink is one participant's single-use check-in link, shown once.

@@ -48,3 +48,18 @@ func (c *Client) ResendMail(ctx context.Context, caseID, messageID string) (api.
 	err := c.Do(ctx, http.MethodPost, "/api/v1/cases/"+caseID+"/mail/"+messageID+"/resend", struct{}{}, &out)
 	return out, err
 }
+
+// SetFollowUps sets a closed case's check-ins on its agreement (days after
+// closure); the answer carries each participant's link once.
+func (c *Client) SetFollowUps(ctx context.Context, caseID string, days []int) (api.FollowUpResponse, error) {
+	var out api.FollowUpResponse
+	err := c.Do(ctx, http.MethodPost, "/api/v1/cases/"+caseID+"/followups", api.FollowUpRequest{Days: days}, &out)
+	return out, err
+}
+
+// FollowUps returns a case's check-ins (no links).
+func (c *Client) FollowUps(ctx context.Context, caseID string) (api.FollowUpResponse, error) {
+	var out api.FollowUpResponse
+	err := c.Do(ctx, http.MethodGet, "/api/v1/cases/"+caseID+"/followups", nil, &out)
+	return out, err
+}

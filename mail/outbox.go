@@ -44,6 +44,7 @@ const (
 	KindReminder     Kind = "reminder"
 	KindSurvey       Kind = "survey"
 	KindFollowUp     Kind = "follow-up"
+	KindJoin         Kind = "join" // an invitation link to join a case
 )
 
 // Limits on what a message may hold.

@@ -170,6 +170,59 @@ func (s *Service) FollowUps(ctx context.Context, actor account.Account, caseID s
 	return s.plan(ctx, caseID)
 }
 
+// CheckpointStatus is how a check-in stands, in counts only: how many of
+// its mails the server accepted (Mailed), how many failed for good
+// (MailFailed), and how many links were answered. Nothing says who
+// answered or what.
+type CheckpointStatus struct {
+	Checkpoint
+	Mailed     int `json:"mailed"`
+	MailFailed int `json:"mailFailed"`
+	Answered   int `json:"answered"`
+}
+
+// FollowUpStatus returns a case's check-ins with their counts (nil if none
+// are set) to its mediators.
+func (s *Service) FollowUpStatus(ctx context.Context, actor account.Account, caseID string) ([]CheckpointStatus, error) {
+	p, err := s.FollowUps(ctx, actor, caseID)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	rs, err := s.CheckIns(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	var msgs []mail.Message
+	if s.cfg.Outbox != nil {
+		if msgs, err = s.cfg.Outbox.List(ctx, caseID); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]CheckpointStatus, 0, len(p.Checkpoints))
+	for _, cp := range p.Checkpoints {
+		st := CheckpointStatus{Checkpoint: cp}
+		for _, r := range rs {
+			if r.Days == cp.Days {
+				st.Answered++
+			}
+		}
+		prefix := mailID("fu", caseID, fmt.Sprint(cp.Days), "")
+		for _, m := range msgs {
+			if m.Kind != mail.KindFollowUp || !strings.HasPrefix(m.ID, prefix) {
+				continue // a resend's id extends its original's
+			}
+			switch m.State {
+			case mail.Sent:
+				st.Mailed++
+			case mail.Failed:
+				st.MailFailed++
+			}
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
 func (s *Service) plan(ctx context.Context, caseID string) (*FollowUpPlan, error) {
 	var p FollowUpPlan
 	if _, err := s.cfg.Meta.Get(ctx, planKey(caseID), &p); err != nil {

@@ -58,6 +58,9 @@ type Config struct {
 	Reminders []time.Duration
 	// MailPoll is how often the sender loop looks for due mail (0: 5 s).
 	MailPoll time.Duration
+	// MailClock is the clock of the outbox and the schedule (sessions,
+	// reminders, check-ins); tests move it to make mail due (nil: time.Now).
+	MailClock func() time.Time
 }
 
 // ScaleMode reports whether the node uses S3 rather than a local directory.

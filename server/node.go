@@ -153,7 +153,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if n.KeyDir, err = keydir.Open(ctx, keydir.Config{Store: store, Meta: meta, MasterKey: mk, Cases: n.Cases, Caucus: n.Rooms, Policy: pol, Audit: log}); err != nil {
 		return nil, err
 	}
-	oc := mail.Config{Meta: meta, Log: cfg.Log, Poll: cfg.MailPoll}
+	oc := mail.Config{Meta: meta, Log: cfg.Log, Poll: cfg.MailPoll, Now: cfg.MailClock}
 	if cfg.SMTPURL != "" {
 		if oc.Transport, err = mail.NewSMTP(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom}); err != nil {
 			return nil, err
@@ -163,7 +163,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.Outbox = mail.New(oc)
 	n.Schedule = schedule.New(schedule.Config{Meta: meta, Cases: n.Cases, Accounts: n.Accounts, Policy: pol, Audit: log,
-		Outbox: n.Outbox, From: cfg.MailFrom, JoinURL: strings.TrimRight(cfg.PublicURL, "/") + "/app", Reminders: cfg.Reminders})
+		Outbox: n.Outbox, From: cfg.MailFrom, JoinURL: strings.TrimRight(cfg.PublicURL, "/") + "/app", Reminders: cfg.Reminders, Now: cfg.MailClock})
 	n.API = web.New(web.Deps{
 		Schedule: n.Schedule, Caseload: &caseload.Service{Cases: n.Cases, Schedule: n.Schedule, Policy: pol, Audit: log},
 		Messaging: n.Messages, Caucus: n.Rooms, Vault: n.Vault, KeyDir: n.KeyDir, Retention: n.Retention,

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -151,8 +152,15 @@ func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, api.InviteResponse{Link: a.InviteLink(inv.Token), Token: inv.Token,
-		Expires: inv.Expires, Role: inv.Role, Side: inv.Side})
+	out := api.InviteResponse{Link: a.InviteLink(inv.Token), Token: inv.Token, Expires: inv.Expires, Role: inv.Role, Side: inv.Side}
+	if email := strings.TrimSpace(req.Email); email != "" {
+		out.Mailed, err = a.schedule.MailInvite(r.Context(), chi.URLParam(r, "caseID"), email, out.Link, inv.Expires)
+		if err != nil {
+			a.log.WarnContext(r.Context(), "invite mail", "error", err.Error())
+			out.MailWarning = "The invitation is made, but its mail could not be queued. Give the link by hand."
+		}
+	}
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func (a *API) redeemInvite(w http.ResponseWriter, r *http.Request) {

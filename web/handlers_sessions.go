@@ -190,12 +190,17 @@ func (a *API) setFollowUps(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) getFollowUps(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
-	plan, err := a.schedule.FollowUps(r.Context(), actor, chi.URLParam(r, "caseID"))
+	list, err := a.schedule.FollowUpStatus(r.Context(), actor, chi.URLParam(r, "caseID"))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, followUpView(plan))
+	out := api.FollowUpResponse{Checkpoints: []api.FollowUpCheckpoint{}}
+	for _, c := range list {
+		out.Checkpoints = append(out.Checkpoints, api.FollowUpCheckpoint{Days: c.Days, Due: c.Due, Issued: c.Issued,
+			Mailed: c.Mailed, MailFailed: c.MailFailed, Answered: c.Answered})
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // submitCheckIn needs no session: the single-use token is the capability,

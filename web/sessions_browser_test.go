@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,8 +48,12 @@ func TestBrowserSessions(t *testing.T) {
 		t.Fatal("web/client/node_modules is missing: run `make web` (npm ci)")
 	}
 	mp := mailpit.FromEnv(t)
+	// The mail and schedule clock: real time until the test moves it
+	// ahead to make a check-in due.
+	var ahead atomic.Int64
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), SMTPURL: "smtp://" + mp.SMTP + "?starttls=off",
-		MailFrom: "sessions@browser.test", MailPoll: 100 * time.Millisecond})
+		MailFrom: "sessions@browser.test", MailPoll: 100 * time.Millisecond,
+		MailClock: func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }})
 	ctx := context.Background()
 	medEmail := "mediator-" + ids.New("x")[2:10] + "@browser.test"
 	med, err := n.Accounts.Create(ctx, account.NewAccount{Email: medEmail, Name: "Morgan Reyes", Role: policy.RoleMediator, Password: nodetest.Password})
@@ -196,6 +201,46 @@ func TestBrowserSessions(t *testing.T) {
 				continue
 			}
 			fmt.Fprintln(stdin, "ok")
+		case line == "ask close agreement":
+			if _, err := medC.CaseAction(ctx, k.ID, "stage", map[string]string{"stage": "closure"}); err != nil {
+				t.Error(err)
+				fmt.Fprintln(stdin, "error "+err.Error())
+				continue
+			}
+			if _, err := medC.RecordOutcome(ctx, k.ID, "full-agreement", 2, 3); err != nil {
+				t.Error(err)
+				fmt.Fprintln(stdin, "error "+err.Error())
+				continue
+			}
+			fmt.Fprintln(stdin, "ok")
+		case line == "ask followups 30,90":
+			// What the browser set is what the server holds.
+			f, err := medC.FollowUps(ctx, k.ID)
+			if err != nil || len(f.Checkpoints) != 2 || f.Checkpoints[0].Days != 30 || f.Checkpoints[1].Days != 90 || f.Checkpoints[0].Answered != 0 {
+				t.Errorf("follow-ups: %+v %v", f, err)
+				fmt.Fprintln(stdin, "error follow-ups not as set")
+				continue
+			}
+			fmt.Fprintln(stdin, "ok")
+		case line == "ask checkin 30":
+			// Thirty days on: the 30-day check-in goes out to both
+			// parties, the link only; the browser answers one.
+			f, _ := medC.FollowUps(ctx, k.ID)
+			ahead.Store(int64(time.Until(f.Checkpoints[0].Due) + time.Minute))
+			got := mp.WaitFor(t, "fu-"+k.ID+"-30-", 2, 20*time.Second)
+			if len(got) != 2 {
+				t.Errorf("%d of 2 check-in mails arrived", len(got))
+				fmt.Fprintln(stdin, "error check-in mail")
+				continue
+			}
+			full, err := mp.Get(got[0].ID)
+			i := strings.Index(full.Text, "/checkin#")
+			if err != nil || i < 0 || strings.Contains(full.Text+full.Subject, "Okafor") || strings.Contains(full.Text, "Lindqvist") {
+				t.Errorf("check-in mail: %v\n%s", err, full.Text)
+				fmt.Fprintln(stdin, "error check-in mail")
+				continue
+			}
+			fmt.Fprintln(stdin, "ok "+n.URL+strings.Fields(full.Text[i:])[0])
 		case line == "PASS":
 			passed = true
 		}
@@ -204,7 +249,7 @@ func TestBrowserSessions(t *testing.T) {
 	if err := cmd.Wait(); err != nil || !passed {
 		t.Fatalf("browser script: %v (passed=%v)", err, passed)
 	}
-	for _, name := range []string{"caseload.png", "mediator-sessions.png", "party-sessions-phone.png"} {
+	for _, name := range []string{"caseload.png", "mediator-sessions.png", "party-sessions-phone.png", "mediator-followups-form.png", "mediator-followups.png", "mediator-followups-phone.png"} {
 		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() < 1000 {
 			t.Errorf("screenshot %s was not taken: %v", name, err)
 		}

@@ -570,6 +570,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   await renderDocuments();
   await renderSessions($("sessions"), {
     caseID, mediator: sc.mediator, rooms: sc.rooms, roomTitle, nameOf: (a) => sc.nameOf(a),
+    closed: !!c.closed, agreement: !!c.closed && (c.outcome?.result === "full-agreement" || c.outcome?.result === "partial-agreement"),
   });
 }
 
@@ -660,7 +661,10 @@ function inviteForm(): HTMLElement {
       try {
         const inv = await api.invite(sc.caseID, role.value as ParticipantRole, role.value === "observer" ? "" : side.value, name.value, email.value.trim());
         const link = h("input", { id: "invite-link", type: "text", readonly: true, value: inv.link }) as HTMLInputElement;
-        out.replaceChildren(h("label", { for: "invite-link" }, `Invitation for ${name.value} (send it privately; it works once)`), link);
+        const to = email.value.trim();
+        out.replaceChildren(h("label", { for: "invite-link" }, `Invitation for ${name.value} (send it privately; it works once)`), link,
+          inv.mailed ? h("p", { class: "note", id: "invite-mailed" }, `The link was also sent by email to ${to}. The email has only the link and when it expires.`)
+            : to ? h("p", { class: "note", id: "invite-mailed" }, inv.mailWarning ?? "No email went out (mail is not set up here): give the link yourself.") : "");
         name.value = "";
         email.value = "";
         link.select();
@@ -669,7 +673,7 @@ function inviteForm(): HTMLElement {
   },
   h("h2", {}, "Invite someone"),
   h("label", { for: "invite-name" }, "Name"), name,
-  h("label", { for: "invite-email" }, "Email (optional: for session invitations and reminders, which carry only times and links)"), email,
+  h("label", { for: "invite-email" }, "Email (optional: we email this invitation link, then session invitations and reminders; mails carry only times and links)"), email,
   h("label", { for: "invite-role" }, "Takes part as"), role,
   h("label", { for: "invite-side" }, "Side"), side,
   h("div", { class: "row" }, h("button", { type: "submit" }, "Make an invitation link")), out);

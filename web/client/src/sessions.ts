@@ -30,7 +30,11 @@ const sessionsAPI = {
   mail: (id: string) => call<MailMessage[]>("GET", casePath(id) + "/mail"),
   resend: (id: string, m: string) => call<MailMessage>("POST", `${casePath(id)}/mail/${encodeURIComponent(m)}/resend`, {}),
   caseload: () => call<Caseload>("GET", "/api/v1/caseload"),
+  followUps: (id: string) => call<FollowUps>("GET", casePath(id) + "/followups"),
+  setFollowUps: (id: string, days: number[]) => call<FollowUps>("POST", casePath(id) + "/followups", { days }),
 };
+export interface Checkpoint { days: number; due: string; issued: number; mailed: number; mailFailed: number; answered: number }
+export interface FollowUps { checkpoints: Checkpoint[]; links?: { name: string; days: number; link: string }[]; mailWarning?: string }
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -79,6 +83,10 @@ export interface SessionContext {
   rooms: string[];
   roomTitle: (room: string) => string;
   nameOf: (account: string) => string;
+  /** Closed with a full or partial agreement: the mediator may set check-ins. */
+  agreement?: boolean;
+  /** Closed: no more sessions to schedule. */
+  closed?: boolean;
 }
 
 const mailState: Record<string, (m: MailMessage) => string> = {
@@ -93,7 +101,7 @@ const mailState: Record<string, (m: MailMessage) => string> = {
   cancelled: () => "Withdrawn (the session changed before it was due)",
 };
 const kindWords: Record<string, string> = {
-  invitation: "Invitation", update: "New time", cancellation: "Cancellation", reminder: "Reminder", survey: "Survey", "follow-up": "Check-in",
+  invitation: "Invitation", update: "New time", cancellation: "Cancellation", reminder: "Reminder", survey: "Survey", "follow-up": "Check-in", join: "Invitation link",
 };
 
 export async function renderSessions(sec: HTMLElement, ctx: SessionContext): Promise<void> {
@@ -109,7 +117,12 @@ export async function renderSessions(sec: HTMLElement, ctx: SessionContext): Pro
     err ? h("p", { class: "error" }, "Sessions could not be loaded: " + err) : "",
     shown.length ? ul : h("p", { class: "note" }, "No sessions are scheduled yet."));
   if (!ctx.mediator) return;
-  sec.append(scheduleForm(ctx, () => void renderSessions(sec, ctx)));
+  if (ctx.agreement) {
+    const fu = h("div", { id: "followups" });
+    sec.append(fu);
+    await renderFollowUps(fu, ctx);
+  }
+  if (!ctx.closed) sec.append(scheduleForm(ctx, () => void renderSessions(sec, ctx)));
   const mailBox = h("div", { id: "mail" });
   sec.append(mailBox);
   await renderMail(mailBox, ctx);
@@ -196,6 +209,49 @@ function scheduleForm(ctx: SessionContext, refresh: () => void): HTMLElement {
   h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Schedule and send invitations")),
   h("p", { class: "note" }, "Everyone in the case with an email address gets an invitation for their calendar, and reminders 2 days and 2 hours before."),
   out);
+}
+
+const followUpWho = "Each party and lawyer gets a short email asking whether the agreement is being honoured. Their answers are anonymous and only counted in the program's evaluation.";
+
+/** Check-ins on a closed case's agreement: set once, then counts only (never who answered or what). */
+async function renderFollowUps(box: HTMLElement, ctx: SessionContext, justSet?: FollowUps): Promise<void> {
+  let f: FollowUps;
+  try { f = justSet ?? await sessionsAPI.followUps(ctx.caseID); } catch (e) { box.replaceChildren(h("p", { class: "error" }, "Check-ins could not be loaded: " + errText(e))); return; }
+  if (!f.checkpoints.length) {
+    const boxes = [30, 90, 180].map((d) => h("label", { class: "check" },
+      h("input", { type: "checkbox", name: "followup-days", value: String(d), checked: d !== 180 }), ` ${d} days after closing`));
+    const out = h("p", { class: "error", role: "alert" });
+    box.replaceChildren(h("form", {
+      id: "followup-form",
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const days = [...box.querySelectorAll<HTMLInputElement>("input[name=followup-days]:checked")].map((i) => Number(i.value));
+        if (!days.length) { out.textContent = "Tick at least one check-in."; return; }
+        try { await renderFollowUps(box, ctx, await sessionsAPI.setFollowUps(ctx.caseID, days)); } catch (x) { out.textContent = "Not set: " + errText(x); }
+      },
+    },
+    h("h3", {}, "Check on the agreement later"),
+    h("p", {}, followUpWho),
+    h("fieldset", {}, h("legend", {}, "Send a check-in"), ...boxes),
+    h("p", { class: "note" }, "You can set check-ins once for this case."),
+    h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Set check-ins")), out));
+    return;
+  }
+  const rows = f.checkpoints.map((c) => {
+    const due = new Date(c.due) > new Date();
+    const went = c.mailed ? `${c.mailed} of ${c.issued} emailed` : due ? `Goes out ${when(c.due)}` : "Not emailed (no addresses, or no mail server): give the links yourself";
+    return h("tr", { "data-days": String(c.days) }, h("td", {}, `${c.days} days`), h("td", {}, went, c.mailFailed ? h("strong", { class: "flag" }, ` — ${c.mailFailed} failed, see the mail below`) : ""),
+      h("td", {}, `${c.answered} of ${c.issued}`));
+  });
+  box.replaceChildren(h("h3", {}, "Check-ins on the agreement"),
+    h("p", { class: "note" }, followUpWho + " You see only how many answered."),
+    f.mailWarning ? h("p", { class: "error", role: "alert" }, f.mailWarning) : "",
+    h("div", { class: "scroll" }, h("table", { id: "followup-table" },
+      h("thead", {}, h("tr", {}, ...["After", "Email", "Answered"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, ...rows))),
+    f.links?.length ? h("details", {}, h("summary", {}, "Links for people without an email address (shown only now)"),
+      h("ul", {}, ...f.links.map((l) => h("li", {}, `${l.name}, ${l.days} days: `, h("code", {}, l.link))))) : "",
+    h("button", { type: "button", id: "followup-refresh", onclick: () => void renderFollowUps(box, ctx) }, "Refresh check-ins"));
 }
 
 async function renderMail(box: HTMLElement, ctx: SessionContext): Promise<void> {

@@ -396,6 +396,8 @@ export interface InviteResponse {
   expires: string;
   role: ParticipantRole;
   side?: string;
+  mailed?: boolean;
+  mailWarning?: string;
 }
 
 /**
@@ -471,11 +473,17 @@ export interface FollowUpRequest {
 /**
  * FollowUpCheckpoint is one check-in: due Days after closure; Issued links
  * went out (one per party and lawyer).
+ * In GET answers, Mailed and MailFailed count its mails the server
+ * accepted or that failed for good, and Answered the links answered:
+ * counts only, never who or what.
  */
 export interface FollowUpCheckpoint {
   days: number;
   due: string;
   issued: number;
+  mailed: number;
+  mailFailed: number;
+  answered: number;
 }
 
 /**

@@ -24,6 +24,7 @@ async function ask(verb, arg = "") {
   process.stdout.write(`ask ${verb} ${arg}\n`);
   const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
   if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
+  return a.slice(3);
 }
 function log(s) { process.stdout.write(s + "\n"); }
 function check(cond, what) {
@@ -108,6 +109,42 @@ try {
   check(await party.locator("#session-form").count() === 0 && await party.locator("#mail-table").count() === 0, "the party can neither schedule nor read the outbox");
   await party.locator("#sessions").scrollIntoViewIfNeeded();
   await party.screenshot({ path: shots + "/party-sessions-phone.png", fullPage: false });
+
+  // The case closes with an agreement: the mediator sets check-ins.
+  await ask("close", "agreement");
+  await med.reload();
+  await med.waitForSelector("#followup-form");
+  const fuText = await med.innerText("#followup-form");
+  check(fuText.includes("Each party and lawyer gets a short email") && fuText.includes("anonymous"), "the form says who gets a check-in and what they see");
+  await med.locator("#followups").screenshot({ path: shots + "/mediator-followups-form.png" });
+  await med.click("#followup-form button[type=submit]");
+  await med.waitForSelector("#followup-table");
+  const fuRows = await med.$$eval("#followup-table tbody tr", (rs) => rs.map((r) => r.getAttribute("data-days") + ":" + r.innerText.replace(/\s+/g, " ")));
+  check(fuRows.length === 2 && fuRows[0].startsWith("30:") && fuRows[1].startsWith("90:") && fuRows.every((r) => r.includes("Goes out") && r.includes("0 of 2")),
+    "the check-ins at 30 and 90 days are listed, not yet sent, none answered: " + fuRows.join(" | "));
+  await ask("followups", "30,90");
+  await med.reload();
+  await med.waitForSelector("#followup-table");
+  check(await med.locator("#followup-form").count() === 0, "once set, the form is gone");
+  check(await med.locator("#session-form").count() === 0, "a closed case offers no new session");
+  // Thirty days on, the check-in mail arrives; a party answers it.
+  const link = await ask("checkin", "30");
+  const answerer = await newPage("answerer", { width: 390, height: 844 }, "America/New_York");
+  await answerer.goto(link);
+  await answerer.waitForSelector("#checkin:not([hidden])");
+  await answerer.check("#a-partly");
+  await answerer.fill("#comment", "The deposit came back late");
+  await answerer.click("#checkin button[type=submit]");
+  await answerer.waitForSelector("#status:has-text('recorded anonymously')");
+  check(true, "the party answered the check-in on /checkin");
+  await med.click("#followup-refresh");
+  await med.waitForSelector("#followup-table tr[data-days='30'] td:has-text('1 of 2')");
+  const r30 = (await med.innerText("#followup-table tr[data-days='30']")).replace(/\s+/g, " ");
+  check(r30.includes("2 of 2 emailed") && !r30.includes("late"), "the mediator sees the check-in went out and one answer, counted only: " + r30);
+  await med.locator("#followups").screenshot({ path: shots + "/mediator-followups.png" });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator("#followups").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/mediator-followups-phone.png" });
 
   check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
   await browser.close();

@@ -1,0 +1,33 @@
+package schedule
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/parley-mediation/parley/mail"
+)
+
+// MailInvite queues an invitation link to the address the mediator gave
+// with the invite. The message carries the link and when it expires,
+// nothing else: not the case's title, not who else is in it. It reports
+// whether the message goes to a mail server (false for the development
+// outbox, which only shows it to the mediator).
+func (s *Service) MailInvite(ctx context.Context, caseID, to, link string, expires time.Time) (bool, error) {
+	if s.cfg.Outbox == nil || to == "" {
+		return false, nil
+	}
+	h := sha256.Sum256([]byte(link))
+	err := s.cfg.Outbox.Enqueue(ctx, mail.Message{
+		ID: mailID("join", caseID, hex.EncodeToString(h[:8])), CaseID: caseID, Kind: mail.KindJoin, To: to,
+		Subject: "Your invitation to a mediation",
+		Text: fmt.Sprintf("You are invited to take part in a mediation in Parley. Open this link to join (it works once, until %s UTC):\n\n%s%s",
+			expires.UTC().Format("Mon 2 January 2006 15:04"), link, mailFooter),
+	})
+	if err != nil {
+		return false, err
+	}
+	return !s.Development(), nil
+}

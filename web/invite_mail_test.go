@@ -1,0 +1,94 @@
+package web_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/mailpit"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/server"
+)
+
+// An invite made with an email address goes out through the outbox to a
+// real SMTP server (Mailpit, read back through its API): the mail carries
+// the /join link with the token in the fragment and its expiry, and
+// nothing of the case: not its title, side labels, or anyone's name. The
+// answer says it was mailed; an invite without an address is not.
+func TestInviteMailed(t *testing.T) {
+	mp := mailpit.FromEnv(t)
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), SMTPURL: "smtp://" + mp.SMTP + "?starttls=off",
+		MailFrom: "sessions@invite.test", MailPoll: 50 * time.Millisecond})
+	ctx := context.Background()
+	_, med := n.Staff(t, policy.RoleMediator, "invite-med@example.org")
+	title := "Okafor v. Lindqvist — CANARYTITLE"
+	c, err := med.CreateCase(ctx, title, "tenancy", "", []string{"CanaryTenant", "CanaryLandlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The other side is already in: their name must not reach A's mail.
+	invB, err := med.Invite(ctx, c.ID, "party", "B", "Lars Lindqvist", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if invB.Mailed {
+		t.Fatal("an invite without an address says it was mailed")
+	}
+	if _, err := client.New(n.URL, "").Join(ctx, invB.Link); err != nil {
+		t.Fatal(err)
+	}
+	addr := "okafor-" + ids.New("x")[2:10] + "@example.test"
+	invA, err := med.Invite(ctx, c.ID, "party", "A", "Ada Okafor", addr, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !invA.Mailed || invA.MailWarning != "" {
+		t.Fatalf("invite with an address: mailed %v, warning %q", invA.Mailed, invA.MailWarning)
+	}
+	if !strings.Contains(invA.Link, "/join#"+invA.Token) {
+		t.Fatalf("link %q does not carry the token in its fragment", invA.Link)
+	}
+	got := mp.WaitFor(t, "join-"+c.ID+"-", 1, 20*time.Second)
+	if len(got) != 1 {
+		t.Fatalf("%d invitation mails arrived", len(got))
+	}
+	m, err := mp.Get(got[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.To) != 1 || m.To[0].Address != addr {
+		t.Fatalf("to %+v", m.To)
+	}
+	if !strings.Contains(m.Text, invA.Link) || !strings.Contains(m.Text, invA.Expires.UTC().Format("15:04")) {
+		t.Fatalf("mail does not carry the link and its expiry:\n%s", m.Text)
+	}
+	for _, secret := range []string{"CANARY", "Okafor", "Lindqvist", "Lars", "Ada", "tenancy"} {
+		if strings.Contains(m.Subject+"\n"+m.Text, secret) {
+			t.Fatalf("mail carries %q:\n%s\n%s", secret, m.Subject, m.Text)
+		}
+	}
+	// The link in the mail works (once).
+	link := m.Text[strings.Index(m.Text, "http"):]
+	link = strings.Fields(link)[0]
+	if _, err := client.New(n.URL, "").Join(ctx, link); err != nil {
+		t.Fatalf("the mailed link: %v", err)
+	}
+	// The mediator sees it in the case's mail list as sent.
+	list, err := med.Mail(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	for _, x := range list {
+		if x.Kind == "join" && x.To == addr && x.State == "sent" {
+			sent++
+		}
+	}
+	if sent != 1 {
+		t.Fatalf("mail list: %+v", list)
+	}
+}
