@@ -113,7 +113,9 @@ export async function renderSessions(sec: HTMLElement, ctx: SessionContext): Pro
   const ul = h("ul", { class: "sessions", id: "session-list" });
   for (const s of shown) ul.append(sessionItem(s, ctx, () => void renderSessions(sec, ctx)));
   sec.replaceChildren(h("h2", { id: "sessions-title" }, ctx.mediator ? "Sessions" : "Your upcoming sessions"),
-    h("p", { class: "note" }, "Everyone in this case sees the sessions. Invitations by email carry only the time and the link, never what the case is about."),
+    h("p", { class: "note" }, ctx.mediator
+      ? "Joint sessions are shown to everyone in the case; a caucus session only to that side and the mediators. Invitations by email carry only the time and the link, never what the case is about."
+      : "You see the joint sessions and the sessions you are invited to. Invitations by email carry only the time and the link, never what the case is about."),
     err ? h("p", { class: "error" }, "Sessions could not be loaded: " + err) : "",
     shown.length ? ul : h("p", { class: "note" }, "No sessions are scheduled yet."));
   if (!ctx.mediator) return;
