@@ -209,7 +209,7 @@ function scheduleForm(ctx: SessionContext, refresh: () => void): HTMLElement {
     h("div", {}, h("label", { for: "session-minutes" }, "Minutes"), minutes)),
   h("fieldset", {}, h("legend", {}, "Rooms"), ...rooms),
   h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Schedule and send invitations")),
-  h("p", { class: "note" }, "Everyone in the case with an email address gets an invitation for their calendar, and reminders 2 days and 2 hours before."),
+  h("p", { class: "note" }, "Everyone who may enter the chosen rooms (for a caucus: that side and the mediators) and has an email address gets an invitation for their calendar, and reminders 2 days and 2 hours before."),
   out);
 }
 
