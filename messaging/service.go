@@ -57,8 +57,8 @@ type timing struct {
 	// batches whose broadcast was lost (Redis restart).
 	probe time.Duration
 	// compact: how long a journaled batch waits before it is copied into
-	// its room's segments (checked every second at most; spent journal
-	// entries are deleted then).
+	// its room's segments (compaction looks every compactTick; spent
+	// journal entries are deleted then).
 	compact time.Duration
 	// sweep: how often the journals of other incarnations are checked for
 	// a node that is gone, to fence and recover it.
