@@ -217,16 +217,7 @@ func (s *Service) fresh(req forwardRequest) bool {
 	}
 	s.fwdMu.Lock()
 	defer s.fwdMu.Unlock()
-	for id, at := range s.seenReqs {
-		if now.Sub(at) > 2*forwardTimeout {
-			delete(s.seenReqs, id)
-		}
-	}
-	if _, seen := s.seenReqs[req.Req]; seen {
-		return false
-	}
-	s.seenReqs[req.Req] = now
-	return true
+	return s.seenReqs.firstTime(req.Req, now)
 }
 
 // sign prefixes body with its HMAC-SHA256 under the node key.

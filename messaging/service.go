@@ -41,7 +41,7 @@ type Service struct {
 	nodeKey       []byte
 	fwdMu         sync.Mutex
 	waiting       map[string]chan forwardReply
-	seenReqs      map[string]time.Time // forwarded requests served, to refuse a replay
+	seenReqs      *replayWindow // forwarded requests served, to refuse a replay
 	cancelReplies func()
 
 	deadMu    sync.Mutex
@@ -92,7 +92,7 @@ func newService(log *Log, broker Broker, opts Options, timing timing) *Service {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Service{log: log, broker: broker, logger: logger, nodeKey: opts.NodeKey, seenReqs: map[string]time.Time{},
+	s := &Service{log: log, broker: broker, logger: logger, nodeKey: opts.NodeKey, seenReqs: newReplayWindow(2 * forwardTimeout),
 		committers: map[string]*committer{}, hubs: map[string]*hub{},
 		stop: make(chan struct{}), proc: newNodeID(),
 		journalQ: make(chan journalReq, 4096), waiting: map[string]chan forwardReply{},
