@@ -281,12 +281,8 @@ func (s *Service) enqueueForwarded(inc *incarnation, req forwardRequest) ([]Resu
 		ps = append(ps, pending{msg: Message{ID: m.ID, From: m.From, Kind: m.Kind, Body: m.Body}, via: inc, done: make(chan Result, 1)})
 	}
 	for _, p := range ps {
-		select {
-		case c.queue <- p:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-s.stop:
-			return nil, ErrClosed
+		if err := s.send(ctx, c, p); err != nil {
+			return nil, err
 		}
 	}
 	out := make([]Result, len(ps))

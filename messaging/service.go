@@ -187,13 +187,29 @@ func (s *Service) Enqueue(ctx context.Context, room string, m Message) (<-chan R
 		return nil, err
 	}
 	p := pending{msg: m, done: make(chan Result, 1)}
+	if err := s.send(ctx, c, p); err != nil {
+		return nil, err
+	}
+	return p.done, nil
+}
+
+// send puts p on c's queue. Once it returns nil, p.done gets exactly one
+// answer, also when the service closes meanwhile: the committer answers
+// everything still queued with ErrClosed when it ends (see runCommitter),
+// and nothing can be queued after that.
+func (s *Service) send(ctx context.Context, c *committer, p pending) error {
+	c.sendMu.RLock()
+	defer c.sendMu.RUnlock()
+	if c.ended {
+		return ErrClosed
+	}
 	select {
 	case c.queue <- p:
-		return p.done, nil
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	case <-s.stop:
-		return nil, ErrClosed
+		return ErrClosed
 	}
 }
 
@@ -205,12 +221,8 @@ func (s *Service) Seal(ctx context.Context, room, reason string) error {
 		return err
 	}
 	p := pending{seal: reason, done: make(chan Result, 1)}
-	select {
-	case c.queue <- p:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.stop:
-		return ErrClosed
+	if err := s.send(ctx, c, p); err != nil {
+		return err
 	}
 	select {
 	case r := <-p.done:
@@ -257,6 +269,11 @@ type Result struct {
 type committer struct {
 	room  string
 	queue chan pending
+	// sendMu orders sends against the committer's end: senders hold it
+	// shared while they queue (waking on stop), the committer takes it
+	// once to set ended, then answers what is queued.
+	sendMu sync.RWMutex
+	ended  bool
 	// owner is the last claim seen for the room when another node owns
 	// it; known is false when it must be read again.
 	owner claim
@@ -273,6 +290,7 @@ func (s *Service) runCommitter(c *committer) {
 	ctx, cancel := s.untilStop()
 	defer cancel()
 	var next *pending
+	defer func() { c.end(next) }()
 	for {
 		var first pending
 		if next != nil {
@@ -303,6 +321,25 @@ func (s *Service) runCommitter(c *committer) {
 			}
 		}
 		s.commitMessages(ctx, c, batch)
+	}
+}
+
+// end stops c taking requests and answers every one not committed (next,
+// and all still queued) with ErrClosed.
+func (c *committer) end(next *pending) {
+	c.sendMu.Lock()
+	c.ended = true
+	c.sendMu.Unlock()
+	if next != nil {
+		next.done <- Result{Err: ErrClosed}
+	}
+	for {
+		select {
+		case p := <-c.queue:
+			p.done <- Result{Err: ErrClosed}
+		default:
+			return
+		}
 	}
 }
 
