@@ -53,6 +53,14 @@
 // Nothing in the Broker is needed for correctness: flushing Redis only
 // costs speed.
 //
+// Each room with subscribers has a hub whose goroutine does all of the
+// room's reads; broker callbacks and commits hand it batches without
+// blocking, so a slow read stalls only its own room. Idle hubs and
+// committers are freed after 30 s.
+//
+// A Service is safe for concurrent use; Close answers every pending
+// Publish and Seal.
+//
 // What messaging must never do: look inside payloads, log them, decide
 // access itself, or acknowledge a message before it is durable.
 package messaging

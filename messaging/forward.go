@@ -267,10 +267,6 @@ func (s *Service) answer(req forwardRequest, reply forwardReply) {
 func (s *Service) enqueueForwarded(inc *incarnation, req forwardRequest) ([]Result, error) {
 	// Not asked whether inc owns the room yet: a claim of inc's whose
 	// answer was lost is adopted by the commit (route).
-	c, err := s.committer(req.Room)
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 	defer cancel()
 	var ps []pending
@@ -281,7 +277,7 @@ func (s *Service) enqueueForwarded(inc *incarnation, req forwardRequest) ([]Resu
 		ps = append(ps, pending{msg: Message{ID: m.ID, From: m.From, Kind: m.Kind, Body: m.Body}, via: inc, done: make(chan Result, 1)})
 	}
 	for _, p := range ps {
-		if err := s.send(ctx, c, p); err != nil {
+		if err := s.queue(ctx, req.Room, p); err != nil {
 			return nil, err
 		}
 	}

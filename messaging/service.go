@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -66,6 +67,19 @@ type timing struct {
 	// journalPace: the least time between the starts of two journal
 	// writes (see runJournal).
 	journalPace time.Duration
+	// idle: how long a room's hub stays without subscribers, or its
+	// committer without messages, before it is freed (0: defaultIdle).
+	idle time.Duration
+}
+
+// defaultIdle is how long an unused hub or committer is kept.
+const defaultIdle = 30 * time.Second
+
+func (t timing) idleAfter() time.Duration {
+	if t.idle > 0 {
+		return t.idle
+	}
+	return defaultIdle
 }
 
 var defaultTiming = timing{probe: time.Second, compact: 5 * time.Second, sweep: 5 * time.Second, journalPace: 5 * time.Millisecond}
@@ -182,15 +196,29 @@ func (s *Service) Publish(ctx context.Context, room string, m Message) (Message,
 // arrives on the channel when m is durable (or failed). Messages enqueued
 // one after another by one caller are committed in that order.
 func (s *Service) Enqueue(ctx context.Context, room string, m Message) (<-chan Result, error) {
-	c, err := s.committer(room)
-	if err != nil {
-		return nil, err
-	}
 	p := pending{msg: m, done: make(chan Result, 1)}
-	if err := s.send(ctx, c, p); err != nil {
+	if err := s.queue(ctx, room, p); err != nil {
 		return nil, err
 	}
 	return p.done, nil
+}
+
+// errIdleEnded: the committer was freed for being idle; look it up again.
+var errIdleEnded = errors.New("committer freed")
+
+// queue hands p to room's committer, making a new one when the last was
+// freed meanwhile.
+func (s *Service) queue(ctx context.Context, room string, p pending) error {
+	for range maxJoinAttempts {
+		c, err := s.committer(room)
+		if err != nil {
+			return err
+		}
+		if err := s.send(ctx, c, p); !errors.Is(err, errIdleEnded) {
+			return err
+		}
+	}
+	return fmt.Errorf("room %s: its committer kept closing", room)
 }
 
 // send puts p on c's queue. Once it returns nil, p.done gets exactly one
@@ -201,6 +229,9 @@ func (s *Service) send(ctx context.Context, c *committer, p pending) error {
 	c.sendMu.RLock()
 	defer c.sendMu.RUnlock()
 	if c.ended {
+		if c.idle {
+			return errIdleEnded
+		}
 		return ErrClosed
 	}
 	select {
@@ -216,12 +247,8 @@ func (s *Service) send(ctx context.Context, c *committer, p pending) error {
 // Seal ends room's current epoch (a membership change), with reason
 // recorded in the seal. Messages committed after it are in the next epoch.
 func (s *Service) Seal(ctx context.Context, room, reason string) error {
-	c, err := s.committer(room)
-	if err != nil {
-		return err
-	}
 	p := pending{seal: reason, done: make(chan Result, 1)}
-	if err := s.send(ctx, c, p); err != nil {
+	if err := s.queue(ctx, room, p); err != nil {
 		return err
 	}
 	select {
@@ -274,6 +301,7 @@ type committer struct {
 	// once to set ended, then answers what is queued.
 	sendMu sync.RWMutex
 	ended  bool
+	idle   bool // ended for being idle (see runCommitter), not by Close
 	// owner is the last claim seen for the room when another node owns
 	// it; known is false when it must be read again.
 	owner claim
@@ -291,6 +319,8 @@ func (s *Service) runCommitter(c *committer) {
 	defer cancel()
 	var next *pending
 	defer func() { c.end(next) }()
+	idle := time.NewTimer(s.timing.idleAfter())
+	defer idle.Stop()
 	for {
 		var first pending
 		if next != nil {
@@ -300,8 +330,15 @@ func (s *Service) runCommitter(c *committer) {
 			case first = <-c.queue:
 			case <-s.stop:
 				return
+			case <-idle.C:
+				if s.freeCommitter(c) {
+					return
+				}
+				idle.Reset(s.timing.idleAfter())
+				continue
 			}
 		}
+		idle.Reset(s.timing.idleAfter())
 		if first.seal != "" {
 			s.commitSeal(ctx, c, first)
 			continue
@@ -322,6 +359,24 @@ func (s *Service) runCommitter(c *committer) {
 		}
 		s.commitMessages(ctx, c, batch)
 	}
+}
+
+// freeCommitter ends an idle committer and removes it from the service,
+// unless something was queued meanwhile. Senders that find it ended look
+// the room's committer up again (errIdleEnded).
+func (s *Service) freeCommitter(c *committer) bool {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if len(c.queue) > 0 {
+		return false
+	}
+	s.mu.Lock()
+	if !s.closed && s.committers[c.room] == c {
+		delete(s.committers, c.room)
+	}
+	s.mu.Unlock()
+	c.ended, c.idle = true, true
+	return true
 }
 
 // end stops c taking requests and answers every one not committed (next,
@@ -377,7 +432,7 @@ func (s *Service) broadcast(ctx context.Context, b *Batch, data []byte) {
 	h := s.hubs[b.Room]
 	s.mu.Unlock()
 	if h != nil {
-		h.receive(b)
+		h.post(hubEvent{batch: b})
 	}
 	tagged := make([]byte, 0, len(s.proc)+1+len(data))
 	tagged = append(append(append(tagged, s.proc...), '\n'), data...)
