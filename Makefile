@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 GOVULNCHECK_VERSION := v1.9.0
 TOOLS := $(or $(PARLEY_CACHE),$(HOME)/.cache/parley)/tools
 
-.PHONY: run build web wire test test-faults check vulncheck unit services-install clean
+.PHONY: run build web wire test test-faults soak check vulncheck unit services-install clean
 
 run: build
 	./bin/parley serve --data $(DATA) --addr $(ADDR) --demo
@@ -47,6 +47,10 @@ test:
 # purpose; prints the table of what was sent, received and lost.
 test-faults:
 	scripts/test-faults.sh
+
+# soak runs the messaging engine's checked history for SOAK (default 5m).
+soak:
+	scripts/soak.sh
 
 # check is the static part alone: gofmt, go vet, staticcheck, govulncheck.
 check:

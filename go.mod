@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	filippo.io/age v1.3.2
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/arran4/golang-ical v0.3.4
 	github.com/cedar-policy/cedar-go v1.9.0
 	github.com/go-chi/chi/v5 v5.5.0

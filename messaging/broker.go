@@ -11,6 +11,12 @@ import (
 // fast recovery. Older gaps are served by history paging from the store.
 const windowBatches = 256
 
+// recentKeep is how long a broker keeps a room's recent window and head
+// hint after its last batch (Redis: the keys' expiry). They are only
+// shortcuts: a room reopened later reads its head and history from the
+// store.
+const recentKeep = time.Hour
+
 // Broker is the seam between nodes: fan-out of committed batches and
 // events, the recent window of each room, and hints. Two implementations:
 // Memory (one process, embedded mode) and Redis (scale mode). Nothing a
@@ -51,6 +57,12 @@ type Memory struct {
 	window map[string][][]byte
 	hints  map[string]Position
 	here   map[string]map[string]presence
+	// used is when each room's window or hint last changed; a room unused
+	// for recentKeep is forgotten by forget, which runs at most every
+	// recentKeep/4 (so the maps shrink as rooms go quiet).
+	used      map[string]time.Time
+	lastSweep time.Time
+	now       func() time.Time
 }
 
 type presence struct {
@@ -60,7 +72,8 @@ type presence struct {
 
 // NewMemory returns an in-process broker.
 func NewMemory() *Memory {
-	return &Memory{subs: map[string]map[int]func([]byte){}, window: map[string][][]byte{}, hints: map[string]Position{}, here: map[string]map[string]presence{}}
+	return &Memory{subs: map[string]map[int]func([]byte){}, window: map[string][][]byte{}, hints: map[string]Position{},
+		here: map[string]map[string]presence{}, used: map[string]time.Time{}, now: time.Now}
 }
 
 // Publish implements Broker. Subscribers run in the publisher's goroutine,
@@ -119,7 +132,37 @@ func (m *Memory) Remember(_ context.Context, room string, data []byte) error {
 		w = append([][]byte(nil), w[len(w)-windowBatches:]...)
 	}
 	m.window[room] = w
+	m.touch(room)
 	return nil
+}
+
+// touch records that room was used and, at most every recentKeep/4,
+// forgets the windows, hints and presence of rooms unused since
+// recentKeep. The caller holds mu.
+func (m *Memory) touch(room string) {
+	now := m.now()
+	m.used[room] = now
+	if now.Sub(m.lastSweep) < recentKeep/4 {
+		return
+	}
+	m.lastSweep = now
+	for r, at := range m.used {
+		if now.Sub(at) > recentKeep {
+			delete(m.used, r)
+			delete(m.window, r)
+			delete(m.hints, r)
+		}
+	}
+	for r, conns := range m.here {
+		for c, p := range conns {
+			if !now.Before(p.expires) {
+				delete(conns, c)
+			}
+		}
+		if len(conns) == 0 {
+			delete(m.here, r)
+		}
+	}
 }
 
 // Recent implements Broker.
@@ -144,6 +187,7 @@ func (m *Memory) SetHeadHint(_ context.Context, room string, pos Position) {
 	if m.hints[room].Before(pos) {
 		m.hints[room] = pos
 	}
+	m.touch(room)
 }
 
 // Close implements Broker.
@@ -155,19 +199,22 @@ func (m *Memory) SetPresence(_ context.Context, room, conn, user string, ttl tim
 	defer m.mu.Unlock()
 	if ttl == 0 {
 		delete(m.here[room], conn)
+		if len(m.here[room]) == 0 {
+			delete(m.here, room)
+		}
 		return
 	}
 	if m.here[room] == nil {
 		m.here[room] = map[string]presence{}
 	}
-	m.here[room][conn] = presence{user: user, expires: time.Now().Add(ttl)}
+	m.here[room][conn] = presence{user: user, expires: m.now().Add(ttl)}
 }
 
 // Presence implements Broker.
 func (m *Memory) Presence(_ context.Context, room string) ([]string, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return presentUsers(m.here[room], time.Now()), nil
+	return presentUsers(m.here[room], m.now()), nil
 }
 
 func presentUsers(conns map[string]presence, now time.Time) []string {

@@ -180,6 +180,7 @@ func (r *Redis) Remember(ctx context.Context, room string, data []byte) error {
 	pipe := r.client.Pipeline()
 	pipe.RPush(ctx, windowKey(room), data)
 	pipe.LTrim(ctx, windowKey(room), -windowBatches, -1)
+	pipe.Expire(ctx, windowKey(room), recentKeep)
 	_, err := pipe.Exec(ctx)
 	return err
 }
@@ -213,7 +214,7 @@ func (r *Redis) HeadHint(ctx context.Context, room string) (Position, bool) {
 // SetHeadHint implements Broker.
 func (r *Redis) SetHeadHint(ctx context.Context, room string, pos Position) {
 	b, _ := json.Marshal(pos)
-	r.client.Set(ctx, hintKey(room), b, 0)
+	r.client.Set(ctx, hintKey(room), b, recentKeep)
 }
 
 func presenceKey(room string) string { return redisPrefix + "here:" + room }

@@ -16,8 +16,9 @@
 // room's offsets (gapless within an epoch) and makes its messages durable
 // in its journal: journal/<incarnation>/<seq>, one create-only object per
 // group commit holding the waiting batches of every room the node owns. A
-// message is acknowledged once its journal entry is durable. Every
-// second, compaction copies journaled batches into the room's own chain of
+// message is acknowledged once its journal entry is durable. Compaction
+// looks every 200 ms and copies a room's journaled batches, once the
+// oldest has waited 5 s (or 1,024 messages wait), into its own chain of
 // segments, rooms/<room>/e<epoch>/<first offset> (create-only, each at the
 // offset right after the previous one), and deletes spent journal entries
 // (never the newest: it marks how far the journal got). Another node
@@ -51,6 +52,14 @@
 // HTTP when its gap is long; history includes the owner's journaled tail.
 // Nothing in the Broker is needed for correctness: flushing Redis only
 // costs speed.
+//
+// Each room with subscribers has a hub whose goroutine does all of the
+// room's reads; broker callbacks and commits hand it batches without
+// blocking, so a slow read stalls only its own room. Idle hubs and
+// committers are freed after 30 s.
+//
+// A Service is safe for concurrent use; Close answers every pending
+// Publish and Seal.
 //
 // What messaging must never do: look inside payloads, log them, decide
 // access itself, or acknowledge a message before it is durable.

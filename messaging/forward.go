@@ -217,16 +217,7 @@ func (s *Service) fresh(req forwardRequest) bool {
 	}
 	s.fwdMu.Lock()
 	defer s.fwdMu.Unlock()
-	for id, at := range s.seenReqs {
-		if now.Sub(at) > 2*forwardTimeout {
-			delete(s.seenReqs, id)
-		}
-	}
-	if _, seen := s.seenReqs[req.Req]; seen {
-		return false
-	}
-	s.seenReqs[req.Req] = now
-	return true
+	return s.seenReqs.firstTime(req.Req, now)
 }
 
 // sign prefixes body with its HMAC-SHA256 under the node key.
@@ -276,10 +267,6 @@ func (s *Service) answer(req forwardRequest, reply forwardReply) {
 func (s *Service) enqueueForwarded(inc *incarnation, req forwardRequest) ([]Result, error) {
 	// Not asked whether inc owns the room yet: a claim of inc's whose
 	// answer was lost is adopted by the commit (route).
-	c, err := s.committer(req.Room)
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
 	defer cancel()
 	var ps []pending
@@ -290,12 +277,8 @@ func (s *Service) enqueueForwarded(inc *incarnation, req forwardRequest) ([]Resu
 		ps = append(ps, pending{msg: Message{ID: m.ID, From: m.From, Kind: m.Kind, Body: m.Body}, via: inc, done: make(chan Result, 1)})
 	}
 	for _, p := range ps {
-		select {
-		case c.queue <- p:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-s.stop:
-			return nil, ErrClosed
+		if err := s.queue(ctx, req.Room, p); err != nil {
+			return nil, err
 		}
 	}
 	out := make([]Result, len(ps))

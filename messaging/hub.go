@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-mediation/parley/api"
@@ -45,19 +47,59 @@ type Subscription struct {
 	ended bool
 }
 
-// hub is one room's fan-out on this node.
+// hub is one room's fan-out on this node. Its goroutine (run) owns the
+// room's delivery state (pos, known, last, gapFailed, idleSince) and does
+// every store and broker read the room needs; mu guards only subs and is
+// never held across I/O. Broker callbacks and the commit path hand batches
+// to run through a bounded inbox and never block: a batch that finds the
+// inbox full is dropped and read from the store instead, as a lost
+// broadcast is. A hub whose last subscriber left is freed after
+// timing.idle: its broker subscriptions end and its goroutine exits.
 type hub struct {
-	s     *Service
-	room  Room
-	mu    sync.Mutex
-	subs  map[*Subscription]struct{}
-	pos   Position // last batch end delivered here
-	known bool
-	last  time.Time // when a batch last arrived
-	// gapFailed is when the store last could not fill a gap.
-	gapFailed time.Time
+	s    *Service
+	room Room
+
+	mu   sync.Mutex
+	subs map[*Subscription]struct{}
+
+	inbox  chan hubEvent
+	joins  chan *joinReq
+	done   chan struct{} // closed when run has ended
+	behind atomic.Bool   // a batch was dropped: read the store
+
+	// Owned by run.
+	pos       Position // last batch end delivered here
+	known     bool
+	last      time.Time // when a batch last arrived
+	gapFailed time.Time // when the store last could not fill a gap
+	idleSince time.Time // when the hub was last seen without subscribers
 
 	cancelTopic, cancelPresence func()
+}
+
+// hubEvent is one thing for run to deliver: a batch (decoded, or as the
+// broker tagged it) or a presence change.
+type hubEvent struct {
+	batch    *Batch
+	raw      []byte
+	presence []byte
+}
+
+// hubInbox bounds what waits for a hub's goroutine.
+const hubInbox = 1024
+
+// joinReq asks run to add a subscription (see Subscribe).
+type joinReq struct {
+	ctx        context.Context
+	user, conn string
+	from       *Position
+	sink       Sink
+	reply      chan joinResult
+}
+
+type joinResult struct {
+	sub *Subscription
+	err error
 }
 
 func (s *Service) hub(room Room) (*hub, error) {
@@ -68,12 +110,13 @@ func (s *Service) hub(room Room) (*hub, error) {
 	}
 	h := s.hubs[room.ID]
 	if h == nil {
-		h = &hub{s: s, room: room, subs: map[*Subscription]struct{}{}}
+		h = &hub{s: s, room: room, subs: map[*Subscription]struct{}{},
+			inbox: make(chan hubEvent, hubInbox), joins: make(chan *joinReq), done: make(chan struct{})}
 		h.cancelTopic = s.broker.Subscribe(roomTopic(room.ID), h.onBatch)
 		h.cancelPresence = s.broker.Subscribe(presenceTopic(room.ID), h.onPresence)
 		s.hubs[room.ID] = h
 		s.wg.Add(1)
-		go h.probe()
+		go h.run()
 	}
 	return h, nil
 }
@@ -85,38 +128,55 @@ func (h *hub) cancelBroker() {
 	h.cancelPresence()
 }
 
+// maxJoinAttempts bounds how often Subscribe finds its hub freed between
+// looking it up and joining it.
+const maxJoinAttempts = 4
+
 // Subscribe adds sink to room for user's connection conn. With from nil
 // the subscription starts live (after the current head); with a position it
 // first receives every message after it — or, if that gap is older than
 // what can be resent here, a reload frame naming the range to page over
 // HTTP, followed by live messages after it.
 func (s *Service) Subscribe(ctx context.Context, room Room, user, conn string, from *Position, sink Sink) (*Subscription, error) {
-	h, err := s.hub(room)
-	if err != nil {
-		return nil, err
+	for range maxJoinAttempts {
+		h, err := s.hub(room)
+		if err != nil {
+			return nil, err
+		}
+		req := &joinReq{ctx: ctx, user: user, conn: conn, from: from, sink: sink, reply: make(chan joinResult, 1)}
+		select {
+		case h.joins <- req:
+		case <-h.done:
+			continue // freed meanwhile (or the service stopped): look again
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		r := <-req.reply // run answers every join it takes
+		if r.err != nil {
+			return nil, r.err
+		}
+		// Presence goes out from here, not from run: the in-process broker
+		// delivers synchronously, back into this hub.
+		s.broker.SetPresence(ctx, room.ID, conn, user, presenceTTL)
+		s.announce(ctx, room.ID, user, true)
+		return r.sub, nil
 	}
-	sub, err := h.subscribe(ctx, user, conn, from, sink)
-	if err != nil {
-		return nil, err
-	}
-	// Presence goes out after the hub's lock is released: the in-process
-	// broker delivers synchronously, back into this hub.
-	s.broker.SetPresence(ctx, room.ID, conn, user, presenceTTL)
-	s.announce(ctx, room.ID, user, true)
-	return sub, nil
+	return nil, fmt.Errorf("room %s: its hub kept closing", room.Name)
 }
 
-func (h *hub) subscribe(ctx context.Context, user, conn string, from *Position, sink Sink) (*Subscription, error) {
-	s, room := h.s, h.room
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// join adds a subscription: the reads it needs (head, catch-up, presence)
+// happen here, outside mu; the frames go out and the subscription is
+// added under mu, so no batch delivered meanwhile is missed or doubled
+// (only run delivers).
+func (h *hub) join(req *joinReq) (*Subscription, error) {
+	ctx, room, sink := req.ctx, h.room, req.sink
 	if err := h.ensureKnown(ctx); err != nil {
 		return nil, err
 	}
-	sub := &Subscription{h: h, sink: sink, user: user, conn: conn, last: h.pos}
+	sub := &Subscription{h: h, sink: sink, user: req.user, conn: req.conn, last: h.pos}
 	head := h.pos
 	frames := [][]byte{}
-	if from != nil && from.Before(h.pos) {
+	if from := req.from; from != nil && from.Before(h.pos) {
 		caught, ok := h.catchUp(ctx, *from)
 		if ok {
 			frames = append(frames, encodeFrame(api.ServerFrame{Type: api.FrameSubscribed, Room: room.Name, Head: &head}))
@@ -131,11 +191,13 @@ func (h *hub) subscribe(ctx context.Context, user, conn string, from *Position, 
 		}
 		frames = append(frames, encodeFrame(api.ServerFrame{Type: api.FrameSubscribed, Room: room.Name, Head: &head}))
 	}
-	if users, err := s.broker.Presence(ctx, room.ID); err == nil {
+	if users, err := h.s.broker.Presence(ctx, room.ID); err == nil {
 		for _, u := range users {
 			frames = append(frames, encodeFrame(api.ServerFrame{Type: api.FramePresence, Room: room.Name, User: u, Here: true}))
 		}
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	for _, f := range frames {
 		if !sink.Send(f) {
 			go sink.Overflow()
@@ -143,6 +205,7 @@ func (h *hub) subscribe(ctx context.Context, user, conn string, from *Position, 
 		}
 	}
 	h.subs[sub] = struct{}{}
+	h.idleSince = time.Time{}
 	return sub, nil
 }
 
@@ -156,9 +219,6 @@ func (sub *Subscription) Unsubscribe(ctx context.Context) {
 	}
 	sub.ended = true
 	delete(h.subs, sub)
-	if len(h.subs) == 0 {
-		h.known = false // stop tracking; re-read the head on the next subscribe
-	}
 	h.mu.Unlock()
 	h.s.broker.SetPresence(ctx, h.room.ID, sub.conn, sub.user, 0)
 	h.s.announce(ctx, h.room.ID, sub.user, false)
@@ -174,17 +234,161 @@ func (s *Service) announce(ctx context.Context, room, user string, here bool) {
 	s.broker.Publish(ctx, presenceTopic(room), data)
 }
 
+// onPresence is a broker callback: it only hands the event to run.
 func (h *hub) onPresence(data []byte) {
-	var ev presenceEvent
-	if json.Unmarshal(data, &ev) != nil || ev.User == "" {
-		return
+	h.post(hubEvent{presence: data})
+}
+
+// post hands ev to run without blocking. A batch that does not fit is
+// read from the store when run next wakes; a presence change that does
+// not fit is dropped (the next refresh or join shows it).
+func (h *hub) post(ev hubEvent) {
+	select {
+	case h.inbox <- ev:
+	default:
+		if ev.presence == nil {
+			h.behind.Store(true)
+		}
 	}
-	frame := encodeFrame(api.ServerFrame{Type: api.FramePresence, Room: h.room.Name, User: ev.User, Here: ev.Here})
+}
+
+// run is the hub's goroutine: it delivers what arrives, adds
+// subscriptions, probes a quiet room, refreshes presence, and frees the
+// hub once it has been idle long enough.
+func (h *hub) run() {
+	defer h.s.wg.Done()
+	defer close(h.done)
+	t := time.NewTicker(h.s.timing.probe)
+	defer t.Stop()
+	refresh := time.Now()
+	for {
+		select {
+		case <-h.s.stop:
+			return
+		case ev := <-h.inbox:
+			h.handle(ev)
+		case req := <-h.joins:
+			sub, err := h.join(req)
+			req.reply <- joinResult{sub: sub, err: err}
+		case <-t.C:
+			if h.tick(&refresh) {
+				return
+			}
+		}
+		if h.behind.Swap(false) {
+			h.readStore()
+		}
+	}
+}
+
+// subscribers reports how many subscriptions the hub has.
+func (h *hub) subscribers() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for sub := range h.subs {
-		h.send(sub, frame)
+	return len(h.subs)
+}
+
+// handle delivers one event from the inbox.
+func (h *hub) handle(ev hubEvent) {
+	if ev.presence != nil {
+		var pe presenceEvent
+		if json.Unmarshal(ev.presence, &pe) != nil || pe.User == "" {
+			return
+		}
+		frame := encodeFrame(api.ServerFrame{Type: api.FramePresence, Room: h.room.Name, User: pe.User, Here: pe.Here})
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for sub := range h.subs {
+			h.send(sub, frame)
+		}
+		return
 	}
+	b := ev.batch
+	if b == nil {
+		var err error
+		if b, err = DecodeBatch(ev.raw); err != nil || b.Room != h.room.ID {
+			return
+		}
+	}
+	h.last = time.Now()
+	if h.subscribers() == 0 {
+		h.known = false // stop tracking; re-read the head on the next join
+		return
+	}
+	if !h.known {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), gapFillTimeout)
+	defer cancel()
+	h.advance(ctx, b)
+}
+
+// readStore delivers what the store holds after pos (batches dropped
+// from a full inbox, or broadcasts lost).
+func (h *hub) readStore() {
+	if !h.known || h.subscribers() == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), gapFillTimeout)
+	defer cancel()
+	if more, err := h.s.log.FollowFrom(ctx, h.room.ID, h.pos, maxCatchUp); err == nil {
+		for _, b := range more {
+			h.advance(ctx, b)
+		}
+	}
+	h.last = time.Now()
+}
+
+// tick probes a quiet room, refreshes presence entries, and frees an idle
+// hub; it reports whether the hub is freed (run then ends).
+func (h *hub) tick(refresh *time.Time) bool {
+	now := time.Now()
+	h.mu.Lock()
+	n := len(h.subs)
+	var live []*Subscription
+	if n > 0 && now.Sub(*refresh) > presenceTTL/3 {
+		for sub := range h.subs {
+			live = append(live, sub)
+		}
+		*refresh = now
+	}
+	h.mu.Unlock()
+	if n == 0 {
+		h.known = false
+		if h.idleSince.IsZero() {
+			h.idleSince = now
+		}
+		return now.Sub(h.idleSince) >= h.s.timing.idleAfter() && h.free()
+	}
+	h.idleSince = time.Time{}
+	if now.Sub(h.last) >= h.s.timing.probe {
+		h.readStore()
+	}
+	if len(live) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), gapFillTimeout)
+		defer cancel()
+		for _, sub := range live {
+			h.s.broker.SetPresence(ctx, h.room.ID, sub.conn, sub.user, presenceTTL)
+		}
+	}
+	return false
+}
+
+// free removes an idle hub from the service and ends its broker
+// subscriptions. Only run adds subscriptions, so one found empty here
+// stays empty; a Subscribe that looked the hub up before it was removed
+// finds done closed and makes a new one.
+func (h *hub) free() bool {
+	s := h.s
+	s.mu.Lock()
+	if s.closed || s.hubs[h.room.ID] != h || h.subscribers() > 0 {
+		s.mu.Unlock()
+		return false
+	}
+	delete(s.hubs, h.room.ID)
+	s.mu.Unlock()
+	h.cancelBroker()
+	return true
 }
 
 // ensureKnown finds the room's head when this hub is not tracking it.
@@ -292,30 +496,13 @@ func (h *hub) frames(b *Batch, after Position) [][]byte {
 	return out
 }
 
-// onBatch receives a broadcast batch and delivers it in order.
+// onBatch is a broker callback: it hands a broadcast batch to run.
 func (h *hub) onBatch(tagged []byte) {
 	node, data, ok := bytes.Cut(tagged, []byte{'\n'})
 	if !ok || string(node) == h.s.proc {
 		return // malformed, or this node's own batch (delivered directly)
 	}
-	b, err := DecodeBatch(data)
-	if err != nil || b.Room != h.room.ID {
-		return
-	}
-	h.receive(b)
-}
-
-// receive delivers a batch committed by any node.
-func (h *hub) receive(b *Batch) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.last = time.Now()
-	if !h.known || len(h.subs) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), gapFillTimeout)
-	defer cancel()
-	h.advance(ctx, b)
+	h.post(hubEvent{raw: data})
 }
 
 // advance delivers b, first reading from the store any batches between
@@ -351,7 +538,7 @@ func (h *hub) advance(ctx context.Context, b *Batch) {
 }
 
 // gapRetry spaces out reads for a gap the store cannot fill yet;
-// gapFillTimeout bounds them (the hub's lock is held meanwhile).
+// gapFillTimeout bounds them (they hold up this room's hub only).
 const (
 	gapRetry       = 100 * time.Millisecond
 	gapFillTimeout = 5 * time.Second
@@ -365,6 +552,8 @@ func (h *hub) deliver(b *Batch) {
 		from = h.pos
 	}
 	shared := h.frames(b, from)
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	for sub := range h.subs {
 		frames := shared
 		if from.Before(sub.last) {
@@ -382,7 +571,8 @@ func (h *hub) deliver(b *Batch) {
 	h.pos = b.End()
 }
 
-// send queues a frame, dropping a subscriber whose queue is full.
+// send queues a frame, dropping a subscriber whose queue is full. The
+// caller holds mu.
 func (h *hub) send(sub *Subscription, frame []byte) bool {
 	if sub.ended {
 		return false
@@ -394,42 +584,4 @@ func (h *hub) send(sub *Subscription, frame []byte) bool {
 	delete(h.subs, sub)
 	go sub.sink.Overflow()
 	return false
-}
-
-// probe checks the store for batches a quiet room may have missed (a
-// broadcast lost while Redis restarted), and keeps presence entries fresh.
-func (h *hub) probe() {
-	defer h.s.wg.Done()
-	t := time.NewTicker(h.s.timing.probe)
-	defer t.Stop()
-	refresh := time.Now()
-	for {
-		select {
-		case <-h.s.stop:
-			return
-		case <-t.C:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), gapFillTimeout)
-		h.mu.Lock()
-		if h.known && len(h.subs) > 0 && time.Since(h.last) >= h.s.timing.probe {
-			if more, err := h.s.log.FollowFrom(ctx, h.room.ID, h.pos, maxCatchUp); err == nil {
-				for _, b := range more {
-					h.advance(ctx, b)
-				}
-			}
-			h.last = time.Now()
-		}
-		var live []*Subscription
-		if time.Since(refresh) > presenceTTL/3 {
-			for sub := range h.subs {
-				live = append(live, sub)
-			}
-			refresh = time.Now()
-		}
-		h.mu.Unlock()
-		for _, sub := range live {
-			h.s.broker.SetPresence(ctx, h.room.ID, sub.conn, sub.user, presenceTTL)
-		}
-		cancel()
-	}
 }

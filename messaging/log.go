@@ -25,10 +25,18 @@ const maxChainSteps = 100000
 type Log struct {
 	store objstore.Store
 	now   func() time.Time
+	// maxObject bounds one object read (maxBatchObject; tests lower it).
+	maxObject int64
 }
 
 // NewLog returns the room log on store.
-func NewLog(store objstore.Store) *Log { return &Log{store: store, now: time.Now} }
+func NewLog(store objstore.Store) *Log {
+	return &Log{store: store, now: time.Now, maxObject: maxBatchObject}
+}
+
+// errObjectTooLarge: a stored object of the log is larger than any the
+// log writes, so it is refused whole rather than read in part.
+var errObjectTooLarge = errors.New("stored object is larger than the log's limit")
 
 // StoragePrefix is the object-key prefix under which the batches of every
 // room whose id starts with roomIDPrefix are stored: what retention lists,
@@ -46,8 +54,9 @@ func epochPrefix(room string, epoch int64) string {
 // errNoBatch: nothing at that position yet.
 var errNoBatch = errors.New("no batch at that position")
 
-// readObject reads a whole stored object of the log (at most
-// maxBatchObject bytes); errNoBatch when there is none.
+// readObject reads a whole stored object of the log; errNoBatch when there
+// is none, errObjectTooLarge (never a truncated read) when it is over the
+// limit.
 func (l *Log) readObject(ctx context.Context, key string) ([]byte, error) {
 	rc, _, err := l.store.Get(ctx, key, objstore.GetOptions{})
 	if errors.Is(err, objstore.ErrNotFound) {
@@ -57,7 +66,14 @@ func (l *Log) readObject(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, maxBatchObject))
+	data, err := io.ReadAll(io.LimitReader(rc, l.maxObject+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > l.maxObject {
+		return nil, fmt.Errorf("%s: %w (%d bytes)", key, errObjectTooLarge, l.maxObject)
+	}
+	return data, nil
 }
 
 // ReadAt returns the batch that starts exactly at (epoch, first).

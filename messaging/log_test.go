@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -145,4 +146,28 @@ func FuzzDecodeBatch(f *testing.F) {
 			t.Fatalf("batch ends before it starts: %+v", b)
 		}
 	})
+}
+
+// TestOversizedObjectIsRefusedWhole: a stored segment larger than the
+// log's read limit is reported as too large, never read in part and
+// misreported as a damaged batch (issue #19).
+func TestOversizedObjectIsRefusedWhole(t *testing.T) {
+	d, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewLog(d)
+	ctx := t.Context()
+	b := &Batch{Room: "r_big", Epoch: 1, First: 1, Msgs: []Message{{Epoch: 1, Offset: 1, ID: "m1", From: "u_a", Body: make([]byte, 4096)}}}
+	if err := l.appendSegment(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.ReadAt(ctx, "r_big", 1, 1); err != nil {
+		t.Fatalf("within the limit: %v", err)
+	}
+	l.maxObject = 1024
+	_, err = l.ReadAt(ctx, "r_big", 1, 1)
+	if !errors.Is(err, errObjectTooLarge) {
+		t.Fatalf("over the limit: got %v, want errObjectTooLarge", err)
+	}
 }

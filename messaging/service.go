@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -41,7 +42,7 @@ type Service struct {
 	nodeKey       []byte
 	fwdMu         sync.Mutex
 	waiting       map[string]chan forwardReply
-	seenReqs      map[string]time.Time // forwarded requests served, to refuse a replay
+	seenReqs      *replayWindow // forwarded requests served, to refuse a replay
 	cancelReplies func()
 
 	deadMu    sync.Mutex
@@ -57,8 +58,8 @@ type timing struct {
 	// batches whose broadcast was lost (Redis restart).
 	probe time.Duration
 	// compact: how long a journaled batch waits before it is copied into
-	// its room's segments (checked every second at most; spent journal
-	// entries are deleted then).
+	// its room's segments (compaction looks every compactTick; spent
+	// journal entries are deleted then).
 	compact time.Duration
 	// sweep: how often the journals of other incarnations are checked for
 	// a node that is gone, to fence and recover it.
@@ -66,6 +67,19 @@ type timing struct {
 	// journalPace: the least time between the starts of two journal
 	// writes (see runJournal).
 	journalPace time.Duration
+	// idle: how long a room's hub stays without subscribers, or its
+	// committer without messages, before it is freed (0: defaultIdle).
+	idle time.Duration
+}
+
+// defaultIdle is how long an unused hub or committer is kept.
+const defaultIdle = 30 * time.Second
+
+func (t timing) idleAfter() time.Duration {
+	if t.idle > 0 {
+		return t.idle
+	}
+	return defaultIdle
 }
 
 var defaultTiming = timing{probe: time.Second, compact: 5 * time.Second, sweep: 5 * time.Second, journalPace: 5 * time.Millisecond}
@@ -92,7 +106,7 @@ func newService(log *Log, broker Broker, opts Options, timing timing) *Service {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &Service{log: log, broker: broker, logger: logger, nodeKey: opts.NodeKey, seenReqs: map[string]time.Time{},
+	s := &Service{log: log, broker: broker, logger: logger, nodeKey: opts.NodeKey, seenReqs: newReplayWindow(2 * forwardTimeout),
 		committers: map[string]*committer{}, hubs: map[string]*hub{},
 		stop: make(chan struct{}), proc: newNodeID(),
 		journalQ: make(chan journalReq, 4096), waiting: map[string]chan forwardReply{},
@@ -182,35 +196,60 @@ func (s *Service) Publish(ctx context.Context, room string, m Message) (Message,
 // arrives on the channel when m is durable (or failed). Messages enqueued
 // one after another by one caller are committed in that order.
 func (s *Service) Enqueue(ctx context.Context, room string, m Message) (<-chan Result, error) {
-	c, err := s.committer(room)
-	if err != nil {
+	p := pending{msg: m, done: make(chan Result, 1)}
+	if err := s.queue(ctx, room, p); err != nil {
 		return nil, err
 	}
-	p := pending{msg: m, done: make(chan Result, 1)}
+	return p.done, nil
+}
+
+// errIdleEnded: the committer was freed for being idle; look it up again.
+var errIdleEnded = errors.New("committer freed")
+
+// queue hands p to room's committer, making a new one when the last was
+// freed meanwhile.
+func (s *Service) queue(ctx context.Context, room string, p pending) error {
+	for range maxJoinAttempts {
+		c, err := s.committer(room)
+		if err != nil {
+			return err
+		}
+		if err := s.send(ctx, c, p); !errors.Is(err, errIdleEnded) {
+			return err
+		}
+	}
+	return fmt.Errorf("room %s: its committer kept closing", room)
+}
+
+// send puts p on c's queue. Once it returns nil, p.done gets exactly one
+// answer, also when the service closes meanwhile: the committer answers
+// everything still queued with ErrClosed when it ends (see runCommitter),
+// and nothing can be queued after that.
+func (s *Service) send(ctx context.Context, c *committer, p pending) error {
+	c.sendMu.RLock()
+	defer c.sendMu.RUnlock()
+	if c.ended {
+		if c.idle {
+			return errIdleEnded
+		}
+		return ErrClosed
+	}
 	select {
 	case c.queue <- p:
-		return p.done, nil
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	case <-s.stop:
-		return nil, ErrClosed
+		return ErrClosed
 	}
 }
 
 // Seal ends room's current epoch (a membership change), with reason
 // recorded in the seal. Messages committed after it are in the next epoch.
 func (s *Service) Seal(ctx context.Context, room, reason string) error {
-	c, err := s.committer(room)
-	if err != nil {
-		return err
-	}
 	p := pending{seal: reason, done: make(chan Result, 1)}
-	select {
-	case c.queue <- p:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.stop:
-		return ErrClosed
+	if err := s.queue(ctx, room, p); err != nil {
+		return err
 	}
 	select {
 	case r := <-p.done:
@@ -257,6 +296,12 @@ type Result struct {
 type committer struct {
 	room  string
 	queue chan pending
+	// sendMu orders sends against the committer's end: senders hold it
+	// shared while they queue (waking on stop), the committer takes it
+	// once to set ended, then answers what is queued.
+	sendMu sync.RWMutex
+	ended  bool
+	idle   bool // ended for being idle (see runCommitter), not by Close
 	// owner is the last claim seen for the room when another node owns
 	// it; known is false when it must be read again.
 	owner claim
@@ -273,6 +318,9 @@ func (s *Service) runCommitter(c *committer) {
 	ctx, cancel := s.untilStop()
 	defer cancel()
 	var next *pending
+	defer func() { c.end(next) }()
+	idle := time.NewTimer(s.timing.idleAfter())
+	defer idle.Stop()
 	for {
 		var first pending
 		if next != nil {
@@ -282,8 +330,15 @@ func (s *Service) runCommitter(c *committer) {
 			case first = <-c.queue:
 			case <-s.stop:
 				return
+			case <-idle.C:
+				if s.freeCommitter(c) {
+					return
+				}
+				idle.Reset(s.timing.idleAfter())
+				continue
 			}
 		}
+		idle.Reset(s.timing.idleAfter())
 		if first.seal != "" {
 			s.commitSeal(ctx, c, first)
 			continue
@@ -303,6 +358,43 @@ func (s *Service) runCommitter(c *committer) {
 			}
 		}
 		s.commitMessages(ctx, c, batch)
+	}
+}
+
+// freeCommitter ends an idle committer and removes it from the service,
+// unless something was queued meanwhile. Senders that find it ended look
+// the room's committer up again (errIdleEnded).
+func (s *Service) freeCommitter(c *committer) bool {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if len(c.queue) > 0 {
+		return false
+	}
+	s.mu.Lock()
+	if !s.closed && s.committers[c.room] == c {
+		delete(s.committers, c.room)
+	}
+	s.mu.Unlock()
+	c.ended, c.idle = true, true
+	return true
+}
+
+// end stops c taking requests and answers every one not committed (next,
+// and all still queued) with ErrClosed.
+func (c *committer) end(next *pending) {
+	c.sendMu.Lock()
+	c.ended = true
+	c.sendMu.Unlock()
+	if next != nil {
+		next.done <- Result{Err: ErrClosed}
+	}
+	for {
+		select {
+		case p := <-c.queue:
+			p.done <- Result{Err: ErrClosed}
+		default:
+			return
+		}
 	}
 }
 
@@ -340,7 +432,7 @@ func (s *Service) broadcast(ctx context.Context, b *Batch, data []byte) {
 	h := s.hubs[b.Room]
 	s.mu.Unlock()
 	if h != nil {
-		h.receive(b)
+		h.post(hubEvent{batch: b})
 	}
 	tagged := make([]byte, 0, len(s.proc)+1+len(data))
 	tagged = append(append(append(tagged, s.proc...), '\n'), data...)

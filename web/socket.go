@@ -94,29 +94,30 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 	var wg sync.WaitGroup
 	c.tasks = &wg
 	wg.Go(func() { c.writer(ctx) })
+	// Announcements only raise a flag (a broker callback must not block or
+	// spawn); the connection's one checker goroutine acts on them, so a
+	// burst of announcements costs one check, not a goroutine each.
+	recheck, session := make(chan struct{}, 1), make(chan struct{}, 1)
+	raise := func(ch chan struct{}) func([]byte) {
+		return func([]byte) {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
 	if opts.Watch != "" {
-		stop := s.Watch(opts.Watch, func([]byte) { go c.recheck(ctx) })
+		stop := s.Watch(opts.Watch, raise(recheck))
 		defer stop()
 	}
 	if opts.SessionValid != nil {
 		for _, topic := range opts.SessionTopics {
-			stop := s.Watch(topic, func([]byte) { go c.checkSession(ctx) })
+			stop := s.Watch(topic, raise(session))
 			defer stop()
 		}
-		wg.Go(func() {
-			t := time.NewTicker(sessionRecheck)
-			defer t.Stop()
-			for {
-				select {
-				case <-t.C:
-					c.checkSession(ctx)
-				case <-c.done:
-					return
-				case <-ctx.Done():
-					return
-				}
-			}
-		})
+	}
+	if opts.Watch != "" || opts.SessionValid != nil {
+		wg.Go(func() { c.checker(ctx, recheck, session) })
 	}
 	c.reader(ctx)
 	c.shutdown(websocket.CloseNormalClosure, "")
@@ -348,10 +349,37 @@ func (c *socket) acker(ctx context.Context, in <-chan inFlightPub) {
 	}
 }
 
+// checker is the connection's one goroutine for access and session
+// checks: on an access-change announcement it rechecks the rooms, on a
+// session announcement (and every sessionRecheck, for a lost one or an
+// expiry) the session.
+func (c *socket) checker(ctx context.Context, recheck, session <-chan struct{}) {
+	var tick <-chan time.Time
+	if c.opts.SessionValid != nil {
+		t := time.NewTicker(sessionRecheck)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-recheck:
+			c.recheck(ctx)
+		case <-session:
+			c.checkSession(ctx)
+		case <-tick:
+			c.checkSession(ctx)
+		case <-c.done:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // checkSession closes the connection with CloseSessionEnded once its
 // session is no longer valid.
 func (c *socket) checkSession(ctx context.Context) {
-	if c.isClosed() || ctx.Err() != nil {
+	if c.isClosed() || ctx.Err() != nil || c.opts.SessionValid == nil {
 		return
 	}
 	if !c.opts.SessionValid(ctx) {

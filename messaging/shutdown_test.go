@@ -1,0 +1,107 @@
+package messaging
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// gateStore holds every journal write until the test opens the gate or
+// the writer gives up.
+type gateStore struct {
+	objstore.Store
+	gate    chan struct{}
+	waiting chan struct{} // gets a value each time a journal write waits
+}
+
+func (g *gateStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	if strings.HasPrefix(key, "journal/") {
+		select {
+		case g.waiting <- struct{}{}:
+		default:
+		}
+		select {
+		case <-g.gate:
+		case <-ctx.Done():
+			return objstore.Info{}, ctx.Err()
+		}
+	}
+	return g.Store.Put(ctx, key, r, size, opts)
+}
+
+// TestCloseAnswersEveryPendingCaller: messages queued behind a commit
+// that is still in flight when the node shuts down all get an answer
+// (issue #19: Publish and Seal blocked forever across shutdown though
+// the doc says pending ones fail).
+func TestCloseAnswersEveryPendingCaller(t *testing.T) {
+	d, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gateStore{Store: d, gate: make(chan struct{}), waiting: make(chan struct{}, 1)}
+	svc := newService(NewLog(g), NewMemory(), Options{}, neverCompact)
+	const room = "r_shutdown"
+	const n = 40
+	var wg sync.WaitGroup
+	results := make(chan error, n+1)
+	publish := func(i int) {
+		defer wg.Done()
+		_, err := svc.Publish(context.Background(), room, Message{ID: fmt.Sprint("m", i), From: "u", Body: []byte("x")})
+		results <- err
+	}
+	wg.Add(1)
+	go publish(0)
+	select { // the first commit is now stuck in its journal write
+	case <-g.waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first journal write never started")
+	}
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go publish(i)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		results <- svc.Seal(context.Background(), room, "test")
+	}()
+	c, _ := svc.committer(room)
+	for range 1000 { // bounded: until the callers wait in the queue
+		if len(c.queue) >= n/2 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(c.queue) < n/2 {
+		t.Fatalf("only %d callers queued", len(c.queue))
+	}
+	closed := make(chan struct{})
+	go func() { svc.Close(); close(closed) }()
+	answered := make(chan struct{})
+	go func() { wg.Wait(); close(answered) }()
+	select {
+	case <-answered:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%d of %d callers were never answered after Close", n+1-len(results), n+1)
+	}
+	close(g.gate)
+	<-closed
+	close(results)
+	for err := range results {
+		if err == nil {
+			continue // committed before the stop reached it
+		}
+		if !strings.Contains(err.Error(), "shutting down") && !strings.Contains(err.Error(), "context canceled") {
+			t.Errorf("a pending caller got %v, want a shutdown error", err)
+		}
+	}
+	if _, err := svc.Publish(context.Background(), room, Message{ID: "late", From: "u", Body: []byte("x")}); err != ErrClosed {
+		t.Fatalf("publish after Close: %v, want ErrClosed", err)
+	}
+}

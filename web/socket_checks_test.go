@@ -1,0 +1,105 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parley-mediation/parley/messaging"
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// gatedAuth is an Authorizer whose Invalidate waits at a gate, as a slow
+// access check does; it counts the calls.
+type gatedAuth struct {
+	calls   atomic.Int32
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (a *gatedAuth) Resolve(context.Context, string, string) (messaging.Room, error) {
+	return messaging.Room{}, nil
+}
+
+func (a *gatedAuth) Invalidate() {
+	if a.calls.Add(1) == 1 {
+		close(a.entered)
+	}
+	<-a.gate
+}
+
+// TestAnnouncementsAreCoalescedPerConnection: a burst of access-change
+// announcements while a check is running leaves one more check to do, not
+// a goroutine per announcement (issue #19).
+func TestAnnouncementsAreCoalescedPerConnection(t *testing.T) {
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
+	defer svc.Close()
+	auth := &gatedAuth{entered: make(chan struct{}), gate: make(chan struct{})}
+	ended := make(chan struct{})
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		serveSocket(context.Background(), svc, ws, socketOptions{User: "u_a", Auth: auth, Watch: "case:c_burst"})
+		close(ended)
+	}))
+	defer srv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ctx := t.Context()
+	// Wait (bounded) until the connection watches its topic: the first
+	// announcement then starts a check, which waits at the gate.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		svc.Announce(ctx, "case:c_burst", []byte("x"))
+		select {
+		case <-auth.entered:
+		case <-time.After(20 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("no check started")
+			}
+			continue
+		}
+		break
+	}
+	before := runtime.NumGoroutine()
+	for range 1000 {
+		svc.Announce(ctx, "case:c_burst", []byte("x"))
+	}
+	grown := runtime.NumGoroutine() - before
+	close(auth.gate)
+	if grown > 20 {
+		t.Fatalf("1,000 announcements during a check started %d goroutines", grown)
+	}
+	for range 200 { // bounded: the pending check runs
+		if auth.calls.Load() >= 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := auth.calls.Load(); n < 2 || n > 3 {
+		t.Fatalf("the burst led to %d checks; want the running one and one more", n)
+	}
+	ws.Close()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connection did not end")
+	}
+}
