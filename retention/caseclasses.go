@@ -287,19 +287,56 @@ func (s *Service) membership(ctx context.Context) (map[string][]string, error) {
 	return out, err
 }
 
+// classJournal is what a case class's disposal of one case writes first,
+// at retention/plans/<plan>/classes/<case>.<class>, create-only: the count
+// the certificate gives, and the audit entry once written, so a rerun
+// certifies the same count and audits once.
+type classJournal struct {
+	Objects int    `json:"objects"`
+	Audit   *int64 `json:"audit,omitempty"`
+}
+
+func classJournalKey(planID, caseID, class string) string {
+	return planPrefix(planID) + "classes/" + caseID + "." + class
+}
+
 // disposeClassItem destroys one case class's records of one case (not
-// the case record): an audit entry first, then every stored version.
+// the case record): journaled count, one audit entry, then every stored
+// version.
 func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p Plan, it Item, inv *inventory) (Outcome, error) {
 	prefixes, keys := classPlaces(it.Class, it.Case, inv)
 	vs, err := s.storedVersions(ctx, prefixes, keys)
 	if err != nil {
 		return Outcome{}, err
 	}
-	n, _ := countKeys(vs)
-	idx, err := s.audit.Append(ctx, audit.Event{Type: "retention.records.destroyed", Actor: actor.ID, Case: it.Case,
-		Time: s.now().UTC(), Attrs: map[string]string{"plan": p.ID, "class": it.Class, "objects": strconv.Itoa(n)}})
-	if err != nil {
-		return Outcome{}, fmt.Errorf("audit: %w", err)
+	jkey := classJournalKey(p.ID, it.Case, it.Class)
+	var j classJournal
+	if _, err := s.meta.Get(ctx, jkey, &j); errors.Is(err, metastore.ErrNotFound) {
+		j.Objects, _ = countKeys(vs)
+		if _, err := s.meta.Create(ctx, jkey, j); err != nil && !errors.Is(err, metastore.ErrExists) {
+			return Outcome{}, err
+		}
+		if _, err := s.meta.Get(ctx, jkey, &j); err != nil {
+			return Outcome{}, err
+		}
+	} else if err != nil {
+		return Outcome{}, err
+	}
+	if j.Audit == nil {
+		idx, err := s.audit.Append(ctx, audit.Event{Type: "retention.records.destroyed", Actor: actor.ID, Case: it.Case,
+			Time: s.now().UTC(), Attrs: map[string]string{"plan": p.ID, "class": it.Class, "objects": strconv.Itoa(j.Objects)}})
+		if err != nil {
+			return Outcome{}, fmt.Errorf("audit: %w", err)
+		}
+		if _, err := metastore.Update(ctx, s.meta, jkey, func(r *classJournal) error {
+			if r.Audit == nil {
+				r.Audit = &idx
+			}
+			return nil
+		}); err != nil {
+			return Outcome{}, err
+		}
+		j.Audit = &idx
 	}
 	if err := s.deleteVersions(ctx, vs); err != nil {
 		if errors.Is(err, objstore.ErrHeld) {
@@ -307,7 +344,7 @@ func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p
 		}
 		return Outcome{}, err
 	}
-	return Outcome{Result: OutcomeDestroyed, Counts: map[string]int{it.Class: n}, Audit: &idx}, nil
+	return Outcome{Result: OutcomeDestroyed, Counts: map[string]int{it.Class: j.Objects}, Audit: j.Audit}, nil
 }
 
 // prepareCaseRecord decides what becomes of a case record: kept (while a
