@@ -77,6 +77,28 @@ func (s *Service) takeInventory(ctx context.Context) (*inventory, error) {
 	return inv, nil
 }
 
+// planInventory is the inventory for applying a plan: taken at its first
+// page this process applies, and kept for the next ones (reading every
+// token-keyed record once per page would make a large apply quadratic).
+// A record made since is left for the next plan; one deleted since is
+// deleted again harmlessly.
+func (s *Service) planInventory(ctx context.Context, planID string) (*inventory, error) {
+	s.invMu.Lock()
+	inv := s.inv[planID]
+	s.invMu.Unlock()
+	if inv != nil {
+		return inv, nil
+	}
+	inv, err := s.takeInventory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.invMu.Lock()
+	s.inv = map[string]*inventory{planID: inv} // one plan's at a time
+	s.invMu.Unlock()
+	return inv, nil
+}
+
 // groupTokenRecords groups the keys directly under prefix (one segment:
 // "sessions/<case>/…" are scheduled sessions, not sign-in ones) by what
 // of reads from the newest stored version of each.
@@ -303,7 +325,7 @@ func classJournalKey(planID, caseID, class string) string {
 // disposeClassItem destroys one case class's records of one case (not
 // the case record): journaled count, one audit entry, then every stored
 // version.
-func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p Plan, it Item, inv *inventory) (Outcome, error) {
+func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p Plan, it Item, inv *inventory, ga *groupAudit) (Outcome, error) {
 	prefixes, keys := classPlaces(it.Class, it.Case, inv)
 	vs, err := s.storedVersions(ctx, prefixes, keys)
 	if err != nil {
@@ -323,7 +345,7 @@ func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p
 		return Outcome{}, err
 	}
 	if j.Audit == nil {
-		idx, err := s.audit.Append(ctx, audit.Event{Type: "retention.records.destroyed", Actor: actor.ID, Case: it.Case,
+		idx, err := ga.append(audit.Event{Type: "retention.records.destroyed", Actor: actor.ID, Case: it.Case,
 			Time: s.now().UTC(), Attrs: map[string]string{"plan": p.ID, "class": it.Class, "objects": strconv.Itoa(j.Objects)}})
 		if err != nil {
 			return Outcome{}, fmt.Errorf("audit: %w", err)
@@ -422,7 +444,7 @@ func (s *Service) isParticipantAccount(ctx context.Context, id string) (bool, er
 //     deleted, every stored version;
 //  4. every stored version of every class's records of the case deleted,
 //     the case record's own places (cases/<case>/) last.
-func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, p Plan, caseID string, j caseJournal, inv *inventory) (Outcome, error) {
+func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, p Plan, caseID string, j caseJournal, inv *inventory, ga *groupAudit) (Outcome, error) {
 	if err := s.cases.SaveStub(ctx, j.Stub); err != nil {
 		return Outcome{}, err
 	}
@@ -434,7 +456,7 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		for class, n := range j.Counts {
 			attrs[class] = strconv.Itoa(n)
 		}
-		idx, err := s.audit.Append(ctx, audit.Event{Type: "retention.case.destroyed", Actor: actor.ID, Case: caseID,
+		idx, err := ga.append(audit.Event{Type: "retention.case.destroyed", Actor: actor.ID, Case: caseID,
 			Objects: j.Accounts, Time: s.now().UTC(), Attrs: attrs})
 		if err != nil {
 			return Outcome{}, fmt.Errorf("audit: %w", err)
@@ -496,7 +518,7 @@ func (s *Service) disposeCaseItems(ctx context.Context, actor account.Account, p
 	if len(idx) == 0 {
 		return nil
 	}
-	inv, err := s.takeInventory(ctx)
+	inv, err := s.planInventory(ctx, p.ID)
 	if err != nil {
 		return err
 	}
@@ -523,10 +545,12 @@ func (s *Service) disposeCaseItems(ctx context.Context, actor account.Account, p
 			others = append(others, i)
 		}
 	}
+	ga := newGroupAudit(ctx, s.audit)
+	defer ga.close()
 	errs := make([]error, len(items))
 	workers.Run(len(others), s.parallel, func(j int) {
 		i := others[j]
-		out[i], errs[i] = s.disposeClassItem(ctx, actor, p, items[i], inv)
+		out[i], errs[i] = s.disposeClassItem(ctx, actor, p, items[i], inv, ga)
 	})
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -599,7 +623,7 @@ func (s *Service) disposeCaseItems(ctx context.Context, actor account.Account, p
 	workers.Run(len(records), s.parallel, func(j int) {
 		i := records[j]
 		if journals[i] != nil {
-			out[i], errs[i] = s.disposeCaseRecord(ctx, actor, p, items[i].Case, *journals[i], inv)
+			out[i], errs[i] = s.disposeCaseRecord(ctx, actor, p, items[i].Case, *journals[i], inv, ga)
 		}
 	})
 	return errors.Join(errs...)
