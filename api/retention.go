@@ -111,6 +111,15 @@ func (Item) wire() {}
 type ItemOutcome struct {
 	Result string   `json:"result"`
 	Held   []string `json:"held,omitempty"`
+	// Kept says why a record that was not held was kept (a case record
+	// while documents or messages of its case remain).
+	Kept string `json:"kept,omitempty"`
+	// Counts: for a case's other records (not a document version nor its
+	// message history), how many stored objects of each class went.
+	Counts map[string]int `json:"counts,omitempty"`
+	// Audit is the index of the audit entry that recorded the destruction
+	// (case classes), -1 or absent if none.
+	Audit *int64 `json:"audit,omitempty"`
 }
 
 // Progress is where an apply stands after one step (POST …/apply).

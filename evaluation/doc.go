@@ -28,6 +28,11 @@
 //   - with an age recipient the file is encrypted (filippo.io/age) before
 //     it leaves the server.
 //
+// Cases disposed of under the retention schedule are counted from their
+// statistical stubs (cases.Stub, made by MakeStub before the case record
+// goes): the same banded cells, without comments or follow-up counts, so
+// an export after disposal still counts the case.
+//
 // It is not vault code: it reads case records and survey answers (package
 // cases), never the vault. The HTTP route is POST /api/v1/exports (package
 // web); the CLI verb is `parley export`.

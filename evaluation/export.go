@@ -41,7 +41,10 @@ type Report struct {
 	CommentsDropped int            `json:"commentsDropped"`
 	// SurveysWithheld counts cases with survey responses, but fewer than
 	// MinSurveyResponses, whose means and comments were not released.
-	SurveysWithheld  int      `json:"surveysWithheld"`
+	SurveysWithheld int `json:"surveysWithheld"`
+	// Stubs counts the disposed cases in range, counted from their
+	// statistical stubs (included in CasesInRange).
+	Stubs            int      `json:"stubs"`
 	K                int      `json:"k"`
 	SHA256           string   `json:"sha256"` // of the bytes written (after encryption)
 	Encrypted        bool     `json:"encrypted"`
@@ -178,6 +181,28 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 	})
 	if err != nil {
 		return Report{}, err
+	}
+	if ss, ok := src.(StubSource); ok {
+		// Disposed cases: their statistical stubs count as cases.
+		err := ss.Stubs(ctx, func(st *cases.Stub) error {
+			if st.Opened.Before(opts.From) || !st.Opened.Before(opts.To) {
+				return nil
+			}
+			r := stubRow(st, key)
+			if r == nil {
+				return nil
+			}
+			rep.CasesInRange++
+			rep.Stubs++
+			if st.Responses > 0 && st.Responses < MinSurveyResponses {
+				rep.SurveysWithheld++
+			}
+			rows = append(rows, r)
+			return nil
+		})
+		if err != nil {
+			return Report{}, err
+		}
 	}
 	rows, rep.Suppressed = anonymize(rows, opts.K, rep.Generalized)
 	rep.Rows = len(rows)

@@ -82,7 +82,14 @@ func (s *Store) IndexKey(parts ...string) string {
 
 // Get reads the record at key into v and returns its ETag.
 func (s *Store) Get(ctx context.Context, key string, v any) (etag string, err error) {
-	rc, info, err := s.obj.Get(ctx, key, objstore.GetOptions{})
+	return s.GetVersion(ctx, key, "", v)
+}
+
+// GetVersion reads one stored version of the record at key ("" the
+// latest) into v: retention reads an old version of a record to learn
+// what it belonged to before deleting every version.
+func (s *Store) GetVersion(ctx context.Context, key, versionID string, v any) (etag string, err error) {
+	rc, info, err := s.obj.Get(ctx, key, objstore.GetOptions{VersionID: versionID})
 	if err != nil {
 		return "", err
 	}

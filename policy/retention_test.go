@@ -118,3 +118,37 @@ func TestScheduleValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleWithDefaults: a schedule stored before the case classes
+// existed keeps its version and rules and gets each new class's default,
+// and then validates.
+func TestScheduleWithDefaults(t *testing.T) {
+	old := Schedule{Version: 4, Rules: []RetentionRule{
+		{Class: "agreement", Trigger: TriggerCaseClosed, Days: 7 * 365},
+		{Class: "evidence", Trigger: TriggerCaseClosed, Days: 365},
+		{Class: ClassMediatorNotes, Trigger: TriggerCaseClosed, Days: 10},
+		{Class: "correspondence", Trigger: TriggerCaseClosed, Days: 365},
+		{Class: "admin", Trigger: TriggerCaseClosed, Days: 365},
+		{Class: ClassMessageHistory, Trigger: TriggerCaseClosed, Days: 10},
+	}}
+	if err := old.Validate(); err == nil {
+		t.Fatal("a schedule without the case classes validated")
+	}
+	s := old.WithDefaults()
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.Rule(ClassMediatorNotes); s.Version != 4 || r.Days != 10 {
+		t.Fatalf("existing rule or version changed: %+v", s)
+	}
+	if r, ok := s.Rule(ClassCaseRecord); !ok || r.Days != 6*365 {
+		t.Fatalf("case record: %+v", r)
+	}
+	if r, _ := s.Rule(ClassStatisticalStub); r.Trigger != TriggerCreated {
+		t.Fatalf("stub: %+v", r)
+	}
+	bad := s.With(RetentionRule{Class: ClassCaseRecord, Trigger: TriggerSuperseded, Days: 1})
+	if err := bad.Validate(); err == nil {
+		t.Fatal("a case record superseded validated")
+	}
+}

@@ -35,10 +35,53 @@ func Triggers() []Trigger { return []Trigger{TriggerCaseClosed, TriggerSupersede
 // vault's.
 const ClassMessageHistory = "message-history"
 
+// The record classes of what is stored about a case and its people
+// besides its documents and messages (issue 18). Each is disposed of as a
+// whole for one case.
+const (
+	// ClassCaseRecord is the case record itself (title, sides, names and
+	// emails of everyone in it, objectives, disclosures and their
+	// acknowledgements, stage notes, outcome, released holds) and, with
+	// it, whatever of the case's other classes is still stored and the
+	// accounts of its participants who belong to no other case. It goes
+	// last: only once no document or message of the case remains.
+	ClassCaseRecord = "case-record"
+	// ClassInvitesSessions: the case's invitations (redeemed or not), its
+	// scheduled sessions and their reminders, and its mail outbox.
+	ClassInvitesSessions = "invites-sessions"
+	// ClassCarriesConsents: proposals to carry a caucus message to the
+	// joint room and the author's consents.
+	ClassCarriesConsents = "carries-consents"
+	// ClassSurveyResponses: the parties' survey answers, the survey
+	// tokens, and the follow-up check-ins on an agreement.
+	ClassSurveyResponses = "survey-responses"
+	// ClassKeyDirectory: the case's signed membership statements. The
+	// key-directory log keeps their hashes (its entries never held more),
+	// so its consistency proofs still verify.
+	ClassKeyDirectory = "key-directory"
+	// ClassStatisticalStub: what program evaluation keeps of a disposed
+	// case (banded, no personal data). Its clock starts when it is made
+	// (trigger "created").
+	ClassStatisticalStub = "statistical-stub"
+	// ClassParticipantAccount is not scheduled on its own: a participant's
+	// account, devices and sign-in sessions are destroyed with the case
+	// record of the last case they belong to (staff accounts never). It
+	// is a class of certificates, not of the schedule.
+	ClassParticipantAccount = "participant-account"
+)
+
+// CaseClasses lists the scheduled classes disposed of per case (not per
+// document), in the order a plan disposes of them: the case record last.
+func CaseClasses() []string {
+	return []string{ClassInvitesSessions, ClassCarriesConsents, ClassSurveyResponses, ClassKeyDirectory, ClassCaseRecord}
+}
+
 // RecordClasses lists every record class a schedule must cover: the
-// vault's document classes and the message history.
+// vault's document classes, the message history, the case's other
+// records and the statistical stub.
 func RecordClasses() []string {
-	return []string{"agreement", "evidence", ClassMediatorNotes, "correspondence", "admin", ClassMessageHistory}
+	return append([]string{"agreement", "evidence", ClassMediatorNotes, "correspondence", "admin", ClassMessageHistory},
+		append(CaseClasses(), ClassStatisticalStub)...)
 }
 
 // MaxRetentionDays bounds a rule's period (100 years).
@@ -89,6 +132,12 @@ type Schedule struct {
 //	correspondence     2 years letters and emails about the case
 //	admin              3 years intake, scheduling and billing records
 //	agreement          6 years signed settlements: limitation periods for enforcing a contract
+//	invites-sessions  30 days  invitations, scheduled sessions, reminders, mail: of no use once closed
+//	carries-consents  30 days  they point into the message history, which goes at 30 days
+//	survey-responses   1 year  long enough for the program's annual report; the stub keeps the means
+//	key-directory     30 days  membership statements; the log keeps their hashes
+//	case-record        6 years the file of the case, as long as the agreement it records
+//	statistical-stub  10 years after it is made: program evaluation over a decade, no personal data
 func DefaultSchedule() Schedule {
 	return Schedule{Rules: []RetentionRule{
 		{Class: "agreement", Trigger: TriggerCaseClosed, Days: 6 * 365},
@@ -97,7 +146,26 @@ func DefaultSchedule() Schedule {
 		{Class: "correspondence", Trigger: TriggerCaseClosed, Days: 2 * 365},
 		{Class: "admin", Trigger: TriggerCaseClosed, Days: 3 * 365},
 		{Class: ClassMessageHistory, Trigger: TriggerCaseClosed, Days: 30},
+		{Class: ClassInvitesSessions, Trigger: TriggerCaseClosed, Days: 30},
+		{Class: ClassCarriesConsents, Trigger: TriggerCaseClosed, Days: 30},
+		{Class: ClassSurveyResponses, Trigger: TriggerCaseClosed, Days: 365},
+		{Class: ClassKeyDirectory, Trigger: TriggerCaseClosed, Days: 30},
+		{Class: ClassCaseRecord, Trigger: TriggerCaseClosed, Days: 6 * 365},
+		{Class: ClassStatisticalStub, Trigger: TriggerCreated, Days: 10 * 365},
 	}}
+}
+
+// WithDefaults returns the schedule with the default rule added for every
+// class it has none for: a schedule stored before a class existed keeps
+// its version and rules, and the new class gets its documented default.
+func (s Schedule) WithDefaults() Schedule {
+	out := Schedule{Version: s.Version, Rules: slices.Clone(s.Rules)}
+	for _, r := range DefaultSchedule().Rules {
+		if _, ok := out.Rule(r.Class); !ok {
+			out.Rules = append(out.Rules, r)
+		}
+	}
+	return out
 }
 
 // Validate checks a schedule has exactly one rule for every record class,
@@ -116,8 +184,8 @@ func (s Schedule) Validate() error {
 		if !slices.Contains(Triggers(), r.Trigger) {
 			return fmt.Errorf("class %q: trigger %q: want case-closed, superseded or created", r.Class, r.Trigger)
 		}
-		if r.Class == ClassMessageHistory && r.Trigger == TriggerSuperseded {
-			return fmt.Errorf("class %q: message history is never superseded", r.Class)
+		if r.Trigger == TriggerSuperseded && (r.Class == ClassMessageHistory || r.Class == ClassStatisticalStub || slices.Contains(CaseClasses(), r.Class)) {
+			return fmt.Errorf("class %q: has no versions, so is never superseded", r.Class)
 		}
 		if r.Days < 0 || r.Days > MaxRetentionDays {
 			return fmt.Errorf("class %q: period must be 0 to %d days", r.Class, MaxRetentionDays)

@@ -25,6 +25,9 @@ const (
 	OutcomeDestroyed = "destroyed"
 	// OutcomeHeld: it was held (at planning, or since) and was kept.
 	OutcomeHeld = "held"
+	// OutcomeKept: it was not held but is kept for now (Outcome.Kept says
+	// why): a case record while records of its case remain.
+	OutcomeKept = "kept"
 )
 
 // Outcome is what happened to one record of a plan.
@@ -58,7 +61,12 @@ type Progress struct {
 //     data keys destroyed (vault.DestroyDataKeys, audited per version);
 //     every stored version of the ciphertexts deleted; each document's
 //     record deleted once all its versions are; each message history
-//     deleted (every batch of every room); the page's outcomes stored.
+//     deleted (every batch of every room); each case's other records
+//     (invites and sessions, carries, surveys, key-directory
+//     statements), every stored version; each case record of which
+//     nothing else remains, with its participants' accounts, after its
+//     statistical stub is stored (caseclasses.go); statistical stubs due;
+//     the page's outcomes stored.
 //  2. the case keys of the plan's cases of which nothing remains.
 //  3. the certificate of destruction, signed, stored once, and linked
 //     from the audit log.
@@ -90,6 +98,7 @@ func (s *Service) Apply(ctx context.Context, actor account.Account, id string) (
 			if r.State == StateApproved {
 				now := s.now().UTC()
 				r.State, r.Started = StateApplying, &now
+				r.AuditFrom = s.audit.Size()
 			}
 		}); err != nil {
 			return Progress{}, err
@@ -214,7 +223,7 @@ func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, 
 	// stored batch of every room deleted.
 	var msgIdx []int
 	for i, it := range items {
-		if it.Doc != "" || out[i].Result != "" {
+		if it.Class != policy.ClassMessageHistory || out[i].Result != "" {
 			continue
 		}
 		held, err := s.vault.CaseHeld(ctx, it.Case)
@@ -256,6 +265,10 @@ func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, 
 		}
 	}
 	if err := s.step("messages"); err != nil {
+		return nil, nil, err
+	}
+	// 5. The case's other records, then case records (caseclasses.go).
+	if err := s.disposeCaseItems(ctx, actor, p, items, out); err != nil {
 		return nil, nil, err
 	}
 	if _, err := s.meta.Create(ctx, pageDoneKey(p.ID, n), pageDone{Outcomes: out, At: s.now().UTC()}); err != nil && !errors.Is(err, metastore.ErrExists) {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,25 @@ type CertRecord struct {
 	Trigger   policy.Trigger `json:"trigger"`
 	TriggerAt time.Time      `json:"triggerAt"`
 	Held      []string       `json:"held,omitempty"`
+	// Kept says why a case record not held was kept for now.
+	Kept string `json:"kept,omitempty"`
+	// Counts: for a case class's record, the stored objects destroyed by
+	// class (a case record's include its participants' accounts).
+	Counts map[string]int `json:"counts,omitempty"`
+	// Audit is the audit entry that recorded this record's destruction
+	// (case classes; documents and message history are recorded in
+	// entries that name many, within the certificate's audit range).
+	Audit *int64 `json:"audit,omitempty"`
+}
+
+// ClassCount is how much of one class a certificate's plan destroyed:
+// Records are plan records (document versions, message histories, case
+// classes of one case, stubs), Objects the stored objects among them
+// where counted (case classes and accounts).
+type ClassCount struct {
+	Class   string `json:"class"`
+	Records int    `json:"records"`
+	Objects int    `json:"objects,omitempty"`
 }
 
 // Certificate is what a certificate of destruction says.
@@ -76,12 +96,24 @@ type Certificate struct {
 	CaseKeys []string `json:"caseKeys"`
 	Records  int      `json:"records"`
 	Bytes    int64    `json:"bytes"`
+	// Classes: every class destroyed, with counts, in schedule order.
+	Classes []ClassCount `json:"classes"`
+	// AuditFrom and AuditTo bound the audit log entries [from, to) that
+	// recorded this plan's apply: every one of its destructions is among
+	// them (each names the plan in its "plan" attribute), and the
+	// certificate's own link follows. AuditEntries lists those written
+	// for one case each (case classes).
+	AuditFrom    int64   `json:"auditFrom"`
+	AuditTo      int64   `json:"auditTo"`
+	AuditEntries []int64 `json:"auditEntries"`
 }
 
 // Method is the sanitization method certificates name.
 const Method = "NIST SP 800-88 Rev. 1 cryptographic erase: every stored copy of each record's data key " +
 	"destroyed first, then every stored version of its ciphertext and metadata deleted; case keys destroyed " +
-	"where nothing of the case remains; message history (end-to-end encrypted, no server key) deleted in every stored version"
+	"where nothing of the case remains; message history (end-to-end encrypted, no server key) deleted in every stored version; " +
+	"a case's other records (sealed with the records key) and its participants' accounts deleted in every stored version, " +
+	"the case record last, after a statistical stub without personal data is stored"
 
 // certify makes, signs, stores and links the plan's certificate, once.
 func (s *Service) certify(ctx context.Context, actor account.Account, p Plan) (Plan, error) {
@@ -167,6 +199,17 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 	if p.Started != nil {
 		c.Started = *p.Started
 	}
+	c.AuditFrom, c.AuditTo, c.AuditEntries = p.AuditFrom, p.LinkFrom, []int64{}
+	classes := map[string]*ClassCount{}
+	count := func(class string, records, objects int) {
+		cc := classes[class]
+		if cc == nil {
+			cc = &ClassCount{Class: class}
+			classes[class] = cc
+		}
+		cc.Records += records
+		cc.Objects += objects
+	}
 	seen := map[string]bool{}
 	for n := range p.Pages {
 		items, err := s.loadPage(ctx, p.ID, n)
@@ -184,11 +227,25 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 			r := CertRecord{Case: it.Case, Doc: it.Doc, Version: it.Version, Class: it.Class, Commit: it.Commit,
 				Size: it.Size, Trigger: it.Trigger, TriggerAt: it.TriggerAt}
 			if o := done.Outcomes[i]; o.Result == OutcomeDestroyed {
+				r.Counts, r.Audit = o.Counts, o.Audit
 				c.Destroyed = append(c.Destroyed, r)
 				c.Records++
 				c.Bytes += it.Size
+				if o.Audit != nil {
+					c.AuditEntries = append(c.AuditEntries, *o.Audit)
+				}
+				if len(o.Counts) == 0 {
+					count(it.Class, 1, 0)
+				}
+				for class, k := range o.Counts {
+					recs := 0
+					if class == it.Class {
+						recs = 1
+					}
+					count(class, recs, k)
+				}
 			} else {
-				r.Held = o.Held
+				r.Held, r.Kept = o.Held, o.Kept
 				c.Kept = append(c.Kept, r)
 			}
 			if !seen[it.Case] {
@@ -202,6 +259,16 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 			}
 		}
 	}
+	order := append(policy.RecordClasses(), policy.ClassParticipantAccount)
+	for _, class := range order {
+		if cc := classes[class]; cc != nil {
+			c.Classes = append(c.Classes, *cc)
+		}
+	}
+	if c.Classes == nil {
+		c.Classes = []ClassCount{}
+	}
+	slices.Sort(c.AuditEntries)
 	return c, nil
 }
 

@@ -2,10 +2,13 @@ package retention
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
 )
 
 // errCrash stands for the process dying at a step boundary: the hook
@@ -97,5 +100,111 @@ func (e *env) checkNoHalfDisposed(t *testing.T, p Plan) {
 				t.Fatalf("%s v%d: opens without its key", it.Doc, it.Version)
 			}
 		}
+	}
+}
+
+// TestApplyCrashAtEveryCaseStep is the same for the case classes: with
+// every class of the scenario's cases due, the apply is stopped at each
+// step boundary of a case record's disposal (and of the other classes'),
+// then run again. It converges: A's and C's invitations are gone and
+// counted once, case A's record and its
+// party's account are gone, its stub is stored once, one audit entry
+// records the case's destruction, the held case B and case C (a document
+// held, so its record is kept) keep their records, and there is one
+// certificate, which counts the classes.
+func TestApplyCrashAtEveryCaseStep(t *testing.T) {
+	for _, step := range []string{"case-classes", "case-journal", "stub", "case-audit", "accounts", "case-record", "page", "certificate"} {
+		t.Run(step, func(t *testing.T) {
+			onEachStore(t, func(t *testing.T, store objstore.Store) {
+				e := newEnv(t, store)
+				ctx := t.Context()
+				s := e.scenario(t)
+				for _, class := range policy.CaseClasses() {
+					if _, err := e.ret.SetRule(ctx, e.records, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+					t.Fatal(err)
+				}
+				e.ret.hook = func(name string) error {
+					if name == step {
+						return errCrash
+					}
+					return nil
+				}
+				if _, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); !errors.Is(err, errCrash) {
+					t.Fatalf("apply ran through the crash at %s: %v", step, err)
+				}
+				e.checkNoHalfDisposed(t, p)
+				e.ret.hook = nil
+				if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
+					t.Fatalf("rerun: %v %+v", err, pr)
+				}
+				if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
+					t.Fatalf("third run: %v", err)
+				}
+				for _, key := range []string{"cases/" + s.a.id + "/case", "accounts/" + s.a.party} {
+					if n := e.versionsOf(t, key); n != 0 {
+						t.Fatalf("%s: %d stored versions left", key, n)
+					}
+				}
+				if n := e.versionsOf(t, cases.StubKey(s.a.id)); n != 1 {
+					t.Fatalf("stub of A: %d versions", n)
+				}
+				for _, tc := range []*testCase{s.b, s.c} {
+					if _, err := e.cases.Load(ctx, tc.id); err != nil {
+						t.Fatalf("kept case %s: %v", tc.id, err)
+					}
+					if e.versionsOf(t, "accounts/"+tc.party) == 0 {
+						t.Fatalf("party of kept case %s destroyed", tc.id)
+					}
+				}
+				destroyed := 0
+				for i := range e.log.Size() {
+					ev, err := e.log.Entry(ctx, i)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if ev.Type == "retention.case.destroyed" {
+						destroyed++
+						if ev.Case != s.a.id || !slices.Equal(ev.Objects, []string{s.a.party}) {
+							t.Fatalf("case destroyed entry: %+v", ev)
+						}
+					}
+				}
+				if destroyed != 1 {
+					t.Fatalf("%d case destruction entries, want 1", destroyed)
+				}
+				signed, err := e.ret.SignedCertificate(ctx, e.records, p.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, hash, err := VerifyCertificate(signed, e.signer.VerifierKey())
+				if err != nil {
+					t.Fatal(err)
+				}
+				counts := map[string]ClassCount{}
+				for _, cc := range c.Classes {
+					counts[cc.Class] = cc
+				}
+				if counts[policy.ClassCaseRecord].Records != 1 || counts[policy.ClassParticipantAccount].Objects != 1 ||
+					counts[policy.ClassInvitesSessions].Records != 2 || counts[policy.ClassInvitesSessions].Objects != 2 {
+					t.Fatalf("certificate classes: %+v", c.Classes)
+				}
+				kept := false
+				for _, r := range c.Kept {
+					kept = kept || (r.Case == s.c.id && r.Class == policy.ClassCaseRecord && r.Kept != "")
+				}
+				if !kept {
+					t.Fatalf("case C's record not listed as kept: %+v", c.Kept)
+				}
+				e.checkAudit(t, p.ID, hash)
+			})
+		})
 	}
 }

@@ -5,8 +5,10 @@
 // # What it owns
 //
 //   - The retention schedule (schedule.go): for every record class — the
-//     vault's document classes and the message history of a case's rooms —
-//     a trigger (case closed, document superseded, created) and a period.
+//     vault's document classes, the message history of a case's rooms,
+//     the case's other records (invites and sessions, carries and
+//     consents, survey responses, key-directory statements, the case
+//     record itself) and the statistical stub — a trigger (case closed, document superseded, created) and a period.
 //     It is data, versioned (every version is kept under
 //     retention/schedules/), and every change is audited. Until records
 //     staff set one, policy.DefaultSchedule applies. Which rule applies to
@@ -28,6 +30,12 @@
 //     stored batch. Every step is idempotent and checks the one before, so
 //     an apply stopped anywhere (a crash, Ctrl-C) leaves nothing readable
 //     that was meant to be gone, and running it again finishes the job.
+//     The case classes (caseclasses.go) are deleted in every stored
+//     version; a case record goes last, once nothing else of its case is
+//     stored, after its statistical stub (cases.Stub) is stored, and
+//     takes its participants' accounts with it when it is the last case
+//     they belong to. Each case's disposal is journaled under the plan
+//     before anything is deleted, so a rerun certifies the same counts.
 //   - Certificates of destruction (certificate.go): what was destroyed (ids,
 //     classes, keyed content hashes, sizes), under which schedule and plan,
 //     who planned and approved it and when, as a signed note (the audit

@@ -102,8 +102,9 @@ func newEnv(t testing.TB, store objstore.Store) *env {
 
 // testCase is a case with documents and message history.
 type testCase struct {
-	id   string
-	docs map[string]vault.Document // by a test name
+	id    string
+	party string                    // the participant account the invite made
+	docs  map[string]vault.Document // by a test name
 }
 
 // newCase opens a case, invites a party, uploads the given documents
@@ -125,7 +126,7 @@ func (e *env) newCase(t testing.TB, docs map[string]vault.Class) *testCase {
 		t.Fatal(err)
 	}
 	e.party = j.Account
-	tc := &testCase{id: c.ID, docs: map[string]vault.Document{}}
+	tc := &testCase{id: c.ID, party: j.Account.ID, docs: map[string]vault.Document{}}
 	for name, class := range docs {
 		aud := vault.Audience{Kind: policy.AudienceJoint}
 		if class == vault.ClassMediatorNotes {

@@ -47,7 +47,8 @@ const (
 )
 
 // Item is one record of a plan: a document version, or (Doc empty) a
-// case's message history. It names the record by ids and says what it is
+// case's message history, one of its case classes' records (all of them
+// for the case: policy.CaseClasses) or its statistical stub, by Class. It names the record by ids and says what it is
 // without saying anything of its content.
 type Item struct {
 	Case      string         `json:"case"`
@@ -98,7 +99,10 @@ type Plan struct {
 	Completed *time.Time `json:"completed,omitempty"`
 	// LinkFrom is the audit log's size before the certificate was linked:
 	// a rerun looks for its own link from there rather than add another.
-	LinkFrom    int64  `json:"linkFrom,omitempty"`
+	LinkFrom int64 `json:"linkFrom,omitempty"`
+	// AuditFrom is the audit log's size when the apply started: the
+	// plan's destructions are recorded from there on.
+	AuditFrom   int64  `json:"auditFrom,omitempty"`
 	Certificate string `json:"certificate,omitempty"` // its id, once done
 }
 
@@ -130,10 +134,14 @@ func (s *Service) MakePlan(ctx context.Context, actor account.Account, asOf time
 	if err := s.cases.All(ctx, func(c *cases.Case) error { all = append(all, c); return nil }); err != nil {
 		return Plan{}, err
 	}
+	inv, err := s.takeInventory(ctx)
+	if err != nil {
+		return Plan{}, err
+	}
 	perCase := make([][]Item, len(all))
 	errs := make([]error, len(all))
 	workers.Run(len(all), s.parallel, func(i int) {
-		perCase[i], errs[i] = s.dueInCase(ctx, sched.Schedule, all[i], asOf)
+		perCase[i], errs[i] = s.dueInCase(ctx, sched.Schedule, all[i], asOf, inv)
 	})
 	if err := errors.Join(errs...); err != nil {
 		return Plan{}, err
@@ -145,8 +153,13 @@ func (s *Service) MakePlan(ctx context.Context, actor account.Account, asOf time
 	if len(items) > MaxPlanRecords {
 		return Plan{}, fmt.Errorf("%d records are due, more than one plan takes (%d); plan as of an earlier date first: %w", len(items), MaxPlanRecords, fault.ErrTooLarge)
 	}
+	stubs, err := s.stubItems(ctx, sched.Schedule, asOf)
+	if err != nil {
+		return Plan{}, err
+	}
+	items = append(items, stubs...)
 	slices.SortFunc(items, func(a, b Item) int {
-		return cmp.Or(strings.Compare(a.Case, b.Case), strings.Compare(a.Doc, b.Doc), a.Version-b.Version)
+		return cmp.Or(strings.Compare(a.Case, b.Case), itemRank(a)-itemRank(b), strings.Compare(a.Doc, b.Doc), a.Version-b.Version)
 	})
 	p := Plan{ID: ids.New("p"), AsOf: asOf, Created: now, Planner: actor.ID, Schedule: sched.Schedule, State: StatePlanned}
 	seen := map[string]bool{}
@@ -181,7 +194,7 @@ func (s *Service) MakePlan(ctx context.Context, actor account.Account, asOf time
 }
 
 // dueInCase lists a case's records that are due as of asOf.
-func (s *Service) dueInCase(ctx context.Context, sched policy.Schedule, c *cases.Case, asOf time.Time) ([]Item, error) {
+func (s *Service) dueInCase(ctx context.Context, sched policy.Schedule, c *cases.Case, asOf time.Time, inv *inventory) ([]Item, error) {
 	records, err := s.vault.Records(ctx, c.ID)
 	if err != nil {
 		return nil, err
@@ -243,7 +256,11 @@ func (s *Service) dueInCase(ctx context.Context, sched policy.Schedule, c *cases
 				TriggerAt: d.TriggerAt, DueAt: d.DueAt, Size: size, Held: heldBy("", false)})
 		}
 	}
-	return out, nil
+	more, err := s.caseClassItems(ctx, sched, c, asOf, inv, heldBy("", false))
+	if err != nil {
+		return nil, err
+	}
+	return append(out, more...), nil
 }
 
 // loadPlan reads a plan's header.

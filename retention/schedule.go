@@ -42,6 +42,8 @@ func (s *Service) currentSchedule(ctx context.Context) (StoredSchedule, error) {
 	}
 	var st StoredSchedule
 	_, err := s.meta.Get(ctx, last, &st)
+	// A version stored before a class existed gets that class's default.
+	st.Schedule = st.Schedule.WithDefaults()
 	return st, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
@@ -51,6 +52,10 @@ type Service struct {
 	parallel int
 	pageSize int
 	now      func() time.Time
+	// invMu guards inv, the inventory of token-keyed records of the plan
+	// being applied (planInventory).
+	invMu sync.Mutex
+	inv   map[string]*inventory
 	// hook, when set (tests), is called at every step boundary of Apply;
 	// an error from it stops the apply there, as a crash would.
 	hook func(step string) error

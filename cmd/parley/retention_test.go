@@ -76,7 +76,7 @@ func retentionVerbs(t *testing.T, n *nodetest.Node) {
 	if out := runOK("hold", "ls"); !strings.Contains(out, caseIDs[1]) || !strings.Contains(out, "Program rule 12") {
 		t.Fatalf("hold ls:\n%s", out)
 	}
-	if out := runOK("retention", "schedule", "show"); !strings.Contains(out, "version 0") || !strings.Contains(out, "mediator-notes   30d") {
+	if out := runOK("retention", "schedule", "show"); !strings.Contains(out, "version 0") || !strings.Contains(out, "mediator-notes    30d") {
 		t.Fatalf("schedule show:\n%s", out)
 	}
 	runFails(1, "retention", "schedule", "set", "mediator-notes", "--period", "3w")

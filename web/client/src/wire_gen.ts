@@ -946,6 +946,9 @@ export interface Item {
 export interface ItemOutcome {
   result: string;
   held?: string[];
+  kept?: string;
+  counts?: Record<string, number>;
+  audit?: number;
 }
 
 /**

@@ -1,0 +1,630 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/evaluation"
+	"github.com/parley-mediation/parley/internal/workers"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// Besides its documents and message history, a case leaves records in
+// several packages. Each belongs to one of the case classes
+// (policy.CaseClasses) and is found either under a prefix named by the
+// case's id, or — for records keyed by a keyed hash of a token (an
+// invitation, a survey token, a sign-in session) — by reading every
+// stored version under the prefix and keeping those of the case (or of
+// its participants). Disposal deletes every stored version: a record an
+// application updated or deleted still has its older versions in a
+// versioned bucket, and they hold the same names and emails.
+//
+// Where each class lives (kept in step with the packages that write it):
+//
+//	invites-sessions   invites/<hash> (CaseID), sessions/<case>/ (package
+//	                   schedule: scheduled sessions and their reminders),
+//	                   outbox/cases/<case>/, outbox/due/<case>/ (package mail)
+//	carries-consents   keydir/carries/<case>/
+//	survey-responses   surveys/responses/<case>/, surveys/tokens/<hash>
+//	                   (CaseID), followups/plans/<case>, followups/responses/<case>/
+//	key-directory      keydir/statements/<case>/ (the key-directory log's
+//	                   entries keep only their hashes, and stay)
+//	case-record        cases/<case>/ (the case record), vault/<case>/ (what the
+//	                   vault keeps beside its documents: released holds),
+//	                   retention/holds/<case>/, and all of the above
+//	participant-account accounts/<id>, keydir/devices/<id>/,
+//	                   keydir/revocations/<id>/, sessions/<hash> (AccountID)
+
+// tokenRecord is the part of a token-keyed record retention needs.
+type tokenRecord struct {
+	CaseID    string `json:"caseId"`
+	AccountID string `json:"accountId"`
+}
+
+// inventory is the token-keyed records, by case or account, read once per
+// plan or page.
+type inventory struct {
+	invites      map[string][]string // case → keys
+	surveyTokens map[string][]string // case → keys
+	sessions     map[string][]string // account → keys
+}
+
+// takeInventory reads every version of every token-keyed record.
+func (s *Service) takeInventory(ctx context.Context) (*inventory, error) {
+	inv := &inventory{}
+	var err error
+	if inv.invites, err = s.groupTokenRecords(ctx, "invites/", func(r tokenRecord) string { return r.CaseID }); err != nil {
+		return nil, err
+	}
+	if inv.surveyTokens, err = s.groupTokenRecords(ctx, "surveys/tokens/", func(r tokenRecord) string { return r.CaseID }); err != nil {
+		return nil, err
+	}
+	if inv.sessions, err = s.groupTokenRecords(ctx, "sessions/", func(r tokenRecord) string { return r.AccountID }); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// planInventory is the inventory for applying a plan: taken at its first
+// page this process applies, and kept for the next ones (reading every
+// token-keyed record once per page would make a large apply quadratic).
+// A record made since is left for the next plan; one deleted since is
+// deleted again harmlessly.
+func (s *Service) planInventory(ctx context.Context, planID string) (*inventory, error) {
+	s.invMu.Lock()
+	inv := s.inv[planID]
+	s.invMu.Unlock()
+	if inv != nil {
+		return inv, nil
+	}
+	inv, err := s.takeInventory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.invMu.Lock()
+	s.inv = map[string]*inventory{planID: inv} // one plan's at a time
+	s.invMu.Unlock()
+	return inv, nil
+}
+
+// groupTokenRecords groups the keys directly under prefix (one segment:
+// "sessions/<case>/…" are scheduled sessions, not sign-in ones) by what
+// of reads from the newest stored version of each.
+func (s *Service) groupTokenRecords(ctx context.Context, prefix string, of func(tokenRecord) string) (map[string][]string, error) {
+	type kv struct{ key, version string }
+	var list []kv
+	last := ""
+	err := s.store.VersionsUnder(ctx, prefix, func(v objstore.Version) error {
+		if strings.Contains(v.Key[len(prefix):], "/") || v.DeleteMarker || v.Key == last {
+			return nil
+		}
+		last = v.Key // newest first: the first version of a key is its newest
+		list = append(list, kv{v.Key, v.VersionID})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	owners := make([]string, len(list))
+	errs := make([]error, len(list))
+	workers.Run(len(list), s.parallel, func(i int) {
+		var r tokenRecord
+		_, err := s.meta.GetVersion(ctx, list[i].key, list[i].version, &r)
+		if errors.Is(err, objstore.ErrNotFound) {
+			return
+		}
+		owners[i], errs[i] = of(r), err
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for i, o := range owners {
+		if o != "" {
+			out[o] = append(out[o], list[i].key)
+		}
+	}
+	return out, nil
+}
+
+// classPlaces returns where a case class's records of caseID are: the
+// prefixes (every key under them) and the exact keys. The case record's
+// places are every class's and its own.
+func classPlaces(class, caseID string, inv *inventory) (prefixes, keys []string) {
+	switch class {
+	case policy.ClassInvitesSessions:
+		return []string{"sessions/" + caseID + "/", "outbox/cases/" + caseID + "/", "outbox/due/" + caseID + "/"}, inv.invites[caseID]
+	case policy.ClassCarriesConsents:
+		return []string{"keydir/carries/" + caseID + "/"}, nil
+	case policy.ClassSurveyResponses:
+		return []string{"surveys/responses/" + caseID + "/", "followups/responses/" + caseID + "/"},
+			append([]string{"followups/plans/" + caseID}, inv.surveyTokens[caseID]...)
+	case policy.ClassKeyDirectory:
+		return []string{"keydir/statements/" + caseID + "/"}, nil
+	case policy.ClassCaseRecord:
+		return []string{"vault/" + caseID + "/", "retention/holds/" + caseID + "/", "cases/" + caseID + "/"}, nil
+	case policy.ClassStatisticalStub:
+		return nil, []string{cases.StubKey(caseID)}
+	}
+	return nil, nil
+}
+
+// storedVersions lists every stored version (delete markers too) under
+// the given prefixes and keys.
+func (s *Service) storedVersions(ctx context.Context, prefixes, keys []string) ([]objstore.Version, error) {
+	var out []objstore.Version
+	for _, p := range prefixes {
+		if err := s.store.VersionsUnder(ctx, p, func(v objstore.Version) error { out = append(out, v); return nil }); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range keys {
+		vs, err := s.store.Versions(ctx, k)
+		if errors.Is(err, objstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vs...)
+	}
+	return out, nil
+}
+
+// countKeys counts the distinct keys with a stored version that is not a
+// delete marker, and their bytes.
+func countKeys(vs []objstore.Version) (n int, size int64) {
+	seen := map[string]bool{}
+	for _, v := range vs {
+		if v.DeleteMarker {
+			continue
+		}
+		size += v.Size
+		if !seen[v.Key] {
+			seen[v.Key] = true
+			n++
+		}
+	}
+	return n, size
+}
+
+// deleteVersions deletes every given version; a held one stops it with
+// objstore.ErrHeld.
+func (s *Service) deleteVersions(ctx context.Context, vs []objstore.Version) error {
+	for chunk := range slices.Chunk(vs, 1000) {
+		infos := make([]objstore.Info, len(chunk))
+		for i, v := range chunk {
+			infos[i] = v.Info
+		}
+		if err := errors.Join(s.store.DeleteVersions(ctx, infos)...); err != nil {
+			if errors.Is(err, objstore.ErrHeld) {
+				return objstore.ErrHeld
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// caseClassItems lists a case's case-class records due as of asOf: one
+// item per class with anything stored (the case record always is).
+func (s *Service) caseClassItems(ctx context.Context, sched policy.Schedule, c *cases.Case, asOf time.Time, inv *inventory, held []string) ([]Item, error) {
+	var out []Item
+	for _, class := range policy.CaseClasses() {
+		d := sched.Decide(policy.RecordFacts{Class: class, Created: c.Created, CaseClosed: c.Closed}, asOf)
+		if !d.Due {
+			continue
+		}
+		prefixes, keys := classPlaces(class, c.ID, inv)
+		vs, err := s.storedVersions(ctx, prefixes, keys)
+		if err != nil {
+			return nil, err
+		}
+		n, size := countKeys(vs)
+		if n == 0 && class != policy.ClassCaseRecord {
+			continue
+		}
+		out = append(out, Item{Case: c.ID, Class: class, Trigger: d.Rule.Trigger, TriggerAt: d.TriggerAt,
+			DueAt: d.DueAt, Size: size, Held: slices.Clone(held)})
+	}
+	return out, nil
+}
+
+// stubItems lists the statistical stubs due as of asOf.
+func (s *Service) stubItems(ctx context.Context, sched policy.Schedule, asOf time.Time) ([]Item, error) {
+	var out []Item
+	err := s.cases.Stubs(ctx, func(st *cases.Stub) error {
+		d := sched.Decide(policy.RecordFacts{Class: policy.ClassStatisticalStub, Created: st.Made}, asOf)
+		if d.Due {
+			out = append(out, Item{Case: st.Case, Class: policy.ClassStatisticalStub, Trigger: d.Rule.Trigger,
+				TriggerAt: d.TriggerAt, DueAt: d.DueAt})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// itemRank orders a case's items: documents, then message history, then
+// the case classes with the case record last, so that a case record is
+// only reached once everything else of its case planned was.
+func itemRank(it Item) int {
+	switch {
+	case it.Doc != "":
+		return 0
+	case it.Class == policy.ClassMessageHistory:
+		return 1
+	case it.Class == policy.ClassStatisticalStub:
+		return 99
+	}
+	return 2 + slices.Index(policy.CaseClasses(), it.Class)
+}
+
+func isCaseClass(class string) bool {
+	return class == policy.ClassStatisticalStub || slices.Contains(policy.CaseClasses(), class)
+}
+
+// caseJournal is what a case record's disposal writes before it destroys
+// anything, at retention/plans/<plan>/cases/<case>, create-only: a rerun
+// after a crash carries out the same disposal and certifies the same
+// counts, though part of what they count is gone already.
+type caseJournal struct {
+	Counts   map[string]int `json:"counts"`
+	Accounts []string       `json:"accounts"`
+	Stub     cases.Stub     `json:"stub"`
+	Audit    *int64         `json:"audit,omitempty"`
+}
+
+func caseJournalKey(planID, caseID string) string { return planPrefix(planID) + "cases/" + caseID }
+
+// membership maps every account named in a stored case to those cases.
+func (s *Service) membership(ctx context.Context) (map[string][]string, error) {
+	var mu sync.Mutex
+	out := map[string][]string{}
+	err := s.cases.All(ctx, func(c *cases.Case) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range c.Participants {
+			out[p.AccountID] = append(out[p.AccountID], c.ID)
+		}
+		for _, m := range c.Mediators {
+			out[m.AccountID] = append(out[m.AccountID], c.ID)
+		}
+		for _, m := range c.PendingMediators {
+			out[m.AccountID] = append(out[m.AccountID], c.ID)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// classJournal is what a case class's disposal of one case writes first,
+// at retention/plans/<plan>/classes/<case>.<class>, create-only: the count
+// the certificate gives, and the audit entry once written, so a rerun
+// certifies the same count and audits once.
+type classJournal struct {
+	Objects int    `json:"objects"`
+	Audit   *int64 `json:"audit,omitempty"`
+}
+
+func classJournalKey(planID, caseID, class string) string {
+	return planPrefix(planID) + "classes/" + caseID + "." + class
+}
+
+// disposeClassItem destroys one case class's records of one case (not
+// the case record): journaled count, one audit entry, then every stored
+// version.
+func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p Plan, it Item, inv *inventory, ga *groupAudit) (Outcome, error) {
+	prefixes, keys := classPlaces(it.Class, it.Case, inv)
+	vs, err := s.storedVersions(ctx, prefixes, keys)
+	if err != nil {
+		return Outcome{}, err
+	}
+	jkey := classJournalKey(p.ID, it.Case, it.Class)
+	var j classJournal
+	if _, err := s.meta.Get(ctx, jkey, &j); errors.Is(err, metastore.ErrNotFound) {
+		j.Objects, _ = countKeys(vs)
+		if _, err := s.meta.Create(ctx, jkey, j); err != nil && !errors.Is(err, metastore.ErrExists) {
+			return Outcome{}, err
+		}
+		if _, err := s.meta.Get(ctx, jkey, &j); err != nil {
+			return Outcome{}, err
+		}
+	} else if err != nil {
+		return Outcome{}, err
+	}
+	if j.Audit == nil {
+		idx, err := ga.append(audit.Event{Type: "retention.records.destroyed", Actor: actor.ID, Case: it.Case,
+			Time: s.now().UTC(), Attrs: map[string]string{"plan": p.ID, "class": it.Class, "objects": strconv.Itoa(j.Objects)}})
+		if err != nil {
+			return Outcome{}, fmt.Errorf("audit: %w", err)
+		}
+		if _, err := metastore.Update(ctx, s.meta, jkey, func(r *classJournal) error {
+			if r.Audit == nil {
+				r.Audit = &idx
+			}
+			return nil
+		}); err != nil {
+			return Outcome{}, err
+		}
+		j.Audit = &idx
+	}
+	if err := s.deleteVersions(ctx, vs); err != nil {
+		if errors.Is(err, objstore.ErrHeld) {
+			return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, nil
+		}
+		return Outcome{}, err
+	}
+	return Outcome{Result: OutcomeDestroyed, Counts: map[string]int{it.Class: j.Objects}, Audit: j.Audit}, nil
+}
+
+// prepareCaseRecord decides what becomes of a case record: kept (while a
+// document version or message batch of its case remains), or going, with
+// its journal: read back if an earlier run wrote it, else counted now
+// (accounts are filled in by the caller).
+func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *inventory) (*Outcome, *caseJournal, *cases.Case, error) {
+	var j caseJournal
+	_, err := s.meta.Get(ctx, caseJournalKey(p.ID, it.Case), &j)
+	if err == nil {
+		return nil, &j, nil, nil
+	}
+	if !errors.Is(err, metastore.ErrNotFound) {
+		return nil, nil, nil, err
+	}
+	c, err := s.cases.Load(ctx, it.Case)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("case %s: %w", it.Case, err)
+	}
+	records, err := s.vault.Records(ctx, it.Case)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	left := 0
+	for _, r := range records {
+		for _, v := range r.Versions {
+			if !v.Erased {
+				left++
+			}
+		}
+	}
+	msgs, _, err := s.messageHistory(ctx, it.Case)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if left > 0 || len(msgs) > 0 {
+		return &Outcome{Result: OutcomeKept, Kept: fmt.Sprintf("%d document versions and %d message batches of the case remain", left, len(msgs))}, nil, nil, nil
+	}
+	j.Counts = map[string]int{}
+	for _, class := range policy.CaseClasses() {
+		prefixes, keys := classPlaces(class, it.Case, inv)
+		vs, err := s.storedVersions(ctx, prefixes, keys)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if n, _ := countKeys(vs); n > 0 {
+			j.Counts[class] = n
+		}
+	}
+	resps, err := s.cases.SurveyResponses(ctx, c.ID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	j.Stub = evaluation.MakeStub(c, resps, s.now())
+	return nil, &j, c, nil
+}
+
+// isParticipantAccount reports whether an account is stored and a
+// participant's (staff accounts are never destroyed by retention).
+func (s *Service) isParticipantAccount(ctx context.Context, id string) (bool, error) {
+	var a account.Account
+	_, err := s.meta.Get(ctx, "accounts/"+id, &a)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && a.Role == policy.RoleParticipant, err
+}
+
+// disposeCaseRecord carries out a journaled case record's disposal, each
+// step rerun-safe:
+//
+//  1. the statistical stub stored (create-only);
+//  2. the destruction audited (once: its index is journaled);
+//  3. the journaled participants' accounts, devices and sign-in sessions
+//     deleted, every stored version;
+//  4. every stored version of every class's records of the case deleted,
+//     the case record's own places (cases/<case>/) last.
+func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, p Plan, caseID string, j caseJournal, inv *inventory, ga *groupAudit) (Outcome, error) {
+	if err := s.cases.SaveStub(ctx, j.Stub); err != nil {
+		return Outcome{}, err
+	}
+	if err := s.step("stub"); err != nil {
+		return Outcome{}, err
+	}
+	if j.Audit == nil {
+		attrs := map[string]string{"plan": p.ID}
+		for class, n := range j.Counts {
+			attrs[class] = strconv.Itoa(n)
+		}
+		idx, err := ga.append(audit.Event{Type: "retention.case.destroyed", Actor: actor.ID, Case: caseID,
+			Objects: j.Accounts, Time: s.now().UTC(), Attrs: attrs})
+		if err != nil {
+			return Outcome{}, fmt.Errorf("audit: %w", err)
+		}
+		if _, err := metastore.Update(ctx, s.meta, caseJournalKey(p.ID, caseID), func(r *caseJournal) error {
+			if r.Audit == nil {
+				r.Audit = &idx
+			}
+			return nil
+		}); err != nil {
+			return Outcome{}, err
+		}
+		j.Audit = &idx
+	}
+	if err := s.step("case-audit"); err != nil {
+		return Outcome{}, err
+	}
+	for _, id := range j.Accounts {
+		prefixes := []string{"keydir/devices/" + id + "/", "keydir/revocations/" + id + "/"}
+		vs, err := s.storedVersions(ctx, prefixes, append([]string{"accounts/" + id}, inv.sessions[id]...))
+		if err != nil {
+			return Outcome{}, err
+		}
+		if err := s.deleteVersions(ctx, vs); err != nil {
+			return Outcome{}, err
+		}
+	}
+	if err := s.step("accounts"); err != nil {
+		return Outcome{}, err
+	}
+	for _, class := range policy.CaseClasses() {
+		prefixes, keys := classPlaces(class, caseID, inv)
+		vs, err := s.storedVersions(ctx, prefixes, keys)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if err := s.deleteVersions(ctx, vs); err != nil {
+			if errors.Is(err, objstore.ErrHeld) {
+				return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, nil
+			}
+			return Outcome{}, err
+		}
+	}
+	if err := s.step("case-record"); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Result: OutcomeDestroyed, Counts: maps.Clone(j.Counts), Audit: j.Audit}, nil
+}
+
+// disposeCaseItems carries out a page's case-class items (those not held
+// already): the other classes first, then the case records.
+func (s *Service) disposeCaseItems(ctx context.Context, actor account.Account, p Plan, items []Item, out []Outcome) error {
+	var idx []int
+	for i, it := range items {
+		if out[i].Result == "" && isCaseClass(it.Class) {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	inv, err := s.planInventory(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	// Holds, read again (a case hold in the vault too).
+	for _, i := range idx {
+		if items[i].Class == policy.ClassStatisticalStub {
+			continue
+		}
+		held, err := s.vault.CaseHeld(ctx, items[i].Case)
+		if err != nil {
+			return err
+		}
+		if held {
+			out[i] = Outcome{Result: OutcomeHeld, Held: []string{"case hold"}}
+		}
+	}
+	var others, records []int
+	for _, i := range idx {
+		switch {
+		case out[i].Result != "":
+		case items[i].Class == policy.ClassCaseRecord:
+			records = append(records, i)
+		default:
+			others = append(others, i)
+		}
+	}
+	ga := newGroupAudit(ctx, s.audit)
+	defer ga.close()
+	errs := make([]error, len(items))
+	workers.Run(len(others), s.parallel, func(j int) {
+		i := others[j]
+		out[i], errs[i] = s.disposeClassItem(ctx, actor, p, items[i], inv, ga)
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := s.step("case-classes"); err != nil {
+		return err
+	}
+	if len(records) == 0 {
+		return nil
+	}
+	// Case records: which go, and their journals.
+	journals := make([]*caseJournal, len(items))
+	fresh := make([]*cases.Case, len(items))
+	workers.Run(len(records), s.parallel, func(j int) {
+		i := records[j]
+		var kept *Outcome
+		kept, journals[i], fresh[i], errs[i] = s.prepareCaseRecord(ctx, p, items[i], inv)
+		if kept != nil {
+			out[i] = *kept
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// A participant's account goes with the last of their cases: when
+	// every stored case naming them goes now (or went in an earlier,
+	// stopped run of this plan). It is counted with the first of those
+	// cases by id.
+	going := map[string]bool{}
+	for _, i := range records {
+		if journals[i] != nil {
+			going[items[i].Case] = true
+		}
+	}
+	members, err := s.membership(ctx)
+	if err != nil {
+		return err
+	}
+	for _, i := range records {
+		c := fresh[i]
+		if c == nil {
+			continue // journaled before, accounts and all
+		}
+		for _, pt := range c.Participants {
+			in := members[pt.AccountID]
+			if !slices.ContainsFunc(in, func(id string) bool { return !going[id] }) && slices.Min(in) == c.ID {
+				ok, err := s.isParticipantAccount(ctx, pt.AccountID)
+				if err != nil {
+					return err
+				}
+				if ok && !slices.Contains(journals[i].Accounts, pt.AccountID) {
+					journals[i].Accounts = append(journals[i].Accounts, pt.AccountID)
+				}
+			}
+		}
+		if len(journals[i].Accounts) > 0 {
+			journals[i].Counts[policy.ClassParticipantAccount] = len(journals[i].Accounts)
+		}
+		key := caseJournalKey(p.ID, c.ID)
+		if _, err := s.meta.Create(ctx, key, journals[i]); err != nil && !errors.Is(err, metastore.ErrExists) {
+			return err
+		}
+		if _, err := s.meta.Get(ctx, key, journals[i]); err != nil { // another run's journal wins
+			return err
+		}
+	}
+	if err := s.step("case-journal"); err != nil {
+		return err
+	}
+	workers.Run(len(records), s.parallel, func(j int) {
+		i := records[j]
+		if journals[i] != nil {
+			out[i], errs[i] = s.disposeCaseRecord(ctx, actor, p, items[i].Case, *journals[i], inv, ga)
+		}
+	})
+	return errors.Join(errs...)
+}
