@@ -59,6 +59,13 @@ func (c *Client) ApprovePlan(ctx context.Context, id string) (api.Plan, error) {
 	return out, err
 }
 
+// DiscardPlan discards a plan that was never carried out.
+func (c *Client) DiscardPlan(ctx context.Context, id string) (api.Plan, error) {
+	var out api.Plan
+	err := c.Do(ctx, http.MethodPost, planPath(id)+"/discard", nil, &out)
+	return out, err
+}
+
 // ApplyStep carries out one step of an approved plan.
 func (c *Client) ApplyStep(ctx context.Context, id string) (api.Progress, error) {
 	var out api.Progress

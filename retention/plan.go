@@ -44,6 +44,9 @@ const (
 	StateApplying   = "applying"
 	StateCertifying = "certifying"
 	StateDone       = "done"
+	// StateDiscarded: dropped before it was carried out (Discard); its
+	// pages are gone and it is no longer listed.
+	StateDiscarded = "discarded"
 )
 
 // Item is one record of a plan: a document version, or (Doc empty) a
@@ -141,6 +144,9 @@ func (s *Service) MakePlan(ctx context.Context, actor account.Account, asOf time
 	var items []Item
 	for _, l := range perCase {
 		items = append(items, l...)
+	}
+	if len(items) == 0 {
+		return Plan{}, fmt.Errorf("%w", NothingDue(asOf))
 	}
 	if len(items) > MaxPlanRecords {
 		return Plan{}, fmt.Errorf("%d records are due, more than one plan takes (%d); plan as of an earlier date first: %w", len(items), MaxPlanRecords, fault.ErrTooLarge)
@@ -282,6 +288,9 @@ func (s *Service) PlanPage(ctx context.Context, actor account.Account, id string
 	if err != nil {
 		return nil, err
 	}
+	if p.State == StateDiscarded {
+		return nil, errDiscarded(id)
+	}
 	if n < 0 || n >= p.Pages {
 		return nil, fmt.Errorf("plan %s has %d pages: %w", id, p.Pages, fault.ErrNotFound)
 	}
@@ -295,7 +304,7 @@ func (s *Service) Plans(ctx context.Context, actor account.Account) ([]Plan, err
 	}
 	var keys []string
 	if err := s.meta.List(ctx, "retention/plans/", func(key string) error {
-		if strings.HasSuffix(key, "/plan") {
+		if strings.HasSuffix(key, "/plan") { // discarded ones are dropped below
 			keys = append(keys, key)
 		}
 		return nil
@@ -315,6 +324,7 @@ func (s *Service) Plans(ctx context.Context, actor account.Account) ([]Plan, err
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	out = slices.DeleteFunc(out, func(p Plan) bool { return p.State == StateDiscarded })
 	slices.SortFunc(out, func(a, b Plan) int { return b.Created.Compare(a.Created) })
 	return out, nil
 }

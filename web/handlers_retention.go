@@ -32,6 +32,7 @@ func (a *API) retentionRoutes(r chi.Router) {
 	r.Get("/retention/plans/{planID}", a.getPlan)
 	r.Get("/retention/plans/{planID}/records", a.planRecords)
 	r.Post("/retention/plans/{planID}/approve", a.approvePlan)
+	r.Post("/retention/plans/{planID}/discard", a.discardPlan)
 	r.Post("/retention/plans/{planID}/apply", a.applyPlan)
 	r.Get("/retention/plans/{planID}/certificate", a.getCertificate)
 	r.Get("/holds", a.listHolds)
@@ -134,11 +135,29 @@ func (a *API) makePlan(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if !asOf.IsZero() && asOf.After(time.Now()) && len(req.AsOf) == len(time.DateOnly) {
-		asOf = time.Time{} // today: as of now
+	if !asOf.IsZero() && asOf.After(time.Now()) {
+		// Today's date means now; a later one is refused, not quietly
+		// made as of today: records are planned for disposal only once due.
+		if len(strings.TrimSpace(req.AsOf)) != len(time.DateOnly) || asOf.Add(-24*time.Hour).After(time.Now()) {
+			a.writeError(w, r, fault.Invalid("asOf", FuturePlanWords(asOf)))
+			return
+		}
+		asOf = time.Time{}
 	}
 	actor, _ := actorFrom(r.Context())
 	retentionCall(a, w, r, http.StatusCreated, func() (retention.Plan, error) { return a.retention.MakePlan(r.Context(), actor, asOf) }, planView)
+}
+
+// FuturePlanWords says why a plan dated in the future is refused.
+func FuturePlanWords(asOf time.Time) string {
+	return asOf.UTC().Format(time.DateOnly) + " is in the future: a plan lists records already due, so make it on that day or later (no plan was made)"
+}
+
+func (a *API) discardPlan(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	retentionCall(a, w, r, http.StatusOK, func() (retention.Plan, error) {
+		return a.retention.Discard(r.Context(), actor, chi.URLParam(r, "planID"))
+	}, planView)
 }
 
 func (a *API) getPlan(w http.ResponseWriter, r *http.Request) {

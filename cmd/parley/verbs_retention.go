@@ -24,6 +24,7 @@ func init() {
 	register("retention schedule set", "retention schedule set <class> --trigger case-closed|superseded|created --period 30d|6y [--json]", scheduleSet)
 	register("retention plan", "retention plan [--as-of YYYY-MM-DD] [--summary] [--json]", retentionPlan)
 	register("retention approve", "retention approve <plan> [--json]", retentionApprove)
+	register("retention discard", "retention discard <plan> [--json]", retentionDiscard)
 	register("retention apply", "retention apply <plan> [--json]", retentionApply)
 	register("retention certificate", "retention certificate <plan> [--key FILE] [-o FILE] [--json]", retentionCertificate)
 }
@@ -190,7 +191,7 @@ func scheduleSet(ctx context.Context, args []string) error {
 
 func retentionPlan(ctx context.Context, args []string) error {
 	fs := newFlags("retention plan")
-	asOf := fs.String("as-of", "", "plan as of this date (YYYY-MM-DD or RFC 3339; default now)")
+	asOf := fs.String("as-of", "", "plan as of this date (YYYY-MM-DD or RFC 3339; default now; a future date is refused, not made as of today)")
 	summary := fs.Bool("summary", false, "print the totals only, not every record")
 	asJSON := clientFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -257,6 +258,24 @@ func retentionApprove(ctx context.Context, args []string) error {
 		return printJSON(p)
 	}
 	fmt.Printf("Approved plan %s (%d records, planned by %s). Apply it with `parley retention apply %s`.\n", p.ID, p.Records, p.Planner, p.ID)
+	return nil
+}
+
+func retentionDiscard(ctx context.Context, args []string) error {
+	fs := newFlags("retention discard")
+	asJSON := clientFlags(fs)
+	c, err := planClient(fs, args)
+	if err != nil {
+		return err
+	}
+	p, err := c.DiscardPlan(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(p)
+	}
+	fmt.Printf("Discarded plan %s: nothing was destroyed, and it is no longer listed (the audit log keeps the discard).\n", p.ID)
 	return nil
 }
 

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/retention"
+)
+
+// TestRetentionPlanDates: a plan dated tomorrow is refused in words (never
+// quietly made as of today); today's date with nothing due makes no plan
+// and says "nothing is due on <date>"; a plan not carried out is discarded.
+func TestRetentionPlanDates(t *testing.T) {
+	ctx := context.Background()
+	n := nodetest.Embedded(t)
+	t.Setenv("PARLEY_CONFIG_DIR", t.TempDir())
+	_, rec := n.Staff(t, policy.RoleRecords, "rita@example.org")
+	actAs(t, n.URL, rec)
+	run1 := func(want int, args ...string) (string, string) {
+		t.Helper()
+		var code int
+		var out string
+		stderr := captureStderr(t, func() { out = captureStdout(t, func() { code = run(ctx, args) }) })
+		if code != want {
+			t.Fatalf("parley %s: exit %d (want %d)\n%s%s", strings.Join(args, " "), code, want, out, stderr)
+		}
+		return out, stderr
+	}
+	today := time.Now().UTC()
+	tomorrow := today.Add(24 * time.Hour).Format(time.DateOnly)
+	if _, e := run1(1, "retention", "plan", "--as-of", tomorrow); !strings.Contains(e, tomorrow+" is in the future") || !strings.Contains(e, "no plan was made") {
+		t.Fatalf("future plan: %q", e)
+	}
+	if _, e := run1(1, "retention", "plan", "--as-of", today.Format(time.DateOnly)); !strings.Contains(e, "nothing is due on "+today.Format(time.DateOnly)) {
+		t.Fatalf("empty plan: %q", e)
+	}
+	var ps []retention.Plan
+	if err := rec.Do(ctx, "GET", "/api/v1/retention/plans", nil, &ps); err != nil || len(ps) != 0 {
+		t.Fatalf("a plan was made: %v %+v", err, ps)
+	}
+
+	// Something due: a closed case's notes under a 0-day period.
+	_, med := n.Staff(t, policy.RoleMediator, "med@example.org")
+	c, err := med.CreateCase(ctx, "Rivera v. Chen", "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := med.UploadDocument(ctx, c.ID, client.Upload{Name: "notes.txt", MediaType: "text/plain",
+		Audience: "mediators", Class: "mediator-notes", Body: strings.NewReader("CANARY notes"), Size: 12}); err != nil {
+		t.Fatal(err)
+	}
+	run1(0, "retention", "schedule", "set", "mediator-notes", "--trigger", "case-closed", "--period", "0d")
+	if _, err := med.CaseAction(ctx, c.ID, "stage", map[string]string{"stage": "closure"}); err != nil {
+		t.Fatal(err)
+	}
+	var p retention.Plan
+	out, _ := run1(0, "retention", "plan", "--json")
+	var planned struct {
+		Plan retention.Plan `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(out), &planned); err != nil {
+		t.Fatal(err)
+	}
+	p = planned.Plan
+	if out, _ := run1(0, "retention", "discard", p.ID); !strings.Contains(out, "Discarded plan "+p.ID) {
+		t.Fatalf("discard: %s", out)
+	}
+	if _, e := run1(1, "retention", "apply", p.ID); !strings.Contains(e, "discarded") {
+		t.Fatalf("apply a discarded plan: %q", e)
+	}
+}
