@@ -53,7 +53,9 @@ const (
 // case's message history. It names the record by ids and says what it is
 // without saying anything of its content.
 type Item struct {
-	Case      string         `json:"case"`
+	Case string `json:"case"`
+	// Reference is the case's docket or file number, as of the plan.
+	Reference string         `json:"reference,omitempty"`
 	Doc       string         `json:"doc,omitempty"`
 	Version   int            `json:"version,omitempty"`
 	Class     string         `json:"class"`
@@ -233,7 +235,7 @@ func (s *Service) dueInCase(ctx context.Context, sched policy.Schedule, c *cases
 			if !d.Due {
 				continue
 			}
-			out = append(out, Item{Case: c.ID, Doc: r.Doc, Version: v.Version, Class: string(r.Class),
+			out = append(out, Item{Case: c.ID, Reference: c.Reference, Doc: r.Doc, Version: v.Version, Class: string(r.Class),
 				Trigger: d.Rule.Trigger, TriggerAt: d.TriggerAt, DueAt: d.DueAt, Size: v.Size, Commit: v.Commit,
 				Held: heldBy(r.Doc, r.Held)})
 		}
@@ -245,7 +247,7 @@ func (s *Service) dueInCase(ctx context.Context, sched policy.Schedule, c *cases
 	if len(keys) > 0 {
 		d := sched.Decide(policy.RecordFacts{Class: policy.ClassMessageHistory, Created: c.Created, CaseClosed: c.Closed}, asOf)
 		if d.Due {
-			out = append(out, Item{Case: c.ID, Class: policy.ClassMessageHistory, Trigger: d.Rule.Trigger,
+			out = append(out, Item{Case: c.ID, Reference: c.Reference, Class: policy.ClassMessageHistory, Trigger: d.Rule.Trigger,
 				TriggerAt: d.TriggerAt, DueAt: d.DueAt, Size: size, Held: heldBy("", false)})
 		}
 	}

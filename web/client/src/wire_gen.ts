@@ -263,6 +263,7 @@ export interface Case {
   title: string;
   type: string;
   referralSource?: string;
+  reference?: string;
   sides: Side[];
   mediators: Mediator[];
   participants: Participant[];
@@ -309,6 +310,7 @@ export interface PendingMediator {
  */
 export interface Summary {
   id: string;
+  reference?: string;
   type: string;
   stage: Stage;
   sides: number;
@@ -335,6 +337,7 @@ export interface CreateCaseRequest {
   type: string;
   referralSource: string;
   sides: string[];
+  reference?: string;
 }
 
 /**
@@ -929,6 +932,7 @@ export interface Plan {
  */
 export interface Item {
   case: string;
+  reference?: string;
   doc?: string;
   version?: number;
   class: string;
