@@ -1157,7 +1157,14 @@ export interface ShareResult {
 /**
  * HoldRequest places (true) or releases (false) a document hold
  * (POST …/documents/{id}/hold).
+ *
+ * A document hold is the same legal hold as `POST …/holds` with a doc:
+ * placing one needs Reason and Authority, releasing one a Reason (it
+ * releases every active hold on the document), and both are listed with
+ * the case's holds.
  */
 export interface HoldRequest {
   on: boolean | null;
+  reason?: string;
+  authority?: string;
 }
