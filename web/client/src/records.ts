@@ -19,6 +19,9 @@ function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | unde
 }
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+/** Case ids to the program's references (docket or file numbers), from the case list. */
+const refs = new Map<string, string>();
+const caseWords = (id: string, ref?: string) => (ref || refs.get(id) ? `Case ${ref || refs.get(id)}` : `Case ${id} (no reference)`);
 let me: Account;
 let mainEl: HTMLElement;
 const main = () => mainEl;
@@ -79,6 +82,7 @@ export async function recordsView(who: Account, into: HTMLElement): Promise<void
     "Records staff see what records exist (sizes, classes and dates), never a document's name or content, and never a room."), ...(records ? [nav] : []),
   ...(records ? [holds, plans, exports, load] : [plans]));
   (tabs[0] as HTMLButtonElement).click();
+  try { for (const l of await api.cases()) if (l.reference) refs.set(l.id, l.reference); } catch { /* ids only */ }
   renderPlans(plans);
   if (!records) return;
   exports.append(exportForm());
@@ -86,11 +90,23 @@ export async function recordsView(who: Account, into: HTMLElement): Promise<void
   holds.append(h("h2", { id: "records-title" }, "Legal holds"),
     h("p", { class: "note" }, "A legal hold stops records from being destroyed, whatever the retention schedule says. Hold a whole case, or one document."));
   const list = await api.cases();
-  for (const l of list) holds.append(await caseHolds(l));
+  const search = h("input", { id: "case-search", type: "search", autocomplete: "off", maxlength: "40", placeholder: "2026-CV-0142" }) as HTMLInputElement;
+  const found = h("p", { role: "status", class: "note", id: "case-search-status" });
+  const boxes: HTMLElement[] = [];
+  const filter = () => {
+    const q = search.value.trim().toUpperCase();
+    let n = 0;
+    for (const b of boxes) { const hit = !q || (b.dataset.reference ?? "").includes(q); b.hidden = !hit; if (hit) n++; }
+    found.textContent = q ? (n ? `${plural(n, "case")} with a reference containing “${search.value.trim()}”.` : `No case has a reference containing “${search.value.trim()}”.`) : "";
+  };
+  search.addEventListener("input", filter);
+  holds.append(h("div", { class: "row" }, h("div", {}, h("label", { for: "case-search" }, "Find a case by its reference (docket or file number)"), search)), found);
+  for (const l of list) { const b = await caseHolds(l); boxes.push(b); holds.append(b); }
 }
 
 async function caseHolds(l: Listed): Promise<HTMLElement> {
-  const box = h("div", { class: "case-holds", "data-case": l.id });
+  const box = h("div", { class: "case-holds", "data-case": l.id, "data-reference": l.reference ?? "" });
+
   const caseList = h("ul", { class: "holds" });
   const ul = h("ul", { class: "docs" });
   const reason = h("input", { id: "hold-reason-" + l.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
@@ -99,6 +115,8 @@ async function caseHolds(l: Listed): Promise<HTMLElement> {
   const refresh = async () => {
     try {
       const hs = (await api.holds(l.id, false)).filter((x) => !x.released);
+      const docs = await api.documents(l.id);
+      ul.replaceChildren(...(docs.length ? docs.map((d) => recordsItem(l.id, d, hs, refresh)) : [h("li", { class: "note" }, "No documents.")]));
       caseList.replaceChildren(...hs.map((x) => caseHoldItem(l.id, x, refresh)),
         ...(hs.some((x) => !x.doc) ? [] : [h("li", { class: "note" }, "No hold on the whole case.")]));
     } catch (e) { caseList.replaceChildren(h("li", { class: "error" }, errText(e))); }
@@ -118,12 +136,9 @@ async function caseHolds(l: Listed): Promise<HTMLElement> {
     h("div", {}, h("label", { for: reason.id }, "Why (for example: complaint received)"), reason),
     h("div", {}, h("label", { for: authority.id }, "On what authority (court order, rule)"), authority),
     h("button", { type: "submit" }, "Hold the whole case")), out);
-  box.append(h("h3", {}, l.title ?? l.id), caseList, form, h("h4", {}, "Documents"), ul);
+  box.append(h("h3", {}, caseWords(l.id, l.reference)), h("p", { class: "note" }, `${l.type} · opened ${day(l.created)} · ${l.closed ? "closed " + day(l.closed) : "open"}`),
+    caseList, form, h("h4", {}, "Documents"), ul);
   await refresh();
-  let docs: Document[] = [];
-  try { docs = await api.documents(l.id); } catch (e) { ul.append(h("li", { class: "error" }, errText(e))); return box; }
-  if (!docs.length) ul.append(h("li", { class: "note" }, "No documents."));
-  for (const d of docs) ul.append(recordsItem(l.id, d));
   return box;
 }
 
@@ -131,7 +146,7 @@ function caseHoldItem(caseID: string, x: Hold, refresh: () => Promise<void>): HT
   const why = h("input", { id: "release-" + x.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
   const out = h("span", { role: "status" });
   return h("li", { "data-hold": x.id },
-    h("strong", {}, x.doc ? `Document ${x.doc} on legal hold` : "Whole case on legal hold"), h("span", { class: "note" }, ` since ${day(x.placed)} · why: ${x.reason} · authority: ${x.authority}`),
+    h("strong", {}, x.doc ? "One document on legal hold" : "Whole case on legal hold"), h("span", { class: "note" }, ` since ${day(x.placed)} · why: ${x.reason} · authority: ${x.authority}`),
     h("form", {
       class: "row", onsubmit: async (e: Event) => {
         e.preventDefault();
@@ -143,7 +158,8 @@ function caseHoldItem(caseID: string, x: Hold, refresh: () => Promise<void>): HT
 // --- disposition plans ---
 
 async function renderPlans(sec: HTMLElement): Promise<void> {
-  const asOf = h("input", { id: "plan-asof", type: "date", value: day(new Date().toISOString()), required: true }) as HTMLInputElement;
+  const today = day(new Date().toISOString());
+  const asOf = h("input", { id: "plan-asof", type: "date", value: today, max: today, required: true, "aria-describedby": "plan-asof-note" }) as HTMLInputElement;
   const out = h("p", { role: "status", class: "note" });
   const list = h("ul", { class: "docs", id: "plan-list" });
   const detail = h("div", { id: "plan-detail" });
@@ -161,14 +177,22 @@ async function renderPlans(sec: HTMLElement): Promise<void> {
       id: "plan-form", onsubmit: async (e: Event) => {
         e.preventDefault();
         out.textContent = "Making the plan…";
+        if (asOf.value > day(new Date().toISOString())) {
+          out.textContent = `No plan made: ${asOf.value} is in the future. A plan lists records already due, so make it on that day or later.`;
+          return;
+        }
         try {
           const p = await api.makePlan(asOf.value);
           out.textContent = `Plan made: ${plural(p.records, "record")} due, ${p.held} kept because of a legal hold.`;
           await refresh();
           await showPlan(p.id, detail, refresh);
-        } catch (x) { out.textContent = "No plan made: " + errText(x); }
+        } catch (x) {
+          const d = x instanceof APIError ? x.problem.errors?.[0]?.detail ?? x.problem.detail : undefined;
+          out.textContent = "No plan made: " + (d ? d.replace(/^asOf: /, "") : errText(x)) + ".";
+        }
       },
-    }, h("div", { class: "row" }, h("div", {}, h("label", { for: "plan-asof" }, "Records due on or before"), asOf), h("button", { type: "submit", class: "primary" }, "Make a plan")), out),
+    }, h("div", { class: "row" }, h("div", {}, h("label", { for: "plan-asof" }, "Records due on or before"), asOf), h("button", { type: "submit", class: "primary" }, "Make a plan")),
+    h("p", { class: "note", id: "plan-asof-note" }, "Today or an earlier day: a plan lists records already due, and a date in the future is refused (no plan is made for it). When nothing is due, no plan is made."), out),
     h("h3", {}, "Plans"), list, detail);
   await refresh();
 }
@@ -181,7 +205,19 @@ async function holdWords(): Promise<(hs?: string[]) => string> {
 }
 
 function itemName(it: PlanItem): string {
-  return it.doc ? `Document ${it.doc} version ${it.version}` : "Message history";
+  return it.doc ? `A ${it.class} document, version ${it.version}` : "The message history";
+}
+
+/** "14 records of 3 cases: 12 documents (10 evidence, 2 correspondence), 2 message histories." */
+function destroyWords(p: Plan, due: PlanItem[]): string {
+  const docs = due.filter((i) => i.doc), byClass = new Map<string, number>();
+  for (const d of docs) byClass.set(d.class, (byClass.get(d.class) ?? 0) + 1);
+  const parts = [];
+  if (docs.length) parts.push(`${plural(docs.length, "document")} (${[...byClass].map(([c, n]) => `${n} ${c}`).join(", ")})`);
+  const hist = due.length - docs.length;
+  if (hist) parts.push(hist === 1 ? "1 message history" : `${hist} message histories`);
+  const cases = [...new Set(due.map((i) => caseWords(i.case, i.reference).replace(/^Case /, "")))];
+  return `${plural(p.records, "record")} of ${plural(p.cases, "case")} (${cases.join("; ")}): ${parts.join(", ")}.`;
 }
 
 async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<void>): Promise<void> {
@@ -195,7 +231,7 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
   const reasons = await holdWords();
   const due = items.filter((i) => !i.held?.length), held = items.filter((i) => i.held?.length);
   const row = (it: PlanItem) => h("tr", {},
-    h("td", {}, itemName(it)), h("td", {}, it.case), h("td", {}, it.class),
+    h("td", {}, itemName(it)), h("td", {}, caseWords(it.case, it.reference)), h("td", {}, it.class),
     h("td", {}, `${day(it.triggerAt)} (${it.trigger})`), h("td", {}, bytes(it.size)));
   const table = (caption: string, rows: PlanItem[], extra?: (it: PlanItem) => HTMLElement) => h("div", { class: "scroll" },
     h("table", {}, h("caption", {}, caption),
@@ -205,8 +241,29 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
   const actions = h("div", { class: "row" });
   const progress = h("div", { id: "apply-progress" });
   const mine = p.planner === me.id;
-  if (p.state === "planned") {
+  const confirm = (verb: string, button: HTMLElement) => {
+    const box = h("input", { type: "checkbox", id: "plan-confirm" }) as HTMLInputElement;
+    (button as HTMLButtonElement).disabled = true;
+    box.addEventListener("change", () => { (button as HTMLButtonElement).disabled = !box.checked; });
+    return h("div", { class: "confirm", id: "plan-confirm-box", role: "group", "aria-labelledby": "plan-confirm-what" },
+      h("p", { id: "plan-confirm-what" }, h("strong", {}, `${verb} ${destroyWords(p, due)}`), " This cannot be undone."),
+      h("div", { class: "row" }, box, h("label", { for: "plan-confirm" }, `I have checked the list above: ${verb.toLowerCase()} these ${plural(p.records, "record")} of plan ${p.id.slice(0, 8)}`)),
+      button);
+  };
+  if (p.state === "planned" || p.state === "approved") {
     actions.append(h("button", {
+      type: "button", id: "plan-discard",
+      onclick: async () => {
+        try {
+          await api.discardPlan(id);
+          await refresh();
+          box.replaceChildren(h("p", { role: "status" }, `Plan ${p.id.slice(0, 8)} discarded: nothing was destroyed, and it is no longer listed. The audit log records who discarded it.`));
+        } catch (e) { status.className = "error"; status.textContent = "Not discarded: " + errText(e); }
+      },
+    }, "Discard this plan (destroys nothing)"));
+  }
+  if (p.state === "planned") {
+    actions.append(confirm("Approve destroying", h("button", {
       type: "button", class: "primary", id: "plan-approve",
       onclick: async () => {
         try {
@@ -222,16 +279,17 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
             : "Not approved: " + errText(e);
         }
       },
-    }, "Approve this plan"));
+    }, `Approve destroying ${plural(p.records, "record")}`)));
     if (mine) actions.append(h("p", { class: "note" }, "A second person must approve a plan; you made this one, so someone else must."));
   } else if (p.state !== "done") {
-    actions.append(h("button", { type: "button", class: "primary", id: "plan-apply", onclick: () => applyPlan(p, progress, box, refresh) },
-      p.state === "approved" ? "Carry out this plan (destroy the records)" : "Finish carrying out this plan"));
+    const go = h("button", { type: "button", class: "primary danger", id: "plan-apply", onclick: () => applyPlan(p, progress, box, refresh) },
+      p.state === "approved" ? `Destroy ${plural(p.records, "record")} now` : "Finish carrying out this plan");
+    actions.append(p.state === "approved" ? confirm("Destroy", go) : go);
   } else {
     actions.append(h("button", { type: "button", id: "plan-cert", onclick: () => showCertificate(id, progress) }, "Show and check the certificate of destruction"));
   }
   box.replaceChildren(h("section", { class: "plan", "aria-labelledby": "plan-title", "data-plan": id, "data-state": p.state },
-    h("h3", { id: "plan-title", tabindex: "-1" }, `Plan ${p.id}`),
+    h("h3", { id: "plan-title", tabindex: "-1" }, `Plan ${p.id.slice(0, 8)} of ${day(p.created)}`),
     h("p", {}, h("strong", {}, stateWords[p.state] ?? p.state)),
     h("p", { class: "note" }, `Made ${day(p.created)} by ${p.planner === me.id ? "you" : p.planner}, for records due by ${day(p.asOf)}.` +
       (p.approved ? ` Approved ${day(p.approved.at)} by ${p.approved.by === me.id ? "you" : p.approved.by}.` : "")),
@@ -259,7 +317,7 @@ async function applyPlan(p: Plan, box: HTMLElement, planBox: HTMLElement, refres
       const pr = await api.applyStep(p.id);
       const done = pr.done ? total : pr.pagesDone + (pr.plan.caseKeysDone ? 1 : 0);
       bar.value = done;
-      (pr.items ?? []).forEach((it, j) => rows.append(h("tr", {}, h("td", {}, itemName(it)), h("td", {}, it.case), h("td", {}, pr.outcomes?.[j] ? outcome(pr.outcomes[j]) : ""))));
+      (pr.items ?? []).forEach((it, j) => rows.append(h("tr", {}, h("td", {}, itemName(it)), h("td", {}, caseWords(it.case, it.reference)), h("td", {}, pr.outcomes?.[j] ? outcome(pr.outcomes[j]) : ""))));
       words.textContent = pr.done ? "Finished." : pr.step === "page" ? `Destroyed page ${pr.pagesDone} of ${pr.plan.pages}…`
         : pr.step === "case-keys" ? "Destroying the keys of cases with nothing left…" : "Making the certificate…";
       if (pr.done) break;
@@ -291,6 +349,7 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
       h("p", { class: "verified", role: "status" }, "✔ Signature verified: this certificate was signed by this server's audit key and has not been changed."),
       h("p", { class: "note" }, `Audit key: ${key}. Compare it with the copy your organisation keeps.`),
       h("p", {}, `${plural(c.records, "record")} destroyed (${bytes(c.bytes)}), ${c.kept.length} kept because of a legal hold. Planned by ${c.planner}, approved by ${c.approver}, completed ${day(c.completed)}.`),
+      h("p", {}, "Cases: " + [...new Set([...c.destroyed, ...c.kept].map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")))].join("; ")),
       h("p", { class: "note" }, "Method: " + c.method),
       h("button", { type: "button", onclick: () => saveFile(`certificate-${id}.txt`, new Blob([signed], { type: "text/plain" })) }, "Download the signed certificate")));
   } catch (e) {
@@ -341,24 +400,36 @@ function exportForm(): HTMLElement {
     }, "Download the data dictionary")), out);
 }
 
-function recordsItem(caseID: string, d: Document): HTMLElement {
-  const status = h("span", { role: "status", class: "hold-state" }, d.held ? "On legal hold" : "Not on hold");
-  const btn = h("button", {
-    type: "button",
-    onclick: async () => {
-      (btn as HTMLButtonElement).disabled = true;
+/** One document for records staff: its class, size and hold, never its name. Held by the
+ * case's hold or by its own (reason and authority); a hold of its own is placed and
+ * released with a reason like any other. */
+function recordsItem(caseID: string, d: Document, holds: Hold[], refresh: () => Promise<void>): HTMLElement {
+  const caseHold = holds.find((x) => !x.doc);
+  const own = holds.filter((x) => x.doc === d.id);
+  const words = [
+    ...(caseHold ? [`Held by the case hold: ${caseHold.reason} (${caseHold.authority})`] : []),
+    ...own.map((x) => `Held on its own: ${x.reason} (${x.authority})`),
+    ...(d.held && !own.length ? ["On legal hold (placed before holds had reasons)"] : []),
+  ];
+  const status = h("span", { role: "status", class: "hold-state" }, words.length ? words.join(" · ") : "Not on hold");
+  const out = h("span", { role: "status" });
+  const reason = h("input", { id: "doc-reason-" + d.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
+  const authority = h("input", { id: "doc-authority-" + d.id, type: "text", required: true, maxlength: "200", autocomplete: "off" }) as HTMLInputElement;
+  const releasing = own.length > 0 || d.held;
+  const form = h("form", {
+    class: "row doc-hold-form",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
       try {
-        const nd = await api.hold(caseID, d.id, !d.held);
-        li.replaceWith(recordsItem(caseID, nd));
-      } catch (e) {
-        status.textContent = "Not changed: " + errText(e);
-        (btn as HTMLButtonElement).disabled = false;
-      }
+        if (releasing) await api.holdDocument(caseID, d.id, false, reason.value, "");
+        else await api.holdDocument(caseID, d.id, true, reason.value, authority.value);
+        await refresh();
+      } catch (x) { out.textContent = "Not changed: " + errText(x); }
     },
-  }, d.held ? "Release the legal hold" : "Place a legal hold");
-  const li = h("li", { "data-doc": d.id },
-    h("strong", {}, d.name ?? `Document ${d.id}`), h("span", { class: "note" }, ` · ${d.class} · version ${d.version} · ${d.size} bytes · audience ${d.audience}`),
-    h("div", { class: "row" }, status, btn));
-  return li;
+  }, h("div", {}, h("label", { for: reason.id }, releasing ? "Why release this document's own hold" : "Why hold this document"), reason),
+  releasing ? null : h("div", {}, h("label", { for: authority.id }, "On what authority"), authority),
+  h("button", { type: "submit" }, releasing ? "Release this document's hold" : "Place a legal hold on this document"), out);
+  return h("li", { "data-doc": d.id, "data-held": String(words.length > 0) },
+    h("strong", {}, `A ${d.class} document`), h("span", { class: "note" }, ` · version ${d.version} · ${bytes(d.size)} (records staff never see its name)`),
+    h("div", {}, status), form);
 }
-
