@@ -28,6 +28,7 @@ func (a *API) retentionRoutes(r chi.Router) {
 	r.Get("/retention/schedule/history", a.scheduleHistory)
 	r.Put("/retention/schedule/rules/{class}", a.setScheduleRule)
 	r.Get("/retention/plans", a.listPlans)
+	r.Get("/retention/due", a.retentionDue)
 	r.Post("/retention/plans", a.makePlan)
 	r.Get("/retention/plans/{planID}", a.getPlan)
 	r.Get("/retention/plans/{planID}/records", a.planRecords)
@@ -146,6 +147,27 @@ func (a *API) makePlan(w http.ResponseWriter, r *http.Request) {
 	}
 	actor, _ := actorFrom(r.Context())
 	retentionCall(a, w, r, http.StatusCreated, func() (retention.Plan, error) { return a.retention.MakePlan(r.Context(), actor, asOf) }, planView)
+}
+
+func (a *API) retentionDue(w http.ResponseWriter, r *http.Request) {
+	days := 30
+	if q := r.URL.Query().Get("days"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 || n > retention.MaxDueDays {
+			a.writeError(w, r, fault.Invalid("days", "a number of days from 1 to 366"))
+			return
+		}
+		days = n
+	}
+	actor, _ := actorFrom(r.Context())
+	retentionCall(a, w, r, http.StatusOK, func() (retention.DueReport, error) { return a.retention.Due(r.Context(), actor, days) },
+		func(d retention.DueReport) api.DueReport {
+			out := api.DueReport{Now: d.Now, Until: d.Until, Items: []api.Item{}}
+			for _, it := range d.Items {
+				out.Items = append(out.Items, itemView(it))
+			}
+			return out
+		})
 }
 
 // FuturePlanWords says why a plan dated in the future is refused.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
@@ -47,7 +48,7 @@ func TestRetentionPlanDates(t *testing.T) {
 
 	// Something due: a closed case's notes under a 0-day period.
 	_, med := n.Staff(t, policy.RoleMediator, "med@example.org")
-	c, err := med.CreateCase(ctx, "Rivera v. Chen", "family", "", []string{"A", "B"})
+	c, err := med.CreateCaseWith(ctx, api.CreateCaseRequest{Title: "Rivera v. Chen", Type: "family", Sides: []string{"A", "B"}, Reference: "2026-cv-0142"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +59,12 @@ func TestRetentionPlanDates(t *testing.T) {
 	run1(0, "retention", "schedule", "set", "mediator-notes", "--trigger", "case-closed", "--period", "0d")
 	if _, err := med.CaseAction(ctx, c.ID, "stage", map[string]string{"stage": "closure"}); err != nil {
 		t.Fatal(err)
+	}
+	if out, _ := run1(0, "retention", "due", "--days", "90"); !strings.Contains(out, "2026-CV-0142") || !strings.Contains(out, "mediator-notes") || !strings.Contains(out, "(due now)") {
+		t.Fatalf("retention due:\n%s", out)
+	}
+	if _, e := run1(1, "retention", "due", "--days", "0"); !strings.Contains(e, "days") {
+		t.Fatalf("days 0: %q", e)
 	}
 	var p retention.Plan
 	out, _ := run1(0, "retention", "plan", "--json")

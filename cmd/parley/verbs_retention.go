@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,6 +27,7 @@ func init() {
 	register("retention plan", "retention plan [--as-of YYYY-MM-DD] [--summary] [--json]", retentionPlan)
 	register("retention approve", "retention approve <plan> [--json]", retentionApprove)
 	register("retention discard", "retention discard <plan> [--json]", retentionDiscard)
+	register("retention due", "retention due [--days 30|90] [--json]", retentionDue)
 	register("retention apply", "retention apply <plan> [--json]", retentionApply)
 	register("retention certificate", "retention certificate <plan> [--key FILE] [-o FILE] [--json]", retentionCertificate)
 }
@@ -259,6 +262,76 @@ func retentionApprove(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("Approved plan %s (%d records, planned by %s). Apply it with `parley retention apply %s`.\n", p.ID, p.Records, p.Planner, p.ID)
 	return nil
+}
+
+// retentionDue prints what falls due in the next days, by case reference
+// and class, with holds.
+func retentionDue(ctx context.Context, args []string) error {
+	fs := newFlags("retention due")
+	days := fs.Int("days", 30, "how many days ahead to look (1 to 366; 30 and 90 are usual)")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	r, err := c.Due(ctx, *days)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(r)
+	}
+	if len(r.Items) == 0 {
+		fmt.Printf("Nothing falls due by %s (the next %d days).\n", r.Until.Format(time.DateOnly), *days)
+		return nil
+	}
+	type key struct{ ref, class string }
+	type group struct {
+		n, held int
+		first   time.Time
+		size    int64
+		holds   []string
+	}
+	groups := map[key]*group{}
+	var order []key
+	for _, it := range r.Items {
+		k := key{cmp.Or(it.Reference, it.Case+" (no reference)"), it.Class}
+		g := groups[k]
+		if g == nil {
+			g = &group{first: it.DueAt}
+			groups[k] = g
+			order = append(order, k)
+		}
+		g.n++
+		g.size += it.Size
+		if len(it.Held) > 0 {
+			g.held++
+			for _, h := range it.Held {
+				if !slices.Contains(g.holds, h) {
+					g.holds = append(g.holds, h)
+				}
+			}
+		}
+	}
+	fmt.Printf("Falling due by %s (the next %d days): %d records.\n", r.Until.Format(time.DateOnly), *days, len(r.Items))
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CASE\tCLASS\tRECORDS\tFIRST DUE\tSIZE\tHELD")
+	for _, k := range order {
+		g := groups[k]
+		due := g.first.Format(time.DateOnly)
+		if g.first.Before(r.Now) {
+			due += " (due now)"
+		}
+		held := "-"
+		if g.held > 0 {
+			held = fmt.Sprintf("%d kept: %s", g.held, strings.Join(g.holds, ", "))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", k.ref, k.class, g.n, due, humanBytes(g.size), held)
+	}
+	return tw.Flush()
 }
 
 func retentionDiscard(ctx context.Context, args []string) error {

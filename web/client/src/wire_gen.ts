@@ -466,6 +466,18 @@ export interface ExportRequest {
 }
 
 /**
+ * DueReport is what falls due for disposal in the next days
+ * (GET /api/v1/retention/due?days=30): every record whose due date is on
+ * or before Until (those before Now are due already), held ones with
+ * their holds. Ids, references, classes, dates and sizes only.
+ */
+export interface DueReport {
+  now: string;
+  until: string;
+  items: Item[];
+}
+
+/**
  * FollowUpRequest sets a closed case's check-ins on its agreement
  * (POST /api/v1/cases/{caseID}/followups): whole days after closure.
  */
