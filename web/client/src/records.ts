@@ -193,8 +193,40 @@ async function renderPlans(sec: HTMLElement): Promise<void> {
       },
     }, h("div", { class: "row" }, h("div", {}, h("label", { for: "plan-asof" }, "Records due on or before"), asOf), h("button", { type: "submit", class: "primary" }, "Make a plan")),
     h("p", { class: "note", id: "plan-asof-note" }, "Today or an earlier day: a plan lists records already due, and a date in the future is refused (no plan is made for it). When nothing is due, no plan is made."), out),
-    h("h3", {}, "Plans"), list, detail);
+    dueView(), h("h3", {}, "Plans"), list, detail);
   await refresh();
+}
+
+/** What falls due in the next 30 or 90 days, by case reference and class, with holds. */
+function dueView(): HTMLElement {
+  const days = h("select", { id: "due-days" }, h("option", { value: "30" }, "the next 30 days"), h("option", { value: "90" }, "the next 90 days")) as HTMLSelectElement;
+  const out = h("div", { id: "due-report", role: "status", "aria-live": "polite" });
+  return h("form", {
+    id: "due-form", "aria-labelledby": "due-title",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      out.replaceChildren("Looking ahead…");
+      try {
+        const r = await api.due(Number(days.value));
+        const reasons = await holdWords();
+        if (!r.items.length) { out.replaceChildren(h("p", {}, `Nothing falls due by ${day(r.until)}.`)); return; }
+        const groups = new Map<string, { ref: string; cls: string; n: number; first: string; size: number; held: Set<string> }>();
+        for (const it of r.items) {
+          const ref = caseWords(it.case, it.reference).replace(/^Case /, ""), k = ref + "\u0000" + it.class;
+          const g = groups.get(k) ?? { ref, cls: it.class, n: 0, first: it.dueAt, size: 0, held: new Set<string>() };
+          g.n++; g.size += it.size;
+          if (it.held?.length) g.held.add(reasons(it.held));
+          groups.set(k, g);
+        }
+        out.replaceChildren(h("p", {}, `${plural(r.items.length, "record")} fall due by ${day(r.until)}. Nothing is destroyed until a plan is made, approved by a second person and carried out; records on legal hold are kept.`),
+          h("div", { class: "scroll" }, h("table", {}, h("caption", {}, "Falling due"),
+            h("thead", {}, h("tr", {}, ...["Case", "Class", "Records", "First due", "Size", "Legal hold"].map((t) => h("th", { scope: "col" }, t)))),
+            h("tbody", {}, ...[...groups.values()].map((g) => h("tr", {}, h("td", {}, g.ref), h("td", {}, g.cls), h("td", {}, String(g.n)),
+              h("td", {}, day(g.first) + (g.first < r.now ? " (due now)" : "")), h("td", {}, bytes(g.size)), h("td", {}, g.held.size ? "Kept: " + [...g.held].join("; ") : "None")))))));
+      } catch (x) { out.replaceChildren(h("p", { class: "error" }, "Could not look ahead: " + errText(x))); }
+    },
+  }, h("h3", { id: "due-title" }, "Records due soon"),
+  h("div", { class: "row" }, h("div", {}, h("label", { for: "due-days" }, "What falls due in"), days), h("button", { type: "submit" }, "Show records due")), out);
 }
 
 /** Plans and outcomes name holds by id ("hold h_…"): say what each rests on. */
