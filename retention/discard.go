@@ -13,10 +13,14 @@ import (
 	"github.com/parley-mediation/parley/policy"
 )
 
-// NothingDue is MakePlan's answer when no record is due as of asOf: no
-// empty plan is made.
-func NothingDue(asOf time.Time) error {
-	return fault.Invalid("asOf", "nothing is due on "+asOf.UTC().Format(time.DateOnly)+", so no plan was made")
+// NothingDue is MakePlan's answer when no record is due as of asOf (held
+// of them were, but are on legal hold): no empty plan is made.
+func NothingDue(asOf time.Time, held int) error {
+	why := ""
+	if held > 0 {
+		why = fmt.Sprintf(" (%d would be, but are on legal hold)", held)
+	}
+	return fault.Invalid("asOf", "nothing is due on "+asOf.UTC().Format(time.DateOnly)+why+", so no plan was made")
 }
 
 func errDiscarded(id string) error {

@@ -147,8 +147,9 @@ func (s *Service) MakePlan(ctx context.Context, actor account.Account, asOf time
 	for _, l := range perCase {
 		items = append(items, l...)
 	}
-	if len(items) == 0 {
-		return Plan{}, fmt.Errorf("%w", NothingDue(asOf))
+	if !slices.ContainsFunc(items, func(it Item) bool { return len(it.Held) == 0 }) {
+		// Nothing to destroy (at most records kept by a hold): no plan.
+		return Plan{}, fmt.Errorf("%w", NothingDue(asOf, len(items)))
 	}
 	if len(items) > MaxPlanRecords {
 		return Plan{}, fmt.Errorf("%d records are due, more than one plan takes (%d); plan as of an earlier date first: %w", len(items), MaxPlanRecords, fault.ErrTooLarge)
