@@ -3,7 +3,7 @@
 // any room. Administrators see the disposition plans only: policy lets them
 // approve and apply plans, not place holds or run exports.
 import { renderCaseload } from "./sessions";
-import { api, APIError, Account, Document, Hold, Listed, Outcome, Plan, PlanItem } from "./api";
+import { api, call, APIError, Account, Document, Hold, Listed, Outcome, Plan, PlanItem } from "./api";
 import { openSignedNote } from "./tlog";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
@@ -21,6 +21,9 @@ function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | unde
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 /** Case ids to the program's references (docket or file numbers), from the case list. */
 const refs = new Map<string, string>();
+/** Staff names, for those allowed to list accounts (administrators); others read "another member of staff". */
+const names = new Map<string, string>();
+const who = (id: string) => (id === me.id ? "you" : names.get(id) ?? "another member of staff");
 const caseWords = (id: string, ref?: string) => (ref || refs.get(id) ? `Case ${ref || refs.get(id)}` : `Case ${id} (no reference)`);
 let me: Account;
 let mainEl: HTMLElement;
@@ -83,6 +86,7 @@ export async function recordsView(who: Account, into: HTMLElement): Promise<void
   ...(records ? [holds, plans, exports, load] : [plans]));
   (tabs[0] as HTMLButtonElement).click();
   try { for (const l of await api.cases()) if (l.reference) refs.set(l.id, l.reference); } catch { /* ids only */ }
+  if (me.role === "admin") try { for (const a of await call<Account[]>("GET", "/api/v1/accounts")) names.set(a.id, a.name); } catch { /* words only */ }
   renderPlans(plans);
   if (!records) return;
   exports.append(exportForm());
@@ -159,7 +163,7 @@ function caseHoldItem(caseID: string, x: Hold, refresh: () => Promise<void>): HT
 
 async function renderPlans(sec: HTMLElement): Promise<void> {
   const today = day(new Date().toISOString());
-  const asOf = h("input", { id: "plan-asof", type: "date", value: today, max: today, required: true, "aria-describedby": "plan-asof-note" }) as HTMLInputElement;
+  const asOf = h("input", { id: "plan-asof", type: "date", value: today, required: true, "aria-describedby": "plan-asof-note" }) as HTMLInputElement;
   const out = h("p", { role: "status", class: "note" });
   const list = h("ul", { class: "docs", id: "plan-list" });
   const detail = h("div", { id: "plan-detail" });
@@ -323,8 +327,8 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
   box.replaceChildren(h("section", { class: "plan", "aria-labelledby": "plan-title", "data-plan": id, "data-state": p.state },
     h("h3", { id: "plan-title", tabindex: "-1" }, `Plan ${p.id.slice(0, 8)} of ${day(p.created)}`),
     h("p", {}, h("strong", {}, stateWords[p.state] ?? p.state)),
-    h("p", { class: "note" }, `Made ${day(p.created)} by ${p.planner === me.id ? "you" : p.planner}, for records due by ${day(p.asOf)}.` +
-      (p.approved ? ` Approved ${day(p.approved.at)} by ${p.approved.by === me.id ? "you" : p.approved.by}.` : "")),
+    h("p", { class: "note" }, `Made ${day(p.created)} by ${who(p.planner)}, for records due by ${day(p.asOf)}.` +
+      (p.approved ? ` Approved ${day(p.approved.at)} by ${who(p.approved.by)}.` : "")),
     h("p", {}, `${plural(p.records, "record")} to destroy (${bytes(p.bytes)}) in ${plural(p.cases, "case")}; ${p.held} kept because of a legal hold.`),
     due.length ? table("Records to destroy", due) : h("p", { class: "note" }, "No records to destroy."),
     held.length ? table("Records kept (on legal hold)", held, (it) => h("td", {}, reasons(it.held))) : null,
@@ -380,7 +384,7 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
       h("h4", { id: "cert-title" }, "Certificate of destruction"),
       h("p", { class: "verified", role: "status" }, "✔ Signature verified: this certificate was signed by this server's audit key and has not been changed."),
       h("p", { class: "note" }, `Audit key: ${key}. Compare it with the copy your organisation keeps.`),
-      h("p", {}, `${plural(c.records, "record")} destroyed (${bytes(c.bytes)}), ${c.kept.length} kept because of a legal hold. Planned by ${c.planner}, approved by ${c.approver}, completed ${day(c.completed)}.`),
+      h("p", {}, `${plural(c.records, "record")} destroyed (${bytes(c.bytes)}), ${c.kept.length} kept because of a legal hold. Planned by ${who(c.planner)}, approved by ${who(c.approver)}, completed ${day(c.completed)}.`),
       h("p", {}, "Cases: " + [...new Set([...c.destroyed, ...c.kept].map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")))].join("; ")),
       h("p", { class: "note" }, "Method: " + c.method),
       h("button", { type: "button", onclick: () => saveFile(`certificate-${id}.txt`, new Blob([signed], { type: "text/plain" })) }, "Download the signed certificate")));
