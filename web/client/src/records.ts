@@ -24,6 +24,7 @@ const refs = new Map<string, string>();
 /** Staff names, for those allowed to list accounts (administrators); others read "another member of staff". */
 const names = new Map<string, string>();
 const who = (id: string) => (id === me.id ? "you" : names.get(id) ?? "another member of staff");
+const docWords = (cls: string) => `${cls.charAt(0).toUpperCase()}${cls.slice(1)} document`;
 const caseWords = (id: string, ref?: string) => (ref || refs.get(id) ? `Case ${ref || refs.get(id)}` : `Case ${id} (no reference)`);
 let me: Account;
 let mainEl: HTMLElement;
@@ -241,7 +242,7 @@ async function holdWords(): Promise<(hs?: string[]) => string> {
 }
 
 function itemName(it: PlanItem): string {
-  return it.doc ? `A ${it.class} document, version ${it.version}` : "The message history";
+  return it.doc ? `${docWords(it.class)}, version ${it.version}` : "The message history";
 }
 
 /** "14 records of 3 cases: 12 documents (10 evidence, 2 correspondence), 2 message histories." */
@@ -466,6 +467,6 @@ function recordsItem(caseID: string, d: Document, holds: Hold[], refresh: () => 
   releasing ? null : h("div", {}, h("label", { for: authority.id }, "On what authority"), authority),
   h("button", { type: "submit" }, releasing ? "Release this document's hold" : "Place a legal hold on this document"), out);
   return h("li", { "data-doc": d.id, "data-held": String(words.length > 0) },
-    h("strong", {}, `A ${d.class} document`), h("span", { class: "note" }, ` · version ${d.version} · ${bytes(d.size)} (records staff never see its name)`),
+    h("strong", {}, docWords(d.class)), h("span", { class: "note" }, ` · version ${d.version} · ${bytes(d.size)} (records staff never see its name)`),
     h("div", {}, status), form);
 }

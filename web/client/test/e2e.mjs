@@ -281,7 +281,7 @@ try {
   await caseHolds.locator("input[id^=hold-reason-]").fill("Complaint about the mediator");
   await caseHolds.locator("input[id^=hold-authority-]").fill("Program rule 12");
   await caseHolds.locator("button", { hasText: "Hold the whole case" }).click();
-  const caseHold = caseHolds.locator("li[data-hold]");
+  const caseHold = caseHolds.locator("li[data-hold]", { hasText: "Whole case on legal hold" });
   await caseHold.filter({ hasText: "Program rule 12" }).waitFor();
   await caseHold.locator("input").fill("Complaint withdrawn");
   await caseHold.locator("button", { hasText: "Release the case hold" }).click();
