@@ -56,7 +56,10 @@ func TestRetentionPlanDates(t *testing.T) {
 		Audience: "mediators", Class: "mediator-notes", Body: strings.NewReader("CANARY notes"), Size: 12}); err != nil {
 		t.Fatal(err)
 	}
-	run1(0, "retention", "schedule", "set", "mediator-notes", "--trigger", "case-closed", "--period", "0d")
+	if _, e := run1(0, "retention", "schedule", "set", "mediator-notes", "--trigger", "case-closed", "--period", "0d"); !strings.Contains(e, "Warning: mediator-notes records are now kept 0d after case-closed instead of 30d") ||
+		!strings.Contains(e, "a period of 0d makes mediator-notes records due as soon as their clock starts") {
+		t.Fatalf("shortening the period gave no warning: %q", e)
+	}
 	if _, err := med.CaseAction(ctx, c.ID, "stage", map[string]string{"stage": "closure"}); err != nil {
 		t.Fatal(err)
 	}
