@@ -84,4 +84,12 @@ func TestRetentionPlanDates(t *testing.T) {
 	if _, e := run1(1, "retention", "apply", p.ID); !strings.Contains(e, "discarded") {
 		t.Fatalf("apply a discarded plan: %q", e)
 	}
+	// A clerk holds the case by its reference; hold ls names it.
+	run1(0, "hold", "place", "--case", "2026-cv-0142", "--reason", "Complaint received", "--authority", "Program rule 12")
+	if out, _ := run1(0, "hold", "ls", "--case", "2026-CV-0142"); !strings.Contains(out, c.ID) || !strings.Contains(out, "2026-CV-0142") || !strings.Contains(out, "Program rule 12") {
+		t.Fatalf("hold ls by reference:\n%s", out)
+	}
+	if _, e := run1(1, "hold", "ls", "--case", "2026-CV-9999"); !strings.Contains(e, `no case you may see has the reference "2026-CV-9999"`) {
+		t.Fatalf("unknown reference: %q", e)
+	}
 }

@@ -34,7 +34,7 @@ func init() {
 
 func holdPlace(ctx context.Context, args []string) error {
 	fs := newFlags("hold place")
-	caseID := fs.String("case", "", "case id")
+	caseID := fs.String("case", "", "case id or reference (docket or file number)")
 	doc := fs.String("doc", "", "hold only this document (default: the whole case, its message history included)")
 	reason := fs.String("reason", "", "why (kept sealed, shown to records staff; never in the audit log)")
 	authority := fs.String("authority", "", "the court order, complaint or rule the hold rests on")
@@ -45,6 +45,9 @@ func holdPlace(ctx context.Context, args []string) error {
 	}
 	if *reason == "" || *authority == "" {
 		return usagef("--reason and --authority are required")
+	}
+	if *caseID, err = caseByReference(ctx, c, *caseID); err != nil {
+		return err
 	}
 	h, err := c.PlaceHold(ctx, api.NewHold{Case: *caseID, Doc: *doc, Reason: *reason, Authority: *authority})
 	if err != nil {
@@ -66,7 +69,7 @@ func holdTarget(h api.Hold) string {
 
 func holdRelease(ctx context.Context, args []string) error {
 	fs := newFlags("hold release")
-	caseID := fs.String("case", "", "case id")
+	caseID := fs.String("case", "", "case id or reference (docket or file number)")
 	reason := fs.String("reason", "", "why the hold is released")
 	asJSON := clientFlags(fs)
 	c, err := docClient(fs, args, caseID, 1, "a hold id")
@@ -75,6 +78,9 @@ func holdRelease(ctx context.Context, args []string) error {
 	}
 	if *reason == "" {
 		return usagef("--reason is required")
+	}
+	if *caseID, err = caseByReference(ctx, c, *caseID); err != nil {
+		return err
 	}
 	h, err := c.ReleaseHold(ctx, *caseID, fs.Arg(0), *reason)
 	if err != nil {
@@ -102,15 +108,26 @@ func holdList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *caseID != "" {
+		if *caseID, err = caseByReference(ctx, c, *caseID); err != nil {
+			return err
+		}
+	}
 	hs, err := c.Holds(ctx, *caseID, *all)
 	if err != nil {
 		return err
+	}
+	refs := map[string]string{}
+	if list, err := c.Cases(ctx); err == nil {
+		for _, l := range list {
+			refs[l.ID] = l.Reference
+		}
 	}
 	if *asJSON {
 		return printJSON(hs)
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "HOLD\tCASE\tDOCUMENT\tPLACED\tBY\tSTATE\tAUTHORITY\tREASON")
+	fmt.Fprintln(w, "HOLD\tCASE\tREFERENCE\tDOCUMENT\tPLACED\tBY\tSTATE\tAUTHORITY\tREASON")
 	for _, h := range hs {
 		state := "active"
 		if !h.Active() {
@@ -120,7 +137,7 @@ func holdList(ctx context.Context, args []string) error {
 		if doc == "" {
 			doc = "(whole case)"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.Case, doc, h.Placed.Format(time.DateOnly), h.PlacedBy, state, h.Authority, h.Reason)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.Case, cmp.Or(refs[h.Case], "-"), doc, h.Placed.Format(time.DateOnly), h.PlacedBy, state, h.Authority, h.Reason)
 	}
 	return w.Flush()
 }
@@ -195,6 +212,24 @@ func scheduleSet(ctx context.Context, args []string) error {
 	}
 	printSchedule(s)
 	return nil
+}
+
+// caseByReference turns a case's reference (its docket or file number,
+// "2026-CV-0142", any letter case) into its id; an id is returned as is.
+func caseByReference(ctx context.Context, c *client.Client, s string) (string, error) {
+	if strings.HasPrefix(s, "c_") {
+		return s, nil
+	}
+	list, err := c.Cases(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range list {
+		if l.Reference != "" && strings.EqualFold(l.Reference, strings.TrimSpace(s)) {
+			return l.ID, nil
+		}
+	}
+	return "", fmt.Errorf("no case you may see has the reference %q (give its reference or its id)", s)
 }
 
 // warnShortened says on stderr when a change shortens a class's period
