@@ -278,14 +278,15 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
   const actions = h("div", { class: "row" });
   const progress = h("div", { id: "apply-progress" });
   const mine = p.planner === me.id;
+  const confirmSlot = h("div", {});
   const confirm = (verb: string, button: HTMLElement) => {
     const box = h("input", { type: "checkbox", id: "plan-confirm" }) as HTMLInputElement;
     (button as HTMLButtonElement).disabled = true;
     box.addEventListener("change", () => { (button as HTMLButtonElement).disabled = !box.checked; });
     return h("div", { class: "confirm", id: "plan-confirm-box", role: "group", "aria-labelledby": "plan-confirm-what" },
       h("p", { id: "plan-confirm-what" }, h("strong", {}, `${verb} ${destroyWords(p, due)}`), " This cannot be undone."),
-      h("div", { class: "row" }, box, h("label", { for: "plan-confirm" }, `I have checked the list above: ${verb.toLowerCase()} these ${plural(p.records, "record")} of plan ${p.id.slice(0, 8)}`)),
-      button);
+      h("p", {}, h("label", { for: "plan-confirm", class: "check" }, box, ` I have checked the list above: ${verb.toLowerCase()} ${p.records === 1 ? "this record" : `these ${p.records} records`} of plan ${p.id.slice(0, 8)}`)),
+      h("p", {}, button));
   };
   if (p.state === "planned" || p.state === "approved") {
     actions.append(h("button", {
@@ -300,7 +301,7 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     }, "Discard this plan (destroys nothing)"));
   }
   if (p.state === "planned") {
-    actions.append(confirm("Approve destroying", h("button", {
+    confirmSlot.append(confirm("Approve destroying", h("button", {
       type: "button", class: "primary", id: "plan-approve",
       onclick: async () => {
         try {
@@ -321,7 +322,7 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
   } else if (p.state !== "done") {
     const go = h("button", { type: "button", class: "primary danger", id: "plan-apply", onclick: () => applyPlan(p, progress, box, refresh) },
       p.state === "approved" ? `Destroy ${plural(p.records, "record")} now` : "Finish carrying out this plan");
-    actions.append(p.state === "approved" ? confirm("Destroy", go) : go);
+    if (p.state === "approved") confirmSlot.append(confirm("Destroy", go)); else actions.append(go);
   } else {
     actions.append(h("button", { type: "button", id: "plan-cert", onclick: () => showCertificate(id, progress) }, "Show and check the certificate of destruction"));
   }
@@ -333,7 +334,7 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     h("p", {}, `${plural(p.records, "record")} to destroy (${bytes(p.bytes)}) in ${plural(p.cases, "case")}; ${p.held} kept because of a legal hold.`),
     due.length ? table("Records to destroy", due) : h("p", { class: "note" }, "No records to destroy."),
     held.length ? table("Records kept (on legal hold)", held, (it) => h("td", {}, reasons(it.held))) : null,
-    actions, status, progress));
+    confirmSlot, actions, status, progress));
   (document.getElementById("plan-title") as HTMLElement).focus();
 }
 
