@@ -9,6 +9,7 @@ import (
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/vault"
 )
 
@@ -26,6 +27,20 @@ func TestNothingDueMakesNoPlan(t *testing.T) {
 		}
 		if ps, err := e.ret.Plans(ctx, e.records); err != nil || len(ps) != 0 {
 			t.Fatalf("plans after an empty one was refused: %v %+v", err, ps)
+		}
+		// All that is due is held: nothing to destroy, so no plan either.
+		tc := e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes})
+		if _, err := e.ret.SetRule(ctx, e.records, policy.RetentionRule{Class: string(vault.ClassMediatorNotes), Trigger: policy.TriggerCaseClosed, Days: 0}); err != nil {
+			t.Fatal(err)
+		}
+		e.close(t, tc)
+		if _, err := e.ret.PlaceHold(ctx, e.records, NewHold{Case: tc.id, Reason: "Complaint", Authority: "Rule 12"}); err != nil {
+			t.Fatal(err)
+		}
+		e.clock = time.Now().UTC().Add(time.Minute)
+		_, err = e.ret.MakePlan(ctx, e.records, time.Time{})
+		if ie, ok := fault.AsInvalid(err); !ok || !strings.Contains(ie.Detail, "(1 would be, but are on legal hold)") {
+			t.Fatalf("a plan of held records only: %v", err)
 		}
 	})
 }
