@@ -135,21 +135,23 @@ type Outcome struct {
 // every case change). Someone allowed a change but not the case's content
 // gets the same shape with only id, type, stage and dates.
 type Case struct {
-	ID             string        `json:"id"`
-	Title          string        `json:"title"`
-	Type           string        `json:"type"`
-	ReferralSource string        `json:"referralSource,omitempty"`
-	Sides          []Side        `json:"sides"`
-	Mediators      []Mediator    `json:"mediators"`
-	Participants   []Participant `json:"participants"`
-	Objectives     []Objective   `json:"objectives"`
-	Stage          Stage         `json:"stage"`
-	StageHistory   []StageChange `json:"stageHistory"`
-	Disclosures    []Disclosure  `json:"disclosures"`
-	Created        time.Time     `json:"created"`
-	CreatedBy      string        `json:"createdBy"`
-	Closed         *time.Time    `json:"closed,omitempty"`
-	Outcome        *Outcome      `json:"outcome,omitempty"`
+	ID             string `json:"id"`
+	Title          string `json:"title"`
+	Type           string `json:"type"`
+	ReferralSource string `json:"referralSource,omitempty"`
+	// Reference is the program's docket or file number, if it gave one.
+	Reference    string        `json:"reference,omitempty"`
+	Sides        []Side        `json:"sides"`
+	Mediators    []Mediator    `json:"mediators"`
+	Participants []Participant `json:"participants"`
+	Objectives   []Objective   `json:"objectives"`
+	Stage        Stage         `json:"stage"`
+	StageHistory []StageChange `json:"stageHistory"`
+	Disclosures  []Disclosure  `json:"disclosures"`
+	Created      time.Time     `json:"created"`
+	CreatedBy    string        `json:"createdBy"`
+	Closed       *time.Time    `json:"closed,omitempty"`
+	Outcome      *Outcome      `json:"outcome,omitempty"`
 	// Notices are what the program did to the case's mediators (a
 	// recusal or an assignment approved by two people), told to everyone
 	// who reads the case.
@@ -185,7 +187,10 @@ type PendingMediator struct {
 
 // Summary is what records staff may see of a case: no title, names, or text.
 type Summary struct {
-	ID           string        `json:"id"`
+	ID string `json:"id"`
+	// Reference is the program's docket or file number: records staff see
+	// it (never the title), so a clerk told "hold 2026-CV-0142" finds it.
+	Reference    string        `json:"reference,omitempty"`
 	Type         string        `json:"type"`
 	Stage        Stage         `json:"stage"`
 	Sides        int           `json:"sides"`
@@ -215,6 +220,9 @@ type CreateCaseRequest struct {
 	Type           string   `json:"type"`
 	ReferralSource string   `json:"referralSource"`
 	Sides          []string `json:"sides"`
+	// Reference: the program's docket or file number (optional, unique in
+	// the program, at most 40 letters, digits and - / . : _ or spaces).
+	Reference string `json:"reference,omitempty"`
 }
 
 // StageRequest moves a case (POST …/stage). Note is seen by the case's

@@ -92,7 +92,9 @@ func (Plan) wire() {}
 
 // Item is one record of a plan (GET …/plans/{id}/records?page=n).
 type Item struct {
-	Case      string    `json:"case"`
+	Case string `json:"case"`
+	// Reference is the case's docket or file number, as of the plan.
+	Reference string    `json:"reference,omitempty"`
 	Doc       string    `json:"doc,omitempty"`
 	Version   int       `json:"version,omitempty"`
 	Class     string    `json:"class"`

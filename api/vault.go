@@ -71,6 +71,13 @@ func (ShareResult) wire() {}
 
 // HoldRequest places (true) or releases (false) a document hold
 // (POST …/documents/{id}/hold).
+//
+// A document hold is the same legal hold as `POST …/holds` with a doc:
+// placing one needs Reason and Authority, releasing one a Reason (it
+// releases every active hold on the document), and both are listed with
+// the case's holds.
 type HoldRequest struct {
-	On *bool `json:"on"`
+	On        *bool  `json:"on"`
+	Reason    string `json:"reason,omitempty"`
+	Authority string `json:"authority,omitempty"`
 }

@@ -54,21 +54,23 @@ const (
 
 // Case is the whole case record.
 type Case struct {
-	ID             string        `json:"id"`
-	Title          string        `json:"title"`
-	Type           string        `json:"type"`
-	ReferralSource string        `json:"referralSource,omitempty"`
-	Sides          []Side        `json:"sides"`
-	Mediators      []Mediator    `json:"mediators"`
-	Participants   []Participant `json:"participants"`
-	Objectives     []Objective   `json:"objectives"`
-	Stage          Stage         `json:"stage"`
-	StageHistory   []StageChange `json:"stageHistory"`
-	Disclosures    []Disclosure  `json:"disclosures"`
-	Created        time.Time     `json:"created"`
-	CreatedBy      string        `json:"createdBy"`
-	Closed         *time.Time    `json:"closed,omitempty"`
-	Outcome        *Outcome      `json:"outcome,omitempty"`
+	ID             string `json:"id"`
+	Title          string `json:"title"`
+	Type           string `json:"type"`
+	ReferralSource string `json:"referralSource,omitempty"`
+	// Reference is the program's docket or file number (reference.go).
+	Reference    string        `json:"reference,omitempty"`
+	Sides        []Side        `json:"sides"`
+	Mediators    []Mediator    `json:"mediators"`
+	Participants []Participant `json:"participants"`
+	Objectives   []Objective   `json:"objectives"`
+	Stage        Stage         `json:"stage"`
+	StageHistory []StageChange `json:"stageHistory"`
+	Disclosures  []Disclosure  `json:"disclosures"`
+	Created      time.Time     `json:"created"`
+	CreatedBy    string        `json:"createdBy"`
+	Closed       *time.Time    `json:"closed,omitempty"`
+	Outcome      *Outcome      `json:"outcome,omitempty"`
 	// Notices are what the program did to the case's mediators (a
 	// recusal or an assignment approved by two people), told to everyone
 	// who reads the case.
@@ -98,7 +100,7 @@ func (c *Case) Summary() Summary {
 		h.Note = ""
 		hist[i] = h
 	}
-	return Summary{ID: c.ID, Type: c.Type, Stage: c.Stage, Sides: len(c.Sides),
+	return Summary{ID: c.ID, Reference: c.Reference, Type: c.Type, Stage: c.Stage, Sides: len(c.Sides),
 		Participants: len(c.Participants), Created: c.Created, Closed: c.Closed, StageHistory: hist, Outcome: c.Outcome}
 }
 
@@ -173,7 +175,7 @@ func (c *Case) Participant(accountID string) (*Participant, bool) {
 // View is the case as the API shows it: never the program's proposals
 // (staff business, listed apart), which api.Case has no member for.
 func (c *Case) View() api.Case {
-	v := api.Case{ID: c.ID, Title: c.Title, Type: c.Type, ReferralSource: c.ReferralSource, Sides: c.Sides,
+	v := api.Case{ID: c.ID, Title: c.Title, Type: c.Type, ReferralSource: c.ReferralSource, Reference: c.Reference, Sides: c.Sides,
 		Mediators: c.Mediators, Participants: c.Participants, Objectives: c.Objectives, Stage: c.Stage,
 		StageHistory: c.StageHistory, Disclosures: c.Disclosures, Created: c.Created, CreatedBy: c.CreatedBy,
 		Closed: c.Closed, Outcome: c.Outcome, PendingMediators: c.PendingMediators}

@@ -165,6 +165,8 @@ type NewCase struct {
 	Type           string
 	ReferralSource string
 	SideLabels     []string // at least two
+	// Reference is the program's docket or file number (optional; unique).
+	Reference string
 }
 
 // Create opens a case with the actor as its first mediator, in the
@@ -187,6 +189,13 @@ func (s *Service) Create(ctx context.Context, actor account.Account, n NewCase) 
 	if len(n.SideLabels) < 2 || len(n.SideLabels) > MaxSides {
 		return nil, fault.Invalid("sides", fmt.Sprintf("between 2 and %d sides", MaxSides))
 	}
+	ref := ""
+	if strings.TrimSpace(n.Reference) != "" {
+		var err error
+		if ref, err = NormalizeReference(n.Reference); err != nil {
+			return nil, err
+		}
+	}
 	now := s.now().UTC()
 	c := &Case{
 		ID: ids.New("c"), Title: strings.TrimSpace(n.Title), Type: strings.TrimSpace(n.Type),
@@ -196,13 +205,18 @@ func (s *Service) Create(ctx context.Context, actor account.Account, n NewCase) 
 		Stage:          StagePreparation,
 		StageHistory:   []StageChange{{To: StagePreparation, At: now, By: actor.ID}},
 		Disclosures:    []Disclosure{},
-		Created:        now, CreatedBy: actor.ID,
+		Created:        now, CreatedBy: actor.ID, Reference: ref,
 	}
 	for i, label := range n.SideLabels {
 		if err := checkText(fmt.Sprintf("sides[%d]", i), label, MaxTypeLen); err != nil {
 			return nil, err
 		}
 		c.Sides = append(c.Sides, Side{ID: string(rune('A' + i)), Label: strings.TrimSpace(label)})
+	}
+	if ref != "" {
+		if err := s.claimReference(ctx, ref, c.ID); err != nil {
+			return nil, err
+		}
 	}
 	c.Objectives = []Objective{
 		{ID: ids.New("o"), Kind: KindObjective, Added: now, By: actor.ID,

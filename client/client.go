@@ -130,6 +130,13 @@ func (c *Client) CreateCase(ctx context.Context, title, caseType, referral strin
 	return out, err
 }
 
+// CreateCaseWith opens a case from a whole request (with a reference).
+func (c *Client) CreateCaseWith(ctx context.Context, req api.CreateCaseRequest) (api.Case, error) {
+	var out api.Case
+	err := c.Do(ctx, http.MethodPost, "/api/v1/cases", req, &out)
+	return out, err
+}
+
 // Case reads a whole case.
 func (c *Client) Case(ctx context.Context, id string) (api.Case, error) {
 	var out api.Case

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/parley-mediation/parley/api"
@@ -56,6 +57,20 @@ func (c *Client) PlanRecords(ctx context.Context, id string, n int) ([]api.Item,
 func (c *Client) ApprovePlan(ctx context.Context, id string) (api.Plan, error) {
 	var out api.Plan
 	err := c.Do(ctx, http.MethodPost, planPath(id)+"/approve", nil, &out)
+	return out, err
+}
+
+// Due lists what falls due in the next days days.
+func (c *Client) Due(ctx context.Context, days int) (api.DueReport, error) {
+	var out api.DueReport
+	err := c.Do(ctx, http.MethodGet, "/api/v1/retention/due?days="+strconv.Itoa(days), nil, &out)
+	return out, err
+}
+
+// DiscardPlan discards a plan that was never carried out.
+func (c *Client) DiscardPlan(ctx context.Context, id string) (api.Plan, error) {
+	var out api.Plan
+	err := c.Do(ctx, http.MethodPost, planPath(id)+"/discard", nil, &out)
 	return out, err
 }
 

@@ -131,9 +131,9 @@ func (c *Client) ShareDocument(ctx context.Context, caseID, docID, audience stri
 }
 
 // HoldDocument places (on) or releases a legal hold.
-func (c *Client) HoldDocument(ctx context.Context, caseID, docID string, on bool) (api.Document, error) {
+func (c *Client) HoldDocument(ctx context.Context, caseID, docID string, on bool, reason, authority string) (api.Document, error) {
 	var out api.Document
-	err := c.Do(ctx, http.MethodPost, docPath(caseID, docID)+"/hold", api.HoldRequest{On: &on}, &out)
+	err := c.Do(ctx, http.MethodPost, docPath(caseID, docID)+"/hold", api.HoldRequest{On: &on, Reason: reason, Authority: authority}, &out)
 	return out, err
 }
 

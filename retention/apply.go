@@ -87,6 +87,8 @@ func (s *Service) Apply(ctx context.Context, actor account.Account, id string) (
 	switch p.State {
 	case StatePlanned:
 		return Progress{}, fmt.Errorf("plan %s is not approved yet: %w", id, fault.ErrConflict)
+	case StateDiscarded:
+		return Progress{}, errDiscarded(id)
 	case StateDone:
 		return Progress{Plan: p, PagesDone: p.Pages, Step: "done", Done: true}, nil
 	case StateApproved:
@@ -102,6 +104,9 @@ func (s *Service) Apply(ctx context.Context, actor account.Account, id string) (
 			}
 		}); err != nil {
 			return Progress{}, err
+		}
+		if p.State == StateDiscarded { // discarded meanwhile
+			return Progress{}, errDiscarded(id)
 		}
 	}
 	done := 0

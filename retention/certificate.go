@@ -46,7 +46,9 @@ func certificateKey(planID string) string { return "retention/certificates/" + p
 
 // CertRecord is one record in a certificate.
 type CertRecord struct {
-	Case      string         `json:"case"`
+	Case string `json:"case"`
+	// Reference is the case's docket or file number, as of the plan.
+	Reference string         `json:"reference,omitempty"`
 	Doc       string         `json:"doc,omitempty"`
 	Version   int            `json:"version,omitempty"`
 	Class     string         `json:"class"`
@@ -224,7 +226,7 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 			return Certificate{}, fmt.Errorf("page %d: %d outcomes for %d records", n, len(done.Outcomes), len(items))
 		}
 		for i, it := range items {
-			r := CertRecord{Case: it.Case, Doc: it.Doc, Version: it.Version, Class: it.Class, Commit: it.Commit,
+			r := CertRecord{Case: it.Case, Reference: it.Reference, Doc: it.Doc, Version: it.Version, Class: it.Class, Commit: it.Commit,
 				Size: it.Size, Trigger: it.Trigger, TriggerAt: it.TriggerAt}
 			if o := done.Outcomes[i]; o.Result == OutcomeDestroyed {
 				r.Counts, r.Audit = o.Counts, o.Audit

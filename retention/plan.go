@@ -44,6 +44,9 @@ const (
 	StateApplying   = "applying"
 	StateCertifying = "certifying"
 	StateDone       = "done"
+	// StateDiscarded: dropped before it was carried out (Discard); its
+	// pages are gone and it is no longer listed.
+	StateDiscarded = "discarded"
 )
 
 // Item is one record of a plan: a document version, or (Doc empty) a
@@ -51,7 +54,9 @@ const (
 // for the case: policy.CaseClasses) or its statistical stub, by Class. It names the record by ids and says what it is
 // without saying anything of its content.
 type Item struct {
-	Case      string         `json:"case"`
+	Case string `json:"case"`
+	// Reference is the case's docket or file number, as of the plan.
+	Reference string         `json:"reference,omitempty"`
 	Doc       string         `json:"doc,omitempty"`
 	Version   int            `json:"version,omitempty"`
 	Class     string         `json:"class"`
@@ -150,6 +155,10 @@ func (s *Service) MakePlan(ctx context.Context, actor account.Account, asOf time
 	for _, l := range perCase {
 		items = append(items, l...)
 	}
+	if !slices.ContainsFunc(items, func(it Item) bool { return len(it.Held) == 0 }) {
+		// Nothing to destroy (at most records kept by a hold): no plan.
+		return Plan{}, fmt.Errorf("%w", NothingDue(asOf, len(items)))
+	}
 	if len(items) > MaxPlanRecords {
 		return Plan{}, fmt.Errorf("%d records are due, more than one plan takes (%d); plan as of an earlier date first: %w", len(items), MaxPlanRecords, fault.ErrTooLarge)
 	}
@@ -240,7 +249,7 @@ func (s *Service) dueInCase(ctx context.Context, sched policy.Schedule, c *cases
 			if !d.Due {
 				continue
 			}
-			out = append(out, Item{Case: c.ID, Doc: r.Doc, Version: v.Version, Class: string(r.Class),
+			out = append(out, Item{Case: c.ID, Reference: c.Reference, Doc: r.Doc, Version: v.Version, Class: string(r.Class),
 				Trigger: d.Rule.Trigger, TriggerAt: d.TriggerAt, DueAt: d.DueAt, Size: v.Size, Commit: v.Commit,
 				Held: heldBy(r.Doc, r.Held)})
 		}
@@ -252,7 +261,7 @@ func (s *Service) dueInCase(ctx context.Context, sched policy.Schedule, c *cases
 	if len(keys) > 0 {
 		d := sched.Decide(policy.RecordFacts{Class: policy.ClassMessageHistory, Created: c.Created, CaseClosed: c.Closed}, asOf)
 		if d.Due {
-			out = append(out, Item{Case: c.ID, Class: policy.ClassMessageHistory, Trigger: d.Rule.Trigger,
+			out = append(out, Item{Case: c.ID, Reference: c.Reference, Class: policy.ClassMessageHistory, Trigger: d.Rule.Trigger,
 				TriggerAt: d.TriggerAt, DueAt: d.DueAt, Size: size, Held: heldBy("", false)})
 		}
 	}
@@ -299,6 +308,9 @@ func (s *Service) PlanPage(ctx context.Context, actor account.Account, id string
 	if err != nil {
 		return nil, err
 	}
+	if p.State == StateDiscarded {
+		return nil, errDiscarded(id)
+	}
 	if n < 0 || n >= p.Pages {
 		return nil, fmt.Errorf("plan %s has %d pages: %w", id, p.Pages, fault.ErrNotFound)
 	}
@@ -312,7 +324,7 @@ func (s *Service) Plans(ctx context.Context, actor account.Account) ([]Plan, err
 	}
 	var keys []string
 	if err := s.meta.List(ctx, "retention/plans/", func(key string) error {
-		if strings.HasSuffix(key, "/plan") {
+		if strings.HasSuffix(key, "/plan") { // discarded ones are dropped below
 			keys = append(keys, key)
 		}
 		return nil
@@ -332,6 +344,7 @@ func (s *Service) Plans(ctx context.Context, actor account.Account) ([]Plan, err
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	out = slices.DeleteFunc(out, func(p Plan) bool { return p.State == StateDiscarded })
 	slices.SortFunc(out, func(a, b Plan) int { return b.Created.Compare(a.Created) })
 	return out, nil
 }

@@ -33,7 +33,7 @@ func (a *API) createCase(w http.ResponseWriter, r *http.Request) {
 	}
 	actor, _ := actorFrom(r.Context())
 	c, err := a.cases.Create(r.Context(), actor, cases.NewCase{Title: req.Title, Type: req.Type,
-		ReferralSource: req.ReferralSource, SideLabels: req.Sides})
+		ReferralSource: req.ReferralSource, SideLabels: req.Sides, Reference: req.Reference})
 	if err != nil {
 		a.writeError(w, r, err)
 		return

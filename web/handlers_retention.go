@@ -28,10 +28,12 @@ func (a *API) retentionRoutes(r chi.Router) {
 	r.Get("/retention/schedule/history", a.scheduleHistory)
 	r.Put("/retention/schedule/rules/{class}", a.setScheduleRule)
 	r.Get("/retention/plans", a.listPlans)
+	r.Get("/retention/due", a.retentionDue)
 	r.Post("/retention/plans", a.makePlan)
 	r.Get("/retention/plans/{planID}", a.getPlan)
 	r.Get("/retention/plans/{planID}/records", a.planRecords)
 	r.Post("/retention/plans/{planID}/approve", a.approvePlan)
+	r.Post("/retention/plans/{planID}/discard", a.discardPlan)
 	r.Post("/retention/plans/{planID}/apply", a.applyPlan)
 	r.Get("/retention/plans/{planID}/certificate", a.getCertificate)
 	r.Get("/holds", a.listHolds)
@@ -134,11 +136,50 @@ func (a *API) makePlan(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	if !asOf.IsZero() && asOf.After(time.Now()) && len(req.AsOf) == len(time.DateOnly) {
-		asOf = time.Time{} // today: as of now
+	if !asOf.IsZero() && asOf.After(time.Now()) {
+		// Today's date means now; a later one is refused, not quietly
+		// made as of today: records are planned for disposal only once due.
+		if len(strings.TrimSpace(req.AsOf)) != len(time.DateOnly) || asOf.Add(-24*time.Hour).After(time.Now()) {
+			a.writeError(w, r, fault.Invalid("asOf", FuturePlanWords(asOf)))
+			return
+		}
+		asOf = time.Time{}
 	}
 	actor, _ := actorFrom(r.Context())
 	retentionCall(a, w, r, http.StatusCreated, func() (retention.Plan, error) { return a.retention.MakePlan(r.Context(), actor, asOf) }, planView)
+}
+
+func (a *API) retentionDue(w http.ResponseWriter, r *http.Request) {
+	days := 30
+	if q := r.URL.Query().Get("days"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 || n > retention.MaxDueDays {
+			a.writeError(w, r, fault.Invalid("days", "a number of days from 1 to 366"))
+			return
+		}
+		days = n
+	}
+	actor, _ := actorFrom(r.Context())
+	retentionCall(a, w, r, http.StatusOK, func() (retention.DueReport, error) { return a.retention.Due(r.Context(), actor, days) },
+		func(d retention.DueReport) api.DueReport {
+			out := api.DueReport{Now: d.Now, Until: d.Until, Items: []api.Item{}}
+			for _, it := range d.Items {
+				out.Items = append(out.Items, itemView(it))
+			}
+			return out
+		})
+}
+
+// FuturePlanWords says why a plan dated in the future is refused.
+func FuturePlanWords(asOf time.Time) string {
+	return asOf.UTC().Format(time.DateOnly) + " is in the future: a plan lists records already due, so make it on that day or later (no plan was made)"
+}
+
+func (a *API) discardPlan(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	retentionCall(a, w, r, http.StatusOK, func() (retention.Plan, error) {
+		return a.retention.Discard(r.Context(), actor, chi.URLParam(r, "planID"))
+	}, planView)
 }
 
 func (a *API) getPlan(w http.ResponseWriter, r *http.Request) {

@@ -386,7 +386,16 @@ func (a *API) holdDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor, _ := actorFrom(r.Context())
-	d, err := a.vault.SetHold(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "docID"), *req.On)
+	caseID, docID := chi.URLParam(r, "caseID"), chi.URLParam(r, "docID")
+	var d vault.Document
+	var err error
+	if a.retention != nil {
+		// One model: a document hold is a legal hold with its reason and
+		// authority, listed with the case's holds.
+		d, err = a.retention.HoldDocument(r.Context(), actor, caseID, docID, *req.On, req.Reason, req.Authority)
+	} else {
+		d, err = a.vault.SetHold(r.Context(), actor, caseID, docID, *req.On)
+	}
 	if err != nil {
 		a.writeVaultError(w, r, err)
 		return

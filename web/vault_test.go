@@ -138,8 +138,8 @@ func TestVaultMatrixOverHTTP(t *testing.T) {
 			}
 			results['D'] = err
 			_, results['S'] = c.ShareDocument(ctx, k.caseID, d.ID, "joint", true)
-			if _, err := c.HoldDocument(ctx, k.caseID, d.ID, true); err == nil {
-				c.HoldDocument(ctx, k.caseID, d.ID, false)
+			if _, err := c.HoldDocument(ctx, k.caseID, d.ID, true, "Subpoena", "Order 2026-114"); err == nil {
+				c.HoldDocument(ctx, k.caseID, d.ID, false, "Order lifted", "")
 				results['H'] = nil
 			} else {
 				results['H'] = err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -12,7 +13,7 @@ import (
 )
 
 func init() {
-	register("case create", "case create --title T --type TYPE --sides 'Tenant,Landlord' [--referral SOURCE] [--json]", caseCreate)
+	register("case create", "case create --title T --type TYPE --sides 'Tenant,Landlord' [--referral SOURCE] [--reference DOCKET-NO] [--json]", caseCreate)
 	register("case list", "case list [--json]", caseList)
 	register("case show", "case show <case> [--json]", caseShow)
 	register("case stage", "case stage <case> preparation|opening|issues|negotiation|closure [--note TEXT] [--json]", caseStage)
@@ -30,6 +31,9 @@ func showCase(c api.Case, asJSON bool) error {
 		return printJSON(c)
 	}
 	fmt.Printf("%s\n  id %s · %s · stage: %s\n", c.Title, c.ID, c.Type, c.Stage.Title())
+	if c.Reference != "" {
+		fmt.Printf("  reference %s\n", c.Reference)
+	}
 	if c.Closed != nil {
 		fmt.Printf("  closed %s\n", c.Closed.Local().Format("2 Jan 2006 15:04"))
 	}
@@ -88,6 +92,7 @@ func caseCreate(ctx context.Context, args []string) error {
 	typ := fs.String("type", "", "case type, e.g. landlord-tenant, family, workplace")
 	sides := fs.String("sides", "", "comma-separated side labels, at least two")
 	referral := fs.String("referral", "", "referral source, e.g. court, self, agency")
+	reference := fs.String("reference", "", "the program's docket or file number, e.g. 2026-CV-0142 (unique; records staff see it)")
 	asJSON := clientFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -103,7 +108,7 @@ func caseCreate(ctx context.Context, args []string) error {
 	for _, s := range strings.Split(*sides, ",") {
 		labels = append(labels, strings.TrimSpace(s))
 	}
-	k, err := c.CreateCase(ctx, *title, *typ, *referral, labels)
+	k, err := c.CreateCaseWith(ctx, api.CreateCaseRequest{Title: *title, Type: *typ, ReferralSource: *referral, Sides: labels, Reference: *reference})
 	if err != nil {
 		return err
 	}
@@ -132,9 +137,9 @@ func caseList(ctx context.Context, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CASE\tSTAGE\tYOU ARE\tOPENED\tTITLE")
+	fmt.Fprintln(tw, "CASE\tSTAGE\tYOU ARE\tOPENED\tREFERENCE\tTITLE")
 	for _, l := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.ID, l.Stage, l.Relation, l.Created.Local().Format("2006-01-02"), l.Title)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, l.Stage, l.Relation, l.Created.Local().Format("2006-01-02"), cmp.Or(l.Reference, "-"), l.Title)
 	}
 	return tw.Flush()
 }

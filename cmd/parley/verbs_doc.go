@@ -25,7 +25,7 @@ func init() {
 	register("doc ls", "doc ls --case C [--json]", docList)
 	register("doc versions", "doc versions <doc> --case C [--json]", docVersions)
 	register("doc share", "doc share <doc> --case C --audience joint|caucus:<side>|mediators|user:<id>[,<id>] [--yes] [--json]", docShare)
-	register("doc hold", "doc hold <doc> --case C [--release] [--json]", docHold)
+	register("doc hold", "doc hold <doc> --case C --reason TEXT --authority TEXT | --release --reason TEXT [--json]", docHold)
 }
 
 // stderrIsTerminal: progress bars and questions go to a person only.
@@ -361,13 +361,18 @@ func samePeople(a, b []api.Person) bool {
 func docHold(ctx context.Context, args []string) error {
 	fs := newFlags("doc hold")
 	caseID := fs.String("case", "", "case id")
-	release := fs.Bool("release", false, "release the hold instead of placing it")
+	release := fs.Bool("release", false, "release the document's holds instead of placing one")
+	reason := fs.String("reason", "", "why (required): the complaint, the request; for --release, why it is released")
+	authority := fs.String("authority", "", "on what authority (required to place): the court order, the rule")
 	asJSON := clientFlags(fs)
 	c, err := docClient(fs, args, caseID, 1, "a document id")
 	if err != nil {
 		return err
 	}
-	d, err := c.HoldDocument(ctx, *caseID, fs.Arg(0), !*release)
+	if *reason == "" || (!*release && *authority == "") {
+		return usagef("--reason and (to place a hold) --authority are required: a document hold is a legal hold like `parley hold place`")
+	}
+	d, err := c.HoldDocument(ctx, *caseID, fs.Arg(0), !*release, *reason, *authority)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,13 +26,15 @@ func init() {
 	register("retention schedule set", "retention schedule set <class> --trigger case-closed|superseded|created --period 30d|6y [--json]", scheduleSet)
 	register("retention plan", "retention plan [--as-of YYYY-MM-DD] [--summary] [--json]", retentionPlan)
 	register("retention approve", "retention approve <plan> [--json]", retentionApprove)
+	register("retention discard", "retention discard <plan> [--json]", retentionDiscard)
+	register("retention due", "retention due [--days 30|90] [--json]", retentionDue)
 	register("retention apply", "retention apply <plan> [--json]", retentionApply)
 	register("retention certificate", "retention certificate <plan> [--key FILE] [-o FILE] [--json]", retentionCertificate)
 }
 
 func holdPlace(ctx context.Context, args []string) error {
 	fs := newFlags("hold place")
-	caseID := fs.String("case", "", "case id")
+	caseID := fs.String("case", "", "case id or reference (docket or file number)")
 	doc := fs.String("doc", "", "hold only this document (default: the whole case, its message history included)")
 	reason := fs.String("reason", "", "why (kept sealed, shown to records staff; never in the audit log)")
 	authority := fs.String("authority", "", "the court order, complaint or rule the hold rests on")
@@ -41,6 +45,9 @@ func holdPlace(ctx context.Context, args []string) error {
 	}
 	if *reason == "" || *authority == "" {
 		return usagef("--reason and --authority are required")
+	}
+	if *caseID, err = caseByReference(ctx, c, *caseID); err != nil {
+		return err
 	}
 	h, err := c.PlaceHold(ctx, api.NewHold{Case: *caseID, Doc: *doc, Reason: *reason, Authority: *authority})
 	if err != nil {
@@ -62,7 +69,7 @@ func holdTarget(h api.Hold) string {
 
 func holdRelease(ctx context.Context, args []string) error {
 	fs := newFlags("hold release")
-	caseID := fs.String("case", "", "case id")
+	caseID := fs.String("case", "", "case id or reference (docket or file number)")
 	reason := fs.String("reason", "", "why the hold is released")
 	asJSON := clientFlags(fs)
 	c, err := docClient(fs, args, caseID, 1, "a hold id")
@@ -71,6 +78,9 @@ func holdRelease(ctx context.Context, args []string) error {
 	}
 	if *reason == "" {
 		return usagef("--reason is required")
+	}
+	if *caseID, err = caseByReference(ctx, c, *caseID); err != nil {
+		return err
 	}
 	h, err := c.ReleaseHold(ctx, *caseID, fs.Arg(0), *reason)
 	if err != nil {
@@ -98,15 +108,26 @@ func holdList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *caseID != "" {
+		if *caseID, err = caseByReference(ctx, c, *caseID); err != nil {
+			return err
+		}
+	}
 	hs, err := c.Holds(ctx, *caseID, *all)
 	if err != nil {
 		return err
+	}
+	refs := map[string]string{}
+	if list, err := c.Cases(ctx); err == nil {
+		for _, l := range list {
+			refs[l.ID] = l.Reference
+		}
 	}
 	if *asJSON {
 		return printJSON(hs)
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "HOLD\tCASE\tDOCUMENT\tPLACED\tBY\tSTATE\tAUTHORITY\tREASON")
+	fmt.Fprintln(w, "HOLD\tCASE\tREFERENCE\tDOCUMENT\tPLACED\tBY\tSTATE\tAUTHORITY\tREASON")
 	for _, h := range hs {
 		state := "active"
 		if !h.Active() {
@@ -116,7 +137,7 @@ func holdList(ctx context.Context, args []string) error {
 		if doc == "" {
 			doc = "(whole case)"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.Case, doc, h.Placed.Format(time.DateOnly), h.PlacedBy, state, h.Authority, h.Reason)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.Case, cmp.Or(refs[h.Case], "-"), doc, h.Placed.Format(time.DateOnly), h.PlacedBy, state, h.Authority, h.Reason)
 	}
 	return w.Flush()
 }
@@ -177,10 +198,15 @@ func scheduleSet(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	before, err := c.Schedule(ctx)
+	if err != nil {
+		return err
+	}
 	s, err := c.SetScheduleRule(ctx, fs.Arg(0), *trigger, *period)
 	if err != nil {
 		return err
 	}
+	warnShortened(before, s, fs.Arg(0))
 	if *asJSON {
 		return printJSON(s)
 	}
@@ -188,9 +214,51 @@ func scheduleSet(ctx context.Context, args []string) error {
 	return nil
 }
 
+// caseByReference turns a case's reference (its docket or file number,
+// "2026-CV-0142", any letter case) into its id; an id is returned as is.
+func caseByReference(ctx context.Context, c *client.Client, s string) (string, error) {
+	if strings.HasPrefix(s, "c_") {
+		return s, nil
+	}
+	list, err := c.Cases(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range list {
+		if l.Reference != "" && strings.EqualFold(l.Reference, strings.TrimSpace(s)) {
+			return l.ID, nil
+		}
+	}
+	return "", fmt.Errorf("no case you may see has the reference %q (give its reference or its id)", s)
+}
+
+// warnShortened says on stderr when a change shortens a class's period
+// (or makes it zero): records become due sooner, some at once.
+func warnShortened(before, after api.StoredSchedule, class string) {
+	find := func(s api.StoredSchedule) (api.RetentionRule, bool) {
+		for _, r := range s.Rules {
+			if r.Class == class {
+				return r, true
+			}
+		}
+		return api.RetentionRule{}, false
+	}
+	now, ok := find(after)
+	if !ok {
+		return
+	}
+	if was, had := find(before); had && now.Days < was.Days {
+		fmt.Fprintf(os.Stderr, "Warning: %s records are now kept %s after %s instead of %s: records of this class become due sooner, and the next plan lists them.\n",
+			class, now.Period(), now.Trigger, was.Period())
+	}
+	if now.Days == 0 {
+		fmt.Fprintf(os.Stderr, "Warning: a period of 0d makes %s records due as soon as their clock starts (%s).\n", class, now.Trigger)
+	}
+}
+
 func retentionPlan(ctx context.Context, args []string) error {
 	fs := newFlags("retention plan")
-	asOf := fs.String("as-of", "", "plan as of this date (YYYY-MM-DD or RFC 3339; default now)")
+	asOf := fs.String("as-of", "", "plan as of this date (YYYY-MM-DD or RFC 3339; default now; a future date is refused, not made as of today)")
 	summary := fs.Bool("summary", false, "print the totals only, not every record")
 	asJSON := clientFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -257,6 +325,94 @@ func retentionApprove(ctx context.Context, args []string) error {
 		return printJSON(p)
 	}
 	fmt.Printf("Approved plan %s (%d records, planned by %s). Apply it with `parley retention apply %s`.\n", p.ID, p.Records, p.Planner, p.ID)
+	return nil
+}
+
+// retentionDue prints what falls due in the next days, by case reference
+// and class, with holds.
+func retentionDue(ctx context.Context, args []string) error {
+	fs := newFlags("retention due")
+	days := fs.Int("days", 30, "how many days ahead to look (1 to 366; 30 and 90 are usual)")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	r, err := c.Due(ctx, *days)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(r)
+	}
+	if len(r.Items) == 0 {
+		fmt.Printf("Nothing falls due by %s (the next %d days).\n", r.Until.Format(time.DateOnly), *days)
+		return nil
+	}
+	type key struct{ ref, class string }
+	type group struct {
+		n, held int
+		first   time.Time
+		size    int64
+		holds   []string
+	}
+	groups := map[key]*group{}
+	var order []key
+	for _, it := range r.Items {
+		k := key{cmp.Or(it.Reference, it.Case+" (no reference)"), it.Class}
+		g := groups[k]
+		if g == nil {
+			g = &group{first: it.DueAt}
+			groups[k] = g
+			order = append(order, k)
+		}
+		g.n++
+		g.size += it.Size
+		if len(it.Held) > 0 {
+			g.held++
+			for _, h := range it.Held {
+				if !slices.Contains(g.holds, h) {
+					g.holds = append(g.holds, h)
+				}
+			}
+		}
+	}
+	fmt.Printf("Falling due by %s (the next %d days): %d records.\n", r.Until.Format(time.DateOnly), *days, len(r.Items))
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CASE\tCLASS\tRECORDS\tFIRST DUE\tSIZE\tHELD")
+	for _, k := range order {
+		g := groups[k]
+		due := g.first.Format(time.DateOnly)
+		if g.first.Before(r.Now) {
+			due += " (due now)"
+		}
+		held := "-"
+		if g.held > 0 {
+			held = fmt.Sprintf("%d kept: %s", g.held, strings.Join(g.holds, ", "))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", k.ref, k.class, g.n, due, humanBytes(g.size), held)
+	}
+	return tw.Flush()
+}
+
+func retentionDiscard(ctx context.Context, args []string) error {
+	fs := newFlags("retention discard")
+	asJSON := clientFlags(fs)
+	c, err := planClient(fs, args)
+	if err != nil {
+		return err
+	}
+	p, err := c.DiscardPlan(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(p)
+	}
+	fmt.Printf("Discarded plan %s: nothing was destroyed, and it is no longer listed (the audit log keeps the discard).\n", p.ID)
 	return nil
 }
 

@@ -93,6 +93,10 @@ export const api = {
   invite: (id: string, role: W.ParticipantRole, side: string, name: string, email = "") =>
     call<InviteResponse>("POST", casePath(id) + "/invites", { role, side, name, email, ttlSeconds: 7 * 24 * 3600 } satisfies W.InviteRequest),
   hold: (id: string, doc: string, on: boolean) => call<Document>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/hold`, { on } satisfies W.HoldRequest),
+  holdDocument: (id: string, doc: string, on: boolean, reason: string, authority: string) =>
+    call<Document>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/hold`, { on, reason, authority } satisfies W.HoldRequest),
+  due: (days: number) => call<W.DueReport>("GET", "/api/v1/retention/due?days=" + days),
+  discardPlan: (id: string) => call<Plan>("POST", planPath(id) + "/discard"),
   plans: () => call<Plan[]>("GET", "/api/v1/retention/plans"),
   makePlan: (asOf: string) => call<Plan>("POST", "/api/v1/retention/plans", { asOf } satisfies W.PlanRequest),
   plan: (id: string) => call<Plan>("GET", planPath(id)),

@@ -263,6 +263,7 @@ export interface Case {
   title: string;
   type: string;
   referralSource?: string;
+  reference?: string;
   sides: Side[];
   mediators: Mediator[];
   participants: Participant[];
@@ -309,6 +310,7 @@ export interface PendingMediator {
  */
 export interface Summary {
   id: string;
+  reference?: string;
   type: string;
   stage: Stage;
   sides: number;
@@ -335,6 +337,7 @@ export interface CreateCaseRequest {
   type: string;
   referralSource: string;
   sides: string[];
+  reference?: string;
 }
 
 /**
@@ -460,6 +463,18 @@ export interface ExportRequest {
   format: string;
   ageRecipient: string;
   k: number;
+}
+
+/**
+ * DueReport is what falls due for disposal in the next days
+ * (GET /api/v1/retention/due?days=30): every record whose due date is on
+ * or before Until (those before Now are due already), held ones with
+ * their holds. Ids, references, classes, dates and sizes only.
+ */
+export interface DueReport {
+  now: string;
+  until: string;
+  items: Item[];
 }
 
 /**
@@ -929,6 +944,7 @@ export interface Plan {
  */
 export interface Item {
   case: string;
+  reference?: string;
   doc?: string;
   version?: number;
   class: string;
@@ -1156,7 +1172,14 @@ export interface ShareResult {
 /**
  * HoldRequest places (true) or releases (false) a document hold
  * (POST …/documents/{id}/hold).
+ *
+ * A document hold is the same legal hold as `POST …/holds` with a doc:
+ * placing one needs Reason and Authority, releasing one a Reason (it
+ * releases every active hold on the document), and both are listed with
+ * the case's holds.
  */
 export interface HoldRequest {
   on: boolean | null;
+  reason?: string;
+  authority?: string;
 }

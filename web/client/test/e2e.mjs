@@ -268,8 +268,10 @@ try {
   const recItem = rec.locator(`li[data-doc="${docID}"]`);
   await recItem.waitFor();
   check(!(await recItem.innerText()).includes("settlement-offer") && (await rec.locator("a[download]").count()) === 0, "records staff see a document's metadata, not its name or content");
+  await recItem.locator("input[id^=doc-reason-]").fill("Complaint received");
+  await recItem.locator("input[id^=doc-authority-]").fill("Program rule 12");
   await recItem.locator("button", { hasText: "Place a legal hold" }).click();
-  await rec.locator(`li[data-doc="${docID}"] .hold-state`, { hasText: "On legal hold" }).waitFor();
+  await rec.locator(`li[data-doc="${docID}"] .hold-state`, { hasText: "Held on its own" }).waitFor();
   await med.click("#docs-refresh");
   await med.locator("#doc-list li", { hasText: "settlement-offer.txt" }).filter({ hasText: "on legal hold" }).waitFor();
   log("ok: records staff place a legal hold the mediator then sees");
@@ -279,7 +281,7 @@ try {
   await caseHolds.locator("input[id^=hold-reason-]").fill("Complaint about the mediator");
   await caseHolds.locator("input[id^=hold-authority-]").fill("Program rule 12");
   await caseHolds.locator("button", { hasText: "Hold the whole case" }).click();
-  const caseHold = caseHolds.locator("li[data-hold]");
+  const caseHold = caseHolds.locator("li[data-hold]", { hasText: "Whole case on legal hold" });
   await caseHold.filter({ hasText: "Program rule 12" }).waitFor();
   await caseHold.locator("input").fill("Complaint withdrawn");
   await caseHold.locator("button", { hasText: "Release the case hold" }).click();
@@ -297,6 +299,7 @@ try {
   check(/1 record to destroy/.test(planText) && /mediator-notes/.test(planText) && planText.includes(env("PARLEY_OLD_CASE")),
     "records user A makes a disposition plan in the browser: the closed case's due record, with its class");
   check(/Records kept \(on legal hold\)/.test(planText) && planText.includes("Complaint received (Program rule 12)"), "the held record is listed as kept, with the hold's reason");
+  await rec.check("#plan-confirm");
   await rec.click("#plan-approve");
   const refusal = rec.locator("#plan-status.refusal");
   await refusal.waitFor();
@@ -309,9 +312,11 @@ try {
   await adm.fill("#password", env("PARLEY_PASSWORD"));
   await adm.click("form button[type=submit]");
   await adm.locator(`#plan-list li[data-plan="${planID}"] button`).click();
+  await adm.check("#plan-confirm");
   await adm.click("#plan-approve");
   await adm.locator("section.plan[data-state=approved]").waitFor();
   log("ok: a second person (an administrator) approves the plan");
+  await adm.check("#plan-confirm");
   await adm.click("#plan-apply");
   await adm.locator("#certificate .verified").waitFor({ timeout: 60000 });
   const certText = await adm.locator("#certificate").innerText();

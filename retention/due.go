@@ -1,0 +1,70 @@
+package retention
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/workers"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// MaxDueDays bounds how far ahead Due looks.
+const MaxDueDays = 366
+
+// DueReport is what falls due from now until Until: every record whose
+// due date is on or before it (DueAt before now: due already, not yet
+// disposed of), held ones marked with their holds. Nothing is planned or
+// changed; it is for records staff to see what is coming.
+type DueReport struct {
+	Now   time.Time `json:"now"`
+	Until time.Time `json:"until"`
+	Items []Item    `json:"items"`
+}
+
+// Due lists what falls due in the next days days under the schedule in
+// force, by case and class; held records are listed with their holds.
+func (s *Service) Due(ctx context.Context, actor account.Account, days int) (DueReport, error) {
+	if err := s.allow(ctx, actor, policy.RetentionPlan); err != nil {
+		return DueReport{}, err
+	}
+	if days < 1 || days > MaxDueDays {
+		return DueReport{}, fault.Invalid("days", fmt.Sprintf("from 1 to %d days ahead", MaxDueDays))
+	}
+	now := s.now().UTC()
+	until := now.Add(time.Duration(days) * 24 * time.Hour)
+	sched, err := s.currentSchedule(ctx)
+	if err != nil {
+		return DueReport{}, err
+	}
+	var all []*cases.Case
+	if err := s.cases.All(ctx, func(c *cases.Case) error { all = append(all, c); return nil }); err != nil {
+		return DueReport{}, err
+	}
+	perCase := make([][]Item, len(all))
+	errs := make([]error, len(all))
+	workers.Run(len(all), s.parallel, func(i int) {
+		perCase[i], errs[i] = s.dueInCase(ctx, sched.Schedule, all[i], until)
+	})
+	if err := errors.Join(errs...); err != nil {
+		return DueReport{}, err
+	}
+	r := DueReport{Now: now, Until: until, Items: []Item{}}
+	for _, l := range perCase {
+		r.Items = append(r.Items, l...)
+	}
+	if len(r.Items) > MaxPlanRecords {
+		return DueReport{}, fmt.Errorf("%d records fall due, more than a report lists (%d); look fewer days ahead: %w", len(r.Items), MaxPlanRecords, fault.ErrTooLarge)
+	}
+	slices.SortFunc(r.Items, func(a, b Item) int {
+		return cmp.Or(a.DueAt.Compare(b.DueAt), strings.Compare(a.Case, b.Case), strings.Compare(a.Doc, b.Doc), a.Version-b.Version)
+	})
+	return r, nil
+}

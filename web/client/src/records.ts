@@ -1,0 +1,473 @@
+// Records staff's screens: legal holds, disposition plans, the evaluation
+// export and the caseload. They never show a document's name or content, nor
+// any room. Administrators see the disposition plans only: policy lets them
+// approve and apply plans, not place holds or run exports.
+import { renderCaseload } from "./sessions";
+import { api, call, APIError, Account, Document, Hold, Listed, Outcome, Plan, PlanItem } from "./api";
+import { openSignedNote } from "./tlog";
+
+type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
+function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (v === true) el.setAttribute(k, "");
+    else if (v !== false) el.setAttribute(k, v);
+  }
+  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
+  return el;
+}
+
+const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+/** Case ids to the program's references (docket or file numbers), from the case list. */
+const refs = new Map<string, string>();
+/** Staff names, for those allowed to list accounts (administrators); others read "another member of staff". */
+const names = new Map<string, string>();
+const who = (id: string) => (id === me.id ? "you" : names.get(id) ?? "another member of staff");
+const docWords = (cls: string) => `${cls.charAt(0).toUpperCase()}${cls.slice(1)} document`;
+const caseWords = (id: string, ref?: string) => (ref || refs.get(id) ? `Case ${ref || refs.get(id)}` : `Case ${id} (no reference)`);
+let me: Account;
+let mainEl: HTMLElement;
+const main = () => mainEl;
+
+// --- records staff: legal holds, disposition plans, exports (never content) ---
+// Administrators see the disposition plans only: policy lets them approve
+// and apply plans, not place holds or run exports.
+
+const day = (t?: string) => (t ? new Date(t).toISOString().slice(0, 10) : "");
+const bytes = (n: number) => (n < 1024 ? `${n} bytes` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`);
+const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
+const stateWords: Record<string, string> = {
+  planned: "Waiting for a second person's approval", approved: "Approved — ready to carry out", applying: "Being carried out (unfinished)",
+  certifying: "Records destroyed; certificate being made", done: "Done — certificate of destruction issued",
+};
+
+function saveFile(name: string, blob: Blob) {
+  const url = URL.createObjectURL(blob);
+  const a = h("a", { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+function tab(id: string, label: string, panel: HTMLElement, tabs: HTMLElement[]): HTMLElement {
+  const b = h("button", {
+    type: "button", id: "tab-" + id, "aria-controls": "panel-" + id, "aria-pressed": "false",
+    onclick: () => {
+      for (const t of tabs) {
+        t.setAttribute("aria-pressed", String(t === b));
+        document.getElementById(t.getAttribute("aria-controls")!)!.hidden = t !== b;
+      }
+    },
+  }, label);
+  panel.id = "panel-" + id;
+  panel.hidden = true;
+  tabs.push(b);
+  return b;
+}
+
+/** The records screens, in place of main's content, for records staff or an administrator. */
+export async function recordsView(who: Account, into: HTMLElement): Promise<void> {
+  me = who;
+  mainEl = into;
+  const records = me.role === "records";
+  const tabs: HTMLElement[] = [];
+  const plans = h("section", { "aria-labelledby": "plans-title" });
+  const holds = h("section", { "aria-labelledby": "records-title" });
+  const exports = h("section", { "aria-labelledby": "export-title" });
+  const load = h("section", { id: "caseload", "aria-labelledby": "caseload-title" });
+  const nav = h("nav", { class: "row tabs", "aria-label": "Records tasks" },
+    records ? tab("holds", "Legal holds", holds, tabs) : null,
+    tab("plans", "Disposal of old records", plans, tabs),
+    records ? tab("exports", "Evaluation export", exports, tabs) : null,
+    records ? tab("caseload", "Caseload", load, tabs) : null);
+  main().replaceChildren(h("h1", {}, "Records"), h("p", { class: "note" },
+    "Records staff see what records exist (sizes, classes and dates), never a document's name or content, and never a room."), ...(records ? [nav] : []),
+  ...(records ? [holds, plans, exports, load] : [plans]));
+  (tabs[0] as HTMLButtonElement).click();
+  try { for (const l of await api.cases()) if (l.reference) refs.set(l.id, l.reference); } catch { /* ids only */ }
+  if (me.role === "admin") try { for (const a of await call<Account[]>("GET", "/api/v1/accounts")) names.set(a.id, a.name); } catch { /* words only */ }
+  renderPlans(plans);
+  if (!records) return;
+  exports.append(exportForm());
+  void renderCaseload(load);
+  holds.append(h("h2", { id: "records-title" }, "Legal holds"),
+    h("p", { class: "note" }, "A legal hold stops records from being destroyed, whatever the retention schedule says. Hold a whole case, or one document."));
+  const list = await api.cases();
+  const search = h("input", { id: "case-search", type: "search", autocomplete: "off", maxlength: "40", placeholder: "2026-CV-0142" }) as HTMLInputElement;
+  const found = h("p", { role: "status", class: "note", id: "case-search-status" });
+  const boxes: HTMLElement[] = [];
+  const filter = () => {
+    const q = search.value.trim().toUpperCase();
+    let n = 0;
+    for (const b of boxes) { const hit = !q || (b.dataset.reference ?? "").includes(q); b.hidden = !hit; if (hit) n++; }
+    found.textContent = q ? (n ? `${plural(n, "case")} with a reference containing “${search.value.trim()}”.` : `No case has a reference containing “${search.value.trim()}”.`) : "";
+  };
+  search.addEventListener("input", filter);
+  holds.append(h("div", { class: "row" }, h("div", {}, h("label", { for: "case-search" }, "Find a case by its reference (docket or file number)"), search)), found);
+  for (const l of list) { const b = await caseHolds(l); boxes.push(b); holds.append(b); }
+}
+
+async function caseHolds(l: Listed): Promise<HTMLElement> {
+  const box = h("div", { class: "case-holds", "data-case": l.id, "data-reference": l.reference ?? "" });
+
+  const caseList = h("ul", { class: "holds" });
+  const ul = h("ul", { class: "docs" });
+  const reason = h("input", { id: "hold-reason-" + l.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
+  const authority = h("input", { id: "hold-authority-" + l.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
+  const out = h("p", { role: "status", class: "note" });
+  const refresh = async () => {
+    try {
+      const hs = (await api.holds(l.id, false)).filter((x) => !x.released);
+      const docs = await api.documents(l.id);
+      ul.replaceChildren(...(docs.length ? docs.map((d) => recordsItem(l.id, d, hs, refresh)) : [h("li", { class: "note" }, "No documents.")]));
+      caseList.replaceChildren(...hs.map((x) => caseHoldItem(l.id, x, refresh)),
+        ...(hs.some((x) => !x.doc) ? [] : [h("li", { class: "note" }, "No hold on the whole case.")]));
+    } catch (e) { caseList.replaceChildren(h("li", { class: "error" }, errText(e))); }
+  };
+  const form = h("form", {
+    class: "hold-form",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      try {
+        await api.placeHold(l.id, reason.value, authority.value);
+        reason.value = authority.value = "";
+        out.textContent = "The whole case is now on legal hold.";
+        await refresh();
+      } catch (x) { out.textContent = "Not placed: " + errText(x); }
+    },
+  }, h("div", { class: "row" },
+    h("div", {}, h("label", { for: reason.id }, "Why (for example: complaint received)"), reason),
+    h("div", {}, h("label", { for: authority.id }, "On what authority (court order, rule)"), authority),
+    h("button", { type: "submit" }, "Hold the whole case")), out);
+  box.append(h("h3", {}, caseWords(l.id, l.reference)), h("p", { class: "note" }, `${l.type} · opened ${day(l.created)} · ${l.closed ? "closed " + day(l.closed) : "open"}`),
+    caseList, form, h("h4", {}, "Documents"), ul);
+  await refresh();
+  return box;
+}
+
+function caseHoldItem(caseID: string, x: Hold, refresh: () => Promise<void>): HTMLElement {
+  const why = h("input", { id: "release-" + x.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
+  const out = h("span", { role: "status" });
+  return h("li", { "data-hold": x.id },
+    h("strong", {}, x.doc ? "One document on legal hold" : "Whole case on legal hold"), h("span", { class: "note" }, ` since ${day(x.placed)} · why: ${x.reason} · authority: ${x.authority}`),
+    h("form", {
+      class: "row", onsubmit: async (e: Event) => {
+        e.preventDefault();
+        try { await api.releaseHold(caseID, x.id, why.value); await refresh(); } catch (err) { out.textContent = "Not released: " + errText(err); }
+      },
+    }, h("div", {}, h("label", { for: why.id }, "Why release it"), why), h("button", { type: "submit" }, x.doc ? "Release this hold" : "Release the case hold"), out));
+}
+
+// --- disposition plans ---
+
+async function renderPlans(sec: HTMLElement): Promise<void> {
+  const today = day(new Date().toISOString());
+  const asOf = h("input", { id: "plan-asof", type: "date", value: today, required: true, "aria-describedby": "plan-asof-note" }) as HTMLInputElement;
+  const out = h("p", { role: "status", class: "note" });
+  const list = h("ul", { class: "docs", id: "plan-list" });
+  const detail = h("div", { id: "plan-detail" });
+  const refresh = async () => {
+    try {
+      const ps = (await api.plans()).sort((a, b) => b.created.localeCompare(a.created));
+      list.replaceChildren(...(ps.length ? ps.map((p) => h("li", { "data-plan": p.id },
+        h("button", { type: "button", onclick: () => showPlan(p.id, detail, refresh) }, `Plan of ${day(p.created)} (as of ${day(p.asOf)})`),
+        h("span", { class: "note" }, ` ${plural(p.records, "record")} due · ${p.held} held · ${stateWords[p.state] ?? p.state}`))) : [h("li", { class: "note" }, "No plans yet.")]));
+    } catch (e) { list.replaceChildren(h("li", { class: "error" }, errText(e))); }
+  };
+  sec.replaceChildren(h("h2", { id: "plans-title" }, "Disposal of old records"),
+    h("p", { class: "note" }, "The retention schedule says how long each kind of record is kept. A plan lists every record whose time is up. One person makes the plan, a second person approves it, and then it can be carried out: the records are destroyed for good and a signed certificate of destruction records what went. Records on legal hold are never destroyed."),
+    h("form", {
+      id: "plan-form", onsubmit: async (e: Event) => {
+        e.preventDefault();
+        out.textContent = "Making the plan…";
+        if (asOf.value > day(new Date().toISOString())) {
+          out.textContent = `No plan made: ${asOf.value} is in the future. A plan lists records already due, so make it on that day or later.`;
+          return;
+        }
+        try {
+          const p = await api.makePlan(asOf.value);
+          out.textContent = `Plan made: ${plural(p.records, "record")} due, ${p.held} kept because of a legal hold.`;
+          await refresh();
+          await showPlan(p.id, detail, refresh);
+        } catch (x) {
+          const d = x instanceof APIError ? x.problem.errors?.[0]?.detail ?? x.problem.detail : undefined;
+          out.textContent = "No plan made: " + (d ? d.replace(/^asOf: /, "") : errText(x)) + ".";
+        }
+      },
+    }, h("div", { class: "row" }, h("div", {}, h("label", { for: "plan-asof" }, "Records due on or before"), asOf), h("button", { type: "submit", class: "primary" }, "Make a plan")),
+    h("p", { class: "note", id: "plan-asof-note" }, "Today or an earlier day: a plan lists records already due, and a date in the future is refused (no plan is made for it). When nothing is due, no plan is made."), out),
+    dueView(), h("h3", {}, "Plans"), list, detail);
+  await refresh();
+}
+
+/** What falls due in the next 30 or 90 days, by case reference and class, with holds. */
+function dueView(): HTMLElement {
+  const days = h("select", { id: "due-days" }, h("option", { value: "30" }, "the next 30 days"), h("option", { value: "90" }, "the next 90 days")) as HTMLSelectElement;
+  const out = h("div", { id: "due-report", role: "status", "aria-live": "polite" });
+  return h("form", {
+    id: "due-form", "aria-labelledby": "due-title",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      out.replaceChildren("Looking ahead…");
+      try {
+        const r = await api.due(Number(days.value));
+        const reasons = await holdWords();
+        if (!r.items.length) { out.replaceChildren(h("p", {}, `Nothing falls due by ${day(r.until)}.`)); return; }
+        const groups = new Map<string, { ref: string; cls: string; n: number; first: string; size: number; held: Set<string> }>();
+        for (const it of r.items) {
+          const ref = caseWords(it.case, it.reference).replace(/^Case /, ""), k = ref + "\u0000" + it.class;
+          const g = groups.get(k) ?? { ref, cls: it.class, n: 0, first: it.dueAt, size: 0, held: new Set<string>() };
+          g.n++; g.size += it.size;
+          if (it.held?.length) g.held.add(reasons(it.held));
+          groups.set(k, g);
+        }
+        out.replaceChildren(h("p", {}, `${plural(r.items.length, "record")} fall due by ${day(r.until)}. Nothing is destroyed until a plan is made, approved by a second person and carried out; records on legal hold are kept.`),
+          h("div", { class: "scroll" }, h("table", {}, h("caption", {}, "Falling due"),
+            h("thead", {}, h("tr", {}, ...["Case", "Class", "Records", "First due", "Size", "Legal hold"].map((t) => h("th", { scope: "col" }, t)))),
+            h("tbody", {}, ...[...groups.values()].map((g) => h("tr", {}, h("td", {}, g.ref), h("td", {}, g.cls), h("td", {}, String(g.n)),
+              h("td", {}, day(g.first) + (g.first < r.now ? " (due now)" : "")), h("td", {}, bytes(g.size)), h("td", {}, g.held.size ? "Kept: " + [...g.held].join("; ") : "None")))))));
+      } catch (x) { out.replaceChildren(h("p", { class: "error" }, "Could not look ahead: " + errText(x))); }
+    },
+  }, h("h3", { id: "due-title" }, "Records due soon"),
+  h("div", { class: "row" }, h("div", {}, h("label", { for: "due-days" }, "What falls due in"), days), h("button", { type: "submit" }, "Show records due")), out);
+}
+
+/** Plans and outcomes name holds by id ("hold h_…"): say what each rests on. */
+async function holdWords(): Promise<(hs?: string[]) => string> {
+  const why = new Map<string, string>();
+  try { for (const x of await api.allHolds()) why.set(x.id, `${x.doc ? "document" : "case"} hold: ${x.reason} (${x.authority})`); } catch { /* ids only */ }
+  return (hs?: string[]) => (hs ?? []).map((x) => why.get(x.replace(/^hold /, "")) ?? x).join("; ");
+}
+
+function itemName(it: PlanItem): string {
+  return it.doc ? `${docWords(it.class)}, version ${it.version}` : "The message history";
+}
+
+/** "14 records of 3 cases: 12 documents (10 evidence, 2 correspondence), 2 message histories." */
+function destroyWords(p: Plan, due: PlanItem[]): string {
+  const docs = due.filter((i) => i.doc), byClass = new Map<string, number>();
+  for (const d of docs) byClass.set(d.class, (byClass.get(d.class) ?? 0) + 1);
+  const parts = [];
+  if (docs.length) parts.push(`${plural(docs.length, "document")} (${[...byClass].map(([c, n]) => `${n} ${c}`).join(", ")})`);
+  const hist = due.length - docs.length;
+  if (hist) parts.push(hist === 1 ? "1 message history" : `${hist} message histories`);
+  const cases = [...new Set(due.map((i) => caseWords(i.case, i.reference).replace(/^Case /, "")))];
+  return `${plural(p.records, "record")} of ${plural(p.cases, "case")} (${cases.join("; ")}): ${parts.join(", ")}.`;
+}
+
+async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<void>): Promise<void> {
+  box.replaceChildren(h("p", { role: "status" }, "Loading the plan…"));
+  let p: Plan;
+  const items: PlanItem[] = [];
+  try {
+    p = await api.plan(id);
+    for (let n = 0; n < p.pages; n++) items.push(...(await api.planRecords(id, n)));
+  } catch (e) { box.replaceChildren(h("p", { class: "error" }, errText(e))); return; }
+  const reasons = await holdWords();
+  const due = items.filter((i) => !i.held?.length), held = items.filter((i) => i.held?.length);
+  const row = (it: PlanItem) => h("tr", {},
+    h("td", {}, itemName(it)), h("td", {}, caseWords(it.case, it.reference)), h("td", {}, it.class),
+    h("td", {}, `${day(it.triggerAt)} (${it.trigger})`), h("td", {}, bytes(it.size)));
+  const table = (caption: string, rows: PlanItem[], extra?: (it: PlanItem) => HTMLElement) => h("div", { class: "scroll" },
+    h("table", {}, h("caption", {}, caption),
+      h("thead", {}, h("tr", {}, ...["Record", "Case", "Class", "Clock started", "Size", ...(extra ? ["Why kept"] : [])].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, ...rows.map((it) => { const r = row(it); if (extra) r.append(extra(it)); return r; }))));
+  const status = h("p", { id: "plan-status", role: "status", "aria-live": "polite" });
+  const actions = h("div", { class: "row" });
+  const progress = h("div", { id: "apply-progress" });
+  const mine = p.planner === me.id;
+  const confirmSlot = h("div", {});
+  const confirm = (verb: string, button: HTMLElement) => {
+    const box = h("input", { type: "checkbox", id: "plan-confirm" }) as HTMLInputElement;
+    (button as HTMLButtonElement).disabled = true;
+    box.addEventListener("change", () => { (button as HTMLButtonElement).disabled = !box.checked; });
+    return h("div", { class: "confirm", id: "plan-confirm-box", role: "group", "aria-labelledby": "plan-confirm-what" },
+      h("p", { id: "plan-confirm-what" }, h("strong", {}, `${verb} ${destroyWords(p, due)}`), " This cannot be undone."),
+      h("p", {}, h("label", { for: "plan-confirm", class: "check" }, box, ` I have checked the list above: ${verb.toLowerCase()} ${p.records === 1 ? "this record" : `these ${p.records} records`} of plan ${p.id.slice(0, 8)}`)),
+      h("p", {}, button));
+  };
+  if (p.state === "planned" || p.state === "approved") {
+    actions.append(h("button", {
+      type: "button", id: "plan-discard",
+      onclick: async () => {
+        try {
+          await api.discardPlan(id);
+          await refresh();
+          box.replaceChildren(h("p", { role: "status" }, `Plan ${p.id.slice(0, 8)} discarded: nothing was destroyed, and it is no longer listed. The audit log records who discarded it.`));
+        } catch (e) { status.className = "error"; status.textContent = "Not discarded: " + errText(e); }
+      },
+    }, "Discard this plan (destroys nothing)"));
+  }
+  if (p.state === "planned") {
+    confirmSlot.append(confirm("Approve destroying", h("button", {
+      type: "button", class: "primary", id: "plan-approve",
+      onclick: async () => {
+        try {
+          await api.approvePlan(id);
+          status.className = "";
+          status.textContent = "Approved. The plan can now be carried out.";
+          await refresh();
+          await showPlan(id, box, refresh);
+        } catch (e) {
+          status.className = "error refusal";
+          status.textContent = e instanceof APIError && e.status === 403
+            ? (mine ? "Not approved: a second person must approve a plan. You made this one, so someone else must approve it." : "Not approved: you are not allowed to approve plans.")
+            : "Not approved: " + errText(e);
+        }
+      },
+    }, `Approve destroying ${plural(p.records, "record")}`)));
+    if (mine) actions.append(h("p", { class: "note" }, "A second person must approve a plan; you made this one, so someone else must."));
+  } else if (p.state !== "done") {
+    const go = h("button", { type: "button", class: "primary danger", id: "plan-apply", onclick: () => applyPlan(p, progress, box, refresh) },
+      p.state === "approved" ? `Destroy ${plural(p.records, "record")} now` : "Finish carrying out this plan");
+    if (p.state === "approved") confirmSlot.append(confirm("Destroy", go)); else actions.append(go);
+  } else {
+    actions.append(h("button", { type: "button", id: "plan-cert", onclick: () => showCertificate(id, progress) }, "Show and check the certificate of destruction"));
+  }
+  box.replaceChildren(h("section", { class: "plan", "aria-labelledby": "plan-title", "data-plan": id, "data-state": p.state },
+    h("h3", { id: "plan-title", tabindex: "-1" }, `Plan ${p.id.slice(0, 8)} of ${day(p.created)}`),
+    h("p", {}, h("strong", {}, stateWords[p.state] ?? p.state)),
+    h("p", { class: "note" }, `Made ${day(p.created)} by ${who(p.planner)}, for records due by ${day(p.asOf)}.` +
+      (p.approved ? ` Approved ${day(p.approved.at)} by ${who(p.approved.by)}.` : "")),
+    h("p", {}, `${plural(p.records, "record")} to destroy (${bytes(p.bytes)}) in ${plural(p.cases, "case")}; ${p.held} kept because of a legal hold.`),
+    due.length ? table("Records to destroy", due) : h("p", { class: "note" }, "No records to destroy."),
+    held.length ? table("Records kept (on legal hold)", held, (it) => h("td", {}, reasons(it.held))) : null,
+    confirmSlot, actions, status, progress));
+  (document.getElementById("plan-title") as HTMLElement).focus();
+}
+
+async function applyPlan(p: Plan, box: HTMLElement, planBox: HTMLElement, refresh: () => Promise<void>): Promise<void> {
+  const btn = document.getElementById("plan-apply") as HTMLButtonElement | null;
+  if (btn) btn.disabled = true;
+  const total = p.pages + 2; // the pages, the case keys, the certificate
+  const bar = h("progress", { id: "apply-bar", max: String(total), value: "0", "aria-label": "Carrying out the plan" }) as HTMLProgressElement;
+  const words = h("p", { role: "status", "aria-live": "polite" }, "Starting…");
+  const rows = h("tbody", {});
+  box.replaceChildren(h("label", { for: "apply-bar" }, "Progress"), bar, words,
+    h("div", { class: "scroll" }, h("table", { id: "apply-outcomes" }, h("caption", {}, "What happened to each record"),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Record"), h("th", { scope: "col" }, "Case"), h("th", { scope: "col" }, "Outcome"))), rows)));
+  const reasons = await holdWords();
+  const outcome = (o: Outcome) => (o.result === "destroyed" ? "Destroyed" : `Kept (${reasons(o.held) || "legal hold"})`);
+  try {
+    for (let i = 0; i < 10000; i++) {
+      const pr = await api.applyStep(p.id);
+      const done = pr.done ? total : pr.pagesDone + (pr.plan.caseKeysDone ? 1 : 0);
+      bar.value = done;
+      (pr.items ?? []).forEach((it, j) => rows.append(h("tr", {}, h("td", {}, itemName(it)), h("td", {}, caseWords(it.case, it.reference)), h("td", {}, pr.outcomes?.[j] ? outcome(pr.outcomes[j]) : ""))));
+      words.textContent = pr.done ? "Finished." : pr.step === "page" ? `Destroyed page ${pr.pagesDone} of ${pr.plan.pages}…`
+        : pr.step === "case-keys" ? "Destroying the keys of cases with nothing left…" : "Making the certificate…";
+      if (pr.done) break;
+    }
+    const kept = [...box.childNodes];
+    await refresh();
+    await showPlan(p.id, planBox, refresh);
+    // Keep the run's progress and each record's outcome under the finished plan.
+    const cert = h("div", {});
+    document.getElementById("apply-progress")!.replaceChildren(...kept, cert);
+    await showCertificate(p.id, cert);
+  } catch (e) {
+    words.className = "error";
+    words.textContent = "Stopped: " + errText(e) + ". Nothing is half-destroyed: press the button again to carry on from where it stopped.";
+    if (btn) btn.disabled = false;
+  }
+}
+
+async function showCertificate(id: string, box: HTMLElement): Promise<void> {
+  box.replaceChildren(h("p", { role: "status" }, "Checking the certificate…"));
+  try {
+    const [signed, key] = await Promise.all([api.certificate(id), api.auditKey()]);
+    const text = await openSignedNote(signed, key, (d) => new Error("the certificate's signature does not check: " + d));
+    const header = "Parley certificate of destruction v1\n";
+    if (!text.startsWith(header)) throw new Error("this is not a certificate of destruction");
+    const c = JSON.parse(text.slice(header.length));
+    box.replaceChildren(h("section", { id: "certificate", "aria-labelledby": "cert-title" },
+      h("h4", { id: "cert-title" }, "Certificate of destruction"),
+      h("p", { class: "verified", role: "status" }, "✔ Signature verified: this certificate was signed by this server's audit key and has not been changed."),
+      h("p", { class: "note" }, `Audit key: ${key}. Compare it with the copy your organisation keeps.`),
+      h("p", {}, `${plural(c.records, "record")} destroyed (${bytes(c.bytes)}), ${c.kept.length} kept because of a legal hold. Planned by ${who(c.planner)}, approved by ${who(c.approver)}, completed ${day(c.completed)}.`),
+      h("p", {}, "Cases: " + [...new Set([...c.destroyed, ...c.kept].map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")))].join("; ")),
+      h("p", { class: "note" }, "Method: " + c.method),
+      h("button", { type: "button", onclick: () => saveFile(`certificate-${id}.txt`, new Blob([signed], { type: "text/plain" })) }, "Download the signed certificate")));
+  } catch (e) {
+    box.replaceChildren(h("p", { class: "error", role: "alert" }, "The certificate could not be checked: " + errText(e)));
+  }
+}
+
+// --- the evaluation export ---
+
+function exportForm(): HTMLElement {
+  const today = new Date();
+  const from = h("input", { id: "export-from", type: "date", required: true, value: `${today.getUTCFullYear() - 1}-01-01` }) as HTMLInputElement;
+  const to = h("input", { id: "export-to", type: "date", required: true, value: day(new Date(today.getTime() + 86400000).toISOString()) }) as HTMLInputElement;
+  const k = h("input", { id: "export-k", type: "number", min: "2", max: "1000", value: "5", required: true, inputmode: "numeric" }) as HTMLInputElement;
+  const format = h("select", { id: "export-format" }, h("option", { value: "csv" }, "CSV (spreadsheets)"), h("option", { value: "jsonl" }, "JSON lines")) as HTMLSelectElement;
+  const out = h("div", { id: "export-report", role: "status", "aria-live": "polite" });
+  return h("form", {
+    id: "export-form",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      out.replaceChildren("Making the export…");
+      try {
+        const { blob, report } = await api.runExport({ from: from.value, to: to.value, k: Number(k.value), format: format.value });
+        saveFile(`parley-evaluation-${from.value}-to-${to.value}.${format.value}`, blob);
+        out.replaceChildren(h("p", {}, "The export was downloaded."), h("ul", {},
+          h("li", {}, `${report.rows} rows (one per case opened in the dates chosen)`),
+          h("li", {}, `${report.suppressed} rows left out so that no case can be picked out (fewer than ${report.k} alike)`),
+          h("li", {}, `${report.generalized} values made less precise for the same reason`),
+          h("li", {}, `${report.commentsDropped} free-text comments left out`),
+          h("li", { class: "note" }, "SHA-256 of the file: " + report.sha256)));
+      } catch (x) { out.replaceChildren(h("p", { class: "error" }, "No export: " + errText(x))); }
+    },
+  }, h("h2", { id: "export-title" }, "Evaluation export"),
+  h("p", { class: "note" }, "An anonymous table of cases for evaluating the program: no names, no messages, no documents. Cases that could be recognised are left out or made less precise."),
+  h("div", { class: "row" },
+    h("div", {}, h("label", { for: "export-from" }, "Cases opened from"), from),
+    h("div", {}, h("label", { for: "export-to" }, "up to (not including)"), to)),
+  h("div", { class: "row" },
+    h("div", {}, h("label", { for: "export-k" }, "Smallest group of alike cases (k)"), k),
+    h("div", {}, h("label", { for: "export-format" }, "File type"), format)),
+  h("div", { class: "row" },
+    h("button", { type: "submit", class: "primary" }, "Make and download the export"),
+    h("button", {
+      type: "button", id: "export-dictionary",
+      onclick: async () => {
+        try { saveFile(`parley-evaluation-dictionary.md`, new Blob([await api.dictionary(Number(k.value), format.value)], { type: "text/markdown" })); } catch (x) { out.replaceChildren(h("p", { class: "error" }, errText(x))); }
+      },
+    }, "Download the data dictionary")), out);
+}
+
+/** One document for records staff: its class, size and hold, never its name. Held by the
+ * case's hold or by its own (reason and authority); a hold of its own is placed and
+ * released with a reason like any other. */
+function recordsItem(caseID: string, d: Document, holds: Hold[], refresh: () => Promise<void>): HTMLElement {
+  const caseHold = holds.find((x) => !x.doc);
+  const own = holds.filter((x) => x.doc === d.id);
+  const words = [
+    ...(caseHold ? [`Held by the case hold: ${caseHold.reason} (${caseHold.authority})`] : []),
+    ...own.map((x) => `Held on its own: ${x.reason} (${x.authority})`),
+    ...(d.held && !own.length ? ["On legal hold (placed before holds had reasons)"] : []),
+  ];
+  const status = h("span", { role: "status", class: "hold-state" }, words.length ? words.join(" · ") : "Not on hold");
+  const out = h("span", { role: "status" });
+  const reason = h("input", { id: "doc-reason-" + d.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
+  const authority = h("input", { id: "doc-authority-" + d.id, type: "text", required: true, maxlength: "200", autocomplete: "off" }) as HTMLInputElement;
+  const releasing = own.length > 0 || d.held;
+  const form = h("form", {
+    class: "row doc-hold-form",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      try {
+        if (releasing) await api.holdDocument(caseID, d.id, false, reason.value, "");
+        else await api.holdDocument(caseID, d.id, true, reason.value, authority.value);
+        await refresh();
+      } catch (x) { out.textContent = "Not changed: " + errText(x); }
+    },
+  }, h("div", {}, h("label", { for: reason.id }, releasing ? "Why release this document's own hold" : "Why hold this document"), reason),
+  releasing ? null : h("div", {}, h("label", { for: authority.id }, "On what authority"), authority),
+  h("button", { type: "submit" }, releasing ? "Release this document's hold" : "Place a legal hold on this document"), out);
+  return h("li", { "data-doc": d.id, "data-held": String(words.length > 0) },
+    h("strong", {}, docWords(d.class)), h("span", { class: "note" }, ` · version ${d.version} · ${bytes(d.size)} (records staff never see its name)`),
+    h("div", {}, status), form);
+}

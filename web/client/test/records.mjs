@@ -1,0 +1,151 @@
+// The records screens in real Chromium, the way a records clerk works. Run
+// by web/records_browser_test.go, which seeds two closed cases with
+// references (Rivera v. Chen is 2026-CV-0142) and a schedule.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env("PARLEY_URL");
+const shots = env("PARLEY_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+function log(s) { process.stdout.write(s + "\n"); }
+function check(cond, what) {
+  if (!cond) throw new Error("expectation failed: " + what);
+  log("ok: " + what);
+}
+const browser = await chromium.launch({
+  executablePath: env("PARLEY_CHROMIUM"), headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+async function signIn(name, email) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-GB" });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(30000);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
+  await page.goto(base + "/app");
+  await page.fill("#email", email);
+  await page.fill("#password", env("PARLEY_PASSWORD"));
+  await page.click("form button[type=submit]");
+  return page;
+}
+const noIds = (text) => !/\b[cu]_[a-z2-7]{6,}/.test(text);
+async function phoneShot(page, name) {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${shots}/${name}`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+try {
+  // Told to hold "Rivera v. Chen, 2026-CV-0142", the clerk finds it by its reference.
+  const rita = await signIn("rita", "rita@records.test");
+  await rita.locator(".case-holds").nth(1).waitFor();
+  await rita.fill("#case-search", "2026-cv-0142");
+  const rivera = rita.locator(".case-holds:not([hidden])");
+  await rita.locator("#case-search-status", { hasText: "1 case" }).waitFor();
+  check(await rivera.count() === 1 && (await rivera.locator("h3").innerText()) === "Case 2026-CV-0142", "the search box finds the case by its reference (any letter case)");
+  const riveraText = await rivera.innerText();
+  check(noIds(riveraText) && !riveraText.includes("Rivera") && !riveraText.includes("notes.txt"), "the case is named by its reference, with no opaque ids, no title, no document names");
+
+  // A whole-case hold, with reason and authority: every document says it is held by it.
+  await rivera.locator("input[id^=hold-reason-]").fill("Complaint received");
+  await rivera.locator("input[id^=hold-authority-]").fill("Program rule 12");
+  await rivera.locator("button", { hasText: "Hold the whole case" }).click();
+  await rivera.locator("li[data-hold]", { hasText: "Program rule 12" }).waitFor();
+  await rivera.locator(`li[data-doc="${env("PARLEY_NOTES_DOC")}"] .hold-state`, { hasText: "Held by the case hold: Complaint received (Program rule 12)" }).waitFor();
+  await rivera.locator(`li[data-doc="${env("PARLEY_EXHIBIT_DOC")}"] .hold-state`, { hasText: "Held by the case hold: Complaint received" }).waitFor();
+  check(true, "after a whole-case hold every document of the case says it is held by the case hold, with its reason");
+  await rita.screenshot({ path: shots + "/records-holds.png", fullPage: true });
+  await phoneShot(rita, "records-holds-phone.png");
+
+  // The complaint is withdrawn; a subpoena covers one document.
+  await rivera.locator("li[data-hold] input").fill("Complaint withdrawn");
+  await rivera.locator("li[data-hold] button", { hasText: "Release the case hold" }).click();
+  await rivera.locator("li", { hasText: "No hold on the whole case" }).waitFor();
+  const exhibit = rivera.locator(`li[data-doc="${env("PARLEY_EXHIBIT_DOC")}"]`);
+  await exhibit.locator("button", { hasText: "Place a legal hold" }).click();
+  check(await exhibit.locator("input[id^=doc-reason-]:invalid").count() === 1, "a document hold is not placed without a reason");
+  await exhibit.locator("input[id^=doc-reason-]").fill("Subpoena");
+  await exhibit.locator("input[id^=doc-authority-]").fill("Order 2026-114");
+  await exhibit.locator("button", { hasText: "Place a legal hold" }).click();
+  await rivera.locator(`li[data-doc="${env("PARLEY_EXHIBIT_DOC")}"] .hold-state`, { hasText: "Held on its own: Subpoena (Order 2026-114)" }).waitFor();
+  check((await rivera.locator(`li[data-doc="${env("PARLEY_NOTES_DOC")}"] .hold-state`).innerText()) === "Not on hold", "a document hold asks for a reason and an authority and says so; the other document is not held");
+
+  // What falls due in the next 90 days.
+  await rita.click("#tab-plans");
+  await rita.selectOption("#due-days", "90");
+  await rita.click("#due-form button[type=submit]");
+  const due = rita.locator("#due-report table");
+  await due.waitFor();
+  const dueText = await due.innerText();
+  check(/2026-CV-0142\s+mediator-notes\s+1/.test(dueText) && /due now/.test(dueText) && /evidence/.test(dueText) && /Kept: document hold: Subpoena \(Order 2026-114\)/.test(dueText) && noIds(dueText),
+    "the due view lists what falls due in 90 days by reference and class, with the hold");
+  await rita.screenshot({ path: shots + "/records-due.png", fullPage: true });
+
+  // A plan dated tomorrow is refused in words, not quietly made as of today.
+  const today = new Date().toISOString().slice(0, 10);
+  await rita.fill("#plan-asof", env("PARLEY_TOMORROW"));
+  await rita.click("#plan-form button[type=submit]");
+  const planOut = rita.locator("#plan-form p[role=status]");
+  await planOut.filter({ hasText: "is in the future" }).waitFor();
+  check(await rita.locator("#plan-list li[data-plan]").count() === 0, "a plan dated in the future is refused in words and nothing is made: " + await planOut.innerText());
+
+  // A plan made by mistake is discarded.
+  await rita.fill("#plan-asof", today);
+  await rita.click("#plan-form button[type=submit]");
+  let plan = rita.locator("#plan-detail section.plan");
+  await plan.waitFor();
+  check(/1 record to destroy/.test(await plan.innerText()) && (await plan.innerText()).includes("2026-CV-0142"), "the plan names the case by its reference");
+  await rita.click("#plan-discard");
+  await rita.locator("#plan-detail", { hasText: "discarded: nothing was destroyed" }).waitFor();
+  await rita.locator("#plan-list li.note", { hasText: "No plans yet." }).waitFor();
+  check(true, "a plan not carried out is discarded, and no longer listed");
+
+  await rita.click("#plan-form button[type=submit]");
+  plan = rita.locator("#plan-detail section.plan");
+  await plan.waitFor();
+  const planID = await plan.getAttribute("data-plan");
+  check(await rita.locator("#plan-approve").isDisabled(), "approving waits for the deliberate confirmation");
+  await rita.check("#plan-confirm");
+  await rita.click("#plan-approve");
+  await rita.locator("#plan-status.refusal", { hasText: "someone else must approve it" }).waitFor();
+  check(true, "the planner's own approval is refused, in plain words");
+
+  // A second clerk approves and carries it out, confirming what goes.
+  const rob = await signIn("rob", "rob@records.test");
+  await rob.click("#tab-plans");
+  await rob.locator(`#plan-list li[data-plan="${planID}"] button`).click();
+  const approveWhat = await rob.locator("#plan-confirm-what").innerText();
+  check(approveWhat.includes("Approve destroying 1 record of 1 case (2026-CV-0142): 1 document (1 mediator-notes).") && await rob.locator("#plan-approve").isDisabled(),
+    "the approval names what will go: " + approveWhat);
+  await rob.check("#plan-confirm");
+  await rob.click("#plan-approve");
+  await rob.locator("section.plan[data-state=approved]").waitFor();
+  const destroyWhat = await rob.locator("#plan-confirm-what").innerText();
+  check(destroyWhat.includes("Destroy 1 record of 1 case (2026-CV-0142): 1 document (1 mediator-notes).") && destroyWhat.includes("This cannot be undone") &&
+    await rob.locator("#plan-apply").isDisabled() && (await rob.locator("#plan-apply").innerText()) === "Destroy 1 record now",
+  "carrying it out asks a deliberate confirmation naming counts, classes and the case, and the button names the action");
+  await rob.screenshot({ path: shots + "/records-confirm.png", fullPage: true });
+  await phoneShot(rob, "records-confirm-phone.png");
+  await rob.check("#plan-confirm");
+  await rob.click("#plan-apply");
+  await rob.locator("#certificate .verified").waitFor({ timeout: 60000 });
+  const cert = await rob.locator("#certificate").innerText();
+  check(/1 record destroyed/.test(cert) && cert.includes("Cases: 2026-CV-0142") && noIds(await rob.locator("#apply-outcomes").innerText()),
+    "the verified certificate and each record's outcome name the case by its reference");
+  await rob.screenshot({ path: shots + "/records-certificate.png", fullPage: true });
+
+  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
+  await browser.close();
+  log("PASS");
+  process.exit(0);
+} catch (e) {
+  log("FAIL: " + (e.stack || e));
+  await browser.close().catch(() => {});
+  process.exit(1);
+}
