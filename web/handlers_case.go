@@ -174,6 +174,6 @@ func (a *API) redeemInvite(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	a.setSessionCookie(w, j.Token, j.Session.Expires)
+	a.setSessionCookie(w, j.Token, j.Session.Cap)
 	writeJSON(w, http.StatusOK, api.SessionResponse{Token: j.Token, Expires: j.Session.Expires, Account: j.Account.View(), CaseID: j.CaseID})
 }
