@@ -57,7 +57,7 @@ const (
 	// CaseRemoveParticipant takes a participant out of the case.
 	CaseReentry           Action = "case.reentry"
 	CaseRemoveParticipant Action = "case.remove_participant"
-	AuditRead       Action = "audit.read"
+	AuditRead             Action = "audit.read"
 )
 
 // Actions lists every action, for tables and tests.
