@@ -59,6 +59,10 @@ func (s *Service) inviteKey(token string) string {
 // are not told apart, so a guessed token learns nothing.
 var ErrInviteGone = fmt.Errorf("invite link is expired, already used, or not valid: %w", fault.ErrGone)
 
+// ErrAlreadyJoined: the invite is for someone of the same name, side and
+// role who has already joined the case (by another invite).
+var ErrAlreadyJoined = fmt.Errorf("someone of this name has already joined this case with another link; ask your mediator for a link back in: %w", fault.ErrGone)
+
 // ErrInviteBusy: another Join of the same invite is in progress (its claim
 // is younger than claimLease). If that Join was interrupted, a retry after
 // claimLease finishes it.
@@ -233,6 +237,12 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 		}
 		if inv.Side != "" && !c.HasSide(inv.Side) {
 			return fault.Invalid("side", "no such side in this case")
+		}
+		// Two invites made for one person before either was used: the
+		// second would make a second person of the same name, who could
+		// read nothing the first can.
+		if _, dup := existingParticipant(c, NewInvite{Role: inv.Role, Side: inv.Side, Name: inv.Name}, nil); dup {
+			return ErrAlreadyJoined
 		}
 		c.Participants = append(c.Participants, Participant{AccountID: acct.ID, Name: acct.Name,
 			Role: inv.Role, Side: inv.Side, Joined: s.now().UTC()})

@@ -72,7 +72,7 @@ func existingParticipant(c *Case, n NewInvite, emailOf func(accountID string) st
 		if strings.EqualFold(p.Name, name) {
 			return p, true
 		}
-		if email != "" && strings.EqualFold(emailOf(p.AccountID), email) {
+		if email != "" && emailOf != nil && strings.EqualFold(emailOf(p.AccountID), email) {
 			return p, true
 		}
 	}
