@@ -89,7 +89,8 @@ function linkBox(id: string, name: string, r: ReentryResponse): HTMLElement {
   const copied = h("span", { class: "note", role: "status" });
   const until = new Date(r.expires).toLocaleString(undefined, { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
   const box = h("div", { class: "reentry-link", id },
-    h("label", { for: id + "-link" }, `Link back in for ${name} — shown only now. Send it to ${name} privately; it works once, until ${until}, and signs them in as themselves, with everything they could see before.`),
+    h("label", { for: id + "-link" }, `Link back in for ${name}`),
+    h("p", { class: "note" }, `Shown only now. Send it to ${name} privately: it works once, until ${until}, and signs them in as themselves, with everything they could see before.`),
     input,
     h("div", { class: "row" }, h("button", {
       type: "button", onclick: async () => {
