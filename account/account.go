@@ -83,8 +83,12 @@ type Service struct {
 	meta    *metastore.Store
 	limiter ratelimit.Limiter
 	now     func() time.Time
-	// SessionTTL is how long a session lasts from sign-in.
+	// SessionTTL is a session's idle window: a session unused for this
+	// long ends. Use slides it (see Authenticate).
 	SessionTTL time.Duration
+	// SessionMaxAge is a session's absolute end, counted from sign-in,
+	// however much it is used.
+	SessionMaxAge time.Duration
 	// Sign-in limits, per LoginWindow (see Login and docs/security.md,
 	// "Password guessing"):
 	//   - LoginLimitPerAddress: attempts from one client address, any
@@ -105,8 +109,8 @@ type Service struct {
 	LoginTrustTTL time.Duration
 }
 
-// NewService returns a Service with the documented defaults: sessions of 7
-// days; per 15 minutes, 100 sign-in attempts per client address, 10 wrong
+// NewService returns a Service with the documented defaults: sessions that
+// end after 7 days unused and 30 days after sign-in at the latest; per 15 minutes, 100 sign-in attempts per client address, 10 wrong
 // passwords per account from one address and 20 per account from addresses
 // it has not signed in from in 30 days, then one attempt a minute from
 // those.
@@ -114,6 +118,7 @@ func NewService(meta *metastore.Store, limiter ratelimit.Limiter) *Service {
 	return &Service{
 		meta: meta, limiter: limiter, now: time.Now,
 		SessionTTL:           7 * 24 * time.Hour,
+		SessionMaxAge:        30 * 24 * time.Hour,
 		LoginLimitPerAccount: 20,
 		LoginLimitPerAddress: 100,
 		LoginLimitPerPair:    10,
@@ -122,6 +127,10 @@ func NewService(meta *metastore.Store, limiter ratelimit.Limiter) *Service {
 		LoginTrustTTL:        30 * 24 * time.Hour,
 	}
 }
+
+// SetClock replaces the service's clock (tests move time with it). Call it
+// before the service serves requests.
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 // NewAccount is what Create needs.
 type NewAccount struct {

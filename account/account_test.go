@@ -401,7 +401,8 @@ func TestExpiredSessionRefused(t *testing.T) {
 	if _, _, err := svc.Authenticate(ctx, token); err != nil {
 		t.Fatalf("just before expiry: %v", err)
 	}
-	svc.now = func() time.Time { return base.Add(time.Hour) }
+	// That use slid the session an hour on from then; an hour unused ends it.
+	svc.now = func() time.Time { return base.Add(2*time.Hour - time.Second) }
 	if _, _, err := svc.Authenticate(ctx, token); !errors.Is(err, fault.ErrUnauthenticated) {
 		t.Fatalf("at expiry: err = %v, want ErrUnauthenticated", err)
 	}
@@ -575,5 +576,104 @@ func TestPasswordHashChecks(t *testing.T) {
 		if ok, err := checkPassword(bad, testPassword); err == nil || ok {
 			t.Fatalf("malformed hash %q: ok=%v err=%v", bad, ok, err)
 		}
+	}
+}
+
+// TestSessionSlidesUpToCap: use within the idle window keeps a session
+// alive; it is written only once less than half the window is left; it ends
+// at its absolute cap however much it is used, and after an idle window
+// without use.
+func TestSessionSlidesUpToCap(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	createMediator(t, svc, "slide@example.com")
+	svc.SessionTTL = 10 * time.Hour
+	svc.SessionMaxAge = 48 * time.Hour
+	base := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	at := base
+	svc.SetClock(func() time.Time { return at })
+	_, token, sess, err := svc.Login(ctx, "slide@example.com", testPassword, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sess.Expires.Equal(base.Add(10*time.Hour)) || !sess.Cap.Equal(base.Add(48*time.Hour)) {
+		t.Fatalf("new session ends %v, cap %v", sess.Expires, sess.Cap)
+	}
+	stored := func() Session {
+		var s Session
+		if _, err := svc.meta.Get(ctx, svc.sessionKey(token), &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// With more than half the window left, nothing is written.
+	at = base.Add(4 * time.Hour)
+	if _, got, err := svc.Authenticate(ctx, token); err != nil || !got.Expires.Equal(sess.Expires) {
+		t.Fatalf("at 4h: %v, expires %v", err, got.Expires)
+	}
+	if !stored().Expires.Equal(sess.Expires) {
+		t.Fatal("session written with more than half its idle window left")
+	}
+	// Less than half left: the window starts again from now.
+	at = base.Add(6 * time.Hour)
+	if _, got, err := svc.Authenticate(ctx, token); err != nil || !got.Expires.Equal(at.Add(10*time.Hour)) {
+		t.Fatalf("at 6h: %v, expires %v, want %v", err, got.Expires, at.Add(10*time.Hour))
+	}
+	if !stored().Expires.Equal(base.Add(16 * time.Hour)) {
+		t.Fatalf("slid session stored with expiry %v", stored().Expires)
+	}
+	// Past the original idle end, the slid session still works.
+	at = base.Add(15 * time.Hour)
+	if _, _, err := svc.Authenticate(ctx, token); err != nil {
+		t.Fatalf("at 15h, after sliding: %v", err)
+	}
+	// Keep using it every 6 hours: it never lasts past the cap.
+	for at = base.Add(21 * time.Hour); at.Before(base.Add(48 * time.Hour)); at = at.Add(6 * time.Hour) {
+		_, got, err := svc.Authenticate(ctx, token)
+		if err != nil {
+			t.Fatalf("at %v: %v", at.Sub(base), err)
+		}
+		if got.Expires.After(base.Add(48 * time.Hour)) {
+			t.Fatalf("at %v: expires %v, past the cap", at.Sub(base), got.Expires)
+		}
+	}
+	at = base.Add(48 * time.Hour)
+	if _, _, err := svc.Authenticate(ctx, token); !errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("at the cap: err = %v, want ErrUnauthenticated", err)
+	}
+
+	// A session left idle for a whole window ends.
+	at = base
+	_, idle, _, err := svc.Login(ctx, "slide@example.com", testPassword, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at = base.Add(10 * time.Hour)
+	if _, _, err := svc.Authenticate(ctx, idle); !errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("idle for the window: err = %v, want ErrUnauthenticated", err)
+	}
+}
+
+// TestSlideDoesNotRevive: a sign-out between reading a session and
+// sliding it is not undone by the slide.
+func TestSlideDoesNotRevive(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	createMediator(t, svc, "revive@example.com")
+	_, token, sess, err := svc.Login(ctx, "revive@example.com", testPassword, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s Session
+	ver, err := svc.meta.Get(ctx, svc.sessionKey(token), &s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Logout(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	svc.slide(ctx, token, ver, s, sess.Expires.Add(-time.Minute))
+	if _, _, err := svc.Authenticate(ctx, token); !errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("after sign-out and a late slide: err = %v, want ErrUnauthenticated", err)
 	}
 }

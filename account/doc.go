@@ -10,7 +10,9 @@
 // of it, so a copy of the bucket yields no usable session; logging out
 // revokes it for every node at once because the record lives in the object
 // store. The browser carries the token in an HttpOnly SameSite=Strict cookie,
-// the CLI as a bearer token.
+// the CLI as a bearer token. Sessions slide: use keeps one going until it
+// is unused for SessionTTL, and it ends SessionMaxAge after sign-in at the
+// latest (Authenticate rewrites its record at most once per half window).
 //
 // Sign-in attempts are rate limited per account and per client address
 // through package ratelimit (shared through Redis in scale mode).

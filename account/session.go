@@ -14,10 +14,24 @@ import (
 )
 
 // Session is a signed-in account. The token itself is never stored.
+//
+// A session slides: Expires is the end of its idle window, pushed forward
+// by use (Authenticate), but never past Cap, the absolute end counted from
+// sign-in. Sessions written before Cap existed end at Created plus
+// SessionMaxAge.
 type Session struct {
 	AccountID string    `json:"accountId"`
 	Created   time.Time `json:"created"`
 	Expires   time.Time `json:"expires"`
+	Cap       time.Time `json:"cap,omitzero"`
+}
+
+// end is the session's absolute end.
+func (s *Service) end(sess Session) time.Time {
+	if !sess.Cap.IsZero() {
+		return sess.Cap
+	}
+	return sess.Created.Add(s.SessionMaxAge)
 }
 
 // ErrBadCredentials: the email or the password is wrong (never says which).
@@ -159,7 +173,10 @@ func (s *Service) limit(ctx context.Context, key string, n int, window time.Dura
 func (s *Service) NewSession(ctx context.Context, accountID string) (string, Session, error) {
 	token := ids.Token()
 	now := s.now().UTC()
-	sess := Session{AccountID: accountID, Created: now, Expires: now.Add(s.SessionTTL)}
+	sess := Session{AccountID: accountID, Created: now, Expires: now.Add(s.SessionTTL), Cap: now.Add(s.SessionMaxAge)}
+	if sess.Expires.After(sess.Cap) {
+		sess.Expires = sess.Cap
+	}
 	if _, err := s.meta.Create(ctx, s.sessionKey(token), sess); err != nil {
 		return "", Session{}, err
 	}
@@ -168,18 +185,25 @@ func (s *Service) NewSession(ctx context.Context, accountID string) (string, Ses
 
 // Authenticate resolves a token to its account. Unknown, expired or revoked
 // tokens, and disabled accounts, fail with fault.ErrUnauthenticated.
+//
+// Each use slides the session: once less than half of its idle window
+// (SessionTTL) is left, the window starts again from now, up to the
+// session's absolute end (SessionMaxAge from sign-in). So a session is
+// written at most once per half window, not on every request.
 func (s *Service) Authenticate(ctx context.Context, token string) (Account, Session, error) {
 	if len(token) != 43 {
 		return Account{}, Session{}, fmt.Errorf("session: %w", fault.ErrUnauthenticated)
 	}
 	var sess Session
-	if _, err := s.meta.Get(ctx, s.sessionKey(token), &sess); err != nil {
+	ver, err := s.meta.Get(ctx, s.sessionKey(token), &sess)
+	if err != nil {
 		if errors.Is(err, metastore.ErrNotFound) {
 			return Account{}, Session{}, fmt.Errorf("session: %w", fault.ErrUnauthenticated)
 		}
 		return Account{}, Session{}, err
 	}
-	if !s.now().Before(sess.Expires) {
+	now := s.now()
+	if !now.Before(sess.Expires) || !now.Before(s.end(sess)) {
 		return Account{}, Session{}, fmt.Errorf("session expired: %w", fault.ErrUnauthenticated)
 	}
 	a, err := s.Get(ctx, sess.AccountID)
@@ -197,7 +221,31 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Account, Sess
 	if a.SessionsNotBefore != nil && !sess.Created.After(*a.SessionsNotBefore) {
 		return Account{}, Session{}, fmt.Errorf("session revoked: %w", fault.ErrUnauthenticated)
 	}
-	return a, sess, nil
+	return a, s.slide(ctx, token, ver, sess, now), nil
+}
+
+// slide starts the session's idle window again when less than half of it
+// is left, never past its absolute end. A failed write is not an error:
+// the session is valid now and the next use tries again. The write is
+// conditional on the version read, so it cannot bring back a session that
+// a sign-out deleted meanwhile.
+func (s *Service) slide(ctx context.Context, token string, ver string, sess Session, now time.Time) Session {
+	if s.SessionTTL <= 0 || sess.Expires.Sub(now) >= s.SessionTTL/2 {
+		return sess
+	}
+	next := now.UTC().Add(s.SessionTTL)
+	if end := s.end(sess); next.After(end) {
+		next = end
+	}
+	if !next.After(sess.Expires) {
+		return sess
+	}
+	moved := sess
+	moved.Expires = next
+	if _, err := s.meta.Replace(ctx, s.sessionKey(token), moved, ver); err != nil {
+		return sess
+	}
+	return moved
 }
 
 // RevokeSessions ends every session the account has open now, on every

@@ -59,6 +59,10 @@ func (s *Service) inviteKey(token string) string {
 // are not told apart, so a guessed token learns nothing.
 var ErrInviteGone = fmt.Errorf("invite link is expired, already used, or not valid: %w", fault.ErrGone)
 
+// ErrAlreadyJoined: the invite is for someone of the same name, side and
+// role who has already joined the case (by another invite).
+var ErrAlreadyJoined = fmt.Errorf("someone of this name has already joined this case with another link; ask your mediator for a link back in: %w", fault.ErrGone)
+
 // ErrInviteBusy: another Join of the same invite is in progress (its claim
 // is younger than claimLease). If that Join was interrupted, a retry after
 // claimLease finishes it.
@@ -114,6 +118,15 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 	if n.Side != "" && !c.HasSide(n.Side) {
 		return IssuedInvite{}, fault.Invalid("side", "no such side in this case")
 	}
+	if p, dup := existingParticipant(c, n, func(id string) string {
+		a, err := s.accounts.Get(ctx, id)
+		if err != nil {
+			return ""
+		}
+		return a.Email
+	}); dup {
+		return IssuedInvite{}, &AlreadyParticipantError{AccountID: p.AccountID, Name: p.Name}
+	}
 	if len(c.Participants) >= MaxParticipants {
 		return IssuedInvite{}, fault.Invalid("role", fmt.Sprintf("a case holds at most %d participants", MaxParticipants))
 	}
@@ -138,6 +151,12 @@ type Joined struct {
 	Token   string // a new session token for the participant
 	Session account.Session
 	CaseID  string
+	// Reentry: the token was a re-entry link, and Account is the
+	// participant's existing account.
+	Reentry bool
+	// Already: the link was used before, by the signed-in account that
+	// opened it again; no session was made (Token is empty).
+	Already bool
 }
 
 // Join redeems an invite token: it claims the invite (only one claim can
@@ -146,7 +165,17 @@ type Joined struct {
 // between finishes the same join (once claimLease has passed; before that it
 // gets ErrInviteBusy); once completed, the token is gone. Of several Joins
 // racing with one token, exactly one succeeds.
+//
+// A re-entry link (CreateReentry) is redeemed the same way: it signs its
+// participant in as their existing account.
 func (s *Service) Join(ctx context.Context, token string) (Joined, error) {
+	return s.JoinAs(ctx, token, nil)
+}
+
+// JoinAs is Join by a caller who may already be signed in as current (nil:
+// not signed in). An invite or re-entry link that current itself already
+// used sends them to its case (Joined.Already) instead of failing as used.
+func (s *Service) JoinAs(ctx context.Context, token string, current *account.Account) (Joined, error) {
 	if len(token) != 43 {
 		return Joined{}, ErrInviteGone
 	}
@@ -180,7 +209,17 @@ func (s *Service) Join(ctx context.Context, token string) (Joined, error) {
 		return nil
 	})
 	if errors.Is(err, metastore.ErrNotFound) {
-		return Joined{}, ErrInviteGone
+		return s.redeemReentry(ctx, token, current)
+	}
+	if errors.Is(err, ErrInviteGone) && current != nil {
+		var used Invite
+		if _, gerr := s.meta.Get(ctx, key, &used); gerr == nil && used.Completed && used.ClaimedBy == current.ID {
+			if c, lerr := s.load(ctx, used.CaseID); lerr == nil {
+				if _, ok := c.Participant(current.ID); ok {
+					return Joined{Account: *current, CaseID: used.CaseID, Already: true}, nil
+				}
+			}
+		}
 	}
 	if err != nil {
 		return Joined{}, err
@@ -198,6 +237,12 @@ func (s *Service) Join(ctx context.Context, token string) (Joined, error) {
 		}
 		if inv.Side != "" && !c.HasSide(inv.Side) {
 			return fault.Invalid("side", "no such side in this case")
+		}
+		// Two invites made for one person before either was used: the
+		// second would make a second person of the same name, who could
+		// read nothing the first can.
+		if _, dup := existingParticipant(c, NewInvite{Role: inv.Role, Side: inv.Side, Name: inv.Name}, nil); dup {
+			return ErrAlreadyJoined
 		}
 		c.Participants = append(c.Participants, Participant{AccountID: acct.ID, Name: acct.Name,
 			Role: inv.Role, Side: inv.Side, Joined: s.now().UTC()})

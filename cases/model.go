@@ -83,6 +83,17 @@ type Case struct {
 	// staff business: Get and the case's changes hand the case out without
 	// them (Redacted); staff list them with Proposals.
 	Proposals []Proposal `json:"proposals,omitempty"`
+	// Removed are the participants a mediator took out of the case
+	// (RemoveParticipant), kept for the record. They are in no policy
+	// fact, no room and no membership statement.
+	Removed []RemovedParticipant `json:"removed,omitempty"`
+}
+
+// RemovedParticipant is a participant taken out of a case.
+type RemovedParticipant struct {
+	Participant
+	Removed   time.Time `json:"removed"`
+	RemovedBy string    `json:"removedBy"`
 }
 
 // Redacted returns a copy of the case without the program's proposals, for

@@ -275,7 +275,7 @@ func (s *Service) MembershipChanged(ctx context.Context, caseID string, ch cases
 }
 
 func affects(ch cases.MembershipChange, room string) bool {
-	if ch.Kind != "participant.joined" {
+	if ch.Kind != "participant.joined" && ch.Kind != "participant.removed" {
 		return true // mediators are in every room
 	}
 	return room == JointName || ch.Side != "" && room == CaucusName(ch.Side)

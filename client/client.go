@@ -170,6 +170,22 @@ func (c *Client) Invite(ctx context.Context, caseID, role, side, name, email str
 	return out, err
 }
 
+// Reentry asks for a re-entry link for a participant's existing account
+// (a mediator of the case).
+func (c *Client) Reentry(ctx context.Context, caseID, accountID string, ttl time.Duration) (api.ReentryResponse, error) {
+	var out api.ReentryResponse
+	err := c.Do(ctx, http.MethodPost, "/api/v1/cases/"+caseID+"/participants/"+url.PathEscape(accountID)+"/reentry",
+		api.ReentryRequest{TTLSeconds: int64(ttl.Seconds())}, &out)
+	return out, err
+}
+
+// RemoveParticipant takes a participant out of the case (a mediator).
+func (c *Client) RemoveParticipant(ctx context.Context, caseID, accountID string) (api.Case, error) {
+	var out api.Case
+	err := c.Do(ctx, http.MethodDelete, "/api/v1/cases/"+caseID+"/participants/"+url.PathEscape(accountID), nil, &out)
+	return out, err
+}
+
 // Join redeems an invite token (or a whole invite link) and keeps the new
 // session's token in c.
 func (c *Client) Join(ctx context.Context, linkOrToken string) (api.SessionResponse, error) {

@@ -53,13 +53,17 @@ const (
 	CaseAcknowledge Action = "case.acknowledge"
 	CaseRecuse      Action = "case.recuse"
 	CaseAddMediator Action = "case.add_mediator"
-	AuditRead       Action = "audit.read"
+	// CaseReentry issues a re-entry link for a participant's own account;
+	// CaseRemoveParticipant takes a participant out of the case.
+	CaseReentry           Action = "case.reentry"
+	CaseRemoveParticipant Action = "case.remove_participant"
+	AuditRead             Action = "audit.read"
 )
 
 // Actions lists every action, for tables and tests.
 func Actions() []Action {
 	return []Action{AccountCreate, AccountList, AccountRevoke, CaseCreate, CaseRead, CaseReadSummary,
-		CaseUpdate, CaseInvite, CaseDisclose, CaseAcknowledge, CaseRecuse, CaseAddMediator, AuditRead}
+		CaseUpdate, CaseInvite, CaseDisclose, CaseAcknowledge, CaseRecuse, CaseAddMediator, CaseReentry, CaseRemoveParticipant, AuditRead}
 }
 
 // User is the principal asking.

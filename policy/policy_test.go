@@ -43,7 +43,7 @@ func TestCaseMatrix(t *testing.T) {
 	allowed := map[string][]Action{
 		"admin":        {}, // recusals and assignments only by proposal: proposal_test.go
 		"records":      {CaseReadSummary},
-		"mediator":     {CaseRead, CaseReadSummary, CaseUpdate, CaseInvite, CaseDisclose, CaseRecuse, CaseAddMediator},
+		"mediator":     {CaseRead, CaseReadSummary, CaseUpdate, CaseInvite, CaseDisclose, CaseRecuse, CaseAddMediator, CaseReentry, CaseRemoveParticipant},
 		"recused":      {},
 		"other-med":    {},
 		"party":        {CaseRead, CaseReadSummary, CaseAcknowledge},
@@ -52,7 +52,7 @@ func TestCaseMatrix(t *testing.T) {
 		"outsider":     {},
 		"disabled-med": {},
 	}
-	caseActions := []Action{CaseRead, CaseReadSummary, CaseUpdate, CaseInvite, CaseDisclose, CaseAcknowledge, CaseRecuse, CaseAddMediator}
+	caseActions := []Action{CaseRead, CaseReadSummary, CaseUpdate, CaseInvite, CaseDisclose, CaseAcknowledge, CaseRecuse, CaseAddMediator, CaseReentry, CaseRemoveParticipant}
 	var failures []string
 	for who, u := range users {
 		for _, a := range caseActions {

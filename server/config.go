@@ -45,6 +45,15 @@ type Config struct {
 	// orphaned case waits, after the second person's approval, before
 	// reading anything (0: cases.DefaultReassignmentNotice, 72 h).
 	ReassignmentNotice time.Duration
+	// SessionIdle ends a sign-in session unused this long; each use
+	// starts the window again (0: 7 days). SessionMaxAge ends it this long
+	// after sign-in however much it is used (0: 30 days).
+	SessionIdle   time.Duration
+	SessionMaxAge time.Duration
+	// Clock, if set, is the clock of accounts (sessions) and cases
+	// (invites, re-entry links); tests move it to expire them (nil:
+	// time.Now).
+	Clock func() time.Time
 
 	// SMTPURL is the mail server (smtp:// with STARTTLS, smtps:// with
 	// TLS, user:pass@ for authentication). Empty: a development outbox —
@@ -84,6 +93,12 @@ func (c *Config) fill() error {
 	}
 	if c.ReassignmentNotice < 0 {
 		return errors.New("--reassignment-notice must not be negative")
+	}
+	if c.SessionIdle < 0 || c.SessionMaxAge < 0 {
+		return errors.New("--session-idle and --session-max-age must not be negative")
+	}
+	if c.SessionIdle > 0 && c.SessionMaxAge > 0 && c.SessionIdle > c.SessionMaxAge {
+		return errors.New("--session-idle must not be longer than --session-max-age")
 	}
 	if c.AuditName == "" {
 		c.AuditName = "parley/audit"

@@ -133,7 +133,17 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		n.broker = messaging.NewRedis(n.redis)
 	}
 	n.Accounts = account.NewService(meta, limiter)
+	if cfg.SessionIdle > 0 {
+		n.Accounts.SessionTTL = cfg.SessionIdle
+	}
+	if cfg.SessionMaxAge > 0 {
+		n.Accounts.SessionMaxAge = cfg.SessionMaxAge
+	}
 	n.Cases = cases.NewService(meta, n.Accounts, pol, log)
+	if cfg.Clock != nil {
+		n.Accounts.SetClock(cfg.Clock)
+		n.Cases.SetClock(cfg.Clock)
+	}
 	if cfg.ReassignmentNotice > 0 {
 		n.Cases.ReassignmentNotice = cfg.ReassignmentNotice
 	}

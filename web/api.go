@@ -207,6 +207,8 @@ func (a *API) routes() chi.Router {
 				r.Post("/proposals/{proposalID}/approve", a.approveProposal)
 				r.Post("/proposals/{proposalID}/decline", a.declineProposal)
 				r.Post("/invites", a.createInvite)
+				r.Post("/participants/{accountID}/reentry", a.createReentry)
+				r.Delete("/participants/{accountID}", a.removeParticipant)
 				r.Post("/outcome", a.recordOutcome)
 				r.Get("/rooms", a.listRooms)
 				r.Get("/rooms/{room}/messages", a.roomHistory)

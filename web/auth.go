@@ -123,6 +123,10 @@ func canonicalOrigin(s string) (string, bool) {
 	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port), true
 }
 
+// setSessionCookie sets the session cookie to last until the session's
+// absolute end: the server ends an idle session earlier (the cookie then
+// carries a token it refuses), so the cookie need not be rewritten each
+// time the session slides.
 func (a *API) setSessionCookie(w http.ResponseWriter, token string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
 		Name: SessionCookie, Value: token, Path: "/", Expires: expires,

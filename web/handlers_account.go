@@ -31,7 +31,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.auditEvent(r, audit.Event{Type: "account.login", Actor: acct.ID})
-	a.setSessionCookie(w, token, sess.Expires)
+	a.setSessionCookie(w, token, sess.Cap)
 	writeJSON(w, http.StatusOK, api.SessionResponse{Token: token, Expires: sess.Expires, Account: acct.View()})
 }
 

@@ -149,6 +149,9 @@ func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 	inv, err := a.cases.CreateInvite(r.Context(), actor, chi.URLParam(r, "caseID"), cases.NewInvite{
 		Role: req.Role, Side: req.Side, Name: req.Name, Email: req.Email, TTL: time.Duration(req.TTLSeconds) * time.Second})
 	if err != nil {
+		if a.inviteConflict(w, r, err) {
+			return
+		}
 		a.writeError(w, r, err)
 		return
 	}
@@ -169,11 +172,17 @@ func (a *API) redeemInvite(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	j, err := a.cases.Join(r.Context(), req.Token)
+	// Someone still signed in who opens their own, used link goes to its
+	// case; their session stays as it is (and its token is not echoed).
+	j, err := a.cases.JoinAs(r.Context(), req.Token, a.currentAccount(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	a.setSessionCookie(w, j.Token, j.Session.Expires)
+	if j.Already {
+		writeJSON(w, http.StatusOK, api.SessionResponse{Account: j.Account.View(), CaseID: j.CaseID})
+		return
+	}
+	a.setSessionCookie(w, j.Token, j.Session.Cap)
 	writeJSON(w, http.StatusOK, api.SessionResponse{Token: j.Token, Expires: j.Session.Expires, Account: j.Account.View(), CaseID: j.CaseID})
 }

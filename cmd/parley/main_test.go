@@ -11,6 +11,7 @@ import (
 
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/server"
 )
 
 // captureStderr runs f and returns what it wrote to standard error.
@@ -108,44 +109,87 @@ func TestEnvironmentFillsFlags(t *testing.T) {
 	}
 }
 
-// TestDemoLinksWork: the links `parley serve --demo` prints sign people in.
+// TestDemoLinksWork: the links `parley serve --demo` prints sign people
+// in; a second start on the same data directory keeps the case and the
+// mediator's password, prints no invite for someone who joined (and how to
+// bring them back instead), and a link from the first start cannot make a
+// second person of someone who joined with a link from the second.
 func TestDemoLinksWork(t *testing.T) {
-	n := nodetest.Embedded(t)
+	dir := t.TempDir()
 	ctx := context.Background()
-	var out bytes.Buffer
-	if err := seedDemo(ctx, n.Node, &out); err != nil {
-		t.Fatal(err)
-	}
-	links := regexp.MustCompile(`http://\S+/join#\S+`).FindAllString(out.String(), -1)
-	if len(links) != 4 {
-		t.Fatalf("want 4 invite links, got %d in:\n%s", len(links), out.String())
-	}
-	for _, l := range links {
+	linkRE := regexp.MustCompile(`http://\S+/join#\S+`)
+	pwRE := regexp.MustCompile(`password (\S+)`)
+	var firstPassword string
+	var firstLinks []string
+	t.Run("first start", func(t *testing.T) {
+		n := nodetest.Start(t, server.Config{DataDir: dir})
+		var out bytes.Buffer
+		if err := seedDemo(ctx, n.Node, &out); err != nil {
+			t.Fatal(err)
+		}
+		firstLinks = linkRE.FindAllString(out.String(), -1)
+		if len(firstLinks) != 4 {
+			t.Fatalf("want 4 invite links, got %d in:\n%s", len(firstLinks), out.String())
+		}
+		// Alex (the first link) joins.
 		c := client.New(n.URL, "")
-		s, err := c.Join(ctx, l)
+		s, err := c.Join(ctx, firstLinks[0])
 		if err != nil {
-			t.Fatalf("%s: %v", l, err)
+			t.Fatalf("%s: %v", firstLinks[0], err)
 		}
 		if _, err := c.Case(ctx, s.CaseID); err != nil {
 			t.Fatalf("joined participant cannot read the case: %v", err)
 		}
-	}
-	pw := regexp.MustCompile(`password (\S+)`).FindStringSubmatch(out.String())
-	if pw == nil {
-		t.Fatal("no mediator password printed")
-	}
-	if _, err := client.New(n.URL, "").Login(ctx, demoMediatorEmail, pw[1]); err != nil {
-		t.Fatalf("demo mediator cannot sign in: %v", err)
-	}
-	// A second run reuses the case and prints fresh links.
-	out.Reset()
-	if err := seedDemo(ctx, n.Node, &out); err != nil {
-		t.Fatal(err)
-	}
-	list, _ := client.New(n.URL, "").Login(ctx, demoMediatorEmail, regexp.MustCompile(`password (\S+)`).FindStringSubmatch(out.String())[1])
-	mc := client.New(n.URL, list.Token)
-	cs, err := mc.Cases(ctx)
-	if err != nil || len(cs) != 1 || len(cs[0].Title) == 0 {
-		t.Fatalf("after a second --demo run: %v cases, err %v", len(cs), err)
-	}
+		pw := pwRE.FindStringSubmatch(out.String())
+		if pw == nil {
+			t.Fatal("no mediator password printed")
+		}
+		firstPassword = pw[1]
+		if _, err := client.New(n.URL, "").Login(ctx, demoMediatorEmail, firstPassword); err != nil {
+			t.Fatalf("demo mediator cannot sign in: %v", err)
+		}
+	})
+	t.Run("second start", func(t *testing.T) {
+		n := nodetest.Start(t, server.Config{DataDir: dir})
+		var out bytes.Buffer
+		if err := seedDemo(ctx, n.Node, &out); err != nil {
+			t.Fatal(err)
+		}
+		text := out.String()
+		if pw := pwRE.FindStringSubmatch(text); pw == nil || pw[1] != firstPassword {
+			t.Fatalf("the second start changed the mediator's password:\n%s", text)
+		}
+		if !strings.Contains(text, "kept from an earlier start") || !regexp.MustCompile(`Alex Rivera\s+joined; to bring them back`).MatchString(text) {
+			t.Fatalf("the second start does not say the demo was kept and Alex joined:\n%s", text)
+		}
+		links := linkRE.FindAllString(text, -1)
+		if len(links) != 3 {
+			t.Fatalf("want 3 invite links (Alex joined), got %d in:\n%s", len(links), text)
+		}
+		login, err := client.New(n.URL, "").Login(ctx, demoMediatorEmail, firstPassword)
+		if err != nil {
+			t.Fatalf("demo mediator cannot sign in with the first start's password: %v", err)
+		}
+		mc := client.New(n.URL, login.Token)
+		cs, err := mc.Cases(ctx)
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("after a second --demo start: %v cases, err %v", len(cs), err)
+		}
+		// Jordan joins with the new link; the first start's link for
+		// Jordan then makes no second Jordan.
+		if _, err := client.New(n.URL, "").Join(ctx, links[0]); err != nil {
+			t.Fatal(err)
+		}
+		old := strings.Replace(firstLinks[1], firstLinks[1][:strings.Index(firstLinks[1], "/join")], n.URL, 1)
+		if _, err := client.New(n.URL, "").Join(ctx, old); err == nil {
+			t.Fatal("an older link for someone who already joined made a second person")
+		}
+		k, err := mc.Case(ctx, cs[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(k.Participants) != 2 {
+			t.Fatalf("participants %+v, want Alex and Jordan once each", k.Participants)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
 import { registerDevice, SecureCase, SecureEvent } from "./secure";
 import { loadOrCreateDevice, markRegistered } from "./store";
+import { afterSignOut, comeBackPage, newDeviceNote, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -155,19 +156,22 @@ async function start(): Promise<void> {
   for (let i = 0; i < 5; i++) {
     try { me = await api.me(); break; } catch (e) {
       if (!(e instanceof APIError && e.status === 401)) throw e;
+      if (shouldShowComeBack()) await comeBackPage(main());
       await signIn();
     }
   }
   $("who").textContent = me.name;
   const out = $("signout") as HTMLButtonElement;
   out.hidden = false;
-  out.onclick = async () => { await api.logout().catch(() => {}); location.href = "/app"; };
+  out.onclick = async () => { await api.logout().catch(() => {}); afterSignOut(me.role); };
+  rememberRole(me.role);
 
   if (me.role === "records" || me.role === "admin") return recordsView(me, main());
   if (me.role === "mediator" && location.hash === "#caseload") return caseloadView();
   say("Preparing this browser's encryption keys…");
   const dev = await loadOrCreateDevice(me.id);
-  if (!dev.registered) {
+  const newDevice = !dev.registered;
+  if (newDevice) {
     await registerDevice(dev.keys);
     await markRegistered(me.id);
   }
@@ -178,6 +182,7 @@ async function start(): Promise<void> {
     caseID = list[0].id;
   }
   await openCase(caseID, dev.keys);
+  if (newDevice && me.role === "participant") notice(newDeviceNote());
 }
 
 function caseloadButton(): HTMLElement | null {
@@ -257,6 +262,7 @@ function render() {
         h("section", { id: "documents", "aria-labelledby": "docs-title" }, h("h2", { id: "docs-title" }, "Documents"), h("p", {}, "Loading…"))),
       h("aside", { class: "tools", "aria-label": "Safety numbers and invitations" },
         caseloadButton() ?? "",
+        h("section", { id: "people" }),
         h("h2", {}, "Safety numbers"), h("div", { id: "safety" }), h("div", { id: "invite" }))));
 }
 
@@ -283,6 +289,7 @@ function renderRooms() {
     logFor(room);
   }
   if (sc.mediator && !document.getElementById("invite-form")) $("invite").replaceChildren(inviteForm());
+  if (sc.mediator) renderPeople($("people"), { caseID: sc.caseID, c, sideLabel, removed: (k) => { c = k; sc.c = k; renderRooms(); } });
   const safety = $("safety");
   safety.replaceChildren();
   const people = [...c.mediators.filter((m) => !m.recused).map((m) => m.accountId), ...c.participants.map((p) => p.accountId)].filter((a) => a !== me.id);
@@ -332,7 +339,9 @@ function inviteForm(): HTMLElement {
         name.value = "";
         email.value = "";
         link.select();
-      } catch (x) { out.replaceChildren(h("p", { class: "error", role: "alert" }, errText(x))); }
+      } catch (x) {
+        if (!offerReentry(x, sc.caseID, c, out)) out.replaceChildren(h("p", { class: "error", role: "alert" }, errText(x)));
+      }
     },
   },
   h("h2", {}, "Invite someone"),

@@ -860,6 +860,30 @@ export const ExportKHeader = "X-Parley-Export-K";
 
 export const ExportSHA256Header = "X-Parley-Export-Sha256";
 
+/**
+ * ReentryRequest asks for a re-entry link for a participant (POST
+ * /api/v1/cases/{caseID}/participants/{accountID}/reentry, a mediator of
+ * the case). The link signs that participant in as their existing account.
+ */
+export interface ReentryRequest {
+  ttlSeconds: number;
+}
+
+/**
+ * ReentryResponse carries the link once; the server keeps only its hash.
+ * It opens at /join like an invite, is single-use, and expires.
+ */
+export interface ReentryResponse {
+  link: string;
+  token: string;
+  expires: string;
+  name: string;
+  mailed?: boolean;
+  mailWarning?: string;
+}
+
+export const ProblemFieldParticipant = "participant";
+
 export const MaxCertificateSize = 134217728;
 
 /**

@@ -1,0 +1,226 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// DefaultReentryTTL is how long a re-entry link works unless the mediator
+// says otherwise (the same bounds as an invite's).
+const DefaultReentryTTL = DefaultInviteTTL
+
+// Reentry is a single-use, expiring link that signs a participant back in
+// as their own, existing account: for a party whose session ended or who
+// is on a new browser. Unlike an invite it never makes an account. Only a
+// keyed hash of its token is stored (as the record's key).
+type Reentry struct {
+	CaseID    string     `json:"caseId"`
+	AccountID string     `json:"accountId"`
+	Created   time.Time  `json:"created"`
+	CreatedBy string     `json:"createdBy"`
+	Expires   time.Time  `json:"expires"`
+	Used      *time.Time `json:"used,omitempty"`
+}
+
+// IssuedReentry is returned once, to the mediator who made the link.
+type IssuedReentry struct {
+	Token     string
+	Expires   time.Time
+	AccountID string
+	Name      string
+	Email     string
+}
+
+func (s *Service) reentryKey(token string) string {
+	return "reentries/" + s.meta.IndexKey("reentry", token)
+}
+
+// AlreadyParticipantError: an invite was asked for someone who is already
+// in the case (same role and side, and the same name or email). A second
+// account would not read anything the first one could; the mediator sends
+// that person a re-entry link instead.
+type AlreadyParticipantError struct {
+	AccountID string
+	Name      string
+}
+
+func (e *AlreadyParticipantError) Error() string {
+	return fmt.Sprintf("%s is already in this case; send them a re-entry link to their own account instead of a new invitation", e.Name)
+}
+
+// Unwrap makes the error a conflict.
+func (e *AlreadyParticipantError) Unwrap() error { return fault.ErrConflict }
+
+// existingParticipant finds a participant an invite n would duplicate.
+func existingParticipant(c *Case, n NewInvite, emailOf func(accountID string) string) (Participant, bool) {
+	name := strings.TrimSpace(n.Name)
+	email := strings.TrimSpace(n.Email)
+	for _, p := range c.Participants {
+		if p.Role != n.Role || p.Side != n.Side {
+			continue
+		}
+		if strings.EqualFold(p.Name, name) {
+			return p, true
+		}
+		if email != "" && emailOf != nil && strings.EqualFold(emailOf(p.AccountID), email) {
+			return p, true
+		}
+	}
+	return Participant{}, false
+}
+
+// CreateReentry issues a re-entry link for participant accountID of case
+// id. Policy decides who may (the case's mediators); the link is audited,
+// single-use, and expires after ttl (0: DefaultReentryTTL).
+func (s *Service) CreateReentry(ctx context.Context, actor account.Account, id, accountID string, ttl time.Duration) (IssuedReentry, error) {
+	if ttl == 0 {
+		ttl = DefaultReentryTTL
+	}
+	if ttl < time.Minute || ttl > MaxInviteTTL {
+		return IssuedReentry{}, fault.Invalid("ttl", fmt.Sprintf("between 1 minute and %s", MaxInviteTTL))
+	}
+	c, err := s.loadFor(ctx, actor, id, policy.CaseReentry)
+	if err != nil {
+		return IssuedReentry{}, err
+	}
+	if err := s.authorize(ctx, actor, policy.CaseReentry, c); err != nil {
+		return IssuedReentry{}, err
+	}
+	if c.Closed != nil {
+		return IssuedReentry{}, ErrClosed
+	}
+	p, ok := c.Participant(accountID)
+	if !ok {
+		return IssuedReentry{}, fault.Invalid("accountId", "not a participant of this case")
+	}
+	acct, err := s.accounts.Get(ctx, accountID)
+	if err != nil {
+		return IssuedReentry{}, err
+	}
+	if acct.Disabled {
+		return IssuedReentry{}, fault.Invalid("accountId", "this account is disabled")
+	}
+	now := s.now().UTC()
+	token := ids.Token()
+	r := Reentry{CaseID: id, AccountID: accountID, Created: now, CreatedBy: actor.ID, Expires: now.Add(ttl)}
+	if _, err := s.meta.Create(ctx, s.reentryKey(token), r); err != nil {
+		return IssuedReentry{}, err
+	}
+	if err := s.record(ctx, audit.Event{Type: "case.reentry.created", Actor: actor.ID, Case: id,
+		Objects: []string{accountID}, Hashes: []string{s.meta.IndexKey("reentry", token)},
+		Attrs: map[string]string{"role": string(p.Role), "side": p.Side}}); err != nil {
+		return IssuedReentry{}, err
+	}
+	return IssuedReentry{Token: token, Expires: r.Expires, AccountID: accountID, Name: p.Name, Email: acct.Email}, nil
+}
+
+// redeemReentry uses a re-entry token: it marks the link used (only one
+// use can win), checks that the account is still a participant of the case
+// and enabled, and opens a session for that same account. A session that
+// fails to open after the mark leaves the link used; the mediator issues
+// another.
+func (s *Service) redeemReentry(ctx context.Context, token string, current *account.Account) (Joined, error) {
+	key := s.reentryKey(token)
+	r, err := metastore.Update(ctx, s.meta, key, func(r *Reentry) error {
+		if r.Used != nil || !s.now().Before(r.Expires) {
+			return ErrInviteGone
+		}
+		now := s.now().UTC()
+		r.Used = &now
+		return nil
+	})
+	if errors.Is(err, metastore.ErrNotFound) {
+		return Joined{}, ErrInviteGone
+	}
+	if errors.Is(err, ErrInviteGone) && current != nil {
+		// Its owner, still signed in, opening it again goes to the case.
+		var used Reentry
+		if _, gerr := s.meta.Get(ctx, key, &used); gerr == nil && used.Used != nil && used.AccountID == current.ID {
+			if c, lerr := s.load(ctx, used.CaseID); lerr == nil {
+				if _, ok := c.Participant(current.ID); ok {
+					return Joined{Account: *current, CaseID: used.CaseID, Already: true}, nil
+				}
+			}
+		}
+	}
+	if err != nil {
+		return Joined{}, err
+	}
+	c, err := s.load(ctx, r.CaseID)
+	if err != nil {
+		return Joined{}, err
+	}
+	if _, ok := c.Participant(r.AccountID); !ok {
+		return Joined{}, ErrInviteGone
+	}
+	acct, err := s.accounts.Get(ctx, r.AccountID)
+	if err != nil {
+		return Joined{}, err
+	}
+	if acct.Disabled {
+		return Joined{}, ErrInviteGone
+	}
+	if err := s.record(ctx, audit.Event{Type: "case.reentry.redeemed", Actor: acct.ID, Case: r.CaseID,
+		Hashes: []string{s.meta.IndexKey("reentry", token)}}); err != nil {
+		return Joined{}, err
+	}
+	sessToken, sess, err := s.accounts.NewSession(ctx, acct.ID)
+	if err != nil {
+		return Joined{}, err
+	}
+	return Joined{Account: acct, Token: sessToken, Session: sess, CaseID: r.CaseID, Reentry: true}, nil
+}
+
+// RemoveParticipant takes a participant out of case id. They lose access
+// at once: policy no longer counts them, their open sockets re-check and
+// drop the case's rooms (OnMembership), their sign-in sessions end, and the
+// rooms start new epochs whose membership statements leave them out. What
+// they already read stays read. They are kept in Removed, for the record.
+// Replacing a person is removing them and inviting the new one.
+func (s *Service) RemoveParticipant(ctx context.Context, actor account.Account, id, accountID string) (*Case, error) {
+	var side string
+	c, err := s.mutate(ctx, actor, id, policy.CaseRemoveParticipant, func(c *Case, ev *audit.Event) error {
+		i := -1
+		for j := range c.Participants {
+			if c.Participants[j].AccountID == accountID {
+				i = j
+			}
+		}
+		if i < 0 {
+			return fault.Invalid("accountId", "not a participant of this case")
+		}
+		if c.Closed != nil {
+			return ErrClosed
+		}
+		p := c.Participants[i]
+		side = p.Side
+		now := s.now().UTC()
+		c.Participants = append(c.Participants[:i:i], c.Participants[i+1:]...)
+		c.Removed = append(c.Removed, RemovedParticipant{Participant: p, Removed: now, RemovedBy: actor.ID})
+		ev.Type = "case.participant.removed"
+		ev.Objects = []string{accountID}
+		ev.Attrs = map[string]string{"role": string(p.Role), "side": p.Side}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The person may take part in other cases: their sessions end (they
+	// come back there by re-entry link), which also closes their open
+	// sockets everywhere. The case no longer admits them either way.
+	if err := s.accounts.RevokeSessions(ctx, accountID); err != nil && !errors.Is(err, fault.ErrNotFound) {
+		return nil, fmt.Errorf("participant removed, but their sessions could not be ended: %w", err)
+	}
+	s.membership(ctx, id, MembershipChange{Kind: "participant.removed", Account: accountID, Side: side})
+	return c, nil
+}

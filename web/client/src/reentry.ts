@@ -1,0 +1,186 @@
+// Coming back: a mediator's list of the people in a case, with a link back
+// in for each (bound to their own account, shown once) and removal; the
+// pages a party sees when signed out or when their session ended; and the
+// offer of a link back in when a mediator invites someone already there.
+import { call, casePath, APIError } from "./api";
+import type { Case, Participant, ReentryResponse } from "./wire_gen";
+
+type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
+function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
+    else if (typeof v === "boolean") { if (v) el.setAttribute(k, ""); }
+    else el.setAttribute(k, v);
+  }
+  for (const kid of kids) if (kid) el.append(kid);
+  return el;
+}
+
+const errText = (e: unknown) => (e instanceof APIError
+  ? e.problem.errors?.[0]?.detail ?? e.problem.detail ?? e.message
+  : e instanceof Error ? e.message : String(e));
+
+const reentryAPI = {
+  link: (caseID: string, account: string) =>
+    call<ReentryResponse>("POST", `${casePath(caseID)}/participants/${encodeURIComponent(account)}/reentry`, {}),
+  remove: (caseID: string, account: string) => call<Case>("DELETE", `${casePath(caseID)}/participants/${encodeURIComponent(account)}`),
+};
+
+const roleWords: Record<string, string> = { party: "party", counsel: "lawyer", observer: "observer" };
+
+// --- who last used this browser, so an ended session gets the right page ---
+
+const lastRoleKey = "parley-last-role";
+
+/** Remember whether the person on this browser is a participant (no password). */
+export function rememberRole(role: string): void {
+  try { localStorage.setItem(lastRoleKey, role); } catch { /* private mode: the staff form shows */ }
+}
+
+function lastRole(): string {
+  try { return localStorage.getItem(lastRoleKey) ?? ""; } catch { return ""; }
+}
+
+/**
+ * Whether a browser with no valid session should show the come-back page
+ * rather than the email and password form: after a party signed out, or
+ * when the last person here was a party.
+ */
+export function shouldShowComeBack(): boolean {
+  return location.hash === "#signed-out" || lastRole() === "participant";
+}
+
+/**
+ * The page a party sees with no session: in plain words how to come back.
+ * It resolves when the person says they are staff (then the sign-in form
+ * shows).
+ */
+export function comeBackPage(main: HTMLElement): Promise<void> {
+  const signedOut = location.hash === "#signed-out";
+  return new Promise((resolve) => {
+    main.replaceChildren(h("section", { id: "come-back", class: "form", "aria-labelledby": "come-back-title" },
+      h("h1", { id: "come-back-title" }, signedOut ? "You are signed out" : "Your session has ended"),
+      h("p", {}, signedOut
+        ? "You signed out of your mediation on this browser."
+        : "For your privacy, you are signed out after a while without activity, and after some weeks in any case."),
+      h("p", {}, "To come back, ask your mediator for a new link. It brings you back as yourself, with your conversations and documents — nothing is lost."),
+      h("p", { class: "note" }, "If you still have the link you used before, it will not work again: each link works once."),
+      h("div", { class: "row" }, h("button", {
+        type: "button", id: "staff-sign-in", onclick: () => {
+          rememberRole("");
+          history.replaceState(null, "", "/app");
+          resolve();
+        },
+      }, "I am mediation staff: sign in with email and password"))));
+  });
+}
+
+/** After signing out: a party goes to the come-back page, staff to the sign-in form. */
+export function afterSignOut(role: string): void {
+  location.href = role === "participant" ? "/app#signed-out" : "/app";
+  if (role === "participant") location.reload();
+}
+
+// --- a link back in, shown once with a copy button ---
+
+function linkBox(id: string, name: string, r: ReentryResponse): HTMLElement {
+  const input = h("input", { id: id + "-link", type: "text", readonly: true, value: r.link }) as HTMLInputElement;
+  const copied = h("span", { class: "note", role: "status" });
+  const until = new Date(r.expires).toLocaleString(undefined, { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
+  const box = h("div", { class: "reentry-link", id },
+    h("label", { for: id + "-link" }, `Link back in for ${name}`),
+    h("p", { class: "note" }, `Shown only now. Send it to ${name} privately: it works once, until ${until}, and signs them in as themselves, with everything they could see before.`),
+    input,
+    h("div", { class: "row" }, h("button", {
+      type: "button", onclick: async () => {
+        input.select();
+        try { await navigator.clipboard.writeText(r.link); copied.textContent = "Copied."; } catch { copied.textContent = "Select the link and copy it."; }
+      },
+    }, "Copy link"), copied),
+    r.mailed ? h("p", { class: "note" }, `It was also sent by email to ${name}. The email has only the link and when it expires.`)
+      : r.mailWarning ? h("p", { class: "note" }, r.mailWarning) : "");
+  setTimeout(() => input.select(), 0);
+  return box;
+}
+
+async function issue(caseID: string, p: { accountId: string; name: string }, out: HTMLElement, id: string): Promise<void> {
+  try {
+    out.replaceChildren(linkBox(id, p.name, await reentryAPI.link(caseID, p.accountId)));
+  } catch (e) {
+    out.replaceChildren(h("p", { class: "error", role: "alert" }, "No link was made: " + errText(e)));
+  }
+}
+
+/**
+ * When an invitation is refused because the person is already in the case,
+ * offer a link back in to their own account instead. Returns false for any
+ * other error.
+ */
+export function offerReentry(e: unknown, caseID: string, c: Case, out: HTMLElement): boolean {
+  if (!(e instanceof APIError && e.status === 409)) return false;
+  const account = e.problem.errors?.find((f) => f.field === "participant")?.detail;
+  const p = c.participants.find((x) => x.accountId === account);
+  if (!p) return false;
+  const result = h("div", { "aria-live": "polite" });
+  out.replaceChildren(h("div", { id: "invite-existing", role: "alert" },
+    h("p", {}, `${p.name} is already in this case. A new invitation would make a second ${p.name} who cannot read anything said so far.`),
+    h("button", { type: "button", id: "invite-existing-reentry", onclick: () => issue(caseID, p, result, "invite-reentry") },
+      `Send ${p.name} a link back in instead`),
+    result));
+  return true;
+}
+
+// --- the mediator's list of people ---
+
+export interface PeopleContext {
+  caseID: string;
+  c: Case;
+  sideLabel: (side: string) => string;
+  /** Called with the case after someone was removed. */
+  removed: (c: Case) => void;
+}
+
+/** The people in the case, for a mediator: a link back in for each, and removal. */
+export function renderPeople(box: HTMLElement, ctx: PeopleContext): void {
+  const { c } = ctx;
+  const list = h("ul", { class: "people" });
+  for (const p of c.participants) list.append(personRow(p, ctx));
+  box.replaceChildren(h("h2", { id: "people-title" }, "People in this case"),
+    h("p", { class: "note" }, "Only the mediators see this list's buttons. A link back in signs the person in as themselves — use it when their session ended or they are on a new device."),
+    c.participants.length ? list : h("p", { class: "note" }, "Nobody has joined yet."));
+  box.setAttribute("aria-labelledby", "people-title");
+}
+
+function personRow(p: Participant, ctx: PeopleContext): HTMLElement {
+  const out = h("div", { "aria-live": "polite" });
+  const slug = p.accountId.replace(/[^a-z0-9_]/gi, "");
+  const what = p.role === "observer" ? "observer" : `${roleWords[p.role] ?? p.role}, ${ctx.sideLabel(p.side ?? "")} side`;
+  return h("li", { "data-person": p.name },
+    h("span", {}, `${p.name} (${what})`), " ",
+    h("button", { type: "button", class: "reentry", "aria-label": `Link back in for ${p.name}`, onclick: () => issue(ctx.caseID, p, out, "reentry-" + slug) }, "Link back in"), " ",
+    h("button", { type: "button", class: "remove", "aria-label": `Remove ${p.name}`, onclick: () => confirmRemove(p, ctx, out) }, "Remove"),
+    out);
+}
+
+function confirmRemove(p: Participant, ctx: PeopleContext, out: HTMLElement): void {
+  const yes = h("button", {
+    type: "button", class: "danger", id: "confirm-remove", onclick: async () => {
+      try {
+        const c = await reentryAPI.remove(ctx.caseID, p.accountId);
+        out.replaceChildren(h("p", { role: "status" }, `${p.name} was removed.`));
+        ctx.removed(c);
+      } catch (e) { out.replaceChildren(h("p", { class: "error", role: "alert" }, `${p.name} was not removed: ` + errText(e))); }
+    },
+  }, `Yes, remove ${p.name}`);
+  out.replaceChildren(h("div", { role: "alertdialog", "aria-labelledby": "remove-q", class: "confirm" },
+    h("p", { id: "remove-q" }, `Remove ${p.name} from this case? They are signed out at once, can no longer read or post anything here, and new messages are locked against them. What they have already read stays with them. To replace them, remove them and invite the new person. This cannot be undone.`),
+    h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => out.replaceChildren() }, `Keep ${p.name}`))));
+  yes.focus();
+}
+
+/** What a person on a browser new to their account is told about earlier messages. */
+export function newDeviceNote(): string {
+  return "This browser is new for your account. Messages sent before now may not be readable here; " +
+    "you can read everything from now on. To read earlier messages, open the case on the device you used before.";
+}

@@ -1,0 +1,146 @@
+// Coming back, in real Chromium. Run by web/reentry_browser_test.go, which
+// starts a node whose session clock it can move, makes a mediator, a case
+// and an invitation for a party, and answers: "ask joined" (note the
+// party's account), "ask expire" (move the clock past the idle window),
+// "ask same ID" (is ID the account that first joined, and still the only
+// participant?).
+import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env("PARLEY_URL");
+const shots = env("PARLEY_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+const T = 30000;
+const lines = createInterface({ input: process.stdin });
+const answers = [];
+const waiters = [];
+lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
+async function ask(verb, arg = "") {
+  process.stdout.write(`ask ${verb} ${arg}\n`);
+  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
+  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
+  return a.slice(3);
+}
+function log(s) { process.stdout.write(s + "\n"); }
+function check(cond, what) {
+  if (!cond) throw new Error("expectation failed: " + what);
+  log("ok: " + what);
+}
+
+const browser = await chromium.launch({
+  executablePath: env("PARLEY_CHROMIUM"), headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+async function newPage(name, viewport) {
+  const ctx = await browser.newContext({ viewport, locale: "en-GB" });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(T);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
+  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+  return page;
+}
+async function shoot(page, name) {
+  const size = page.viewportSize();
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${shots}/${name}-phone.png`, fullPage: true });
+  await page.setViewportSize(size);
+}
+async function signInMediator(med) {
+  await med.goto("about:blank");
+  await med.goto(base + "/app#case=" + env("PARLEY_CASE"));
+  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
+  await med.fill("#password", env("PARLEY_PASSWORD"));
+  await med.click("button[type=submit]");
+  await med.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+}
+const WELCOME = "Welcome, Ada: this is the joint room.";
+const openRoom = async (page, r) => { await page.locator(`#rooms button[data-room="${r}"]`).click(); await page.locator("#room-title").waitFor(); };
+
+try {
+  // The party joins by invitation.
+  const party = await newPage("party", { width: 1280, height: 900 });
+  await party.goto(env("PARLEY_INVITE"));
+  await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await ask("joined");
+
+  // The mediator signs in and welcomes everyone in the joint room.
+  const med = await newPage("med", { width: 1280, height: 900 });
+  await signInMediator(med);
+  await openRoom(med, "joint");
+  await med.fill("#draft", WELCOME);
+  await med.click("#room form button[type=submit]");
+  await med.locator("#room ol.log li", { hasText: WELCOME }).first().waitFor({ timeout: 60000 });
+  await openRoom(party, "joint");
+  await party.locator("#room ol.log li", { hasText: WELCOME }).first().waitFor({ timeout: 60000 });
+  check(true, "the party reads the mediator's welcome");
+
+  // Eight days later, the party's session has ended.
+  await ask("expire");
+  await party.reload();
+  await party.locator("#come-back-title").waitFor();
+  const ended = await party.innerText("#come-back");
+  check(ended.includes("Your session has ended") && ended.includes("ask your mediator for a new link"), "the party is told in plain words how to come back");
+  check(await party.locator("#password").count() === 0, "and is not shown an email and password form");
+  await shoot(party, "reentry-ended");
+
+  // The mediator (whose session ended too) signs in again and makes a link back in.
+  await signInMediator(med);
+  const row = med.locator('#people li[data-person="Ada Okafor"]');
+  await row.locator("button.reentry").click();
+  const linkInput = row.locator("input[readonly]");
+  await linkInput.waitFor();
+  const link = await linkInput.inputValue();
+  check(link.startsWith(base + "/join#"), "the mediator is shown the link once, with a copy button");
+  check(await row.locator("button", { hasText: "Copy link" }).count() === 1, "a copy button is there");
+  await shoot(med, "reentry-mediator");
+
+  // The party opens it in the same browser: the same account, with its history.
+  await party.goto(link);
+  await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  const me = await party.evaluate(async () => (await (await fetch("/api/v1/me")).json()).id);
+  await ask("same", me);
+  check((await party.innerText("#who")).includes("Ada Okafor"), "the party is back as Ada Okafor");
+  await openRoom(party, "joint");
+  await party.locator("#room ol.log li", { hasText: WELCOME }).first().waitFor({ timeout: 60000 });
+  check(true, "the welcome from before is still readable");
+  await party.screenshot({ path: `${shots}/reentry-back.png`, fullPage: true });
+
+  // The same link again, still signed in: it goes to the case.
+  await party.goto(link);
+  await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  check(await party.locator("text=expired or was already used").count() === 0, "the used link, opened by its owner while signed in, goes to the case");
+
+  // A second use from another browser is refused.
+  const stranger = await newPage("stranger", { width: 390, height: 844 });
+  await stranger.goto(link);
+  await stranger.locator("text=expired or was already used").waitFor();
+  check(true, "a second use from another browser is refused");
+
+  // Signing out: how to come back, never an email and password form.
+  await party.setViewportSize({ width: 390, height: 844 });
+  await party.click("#signout");
+  await party.locator("#come-back-title", { hasText: "You are signed out" }).waitFor();
+  check(await party.locator("#password").count() === 0, "signed out, the party sees how to come back, not a password form");
+  check((await party.innerText("#come-back")).includes("ask your mediator for a new link"), "in plain words");
+  await party.screenshot({ path: `${shots}/reentry-signed-out-phone.png`, fullPage: true });
+  await party.setViewportSize({ width: 1280, height: 900 });
+  await party.screenshot({ path: `${shots}/reentry-signed-out.png`, fullPage: true });
+
+  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
+  await browser.close();
+  log("PASS");
+  process.exit(0);
+} catch (e) {
+  log("FAIL: " + (e.stack || e));
+  await browser.close().catch(() => {});
+  process.exit(1);
+}

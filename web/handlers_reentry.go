@@ -1,0 +1,85 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/cases"
+)
+
+// createReentry issues a re-entry link for a participant's existing
+// account, mailed to them when their account has an address and mail is
+// configured.
+func (a *API) createReentry(w http.ResponseWriter, r *http.Request) {
+	var req api.ReentryRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	caseID := chi.URLParam(r, "caseID")
+	re, err := a.cases.CreateReentry(r.Context(), actor, caseID, chi.URLParam(r, "accountID"), time.Duration(req.TTLSeconds)*time.Second)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := api.ReentryResponse{Link: a.InviteLink(re.Token), Token: re.Token, Expires: re.Expires, Name: re.Name}
+	if re.Email != "" && a.schedule != nil {
+		out.Mailed, err = a.schedule.MailReentry(r.Context(), caseID, re.Email, out.Link, re.Expires)
+		if err != nil {
+			a.log.WarnContext(r.Context(), "re-entry mail", "error", err.Error())
+			out.MailWarning = "The link is made, but its mail could not be queued. Give the link by hand."
+		}
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// removeParticipant takes a participant out of the case; their sessions
+// end and their open sockets close on every node.
+func (a *API) removeParticipant(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	id := chi.URLParam(r, "accountID")
+	c, err := a.cases.RemoveParticipant(r.Context(), actor, chi.URLParam(r, "caseID"), id)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if a.messaging != nil {
+		if err := a.messaging.Announce(r.Context(), account.AccountTopic(id), []byte("revoked")); err != nil {
+			a.log.WarnContext(r.Context(), "announcing a removal", slog.String("error", err.Error()))
+		}
+	}
+	writeJSON(w, http.StatusOK, c.ForViewer(actor.ID).View())
+}
+
+// inviteConflict answers an invite for someone already in the case: a 409
+// naming that participant, so the mediator can send a re-entry link.
+func (a *API) inviteConflict(w http.ResponseWriter, r *http.Request, err error) bool {
+	var dup *cases.AlreadyParticipantError
+	if !errors.As(err, &dup) {
+		return false
+	}
+	writeProblem(w, r, api.Problem{Type: "conflict", Title: "Already in this case", Status: http.StatusConflict,
+		Detail: dup.Error(), Errors: []api.FieldError{{Field: api.ProblemFieldParticipant, Detail: dup.AccountID}}})
+	return true
+}
+
+// currentAccount is the signed-in account of a request on a route that
+// does not require one (nil when there is none or it is not valid).
+func (a *API) currentAccount(r *http.Request) *account.Account {
+	token, src := sessionToken(r)
+	if src == fromNone {
+		return nil
+	}
+	acct, _, err := a.accounts.Authenticate(r.Context(), token)
+	if err != nil {
+		return nil
+	}
+	return &acct
+}
