@@ -48,10 +48,14 @@ func (s *Service) Due(ctx context.Context, actor account.Account, days int) (Due
 	if err := s.cases.All(ctx, func(c *cases.Case) error { all = append(all, c); return nil }); err != nil {
 		return DueReport{}, err
 	}
+	inv, err := s.takeInventory(ctx)
+	if err != nil {
+		return DueReport{}, err
+	}
 	perCase := make([][]Item, len(all))
 	errs := make([]error, len(all))
 	workers.Run(len(all), s.parallel, func(i int) {
-		perCase[i], errs[i] = s.dueInCase(ctx, sched.Schedule, all[i], until)
+		perCase[i], errs[i] = s.dueInCase(ctx, sched.Schedule, all[i], until, inv)
 	})
 	if err := errors.Join(errs...); err != nil {
 		return DueReport{}, err
