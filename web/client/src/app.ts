@@ -2,6 +2,7 @@
 // rooms, end-to-end encrypted in this browser, and its documents. Every room
 // and document says in words who can read it; each caucus keeps one colour.
 import { renderSessions, renderCaseload } from "./sessions";
+import { staffNav, staffScreen, peopleView, passwordView, signInErrorWords, rememberSignInPassword, sessionEndedWords } from "./staff";
 import { api, APIError, Account, Case, Document, Hold, Listed, Outcome, Plan, PlanItem } from "./api";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
@@ -120,9 +121,10 @@ async function signIn(): Promise<void> {
         e.preventDefault();
         try {
           await api.login(email.value, pw.value);
+          rememberSignInPassword(pw.value);
           resolve();
         } catch (x) {
-          err.textContent = x instanceof APIError && x.status === 401 ? "That email and password do not match." : errText(x);
+          err.textContent = signInErrorWords(x);
         }
       },
     },
@@ -162,6 +164,15 @@ async function start(): Promise<void> {
   const out = $("signout") as HTMLButtonElement;
   out.hidden = false;
   out.onclick = async () => { await api.logout().catch(() => {}); location.href = "/app"; };
+  const nav = staffNav(me);
+  if (nav) { document.querySelector(".staff-nav")?.remove(); out.before(nav); }
+  const screen = staffScreen(me);
+  if (screen === "forced" || screen === "password") {
+    return passwordView(main(), me, screen === "forced", () => {
+      main().append(h("p", {}, h("a", { href: "/app", id: "pw-continue" }, "Continue to Parley")));
+    });
+  }
+  if (screen === "people") return peopleView(main(), me);
 
   if (me.role === "records" || me.role === "admin") return recordsView();
   if (me.role === "mediator" && location.hash === "#caseload") return caseloadView();
@@ -558,6 +569,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     const el = $("conn");
     el.textContent = s === "live" ? "Connected — end-to-end encrypted" : s === "reconnecting" ? "Reconnecting…" : s === "closed" ? detail ?? "Disconnected" : "Connecting…";
     el.className = "conn" + (s === "live" ? "" : " bad");
+    if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords().then((w) => { el.textContent = "Signed out"; say(w, true); });
   };
   c = await api.getCase(caseID);
   sc.c = c;
