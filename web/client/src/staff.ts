@@ -169,7 +169,7 @@ export async function peopleView(box: HTMLElement, me: Account): Promise<void> {
 }
 
 function personRow(a: Account, me: Account, status: HTMLElement, refresh: () => Promise<void>): HTMLElement {
-  const actions = h("td", { class: "actions" });
+  const actions = h("div", { class: "actions" });
   const state = a.disabled ? "Disabled" : a.passwordChangeRequired ? "Must choose a new password" : "Active";
   const who = a.id === me.id ? `${a.name} (you)` : a.name;
   const report = (text: string, error = false) => { status.className = error ? "error" : ""; status.textContent = text; };
@@ -213,5 +213,5 @@ function personRow(a: Account, me: Account, status: HTMLElement, refresh: () => 
       }) }, `Reset ${a.name}'s password`));
   }
   return h("tr", { "data-email": a.email ?? "", class: a.disabled ? "disabled" : "" },
-    h("th", { scope: "row" }, who), h("td", {}, a.email ?? ""), h("td", {}, roleWords[a.role] ?? a.role), h("td", {}, state), actions);
+    h("th", { scope: "row" }, who), h("td", {}, a.email ?? ""), h("td", {}, roleWords[a.role] ?? a.role), h("td", {}, state), h("td", {}, actions));
 }

@@ -129,6 +129,18 @@ try {
   await signIn(med, medEmail, pw);
   await med.waitForSelector("#conn:has-text('Connected')");
   check(true, "enabled again, the mediator signs in and the case opens");
+  // The composer: Enter sends, Shift+Enter starts a new line, and it says so.
+  check((await med.innerText("#draft-hint")).includes("Shift+Enter"), "the composer shows how Enter works");
+  await med.focus("#draft");
+  await med.keyboard.type("first line");
+  await med.keyboard.press("Shift+Enter");
+  await med.keyboard.type("second line");
+  check((await med.inputValue("#draft")) === "first line\nsecond line", "Shift+Enter inserts a new line");
+  await med.keyboard.press("Enter");
+  await med.locator("#room ol.log li", { hasText: "second line" }).first().waitFor();
+  check((await med.inputValue("#draft")) === "", "Enter sent the message");
+  check(await med.locator("#room > .banner[role=status]").count() === 1, "the audience banner is a live region (read out when it changes)");
+  await axeCheck(med, "mediator, case open");
 
   // Reset the mediator's password: a temporary one, shown once.
   await admin.locator(`tr[data-email="${medEmail}"] button[data-act=reset]`).click();
