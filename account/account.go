@@ -27,6 +27,10 @@ type Account struct {
 	Name     string      `json:"name"`
 	Role     policy.Role `json:"role"`
 	Disabled bool        `json:"disabled,omitempty"`
+	// PasswordChangeRequired: an administrator reset the password (see
+	// ResetPassword); until the person chooses a new one, the API lets
+	// them do nothing else.
+	PasswordChangeRequired bool `json:"passwordChangeRequired,omitempty"`
 	// SessionsNotBefore: sessions opened at or before it are revoked (a
 	// lost laptop, a stolen token: RevokeSessions).
 	SessionsNotBefore *time.Time `json:"sessionsNotBefore,omitempty"`
@@ -63,7 +67,7 @@ func (a Account) ProvenanceKnown() bool { return a.Origin != "" }
 // View is the account as the API shows it: no password hash.
 func (a Account) View() api.Account {
 	return api.Account{ID: a.ID, Email: a.Email, Name: a.Name, Role: a.Role, Disabled: a.Disabled,
-		SessionsNotBefore: a.SessionsNotBefore, Created: a.Created, CreatedBy: a.CreatedBy, Lineage: a.Lineage}
+		PasswordChangeRequired: a.PasswordChangeRequired, SessionsNotBefore: a.SessionsNotBefore, Created: a.Created, CreatedBy: a.CreatedBy, Lineage: a.Lineage}
 }
 
 // Principal is the account as policy sees it.

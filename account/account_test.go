@@ -429,8 +429,13 @@ func TestDisabledAccountRefused(t *testing.T) {
 	if _, _, err := svc.Authenticate(ctx, token); !errors.Is(err, fault.ErrUnauthenticated) {
 		t.Fatalf("disabled account's session: err = %v, want ErrUnauthenticated", err)
 	}
-	if _, _, _, err := svc.Login(ctx, "mia@example.com", testPassword, "192.0.2.1"); !errors.Is(err, ErrBadCredentials) {
-		t.Fatalf("disabled account's Login: err = %v, want ErrBadCredentials", err)
+	// The right password learns that the account is disabled (and gets no
+	// session); a wrong one learns nothing more than for any account.
+	if _, tok, _, err := svc.Login(ctx, "mia@example.com", testPassword, "192.0.2.1"); !errors.Is(err, ErrDisabled) || tok != "" {
+		t.Fatalf("disabled account's Login: err = %v, token %q, want ErrDisabled and no token", err, tok)
+	}
+	if _, _, _, err := svc.Login(ctx, "mia@example.com", "a wrong password here", "192.0.2.1"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("disabled account's Login with a wrong password: err = %v, want ErrBadCredentials", err)
 	}
 }
 

@@ -126,8 +126,14 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 		undo()
 		return Account{}, "", Session{}, err
 	}
-	if !ok || a.PasswordHash == "" || a.Disabled {
+	if !ok || a.PasswordHash == "" {
 		return Account{}, "", Session{}, ErrBadCredentials
+	}
+	if a.Disabled {
+		// Only someone who knows the password learns that the account
+		// exists and is disabled.
+		undo()
+		return a, "", Session{}, fmt.Errorf("%w: %w", ErrDisabled, fault.ErrForbidden)
 	}
 	token, sess, err := s.NewSession(ctx, a.ID)
 	if err != nil {
@@ -216,7 +222,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Account, Sess
 		return Account{}, Session{}, err
 	}
 	if a.Disabled {
-		return Account{}, Session{}, fmt.Errorf("account disabled: %w", fault.ErrUnauthenticated)
+		return Account{}, Session{}, fmt.Errorf("%w: %w", ErrDisabled, fault.ErrUnauthenticated)
 	}
 	if a.SessionsNotBefore != nil && !sess.Created.After(*a.SessionsNotBefore) {
 		return Account{}, Session{}, fmt.Errorf("session revoked: %w", fault.ErrUnauthenticated)

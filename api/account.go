@@ -24,6 +24,10 @@ type Account struct {
 	Name     string `json:"name"`
 	Role     Role   `json:"role"`
 	Disabled bool   `json:"disabled,omitempty"`
+	// PasswordChangeRequired: an administrator reset the password; the
+	// person must choose a new one (POST /api/v1/me/password) before the
+	// server lets them do anything else.
+	PasswordChangeRequired bool `json:"passwordChangeRequired,omitempty"`
 	// SessionsNotBefore: sessions opened at or before it are revoked.
 	SessionsNotBefore *time.Time `json:"sessionsNotBefore,omitempty"`
 	Created           time.Time  `json:"created"`

@@ -41,18 +41,23 @@ type Action string
 
 // The actions decided so far. Each appears in the .cedar files.
 const (
-	AccountCreate   Action = "account.create"
-	AccountList     Action = "account.list"
-	AccountRevoke   Action = "account.revoke_sessions"
-	CaseCreate      Action = "case.create"
-	CaseRead        Action = "case.read"
-	CaseReadSummary Action = "case.read_summary"
-	CaseUpdate      Action = "case.update"
-	CaseInvite      Action = "case.invite"
-	CaseDisclose    Action = "case.disclose"
-	CaseAcknowledge Action = "case.acknowledge"
-	CaseRecuse      Action = "case.recuse"
-	CaseAddMediator Action = "case.add_mediator"
+	AccountCreate  Action = "account.create"
+	AccountList    Action = "account.list"
+	AccountRevoke  Action = "account.revoke_sessions"
+	AccountDisable Action = "account.disable"
+	AccountEnable  Action = "account.enable"
+	AccountReset   Action = "account.reset_password"
+	// AccountChangePassword is a person changing their own password.
+	AccountChangePassword Action = "account.change_password"
+	CaseCreate            Action = "case.create"
+	CaseRead              Action = "case.read"
+	CaseReadSummary       Action = "case.read_summary"
+	CaseUpdate            Action = "case.update"
+	CaseInvite            Action = "case.invite"
+	CaseDisclose          Action = "case.disclose"
+	CaseAcknowledge       Action = "case.acknowledge"
+	CaseRecuse            Action = "case.recuse"
+	CaseAddMediator       Action = "case.add_mediator"
 	// CaseReentry issues a re-entry link for a participant's own account;
 	// CaseRemoveParticipant takes a participant out of the case.
 	CaseReentry           Action = "case.reentry"
@@ -62,7 +67,8 @@ const (
 
 // Actions lists every action, for tables and tests.
 func Actions() []Action {
-	return []Action{AccountCreate, AccountList, AccountRevoke, CaseCreate, CaseRead, CaseReadSummary,
+	return []Action{AccountCreate, AccountList, AccountRevoke, AccountDisable, AccountEnable, AccountReset,
+		AccountChangePassword, CaseCreate, CaseRead, CaseReadSummary,
 		CaseUpdate, CaseInvite, CaseDisclose, CaseAcknowledge, CaseRecuse, CaseAddMediator, CaseReentry, CaseRemoveParticipant, AuditRead}
 }
 

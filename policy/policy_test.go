@@ -94,6 +94,17 @@ func TestServerActions(t *testing.T) {
 		{RoleParticipant, CaseCreate, false},
 		{RoleParticipant, AccountList, false},
 		{RoleParticipant, AuditRead, false},
+		{RoleAdmin, AccountDisable, true},
+		{RoleAdmin, AccountEnable, true},
+		{RoleAdmin, AccountReset, true},
+		{RoleMediator, AccountDisable, false},
+		{RoleMediator, AccountEnable, false},
+		{RoleRecords, AccountReset, false},
+		{RoleParticipant, AccountDisable, false},
+		{RoleAdmin, AccountChangePassword, true},
+		{RoleMediator, AccountChangePassword, true},
+		{RoleRecords, AccountChangePassword, true},
+		{RoleParticipant, AccountChangePassword, false},
 	}
 	for _, c := range cases {
 		got := e.Decide(User{ID: "u", Role: c.role}, c.a, nil)

@@ -182,6 +182,7 @@ func (a *API) routes() chi.Router {
 			r.Get("/accounts", a.listAccounts)
 			r.Post("/accounts", a.createAccount)
 			r.Post("/accounts/{accountID}/revoke-sessions", a.revokeSessions)
+			a.staffRoutes(r)
 			r.Get("/audit/entries", a.auditEntries)
 			r.Get("/audit/checkpoint", a.auditCheckpoint)
 			a.keydirRoutes(r)

@@ -62,6 +62,10 @@ func (a *API) requireSession(next http.Handler) http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
+		if err := passwordChangeGate(r, acct); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey, acct)))
 	})
 }

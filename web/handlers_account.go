@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -27,6 +28,9 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	}
 	acct, token, sess, err := a.accounts.Login(r.Context(), req.Email, req.Password, a.clientAddr(r))
 	if err != nil {
+		if errors.Is(err, account.ErrDisabled) {
+			a.auditEvent(r, audit.Event{Type: "account.login.refused", Actor: acct.ID, Attrs: map[string]string{"reason": "disabled"}})
+		}
 		a.writeError(w, r, err)
 		return
 	}

@@ -39,6 +39,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, api.Problem{Type: "rate-limited", Title: "Too many attempts", Status: http.StatusTooManyRequests, Detail: re.Error()})
 		return
 	}
+	if p, ok := staffProblem(err); ok {
+		writeProblem(w, r, p)
+		return
+	}
 	kinds := []struct {
 		err    error
 		status int

@@ -3,6 +3,7 @@
 // and document says in words who can read it; each caucus keeps one colour.
 import { renderSessions, renderCaseload } from "./sessions";
 import { recordsView } from "./records";
+import { staffNav, staffScreen, peopleView, passwordView, signInErrorWords, rememberSignInPassword, sessionEndedWords } from "./staff";
 import { api, APIError, Account, Case, Document } from "./api";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
@@ -27,7 +28,10 @@ const main = () => $("main");
 function say(text: string, error = false) {
   main().replaceChildren(h("p", { id: "status", role: "status", class: error ? "error" : "" }, text));
 }
-const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+// Errors in plain words: never "Failed to fetch" or a policy action's name.
+const errText = (e: unknown) => (e instanceof TypeError ? "the server could not be reached; check your connection and try again"
+  : e instanceof APIError && e.status === 403 && !e.problem.type?.endsWith("account-disabled") ? "this is not allowed for you here"
+  : e instanceof Error ? e.message : String(e));
 
 let me: Account;
 let sc: SecureCase;
@@ -108,6 +112,13 @@ function banner(audience: string, what: string): HTMLElement {
     h("span", { class: "swatch" }, tag), " ", h("strong", {}, visibleTo(audience)), h("span", { class: "note" }, " — " + what));
 }
 
+/** The room's audience banner, a live region: screen readers announce who can read when it changes. */
+function roomBanner(room: string): HTMLElement {
+  const b = banner(room, "messages are encrypted in the senders' browsers for these people's devices only.");
+  b.setAttribute("role", "status");
+  return b;
+}
+
 // --- sign in, join, device ---
 
 async function signIn(): Promise<void> {
@@ -121,9 +132,10 @@ async function signIn(): Promise<void> {
         e.preventDefault();
         try {
           await api.login(email.value, pw.value);
+          rememberSignInPassword(pw.value);
           resolve();
         } catch (x) {
-          err.textContent = x instanceof APIError && x.status === 401 ? "That email and password do not match." : errText(x);
+          err.textContent = signInErrorWords(x);
         }
       },
     },
@@ -165,6 +177,15 @@ async function start(): Promise<void> {
   out.hidden = false;
   out.onclick = async () => { await api.logout().catch(() => {}); afterSignOut(me.role); };
   rememberRole(me.role);
+  const nav = staffNav(me);
+  if (nav) { document.querySelector(".staff-nav")?.remove(); out.before(nav); }
+  const screen = staffScreen(me);
+  if (screen === "forced" || screen === "password") {
+    return passwordView(main(), me, screen === "forced", () => {
+      main().append(h("p", {}, h("a", { href: "/app", id: "pw-continue" }, "Continue to Parley")));
+    });
+  }
+  if (screen === "people") return peopleView(main(), me);
 
   if (me.role === "records" || me.role === "admin") return recordsView(me, main());
   if (me.role === "mediator" && location.hash === "#caseload") return caseloadView();
@@ -220,13 +241,14 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
       renderRooms();
       // Refresh the banner (who can read) without touching the composer.
       const old = document.querySelector("#room > .banner");
-      if (old) old.replaceWith(banner(current, "messages are encrypted in the senders' browsers for these people's devices only."));
+      if (old) old.replaceWith(roomBanner(current));
     }
   };
   sc.onStatus = (s, detail) => {
     const el = $("conn");
     el.textContent = s === "live" ? "Connected — end-to-end encrypted" : s === "reconnecting" ? "Reconnecting…" : s === "closed" ? detail ?? "Disconnected" : "Connecting…";
     el.className = "conn" + (s === "live" ? "" : " bad");
+    if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords().then((w) => { el.textContent = "Signed out"; say(w, true); });
   };
   c = await api.getCase(caseID);
   sc.c = c;
@@ -354,7 +376,11 @@ function inviteForm(): HTMLElement {
 
 function logFor(room: string): HTMLElement {
   let l = logs.get(room);
-  if (!l) logs.set(room, (l = h("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": "Messages in " + roomTitle(room), tabindex: "0" })));
+  // The live region wraps the list: an <ol> keeps its list role (axe: listitem).
+  if (!l) {
+    logs.set(room, (l = h("ol", { class: "log", "aria-label": "Messages in " + roomTitle(room), tabindex: "0" })));
+    h("div", { role: "log", "aria-live": "polite", "aria-label": "New messages in " + roomTitle(room) }, l);
+  }
   return l;
 }
 
@@ -366,7 +392,7 @@ function switchRoom(room: string) {
     b.replaceChildren(...roomLabel(r));
   }
   const sec = $("room");
-  const ta = h("textarea", { id: "draft", name: "draft", required: true, maxlength: "40000" }) as HTMLTextAreaElement;
+  const ta = h("textarea", { id: "draft", name: "draft", required: true, maxlength: "40000", "aria-describedby": "draft-hint" }) as HTMLTextAreaElement;
   const err = h("p", { class: "error", role: "alert" });
   const observer = myself()?.role === "observer";
   // A new, empty composer for every room: a draft typed for one room is never kept for another.
@@ -390,22 +416,30 @@ function switchRoom(room: string) {
     },
   },
   h("label", { for: "draft" }, `Message to the ${roomTitle(room)}`), ta,
-  h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Send encrypted")), err);
+  h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Send encrypted"),
+    h("span", { class: "note", id: "draft-hint" }, "Enter sends; Shift+Enter starts a new line.")), err);
+  // Enter sends (as in most chat apps), Shift+Enter is a new line; not
+  // while an input method is composing a character.
   ta.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) (form as HTMLFormElement).requestSubmit();
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); (form as HTMLFormElement).requestSubmit(); }
   });
   sec.replaceChildren(
     h("h1", { id: "room-title" }, roomTitle(room)),
-    banner(room, "messages are encrypted in the senders' browsers for these people's devices only."),
+    roomBanner(room),
     presenceLine(room),
-    logFor(room),
+    logFor(room).parentElement!,
     observer ? h("p", { class: "note" }, "Observers read the joint room and do not post.") : form);
   const log = logs.get(room)!;
   log.scrollTop = log.scrollHeight;
 }
 
 function fmtTime(ms: number) {
-  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const d = new Date(ms);
+  const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  if (d.toDateString() === new Date().toDateString()) return time;
+  // Not today: the date too (and the year when it is not this one).
+  const sameYear = d.getFullYear() === new Date().getFullYear();
+  return d.toLocaleDateString([], { day: "numeric", month: "short", ...(sameYear ? {} : { year: "numeric" }) }) + ", " + time;
 }
 
 function onEvent(ev: SecureEvent) {

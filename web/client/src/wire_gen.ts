@@ -20,6 +20,7 @@ export interface Account {
   name: string;
   role: Role;
   disabled?: boolean;
+  passwordChangeRequired?: boolean;
   sessionsNotBefore?: string;
   created: string;
   createdBy?: string;
@@ -1123,6 +1124,27 @@ export interface MailMessage {
   development?: boolean;
   text?: string;
   attachment?: string;
+}
+
+/**
+ * ResetPasswordResponse answers an administrator's password reset (POST
+ * /api/v1/accounts/{accountID}/reset-password): a temporary password,
+ * shown once, that works for one sign-in after which its holder must
+ * choose their own.
+ */
+export interface ResetPasswordResponse {
+  account: Account;
+  temporaryPassword: string;
+}
+
+/**
+ * ChangePasswordRequest changes the caller's own password (POST
+ * /api/v1/me/password). The current password is required, also after an
+ * administrator's reset (then it is the temporary one).
+ */
+export interface ChangePasswordRequest {
+  currentPassword: string;
+  newPassword: string;
 }
 
 /**

@@ -7,6 +7,7 @@ import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
 import { mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { axeCheck } from "./axe.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -321,6 +322,7 @@ try {
   await adm.locator("#certificate .verified").waitFor({ timeout: 60000 });
   const certText = await adm.locator("#certificate").innerText();
   await adm.screenshot({ path: shots + "/records-disposal.png", fullPage: true });
+  await axeCheck(adm, "records, disposal");
   check(/Signature verified/.test(certText) && /1 record destroyed/.test(certText) && /1 kept/.test(certText), `apply completes and the page shows a verified certificate (${certText.split("\n")[2]})`);
   check(await adm.locator("section.plan[data-state=done]").count() === 1, "the plan shows as done");
   const bar = adm.locator("#apply-bar");
@@ -360,8 +362,10 @@ try {
   // Screenshots for the docs: the party's caucus and the mediator's view, with their audience banners.
   await openRoom(a, "caucus:A");
   await a.screenshot({ path: shots + "/party-caucus.png", fullPage: true });
+  await axeCheck(a, "party, caucus");
   await openRoom(med, "caucus:A");
   await med.screenshot({ path: shots + "/mediator-caucus.png", fullPage: true });
+  await axeCheck(med, "mediator, caucus");
 
   // Consented carry: the mediator proposes, the author approves on their own device.
   await sendText(a, "caucus:A", CARRY);
@@ -430,6 +434,7 @@ try {
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   check(overflow <= 0, "the app fits a phone-width screen without sideways scrolling");
   await phone.screenshot({ path: shots + "/party-phone.png", fullPage: false });
+  await axeCheck(phone, "party, phone width");
 
   // No test message ever went to the server in the clear.
   const enc = new TextEncoder();

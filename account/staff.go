@@ -1,0 +1,208 @@
+package account
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// ErrDisabled: the account is disabled. Sign-in says so only after the
+// right password; a session of a disabled account ends.
+var ErrDisabled = errors.New("this account is disabled; ask the program administrator to enable it")
+
+// ErrPasswordChangeRequired: an administrator reset the password, and the
+// person must choose a new one before anything else.
+var ErrPasswordChangeRequired = errors.New("choose a new password first: an administrator reset yours")
+
+// ErrLastAdmin: disabling this account would leave no enabled
+// administrator.
+var ErrLastAdmin = errors.New("this is the last enabled administrator: enable or create another administrator first")
+
+// tempAlphabet has no look-alike characters (no 0/O, 1/l/I), so a
+// temporary password can be read out over the phone.
+const tempAlphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+
+// TemporaryPasswordLen is the length of a reset's temporary password
+// (about 99 bits).
+const TemporaryPasswordLen = 20
+
+func temporaryPassword() string {
+	return randomFrom(tempAlphabet, TemporaryPasswordLen)
+}
+
+func randomFrom(alphabet string, n int) string {
+	out := make([]byte, n)
+	buf := make([]byte, 1)
+	for i := 0; i < n; {
+		rand.Read(buf)
+		// Rejection sampling keeps every character equally likely.
+		if int(buf[0]) >= 256-256%len(alphabet) {
+			continue
+		}
+		out[i] = alphabet[int(buf[0])%len(alphabet)]
+		i++
+	}
+	return string(out)
+}
+
+func (s *Service) staffAccount(ctx context.Context, id string) (Account, error) {
+	a, err := s.Get(ctx, id)
+	if err != nil {
+		return Account{}, err
+	}
+	if a.Role == policy.RoleParticipant {
+		return Account{}, fault.Invalid("account", "participants have no staff account: their mediator manages who takes part in a case")
+	}
+	return a, nil
+}
+
+// Disable stops an account: its open sessions end at once (on every node,
+// the record is in the object store; the caller announces it on
+// AccountTopic so open WebSockets close), it cannot sign in, and policy
+// refuses it everything. The last enabled administrator cannot be
+// disabled (ErrLastAdmin).
+//
+// The last-administrator check reads every account and then writes one:
+// two administrators disabling each other at the same moment can both
+// pass it. The operator's command line (`parley admin user create`) is the
+// way back from that.
+func (s *Service) Disable(ctx context.Context, id string) (Account, error) {
+	a, err := s.staffAccount(ctx, id)
+	if err != nil {
+		return Account{}, err
+	}
+	if a.Disabled {
+		return a, nil
+	}
+	if a.Role == policy.RoleAdmin {
+		list, err := s.List(ctx)
+		if err != nil {
+			return Account{}, err
+		}
+		enabled := 0
+		for _, o := range list {
+			if o.Role == policy.RoleAdmin && !o.Disabled && o.ID != id {
+				enabled++
+			}
+		}
+		if enabled == 0 {
+			return Account{}, fmt.Errorf("%w: %w", ErrLastAdmin, fault.ErrConflict)
+		}
+	}
+	now := s.now().UTC()
+	return metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+		a.Disabled = true
+		a.SessionsNotBefore = &now
+		return nil
+	})
+}
+
+// Enable lets a disabled account sign in again. Sessions it had before
+// it was disabled stay ended.
+func (s *Service) Enable(ctx context.Context, id string) (Account, error) {
+	if _, err := s.staffAccount(ctx, id); err != nil {
+		return Account{}, err
+	}
+	return metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+		a.Disabled = false
+		return nil
+	})
+}
+
+// ResetPassword replaces an account's password with a temporary one,
+// returned once, ends its sessions, and requires the person to choose a
+// new password at their next sign-in before anything else. by (the
+// administrator) joins the account's lineage: having held a password
+// that opens it, they are no longer independent of it (proposals.cedar).
+func (s *Service) ResetPassword(ctx context.Context, id, by string) (Account, string, error) {
+	if _, err := s.staffAccount(ctx, id); err != nil {
+		return Account{}, "", err
+	}
+	pw := temporaryPassword()
+	hash := hashPassword(pw)
+	now := s.now().UTC()
+	a, err := metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+		a.PasswordHash = hash
+		a.PasswordChangeRequired = true
+		a.SessionsNotBefore = &now
+		if by != "" && by != a.ID && !slices.Contains(a.Lineage, by) {
+			a.Lineage = append(a.Lineage, by)
+		}
+		return nil
+	})
+	if err != nil {
+		return Account{}, "", err
+	}
+	return a, pw, nil
+}
+
+// ChangePassword sets the account's own new password after checking the
+// current one (wrong ones count against the same limits as sign-in from
+// clientAddr). Every session of the account ends, and a new one is opened
+// for the caller and returned.
+func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientAddr string) (Account, string, Session, error) {
+	if err := ValidatePassword("newPassword", next); err != nil {
+		return Account{}, "", Session{}, err
+	}
+	if current == next {
+		return Account{}, "", Session{}, fault.Invalid("newPassword", "must differ from the current password")
+	}
+	a, err := s.staffAccount(ctx, id)
+	if err != nil {
+		return Account{}, "", Session{}, err
+	}
+	pairKey := "pw-change:" + s.meta.IndexKey("login-pair", a.ID+"\x00"+addressKey(clientAddr))
+	if err := s.limit(ctx, pairKey, s.LoginLimitPerPair, s.LoginWindow); err != nil {
+		return Account{}, "", Session{}, err
+	}
+	ok := false
+	if a.PasswordHash != "" && len(current) <= MaxPasswordLen {
+		if ok, err = checkPassword(a.PasswordHash, current); err != nil {
+			return Account{}, "", Session{}, err
+		}
+	}
+	if !ok {
+		return Account{}, "", Session{}, fault.Invalid("currentPassword", "is not your current password")
+	}
+	s.limiter.Undo(context.WithoutCancel(ctx), pairKey)
+	hash := hashPassword(next)
+	// Sessions opened before this instant end; the new one is opened after.
+	cut := s.now().UTC()
+	a, err = metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+		a.PasswordHash = hash
+		a.PasswordChangeRequired = false
+		a.SessionsNotBefore = &cut
+		return nil
+	})
+	if err != nil {
+		return Account{}, "", Session{}, err
+	}
+	token, sess, err := s.newSessionAfter(ctx, a.ID, cut)
+	if err != nil {
+		return Account{}, "", Session{}, err
+	}
+	return a, token, sess, nil
+}
+
+// newSessionAfter opens a session whose creation time is strictly after
+// cut, so a revocation at cut does not catch it even on a coarse clock.
+func (s *Service) newSessionAfter(ctx context.Context, id string, cut time.Time) (string, Session, error) {
+	token := ids.Token()
+	now := s.now().UTC()
+	if !now.After(cut) {
+		now = cut.Add(time.Nanosecond)
+	}
+	sess := Session{AccountID: id, Created: now, Expires: now.Add(s.SessionTTL)}
+	if _, err := s.meta.Create(ctx, s.sessionKey(token), sess); err != nil {
+		return "", Session{}, err
+	}
+	return token, sess, nil
+}

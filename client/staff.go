@@ -1,0 +1,51 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/parley-mediation/parley/api"
+)
+
+// Accounts lists every account (admin).
+func (c *Client) Accounts(ctx context.Context) ([]api.Account, error) {
+	var out []api.Account
+	err := c.Do(ctx, http.MethodGet, "/api/v1/accounts", nil, &out)
+	return out, err
+}
+
+// DisableAccount disables a staff account (admin): its sessions end at
+// once and it cannot sign in.
+func (c *Client) DisableAccount(ctx context.Context, accountID string) (api.Account, error) {
+	var a api.Account
+	err := c.Do(ctx, http.MethodPost, "/api/v1/accounts/"+url.PathEscape(accountID)+"/disable", nil, &a)
+	return a, err
+}
+
+// EnableAccount enables a disabled staff account again (admin).
+func (c *Client) EnableAccount(ctx context.Context, accountID string) (api.Account, error) {
+	var a api.Account
+	err := c.Do(ctx, http.MethodPost, "/api/v1/accounts/"+url.PathEscape(accountID)+"/enable", nil, &a)
+	return a, err
+}
+
+// ResetPassword gives a staff account a temporary password (admin); its
+// holder must choose a new one at their next sign-in.
+func (c *Client) ResetPassword(ctx context.Context, accountID string) (api.ResetPasswordResponse, error) {
+	var out api.ResetPasswordResponse
+	err := c.Do(ctx, http.MethodPost, "/api/v1/accounts/"+url.PathEscape(accountID)+"/reset-password", nil, &out)
+	return out, err
+}
+
+// ChangePassword changes the signed-in account's own password. Every other
+// session of the account ends; the client carries on with the new session
+// the server answers.
+func (c *Client) ChangePassword(ctx context.Context, current, next string) (api.SessionResponse, error) {
+	var s api.SessionResponse
+	err := c.Do(ctx, http.MethodPost, "/api/v1/me/password", api.ChangePasswordRequest{CurrentPassword: current, NewPassword: next}, &s)
+	if err == nil {
+		c.Token = s.Token
+	}
+	return s, err
+}

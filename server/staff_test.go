@@ -1,0 +1,293 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// problemType is the problem type slug of a client error ("" if none).
+func problemType(err error) string {
+	var ce *client.Error
+	if !errors.As(err, &ce) {
+		return ""
+	}
+	return strings.TrimPrefix(ce.Problem.Type, api.ProblemTypeBase)
+}
+
+// auditHas reports whether the node's audit log holds an event of typ
+// by actor about object.
+func auditHas(t *testing.T, n *nodetest.Node, typ, actor, object string) (api.AuditEvent, bool) {
+	t.Helper()
+	ctx := context.Background()
+	for i := n.Audit.Size() - 1; i >= 0; i-- {
+		ev, err := n.Audit.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == typ && ev.Actor == actor && slices.Contains(ev.Objects, object) {
+			return api.AuditEvent(ev), true
+		}
+	}
+	return api.AuditEvent{}, false
+}
+
+// TestDisableAccountClosesEverySocket: an administrator disabling a
+// mediator, on two nodes sharing MinIO and Redis, ends every session of
+// the mediator at once: its sockets on both nodes close with 4001 within a
+// second, its tokens stop working with "account-disabled", and signing in
+// with the right password says the account is disabled (a wrong password
+// says nothing more than before). Other accounts keep their sockets. It is
+// audited, a party cannot do it, and enabling lets the mediator sign in
+// again while the old sessions stay ended.
+func TestDisableAccountClosesEverySocket(t *testing.T) {
+	cfg := nodetest.Scale(t)
+	a, b := nodetest.Start(t, cfg), nodetest.Start(t, cfg)
+	ctx := context.Background()
+	p := seedCase(t, a, a.URL, b.URL)
+	adminAcct, admin := a.Staff(t, policy.RoleAdmin, "admin-disable@example.org")
+	laptop := client.New(b.URL, "")
+	if _, err := laptop.Login(ctx, p.medEmail, nodetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	onA := dialRoom(t, a.URL, p.caseID, p.med.Token)
+	onB := dialRoom(t, b.URL, p.caseID, laptop.Token)
+	other := dialRoom(t, b.URL, p.caseID, p.partyA.Token)
+	time.Sleep(200 * time.Millisecond) // let the subscriptions settle (as the sign-out tests do)
+
+	if _, err := p.partyA.DisableAccount(ctx, p.medID); problemType(err) != "forbidden" {
+		t.Fatalf("a party disabling the mediator: %v", err)
+	}
+	if _, err := p.med.DisableAccount(ctx, adminAcct.ID); problemType(err) != "forbidden" {
+		t.Fatalf("a mediator disabling the admin: %v", err)
+	}
+	start := time.Now()
+	got, err := admin.DisableAccount(ctx, p.medID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Disabled {
+		t.Fatalf("answer: %+v", got)
+	}
+	for name, ws := range map[string]*websocket.Conn{"node A": onA, "node B": onB} {
+		if code := closeCode(ws, time.Second-time.Since(start)); code != api.CloseSessionEnded {
+			t.Fatalf("%s: disabled account's socket: close %d after %v, want 4001 within 1s", name, code, time.Since(start))
+		}
+	}
+	if code := closeCode(other, 300*time.Millisecond); code != 0 {
+		t.Fatalf("another account's socket closed with %d", code)
+	}
+	for _, tok := range []string{p.med.Token, laptop.Token} {
+		if _, err := client.New(b.URL, tok).Me(ctx); problemType(err) != "account-disabled" {
+			t.Fatalf("a disabled account's token: %v", err)
+		}
+	}
+	if _, err := client.New(a.URL, "").Login(ctx, p.medEmail, nodetest.Password); problemType(err) != "account-disabled" ||
+		!strings.Contains(err.Error(), "administrator") {
+		t.Fatalf("signing in to a disabled account: %v", err)
+	}
+	if _, err := client.New(a.URL, "").Login(ctx, p.medEmail, "wrong password, quite long"); problemType(err) != "unauthenticated" {
+		t.Fatalf("a wrong password on a disabled account must not tell it is disabled: %v", err)
+	}
+	if _, ok := auditHas(t, a, "account.disabled", adminAcct.ID, p.medID); !ok {
+		t.Fatal("no account.disabled audit entry")
+	}
+	if _, err := admin.EnableAccount(ctx, p.medID); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := auditHas(t, a, "account.enabled", adminAcct.ID, p.medID); !ok {
+		t.Fatal("no account.enabled audit entry")
+	}
+	if _, err := client.New(a.URL, p.med.Token).Me(ctx); err == nil {
+		t.Fatal("a session ended by the disabling works again after enabling")
+	}
+	again := client.New(b.URL, "")
+	if _, err := again.Login(ctx, p.medEmail, nodetest.Password); err != nil {
+		t.Fatalf("signing in after enabling: %v", err)
+	}
+	if _, err := again.Case(ctx, p.caseID); err != nil {
+		t.Fatalf("the enabled mediator reads their case: %v", err)
+	}
+	// Participants are not staff accounts.
+	if _, err := admin.DisableAccount(ctx, "u-nonexistent"); err == nil {
+		t.Fatal("disabled an account that does not exist")
+	}
+}
+
+// TestLastAdminCannotBeDisabled: the last enabled administrator cannot be
+// disabled (by themselves: nobody else can), with a plain answer; with a
+// second one enabled, it can.
+func TestLastAdminCannotBeDisabled(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	first, admin := n.Staff(t, policy.RoleAdmin, "first-admin@example.org")
+	_, err := admin.DisableAccount(ctx, first.ID)
+	if problemType(err) != "last-admin" || !strings.Contains(err.Error(), "last enabled administrator") {
+		t.Fatalf("disabling the last admin: %v", err)
+	}
+	if _, err := admin.Me(ctx); err != nil {
+		t.Fatalf("the refused self-disable still ended the session: %v", err)
+	}
+	second, admin2 := n.Staff(t, policy.RoleAdmin, "second-admin@example.org")
+	if _, err := admin.DisableAccount(ctx, second.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.DisableAccount(ctx, first.ID); problemType(err) != "last-admin" {
+		t.Fatalf("with the other admin disabled, disabling the last: %v", err)
+	}
+	if _, err := admin.EnableAccount(ctx, second.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin2.Login(ctx, "second-admin@example.org", nodetest.Password); err != nil {
+		t.Fatalf("the enabled admin signs in again: %v", err)
+	}
+	if _, err := admin.DisableAccount(ctx, first.ID); err != nil {
+		t.Fatalf("with a second admin enabled, disabling oneself: %v", err)
+	}
+	if _, err := admin.Me(ctx); problemType(err) != "account-disabled" {
+		t.Fatalf("after disabling oneself: %v", err)
+	}
+}
+
+// TestResetPasswordForcesChange: an administrator's reset gives a
+// temporary password once and ends the person's sessions; the old password
+// stops working; after signing in with the temporary one, the person can
+// do nothing (no case, no socket) but read themselves, sign out or choose a
+// new password, which then works everywhere. Both steps are audited, and
+// the resetting admin joins the account's lineage.
+func TestResetPasswordForcesChange(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	p := seedCase(t, n, n.URL)
+	adminAcct, admin := n.Staff(t, policy.RoleAdmin, "admin-reset@example.org")
+	_, records := n.Staff(t, policy.RoleRecords, "records-reset@example.org")
+	if _, err := records.ResetPassword(ctx, p.medID); problemType(err) != "forbidden" {
+		t.Fatalf("records staff resetting a password: %v", err)
+	}
+	if _, err := admin.ResetPassword(ctx, adminAcct.ID); problemType(err) != "invalid-input" {
+		t.Fatalf("an admin resetting their own password: %v", err)
+	}
+	res, err := admin.ResetPassword(ctx, p.medID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.TemporaryPassword) < 16 || !res.Account.PasswordChangeRequired {
+		t.Fatalf("reset answer: %+v", res)
+	}
+	if _, err := p.med.Me(ctx); err == nil {
+		t.Fatal("the mediator's session survived the reset")
+	}
+	if _, err := client.New(n.URL, "").Login(ctx, p.medEmail, nodetest.Password); err == nil {
+		t.Fatal("the old password still works")
+	}
+	med := client.New(n.URL, "")
+	s, err := med.Login(ctx, p.medEmail, res.TemporaryPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Account.PasswordChangeRequired {
+		t.Fatal("the sign-in answer does not say a new password is needed")
+	}
+	if me, err := med.Me(ctx); err != nil || !me.PasswordChangeRequired {
+		t.Fatalf("me: %+v %v", me, err)
+	}
+	if _, err := med.Case(ctx, p.caseID); problemType(err) != "password-change-required" {
+		t.Fatalf("reading a case before choosing a new password: %v", err)
+	}
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+med.Token)
+	if _, resp, err := websocket.DefaultDialer.Dial(strings.Replace(n.URL, "http", "ws", 1)+"/api/v1/cases/"+p.caseID+"/ws", h); err == nil ||
+		resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a socket before choosing a new password: %v", err)
+	}
+	const fresh = "a brand new passphrase 2026"
+	if _, err := med.ChangePassword(ctx, "not the temporary one", fresh); problemType(err) != "invalid-input" {
+		t.Fatalf("changing with a wrong current password: %v", err)
+	}
+	if _, err := med.ChangePassword(ctx, res.TemporaryPassword, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := med.Case(ctx, p.caseID); err != nil {
+		t.Fatalf("after choosing a new password: %v", err)
+	}
+	if _, err := client.New(n.URL, "").Login(ctx, p.medEmail, res.TemporaryPassword); err == nil {
+		t.Fatal("the temporary password still works")
+	}
+	if _, err := client.New(n.URL, "").Login(ctx, p.medEmail, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := auditHas(t, n, "account.password.reset", adminAcct.ID, p.medID); !ok {
+		t.Fatal("no account.password.reset audit entry")
+	}
+	if ev, ok := auditHas(t, n, "account.password.changed", p.medID, p.medID); !ok || ev.Attrs["after"] != "reset" {
+		t.Fatalf("account.password.changed entry: %+v %v", ev, ok)
+	}
+	acct, err := n.Accounts.Get(ctx, p.medID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(acct.Lineage, adminAcct.ID) {
+		t.Fatalf("the resetting admin is not in the account's lineage: %v", acct.Lineage)
+	}
+}
+
+// TestChangeOwnPassword: a person changes their own password with the
+// current one; their other sessions (and sockets) end, this one carries on
+// with a new token; wrong or short passwords get plain field errors; a
+// participant has no password to change.
+func TestChangeOwnPassword(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	p := seedCase(t, n, n.URL)
+	other := client.New(n.URL, "")
+	if _, err := other.Login(ctx, p.medEmail, nodetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	ws := dialRoom(t, n.URL, p.caseID, other.Token)
+	time.Sleep(100 * time.Millisecond)
+	if _, err := p.med.ChangePassword(ctx, "wrong current password", "another good password"); problemType(err) != "invalid-input" {
+		t.Fatalf("wrong current password: %v", err)
+	}
+	if _, err := p.med.ChangePassword(ctx, nodetest.Password, "short"); problemType(err) != "invalid-input" ||
+		!strings.Contains(err.Error(), "at least 12") {
+		t.Fatalf("short new password: %v", err)
+	}
+	if _, err := p.med.ChangePassword(ctx, nodetest.Password, nodetest.Password); problemType(err) != "invalid-input" {
+		t.Fatalf("same password again: %v", err)
+	}
+	const fresh = "my own new passphrase!"
+	if _, err := p.med.ChangePassword(ctx, nodetest.Password, fresh); err != nil {
+		t.Fatal(err)
+	}
+	// From the answer (the two password hashes before it are slow under -race).
+	start := time.Now()
+	if code := closeCode(ws, time.Second-time.Since(start)); code != api.CloseSessionEnded {
+		t.Fatalf("the other session's socket: close %d, want 4001 within 1s", code)
+	}
+	if _, err := other.Me(ctx); err == nil {
+		t.Fatal("the other session survived the password change")
+	}
+	if _, err := p.med.Case(ctx, p.caseID); err != nil {
+		t.Fatalf("the changing session carries on: %v", err)
+	}
+	if _, err := client.New(n.URL, "").Login(ctx, p.medEmail, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := auditHas(t, n, "account.password.changed", p.medID, p.medID); !ok {
+		t.Fatal("no account.password.changed audit entry")
+	}
+	if _, err := p.partyA.ChangePassword(ctx, "", fresh); problemType(err) != "forbidden" {
+		t.Fatalf("a participant changing a password: %v", err)
+	}
+}

@@ -1,0 +1,217 @@
+// Staff accounts in the browser: an administrator's "People" screen
+// (disable, enable, reset a password) and, for everyone who signs in with a
+// password, "Change password" — also the forced one after a reset. What
+// each action does is said before it is done, and confirmed when it ends
+// someone's sessions.
+import { call, APIError } from "./api";
+import type { Account, ResetPasswordResponse, SessionResponse } from "./wire_gen";
+
+type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
+function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (v === true) el.setAttribute(k, "");
+    else if (v !== false) el.setAttribute(k, v);
+  }
+  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
+  return el;
+}
+
+const staffAPI = {
+  accounts: () => call<Account[]>("GET", "/api/v1/accounts"),
+  disable: (id: string) => call<Account>("POST", `/api/v1/accounts/${encodeURIComponent(id)}/disable`, {}),
+  enable: (id: string) => call<Account>("POST", `/api/v1/accounts/${encodeURIComponent(id)}/enable`, {}),
+  reset: (id: string) => call<ResetPasswordResponse>("POST", `/api/v1/accounts/${encodeURIComponent(id)}/reset-password`, {}),
+  change: (currentPassword: string, newPassword: string) =>
+    call<SessionResponse>("POST", "/api/v1/me/password", { currentPassword, newPassword }),
+};
+
+const roleWords: Record<string, string> = { admin: "Administrator", mediator: "Mediator", records: "Records staff", participant: "Participant" };
+
+/** Plain words for an account problem; undefined when it is not one. */
+export function accountProblemWords(e: unknown): string | undefined {
+  if (!(e instanceof APIError)) return undefined;
+  const t = (e.problem.type ?? "").split(":").pop();
+  if (t === "account-disabled") return "This account is disabled. Ask the program administrator to enable it.";
+  if (t === "password-change-required") return "An administrator reset your password. Choose a new one first.";
+  if (t === "last-admin") return "You are the last enabled administrator, so this account cannot be disabled. Enable or create another administrator first.";
+  if (t === "rate-limited") return "Too many attempts. Wait a few minutes and try again.";
+  const field = e.problem.errors?.[0];
+  if (field?.field === "currentPassword") return "That is not your current password.";
+  if (field?.field === "newPassword") return "The new password " + field.detail.replace(/^must /, "must ") + ".";
+  return undefined;
+}
+
+/** The sign-in form's message for a failed sign-in. */
+export function signInErrorWords(e: unknown): string {
+  const w = accountProblemWords(e);
+  if (w) return w;
+  if (e instanceof APIError && e.status === 401) return "That email and password do not match.";
+  if (e instanceof TypeError) return "The server could not be reached. Check your connection and try again.";
+  return e instanceof Error ? e.message : String(e);
+}
+
+// The password typed at sign-in, kept in memory only until a forced
+// change uses it, so the person is not asked for the temporary one twice.
+let signInPassword = "";
+export function rememberSignInPassword(pw: string) { signInPassword = pw; }
+
+/** After a session ends on a socket (close 4001): say why, in words. */
+export async function sessionEndedWords(): Promise<string> {
+  try {
+    await call<Account>("GET", "/api/v1/me");
+    return "Your session ended. Reload the page to carry on.";
+  } catch (e) {
+    const w = accountProblemWords(e);
+    if (w && e instanceof APIError && (e.problem.type ?? "").endsWith("account-disabled"))
+      return "Your account has been disabled by the program administrator, so you have been signed out. Ask the program administrator if you think this is a mistake.";
+    return "You have been signed out (your session ended or your password changed). Sign in again to carry on.";
+  }
+}
+
+/** Header links: "People" (administrators) and "Change password" (staff). */
+export function staffNav(me: Account): HTMLElement | null {
+  if (me.role === "participant") return null;
+  return h("nav", { class: "staff-nav", "aria-label": "Your account" },
+    me.role === "admin" ? h("a", { href: "/app#people", id: "nav-people", onclick: go("people") }, "People") : null,
+    h("a", { href: "/app#password", id: "nav-password", onclick: go("password") }, "Change password"));
+}
+
+function go(where: string) {
+  return (e: Event) => { e.preventDefault(); location.hash = where; location.reload(); };
+}
+
+/** Which staff screen the address asks for, if any. */
+export function staffScreen(me: Account): "people" | "password" | "forced" | null {
+  if (me.passwordChangeRequired) return "forced";
+  if (location.hash === "#password" && me.role !== "participant") return "password";
+  if (location.hash === "#people" && me.role === "admin") return "people";
+  return null;
+}
+
+function field(id: string, label: string, input: HTMLInputElement, hint?: string): HTMLElement[] {
+  const out: HTMLElement[] = [h("label", { for: id }, label), input];
+  if (hint) {
+    input.setAttribute("aria-describedby", id + "-hint");
+    out.push(h("p", { class: "note", id: id + "-hint" }, hint));
+  }
+  return out;
+}
+
+/** The change-password form; forced after an administrator's reset. */
+export function passwordView(box: HTMLElement, me: Account, forced: boolean, done: () => void): void {
+  const pw = (id: string, ac: string) => h("input", { id, type: "password", autocomplete: ac, required: true, maxlength: "1024" }) as HTMLInputElement;
+  const cur = pw("pw-current", "current-password");
+  const next = pw("pw-new", "new-password");
+  const again = pw("pw-again", "new-password");
+  const out = h("p", { id: "pw-status", role: "status", "aria-live": "polite" });
+  const askCurrent = !forced || signInPassword === "";
+  const form = h("form", {
+    class: "form", "aria-labelledby": "pw-title", id: "password-form",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      out.className = "";
+      if (next.value !== again.value) {
+        out.className = "error";
+        out.textContent = "The two new passwords are not the same. Type the new one twice.";
+        again.focus();
+        return;
+      }
+      out.textContent = "Changing your password…";
+      try {
+        await staffAPI.change(askCurrent ? cur.value : signInPassword, next.value);
+        signInPassword = "";
+        out.textContent = "Your password is changed. Your other sessions (other browsers and computers) have ended; this one carries on.";
+        done();
+      } catch (x) {
+        out.className = "error";
+        out.textContent = accountProblemWords(x) ?? signInErrorWords(x);
+      }
+    },
+  },
+  h("h1", { id: "pw-title" }, forced ? "Choose a new password" : "Change your password"),
+  h("p", { class: "note" }, forced
+    ? `${me.name}, an administrator reset your password. Choose your own now: nothing else opens until you do. Only you will know it.`
+    : "Only you know your password. Changing it signs you out everywhere else: other browsers and computers."),
+  ...(askCurrent ? field("pw-current", forced ? "Temporary password" : "Current password", cur) : []),
+  ...field("pw-new", "New password", next, "At least 12 characters. A few unrelated words are easy to remember and hard to guess."),
+  ...field("pw-again", "New password again", again),
+  h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Change password")), out);
+  box.replaceChildren(form);
+  (askCurrent ? cur : next).focus();
+}
+
+/** An administrator's list of staff accounts: disable, enable, reset. */
+export async function peopleView(box: HTMLElement, me: Account): Promise<void> {
+  const status = h("p", { id: "people-status", role: "status", "aria-live": "polite" });
+  const list = h("div", { id: "people-list" });
+  box.replaceChildren(h("section", { "aria-labelledby": "people-title" },
+    h("h1", { id: "people-title" }, "People"),
+    h("p", { class: "note" }, "Staff accounts of this program. Disabling an account signs its holder out at once, everywhere, and keeps them out until you enable it again. Resetting a password gives you a temporary one to pass on; the person must choose their own at their next sign-in. Every change is recorded in the audit log with your name. Parties and lawyers have no account here: their mediator manages who takes part in a case."),
+    status, list));
+  const refresh = async () => {
+    let accounts: Account[];
+    try { accounts = await staffAPI.accounts(); } catch (e) {
+      status.className = "error";
+      status.textContent = "The list of people could not be loaded. " + (e instanceof TypeError ? "Check your connection." : "Try again shortly.");
+      return;
+    }
+    const staff = accounts.filter((a) => a.role !== "participant").sort((a, b) => a.name.localeCompare(b.name));
+    const rows = staff.map((a) => personRow(a, me, status, refresh));
+    list.replaceChildren(h("table", { class: "people" },
+      h("caption", { class: "note" }, `${staff.length} staff accounts`),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Email"), h("th", { scope: "col" }, "Role"),
+        h("th", { scope: "col" }, "State"), h("th", { scope: "col" }, "Actions"))),
+      h("tbody", {}, ...rows)));
+  };
+  await refresh();
+}
+
+function personRow(a: Account, me: Account, status: HTMLElement, refresh: () => Promise<void>): HTMLElement {
+  const actions = h("div", { class: "actions" });
+  const state = a.disabled ? "Disabled" : a.passwordChangeRequired ? "Must choose a new password" : "Active";
+  const who = a.id === me.id ? `${a.name} (you)` : a.name;
+  const report = (text: string, error = false) => { status.className = error ? "error" : ""; status.textContent = text; };
+  const confirmThen = (question: string, yes: string, act: () => Promise<void>) => {
+    const box = h("div", { class: "confirm", role: "alertdialog", "aria-label": question },
+      h("p", {}, question),
+      h("div", { class: "row" },
+        h("button", { type: "button", class: "primary", onclick: async () => { box.remove(); await act(); } }, yes),
+        h("button", { type: "button", onclick: () => box.remove() }, "Cancel")));
+    actions.append(box);
+    (box.querySelector("button") as HTMLButtonElement).focus();
+  };
+  if (a.disabled) {
+    actions.append(h("button", { type: "button", "data-act": "enable", onclick: async () => {
+      try { await staffAPI.enable(a.id); report(`${a.name} is enabled again and can sign in.`); await refresh(); } catch (e) {
+        report(accountProblemWords(e) ?? "That did not work. Try again shortly.", true);
+      }
+    } }, `Enable ${a.name}`));
+  } else {
+    actions.append(h("button", { type: "button", "data-act": "disable", onclick: () => confirmThen(
+      `Disable ${who}? ${a.id === me.id ? "You" : a.name} will be signed out at once on every computer, open conversations will close, and signing in will be refused until the account is enabled again.`,
+      `Yes, disable ${a.name}`, async () => {
+        try { await staffAPI.disable(a.id); report(`${a.name} is disabled and has been signed out everywhere.`); await refresh(); } catch (e) {
+          report(accountProblemWords(e) ?? "That did not work. Try again shortly.", true);
+        }
+      }) }, `Disable ${a.name}`));
+  }
+  if (a.id !== me.id) {
+    actions.append(h("button", { type: "button", "data-act": "reset", onclick: () => confirmThen(
+      `Reset ${a.name}'s password? Their current password stops working and they are signed out everywhere. You get a temporary password to give them in person or by phone; you become someone who could have signed in as them, and this is recorded.`,
+      "Yes, reset the password", async () => {
+        try {
+          const r = await staffAPI.reset(a.id);
+          await refresh();
+          report(`${a.name}'s password was reset.`);
+          status.append(" ", h("span", {}, "Temporary password (shown only now): "), h("code", { id: "temp-password" }, r.temporaryPassword),
+            h("span", {}, ". At their next sign-in they must choose their own before anything else."));
+        } catch (e) {
+          report(accountProblemWords(e) ?? "That did not work. Try again shortly.", true);
+        }
+      }) }, `Reset ${a.name}'s password`));
+  }
+  return h("tr", { "data-email": a.email ?? "", class: a.disabled ? "disabled" : "" },
+    h("th", { scope: "row" }, who), h("td", {}, a.email ?? ""), h("td", {}, roleWords[a.role] ?? a.role), h("td", {}, state), h("td", {}, actions));
+}

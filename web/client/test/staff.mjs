@@ -1,0 +1,208 @@
+// Staff accounts in real Chromium. Run by web/staff_browser_test.go, which
+// starts a node, creates an administrator and a mediator with a case, and
+// answers "ask …" lines (checks on the server's side).
+//
+// An admin disables the mediator, whose open conversation (a second
+// browser context) closes with a plain message; signing in then says the
+// account is disabled; the admin enables it again; resets its password
+// (the mediator must choose a new one at the next sign-in, before anything
+// else); the mediator changes their own password. axe-core runs on each
+// screen, and the main controls are reached by keyboard.
+import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
+import { axeCheck } from "./axe.mjs";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env("PARLEY_URL");
+const shots = env("PARLEY_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+const T = 30000;
+const lines = createInterface({ input: process.stdin });
+const answers = [];
+const waiters = [];
+lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
+async function ask(verb, arg = "") {
+  process.stdout.write(`ask ${verb} ${arg}\n`);
+  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
+  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
+  return a.slice(3);
+}
+function log(s) { process.stdout.write(s + "\n"); }
+function check(cond, what) {
+  if (!cond) throw new Error("expectation failed: " + what);
+  log("ok: " + what);
+}
+
+const browser = await chromium.launch({
+  executablePath: env("PARLEY_CHROMIUM"), headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+async function newPage(name, viewport) {
+  const ctx = await browser.newContext({ viewport, locale: "en-GB" });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(T);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
+  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+  return page;
+}
+async function signIn(page, email, password) {
+  await page.goto(base + "/app");
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await page.click("button[type=submit]");
+}
+/** Tab from the top of the page and list the ids (or text) focused, up to n stops. */
+async function tabOrder(page, n) {
+  await page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+  await page.focus("body");
+  const seen = [];
+  for (let i = 0; i < n; i++) {
+    await page.keyboard.press("Tab");
+    seen.push(await page.evaluate(() => { const e = document.activeElement; return e ? (e.id || e.textContent?.trim().split("\n")[0].slice(0, 40) || e.tagName) : ""; }));
+  }
+  return seen;
+}
+
+const medEmail = env("PARLEY_MEDIATOR_EMAIL");
+const medName = env("PARLEY_MEDIATOR_NAME");
+const pw = env("PARLEY_PASSWORD");
+try {
+  // The mediator works in a case: the conversation is open (a socket).
+  const med = await newPage("mediator", { width: 1280, height: 900 });
+  await signIn(med, medEmail, pw);
+  await med.waitForSelector("#conn:has-text('Connected')");
+  check(true, "the mediator's conversation is open");
+
+  // The admin opens People, by keyboard from the header.
+  const admin = await newPage("admin", { width: 1280, height: 900 });
+  await signIn(admin, env("PARLEY_ADMIN_EMAIL"), pw);
+  await admin.waitForSelector("#nav-people");
+  await admin.focus("#nav-people");
+  await admin.keyboard.press("Enter");
+  await admin.waitForSelector("#people-list table");
+  const row = admin.locator(`tr[data-email="${medEmail}"]`);
+  check((await row.innerText()).includes("Active"), "the admin sees the mediator, active");
+  await axeCheck(admin, "People");
+  const order = await tabOrder(admin, 12);
+  check(order.includes("nav-people") && order.includes("nav-password") && order.includes("signout") &&
+    order.some((s) => s.startsWith("Disable")), "People's controls are reached by Tab in order: " + order.join(" → "));
+  await admin.screenshot({ path: shots + "/staff-people.png", fullPage: true });
+
+  // The last admin cannot disable themselves, and is told why.
+  await admin.locator(`tr[data-email="${env("PARLEY_ADMIN_EMAIL")}"] button[data-act=disable]`).click();
+  await admin.keyboard.press("Enter"); // the confirmation's first button has the focus
+  await admin.waitForSelector("#people-status.error");
+  const lastAdmin = await admin.innerText("#people-status");
+  check(lastAdmin.includes("last enabled administrator"), "disabling the last admin is refused in words: " + lastAdmin);
+
+  // Disable the mediator, by keyboard, with a confirmation naming what happens.
+  await row.locator("button[data-act=disable]").focus();
+  await admin.keyboard.press("Enter");
+  const confirmText = await row.locator(".confirm").innerText();
+  check(confirmText.includes("signed out at once") && confirmText.includes("refused"), "the confirmation says what disabling does");
+  await axeCheck(admin, "People, confirming a disable");
+  await admin.keyboard.press("Enter");
+  await admin.waitForSelector(`tr[data-email="${medEmail}"]:has-text("Disabled")`);
+  check(true, "the mediator is shown as disabled");
+
+  // The mediator's open conversation closes, with a plain message.
+  await med.waitForSelector("#status.error:has-text('disabled by the program administrator')");
+  check(true, "the disabled mediator's socket closed and they are told why: " + (await med.innerText("#status")));
+  await med.screenshot({ path: shots + "/staff-disabled.png" });
+  await ask("disabled", medEmail);
+  // Signing in says the account is disabled.
+  await signIn(med, medEmail, pw);
+  await med.waitForSelector("form .error:has-text('disabled')");
+  check((await med.innerText("form .error")).includes("Ask the program administrator"), "sign-in says the account is disabled");
+  await axeCheck(med, "sign-in, refused");
+
+  // Enable again.
+  await admin.locator(`tr[data-email="${medEmail}"] button[data-act=enable]`).click();
+  await admin.waitForSelector(`tr[data-email="${medEmail}"]:has-text("Active")`);
+  await signIn(med, medEmail, pw);
+  await med.waitForSelector("#conn:has-text('Connected')");
+  check(true, "enabled again, the mediator signs in and the case opens");
+  // The composer: Enter sends, Shift+Enter starts a new line, and it says so.
+  check((await med.innerText("#draft-hint")).includes("Shift+Enter"), "the composer shows how Enter works");
+  await med.focus("#draft");
+  await med.keyboard.type("first line");
+  await med.keyboard.press("Shift+Enter");
+  await med.keyboard.type("second line");
+  check((await med.inputValue("#draft")) === "first line\nsecond line", "Shift+Enter inserts a new line");
+  await med.keyboard.press("Enter");
+  await med.locator("#room ol.log li", { hasText: "second line" }).first().waitFor();
+  check((await med.inputValue("#draft")) === "", "Enter sent the message");
+  check(await med.locator("#room > .banner[role=status]").count() === 1, "the audience banner is a live region (read out when it changes)");
+  await axeCheck(med, "mediator, case open");
+
+  // Reset the mediator's password: a temporary one, shown once.
+  await admin.locator(`tr[data-email="${medEmail}"] button[data-act=reset]`).click();
+  check((await admin.locator(`tr[data-email="${medEmail}"] .confirm`).innerText()).includes("temporary password"), "the reset confirmation explains it");
+  await admin.locator(`tr[data-email="${medEmail}"] .confirm button.primary`).click();
+  await admin.waitForSelector("#temp-password");
+  const temp = (await admin.innerText("#temp-password")).trim();
+  check(temp.length >= 16, "the admin sees a temporary password once");
+  await axeCheck(admin, "People, after a reset");
+  await admin.setViewportSize({ width: 390, height: 844 });
+  await admin.screenshot({ path: shots + "/staff-people-phone.png", fullPage: true });
+  await admin.setViewportSize({ width: 1280, height: 900 });
+  await med.waitForSelector("#status.error:has-text('signed out')");
+  check(true, "the reset signed the mediator out: " + (await med.innerText("#status")));
+
+  // Next sign-in with the temporary password: choose a new one first.
+  await signIn(med, medEmail, temp);
+  await med.waitForSelector("#password-form");
+  check((await med.innerText("#pw-title")) === "Choose a new password", "the mediator must choose a new password first");
+  check(await med.locator("#pw-current").count() === 0, "the temporary password is not asked for twice");
+  await axeCheck(med, "forced password change");
+  await med.screenshot({ path: shots + "/staff-forced-change.png" });
+  await med.fill("#pw-new", "short");
+  await med.fill("#pw-again", "short");
+  await med.press("#pw-again", "Enter");
+  await med.waitForSelector("#pw-status.error");
+  check((await med.innerText("#pw-status")).includes("at least 12"), "a short password is refused in words");
+  const chosen = "the mediator's own passphrase";
+  await med.fill("#pw-new", chosen);
+  await med.fill("#pw-again", chosen);
+  await med.press("#pw-again", "Enter");
+  await med.waitForSelector("#pw-status:has-text('Your password is changed')");
+  await med.click("#pw-continue");
+  await med.waitForSelector("#conn:has-text('Connected')");
+  check(true, "after choosing a new password the case opens");
+  await ask("changed-after-reset", medEmail);
+
+  // The mediator changes their own password (the current one required).
+  await med.click("#nav-password");
+  await med.waitForSelector("#password-form");
+  await axeCheck(med, "change password");
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.screenshot({ path: shots + "/staff-change-password-phone.png", fullPage: true });
+  await med.setViewportSize({ width: 1280, height: 900 });
+  await med.screenshot({ path: shots + "/staff-change-password.png" });
+  await med.fill("#pw-current", "not my password at all");
+  await med.fill("#pw-new", "yet another passphrase");
+  await med.fill("#pw-again", "yet another passphrase");
+  await med.press("#pw-again", "Enter");
+  await med.waitForSelector("#pw-status.error:has-text('not your current password')");
+  check(true, "a wrong current password is refused in words");
+  await med.fill("#pw-current", chosen);
+  await med.press("#pw-again", "Enter");
+  await med.waitForSelector("#pw-status:has-text('Your password is changed')");
+  await ask("changed", medEmail + " yet another passphrase");
+
+  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
+  await browser.close();
+  log("PASS");
+  process.exit(0);
+} catch (e) {
+  log("FAIL: " + (e.stack || e));
+  await browser.close().catch(() => {});
+  process.exit(1);
+}

@@ -1,0 +1,140 @@
+package web_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/server"
+	"github.com/parley-mediation/parley/web"
+)
+
+// TestBrowserStaff drives web/client/test/staff.mjs in Chromium: an
+// administrator disables a mediator whose open conversation (another
+// browser context) closes with a plain message, enables them again,
+// resets their password (the mediator must choose a new one at the next
+// sign-in), and the mediator changes their own password. axe-core runs on
+// every screen. Between the steps the Go side checks the server agrees.
+func TestBrowserStaff(t *testing.T) {
+	if !web.HasBrowserClient() {
+		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
+	}
+	nodeBin, err := exec.LookPath("node")
+	if err != nil {
+		requireServices(t, "node")
+	}
+	if _, err := os.Stat(chromiumPath()); err != nil {
+		requireServices(t, "chromium ("+chromiumPath()+")")
+	}
+	clientDir, _ := filepath.Abs("client")
+	if _, err := os.Stat(filepath.Join(clientDir, "node_modules", "axe-core")); err != nil {
+		t.Fatal("web/client/node_modules is missing axe-core: run `make web` (npm ci)")
+	}
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
+	ctx := context.Background()
+	adminEmail, medEmail := "ines.admin@browser.test", "morgan.reyes@browser.test"
+	admin, err := n.Accounts.Create(ctx, account.NewAccount{Email: adminEmail, Name: "Ines Admin", Role: policy.RoleAdmin, Password: nodetest.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	med, err := n.Accounts.Create(ctx, account.NewAccount{Email: medEmail, Name: "Morgan Reyes", Role: policy.RoleMediator, Password: nodetest.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Accounts.Create(ctx, account.NewAccount{Email: "rita.records@browser.test", Name: "Rita Records", Role: policy.RoleRecords, Password: nodetest.Password}); err != nil {
+		t.Fatal(err)
+	}
+	medC := client.New(n.URL, "")
+	if _, err := medC.Login(ctx, medEmail, nodetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := medC.CreateCase(ctx, "Okafor v. Lindqvist — deposit", "tenancy", "court", []string{"Tenant", "Landlord"}); err != nil {
+		t.Fatal(err)
+	}
+
+	shots := t.TempDir()
+	if os.Getenv("PARLEY_UPDATE_SCREENSHOTS") != "" {
+		shots, _ = filepath.Abs("../docs/screenshots")
+	}
+	tctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(tctx, nodeBin, "test/staff.mjs")
+	cmd.Dir = clientDir
+	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_ADMIN_EMAIL="+adminEmail, "PARLEY_MEDIATOR_EMAIL="+medEmail,
+		"PARLEY_MEDIATOR_NAME=Morgan Reyes", "PARLEY_PASSWORD="+nodetest.Password,
+		"PARLEY_CHROMIUM="+chromiumPath(), "PARLEY_SCREENSHOTS="+shots)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = &testWriter{t: t}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	answer := func(err error) {
+		if err != nil {
+			t.Error(err)
+			fmt.Fprintln(stdin, "error "+err.Error())
+			return
+		}
+		fmt.Fprintln(stdin, "ok")
+	}
+	audited := func(typ, actor, object string) error {
+		for i := n.Audit.Size() - 1; i >= 0; i-- {
+			ev, err := n.Audit.Entry(ctx, i)
+			if err != nil {
+				return err
+			}
+			if ev.Type == typ && ev.Actor == actor && len(ev.Objects) > 0 && ev.Objects[0] == object {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s audit entry by %s about %s", typ, actor, object)
+	}
+	sc := bufio.NewScanner(stdout)
+	passed := false
+	for sc.Scan() {
+		line := sc.Text()
+		t.Log(line)
+		switch {
+		case line == "ask disabled "+medEmail:
+			a, err := n.Accounts.Get(ctx, med.ID)
+			if err == nil && !a.Disabled {
+				err = fmt.Errorf("the server does not hold the mediator as disabled")
+			}
+			if err == nil {
+				err = audited("account.disabled", admin.ID, med.ID)
+			}
+			answer(err)
+		case line == "ask changed-after-reset "+medEmail:
+			err := audited("account.password.reset", admin.ID, med.ID)
+			if err == nil {
+				err = audited("account.password.changed", med.ID, med.ID)
+			}
+			answer(err)
+		case strings.HasPrefix(line, "ask changed "+medEmail+" "):
+			pw := strings.TrimPrefix(line, "ask changed "+medEmail+" ")
+			_, err := client.New(n.URL, "").Login(ctx, medEmail, pw)
+			answer(err)
+		case line == "PASS":
+			passed = true
+		}
+	}
+	if err := cmd.Wait(); err != nil || !passed {
+		t.Fatalf("staff.mjs failed: %v", err)
+	}
+}
