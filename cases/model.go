@@ -81,6 +81,11 @@ type Case struct {
 	// staff business: Get and the case's changes hand the case out without
 	// them (Redacted); staff list them with Proposals.
 	Proposals []Proposal `json:"proposals,omitempty"`
+	// Terms are the case's ground rules once a mediator set them or
+	// someone accepted them (nil: the program's default, consent.go);
+	// TermsConsents are every signed acceptance, of every version.
+	Terms         *api.Terms    `json:"terms,omitempty"`
+	TermsConsents []api.Consent `json:"termsConsents,omitempty"`
 }
 
 // Redacted returns a copy of the case without the program's proposals, for

@@ -45,6 +45,9 @@ type Config struct {
 	// orphaned case waits, after the second person's approval, before
 	// reading anything (0: cases.DefaultReassignmentNotice, 72 h).
 	ReassignmentNotice time.Duration
+	// DefaultTerms is the program's default terms for every case (empty:
+	// cases.BuiltinTerms); --terms-file.
+	DefaultTerms string
 
 	// SMTPURL is the mail server (smtp:// with STARTTLS, smtps:// with
 	// TLS, user:pass@ for authentication). Empty: a development outbox —

@@ -240,6 +240,7 @@ export interface Disclosure {
 export interface Ack {
   accountId: string;
   at: string;
+  signed?: Consent;
 }
 
 /**
@@ -460,6 +461,86 @@ export interface ExportRequest {
   format: string;
   ageRecipient: string;
   k: number;
+}
+
+/**
+ * Terms is a case's ground rules: the agreement to mediate, the
+ * confidentiality terms and the rules of conduct, as one text the people
+ * of the case read and accept. The program's default text is where every
+ * case starts; a mediator may edit it. An edit after anyone accepted
+ * makes a new version, which everyone must accept again.
+ */
+export interface Terms {
+  version: number;
+  text: string;
+  sha256: string;
+  updated: string;
+  by: string;
+}
+
+/**
+ * Consent is one person's signed acceptance of a case's terms (or
+ * acknowledgement of a disclosure, Ack): what their device signed (see
+ * e2ee.Consent) and when the server recorded it.
+ */
+export interface Consent {
+  accountId: string;
+  name?: string;
+  item: string;
+  sha256: string;
+  device: string;
+  signedAt: number;
+  signature: string;
+  recorded: string;
+}
+
+/**
+ * TermsPerson is one person who must accept the terms, and whether they
+ * have accepted the current version.
+ */
+export interface TermsPerson {
+  accountId: string;
+  name: string;
+  role: ParticipantRole;
+  side?: string;
+  accepted?: Consent;
+}
+
+/**
+ * TermsView is GET …/terms: the current terms, and whether the caller has
+ * accepted them. Mediators also get People (everyone who must accept,
+ * with their acceptance or none) and Missing (the names of those who
+ * have not); a party, counsel or observer sees only their own acceptance.
+ */
+export interface TermsView {
+  terms: Terms;
+  mine?: Consent;
+  mustAccept: boolean;
+  people?: TermsPerson[];
+  missing?: string[];
+  complete: boolean;
+}
+
+/**
+ * TermsSetRequest replaces a case's terms (PUT …/terms, mediators).
+ */
+export interface TermsSetRequest {
+  text: string;
+}
+
+/**
+ * SignedConsentRequest is a device-signed acceptance: POST …/terms/accept (Item
+ * is the terms' version, SHA256 the text's hash) and POST
+ * …/disclosures/{id}/ack (Item and SHA256 left empty or the disclosure's
+ * id and text hash; an empty body acknowledges without a signature, as
+ * older clients do).
+ */
+export interface SignedConsentRequest {
+  item?: string;
+  sha256?: string;
+  device?: string;
+  signedAt?: number;
+  signature?: string;
 }
 
 /**
