@@ -225,3 +225,19 @@ func TestLaterDisclosureNeedsAck(t *testing.T) {
 		t.Fatal("B's acknowledgement appeared without B")
 	}
 }
+
+// TestNewcomerSendsBeforeMediatorPosts: a person who joins while the
+// mediator's client is online sends in their caucus at once; the message
+// arrives although the mediator never posted there (the mediator's
+// client signed the membership when the join sealed the rooms).
+func TestNewcomerSendsBeforeMediatorPosts(t *testing.T) {
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
+	counsel := joinAs(t, n, tc, "counsel", "B", "Casey for Blake")
+	cs := open(t, counsel, tc.caseID, client.SecureOptions{StatementWait: 20 * time.Second})
+	send(t, cs, "caucus:B", "First words from counsel")
+	if ev := expect(t, med, "caucus:B"); ev.Text != "First words from counsel" || ev.From != counsel.id {
+		t.Fatalf("mediator got %+v", ev)
+	}
+}
