@@ -28,7 +28,9 @@ import (
 // browser's device key; opening is refused, naming who is missing, until
 // the last accepts; a party's first caucus message reaches the mediator
 // although the mediator never posted there; a later disclosure is shown
-// again to a party who comes back.
+// again to a party who comes back; a lawyer who joins and writes while no
+// mediator is online is told the message waits for the mediator, and it
+// goes when the mediator opens the case.
 func TestBrowserConsent(t *testing.T) {
 	if !web.HasBrowserClient() {
 		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
@@ -149,6 +151,9 @@ func TestBrowserConsent(t *testing.T) {
 				}
 			}
 			answer(err, "")
+		case "ask invite counsel B":
+			inv, err := medC.Invite(ctx, k.ID, "counsel", "B", "Robin Hale", "", time.Hour)
+			answer(err, inv.Link)
 		case "PASS":
 			passed = true
 		}

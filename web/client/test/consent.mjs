@@ -143,6 +143,38 @@ try {
   await room(a, "caucus:A").waitFor();
   check(true, "party A goes on after acknowledging the later disclosure");
 
+  // No mediator online: a lawyer who joins now writes in their caucus; the
+  // message waits, and says so in words, until the mediator opens the case.
+  await med.context().close();
+  const link = await ask("invite counsel B");
+  const late = await newPage("late");
+  await late.goto(link);
+  await late.check("#terms-read");
+  await late.click("#accept-terms");
+  for (let n = await late.locator("button.ack-disclosure").count(); n > 0; n--) {
+    await late.locator("button.ack-disclosure").first().click();
+    await late.waitForFunction((k) => document.querySelectorAll("button.ack-disclosure").length < k, n);
+  }
+  await late.click("#consent-continue");
+  await room(late, "caucus:B").waitFor();
+  await connected(late);
+  await room(late, "caucus:B").click();
+  await late.fill("#draft", "Robin here, for the landlord.");
+  await late.click("#room form button[type=submit]");
+  await late.locator("#notice", { hasText: "will be sent when your mediator connects" }).waitFor({ timeout: 20000 });
+  const waiting = await late.innerText("main");
+  check(!/caucus:|no mediator has confirmed|statement/.test(waiting) && !(await late.innerText("#room .error")).trim(), "the waiting message is explained in words, with no internal ids and no failure");
+  await late.screenshot({ path: shots + "/consent-waiting.png", fullPage: false });
+  const med2 = await newPage("med2");
+  await med2.goto(base + "/app");
+  await med2.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
+  await med2.fill("#password", env("PARLEY_PASSWORD"));
+  await med2.click("form button[type=submit]");
+  await room(med2, "caucus:B").click();
+  await med2.locator("#room ol.log li", { hasText: "Robin here, for the landlord." }).first().waitFor({ timeout: 60000 });
+  await late.locator("#room ol.log li", { hasText: "Robin here, for the landlord." }).first().waitFor({ timeout: 30000 });
+  check(true, "the waiting message went once the mediator opened the case");
+
   check(problems.length === 0, "no page errors: " + problems.join("; "));
   log("PASS");
 } catch (e) {
