@@ -120,6 +120,9 @@ type Disclosure struct {
 type Ack struct {
 	AccountID string    `json:"accountId"`
 	At        time.Time `json:"at"`
+	// Signed is the acknowledgement as the person's device signed it
+	// (api/consent.go), when their client signs.
+	Signed *Consent `json:"signed,omitempty"`
 }
 
 // Outcome is what the mediator records at closure.

@@ -3,6 +3,13 @@
 // process with the time of every transition, mediators' conflict-of-interest
 // disclosures with the parties' acknowledgements, recusal, and invitations.
 //
+// A case's terms (consent.go: agreement to mediate, confidentiality, ground
+// rules) start as the program's default; mediators may edit them, and an
+// edit once anyone accepted is a new version. Parties, counsel and
+// observers accept them with a signature by their registered device
+// (checked through DeviceVerifier, the key directory); the case does not
+// move to the opening stage until everyone who joined has accepted.
+//
 // The program (administrators, records staff) changes a case's mediators only
 // by proposal (proposals.go): a second, independent person approves, every
 // participant is told in the case, and a mediator the program assigns reads

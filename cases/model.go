@@ -87,6 +87,11 @@ type Case struct {
 	// (RemoveParticipant), kept for the record. They are in no policy
 	// fact, no room and no membership statement.
 	Removed []RemovedParticipant `json:"removed,omitempty"`
+	// Terms are the case's ground rules once a mediator set them or
+	// someone accepted them (nil: the program's default, consent.go);
+	// TermsConsents are every signed acceptance, of every version.
+	Terms         *api.Terms    `json:"terms,omitempty"`
+	TermsConsents []api.Consent `json:"termsConsents,omitempty"`
 }
 
 // RemovedParticipant is a participant taken out of a case.

@@ -43,6 +43,13 @@ type Service struct {
 	// (default DefaultReassignmentNotice). Every participant sees the
 	// notice meanwhile.
 	ReassignmentNotice time.Duration
+	// DefaultTerms is the program's default terms for every case (the
+	// agreement to mediate, confidentiality, ground rules); empty means
+	// BuiltinTerms. A case's mediators may edit their case's copy.
+	DefaultTerms string
+	// Devices checks the device signatures on acceptances of terms and
+	// acknowledgements of disclosures (the key directory).
+	Devices DeviceVerifier
 
 	meta     *metastore.Store
 	accounts *account.Service

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
@@ -39,7 +40,13 @@ func (s *Service) SetStage(ctx context.Context, actor account.Account, id string
 			return ErrClosed
 		case to == from:
 			return fmt.Errorf("stage: already %s: %w", to, fault.ErrConflict)
-		case to == StageClosure, to.Index() == from.Index()+1:
+		case to == StageClosure:
+		case to.Index() == from.Index()+1:
+			if to == StageOpening {
+				if err := s.openingRefusal(c); err != nil {
+					return err
+				}
+			}
 		case to.Index() < from.Index():
 			if strings.TrimSpace(note) == "" {
 				return fault.Invalid("note", "required when returning to an earlier stage")
@@ -106,17 +113,31 @@ func (s *Service) Disclose(ctx context.Context, actor account.Account, id, text 
 // Acknowledge records that the acting party or counsel has read a
 // disclosure. Acknowledging twice is harmless.
 func (s *Service) Acknowledge(ctx context.Context, actor account.Account, id, disclosureID string) (*Case, error) {
+	return s.acknowledge(ctx, actor, id, disclosureID, nil)
+}
+
+// acknowledge records an acknowledgement, signed (consent.go) or not. A
+// signed one replaces an unsigned one of the same person.
+func (s *Service) acknowledge(ctx context.Context, actor account.Account, id, disclosureID string, signed *api.Consent) (*Case, error) {
 	return s.mutate(ctx, actor, id, policy.CaseAcknowledge, func(c *Case, ev *audit.Event) error {
 		i := slices.IndexFunc(c.Disclosures, func(d Disclosure) bool { return d.ID == disclosureID })
 		if i < 0 {
 			return fmt.Errorf("disclosure %s: %w", disclosureID, fault.ErrNotFound)
 		}
 		d := &c.Disclosures[i]
-		if !slices.ContainsFunc(d.Acks, func(a Ack) bool { return a.AccountID == actor.ID }) {
-			d.Acks = append(d.Acks, Ack{AccountID: actor.ID, At: s.now().UTC()})
+		j := slices.IndexFunc(d.Acks, func(a Ack) bool { return a.AccountID == actor.ID })
+		switch {
+		case j < 0:
+			d.Acks = append(d.Acks, Ack{AccountID: actor.ID, At: s.now().UTC(), Signed: signed})
+		case signed != nil && d.Acks[j].Signed == nil:
+			d.Acks[j].Signed = signed
 		}
 		ev.Type = "case.disclosure.ack"
 		ev.Objects = []string{d.ID}
+		if signed != nil {
+			ev.Objects = append(ev.Objects, signed.Device)
+			ev.Hashes = []string{"sha256:" + signed.SHA256}
+		}
 		return nil
 	})
 }

@@ -373,6 +373,15 @@ func (s *Service) activeDevice(ctx context.Context, account, device string) (*e2
 	return e2ee.DecodeDeviceRecord(st.Record)
 }
 
+// ActiveDevice returns an account's registered, unrevoked device record
+// (cases.DeviceVerifier: the device that signs an acceptance of terms).
+func (s *Service) ActiveDevice(ctx context.Context, account, device string) (*e2ee.DeviceRecord, error) {
+	if !ids.Valid("u", account) || !ids.Valid("dv", device) {
+		return nil, fmt.Errorf("device %s: %w", device, fault.ErrForbidden)
+	}
+	return s.activeDevice(ctx, account, device)
+}
+
 // accountDevices lists an account's devices and revocations.
 func (s *Service) accountDevices(ctx context.Context, account string) (devs, revs []*stored, err error) {
 	if devs, err = s.list(ctx, "keydir/devices/"+account+"/"); err != nil {

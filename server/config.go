@@ -54,6 +54,9 @@ type Config struct {
 	// (invites, re-entry links); tests move it to expire them (nil:
 	// time.Now).
 	Clock func() time.Time
+	// DefaultTerms is the program's default terms for every case (empty:
+	// cases.BuiltinTerms); --terms-file.
+	DefaultTerms string
 
 	// SMTPURL is the mail server (smtp:// with STARTTLS, smtps:// with
 	// TLS, user:pass@ for authentication). Empty: a development outbox —

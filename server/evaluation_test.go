@@ -23,6 +23,8 @@ func TestOutcomeSurveyAndExportThroughHTTP(t *testing.T) {
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
 	p := seedCase(t, n)
+	nodetest.AcceptTerms(t, p.partyA, p.caseID)
+	nodetest.AcceptTerms(t, p.partyB, p.caseID)
 	for _, st := range []string{"opening", "closure"} {
 		if _, err := p.med.CaseAction(ctx, p.caseID, "stage", map[string]string{"stage": st}); err != nil {
 			t.Fatal(err)

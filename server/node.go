@@ -147,6 +147,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.ReassignmentNotice > 0 {
 		n.Cases.ReassignmentNotice = cfg.ReassignmentNotice
 	}
+	n.Cases.DefaultTerms = cfg.DefaultTerms
 	nodeKey, err := kms.LoadOrCreateKey(ctx, store, mk, kms.NodeKeyObject, kms.NodeKeyLabel)
 	if err != nil {
 		return nil, err
@@ -163,6 +164,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if n.KeyDir, err = keydir.Open(ctx, keydir.Config{Store: store, Meta: meta, MasterKey: mk, Cases: n.Cases, Caucus: n.Rooms, Policy: pol, Audit: log}); err != nil {
 		return nil, err
 	}
+	n.Cases.Devices = n.KeyDir
 	oc := mail.Config{Meta: meta, Log: cfg.Log, Poll: cfg.MailPoll, Now: cfg.MailClock}
 	if cfg.SMTPURL != "" {
 		if oc.Transport, err = mail.NewSMTP(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom}); err != nil {

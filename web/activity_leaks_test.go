@@ -119,6 +119,7 @@ func TestStageNoteForMediatorsOnly(t *testing.T) {
 		if _, err := p.Join(ctx, inv.Link); err != nil {
 			t.Fatal(err)
 		}
+		nodetest.AcceptTerms(t, p, k.ID)
 		parties = append(parties, p)
 	}
 	const note = "NOTE-CANARY side A admitted the debt in caucus"

@@ -215,6 +215,7 @@ func (a *API) routes() chi.Router {
 				r.Get("/rooms/{room}/messages", a.roomHistory)
 				r.Get("/ws", a.roomSocket)
 				a.e2eeRoutes(r)
+				a.consentRoutes(r)
 				a.vaultRoutes(r)
 				a.caseHoldRoutes(r)
 				a.sessionRoutes(r)

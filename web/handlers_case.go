@@ -118,13 +118,6 @@ func (a *API) disclose(w http.ResponseWriter, r *http.Request) {
 	})(w, r)
 }
 
-func (a *API) acknowledge(w http.ResponseWriter, r *http.Request) {
-	caseChange(a, func(r *http.Request, _ *api.EmptyRequest) (*cases.Case, error) {
-		actor, _ := actorFrom(r.Context())
-		return a.cases.Acknowledge(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "disclosureID"))
-	})(w, r)
-}
-
 func (a *API) recuse(w http.ResponseWriter, r *http.Request) {
 	caseChange(a, func(r *http.Request, req *api.RecuseRequest) (*cases.Case, error) {
 		actor, _ := actorFrom(r.Context())

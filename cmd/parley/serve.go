@@ -58,6 +58,17 @@ func serve(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.ReassignmentNotice, "reassignment-notice", cases.DefaultReassignmentNotice, "how long a mediator the program assigns to an orphaned case waits, after a second person approves, before reading it (every participant is told meanwhile)")
 	fs.DurationVar(&cfg.SessionIdle, "session-idle", 7*24*time.Hour, "a sign-in session unused for this long ends (each use starts the window again)")
 	fs.DurationVar(&cfg.SessionMaxAge, "session-max-age", 30*24*time.Hour, "a sign-in session ends this long after sign-in, however much it is used")
+	fs.Func("terms-file", "a text file with the program's default terms for every case (agreement to mediate, confidentiality, ground rules; at most 20000 characters); mediators may edit a case's copy. Default: the built-in text", func(path string) error {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		cfg.DefaultTerms = strings.TrimSpace(string(b))
+		if cfg.DefaultTerms == "" || len([]rune(cfg.DefaultTerms)) > cases.MaxTermsLen {
+			return fmt.Errorf("%s: between 1 and %d characters of text", path, cases.MaxTermsLen)
+		}
+		return nil
+	})
 	fs.StringVar(&cfg.SMTPURL, "smtp-url", "", "mail server: smtp://[user:pass@]host[:587] (STARTTLS) or smtps://…[:465] (TLS); prefer PARLEY_SMTP_URL for the password. Empty: mail is kept in a development outbox shown to mediators, never sent")
 	fs.StringVar(&cfg.MailFrom, "mail-from", "", "sender address of the server's mail (default sessions@ the public URL's host)")
 	fs.Func("reminders", "how long before a session reminders are mailed, e.g. 48h,2h (default 48h,2h; \"none\" for none)", func(v string) error {

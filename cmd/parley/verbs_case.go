@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/client"
 )
 
 func init() {
@@ -235,11 +237,36 @@ func caseDisclose(ctx context.Context, args []string) error {
 }
 
 func caseAck(ctx context.Context, args []string) error {
-	return caseActionVerb(ctx, "case ack", args, 2, "a case id and a disclosure id", func(fs flagAdder) func([]string) (string, any, error) {
-		return func(pos []string) (string, any, error) {
-			return "disclosures/" + pos[1] + "/ack", nil, nil
+	fs := newFlags("case ack")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 2, "a case id and a disclosure id"); err != nil {
+		return err
+	}
+	// Signed by this device when it has keys (verbs_consent.go); without
+	// keys the acknowledgement is recorded unsigned, and says so.
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	_, x, err := e2eeClient()
+	var k api.Case
+	switch {
+	case errors.Is(err, client.ErrNoDevice):
+		if k, err = c.CaseAction(ctx, fs.Arg(0), "disclosures/"+fs.Arg(1)+"/ack", nil); err == nil && !*asJSON {
+			fmt.Println("Acknowledged, unsigned: this device has no keys (`parley keys init` makes them, and later acknowledgements are signed).")
 		}
-	})
+	case err != nil:
+		return err
+	default:
+		k, err = x.Acknowledge(ctx, fs.Arg(0), fs.Arg(1))
+	}
+	if err != nil {
+		return err
+	}
+	return showCase(k, *asJSON)
 }
 
 func caseRecuse(ctx context.Context, args []string) error {

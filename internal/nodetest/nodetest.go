@@ -13,6 +13,7 @@ import (
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/kms"
 	"github.com/parley-mediation/parley/policy"
@@ -89,4 +90,34 @@ func (n *Node) Staff(t testing.TB, role policy.Role, email string) (account.Acco
 		t.Fatal(err)
 	}
 	return a, c
+}
+
+// AcceptTerms has c's person accept the case's current terms from a new
+// device of theirs (made and registered here), as a party does before the
+// opening session.
+func AcceptTerms(t testing.TB, c *client.Client, caseID string) {
+	t.Helper()
+	ctx := context.Background()
+	me, err := c.Me(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := client.InitDevice(dir, me.ID, e2ee.KEMX25519); err != nil {
+		t.Fatal(err)
+	}
+	x, err := c.E2EE(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Terms(ctx, caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.AcceptTerms(ctx, caseID, v.Terms); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -4,6 +4,7 @@
 import { renderSessions, renderCaseload } from "./sessions";
 import { recordsView } from "./records";
 import { staffNav, staffScreen, peopleView, passwordView, signInErrorWords, rememberSignInPassword, sessionEndedWords } from "./staff";
+import { consentGate, renderConsentPanel } from "./consent";
 import { api, APIError, Account, Case, Document } from "./api";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
@@ -250,7 +251,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     el.className = "conn" + (s === "live" ? "" : " bad");
     if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords().then((w) => { el.textContent = "Signed out"; say(w, true); });
   };
-  c = await api.getCase(caseID);
+  c = await consentGate(main(), caseID, keys, await api.getCase(caseID));
   sc.c = c;
   render();
   await sc.open();
@@ -259,6 +260,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   renderRooms();
   switchRoom(current);
   await renderDocuments();
+  if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }
   await renderSessions($("sessions"), {
     caseID, mediator: sc.mediator, rooms: sc.rooms, roomTitle, nameOf: (a) => sc.nameOf(a),
     closed: !!c.closed, agreement: !!c.closed && (c.outcome?.result === "full-agreement" || c.outcome?.result === "partial-agreement"),

@@ -26,6 +26,9 @@ export interface SecureEvent {
 
 export type Status = "connecting" | "live" | "reconnecting" | "closed";
 
+/** What a party is told while their message waits for a mediator's device to admit the room's newest members. */
+export const PendingNotice = "Your message will be sent when your mediator connects. You can keep writing; keep this page open.";
+
 const before = (a: Pos, b: Pos) => a.epoch < b.epoch || (a.epoch === b.epoch && a.offset < b.offset);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const randomID = (prefix: string) => prefix + hex(crypto.getRandomValues(new Uint8Array(12)));
@@ -61,6 +64,7 @@ export class SecureCase {
   private closed = false;
   private sendLock: Promise<unknown> = Promise.resolve();
   private signing: Promise<void> | null = null;
+  private signAgain = false;
   private lastRefresh = 0;
 
   constructor(public caseID: string, public me: E.DeviceKeys) {}
@@ -195,7 +199,13 @@ export class SecureCase {
   private async frame(f: ServerFrame): Promise<void> {
     switch (f.t) {
       case "subscribed":
-        if (f.head) this.epochs.set(f.room, Math.max(this.epochs.get(f.room) ?? 1, f.head.epoch));
+        if (f.head) {
+          const known = this.epochs.get(f.room) ?? 1;
+          this.epochs.set(f.room, Math.max(known, f.head.epoch));
+          // The room moved on (someone joined) while this mediator's page was
+          // loading: sign now, not only when the mediator next posts there.
+          if (this.mediator && f.head.epoch > known) void this.signMembership().catch((e) => this.onNotice("membership not signed: " + e.message));
+        }
         break;
       case "reload":
         if (f.head) this.epochs.set(f.room, Math.max(this.epochs.get(f.room) ?? 1, f.head.epoch));
@@ -308,26 +318,40 @@ export class SecureCase {
     throw new Error("the room kept changing epochs while sending; try again");
   }
 
-  /** Prepare, waiting (bounded) for a mediator to sign the room's current membership. */
+  /**
+   * Prepare, waiting for a mediator's device to sign the room's current
+   * membership. A mediator's own device signs at once; a party's message
+   * waits, told in words, until a mediator's browser or client connects
+   * (it signs as soon as it does), for as long as this page stays open.
+   */
   private async prepare(room: string, epoch: number): Promise<Uint8Array[]> {
-    let backoff = 200;
-    for (let i = 0; i < 20; i++) {
+    let backoff = 200, told = false;
+    const started = Date.now();
+    for (let i = 0; !this.closed; i++) {
       try {
-        return await this.sess.prepare(room, epoch);
+        const out = await this.sess.prepare(room, epoch);
+        if (told) this.onNotice("Your mediator is connected; your message is being sent.");
+        return out;
       } catch (e) {
         const msg = errorText(e);
         if (/no signed membership/.test(msg)) {
-          if (this.mediator) await this.signMembership();
-          else await this.refresh();
+          if (this.mediator) {
+            await this.signMembership();
+            if (i >= 20) throw new Error("your browser could not confirm who is in this room; reload the page and send again");
+          } else await this.refresh();
         } else if (/unknown device/.test(msg) && i === 0) {
           await this.refresh();
           continue;
         } else throw e;
       }
+      if (!told && !this.mediator && Date.now() - started > 1500) {
+        told = true;
+        this.onNotice(PendingNotice);
+      }
       await sleep(backoff);
-      backoff = Math.min(backoff * 2, 2000);
+      backoff = Math.min(backoff * 2, 3000);
     }
-    throw new Error(`no mediator has confirmed who is in ${room} since it last changed; a mediator must open the case`);
+    throw new Error("the case was closed before your message could be sent");
   }
 
   private post(room: string, payload: Uint8Array): Promise<Pos> {
@@ -344,7 +368,23 @@ export class SecureCase {
 
   /** A mediator's device signs the membership the case record describes, if it changed. */
   signMembership(): Promise<void> {
-    if (!this.signing) this.signing = this.signNow().finally(() => { this.signing = null; });
+    // A change that arrives while a statement is being signed (a join seals
+    // the joint room and a caucus one after the other) is signed right
+    // after it: the run in flight read the epochs before that seal.
+    if (this.signing) {
+      this.signAgain = true;
+      return this.signing;
+    }
+    this.signing = (async () => {
+      try {
+        do {
+          this.signAgain = false;
+          await this.signNow();
+        } while (this.signAgain);
+      } finally {
+        this.signing = null;
+      }
+    })();
     return this.signing;
   }
 

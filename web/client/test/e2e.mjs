@@ -96,6 +96,12 @@ async function expectText(page, r, text) {
   await openRoom(page, r);
   await logOf(page).locator("li", { hasText: text }).first().waitFor({ timeout: 60000 });
 }
+// A party first reads and accepts the case's terms (web/client/src/consent.ts).
+async function acceptTerms(page) {
+  await page.check("#terms-read");
+  await page.click("#accept-terms");
+  await page.click("#consent-continue");
+}
 async function connected(page) {
   await page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
 }
@@ -139,6 +145,7 @@ try {
 
   const a = await newPage("a");
   await a.goto(env("PARLEY_INVITE_A"));
+  await acceptTerms(a);
   await room(a, "caucus:A").waitFor();
   await connected(a);
   const tokenA = env("PARLEY_INVITE_A").split("#")[1];
@@ -155,6 +162,7 @@ try {
   check(inviteB.startsWith(base + "/join#"), "the mediator makes an invitation link in the browser");
   const b = await newPage("b");
   await b.goto(inviteB);
+  await acceptTerms(b);
   await room(b, "caucus:B").waitFor();
   await connected(b);
   check(await room(b, "caucus:A").count() === 0, "party B has no caucus A room");

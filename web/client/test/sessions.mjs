@@ -51,6 +51,10 @@ try {
   // A party joins on a phone, in New York.
   const party = await newPage("party", { width: 390, height: 844 }, "America/New_York");
   await party.goto(env("PARLEY_INVITE_A"));
+  // First the case's terms (web/client/src/consent.ts).
+  await party.check("#terms-read");
+  await party.click("#accept-terms");
+  await party.click("#consent-continue");
   await party.waitForSelector("#sessions-title");
   await party.waitForSelector("text=No sessions are scheduled yet.");
   check(true, "the party sees that no session is scheduled");

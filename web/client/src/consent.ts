@@ -1,0 +1,225 @@
+// Ground rules and consent: before a party, lawyer or observer goes into a
+// case they read its terms (agreement to mediate, confidentiality, ground
+// rules) and the mediators' conflict disclosures, and accept / acknowledge
+// them. Each acceptance is signed by this browser's device key over the
+// canonical consent statement (e2ee/consent.go), which the server checks
+// against the key directory before recording it. Mediators get a panel of
+// who has and has not accepted, and can edit the case's terms.
+import { call, casePath, APIError } from "./api";
+import type { Case, Disclosure, SignedConsentRequest, Terms, TermsView } from "./wire_gen";
+import type { DeviceKeys } from "./e2ee";
+import * as P from "./primitives";
+import { b64, hex } from "./wire";
+
+type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
+function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (v === true) el.setAttribute(k, "");
+    else if (v !== false) el.setAttribute(k, v);
+  }
+  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
+  return el;
+}
+
+const consentAPI = {
+  terms: (id: string) => call<TermsView>("GET", casePath(id) + "/terms"),
+  setTerms: (id: string, text: string) => call<TermsView>("PUT", casePath(id) + "/terms", { text }),
+  accept: (id: string, req: SignedConsentRequest) => call<TermsView>("POST", casePath(id) + "/terms/accept", req),
+  ack: (id: string, d: string, req: SignedConsentRequest) => call<Case>("POST", `${casePath(id)}/disclosures/${encodeURIComponent(d)}/ack`, req),
+};
+
+/** The canonical statement a device signs (the same bytes as Go's e2ee.Consent.Statement). */
+export function consentStatement(kind: string, caseID: string, item: string, textSHA: string, account: string, device: string, at: number): string {
+  return "parley consent v1\n" + [["kind", kind], ["case", caseID], ["item", item], ["text-sha256", textSHA], ["account", account],
+    ["device", device], ["at", String(at)]].map(([k, v]) => `${k}: ${v}\n`).join("");
+}
+
+async function signConsent(keys: DeviceKeys, kind: string, caseID: string, item: string, text: string): Promise<SignedConsentRequest> {
+  const enc = new TextEncoder();
+  // The hash of the text this browser shows, not the hash the server named.
+  const sha = hex(await P.sha256(enc.encode(text)));
+  const at = Date.now();
+  const st = enc.encode("parley/consent/v1\x00" + consentStatement(kind, caseID, item, sha, keys.account, keys.id, at));
+  const sig = await P.ed25519Sign(keys.sig, st);
+  return { item, sha256: sha, device: keys.id, signedAt: at, signature: b64(sig) };
+}
+
+const when = (t: string) => new Date(t).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+function plainError(e: unknown): string {
+  if (e instanceof APIError) {
+    if (e.status === 409) return "The terms changed while you were reading them. The new version is shown now; please read it and accept it again.";
+    if (e.status === 403) return "This browser's key is not registered to you any more, so your acceptance could not be signed. Reload the page to register it again.";
+    if (e.status === 400) return "Your acceptance could not be checked: " + (e.problem.errors?.[0]?.detail ?? "please reload the page and try again") + ".";
+    if (e.status >= 500) return "The server could not record this just now. Nothing was recorded; please try again in a moment.";
+  }
+  if (e instanceof TypeError) return "The server could not be reached. Nothing was recorded; check your connection and try again.";
+  return "Something went wrong; nothing was recorded. Please reload the page and try again.";
+}
+
+/** Splits terms into paragraphs; a short line without a full stop is a heading. */
+function termsText(t: Terms): HTMLElement {
+  const box = h("div", { class: "terms-text", id: "terms-text", tabindex: "0", "aria-label": `Terms, version ${t.version}` });
+  for (const line of t.text.split(/\n+/)) {
+    const s = line.trim();
+    if (!s) continue;
+    box.append(s.length < 60 && !/[.:;!?]$/.test(s) ? h("h3", {}, s) : h("p", {}, s));
+  }
+  return box;
+}
+
+function mediatorName(c: Case, id: string): string {
+  return c.mediators.find((m) => m.accountId === id)?.name ?? "your mediator";
+}
+
+/** The disclosures this person has not acknowledged yet (none for those who do not acknowledge: mediators, observers). */
+export function openDisclosures(c: Case, me: string): Disclosure[] {
+  const p = c.participants.find((x) => x.accountId === me);
+  if (!p || p.role === "observer") return [];
+  return c.disclosures.filter((d) => !(d.acks ?? []).some((a) => a.accountId === me));
+}
+
+/**
+ * On entering a case, a party, lawyer or observer reads and accepts the terms
+ * and acknowledges each open disclosure before going on. Resolves (with the
+ * case as it is now) at once when nothing is open, and always for mediators.
+ */
+export async function consentGate(root: HTMLElement, caseID: string, keys: DeviceKeys, c: Case): Promise<Case> {
+  const me = keys.account;
+  if (!c.participants.some((p) => p.accountId === me)) return c;
+  let view = await consentAPI.terms(caseID);
+  let kase = c;
+  const open = () => (view.mustAccept && !view.mine) || openDisclosures(kase, me).length > 0;
+  if (!open()) return c;
+  return new Promise<Case>((resolve) => {
+    const status = h("p", { id: "consent-status", role: "status", "aria-live": "polite" });
+    const draw = () => {
+      const termsDone = !view.mustAccept || !!view.mine;
+      const pending = openDisclosures(kase, me);
+      const observer = kase.participants.find((p) => p.accountId === me)?.role === "observer";
+      const termsSec = h("section", { id: "consent-terms", "aria-labelledby": "consent-terms-title" },
+        h("h2", { id: "consent-terms-title" }, `The terms of this mediation (version ${view.terms.version})`),
+        termsText(view.terms));
+      if (termsDone) {
+        termsSec.append(h("p", { class: "verified", id: "terms-accepted" }, `You accepted these terms on ${when(view.mine!.recorded)}.`));
+      } else {
+        const box = h("input", { type: "checkbox", id: "terms-read" }) as HTMLInputElement;
+        const btn = h("button", { type: "button", class: "primary", id: "accept-terms", disabled: true }, "Accept the terms") as HTMLButtonElement;
+        box.onchange = () => { btn.disabled = !box.checked; };
+        btn.onclick = async () => {
+          btn.disabled = true;
+          status.textContent = "Signing and recording your acceptance…";
+          try {
+            view = await consentAPI.accept(caseID, await signConsent(keys, "terms", caseID, String(view.terms.version), view.terms.text));
+            status.textContent = "Your acceptance is recorded.";
+          } catch (e) {
+            status.textContent = plainError(e);
+            status.className = "error";
+            view = await consentAPI.terms(caseID).catch(() => view);
+          }
+          draw();
+        };
+        termsSec.append(h("div", { class: "confirm" },
+          h("p", {}, "Accepting is a record that you read these terms and agree to them. It is signed by this browser, and the mediators and the program's records will see it (with the date and time); the other side does not."),
+          h("label", { for: "terms-read" }, box, " I have read these terms and I accept them"),
+          h("div", {}, btn)));
+      }
+      const discSec = h("section", { id: "consent-disclosures", "aria-labelledby": "consent-disclosures-title" },
+        h("h2", { id: "consent-disclosures-title" }, "What your mediator disclosed"),
+        h("p", {}, "A mediator must tell everyone taking part about anything that could affect their neutrality. Acknowledging says you have read it, not that you agree with it. If it worries you, say so to the mediator or to the mediation program before you go on."));
+      if (kase.disclosures.length === 0) discSec.append(h("p", {}, "Your mediator has disclosed nothing."));
+      const list = h("ul", { class: "docs", id: "disclosure-list" });
+      for (const d of kase.disclosures) {
+        const mine = (d.acks ?? []).find((a) => a.accountId === me);
+        const li = h("li", { "data-disclosure": d.id }, h("p", {}, d.text),
+          h("p", { class: "meta" }, `Disclosed by ${mediatorName(kase, d.mediator)} on ${when(d.at)}`));
+        if (mine) li.append(h("p", { class: "verified" }, `You acknowledged this on ${when(mine.at)}.`));
+        else if (observer) li.append(h("p", { class: "meta" }, "As an observer you are shown this; you do not need to acknowledge it."));
+        else {
+          const btn = h("button", { type: "button", class: "ack-disclosure" }, "I have read this disclosure") as HTMLButtonElement;
+          btn.onclick = async () => {
+            btn.disabled = true;
+            status.textContent = "Signing and recording your acknowledgement…";
+            try {
+              kase = await consentAPI.ack(caseID, d.id, await signConsent(keys, "disclosure", caseID, d.id, d.text));
+              status.textContent = "Your acknowledgement is recorded.";
+            } catch (e) {
+              status.textContent = plainError(e);
+              status.className = "error";
+            }
+            draw();
+          };
+          li.append(h("p", { class: "meta" }, "The mediators and the program's records will see your acknowledgement."), btn);
+        }
+        list.append(li);
+      }
+      if (kase.disclosures.length) discSec.append(list);
+      const done = termsDone && pending.length === 0;
+      const go = h("button", { type: "button", class: "primary", id: "consent-continue", disabled: !done }, "Go on to the case") as HTMLButtonElement;
+      go.onclick = () => resolve(kase);
+      root.replaceChildren(h("h1", { id: "consent-title" }, "Before you go on"),
+        h("p", {}, done
+          ? "Thank you. You can go on to the case now."
+          : "Your mediator asks everyone taking part to read and accept the terms below, and to acknowledge what the mediator disclosed, before the mediation begins."),
+        termsSec, discSec, status, h("div", {}, go));
+      if (done) go.focus();
+    };
+    draw();
+  });
+}
+
+/**
+ * A mediator's panel: who has accepted the case's terms and acknowledged each
+ * disclosure, and an editor for the case's terms. Only mediators see it.
+ */
+export async function renderConsentPanel(el: HTMLElement, caseID: string, c: Case): Promise<void> {
+  el.setAttribute("aria-labelledby", "consent-panel-title");
+  let view: TermsView;
+  try { view = await consentAPI.terms(caseID); } catch { el.replaceChildren(h("h2", { id: "consent-panel-title" }, "Terms and disclosures"), h("p", { class: "error" }, "Could not load who has accepted the terms. Reload the page to try again.")); return; }
+  const side = (id?: string) => c.sides.find((s) => s.id === id)?.label ?? "";
+  const people = view.people ?? [];
+  const rows = people.map((p) => h("tr", { "data-person": p.accountId },
+    h("td", {}, p.name), h("td", {}, p.role + (p.role !== "observer" && p.side ? `, ${side(p.side)}` : "")),
+    h("td", { class: p.accepted ? "verified" : "" }, p.accepted ? `Accepted ${when(p.accepted.recorded)}` : "Not yet")));
+  const table = people.length
+    ? h("table", { id: "terms-table" }, h("caption", {}, `Who has accepted version ${view.terms.version} of the terms`),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Person"), h("th", { scope: "col" }, "Role"), h("th", { scope: "col" }, "Terms"))), h("tbody", {}, ...rows))
+    : h("p", {}, "Nobody has joined yet; everyone who joins is asked to accept the terms.");
+  const summary = h("p", { id: "terms-summary", class: view.complete ? "verified" : "note" }, view.complete
+    ? (people.length ? "Everyone has accepted the terms: the opening session can start." : "")
+    : `The opening session waits until these people accept the terms: ${(view.missing ?? []).join(", ")}.`);
+  const parties = c.participants.filter((p) => p.role !== "observer");
+  const disc = h("ul", { class: "docs", id: "disclosure-acks" }, ...c.disclosures.map((d) => {
+    const acked = parties.filter((p) => (d.acks ?? []).some((a) => a.accountId === p.accountId)).map((p) => p.name);
+    const not = parties.filter((p) => !(d.acks ?? []).some((a) => a.accountId === p.accountId)).map((p) => p.name);
+    return h("li", { "data-disclosure": d.id }, h("p", {}, d.text),
+      h("p", { class: "meta" }, `Acknowledged by: ${acked.join(", ") || "nobody yet"}. Not yet: ${not.join(", ") || "nobody"}.`));
+  }));
+  const ta = h("textarea", { id: "terms-edit", rows: "8" }) as HTMLTextAreaElement;
+  ta.value = view.terms.text;
+  const msg = h("p", { id: "terms-edit-status", role: "status", "aria-live": "polite" });
+  const save = h("button", { type: "button", id: "terms-save" }, "Save the terms") as HTMLButtonElement;
+  save.onclick = async () => {
+    const anyone = people.some((p) => p.accepted);
+    if (anyone && !confirm(`Some people already accepted version ${view.terms.version}. Saving makes version ${view.terms.version + 1}, and everyone must accept it again before the opening session. Save?`)) return;
+    save.disabled = true;
+    try {
+      await consentAPI.setTerms(caseID, ta.value);
+      await renderConsentPanel(el, caseID, c);
+    } catch (e) {
+      msg.textContent = e instanceof APIError && e.problem.detail ? "Not saved: " + e.problem.detail + "." : "Not saved; please try again.";
+      msg.className = "error";
+      save.disabled = false;
+    }
+  };
+  el.replaceChildren(h("h2", { id: "consent-panel-title" }, "Terms and disclosures"),
+    h("p", { class: "note" }, "Only the mediators of this case see this list. Each acceptance is signed by the person's own device."),
+    table, summary,
+    h("h3", {}, "Disclosures"),
+    c.disclosures.length ? disc : h("p", {}, "No disclosures yet."),
+    h("details", {}, h("summary", {}, "Edit the terms"),
+      h("label", { for: "terms-edit" }, `Terms of this case (version ${view.terms.version}). Saved terms are shown to every party, lawyer and observer of this case.`),
+      ta, h("div", {}, save), msg));
+}

@@ -1,0 +1,186 @@
+// Ground rules and consent in real Chromium. Run by
+// web/consent_browser_test.go, which seeds a case (terms set, one
+// disclosure, three invitations) and answers "ask …" lines: it tries the
+// opening stage through the API and adds a later disclosure.
+import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env("PARLEY_URL");
+const shots = env("PARLEY_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+const T = 30000;
+const lines = createInterface({ input: process.stdin });
+const answers = [];
+const waiters = [];
+lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
+async function ask(verb) {
+  process.stdout.write(`ask ${verb}\n`);
+  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
+  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
+  return a.slice(3);
+}
+function log(s) { process.stdout.write(s + "\n"); }
+function check(cond, what) {
+  if (!cond) throw new Error("expectation failed: " + what);
+  log("ok: " + what);
+}
+
+const browser = await chromium.launch({
+  executablePath: env("PARLEY_CHROMIUM"), headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+async function newPage(name, viewport = { width: 1280, height: 900 }) {
+  const ctx = await browser.newContext({ viewport, locale: "en-GB", timezoneId: "Europe/London" });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(T);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+  return page;
+}
+const room = (page, r) => page.locator(`#rooms button[data-room="${r}"]`);
+const connected = (page) => page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+
+/** Reads the gate, accepts the terms and acknowledges every open disclosure, then goes on. */
+async function consent(page, shot) {
+  await page.waitForSelector("#consent-title");
+  const text = await page.innerText("main");
+  check(text.includes("What is said here stays here") && text.includes("Ten years ago I worked at the same firm"), "the gate shows the case's terms and the disclosure");
+  check(text.includes("the mediators and the program's records will see it"), "the gate says who will see the acceptance");
+  check(!/c_[a-z0-9]{10}|dv_|case\.terms|caucus:/.test(text), "the gate shows no internal ids or action names");
+  check(await page.isDisabled("#accept-terms") && await page.isDisabled("#consent-continue"), "nothing is accepted, and the case stays closed, until the person confirms");
+  if (shot) await page.screenshot({ path: shots + "/" + shot, fullPage: true });
+  await page.check("#terms-read");
+  await page.click("#accept-terms");
+  await page.waitForSelector("#terms-accepted");
+  for (let n = await page.locator("button.ack-disclosure").count(); n > 0; n--) {
+    await page.locator("button.ack-disclosure").first().click();
+    await page.waitForFunction((k) => document.querySelectorAll("button.ack-disclosure").length < k, n);
+  }
+  await page.click("#consent-continue");
+}
+
+try {
+  // The mediator has the case open the whole time and never posts in a caucus.
+  const med = await newPage("med");
+  await med.goto(base + "/app");
+  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
+  await med.fill("#password", env("PARLEY_PASSWORD"));
+  await med.click("form button[type=submit]");
+  await room(med, "joint").waitFor();
+  await connected(med);
+  await med.waitForSelector("#consent-panel h2");
+  check((await med.innerText("#consent-panel")).includes("Nobody has joined yet"), "the mediator's panel says nobody has joined yet");
+
+  // Party A (desktop) joins, reads and accepts, and sends in their caucus at once.
+  const a = await newPage("a");
+  await a.goto(env("PARLEY_INVITE_A"));
+  await consent(a, "consent-party.png");
+  await room(a, "caucus:A").waitFor();
+  await connected(a);
+  await room(a, "caucus:A").click();
+  await a.fill("#draft", "We could accept 4,000 if it is paid this month.");
+  await a.click("#room form button[type=submit]");
+  // It arrives at the mediator's open page without the mediator posting there.
+  await room(med, "caucus:A").click();
+  await med.locator("#room ol.log li", { hasText: "We could accept 4,000" }).first().waitFor({ timeout: 60000 });
+  check(true, "party A's first caucus message reaches the mediator, who never posted in that caucus");
+  const aNotice = await a.innerText("#notice");
+  check(!/caucus:|statement|no mediator has confirmed/.test(aNotice), "party A is shown no internal room ids: " + JSON.stringify(aNotice));
+
+  // Party B on a phone.
+  const b = await newPage("b", { width: 390, height: 844 });
+  await b.goto(env("PARLEY_INVITE_B"));
+  await consent(b, "consent-party-phone.png");
+  await room(b, "caucus:B").waitFor();
+
+  // The lawyer joins but has not accepted yet: opening is refused, naming them.
+  const counsel = await newPage("counsel");
+  await counsel.goto(env("PARLEY_INVITE_COUNSEL"));
+  await counsel.waitForSelector("#consent-title");
+  const refusal = await ask("opening refused");
+  check(refusal.includes("Jordan Blake (counsel, Tenant)"), "opening is refused, naming who is missing: " + refusal);
+  await med.reload();
+  await med.waitForSelector("#terms-table");
+  const panel = await med.innerText("#consent-panel");
+  check(panel.includes("The opening session waits until these people accept the terms: Jordan Blake (counsel, Tenant)"), "the mediator's panel names who has not accepted");
+  check(/Ada Okafor[\s\S]*Accepted/.test(panel) && /Jordan Blake[\s\S]*Not yet/.test(panel), "the panel shows who has and has not accepted");
+  check(panel.includes("Acknowledged by: Ada Okafor, Lars Lindqvist") && panel.includes("Not yet: Jordan Blake"), "the panel shows who acknowledged the disclosure");
+  await med.locator("#consent-panel").screenshot({ path: shots + "/consent-mediator.png" });
+  const medPhone = await newPage("med-phone", { width: 390, height: 844 });
+  await medPhone.context().addCookies(await med.context().cookies());
+  await medPhone.goto(base + "/app");
+  await medPhone.waitForSelector("#terms-table");
+  const overflow = await medPhone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow <= 0, "the mediator's panel fits a phone without sideways scrolling");
+  await medPhone.locator("#consent-panel").screenshot({ path: shots + "/consent-mediator-phone.png" });
+  await medPhone.context().close();
+
+  // The lawyer accepts; now opening goes ahead.
+  await consent(counsel);
+  await room(counsel, "caucus:A").waitFor();
+  await ask("signed");
+  await ask("opening");
+  check(true, "opening is allowed once the last person accepted");
+
+  // A later disclosure is shown again to a party who comes back.
+  await ask("disclose");
+  await a.reload();
+  await a.waitForSelector("#consent-title");
+  const again = await a.innerText("main");
+  check(again.includes("Since then my sister has rented a flat") && again.includes("You accepted these terms on"), "the later disclosure is shown again; the terms stay accepted");
+  check(await a.locator("button.ack-disclosure").count() === 1, "only the new disclosure waits for an acknowledgement");
+  await a.screenshot({ path: shots + "/consent-later-disclosure.png", fullPage: true });
+  await a.click("button.ack-disclosure");
+  await a.waitForSelector("#consent-continue:not([disabled])");
+  await a.click("#consent-continue");
+  await room(a, "caucus:A").waitFor();
+  check(true, "party A goes on after acknowledging the later disclosure");
+
+  // No mediator online: a lawyer who joins now writes in their caucus; the
+  // message waits, and says so in words, until the mediator opens the case.
+  await med.context().close();
+  const link = await ask("invite counsel B");
+  const late = await newPage("late");
+  await late.goto(link);
+  await late.check("#terms-read");
+  await late.click("#accept-terms");
+  for (let n = await late.locator("button.ack-disclosure").count(); n > 0; n--) {
+    await late.locator("button.ack-disclosure").first().click();
+    await late.waitForFunction((k) => document.querySelectorAll("button.ack-disclosure").length < k, n);
+  }
+  await late.click("#consent-continue");
+  await room(late, "caucus:B").waitFor();
+  await connected(late);
+  await room(late, "caucus:B").click();
+  await late.fill("#draft", "Robin here, for the landlord.");
+  await late.click("#room form button[type=submit]");
+  await late.locator("#notice", { hasText: "will be sent when your mediator connects" }).waitFor({ timeout: 20000 });
+  const waiting = await late.innerText("main");
+  check(!/caucus:|no mediator has confirmed|statement/.test(waiting) && !(await late.innerText("#room .error")).trim(), "the waiting message is explained in words, with no internal ids and no failure");
+  await late.screenshot({ path: shots + "/consent-waiting.png", fullPage: false });
+  const med2 = await newPage("med2");
+  await med2.goto(base + "/app");
+  await med2.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
+  await med2.fill("#password", env("PARLEY_PASSWORD"));
+  await med2.click("form button[type=submit]");
+  await room(med2, "caucus:B").click();
+  await med2.locator("#room ol.log li", { hasText: "Robin here, for the landlord." }).first().waitFor({ timeout: 60000 });
+  await late.locator("#room ol.log li", { hasText: "Robin here, for the landlord." }).first().waitFor({ timeout: 30000 });
+  check(true, "the waiting message went once the mediator opened the case");
+
+  check(problems.length === 0, "no page errors: " + problems.join("; "));
+  log("PASS");
+} catch (e) {
+  log("FAIL " + (e?.stack ?? e));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  lines.close();
+}
