@@ -8,6 +8,7 @@ import * as E from "./e2ee";
 import { registerDevice, SecureCase, SecureEvent } from "./secure";
 import { loadOrCreateDevice, markRegistered } from "./store";
 import { openSignedNote } from "./tlog";
+import { isUnreadable, noteUnreadable } from "./devices";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -738,11 +739,12 @@ function fmtTime(ms: number) {
 function onEvent(ev: SecureEvent) {
   const log = logFor(ev.room);
   const who = ev.from === me.id ? "You" : sc.nameOf(ev.from);
+  if (isUnreadable(ev.rejected)) {
+    noteUnreadable(log, ev.at); // one line per run, never counted as new
+    return;
+  }
   let li: HTMLElement;
-  if (ev.rejected && /no key for this message/.test(ev.rejected)) {
-    li = h("li", { class: "note" }, h("span", { class: "meta" }, `${fmtTime(ev.at)} · ${who} · `),
-      "A message sent before this browser's keys could read this room: it stays unreadable here by design.");
-  } else if (ev.rejected) {
+  if (ev.rejected) {
     li = h("li", { class: "rejected" }, h("span", { class: "meta" }, `${fmtTime(ev.at)} · from ${who} · `), "A message that could not be verified was refused (" + ev.rejected + ").");
   } else if (ev.kind === E.KindCarryProposal) {
     const ref = ev.plain!.ref!;

@@ -81,10 +81,14 @@ export class SecureCase {
       await E.verifyRevocation(r.rev, by);
       dir.revoke(r.rev, r.index);
     }
+    for (const e of devV.endorsements) dir.endorse(e.e, e.index);
+    await dir.computeTrust();
     const stP = await api.statements(this.caseID, devV.size);
     const stV = await verifyProven(stP, { logKey: devP.key, logSize: devV.size, logCheckpoint: devV.checkpoint });
     const chain = new E.Chain(this.caseID);
     for (const st of stV.statements) await chain.extend(st, dir);
+    dir.admitFrom(chain); // the case's mediators may admit participants' new devices
+    await dir.computeTrust();
     // Trust on first use: the first statement, and every statement seen before, must stay.
     const cases = { ...(pins.cases ?? {}) };
     const pin = cases[this.caseID];

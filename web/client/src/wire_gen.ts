@@ -463,6 +463,46 @@ export interface ExportRequest {
 }
 
 /**
+ * PairingStart is what an existing device sends to start a pairing.
+ */
+export interface PairingStart {
+  device: string;
+}
+
+/**
+ * PairingClaim is what the new device sends: the code shown on the old
+ * device and its own device record.
+ */
+export interface PairingClaim {
+  code: string;
+  record: string;
+}
+
+/**
+ * PairingComplete is the old device's answer after the person compared
+ * safety numbers: the endorsement of the new device and the room keys
+ * sealed to it.
+ */
+export interface PairingComplete {
+  endorsement: string;
+  share: string;
+}
+
+/**
+ * Pairing is one pairing as its account sees it. Code is set only in the
+ * answer that starts it; Share only in the one collect answer.
+ */
+export interface Pairing {
+  id: string;
+  state: string;
+  expires: string;
+  oldDevice: string;
+  code?: string;
+  newRecord?: string;
+  share?: string;
+}
+
+/**
  * FollowUpRequest sets a closed case's check-ins on its agreement
  * (POST /api/v1/cases/{caseID}/followups): whole days after closure.
  */
@@ -711,6 +751,7 @@ export interface Proven {
   devices?: Logged[];
   revocations?: Logged[];
   statements?: Logged[];
+  endorsements?: Logged[];
 }
 
 /**
