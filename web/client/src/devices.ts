@@ -44,5 +44,5 @@ export function noteUnreadable(log: HTMLElement, at: number): void {
     h("strong", {}, n === 1 ? `1 earlier message can't be shown here` : `${n} earlier messages can't be shown here`),
     ` (sent ${when}). `,
     "They were encrypted for the devices that were in this room then, before this browser had keys for it; nobody, not even the service, can open them for this browser. ",
-    "They stay readable on the device you used then. Everything sent from now on reaches this browser.");
+    "If you used another device in this mediation before, they stay readable there. Everything sent from now on reaches this browser.");
 }
