@@ -19,12 +19,17 @@ import (
 	"github.com/parley-mediation/parley/web"
 )
 
-// TestBrowserDevices drives web/client/test/devices.mjs in Chromium: the
-// mediator (Go client) says three things in side A's caucus before A's
-// lawyer joins in a browser. The lawyer's browser has no keys for them:
-// it shows one line that counts and explains them, the room's unread
-// badge counts only what the lawyer can read, and what the mediator says
-// afterwards is readable.
+// TestBrowserDevices drives web/client/test/devices.mjs in Chromium.
+// Unreadable history: the mediator (Go client) says three things in side
+// A's caucus before A's lawyer joins in a browser; the lawyer's browser
+// shows one line that counts and explains them, the room's unread badge
+// counts only what the lawyer can read, and what the mediator says
+// afterwards is readable. Adding a device: party A talks in the caucus in
+// one browser, signs in on a second (a session made by the test, as a
+// re-entry link would), which counts for nobody yet; the first browser
+// shows a code, the second enters it, both show the same safety number,
+// the party confirms, and the second browser reads the earlier caucus
+// messages.
 func TestBrowserDevices(t *testing.T) {
 	if !web.HasBrowserClient() {
 		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
@@ -92,6 +97,10 @@ func TestBrowserDevices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	invA, err := medC.Invite(ctx, k.ID, "party", "A", "Alex Rivera", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	shots := t.TempDir()
 	if os.Getenv("PARLEY_UPDATE_SCREENSHOTS") != "" {
@@ -101,7 +110,7 @@ func TestBrowserDevices(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(tctx, nodeBin, "test/devices.mjs")
 	cmd.Dir = clientDir
-	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_INVITE_COUNSEL="+inv.Link,
+	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_INVITE_COUNSEL="+inv.Link, "PARLEY_INVITE_A="+invA.Link, "PARLEY_SESSION_COOKIE="+web.SessionCookie,
 		"PARLEY_CHROMIUM="+chromiumPath(), "PARLEY_SCREENSHOTS="+shots)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -133,6 +142,38 @@ func TestBrowserDevices(t *testing.T) {
 				continue
 			}
 			fmt.Fprintln(stdin, "ok")
+		case "ask reply ":
+			s := chat()
+			err := say(s, "Mediator to Alex: noted, we keep that in the caucus")
+			s.Close()
+			if err != nil {
+				t.Error(err)
+				fmt.Fprintln(stdin, "error "+err.Error())
+				continue
+			}
+			fmt.Fprintln(stdin, "ok")
+		case "ask session ":
+			// Alex signs in on a second browser (the test makes the
+			// session, as a re-entry link would).
+			kc, err := medC.Case(ctx, k.ID)
+			var alex string
+			for _, p := range kc.Participants {
+				if p.Name == "Alex Rivera" {
+					alex = p.AccountID
+				}
+			}
+			if err != nil || alex == "" {
+				t.Errorf("Alex's account: %v", err)
+				fmt.Fprintln(stdin, "error no account")
+				continue
+			}
+			token, _, err := n.Accounts.NewSession(ctx, alex)
+			if err != nil {
+				t.Error(err)
+				fmt.Fprintln(stdin, "error "+err.Error())
+				continue
+			}
+			fmt.Fprintln(stdin, "ok "+token)
 		case "PASS":
 			passed = true
 		}
@@ -141,7 +182,8 @@ func TestBrowserDevices(t *testing.T) {
 	if err := cmd.Wait(); err != nil || !passed {
 		t.Fatalf("browser script: %v (passed=%v)", err, passed)
 	}
-	for _, name := range []string{"devices-unreadable.png", "devices-unreadable-phone.png"} {
+	for _, name := range []string{"devices-unreadable.png", "devices-unreadable-phone.png", "devices-new-browser-phone.png",
+		"devices-add-code.png", "devices-compare.png", "devices-compare-phone.png", "devices-linked-phone.png"} {
 		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() < 1000 {
 			t.Errorf("screenshot %s was not taken: %v", name, err)
 		}

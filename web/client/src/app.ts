@@ -8,7 +8,7 @@ import * as E from "./e2ee";
 import { registerDevice, SecureCase, SecureEvent } from "./secure";
 import { loadOrCreateDevice, markRegistered } from "./store";
 import { openSignedNote } from "./tlog";
-import { isUnreadable, noteUnreadable } from "./devices";
+import { isUnreadable, noteUnreadable, renderDevices } from "./devices";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -568,6 +568,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   if (!sc.rooms.includes(current)) current = sc.rooms[0];
   renderRooms();
   switchRoom(current);
+  renderDevices($("devices"), { sc, myName: me.name, nameOf: (a) => sc.nameOf(a), participants: c.participants.map((p) => p.accountId) });
   await renderDocuments();
   await renderSessions($("sessions"), {
     caseID, mediator: sc.mediator, rooms: sc.rooms, roomTitle, nameOf: (a) => sc.nameOf(a),
@@ -594,7 +595,8 @@ function render() {
         h("section", { id: "documents", "aria-labelledby": "docs-title" }, h("h2", { id: "docs-title" }, "Documents"), h("p", {}, "Loading…"))),
       h("aside", { class: "tools", "aria-label": "Safety numbers and invitations" },
         caseloadButton() ?? "",
-        h("h2", {}, "Safety numbers"), h("div", { id: "safety" }), h("div", { id: "invite" }))));
+        h("h2", {}, "Safety numbers"), h("div", { id: "safety" }),
+        h("section", { id: "devices", "aria-labelledby": "devices-title" }), h("div", { id: "invite" }))));
 }
 
 /**

@@ -3,7 +3,7 @@
 import * as P from "./primitives";
 import {
   concat, E2EEError, equalBytes, hex, label, malformed, MaxDeviceRecord, MaxPayload, MaxStatement, maxList, maxString, Reader,
-  TypeDevice, TypeEndorse, TypeKeyDist, TypeMessage, TypePlaintext, TypeRevocation, TypeStatement, utf8, Writer,
+  TypeDevice, TypeEndorse, TypeKeyDist, TypeKeyShare, TypeShared, TypeMessage, TypePlaintext, TypeRevocation, TypeStatement, utf8, Writer,
 } from "./wire";
 
 export { KEMX25519, KEMXWing, kemName } from "./primitives";
@@ -650,6 +650,27 @@ export class Session {
 
   rotate(room: string): void { this.out.delete(room); }
 
+  /** Checks a key distribution and returns the chain it gives this device (null: none), without installing it (to hand to a new device of this account). */
+  async share(room: string, epoch: number, from: string, payload: Uint8Array): Promise<SharedChain | null> {
+    const kd = decodeKeyDist(payload);
+    const dev = this.check(kd.ctx, room, epoch, from);
+    await verifyKeyDist(kd, dev);
+    const s = kd.recipients.find((x) => x.device === this.me.id);
+    if (!s || s.kem !== this.me.kemKey.kem) return null;
+    const ck = await P.hpkeOpen(this.me.kemKey, keyDistInfo(kd.ctx, kd.iteration, this.me.id), s.ct);
+    if (!ck || ck.length !== 32) throw new E2EEError("decryption failed", "chain key");
+    return { ctx: kd.ctx, iteration: kd.iteration, ck };
+  }
+
+  /** Installs chains another device of this account handed over (other cases' and ones held already are left alone). */
+  addShared(chains: SharedChain[]): void {
+    for (const c of chains) {
+      if (c.ctx.case !== this.caseID) continue;
+      const key = Session.inKey(c.ctx.room, c.ctx.epoch, c.ctx.device, c.ctx.chain);
+      if (!this.inbound.has(key)) this.inbound.set(key, new ReceiverChain(c.ctx, c.ck.slice(), c.iteration));
+    }
+  }
+
   async receive(room: string, epoch: number, from: string, payload: Uint8Array): Promise<Received> {
     if (payload.length < 4) throw malformed("payload too short");
     if (payload[3] === TypeKeyDist) {
@@ -721,4 +742,56 @@ export async function safetyNumber(a: string, devA: DeviceRecord[], b: string, d
 
 export function formatSafetyNumber(n: string): string {
   return (n.match(/.{5}/g) ?? []).join(" ");
+}
+
+// --- adding a device (docs/protocol.md, "Adding a device") ---
+
+/** A receiving chain handed from one device to a new device of the same account. */
+export interface SharedChain { ctx: ChainContext; iteration: number; ck: Uint8Array }
+
+/** Signs an endorsement of rec by me: a link of my account's new device (caseID "") or a mediator's admission in caseID. */
+export async function endorse(me: DeviceKeys, rec: DeviceRecord, caseID: string, now = Date.now()): Promise<Uint8Array> {
+  if (caseID === "" && rec.account !== me.account) throw new E2EEError("endorsement", "a link is for a device of the same account");
+  const body = new Writer(TypeEndorse).str(rec.account).str(rec.id).bytes(await P.sha256(rec.raw)).str(caseID)
+    .str(me.account).str(me.id).u64(now).done();
+  return concat(body, await signField(me.sig, TypeEndorse, body));
+}
+
+function keyShareInfo(account: string, from: string, to: string, created: number): Uint8Array {
+  return concat(utf8("parley/e2ee/v1/keyshare\x00"), new Writer().str(account).str(from).str(to).u64(created).done());
+}
+
+/** Seals chains to `to` (a device of my account) and signs the share. */
+export async function shareKeys(me: DeviceKeys, to: DeviceRecord, chains: SharedChain[], now = Date.now()): Promise<Uint8Array> {
+  if (to.account !== me.account) throw new E2EEError("keyshare", "keys go only to a device of the same account");
+  const pt = new Writer(TypeShared).list(chains, (e, c) => ctxFields(e, c.ctx).u32(c.iteration).bytes(c.ck)).done();
+  const sealed = await P.hpkeSeal(to.kem, to.kemPub, keyShareInfo(me.account, me.id, to.id, now), pt);
+  pt.fill(0);
+  const body = new Writer(TypeKeyShare).str(me.account).str(me.id).str(to.id).u64(now).u16(to.kem).bytes(sealed).done();
+  return concat(body, await signField(me.sig, TypeKeyShare, body));
+}
+
+/** Checks a key share was signed by `from` (a counted device of my account: the caller checks) for me, and opens it. */
+export async function openKeyShare(data: Uint8Array, me: DeviceKeys, from: DeviceRecord): Promise<SharedChain[]> {
+  const r = Reader.object(data, TypeKeyShare, 4 << 20);
+  const account = r.id("account"), fromID = r.id("from device"), to = r.id("to device"), created = r.i64("created"), kem = r.u16("kem");
+  const sealed = r.bytes("sealed");
+  const bodyLen = r.off;
+  const sig = r.fixed("signature", 64);
+  r.end("keyshare");
+  if (account !== me.account || from.account !== me.account || from.id !== fromID) throw new E2EEError("bad signature", "key share from another account or device");
+  if (to !== me.id) throw new E2EEError("key distribution not addressed to this device", "key share for another device");
+  await verifyBy(from, TypeKeyShare, data.subarray(0, bodyLen), sig, "keyshare");
+  if (kem !== me.kemKey.kem) throw new E2EEError("decryption failed", "key share sealed for another KEM");
+  const pt = await P.hpkeOpen(me.kemKey, keyShareInfo(account, fromID, to, created), sealed);
+  if (!pt) throw new E2EEError("decryption failed", "key share");
+  const out: SharedChain[] = [];
+  const pr = Reader.object(pt, TypeShared, 4 << 20);
+  pr.list("chains", (e) => {
+    const ctx = readCtx(e);
+    out.push({ ctx, iteration: e.u32("iteration"), ck: e.fixed("chain key", 32).slice() });
+  });
+  pr.end("shared chains");
+  pt.fill(0);
+  return out;
 }

@@ -77,6 +77,67 @@ try {
   await collapsed.scrollIntoViewIfNeeded();
   await lawyer.screenshot({ path: shots + "/devices-unreadable-phone.png" });
 
+  // --- Alex adds a second browser from the first ---
+  const alex = await newPage("alex", { width: 1280, height: 900 });
+  await alex.goto(env("PARLEY_INVITE_A"));
+  await room(alex, "caucus:A").waitFor();
+  await alex.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await room(alex, "caucus:A").click();
+  await ask("reply"); // the mediator's client also signs the membership that has Alex in
+  await alex.locator("#room ol.log li", { hasText: "Mediator to Alex" }).first().waitFor({ timeout: 60000 });
+  await alex.fill("#draft", "Alex: we could accept 4,000 if the deposit comes back");
+  await alex.click("#room form button[type=submit]");
+  await alex.locator("#room ol.log li", { hasText: "we could accept 4,000" }).first().waitFor({ timeout: 60000 });
+  check(true, "Alex and the mediator talk in the tenant's caucus");
+
+  const token = await ask("session");
+  const ctx2 = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "en-GB" });
+  await ctx2.addCookies([{ name: env("PARLEY_SESSION_COOKIE"), value: token, url: base, httpOnly: true, sameSite: "Strict" }]);
+  const phone = await ctx2.newPage();
+  phone.setDefaultTimeout(T);
+  phone.on("pageerror", (e) => problems.push(`phone: page error: ${e.message}`));
+  phone.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`phone: third-party request to ${r.url()}`); });
+  await phone.goto(base + "/app");
+  await phone.locator("#new-device").waitFor({ timeout: 60000 });
+  await room(phone, "caucus:A").click();
+  await phone.locator("#room ol.log li.unreadable").waitFor();
+  const before = await phone.locator("#room ol.log li.unreadable").innerText();
+  check(await phone.locator("#room ol.log li.unreadable").count() === 1 && /\d+ earlier messages can't be shown here/.test(before) &&
+    await phone.locator("#room ol.log li", { hasText: "Mediator to Alex" }).count() === 0, "the new browser cannot read the caucus yet, and says so in one line: " + before.slice(0, 60));
+  await phone.locator("#new-device").scrollIntoViewIfNeeded();
+  await phone.screenshot({ path: shots + "/devices-new-browser-phone.png" });
+
+  await alex.click("#pair-start");
+  const code = (await alex.locator("#pair-code").innerText()).trim();
+  check(/^[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$/.test(code), "the old browser shows a short code: " + code);
+  await alex.locator("#devices").screenshot({ path: shots + "/devices-add-code.png" });
+  await phone.fill("#pair-code-input", code.toLowerCase());
+  await phone.click("#pair-form button[type=submit]");
+  await phone.locator("#pair-number").waitFor({ timeout: 60000 });
+  await alex.locator("#pair-number").waitFor({ timeout: 60000 });
+  const n1 = await alex.locator("#pair-number").innerText(), n2 = await phone.locator("#pair-number").innerText();
+  check(n1 === n2 && n1.replace(/\D/g, "").length === 60, "both browsers show the same safety number: " + n1);
+  await alex.locator("#devices").screenshot({ path: shots + "/devices-compare.png" });
+  await phone.locator("#pair-number").scrollIntoViewIfNeeded();
+  await phone.screenshot({ path: shots + "/devices-compare-phone.png" });
+  await alex.click("#pair-confirm");
+  await alex.locator("#pair-out", { hasText: "Added." }).waitFor({ timeout: 60000 });
+  check(true, "the old browser added the new one");
+
+  // The phone reloads by itself and reads the earlier caucus messages.
+  await phone.locator("#devices-title").waitFor({ timeout: 60000 });
+  await phone.locator("#pair-start").waitFor({ timeout: 60000 });
+  await room(phone, "caucus:A").click();
+  await phone.locator("#room ol.log li", { hasText: "we could accept 4,000" }).waitFor({ timeout: 60000 });
+  await phone.locator("#room ol.log li", { hasText: "Mediator to Alex" }).waitFor({ timeout: 60000 });
+  // What stays unreadable is only what was said before Alex joined: the
+  // first browser cannot read it either.
+  const strong = async (p) => (await p.locator("#room ol.log li.unreadable strong").allInnerTexts()).join("|");
+  const onPhone = await strong(phone), onDesk = await strong(alex);
+  check(onPhone === onDesk && onPhone === "4 earlier messages can't be shown here",
+    `the linked browser reads the earlier caucus messages the first one reads (unreadable on both: ${onDesk})`);
+  await phone.screenshot({ path: shots + "/devices-linked-phone.png" });
+
   check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
   await browser.close();
   log("PASS");
