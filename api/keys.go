@@ -16,6 +16,10 @@ type Proven struct {
 	Devices     []Logged `json:"devices,omitempty"`
 	Revocations []Logged `json:"revocations,omitempty"`
 	Statements  []Logged `json:"statements,omitempty"`
+	// Endorsements authorise devices after an account's first: signed by
+	// another device of the account (a link) or by a mediator's device
+	// for one case (an admission).
+	Endorsements []Logged `json:"endorsements,omitempty"`
 }
 
 func (Proven) wire() {}

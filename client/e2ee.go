@@ -177,8 +177,17 @@ func (x *E2EE) MyDevices(ctx context.Context) (*e2ee.Devices, *tlogverify.Verifi
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := v.Directory(nil)
+	d, err := v.Directory(strictDevices())
 	return d, v, err
+}
+
+// strictDevices is the directory every client uses: an account's devices
+// after its first count only when endorsed (docs/protocol.md, "Adding a
+// device").
+func strictDevices() *e2ee.Devices {
+	d := e2ee.NewDevices()
+	d.RequireEndorsement()
+	return d
 }
 
 // Revoke revokes one of this account's devices (signed by this device).
@@ -194,7 +203,7 @@ func (x *E2EE) CaseDevices(ctx context.Context, caseID string) (*e2ee.Devices, *
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := v.Directory(nil)
+	d, err := v.Directory(strictDevices())
 	return d, v, err
 }
 
@@ -219,6 +228,9 @@ func (x *E2EE) Statements(ctx context.Context, caseID string, dir e2ee.Directory
 		if err := chain.Extend(st, dir); err != nil {
 			return nil, err
 		}
+	}
+	if d, ok := dir.(*e2ee.Devices); ok {
+		d.AdmitFrom(chain) // the case's mediators may admit participants' new devices
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -326,7 +338,7 @@ func (x *E2EE) ReadRoom(ctx context.Context, caseID, room string, from api.Posit
 	if err != nil {
 		return nil, err
 	}
-	sess := e2ee.NewSession(x.Me, caseID, chain, devs)
+	sess := x.newSession(caseID, chain, devs)
 	var out []SecureEvent
 	// A message resent after a dropped connection may be stored twice
 	// (same sender, same id); the copy is skipped, as Chat does.

@@ -124,7 +124,7 @@ func (x *E2EE) OpenSecureChat(ctx context.Context, caseID string, opts SecureOpt
 		return nil, err
 	}
 	s := &SecureChat{x: x, caseID: caseID, opts: opts, rooms: rooms, events: make(chan SecureEvent, 4096),
-		sess: e2ee.NewSession(x.Me, caseID, chain, devs), epochs: map[string]int64{}, held: map[string][]api.Message{},
+		sess: x.newSession(caseID, chain, devs), epochs: map[string]int64{}, held: map[string][]api.Message{},
 		seen: map[string]map[api.Position]seenMsg{}, ready: make(chan struct{}),
 		heads: map[string]api.Position{}, caught: map[string]bool{}, caughtUp: make(chan struct{}), kick: make(chan struct{}, 1), done: make(chan struct{}), ended: make(chan struct{})}
 	s.life, s.cancel = context.WithCancel(context.Background())

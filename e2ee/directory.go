@@ -10,6 +10,17 @@ import (
 // checking its inclusion proof.
 type Devices struct {
 	byAccount map[string]map[string]*loggedDevice
+
+	// strict: only trusted devices count (see RequireEndorsement).
+	strict    bool
+	endorse   []loggedEndorsement
+	mediators map[string]map[string]bool // case -> mediator accounts
+	trusted   map[*loggedDevice]bool     // nil: recompute
+}
+
+type loggedEndorsement struct {
+	e     *Endorsement
+	index int64
 }
 
 type loggedDevice struct {
@@ -32,6 +43,7 @@ func (d *Devices) Add(rec *DeviceRecord, index int64) {
 		return
 	}
 	m[rec.ID] = &loggedDevice{rec: rec, index: index, revoked: -1}
+	d.trusted = nil
 }
 
 // Revoke records a verified revocation at log index. It must already be
@@ -40,12 +52,13 @@ func (d *Devices) Revoke(v *Revocation, index int64) {
 	if ld, ok := d.byAccount[v.Account][v.Device]; ok && (ld.revoked < 0 || index < ld.revoked) {
 		ld.revoked = index
 	}
+	d.trusted = nil
 }
 
 // Device implements Directory.
 func (d *Devices) Device(account, id string, at int64) (*DeviceRecord, bool) {
 	ld, ok := d.byAccount[account][id]
-	if !ok {
+	if !ok || !d.isTrusted(ld) {
 		return nil, false
 	}
 	if at < 0 {
@@ -58,7 +71,7 @@ func (d *Devices) Device(account, id string, at int64) (*DeviceRecord, bool) {
 func (d *Devices) Active(account string) []*DeviceRecord {
 	var out []*DeviceRecord
 	for _, ld := range d.byAccount[account] {
-		if ld.revoked < 0 {
+		if ld.revoked < 0 && d.isTrusted(ld) {
 			out = append(out, ld.rec)
 		}
 	}
@@ -79,4 +92,109 @@ func (d *Devices) Record(account, id string) (*DeviceRecord, bool) {
 		return nil, false
 	}
 	return ld.rec, true
+}
+
+// RequireEndorsement makes the directory count, of each account, only its
+// first registered device (trust on first use) and the devices endorsed by
+// a counted device of the same account or, for a case, by a counted device
+// of one of that case's mediators ([Devices.AdmitFrom]). Devices the
+// server registered on its own are left out: nothing is sealed to them and
+// nothing they sign is accepted.
+func (d *Devices) RequireEndorsement() { d.strict, d.trusted = true, nil }
+
+// Endorse records a logged endorsement at log index; its signature is
+// checked when trust is computed.
+func (d *Devices) Endorse(e *Endorsement, index int64) {
+	d.endorse = append(d.endorse, loggedEndorsement{e, index})
+	d.trusted = nil
+}
+
+// AdmitFrom lets the mediators of c's latest statement admit devices for
+// c's case.
+func (d *Devices) AdmitFrom(c *Chain) {
+	st := c.Latest()
+	if st == nil {
+		return
+	}
+	m := map[string]bool{}
+	for _, p := range st.People {
+		if p.Role == RoleMediator {
+			m[p.Account] = true
+		}
+	}
+	if d.mediators == nil {
+		d.mediators = map[string]map[string]bool{}
+	}
+	d.mediators[c.Case] = m
+	d.trusted = nil
+}
+
+// Trusted reports whether a registered device counts (always, unless
+// RequireEndorsement was called).
+func (d *Devices) Trusted(account, id string) bool {
+	ld, ok := d.byAccount[account][id]
+	return ok && d.isTrusted(ld)
+}
+
+// Pending lists account's registered, unrevoked devices that do not count
+// yet: a new device waiting to be linked or admitted.
+func (d *Devices) Pending(account string) []*DeviceRecord {
+	var out []*DeviceRecord
+	for _, ld := range d.byAccount[account] {
+		if ld.revoked < 0 && !d.isTrusted(ld) {
+			out = append(out, ld.rec)
+		}
+	}
+	slices.SortFunc(out, func(a, b *DeviceRecord) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+func (d *Devices) isTrusted(ld *loggedDevice) bool {
+	if !d.strict {
+		return true
+	}
+	if d.trusted == nil {
+		d.computeTrust()
+	}
+	return d.trusted[ld]
+}
+
+// computeTrust: first devices, then endorsements by trusted devices until
+// nothing changes.
+func (d *Devices) computeTrust() {
+	t := map[*loggedDevice]bool{}
+	for _, m := range d.byAccount {
+		var first *loggedDevice
+		for _, ld := range m {
+			if first == nil || ld.index < first.index {
+				first = ld
+			}
+		}
+		if first != nil {
+			t[first] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, le := range d.endorse {
+			e := le.e
+			ld, ok := d.byAccount[e.Account][e.Device]
+			if !ok || t[ld] {
+				continue
+			}
+			by, ok := d.byAccount[e.By][e.ByDev]
+			if !ok || !t[by] || (by.revoked >= 0 && by.revoked < le.index) {
+				continue
+			}
+			if e.Case != "" && !d.mediators[e.Case][e.By] {
+				continue
+			}
+			if e.Verify(ld.rec, by.rec) != nil {
+				continue
+			}
+			t[ld] = true
+			changed = true
+		}
+	}
+	d.trusted = t
 }

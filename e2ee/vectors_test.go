@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 	"testing/cryptotest"
+	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/vectors.json")
@@ -128,6 +129,17 @@ type vectors struct {
 	KeyDist vecKeyDist   `json:"keyDist"`
 	Safety  vecSafety    `json:"safetyNumber"`
 	Invalid []vecInvalid `json:"invalid"`
+	// Endorsements: a link (partyA's device endorses partyA-fallback) and
+	// a mediator's admission of partyB's device for the case.
+	Endorsements []vecEndorsement `json:"endorsements"`
+}
+
+type vecEndorsement struct {
+	Signer   string   `json:"signer"`
+	Endorsed string   `json:"endorsed"`
+	Case     string   `json:"case"`
+	Created  int64    `json:"created"`
+	Encoded  hexBytes `json:"encoded"`
 }
 
 const vectorsFile = "testdata/vectors.json"
@@ -141,6 +153,7 @@ func generateVectors(t *testing.T) *vectors {
 		"keyDist: NOT deterministic (HPKE encapsulation is randomised): open payload with each recipient's key and compare with chainKey; the signature verifies with the sender's record",
 		"safetyNumber: all fields",
 		"invalid: each payload must be refused (error names the check)",
+		"endorsements: encoded (Ed25519 is deterministic); each verifies against the endorsed record and the signer",
 	}}
 	devs := map[string]*DeviceKeys{}
 	for _, d := range []struct {
@@ -209,6 +222,17 @@ func generateVectors(t *testing.T) *vectors {
 		{"version 2", "message", flip(first, 2), "malformed"},
 		{"statement with side B's party in caucus:A", "statement", injectedStatement(t, devs["mediator"]), "caucus rule"},
 		{"device record renamed to another account", "device", renamedRecord(devs["partyB"]), "bad signature"},
+	}
+	for _, e := range []struct{ signer, endorsed, caseID string }{{"partyA", "partyA-fallback", ""}, {"mediator", "partyB", "c_vectorcase"}} {
+		raw, err := devs[e.signer].Endorse(devs[e.endorsed].Record(), e.caseID, time.UnixMilli(1767225603000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := DecodeEndorsement(raw)
+		if err != nil || d.Verify(devs[e.endorsed].Record(), devs[e.signer].Record()) != nil {
+			t.Fatalf("endorsement vector: %v", err)
+		}
+		v.Endorsements = append(v.Endorsements, vecEndorsement{Signer: e.signer, Endorsed: e.endorsed, Case: e.caseID, Created: 1767225603000, Encoded: raw})
 	}
 	return v
 }

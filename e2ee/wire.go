@@ -30,11 +30,15 @@ const (
 	TypeMessage    = 0x04
 	TypePlaintext  = 0x05
 	TypeRevocation = 0x06
+	TypeEndorse    = 0x07
+	TypeKeyShare   = 0x08
+	TypeShared     = 0x09
 )
 
 var typeNames = map[byte]string{
 	TypeDevice: "device", TypeStatement: "statement", TypeKeyDist: "keydist",
 	TypeMessage: "message", TypePlaintext: "plaintext", TypeRevocation: "revocation",
+	TypeEndorse: "endorsement", TypeKeyShare: "keyshare", TypeShared: "shared-chains",
 }
 
 // Limits.
@@ -46,6 +50,9 @@ const (
 	MaxStatement = 64 << 10
 	// MaxDeviceRecord bounds a device record or revocation.
 	MaxDeviceRecord = 4 << 10
+	// MaxKeyShare bounds a key share (the chain keys one device hands a
+	// newly linked device of the same account).
+	MaxKeyShare = 4 << 20
 	// maxString bounds ids, room names, roles and sides.
 	maxString = 128
 	// maxList bounds the elements of any list.

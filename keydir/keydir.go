@@ -151,6 +151,12 @@ func eventFor(kind string, record []byte) (audit.Event, error) {
 			return ev, err
 		}
 		ev.Actor, ev.Objects = r.Account, []string{r.Device, r.By}
+	case EventEndorse:
+		e, err := e2ee.DecodeEndorsement(record)
+		if err != nil {
+			return ev, err
+		}
+		ev.Actor, ev.Case, ev.Objects = e.By, e.Case, []string{e.Account, e.Device, e.ByDev}
 	case EventStatement:
 		st, err := e2ee.DecodeStatement(record)
 		if err != nil {
@@ -397,11 +403,15 @@ func (s *Service) MyDevices(ctx context.Context, actor account.Account, since in
 	if err != nil {
 		return nil, err
 	}
-	p, groups, err := s.prove(ctx, since, devs, revs)
+	ends, err := s.accountEndorsements(ctx, actor.ID, "")
 	if err != nil {
 		return nil, err
 	}
-	p.Devices, p.Revocations = groups[0], groups[1]
+	p, groups, err := s.prove(ctx, since, devs, revs, ends)
+	if err != nil {
+		return nil, err
+	}
+	p.Devices, p.Revocations, p.Endorsements = groups[0], groups[1], groups[2]
 	return p, nil
 }
 
@@ -429,19 +439,23 @@ func (s *Service) CaseDevices(ctx context.Context, actor account.Account, caseID
 	if err != nil {
 		return nil, err
 	}
-	var devs, revs []*stored
+	var devs, revs, ends []*stored
 	for _, a := range caseAccounts(c) {
 		d, r, err := s.accountDevices(ctx, a)
 		if err != nil {
 			return nil, err
 		}
-		devs, revs = append(devs, d...), append(revs, r...)
+		e, err := s.accountEndorsements(ctx, a, caseID)
+		if err != nil {
+			return nil, err
+		}
+		devs, revs, ends = append(devs, d...), append(revs, r...), append(ends, e...)
 	}
-	p, groups, err := s.prove(ctx, since, devs, revs)
+	p, groups, err := s.prove(ctx, since, devs, revs, ends)
 	if err != nil {
 		return nil, err
 	}
-	p.Devices, p.Revocations = groups[0], groups[1]
+	p.Devices, p.Revocations, p.Endorsements = groups[0], groups[1], groups[2]
 	return p, nil
 }
 

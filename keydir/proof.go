@@ -24,6 +24,7 @@ const (
 	EventDevice    = tlogverify.EventDevice
 	EventRevoke    = tlogverify.EventRevoke
 	EventStatement = tlogverify.EventStatement
+	EventEndorse   = tlogverify.EventEndorse
 )
 
 func hashes(p []tlog.Hash) [][]byte {

@@ -16,6 +16,7 @@ import (
 const (
 	EventDevice    = "keydir.device"
 	EventRevoke    = "keydir.revoke"
+	EventEndorse   = "keydir.endorse"
 	EventStatement = "keydir.statement"
 )
 
@@ -63,6 +64,8 @@ type Verified struct {
 	Revocations []*e2ee.Revocation
 	RevokeIdx   []int64
 	Statements  []*e2ee.Statement // LogIndex set
+	Endorse     []*e2ee.Endorsement
+	EndorseIdx  []int64
 }
 
 // Verify checks a key-directory answer against what the client saw before:
@@ -124,6 +127,16 @@ func Verify(p *api.Proven, prev View) (*Verified, error) {
 			return nil, err
 		}
 		v.Revocations, v.RevokeIdx = append(v.Revocations, r), append(v.RevokeIdx, l.Index)
+	}
+	for _, l := range p.Endorsements {
+		e, err := e2ee.DecodeEndorsement(l.Record)
+		if err != nil {
+			return nil, bad("endorsement: %v", err)
+		}
+		if err := check(&l, cp, EventEndorse, e.By, e.Case, []string{e.Account, e.Device, e.ByDev}); err != nil {
+			return nil, err
+		}
+		v.Endorse, v.EndorseIdx = append(v.Endorse, e), append(v.EndorseIdx, l.Index)
 	}
 	for _, l := range p.Statements {
 		st, err := e2ee.DecodeStatement(l.Record)
@@ -189,6 +202,10 @@ func (v *Verified) Directory(into *e2ee.Devices) (*e2ee.Devices, error) {
 			return nil, fmt.Errorf("%w: %v", ErrLog, err)
 		}
 		into.Revoke(r, v.RevokeIdx[i])
+	}
+	// Endorsement signatures are checked when the directory computes trust.
+	for i, e := range v.Endorse {
+		into.Endorse(e, v.EndorseIdx[i])
 	}
 	return into, nil
 }

@@ -20,6 +20,7 @@ func (a *API) keydirRoutes(r chi.Router) {
 	r.Post("/keys/devices", a.registerDevice)
 	r.Get("/keys/devices", a.myDevices)
 	r.Post("/keys/revocations", a.revokeDevice)
+	a.pairingRoutes(r)
 }
 
 // e2eeRoutes serves a case's devices, statements and carries (the
@@ -28,6 +29,7 @@ func (a *API) e2eeRoutes(r chi.Router) {
 	r.Get("/devices", a.caseDevices)
 	r.Get("/e2ee/statements", a.statements)
 	r.Post("/e2ee/statements", a.postStatement)
+	r.Post("/e2ee/admissions", a.admitDevice)
 	r.Post("/carries", a.proposeCarry)
 	r.Post("/carries/{carryID}/consent", a.consentCarry)
 }

@@ -10,7 +10,8 @@ import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
 import { registerDevice, SecureCase, SecureEvent } from "./secure";
 import { loadOrCreateDevice, markRegistered } from "./store";
-import { afterSignOut, comeBackPage, newDeviceNote, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
+import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
+import { isUnreadable, noteUnreadable, renderDevices } from "./devices";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -204,7 +205,6 @@ async function start(): Promise<void> {
     caseID = list[0].id;
   }
   await openCase(caseID, dev.keys);
-  if (newDevice && me.role === "participant") notice(newDeviceNote());
 }
 
 function caseloadButton(): HTMLElement | null {
@@ -259,6 +259,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   if (!sc.rooms.includes(current)) current = sc.rooms[0];
   renderRooms();
   switchRoom(current);
+  renderDevices($("devices"), { sc, myName: me.name, nameOf: (a) => sc.nameOf(a), participants: c.participants.map((p) => p.accountId) });
   await renderDocuments();
   if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }
   await renderSessions($("sessions"), {
@@ -287,7 +288,8 @@ function render() {
       h("aside", { class: "tools", "aria-label": "Safety numbers and invitations" },
         caseloadButton() ?? "",
         h("section", { id: "people" }),
-        h("h2", {}, "Safety numbers"), h("div", { id: "safety" }), h("div", { id: "invite" }))));
+        h("h2", {}, "Safety numbers"), h("div", { id: "safety" }),
+        h("section", { id: "devices", "aria-labelledby": "devices-title" }), h("div", { id: "invite" }))));
 }
 
 /**
@@ -447,11 +449,12 @@ function fmtTime(ms: number) {
 function onEvent(ev: SecureEvent) {
   const log = logFor(ev.room);
   const who = ev.from === me.id ? "You" : sc.nameOf(ev.from);
+  if (isUnreadable(ev.rejected)) {
+    noteUnreadable(log, ev.at); // one line per run, never counted as new
+    return;
+  }
   let li: HTMLElement;
-  if (ev.rejected && /no key for this message/.test(ev.rejected)) {
-    li = h("li", { class: "note" }, h("span", { class: "meta" }, `${fmtTime(ev.at)} · ${who} · `),
-      "A message sent before this browser's keys could read this room: it stays unreadable here by design.");
-  } else if (ev.rejected) {
+  if (ev.rejected) {
     li = h("li", { class: "rejected" }, h("span", { class: "meta" }, `${fmtTime(ev.at)} · from ${who} · `), "A message that could not be verified was refused (" + ev.rejected + ").");
   } else if (ev.kind === E.KindCarryProposal) {
     const ref = ev.plain!.ref!;

@@ -3,7 +3,7 @@
 import * as P from "./primitives";
 import {
   concat, E2EEError, equalBytes, hex, label, malformed, MaxDeviceRecord, MaxPayload, MaxStatement, maxList, maxString, Reader,
-  TypeDevice, TypeKeyDist, TypeMessage, TypePlaintext, TypeRevocation, TypeStatement, utf8, Writer,
+  TypeDevice, TypeEndorse, TypeKeyDist, TypeKeyShare, TypeShared, TypeMessage, TypePlaintext, TypeRevocation, TypeStatement, utf8, Writer,
 } from "./wire";
 
 export { KEMX25519, KEMXWing, kemName } from "./primitives";
@@ -119,9 +119,49 @@ export async function verifyRevocation(v: Revocation, by: DeviceRecord): Promise
   await verifyBy(by, TypeRevocation, v.raw.subarray(0, v.bodyLen), v.sig, "revocation");
 }
 
-/** The verified device directory: records with their log indexes. */
+/**
+ * An endorsement authorises a device after an account's first: signed by
+ * another accepted device of the same account (case "": a link) or, for
+ * one case, by an accepted device of one of its mediators (an admission).
+ */
+export interface Endorsement {
+  account: string; device: string; record: Uint8Array; case: string; by: string; byDev: string; created: number;
+  raw: Uint8Array; bodyLen: number; sig: Uint8Array;
+}
+
+export function decodeEndorsement(data: Uint8Array): Endorsement {
+  const r = Reader.object(data, TypeEndorse, MaxDeviceRecord);
+  const account = r.id("account"), device = r.id("device"), record = r.fixed("record hash", 32), kase = r.str("case", maxString);
+  const by = r.id("signer account"), byDev = r.id("signer device"), created = r.i64("created");
+  const bodyLen = r.off;
+  const sig = r.fixed("signature", 64);
+  r.end("endorsement");
+  if (kase === "" && by !== account) throw malformed("endorsement: a link must be signed by the same account");
+  return { account, device, record, case: kase, by, byDev, created, raw: data.slice(), bodyLen, sig };
+}
+
+export async function verifyEndorsement(e: Endorsement, rec: DeviceRecord, by: DeviceRecord): Promise<void> {
+  if (rec.account !== e.account || rec.id !== e.device || !equalBytes(await P.sha256(rec.raw), e.record)) {
+    throw new E2EEError("bad signature", "endorsement of another device record");
+  }
+  if (by.account !== e.by || by.id !== e.byDev) throw new E2EEError("bad signature", "endorsement names another signer");
+  await verifyBy(by, TypeEndorse, e.raw.subarray(0, e.bodyLen), e.sig, "endorsement");
+}
+
+type Logged = { rec: DeviceRecord; index: number; revoked: number };
+
+/**
+ * The verified device directory: records with their log indexes. Of each
+ * account it counts the first registered device (trust on first use) and
+ * the devices endorsed by a counted device (computeTrust); a device the
+ * server registered on its own is given no key and nothing it signs is
+ * accepted — as in Go (e2ee.Devices.RequireEndorsement).
+ */
 export class Devices {
-  private by = new Map<string, Map<string, { rec: DeviceRecord; index: number; revoked: number }>>();
+  private by = new Map<string, Map<string, Logged>>();
+  private endorsements: { e: Endorsement; index: number }[] = [];
+  private mediators = new Map<string, Set<string>>();
+  private trusted = new Set<Logged>();
   add(rec: DeviceRecord, index: number): void {
     let m = this.by.get(rec.account);
     if (!m) this.by.set(rec.account, (m = new Map()));
@@ -133,9 +173,37 @@ export class Devices {
     const ld = this.by.get(v.account)?.get(v.device);
     if (ld && (ld.revoked < 0 || index < ld.revoked)) ld.revoked = index;
   }
+  endorse(e: Endorsement, index: number): void { this.endorsements.push({ e, index }); }
+  /** Lets the mediators of chain's latest statement admit devices for its case. */
+  admitFrom(chain: Chain): void {
+    const st = chain.latest();
+    if (st) this.mediators.set(chain.caseID, new Set(st.people.filter((p) => p.role === RoleMediator).map((p) => p.account)));
+  }
+  /** Works out which devices count: first devices, then endorsements by counted devices until nothing changes. */
+  async computeTrust(): Promise<void> {
+    const t = new Set<Logged>();
+    for (const m of this.by.values()) {
+      let first: Logged | null = null;
+      for (const ld of m.values()) if (!first || ld.index < first.index) first = ld;
+      if (first) t.add(first);
+    }
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const { e, index } of this.endorsements) {
+        const ld = this.by.get(e.account)?.get(e.device);
+        const by = this.by.get(e.by)?.get(e.byDev);
+        if (!ld || t.has(ld) || !by || !t.has(by) || (by.revoked >= 0 && by.revoked < index)) continue;
+        if (e.case !== "" && !this.mediators.get(e.case)?.has(e.by)) continue;
+        try { await verifyEndorsement(e, ld.rec, by.rec); } catch { continue; }
+        t.add(ld);
+        changed = true;
+      }
+    }
+    this.trusted = t;
+  }
   device(account: string, id: string, at: number): DeviceRecord | null {
     const ld = this.by.get(account)?.get(id);
-    if (!ld) return null;
+    if (!ld || !this.trusted.has(ld)) return null;
     if (at < 0) return ld.revoked < 0 ? ld.rec : null;
     return ld.index < at && (ld.revoked < 0 || ld.revoked > at) ? ld.rec : null;
   }
@@ -144,7 +212,13 @@ export class Devices {
   }
   active(account: string): DeviceRecord[] {
     const out: DeviceRecord[] = [];
-    for (const ld of this.by.get(account)?.values() ?? []) if (ld.revoked < 0) out.push(ld.rec);
+    for (const ld of this.by.get(account)?.values() ?? []) if (ld.revoked < 0 && this.trusted.has(ld)) out.push(ld.rec);
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+  /** Registered, unrevoked devices of account that do not count yet (waiting to be linked or admitted). */
+  pending(account: string): DeviceRecord[] {
+    const out: DeviceRecord[] = [];
+    for (const ld of this.by.get(account)?.values() ?? []) if (ld.revoked < 0 && !this.trusted.has(ld)) out.push(ld.rec);
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 }
@@ -576,6 +650,27 @@ export class Session {
 
   rotate(room: string): void { this.out.delete(room); }
 
+  /** Checks a key distribution and returns the chain it gives this device (null: none), without installing it (to hand to a new device of this account). */
+  async share(room: string, epoch: number, from: string, payload: Uint8Array): Promise<SharedChain | null> {
+    const kd = decodeKeyDist(payload);
+    const dev = this.check(kd.ctx, room, epoch, from);
+    await verifyKeyDist(kd, dev);
+    const s = kd.recipients.find((x) => x.device === this.me.id);
+    if (!s || s.kem !== this.me.kemKey.kem) return null;
+    const ck = await P.hpkeOpen(this.me.kemKey, keyDistInfo(kd.ctx, kd.iteration, this.me.id), s.ct);
+    if (!ck || ck.length !== 32) throw new E2EEError("decryption failed", "chain key");
+    return { ctx: kd.ctx, iteration: kd.iteration, ck };
+  }
+
+  /** Installs chains another device of this account handed over (other cases' and ones held already are left alone). */
+  addShared(chains: SharedChain[]): void {
+    for (const c of chains) {
+      if (c.ctx.case !== this.caseID) continue;
+      const key = Session.inKey(c.ctx.room, c.ctx.epoch, c.ctx.device, c.ctx.chain);
+      if (!this.inbound.has(key)) this.inbound.set(key, new ReceiverChain(c.ctx, c.ck.slice(), c.iteration));
+    }
+  }
+
   async receive(room: string, epoch: number, from: string, payload: Uint8Array): Promise<Received> {
     if (payload.length < 4) throw malformed("payload too short");
     if (payload[3] === TypeKeyDist) {
@@ -647,4 +742,56 @@ export async function safetyNumber(a: string, devA: DeviceRecord[], b: string, d
 
 export function formatSafetyNumber(n: string): string {
   return (n.match(/.{5}/g) ?? []).join(" ");
+}
+
+// --- adding a device (docs/protocol.md, "Adding a device") ---
+
+/** A receiving chain handed from one device to a new device of the same account. */
+export interface SharedChain { ctx: ChainContext; iteration: number; ck: Uint8Array }
+
+/** Signs an endorsement of rec by me: a link of my account's new device (caseID "") or a mediator's admission in caseID. */
+export async function endorse(me: DeviceKeys, rec: DeviceRecord, caseID: string, now = Date.now()): Promise<Uint8Array> {
+  if (caseID === "" && rec.account !== me.account) throw new E2EEError("endorsement", "a link is for a device of the same account");
+  const body = new Writer(TypeEndorse).str(rec.account).str(rec.id).bytes(await P.sha256(rec.raw)).str(caseID)
+    .str(me.account).str(me.id).u64(now).done();
+  return concat(body, await signField(me.sig, TypeEndorse, body));
+}
+
+function keyShareInfo(account: string, from: string, to: string, created: number): Uint8Array {
+  return concat(utf8("parley/e2ee/v1/keyshare\x00"), new Writer().str(account).str(from).str(to).u64(created).done());
+}
+
+/** Seals chains to `to` (a device of my account) and signs the share. */
+export async function shareKeys(me: DeviceKeys, to: DeviceRecord, chains: SharedChain[], now = Date.now()): Promise<Uint8Array> {
+  if (to.account !== me.account) throw new E2EEError("keyshare", "keys go only to a device of the same account");
+  const pt = new Writer(TypeShared).list(chains, (e, c) => ctxFields(e, c.ctx).u32(c.iteration).bytes(c.ck)).done();
+  const sealed = await P.hpkeSeal(to.kem, to.kemPub, keyShareInfo(me.account, me.id, to.id, now), pt);
+  pt.fill(0);
+  const body = new Writer(TypeKeyShare).str(me.account).str(me.id).str(to.id).u64(now).u16(to.kem).bytes(sealed).done();
+  return concat(body, await signField(me.sig, TypeKeyShare, body));
+}
+
+/** Checks a key share was signed by `from` (a counted device of my account: the caller checks) for me, and opens it. */
+export async function openKeyShare(data: Uint8Array, me: DeviceKeys, from: DeviceRecord): Promise<SharedChain[]> {
+  const r = Reader.object(data, TypeKeyShare, 4 << 20);
+  const account = r.id("account"), fromID = r.id("from device"), to = r.id("to device"), created = r.i64("created"), kem = r.u16("kem");
+  const sealed = r.bytes("sealed");
+  const bodyLen = r.off;
+  const sig = r.fixed("signature", 64);
+  r.end("keyshare");
+  if (account !== me.account || from.account !== me.account || from.id !== fromID) throw new E2EEError("bad signature", "key share from another account or device");
+  if (to !== me.id) throw new E2EEError("key distribution not addressed to this device", "key share for another device");
+  await verifyBy(from, TypeKeyShare, data.subarray(0, bodyLen), sig, "keyshare");
+  if (kem !== me.kemKey.kem) throw new E2EEError("decryption failed", "key share sealed for another KEM");
+  const pt = await P.hpkeOpen(me.kemKey, keyShareInfo(account, fromID, to, created), sealed);
+  if (!pt) throw new E2EEError("decryption failed", "key share");
+  const out: SharedChain[] = [];
+  const pr = Reader.object(pt, TypeShared, 4 << 20);
+  pr.list("chains", (e) => {
+    const ctx = readCtx(e);
+    out.push({ ctx, iteration: e.u32("iteration"), ck: e.fixed("chain key", 32).slice() });
+  });
+  pr.end("shared chains");
+  pt.fill(0);
+  return out;
 }

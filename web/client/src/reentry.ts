@@ -179,8 +179,3 @@ function confirmRemove(p: Participant, ctx: PeopleContext, out: HTMLElement): vo
   yes.focus();
 }
 
-/** What a person on a browser new to their account is told about earlier messages. */
-export function newDeviceNote(): string {
-  return "This browser is new for your account. Messages sent before now may not be readable here; " +
-    "you can read everything from now on. To read earlier messages, open the case on the device you used before.";
-}

@@ -7,7 +7,7 @@ import { api, APIError, Case, casePath, Pos, WireMessage } from "./api";
 import type { ClientFrame, ServerFrame } from "./wire_gen";
 import { CloseAccessLost, CloseSessionEnded } from "./wire_gen";
 import * as E from "./e2ee";
-import { loadPins, savePins } from "./store";
+import { loadPins, loadShared, savePins } from "./store";
 import { verifyProven } from "./tlog";
 import { b64, hex, unb64 } from "./wire";
 
@@ -85,10 +85,14 @@ export class SecureCase {
       await E.verifyRevocation(r.rev, by);
       dir.revoke(r.rev, r.index);
     }
+    for (const e of devV.endorsements) dir.endorse(e.e, e.index);
+    await dir.computeTrust();
     const stP = await api.statements(this.caseID, devV.size);
     const stV = await verifyProven(stP, { logKey: devP.key, logSize: devV.size, logCheckpoint: devV.checkpoint });
     const chain = new E.Chain(this.caseID);
     for (const st of stV.statements) await chain.extend(st, dir);
+    dir.admitFrom(chain); // the case's mediators may admit participants' new devices
+    await dir.computeTrust();
     // Trust on first use: the first statement, and every statement seen before, must stay.
     const cases = { ...(pins.cases ?? {}) };
     const pin = cases[this.caseID];
@@ -101,7 +105,10 @@ export class SecureCase {
     if (latest) cases[this.caseID] = { first: hex(chain.get(1)!.hash), seq: latest.seq, latest: hex(latest.hash) };
     await savePins(this.me.account, { logKey: devP.key, logSize: stV.size, logCheckpoint: stV.checkpoint, cases });
     if (this.sess && chain.length < this.sess.chain.length) throw new Error("the membership chain got shorter");
-    if (!this.sess) this.sess = new E.Session(this.me, this.caseID, chain, dir);
+    if (!this.sess) {
+      this.sess = new E.Session(this.me, this.caseID, chain, dir);
+      this.sess.addShared(await loadShared(this.me.account)); // chains another device of this account handed over
+    }
     else { this.sess.chain = chain; this.sess.dir = dir; }
   }
 
@@ -149,6 +156,31 @@ export class SecureCase {
   private enqueue(f: () => Promise<void>): Promise<void> {
     this.queue = this.queue.then(f).catch((e: unknown) => this.onNotice(errorText(e)));
     return this.queue;
+  }
+
+  /** Whether this browser's device counts (the account's first, or linked, or admitted). */
+  counted(): boolean { return !!this.sess.dir.device(this.me.account, this.me.id, -1); }
+
+  /** Every chain key this device was given in this case (to hand to a new device of this account). */
+  async chainsToShare(): Promise<E.SharedChain[]> {
+    const rooms = new Set<string>();
+    for (const st of this.sess.chain.stmts) for (const r of st.rooms) if (r.members.includes(this.me.account)) rooms.add(r.name);
+    const out = (await loadShared(this.me.account)).filter((c) => c.ctx.case === this.caseID);
+    for (const room of rooms) {
+      let from: Pos = { epoch: 1, offset: 0 };
+      for (let i = 0; i < 10000; i++) {
+        const page = await api.history(this.caseID, room, from);
+        for (const m of page.messages) {
+          const body = unb64(m.body);
+          if (body.length < 4 || body[3] !== 0x03) continue; // key distributions only
+          const sc = await this.sess.share(room, m.epoch, m.from, body).catch(() => null);
+          if (sc) out.push(sc);
+        }
+        if (!before(from, page.next)) break;
+        from = page.next;
+      }
+    }
+    return out;
   }
 
   /** Pages a room's history after its position (up to head, if given). */

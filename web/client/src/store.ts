@@ -107,3 +107,37 @@ export async function loadPins(account: string): Promise<Pins> {
 export async function savePins(account: string, p: Pins): Promise<void> {
   await op(PINS, "readwrite", (s) => s.put(p, account));
 }
+
+/**
+ * Chain keys another device of this account handed this browser (adding a
+ * device): kept in IndexedDB encrypted under a non-extractable AES-256-GCM
+ * key stored beside them, as the X-Wing seed is.
+ */
+interface StoredShared { wrapKey: CryptoKey; iv: Uint8Array; sealed: Uint8Array }
+interface SharedJSON { case: string; room: string; epoch: number; seq: number; account: string; device: string; chain: string; iteration: number; ck: string }
+
+const sharedKey = (account: string) => "shared:" + account;
+const toHex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+const fromHex = (s: string) => new Uint8Array((s.match(/../g) ?? []).map((x) => parseInt(x, 16)));
+
+export async function loadShared(account: string): Promise<E.SharedChain[]> {
+  const s = await op<StoredShared | undefined>(PINS, "readonly", (st) => st.get(sharedKey(account)));
+  if (!s) return [];
+  const pt = new Uint8Array(await P.subtle.decrypt({ name: "AES-GCM", iv: buf(s.iv) }, s.wrapKey, buf(s.sealed)));
+  const js = JSON.parse(new TextDecoder().decode(pt)) as SharedJSON[];
+  pt.fill(0);
+  return js.map((j) => ({
+    ctx: { case: j.case, room: j.room, epoch: j.epoch, statementSeq: j.seq, account: j.account, device: j.device, chain: fromHex(j.chain) },
+    iteration: j.iteration, ck: fromHex(j.ck),
+  }));
+}
+
+export async function saveShared(account: string, add: E.SharedChain[]): Promise<void> {
+  const all = [...(await loadShared(account)), ...add];
+  const js: SharedJSON[] = all.map((c) => ({ case: c.ctx.case, room: c.ctx.room, epoch: c.ctx.epoch, seq: c.ctx.statementSeq,
+    account: c.ctx.account, device: c.ctx.device, chain: toHex(c.ctx.chain), iteration: c.iteration, ck: toHex(c.ck) }));
+  const wrapKey = await P.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+  const iv = P.random(12);
+  const sealed = new Uint8Array(await P.subtle.encrypt({ name: "AES-GCM", iv: buf(iv) }, wrapKey, buf(new TextEncoder().encode(JSON.stringify(js)))));
+  await op(PINS, "readwrite", (st) => st.put({ wrapKey, iv, sealed } satisfies StoredShared, sharedKey(account)));
+}

@@ -108,6 +108,7 @@ export interface VerifiedAnswer {
   devices: { rec: E.DeviceRecord; index: number }[];
   revocations: { rev: E.Revocation; index: number }[];
   statements: E.Statement[];
+  endorsements: { e: E.Endorsement; index: number }[];
 }
 
 /** Verifies an answer against what this browser saw before (pins). */
@@ -123,7 +124,7 @@ export async function verifyProven(p: Proven, pins: ProvenPins): Promise<Verifie
       if (!equalBytes(h1, old.hash) || !equalBytes(h2, cp.hash)) throw logErr(`the log of ${cp.size} does not extend the one of ${old.size} you saw (fork)`);
     }
   }
-  const out: VerifiedAnswer = { size: cp.size, checkpoint: p.checkpoint, devices: [], revocations: [], statements: [] };
+  const out: VerifiedAnswer = { size: cp.size, checkpoint: p.checkpoint, devices: [], revocations: [], statements: [], endorsements: [] };
   for (const l of p.devices ?? []) {
     const rec = await E.decodeDeviceRecord(unb64(l.record));
     await checkLogged(l, cp, "keydir.device", rec.account, "", [rec.id]);
@@ -133,6 +134,11 @@ export async function verifyProven(p: Proven, pins: ProvenPins): Promise<Verifie
     const rev = E.decodeRevocation(unb64(l.record));
     await checkLogged(l, cp, "keydir.revoke", rev.account, "", [rev.device, rev.by]);
     out.revocations.push({ rev, index: l.index });
+  }
+  for (const l of p.endorsements ?? []) {
+    const e = E.decodeEndorsement(unb64(l.record));
+    await checkLogged(l, cp, "keydir.endorse", e.by, e.case, [e.account, e.device, e.byDev]);
+    out.endorsements.push({ e, index: l.index });
   }
   for (const l of p.statements ?? []) {
     const st = await E.decodeStatement(unb64(l.record));

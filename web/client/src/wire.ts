@@ -10,9 +10,12 @@ export const TypeKeyDist = 0x03;
 export const TypeMessage = 0x04;
 export const TypePlaintext = 0x05;
 export const TypeRevocation = 0x06;
+export const TypeEndorse = 0x07;
+export const TypeKeyShare = 0x08;
+export const TypeShared = 0x09;
 
 export const typeNames: Record<number, string> = {
-  1: "device", 2: "statement", 3: "keydist", 4: "message", 5: "plaintext", 6: "revocation",
+  1: "device", 2: "statement", 3: "keydist", 4: "message", 5: "plaintext", 6: "revocation", 7: "endorsement", 8: "keyshare", 9: "shared-chains",
 };
 
 export const MaxPayload = 48 << 10;

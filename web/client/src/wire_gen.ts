@@ -240,7 +240,6 @@ export interface Disclosure {
 export interface Ack {
   accountId: string;
   at: string;
-  signed?: Consent;
 }
 
 /**
@@ -464,83 +463,43 @@ export interface ExportRequest {
 }
 
 /**
- * Terms is a case's ground rules: the agreement to mediate, the
- * confidentiality terms and the rules of conduct, as one text the people
- * of the case read and accept. The program's default text is where every
- * case starts; a mediator may edit it. An edit after anyone accepted
- * makes a new version, which everyone must accept again.
+ * PairingStart is what an existing device sends to start a pairing.
  */
-export interface Terms {
-  version: number;
-  text: string;
-  sha256: string;
-  updated: string;
-  by: string;
-}
-
-/**
- * Consent is one person's signed acceptance of a case's terms (or
- * acknowledgement of a disclosure, Ack): what their device signed (see
- * e2ee.Consent) and when the server recorded it.
- */
-export interface Consent {
-  accountId: string;
-  name?: string;
-  item: string;
-  sha256: string;
+export interface PairingStart {
   device: string;
-  signedAt: number;
-  signature: string;
-  recorded: string;
 }
 
 /**
- * TermsPerson is one person who must accept the terms, and whether they
- * have accepted the current version.
+ * PairingClaim is what the new device sends: the code shown on the old
+ * device and its own device record.
  */
-export interface TermsPerson {
-  accountId: string;
-  name: string;
-  role: ParticipantRole;
-  side?: string;
-  accepted?: Consent;
+export interface PairingClaim {
+  code: string;
+  record: string;
 }
 
 /**
- * TermsView is GET …/terms: the current terms, and whether the caller has
- * accepted them. Mediators also get People (everyone who must accept,
- * with their acceptance or none) and Missing (the names of those who
- * have not); a party, counsel or observer sees only their own acceptance.
+ * PairingComplete is the old device's answer after the person compared
+ * safety numbers: the endorsement of the new device and the room keys
+ * sealed to it.
  */
-export interface TermsView {
-  terms: Terms;
-  mine?: Consent;
-  mustAccept: boolean;
-  people?: TermsPerson[];
-  missing?: string[];
-  complete: boolean;
+export interface PairingComplete {
+  endorsement: string;
+  share: string;
 }
 
 /**
- * TermsSetRequest replaces a case's terms (PUT …/terms, mediators).
+ * Pairing is one pairing as its account sees it. Code is set only in the
+ * answer that starts it; Share only in the one collect answer.
  */
-export interface TermsSetRequest {
-  text: string;
-}
-
-/**
- * SignedConsentRequest is a device-signed acceptance: POST …/terms/accept (Item
- * is the terms' version, SHA256 the text's hash) and POST
- * …/disclosures/{id}/ack (Item and SHA256 left empty or the disclosure's
- * id and text hash; an empty body acknowledges without a signature, as
- * older clients do).
- */
-export interface SignedConsentRequest {
-  item?: string;
-  sha256?: string;
-  device?: string;
-  signedAt?: number;
-  signature?: string;
+export interface Pairing {
+  id: string;
+  state: string;
+  expires: string;
+  oldDevice: string;
+  code?: string;
+  newRecord?: string;
+  share?: string;
 }
 
 /**
@@ -792,6 +751,7 @@ export interface Proven {
   devices?: Logged[];
   revocations?: Logged[];
   statements?: Logged[];
+  endorsements?: Logged[];
 }
 
 /**

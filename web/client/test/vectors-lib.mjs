@@ -24,6 +24,20 @@ for (const d of v.devices) {
 }
 const dir = new E.Devices();
 v.devices.forEach((d, i) => dir.add(devs[d.name].record, i));
+await dir.computeTrust();
+// Only an account's first device counts until another is endorsed.
+ok(!dir.device("u_partya", devs["partyA-fallback"].id, -1), "a second device without an endorsement does not count");
+for (const ve of v.endorsements) {
+  const e = E.decodeEndorsement(unhex(ve.encoded));
+  ok(e.case === ve.case && e.device === devs[ve.endorsed].id && e.byDev === devs[ve.signer].id, `endorsement of ${ve.endorsed}: decodes`);
+  await E.verifyEndorsement(e, devs[ve.endorsed].record, devs[ve.signer].record);
+  let refused = false;
+  try { await E.verifyEndorsement(e, devs[ve.signer].record, devs[ve.signer].record); } catch { refused = true; }
+  ok(refused, `endorsement of ${ve.endorsed}: does not verify for another record`);
+  dir.endorse(e, 100);
+}
+await dir.computeTrust();
+ok(!!dir.device("u_partya", devs["partyA-fallback"].id, -1), "a device linked by the account's first device counts");
 
 const chain = new E.Chain(v.statements[0].case);
 for (const vs of v.statements) {

@@ -1,0 +1,304 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/messaging"
+)
+
+func status(err error) int {
+	var ae *client.Error
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return 0
+}
+
+// newKeys makes device keys for account in a fresh config dir without
+// registering them (a new device before it is linked or admitted).
+func newKeys(t *testing.T, c *client.Client, account string, kem e2ee.KEMID) *client.E2EE {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := client.InitDevice(dir, account, kem); err != nil {
+		t.Fatal(err)
+	}
+	x, err := c.E2EE(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// link runs a whole pairing from old to a new device of the same account
+// and checks both sides show the same safety number.
+func link(t *testing.T, old, nw *client.E2EE, cases ...string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := old.StartPairing(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Code) != 9 || p.State != "open" {
+		t.Fatalf("pairing code %q state %s", p.Code, p.State)
+	}
+	claimed, oldRec, err := nw.ClaimPairing(ctx, strings.ToLower(p.Code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newRec, err := old.WaitClaimed(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onOld := client.PairingSafetyNumber(old.Me.Record(), newRec)
+	onNew := client.PairingSafetyNumber(oldRec, nw.Me.Record())
+	if onOld != onNew || len(onOld) != 60 {
+		t.Fatalf("safety numbers differ: %s / %s", onOld, onNew)
+	}
+	if _, err := old.CompletePairing(ctx, p.ID, newRec, cases); err != nil {
+		t.Fatal(err)
+	}
+	n, err := nw.CollectPairing(ctx, claimed.ID, oldRec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestLinkedDeviceReadsEarlierCaucus: a party adds a second device from
+// the first; the new device reads the caucus messages sent before it
+// existed (their chain keys came sealed from the old device), the other
+// people's clients accept it, and the code cannot be used again.
+func TestLinkedDeviceReadsEarlierCaucus(t *testing.T) {
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
+	a := open(t, tc.a, tc.caseID, client.SecureOptions{})
+	send(t, a, "caucus:A", "said in caucus before the second device")
+	send(t, med, "caucus:A", "mediator answers in caucus")
+	a.Close()
+	med.Close()
+
+	second := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	if got := link(t, tc.a.x, second, tc.caseID); got < 2 {
+		t.Fatalf("the old device shared %d chains, want at least the party's and the mediator's", got)
+	}
+	evs, err := second.ReadRoom(ctx, tc.caseID, "caucus:A", messaging.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts, refused := payloadsIn("caucus:A", evs)
+	if len(refused) != 0 || len(texts) != 2 || texts[0] != "said in caucus before the second device" || texts[1] != "mediator answers in caucus" {
+		t.Fatalf("linked device's caucus history: %q refused %v", texts, refused)
+	}
+	// Side B's party and the mediator count the linked device.
+	for _, p := range []person{tc.b, tc.med} {
+		devs, _, err := p.x.CaseDevices(ctx, tc.caseID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.x.Statements(ctx, tc.caseID, devs); err != nil {
+			t.Fatal(err)
+		}
+		if !devs.Trusted(tc.a.id, second.Me.ID) {
+			t.Fatalf("%s does not accept the linked device", p.id)
+		}
+	}
+	// What is sent afterwards reaches the new device too, and what it
+	// sends is read by the mediator.
+	med = open(t, tc.med, tc.caseID, client.SecureOptions{})
+	send(t, med, "caucus:A", "after the link")
+	s2 := open(t, person{id: tc.a.id, c: tc.a.c, x: second}, tc.caseID, client.SecureOptions{})
+	send(t, s2, "caucus:A", "from the second device")
+	got := collectUntil(med, func(evs []client.SecureEvent) bool {
+		return len(evs) > 0 && evs[len(evs)-1].Text == "from the second device"
+	})
+	if last := got[len(got)-1]; last.Text != "from the second device" || last.Device != second.Me.ID || last.Rejected != nil {
+		t.Fatalf("mediator read %+v", got)
+	}
+	evs, err = second.ReadRoom(ctx, tc.caseID, "caucus:A", messaging.Position{})
+	if texts, refused := payloadsIn("caucus:A", evs); err != nil || len(refused) != 0 || len(texts) != 4 || texts[2] != "after the link" {
+		t.Fatalf("after the link: %q %v %v", texts, refused, err)
+	}
+}
+
+// TestPairingCodeSingleUseAndExpiring: a code works once; a wrong code
+// five times spends the pairing; a code past its ten minutes is refused.
+func TestPairingCodeSingleUseAndExpiring(t *testing.T) {
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	p, err := tc.a.x.StartPairing(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	if _, _, err := first.ClaimPairing(ctx, p.Code); err != nil {
+		t.Fatal(err)
+	}
+	again := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	if _, _, err := again.ClaimPairing(ctx, p.Code); status(err) != http.StatusBadRequest {
+		t.Fatalf("a used code: %v", err)
+	}
+	// Another person's session cannot claim it either.
+	other := newKeys(t, tc.b.c, tc.b.id, e2ee.KEMX25519)
+	p2, err := tc.a.x.StartPairing(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := other.ClaimPairing(ctx, p2.Code); status(err) != http.StatusBadRequest {
+		t.Fatalf("side B claimed A's code: %v", err)
+	}
+	// Five wrong codes spend the open pairing: the right one then fails.
+	for range 5 {
+		if _, _, err := again.ClaimPairing(ctx, "ZZZZ-ZZZZ"); status(err) != http.StatusBadRequest {
+			t.Fatalf("wrong code: %v", err)
+		}
+	}
+	if _, _, err := again.ClaimPairing(ctx, p2.Code); status(err) != http.StatusBadRequest {
+		t.Fatalf("code after five wrong attempts: %v", err)
+	}
+	if got, _ := tc.a.x.Pairing(ctx, p2.ID); got.State != "spent" {
+		t.Fatalf("pairing after five wrong codes: %s", got.State)
+	}
+	// A code eleven minutes old is refused.
+	p3, err := tc.a.x.StartPairing(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.KeyDir.SetClock(func() time.Time { return time.Now().Add(11 * time.Minute) })
+	defer n.KeyDir.SetClock(time.Now)
+	if _, _, err := again.ClaimPairing(ctx, p3.Code); status(err) != http.StatusBadRequest {
+		t.Fatalf("expired code: %v", err)
+	}
+}
+
+// TestServerAddedDeviceGetsNothing: a device the server registers under a
+// party's account on its own (no endorsement by the party's device, no
+// mediator's admission) is given no key by anyone, and what it signs is
+// refused.
+func TestServerAddedDeviceGetsNothing(t *testing.T) {
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	rogue := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	acct, err := n.Accounts.Get(ctx, tc.a.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server's own doing: straight into the key directory.
+	if _, err := n.KeyDir.Register(ctx, acct, rogue.Me.Record().Raw, 0); err != nil {
+		t.Fatal(err)
+	}
+	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
+	a := open(t, tc.a, tc.caseID, client.SecureOptions{})
+	send(t, med, "caucus:A", "CANARY for side A only")
+	send(t, a, "caucus:A", "CANARY from the party")
+	evs, err := rogue.ReadRoom(ctx, tc.caseID, "caucus:A", messaging.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts, refused := payloadsIn("caucus:A", evs)
+	if len(texts) != 0 || len(refused) != 2 {
+		t.Fatalf("server-added device read %q (refused %v)", texts, refused)
+	}
+	for _, err := range refused {
+		if !errors.Is(err, e2ee.ErrNoKey) {
+			t.Fatalf("refusal: %v", err)
+		}
+	}
+	// Every other client leaves it out of the directory, so a payload it
+	// signs names an unknown device.
+	devs, _, err := tc.med.x.CaseDevices(ctx, tc.caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := tc.med.x.Statements(ctx, tc.caseID, devs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if devs.Trusted(tc.a.id, rogue.Me.ID) || len(devs.Pending(tc.a.id)) != 1 {
+		t.Fatal("the mediator's client accepts a device nobody endorsed")
+	}
+	sess := e2ee.NewSession(rogue.Me, tc.caseID, chain, e2ee.NewDevices()) // the rogue's own, lax view
+	lax := e2ee.NewDevices()
+	for _, d := range append(devs.Active(tc.a.id), devs.Pending(tc.a.id)...) {
+		lax.Add(d, 0)
+	}
+	for _, d := range devs.Active(tc.med.id) {
+		lax.Add(d, 0)
+	}
+	sess.Dir = lax
+	st := chain.Latest()
+	r, _ := st.Room("caucus:A")
+	kds, err := sess.Prepare("caucus:A", r.Epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := e2ee.NewSession(tc.med.x.Me, tc.caseID, chain, devs)
+	if _, err := mine.Receive("caucus:A", r.Epoch, tc.a.id, kds[0]); !errors.Is(err, e2ee.ErrUnknownDevice) {
+		t.Fatalf("the mediator's session took a key distribution from the server-added device: %v", err)
+	}
+}
+
+// TestDevicelessPartyAdmittedReadsOnlyAfter: a party who lost every
+// device signs in on a new one; the mediator admits it; it reads what is
+// sent from then on, and nothing from before.
+func TestDevicelessPartyAdmittedReadsOnlyAfter(t *testing.T) {
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
+	a := open(t, tc.a, tc.caseID, client.SecureOptions{})
+	send(t, a, "caucus:A", "before the phone was lost")
+	send(t, med, "caucus:A", "mediator before")
+	a.Close()
+	med.Close()
+
+	fresh := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMXWing)
+	if err := fresh.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := tc.med.x.PendingDevices(ctx, tc.caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending[tc.a.id]) != 1 || pending[tc.a.id][0].ID != fresh.Me.ID {
+		t.Fatalf("pending devices: %v", pending)
+	}
+	// Side B's party cannot admit it; the mediator can.
+	if err := tc.b.x.AdmitDevice(ctx, tc.caseID, tc.a.id, fresh.Me.ID); status(err) != http.StatusForbidden {
+		t.Fatalf("a party admitted a device: %v", err)
+	}
+	if err := tc.med.x.AdmitDevice(ctx, tc.caseID, tc.a.id, fresh.Me.ID); err != nil {
+		t.Fatal(err)
+	}
+	med = open(t, tc.med, tc.caseID, client.SecureOptions{})
+	send(t, med, "caucus:A", "after admission")
+	evs, err := fresh.ReadRoom(ctx, tc.caseID, "caucus:A", messaging.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts, refused := payloadsIn("caucus:A", evs)
+	if len(texts) != 1 || texts[0] != "after admission" || len(refused) != 2 {
+		t.Fatalf("admitted device read %q, refused %v", texts, refused)
+	}
+	for _, err := range refused {
+		if !errors.Is(err, e2ee.ErrNoKey) {
+			t.Fatalf("refusal: %v", err)
+		}
+	}
+	// The admission counts in this case only.
+	if pending, _ := tc.med.x.PendingDevices(ctx, tc.caseID); len(pending) != 0 {
+		t.Fatalf("still pending after admission: %v", pending)
+	}
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
+)
+
+// Adding a device (docs/protocol.md, "Adding a device").
+func init() {
+	register("device add", "device add   (on the device you have: shows a code for the new one)", deviceAdd)
+	register("device link", "device link <code>   (on the new device, signed in to the same account)", deviceLink)
+	register("device pending", "device pending <case>   (mediators: participants' new devices waiting)", devicePending)
+	register("device admit", "device admit <case> <account> <device>   (mediators: admit a participant's new device)", deviceAdmit)
+}
+
+func deviceAdd(ctx context.Context, args []string) error {
+	fs := newFlags("device add")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 0, "no arguments"); err != nil {
+		return err
+	}
+	c, x, err := e2eeClient()
+	if err != nil {
+		return err
+	}
+	p, err := x.StartPairing(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("On the new device run:  parley device link %s\nThe code works once, for 10 minutes. Waiting…\n", p.Code)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	rec, err := x.WaitClaimed(wctx, p.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Safety number (compare it with the one the new device shows):\n%s\nDo the numbers match? Type yes to add the device: ",
+		e2ee.FormatSafetyNumber(client.PairingSafetyNumber(x.Me.Record(), rec)))
+	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+	if strings.TrimSpace(strings.ToLower(line)) != "yes" {
+		return errors.New("not added (if the numbers differed, tell your mediator)")
+	}
+	list, err := c.Cases(ctx)
+	if err != nil {
+		return err
+	}
+	var cases []string
+	for _, k := range list {
+		cases = append(cases, k.ID)
+	}
+	n, err := x.CompletePairing(ctx, p.ID, rec, cases)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Added %s. It received the keys of %d conversations, encrypted for it alone.\n", rec.ID, n)
+	return nil
+}
+
+func deviceLink(ctx context.Context, args []string) error {
+	fs := newFlags("device link")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "the code shown on your other device"); err != nil {
+		return err
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	me, err := c.Me(ctx)
+	if err != nil {
+		return err
+	}
+	dir, err := configDir()
+	if err != nil {
+		return err
+	}
+	d, err := client.LoadDevice(dir)
+	switch {
+	case errors.Is(err, client.ErrNoDevice):
+		if d, err = client.InitDevice(dir, me.ID, e2ee.KEMXWing); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case d.Account != me.ID:
+		return fmt.Errorf("this config dir holds the device of another account (%s); use another PARLEY_CONFIG_DIR", d.Account)
+	}
+	x, err := c.E2EE(dir)
+	if err != nil {
+		return err
+	}
+	p, old, err := x.ClaimPairing(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Safety number (compare it with the one your other device shows, and confirm there):\n%s\nWaiting…\n",
+		e2ee.FormatSafetyNumber(client.PairingSafetyNumber(old, x.Me.Record())))
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	n, err := x.CollectPairing(wctx, p.ID, old)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("This device (%s) is added to your account and received the keys of %d conversations.\n", d.ID, n)
+	return nil
+}
+
+func devicePending(ctx context.Context, args []string) error {
+	fs := newFlags("device pending")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a case id"); err != nil {
+		return err
+	}
+	_, x, err := e2eeClient()
+	if err != nil {
+		return err
+	}
+	pending, err := x.PendingDevices(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if len(pending) == 0 {
+		fmt.Println("No new devices are waiting.")
+	}
+	for acct, devs := range pending {
+		for _, d := range devs {
+			fmt.Printf("%s  %s  (admit: parley device admit %s %s %s)\n", acct, d.ID, fs.Arg(0), acct, d.ID)
+		}
+	}
+	return nil
+}
+
+func deviceAdmit(ctx context.Context, args []string) error {
+	fs := newFlags("device admit")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 3, "<case> <account> <device>"); err != nil {
+		return err
+	}
+	_, x, err := e2eeClient()
+	if err != nil {
+		return err
+	}
+	if err := x.AdmitDevice(ctx, fs.Arg(0), fs.Arg(1), fs.Arg(2)); err != nil {
+		return err
+	}
+	fmt.Printf("Admitted %s of %s in case %s: it reads what is said from now on, not before.\n", fs.Arg(2), fs.Arg(1), fs.Arg(0))
+	return nil
+}

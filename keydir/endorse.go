@@ -1,0 +1,121 @@
+package keydir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// Endorsements authorise an account's devices after its first (see
+// e2ee.Endorsement): a link signed by another device of the account, or a
+// mediator's admission for one case. The server checks and logs them;
+// clients check them again and count no device without one.
+
+func endorsementKey(account, device, by string) string {
+	return "keydir/endorsements/" + account + "/" + device + "/" + by
+}
+
+// endorse checks and logs an endorsement posted by actor (its signer's
+// account). caseID is "" for a link, or the case of an admission (the
+// caller checked actor is a mediator of it).
+func (s *Service) endorse(ctx context.Context, actor account.Account, record []byte, caseID string) (*stored, error) {
+	e, err := e2ee.DecodeEndorsement(record)
+	if err != nil {
+		return nil, fault.Invalid("record", err.Error())
+	}
+	if e.By != actor.ID || e.Case != caseID {
+		return nil, fault.Invalid("record", "an endorsement must be signed by your own device, for this case")
+	}
+	by, err := s.activeDevice(ctx, actor.ID, e.ByDev)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.read0(ctx, deviceKey(e.Account, e.Device))
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil, fmt.Errorf("device %s is not registered: %w", e.Device, fault.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec, err := e2ee.DecodeDeviceRecord(st.Record)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Verify(rec, by); err != nil {
+		return nil, fault.Invalid("record", err.Error())
+	}
+	saved, err := s.storeLogged(ctx, endorsementKey(e.Account, e.Device, e.ByDev), EventEndorse, record)
+	if errors.Is(err, fault.ErrConflict) {
+		saved, err = s.ensureLogged(ctx, endorsementKey(e.Account, e.Device, e.ByDev)) // endorsed before
+	}
+	return saved, err
+}
+
+// Admit logs a mediator's admission of a participant's new device in a
+// case (the participant lost every device they had: nobody else can
+// endorse it). Only the case's mediators may; the device must belong to a
+// participant of the case.
+func (s *Service) Admit(ctx context.Context, actor account.Account, caseID string, record []byte, since int64) (*Proven, error) {
+	if err := validCase(caseID); err != nil {
+		return nil, err
+	}
+	c, err := s.cfg.Cases.Get(ctx, actor, caseID)
+	if err != nil {
+		return nil, err
+	}
+	if !s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, c.Facts()).Allowed {
+		s.denied(ctx, actor, caseID, "device.admit")
+		return nil, fmt.Errorf("only the case's mediators admit devices: %w", fault.ErrForbidden)
+	}
+	e, err := e2ee.DecodeEndorsement(record)
+	if err != nil {
+		return nil, fault.Invalid("record", err.Error())
+	}
+	participant := false
+	for _, p := range c.Participants {
+		participant = participant || p.AccountID == e.Account
+	}
+	if !participant {
+		return nil, fault.Invalid("record", "the device is not a participant's of this case")
+	}
+	saved, err := s.endorse(ctx, actor, record, caseID)
+	if err != nil {
+		return nil, err
+	}
+	s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.device.admitted", Actor: actor.ID, Case: caseID,
+		Objects: []string{e.Account, e.Device}, Hashes: []string{fmt.Sprintf("sha256:%x", e.Hash())}})
+	p, groups, err := s.prove(ctx, since, []*stored{saved})
+	if err != nil {
+		return nil, err
+	}
+	p.Endorsements = groups[0]
+	return p, nil
+}
+
+// accountEndorsements lists the endorsements of an account's devices:
+// links, and admissions for caseID only ("": every case, for the account
+// itself) — a case's people must not learn the account's other cases.
+func (s *Service) accountEndorsements(ctx context.Context, account, caseID string) ([]*stored, error) {
+	all, err := s.list(ctx, "keydir/endorsements/"+account+"/")
+	if err != nil {
+		return nil, err
+	}
+	if caseID == "" {
+		return all, nil
+	}
+	out := all[:0]
+	for _, st := range all {
+		e, err := e2ee.DecodeEndorsement(st.Record)
+		if err == nil && (e.Case == "" || e.Case == caseID) {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}

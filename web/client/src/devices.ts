@@ -1,0 +1,215 @@
+// Devices in the browser (docs/protocol.md, "Adding a device"): what a
+// browser shows about messages it has no keys for. A browser reads only
+// what was encrypted for its own device; messages sent before it could
+// read a room are shown as one line per run, with the reason and what to
+// do, and never counted as new.
+
+import { call, casePath, APIError } from "./api";
+import type { Pairing } from "./wire_gen";
+import * as E from "./e2ee";
+import type { SecureCase } from "./secure";
+import { saveShared } from "./store";
+import { b64, unb64 } from "./wire";
+
+type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
+function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
+    else if (typeof v === "boolean") { if (v) el.setAttribute(k, ""); }
+    else el.setAttribute(k, v);
+  }
+  for (const kid of kids) if (kid) el.append(kid);
+  return el;
+}
+
+/** Whether a refused payload is one this browser simply has no key for (sent before it could read the room). */
+export function isUnreadable(rejected: string | undefined): boolean {
+  return !!rejected && /no key for this message/.test(rejected);
+}
+
+function dayOf(ms: number): string {
+  return new Date(ms).toLocaleDateString([], { day: "numeric", month: "long", year: "numeric" });
+}
+
+/**
+ * Adds an unreadable message to log: consecutive ones collapse into one
+ * line that counts them and explains why (a new row only when something
+ * readable came between).
+ */
+export function noteUnreadable(log: HTMLElement, at: number): void {
+  let li = log.lastElementChild as HTMLElement | null;
+  if (!li || !li.dataset.unreadable) {
+    li = h("li", { class: "note unreadable", "data-unreadable": "0", "data-first": String(at) });
+    log.append(li);
+  }
+  const n = Number(li.dataset.unreadable) + 1;
+  li.dataset.unreadable = String(n);
+  const first = Number(li.dataset.first);
+  const when = dayOf(first) === dayOf(at) ? `on ${dayOf(first)}` : `between ${dayOf(first)} and ${dayOf(at)}`;
+  li.replaceChildren(
+    h("strong", {}, n === 1 ? `1 earlier message can't be shown here` : `${n} earlier messages can't be shown here`),
+    ` (sent ${when}). `,
+    "They were encrypted for the devices that were in this room then, before this browser had keys for it; nobody, not even the service, can open them for this browser. ",
+    "If you used another device in this mediation before, add this browser from it (“Add a device” there) to read them here. Everything sent from now on reaches this browser.");
+}
+
+// --- adding a device ---
+
+
+const errText = (e: unknown) => (e instanceof APIError
+  ? e.problem.errors?.[0]?.detail ?? e.problem.detail ?? e.problem.title ?? e.message
+  : e instanceof Error ? e.message : String(e));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The safety number both devices show during a pairing (as client.PairingSafetyNumber). */
+async function pairingNumber(old: E.DeviceRecord, nw: E.DeviceRecord): Promise<string> {
+  return E.formatSafetyNumber(await E.safetyNumber(old.account, [old], nw.account, [nw]));
+}
+
+/** Polls a pairing until want says it is ready, for up to ten minutes. */
+async function poll(id: string, path: string, method: string, want: (p: Pairing) => boolean): Promise<Pairing> {
+  for (let i = 0; i < 1200; i++) {
+    const p = await call<Pairing>(method, `/api/v1/keys/pairings/${encodeURIComponent(id)}${path}`);
+    if (want(p)) return p;
+    if (p.state === "spent" || p.state === "delivered") throw new Error("The code has expired or was used. Start again on your other device.");
+    await sleep(500);
+  }
+  throw new Error("Nothing happened for ten minutes. Start again.");
+}
+
+export interface DevicesContext { sc: SecureCase; myName: string; nameOf: (account: string) => string; participants: string[] }
+
+/**
+ * The devices panel: on a device that counts, "Add a device" (a code and
+ * the safety number to compare); on a new one, entering the code, or
+ * waiting for the mediator; for mediators, admitting participants' new
+ * devices that no device of theirs linked.
+ */
+export function renderDevices(el: HTMLElement, d: DevicesContext): void {
+  const sc = d.sc;
+  el.replaceChildren(h("h2", { id: "devices-title" }, "Your devices"));
+  if (!sc.counted()) {
+    el.append(newDevicePanel(d));
+  } else {
+    el.append(addDevicePanel(d));
+  }
+  if (sc.mediator) el.append(admitPanel(d));
+}
+
+function addDevicePanel(d: DevicesContext): HTMLElement {
+  const out = h("div", { id: "pair-out", "aria-live": "polite" });
+  const start = h("button", {
+    type: "button", id: "pair-start",
+    onclick: async () => {
+      (start as HTMLButtonElement).disabled = true;
+      try {
+        const p = await call<Pairing>("POST", "/api/v1/keys/pairings", { device: d.sc.me.id });
+        out.replaceChildren(
+          h("p", {}, "On your new device, open this mediation (sign in, or use a re-entry link from your mediator), choose “Link this browser” and enter this code. It works once, for 10 minutes."),
+          h("p", { class: "pair-code", id: "pair-code" }, p.code ?? ""),
+          h("p", { class: "note" }, "Waiting for the new device…"));
+        const claimed = await poll(p.id, "", "GET", (x) => x.state === "claimed");
+        const rec = await E.decodeDeviceRecord(unb64(claimed.newRecord!));
+        if (rec.account !== d.sc.me.account) throw new Error("The device that entered the code is not yours.");
+        const num = await pairingNumber(d.sc.me.record, rec);
+        const status = h("p", { role: "status" });
+        const yes = h("button", {
+          type: "button", class: "primary", id: "pair-confirm",
+          onclick: async () => {
+            (yes as HTMLButtonElement).disabled = true;
+            try {
+              status.textContent = "Adding the device and handing it the keys to this mediation's earlier messages…";
+              const chains = await d.sc.chainsToShare();
+              const endorsement = await E.endorse(d.sc.me, rec, "");
+              const share = await E.shareKeys(d.sc.me, rec, chains);
+              await call<Pairing>("POST", `/api/v1/keys/pairings/${encodeURIComponent(p.id)}/complete`, { endorsement: b64(endorsement), share: b64(share) });
+              await d.sc.refresh();
+              status.textContent = "Added. Your new device can read this mediation's earlier messages, and everything from now on. The keys went to it encrypted; the service cannot read them.";
+              no.remove();
+            } catch (e) { status.textContent = "Not added: " + errText(e); }
+          },
+        }, "The numbers match: add the device");
+        const no = h("button", { type: "button", onclick: () => { out.replaceChildren(h("p", {}, "Cancelled: nothing was added. If the numbers differed, tell your mediator.")); (start as HTMLButtonElement).disabled = false; } },
+          "They differ: cancel");
+        out.replaceChildren(
+          h("p", {}, "Compare this number with the one on your new device. Add it only if they are the same:"),
+          h("p", { class: "safety", id: "pair-number" }, num),
+          h("div", { class: "row" }, yes, no), status);
+      } catch (e) {
+        out.replaceChildren(h("p", { class: "error", role: "alert" }, errText(e)));
+        (start as HTMLButtonElement).disabled = false;
+      }
+    },
+  }, "Add a device");
+  return h("div", {},
+    h("p", { class: "note" }, "Use this mediation on another phone or computer too: this device shows a code, the new one enters it, and it receives the keys to what you could read here."),
+    start, out);
+}
+
+function newDevicePanel(d: DevicesContext): HTMLElement {
+  const code = h("input", { id: "pair-code-input", type: "text", autocomplete: "off", autocapitalize: "characters", maxlength: "12", required: true }) as HTMLInputElement;
+  const out = h("div", { id: "pair-out", "aria-live": "polite" });
+  const form = h("form", {
+    id: "pair-form",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      const btn = form.querySelector("button") as HTMLButtonElement;
+      btn.disabled = true;
+      try {
+        const p = await call<Pairing>("POST", "/api/v1/keys/pairings/claim", { code: code.value, record: b64(d.sc.me.record.raw) });
+        await d.sc.refresh();
+        const old = d.sc.sess.dir.device(d.sc.me.account, p.oldDevice, -1);
+        if (!old) throw new Error("The device that showed the code is not one of yours.");
+        out.replaceChildren(
+          h("p", {}, "Compare this number with the one on your other device, and confirm there if they are the same:"),
+          h("p", { class: "safety", id: "pair-number" }, await pairingNumber(old, d.sc.me.record)),
+          h("p", { class: "note" }, "Waiting for you to confirm on your other device…"));
+        const done = await poll(p.id, "/collect", "POST", (x) => !!x.share);
+        const chains = await E.openKeyShare(unb64(done.share!), d.sc.me, old);
+        await saveShared(d.sc.me.account, chains);
+        out.replaceChildren(h("p", { role: "status" }, "This browser is added. Opening the mediation again with your earlier messages…"));
+        location.reload();
+      } catch (x) {
+        out.replaceChildren(h("p", { class: "error", role: "alert" }, errText(x)));
+        btn.disabled = false;
+      }
+    },
+  },
+  h("label", { for: "pair-code-input" }, "Code shown on your other device"), code,
+  h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Link this browser")));
+  return h("div", { id: "new-device" },
+    h("p", { role: "status" }, h("strong", {}, "This browser is new to your account. "),
+      "Nobody sends it messages until you link it from a device you already use here, or your mediator admits it."),
+    h("p", {}, "Have your other device? On it, choose “Add a device” and enter the code it shows:"), form, out,
+    h("p", { class: "note" }, "No other device (lost phone, cleared browser)? Ask your mediator to admit this browser. Messages from before then were sent to your old device and can't be shown here; everything after reaches this browser."));
+}
+
+function admitPanel(d: DevicesContext): HTMLElement {
+  const box = h("div", { id: "admit" });
+  const dir = d.sc.sess.dir;
+  for (const a of d.participants) {
+    for (const rec of dir.pending(a)) {
+      const status = h("span", { role: "status" });
+      const b = h("button", {
+        type: "button",
+        onclick: async () => {
+          if (!confirm(`Admit this new device of ${d.nameOf(a)}? It will receive everything said in ${d.nameOf(a)}'s rooms from now on (not before). Do this only if ${d.nameOf(a)} told you they lost their other device.`)) return;
+          (b as HTMLButtonElement).disabled = true;
+          try {
+            const end = await E.endorse(d.sc.me, rec, d.sc.caseID);
+            await call("POST", casePath(d.sc.caseID) + "/e2ee/admissions", { record: b64(end) });
+            await d.sc.refresh();
+            status.textContent = ` Admitted. ${d.nameOf(a)}'s new device reads what is said from now on.`;
+          } catch (e) {
+            status.textContent = " Not admitted: " + errText(e);
+            (b as HTMLButtonElement).disabled = false;
+          }
+        },
+      }, `Admit this new device of ${d.nameOf(a)}`);
+      box.append(h("p", {}, `${d.nameOf(a)} has a new device no other device of theirs added.`, h("br"), b, status));
+    }
+  }
+  if (!box.childElementCount) box.append(h("p", { class: "note" }, "No new devices are waiting to be admitted."));
+  return box;
+}

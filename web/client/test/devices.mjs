@@ -1,0 +1,149 @@
+// Devices in real Chromium. Run by web/devices_browser_test.go: the
+// mediator (Go client) said three things in side A's caucus before A's
+// lawyer joined; the lawyer's browser shows one line that counts and
+// explains them, and the room's unread badge counts only what the lawyer
+// can read.
+import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env("PARLEY_URL");
+const shots = env("PARLEY_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+const T = 30000;
+const lines = createInterface({ input: process.stdin });
+const answers = [];
+const waiters = [];
+lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
+async function ask(verb, arg = "") {
+  process.stdout.write(`ask ${verb} ${arg}\n`);
+  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
+  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
+  return a.slice(3);
+}
+function log(s) { process.stdout.write(s + "\n"); }
+function check(cond, what) {
+  if (!cond) throw new Error("expectation failed: " + what);
+  log("ok: " + what);
+}
+
+const browser = await chromium.launch({
+  executablePath: env("PARLEY_CHROMIUM"), headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+async function newPage(name, viewport) {
+  const ctx = await browser.newContext({ viewport, locale: "en-GB" });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(T);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
+  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+  return page;
+}
+const room = (page, r) => page.locator(`#rooms button[data-room="${r}"]`);
+
+try {
+  const lawyer = await newPage("lawyer", { width: 1280, height: 900 });
+  await lawyer.goto(env("PARLEY_INVITE_COUNSEL"));
+  await room(lawyer, "caucus:A").waitFor();
+  await lawyer.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await room(lawyer, "joint").click();
+  await lawyer.locator("#room-title").waitFor();
+
+  await ask("welcome");
+  // The welcome is the only new message the lawyer can read in the caucus.
+  const badge = room(lawyer, "caucus:A").locator(".unread");
+  await badge.waitFor({ timeout: 60000 });
+  await lawyer.locator('#rooms button[data-room="caucus:A"] .unread', { hasText: /^1$/ }).waitFor({ timeout: 60000 });
+  check((await badge.innerText()) === "1", "the caucus's unread badge counts only the readable message, not the three sent before");
+
+  await room(lawyer, "caucus:A").click();
+  const log_ = lawyer.locator("#room ol.log");
+  await log_.locator("li", { hasText: "Welcome, Jordan" }).waitFor({ timeout: 60000 });
+  const collapsed = log_.locator("li.unreadable");
+  check(await collapsed.count() === 1, "the three unreadable messages are one line");
+  const text = await collapsed.innerText();
+  check(text.includes("3 earlier messages can't be shown here") && text.includes("before this browser had keys") && text.includes("Everything sent from now on reaches this browser"),
+    "the line counts them and says why, in plain words: " + text);
+  check(!/no key|chain|dv_|e2ee/i.test(text), "the line carries no internal terms");
+  await lawyer.locator("#room").screenshot({ path: shots + "/devices-unreadable.png" });
+  await lawyer.setViewportSize({ width: 390, height: 844 });
+  await collapsed.scrollIntoViewIfNeeded();
+  await lawyer.screenshot({ path: shots + "/devices-unreadable-phone.png" });
+
+  // --- Alex adds a second browser from the first ---
+  const alex = await newPage("alex", { width: 1280, height: 900 });
+  await alex.goto(env("PARLEY_INVITE_A"));
+  await room(alex, "caucus:A").waitFor();
+  await alex.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await room(alex, "caucus:A").click();
+  await ask("reply"); // the mediator's client also signs the membership that has Alex in
+  await alex.locator("#room ol.log li", { hasText: "Mediator to Alex" }).first().waitFor({ timeout: 60000 });
+  await alex.fill("#draft", "Alex: we could accept 4,000 if the deposit comes back");
+  await alex.click("#room form button[type=submit]");
+  await alex.locator("#room ol.log li", { hasText: "we could accept 4,000" }).first().waitFor({ timeout: 60000 });
+  check(true, "Alex and the mediator talk in the tenant's caucus");
+
+  const token = await ask("session");
+  const ctx2 = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "en-GB" });
+  await ctx2.addCookies([{ name: env("PARLEY_SESSION_COOKIE"), value: token, url: base, httpOnly: true, sameSite: "Strict" }]);
+  const phone = await ctx2.newPage();
+  phone.setDefaultTimeout(T);
+  phone.on("pageerror", (e) => problems.push(`phone: page error: ${e.message}`));
+  phone.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`phone: third-party request to ${r.url()}`); });
+  await phone.goto(base + "/app");
+  await phone.locator("#new-device").waitFor({ timeout: 60000 });
+  await room(phone, "caucus:A").click();
+  await phone.locator("#room ol.log li.unreadable").waitFor();
+  const before = await phone.locator("#room ol.log li.unreadable").innerText();
+  check(await phone.locator("#room ol.log li.unreadable").count() === 1 && /\d+ earlier messages can't be shown here/.test(before) &&
+    await phone.locator("#room ol.log li", { hasText: "Mediator to Alex" }).count() === 0, "the new browser cannot read the caucus yet, and says so in one line: " + before.slice(0, 60));
+  await phone.locator("#new-device").scrollIntoViewIfNeeded();
+  await phone.screenshot({ path: shots + "/devices-new-browser-phone.png" });
+
+  await alex.click("#pair-start");
+  const code = (await alex.locator("#pair-code").innerText()).trim();
+  check(/^[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}$/.test(code), "the old browser shows a short code: " + code);
+  await alex.locator("#devices").screenshot({ path: shots + "/devices-add-code.png" });
+  await phone.fill("#pair-code-input", code.toLowerCase());
+  await phone.click("#pair-form button[type=submit]");
+  await phone.locator("#pair-number").waitFor({ timeout: 60000 });
+  await alex.locator("#pair-number").waitFor({ timeout: 60000 });
+  const n1 = await alex.locator("#pair-number").innerText(), n2 = await phone.locator("#pair-number").innerText();
+  check(n1 === n2 && n1.replace(/\D/g, "").length === 60, "both browsers show the same safety number: " + n1);
+  await alex.locator("#devices").screenshot({ path: shots + "/devices-compare.png" });
+  await phone.locator("#pair-number").scrollIntoViewIfNeeded();
+  await phone.screenshot({ path: shots + "/devices-compare-phone.png" });
+  await alex.click("#pair-confirm");
+  await alex.locator("#pair-out", { hasText: "Added." }).waitFor({ timeout: 60000 });
+  check(true, "the old browser added the new one");
+
+  // The phone reloads by itself and reads the earlier caucus messages.
+  await phone.locator("#devices-title").waitFor({ timeout: 60000 });
+  await phone.locator("#pair-start").waitFor({ timeout: 60000 });
+  await room(phone, "caucus:A").click();
+  await phone.locator("#room ol.log li", { hasText: "we could accept 4,000" }).waitFor({ timeout: 60000 });
+  await phone.locator("#room ol.log li", { hasText: "Mediator to Alex" }).waitFor({ timeout: 60000 });
+  // What stays unreadable is only what was said before Alex joined: the
+  // first browser cannot read it either.
+  const strong = async (p) => (await p.locator("#room ol.log li.unreadable strong").allInnerTexts()).join("|");
+  const onPhone = await strong(phone), onDesk = await strong(alex);
+  check(onPhone === onDesk && onPhone === "4 earlier messages can't be shown here",
+    `the linked browser reads the earlier caucus messages the first one reads (unreadable on both: ${onDesk})`);
+  await phone.screenshot({ path: shots + "/devices-linked-phone.png" });
+
+  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
+  await browser.close();
+  log("PASS");
+  process.exit(0);
+} catch (e) {
+  log("FAIL: " + (e.stack || e));
+  await browser.close().catch(() => {});
+  process.exit(1);
+}
