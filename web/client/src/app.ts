@@ -2,6 +2,7 @@
 // rooms, end-to-end encrypted in this browser, and its documents. Every room
 // and document says in words who can read it; each caucus keeps one colour.
 import { renderSessions, renderCaseload } from "./sessions";
+import { deskView, deskButton } from "./desk";
 import { api, APIError, Account, Case, Document, Hold, Listed, Outcome, Plan, PlanItem } from "./api";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
@@ -165,6 +166,7 @@ async function start(): Promise<void> {
 
   if (me.role === "records" || me.role === "admin") return recordsView();
   if (me.role === "mediator" && location.hash === "#caseload") return caseloadView();
+  if (me.role === "mediator" && location.hash.startsWith("#desk")) return deskView(me, main());
   say("Preparing this browser's encryption keys…");
   const dev = await loadOrCreateDevice(me.id);
   if (!dev.registered) {
@@ -173,6 +175,7 @@ async function start(): Promise<void> {
   }
   if (!caseID) {
     const list = await api.cases();
+    if (list.length === 0 && me.role === "mediator") return deskView(me, main());
     if (list.length === 0) return say("You are not in any case yet.");
     if (list.length > 1) return chooseCase(list, dev.keys);
     caseID = list[0].id;
@@ -193,7 +196,7 @@ async function caseloadView(): Promise<void> {
 }
 
 function chooseCase(list: { id: string; title?: string; relation: string }[], keys: E.DeviceKeys) {
-  main().replaceChildren(h("h1", {}, "Your cases"), caseloadButton() ?? "", h("ul", {}, ...list.map((l) =>
+  main().replaceChildren(h("h1", {}, "Your cases"), deskButton(me) ?? "", caseloadButton() ?? "", h("ul", {}, ...list.map((l) =>
     h("li", {}, h("button", { type: "button", onclick: () => { history.replaceState(null, "", "/app#case=" + l.id); void openCase(l.id, keys); } },
       `${l.title ?? l.id} (${l.relation})`)))));
 }
@@ -592,7 +595,7 @@ function render() {
         h("section", { id: "sessions", "aria-labelledby": "sessions-title" }, h("h2", { id: "sessions-title" }, "Sessions"), h("p", {}, "Loading…")),
         h("section", { id: "documents", "aria-labelledby": "docs-title" }, h("h2", { id: "docs-title" }, "Documents"), h("p", {}, "Loading…"))),
       h("aside", { class: "tools", "aria-label": "Safety numbers and invitations" },
-        caseloadButton() ?? "",
+        deskButton(me, c.id) ?? "", caseloadButton() ?? "",
         h("h2", {}, "Safety numbers"), h("div", { id: "safety" }), h("div", { id: "invite" }))));
 }
 
