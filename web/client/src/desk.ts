@@ -120,7 +120,7 @@ async function caseList(): Promise<void> {
       h("td", {}, stageTitle[l.stage] ?? l.stage, l.closed ? h("span", { class: "note" }, ` (closed ${new Date(l.closed).toLocaleDateString()})`) : ""),
       h("td", {}, r?.nextSession ? when(r.nextSession) : l.closed ? "—" : "none scheduled"),
       h("td", { class: items.length ? "open-items" : "" }, items.length ? items.join("; ") : "—"),
-      h("td", {}, h("button", { type: "button", onclick: () => toRooms(l.id) }, "Rooms")));
+      h("td", {}, h("button", { type: "button", "aria-label": `Rooms of ${l.title ?? l.type + " case"}`, onclick: () => toRooms(l.id) }, "Open")));
   });
   main.replaceChildren(
     h("h1", { id: "desk-title" }, "Case desk"),
@@ -129,7 +129,7 @@ async function caseList(): Promise<void> {
       h("a", { href: "#new-case-title", class: "button-link" }, "Open a new case ↓")),
     list.length ? h("div", { class: "scroll" }, h("table", { id: "desk-cases" },
       h("caption", {}, "Your cases, open ones first"),
-      h("thead", {}, h("tr", {}, ...["Case", "Stage", "Next session", "Open items", "Conversation"].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, ...["Case", "Stage", "Next session", "Open items", "Rooms"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, ...rows))) : h("p", { class: "note" }, "You have no cases yet. Open one below."),
     newCaseForm());
 }
@@ -328,6 +328,8 @@ function stageSection(mine: boolean): HTMLElement {
   const move = async (to: W.Stage, note: string, done: string) => {
     out.className = "";
     out.textContent = "";
+    const said = document.querySelector("#desk-stage .done");
+    if (said) said.textContent = "";
     try { changed(await deskAPI.stage(c.id, to, note), "desk-stage", done); } catch (x) {
       out.className = "error refusal";
       out.textContent = stageRefusal(x, to);

@@ -108,6 +108,10 @@ try {
   await med.click("#desk-invite button[type=submit]");
   await med.waitForSelector("#desk-invite-out :text('Jordan Blake (lawyer, Tenant side)')");
   check(await med.inputValue("#desk-invite-link") !== linkB, "each invitation has its own link");
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator("#desk-invite-out").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/desk-invite-phone.png", fullPage: false });
+  await med.setViewportSize({ width: 1280, height: 900 });
 
   // The Tenant party opens the copied link on a phone and lands in the case.
   const party = await newPage("party", { width: 390, height: 844 });
@@ -160,9 +164,10 @@ try {
   }
   await med.screenshot({ path: shots + "/desk-case.png", fullPage: true });
   await med.setViewportSize({ width: 390, height: 844 });
+  await med.evaluate(() => window.scrollTo(0, 0));
   await med.screenshot({ path: shots + "/desk-case-phone.png", fullPage: false });
-  await med.locator("#desk-invite").scrollIntoViewIfNeeded();
-  await med.screenshot({ path: shots + "/desk-invite-phone.png", fullPage: false });
+  await med.locator("#desk-stage").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/desk-stage-phone.png", fullPage: false });
   await med.setViewportSize({ width: 1280, height: 900 });
 
   // Closure asks a deliberate confirmation naming what it does.
