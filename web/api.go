@@ -207,6 +207,7 @@ func (a *API) routes() chi.Router {
 				r.Post("/proposals/{proposalID}/approve", a.approveProposal)
 				r.Post("/proposals/{proposalID}/decline", a.declineProposal)
 				r.Post("/invites", a.createInvite)
+				r.Get("/invites", a.pendingInvites)
 				r.Post("/outcome", a.recordOutcome)
 				r.Get("/rooms", a.listRooms)
 				r.Get("/rooms/{room}/messages", a.roomHistory)

@@ -463,6 +463,20 @@ export interface ExportRequest {
 }
 
 /**
+ * PendingInvite is an invitation of a case not yet used and not expired
+ * (GET /api/v1/cases/{id}/invites, for the case's mediators): who was
+ * invited and as what, never the link (the server keeps only its hash).
+ */
+export interface PendingInvite {
+  name: string;
+  role: ParticipantRole;
+  side?: string;
+  created: string;
+  expires: string;
+  emailed?: boolean;
+}
+
+/**
  * FollowUpRequest sets a closed case's check-ins on its agreement
  * (POST /api/v1/cases/{caseID}/followups): whole days after closure.
  */
