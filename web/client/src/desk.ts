@@ -25,6 +25,7 @@ const deskAPI = {
   caseload: () => call<W.Caseload>("GET", "/api/v1/caseload"),
   create: (req: W.CreateCaseRequest) => call<W.Case>("POST", "/api/v1/cases", req),
   get: (id: string) => call<W.Case>("GET", casePath(id)),
+  pending: (id: string) => call<W.PendingInvite[]>("GET", casePath(id) + "/invites"),
   invite: (id: string, req: W.InviteRequest) => call<W.InviteResponse>("POST", casePath(id) + "/invites", req),
   objective: (id: string, kind: W.ObjectiveKind, text: string) => call<W.Case>("POST", casePath(id) + "/objectives", { kind, text } satisfies W.TextRequest),
   disclose: (id: string, text: string) => call<W.Case>("POST", casePath(id) + "/disclosures", { text }),
@@ -105,11 +106,17 @@ async function caseList(): Promise<void> {
     return;
   }
   const row = new Map(load.map((r) => [r.caseId, r]));
+  // Who is invited and has not joined, per open case (best effort: the list shows without it).
+  const invited = new Map<string, number>();
+  await Promise.all(list.filter((l) => !l.closed).map(async (l) => {
+    try { invited.set(l.id, (await deskAPI.pending(l.id)).length); } catch { /* not shown */ }
+  }));
   list.sort((a, b) => Number(!!a.closed) - Number(!!b.closed) || b.created.localeCompare(a.created));
   const rows = list.map((l) => {
     const r = row.get(l.id);
     const items: string[] = [];
     if (l.participants === 0 && !l.closed) items.push("nobody has joined yet");
+    if (invited.get(l.id)) items.push(`${plural(invited.get(l.id)!, "invitation")} not used yet`);
     if (r?.unacknowledgedCount) items.push(`${plural(r.unacknowledgedCount, "person")} yet to acknowledge a disclosure` + (r.unacknowledged?.length ? ` (${r.unacknowledged.join(", ")})` : ""));
     if (r?.overdueFollowUps?.length) items.push(r.overdueFollowUps.map((d) => `${d}-day check-in overdue`).join(", "));
     if (r?.stalled) items.push("longer than usual in this stage");
@@ -178,6 +185,7 @@ function newCaseForm(): HTMLElement {
 // --- one case ---
 
 let c: W.Case;
+let pending: W.PendingInvite[] = [];
 
 const sideLabel = (id?: string) => c.sides.find((s) => s.id === id)?.label ?? "";
 const nameOf = (acc: string) => acc === me.id ? "you" : c.mediators.find((m) => m.accountId === acc)?.name ?? c.participants.find((p) => p.accountId === acc)?.name ?? "someone no longer in the case";
@@ -185,7 +193,11 @@ const activeMediator = () => c.mediators.some((m) => m.accountId === me.id && !m
 
 async function caseDesk(id: string, hello = ""): Promise<void> {
   main.replaceChildren(h("p", { role: "status" }, "Loading the case…"));
-  try { c = await deskAPI.get(id); } catch (e) {
+  try {
+    c = await deskAPI.get(id);
+    pending = [];
+    if (activeMediator() && !c.closed) pending = await deskAPI.pending(id).catch(() => []);
+  } catch (e) {
     main.replaceChildren(h("p", { class: "error", role: "alert" }, "This case could not be opened: " + errWords(e) + "."), backButton());
     return;
   }
@@ -241,7 +253,16 @@ function peopleSection(canInvite: boolean): HTMLElement {
     h("h2", { id: "people-title" }, "People"),
     h("ul", { id: "desk-people-list" }, ...lines),
     h("p", { class: "note" }, "People appear here once they have opened their invitation."),
+    canInvite ? pendingList() : "",
     canInvite ? inviteForm() : "");
+}
+
+/** Invited and not joined yet: names, roles, sides and expiry (the links themselves were shown once). */
+function pendingList(): HTMLElement {
+  return h("div", { id: "desk-pending" }, h("h3", {}, "Invited, not joined yet"),
+    pending.length ? h("ul", {}, ...pending.map((p) => h("li", {}, `${p.name} (${roleWords[p.role]}${p.side ? ", " + sideLabel(p.side) + " side" : ""})`,
+      h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${when(p.expires)}${p.emailed ? "; emailed" : ""}`))))
+      : h("p", { class: "note" }, "Nobody: every invitation made here has been used or has expired."));
 }
 
 function inviteWords(role: string, side: string, name: string): string {
@@ -286,6 +307,7 @@ function inviteForm(): HTMLElement {
         name.value = email.value = "";
         update();
         link.select();
+        try { pending = await deskAPI.pending(c.id); document.getElementById("desk-pending")?.replaceWith(pendingList()); } catch { /* the list catches up on the next visit */ }
       } catch (x) { out.replaceChildren(h("p", { class: "error", role: "alert" }, "No invitation made: " + errWords(x) + ".")); }
     },
   },

@@ -108,6 +108,10 @@ try {
   await med.click("#desk-invite button[type=submit]");
   await med.waitForSelector("#desk-invite-out :text('Jordan Blake (lawyer, Tenant side)')");
   check(await med.inputValue("#desk-invite-link") !== linkB, "each invitation has its own link");
+  await med.waitForSelector("#desk-pending li:has-text('Jordan Blake (lawyer, Tenant side)')");
+  const pend = flat(await med.innerText("#desk-pending"));
+  check(pend.includes("Ada Okafor (party, Tenant side)") && pend.includes("Lars Lindqvist (party, Landlord side)") && pend.includes("emailed") && !pend.includes("/join#"),
+    "the invitations not used yet are listed, without their links: " + pend);
   await med.setViewportSize({ width: 390, height: 844 });
   await med.locator("#desk-invite-out").scrollIntoViewIfNeeded();
   await med.screenshot({ path: shots + "/desk-invite-phone.png", fullPage: false });
@@ -125,6 +129,8 @@ try {
   await med.reload();
   await med.waitForSelector("#desk-objective-form");
   check(flat(await med.innerText("#desk-people-list")).includes("Tenant side: Ada Okafor (party)"), "the joined party is listed under their side");
+  const pend2 = flat(await med.innerText("#desk-pending"));
+  check(pend2.includes("Jordan Blake") && !pend2.includes("Ada Okafor") && !pend2.includes("Lars Lindqvist"), "once joined, they leave the invited list: " + pend2);
   await med.fill("#desk-objective-text", "Agree what happens to the deposit");
   await med.click("#desk-objective-form button[type=submit]");
   await med.waitForSelector("#desk-objective li:has-text('Agree what happens to the deposit')");
