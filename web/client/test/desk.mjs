@@ -148,6 +148,16 @@ try {
   const ack = flat(await med.innerText("#desk-disclosure-list li"));
   check(ack.includes("Acknowledged by: Lars Lindqvist") && ack.includes("Not yet acknowledged by: Ada Okafor"), "the mediator sees who acknowledged the disclosure and who not: " + ack);
 
+  // The list of cases names the open items: the unused invitation, who has not acknowledged.
+  await med.click("#desk-back");
+  await med.waitForSelector(`#desk-cases tr[data-case="${caseID}"]`);
+  const open = flat(await med.innerText(`#desk-cases tr[data-case="${caseID}"]`));
+  check(open.includes("1 invitation not used yet") && open.includes("yet to acknowledge a disclosure (Ada Okafor)") && open.includes("none scheduled") && open.includes("Preparation"),
+    "the case list shows stage, next session and open items: " + open);
+  await med.screenshot({ path: shots + "/desk-list-open.png", fullPage: true });
+  await med.click(`#desk-cases tr[data-case="${caseID}"] button.link`);
+  await med.waitForSelector("#desk-stage-forward");
+
   // Stages: forward one; back refused without a note, allowed with one.
   check(await stageNow(med) === "preparation", "the case starts in preparation");
   check(flat(await med.innerText("#desk-stage-rules")).includes("one stage at a time") && flat(await med.innerText("#desk-stage-rules")).includes("final"), "the stage rules are said in words next to the control");
