@@ -21,7 +21,10 @@
 //
 // Cases live as sealed records in the metastore under "cases/<id>" and are
 // changed with optimistic concurrency, so mediators on different nodes can
-// work on one case at once without locks.
+// work on one case at once without locks. An invitation is a record under
+// "invites/<keyed token hash>"; an empty marker of the same name under
+// "cases/<id>/invites/" lets the case's mediators list the ones not yet
+// used (PendingInvites) without any token being stored.
 //
 // What cases must never do: carry messages or documents (packages messaging
 // and vault do), or decide access itself instead of asking policy.

@@ -137,6 +137,9 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 	if _, err := s.meta.Create(ctx, s.inviteKey(token), inv); err != nil {
 		return IssuedInvite{}, err
 	}
+	if _, err := s.meta.Create(ctx, caseInvitesPrefix(id)+s.meta.IndexKey("invite", token), inviteMarker{}); err != nil {
+		return IssuedInvite{}, err
+	}
 	if err := s.record(ctx, audit.Event{Type: "case.invite.created", Actor: actor.ID, Case: id,
 		Hashes: []string{s.meta.IndexKey("invite", token)},
 		Attrs:  map[string]string{"role": string(n.Role), "side": n.Side}}); err != nil {

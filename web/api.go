@@ -210,6 +210,7 @@ func (a *API) routes() chi.Router {
 				r.Post("/invites", a.createInvite)
 				r.Post("/participants/{accountID}/reentry", a.createReentry)
 				r.Delete("/participants/{accountID}", a.removeParticipant)
+				r.Get("/invites", a.pendingInvites)
 				r.Post("/outcome", a.recordOutcome)
 				r.Get("/rooms", a.listRooms)
 				r.Get("/rooms/{room}/messages", a.roomHistory)

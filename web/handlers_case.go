@@ -159,6 +159,23 @@ func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, out)
 }
 
+// pendingInvites lists the case's unused, unexpired invitations (names,
+// roles, sides, dates; never a link) to those who may invite: the desk's
+// "invited, not joined yet".
+func (a *API) pendingInvites(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	list, err := a.cases.PendingInvites(r.Context(), actor, chi.URLParam(r, "caseID"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := make(api.List[api.PendingInvite], len(list))
+	for i, p := range list {
+		out[i] = api.PendingInvite{Name: p.Name, Role: p.Role, Side: p.Side, Created: p.Created, Expires: p.Expires, Emailed: p.Emailed}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func (a *API) redeemInvite(w http.ResponseWriter, r *http.Request) {
 	var req api.RedeemRequest
 	if err := decodeJSON(w, r, &req); err != nil {

@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	register("admin user create", "admin user create --email EMAIL --name NAME [--role admin] [--password-file FILE|-] [storage flags as for serve]", adminUserCreate)
+	register("admin user create", "admin user create --email EMAIL --name NAME [--role admin|mediator|records] [--password-file FILE|-] [storage flags as for serve]", adminUserCreate)
 	register("admin user revoke-sessions", "admin user revoke-sessions --email EMAIL [storage flags as for serve]", adminRevokeSessions)
 	register("admin gen-master-key", "admin gen-master-key FILE", adminGenMasterKey)
 	register("audit verify", "audit verify [--key VKEY-FILE] [--checkpoint FILE] [storage flags as for serve]", auditVerify)

@@ -5,6 +5,7 @@ import { renderSessions, renderCaseload } from "./sessions";
 import { recordsView } from "./records";
 import { staffNav, staffScreen, peopleView, passwordView, signInErrorWords, rememberSignInPassword, sessionEndedWords } from "./staff";
 import { consentGate, renderConsentPanel } from "./consent";
+import { deskView, deskButton } from "./desk";
 import { api, APIError, Account, Case, Document } from "./api";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
@@ -191,6 +192,7 @@ async function start(): Promise<void> {
 
   if (me.role === "records" || me.role === "admin") return recordsView(me, main());
   if (me.role === "mediator" && location.hash === "#caseload") return caseloadView();
+  if (me.role === "mediator" && location.hash.startsWith("#desk")) return deskView(me, main());
   say("Preparing this browser's encryption keys…");
   const dev = await loadOrCreateDevice(me.id);
   const newDevice = !dev.registered;
@@ -200,6 +202,7 @@ async function start(): Promise<void> {
   }
   if (!caseID) {
     const list = await api.cases();
+    if (list.length === 0 && me.role === "mediator") return deskView(me, main());
     if (list.length === 0) return say("You are not in any case yet.");
     if (list.length > 1) return chooseCase(list, dev.keys);
     caseID = list[0].id;
@@ -220,7 +223,7 @@ async function caseloadView(): Promise<void> {
 }
 
 function chooseCase(list: { id: string; title?: string; relation: string }[], keys: E.DeviceKeys) {
-  main().replaceChildren(h("h1", {}, "Your cases"), caseloadButton() ?? "", h("ul", {}, ...list.map((l) =>
+  main().replaceChildren(h("h1", {}, "Your cases"), deskButton(me) ?? "", caseloadButton() ?? "", h("ul", {}, ...list.map((l) =>
     h("li", {}, h("button", { type: "button", onclick: () => { history.replaceState(null, "", "/app#case=" + l.id); void openCase(l.id, keys); } },
       `${l.title ?? l.id} (${l.relation})`)))));
 }
@@ -286,7 +289,7 @@ function render() {
         h("section", { id: "sessions", "aria-labelledby": "sessions-title" }, h("h2", { id: "sessions-title" }, "Sessions"), h("p", {}, "Loading…")),
         h("section", { id: "documents", "aria-labelledby": "docs-title" }, h("h2", { id: "docs-title" }, "Documents"), h("p", {}, "Loading…"))),
       h("aside", { class: "tools", "aria-label": "Safety numbers and invitations" },
-        caseloadButton() ?? "",
+        deskButton(me, c.id) ?? "", caseloadButton() ?? "",
         h("section", { id: "people" }),
         h("h2", {}, "Safety numbers"), h("div", { id: "safety" }),
         h("section", { id: "devices", "aria-labelledby": "devices-title" }), h("div", { id: "invite" }))));

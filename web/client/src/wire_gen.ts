@@ -463,43 +463,17 @@ export interface ExportRequest {
 }
 
 /**
- * PairingStart is what an existing device sends to start a pairing.
+ * PendingInvite is an invitation of a case not yet used and not expired
+ * (GET /api/v1/cases/{id}/invites, for the case's mediators): who was
+ * invited and as what, never the link (the server keeps only its hash).
  */
-export interface PairingStart {
-  device: string;
-}
-
-/**
- * PairingClaim is what the new device sends: the code shown on the old
- * device and its own device record.
- */
-export interface PairingClaim {
-  code: string;
-  record: string;
-}
-
-/**
- * PairingComplete is the old device's answer after the person compared
- * safety numbers: the endorsement of the new device and the room keys
- * sealed to it.
- */
-export interface PairingComplete {
-  endorsement: string;
-  share: string;
-}
-
-/**
- * Pairing is one pairing as its account sees it. Code is set only in the
- * answer that starts it; Share only in the one collect answer.
- */
-export interface Pairing {
-  id: string;
-  state: string;
+export interface PendingInvite {
+  name: string;
+  role: ParticipantRole;
+  side?: string;
+  created: string;
   expires: string;
-  oldDevice: string;
-  code?: string;
-  newRecord?: string;
-  share?: string;
+  emailed?: boolean;
 }
 
 /**
@@ -751,7 +725,6 @@ export interface Proven {
   devices?: Logged[];
   revocations?: Logged[];
   statements?: Logged[];
-  endorsements?: Logged[];
 }
 
 /**

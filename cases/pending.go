@@ -1,0 +1,80 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// PendingInvite is an invitation not yet used and not expired, as its
+// case's mediators see it: who and as what, never the token.
+type PendingInvite struct {
+	Name    string
+	Role    ParticipantRole
+	Side    string
+	Created time.Time
+	Expires time.Time
+	Emailed bool
+}
+
+// MaxPendingListed bounds how many invitations of one case are read for
+// the list of pending ones.
+const MaxPendingListed = 500
+
+// caseInvitesPrefix holds one empty marker per invitation of a case, named
+// by the invitation's keyed token hash (the same name its record has under
+// invites/), so a case's invitations can be listed without the tokens.
+// Invitations made before these markers existed are not listed.
+func caseInvitesPrefix(caseID string) string { return "cases/" + caseID + "/invites/" }
+
+type inviteMarker struct{}
+
+// PendingInvites lists the case's invitations that are neither used nor
+// expired, oldest first. Only someone who may invite to the case (its
+// mediators) may list them.
+func (s *Service) PendingInvites(ctx context.Context, actor account.Account, id string) ([]PendingInvite, error) {
+	c, err := s.loadFor(ctx, actor, id, policy.CaseInvite)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, actor, policy.CaseInvite, c); err != nil {
+		return nil, err
+	}
+	prefix := caseInvitesPrefix(id)
+	var names []string
+	err = s.meta.List(ctx, prefix, func(key string) error {
+		if len(names) >= MaxPendingListed {
+			return errStopListing
+		}
+		names = append(names, strings.TrimPrefix(key, prefix))
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopListing) {
+		return nil, err
+	}
+	now := s.now()
+	out := []PendingInvite{}
+	for _, name := range names {
+		var inv Invite
+		if _, err := s.meta.Get(ctx, "invites/"+name, &inv); err != nil {
+			if errors.Is(err, metastore.ErrNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		if inv.CaseID != id || inv.Completed || inv.Claimed != nil || !now.Before(inv.Expires) {
+			continue
+		}
+		out = append(out, PendingInvite{Name: inv.Name, Role: inv.Role, Side: inv.Side, Created: inv.Created, Expires: inv.Expires, Emailed: inv.Email != ""})
+	}
+	slices.SortFunc(out, func(a, b PendingInvite) int { return a.Created.Compare(b.Created) })
+	return out, nil
+}
+
+var errStopListing = errors.New("enough listed")

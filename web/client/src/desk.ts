@@ -1,0 +1,572 @@
+// The mediator's case desk: every case of theirs with its stage, next
+// session and open items; opening a case with labelled sides; invitations
+// per side and role (the link shown once); objectives and success
+// criteria; the five stages; conflict disclosures and who acknowledged
+// them; stepping off a case; the outcome and its survey links. Every form
+// says who will see what it saves. Nothing here needs this browser's
+// encryption keys: it is the case's record, not its conversation.
+import { call, casePath, APIError } from "./api";
+import type * as W from "./wire_gen";
+
+type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
+function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (v === true) el.setAttribute(k, "");
+    else if (v !== false) el.setAttribute(k, v);
+  }
+  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
+  return el;
+}
+
+const deskAPI = {
+  cases: () => call<W.Listed[]>("GET", "/api/v1/cases"),
+  caseload: () => call<W.Caseload>("GET", "/api/v1/caseload"),
+  create: (req: W.CreateCaseRequest) => call<W.Case>("POST", "/api/v1/cases", req),
+  get: (id: string) => call<W.Case>("GET", casePath(id)),
+  pending: (id: string) => call<W.PendingInvite[]>("GET", casePath(id) + "/invites"),
+  invite: (id: string, req: W.InviteRequest) => call<W.InviteResponse>("POST", casePath(id) + "/invites", req),
+  objective: (id: string, kind: W.ObjectiveKind, text: string) => call<W.Case>("POST", casePath(id) + "/objectives", { kind, text } satisfies W.TextRequest),
+  disclose: (id: string, text: string) => call<W.Case>("POST", casePath(id) + "/disclosures", { text }),
+  stage: (id: string, stage: W.Stage, note: string) => call<W.Case>("POST", casePath(id) + "/stage", { stage, note } satisfies W.StageRequest),
+  recuse: (id: string, mediatorId: string, reason: string) => call<W.Case>("POST", casePath(id) + "/recusals", { mediatorId, reason } satisfies W.RecuseRequest),
+  outcome: (id: string, req: W.OutcomeRequest) => call<W.OutcomeResponse>("POST", casePath(id) + "/outcome", req),
+};
+
+/** A refusal in words: the server's field detail when it gave one, never a status code alone. */
+function errWords(e: unknown): string {
+  if (e instanceof APIError) {
+    if (e.status === 0 || e.status >= 500) return "the server could not be reached or had a problem; try again in a moment";
+    if (e.status === 403) return "you are not allowed to do this on this case";
+    const f = e.problem.errors?.[0];
+    if (f) return `${fieldWords[f.field] ?? f.field}: ${f.detail}`;
+    return e.problem.detail ?? e.problem.title ?? "the server refused it";
+  }
+  if (e instanceof TypeError) return "the server could not be reached; check your connection and try again";
+  return e instanceof Error ? e.message : String(e);
+}
+const fieldWords: Record<string, string> = {
+  title: "Title", type: "Type of case", referralSource: "Referred by", sides: "Sides", text: "Text", note: "Note",
+  name: "Name", email: "Email", role: "Takes part as", side: "Side", reason: "Reason", result: "Result", sessions: "Sessions", hours: "Hours",
+};
+
+const stageOrder: W.Stage[] = ["preparation", "opening", "issues", "negotiation", "closure"];
+const stageTitle: Record<W.Stage, string> = {
+  preparation: "Preparation and case assessment", opening: "Opening session and ground rules",
+  issues: "Issue identification and exploration", negotiation: "Negotiation and issue resolution", closure: "Closure and follow-up",
+};
+const roleWords: Record<string, string> = { party: "party", counsel: "lawyer", observer: "observer" };
+const resultWords: Record<W.OutcomeResult, string> = {
+  "full-agreement": "Full agreement", "partial-agreement": "Partial agreement", "no-agreement": "No agreement", withdrawn: "Withdrawn",
+};
+const when = (iso: string) => new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
+const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
+
+/** Who will see what a form saves: one line, always above the button. */
+const audience = (text: string, id?: string) => h("p", { class: "banner room-mediators desk-audience", ...(id ? { id } : {}) }, h("span", { class: "swatch" }, "Who will see this"), " ", text);
+
+let me: W.Account;
+let main: HTMLElement;
+
+function go(hash: string) {
+  history.replaceState(null, "", "/app#" + hash);
+}
+
+/** The desk: the mediator's cases (#desk) or one case (#desk=ID). */
+export async function deskView(account: W.Account, into: HTMLElement): Promise<void> {
+  me = account;
+  main = into;
+  const id = new URLSearchParams(location.hash.slice(1)).get("desk");
+  if (id) return caseDesk(id);
+  return caseList();
+}
+
+/** A button that leads a mediator to the desk (none for anyone else). */
+export function deskButton(account: W.Account, caseID = ""): HTMLElement | null {
+  if (account.role !== "mediator") return null;
+  return h("button", { type: "button", id: "open-desk", onclick: () => { location.hash = caseID ? "desk=" + caseID : "desk"; location.reload(); } },
+    caseID ? "Case desk: people, stages, disclosures" : "Case desk: open and run cases");
+}
+
+const toRooms = (id: string) => { location.hash = "case=" + id; location.reload(); };
+
+// --- the list of cases ---
+
+async function caseList(): Promise<void> {
+  document.getElementById("case-title")!.textContent = "";
+  main.replaceChildren(h("p", { role: "status" }, "Loading your cases…"));
+  let list: W.Listed[];
+  let load: W.CaseloadRow[] = [];
+  try {
+    list = (await deskAPI.cases()).filter((l) => l.relation === "mediator");
+    try { load = (await deskAPI.caseload()).cases; } catch { /* the list still shows without sessions */ }
+  } catch (e) {
+    main.replaceChildren(h("p", { class: "error", role: "alert" }, "Your cases could not be loaded: " + errWords(e) + "."));
+    return;
+  }
+  const row = new Map(load.map((r) => [r.caseId, r]));
+  // Who is invited and has not joined, per open case (best effort: the list shows without it).
+  const invited = new Map<string, number>();
+  await Promise.all(list.filter((l) => !l.closed).map(async (l) => {
+    try { invited.set(l.id, (await deskAPI.pending(l.id)).length); } catch { /* not shown */ }
+  }));
+  list.sort((a, b) => Number(!!a.closed) - Number(!!b.closed) || b.created.localeCompare(a.created));
+  const rows = list.map((l) => {
+    const r = row.get(l.id);
+    const items: string[] = [];
+    if (l.participants === 0 && !l.closed) items.push("nobody has joined yet");
+    if (invited.get(l.id)) items.push(`${plural(invited.get(l.id)!, "invitation")} not used yet`);
+    if (r?.unacknowledgedCount) items.push(`${plural(r.unacknowledgedCount, "person")} yet to acknowledge a disclosure` + (r.unacknowledged?.length ? ` (${r.unacknowledged.join(", ")})` : ""));
+    if (r?.overdueFollowUps?.length) items.push(r.overdueFollowUps.map((d) => `${d}-day check-in overdue`).join(", "));
+    if (r?.stalled) items.push("longer than usual in this stage");
+    if (l.stage === "closure" && !l.outcome) items.push("outcome not recorded yet");
+    return h("tr", { "data-case": l.id },
+      h("td", {}, h("button", { type: "button", class: "link", onclick: () => { go("desk=" + l.id); void caseDesk(l.id); } }, l.title ?? `${l.type} case`),
+        h("span", { class: "note" }, ` · ${l.type}`)),
+      h("td", {}, stageTitle[l.stage] ?? l.stage, l.closed ? h("span", { class: "note" }, ` (closed ${new Date(l.closed).toLocaleDateString()})`) : ""),
+      h("td", {}, r?.nextSession ? when(r.nextSession) : l.closed ? "—" : "none scheduled"),
+      h("td", { class: items.length ? "open-items" : "" }, items.length ? items.join("; ") : "—"),
+      h("td", {}, h("button", { type: "button", "aria-label": `Rooms of ${l.title ?? l.type + " case"}`, onclick: () => toRooms(l.id) }, "Open")));
+  });
+  main.replaceChildren(
+    h("h1", { id: "desk-title" }, "Case desk"),
+    h("div", { class: "row desk-nav" },
+      h("button", { type: "button", id: "open-caseload", onclick: () => { location.hash = "caseload"; location.reload(); } }, "Caseload: open cases and delays"),
+      h("a", { href: "#new-case-title", class: "button-link" }, "Open a new case ↓")),
+    list.length ? h("div", { class: "scroll" }, h("table", { id: "desk-cases" },
+      h("caption", {}, "Your cases, open ones first"),
+      h("thead", {}, h("tr", {}, ...["Case", "Stage", "Next session", "Open items", "Rooms"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, ...rows))) : h("p", { class: "note" }, "You have no cases yet. Open one below."),
+    newCaseForm());
+}
+
+function newCaseForm(): HTMLElement {
+  const title = h("input", { id: "new-title", type: "text", required: true, maxlength: "200", autocomplete: "off" }) as HTMLInputElement;
+  const type = h("input", { id: "new-type", type: "text", required: true, maxlength: "64", list: "case-types", autocomplete: "off" }) as HTMLInputElement;
+  const referral = h("input", { id: "new-referral", type: "text", maxlength: "64", list: "referral-sources", autocomplete: "off" }) as HTMLInputElement;
+  const sides = h("div", { id: "new-sides" });
+  const addSide = (value = "") => {
+    const n = sides.children.length + 1;
+    const input = h("input", { id: "new-side-" + n, type: "text", required: true, maxlength: "64", autocomplete: "off", value }) as HTMLInputElement;
+    sides.append(h("div", {}, h("label", { for: input.id }, `Side ${n} is called`), input));
+    more.hidden = sides.children.length >= 8;
+  };
+  const more = h("button", { type: "button", id: "new-side-add", onclick: () => addSide() }, "Add another side") as HTMLButtonElement;
+  const err = h("p", { class: "error", role: "alert" });
+  addSide();
+  addSide();
+  return h("form", {
+    id: "new-case", "aria-labelledby": "new-case-title",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      err.textContent = "";
+      const labels = [...sides.querySelectorAll("input")].map((i) => (i as HTMLInputElement).value.trim()).filter((v) => v);
+      try {
+        const c = await deskAPI.create({ title: title.value, type: type.value, referralSource: referral.value, sides: labels });
+        go("desk=" + c.id);
+        await caseDesk(c.id, "The case is open. Invite the people taking part next.");
+      } catch (x) { err.textContent = "Not opened: " + errWords(x) + "."; }
+    },
+  },
+  h("h2", { id: "new-case-title" }, "Open a new case"),
+  h("label", { for: "new-title" }, "Title (for example: Okafor v. Lindqvist — deposit)"), title,
+  h("div", { class: "row" },
+    h("div", {}, h("label", { for: "new-type" }, "Type of case"), type),
+    h("div", {}, h("label", { for: "new-referral" }, "Referred by (optional)"), referral)),
+  h("datalist", { id: "case-types" }, ...["tenancy", "family", "workplace", "neighbour", "commercial", "consumer"].map((v) => h("option", { value: v }))),
+  h("datalist", { id: "referral-sources" }, ...["court", "self", "agency", "lawyer", "employer"].map((v) => h("option", { value: v }))),
+  h("p", { class: "note" }, "Each side gets its own private caucus room with the mediators. Name the sides the way the people taking part would recognise them, for example “Tenant” and “Landlord”."),
+  sides, h("div", { class: "row" }, more),
+  audience("the title, type and side names are seen by you, any other mediator on the case and everyone you invite. Records staff see only the type of case, its stage and its dates — never the title or anyone's name."),
+  h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Open the case")), err);
+}
+
+// --- one case ---
+
+let c: W.Case;
+let pending: W.PendingInvite[] = [];
+
+const sideLabel = (id?: string) => c.sides.find((s) => s.id === id)?.label ?? "";
+const nameOf = (acc: string) => acc === me.id ? "you" : c.mediators.find((m) => m.accountId === acc)?.name ?? c.participants.find((p) => p.accountId === acc)?.name ?? "someone no longer in the case";
+const activeMediator = () => c.mediators.some((m) => m.accountId === me.id && !m.recused);
+
+async function caseDesk(id: string, hello = ""): Promise<void> {
+  main.replaceChildren(h("p", { role: "status" }, "Loading the case…"));
+  try {
+    c = await deskAPI.get(id);
+    pending = [];
+    if (activeMediator() && !c.closed) pending = await deskAPI.pending(id).catch(() => []);
+  } catch (e) {
+    main.replaceChildren(h("p", { class: "error", role: "alert" }, "This case could not be opened: " + errWords(e) + "."), backButton());
+    return;
+  }
+  renderCase(hello);
+}
+
+function backButton(): HTMLElement {
+  return h("button", { type: "button", id: "desk-back", onclick: () => { go("desk"); void caseList(); } }, "← All your cases");
+}
+
+/** Re-render after a change, keeping the reader where they were. */
+function changed(nc: W.Case, focus: string, status = "") {
+  c = nc;
+  renderCase();
+  const el = document.getElementById(focus);
+  if (el) {
+    el.scrollIntoView({ block: "nearest" });
+    if (status) { const s = el.querySelector(".done"); if (s) s.textContent = status; }
+  }
+}
+
+function renderCase(hello = "") {
+  document.getElementById("case-title")!.textContent = c.title;
+  const closed = !!c.closed;
+  const mine = activeMediator();
+  main.replaceChildren(
+    h("div", { class: "row desk-nav" }, backButton(), h("button", { type: "button", id: "desk-rooms", onclick: () => toRooms(c.id) }, "Go to this case's rooms")),
+    h("h1", { id: "desk-title" }, c.title),
+    hello ? h("p", { role: "status", class: "verified" }, hello) : "",
+    h("p", { class: "note" }, `${c.type} case` + (c.referralSource ? `, referred by ${c.referralSource}` : "") + ` · opened ${new Date(c.created).toLocaleDateString()}` +
+      ` · sides: ${c.sides.map((s) => s.label).join(", ")}`),
+    !mine ? h("p", { class: "refusal", role: "status" }, "You are no longer a mediator on this case, so you cannot change it.") : "",
+    peopleSection(mine && !closed),
+    stageSection(mine),
+    objectivesSection(mine && !closed),
+    disclosuresSection(mine),
+    outcomeSection(mine),
+    mine ? stepOffSection() : "");
+}
+
+// --- people and invitations ---
+
+function peopleSection(canInvite: boolean): HTMLElement {
+  const lines = c.sides.map((s) => {
+    const ps = c.participants.filter((p) => p.side === s.id);
+    return h("li", { "data-side": s.id }, h("strong", {}, s.label + " side: "),
+      ps.length ? ps.map((p) => `${p.name} (${roleWords[p.role]})`).join(", ") : h("span", { class: "note" }, "nobody has joined yet"));
+  });
+  const obs = c.participants.filter((p) => p.role === "observer");
+  if (obs.length) lines.push(h("li", {}, h("strong", {}, "Observers: "), obs.map((p) => p.name).join(", ")));
+  lines.push(h("li", {}, h("strong", {}, "Mediators: "), c.mediators.map((m) => (m.accountId === me.id ? "you" : m.name) + (m.recused ? " (stepped off)" : "")).join(", ")));
+  return h("section", { id: "desk-people", "aria-labelledby": "people-title" },
+    h("h2", { id: "people-title" }, "People"),
+    h("ul", { id: "desk-people-list" }, ...lines),
+    h("p", { class: "note" }, "People appear here once they have opened their invitation."),
+    canInvite ? pendingList() : "",
+    canInvite ? inviteForm() : "");
+}
+
+/** Invited and not joined yet: names, roles, sides and expiry (the links themselves were shown once). */
+function pendingList(): HTMLElement {
+  return h("div", { id: "desk-pending" }, h("h3", {}, "Invited, not joined yet"),
+    pending.length ? h("ul", {}, ...pending.map((p) => h("li", {}, `${p.name} (${roleWords[p.role]}${p.side ? ", " + sideLabel(p.side) + " side" : ""})`,
+      h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${when(p.expires)}${p.emailed ? "; emailed" : ""}`))))
+      : h("p", { class: "note" }, "Nobody: every invitation made here has been used or has expired."));
+}
+
+function inviteWords(role: string, side: string, name: string): string {
+  const who = name.trim() || "This person";
+  const label = sideLabel(side);
+  if (role === "observer") return `${who} will read the joint room only — never a caucus — and cannot post. Everyone in the case sees their name and that they observe.`;
+  return `${who} will take part as ${role === "counsel" ? `the ${label} side's lawyer` : `a party on the ${label} side`}: they read the joint room and the ${label} caucus. ` +
+    `What is said in the ${label} caucus is seen only by the ${label} side and the mediators. Everyone in the case (both sides and the mediators) sees their name and role.`;
+}
+
+function inviteForm(): HTMLElement {
+  const name = h("input", { id: "desk-invite-name", type: "text", required: true, maxlength: "200", autocomplete: "off" }) as HTMLInputElement;
+  const email = h("input", { id: "desk-invite-email", type: "email", maxlength: "254", autocomplete: "off" }) as HTMLInputElement;
+  const role = h("select", { id: "desk-invite-role" }, ...[["party", "Party"], ["counsel", "Lawyer (counsel) for a side"], ["observer", "Observer (joint room only)"]].map(([v, t]) => h("option", { value: v }, t))) as HTMLSelectElement;
+  const side = h("select", { id: "desk-invite-side" }, ...c.sides.map((s) => h("option", { value: s.id }, s.label))) as HTMLSelectElement;
+  const who = audience(inviteWords(role.value, side.value, ""), "desk-invite-who");
+  const update = () => {
+    side.disabled = role.value === "observer";
+    who.replaceChildren(h("span", { class: "swatch" }, "Who will see this person"), " ", inviteWords(role.value, side.value, name.value));
+  };
+  role.onchange = side.onchange = update;
+  name.oninput = update;
+  update();
+  const out = h("div", { id: "desk-invite-out", "aria-live": "polite" });
+  return h("form", {
+    id: "desk-invite", "aria-labelledby": "desk-invite-title",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      const person = name.value.trim();
+      const to = email.value.trim();
+      const sideLabelNow = role.value === "observer" ? "" : sideLabel(side.value);
+      try {
+        const inv = await deskAPI.invite(c.id, { role: role.value as W.ParticipantRole, side: role.value === "observer" ? "" : side.value, name: person, email: to, ttlSeconds: 7 * 24 * 3600 });
+        const link = h("input", { id: "desk-invite-link", type: "text", readonly: true, value: inv.link, "aria-describedby": "desk-invite-once" }) as HTMLInputElement;
+        out.replaceChildren(h("div", { class: "confirm invite-result", "data-role": inv.role, "data-side": inv.side ?? "" },
+          h("h3", {}, `Invitation for ${person} (${roleWords[inv.role]}${sideLabelNow ? ", " + sideLabelNow + " side" : ""})`),
+          h("p", { id: "desk-invite-once" }, h("strong", {}, "This link is shown only once."), ` Copy it now and send it to ${person} privately. It works once and expires ${when(inv.expires)}. Anyone holding it can join as ${person}.`),
+          h("label", { for: "desk-invite-link" }, "Invitation link"), link,
+          h("div", { class: "row" }, copyButton(link, "desk-invite-copy", "Copy the link")),
+          inv.mailed ? h("p", { class: "note", id: "desk-invite-mailed" }, `It was also sent by email to ${to}. The email holds only the link and when it expires, not the case's name.`)
+            : to ? h("p", { class: "note", id: "desk-invite-mailed" }, inv.mailWarning ?? "No email went out: this server does not send mail. Give the link yourself.") : ""));
+        name.value = email.value = "";
+        update();
+        link.select();
+        try { pending = await deskAPI.pending(c.id); document.getElementById("desk-pending")?.replaceWith(pendingList()); } catch { /* the list catches up on the next visit */ }
+      } catch (x) { out.replaceChildren(h("p", { class: "error", role: "alert" }, "No invitation made: " + errWords(x) + ".")); }
+    },
+  },
+  h("h3", { id: "desk-invite-title" }, "Invite someone"),
+  h("div", { class: "row" },
+    h("div", {}, h("label", { for: "desk-invite-name" }, "Name"), name),
+    h("div", {}, h("label", { for: "desk-invite-email" }, "Email (optional)"), email)),
+  h("p", { class: "note" }, "With an email address, the link is also emailed when this server sends mail, and later session invitations and reminders go there too. The emails carry only times and links."),
+  h("div", { class: "row" },
+    h("div", {}, h("label", { for: "desk-invite-role" }, "Takes part as"), role),
+    h("div", {}, h("label", { for: "desk-invite-side" }, "Side"), side)),
+  who,
+  h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Make the invitation link")), out);
+}
+
+function copyButton(input: HTMLInputElement, id: string, label: string): HTMLElement {
+  const said = h("span", { role: "status", class: "note" });
+  const b = h("button", {
+    type: "button", id,
+    onclick: async () => {
+      input.select();
+      try { await navigator.clipboard.writeText(input.value); said.textContent = " Copied."; } catch {
+        said.textContent = document.execCommand("copy") ? " Copied." : " Select the link and copy it (Ctrl+C).";
+      }
+    },
+  }, label);
+  return h("span", {}, b, said);
+}
+
+// --- stages ---
+
+function stageSection(mine: boolean): HTMLElement {
+  const at = stageOrder.indexOf(c.stage);
+  const closed = !!c.closed;
+  const out = h("p", { id: "desk-stage-out", role: "status", "aria-live": "polite" });
+  const list = h("ol", { class: "stages", id: "desk-stages" }, ...stageOrder.map((s, i) => h("li", {
+    "data-stage": s, class: i < at ? "past" : i === at ? "current" : "", ...(i === at ? { "aria-current": "step" } : {}),
+  }, stageTitle[s], i === at ? h("strong", {}, " — now") : "")));
+  const controls = h("div", {});
+  const move = async (to: W.Stage, note: string, done: string) => {
+    out.className = "";
+    out.textContent = "";
+    const said = document.querySelector("#desk-stage .done");
+    if (said) said.textContent = "";
+    try { changed(await deskAPI.stage(c.id, to, note), "desk-stage", done); } catch (x) {
+      out.className = "error refusal";
+      out.textContent = stageRefusal(x, to);
+    }
+  };
+  if (mine && !closed) {
+    const next = stageOrder[at + 1];
+    if (next && next !== "closure") {
+      controls.append(h("div", { class: "row" }, h("button", { type: "button", class: "primary", id: "desk-stage-forward", onclick: () => move(next, "", `Moved on to ${stageTitle[next]}.`) },
+        `Move on to: ${stageTitle[next]}`)));
+    }
+    if (next === "closure") controls.append(closeControl(move));
+    if (at > 0) {
+      const back = h("select", { id: "desk-stage-back" }, ...stageOrder.slice(0, at).reverse().map((s) => h("option", { value: s }, stageTitle[s]))) as HTMLSelectElement;
+      const note = h("textarea", { id: "desk-stage-note", maxlength: "4000", rows: "2" }) as HTMLTextAreaElement;
+      controls.append(h("form", {
+        id: "desk-stage-back-form", class: "stage-back",
+        onsubmit: (e: Event) => { e.preventDefault(); void move(back.value as W.Stage, note.value, `Moved back to ${stageTitle[back.value as W.Stage]}.`); },
+      }, h("h3", {}, "Go back to an earlier stage"),
+      h("div", { class: "row" }, h("div", {}, h("label", { for: "desk-stage-back" }, "Back to"), back)),
+      h("label", { for: "desk-stage-note" }, "Why (needed to go back)"), note,
+      h("div", { class: "row" }, h("button", { type: "submit" }, "Go back"))));
+    }
+  }
+  const history = c.stageHistory.slice(1).map((x) => h("li", {}, `${when(x.at)}: ${x.from ? stageTitle[x.from] + " → " : ""}${stageTitle[x.to]} by ${nameOf(x.by)}`,
+    x.note ? h("span", { class: "note" }, ` — note: ${x.note}`) : ""));
+  return h("section", { id: "desk-stage", "aria-labelledby": "stage-title" },
+    h("h2", { id: "stage-title" }, "Stage"),
+    list,
+    h("p", { class: "note", id: "desk-stage-rules" }, closed
+      ? "This case is closed. Closure is final: the stage cannot change any more."
+      : "A case moves forward one stage at a time. Going back to an earlier stage is allowed, with a note saying why. Closing the case is final: it cannot be reopened."),
+    mine && !closed ? audience("everyone in the case sees the stage the case is in. A note for going back is seen only by the case's mediators.") : "",
+    controls, h("p", { class: "done", role: "status" }), out,
+    history.length ? h("details", {}, h("summary", {}, "Earlier changes"), h("ul", {}, ...history)) : "");
+}
+
+function stageRefusal(x: unknown, to: W.Stage): string {
+  const f = x instanceof APIError ? x.problem.errors?.[0] : undefined;
+  if (f?.field === "note") return "Not moved back: going back to an earlier stage needs a note saying why. Write the note, then press “Go back” again.";
+  if (f?.field === "stage") return `Not moved to ${stageTitle[to]}: a case moves forward one stage at a time.`;
+  return `Not moved: ${errWords(x)}.`;
+}
+
+function closeControl(move: (to: W.Stage, note: string, done: string) => Promise<void>): HTMLElement {
+  const box = h("div", { id: "desk-close" });
+  const ask = h("button", {
+    type: "button", id: "desk-close-ask",
+    onclick: () => {
+      const yes = h("button", { type: "button", class: "danger", id: "desk-close-confirm", onclick: () => move("closure", "", "The case is closed. Record its outcome below.") }, "Close this case for good");
+      box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "desk-close-q", "aria-describedby": "desk-close-what" },
+        h("p", { id: "desk-close-q" }, h("strong", {}, `Close “${c.title}”?`)),
+        h("ul", { id: "desk-close-what" },
+          h("li", {}, "The case can never be reopened or moved to another stage."),
+          h("li", {}, "No more objectives or invitations can be added (you can still add a conflict disclosure)."),
+          h("li", {}, "The clock starts for keeping, and later destroying, its records under the program's retention schedule."),
+          h("li", {}, "Everyone in the case sees that it is closed. You then record the outcome, which makes a satisfaction survey link for each party and lawyer.")),
+        h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => box.replaceChildren(ask) }, "Cancel"))));
+      yes.focus();
+    },
+  }, `Move on to: ${stageTitle.closure}…`);
+  box.append(ask);
+  return box;
+}
+
+// --- objectives and success criteria ---
+
+function objectivesSection(canAdd: boolean): HTMLElement {
+  const list = (kind: W.ObjectiveKind) => {
+    const xs = c.objectives.filter((o) => o.kind === kind);
+    return xs.length ? h("ul", { id: "desk-" + kind }, ...xs.map((o) => h("li", {}, o.text, h("span", { class: "note" }, ` — added ${new Date(o.added).toLocaleDateString()} by ${nameOf(o.by)}`))))
+      : h("p", { class: "note", id: "desk-" + kind }, "None yet.");
+  };
+  const text = h("textarea", { id: "desk-objective-text", required: true, maxlength: "4000", rows: "2" }) as HTMLTextAreaElement;
+  const kind = h("select", { id: "desk-objective-kind" }, h("option", { value: "objective" }, "An objective (what the mediation aims at)"),
+    h("option", { value: "success-criterion" }, "A success criterion (how you will know it worked)")) as HTMLSelectElement;
+  const err = h("p", { class: "error", role: "alert" });
+  return h("section", { id: "desk-objectives", "aria-labelledby": "objectives-title" },
+    h("h2", { id: "objectives-title" }, "Objectives and success criteria"),
+    h("h3", {}, "Objectives"), list("objective"),
+    h("h3", {}, "Success criteria"), list("success-criterion"),
+    canAdd ? h("form", {
+      id: "desk-objective-form",
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        try { changed(await deskAPI.objective(c.id, kind.value as W.ObjectiveKind, text.value), "desk-objectives", "Added."); } catch (x) { err.textContent = "Not added: " + errWords(x) + "."; }
+      },
+    }, h("div", { class: "row" }, h("div", {}, h("label", { for: "desk-objective-kind" }, "Add"), kind)),
+    h("label", { for: "desk-objective-text" }, "In words everyone can agree with"), text,
+    audience("everyone in the case — both sides and the mediators — reads the objectives and success criteria."),
+    h("div", { class: "row" }, h("button", { type: "submit" }, "Add")), err) : "",
+    h("p", { class: "done", role: "status" }));
+}
+
+// --- conflict disclosures ---
+
+function disclosuresSection(canAdd: boolean): HTMLElement {
+  const mustAck = c.participants.filter((p) => p.role === "party" || p.role === "counsel");
+  const items = c.disclosures.map((d) => {
+    const acked = new Map((d.acks ?? []).map((a) => [a.accountId, a.at]));
+    const yes = mustAck.filter((p) => acked.has(p.accountId));
+    const no = mustAck.filter((p) => !acked.has(p.accountId));
+    return h("li", { "data-disclosure": d.id },
+      h("p", {}, h("strong", {}, d.text), h("span", { class: "note" }, ` — disclosed ${when(d.at)} by ${nameOf(d.mediator)}`)),
+      h("p", { class: "acked" }, "Acknowledged by: ", yes.length ? yes.map((p) => `${p.name} (${when(acked.get(p.accountId)!)})`).join(", ") : "nobody yet"),
+      h("p", { class: no.length ? "flag not-acked" : "note not-acked" }, "Not yet acknowledged by: ",
+        no.length ? no.map((p) => p.name).join(", ") : mustAck.length ? "nobody — everyone has acknowledged it" : "nobody has joined yet; each party and lawyer will be asked when they join"));
+  });
+  const text = h("textarea", { id: "desk-disclosure-text", required: true, maxlength: "4000", rows: "3" }) as HTMLTextAreaElement;
+  const err = h("p", { class: "error", role: "alert" });
+  return h("section", { id: "desk-disclosures", "aria-labelledby": "disclosures-title" },
+    h("h2", { id: "disclosures-title" }, "Conflict disclosures"),
+    h("p", { class: "note" }, "Disclose anything that might make a party doubt your impartiality: a past connection with a party, a lawyer or the subject. Each party and lawyer is asked to acknowledge every disclosure."),
+    items.length ? h("ul", { class: "docs", id: "desk-disclosure-list" }, ...items) : h("p", { class: "note", id: "desk-disclosure-list" }, "No disclosures yet."),
+    canAdd ? h("form", {
+      id: "desk-disclosure-form",
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        try { changed(await deskAPI.disclose(c.id, text.value), "desk-disclosures", "Disclosed."); } catch (x) { err.textContent = "Not disclosed: " + errWords(x) + "."; }
+      },
+    }, h("label", { for: "desk-disclosure-text" }, "Add a disclosure"), text,
+    audience("everyone in the case — both sides, their lawyers, observers and the other mediators — reads every disclosure, with who has acknowledged it. It cannot be withdrawn."),
+    h("div", { class: "row" }, h("button", { type: "submit" }, "Disclose to everyone in the case")), err) : "",
+    h("p", { class: "done", role: "status" }));
+}
+
+// --- outcome and surveys ---
+
+function outcomeSection(mine: boolean): HTMLElement {
+  const sec = h("section", { id: "desk-outcome", "aria-labelledby": "outcome-title" }, h("h2", { id: "outcome-title" }, "Outcome"));
+  if (c.outcome) {
+    sec.append(h("p", { id: "desk-outcome-recorded" }, `${resultWords[c.outcome.result]} · ${plural(c.outcome.sessions, "session")} · ${c.outcome.hours} hours · recorded ${when(c.outcome.recorded)} by ${nameOf(c.outcome.by)}.`));
+    return sec;
+  }
+  if (c.stage !== "closure") {
+    sec.append(h("p", { class: "note" }, "The outcome is recorded once the case is closed."));
+    return sec;
+  }
+  if (!mine) return sec;
+  const result = h("select", { id: "desk-outcome-result" }, ...Object.entries(resultWords).map(([v, t]) => h("option", { value: v }, t))) as HTMLSelectElement;
+  const sessions = h("input", { id: "desk-outcome-sessions", type: "number", min: "0", max: "1000", step: "1", required: true, value: "1", inputmode: "numeric" }) as HTMLInputElement;
+  const hours = h("input", { id: "desk-outcome-hours", type: "number", min: "0", max: "10000", step: "0.25", required: true, value: "1", inputmode: "decimal" }) as HTMLInputElement;
+  const err = h("p", { class: "error", role: "alert" });
+  sec.append(h("form", {
+    id: "desk-outcome-form",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      try {
+        const r = await deskAPI.outcome(c.id, { result: result.value as W.OutcomeResult, sessions: Number(sessions.value), hours: Number(hours.value) });
+        if (r.case) c = r.case;
+        renderCase();
+        document.getElementById("desk-outcome")!.append(surveyLinks(r.surveys));
+        document.getElementById("desk-surveys")?.scrollIntoView({ block: "nearest" });
+      } catch (x) { err.textContent = "Not recorded: " + errWords(x) + "."; }
+    },
+  }, h("div", { class: "row" },
+    h("div", {}, h("label", { for: "desk-outcome-result" }, "Result"), result),
+    h("div", {}, h("label", { for: "desk-outcome-sessions" }, "Sessions held"), sessions),
+    h("div", {}, h("label", { for: "desk-outcome-hours" }, "Hours in all"), hours)),
+  audience("everyone in the case sees the result. The program's evaluation counts it without names. Recording it makes one single-use satisfaction survey link for each party and lawyer; the answers are anonymous."),
+  h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Record the outcome")), err));
+  return sec;
+}
+
+function surveyLinks(links: W.SurveyLink[]): HTMLElement {
+  return h("div", { id: "desk-surveys", class: "confirm" },
+    h("h3", {}, "Survey links"),
+    links.length ? h("p", {}, h("strong", {}, "These links are shown only once."),
+      " Give each person their own link; each works once. People with an email address on their invitation were also sent theirs when this server sends mail.") : h("p", { class: "note" }, "Nobody to survey: no party or lawyer joined."),
+    h("ul", { class: "survey-links" }, ...links.map((l, i) => {
+      const input = h("input", { id: "desk-survey-" + i, type: "text", readonly: true, value: l.link }) as HTMLInputElement;
+      return h("li", {}, h("label", { for: input.id }, `Survey link for ${l.name}`), input, copyButton(input, "desk-survey-copy-" + i, `Copy ${l.name}'s link`));
+    })));
+}
+
+// --- stepping off ---
+
+function stepOffSection(): HTMLElement {
+  const others = c.mediators.filter((m) => m.accountId !== me.id && !m.recused);
+  const reason = h("textarea", { id: "desk-stepoff-reason", maxlength: "4000", rows: "2" }) as HTMLTextAreaElement;
+  const box = h("div", { id: "desk-stepoff-box" });
+  const err = h("p", { class: "error", role: "alert" });
+  const form = h("form", {
+    id: "desk-stepoff-form",
+    onsubmit: (e: Event) => {
+      e.preventDefault();
+      err.textContent = "";
+      if (!reason.value.trim()) { err.textContent = "Say why you are stepping off: the reason is part of the case's record."; reason.focus(); return; }
+      const yes = h("button", {
+        type: "button", class: "danger", id: "desk-stepoff-confirm",
+        onclick: async () => {
+          try {
+            c = await deskAPI.recuse(c.id, me.id, reason.value);
+            main.replaceChildren(h("h1", { id: "desk-title" }, "You stepped off the case"),
+              h("p", { role: "status" }, "You are no longer a mediator on it and can no longer open it. " +
+                (others.length ? `${others.map((m) => m.name).join(", ")} carr${others.length === 1 ? "ies" : "y"} on.` : "The mediation program will assign another mediator.")),
+              backButton());
+          } catch (x) { err.textContent = "Not stepped off: " + errWords(x) + "."; }
+        },
+      }, "Step off this case for good");
+      box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "desk-stepoff-q" },
+        h("p", { id: "desk-stepoff-q" }, h("strong", {}, `Step off “${c.title}”?`)),
+        h("ul", {},
+          h("li", {}, "You stop being a mediator on this case at once: its rooms, documents and this desk close to you."),
+          h("li", {}, "This is final: you cannot be added back to this case."),
+          h("li", {}, others.length ? `${others.map((m) => m.name).join(", ")} remain${others.length === 1 ? "s" : ""} the case's mediator${others.length === 1 ? "" : "s"}.`
+            : "You are its only mediator: the case has none until the program assigns another."),
+          h("li", {}, "Everyone in the case sees that you stepped off, and your reason.")),
+        h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => box.replaceChildren() }, "Cancel"))));
+      yes.focus();
+    },
+  }, h("label", { for: "desk-stepoff-reason" }, "Why you are stepping off (for example: a conflict of interest came to light)"), reason,
+  audience("everyone in the case sees that you stepped off and your reason. The audit log records that you did."),
+  h("div", { class: "row" }, h("button", { type: "submit" }, "Step off this case…")), err, box);
+  return h("section", { id: "desk-stepoff", "aria-labelledby": "stepoff-title" },
+    h("h2", { id: "stepoff-title" }, "Step off this case"),
+    h("p", { class: "note" }, "If you can no longer be impartial, or cannot go on for another reason, you can recuse yourself."), form);
+}

@@ -1,0 +1,242 @@
+// The mediator's case desk in real Chromium. Run by
+// web/desk_browser_test.go, which starts a node sending mail to the test
+// Mailpit and, at each "ask …", checks what the server holds.
+import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env("PARLEY_URL");
+const shots = env("PARLEY_SCREENSHOTS");
+const title = env("PARLEY_TITLE");
+mkdirSync(shots, { recursive: true });
+const T = 30000;
+const lines = createInterface({ input: process.stdin });
+const answers = [];
+const waiters = [];
+lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
+async function ask(verb, arg = "") {
+  process.stdout.write(`ask ${verb} ${arg}\n`);
+  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
+  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
+  return a.slice(3);
+}
+function log(s) { process.stdout.write(s + "\n"); }
+function check(cond, what) {
+  if (!cond) throw new Error("expectation failed: " + what);
+  log("ok: " + what);
+}
+const flat = (s) => s.replace(/\s+/g, " ");
+
+const browser = await chromium.launch({
+  executablePath: env("PARLEY_CHROMIUM"), headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+const pages = [];
+async function newPage(name, viewport) {
+  const ctx = await browser.newContext({ viewport, locale: "en-GB", timezoneId: "Europe/London" });
+  await ctx.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  const page = await ctx.newPage();
+  pages.push([name, page]);
+  page.setDefaultTimeout(T);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
+  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+  return page;
+}
+const stageNow = (p) => p.getAttribute("#desk-stages li[aria-current=step]", "data-stage");
+
+try {
+  // The mediator signs in straight to the desk: no cases yet.
+  const med = await newPage("med", { width: 1280, height: 900 });
+  await med.goto(base + "/app#desk");
+  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
+  await med.fill("#password", env("PARLEY_PASSWORD"));
+  await med.click("button[type=submit]");
+  await med.waitForSelector("#new-case");
+  check((await med.innerText("#main")).includes("You have no cases yet"), "a new mediator lands on the desk, told they have no cases");
+
+  // Open a case with two labelled sides.
+  await med.fill("#new-title", title);
+  await med.fill("#new-type", "tenancy");
+  await med.fill("#new-referral", "court");
+  await med.fill("#new-side-1", "Tenant");
+  await med.fill("#new-side-2", "Landlord");
+  const who = flat(await med.innerText("#new-case .desk-audience"));
+  check(who.includes("Records staff see only the type"), "the new-case form says who will see it: " + who);
+  await med.locator("#new-case").screenshot({ path: shots + "/desk-new-case.png" });
+  await med.click("#new-case button[type=submit]");
+  await med.waitForSelector("#desk-invite");
+  const caseID = await ask("created");
+  const people = flat(await med.innerText("#desk-people-list"));
+  check(people.includes("Tenant side: nobody has joined yet") && people.includes("Landlord side:"), "the desk lists both sides: " + people);
+
+  // Invite the Tenant party, with an email: who will see them is said first.
+  await med.fill("#desk-invite-name", "Ada Okafor");
+  await med.fill("#desk-invite-email", env("PARLEY_PARTY_EMAIL"));
+  await med.selectOption("#desk-invite-role", "party");
+  await med.selectOption("#desk-invite-side", "A");
+  const seen = flat(await med.innerText("#desk-invite-who"));
+  check(seen.includes("a party on the Tenant side") && seen.includes("seen only by the Tenant side and the mediators"), "the invitation says who will see the person: " + seen);
+  await med.click("#desk-invite button[type=submit]");
+  await med.waitForSelector("#desk-invite-link");
+  const res = flat(await med.innerText("#desk-invite-out"));
+  check(res.includes("This link is shown only once") && res.includes("Ada Okafor"), "the link is shown once, in those words");
+  check((await med.innerText("#desk-invite-mailed")).includes("also sent by email to " + env("PARLEY_PARTY_EMAIL")), "the invitation was also emailed");
+  await med.click("#desk-invite-copy");
+  await med.waitForSelector("#desk-invite-out :text('Copied.')");
+  const linkA = await med.evaluate(() => navigator.clipboard.readText());
+  check(linkA === await med.inputValue("#desk-invite-link") && linkA.startsWith(base + "/join#"), "the copy button put the link on the clipboard");
+  await ask("mailed", linkA);
+  await med.locator("#desk-people").screenshot({ path: shots + "/desk-invite.png" });
+
+  // The Landlord party and the Tenant's lawyer.
+  await med.fill("#desk-invite-name", "Lars Lindqvist");
+  await med.selectOption("#desk-invite-side", "B");
+  await med.click("#desk-invite button[type=submit]");
+  await med.waitForSelector("#desk-invite-out :text('Lars Lindqvist')");
+  const linkB = await med.inputValue("#desk-invite-link");
+  await med.fill("#desk-invite-name", "Jordan Blake");
+  await med.selectOption("#desk-invite-role", "counsel");
+  await med.selectOption("#desk-invite-side", "A");
+  check(flat(await med.innerText("#desk-invite-who")).includes("the Tenant side's lawyer"), "a lawyer is described as the side's lawyer");
+  await med.click("#desk-invite button[type=submit]");
+  await med.waitForSelector("#desk-invite-out :text('Jordan Blake (lawyer, Tenant side)')");
+  check(await med.inputValue("#desk-invite-link") !== linkB, "each invitation has its own link");
+  await med.waitForSelector("#desk-pending li:has-text('Jordan Blake (lawyer, Tenant side)')");
+  const pend = flat(await med.innerText("#desk-pending"));
+  check(pend.includes("Ada Okafor (party, Tenant side)") && pend.includes("Lars Lindqvist (party, Landlord side)") && pend.includes("emailed") && !pend.includes("/join#"),
+    "the invitations not used yet are listed, without their links: " + pend);
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator("#desk-invite-out").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/desk-invite-phone.png", fullPage: false });
+  await med.setViewportSize({ width: 1280, height: 900 });
+
+  // The Tenant party opens the copied link on a phone and lands in the case.
+  const party = await newPage("party", { width: 390, height: 844 });
+  await party.goto(linkA);
+  await party.waitForSelector("#rooms-title");
+  await party.waitForFunction((t) => document.getElementById("case-title")?.textContent === t, title);
+  check(await party.locator("#open-desk").count() === 0, "the party lands in the case, with no desk");
+  await ask("join", linkB);
+
+  // Objectives, a success criterion, a disclosure.
+  await med.reload();
+  await med.waitForSelector("#desk-objective-form");
+  check(flat(await med.innerText("#desk-people-list")).includes("Tenant side: Ada Okafor (party)"), "the joined party is listed under their side");
+  const pend2 = flat(await med.innerText("#desk-pending"));
+  check(pend2.includes("Jordan Blake") && !pend2.includes("Ada Okafor") && !pend2.includes("Lars Lindqvist"), "once joined, they leave the invited list: " + pend2);
+  await med.fill("#desk-objective-text", "Agree what happens to the deposit");
+  await med.click("#desk-objective-form button[type=submit]");
+  await med.waitForSelector("#desk-objective li:has-text('Agree what happens to the deposit')");
+  await med.selectOption("#desk-objective-kind", "success-criterion");
+  await med.fill("#desk-objective-text", "Both sides sign a written settlement");
+  await med.click("#desk-objective-form button[type=submit]");
+  await med.waitForSelector("#desk-success-criterion li:has-text('Both sides sign')");
+  check(flat(await med.innerText("#desk-objectives")).includes("both sides and the mediators — reads the objectives"), "the objectives form says who will see them");
+  await med.fill("#desk-disclosure-text", "Ten years ago I worked at the law firm that now acts for the landlord.");
+  await med.click("#desk-disclosure-form button[type=submit]");
+  await med.waitForSelector("#desk-disclosure-list li:has-text('Ten years ago')");
+  await ask("ack");
+  await med.reload();
+  await med.waitForSelector("#desk-disclosure-list li");
+  const ack = flat(await med.innerText("#desk-disclosure-list li"));
+  check(ack.includes("Acknowledged by: Lars Lindqvist") && ack.includes("Not yet acknowledged by: Ada Okafor"), "the mediator sees who acknowledged the disclosure and who not: " + ack);
+
+  // The list of cases names the open items: the unused invitation, who has not acknowledged.
+  await med.click("#desk-back");
+  await med.waitForSelector(`#desk-cases tr[data-case="${caseID}"]`);
+  const open = flat(await med.innerText(`#desk-cases tr[data-case="${caseID}"]`));
+  check(open.includes("1 invitation not used yet") && open.includes("yet to acknowledge a disclosure (Ada Okafor)") && open.includes("none scheduled") && open.includes("Preparation"),
+    "the case list shows stage, next session and open items: " + open);
+  await med.screenshot({ path: shots + "/desk-list-open.png", fullPage: true });
+  await med.click(`#desk-cases tr[data-case="${caseID}"] button.link`);
+  await med.waitForSelector("#desk-stage-forward");
+
+  // Stages: forward one; back refused without a note, allowed with one.
+  check(await stageNow(med) === "preparation", "the case starts in preparation");
+  check(flat(await med.innerText("#desk-stage-rules")).includes("one stage at a time") && flat(await med.innerText("#desk-stage-rules")).includes("final"), "the stage rules are said in words next to the control");
+  await med.click("#desk-stage-forward");
+  await med.waitForSelector("#desk-stages li[data-stage=opening][aria-current=step]");
+  await med.selectOption("#desk-stage-back", "preparation");
+  await med.click("#desk-stage-back-form button[type=submit]");
+  await med.waitForSelector("#desk-stage-out.error");
+  const refused = await med.innerText("#desk-stage-out");
+  check(refused.includes("needs a note saying why") && !/\bnote: required|HTTP|400/.test(refused), "going back without a note is refused in plain words: " + refused);
+  check(await stageNow(med) === "opening", "and the stage did not change");
+  await med.locator("#desk-stage").screenshot({ path: shots + "/desk-stage-refused.png" });
+  await med.fill("#desk-stage-note", "The landlord has not yet had the agreement to mediate");
+  await med.click("#desk-stage-back-form button[type=submit]");
+  await med.waitForSelector("#desk-stages li[data-stage=preparation][aria-current=step]");
+  check(true, "with a note, the case goes back");
+  for (const s of ["opening", "issues", "negotiation"]) {
+    await med.click("#desk-stage-forward");
+    await med.waitForSelector(`#desk-stages li[data-stage=${s}][aria-current=step]`);
+  }
+  await med.screenshot({ path: shots + "/desk-case.png", fullPage: true });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.evaluate(() => window.scrollTo(0, 0));
+  await med.screenshot({ path: shots + "/desk-case-phone.png", fullPage: false });
+  await med.locator("#desk-stage").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/desk-stage-phone.png", fullPage: false });
+  await med.setViewportSize({ width: 1280, height: 900 });
+
+  // Closure asks a deliberate confirmation naming what it does.
+  check(await med.locator("#desk-stage-forward").count() === 0, "no one-click button closes the case");
+  await med.click("#desk-close-ask");
+  const dialog = flat(await med.innerText("#desk-close [role=alertdialog]"));
+  check(dialog.includes("never be reopened") && dialog.includes("retention"), "the closing confirmation names what closing does: " + dialog);
+  await med.locator("#desk-stage").screenshot({ path: shots + "/desk-close-confirm.png" });
+  await med.click("#desk-close-confirm");
+  await med.waitForSelector("#desk-outcome-form");
+  check(flat(await med.innerText("#desk-stage-rules")).includes("closed"), "the case is closed");
+
+  // The outcome, and one survey link per party who joined.
+  await med.selectOption("#desk-outcome-result", "partial-agreement");
+  await med.fill("#desk-outcome-sessions", "2");
+  await med.fill("#desk-outcome-hours", "3.5");
+  await med.click("#desk-outcome-form button[type=submit]");
+  await med.waitForSelector("#desk-surveys");
+  const surveys = await med.$$eval(".survey-links input", (xs) => xs.map((x) => x.value));
+  check(surveys.length === 2 && surveys.every((s) => s.startsWith(base + "/survey#")), "two survey links, one per party who joined: " + surveys.length);
+  check((await med.innerText("#desk-surveys")).includes("shown only once"), "the survey links are said to be shown once");
+  await med.click("#desk-survey-copy-0");
+  check(await med.evaluate(() => navigator.clipboard.readText()) === surveys[0], "a survey link copies");
+  check((await med.innerText("#desk-outcome-recorded")).includes("Partial agreement"), "the outcome is shown as recorded");
+  await med.locator("#desk-outcome").screenshot({ path: shots + "/desk-surveys.png" });
+
+  // The list of cases shows this one, closed.
+  await med.click("#desk-back");
+  await med.waitForSelector(`#desk-cases tr[data-case="${caseID}"]`);
+  check(flat(await med.innerText(`#desk-cases tr[data-case="${caseID}"]`)).includes("Closure and follow-up"), "the case list shows the stage");
+  await med.screenshot({ path: shots + "/desk-list.png", fullPage: true });
+
+  // Step off: the confirmation names the consequence.
+  await med.click(`#desk-cases tr[data-case="${caseID}"] button.link`);
+  await med.waitForSelector("#desk-stepoff-form");
+  await med.click("#desk-stepoff-form button[type=submit]");
+  check((await med.innerText("#desk-stepoff-form .error")).includes("Say why"), "stepping off asks for a reason first");
+  await med.fill("#desk-stepoff-reason", "A conflict of interest came to light");
+  await med.click("#desk-stepoff-form button[type=submit]");
+  const off = flat(await med.innerText("#desk-stepoff-box"));
+  check(off.includes("cannot be added back") && off.includes("only mediator"), "the step-off confirmation names the consequences: " + off);
+  await med.locator("#desk-stepoff").screenshot({ path: shots + "/desk-stepoff.png" });
+  await med.click("#desk-stepoff-confirm");
+  await med.waitForSelector("h1:has-text('You stepped off the case')");
+  await ask("final");
+
+  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
+  await browser.close();
+  log("PASS");
+  process.exit(0);
+} catch (e) {
+  log("FAIL: " + (e.stack || e));
+  for (const [name, p] of pages) log(`${name} shows: ` + flat(await p.innerText("#main", { timeout: 2000 }).catch(() => "(nothing)")).slice(0, 3000));
+  await browser.close().catch(() => {});
+  process.exit(1);
+}
