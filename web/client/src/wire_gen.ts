@@ -20,6 +20,7 @@ export interface Account {
   name: string;
   role: Role;
   disabled?: boolean;
+  passwordChangeRequired?: boolean;
   sessionsNotBefore?: string;
   created: string;
   createdBy?: string;
@@ -240,6 +241,7 @@ export interface Disclosure {
 export interface Ack {
   accountId: string;
   at: string;
+  signed?: Consent;
 }
 
 /**
@@ -263,6 +265,7 @@ export interface Case {
   title: string;
   type: string;
   referralSource?: string;
+  reference?: string;
   sides: Side[];
   mediators: Mediator[];
   participants: Participant[];
@@ -309,6 +312,7 @@ export interface PendingMediator {
  */
 export interface Summary {
   id: string;
+  reference?: string;
   type: string;
   stage: Stage;
   sides: number;
@@ -335,6 +339,7 @@ export interface CreateCaseRequest {
   type: string;
   referralSource: string;
   sides: string[];
+  reference?: string;
 }
 
 /**
@@ -463,6 +468,86 @@ export interface ExportRequest {
 }
 
 /**
+ * Terms is a case's ground rules: the agreement to mediate, the
+ * confidentiality terms and the rules of conduct, as one text the people
+ * of the case read and accept. The program's default text is where every
+ * case starts; a mediator may edit it. An edit after anyone accepted
+ * makes a new version, which everyone must accept again.
+ */
+export interface Terms {
+  version: number;
+  text: string;
+  sha256: string;
+  updated: string;
+  by: string;
+}
+
+/**
+ * Consent is one person's signed acceptance of a case's terms (or
+ * acknowledgement of a disclosure, Ack): what their device signed (see
+ * e2ee.Consent) and when the server recorded it.
+ */
+export interface Consent {
+  accountId: string;
+  name?: string;
+  item: string;
+  sha256: string;
+  device: string;
+  signedAt: number;
+  signature: string;
+  recorded: string;
+}
+
+/**
+ * TermsPerson is one person who must accept the terms, and whether they
+ * have accepted the current version.
+ */
+export interface TermsPerson {
+  accountId: string;
+  name: string;
+  role: ParticipantRole;
+  side?: string;
+  accepted?: Consent;
+}
+
+/**
+ * TermsView is GET …/terms: the current terms, and whether the caller has
+ * accepted them. Mediators also get People (everyone who must accept,
+ * with their acceptance or none) and Missing (the names of those who
+ * have not); a party, counsel or observer sees only their own acceptance.
+ */
+export interface TermsView {
+  terms: Terms;
+  mine?: Consent;
+  mustAccept: boolean;
+  people?: TermsPerson[];
+  missing?: string[];
+  complete: boolean;
+}
+
+/**
+ * TermsSetRequest replaces a case's terms (PUT …/terms, mediators).
+ */
+export interface TermsSetRequest {
+  text: string;
+}
+
+/**
+ * SignedConsentRequest is a device-signed acceptance: POST …/terms/accept (Item
+ * is the terms' version, SHA256 the text's hash) and POST
+ * …/disclosures/{id}/ack (Item and SHA256 left empty or the disclosure's
+ * id and text hash; an empty body acknowledges without a signature, as
+ * older clients do).
+ */
+export interface SignedConsentRequest {
+  item?: string;
+  sha256?: string;
+  device?: string;
+  signedAt?: number;
+  signature?: string;
+}
+
+/**
  * PendingInvite is an invitation of a case not yet used and not expired
  * (GET /api/v1/cases/{id}/invites, for the case's mediators): who was
  * invited and as what, never the link (the server keeps only its hash).
@@ -474,6 +559,58 @@ export interface PendingInvite {
   created: string;
   expires: string;
   emailed?: boolean;
+}
+
+/**
+ * PairingStart is what an existing device sends to start a pairing.
+ */
+export interface PairingStart {
+  device: string;
+}
+
+/**
+ * PairingClaim is what the new device sends: the code shown on the old
+ * device and its own device record.
+ */
+export interface PairingClaim {
+  code: string;
+  record: string;
+}
+
+/**
+ * PairingComplete is the old device's answer after the person compared
+ * safety numbers: the endorsement of the new device and the room keys
+ * sealed to it.
+ */
+export interface PairingComplete {
+  endorsement: string;
+  share: string;
+}
+
+/**
+ * Pairing is one pairing as its account sees it. Code is set only in the
+ * answer that starts it; Share only in the one collect answer.
+ */
+export interface Pairing {
+  id: string;
+  state: string;
+  expires: string;
+  oldDevice: string;
+  code?: string;
+  newRecord?: string;
+  share?: string;
+}
+
+/**
+ * DueReport is what falls due for disposal in the next days
+ * (GET /api/v1/retention/due?days=30): every record whose due date is on
+ * or before Until (those before Now are due already), held ones with
+ * their holds. Ids, references, classes, dates and sizes only.
+ */
+export interface DueReport {
+  now: string;
+  until: string;
+  items: Item[];
 }
 
 /**
@@ -725,6 +862,7 @@ export interface Proven {
   devices?: Logged[];
   revocations?: Logged[];
   statements?: Logged[];
+  endorsements?: Logged[];
 }
 
 /**
@@ -859,6 +997,30 @@ export const ExportKHeader = "X-Parley-Export-K";
 
 export const ExportSHA256Header = "X-Parley-Export-Sha256";
 
+/**
+ * ReentryRequest asks for a re-entry link for a participant (POST
+ * /api/v1/cases/{caseID}/participants/{accountID}/reentry, a mediator of
+ * the case). The link signs that participant in as their existing account.
+ */
+export interface ReentryRequest {
+  ttlSeconds: number;
+}
+
+/**
+ * ReentryResponse carries the link once; the server keeps only its hash.
+ * It opens at /join like an invite, is single-use, and expires.
+ */
+export interface ReentryResponse {
+  link: string;
+  token: string;
+  expires: string;
+  name: string;
+  mailed?: boolean;
+  mailWarning?: string;
+}
+
+export const ProblemFieldParticipant = "participant";
+
 export const MaxCertificateSize = 134217728;
 
 /**
@@ -943,6 +1105,7 @@ export interface Plan {
  */
 export interface Item {
   case: string;
+  reference?: string;
   doc?: string;
   version?: number;
   class: string;
@@ -960,6 +1123,9 @@ export interface Item {
 export interface ItemOutcome {
   result: string;
   held?: string[];
+  kept?: string;
+  counts?: Record<string, number>;
+  audit?: number;
 }
 
 /**
@@ -1097,6 +1263,27 @@ export interface MailMessage {
 }
 
 /**
+ * ResetPasswordResponse answers an administrator's password reset (POST
+ * /api/v1/accounts/{accountID}/reset-password): a temporary password,
+ * shown once, that works for one sign-in after which its holder must
+ * choose their own.
+ */
+export interface ResetPasswordResponse {
+  account: Account;
+  temporaryPassword: string;
+}
+
+/**
+ * ChangePasswordRequest changes the caller's own password (POST
+ * /api/v1/me/password). The current password is required, also after an
+ * administrator's reset (then it is the temporary one).
+ */
+export interface ChangePasswordRequest {
+  currentPassword: string;
+  newPassword: string;
+}
+
+/**
  * Document is a document's metadata as one caller may see it (never its
  * keys or storage names). Name and MediaType are empty when the caller may
  * not download it.
@@ -1167,7 +1354,14 @@ export interface ShareResult {
 /**
  * HoldRequest places (true) or releases (false) a document hold
  * (POST …/documents/{id}/hold).
+ *
+ * A document hold is the same legal hold as `POST …/holds` with a doc:
+ * placing one needs Reason and Authority, releasing one a Reason (it
+ * releases every active hold on the document), and both are listed with
+ * the case's holds.
  */
 export interface HoldRequest {
   on: boolean | null;
+  reason?: string;
+  authority?: string;
 }
