@@ -14,14 +14,6 @@ import (
 	"github.com/parley-mediation/parley/messaging"
 )
 
-func status(err error) int {
-	var ae *client.Error
-	if errors.As(err, &ae) {
-		return ae.Status
-	}
-	return 0
-}
-
 // newKeys makes device keys for account in a fresh config dir without
 // registering them (a new device before it is linked or admitted).
 func newKeys(t *testing.T, c *client.Client, account string, kem e2ee.KEMID) *client.E2EE {
