@@ -1,12 +1,8 @@
 package web_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,7 +13,6 @@ import (
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
-	"github.com/parley-mediation/parley/web"
 )
 
 // TestBrowserReentry drives web/client/test/reentry.mjs in Chromium: a
@@ -29,20 +24,7 @@ import (
 // again while signed in goes to the case; signing out shows how to come
 // back, never an email and password form.
 func TestBrowserReentry(t *testing.T) {
-	if !web.HasBrowserClient() {
-		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		requireServices(t, "node")
-	}
-	if _, err := os.Stat(chromiumPath()); err != nil {
-		requireServices(t, "chromium ("+chromiumPath()+")")
-	}
-	clientDir, _ := filepath.Abs("client")
-	if _, err := os.Stat(filepath.Join(clientDir, "node_modules", "playwright-core")); err != nil {
-		t.Fatal("web/client/node_modules is missing: run `make web` (npm ci)")
-	}
+	needBrowser(t)
 	// The clock of sessions and links: real time until the test moves it.
 	var ahead atomic.Int64
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(),
@@ -65,28 +47,6 @@ func TestBrowserReentry(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	shots := t.TempDir()
-	if os.Getenv("PARLEY_UPDATE_SCREENSHOTS") != "" {
-		shots, _ = filepath.Abs("../docs/screenshots")
-	}
-	tctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(tctx, nodeBin, "test/reentry.mjs")
-	cmd.Dir = clientDir
-	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_MEDIATOR_EMAIL="+medEmail, "PARLEY_PASSWORD="+nodetest.Password,
-		"PARLEY_INVITE="+inv.Link, "PARLEY_CASE="+k.ID, "PARLEY_CHROMIUM="+chromiumPath(), "PARLEY_SCREENSHOTS="+shots)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = &testWriter{t: t}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	var joinedAs string
 	participants := func() ([]string, error) {
 		c, err := n.Cases.Load(ctx, k.ID)
@@ -99,45 +59,31 @@ func TestBrowserReentry(t *testing.T) {
 		}
 		return out, nil
 	}
-	sc := bufio.NewScanner(stdout)
-	passed := false
-	for sc.Scan() {
-		line := sc.Text()
-		t.Log(line)
-		switch {
-		case line == "ask joined ":
-			ps, err := participants()
-			if err != nil || len(ps) != 1 {
-				t.Errorf("after joining: participants %v, %v", ps, err)
-				fmt.Fprintln(stdin, "error participants")
-				continue
-			}
-			joinedAs = ps[0]
-			fmt.Fprintln(stdin, "ok")
-		case line == "ask expire ":
+	browserScript{
+		name: "reentry.mjs",
+		env:  []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password, "PARLEY_INVITE=" + inv.Link, "PARLEY_CASE=" + k.ID},
+		ask: map[string]func(string) (string, error){
+			"joined": func(string) (string, error) {
+				ps, err := participants()
+				if err != nil || len(ps) != 1 {
+					return "", fmt.Errorf("after joining: participants %v, %v", ps, err)
+				}
+				joinedAs = ps[0]
+				return "", nil
+			},
 			// Eight days on: past the seven-day idle window.
-			ahead.Store(int64(8 * 24 * time.Hour))
-			fmt.Fprintln(stdin, "ok")
-		case len(line) > len("ask same ") && line[:len("ask same ")] == "ask same ":
-			me := line[len("ask same "):]
-			ps, err := participants()
-			if err != nil || len(ps) != 1 || ps[0] != joinedAs || me != joinedAs {
-				t.Errorf("after re-entry the party is %s; participants %v (%v); the account that joined was %s", me, ps, err, joinedAs)
-				fmt.Fprintln(stdin, "error not the same account")
-				continue
-			}
-			fmt.Fprintln(stdin, "ok")
-		case line == "PASS":
-			passed = true
-		}
-	}
-	stdin.Close()
-	if err := cmd.Wait(); err != nil || !passed {
-		t.Fatalf("browser script: %v (passed=%v)", err, passed)
-	}
-	for _, name := range []string{"reentry-ended.png", "reentry-ended-phone.png", "reentry-mediator.png", "reentry-mediator-phone.png", "reentry-back.png", "reentry-signed-out-phone.png"} {
-		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() < 1000 {
-			t.Errorf("screenshot %s was not taken: %v", name, err)
-		}
-	}
+			"expire": func(string) (string, error) {
+				ahead.Store(int64(8 * 24 * time.Hour))
+				return "", nil
+			},
+			"same": func(me string) (string, error) {
+				ps, err := participants()
+				if err != nil || len(ps) != 1 || ps[0] != joinedAs || me != joinedAs {
+					return "", fmt.Errorf("after re-entry the party is %s; participants %v (%v); the account that joined was %s", me, ps, err, joinedAs)
+				}
+				return "", nil
+			},
+		},
+		shots: []string{"reentry-ended.png", "reentry-ended-phone.png", "reentry-mediator.png", "reentry-mediator-phone.png", "reentry-back.png", "reentry-signed-out-phone.png"},
+	}.run(t, n.URL)
 }

@@ -1,58 +1,21 @@
 // The mediator's case desk in real Chromium. Run by
 // web/desk_browser_test.go, which starts a node sending mail to the test
 // Mailpit and, at each "ask …", checks what the server holds.
-import { chromium } from "playwright-core";
-import { createInterface } from "node:readline";
-import { mkdirSync } from "node:fs";
 import { passGate } from "./gate.mjs";
+import { ask, base, check, env, log, newPage as harnessPage, run, shots } from "./harness.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
-const base = env("PARLEY_URL");
-const shots = env("PARLEY_SCREENSHOTS");
 const title = env("PARLEY_TITLE");
-mkdirSync(shots, { recursive: true });
-const T = 30000;
-const lines = createInterface({ input: process.stdin });
-const answers = [];
-const waiters = [];
-lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
-async function ask(verb, arg = "") {
-  process.stdout.write(`ask ${verb} ${arg}\n`);
-  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
-  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
-  return a.slice(3);
-}
-function log(s) { process.stdout.write(s + "\n"); }
-function check(cond, what) {
-  if (!cond) throw new Error("expectation failed: " + what);
-  log("ok: " + what);
-}
 const flat = (s) => s.replace(/\s+/g, " ");
-
-const browser = await chromium.launch({
-  executablePath: env("PARLEY_CHROMIUM"), headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const problems = [];
 const pages = [];
 async function newPage(name, viewport) {
-  const ctx = await browser.newContext({ viewport, locale: "en-GB", timezoneId: "Europe/London" });
-  await ctx.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
-  const page = await ctx.newPage();
+  const page = await harnessPage(name, viewport, { timezoneId: "Europe/London" });
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
   pages.push([name, page]);
-  page.setDefaultTimeout(T);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
-  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
   return page;
 }
 const stageNow = (p) => p.getAttribute("#desk-stages li[aria-current=step]", "data-stage");
 
-try {
+await run(async () => {
   // The mediator signs in straight to the desk: no cases yet.
   const med = await newPage("med", { width: 1280, height: 900 });
   await med.goto(base + "/app#desk");
@@ -238,14 +201,6 @@ try {
   await med.click("#desk-stepoff-confirm");
   await med.waitForSelector("h1:has-text('You stepped off the case')");
   await ask("final");
-
-  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
-  await browser.close();
-  log("PASS");
-  process.exit(0);
-} catch (e) {
-  log("FAIL: " + (e.stack || e));
+}, async () => {
   for (const [name, p] of pages) log(`${name} shows: ` + flat(await p.innerText("#main", { timeout: 2000 }).catch(() => "(nothing)")).slice(0, 3000));
-  await browser.close().catch(() => {});
-  process.exit(1);
-}
+});

@@ -3,53 +3,12 @@
 // lawyer joined; the lawyer's browser shows one line that counts and
 // explains them, and the room's unread badge counts only what the lawyer
 // can read.
-import { chromium } from "playwright-core";
-import { createInterface } from "node:readline";
-import { mkdirSync } from "node:fs";
 import { passGate } from "./gate.mjs";
+import { ask, base, browser, check, env, log, newPage, run, shots, watch } from "./harness.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
-const base = env("PARLEY_URL");
-const shots = env("PARLEY_SCREENSHOTS");
-mkdirSync(shots, { recursive: true });
-const T = 30000;
-const lines = createInterface({ input: process.stdin });
-const answers = [];
-const waiters = [];
-lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
-async function ask(verb, arg = "") {
-  process.stdout.write(`ask ${verb} ${arg}\n`);
-  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
-  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
-  return a.slice(3);
-}
-function log(s) { process.stdout.write(s + "\n"); }
-function check(cond, what) {
-  if (!cond) throw new Error("expectation failed: " + what);
-  log("ok: " + what);
-}
-
-const browser = await chromium.launch({
-  executablePath: env("PARLEY_CHROMIUM"), headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const problems = [];
-async function newPage(name, viewport) {
-  const ctx = await browser.newContext({ viewport, locale: "en-GB" });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(T);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
-  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
-  return page;
-}
 const room = (page, r) => page.locator(`#rooms button[data-room="${r}"]`);
 
-try {
+await run(async () => {
   const lawyer = await newPage("lawyer", { width: 1280, height: 900 });
   await lawyer.goto(env("PARLEY_INVITE_COUNSEL"));
   await passGate(lawyer);
@@ -96,10 +55,7 @@ try {
   const token = await ask("session");
   const ctx2 = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: "en-GB" });
   await ctx2.addCookies([{ name: env("PARLEY_SESSION_COOKIE"), value: token, url: base, httpOnly: true, sameSite: "Strict" }]);
-  const phone = await ctx2.newPage();
-  phone.setDefaultTimeout(T);
-  phone.on("pageerror", (e) => problems.push(`phone: page error: ${e.message}`));
-  phone.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`phone: third-party request to ${r.url()}`); });
+  const phone = watch(await ctx2.newPage(), "phone");
   await phone.goto(base + "/app");
   await phone.locator("#new-device").waitFor({ timeout: 60000 });
   await room(phone, "caucus:A").click();
@@ -140,13 +96,4 @@ try {
   check(onPhone === onDesk && onPhone === "4 earlier messages can't be shown here",
     `the linked browser reads the earlier caucus messages the first one reads (unreadable on both: ${onDesk})`);
   await phone.screenshot({ path: shots + "/devices-linked-phone.png" });
-
-  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
-  await browser.close();
-  log("PASS");
-  process.exit(0);
-} catch (e) {
-  log("FAIL: " + (e.stack || e));
-  await browser.close().catch(() => {});
-  process.exit(1);
-}
+});

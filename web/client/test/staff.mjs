@@ -8,50 +8,9 @@
 // (the mediator must choose a new one at the next sign-in, before anything
 // else); the mediator changes their own password. axe-core runs on each
 // screen, and the main controls are reached by keyboard.
-import { chromium } from "playwright-core";
-import { createInterface } from "node:readline";
-import { mkdirSync } from "node:fs";
 import { axeCheck } from "./axe.mjs";
+import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
-const base = env("PARLEY_URL");
-const shots = env("PARLEY_SCREENSHOTS");
-mkdirSync(shots, { recursive: true });
-const T = 30000;
-const lines = createInterface({ input: process.stdin });
-const answers = [];
-const waiters = [];
-lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
-async function ask(verb, arg = "") {
-  process.stdout.write(`ask ${verb} ${arg}\n`);
-  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
-  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
-  return a.slice(3);
-}
-function log(s) { process.stdout.write(s + "\n"); }
-function check(cond, what) {
-  if (!cond) throw new Error("expectation failed: " + what);
-  log("ok: " + what);
-}
-
-const browser = await chromium.launch({
-  executablePath: env("PARLEY_CHROMIUM"), headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const problems = [];
-async function newPage(name, viewport) {
-  const ctx = await browser.newContext({ viewport, locale: "en-GB" });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(T);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
-  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
-  return page;
-}
 async function signIn(page, email, password) {
   await page.goto(base + "/app");
   await page.fill("#email", email);
@@ -73,7 +32,7 @@ async function tabOrder(page, n) {
 const medEmail = env("PARLEY_MEDIATOR_EMAIL");
 const medName = env("PARLEY_MEDIATOR_NAME");
 const pw = env("PARLEY_PASSWORD");
-try {
+await run(async () => {
   // The mediator works in a case: the conversation is open (a socket).
   const med = await newPage("mediator", { width: 1280, height: 900 });
   await signIn(med, medEmail, pw);
@@ -196,13 +155,4 @@ try {
   await med.press("#pw-again", "Enter");
   await med.waitForSelector("#pw-status:has-text('Your password is changed')");
   await ask("changed", medEmail + " yet another passphrase");
-
-  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
-  await browser.close();
-  log("PASS");
-  process.exit(0);
-} catch (e) {
-  log("FAIL: " + (e.stack || e));
-  await browser.close().catch(() => {});
-  process.exit(1);
-}
+});

@@ -1,0 +1,86 @@
+// The harness every Playwright script shares. A script is run by a Go test
+// (web/*_browser_test.go, through runBrowserScript) that starts a node and
+// passes it the environment: PARLEY_URL, PARLEY_CHROMIUM,
+// PARLEY_SCREENSHOTS, and what else the script reads with env(). The
+// script speaks to the Go test on stdout/stdin: `ask VERB ARG` asks it to
+// check or do something on the server's side and waits for `ok VALUE` (or
+// `error WHY`, which fails the script); `ok: …` lines record a passed
+// check; the last line is PASS or FAIL.
+//
+//   import { ask, check, newPage, run, shots } from "./harness.mjs";
+//   await run(async () => { const p = await newPage("party"); … });
+import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
+
+/** env returns a required environment variable. */
+export const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+export const base = env("PARLEY_URL");
+export const shots = env("PARLEY_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+/** T is the default timeout of every page action, in milliseconds. */
+export const T = 30000;
+
+const lines = createInterface({ input: process.stdin });
+const answers = [];
+const waiters = [];
+lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
+
+/** ask has the Go test check or do verb (with arg) and returns its answer. */
+export async function ask(verb, arg = "") {
+  process.stdout.write(`ask ${verb} ${arg}\n`);
+  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
+  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
+  return a.slice(3);
+}
+export function log(s) { process.stdout.write(s + "\n"); }
+/** check fails the script unless cond holds, and records what passed. */
+export function check(cond, what) {
+  if (!cond) throw new Error("expectation failed: " + what);
+  log("ok: " + what);
+}
+
+export const browser = await chromium.launch({
+  executablePath: env("PARLEY_CHROMIUM"), headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+/** problems collects page errors and requests to anywhere but the node. */
+export const problems = [];
+
+/** watch gives page the default timeout and records its problems, and its HTTP errors in the log. */
+export function watch(page, name) {
+  page.setDefaultTimeout(T);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
+  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+  return page;
+}
+
+/** newPage opens a page in a new browser context: a new person's browser. */
+export async function newPage(name, viewport = { width: 1280, height: 900 }, options = {}) {
+  const ctx = await browser.newContext({ viewport, locale: "en-GB", ...options });
+  return watch(await ctx.newPage(), name);
+}
+
+/**
+ * run runs the script's body, then prints PASS (no problems seen) or FAIL
+ * (after onFail, which may log what the pages show), and exits.
+ */
+export async function run(body, onFail = async () => {}) {
+  try {
+    await body();
+    check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
+    await browser.close();
+    log("PASS");
+    process.exit(0);
+  } catch (e) {
+    log("FAIL: " + (e.stack || e));
+    await onFail().catch(() => {});
+    await browser.close().catch(() => {});
+    process.exit(1);
+  }
+}
