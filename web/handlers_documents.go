@@ -71,4 +71,3 @@ func (a *API) invitedGaining(r *http.Request, docID string, to vault.Audience) (
 	}
 	return out, nil
 }
-
