@@ -61,7 +61,7 @@ export interface DocsScreen {
 }
 
 const classWords: Record<string, string> = {
-  evidence: "Evidence", correspondence: "Correspondence", agreement: "Agreement (draft or signed)",
+  evidence: "Evidence", correspondence: "Correspondence", agreement: "Agreement",
   admin: "Administrative", "mediator-notes": "Mediator notes",
 };
 
@@ -176,7 +176,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       }, "Confirm sharing");
       out.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm who gains access", "aria-describedby": "share-words-" + d.id },
         h("div", { id: "share-words-" + d.id },
-          h("p", {}, gain.length ? `This widens who can see “${name}”: ${gain.join(", ")} will be able to open it.` : "Nobody who has joined gains access."),
+          h("p", {}, gain.length ? `This widens who can see “${name}”: ${gain.join(", ")} will be able to open it.` : "Nobody who has joined the case gains access."),
           invited.length ? h("p", { class: "share-invited" }, `Invited and not joined yet: ${invited.join(", ")}. They will be able to open it as soon as they join.`) : null,
           lose.length ? h("p", {}, `${lose.join(", ")} will lose access.`) : null,
           h("p", {}, ctx.visibleTo(sel.value))),
@@ -194,23 +194,21 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     return p.role === "observer" ? `${p.name} (observer)` : `${p.name} (${side ? side + " " : ""}${role})`;
   }
 
-  /** An audience as a place: "the Joint room", "the Tenant caucus", "Mediators only". */
+  /** An audience as a place: "Joint room", "Tenant caucus", "Mediators only" (the "Visible to" line says who). */
   function placeWords(a: string): string {
-    if (a === "joint") return "Joint room: everyone in the mediation";
-    if (a === "mediators") return "Mediators only";
-    if (a.startsWith("caucus:")) return `${ctx.roomTitle(a)}: that side and the mediators`;
-    return "Named people";
+    if (a.startsWith("user:")) return "Named people";
+    return ctx.roomTitle(a);
   }
 
   function renderScope() {
     const room = ctx.room();
     const others = docs.filter((d) => !inRoom(d)).length;
-    const here = h("input", { type: "radio", name: "doc-scope", id: "doc-scope-room", value: "room", checked: !showAll, onchange: () => { showAll = false; renderList(); } });
-    const all = h("input", { type: "radio", name: "doc-scope", id: "doc-scope-all", value: "all", checked: showAll, onchange: () => { showAll = true; renderList(); } });
-    scope.replaceChildren(h("fieldset", { class: "doc-scope" },
-      h("legend", {}, "Show"),
-      h("span", {}, here, h("label", { for: "doc-scope-room", class: "inline" }, `Documents of the ${ctx.roomTitle(room)}`)),
-      h("span", {}, all, h("label", { for: "doc-scope-all", class: "inline" }, `All documents you can see (${docs.length})`))),
+    const choice = (id: string, all: boolean, text: string) => h("button", {
+      type: "button", id, "aria-pressed": String(showAll === all), onclick: () => { showAll = all; renderList(); },
+    }, text);
+    scope.replaceChildren(h("div", { class: "row tabs doc-scope", role: "group", "aria-label": "Which documents to show" },
+      choice("doc-scope-room", false, `This room: ${ctx.roomTitle(room)}`),
+      choice("doc-scope-all", true, `All documents you can see (${docs.length})`)),
       !showAll && others ? h("p", { class: "note", id: "doc-others" }, `${others} more in other rooms or shared with named people: choose “All documents you can see”.`) : "");
   }
 
@@ -258,7 +256,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     const err = h("p", { class: "error", role: "alert", id: "doc-upload-error" });
     const submit = h("button", { class: "primary", type: "submit", id: "doc-upload" }, "Upload") as HTMLButtonElement;
     const form = h("form", {
-      id: "doc-upload-form", "aria-labelledby": "doc-upload-title",
+      id: "doc-upload-form", class: "doc-upload", "aria-labelledby": "doc-upload-title",
       onsubmit: async (e: Event) => {
         e.preventDefault();
         const f = file.files?.[0];
@@ -276,7 +274,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
             status.textContent = `Uploading “${f.name}”: ${pct}% (${sizeWords(sent)} of ${sizeWords(total)})`;
           });
           bar.value = 100;
-          status.textContent = `Uploaded “${d.name ?? f.name}” to ${where}. ${ctx.visibleTo(d.audience)}.`;
+          status.textContent = `Uploaded “${d.name ?? f.name}” (${where}). ${ctx.visibleTo(d.audience)}.`;
           file.value = "";
           await refresh(true);
         } catch (x) {
@@ -296,7 +294,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       submit),
     audNote, bar, status, err,
     refused.length ? h("p", { class: "note", id: "doc-upload-missing" },
-      `Not offered: ${refused.map((a) => placeWords(a.audience).split(":")[0]).join(", ")}. ${refused[0].why ?? ""}`) : "");
+      `Not offered: ${refused.map((a) => placeWords(a.audience)).join(", ")}. ${refused[0].why ?? ""}`) : "");
     formBox.replaceChildren(form);
   }
 

@@ -113,11 +113,11 @@ try {
   await med.locator("#docs-title", { hasText: "Documents of the Joint room" }).waitFor();
   check(await docCard(med, "Deposit receipt.pdf").count() === 0, "the joint room does not list the Tenant caucus's document");
   check((await med.innerText("#doc-others")).includes("1 more"), "and says one more is elsewhere");
-  await med.check("#doc-scope-all");
+  await med.click("#doc-scope-all");
   await med.locator("#docs-title", { hasText: "All documents you can see" }).waitFor();
   await docCard(med, "Deposit receipt.pdf").waitFor();
   check(true, "'All documents you can see' lists it, clearly labelled");
-  await med.check("#doc-scope-room");
+  await med.click("#doc-scope-room");
 
   // The mediator adds a joint document; the party's joint room lists it live.
   const medOffered = await med.locator("#doc-audience option").evaluateAll((os) => os.map((o) => o.value));
