@@ -267,7 +267,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   switchRoom(current);
   renderDevices($("devices"), { sc, myName: me.name, nameOf: (a) => sc.nameOf(a), participants: c.participants.map((p) => p.accountId) });
   docs = mountDocuments($("documents"), {
-    caseID, meID: me.id, mediator: sc.mediator, observer: () => myself()?.role === "observer", c: () => c, room: () => current,
+    caseID, meID: me.id, mediator: sc.mediator, c: () => c, room: () => current,
     roomTitle, roomClass, visibleTo, banner, personWords, errText,
   });
   if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }

@@ -36,7 +36,6 @@ export interface DocsContext {
   caseID: string;
   meID: string;
   mediator: boolean;
-  observer: () => boolean;
   c: () => Case;
   /** The room being read: its documents are listed first. */
   room: () => string;
@@ -231,12 +230,11 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   }
 
   function renderForm() {
-    if (ctx.observer()) { formBox.replaceChildren(h("p", { class: "note" }, "Observers read documents and do not add them.")); return; }
     if (!options) { formBox.replaceChildren(optionsErr ? h("p", { class: "error" }, "The upload form could not be loaded: " + optionsErr) : ""); return; }
     const allowed = options.audiences.filter((a) => a.allowed);
     const refused = options.audiences.filter((a) => !a.allowed);
     if (allowed.length === 0) {
-      formBox.replaceChildren(h("h3", {}, "Add a document"), h("p", { class: "note", id: "doc-upload-none" }, "You cannot add documents in this case. " + (refused[0]?.why ?? "")));
+      formBox.replaceChildren(h("h3", {}, "Add a document"), h("p", { class: "note", id: "doc-upload-none" }, "You cannot add documents in this case. If you need to share something, ask your mediator."));
       return;
     }
     const file = h("input", { id: "doc-file", type: "file", required: true }) as HTMLInputElement;
