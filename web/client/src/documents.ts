@@ -296,22 +296,26 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     formBox.replaceChildren(form);
   }
 
+  // Renders only when the listing (or its failure) changed: re-inserting the
+  // same cards would take the keyboard focus away every few seconds.
   async function refresh(force = false): Promise<void> {
+    let next: Document[];
     try {
-      const next = await api.documents(ctx.caseID);
-      listErr = "";
-      const print = JSON.stringify(next.map(cardKey));
-      if (!force && print === listed) return;
-      listed = print;
-      docs = next;
-      const live = new Set(docs.map(cardKey));
-      for (const k of [...cards.keys()]) if (!live.has(k)) cards.delete(k);
+      next = await api.documents(ctx.caseID);
     } catch (e) {
+      const was = listErr;
       listErr = "The list could not be brought up to date: " + ctx.errText(e);
+      if (force || was !== listErr) renderList();
       throw e;
-    } finally {
-      renderList();
     }
+    const print = JSON.stringify(next.map(cardKey));
+    if (!force && print === listed && !listErr) return;
+    listErr = "";
+    listed = print;
+    docs = next;
+    const live = new Set(docs.map(cardKey));
+    for (const k of [...cards.keys()]) if (!live.has(k)) cards.delete(k);
+    renderList();
   }
 
   // The bounded poll: only while the page is visible, slower after a failure.
