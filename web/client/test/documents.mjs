@@ -85,6 +85,15 @@ try {
   check(missing.includes("Joint room") && missing.includes("Only a mediator can add documents here"), "and is told in words why the rest is missing: " + missing);
   check(!lower(await party.innerText("main")).includes("doc.upload"), "no policy action name on the page");
 
+  // A failed upload says what happened in plain words.
+  const uploads = (u) => u.pathname.endsWith("/documents");
+  await party.route(uploads, (r) => (r.request().method() === "POST" ? r.abort("connectionreset") : r.continue()));
+  await party.setInputFiles("#doc-file", { name: "Lease.pdf", mimeType: "application/pdf", buffer: Buffer.from("lease") });
+  await party.click("#doc-upload");
+  const failed = await party.locator("#doc-upload-error", { hasText: "was not uploaded" }).innerText();
+  check(failed.includes("The connection was lost during the upload, so nothing was saved") && !failed.includes("Failed to fetch"), "a failed upload says what happened: " + failed);
+  await party.unroute(uploads);
+
   // An upload with progress.
   await party.evaluate(() => {
     window.__progress = [];
