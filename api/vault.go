@@ -63,8 +63,12 @@ type ShareResult struct {
 	// before; Losing the reverse.
 	Gaining []Person `json:"gaining"`
 	Losing  []Person `json:"losing"`
-	DryRun  bool     `json:"dryRun"`
-	Changed bool     `json:"changed"`
+	// Invited (dry runs, for the case's mediators): invited people who
+	// have not joined yet and will be able to open the document once they
+	// join, and could not with its present audience.
+	Invited []InvitedPerson `json:"invited,omitempty"`
+	DryRun  bool            `json:"dryRun"`
+	Changed bool            `json:"changed"`
 }
 
 func (ShareResult) wire() {}

@@ -42,6 +42,7 @@ const (
 func (a *API) vaultRoutes(r chi.Router) {
 	r.Get("/documents", a.listDocuments)
 	r.Post("/documents", a.uploadDocument)
+	r.Get("/documents/upload-options", a.uploadOptions)
 	r.Get("/documents/{docID}", a.getDocument)
 	r.Post("/documents/{docID}/versions", a.uploadVersion)
 	r.Get("/documents/{docID}/content", a.downloadDocument)
@@ -369,7 +370,14 @@ func (a *API) shareDocument(w http.ResponseWriter, r *http.Request) {
 		a.writeVaultError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, shareView(res))
+	out := shareView(res)
+	if dry && res.Changed {
+		if out.Invited, err = a.invitedGaining(r, chi.URLParam(r, "docID"), to); err != nil {
+			a.writeVaultError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (a *API) holdDocument(w http.ResponseWriter, r *http.Request) {

@@ -78,6 +78,7 @@ export const api = {
   consentCarry: (id: string, carry: string, hash: string) =>
     call<W.Carry>("POST", `${casePath(id)}/carries/${encodeURIComponent(carry)}/consent`, { hash } satisfies W.ConsentRequest),
   documents: (id: string) => call<Document[]>("GET", casePath(id) + "/documents"),
+  uploadOptions: (id: string) => call<W.UploadOptions>("GET", casePath(id) + "/documents/upload-options"),
   share: (id: string, doc: string, audience: string, dryRun: boolean) =>
     call<ShareResult>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/share`, { audience, dryRun } satisfies W.ShareRequest),
   async upload(id: string, file: File, audience: string, cls: string): Promise<Document> {

@@ -6,7 +6,8 @@ import { recordsView } from "./records";
 import { staffNav, staffScreen, peopleView, passwordView, signInErrorWords, rememberSignInPassword, sessionEndedWords } from "./staff";
 import { consentGate, renderConsentPanel } from "./consent";
 import { deskView, deskButton } from "./desk";
-import { api, APIError, Account, Case, Document } from "./api";
+import { api, APIError, Account, Case } from "./api";
+import { mountDocuments, DocsScreen } from "./documents";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
 import { registerDevice, SecureCase, SecureEvent } from "./secure";
@@ -43,6 +44,7 @@ let current = "joint";
 const logs = new Map<string, HTMLElement>();
 const unread = new Map<string, number>();
 const roomButtons = new Map<string, HTMLElement>();
+let docs: DocsScreen | undefined;
 
 // --- who can read what, in words ---
 
@@ -247,6 +249,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
       const old = document.querySelector("#room > .banner");
       if (old) old.replaceWith(roomBanner(current));
     }
+    docs?.caseChanged();
   };
   sc.onStatus = (s, detail) => {
     const el = $("conn");
@@ -263,7 +266,10 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   renderRooms();
   switchRoom(current);
   renderDevices($("devices"), { sc, myName: me.name, nameOf: (a) => sc.nameOf(a), participants: c.participants.map((p) => p.accountId) });
-  await renderDocuments();
+  docs = mountDocuments($("documents"), {
+    caseID, meID: me.id, mediator: sc.mediator, c: () => c, room: () => current,
+    roomTitle, roomClass, visibleTo, banner, personWords, errText,
+  });
   if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }
   await renderSessions($("sessions"), {
     caseID, mediator: sc.mediator, rooms: sc.rooms, roomTitle, nameOf: (a) => sc.nameOf(a),
@@ -438,6 +444,7 @@ function switchRoom(room: string) {
     observer ? h("p", { class: "note" }, "Observers read the joint room and do not post.") : form);
   const log = logs.get(room)!;
   log.scrollTop = log.scrollHeight;
+  docs?.roomChanged();
 }
 
 function fmtTime(ms: number) {
@@ -516,93 +523,6 @@ function onEvent(ev: SecureEvent) {
     unread.set(ev.room, (unread.get(ev.room) ?? 0) + 1);
     roomButtons.get(ev.room)?.replaceChildren(...roomLabel(ev.room));
   }
-}
-
-// --- documents ---
-
-function audienceOptions(): [string, string][] {
-  const mine = myself();
-  const out: [string, string][] = [["joint", "Joint: everyone in the mediation"]];
-  for (const s of c.sides) {
-    if (sc.mediator || mine?.side === s.id) out.push(["caucus:" + s.id, `${s.label} side only (and the mediators)`]);
-  }
-  if (sc.mediator) out.push(["mediators", "Mediators only"]);
-  return out;
-}
-
-async function renderDocuments(): Promise<void> {
-  const sec = $("documents");
-  let docs: Document[] = [];
-  let listErr = "";
-  try { docs = await api.documents(sc.caseID); } catch (e) { listErr = errText(e); }
-  const list = h("ul", { class: "docs", id: "doc-list" });
-  for (const d of docs) list.append(docItem(d));
-  const file = h("input", { id: "doc-file", type: "file", required: true }) as HTMLInputElement;
-  const aud = h("select", { id: "doc-audience" }, ...audienceOptions().map(([v, t]) => h("option", { value: v }, t))) as HTMLSelectElement;
-  const cls = h("select", { id: "doc-class" }, ...["evidence", "correspondence", "agreement", "admin"].map((v) => h("option", { value: v }, v))) as HTMLSelectElement;
-  const audNote = h("p", { class: "note", "aria-live": "polite" }, visibleTo(aud.value));
-  aud.onchange = () => { audNote.textContent = visibleTo(aud.value); };
-  const err = h("p", { class: "error", role: "alert" });
-  const form = h("form", {
-    onsubmit: async (e: Event) => {
-      e.preventDefault();
-      if (!file.files?.length) return;
-      err.textContent = "";
-      try {
-        await api.upload(sc.caseID, file.files[0], aud.value, cls.value);
-        file.value = "";
-        await renderDocuments();
-      } catch (x) { err.textContent = "Not uploaded: " + errText(x); }
-    },
-  },
-  h("h3", {}, "Upload a document"),
-  h("div", { class: "row" },
-    h("div", {}, h("label", { for: "doc-file" }, "File"), file),
-    h("div", {}, h("label", { for: "doc-audience" }, "Who may see it"), aud),
-    h("div", {}, h("label", { for: "doc-class" }, "Kind"), cls),
-    h("button", { class: "primary", type: "submit" }, "Upload")),
-  audNote, err,
-  h("p", { class: "note" }, "Documents are encrypted by the server's vault at rest and released only to the audience shown; they are not end-to-end encrypted."));
-  const refresh = h("button", { type: "button", id: "docs-refresh", onclick: () => void renderDocuments() }, "Refresh documents");
-  sec.replaceChildren(h("h2", { id: "docs-title" }, "Documents"), refresh, listErr ? h("p", { class: "error" }, listErr) : "",
-    docs.length ? list : h("p", { class: "note" }, "No documents shared with you yet."), form);
-}
-
-function docItem(d: Document): HTMLElement {
-  const name = d.name ?? "(a document you cannot open)";
-  const li = h("li", { class: d.audience.startsWith("user:") ? "room-mediators" : roomClass(d.audience), "data-doc": d.id },
-    h("strong", {}, name), h("span", { class: "note" }, ` · version ${d.version} · ${d.size} bytes · ${d.class}${d.held ? " · on legal hold" : ""}`),
-    banner(d.audience, "this document."),
-    d.canDownload ? h("a", { href: api.contentURL(sc.caseID, d.id), download: name }, "Download " + name) : null);
-  if (sc.mediator) {
-    const sel = h("select", { id: "share-" + d.id }, ...audienceOptions().filter(([v]) => v !== d.audience).map(([v, t]) => h("option", { value: v }, t))) as HTMLSelectElement;
-    const out = h("div", { "aria-live": "polite" });
-    li.append(h("div", { class: "row" },
-      h("div", {}, h("label", { for: "share-" + d.id }, "Share with"), sel),
-      h("button", {
-        type: "button",
-        onclick: async () => {
-          try {
-            const dry = await api.share(sc.caseID, d.id, sel.value, true);
-            const gain = dry.gaining.map((p) => personWords(p.accountId));
-            const lose = dry.losing.map((p) => personWords(p.accountId));
-            const confirm = h("button", {
-              type: "button", class: "primary",
-              onclick: async () => {
-                try { await api.share(sc.caseID, d.id, sel.value, false); await renderDocuments(); } catch (e) { out.textContent = errText(e); }
-              },
-            }, "Confirm sharing");
-            out.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm who gains access" },
-              h("p", {}, gain.length ? `This widens who can see “${name}”: ${gain.join(", ")} will be able to open it.` : "Nobody new gains access."),
-              lose.length ? h("p", {}, `${lose.join(", ")} will lose access.`) : null,
-              h("p", {}, visibleTo(sel.value)),
-              h("div", { class: "row" }, confirm, h("button", { type: "button", onclick: () => out.replaceChildren() }, "Cancel"))));
-            confirm.focus();
-          } catch (e) { out.textContent = errText(e); }
-        },
-      }, "Share…")), out);
-  }
-  return li;
 }
 
 start().catch((e) => say("Something went wrong: " + errText(e) + ". Reload the page to try again.", true));

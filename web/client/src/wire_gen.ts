@@ -602,6 +602,39 @@ export interface Pairing {
 }
 
 /**
+ * UploadOptions answers GET /api/v1/cases/{caseID}/documents/upload-options:
+ * for each audience a new document of the case could have, whether the
+ * caller may upload to it and with which record classes, each decided by
+ * policy (doc.upload) exactly as an upload would be. A browser offers only
+ * the allowed audiences and says in Why why the others are missing.
+ */
+export interface UploadOptions {
+  audiences: UploadAudience[];
+  maxSize: number;
+}
+
+/**
+ * UploadAudience is one audience of UploadOptions.
+ */
+export interface UploadAudience {
+  audience: string;
+  allowed: boolean;
+  classes: string[];
+  why?: string;
+}
+
+/**
+ * InvitedPerson is someone invited to the case who has not joined yet, as a
+ * share's dry run names them: they will be able to open the document once
+ * they join (ShareResult.Invited).
+ */
+export interface InvitedPerson {
+  name: string;
+  role: ParticipantRole;
+  side?: string;
+}
+
+/**
  * DueReport is what falls due for disposal in the next days
  * (GET /api/v1/retention/due?days=30): every record whose due date is on
  * or before Until (those before Now are due already), held ones with
@@ -1347,6 +1380,7 @@ export interface ShareResult {
   to: string;
   gaining: Person[];
   losing: Person[];
+  invited?: InvitedPerson[];
   dryRun: boolean;
   changed: boolean;
 }

@@ -227,6 +227,9 @@ try {
   log("ok: joint room messages reach everyone");
 
   // Documents: the mediator uploads to the mediators, then shares to caucus A (confirming who gains).
+  // Each room lists its own documents; these checks look at all of them, and
+  // the lists update by themselves (web/client/test/documents.mjs covers the rest).
+  for (const p of [med, a, b]) await p.click("#doc-scope-all");
   await med.setInputFiles("#doc-file", { name: "settlement-offer.txt", mimeType: "text/plain", buffer: Buffer.from(DOC_TEXT) });
   await med.selectOption("#doc-audience", "mediators");
   await med.click("#documents form button[type=submit]");
@@ -242,7 +245,6 @@ try {
   await confirmBox.locator("button", { hasText: "Confirm sharing" }).click();
   await med.locator("#doc-list li", { hasText: "settlement-offer.txt" }).locator(".banner", { hasText: "Tenant side only" }).waitFor();
 
-  await a.click("#docs-refresh");
   const aDoc = a.locator("#doc-list li", { hasText: "settlement-offer.txt" });
   await aDoc.waitFor();
   check((await aDoc.locator(".banner").innerText()).includes("Visible to: the Tenant side only: you, your lawyer Jordan Blake, the mediator Morgan Reyes"), "party A sees the shared document with its audience");
@@ -252,7 +254,6 @@ try {
   for await (const chunk of stream) got += chunk;
   check(got === DOC_TEXT, "party A downloads the document intact");
 
-  await b.click("#docs-refresh");
   await b.locator("#documents h3").waitFor();
   check(await b.locator("#doc-list li", { hasText: "settlement-offer.txt" }).count() === 0, "party B does not see caucus A's document");
   const bDocs = await b.evaluate(async () => (await fetch(location.origin + "/api/v1/cases/" + new URLSearchParams(location.hash.slice(1)).get("case") + "/documents")).text());
@@ -263,7 +264,6 @@ try {
   await a.selectOption("#doc-audience", "caucus:A");
   await a.click("#documents form button[type=submit]");
   await a.locator("#doc-list li", { hasText: "tenant-photos.txt" }).waitFor();
-  await med.click("#docs-refresh");
   await med.locator("#doc-list li", { hasText: "tenant-photos.txt" }).waitFor();
   log("ok: a party's upload reaches the mediator");
 
@@ -281,7 +281,6 @@ try {
   await recItem.locator("input[id^=doc-authority-]").fill("Program rule 12");
   await recItem.locator("button", { hasText: "Place a legal hold" }).click();
   await rec.locator(`li[data-doc="${docID}"] .hold-state`, { hasText: "Held on its own" }).waitFor();
-  await med.click("#docs-refresh");
   await med.locator("#doc-list li", { hasText: "settlement-offer.txt" }).filter({ hasText: "on legal hold" }).waitFor();
   log("ok: records staff place a legal hold the mediator then sees");
 

@@ -1,0 +1,352 @@
+// The case's documents in the browser: the documents of the room being
+// read (or, when asked, every document the person may see), an upload form
+// that offers only the audiences policy lets this person upload to (the
+// server answers which, GET …/documents/upload-options) with progress, and
+// for mediators a share that first says who gains access, invited people
+// who have not joined yet included.
+//
+// Live: the room socket carries no document event (documents are not
+// room messages and the vault announces nothing), so the list is polled,
+// bounded: one policy-filtered listing every POLL_MS while the page is
+// visible, none while it is hidden, one at once when it becomes visible
+// again, and slower after a failure. A listing that did not change leaves
+// the page alone (a half-filled form or an open confirmation stays).
+import { api, Case, Document } from "./api";
+import type { ShareResult, UploadAudience, UploadOptions } from "./wire_gen";
+import * as W from "./wire_gen";
+
+type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
+function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (v === true) el.setAttribute(k, "");
+    else if (v !== false) el.setAttribute(k, v);
+  }
+  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
+  return el;
+}
+
+/** How often a visible page asks for the case's documents. */
+export const POLL_MS = 5000;
+const POLL_AFTER_FAILURE_MS = 30000;
+
+/** What the documents screen needs from the case screen (app.ts). */
+export interface DocsContext {
+  caseID: string;
+  meID: string;
+  mediator: boolean;
+  c: () => Case;
+  /** The room being read: its documents are listed first. */
+  room: () => string;
+  roomTitle: (room: string) => string;
+  roomClass: (audience: string) => string;
+  /** The "Visible to: …" words for an audience, from the case as it is now. */
+  visibleTo: (audience: string) => string;
+  /** The coloured banner naming who can read an audience. */
+  banner: (audience: string, what: string) => HTMLElement;
+  /** How the viewer reads a person ("you", "your lawyer …"). */
+  personWords: (account: string) => string;
+  errText: (e: unknown) => string;
+}
+
+export interface DocsScreen {
+  /** The person switched rooms: list that room's documents. */
+  roomChanged(): void;
+  /** The case changed (someone joined or left): recompute every "Visible to". */
+  caseChanged(): void;
+  /** List again now. */
+  refresh(): Promise<void>;
+}
+
+const classWords: Record<string, string> = {
+  evidence: "Evidence", correspondence: "Correspondence", agreement: "Agreement",
+  admin: "Administrative", "mediator-notes": "Mediator notes",
+};
+
+function sizeWords(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(n < 10240 ? 1 : 0)} KB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(1)} GB`;
+}
+
+function dateWords(iso: string): string {
+  const d = new Date(iso);
+  return d.toLocaleDateString([], { day: "numeric", month: "short", year: "numeric" }) + ", " +
+    d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+/** A failed upload in words: what happened and what the person can do. */
+export function uploadErrorWords(status: number, body: string, maxSize: number): string {
+  let p: Partial<W.Problem> = {};
+  try { p = JSON.parse(body) as Partial<W.Problem>; } catch { /* not a problem */ }
+  if (status === 0) return "The connection was lost during the upload, so nothing was saved. Check your connection and try again.";
+  if (status === 413) return `The file is too large: the limit is ${sizeWords(maxSize)}. Nothing was saved.`;
+  if (status === 401) return "Your session has ended, so nothing was saved. Sign in again and try once more.";
+  if (status === 403 || status === 404) return "You cannot add a document there, so nothing was saved. Choose one of the places offered.";
+  if (status === 400) return "The document was not accepted" + (p.errors?.length ? ": " + p.errors.map((e) => e.detail).join("; ") : p.detail ? ": " + p.detail : "") + ".";
+  if (status >= 500) return "The server could not store the document just now, so nothing was saved. Try again in a minute.";
+  return "The document was not saved" + (p.title ? ` (${p.title})` : "") + ".";
+}
+
+/**
+ * Sends a file as the request body (the vault streams it), reporting
+ * progress; resolves with the new document or rejects with words to show.
+ */
+function sendFile(caseID: string, file: File, audience: string, cls: string, maxSize: number,
+  progress: (sent: number, total: number) => void): Promise<Document> {
+  return new Promise((resolve, reject) => {
+    const q = new URLSearchParams({ audience, class: cls });
+    const x = new XMLHttpRequest();
+    x.open("POST", `/api/v1/cases/${encodeURIComponent(caseID)}/documents?${q}`);
+    x.withCredentials = true;
+    x.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+    x.setRequestHeader(W.DocumentNameHeader, encodeURIComponent(file.name));
+    x.upload.onprogress = (e) => progress(e.loaded, e.lengthComputable ? e.total : file.size);
+    x.onload = () => {
+      if (x.status === 201) {
+        try { resolve(JSON.parse(x.responseText) as Document); } catch { reject(new Error(uploadErrorWords(500, "", maxSize))); }
+      } else reject(new Error(uploadErrorWords(x.status, x.responseText, maxSize)));
+    };
+    x.onerror = () => reject(new Error(uploadErrorWords(0, "", maxSize)));
+    x.onabort = () => reject(new Error("The upload was stopped, so nothing was saved."));
+    x.send(file);
+  });
+}
+
+export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
+  let docs: Document[] = [];
+  let listed = ""; // the last listing's fingerprint
+  let listErr = "";
+  let showAll = false;
+  let options: UploadOptions | null = null;
+  let optionsErr = "";
+  const cards = new Map<string, HTMLElement>();
+  const heading = h("h2", { id: "docs-title" }, "Documents");
+  const scope = h("div", { class: "docs-scope" });
+  const listBox = h("div", { id: "doc-list-box", "aria-live": "polite" });
+  const formBox = h("div", { id: "doc-upload-box" });
+  sec.replaceChildren(heading, scope, listBox, formBox,
+    h("p", { class: "note" }, "Documents are encrypted by the server's vault at rest and released only to the people named on each; they are not end-to-end encrypted. This list updates by itself."));
+
+  const inRoom = (d: Document) => d.audience === ctx.room();
+  const cardKey = (d: Document) => `${d.id}|${d.version}|${d.audience}|${d.held}|${d.uploader}`;
+
+  function nameOf(account: string): string {
+    const c = ctx.c();
+    const m = c.mediators.find((x) => x.accountId === account);
+    if (m) return account === ctx.meID ? "you" : `the mediator ${m.name}`;
+    const p = c.participants.find((x) => x.accountId === account);
+    if (p) return ctx.personWords(account);
+    return "someone no longer in this case";
+  }
+
+  function card(d: Document): HTMLElement {
+    const name = d.name ?? "a document you cannot open";
+    const li = h("li", { class: d.audience.startsWith("user:") ? "room-mediators" : ctx.roomClass(d.audience), "data-doc": d.id },
+      h("strong", { class: "doc-name" }, name),
+      h("p", { class: "note doc-meta" },
+        h("span", { class: "doc-uploader" }, `Added by ${nameOf(d.uploader)}`),
+        ` on ${dateWords(d.created)} · ${classWords[d.class] ?? d.class} · ${sizeWords(d.size)}` +
+        (d.version > 1 ? ` · version ${d.version}` : "") + (d.held ? " · on legal hold (kept until released)" : "")),
+      ctx.banner(d.audience, "this document."),
+      d.canDownload ? h("a", { href: api.contentURL(ctx.caseID, d.id), download: name }, "Download " + name) : null);
+    if (ctx.mediator && options) li.append(shareControls(d, name));
+    return li;
+  }
+
+  function shareControls(d: Document, name: string): HTMLElement {
+    const id = "share-" + d.id;
+    const targets = (options?.audiences ?? []).map((a) => a.audience).filter((a) => a !== d.audience);
+    const sel = h("select", { id }, ...targets.map((a) => h("option", { value: a }, placeWords(a)))) as HTMLSelectElement;
+    const out = h("div", { "aria-live": "polite" });
+    const ask = async () => {
+      let dry: ShareResult;
+      try { dry = await api.share(ctx.caseID, d.id, sel.value, true); } catch (e) { out.replaceChildren(h("p", { class: "error" }, ctx.errText(e))); return; }
+      const gain = dry.gaining.map((p) => ctx.personWords(p.accountId));
+      const lose = dry.losing.map((p) => ctx.personWords(p.accountId));
+      const invited = (dry.invited ?? []).map((p) => invitedWords(p));
+      const confirm = h("button", {
+        type: "button", class: "primary",
+        onclick: async () => {
+          try { await api.share(ctx.caseID, d.id, sel.value, false); out.replaceChildren(); await refresh(true); } catch (e) { out.replaceChildren(h("p", { class: "error" }, ctx.errText(e))); }
+        },
+      }, "Confirm sharing");
+      out.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm who gains access", "aria-describedby": "share-words-" + d.id },
+        h("div", { id: "share-words-" + d.id },
+          h("p", {}, gain.length ? `This widens who can see “${name}”: ${gain.join(", ")} will be able to open it.` : "Nobody who has joined the case gains access."),
+          invited.length ? h("p", { class: "share-invited" }, `Invited and not joined yet: ${invited.join(", ")}. They will be able to open it as soon as they join.`) : null,
+          lose.length ? h("p", {}, `${lose.join(", ")} will lose access.`) : null,
+          h("p", {}, ctx.visibleTo(sel.value))),
+        h("div", { class: "row" }, confirm, h("button", { type: "button", onclick: () => out.replaceChildren() }, "Cancel"))));
+      confirm.focus();
+    };
+    return h("div", {}, h("div", { class: "row" },
+      h("div", {}, h("label", { for: id }, "Share with"), sel),
+      h("button", { type: "button", onclick: () => void ask() }, "Share…")), out);
+  }
+
+  function invitedWords(p: W.InvitedPerson): string {
+    const side = ctx.c().sides.find((s) => s.id === p.side)?.label;
+    const role = p.role === "counsel" ? "lawyer" : p.role;
+    return p.role === "observer" ? `${p.name} (observer)` : `${p.name} (${side ? side + " " : ""}${role})`;
+  }
+
+  /** An audience as a place: "Joint room", "Tenant caucus", "Mediators only" (the "Visible to" line says who). */
+  function placeWords(a: string): string {
+    if (a.startsWith("user:")) return "Named people";
+    return ctx.roomTitle(a);
+  }
+
+  function renderScope() {
+    const room = ctx.room();
+    const others = docs.filter((d) => !inRoom(d)).length;
+    const choice = (id: string, all: boolean, text: string) => h("button", {
+      type: "button", id, "aria-pressed": String(showAll === all), onclick: () => { showAll = all; renderList(); },
+    }, text);
+    scope.replaceChildren(h("div", { class: "row tabs doc-scope", role: "group", "aria-label": "Which documents to show" },
+      choice("doc-scope-room", false, `This room: ${ctx.roomTitle(room)}`),
+      choice("doc-scope-all", true, `All documents you can see (${docs.length})`)),
+      !showAll && others ? h("p", { class: "note", id: "doc-others" }, `${others} more in other rooms or shared with named people: choose “All documents you can see”.`) : "");
+  }
+
+  function renderList() {
+    renderScope();
+    const room = ctx.room();
+    const shown = showAll ? docs : docs.filter(inRoom);
+    heading.textContent = showAll ? "All documents you can see" : `Documents of the ${ctx.roomTitle(room)}`;
+    const list = h("ul", { class: "docs", id: "doc-list", "aria-labelledby": "docs-title" });
+    const keep = new Map<string, HTMLElement>();
+    for (const d of shown) {
+      const k = cardKey(d);
+      const el = cards.get(k) ?? card(d);
+      keep.set(k, el);
+      list.append(el);
+    }
+    for (const [k, el] of keep) cards.set(k, el);
+    listBox.replaceChildren(listErr ? h("p", { class: "error" }, listErr) : "",
+      shown.length ? list : h("p", { class: "note", id: "doc-none" }, showAll ? "No documents are shared with you yet." : `No documents in the ${ctx.roomTitle(room)} yet.`));
+  }
+
+  function renderForm() {
+    if (!options) { formBox.replaceChildren(optionsErr ? h("p", { class: "error" }, "The upload form could not be loaded: " + optionsErr) : ""); return; }
+    const allowed = options.audiences.filter((a) => a.allowed);
+    const refused = options.audiences.filter((a) => !a.allowed);
+    if (allowed.length === 0) {
+      formBox.replaceChildren(h("h3", {}, "Add a document"), h("p", { class: "note", id: "doc-upload-none" }, "You cannot add documents in this case. If you need to share something, ask your mediator."));
+      return;
+    }
+    const file = h("input", { id: "doc-file", type: "file", required: true }) as HTMLInputElement;
+    const pick = allowed.find((a) => a.audience === ctx.room()) ?? allowed[0];
+    const aud = h("select", { id: "doc-audience" }, ...allowed.map((a) => h("option", { value: a.audience, selected: a === pick }, placeWords(a.audience)))) as HTMLSelectElement;
+    const cls = h("select", { id: "doc-class" }) as HTMLSelectElement;
+    const fillClasses = () => {
+      const a = allowed.find((x) => x.audience === aud.value) as UploadAudience;
+      const was = cls.value;
+      cls.replaceChildren(...a.classes.map((c) => h("option", { value: c, selected: c === was }, classWords[c] ?? c)));
+    };
+    fillClasses();
+    const audNote = h("p", { class: "note", id: "doc-audience-note", "aria-live": "polite" }, ctx.visibleTo(aud.value));
+    aud.onchange = () => { audNote.textContent = ctx.visibleTo(aud.value); fillClasses(); };
+    const bar = h("progress", { id: "doc-progress", max: "100", value: "0", "aria-label": "Upload progress", hidden: true }) as HTMLProgressElement;
+    const status = h("p", { id: "doc-upload-status", role: "status", class: "note" });
+    const err = h("p", { class: "error", role: "alert", id: "doc-upload-error" });
+    const submit = h("button", { class: "primary", type: "submit", id: "doc-upload" }, "Upload") as HTMLButtonElement;
+    const form = h("form", {
+      id: "doc-upload-form", class: "doc-upload", "aria-labelledby": "doc-upload-title",
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const f = file.files?.[0];
+        if (!f) return;
+        err.textContent = "";
+        if (f.size > options!.maxSize) { err.textContent = uploadErrorWords(413, "", options!.maxSize); return; }
+        submit.disabled = true;
+        bar.hidden = false;
+        bar.value = 0;
+        const where = placeWords(aud.value);
+        try {
+          const d = await sendFile(ctx.caseID, f, aud.value, cls.value, options!.maxSize, (sent, total) => {
+            const pct = total ? Math.floor((sent / total) * 100) : 0;
+            bar.value = pct;
+            status.textContent = `Uploading “${f.name}”: ${pct}% (${sizeWords(sent)} of ${sizeWords(total)})`;
+          });
+          bar.value = 100;
+          status.textContent = `Uploaded “${d.name ?? f.name}” (${where}). ${ctx.visibleTo(d.audience)}.`;
+          file.value = "";
+          await refresh(true);
+        } catch (x) {
+          bar.hidden = true;
+          status.textContent = "";
+          err.textContent = `“${f.name}” was not uploaded. ` + (x instanceof Error ? x.message : String(x));
+        } finally {
+          submit.disabled = false;
+        }
+      },
+    },
+    h("h3", { id: "doc-upload-title" }, "Add a document"),
+    h("div", { class: "row" },
+      h("div", {}, h("label", { for: "doc-file" }, "File"), file),
+      h("div", {}, h("label", { for: "doc-audience" }, "Who may see it"), aud),
+      h("div", {}, h("label", { for: "doc-class" }, "Kind"), cls),
+      submit),
+    audNote, bar, status, err,
+    refused.length ? h("p", { class: "note", id: "doc-upload-missing" },
+      `Not offered: ${refused.map((a) => placeWords(a.audience)).join(", ")}. ${refused[0].why ?? ""}`) : "");
+    formBox.replaceChildren(form);
+  }
+
+  // Renders only when the listing (or its failure) changed: re-inserting the
+  // same cards would take the keyboard focus away every few seconds.
+  async function refresh(force = false): Promise<void> {
+    let next: Document[];
+    try {
+      next = await api.documents(ctx.caseID);
+    } catch (e) {
+      const was = listErr;
+      listErr = "The list could not be brought up to date: " + ctx.errText(e);
+      if (force || was !== listErr) renderList();
+      throw e;
+    }
+    const print = JSON.stringify(next.map(cardKey));
+    if (!force && print === listed && !listErr) return;
+    listErr = "";
+    listed = print;
+    docs = next;
+    const live = new Set(docs.map(cardKey));
+    for (const k of [...cards.keys()]) if (!live.has(k)) cards.delete(k);
+    renderList();
+  }
+
+  // The bounded poll: only while the page is visible, slower after a failure.
+  let timer = 0;
+  const schedule = (ms: number) => { clearTimeout(timer); timer = window.setTimeout(tick, ms); };
+  const tick = () => {
+    if (document.visibilityState !== "visible") return; // visibilitychange restarts it
+    refresh().then(() => schedule(POLL_MS), () => schedule(POLL_AFTER_FAILURE_MS));
+  };
+  document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") tick(); else clearTimeout(timer); });
+
+  void (async () => {
+    try { options = await api.uploadOptions(ctx.caseID); } catch (e) { optionsErr = ctx.errText(e); }
+    renderForm();
+    await refresh(true).catch(() => {});
+    schedule(POLL_MS);
+  })();
+
+  return {
+    roomChanged() {
+      renderList();
+      // The form follows the room (its audience first) unless a file is chosen.
+      if (!(document.getElementById("doc-file") as HTMLInputElement | null)?.files?.length) renderForm();
+    },
+    caseChanged() {
+      cards.clear();
+      renderList();
+      const note = document.getElementById("doc-audience-note");
+      const aud = document.getElementById("doc-audience") as HTMLSelectElement | null;
+      if (note && aud) note.textContent = ctx.visibleTo(aud.value);
+    },
+    refresh: () => refresh(true).catch(() => {}),
+  };
+}

@@ -1,0 +1,185 @@
+// Documents, in real Chromium. Run by web/documents_browser_test.go, which
+// starts a node, makes a mediator, a case (Tenant, Landlord) and two
+// invitations: Ada Okafor (Tenant), who joins here, and Lars Lindqvist
+// (Landlord), who has not joined until the script says "ask join".
+import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
+import { axeCheck } from "./axe.mjs";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env("PARLEY_URL");
+const shots = env("PARLEY_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+const T = 30000;
+const lines = createInterface({ input: process.stdin });
+const answers = [];
+const waiters = [];
+lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
+async function ask(verb, arg = "") {
+  process.stdout.write(`ask ${verb} ${arg}\n`);
+  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
+  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
+  return a.slice(3);
+}
+function log(s) { process.stdout.write(s + "\n"); }
+function check(cond, what) {
+  if (!cond) throw new Error("expectation failed: " + what);
+  log("ok: " + what);
+}
+
+const browser = await chromium.launch({
+  executablePath: env("PARLEY_CHROMIUM"), headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+async function newPage(name, viewport) {
+  const ctx = await browser.newContext({ viewport, locale: "en-GB" });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(T);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
+  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+  return page;
+}
+async function shoot(page, name) {
+  const size = page.viewportSize();
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${shots}/${name}-phone.png`, fullPage: true });
+  await page.setViewportSize(size);
+}
+async function signInMediator(med) {
+  await med.goto("about:blank");
+  await med.goto(base + "/app#case=" + env("PARLEY_CASE"));
+  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
+  await med.fill("#password", env("PARLEY_PASSWORD"));
+  await med.click("button[type=submit]");
+  await med.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+}
+const openRoom = async (page, r) => { await page.locator(`#rooms button[data-room="${r}"]`).click(); await page.locator("#room-title").waitFor(); };
+
+const docCard = (page, name) => page.locator("#doc-list li[data-doc]", { hasText: name });
+const lower = (s) => s.toLowerCase();
+
+try {
+  const party = await newPage("party", { width: 1280, height: 900 });
+  await party.goto(env("PARLEY_INVITE"));
+  // First the case's terms (web/client/src/consent.ts).
+  await party.check("#terms-read");
+  await party.click("#accept-terms");
+  await party.click("#consent-continue");
+  await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  const med = await newPage("med", { width: 1280, height: 900 });
+  await signInMediator(med);
+
+  // The party is offered only their own side's caucus, and told why.
+  await party.locator("#doc-audience").waitFor();
+  const offered = await party.locator("#doc-audience option").evaluateAll((os) => os.map((o) => o.value));
+  check(JSON.stringify(offered) === JSON.stringify(["caucus:A"]), "the party may upload only to the Tenant caucus: " + offered.join(","));
+  const missing = await party.innerText("#doc-upload-missing");
+  check(missing.includes("Joint room") && missing.includes("Only a mediator can add documents here"), "and is told in words why the rest is missing: " + missing);
+  check(!lower(await party.innerText("main")).includes("doc.upload"), "no policy action name on the page");
+
+  // A failed upload says what happened in plain words.
+  const uploads = (u) => u.pathname.endsWith("/documents");
+  await party.route(uploads, (r) => (r.request().method() === "POST" ? r.abort("connectionreset") : r.continue()));
+  await party.setInputFiles("#doc-file", { name: "Lease.pdf", mimeType: "application/pdf", buffer: Buffer.from("lease") });
+  await party.click("#doc-upload");
+  const failed = await party.locator("#doc-upload-error", { hasText: "was not uploaded" }).innerText();
+  check(failed.includes("The connection was lost during the upload, so nothing was saved") && !failed.includes("Failed to fetch"), "a failed upload says what happened: " + failed);
+  await party.unroute(uploads);
+
+  // An upload with progress.
+  await party.evaluate(() => {
+    window.__progress = [];
+    const st = document.getElementById("doc-upload-status");
+    new MutationObserver(() => window.__progress.push(st.textContent)).observe(st, { childList: true, characterData: true, subtree: true });
+  });
+  const big = Buffer.alloc(6 * 1024 * 1024, 7);
+  await party.setInputFiles("#doc-file", { name: "Deposit receipt.pdf", mimeType: "application/pdf", buffer: big });
+  await party.selectOption("#doc-class", "evidence");
+  await party.click("#doc-upload");
+  await party.locator("#doc-upload-status", { hasText: "Uploaded “Deposit receipt.pdf”" }).waitFor({ timeout: 60000 });
+  const seen = await party.evaluate(() => window.__progress);
+  check(seen.some((s) => /Uploading “Deposit receipt.pdf”: \d+% \(/.test(s)), "the upload showed its progress: " + seen.slice(0, 3).join(" | "));
+  check(await party.locator("#doc-progress").evaluate((p) => p.value) === 100, "the progress bar reached the end");
+
+  // The mediator's list updates without a reload, in that room, naming who added it.
+  await openRoom(med, "caucus:A");
+  const onMed = docCard(med, "Deposit receipt.pdf");
+  await onMed.waitFor({ timeout: 30000 });
+  check(true, "the mediator's Tenant caucus list shows the party's upload without a refresh");
+  check(await med.locator("#docs-refresh").count() === 0, "no Refresh documents button");
+  check((await onMed.innerText()).includes("Added by Ada Okafor (Tenant)"), "the card names the uploader: " + (await onMed.locator(".doc-uploader").innerText()));
+
+  // Per room: the joint room does not list the caucus document; all documents do, labelled.
+  await openRoom(med, "joint");
+  await med.locator("#docs-title", { hasText: "Documents of the Joint room" }).waitFor();
+  check(await docCard(med, "Deposit receipt.pdf").count() === 0, "the joint room does not list the Tenant caucus's document");
+  check((await med.innerText("#doc-others")).includes("1 more"), "and says one more is elsewhere");
+  await med.click("#doc-scope-all");
+  await med.locator("#docs-title", { hasText: "All documents you can see" }).waitFor();
+  await docCard(med, "Deposit receipt.pdf").waitFor();
+  check(true, "'All documents you can see' lists it, clearly labelled");
+  await med.click("#doc-scope-room");
+
+  // The mediator adds a joint document; the party's joint room lists it live.
+  const medOffered = await med.locator("#doc-audience option").evaluateAll((os) => os.map((o) => o.value));
+  check(medOffered.includes("joint") && medOffered.includes("caucus:B") && medOffered.includes("mediators"), "the mediator may upload anywhere");
+  await med.selectOption("#doc-audience", "joint");
+  await med.setInputFiles("#doc-file", { name: "Agenda.txt", mimeType: "text/plain", buffer: Buffer.from("1. Deposit\n2. Repairs\n") });
+  await med.selectOption("#doc-class", "admin");
+  await med.click("#doc-upload");
+  await med.locator("#doc-upload-status", { hasText: "Uploaded “Agenda.txt”" }).waitFor();
+  await openRoom(party, "joint");
+  const agenda = docCard(party, "Agenda.txt");
+  await agenda.waitFor({ timeout: 30000 });
+  check((await agenda.innerText()).includes("Added by the mediator Morgan Reyes"), "the party's joint room shows the mediator's document live, naming the mediator");
+  check(await docCard(party, "Deposit receipt.pdf").count() === 0, "the party's joint room does not list the caucus document");
+  await openRoom(party, "caucus:A");
+  await docCard(party, "Deposit receipt.pdf").waitFor();
+  check(await docCard(party, "Agenda.txt").count() === 0, "the party's Tenant caucus lists its own document only");
+  await axeCheck(party, "the party's documents");
+  await shoot(party, "documents-party");
+
+  // Sharing wider names the invited party who has not joined yet.
+  await openRoom(med, "caucus:A");
+  const card = docCard(med, "Deposit receipt.pdf");
+  await card.locator("select").selectOption("joint");
+  await card.locator("button", { hasText: "Share…" }).click();
+  const confirm = card.locator(".confirm");
+  await confirm.waitFor();
+  const words = await confirm.innerText();
+  check(words.includes("Lars Lindqvist (Landlord party)") && words.includes("They will be able to open it as soon as they join"),
+    "the share confirmation names the invited, not joined party: " + words.replace(/\n/g, " / "));
+  await axeCheck(med, "the mediator's share confirmation");
+  await shoot(med, "documents-share");
+  await confirm.locator("button", { hasText: "Confirm sharing" }).click();
+  await openRoom(party, "joint");
+  await docCard(party, "Deposit receipt.pdf").waitFor({ timeout: 30000 });
+  check(true, "once shared, the party's joint room lists it without a refresh");
+
+  // Lars joins: "Visible to" is recomputed on the pages already open.
+  const before = await docCard(party, "Agenda.txt").locator(".banner").innerText();
+  check(!before.includes("Lars Lindqvist"), "before joining, Lars is not in Visible to");
+  await ask("join");
+  await party.locator("#doc-list li[data-doc]", { hasText: "Agenda.txt" }).locator(".banner", { hasText: "Lars Lindqvist" }).waitFor({ timeout: 30000 });
+  check(true, "after Lars joins, the party's Visible to names him without a reload");
+  await openRoom(med, "joint");
+  await med.locator("#doc-list li[data-doc]", { hasText: "Agenda.txt" }).locator(".banner", { hasText: "Lars Lindqvist" }).waitFor({ timeout: 30000 });
+  check(true, "and the mediator's too");
+
+  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
+  await browser.close();
+  log("PASS");
+  process.exit(0);
+} catch (e) {
+  log("FAIL: " + (e.stack || e));
+  await browser.close().catch(() => {});
+  process.exit(1);
+}
