@@ -66,7 +66,9 @@ const MaxExcerpt = 20_000
 // TransferFormat is the manifest's format name.
 const TransferFormat = "parley-transfer-v1"
 
-func transferJournalKey(planID, caseID string) string { return planPrefix(planID) + "transfers/" + caseID }
+func transferJournalKey(planID, caseID string) string {
+	return planPrefix(planID) + "transfers/" + caseID
+}
 func bundleKey(planID, caseID string) string {
 	return "retention/transfers/" + planID + "/" + caseID + ".age"
 }
