@@ -46,7 +46,13 @@ type ChooseAction struct {
 	Doc     string `json:"doc,omitempty"`
 	Version int    `json:"version,omitempty"`
 	Class   string `json:"class,omitempty"`
-	DisposalAction
+	// Kind and the fields it needs, as in DisposalAction.
+	Kind          string     `json:"kind"`
+	Reason        string     `json:"reason,omitempty"`
+	Until         *time.Time `json:"until,omitempty"`
+	Authority     string     `json:"authority,omitempty"`
+	Recipient     string     `json:"recipient,omitempty"`
+	RecipientName string     `json:"recipientName,omitempty"`
 }
 
 func (ChooseAction) wire() {}

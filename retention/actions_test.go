@@ -70,16 +70,16 @@ func TestTransferBundle(t *testing.T) {
 		e := newEnv(t, store)
 		ctx := t.Context()
 		w := e.transferWorld(t)
-		if _, err := e.ret.Choose(ctx, e.admin, w.plan.ID, ChooseAction{Case: w.tc.id, DisposalAction: DisposalAction{Kind: ActionTransfer,
-			Recipient: w.id.Recipient().String(), RecipientName: "State Archives"}}); !errors.Is(err, fault.ErrForbidden) {
+		if _, err := e.ret.Choose(ctx, e.admin, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionTransfer,
+			Recipient: w.id.Recipient().String(), RecipientName: "State Archives"}); !errors.Is(err, fault.ErrForbidden) {
 			t.Fatalf("admin chose a transfer: %v", err)
 		}
-		if _, err := e.ret.Choose(ctx, e.records2, w.plan.ID, ChooseAction{Case: w.tc.id, DisposalAction: DisposalAction{Kind: ActionTransfer,
-			Recipient: "age1notakey", RecipientName: "State Archives"}}); !isInvalid(err) {
+		if _, err := e.ret.Choose(ctx, e.records2, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionTransfer,
+			Recipient: "age1notakey", RecipientName: "State Archives"}); !isInvalid(err) {
 			t.Fatalf("bad recipient: %v", err)
 		}
-		if _, err := e.ret.Choose(ctx, e.records2, w.plan.ID, ChooseAction{Case: w.tc.id, DisposalAction: DisposalAction{Kind: ActionTransfer,
-			Recipient: w.id.Recipient().String(), RecipientName: "State Archives"}}); err != nil {
+		if _, err := e.ret.Choose(ctx, e.records2, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionTransfer,
+			Recipient: w.id.Recipient().String(), RecipientName: "State Archives"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.ret.Approve(ctx, e.records2, w.plan.ID); !errors.Is(err, fault.ErrForbidden) {
@@ -247,7 +247,7 @@ func TestReviewAndKeep(t *testing.T) {
 		}
 		until := e.clock.Add(365 * 24 * time.Hour)
 		letter, exhibit := tc.docs["letter"], tc.docs["exhibit"]
-		review := ChooseAction{Case: tc.id, Doc: letter.ID, Version: 1, DisposalAction: DisposalAction{Kind: ActionReview, Until: &until}}
+		review := ChooseAction{Case: tc.id, Doc: letter.ID, Version: 1, Kind: ActionReview, Until: &until}
 		if _, err := e.ret.Choose(ctx, e.records2, p.ID, review); !isInvalid(err) {
 			t.Fatalf("review without a reason: %v", err)
 		}
@@ -255,7 +255,7 @@ func TestReviewAndKeep(t *testing.T) {
 		if _, err := e.ret.Choose(ctx, e.records2, p.ID, review); err != nil {
 			t.Fatal(err)
 		}
-		keepIt := ChooseAction{Case: tc.id, Doc: exhibit.ID, Version: 1, DisposalAction: DisposalAction{Kind: ActionKeep}}
+		keepIt := ChooseAction{Case: tc.id, Doc: exhibit.ID, Version: 1, Kind: ActionKeep}
 		if _, err := e.ret.Choose(ctx, e.records2, p.ID, keepIt); !isInvalid(err) {
 			t.Fatalf("keep without an authority: %v", err)
 		}
@@ -345,8 +345,8 @@ func TestTransferCrashAtEveryStep(t *testing.T) {
 				e := newEnv(t, store)
 				ctx := t.Context()
 				w := e.transferWorld(t)
-				if _, err := e.ret.Choose(ctx, e.records2, w.plan.ID, ChooseAction{Case: w.tc.id, DisposalAction: DisposalAction{Kind: ActionTransfer,
-					Recipient: w.id.Recipient().String(), RecipientName: "County Court"}}); err != nil {
+				if _, err := e.ret.Choose(ctx, e.records2, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionTransfer,
+					Recipient: w.id.Recipient().String(), RecipientName: "County Court"}); err != nil {
 					t.Fatal(err)
 				}
 				if _, err := e.ret.Approve(ctx, e.admin, w.plan.ID); err != nil {
