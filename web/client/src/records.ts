@@ -5,6 +5,7 @@
 import { renderCaseload } from "./sessions";
 import { api, call, APIError, Account, Document, Hold, Listed, Outcome, Plan, PlanItem } from "./api";
 import { openSignedNote } from "./tlog";
+import { renderActions } from "./records-actions";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -334,8 +335,9 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     h("p", {}, `${plural(p.records, "record")} to destroy (${bytes(p.bytes)}) in ${plural(p.cases, "case")}; ${p.held} kept because of a legal hold.`),
     due.length ? table("Records to destroy", due) : h("p", { class: "note" }, "No records to destroy."),
     held.length ? table("Records kept (on legal hold)", held, (it) => h("td", {}, reasons(it.held))) : null,
-    confirmSlot, actions, status, progress));
+    h("div", { id: "plan-actions-box" }), confirmSlot, actions, status, progress));
   (document.getElementById("plan-title") as HTMLElement).focus();
+  if (due.length) await renderActions(document.getElementById("plan-actions-box")!, p, due, { me, caseWords, itemName, reload: () => showPlan(id, box, refresh) }); // records-actions.ts
 }
 
 async function applyPlan(p: Plan, box: HTMLElement, planBox: HTMLElement, refresh: () => Promise<void>): Promise<void> {
