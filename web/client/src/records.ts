@@ -351,14 +351,14 @@ async function applyPlan(p: Plan, box: HTMLElement, planBox: HTMLElement, refres
     h("div", { class: "scroll" }, h("table", { id: "apply-outcomes" }, h("caption", {}, "What happened to each record"),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Record"), h("th", { scope: "col" }, "Case"), h("th", { scope: "col" }, "Outcome"))), rows)));
   const reasons = await holdWords();
-  const outcome = (o: Outcome) => (o.result === "destroyed" ? "Destroyed" : `Kept (${reasons(o.held) || "legal hold"})`);
+  const outcome = (o: Outcome) => (o.result === "destroyed" ? "Destroyed" : o.kept && !o.held?.length ? `Kept: ${o.kept}` : `Kept (${reasons(o.held) || "legal hold"})`);
   try {
     for (let i = 0; i < 10000; i++) {
       const pr = await api.applyStep(p.id);
       const done = pr.done ? total : pr.pagesDone + (pr.plan.caseKeysDone ? 1 : 0);
       bar.value = done;
       (pr.items ?? []).forEach((it, j) => rows.append(h("tr", {}, h("td", {}, itemName(it)), h("td", {}, caseWords(it.case, it.reference)), h("td", {}, pr.outcomes?.[j] ? outcome(pr.outcomes[j]) : ""))));
-      words.textContent = pr.done ? "Finished." : pr.step === "page" ? `Destroyed page ${pr.pagesDone} of ${pr.plan.pages}…`
+      words.textContent = pr.done ? "Finished." : pr.step === "transfers" ? "Sealed the transfer bundles…" : pr.step === "page" ? `Destroyed page ${pr.pagesDone} of ${pr.plan.pages}…`
         : pr.step === "case-keys" ? "Destroying the keys of cases with nothing left…" : "Making the certificate…";
       if (pr.done) break;
     }
