@@ -99,7 +99,7 @@ function transferList(p: Plan, ts: Transfer[], ctx: ActionsContext): HTMLElement
     h("h4", { id: "transfers-title" }, "Transfer bundles"),
     h("p", { class: "note" }, "Each bundle is sealed so that only the recipient's key opens it: not Parley, not records staff. Hand it to the recipient with its SHA-256, which the certificate also records. Downloading is recorded in the audit log."),
     h("ul", {}, ...ts.map((t) => h("li", {},
-      `${ctx.caseWords(t.case, t.reference)} for ${t.recipientName}: ${t.documents.length} joint documents, ${t.withheld} withheld (caucus, named people, mediators only), ${t.auditEntries} audit entries with proofs. SHA-256 ${(t.sha256 ?? "").replace(/^sha256:/, "")}. `,
+      `${ctx.caseWords(t.case, t.reference)} for ${t.recipientName}: ${t.documents.length} joint document${t.documents.length === 1 ? "" : "s"}, ${t.withheld} withheld (caucus, named people, mediators only), ${t.auditEntries} audit entries with proofs. SHA-256 ${(t.sha256 ?? "").replace(/^sha256:/, "")}. `,
       h("button", {
         type: "button", class: "transfer-download", "data-case": t.case,
         onclick: async () => {
@@ -128,7 +128,7 @@ function openEditor(box: HTMLElement, p: Plan, it: PlanItem, current: DisposalAc
   const radio = (value: string, label: string) => {
     const r = h("input", { type: "radio", name: "action-kind", id: "action-" + value, value }) as HTMLInputElement;
     if ((current?.kind ?? "destroy") === value) r.checked = true;
-    return h("div", {}, r, " ", h("label", { for: "action-" + value }, label));
+    return h("div", {}, h("label", { for: "action-" + value, class: "check" }, r, " " + label));
   };
   const until = h("input", { id: "action-until", type: "date", value: current?.until ? day(current.until) : "" }) as HTMLInputElement;
   const reason = h("input", { id: "action-reason", type: "text", maxlength: "500", value: current?.reason ?? "" }) as HTMLInputElement;
@@ -160,6 +160,7 @@ function openEditor(box: HTMLElement, p: Plan, it: PlanItem, current: DisposalAc
       : ` I understand: ${name} will be destroyed as planned, once a second person approves and the plan is carried out.`;
     confirmBox.checked = false;
     save.disabled = true;
+    status.textContent = "";
   };
   confirmBox.addEventListener("change", () => { save.disabled = !confirmBox.checked; });
   const form = h("form", {
@@ -190,7 +191,7 @@ function openEditor(box: HTMLElement, p: Plan, it: PlanItem, current: DisposalAc
         if (s) s.prepend(h("span", { role: "status" }, "Saved. "));
       } catch (x) {
         status.className = "error";
-        status.textContent = "Not saved: " + errText(x).replace(/^Invalid input: /, "");
+        status.textContent = "Not saved: " + errText(x).replace(/^Some input is not valid: \w+: /, "check ");
         save.disabled = !confirmBox.checked;
       }
     },
@@ -206,7 +207,7 @@ function openEditor(box: HTMLElement, p: Plan, it: PlanItem, current: DisposalAc
   h("div", { class: "row" }, save, h("button", { type: "button", onclick: () => box.replaceChildren() }, "Cancel")),
   status);
   form.addEventListener("change", (e) => { if ((e.target as HTMLElement).getAttribute("name") === "action-kind") describe(); });
-  for (const el of [until, recipientName]) el.addEventListener("input", () => { const c = confirmBox.checked; describe(); confirmBox.checked = c; save.disabled = !c; });
+  for (const el of [until, reason, authority, recipientName, recipient]) el.addEventListener("input", () => { const c = confirmBox.checked; describe(); confirmBox.checked = c; save.disabled = !c; });
   box.replaceChildren(form);
   describe();
   (document.getElementById("action-title") as HTMLElement).focus();

@@ -84,9 +84,10 @@ try {
   await rob.fill("#action-recipient", "not-a-key");
   await rob.check("#action-confirm");
   await rob.click("#action-save");
-  await rob.locator("#action-status.error", { hasText: "age public key" }).waitFor();
+  await rob.locator("#action-status.error", { hasText: "Not saved: check the recipient's age public key" }).waitFor();
   check(!/[a-z]+\.[a-z]+\.[a-z]+/.test(await rob.locator("#action-status").innerText()), "a wrong key is refused in plain words: " + await rob.locator("#action-status").innerText());
   await rob.fill("#action-recipient", env("PARLEY_AGE_RECIPIENT"));
+  check((await rob.locator("#action-status").innerText()) === "", "correcting the key clears the refusal");
   await rob.check("#action-confirm");
   const transferWords = await rob.locator("#action-confirm-words").innerText();
   check(transferWords.includes("State Archives") && transferWords.includes("caucus documents and mediator notes are never included") && transferWords.includes("cannot be undone"),
@@ -118,11 +119,13 @@ try {
   await ros.check("#plan-confirm");
   await ros.click("#plan-apply");
   await ros.locator("#certificate .verified").waitFor({ timeout: 60000 });
+  const certText = await ros.locator("#certificate").innerText();
+  check(certText.includes("1 kept by a review or a permanent keep, 1 case transferred first"), "the certificate's summary tells kept-by-choice from held, and counts the transfer: " + certText.split("\n")[2]);
   const outcomes = await ros.locator("#apply-outcomes").innerText();
   check(outcomes.includes("Kept: kept permanently: Order 2026-7"), "each record's outcome says which was kept, and on what authority");
   await ros.locator("#transfers button.transfer-download").waitFor();
   const bundleText = await ros.locator("#transfers").innerText();
-  check(bundleText.includes("State Archives") && bundleText.includes("1 joint documents") && bundleText.includes("1 withheld"), "the bundle says what it carries and what it withholds: " + bundleText);
+  check(bundleText.includes("State Archives") && bundleText.includes("1 joint document,") && bundleText.includes("1 withheld"), "the bundle says what it carries and what it withholds: " + bundleText);
   const [dl] = await Promise.all([ros.waitForEvent("download"), ros.click("#transfers button.transfer-download")]);
   await dl.saveAs(downloads + "/bundle.age");
   await ros.locator("#transfer-status", { hasText: "matches the certificate's SHA-256" }).waitFor();
