@@ -47,7 +47,7 @@ type Progress struct {
 	Page     int       `json:"page"`
 	Items    []Item    `json:"items,omitempty"`
 	Outcomes []Outcome `json:"outcomes,omitempty"`
-	// Step names what this step did: "page", "case-keys", "certificate"
+	// Step names what this step did: "transfers", "page", "case-keys", "certificate"
 	// or "done" (nothing left).
 	Step string `json:"step"`
 	Done bool   `json:"done"`
