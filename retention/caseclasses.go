@@ -33,7 +33,8 @@ import (
 //
 // Where each class lives (kept in step with the packages that write it):
 //
-//	invites-sessions   invites/<hash> (CaseID), sessions/<case>/ (package
+//	invites-sessions   invites/<hash> and reentries/<hash> (CaseID),
+//	                   sessions/<case>/ (package
 //	                   schedule: scheduled sessions and their reminders),
 //	                   outbox/cases/<case>/, outbox/due/<case>/ (package mail)
 //	carries-consents   keydir/carries/<case>/
@@ -45,7 +46,10 @@ import (
 //	                   vault keeps beside its documents: released holds),
 //	                   retention/holds/<case>/, and all of the above
 //	participant-account accounts/<id>, keydir/devices/<id>/,
-//	                   keydir/revocations/<id>/, sessions/<hash> (AccountID)
+//	                   keydir/revocations/<id>/, keydir/endorsements/<id>/
+//	                   (which device vouched for which), keydir/pairings/<id>/
+//	                   (pairing codes' records and the key shares they
+//	                   carried), sessions/<hash> (AccountID)
 
 // tokenRecord is the part of a token-keyed record retention needs.
 type tokenRecord struct {
@@ -67,6 +71,14 @@ func (s *Service) takeInventory(ctx context.Context) (*inventory, error) {
 	var err error
 	if inv.invites, err = s.groupTokenRecords(ctx, "invites/", func(r tokenRecord) string { return r.CaseID }); err != nil {
 		return nil, err
+	}
+	// Re-entry links (package cases) are invitations back in: the same class.
+	reentries, err := s.groupTokenRecords(ctx, "reentries/", func(r tokenRecord) string { return r.CaseID })
+	if err != nil {
+		return nil, err
+	}
+	for c, keys := range reentries {
+		inv.invites[c] = append(inv.invites[c], keys...)
 	}
 	if inv.surveyTokens, err = s.groupTokenRecords(ctx, "surveys/tokens/", func(r tokenRecord) string { return r.CaseID }); err != nil {
 		return nil, err
@@ -298,6 +310,9 @@ func (s *Service) membership(ctx context.Context) (map[string][]string, error) {
 		for _, p := range c.Participants {
 			out[p.AccountID] = append(out[p.AccountID], c.ID)
 		}
+		for _, p := range c.Removed {
+			out[p.AccountID] = append(out[p.AccountID], c.ID)
+		}
 		for _, m := range c.Mediators {
 			out[m.AccountID] = append(out[m.AccountID], c.ID)
 		}
@@ -478,7 +493,8 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		return Outcome{}, err
 	}
 	for _, id := range j.Accounts {
-		prefixes := []string{"keydir/devices/" + id + "/", "keydir/revocations/" + id + "/"}
+		prefixes := []string{"keydir/devices/" + id + "/", "keydir/revocations/" + id + "/",
+			"keydir/endorsements/" + id + "/", "keydir/pairings/" + id + "/"}
 		vs, err := s.storedVersions(ctx, prefixes, append([]string{"accounts/" + id}, inv.sessions[id]...))
 		if err != nil {
 			return Outcome{}, err
@@ -597,7 +613,13 @@ func (s *Service) disposeCaseItems(ctx context.Context, actor account.Account, p
 		if c == nil {
 			continue // journaled before, accounts and all
 		}
-		for _, pt := range c.Participants {
+		// Everyone who took part, including those a mediator removed: their
+		// accounts go with the case too.
+		people := slices.Clone(c.Participants)
+		for _, r := range c.Removed {
+			people = append(people, r.Participant)
+		}
+		for _, pt := range people {
 			in := members[pt.AccountID]
 			if !slices.ContainsFunc(in, func(id string) bool { return !going[id] }) && slices.Min(in) == c.ID {
 				ok, err := s.isParticipantAccount(ctx, pt.AccountID)
