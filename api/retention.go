@@ -131,7 +131,8 @@ type Progress struct {
 	Page      int           `json:"page"`
 	Items     []Item        `json:"items,omitempty"`
 	Outcomes  []ItemOutcome `json:"outcomes,omitempty"`
-	// Step: "page", "case-keys", "certificate" or "done".
+	// Step: "transfers" (the transfer bundles, before any page), "page",
+	// "case-keys", "certificate" or "done".
 	Step string `json:"step"`
 	Done bool   `json:"done"`
 }

@@ -47,7 +47,7 @@ type Progress struct {
 	Page     int       `json:"page"`
 	Items    []Item    `json:"items,omitempty"`
 	Outcomes []Outcome `json:"outcomes,omitempty"`
-	// Step names what this step did: "page", "case-keys", "certificate"
+	// Step names what this step did: "transfers", "page", "case-keys", "certificate"
 	// or "done" (nothing left).
 	Step string `json:"step"`
 	Done bool   `json:"done"`
@@ -109,6 +109,13 @@ func (s *Service) Apply(ctx context.Context, actor account.Account, id string) (
 			return Progress{}, errDiscarded(id)
 		}
 	}
+	if !p.TransfersDone && len(p.transferCases()) > 0 {
+		// Before anything is destroyed: the transfer bundles (transfer.go).
+		if p, err = s.makeTransfers(ctx, actor, p); err != nil {
+			return Progress{}, err
+		}
+		return Progress{Plan: p, Step: "transfers"}, nil
+	}
 	done := 0
 	if err := s.meta.List(ctx, planPrefix(id)+"done/", func(string) error { done++; return nil }); err != nil {
 		return Progress{}, err
@@ -141,13 +148,13 @@ func (s *Service) Apply(ctx context.Context, actor account.Account, id string) (
 }
 
 // ApplyAll runs Apply until the plan is done, calling progress (if not
-// nil) after every step. It takes at most pages + 3 steps.
+// nil) after every step. It takes at most pages + 4 steps.
 func (s *Service) ApplyAll(ctx context.Context, actor account.Account, id string, progress func(Progress)) (Progress, error) {
 	p, err := s.GetPlan(ctx, actor, id)
 	if err != nil {
 		return Progress{}, err
 	}
-	for range p.Pages + 3 {
+	for range p.Pages + 4 {
 		pr, err := s.Apply(ctx, actor, id)
 		if err != nil {
 			return pr, err
@@ -159,7 +166,7 @@ func (s *Service) ApplyAll(ctx context.Context, actor account.Account, id string
 			return pr, nil
 		}
 	}
-	return Progress{}, fmt.Errorf("plan %s: apply did not finish in %d steps", id, p.Pages+3)
+	return Progress{}, fmt.Errorf("plan %s: apply did not finish in %d steps", id, p.Pages+4)
 }
 
 func (s *Service) updatePlan(ctx context.Context, id string, change func(*Plan)) (Plan, error) {
@@ -185,8 +192,15 @@ func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, 
 		}
 		holds[it.Case] = h
 	}
+	// Reviews and keeps chosen for the page's records (actions.go).
+	if err := s.keepChosen(ctx, actor, p, items, out); err != nil {
+		return nil, nil, err
+	}
 	var keyIdx []int
 	for i, it := range items {
+		if out[i].Result != "" {
+			continue
+		}
 		if len(it.Held) > 0 {
 			out[i] = Outcome{Result: OutcomeHeld, Held: it.Held}
 			continue

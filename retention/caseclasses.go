@@ -166,7 +166,7 @@ func classPlaces(class, caseID string, inv *inventory) (prefixes, keys []string)
 	case policy.ClassKeyDirectory:
 		return []string{"keydir/statements/" + caseID + "/"}, nil
 	case policy.ClassCaseRecord:
-		return []string{"vault/" + caseID + "/", "retention/holds/" + caseID + "/", "cases/" + caseID + "/"}, nil
+		return []string{"vault/" + caseID + "/", "retention/holds/" + caseID + "/", keepPrefix(caseID), "cases/" + caseID + "/"}, nil
 	case policy.ClassStatisticalStub:
 		return nil, []string{cases.StubKey(caseID)}
 	}
@@ -419,6 +419,9 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	}
 	if left > 0 || len(msgs) > 0 {
 		return &Outcome{Result: OutcomeKept, Kept: fmt.Sprintf("%d document versions and %d message batches of the case remain", left, len(msgs))}, nil, nil, nil
+	}
+	if kept, err := s.activeKeeps(ctx, it.Case); err != nil || kept > 0 { // actions.go
+		return &Outcome{Result: OutcomeKept, Kept: fmt.Sprintf("%d records of the case are kept by a review or a keep", kept)}, nil, nil, err
 	}
 	j.Counts = map[string]int{}
 	for _, class := range policy.CaseClasses() {

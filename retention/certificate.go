@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
@@ -59,6 +60,10 @@ type CertRecord struct {
 	Held      []string       `json:"held,omitempty"`
 	// Kept says why a case record not held was kept for now.
 	Kept string `json:"kept,omitempty"`
+	// Action: the action chosen besides destroy (actions.go): "transfer"
+	// (transferred, then destroyed), "reviewed" or "kept-permanently"
+	// (Kept says until when or on what authority).
+	Action string `json:"action,omitempty"`
 	// Counts: for a case class's record, the stored objects destroyed by
 	// class (a case record's include its participants' accounts).
 	Counts map[string]int `json:"counts,omitempty"`
@@ -108,6 +113,9 @@ type Certificate struct {
 	AuditFrom    int64   `json:"auditFrom"`
 	AuditTo      int64   `json:"auditTo"`
 	AuditEntries []int64 `json:"auditEntries"`
+	// Transfers: the bundles made for an archive or a court before their
+	// cases were destroyed (transfer.go), each with its SHA-256.
+	Transfers []api.Transfer `json:"transfers,omitempty"`
 }
 
 // Method is the sanitization method certificates name.
@@ -228,6 +236,12 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 		for i, it := range items {
 			r := CertRecord{Case: it.Case, Reference: it.Reference, Doc: it.Doc, Version: it.Version, Class: it.Class, Commit: it.Commit,
 				Size: it.Size, Trigger: it.Trigger, TriggerAt: it.TriggerAt}
+			if a := p.actionFor(it); a.Kind == ActionTransfer {
+				r.Action = ActionTransfer
+			}
+			if o := done.Outcomes[i]; o.Result == OutcomeReviewed || o.Result == OutcomeKeptPermanently {
+				r.Action = o.Result
+			}
 			if o := done.Outcomes[i]; o.Result == OutcomeDestroyed {
 				r.Counts, r.Audit = o.Counts, o.Audit
 				c.Destroyed = append(c.Destroyed, r)
@@ -271,6 +285,12 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 		c.Classes = []ClassCount{}
 	}
 	slices.Sort(c.AuditEntries)
+	if len(p.transferCases()) > 0 {
+		var err error
+		if c.Transfers, err = s.transfers(ctx, p); err != nil {
+			return Certificate{}, err
+		}
+	}
 	return c, nil
 }
 

@@ -36,6 +36,16 @@
 //     takes its participants' accounts with it when it is the last case
 //     they belong to. Each case's disposal is journaled under the plan
 //     before anything is deleted, so a rerun certifies the same counts.
+//   - Actions besides destroy (actions.go, transfer.go): before approval,
+//     records staff may choose to review a record (keep it until a date,
+//     with a reason), keep it permanently (with an authority), or transfer
+//     its case — an age-encrypted bundle of its joint documents (never a
+//     caucus document or mediator notes: policy decides), its outcome and
+//     an audit excerpt with inclusion proofs, made before anything of the
+//     case is destroyed — and then destroy it. Whoever chose does not
+//     approve. Transfer is the one place retention reads content: it
+//     streams the documents policy allows into a bundle only the
+//     recipient can open.
 //   - Certificates of destruction (certificate.go): what was destroyed (ids,
 //     classes, keyed content hashes, sizes), under which schedule and plan,
 //     who planned and approved it and when, as a signed note (the audit
@@ -49,7 +59,8 @@
 //
 // # What it must never do
 //
-// Read, decrypt or return content, names or media types; put anything but
+// Read, decrypt or return content, names or media types (but for a
+// transfer's bundle, sealed to its recipient); put anything but
 // ids, classes, enums, counts, sizes, dates and keyed hashes in a plan, a
 // certificate or an audit entry; delete a ciphertext before its key, or
 // any key of something under hold; approve a plan for its own planner; or

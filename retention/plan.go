@@ -109,6 +109,12 @@ type Plan struct {
 	// plan's destructions are recorded from there on.
 	AuditFrom   int64  `json:"auditFrom,omitempty"`
 	Certificate string `json:"certificate,omitempty"` // its id, once done
+	// Actions chosen besides destroy (actions.go), by ItemKey (a
+	// transfer by case id), and who chose them: they do not approve.
+	Actions  map[string]DisposalAction `json:"actions,omitempty"`
+	Choosers []string                  `json:"choosers,omitempty"`
+	// TransfersDone: the transfer bundles are made (transfer.go).
+	TransfersDone bool `json:"transfersDone,omitempty"`
 }
 
 type page struct {
@@ -269,7 +275,7 @@ func (s *Service) dueInCase(ctx context.Context, sched policy.Schedule, c *cases
 	if err != nil {
 		return nil, err
 	}
-	return append(out, more...), nil
+	return s.keptBack(ctx, c.ID, asOf, append(out, more...)) // actions.go
 }
 
 // loadPlan reads a plan's header.
@@ -356,10 +362,10 @@ func (s *Service) Approve(ctx context.Context, actor account.Account, id string)
 	if err != nil {
 		return Plan{}, err
 	}
-	if !s.policy.DecidePlan(actor.Principal(), policy.RetentionApprove, policy.Plan{Planner: p.Planner}).Allowed {
-		if actor.ID == p.Planner {
+	if !s.policy.DecidePlan(actor.Principal(), policy.RetentionApprove, policy.Plan{Planner: p.Planner, Choosers: p.Choosers}).Allowed {
+		if actor.ID == p.Planner || slices.Contains(p.Choosers, actor.ID) {
 			s.refused(ctx, actor, policy.RetentionApprove, "")
-			return Plan{}, fmt.Errorf("a plan is approved by someone other than its planner: %w", fault.ErrForbidden)
+			return Plan{}, fmt.Errorf("a plan is approved by someone other than its planner and whoever chose its actions: %w", fault.ErrForbidden)
 		}
 		return Plan{}, s.refused(ctx, actor, policy.RetentionApprove, "")
 	}

@@ -36,6 +36,7 @@ func (a *API) retentionRoutes(r chi.Router) {
 	r.Post("/retention/plans/{planID}/discard", a.discardPlan)
 	r.Post("/retention/plans/{planID}/apply", a.applyPlan)
 	r.Get("/retention/plans/{planID}/certificate", a.getCertificate)
+	a.disposalRoutes(r) // handlers_disposal.go
 	r.Get("/holds", a.listHolds)
 }
 

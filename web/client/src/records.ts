@@ -5,6 +5,7 @@
 import { renderCaseload } from "./sessions";
 import { api, call, APIError, Account, Document, Hold, Listed, Outcome, Plan, PlanItem } from "./api";
 import { openSignedNote } from "./tlog";
+import { renderActions } from "./records-actions";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -334,8 +335,9 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     h("p", {}, `${plural(p.records, "record")} to destroy (${bytes(p.bytes)}) in ${plural(p.cases, "case")}; ${p.held} kept because of a legal hold.`),
     due.length ? table("Records to destroy", due) : h("p", { class: "note" }, "No records to destroy."),
     held.length ? table("Records kept (on legal hold)", held, (it) => h("td", {}, reasons(it.held))) : null,
-    confirmSlot, actions, status, progress));
+    h("div", { id: "plan-actions-box" }), confirmSlot, actions, status, progress));
   (document.getElementById("plan-title") as HTMLElement).focus();
+  if (due.length) await renderActions(document.getElementById("plan-actions-box")!, p, due, { me, caseWords, itemName, reload: () => showPlan(id, box, refresh) }); // records-actions.ts
 }
 
 async function applyPlan(p: Plan, box: HTMLElement, planBox: HTMLElement, refresh: () => Promise<void>): Promise<void> {
@@ -349,14 +351,14 @@ async function applyPlan(p: Plan, box: HTMLElement, planBox: HTMLElement, refres
     h("div", { class: "scroll" }, h("table", { id: "apply-outcomes" }, h("caption", {}, "What happened to each record"),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Record"), h("th", { scope: "col" }, "Case"), h("th", { scope: "col" }, "Outcome"))), rows)));
   const reasons = await holdWords();
-  const outcome = (o: Outcome) => (o.result === "destroyed" ? "Destroyed" : `Kept (${reasons(o.held) || "legal hold"})`);
+  const outcome = (o: Outcome) => (o.result === "destroyed" ? "Destroyed" : o.kept && !o.held?.length ? `Kept: ${o.kept}` : `Kept (${reasons(o.held) || "legal hold"})`);
   try {
     for (let i = 0; i < 10000; i++) {
       const pr = await api.applyStep(p.id);
       const done = pr.done ? total : pr.pagesDone + (pr.plan.caseKeysDone ? 1 : 0);
       bar.value = done;
       (pr.items ?? []).forEach((it, j) => rows.append(h("tr", {}, h("td", {}, itemName(it)), h("td", {}, caseWords(it.case, it.reference)), h("td", {}, pr.outcomes?.[j] ? outcome(pr.outcomes[j]) : ""))));
-      words.textContent = pr.done ? "Finished." : pr.step === "page" ? `Destroyed page ${pr.pagesDone} of ${pr.plan.pages}…`
+      words.textContent = pr.done ? "Finished." : pr.step === "transfers" ? "Sealed the transfer bundles…" : pr.step === "page" ? `Destroyed page ${pr.pagesDone} of ${pr.plan.pages}…`
         : pr.step === "case-keys" ? "Destroying the keys of cases with nothing left…" : "Making the certificate…";
       if (pr.done) break;
     }
@@ -386,7 +388,7 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
       h("h4", { id: "cert-title" }, "Certificate of destruction"),
       h("p", { class: "verified", role: "status" }, "✔ Signature verified: this certificate was signed by this server's audit key and has not been changed."),
       h("p", { class: "note" }, `Audit key: ${key}. Compare it with the copy your organisation keeps.`),
-      h("p", {}, `${plural(c.records, "record")} destroyed (${bytes(c.bytes)}), ${c.kept.length} kept because of a legal hold. Planned by ${who(c.planner)}, approved by ${who(c.approver)}, completed ${day(c.completed)}.`),
+      h("p", {}, `${plural(c.records, "record")} destroyed (${bytes(c.bytes)}), ${c.kept.filter((r: { action?: string }) => !r.action).length} kept because of a legal hold or while other records of their case remain${c.kept.some((r: { action?: string }) => r.action) ? `, ${c.kept.filter((r: { action?: string }) => r.action).length} kept by a review or a permanent keep` : ""}${c.transfers?.length ? `, ${c.transfers.length} case${c.transfers.length === 1 ? "" : "s"} transferred first` : ""}. Planned by ${who(c.planner)}, approved by ${who(c.approver)}, completed ${day(c.completed)}.`),
       h("p", {}, "Cases: " + [...new Set([...c.destroyed, ...c.kept].map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")))].join("; ")),
       h("p", { class: "note" }, "Method: " + c.method),
       h("button", { type: "button", onclick: () => saveFile(`certificate-${id}.txt`, new Blob([signed], { type: "text/plain" })) }, "Download the signed certificate")));

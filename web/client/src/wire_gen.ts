@@ -601,6 +601,90 @@ export interface Pairing {
   share?: string;
 }
 
+export const ActionDestroy = "destroy";
+
+export const ActionReview = "review";
+
+export const ActionKeep = "keep";
+
+export const ActionTransfer = "transfer";
+
+/**
+ * DisposalAction is what records staff chose for one record (review,
+ * keep) or one case (transfer) of a plan.
+ */
+export interface DisposalAction {
+  kind: string;
+  reason?: string;
+  until?: string;
+  authority?: string;
+  recipient?: string;
+  recipientName?: string;
+  by?: string;
+  at: string;
+}
+
+/**
+ * ChooseAction is a request to choose the action for one record of a
+ * plan (POST /api/v1/retention/plans/{id}/actions): the record as the
+ * plan lists it (Case, and Doc and Version or Class), or for a transfer
+ * the case alone.
+ */
+export interface ChooseAction {
+  case: string;
+  doc?: string;
+  version?: number;
+  class?: string;
+  kind: string;
+  reason?: string;
+  until?: string;
+  authority?: string;
+  recipient?: string;
+  recipientName?: string;
+}
+
+/**
+ * PlanActions are the actions chosen for a plan's records, by record key
+ * ("<case>/<doc>@<version>" or "<case>/<class>"; a transfer by "<case>").
+ */
+export interface PlanActions {
+  plan: string;
+  state: string;
+  actions: Record<string, DisposalAction>;
+  transfers: Transfer[];
+}
+
+/**
+ * Transfer is one case's transfer bundle, as the certificate records it
+ * (GET /api/v1/retention/plans/{id}/transfers/{case} downloads it).
+ */
+export interface Transfer {
+  case: string;
+  reference?: string;
+  recipient: string;
+  recipientName: string;
+  held?: boolean;
+  documents: TransferDocument[];
+  withheld: number;
+  auditEntries: number;
+  checkpoint: number;
+  audit?: number;
+  object?: string;
+  sha256?: string;
+  size?: number;
+}
+
+/**
+ * TransferDocument is one document version in a transfer bundle, named by
+ * ids and its keyed content hash.
+ */
+export interface TransferDocument {
+  doc: string;
+  version: number;
+  commit: string;
+  size: number;
+}
+
 /**
  * UploadOptions answers GET /api/v1/cases/{caseID}/documents/upload-options:
  * for each audience a new document of the case could have, whether the

@@ -1,0 +1,415 @@
+package retention
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/vault"
+)
+
+// transferWorld is one closed case, past every period, with a joint
+// exhibit, mediator notes and side A's caucus document, a plan for it
+// and an age identity to transfer it to.
+type transferWorld struct {
+	tc     *testCase
+	caucus vault.Document
+	plan   Plan
+	id     *age.X25519Identity
+}
+
+func (e *env) transferWorld(t *testing.T) *transferWorld {
+	t.Helper()
+	ctx := t.Context()
+	for _, class := range append(policy.CaseClasses(), "evidence") {
+		if _, err := e.ret.SetRule(ctx, e.records, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := &transferWorld{tc: e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence, "notes": vault.ClassMediatorNotes})}
+	var err error
+	w.caucus, err = e.vault.Upload(ctx, e.mediator, w.tc.id, vault.NewDocument{Name: "caucus-secret.pdf", MediaType: "application/pdf",
+		Audience: vault.Audience{Kind: policy.AudienceCaucus, Side: "A"}, Class: vault.ClassEvidence}, bytes.NewReader(content("caucus-secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.close(t, w.tc)
+	e.clock = e.clock.Add(month)
+	if w.plan, err = e.ret.MakePlan(ctx, e.records, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if w.id, err = age.GenerateX25519Identity(); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// TestTransferBundle: a case chosen for transfer is bundled, encrypted to
+// the recipient, then destroyed. The bundle decrypts with the recipient's
+// identity, carries the joint exhibit and not the caucus document nor the
+// mediator notes (not their content, not their ids), and every entry of
+// its audit excerpt is proven against its signed checkpoint. The
+// certificate carries the bundle's SHA-256; the chooser cannot approve.
+func TestTransferBundle(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		ctx := t.Context()
+		w := e.transferWorld(t)
+		if _, err := e.ret.Choose(ctx, e.admin, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionTransfer,
+			Recipient: w.id.Recipient().String(), RecipientName: "State Archives"}); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("admin chose a transfer: %v", err)
+		}
+		if _, err := e.ret.Choose(ctx, e.records2, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionTransfer,
+			Recipient: "age1notakey", RecipientName: "State Archives"}); !isInvalid(err) {
+			t.Fatalf("bad recipient: %v", err)
+		}
+		if _, err := e.ret.Choose(ctx, e.records2, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionTransfer,
+			Recipient: w.id.Recipient().String(), RecipientName: "State Archives"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.Approve(ctx, e.records2, w.plan.ID); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("the chooser approved: %v", err)
+		}
+		if _, err := e.ret.Approve(ctx, staff(policy.RoleRecords), w.plan.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.ApplyAll(ctx, e.records, w.plan.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if left := e.objectsOf(t, w.tc.id); len(left) != 0 {
+			t.Fatalf("transferred case not destroyed: %v", left)
+		}
+		signed, err := e.ret.SignedCertificate(ctx, e.records, w.plan.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, _, err := VerifyCertificate(signed, e.signer.VerifierKey())
+		if err != nil || len(cert.Transfers) != 1 {
+			t.Fatalf("certificate: %v %+v", err, cert.Transfers)
+		}
+		tr := cert.Transfers[0]
+		if len(tr.Documents) != 1 || tr.Documents[0].Doc != w.tc.docs["exhibit"].ID || tr.Withheld != 2 {
+			t.Fatalf("transfer: %+v", tr)
+		}
+		rc, _, err := e.ret.TransferBundle(ctx, e.records, w.plan.ID, w.tc.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bundle, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(bundle)
+		if "sha256:"+hex.EncodeToString(sum[:]) != tr.SHA256 {
+			t.Fatal("bundle does not match the certificate's hash")
+		}
+		files := openBundle(t, bundle, w.id)
+		checkBundle(t, e, w, files)
+	})
+}
+
+// openBundle decrypts a bundle and reads its files.
+func openBundle(t *testing.T, bundle []byte, id age.Identity) map[string][]byte {
+	t.Helper()
+	if _, err := age.Decrypt(bytes.NewReader(bundle), mustIdentity(t)); err == nil {
+		t.Fatal("bundle opens with another identity")
+	}
+	r, err := age.Decrypt(bytes.NewReader(bundle), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[h.Name] = b
+	}
+	return files
+}
+
+func mustIdentity(t *testing.T) *age.X25519Identity {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func checkBundle(t *testing.T, e *env, w *transferWorld, files map[string][]byte) {
+	t.Helper()
+	var m Manifest
+	if err := json.Unmarshal(files["manifest.json"], &m); err != nil {
+		t.Fatal(err)
+	}
+	exhibit := w.tc.docs["exhibit"]
+	if m.Case != w.tc.id || len(m.Documents) != 1 || m.Documents[0].Doc != exhibit.ID || m.Withheld != 2 {
+		t.Fatalf("manifest: %+v", m)
+	}
+	if got := files[m.Documents[0].Path]; !bytes.Equal(got, content("exhibit")) {
+		t.Fatalf("exhibit in the bundle: %q", got)
+	}
+	for name, b := range files {
+		for _, leak := range [][]byte{content("caucus-secret"), content("notes"), []byte(w.caucus.ID), []byte(w.tc.docs["notes"].ID), []byte("caucus-secret")} {
+			if bytes.Contains(b, leak) {
+				t.Fatalf("%s holds %q", name, leak)
+			}
+		}
+	}
+	cp, err := audit.OpenCheckpoint(files["audit/checkpoint.txt"], strings.TrimSpace(string(files["audit/key.txt"])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(files["audit/key.txt"])) != e.signer.VerifierKey() {
+		t.Fatal("bundle names another key")
+	}
+	types := map[string]int{}
+	lines := strings.Split(strings.TrimSpace(string(files["audit/entries.jsonl"])), "\n")
+	for _, line := range lines {
+		var x ExcerptEntry
+		if err := json.Unmarshal([]byte(line), &x); err != nil {
+			t.Fatal(err)
+		}
+		data, err := base64.StdEncoding.DecodeString(x.Entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proof := make(tlog.RecordProof, len(x.Proof))
+		for i, p := range x.Proof {
+			b, err := base64.StdEncoding.DecodeString(p)
+			if err != nil || len(b) != len(proof[i]) {
+				t.Fatalf("proof hash: %v", err)
+			}
+			copy(proof[i][:], b)
+		}
+		if err := tlog.CheckRecord(proof, cp.Size, cp.Hash, x.Index, tlog.RecordHash(data)); err != nil {
+			t.Fatalf("entry %d: %v", x.Index, err)
+		}
+		// A changed entry does not verify.
+		if tlog.CheckRecord(proof, cp.Size, cp.Hash, x.Index, tlog.RecordHash(append([]byte(" "), data...))) == nil {
+			t.Fatal("a changed entry verifies")
+		}
+		ev, err := audit.ParseEvent(data)
+		if err != nil || ev.Case != w.tc.id {
+			t.Fatalf("entry %d: %v %+v", x.Index, err, ev)
+		}
+		types[ev.Type]++
+	}
+	if types["case.created"] != 1 || types["doc.upload"] != 1 || types["retention.transfer"] != 1 || m.AuditEntries != len(lines) {
+		t.Fatalf("excerpt: %v (%d lines, manifest says %d)", types, len(lines), m.AuditEntries)
+	}
+}
+
+// TestReviewAndKeep: a record reviewed is kept until its review date, one
+// kept permanently for good; both are audited once, listed on the
+// certificate with their reason and authority, left out of later plans
+// (the reviewed one only until its date), and their case record stays.
+func TestReviewAndKeep(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		ctx := t.Context()
+		for _, class := range append(policy.CaseClasses(), "evidence", "correspondence") {
+			if _, err := e.ret.SetRule(ctx, e.records, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence, "letter": vault.ClassCorrespondence})
+		e.close(t, tc)
+		e.clock = e.clock.Add(month)
+		p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		until := e.clock.Add(365 * 24 * time.Hour)
+		letter, exhibit := tc.docs["letter"], tc.docs["exhibit"]
+		review := ChooseAction{Case: tc.id, Doc: letter.ID, Version: 1, Kind: ActionReview, Until: &until}
+		if _, err := e.ret.Choose(ctx, e.records2, p.ID, review); !isInvalid(err) {
+			t.Fatalf("review without a reason: %v", err)
+		}
+		review.Reason = "Appeal pending in the county court"
+		if _, err := e.ret.Choose(ctx, e.records2, p.ID, review); err != nil {
+			t.Fatal(err)
+		}
+		keepIt := ChooseAction{Case: tc.id, Doc: exhibit.ID, Version: 1, Kind: ActionKeep}
+		if _, err := e.ret.Choose(ctx, e.records2, p.ID, keepIt); !isInvalid(err) {
+			t.Fatalf("keep without an authority: %v", err)
+		}
+		keepIt.Authority = "Order 2026-221, Superior Court"
+		if _, err := e.ret.Choose(ctx, e.records2, p.ID, keepIt); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.Approve(ctx, e.admin, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.Choose(ctx, e.records2, p.ID, keepIt); !errors.Is(err, fault.ErrConflict) {
+			t.Fatalf("chose after approval: %v", err)
+		}
+		if _, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.mustRead(t, tc.id, letter)
+		e.mustRead(t, tc.id, exhibit)
+		if _, err := e.cases.Load(ctx, tc.id); err != nil {
+			t.Fatalf("case record of a case with kept records: %v", err)
+		}
+		signed, err := e.ret.SignedCertificate(ctx, e.records, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, _, err := VerifyCertificate(signed, e.signer.VerifierKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		actions := map[string]string{}
+		for _, r := range cert.Kept {
+			if r.Doc != "" {
+				actions[r.Doc] = r.Action + " " + r.Kept
+			}
+		}
+		if !strings.HasPrefix(actions[letter.ID], "reviewed ") || !strings.Contains(actions[letter.ID], review.Reason) ||
+			!strings.HasPrefix(actions[exhibit.ID], "kept-permanently ") || !strings.Contains(actions[exhibit.ID], keepIt.Authority) {
+			t.Fatalf("certificate's kept records: %v", actions)
+		}
+		kept := 0
+		for i := range e.log.Size() {
+			ev, err := e.log.Entry(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Type == "retention.kept" {
+				kept++
+			}
+		}
+		if kept != 2 {
+			t.Fatalf("%d retention.kept entries, want 2", kept)
+		}
+		docsIn := func(asOf time.Time) map[string]bool {
+			e.clock = asOf
+			out := map[string]bool{}
+			p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+			if errors.Is(err, fault.ErrNotFound) || (err != nil && strings.Contains(err.Error(), "nothing")) {
+				return out
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range e.planItems(t, p) {
+				if it.Doc != "" {
+					out[it.Doc] = true
+				}
+			}
+			return out
+		}
+		if in := docsIn(e.clock.Add(month)); in[letter.ID] || in[exhibit.ID] {
+			t.Fatalf("kept records planned again: %v", in)
+		}
+		if in := docsIn(until.Add(24 * time.Hour)); !in[letter.ID] || in[exhibit.ID] {
+			t.Fatalf("after the review date: %v (the letter is due again, the exhibit never)", in)
+		}
+	})
+}
+
+// TestTransferCrashAtEveryStep stops an apply with a transfer at each
+// step boundary, reruns it, and checks it converged: one bundle stored
+// (one version), one transfer audit entry, the certificate's hash that of
+// the stored bundle, which opens, and the case destroyed.
+func TestTransferCrashAtEveryStep(t *testing.T) {
+	for _, step := range []string{"transfer-audit", "transfer-bundle", "transfers", "keys", "case-journal", "page", "certificate"} {
+		t.Run(step, func(t *testing.T) {
+			onEachStore(t, func(t *testing.T, store objstore.Store) {
+				e := newEnv(t, store)
+				ctx := t.Context()
+				w := e.transferWorld(t)
+				if _, err := e.ret.Choose(ctx, e.records2, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionTransfer,
+					Recipient: w.id.Recipient().String(), RecipientName: "County Court"}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.ret.Approve(ctx, e.admin, w.plan.ID); err != nil {
+					t.Fatal(err)
+				}
+				e.ret.hook = func(name string) error {
+					if name == step {
+						return errCrash
+					}
+					return nil
+				}
+				if _, err := e.ret.ApplyAll(ctx, e.records, w.plan.ID, nil); !errors.Is(err, errCrash) {
+					t.Fatalf("apply ran through the crash at %s: %v", step, err)
+				}
+				e.ret.hook = nil
+				if pr, err := e.ret.ApplyAll(ctx, e.records, w.plan.ID, nil); err != nil || !pr.Done {
+					t.Fatalf("rerun: %v %+v", err, pr)
+				}
+				if n := e.versionsOf(t, bundleKey(w.plan.ID, w.tc.id)); n != 1 {
+					t.Fatalf("%d stored bundles", n)
+				}
+				transfers := 0
+				for i := range e.log.Size() {
+					ev, err := e.log.Entry(ctx, i)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if ev.Type == "retention.transfer" {
+						transfers++
+					}
+				}
+				if transfers != 1 {
+					t.Fatalf("%d transfer entries", transfers)
+				}
+				signed, err := e.ret.SignedCertificate(ctx, e.records, w.plan.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cert, hash, err := VerifyCertificate(signed, e.signer.VerifierKey())
+				if err != nil || len(cert.Transfers) != 1 {
+					t.Fatalf("certificate: %v %+v", err, cert.Transfers)
+				}
+				rc, _, err := e.ret.TransferBundle(ctx, e.records, w.plan.ID, w.tc.id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				bundle, _ := io.ReadAll(rc)
+				rc.Close()
+				sum := sha256.Sum256(bundle)
+				if "sha256:"+hex.EncodeToString(sum[:]) != cert.Transfers[0].SHA256 {
+					t.Fatal("certificate's hash is not the stored bundle's")
+				}
+				checkBundle(t, e, w, openBundle(t, bundle, w.id))
+				if left := e.objectsOf(t, w.tc.id); len(left) != 0 {
+					t.Fatalf("case not destroyed: %v", left)
+				}
+				e.checkAudit(t, w.plan.ID, hash)
+			})
+		})
+	}
+}
+
+func isInvalid(err error) bool {
+	var ie *fault.InvalidError
+	return errors.As(err, &ie)
+}

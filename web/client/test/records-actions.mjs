@@ -1,0 +1,145 @@
+// Actions besides destroy in real Chromium, the way records clerks work.
+// Run by web/records_actions_browser_test.go, which seeds two closed cases
+// (2026-CV-0201 with a joint exhibit and side A's caucus document,
+// 2026-CV-0202 with a joint exhibit), three records clerks and the
+// archive's age public key. Rita plans; Rob chooses to keep 0202's exhibit
+// permanently and to transfer 0201 to the State Archives, confirming each;
+// Rob cannot then approve; Ros approves, carries it out and downloads the
+// bundle.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { axeCheck } from "./axe.mjs";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env("PARLEY_URL");
+const shots = env("PARLEY_SCREENSHOTS");
+const downloads = env("PARLEY_DOWNLOADS");
+mkdirSync(shots, { recursive: true });
+function log(s) { process.stdout.write(s + "\n"); }
+function check(cond, what) {
+  if (!cond) throw new Error("expectation failed: " + what);
+  log("ok: " + what);
+}
+const browser = await chromium.launch({
+  executablePath: env("PARLEY_CHROMIUM"), headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+async function signIn(name, email) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-GB", acceptDownloads: true });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(30000);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
+  await page.goto(base + "/app");
+  await page.fill("#email", email);
+  await page.fill("#password", env("PARLEY_PASSWORD"));
+  await page.click("form button[type=submit]");
+  return page;
+}
+async function phoneShot(page, name) {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${shots}/${name}`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+async function openPlan(page, planID) {
+  await page.click("#tab-plans");
+  await page.locator(`#plan-list li[data-plan="${planID}"] button`).click();
+  await page.locator("#plan-actions-table").waitFor();
+}
+const row = (page, ref) => page.locator("#plan-actions-table tbody tr", { hasText: `Case ${ref}` }).first();
+
+try {
+  const rita = await signIn("rita", "rita@actions.test");
+  await rita.click("#tab-plans");
+  await rita.click("#plan-form button[type=submit]");
+  const plan = rita.locator("#plan-detail section.plan");
+  await plan.waitFor();
+  const planID = await plan.getAttribute("data-plan");
+  await rita.locator("#plan-actions-summary", { hasText: "Every record in this plan is destroyed" }).waitFor();
+  check(true, "a new plan destroys every record unless someone chooses otherwise, and says so");
+
+  const rob = await signIn("rob", "rob@actions.test");
+  await openPlan(rob, planID);
+  // Keep 0202's exhibit permanently.
+  await row(rob, "2026-CV-0202").locator("button.choose-action").click();
+  await rob.check("#action-keep");
+  await rob.fill("#action-authority", "Order 2026-7, Superior Court");
+  check(await rob.locator("#action-save").isDisabled(), "a choice is not saved before its deliberate confirmation");
+  const keepWords = await rob.locator("#action-confirm-words").innerText();
+  check(keepWords.includes("never be destroyed") && keepWords.includes("2026-CV-0202"), "the confirmation names the record and what happens: " + keepWords);
+  await rob.check("#action-confirm");
+  await rob.click("#action-save");
+  await row(rob, "2026-CV-0202").locator(".action-words", { hasText: "Keep permanently (Order 2026-7, Superior Court)" }).waitFor();
+  check(true, "the record now says it is kept permanently, with its authority");
+
+  // Transfer 0201 to the State Archives: a wrong key is refused in words.
+  await row(rob, "2026-CV-0201").locator("button.choose-action").click();
+  await rob.check("#action-transfer");
+  await rob.fill("#action-recipient-name", "State Archives");
+  await rob.fill("#action-recipient", "not-a-key");
+  await rob.check("#action-confirm");
+  await rob.click("#action-save");
+  await rob.locator("#action-status.error", { hasText: "Not saved: check the recipient's age public key" }).waitFor();
+  check(!/[a-z]+\.[a-z]+\.[a-z]+/.test(await rob.locator("#action-status").innerText()), "a wrong key is refused in plain words: " + await rob.locator("#action-status").innerText());
+  await rob.fill("#action-recipient", env("PARLEY_AGE_RECIPIENT"));
+  check((await rob.locator("#action-status").innerText()) === "", "correcting the key clears the refusal");
+  await rob.check("#action-confirm");
+  const transferWords = await rob.locator("#action-confirm-words").innerText();
+  check(transferWords.includes("State Archives") && transferWords.includes("caucus documents and mediator notes are never included") && transferWords.includes("cannot be undone"),
+    "the transfer's confirmation names the recipient, what is and is not sealed, and that it cannot be undone");
+  await axeCheck(rob, "choosing an action");
+  await rob.screenshot({ path: shots + "/records-actions-choose.png", fullPage: true });
+  await phoneShot(rob, "records-actions-choose-phone.png");
+  await rob.click("#action-save");
+  await row(rob, "2026-CV-0201").locator(".action-words", { hasText: "Transfer the case to State Archives, then destroy" }).waitFor();
+  check(true, "the case's records now say they are transferred, then destroyed");
+
+  // Whoever chose cannot approve.
+  await rob.check("#plan-confirm");
+  await rob.click("#plan-approve");
+  await rob.locator("#plan-status.refusal").waitFor();
+  check(true, "the clerk who chose the actions cannot approve the plan: " + await rob.locator("#plan-status").innerText());
+
+  const ros = await signIn("ros", "ros@actions.test");
+  await openPlan(ros, planID);
+  check(await ros.locator(".choose-action").count() === 3, "a second clerk sees each record's action and could change it before approving");
+  const approveWhat = await ros.locator("#plan-confirm-what").innerText();
+  check(approveWhat.includes("Instead of destruction") && approveWhat.includes("State Archives") && approveWhat.includes("Order 2026-7"),
+    "the approval's confirmation names the other actions: " + approveWhat);
+  await ros.screenshot({ path: shots + "/records-actions-approve.png", fullPage: true });
+  await phoneShot(ros, "records-actions-approve-phone.png");
+  await ros.check("#plan-confirm");
+  await ros.click("#plan-approve");
+  await ros.locator("section.plan[data-state=approved]").waitFor();
+  await ros.check("#plan-confirm");
+  await ros.click("#plan-apply");
+  await ros.locator("#certificate .verified").waitFor({ timeout: 60000 });
+  const certText = await ros.locator("#certificate").innerText();
+  check(certText.includes("1 kept by a review or a permanent keep, 1 case transferred first"), "the certificate's summary tells kept-by-choice from held, and counts the transfer: " + certText.split("\n")[2]);
+  const outcomes = await ros.locator("#apply-outcomes").innerText();
+  check(outcomes.includes("Kept: kept permanently: Order 2026-7"), "each record's outcome says which was kept, and on what authority");
+  await ros.locator("#transfers button.transfer-download").waitFor();
+  const bundleText = await ros.locator("#transfers").innerText();
+  check(bundleText.includes("State Archives") && bundleText.includes("1 joint document,") && bundleText.includes("1 withheld"), "the bundle says what it carries and what it withholds: " + bundleText);
+  const [dl] = await Promise.all([ros.waitForEvent("download"), ros.click("#transfers button.transfer-download")]);
+  await dl.saveAs(downloads + "/bundle.age");
+  await ros.locator("#transfer-status", { hasText: "matches the certificate's SHA-256" }).waitFor();
+  check(dl.suggestedFilename() === "transfer-2026-CV-0201.age", "the bundle downloads, named by the case's reference, checked against the certificate's hash");
+  await axeCheck(ros, "the carried-out plan with its transfer");
+  await ros.screenshot({ path: shots + "/records-actions-bundle.png", fullPage: true });
+  await phoneShot(ros, "records-actions-bundle-phone.png");
+
+  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
+  await browser.close();
+  log("PASS");
+  process.exit(0);
+} catch (e) {
+  log("FAIL: " + (e.stack || e));
+  await browser.close().catch(() => {});
+  process.exit(1);
+}
