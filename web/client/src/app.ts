@@ -12,7 +12,7 @@ import * as E from "./e2ee";
 import { registerDevice, SecureCase, SecureEvent } from "./secure";
 import { loadOrCreateDevice, markRegistered } from "./store";
 import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
-import { isUnreadable, noteUnreadable, renderDevices } from "./devices";
+import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -238,6 +238,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   sc.onPresence = (room) => {
     roomButtons.get(room)?.replaceChildren(...roomLabel(room));
     if (room === current) document.getElementById("present")?.replaceWith(presenceLine(room));
+    if (sc.mediator) void refreshAdmissions(devicesContext()).catch(() => {});
   };
   sc.onCase = (nc) => {
     c = nc;
@@ -262,7 +263,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   if (!sc.rooms.includes(current)) current = sc.rooms[0];
   renderRooms();
   switchRoom(current);
-  renderDevices($("devices"), { sc, myName: me.name, nameOf: (a) => sc.nameOf(a), participants: c.participants.map((p) => p.accountId) });
+  renderDevices($("devices"), devicesContext());
   await renderDocuments();
   if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }
   await renderSessions($("sessions"), {
@@ -270,6 +271,8 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     closed: !!c.closed, agreement: !!c.closed && (c.outcome?.result === "full-agreement" || c.outcome?.result === "partial-agreement"),
   });
 }
+
+const devicesContext = () => ({ sc, myName: me.name, nameOf: (a: string) => sc.nameOf(a), participants: c.participants.map((p) => p.accountId) });
 
 let noticeEl: HTMLElement;
 function notice(text: string) {
