@@ -452,7 +452,15 @@ function fmtTime(ms: number) {
   return d.toLocaleDateString([], { day: "numeric", month: "short", ...(sameYear ? {} : { year: "numeric" }) }) + ", " + time;
 }
 
+let recounting = false;
 function onEvent(ev: SecureEvent) {
+  // A new browser the mediator admitted (or another device linked) reads
+  // from now on: its devices panel stops saying nobody sends it messages.
+  if (ev.plain && ev.from !== me.id && document.getElementById("new-device") && !recounting) {
+    recounting = true;
+    void sc.refresh().then(() => { if (sc.counted() && document.getElementById("new-device")) renderDevices($("devices"), devicesContext()); })
+      .catch(() => {}).finally(() => { recounting = false; });
+  }
   const log = logFor(ev.room);
   const who = ev.from === me.id ? "You" : sc.nameOf(ev.from);
   if (isUnreadable(ev.rejected)) {
