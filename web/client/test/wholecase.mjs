@@ -354,7 +354,7 @@ try {
   const surveys = await med.$$eval(".survey-links li", (xs) => xs.map((x) => [x.querySelector("label").textContent, x.querySelector("input").value]));
   check(surveys.length === 3, "a survey link for each party and the lawyer: " + surveys.map((s) => s[0]).join(", "));
   const adaSurvey = surveys.find(([l]) => l.includes("Ada Okafor"))[1];
-  const s = await sameBrowser("ada-survey", { context: () => phone.context() });
+  const s = await sameBrowser("ada-survey", { context: () => adaCtx });
   await s.goto(adaSurvey);
   await s.waitForSelector("#survey:not([hidden]) fieldset");
   await axeCheck(s, "the survey");
