@@ -29,7 +29,12 @@ async function load() {
       const label = document.createElement("label");
       label.htmlFor = id;
       label.textContent = text;
-      fs.append(input, label);
+      // Each choice stays on one line with its button (on a phone the
+      // button and its words were split across lines).
+      const choice = document.createElement("span");
+      choice.className = "choice";
+      choice.append(input, label);
+      fs.append(choice);
     });
     box.append(fs);
   }

@@ -13,7 +13,7 @@ import * as E from "./e2ee";
 import { registerDevice, SecureCase, SecureEvent } from "./secure";
 import { loadOrCreateDevice, markRegistered } from "./store";
 import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
-import { isUnreadable, noteUnreadable, renderDevices } from "./devices";
+import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -240,6 +240,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   sc.onPresence = (room) => {
     roomButtons.get(room)?.replaceChildren(...roomLabel(room));
     if (room === current) document.getElementById("present")?.replaceWith(presenceLine(room));
+    if (sc.mediator) void refreshAdmissions(devicesContext()).catch(() => {});
   };
   sc.onCase = (nc) => {
     c = nc;
@@ -265,7 +266,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   if (!sc.rooms.includes(current)) current = sc.rooms[0];
   renderRooms();
   switchRoom(current);
-  renderDevices($("devices"), { sc, myName: me.name, nameOf: (a) => sc.nameOf(a), participants: c.participants.map((p) => p.accountId) });
+  renderDevices($("devices"), devicesContext());
   docs = mountDocuments($("documents"), {
     caseID, meID: me.id, mediator: sc.mediator, c: () => c, room: () => current,
     roomTitle, roomClass, visibleTo, banner, personWords, errText,
@@ -276,6 +277,8 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     closed: !!c.closed, agreement: !!c.closed && (c.outcome?.result === "full-agreement" || c.outcome?.result === "partial-agreement"),
   });
 }
+
+const devicesContext = () => ({ sc, myName: me.name, nameOf: (a: string) => sc.nameOf(a), participants: c.participants.map((p) => p.accountId) });
 
 let noticeEl: HTMLElement;
 function notice(text: string) {
@@ -456,7 +459,15 @@ function fmtTime(ms: number) {
   return d.toLocaleDateString([], { day: "numeric", month: "short", ...(sameYear ? {} : { year: "numeric" }) }) + ", " + time;
 }
 
+let recounting = false;
 function onEvent(ev: SecureEvent) {
+  // A new browser the mediator admitted (or another device linked) reads
+  // from now on: its devices panel stops saying nobody sends it messages.
+  if (ev.plain && ev.from !== me.id && document.getElementById("new-device") && !recounting) {
+    recounting = true;
+    void sc.refresh().then(() => { if (sc.counted() && document.getElementById("new-device")) renderDevices($("devices"), devicesContext()); })
+      .catch(() => {}).finally(() => { recounting = false; });
+  }
   const log = logFor(ev.room);
   const who = ev.from === me.id ? "You" : sc.nameOf(ev.from);
   if (isUnreadable(ev.rejected)) {

@@ -174,7 +174,7 @@ export async function consentGate(root: HTMLElement, caseID: string, keys: Devic
  * A mediator's panel: who has accepted the case's terms and acknowledged each
  * disclosure, and an editor for the case's terms. Only mediators see it.
  */
-export async function renderConsentPanel(el: HTMLElement, caseID: string, c: Case): Promise<void> {
+export async function renderConsentPanel(el: HTMLElement, caseID: string, c: Case, saved = ""): Promise<void> {
   el.setAttribute("aria-labelledby", "consent-panel-title");
   let view: TermsView;
   try { view = await consentAPI.terms(caseID); } catch { el.replaceChildren(h("h2", { id: "consent-panel-title" }, "Terms and disclosures"), h("p", { class: "error" }, "Could not load who has accepted the terms. Reload the page to try again.")); return; }
@@ -199,15 +199,16 @@ export async function renderConsentPanel(el: HTMLElement, caseID: string, c: Cas
   }));
   const ta = h("textarea", { id: "terms-edit", rows: "8" }) as HTMLTextAreaElement;
   ta.value = view.terms.text;
-  const msg = h("p", { id: "terms-edit-status", role: "status", "aria-live": "polite" });
+  const msg = h("p", { id: "terms-edit-status", role: "status", "aria-live": "polite" }, saved);
   const save = h("button", { type: "button", id: "terms-save" }, "Save the terms") as HTMLButtonElement;
   save.onclick = async () => {
     const anyone = people.some((p) => p.accepted);
     if (anyone && !confirm(`Some people already accepted version ${view.terms.version}. Saving makes version ${view.terms.version + 1}, and everyone must accept it again before the opening session. Save?`)) return;
     save.disabled = true;
     try {
-      await consentAPI.setTerms(caseID, ta.value);
-      await renderConsentPanel(el, caseID, c);
+      const v = await consentAPI.setTerms(caseID, ta.value);
+      await renderConsentPanel(el, caseID, c, `Saved as version ${v.terms.version}. Every party, lawyer and observer of this case is asked to accept it before the opening session.`);
+      el.querySelector("details")?.setAttribute("open", "");
     } catch (e) {
       msg.textContent = e instanceof APIError && e.problem.detail ? "Not saved: " + e.problem.detail + "." : "Not saved; please try again.";
       msg.className = "error";

@@ -145,6 +145,7 @@ function newCaseForm(): HTMLElement {
   const title = h("input", { id: "new-title", type: "text", required: true, maxlength: "200", autocomplete: "off" }) as HTMLInputElement;
   const type = h("input", { id: "new-type", type: "text", required: true, maxlength: "64", list: "case-types", autocomplete: "off" }) as HTMLInputElement;
   const referral = h("input", { id: "new-referral", type: "text", maxlength: "64", list: "referral-sources", autocomplete: "off" }) as HTMLInputElement;
+  const reference = h("input", { id: "new-reference", type: "text", maxlength: "40", autocomplete: "off", "aria-describedby": "new-reference-note" }) as HTMLInputElement;
   const sides = h("div", { id: "new-sides" });
   const addSide = (value = "") => {
     const n = sides.children.length + 1;
@@ -163,7 +164,7 @@ function newCaseForm(): HTMLElement {
       err.textContent = "";
       const labels = [...sides.querySelectorAll("input")].map((i) => (i as HTMLInputElement).value.trim()).filter((v) => v);
       try {
-        const c = await deskAPI.create({ title: title.value, type: type.value, referralSource: referral.value, sides: labels });
+        const c = await deskAPI.create({ title: title.value, type: type.value, referralSource: referral.value, sides: labels, reference: reference.value.trim() || undefined });
         go("desk=" + c.id);
         await caseDesk(c.id, "The case is open. Invite the people taking part next.");
       } catch (x) { err.textContent = "Not opened: " + errWords(x) + "."; }
@@ -173,12 +174,14 @@ function newCaseForm(): HTMLElement {
   h("label", { for: "new-title" }, "Title (for example: Okafor v. Lindqvist — deposit)"), title,
   h("div", { class: "row" },
     h("div", {}, h("label", { for: "new-type" }, "Type of case"), type),
-    h("div", {}, h("label", { for: "new-referral" }, "Referred by (optional)"), referral)),
+    h("div", {}, h("label", { for: "new-referral" }, "Referred by (optional)"), referral),
+    h("div", {}, h("label", { for: "new-reference" }, "Docket or file number (optional)"), reference)),
+  h("p", { class: "note", id: "new-reference-note" }, "The program's own number for the case, such as 2026-CV-0142: records staff find the case by it (they never see its title)."),
   h("datalist", { id: "case-types" }, ...["tenancy", "family", "workplace", "neighbour", "commercial", "consumer"].map((v) => h("option", { value: v }))),
   h("datalist", { id: "referral-sources" }, ...["court", "self", "agency", "lawyer", "employer"].map((v) => h("option", { value: v }))),
   h("p", { class: "note" }, "Each side gets its own private caucus room with the mediators. Name the sides the way the people taking part would recognise them, for example “Tenant” and “Landlord”."),
   sides, h("div", { class: "row" }, more),
-  audience("the title, type and side names are seen by you, any other mediator on the case and everyone you invite. Records staff see only the type of case, its stage and its dates — never the title or anyone's name."),
+  audience("the title, type and side names are seen by you, any other mediator on the case and everyone you invite. Records staff see only the type of case, its docket or file number, its stage and its dates — never the title or anyone's name."),
   h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Open the case")), err);
 }
 
@@ -227,7 +230,7 @@ function renderCase(hello = "") {
     h("div", { class: "row desk-nav" }, backButton(), h("button", { type: "button", id: "desk-rooms", onclick: () => toRooms(c.id) }, "Go to this case's rooms")),
     h("h1", { id: "desk-title" }, c.title),
     hello ? h("p", { role: "status", class: "verified" }, hello) : "",
-    h("p", { class: "note" }, `${c.type} case` + (c.referralSource ? `, referred by ${c.referralSource}` : "") + ` · opened ${new Date(c.created).toLocaleDateString()}` +
+    h("p", { class: "note" }, `${c.type} case` + (c.referralSource ? `, referred by ${c.referralSource}` : "") + (c.reference ? ` · docket or file number ${c.reference}` : "") + ` · opened ${new Date(c.created).toLocaleDateString()}` +
       ` · sides: ${c.sides.map((s) => s.label).join(", ")}`),
     !mine ? h("p", { class: "refusal", role: "status" }, "You are no longer a mediator on this case, so you cannot change it.") : "",
     peopleSection(mine && !closed),

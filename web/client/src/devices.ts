@@ -185,6 +185,26 @@ function newDevicePanel(d: DevicesContext): HTMLElement {
     h("p", { class: "note" }, "No other device (lost phone, cleared browser)? Ask your mediator to admit this browser. Messages from before then were sent to your old device and can't be shown here; everything after reaches this browser."));
 }
 
+let admitCheck: Promise<void> | null = null;
+
+/**
+ * For mediators: looks again for participants' new devices waiting to be
+ * admitted and redraws that list (the rest of the devices panel, such as a
+ * pairing in progress, stays as it is). Called when someone comes or goes
+ * in the case's rooms: a participant who lost their device shows up from
+ * the new one.
+ */
+export function refreshAdmissions(d: DevicesContext): Promise<void> {
+  if (!d.sc.mediator || !document.getElementById("admit")) return Promise.resolve();
+  admitCheck ??= (async () => {
+    try {
+      await d.sc.refresh();
+      document.getElementById("admit")?.replaceWith(admitPanel(d));
+    } finally { admitCheck = null; }
+  })();
+  return admitCheck;
+}
+
 function admitPanel(d: DevicesContext): HTMLElement {
   const box = h("div", { id: "admit" });
   const dir = d.sc.sess.dir;
@@ -210,6 +230,9 @@ function admitPanel(d: DevicesContext): HTMLElement {
       box.append(h("p", {}, `${d.nameOf(a)} has a new device no other device of theirs added.`, h("br"), b, status));
     }
   }
-  if (!box.childElementCount) box.append(h("p", { class: "note" }, "No new devices are waiting to be admitted."));
+  if (!box.childElementCount) {
+    const again = h("button", { type: "button", id: "admit-check", onclick: () => { (again as HTMLButtonElement).disabled = true; void refreshAdmissions(d).catch(() => { (again as HTMLButtonElement).disabled = false; }); } }, "Check again");
+    box.append(h("p", { class: "note" }, "No new devices are waiting to be admitted. A participant's new device shows here when they open the case on it. ", again));
+  }
   return box;
 }
