@@ -62,7 +62,14 @@ type socket struct {
 	ws   *websocket.Conn
 	opts socketOptions
 	id   string
-	send chan []byte
+
+	// The send queue: frames waiting for the writer, at most opts.Queue.
+	// A slice that grows with use rather than a channel of opts.Queue
+	// slots, so that an idle connection does not hold the room for a
+	// thousand frames (24 KiB) it will rarely need.
+	qmu   sync.Mutex
+	queue [][]byte
+	wake  chan struct{} // raised when queue becomes non-empty
 
 	authMu sync.Mutex // serialises calls to opts.Auth
 
@@ -87,7 +94,7 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
-	c := &socket{s: s, ws: ws, opts: opts, id: hex.EncodeToString(b), send: make(chan []byte, opts.Queue),
+	c := &socket{s: s, ws: ws, opts: opts, id: hex.EncodeToString(b), wake: make(chan struct{}, 1),
 		subs: map[string]*messaging.Subscription{}, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -139,17 +146,41 @@ func (c *socket) takeSubs() []*messaging.Subscription {
 	return out
 }
 
-// Send implements messaging.Sink.
+// Send implements messaging.Sink: it queues frame for the writer, or
+// reports false when opts.Queue frames already wait.
 func (c *socket) Send(frame []byte) bool {
 	select {
-	case c.send <- frame:
-		return true
 	case <-c.done:
 		return true // closing anyway
 	default:
+	}
+	c.qmu.Lock()
+	if len(c.queue) >= c.opts.Queue {
+		c.qmu.Unlock()
 		return false
 	}
+	c.queue = append(c.queue, frame)
+	c.qmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
 }
+
+// takeQueue returns the frames waiting and gives the queue spare (empty)
+// to fill next.
+func (c *socket) takeQueue(spare [][]byte) [][]byte {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	out := c.queue
+	c.queue = spare
+	return out
+}
+
+// keepSpare is the largest queue the writer keeps for reuse; a larger
+// one, grown by a burst, is left to the collector.
+const keepSpare = 64
 
 // Overflow implements messaging.Sink: a client that fell behind is disconnected; it
 // reconnects and resumes from its last position.
@@ -173,13 +204,22 @@ func (c *socket) shutdown(code int, reason string) {
 func (c *socket) writer(ctx context.Context) {
 	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
+	var spare [][]byte
 	for {
 		select {
-		case f := <-c.send:
-			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
-				c.shutdown(websocket.CloseAbnormalClosure, "")
-				return
+		case <-c.wake:
+			frames := c.takeQueue(spare)
+			for _, f := range frames {
+				c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+				if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
+					c.shutdown(websocket.CloseAbnormalClosure, "")
+					return
+				}
+			}
+			spare = nil
+			if cap(frames) <= keepSpare {
+				clear(frames)
+				spare = frames[:0]
 			}
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
