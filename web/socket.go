@@ -100,9 +100,8 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 	defer cancel()
 	var wg sync.WaitGroup
 	c.tasks = &wg
-	wg.Go(func() { c.writer(ctx) })
 	// Announcements only raise a flag (a broker callback must not block or
-	// spawn); the connection's one checker goroutine acts on them, so a
+	// spawn); the connection's writer goroutine acts on them, so a
 	// burst of announcements costs one check, not a goroutine each.
 	recheck, session := make(chan struct{}, 1), make(chan struct{}, 1)
 	raise := func(ch chan struct{}) func([]byte) {
@@ -123,9 +122,10 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 			defer stop()
 		}
 	}
-	if opts.Watch != "" || opts.SessionValid != nil {
-		wg.Go(func() { c.checker(ctx, recheck, session) })
-	}
+	// The writer also runs the access and session checks: they are rare,
+	// and one goroutine fewer per connection is memory an idle connection
+	// does not hold (frames wait in the queue meanwhile).
+	wg.Go(func() { c.writer(ctx, recheck, session) })
 	c.reader(ctx)
 	c.shutdown(websocket.CloseNormalClosure, "")
 	cancel()
@@ -201,9 +201,17 @@ func (c *socket) shutdown(code int, reason string) {
 	c.ws.Close()
 }
 
-func (c *socket) writer(ctx context.Context) {
+// writer writes queued frames and pings, and runs the connection's
+// access and session checks when raised (and every sessionRecheck).
+func (c *socket) writer(ctx context.Context, recheck, session <-chan struct{}) {
 	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
+	var tick <-chan time.Time
+	if c.opts.SessionValid != nil {
+		t := time.NewTicker(sessionRecheck)
+		defer t.Stop()
+		tick = t.C
+	}
 	var spare [][]byte
 	for {
 		select {
@@ -221,6 +229,12 @@ func (c *socket) writer(ctx context.Context) {
 				clear(frames)
 				spare = frames[:0]
 			}
+		case <-recheck:
+			c.recheck(ctx)
+		case <-session:
+			c.checkSession(ctx)
+		case <-tick:
+			c.checkSession(ctx)
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				c.shutdown(websocket.CloseAbnormalClosure, "")
@@ -383,33 +397,6 @@ func (c *socket) acker(ctx context.Context, in <-chan inFlightPub) {
 			}
 			m := api.Message{Epoch: r.Msg.Epoch, Offset: r.Msg.Offset, At: r.Msg.At}
 			c.Send(encodeFrame(api.ServerFrame{Type: api.FrameAck, Room: p.room, ID: p.id, Msg: &m}))
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// checker is the connection's one goroutine for access and session
-// checks: on an access-change announcement it rechecks the rooms, on a
-// session announcement (and every sessionRecheck, for a lost one or an
-// expiry) the session.
-func (c *socket) checker(ctx context.Context, recheck, session <-chan struct{}) {
-	var tick <-chan time.Time
-	if c.opts.SessionValid != nil {
-		t := time.NewTicker(sessionRecheck)
-		defer t.Stop()
-		tick = t.C
-	}
-	for {
-		select {
-		case <-recheck:
-			c.recheck(ctx)
-		case <-session:
-			c.checkSession(ctx)
-		case <-tick:
-			c.checkSession(ctx)
-		case <-c.done:
-			return
 		case <-ctx.Done():
 			return
 		}
