@@ -227,6 +227,17 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 	if err != nil {
 		return Joined{}, err
 	}
+	// Refuse a duplicate before making an account: an account made for a
+	// refused join would hold a name and email in no case, which nothing
+	// disposes of. (The check inside the update below still decides when
+	// two joins race.)
+	if c, err := s.load(ctx, inv.CaseID); err != nil {
+		return Joined{}, err
+	} else if _, ok := c.Participant(claimedID); !ok {
+		if _, dup := existingParticipant(c, NewInvite{Role: inv.Role, Side: inv.Side, Name: inv.Name}, nil); dup {
+			return Joined{}, ErrAlreadyJoined
+		}
+	}
 	acct, err := s.accounts.EnsureParticipant(ctx, claimedID, inv.Name, inv.Email)
 	if err != nil {
 		return Joined{}, err

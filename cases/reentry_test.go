@@ -209,3 +209,33 @@ func TestRemoveParticipant(t *testing.T) {
 	// Replacing: the same name may now be invited afresh (a new account).
 	e.invite(t, med, c.ID, NewInvite{Role: RoleParty, Side: "A", Name: "Pat"})
 }
+
+// TestDuplicateJoinMakesNoAccount: two invitations made for one person
+// before either was used; the second is refused when opened, and makes
+// no account (one would hold a name and email in no case, which
+// retention could never dispose of).
+func TestDuplicateJoinMakesNoAccount(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	med := staff(policy.RoleMediator, "Mia")
+	c := e.newCase(t, med, "Flat 4")
+	first := e.invite(t, med, c.ID, NewInvite{Role: RoleParty, Side: "A", Name: "Pat Doe"})
+	second := e.invite(t, med, c.ID, NewInvite{Role: RoleParty, Side: "A", Name: "Pat Doe"})
+	if _, err := e.svc.Join(ctx, first.Token); err != nil {
+		t.Fatal(err)
+	}
+	before, err := e.accounts.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Join(ctx, second.Token); !errors.Is(err, ErrAlreadyJoined) {
+		t.Fatalf("second join: err = %v, want ErrAlreadyJoined", err)
+	}
+	after, err := e.accounts.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Fatalf("the refused join made an account: %d accounts before, %d after", len(before), len(after))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -292,5 +293,43 @@ func TestDevicelessPartyAdmittedReadsOnlyAfter(t *testing.T) {
 	// The admission counts in this case only.
 	if pending, _ := tc.med.x.PendingDevices(ctx, tc.caseID); len(pending) != 0 {
 		t.Fatalf("still pending after admission: %v", pending)
+	}
+}
+
+// TestPairingGuessesInParallelAllCount: wrong codes sent at once each use
+// one of the five attempts (none is lost to a concurrent write), so after
+// a burst of them the right code is refused too.
+func TestPairingGuessesInParallelAllCount(t *testing.T) {
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	p, err := tc.a.x.StartPairing(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guesser := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	const burst = 12
+	errs := make(chan error, burst)
+	var wg sync.WaitGroup
+	for range burst {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := guesser.ClaimPairing(ctx, "ZZZZ-ZZZZ")
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if status(err) != http.StatusBadRequest && status(err) != http.StatusConflict && status(err) != http.StatusTooManyRequests {
+			t.Fatalf("wrong code: %v", err)
+		}
+	}
+	if _, _, err := guesser.ClaimPairing(ctx, p.Code); status(err) != http.StatusBadRequest {
+		t.Fatalf("the right code after %d wrong ones sent at once: %v", burst, err)
+	}
+	if got, _ := tc.a.x.Pairing(ctx, p.ID); got.State != "spent" {
+		t.Fatalf("pairing after %d wrong codes at once: %s", burst, got.State)
 	}
 }

@@ -77,6 +77,15 @@ func buildWholeCase(t *testing.T, n *nodetest.Node, med person, mark string) *wh
 	a := join("party", "A", "Avery Quintrell-"+mark, "avery."+mark+"@example.net", 2) // a second device
 	b := join("party", "B", "Blake Marsh-"+mark, "blake."+mark+"@example.net", 1)
 	counsel := join("counsel", "A", "Casey Counsell-"+mark, "casey."+mark+"@example.net", 0)
+	// Someone a mediator took out of the case, after a re-entry link was
+	// made for them: their account, and the link's record, go too.
+	rory := join("party", "B", "Rory Removed-"+mark, "rory."+mark+"@example.net", 1)
+	if _, err := med.c.Reentry(ctx, k.ID, rory.id, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := med.c.RemoveParticipant(ctx, k.ID, rory.id); err != nil {
+		t.Fatal(err)
+	}
 	// An invitation never redeemed.
 	w.people = append(w.people, "Drew Absent-"+mark, "drew."+mark+"@example.net")
 	if _, err := med.c.Invite(ctx, k.ID, "party", "B", "Drew Absent-"+mark, "drew."+mark+"@example.net", time.Hour); err != nil {

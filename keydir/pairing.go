@@ -126,6 +126,16 @@ func (s *Service) readPairing(ctx context.Context, account, id string) (*pairing
 }
 
 func (s *Service) writePairing(ctx context.Context, p *pairing, etag string) error {
+	_, err := s.putPairing(ctx, p, etag)
+	if errors.Is(err, objstore.ErrPrecondition) {
+		return fmt.Errorf("the pairing changed meanwhile, try again: %w", fault.ErrConflict)
+	}
+	return err
+}
+
+// putPairing writes p if it is still at etag (new: none) and returns the
+// stored version's etag.
+func (s *Service) putPairing(ctx context.Context, p *pairing, etag string) (string, error) {
 	b, _ := json.Marshal(p)
 	opts := objstore.PutOptions{ContentType: "application/json"}
 	if etag == "" {
@@ -133,11 +143,37 @@ func (s *Service) writePairing(ctx context.Context, p *pairing, etag string) err
 	} else {
 		opts.IfMatch = etag
 	}
-	_, err := s.cfg.Store.Put(ctx, pairingKey(p.Account, p.ID), bytes.NewReader(b), int64(len(b)), opts)
-	if errors.Is(err, objstore.ErrPrecondition) {
-		return fmt.Errorf("the pairing changed meanwhile, try again: %w", fault.ErrConflict)
+	info, err := s.cfg.Store.Put(ctx, pairingKey(p.Account, p.ID), bytes.NewReader(b), int64(len(b)), opts)
+	return info.ETag, err
+}
+
+// countAttempt records one attempt at p's code (spending p at the last
+// one allowed), retrying on a concurrent change. It returns p as counted
+// and its new etag, or nil when p is no longer open.
+func (s *Service) countAttempt(ctx context.Context, p *pairing, etag string) (*pairing, string, error) {
+	for range 16 {
+		if p.State != PairingOpen || !s.now().Before(p.Expires) {
+			return nil, "", nil
+		}
+		p.Attempts++
+		if p.Attempts >= MaxPairingAttempts {
+			p.State = PairingSpent // this attempt is still compared: it is the last
+		}
+		tag, err := s.putPairing(ctx, p, etag)
+		if err == nil {
+			if p.State == PairingSpent {
+				p.State = PairingOpen // as counted; the claim below sets its state
+			}
+			return p, tag, nil
+		}
+		if !errors.Is(err, objstore.ErrPrecondition) {
+			return nil, "", err
+		}
+		if p, etag, err = s.readPairing(ctx, p.Account, p.ID); err != nil {
+			return nil, "", err
+		}
 	}
-	return err
+	return nil, "", fmt.Errorf("the pairing kept changing, try again: %w", fault.ErrConflict)
 }
 
 // openPairings lists the account's pairings, deleting expired ones.
@@ -225,6 +261,20 @@ func (s *Service) ClaimPairing(ctx context.Context, actor account.Account, code 
 	if err != nil {
 		return nil, err
 	}
+	// Every attempt is counted, on every open pairing of the account,
+	// before its code is compared: guesses sent in parallel each use one of
+	// the MaxPairingAttempts, none slips in on a count another one lost.
+	tried, tags := open[:0], etags[:0]
+	for i, p := range open {
+		q, tag, err := s.countAttempt(ctx, p, etags[i])
+		if err != nil {
+			return nil, err
+		}
+		if q != nil {
+			tried, tags = append(tried, q), append(tags, tag)
+		}
+	}
+	open, etags = tried, tags
 	for i, p := range open {
 		if subtle.ConstantTimeCompare(p.CodeHash, codeHash(p.ID, code)) != 1 {
 			continue
@@ -241,14 +291,6 @@ func (s *Service) ClaimPairing(ctx context.Context, actor account.Account, code 
 		}
 		s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.pairing.claimed", Actor: actor.ID, Objects: []string{p.ID, rec.ID}})
 		return p.view(), nil
-	}
-	// A wrong code counts against every open pairing of the account.
-	for i, p := range open {
-		p.Attempts++
-		if p.Attempts >= MaxPairingAttempts {
-			p.State = PairingSpent
-		}
-		s.writePairing(ctx, p, etags[i]) // a lost race loses one count, not the limit
 	}
 	s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.pairing.refused", Actor: actor.ID})
 	return nil, ErrBadCode

@@ -361,8 +361,14 @@ func (s *Service) runCommitter(c *committer) {
 // freeCommitter ends an idle committer and removes it from the service,
 // unless something was queued meanwhile. Senders that find it ended look
 // the room's committer up again (errIdleEnded).
+//
+// It never waits for the send lock: a sender holding it may be blocked on
+// a full queue that only this committer drains. A held lock means someone
+// is sending, so the committer is not idle.
 func (s *Service) freeCommitter(c *committer) bool {
-	c.sendMu.Lock()
+	if !c.sendMu.TryLock() {
+		return false
+	}
 	defer c.sendMu.Unlock()
 	if len(c.queue) > 0 {
 		return false

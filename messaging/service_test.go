@@ -74,6 +74,19 @@ func waitMsgs(t *testing.T, s *sink, n int) []Message {
 	return nil
 }
 
+// waitFrame waits (bounded) for s's first frame of type ft: the hub sends
+// catch-up frames from its own goroutine, after Subscribe returns.
+func waitFrame(t *testing.T, s *sink, ft api.FrameType) *api.ServerFrame {
+	t.Helper()
+	for range 500 {
+		if f := s.first(ft); f != nil {
+			return f
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
 // brokers gives two "nodes'" brokers of each kind: for Memory they are the
 // same value (one process); for Redis, two clients of one server.
 func brokers(t *testing.T) map[string]func(t *testing.T) (Broker, Broker) {
@@ -238,7 +251,7 @@ func TestOldGapMeansReload(t *testing.T) {
 	if _, err := svc.Subscribe(t.Context(), room, "u", "c", &from, s); err != nil {
 		t.Fatal(err)
 	}
-	r := s.first("reload")
+	r := waitFrame(t, s, "reload")
 	if r == nil || *r.From != from || *r.Head != (Position{Epoch: 1, Offset: maxCatchUp + 10}) {
 		t.Fatalf("want reload from 1/1 to 1/%d, got frames %+v", maxCatchUp+10, s.first("subscribed"))
 	}
@@ -248,7 +261,7 @@ func TestOldGapMeansReload(t *testing.T) {
 	if _, err := svc.Subscribe(t.Context(), room, "u", "c2", &from, s2); err != nil {
 		t.Fatal(err)
 	}
-	if got := s2.msgs(); len(got) != 10 || got[0].Offset != maxCatchUp+1 {
+	if got := waitMsgs(t, s2, 10); len(got) != 10 || got[0].Offset != maxCatchUp+1 {
 		t.Fatalf("short gap: %d messages, first %+v", len(got), got)
 	}
 }

@@ -105,3 +105,47 @@ func TestCloseAnswersEveryPendingCaller(t *testing.T) {
 		t.Fatalf("publish after Close: %v, want ErrClosed", err)
 	}
 }
+
+// TestIdleFreeNeverWaitsOnABlockedSender: a committer whose idle timer
+// fires while its queue is full (a long commit) must not wait for the
+// send lock: the senders holding it wait for the queue, which only the
+// committer drains. Freeing gives up instead, and the room goes on.
+func TestIdleFreeNeverWaitsOnABlockedSender(t *testing.T) {
+	d, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := newService(NewLog(d), NewMemory(), Options{}, neverCompact)
+	t.Cleanup(func() { svc.Close() })
+	c := &committer{room: "r_full", queue: make(chan pending, 1)}
+	c.queue <- pending{done: make(chan Result, 1)} // full
+	sent := make(chan error, 1)
+	go func() { sent <- svc.send(context.Background(), c, pending{done: make(chan Result, 1)}) }()
+	// Wait (bounded) until the sender holds the send lock, blocked on the
+	// full queue.
+	for i := 0; ; i++ {
+		if !c.sendMu.TryLock() {
+			break
+		}
+		c.sendMu.Unlock()
+		if i == 1000 {
+			t.Fatal("the sender never took the send lock")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	freed := make(chan bool, 1)
+	go func() { freed <- svc.freeCommitter(c) }()
+	select {
+	case ok := <-freed:
+		if ok {
+			t.Fatal("a committer with a sender waiting was freed")
+		}
+	case <-time.After(5 * time.Second):
+		<-c.queue // let the sender (and the stuck free) go
+		t.Fatal("freeing an idle committer waited on a sender blocked on its full queue")
+	}
+	<-c.queue
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -33,7 +33,8 @@ import (
 //
 // Where each class lives (kept in step with the packages that write it):
 //
-//	invites-sessions   invites/<hash> (CaseID), sessions/<case>/ (package
+//	invites-sessions   invites/<hash> and reentries/<hash> (CaseID),
+//	                   sessions/<case>/ (package
 //	                   schedule: scheduled sessions and their reminders),
 //	                   outbox/cases/<case>/, outbox/due/<case>/ (package mail)
 //	carries-consents   keydir/carries/<case>/
@@ -70,6 +71,14 @@ func (s *Service) takeInventory(ctx context.Context) (*inventory, error) {
 	var err error
 	if inv.invites, err = s.groupTokenRecords(ctx, "invites/", func(r tokenRecord) string { return r.CaseID }); err != nil {
 		return nil, err
+	}
+	// Re-entry links (package cases) are invitations back in: the same class.
+	reentries, err := s.groupTokenRecords(ctx, "reentries/", func(r tokenRecord) string { return r.CaseID })
+	if err != nil {
+		return nil, err
+	}
+	for c, keys := range reentries {
+		inv.invites[c] = append(inv.invites[c], keys...)
 	}
 	if inv.surveyTokens, err = s.groupTokenRecords(ctx, "surveys/tokens/", func(r tokenRecord) string { return r.CaseID }); err != nil {
 		return nil, err
@@ -299,6 +308,9 @@ func (s *Service) membership(ctx context.Context) (map[string][]string, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, p := range c.Participants {
+			out[p.AccountID] = append(out[p.AccountID], c.ID)
+		}
+		for _, p := range c.Removed {
 			out[p.AccountID] = append(out[p.AccountID], c.ID)
 		}
 		for _, m := range c.Mediators {
@@ -598,7 +610,13 @@ func (s *Service) disposeCaseItems(ctx context.Context, actor account.Account, p
 		if c == nil {
 			continue // journaled before, accounts and all
 		}
-		for _, pt := range c.Participants {
+		// Everyone who took part, including those a mediator removed: their
+		// accounts go with the case too.
+		people := slices.Clone(c.Participants)
+		for _, r := range c.Removed {
+			people = append(people, r.Participant)
+		}
+		for _, pt := range people {
 			in := members[pt.AccountID]
 			if !slices.ContainsFunc(in, func(id string) bool { return !going[id] }) && slices.Min(in) == c.ID {
 				ok, err := s.isParticipantAccount(ctx, pt.AccountID)
