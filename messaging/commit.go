@@ -185,20 +185,11 @@ func (s *Service) runJournal() {
 				break gather
 			}
 		}
-		started := time.Now()
+		// No pacing timer: a batch that finds no write in flight is
+		// written at once, and whatever arrives during a write waits for
+		// the next one, so a busy node batches by the time its writes take
+		// and a quiet one pays only its own write.
 		s.writeJournal(ctx, reqs)
-		// Pace the journal: at most one entry per journalPace, so that a
-		// busy node writes (and later deletes) a few hundred objects a
-		// second, each holding every room's batches, rather than one per
-		// arriving message. A quiet node pays nothing: the first batch
-		// after a pause is written at once.
-		if wait := s.timing.journalPace - time.Since(started); wait > 0 {
-			select {
-			case <-time.After(wait):
-			case <-s.stop:
-				return
-			}
-		}
 	}
 }
 

@@ -64,9 +64,6 @@ type timing struct {
 	// sweep: how often the journals of other incarnations are checked for
 	// a node that is gone, to fence and recover it.
 	sweep time.Duration
-	// journalPace: the least time between the starts of two journal
-	// writes (see runJournal).
-	journalPace time.Duration
 	// idle: how long a room's hub stays without subscribers, or its
 	// committer without messages, before it is freed (0: defaultIdle).
 	idle time.Duration
@@ -82,7 +79,7 @@ func (t timing) idleAfter() time.Duration {
 	return defaultIdle
 }
 
-var defaultTiming = timing{probe: time.Second, compact: 5 * time.Second, sweep: 5 * time.Second, journalPace: 5 * time.Millisecond}
+var defaultTiming = timing{probe: time.Second, compact: 5 * time.Second, sweep: 5 * time.Second}
 
 // Options configures a Service.
 type Options struct {

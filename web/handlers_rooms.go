@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/websocket"
@@ -65,9 +66,15 @@ func (a *API) roomHistory(w http.ResponseWriter, r *http.Request) {
 // upgrader: no compression (payloads are ciphertext, and compressing
 // secrets next to attacker-chosen data invites CRIME-style leaks); the
 // Origin is checked before upgrading, in roomSocket.
+//
+// Buffers are sized to use: a 1 KiB read buffer (frames larger than it are
+// read straight into the message), and a 4 KiB write buffer taken from a
+// pool only while a message is being written, so that an idle connection
+// holds neither the server's 4 KiB request buffers nor a write buffer.
 var upgrader = websocket.Upgrader{
-	ReadBufferSize:    4096,
+	ReadBufferSize:    1024,
 	WriteBufferSize:   4096,
+	WriteBufferPool:   &sync.Pool{},
 	EnableCompression: false,
 	CheckOrigin:       func(*http.Request) bool { return true },
 }

@@ -62,7 +62,14 @@ type socket struct {
 	ws   *websocket.Conn
 	opts socketOptions
 	id   string
-	send chan []byte
+
+	// The send queue: frames waiting for the writer, at most opts.Queue.
+	// A slice that grows with use rather than a channel of opts.Queue
+	// slots, so that an idle connection does not hold the room for a
+	// thousand frames (24 KiB) it will rarely need.
+	qmu   sync.Mutex
+	queue [][]byte
+	wake  chan struct{} // raised when queue becomes non-empty
 
 	authMu sync.Mutex // serialises calls to opts.Auth
 
@@ -87,15 +94,14 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
-	c := &socket{s: s, ws: ws, opts: opts, id: hex.EncodeToString(b), send: make(chan []byte, opts.Queue),
+	c := &socket{s: s, ws: ws, opts: opts, id: hex.EncodeToString(b), wake: make(chan struct{}, 1),
 		subs: map[string]*messaging.Subscription{}, done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	c.tasks = &wg
-	wg.Go(func() { c.writer(ctx) })
 	// Announcements only raise a flag (a broker callback must not block or
-	// spawn); the connection's one checker goroutine acts on them, so a
+	// spawn); the connection's writer goroutine acts on them, so a
 	// burst of announcements costs one check, not a goroutine each.
 	recheck, session := make(chan struct{}, 1), make(chan struct{}, 1)
 	raise := func(ch chan struct{}) func([]byte) {
@@ -116,9 +122,10 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 			defer stop()
 		}
 	}
-	if opts.Watch != "" || opts.SessionValid != nil {
-		wg.Go(func() { c.checker(ctx, recheck, session) })
-	}
+	// The writer also runs the access and session checks: they are rare,
+	// and one goroutine fewer per connection is memory an idle connection
+	// does not hold (frames wait in the queue meanwhile).
+	wg.Go(func() { c.writer(ctx, recheck, session) })
 	c.reader(ctx)
 	c.shutdown(websocket.CloseNormalClosure, "")
 	cancel()
@@ -139,17 +146,41 @@ func (c *socket) takeSubs() []*messaging.Subscription {
 	return out
 }
 
-// Send implements messaging.Sink.
+// Send implements messaging.Sink: it queues frame for the writer, or
+// reports false when opts.Queue frames already wait.
 func (c *socket) Send(frame []byte) bool {
 	select {
-	case c.send <- frame:
-		return true
 	case <-c.done:
 		return true // closing anyway
 	default:
+	}
+	c.qmu.Lock()
+	if len(c.queue) >= c.opts.Queue {
+		c.qmu.Unlock()
 		return false
 	}
+	c.queue = append(c.queue, frame)
+	c.qmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
 }
+
+// takeQueue returns the frames waiting and gives the queue spare (empty)
+// to fill next.
+func (c *socket) takeQueue(spare [][]byte) [][]byte {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	out := c.queue
+	c.queue = spare
+	return out
+}
+
+// keepSpare is the largest queue the writer keeps for reuse; a larger
+// one, grown by a burst, is left to the collector.
+const keepSpare = 64
 
 // Overflow implements messaging.Sink: a client that fell behind is disconnected; it
 // reconnects and resumes from its last position.
@@ -170,17 +201,40 @@ func (c *socket) shutdown(code int, reason string) {
 	c.ws.Close()
 }
 
-func (c *socket) writer(ctx context.Context) {
+// writer writes queued frames and pings, and runs the connection's
+// access and session checks when raised (and every sessionRecheck).
+func (c *socket) writer(ctx context.Context, recheck, session <-chan struct{}) {
 	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
+	var tick <-chan time.Time
+	if c.opts.SessionValid != nil {
+		t := time.NewTicker(sessionRecheck)
+		defer t.Stop()
+		tick = t.C
+	}
+	var spare [][]byte
 	for {
 		select {
-		case f := <-c.send:
-			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
-				c.shutdown(websocket.CloseAbnormalClosure, "")
-				return
+		case <-c.wake:
+			frames := c.takeQueue(spare)
+			for _, f := range frames {
+				c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+				if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
+					c.shutdown(websocket.CloseAbnormalClosure, "")
+					return
+				}
 			}
+			spare = nil
+			if cap(frames) <= keepSpare {
+				clear(frames)
+				spare = frames[:0]
+			}
+		case <-recheck:
+			c.recheck(ctx)
+		case <-session:
+			c.checkSession(ctx)
+		case <-tick:
+			c.checkSession(ctx)
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				c.shutdown(websocket.CloseAbnormalClosure, "")
@@ -343,33 +397,6 @@ func (c *socket) acker(ctx context.Context, in <-chan inFlightPub) {
 			}
 			m := api.Message{Epoch: r.Msg.Epoch, Offset: r.Msg.Offset, At: r.Msg.At}
 			c.Send(encodeFrame(api.ServerFrame{Type: api.FrameAck, Room: p.room, ID: p.id, Msg: &m}))
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// checker is the connection's one goroutine for access and session
-// checks: on an access-change announcement it rechecks the rooms, on a
-// session announcement (and every sessionRecheck, for a lost one or an
-// expiry) the session.
-func (c *socket) checker(ctx context.Context, recheck, session <-chan struct{}) {
-	var tick <-chan time.Time
-	if c.opts.SessionValid != nil {
-		t := time.NewTicker(sessionRecheck)
-		defer t.Stop()
-		tick = t.C
-	}
-	for {
-		select {
-		case <-recheck:
-			c.recheck(ctx)
-		case <-session:
-			c.checkSession(ctx)
-		case <-tick:
-			c.checkSession(ctx)
-		case <-c.done:
-			return
 		case <-ctx.Done():
 			return
 		}

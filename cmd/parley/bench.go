@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -98,6 +99,7 @@ func benchFanout(ctx context.Context, args []string) error {
 	fmt.Printf("  delivered      %.0f msg/s (over %s)\n", res.deliveredPerSec, *duration)
 	fmt.Printf("  latency        p50 %s  p99 %s  p99.9 %s  (publish → deliver, %d samples)\n", res.p50, res.p99, res.p999, res.samples)
 	fmt.Printf("  acknowledged   %d   lost %d\n", res.acked, res.lost)
+	fmt.Printf("  cpu            server %.2f cores, load generator %.2f cores (measured window; load average %s)\n", res.serverCPU, res.benchCPU, loadAverage())
 	if *idle > 0 {
 		perConn, err := b.idleMemory(ctx, *idle)
 		if err != nil {
@@ -322,6 +324,9 @@ type fanoutResult struct {
 	p50, p99, p999  time.Duration
 	samples         int
 	acked, lost     int64
+	// serverCPU and benchCPU are the CPU time the nodes and this process
+	// (the load generator) spent in the measured window, in cores.
+	serverCPU, benchCPU float64
 }
 
 func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.Duration) fanoutResult {
@@ -347,9 +352,12 @@ func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.D
 	time.Sleep(warmup)
 	measuring.Store(true)
 	start := time.Now()
+	server0, bench0 := b.nodesCPU(), selfCPU()
 	time.Sleep(duration)
 	measuring.Store(false)
 	elapsed := time.Since(start)
+	serverCPU := (b.nodesCPU() - server0).Seconds() / elapsed.Seconds()
+	benchCPU := (selfCPU() - bench0).Seconds() / elapsed.Seconds()
 	close(stop)
 	pubs.Wait()
 	// Drain: every acknowledged message must reach every member of its room.
@@ -388,7 +396,7 @@ func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.D
 		return time.Duration(all[min(len(all)-1, int(p*float64(len(all))))]) * time.Microsecond
 	}
 	return fanoutResult{deliveredPerSec: float64(measured.Load()) / elapsed.Seconds(), p50: q(0.50), p99: q(0.99), p999: q(0.999),
-		samples: len(all), acked: acked, lost: lost}
+		samples: len(all), acked: acked, lost: lost, serverCPU: serverCPU, benchCPU: benchCPU}
 }
 
 func (c *benchConn) publish(i, size int, interval time.Duration, stop chan struct{}) {
@@ -418,7 +426,7 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 			}
 			return
 		}
-		var f api.ServerFrame
+		var f benchFrame
 		if json.Unmarshal(data, &f) != nil {
 			continue
 		}
@@ -506,4 +514,57 @@ func (b *fanoutBench) rss() int64 {
 		f.Close()
 	}
 	return total
+}
+
+// benchFrame is the part of api.ServerFrame the load generator reads:
+// decoding only these fields keeps it light.
+type benchFrame struct {
+	Type api.FrameType `json:"t"`
+	Msgs []struct {
+		Body []byte `json:"body"`
+	} `json:"ms"`
+}
+
+// clockTick is the unit of /proc/<pid>/stat's CPU times (USER_HZ, 100 on
+// Linux).
+const clockTick = 10 * time.Millisecond
+
+// nodesCPU sums the CPU time (user and system) the nodes have used.
+func (b *fanoutBench) nodesCPU() time.Duration {
+	var total time.Duration
+	for _, p := range b.procs {
+		data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.Process.Pid), "stat"))
+		if err != nil {
+			continue
+		}
+		// The command name (field 2) may hold spaces; fields after it
+		// start at state (field 3). utime and stime are fields 14 and 15.
+		rest := string(data[strings.LastIndexByte(string(data), ')')+1:])
+		f := strings.Fields(rest)
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(u+s) * clockTick
+	}
+	return total
+}
+
+// selfCPU is the CPU time (user and system) this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAverage is the machine's 1-minute load average, for the record.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(data))[0]
 }
