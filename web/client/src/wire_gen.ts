@@ -919,6 +919,7 @@ export interface Carry {
   proposed: string;
   consented?: string;
   carriedHash?: string;
+  declined?: string;
 }
 
 /**
