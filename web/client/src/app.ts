@@ -14,6 +14,7 @@ import { loadOrCreateDevice, markRegistered } from "./store";
 import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
 import { isUnreadable, noteUnreadable, renderDevices } from "./devices";
 import { carryItem, carryOffer, initCarry } from "./carry";
+import { showWelcome } from "./welcome";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -264,6 +265,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   if (!sc.rooms.includes(current)) current = sc.rooms[0];
   renderRooms();
   switchRoom(current);
+  if (!sc.mediator) welcome(false);
   renderDevices($("devices"), { sc, myName: me.name, nameOf: (a) => sc.nameOf(a), participants: c.participants.map((p) => p.accountId) });
   await renderDocuments();
   if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }
@@ -271,6 +273,16 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     caseID, mediator: sc.mediator, rooms: sc.rooms, roomTitle, nameOf: (a) => sc.nameOf(a),
     closed: !!c.closed, agreement: !!c.closed && (c.outcome?.result === "full-agreement" || c.outcome?.result === "partial-agreement"),
   });
+}
+
+/** The first-time welcome (welcome.ts), for participants. */
+function welcome(force: boolean) {
+  const mine = myself();
+  const caucus = mine?.side && mine.role !== "observer" ? "caucus:" + mine.side : "";
+  showWelcome(main(), {
+    h, account: me.id, mediators: c.mediators.filter((m) => !m.recused).map((m) => m.name), role: mine?.role ?? "party",
+    caucus, caucusTitle: caucus ? roomTitle(caucus) : "", visibleTo, openRoom: (r) => switchRoom(r),
+  }, force);
 }
 
 let noticeEl: HTMLElement;
@@ -292,6 +304,7 @@ function render() {
         h("section", { id: "documents", "aria-labelledby": "docs-title" }, h("h2", { id: "docs-title" }, "Documents"), h("p", {}, "Loading…"))),
       h("aside", { class: "tools", "aria-label": "Safety numbers and invitations" },
         deskButton(me, c.id) ?? "", caseloadButton() ?? "",
+        c.mediators.some((m) => m.accountId === me.id) ? "" : h("button", { type: "button", id: "show-welcome", onclick: () => welcome(true) }, "About this mediation"),
         h("section", { id: "people" }),
         h("h2", {}, "Safety numbers"), h("div", { id: "safety" }),
         h("section", { id: "devices", "aria-labelledby": "devices-title" }), h("div", { id: "invite" }))));
@@ -432,8 +445,10 @@ function switchRoom(room: string) {
   ta.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); (form as HTMLFormElement).requestSubmit(); }
   });
+  // Phones: the conversation can push the message box off the first screen; a jump to it.
+  const jump = observer ? null : h("button", { type: "button", id: "jump-to-draft", class: "link jump", onclick: () => { ta.scrollIntoView({ block: "center" }); ta.focus(); } }, "Write a message ↓");
   sec.replaceChildren(
-    h("h1", { id: "room-title" }, roomTitle(room)),
+    h("div", { class: "room-head" }, h("h1", { id: "room-title" }, roomTitle(room)), jump),
     roomBanner(room),
     presenceLine(room),
     logFor(room).parentElement!,
