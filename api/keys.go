@@ -69,6 +69,9 @@ type Carry struct {
 	// Set on consent: CarriedHash is the hash of the re-encrypted payload.
 	Consented   *time.Time `json:"consented,omitempty"`
 	CarriedHash string     `json:"carriedHash,omitempty"`
+	// Set when the author declines instead; a carry is consented or
+	// declined, never both.
+	Declined *time.Time `json:"declined,omitempty"`
 }
 
 func (Carry) wire() {}

@@ -295,7 +295,7 @@ type SecureEvent struct {
 	At     time.Time
 	From   string // account
 	Device string
-	Kind   int // e2ee.KindText, KindCarryProposal or KindCarried
+	Kind   int // e2ee.KindText, KindCarryProposal, KindCarried or KindCarryDeclined
 	Text   string
 	Carry  *CarryInfo
 	Seal   *api.Seal

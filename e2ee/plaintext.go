@@ -10,6 +10,7 @@ const (
 	KindText          = 1 // a line of chat
 	KindCarryProposal = 2 // a mediator proposes carrying a caucus message elsewhere
 	KindCarried       = 3 // an author's consented copy of a caucus message
+	KindCarryDeclined = 4 // the author declines a proposal, in the caucus it was made in
 )
 
 // Position is a message's place in a room (epoch, offset), as the server
@@ -25,7 +26,7 @@ type Plaintext struct {
 	Text string
 	// Carry fields (proposal and carried copy).
 	CarryID  string
-	Room     string   // proposal: the target room; carried: the source room
+	Room     string   // proposal, declined: the target room; carried: the source room
 	Ref      Position // the carried message's position in the source room
 	RefHash  [32]byte // SHA-256 of the carried message's payload
 	Proposer string   // carried: the mediator who proposed it
@@ -43,7 +44,7 @@ func (p *Plaintext) encode() []byte {
 	switch p.Kind {
 	case KindText:
 		w.str(p.Text)
-	case KindCarryProposal:
+	case KindCarryProposal, KindCarryDeclined:
 		w.str(p.CarryID).str(p.Room).i64(p.Ref.Epoch).i64(p.Ref.Offset).bytes(p.RefHash[:]).str(p.Text)
 	case KindCarried:
 		w.str(p.CarryID).str(p.Room).i64(p.Ref.Epoch).i64(p.Ref.Offset).bytes(p.RefHash[:]).str(p.Proposer).str(p.Text)
@@ -73,7 +74,7 @@ func DecodePlaintext(padded []byte) (*Plaintext, error) {
 	switch p.Kind {
 	case KindText:
 		p.Text = r.str("text", maxText)
-	case KindCarryProposal, KindCarried:
+	case KindCarryProposal, KindCarried, KindCarryDeclined:
 		p.CarryID = r.id("carry")
 		p.Room = r.id("room")
 		p.Ref = Position{Epoch: r.i64("ref epoch"), Offset: r.i64("ref offset")}

@@ -38,6 +38,9 @@ type Carry struct {
 	// CarriedHash is the hash of that new payload.
 	Consented   *time.Time `json:"consented,omitempty"`
 	CarriedHash string     `json:"carriedHash,omitempty"`
+	// Set when the author declines instead: a declined carry is never
+	// consented afterwards, and a consented one is not declined.
+	Declined *time.Time `json:"declined,omitempty"`
 }
 
 // CarryRequest is what a mediator's client sends to propose a carry.
@@ -122,47 +125,91 @@ func posString(p messaging.Position) string {
 }
 
 // ConsentCarry records the author's consent, with the hash of the payload
-// their device made for the joint room. Only the author may consent. A
-// second consent (the author's device had to encrypt the message again,
-// the room having changed epoch) records the new hash and is audited too.
+// their device made for the joint room (the text the author approved,
+// edited or not: the server never sees it). Only the author may consent,
+// and only while policy still lets them post in the caucus the message came
+// from. A second consent (the author's device had to encrypt the message
+// again, the room having changed epoch) records the new hash and is
+// audited too; a declined carry is not consented afterwards.
 func (s *Service) ConsentCarry(ctx context.Context, actor account.Account, caseID, carryID, carriedHash string) (*Carry, error) {
+	if !validHash(carriedHash) {
+		return nil, fault.Invalid("hash", "sha256:<64 lowercase hex digits>")
+	}
+	return s.decideCarry(ctx, actor, caseID, carryID, "carry.consent", "e2ee.carry.consented", func(c *Carry, now time.Time) error {
+		if c.Declined != nil {
+			return fmt.Errorf("carry %s was declined: %w", carryID, fault.ErrConflict)
+		}
+		c.Consented, c.CarriedHash = &now, carriedHash
+		return nil
+	})
+}
+
+// DeclineCarry records that the author declines a proposal: nothing is
+// carried, and the proposal cannot be consented afterwards. The same
+// checks as consent apply (the author only, through policy), and it is
+// audited as e2ee.carry.declined. Declining twice is harmless; declining a
+// consented carry is a conflict (what was carried stays carried).
+func (s *Service) DeclineCarry(ctx context.Context, actor account.Account, caseID, carryID string) (*Carry, error) {
+	return s.decideCarry(ctx, actor, caseID, carryID, "carry.decline", "e2ee.carry.declined", func(c *Carry, now time.Time) error {
+		if c.Consented != nil {
+			return fmt.Errorf("carry %s was already carried with consent: %w", carryID, fault.ErrConflict)
+		}
+		if c.Declined == nil {
+			c.Declined = &now
+		}
+		return nil
+	})
+}
+
+// decideCarry is the author's decision on a carry: consent or decline.
+// Another person's carry and a carry that does not exist get one answer,
+// audited alike: "not yours" must not tell "not there". The author must
+// still be allowed (policy room.post) in the caucus the message came from:
+// someone removed from the case, or no longer on that side, decides nothing.
+func (s *Service) decideCarry(ctx context.Context, actor account.Account, caseID, carryID, action, event string, apply func(*Carry, time.Time) error) (*Carry, error) {
 	if err := validCase(caseID); err != nil {
 		return nil, err
 	}
 	if !ids.Valid("cr", carryID) {
 		return nil, fmt.Errorf("carry %q: %w", carryID, fault.ErrNotFound)
 	}
-	if !validHash(carriedHash) {
-		return nil, fault.Invalid("hash", "sha256:<64 lowercase hex digits>")
-	}
-	if _, err := s.cfg.Cases.Get(ctx, actor, caseID); err != nil {
-		return nil, err
-	}
-	// Another person's carry and a carry that does not exist get one
-	// answer, audited alike: "not yours" must not tell "not there".
-	var pre Carry
-	_, err := s.cfg.Meta.Get(ctx, carryKey(caseID, carryID), &pre)
-	if err != nil && !errors.Is(err, metastore.ErrNotFound) {
-		return nil, err
-	}
-	if err != nil || pre.Author != actor.ID {
-		s.denied(ctx, actor, caseID, "carry.consent", carryID)
-		return nil, fmt.Errorf("carry %s: %w", carryID, fault.ErrNotFound)
-	}
-	now := s.now().UTC()
-	cr, err := metastore.Update(ctx, s.cfg.Meta, carryKey(caseID, carryID), func(c *Carry) error {
-		c.Consented, c.CarriedHash = &now, carriedHash
-		return nil
-	})
+	c, err := s.cfg.Cases.Get(ctx, actor, caseID)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.carry.consented", Actor: actor.ID, Case: caseID,
-		Objects: []string{cr.ID}, Hashes: []string{cr.Hash, cr.CarriedHash},
+	var pre Carry
+	_, err = s.cfg.Meta.Get(ctx, carryKey(caseID, carryID), &pre)
+	if err != nil && !errors.Is(err, metastore.ErrNotFound) {
+		return nil, err
+	}
+	if err != nil || pre.Author != actor.ID || !s.mayPostIn(actor, c.Facts(), pre.From) {
+		s.denied(ctx, actor, caseID, action, carryID)
+		return nil, fmt.Errorf("carry %s: %w", carryID, fault.ErrNotFound)
+	}
+	now := s.now().UTC()
+	cr, err := metastore.Update(ctx, s.cfg.Meta, carryKey(caseID, carryID), func(c *Carry) error { return apply(c, now) })
+	if err != nil {
+		return nil, err
+	}
+	hashes := []string{cr.Hash}
+	if event == "e2ee.carry.consented" {
+		hashes = append(hashes, cr.CarriedHash)
+	}
+	if _, err := s.cfg.Audit.Append(ctx, audit.Event{Type: event, Actor: actor.ID, Case: caseID,
+		Objects: []string{cr.ID}, Hashes: hashes,
 		Attrs: map[string]string{"from": cr.From, "to": cr.To, "ref": posString(cr.Ref)}}); err != nil {
 		return nil, err
 	}
 	return &cr, nil
+}
+
+// mayPostIn asks policy whether actor may post in the caucus room.
+func (s *Service) mayPostIn(actor account.Account, c *policy.Case, room string) bool {
+	side, ok := e2ee.CaucusSide(room)
+	if !ok {
+		return false
+	}
+	return s.cfg.Policy.DecideRoom(actor.Principal(), policy.RoomPost, policy.Room{Case: c, Kind: policy.RoomCaucus, Side: side}).Allowed
 }
 
 // View is the carry as the API shows it.

@@ -32,6 +32,7 @@ func (a *API) e2eeRoutes(r chi.Router) {
 	r.Post("/e2ee/admissions", a.admitDevice)
 	r.Post("/carries", a.proposeCarry)
 	r.Post("/carries/{carryID}/consent", a.consentCarry)
+	r.Post("/carries/{carryID}/decline", a.declineCarry)
 }
 
 func (a *API) keydirReady(w http.ResponseWriter, r *http.Request) bool {
@@ -152,6 +153,20 @@ func (a *API) consentCarry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cr, err := a.keydir.ConsentCarry(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "carryID"), req.Hash)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, cr.View())
+}
+
+// declineCarry is the author's refusal of a proposed carry (no body).
+func (a *API) declineCarry(w http.ResponseWriter, r *http.Request) {
+	if !a.keydirReady(w, r) {
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	cr, err := a.keydir.DeclineCarry(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "carryID"))
 	if err != nil {
 		a.writeError(w, r, err)
 		return

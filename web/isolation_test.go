@@ -146,6 +146,7 @@ func (k *isolationCast) sampleBodies() map[string]string {
 		"/outcome":                          `{"result":"no-agreement","sessions":1,"hours":1}`,
 		"/carries":                          `{"id":"cr_` + strings.Repeat("a", 26) + `","from":"caucus:A","to":"joint","epoch":1,"offset":1,"hash":"` + zeroHash + `"}`,
 		"/carries/{carryID}/consent":        `{"hash":"` + zeroHash + `"}`,
+		"/carries/{carryID}/decline":        `{}`,
 		"/e2ee/statements":                  `{"record":"AAAA"}`,
 		"/e2ee/admissions":                  `{"record":"AAAA"}`,
 		"/terms":                            `{"text":"x"}`,

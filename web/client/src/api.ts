@@ -77,6 +77,7 @@ export const api = {
   proposeCarry: (id: string, req: CarryRequest) => call<W.Carry>("POST", casePath(id) + "/carries", req),
   consentCarry: (id: string, carry: string, hash: string) =>
     call<W.Carry>("POST", `${casePath(id)}/carries/${encodeURIComponent(carry)}/consent`, { hash } satisfies W.ConsentRequest),
+  declineCarry: (id: string, carry: string) => call<W.Carry>("POST", `${casePath(id)}/carries/${encodeURIComponent(carry)}/decline`, {}),
   documents: (id: string) => call<Document[]>("GET", casePath(id) + "/documents"),
   uploadOptions: (id: string) => call<W.UploadOptions>("GET", casePath(id) + "/documents/upload-options"),
   share: (id: string, doc: string, audience: string, dryRun: boolean) =>

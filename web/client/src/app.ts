@@ -14,6 +14,8 @@ import { registerDevice, SecureCase, SecureEvent } from "./secure";
 import { loadOrCreateDevice, markRegistered } from "./store";
 import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
 import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
+import { carryItem, carryOffer, initCarry } from "./carry";
+import { showWelcome } from "./welcome";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -235,6 +237,7 @@ function chooseCase(list: { id: string; title?: string; relation: string }[], ke
 async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   say("Opening the case and checking its keys…");
   sc = new SecureCase(caseID, keys);
+  initCarry({ h, sc: () => sc, me: () => me.id, fmtTime, roomTitle, roomClass, errText, visibleTo, isMediator: (a) => c.mediators.some((m) => m.accountId === a) });
   sc.onEvent = onEvent;
   sc.onNotice = (t) => notice(t);
   sc.onPresence = (room) => {
@@ -266,6 +269,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   if (!sc.rooms.includes(current)) current = sc.rooms[0];
   renderRooms();
   switchRoom(current);
+  if (!sc.mediator) welcome(false);
   renderDevices($("devices"), devicesContext());
   docs = mountDocuments($("documents"), {
     caseID, meID: me.id, mediator: sc.mediator, c: () => c, room: () => current,
@@ -279,6 +283,16 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
 }
 
 const devicesContext = () => ({ sc, myName: me.name, nameOf: (a: string) => sc.nameOf(a), participants: c.participants.map((p) => p.accountId) });
+
+/** The first-time welcome (welcome.ts), for participants. */
+function welcome(force: boolean) {
+  const mine = myself();
+  const caucus = mine?.side && mine.role !== "observer" ? "caucus:" + mine.side : "";
+  showWelcome(main(), {
+    h, account: me.id, mediators: c.mediators.filter((m) => !m.recused).map((m) => m.name), role: mine?.role ?? "party",
+    caucus, caucusTitle: caucus ? roomTitle(caucus) : "", visibleTo, openRoom: (r) => switchRoom(r),
+  }, force);
+}
 
 let noticeEl: HTMLElement;
 function notice(text: string) {
@@ -299,6 +313,7 @@ function render() {
         h("section", { id: "documents", "aria-labelledby": "docs-title" }, h("h2", { id: "docs-title" }, "Documents"), h("p", {}, "Loading…"))),
       h("aside", { class: "tools", "aria-label": "Safety numbers and invitations" },
         deskButton(me, c.id) ?? "", caseloadButton() ?? "",
+        c.mediators.some((m) => m.accountId === me.id) ? "" : h("button", { type: "button", id: "show-welcome", onclick: () => welcome(true) }, "About this mediation"),
         h("section", { id: "people" }),
         h("h2", {}, "Safety numbers"), h("div", { id: "safety" }),
         h("section", { id: "devices", "aria-labelledby": "devices-title" }), h("div", { id: "invite" }))));
@@ -439,8 +454,10 @@ function switchRoom(room: string) {
   ta.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); (form as HTMLFormElement).requestSubmit(); }
   });
+  // Phones: the conversation can push the message box off the first screen; a jump to it.
+  const jump = observer ? null : h("button", { type: "button", id: "jump-to-draft", class: "link jump", onclick: () => { ta.scrollIntoView({ block: "center" }); ta.focus(); } }, "Write a message ↓");
   sec.replaceChildren(
-    h("h1", { id: "room-title" }, roomTitle(room)),
+    h("div", { class: "room-head" }, h("h1", { id: "room-title" }, roomTitle(room)), jump),
     roomBanner(room),
     presenceLine(room),
     logFor(room).parentElement!,
@@ -475,58 +492,16 @@ function onEvent(ev: SecureEvent) {
     return;
   }
   let li: HTMLElement;
+  const carry = ev.rejected ? null : carryItem(ev);
   if (ev.rejected) {
     li = h("li", { class: "rejected" }, h("span", { class: "meta" }, `${fmtTime(ev.at)} · from ${who} · `), "A message that could not be verified was refused (" + ev.rejected + ").");
-  } else if (ev.kind === E.KindCarryProposal) {
-    const ref = ev.plain!.ref!;
-    const orig = sc.seen.get(`${ev.room}|${ref.epoch}|${ref.offset}`);
-    const mine = orig?.from === me.id;
-    li = h("li", { class: "proposal", "data-carry": ev.plain!.carryID! },
-      h("span", { class: "meta" }, `${fmtTime(ev.at)} · ${who}`), h("br"),
-      `${who === "You" ? "You propose" : who + " proposes"} carrying ${mine ? "your" : "a"} message${orig ? ` “${orig.text}”` : ""} to the joint room, where everyone in the mediation will see it.`,
-      ev.plain!.text ? h("span", { class: "note" }, " Note: " + ev.plain!.text) : null);
-    if (mine) {
-      const status = h("span", { role: "status" });
-      const approve = h("button", {
-        type: "button", class: "primary",
-        onclick: async () => {
-          (approve as HTMLButtonElement).disabled = true;
-          try {
-            await sc.approveCarry(ev);
-            status.textContent = " Carried to the joint room with your consent.";
-          } catch (e) {
-            status.textContent = " Not carried: " + errText(e);
-            (approve as HTMLButtonElement).disabled = false;
-          }
-        },
-      }, "Approve carrying it to the joint room");
-      li.append(h("div", { class: "row" }, approve), status);
-    }
-  } else if (ev.kind === E.KindCarried) {
-    const p = ev.plain!;
-    li = h("li", { class: "carried " + roomClass(p.room ?? "") },
-      h("span", { class: "meta" }, `${fmtTime(ev.at)} · ${who} · carried from the ${roomTitle(p.room ?? "")} with ${ev.from === me.id ? "your" : "their"} consent (proposed by ${sc.nameOf(p.proposer ?? "")})`),
-      h("br"), h("span", { class: "text" }, ev.text ?? ""));
+  } else if (carry) {
+    li = carry;
   } else {
     li = h("li", { "data-pos": `${ev.pos.epoch}:${ev.pos.offset}` },
       h("span", { class: "meta" }, `${fmtTime(ev.at)} · ${who}`), h("br"), h("span", { class: "text" }, ev.text ?? ""));
-    if (sc.mediator && E.caucusSide(ev.room) && ev.from !== me.id && !c.mediators.some((m) => m.accountId === ev.from)) {
-      const status = h("span", { role: "status" });
-      const b = h("button", {
-        type: "button",
-        onclick: async () => {
-          (b as HTMLButtonElement).disabled = true;
-          try {
-            await sc.proposeCarry(ev, "");
-            status.textContent = ` Proposed. ${sc.nameOf(ev.from)} must approve it on their own device.`;
-          } catch (e) {
-            status.textContent = " Not proposed: " + errText(e);
-            (b as HTMLButtonElement).disabled = false;
-          }
-        },
-      }, "Propose carrying to the joint room");
-      li.append(h("div", {}, b, status));
-    }
+    const offer = carryOffer(ev);
+    if (offer) li.append(offer);
   }
   log.append(li);
   log.scrollTop = log.scrollHeight;

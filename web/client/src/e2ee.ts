@@ -395,7 +395,7 @@ export class Chain {
 
 // --- plaintext ---
 
-export const KindText = 1, KindCarryProposal = 2, KindCarried = 3;
+export const KindText = 1, KindCarryProposal = 2, KindCarried = 3, KindCarryDeclined = 4;
 export interface Plaintext {
   kind: number;
   text: string;
@@ -431,7 +431,7 @@ export function decodePlaintext(padded: Uint8Array): Plaintext {
   const r = Reader.object(padded.subarray(0, end), TypePlaintext, MaxPayload);
   const p: Plaintext = { kind: r.u8("kind"), text: "" };
   if (p.kind === KindText) p.text = r.str("text", maxText);
-  else if (p.kind === KindCarryProposal || p.kind === KindCarried) {
+  else if (p.kind === KindCarryProposal || p.kind === KindCarried || p.kind === KindCarryDeclined) {
     p.carryID = r.id("carry");
     p.room = r.id("room");
     p.ref = { epoch: r.i64("ref epoch"), offset: r.i64("ref offset") };

@@ -472,20 +472,40 @@ export class SecureCase {
     return id;
   }
 
-  /** Author: consent to a proposal on this device: re-encrypt my own words for the joint room. */
-  async approveCarry(proposal: SecureEvent): Promise<Pos> {
+  /**
+   * Author: consent to a proposal on this device, for exactly `text` (the
+   * original words, or the author's edit of them): this device encrypts it
+   * for the joint room, and the consent recorded on the server names that
+   * payload's hash. The mediator never holds the words to re-encrypt.
+   */
+  async approveCarry(proposal: SecureEvent, text?: string): Promise<Pos> {
+    const { p, orig } = this.ownProposal(proposal);
+    const words = text ?? orig.text ?? "";
+    if (!words.trim()) throw new Error("there is nothing to carry; write the text or decline");
+    const carried: E.Plaintext = { kind: E.KindCarried, text: words, carryID: p.carryID, room: proposal.room, ref: p.ref, refHash: p.refHash, proposer: proposal.from };
+    return this.send(p.room ?? "joint", carried, async (payload) => {
+      await api.consentCarry(this.caseID, p.carryID!, "sha256:" + hex(await E.payloadHash(payload)));
+    });
+  }
+
+  /** Author: decline a proposal: recorded (and audited) on the server, then said in the caucus, signed by this device. */
+  async declineCarry(proposal: SecureEvent): Promise<Pos> {
+    const { p } = this.ownProposal(proposal);
+    await api.declineCarry(this.caseID, p.carryID!);
+    return this.send(proposal.room, { kind: E.KindCarryDeclined, text: "", carryID: p.carryID, room: p.room ?? "joint", ref: p.ref, refHash: p.refHash });
+  }
+
+  /** Checks a proposal comes from a mediator and names one of this account's own messages. */
+  private ownProposal(proposal: SecureEvent): { p: E.Plaintext; orig: SecureEvent } {
     const p = proposal.plain;
     if (!p || p.kind !== E.KindCarryProposal || !p.ref || !p.refHash) throw new Error("not a carry proposal");
     const st = this.sess.chain.latest();
     if (!st || st.people.find((x) => x.account === proposal.from)?.role !== E.RoleMediator) throw new Error("the proposal does not come from a mediator of the case");
     const orig = this.seen.get(`${proposal.room}|${p.ref.epoch}|${p.ref.offset}`);
     if (!orig) throw new Error("this device cannot read the message the proposal names");
-    if (orig.from !== this.me.account) throw new Error("only the author of a message can consent to carrying it");
+    if (orig.from !== this.me.account) throw new Error("only the author of a message can decide about carrying it");
     if (orig.hash !== hex(p.refHash) || orig.kind !== E.KindText) throw new Error("the proposal does not match the message");
-    const carried: E.Plaintext = { kind: E.KindCarried, text: orig.text ?? "", carryID: p.carryID, room: proposal.room, ref: p.ref, refHash: p.refHash, proposer: proposal.from };
-    return this.send(p.room ?? "joint", carried, async (payload) => {
-      await api.consentCarry(this.caseID, p.carryID!, "sha256:" + hex(await E.payloadHash(payload)));
-    });
+    return { p, orig };
   }
 
   /** The safety number between this account and another, from their verified active devices. */

@@ -1036,6 +1036,7 @@ export interface Carry {
   proposed: string;
   consented?: string;
   carriedHash?: string;
+  declined?: string;
 }
 
 /**

@@ -386,6 +386,7 @@ try {
   await openRoom(b, "joint");
   check(await logOf(b).locator("li", { hasText: CARRY }).count() === 0, "nothing reaches the joint room before the author consents");
   await proposal.locator("button", { hasText: "Approve" }).click();
+  await proposal.locator("button", { hasText: "Yes, carry this text" }).click();
   await proposal.locator("[role=status]", { hasText: "Carried" }).waitFor({ timeout: 60000 });
   await expectText(b, "joint", CARRY);
   check((await logOf(b).locator("li.carried", { hasText: CARRY }).innerText()).includes("with their consent"), "party B sees the carried message, marked as consented");

@@ -1,0 +1,221 @@
+// Carries: a mediator proposes carrying a party's caucus message to the
+// joint room; only its author decides, on their own device. The author may
+// edit the words first (their device encrypts exactly what they approved;
+// the consent the server records names that payload), or decline. Every
+// view of a proposal follows its real state as it changes: proposed,
+// carried (and whether the author edited it), declined.
+import * as E from "./e2ee";
+import type { SecureCase, SecureEvent } from "./secure";
+
+type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
+type H = (tag: string, attrs?: Attrs, ...kids: (Node | string | null | undefined | false)[]) => HTMLElement;
+
+/** What the carry screens need from the page. */
+export interface CarryContext {
+  h: H;
+  sc: () => SecureCase;
+  me: () => string;
+  fmtTime: (ms: number) => string;
+  roomTitle: (room: string) => string;
+  roomClass: (room: string) => string;
+  errText: (e: unknown) => string;
+  /** Words for who can read the room, e.g. "you, Sam Ortiz, the mediator Morgan Reyes". */
+  visibleTo: (room: string) => string;
+  isMediator: (account: string) => boolean;
+}
+
+let cx: CarryContext;
+
+/** Called once by the page. */
+export function initCarry(ctx: CarryContext): void { cx = ctx; }
+
+interface Outcome { carried?: SecureEvent; declined?: SecureEvent }
+const outcomes = new Map<string, Outcome>();      // carry id → what its author decided
+const proposals = new Map<string, SecureEvent>(); // carry id → the proposal
+const views = new Map<string, (() => void)[]>();  // carry id → views to refresh when it changes
+
+function original(room: string, ref?: { epoch: number; offset: number }): SecureEvent | undefined {
+  return ref ? cx.sc().seen.get(`${room}|${ref.epoch}|${ref.offset}`) : undefined;
+}
+
+function whoWords(account: string): string {
+  return account === cx.me() ? "you" : cx.sc().nameOf(account);
+}
+
+function changed(id: string): void {
+  for (const f of views.get(id) ?? []) f();
+}
+
+function watch(id: string, f: () => void): void {
+  views.set(id, [...(views.get(id) ?? []), f]);
+  f();
+}
+
+/**
+ * The line for a carry event (a proposal, a carried copy, a decline), or
+ * null when ev is not one.
+ */
+export function carryItem(ev: SecureEvent): HTMLElement | null {
+  const p = ev.plain;
+  if (!p || !p.carryID) return null;
+  if (ev.kind === E.KindCarryProposal) return proposalItem(ev, p);
+  if (ev.kind === E.KindCarried) return carriedItem(ev, p);
+  if (ev.kind === E.KindCarryDeclined) return declinedItem(ev, p);
+  return null;
+}
+
+function proposalItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
+  const { h } = cx;
+  const id = p.carryID!;
+  proposals.set(id, ev);
+  const orig = original(ev.room, p.ref);
+  const author = orig?.from ?? "";
+  const mine = author === cx.me();
+  const who = ev.from === cx.me() ? "You propose" : `${cx.sc().nameOf(ev.from)} proposes`;
+  const li = h("li", { class: "proposal", "data-carry": id },
+    h("span", { class: "meta" }, `${cx.fmtTime(ev.at)} · ${ev.from === cx.me() ? "You" : cx.sc().nameOf(ev.from)}`), h("br"),
+    `${who} carrying ${mine ? "your" : author ? cx.sc().nameOf(author) + "’s" : "a"} message${orig ? ` “${orig.text}”` : ""} to the joint room, where everyone in the mediation will see it.`,
+    p.text ? h("span", { class: "note" }, " Note: " + p.text) : null);
+  const state = h("p", { class: "carry-state", role: "status", "data-carry-state": "proposed" });
+  const controls = h("div", { class: "carry-controls" });
+  li.append(state, controls);
+  let decided = false;
+  watch(id, () => {
+    const o = outcomes.get(id) ?? {};
+    if (o.carried) {
+      const edited = orig ? (o.carried.text ?? "") !== (orig.text ?? "") : false;
+      state.dataset.carryState = edited ? "carried-edited" : "carried";
+      state.textContent = mine
+        ? `Carried to the joint room with your consent${edited ? ", as you edited it" : ""}.`
+        : `Carried to the joint room with ${whoWords(o.carried.from)}’s consent${edited ? `, edited by them before approving: “${o.carried.text}”` : ", word for word"}.`;
+      controls.replaceChildren();
+      decided = true;
+    } else if (o.declined) {
+      state.dataset.carryState = "declined";
+      state.textContent = mine ? "You declined; nothing was carried." : `Declined by ${whoWords(o.declined.from)}; nothing was carried.`;
+      controls.replaceChildren();
+      decided = true;
+    } else {
+      state.dataset.carryState = "proposed";
+      state.textContent = mine ? "Waiting for your decision. Nothing is carried unless you approve."
+        : `Proposed. Waiting for ${author ? cx.sc().nameOf(author) : "its author"} to approve or decline on their own device.`;
+    }
+  });
+  if (mine && !decided) controls.append(authorControls(ev, orig!));
+  return li;
+}
+
+/** The author's choice: edit the words, then approve, or decline; each confirmed. */
+function authorControls(ev: SecureEvent, orig: SecureEvent): HTMLElement {
+  const { h } = cx;
+  const id = ev.plain!.carryID!;
+  const taID = "carry-text-" + id;
+  const ta = h("textarea", { id: taID, rows: "3", maxlength: "40000", "aria-describedby": taID + "-hint" }) as HTMLTextAreaElement;
+  ta.value = orig.text ?? "";
+  const out = h("div", { "aria-live": "polite" });
+  const buttons = h("div", { class: "row" });
+  const wrap = h("div", { class: "carry-author" },
+    h("label", { for: taID }, "Text to carry (you may edit it first)"), ta,
+    h("p", { class: "note", id: taID + "-hint" }, `Only this text goes to the joint room, from you. ${cx.visibleTo("joint")} will see it. The mediator will see whether you changed it. Your original message stays in your caucus.`),
+    buttons, out);
+  const confirmStep = (words: string, yes: string, act: () => Promise<unknown>) => {
+    const go = h("button", {
+      type: "button", class: "primary",
+      onclick: async () => {
+        (go as HTMLButtonElement).disabled = true;
+        try {
+          await act();
+          out.replaceChildren();
+        } catch (e) {
+          out.replaceChildren(h("p", { class: "error", role: "alert" }, "That did not work: " + cx.errText(e) + ". You can try again."));
+          (go as HTMLButtonElement).disabled = false;
+        }
+      },
+    }, yes);
+    out.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": yes },
+      h("p", {}, words),
+      h("div", { class: "row" }, go, h("button", { type: "button", onclick: () => out.replaceChildren() }, "Cancel"))));
+    go.focus();
+  };
+  buttons.append(
+    h("button", {
+      type: "button", class: "primary", "data-carry-approve": id,
+      onclick: () => {
+        const text = ta.value;
+        if (!text.trim()) {
+          out.replaceChildren(h("p", { class: "error", role: "alert" }, "The text is empty. Write what may be carried, or decline."));
+          return;
+        }
+        const edited = text !== (orig.text ?? "");
+        confirmStep(`Everyone in the joint room (${cx.visibleTo("joint")}) will see ${edited ? "your edited text" : "your message word for word"}: “${text}”. This cannot be undone.`,
+          "Yes, carry this text", () => cx.sc().approveCarry(ev, text));
+      },
+    }, "Approve…"),
+    h("button", {
+      type: "button", "data-carry-decline": id,
+      onclick: () => confirmStep("Nothing will be carried. The mediator will see that you declined; you cannot approve this proposal afterwards.",
+        "Yes, decline", () => cx.sc().declineCarry(ev)),
+    }, "Decline…"));
+  return wrap;
+}
+
+function carriedItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
+  const { h } = cx;
+  const id = p.carryID!;
+  const orig = original(p.room ?? "", p.ref);
+  // Only the author's own device can consent: a copy from anyone else is not a consented carry.
+  const fromAuthor = !orig || orig.from === ev.from;
+  if (fromAuthor) {
+    outcomes.set(id, { ...(outcomes.get(id) ?? {}), carried: ev });
+    changed(id);
+  }
+  const edited = orig ? (ev.text ?? "") !== (orig.text ?? "") : false;
+  // Who can see that it was edited: only those who can read the caucus
+  // (its side and the mediators) hold the original to compare.
+  const words = ev.from === cx.me() ? "your" : "their";
+  return h("li", { class: "carried " + cx.roomClass(p.room ?? ""), "data-carry": id, "data-edited": String(edited) },
+    h("span", { class: "meta" }, `${cx.fmtTime(ev.at)} · ${ev.from === cx.me() ? "You" : cx.sc().nameOf(ev.from)} · carried from the ${cx.roomTitle(p.room ?? "")} with ${words} consent (proposed by ${cx.sc().nameOf(p.proposer ?? "")})${edited ? " · edited by its author before approving" : ""}`),
+    h("br"), h("span", { class: "text" }, ev.text ?? ""),
+    fromAuthor ? null : h("p", { class: "error" }, "This copy does not come from the message’s author; it was not consented."));
+}
+
+function declinedItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
+  const { h } = cx;
+  const id = p.carryID!;
+  const orig = original(ev.room, p.ref);
+  const fromAuthor = !!orig && orig.from === ev.from;
+  if (fromAuthor) {
+    outcomes.set(id, { ...(outcomes.get(id) ?? {}), declined: ev });
+    changed(id);
+  }
+  const who = ev.from === cx.me() ? "You" : cx.sc().nameOf(ev.from);
+  return h("li", { class: "proposal declined", "data-carry": id },
+    h("span", { class: "meta" }, `${cx.fmtTime(ev.at)} · ${who}`), h("br"),
+    fromAuthor ? `${who} declined carrying ${ev.from === cx.me() ? "your" : "their"} message to the joint room; nothing was carried.`
+      : "A decline that does not come from the message’s author was ignored.");
+}
+
+/**
+ * The mediator's offer under a party's caucus message: propose carrying
+ * it. Appended by the page to the message's line.
+ */
+export function carryOffer(ev: SecureEvent): HTMLElement | null {
+  const { h } = cx;
+  const sc = cx.sc();
+  if (!sc.mediator || !E.caucusSide(ev.room) || ev.from === cx.me() || cx.isMediator(ev.from)) return null;
+  const status = h("span", { role: "status" });
+  const b = h("button", {
+    type: "button",
+    onclick: async () => {
+      (b as HTMLButtonElement).disabled = true;
+      try {
+        await sc.proposeCarry(ev, "");
+        status.textContent = ` Proposed. ${sc.nameOf(ev.from)} decides on their own device; the proposal below shows what they decide.`;
+      } catch (e) {
+        status.textContent = " Not proposed: " + cx.errText(e);
+        (b as HTMLButtonElement).disabled = false;
+      }
+    },
+  }, "Propose carrying to the joint room");
+  return h("div", {}, b, status);
+}

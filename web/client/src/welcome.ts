@@ -1,0 +1,65 @@
+// A first-time participant's welcome: what the joint room and their
+// caucus are, who sees what, that messages are end-to-end encrypted, and
+// how to ask the mediator. Shown once per account in this browser, until
+// dismissed; a button in the page's tools shows it again.
+
+type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
+type H = (tag: string, attrs?: Attrs, ...kids: (Node | string | null | undefined | false)[]) => HTMLElement;
+
+export interface WelcomeContext {
+  h: H;
+  account: string;
+  /** The mediators' names. */
+  mediators: string[];
+  /** The person's role: party, counsel or observer. */
+  role: string;
+  /** The caucus room of the person's side ("" for an observer), and its title, e.g. "Tenant caucus". */
+  caucus: string;
+  caucusTitle: string;
+  /** Who can read a room, in words. */
+  visibleTo: (room: string) => string;
+  /** Opens a room in the page. */
+  openRoom: (room: string) => void;
+}
+
+const key = (account: string) => "parley:welcomed:" + account;
+
+/** Whether this account has dismissed the welcome in this browser. */
+export function welcomed(account: string): boolean {
+  try { return localStorage.getItem(key(account)) === "1"; } catch { return false; }
+}
+
+/**
+ * Shows the welcome at the top of into when this account has not
+ * dismissed it in this browser (or always, with force). Focus moves to its
+ * heading so a screen reader reads it first; "Got it" puts it away for good.
+ */
+export function showWelcome(into: HTMLElement, w: WelcomeContext, force = false): void {
+  if (!force && welcomed(w.account)) return;
+  document.getElementById("welcome")?.remove();
+  const { h } = w;
+  const med = w.mediators.length ? w.mediators.join(" and ") : "your mediator";
+  const close = () => {
+    try { localStorage.setItem(key(w.account), "1"); } catch { /* private mode: shown again next time */ }
+    sec.remove();
+    document.getElementById("room-title")?.focus();
+  };
+  const title = h("h2", { id: "welcome-title", tabindex: "-1" }, "Welcome to your mediation");
+  const items: (HTMLElement | null)[] = [
+    h("li", {}, h("strong", {}, "The joint room"), ` is where everyone meets. What you write there, all of them can read (${w.visibleTo("joint")}).`),
+    w.caucus ? h("li", {}, h("strong", {}, `Your caucus (${w.caucusTitle})`), ` is private to your side. The other side never sees it; use it to talk to ${med} privately (${w.visibleTo(w.caucus)}).`) : null,
+    h("li", {}, h("strong", {}, "End-to-end encrypted: "), "your messages are locked in this browser and opened only in the browsers of the people listed above. The people running Parley cannot read them. Each room says at the top who can read it."),
+    w.caucus ? h("li", {}, h("strong", {}, "Nothing leaves your caucus without you. "), `${med} may ask to carry something you wrote to the joint room. You decide: you can edit the words first, approve, or decline.`) : null,
+    h("li", {}, h("strong", {}, "Documents"), " are stored encrypted by the service and shown only to the people named under each one."),
+    h("li", {}, h("strong", {}, "To ask the mediator something, "), w.caucus ? `write in your caucus: only your side and ${med} will read it.` : `write in the joint room, or ask ${med} at the session.`),
+  ];
+  const go = w.caucus ? h("button", { type: "button", onclick: () => { close(); w.openRoom(w.caucus); } }, `Go to your caucus`) : null;
+  const sec = h("section", { id: "welcome", class: "welcome", "aria-labelledby": "welcome-title" },
+    title,
+    h("ul", {}, ...items),
+    h("div", { class: "row" }, h("button", { type: "button", class: "primary", id: "welcome-dismiss", onclick: close }, "Got it"), go,
+      h("span", { class: "note" }, "You can read this again from “About this mediation”.")));
+  sec.addEventListener("keydown", (e) => { if ((e as KeyboardEvent).key === "Escape") close(); });
+  into.prepend(sec);
+  title.focus();
+}

@@ -1,0 +1,215 @@
+// Carries, the first-time welcome and the phone layout, in real Chromium.
+// Run by web/carry_browser_test.go, which starts a node, makes a mediator,
+// a case and invitations for a party on each side, and answers "ask
+// carries" with the carry records the server holds (state only).
+import { chromium } from "playwright-core";
+import { createInterface } from "node:readline";
+import { mkdirSync } from "node:fs";
+import { passGate } from "./gate.mjs";
+import { axeCheck } from "./axe.mjs";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env("PARLEY_URL");
+const shots = env("PARLEY_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+const T = 30000;
+const lines = createInterface({ input: process.stdin });
+const answers = [];
+const waiters = [];
+lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
+async function ask(verb, arg = "") {
+  process.stdout.write(`ask ${verb} ${arg}\n`);
+  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
+  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
+  return a.slice(3);
+}
+function log(s) { process.stdout.write(s + "\n"); }
+function check(cond, what) {
+  if (!cond) throw new Error("expectation failed: " + what);
+  log("ok: " + what);
+}
+
+const browser = await chromium.launch({
+  executablePath: env("PARLEY_CHROMIUM"), headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+async function newPage(name, viewport) {
+  const ctx = await browser.newContext({ viewport, locale: "en-GB" });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(T);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
+  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+  return page;
+}
+async function shoot(page, name) {
+  const size = page.viewportSize();
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${shots}/${name}-phone.png`, fullPage: false });
+  await page.setViewportSize(size);
+}
+const openRoom = async (page, r) => { await page.locator(`#rooms button[data-room="${r}"]`).click(); await page.locator("#room-title").waitFor(); };
+const logOf = (page) => page.locator("#room ol.log");
+async function sendText(page, r, text) {
+  await openRoom(page, r);
+  await page.fill("#draft", text);
+  await page.click("#room form button[type=submit]");
+  await logOf(page).locator("li", { hasText: text }).first().waitFor({ timeout: 60000 });
+}
+const connected = (page) => page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+
+const ASK = "I could accept 1,200 if the deposit comes back by March.";
+const EDITED = "We could accept 1,200 if the deposit is returned by the end of March.";
+const KEEP = "Our lowest is 900, but do not say so.";
+
+try {
+  // --- the first-time welcome ---
+  const a = await newPage("party A", { width: 1280, height: 900 });
+  await a.goto(env("PARLEY_INVITE_A"));
+  await passGate(a);
+  await a.locator("#welcome").waitFor();
+  const words = await a.locator("#welcome").innerText();
+  check(words.includes("The joint room") && words.includes("Tenant caucus") && /end-to-end encrypted/i.test(words) && words.includes("The other side never sees it"),
+    "the welcome says what the joint room and the caucus are, who sees them, and that messages are end-to-end encrypted: " + words.replace(/\s+/g, " "));
+  check(words.includes("Morgan Reyes") && !/caucus:[A-Za-z0-9]|room\.post|doc\.upload/.test(words), "it names the mediator, in plain words");
+  check(await a.evaluate(() => document.activeElement?.id) === "welcome-title", "focus moves to the welcome, so it is read first");
+  await connected(a);
+  await axeCheck(a, "party, welcome");
+  await shoot(a, "welcome-party");
+  // Keyboard: Tab to "Got it", Enter.
+  await a.keyboard.press("Tab");
+  check(await a.evaluate(() => document.activeElement?.id) === "welcome-dismiss", "Tab reaches “Got it”");
+  await a.keyboard.press("Enter");
+  await a.locator("#welcome").waitFor({ state: "detached" });
+  await a.reload();
+  await connected(a);
+  check(await a.locator("#welcome").count() === 0, "dismissed once, the welcome is not shown again in this browser");
+  await a.click("#show-welcome");
+  await a.locator("#welcome").waitFor();
+  await a.keyboard.press("Escape");
+  await a.locator("#welcome").waitFor({ state: "detached" });
+  check(true, "“About this mediation” shows it again; Escape puts it away");
+
+  // Party B (Landlord) on a phone; sees the welcome too, dismisses it.
+  const b = await newPage("party B", { width: 390, height: 844 });
+  await b.goto(env("PARLEY_INVITE_B"));
+  await passGate(b);
+  await b.locator("#welcome").waitFor();
+  check((await b.locator("#welcome").innerText()).includes("Landlord caucus"), "party B's welcome names their own caucus");
+  await b.click("#welcome-dismiss");
+  await connected(b);
+
+  // --- the mediator, and a carry proposed, edited and approved ---
+  const med = await newPage("mediator", { width: 1280, height: 900 });
+  await med.goto(base + "/app#case=" + env("PARLEY_CASE"));
+  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
+  await med.fill("#password", env("PARLEY_PASSWORD"));
+  await med.click("button[type=submit]");
+  await connected(med);
+  check(await med.locator("#welcome").count() === 0, "the mediator gets no party welcome");
+
+  await sendText(a, "caucus:A", ASK);
+  await sendText(a, "caucus:A", KEEP);
+  await openRoom(med, "caucus:A");
+  const m1 = logOf(med).locator("li", { hasText: ASK }).first();
+  await m1.waitFor({ timeout: 60000 });
+  await m1.locator("button", { hasText: "Propose carrying" }).click();
+  const medProposal = logOf(med).locator("li.proposal[data-carry]", { hasText: ASK }).first();
+  await medProposal.waitFor({ timeout: 60000 });
+  await medProposal.locator("[data-carry-state=proposed]").waitFor();
+  check(true, "the mediator's proposal says it is waiting for the author");
+
+  await openRoom(a, "caucus:A");
+  const proposal = logOf(a).locator("li.proposal[data-carry]", { hasText: ASK }).first();
+  await proposal.waitFor({ timeout: 60000 });
+  const ta = proposal.locator("textarea");
+  check(await ta.inputValue() === ASK, "the author's text box holds their words, to edit");
+  check(await proposal.locator("button", { hasText: "Decline" }).count() === 1, "the author can decline");
+  await ta.fill(EDITED);
+  await axeCheck(a, "party, carry proposal");
+  await shoot(a, "carry-party");
+  await proposal.locator("button", { hasText: "Approve" }).click();
+  const confirm = proposal.locator("[role=alertdialog]");
+  check((await confirm.innerText()).includes(EDITED) && (await confirm.innerText()).includes("cannot be undone"), "approving asks for confirmation, quoting the text");
+  await proposal.locator("button", { hasText: "Yes, carry this text" }).click();
+  await proposal.locator("[data-carry-state=carried-edited]").waitFor({ timeout: 60000 });
+
+  // The mediator's view follows, without a reload.
+  await medProposal.locator("[data-carry-state=carried-edited]").waitFor({ timeout: 60000 });
+  const st = await medProposal.locator(".carry-state").innerText();
+  check(st.includes("Ada Okafor") && st.includes("edited by them") && st.includes(EDITED), "the mediator sees, live, that it was carried as edited: " + st);
+  await openRoom(med, "joint");
+  const medCarried = logOf(med).locator("li.carried", { hasText: EDITED });
+  await medCarried.waitFor({ timeout: 60000 });
+  check((await medCarried.innerText()).includes("edited by its author"), "the joint room shows the mediator it was edited");
+
+  await openRoom(b, "joint");
+  await logOf(b).locator("li.carried", { hasText: EDITED }).waitFor({ timeout: 60000 });
+  check(!(await b.content()).includes(ASK) && !(await b.content()).includes(KEEP), "party B reads exactly the edited text, never the original or what was kept");
+
+  // --- another carry, declined ---
+  await openRoom(med, "caucus:A");
+  const m2 = logOf(med).locator("li", { hasText: KEEP }).first();
+  await m2.locator("button", { hasText: "Propose carrying" }).click();
+  const medProposal2 = logOf(med).locator("li.proposal[data-carry]", { hasText: KEEP }).first();
+  await medProposal2.waitFor({ timeout: 60000 });
+  await axeCheck(med, "mediator, carries");
+  await shoot(med, "carry-mediator");
+  const proposal2 = logOf(a).locator("li.proposal[data-carry]", { hasText: KEEP }).first();
+  await proposal2.waitFor({ timeout: 60000 });
+  await proposal2.locator("button", { hasText: "Decline" }).click();
+  await proposal2.locator("button", { hasText: "Yes, decline" }).click();
+  await proposal2.locator("[data-carry-state=declined]").waitFor({ timeout: 60000 });
+  await medProposal2.locator("[data-carry-state=declined]").waitFor({ timeout: 60000 });
+  check((await medProposal2.innerText()).includes("Declined by Ada Okafor"), "the mediator sees, live, that the author declined");
+  check(await medProposal2.locator("button").count() === 0, "nothing is left to do on a declined proposal");
+  const server = await ask("carries");
+  check(server === "consented declined", "the server holds one consented and one declined carry: " + server);
+  await openRoom(b, "joint");
+  check(!(await b.content()).includes(KEEP), "the declined message never reaches party B");
+
+  // After a reload the mediator still sees each carry's real state.
+  await med.reload();
+  await connected(med);
+  await openRoom(med, "caucus:A");
+  await logOf(med).locator("li.proposal[data-carry]", { hasText: ASK }).first().locator("[data-carry-state=carried-edited]").waitFor({ timeout: 60000 });
+  await logOf(med).locator("li.proposal[data-carry]", { hasText: KEEP }).first().locator("[data-carry-state=declined]").waitFor({ timeout: 60000 });
+  check(true, "after a reload, the mediator's proposals show carried (edited) and declined");
+
+  // --- phone width ---
+  for (const [who, page] of [["mediator", med], ["party B", b]]) {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await openRoom(page, who === "mediator" ? "caucus:A" : "joint");
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(wide <= 390, `${who}: nothing is wider than the phone (${wide} px)`);
+    const sel = await page.locator("#doc-audience").boundingBox();
+    check(sel && sel.x >= 0 && sel.x + sel.width <= 390, `${who}: the audience select fits the screen (${sel && Math.round(sel.x + sel.width)} px)`);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const draft = await page.locator("#draft").boundingBox();
+    if (draft.y + 40 <= 844) check(true, `${who}: the composer is on the first screen (top at ${Math.round(draft.y)} px)`);
+    else {
+      await page.click("#jump-to-draft");
+      const focused = await page.evaluate(() => document.activeElement?.id);
+      const after = await page.locator("#draft").boundingBox();
+      check(focused === "draft" && after.y >= 0 && after.y + 40 <= 844, `${who}: the jump brings the composer into view and focuses it`);
+    }
+  }
+  await med.evaluate(() => window.scrollTo(0, 0));
+  await med.screenshot({ path: `${shots}/carry-mediator-first-screen-phone.png` });
+
+  if (problems.length) throw new Error(problems.join("\n"));
+  log("PASS");
+} catch (e) {
+  log("FAIL: " + (e && e.stack || e));
+  if (problems.length) log(problems.join("\n"));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  process.exit(process.exitCode ?? 0);
+}
