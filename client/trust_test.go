@@ -1,0 +1,102 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/nodetest"
+)
+
+// omittingServer is a server that leaves one device out of every device
+// list it answers (each remaining record keeps its valid inclusion proof).
+func omittingServer(t *testing.T, upstream, device string) string {
+	t.Helper()
+	u, err := url.Parse(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = func(r *http.Response) error {
+		if !strings.HasSuffix(r.Request.URL.Path, "/devices") || r.StatusCode != http.StatusOK {
+			return nil
+		}
+		b, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return err
+		}
+		var p api.Proven
+		if err := json.Unmarshal(b, &p); err != nil {
+			return err
+		}
+		kept := p.Devices[:0]
+		for _, l := range p.Devices {
+			if rec, err := e2ee.DecodeDeviceRecord(l.Record); err == nil && rec.ID == device {
+				continue
+			}
+			kept = append(kept, l)
+		}
+		p.Devices = kept
+		b, _ = json.Marshal(p)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		r.ContentLength = int64(len(b))
+		r.Header.Del("Content-Length")
+		return nil
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestOmittedFirstDeviceRefused: the server registers a device of its own
+// under party A's account and then leaves A's real first device out of
+// the case's device list, so that its device looks like A's first. Side
+// B's client pinned A's first device the first time it saw it, and
+// refuses the answer instead of sealing anything to the rogue device.
+func TestOmittedFirstDeviceRefused(t *testing.T) {
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	// B's device sees the case's devices once, honestly.
+	if _, _, err := tc.b.x.CaseDevices(ctx, tc.caseID); err != nil {
+		t.Fatal(err)
+	}
+	rogue := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	acct, err := n.Accounts.Get(ctx, tc.a.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.KeyDir.Register(ctx, acct, rogue.Me.Record().Raw, 0); err != nil {
+		t.Fatal(err)
+	}
+	// The same device of B, now talking to the omitting server.
+	lying := client.New(omittingServer(t, n.URL, tc.a.x.Me.ID), tc.b.c.Token)
+	bx, err := lying.E2EE(tc.b.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devs, _, err := bx.CaseDevices(ctx, tc.caseID)
+	if !errors.Is(err, e2ee.ErrDeviceFork) {
+		trusted := devs != nil && devs.Trusted(tc.a.id, rogue.Me.ID)
+		t.Fatalf("omitting answer: err %v, rogue device trusted: %v", err, trusted)
+	}
+	if _, err := bx.OpenSecureChat(ctx, tc.caseID, client.SecureOptions{}); !errors.Is(err, e2ee.ErrDeviceFork) {
+		t.Fatalf("opening the case through the omitting server: %v", err)
+	}
+	// The honest answer still passes.
+	if _, _, err := tc.b.x.CaseDevices(ctx, tc.caseID); err != nil {
+		t.Fatalf("honest answer after the refused one: %v", err)
+	}
+}
