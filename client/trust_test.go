@@ -100,3 +100,44 @@ func TestOmittedFirstDeviceRefused(t *testing.T) {
 		t.Fatalf("honest answer after the refused one: %v", err)
 	}
 }
+
+// TestAdmittedDeviceCannotConsent: a mediator who abuses re-entry and
+// admission (makes a device for party A from a re-entry session and
+// admits it from their own device) reads what A's rooms say from then
+// on, but cannot consent in A's name: the admitted device's client
+// refuses to approve a carry, and the others' clients refuse a carried
+// message from it (e2ee.TestAdmittedDeviceCannotConsent). A's own device
+// still can.
+func TestAdmittedDeviceCannotConsent(t *testing.T) {
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	rogue := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMXWing) // the re-entry session's new device
+	if err := rogue.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.med.x.AdmitDevice(ctx, tc.caseID, tc.a.id, rogue.Me.ID); err != nil {
+		t.Fatal(err)
+	}
+	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
+	a := open(t, tc.a, tc.caseID, client.SecureOptions{})
+	r := open(t, person{id: tc.a.id, c: tc.a.c, x: rogue}, tc.caseID, client.SecureOptions{})
+	orig := send(t, a, "caucus:A", "between us: we would settle for 3,000")
+	if ev := expect(t, r, "caucus:A"); ev.Text != "between us: we would settle for 3,000" {
+		t.Fatalf("the admitted device read %+v", ev)
+	}
+	expect(t, med, "caucus:A")
+	if _, err := med.ProposeCarry(ctx, "caucus:A", orig.Pos(), ""); err != nil {
+		t.Fatal(err)
+	}
+	proposal := expect(t, r, "caucus:A")
+	for proposal.Kind != e2ee.KindCarryProposal {
+		proposal = expect(t, r, "caucus:A")
+	}
+	if _, err := r.ApproveCarry(ctx, proposal); !errors.Is(err, e2ee.ErrAdmittedDevice) {
+		t.Fatalf("the admitted device approved a carry in A's name: %v", err)
+	}
+	if _, err := a.ApproveCarry(ctx, proposal); err != nil {
+		t.Fatalf("A's own device: %v", err)
+	}
+}
