@@ -141,3 +141,45 @@ func TestAdmittedDeviceCannotConsent(t *testing.T) {
 		t.Fatalf("A's own device: %v", err)
 	}
 }
+
+// TestConsentNeedsOwnChainDevice: the server takes an acceptance of terms
+// only from a device that counts for the account by its own chain (its
+// first device, or one it linked) and records which; a device anyone with
+// a session for the account registered (a re-entry link's holder), and a
+// device a mediator admitted, are refused.
+func TestConsentNeedsOwnChainDevice(t *testing.T) {
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	v, err := tc.a.c.Terms(ctx, tc.caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlinked := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	if err := unlinked.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unlinked.AcceptTerms(ctx, tc.caseID, v.Terms); status(err) != http.StatusForbidden {
+		t.Fatalf("an unlinked device of the account accepted the terms: %v", err)
+	}
+	admitted := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	if err := admitted.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.med.x.AdmitDevice(ctx, tc.caseID, tc.a.id, admitted.Me.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admitted.AcceptTerms(ctx, tc.caseID, v.Terms); status(err) != http.StatusForbidden {
+		t.Fatalf("a mediator-admitted device accepted the terms: %v", err)
+	}
+	linked := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	link(t, tc.a.x, linked, tc.caseID)
+	out, err := linked.AcceptTerms(ctx, tc.caseID, v.Terms)
+	if err != nil || out.Mine == nil || out.Mine.Device != linked.Me.ID || out.Mine.DeviceTrust != "linked" {
+		t.Fatalf("the linked device's acceptance: %+v %v", out.Mine, err)
+	}
+	out, err = tc.b.x.AcceptTerms(ctx, tc.caseID, v.Terms)
+	if err != nil || out.Mine == nil || out.Mine.DeviceTrust != "first" {
+		t.Fatalf("B's first device's acceptance: %+v %v", out.Mine, err)
+	}
+}
