@@ -32,6 +32,13 @@ func PairingSafetyNumber(old, new *e2ee.DeviceRecord) string {
 	return e2ee.SafetyNumber(old.Account, []*e2ee.DeviceRecord{old}, new.Account, []*e2ee.DeviceRecord{new})
 }
 
+// DeviceNumber is one device's own number (its fingerprint alone, 30
+// digits): what a mediator compares, by phone, with the number the party's
+// new device shows before admitting it.
+func DeviceNumber(rec *e2ee.DeviceRecord) string {
+	return e2ee.Fingerprint(rec.Account, []*e2ee.DeviceRecord{rec})
+}
+
 // StartPairing opens a pairing from this (old) device; the answer's Code
 // is shown to the person, this once.
 func (x *E2EE) StartPairing(ctx context.Context) (*api.Pairing, error) {

@@ -258,6 +258,16 @@ export class Devices {
    * admission reads what is sealed to it but is not taken as the author of
    * a consent (a carried message).
    */
+  /** Devices of account that count only through a mediator's admission, with the admitting mediator's account. */
+  admitted(account: string): { rec: DeviceRecord; by: string }[] {
+    const out: { rec: DeviceRecord; by: string }[] = [];
+    for (const ld of this.by.get(account)?.values() ?? []) {
+      if (ld.revoked >= 0 || !this.trusted.has(ld) || this.own.has(ld)) continue;
+      const e = this.endorsements.find((x) => x.e.case !== "" && x.e.account === account && x.e.device === ld.rec.id);
+      if (e) out.push({ rec: ld.rec, by: e.e.by });
+    }
+    return out.sort((a, b) => (a.rec.id < b.rec.id ? -1 : a.rec.id > b.rec.id ? 1 : 0));
+  }
   ownChain(account: string, id: string): boolean {
     const ld = this.by.get(account)?.get(id);
     return !!ld && this.own.has(ld);
