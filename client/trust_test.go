@@ -140,6 +140,14 @@ func TestAdmittedDeviceCannotConsent(t *testing.T) {
 	if _, err := a.ApproveCarry(ctx, proposal); err != nil {
 		t.Fatalf("A's own device: %v", err)
 	}
+	// A's own device is told who admitted a device to A's account.
+	adm, err := tc.a.x.AdmittedToMe(ctx, tc.caseID)
+	if err != nil || len(adm) != 1 || adm[0].Device.ID != rogue.Me.ID || adm[0].By != tc.med.id {
+		t.Fatalf("A's device's list of admitted devices: %+v %v", adm, err)
+	}
+	if client.DeviceNumber(adm[0].Device) != client.DeviceNumber(rogue.Me.Record()) {
+		t.Fatal("the admitted device's number differs between the two devices")
+	}
 }
 
 // TestConsentNeedsOwnChainDevice: the server takes an acceptance of terms

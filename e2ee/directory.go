@@ -254,6 +254,33 @@ func (d *Devices) OwnChain(account, id string) bool {
 	return d.own[ld]
 }
 
+// Admission is a device that counts only through a mediator's admission,
+// and the mediator account that admitted it.
+type Admission struct {
+	Device *DeviceRecord
+	By     string
+}
+
+// Admitted lists account's unrevoked devices that count only through a
+// mediator's admission (sorted by device id): what the account's own
+// devices tell their person about.
+func (d *Devices) Admitted(account string) []Admission {
+	var out []Admission
+	for _, ld := range d.byAccount[account] {
+		if !d.strict || ld.revoked >= 0 || !d.isTrusted(ld) || d.own[ld] {
+			continue
+		}
+		for _, le := range d.endorse {
+			if le.e.Case != "" && le.e.Account == account && le.e.Device == ld.rec.ID {
+				out = append(out, Admission{Device: ld.rec, By: le.e.By})
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Admission) int { return strings.Compare(a.Device.ID, b.Device.ID) })
+	return out
+}
+
 // Accounts lists the accounts with a device in this directory, sorted.
 func (d *Devices) Accounts() []string {
 	out := make([]string, 0, len(d.byAccount))
