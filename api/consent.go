@@ -19,14 +19,19 @@ type Terms struct {
 // acknowledgement of a disclosure, Ack): what their device signed (see
 // e2ee.Consent) and when the server recorded it.
 type Consent struct {
-	AccountID string    `json:"accountId"`
-	Name      string    `json:"name,omitempty"`
-	Item      string    `json:"item"`   // the terms' version, or the disclosure's id
-	SHA256    string    `json:"sha256"` // of the text accepted
-	Device    string    `json:"device"`
-	SignedAt  int64     `json:"signedAt"`  // the device's clock, unix milliseconds
-	Signature string    `json:"signature"` // base64 Ed25519 signature
-	Recorded  time.Time `json:"recorded"`
+	AccountID string `json:"accountId"`
+	Name      string `json:"name,omitempty"`
+	Item      string `json:"item"`   // the terms' version, or the disclosure's id
+	SHA256    string `json:"sha256"` // of the text accepted
+	Device    string `json:"device"`
+	// DeviceTrust is how the signing device counts for the account when
+	// the server checked it: "first" (the account's first device) or
+	// "linked" (linked by a device that counts). A device a mediator
+	// admitted cannot sign a consent.
+	DeviceTrust string    `json:"deviceTrust,omitempty"`
+	SignedAt    int64     `json:"signedAt"`  // the device's clock, unix milliseconds
+	Signature   string    `json:"signature"` // base64 Ed25519 signature
+	Recorded    time.Time `json:"recorded"`
 }
 
 // TermsPerson is one person who must accept the terms, and whether they

@@ -42,10 +42,13 @@ What is said and shared in this mediation stays in it. You will not record the s
 Ground rules
 Let each person finish speaking. Speak about the issues, not about the person. Keep to the times agreed, and tell the mediator if you need a break. Nothing is agreed until a written settlement is signed by both sides.`
 
-// DeviceVerifier finds a person's registered, unrevoked device in the key
-// directory (keydir.Service.ActiveDevice).
+// DeviceVerifier finds the device that signs a person's consent in the key
+// directory (keydir.Service.ConsentDevice): registered, unrevoked, and
+// counting for the account by its own chain (its first device, or one
+// linked by a device that does; not one a mediator admitted). how says
+// which: "first" or "linked".
 type DeviceVerifier interface {
-	ActiveDevice(ctx context.Context, account, device string) (*e2ee.DeviceRecord, error)
+	ConsentDevice(ctx context.Context, account, device string) (rec *e2ee.DeviceRecord, how string, err error)
 }
 
 // TextSHA256 is the hash a consent names: lower-case hex SHA-256 of text.
@@ -186,31 +189,34 @@ func (s *Service) SetTerms(ctx context.Context, actor account.Account, id, text 
 }
 
 // verifyConsent checks a signed consent: the device is the actor's,
-// registered and not revoked, its signature holds over the canonical
-// statement, and its clock is near the server's.
-func (s *Service) verifyConsent(ctx context.Context, actor account.Account, k e2ee.Consent, sigB64 string) ([]byte, error) {
+// registered, not revoked and counting by the account's own chain (not a
+// mediator's admission: a mediator who made a device for a party through
+// a re-entry link must not sign in the party's name), its signature holds
+// over the canonical statement, and its clock is near the server's. It
+// returns how the device counts ("first" or "linked").
+func (s *Service) verifyConsent(ctx context.Context, actor account.Account, k e2ee.Consent, sigB64 string) (string, error) {
 	if s.Devices == nil {
-		return nil, fmt.Errorf("device signatures cannot be checked on this server: %w", fault.ErrUnavailable)
+		return "", fmt.Errorf("device signatures cannot be checked on this server: %w", fault.ErrUnavailable)
 	}
 	sig, err := base64.StdEncoding.DecodeString(sigB64)
 	if err != nil || len(sig) != 64 {
-		return nil, fault.Invalid("signature", "an Ed25519 signature in base64 (64 bytes)")
+		return "", fault.Invalid("signature", "an Ed25519 signature in base64 (64 bytes)")
 	}
 	if d := time.UnixMilli(k.At).Sub(s.now()); d > MaxConsentSkew || d < -MaxConsentSkew {
-		return nil, fault.Invalid("signedAt", "the device's clock is more than 15 minutes off; set the clock and try again")
+		return "", fault.Invalid("signedAt", "the device's clock is more than 15 minutes off; set the clock and try again")
 	}
-	dev, err := s.Devices.ActiveDevice(ctx, actor.ID, k.Device)
+	dev, how, err := s.Devices.ConsentDevice(ctx, actor.ID, k.Device)
 	if err != nil {
 		s.record(ctx, audit.Event{Type: "consent.refused", Actor: actor.ID, Case: k.Case, Objects: []string{k.Device},
 			Attrs: map[string]string{"kind": k.Kind, "reason": "device"}})
-		return nil, fmt.Errorf("this device is not registered to your account (or was revoked): %w", fault.ErrForbidden)
+		return "", fmt.Errorf("this device cannot sign for your account: it is not registered, was revoked, or was admitted by a mediator rather than linked from your own device: %w", fault.ErrForbidden)
 	}
 	if err := dev.VerifyConsent(k, sig); err != nil {
 		s.record(ctx, audit.Event{Type: "consent.refused", Actor: actor.ID, Case: k.Case, Objects: []string{k.Device},
 			Attrs: map[string]string{"kind": k.Kind, "reason": "signature"}})
-		return nil, fault.Invalid("signature", "does not verify against your registered device")
+		return "", fault.Invalid("signature", "does not verify against your registered device")
 	}
-	return sig, nil
+	return how, nil
 }
 
 func validDeviceID(d string) bool {
@@ -237,7 +243,8 @@ func (s *Service) AcceptTerms(ctx context.Context, actor account.Account, id str
 		return api.TermsView{}, fmt.Errorf("the terms changed since you read them; read the new version and accept it: %w", fault.ErrConflict)
 	}
 	k := e2ee.Consent{Kind: e2ee.ConsentTerms, Case: c.ID, Item: req.Item, TextSHA: req.SHA256, Account: actor.ID, Device: req.Device, At: req.SignedAt}
-	if _, err := s.verifyConsent(ctx, actor, k, req.Signature); err != nil {
+	how, err := s.verifyConsent(ctx, actor, k, req.Signature)
+	if err != nil {
 		return api.TermsView{}, err
 	}
 	out, err := s.mutate(ctx, actor, id, policy.CaseTermsAccept, func(c *Case, ev *audit.Event) error {
@@ -251,6 +258,7 @@ func (s *Service) AcceptTerms(ctx context.Context, actor account.Account, id str
 		ev.Type = "case.terms.accepted"
 		ev.Objects = []string{req.Item, req.Device}
 		ev.Hashes = []string{"sha256:" + req.SHA256}
+		ev.Attrs = map[string]string{"device": how}
 		if acceptedBy(c, now, actor.ID) != nil {
 			return nil
 		}
@@ -262,7 +270,7 @@ func (s *Service) AcceptTerms(ctx context.Context, actor account.Account, id str
 			name = p.Name
 		}
 		c.TermsConsents = append(c.TermsConsents, api.Consent{AccountID: actor.ID, Name: name, Item: req.Item, SHA256: req.SHA256,
-			Device: req.Device, SignedAt: req.SignedAt, Signature: req.Signature, Recorded: s.now().UTC()})
+			Device: req.Device, DeviceTrust: how, SignedAt: req.SignedAt, Signature: req.Signature, Recorded: s.now().UTC()})
 		return nil
 	})
 	if err != nil {
@@ -296,10 +304,11 @@ func (s *Service) AcknowledgeSigned(ctx context.Context, actor account.Account, 
 		return nil, fault.Invalid("sha256", "not the disclosure's text")
 	}
 	k := e2ee.Consent{Kind: e2ee.ConsentDisclosure, Case: c.ID, Item: disclosureID, TextSHA: sha, Account: actor.ID, Device: req.Device, At: req.SignedAt}
-	if _, err := s.verifyConsent(ctx, actor, k, req.Signature); err != nil {
+	how, err := s.verifyConsent(ctx, actor, k, req.Signature)
+	if err != nil {
 		return nil, err
 	}
-	signed := &api.Consent{AccountID: actor.ID, Item: disclosureID, SHA256: sha, Device: req.Device, SignedAt: req.SignedAt,
+	signed := &api.Consent{AccountID: actor.ID, Item: disclosureID, SHA256: sha, Device: req.Device, DeviceTrust: how, SignedAt: req.SignedAt,
 		Signature: req.Signature, Recorded: s.now().UTC()}
 	return s.acknowledge(ctx, actor, id, disclosureID, signed)
 }

@@ -32,6 +32,33 @@ func PairingSafetyNumber(old, new *e2ee.DeviceRecord) string {
 	return e2ee.SafetyNumber(old.Account, []*e2ee.DeviceRecord{old}, new.Account, []*e2ee.DeviceRecord{new})
 }
 
+// DeviceNumber is one device's own number (its fingerprint alone, 30
+// digits): what a mediator compares, by phone, with the number the party's
+// new device shows before admitting it.
+func DeviceNumber(rec *e2ee.DeviceRecord) string {
+	return e2ee.Fingerprint(rec.Account, []*e2ee.DeviceRecord{rec})
+}
+
+// AdmittedToMe lists the devices a mediator admitted to this account in a
+// case (other than this device): a device that counts tells its person,
+// who may not have asked for it.
+func (x *E2EE) AdmittedToMe(ctx context.Context, caseID string) ([]e2ee.Admission, error) {
+	devs, _, err := x.CaseDevices(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := x.Statements(ctx, caseID, devs); err != nil {
+		return nil, err
+	}
+	var out []e2ee.Admission
+	for _, a := range devs.Admitted(x.Me.Account) {
+		if a.Device.ID != x.Me.ID {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
 // StartPairing opens a pairing from this (old) device; the answer's Code
 // is shown to the person, this once.
 func (x *E2EE) StartPairing(ctx context.Context) (*api.Pairing, error) {

@@ -22,14 +22,16 @@ import (
 // End-to-end encryption, client side (docs/protocol.md). A device's private
 // keys and what it has verified live in a directory of its own (the CLI's
 // config dir): device.json (private keys), keydir.json (the pinned log key
-// and the last checkpoint verified) and statements.json (the first
-// membership statement seen per case, pinned). Directories are 0700 and
+// and the last checkpoint verified), statements.json (the first
+// membership statement seen per case, pinned) and firsts.json (each
+// account's first device, pinned the first time it was seen). Directories are 0700 and
 // files 0600; private keys never leave them.
 
 const (
 	deviceFile     = "device.json"
 	keydirFile     = "keydir.json"
 	statementsFile = "statements.json"
+	firstsFile     = "firsts.json"
 )
 
 // ErrNoDevice: this config dir has no device keys yet (`parley keys init`).
@@ -178,7 +180,10 @@ func (x *E2EE) MyDevices(ctx context.Context) (*e2ee.Devices, *tlogverify.Verifi
 		return nil, nil, err
 	}
 	d, err := v.Directory(strictDevices())
-	return d, v, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, v, x.checkFirsts(d)
 }
 
 // strictDevices is the directory every client uses: an account's devices
@@ -204,7 +209,36 @@ func (x *E2EE) CaseDevices(ctx context.Context, caseID string) (*e2ee.Devices, *
 		return nil, nil, err
 	}
 	d, err := v.Directory(strictDevices())
-	return d, v, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, v, x.checkFirsts(d)
+}
+
+// checkFirsts checks each account's first device in d against the ones
+// this device pinned (firsts.json) and pins the accounts it sees for the
+// first time. The log proves each listed device is in it, not that the
+// list is complete: a server that left an account's real first device out
+// would make a device of its own the first, and get keys sealed to it.
+func (x *E2EE) checkFirsts(d *e2ee.Devices) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	path := filepath.Join(x.Dir, firstsFile)
+	pins := e2ee.FirstPins{}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &pins); err != nil {
+			return fmt.Errorf("%s is damaged", path)
+		}
+	}
+	changed, err := d.CheckFirsts(pins)
+	if err != nil {
+		return fmt.Errorf("%w (refusing to send to or trust this account's devices: the server may be hiding one)", err)
+	}
+	if !changed {
+		return nil
+	}
+	b, _ := json.Marshal(pins)
+	return writePrivate(path, b)
 }
 
 type pin struct {

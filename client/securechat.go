@@ -770,6 +770,13 @@ func (s *SecureChat) ApproveCarry(ctx context.Context, proposal SecureEvent) (ap
 	if orig.from != s.x.Me.Account {
 		return api.Message{}, errors.New("only the author of a message can consent to carrying it")
 	}
+	s.mu.Lock()
+	devs, _ := s.sess.Dir.(*e2ee.Devices)
+	admitted := devs != nil && !devs.OwnChain(s.x.Me.Account, s.x.Me.ID)
+	s.mu.Unlock()
+	if admitted {
+		return api.Message{}, fmt.Errorf("%w: this device was admitted by the mediator, so the others' clients would refuse its consent; approve on a device you linked yourself", e2ee.ErrAdmittedDevice)
+	}
 	if orig.hash != proposal.Carry.RefHash || orig.kind != e2ee.KindText {
 		return api.Message{}, errors.New("the proposal does not match the message")
 	}

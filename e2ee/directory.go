@@ -1,6 +1,7 @@
 package e2ee
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -16,6 +17,7 @@ type Devices struct {
 	endorse   []loggedEndorsement
 	mediators map[string]map[string]bool // case -> mediator accounts
 	trusted   map[*loggedDevice]bool     // nil: recompute
+	own       map[*loggedDevice]bool     // counts by its account's own chain
 }
 
 type loggedEndorsement struct {
@@ -163,14 +165,8 @@ func (d *Devices) isTrusted(ld *loggedDevice) bool {
 // nothing changes.
 func (d *Devices) computeTrust() {
 	t := map[*loggedDevice]bool{}
-	for _, m := range d.byAccount {
-		var first *loggedDevice
-		for _, ld := range m {
-			if first == nil || ld.index < first.index {
-				first = ld
-			}
-		}
-		if first != nil {
+	for a := range d.byAccount {
+		if first := d.first(a); first != nil {
 			t[first] = true
 		}
 	}
@@ -197,4 +193,140 @@ func (d *Devices) computeTrust() {
 		}
 	}
 	d.trusted = t
+	// A device counts by its account's own chain when it is the first or
+	// was linked (Case "") by a device that does: never through a
+	// mediator's admission, directly or through a device an admitted one
+	// linked.
+	own := map[*loggedDevice]bool{}
+	for a := range d.byAccount {
+		if first := d.first(a); first != nil {
+			own[first] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, le := range d.endorse {
+			e := le.e
+			ld, ok := d.byAccount[e.Account][e.Device]
+			if !ok || !t[ld] || own[ld] || e.Case != "" {
+				continue
+			}
+			by, ok := d.byAccount[e.By][e.ByDev]
+			if !ok || !own[by] || (by.revoked >= 0 && by.revoked < le.index) || e.Verify(ld.rec, by.rec) != nil {
+				continue
+			}
+			own[ld] = true
+			changed = true
+		}
+	}
+	d.own = own
+}
+
+// first is the account's device with the lowest log index in this
+// answer.
+func (d *Devices) first(account string) *loggedDevice {
+	var first *loggedDevice
+	for _, ld := range d.byAccount[account] {
+		if first == nil || ld.index < first.index || (ld.index == first.index && ld.rec.ID < first.rec.ID) {
+			first = ld
+		}
+	}
+	return first
+}
+
+// OwnChain reports whether a device counts by its account's own chain: it
+// is the account's first device, or was linked by a device that is. A
+// device that counts only through a mediator's admission (or through a
+// device such a one linked) reads what is sealed to it but is not taken
+// as the author of a consent (a carry, terms, a disclosure). Without
+// RequireEndorsement every registered device does.
+func (d *Devices) OwnChain(account, id string) bool {
+	ld, ok := d.byAccount[account][id]
+	if !ok {
+		return false
+	}
+	if !d.strict {
+		return true
+	}
+	if d.trusted == nil {
+		d.computeTrust()
+	}
+	return d.own[ld]
+}
+
+// Admission is a device that counts only through a mediator's admission,
+// and the mediator account that admitted it.
+type Admission struct {
+	Device *DeviceRecord
+	By     string
+}
+
+// Admitted lists account's unrevoked devices that count only through a
+// mediator's admission (sorted by device id): what the account's own
+// devices tell their person about.
+func (d *Devices) Admitted(account string) []Admission {
+	var out []Admission
+	for _, ld := range d.byAccount[account] {
+		if !d.strict || ld.revoked >= 0 || !d.isTrusted(ld) || d.own[ld] {
+			continue
+		}
+		for _, le := range d.endorse {
+			if le.e.Case != "" && le.e.Account == account && le.e.Device == ld.rec.ID {
+				out = append(out, Admission{Device: ld.rec, By: le.e.By})
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Admission) int { return strings.Compare(a.Device.ID, b.Device.ID) })
+	return out
+}
+
+// Accounts lists the accounts with a device in this directory, sorted.
+func (d *Devices) Accounts() []string {
+	out := make([]string, 0, len(d.byAccount))
+	for a, m := range d.byAccount {
+		if len(m) > 0 {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// First returns the account's first device: the lowest log index among
+// the devices in this answer. The log proves each listed device is in
+// it, not that the list is complete: a server that leaves the real first
+// device out makes another one first. Clients therefore pin each
+// account's first device the first time they see it ([FirstPins]) and
+// refuse an answer that names another.
+func (d *Devices) First(account string) (*DeviceRecord, bool) {
+	f := d.first(account)
+	if f == nil {
+		return nil, false
+	}
+	return f.rec, true
+}
+
+// FirstPins maps an account to the id of its first device (device ids
+// are hashes of their keys), as a client first saw it.
+type FirstPins map[string]string
+
+// CheckFirsts checks every account of d against pins: an account pinned
+// before must have the same first device; an account seen for the first
+// time is pinned (pins is updated; changed reports it). A different first
+// device is an [ErrDeviceFork]: the server is showing another history of
+// the account's devices, or leaving its real first device out.
+func (d *Devices) CheckFirsts(pins FirstPins) (changed bool, err error) {
+	for _, a := range d.Accounts() {
+		f := d.first(a)
+		if p, ok := pins[a]; ok {
+			if p != f.rec.ID {
+				return changed, fmt.Errorf("%w: %s's first device is %s, but this device pinned %s", ErrDeviceFork, a, f.rec.ID, p)
+			}
+			continue
+		}
+		pins[a] = f.rec.ID
+		changed = true
+	}
+	return changed, nil
 }

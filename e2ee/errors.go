@@ -32,6 +32,15 @@ var (
 	// ErrMembership: a membership statement breaks a rule (caucus rule,
 	// chain, signer) and the room's keys must not be sent to it.
 	ErrMembership = errors.New("e2ee: membership statement refused")
+	// ErrDeviceFork: the key directory names another first device for an
+	// account than the one this client pinned the first time it saw the
+	// account (the server leaves the real one out, or shows another
+	// history).
+	ErrDeviceFork = errors.New("e2ee: the key directory changed an account's first device")
+	// ErrAdmittedDevice: a consent (a carried message) signed by a device
+	// that counts only through a mediator's admission, not through the
+	// account's own devices.
+	ErrAdmittedDevice = errors.New("e2ee: a device admitted by a mediator cannot give consent")
 	// ErrDecrypt: authenticated decryption failed.
 	ErrDecrypt = errors.New("e2ee: decryption failed")
 )

@@ -134,7 +134,10 @@ type Received struct {
 //   - the sender's device is in the directory and active (ErrUnknownDevice)
 //     and signed it (ErrBadSignature);
 //   - a message's chain key reached this device (ErrNoKey), its counter is
-//     new (ErrReplay) and it decrypts (ErrDecrypt).
+//     new (ErrReplay) and it decrypts (ErrDecrypt);
+//   - a carried message (a consent) comes from a device that counts by its
+//     account's own chain, when the directory knows ([Devices.OwnChain];
+//     ErrAdmittedDevice).
 func (s *Session) Receive(room string, epoch int64, from string, payload []byte) (*Received, error) {
 	if len(payload) < 4 {
 		return nil, malformed("payload too short")
@@ -188,6 +191,13 @@ func (s *Session) Receive(room string, epoch int64, from string, payload []byte)
 		if err != nil {
 			return nil, err
 		}
+		// A carried message is its author's consent: it must come from a
+		// device that counts by the author's own chain, not one a
+		// mediator admitted (a mediator could admit a device of their own
+		// for a party and consent in the party's name).
+		if oc, ok := s.Dir.(ownChainer); ok && p.Kind == KindCarried && !oc.OwnChain(m.Ctx.Account, m.Ctx.Device) {
+			return nil, fmt.Errorf("%w: %s/%s", ErrAdmittedDevice, m.Ctx.Account, m.Ctx.Device)
+		}
 		return &Received{Ctx: m.Ctx, Plain: p, Counter: m.Counter}, nil
 	}
 	return nil, malformed("payload type %d", payload[3])
@@ -218,6 +228,11 @@ func (s *Session) check(c *ChainContext, room string, epoch int64, from string) 
 		return nil, fmt.Errorf("%w: %s/%s", ErrUnknownDevice, c.Account, c.Device)
 	}
 	return dev, nil
+}
+
+// ownChainer is a directory that knows how a device came to count.
+type ownChainer interface {
+	OwnChain(account, id string) bool
 }
 
 // Forget drops the receiving chains of room's epochs before epoch (the

@@ -379,13 +379,53 @@ func (s *Service) activeDevice(ctx context.Context, account, device string) (*e2
 	return e2ee.DecodeDeviceRecord(st.Record)
 }
 
-// ActiveDevice returns an account's registered, unrevoked device record
-// (cases.DeviceVerifier: the device that signs an acceptance of terms).
-func (s *Service) ActiveDevice(ctx context.Context, account, device string) (*e2ee.DeviceRecord, error) {
+// ConsentDevice returns the account's device that may sign a consent
+// (cases.DeviceVerifier: an acceptance of terms, a disclosure's
+// acknowledgement): registered, unrevoked, and counting for the account by
+// its own chain — its first device, or one linked by a device that does
+// (e2ee.Devices.OwnChain). A device a mediator admitted does not: anyone
+// holding a session for the account (a re-entry link) could register one.
+// how is "first" or "linked".
+func (s *Service) ConsentDevice(ctx context.Context, account, device string) (*e2ee.DeviceRecord, string, error) {
 	if !ids.Valid("u", account) || !ids.Valid("dv", device) {
-		return nil, fmt.Errorf("device %s: %w", device, fault.ErrForbidden)
+		return nil, "", fmt.Errorf("device %s: %w", device, fault.ErrForbidden)
 	}
-	return s.activeDevice(ctx, account, device)
+	rec, err := s.activeDevice(ctx, account, device)
+	if err != nil {
+		return nil, "", err
+	}
+	devs, revs, err := s.accountDevices(ctx, account)
+	if err != nil {
+		return nil, "", err
+	}
+	ends, err := s.accountEndorsements(ctx, account, "")
+	if err != nil {
+		return nil, "", err
+	}
+	d := e2ee.NewDevices()
+	d.RequireEndorsement()
+	for _, st := range devs {
+		if r, err := e2ee.DecodeDeviceRecord(st.Record); err == nil {
+			d.Add(r, st.Index)
+		}
+	}
+	for _, st := range revs {
+		if v, err := e2ee.DecodeRevocation(st.Record); err == nil {
+			d.Revoke(v, st.Index)
+		}
+	}
+	for _, st := range ends {
+		if e, err := e2ee.DecodeEndorsement(st.Record); err == nil {
+			d.Endorse(e, st.Index)
+		}
+	}
+	if !d.OwnChain(account, device) {
+		return nil, "", fmt.Errorf("device %s counts for %s only through a mediator's admission, or not at all: %w", device, account, fault.ErrForbidden)
+	}
+	if first, ok := d.First(account); ok && first.ID == device {
+		return rec, "first", nil
+	}
+	return rec, "linked", nil
 }
 
 // accountDevices lists an account's devices and revocations.

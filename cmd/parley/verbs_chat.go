@@ -123,6 +123,12 @@ func chatInteractive(ctx context.Context, args []string) error {
 		return fmt.Errorf("you are not in room %s of this case", *room)
 	}
 	fmt.Printf("%s — room %s, end-to-end encrypted (this device: %s). Type a line to send; /quit to leave.\n", k.Title, *room, x.Me.ID)
+	if adm, err := x.AdmittedToMe(ctx, caseID); err == nil {
+		for _, a := range adm {
+			fmt.Printf("* a new device was admitted to your account by %s (device number %s): it reads your rooms from then on and cannot consent for you; if you did not ask for it, tell the program's administration\n",
+				who[a.By], e2ee.FormatSafetyNumber(client.DeviceNumber(a.Device)))
+		}
+	}
 	if st := s.Chain().Latest(); st != nil {
 		fmt.Printf("* membership signed by %s (statement %d)\n", who[st.SignerAccount], st.Seq)
 	}

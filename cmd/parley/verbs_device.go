@@ -138,7 +138,8 @@ func devicePending(ctx context.Context, args []string) error {
 	}
 	for acct, devs := range pending {
 		for _, d := range devs {
-			fmt.Printf("%s  %s  (admit: parley device admit %s %s %s)\n", acct, d.ID, fs.Arg(0), acct, d.ID)
+			fmt.Printf("%s  %s  device number %s\n  Call the person and ask them to read you the number their new device shows; admit only if it matches:\n  parley device admit %s %s %s\n",
+				acct, d.ID, e2ee.FormatSafetyNumber(client.DeviceNumber(d)), fs.Arg(0), acct, d.ID)
 		}
 	}
 	return nil

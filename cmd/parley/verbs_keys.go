@@ -82,7 +82,8 @@ func keysInit(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("This device is %s (%s), registered for %s.\nIts private keys stay in %s (mode 0600).\n"+
-		"Compare safety numbers with the mediator: parley keys fingerprint <their account>\n", d.ID, d.KEM, me.ID, dir)
+		"Its device number is %s: if your mediator admits it, read them this number by phone first.\n"+
+		"Compare safety numbers with the mediator: parley keys fingerprint <their account>\n", d.ID, d.KEM, me.ID, dir, e2ee.FormatSafetyNumber(client.DeviceNumber(d.Record())))
 	return nil
 }
 

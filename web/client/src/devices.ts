@@ -92,7 +92,7 @@ export function renderDevices(el: HTMLElement, d: DevicesContext): void {
   if (!sc.counted()) {
     el.append(newDevicePanel(d));
   } else {
-    el.append(addDevicePanel(d));
+    el.append(admittedNotice(d), addDevicePanel(d));
   }
   if (sc.mediator) el.append(admitPanel(d));
 }
@@ -182,7 +182,35 @@ function newDevicePanel(d: DevicesContext): HTMLElement {
     h("p", { role: "status" }, h("strong", {}, "This browser is new to your account. "),
       "Nobody sends it messages until you link it from a device you already use here, or your mediator admits it."),
     h("p", {}, "Have your other device? On it, choose “Add a device” and enter the code it shows:"), form, out,
-    h("p", { class: "note" }, "No other device (lost phone, cleared browser)? Ask your mediator to admit this browser. Messages from before then were sent to your old device and can't be shown here; everything after reaches this browser."));
+    h("p", { class: "note" }, "No other device (lost phone, cleared browser)? Ask your mediator to admit this browser. Messages from before then were sent to your old device and can't be shown here; everything after reaches this browser."),
+    ownNumber(d));
+}
+
+/** This browser's own device number, which the mediator compares by phone before admitting it. */
+function ownNumber(d: DevicesContext): HTMLElement {
+  const num = h("p", { class: "safety", id: "device-number" }, "…");
+  void E.fingerprint(d.sc.me.account, [d.sc.me.record]).then((n) => { num.textContent = E.formatSafetyNumber(n); });
+  return h("div", {},
+    h("p", {}, "This browser's device number. If your mediator admits it, they will call you and ask you to read it out:"), num);
+}
+
+/**
+ * A device that counts here tells its person about devices a mediator
+ * admitted to their account (each time the case opens): if they did not
+ * ask for it, someone else reads their rooms from then on.
+ */
+function admittedNotice(d: DevicesContext): HTMLElement {
+  const box = h("div", { id: "admitted-notice" });
+  for (const { rec, by } of d.sc.sess.dir.admitted(d.sc.me.account)) {
+    if (rec.id === d.sc.me.id) continue;
+    const num = h("span", { class: "safety" }, "");
+    void E.fingerprint(rec.account, [rec]).then((n) => { num.textContent = E.formatSafetyNumber(n); });
+    box.append(h("p", { role: "status", class: "warning" },
+      h("strong", {}, `A new device was admitted to your account by ${d.nameOf(by)}. `),
+      "It receives what is said in your rooms from then on. It cannot accept, approve or consent for you. Its device number: ", num,
+      ". If you did not ask for this, tell the program's administration (not only the mediator) before you write anything more here."));
+  }
+  return box;
 }
 
 let admitCheck: Promise<void> | null = null;
@@ -211,10 +239,16 @@ function admitPanel(d: DevicesContext): HTMLElement {
   for (const a of d.participants) {
     for (const rec of dir.pending(a)) {
       const status = h("span", { role: "status" });
+      const num = h("span", { class: "safety" }, "…");
+      void E.fingerprint(rec.account, [rec]).then((n) => { num.textContent = E.formatSafetyNumber(n); });
+      const working = dir.active(a).length;
       const b = h("button", {
         type: "button",
         onclick: async () => {
-          if (!confirm(`Admit this new device of ${d.nameOf(a)}? It will receive everything said in ${d.nameOf(a)}'s rooms from now on (not before). Do this only if ${d.nameOf(a)} told you they lost their other device.`)) return;
+          const warn = working > 0
+            ? `${d.nameOf(a)} still has ${working === 1 ? "a device" : working + " devices"} that works in this mediation: they have not lost every device, and can add this one themselves ("Add a device"). `
+            : "";
+          if (!confirm(`${warn}Admit this new device of ${d.nameOf(a)}, number ${num.textContent}? It will receive everything said in ${d.nameOf(a)}'s rooms from now on (not before), but cannot consent for them. Do this only if you called ${d.nameOf(a)} and they read you the same number from their new device. Their other devices will be told.`)) return;
           (b as HTMLButtonElement).disabled = true;
           try {
             const end = await E.endorse(d.sc.me, rec, d.sc.caseID);
@@ -227,7 +261,10 @@ function admitPanel(d: DevicesContext): HTMLElement {
           }
         },
       }, `Admit this new device of ${d.nameOf(a)}`);
-      box.append(h("p", {}, `${d.nameOf(a)} has a new device no other device of theirs added.`, h("br"), b, status));
+      box.append(h("p", {}, `${d.nameOf(a)} has a new device no other device of theirs added. Its device number is `, num,
+        `. Call ${d.nameOf(a)} (on a number you already have) and ask them to read you the number their new device shows; admit it only if the two match.`,
+        working > 0 ? h("strong", {}, ` ${d.nameOf(a)} still has a device that works here, so they can add this one themselves.`) : null,
+        h("br"), b, status));
     }
   }
   if (!box.childElementCount) {

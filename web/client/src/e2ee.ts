@@ -162,6 +162,7 @@ export class Devices {
   private endorsements: { e: Endorsement; index: number }[] = [];
   private mediators = new Map<string, Set<string>>();
   private trusted = new Set<Logged>();
+  private own = new Set<Logged>();
   add(rec: DeviceRecord, index: number): void {
     let m = this.by.get(rec.account);
     if (!m) this.by.set(rec.account, (m = new Map()));
@@ -179,12 +180,43 @@ export class Devices {
     const st = chain.latest();
     if (st) this.mediators.set(chain.caseID, new Set(st.people.filter((p) => p.role === RoleMediator).map((p) => p.account)));
   }
+  /** The account's device with the lowest log index in this answer (as Go's Devices.First). */
+  private firstOf(account: string): Logged | null {
+    let first: Logged | null = null;
+    for (const ld of this.by.get(account)?.values() ?? []) {
+      if (!first || ld.index < first.index || (ld.index === first.index && ld.rec.id < first.rec.id)) first = ld;
+    }
+    return first;
+  }
+  first(account: string): DeviceRecord | null { return this.firstOf(account)?.rec ?? null; }
+  /**
+   * Checks each account's first device against the ones this browser
+   * pinned (account → device id) and pins the accounts seen for the first
+   * time; returns whether pins changed. The log proves each listed device
+   * is in it, not that the list is complete: a server that leaves the real
+   * first device out would make its own device "first". A different first
+   * device is refused (as Go's Devices.CheckFirsts, e2ee.ErrDeviceFork).
+   */
+  checkFirsts(pins: Record<string, string>): boolean {
+    let changed = false;
+    for (const a of [...this.by.keys()].sort()) {
+      const f = this.firstOf(a);
+      if (!f) continue;
+      const p = pins[a];
+      if (p !== undefined) {
+        if (p !== f.rec.id) throw new E2EEError("first device changed", `${a}'s first device is ${f.rec.id}, but this browser pinned ${p}`);
+        continue;
+      }
+      pins[a] = f.rec.id;
+      changed = true;
+    }
+    return changed;
+  }
   /** Works out which devices count: first devices, then endorsements by counted devices until nothing changes. */
   async computeTrust(): Promise<void> {
     const t = new Set<Logged>();
-    for (const m of this.by.values()) {
-      let first: Logged | null = null;
-      for (const ld of m.values()) if (!first || ld.index < first.index) first = ld;
+    for (const a of this.by.keys()) {
+      const first = this.firstOf(a);
       if (first) t.add(first);
     }
     for (let changed = true; changed;) {
@@ -200,6 +232,45 @@ export class Devices {
       }
     }
     this.trusted = t;
+    // Counting by the account's own chain: its first device, or linked
+    // (case "") by a device that does — never through a mediator's admission.
+    const own = new Set<Logged>();
+    for (const a of this.by.keys()) {
+      const first = this.firstOf(a);
+      if (first) own.add(first);
+    }
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const { e, index } of this.endorsements) {
+        const ld = this.by.get(e.account)?.get(e.device);
+        const by = this.by.get(e.by)?.get(e.byDev);
+        if (e.case !== "" || !ld || !t.has(ld) || own.has(ld) || !by || !own.has(by) || (by.revoked >= 0 && by.revoked < index)) continue;
+        try { await verifyEndorsement(e, ld.rec, by.rec); } catch { continue; }
+        own.add(ld);
+        changed = true;
+      }
+    }
+    this.own = own;
+  }
+  /**
+   * Whether a device counts by its account's own chain (first, or linked by
+   * one that does). A device that counts only through a mediator's
+   * admission reads what is sealed to it but is not taken as the author of
+   * a consent (a carried message).
+   */
+  /** Devices of account that count only through a mediator's admission, with the admitting mediator's account. */
+  admitted(account: string): { rec: DeviceRecord; by: string }[] {
+    const out: { rec: DeviceRecord; by: string }[] = [];
+    for (const ld of this.by.get(account)?.values() ?? []) {
+      if (ld.revoked >= 0 || !this.trusted.has(ld) || this.own.has(ld)) continue;
+      const e = this.endorsements.find((x) => x.e.case !== "" && x.e.account === account && x.e.device === ld.rec.id);
+      if (e) out.push({ rec: ld.rec, by: e.e.by });
+    }
+    return out.sort((a, b) => (a.rec.id < b.rec.id ? -1 : a.rec.id > b.rec.id ? 1 : 0));
+  }
+  ownChain(account: string, id: string): boolean {
+    const ld = this.by.get(account)?.get(id);
+    return !!ld && this.own.has(ld);
   }
   device(account: string, id: string, at: number): DeviceRecord | null {
     const ld = this.by.get(account)?.get(id);
@@ -695,6 +766,11 @@ export class Session {
       const rc = this.inbound.get(Session.inKey(room, epoch, m.ctx.device, m.ctx.chain));
       if (!rc) throw new E2EEError("no key for this message", `chain ${hex(m.ctx.chain)} of ${m.ctx.device}`);
       const plain = await rc.open(m);
+      // A carried message is its author's consent: a device a mediator
+      // admitted (and no device of the account's own linked) cannot give it.
+      if (plain.kind === KindCarried && !this.dir.ownChain(m.ctx.account, m.ctx.device)) {
+        throw new E2EEError("device admitted by a mediator cannot give consent", `${m.ctx.account}/${m.ctx.device}`);
+      }
       return { ctx: m.ctx, keyDist: false, delivered: false, plain, counter: m.counter };
     }
     throw malformed(`payload type ${payload[3]}`);

@@ -101,9 +101,18 @@ export class SecureCase {
       if (!first || hex(first.hash) !== pin.first) throw new Error("the first membership statement is not the one this browser pinned: the server shows another history");
       if (!old || hex(old.hash) !== pin.latest) throw new Error(`membership statement ${pin.seq} changed or vanished since this browser verified it`);
     }
+    // Trust on first use of each account's first device: an answer that
+    // leaves it out (making another device "first") is refused.
+    const firsts = { ...(pins.firsts ?? {}) };
+    try {
+      dir.checkFirsts(firsts);
+    } catch {
+      throw new Error("the server's list of devices leaves out the first device of someone in this case, or shows another one in its place. " +
+        "This browser will not send messages in this case until that is resolved: tell your mediator (by phone) and do not use this case here meanwhile");
+    }
     const latest = chain.latest();
     if (latest) cases[this.caseID] = { first: hex(chain.get(1)!.hash), seq: latest.seq, latest: hex(latest.hash) };
-    await savePins(this.me.account, { logKey: devP.key, logSize: stV.size, logCheckpoint: stV.checkpoint, cases });
+    await savePins(this.me.account, { logKey: devP.key, logSize: stV.size, logCheckpoint: stV.checkpoint, cases, firsts });
     if (this.sess && chain.length < this.sess.chain.length) throw new Error("the membership chain got shorter");
     if (!this.sess) {
       this.sess = new E.Session(this.me, this.caseID, chain, dir);
@@ -504,6 +513,9 @@ export class SecureCase {
     const orig = this.seen.get(`${proposal.room}|${p.ref.epoch}|${p.ref.offset}`);
     if (!orig) throw new Error("this device cannot read the message the proposal names");
     if (orig.from !== this.me.account) throw new Error("only the author of a message can decide about carrying it");
+    if (!this.sess.dir.ownChain(this.me.account, this.me.id)) {
+      throw new Error("this device was admitted by your mediator, so it cannot give consent for you (the others' screens would refuse it); approve on a device you linked yourself, or tell your mediator");
+    }
     if (orig.hash !== hex(p.refHash) || orig.kind !== E.KindText) throw new Error("the proposal does not match the message");
     return { p, orig };
   }

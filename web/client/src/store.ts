@@ -97,8 +97,13 @@ export async function markRegistered(account: string): Promise<void> {
 }
 
 /** What this browser verified before (trust on first use): the log key and
- * checkpoint size, and per case the first and latest membership statement. */
-export interface Pins { logKey?: string; logSize?: number; logCheckpoint?: string; cases?: Record<string, { first: string; seq: number; latest: string }> }
+ * checkpoint size, per case the first and latest membership statement, and
+ * each account's first device. */
+export interface Pins {
+  logKey?: string; logSize?: number; logCheckpoint?: string; cases?: Record<string, { first: string; seq: number; latest: string }>;
+  /** Each account's first device (account → device id), pinned the first time this browser saw it. */
+  firsts?: Record<string, string>;
+}
 
 export async function loadPins(account: string): Promise<Pins> {
   return (await op<Pins | undefined>(PINS, "readonly", (s) => s.get(account))) ?? {};

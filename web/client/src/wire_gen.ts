@@ -493,6 +493,7 @@ export interface Consent {
   item: string;
   sha256: string;
   device: string;
+  deviceTrust?: string;
   signedAt: number;
   signature: string;
   recorded: string;

@@ -51,6 +51,42 @@ for (const vs of v.statements) {
   ok(E.sameMembership(rebuilt, st), `statement ${vs.seq}: statementFor builds the same membership`);
 }
 
+// Each account's first device is pinned on first sight (as Go's
+// Devices.CheckFirsts): an answer that leaves it out is refused.
+const pins = {};
+ok(dir.checkFirsts(pins) && pins.u_partya === devs.partyA.id && pins.u_partyb === devs.partyB.id, "first devices: pinned on first sight");
+ok(!dir.checkFirsts(pins), "first devices: the same answer again changes nothing");
+const omit = new E.Devices();
+v.devices.forEach((d, i) => { if (d.name !== "partyA") omit.add(devs[d.name].record, i); });
+await omit.computeTrust();
+ok(!!omit.device("u_partya", devs["partyA-fallback"].id, -1), "an answer leaving the first device out makes another device first");
+let forked = false;
+try { omit.checkFirsts(pins); } catch { forked = true; }
+ok(forked && pins.u_partya === devs.partyA.id, "first devices: an answer leaving the pinned first device out is refused");
+// A device that counts only through a mediator's admission reads and
+// writes, but its carried message (a consent) is refused.
+dir.admitFrom(chain);
+await dir.computeTrust();
+ok(dir.ownChain("u_partya", devs["partyA-fallback"].id), "a linked device counts by its account's own chain");
+const lostPhone = await E.deviceKeysFromSeeds("u_partyb", 32, new Uint8Array(32).fill(7), new Uint8Array(32).fill(9), 1767225600000);
+const adm = new E.Devices();
+adm.add(lostPhone.record, 0);
+v.devices.forEach((d, i) => adm.add(devs[d.name].record, i + 1));
+for (const ve of v.endorsements) adm.endorse(E.decodeEndorsement(unhex(ve.encoded)), 100);
+adm.admitFrom(chain);
+await adm.computeTrust();
+ok(!!adm.device("u_partyb", devs.partyB.id, -1) && !adm.ownChain("u_partyb", devs.partyB.id), "an admitted device counts, but not by its account's own chain");
+const jointEpoch = chain.latest().rooms.find((r) => r.name === "joint").epoch;
+const reader = new E.Session(devs.mediator, chain.caseID, chain, adm);
+const writer = new E.Session(devs.partyB, chain.caseID, chain, adm);
+for (const kd of await writer.prepare("joint", jointEpoch)) await reader.receive("joint", jointEpoch, "u_partyb", kd);
+const plainMsg = await writer.encrypt("joint", { kind: E.KindText, text: "hello" });
+ok((await reader.receive("joint", jointEpoch, "u_partyb", plainMsg)).plain.text === "hello", "an admitted device's message is read");
+const consent = await writer.encrypt("joint", { kind: E.KindCarried, text: "I accept", carryID: "cr_vector", room: "caucus:B", ref: { epoch: 2, offset: 1 }, refHash: new Uint8Array(32), proposer: "u_mediator" });
+let refusedConsent = "";
+try { await reader.receive("joint", jointEpoch, "u_partyb", consent); } catch (e) { refusedConsent = String(e.message); }
+ok(refusedConsent.includes("admitted by a mediator"), "a carried message from an admitted device is refused: " + refusedConsent);
+
 const c = v.chain.context;
 const sender = devs[c.sender];
 const ctx = { case: c.case, room: c.room, epoch: c.epoch, statementSeq: c.statementSeq, account: sender.account, device: sender.id, chain: unhex(c.chain) };
