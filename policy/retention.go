@@ -29,7 +29,7 @@ const (
 // RetentionActions lists the retention actions, for tables and tests.
 func RetentionActions() []Action {
 	return []Action{RetentionScheduleRead, RetentionScheduleSet, RetentionPlan, RetentionApprove,
-		RetentionApply, RetentionCertificateRead, HoldManage, HoldList}
+		RetentionApply, RetentionCertificateRead, HoldManage, HoldList, RetentionScheduleApprove}
 }
 
 // Plan is a disposition plan as policy sees it: who drew it up.

@@ -1175,6 +1175,36 @@ export interface ReleaseRequest {
 }
 
 /**
+ * ScheduleChange is a proposed change to one class's rule that shortens
+ * its period (or changes its trigger): it is in force only once a second
+ * person of records staff or the administrators approves it
+ * (GET /api/v1/retention/schedule/changes,
+ * POST …/changes/{id}/approve).
+ */
+export interface ScheduleChange {
+  id: string;
+  rule: RetentionRule;
+  was: RetentionRule;
+  proposedBy: string;
+  proposed: string;
+  state: string;
+  approved?: Approval;
+  version?: number;
+  warnings?: string[];
+}
+
+/**
+ * RuleResult answers a rule change (PUT …/schedule/rules/{class}): the
+ * schedule in force afterwards, and, when the change shortens a period,
+ * the pending change that awaits a second person (the schedule in force
+ * is then unchanged). Warnings name a zero or very short period.
+ */
+export interface RuleResult extends StoredSchedule {
+  pending?: ScheduleChange;
+  warnings?: string[];
+}
+
+/**
  * NewSessionRequest schedules a session (POST /api/v1/cases/{caseID}/sessions).
  * Start is the local date and time in TimeZone, "YYYY-MM-DDTHH:MM"; Rooms
  * defaults to the joint room and Expected to everyone in the case.
