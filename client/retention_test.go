@@ -64,8 +64,13 @@ func buildWholeCase(t *testing.T, n *nodetest.Node, med person, mark string) *wh
 		}
 		p := person{id: s.Account.ID, c: pc}
 		w.accounts = append(w.accounts, p.id)
-		for range devices {
+		if devices > 0 {
 			p.dir, p.x = newDevice(t, pc, p.id, e2ee.KEMXWing)
+		}
+		for range devices - 1 {
+			// A further device, linked from the first (an unlinked one
+			// reads and sends nothing).
+			link(t, p.x, newKeys(t, pc, p.id, e2ee.KEMXWing), k.ID)
 		}
 		return p
 	}
@@ -134,6 +139,18 @@ func buildWholeCase(t *testing.T, n *nodetest.Node, med person, mark string) *wh
 			t.Fatal(err)
 		}
 	}
+	// Everyone who joined accepts the terms (signed acceptances are part of
+	// the case record too), or the case cannot open.
+	for _, p := range []person{a, b} {
+		v, err := p.c.Terms(ctx, k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.x.AcceptTerms(ctx, k.ID, v.Terms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodetest.AcceptTerms(t, counsel.c, k.ID)
 	if _, err := med.c.CaseAction(ctx, k.ID, "stage", map[string]string{"stage": "opening", "note": "Avery Quintrell-" + mark + " arrived late"}); err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +174,6 @@ func buildWholeCase(t *testing.T, n *nodetest.Node, med person, mark string) *wh
 			t.Fatal(err)
 		}
 	}
-	_ = counsel
 	return w
 }
 
@@ -183,6 +199,9 @@ func everyObject(t *testing.T, n *nodetest.Node) []storedObject {
 			continue
 		}
 		rc, _, err := n.Store.Get(ctx, v.Key, objstore.GetOptions{VersionID: v.VersionID})
+		if errors.Is(err, objstore.ErrNotFound) && strings.HasPrefix(v.Key, "journal/") {
+			continue // compacted since the listing
+		}
 		if err != nil {
 			t.Fatalf("%s@%s: %v", v.Key, v.VersionID, err)
 		}
@@ -309,6 +328,7 @@ func disposeWholeCaseWorld(t *testing.T, n *nodetest.Node, mark string, withHold
 		if _, err := rec.PlaceHold(ctx, api.NewHold{Case: dw.held.id, Reason: "Appeal pending", Authority: "Order 2026-77"}); err != nil {
 			t.Fatal(err)
 		}
+		settleJournal(t, n)
 		dw.heldBefore = heldVersions(t, n, dw.held)
 		if len(dw.heldBefore) < 20 {
 			t.Fatalf("held case has only %d stored versions: %v", len(dw.heldBefore), dw.heldBefore)
@@ -332,6 +352,9 @@ func heldVersions(t *testing.T, n *nodetest.Node, w *wholeCase) []string {
 	t.Helper()
 	var out []string
 	for _, o := range everyObject(t, n) {
+		if strings.HasPrefix(o.key, "journal/") {
+			continue // a node's journal: transient, compacted within seconds
+		}
 		if strings.Contains(o.key, w.id) || slices.ContainsFunc(w.accounts, func(a string) bool { return strings.Contains(o.key, a) }) ||
 			(!strings.HasPrefix(o.key, "audit/") && !strings.HasPrefix(o.key, "retention/") && bytes.Contains(o.plain, []byte(w.id))) {
 			out = append(out, o.key+"@"+o.version)
@@ -351,18 +374,15 @@ func checkDisposed(t *testing.T, n *nodetest.Node, dw *disposalWorld) {
 	// and the marker that stops a node writing the rooms' history back.
 	allowedContent := []string{"audit/", keydir.LogPrefix, "retention/plans/", "retention/certificates/", cases.StubsPrefix, "rooms-ended/"}
 	allowedKey := []string{"retention/plans/", cases.StubsPrefix, "rooms-ended/"}
-	objects := everyObject(t, n)
+	// Journaled batches are copied to their rooms (or, for an ended room,
+	// dropped) and their journal entries deleted once compaction's wait
+	// has passed (package messaging: 5 s); wait for that, bounded.
+	objects := settleJournal(t, n)
 	// A node keeps the newest entry of its message journal as its
 	// high-water mark (package messaging) until it writes the next one:
 	// ciphertext under keys only devices had, a room id and sender ids,
 	// no name. It is the one journal entry that may still name the case.
-	highWater := map[string]string{}
-	for _, o := range objects {
-		if strings.HasPrefix(o.key, "journal/") {
-			inc := o.key[:strings.LastIndex(o.key, "/")]
-			highWater[inc] = max(highWater[inc], o.key)
-		}
-	}
+	highWater := journalHighWater(objects)
 	var stub bool
 	for _, o := range objects {
 		for _, s := range w.people {
@@ -443,4 +463,40 @@ func checkDisposed(t *testing.T, n *nodetest.Node, dw *disposalWorld) {
 		t.Error("export names the case id")
 	}
 	_ = fmt.Sprint
+}
+
+// settleJournal waits (bounded) until every node's journal holds only its
+// newest entry: what was journaled has been compacted into its rooms (or
+// dropped, for an ended room). It returns every stored object then.
+func settleJournal(t *testing.T, n *nodetest.Node) []storedObject {
+	t.Helper()
+	objects := everyObject(t, n)
+	for deadline := time.Now().Add(45 * time.Second); journalEntries(objects) > len(journalHighWater(objects)) && time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		objects = everyObject(t, n)
+	}
+	return objects
+}
+
+// journalHighWater is each node journal's newest entry, by journal.
+func journalHighWater(objects []storedObject) map[string]string {
+	highWater := map[string]string{}
+	for _, o := range objects {
+		if strings.HasPrefix(o.key, "journal/") {
+			inc := o.key[:strings.LastIndex(o.key, "/")]
+			highWater[inc] = max(highWater[inc], o.key)
+		}
+	}
+	return highWater
+}
+
+// journalEntries counts the stored versions of journal entries.
+func journalEntries(objects []storedObject) int {
+	n := 0
+	for _, o := range objects {
+		if strings.HasPrefix(o.key, "journal/") {
+			n++
+		}
+	}
+	return n
 }

@@ -45,7 +45,10 @@ import (
 //	                   vault keeps beside its documents: released holds),
 //	                   retention/holds/<case>/, and all of the above
 //	participant-account accounts/<id>, keydir/devices/<id>/,
-//	                   keydir/revocations/<id>/, sessions/<hash> (AccountID)
+//	                   keydir/revocations/<id>/, keydir/endorsements/<id>/
+//	                   (which device vouched for which), keydir/pairings/<id>/
+//	                   (pairing codes' records and the key shares they
+//	                   carried), sessions/<hash> (AccountID)
 
 // tokenRecord is the part of a token-keyed record retention needs.
 type tokenRecord struct {
@@ -475,7 +478,8 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		return Outcome{}, err
 	}
 	for _, id := range j.Accounts {
-		prefixes := []string{"keydir/devices/" + id + "/", "keydir/revocations/" + id + "/"}
+		prefixes := []string{"keydir/devices/" + id + "/", "keydir/revocations/" + id + "/",
+			"keydir/endorsements/" + id + "/", "keydir/pairings/" + id + "/"}
 		vs, err := s.storedVersions(ctx, prefixes, append([]string{"accounts/" + id}, inv.sessions[id]...))
 		if err != nil {
 			return Outcome{}, err

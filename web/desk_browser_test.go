@@ -135,6 +135,11 @@ func TestBrowserDesk(t *testing.T) {
 			_, err := other.Join(ctx, link)
 			return "", err
 		},
+		// The Landlord party accepts the case's terms, signed by a device.
+		"accept": func(string) (string, error) {
+			nodetest.AcceptTerms(t, other, caseID)
+			return "", nil
+		},
 		"ack": func(string) (string, error) {
 			c, err := other.Case(ctx, caseID)
 			if err != nil || len(c.Disclosures) != 1 {

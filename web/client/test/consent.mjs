@@ -145,7 +145,10 @@ try {
 
   // No mediator online: a lawyer who joins now writes in their caucus; the
   // message waits, and says so in words, until the mediator opens the case.
-  await med.context().close();
+  // (The page closes; its browser keeps the mediator's device keys, as a
+  // closed laptop does: a new browser would be a new, unlinked device.)
+  const medCtx = med.context();
+  await med.close();
   const link = await ask("invite counsel B");
   const late = await newPage("late");
   await late.goto(link);
@@ -165,11 +168,10 @@ try {
   const waiting = await late.innerText("main");
   check(!/caucus:|no mediator has confirmed|statement/.test(waiting) && !(await late.innerText("#room .error")).trim(), "the waiting message is explained in words, with no internal ids and no failure");
   await late.screenshot({ path: shots + "/consent-waiting.png", fullPage: false });
-  const med2 = await newPage("med2");
+  const med2 = await medCtx.newPage();
+  med2.setDefaultTimeout(T);
+  med2.on("pageerror", (e) => problems.push(`med2: page error: ${e.message}`));
   await med2.goto(base + "/app");
-  await med2.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
-  await med2.fill("#password", env("PARLEY_PASSWORD"));
-  await med2.click("form button[type=submit]");
   await room(med2, "caucus:B").click();
   await med2.locator("#room ol.log li", { hasText: "Robin here, for the landlord." }).first().waitFor({ timeout: 60000 });
   await late.locator("#room ol.log li", { hasText: "Robin here, for the landlord." }).first().waitFor({ timeout: 30000 });

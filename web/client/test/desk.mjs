@@ -4,6 +4,7 @@
 import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
+import { passGate } from "./gate.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -120,6 +121,7 @@ try {
   // The Tenant party opens the copied link on a phone and lands in the case.
   const party = await newPage("party", { width: 390, height: 844 });
   await party.goto(linkA);
+  await passGate(party);
   await party.waitForSelector("#rooms-title");
   await party.waitForFunction((t) => document.getElementById("case-title")?.textContent === t, title);
   check(await party.locator("#open-desk").count() === 0, "the party lands in the case, with no desk");
@@ -161,6 +163,13 @@ try {
   // Stages: forward one; back refused without a note, allowed with one.
   check(await stageNow(med) === "preparation", "the case starts in preparation");
   check(flat(await med.innerText("#desk-stage-rules")).includes("one stage at a time") && flat(await med.innerText("#desk-stage-rules")).includes("final"), "the stage rules are said in words next to the control");
+  // Opening waits for everyone who joined to accept the case's terms; the
+  // refusal names who is missing (the Landlord party has not accepted yet).
+  await med.click("#desk-stage-forward");
+  await med.waitForSelector("#desk-stage-out.error");
+  const notOpened = flat(await med.innerText("#desk-stage-out"));
+  check(notOpened.includes("Lars Lindqvist") && notOpened.includes("accepted") && !notOpened.includes("Ada Okafor"), "opening is refused, naming who has not accepted the terms: " + notOpened);
+  await ask("accept");
   await med.click("#desk-stage-forward");
   await med.waitForSelector("#desk-stages li[data-stage=opening][aria-current=step]");
   await med.selectOption("#desk-stage-back", "preparation");

@@ -6,6 +6,7 @@
 import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
+import { passGate } from "./gate.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -51,6 +52,7 @@ const room = (page, r) => page.locator(`#rooms button[data-room="${r}"]`);
 try {
   const lawyer = await newPage("lawyer", { width: 1280, height: 900 });
   await lawyer.goto(env("PARLEY_INVITE_COUNSEL"));
+  await passGate(lawyer);
   await room(lawyer, "caucus:A").waitFor();
   await lawyer.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
   await room(lawyer, "joint").click();
@@ -80,6 +82,7 @@ try {
   // --- Alex adds a second browser from the first ---
   const alex = await newPage("alex", { width: 1280, height: 900 });
   await alex.goto(env("PARLEY_INVITE_A"));
+  await passGate(alex);
   await room(alex, "caucus:A").waitFor();
   await alex.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
   await room(alex, "caucus:A").click();

@@ -7,6 +7,7 @@
 import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
+import { passGate } from "./gate.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -69,6 +70,7 @@ try {
   // The party joins by invitation.
   const party = await newPage("party", { width: 1280, height: 900 });
   await party.goto(env("PARLEY_INVITE"));
+  await passGate(party);
   await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
   await ask("joined");
 
