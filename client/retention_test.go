@@ -229,7 +229,7 @@ func disposeAll(t *testing.T, n *nodetest.Node, mark string) retention.Certifica
 	_, rec2 := n.Staff(t, policy.RoleRecords, "records2-"+mark+"@example.org")
 	for _, class := range policy.RecordClasses() {
 		trigger := "case-closed"
-		if class == policy.ClassStatisticalStub {
+		if class == policy.ClassStatisticalStub || class == policy.ClassResidue {
 			continue
 		}
 		res, err := rec.SetScheduleRule(ctx, class, trigger, "0d")

@@ -108,6 +108,9 @@ type Certificate struct {
 	AuditFrom    int64   `json:"auditFrom"`
 	AuditTo      int64   `json:"auditTo"`
 	AuditEntries []int64 `json:"auditEntries"`
+	// Residue: what the sweep destroyed that no class covers, by kind
+	// (counts only; sweep.go).
+	Residue map[string]int `json:"residue,omitempty"`
 }
 
 // Method is the sanitization method certificates name.
@@ -213,6 +216,7 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 		cc.Objects += objects
 	}
 	seen := map[string]bool{}
+	var err error
 	for n := range p.Pages {
 		items, err := s.loadPage(ctx, p.ID, n)
 		if err != nil {
@@ -260,6 +264,9 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 				}
 			}
 		}
+	}
+	if c.Residue, err = s.certifyResidue(ctx, p, count); err != nil { // sweep.go
+		return Certificate{}, err
 	}
 	order := append(policy.RecordClasses(), policy.ClassParticipantAccount)
 	for _, class := range order {

@@ -1092,6 +1092,7 @@ export interface Plan {
   held: number;
   bytes: number;
   cases: number;
+  residue?: Record<string, number>;
   approved?: Approval;
   started?: string;
   caseKeysDone?: boolean;
