@@ -143,3 +143,79 @@ func mustPlan(t *testing.T, e *env, id string) Plan {
 	}
 	return p
 }
+
+// TestSweepSpentJournal: a whole case's disposal journals it under the
+// plan; once the plan is certified the journal (which names the
+// participants' account ids) is residue, and the next plan's sweep
+// destroys it, while the certificate stays readable. A plan not yet done
+// keeps its journals.
+func TestSweepSpentJournal(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		ctx := t.Context()
+		for _, class := range policy.RecordClasses() {
+			r := policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 0}
+			switch class {
+			case policy.ClassStatisticalStub:
+				continue
+			case policy.ClassResidue:
+				r.Trigger = policy.TriggerCreated
+			}
+			if _, err := e.setRule(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tc := e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes})
+		e.close(t, tc)
+		e.clock = time.Now().UTC().Add(time.Minute) // after the closing
+		p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		journal := caseJournalKey(p.ID, tc.id)
+		// Applying its pages journals the case: not residue while the
+		// plan is not done.
+		for range p.Pages {
+			if _, err := e.ret.Apply(ctx, e.records, p.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if e.versionsOf(t, journal) == 0 {
+			t.Fatal("no journal after the pages")
+		}
+		e.clock = e.clock.Add(time.Minute)
+		if q, err := e.ret.MakePlan(ctx, e.records, time.Time{}); err == nil && q.Residue[ResidueJournal] != 0 {
+			t.Fatalf("journal of an unfinished plan swept: %v", q.Residue)
+		} else if err == nil {
+			if _, err := e.ret.Discard(ctx, e.records, q.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.clock = e.clock.Add(time.Hour)
+		q, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Residue[ResidueJournal] != 1 {
+			t.Fatalf("residue after the certificate: %v", q.Residue)
+		}
+		if _, err := e.ret.Approve(ctx, e.records2, q.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.ApplyAll(ctx, e.records, q.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.versionsOf(t, journal); n != 0 {
+			t.Fatalf("journal: %d stored versions remain", n)
+		}
+		if _, err := e.ret.SignedCertificate(ctx, e.records, p.ID); err != nil {
+			t.Fatalf("first certificate after its journal went: %v", err)
+		}
+	})
+}
