@@ -268,6 +268,7 @@ func retentionPlan(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("Plan %s as of %s under schedule version %d: %d records due (%s) in %d cases; %d held and kept.\n",
 		p.ID, p.AsOf.Format(time.RFC3339), p.Schedule.Version, p.Records, humanBytes(p.Bytes), p.Cases, p.Held)
+	printResidue(p.Residue)
 	if len(items) > 0 {
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "CASE\tRECORD\tCLASS\tTRIGGER\tON\tSIZE\tEXCLUDED")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -84,4 +85,19 @@ func scheduleApprove(ctx context.Context, args []string) error {
 	fmt.Printf("Approved: %s records are now kept %s after %s (schedule version %d). The next plan lists what this makes due.\n",
 		ch.Rule.Class, ch.Rule.Period(), ch.Rule.Trigger, ch.Version)
 	return nil
+}
+
+// printResidue says what the sweep found that no record class covers, by
+// kind and count (never names).
+func printResidue(r map[string]int) {
+	if len(r) == 0 {
+		return
+	}
+	var parts []string
+	for _, k := range []string{"orphaned-ciphertext", "abandoned-upload", "expired-session", "expired-invite", "spent-journal"} {
+		if r[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", r[k], k))
+		}
+	}
+	fmt.Printf("Also residue no record class covers, past its own period: %s.\n", strings.Join(parts, ", "))
 }
