@@ -5,6 +5,7 @@
 import { renderCaseload } from "./sessions";
 import { api, call, APIError, Account, Document, Hold, Listed, Outcome, Plan, PlanItem } from "./api";
 import { openSignedNote } from "./tlog";
+import { residueSection, residueWords, scheduleChangesView } from "./records-sweep";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -198,7 +199,7 @@ async function renderPlans(sec: HTMLElement): Promise<void> {
       },
     }, h("div", { class: "row" }, h("div", {}, h("label", { for: "plan-asof" }, "Records due on or before"), asOf), h("button", { type: "submit", class: "primary" }, "Make a plan")),
     h("p", { class: "note", id: "plan-asof-note" }, "Today or an earlier day: a plan lists records already due, and a date in the future is refused (no plan is made for it). When nothing is due, no plan is made."), out),
-    dueView(), h("h3", {}, "Plans"), list, detail);
+    dueView(), scheduleChangesView(me.id), h("h3", {}, "Plans"), list, detail);
   await refresh();
 }
 
@@ -247,6 +248,7 @@ function itemName(it: PlanItem): string {
 
 /** "14 records of 3 cases: 12 documents (10 evidence, 2 correspondence), 2 message histories." */
 function destroyWords(p: Plan, due: PlanItem[]): string {
+  if (!p.records) return residueWords(p).trim().replace(/^Also /, "");
   const docs = due.filter((i) => i.doc), byClass = new Map<string, number>();
   for (const d of docs) byClass.set(d.class, (byClass.get(d.class) ?? 0) + 1);
   const parts = [];
@@ -254,7 +256,7 @@ function destroyWords(p: Plan, due: PlanItem[]): string {
   const hist = due.length - docs.length;
   if (hist) parts.push(hist === 1 ? "1 message history" : `${hist} message histories`);
   const cases = [...new Set(due.map((i) => caseWords(i.case, i.reference).replace(/^Case /, "")))];
-  return `${plural(p.records, "record")} of ${plural(p.cases, "case")} (${cases.join("; ")}): ${parts.join(", ")}.`;
+  return `${plural(p.records, "record")} of ${plural(p.cases, "case")} (${cases.join("; ")}): ${parts.join(", ")}.` + residueWords(p);
 }
 
 async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<void>): Promise<void> {
@@ -334,6 +336,7 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     h("p", {}, `${plural(p.records, "record")} to destroy (${bytes(p.bytes)}) in ${plural(p.cases, "case")}; ${p.held} kept because of a legal hold.`),
     due.length ? table("Records to destroy", due) : h("p", { class: "note" }, "No records to destroy."),
     held.length ? table("Records kept (on legal hold)", held, (it) => h("td", {}, reasons(it.held))) : null,
+    residueSection(p),
     confirmSlot, actions, status, progress));
   (document.getElementById("plan-title") as HTMLElement).focus();
 }
