@@ -5,7 +5,7 @@
 import { renderCaseload } from "./sessions";
 import { api, call, APIError, Account, Document, Hold, Listed, Outcome, Plan, PlanItem } from "./api";
 import { openSignedNote } from "./tlog";
-import { residueSection, residueWords, scheduleChangesView } from "./records-sweep";
+import { residueCount, residueSection, residueWords, scheduleChangesView } from "./records-sweep";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -247,6 +247,8 @@ function itemName(it: PlanItem): string {
 }
 
 /** "14 records of 3 cases: 12 documents (10 evidence, 2 correspondence), 2 message histories." */
+/** What a plan destroys, counted: its records, or (none) its leftovers. */
+const countWords = (p: Plan) => (p.records || !residueCount(p) ? plural(p.records, "record") : plural(residueCount(p), "leftover item"));
 function destroyWords(p: Plan, due: PlanItem[]): string {
   if (!p.records) return residueWords(p).trim().replace(/^Also /, "");
   const docs = due.filter((i) => i.doc), byClass = new Map<string, number>();
@@ -287,7 +289,7 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     box.addEventListener("change", () => { (button as HTMLButtonElement).disabled = !box.checked; });
     return h("div", { class: "confirm", id: "plan-confirm-box", role: "group", "aria-labelledby": "plan-confirm-what" },
       h("p", { id: "plan-confirm-what" }, h("strong", {}, `${verb} ${destroyWords(p, due)}`), " This cannot be undone."),
-      h("p", {}, h("label", { for: "plan-confirm", class: "check" }, box, ` I have checked the list above: ${verb.toLowerCase()} ${p.records === 1 ? "this record" : `these ${p.records} records`} of plan ${p.id.slice(0, 8)}`)),
+      h("p", {}, h("label", { for: "plan-confirm", class: "check" }, box, ` I have checked the list above: ${verb.toLowerCase()} ${p.records === 1 ? "this record" : `these ${countWords(p)}`} of plan ${p.id.slice(0, 8)}`)),
       h("p", {}, button));
   };
   if (p.state === "planned" || p.state === "approved") {
@@ -319,11 +321,11 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
             : "Not approved: " + errText(e);
         }
       },
-    }, `Approve destroying ${plural(p.records, "record")}`)));
+    }, `Approve destroying ${countWords(p)}`)));
     if (mine) actions.append(h("p", { class: "note" }, "A second person must approve a plan; you made this one, so someone else must."));
   } else if (p.state !== "done") {
     const go = h("button", { type: "button", class: "primary danger", id: "plan-apply", onclick: () => applyPlan(p, progress, box, refresh) },
-      p.state === "approved" ? `Destroy ${plural(p.records, "record")} now` : "Finish carrying out this plan");
+      p.state === "approved" ? `Destroy ${countWords(p)} now` : "Finish carrying out this plan");
     if (p.state === "approved") confirmSlot.append(confirm("Destroy", go)); else actions.append(go);
   } else {
     actions.append(h("button", { type: "button", id: "plan-cert", onclick: () => showCertificate(id, progress) }, "Show and check the certificate of destruction"));
