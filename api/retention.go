@@ -75,17 +75,21 @@ type Plan struct {
 	Schedule Schedule  `json:"schedule"`
 	State    string    `json:"state"`
 	// Pages of the plan's records; Records of them are due, Held held.
-	Pages        int        `json:"pages"`
-	Records      int        `json:"records"`
-	Held         int        `json:"held"`
-	Bytes        int64      `json:"bytes"`
-	Cases        int        `json:"cases"`
-	Approved     *Approval  `json:"approved,omitempty"`
-	Started      *time.Time `json:"started,omitempty"`
-	CaseKeysDone bool       `json:"caseKeysDone,omitempty"`
-	Completed    *time.Time `json:"completed,omitempty"`
-	LinkFrom     int64      `json:"linkFrom,omitempty"`
-	Certificate  string     `json:"certificate,omitempty"` // its id, once done
+	Pages   int   `json:"pages"`
+	Records int   `json:"records"`
+	Held    int   `json:"held"`
+	Bytes   int64 `json:"bytes"`
+	Cases   int   `json:"cases"`
+	// Residue counts, by kind, what the sweep found that no record class
+	// covers (orphaned-ciphertext, abandoned-upload, expired-session,
+	// expired-invite, spent-journal): counts only, never names.
+	Residue      map[string]int `json:"residue,omitempty"`
+	Approved     *Approval      `json:"approved,omitempty"`
+	Started      *time.Time     `json:"started,omitempty"`
+	CaseKeysDone bool           `json:"caseKeysDone,omitempty"`
+	Completed    *time.Time     `json:"completed,omitempty"`
+	LinkFrom     int64          `json:"linkFrom,omitempty"`
+	Certificate  string         `json:"certificate,omitempty"` // its id, once done
 }
 
 func (Plan) wire() {}

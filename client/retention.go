@@ -22,11 +22,27 @@ func (c *Client) Schedule(ctx context.Context) (api.StoredSchedule, error) {
 	return out, err
 }
 
-// SetScheduleRule changes one class's rule (period: "30d", "6y").
-func (c *Client) SetScheduleRule(ctx context.Context, class, trigger, period string) (api.StoredSchedule, error) {
-	var out api.StoredSchedule
+// SetScheduleRule changes one class's rule (period: "30d", "6y"). A
+// change that shortens a period comes back Pending: it is in force once
+// another records clerk or admin approves it (ApproveScheduleChange).
+func (c *Client) SetScheduleRule(ctx context.Context, class, trigger, period string) (api.RuleResult, error) {
+	var out api.RuleResult
 	err := c.Do(ctx, http.MethodPut, "/api/v1/retention/schedule/rules/"+url.PathEscape(class),
 		api.RuleRequest{Trigger: api.Trigger(trigger), Period: period}, &out)
+	return out, err
+}
+
+// ScheduleChanges lists the proposed schedule changes, pending first.
+func (c *Client) ScheduleChanges(ctx context.Context) ([]api.ScheduleChange, error) {
+	var out []api.ScheduleChange
+	err := c.Do(ctx, http.MethodGet, "/api/v1/retention/schedule/changes", nil, &out)
+	return out, err
+}
+
+// ApproveScheduleChange approves another person's proposed shortening.
+func (c *Client) ApproveScheduleChange(ctx context.Context, id string) (api.ScheduleChange, error) {
+	var out api.ScheduleChange
+	err := c.Do(ctx, http.MethodPost, "/api/v1/retention/schedule/changes/"+url.PathEscape(id)+"/approve", nil, &out)
 	return out, err
 }
 

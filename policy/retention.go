@@ -39,7 +39,7 @@ const (
 // RetentionActions lists the retention actions, for tables and tests.
 func RetentionActions() []Action {
 	return []Action{RetentionScheduleRead, RetentionScheduleSet, RetentionPlan, RetentionApprove,
-		RetentionApply, RetentionCertificateRead, RetentionReview, RetentionKeep, RetentionTransfer, HoldManage, HoldList}
+		RetentionApply, RetentionCertificateRead, RetentionReview, RetentionKeep, RetentionTransfer, HoldManage, HoldList, RetentionScheduleApprove}
 }
 
 // Plan is a disposition plan as policy sees it: who drew it up.

@@ -152,3 +152,33 @@ func TestScheduleWithDefaults(t *testing.T) {
 		t.Fatal("a case record superseded validated")
 	}
 }
+
+// TestScheduleChangeFourEyes: records staff and admins approve a
+// shortening, never the person who proposed it; nobody else approves.
+func TestScheduleChangeFourEyes(t *testing.T) {
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ScheduleChange{Proposer: "rs"}
+	for _, tc := range []struct {
+		u    User
+		want bool
+	}{
+		{User{ID: "rs", Role: RoleRecords}, false},
+		{User{ID: "r2", Role: RoleRecords}, true},
+		{User{ID: "ad", Role: RoleAdmin}, true},
+		{User{ID: "rs", Role: RoleAdmin}, false},
+		{User{ID: "m1", Role: RoleMediator}, false},
+		{User{ID: "rx", Role: RoleRecords, Disabled: true}, false},
+	} {
+		if got := e.DecideScheduleChange(tc.u, RetentionScheduleApprove, c).Allowed; got != tc.want {
+			t.Errorf("%+v: allowed=%v, want %v", tc.u, got, tc.want)
+		}
+	}
+	if !Shortens(RetentionRule{Days: 30, Trigger: TriggerCaseClosed}, RetentionRule{Days: 0, Trigger: TriggerCaseClosed}) ||
+		Shortens(RetentionRule{Days: 30, Trigger: TriggerCaseClosed}, RetentionRule{Days: 60, Trigger: TriggerCaseClosed}) ||
+		!Shortens(RetentionRule{Days: 30, Trigger: TriggerCaseClosed}, RetentionRule{Days: 60, Trigger: TriggerCreated}) {
+		t.Error("Shortens")
+	}
+}

@@ -81,7 +81,7 @@ func CaseClasses() []string {
 // records and the statistical stub.
 func RecordClasses() []string {
 	return append([]string{"agreement", "evidence", ClassMediatorNotes, "correspondence", "admin", ClassMessageHistory},
-		append(CaseClasses(), ClassStatisticalStub)...)
+		append(CaseClasses(), ClassStatisticalStub, ClassResidue)...)
 }
 
 // MaxRetentionDays bounds a rule's period (100 years).
@@ -138,6 +138,7 @@ type Schedule struct {
 //	key-directory     30 days  membership statements; the log keeps their hashes
 //	case-record        6 years the file of the case, as long as the agreement it records
 //	statistical-stub  10 years after it is made: program evaluation over a decade, no personal data
+//	residue           30 days  after it became residue (expired, signed out, abandoned, certified): nothing needs it
 func DefaultSchedule() Schedule {
 	return Schedule{Rules: []RetentionRule{
 		{Class: "agreement", Trigger: TriggerCaseClosed, Days: 6 * 365},
@@ -152,6 +153,7 @@ func DefaultSchedule() Schedule {
 		{Class: ClassKeyDirectory, Trigger: TriggerCaseClosed, Days: 30},
 		{Class: ClassCaseRecord, Trigger: TriggerCaseClosed, Days: 6 * 365},
 		{Class: ClassStatisticalStub, Trigger: TriggerCreated, Days: 10 * 365},
+		{Class: ClassResidue, Trigger: TriggerCreated, Days: 30},
 	}}
 }
 
@@ -186,6 +188,9 @@ func (s Schedule) Validate() error {
 		}
 		if r.Trigger == TriggerSuperseded && (r.Class == ClassMessageHistory || r.Class == ClassStatisticalStub || slices.Contains(CaseClasses(), r.Class)) {
 			return fmt.Errorf("class %q: has no versions, so is never superseded", r.Class)
+		}
+		if r.Class == ClassResidue && r.Trigger != TriggerCreated {
+			return fmt.Errorf("class %q: its clock starts when something becomes residue: trigger created", r.Class)
 		}
 		if r.Days < 0 || r.Days > MaxRetentionDays {
 			return fmt.Errorf("class %q: period must be 0 to %d days", r.Class, MaxRetentionDays)

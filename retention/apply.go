@@ -130,6 +130,9 @@ func (s *Service) Apply(ctx context.Context, actor account.Account, id string) (
 		return pr, nil
 	}
 	if !p.CaseKeysDone {
+		if err := s.applyResidue(ctx, actor, p); err != nil { // sweep.go: once, before the case keys
+			return Progress{}, err
+		}
 		if err := s.destroyCaseKeys(ctx, actor, p); err != nil {
 			return Progress{}, err
 		}

@@ -47,7 +47,7 @@ func BenchmarkDisposeWholeCases(b *testing.B) {
 			if class == policy.ClassStatisticalStub {
 				continue
 			}
-			if _, err := e.ret.SetRule(ctx, e.records, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+			if _, err := e.setRule(ctx, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -116,6 +116,9 @@ type Certificate struct {
 	// Transfers: the bundles made for an archive or a court before their
 	// cases were destroyed (transfer.go), each with its SHA-256.
 	Transfers []api.Transfer `json:"transfers,omitempty"`
+	// Residue: what the sweep destroyed that no class covers, by kind
+	// (counts only; sweep.go).
+	Residue map[string]int `json:"residue,omitempty"`
 }
 
 // Method is the sanitization method certificates name.
@@ -221,6 +224,7 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 		cc.Objects += objects
 	}
 	seen := map[string]bool{}
+	var err error
 	for n := range p.Pages {
 		items, err := s.loadPage(ctx, p.ID, n)
 		if err != nil {
@@ -274,6 +278,9 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 				}
 			}
 		}
+	}
+	if c.Residue, err = s.certifyResidue(ctx, p, count); err != nil { // sweep.go
+		return Certificate{}, err
 	}
 	order := append(policy.RecordClasses(), policy.ClassParticipantAccount)
 	for _, class := range order {

@@ -120,7 +120,7 @@ func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 				ctx := t.Context()
 				s := e.scenario(t)
 				for _, class := range policy.CaseClasses() {
-					if _, err := e.ret.SetRule(ctx, e.records, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+					if _, err := e.setRule(ctx, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
 						t.Fatal(err)
 					}
 				}

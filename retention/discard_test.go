@@ -30,7 +30,7 @@ func TestNothingDueMakesNoPlan(t *testing.T) {
 		}
 		// All that is due is held: nothing to destroy, so no plan either.
 		tc := e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes})
-		if _, err := e.ret.SetRule(ctx, e.records, policy.RetentionRule{Class: string(vault.ClassMediatorNotes), Trigger: policy.TriggerCaseClosed, Days: 0}); err != nil {
+		if _, err := e.setRule(ctx, policy.RetentionRule{Class: string(vault.ClassMediatorNotes), Trigger: policy.TriggerCaseClosed, Days: 0}); err != nil {
 			t.Fatal(err)
 		}
 		e.close(t, tc)

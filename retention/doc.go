@@ -13,6 +13,18 @@
 //     retention/schedules/), and every change is audited. Until records
 //     staff set one, policy.DefaultSchedule applies. Which rule applies to
 //     a record and when it falls due is decided by package policy, purely.
+//     A change that shortens a period or changes a trigger is only
+//     proposed (schedule_approval.go) and is in force once a second
+//     person approves it; lengthening is in force at once; a zero or
+//     very short period is answered with a warning.
+//   - The sweep (sweep.go): every plan also finds residue — what no
+//     class covers: ciphertext and version records of no known document
+//     version (by age: 24 hours, so an upload in progress is never
+//     taken), expired or signed-out sign-in sessions, invitations
+//     expired unused, certified plans' journals — lists it by kind and
+//     count, and its apply destroys it (every stored version) before the
+//     case keys, checking each again first; nothing of a held case is
+//     residue. Its own class, residue, sets the period.
 //   - Legal holds (holds.go): placed and released, with a reason and an
 //     authority (the court order, the complaint), on a case or on one
 //     document. A hold takes effect twice: in the records, which disposal

@@ -17,7 +17,7 @@ func TestDue(t *testing.T) {
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()
-		if _, err := e.ret.SetRule(ctx, e.records, policy.RetentionRule{Class: "evidence", Trigger: policy.TriggerCaseClosed, Days: 60}); err != nil {
+		if _, err := e.setRule(ctx, policy.RetentionRule{Class: "evidence", Trigger: policy.TriggerCaseClosed, Days: 60}); err != nil {
 			t.Fatal(err)
 		}
 		tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence, "other": vault.ClassEvidence})

@@ -94,6 +94,9 @@ type Plan struct {
 	Held    int   `json:"held"`
 	Bytes   int64 `json:"bytes"`
 	Cases   int   `json:"cases"`
+	// Residue counts, by kind, what the sweep found that no class covers
+	// (sweep.go); the objects themselves are in the plan's residue record.
+	Residue map[string]int `json:"residue,omitempty"`
 	// Approved is set once a second person approves the plan.
 	Approved *Approval  `json:"approved,omitempty"`
 	Started  *time.Time `json:"started,omitempty"`
@@ -161,7 +164,11 @@ func (s *Service) MakePlan(ctx context.Context, actor account.Account, asOf time
 	for _, l := range perCase {
 		items = append(items, l...)
 	}
-	if !slices.ContainsFunc(items, func(it Item) bool { return len(it.Held) == 0 }) {
+	residue, err := s.sweep(ctx, sched.Schedule, asOf, all)
+	if err != nil {
+		return Plan{}, err
+	}
+	if !slices.ContainsFunc(items, func(it Item) bool { return len(it.Held) == 0 }) && len(residue) == 0 {
 		// Nothing to destroy (at most records kept by a hold): no plan.
 		return Plan{}, fmt.Errorf("%w", NothingDue(asOf, len(items)))
 	}
@@ -176,7 +183,11 @@ func (s *Service) MakePlan(ctx context.Context, actor account.Account, asOf time
 	slices.SortFunc(items, func(a, b Item) int {
 		return cmp.Or(strings.Compare(a.Case, b.Case), itemRank(a)-itemRank(b), strings.Compare(a.Doc, b.Doc), a.Version-b.Version)
 	})
-	p := Plan{ID: ids.New("p"), AsOf: asOf, Created: now, Planner: actor.ID, Schedule: sched.Schedule, State: StatePlanned}
+	p := Plan{ID: ids.New("p"), AsOf: asOf, Created: now, Planner: actor.ID, Schedule: sched.Schedule, State: StatePlanned,
+		Residue: residueCounts(residue)}
+	if err := s.storeResidue(ctx, p.ID, residue); err != nil {
+		return Plan{}, err
+	}
 	seen := map[string]bool{}
 	for _, it := range items {
 		if len(it.Held) > 0 {
@@ -199,7 +210,7 @@ func (s *Service) MakePlan(ctx context.Context, actor account.Account, asOf time
 	}
 	if err := s.record(ctx, audit.Event{Type: "retention.plan", Actor: actor.ID, Objects: []string{p.ID},
 		Attrs: map[string]string{"asOf": asOf.Format(time.RFC3339), "schedule": strconv.Itoa(p.Schedule.Version),
-			"records": strconv.Itoa(p.Records), "held": strconv.Itoa(p.Held), "bytes": strconv.FormatInt(p.Bytes, 10)}}); err != nil {
+			"records": strconv.Itoa(p.Records), "held": strconv.Itoa(p.Held), "bytes": strconv.FormatInt(p.Bytes, 10), "residue": strconv.Itoa(len(residue))}}); err != nil {
 		return Plan{}, fmt.Errorf("audit: %w", err)
 	}
 	if _, err := s.meta.Create(ctx, planKey(p.ID), p); err != nil {

@@ -34,14 +34,14 @@ func (e *env) scenario(t *testing.T) *scenario {
 	t.Helper()
 	ctx := t.Context()
 	for _, class := range []string{"correspondence", "evidence"} {
-		if _, err := e.ret.SetRule(ctx, e.records, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+		if _, err := e.setRule(ctx, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// This world is about documents and message history; the case's
 	// other records (its invitation) are kept a year here, and disposed
 	// of in caseclasses_test.go's.
-	if _, err := e.ret.SetRule(ctx, e.records, policy.RetentionRule{Class: policy.ClassInvitesSessions, Trigger: policy.TriggerCaseClosed, Days: 365}); err != nil {
+	if _, err := e.setRule(ctx, policy.RetentionRule{Class: policy.ClassInvitesSessions, Trigger: policy.TriggerCaseClosed, Days: 365}); err != nil {
 		t.Fatal(err)
 	}
 	s := &scenario{
@@ -328,13 +328,13 @@ func TestSchedule(t *testing.T) {
 	if _, err := e.ret.SetRule(ctx, e.mediator, policy.RetentionRule{Class: "admin", Trigger: policy.TriggerCreated, Days: 1}); !errors.Is(err, fault.ErrForbidden) {
 		t.Fatalf("mediator set the schedule: %v", err)
 	}
-	if _, err := e.ret.SetRule(ctx, e.records, policy.RetentionRule{Class: "poetry", Trigger: policy.TriggerCreated, Days: 1}); err == nil {
+	if _, err := e.setRule(ctx, policy.RetentionRule{Class: "poetry", Trigger: policy.TriggerCreated, Days: 1}); err == nil {
 		t.Fatal("unknown class accepted")
 	}
 	for i, days := range []int{10, 20} {
-		s, err = e.ret.SetRule(ctx, e.records, policy.RetentionRule{Class: "admin", Trigger: policy.TriggerCreated, Days: days})
-		if err != nil || s.Version != i+1 || s.By != e.records.ID {
-			t.Fatalf("set %d: %v %+v", i, err, s)
+		res, err := e.setRule(ctx, policy.RetentionRule{Class: "admin", Trigger: policy.TriggerCreated, Days: days})
+		if err != nil || res.Version != i+1 || res.By != e.records.ID {
+			t.Fatalf("set %d: %v %+v", i, err, res)
 		}
 		ev, err := e.log.Entry(ctx, e.log.Size()-1)
 		if err != nil || ev.Type != "retention.schedule.set" || ev.Attrs["version"] != strconv.Itoa(i+1) {

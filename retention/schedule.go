@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
-	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
@@ -55,38 +53,40 @@ func (s *Service) Schedule(ctx context.Context, actor account.Account) (StoredSc
 	return s.currentSchedule(ctx)
 }
 
-// SetRule changes one class's rule, making a new version of the schedule.
-// The change is audited (class, trigger, days, new version) before it is
-// stored.
-func (s *Service) SetRule(ctx context.Context, actor account.Account, r policy.RetentionRule) (StoredSchedule, error) {
+// SetRule changes one class's rule. Lengthening a period (same trigger,
+// more days) makes a new version of the schedule at once, audited
+// (class, trigger, days, new version) before it is stored. A change that
+// shortens a period or changes the trigger is only proposed: it waits in
+// RuleResult.Pending for a second person (ApproveScheduleChange), and the
+// schedule in force is unchanged. A zero or very short period is
+// answered with RuleResult.Warnings.
+func (s *Service) SetRule(ctx context.Context, actor account.Account, r policy.RetentionRule) (RuleResult, error) {
 	if err := s.allow(ctx, actor, policy.RetentionScheduleSet); err != nil {
-		return StoredSchedule{}, err
+		return RuleResult{}, err
 	}
 	for range 10 {
 		cur, err := s.currentSchedule(ctx)
 		if err != nil {
-			return StoredSchedule{}, err
+			return RuleResult{}, err
 		}
 		next := StoredSchedule{Schedule: cur.With(r), By: actor.ID, At: s.now().UTC()}
 		next.Version = cur.Version + 1
 		if err := next.Validate(); err != nil {
-			return StoredSchedule{}, fault.Invalid("rule", err.Error())
+			return RuleResult{}, fault.Invalid("rule", err.Error())
 		}
-		if err := s.record(ctx, audit.Event{Type: "retention.schedule.set", Actor: actor.ID,
-			Attrs: map[string]string{"version": strconv.Itoa(next.Version), "class": r.Class,
-				"trigger": string(r.Trigger), "days": strconv.Itoa(r.Days)}}); err != nil {
-			return StoredSchedule{}, fmt.Errorf("audit: %w", err)
+		if was, ok := cur.Rule(r.Class); ok && policy.Shortens(was, r) {
+			return s.proposeRule(ctx, actor, cur, was, r)
 		}
-		_, err = s.meta.Create(ctx, scheduleVersionKey(next.Version), next)
+		err = s.storeVersion(ctx, actor, next, r)
 		if errors.Is(err, metastore.ErrExists) {
 			continue // someone else set this version first: apply ours on top of theirs
 		}
 		if err != nil {
-			return StoredSchedule{}, err
+			return RuleResult{}, err
 		}
-		return next, nil
+		return RuleResult{StoredSchedule: next, Warnings: warnings(r)}, nil
 	}
-	return StoredSchedule{}, fmt.Errorf("schedule: changed by others too often; try again: %w", fault.ErrConflict)
+	return RuleResult{}, fmt.Errorf("schedule: changed by others too often; try again: %w", fault.ErrConflict)
 }
 
 // ScheduleHistory returns every version of the schedule ever set, oldest

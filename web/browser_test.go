@@ -357,9 +357,8 @@ func seedClosedCase(t *testing.T, n *nodetest.Node, recordsEmail string) string 
 	if _, err := rec.Login(ctx, recordsEmail, nodetest.Password); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rec.SetScheduleRule(ctx, "mediator-notes", "case-closed", "0d"); err != nil {
-		t.Fatal(err)
-	}
+	_, rec2 := n.Staff(t, policy.RoleRecords, "second-records@browser.test")
+	setRuleApproved(t, rec, rec2, "mediator-notes", "case-closed", "0d")
 	if _, err := rec.PlaceHold(ctx, retention.NewHold{Case: k.ID, Doc: docs[1], Reason: "Complaint received", Authority: "Program rule 12"}); err != nil {
 		t.Fatal(err)
 	}

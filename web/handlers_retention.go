@@ -27,6 +27,7 @@ func (a *API) retentionRoutes(r chi.Router) {
 	r.Get("/retention/schedule", a.getSchedule)
 	r.Get("/retention/schedule/history", a.scheduleHistory)
 	r.Put("/retention/schedule/rules/{class}", a.setScheduleRule)
+	a.scheduleApprovalRoutes(r)
 	r.Get("/retention/plans", a.listPlans)
 	r.Get("/retention/due", a.retentionDue)
 	r.Post("/retention/plans", a.makePlan)
@@ -102,7 +103,7 @@ func (a *API) setScheduleRule(w http.ResponseWriter, r *http.Request) {
 	}
 	actor, _ := actorFrom(r.Context())
 	rule := policy.RetentionRule{Class: chi.URLParam(r, "class"), Trigger: req.Trigger, Days: days}
-	retentionCall(a, w, r, http.StatusOK, func() (retention.StoredSchedule, error) { return a.retention.SetRule(r.Context(), actor, rule) }, storedScheduleView)
+	retentionCall(a, w, r, http.StatusOK, func() (retention.RuleResult, error) { return a.retention.SetRule(r.Context(), actor, rule) }, ruleResultView)
 }
 
 func (a *API) listPlans(w http.ResponseWriter, r *http.Request) {

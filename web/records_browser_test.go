@@ -52,7 +52,7 @@ func TestBrowserRecords(t *testing.T) {
 	}
 	med := login("mediator@records.test", "Morgan Reyes", policy.RoleMediator)
 	rec := login("rita@records.test", "Rita Archer", policy.RoleRecords)
-	login("rob@records.test", "Rob Keeper", policy.RoleRecords)
+	rec2 := login("rob@records.test", "Rob Keeper", policy.RoleRecords)
 	var docs []string
 	for _, k := range []struct{ title, ref string }{{"Okafor v. Lind", "2026-CV-0099"}, {"Rivera v. Chen", "2026-CV-0142"}} {
 		c, err := med.CreateCaseWith(ctx, api.CreateCaseRequest{Title: k.title, Type: "family", ReferralSource: "court", Sides: []string{"A", "B"}, Reference: k.ref})
@@ -74,12 +74,8 @@ func TestBrowserRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := rec.SetScheduleRule(ctx, "mediator-notes", "case-closed", "0d"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := rec.SetScheduleRule(ctx, "evidence", "case-closed", "60d"); err != nil {
-		t.Fatal(err)
-	}
+	setRuleApproved(t, rec, rec2, "mediator-notes", "case-closed", "0d")
+	setRuleApproved(t, rec, rec2, "evidence", "case-closed", "60d")
 	shots := t.TempDir()
 	if os.Getenv("PARLEY_UPDATE_SCREENSHOTS") != "" {
 		shots, _ = filepath.Abs("../docs/screenshots")

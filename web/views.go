@@ -49,7 +49,7 @@ func storedScheduleView(s retention.StoredSchedule) api.StoredSchedule {
 
 func planView(p retention.Plan) api.Plan {
 	out := api.Plan{ID: p.ID, AsOf: p.AsOf, Created: p.Created, Planner: p.Planner, Schedule: scheduleView(p.Schedule),
-		State: p.State, Pages: p.Pages, Records: p.Records, Held: p.Held, Bytes: p.Bytes, Cases: p.Cases,
+		State: p.State, Pages: p.Pages, Records: p.Records, Held: p.Held, Bytes: p.Bytes, Cases: p.Cases, Residue: p.Residue,
 		Approved: p.Approved, Started: p.Started, CaseKeysDone: p.CaseKeysDone, Completed: p.Completed, LinkFrom: p.LinkFrom,
 		Certificate: p.Certificate}
 	return out

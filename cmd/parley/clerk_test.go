@@ -56,9 +56,20 @@ func TestRetentionPlanDates(t *testing.T) {
 		Audience: "mediators", Class: "mediator-notes", Body: strings.NewReader("CANARY notes"), Size: 12}); err != nil {
 		t.Fatal(err)
 	}
-	if _, e := run1(0, "retention", "schedule", "set", "mediator-notes", "--trigger", "case-closed", "--period", "0d"); !strings.Contains(e, "Warning: mediator-notes records are now kept 0d after case-closed instead of 30d") ||
+	// Shortening is warned about and waits for a second person.
+	out0, e := run1(0, "retention", "schedule", "set", "mediator-notes", "--trigger", "case-closed", "--period", "0d")
+	if !strings.Contains(out0, "mediator-notes records kept 0d after case-closed instead of 30d after case-closed") ||
+		!strings.Contains(out0, "not in force until another records clerk or administrator approves it") ||
 		!strings.Contains(e, "a period of 0d makes mediator-notes records due as soon as their clock starts") {
-		t.Fatalf("shortening the period gave no warning: %q", e)
+		t.Fatalf("shortening the period gave no warning:\n%s%s", out0, e)
+	}
+	changes, err := rec.ScheduleChanges(ctx)
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("changes: %v %+v", err, changes)
+	}
+	_, rec2 := n.Staff(t, policy.RoleRecords, "rob@example.org")
+	if _, err := rec2.ApproveScheduleChange(ctx, changes[0].ID); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := med.CaseAction(ctx, c.ID, "stage", map[string]string{"stage": "closure"}); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
@@ -80,8 +81,29 @@ func retentionVerbs(t *testing.T, n *nodetest.Node) {
 		t.Fatalf("schedule show:\n%s", out)
 	}
 	runFails(1, "retention", "schedule", "set", "mediator-notes", "--period", "3w")
-	if out := runOK("retention", "schedule", "set", "mediator-notes", "--trigger", "case-closed", "--period", "0d"); !strings.Contains(out, "version 1") {
-		t.Fatalf("schedule set:\n%s", out)
+	// Shortening a period to 0d: warned about, and only proposed until
+	// another records clerk approves it (never its proposer).
+	var setOut string
+	stderr := captureStderr(t, func() {
+		setOut = runOK("retention", "schedule", "set", "mediator-notes", "--trigger", "case-closed", "--period", "0d", "--json")
+	})
+	var set api.RuleResult
+	if err := json.Unmarshal([]byte(setOut), &set); err != nil || set.Pending == nil || set.Version != 0 || !strings.Contains(stderr, "Warning: a period of 0d") {
+		t.Fatalf("schedule set: %v %+v\n%s", err, set, stderr)
+	}
+	if out := runOK("retention", "schedule", "changes"); !strings.Contains(out, set.Pending.ID) || !strings.Contains(out, "pending") {
+		t.Fatalf("schedule changes:\n%s", out)
+	}
+	if s := runFails(1, "retention", "schedule", "approve", set.Pending.ID); !strings.Contains(s, "someone other than whoever proposed it") {
+		t.Fatalf("self-approval: %s", s)
+	}
+	actAs(t, n.URL, rec2)
+	if out := runOK("retention", "schedule", "approve", set.Pending.ID); !strings.Contains(out, "version 1") {
+		t.Fatalf("schedule approve:\n%s", out)
+	}
+	actAs(t, n.URL, rec1)
+	if out := runOK("retention", "schedule", "show"); !strings.Contains(out, "version 1") || !strings.Contains(out, "mediator-notes    0d") {
+		t.Fatalf("schedule show:\n%s", out)
 	}
 	var planned struct {
 		Plan    retention.Plan   `json:"plan"`

@@ -198,19 +198,21 @@ func scheduleSet(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	before, err := c.Schedule(ctx)
-	if err != nil {
-		return err
-	}
 	s, err := c.SetScheduleRule(ctx, fs.Arg(0), *trigger, *period)
 	if err != nil {
 		return err
 	}
-	warnShortened(before, s, fs.Arg(0))
+	for _, w := range s.Warnings {
+		fmt.Fprintf(os.Stderr, "Warning: %s.\n", w)
+	}
 	if *asJSON {
 		return printJSON(s)
 	}
-	printSchedule(s)
+	if s.Pending != nil {
+		printPendingChange(*s.Pending)
+		return nil
+	}
+	printSchedule(s.StoredSchedule)
 	return nil
 }
 
@@ -230,30 +232,6 @@ func caseByReference(ctx context.Context, c *client.Client, s string) (string, e
 		}
 	}
 	return "", fmt.Errorf("no case you may see has the reference %q (give its reference or its id)", s)
-}
-
-// warnShortened says on stderr when a change shortens a class's period
-// (or makes it zero): records become due sooner, some at once.
-func warnShortened(before, after api.StoredSchedule, class string) {
-	find := func(s api.StoredSchedule) (api.RetentionRule, bool) {
-		for _, r := range s.Rules {
-			if r.Class == class {
-				return r, true
-			}
-		}
-		return api.RetentionRule{}, false
-	}
-	now, ok := find(after)
-	if !ok {
-		return
-	}
-	if was, had := find(before); had && now.Days < was.Days {
-		fmt.Fprintf(os.Stderr, "Warning: %s records are now kept %s after %s instead of %s: records of this class become due sooner, and the next plan lists them.\n",
-			class, now.Period(), now.Trigger, was.Period())
-	}
-	if now.Days == 0 {
-		fmt.Fprintf(os.Stderr, "Warning: a period of 0d makes %s records due as soon as their clock starts (%s).\n", class, now.Trigger)
-	}
 }
 
 func retentionPlan(ctx context.Context, args []string) error {
@@ -290,6 +268,7 @@ func retentionPlan(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("Plan %s as of %s under schedule version %d: %d records due (%s) in %d cases; %d held and kept.\n",
 		p.ID, p.AsOf.Format(time.RFC3339), p.Schedule.Version, p.Records, humanBytes(p.Bytes), p.Cases, p.Held)
+	printResidue(p.Residue)
 	if len(items) > 0 {
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "CASE\tRECORD\tCLASS\tTRIGGER\tON\tSIZE\tEXCLUDED")

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/kms"
@@ -119,8 +120,18 @@ func TestRetentionApplyKill9(t *testing.T) {
 	// Every class is due the day its case closes (the schedule, set
 	// through the CLI; a future --as-of is not accepted), then Rita plans
 	// and Rob approves.
+	// Each shortening waits for a second person: Rob approves Rita's.
 	for _, class := range policy.RecordClasses() {
-		c.as(homes["rita"], "", "retention", "schedule", "set", class, "--trigger", "case-closed", "--period", "0d")
+		if class == policy.ClassResidue { // its clock starts when something becomes residue
+			continue
+		}
+		var set api.RuleResult
+		if err := json.Unmarshal([]byte(c.as(homes["rita"], "", "retention", "schedule", "set", class, "--trigger", "case-closed", "--period", "0d", "--json")), &set); err != nil {
+			t.Fatal(err)
+		}
+		if set.Pending != nil {
+			c.as(homes["rob"], "", "retention", "schedule", "approve", set.Pending.ID)
+		}
 	}
 	var planned struct {
 		Plan    retention.Plan   `json:"plan"`

@@ -6,6 +6,7 @@ import { renderCaseload } from "./sessions";
 import { api, call, APIError, Account, Document, Hold, Listed, Outcome, Plan, PlanItem } from "./api";
 import { openSignedNote } from "./tlog";
 import { renderActions } from "./records-actions";
+import { residueCount, residueSection, residueWords, scheduleChangesView } from "./records-sweep";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -199,7 +200,7 @@ async function renderPlans(sec: HTMLElement): Promise<void> {
       },
     }, h("div", { class: "row" }, h("div", {}, h("label", { for: "plan-asof" }, "Records due on or before"), asOf), h("button", { type: "submit", class: "primary" }, "Make a plan")),
     h("p", { class: "note", id: "plan-asof-note" }, "Today or an earlier day: a plan lists records already due, and a date in the future is refused (no plan is made for it). When nothing is due, no plan is made."), out),
-    dueView(), h("h3", {}, "Plans"), list, detail);
+    dueView(), scheduleChangesView(me.id), h("h3", {}, "Plans"), list, detail);
   await refresh();
 }
 
@@ -247,7 +248,10 @@ function itemName(it: PlanItem): string {
 }
 
 /** "14 records of 3 cases: 12 documents (10 evidence, 2 correspondence), 2 message histories." */
+/** What a plan destroys, counted: its records, or (none) its leftovers. */
+const countWords = (p: Plan) => (p.records || !residueCount(p) ? plural(p.records, "record") : plural(residueCount(p), "leftover item"));
 function destroyWords(p: Plan, due: PlanItem[]): string {
+  if (!p.records) return residueWords(p).trim().replace(/^Also /, "");
   const docs = due.filter((i) => i.doc), byClass = new Map<string, number>();
   for (const d of docs) byClass.set(d.class, (byClass.get(d.class) ?? 0) + 1);
   const parts = [];
@@ -255,7 +259,7 @@ function destroyWords(p: Plan, due: PlanItem[]): string {
   const hist = due.length - docs.length;
   if (hist) parts.push(hist === 1 ? "1 message history" : `${hist} message histories`);
   const cases = [...new Set(due.map((i) => caseWords(i.case, i.reference).replace(/^Case /, "")))];
-  return `${plural(p.records, "record")} of ${plural(p.cases, "case")} (${cases.join("; ")}): ${parts.join(", ")}.`;
+  return `${plural(p.records, "record")} of ${plural(p.cases, "case")} (${cases.join("; ")}): ${parts.join(", ")}.` + residueWords(p);
 }
 
 async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<void>): Promise<void> {
@@ -286,7 +290,7 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     box.addEventListener("change", () => { (button as HTMLButtonElement).disabled = !box.checked; });
     return h("div", { class: "confirm", id: "plan-confirm-box", role: "group", "aria-labelledby": "plan-confirm-what" },
       h("p", { id: "plan-confirm-what" }, h("strong", {}, `${verb} ${destroyWords(p, due)}`), " This cannot be undone."),
-      h("p", {}, h("label", { for: "plan-confirm", class: "check" }, box, ` I have checked the list above: ${verb.toLowerCase()} ${p.records === 1 ? "this record" : `these ${p.records} records`} of plan ${p.id.slice(0, 8)}`)),
+      h("p", {}, h("label", { for: "plan-confirm", class: "check" }, box, ` I have checked the list above: ${verb.toLowerCase()} ${p.records === 1 ? "this record" : `these ${countWords(p)}`} of plan ${p.id.slice(0, 8)}`)),
       h("p", {}, button));
   };
   if (p.state === "planned" || p.state === "approved") {
@@ -318,11 +322,11 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
             : "Not approved: " + errText(e);
         }
       },
-    }, `Approve destroying ${plural(p.records, "record")}`)));
+    }, `Approve destroying ${countWords(p)}`)));
     if (mine) actions.append(h("p", { class: "note" }, "A second person must approve a plan; you made this one, so someone else must."));
   } else if (p.state !== "done") {
     const go = h("button", { type: "button", class: "primary danger", id: "plan-apply", onclick: () => applyPlan(p, progress, box, refresh) },
-      p.state === "approved" ? `Destroy ${plural(p.records, "record")} now` : "Finish carrying out this plan");
+      p.state === "approved" ? `Destroy ${countWords(p)} now` : "Finish carrying out this plan");
     if (p.state === "approved") confirmSlot.append(confirm("Destroy", go)); else actions.append(go);
   } else {
     actions.append(h("button", { type: "button", id: "plan-cert", onclick: () => showCertificate(id, progress) }, "Show and check the certificate of destruction"));
@@ -335,6 +339,7 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     h("p", {}, `${plural(p.records, "record")} to destroy (${bytes(p.bytes)}) in ${plural(p.cases, "case")}; ${p.held} kept because of a legal hold.`),
     due.length ? table("Records to destroy", due) : h("p", { class: "note" }, "No records to destroy."),
     held.length ? table("Records kept (on legal hold)", held, (it) => h("td", {}, reasons(it.held))) : null,
+    residueSection(p),
     h("div", { id: "plan-actions-box" }), confirmSlot, actions, status, progress));
   (document.getElementById("plan-title") as HTMLElement).focus();
   if (due.length) await renderActions(document.getElementById("plan-actions-box")!, p, due, { me, caseWords, itemName, reload: () => showPlan(id, box, refresh) }); // records-actions.ts

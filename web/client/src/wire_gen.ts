@@ -1211,6 +1211,7 @@ export interface Plan {
   held: number;
   bytes: number;
   cases: number;
+  residue?: Record<string, number>;
   approved?: Approval;
   started?: string;
   caseKeysDone?: boolean;
@@ -1291,6 +1292,36 @@ export interface NewHold {
  */
 export interface ReleaseRequest {
   reason: string;
+}
+
+/**
+ * ScheduleChange is a proposed change to one class's rule that shortens
+ * its period (or changes its trigger): it is in force only once a second
+ * person of records staff or the administrators approves it
+ * (GET /api/v1/retention/schedule/changes,
+ * POST …/changes/{id}/approve).
+ */
+export interface ScheduleChange {
+  id: string;
+  rule: RetentionRule;
+  was: RetentionRule;
+  proposedBy: string;
+  proposed: string;
+  state: string;
+  approved?: Approval;
+  version?: number;
+  warnings?: string[];
+}
+
+/**
+ * RuleResult answers a rule change (PUT …/schedule/rules/{class}): the
+ * schedule in force afterwards, and, when the change shortens a period,
+ * the pending change that awaits a second person (the schedule in force
+ * is then unchanged). Warnings name a zero or very short period.
+ */
+export interface RuleResult extends StoredSchedule {
+  pending?: ScheduleChange;
+  warnings?: string[];
 }
 
 /**

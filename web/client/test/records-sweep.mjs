@@ -1,0 +1,103 @@
+// Records staff in real Chromium: a shortened period waits for a second
+// person, who approves it behind a deliberate confirmation; a plan lists
+// residue (what no record class covers) by kind and count. Run by
+// web/records_sweep_browser_test.go.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const base = env("PARLEY_URL");
+const shots = env("PARLEY_SCREENSHOTS");
+mkdirSync(shots, { recursive: true });
+function log(s) { process.stdout.write(s + "\n"); }
+function check(cond, what) {
+  if (!cond) throw new Error("expectation failed: " + what);
+  log("ok: " + what);
+}
+const browser = await chromium.launch({
+  executablePath: env("PARLEY_CHROMIUM"), headless: true,
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+async function signIn(name, email) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-GB" });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(30000);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
+  await page.goto(base + "/app");
+  await page.fill("#email", email);
+  await page.fill("#password", env("PARLEY_PASSWORD"));
+  await page.click("form button[type=submit]");
+  return page;
+}
+const noIds = (text) => !/\b[cu]_[a-z2-7]{6,}/.test(text);
+async function phoneShot(page, name) {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${shots}/${name}`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+try {
+  // Rita proposed the shorter period: she sees it waiting, with no approve button.
+  const rita = await signIn("rita", "rita@sweep.test");
+  await rita.click("#tab-plans");
+  const mine = rita.locator("#schedule-changes li[data-change]");
+  await mine.waitFor();
+  const mineText = await mine.innerText();
+  check(mineText.includes("residue records kept 0 days after it is made, instead of 30 days after it is made") && mineText.includes("someone else must approve it") &&
+    await mine.locator("button").count() === 0, "the proposer sees the change waiting for someone else: " + mineText);
+
+  // Rob approves it, confirming deliberately what it does.
+  const rob = await signIn("rob", "rob@sweep.test");
+  await rob.click("#tab-plans");
+  const change = rob.locator("#schedule-changes li[data-change]");
+  await change.waitFor();
+  const approve = change.locator("button", { hasText: "Approve this shorter period" });
+  const changeText = await change.innerText();
+  check(await approve.isDisabled() && changeText.includes("become due sooner") && changeText.includes("a period of 0d") && noIds(changeText),
+    "approving waits for a confirmation naming what happens, and warns of the 0-day period");
+  await rob.screenshot({ path: shots + "/records-sweep-approve.png", fullPage: true });
+  await phoneShot(rob, "records-sweep-approve-phone.png");
+  await change.locator("input[type=checkbox]").check();
+  await approve.click();
+  await rob.locator("#schedule-change-done", { hasText: "Approved: residue records kept 0 days" }).waitFor();
+  check(await rob.locator("#schedule-changes li[data-change]").count() === 0, "once approved, nothing is left waiting");
+
+  // Rita's plan now lists the leftovers, by kind and count only.
+  await rita.reload();
+  await rita.click("#tab-plans");
+  await rita.click("#plan-form button[type=submit]");
+  const plan = rita.locator("#plan-detail section.plan");
+  await plan.waitFor();
+  const planID = await plan.getAttribute("data-plan");
+  const residue = await rita.locator("#plan-residue").innerText();
+  check(residue.includes("expired or signed-out sign-ins") && residue.includes("invitation links that expired unused") && !residue.includes("Lee") && !residue.includes("sessions/"),
+    "the plan lists the leftovers by kind and count, never names or keys: " + residue);
+  await rita.screenshot({ path: shots + "/records-sweep-plan.png", fullPage: true });
+  await phoneShot(rita, "records-sweep-plan-phone.png");
+
+  // Rob's approval names the leftovers too.
+  await rob.reload();
+  await rob.click("#tab-plans");
+  await rob.locator(`#plan-list li[data-plan="${planID}"] button`).click();
+  const what = await rob.locator("#plan-confirm-what").innerText();
+  check(what.includes("leftover item") && what.includes("invitation links that expired unused") && await rob.locator("#plan-approve").isDisabled(),
+    "the plan's approval names the leftovers: " + what);
+  await rob.check("#plan-confirm");
+  await rob.click("#plan-approve");
+  await rob.locator("section.plan[data-state=approved]").waitFor();
+
+  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
+  await browser.close();
+  log("PASS");
+  process.exit(0);
+} catch (e) {
+  log("FAIL: " + (e.stack || e));
+  await browser.close().catch(() => {});
+  process.exit(1);
+}
