@@ -37,7 +37,7 @@ func (e *env) transferWorld(t *testing.T) *transferWorld {
 	t.Helper()
 	ctx := t.Context()
 	for _, class := range append(policy.CaseClasses(), "evidence") {
-		if _, err := e.ret.SetRule(ctx, e.records, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+		if _, err := e.setRule(ctx, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -234,7 +234,7 @@ func TestReviewAndKeep(t *testing.T) {
 		e := newEnv(t, store)
 		ctx := t.Context()
 		for _, class := range append(policy.CaseClasses(), "evidence", "correspondence") {
-			if _, err := e.ret.SetRule(ctx, e.records, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+			if _, err := e.setRule(ctx, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
 				t.Fatal(err)
 			}
 		}
