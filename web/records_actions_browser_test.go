@@ -84,6 +84,15 @@ func TestBrowserRecordsActions(t *testing.T) {
 	if _, err := rec.SetScheduleRule(ctx, "evidence", "case-closed", "0d"); err != nil {
 		t.Fatal(err)
 	}
+	// Shortening a period is in force once a second person approves it.
+	changes, err := rec.ScheduleChanges(ctx)
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("schedule changes: %v %+v", err, changes)
+	}
+	_, approver := n.Staff(t, policy.RoleRecords, "approver@actions.test")
+	if _, err := approver.ApproveScheduleChange(ctx, changes[0].ID); err != nil {
+		t.Fatal(err)
+	}
 	archive, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)

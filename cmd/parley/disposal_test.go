@@ -77,6 +77,14 @@ func TestDisposalActionVerbs(t *testing.T) {
 	}
 	actAs(t, n.URL, rec1)
 	runOK("retention", "schedule", "set", "evidence", "--trigger", "case-closed", "--period", "0d")
+	// Shortening a period is in force once a second person approves it.
+	changes, err := rec1.ScheduleChanges(ctx)
+	if err != nil || len(changes) != 1 {
+		t.Fatalf("schedule changes: %v %+v", err, changes)
+	}
+	if _, err := rec3.ApproveScheduleChange(ctx, changes[0].ID); err != nil {
+		t.Fatal(err)
+	}
 	var planned struct {
 		Plan retention.Plan `json:"plan"`
 	}
