@@ -52,6 +52,15 @@ type Account struct {
 	// (they cannot approve a proposal nor be nominated as a mediator).
 	Origin       string `json:"origin,omitempty"`
 	PasswordHash string `json:"passwordHash,omitempty"`
+	// PendingReset: an administrator asked to reset this account's
+	// password and a second one has not yet approved (RequestReset).
+	PendingReset *PendingReset `json:"pendingReset,omitempty"`
+}
+
+// PendingReset is a password reset waiting for a second administrator.
+type PendingReset struct {
+	RequestedBy string    `json:"requestedBy"`
+	Requested   time.Time `json:"requested"`
 }
 
 // Account origins (Account.Origin).
@@ -66,8 +75,12 @@ func (a Account) ProvenanceKnown() bool { return a.Origin != "" }
 
 // View is the account as the API shows it: no password hash.
 func (a Account) View() api.Account {
-	return api.Account{ID: a.ID, Email: a.Email, Name: a.Name, Role: a.Role, Disabled: a.Disabled,
+	v := api.Account{ID: a.ID, Email: a.Email, Name: a.Name, Role: a.Role, Disabled: a.Disabled,
 		PasswordChangeRequired: a.PasswordChangeRequired, SessionsNotBefore: a.SessionsNotBefore, Created: a.Created, CreatedBy: a.CreatedBy, Lineage: a.Lineage}
+	if a.PendingReset != nil {
+		v.PendingReset = &api.PasswordResetPending{RequestedBy: a.PendingReset.RequestedBy, Requested: a.PendingReset.Requested}
+	}
+	return v
 }
 
 // Principal is the account as policy sees it.

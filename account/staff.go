@@ -117,12 +117,73 @@ func (s *Service) Enable(ctx context.Context, id string) (Account, error) {
 	})
 }
 
+// ErrNoPendingReset: no password reset of the account waits for approval
+// (it was approved, declined or superseded meanwhile).
+var ErrNoPendingReset = errors.New("no password reset of this account is waiting for approval")
+
+// RequestReset records by's request to reset the account's password and
+// ends its sessions at once (safe for one administrator alone: no password
+// is made). A second administrator's ApproveReset makes the temporary
+// password. A request already waiting is kept as it is (its requester
+// stays the first one); the answer's PendingReset says whose it is.
+func (s *Service) RequestReset(ctx context.Context, id, by string) (Account, error) {
+	if _, err := s.staffAccount(ctx, id); err != nil {
+		return Account{}, err
+	}
+	now := s.now().UTC()
+	return metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+		if a.PendingReset == nil {
+			a.PendingReset = &PendingReset{RequestedBy: by, Requested: now}
+		}
+		a.SessionsNotBefore = &now
+		return nil
+	})
+}
+
+// ApproveReset carries out the reset requestedBy asked for, approved by
+// by: as ResetPassword, and the request is cleared. It fails with
+// ErrNoPendingReset (a conflict) if no request by requestedBy waits — the
+// caller's policy decision was about that request.
+func (s *Service) ApproveReset(ctx context.Context, id, requestedBy, by string) (Account, string, error) {
+	return s.resetPassword(ctx, id, by, func(a *Account) error {
+		if a.PendingReset == nil || a.PendingReset.RequestedBy != requestedBy {
+			return fmt.Errorf("%w: %w", ErrNoPendingReset, fault.ErrConflict)
+		}
+		a.PendingReset = nil
+		return nil
+	})
+}
+
+// DeclineReset clears a waiting reset request (declined by a second
+// administrator or withdrawn by its requester). The account's sessions
+// stay ended; its password is unchanged.
+func (s *Service) DeclineReset(ctx context.Context, id string) (Account, error) {
+	if _, err := s.staffAccount(ctx, id); err != nil {
+		return Account{}, err
+	}
+	return metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+		if a.PendingReset == nil {
+			return fmt.Errorf("%w: %w", ErrNoPendingReset, fault.ErrConflict)
+		}
+		a.PendingReset = nil
+		return nil
+	})
+}
+
 // ResetPassword replaces an account's password with a temporary one,
 // returned once, ends its sessions, and requires the person to choose a
 // new password at their next sign-in before anything else. by (the
 // administrator) joins the account's lineage: having held a password
 // that opens it, they are no longer independent of it (proposals.cedar).
+//
+// Policy allows it in one step only for administrator accounts; a
+// mediator's or records clerk's password is reset by RequestReset and a
+// second administrator's ApproveReset (policy/passwordreset.cedar).
 func (s *Service) ResetPassword(ctx context.Context, id, by string) (Account, string, error) {
+	return s.resetPassword(ctx, id, by, nil)
+}
+
+func (s *Service) resetPassword(ctx context.Context, id, by string, check func(*Account) error) (Account, string, error) {
 	if _, err := s.staffAccount(ctx, id); err != nil {
 		return Account{}, "", err
 	}
@@ -130,6 +191,11 @@ func (s *Service) ResetPassword(ctx context.Context, id, by string) (Account, st
 	hash := hashPassword(pw)
 	now := s.now().UTC()
 	a, err := metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+		if check != nil {
+			if err := check(a); err != nil {
+				return err
+			}
+		}
 		a.PasswordHash = hash
 		a.PasswordChangeRequired = true
 		a.SessionsNotBefore = &now
@@ -180,6 +246,8 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 		a.PasswordHash = hash
 		a.PasswordChangeRequired = false
 		a.SessionsNotBefore = &cut
+		// They hold their password: a reset waiting for approval is moot.
+		a.PendingReset = nil
 		return nil
 	})
 	if err != nil {

@@ -35,6 +35,9 @@ type Account struct {
 	// Lineage is its creator, that one's creator, and so on.
 	CreatedBy string   `json:"createdBy,omitempty"`
 	Lineage   []string `json:"lineage,omitempty"`
+	// PendingReset: a password reset waiting for a second administrator
+	// (api/passwordreset.go).
+	PendingReset *PasswordResetPending `json:"pendingReset,omitempty"`
 }
 
 func (Account) wire() {}

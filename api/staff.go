@@ -1,12 +1,15 @@
 package api
 
 // ResetPasswordResponse answers an administrator's password reset (POST
-// /api/v1/accounts/{accountID}/reset-password): a temporary password,
-// shown once, that works for one sign-in after which its holder must
-// choose their own.
+// /api/v1/accounts/{accountID}/reset-password, and .../approve): a
+// temporary password, shown once, that works for one sign-in after which
+// its holder must choose their own. For a mediator or records clerk the
+// first administrator's reset is only a request: AwaitingApproval is set,
+// no password is made, and a second administrator's approval answers it.
 type ResetPasswordResponse struct {
 	Account           Account `json:"account"`
-	TemporaryPassword string  `json:"temporaryPassword"`
+	TemporaryPassword string  `json:"temporaryPassword,omitempty"`
+	AwaitingApproval  bool    `json:"awaitingApproval,omitempty"`
 }
 
 func (ResetPasswordResponse) wire() {}

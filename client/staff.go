@@ -30,8 +30,10 @@ func (c *Client) EnableAccount(ctx context.Context, accountID string) (api.Accou
 	return a, err
 }
 
-// ResetPassword gives a staff account a temporary password (admin); its
-// holder must choose a new one at their next sign-in.
+// ResetPassword gives an administrator account a temporary password
+// (admin); its holder must choose a new one at their next sign-in. For a
+// mediator or records clerk it only requests the reset (AwaitingApproval,
+// no password): a second administrator approves it with ApproveReset.
 func (c *Client) ResetPassword(ctx context.Context, accountID string) (api.ResetPasswordResponse, error) {
 	var out api.ResetPasswordResponse
 	err := c.Do(ctx, http.MethodPost, "/api/v1/accounts/"+url.PathEscape(accountID)+"/reset-password", nil, &out)
@@ -48,4 +50,21 @@ func (c *Client) ChangePassword(ctx context.Context, current, next string) (api.
 		c.Token = s.Token
 	}
 	return s, err
+}
+
+// ApproveReset approves another administrator's request to reset a
+// mediator's or records clerk's password; the answer holds the temporary
+// password, for the approver alone.
+func (c *Client) ApproveReset(ctx context.Context, accountID string) (api.ResetPasswordResponse, error) {
+	var out api.ResetPasswordResponse
+	err := c.Do(ctx, http.MethodPost, "/api/v1/accounts/"+url.PathEscape(accountID)+"/reset-password/approve", nil, &out)
+	return out, err
+}
+
+// DeclineReset declines (or, for its requester, withdraws) a waiting
+// password reset.
+func (c *Client) DeclineReset(ctx context.Context, accountID string) (api.Account, error) {
+	var a api.Account
+	err := c.Do(ctx, http.MethodPost, "/api/v1/accounts/"+url.PathEscape(accountID)+"/reset-password/decline", nil, &a)
+	return a, err
 }

@@ -96,7 +96,7 @@ func TestServerActions(t *testing.T) {
 		{RoleParticipant, AuditRead, false},
 		{RoleAdmin, AccountDisable, true},
 		{RoleAdmin, AccountEnable, true},
-		{RoleAdmin, AccountReset, true},
+		{RoleAdmin, AccountReset, false}, // decided per target: DecideReset
 		{RoleMediator, AccountDisable, false},
 		{RoleMediator, AccountEnable, false},
 		{RoleRecords, AccountReset, false},

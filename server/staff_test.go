@@ -160,16 +160,103 @@ func TestLastAdminCannotBeDisabled(t *testing.T) {
 	}
 }
 
-// TestResetPasswordForcesChange: an administrator's reset gives a
-// temporary password once and ends the person's sessions; the old password
-// stops working; after signing in with the temporary one, the person can
-// do nothing (no case, no socket) but read themselves, sign out or choose a
-// new password, which then works everywhere. Both steps are audited, and
-// the resetting admin joins the account's lineage.
+// TestOneAdminCannotTakeOverMediator: one administrator's reset of a
+// mediator's password makes no password — it only ends the mediator's
+// sessions and waits — and neither that administrator, nor an
+// administrator account they created, nor one whose password they reset,
+// can approve it. (Before the fix the first reset answered a temporary
+// password: one admin signed in as the mediator and read their cases.)
+// A records clerk's password takes two administrators too; another
+// administrator's takes one.
+func TestOneAdminCannotTakeOverMediator(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	p := seedCase(t, n, n.URL)
+	adminAcct, admin := n.Staff(t, policy.RoleAdmin, "admin-alone@example.org")
+	res, err := admin.ResetPassword(ctx, p.medID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.TemporaryPassword != "" || !res.AwaitingApproval || res.Account.PendingReset == nil ||
+		res.Account.PendingReset.RequestedBy != adminAcct.ID || res.Account.PasswordChangeRequired {
+		t.Fatalf("one admin's reset of a mediator: %+v", res)
+	}
+	if _, err := p.med.Me(ctx); err == nil {
+		t.Fatal("the mediator's session survived the reset request")
+	}
+	// Asking again changes nothing and still makes no password.
+	if again, err := admin.ResetPassword(ctx, p.medID); err != nil || again.TemporaryPassword != "" {
+		t.Fatalf("a second request by the same admin: %+v %v", again, err)
+	}
+	if _, err := admin.ApproveReset(ctx, p.medID); problemType(err) != "second-admin-required" {
+		t.Fatalf("the requester approving their own reset: %v", err)
+	}
+	// An admin account the requester made (they chose its password).
+	_, err = admin.CreateAccount(ctx, "made-by-admin@example.org", "Made Admin", string(policy.RoleAdmin), nodetest.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	madeC := client.New(n.URL, "")
+	if _, err := madeC.Login(ctx, "made-by-admin@example.org", nodetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := madeC.ApproveReset(ctx, p.medID); problemType(err) != "forbidden" {
+		t.Fatalf("an admin the requester created approves: %v", err)
+	}
+	// An independent admin whose password the requester reset (one step).
+	otherAcct, _ := n.Staff(t, policy.RoleAdmin, "admin-taken@example.org")
+	taken, err := admin.ResetPassword(ctx, otherAcct.ID)
+	if err != nil || taken.TemporaryPassword == "" {
+		t.Fatalf("resetting another admin's password: %+v %v", taken, err)
+	}
+	takenC := client.New(n.URL, "")
+	if _, err := takenC.Login(ctx, "admin-taken@example.org", taken.TemporaryPassword); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := takenC.ChangePassword(ctx, taken.TemporaryPassword, "the taken admin's new password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := takenC.ApproveReset(ctx, p.medID); problemType(err) != "forbidden" {
+		t.Fatalf("an admin whose password the requester reset approves: %v", err)
+	}
+	// Nothing of the above gave anyone a password: the mediator's own
+	// still works, and no account.password.reset entry exists.
+	medAgain := client.New(n.URL, "")
+	if _, err := medAgain.Login(ctx, p.medEmail, nodetest.Password); err != nil {
+		t.Fatalf("the mediator's own password after the refused approvals: %v", err)
+	}
+	if _, ok := auditHas(t, n, "account.password.reset.requested", adminAcct.ID, p.medID); !ok {
+		t.Fatal("no account.password.reset.requested audit entry")
+	}
+	if _, ok := auditHas(t, n, "account.password.reset", adminAcct.ID, p.medID); ok {
+		t.Fatal("an account.password.reset entry for the mediator, from one admin")
+	}
+	// The requester withdraws it.
+	if a, err := admin.DeclineReset(ctx, p.medID); err != nil || a.PendingReset != nil {
+		t.Fatalf("withdrawing: %+v %v", a, err)
+	}
+	if _, err := admin.ApproveReset(ctx, p.medID); problemType(err) != "no-pending-reset" {
+		t.Fatalf("approving a withdrawn reset: %v", err)
+	}
+	// Records staff: two administrators as well.
+	recAcct, _ := n.Staff(t, policy.RoleRecords, "records-alone@example.org")
+	if r, err := admin.ResetPassword(ctx, recAcct.ID); err != nil || r.TemporaryPassword != "" || !r.AwaitingApproval {
+		t.Fatalf("one admin's reset of a records clerk: %+v %v", r, err)
+	}
+}
+
+// TestResetPasswordForcesChange: one administrator requests a mediator's
+// reset (their sessions end), a second approves it and alone gets a
+// temporary password, once; the old password stops working; after signing
+// in with the temporary one, the person can do nothing (no case, no
+// socket) but read themselves, sign out or choose a new password, which
+// then works everywhere. Every step is audited, and the approving admin
+// joins the account's lineage.
 func TestResetPasswordForcesChange(t *testing.T) {
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
 	p := seedCase(t, n, n.URL)
+	requesterAcct, requester := n.Staff(t, policy.RoleAdmin, "admin-request@example.org")
 	adminAcct, admin := n.Staff(t, policy.RoleAdmin, "admin-reset@example.org")
 	_, records := n.Staff(t, policy.RoleRecords, "records-reset@example.org")
 	if _, err := records.ResetPassword(ctx, p.medID); problemType(err) != "forbidden" {
@@ -178,15 +265,21 @@ func TestResetPasswordForcesChange(t *testing.T) {
 	if _, err := admin.ResetPassword(ctx, adminAcct.ID); problemType(err) != "invalid-input" {
 		t.Fatalf("an admin resetting their own password: %v", err)
 	}
-	res, err := admin.ResetPassword(ctx, p.medID)
+	if _, err := requester.ResetPassword(ctx, p.medID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.med.Me(ctx); err == nil {
+		t.Fatal("the mediator's session survived the reset request")
+	}
+	if _, err := records.ApproveReset(ctx, p.medID); problemType(err) != "forbidden" {
+		t.Fatalf("records staff approving a reset: %v", err)
+	}
+	res, err := admin.ApproveReset(ctx, p.medID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.TemporaryPassword) < 16 || !res.Account.PasswordChangeRequired {
+	if len(res.TemporaryPassword) < 16 || !res.Account.PasswordChangeRequired || res.Account.PendingReset != nil {
 		t.Fatalf("reset answer: %+v", res)
-	}
-	if _, err := p.med.Me(ctx); err == nil {
-		t.Fatal("the mediator's session survived the reset")
 	}
 	if _, err := client.New(n.URL, "").Login(ctx, p.medEmail, nodetest.Password); err == nil {
 		t.Fatal("the old password still works")
@@ -227,8 +320,8 @@ func TestResetPasswordForcesChange(t *testing.T) {
 	if _, err := client.New(n.URL, "").Login(ctx, p.medEmail, fresh); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := auditHas(t, n, "account.password.reset", adminAcct.ID, p.medID); !ok {
-		t.Fatal("no account.password.reset audit entry")
+	if ev, ok := auditHas(t, n, "account.password.reset", adminAcct.ID, p.medID); !ok || ev.Attrs["requestedBy"] != requesterAcct.ID {
+		t.Fatalf("account.password.reset audit entry: %+v %v", ev, ok)
 	}
 	if ev, ok := auditHas(t, n, "account.password.changed", p.medID, p.medID); !ok || ev.Attrs["after"] != "reset" {
 		t.Fatalf("account.password.changed entry: %+v %v", ev, ok)
@@ -237,8 +330,8 @@ func TestResetPasswordForcesChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(acct.Lineage, adminAcct.ID) {
-		t.Fatalf("the resetting admin is not in the account's lineage: %v", acct.Lineage)
+	if !slices.Contains(acct.Lineage, adminAcct.ID) || slices.Contains(acct.Lineage, requesterAcct.ID) {
+		t.Fatalf("the approving admin (only) joins the account's lineage: %v", acct.Lineage)
 	}
 }
 

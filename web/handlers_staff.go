@@ -24,6 +24,8 @@ func (a *API) staffRoutes(r chi.Router) {
 	r.Post("/accounts/{accountID}/disable", a.disableAccount)
 	r.Post("/accounts/{accountID}/enable", a.enableAccount)
 	r.Post("/accounts/{accountID}/reset-password", a.resetPassword)
+	r.Post("/accounts/{accountID}/reset-password/approve", a.approveReset)
+	r.Post("/accounts/{accountID}/reset-password/decline", a.declineReset)
 	r.Post("/me/password", a.changePassword)
 }
 
@@ -42,6 +44,12 @@ func staffProblem(err error) (api.Problem, bool) {
 	case errors.Is(err, account.ErrPasswordChangeRequired):
 		return api.Problem{Type: "password-change-required", Title: "Choose a new password first", Status: http.StatusForbidden,
 			Detail: "An administrator reset your password. Choose a new one before anything else."}, true
+	case errors.Is(err, errSecondAdminRequired):
+		return api.Problem{Type: "second-admin-required", Title: "A second administrator must approve", Status: http.StatusForbidden,
+			Detail: "You requested this password reset, so a different administrator must approve it."}, true
+	case errors.Is(err, account.ErrNoPendingReset):
+		return api.Problem{Type: "no-pending-reset", Title: "No reset is waiting", Status: http.StatusConflict,
+			Detail: "No password reset of this account is waiting for approval: it was approved, declined or withdrawn meanwhile."}, true
 	case errors.Is(err, account.ErrLastAdmin):
 		return api.Problem{Type: "last-admin", Title: "The last administrator cannot be disabled", Status: http.StatusConflict,
 			Detail: "This is the last enabled administrator account. Enable or create another administrator first."}, true
@@ -123,29 +131,166 @@ func (a *API) enableAccount(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, acct.View())
 }
 
-func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
-	if err := a.authorize(r, policy.AccountReset); err != nil {
-		a.writeError(w, r, err)
-		return
-	}
+// errSecondAdminRequired: the administrator who requested a reset tried
+// to approve it.
+var errSecondAdminRequired = errors.New("a second administrator must approve this reset")
+
+// authorizeReset asks policy about a password reset of target requested
+// by requester (the actor, for a new request or a one-step reset).
+func (a *API) authorizeReset(r *http.Request, action policy.Action, target account.Account, requester account.Account) error {
 	actor, _ := actorFrom(r.Context())
-	id := chi.URLParam(r, "accountID")
-	if id == actor.ID {
+	rr := policy.PasswordReset{Target: target.ID, TargetRole: target.Role, Requester: requester.ID, RequesterLineage: requester.Lineage}
+	if a.policy.DecideReset(actor.Principal(), action, rr).Allowed {
+		return nil
+	}
+	a.auditEvent(r, audit.Event{Type: "access.denied", Actor: actor.ID, Objects: []string{target.ID}, Attrs: map[string]string{"action": string(action)}})
+	if action == policy.AccountResetApprove && requester.ID == actor.ID {
+		return fmt.Errorf("%w: %w", errSecondAdminRequired, fault.ErrForbidden)
+	}
+	return fmt.Errorf("%s: %w", action, fault.ErrForbidden)
+}
+
+// resetTarget reads the account a reset is about; participants have none.
+func (a *API) resetTarget(r *http.Request) (account.Account, error) {
+	actor, _ := actorFrom(r.Context())
+	if actor.Role != policy.RoleAdmin {
+		// Nobody else may reset anything; do not read the target for them.
+		return account.Account{}, a.authorize(r, policy.AccountReset)
+	}
+	target, err := a.accounts.Get(r.Context(), chi.URLParam(r, "accountID"))
+	if err != nil {
+		return account.Account{}, err
+	}
+	if target.Role == policy.RoleParticipant {
+		return account.Account{}, fault.Invalid("account", "participants have no staff account: their mediator manages who takes part in a case")
+	}
+	return target, nil
+}
+
+// resetPassword resets an administrator's password in one step; for a
+// mediator or records clerk it is a request that a second administrator
+// approves (policy/passwordreset.cedar): their sessions end now, and no
+// password is made yet.
+func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	if id := chi.URLParam(r, "accountID"); id == actor.ID {
+		if err := a.authorize(r, policy.AccountChangePassword); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
 		a.writeError(w, r, fault.Invalid("account", "change your own password with your current one (Change password), not by a reset"))
 		return
 	}
-	acct, pw, err := a.accounts.ResetPassword(r.Context(), id, actor.ID)
+	target, err := a.resetTarget(r)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
-	a.announceAccountEnded(r, id, "password-reset")
-	if err := a.recordAccountChange(r, "account.password.reset", id, nil); err != nil {
+	rr := policy.PasswordReset{Target: target.ID, TargetRole: target.Role, Requester: actor.ID, RequesterLineage: actor.Lineage}
+	if !a.policy.DecideReset(actor.Principal(), policy.AccountReset, rr).Allowed {
+		if err := a.authorizeReset(r, policy.AccountResetRequest, target, actor); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		acct, err := a.accounts.RequestReset(r.Context(), target.ID, actor.ID)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		a.announceAccountEnded(r, target.ID, "password-reset-requested")
+		if err := a.recordAccountChange(r, "account.password.reset.requested", target.ID,
+			map[string]string{"role": string(target.Role), "requestedBy": acct.PendingReset.RequestedBy}); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, api.ResetPasswordResponse{Account: acct.View(), AwaitingApproval: true})
+		return
+	}
+	acct, pw, err := a.accounts.ResetPassword(r.Context(), target.ID, actor.ID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.announceAccountEnded(r, target.ID, "password-reset")
+	if err := a.recordAccountChange(r, "account.password.reset", target.ID, map[string]string{"role": string(target.Role)}); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, api.ResetPasswordResponse{Account: acct.View(), TemporaryPassword: pw})
+}
+
+// pendingRequester reads the administrator who requested target's
+// waiting reset.
+func (a *API) pendingRequester(r *http.Request, target account.Account) (account.Account, error) {
+	if target.PendingReset == nil {
+		return account.Account{}, fmt.Errorf("%w: %w", account.ErrNoPendingReset, fault.ErrConflict)
+	}
+	return a.accounts.Get(r.Context(), target.PendingReset.RequestedBy)
+}
+
+// approveReset: a second, independent administrator approves a waiting
+// reset; only now is the temporary password made, and only the approver
+// sees it (and joins the account's lineage).
+func (a *API) approveReset(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	target, err := a.resetTarget(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	requester, err := a.pendingRequester(r, target)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := a.authorizeReset(r, policy.AccountResetApprove, target, requester); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	acct, pw, err := a.accounts.ApproveReset(r.Context(), target.ID, requester.ID, actor.ID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	a.announceAccountEnded(r, target.ID, "password-reset")
+	if err := a.recordAccountChange(r, "account.password.reset", target.ID,
+		map[string]string{"role": string(target.Role), "requestedBy": requester.ID, "approvedBy": actor.ID}); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, api.ResetPasswordResponse{Account: acct.View(), TemporaryPassword: pw})
+}
+
+// declineReset: a second administrator declines a waiting reset, or its
+// requester withdraws it. The password is unchanged.
+func (a *API) declineReset(w http.ResponseWriter, r *http.Request) {
+	target, err := a.resetTarget(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	requester, err := a.pendingRequester(r, target)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := a.authorizeReset(r, policy.AccountResetDecline, target, requester); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	acct, err := a.accounts.DeclineReset(r.Context(), target.ID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := a.recordAccountChange(r, "account.password.reset.declined", target.ID,
+		map[string]string{"role": string(target.Role), "requestedBy": requester.ID}); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, acct.View())
 }
 
 func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {

@@ -22,8 +22,8 @@ import (
 // TestBrowserStaff drives web/client/test/staff.mjs in Chromium: an
 // administrator disables a mediator whose open conversation (another
 // browser context) closes with a plain message, enables them again,
-// resets their password (the mediator must choose a new one at the next
-// sign-in), and the mediator changes their own password. axe-core runs on
+// asks for a reset of their password, which a second administrator
+// approves (the mediator must choose a new one at the next sign-in), and the mediator changes their own password. axe-core runs on
 // every screen. Between the steps the Go side checks the server agrees.
 func TestBrowserStaff(t *testing.T) {
 	if !web.HasBrowserClient() {
@@ -47,6 +47,10 @@ func TestBrowserStaff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The second administrator is made when the script asks (after it
+	// has checked that the last admin cannot be disabled).
+	admin2Email := "omar.second@browser.test"
+	var admin2 account.Account
 	med, err := n.Accounts.Create(ctx, account.NewAccount{Email: medEmail, Name: "Morgan Reyes", Role: policy.RoleMediator, Password: nodetest.Password})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +74,7 @@ func TestBrowserStaff(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(tctx, nodeBin, "test/staff.mjs")
 	cmd.Dir = clientDir
-	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_ADMIN_EMAIL="+adminEmail, "PARLEY_MEDIATOR_EMAIL="+medEmail,
+	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_ADMIN_EMAIL="+adminEmail, "PARLEY_ADMIN2_EMAIL="+admin2Email, "PARLEY_MEDIATOR_EMAIL="+medEmail,
 		"PARLEY_MEDIATOR_NAME=Morgan Reyes", "PARLEY_PASSWORD="+nodetest.Password,
 		"PARLEY_CHROMIUM="+chromiumPath(), "PARLEY_SCREENSHOTS="+shots)
 	stdin, err := cmd.StdinPipe()
@@ -120,8 +124,26 @@ func TestBrowserStaff(t *testing.T) {
 				err = audited("account.disabled", admin.ID, med.ID)
 			}
 			answer(err)
+		case strings.TrimSpace(line) == "ask second-admin":
+			var err error
+			admin2, err = n.Accounts.Create(ctx, account.NewAccount{Email: admin2Email, Name: "Omar Second", Role: policy.RoleAdmin, Password: nodetest.Password})
+			answer(err)
+		case line == "ask reset-requested "+medEmail:
+			// One admin's request made no password: the mediator's own
+			// still opens the account.
+			a, err := n.Accounts.Get(ctx, med.ID)
+			if err == nil && (a.PendingReset == nil || a.PendingReset.RequestedBy != admin.ID || a.PasswordChangeRequired) {
+				err = fmt.Errorf("the server holds no waiting reset by the first admin: %+v", a.PendingReset)
+			}
+			if err == nil {
+				err = audited("account.password.reset.requested", admin.ID, med.ID)
+			}
+			if err == nil {
+				_, err = client.New(n.URL, "").Login(ctx, medEmail, nodetest.Password)
+			}
+			answer(err)
 		case line == "ask changed-after-reset "+medEmail:
-			err := audited("account.password.reset", admin.ID, med.ID)
+			err := audited("account.password.reset", admin2.ID, med.ID)
 			if err == nil {
 				err = audited("account.password.changed", med.ID, med.ID)
 			}

@@ -17,7 +17,9 @@ import (
 func init() {
 	register("admin user disable", "admin user disable --email EMAIL", adminUserDisable)
 	register("admin user enable", "admin user enable --email EMAIL", adminUserEnable)
-	register("admin user reset-password", "admin user reset-password --email EMAIL", adminUserResetPassword)
+	register("admin user reset-password", "admin user reset-password --email EMAIL  (a mediator's or records clerk's: a request a second administrator approves)", adminUserResetPassword)
+	register("admin user approve-reset", "admin user approve-reset --email EMAIL  (another administrator's reset request; prints the temporary password)", adminUserApproveReset)
+	register("admin user decline-reset", "admin user decline-reset --email EMAIL", adminUserDeclineReset)
 	register("password change", "password change [--current-file FILE|-] [--new-file FILE|-]  (from standard input: the current password on the first line, the new one on the second)", passwordChange)
 }
 
@@ -98,9 +100,49 @@ func adminUserResetPassword(ctx context.Context, args []string) error {
 	if *asJSON {
 		return printJSON(out)
 	}
+	if out.AwaitingApproval {
+		fmt.Printf("Requested a password reset for %s (%s, %s). Their sessions have ended; their password is unchanged.\n", out.Account.Name, out.Account.Email, out.Account.Role)
+		fmt.Printf("A second administrator must approve it: parley admin user approve-reset --email %s\n", out.Account.Email)
+		return nil
+	}
+	return printTemporary(out)
+}
+
+func printTemporary(out api.ResetPasswordResponse) error {
 	fmt.Printf("Reset the password of %s (%s). Their sessions have ended.\n", out.Account.Name, out.Account.Email)
 	fmt.Printf("Temporary password (shown once; give it to them in person or by phone): %s\n", out.TemporaryPassword)
 	fmt.Println("At their next sign-in they must choose a new password before anything else.")
+	return nil
+}
+
+func adminUserApproveReset(ctx context.Context, args []string) error {
+	c, a, asJSON, err := staffTarget(ctx, "admin user approve-reset", args)
+	if err != nil {
+		return err
+	}
+	out, err := c.ApproveReset(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(out)
+	}
+	return printTemporary(out)
+}
+
+func adminUserDeclineReset(ctx context.Context, args []string) error {
+	c, a, asJSON, err := staffTarget(ctx, "admin user decline-reset", args)
+	if err != nil {
+		return err
+	}
+	out, err := c.DeclineReset(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(out)
+	}
+	fmt.Printf("Declined the password reset of %s (%s): their password is unchanged; they sign in with it again.\n", out.Name, out.Email)
 	return nil
 }
 

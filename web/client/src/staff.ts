@@ -23,6 +23,8 @@ const staffAPI = {
   disable: (id: string) => call<Account>("POST", `/api/v1/accounts/${encodeURIComponent(id)}/disable`, {}),
   enable: (id: string) => call<Account>("POST", `/api/v1/accounts/${encodeURIComponent(id)}/enable`, {}),
   reset: (id: string) => call<ResetPasswordResponse>("POST", `/api/v1/accounts/${encodeURIComponent(id)}/reset-password`, {}),
+  approveReset: (id: string) => call<ResetPasswordResponse>("POST", `/api/v1/accounts/${encodeURIComponent(id)}/reset-password/approve`, {}),
+  declineReset: (id: string) => call<Account>("POST", `/api/v1/accounts/${encodeURIComponent(id)}/reset-password/decline`, {}),
   change: (currentPassword: string, newPassword: string) =>
     call<SessionResponse>("POST", "/api/v1/me/password", { currentPassword, newPassword }),
 };
@@ -36,6 +38,8 @@ export function accountProblemWords(e: unknown): string | undefined {
   if (t === "account-disabled") return "This account is disabled. Ask the program administrator to enable it.";
   if (t === "password-change-required") return "An administrator reset your password. Choose a new one first.";
   if (t === "last-admin") return "You are the last enabled administrator, so this account cannot be disabled. Enable or create another administrator first.";
+  if (t === "second-admin-required") return "You asked for this password reset, so a different administrator must approve it.";
+  if (t === "no-pending-reset") return "No password reset of this account is waiting any more: someone approved, declined or withdrew it meanwhile.";
   if (t === "rate-limited") return "Too many attempts. Wait a few minutes and try again.";
   const field = e.problem.errors?.[0];
   if (field?.field === "currentPassword") return "That is not your current password.";
@@ -148,7 +152,7 @@ export async function peopleView(box: HTMLElement, me: Account): Promise<void> {
   const list = h("div", { id: "people-list" });
   box.replaceChildren(h("section", { "aria-labelledby": "people-title" },
     h("h1", { id: "people-title" }, "People"),
-    h("p", { class: "note" }, "Staff accounts of this program. Disabling an account signs its holder out at once, everywhere, and keeps them out until you enable it again. Resetting a password gives you a temporary one to pass on; the person must choose their own at their next sign-in. Every change is recorded in the audit log with your name. Parties and lawyers have no account here: their mediator manages who takes part in a case."),
+    h("p", { class: "note" }, "Staff accounts of this program. Disabling an account signs its holder out at once, everywhere, and keeps them out until you enable it again. Resetting an administrator's password gives you a temporary one to pass on. A mediator's or records clerk's password takes two administrators: one asks for the reset (the person is signed out at once), a second approves it and alone gets the temporary password to pass on. Either way the person must choose their own at their next sign-in. Every change is recorded in the audit log with your name. Parties and lawyers have no account here: their mediator manages who takes part in a case."),
     status, list));
   const refresh = async () => {
     let accounts: Account[];
@@ -158,7 +162,8 @@ export async function peopleView(box: HTMLElement, me: Account): Promise<void> {
       return;
     }
     const staff = accounts.filter((a) => a.role !== "participant").sort((a, b) => a.name.localeCompare(b.name));
-    const rows = staff.map((a) => personRow(a, me, status, refresh));
+    const names = new Map(accounts.map((a) => [a.id, a.name]));
+    const rows = staff.map((a) => personRow(a, me, names, status, refresh));
     list.replaceChildren(h("table", { class: "people" },
       h("caption", { class: "note" }, `${staff.length} staff accounts`),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Email"), h("th", { scope: "col" }, "Role"),
@@ -168,9 +173,12 @@ export async function peopleView(box: HTMLElement, me: Account): Promise<void> {
   await refresh();
 }
 
-function personRow(a: Account, me: Account, status: HTMLElement, refresh: () => Promise<void>): HTMLElement {
+function personRow(a: Account, me: Account, names: Map<string, string>, status: HTMLElement, refresh: () => Promise<void>): HTMLElement {
   const actions = h("div", { class: "actions" });
-  const state = a.disabled ? "Disabled" : a.passwordChangeRequired ? "Must choose a new password" : "Active";
+  const pending = a.pendingReset;
+  const requester = pending ? (pending.requestedBy === me.id ? "you" : names.get(pending.requestedBy) ?? "another administrator") : "";
+  const state = a.disabled ? "Disabled" : pending ? `Password reset asked for by ${requester}, waiting for a second administrator`
+    : a.passwordChangeRequired ? "Must choose a new password" : "Active";
   const who = a.id === me.id ? `${a.name} (you)` : a.name;
   const report = (text: string, error = false) => { status.className = error ? "error" : ""; status.textContent = text; };
   const confirmThen = (question: string, yes: string, act: () => Promise<void>) => {
@@ -197,19 +205,41 @@ function personRow(a: Account, me: Account, status: HTMLElement, refresh: () => 
         }
       }) }, `Disable ${a.name}`));
   }
-  if (a.id !== me.id) {
+  const showTemporary = (r: ResetPasswordResponse) => {
+    report(`${a.name}'s password was reset.`);
+    status.append(" ", h("span", {}, "Temporary password (shown only now, only to you): "), h("code", { id: "temp-password" }, r.temporaryPassword ?? ""),
+      h("span", {}, ". Give it to them in person or by phone. At their next sign-in they must choose their own before anything else."));
+  };
+  const fail = (e: unknown) => report(accountProblemWords(e) ?? "That did not work. Try again shortly.", true);
+  const twoAdmins = a.role === "mediator" || a.role === "records";
+  if (pending && pending.requestedBy === me.id) {
+    actions.append(h("button", { type: "button", "data-act": "withdraw-reset", onclick: async () => {
+      try { await staffAPI.declineReset(a.id); await refresh(); report(`You withdrew the password reset of ${a.name}. Their password is unchanged.`); } catch (e) { fail(e); }
+    } }, `Withdraw the password reset of ${a.name}`));
+  } else if (pending) {
+    actions.append(h("button", { type: "button", "data-act": "approve-reset", onclick: () => confirmThen(
+      `Approve the password reset of ${a.name}, asked for by ${requester}? ${a.name}'s current password stops working at once. A temporary password is made and shown only to you, only now: you give it to them in person or by phone. You become someone who could have signed in as them, and your approval is recorded in the audit log with your name.`,
+      "Yes, approve and show me the temporary password", async () => {
+        try { const r = await staffAPI.approveReset(a.id); await refresh(); showTemporary(r); } catch (e) { fail(e); }
+      }) }, `Approve the password reset of ${a.name}`),
+    h("button", { type: "button", "data-act": "decline-reset", onclick: async () => {
+      try { await staffAPI.declineReset(a.id); await refresh(); report(`You declined the password reset of ${a.name}. Their password is unchanged.`); } catch (e) { fail(e); }
+    } }, `Decline the password reset of ${a.name}`));
+  } else if (a.id !== me.id && twoAdmins) {
+    actions.append(h("button", { type: "button", "data-act": "reset", onclick: () => confirmThen(
+      `Ask for a reset of ${a.name}'s password? ${a.name} is signed out everywhere at once. Their password does not change until a second administrator approves; that administrator, not you, then gets a temporary password to give them. Your request is recorded in the audit log with your name.`,
+      "Yes, ask for the reset", async () => {
+        try {
+          await staffAPI.reset(a.id);
+          await refresh();
+          report(`${a.name} is signed out. The password reset is waiting for a second administrator to approve it.`);
+        } catch (e) { fail(e); }
+      }) }, `Reset ${a.name}'s password`));
+  } else if (a.id !== me.id) {
     actions.append(h("button", { type: "button", "data-act": "reset", onclick: () => confirmThen(
       `Reset ${a.name}'s password? Their current password stops working and they are signed out everywhere. You get a temporary password to give them in person or by phone; you become someone who could have signed in as them, and this is recorded.`,
       "Yes, reset the password", async () => {
-        try {
-          const r = await staffAPI.reset(a.id);
-          await refresh();
-          report(`${a.name}'s password was reset.`);
-          status.append(" ", h("span", {}, "Temporary password (shown only now): "), h("code", { id: "temp-password" }, r.temporaryPassword),
-            h("span", {}, ". At their next sign-in they must choose their own before anything else."));
-        } catch (e) {
-          report(accountProblemWords(e) ?? "That did not work. Try again shortly.", true);
-        }
+        try { const r = await staffAPI.reset(a.id); await refresh(); showTemporary(r); } catch (e) { fail(e); }
       }) }, `Reset ${a.name}'s password`));
   }
   return h("tr", { "data-email": a.email ?? "", class: a.disabled ? "disabled" : "" },

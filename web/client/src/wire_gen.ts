@@ -25,6 +25,7 @@ export interface Account {
   created: string;
   createdBy?: string;
   lineage?: string[];
+  pendingReset?: PasswordResetPending;
 }
 
 /**
@@ -1070,6 +1071,19 @@ export interface AuditEntries {
 }
 
 /**
+ * PasswordResetPending is a reset of a mediator's or records clerk's
+ * password that one administrator requested (POST
+ * /api/v1/accounts/{accountID}/reset-password) and a second, different
+ * administrator has yet to approve (POST .../reset-password/approve) or
+ * decline (POST .../reset-password/decline). The account's sessions ended
+ * with the request; no password has been made.
+ */
+export interface PasswordResetPending {
+  requestedBy: string;
+  requested: string;
+}
+
+/**
  * Problem is an RFC 9457 problem details object: every HTTP error answer,
  * with Content-Type application/problem+json.
  */
@@ -1414,13 +1428,16 @@ export interface MailMessage {
 
 /**
  * ResetPasswordResponse answers an administrator's password reset (POST
- * /api/v1/accounts/{accountID}/reset-password): a temporary password,
- * shown once, that works for one sign-in after which its holder must
- * choose their own.
+ * /api/v1/accounts/{accountID}/reset-password, and .../approve): a
+ * temporary password, shown once, that works for one sign-in after which
+ * its holder must choose their own. For a mediator or records clerk the
+ * first administrator's reset is only a request: AwaitingApproval is set,
+ * no password is made, and a second administrator's approval answers it.
  */
 export interface ResetPasswordResponse {
   account: Account;
-  temporaryPassword: string;
+  temporaryPassword?: string;
+  awaitingApproval?: boolean;
 }
 
 /**

@@ -101,19 +101,53 @@ await run(async () => {
   check(await med.locator("#room > .banner[role=status]").count() === 1, "the audience banner is a live region (read out when it changes)");
   await axeCheck(med, "mediator, case open");
 
-  // Reset the mediator's password: a temporary one, shown once.
-  await admin.locator(`tr[data-email="${medEmail}"] button[data-act=reset]`).click();
-  check((await admin.locator(`tr[data-email="${medEmail}"] .confirm`).innerText()).includes("temporary password"), "the reset confirmation explains it");
-  await admin.locator(`tr[data-email="${medEmail}"] .confirm button.primary`).click();
-  await admin.waitForSelector("#temp-password");
-  const temp = (await admin.innerText("#temp-password")).trim();
-  check(temp.length >= 16, "the admin sees a temporary password once");
-  await axeCheck(admin, "People, after a reset");
+  // One admin asks for a reset of the mediator's password: the mediator is
+  // signed out, but no password is made and the admin gets none.
+  const medRow = () => admin.locator(`tr[data-email="${medEmail}"]`);
+  await medRow().locator("button[data-act=reset]").click();
+  const askText = await medRow().locator(".confirm").innerText();
+  check(askText.includes("second administrator") && askText.includes("signed out"), "the reset confirmation says a second administrator must approve: " + askText);
+  await medRow().locator(".confirm button.primary").click();
+  await admin.waitForSelector(`tr[data-email="${medEmail}"]:has-text("waiting for a second administrator")`);
+  check(await admin.locator("#temp-password").count() === 0, "the requesting admin sees no temporary password");
+  check(await medRow().locator("button[data-act=approve-reset]").count() === 0, "the requesting admin is not offered Approve");
+  check(await medRow().locator("button[data-act=withdraw-reset]").count() === 1, "the requesting admin may withdraw the request");
+  await axeCheck(admin, "People, a reset waiting");
+  await admin.screenshot({ path: shots + "/staff-reset-waiting.png", fullPage: true });
+  await med.waitForSelector("#status.error:has-text('signed out')");
+  check(true, "the reset request signed the mediator out: " + (await med.innerText("#status")));
+  await ask("reset-requested", medEmail);
+
+  // A second administrator approves, with a confirmation naming what
+  // happens, and alone gets the temporary password.
+  await ask("second-admin");
+  const admin2 = await newPage("second admin", { width: 1280, height: 900 });
+  await signIn(admin2, env("PARLEY_ADMIN2_EMAIL"), pw);
+  await admin2.waitForSelector("#nav-people");
+  await admin2.click("#nav-people");
+  await admin2.waitForSelector("#people-list table");
+  const row2 = admin2.locator(`tr[data-email="${medEmail}"]`);
+  check((await row2.innerText()).includes("Ines Admin"), "the second admin sees who asked for the reset");
+  await row2.locator("button[data-act=approve-reset]").focus();
+  await admin2.keyboard.press("Enter");
+  const approveText = await row2.locator(".confirm").innerText();
+  check(approveText.includes("stops working") && approveText.includes("shown only to you") && approveText.includes("audit log"),
+    "the approval confirmation names what happens: " + approveText);
+  await axeCheck(admin2, "People, confirming an approval");
+  await admin2.setViewportSize({ width: 390, height: 844 });
+  await admin2.screenshot({ path: shots + "/staff-approve-reset-phone.png", fullPage: true });
+  await admin2.setViewportSize({ width: 1280, height: 900 });
+  await row2.locator(".confirm button.primary").click();
+  await admin2.waitForSelector("#temp-password");
+  const temp = (await admin2.innerText("#temp-password")).trim();
+  check(temp.length >= 16, "the approving admin sees a temporary password once");
+  await axeCheck(admin2, "People, after an approval");
+  await admin2.screenshot({ path: shots + "/staff-reset-approved.png", fullPage: true });
   await admin.setViewportSize({ width: 390, height: 844 });
+  await admin.reload();
+  await admin.waitForSelector(`tr[data-email="${medEmail}"]:has-text("Must choose a new password")`);
   await admin.screenshot({ path: shots + "/staff-people-phone.png", fullPage: true });
   await admin.setViewportSize({ width: 1280, height: 900 });
-  await med.waitForSelector("#status.error:has-text('signed out')");
-  check(true, "the reset signed the mediator out: " + (await med.innerText("#status")));
 
   // Next sign-in with the temporary password: choose a new one first.
   await signIn(med, medEmail, temp);
