@@ -1,12 +1,7 @@
 package web_test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,7 +11,6 @@ import (
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
-	"github.com/parley-mediation/parley/web"
 )
 
 // TestBrowserDocuments drives web/client/test/documents.mjs in Chromium: a
@@ -28,20 +22,7 @@ import (
 // the Go client on "ask join"), the "Visible to" lines name them without a
 // reload. axe runs on each screen.
 func TestBrowserDocuments(t *testing.T) {
-	if !web.HasBrowserClient() {
-		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		requireServices(t, "node")
-	}
-	if _, err := os.Stat(chromiumPath()); err != nil {
-		requireServices(t, "chromium ("+chromiumPath()+")")
-	}
-	clientDir, _ := filepath.Abs("client")
-	if _, err := os.Stat(filepath.Join(clientDir, "node_modules", "playwright-core")); err != nil {
-		t.Fatal("web/client/node_modules is missing: run `make web` (npm ci)")
-	}
+	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
 	ctx := context.Background()
 	medEmail := "mediator-" + ids.New("x")[2:10] + "@browser.test"
@@ -66,52 +47,15 @@ func TestBrowserDocuments(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	shots := t.TempDir()
-	if os.Getenv("PARLEY_UPDATE_SCREENSHOTS") != "" {
-		shots, _ = filepath.Abs("../docs/screenshots")
-	}
-	tctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(tctx, nodeBin, "test/documents.mjs")
-	cmd.Dir = clientDir
-	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_MEDIATOR_EMAIL="+medEmail, "PARLEY_PASSWORD="+nodetest.Password,
-		"PARLEY_INVITE="+invA.Link, "PARLEY_CASE="+k.ID, "PARLEY_CHROMIUM="+chromiumPath(), "PARLEY_SCREENSHOTS="+shots)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = &testWriter{t: t}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	passed := false
-	for sc.Scan() {
-		line := sc.Text()
-		t.Log(line)
-		switch line {
-		case "ask join ":
-			if _, err := client.New(n.URL, "").Join(ctx, invB.Link); err != nil {
-				t.Errorf("party B joins: %v", err)
-				fmt.Fprintln(stdin, "error "+err.Error())
-				continue
-			}
-			fmt.Fprintln(stdin, "ok")
-		case "PASS":
-			passed = true
-		}
-	}
-	stdin.Close()
-	if err := cmd.Wait(); err != nil || !passed {
-		t.Fatalf("browser script: %v (passed=%v)", err, passed)
-	}
-	for _, name := range []string{"documents-party.png", "documents-party-phone.png", "documents-share.png", "documents-share-phone.png"} {
-		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() < 1000 {
-			t.Errorf("screenshot %s was not taken: %v", name, err)
-		}
-	}
+	browserScript{
+		name: "documents.mjs",
+		env:  []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password, "PARLEY_INVITE=" + invA.Link, "PARLEY_CASE=" + k.ID},
+		ask: map[string]func(string) (string, error){
+			"join": func(string) (string, error) {
+				_, err := client.New(n.URL, "").Join(ctx, invB.Link)
+				return "", err
+			},
+		},
+		shots: []string{"documents-party.png", "documents-party-phone.png", "documents-share.png", "documents-share-phone.png"},
+	}.run(t, n.URL)
 }

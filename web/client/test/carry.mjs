@@ -2,51 +2,9 @@
 // Run by web/carry_browser_test.go, which starts a node, makes a mediator,
 // a case and invitations for a party on each side, and answers "ask
 // carries" with the carry records the server holds (state only).
-import { chromium } from "playwright-core";
-import { createInterface } from "node:readline";
-import { mkdirSync } from "node:fs";
 import { passGate } from "./gate.mjs";
 import { axeCheck } from "./axe.mjs";
-
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
-const base = env("PARLEY_URL");
-const shots = env("PARLEY_SCREENSHOTS");
-mkdirSync(shots, { recursive: true });
-const T = 30000;
-const lines = createInterface({ input: process.stdin });
-const answers = [];
-const waiters = [];
-lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
-async function ask(verb, arg = "") {
-  process.stdout.write(`ask ${verb} ${arg}\n`);
-  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
-  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
-  return a.slice(3);
-}
-function log(s) { process.stdout.write(s + "\n"); }
-function check(cond, what) {
-  if (!cond) throw new Error("expectation failed: " + what);
-  log("ok: " + what);
-}
-
-const browser = await chromium.launch({
-  executablePath: env("PARLEY_CHROMIUM"), headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const problems = [];
-async function newPage(name, viewport) {
-  const ctx = await browser.newContext({ viewport, locale: "en-GB" });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(T);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
-  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
-  return page;
-}
+import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
 async function shoot(page, name) {
   const size = page.viewportSize();
   await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
@@ -68,7 +26,7 @@ const ASK = "I could accept 1,200 if the deposit comes back by March.";
 const EDITED = "We could accept 1,200 if the deposit is returned by the end of March.";
 const KEEP = "Our lowest is 900, but do not say so.";
 
-try {
+await run(async () => {
   // --- the first-time welcome ---
   const a = await newPage("party A", { width: 1280, height: 900 });
   await a.goto(env("PARLEY_INVITE_A"));
@@ -202,14 +160,4 @@ try {
   }
   await med.evaluate(() => window.scrollTo(0, 0));
   await med.screenshot({ path: `${shots}/carry-mediator-first-screen-phone.png` });
-
-  if (problems.length) throw new Error(problems.join("\n"));
-  log("PASS");
-} catch (e) {
-  log("FAIL: " + (e && e.stack || e));
-  if (problems.length) log(problems.join("\n"));
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-  process.exit(process.exitCode ?? 0);
-}
+});

@@ -2,50 +2,8 @@
 // starts a node, makes a mediator, a case (Tenant, Landlord) and two
 // invitations: Ada Okafor (Tenant), who joins here, and Lars Lindqvist
 // (Landlord), who has not joined until the script says "ask join".
-import { chromium } from "playwright-core";
-import { createInterface } from "node:readline";
-import { mkdirSync } from "node:fs";
 import { axeCheck } from "./axe.mjs";
-
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
-const base = env("PARLEY_URL");
-const shots = env("PARLEY_SCREENSHOTS");
-mkdirSync(shots, { recursive: true });
-const T = 30000;
-const lines = createInterface({ input: process.stdin });
-const answers = [];
-const waiters = [];
-lines.on("line", (l) => (waiters.length ? waiters.shift()(l) : answers.push(l)));
-async function ask(verb, arg = "") {
-  process.stdout.write(`ask ${verb} ${arg}\n`);
-  const a = answers.length ? answers.shift() : await new Promise((r) => waiters.push(r));
-  if (!a.startsWith("ok")) throw new Error(`${verb}: ${a}`);
-  return a.slice(3);
-}
-function log(s) { process.stdout.write(s + "\n"); }
-function check(cond, what) {
-  if (!cond) throw new Error("expectation failed: " + what);
-  log("ok: " + what);
-}
-
-const browser = await chromium.launch({
-  executablePath: env("PARLEY_CHROMIUM"), headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const problems = [];
-async function newPage(name, viewport) {
-  const ctx = await browser.newContext({ viewport, locale: "en-GB" });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(T);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
-  page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
-  return page;
-}
+import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
 async function shoot(page, name) {
   const size = page.viewportSize();
   await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
@@ -66,7 +24,7 @@ const openRoom = async (page, r) => { await page.locator(`#rooms button[data-roo
 const docCard = (page, name) => page.locator("#doc-list li[data-doc]", { hasText: name });
 const lower = (s) => s.toLowerCase();
 
-try {
+await run(async () => {
   const party = await newPage("party", { width: 1280, height: 900 });
   await party.goto(env("PARLEY_INVITE"));
   // First the case's terms (web/client/src/consent.ts).
@@ -173,13 +131,4 @@ try {
   await openRoom(med, "joint");
   await med.locator("#doc-list li[data-doc]", { hasText: "Agenda.txt" }).locator(".banner", { hasText: "Lars Lindqvist" }).waitFor({ timeout: 30000 });
   check(true, "and the mediator's too");
-
-  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
-  await browser.close();
-  log("PASS");
-  process.exit(0);
-} catch (e) {
-  log("FAIL: " + (e.stack || e));
-  await browser.close().catch(() => {});
-  process.exit(1);
-}
+});
