@@ -66,6 +66,16 @@ export async function newPage(name, viewport = { width: 1280, height: 900 }, opt
   return watch(await ctx.newPage(), name);
 }
 
+/** signIn opens a new browser for a person with a password and signs them in at /app. */
+export async function signIn(name, email, password = env("PARLEY_PASSWORD"), options = {}) {
+  const page = await newPage(name, { width: 1280, height: 900 }, options);
+  await page.goto(base + "/app");
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await page.click("form button[type=submit]");
+  return page;
+}
+
 /**
  * run runs the script's body, then prints PASS (no problems seen) or FAIL
  * (after onFail, which may log what the pages show), and exits.

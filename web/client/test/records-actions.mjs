@@ -6,41 +6,11 @@
 // permanently and to transfer 0201 to the State Archives, confirming each;
 // Rob cannot then approve; Ros approves, carries it out and downloads the
 // bundle.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
 import { axeCheck } from "./axe.mjs";
+import { base, check, env, log, run, shots, signIn as harnessSignIn } from "./harness.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
-const base = env("PARLEY_URL");
-const shots = env("PARLEY_SCREENSHOTS");
 const downloads = env("PARLEY_DOWNLOADS");
-mkdirSync(shots, { recursive: true });
-function log(s) { process.stdout.write(s + "\n"); }
-function check(cond, what) {
-  if (!cond) throw new Error("expectation failed: " + what);
-  log("ok: " + what);
-}
-const browser = await chromium.launch({
-  executablePath: env("PARLEY_CHROMIUM"), headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const problems = [];
-async function signIn(name, email) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-GB", acceptDownloads: true });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(30000);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
-  await page.goto(base + "/app");
-  await page.fill("#email", email);
-  await page.fill("#password", env("PARLEY_PASSWORD"));
-  await page.click("form button[type=submit]");
-  return page;
-}
+const signIn = (name, email) => harnessSignIn(name, email, env("PARLEY_PASSWORD"), { acceptDownloads: true });
 async function phoneShot(page, name) {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: `${shots}/${name}`, fullPage: true });
@@ -53,7 +23,7 @@ async function openPlan(page, planID) {
 }
 const row = (page, ref) => page.locator("#plan-actions-table tbody tr", { hasText: `Case ${ref}` }).first();
 
-try {
+await run(async () => {
   const rita = await signIn("rita", "rita@actions.test");
   await rita.click("#tab-plans");
   await rita.click("#plan-form button[type=submit]");
@@ -133,13 +103,4 @@ try {
   await axeCheck(ros, "the carried-out plan with its transfer");
   await ros.screenshot({ path: shots + "/records-actions-bundle.png", fullPage: true });
   await phoneShot(ros, "records-actions-bundle-phone.png");
-
-  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
-  await browser.close();
-  log("PASS");
-  process.exit(0);
-} catch (e) {
-  log("FAIL: " + (e.stack || e));
-  await browser.close().catch(() => {});
-  process.exit(1);
-}
+});

@@ -2,39 +2,7 @@
 // person, who approves it behind a deliberate confirmation; a plan lists
 // residue (what no record class covers) by kind and count. Run by
 // web/records_sweep_browser_test.go.
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
-
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
-const base = env("PARLEY_URL");
-const shots = env("PARLEY_SCREENSHOTS");
-mkdirSync(shots, { recursive: true });
-function log(s) { process.stdout.write(s + "\n"); }
-function check(cond, what) {
-  if (!cond) throw new Error("expectation failed: " + what);
-  log("ok: " + what);
-}
-const browser = await chromium.launch({
-  executablePath: env("PARLEY_CHROMIUM"), headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
-const problems = [];
-async function signIn(name, email) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-GB" });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(30000);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
-  await page.goto(base + "/app");
-  await page.fill("#email", email);
-  await page.fill("#password", env("PARLEY_PASSWORD"));
-  await page.click("form button[type=submit]");
-  return page;
-}
+import { base, check, env, log, run, shots, signIn } from "./harness.mjs";
 const noIds = (text) => !/\b[cu]_[a-z2-7]{6,}/.test(text);
 async function phoneShot(page, name) {
   await page.setViewportSize({ width: 390, height: 844 });
@@ -42,7 +10,7 @@ async function phoneShot(page, name) {
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 
-try {
+await run(async () => {
   // Rita proposed the shorter period: she sees it waiting, with no approve button.
   const rita = await signIn("rita", "rita@sweep.test");
   await rita.click("#tab-plans");
@@ -91,13 +59,4 @@ try {
   await rob.check("#plan-confirm");
   await rob.click("#plan-approve");
   await rob.locator("section.plan[data-state=approved]").waitFor();
-
-  check(problems.length === 0, "no page errors or third-party requests: " + problems.join("; "));
-  await browser.close();
-  log("PASS");
-  process.exit(0);
-} catch (e) {
-  log("FAIL: " + (e.stack || e));
-  await browser.close().catch(() => {});
-  process.exit(1);
-}
+});
