@@ -74,30 +74,7 @@ func deviceLink(ctx context.Context, args []string) error {
 	if err := needArgs(fs, 1, "the code shown on your other device"); err != nil {
 		return err
 	}
-	c, err := apiClient()
-	if err != nil {
-		return err
-	}
-	me, err := c.Me(ctx)
-	if err != nil {
-		return err
-	}
-	dir, err := configDir()
-	if err != nil {
-		return err
-	}
-	d, err := client.LoadDevice(dir)
-	switch {
-	case errors.Is(err, client.ErrNoDevice):
-		if d, err = client.InitDevice(dir, me.ID, e2ee.KEMXWing); err != nil {
-			return err
-		}
-	case err != nil:
-		return err
-	case d.Account != me.ID:
-		return fmt.Errorf("this config dir holds the device of another account (%s); use another PARLEY_CONFIG_DIR", d.Account)
-	}
-	x, err := c.E2EE(dir)
+	x, d, _, err := thisDevice(ctx, e2ee.KEMXWing)
 	if err != nil {
 		return err
 	}

@@ -51,30 +51,7 @@ func keysInit(ctx context.Context, args []string) error {
 	if id == 0 {
 		return usagef("--kem: xwing or x25519")
 	}
-	c, err := apiClient()
-	if err != nil {
-		return err
-	}
-	me, err := c.Me(ctx)
-	if err != nil {
-		return err
-	}
-	dir, err := configDir()
-	if err != nil {
-		return err
-	}
-	d, err := client.LoadDevice(dir)
-	switch {
-	case errors.Is(err, client.ErrNoDevice):
-		if d, err = client.InitDevice(dir, me.ID, id); err != nil {
-			return err
-		}
-	case err != nil:
-		return err
-	case d.Account != me.ID:
-		return fmt.Errorf("this config dir holds the device of another account (%s); use another PARLEY_CONFIG_DIR", d.Account)
-	}
-	x, err := c.E2EE(dir)
+	x, d, dir, err := thisDevice(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -83,7 +60,7 @@ func keysInit(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("This device is %s (%s), registered for %s.\nIts private keys stay in %s (mode 0600).\n"+
 		"Its device number is %s: if your mediator admits it, read them this number by phone first.\n"+
-		"Compare safety numbers with the mediator: parley keys fingerprint <their account>\n", d.ID, d.KEM, me.ID, dir, e2ee.FormatSafetyNumber(client.DeviceNumber(d.Record())))
+		"Compare safety numbers with the mediator: parley keys fingerprint <their account>\n", d.ID, d.KEM, d.Account, dir, e2ee.FormatSafetyNumber(client.DeviceNumber(d.Record())))
 	return nil
 }
 
@@ -192,4 +169,38 @@ func keysRevoke(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("Device %s is revoked: nothing sent from now on is encrypted to it.\n", fs.Arg(0))
 	return nil
+}
+
+// thisDevice is this config dir's device of the signed-in account, made
+// (with kem) when there is none yet, as an E2EE client; it refuses a
+// config dir that holds another account's device.
+func thisDevice(ctx context.Context, kem e2ee.KEMID) (*client.E2EE, *e2ee.DeviceKeys, string, error) {
+	c, err := apiClient()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	me, err := c.Me(ctx)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	dir, err := configDir()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	d, err := client.LoadDevice(dir)
+	switch {
+	case errors.Is(err, client.ErrNoDevice):
+		if d, err = client.InitDevice(dir, me.ID, kem); err != nil {
+			return nil, nil, "", err
+		}
+	case err != nil:
+		return nil, nil, "", err
+	case d.Account != me.ID:
+		return nil, nil, "", fmt.Errorf("this config dir holds the device of another account (%s); use another PARLEY_CONFIG_DIR", d.Account)
+	}
+	x, err := c.E2EE(dir)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return x, d, dir, nil
 }
