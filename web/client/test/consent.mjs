@@ -117,8 +117,11 @@ try {
   await medPhone.context().addCookies(await med.context().cookies());
   await medPhone.goto(base + "/app");
   await medPhone.waitForSelector("#terms-table");
+  // (The page settles first: the documents and devices panels load after the terms table.)
+  await medPhone.waitForFunction(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth, null, { timeout: 10000 }).catch(() => {});
   const overflow = await medPhone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  check(overflow <= 0, "the mediator's panel fits a phone without sideways scrolling");
+  const widest = overflow > 0 ? await medPhone.evaluate(() => [...document.querySelectorAll("body *")].filter((e) => e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0).map((e) => `${e.tagName}#${e.id}.${e.className}: ${(e.textContent ?? "").slice(0, 50)}`).slice(-3).join(" | ")) : "";
+  check(overflow <= 0, `the mediator's panel fits a phone without sideways scrolling (${overflow}px: ${widest})`);
   await medPhone.locator("#consent-panel").screenshot({ path: shots + "/consent-mediator-phone.png" });
   await medPhone.context().close();
 
@@ -166,7 +169,9 @@ try {
   await late.click("#room form button[type=submit]");
   await late.locator("#notice", { hasText: "will be sent when your mediator connects" }).waitFor({ timeout: 20000 });
   const waiting = await late.innerText("main");
-  check(!/caucus:|no mediator has confirmed|statement/.test(waiting) && !(await late.innerText("#room .error")).trim(), "the waiting message is explained in words, with no internal ids and no failure");
+  const jargon = waiting.match(/.{0,60}(caucus:[A-Za-z]|no mediator has confirmed|statement).{0,60}/)?.[0];
+  const failed = (await late.innerText("#room .error")).trim();
+  check(!jargon && !failed, `the waiting message is explained in words, with no internal ids and no failure (${jargon ?? ""}${failed})`);
   await late.screenshot({ path: shots + "/consent-waiting.png", fullPage: false });
   const med2 = await medCtx.newPage();
   med2.setDefaultTimeout(T);
