@@ -147,7 +147,7 @@ export class SecureCase {
       this.epochs.set(room, first);
     }
     for (const room of this.rooms) await this.catchUp(room, null);
-    if (this.mediator) await this.signMembership().catch((e) => this.onNotice("membership not signed: " + e.message));
+    if (this.mediator) await this.signMembership().catch((e) => this.onNotice(membershipWords(e)));
     this.connect();
   }
 
@@ -245,7 +245,7 @@ export class SecureCase {
           this.epochs.set(f.room, Math.max(known, f.head.epoch));
           // The room moved on (someone joined) while this mediator's page was
           // loading: sign now, not only when the mediator next posts there.
-          if (this.mediator && f.head.epoch > known) void this.signMembership().catch((e) => this.onNotice("membership not signed: " + e.message));
+          if (this.mediator && f.head.epoch > known) void this.signMembership().catch((e) => this.onNotice(membershipWords(e)));
         }
         break;
       case "reload":
@@ -262,7 +262,7 @@ export class SecureCase {
           this.epochs.set(f.room, Math.max(this.epochs.get(f.room) ?? 1, f.seal.next));
           // Someone joined or left: the case record (names, sides) changed.
           void api.getCase(this.caseID).then((c) => { this.c = c; this.onCase(c); }).catch(() => {});
-          if (this.mediator) void this.signMembership().catch((e) => this.onNotice("membership not signed: " + e.message));
+          if (this.mediator) void this.signMembership().catch((e) => this.onNotice(membershipWords(e)));
         }
         break;
       }
@@ -540,4 +540,13 @@ export async function registerDevice(me: E.DeviceKeys): Promise<void> {
 /** An error's message, whatever was thrown. */
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** What a mediator is told when this browser could not sign who is in a room, in plain words. */
+function membershipWords(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/unknown device|not in the key directory|revoked/.test(msg)) {
+    return "This browser is not added to your account yet, so it cannot confirm who is in each room. Add it from a device you already use (\u201cYour devices\u201d, \u201cAdd a device\u201d there); until then your other device does this.";
+  }
+  return "This browser could not confirm who is in a room just now. Parley tries again when someone joins or when you reload the page.";
 }
