@@ -1,11 +1,7 @@
 package web_test
 
 import (
-	"bufio"
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,7 +12,6 @@ import (
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
-	"github.com/parley-mediation/parley/web"
 )
 
 // TestBrowserRecordsSweep drives web/client/test/records-sweep.mjs: Rita
@@ -25,17 +20,7 @@ import (
 // the residue (an expired sign-in, an invitation expired unused) by kind
 // and count, and Rob's approval names it.
 func TestBrowserRecordsSweep(t *testing.T) {
-	if !web.HasBrowserClient() {
-		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		requireServices(t, "node")
-	}
-	if _, err := os.Stat(chromiumPath()); err != nil {
-		requireServices(t, "chromium ("+chromiumPath()+")")
-	}
-	clientDir, _ := filepath.Abs("client")
+	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
 	ctx := context.Background()
 	login := func(email, name string, role policy.Role) *client.Client {
@@ -66,33 +51,11 @@ func TestBrowserRecordsSweep(t *testing.T) {
 	if err != nil || res.Pending == nil {
 		t.Fatalf("proposal: %v %+v", err, res)
 	}
-	shots := t.TempDir()
-	if os.Getenv("PARLEY_UPDATE_SCREENSHOTS") != "" {
-		shots, _ = filepath.Abs("../docs/screenshots")
-	}
-	tctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(tctx, nodeBin, "test/records-sweep.mjs")
-	cmd.Dir = clientDir
-	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_PASSWORD="+nodetest.Password,
-		"PARLEY_CHROMIUM="+chromiumPath(), "PARLEY_SCREENSHOTS="+shots)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = &testWriter{t: t}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	passed := false
-	for sc.Scan() {
-		t.Log(sc.Text())
-		passed = passed || sc.Text() == "PASS"
-	}
-	if err := cmd.Wait(); err != nil || !passed {
-		t.Fatalf("browser script: %v (passed=%v)", err, passed)
-	}
+	browserScript{
+		name:  "records-sweep.mjs",
+		env:   []string{"PARLEY_PASSWORD=" + nodetest.Password},
+		shots: []string{"records-sweep-approve.png", "records-sweep-approve-phone.png", "records-sweep-plan.png", "records-sweep-plan-phone.png"},
+	}.run(t, n.URL)
 	// What the browser did is what the server holds.
 	s, err := rec.Schedule(ctx)
 	if err != nil || s.Version != 1 {
@@ -102,10 +65,5 @@ func TestBrowserRecordsSweep(t *testing.T) {
 	err = rec.Do(ctx, "GET", "/api/v1/retention/plans", nil, &ps)
 	if err != nil || len(ps) != 1 || ps[0].State != "approved" || ps[0].Residue["expired-session"] < 1 || ps[0].Residue["expired-invite"] != 1 {
 		t.Fatalf("plans after the run: %v %+v", err, ps)
-	}
-	for _, name := range []string{"records-sweep-approve.png", "records-sweep-approve-phone.png", "records-sweep-plan.png", "records-sweep-plan-phone.png"} {
-		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() < 1000 {
-			t.Errorf("screenshot %s was not taken: %v", name, err)
-		}
 	}
 }
