@@ -153,8 +153,8 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	msgLog := messaging.NewLog(store)
-	if !cfg.ScaleMode() {
-		// One process owns the data directory: its journal is an
+	if !cfg.ScaleMode() && !cfg.Command {
+		// One serving process owns the data directory: its journal is an
 		// append-only file log there, one fdatasync per group commit.
 		if msgLog, err = messaging.NewLocalLog(store, filepath.Join(cfg.DataDir, "journal")); err != nil {
 			return nil, err

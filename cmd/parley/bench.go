@@ -101,11 +101,14 @@ func benchFanout(ctx context.Context, args []string) error {
 	fmt.Printf("  acknowledged   %d   lost %d\n", res.acked, res.lost)
 	fmt.Printf("  cpu            server %.2f cores, load generator %.2f cores (measured window; load average %s)\n", res.serverCPU, res.benchCPU, loadAverage())
 	if *idle > 0 {
-		perConn, err := b.idleMemory(ctx, *idle)
+		perConn, live, err := b.idleMemory(ctx, *idle)
 		if err != nil {
 			return err
 		}
 		fmt.Printf("  idle memory    %.1f KB RSS per idle subscribed connection (%d connections, all nodes)\n", perConn/1024, *idle)
+		if live > 0 {
+			fmt.Printf("  live memory    %.1f KB per idle subscribed connection (first node: Go heap after a collection + goroutine stacks)\n", live/1024)
+		}
 	}
 	if res.lost > 0 {
 		return fmt.Errorf("%d acknowledged deliveries lost", res.lost)
@@ -454,13 +457,17 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 }
 
 // idleMemory opens n idle subscribed connections (spread over the nodes
-// and rooms) and returns the nodes' RSS growth per connection, in bytes.
-func (b *fanoutBench) idleMemory(ctx context.Context, n int) (float64, error) {
+// and rooms) and returns the nodes' RSS growth per connection, in bytes,
+// and (with --debug-addr) the first node's growth of live memory per
+// connection on it: RSS growth understates what a connection holds when
+// the run before left freed memory that the connections then reuse.
+func (b *fanoutBench) idleMemory(ctx context.Context, n int) (rssPer, livePer float64, err error) {
 	// First let the nodes finish with the run: its messages wait in each
 	// node's journal up to the compaction interval (5 s), and compacting
 	// them during the measurement would count as growth.
 	time.Sleep(idleSettle)
 	before := b.rss()
+	liveBefore := b.liveMemory()
 	var conns []*websocket.Conn
 	defer func() {
 		for _, c := range conns {
@@ -472,7 +479,7 @@ func (b *fanoutBench) idleMemory(ctx context.Context, n int) (float64, error) {
 		tok := b.tokens[r][i%len(b.tokens[r])]
 		ws, err := dial(ctx, b.urls[i%len(b.urls)], b.caseIDs[r], tok)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		data, _ := json.Marshal(api.ClientFrame{Type: "sub", Room: "joint"})
 		ws.WriteMessage(websocket.TextMessage, data)
@@ -490,7 +497,39 @@ func (b *fanoutBench) idleMemory(ctx context.Context, n int) (float64, error) {
 	}
 	time.Sleep(2 * time.Second)
 	after := b.rss()
-	return float64(after-before) / float64(n), nil
+	if liveBefore > 0 {
+		if liveAfter := b.liveMemory(); liveAfter > 0 {
+			onFirst := (n + len(b.urls) - 1) / len(b.urls) // connection i goes to node i % nodes
+			livePer = float64(liveAfter-liveBefore) / float64(onFirst)
+		}
+	}
+	return float64(after-before) / float64(n), livePer, nil
+}
+
+// liveMemory forces a collection on the first node (through its pprof
+// endpoint, --debug-addr) and returns its live heap plus goroutine stacks
+// in bytes; 0 without --debug-addr.
+func (b *fanoutBench) liveMemory() int64 {
+	if b.debugAddr == "" {
+		return 0
+	}
+	res, err := http.Get("http://" + b.debugAddr + "/debug/pprof/heap?debug=1&gc=1")
+	if err != nil {
+		return 0
+	}
+	defer res.Body.Close()
+	var total int64
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		for _, field := range []string{"# HeapAlloc = ", "# StackInuse = "} {
+			if v, ok := strings.CutPrefix(sc.Text(), field); ok {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				total += n
+			}
+		}
+	}
+	return total
 }
 
 // idleSettle is how long the nodes are left alone before the idle baseline.
