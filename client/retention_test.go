@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -412,6 +414,13 @@ func checkDisposed(t *testing.T, n *nodetest.Node, dw *disposalWorld) {
 			t.Errorf("%s@%s names the disposed case or its people", o.key, o.version)
 		}
 	}
+	// A local journal deletes a segment file once all of it is compacted
+	// (no high-water entry is kept): nothing of the case is left there.
+	for path, data := range localJournal(t, n) {
+		if bytes.Contains(data, []byte(w.id)) {
+			t.Errorf("local journal file %s still names the disposed case", path)
+		}
+	}
 	if !stub {
 		t.Error("no statistical stub of the disposed case")
 	}
@@ -480,11 +489,32 @@ func checkDisposed(t *testing.T, n *nodetest.Node, dw *disposalWorld) {
 func settleJournal(t *testing.T, n *nodetest.Node) []storedObject {
 	t.Helper()
 	objects := everyObject(t, n)
-	for deadline := time.Now().Add(45 * time.Second); journalEntries(objects) > len(journalHighWater(objects)) && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(45 * time.Second); (journalEntries(objects) > len(journalHighWater(objects)) || len(localJournal(t, n)) > 0) && time.Now().Before(deadline); {
 		time.Sleep(250 * time.Millisecond)
 		objects = everyObject(t, n)
 	}
 	return objects
+}
+
+// localJournal reads the segment files of the node's local journal (the
+// embedded store keeps node journals as files in <data>/journal), by path.
+func localJournal(t *testing.T, n *nodetest.Node) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	if n.Config.DataDir == "" || n.Config.ScaleMode() {
+		return out
+	}
+	files, err := filepath.Glob(filepath.Join(n.Config.DataDir, "journal", "*", "*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err == nil {
+			out[f] = data
+		}
+	}
+	return out
 }
 
 // journalHighWater is each node journal's newest entry, by journal.

@@ -125,8 +125,19 @@ func (s *Service) compact(ctx context.Context, inc *incarnation, all bool) error
 // room's segments, except the newest entry written: that one stays as the
 // journal's high-water mark, so that a node fencing this journal puts its
 // tombstone after everything this incarnation wrote.
+//
+// In a local journal (nodelog.go) fencing needs no high-water mark, so the
+// newest entry is released too, and a segment file goes once every entry
+// in it is spent.
 func (s *Service) deleteSpent(ctx context.Context, inc *incarnation) error {
 	newest := inc.lastSeq.Load()
+	var local *nodeLog
+	if s.log.local != nil {
+		local = s.log.local.writer(inc.id)
+	}
+	if local != nil {
+		newest++
+	}
 	var spent []objstore.Info
 	var seqs []int64
 	s.incMu.Lock()
@@ -139,6 +150,15 @@ func (s *Service) deleteSpent(ctx context.Context, inc *incarnation) error {
 	s.incMu.Unlock()
 	if len(spent) == 0 {
 		return nil
+	}
+	if local != nil {
+		err := local.release(seqs)
+		s.incMu.Lock()
+		for _, seq := range seqs {
+			delete(inc.live, seq)
+		}
+		s.incMu.Unlock()
+		return err
 	}
 	errs := s.log.store.DeleteVersions(ctx, spent)
 	s.incMu.Lock()

@@ -37,6 +37,20 @@
 // is resolved the same way, through the store. A sweep fences and
 // recovers gone journals even in rooms nobody writes to again.
 //
+// With the local-directory store (one process), NewLocalLog keeps the
+// journals of the process's incarnations as append-only files instead
+// (nodelog.go): <dir>/<incarnation>/<first seq>.log, records framed with
+// their length and a CRC-32C, one write and one fdatasync per group
+// commit, rolled at 4 MiB. Compaction copies them into the rooms' segments
+// as above, and a file is deleted once every entry in it is copied (the
+// newest too: no high-water mark is needed). Fencing one of this
+// process's incarnations stops its writer; an earlier process's files have
+// none (a lock on the directory keeps a second process out). Reading a
+// journal stops at a torn last record (a crash during its write: never
+// acknowledged), and recovery cuts it off; a bad record anywhere else is
+// an error and the files are kept. Journal objects are still read, fenced
+// and recovered as before.
+//
 // An epoch ends with a seal (a membership change): a batch that names the
 // next epoch, committed by the owner like any other.
 //

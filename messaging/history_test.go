@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -298,12 +299,19 @@ func TestCheckedHistory(t *testing.T) {
 	t.Logf("seed %d (PARLEY_HISTORY_SEED=%d replays this schedule), faults for %v", seed, seed, duration)
 	for sname, open := range stores(t) {
 		t.Run(sname, func(t *testing.T) {
-			runCheckedHistory(t, open(t), seed, duration)
+			// The local-directory store runs as the server runs it: with
+			// the nodes' journals as local files (one directory, as in one
+			// process); MinIO with journal objects.
+			journalDir := ""
+			if sname == "dir" {
+				journalDir = filepath.Join(t.TempDir(), "journal")
+			}
+			runCheckedHistory(t, open(t), journalDir, seed, duration)
 		})
 	}
 }
 
-func runCheckedHistory(t *testing.T, base objstore.Store, seed uint64, duration time.Duration) {
+func runCheckedHistory(t *testing.T, base objstore.Store, journalDir string, seed uint64, duration time.Duration) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	opts, err := redis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
@@ -322,7 +330,14 @@ func runCheckedHistory(t *testing.T, base objstore.Store, seed uint64, duration 
 		c := redis.NewClient(opts)
 		b := NewRedis(c)
 		cut := &cutStore{Store: paused}
-		n := &histNode{svc: newService(NewLog(cut), b, Options{}, fast), cut: cut, name: fmt.Sprint("n", made)}
+		log := NewLog(cut)
+		if journalDir != "" {
+			var err error
+			if log, err = NewLocalLog(cut, journalDir); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n := &histNode{svc: newService(log, b, Options{}, fast), cut: cut, name: fmt.Sprint("n", made)}
 		made++
 		t.Cleanup(func() { b.Close(); c.Close() })
 		nodesMu.Lock()

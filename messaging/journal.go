@@ -52,8 +52,14 @@ type journalWrite struct {
 	FencedBy string            `json:"fenced_by,omitempty"`
 }
 
-// putJournal writes e create-only and returns the stored version's id.
+// putJournal writes e create-only and returns the stored version's id
+// ("" in a local journal).
 func (l *Log) putJournal(ctx context.Context, e *journalWrite) (string, error) {
+	if l.local != nil && e.FencedBy == "" {
+		if nl := l.local.get(e.Node); nl != nil {
+			return "", nl.append(e)
+		}
+	}
 	data, err := json.Marshal(e)
 	if err != nil {
 		return "", err
@@ -105,7 +111,8 @@ func (l *Log) journalSeqs(ctx context.Context, node string) ([]int64, error) {
 	return out, err
 }
 
-// journalNodes lists the incarnations that have a journal in the store.
+// journalNodes lists the incarnations that have a journal in the store
+// (or the local journal).
 func (l *Log) journalNodes(ctx context.Context) ([]string, error) {
 	var out []string
 	err := l.store.List(ctx, journalRoot, func(info objstore.Info) error {
@@ -115,12 +122,52 @@ func (l *Log) journalNodes(ctx context.Context) ([]string, error) {
 		}
 		return nil
 	})
+	if err == nil && l.local != nil {
+		var local []string
+		local, err = l.local.nodes()
+		for _, n := range local {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
 	return out, err
+}
+
+// journalEntries reads node's whole journal, in order, leaving out
+// tombstones; truncate (only once node is fenced) cuts a torn record off
+// the end of a local journal.
+func (l *Log) journalEntries(ctx context.Context, node string, truncate bool) ([]*journalEntry, error) {
+	if l.local != nil && l.local.has(node) {
+		return l.local.entries(node, truncate)
+	}
+	seqs, err := l.journalSeqs(ctx, node)
+	if err != nil {
+		return nil, err
+	}
+	var out []*journalEntry
+	for _, seq := range seqs {
+		e, err := l.readJournal(ctx, node, seq)
+		if errors.Is(err, errNoBatch) {
+			continue // compacted and deleted by its node
+		}
+		if err != nil {
+			return nil, err
+		}
+		if e.FencedBy != "" {
+			continue // entries may follow a tombstone that landed on a number compaction had freed
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // deleteJournal permanently deletes the given entries of node (every
 // stored version), leaving any tombstone in place.
 func (l *Log) deleteJournal(ctx context.Context, node string, seqs []int64) error {
+	if l.local != nil && l.local.has(node) {
+		return l.local.remove(node)
+	}
 	want := map[string]bool{}
 	for _, s := range seqs {
 		want[journalKey(node, s)] = true

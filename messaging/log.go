@@ -27,11 +27,28 @@ type Log struct {
 	now   func() time.Time
 	// maxObject bounds one object read (maxBatchObject; tests lower it).
 	maxObject int64
+	// local, when set, keeps this process's journals as files (nodelog.go).
+	local *localJournal
 }
 
 // NewLog returns the room log on store.
 func NewLog(store objstore.Store) *Log {
 	return &Log{store: store, now: time.Now, maxObject: maxBatchObject}
+}
+
+// NewLocalLog returns the room log on store with the journals of this
+// process's nodes kept as append-only files in journalDir (nodelog.go):
+// for the local-directory store, which one process uses. Journals that
+// are objects (written before, or by nodes without one) are still read,
+// fenced and recovered as objects.
+func NewLocalLog(store objstore.Store, journalDir string) (*Log, error) {
+	j, err := openLocalJournal(journalDir)
+	if err != nil {
+		return nil, err
+	}
+	l := NewLog(store)
+	l.local = j
+	return l, nil
 }
 
 // errObjectTooLarge: a stored object of the log is larger than any the

@@ -56,8 +56,12 @@ func ownerTopic(inc string) string  { return "owner:" + inc }
 func replyTopic(proc string) string { return "reply:" + proc }
 
 // newIncarnation returns a fresh incarnation, not yet listening.
-func newIncarnation() *incarnation {
-	return &incarnation{id: newNodeID(), owned: map[string]*ownedRoom{}, live: map[int64]*liveEntry{}}
+func (s *Service) newIncarnation() *incarnation {
+	inc := &incarnation{id: newNodeID(), owned: map[string]*ownedRoom{}, live: map[int64]*liveEntry{}}
+	if s.log.local != nil {
+		s.log.local.create(inc.id)
+	}
+	return inc
 }
 
 // listen subscribes inc to requests forwarded to it as a room's owner.
@@ -104,7 +108,7 @@ func (s *Service) reincarnate(inc *incarnation) {
 		return
 	}
 	inc.ended = true
-	next := newIncarnation()
+	next := s.newIncarnation()
 	s.inc = next
 	s.incMu.Unlock()
 	inc.stopListening()
@@ -181,8 +185,14 @@ func (s *Service) isDead(node string) bool {
 // one just below, and its next write meets the tombstone. The relisting
 // matters: between our listing and our write the node may have written
 // on and deleted (compacted) the very number we then took.
+//
+// A local journal (nodelog.go) is fenced in this process: its writer stops.
 func (s *Service) fence(ctx context.Context, node string) error {
 	if s.isDead(node) {
+		return nil
+	}
+	if s.log.local != nil && s.log.local.fence(node) {
+		s.markDead(node)
 		return nil
 	}
 	for range 64 {
@@ -230,26 +240,16 @@ func (s *Service) recoverJournal(ctx context.Context, node string) error {
 	if done {
 		return nil
 	}
-	// Listed after the tombstone is in place, so nothing can be added.
-	seqs, err := s.log.journalSeqs(ctx, node)
+	// Read after the fence is in place, so nothing can be added.
+	journal, err := s.log.journalEntries(ctx, node, true)
 	if err != nil {
 		return err
 	}
 	byRoom := map[string][]*Batch{}
 	var rooms []string
 	var entries []int64
-	for _, seq := range seqs {
-		e, err := s.log.readJournal(ctx, node, seq)
-		if errors.Is(err, errNoBatch) {
-			continue // compacted and deleted by its node
-		}
-		if err != nil {
-			return err
-		}
-		if e.FencedBy != "" {
-			continue // entries may follow a tombstone that landed on a number compaction had freed
-		}
-		entries = append(entries, seq)
+	for _, e := range journal {
+		entries = append(entries, e.Seq)
 		for _, b := range e.Batches {
 			if byRoom[b.Room] == nil {
 				rooms = append(rooms, b.Room)
@@ -407,6 +407,10 @@ func (s *Service) sweep(ctx context.Context) {
 // ended reports whether node's journal ends in a tombstone (so it needs
 // no asking whether its node is still there).
 func (s *Service) ended(ctx context.Context, node string) bool {
+	if s.log.local != nil && s.log.local.isFenced(node) {
+		s.markDead(node)
+		return true
+	}
 	seqs, err := s.log.journalSeqs(ctx, node)
 	if err != nil || len(seqs) == 0 {
 		return false
@@ -458,6 +462,9 @@ func (s *Service) retire() {
 	s.incMu.Unlock()
 	for _, i := range all {
 		i.stopListening() // this process no longer answers for its rooms
+		if s.log.local != nil {
+			s.log.local.close(i.id)
+		}
 	}
 	if err != nil || inc.lastSeq.Load() == 0 {
 		// Leave the journal as it is: whoever next needs one of its rooms,

@@ -45,11 +45,12 @@ func (c *cutStore) DeleteVersions(ctx context.Context, v []objstore.Info) []erro
 // neverCompact keeps a node's acknowledged messages in its journal only.
 var neverCompact = timing{probe: time.Second, compact: time.Hour, sweep: time.Hour}
 
-// kill cuts a node off the store and closes it: its broker subscriptions
-// end (as a killed process's Redis connection does) and nothing it holds
-// in memory survives.
+// kill cuts a node off the store (and its local journal, if it has one)
+// and closes it: its broker subscriptions end (as a killed process's Redis
+// connection does) and nothing it holds in memory survives.
 func kill(svc *Service, store *cutStore) {
 	store.cut.Store(true)
+	crashLocal(svc.log, svc.current().id)
 	svc.Close()
 }
 

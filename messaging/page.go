@@ -85,21 +85,15 @@ func (s *Service) journaledTail(ctx context.Context, room string, pos Position) 
 // journal itself is read.
 const tailTimeout = 2 * time.Second
 
-// readJournalTail reads room's batches from node's journal in the store.
+// readJournalTail reads room's batches from node's journal in the store
+// (or the local journal).
 func (s *Service) readJournalTail(ctx context.Context, node, room string) ([]*Batch, error) {
-	seqs, err := s.log.journalSeqs(ctx, node)
+	journal, err := s.log.journalEntries(ctx, node, false)
 	if err != nil {
 		return nil, err
 	}
 	var out []*Batch
-	for _, seq := range seqs {
-		e, err := s.log.readJournal(ctx, node, seq)
-		if errors.Is(err, errNoBatch) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
+	for _, e := range journal {
 		for _, b := range e.Batches {
 			if b.Room == room {
 				out = append(out, b)

@@ -110,7 +110,7 @@ func newService(log *Log, broker Broker, opts Options, timing timing) *Service {
 		dead: map[string]bool{}, recovered: map[string]bool{},
 		timing: timing}
 	s.cancelReplies = broker.Subscribe(replyTopic(s.proc), s.onReply)
-	s.inc = newIncarnation()
+	s.inc = s.newIncarnation()
 	s.listen(s.inc)
 	s.wg.Add(3)
 	go s.runJournal()

@@ -38,7 +38,8 @@ for i in $(seq "$runs"); do
       /lost/ {lost=$4}
       /cpu/ {srv=$3; gen=$7; load=$13; sub(/\)/,"",load)}
       /idle memory/ {mem=$3}
-      END {printf "%s run %s: delivered/s %s p50 %s p99 %s lost %s server-cores %s gen-cores %s idle-KB %s load %s\n", v, i, d, p50, p99, lost, srv, gen, (mem==""?"-":mem), load}' <<<"$out")
+      /marginal/ {live=$2}
+      END {printf "%s run %s: delivered/s %s p50 %s p99 %s lost %s server-cores %s gen-cores %s idle-KB %s load %s marginal-KB %s\n", v, i, d, p50, p99, lost, srv, gen, (mem==""?"-":mem), load, (live==""?"-":live)}' <<<"$out")
     echo "$line" | tee -a "$work/results"
   done
 done
@@ -47,7 +48,7 @@ for v in A B; do
   awk -v v="$v" '
     function ms(x) { if (x ~ /µs$/) return x/1000; if (x ~ /ms$/) return x+0; if (x ~ /s$/) return x*1000; return x }
     function med(a, n,   i, j, t) { for (i=1;i<=n;i++) for (j=i+1;j<=n;j++) if (a[j]<a[i]) {t=a[i];a[i]=a[j];a[j]=t}; return n%2 ? a[(n+1)/2] : (a[n/2]+a[n/2+1])/2 }
-    $1==v { n++; d[n]=$5; p50[n]=ms($7); p99[n]=ms($9); s[n]=$13; g[n]=$15; if ($17!="-") { m++; mem[m]=$17 } }
-    END { printf "%s (%s): delivered/s %.0f  p50 %.2f ms  p99 %.2f ms  server %.2f cores  generator %.2f cores  idle %s KB/conn\n",
-          v, (v=="A" ? "base" : "working tree"), med(d,n), med(p50,n), med(p99,n), med(s,n), med(g,n), (m ? sprintf("%.1f", med(mem,m)) : "-") }' "$work/results"
+    $1==v { n++; d[n]=$5; p50[n]=ms($7); p99[n]=ms($9); s[n]=$13; g[n]=$15; if ($17!="-") { m++; mem[m]=$17 }; if ($21!="-") { l++; live[l]=$21 } }
+    END { printf "%s (%s): delivered/s %.0f  p50 %.2f ms  p99 %.2f ms  server %.2f cores  generator %.2f cores  idle %s KB/conn  marginal %s KB/conn\n",
+          v, (v=="A" ? "base" : "working tree"), med(d,n), med(p50,n), med(p99,n), med(s,n), med(g,n), (m ? sprintf("%.1f", med(mem,m)) : "-"), (l ? sprintf("%.1f", med(live,l)) : "-") }' "$work/results"
 done

@@ -16,8 +16,14 @@ type Config struct {
 	// Addr is the HTTP listen address.
 	Addr string
 	// DataDir holds the embedded object store (and, by default, the master
-	// key file). Used when S3.Endpoint is empty.
+	// key file), and the node's messaging journal (DataDir/journal, held
+	// by one serving process). Used when S3.Endpoint is empty.
 	DataDir string
+	// Command: the node is opened for one CLI command, which may run
+	// beside `parley serve` on the same data directory: it leaves the
+	// messaging journal directory to the serving process (it sends no
+	// messages).
+	Command bool
 	// S3 selects scale mode when Endpoint is set.
 	S3 objstore.S3Config
 	// RedisURL, when set, shares rate limits (and, with the rooms issue,

@@ -152,7 +152,15 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.Messages = messaging.NewService(messaging.NewLog(store), n.broker, messaging.Options{Logger: cfg.Log, NodeKey: nodeKey})
+	msgLog := messaging.NewLog(store)
+	if !cfg.ScaleMode() && !cfg.Command {
+		// One serving process owns the data directory: its journal is an
+		// append-only file log there, one fdatasync per group commit.
+		if msgLog, err = messaging.NewLocalLog(store, filepath.Join(cfg.DataDir, "journal")); err != nil {
+			return nil, err
+		}
+	}
+	n.Messages = messaging.NewService(msgLog, n.broker, messaging.Options{Logger: cfg.Log, NodeKey: nodeKey})
 	n.Rooms = caucus.NewService(n.Cases, pol, n.Messages, n.broker, log)
 	n.Cases.OnMembership = n.Rooms.MembershipChanged
 	if n.Vault, err = vault.New(vault.Config{Meta: meta, Cases: n.Cases, MasterKey: mk, Policy: pol, Audit: log, MaxSize: cfg.MaxDocumentSize}); err != nil {

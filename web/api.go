@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,6 +95,8 @@ type API struct {
 	retention      *retention.Service
 	sockets        context.Context
 	closeSockets   context.CancelFunc
+	socketMu       sync.Mutex     // orders starting a socket against CloseSockets
+	socketWG       sync.WaitGroup // the sockets' goroutines (goSocket)
 	wsQueue        int
 	schedule       *schedule.Service
 	caseload       *caseload.Service

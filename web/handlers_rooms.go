@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/websocket"
@@ -17,9 +18,26 @@ import (
 	"github.com/parley-mediation/parley/messaging"
 )
 
-// CloseSockets ends every open WebSocket (at shutdown): clients reconnect
-// to another node and resume.
-func (a *API) CloseSockets() { a.closeSockets() }
+// CloseSockets ends every open WebSocket (at shutdown) and waits until
+// each has left its rooms: clients reconnect to another node and resume.
+func (a *API) CloseSockets() {
+	a.socketMu.Lock()
+	a.closeSockets()
+	a.socketMu.Unlock()
+	a.socketWG.Wait()
+}
+
+// goSocket runs fn (a connection) on a goroutine CloseSockets waits for;
+// false once the sockets are closed.
+func (a *API) goSocket(fn func()) bool {
+	a.socketMu.Lock()
+	defer a.socketMu.Unlock()
+	if a.sockets.Err() != nil {
+		return false
+	}
+	a.socketWG.Go(fn)
+	return true
+}
 
 func (a *API) listRooms(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
@@ -98,11 +116,21 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	token, _ := sessionToken(r)
-	serveSocket(a.sockets, a.messaging, ws, socketOptions{
+	opts := socketOptions{
 		User: actor.ID, Auth: a.caucus.Authorizer(actor, caseID), Watch: caucus.CaseTopic(caseID), Queue: a.wsQueue,
 		SessionTopics: []string{a.accounts.SessionTopic(token), account.AccountTopic(actor.ID)},
 		SessionValid: func(ctx context.Context) bool {
 			_, _, err := a.accounts.Authenticate(ctx, token)
 			return !errors.Is(err, fault.ErrUnauthenticated) // a store outage is not a sign-out
-		}})
+		}}
+	// The connection runs on a goroutine of its own and this handler
+	// returns, so that net/http's goroutine for the request ends: its
+	// stack (grown deep by the middleware and the handler) and the
+	// request's state, with the server's 4 KiB read and write buffers
+	// that the hijacked connection no longer uses, would otherwise be
+	// held for as long as the connection stays open.
+	if !a.goSocket(func() { serveSocket(a.sockets, a.messaging, ws, opts) }) {
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(writeWait))
+		ws.Close()
+	}
 }

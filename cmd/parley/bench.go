@@ -101,11 +101,12 @@ func benchFanout(ctx context.Context, args []string) error {
 	fmt.Printf("  acknowledged   %d   lost %d\n", res.acked, res.lost)
 	fmt.Printf("  cpu            server %.2f cores, load generator %.2f cores (measured window; load average %s)\n", res.serverCPU, res.benchCPU, loadAverage())
 	if *idle > 0 {
-		perConn, err := b.idleMemory(ctx, *idle)
+		perConn, marginal, err := b.idleMemory(ctx, *idle)
 		if err != nil {
 			return err
 		}
 		fmt.Printf("  idle memory    %.1f KB RSS per idle subscribed connection (%d connections, all nodes)\n", perConn/1024, *idle)
+		fmt.Printf("  marginal       %.1f KB RSS per idle subscribed connection of the second %d (the first reuse memory the run freed)\n", marginal/1024, *idle-*idle/2)
 	}
 	if res.lost > 0 {
 		return fmt.Errorf("%d acknowledged deliveries lost", res.lost)
@@ -454,11 +455,16 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 }
 
 // idleMemory opens n idle subscribed connections (spread over the nodes
-// and rooms) and returns the nodes' RSS growth per connection, in bytes.
-func (b *fanoutBench) idleMemory(ctx context.Context, n int) (float64, error) {
+// and rooms), in two halves, and returns the nodes' RSS growth per
+// connection over all n, and per connection of the second half alone, in
+// bytes. The second figure is the marginal cost: the first connections
+// partly reuse memory the run before freed (heap not yet returned to the
+// system, goroutine stacks that shrank), which makes the growth over all
+// n understate what a connection holds.
+func (b *fanoutBench) idleMemory(ctx context.Context, n int) (perConn, marginal float64, err error) {
 	// First let the nodes finish with the run: its messages wait in each
-	// node's journal up to the compaction interval (5 s), and compacting
-	// them during the measurement would count as growth.
+	// node's journal up to the compaction interval (5 s), and its rooms'
+	// committers until they are idle (see idleSettle).
 	time.Sleep(idleSettle)
 	before := b.rss()
 	var conns []*websocket.Conn
@@ -467,34 +473,49 @@ func (b *fanoutBench) idleMemory(ctx context.Context, n int) (float64, error) {
 			c.Close()
 		}
 	}()
-	for i := range n {
-		r := i % len(b.tokens)
-		tok := b.tokens[r][i%len(b.tokens[r])]
-		ws, err := dial(ctx, b.urls[i%len(b.urls)], b.caseIDs[r], tok)
-		if err != nil {
-			return 0, err
+	open := func(from, to int) error {
+		for i := from; i < to; i++ {
+			r := i % len(b.tokens)
+			tok := b.tokens[r][i%len(b.tokens[r])]
+			ws, err := dial(ctx, b.urls[i%len(b.urls)], b.caseIDs[r], tok)
+			if err != nil {
+				return err
+			}
+			data, _ := json.Marshal(api.ClientFrame{Type: "sub", Room: "joint"})
+			ws.WriteMessage(websocket.TextMessage, data)
+			conns = append(conns, ws)
 		}
-		data, _ := json.Marshal(api.ClientFrame{Type: "sub", Room: "joint"})
-		ws.WriteMessage(websocket.TextMessage, data)
-		conns = append(conns, ws)
-	}
-	// Let every subscription settle, then read RSS.
-	for _, c := range conns {
-		c.SetReadDeadline(time.Now().Add(30 * time.Second))
-		for {
-			_, data, err := c.ReadMessage()
-			if err != nil || strings.Contains(string(data), `"subscribed"`) {
-				break
+		// Let every subscription settle.
+		for _, c := range conns[from:to] {
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			for {
+				_, data, err := c.ReadMessage()
+				if err != nil || strings.Contains(string(data), `"subscribed"`) {
+					break
+				}
 			}
 		}
+		time.Sleep(2 * time.Second)
+		return nil
 	}
-	time.Sleep(2 * time.Second)
+	half := n / 2
+	if err := open(0, half); err != nil {
+		return 0, 0, err
+	}
+	mid := b.rss()
+	if err := open(half, n); err != nil {
+		return 0, 0, err
+	}
 	after := b.rss()
-	return float64(after-before) / float64(n), nil
+	return float64(after-before) / float64(n), float64(after-mid) / float64(n-half), nil
 }
 
-// idleSettle is how long the nodes are left alone before the idle baseline.
-const idleSettle = 7 * time.Second
+// idleSettle is how long the nodes are left alone before the idle
+// baseline: longer than a node keeps an idle room's committer (30 s, with
+// its queue of 2,048 slots), so that committers the run left are not freed
+// during the measurement and their memory counted against the idle
+// connections that reuse it.
+const idleSettle = 35 * time.Second
 
 // rss sums the nodes' resident set sizes (bytes) from /proc.
 func (b *fanoutBench) rss() int64 {

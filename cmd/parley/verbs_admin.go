@@ -41,6 +41,7 @@ func adminUserCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	cfg.Command = true // may run beside `parley serve` on the same data directory
 	node, err := server.Open(ctx, *cfg)
 	if err != nil {
 		return err
@@ -72,6 +73,7 @@ func adminRevokeSessions(ctx context.Context, args []string) error {
 	if *email == "" {
 		return usagef("--email is required")
 	}
+	cfg.Command = true // may run beside `parley serve` on the same data directory
 	node, err := server.Open(ctx, *cfg)
 	if err != nil {
 		return err
@@ -151,6 +153,7 @@ func verifierKey(ctx context.Context, cfg *server.Config, keyFile string) (strin
 		}
 		return string(trimSpace(b)), nil
 	}
+	cfg.Command = true // may run beside `parley serve` on the same data directory
 	node, err := server.Open(ctx, *cfg)
 	if err != nil {
 		return "", fmt.Errorf("no --key given and cannot open the node to find it: %w", err)
