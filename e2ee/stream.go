@@ -126,6 +126,23 @@ const StreamSegmentCTSize = streamSegmentCTSize
 // MaxStreamSegments bounds a stream's segment count (the 32-bit counter).
 const MaxStreamSegments = maxStreamSegments
 
+// StreamPlainSize is the plaintext size of a stream of ctSize stored
+// bytes; ok is false when no stream has that length.
+func StreamPlainSize(ctSize int64) (size int64, ok bool) {
+	n := ctSize - int64(StreamHeaderSize)
+	if n < streamTagSize {
+		return 0, false
+	}
+	segs := (n + streamSegmentCTSize - 1) / streamSegmentCTSize
+	size = n - segs*streamTagSize
+	return size, size >= 0 && StreamCiphertextSize(size) == ctSize
+}
+
+// CheckStreamHeader reports whether header starts like a stream header.
+func CheckStreamHeader(header []byte) bool {
+	return len(header) >= len(streamMagic) && string(header[:len(streamMagic)]) == streamMagic
+}
+
 // StreamSegmentCount is the number of segments of a plaintext of size bytes.
 func StreamSegmentCount(size int64) int64 {
 	if size <= 0 {

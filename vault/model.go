@@ -306,6 +306,11 @@ type versionRecord struct {
 	Size       int64     `json:"size"`
 	SHA256     string    `json:"sha256"`
 	Created    time.Time `json:"created"`
+	// E2EE: the stored stream holds the client's ciphertext (SHA256 is
+	// its hash); Keys are the document key wraps for the audience's
+	// devices (e2ee.DocKeyWrap), opaque to the server.
+	E2EE bool     `json:"e2ee,omitempty"`
+	Keys [][]byte `json:"keys,omitempty"`
 }
 
 func docKey(caseID, docID string) string { return "vault/" + caseID + "/docs/" + docID }

@@ -50,7 +50,6 @@ func describe(b Binding) string {
 	return fmt.Sprintf("document %s version %d", b.Doc, b.Version)
 }
 
-
 // sealInto encrypts everything src yields into p, writing the header and
 // then sealing each segment in place in one of p's chunks: no copy beyond
 // reading src into the chunk. It is the Writer's format, for the upload
