@@ -333,3 +333,83 @@ func (x *E2EE) WrapForNewcomers(ctx context.Context, caseID string) (int, error)
 	}
 	return added, nil
 }
+
+// UpgradeProgress reports an upgrade's progress: the version being
+// re-encrypted, and the plaintext bytes of it done so far out of total.
+type UpgradeProgress func(doc string, version int, done, total int64)
+
+type progressReader struct {
+	r           io.Reader
+	doc         string
+	version     int
+	done, total int64
+	report      UpgradeProgress
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.done += int64(n)
+	if p.report != nil && n > 0 {
+		p.report(p.doc, p.version, p.done, p.total)
+	}
+	return n, err
+}
+
+// UpgradeDocument re-encrypts every stored server-encrypted version of a
+// document end to end (migration), on this device: it downloads the
+// version (the server's layer checks its SHA-256), encrypts it in the
+// stream format under a fresh content key bound to the same version,
+// wraps the key for the document's audience, and has the server replace
+// the version (POST …/upgrade). Versions already end-to-end encrypted are
+// left alone. It returns how many versions it upgraded.
+func (x *E2EE) UpgradeDocument(ctx context.Context, caseID, docID string, progress UpgradeProgress) (int, error) {
+	doc, err := x.C.Document(ctx, caseID, docID)
+	if err != nil {
+		return 0, err
+	}
+	sess, err := x.docSession(ctx, caseID)
+	if err != nil {
+		return 0, err
+	}
+	upgraded := 0
+	for i := len(doc.Versions) - 1; i >= 0; i-- { // oldest first
+		v := doc.Versions[i]
+		if v.E2EE || v.Erased {
+			continue
+		}
+		if err := x.upgradeVersion(ctx, sess, caseID, doc, v, progress); err != nil {
+			return upgraded, fmt.Errorf("version %d: %w", v.Version, err)
+		}
+		upgraded++
+	}
+	return upgraded, nil
+}
+
+func (x *E2EE) upgradeVersion(ctx context.Context, sess *e2ee.Session, caseID string, doc api.Document, v api.VersionInfo, progress UpgradeProgress) error {
+	key := e2ee.NewDocKey()
+	defer clear(key)
+	wrap, err := sess.WrapDocKey(doc.ID, v.Version, doc.Audience, key, nil, time.Now())
+	if err != nil {
+		return err
+	}
+	dl, err := x.C.DownloadDocument(ctx, caseID, doc.ID, v.Version)
+	if err != nil {
+		return err
+	}
+	defer dl.Body.Close()
+	if dl.E2EE || dl.Size != v.Size {
+		return fmt.Errorf("%w: the server sent another version than the one to upgrade", ErrIntegrity)
+	}
+	src := &progressReader{r: dl.Body, doc: doc.ID, version: v.Version, total: v.Size, report: progress}
+	body := encryptingBody(src, key, e2ee.StreamBinding{Case: caseID, Doc: doc.ID, Version: v.Version})
+	defer body.Close()
+	path := docPath(caseID, doc.ID) + "/upgrade?version=" + strconv.Itoa(v.Version)
+	req, err := http.NewRequest(http.MethodPost, x.C.BaseURL+path, body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = e2ee.StreamCiphertextSize(v.Size)
+	req.Header.Set(api.DocumentKeyHeader, base64.RawURLEncoding.EncodeToString(wrap))
+	_, err = decodeDocument(x.C.send(ctx, req, http.StatusOK))
+	return err
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -444,5 +445,121 @@ func TestE2EEDocumentCanary(t *testing.T) {
 		if len(l.Bytes()) == 0 {
 			t.Fatalf("node %d logged nothing: is the log captured?", i+1)
 		}
+	}
+}
+
+// TestUpgradeServerEncryptedDocument: a document stored before end-to-end
+// encryption stays readable; the mediator's client upgrades it (both
+// versions, with progress), after which its audience reads it on their
+// devices, and no stored object the server can open — ciphertext copies
+// or records, every stored version — holds its plaintext any more. A held
+// document is refused (its stored bytes may not change).
+func TestUpgradeServerEncryptedDocument(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	tc := seedE2EE(t, n)
+	open(t, tc.med, tc.caseID, client.SecureOptions{})
+	signedFor(t, tc.a, tc.caseID, tc.a.id, tc.b.id)
+	mark := "LEGACY-" + newMark(t)
+	v1, v2 := canaryDoc(mark+"-v1"), canaryDoc(mark+"-v2")
+	d, err := tc.med.c.UploadDocument(ctx, tc.caseID, client.Upload{Name: "old.pdf", Audience: "caucus:A", Class: "evidence",
+		Body: bytes.NewReader(v1), Size: int64(len(v1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.med.c.UploadVersion(ctx, tc.caseID, d.ID, client.Upload{Body: bytes.NewReader(v2), Size: int64(len(v2))}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readE2EE(tc.a, tc.caseID, d.ID); err != nil || !bytes.Equal(got, v2) {
+		t.Fatalf("a server-encrypted document through the E2EE client: %v", err)
+	}
+	held, err := tc.med.c.UploadDocument(ctx, tc.caseID, client.Upload{Name: "held.pdf", Audience: "joint", Class: "evidence",
+		Body: bytes.NewReader(v1), Size: int64(len(v1))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rec := n.Staff(t, policy.RoleRecords, "records-upgrade@example.org")
+	if _, err := rec.HoldDocument(ctx, tc.caseID, held.ID, true, "complaint 7", "rule 4"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.med.x.UpgradeDocument(ctx, tc.caseID, held.ID, nil); problemStatus(err) != http.StatusConflict {
+		t.Fatalf("upgrading a held document: %v", err)
+	}
+	if _, err := tc.a.x.UpgradeDocument(ctx, tc.caseID, d.ID, nil); err == nil {
+		t.Fatal("a party upgraded a document (mediators only)")
+	}
+
+	var last map[int]int64 = map[int]int64{}
+	count, err := tc.med.x.UpgradeDocument(ctx, tc.caseID, d.ID, func(doc string, v int, done, total int64) {
+		if doc != d.ID || done > total {
+			t.Errorf("progress %s v%d %d/%d", doc, v, done, total)
+		}
+		last[v] = done
+	})
+	if err != nil || count != 2 {
+		t.Fatalf("upgrade: %d versions, %v", count, err)
+	}
+	if last[1] != int64(len(v1)) || last[2] != int64(len(v2)) {
+		t.Fatalf("progress ended at %v", last)
+	}
+	after, err := tc.med.c.Document(ctx, tc.caseID, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range after.Versions {
+		if !v.E2EE {
+			t.Fatalf("version %d not upgraded", v.Version)
+		}
+	}
+	for _, want := range []struct {
+		v    int
+		body []byte
+	}{{1, v1}, {2, v2}} {
+		dl, err := tc.a.x.DownloadDocumentE2EE(ctx, tc.caseID, d.ID, want.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(dl.Body)
+		dl.Body.Close()
+		if err != nil || !dl.E2EE || !bytes.Equal(got, want.body) {
+			t.Fatalf("version %d after the upgrade: e2ee %v, %v", want.v, dl.E2EE, err)
+		}
+	}
+	if _, err := readE2EE(tc.b, tc.caseID, d.ID); err == nil {
+		t.Fatal("side B read the upgraded caucus document")
+	}
+	// What the server can open of this document: no plaintext left.
+	for _, o := range everyObject(t, n) {
+		if strings.Contains(o.key, d.ID) && len(canary.Find(o.plain, []string{mark})) > 0 {
+			t.Fatalf("%s@%s still holds the plaintext", o.key, o.version)
+		}
+	}
+	// The server's ciphertext of the plaintext, and the record with its
+	// data key, are gone in every stored version: one copy of each is
+	// left, the upgraded one.
+	for _, key := range []string{"docs/" + tc.caseID + "/" + d.ID + "/1", "docs/" + tc.caseID + "/" + d.ID + "/2",
+		fmt.Sprintf("vault/%s/versions/%s/%010d", tc.caseID, d.ID, 1), fmt.Sprintf("vault/%s/versions/%s/%010d", tc.caseID, d.ID, 2)} {
+		vs, err := n.Store.Versions(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := 0
+		for _, v := range vs {
+			if !v.DeleteMarker {
+				live++
+			}
+		}
+		if live != 1 {
+			t.Fatalf("%s: %d stored versions after the upgrade, want 1 (the server could still read the old one)", key, live)
+		}
+	}
+	dl, err := tc.med.c.DownloadDocument(ctx, tc.caseID, d.ID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, _ := io.ReadAll(dl.Body)
+	dl.Body.Close()
+	if bytes.Contains(ct, []byte(mark)) {
+		t.Fatal("the server's own view of an upgraded version holds the plaintext")
 	}
 }

@@ -2,6 +2,9 @@ package vault
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -247,4 +250,118 @@ func checkShareWraps(d *docRecord, actor string, to Audience, wraps []VersionWra
 		}
 	}
 	return nil
+}
+
+// ErrHeldUpgrade: a held document's stored bytes may not change.
+var ErrHeldUpgrade = errors.New("a document under legal hold keeps its stored bytes: upgrade it once the hold is released")
+
+// UpgradeVersion replaces a server-encrypted version with the same
+// version re-encrypted end to end by a mediator's device (migration):
+// body is the client's ciphertext of the version's plaintext (bound to the
+// same case, document and version), wrap its key for the document's
+// audience. The plaintext size must be the version's. Once the new
+// ciphertext is stored, the version record switches key, object version,
+// hash and flag at once (downloads read through it), the document record
+// follows, and every older stored copy of the ciphertext and of the record
+// — the server's only way to the plaintext — is deleted. A document or
+// case under hold is refused (its stored bytes may not change).
+func (s *Service) UpgradeVersion(ctx context.Context, actor account.Account, caseID, docID string, version int, wrap []byte, body io.Reader) (Document, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return Document{}, err
+	}
+	d, err := s.loadDoc(ctx, cs, docID, policy.DocShare)
+	if err != nil {
+		return Document{}, err
+	}
+	v, ok := d.version(version)
+	switch {
+	case !ok:
+		return Document{}, fmt.Errorf("document %s version %d: %w", docID, version, fault.ErrNotFound)
+	case v.Erased:
+		return Document{}, fmt.Errorf("document %s version %d was erased: %w", docID, version, fault.ErrGone)
+	case v.E2EE:
+		return Document{}, fmt.Errorf("document %s version %d is end-to-end encrypted already: %w", docID, version, fault.ErrConflict)
+	}
+	held := d.Hold != nil
+	if !held {
+		if held, err = s.CaseHeld(ctx, caseID); err != nil {
+			return Document{}, err
+		}
+	}
+	if held {
+		return Document{}, fmt.Errorf("document %s: %w: %w", docID, ErrHeldUpgrade, fault.ErrConflict)
+	}
+	if err := checkWrap(wrap, actor.ID, caseID, docID, version, d.Audience); err != nil {
+		return Document{}, err
+	}
+	b := Binding{Case: caseID, Doc: docID, Version: version}
+	caseKey, err := caseKeyForWrite(ctx, s.store, s.mk, caseID)
+	if err != nil {
+		return Document{}, err
+	}
+	dataKey := make([]byte, 32)
+	rand.Read(dataKey)
+	wrapped, err := wrapDataKey(caseKey, dataKey, b)
+	if err != nil {
+		return Document{}, err
+	}
+	key := objectKey(caseID, docID, version)
+	src := &countingReader{r: body, h: sha256.New(), limit: CiphertextSize(v.Size)}
+	info, err := s.putEncrypted(ctx, key, dataKey, b, &streamShape{r: src}, false)
+	if err != nil {
+		return Document{}, err
+	}
+	discard := func() { s.store.Delete(context.WithoutCancel(ctx), key, info.VersionID) }
+	if plain, ok := e2ee.StreamPlainSize(src.n); !ok || plain != v.Size {
+		discard()
+		return Document{}, fault.Invalid("body", fmt.Sprintf("not an end-to-end encrypted stream of the version's %d bytes", v.Size))
+	}
+	sum := hex.EncodeToString(src.h.Sum(nil))
+	if err := s.record(ctx, audit.Event{Type: "doc.upgrade", Actor: actor.ID, Case: caseID, Objects: []string{docID},
+		Hashes: []string{s.commit(sum)}, Attrs: map[string]string{"version": strconv.Itoa(version), "audience": d.Audience.String()}}); err != nil {
+		discard()
+		return Document{}, fmt.Errorf("audit: %w", err)
+	}
+	if _, err := metastore.Update(ctx, s.meta, versionKey(caseID, docID, version), func(r *versionRecord) error {
+		if r.E2EE {
+			return fmt.Errorf("document %s version %d was upgraded meanwhile: %w", docID, version, fault.ErrConflict)
+		}
+		r.WrappedKey, r.ObjectVID, r.SHA256, r.E2EE, r.Keys = wrapped, info.VersionID, sum, true, [][]byte{wrap}
+		return nil
+	}); err != nil {
+		discard()
+		return Document{}, err
+	}
+	updated, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
+		for i := range r.Versions {
+			if r.Versions[i].Version == version {
+				r.Versions[i].E2EE, r.Versions[i].SHA256 = true, sum
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Document{}, err
+	}
+	// The server's way back to the plaintext: the older stored copies of
+	// the ciphertext and of the record with its data key.
+	s.pruneOlder(context.WithoutCancel(ctx), key, info.VersionID)
+	s.pruneOlder(context.WithoutCancel(ctx), versionKey(caseID, docID, version), "")
+	return updated.view(true, true), nil
+}
+
+// pruneOlder deletes every stored version of key but keep (or, with keep
+// empty, but the latest). Best effort: a version under object lock stays.
+func (s *Service) pruneOlder(ctx context.Context, key, keep string) {
+	versions, err := s.store.Versions(ctx, key)
+	if err != nil {
+		return
+	}
+	for _, v := range versions {
+		if v.VersionID == keep || (keep == "" && v.IsLatest) {
+			continue
+		}
+		s.store.Delete(ctx, key, v.VersionID)
+	}
 }

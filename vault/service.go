@@ -375,7 +375,7 @@ func (s *Service) storeVersionAs(ctx context.Context, cs *caseScope, d *docRecor
 	if e != nil {
 		in = &streamShape{r: src}
 	}
-	info, err := s.putEncrypted(ctx, key, dataKey, b, in)
+	info, err := s.putEncrypted(ctx, key, dataKey, b, in, true)
 	if err != nil {
 		return VersionInfo{}, err
 	}
@@ -421,7 +421,7 @@ const aheadSegments = 256
 // buffer plus the store's part buffer, whatever the document's size. On
 // any error the store discards the partial upload, so nothing
 // half-written is ever visible.
-func (s *Service) putEncrypted(ctx context.Context, key string, dataKey []byte, b Binding, src io.Reader) (objstore.Info, error) {
+func (s *Service) putEncrypted(ctx context.Context, key string, dataKey []byte, b Binding, src io.Reader, createOnly bool) (objstore.Info, error) {
 	pp := newAheadPipe(aheadSegments, segmentCTSize)
 	werr := make(chan error, 1)
 	go func() {
@@ -429,7 +429,7 @@ func (s *Service) putEncrypted(ctx context.Context, key string, dataKey []byte, 
 		pp.CloseWithError(err) // nil: EOF for the reader
 		werr <- err
 	}()
-	info, err := s.store.Put(ctx, key, pp, -1, objstore.PutOptions{IfNoneMatch: true, ContentType: "application/octet-stream"})
+	info, err := s.store.Put(ctx, key, pp, -1, objstore.PutOptions{IfNoneMatch: createOnly, ContentType: "application/octet-stream"})
 	pp.CloseRead() // unblocks the writer if Put stopped early
 	if wErr := <-werr; wErr != nil {
 		// The source's error (too large, client went away) explains the
@@ -567,6 +567,19 @@ func (s *Service) Open(ctx context.Context, actor account.Account, caseID, docID
 	if v.Erased {
 		return nil, fmt.Errorf("document %s version %d was erased: %w", docID, v.Version, fault.ErrGone)
 	}
+	var vr versionRecord
+	if _, err := s.meta.Get(ctx, versionKey(caseID, docID, v.Version), &vr); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return nil, fmt.Errorf("document %s version %d has no key (erased): %w", docID, v.Version, fault.ErrGone)
+		}
+		return nil, err
+	}
+	// The version record says how the stored object is to be read: an
+	// upgrade (UpgradeVersion) switches key, object version, hash and
+	// E2EE flag in this one record, before the document record follows.
+	if vr.E2EE {
+		v.E2EE, v.SHA256 = true, vr.SHA256
+	}
 	offset, length := int64(0), int64(-1)
 	if rng != nil {
 		if offset, length, err = rng(v); err != nil {
@@ -580,13 +593,6 @@ func (s *Service) Open(ctx context.Context, actor account.Account, caseID, docID
 		offset, length = 0, storedSize(v)
 	} else if offset < 0 || length == 0 || offset >= v.Size || length > v.Size-offset {
 		return nil, fmt.Errorf("bytes %d+%d of %d: %w", offset, length, v.Size, ErrRange)
-	}
-	var vr versionRecord
-	if _, err := s.meta.Get(ctx, versionKey(caseID, docID, v.Version), &vr); err != nil {
-		if errors.Is(err, metastore.ErrNotFound) {
-			return nil, fmt.Errorf("document %s version %d has no key (erased): %w", docID, v.Version, fault.ErrGone)
-		}
-		return nil, err
 	}
 	b := Binding{Case: caseID, Doc: docID, Version: v.Version}
 	caseKey, err := caseKeyForRead(ctx, s.store, s.mk, caseID)
@@ -612,7 +618,7 @@ func (s *Service) Open(ctx context.Context, actor account.Account, caseID, docID
 	dl := &Download{Document: d.view(true, false), Version: v, Offset: offset, Length: length, Size: storedSize(v), Verified: whole}
 	key := objectKey(caseID, docID, v.Version)
 	if whole {
-		rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{})
+		rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{VersionID: vr.ObjectVID})
 		if err != nil {
 			return nil, err
 		}
@@ -625,7 +631,7 @@ func (s *Service) Open(ctx context.Context, actor account.Account, caseID, docID
 		return dl, nil
 	}
 	first, last := offset/SegmentSize, (offset+length-1)/SegmentSize
-	header, err := s.readHeader(ctx, key, b)
+	header, err := s.readHeader(ctx, key, vr.ObjectVID, b)
 	if err != nil {
 		return nil, err
 	}
@@ -633,7 +639,7 @@ func (s *Service) Open(ctx context.Context, actor account.Account, caseID, docID
 	if full := CiphertextSize(v.Size); ctEnd > full {
 		ctEnd = full
 	}
-	rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{Offset: SegmentOffset(first), Length: ctEnd - SegmentOffset(first)})
+	rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{VersionID: vr.ObjectVID, Offset: SegmentOffset(first), Length: ctEnd - SegmentOffset(first)})
 	if err != nil {
 		return nil, err
 	}
@@ -680,8 +686,8 @@ func (a *auditFailure) Read(p []byte) (int, error) {
 
 func (a *auditFailure) Close() error { return a.c.Close() }
 
-func (s *Service) readHeader(ctx context.Context, key string, b Binding) ([]byte, error) {
-	rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{Length: int64(HeaderSize)})
+func (s *Service) readHeader(ctx context.Context, key, vid string, b Binding) ([]byte, error) {
+	rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{VersionID: vid, Length: int64(HeaderSize)})
 	if err != nil {
 		return nil, err
 	}

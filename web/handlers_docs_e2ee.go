@@ -98,3 +98,35 @@ func (a *API) addDocumentKeys(w http.ResponseWriter, r *http.Request) {
 // maxWrapsBody bounds a request carrying document key wraps (a share of an
 // end-to-end encrypted document, or wraps for newcomers).
 const maxWrapsBody = 4 << 20
+
+// upgradeDocument replaces a server-encrypted version with the same
+// version re-encrypted end to end on a mediator's device
+// (POST …/documents/{id}/upgrade?version=n, the ciphertext as the body,
+// the wrap in Parley-Document-Key).
+func (a *API) upgradeDocument(w http.ResponseWriter, r *http.Request) {
+	if !a.vaultReady(w, r) {
+		return
+	}
+	n, err := strconv.Atoi(r.URL.Query().Get("version"))
+	if err != nil || n < 1 {
+		a.writeError(w, r, fault.Invalid("version", "the version number to upgrade, from 1"))
+		return
+	}
+	if r.ContentLength > vault.CiphertextSize(a.vault.MaxSize()) {
+		w.Header().Set("Connection", "close")
+		a.writeError(w, r, fault.ErrTooLarge)
+		return
+	}
+	wrap, err := documentKeyHeader(r)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	d, err := a.vault.UpgradeVersion(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "docID"), n, wrap, r.Body)
+	if err != nil {
+		a.uploadFailed(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, documentView(d))
+}

@@ -50,6 +50,7 @@ func (a *API) vaultRoutes(r chi.Router) {
 	r.Post("/documents/{docID}/hold", a.holdDocument)
 	r.Get("/documents/{docID}/keys", a.documentKeys)
 	r.Post("/documents/{docID}/keys", a.addDocumentKeys)
+	r.Post("/documents/{docID}/upgrade", a.upgradeDocument)
 }
 
 // vaultReady answers 503 on a node assembled without a vault.
