@@ -274,6 +274,12 @@ func (s *Service) UpgradeVersion(ctx context.Context, actor account.Account, cas
 	if err != nil {
 		return Document{}, err
 	}
+	if version < 1 {
+		return Document{}, fault.Invalid("version", "the version number to upgrade, from 1")
+	}
+	if len(wrap) == 0 {
+		return Document{}, fault.Invalid("Parley-Document-Key", "the document key wrapped for the audience (base64url, no padding)")
+	}
 	v, ok := d.version(version)
 	switch {
 	case !ok:

@@ -575,8 +575,10 @@ func (s *Service) Open(ctx context.Context, actor account.Account, caseID, docID
 		return nil, err
 	}
 	// The version record says how the stored object is to be read: an
-	// upgrade (UpgradeVersion) switches key, object version, hash and
-	// E2EE flag in this one record, before the document record follows.
+	// upgrade (UpgradeVersion) switches key, hash and E2EE flag in this
+	// one record, before the document record follows. (A download racing
+	// an upgrade of its version, between the new ciphertext's store and
+	// this switch, fails its integrity check: docs/security.md.)
 	if vr.E2EE {
 		v.E2EE, v.SHA256 = true, vr.SHA256
 	}
@@ -618,7 +620,7 @@ func (s *Service) Open(ctx context.Context, actor account.Account, caseID, docID
 	dl := &Download{Document: d.view(true, false), Version: v, Offset: offset, Length: length, Size: storedSize(v), Verified: whole}
 	key := objectKey(caseID, docID, v.Version)
 	if whole {
-		rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{VersionID: vr.ObjectVID})
+		rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{})
 		if err != nil {
 			return nil, err
 		}
@@ -631,7 +633,7 @@ func (s *Service) Open(ctx context.Context, actor account.Account, caseID, docID
 		return dl, nil
 	}
 	first, last := offset/SegmentSize, (offset+length-1)/SegmentSize
-	header, err := s.readHeader(ctx, key, vr.ObjectVID, b)
+	header, err := s.readHeader(ctx, key, b)
 	if err != nil {
 		return nil, err
 	}
@@ -639,7 +641,7 @@ func (s *Service) Open(ctx context.Context, actor account.Account, caseID, docID
 	if full := CiphertextSize(v.Size); ctEnd > full {
 		ctEnd = full
 	}
-	rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{VersionID: vr.ObjectVID, Offset: SegmentOffset(first), Length: ctEnd - SegmentOffset(first)})
+	rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{Offset: SegmentOffset(first), Length: ctEnd - SegmentOffset(first)})
 	if err != nil {
 		return nil, err
 	}
@@ -686,8 +688,8 @@ func (a *auditFailure) Read(p []byte) (int, error) {
 
 func (a *auditFailure) Close() error { return a.c.Close() }
 
-func (s *Service) readHeader(ctx context.Context, key, vid string, b Binding) ([]byte, error) {
-	rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{VersionID: vid, Length: int64(HeaderSize)})
+func (s *Service) readHeader(ctx context.Context, key string, b Binding) ([]byte, error) {
+	rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{Length: int64(HeaderSize)})
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ func versionWraps(ws []api.VersionWrap) []vault.VersionWrap {
 func (a *API) writeDocE2EEError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, vault.ErrRewrapNeeded) {
 		writeProblem(w, r, api.Problem{Type: "rewrap-required", Title: "The document is end-to-end encrypted",
-			Status: http.StatusConflict, Detail: "Share it from a device that holds its keys: that device wraps them for the new audience. " + err.Error()})
+			Status: http.StatusConflict, Detail: "Share it from a device that holds its keys: that device wraps them for the new audience; the server holds none."})
 		return
 	}
 	a.writeVaultError(w, r, err)
@@ -107,20 +107,17 @@ func (a *API) upgradeDocument(w http.ResponseWriter, r *http.Request) {
 	if !a.vaultReady(w, r) {
 		return
 	}
-	n, err := strconv.Atoi(r.URL.Query().Get("version"))
-	if err != nil || n < 1 {
-		a.writeError(w, r, fault.Invalid("version", "the version number to upgrade, from 1"))
-		return
-	}
 	if r.ContentLength > vault.CiphertextSize(a.vault.MaxSize()) {
 		w.Header().Set("Connection", "close")
 		a.writeError(w, r, fault.ErrTooLarge)
 		return
 	}
-	wrap, err := documentKeyHeader(r)
-	if err != nil {
-		a.writeError(w, r, err)
-		return
+	// The version and the wrap are checked by the vault after access is
+	// decided, so the answer to someone without access says nothing more.
+	n, _ := strconv.Atoi(r.URL.Query().Get("version"))
+	wrap, werr := documentKeyHeader(r)
+	if werr != nil {
+		wrap = nil
 	}
 	actor, _ := actorFrom(r.Context())
 	d, err := a.vault.UpgradeVersion(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "docID"), n, wrap, r.Body)
