@@ -115,9 +115,6 @@ func (s *Service) UploadE2EE(ctx context.Context, actor account.Account, caseID,
 	if !ids.Valid("d", docID) {
 		return Document{}, fault.Invalid("doc", "a document id the client made (d_ and 26 base32 characters)")
 	}
-	if err := checkWrap(wrap, actor.ID, caseID, docID, 1, n.Audience); err != nil {
-		return Document{}, err
-	}
 	return s.upload(ctx, actor, caseID, n, body, docID, &e2eeUpload{wrap: wrap})
 }
 

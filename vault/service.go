@@ -213,6 +213,13 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 	if !cs.allowed(policy.DocUpload, pd) {
 		return Document{}, s.denied(ctx, cs, policy.DocUpload, "", pd)
 	}
+	if e != nil {
+		// Checked once access is decided: the wrap must name this case,
+		// the client's document id, version 1, this audience and the actor.
+		if err := checkWrap(e.wrap, actor.ID, caseID, docID, 1, n.Audience); err != nil {
+			return Document{}, err
+		}
+	}
 	now := s.now().UTC()
 	d := &docRecord{ID: docID, Case: caseID, Class: n.Class, Audience: n.Audience,
 		Created: now, CreatedBy: actor.ID, NextVersion: 2}
