@@ -23,6 +23,8 @@ type Document struct {
 	CanDownload bool `json:"canDownload"`
 	// Versions, newest first; only in single-document answers.
 	Versions []VersionInfo `json:"versions,omitempty"`
+	// E2EE: the latest version was encrypted on a device (api/docs_e2ee.go).
+	E2EE bool `json:"e2ee,omitempty"`
 }
 
 func (Document) wire() {}

@@ -1502,6 +1502,7 @@ export interface Document {
   held: boolean;
   canDownload: boolean;
   versions?: VersionInfo[];
+  e2ee?: boolean;
 }
 
 /**
