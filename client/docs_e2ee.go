@@ -121,29 +121,53 @@ func c(x *E2EE) *Client { return x.C }
 // key among the wraps the server holds, checking each against the
 // membership chain (e2ee.Session.OpenDocKey).
 func (x *E2EE) DocumentKey(ctx context.Context, sess *e2ee.Session, caseID, docID string, version int) ([]byte, error) {
+	key, _, err := x.documentKey(ctx, sess, caseID, docID, version)
+	return key, err
+}
+
+// documentKey is DocumentKey with the verified wrap the key came from (the
+// newest, when several hold a copy for this device).
+func (x *E2EE) documentKey(ctx context.Context, sess *e2ee.Session, caseID, docID string, version int) ([]byte, *e2ee.DocKeyWrap, error) {
 	var keys api.DocumentKeys
 	path := docPath(caseID, docID) + "/keys?version=" + strconv.Itoa(version)
 	if err := x.C.Do(ctx, http.MethodGet, path, nil, &keys); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if keys.Version != version {
-		return nil, fmt.Errorf("%w: asked for the keys of version %d, got version %d's", e2ee.ErrWrongPlace, version, keys.Version)
+		return nil, nil, fmt.Errorf("%w: asked for the keys of version %d, got version %d's", e2ee.ErrWrongPlace, version, keys.Version)
 	}
 	var firstErr error
+	var best []byte
+	var bestWrap *e2ee.DocKeyWrap
 	for _, w := range keys.Wraps {
-		key, _, err := sess.OpenDocKey(docID, version, w)
+		key, k, err := sess.OpenDocKey(docID, version, w)
 		if err == nil {
-			return key, nil
+			if bestWrap == nil || k.Ctx.Created > bestWrap.Ctx.Created {
+				clear(best)
+				best, bestWrap = key, k
+			} else {
+				clear(key)
+			}
+			continue
 		}
 		if !errors.Is(err, e2ee.ErrNotForMe) && firstErr == nil {
 			firstErr = err
 		}
 	}
-	if firstErr != nil {
-		return nil, fmt.Errorf("%w (%v)", ErrNoDocKey, firstErr)
+	if bestWrap != nil {
+		return best, bestWrap, nil
 	}
-	return nil, ErrNoDocKey
+	if firstErr != nil {
+		return nil, nil, fmt.Errorf("%w (%v)", ErrNoDocKey, firstErr)
+	}
+	return nil, nil, ErrNoDocKey
 }
+
+// ErrAudienceMismatch: the audience the server reports for an end-to-end
+// encrypted document is not the one its keys were wrapped for, as the
+// signed wraps this device opens say. Only an explicit share changes an
+// audience; a device never widens one because the server says so.
+var ErrAudienceMismatch = errors.New("the server reports another audience than the document's signed key wraps name")
 
 // DownloadDocumentE2EE opens version (0: the latest) of a document. An
 // end-to-end encrypted version is decrypted on this device: Body checks
@@ -199,8 +223,9 @@ func (i integrityErr) Read(p []byte) (int, error) {
 
 // wrapsFor opens this device's key of every stored end-to-end encrypted
 // version of doc and wraps it for audience (only: the devices to wrap
-// for, nil for every device of the audience).
-func (x *E2EE) wrapsFor(ctx context.Context, sess *e2ee.Session, caseID string, doc api.Document, audience string, only func(v int) []string) ([]api.VersionWrap, error) {
+// for, nil for every device of the audience). With keep, audience must be
+// the one the opened wrap names (the audience stays as it is).
+func (x *E2EE) wrapsFor(ctx context.Context, sess *e2ee.Session, caseID string, doc api.Document, audience string, keep bool, only func(v int) []string) ([]api.VersionWrap, error) {
 	var out []api.VersionWrap
 	for _, v := range doc.Versions {
 		if !v.E2EE || v.Erased {
@@ -212,9 +237,13 @@ func (x *E2EE) wrapsFor(ctx context.Context, sess *e2ee.Session, caseID string, 
 				continue
 			}
 		}
-		key, err := x.DocumentKey(ctx, sess, caseID, doc.ID, v.Version)
+		key, k, err := x.documentKey(ctx, sess, caseID, doc.ID, v.Version)
 		if err != nil {
 			return nil, fmt.Errorf("version %d: %w", v.Version, err)
+		}
+		if keep && k.Ctx.Audience != audience {
+			clear(key)
+			return nil, fmt.Errorf("version %d: %w (%s, the server says %s)", v.Version, ErrAudienceMismatch, k.Ctx.Audience, audience)
 		}
 		w, err := sess.WrapDocKey(doc.ID, v.Version, audience, key, devs, time.Now())
 		clear(key)
@@ -224,6 +253,29 @@ func (x *E2EE) wrapsFor(ctx context.Context, sess *e2ee.Session, caseID string, 
 		out = append(out, api.VersionWrap{Version: v.Version, Wrap: w})
 	}
 	return out, nil
+}
+
+// signedAudience is the audience the signed wraps of doc's end-to-end
+// encrypted versions name, as this device opens them ("" when it has
+// none), refused (ErrAudienceMismatch) unless every version's agrees with
+// the server's doc.Audience.
+func (x *E2EE) signedAudience(ctx context.Context, sess *e2ee.Session, caseID string, doc api.Document) (string, error) {
+	server, signed := canonicalAudience(doc.Audience), ""
+	for _, v := range doc.Versions {
+		if !v.E2EE || v.Erased {
+			continue
+		}
+		key, k, err := x.documentKey(ctx, sess, caseID, doc.ID, v.Version)
+		if err != nil {
+			return "", fmt.Errorf("version %d: %w", v.Version, err)
+		}
+		clear(key)
+		if k.Ctx.Audience != server || (signed != "" && signed != k.Ctx.Audience) {
+			return "", fmt.Errorf("document %s version %d: %w (%s, the server says %s)", doc.ID, v.Version, ErrAudienceMismatch, k.Ctx.Audience, server)
+		}
+		signed = k.Ctx.Audience
+	}
+	return signed, nil
 }
 
 func hasE2EE(d api.Document) bool {
@@ -252,7 +304,7 @@ func (x *E2EE) ShareDocumentE2EE(ctx context.Context, caseID, docID, audience st
 		return api.ShareResult{}, err
 	}
 	aud := canonicalAudience(audience)
-	wraps, err := x.wrapsFor(ctx, sess, caseID, doc, aud, nil)
+	wraps, err := x.wrapsFor(ctx, sess, caseID, doc, aud, false, nil)
 	if err != nil {
 		return api.ShareResult{}, err
 	}
@@ -292,7 +344,17 @@ func (x *E2EE) WrapForNewcomers(ctx context.Context, caseID string) (int, error)
 		if !hasE2EE(doc) {
 			continue
 		}
-		members, err := e2ee.AudienceMembers(st, doc.Audience)
+		// The audience is the one the verified wraps name, never the
+		// server's word alone: a server reporting a caucus document as
+		// joint gets no wrap for the other side's devices.
+		aud, err := x.signedAudience(ctx, sess, caseID, doc)
+		if errors.Is(err, ErrNoDocKey) {
+			continue // this device holds no key of it to give
+		}
+		if err != nil {
+			return added, err
+		}
+		members, err := e2ee.AudienceMembers(st, aud)
 		if err != nil || !slices.Contains(members, x.Me.Account) {
 			continue // this device may not wrap for that audience
 		}
@@ -319,7 +381,7 @@ func (x *E2EE) WrapForNewcomers(ctx context.Context, caseID string) (int, error)
 			}
 			return out
 		}
-		wraps, err := x.wrapsFor(ctx, sess, caseID, doc, doc.Audience, missing)
+		wraps, err := x.wrapsFor(ctx, sess, caseID, doc, aud, true, missing)
 		if err != nil {
 			return added, fmt.Errorf("document %s: %w", doc.ID, err)
 		}
@@ -371,13 +433,24 @@ func (x *E2EE) UpgradeDocument(ctx context.Context, caseID, docID string, progre
 	if err != nil {
 		return 0, err
 	}
+	// The audience to wrap for: the one the signed wraps of the versions
+	// already end-to-end encrypted name, which the server's must match; for
+	// a document with none, the server's (which holds its plaintext
+	// anyway, and which the CLI shows).
+	aud, err := x.signedAudience(ctx, sess, caseID, doc)
+	if err != nil {
+		return 0, err
+	}
+	if aud == "" {
+		aud = canonicalAudience(doc.Audience)
+	}
 	upgraded := 0
 	for i := len(doc.Versions) - 1; i >= 0; i-- { // oldest first
 		v := doc.Versions[i]
 		if v.E2EE || v.Erased {
 			continue
 		}
-		if err := x.upgradeVersion(ctx, sess, caseID, doc, v, progress); err != nil {
+		if err := x.upgradeVersion(ctx, sess, caseID, doc, aud, v, progress); err != nil {
 			return upgraded, fmt.Errorf("version %d: %w", v.Version, err)
 		}
 		upgraded++
@@ -385,10 +458,10 @@ func (x *E2EE) UpgradeDocument(ctx context.Context, caseID, docID string, progre
 	return upgraded, nil
 }
 
-func (x *E2EE) upgradeVersion(ctx context.Context, sess *e2ee.Session, caseID string, doc api.Document, v api.VersionInfo, progress UpgradeProgress) error {
+func (x *E2EE) upgradeVersion(ctx context.Context, sess *e2ee.Session, caseID string, doc api.Document, aud string, v api.VersionInfo, progress UpgradeProgress) error {
 	key := e2ee.NewDocKey()
 	defer clear(key)
-	wrap, err := sess.WrapDocKey(doc.ID, v.Version, doc.Audience, key, nil, time.Now())
+	wrap, err := sess.WrapDocKey(doc.ID, v.Version, aud, key, nil, time.Now())
 	if err != nil {
 		return err
 	}
