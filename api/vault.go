@@ -23,6 +23,8 @@ type Document struct {
 	CanDownload bool `json:"canDownload"`
 	// Versions, newest first; only in single-document answers.
 	Versions []VersionInfo `json:"versions,omitempty"`
+	// E2EE: the latest version was encrypted on a device (api/docs_e2ee.go).
+	E2EE bool `json:"e2ee,omitempty"`
 }
 
 func (Document) wire() {}
@@ -33,11 +35,13 @@ type VersionInfo struct {
 	Name      string    `json:"name,omitempty"`
 	MediaType string    `json:"mediaType,omitempty"`
 	Size      int64     `json:"size"`
-	SHA256    string    `json:"sha256,omitempty"` // hex, of the plaintext
+	SHA256    string    `json:"sha256,omitempty"` // hex, of the plaintext (E2EE: of the client's ciphertext)
 	Uploader  string    `json:"uploader"`         // account id
 	Created   time.Time `json:"created"`
 	// Erased: the version's data key was destroyed (crypto-erase).
 	Erased bool `json:"erased,omitempty"`
+	// E2EE: the version was encrypted on the uploader's device (api/docs_e2ee.go).
+	E2EE bool `json:"e2ee,omitempty"`
 }
 
 // Person is a case member named in a share's result.
@@ -52,6 +56,11 @@ type Person struct {
 type ShareRequest struct {
 	Audience string `json:"audience"`
 	DryRun   bool   `json:"dryRun"`
+	// Wraps: for an end-to-end encrypted document, a wrap of every stored
+	// version's content key for the new audience, made on the sharing
+	// device (api/docs_e2ee.go). The server cannot share such a document
+	// without them: it holds no key.
+	Wraps []VersionWrap `json:"wraps,omitempty"`
 }
 
 // ShareResult says what a share did, or (dry run) would do.

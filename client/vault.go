@@ -84,7 +84,10 @@ func (c *Client) upload(ctx context.Context, path string, u Upload) (api.Documen
 	if u.MediaType != "" {
 		req.Header.Set("Content-Type", u.MediaType)
 	}
-	res, err := c.send(ctx, req, http.StatusCreated)
+	return decodeDocument(c.send(ctx, req, http.StatusCreated))
+}
+
+func decodeDocument(res *http.Response, err error) (api.Document, error) {
 	if err != nil {
 		return api.Document{}, err
 	}
@@ -147,6 +150,12 @@ type Download struct {
 	Size    int64 // bytes in this answer
 	SHA256  []byte
 	Body    io.ReadCloser
+	// E2EE: the version is end-to-end encrypted. From DownloadDocument,
+	// Body is then its ciphertext; from E2EE.DownloadDocumentE2EE, the
+	// plaintext, with CipherSHA256 the ciphertext's checked hash (SHA256
+	// is then nil: the server never knew the plaintext's).
+	E2EE         bool
+	CipherSHA256 []byte
 }
 
 // DownloadDocument opens version (0: the latest) of a document.
@@ -165,6 +174,7 @@ func (c *Client) DownloadDocument(ctx context.Context, caseID, docID string, ver
 	}
 	d := &Download{Size: res.ContentLength}
 	d.Version, _ = strconv.Atoi(res.Header.Get(api.DocumentVersionHeader))
+	d.E2EE = res.Header.Get(api.DocumentE2EEHeader) == "1"
 	if _, params, err := mime.ParseMediaType(res.Header.Get("Content-Disposition")); err == nil {
 		d.Name = params["filename"] // mime decodes filename* into filename
 	}

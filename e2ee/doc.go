@@ -18,6 +18,11 @@
 //     AES-256-GCM encrypted, Ed25519 signed, and bound to case, room,
 //     epoch, statement, sending device, chain and counter.
 //   - Safety numbers ([SafetyNumber]) from two people's device key sets.
+//   - End-to-end encrypted documents: the vault's streaming format
+//     (stream.go, shared with the server's envelope layer) and document key
+//     wraps ([DocKeyWrap], dockey.go) — a fresh content key per version,
+//     HPKE-sealed to the audience's devices after the signed-membership
+//     check, as room keys are.
 //
 // Only standard primitives are composed: crypto/hpke, crypto/ed25519,
 // crypto/hkdf, crypto/aes + crypto/cipher (GCM), crypto/sha256 and

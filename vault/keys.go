@@ -61,7 +61,7 @@ func caseKeyForRead(ctx context.Context, store objstore.Store, mk *kms.MasterKey
 }
 
 func dataKeyAAD(b Binding) []byte {
-	return append([]byte("parley/vault/data-key/v1\x00"), b.info()...)
+	return append([]byte("parley/vault/data-key/v1\x00"), b.Info()...)
 }
 
 func caseAEAD(caseKey []byte) (cipher.AEAD, error) {

@@ -226,6 +226,8 @@ type Document struct {
 	CanDownload bool `json:"canDownload"`
 	// Versions, newest first; only in single-document answers.
 	Versions []VersionInfo `json:"versions,omitempty"`
+	// E2EE: the latest version was encrypted on a device.
+	E2EE bool `json:"e2ee,omitempty"`
 }
 
 // Hold is a legal hold on a document.
@@ -277,7 +279,7 @@ func (d *docRecord) view(canDownload, withVersions bool) Document {
 	l := d.latest()
 	out := Document{ID: d.ID, Case: d.Case, Class: d.Class, Audience: d.Audience,
 		Version: l.Version, Size: l.Size, Uploader: l.Uploader, Created: d.Created, Updated: l.Created,
-		Held: d.Hold != nil, CanDownload: canDownload}
+		Held: d.Hold != nil, CanDownload: canDownload, E2EE: l.E2EE}
 	if canDownload {
 		out.Name, out.MediaType, out.SHA256 = l.Name, l.MediaType, l.SHA256
 	}
@@ -306,6 +308,11 @@ type versionRecord struct {
 	Size       int64     `json:"size"`
 	SHA256     string    `json:"sha256"`
 	Created    time.Time `json:"created"`
+	// E2EE: the stored stream holds the client's ciphertext (SHA256 is
+	// its hash); Keys are the document key wraps for the audience's
+	// devices (e2ee.DocKeyWrap), opaque to the server.
+	E2EE bool     `json:"e2ee,omitempty"`
+	Keys [][]byte `json:"keys,omitempty"`
 }
 
 func docKey(caseID, docID string) string { return "vault/" + caseID + "/docs/" + docID }

@@ -16,6 +16,7 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/kms"
@@ -177,6 +178,10 @@ type NewVersion struct {
 // encrypted a segment at a time into the object store, never held whole.
 // The document becomes visible only once its ciphertext is wholly stored.
 func (s *Service) Upload(ctx context.Context, actor account.Account, caseID string, n NewDocument, body io.Reader) (Document, error) {
+	return s.upload(ctx, actor, caseID, n, body, ids.New("d"), nil)
+}
+
+func (s *Service) upload(ctx context.Context, actor account.Account, caseID string, n NewDocument, body io.Reader, docID string, e *e2eeUpload) (Document, error) {
 	cs, err := s.scope(ctx, actor, caseID)
 	if err != nil {
 		return Document{}, err
@@ -208,15 +213,30 @@ func (s *Service) Upload(ctx context.Context, actor account.Account, caseID stri
 	if !cs.allowed(policy.DocUpload, pd) {
 		return Document{}, s.denied(ctx, cs, policy.DocUpload, "", pd)
 	}
+	if e != nil {
+		// Checked once access is decided: the wrap must name this case,
+		// the client's document id, version 1, this audience and the actor.
+		if err := checkWrap(e.wrap, actor.ID, caseID, docID, 1, n.Audience); err != nil {
+			return Document{}, err
+		}
+	}
 	now := s.now().UTC()
-	d := &docRecord{ID: ids.New("d"), Case: caseID, Class: n.Class, Audience: n.Audience,
+	d := &docRecord{ID: docID, Case: caseID, Class: n.Class, Audience: n.Audience,
 		Created: now, CreatedBy: actor.ID, NextVersion: 2}
-	v, err := s.storeVersion(ctx, cs, d, 1, name, mt, body)
+	v, err := s.storeVersionAs(ctx, cs, d, 1, name, mt, body, e)
 	if err != nil {
+		if e != nil && errors.Is(err, objstore.ErrPrecondition) {
+			return Document{}, fmt.Errorf("document %s exists already: choose another id: %w", docID, fault.ErrConflict)
+		}
 		return Document{}, err
 	}
 	d.Versions = []VersionInfo{v}
 	if _, err := s.meta.Create(ctx, docKey(caseID, d.ID), d); err != nil {
+		if e != nil {
+			// A client-chosen id already taken: the version stored above
+			// is not this document's.
+			s.discardVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
+		}
 		return Document{}, err
 	}
 	// A hold on the whole case covers documents added under it.
@@ -243,6 +263,11 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 	d, err := s.loadDoc(ctx, cs, docID, policy.DocUpload)
 	if err != nil {
 		return Document{}, err
+	}
+	if d.e2ee() {
+		// A version the server could read must not slip into a document
+		// its audience believes only their devices read.
+		return Document{}, fmt.Errorf("document %s is end-to-end encrypted: add versions from a device that encrypts them: %w", docID, fault.ErrConflict)
 	}
 	latest := d.latest()
 	name, mt := latest.Name, latest.MediaType
@@ -329,6 +354,13 @@ func (s *Service) discardVersion(ctx context.Context, caseID, docID string, num 
 // with its wrapped data key and audits the upload. The version is not yet
 // visible: the caller adds it to the document record.
 func (s *Service) storeVersion(ctx context.Context, cs *caseScope, d *docRecord, num int, name, mt string, body io.Reader) (VersionInfo, error) {
+	return s.storeVersionAs(ctx, cs, d, num, name, mt, body, nil)
+}
+
+// storeVersionAs is storeVersion; with e (an end-to-end encrypted version)
+// body is the client's ciphertext: its SHA-256 and size are what is
+// recorded and checked, and e's wraps are kept in the version record.
+func (s *Service) storeVersionAs(ctx context.Context, cs *caseScope, d *docRecord, num int, name, mt string, body io.Reader, e *e2eeUpload) (VersionInfo, error) {
 	b := Binding{Case: d.Case, Doc: d.ID, Version: num}
 	caseKey, err := caseKeyForWrite(ctx, s.store, s.mk, d.Case)
 	if err != nil {
@@ -341,15 +373,36 @@ func (s *Service) storeVersion(ctx context.Context, cs *caseScope, d *docRecord,
 		return VersionInfo{}, err
 	}
 	key := objectKey(d.Case, d.ID, num)
-	src := &countingReader{r: body, h: sha256.New(), limit: s.maxSize}
-	info, err := s.putEncrypted(ctx, key, dataKey, b, src)
+	limit := s.maxSize
+	if e != nil {
+		limit = CiphertextSize(s.maxSize)
+	}
+	src := &countingReader{r: body, h: sha256.New(), limit: limit}
+	var in io.Reader = src
+	if e != nil {
+		in = &streamShape{r: src}
+	}
+	info, err := s.putEncrypted(ctx, key, dataKey, b, in, true)
 	if err != nil {
 		return VersionInfo{}, err
 	}
 	sum := hex.EncodeToString(src.h.Sum(nil))
+	size := src.n
+	if e != nil {
+		// The plaintext size follows from the ciphertext's (the layout is
+		// fixed); a length no stream has is refused.
+		var ok bool
+		if size, ok = e2ee.StreamPlainSize(src.n); !ok {
+			s.store.Delete(context.WithoutCancel(ctx), key, info.VersionID)
+			return VersionInfo{}, fault.Invalid("body", "not an end-to-end encrypted document stream (its length fits no stream)")
+		}
+	}
 	now := s.now().UTC()
 	vr := versionRecord{Case: d.Case, Doc: d.ID, Version: num, Object: key, ObjectVID: info.VersionID,
-		WrappedKey: wrapped, Size: src.n, SHA256: sum, Created: now}
+		WrappedKey: wrapped, Size: size, SHA256: sum, Created: now}
+	if e != nil {
+		vr.E2EE, vr.Keys = true, [][]byte{e.wrap}
+	}
 	if _, err := s.meta.Create(ctx, versionKey(d.Case, d.ID, num), vr); err != nil {
 		s.store.Delete(context.WithoutCancel(ctx), key, info.VersionID)
 		return VersionInfo{}, err
@@ -358,12 +411,11 @@ func (s *Service) storeVersion(ctx context.Context, cs *caseScope, d *docRecord,
 	// cannot be written does not happen.
 	if err := s.record(ctx, audit.Event{Type: "doc.upload", Actor: cs.actor.ID, Case: d.Case,
 		Objects: []string{d.ID}, Hashes: []string{s.commit(sum)},
-		Attrs: map[string]string{"version": strconv.Itoa(num), "class": string(d.Class),
-			"audience": d.Audience.String(), "size": strconv.FormatInt(src.n, 10)}}); err != nil {
+		Attrs: uploadAttrs(num, d, size, e != nil)}); err != nil {
 		return VersionInfo{}, fmt.Errorf("audit: %w", err)
 	}
-	return VersionInfo{Version: num, Name: name, MediaType: mt, Size: src.n, SHA256: sum,
-		Uploader: cs.actor.ID, Created: now}, nil
+	return VersionInfo{Version: num, Name: name, MediaType: mt, Size: size, SHA256: sum,
+		Uploader: cs.actor.ID, Created: now, E2EE: e != nil}, nil
 }
 
 // aheadSegments is how far (in segments) encryption may run ahead of the
@@ -376,7 +428,7 @@ const aheadSegments = 256
 // buffer plus the store's part buffer, whatever the document's size. On
 // any error the store discards the partial upload, so nothing
 // half-written is ever visible.
-func (s *Service) putEncrypted(ctx context.Context, key string, dataKey []byte, b Binding, src io.Reader) (objstore.Info, error) {
+func (s *Service) putEncrypted(ctx context.Context, key string, dataKey []byte, b Binding, src io.Reader, createOnly bool) (objstore.Info, error) {
 	pp := newAheadPipe(aheadSegments, segmentCTSize)
 	werr := make(chan error, 1)
 	go func() {
@@ -384,7 +436,7 @@ func (s *Service) putEncrypted(ctx context.Context, key string, dataKey []byte, 
 		pp.CloseWithError(err) // nil: EOF for the reader
 		werr <- err
 	}()
-	info, err := s.store.Put(ctx, key, pp, -1, objstore.PutOptions{IfNoneMatch: true, ContentType: "application/octet-stream"})
+	info, err := s.store.Put(ctx, key, pp, -1, objstore.PutOptions{IfNoneMatch: createOnly, ContentType: "application/octet-stream"})
 	pp.CloseRead() // unblocks the writer if Put stopped early
 	if wErr := <-werr; wErr != nil {
 		// The source's error (too large, client went away) explains the
@@ -522,24 +574,34 @@ func (s *Service) Open(ctx context.Context, actor account.Account, caseID, docID
 	if v.Erased {
 		return nil, fmt.Errorf("document %s version %d was erased: %w", docID, v.Version, fault.ErrGone)
 	}
-	offset, length := int64(0), int64(-1)
-	if rng != nil {
-		if offset, length, err = rng(v); err != nil {
-			return nil, err
-		}
-	}
-	whole := length < 0 || (offset == 0 && length == v.Size)
-	if whole {
-		offset, length = 0, v.Size
-	} else if offset < 0 || length == 0 || offset >= v.Size || length > v.Size-offset {
-		return nil, fmt.Errorf("bytes %d+%d of %d: %w", offset, length, v.Size, ErrRange)
-	}
 	var vr versionRecord
 	if _, err := s.meta.Get(ctx, versionKey(caseID, docID, v.Version), &vr); err != nil {
 		if errors.Is(err, metastore.ErrNotFound) {
 			return nil, fmt.Errorf("document %s version %d has no key (erased): %w", docID, v.Version, fault.ErrGone)
 		}
 		return nil, err
+	}
+	// The version record says how the stored object is to be read: an
+	// upgrade (UpgradeVersion) switches key, hash and E2EE flag in this
+	// one record, before the document record follows. (A download racing
+	// an upgrade of its version, between the new ciphertext's store and
+	// this switch, fails its integrity check: docs/security.md.)
+	if vr.E2EE {
+		v.E2EE, v.SHA256 = true, vr.SHA256
+	}
+	offset, length := int64(0), int64(-1)
+	if rng != nil {
+		if offset, length, err = rng(v); err != nil {
+			return nil, err
+		}
+	}
+	// An end-to-end encrypted version is served whole: the client's
+	// ciphertext, checked against its recorded size and SHA-256.
+	whole := length < 0 || (offset == 0 && length == v.Size) || v.E2EE
+	if whole {
+		offset, length = 0, storedSize(v)
+	} else if offset < 0 || length == 0 || offset >= v.Size || length > v.Size-offset {
+		return nil, fmt.Errorf("bytes %d+%d of %d: %w", offset, length, v.Size, ErrRange)
 	}
 	b := Binding{Case: caseID, Doc: docID, Version: v.Version}
 	caseKey, err := caseKeyForRead(ctx, s.store, s.mk, caseID)
@@ -562,14 +624,14 @@ func (s *Service) Open(ctx context.Context, actor account.Account, caseID, docID
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w: recorded hash unreadable", describe(b), ErrIntegrity)
 	}
-	dl := &Download{Document: d.view(true, false), Version: v, Offset: offset, Length: length, Size: v.Size, Verified: whole}
+	dl := &Download{Document: d.view(true, false), Version: v, Offset: offset, Length: length, Size: storedSize(v), Verified: whole}
 	key := objectKey(caseID, docID, v.Version)
 	if whole {
 		rc, _, err := s.store.Get(ctx, key, objstore.GetOptions{})
 		if err != nil {
 			return nil, err
 		}
-		r, err := NewReader(rc, dataKey, b, &Verify{Size: v.Size, SHA256: sha})
+		r, err := NewReader(rc, dataKey, b, &Verify{Size: storedSize(v), SHA256: sha})
 		if err != nil {
 			rc.Close()
 			return nil, err
@@ -677,6 +739,15 @@ type ShareResult struct {
 // person can confirm first. A share is audited before it takes effect, and
 // only if the audience is still the one the result was computed from.
 func (s *Service) Share(ctx context.Context, actor account.Account, caseID, docID string, to Audience, dryRun bool) (ShareResult, error) {
+	return s.ShareWithKeys(ctx, actor, caseID, docID, to, dryRun, nil)
+}
+
+// ShareWithKeys is Share; an end-to-end encrypted document is shared only
+// with wraps, made on the actor's device, of every stored version's key
+// for the new audience (ErrRewrapNeeded otherwise). They replace the
+// versions' wraps once the audience has changed: devices outside the new
+// audience get no copy from the server any more.
+func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, caseID, docID string, to Audience, dryRun bool, wraps []VersionWrap) (ShareResult, error) {
 	cs, err := s.scope(ctx, actor, caseID)
 	if err != nil {
 		return ShareResult{}, err
@@ -698,6 +769,14 @@ func (s *Service) Share(ctx context.Context, actor account.Account, caseID, docI
 		res.Document = d.view(true, false)
 		return res, nil
 	}
+	e2e := slices.ContainsFunc(d.Versions, func(v VersionInfo) bool { return v.E2EE && !v.Erased })
+	if e2e {
+		if err := checkShareWraps(d, actor.ID, to, wraps); err != nil {
+			return ShareResult{}, err
+		}
+	} else if len(wraps) > 0 {
+		return ShareResult{}, fault.Invalid("wraps", "the document is not end-to-end encrypted")
+	}
 	attrs := map[string]string{"from": from.String(), "to": to.String(),
 		"gained": strconv.Itoa(len(res.Gaining)), "lost": strconv.Itoa(len(res.Losing))}
 	if err := s.record(ctx, audit.Event{Type: "doc.share", Actor: actor.ID, Case: caseID,
@@ -716,6 +795,11 @@ func (s *Service) Share(ctx context.Context, actor account.Account, caseID, docI
 	})
 	if err != nil {
 		return ShareResult{}, err
+	}
+	if e2e {
+		if err := s.writeKeys(ctx, caseID, docID, wraps, true); err != nil {
+			return ShareResult{}, fmt.Errorf("the document was shared, but its keys were not all stored (share it again): %w", err)
+		}
 	}
 	res.Document = updated.view(true, false)
 	return res, nil

@@ -47,7 +47,9 @@ func (s *Service) TransferCandidates(ctx context.Context, caseID string) ([]Tran
 	var out []TransferCandidate
 	err := s.eachDocument(ctx, caseID, func(d *docRecord) error {
 		for _, v := range d.Versions {
-			if v.Erased {
+			// An end-to-end encrypted version is not the server's to
+			// hand over: it holds no key to it.
+			if v.Erased || v.E2EE {
 				continue
 			}
 			out = append(out, TransferCandidate{Doc: d.ID, Version: v.Version, Name: v.Name, MediaType: v.MediaType,

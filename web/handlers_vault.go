@@ -48,6 +48,9 @@ func (a *API) vaultRoutes(r chi.Router) {
 	r.Get("/documents/{docID}/content", a.downloadDocument)
 	r.Post("/documents/{docID}/share", a.shareDocument)
 	r.Post("/documents/{docID}/hold", a.holdDocument)
+	r.Get("/documents/{docID}/keys", a.documentKeys)
+	r.Post("/documents/{docID}/keys", a.addDocumentKeys)
+	r.Post("/documents/{docID}/upgrade", a.upgradeDocument)
 }
 
 // vaultReady answers 503 on a node assembled without a vault.
@@ -101,7 +104,11 @@ func (a *API) getDocument(w http.ResponseWriter, r *http.Request) {
 // uploadBody checks the declared size against the limit before reading a
 // byte, and returns the document's name and media type from the headers.
 func (a *API) uploadBody(w http.ResponseWriter, r *http.Request) (name, mediaType string, ok bool) {
-	if r.ContentLength > a.vault.MaxSize() {
+	limit := a.vault.MaxSize()
+	if r.URL.Query().Get("e2ee") != "" {
+		limit = vault.CiphertextSize(limit) // the client's ciphertext of at most MaxSize
+	}
+	if r.ContentLength > limit {
 		w.Header().Set("Connection", "close")
 		a.writeError(w, r, fmt.Errorf("document over %d bytes: %w", a.vault.MaxSize(), fault.ErrTooLarge))
 		return "", "", false
@@ -151,7 +158,18 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 	}
 	actor, _ := actorFrom(r.Context())
 	caseID := chi.URLParam(r, "caseID")
-	d, err := a.vault.Upload(r.Context(), actor, caseID, vault.NewDocument{Name: name, MediaType: mt, Audience: aud, Class: class}, r.Body)
+	nd := vault.NewDocument{Name: name, MediaType: mt, Audience: aud, Class: class}
+	var d vault.Document
+	if q.Get("e2ee") != "" {
+		wrap, werr := documentKeyHeader(r)
+		if werr != nil {
+			a.writeError(w, r, werr)
+			return
+		}
+		d, err = a.vault.UploadE2EE(r.Context(), actor, caseID, q.Get("doc"), nd, wrap, r.Body)
+	} else {
+		d, err = a.vault.Upload(r.Context(), actor, caseID, nd, r.Body)
+	}
 	if err != nil {
 		a.uploadFailed(w, r, err)
 		return
@@ -316,6 +334,9 @@ func (a *API) downloadDocument(w http.ResponseWriter, r *http.Request) {
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("ETag", etag(docID, dl.Version.Version))
 	h.Set(DocumentVersionHeader, strconv.Itoa(dl.Version.Version))
+	if dl.Version.E2EE {
+		h.Set(api.DocumentE2EEHeader, "1")
+	}
 	if sum, err := hex.DecodeString(dl.Version.SHA256); err == nil {
 		h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":")
 	}
@@ -346,7 +367,7 @@ func (a *API) shareDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req api.ShareRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSONMax(w, r, &req, maxWrapsBody); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -365,9 +386,9 @@ func (a *API) shareDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor, _ := actorFrom(r.Context())
-	res, err := a.vault.Share(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "docID"), to, dry)
+	res, err := a.vault.ShareWithKeys(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "docID"), to, dry, versionWraps(req.Wraps))
 	if err != nil {
-		a.writeVaultError(w, r, err)
+		a.writeDocE2EEError(w, r, err)
 		return
 	}
 	out := shareView(res)

@@ -155,6 +155,8 @@ func (k *isolationCast) sampleBodies() map[string]string {
 		"/documents/{docID}/versions":       "raw: a new version of A's document",
 		"/documents/{docID}/share":          `{"audience":"caucus:B","dryRun":false}`,
 		"/documents/{docID}/hold":           `{"on":true}`,
+		"/documents/{docID}/keys":           `{"wraps":[{"version":1,"wrap":"AAAA"}]}`,
+		"/documents/{docID}/upgrade":        "raw: a re-encrypted version",
 		"/holds":                            `{"reason":"x","authority":"x"}`,
 		"/holds/{holdID}/release":           `{"reason":"x"}`,
 		"/recusal-proposals":                `{"mediatorId":"` + k.id["mediator"] + `","reason":"x"}`,

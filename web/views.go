@@ -23,6 +23,7 @@ func documentView(d vault.Document) api.Document {
 		Audience: d.Audience.String(), Version: d.Version, Size: d.Size, SHA256: d.SHA256, Uploader: d.Uploader,
 		Created: d.Created, Updated: d.Updated, Held: d.Held, CanDownload: d.CanDownload}
 	out.Versions = d.Versions
+	out.E2EE = d.E2EE
 	return out
 }
 

@@ -20,11 +20,13 @@ import (
 )
 
 func init() {
-	register("doc put", "doc put <file> --case C (--audience joint|caucus:<side>|mediators|user:<id>[,<id>] --class agreement|evidence|mediator-notes|correspondence|admin | --doc D) [--name N] [--type MEDIA-TYPE] [--json]", docPut)
+	register("doc put", "doc put <file> --case C (--audience joint|caucus:<side>|mediators|user:<id>[,<id>] --class agreement|evidence|mediator-notes|correspondence|admin [--e2ee] | --doc D) [--name N] [--type MEDIA-TYPE] [--json]", docPut)
 	register("doc get", "doc get <doc> --case C [--version N] [-o FILE|-] [--force] [--json]", docGet)
 	register("doc ls", "doc ls --case C [--json]", docList)
 	register("doc versions", "doc versions <doc> --case C [--json]", docVersions)
 	register("doc share", "doc share <doc> --case C --audience joint|caucus:<side>|mediators|user:<id>[,<id>] [--yes] [--json]", docShare)
+	register("doc keys", "doc keys --case C  (give the document keys this device holds to new devices and members of each audience)", docKeys)
+	register("doc upgrade", "doc upgrade [<doc>…] --case C  (re-encrypt server-encrypted documents end to end on this device; mediators)", docUpgrade)
 	register("doc hold", "doc hold <doc> --case C --reason TEXT --authority TEXT | --release --reason TEXT [--json]", docHold)
 }
 
@@ -55,6 +57,7 @@ func docPut(ctx context.Context, args []string) error {
 	docID := fs.String("doc", "", "add a new version to this document instead of a new document")
 	name := fs.String("name", "", "the document's name (default: the file's name)")
 	mediaType := fs.String("type", "", "media type (default: from the file's extension)")
+	endToEnd := fs.Bool("e2ee", false, "encrypt the document on this device for its audience's devices (the server cannot read it)")
 	asJSON := clientFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -67,6 +70,9 @@ func docPut(ctx context.Context, args []string) error {
 	}
 	if *docID == "" && (*audience == "" || *class == "") {
 		return usagef("--audience and --class are required for a new document (or --doc to add a version)")
+	}
+	if *endToEnd && *docID != "" {
+		return usagef("--e2ee makes a new document; new versions of end-to-end encrypted documents are not supported yet")
 	}
 	if *docID != "" && (*audience != "" || *class != "") {
 		return usagef("a new version keeps its document's audience and class; change the audience with `parley doc share`")
@@ -98,7 +104,12 @@ func docPut(ctx context.Context, args []string) error {
 	body := progressbar.NewReader(f, bar)
 	u := client.Upload{Name: *name, MediaType: *mediaType, Audience: *audience, Class: *class, Body: &body, Size: st.Size()}
 	var d api.Document
-	if *docID == "" {
+	if *endToEnd {
+		var x *client.E2EE
+		if _, x, err = e2eeClient(); err == nil {
+			d, err = x.UploadDocumentE2EE(ctx, *caseID, u)
+		}
+	} else if *docID == "" {
 		d, err = c.UploadDocument(ctx, *caseID, u)
 	} else {
 		d, err = c.UploadVersion(ctx, *caseID, *docID, u)
@@ -109,6 +120,10 @@ func docPut(ctx context.Context, args []string) error {
 	}
 	if *asJSON {
 		return printJSON(d)
+	}
+	if *endToEnd {
+		fmt.Printf("Stored %s as %s version %d (%s, %s, for %s), encrypted on this device; ciphertext sha256 %s\n", d.Name, d.ID, d.Version, humanBytes(d.Size), d.Class, d.Audience, d.SHA256)
+		return nil
 	}
 	fmt.Printf("Stored %s as %s version %d (%s, %s, for %s), sha256 %s\n", d.Name, d.ID, d.Version, humanBytes(d.Size), d.Class, d.Audience, d.SHA256)
 	return nil
@@ -129,6 +144,14 @@ func docGet(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	dl, err := c.DownloadDocument(ctx, *caseID, fs.Arg(0), *version)
+	if err == nil && dl.E2EE {
+		// Encrypted on a device: decrypted on this one.
+		dl.Body.Close()
+		var x *client.E2EE
+		if _, x, err = e2eeClient(); err == nil {
+			dl, err = x.DownloadDocumentE2EE(ctx, *caseID, fs.Arg(0), dl.Version)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -178,9 +201,12 @@ func docGet(ctx context.Context, args []string) (err error) {
 		}
 	}
 	if *asJSON {
-		return printJSON(map[string]any{"file": target, "name": dl.Name, "version": dl.Version, "size": dl.Size, "sha256": fmt.Sprintf("%x", dl.SHA256)})
+		return printJSON(map[string]any{"file": target, "name": dl.Name, "version": dl.Version, "size": dl.Size, "sha256": fmt.Sprintf("%x", dl.SHA256),
+			"e2ee": dl.E2EE, "ciphertextSha256": fmt.Sprintf("%x", dl.CipherSHA256)})
 	}
-	if target != "-" {
+	if target != "-" && dl.E2EE {
+		fmt.Fprintf(os.Stderr, "Saved %s version %d to %s (%s, decrypted on this device: every segment authenticated, ciphertext sha256 %x verified)\n", dl.Name, dl.Version, target, humanBytes(dl.Size), dl.CipherSHA256)
+	} else if target != "-" {
 		fmt.Fprintf(os.Stderr, "Saved %s version %d to %s (%s, sha256 %x verified)\n", dl.Name, dl.Version, target, humanBytes(dl.Size), dl.SHA256)
 	}
 	return nil
@@ -308,6 +334,15 @@ func docShare(ctx context.Context, args []string) error {
 		}
 	}
 	res, err := c.ShareDocument(ctx, *caseID, docID, *audience, false)
+	var pe *client.Error
+	if errors.As(err, &pe) && strings.HasSuffix(pe.Problem.Type, ":rewrap-required") {
+		// End-to-end encrypted: this device wraps the keys for the new
+		// audience (the server cannot).
+		var x *client.E2EE
+		if _, x, err = e2eeClient(); err == nil {
+			res, err = x.ShareDocumentE2EE(ctx, *caseID, docID, *audience, false)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -413,4 +448,89 @@ func docClient(fs *flag.FlagSet, args []string, caseID *string, nargs int, what 
 		return nil, usagef("--case is required")
 	}
 	return apiClient()
+}
+
+// docKeys hands the document keys this device holds to the devices of
+// each end-to-end encrypted document's audience that lack them.
+func docKeys(ctx context.Context, args []string) error {
+	fs := newFlags("doc keys")
+	caseID := fs.String("case", "", "case id")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *caseID == "" {
+		return usagef("--case is required")
+	}
+	_, x, err := e2eeClient()
+	if err != nil {
+		return err
+	}
+	n, err := x.WrapForNewcomers(ctx, *caseID)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Wrapped %d document keys for devices that lacked them.\n", n)
+	return nil
+}
+
+// docUpgrade re-encrypts server-encrypted documents end to end, one
+// version at a time, with a progress bar per version.
+func docUpgrade(ctx context.Context, args []string) error {
+	fs := newFlags("doc upgrade")
+	caseID := fs.String("case", "", "case id")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *caseID == "" {
+		return usagef("--case is required")
+	}
+	c, x, err := e2eeClient()
+	if err != nil {
+		return err
+	}
+	ids := fs.Args()
+	if len(ids) == 0 {
+		list, err := c.Documents(ctx, *caseID)
+		if err != nil {
+			return err
+		}
+		for _, d := range list {
+			if d.CanDownload {
+				ids = append(ids, d.ID)
+			}
+		}
+	}
+	total, skipped := 0, 0
+	for i, id := range ids {
+		var bar *progressbar.ProgressBar
+		cur := 0
+		n, err := x.UpgradeDocument(ctx, *caseID, id, func(doc string, v int, done, size int64) {
+			if bar == nil || cur != v {
+				if bar != nil {
+					bar.Finish()
+				}
+				cur = v
+				bar = progress(size, fmt.Sprintf("[%d/%d] %s version %d", i+1, len(ids), doc, v))
+			}
+			bar.Set64(done)
+		})
+		if bar != nil {
+			bar.Finish()
+		}
+		if err != nil {
+			var pe *client.Error
+			if errors.As(err, &pe) && pe.Status == 409 {
+				fmt.Fprintf(os.Stderr, "%s: not upgraded: %v\n", id, err)
+				skipped++
+				continue
+			}
+			return fmt.Errorf("%s: %w (%d versions upgraded before it)", id, err, total)
+		}
+		total += n
+	}
+	fmt.Printf("Upgraded %d versions of %d documents to end-to-end encryption; %d documents left as they were.\n", total, len(ids)-skipped, skipped)
+	return nil
 }

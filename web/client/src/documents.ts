@@ -128,7 +128,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   const listBox = h("div", { id: "doc-list-box", "aria-live": "polite" });
   const formBox = h("div", { id: "doc-upload-box" });
   sec.replaceChildren(heading, scope, listBox, formBox,
-    h("p", { class: "note" }, "Documents are encrypted by the server's vault at rest and released only to the people named on each; they are not end-to-end encrypted. This list updates by itself."));
+    h("p", { class: "note" }, "Documents added here are encrypted by the server's vault at rest and released only to the people named on each; they are not end-to-end encrypted (those marked as encrypted on a device are). This list updates by itself."));
 
   const inRoom = (d: Document) => d.audience === ctx.room();
   const cardKey = (d: Document) => `${d.id}|${d.version}|${d.audience}|${d.held}|${d.uploader}`;
@@ -151,9 +151,20 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         ` on ${dateWords(d.created)} · ${classWords[d.class] ?? d.class} · ${sizeWords(d.size)}` +
         (d.version > 1 ? ` · version ${d.version}` : "") + (d.held ? " · on legal hold (kept until released)" : "")),
       ctx.banner(d.audience, "this document."),
-      d.canDownload ? h("a", { href: api.contentURL(ctx.caseID, d.id), download: name }, "Download " + name) : null);
-    if (ctx.mediator && options) li.append(shareControls(d, name));
+      d.canDownload && !d.e2ee ? h("a", { href: api.contentURL(ctx.caseID, d.id), download: name }, "Download " + name) : null,
+      d.canDownload && d.e2ee ? e2eeNote(ctx.mediator) : null);
+    if (ctx.mediator && options && !d.e2ee) li.append(shareControls(d, name));
     return li;
+  }
+
+  // A document encrypted on a device (end to end): this browser does not
+  // open or share it yet, so it says where that can be done instead of
+  // offering a download that would save unreadable bytes.
+  function e2eeNote(mediator: boolean): HTMLElement {
+    return h("p", { class: "note doc-e2ee" },
+      "Encrypted on the device of the person who added it: only the devices of the people named above can open it. " +
+      "This browser cannot open it yet; open it with the Parley command-line app on a computer set up for this case" +
+      (mediator ? ", which is also where it can be shared." : "."));
   }
 
   function shareControls(d: Document, name: string): HTMLElement {

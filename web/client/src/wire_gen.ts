@@ -687,6 +687,37 @@ export interface TransferDocument {
   size: number;
 }
 
+export const DocumentKeyHeader = "Parley-Document-Key";
+
+export const DocumentE2EEHeader = "Parley-Document-E2EE";
+
+/**
+ * DocumentKeys is a version's document key wraps
+ * (GET …/documents/{id}/keys?version=n): opaque e2ee.DocKeyWrap objects,
+ * each holding copies of the content key sealed to some devices.
+ */
+export interface DocumentKeys {
+  version: number;
+  wraps: string[];
+}
+
+/**
+ * VersionWrap is one wrap for one version.
+ */
+export interface VersionWrap {
+  version: number;
+  wrap: string;
+}
+
+/**
+ * DocumentKeysRequest adds wraps a device that holds the keys made for
+ * devices of the current audience that lacked them
+ * (POST …/documents/{id}/keys).
+ */
+export interface DocumentKeysRequest {
+  wraps: VersionWrap[];
+}
+
 /**
  * UploadOptions answers GET /api/v1/cases/{caseID}/documents/upload-options:
  * for each audience a new document of the case could have, whether the
@@ -1471,6 +1502,7 @@ export interface Document {
   held: boolean;
   canDownload: boolean;
   versions?: VersionInfo[];
+  e2ee?: boolean;
 }
 
 /**
@@ -1485,6 +1517,7 @@ export interface VersionInfo {
   uploader: string;
   created: string;
   erased?: boolean;
+  e2ee?: boolean;
 }
 
 /**
@@ -1503,6 +1536,7 @@ export interface Person {
 export interface ShareRequest {
   audience: string;
   dryRun: boolean;
+  wraps?: VersionWrap[];
 }
 
 /**

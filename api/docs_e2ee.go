@@ -1,0 +1,41 @@
+package api
+
+// End-to-end encrypted documents (docs/security.md, "Documents end to
+// end"). The upload of a version encrypted on the client's device is the
+// ordinary upload with e2ee=1 (and, for a new document, the document id the
+// client chose: doc=<id>) and the document key wrap in DocumentKeyHeader;
+// the body is the client's ciphertext in the vault's streaming format.
+// Downloads of such a version answer with the client's ciphertext (the
+// server's own envelope removed), Repr-Digest its SHA-256 as recorded at
+// upload, and DocumentE2EEHeader set.
+
+// DocumentKeyHeader carries a document key wrap (base64url, no padding) on
+// an end-to-end encrypted upload.
+const DocumentKeyHeader = "Parley-Document-Key"
+
+// DocumentE2EEHeader is "1" on the download of an end-to-end encrypted
+// version: the body is ciphertext the client decrypts.
+const DocumentE2EEHeader = "Parley-Document-E2EE"
+
+// DocumentKeys is a version's document key wraps
+// (GET …/documents/{id}/keys?version=n): opaque e2ee.DocKeyWrap objects,
+// each holding copies of the content key sealed to some devices.
+type DocumentKeys struct {
+	Version int      `json:"version"`
+	Wraps   [][]byte `json:"wraps"`
+}
+
+func (DocumentKeys) wire() {}
+
+// VersionWrap is one wrap for one version.
+type VersionWrap struct {
+	Version int    `json:"version"`
+	Wrap    []byte `json:"wrap"`
+}
+
+// DocumentKeysRequest adds wraps a device that holds the keys made for
+// devices of the current audience that lacked them
+// (POST …/documents/{id}/keys).
+type DocumentKeysRequest struct {
+	Wraps []VersionWrap `json:"wraps"`
+}

@@ -1,0 +1,488 @@
+package client
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/ids"
+)
+
+// End-to-end encrypted documents (docs/security.md, "Documents end to
+// end"): this device encrypts a version in the vault's stream format under
+// a fresh content key bound to (case, document, version), wraps the key for
+// the devices of the audience after checking the case's signed membership
+// chain, and uploads ciphertext and wrap; the server adds its own envelope
+// and never sees the key. Downloads check the ciphertext's size and
+// SHA-256 as the server recorded them at upload, then every segment's
+// AEAD tag and the final-segment flag while decrypting.
+
+// ErrNoDocKey: no device that holds this document's key has wrapped it for
+// this device yet (a mediator's device does, with `parley doc keys`).
+var ErrNoDocKey = e2ee.ErrNoDocKey
+
+// canonicalAudience is an audience's text form as the server writes it
+// (named accounts sorted and distinct), which wraps must name exactly.
+func canonicalAudience(a string) string {
+	a = strings.TrimSpace(a)
+	_, list, ok := strings.Cut(a, ":")
+	if !ok || !(strings.HasPrefix(a, "user:") || strings.HasPrefix(a, "users:")) {
+		return a
+	}
+	var users []string
+	for u := range strings.SplitSeq(list, ",") {
+		u = strings.TrimPrefix(strings.TrimSpace(u), "user:")
+		if !slices.Contains(users, u) {
+			users = append(users, u)
+		}
+	}
+	slices.Sort(users)
+	return "user:" + strings.Join(users, ",")
+}
+
+// docSession verifies the case's devices and membership chain.
+func (x *E2EE) docSession(ctx context.Context, caseID string) (*e2ee.Session, error) {
+	devs, _, err := x.CaseDevices(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := x.Statements(ctx, caseID, devs)
+	if err != nil {
+		return nil, err
+	}
+	return x.newSession(caseID, chain, devs), nil
+}
+
+// encryptingBody streams body encrypted under key for b.
+func encryptingBody(body io.Reader, key []byte, b e2ee.StreamBinding) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() {
+		w, err := e2ee.NewStreamWriter(pw, key, b)
+		if err == nil {
+			if _, err = io.Copy(w, body); err == nil {
+				err = w.Close()
+			}
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr
+}
+
+// UploadDocumentE2EE encrypts u.Body on this device and uploads it as a
+// new document end-to-end encrypted for u.Audience.
+func (x *E2EE) UploadDocumentE2EE(ctx context.Context, caseID string, u Upload) (api.Document, error) {
+	sess, err := x.docSession(ctx, caseID)
+	if err != nil {
+		return api.Document{}, err
+	}
+	docID := ids.New("d")
+	aud := canonicalAudience(u.Audience)
+	key := e2ee.NewDocKey()
+	defer clear(key)
+	wrap, err := sess.WrapDocKey(docID, 1, aud, key, nil, time.Now())
+	if err != nil {
+		return api.Document{}, err
+	}
+	body := encryptingBody(u.Body, key, e2ee.StreamBinding{Case: caseID, Doc: docID, Version: 1})
+	defer body.Close()
+	size := int64(-1)
+	if u.Size >= 0 {
+		size = e2ee.StreamCiphertextSize(u.Size)
+	}
+	q := url.Values{"audience": {aud}, "class": {u.Class}, "e2ee": {"1"}, "doc": {docID}}
+	req, err := http.NewRequest(http.MethodPost, c(x).BaseURL+docsPath(caseID)+"?"+q.Encode(), body)
+	if err != nil {
+		return api.Document{}, err
+	}
+	req.ContentLength = size
+	req.Header.Set(api.DocumentKeyHeader, base64.RawURLEncoding.EncodeToString(wrap))
+	if u.Name != "" {
+		req.Header.Set(api.DocumentNameHeader, url.PathEscape(u.Name))
+	}
+	if u.MediaType != "" {
+		req.Header.Set("Content-Type", u.MediaType)
+	}
+	return decodeDocument(c(x).send(ctx, req, http.StatusCreated))
+}
+
+func c(x *E2EE) *Client { return x.C }
+
+// DocumentKey finds and opens this device's copy of a version's content
+// key among the wraps the server holds, checking each against the
+// membership chain (e2ee.Session.OpenDocKey).
+func (x *E2EE) DocumentKey(ctx context.Context, sess *e2ee.Session, caseID, docID string, version int) ([]byte, error) {
+	key, _, err := x.documentKey(ctx, sess, caseID, docID, version)
+	return key, err
+}
+
+// documentKey is DocumentKey with the verified wrap the key came from (the
+// newest, when several hold a copy for this device).
+func (x *E2EE) documentKey(ctx context.Context, sess *e2ee.Session, caseID, docID string, version int) ([]byte, *e2ee.DocKeyWrap, error) {
+	var keys api.DocumentKeys
+	path := docPath(caseID, docID) + "/keys?version=" + strconv.Itoa(version)
+	if err := x.C.Do(ctx, http.MethodGet, path, nil, &keys); err != nil {
+		return nil, nil, err
+	}
+	if keys.Version != version {
+		return nil, nil, fmt.Errorf("%w: asked for the keys of version %d, got version %d's", e2ee.ErrWrongPlace, version, keys.Version)
+	}
+	var firstErr error
+	var best []byte
+	var bestWrap *e2ee.DocKeyWrap
+	for _, w := range keys.Wraps {
+		key, k, err := sess.OpenDocKey(docID, version, w)
+		if err == nil {
+			if bestWrap == nil || k.Ctx.Created > bestWrap.Ctx.Created {
+				clear(best)
+				best, bestWrap = key, k
+			} else {
+				clear(key)
+			}
+			continue
+		}
+		if !errors.Is(err, e2ee.ErrNotForMe) && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if bestWrap != nil {
+		return best, bestWrap, nil
+	}
+	if firstErr != nil {
+		return nil, nil, fmt.Errorf("%w (%v)", ErrNoDocKey, firstErr)
+	}
+	return nil, nil, ErrNoDocKey
+}
+
+// ErrAudienceMismatch: the audience the server reports for an end-to-end
+// encrypted document is not the one its keys were wrapped for, as the
+// signed wraps this device opens say. Only an explicit share changes an
+// audience; a device never widens one because the server says so.
+var ErrAudienceMismatch = errors.New("the server reports another audience than the document's signed key wraps name")
+
+// DownloadDocumentE2EE opens version (0: the latest) of a document. An
+// end-to-end encrypted version is decrypted on this device: Body checks
+// the ciphertext against the size and SHA-256 the server recorded at
+// upload, and every segment's tag and the final-segment flag, and returns
+// ErrIntegrity (wrapping e2ee.ErrIntegrity) instead of io.EOF otherwise.
+// A server-encrypted version is returned as DownloadDocument returns it.
+func (x *E2EE) DownloadDocumentE2EE(ctx context.Context, caseID, docID string, version int) (*Download, error) {
+	d, err := x.C.DownloadDocument(ctx, caseID, docID, version)
+	if err != nil || !d.E2EE {
+		return d, err
+	}
+	fail := func(err error) (*Download, error) {
+		d.Body.Close()
+		return nil, err
+	}
+	plain, ok := e2ee.StreamPlainSize(d.Size)
+	if !ok {
+		return fail(fmt.Errorf("%w: %d bytes is no end-to-end encrypted document", ErrIntegrity, d.Size))
+	}
+	sess, err := x.docSession(ctx, caseID)
+	if err != nil {
+		return fail(err)
+	}
+	key, err := x.DocumentKey(ctx, sess, caseID, docID, d.Version)
+	if err != nil {
+		return fail(err)
+	}
+	r, err := e2ee.NewStreamReader(d.Body, key, e2ee.StreamBinding{Case: caseID, Doc: docID, Version: d.Version}, &e2ee.StreamVerify{Size: plain})
+	clear(key)
+	if err != nil {
+		return fail(fmt.Errorf("%w: %w", ErrIntegrity, err))
+	}
+	d.CipherSHA256, d.SHA256 = d.SHA256, nil
+	d.Size = plain
+	d.Body = struct {
+		io.Reader
+		io.Closer
+	}{integrityErr{r}, d.Body}
+	return d, nil
+}
+
+// integrityErr marks a stream failure as ErrIntegrity too.
+type integrityErr struct{ r io.Reader }
+
+func (i integrityErr) Read(p []byte) (int, error) {
+	n, err := i.r.Read(p)
+	if err != nil && err != io.EOF && !errors.Is(err, ErrIntegrity) {
+		err = fmt.Errorf("%w: %w", ErrIntegrity, err)
+	}
+	return n, err
+}
+
+// wrapsFor opens this device's key of every stored end-to-end encrypted
+// version of doc and wraps it for audience (only: the devices to wrap
+// for, nil for every device of the audience). With keep, audience must be
+// the one the opened wrap names (the audience stays as it is).
+func (x *E2EE) wrapsFor(ctx context.Context, sess *e2ee.Session, caseID string, doc api.Document, audience string, keep bool, only func(v int) []string) ([]api.VersionWrap, error) {
+	var out []api.VersionWrap
+	for _, v := range doc.Versions {
+		if !v.E2EE || v.Erased {
+			continue
+		}
+		var devs []string
+		if only != nil {
+			if devs = only(v.Version); len(devs) == 0 {
+				continue
+			}
+		}
+		key, k, err := x.documentKey(ctx, sess, caseID, doc.ID, v.Version)
+		if err != nil {
+			return nil, fmt.Errorf("version %d: %w", v.Version, err)
+		}
+		if keep && k.Ctx.Audience != audience {
+			clear(key)
+			return nil, fmt.Errorf("version %d: %w (%s, the server says %s)", v.Version, ErrAudienceMismatch, k.Ctx.Audience, audience)
+		}
+		w, err := sess.WrapDocKey(doc.ID, v.Version, audience, key, devs, time.Now())
+		clear(key)
+		if err != nil {
+			return nil, fmt.Errorf("version %d: %w", v.Version, err)
+		}
+		out = append(out, api.VersionWrap{Version: v.Version, Wrap: w})
+	}
+	return out, nil
+}
+
+// signedAudience is the audience the signed wraps of doc's end-to-end
+// encrypted versions name, as this device opens them ("" when it has
+// none), refused (ErrAudienceMismatch) unless every version's agrees with
+// the server's doc.Audience.
+func (x *E2EE) signedAudience(ctx context.Context, sess *e2ee.Session, caseID string, doc api.Document) (string, error) {
+	server, signed := canonicalAudience(doc.Audience), ""
+	for _, v := range doc.Versions {
+		if !v.E2EE || v.Erased {
+			continue
+		}
+		key, k, err := x.documentKey(ctx, sess, caseID, doc.ID, v.Version)
+		if err != nil {
+			return "", fmt.Errorf("version %d: %w", v.Version, err)
+		}
+		clear(key)
+		if k.Ctx.Audience != server || (signed != "" && signed != k.Ctx.Audience) {
+			return "", fmt.Errorf("document %s version %d: %w (%s, the server says %s)", doc.ID, v.Version, ErrAudienceMismatch, k.Ctx.Audience, server)
+		}
+		signed = k.Ctx.Audience
+	}
+	return signed, nil
+}
+
+func hasE2EE(d api.Document) bool {
+	return slices.ContainsFunc(d.Versions, func(v api.VersionInfo) bool { return v.E2EE && !v.Erased })
+}
+
+// ShareDocumentE2EE shares a document; an end-to-end encrypted one is
+// shared by wrapping every stored version's key, on this device, for the
+// devices of the new audience as the signed membership lists them (the
+// server cannot do it: it holds no key). A narrower audience gets wraps
+// for its own devices only, and they replace the server's wraps. Dry runs
+// and server-encrypted documents go as ShareDocument.
+func (x *E2EE) ShareDocumentE2EE(ctx context.Context, caseID, docID, audience string, dryRun bool) (api.ShareResult, error) {
+	if dryRun {
+		return x.C.ShareDocument(ctx, caseID, docID, audience, true)
+	}
+	doc, err := x.C.Document(ctx, caseID, docID)
+	if err != nil {
+		return api.ShareResult{}, err
+	}
+	if !hasE2EE(doc) {
+		return x.C.ShareDocument(ctx, caseID, docID, audience, false)
+	}
+	sess, err := x.docSession(ctx, caseID)
+	if err != nil {
+		return api.ShareResult{}, err
+	}
+	aud := canonicalAudience(audience)
+	wraps, err := x.wrapsFor(ctx, sess, caseID, doc, aud, false, nil)
+	if err != nil {
+		return api.ShareResult{}, err
+	}
+	var out api.ShareResult
+	err = x.C.Do(ctx, http.MethodPost, docPath(caseID, docID)+"/share", api.ShareRequest{Audience: aud, Wraps: wraps}, &out)
+	return out, err
+}
+
+// WrapForNewcomers gives the content keys this device holds to the
+// devices of each end-to-end encrypted document's current audience that
+// have no copy yet (a member's new device, a new member of the case),
+// after the same membership checks as a share. It returns how many wraps
+// it added. Only a device that holds a key can do this; the server and
+// administrators cannot.
+func (x *E2EE) WrapForNewcomers(ctx context.Context, caseID string) (int, error) {
+	list, err := x.C.Documents(ctx, caseID)
+	if err != nil {
+		return 0, err
+	}
+	sess, err := x.docSession(ctx, caseID)
+	if err != nil {
+		return 0, err
+	}
+	st := sess.Chain.Latest()
+	if st == nil {
+		return 0, e2ee.ErrNoStatement
+	}
+	added := 0
+	for _, item := range list {
+		if !item.CanDownload {
+			continue
+		}
+		doc, err := x.C.Document(ctx, caseID, item.ID)
+		if err != nil {
+			return added, err
+		}
+		if !hasE2EE(doc) {
+			continue
+		}
+		// The audience is the one the verified wraps name, never the
+		// server's word alone: a server reporting a caucus document as
+		// joint gets no wrap for the other side's devices.
+		aud, err := x.signedAudience(ctx, sess, caseID, doc)
+		if errors.Is(err, ErrNoDocKey) {
+			continue // this device holds no key of it to give
+		}
+		if err != nil {
+			return added, err
+		}
+		members, err := e2ee.AudienceMembers(st, aud)
+		if err != nil || !slices.Contains(members, x.Me.Account) {
+			continue // this device may not wrap for that audience
+		}
+		missing := func(v int) []string {
+			var keys api.DocumentKeys
+			if err := x.C.Do(ctx, http.MethodGet, docPath(caseID, doc.ID)+"/keys?version="+strconv.Itoa(v), nil, &keys); err != nil {
+				return nil
+			}
+			have := map[string]bool{}
+			for _, w := range keys.Wraps {
+				if k, err := e2ee.DecodeDocKey(w); err == nil {
+					for _, d := range k.Devices() {
+						have[d] = true
+					}
+				}
+			}
+			var out []string
+			for _, m := range members {
+				for _, d := range sess.Dir.Active(m) {
+					if !have[d.ID] {
+						out = append(out, d.ID)
+					}
+				}
+			}
+			return out
+		}
+		wraps, err := x.wrapsFor(ctx, sess, caseID, doc, aud, true, missing)
+		if err != nil {
+			return added, fmt.Errorf("document %s: %w", doc.ID, err)
+		}
+		if len(wraps) == 0 {
+			continue
+		}
+		if err := x.C.Do(ctx, http.MethodPost, docPath(caseID, doc.ID)+"/keys", api.DocumentKeysRequest{Wraps: wraps}, nil); err != nil {
+			return added, err
+		}
+		added += len(wraps)
+	}
+	return added, nil
+}
+
+// UpgradeProgress reports an upgrade's progress: the version being
+// re-encrypted, and the plaintext bytes of it done so far out of total.
+type UpgradeProgress func(doc string, version int, done, total int64)
+
+type progressReader struct {
+	r           io.Reader
+	doc         string
+	version     int
+	done, total int64
+	report      UpgradeProgress
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.done += int64(n)
+	if p.report != nil && n > 0 {
+		p.report(p.doc, p.version, p.done, p.total)
+	}
+	return n, err
+}
+
+// UpgradeDocument re-encrypts every stored server-encrypted version of a
+// document end to end (migration), on this device: it downloads the
+// version (the server's layer checks its SHA-256), encrypts it in the
+// stream format under a fresh content key bound to the same version,
+// wraps the key for the document's audience, and has the server replace
+// the version (POST …/upgrade). Versions already end-to-end encrypted are
+// left alone. It returns how many versions it upgraded.
+func (x *E2EE) UpgradeDocument(ctx context.Context, caseID, docID string, progress UpgradeProgress) (int, error) {
+	doc, err := x.C.Document(ctx, caseID, docID)
+	if err != nil {
+		return 0, err
+	}
+	sess, err := x.docSession(ctx, caseID)
+	if err != nil {
+		return 0, err
+	}
+	// The audience to wrap for: the one the signed wraps of the versions
+	// already end-to-end encrypted name, which the server's must match; for
+	// a document with none, the server's (which holds its plaintext
+	// anyway, and which the CLI shows).
+	aud, err := x.signedAudience(ctx, sess, caseID, doc)
+	if err != nil {
+		return 0, err
+	}
+	if aud == "" {
+		aud = canonicalAudience(doc.Audience)
+	}
+	upgraded := 0
+	for i := len(doc.Versions) - 1; i >= 0; i-- { // oldest first
+		v := doc.Versions[i]
+		if v.E2EE || v.Erased {
+			continue
+		}
+		if err := x.upgradeVersion(ctx, sess, caseID, doc, aud, v, progress); err != nil {
+			return upgraded, fmt.Errorf("version %d: %w", v.Version, err)
+		}
+		upgraded++
+	}
+	return upgraded, nil
+}
+
+func (x *E2EE) upgradeVersion(ctx context.Context, sess *e2ee.Session, caseID string, doc api.Document, aud string, v api.VersionInfo, progress UpgradeProgress) error {
+	key := e2ee.NewDocKey()
+	defer clear(key)
+	wrap, err := sess.WrapDocKey(doc.ID, v.Version, aud, key, nil, time.Now())
+	if err != nil {
+		return err
+	}
+	dl, err := x.C.DownloadDocument(ctx, caseID, doc.ID, v.Version)
+	if err != nil {
+		return err
+	}
+	defer dl.Body.Close()
+	if dl.E2EE || dl.Size != v.Size {
+		return fmt.Errorf("%w: the server sent another version than the one to upgrade", ErrIntegrity)
+	}
+	src := &progressReader{r: dl.Body, doc: doc.ID, version: v.Version, total: v.Size, report: progress}
+	body := encryptingBody(src, key, e2ee.StreamBinding{Case: caseID, Doc: doc.ID, Version: v.Version})
+	defer body.Close()
+	path := docPath(caseID, doc.ID) + "/upgrade?version=" + strconv.Itoa(v.Version)
+	req, err := http.NewRequest(http.MethodPost, x.C.BaseURL+path, body)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = e2ee.StreamCiphertextSize(v.Size)
+	req.Header.Set(api.DocumentKeyHeader, base64.RawURLEncoding.EncodeToString(wrap))
+	_, err = decodeDocument(x.C.send(ctx, req, http.StatusOK))
+	return err
+}

@@ -1,0 +1,121 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/nodetest"
+)
+
+// liar is a server that lies: it rewrites the answers it forwards (edit,
+// by request path) and keeps, instead of forwarding, the writes it is
+// asked to swallow (a lying server accepts anything), for the test to see
+// what a device would have given it.
+type liar struct {
+	next    http.RoundTripper
+	edit    func(r *http.Request, resp *http.Response, body []byte) []byte
+	swallow func(r *http.Request) bool
+
+	mu   sync.Mutex
+	kept [][]byte
+}
+
+func (l *liar) RoundTrip(r *http.Request) (*http.Response, error) {
+	if l.swallow != nil && l.swallow(r) {
+		var b []byte
+		if r.Body != nil {
+			b, _ = io.ReadAll(r.Body)
+			r.Body.Close()
+		}
+		l.mu.Lock()
+		l.kept = append(l.kept, b)
+		l.mu.Unlock()
+		return &http.Response{StatusCode: http.StatusNoContent, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(nil)), Request: r}, nil
+	}
+	resp, err := l.next.RoundTrip(r)
+	if err != nil || l.edit == nil {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	body = l.edit(r, resp, body)
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+func (l *liar) swallowed() [][]byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.kept
+}
+
+// through returns p's device talking to the server through l.
+func through(p person, l *liar) *client.E2EE {
+	l.next = http.DefaultTransport
+	c := &client.Client{BaseURL: p.c.BaseURL, Token: p.c.Token, HTTP: &http.Client{Transport: l}}
+	return &client.E2EE{C: c, Dir: p.x.Dir, Me: p.x.Me}
+}
+
+// TestE2EEDocumentLyingAudienceNoNewcomerWrap: the server reports side A's
+// caucus document as shared with the joint room while the mediator's
+// device runs its routine `doc keys`. The device checks the audience
+// against the signed wrap it opens and refuses: it signs no wrap for side
+// B's device (the lying server would have kept it).
+func TestE2EEDocumentLyingAudienceNoNewcomerWrap(t *testing.T) {
+	tc := seedE2EE(t, nodetest.Embedded(t))
+	ctx := context.Background()
+	open(t, tc.med, tc.caseID, client.SecureOptions{})
+	signedFor(t, tc.a, tc.caseID, tc.a.id, tc.b.id)
+	d := uploadE2EE(t, tc.a, tc.caseID, "caucus:A", "evidence", []byte("side A's bottom line"))
+
+	l := &liar{
+		edit: func(r *http.Request, _ *http.Response, body []byte) []byte {
+			if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/documents") {
+				return bytes.ReplaceAll(body, []byte(`"audience":"caucus:A"`), []byte(`"audience":"joint"`))
+			}
+			return body
+		},
+		swallow: func(r *http.Request) bool {
+			return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/documents/"+d.ID+"/keys")
+		},
+	}
+	med := through(tc.med, l)
+	n, err := med.WrapForNewcomers(ctx, tc.caseID)
+	for _, raw := range l.swallowed() {
+		var req api.DocumentKeysRequest
+		if err := json.Unmarshal(raw, &req); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range req.Wraps {
+			if k, err := e2ee.DecodeDocKey(w.Wrap); err == nil && slices.Contains(k.Devices(), tc.b.x.Me.ID) {
+				t.Fatalf("the mediator's device wrapped side A's caucus document for side B's device (audience %s)", k.Ctx.Audience)
+			}
+		}
+	}
+	if n != 0 || !errors.Is(err, client.ErrAudienceMismatch) {
+		t.Fatalf("WrapForNewcomers under a lying audience: %d wraps, %v", n, err)
+	}
+	if _, err := med.UpgradeDocument(ctx, tc.caseID, d.ID, nil); !errors.Is(err, client.ErrAudienceMismatch) {
+		t.Fatalf("UpgradeDocument under a lying audience: %v", err)
+	}
+	// Told the truth, the same device has nothing to add and no complaint.
+	if n, err := tc.med.x.WrapForNewcomers(ctx, tc.caseID); err != nil || n != 0 {
+		t.Fatalf("WrapForNewcomers: %d, %v", n, err)
+	}
+}

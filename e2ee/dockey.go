@@ -1,0 +1,327 @@
+package e2ee
+
+import (
+	"crypto/ed25519"
+	"crypto/hpke"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// End-to-end encrypted documents.
+//
+// A document version is encrypted on the uploader's device, in the vault's
+// streaming format (stream.go), under a fresh 32-byte content key bound to
+// (case, document, version). The content key reaches the devices of the
+// document's audience the way a room's chain key reaches its members: HPKE
+// sealed to each device's KEM key, in one signed object, a document key
+// wrap (TypeDocKey):
+//
+//	dockey = "PE" 1 0x0A case doc version:u64 audience statement:u64
+//	         account device created:i64 [device kem:u16 hpke]* signature
+//
+// Each copy is sealed with info "parley/e2ee/v1/dockey\0" followed by the
+// wrap's fields from case to created and the recipient device id, so a copy
+// cannot be moved to another document, version, audience or device. A
+// device wraps only for an audience its verified membership chain places
+// it in, for the active devices of that audience's members as the latest
+// signed statement lists them ([Session.WrapDocKey]); a device opens a
+// wrap only after checking the statement it names, that the wrapping
+// account is in the audience under it, and the wrapping device's signature
+// ([Session.OpenDocKey]). The server stores wraps as opaque bytes: it can
+// refuse a share, never perform one.
+
+// TypeDocKey is a document key wrap.
+const TypeDocKey = 0x0A
+
+const (
+	labelDocKey = "parley/e2ee/v1/dockey"
+	// MaxDocKey bounds a document key wrap.
+	MaxDocKey = 256 << 10
+	// DocKeySize is a content key's size.
+	DocKeySize = 32
+	// maxAudience bounds an audience's text form (eight named accounts).
+	maxAudience = 1024
+)
+
+func init() { typeNames[TypeDocKey] = "dockey" }
+
+// ErrNoDocKey: no wrap of a document version's content key reached this
+// device (a device that holds it must wrap it for this one).
+var ErrNoDocKey = errors.New("e2ee: no key for this document on this device")
+
+// NewDocKey returns a fresh content key for one document version.
+func NewDocKey() []byte {
+	k := make([]byte, DocKeySize)
+	rand.Read(k)
+	return k
+}
+
+// DocKeyContext is what a wrap is bound to.
+type DocKeyContext struct {
+	Case         string
+	Doc          string
+	Version      int
+	Audience     string // joint, caucus:<side>, mediators, user:<account>[,…]
+	StatementSeq uint64
+	Account      string // the wrapping account and device
+	Device       string
+	Created      int64
+}
+
+func (c *DocKeyContext) fields(w *writer) *writer {
+	return w.str(c.Case).str(c.Doc).u64(uint64(c.Version)).str(c.Audience).u64(c.StatementSeq).
+		str(c.Account).str(c.Device).i64(c.Created)
+}
+
+func (c *DocKeyContext) info(recipient string) []byte {
+	w := c.fields(fieldsWriter()).str(recipient)
+	return append([]byte(labelDocKey+"\x00"), w.b...)
+}
+
+// Binding is the stream binding of the version the wrap belongs to.
+func (c *DocKeyContext) Binding() StreamBinding {
+	return StreamBinding{Case: c.Case, Doc: c.Doc, Version: c.Version}
+}
+
+// DocKeyWrap is a decoded document key wrap.
+type DocKeyWrap struct {
+	Ctx        DocKeyContext
+	Recipients []Sealed
+	Raw        []byte
+	bodyLen    int
+	sig        []byte
+}
+
+// Devices lists the devices the wrap holds a copy for.
+func (k *DocKeyWrap) Devices() []string {
+	out := make([]string, len(k.Recipients))
+	for i, s := range k.Recipients {
+		out[i] = s.Device
+	}
+	return out
+}
+
+// WrapDocKey seals key to each recipient device and signs the result with
+// me. It checks nothing about membership: [Session.WrapDocKey] does.
+func WrapDocKey(me *DeviceKeys, ctx DocKeyContext, key []byte, recipients []*DeviceRecord) ([]byte, error) {
+	if len(key) != DocKeySize {
+		return nil, errors.New("e2ee: a document key is 32 bytes")
+	}
+	if ctx.Account != me.Account || ctx.Device != me.ID {
+		return nil, errors.New("e2ee: a document key wrap names the wrapping device")
+	}
+	if len(recipients) == 0 || len(recipients) > maxList {
+		return nil, fmt.Errorf("e2ee: a document key goes to 1 to %d devices", maxList)
+	}
+	w := newWriter(TypeDocKey)
+	ctx.fields(w)
+	type entry struct {
+		device string
+		kem    KEMID
+		ct     []byte
+	}
+	var entries []entry
+	for _, rec := range recipients {
+		pub, err := rec.hpkePublic()
+		if err != nil {
+			return nil, err
+		}
+		ct, err := sealTo(pub, ctx.info(rec.ID), key)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, entry{rec.ID, rec.KEM, ct})
+	}
+	w.list(len(entries), func(i int, e *writer) {
+		e.str(entries[i].device).u16(uint16(entries[i].kem)).bytes(entries[i].ct)
+	})
+	body := w.b
+	if len(body)+4+ed25519.SignatureSize > MaxDocKey {
+		return nil, fmt.Errorf("e2ee: document key wrap over %d bytes", MaxDocKey)
+	}
+	return append(body, me.sign(TypeDocKey, body)...), nil
+}
+
+// DecodeDocKey parses a wrap (signature unchecked: [DocKeyWrap.Verify]).
+func DecodeDocKey(data []byte) (*DocKeyWrap, error) {
+	r := newReader(data, TypeDocKey, MaxDocKey)
+	k := &DocKeyWrap{}
+	c := &k.Ctx
+	c.Case = r.id("case")
+	c.Doc = r.id("document")
+	v := r.u64("version")
+	c.Audience = r.str("audience", maxAudience)
+	c.StatementSeq = r.u64("statement")
+	c.Account = r.id("wrapping account")
+	c.Device = r.id("wrapping device")
+	c.Created = r.i64("created")
+	r.list("recipients", func(e *reader) {
+		s := Sealed{Device: e.id("device"), KEM: KEMID(e.u16("kem")), Ciphertext: e.bytes("ciphertext")}
+		if e.err == nil && len(s.Ciphertext) != encLen(s.KEM)+DocKeySize+16 {
+			e.fail("recipient %s: ciphertext of %d bytes for %s", s.Device, len(s.Ciphertext), s.KEM)
+		}
+		k.Recipients = append(k.Recipients, s)
+	})
+	k.bodyLen = r.off
+	k.sig = r.fixed("signature", ed25519.SignatureSize)
+	r.end("dockey")
+	if r.err != nil {
+		return nil, r.err
+	}
+	if v < 1 || v > 1<<31 {
+		return nil, malformed("dockey: version %d", v)
+	}
+	c.Version = int(v)
+	if c.Audience == "" || len(k.Recipients) == 0 {
+		return nil, malformed("dockey: no audience or no recipient")
+	}
+	k.Raw = data
+	return k, nil
+}
+
+// Verify checks the wrapping device's signature.
+func (k *DocKeyWrap) Verify(by *DeviceRecord) error {
+	if by.ID != k.Ctx.Device || by.Account != k.Ctx.Account {
+		return fmt.Errorf("%w: document key wrap names another device", ErrBadSignature)
+	}
+	return by.verify(TypeDocKey, k.Raw[:k.bodyLen], k.sig)
+}
+
+// Open returns the content key sealed to me (ErrNotForMe when the wrap
+// holds no copy for this device).
+func (k *DocKeyWrap) Open(me *DeviceKeys) ([]byte, error) {
+	for _, s := range k.Recipients {
+		if s.Device != me.ID {
+			continue
+		}
+		if s.KEM != me.KEM {
+			return nil, fmt.Errorf("%w: sealed for %s, device uses %s", ErrDecrypt, s.KEM, me.KEM)
+		}
+		n := encLen(s.KEM)
+		rcp, err := hpke.NewRecipient(s.Ciphertext[:n], me.priv, hpke.HKDFSHA256(), hpke.AES256GCM(), k.Ctx.info(me.ID))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+		}
+		key, err := rcp.Open(nil, s.Ciphertext[n:])
+		if err != nil || len(key) != DocKeySize {
+			return nil, fmt.Errorf("%w: document key", ErrDecrypt)
+		}
+		return key, nil
+	}
+	return nil, ErrNotForMe
+}
+
+// AudienceMembers is who may hold a document's key under statement st:
+// for a room audience (joint, caucus:<side>, mediators), the room's
+// members as st lists them; for named accounts (user:a,b), the case's
+// mediators and those accounts, each of whom st must list as a party,
+// counsel or observer.
+func AudienceMembers(st *Statement, audience string) ([]string, error) {
+	if list, ok := strings.CutPrefix(audience, "user:"); ok {
+		var out []string
+		for _, p := range st.People {
+			if p.Role == RoleMediator {
+				out = append(out, p.Account)
+			}
+		}
+		for a := range strings.SplitSeq(list, ",") {
+			p, ok := st.Person(a)
+			if !ok || p.Role == RoleMediator {
+				return nil, fmt.Errorf("%w: %s is not a participant in membership statement %d", ErrNotMember, a, st.Seq)
+			}
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+		slices.Sort(out)
+		return out, nil
+	}
+	r, ok := st.Room(audience)
+	if !ok {
+		return nil, fmt.Errorf("%w: membership statement %d has no room %q", ErrMembership, st.Seq, audience)
+	}
+	return slices.Clone(r.Members), nil
+}
+
+// WrapDocKey wraps a document version's content key for audience, after
+// checking the latest verified membership statement: this device's account
+// must be in the audience, and the key goes to the active devices of its
+// members (only those in `only`, when it is not nil: a holder wrapping for
+// newcomers). It refuses when no device would receive it.
+func (s *Session) WrapDocKey(doc string, version int, audience string, key []byte, only []string, now time.Time) ([]byte, error) {
+	st := s.Chain.Latest()
+	if st == nil {
+		return nil, ErrNoStatement
+	}
+	members, err := AudienceMembers(st, audience)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(members, s.Me.Account) {
+		return nil, fmt.Errorf("%w: you are not in %s in the signed membership", ErrNotMember, audience)
+	}
+	if _, active := s.Dir.Device(s.Me.Account, s.Me.ID, -1); !active {
+		return nil, fmt.Errorf("%w: this device is not in the key directory (or revoked)", ErrUnknownDevice)
+	}
+	var recipients []*DeviceRecord
+	for _, m := range members {
+		for _, d := range s.Dir.Active(m) {
+			if only == nil || slices.Contains(only, d.ID) {
+				recipients = append(recipients, d)
+			}
+		}
+	}
+	if len(recipients) == 0 {
+		return nil, fmt.Errorf("%w: no device of %s to wrap for", ErrUnknownDevice, audience)
+	}
+	ctx := DocKeyContext{Case: s.Case, Doc: doc, Version: version, Audience: audience, StatementSeq: st.Seq,
+		Account: s.Me.Account, Device: s.Me.ID, Created: now.UnixMilli()}
+	return WrapDocKey(s.Me, ctx, key, recipients)
+}
+
+// OpenDocKey checks a wrap the server returned for document doc, version
+// version, and returns the content key it holds for this device:
+//   - it names this case, that document and version (ErrWrongPlace);
+//   - the statement it names is verified (ErrUnknownStatement) and places
+//     the wrapping account in the wrap's audience (ErrNotMember);
+//   - the wrapping device is in the directory and active
+//     (ErrUnknownDevice) and signed it (ErrBadSignature);
+//   - it holds a copy for this device (ErrNotForMe) that opens (ErrDecrypt).
+func (s *Session) OpenDocKey(doc string, version int, payload []byte) ([]byte, *DocKeyWrap, error) {
+	k, err := DecodeDocKey(payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := k.Ctx
+	if c.Case != s.Case || c.Doc != doc || c.Version != version {
+		return nil, nil, fmt.Errorf("%w: wrap for %s/%s version %d, asked for %s/%s version %d",
+			ErrWrongPlace, c.Case, c.Doc, c.Version, s.Case, doc, version)
+	}
+	st, ok := s.Chain.Get(c.StatementSeq)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %d", ErrUnknownStatement, c.StatementSeq)
+	}
+	members, err := AudienceMembers(st, c.Audience)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !slices.Contains(members, c.Account) {
+		return nil, nil, fmt.Errorf("%w: %s in %s (statement %d)", ErrNotMember, c.Account, c.Audience, st.Seq)
+	}
+	dev, ok := s.Dir.Device(c.Account, c.Device, -1)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %s/%s", ErrUnknownDevice, c.Account, c.Device)
+	}
+	if err := k.Verify(dev); err != nil {
+		return nil, nil, err
+	}
+	key, err := k.Open(s.Me)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, k, nil
+}

@@ -1,0 +1,370 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// End-to-end encrypted documents (docs/security.md, "Documents end to
+// end"). The uploader's device encrypts a version in the stream format
+// (e2ee/stream.go) under a fresh content key and wraps that key for the
+// audience's devices (e2ee.DocKeyWrap). This service stores the client's
+// ciphertext inside its own envelope layer, exactly as it stores plaintext
+// for the other versions (a data key per version under the case key under
+// the master key), so holds, disposal and crypto-shredding act on it
+// unchanged; it records the SHA-256 and size of the client's ciphertext in
+// place of the plaintext's, and keeps the wraps in the version's sealed
+// record. It never holds a content key: it checks sizes, audiences and
+// policy, and that every wrap names the document, version, audience and
+// actor it arrives with, and can refuse a share but not perform one.
+
+// MaxWraps bounds the wraps kept per version (each holder wrapping for
+// newcomers adds one).
+const MaxWraps = 64
+
+type e2eeUpload struct{ wrap []byte }
+
+// e2ee reports whether the document's latest stored version is end-to-end
+// encrypted.
+func (d *docRecord) e2ee() bool { return d.latest().E2EE }
+
+// storedSize is the size of what the server's layer wraps: the plaintext,
+// or the client's ciphertext for an end-to-end encrypted version.
+func storedSize(v VersionInfo) int64 {
+	if v.E2EE {
+		return CiphertextSize(v.Size)
+	}
+	return v.Size
+}
+
+func uploadAttrs(num int, d *docRecord, size int64, e2e bool) map[string]string {
+	a := map[string]string{"version": strconv.Itoa(num), "class": string(d.Class),
+		"audience": d.Audience.String(), "size": strconv.FormatInt(size, 10)}
+	if e2e {
+		a["e2ee"] = "true"
+	}
+	return a
+}
+
+// streamShape refuses, as it is read, a body that does not start like a
+// stream header: what the server records as an end-to-end encrypted
+// document must at least be shaped like one (its length is checked once
+// read).
+type streamShape struct {
+	r       io.Reader
+	head    []byte
+	checked bool
+}
+
+func (s *streamShape) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if !s.checked {
+		s.head = append(s.head, p[:min(n, e2ee.StreamHeaderSize-len(s.head))]...)
+		switch {
+		case len(s.head) == e2ee.StreamHeaderSize:
+			s.checked = true
+			if !e2ee.CheckStreamHeader(s.head) {
+				return 0, fault.Invalid("body", "not an end-to-end encrypted document stream (bad header)")
+			}
+		case err != nil && errors.Is(err, io.EOF):
+			return 0, fault.Invalid("body", "not an end-to-end encrypted document stream (shorter than its header)")
+		}
+	}
+	return n, err
+}
+
+// checkWrap decodes a wrap and checks it names this case, document,
+// version and audience, and that the actor made it.
+func checkWrap(raw []byte, actor, caseID, docID string, version int, aud Audience) error {
+	k, err := e2ee.DecodeDocKey(raw)
+	if err != nil {
+		return fault.Invalid("wrap", "not a document key wrap")
+	}
+	c := k.Ctx
+	switch {
+	case c.Case != caseID || c.Doc != docID || c.Version != version:
+		return fault.Invalid("wrap", fmt.Sprintf("the wrap is for another document or version (want %s version %d)", docID, version))
+	case c.Audience != aud.String():
+		return fault.Invalid("wrap", "the wrap is for audience "+c.Audience+", not "+aud.String())
+	case c.Account != actor:
+		return fault.Invalid("wrap", "a wrap is made by the device of the person sending it")
+	}
+	return nil
+}
+
+// UploadE2EE stores body, the client's ciphertext of version 1 of a new
+// document whose id (docID) the client chose and bound into the
+// ciphertext, with wrap, the document key wrap for its audience. Every
+// check of Upload applies.
+func (s *Service) UploadE2EE(ctx context.Context, actor account.Account, caseID, docID string, n NewDocument, wrap []byte, body io.Reader) (Document, error) {
+	if !ids.Valid("d", docID) {
+		return Document{}, fault.Invalid("doc", "a document id the client made (d_ and 26 base32 characters)")
+	}
+	return s.upload(ctx, actor, caseID, n, body, docID, &e2eeUpload{wrap: wrap})
+}
+
+// Keys returns a version's document key wraps (0: the latest) to someone
+// who may download it.
+func (s *Service) Keys(ctx context.Context, actor account.Account, caseID, docID string, version int) (int, [][]byte, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return 0, nil, err
+	}
+	d, err := s.loadDoc(ctx, cs, docID, policy.DocDownload)
+	if err != nil {
+		return 0, nil, err
+	}
+	v := d.latest()
+	if version != 0 {
+		var ok bool
+		if v, ok = d.version(version); !ok {
+			return 0, nil, fmt.Errorf("document %s version %d: %w", docID, version, fault.ErrNotFound)
+		}
+	}
+	if !v.E2EE {
+		return 0, nil, fmt.Errorf("document %s version %d is not end-to-end encrypted: %w", docID, v.Version, fault.ErrNotFound)
+	}
+	if v.Erased {
+		return 0, nil, fmt.Errorf("document %s version %d was erased: %w", docID, v.Version, fault.ErrGone)
+	}
+	var vr versionRecord
+	if _, err := s.meta.Get(ctx, versionKey(caseID, docID, v.Version), &vr); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return 0, nil, fmt.Errorf("document %s version %d has no key (erased): %w", docID, v.Version, fault.ErrGone)
+		}
+		return 0, nil, err
+	}
+	return v.Version, vr.Keys, nil
+}
+
+// VersionWrap is a wrap for one version.
+type VersionWrap struct {
+	Version int
+	Wrap    []byte
+}
+
+// AddKeys keeps wraps a device that holds a document's keys made for
+// devices of the document's current audience that lacked them (a new
+// device, a new member). Only someone who may download the document
+// sends them, and only wraps for its current audience, made by them.
+func (s *Service) AddKeys(ctx context.Context, actor account.Account, caseID, docID string, wraps []VersionWrap) error {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return err
+	}
+	d, err := s.loadDoc(ctx, cs, docID, policy.DocDownload)
+	if err != nil {
+		return err
+	}
+	if len(wraps) == 0 || len(wraps) > 4*MaxWraps {
+		return fault.Invalid("wraps", fmt.Sprintf("1 to %d wraps", 4*MaxWraps))
+	}
+	for _, w := range wraps {
+		v, ok := d.version(w.Version)
+		if !ok || !v.E2EE || v.Erased {
+			return fault.Invalid("wraps", fmt.Sprintf("version %d is not a stored end-to-end encrypted version", w.Version))
+		}
+		if err := checkWrap(w.Wrap, actor.ID, caseID, docID, w.Version, d.Audience); err != nil {
+			return err
+		}
+	}
+	if err := s.record(ctx, audit.Event{Type: "doc.keys.wrap", Actor: actor.ID, Case: caseID, Objects: []string{docID},
+		Attrs: map[string]string{"wraps": strconv.Itoa(len(wraps)), "audience": d.Audience.String()}}); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return s.writeKeys(ctx, caseID, docID, wraps, false)
+}
+
+// writeKeys adds wraps to their versions' records, or (replace) makes
+// them the versions' only wraps.
+func (s *Service) writeKeys(ctx context.Context, caseID, docID string, wraps []VersionWrap, replace bool) error {
+	byVersion := map[int][][]byte{}
+	var order []int
+	for _, w := range wraps {
+		if _, ok := byVersion[w.Version]; !ok {
+			order = append(order, w.Version)
+		}
+		byVersion[w.Version] = append(byVersion[w.Version], w.Wrap)
+	}
+	for _, v := range order {
+		_, err := metastore.Update(ctx, s.meta, versionKey(caseID, docID, v), func(r *versionRecord) error {
+			if replace {
+				r.Keys = nil
+			}
+			for _, w := range byVersion[v] {
+				if !slices.ContainsFunc(r.Keys, func(k []byte) bool { return string(k) == string(w) }) {
+					r.Keys = append(r.Keys, w)
+				}
+			}
+			if len(r.Keys) > MaxWraps {
+				return fmt.Errorf("version %d holds %d wraps already (at most %d): share it again to start afresh: %w", v, len(r.Keys), MaxWraps, fault.ErrConflict)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrRewrapNeeded: an end-to-end encrypted document was shared without a
+// wrap of every stored version's key for the new audience.
+var ErrRewrapNeeded = errors.New("an end-to-end encrypted document is shared from a device that holds its keys")
+
+// checkShareWraps checks a share of an end-to-end encrypted document
+// brings one wrap per stored end-to-end encrypted version, for to.
+func checkShareWraps(d *docRecord, actor string, to Audience, wraps []VersionWrap) error {
+	have := map[int]bool{}
+	for _, w := range wraps {
+		v, ok := d.version(w.Version)
+		if !ok || !v.E2EE || v.Erased {
+			return fault.Invalid("wraps", fmt.Sprintf("version %d is not a stored end-to-end encrypted version", w.Version))
+		}
+		if err := checkWrap(w.Wrap, actor, d.Case, d.ID, w.Version, to); err != nil {
+			return err
+		}
+		have[w.Version] = true
+	}
+	for _, v := range d.Versions {
+		if v.E2EE && !v.Erased && !have[v.Version] {
+			return fmt.Errorf("version %d has no wrap for %s: %w", v.Version, to, ErrRewrapNeeded)
+		}
+	}
+	return nil
+}
+
+// ErrHeldUpgrade: a held document's stored bytes may not change.
+var ErrHeldUpgrade = errors.New("a document under legal hold keeps its stored bytes: upgrade it once the hold is released")
+
+// UpgradeVersion replaces a server-encrypted version with the same
+// version re-encrypted end to end by a mediator's device (migration):
+// body is the client's ciphertext of the version's plaintext (bound to the
+// same case, document and version), wrap its key for the document's
+// audience. The plaintext size must be the version's. Once the new
+// ciphertext is stored, the version record switches key, object version,
+// hash and flag at once (downloads read through it), the document record
+// follows, and every older stored copy of the ciphertext and of the record
+// — the server's only way to the plaintext — is deleted. A document or
+// case under hold is refused (its stored bytes may not change).
+func (s *Service) UpgradeVersion(ctx context.Context, actor account.Account, caseID, docID string, version int, wrap []byte, body io.Reader) (Document, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return Document{}, err
+	}
+	d, err := s.loadDoc(ctx, cs, docID, policy.DocShare)
+	if err != nil {
+		return Document{}, err
+	}
+	if version < 1 {
+		return Document{}, fault.Invalid("version", "the version number to upgrade, from 1")
+	}
+	if len(wrap) == 0 {
+		return Document{}, fault.Invalid("Parley-Document-Key", "the document key wrapped for the audience (base64url, no padding)")
+	}
+	v, ok := d.version(version)
+	switch {
+	case !ok:
+		return Document{}, fmt.Errorf("document %s version %d: %w", docID, version, fault.ErrNotFound)
+	case v.Erased:
+		return Document{}, fmt.Errorf("document %s version %d was erased: %w", docID, version, fault.ErrGone)
+	case v.E2EE:
+		return Document{}, fmt.Errorf("document %s version %d is end-to-end encrypted already: %w", docID, version, fault.ErrConflict)
+	}
+	held := d.Hold != nil
+	if !held {
+		if held, err = s.CaseHeld(ctx, caseID); err != nil {
+			return Document{}, err
+		}
+	}
+	if held {
+		return Document{}, fmt.Errorf("document %s: %w: %w", docID, ErrHeldUpgrade, fault.ErrConflict)
+	}
+	if err := checkWrap(wrap, actor.ID, caseID, docID, version, d.Audience); err != nil {
+		return Document{}, err
+	}
+	b := Binding{Case: caseID, Doc: docID, Version: version}
+	caseKey, err := caseKeyForWrite(ctx, s.store, s.mk, caseID)
+	if err != nil {
+		return Document{}, err
+	}
+	dataKey := make([]byte, 32)
+	rand.Read(dataKey)
+	wrapped, err := wrapDataKey(caseKey, dataKey, b)
+	if err != nil {
+		return Document{}, err
+	}
+	key := objectKey(caseID, docID, version)
+	src := &countingReader{r: body, h: sha256.New(), limit: CiphertextSize(v.Size)}
+	info, err := s.putEncrypted(ctx, key, dataKey, b, &streamShape{r: src}, false)
+	if err != nil {
+		return Document{}, err
+	}
+	discard := func() { s.store.Delete(context.WithoutCancel(ctx), key, info.VersionID) }
+	if plain, ok := e2ee.StreamPlainSize(src.n); !ok || plain != v.Size {
+		discard()
+		return Document{}, fault.Invalid("body", fmt.Sprintf("not an end-to-end encrypted stream of the version's %d bytes", v.Size))
+	}
+	sum := hex.EncodeToString(src.h.Sum(nil))
+	if err := s.record(ctx, audit.Event{Type: "doc.upgrade", Actor: actor.ID, Case: caseID, Objects: []string{docID},
+		Hashes: []string{s.commit(sum)}, Attrs: map[string]string{"version": strconv.Itoa(version), "audience": d.Audience.String()}}); err != nil {
+		discard()
+		return Document{}, fmt.Errorf("audit: %w", err)
+	}
+	if _, err := metastore.Update(ctx, s.meta, versionKey(caseID, docID, version), func(r *versionRecord) error {
+		if r.E2EE {
+			return fmt.Errorf("document %s version %d was upgraded meanwhile: %w", docID, version, fault.ErrConflict)
+		}
+		r.WrappedKey, r.ObjectVID, r.SHA256, r.E2EE, r.Keys = wrapped, info.VersionID, sum, true, [][]byte{wrap}
+		return nil
+	}); err != nil {
+		discard()
+		return Document{}, err
+	}
+	updated, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
+		for i := range r.Versions {
+			if r.Versions[i].Version == version {
+				r.Versions[i].E2EE, r.Versions[i].SHA256 = true, sum
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Document{}, err
+	}
+	// The server's way back to the plaintext: the older stored copies of
+	// the ciphertext and of the record with its data key.
+	s.pruneOlder(context.WithoutCancel(ctx), key, info.VersionID)
+	s.pruneOlder(context.WithoutCancel(ctx), versionKey(caseID, docID, version), "")
+	return updated.view(true, true), nil
+}
+
+// pruneOlder deletes every stored version of key but keep (or, with keep
+// empty, but the latest). Best effort: a version under object lock stays.
+func (s *Service) pruneOlder(ctx context.Context, key, keep string) {
+	versions, err := s.store.Versions(ctx, key)
+	if err != nil {
+		return
+	}
+	for _, v := range versions {
+		if v.VersionID == keep || (keep == "" && v.IsLatest) {
+			continue
+		}
+		s.store.Delete(ctx, key, v.VersionID)
+	}
+}
