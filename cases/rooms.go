@@ -106,10 +106,13 @@ func (s *Service) OpenRoom(ctx context.Context, actor account.Account, id string
 	}
 	decide := func(c *Case) error {
 		d := s.policy.DecideRoomOpen(actor.Principal(), policy.Room{Case: c.Facts(), Members: members, CrossSide: n.CrossSide})
-		if !d.Room.Allowed {
+		if d.Allowed() {
+			return nil
+		}
+		if !d.Composition() {
 			return s.refuse(ctx, actor, policy.RoomOpen, c)
 		}
-		if len(d.Refused) > 0 {
+		{
 			refused := make([]string, 0, len(d.Refused))
 			for m := range d.Refused {
 				refused = append(refused, m)
@@ -119,7 +122,6 @@ func (s *Service) OpenRoom(ctx context.Context, actor account.Account, id string
 				Attrs: map[string]string{"action": string(policy.RoomPlace)}})
 			return fault.Invalid("members", strings.Join(d.Explain(c.PersonName), "; "))
 		}
-		return nil
 	}
 	if err := decide(c); err != nil {
 		return DefinedRoom{}, err

@@ -58,6 +58,30 @@ type OpenDecision struct {
 	Refused map[string]Decision
 }
 
+// Composition reports whether the opening was refused for who would be in
+// the room (rules of defined-rooms.cedar a mediator can act on), not for
+// who is asking.
+func (d OpenDecision) Composition() bool {
+	if d.Room.Allowed {
+		return len(d.Refused) > 0
+	}
+	if len(d.Room.Policies) == 0 {
+		return false
+	}
+	for _, p := range d.Room.Policies {
+		if _, ok := compositionRules[p]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// compositionRules are the room.open rules about a room's people.
+var compositionRules = map[string]bool{
+	"defined-room-has-a-mediator": true, "defined-room-has-a-participant": true,
+	"mixing-sides-is-declared": true, "cross-side-holds-two-sides": true,
+}
+
 // Allowed reports whether the room may open as proposed.
 func (d OpenDecision) Allowed() bool { return d.Room.Allowed && len(d.Refused) == 0 }
 
