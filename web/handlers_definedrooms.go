@@ -2,11 +2,13 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
 )
 
 // definedRoomRoutes: the rooms a mediator opens with chosen people
@@ -45,7 +47,12 @@ func (a *API) openDefinedRoom(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) closeDefinedRoom(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
-	room, err := a.caucus.CloseRoom(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "room"))
+	name, err := url.PathUnescape(chi.URLParam(r, "room"))
+	if err != nil {
+		a.writeError(w, r, fault.Invalid("room", "not a room name"))
+		return
+	}
+	room, err := a.caucus.CloseRoom(r.Context(), actor, chi.URLParam(r, "caseID"), name)
 	if err != nil && room.ID == "" {
 		a.writeError(w, r, err)
 		return
