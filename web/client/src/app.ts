@@ -459,7 +459,7 @@ function switchRoom(room: string) {
       }
     },
   },
-  h("label", { for: "draft" }, `Message to the ${roomTitle(room)}`), ta,
+  h("label", { for: "draft" }, definedRoom(room) ? `Message in “${roomTitle(room)}”` : `Message to the ${roomTitle(room)}`), ta,
   h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Send encrypted"),
     h("span", { class: "note", id: "draft-hint" }, "Enter sends; Shift+Enter starts a new line.")), err);
   // Enter sends (as in most chat apps), Shift+Enter is a new line; not

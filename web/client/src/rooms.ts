@@ -149,7 +149,7 @@ function openForm(): HTMLElement {
     const cb = h("input", { type: "checkbox", id, value: account }) as HTMLInputElement;
     if (mandatory) { cb.checked = true; cb.disabled = true; }
     boxes.push(cb);
-    pick.append(h("div", { class: "check" }, cb, h("label", { for: id }, words)));
+    pick.append(h("div", {}, h("label", { class: "check" }, cb, words)));
   };
   person(me, "You (a mediator is in every room)", true);
   for (const m of c.mediators) if (!m.recused && m.accountId !== me) person(m.accountId, `${m.name} (mediator)`, false);
@@ -160,7 +160,7 @@ function openForm(): HTMLElement {
   }
   if (c.participants.some((p) => p.role === "observer")) pick.append(h("p", { class: "note" }, "Observers are never put in a room of their own."));
   const cross = h("input", { type: "checkbox", id: "room-cross" }) as HTMLInputElement;
-  const crossField = h("div", { class: "check" }, cross, h("label", { for: "room-cross" },
+  const crossField = h("div", { class: "cross-field" }, h("label", { class: "check" }, cross,
     "Cross-side room: people of both sides will be in it and will read each other's words. Everyone in it is told so at the top of the room."));
   const who = h("p", { class: "note", id: "room-who", "aria-live": "polite" });
   const chosen = () => boxes.filter((b) => b.checked).map((b) => b.value);
@@ -194,7 +194,7 @@ function openForm(): HTMLElement {
         draw(document.getElementById("defined-rooms")!);
         ctx!.switchRoom(r.room);
         document.getElementById("room-opened")?.remove();
-        document.getElementById("defined-rooms")!.append(h("p", { role: "status", id: "room-opened" }, `Opened "${r.label}". ${peopleWords(r.members)} see it in their rooms.`));
+        document.getElementById("defined-rooms")!.append(h("p", { role: "status", id: "room-opened" }, `Opened "${r.label}". It is now in the rooms of: ${peopleWords(r.members)}.`));
       } catch (x) {
         out.replaceChildren(h("p", { class: "error", role: "alert" }, "The room was not opened: " + errText(x)));
       } finally {

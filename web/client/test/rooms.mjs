@@ -24,6 +24,7 @@ async function join(name, link) {
   await page.goto(link);
   await passGate(page);
   await page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await page.click("#welcome-dismiss");
   return page;
 }
 const roomButton = (page, label) => page.locator("#rooms button", { hasText: label });
