@@ -7,6 +7,8 @@ import { passGate } from "./gate.mjs";
 import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
 
 const CASE = env("PARLEY_CASE");
+const t0 = Date.now();
+const stage = (what) => log(`stage ${((Date.now() - t0) / 1000).toFixed(1)}s: ${what}`);
 const ROOM1 = "Ada and the mediator";
 const ROOM2 = "Lawyers' talk";
 
@@ -55,6 +57,7 @@ await run(async () => {
     check(await p.locator("#open-room-form").count() === 0, "participants have no room form");
   }
 
+  stage("joined and signed in");
   // 1. The tenant alone with the mediator, without her lawyer.
   await med.fill("#room-label", ROOM1);
   await med.getByLabel("Ada Okafor (Tenant party)").check();
@@ -79,6 +82,7 @@ await run(async () => {
   await sees(med, "Honestly, I would take 1,200.");
   await shoot(party, "rooms-party");
 
+  stage("room 1 used");
   // Her lawyer sees nothing of it, and the server refuses it to him.
   check(await roomButton(counselA, ROOM1).count() === 0 && !(await counselA.innerText("body")).includes(ROOM1), "the tenant's lawyer sees nothing of the room");
   const refused = await counselA.evaluate(async ({ c, r }) => {
@@ -90,6 +94,7 @@ await run(async () => {
   }, { c: CASE, r: room1.replace(/[^a-z0-9:]/g, "") });
   check(refused.list === 0 && !refused.listed && refused.hist === 404 && refused.close === 404, "the API refuses the room to the tenant's lawyer like a room that does not exist: " + JSON.stringify(refused));
 
+  stage("room 1 refused to counsel");
   // 2. The two lawyers with the mediator: refused until declared cross-side.
   await med.fill("#room-label", ROOM2);
   await med.getByLabel("Jordan Blake (Tenant lawyer)").check();
@@ -119,6 +124,7 @@ await run(async () => {
   await shoot(counselA, "rooms-counsel-cross");
   check(await roomButton(party, ROOM2).count() === 0, "the tenant sees nothing of the lawyers' room");
 
+  stage("room 2 used");
   // 3. Closing the first room asks first, naming who loses it.
   await med.locator(`li[data-room-label="${ROOM1}"] button.close-room`).click();
   const q = await med.innerText("#close-room-q");
@@ -130,6 +136,7 @@ await run(async () => {
   check(await party.locator("#draft").count() === 0, "the tenant can no longer write in the closed room");
   await sees(party, "Honestly, I would take 1,200.");
   check(true, "and still reads what was said there");
+  stage("closed");
   await ask("audited", "opened,opened,closed");
 }, async () => {
   log("FAIL context written by the pages above");
