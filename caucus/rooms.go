@@ -49,15 +49,22 @@ func NewService(cs *cases.Service, pol *policy.Engine, msg *messaging.Service, b
 // RoomNames lists a case's rooms: joint, a caucus per side, mediators, then
 // the rooms its mediators defined (open and closed), in opening order.
 func RoomNames(c *cases.Case) []string {
-	names := []string{JointName}
-	for _, s := range c.Sides {
-		names = append(names, CaucusName(s.ID))
-	}
-	names = append(names, MediatorsName)
+	names := StandingRoomNames(c)
 	for _, r := range c.Rooms {
 		names = append(names, cases.RoomName(r))
 	}
 	return names
+}
+
+// StandingRoomNames lists the rooms every case has: joint, a caucus per
+// side, mediators (not the rooms a mediator opened, which are their
+// members' business: sessions are scheduled in standing rooms only).
+func StandingRoomNames(c *cases.Case) []string {
+	names := []string{JointName}
+	for _, s := range c.Sides {
+		names = append(names, CaucusName(s.ID))
+	}
+	return append(names, MediatorsName)
 }
 
 // roomOf maps a client's room name in case c to the policy view of it and

@@ -289,7 +289,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   });
   if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }
   await renderSessions($("sessions"), {
-    caseID, mediator: sc.mediator, rooms: sc.rooms, roomTitle, nameOf: (a) => sc.nameOf(a),
+    caseID, mediator: sc.mediator, rooms: sc.rooms.filter((r) => !definedRoom(r)), roomTitle, nameOf: (a) => sc.nameOf(a),
     closed: !!c.closed, agreement: !!c.closed && (c.outcome?.result === "full-agreement" || c.outcome?.result === "partial-agreement"),
   });
 }
