@@ -164,6 +164,12 @@ type RoomView struct {
 	Members []string `json:"members"`
 	// Present are the members connected to it now.
 	Present []string `json:"present"`
+	// A mediator-defined room (Kind "defined", api/rooms.go): its human
+	// name, whether it is declared cross-side, and whether it was closed
+	// (its history stays readable; nothing more is posted).
+	Label     string `json:"label,omitempty"`
+	CrossSide bool   `json:"crossSide,omitempty"`
+	Closed    bool   `json:"closed,omitempty"`
 }
 
 func (RoomView) wire() {}

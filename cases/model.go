@@ -92,6 +92,10 @@ type Case struct {
 	// TermsConsents are every signed acceptance, of every version.
 	Terms         *api.Terms    `json:"terms,omitempty"`
 	TermsConsents []api.Consent `json:"termsConsents,omitempty"`
+	// Rooms are the rooms a mediator opened with chosen people (rooms.go),
+	// closed ones included. They are their members' business: the case's
+	// API view (View) never carries them.
+	Rooms []DefinedRoom `json:"rooms,omitempty"`
 }
 
 // RemovedParticipant is a participant taken out of a case.

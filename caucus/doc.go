@@ -4,7 +4,12 @@
 // rooms when the people in a case change.
 //
 // Rooms are derived from the case record, never stored on their own:
-// adding a side or a participant is enough to give them their rooms. Every
+// adding a side or a participant is enough to give them their rooms. A
+// mediator may also open rooms of chosen people (cases.DefinedRoom, kept in
+// the case record; "room:<id>", or "cross:<id>" when declared cross-side):
+// RoomNames and roomOf derive them like the rest, policy keeps each to its
+// members (defined-rooms.cedar), and closing one seals its epoch and
+// refuses further posts (defined.go). Every
 // decision about a room is asked of package policy (room.join, room.post,
 // room.history), and a caucus by construction never holds participants of
 // two sides: a party or counsel enters only their own side's caucus.
@@ -18,5 +23,7 @@
 //
 // What caucus must never do: carry message bytes itself (package
 // messaging does), read them, or let a room's membership come from anywhere
-// but the case record and policy.
+// but the case record and policy. (For a defined room the clients trust
+// only the membership the opening mediator's device signed: a record
+// edited afterwards opens the room to nobody's keys.)
 package caucus

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,8 +46,20 @@ func NewService(cs *cases.Service, pol *policy.Engine, msg *messaging.Service, b
 	return &Service{cases: cs, policy: pol, msg: msg, broker: broker, audit: log}
 }
 
-// RoomNames lists a case's rooms: joint, a caucus per side, mediators.
+// RoomNames lists a case's rooms: joint, a caucus per side, mediators, then
+// the rooms its mediators defined (open and closed), in opening order.
 func RoomNames(c *cases.Case) []string {
+	names := StandingRoomNames(c)
+	for _, r := range c.Rooms {
+		names = append(names, cases.RoomName(r))
+	}
+	return names
+}
+
+// StandingRoomNames lists the rooms every case has: joint, a caucus per
+// side, mediators (not the rooms a mediator opened, which are their
+// members' business: sessions are scheduled in standing rooms only).
+func StandingRoomNames(c *cases.Case) []string {
 	names := []string{JointName}
 	for _, s := range c.Sides {
 		names = append(names, CaucusName(s.ID))
@@ -67,6 +80,16 @@ func roomOf(c *cases.Case, name string) (policy.Room, messaging.Room, error) {
 	case strings.HasPrefix(name, caucusPrefix) && c.HasSide(strings.TrimPrefix(name, caucusPrefix)):
 		r.Kind, r.Side = policy.RoomCaucus, strings.TrimPrefix(name, caucusPrefix)
 		key = "caucus-" + r.Side
+	case strings.HasPrefix(name, api.RoomDefined) || strings.HasPrefix(name, api.RoomCross):
+		d, ok := c.DefinedRoomNamed(name)
+		if !ok {
+			return policy.Room{}, messaging.Room{}, fmt.Errorf("room %q: %w", name, fault.ErrNotFound)
+		}
+		// The messaging room follows the signed name: a record whose
+		// cross-side flag was flipped names another, empty room (which no
+		// mediator signed), never the history of the one opened.
+		r = c.RoomFacts(*d)
+		key = strings.Replace(name, ":", "-", 1)
 	default:
 		return policy.Room{}, messaging.Room{}, fmt.Errorf("room %q: %w", name, fault.ErrNotFound)
 	}
@@ -133,8 +156,13 @@ func (s *Service) Rooms(ctx context.Context, actor account.Account, caseID strin
 		if present == nil {
 			present = []string{}
 		}
-		out = append(out, RoomView{Name: name, Kind: string(pr.Kind), Side: pr.Side,
-			Audience: audience(c, pr), Members: s.members(c, pr), Present: present})
+		v := RoomView{Name: name, Kind: string(pr.Kind), Side: pr.Side,
+			Audience: audience(c, pr), Members: s.members(c, pr), Present: present}
+		if d, ok := c.DefinedRoomNamed(name); ok {
+			v.Label, v.CrossSide, v.Closed = d.Label, d.CrossSide, d.Closed != nil
+			v.Audience = definedAudience(c, *d, v.Members)
+		}
+		out = append(out, v)
 	}
 	return out, nil
 }
@@ -244,7 +272,7 @@ func (s *Service) MembershipChanged(ctx context.Context, caseID string, ch cases
 	})
 	if loadErr == nil {
 		for _, name := range RoomNames(c) {
-			if !affects(ch, name) {
+			if !affects(c, ch, name) {
 				continue
 			}
 			_, mr, _ := roomOf(c, name)
@@ -274,7 +302,12 @@ func (s *Service) MembershipChanged(ctx context.Context, caseID string, ch cases
 	})
 }
 
-func affects(ch cases.MembershipChange, room string) bool {
+func affects(c *cases.Case, ch cases.MembershipChange, room string) bool {
+	if d, ok := c.DefinedRoomNamed(room); ok {
+		// A defined room's people are fixed: only one of them leaving
+		// (or a mediator in it recused) changes it.
+		return slices.Contains(d.Members, ch.Account) && ch.Kind != "participant.joined" && ch.Kind != "mediator.added"
+	}
 	if ch.Kind != "participant.joined" && ch.Kind != "participant.removed" {
 		return true // mediators are in every room
 	}

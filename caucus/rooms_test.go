@@ -75,6 +75,8 @@ type roomsEnv struct {
 	msg   *messaging.Service
 	rooms *Service
 	bus   *messaging.Memory
+	meta  *metastore.Store
+	log   *audit.Log
 }
 
 func newRoomsEnv(t *testing.T) *roomsEnv {
@@ -107,7 +109,7 @@ func newRoomsEnv(t *testing.T) *roomsEnv {
 	bus := messaging.NewMemory()
 	msg := messaging.NewService(messaging.NewLog(store), bus, messaging.Options{})
 	t.Cleanup(func() { msg.Close() })
-	return &roomsEnv{store: store, cases: cs, msg: msg, rooms: NewService(cs, pol, msg, bus, log), bus: bus}
+	return &roomsEnv{store: store, cases: cs, msg: msg, rooms: NewService(cs, pol, msg, bus, log), bus: bus, meta: meta, log: log}
 }
 
 // TestMembershipChangeSurvivesStoreFailures: when reading the case or

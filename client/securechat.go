@@ -607,6 +607,14 @@ func sameMembership(a, b *e2ee.Statement) bool {
 // It refuses (and says why) when the result would break the rules — the
 // caucus rule, or anyone changing side or role.
 func (s *SecureChat) signMembership(ctx context.Context) error {
+	return s.signRooms(ctx, nil)
+}
+
+// signRooms is signMembership that also opens the defined rooms in open
+// (a mediator's deliberate opening, client/rooms.go). Every other defined
+// room is carried over from the latest statement (e2ee.CarryDefined),
+// never taken from the server's description of it.
+func (s *SecureChat) signRooms(ctx context.Context, open []e2ee.RoomMembers) error {
 	for attempt := 0; attempt < 4; attempt++ {
 		c, err := s.x.C.Case(ctx, s.caseID)
 		if err != nil {
@@ -630,6 +638,12 @@ func (s *SecureChat) signMembership(ctx context.Context) error {
 			}
 		}
 		want := e2ee.StatementFor(s.caseID, people, sides, epochs)
+		want.Rooms = append(want.Rooms, e2ee.CarryDefined(latest, people, epochs)...)
+		for _, r := range open {
+			if _, ok := want.Room(r.Name); !ok {
+				want.Rooms = append(want.Rooms, r)
+			}
+		}
 		if latest != nil {
 			if sameMembership(latest, want) {
 				return nil

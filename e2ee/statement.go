@@ -170,12 +170,15 @@ func CaucusName(side string) string { return caucusPrefix + side }
 // CheckRules checks what any statement must satisfy on its own:
 //   - every person appears once, with a known role; parties and counsel
 //     have a side, mediators and observers none; at least one mediator;
-//   - every room appears once, is "joint", "mediators" or "caucus:<side>",
-//     and lists only people of the statement, each once;
+//   - every room appears once, is "joint", "mediators", "caucus:<side>" or
+//     a mediator-defined room ("room:<id>", "cross:<id>"), and lists only
+//     people of the statement, each once;
 //   - the mediators room holds mediators only;
 //   - a caucus holds mediators and the parties and counsel of its own side
 //     only — never anyone of another side, never an observer (the caucus
-//     rule).
+//     rule);
+//   - a mediator-defined room never holds an observer, and holds people of
+//     one side only unless its name declares it cross-side ("cross:<id>").
 func (s *Statement) CheckRules() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrMembership, fmt.Sprintf(format, a...))
@@ -219,7 +222,8 @@ func (s *Statement) CheckRules() error {
 			return bad("room %s: epoch %d", r.Name, r.Epoch)
 		}
 		side, isCaucus := CaucusSide(r.Name)
-		if !isCaucus && r.Name != RoomJoint && r.Name != RoomMediators {
+		_, cross, isDefined := DefinedRoom(r.Name)
+		if !isCaucus && !isDefined && r.Name != RoomJoint && r.Name != RoomMediators {
 			return bad("unknown room %q", r.Name)
 		}
 		seen := map[string]bool{}
@@ -236,8 +240,17 @@ func (s *Statement) CheckRules() error {
 				return bad("caucus rule: %s (%s of side %q) may not be in %s", m, p.Role, p.Side, r.Name)
 			}
 		}
+		if isDefined {
+			if err := checkDefined(r, people, cross); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+func errMembership(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrMembership, fmt.Sprintf(format, a...))
 }
 
 // StatementFor builds the statement a mediator signs for the current state
@@ -320,7 +333,9 @@ func (c *Chain) Len() int { return len(c.stmts) }
 //     genesis is trusted on first use and pinned by clients);
 //   - its own rules hold ([Statement.CheckRules]);
 //   - nobody's role or side differs from any earlier statement;
-//   - no room disappears and no room's epoch goes backwards.
+//   - no room disappears and no room's epoch goes backwards;
+//   - a mediator-defined room opens with a mediator in it and never gains
+//     a member afterwards.
 func (c *Chain) Extend(next *Statement, dir Directory) error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: statement %d: %s", ErrMembership, next.Seq, fmt.Sprintf(format, a...))
@@ -370,6 +385,9 @@ func (c *Chain) Extend(next *Statement, dir Directory) error {
 				return bad("room %s went back from epoch %d to %d", r.Name, r.Epoch, nr.Epoch)
 			}
 		}
+	}
+	if err := checkDefinedChain(prev, next); err != nil {
+		return err
 	}
 	for _, p := range next.People {
 		c.sticky[p.Account] = p

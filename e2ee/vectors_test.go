@@ -222,6 +222,8 @@ func generateVectors(t *testing.T) *vectors {
 		{"version 2", "message", flip(first, 2), "malformed"},
 		{"statement with side B's party in caucus:A", "statement", injectedStatement(t, devs["mediator"]), "caucus rule"},
 		{"device record renamed to another account", "device", renamedRecord(devs["partyB"]), "bad signature"},
+		{"statement with both sides in a room not declared cross-side", "statement", definedStatement(t, devs["mediator"], "room:r1", "u_partya", "u_partyb"), "not declared cross-side"},
+		{"statement with an observer in a cross-side room", "statement", definedStatement(t, devs["mediator"], "cross:r1", "u_partya", "u_observer"), "observer"},
 	}
 	for _, e := range []struct{ signer, endorsed, caseID string }{{"partyA", "partyA-fallback", ""}, {"mediator", "partyB", "c_vectorcase"}} {
 		raw, err := devs[e.signer].Endorse(devs[e.endorsed].Record(), e.caseID, time.UnixMilli(1767225603000))
@@ -255,6 +257,17 @@ func injectedStatement(t *testing.T, med *DeviceKeys) []byte {
 		[]string{"A"}, map[string]int64{"caucus:A": 2})
 	st.Seq, st.Created, st.SignerAccount, st.SignerDevice = 2, 1767225602000, med.Account, med.ID
 	st.Rooms[0].Members = append(st.Rooms[0].Members, "u_partyb")
+	body := st.body()
+	return append(body, med.sign(TypeStatement, body)...)
+}
+
+// definedStatement is a signed statement with a mediator-defined room of
+// the mediator and members, which breaks the defined room rule.
+func definedStatement(t *testing.T, med *DeviceKeys, room string, members ...string) []byte {
+	st := StatementFor("c_vectorcase", []Person{{"u_mediator", RoleMediator, ""}, {"u_observer", RoleObserver, ""},
+		{"u_partya", RoleParty, "A"}, {"u_partyb", RoleParty, "B"}}, nil, nil)
+	st.Rooms = []RoomMembers{{Name: room, Epoch: 1, Members: append([]string{"u_mediator"}, members...)}}
+	st.Seq, st.Created, st.SignerAccount, st.SignerDevice = 2, 1767225602000, med.Account, med.ID
 	body := st.body()
 	return append(body, med.sign(TypeStatement, body)...)
 }

@@ -205,11 +205,16 @@ func (e *Engine) addCase(entities cedar.EntityMap, c *Case) cedar.EntityUID {
 }
 
 func (e *Engine) evaluate(entities cedar.EntityMap, principal cedar.EntityUID, a Action, resource cedar.EntityUID) Decision {
+	return e.evaluateCtx(entities, principal, a, resource, cedar.NewRecord(nil))
+}
+
+// evaluateCtx is evaluate with a request context.
+func (e *Engine) evaluateCtx(entities cedar.EntityMap, principal cedar.EntityUID, a Action, resource cedar.EntityUID, ctx cedar.Record) Decision {
 	decision, diag := cedar.Authorize(e.set, entities, cedar.Request{
 		Principal: principal,
 		Action:    cedar.NewEntityUID("Action", cedar.String(a)),
 		Resource:  resource,
-		Context:   cedar.NewRecord(nil),
+		Context:   ctx,
 	})
 	out := Decision{Allowed: decision == cedar.Allow}
 	for _, r := range diag.Reasons {

@@ -22,6 +22,9 @@ const (
 	RoomJoint     RoomKind = "joint"
 	RoomCaucus    RoomKind = "caucus"
 	RoomMediators RoomKind = "mediators"
+	// RoomDefined is a room a mediator opened with chosen people
+	// (defined-rooms.cedar).
+	RoomDefined RoomKind = "defined"
 )
 
 // Room is a room of a case, as policy sees it.
@@ -29,6 +32,11 @@ type Room struct {
 	Case *Case
 	Kind RoomKind
 	Side string // for a caucus
+	// A defined room's people, whether it is declared cross-side, and
+	// whether it was closed.
+	Members   []string
+	CrossSide bool
+	Closed    bool
 }
 
 // DecideRoom answers whether u may do a in room r.
@@ -45,6 +53,9 @@ func (e *Engine) DecideRoom(u User, a Action, r Room) Decision {
 		side := sideUID(r.Case.ID, r.Side)
 		attrs["side"] = side
 		entities[side] = cedar.Entity{UID: side}
+	}
+	if r.Kind == RoomDefined {
+		definedAttrs(attrs, r)
 	}
 	entities[room] = cedar.Entity{UID: room, Attributes: cedar.NewRecord(attrs)}
 	return e.evaluate(entities, principal, a, room)

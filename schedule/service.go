@@ -228,7 +228,7 @@ func (s *Service) Add(ctx context.Context, actor account.Account, caseID string,
 	if len(rooms) == 0 {
 		rooms = []string{caucus.JointName}
 	}
-	all := caucus.RoomNames(c)
+	all := caucus.StandingRoomNames(c)
 	if len(rooms) > MaxRooms {
 		return nil, fault.Invalid("rooms", fmt.Sprintf("at most %d", MaxRooms))
 	}

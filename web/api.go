@@ -223,6 +223,7 @@ func (a *API) routes() chi.Router {
 				a.vaultRoutes(r)
 				a.caseHoldRoutes(r)
 				a.sessionRoutes(r)
+				a.definedRoomRoutes(r)
 			})
 		})
 	})

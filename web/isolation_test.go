@@ -170,6 +170,8 @@ func (k *isolationCast) sampleBodies() map[string]string {
 		"/followups":                        `{"days":[30,90]}`,
 		"/participants/{accountID}/reentry": `{"ttlSeconds":3600}`,
 		"/participants/{accountID}":         `{}`,
+		"/defined-rooms":                    `{"label":"x","members":["` + k.id["mediator"] + `","` + k.id["partyA"] + `"]}`,
+		"/defined-rooms/{room}/close":       `{}`,
 	}
 }
 

@@ -16,6 +16,7 @@ import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, s
 import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
 import { carryItem, carryOffer, initCarry } from "./carry";
 import { showWelcome } from "./welcome";
+import { definedRoom, roomMembers, roomLead, closedNote, loadDefinedRooms, mountRooms } from "./rooms";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -53,6 +54,8 @@ let docs: DocsScreen | undefined;
 function roomClass(room: string): string {
   if (room === "joint") return "room-joint";
   if (room === "mediators") return "room-mediators";
+  const d = definedRoom(room);
+  if (d) return d.crossSide ? "room-defined room-cross" : "room-defined";
   const side = E.caucusSide(room);
   const i = c.sides.findIndex((s) => s.id === side);
   return "room-side-" + (i < 0 ? 0 : i % 4);
@@ -65,6 +68,8 @@ function sideLabel(side?: string): string {
 function roomTitle(room: string): string {
   if (room === "joint") return "Joint room";
   if (room === "mediators") return "Mediators only";
+  const d = definedRoom(room);
+  if (d) return d.label;
   return `${sideLabel(E.caucusSide(room)!)} caucus`;
 }
 
@@ -93,6 +98,8 @@ function membersOf(audience: string): string[] {
   const med = c.mediators.filter((m) => !m.recused).map((m) => m.accountId);
   if (audience === "joint") return [...med, ...c.participants.map((p) => p.accountId)];
   if (audience === "mediators") return med;
+  const defined = roomMembers(audience);
+  if (defined) return defined;
   const side = E.caucusSide(audience);
   if (side) return [...med, ...c.participants.filter((p) => p.side === side && p.role !== "observer").map((p) => p.accountId)];
   if (audience.startsWith("user:")) return [...med, ...audience.slice(5).split(",")];
@@ -109,7 +116,7 @@ function visibleTo(audience: string): string {
     return p && myself()?.side && p.side === myself()!.side ? 1 : 2;
   };
   const words = [...new Set(ids)].sort((a, b) => rank(a) - rank(b)).map(personWords);
-  const lead = audience === "joint" ? "everyone in this mediation: " : audience.startsWith("caucus:") ? `the ${sideLabel(E.caucusSide(audience)!)} side only: ` : "";
+  const lead = roomLead(audience) ?? (audience === "joint" ? "everyone in this mediation: " : audience.startsWith("caucus:") ? `the ${sideLabel(E.caucusSide(audience)!)} side only: ` : "");
   return "Visible to: " + lead + words.join(", ");
 }
 
@@ -265,19 +272,24 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   sc.c = c;
   render();
   await sc.open();
+  await loadDefinedRooms(caseID).catch(() => {});
   c = sc.c;
   if (!sc.rooms.includes(current)) current = sc.rooms[0];
   renderRooms();
   switchRoom(current);
   if (!sc.mediator) welcome(false);
   renderDevices($("devices"), devicesContext());
+  mountRooms($("defined-rooms"), {
+    sc: () => sc, c: () => c, me: () => me.id, personWords, switchRoom,
+    changed: () => { renderRooms(); document.querySelector("#room > .banner")?.replaceWith(roomBanner(current)); if (definedRoom(current)) switchRoom(current); },
+  });
   docs = mountDocuments($("documents"), {
     caseID, meID: me.id, mediator: sc.mediator, c: () => c, room: () => current,
     roomTitle, roomClass, visibleTo, banner, personWords, errText,
   });
   if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }
   await renderSessions($("sessions"), {
-    caseID, mediator: sc.mediator, rooms: sc.rooms, roomTitle, nameOf: (a) => sc.nameOf(a),
+    caseID, mediator: sc.mediator, rooms: sc.rooms.filter((r) => !definedRoom(r)), roomTitle, nameOf: (a) => sc.nameOf(a),
     closed: !!c.closed, agreement: !!c.closed && (c.outcome?.result === "full-agreement" || c.outcome?.result === "partial-agreement"),
   });
 }
@@ -314,6 +326,7 @@ function render() {
       h("aside", { class: "tools", "aria-label": "Safety numbers and invitations" },
         deskButton(me, c.id) ?? "", caseloadButton() ?? "",
         c.mediators.some((m) => m.accountId === me.id) ? "" : h("button", { type: "button", id: "show-welcome", onclick: () => welcome(true) }, "About this mediation"),
+        h("section", { id: "defined-rooms" }),
         h("section", { id: "people" }),
         h("h2", {}, "Safety numbers"), h("div", { id: "safety" }),
         h("section", { id: "devices", "aria-labelledby": "devices-title" }), h("div", { id: "invite" }))));
@@ -446,7 +459,7 @@ function switchRoom(room: string) {
       }
     },
   },
-  h("label", { for: "draft" }, `Message to the ${roomTitle(room)}`), ta,
+  h("label", { for: "draft" }, definedRoom(room) ? `Message in “${roomTitle(room)}”` : `Message to the ${roomTitle(room)}`), ta,
   h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Send encrypted"),
     h("span", { class: "note", id: "draft-hint" }, "Enter sends; Shift+Enter starts a new line.")), err);
   // Enter sends (as in most chat apps), Shift+Enter is a new line; not
@@ -461,7 +474,7 @@ function switchRoom(room: string) {
     roomBanner(room),
     presenceLine(room),
     logFor(room).parentElement!,
-    observer ? h("p", { class: "note" }, "Observers read the joint room and do not post.") : form);
+    closedNote(room) ?? (observer ? h("p", { class: "note" }, "Observers read the joint room and do not post.") : form));
   const log = logs.get(room)!;
   log.scrollTop = log.scrollHeight;
   docs?.roomChanged();

@@ -326,6 +326,22 @@ export function caucusSide(room: string): string | null {
   return room.startsWith("caucus:") && room.length > 7 ? room.slice(7) : null;
 }
 
+/** A mediator-defined room ("room:<id>", or "cross:<id>" when declared cross-side): its id and declaration, or null. */
+export function definedRoom(room: string): { id: string; crossSide: boolean } | null {
+  if (room.startsWith("room:") && room.length > 5) return { id: room.slice(5), crossSide: false };
+  if (room.startsWith("cross:") && room.length > 6) return { id: room.slice(6), crossSide: true };
+  return null;
+}
+
+/** The defined rooms of prev as the next statement keeps them (Go: e2ee.CarryDefined): never from the server's description. */
+export function carryDefined(prev: Pick<Statement, "rooms"> | null, people: Person[], epochs: Record<string, number>): RoomMembers[] {
+  if (!prev) return [];
+  const inCase = new Set(people.map((p) => p.account));
+  return prev.rooms.filter((r) => definedRoom(r.name)).map((r) => ({
+    name: r.name, epoch: Math.max(r.epoch, epochs[r.name] ?? 0), members: r.members.filter((m) => inCase.has(m)),
+  }));
+}
+
 const membershipErr = (d: string) => new E2EEError("membership statement refused", d);
 
 export function checkRules(s: Pick<Statement, "case" | "seq" | "people" | "rooms">): void {
@@ -349,7 +365,8 @@ export function checkRules(s: Pick<Statement, "case" | "seq" | "people" | "rooms
     rooms.add(r.name);
     if (r.epoch < 1) throw membershipErr(`room ${r.name}: epoch ${r.epoch}`);
     const side = caucusSide(r.name);
-    if (side === null && r.name !== "joint" && r.name !== "mediators") throw membershipErr(`unknown room ${r.name}`);
+    const defined = definedRoom(r.name);
+    if (side === null && !defined && r.name !== "joint" && r.name !== "mediators") throw membershipErr(`unknown room ${r.name}`);
     const seen = new Set<string>();
     for (const m of r.members) {
       const p = people.get(m);
@@ -359,6 +376,15 @@ export function checkRules(s: Pick<Statement, "case" | "seq" | "people" | "rooms
       if (side !== null && p.role !== RoleMediator && (p.side !== side || p.role === RoleObserver)) {
         throw membershipErr(`caucus rule: ${m} (${p.role} of side "${p.side}") may not be in ${r.name}`);
       }
+    }
+    if (defined) {
+      const sides = new Set<string>();
+      for (const m of r.members) {
+        const p = people.get(m)!;
+        if (p.role === RoleObserver) throw membershipErr(`defined room rule: observer ${m} may not be in ${r.name}`);
+        if (p.role === RoleParty || p.role === RoleCounsel) sides.add(p.side);
+      }
+      if (sides.size > 1 && !defined.crossSide) throw membershipErr(`defined room rule: ${r.name} holds people of ${sides.size} sides but is not declared cross-side`);
     }
   }
 }
@@ -448,6 +474,18 @@ export class Chain {
         const nr = next.rooms.find((x) => x.name === r.name);
         if (!nr) throw bad(`room ${r.name} disappeared`);
         if (nr.epoch < r.epoch) throw bad(`room ${r.name} went back from epoch ${r.epoch} to ${nr.epoch}`);
+      }
+    }
+    for (const r of next.rooms) {
+      if (!definedRoom(r.name)) continue;
+      const before = prev?.rooms.find((x) => x.name === r.name);
+      if (!before) {
+        const hasMediator = r.members.some((m) => next.people.find((p) => p.account === m)?.role === RoleMediator);
+        if (!hasMediator) throw bad(`room ${r.name} opens without a mediator in it`);
+        continue;
+      }
+      for (const m of r.members) {
+        if (!before.members.includes(m)) throw bad(`room ${r.name} gained member ${m}: a mediator-defined room's people are fixed when it opens`);
       }
     }
     for (const p of next.people) this.sticky.set(p.account, p);

@@ -66,6 +66,8 @@ export class SecureCase {
   private signing: Promise<void> | null = null;
   private signAgain = false;
   private lastRefresh = 0;
+  /** Defined rooms this mediator is opening: signed with the next statement (rooms.ts). */
+  private opening: E.RoomMembers[] = [];
 
   constructor(public caseID: string, public me: E.DeviceKeys) {}
 
@@ -443,6 +445,8 @@ export class SecureCase {
       const latest = this.sess.chain.latest();
       for (const r of latest?.rooms ?? []) if (!(r.name in epochs)) epochs[r.name] = r.epoch;
       const want = E.statementFor(this.caseID, people, c.sides.map((s) => s.id), epochs);
+      want.rooms.push(...E.carryDefined(latest, people, epochs));
+      for (const r of this.opening) if (!want.rooms.some((x) => x.name === r.name)) want.rooms.push(r);
       if (latest && E.sameMembership(latest, want)) return;
       const raw = await E.signStatement({ ...want, seq: latest ? latest.seq + 1 : 1, prev: latest ? latest.hash : new Uint8Array(32), created: Date.now() }, this.me);
       const dec = await E.decodeStatement(raw);
@@ -463,6 +467,45 @@ export class SecureCase {
       return;
     }
     throw new Error("lost the race to sign the membership to other mediators repeatedly");
+  }
+
+  /**
+   * Mediator: signs the membership of a room the server just opened (rooms.ts), for the people and the
+   * cross-side declaration this mediator chose — refusing a server answer that differs from them.
+   */
+  async signRoom(r: { room: string; id: string; members: string[]; crossSide?: boolean; label: string }, members: string[], crossSide: boolean): Promise<void> {
+    const want = [...new Set(members)].sort();
+    const got = [...r.members].sort();
+    const name = (crossSide ? "cross:" : "room:") + r.id;
+    if (!!r.crossSide !== crossSide || r.room !== name || want.join(",") !== got.join(",")) {
+      throw new Error(`the server describes the room "${r.label}" otherwise than you asked for it; it was not signed`);
+    }
+    this.opening.push({ name, epoch: 1, members: want });
+    try {
+      await this.signMembership();
+      if (!this.sess.chain.latest()?.rooms.some((x) => x.name === name)) await this.signMembership();
+    } finally {
+      this.opening = this.opening.filter((x) => x.name !== name);
+    }
+    if (!this.sess.chain.latest()?.rooms.some((x) => x.name === name)) throw new Error("your browser could not sign who is in the room yet; try again");
+  }
+
+  /** Follows a room that appeared after the page opened (a mediator put this person in it). */
+  addRoom(room: string): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.rooms.includes(room)) return;
+      await this.refresh();
+      let first = 1;
+      for (const st of this.sess.chain.stmts) {
+        const r = st.rooms.find((x) => x.name === room);
+        if (r) { first = r.epoch; break; }
+      }
+      this.rooms.push(room);
+      this.pos.set(room, { epoch: first, offset: 0 });
+      this.epochs.set(room, first);
+      await this.catchUp(room, null);
+      if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ t: "sub", room, from: this.pos.get(room) } satisfies ClientFrame));
+    });
   }
 
   nameOf(account: string): string {

@@ -998,6 +998,9 @@ export interface RoomView {
   audience: string;
   members: string[];
   present: string[];
+  label?: string;
+  crossSide?: boolean;
+  closed?: boolean;
 }
 
 /**
@@ -1337,6 +1340,40 @@ export interface NewHold {
  */
 export interface ReleaseRequest {
   reason: string;
+}
+
+export const RoomDefined = "room:";
+
+export const RoomCross = "cross:";
+
+export const MaxRoomLabel = 60;
+
+/**
+ * OpenRoomRequest opens a room (POST /api/v1/cases/{caseID}/defined-rooms,
+ * a mediator of the case). Members are account ids and must include at
+ * least one mediator; who may be put together is the policy's
+ * (defined-rooms.cedar), and a refusal says why in words.
+ */
+export interface OpenRoomRequest {
+  label: string;
+  members: string[];
+  crossSide?: boolean;
+}
+
+/**
+ * DefinedRoom is a room a mediator opened, as its members see it (GET
+ * /api/v1/cases/{caseID}/defined-rooms lists the ones the caller is in).
+ */
+export interface DefinedRoom {
+  id: string;
+  room: string;
+  label: string;
+  members: string[];
+  crossSide?: boolean;
+  opened: string;
+  openedBy: string;
+  closed?: string;
+  closedBy?: string;
 }
 
 /**

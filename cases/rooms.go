@@ -1,0 +1,217 @@
+package cases
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// DefinedRoom is a room a mediator opened with chosen people, kept in the
+// case record (Case.Rooms). Package caucus derives its room from it, like
+// the joint room and the caucuses from the sides.
+type DefinedRoom = api.DefinedRoom
+
+// Limits on defined rooms.
+const (
+	MaxRoomLabel = api.MaxRoomLabel
+	// MaxDefinedRooms bounds the rooms ever opened in one case (each stays
+	// in every membership statement, closed or not).
+	MaxDefinedRooms = 40
+)
+
+// NewRoom is what OpenRoom needs.
+type NewRoom struct {
+	Label     string
+	Members   []string
+	CrossSide bool
+}
+
+// RoomName is the room name of a defined room (what clients and the
+// membership statement call it).
+func RoomName(r DefinedRoom) string {
+	if r.CrossSide {
+		return api.RoomCross + r.ID
+	}
+	return api.RoomDefined + r.ID
+}
+
+// DefinedRoomNamed returns the defined room whose room name is name.
+func (c *Case) DefinedRoomNamed(name string) (*DefinedRoom, bool) {
+	for i := range c.Rooms {
+		if RoomName(c.Rooms[i]) == name {
+			return &c.Rooms[i], true
+		}
+	}
+	return nil, false
+}
+
+// RoomFacts is a defined room as policy sees it.
+func (c *Case) RoomFacts(r DefinedRoom) policy.Room {
+	return policy.Room{Case: c.Facts(), Kind: policy.RoomDefined, Members: r.Members, CrossSide: r.CrossSide, Closed: r.Closed != nil}
+}
+
+// PersonName is the name of a mediator or participant of c, for messages.
+func (c *Case) PersonName(accountID string) string {
+	if m, ok := c.Mediator(accountID); ok {
+		return m.Name
+	}
+	if p, ok := c.Participant(accountID); ok {
+		return p.Name
+	}
+	return "someone who is not in this case"
+}
+
+// newRoomID is a short id, unique in c ("k3j4h5g6").
+func newRoomID(c *Case) string {
+	for {
+		id := strings.TrimPrefix(ids.New("r"), "r_")[:10]
+		if !slices.ContainsFunc(c.Rooms, func(r DefinedRoom) bool { return r.ID == id }) {
+			return id
+		}
+	}
+}
+
+// OpenRoom opens a room of n.Members in case id, named n.Label, if policy
+// lets actor open it and put each of them in it (room.open, room.place).
+// A refused composition is an invalid input naming who may not be put in
+// it and why; the refusal is audited. The opening is audited ("room.opened",
+// with the members; the name as a keyed hash).
+func (s *Service) OpenRoom(ctx context.Context, actor account.Account, id string, n NewRoom) (DefinedRoom, error) {
+	if err := checkText("label", n.Label, MaxRoomLabel); err != nil {
+		return DefinedRoom{}, err
+	}
+	label := strings.TrimSpace(n.Label)
+	var members []string
+	for _, m := range n.Members {
+		if m != "" && !slices.Contains(members, m) {
+			members = append(members, m)
+		}
+	}
+	if len(members) > MaxParticipants+MaxSides {
+		return DefinedRoom{}, fault.Invalid("members", "too many people for one room")
+	}
+	c, err := s.loadFor(ctx, actor, id, policy.RoomOpen)
+	if err != nil {
+		return DefinedRoom{}, err
+	}
+	decide := func(c *Case) error {
+		d := s.policy.DecideRoomOpen(actor.Principal(), policy.Room{Case: c.Facts(), Members: members, CrossSide: n.CrossSide})
+		if d.Allowed() {
+			return nil
+		}
+		if !d.Composition() {
+			return s.refuse(ctx, actor, policy.RoomOpen, c)
+		}
+		{
+			refused := make([]string, 0, len(d.Refused))
+			for m := range d.Refused {
+				refused = append(refused, m)
+			}
+			slices.Sort(refused)
+			s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID, Objects: refused,
+				Attrs: map[string]string{"action": string(policy.RoomPlace)}})
+			return fault.Invalid("members", strings.Join(d.Explain(c.PersonName), "; "))
+		}
+	}
+	if err := decide(c); err != nil {
+		return DefinedRoom{}, err
+	}
+	var room DefinedRoom
+	_, err = metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+		if c.Closed != nil {
+			return ErrClosed
+		}
+		if len(c.Rooms) >= MaxDefinedRooms {
+			return fault.Invalid("members", fmt.Sprintf("this case already has %d rooms, the most it may have", MaxDefinedRooms))
+		}
+		if err := decide(c); err != nil {
+			return err
+		}
+		room = DefinedRoom{ID: newRoomID(c), Label: label, Members: members, CrossSide: n.CrossSide,
+			Opened: s.now().UTC(), OpenedBy: actor.ID}
+		room.Room = RoomName(room)
+		c.Rooms = append(c.Rooms, room)
+		return nil
+	})
+	if err != nil {
+		return DefinedRoom{}, err
+	}
+	if err := s.record(ctx, audit.Event{Type: "room.opened", Actor: actor.ID, Case: id, Objects: members,
+		Attrs: map[string]string{"room": room.Room, "crossSide": strconv.FormatBool(room.CrossSide), "label": s.commit(label)}}); err != nil {
+		return DefinedRoom{}, fmt.Errorf("audit: %w", err)
+	}
+	return room, nil
+}
+
+// CloseRoom closes a defined room (a mediator in it, room.close): nothing
+// more is posted in it; its history stays its members' to read, kept as
+// long as the case's messages are. Closing twice is a conflict. Audited
+// ("room.closed").
+func (s *Service) CloseRoom(ctx context.Context, actor account.Account, id, name string) (DefinedRoom, error) {
+	c, err := s.loadFor(ctx, actor, id, policy.RoomClose)
+	if err != nil {
+		return DefinedRoom{}, err
+	}
+	decide := func(c *Case) error {
+		r, ok := c.DefinedRoomNamed(name)
+		if !ok || !s.policy.DecideRoom(actor.Principal(), policy.RoomClose, c.RoomFacts(*r)).Allowed {
+			// A room one is not in and a room that does not exist get the
+			// same answer.
+			s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
+				Attrs: map[string]string{"action": string(policy.RoomClose), "room": name}})
+			return fmt.Errorf("room %q: %w", name, fault.ErrNotFound)
+		}
+		if r.Closed != nil {
+			return fmt.Errorf("room %q is already closed: %w", r.Label, fault.ErrConflict)
+		}
+		return nil
+	}
+	if err := decide(c); err != nil {
+		return DefinedRoom{}, err
+	}
+	var room DefinedRoom
+	_, err = metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+		if err := decide(c); err != nil {
+			return err
+		}
+		r, _ := c.DefinedRoomNamed(name)
+		now := s.now().UTC()
+		r.Closed, r.ClosedBy = &now, actor.ID
+		room = *r
+		return nil
+	})
+	if err != nil {
+		return DefinedRoom{}, err
+	}
+	if err := s.record(ctx, audit.Event{Type: "room.closed", Actor: actor.ID, Case: id, Objects: room.Members,
+		Attrs: map[string]string{"room": room.Room}}); err != nil {
+		return DefinedRoom{}, fmt.Errorf("audit: %w", err)
+	}
+	return room, nil
+}
+
+// DefinedRooms lists the defined rooms of case id that actor is in (may
+// join), open and closed; a mediator not in a room does not see it either.
+func (s *Service) DefinedRooms(ctx context.Context, actor account.Account, id string) ([]DefinedRoom, error) {
+	c, err := s.Get(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	out := []DefinedRoom{}
+	for _, r := range c.Rooms {
+		if s.policy.DecideRoom(actor.Principal(), policy.RoomJoin, c.RoomFacts(r)).Allowed {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

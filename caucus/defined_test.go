@@ -1,0 +1,200 @@
+package caucus
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/messaging"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// TestDefinedRoomLifecycle: a mediator opens a room with the tenant
+// without their lawyer; only its members list it, join it or page it (the
+// case's other mediator and the lawyer get "not found", as for a room that
+// does not exist); a composition policy refuses says why in words; its
+// history is stored under the case's history prefix (so retention's
+// inventory of the case's messages holds it); closing seals its epoch,
+// refuses further posts, keeps its history readable to its members, and
+// both are audited.
+func TestDefinedRoomLifecycle(t *testing.T) {
+	e := newRoomsEnv(t)
+	ctx := t.Context()
+	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
+	med2 := account.Account{ID: ids.New("u"), Name: "Max", Role: policy.RoleMediator}
+	person := func(name string) account.Account {
+		return account.Account{ID: ids.New("u"), Name: name, Role: policy.RoleParticipant}
+	}
+	tenant, tenantLawyer, landlordLawyer, obs := person("Tara"), person("Lee"), person("Lou"), person("Oz")
+	c, err := e.cases.Create(ctx, med, cases.NewCase{Title: "Rooms", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := c.Sides[0].ID, c.Sides[1].ID
+	if _, err := metastore.Update(ctx, e.meta, "cases/"+c.ID+"/case", func(k *cases.Case) error {
+		k.Mediators = append(k.Mediators, cases.Mediator{AccountID: med2.ID, Name: med2.Name})
+		k.Participants = append(k.Participants,
+			cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: a},
+			cases.Participant{AccountID: tenantLawyer.ID, Name: tenantLawyer.Name, Role: cases.RoleCounsel, Side: a},
+			cases.Participant{AccountID: landlordLawyer.ID, Name: landlordLawyer.Name, Role: cases.RoleCounsel, Side: b},
+			cases.Participant{AccountID: obs.ID, Name: obs.Name, Role: cases.RoleObserver})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Refusals, in words.
+	for _, tc := range []struct {
+		by      account.Account
+		n       cases.NewRoom
+		invalid string // "" = forbidden
+	}{
+		{med, cases.NewRoom{Label: "Tara and Lou", Members: []string{med.ID, tenant.ID, landlordLawyer.ID}, CrossSide: true}, "Tara: a party may be with the other side's lawyer only if their own lawyer is in the room too"},
+		{med, cases.NewRoom{Label: "Lawyers", Members: []string{med.ID, tenantLawyer.ID, landlordLawyer.ID}}, "declare the room cross-side"},
+		{med, cases.NewRoom{Label: "Watch", Members: []string{med.ID, tenant.ID, obs.ID}}, "Oz: observers are never put in a room"},
+		{med, cases.NewRoom{Label: "No mediator", Members: []string{tenant.ID, tenantLawyer.ID}}, "a room needs a mediator in it"},
+		{med, cases.NewRoom{Label: strings.Repeat("x", 61), Members: []string{med.ID, tenant.ID}}, "at most 60 characters"},
+		{med, cases.NewRoom{Label: "  ", Members: []string{med.ID, tenant.ID}}, "required"},
+		{tenant, cases.NewRoom{Label: "Mine", Members: []string{med.ID, tenant.ID}}, ""},
+	} {
+		_, err := e.rooms.OpenRoom(ctx, tc.by, c.ID, tc.n)
+		inv, isInv := fault.AsInvalid(err)
+		switch {
+		case tc.invalid == "" && !errors.Is(err, fault.ErrForbidden):
+			t.Errorf("%s opening %q: %v, want forbidden", tc.by.Name, tc.n.Label, err)
+		case tc.invalid != "" && (!isInv || !strings.Contains(inv.Detail, tc.invalid)):
+			t.Errorf("opening %q: %v, want it to say %q", tc.n.Label, err, tc.invalid)
+		}
+	}
+
+	r, err := e.rooms.OpenRoom(ctx, med, c.ID, cases.NewRoom{Label: " Tara alone ", Members: []string{med.ID, tenant.ID, tenant.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Room != "room:"+r.ID || r.Label != "Tara alone" || !slices.Equal(r.Members, []string{med.ID, tenant.ID}) {
+		t.Fatalf("opened %+v", r)
+	}
+	if c, err = e.cases.Load(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(RoomNames(c), r.Room) {
+		t.Fatalf("RoomNames %v lacks %s", RoomNames(c), r.Room)
+	}
+	listed := func(who account.Account) bool {
+		views, err := e.rooms.Rooms(ctx, who, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range views {
+			if v.Name == r.Room {
+				if !v.CrossSide && v.Label == "Tara alone" && strings.Contains(v.Audience, "Mia, Tara") {
+					return true
+				}
+				t.Fatalf("%s sees %+v", who.Name, v)
+			}
+		}
+		return false
+	}
+	if !listed(med) || !listed(tenant) {
+		t.Fatal("a member does not list the room")
+	}
+	for _, who := range []account.Account{med2, tenantLawyer, landlordLawyer, obs} {
+		if listed(who) {
+			t.Fatalf("%s lists the room", who.Name)
+		}
+		if rs, err := e.rooms.DefinedRooms(ctx, who, c.ID); err != nil || len(rs) != 0 {
+			t.Fatalf("%s: defined rooms %v %v", who.Name, rs, err)
+		}
+		_, _, err := e.rooms.History(ctx, who, c.ID, r.Room, messaging.Position{}, 10)
+		_, _, errNone := e.rooms.History(ctx, who, c.ID, "room:nosuchroom", messaging.Position{}, 10)
+		if !errors.Is(err, fault.ErrNotFound) || err.Error() != strings.Replace(errNone.Error(), "room:nosuchroom", r.Room, 1) {
+			t.Fatalf("%s paging the room: %v (a room that does not exist: %v)", who.Name, err, errNone)
+		}
+	}
+
+	// A post, stored under the case's history prefix.
+	auth := e.rooms.Authorizer(tenant, c.ID)
+	mr, err := auth.Resolve(ctx, r.Room, "post")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.msg.Publish(ctx, mr.ID, messaging.Message{ID: "m1", From: tenant.ID, Body: []byte("ciphertext")}); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	if err := e.store.List(ctx, HistoryPrefix(c.ID), func(info objstore.Info) error {
+		keys = append(keys, info.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(keys, func(k string) bool { return strings.Contains(k, "/"+c.ID+"/room-"+r.ID+"/") }) {
+		t.Fatalf("the room's history is not under the case's history prefix: %v", keys)
+	}
+
+	// Closing: only a mediator in the room; then sealed, no posts, history kept.
+	if _, err := e.rooms.CloseRoom(ctx, med2, c.ID, r.Room); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("a mediator not in the room closed it: %v", err)
+	}
+	if _, err := e.rooms.CloseRoom(ctx, tenant, c.ID, r.Room); err == nil {
+		t.Fatal("a party closed the room")
+	}
+	closed, err := e.rooms.CloseRoom(ctx, med, c.ID, r.Room)
+	if err != nil || closed.Closed == nil {
+		t.Fatalf("close: %+v %v", closed, err)
+	}
+	if _, err := e.rooms.CloseRoom(ctx, med, c.ID, r.Room); !errors.Is(err, fault.ErrConflict) {
+		t.Fatalf("closing twice: %v", err)
+	}
+	if _, err := e.rooms.Authorizer(tenant, c.ID).Resolve(ctx, r.Room, "post"); !errors.Is(err, messaging.ErrForbidden) {
+		t.Fatalf("posting in a closed room: %v", err)
+	}
+	var msgs []messaging.Message
+	for pos := (messaging.Position{}); ; {
+		page, next, err := e.rooms.History(ctx, tenant, c.ID, r.Room, pos, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, page...)
+		if !pos.Before(next) {
+			break
+		}
+		pos = next
+	}
+	if len(msgs) != 1 || string(msgs[0].Body) != "ciphertext" {
+		t.Fatalf("the closed room's history, as its member pages it: %+v", msgs)
+	}
+	// The epoch was sealed: anything the store took now is in epoch 2.
+	if m, err := e.msg.Publish(ctx, mr.ID, messaging.Message{ID: "probe", From: med.ID, Body: []byte("probe")}); err != nil || m.Epoch != 2 {
+		t.Fatalf("after closing, epoch %d (%v), want 2", m.Epoch, err)
+	}
+
+	// Audited: the opening (with its members) and the closing.
+	var opened, closedEv *audit.Event
+	for i := range e.log.Size() {
+		ev, err := e.log.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ev.Type {
+		case "room.opened":
+			opened = &ev
+		case "room.closed":
+			closedEv = &ev
+		}
+	}
+	if opened == nil || opened.Attrs["room"] != r.Room || !slices.Equal(opened.Objects, r.Members) || strings.Contains(opened.Attrs["label"], "Tara") {
+		t.Fatalf("room.opened: %+v", opened)
+	}
+	if closedEv == nil || closedEv.Attrs["room"] != r.Room || closedEv.Actor != med.ID {
+		t.Fatalf("room.closed: %+v", closedEv)
+	}
+}

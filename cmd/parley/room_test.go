@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// TestRoomVerbs: a mediator opens a room with one party by name; the party
+// lists it and writes in it, the other party sees nothing of it; a room
+// mixing sides without --cross-side is refused in one line saying why;
+// closing asks --yes, then the room takes no more messages.
+func TestRoomVerbs(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	medAcct, medC := n.Staff(t, policy.RoleMediator, "cli-rooms@example.org")
+	k, err := medC.CreateCase(ctx, "CLI rooms", "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	med := cliUser{t.TempDir(), medC, medAcct.ID}
+	join := func(side, name string) cliUser {
+		inv, _ := medC.Invite(ctx, k.ID, "party", side, name, "", time.Hour)
+		c := client.New(n.URL, "")
+		s, err := c.Join(ctx, inv.Link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cliUser{t.TempDir(), c, s.Account.ID}
+	}
+	a, b := join("A", "Avery"), join("B", "Blake")
+	for _, u := range []cliUser{med, a, b} {
+		if code, out := u.run(t, "", "keys", "init"); code != 0 {
+			t.Fatalf("keys init: %d %s", code, out)
+		}
+	}
+	if code, _ := med.run(t, "", "room", "open", k.ID, "--name", "Both parties", "--with", "Avery", "--with", "Blake"); code != 1 {
+		t.Fatalf("a room mixing sides without --cross-side: exit %d", code)
+	}
+	code, out := med.run(t, "", "room", "open", k.ID, "--name", "Avery alone", "--with", "avery")
+	if code != 0 || !strings.Contains(out, "Avery alone") || !strings.Contains(out, "Avery") {
+		t.Fatalf("room open: %d %s", code, out)
+	}
+	room := strings.Fields(strings.TrimPrefix(out, "Opened "))[0]
+	if !strings.HasPrefix(room, "room:") {
+		t.Fatalf("room name %q", room)
+	}
+	if code, out := a.run(t, "", "room", "list", k.ID); code != 0 || !strings.Contains(out, room) || !strings.Contains(out, "Avery alone") {
+		t.Fatalf("A's room list: %d %s", code, out)
+	}
+	if code, out := b.run(t, "", "room", "list", k.ID); code != 0 || strings.Contains(out, room) || strings.Contains(out, "Avery alone") {
+		t.Fatalf("B's room list: %d %s", code, out)
+	}
+	if code, out := a.run(t, "", "chat", "send", k.ID, "--room", room, "just to the mediator"); code != 0 {
+		t.Fatalf("A writes in the room: %d %s", code, out)
+	}
+	if code, out := med.run(t, "", "chat", "read", k.ID, "--room", room); code != 0 || !strings.Contains(out, "just to the mediator") {
+		t.Fatalf("mediator reads the room: %d %s", code, out)
+	}
+	if code, _ := b.run(t, "", "chat", "read", k.ID, "--room", room); code != 1 {
+		t.Fatalf("B read the room: exit %d", code)
+	}
+	if code, _ := med.run(t, "", "room", "close", k.ID, room); code != 2 {
+		t.Fatalf("close without --yes: exit %d", code)
+	}
+	if code, out := med.run(t, "", "room", "close", k.ID, room, "--yes"); code != 0 || !strings.Contains(out, "Closed") {
+		t.Fatalf("room close: %d %s", code, out)
+	}
+	if code, out := a.run(t, "", "room", "list", k.ID); code != 0 || !strings.Contains(out, "closed") {
+		t.Fatalf("A's room list after closing: %d %s", code, out)
+	}
+	if code, _ := a.run(t, "", "chat", "send", k.ID, "--room", room, "--wait", "2s", "too late"); code != 1 {
+		t.Fatalf("A wrote in a closed room: exit %d", code)
+	}
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/client"
+)
+
+func init() {
+	register("room list", "room list <case> [--json]", roomList)
+	register("room open", `room open <case> --name "NAME" --with PERSON [--with PERSON …] [--cross-side] [--json]`, roomOpen)
+	register("room close", "room close <case> <room> --yes [--json]", roomClose)
+}
+
+// people is a repeatable flag.
+type people []string
+
+func (p *people) String() string     { return strings.Join(*p, ", ") }
+func (p *people) Set(v string) error { *p = append(*p, v); return nil }
+
+// findPerson resolves a mediator or participant by account id or name.
+func findPerson(c api.Case, who string) (string, string, error) {
+	for _, m := range c.Mediators {
+		if m.Recused == nil && (m.AccountID == who || strings.EqualFold(m.Name, strings.TrimSpace(who))) {
+			return m.AccountID, m.Name, nil
+		}
+	}
+	p, err := findParticipant(c, who)
+	return p.AccountID, p.Name, err
+}
+
+func roomList(ctx context.Context, args []string) error {
+	fs := newFlags("room list")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a case id"); err != nil {
+		return err
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	k, err := c.Case(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	rooms, err := c.DefinedRooms(ctx, k.ID)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(rooms)
+	}
+	if len(rooms) == 0 {
+		fmt.Println("You are in no room a mediator opened in this case.")
+	}
+	for _, r := range rooms {
+		state := "open"
+		if r.Closed != nil {
+			state = "closed " + r.Closed.Local().Format("2 Jan 2006 15:04")
+		}
+		cross := ""
+		if r.CrossSide {
+			cross = ", cross-side"
+		}
+		fmt.Printf("%s  %q (%s%s): %s\n", r.Room, r.Label, state, cross, strings.Join(memberNames(k, r.Members), ", "))
+	}
+	return nil
+}
+
+// memberNames names the people of a room.
+func memberNames(k api.Case, ids []string) []string {
+	byID := names(k)
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if n, ok := byID[id]; ok {
+			id = n
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+func roomOpen(ctx context.Context, args []string) error {
+	fs := newFlags("room open")
+	name := fs.String("name", "", "the room's name, as its members see it (at most 60 characters)")
+	var with people
+	fs.Var(&with, "with", "a person to put in the room, by name or account id (repeat it; you are in it)")
+	cross := fs.Bool("cross-side", false, "declare that people of different sides are in it: each of them is told they read each other's words")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a case id"); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*name) == "" || len(with) == 0 {
+		return usagef(`expected --name "NAME" and at least one --with PERSON`)
+	}
+	c, x, err := e2eeClient()
+	if err != nil {
+		return err
+	}
+	k, err := c.Case(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	members := []string{x.Me.Account}
+	for _, w := range with {
+		id, _, err := findPerson(k, w)
+		if err != nil {
+			return err
+		}
+		members = append(members, id)
+	}
+	s, err := x.OpenSecureChat(ctx, k.ID, client.SecureOptions{}) // every room: its signature names their current epochs
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	r, err := s.OpenRoom(ctx, *name, members, *cross)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(r)
+	}
+	kind := "Only they see it"
+	if r.CrossSide {
+		kind = "Cross-side: people of different sides read each other's words in it, and each of them is told so"
+	}
+	fmt.Printf("Opened %s %q with %s. %s. Your device signed its membership.\n", r.Room, r.Label, strings.Join(memberNames(k, r.Members), ", "), kind)
+	return nil
+}
+
+func roomClose(ctx context.Context, args []string) error {
+	fs := newFlags("room close")
+	yes := fs.Bool("yes", false, "confirm: nothing more can be written in it; its members keep reading its history")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 2, "a case id and a room (room:… or cross:…, see `parley room list`)"); err != nil {
+		return err
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	k, err := c.Case(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if !*yes {
+		return usagef("closing %s stops everyone in it writing there for good (they keep its history); add --yes to do it", fs.Arg(1))
+	}
+	r, err := c.CloseRoom(ctx, k.ID, fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(r)
+	}
+	fmt.Printf("Closed %q: %s keep its history; nothing more is written in it.\n", r.Label, strings.Join(memberNames(k, r.Members), ", "))
+	return nil
+}

@@ -1,0 +1,229 @@
+// Rooms a mediator opens with chosen people (issue 23): the mediator's
+// "Open a room" form and list (close, with a confirmation), and, for
+// everyone, the rooms they are in: their names, who is in each (from the
+// membership the mediator's device signed) and whether it is cross-side.
+// Nobody else sees such a room: the server lists it to its members only.
+import { call, casePath, APIError, Case } from "./api";
+import type { DefinedRoom, OpenRoomRequest } from "./wire_gen";
+import type { SecureCase } from "./secure";
+
+type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
+function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
+    else if (typeof v === "boolean") { if (v) el.setAttribute(k, ""); }
+    else el.setAttribute(k, v);
+  }
+  for (const kid of kids) if (kid) el.append(kid);
+  return el;
+}
+
+const errText = (e: unknown) => (e instanceof TypeError ? "the server could not be reached; check your connection and try again"
+  : e instanceof APIError ? e.problem.errors?.[0]?.detail ?? e.problem.detail ?? e.message
+  : e instanceof Error ? e.message : String(e));
+
+const roomsAPI = {
+  list: (caseID: string) => call<DefinedRoom[]>("GET", `${casePath(caseID)}/defined-rooms`),
+  open: (caseID: string, req: OpenRoomRequest) => call<DefinedRoom>("POST", `${casePath(caseID)}/defined-rooms`, req),
+  close: (caseID: string, room: string) => call<DefinedRoom>("POST", `${casePath(caseID)}/defined-rooms/${encodeURIComponent(room).replace(/%3A/g, ":")}/close`),
+};
+
+/** The longest room name (api.MaxRoomLabel). */
+const maxLabel = 60;
+
+const known = new Map<string, DefinedRoom>();
+
+/** The defined room called room (its room name, "room:…" or "cross:…"), if this person is in it. */
+export function definedRoom(room: string): DefinedRoom | undefined {
+  return known.get(room);
+}
+
+export interface RoomsContext {
+  sc: () => SecureCase;
+  c: () => Case;
+  me: () => string;
+  /** How the viewer reads a person ("you", "your lawyer …"). */
+  personWords: (account: string) => string;
+  /** The room list, banner or composer must show a change. */
+  changed: () => void;
+  switchRoom: (room: string) => void;
+}
+
+let ctx: RoomsContext | undefined;
+let poll: number | undefined;
+
+/**
+ * Who is in a defined room, as the mediator's device signed it (the server's
+ * list only until a statement names the room).
+ */
+export function roomMembers(room: string): string[] | undefined {
+  const d = known.get(room);
+  if (!d) return undefined;
+  const signed = ctx?.sc().sess?.chain.latest()?.rooms.find((r) => r.name === room);
+  return signed ? signed.members : d.members;
+}
+
+/** The start of a defined room's "Visible to" line. */
+export function roomLead(room: string): string | undefined {
+  const d = known.get(room);
+  if (!d) return undefined;
+  return d.crossSide ? "a cross-side room — people of both sides are in it and read each other's words: " : "only the people in this room: ";
+}
+
+/** What replaces the composer of a closed room. */
+export function closedNote(room: string): HTMLElement | null {
+  const d = known.get(room);
+  if (!d?.closed) return null;
+  return h("p", { class: "note", id: "room-closed" },
+    `A mediator closed this room on ${new Date(d.closed).toLocaleDateString()}. The people in it can still read what was said; nothing more can be written here.`);
+}
+
+/** Loads the defined rooms this person is in (before the room list is drawn). */
+export async function loadDefinedRooms(caseID: string): Promise<void> {
+  const list = await roomsAPI.list(caseID);
+  for (const r of list) known.set(r.room, r);
+}
+
+/** Starts following this person's defined rooms, and for a mediator draws the panel in box. */
+export function mountRooms(box: HTMLElement, c: RoomsContext): void {
+  ctx = c;
+  if (poll !== undefined) clearInterval(poll);
+  // A room opened or closed elsewhere shows up here within a few seconds.
+  poll = window.setInterval(() => { if (document.visibilityState === "visible") void update(); }, 5000);
+  draw(box);
+}
+
+async function update(): Promise<void> {
+  if (!ctx) return;
+  const sc = ctx.sc();
+  let list: DefinedRoom[];
+  try { list = await roomsAPI.list(sc.caseID); } catch { return; }
+  let change = false;
+  for (const r of list) {
+    const old = known.get(r.room);
+    if (!old || !!old.closed !== !!r.closed) change = true;
+    known.set(r.room, r);
+    if (!sc.rooms.includes(r.room)) await sc.addRoom(r.room);
+  }
+  if (change) {
+    ctx.changed();
+    const box = document.getElementById("defined-rooms");
+    if (box) draw(box);
+  }
+}
+
+function peopleWords(ids: string[]): string {
+  return ids.map((a) => ctx!.personWords(a)).join(", ");
+}
+
+function draw(box: HTMLElement): void {
+  if (!ctx || !ctx.sc().mediator) { box.replaceChildren(); box.hidden = true; return; }
+  box.hidden = false;
+  const mine = [...known.values()];
+  const list = h("ul", { class: "defined-rooms" });
+  for (const r of mine) {
+    const out = h("div", { "aria-live": "polite" });
+    list.append(h("li", { "data-room-label": r.label },
+      h("strong", {}, r.label), r.crossSide ? " (cross-side)" : "", r.closed ? " — closed" : "", h("br"),
+      h("span", { class: "note" }, "In it: " + peopleWords(roomMembers(r.room) ?? r.members)), " ",
+      r.closed ? "" : h("button", { type: "button", class: "close-room", "aria-label": `Close the room ${r.label}`, onclick: () => confirmClose(r, out) }, "Close room"),
+      out));
+  }
+  box.setAttribute("aria-labelledby", "defined-rooms-title");
+  box.replaceChildren(
+    h("h2", { id: "defined-rooms-title" }, "Rooms you open"),
+    h("p", { class: "note" }, "Meet some of the people in this case apart: a party without their lawyer, the lawyers without their clients. Nobody you leave out sees that the room exists — not the other mediators either."),
+    mine.length ? list : "",
+    openForm());
+}
+
+function openForm(): HTMLElement {
+  const c = ctx!.c();
+  const me = ctx!.me();
+  const name = h("input", { id: "room-label", type: "text", required: true, maxlength: String(maxLabel), autocomplete: "off" }) as HTMLInputElement;
+  const boxes: HTMLInputElement[] = [];
+  const pick = h("fieldset", { id: "room-people" }, h("legend", {}, "Who is in it"));
+  const person = (account: string, words: string, mandatory: boolean) => {
+    const id = "room-person-" + account.replace(/[^a-z0-9_]/gi, "");
+    const cb = h("input", { type: "checkbox", id, value: account }) as HTMLInputElement;
+    if (mandatory) { cb.checked = true; cb.disabled = true; }
+    boxes.push(cb);
+    pick.append(h("div", {}, h("label", { class: "check" }, cb, words)));
+  };
+  person(me, "You (a mediator is in every room)", true);
+  for (const m of c.mediators) if (!m.recused && m.accountId !== me) person(m.accountId, `${m.name} (mediator)`, false);
+  const sideOf = (s?: string) => c.sides.find((x) => x.id === s)?.label ?? s ?? "";
+  for (const p of c.participants) {
+    if (p.role === "observer") continue;
+    person(p.accountId, `${p.name} (${sideOf(p.side)} ${p.role === "counsel" ? "lawyer" : "party"})`, false);
+  }
+  if (c.participants.some((p) => p.role === "observer")) pick.append(h("p", { class: "note" }, "Observers are never put in a room of their own."));
+  const cross = h("input", { type: "checkbox", id: "room-cross" }) as HTMLInputElement;
+  const crossField = h("div", { class: "cross-field" }, h("label", { class: "check" }, cross,
+    "Cross-side room: people of both sides will be in it and will read each other's words. Everyone in it is told so at the top of the room."));
+  const who = h("p", { class: "note", id: "room-who", "aria-live": "polite" });
+  const chosen = () => boxes.filter((b) => b.checked).map((b) => b.value);
+  const summary = () => {
+    who.textContent = `Who will see this room, its name and its messages: ${peopleWords(chosen())}${cross.checked ? " — people of both sides, who read each other's words" : ""}. Nobody else sees that it exists. Your browser signs who is in it, so nobody can be added later.`;
+  };
+  for (const b of boxes) b.addEventListener("change", summary);
+  cross.addEventListener("change", summary);
+  summary();
+  const out = h("div", { "aria-live": "polite" });
+  const form = h("form", {
+    id: "open-room-form",
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      const btn = form.querySelector("button[type=submit]") as HTMLButtonElement;
+      btn.disabled = true;
+      out.replaceChildren();
+      const members = chosen();
+      try {
+        if (members.length < 2) throw new Error("choose at least one person besides you");
+        const r = await roomsAPI.open(ctx!.sc().caseID, { label: name.value, members, crossSide: cross.checked });
+        known.set(r.room, r);
+        try {
+          await ctx!.sc().signRoom(r, members, cross.checked);
+        } catch (x) {
+          out.replaceChildren(h("p", { class: "error", role: "alert" }, `The room "${r.label}" was opened, but your browser could not sign who is in it, so nobody can write there yet: ${errText(x)}. Reload the page and try again.`));
+          return;
+        }
+        await ctx!.sc().addRoom(r.room);
+        ctx!.changed();
+        draw(document.getElementById("defined-rooms")!);
+        ctx!.switchRoom(r.room);
+        document.getElementById("room-opened")?.remove();
+        document.getElementById("defined-rooms")!.append(h("p", { role: "status", id: "room-opened" }, `Opened "${r.label}". It is now in the rooms of: ${peopleWords(r.members)}.`));
+      } catch (x) {
+        out.replaceChildren(h("p", { class: "error", role: "alert" }, "The room was not opened: " + errText(x)));
+      } finally {
+        btn.disabled = false;
+      }
+    },
+  },
+  h("h3", {}, "Open a room"),
+  h("label", { for: "room-label" }, `Room name (the people in it see it; at most ${maxLabel} characters)`), name,
+  pick, crossField, who,
+  h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Open the room")), out);
+  return form;
+}
+
+function confirmClose(r: DefinedRoom, out: HTMLElement): void {
+  const others = (roomMembers(r.room) ?? r.members).filter((a) => a !== ctx!.me());
+  const yes = h("button", {
+    type: "button", class: "danger", id: "confirm-close-room", onclick: async () => {
+      try {
+        const closed = await roomsAPI.close(ctx!.sc().caseID, r.room);
+        known.set(closed.room, closed);
+        ctx!.changed();
+        draw(document.getElementById("defined-rooms")!);
+        document.getElementById("defined-rooms")!.append(h("p", { role: "status", id: "room-closed-status" }, `Closed "${r.label}". Its messages stay readable to the people in it.`));
+      } catch (e) { out.replaceChildren(h("p", { class: "error", role: "alert" }, `"${r.label}" was not closed: ` + errText(e))); }
+    },
+  }, `Yes, close ${r.label}`);
+  out.replaceChildren(h("div", { role: "alertdialog", "aria-labelledby": "close-room-q", class: "confirm" },
+    h("p", { id: "close-room-q" }, `Close the room "${r.label}"? ${others.length ? peopleWords(others) : "Nobody else"} and you can no longer write in it, for good. Everyone in it keeps reading what was said there. This cannot be undone.`),
+    h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => out.replaceChildren() }, "Keep it open"))));
+  yes.focus();
+}

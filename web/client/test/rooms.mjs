@@ -1,0 +1,143 @@
+// Rooms a mediator opens, in real Chromium. Run by web/rooms_browser_test.go,
+// which makes a mediator, a case (Tenant, Landlord) and invitations for the
+// tenant (Ada Okafor), the tenant's lawyer (Jordan Blake) and the
+// landlord's lawyer (Sam Lindqvist), and answers "ask audited EVENTS".
+import { axeCheck } from "./axe.mjs";
+import { passGate } from "./gate.mjs";
+import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
+
+const CASE = env("PARLEY_CASE");
+const t0 = Date.now();
+const stage = (what) => log(`stage ${((Date.now() - t0) / 1000).toFixed(1)}s: ${what}`);
+const ROOM1 = "Ada and the mediator";
+const ROOM2 = "Lawyers' talk";
+
+async function shoot(page, name) {
+  const size = page.viewportSize();
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(wide <= 392, `${name} fits a phone (${wide}px wide)`);
+  await page.screenshot({ path: `${shots}/${name}-phone.png`, fullPage: true });
+  await page.setViewportSize(size);
+}
+async function join(name, link) {
+  const page = await newPage(name);
+  await page.goto(link);
+  await passGate(page);
+  await page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await page.click("#welcome-dismiss");
+  return page;
+}
+const roomButton = (page, label) => page.locator("#rooms button", { hasText: label });
+async function openRoom(page, label) {
+  await roomButton(page, label).waitFor({ timeout: 20000 });
+  await roomButton(page, label).click();
+  await page.locator("#room-title", { hasText: label }).waitFor();
+}
+async function say(page, text) {
+  await page.fill("#draft", text);
+  await page.click("#room form button[type=submit]");
+  await page.locator("#room ol.log li", { hasText: text }).first().waitFor({ timeout: 60000 });
+}
+const sees = (page, text) => page.locator("#room ol.log li", { hasText: text }).first().waitFor({ timeout: 60000 });
+
+await run(async () => {
+  const party = await join("party", env("PARLEY_INVITE_PARTY"));
+  const counselA = await join("counselA", env("PARLEY_INVITE_COUNSEL_A"));
+  const counselB = await join("counselB", env("PARLEY_INVITE_COUNSEL_B"));
+  const med = await newPage("med");
+  await med.goto(base + "/app#case=" + CASE);
+  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
+  await med.fill("#password", env("PARLEY_PASSWORD"));
+  await med.click("button[type=submit]");
+  await med.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await med.locator("#open-room-form").waitFor();
+  for (const p of [party, counselA, counselB]) {
+    check(await p.locator("#open-room-form").count() === 0, "participants have no room form");
+  }
+
+  stage("joined and signed in");
+  // 1. The tenant alone with the mediator, without her lawyer.
+  await med.fill("#room-label", ROOM1);
+  await med.getByLabel("Ada Okafor (Tenant party)").check();
+  const who = await med.innerText("#room-who");
+  check(who.includes("Ada Okafor") && who.includes("Nobody else sees that it exists") && !who.includes("Jordan"), "the form says who will see the room before it is saved: " + who);
+  await axeCheck(med, "mediator, open a room form", { selector: "#defined-rooms" });
+  await shoot(med, "rooms-open-form");
+  await med.click("#open-room-form button[type=submit]");
+  await med.locator("#room-opened").waitFor({ timeout: 60000 });
+  await med.locator("#room-title", { hasText: ROOM1 }).waitFor();
+  const room1 = await roomButton(med, ROOM1).getAttribute("data-room");
+  check(room1.startsWith("room:"), "the room's id stays internal: " + room1);
+  await say(med, "Ada, how do you feel about the offer?");
+
+  await openRoom(party, ROOM1);
+  const banner1 = await party.innerText("#room .banner");
+  check(banner1.includes("only the people in this room") && banner1.includes("you") && banner1.includes("Morgan Reyes") && !banner1.includes("Jordan") && !banner1.includes("cross-side"),
+    "the tenant's banner names everyone in the room: " + banner1);
+  check(!(await party.innerText("body")).includes(room1), "the tenant never sees the room's id");
+  await sees(party, "Ada, how do you feel about the offer?");
+  await say(party, "Honestly, I would take 1,200.");
+  await sees(med, "Honestly, I would take 1,200.");
+  await shoot(party, "rooms-party");
+
+  stage("room 1 used");
+  // Her lawyer sees nothing of it, and the server refuses it to him.
+  check(await roomButton(counselA, ROOM1).count() === 0 && !(await counselA.innerText("body")).includes(ROOM1), "the tenant's lawyer sees nothing of the room");
+  const refused = await counselA.evaluate(async ({ c, r }) => {
+    const list = await (await fetch(`/api/v1/cases/${c}/defined-rooms`)).json();
+    const rooms = await (await fetch(`/api/v1/cases/${c}/rooms`)).json();
+    const hist = await fetch(`/api/v1/cases/${c}/rooms/${encodeURIComponent(r)}/messages`);
+    const close = await fetch(`/api/v1/cases/${c}/defined-rooms/${encodeURIComponent(r)}/close`, { method: "POST" });
+    return { list: list.length, listed: rooms.some((x) => x.name === r), hist: hist.status, close: close.status };
+  }, { c: CASE, r: room1.replace(/[^a-z0-9:]/g, "") });
+  check(refused.list === 0 && !refused.listed && refused.hist === 404 && refused.close === 404, "the API refuses the room to the tenant's lawyer like a room that does not exist: " + JSON.stringify(refused));
+
+  stage("room 1 refused to counsel");
+  // 2. The two lawyers with the mediator: refused until declared cross-side.
+  await med.fill("#room-label", ROOM2);
+  await med.getByLabel("Jordan Blake (Tenant lawyer)").check();
+  await med.getByLabel("Sam Lindqvist (Landlord lawyer)").check();
+  await med.click("#open-room-form button[type=submit]");
+  const err = med.locator("#open-room-form .error");
+  await err.waitFor();
+  const why = await err.innerText();
+  check(why.includes("different sides") && why.includes("cross-side") && !why.includes("mixing-sides"), "a room mixing sides is refused in plain words: " + why);
+  await med.check("#room-cross");
+  check((await med.innerText("#room-who")).includes("both sides"), "the form says both sides will read each other's words");
+  await med.click("#open-room-form button[type=submit]");
+  await med.locator("#room-opened", { hasText: ROOM2 }).waitFor({ timeout: 60000 });
+  const room2 = await roomButton(med, ROOM2).getAttribute("data-room");
+  check(room2.startsWith("cross:"), "the cross-side declaration is in the signed name: " + room2);
+  await say(med, "Counsel, let us talk about costs.");
+
+  for (const [p, mine, other] of [[counselA, "Jordan Blake", "Sam Lindqvist"], [counselB, "Sam Lindqvist", "Jordan Blake"]]) {
+    await openRoom(p, ROOM2);
+    const b = await p.innerText("#room .banner");
+    check(b.includes("cross-side") && b.includes("both sides") && b.includes(other) && b.includes("Morgan Reyes") && !b.includes("Ada"), `${mine}'s banner says cross-side and names everyone: ${b}`);
+    await sees(p, "Counsel, let us talk about costs.");
+  }
+  await say(counselB, "My client caps costs at 300.");
+  await sees(counselA, "My client caps costs at 300.");
+  await axeCheck(counselA, "counsel, cross-side room");
+  await shoot(counselA, "rooms-counsel-cross");
+  check(await roomButton(party, ROOM2).count() === 0, "the tenant sees nothing of the lawyers' room");
+
+  stage("room 2 used");
+  // 3. Closing the first room asks first, naming who loses it.
+  await med.locator(`li[data-room-label="${ROOM1}"] button.close-room`).click();
+  const q = await med.innerText("#close-room-q");
+  check(q.includes(ROOM1) && q.includes("Ada Okafor") && q.includes("cannot be undone") && q.includes("keeps reading"), "closing asks a deliberate confirmation: " + q);
+  await med.screenshot({ path: `${shots}/rooms-close-confirm.png`, fullPage: true });
+  await med.click("#confirm-close-room");
+  await med.locator("#room-closed-status").waitFor({ timeout: 60000 });
+  await party.locator("#room-closed").waitFor({ timeout: 20000 });
+  check(await party.locator("#draft").count() === 0, "the tenant can no longer write in the closed room");
+  await sees(party, "Honestly, I would take 1,200.");
+  check(true, "and still reads what was said there");
+  stage("closed");
+  await ask("audited", "opened,opened,closed");
+}, async () => {
+  log("FAIL context written by the pages above");
+});
