@@ -118,9 +118,6 @@ func RenderPDF(sg *Signed) ([]byte, error) {
 	f.Ln(3)
 	for _, s := range sg.Signatures {
 		a, _, err := e2ee.DecodeAgreementRecord([]byte(s.Record))
-		if err != nil {
-			return nil, fmt.Errorf("agreement: signature of %s: %w", s.Name, err)
-		}
 		who := s.Name + ", " + s.Role
 		if s.Side != "" {
 			who += " (" + s.Side + ")"
@@ -128,6 +125,12 @@ func RenderPDF(sg *Signed) ([]byte, error) {
 		f.SetFont("Helvetica", "B", 10.5)
 		f.MultiCell(0, 6, tr(who), "", "L", false)
 		f.SetFont("Helvetica", "", 9)
+		if err != nil {
+			// Rendered anyway (Verify refuses it before comparing pages).
+			f.MultiCell(0, 4.6, tr("This signature does not verify."), "", "L", false)
+			f.Ln(3)
+			continue
+		}
 		f.MultiCell(0, 4.6, tr(fmt.Sprintf("Signed %s (device clock), recorded %s\nDevice %s\nKey fingerprint %s\nTransparency log entry %d",
 			time.UnixMilli(a.At).UTC().Format("2006-01-02 15:04:05 MST"), s.Recorded, a.Device, Fingerprint(a.DeviceKey), s.LogIndex)),
 			"", "L", false)
