@@ -320,7 +320,10 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   const tick = async () => {
     if (document.visibilityState !== "visible" || editing) return;
     const before = JSON.stringify(a);
+    const was = a?.current.version;
     await load().catch(() => {});
+    // A new version: what the status said about the old one no longer holds.
+    if (a && was && a.current.version !== was && status.className !== "error") say("");
     if (JSON.stringify(a) !== before) await draw();
   };
   void (async () => {
