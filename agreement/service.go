@@ -193,11 +193,15 @@ func (s *Service) authorize(ctx context.Context, actor account.Account, caseID s
 	return nil, fmt.Errorf("you may not do this with the case's agreement: %w", fault.ErrForbidden)
 }
 
+// errNone: the case has no agreement yet. Someone who may read it is not
+// refused: GET answers state "none", anything else is a conflict.
+var errNone = fmt.Errorf("this case has no agreement yet; a mediator drafts one first: %w", fault.ErrConflict)
+
 func (s *Service) load(ctx context.Context, caseID string) (*record, error) {
 	var r record
 	if _, err := s.cfg.Meta.Get(ctx, Key(caseID), &r); err != nil {
 		if errors.Is(err, metastore.ErrNotFound) {
-			return nil, fmt.Errorf("this case has no agreement yet: %w", fault.ErrNotFound)
+			return nil, errNone
 		}
 		return nil, err
 	}
@@ -250,7 +254,7 @@ func (s *Service) Start(ctx context.Context, actor account.Account, caseID strin
 	}
 	if _, err := s.load(ctx, caseID); err == nil {
 		return api.Agreement{}, fmt.Errorf("this case already has an agreement; save a new version of it instead: %w", fault.ErrConflict)
-	} else if !errors.Is(err, fault.ErrNotFound) {
+	} else if !errors.Is(err, errNone) {
 		return api.Agreement{}, err
 	}
 	now := s.now().UTC()
@@ -341,16 +345,25 @@ func (s *Service) Get(ctx context.Context, actor account.Account, caseID string)
 		return api.Agreement{}, err
 	}
 	r, err := s.load(ctx, caseID)
+	if errors.Is(err, errNone) {
+		return api.Agreement{Case: caseID, State: api.AgreementNone, Versions: []api.AgreementVersion{}, Signers: []api.AgreementSigner{},
+			MaySign:  s.cfg.Policy.Decide(actor.Principal(), policy.AgreementSign, c.Facts()).Allowed,
+			MayDraft: s.cfg.Policy.Decide(actor.Principal(), policy.AgreementDraft, c.Facts()).Allowed}, nil
+	}
 	if err != nil {
 		return api.Agreement{}, err
 	}
 	return s.view(ctx, actor, c, r, true)
 }
 
-// Version returns one version with its text.
+// Version returns one version with its text (num < 1 is refused as
+// invalid, after the access decision).
 func (s *Service) Version(ctx context.Context, actor account.Account, caseID string, num int) (api.AgreementVersion, error) {
 	if _, err := s.authorize(ctx, actor, caseID, policy.AgreementRead); err != nil {
 		return api.AgreementVersion{}, err
+	}
+	if num < 1 {
+		return api.AgreementVersion{}, fault.Invalid("version", "a version number (1 or more)")
 	}
 	r, err := s.load(ctx, caseID)
 	if err != nil {

@@ -82,6 +82,18 @@ func TestAgreementDraftSignFile(t *testing.T) {
 	lawyer := join(t, n, med, k.ID, "counsel", "A", "Jordan Blake")
 	observer := join(t, n, med, k.ID, "observer", "", "Olive Observer")
 
+	// Before anyone drafts one, the people of the case read "none"; an
+	// outsider learns nothing; signing has nothing to sign.
+	if a0, err := tenant.c.Agreement(ctx, k.ID); err != nil || a0.State != api.AgreementNone || !a0.MaySign || a0.MayDraft {
+		t.Fatalf("no agreement yet: %+v %v", a0, err)
+	}
+	if _, err := outsiderMed.Agreement(ctx, k.ID); status(err) != http.StatusNotFound {
+		t.Fatalf("an outsider reading: %v", err)
+	}
+	if _, err := tenant.x.SignAgreement(ctx, k.ID, 1); status(err) != http.StatusConflict {
+		t.Fatalf("signing before a draft: %v", err)
+	}
+
 	// Only a mediator of the case starts it; an outsider learns nothing.
 	if _, err := tenant.c.StartAgreement(ctx, k.ID, api.AgreementStartRequest{}); status(err) != http.StatusForbidden {
 		t.Fatalf("a party started the agreement: %v", err)

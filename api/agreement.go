@@ -4,6 +4,9 @@ import "time"
 
 // Agreement states.
 const (
+	// AgreementNone: the case has no agreement yet (GET …/agreement
+	// answers this state, with no versions, rather than an error).
+	AgreementNone = "none"
 	// AgreementDrafting: the mediator is still editing; nobody has signed
 	// the current version yet.
 	AgreementDrafting = "drafting"
@@ -121,7 +124,7 @@ type Agreement struct {
 	Title    string             `json:"title"`
 	Template string             `json:"template"`
 	Outcome  OutcomeResult      `json:"outcome"`
-	State    string             `json:"state"` // drafting, signing, signed
+	State    string             `json:"state"` // none, drafting, signing, signed
 	Current  AgreementVersion   `json:"current"`
 	Versions []AgreementVersion `json:"versions"` // every version, oldest first, without text
 	Signers  []AgreementSigner  `json:"signers"`

@@ -97,9 +97,8 @@ func (a *API) agreementVersion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := strconv.Atoi(chi.URLParam(r, "version"))
-	if err != nil || n < 1 {
-		a.writeError(w, r, fault.Invalid("version", "a version number (1 or more)"))
-		return
+	if err != nil {
+		n = -1 // refused as invalid after the access decision
 	}
 	actor, _ := actorFrom(r.Context())
 	v, err := a.agreements.Version(r.Context(), actor, chi.URLParam(r, "caseID"), n)

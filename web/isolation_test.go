@@ -168,6 +168,10 @@ func (k *isolationCast) sampleBodies() map[string]string {
 		"/followups":                        `{"days":[30,90]}`,
 		"/participants/{accountID}/reentry": `{"ttlSeconds":3600}`,
 		"/participants/{accountID}":         `{}`,
+		"/agreement":                        `{"template":"general"}`,
+		"/agreement/versions":               `{"base":1,"text":"x"}`,
+		"/agreement/sign":                   `{"version":1,"sha256":"` + strings.Repeat("0", 64) + `","device":"dv_` + strings.Repeat("a", 26) + `","signedAt":1,"signature":"` + strings.Repeat("A", 86) + `=="}`,
+		"/agreement/file":                   `{}`,
 	}
 }
 

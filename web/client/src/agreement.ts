@@ -121,9 +121,9 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   const say = (text: string, error = false) => { status.textContent = text; status.className = error ? "error" : ""; };
 
   const load = async () => {
-    try { a = await agreementAPI.get(ctx.caseID); missing = false; } catch (e) {
-      if (e instanceof APIError && e.status === 404) { a = null; missing = true; } else throw e;
-    }
+    const got = await agreementAPI.get(ctx.caseID);
+    missing = got.state === "none";
+    a = missing ? null : got;
   };
 
   async function draw() {

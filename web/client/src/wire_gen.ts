@@ -57,6 +57,8 @@ export interface CreateAccountRequest {
   password: string;
 }
 
+export const AgreementNone = "none";
+
 export const AgreementDrafting = "drafting";
 
 export const AgreementSigning = "signing";
