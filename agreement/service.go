@@ -418,7 +418,7 @@ func sideLabel(c *cases.Case, side string) string {
 	return ""
 }
 
-func (s *Service) sigView(c *cases.Case, g signature) api.AgreementSignature {
+func sigView(c *cases.Case, g signature) api.AgreementSignature {
 	a, sig, _ := e2ee.DecodeAgreementRecord(g.Record)
 	out := api.AgreementSignature{AccountID: g.Account, Version: g.Version, SHA256: a.TextSHA, Device: g.Device,
 		DeviceKey: base64.StdEncoding.EncodeToString(a.DeviceKey), Fingerprint: Fingerprint(a.DeviceKey), SignedAt: a.At,
@@ -440,7 +440,7 @@ func state(c *cases.Case, r *record) (string, []api.AgreementSigner, func(signat
 		sg := api.AgreementSigner{AccountID: p.AccountID, Name: p.Name, Role: p.Role, Side: sideLabel(c, p.Side)}
 		for _, g := range r.Sigs {
 			if g.Account == p.AccountID && onCurrent(g) {
-				v := (&Service{}).sigView(c, g)
+				v := sigView(c, g)
 				sg.Signed = &v
 				break
 			}
@@ -476,7 +476,7 @@ func (s *Service) view(ctx context.Context, actor account.Account, c *cases.Case
 	v.Current = versionView(r.current())
 	for _, g := range r.Sigs {
 		if !onCurrent(g) {
-			v.Superseded = append(v.Superseded, s.sigView(c, g))
+			v.Superseded = append(v.Superseded, sigView(c, g))
 		}
 	}
 	if withText {
