@@ -132,6 +132,18 @@ func buildWholeCase(t *testing.T, n *nodetest.Node, med person, mark string) *wh
 	}
 	w.people = append(w.people, "Quintrell-"+mark+" letter.pdf")
 
+	// A settlement agreement (a vault document of class agreement, its
+	// record under agreements/<case>/) signed by both parties' devices (in
+	// the key directory under keydir/agreements/<case>/).
+	if _, err := med.c.StartAgreement(ctx, k.ID, api.AgreementStartRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []person{a, b} {
+		if _, err := p.x.SignAgreement(ctx, k.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// A scheduled session (its invitations go through the outbox).
 	start := time.Now().Add(96 * time.Hour).UTC().Format("2006-01-02T15:04")
 	if _, err := med.c.AddSession(ctx, k.ID, api.NewSessionRequest{Start: start, TimeZone: "UTC", Minutes: 60}); err != nil {
@@ -432,7 +444,7 @@ func checkDisposed(t *testing.T, n *nodetest.Node, dw *disposalWorld) {
 	for _, cc := range dw.cert.Classes {
 		got[cc.Class] = cc
 	}
-	for _, class := range []string{"correspondence", "mediator-notes", policy.ClassMessageHistory, policy.ClassInvitesSessions,
+	for _, class := range []string{"agreement", "correspondence", "mediator-notes", policy.ClassMessageHistory, policy.ClassInvitesSessions,
 		policy.ClassCarriesConsents, policy.ClassSurveyResponses, policy.ClassKeyDirectory, policy.ClassCaseRecord} {
 		if got[class].Records == 0 {
 			t.Errorf("certificate: no %s destroyed: %+v", class, dw.cert.Classes)

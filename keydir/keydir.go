@@ -163,6 +163,12 @@ func eventFor(kind string, record []byte) (audit.Event, error) {
 			return ev, err
 		}
 		ev.Actor, ev.Case, ev.Objects = st.SignerAccount, st.Case, []string{strconv.FormatUint(st.Seq, 10), st.SignerDevice}
+	case EventAgreement:
+		a, _, err := e2ee.DecodeAgreementRecord(record)
+		if err != nil {
+			return ev, err
+		}
+		ev.Actor, ev.Case, ev.Objects = a.Account, a.Case, []string{strconv.Itoa(a.Version), a.Device}
 	default:
 		return ev, fmt.Errorf("keydir: unknown kind %q", kind)
 	}

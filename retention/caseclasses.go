@@ -40,10 +40,13 @@ import (
 //	carries-consents   keydir/carries/<case>/
 //	survey-responses   surveys/responses/<case>/, surveys/tokens/<hash>
 //	                   (CaseID), followups/plans/<case>, followups/responses/<case>/
-//	key-directory      keydir/statements/<case>/ (the key-directory log's
-//	                   entries keep only their hashes, and stay)
+//	key-directory      keydir/statements/<case>/, keydir/agreements/<case>/
+//	                   (signatures on settlement agreements; the key-directory
+//	                   log's entries keep only their hashes, and stay)
 //	case-record        cases/<case>/ (the case record), vault/<case>/ (what the
 //	                   vault keeps beside its documents: released holds),
+//	                   agreements/<case>/ (package agreement: version numbers and
+//	                   signatures; its texts and signed PDF are vault documents),
 //	                   retention/holds/<case>/, and all of the above
 //	participant-account accounts/<id>, keydir/devices/<id>/,
 //	                   keydir/revocations/<id>/, keydir/endorsements/<id>/
@@ -164,9 +167,10 @@ func classPlaces(class, caseID string, inv *inventory) (prefixes, keys []string)
 		return []string{"surveys/responses/" + caseID + "/", "followups/responses/" + caseID + "/"},
 			append([]string{"followups/plans/" + caseID}, inv.surveyTokens[caseID]...)
 	case policy.ClassKeyDirectory:
-		return []string{"keydir/statements/" + caseID + "/"}, nil
+		return []string{"keydir/statements/" + caseID + "/", "keydir/agreements/" + caseID + "/"}, nil
 	case policy.ClassCaseRecord:
-		return []string{"vault/" + caseID + "/", "retention/holds/" + caseID + "/", keepPrefix(caseID), "cases/" + caseID + "/"}, nil
+		return []string{"vault/" + caseID + "/", "retention/holds/" + caseID + "/", keepPrefix(caseID), "cases/" + caseID + "/",
+			"agreements/" + caseID + "/"}, nil
 	case policy.ClassStatisticalStub:
 		return nil, []string{cases.StubKey(caseID)}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/agreement"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/caseload"
 	"github.com/parley-mediation/parley/cases"
@@ -57,6 +58,8 @@ type Node struct {
 	// Retention runs schedules, holds and disposal.
 	Retention *retention.Service
 	KeyDir    *keydir.Service
+	// Agreements keeps the cases' settlement agreements.
+	Agreements *agreement.Service
 	// Outbox is the mail outbox; its sender loop runs until Close.
 	Outbox *mail.Outbox
 	// Schedule runs sessions, invitations and reminders.
@@ -173,6 +176,10 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.Cases.Devices = n.KeyDir
+	if n.Agreements, err = agreement.New(agreement.Config{Meta: meta, Cases: n.Cases, Docs: agreement.VaultDocs{Vault: n.Vault},
+		Devices: n.KeyDir, Log: n.KeyDir, Policy: pol, Audit: log}); err != nil {
+		return nil, err
+	}
 	oc := mail.Config{Meta: meta, Log: cfg.Log, Poll: cfg.MailPoll, Now: cfg.MailClock}
 	if cfg.SMTPURL != "" {
 		if oc.Transport, err = mail.NewSMTP(mail.SMTPConfig{URL: cfg.SMTPURL, From: cfg.MailFrom}); err != nil {
@@ -189,7 +196,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		Messaging: n.Messages, Caucus: n.Rooms, Vault: n.Vault, KeyDir: n.KeyDir, Retention: n.Retention,
 		Accounts: n.Accounts, Cases: n.Cases, Audit: log, AuditVerifierKey: signer.VerifierKey(), Policy: pol,
 		Ready: n.Ready, Log: cfg.Log, PublicURL: cfg.PublicURL, TrustForwardedFor: cfg.TrustForwardedFor,
-		WebSocketQueue: cfg.WebSocketQueue,
+		WebSocketQueue: cfg.WebSocketQueue, Agreements: n.Agreements,
 	})
 	mailCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	n.stopMail, n.mailDone = stop, make(chan struct{})

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/agreement"
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/caseload"
@@ -71,6 +72,9 @@ type Deps struct {
 	// WebSocketQueue is each WebSocket's send queue, in frames (0: the
 	// messaging default); a client that lets it overflow is closed with 4008.
 	WebSocketQueue int
+	// Agreements serves the cases' settlement agreements
+	// (handlers_agreement.go).
+	Agreements *agreement.Service
 }
 
 // API is the HTTP face of one Parley node.
@@ -100,6 +104,7 @@ type API struct {
 	wsQueue        int
 	schedule       *schedule.Service
 	caseload       *caseload.Service
+	agreements     *agreement.Service
 }
 
 // New builds the API. Each API has its own metrics registry, so several
@@ -113,7 +118,8 @@ func New(d Deps) *API {
 		publicURL: strings.TrimRight(d.PublicURL, "/"), trustForwarded: d.TrustForwardedFor,
 		auditKeyText: d.AuditVerifierKey,
 		messaging:    d.Messaging, caucus: d.Caucus, keydir: d.KeyDir, vault: d.Vault,
-		wsQueue: d.WebSocketQueue, retention: d.Retention, schedule: d.Schedule, caseload: d.Caseload,
+		agreements: d.Agreements,
+		wsQueue:    d.WebSocketQueue, retention: d.Retention, schedule: d.Schedule, caseload: d.Caseload,
 	}
 	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {
 		a.publicOrigin = u.Scheme + "://" + u.Host
@@ -224,7 +230,10 @@ func (a *API) routes() chi.Router {
 				a.caseHoldRoutes(r)
 				a.sessionRoutes(r)
 				a.definedRoomRoutes(r)
+				a.agreementRoutes(r)
 			})
+			r.Get("/agreement-templates", a.agreementTemplates)
+			r.Post("/agreement-verify", a.agreementVerify)
 		})
 	})
 	return r

@@ -17,6 +17,7 @@ import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "
 import { carryItem, carryOffer, initCarry } from "./carry";
 import { showWelcome } from "./welcome";
 import { definedRoom, roomMembers, roomLead, closedNote, loadDefinedRooms, mountRooms } from "./rooms";
+import { mountAgreement, noteMessage } from "./agreement";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -288,6 +289,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     roomTitle, roomClass, visibleTo, banner, personWords, errText,
   });
   if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }
+  mountAgreement($("agreement"), { caseID, caseTitle: () => c.title, keys, visibleTo: () => visibleTo("joint"), comment: async (body) => { await sc.send("joint", { kind: E.KindText, text: body }); } });
   await renderSessions($("sessions"), {
     caseID, mediator: sc.mediator, rooms: sc.rooms.filter((r) => !definedRoom(r)), roomTitle, nameOf: (a) => sc.nameOf(a),
     closed: !!c.closed, agreement: !!c.closed && (c.outcome?.result === "full-agreement" || c.outcome?.result === "partial-agreement"),
@@ -322,6 +324,7 @@ function render() {
         h("section", { id: "room", "aria-labelledby": "room-title" }),
         noticeEl,
         h("section", { id: "sessions", "aria-labelledby": "sessions-title" }, h("h2", { id: "sessions-title" }, "Sessions"), h("p", {}, "Loading…")),
+        h("section", { id: "agreement", "aria-labelledby": "agreement-title" }, h("h2", { id: "agreement-title" }, "Settlement agreement"), h("p", {}, "Loading…")),
         h("section", { id: "documents", "aria-labelledby": "docs-title" }, h("h2", { id: "docs-title" }, "Documents"), h("p", {}, "Loading…"))),
       h("aside", { class: "tools", "aria-label": "Safety numbers and invitations" },
         deskButton(me, c.id) ?? "", caseloadButton() ?? "",
@@ -500,6 +503,7 @@ function onEvent(ev: SecureEvent) {
   }
   const log = logFor(ev.room);
   const who = ev.from === me.id ? "You" : sc.nameOf(ev.from);
+  if (!ev.rejected) noteMessage(ev.room, ev.text, who, ev.at);
   if (isUnreadable(ev.rejected)) {
     noteUnreadable(log, ev.at); // one line per run, never counted as new
     return;

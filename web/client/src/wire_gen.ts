@@ -57,6 +57,164 @@ export interface CreateAccountRequest {
   password: string;
 }
 
+export const AgreementNone = "none";
+
+export const AgreementDrafting = "drafting";
+
+export const AgreementSigning = "signing";
+
+export const AgreementSigned = "signed";
+
+/**
+ * AgreementTemplate is one of the program's templates (GET
+ * /api/v1/agreement-templates). Its text has placeholders
+ * ({{case}}, {{parties}}, {{objectives}}, {{date}}) the server fills in
+ * from the case when a mediator starts an agreement from it.
+ */
+export interface AgreementTemplate {
+  id: string;
+  title: string;
+  text: string;
+}
+
+/**
+ * AgreementTemplates lists the templates.
+ */
+export interface AgreementTemplates {
+  templates: AgreementTemplate[];
+}
+
+/**
+ * AgreementStartRequest starts a case's agreement (POST …/agreement,
+ * mediators): from a template, with the case's parties and objectives
+ * filled in.
+ */
+export interface AgreementStartRequest {
+  template: string;
+  outcome?: OutcomeResult;
+}
+
+/**
+ * AgreementSaveRequest saves a new version (POST …/agreement/versions,
+ * mediators). Base is the version the mediator edited: if another version
+ * was saved since, the save is refused so nothing is silently overwritten.
+ */
+export interface AgreementSaveRequest {
+  base: number;
+  text: string;
+}
+
+/**
+ * AgreementSignRequest is a device's signature on one version (POST
+ * …/agreement/sign, parties and counsel): the fields of
+ * e2ee.AgreementSignature the server cannot fill in itself, and the
+ * signature over its statement.
+ */
+export interface AgreementSignRequest {
+  version: number;
+  sha256: string;
+  device: string;
+  signedAt: number;
+  signature: string;
+}
+
+/**
+ * AgreementFileRequest files the signed agreement (POST …/agreement/file,
+ * mediators): the signed PDF becomes a document of record class agreement
+ * in the joint room, and the case's outcome is recorded from it when the
+ * case is at closure (Sessions and Hours as for POST …/outcome).
+ */
+export interface AgreementFileRequest {
+  sessions: number;
+  hours: number;
+}
+
+/**
+ * AgreementVersion is one saved version.
+ */
+export interface AgreementVersion {
+  version: number;
+  sha256: string;
+  size: number;
+  saved: string;
+  by: string;
+  text?: string;
+}
+
+/**
+ * AgreementSignature is one recorded signature.
+ */
+export interface AgreementSignature {
+  accountId: string;
+  name: string;
+  role: ParticipantRole;
+  side?: string;
+  version: number;
+  sha256: string;
+  device: string;
+  deviceKey: string;
+  fingerprint: string;
+  signedAt: number;
+  signature: string;
+  recorded: string;
+  logIndex: number;
+}
+
+/**
+ * AgreementSigner is someone who must sign, and whether they signed the
+ * current version.
+ */
+export interface AgreementSigner {
+  accountId: string;
+  name: string;
+  role: ParticipantRole;
+  side?: string;
+  signed?: AgreementSignature;
+}
+
+/**
+ * Agreement is a case's agreement as the caller sees it (GET …/agreement).
+ */
+export interface Agreement {
+  case: string;
+  title: string;
+  template: string;
+  outcome: OutcomeResult;
+  state: string;
+  current: AgreementVersion;
+  versions: AgreementVersion[];
+  signers: AgreementSigner[];
+  superseded?: AgreementSignature[];
+  document: string;
+  filed?: string;
+  filedAt?: string;
+  maySign: boolean;
+  mayDraft: boolean;
+  started: string;
+}
+
+/**
+ * AgreementCheck is what verifying a signed agreement's PDF found (POST
+ * /api/v1/agreement-verify, or `parley agreement verify` offline).
+ */
+export interface AgreementCheck {
+  ok: boolean;
+  case: string;
+  version: number;
+  sha256: string;
+  signed: AgreementSignature[];
+  error?: string;
+}
+
+/**
+ * AgreementFiled answers POST …/agreement/file: the agreement, and the
+ * case's outcome when filing recorded it (the case was at closure).
+ */
+export interface AgreementFiled {
+  agreement: Agreement;
+  outcome?: OutcomeResponse;
+}
+
 /**
  * Status is the body of /healthz and /readyz.
  */

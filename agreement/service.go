@@ -1,0 +1,704 @@
+package agreement
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// Limits.
+const (
+	// MaxTextLen bounds one version's text (bytes of UTF-8).
+	MaxTextLen = 100_000
+	// MaxVersions bounds the versions of one agreement.
+	MaxVersions = 500
+	// MaxSignatures bounds the signatures an agreement keeps (every
+	// version's).
+	MaxSignatures = 2000
+	// MaxClockSkew is how far a device's clock in a signature may be from
+	// the server's.
+	MaxClockSkew = 15 * time.Minute
+)
+
+// Devices finds the device that signs for a person (keydir.Service's
+// ConsentDevice): registered, unrevoked, and counting for the account by
+// its own chain, not by a mediator's admission.
+type Devices interface {
+	ConsentDevice(ctx context.Context, account, device string) (rec *e2ee.DeviceRecord, how string, err error)
+}
+
+// SignatureLog is the key directory's transparency log
+// (keydir.Service.LogAgreementSignature).
+type SignatureLog interface {
+	LogAgreementSignature(ctx context.Context, record []byte) (index int64, entry []byte, err error)
+}
+
+// Config is what a Service needs.
+type Config struct {
+	Meta    *metastore.Store
+	Cases   *cases.Service
+	Docs    Docs
+	Devices Devices
+	Log     SignatureLog
+	Policy  *policy.Engine
+	Audit   *audit.Log
+}
+
+// Service keeps the settlement agreements of cases: one per case.
+type Service struct {
+	cfg Config
+	now func() time.Time
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Meta == nil || cfg.Cases == nil || cfg.Docs == nil || cfg.Devices == nil || cfg.Log == nil || cfg.Policy == nil || cfg.Audit == nil {
+		return nil, errors.New("agreement: New needs Meta, Cases, Docs, Devices, Log, Policy and Audit")
+	}
+	return &Service{cfg: cfg, now: time.Now}, nil
+}
+
+// SetClock replaces the clock (tests).
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// Key is where a case's agreement record is (sealed).
+func Key(caseID string) string { return "agreements/" + caseID + "/agreement" }
+
+// record is what is stored: the versions' numbering (the texts are in
+// Docs), every signature, and the filing.
+type record struct {
+	Case      string            `json:"case"`
+	Title     string            `json:"title"`
+	Template  string            `json:"template"`
+	Outcome   api.OutcomeResult `json:"outcome"`
+	Doc       string            `json:"doc"`
+	Versions  []version         `json:"versions"`
+	Sigs      []signature       `json:"signatures"`
+	Started   time.Time         `json:"started"`
+	StartedBy string            `json:"startedBy"`
+	Filed     string            `json:"filed,omitempty"`
+	FiledAt   *time.Time        `json:"filedAt,omitempty"`
+}
+
+type version struct {
+	Num      int       `json:"num"`
+	DocVer   int       `json:"docVersion"`
+	SHA256   string    `json:"sha256"`
+	Size     int       `json:"size"`
+	Saved    time.Time `json:"saved"`
+	By       string    `json:"by"`
+	ByName   string    `json:"byName"`
+	Template bool      `json:"template,omitempty"`
+}
+
+type signature struct {
+	Record   []byte    `json:"record"` // e2ee.AgreementRecord
+	Account  string    `json:"account"`
+	Version  int       `json:"version"`
+	Device   string    `json:"device"`
+	DevRec   []byte    `json:"deviceRecord"` // the signing device's e2ee record
+	Trust    string    `json:"trust"`
+	Recorded time.Time `json:"recorded"`
+	LogIndex int64     `json:"logIndex"`
+}
+
+func (r *record) current() version { return r.Versions[len(r.Versions)-1] }
+
+// SHA256Hex is the hash a signature covers: lower-case hex SHA-256 of the
+// version's text bytes.
+func SHA256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// Fingerprint is how a device key is shown to people: the first 16 bytes
+// of SHA-256 of the Ed25519 public key, hex, in groups of four.
+func Fingerprint(key []byte) string {
+	h := sha256.Sum256(key)
+	x := hex.EncodeToString(h[:16])
+	var parts []string
+	for i := 0; i < len(x); i += 4 {
+		parts = append(parts, x[i:i+4])
+	}
+	return strings.Join(parts, " ")
+}
+
+// CommentPrefix starts a joint-room message that comments on a version:
+// "[agreement v3] text". The browser shows such a message as a comment on
+// that version; the server never reads it (messages are end-to-end
+// encrypted).
+const CommentPrefix = "[agreement v"
+
+// CommentBody is the message body of a comment on version v.
+func CommentBody(v int, text string) string { return CommentPrefix + strconv.Itoa(v) + "] " + text }
+
+// ParseComment reads a comment's version and text; ok is false for any
+// other message.
+func ParseComment(body string) (v int, text string, ok bool) {
+	rest, ok := strings.CutPrefix(body, CommentPrefix)
+	if !ok {
+		return 0, "", false
+	}
+	num, text, ok := strings.Cut(rest, "] ")
+	if !ok {
+		return 0, "", false
+	}
+	v, err := strconv.Atoi(num)
+	if err != nil || v < 1 || strconv.Itoa(v) != num {
+		return 0, "", false
+	}
+	return v, text, true
+}
+
+func (s *Service) audit(ctx context.Context, ev audit.Event) error {
+	ev.Time = s.now().UTC()
+	_, err := s.cfg.Audit.Append(ctx, ev)
+	return err
+}
+
+// authorize loads the case and asks policy. An outsider is told the case
+// does not exist; someone in it, that they may not.
+func (s *Service) authorize(ctx context.Context, actor account.Account, caseID string, a policy.Action) (*cases.Case, error) {
+	c, err := s.cfg.Cases.Load(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Policy.Decide(actor.Principal(), a, c.Facts()).Allowed {
+		return c, nil
+	}
+	s.audit(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID, Attrs: map[string]string{"action": string(a)}})
+	_, isMed := c.Mediator(actor.ID)
+	_, isPart := c.Participant(actor.ID)
+	if !isMed && !isPart {
+		return nil, fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound)
+	}
+	return nil, fmt.Errorf("you may not do this with the case's agreement: %w", fault.ErrForbidden)
+}
+
+// errNone: the case has no agreement yet. Someone who may read it is not
+// refused: GET answers state "none", anything else is a conflict.
+var errNone = fmt.Errorf("this case has no agreement yet; a mediator drafts one first: %w", fault.ErrConflict)
+
+func (s *Service) load(ctx context.Context, caseID string) (*record, error) {
+	var r record
+	if _, err := s.cfg.Meta.Get(ctx, Key(caseID), &r); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return nil, errNone
+		}
+		return nil, err
+	}
+	return &r, nil
+}
+
+func checkText(text string) error {
+	switch {
+	case strings.TrimSpace(text) == "":
+		return fault.Invalid("text", "required")
+	case len(text) > MaxTextLen:
+		return fault.Invalid("text", fmt.Sprintf("at most %d bytes", MaxTextLen))
+	case !utf8.ValidString(text):
+		return fault.Invalid("text", "UTF-8 text")
+	case strings.ContainsRune(text, 0):
+		return fault.Invalid("text", "text without NUL characters")
+	}
+	return nil
+}
+
+// Templates lists the program's templates.
+func (s *Service) Templates() api.AgreementTemplates {
+	return api.AgreementTemplates{Templates: slices.Clone(Templates)}
+}
+
+// Start begins a case's agreement from a template (empty: the default for
+// the case's type), with the case's parties and objectives filled in, as
+// version 1 in the joint room.
+func (s *Service) Start(ctx context.Context, actor account.Account, caseID string, req api.AgreementStartRequest) (api.Agreement, error) {
+	c, err := s.authorize(ctx, actor, caseID, policy.AgreementDraft)
+	if err != nil {
+		return api.Agreement{}, err
+	}
+	if c.Closed != nil {
+		return api.Agreement{}, fmt.Errorf("the case is closed: %w", fault.ErrConflict)
+	}
+	if req.Template == "" {
+		req.Template = DefaultTemplate(c.Type)
+	}
+	t, ok := Template(req.Template)
+	if !ok {
+		return api.Agreement{}, fault.Invalid("template", "one of the program's templates (parley agreement templates)")
+	}
+	switch req.Outcome {
+	case "":
+		req.Outcome = api.FullAgreement
+	case api.FullAgreement, api.PartialAgreement:
+	default:
+		return api.Agreement{}, fault.Invalid("outcome", "full-agreement or partial-agreement")
+	}
+	if _, err := s.load(ctx, caseID); err == nil {
+		return api.Agreement{}, fmt.Errorf("this case already has an agreement; save a new version of it instead: %w", fault.ErrConflict)
+	} else if !errors.Is(err, errNone) {
+		return api.Agreement{}, err
+	}
+	now := s.now().UTC()
+	text := Render(t.Text, c, now)
+	if err := checkText(text); err != nil {
+		return api.Agreement{}, err
+	}
+	docID, dv, err := s.cfg.Docs.Create(ctx, actor, caseID, "Settlement agreement.txt", []byte(text))
+	if err != nil {
+		return api.Agreement{}, err
+	}
+	m, _ := c.Mediator(actor.ID)
+	r := &record{Case: caseID, Title: t.Title, Template: t.ID, Outcome: req.Outcome, Doc: docID, Started: now, StartedBy: actor.ID,
+		Versions: []version{{Num: 1, DocVer: dv, SHA256: SHA256Hex([]byte(text)), Size: len(text), Saved: now, By: actor.ID, ByName: m.Name, Template: true}}}
+	if err := s.audit(ctx, audit.Event{Type: "agreement.started", Actor: actor.ID, Case: caseID, Objects: []string{docID, "1"},
+		Attrs: map[string]string{"template": t.ID, "outcome": string(req.Outcome)}}); err != nil {
+		return api.Agreement{}, err
+	}
+	if _, err := s.cfg.Meta.Create(ctx, Key(caseID), r); err != nil {
+		if errors.Is(err, metastore.ErrConflict) {
+			return api.Agreement{}, fmt.Errorf("this case already has an agreement: %w", fault.ErrConflict)
+		}
+		return api.Agreement{}, err
+	}
+	return s.view(ctx, actor, c, r, true)
+}
+
+// Save stores text as a new version. base is the version the mediator
+// edited; a save on anything but the current version is refused. Every
+// signature on earlier versions stays recorded but signs nothing now:
+// everyone signs the new version again.
+func (s *Service) Save(ctx context.Context, actor account.Account, caseID string, req api.AgreementSaveRequest) (api.Agreement, error) {
+	if err := checkText(req.Text); err != nil {
+		return api.Agreement{}, err
+	}
+	c, err := s.authorize(ctx, actor, caseID, policy.AgreementDraft)
+	if err != nil {
+		return api.Agreement{}, err
+	}
+	r, err := s.load(ctx, caseID)
+	if err != nil {
+		return api.Agreement{}, err
+	}
+	if err := saveRefusal(r, req); err != nil {
+		return api.Agreement{}, err
+	}
+	dv, err := s.cfg.Docs.AddVersion(ctx, actor, caseID, r.Doc, []byte(req.Text))
+	if err != nil {
+		return api.Agreement{}, err
+	}
+	m, _ := c.Mediator(actor.ID)
+	var num int
+	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(r *record) error {
+		if err := saveRefusal(r, req); err != nil {
+			return err
+		}
+		num = r.current().Num + 1
+		r.Versions = append(r.Versions, version{Num: num, DocVer: dv, SHA256: SHA256Hex([]byte(req.Text)), Size: len(req.Text),
+			Saved: s.now().UTC(), By: actor.ID, ByName: m.Name})
+		return nil
+	})
+	if err != nil {
+		return api.Agreement{}, err
+	}
+	s.audit(ctx, audit.Event{Type: "agreement.saved", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}})
+	return s.view(ctx, actor, c, &out, true)
+}
+
+func saveRefusal(r *record, req api.AgreementSaveRequest) error {
+	cur := r.current()
+	switch {
+	case r.Filed != "":
+		return fmt.Errorf("the signed agreement was filed; it cannot change: %w", fault.ErrConflict)
+	case req.Base != cur.Num:
+		return fmt.Errorf("version %d was saved since you began editing version %d; read it and edit again: %w", cur.Num, req.Base, fault.ErrConflict)
+	case SHA256Hex([]byte(req.Text)) == cur.SHA256:
+		return fmt.Errorf("this text is already version %d: %w", cur.Num, fault.ErrConflict)
+	case len(r.Versions) >= MaxVersions:
+		return fault.Invalid("text", fmt.Sprintf("an agreement keeps at most %d versions", MaxVersions))
+	}
+	return nil
+}
+
+// Get is the agreement as actor sees it, with the current version's text.
+func (s *Service) Get(ctx context.Context, actor account.Account, caseID string) (api.Agreement, error) {
+	c, err := s.authorize(ctx, actor, caseID, policy.AgreementRead)
+	if err != nil {
+		return api.Agreement{}, err
+	}
+	r, err := s.load(ctx, caseID)
+	if errors.Is(err, errNone) {
+		return api.Agreement{Case: caseID, State: api.AgreementNone, Versions: []api.AgreementVersion{}, Signers: []api.AgreementSigner{},
+			MaySign:  s.cfg.Policy.Decide(actor.Principal(), policy.AgreementSign, c.Facts()).Allowed,
+			MayDraft: s.cfg.Policy.Decide(actor.Principal(), policy.AgreementDraft, c.Facts()).Allowed}, nil
+	}
+	if err != nil {
+		return api.Agreement{}, err
+	}
+	return s.view(ctx, actor, c, r, true)
+}
+
+// Version returns one version with its text (num < 1 is refused as
+// invalid, after the access decision).
+func (s *Service) Version(ctx context.Context, actor account.Account, caseID string, num int) (api.AgreementVersion, error) {
+	if _, err := s.authorize(ctx, actor, caseID, policy.AgreementRead); err != nil {
+		return api.AgreementVersion{}, err
+	}
+	if num < 1 {
+		return api.AgreementVersion{}, fault.Invalid("version", "a version number (1 or more)")
+	}
+	r, err := s.load(ctx, caseID)
+	if err != nil {
+		return api.AgreementVersion{}, err
+	}
+	if num < 1 || num > len(r.Versions) {
+		return api.AgreementVersion{}, fmt.Errorf("version %d: %w", num, fault.ErrNotFound)
+	}
+	v := r.Versions[num-1]
+	text, err := s.text(ctx, actor, r, v)
+	if err != nil {
+		return api.AgreementVersion{}, err
+	}
+	out := versionView(v)
+	out.Text = text
+	return out, nil
+}
+
+// text reads a version's text and checks it is what was saved.
+func (s *Service) text(ctx context.Context, actor account.Account, r *record, v version) (string, error) {
+	b, err := s.cfg.Docs.Read(ctx, actor, r.Case, r.Doc, v.DocVer, MaxTextLen)
+	if err != nil {
+		return "", err
+	}
+	if SHA256Hex(b) != v.SHA256 {
+		return "", fmt.Errorf("agreement: version %d's text does not match its recorded hash", v.Num)
+	}
+	return string(b), nil
+}
+
+func versionView(v version) api.AgreementVersion {
+	return api.AgreementVersion{Version: v.Num, SHA256: v.SHA256, Size: v.Size, Saved: v.Saved, By: v.ByName}
+}
+
+// signers is everyone who must sign: the case's parties and counsel.
+func signers(c *cases.Case) []cases.Participant {
+	var out []cases.Participant
+	for _, p := range c.Participants {
+		if p.Role == cases.RoleParty || p.Role == cases.RoleCounsel {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func sideLabel(c *cases.Case, side string) string {
+	for _, sd := range c.Sides {
+		if sd.ID == side {
+			return sd.Label
+		}
+	}
+	return ""
+}
+
+func sigView(c *cases.Case, g signature) api.AgreementSignature {
+	a, sig, _ := e2ee.DecodeAgreementRecord(g.Record)
+	out := api.AgreementSignature{AccountID: g.Account, Version: g.Version, SHA256: a.TextSHA, Device: g.Device,
+		DeviceKey: base64.StdEncoding.EncodeToString(a.DeviceKey), Fingerprint: Fingerprint(a.DeviceKey), SignedAt: a.At,
+		Signature: base64.StdEncoding.EncodeToString(sig), Recorded: g.Recorded, LogIndex: g.LogIndex}
+	if p, ok := c.Participant(g.Account); ok {
+		out.Name, out.Role, out.Side = p.Name, p.Role, sideLabel(c, p.Side)
+	}
+	return out
+}
+
+// state is drafting, signing or signed, and each signer's signature on the
+// current version.
+func state(c *cases.Case, r *record) (string, []api.AgreementSigner, func(signature) bool) {
+	cur := r.current()
+	onCurrent := func(g signature) bool { return g.Version == cur.Num }
+	var out []api.AgreementSigner
+	all, any := true, false
+	for _, p := range signers(c) {
+		sg := api.AgreementSigner{AccountID: p.AccountID, Name: p.Name, Role: p.Role, Side: sideLabel(c, p.Side)}
+		for _, g := range r.Sigs {
+			if g.Account == p.AccountID && onCurrent(g) {
+				v := sigView(c, g)
+				sg.Signed = &v
+				break
+			}
+		}
+		if sg.Signed == nil {
+			all = false
+		} else {
+			any = true
+		}
+		out = append(out, sg)
+	}
+	switch {
+	case all && len(out) > 0:
+		return api.AgreementSigned, out, onCurrent
+	case any:
+		return api.AgreementSigning, out, onCurrent
+	}
+	return api.AgreementDrafting, out, onCurrent
+}
+
+func (s *Service) view(ctx context.Context, actor account.Account, c *cases.Case, r *record, withText bool) (api.Agreement, error) {
+	st, sgs, onCurrent := state(c, r)
+	v := api.Agreement{Case: r.Case, Title: r.Title, Template: r.Template, Outcome: r.Outcome, State: st, Signers: sgs,
+		Document: r.Doc, Filed: r.Filed, FiledAt: r.FiledAt, Started: r.Started,
+		MaySign:  s.cfg.Policy.Decide(actor.Principal(), policy.AgreementSign, c.Facts()).Allowed,
+		MayDraft: s.cfg.Policy.Decide(actor.Principal(), policy.AgreementDraft, c.Facts()).Allowed}
+	if v.Signers == nil {
+		v.Signers = []api.AgreementSigner{}
+	}
+	for _, ver := range r.Versions {
+		v.Versions = append(v.Versions, versionView(ver))
+	}
+	v.Current = versionView(r.current())
+	for _, g := range r.Sigs {
+		if !onCurrent(g) {
+			v.Superseded = append(v.Superseded, sigView(c, g))
+		}
+	}
+	if withText {
+		text, err := s.text(ctx, actor, r, r.current())
+		if err != nil {
+			return api.Agreement{}, err
+		}
+		v.Current.Text = text
+	}
+	return v, nil
+}
+
+// ErrSuperseded refuses a signature on a version that is no longer the
+// current one.
+var ErrSuperseded = errors.New("superseded")
+
+// Sign records actor's device signature on the current version. A
+// signature on any other version is refused (the text changed since they
+// read it); so is one whose text hash is not the version's, one by a
+// device that does not count for the account by its own chain, and one
+// whose signature does not verify. The signature is appended to the key
+// directory's transparency log before it is recorded.
+func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string, req api.AgreementSignRequest) (api.Agreement, error) {
+	c, err := s.authorize(ctx, actor, caseID, policy.AgreementSign)
+	if err != nil {
+		return api.Agreement{}, err
+	}
+	r, err := s.load(ctx, caseID)
+	if err != nil {
+		return api.Agreement{}, err
+	}
+	sigBytes, err := base64.StdEncoding.DecodeString(req.Signature)
+	if err != nil || len(sigBytes) != ed25519.SignatureSize {
+		return api.Agreement{}, fault.Invalid("signature", "an Ed25519 signature in base64 (64 bytes)")
+	}
+	if err := s.signRefusal(ctx, actor, r, req); err != nil {
+		return api.Agreement{}, err
+	}
+	if d := time.UnixMilli(req.SignedAt).Sub(s.now()); d > MaxClockSkew || d < -MaxClockSkew {
+		return api.Agreement{}, fault.Invalid("signedAt", "the device's clock is more than 15 minutes off; set the clock and try again")
+	}
+	dev, how, err := s.cfg.Devices.ConsentDevice(ctx, actor.ID, req.Device)
+	if err != nil {
+		s.audit(ctx, audit.Event{Type: "agreement.sign.refused", Actor: actor.ID, Case: caseID, Objects: []string{strconv.Itoa(req.Version)},
+			Attrs: map[string]string{"reason": "device"}})
+		return api.Agreement{}, fmt.Errorf("this device cannot sign for you: it is not registered, was revoked, or was added by a mediator rather than linked from your own device: %w", fault.ErrForbidden)
+	}
+	a := e2ee.AgreementSignature{Case: caseID, Version: req.Version, TextSHA: req.SHA256, Account: actor.ID, Device: dev.ID,
+		DeviceKey: dev.SigPub, At: req.SignedAt}
+	if err := e2ee.VerifyAgreement(a, sigBytes); err != nil {
+		s.audit(ctx, audit.Event{Type: "agreement.sign.refused", Actor: actor.ID, Case: caseID, Objects: []string{strconv.Itoa(req.Version)},
+			Attrs: map[string]string{"reason": "signature"}})
+		return api.Agreement{}, fault.Invalid("signature", "does not verify against your registered device's key")
+	}
+	st, _ := a.Statement()
+	rec := e2ee.AgreementRecord(st, sigBytes)
+	if err := s.audit(ctx, audit.Event{Type: "agreement.signed", Actor: actor.ID, Case: caseID,
+		Objects: []string{r.Doc, strconv.Itoa(req.Version), dev.ID}, Attrs: map[string]string{"device": how}}); err != nil {
+		return api.Agreement{}, err
+	}
+	idx, _, err := s.cfg.Log.LogAgreementSignature(ctx, rec)
+	if err != nil {
+		return api.Agreement{}, err
+	}
+	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(r *record) error {
+		if err := s.signRefusal(ctx, actor, r, req); err != nil {
+			return err
+		}
+		if slices.ContainsFunc(r.Sigs, func(g signature) bool { return g.Account == actor.ID && g.Version == req.Version }) {
+			return nil // signed this version already
+		}
+		if len(r.Sigs) >= MaxSignatures {
+			return fault.Invalid("signature", "this agreement holds no more signatures")
+		}
+		r.Sigs = append(r.Sigs, signature{Record: rec, Account: actor.ID, Version: req.Version, Device: dev.ID, DevRec: dev.Raw,
+			Trust: how, Recorded: s.now().UTC(), LogIndex: idx})
+		return nil
+	})
+	if err != nil {
+		return api.Agreement{}, err
+	}
+	return s.view(ctx, actor, c, &out, true)
+}
+
+func (s *Service) signRefusal(ctx context.Context, actor account.Account, r *record, req api.AgreementSignRequest) error {
+	cur := r.current()
+	if req.Version != cur.Num {
+		if req.Version >= 1 && req.Version < cur.Num {
+			s.audit(ctx, audit.Event{Type: "agreement.sign.refused", Actor: actor.ID, Case: r.Case, Objects: []string{strconv.Itoa(req.Version)},
+				Attrs: map[string]string{"reason": "superseded"}})
+			return fmt.Errorf("version %d is no longer the agreement: version %d replaced it; read version %d and sign that instead: %w: %w",
+				req.Version, cur.Num, cur.Num, ErrSuperseded, fault.ErrConflict)
+		}
+		return fault.Invalid("version", fmt.Sprintf("the current version, %d", cur.Num))
+	}
+	if req.SHA256 != cur.SHA256 {
+		return fault.Invalid("sha256", fmt.Sprintf("the hash of version %d's text", cur.Num))
+	}
+	if r.Filed != "" {
+		return fmt.Errorf("the agreement was already signed by everyone and filed: %w", fault.ErrConflict)
+	}
+	return nil
+}
+
+// Signed returns the signed agreement as its PDF's content: the current
+// version's text and every signature on it. It fails unless every party
+// and lawyer has signed the current version.
+func (s *Service) Signed(ctx context.Context, actor account.Account, caseID string) (*Signed, error) {
+	c, err := s.authorize(ctx, actor, caseID, policy.AgreementRead)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.load(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	return s.signed(ctx, actor, c, r)
+}
+
+func (s *Service) signed(ctx context.Context, actor account.Account, c *cases.Case, r *record) (*Signed, error) {
+	st, sgs, _ := state(c, r)
+	if st != api.AgreementSigned {
+		var missing []string
+		for _, sg := range sgs {
+			if sg.Signed == nil {
+				missing = append(missing, sg.Name)
+			}
+		}
+		return nil, fmt.Errorf("not everyone has signed version %d yet; still to sign: %s: %w", r.current().Num, strings.Join(missing, ", "), fault.ErrConflict)
+	}
+	cur := r.current()
+	text, err := s.text(ctx, actor, r, cur)
+	if err != nil {
+		return nil, err
+	}
+	out := &Signed{Format: PayloadFormat, Case: c.ID, CaseTitle: c.Title, Reference: c.Reference, Title: r.Title,
+		Outcome: string(r.Outcome), Version: cur.Num, SHA256: cur.SHA256, Text: text}
+	for _, sg := range sgs {
+		var g signature
+		for _, x := range r.Sigs {
+			if x.Account == sg.AccountID && x.Version == cur.Num {
+				g = x
+				break
+			}
+		}
+		role := string(sg.Role)
+		if sg.Role == cases.RoleCounsel {
+			role = "lawyer"
+		}
+		out.Signatures = append(out.Signatures, SignedBy{Name: sg.Name, Role: role, Side: sg.Side, Record: string(g.Record),
+			DeviceRecord: g.DevRec, LogIndex: g.LogIndex, Recorded: g.Recorded.UTC().Format(time.RFC3339)})
+	}
+	return out, nil
+}
+
+// PDF renders the signed agreement's PDF (it fails until everyone signed).
+func (s *Service) PDF(ctx context.Context, actor account.Account, caseID string) ([]byte, error) {
+	sg, err := s.Signed(ctx, actor, caseID)
+	if err != nil {
+		return nil, err
+	}
+	return RenderPDF(sg)
+}
+
+// File files the signed agreement (a mediator): its PDF becomes a document
+// of record class agreement in the joint room (kept for the agreement
+// class's retention period), and, when the case is at closure with no
+// outcome yet, the case's outcome is recorded from it (full or partial
+// agreement, as the mediator said when starting it), which is what the
+// follow-up check-ins (package schedule) start from. Filing again after
+// the case reached closure records the outcome then; the PDF is filed
+// once. It returns the case when the outcome was recorded now, and the
+// survey links RecordOutcome issued.
+func (s *Service) File(ctx context.Context, actor account.Account, caseID string, req api.AgreementFileRequest) (api.Agreement, *cases.Case, []cases.SurveyLink, error) {
+	c, err := s.authorize(ctx, actor, caseID, policy.AgreementDraft)
+	if err != nil {
+		return api.Agreement{}, nil, nil, err
+	}
+	r, err := s.load(ctx, caseID)
+	if err != nil {
+		return api.Agreement{}, nil, nil, err
+	}
+	if r.Filed == "" {
+		sg, err := s.signed(ctx, actor, c, r)
+		if err != nil {
+			return api.Agreement{}, nil, nil, err
+		}
+		pdf, err := RenderPDF(sg)
+		if err != nil {
+			return api.Agreement{}, nil, nil, err
+		}
+		docID, err := s.cfg.Docs.File(ctx, actor, caseID, fmt.Sprintf("Signed settlement agreement (version %d).pdf", sg.Version), "application/pdf", pdf)
+		if err != nil {
+			return api.Agreement{}, nil, nil, err
+		}
+		out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(x *record) error {
+			if x.Filed != "" {
+				return nil
+			}
+			if x.current().Num != sg.Version {
+				return fmt.Errorf("a new version was saved while filing; everyone signs it first: %w", fault.ErrConflict)
+			}
+			now := s.now().UTC()
+			x.Filed, x.FiledAt = docID, &now
+			return nil
+		})
+		if err != nil {
+			return api.Agreement{}, nil, nil, err
+		}
+		r = &out
+		s.audit(ctx, audit.Event{Type: "agreement.filed", Actor: actor.ID, Case: caseID, Objects: []string{r.Filed, strconv.Itoa(sg.Version)},
+			Attrs: map[string]string{"outcome": string(r.Outcome)}})
+	}
+	var closed *cases.Case
+	var links []cases.SurveyLink
+	if c.Stage == cases.StageClosure && c.Outcome == nil {
+		closed, links, err = s.cfg.Cases.RecordOutcome(ctx, actor, caseID, r.Outcome, req.Sessions, req.Hours)
+		if err != nil {
+			return api.Agreement{}, nil, nil, err
+		}
+		c = closed
+	}
+	v, err := s.view(ctx, actor, c, r, true)
+	return v, closed, links, err
+}

@@ -1,0 +1,219 @@
+package agreement_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/agreement"
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/policy"
+)
+
+func status(err error) int {
+	var ae *client.Error
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return 0
+}
+
+type person struct {
+	c *client.Client
+	x *client.E2EE
+}
+
+// join invites someone, joins as them and registers a device of theirs.
+func join(t *testing.T, n *nodetest.Node, med *client.Client, caseID, role, side, name string) person {
+	t.Helper()
+	ctx := context.Background()
+	inv, err := med.Invite(ctx, caseID, role, side, name, "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := client.New(n.URL, "")
+	s, err := c.Join(ctx, inv.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := client.InitDevice(dir, s.Account.ID, e2ee.KEMX25519); err != nil {
+		t.Fatal(err)
+	}
+	x, err := c.E2EE(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return person{c: c, x: x}
+}
+
+// TestAgreementDraftSignFile walks an agreement through: a mediator starts
+// it from the case type's template with the parties and objectives filled
+// in, saves two versions; a party's signature on version 2 is superseded
+// by version 3 and a late signature on version 2 is refused; two parties
+// and a lawyer sign version 3; the PDF verifies offline and a flipped byte
+// does not; filing at closure stores the PDF as an agreement-class
+// document and records the outcome (partial, as the mediator said).
+// People who may not draft or sign are refused; an outsider is told the
+// case does not exist.
+func TestAgreementDraftSignFile(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	_, med := n.Staff(t, policy.RoleMediator, "med@example.org")
+	_, outsiderMed := n.Staff(t, policy.RoleMediator, "other@example.org")
+	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := med.CaseAction(ctx, k.ID, "objectives", map[string]string{"kind": "objective", "text": "Agree the repairs to the boiler"}); err != nil {
+		t.Fatal(err)
+	}
+	tenant := join(t, n, med, k.ID, "party", "A", "Avery Tran")
+	landlord := join(t, n, med, k.ID, "party", "B", "Blake Chen")
+	lawyer := join(t, n, med, k.ID, "counsel", "A", "Jordan Blake")
+	observer := join(t, n, med, k.ID, "observer", "", "Olive Observer")
+
+	// Before anyone drafts one, the people of the case read "none"; an
+	// outsider learns nothing; signing has nothing to sign.
+	if a0, err := tenant.c.Agreement(ctx, k.ID); err != nil || a0.State != api.AgreementNone || !a0.MaySign || a0.MayDraft {
+		t.Fatalf("no agreement yet: %+v %v", a0, err)
+	}
+	if _, err := outsiderMed.Agreement(ctx, k.ID); status(err) != http.StatusNotFound {
+		t.Fatalf("an outsider reading: %v", err)
+	}
+	if _, err := tenant.x.SignAgreement(ctx, k.ID, 1); status(err) != http.StatusConflict {
+		t.Fatalf("signing before a draft: %v", err)
+	}
+
+	// Only a mediator of the case starts it; an outsider learns nothing.
+	if _, err := tenant.c.StartAgreement(ctx, k.ID, api.AgreementStartRequest{}); status(err) != http.StatusForbidden {
+		t.Fatalf("a party started the agreement: %v", err)
+	}
+	if _, err := outsiderMed.StartAgreement(ctx, k.ID, api.AgreementStartRequest{}); status(err) != http.StatusNotFound {
+		t.Fatalf("an outsider starting: %v", err)
+	}
+	a, err := med.StartAgreement(ctx, k.ID, api.AgreementStartRequest{Outcome: api.PartialAgreement})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Template != "landlord-tenant" || a.Current.Version != 1 || a.State != api.AgreementDrafting {
+		t.Fatalf("started: %+v", a)
+	}
+	for _, want := range []string{"Rivera v. Chen", "Avery Tran, party (Tenant)", "Blake Chen, party (Landlord)", "Jordan Blake, lawyer (Tenant)",
+		"Agree the repairs to the boiler", "Date: " + time.Now().UTC().Format("2006-01-02")} {
+		if !strings.Contains(a.Current.Text, want) {
+			t.Errorf("template text lacks %q:\n%s", want, a.Current.Text)
+		}
+	}
+	if strings.Contains(a.Current.Text, "{{") {
+		t.Errorf("a placeholder was left:\n%s", a.Current.Text)
+	}
+	if len(a.Signers) != 3 {
+		t.Fatalf("signers (two parties, one lawyer; not the observer): %+v", a.Signers)
+	}
+	if _, err := med.StartAgreement(ctx, k.ID, api.AgreementStartRequest{}); status(err) != http.StatusConflict {
+		t.Fatalf("a second start: %v", err)
+	}
+
+	// Version 2; a party cannot save, and a save on a stale base is refused.
+	v2 := strings.Replace(a.Current.Text, "1. Rent and arrears", "1. Rent: the tenant pays 400 on the 1st of each month.\n1b. Rent and arrears", 1)
+	if _, err := tenant.c.SaveAgreement(ctx, k.ID, 1, v2); status(err) != http.StatusForbidden {
+		t.Fatalf("a party saved: %v", err)
+	}
+	a, err = med.SaveAgreement(ctx, k.ID, 1, v2)
+	if err != nil || a.Current.Version != 2 {
+		t.Fatalf("save 2: %+v %v", a.Current, err)
+	}
+	if _, err := med.SaveAgreement(ctx, k.ID, 1, v2+"x"); status(err) != http.StatusConflict {
+		t.Fatalf("a save on a stale base: %v", err)
+	}
+
+	// The tenant signs version 2, then version 3 is saved: the signature
+	// no longer counts, and the landlord's late signature on 2 is refused.
+	if a, err = tenant.x.SignAgreement(ctx, k.ID, 2); err != nil || a.State != api.AgreementSigning {
+		t.Fatalf("sign 2: %+v %v", a.State, err)
+	}
+	lateReq, err := landlord.x.AgreementSignRequest(k.ID, 2, v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3 := v2 + "\n6. The landlord repairs the boiler by 1 March.\n"
+	if a, err = med.SaveAgreement(ctx, k.ID, 2, v3); err != nil || a.Current.Version != 3 || a.State != api.AgreementDrafting || len(a.Superseded) != 1 {
+		t.Fatalf("save 3: %+v %v", a, err)
+	}
+	var out api.Agreement
+	err = landlord.c.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.ID+"/agreement/sign", lateReq, &out)
+	if status(err) != http.StatusConflict || !strings.Contains(err.Error(), "version 3 replaced it") {
+		t.Fatalf("a signature on a superseded version: %v", err)
+	}
+	// A signature over another text, or by someone who may not sign, is refused.
+	forged, _ := landlord.x.AgreementSignRequest(k.ID, 3, v3+"and a pony")
+	if err := landlord.c.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.ID+"/agreement/sign", forged, &out); status(err) != http.StatusBadRequest {
+		t.Fatalf("a signature over another text: %v", err)
+	}
+	if _, err := observer.x.SignAgreement(ctx, k.ID, 3); status(err) != http.StatusForbidden {
+		t.Fatalf("an observer signed: %v", err)
+	}
+	// The PDF is not there until everyone signed.
+	if _, err := med.AgreementPDF(ctx, k.ID); status(err) != http.StatusConflict {
+		t.Fatalf("PDF before signing: %v", err)
+	}
+
+	for _, p := range []person{tenant, landlord, lawyer} {
+		if a, err = p.x.SignAgreement(ctx, k.ID, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.State != api.AgreementSigned {
+		t.Fatalf("after three signatures: %s", a.State)
+	}
+	for _, s := range a.Signers {
+		if s.Signed == nil || s.Signed.Version != 3 || s.Signed.LogIndex < 0 {
+			t.Fatalf("signer %s: %+v", s.Name, s.Signed)
+		}
+	}
+
+	// The observer reads it and downloads the PDF; it verifies offline.
+	pdf, err := observer.c.AgreementPDF(ctx, k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check, err := agreement.Verify(pdf)
+	if err != nil || !check.OK || check.Version != 3 || len(check.Signed) != 3 {
+		t.Fatalf("verify: %+v %v", check, err)
+	}
+	bad := append([]byte(nil), pdf...)
+	bad[len(bad)/2] ^= 0x01
+	if _, err := agreement.Verify(bad); err == nil {
+		t.Fatal("a flipped byte verified")
+	}
+
+	// Filing before closure files the PDF; at closure it records the outcome.
+	filed, err := med.FileAgreement(ctx, k.ID, api.AgreementFileRequest{})
+	if err != nil || filed.Agreement.Filed == "" || filed.Outcome != nil {
+		t.Fatalf("file: %+v %v", filed, err)
+	}
+	doc, err := med.Document(ctx, k.ID, filed.Agreement.Filed)
+	if err != nil || doc.Class != "agreement" || doc.Audience != "joint" {
+		t.Fatalf("filed document: %+v %v", doc, err)
+	}
+	if _, err := med.SaveAgreement(ctx, k.ID, 3, v3+"more"); status(err) != http.StatusConflict {
+		t.Fatalf("a save after filing: %v", err)
+	}
+	if _, err := med.CaseAction(ctx, k.ID, "stage", map[string]string{"stage": "closure"}); err != nil {
+		t.Fatal(err)
+	}
+	filed, err = med.FileAgreement(ctx, k.ID, api.AgreementFileRequest{Sessions: 2, Hours: 3})
+	if err != nil || filed.Outcome == nil || filed.Outcome.Case.Outcome == nil || filed.Outcome.Case.Outcome.Result != api.PartialAgreement {
+		t.Fatalf("file at closure: %+v %v", filed, err)
+	}
+}

@@ -1,0 +1,358 @@
+// The settlement agreement of a case (package agreement on the server).
+// A mediator starts it from one of the program's templates, with the case's
+// parties and objectives filled in, edits it in a text box and saves
+// versions; everyone in the joint room reads every version, sees what
+// changed between two versions (a line diff), and comments (a joint-room
+// message, end-to-end encrypted like any other, whose body starts
+// "[agreement vN] "). Each party and lawyer signs the current version on
+// their own device: this browser's device key signs the canonical
+// statement of e2ee/agreement.go over the SHA-256 of the text it shows.
+// A signature on a version that was replaced is refused, in plain words.
+// "Check the signatures" verifies every signature here, in the browser,
+// against the text this browser hashed itself.
+import { call, casePath, APIError } from "./api";
+import type { Agreement, AgreementSignRequest, AgreementSignature, AgreementTemplates, AgreementVersion } from "./wire_gen";
+import type { DeviceKeys } from "./e2ee";
+import * as P from "./primitives";
+import { b64, hex, unb64 } from "./wire";
+
+type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
+function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (v === true) el.setAttribute(k, "");
+    else if (v !== false) el.setAttribute(k, v);
+  }
+  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
+  return el;
+}
+
+const path = (id: string) => casePath(id) + "/agreement";
+const agreementAPI = {
+  templates: () => call<AgreementTemplates>("GET", "/api/v1/agreement-templates"),
+  get: (id: string) => call<Agreement>("GET", path(id)),
+  start: (id: string, template: string, outcome: string) => call<Agreement>("POST", path(id), { template, outcome }),
+  save: (id: string, base: number, text: string) => call<Agreement>("POST", path(id) + "/versions", { base, text }),
+  version: (id: string, v: number) => call<AgreementVersion>("GET", `${path(id)}/versions/${v}`),
+  sign: (id: string, req: AgreementSignRequest) => call<Agreement>("POST", path(id) + "/sign", req),
+};
+
+/** The comment convention (agreement.CommentBody in Go). */
+export const commentBody = (v: number, text: string) => `[agreement v${v}] ${text}`;
+export function parseComment(body: string): { v: number; text: string } | null {
+  const m = /^\[agreement v([1-9][0-9]*)\] ([\s\S]*)$/.exec(body);
+  return m ? { v: Number(m[1]), text: m[2] } : null;
+}
+
+/** The canonical statement a device signs (Go's e2ee.AgreementSignature.Statement). */
+export function agreementStatement(caseID: string, version: number, textSHA: string, account: string, device: string, deviceKey: string, at: number): string {
+  return "parley agreement signature v1\n" + [["case", caseID], ["version", String(version)], ["text-sha256", textSHA], ["account", account],
+    ["device", device], ["device-key", deviceKey], ["at", String(at)]].map(([k, v]) => `${k}: ${v}\n`).join("");
+}
+const LABEL = "parley/agreement-signature/v1\x00";
+const enc = new TextEncoder();
+const sha = async (text: string) => hex(await P.sha256(enc.encode(text)));
+
+/** A line diff (longest common subsequence of lines). Texts too long to compare cheaply say so. */
+export function lineDiff(a: string, b: string): { op: " " | "-" | "+"; line: string }[] | null {
+  const x = a.split("\n"), y = b.split("\n");
+  if (x.length * y.length > 4_000_000) return null;
+  const n = x.length, m = y.length;
+  const L: Uint32Array[] = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+  const out: { op: " " | "-" | "+"; line: string }[] = [];
+  let i = 0, j = 0;
+  while (i < n && j < m) {
+    if (x[i] === y[j]) { out.push({ op: " ", line: x[i] }); i++; j++; }
+    else if (L[i + 1][j] >= L[i][j + 1]) out.push({ op: "-", line: x[i++] });
+    else out.push({ op: "+", line: y[j++] });
+  }
+  while (i < n) out.push({ op: "-", line: x[i++] });
+  while (j < m) out.push({ op: "+", line: y[j++] });
+  return out;
+}
+
+export interface AgreementContext {
+  caseID: string;
+  caseTitle: () => string;
+  keys: DeviceKeys;
+  /** Sends a comment to the joint room (end-to-end encrypted). */
+  comment: (body: string) => Promise<void>;
+  /** "Visible to: everyone in this mediation: …" for the joint room. */
+  visibleTo: () => string;
+}
+
+const when = (t: string | number) => new Date(t).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+const roleWords = (s: { role: string; side?: string }) => (s.role === "counsel" ? "lawyer" : s.role) + (s.side ? `, ${s.side}` : "");
+
+function plainError(e: unknown, what: string): string {
+  if (e instanceof APIError) {
+    if (e.status === 409 && e.problem.detail) return `${what}: ${e.problem.detail}.`;
+    if (e.status === 403) return `${what}: this is not allowed for you here.`;
+    if (e.status === 400) return `${what}: ${e.problem.errors?.[0]?.detail ?? "please reload the page and try again"}.`;
+    if (e.status >= 500) return `${what}: the server could not do it just now. Please try again in a moment.`;
+  }
+  if (e instanceof TypeError) return `${what}: the server could not be reached; check your connection and try again.`;
+  return `${what}. Please reload the page and try again.`;
+}
+
+const comments = new Map<number, { who: string; text: string; at: number }[]>();
+let redraw: (() => void) | null = null;
+
+/** noteMessage shows a joint-room message that comments on a version under that version. */
+export function noteMessage(room: string, body: string | undefined, who: string, at: number): void {
+  if (room !== "joint" || !body) return;
+  const c = parseComment(body);
+  if (!c) return;
+  comments.set(c.v, [...(comments.get(c.v) ?? []), { who, text: c.text, at }]);
+  redraw?.();
+}
+
+/** mountAgreement draws the agreement section and keeps it current (a poll while the page is visible). */
+export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
+  el.setAttribute("aria-labelledby", "agreement-title");
+  let a: Agreement | null = null;
+  let missing = false;
+  let editing = false;
+  let shown = 0; // the version being read (0: the current one)
+  let shownText = "";
+  const status = h("p", { id: "agreement-status", role: "status", "aria-live": "polite" });
+  const say = (text: string, error = false) => { status.textContent = text; status.className = error ? "error" : ""; };
+
+  const load = async () => {
+    const got = await agreementAPI.get(ctx.caseID);
+    missing = got.state === "none";
+    a = missing ? null : got;
+  };
+
+  async function draw() {
+    if (editing) return;
+    const head = h("h2", { id: "agreement-title" }, "Settlement agreement");
+    if (!a) {
+      if (!missing) return;
+      const parts: (Node | string)[] = [head, h("p", {}, "There is no written agreement in this case yet.")];
+      // Only mediators may start one; a party's screen just says so.
+      const tmpl = isMediatorView ? await agreementAPI.templates().catch(() => null) : null;
+      if (!isMediatorView) parts.push(h("p", { class: "note" }, "When the mediator drafts one, it appears here for everyone in the joint room to read, comment on and sign."));
+      if (tmpl) {
+        const sel = h("select", { id: "agreement-template" }, ...tmpl.templates.map((t) => h("option", { value: t.id }, t.title))) as HTMLSelectElement;
+        const kind = h("select", { id: "agreement-outcome" }, h("option", { value: "full-agreement" }, "Settles the whole dispute"),
+          h("option", { value: "partial-agreement" }, "Settles part of the dispute")) as HTMLSelectElement;
+        const go = h("button", { type: "button", id: "agreement-start", class: "primary" }, "Draft the agreement") as HTMLButtonElement;
+        go.onclick = async () => {
+          go.disabled = true;
+          try { a = await agreementAPI.start(ctx.caseID, sel.value, kind.value); say("Drafted from the template as version 1. Everyone in the joint room can read it."); }
+          catch (e) { say(plainError(e, "Not drafted"), true); go.disabled = false; }
+          await draw();
+        };
+        parts.push(h("label", { for: "agreement-template" }, "Start from the template"), sel,
+          h("label", { for: "agreement-outcome" }, "What it settles (recorded as the case's outcome when it is filed)"), kind,
+          h("p", { class: "note" }, "The case's parties, their lawyers and its objectives are filled in. The draft is shared with everyone in the joint room: " + ctx.visibleTo().replace(/^Visible to: /, "") + "."),
+          h("div", {}, go));
+      }
+      el.replaceChildren(...parts, status);
+      return;
+    }
+    const ag = a;
+    const cur = ag.current.version;
+    const v = shown || cur;
+    if (v === cur) shownText = ag.current.text ?? "";
+    const stateWords = ag.state === "signed" ? "Signed by everyone." : ag.state === "signing" ? "Being signed." : "Not signed by anyone yet.";
+    const versions = h("select", { id: "agreement-version" }, ...ag.versions.slice().reverse().map((x) =>
+      h("option", { value: String(x.version), selected: x.version === v }, `Version ${x.version}${x.version === cur ? " (current)" : ""} — ${when(x.saved)}, ${x.by}`))) as HTMLSelectElement;
+    versions.onchange = async () => {
+      const n = Number(versions.value);
+      try { shownText = n === cur ? ag.current.text ?? "" : (await agreementAPI.version(ctx.caseID, n)).text ?? ""; shown = n === cur ? 0 : n; }
+      catch (e) { say(plainError(e, "Could not open that version"), true); }
+      await draw();
+      document.getElementById("agreement-version")?.focus();
+    };
+    const text = h("pre", { class: "agreement-text", id: "agreement-text", tabindex: "0", "aria-label": `Agreement, version ${v}` }, shownText);
+    const parts: (Node | string)[] = [head,
+      h("p", { class: "banner room-joint" }, h("strong", {}, ctx.visibleTo()), h("span", { class: "note" }, " — every version, every comment and who signed.")),
+      h("p", { id: "agreement-state" }, `${ag.title}, version ${cur}. ${stateWords}`),
+      h("label", { for: "agreement-version" }, "Read version"), versions];
+    if (v !== cur) parts.push(h("p", { class: "note", id: "agreement-old" }, `This is version ${v}; version ${cur} replaced it. Only version ${cur} can be signed.`));
+    parts.push(text);
+
+    // What changed between two versions.
+    if (ag.versions.length > 1) {
+      const from = h("select", { id: "diff-from" }, ...ag.versions.map((x) => h("option", { value: String(x.version), selected: x.version === cur - 1 }, `Version ${x.version}`))) as HTMLSelectElement;
+      const to = h("select", { id: "diff-to" }, ...ag.versions.map((x) => h("option", { value: String(x.version), selected: x.version === cur }, `Version ${x.version}`))) as HTMLSelectElement;
+      const out = h("div", { id: "agreement-diff", "aria-live": "polite" });
+      const show = h("button", { type: "button", id: "diff-show" }, "Show what changed") as HTMLButtonElement;
+      show.onclick = async () => {
+        try {
+          const [x, y] = await Promise.all([agreementAPI.version(ctx.caseID, Number(from.value)), agreementAPI.version(ctx.caseID, Number(to.value))]);
+          const d = lineDiff(x.text ?? "", y.text ?? "");
+          if (!d) { out.replaceChildren(h("p", {}, "These versions are too long to compare here.")); return; }
+          const changed = d.filter((l) => l.op !== " ").length;
+          out.replaceChildren(h("p", { class: "note" }, changed ? `Lines removed from version ${x.version} are marked "removed", lines added in version ${y.version} "added".` : "The two versions are the same."),
+            h("ol", { class: "diff", "aria-label": `Changes from version ${x.version} to version ${y.version}` }, ...d.filter((l, i) =>
+              l.op !== " " || d.slice(Math.max(0, i - 1), i + 2).some((n) => n.op !== " ")).map((l) =>
+              h("li", { class: l.op === "+" ? "added" : l.op === "-" ? "removed" : "same" },
+                h("span", { class: "visually-hidden" }, l.op === "+" ? "added: " : l.op === "-" ? "removed: " : ""), l.line || " "))));
+        } catch (e) { out.replaceChildren(h("p", { class: "error" }, plainError(e, "Could not compare"))); }
+      };
+      parts.push(h("details", { id: "agreement-compare" }, h("summary", {}, "Compare versions"),
+        h("div", { class: "row" }, h("label", { for: "diff-from" }, "From"), from, h("label", { for: "diff-to" }, "to"), to, show), out));
+    }
+
+    // Comments on the version shown (joint-room messages).
+    const list = comments.get(v) ?? [];
+    const note = h("textarea", { id: "agreement-comment", rows: "2", maxlength: "4000" }) as HTMLTextAreaElement;
+    const send = h("button", { type: "button", id: "agreement-comment-send" }, `Comment on version ${v}`) as HTMLButtonElement;
+    send.onclick = async () => {
+      if (!note.value.trim()) return;
+      send.disabled = true;
+      try { await ctx.comment(commentBody(v, note.value.trim())); note.value = ""; say("Your comment is in the joint room, encrypted for everyone in it."); }
+      catch (e) { say(plainError(e, "Not sent"), true); }
+      send.disabled = false;
+    };
+    parts.push(h("section", { id: "agreement-comments", "aria-labelledby": "agreement-comments-title" },
+      h("h3", { id: "agreement-comments-title" }, `Comments on version ${v}`),
+      list.length ? h("ul", { class: "docs" }, ...list.map((c) => h("li", {}, h("span", { class: "meta" }, `${when(c.at)} · ${c.who}`), h("br"), c.text)))
+        : h("p", {}, "No comments on this version yet."),
+      isObserver ? h("p", { class: "note" }, "Observers read the agreement and do not comment.") : h("div", {},
+        h("label", { for: "agreement-comment" }, `Your comment on version ${v} (sent to the joint room: everyone in this mediation reads it)`), note, h("div", {}, send))));
+
+    // Who signs.
+    parts.push(h("h3", {}, `Who signs version ${cur}`),
+      h("ul", { id: "agreement-signers", class: "docs" }, ...ag.signers.map((s) => h("li", { "data-signer": s.name, class: s.signed ? "verified" : "" },
+        `${s.name} (${roleWords(s)}): `, s.signed ? `signed ${when(s.signed.signedAt)}, device key ${s.signed.fingerprint}` : "not yet"))));
+    if ((ag.superseded ?? []).length) parts.push(h("p", { class: "note", id: "agreement-superseded" },
+      `${ag.superseded!.length} signature(s) on earlier versions no longer count: the text changed after they signed, so everyone signs version ${cur}.`));
+
+    // Sign (parties and lawyers), on this device.
+    const mine = ag.signers.find((s) => s.accountId === ctx.keys.account);
+    if (ag.maySign && mine && !mine.signed && !ag.filed) parts.push(signBox(ag, v, shownText));
+    if (mine?.signed) parts.push(h("p", { class: "verified", id: "agreement-mine" }, `You signed version ${cur} on ${when(mine.signed.signedAt)}.`));
+
+    // Check, download, file.
+    if (ag.signers.some((s) => s.signed)) {
+      const out = h("div", { id: "agreement-check", "aria-live": "polite" });
+      const chk = h("button", { type: "button", id: "agreement-verify" }, "Check the signatures") as HTMLButtonElement;
+      chk.onclick = async () => out.replaceChildren(await checkSignatures(ctx.caseID, ag));
+      parts.push(h("div", { class: "row" }, chk), out);
+    }
+    if (ag.state === "signed") {
+      parts.push(h("p", {}, h("a", { id: "agreement-pdf", href: path(ctx.caseID) + "/pdf", download: `settlement-agreement-v${cur}.pdf` }, `Download the signed agreement (PDF, version ${cur})`),
+        " — it carries the text and every signature, so anyone can check it with “parley agreement verify”."));
+    }
+
+    // The mediator's editor.
+    if (ag.mayDraft && !ag.filed) {
+      const ta = h("textarea", { id: "agreement-edit", rows: "16" }) as HTMLTextAreaElement;
+      ta.value = ag.current.text ?? "";
+      const save = h("button", { type: "button", id: "agreement-save", class: "primary" }, `Save as version ${cur + 1}`) as HTMLButtonElement;
+      ta.onfocus = () => { editing = true; };
+      ta.onblur = () => { editing = false; };
+      save.onmousedown = () => { editing = true; };
+      save.onclick = async () => {
+        const signedBy = ag.signers.filter((s) => s.signed).map((s) => s.name);
+        if (signedBy.length && !confirm(`${signedBy.join(", ")} signed version ${cur}. Saving version ${cur + 1} means everyone signs again. Save?`)) { editing = false; return; }
+        save.disabled = true;
+        try { a = await agreementAPI.save(ctx.caseID, cur, ta.value); shown = 0; say(`Saved as version ${cur + 1}. Everyone in the joint room can read it${signedBy.length ? "; everyone signs it again" : ""}.`); }
+        catch (e) { say(plainError(e, "Not saved"), true); save.disabled = false; }
+        editing = false;
+        await draw();
+      };
+      parts.push(h("details", { id: "agreement-editor" }, h("summary", {}, "Edit the agreement"),
+        h("label", { for: "agreement-edit" }, `The text of version ${cur}. Saving makes version ${cur + 1}, which everyone in the joint room reads.`), ta, h("div", {}, save)));
+    }
+    if (ag.mayDraft && ag.state === "signed" && !ag.filed) {
+      const file = h("button", { type: "button", id: "agreement-file" }, "File the signed agreement") as HTMLButtonElement;
+      file.onclick = async () => {
+        if (!confirm(`File version ${cur}, signed by everyone? Its PDF becomes a document of the case that everyone in the joint room can open, and the agreement can no longer change. At closure, it records the case's outcome.`)) return;
+        file.disabled = true;
+        try { a = (await call<{ agreement: Agreement }>("POST", path(ctx.caseID) + "/file", { sessions: 0, hours: 0 })).agreement; say("Filed. The signed PDF is with the case's documents."); }
+        catch (e) { say(plainError(e, "Not filed"), true); file.disabled = false; }
+        await draw();
+      };
+      parts.push(h("div", {}, file));
+    }
+    if (ag.filed) parts.push(h("p", { class: "note", id: "agreement-filed" }, "The signed agreement is filed with the case's documents; it no longer changes."));
+    const open = el.querySelector("#agreement-editor")?.hasAttribute("open");
+    const openCompare = el.querySelector("#agreement-compare")?.hasAttribute("open");
+    el.replaceChildren(...parts, status);
+    if (open) el.querySelector("#agreement-editor")?.setAttribute("open", "");
+    if (openCompare) el.querySelector("#agreement-compare")?.setAttribute("open", "");
+  }
+
+  /** The signing box: the text this browser shows, hashed here, signed by this device after a deliberate confirmation. */
+  function signBox(ag: Agreement, v: number, text: string): HTMLElement {
+    const cur = ag.current.version;
+    const box = h("input", { type: "checkbox", id: "agreement-read" }) as HTMLInputElement;
+    const btn = h("button", { type: "button", id: "agreement-sign", class: "primary", disabled: true }, `Sign version ${v}`) as HTMLButtonElement;
+    box.onchange = () => { btn.disabled = !box.checked; };
+    btn.onclick = async () => {
+      const words = `You are signing version ${v} of the agreement for case “${ctx.caseTitle()}”. Everyone else sees that you signed.`;
+      if (!confirm(words)) return;
+      btn.disabled = true;
+      say("Signing on this device and recording your signature…");
+      try {
+        const textSHA = await sha(text);
+        const at = Date.now();
+        const st = agreementStatement(ctx.caseID, v, textSHA, ctx.keys.account, ctx.keys.id, b64(ctx.keys.record.sigPub), at);
+        const sig = await P.ed25519Sign(ctx.keys.sig, enc.encode(LABEL + st));
+        a = await agreementAPI.sign(ctx.caseID, { version: v, sha256: textSHA, device: ctx.keys.id, signedAt: at, signature: b64(sig) });
+        say(`You signed version ${v}. Everyone in this mediation sees that you signed.`);
+      } catch (e) {
+        if (e instanceof APIError && e.status === 409) {
+          say(`Not signed: version ${v} is no longer the agreement — the mediator saved a new version. Read the new version and sign that one if you agree with it.`, true);
+          shown = 0;
+          await load().catch(() => {});
+        } else say(plainError(e, "Not signed"), true);
+      }
+      await draw();
+    };
+    return h("section", { id: "agreement-sign-box", class: "confirm", "aria-labelledby": "agreement-sign-title" },
+      h("h3", { id: "agreement-sign-title" }, `Sign version ${v}`),
+      v !== cur ? h("p", { class: "note" }, `You are reading version ${v}; version ${cur} replaced it.`) : "",
+      h("p", {}, "Signing is a record that you agree to this text. It is signed by this browser's own key, and everyone in this mediation — the other side too — sees that you signed, and when."),
+      h("label", { for: "agreement-read" }, box, ` I have read version ${v} and I agree to it`), h("div", {}, btn));
+  }
+
+  let isMediatorView = false;
+  let isObserver = false;
+  redraw = () => { void draw(); };
+  const tick = async () => {
+    if (document.visibilityState !== "visible" || editing) return;
+    const before = JSON.stringify(a);
+    const was = a?.current.version;
+    await load().catch(() => {});
+    // A new version: what the status said about the old one no longer holds.
+    if (a && was && a.current.version !== was && status.className !== "error") say("");
+    if (JSON.stringify(a) !== before) await draw();
+  };
+  void (async () => {
+    const c = await call<{ mediators: { accountId: string }[]; participants: { accountId: string; role: string }[] }>("GET", casePath(ctx.caseID));
+    isMediatorView = c.mediators.some((m) => m.accountId === ctx.keys.account);
+    isObserver = c.participants.some((p) => p.accountId === ctx.keys.account && p.role === "observer");
+    await load();
+    await draw();
+    setInterval(() => void tick(), 4000);
+  })().catch((e) => { el.replaceChildren(h("h2", { id: "agreement-title" }, "Settlement agreement"), h("p", { class: "error" }, plainError(e, "Could not load the agreement"))); });
+}
+
+/** Checks every signature on the current version here, against the text this browser hashes itself. */
+async function checkSignatures(caseID: string, ag: Agreement): Promise<HTMLElement> {
+  const text = ag.current.text ?? "";
+  const mine = await sha(text);
+  const rows: HTMLElement[] = [];
+  let all = true;
+  for (const s of ag.signers) {
+    const g: AgreementSignature | undefined = s.signed;
+    if (!g) { rows.push(h("li", {}, `${s.name} (${roleWords(s)}): has not signed version ${ag.current.version} yet.`)); all = false; continue; }
+    const st = agreementStatement(caseID, g.version, g.sha256, g.accountId, g.device, g.deviceKey, g.signedAt);
+    const ok = g.sha256 === mine && await P.ed25519Verify(unb64(g.deviceKey), enc.encode(LABEL + st), unb64(g.signature));
+    if (!ok) all = false;
+    rows.push(h("li", { class: ok ? "verified" : "error", "data-checked": s.name },
+      ok ? `${s.name} (${roleWords(s)}) signed this text on ${when(g.signedAt)}: the signature checks out (device key ${g.fingerprint}).`
+        : `${s.name}'s signature does NOT check out against this text. Tell the mediator.`));
+  }
+  return h("div", {}, h("p", { id: "agreement-check-summary", class: all ? "verified" : "note" }, all
+    ? `Every signature on version ${ag.current.version} checks out, here in your browser, against the text you see.`
+    : "Not every signature is there, or one does not check out:"), h("ul", { class: "docs" }, ...rows));
+}

@@ -1,0 +1,144 @@
+// The settlement agreement in real Chromium. Run by
+// web/agreement_browser_test.go, which seeds a landlord-tenant case with an
+// objective and invitations for two parties and a lawyer, and answers
+// "ask verify PATH" (runs `parley agreement verify` on the downloaded PDF
+// and on a copy with one flipped byte) and "ask signed" (the server's view).
+import { passGate } from "./gate.mjs";
+import { axeCheck } from "./axe.mjs";
+import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join as pjoin } from "node:path";
+
+const connected = (page) => page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+const state = (page, text) => page.locator("#agreement-state", { hasText: text }).waitFor({ timeout: 60000 });
+async function shoot(page, name, selector = "#agreement") {
+  const size = page.viewportSize();
+  await page.locator(selector).scrollIntoViewIfNeeded();
+  await page.locator("#agreement").screenshot({ path: `${shots}/${name}.png` });
+  await page.setViewportSize({ width: 390, height: 844 });
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  check(wide <= 390, `${name}: nothing is wider than a phone (${wide}px)`);
+  await page.locator("#agreement").screenshot({ path: `${shots}/${name}-phone.png` });
+  await page.setViewportSize(size);
+}
+async function join(name, link) {
+  const page = await newPage(name);
+  await page.goto(link);
+  await passGate(page);
+  await connected(page);
+  return page;
+}
+/** Signs the version shown after the confirmation, checking its words; returns the dialog's text. */
+async function sign(page) {
+  let asked = "";
+  page.once("dialog", (d) => { asked = d.message(); void d.accept(); });
+  await page.check("#agreement-read");
+  await page.click("#agreement-sign");
+  return () => asked;
+}
+const noJargon = (text, who) => check(!/c_[a-z0-9]{10}|u_[a-z0-9]{10}|agreement\.(sign|draft|read)|problem|HTTP \d/.test(text), `${who}: no internal ids, action names or raw errors`);
+
+await run(async () => {
+  const med = await newPage("med");
+  await med.goto(base + "/app#case=" + env("PARLEY_CASE"));
+  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
+  await med.fill("#password", env("PARLEY_PASSWORD"));
+  await med.click("form button[type=submit]");
+  await connected(med);
+  const A = await join("partyA", env("PARLEY_INVITE_A"));
+  const B = await join("partyB", env("PARLEY_INVITE_B"));
+  const C = await join("counsel", env("PARLEY_INVITE_C"));
+  await A.locator("#agreement", { hasText: "no written agreement in this case yet" }).waitFor();
+  check(await A.locator("#agreement-start").count() === 0, "a party cannot draft the agreement");
+
+  // The mediator drafts it from the tenancy template.
+  await med.locator("#agreement-start").waitFor();
+  check(await med.locator("#agreement-template option").count() === 3, "the program's three templates are offered");
+  await med.selectOption("#agreement-template", "landlord-tenant");
+  check((await med.innerText("#agreement")).includes("shared with everyone in the joint room"), "the draft form says who will see it");
+  await med.click("#agreement-start");
+  await state(med, "version 1");
+  const v1 = await med.innerText("#agreement-text");
+  check(v1.includes("SETTLEMENT AGREEMENT — TENANCY") && v1.includes("Ada Okafor, party (Tenant)") && v1.includes("Jordan Blake, lawyer (Tenant)")
+    && v1.includes("Settle the deposit and the boiler repairs"), "the template is filled with the parties and objectives");
+
+  // Two edits.
+  const edit = async (from, to) => {
+    if (await med.locator("#agreement-editor[open]").count() === 0) await med.locator("#agreement-editor summary").click();
+    const text = await med.inputValue("#agreement-edit");
+    await med.fill("#agreement-edit", text.replace(from, to));
+    await med.click("#agreement-save");
+  };
+  await edit("1. Rent and arrears: [amount owed, payment plan, dates].", "1. Rent and arrears: the tenant pays 1,200 in three monthly parts from 1 January.");
+  await state(med, "version 2");
+  // Party A reads version 2 and signs it.
+  await state(A, "version 2");
+  const asked2 = await sign(A);
+  await A.locator("#agreement-mine").waitFor();
+  check(asked2().includes("You are signing version 2 of the agreement for case “Okafor v. Lindqvist — deposit”") && asked2().includes("Everyone else sees that you signed."),
+    "the confirmation names the version and the case, and says everyone sees it");
+  // The mediator edits again: a confirmation says A signed and everyone signs again.
+  let medAsked = "";
+  med.once("dialog", (d) => { medAsked = d.message(); void d.accept(); });
+  await state(med, "Being signed");
+  await edit("2. Repairs: [what will be repaired, by whom, by when; access arrangements].", "2. Repairs: the landlord repairs the boiler by 1 February.");
+  await state(med, "version 3");
+  check(medAsked.includes("Ada Okafor signed version 2") && medAsked.includes("everyone signs again"), "saving over a signature says everyone signs again");
+
+  // The diff between versions 2 and 3.
+  if (await med.locator("#agreement-compare[open]").count() === 0) await med.locator("#agreement-compare summary").click();
+  await med.click("#diff-show");
+  await med.locator("ol.diff li.added", { hasText: "the landlord repairs the boiler by 1 February" }).waitFor();
+  check(await med.locator("ol.diff li.removed", { hasText: "[what will be repaired" }).count() === 1, "the diff shows the removed line and the added one");
+  await axeCheck(med, "mediator, agreement", { selector: "#agreement" });
+  await shoot(med, "agreement-mediator");
+
+  // Party B, reading version 2, tries to sign it: refused in plain words.
+  await state(B, "version 3");
+  await B.selectOption("#agreement-version", "2");
+  await B.locator("#agreement-old").waitFor();
+  await sign(B);
+  await B.locator("#agreement-status.error").waitFor();
+  const refused = await B.innerText("#agreement-status");
+  check(refused.includes("Not signed: version 2 is no longer the agreement") && refused.includes("Read the new version"), "a signature on a superseded version is refused in plain words");
+  noJargon(await B.innerText("#agreement"), "party B");
+
+  // Everyone signs version 3 on their own device; A's signature on 2 no longer counts.
+  await state(A, "version 3");
+  check((await A.innerText("#agreement")).includes("signature(s) on earlier versions no longer count"), "a party sees that earlier signatures no longer count");
+  await A.locator("#agreement-sign-box").scrollIntoViewIfNeeded();
+  await axeCheck(A, "party, signing", { selector: "#agreement" });
+  await shoot(A, "agreement-sign", "#agreement-sign-box");
+  for (const [page, name] of [[A, "party A"], [B, "party B"], [C, "counsel"]]) {
+    await state(page, "version 3");
+    if (await page.locator("#agreement-version").inputValue() !== "3") await page.selectOption("#agreement-version", "3");
+    const asked = await sign(page);
+    await page.locator("#agreement-mine").waitFor();
+    check(asked().includes("You are signing version 3 of the agreement"), `${name} confirms signing version 3`);
+  }
+  await state(med, "Signed by everyone");
+  await ask("signed");
+
+  // A comment on version 3 reaches the mediator under that version.
+  await A.fill("#agreement-comment", "Thank you all — we agree.");
+  await A.click("#agreement-comment-send");
+  await med.locator("#agreement-comments li", { hasText: "Thank you all — we agree." }).waitFor({ timeout: 60000 });
+  check(true, "a comment on version 3 is shown under version 3");
+
+  // The party checks the signatures in the browser, then downloads the PDF.
+  await state(A, "Signed by everyone");
+  await A.click("#agreement-verify");
+  await A.locator("#agreement-check-summary", { hasText: "Every signature on version 3 checks out" }).waitFor();
+  const checked = await A.innerText("#agreement-check");
+  check(["Ada Okafor", "Lars Lindqvist", "Jordan Blake"].every((n) => checked.includes(n + " (")), "the check names who signed");
+  noJargon(await A.innerText("#agreement"), "party A");
+  await shoot(A, "agreement-signed", "#agreement-check");
+  const [dl] = await Promise.all([A.waitForEvent("download"), A.click("#agreement-pdf")]);
+  const file = pjoin(mkdtempSync(pjoin(tmpdir(), "agreement-")), "signed.pdf");
+  await dl.saveAs(file);
+  check(await ask("verify", file) === "verified", "the downloaded PDF verifies with the CLI, and a flipped byte does not");
+  log("agreement done");
+}, async () => {
+  log("(failed)");
+});
