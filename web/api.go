@@ -20,6 +20,7 @@ import (
 	"github.com/parley-mediation/parley/caseload"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/floor"
 	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/policy"
@@ -57,6 +58,9 @@ type Deps struct {
 	Schedule *schedule.Service
 	// Caseload builds the caseload view.
 	Caseload *caseload.Service
+	// Floor serves room controls: timers, the floor, raised hands
+	// (handlers_floor.go).
+	Floor *floor.Service
 	// Ready reports whether the node's backing services (object store,
 	// Redis) answer; /readyz fails while it returns an error.
 	Ready func(ctx context.Context) error
@@ -97,6 +101,7 @@ type API struct {
 	wsQueue        int
 	schedule       *schedule.Service
 	caseload       *caseload.Service
+	floor          *floor.Service
 }
 
 // New builds the API. Each API has its own metrics registry, so several
@@ -111,6 +116,7 @@ func New(d Deps) *API {
 		auditKeyText: d.AuditVerifierKey,
 		messaging:    d.Messaging, caucus: d.Caucus, keydir: d.KeyDir, vault: d.Vault,
 		wsQueue: d.WebSocketQueue, retention: d.Retention, schedule: d.Schedule, caseload: d.Caseload,
+		floor: d.Floor,
 	}
 	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {
 		a.publicOrigin = u.Scheme + "://" + u.Host
@@ -220,6 +226,7 @@ func (a *API) routes() chi.Router {
 				a.vaultRoutes(r)
 				a.caseHoldRoutes(r)
 				a.sessionRoutes(r)
+				a.floorRoutes(r)
 			})
 		})
 	})

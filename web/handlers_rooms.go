@@ -104,5 +104,6 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 		SessionValid: func(ctx context.Context) bool {
 			_, _, err := a.accounts.Authenticate(ctx, token)
 			return !errors.Is(err, fault.ErrUnauthenticated) // a store outage is not a sign-out
-		}})
+		},
+		Floor: a.floorFrame(actor, caseID)})
 }
