@@ -149,9 +149,16 @@ func (s *Service) decide(ctx context.Context, actor account.Account, caseID, nam
 		return deny(fmt.Errorf("room: %w", fault.ErrNotFound))
 	}
 	if !s.cfg.Policy.DecideRoom(u, a, pr).Allowed {
-		return deny(fmt.Errorf("%s in this room: %w", a, fault.ErrForbidden))
+		return deny(fmt.Errorf("%s: %w", refusals[a], fault.ErrForbidden))
 	}
 	return scope{c: c, room: pr}, nil
+}
+
+// refusals say in plain words why a member of a room was refused.
+var refusals = map[policy.Action]string{
+	policy.RoomControl:   "only the mediators of this case can do this",
+	policy.RoomRaiseHand: "only the parties and their lawyers ask for the mediator",
+	policy.RoomJoin:      "you are not in this room",
 }
 
 func (s *Service) limit(ctx context.Context, what, actorID string, n int, per time.Duration) error {
