@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/go-chi/chi/v5"
 
@@ -25,6 +26,16 @@ func (a *API) floorRoutes(r chi.Router) {
 	r.Delete("/rooms/{room}/hand", a.lowerHand)
 }
 
+// roomParam is the {room} of the path, unescaped ("caucus%3AA" is
+// "caucus:A"; chi matches the escaped path).
+func roomParam(r *http.Request) string {
+	room := chi.URLParam(r, "room")
+	if u, err := url.PathUnescape(room); err == nil {
+		return u
+	}
+	return room
+}
+
 // maxFloorBody bounds a room-control request.
 const maxFloorBody = 1 << 10
 
@@ -45,7 +56,7 @@ func (a *API) setTimer(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	t, err := a.floor.SetTimer(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "room"), req)
+	t, err := a.floor.SetTimer(r.Context(), actor, chi.URLParam(r, "caseID"), roomParam(r), req)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -55,7 +66,7 @@ func (a *API) setTimer(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) clearTimer(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
-	if err := a.floor.ClearTimer(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "room")); err != nil {
+	if err := a.floor.ClearTimer(r.Context(), actor, chi.URLParam(r, "caseID"), roomParam(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -69,7 +80,7 @@ func (a *API) giveFloor(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	t, err := a.floor.GiveFloor(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "room"), req)
+	t, err := a.floor.GiveFloor(r.Context(), actor, chi.URLParam(r, "caseID"), roomParam(r), req)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -79,7 +90,7 @@ func (a *API) giveFloor(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) takeFloor(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
-	if err := a.floor.TakeFloor(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "room")); err != nil {
+	if err := a.floor.TakeFloor(r.Context(), actor, chi.URLParam(r, "caseID"), roomParam(r)); err != nil {
 		a.writeError(w, r, err)
 		return
 	}
@@ -88,7 +99,7 @@ func (a *API) takeFloor(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) raiseHand(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
-	h, err := a.floor.RaiseHand(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "room"))
+	h, err := a.floor.RaiseHand(r.Context(), actor, chi.URLParam(r, "caseID"), roomParam(r))
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -104,7 +115,7 @@ func (a *API) lowerHand(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fault.Invalid("account", "at most 64 characters"))
 		return
 	}
-	if err := a.floor.LowerHand(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "room"), who); err != nil {
+	if err := a.floor.LowerHand(r.Context(), actor, chi.URLParam(r, "caseID"), roomParam(r), who); err != nil {
 		a.writeError(w, r, err)
 		return
 	}

@@ -16,6 +16,7 @@ import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, s
 import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
 import { carryItem, carryOffer, initCarry } from "./carry";
 import { showWelcome } from "./welcome";
+import { floorAfterSend, floorBar, floorMessage, floorStatus, initFloor, turnNote } from "./floor";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -259,6 +260,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     const el = $("conn");
     el.textContent = s === "live" ? "Connected — end-to-end encrypted" : s === "reconnecting" ? "Reconnecting…" : s === "closed" ? detail ?? "Disconnected" : "Connecting…";
     el.className = "conn" + (s === "live" ? "" : " bad");
+    floorStatus(s);
     if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords().then((w) => { el.textContent = "Signed out"; say(w, true); });
   };
   c = await consentGate(main(), caseID, keys, await api.getCase(caseID));
@@ -267,6 +269,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   await sc.open();
   c = sc.c;
   if (!sc.rooms.includes(current)) current = sc.rooms[0];
+  initFloor({ h, sc: () => sc, c: () => c, me: () => me.id, current: () => current, roomTitle, roomClass, sideLabel, nameOf: (a) => sc.nameOf(a), errText, openRoom: (r) => switchRoom(r) });
   renderRooms();
   switchRoom(current);
   if (!sc.mediator) welcome(false);
@@ -439,6 +442,7 @@ function switchRoom(room: string) {
       try {
         await sc.send(room, { kind: E.KindText, text });
         if (current === room) ta.value = "";
+        floorAfterSend(room);
       } catch (x) {
         err.textContent = "Not sent: " + errText(x);
       } finally {
@@ -446,7 +450,7 @@ function switchRoom(room: string) {
       }
     },
   },
-  h("label", { for: "draft" }, `Message to the ${roomTitle(room)}`), ta,
+  h("label", { for: "draft" }, `Message to the ${roomTitle(room)}`), turnNote(room), ta,
   h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Send encrypted"),
     h("span", { class: "note", id: "draft-hint" }, "Enter sends; Shift+Enter starts a new line.")), err);
   // Enter sends (as in most chat apps), Shift+Enter is a new line; not
@@ -459,6 +463,7 @@ function switchRoom(room: string) {
   sec.replaceChildren(
     h("div", { class: "room-head" }, h("h1", { id: "room-title" }, roomTitle(room)), jump),
     roomBanner(room),
+    floorBar(room),
     presenceLine(room),
     logFor(room).parentElement!,
     observer ? h("p", { class: "note" }, "Observers read the joint room and do not post.") : form);
@@ -502,6 +507,7 @@ function onEvent(ev: SecureEvent) {
       h("span", { class: "meta" }, `${fmtTime(ev.at)} · ${who}`), h("br"), h("span", { class: "text" }, ev.text ?? ""));
     const offer = carryOffer(ev);
     if (offer) li.append(offer);
+    floorMessage(ev, li);
   }
   log.append(li);
   log.scrollTop = log.scrollHeight;
