@@ -16,7 +16,7 @@ import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, s
 import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
 import { carryItem, carryOffer, initCarry } from "./carry";
 import { showWelcome } from "./welcome";
-import { floorAfterSend, floorBar, floorMessage, floorStatus, initFloor, turnNote } from "./floor";
+import { floorAfterSend, floorBadge, floorBar, floorMessage, floorStatus, initFloor, turnNote } from "./floor";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -364,7 +364,7 @@ function roomLabel(room: string): (Node | string)[] {
   const here = [...(sc.present.get(room) ?? [])].filter((a) => a !== me.id);
   const n = unread.get(room) ?? 0;
   return [roomTitle(room),
-    h("span", { class: "here" }, here.length ? ` · ${here.length} here` : ""),
+    h("span", { class: "here" }, here.length ? ` · ${here.length} here` : ""), floorBadge(room),
     n > 0 ? h("span", { class: "unread", "aria-label": `${n} new` }, String(n)) : ""];
 }
 

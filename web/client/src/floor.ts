@@ -99,6 +99,18 @@ function apply(v: FloorView): void {
   fillTurnNote();
   fillPanel();
   for (const m of shown) mark(m);
+  for (const b of document.querySelectorAll<HTMLElement>("#rooms button[data-room]")) {
+    b.querySelector(".hand-badge")?.remove();
+    const badge = floorBadge(b.dataset.room!);
+    if (badge) b.append(badge);
+  }
+}
+
+/** A mediator's room button: how many people in that room are asking for them. */
+export function floorBadge(room: string): HTMLElement | "" {
+  if (!ctx || !view?.mediator) return "";
+  const n = view.hands.filter((x) => x.room === room).length;
+  return n ? ctx.h("span", { class: "hand-badge" }, ` · ${n} asking for you`) : "";
 }
 
 function timerOf(room: string): RoomTimer | undefined {
@@ -175,7 +187,7 @@ function fillBar(): void {
       h("span", { "data-ago": String(raised.since) }, ago(raised.since)), ". Only the mediators see that you asked. ",
       h("button", { type: "button", id: "lower-hand", onclick: () => act("DELETE") }, "Lower my hand"))
     : h("p", { id: "hand-state", class: "hand-state" },
-      h("button", { type: "button", id: "raise-hand", onclick: () => act("POST") }, "✋ Ask for the mediator"),
+      h("button", { type: "button", id: "raise-hand", onclick: () => act("POST") }, "Ask for the mediator"),
       " Only the mediators see that you asked."), out);
 }
 

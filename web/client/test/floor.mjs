@@ -87,6 +87,8 @@ await run(async () => {
   const words = await hand.innerText();
   check(words.includes("waits in the Tenant caucus for less than a minute"), "the mediator sees, live, who waits where and for how long: " + words.replace(/\s+/g, " "));
   check(await ask("hands") === "1", "the server holds the hand");
+  await med.locator('#rooms button[data-room="caucus:A"] .hand-badge', { hasText: "1 asking for you" }).waitFor();
+  check(true, "the mediator's room list says where someone is asking (on a phone, before the panel)");
   check(await b.locator("#hands").count() === 0 && !(await b.content()).includes("waits in"), "party B sees nothing of A's raised hand");
   await axeCheck(med, "mediator, a raised hand");
   await shoot(med, "floor-mediator");
@@ -138,6 +140,7 @@ await run(async () => {
   // --- the mediator answers in the caucus: the hand comes down ---
   await sendText(med, "caucus:A", "I am with you now, Ada.");
   await med.locator("#hands-empty").waitFor();
+  check(await med.locator("#rooms .hand-badge").count() === 0, "the room list no longer says anyone is asking");
   await openRoom(a, "caucus:A");
   await a.locator("#raise-hand").waitFor();
   check(await ask("hands") === "0", "writing in the caucus lowered the hand, on the server too");
