@@ -434,6 +434,16 @@ var errUnchanged = errors.New("unchanged")
 // and turns of the rooms they are in; every hand (of people still in
 // their room) for the case's mediators, their own hands for anyone else.
 func (s *Service) View(ctx context.Context, actor account.Account, caseID string) (api.FloorView, error) {
+	return s.view(ctx, actor, caseID, true)
+}
+
+// Pushed is View for an open connection's "floor" frame: a refusal is not
+// audited (the connection is being closed for lost access at that moment).
+func (s *Service) Pushed(ctx context.Context, actor account.Account, caseID string) (api.FloorView, error) {
+	return s.view(ctx, actor, caseID, false)
+}
+
+func (s *Service) view(ctx context.Context, actor account.Account, caseID string, auditRefusal bool) (api.FloorView, error) {
 	c, err := s.cfg.Cases.Load(ctx, caseID)
 	if err != nil {
 		return api.FloorView{}, err
@@ -441,6 +451,11 @@ func (s *Service) View(ctx context.Context, actor account.Account, caseID string
 	u := actor.Principal()
 	facts := c.Facts()
 	if !s.cfg.Policy.Decide(u, policy.CaseRead, facts).Allowed {
+		if !auditRefusal {
+			return api.FloorView{}, fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound)
+		}
+		s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
+			Attrs: map[string]string{"action": string(policy.CaseRead), "what": "floor"}})
 		return api.FloorView{}, fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound)
 	}
 	r, err := s.load(ctx, caseID)

@@ -130,7 +130,7 @@ func (a *API) floorFrame(actor account.Account, caseID string) func(ctx context.
 		return nil
 	}
 	return func(ctx context.Context) []byte {
-		v, err := a.floor.View(ctx, actor, caseID)
+		v, err := a.floor.Pushed(ctx, actor, caseID)
 		if err != nil {
 			return nil
 		}

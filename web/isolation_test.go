@@ -168,6 +168,9 @@ func (k *isolationCast) sampleBodies() map[string]string {
 		"/followups":                        `{"days":[30,90]}`,
 		"/participants/{accountID}/reentry": `{"ttlSeconds":3600}`,
 		"/participants/{accountID}":         `{}`,
+		"/rooms/{room}/timer":               `{"minutes":5}`,
+		"/rooms/{room}/floor":               `{"side":"A","minutes":5}`,
+		"/rooms/{room}/hand":                `{}`,
 	}
 }
 
