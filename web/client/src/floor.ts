@@ -275,13 +275,22 @@ function broadcastRooms(): string[] {
   return ctx!.sc().rooms.filter((r) => r !== "mediators");
 }
 
+/**
+ * The panel's inputs live across updates (a hand raised while the mediator
+ * types a notice or picks a length keeps what they typed, picked and where
+ * the caret is).
+ */
+const inputs: { timer?: HTMLSelectElement; side?: HTMLSelectElement; turn?: HTMLSelectElement; notice?: HTMLTextAreaElement } = {};
+function select(id: string, values: [string, string][], initial: string): HTMLSelectElement {
+  const el = ctx!.h("select", { id }, ...values.map(([v, t]) => ctx!.h("option", { value: v }, t))) as HTMLSelectElement;
+  el.value = initial;
+  return el;
+}
+
 function fillPanel(): void {
   const panel = document.getElementById("floor-panel");
   if (!panel || !ctx || !view) return;
-  // Keep a notice being typed (and the focus) across updates.
-  const keep = document.getElementById("notice-text") as HTMLTextAreaElement | null;
-  const draft = keep?.value ?? "";
-  const focused = document.activeElement?.id;
+  const focused = document.activeElement;
   const h = ctx.h;
   const room = ctx.current();
   const title = ctx.roomTitle(room);
@@ -308,8 +317,7 @@ function fillPanel(): void {
 
   // This room's timer.
   const t = timerOf(room);
-  const mins = h("select", { id: "timer-minutes" }, ...[5, 10, 15, 20, 30, 45, 60, 90].map((m) => h("option", { value: String(m) }, `${m} minutes`))) as HTMLSelectElement;
-  mins.value = "15";
+  const mins = inputs.timer ??= select("timer-minutes", [5, 10, 15, 20, 30, 45, 60, 90].map((m) => [String(m), `${m} minutes`]), "15");
   const timerBox = room === "mediators" ? h("p", { class: "note" }, "Open a joint or caucus room to set its timer.") : h("div", {},
     h("label", { for: "timer-minutes" }, `End the ${title} in`), mins,
     h("div", { class: "row" },
@@ -321,9 +329,8 @@ function fillPanel(): void {
   // The floor (rooms with more than one side).
   const turn = turnOf(room);
   const sides = ctx.c().sides;
-  const side = h("select", { id: "floor-side" }, ...sides.map((s) => h("option", { value: s.id }, `${s.label} side`))) as HTMLSelectElement;
-  const fmins = h("select", { id: "floor-minutes" }, ...[2, 3, 5, 10, 15, 20].map((m) => h("option", { value: String(m) }, `${m} minutes`))) as HTMLSelectElement;
-  fmins.value = "5";
+  const side = inputs.side ??= select("floor-side", sides.map((s) => [s.id, `${s.label} side`]), sides[0]?.id ?? "");
+  const fmins = inputs.turn ??= select("floor-minutes", [2, 3, 5, 10, 15, 20].map((m) => [String(m), `${m} minutes`]), "5");
   const floorBox = room.startsWith("caucus:") || room === "mediators" ? h("p", { class: "note" }, "The floor is given in the joint room.") : h("div", {},
     turn ? h("p", { id: "floor-now" }, `The ${ctx.sideLabel(turn.side)} side has the floor.`) : "",
     h("div", { class: "row" },
@@ -336,8 +343,7 @@ function fillPanel(): void {
 
   // A notice to every room.
   const targets = broadcastRooms();
-  const text = h("textarea", { id: "notice-text", maxlength: "2000" }) as HTMLTextAreaElement;
-  text.value = draft;
+  const text = inputs.notice ??= h("textarea", { id: "notice-text", maxlength: "2000" }) as HTMLTextAreaElement;
   const send = async () => {
     const words = text.value.trim();
     if (!words) { out.textContent = "Write the notice first."; return; }
@@ -367,5 +373,5 @@ function fillPanel(): void {
     h("h3", {}, `Timer: ${title}`), timerBox,
     h("h3", {}, `Speaking order: ${title}`), floorBox,
     h("h3", {}, "Notice"), noticeBox, out);
-  if (focused) document.getElementById(focused)?.focus();
+  if (focused instanceof HTMLElement && focused.isConnected && document.activeElement !== focused) focused.focus();
 }

@@ -78,7 +78,8 @@ await run(async () => {
   await b.locator("#floor-timer.up", { hasText: "Time is up — the mediator will be with you" }).waitFor({ timeout: 15000 });
   check(true, "at zero party B reads “Time is up — the mediator will be with you”");
 
-  // --- a raised hand ---
+  // --- a raised hand (while the mediator is typing a notice) ---
+  await med.fill("#notice-text", NOTICE);
   await a.click("#raise-hand");
   await a.locator("#hand-state", { hasText: "You asked for the mediator just now" }).waitFor();
   check((await text(a, "#hand-state")).includes("Only the mediators see that you asked"), "party A is told who sees their raised hand");
@@ -86,6 +87,7 @@ await run(async () => {
   await hand.waitFor();
   const words = await hand.innerText();
   check(words.includes("waits in the Tenant caucus for less than a minute"), "the mediator sees, live, who waits where and for how long: " + words.replace(/\s+/g, " "));
+  check(await med.inputValue("#notice-text") === NOTICE, "the notice the mediator was typing survives the live update");
   check(await ask("hands") === "1", "the server holds the hand");
   await med.locator('#rooms button[data-room="caucus:A"] .hand-badge', { hasText: "1 asking for you" }).waitFor();
   check(true, "the mediator's room list says where someone is asking (on a phone, before the panel)");
@@ -94,7 +96,6 @@ await run(async () => {
   await shoot(med, "floor-mediator");
 
   // --- a notice to every room ---
-  await med.fill("#notice-text", NOTICE);
   const targets = await text(med, "#notice-targets");
   check(targets === "This goes to: Joint room, Tenant caucus, Landlord caucus.", "before sending, the mediator reads where it goes: " + targets);
   await med.click("#send-notice");
