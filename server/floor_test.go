@@ -237,3 +237,27 @@ func TestFloorSurvivesRedisFlush(t *testing.T) {
 		t.Fatalf("after a Redis flush and a new node:\n%+v\nbefore:\n%+v", after, before)
 	}
 }
+
+// TestFloorHandGoesWithItsOwner: a hand shows only while its owner is in
+// the room; when the mediator removes them from the case, the mediator's
+// open page gets a floor frame without it at once (a membership change
+// pushes the room controls too).
+func TestFloorHandGoesWithItsOwner(t *testing.T) {
+	n := nodetest.Start(t, nodetest.Scale(t))
+	ctx := context.Background()
+	p := seedCase(t, n)
+	medChat, err := client.New(n.URL, p.med.Token).Chat(ctx, p.caseID, map[string]*messaging.Position{"joint": nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer medChat.Close()
+	aMe, _ := p.partyA.Me(ctx)
+	if _, err := p.partyA.RaiseHand(ctx, p.caseID, "caucus:A"); err != nil {
+		t.Fatal(err)
+	}
+	nextFloor(t, medChat, "party A's hand", func(v api.FloorView) bool { return len(v.Hands) == 1 })
+	if _, err := p.med.RemoveParticipant(ctx, p.caseID, aMe.ID); err != nil {
+		t.Fatal(err)
+	}
+	nextFloor(t, medChat, "no hands once party A is removed", func(v api.FloorView) bool { return len(v.Hands) == 0 })
+}
