@@ -30,7 +30,7 @@ func TestFloorMatrix(t *testing.T) {
 		"partyA": {ID: "pA", Role: RoleParticipant}, "counselB": {ID: "cB", Role: RoleParticipant},
 		"observer": {ID: "o1", Role: RoleParticipant}, "outsider": {ID: "x", Role: RoleParticipant},
 		"admin": {ID: "a1", Role: RoleAdmin}, "records": {ID: "r1", Role: RoleRecords},
-		"other-mediator": {ID: "m9", Role: RoleMediator},
+		"other-mediator":    {ID: "m9", Role: RoleMediator},
 		"disabled-mediator": {ID: "m1", Role: RoleMediator, Disabled: true},
 	}
 	var allowed []string
