@@ -79,6 +79,9 @@ const (
 	FrameReload     FrameType = "reload"     // gap too old: page history over HTTP
 	FramePresence   FrameType = "presence"   // a user entered or left
 	FrameError      FrameType = "error"      // a refusal or failure, with a code
+
+	// FrameFloor: the case's room controls changed (a FloorView).
+	FrameFloor FrameType = "floor"
 )
 
 // ErrorCode is an error frame's "code".
@@ -119,6 +122,7 @@ type ClientFrame struct {
 //	{"t":"reload","room":R,"from":P,"head":P}  gap too old: page history over HTTP from P
 //	{"t":"presence","room":R,"user":U,"here":bool}
 //	{"t":"error","room":R,"id":ID,"code":C,"detail":D}
+//	{"t":"floor","floor":FloorView}  timers, turns and hands this person sees
 type ServerFrame struct {
 	Type   FrameType `json:"t"`
 	Room   string    `json:"room,omitempty" frames:"subscribed,msgs,seal,ack,reload,presence,error?"`
@@ -133,6 +137,9 @@ type ServerFrame struct {
 	Here   bool      `json:"here,omitempty" frames:"presence?"`
 	Code   ErrorCode `json:"code,omitempty" frames:"error"`
 	Detail string    `json:"detail,omitempty" frames:"error"`
+
+	// Floor is the room controls this person sees (package floor).
+	Floor *FloorView `json:"floor,omitempty" frames:"floor"`
 }
 
 // WebSocket close codes Parley uses (4000–4999 are for applications).

@@ -96,6 +96,14 @@ func roomOf(c *cases.Case, name string) (policy.Room, messaging.Room, error) {
 	return r, messaging.Room{ID: c.ID + "/" + key, Name: name}, nil
 }
 
+// PolicyRoom is room name of case c as policy sees it, for services that
+// decide about a room without carrying its messages (package floor).
+// Unknown names fail with fault.ErrNotFound.
+func PolicyRoom(c *cases.Case, name string) (policy.Room, error) {
+	r, _, err := roomOf(c, name)
+	return r, err
+}
+
 // HistoryPrefix is the object-key prefix of every stored message batch of
 // every room of a case (its message history, one record class).
 func HistoryPrefix(caseID string) string { return messaging.StoragePrefix(caseID + "/") }

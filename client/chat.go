@@ -25,6 +25,9 @@ type Event struct {
 	// Head is the room's last position when a subscription was confirmed
 	// (its epoch is the room's current epoch).
 	Head *api.Position
+	// Floor: the case's room controls changed; what this person sees now
+	// (Room is empty).
+	Floor *api.FloorView
 }
 
 // PresenceEvent says a user entered or left a room.
@@ -378,6 +381,10 @@ func (ch *Chat) handle(f *api.ServerFrame) error {
 		}
 	case "presence":
 		ch.emit(Event{Room: f.Room, Presence: &PresenceEvent{User: f.User, Here: f.Here}})
+	case api.FrameFloor:
+		if f.Floor != nil {
+			ch.emit(Event{Floor: f.Floor})
+		}
 	case "error":
 		if f.ID == "" && f.Code == "forbidden" {
 			// A refused subscription: stop waiting for it (and forget it,

@@ -329,7 +329,7 @@ type SecureEvent struct {
 	At     time.Time
 	From   string // account
 	Device string
-	Kind   int // e2ee.KindText, KindCarryProposal, KindCarried or KindCarryDeclined
+	Kind   int // e2ee.KindText, KindNotice, KindCarryProposal, KindCarried or KindCarryDeclined
 	Text   string
 	Carry  *CarryInfo
 	Seal   *api.Seal
@@ -352,7 +352,7 @@ type CarryInfo struct {
 func eventFrom(room string, m api.Message, r *e2ee.Received) SecureEvent {
 	ev := SecureEvent{Room: room, Pos: m.Pos(), At: time.UnixMilli(m.At), From: m.From, Device: r.Ctx.Device,
 		Kind: r.Plain.Kind, Text: r.Plain.Text}
-	if r.Plain.Kind != e2ee.KindText {
+	if r.Plain.Kind != e2ee.KindText && r.Plain.Kind != e2ee.KindNotice {
 		ev.Carry = &CarryInfo{ID: r.Plain.CarryID, Room: r.Plain.Room, RefHash: r.Plain.RefHash, Proposer: r.Plain.Proposer,
 			Ref: api.Position{Epoch: r.Plain.Ref.Epoch, Offset: r.Plain.Ref.Offset}}
 	}

@@ -428,6 +428,7 @@ func TestPlaintextPaddingAndKinds(t *testing.T) {
 		{Kind: KindCarryProposal, CarryID: "cr_1", Room: "joint", Ref: Position{3, 7}, RefHash: [32]byte{1}},
 		{Kind: KindCarried, CarryID: "cr_1", Room: "caucus:A", Ref: Position{3, 7}, RefHash: [32]byte{1}, Proposer: "u_med", Text: "carried"},
 		{Kind: KindCarryDeclined, CarryID: "cr_1", Room: "joint", Ref: Position{3, 7}, RefHash: [32]byte{1}},
+		{Kind: KindNotice, Text: "We meet again at 11:00."},
 	} {
 		enc := p.encode()
 		if len(enc)%padBlock != 0 {

@@ -11,6 +11,10 @@ const (
 	KindCarryProposal = 2 // a mediator proposes carrying a caucus message elsewhere
 	KindCarried       = 3 // an author's consented copy of a caucus message
 	KindCarryDeclined = 4 // the author declines a proposal, in the caucus it was made in
+	// KindNotice is a mediator's notice, broadcast to every room they are
+	// in (one message per room). Encoded like KindText; a client shows it
+	// as a notice only when its sender is a mediator of the case.
+	KindNotice = 5
 )
 
 // Position is a message's place in a room (epoch, offset), as the server
@@ -42,7 +46,7 @@ const padBlock = 64
 func (p *Plaintext) encode() []byte {
 	w := newWriter(TypePlaintext).u8(uint8(p.Kind))
 	switch p.Kind {
-	case KindText:
+	case KindText, KindNotice:
 		w.str(p.Text)
 	case KindCarryProposal, KindCarryDeclined:
 		w.str(p.CarryID).str(p.Room).i64(p.Ref.Epoch).i64(p.Ref.Offset).bytes(p.RefHash[:]).str(p.Text)
@@ -72,7 +76,7 @@ func DecodePlaintext(padded []byte) (*Plaintext, error) {
 	r := newReader(padded[:end], TypePlaintext, MaxPayload)
 	p := &Plaintext{Kind: int(r.u8("kind"))}
 	switch p.Kind {
-	case KindText:
+	case KindText, KindNotice:
 		p.Text = r.str("text", maxText)
 	case KindCarryProposal, KindCarried, KindCarryDeclined:
 		p.CarryID = r.id("carry")

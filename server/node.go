@@ -20,6 +20,7 @@ import (
 	"github.com/parley-mediation/parley/caseload"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/floor"
 	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/kms"
 	"github.com/parley-mediation/parley/mail"
@@ -64,6 +65,8 @@ type Node struct {
 	Outbox *mail.Outbox
 	// Schedule runs sessions, invitations and reminders.
 	Schedule *schedule.Service
+	// Floor runs room controls: timers, the floor, raised hands.
+	Floor    *floor.Service
 	stopMail context.CancelFunc
 	mailDone chan struct{}
 	broker   messaging.Broker
@@ -191,12 +194,13 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.Outbox = mail.New(oc)
 	n.Schedule = schedule.New(schedule.Config{Meta: meta, Cases: n.Cases, Accounts: n.Accounts, Policy: pol, Audit: log,
 		Outbox: n.Outbox, From: cfg.MailFrom, JoinURL: strings.TrimRight(cfg.PublicURL, "/") + "/app", Reminders: cfg.Reminders, Now: cfg.MailClock})
+	n.Floor = floor.New(floor.Config{Meta: meta, Cases: n.Cases, Policy: pol, Audit: log, Broker: n.broker, Limiter: limiter, Now: cfg.Clock})
 	n.API = web.New(web.Deps{
 		Schedule: n.Schedule, Caseload: &caseload.Service{Cases: n.Cases, Schedule: n.Schedule, Policy: pol, Audit: log},
 		Messaging: n.Messages, Caucus: n.Rooms, Vault: n.Vault, KeyDir: n.KeyDir, Retention: n.Retention,
 		Accounts: n.Accounts, Cases: n.Cases, Audit: log, AuditVerifierKey: signer.VerifierKey(), Policy: pol,
 		Ready: n.Ready, Log: cfg.Log, PublicURL: cfg.PublicURL, TrustForwardedFor: cfg.TrustForwardedFor,
-		WebSocketQueue: cfg.WebSocketQueue, Agreements: n.Agreements,
+		WebSocketQueue: cfg.WebSocketQueue, Agreements: n.Agreements, Floor: n.Floor,
 	})
 	mailCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	n.stopMail, n.mailDone = stop, make(chan struct{})

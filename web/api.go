@@ -22,6 +22,7 @@ import (
 	"github.com/parley-mediation/parley/caseload"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/floor"
 	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/policy"
@@ -59,6 +60,9 @@ type Deps struct {
 	Schedule *schedule.Service
 	// Caseload builds the caseload view.
 	Caseload *caseload.Service
+	// Floor serves room controls: timers, the floor, raised hands
+	// (handlers_floor.go).
+	Floor *floor.Service
 	// Ready reports whether the node's backing services (object store,
 	// Redis) answer; /readyz fails while it returns an error.
 	Ready func(ctx context.Context) error
@@ -105,6 +109,7 @@ type API struct {
 	schedule       *schedule.Service
 	caseload       *caseload.Service
 	agreements     *agreement.Service
+	floor          *floor.Service
 }
 
 // New builds the API. Each API has its own metrics registry, so several
@@ -118,8 +123,8 @@ func New(d Deps) *API {
 		publicURL: strings.TrimRight(d.PublicURL, "/"), trustForwarded: d.TrustForwardedFor,
 		auditKeyText: d.AuditVerifierKey,
 		messaging:    d.Messaging, caucus: d.Caucus, keydir: d.KeyDir, vault: d.Vault,
-		agreements: d.Agreements,
-		wsQueue:    d.WebSocketQueue, retention: d.Retention, schedule: d.Schedule, caseload: d.Caseload,
+		agreements: d.Agreements, floor: d.Floor,
+		wsQueue: d.WebSocketQueue, retention: d.Retention, schedule: d.Schedule, caseload: d.Caseload,
 	}
 	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {
 		a.publicOrigin = u.Scheme + "://" + u.Host
@@ -231,6 +236,7 @@ func (a *API) routes() chi.Router {
 				a.sessionRoutes(r)
 				a.definedRoomRoutes(r)
 				a.agreementRoutes(r)
+				a.floorRoutes(r)
 			})
 			r.Get("/agreement-templates", a.agreementTemplates)
 			r.Post("/agreement-verify", a.agreementVerify)

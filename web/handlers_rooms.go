@@ -122,7 +122,8 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 		SessionValid: func(ctx context.Context) bool {
 			_, _, err := a.accounts.Authenticate(ctx, token)
 			return !errors.Is(err, fault.ErrUnauthenticated) // a store outage is not a sign-out
-		}}
+		},
+		Floor: a.floorFrame(actor, caseID)}
 	// The connection runs on a goroutine of its own and this handler
 	// returns, so that net/http's goroutine for the request ends: its
 	// stack (grown deep by the middleware and the handler) and the

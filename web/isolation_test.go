@@ -176,6 +176,9 @@ func (k *isolationCast) sampleBodies() map[string]string {
 		"/agreement/versions":               `{"base":1,"text":"x"}`,
 		"/agreement/sign":                   `{"version":1,"sha256":"` + strings.Repeat("0", 64) + `","device":"dv_` + strings.Repeat("a", 26) + `","signedAt":1,"signature":"` + strings.Repeat("A", 86) + `=="}`,
 		"/agreement/file":                   `{}`,
+		"/rooms/{room}/timer":               `{"minutes":5}`,
+		"/rooms/{room}/floor":               `{"side":"A","minutes":5}`,
+		"/rooms/{room}/hand":                `{}`,
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-mediation/parley/floor"
 	"github.com/parley-mediation/parley/messaging"
 
 	"github.com/parley-mediation/parley/api"
@@ -54,6 +55,10 @@ type socketOptions struct {
 	// valid closes the connection with CloseSessionEnded.
 	SessionTopics []string
 	SessionValid  func(ctx context.Context) bool
+	// Floor returns this person's "floor" frame (room controls), sent
+	// when the Watch topic announces a floor change or a membership
+	// change; nil when there is none to send.
+	Floor func(ctx context.Context) []byte
 }
 
 // conn is one client connection: one reader (this goroutine), one writer.
@@ -112,8 +117,19 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 			}
 		}
 	}
+	floorCh := make(chan struct{}, 1)
 	if opts.Watch != "" {
-		stop := s.Watch(opts.Watch, raise(recheck))
+		access, controls := raise(recheck), raise(floorCh)
+		stop := s.Watch(opts.Watch, func(data []byte) {
+			// A floor change needs no access re-check; a membership
+			// change may change what the floor frame shows too.
+			if !floor.IsAnnouncement(data) {
+				access(data)
+			}
+			if opts.Floor != nil {
+				controls(data)
+			}
+		})
 		defer stop()
 	}
 	if opts.SessionValid != nil {
@@ -125,7 +141,7 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 	// The writer also runs the access and session checks: they are rare,
 	// and one goroutine fewer per connection is memory an idle connection
 	// does not hold (frames wait in the queue meanwhile).
-	wg.Go(func() { c.writer(ctx, recheck, session) })
+	wg.Go(func() { c.writer(ctx, recheck, session, floorCh) })
 	c.reader(ctx)
 	c.shutdown(websocket.CloseNormalClosure, "")
 	cancel()
@@ -203,7 +219,7 @@ func (c *socket) shutdown(code int, reason string) {
 
 // writer writes queued frames and pings, and runs the connection's
 // access and session checks when raised (and every sessionRecheck).
-func (c *socket) writer(ctx context.Context, recheck, session <-chan struct{}) {
+func (c *socket) writer(ctx context.Context, recheck, session, floorCh <-chan struct{}) {
 	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
 	var tick <-chan time.Time
@@ -231,6 +247,10 @@ func (c *socket) writer(ctx context.Context, recheck, session <-chan struct{}) {
 			}
 		case <-recheck:
 			c.recheck(ctx)
+		case <-floorCh:
+			if f := c.opts.Floor(ctx); f != nil && !c.isClosed() {
+				c.Send(f)
+			}
 		case <-session:
 			c.checkSession(ctx)
 		case <-tick:

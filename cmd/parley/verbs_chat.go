@@ -89,6 +89,8 @@ func describe(ev client.SecureEvent, who map[string]string) string {
 		return line + "; its author approves with /approve " + ev.Carry.ID
 	case ev.Kind == e2ee.KindCarryDeclined && ev.Carry != nil:
 		return fmt.Sprintf("  %s %s %s declined carrying message %d:%d (carry %s); nothing was carried", pos, at, name(ev.From), ev.Carry.Ref.Epoch, ev.Carry.Ref.Offset, ev.Carry.ID)
+	case ev.Kind == e2ee.KindNotice:
+		return fmt.Sprintf("  %s %s NOTICE from %s to every room: %s", pos, at, name(ev.From), ev.Text)
 	case ev.Kind == e2ee.KindCarried:
 		return fmt.Sprintf("  %s %s %s: %s  [from their %s, carried with their consent, proposed by %s]", pos, at, name(ev.From), ev.Text, ev.Carry.Room, name(ev.Carry.Proposer))
 	}
@@ -303,7 +305,7 @@ type chatLine struct {
 	Rejected string    `json:"rejected,omitempty"`
 }
 
-var kindNames = map[int]string{e2ee.KindText: "text", e2ee.KindCarryProposal: "carry-proposal", e2ee.KindCarried: "carried", e2ee.KindCarryDeclined: "carry-declined"}
+var kindNames = map[int]string{e2ee.KindText: "text", e2ee.KindCarryProposal: "carry-proposal", e2ee.KindCarried: "carried", e2ee.KindCarryDeclined: "carry-declined", e2ee.KindNotice: "notice"}
 
 func chatRead(ctx context.Context, args []string) error {
 	fs := newFlags("chat read")

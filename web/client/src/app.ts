@@ -18,6 +18,7 @@ import { carryItem, carryOffer, initCarry } from "./carry";
 import { showWelcome } from "./welcome";
 import { definedRoom, roomMembers, roomLead, closedNote, loadDefinedRooms, mountRooms } from "./rooms";
 import { mountAgreement, noteMessage } from "./agreement";
+import { floorAfterSend, floorBadge, floorBar, floorMessage, floorStatus, initFloor, turnNote } from "./floor";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -267,6 +268,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     const el = $("conn");
     el.textContent = s === "live" ? "Connected — end-to-end encrypted" : s === "reconnecting" ? "Reconnecting…" : s === "closed" ? detail ?? "Disconnected" : "Connecting…";
     el.className = "conn" + (s === "live" ? "" : " bad");
+    floorStatus(s);
     if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords().then((w) => { el.textContent = "Signed out"; say(w, true); });
   };
   c = await consentGate(main(), caseID, keys, await api.getCase(caseID));
@@ -276,6 +278,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   await loadDefinedRooms(caseID).catch(() => {});
   c = sc.c;
   if (!sc.rooms.includes(current)) current = sc.rooms[0];
+  initFloor({ h, sc: () => sc, c: () => c, me: () => me.id, current: () => current, roomTitle, roomClass, sideLabel, nameOf: (a) => sc.nameOf(a), errText, openRoom: (r) => switchRoom(r) });
   renderRooms();
   switchRoom(current);
   if (!sc.mediator) welcome(false);
@@ -377,7 +380,7 @@ function roomLabel(room: string): (Node | string)[] {
   const here = [...(sc.present.get(room) ?? [])].filter((a) => a !== me.id);
   const n = unread.get(room) ?? 0;
   return [roomTitle(room),
-    h("span", { class: "here" }, here.length ? ` · ${here.length} here` : ""),
+    h("span", { class: "here" }, here.length ? ` · ${here.length} here` : ""), floorBadge(room),
     n > 0 ? h("span", { class: "unread", "aria-label": `${n} new` }, String(n)) : ""];
 }
 
@@ -455,6 +458,7 @@ function switchRoom(room: string) {
       try {
         await sc.send(room, { kind: E.KindText, text });
         if (current === room) ta.value = "";
+        floorAfterSend(room);
       } catch (x) {
         err.textContent = "Not sent: " + errText(x);
       } finally {
@@ -462,7 +466,7 @@ function switchRoom(room: string) {
       }
     },
   },
-  h("label", { for: "draft" }, definedRoom(room) ? `Message in “${roomTitle(room)}”` : `Message to the ${roomTitle(room)}`), ta,
+  h("label", { for: "draft" }, definedRoom(room) ? `Message in “${roomTitle(room)}”` : `Message to the ${roomTitle(room)}`), turnNote(room), ta,
   h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Send encrypted"),
     h("span", { class: "note", id: "draft-hint" }, "Enter sends; Shift+Enter starts a new line.")), err);
   // Enter sends (as in most chat apps), Shift+Enter is a new line; not
@@ -475,6 +479,7 @@ function switchRoom(room: string) {
   sec.replaceChildren(
     h("div", { class: "room-head" }, h("h1", { id: "room-title" }, roomTitle(room)), jump),
     roomBanner(room),
+    floorBar(room),
     presenceLine(room),
     logFor(room).parentElement!,
     closedNote(room) ?? (observer ? h("p", { class: "note" }, "Observers read the joint room and do not post.") : form));
@@ -519,6 +524,7 @@ function onEvent(ev: SecureEvent) {
       h("span", { class: "meta" }, `${fmtTime(ev.at)} · ${who}`), h("br"), h("span", { class: "text" }, ev.text ?? ""));
     const offer = carryOffer(ev);
     if (offer) li.append(offer);
+    floorMessage(ev, li);
   }
   log.append(li);
   log.scrollTop = log.scrollHeight;

@@ -505,6 +505,8 @@ export class Chain {
 // --- plaintext ---
 
 export const KindText = 1, KindCarryProposal = 2, KindCarried = 3, KindCarryDeclined = 4;
+/** A mediator's notice to every room (floor.ts); encoded like KindText. */
+export const KindNotice = 5;
 export interface Plaintext {
   kind: number;
   text: string;
@@ -519,7 +521,7 @@ const maxText = 40 << 10;
 
 export function encodePlaintext(p: Plaintext): Uint8Array {
   const w = new Writer(TypePlaintext).u8(p.kind);
-  if (p.kind === KindText) w.str(p.text);
+  if (p.kind === KindText || p.kind === KindNotice) w.str(p.text);
   else {
     w.str(p.carryID!).str(p.room!).u64(p.ref!.epoch).u64(p.ref!.offset).bytes(p.refHash!);
     if (p.kind === KindCarried) w.str(p.proposer!);
@@ -539,7 +541,7 @@ export function decodePlaintext(padded: Uint8Array): Plaintext {
   if (end < 0 || padded[end] !== 0x80) throw malformed("plaintext: bad padding");
   const r = Reader.object(padded.subarray(0, end), TypePlaintext, MaxPayload);
   const p: Plaintext = { kind: r.u8("kind"), text: "" };
-  if (p.kind === KindText) p.text = r.str("text", maxText);
+  if (p.kind === KindText || p.kind === KindNotice) p.text = r.str("text", maxText);
   else if (p.kind === KindCarryProposal || p.kind === KindCarried || p.kind === KindCarryDeclined) {
     p.carryID = r.id("carry");
     p.room = r.id("room");

@@ -4,7 +4,7 @@
 // delivered; every payload is checked and decrypted here, and only
 // ciphertext (key distributions and messages) is ever sent.
 import { api, APIError, Case, casePath, Pos, WireMessage } from "./api";
-import type { ClientFrame, ServerFrame } from "./wire_gen";
+import type { ClientFrame, FloorView, ServerFrame } from "./wire_gen";
 import { CloseAccessLost, CloseSessionEnded } from "./wire_gen";
 import * as E from "./e2ee";
 import { loadPins, loadShared, savePins } from "./store";
@@ -51,6 +51,8 @@ export class SecureCase {
   onNotice: (text: string) => void = () => {};
   onCase: (c: Case) => void = () => {};
   onPresence: (room: string) => void = () => {};
+  /** The case's room controls changed (floor.ts): what this person sees now. */
+  onFloor: (v: FloorView) => void = () => {};
   /** Who is connected to each room now (the server's presence, not a secret from it). */
   readonly present = new Map<string, Set<string>>();
 
@@ -268,6 +270,9 @@ export class SecureCase {
         }
         break;
       }
+      case "floor":
+        if (f.floor) this.onFloor(f.floor);
+        break;
       case "presence": {
         const set = this.present.get(f.room) ?? new Set<string>();
         if (f.here) set.add(f.user);

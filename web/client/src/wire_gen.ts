@@ -921,6 +921,84 @@ export interface DueReport {
   items: Item[];
 }
 
+export const MaxTimerMinutes = 480;
+
+export const MaxFloorMinutes = 120;
+
+export const MaxFloorTurns = 200;
+
+export const MessageKindNotice = "notice";
+
+/**
+ * TimerRequest sets, extends or moves a room's timer
+ * (PUT /api/v1/cases/{caseID}/rooms/{room}/timer). Exactly one of Minutes
+ * (ends that many minutes from now), EndsAt (an instant, in the next
+ * MaxTimerMinutes) or Extend (adds minutes to the running timer) is given.
+ */
+export interface TimerRequest {
+  minutes?: number;
+  endsAt?: number;
+  extend?: number;
+}
+
+/**
+ * RoomTimer is a room's end time as its members see it.
+ */
+export interface RoomTimer {
+  room: string;
+  endsAt: number;
+  setBy: string;
+  setAt: number;
+}
+
+/**
+ * FloorRequest gives the floor of a room to one side for Minutes
+ * (PUT /api/v1/cases/{caseID}/rooms/{room}/floor).
+ */
+export interface FloorRequest {
+  side: string;
+  minutes: number;
+}
+
+/**
+ * FloorTurn is one side's turn to speak in a room: from From until Until,
+ * or until Ended when the mediator took the floor back earlier (0 while
+ * it runs or when it ran its full time).
+ */
+export interface FloorTurn {
+  room: string;
+  side: string;
+  from: number;
+  until: number;
+  ended?: number;
+  givenBy: string;
+}
+
+/**
+ * Hand is a participant asking for the mediator from a room, since Since.
+ */
+export interface Hand {
+  account: string;
+  room: string;
+  since: number;
+}
+
+/**
+ * FloorView is what one person sees of a case's room controls
+ * (GET /api/v1/cases/{caseID}/floor, and the WebSocket's "floor" frame):
+ * the timers and turns of the rooms they are in, and the raised hands —
+ * every hand for a mediator, only their own for anyone else.
+ */
+export interface FloorView {
+  case: string;
+  now: number;
+  version: number;
+  timers: RoomTimer[];
+  turns: FloorTurn[];
+  hands: Hand[];
+  mediator: boolean;
+}
+
 /**
  * FollowUpRequest sets a closed case's check-ins on its agreement
  * (POST /api/v1/cases/{caseID}/followups): whole days after closure.
@@ -1033,7 +1111,7 @@ export interface MembershipEvent {
 /**
  * FrameType is a WebSocket frame's kind, its "t" member.
  */
-export type FrameType = "sub" | "unsub" | "pub" | "subscribed" | "msgs" | "seal" | "ack" | "reload" | "presence" | "error";
+export type FrameType = "sub" | "unsub" | "pub" | "subscribed" | "msgs" | "seal" | "ack" | "reload" | "presence" | "error" | "floor";
 
 /**
  * ErrorCode is an error frame's "code".
@@ -1080,6 +1158,7 @@ export type ClientFrame =
  * 	{"t":"reload","room":R,"from":P,"head":P}  gap too old: page history over HTTP from P
  * 	{"t":"presence","room":R,"user":U,"here":bool}
  * 	{"t":"error","room":R,"id":ID,"code":C,"detail":D}
+ * 	{"t":"floor","floor":FloorView}  timers, turns and hands this person sees
  */
 export interface ServerFrameSubscribed {
   t: "subscribed";
@@ -1122,6 +1201,10 @@ export interface ServerFrameError {
   code: ErrorCode;
   detail: string;
 }
+export interface ServerFrameFloor {
+  t: "floor";
+  floor: FloorView;
+}
 export type ServerFrame =
   | ServerFrameSubscribed
   | ServerFrameMsgs
@@ -1129,7 +1212,8 @@ export type ServerFrame =
   | ServerFrameAck
   | ServerFrameReload
   | ServerFramePresence
-  | ServerFrameError;
+  | ServerFrameError
+  | ServerFrameFloor;
 
 export const CloseSessionEnded = 4001;
 

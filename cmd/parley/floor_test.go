@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// TestFloorVerbs: the room-control verbs, end to end on a node: a timer
+// its room's members see (and the other side does not), a raised hand the
+// mediator lists with where and how long, the floor given and taken back,
+// a notice broadcast to every room (encrypted), and one-line refusals.
+func TestFloorVerbs(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	medAcct, medC := n.Staff(t, policy.RoleMediator, "floor-med@example.org")
+	k, err := medC.CreateCase(ctx, "CLI floor", "tenancy", "", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	med := cliUser{t.TempDir(), medC, medAcct.ID}
+	join := func(side, name string) cliUser {
+		inv, _ := medC.Invite(ctx, k.ID, "party", side, name, "", time.Hour)
+		c := client.New(n.URL, "")
+		s, err := c.Join(ctx, inv.Link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cliUser{t.TempDir(), c, s.Account.ID}
+	}
+	a, b := join("A", "Avery"), join("B", "Blake")
+	must := func(u cliUser, want string, args ...string) string {
+		t.Helper()
+		code, out := u.run(t, "", args...)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("%v: exit %d, want %q in:\n%s", args, code, want, out)
+		}
+		return out
+	}
+	must(med, "ends at", "room", "timer", k.ID, "--room", "caucus:A", "--minutes", "12")
+	must(a, "the Tenant caucus ends in 12 min", "floor", "show", k.ID)
+	if out := must(b, "", "floor", "show", k.ID); strings.Contains(out, "Tenant caucus") {
+		t.Fatalf("side B sees side A's timer:\n%s", out)
+	}
+	if code, _ := a.run(t, "", "room", "timer", k.ID, "--room", "caucus:A", "--minutes", "5"); code != 1 {
+		t.Fatalf("a party sets a timer: exit %d, want 1", code)
+	}
+	must(a, "only the mediators see that you asked", "hand", "raise", k.ID, "--room", "caucus:A")
+	must(med, "Avery waits in the Tenant caucus for less than a minute", "hand", "list", k.ID)
+	if out := must(b, "", "floor", "show", k.ID); strings.Contains(out, "raised") {
+		t.Fatalf("a party sees the hands count:\n%s", out)
+	}
+	must(med, "lowered", "hand", "lower", k.ID, "--room", "caucus:A", "--account", a.id)
+	must(med, "nobody is waiting", "hand", "list", k.ID)
+	must(med, "side B has the floor in joint", "floor", "give", k.ID, "--side", "B", "--minutes", "5")
+	must(a, "the Landlord side has the floor for 5 more min", "floor", "show", k.ID)
+	must(med, "you have the floor back", "floor", "take", k.ID)
+
+	for _, u := range []cliUser{med, a, b} {
+		must(u, "registered", "keys", "init")
+	}
+	must(med, "This goes to: the joint session, the Tenant caucus, the Landlord caucus", "broadcast", k.ID, "Back in five minutes")
+	must(b, "NOTICE from", "chat", "read", k.ID, "--room", "caucus:B")
+	must(a, "Back in five minutes", "chat", "read", k.ID, "--room", "joint")
+	if code, _ := a.run(t, "", "broadcast", k.ID, "I am not a mediator"); code != 1 {
+		t.Fatalf("a party broadcasts: exit %d, want 1", code)
+	}
+}

@@ -1,0 +1,497 @@
+package floor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/messaging"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/ratelimit"
+)
+
+// Limits on how often one person changes room controls.
+const (
+	// RaiseLimit: raises (or re-raises) per person per RaiseWindow.
+	RaiseLimit  = 10
+	RaiseWindow = time.Minute
+	// ChangeLimit: other changes (timers, floor, lowering) per person per
+	// ChangeWindow.
+	ChangeLimit  = 60
+	ChangeWindow = time.Minute
+	// MaxHands bounds the raised hands of one case.
+	MaxHands = 500
+)
+
+// record is a case's room controls, as stored.
+type record struct {
+	Version int64                    `json:"version"`
+	Timers  map[string]api.RoomTimer `json:"timers,omitempty"`
+	Turns   []api.FloorTurn          `json:"turns,omitempty"`
+	Hands   []api.Hand               `json:"hands,omitempty"`
+}
+
+func key(caseID string) string { return "cases/" + caseID + "/floor" }
+
+// Config wires a Service.
+type Config struct {
+	Meta    *metastore.Store
+	Cases   *cases.Service
+	Policy  *policy.Engine
+	Audit   *audit.Log
+	Broker  messaging.Broker
+	Limiter ratelimit.Limiter
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// Service runs room controls.
+type Service struct{ cfg Config }
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = ratelimit.NewMemory()
+	}
+	return &Service{cfg: cfg}
+}
+
+// announcement is the payload on the case topic: it says only that the
+// controls changed, and their version.
+type announcement struct {
+	Floor int64 `json:"floor"`
+}
+
+// IsAnnouncement reports whether a case-topic payload is a floor change
+// (rather than a membership change, which makes connections re-check
+// their rooms).
+func IsAnnouncement(data []byte) bool {
+	if !bytes.HasPrefix(data, []byte(`{"floor":`)) {
+		return false
+	}
+	var a announcement
+	return json.Unmarshal(data, &a) == nil
+}
+
+func (s *Service) ms() int64 { return s.cfg.Now().UnixMilli() }
+
+// load reads the record (empty when none yet).
+func (s *Service) load(ctx context.Context, caseID string) (record, error) {
+	var r record
+	_, err := s.cfg.Meta.Get(ctx, key(caseID), &r)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return record{}, nil
+	}
+	return r, err
+}
+
+// update changes the record (made on first use) and bumps its version.
+func (s *Service) update(ctx context.Context, caseID string, change func(*record) error) (record, error) {
+	for range 2 {
+		r, err := metastore.Update(ctx, s.cfg.Meta, key(caseID), func(r *record) error {
+			if err := change(r); err != nil {
+				return err
+			}
+			r.Version++
+			return nil
+		})
+		if !errors.Is(err, metastore.ErrNotFound) {
+			return r, err
+		}
+		if _, err := s.cfg.Meta.Create(ctx, key(caseID), &record{}); err != nil && !errors.Is(err, metastore.ErrConflict) {
+			return record{}, err
+		}
+	}
+	return record{}, fmt.Errorf("room controls of case %s: %w", caseID, fault.ErrUnavailable)
+}
+
+// scope is one request's case and room, decided.
+type scope struct {
+	c    *cases.Case
+	room policy.Room
+}
+
+// decide loads the case and checks that actor may read it, is in room
+// name (room.join) and may do a there. A room that is not the actor's and
+// a room that does not exist get one answer (not found); a room they are
+// in but may not do a in is forbidden. Refusals are audited.
+func (s *Service) decide(ctx context.Context, actor account.Account, caseID, name string, a policy.Action) (scope, error) {
+	c, err := s.cfg.Cases.Load(ctx, caseID)
+	if err != nil {
+		return scope{}, err
+	}
+	u := actor.Principal()
+	deny := func(err error) (scope, error) {
+		s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
+			Attrs: map[string]string{"action": string(a), "room": name}})
+		return scope{}, err
+	}
+	if !s.cfg.Policy.Decide(u, policy.CaseRead, c.Facts()).Allowed {
+		return deny(fmt.Errorf("case: %w", fault.ErrNotFound))
+	}
+	pr, err := caucus.PolicyRoom(c, name)
+	if err != nil || !s.cfg.Policy.DecideRoom(u, policy.RoomJoin, pr).Allowed {
+		return deny(fmt.Errorf("room: %w", fault.ErrNotFound))
+	}
+	if !s.cfg.Policy.DecideRoom(u, a, pr).Allowed {
+		return deny(fmt.Errorf("%s: %w", refusals[a], fault.ErrForbidden))
+	}
+	return scope{c: c, room: pr}, nil
+}
+
+// refusals say in plain words why a member of a room was refused.
+var refusals = map[policy.Action]string{
+	policy.RoomControl:   "only the mediators of this case can do this",
+	policy.RoomRaiseHand: "only the parties and their lawyers ask for the mediator",
+	policy.RoomJoin:      "you are not in this room",
+}
+
+func (s *Service) limit(ctx context.Context, what, actorID string, n int, per time.Duration) error {
+	ok, after, err := s.cfg.Limiter.Allow(ctx, "floor:"+what+":"+actorID, n, per)
+	if err != nil {
+		return nil // a limiter outage does not stop a session
+	}
+	if !ok {
+		return &fault.RateLimitedError{RetryAfter: after}
+	}
+	return nil
+}
+
+// done audits a change and announces it; the change is durable already,
+// so a failed announcement only delays what open pages show until their
+// next change or reload.
+func (s *Service) done(ctx context.Context, actor account.Account, caseID, typ, room string, attrs map[string]string, r record) error {
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	attrs["room"] = room
+	if _, err := s.cfg.Audit.Append(ctx, audit.Event{Type: typ, Actor: actor.ID, Case: caseID, Attrs: attrs, Time: s.cfg.Now().UTC()}); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(announcement{Floor: r.Version})
+	if s.cfg.Broker != nil {
+		s.cfg.Broker.Publish(context.WithoutCancel(ctx), caucus.CaseTopic(caseID), b)
+	}
+	return nil
+}
+
+// SetTimer sets, moves or extends the timer of a room.
+func (s *Service) SetTimer(ctx context.Context, actor account.Account, caseID, room string, req api.TimerRequest) (api.RoomTimer, error) {
+	given := 0
+	for _, set := range []bool{req.Minutes != 0, req.EndsAt != 0, req.Extend != 0} {
+		if set {
+			given++
+		}
+	}
+	if given != 1 {
+		return api.RoomTimer{}, fault.Invalid("minutes", "give exactly one of minutes, endsAt or extend")
+	}
+	now := s.ms()
+	maxMs := int64(api.MaxTimerMinutes) * 60_000
+	switch {
+	case req.Minutes != 0 && (req.Minutes < 1 || req.Minutes > api.MaxTimerMinutes):
+		return api.RoomTimer{}, fault.Invalid("minutes", fmt.Sprintf("from 1 to %d", api.MaxTimerMinutes))
+	case req.Extend != 0 && (req.Extend < 1 || req.Extend > api.MaxTimerMinutes):
+		return api.RoomTimer{}, fault.Invalid("extend", fmt.Sprintf("from 1 to %d minutes", api.MaxTimerMinutes))
+	case req.EndsAt != 0 && (req.EndsAt <= now || req.EndsAt > now+maxMs):
+		return api.RoomTimer{}, fault.Invalid("endsAt", fmt.Sprintf("a time in the next %d hours", api.MaxTimerMinutes/60))
+	}
+	if _, err := s.decide(ctx, actor, caseID, room, policy.RoomControl); err != nil {
+		return api.RoomTimer{}, err
+	}
+	if err := s.limit(ctx, "change", actor.ID, ChangeLimit, ChangeWindow); err != nil {
+		return api.RoomTimer{}, err
+	}
+	var t api.RoomTimer
+	r, err := s.update(ctx, caseID, func(r *record) error {
+		if r.Timers == nil {
+			r.Timers = map[string]api.RoomTimer{}
+		}
+		t = api.RoomTimer{Room: room, SetBy: actor.ID, SetAt: now}
+		switch {
+		case req.Minutes != 0:
+			t.EndsAt = now + int64(req.Minutes)*60_000
+		case req.EndsAt != 0:
+			t.EndsAt = req.EndsAt
+		default:
+			old, ok := r.Timers[room]
+			if !ok {
+				return fmt.Errorf("this room has no timer to extend: %w", fault.ErrConflict)
+			}
+			// An extension of a timer that ran out counts from now.
+			t.EndsAt = max(old.EndsAt, now) + int64(req.Extend)*60_000
+			if t.EndsAt > now+maxMs {
+				return fault.Invalid("extend", fmt.Sprintf("a timer ends at most %d hours from now", api.MaxTimerMinutes/60))
+			}
+		}
+		r.Timers[room] = t
+		return nil
+	})
+	if err != nil {
+		return api.RoomTimer{}, err
+	}
+	return t, s.done(ctx, actor, caseID, "room.timer.set", room, map[string]string{"endsAt": strconv.FormatInt(t.EndsAt, 10)}, r)
+}
+
+// ClearTimer removes a room's timer.
+func (s *Service) ClearTimer(ctx context.Context, actor account.Account, caseID, room string) error {
+	if _, err := s.decide(ctx, actor, caseID, room, policy.RoomControl); err != nil {
+		return err
+	}
+	if err := s.limit(ctx, "change", actor.ID, ChangeLimit, ChangeWindow); err != nil {
+		return err
+	}
+	r, err := s.update(ctx, caseID, func(r *record) error {
+		if _, ok := r.Timers[room]; !ok {
+			return fmt.Errorf("this room has no timer: %w", fault.ErrConflict)
+		}
+		delete(r.Timers, room)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.done(ctx, actor, caseID, "room.timer.cleared", room, nil, r)
+}
+
+// current returns the index of the turn running in room at now, or -1.
+func current(turns []api.FloorTurn, room string, now int64) int {
+	for i := len(turns) - 1; i >= 0; i-- {
+		t := turns[i]
+		if t.Room == room {
+			if t.Ended == 0 && t.From <= now && now < t.Until {
+				return i
+			}
+			return -1
+		}
+	}
+	return -1
+}
+
+// GiveFloor gives the floor of a room to one side for a while; a turn
+// running there ends now.
+func (s *Service) GiveFloor(ctx context.Context, actor account.Account, caseID, room string, req api.FloorRequest) (api.FloorTurn, error) {
+	if req.Minutes < 1 || req.Minutes > api.MaxFloorMinutes {
+		return api.FloorTurn{}, fault.Invalid("minutes", fmt.Sprintf("from 1 to %d", api.MaxFloorMinutes))
+	}
+	sc, err := s.decide(ctx, actor, caseID, room, policy.RoomControl)
+	if err != nil {
+		return api.FloorTurn{}, err
+	}
+	if !sc.c.HasSide(req.Side) {
+		return api.FloorTurn{}, fault.Invalid("side", "not a side of this case")
+	}
+	if err := s.limit(ctx, "change", actor.ID, ChangeLimit, ChangeWindow); err != nil {
+		return api.FloorTurn{}, err
+	}
+	now := s.ms()
+	turn := api.FloorTurn{Room: room, Side: req.Side, From: now, Until: now + int64(req.Minutes)*60_000, GivenBy: actor.ID}
+	r, err := s.update(ctx, caseID, func(r *record) error {
+		if i := current(r.Turns, room, now); i >= 0 {
+			r.Turns[i].Ended = now
+		}
+		r.Turns = append(r.Turns, turn)
+		r.Turns = trimTurns(r.Turns, room)
+		return nil
+	})
+	if err != nil {
+		return api.FloorTurn{}, err
+	}
+	return turn, s.done(ctx, actor, caseID, "room.floor.given", room,
+		map[string]string{"side": req.Side, "until": strconv.FormatInt(turn.Until, 10)}, r)
+}
+
+// trimTurns keeps the newest api.MaxFloorTurns turns of room.
+func trimTurns(turns []api.FloorTurn, room string) []api.FloorTurn {
+	n := 0
+	for _, t := range turns {
+		if t.Room == room {
+			n++
+		}
+	}
+	if n <= api.MaxFloorTurns {
+		return turns
+	}
+	drop := n - api.MaxFloorTurns
+	return slices.DeleteFunc(turns, func(t api.FloorTurn) bool {
+		if t.Room == room && drop > 0 {
+			drop--
+			return true
+		}
+		return false
+	})
+}
+
+// TakeFloor ends the turn running in a room: the mediator has the floor.
+func (s *Service) TakeFloor(ctx context.Context, actor account.Account, caseID, room string) error {
+	if _, err := s.decide(ctx, actor, caseID, room, policy.RoomControl); err != nil {
+		return err
+	}
+	if err := s.limit(ctx, "change", actor.ID, ChangeLimit, ChangeWindow); err != nil {
+		return err
+	}
+	now := s.ms()
+	var side string
+	r, err := s.update(ctx, caseID, func(r *record) error {
+		i := current(r.Turns, room, now)
+		if i < 0 {
+			return fmt.Errorf("no side has the floor in this room: %w", fault.ErrConflict)
+		}
+		r.Turns[i].Ended = now
+		side = r.Turns[i].Side
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.done(ctx, actor, caseID, "room.floor.taken", room, map[string]string{"side": side}, r)
+}
+
+// RaiseHand asks for the mediator from a room the actor is in. Raising a
+// hand already raised keeps its time.
+func (s *Service) RaiseHand(ctx context.Context, actor account.Account, caseID, room string) (api.Hand, error) {
+	if _, err := s.decide(ctx, actor, caseID, room, policy.RoomRaiseHand); err != nil {
+		return api.Hand{}, err
+	}
+	if err := s.limit(ctx, "raise", actor.ID, RaiseLimit, RaiseWindow); err != nil {
+		return api.Hand{}, err
+	}
+	h := api.Hand{Account: actor.ID, Room: room, Since: s.ms()}
+	fresh := false
+	r, err := s.update(ctx, caseID, func(r *record) error {
+		if i := slices.IndexFunc(r.Hands, func(o api.Hand) bool { return o.Account == h.Account && o.Room == room }); i >= 0 {
+			h, fresh = r.Hands[i], false
+			return nil
+		}
+		if len(r.Hands) >= MaxHands {
+			return fmt.Errorf("too many raised hands in this case (%d); the mediator must lower some: %w", MaxHands, fault.ErrConflict)
+		}
+		h.Since, fresh = s.ms(), true
+		r.Hands = append(r.Hands, h)
+		return nil
+	})
+	if err != nil || !fresh {
+		return h, err
+	}
+	return h, s.done(ctx, actor, caseID, "room.hand.raised", room, nil, r)
+}
+
+// LowerHand lowers who's hand in a room: their own (any member), or
+// anyone's (the mediators, room.control). Lowering a hand that is not
+// raised does nothing.
+func (s *Service) LowerHand(ctx context.Context, actor account.Account, caseID, room, who string) error {
+	if who == "" {
+		who = actor.ID
+	}
+	a := policy.RoomControl
+	if who == actor.ID {
+		a = policy.RoomJoin
+	}
+	if _, err := s.decide(ctx, actor, caseID, room, a); err != nil {
+		return err
+	}
+	if err := s.limit(ctx, "change", actor.ID, ChangeLimit, ChangeWindow); err != nil {
+		return err
+	}
+	lowered := false
+	r, err := s.update(ctx, caseID, func(r *record) error {
+		n := len(r.Hands)
+		r.Hands = slices.DeleteFunc(r.Hands, func(h api.Hand) bool { return h.Account == who && h.Room == room })
+		lowered = len(r.Hands) < n
+		if !lowered {
+			return errUnchanged
+		}
+		return nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.done(ctx, actor, caseID, "room.hand.lowered", room, map[string]string{"account": who}, r)
+}
+
+// errUnchanged aborts an update that would change nothing.
+var errUnchanged = errors.New("unchanged")
+
+// View returns what actor sees of the case's room controls: the timers
+// and turns of the rooms they are in; every hand (of people still in
+// their room) for the case's mediators, their own hands for anyone else.
+func (s *Service) View(ctx context.Context, actor account.Account, caseID string) (api.FloorView, error) {
+	return s.view(ctx, actor, caseID, true)
+}
+
+// Pushed is View for an open connection's "floor" frame: a refusal is not
+// audited (the connection is being closed for lost access at that moment).
+func (s *Service) Pushed(ctx context.Context, actor account.Account, caseID string) (api.FloorView, error) {
+	return s.view(ctx, actor, caseID, false)
+}
+
+func (s *Service) view(ctx context.Context, actor account.Account, caseID string, auditRefusal bool) (api.FloorView, error) {
+	c, err := s.cfg.Cases.Load(ctx, caseID)
+	if err != nil {
+		return api.FloorView{}, err
+	}
+	u := actor.Principal()
+	facts := c.Facts()
+	if !s.cfg.Policy.Decide(u, policy.CaseRead, facts).Allowed {
+		if !auditRefusal {
+			return api.FloorView{}, fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound)
+		}
+		s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
+			Attrs: map[string]string{"action": string(policy.CaseRead), "what": "floor"}})
+		return api.FloorView{}, fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound)
+	}
+	r, err := s.load(ctx, caseID)
+	if err != nil {
+		return api.FloorView{}, err
+	}
+	v := api.FloorView{Case: caseID, Now: s.ms(), Version: r.Version, Timers: []api.RoomTimer{}, Turns: []api.FloorTurn{}, Hands: []api.Hand{},
+		Mediator: s.cfg.Policy.Decide(u, policy.HandsRead, facts).Allowed}
+	rooms := map[string]policy.Room{}
+	for _, name := range caucus.RoomNames(c) {
+		if pr, err := caucus.PolicyRoom(c, name); err == nil {
+			rooms[name] = pr
+		}
+	}
+	in := func(who policy.User, room string) bool {
+		pr, ok := rooms[room]
+		return ok && s.cfg.Policy.DecideRoom(who, policy.RoomJoin, pr).Allowed
+	}
+	for _, name := range caucus.RoomNames(c) {
+		if t, ok := r.Timers[name]; ok && in(u, name) {
+			v.Timers = append(v.Timers, t)
+		}
+	}
+	for _, t := range r.Turns {
+		if in(u, t.Room) {
+			v.Turns = append(v.Turns, t)
+		}
+	}
+	for _, h := range r.Hands {
+		if h.Account != actor.ID && !v.Mediator {
+			continue
+		}
+		// A hand stays only while its owner is still in the room.
+		if in(policy.User{ID: h.Account, Role: policy.RoleParticipant}, h.Room) {
+			v.Hands = append(v.Hands, h)
+		}
+	}
+	return v, nil
+}

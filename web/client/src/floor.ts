@@ -1,0 +1,377 @@
+// Room controls in the browser (package floor on the server): a room's
+// countdown, whose turn it is to speak, raised hands, and a mediator's
+// notice to every room. The server pushes a "floor" frame after each change
+// (SecureCase.onFloor) with what this person may see; countdowns are
+// computed here from the server's clock.
+//
+// Decisions, stated where people see them:
+// - A message sent out of turn is not held: it is sent, and every browser
+//   marks it "out of turn" from the server's time on it and the turns the
+//   server keeps, so nothing is lost and the mediator sees it.
+// - A raised hand is lowered by the mediator ("Lower hand"), by the person
+//   who raised it, or when the mediator writes in that room (their browser
+//   lowers it: they are answering). Only the mediators see it.
+// - A notice is one end-to-end encrypted message per room the mediator is
+//   in (never the mediators' own room); rooms they are not in get nothing.
+import { call, casePath } from "./api";
+import type { Case } from "./api";
+import type { FloorTurn, FloorView, Hand, RoomTimer } from "./wire_gen";
+import { KindNotice } from "./e2ee";
+import type { SecureCase, SecureEvent, Status } from "./secure";
+
+type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
+type H = (tag: string, attrs?: Attrs, ...kids: (Node | string | null | undefined | false)[]) => HTMLElement;
+
+export interface FloorCtx {
+  h: H;
+  sc: () => SecureCase;
+  c: () => Case;
+  me: () => string;
+  current: () => string;
+  roomTitle: (room: string) => string;
+  roomClass: (room: string) => string;
+  sideLabel: (side?: string) => string;
+  nameOf: (account: string) => string;
+  errText: (e: unknown) => string;
+  openRoom: (room: string) => void;
+}
+
+let ctx: FloorCtx | undefined;
+let view: FloorView | undefined;
+let skew = 0; // the server's clock minus this browser's
+let ticker: ReturnType<typeof setInterval> | undefined;
+let fetching = false;
+/** Messages shown so far, to mark those sent out of turn when the turns arrive. */
+const shown: { room: string; at: number; from: string; li: HTMLElement }[] = [];
+
+const now = () => Date.now() + skew;
+const roomURL = (room: string, what: string) => casePath(ctx!.sc().caseID) + "/rooms/" + encodeURIComponent(room) + "/" + what;
+const isMediator = (a: string) => ctx!.c().mediators.some((m) => m.accountId === a && !m.recused);
+const mySide = () => ctx!.c().participants.find((p) => p.accountId === ctx!.me())?.side;
+const iAmMediator = () => isMediator(ctx!.me());
+const observer = () => ctx!.c().participants.find((p) => p.accountId === ctx!.me())?.role === "observer";
+
+function minutes(ms: number): string {
+  const m = Math.ceil(ms / 60000);
+  return m <= 1 ? "1 min" : `${m} min`;
+}
+function ago(since: number): string {
+  const m = Math.floor((now() - since) / 60000);
+  return m < 1 ? "just now" : `${m} min ago`;
+}
+function waited(since: number): string {
+  const m = Math.floor((now() - since) / 60000);
+  return m < 1 ? "less than a minute" : `${m} min`;
+}
+
+/** Starts the room controls for the open case: reads the current state, listens for changes. */
+export function initFloor(c: FloorCtx): void {
+  ctx = c;
+  c.sc().onFloor = apply;
+  if (iAmMediator() && !document.getElementById("floor-panel")) {
+    const panel = c.h("section", { id: "floor-panel", class: "floor-panel", "aria-labelledby": "floor-panel-title" });
+    (document.getElementById("sessions") ?? document.getElementById("documents"))?.before(panel);
+  }
+  if (ticker === undefined) ticker = setInterval(tick, 1000);
+  void refresh();
+}
+
+/** After a reconnect, read the state again (changes may have been missed). */
+export function floorStatus(s: Status): void {
+  if (s === "live" && ctx && view) void refresh();
+}
+
+async function refresh(): Promise<void> {
+  if (!ctx || fetching) return;
+  fetching = true;
+  try {
+    apply(await call<FloorView>("GET", casePath(ctx.sc().caseID) + "/floor"));
+  } catch { /* the next change or reconnect brings it */ } finally {
+    fetching = false;
+  }
+}
+
+function apply(v: FloorView): void {
+  if (view && v.version < view.version) return; // an older answer than a pushed frame
+  view = v;
+  skew = v.now - Date.now();
+  fillBar();
+  fillTurnNote();
+  fillPanel();
+  for (const m of shown) mark(m);
+  for (const b of document.querySelectorAll<HTMLElement>("#rooms button[data-room]")) {
+    b.querySelector(".hand-badge")?.remove();
+    const badge = floorBadge(b.dataset.room!);
+    if (badge) b.append(badge);
+  }
+}
+
+/** A mediator's room button: how many people in that room are asking for them. */
+export function floorBadge(room: string): HTMLElement | "" {
+  if (!ctx || !view?.mediator) return "";
+  const n = view.hands.filter((x) => x.room === room).length;
+  return n ? ctx.h("span", { class: "hand-badge" }, ` · ${n} asking for you`) : "";
+}
+
+function timerOf(room: string): RoomTimer | undefined {
+  return view?.timers.find((t) => t.room === room);
+}
+/** The turn running in room now, if any. */
+function turnOf(room: string): FloorTurn | undefined {
+  const n = now();
+  for (let i = (view?.turns.length ?? 0) - 1; i >= 0; i--) {
+    const t = view!.turns[i];
+    if (t.room !== room) continue;
+    return !t.ended && t.from <= n && n < t.until ? t : undefined;
+  }
+  return undefined;
+}
+/** The turn that was running in room at a moment (for marking messages). */
+function turnAt(room: string, at: number): FloorTurn | undefined {
+  return view?.turns.find((t) => t.room === room && t.from <= at && at < (t.ended || t.until));
+}
+function myHand(room: string): Hand | undefined {
+  return view?.hands.find((x) => x.room === room && x.account === ctx!.me());
+}
+
+function timerWords(room: string): string {
+  const t = timerOf(room);
+  if (!t) return "";
+  const left = t.endsAt - now();
+  const what = room.startsWith("caucus:") ? "Caucus" : room === "joint" ? "The joint session" : "This room";
+  if (left <= 0) return iAmMediator() ? `Time is up in the ${ctx!.roomTitle(room)}. Its members read: “Time is up — the mediator will be with you.”` : "Time is up — the mediator will be with you.";
+  return `${what} ends in ${minutes(left)}` + (iAmMediator() ? " (everyone in this room sees this countdown)" : "");
+}
+
+function turnWords(room: string): string {
+  const t = turnOf(room);
+  if (!t) return "";
+  const left = minutes(t.until - now());
+  if (iAmMediator()) return `You gave the floor to the ${ctx!.sideLabel(t.side)} side: ${left} left.`;
+  if (mySide() === t.side) return `Your side has the floor: ${left} left.`;
+  return `The ${ctx!.sideLabel(t.side)} side has the floor: ${left} left.`;
+}
+
+/** The room's bar, under its banner: countdown, whose turn, and (for parties and lawyers) asking for the mediator. */
+export function floorBar(room: string): HTMLElement {
+  const h = ctx!.h;
+  const bar = h("div", { id: "floor-bar", class: "floor-bar", "data-room": room },
+    h("p", { id: "floor-timer", class: "floor-timer", role: "timer", hidden: true }),
+    h("p", { id: "floor-turn", class: "floor-turn", role: "timer", hidden: true }),
+    h("div", { id: "floor-hand", class: "floor-hand" }));
+  queueMicrotask(() => { fillBar(); fillPanel(); });
+  return bar;
+}
+
+function fillBar(): void {
+  const bar = document.getElementById("floor-bar");
+  if (!bar || !ctx) return;
+  const room = bar.dataset.room!;
+  tickBar();
+  const hand = document.getElementById("floor-hand")!;
+  if (iAmMediator() || observer() || room === "mediators") { hand.replaceChildren(); return; }
+  const h = ctx.h;
+  const raised = myHand(room);
+  const out = h("span", { class: "error", role: "alert" });
+  const act = async (method: string) => {
+    out.textContent = "";
+    try {
+      await call(method, roomURL(room, "hand"));
+      await refresh();
+    } catch (e) {
+      out.textContent = (method === "POST" ? "Your request did not reach the mediator: " : "Not lowered: ") + ctx!.errText(e);
+    }
+  };
+  hand.replaceChildren(raised
+    ? h("p", { id: "hand-state", class: "hand-state", role: "status" }, "You asked for the mediator ",
+      h("span", { "data-ago": String(raised.since) }, ago(raised.since)), ". Only the mediators see that you asked. ",
+      h("button", { type: "button", id: "lower-hand", onclick: () => act("DELETE") }, "Lower my hand"))
+    : h("p", { id: "hand-state", class: "hand-state" },
+      h("button", { type: "button", id: "raise-hand", onclick: () => act("POST") }, "Ask for the mediator"),
+      " Only the mediators see that you asked."), out);
+}
+
+function tickBar(): void {
+  const bar = document.getElementById("floor-bar");
+  if (!bar) return;
+  const room = bar.dataset.room!;
+  const set = (id: string, text: string, cls = "") => {
+    const el = document.getElementById(id);
+    if (!el) return;
+    if (el.textContent !== text) el.textContent = text;
+    el.hidden = text === "";
+    if (cls) el.classList.toggle("up", cls === "up");
+  };
+  const t = timerOf(room);
+  set("floor-timer", timerWords(room), t && t.endsAt <= now() ? "up" : "running");
+  set("floor-turn", turnWords(room));
+}
+
+/** The line in the composer saying whose turn it is (empty when nobody has the floor). */
+export function turnNote(room: string): HTMLElement {
+  const p = ctx!.h("p", { id: "turn-note", class: "turn-note", "data-room": room, hidden: true });
+  queueMicrotask(fillTurnNote);
+  return p;
+}
+
+function fillTurnNote(): void {
+  const p = document.getElementById("turn-note");
+  if (!p || !ctx) return;
+  const room = p.dataset.room!;
+  const t = turnOf(room);
+  let text = "";
+  if (t && !iAmMediator()) {
+    const left = minutes(t.until - now());
+    text = mySide() === t.side ? `Your side has the floor (${left} left).`
+      : `It is the ${ctx.sideLabel(t.side)} side's turn to speak (${left} left). You can still write: your message will show as “out of turn” to everyone in this room.`;
+  }
+  if (p.textContent !== text) p.textContent = text;
+  p.hidden = text === "";
+}
+
+function tick(): void {
+  if (!view) return;
+  tickBar();
+  fillTurnNote();
+  for (const el of document.querySelectorAll<HTMLElement>("[data-ago]")) el.textContent = ago(Number(el.dataset.ago));
+  for (const el of document.querySelectorAll<HTMLElement>("[data-waited]")) el.textContent = waited(Number(el.dataset.waited));
+}
+
+/** Decorates a shown message: a mediator's notice, or a message sent out of turn. */
+export function floorMessage(ev: SecureEvent, li: HTMLElement): void {
+  if (!ctx) return;
+  if (ev.kind === KindNotice && isMediator(ev.from)) {
+    li.classList.add("notice");
+    li.prepend(ctx.h("strong", { class: "notice-label" }, `Notice to every room from the mediator ${ctx.nameOf(ev.from)}`), ctx.h("br"));
+  }
+  const m = { room: ev.room, at: ev.at, from: ev.from, li };
+  shown.push(m);
+  mark(m);
+}
+
+function mark(m: { room: string; at: number; from: string; li: HTMLElement }): void {
+  if (m.li.querySelector(".out-of-turn") || isMediator(m.from)) return;
+  const t = turnAt(m.room, m.at);
+  const side = ctx!.c().participants.find((p) => p.accountId === m.from)?.side;
+  if (!t || side === t.side) return;
+  const meta = m.li.querySelector(".meta");
+  const tag = ctx!.h("span", { class: "out-of-turn" }, `Out of turn: the ${ctx!.sideLabel(t.side)} side had the floor`);
+  if (meta) meta.after(" ", tag);
+  else m.li.prepend(tag);
+}
+
+/** The mediator wrote in room: they are answering, so the hands raised there come down. */
+export function floorAfterSend(room: string): void {
+  if (!ctx || !iAmMediator() || !view) return;
+  const waiting = view.hands.filter((x) => x.room === room);
+  if (waiting.length === 0) return;
+  void Promise.all(waiting.map((x) => call("DELETE", roomURL(room, "hand") + "?account=" + encodeURIComponent(x.account)).catch(() => {})))
+    .then(refresh);
+}
+
+// --- the mediator's panel ---
+
+function broadcastRooms(): string[] {
+  return ctx!.sc().rooms.filter((r) => r !== "mediators");
+}
+
+/**
+ * The panel's inputs live across updates (a hand raised while the mediator
+ * types a notice or picks a length keeps what they typed, picked and where
+ * the caret is).
+ */
+const inputs: { timer?: HTMLSelectElement; side?: HTMLSelectElement; turn?: HTMLSelectElement; notice?: HTMLTextAreaElement } = {};
+function select(id: string, values: [string, string][], initial: string): HTMLSelectElement {
+  const el = ctx!.h("select", { id }, ...values.map(([v, t]) => ctx!.h("option", { value: v }, t))) as HTMLSelectElement;
+  el.value = initial;
+  return el;
+}
+
+function fillPanel(): void {
+  const panel = document.getElementById("floor-panel");
+  if (!panel || !ctx || !view) return;
+  const focused = document.activeElement;
+  const h = ctx.h;
+  const room = ctx.current();
+  const title = ctx.roomTitle(room);
+  const out = h("p", { id: "floor-result", class: "note", role: "status" });
+  const fail = (e: unknown) => { out.textContent = "Not done: " + ctx!.errText(e); out.className = "error"; };
+  const run = (f: () => Promise<unknown>, done: string) => async () => {
+    try {
+      await f();
+      await refresh();
+      const o = document.getElementById("floor-result");
+      if (o) { o.textContent = done; o.className = "note"; }
+    } catch (e) { fail(e); }
+  };
+
+  // Who is waiting, where, since when.
+  const hands = [...view.hands].sort((a, b) => a.since - b.since);
+  const waitingList = hands.length === 0
+    ? h("p", { id: "hands-empty", class: "note" }, "Nobody is asking for you right now.")
+    : h("ul", { id: "hands", class: "hands" }, ...hands.map((x) => h("li", { class: ctx!.roomClass(x.room), "data-account": x.account, "data-room": x.room },
+      h("strong", {}, ctx!.nameOf(x.account)), ` waits in the ${ctx!.roomTitle(x.room)} for `, h("span", { "data-waited": String(x.since) }, waited(x.since)), " ",
+      h("span", { class: "row" },
+        h("button", { type: "button", onclick: () => ctx!.openRoom(x.room) }, `Go to the ${ctx!.roomTitle(x.room)}`),
+        h("button", { type: "button", onclick: run(() => call("DELETE", roomURL(x.room, "hand") + "?account=" + encodeURIComponent(x.account)), `${ctx!.nameOf(x.account)}'s hand is lowered.`) }, "Lower hand")))));
+
+  // This room's timer.
+  const t = timerOf(room);
+  const mins = inputs.timer ??= select("timer-minutes", [5, 10, 15, 20, 30, 45, 60, 90].map((m) => [String(m), `${m} minutes`]), "15");
+  const timerBox = room === "mediators" ? h("p", { class: "note" }, "Open a joint or caucus room to set its timer.") : h("div", {},
+    h("label", { for: "timer-minutes" }, `End the ${title} in`), mins,
+    h("div", { class: "row" },
+      h("button", { type: "button", id: "set-timer", onclick: run(() => call("PUT", roomURL(room, "timer"), { minutes: Number(mins.value) }), `The ${title} now ends in ${mins.value} minutes.`) }, t ? "Set a new end time" : "Start the timer"),
+      t ? h("button", { type: "button", id: "extend-timer", onclick: run(() => call("PUT", roomURL(room, "timer"), { extend: 5 }), "Five more minutes.") }, "+5 minutes") : "",
+      t ? h("button", { type: "button", id: "clear-timer", onclick: run(() => call("DELETE", roomURL(room, "timer")), "The timer is cleared.") }, "Clear the timer") : ""),
+    h("p", { class: "note" }, `Everyone in the ${title} sees the countdown, and “Time is up — the mediator will be with you” at the end.`));
+
+  // The floor (rooms with more than one side).
+  const turn = turnOf(room);
+  const sides = ctx.c().sides;
+  const side = inputs.side ??= select("floor-side", sides.map((s) => [s.id, `${s.label} side`]), sides[0]?.id ?? "");
+  const fmins = inputs.turn ??= select("floor-minutes", [2, 3, 5, 10, 15, 20].map((m) => [String(m), `${m} minutes`]), "5");
+  const floorBox = room.startsWith("caucus:") || room === "mediators" ? h("p", { class: "note" }, "The floor is given in the joint room.") : h("div", {},
+    turn ? h("p", { id: "floor-now" }, `The ${ctx.sideLabel(turn.side)} side has the floor.`) : "",
+    h("div", { class: "row" },
+      h("div", {}, h("label", { for: "floor-side" }, "Give the floor to"), side),
+      h("div", {}, h("label", { for: "floor-minutes" }, "For"), fmins)),
+    h("div", { class: "row" },
+      h("button", { type: "button", id: "give-floor", onclick: run(() => call("PUT", roomURL(room, "floor"), { side: side.value, minutes: Number(fmins.value) }), `The ${ctx!.sideLabel(side.value)} side has the floor for ${fmins.value} minutes.`) }, "Give the floor"),
+      turn ? h("button", { type: "button", id: "take-floor", onclick: run(() => call("DELETE", roomURL(room, "floor")), "You have the floor back.") }, "Take the floor back") : ""),
+    h("p", { class: "note" }, `Everyone in the ${title} sees whose turn it is and the time left. Messages from others are not held: they show as “out of turn”.`));
+
+  // A notice to every room.
+  const targets = broadcastRooms();
+  const text = inputs.notice ??= h("textarea", { id: "notice-text", maxlength: "2000" }) as HTMLTextAreaElement;
+  const send = async () => {
+    const words = text.value.trim();
+    if (!words) { out.textContent = "Write the notice first."; return; }
+    const btn = document.getElementById("send-notice") as HTMLButtonElement;
+    btn.disabled = true;
+    const sent: string[] = [];
+    try {
+      for (const r of targets) { await ctx!.sc().send(r, { kind: KindNotice, text: words }); sent.push(r); }
+      text.value = "";
+      out.className = "note";
+      out.textContent = `Notice sent to ${sent.length} rooms: ${sent.map(ctx!.roomTitle).join(", ")}.`;
+    } catch (e) {
+      out.className = "error";
+      out.textContent = `The notice reached ${sent.length ? sent.map(ctx!.roomTitle).join(", ") : "no room"}; the rest got nothing (${ctx!.errText(e)}). Send it again to try.`;
+    } finally { btn.disabled = false; }
+  };
+  const noticeBox = h("div", {},
+    h("label", { for: "notice-text" }, "Notice to every room"), text,
+    h("p", { id: "notice-targets" }, h("strong", {}, "This goes to: " + targets.map(ctx.roomTitle).join(", ") + ".")),
+    h("p", { class: "note" }, "Each room's copy is end-to-end encrypted for the people in that room. Rooms you are not in get nothing."),
+    h("div", { class: "row" }, h("button", { type: "button", class: "primary", id: "send-notice", onclick: send }, "Send the notice to every room")));
+
+  panel.replaceChildren(
+    h("h2", { id: "floor-panel-title" }, "Running the session"),
+    h("h3", {}, "Asking for you"), waitingList,
+    h("p", { class: "note" }, "Only the mediators see this list. A hand comes down when you lower it, when its owner does, or when you write in that room."),
+    h("h3", {}, `Timer: ${title}`), timerBox,
+    h("h3", {}, `Speaking order: ${title}`), floorBox,
+    h("h3", {}, "Notice"), noticeBox, out);
+  if (focused instanceof HTMLElement && focused.isConnected && document.activeElement !== focused) focused.focus();
+}

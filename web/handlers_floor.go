@@ -1,0 +1,139 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/internal/fault"
+)
+
+// Room controls (package floor): timers, the floor, raised hands. Each
+// change is pushed to the case's open WebSockets as a "floor" frame
+// carrying what that person may see (socketOptions.Floor).
+
+func (a *API) floorRoutes(r chi.Router) {
+	r.Get("/floor", a.floorView)
+	r.Put("/rooms/{room}/timer", a.setTimer)
+	r.Delete("/rooms/{room}/timer", a.clearTimer)
+	r.Put("/rooms/{room}/floor", a.giveFloor)
+	r.Delete("/rooms/{room}/floor", a.takeFloor)
+	r.Post("/rooms/{room}/hand", a.raiseHand)
+	r.Delete("/rooms/{room}/hand", a.lowerHand)
+}
+
+// roomParam is the {room} of the path, unescaped ("caucus%3AA" is
+// "caucus:A"; chi matches the escaped path).
+func roomParam(r *http.Request) string {
+	room := chi.URLParam(r, "room")
+	if u, err := url.PathUnescape(room); err == nil {
+		return u
+	}
+	return room
+}
+
+// maxFloorBody bounds a room-control request.
+const maxFloorBody = 1 << 10
+
+func (a *API) floorView(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	v, err := a.floor.View(r.Context(), actor, chi.URLParam(r, "caseID"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (a *API) setTimer(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	var req api.TimerRequest
+	if err := decodeJSONMax(w, r, &req, maxFloorBody); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	t, err := a.floor.SetTimer(r.Context(), actor, chi.URLParam(r, "caseID"), roomParam(r), req)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (a *API) clearTimer(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	if err := a.floor.ClearTimer(r.Context(), actor, chi.URLParam(r, "caseID"), roomParam(r)); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) giveFloor(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	var req api.FloorRequest
+	if err := decodeJSONMax(w, r, &req, maxFloorBody); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	t, err := a.floor.GiveFloor(r.Context(), actor, chi.URLParam(r, "caseID"), roomParam(r), req)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (a *API) takeFloor(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	if err := a.floor.TakeFloor(r.Context(), actor, chi.URLParam(r, "caseID"), roomParam(r)); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) raiseHand(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	h, err := a.floor.RaiseHand(r.Context(), actor, chi.URLParam(r, "caseID"), roomParam(r))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h)
+}
+
+// lowerHand lowers the caller's own hand, or ?account=<id>'s (a mediator).
+func (a *API) lowerHand(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	who := r.URL.Query().Get("account")
+	if len(who) > 64 {
+		a.writeError(w, r, fault.Invalid("account", "at most 64 characters"))
+		return
+	}
+	if err := a.floor.LowerHand(r.Context(), actor, chi.URLParam(r, "caseID"), roomParam(r), who); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// floorFrame is the "floor" frame for one connection: what actor sees of
+// the case's room controls now, or nil when that cannot be read (the
+// next change or a reload brings it).
+func (a *API) floorFrame(actor account.Account, caseID string) func(ctx context.Context) []byte {
+	if a.floor == nil {
+		return nil
+	}
+	return func(ctx context.Context) []byte {
+		v, err := a.floor.Pushed(ctx, actor, caseID)
+		if err != nil {
+			return nil
+		}
+		return encodeFrame(api.ServerFrame{Type: api.FrameFloor, Floor: &v})
+	}
+}
