@@ -485,7 +485,10 @@ func (s *Service) view(ctx context.Context, actor account.Account, caseID string
 		}
 	}
 	for _, h := range r.Hands {
-		if h.Account != actor.ID && !v.Mediator {
+		// A mediator sees the hands of the rooms they may join: a room
+		// another mediator opened without them stays unseen, hands
+		// included.
+		if h.Account != actor.ID && (!v.Mediator || !in(u, h.Room)) {
 			continue
 		}
 		// A hand stays only while its owner is still in the room.
