@@ -118,12 +118,11 @@ func openLocalJournal(dir string) (*localJournal, error) {
 type nodeLog struct {
 	id  string
 	dir string
+	mu  sync.Mutex // held by an append (write and fdatasync) and by fence
 	// own: created by this process, so segs is exact (what is durable);
 	// otherwise the files are read from the directory.
-	own bool
-
-	mu     sync.Mutex // held by an append (write and fdatasync) and by fence
-	f      *os.File   // the active segment (the last of segs), nil when none
+	own    bool
+	f      *os.File // the active segment (the last of segs), nil when none
 	segs   []*logSeg
 	last   int64 // last seq appended
 	made   bool  // its directory exists
@@ -155,10 +154,16 @@ func (j *localJournal) get(id string) *nodeLog {
 
 // writer returns the log of an incarnation this process created.
 func (j *localJournal) writer(id string) *nodeLog {
-	if nl := j.get(id); nl != nil && nl.own {
+	if nl := j.get(id); nl != nil && nl.isOwn() {
 		return nl
 	}
 	return nil
+}
+
+func (nl *nodeLog) isOwn() bool {
+	nl.mu.Lock()
+	defer nl.mu.Unlock()
+	return nl.own
 }
 
 // has reports whether id's journal is a local one: an incarnation of this
@@ -369,18 +374,19 @@ type segFile struct {
 
 // files lists id's segment files in order.
 func (j *localJournal) files(id string) ([]segFile, error) {
-	if nl := j.get(id); nl != nil && nl.own {
+	if nl := j.get(id); nl != nil {
 		nl.mu.Lock()
-		defer nl.mu.Unlock()
-		if nl.broken == nil {
+		if nl.own && nl.broken == nil {
 			out := make([]segFile, len(nl.segs))
 			for i, s := range nl.segs {
 				out[i] = segFile{path: s.path, first: s.first, limit: s.size}
 			}
+			nl.mu.Unlock()
 			return out, nil
 		}
-		// A failed write may have left part of a record: read the files
-		// as they are, as after a crash.
+		// Not this process's, or a failed write may have left part of a
+		// record: read the files as they are, as after a crash.
+		nl.mu.Unlock()
 	}
 	dir := filepath.Join(j.root, id)
 	des, err := os.ReadDir(dir)
