@@ -462,7 +462,7 @@ func (s *Service) view(ctx context.Context, actor account.Account, caseID string
 	if err != nil {
 		return api.FloorView{}, err
 	}
-	v := api.FloorView{Case: caseID, Now: s.ms(), Version: r.Version, Timers: []api.RoomTimer{}, Turns: []api.FloorTurn{}, Hands: []api.Hand{},
+	v := api.FloorView{Case: caseID, Now: s.ms(), Timers: []api.RoomTimer{}, Turns: []api.FloorTurn{}, Hands: []api.Hand{},
 		Mediator: s.cfg.Policy.Decide(u, policy.HandsRead, facts).Allowed}
 	rooms := map[string]policy.Room{}
 	for _, name := range caucus.RoomNames(c) {

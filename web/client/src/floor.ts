@@ -94,7 +94,7 @@ async function refresh(): Promise<void> {
 }
 
 function apply(v: FloorView): void {
-  if (view && v.version < view.version) return; // an older answer than a pushed frame
+  if (view && v.now < view.now) return; // an older answer than a pushed frame
   view = v;
   skew = v.now - Date.now();
   fillBar();
