@@ -68,12 +68,14 @@ type Hand struct {
 // the timers and turns of the rooms they are in, and the raised hands —
 // every hand for a mediator, only their own for anyone else.
 type FloorView struct {
-	Case    string      `json:"case"`
-	Now     int64       `json:"now"`
-	Version int64       `json:"version"`
-	Timers  []RoomTimer `json:"timers"`
-	Turns   []FloorTurn `json:"turns"`
-	Hands   []Hand      `json:"hands"`
+	// Now is the server's clock when the view was made (it carries no
+	// case-wide version or change count: that would tell one side when
+	// the other side's controls change).
+	Case   string      `json:"case"`
+	Now    int64       `json:"now"`
+	Timers []RoomTimer `json:"timers"`
+	Turns  []FloorTurn `json:"turns"`
+	Hands  []Hand      `json:"hands"`
 	// Mediator: the viewer sees every hand of the case.
 	Mediator bool `json:"mediator"`
 }

@@ -349,9 +349,16 @@ type CarryInfo struct {
 	Proposer string
 }
 
-func eventFrom(room string, m api.Message, r *e2ee.Received) SecureEvent {
+func eventFrom(room string, m api.Message, r *e2ee.Received, chain *e2ee.Chain) SecureEvent {
 	ev := SecureEvent{Room: room, Pos: m.Pos(), At: time.UnixMilli(m.At), From: m.From, Device: r.Ctx.Device,
 		Kind: r.Plain.Kind, Text: r.Plain.Text}
+	if ev.Kind == e2ee.KindNotice && !SignedMediator(chain, r.Ctx.StatementSeq, m.From) {
+		// Only a mediator sends notices: anyone else's "notice" is an
+		// ordinary message from them. Who is a mediator comes from the
+		// signed membership statement the sender's keys were issued
+		// under, never from the server's case record.
+		ev.Kind = e2ee.KindText
+	}
 	if r.Plain.Kind != e2ee.KindText && r.Plain.Kind != e2ee.KindNotice {
 		ev.Carry = &CarryInfo{ID: r.Plain.CarryID, Room: r.Plain.Room, RefHash: r.Plain.RefHash, Proposer: r.Plain.Proposer,
 			Ref: api.Position{Epoch: r.Plain.Ref.Epoch, Offset: r.Plain.Ref.Offset}}
@@ -398,7 +405,7 @@ func (x *E2EE) ReadRoom(ctx context.Context, caseID, room string, from api.Posit
 			case err != nil:
 				out = append(out, SecureEvent{Room: room, Pos: m.Pos(), At: time.UnixMilli(m.At), From: m.From, Rejected: err})
 			case r.Plain != nil:
-				out = append(out, eventFrom(room, m, r))
+				out = append(out, eventFrom(room, m, r, chain))
 			}
 		}
 		if !pos.Before(page.Next) {
@@ -407,4 +414,18 @@ func (x *E2EE) ReadRoom(ctx context.Context, caseID, room string, from api.Posit
 		pos = page.Next
 	}
 	return out, nil
+}
+
+// SignedMediator reports whether account is a mediator in statement seq of
+// the verified membership chain (a mediator's device signed it).
+func SignedMediator(chain *e2ee.Chain, seq uint64, account string) bool {
+	if chain == nil {
+		return false
+	}
+	st, ok := chain.Get(seq)
+	if !ok {
+		return false
+	}
+	p, ok := st.Person(account)
+	return ok && p.Role == e2ee.RoleMediator
 }

@@ -355,7 +355,7 @@ func (s *SecureChat) drain(room string, giveUp bool) bool {
 		case err != nil:
 			ev = &SecureEvent{Room: room, Pos: m.Pos(), At: time.UnixMilli(m.At), From: m.From, Rejected: err}
 		case r.Plain != nil:
-			e := eventFrom(room, m, r)
+			e := eventFrom(room, m, r, s.sess.Chain)
 			ev = &e
 			s.remember(room, m, r.Plain)
 		}

@@ -129,8 +129,14 @@ type scope struct {
 // decide loads the case and checks that actor may read it, is in room
 // name (room.join) and may do a there. A room that is not the actor's and
 // a room that does not exist get one answer (not found); a room they are
-// in but may not do a in is forbidden. Refusals are audited.
+// in but may not do a in is forbidden. Refusals are audited; a name
+// longer than api.MaxRoomName is invalid (400) and not audited.
 func (s *Service) decide(ctx context.Context, actor account.Account, caseID, name string, a policy.Action) (scope, error) {
+	// The name comes from the path and is audited on a refusal: bound it
+	// first (no room is longer), so nobody grows the log at will.
+	if len(name) > api.MaxRoomName {
+		return scope{}, fault.Invalid("room", fmt.Sprintf("at most %d characters", api.MaxRoomName))
+	}
 	c, err := s.cfg.Cases.Load(ctx, caseID)
 	if err != nil {
 		return scope{}, err
@@ -462,7 +468,7 @@ func (s *Service) view(ctx context.Context, actor account.Account, caseID string
 	if err != nil {
 		return api.FloorView{}, err
 	}
-	v := api.FloorView{Case: caseID, Now: s.ms(), Version: r.Version, Timers: []api.RoomTimer{}, Turns: []api.FloorTurn{}, Hands: []api.Hand{},
+	v := api.FloorView{Case: caseID, Now: s.ms(), Timers: []api.RoomTimer{}, Turns: []api.FloorTurn{}, Hands: []api.Hand{},
 		Mediator: s.cfg.Policy.Decide(u, policy.HandsRead, facts).Allowed}
 	rooms := map[string]policy.Room{}
 	for _, name := range caucus.RoomNames(c) {

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"net/http"
 	"net/url"
 
@@ -124,16 +126,39 @@ func (a *API) lowerHand(w http.ResponseWriter, r *http.Request) {
 
 // floorFrame is the "floor" frame for one connection: what actor sees of
 // the case's room controls now, or nil when that cannot be read (the
-// next change or a reload brings it).
+// next change or a reload brings it) or when it is the view this
+// connection was last sent. Every change of the case's controls reaches
+// every connection; only a person whose own filtered view changed gets a
+// frame, so side B's socket stays silent when side A raises a hand or
+// A's caucus timer moves. The first call (when the connection opens)
+// only records the view. Called from the connection's writer only.
 func (a *API) floorFrame(actor account.Account, caseID string) func(ctx context.Context) []byte {
 	if a.floor == nil {
 		return nil
 	}
+	var last [32]byte
+	primed := false
 	return func(ctx context.Context) []byte {
 		v, err := a.floor.Pushed(ctx, actor, caseID)
 		if err != nil {
 			return nil
 		}
+		h := floorHash(v)
+		if h == last && primed {
+			return nil
+		}
+		first := !primed
+		last, primed = h, true
+		if first {
+			return nil
+		}
 		return encodeFrame(api.ServerFrame{Type: api.FrameFloor, Floor: &v})
 	}
+}
+
+// floorHash identifies what a view shows (not when it was made).
+func floorHash(v api.FloorView) [32]byte {
+	v.Now = 0
+	b, _ := json.Marshal(v)
+	return sha256.Sum256(b)
 }

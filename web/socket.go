@@ -57,7 +57,9 @@ type socketOptions struct {
 	SessionValid  func(ctx context.Context) bool
 	// Floor returns this person's "floor" frame (room controls), sent
 	// when the Watch topic announces a floor change or a membership
-	// change; nil when there is none to send.
+	// change; nil when there is none to send (among them: the person's
+	// view did not change). It is called once when the connection opens,
+	// to record the view the person starts from (nothing is sent then).
 	Floor func(ctx context.Context) []byte
 }
 
@@ -227,6 +229,9 @@ func (c *socket) writer(ctx context.Context, recheck, session, floorCh <-chan st
 		t := time.NewTicker(sessionRecheck)
 		defer t.Stop()
 		tick = t.C
+	}
+	if c.opts.Floor != nil {
+		c.opts.Floor(ctx) // records the starting view; nothing to send
 	}
 	var spare [][]byte
 	for {

@@ -47,6 +47,8 @@ const shown: { room: string; at: number; from: string; li: HTMLElement }[] = [];
 const now = () => Date.now() + skew;
 const roomURL = (room: string, what: string) => casePath(ctx!.sc().caseID) + "/rooms/" + encodeURIComponent(room) + "/" + what;
 const isMediator = (a: string) => ctx!.c().mediators.some((m) => m.accountId === a && !m.recused);
+/** Who is a mediator for what a message claims: the verified signed membership, never the server's case record. */
+const signedMediator = (a: string) => ctx!.sc().signedMediator(a);
 const mySide = () => ctx!.c().participants.find((p) => p.accountId === ctx!.me())?.side;
 const iAmMediator = () => isMediator(ctx!.me());
 const observer = () => ctx!.c().participants.find((p) => p.accountId === ctx!.me())?.role === "observer";
@@ -92,7 +94,7 @@ async function refresh(): Promise<void> {
 }
 
 function apply(v: FloorView): void {
-  if (view && v.version < view.version) return; // an older answer than a pushed frame
+  if (view && v.now < view.now) return; // an older answer than a pushed frame
   view = v;
   skew = v.now - Date.now();
   fillBar();
@@ -240,7 +242,7 @@ function tick(): void {
 /** Decorates a shown message: a mediator's notice, or a message sent out of turn. */
 export function floorMessage(ev: SecureEvent, li: HTMLElement): void {
   if (!ctx) return;
-  if (ev.kind === KindNotice && isMediator(ev.from)) {
+  if (ev.kind === KindNotice && signedMediator(ev.from)) { // secure.ts already turned a non-mediator's kind 5 into an ordinary message
     li.classList.add("notice");
     li.prepend(ctx.h("strong", { class: "notice-label" }, `Notice to every room from the mediator ${ctx.nameOf(ev.from)}`), ctx.h("br"));
   }
@@ -250,7 +252,7 @@ export function floorMessage(ev: SecureEvent, li: HTMLElement): void {
 }
 
 function mark(m: { room: string; at: number; from: string; li: HTMLElement }): void {
-  if (m.li.querySelector(".out-of-turn") || isMediator(m.from)) return;
+  if (m.li.querySelector(".out-of-turn") || signedMediator(m.from)) return;
   const t = turnAt(m.room, m.at);
   const side = ctx!.c().participants.find((p) => p.accountId === m.from)?.side;
   if (!t || side === t.side) return;

@@ -125,6 +125,12 @@ export class SecureCase {
     else { this.sess.chain = chain; this.sess.dir = dir; }
   }
 
+  /** Whether account is a mediator in the verified membership statement seq (default: the latest). */
+  signedMediator(account: string, seq?: number): boolean {
+    const st = seq === undefined ? this.sess?.chain.latest() : this.sess?.chain.get(seq);
+    return !!st?.people.some((p) => p.account === account && p.role === E.RoleMediator);
+  }
+
   async open(): Promise<void> {
     this.c = await api.getCase(this.caseID);
     this.mediator = this.c.mediators.some((m) => m.accountId === this.me.account && !m.recused);
@@ -313,6 +319,10 @@ export class SecureCase {
         if (!r.plain) return;
         ev.plain = r.plain;
         ev.kind = r.plain.kind;
+        // Only a mediator sends notices: anyone else's "notice" is an
+        // ordinary message. Who is a mediator comes from the signed
+        // statement the sender's keys were issued under, never the case record.
+        if (ev.kind === E.KindNotice && !this.signedMediator(m.from, r.ctx.statementSeq)) ev.kind = E.KindText;
         ev.text = r.plain.text;
         ev.hash = hex(await E.payloadHash(body));
         this.seen.set(`${room}|${mp.epoch}|${mp.offset}`, ev);

@@ -992,7 +992,6 @@ export interface Hand {
 export interface FloorView {
   case: string;
   now: number;
-  version: number;
   timers: RoomTimer[];
   turns: FloorTurn[];
   hands: Hand[];
