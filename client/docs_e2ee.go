@@ -177,8 +177,18 @@ var ErrAudienceMismatch = errors.New("the server reports another audience than t
 // A server-encrypted version is returned as DownloadDocument returns it.
 func (x *E2EE) DownloadDocumentE2EE(ctx context.Context, caseID, docID string, version int) (*Download, error) {
 	d, err := x.C.DownloadDocument(ctx, caseID, docID, version)
-	if err != nil || !d.E2EE {
-		return d, err
+	if err != nil {
+		return nil, err
+	}
+	if !d.E2EE {
+		// The server says server-encrypted: believed only if neither the
+		// document's record nor a key wrap says otherwise, so a server that
+		// drops the flag cannot pass off plaintext of its choosing.
+		if err := x.checkNotE2EE(ctx, caseID, docID, d.Version); err != nil {
+			d.Body.Close()
+			return nil, err
+		}
+		return d, nil
 	}
 	fail := func(err error) (*Download, error) {
 		d.Body.Close()
@@ -208,6 +218,38 @@ func (x *E2EE) DownloadDocumentE2EE(ctx context.Context, caseID, docID string, v
 		io.Closer
 	}{integrityErr{r}, d.Body}
 	return d, nil
+}
+
+// ErrNotE2EEAnswer: the server answered a download of an end-to-end
+// encrypted version with bytes of its own (no end-to-end encryption).
+var ErrNotE2EEAnswer = fmt.Errorf("%w: the server sent a server-encrypted answer for an end-to-end encrypted document", ErrIntegrity)
+
+// checkNotE2EE refuses a server-encrypted answer for version of docID when
+// the document's record marks it end-to-end encrypted or the server holds
+// key wraps for it.
+func (x *E2EE) checkNotE2EE(ctx context.Context, caseID, docID string, version int) error {
+	doc, err := x.C.Document(ctx, caseID, docID)
+	if err != nil {
+		return err
+	}
+	if version == 0 {
+		version = doc.Version
+	}
+	if slices.ContainsFunc(doc.Versions, func(v api.VersionInfo) bool { return v.E2EE && v.Version == version }) {
+		return fmt.Errorf("version %d: %w", version, ErrNotE2EEAnswer)
+	}
+	var keys api.DocumentKeys
+	err = x.C.Do(ctx, http.MethodGet, docPath(caseID, docID)+"/keys?version="+strconv.Itoa(version), nil, &keys)
+	var pe *Error
+	switch {
+	case errors.As(err, &pe) && pe.Status == http.StatusNotFound:
+		return nil // no wraps: server-encrypted
+	case err != nil:
+		return err
+	case len(keys.Wraps) > 0:
+		return fmt.Errorf("version %d has key wraps: %w", version, ErrNotE2EEAnswer)
+	}
+	return nil
 }
 
 // integrityErr marks a stream failure as ErrIntegrity too.

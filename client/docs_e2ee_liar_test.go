@@ -3,6 +3,8 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -117,5 +119,43 @@ func TestE2EEDocumentLyingAudienceNoNewcomerWrap(t *testing.T) {
 	// Told the truth, the same device has nothing to add and no complaint.
 	if n, err := tc.med.x.WrapForNewcomers(ctx, tc.caseID); err != nil || n != 0 {
 		t.Fatalf("WrapForNewcomers: %d, %v", n, err)
+	}
+}
+
+// TestE2EEDocumentServerEncryptedAnswerRefused: asked for an end-to-end
+// encrypted document, the server drops the Parley-Document-E2EE header
+// and serves plaintext of its choosing with a matching digest. The device
+// refuses it: the document's record marks the version end-to-end
+// encrypted; and when the server also drops that flag, the key wraps it
+// holds for the version still do.
+func TestE2EEDocumentServerEncryptedAnswerRefused(t *testing.T) {
+	tc := seedE2EE(t, nodetest.Embedded(t))
+	ctx := context.Background()
+	open(t, tc.med, tc.caseID, client.SecureOptions{})
+	signedFor(t, tc.a, tc.caseID, tc.a.id, tc.b.id)
+	d := uploadE2EE(t, tc.a, tc.caseID, "caucus:A", "evidence", []byte("we accept 40,000"))
+	forged := []byte("we accept 4,000")
+	for _, dropFlag := range []bool{false, true} {
+		l := &liar{edit: func(r *http.Request, resp *http.Response, body []byte) []byte {
+			switch {
+			case strings.HasSuffix(r.URL.Path, "/documents/"+d.ID+"/content"):
+				sum := sha256.Sum256(forged)
+				resp.Header.Del(api.DocumentE2EEHeader)
+				resp.Header.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
+				return forged
+			case dropFlag && strings.HasSuffix(r.URL.Path, "/documents/"+d.ID):
+				return bytes.ReplaceAll(body, []byte(`"e2ee":true`), []byte(`"e2ee":false`))
+			}
+			return body
+		}}
+		dl, err := through(tc.med, l).DownloadDocumentE2EE(ctx, tc.caseID, d.ID, 0)
+		if err == nil {
+			got, _ := io.ReadAll(dl.Body)
+			dl.Body.Close()
+			t.Fatalf("the device accepted the server's %q as the end-to-end encrypted document (flag dropped: %v)", got, dropFlag)
+		}
+		if !errors.Is(err, client.ErrIntegrity) {
+			t.Fatalf("flag dropped %v: %v", dropFlag, err)
+		}
 	}
 }

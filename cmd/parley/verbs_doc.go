@@ -143,14 +143,14 @@ func docGet(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	dl, err := c.DownloadDocument(ctx, *caseID, fs.Arg(0), *version)
-	if err == nil && dl.E2EE {
-		// Encrypted on a device: decrypted on this one.
+	// With a device, through it: an end-to-end encrypted version is
+	// decrypted here, and a server-encrypted answer for one is refused.
+	var dl *client.Download
+	if _, x, xerr := e2eeClient(); xerr == nil {
+		dl, err = x.DownloadDocumentE2EE(ctx, *caseID, fs.Arg(0), *version)
+	} else if dl, err = c.DownloadDocument(ctx, *caseID, fs.Arg(0), *version); err == nil && dl.E2EE {
 		dl.Body.Close()
-		var x *client.E2EE
-		if _, x, err = e2eeClient(); err == nil {
-			dl, err = x.DownloadDocumentE2EE(ctx, *caseID, fs.Arg(0), dl.Version)
-		}
+		err = xerr
 	}
 	if err != nil {
 		return err
