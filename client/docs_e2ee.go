@@ -1,10 +1,14 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/url"
@@ -206,12 +210,14 @@ func (x *E2EE) DownloadDocumentE2EE(ctx context.Context, caseID, docID string, v
 	if err != nil {
 		return fail(err)
 	}
-	r, err := e2ee.NewStreamReader(d.Body, key, e2ee.StreamBinding{Case: caseID, Doc: docID, Version: d.Version}, &e2ee.StreamVerify{Size: plain})
+	r, err := e2ee.NewStreamReader(d.Body, key, e2ee.StreamBinding{Case: caseID, Doc: docID, Version: d.Version}, &e2ee.StreamVerify{Size: plain, SHA256: d.PlainSHA256})
 	clear(key)
 	if err != nil {
 		return fail(fmt.Errorf("%w: %w", ErrIntegrity, err))
 	}
-	d.CipherSHA256, d.SHA256 = d.SHA256, nil
+	// An upgraded version's plaintext hash (checked by the reader before
+	// it returns io.EOF); otherwise the server never knew it.
+	d.CipherSHA256, d.SHA256 = d.SHA256, d.PlainSHA256
 	d.Size = plain
 	d.Body = struct {
 		io.Reader
@@ -459,6 +465,23 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// sumReader returns ErrIntegrity instead of io.EOF unless what it read
+// hashes to want.
+type sumReader struct {
+	r    io.Reader
+	h    hash.Hash
+	want []byte
+}
+
+func (s *sumReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.h.Write(p[:n])
+	if err == io.EOF && !bytes.Equal(s.h.Sum(nil), s.want) {
+		return n, fmt.Errorf("%w: the plaintext to upgrade is not the one recorded at upload", ErrIntegrity)
+	}
+	return n, err
+}
+
 // UpgradeDocument re-encrypts every stored server-encrypted version of a
 // document end to end (migration), on this device: it downloads the
 // version (the server's layer checks its SHA-256), encrypts it in the
@@ -512,10 +535,15 @@ func (x *E2EE) upgradeVersion(ctx context.Context, sess *e2ee.Session, caseID st
 		return err
 	}
 	defer dl.Body.Close()
-	if dl.E2EE || dl.Size != v.Size {
+	if dl.E2EE || dl.Size != v.Size || hex.EncodeToString(dl.SHA256) != v.SHA256 {
 		return fmt.Errorf("%w: the server sent another version than the one to upgrade", ErrIntegrity)
 	}
-	src := &progressReader{r: dl.Body, doc: doc.ID, version: v.Version, total: v.Size, report: progress}
+	// The plaintext re-encrypted must be the one whose SHA-256 the server
+	// recorded at upload (and keeps, for every device to check after
+	// decrypting): checked before the stream's final segment is written.
+	want, _ := hex.DecodeString(v.SHA256)
+	checked := &sumReader{r: dl.Body, h: sha256.New(), want: want}
+	src := &progressReader{r: checked, doc: doc.ID, version: v.Version, total: v.Size, report: progress}
 	body := encryptingBody(src, key, e2ee.StreamBinding{Case: caseID, Doc: doc.ID, Version: v.Version})
 	defer body.Close()
 	path := docPath(caseID, doc.ID) + "/upgrade?version=" + strconv.Itoa(v.Version)
