@@ -34,8 +34,15 @@ import (
 // actor it arrives with, and can refuse a share but not perform one.
 
 // MaxWraps bounds the wraps kept per version (each holder wrapping for
-// newcomers adds one).
-const MaxWraps = 64
+// newcomers adds one); MaxStoredWrap bounds one wrap (a copy for one
+// X-Wing device is about 1.2 KB, so some 25 devices), and MaxWrapBytes
+// all of a version's, which every download's record read carries. Each
+// device holds at most one live copy of a version's key.
+const (
+	MaxWraps      = 64
+	MaxStoredWrap = 32 << 10
+	MaxWrapBytes  = 256 << 10
+)
 
 type e2eeUpload struct{ wrap []byte }
 
@@ -91,6 +98,9 @@ func (s *streamShape) Read(p []byte) (int, error) {
 // checkWrap decodes a wrap and checks it names this case, document,
 // version and audience, and that the actor made it.
 func checkWrap(raw []byte, actor, caseID, docID string, version int, aud Audience) error {
+	if len(raw) > MaxStoredWrap {
+		return fault.Invalid("wrap", fmt.Sprintf("a wrap of %d bytes is over the %d bytes kept per wrap (wrap for fewer devices at a time)", len(raw), MaxStoredWrap))
+	}
 	k, err := e2ee.DecodeDocKey(raw)
 	if err != nil {
 		return fault.Invalid("wrap", "not a document key wrap")
@@ -206,13 +216,36 @@ func (s *Service) writeKeys(ctx context.Context, caseID, docID string, wraps []V
 			if replace {
 				r.Keys = nil
 			}
-			for _, w := range byVersion[v] {
-				if !slices.ContainsFunc(r.Keys, func(k []byte) bool { return string(k) == string(w) }) {
-					r.Keys = append(r.Keys, w)
+			holds := map[string]bool{} // devices with a live copy
+			size := 0
+			for _, k := range r.Keys {
+				size += len(k)
+				if w, err := e2ee.DecodeDocKey(k); err == nil {
+					for _, d := range w.Devices() {
+						holds[d] = true
+					}
 				}
 			}
-			if len(r.Keys) > MaxWraps {
-				return fmt.Errorf("version %d holds %d wraps already (at most %d): share it again to start afresh: %w", v, len(r.Keys), MaxWraps, fault.ErrConflict)
+			for _, w := range byVersion[v] {
+				if slices.ContainsFunc(r.Keys, func(k []byte) bool { return string(k) == string(w) }) {
+					continue
+				}
+				k, err := e2ee.DecodeDocKey(w) // checked by checkWrap
+				if err != nil {
+					return fault.Invalid("wraps", "not a document key wrap")
+				}
+				for _, d := range k.Devices() {
+					if holds[d] {
+						return fault.Invalid("wraps", fmt.Sprintf("device %s holds a copy of version %d's key already (one each)", d, v))
+					}
+					holds[d] = true
+				}
+				r.Keys = append(r.Keys, w)
+				size += len(w)
+			}
+			if len(r.Keys) > MaxWraps || size > MaxWrapBytes {
+				return fmt.Errorf("version %d would hold %d wraps of %d bytes (at most %d, %d bytes): share it again to start afresh: %w",
+					v, len(r.Keys), size, MaxWraps, MaxWrapBytes, fault.ErrConflict)
 			}
 			return nil
 		})
