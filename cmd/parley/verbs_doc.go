@@ -10,6 +10,7 @@ import (
 	"mime"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -99,6 +100,18 @@ func docPut(ctx context.Context, args []string) error {
 	c, err := apiClient()
 	if err != nil {
 		return err
+	}
+	if *docID != "" && !*endToEnd {
+		// Asked first, so no plaintext leaves this machine for a document
+		// whose versions are encrypted on devices (the server would refuse
+		// it only once received).
+		cur, err := c.Document(ctx, *caseID, *docID)
+		if err != nil {
+			return err
+		}
+		if cur.E2EE || slices.ContainsFunc(cur.Versions, func(v api.VersionInfo) bool { return v.E2EE }) {
+			return fmt.Errorf("%s is end-to-end encrypted: a new version would reach the server readable, so nothing was sent (new end-to-end encrypted versions are not supported yet)", *docID)
+		}
 	}
 	bar := progress(st.Size(), "uploading "+*name)
 	body := progressbar.NewReader(f, bar)
