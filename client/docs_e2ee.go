@@ -29,7 +29,11 @@ import (
 // chain, and uploads ciphertext and wrap; the server adds its own envelope
 // and never sees the key. Downloads check the ciphertext's size and
 // SHA-256 as the server recorded them at upload, then every segment's
-// AEAD tag and the final-segment flag while decrypting.
+// AEAD tag and the final-segment flag while decrypting (and, for an
+// upgraded version, the plaintext's SHA-256 recorded at its upload); a
+// server-encrypted answer for a version the document's record or its
+// wraps mark end-to-end encrypted is refused. Wraps for newcomers keep
+// the audience the verified wrap names, whatever the server reports.
 
 // ErrNoDocKey: no device that holds this document's key has wrapped it for
 // this device yet (a mediator's device does, with `parley doc keys`).
