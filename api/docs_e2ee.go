@@ -17,6 +17,11 @@ const DocumentKeyHeader = "Parley-Document-Key"
 // version: the body is ciphertext the client decrypts.
 const DocumentE2EEHeader = "Parley-Document-E2EE"
 
+// DocumentPlainSHA256Header is, on the download of a version upgraded to
+// end-to-end encryption, the SHA-256 of its plaintext as recorded at its
+// original upload (hex); the device checks the decrypted bytes against it.
+const DocumentPlainSHA256Header = "Parley-Document-Plain-SHA256"
+
 // DocumentKeys is a version's document key wraps
 // (GET …/documents/{id}/keys?version=n): opaque e2ee.DocKeyWrap objects,
 // each holding copies of the content key sealed to some devices.

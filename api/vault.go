@@ -42,6 +42,10 @@ type VersionInfo struct {
 	Erased bool `json:"erased,omitempty"`
 	// E2EE: the version was encrypted on the uploader's device (api/docs_e2ee.go).
 	E2EE bool `json:"e2ee,omitempty"`
+	// PlainSHA256: for a version upgraded to end-to-end encryption, the
+	// hex SHA-256 of its plaintext as recorded at its original upload;
+	// devices check it after decrypting.
+	PlainSHA256 string `json:"plainSha256,omitempty"`
 }
 
 // Person is a case member named in a share's result.

@@ -1,10 +1,14 @@
 package client
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/url"
@@ -25,7 +29,11 @@ import (
 // chain, and uploads ciphertext and wrap; the server adds its own envelope
 // and never sees the key. Downloads check the ciphertext's size and
 // SHA-256 as the server recorded them at upload, then every segment's
-// AEAD tag and the final-segment flag while decrypting.
+// AEAD tag and the final-segment flag while decrypting (and, for an
+// upgraded version, the plaintext's SHA-256 recorded at its upload); a
+// server-encrypted answer for a version the document's record or its
+// wraps mark end-to-end encrypted is refused. Wraps for newcomers keep
+// the audience the verified wrap names, whatever the server reports.
 
 // ErrNoDocKey: no device that holds this document's key has wrapped it for
 // this device yet (a mediator's device does, with `parley doc keys`).
@@ -177,8 +185,18 @@ var ErrAudienceMismatch = errors.New("the server reports another audience than t
 // A server-encrypted version is returned as DownloadDocument returns it.
 func (x *E2EE) DownloadDocumentE2EE(ctx context.Context, caseID, docID string, version int) (*Download, error) {
 	d, err := x.C.DownloadDocument(ctx, caseID, docID, version)
-	if err != nil || !d.E2EE {
-		return d, err
+	if err != nil {
+		return nil, err
+	}
+	if !d.E2EE {
+		// The server says server-encrypted: believed only if neither the
+		// document's record nor a key wrap says otherwise, so a server that
+		// drops the flag cannot pass off plaintext of its choosing.
+		if err := x.checkNotE2EE(ctx, caseID, docID, d.Version); err != nil {
+			d.Body.Close()
+			return nil, err
+		}
+		return d, nil
 	}
 	fail := func(err error) (*Download, error) {
 		d.Body.Close()
@@ -196,18 +214,52 @@ func (x *E2EE) DownloadDocumentE2EE(ctx context.Context, caseID, docID string, v
 	if err != nil {
 		return fail(err)
 	}
-	r, err := e2ee.NewStreamReader(d.Body, key, e2ee.StreamBinding{Case: caseID, Doc: docID, Version: d.Version}, &e2ee.StreamVerify{Size: plain})
+	r, err := e2ee.NewStreamReader(d.Body, key, e2ee.StreamBinding{Case: caseID, Doc: docID, Version: d.Version}, &e2ee.StreamVerify{Size: plain, SHA256: d.PlainSHA256})
 	clear(key)
 	if err != nil {
 		return fail(fmt.Errorf("%w: %w", ErrIntegrity, err))
 	}
-	d.CipherSHA256, d.SHA256 = d.SHA256, nil
+	// An upgraded version's plaintext hash (checked by the reader before
+	// it returns io.EOF); otherwise the server never knew it.
+	d.CipherSHA256, d.SHA256 = d.SHA256, d.PlainSHA256
 	d.Size = plain
 	d.Body = struct {
 		io.Reader
 		io.Closer
 	}{integrityErr{r}, d.Body}
 	return d, nil
+}
+
+// ErrNotE2EEAnswer: the server answered a download of an end-to-end
+// encrypted version with bytes of its own (no end-to-end encryption).
+var ErrNotE2EEAnswer = fmt.Errorf("%w: the server sent a server-encrypted answer for an end-to-end encrypted document", ErrIntegrity)
+
+// checkNotE2EE refuses a server-encrypted answer for version of docID when
+// the document's record marks it end-to-end encrypted or the server holds
+// key wraps for it.
+func (x *E2EE) checkNotE2EE(ctx context.Context, caseID, docID string, version int) error {
+	doc, err := x.C.Document(ctx, caseID, docID)
+	if err != nil {
+		return err
+	}
+	if version == 0 {
+		version = doc.Version
+	}
+	if slices.ContainsFunc(doc.Versions, func(v api.VersionInfo) bool { return v.E2EE && v.Version == version }) {
+		return fmt.Errorf("version %d: %w", version, ErrNotE2EEAnswer)
+	}
+	var keys api.DocumentKeys
+	err = x.C.Do(ctx, http.MethodGet, docPath(caseID, docID)+"/keys?version="+strconv.Itoa(version), nil, &keys)
+	var pe *Error
+	switch {
+	case errors.As(err, &pe) && pe.Status == http.StatusNotFound:
+		return nil // no wraps: server-encrypted
+	case err != nil:
+		return err
+	case len(keys.Wraps) > 0:
+		return fmt.Errorf("version %d has key wraps: %w", version, ErrNotE2EEAnswer)
+	}
+	return nil
 }
 
 // integrityErr marks a stream failure as ErrIntegrity too.
@@ -417,6 +469,23 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// sumReader returns ErrIntegrity instead of io.EOF unless what it read
+// hashes to want.
+type sumReader struct {
+	r    io.Reader
+	h    hash.Hash
+	want []byte
+}
+
+func (s *sumReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.h.Write(p[:n])
+	if err == io.EOF && !bytes.Equal(s.h.Sum(nil), s.want) {
+		return n, fmt.Errorf("%w: the plaintext to upgrade is not the one recorded at upload", ErrIntegrity)
+	}
+	return n, err
+}
+
 // UpgradeDocument re-encrypts every stored server-encrypted version of a
 // document end to end (migration), on this device: it downloads the
 // version (the server's layer checks its SHA-256), encrypts it in the
@@ -470,10 +539,15 @@ func (x *E2EE) upgradeVersion(ctx context.Context, sess *e2ee.Session, caseID st
 		return err
 	}
 	defer dl.Body.Close()
-	if dl.E2EE || dl.Size != v.Size {
+	if dl.E2EE || dl.Size != v.Size || hex.EncodeToString(dl.SHA256) != v.SHA256 {
 		return fmt.Errorf("%w: the server sent another version than the one to upgrade", ErrIntegrity)
 	}
-	src := &progressReader{r: dl.Body, doc: doc.ID, version: v.Version, total: v.Size, report: progress}
+	// The plaintext re-encrypted must be the one whose SHA-256 the server
+	// recorded at upload (and keeps, for every device to check after
+	// decrypting): checked before the stream's final segment is written.
+	want, _ := hex.DecodeString(v.SHA256)
+	checked := &sumReader{r: dl.Body, h: sha256.New(), want: want}
+	src := &progressReader{r: checked, doc: doc.ID, version: v.Version, total: v.Size, report: progress}
 	body := encryptingBody(src, key, e2ee.StreamBinding{Case: caseID, Doc: doc.ID, Version: v.Version})
 	defer body.Close()
 	path := docPath(caseID, doc.ID) + "/upgrade?version=" + strconv.Itoa(v.Version)

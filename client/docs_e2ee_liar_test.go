@@ -3,6 +3,9 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
@@ -117,5 +121,107 @@ func TestE2EEDocumentLyingAudienceNoNewcomerWrap(t *testing.T) {
 	// Told the truth, the same device has nothing to add and no complaint.
 	if n, err := tc.med.x.WrapForNewcomers(ctx, tc.caseID); err != nil || n != 0 {
 		t.Fatalf("WrapForNewcomers: %d, %v", n, err)
+	}
+}
+
+// TestE2EEDocumentServerEncryptedAnswerRefused: asked for an end-to-end
+// encrypted document, the server drops the Parley-Document-E2EE header
+// and serves plaintext of its choosing with a matching digest. The device
+// refuses it: the document's record marks the version end-to-end
+// encrypted; and when the server also drops that flag, the key wraps it
+// holds for the version still do.
+func TestE2EEDocumentServerEncryptedAnswerRefused(t *testing.T) {
+	tc := seedE2EE(t, nodetest.Embedded(t))
+	ctx := context.Background()
+	open(t, tc.med, tc.caseID, client.SecureOptions{})
+	signedFor(t, tc.a, tc.caseID, tc.a.id, tc.b.id)
+	d := uploadE2EE(t, tc.a, tc.caseID, "caucus:A", "evidence", []byte("we accept 40,000"))
+	forged := []byte("we accept 4,000")
+	for _, dropFlag := range []bool{false, true} {
+		l := &liar{edit: func(r *http.Request, resp *http.Response, body []byte) []byte {
+			switch {
+			case strings.HasSuffix(r.URL.Path, "/documents/"+d.ID+"/content"):
+				sum := sha256.Sum256(forged)
+				resp.Header.Del(api.DocumentE2EEHeader)
+				resp.Header.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum[:])+":")
+				return forged
+			case dropFlag && strings.HasSuffix(r.URL.Path, "/documents/"+d.ID):
+				return bytes.ReplaceAll(body, []byte(`"e2ee":true`), []byte(`"e2ee":false`))
+			}
+			return body
+		}}
+		dl, err := through(tc.med, l).DownloadDocumentE2EE(ctx, tc.caseID, d.ID, 0)
+		if err == nil {
+			got, _ := io.ReadAll(dl.Body)
+			dl.Body.Close()
+			t.Fatalf("the device accepted the server's %q as the end-to-end encrypted document (flag dropped: %v)", got, dropFlag)
+		}
+		if !errors.Is(err, client.ErrIntegrity) {
+			t.Fatalf("flag dropped %v: %v", dropFlag, err)
+		}
+	}
+}
+
+// TestUpgradeKeepsPlaintextHash: a mediator's device that upgrades a
+// server-encrypted version with other content of the same size (a lying
+// client) does not get it past the parties' devices: the server keeps the
+// plaintext SHA-256 recorded at upload, and a device checks the decrypted
+// bytes against it. The honest upgrade of another version reads back.
+func TestUpgradeKeepsPlaintextHash(t *testing.T) {
+	tc := seedE2EE(t, nodetest.Embedded(t))
+	ctx := context.Background()
+	open(t, tc.med, tc.caseID, client.SecureOptions{})
+	signedFor(t, tc.a, tc.caseID, tc.a.id, tc.b.id)
+	orig, forged := []byte("we accept 40,000 in full settlement"), []byte("we accept 4,000 in full settlement!")
+	d, err := tc.med.c.UploadDocument(ctx, tc.caseID, client.Upload{Name: "offer.txt", Audience: "caucus:A", Class: "evidence",
+		Body: bytes.NewReader(orig), Size: int64(len(orig))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	devs, _, err := tc.med.x.CaseDevices(ctx, tc.caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := tc.med.x.Statements(ctx, tc.caseID, devs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := e2ee.NewSession(tc.med.x.Me, tc.caseID, chain, devs)
+	key := e2ee.NewDocKey()
+	wrap, err := sess.WrapDocKey(d.ID, 1, "caucus:A", key, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ct bytes.Buffer
+	w, err := e2ee.NewStreamWriter(&ct, key, e2ee.StreamBinding{Case: tc.caseID, Doc: d.ID, Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(forged)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, tc.med.c.BaseURL+"/api/v1/cases/"+tc.caseID+"/documents/"+d.ID+"/upgrade?version=1", &ct)
+	req.Header.Set("Authorization", "Bearer "+tc.med.c.Token)
+	req.Header.Set(api.DocumentKeyHeader, base64.RawURLEncoding.EncodeToString(wrap))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("upgrade: HTTP %d", res.StatusCode)
+	}
+	sum := sha256.Sum256(orig)
+	after, err := tc.med.c.Document(ctx, tc.caseID, d.ID)
+	if err != nil || after.Versions[0].PlainSHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("the upgraded version's plaintext hash: %+v (%v)", after.Versions, err)
+	}
+	got, err := readE2EE(tc.a, tc.caseID, d.ID)
+	if err == nil {
+		t.Fatalf("side A's device read %q, not what was uploaded", got)
+	}
+	if !errors.Is(err, client.ErrIntegrity) {
+		t.Fatal(err)
 	}
 }

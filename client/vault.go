@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -156,6 +157,10 @@ type Download struct {
 	// is then nil: the server never knew the plaintext's).
 	E2EE         bool
 	CipherSHA256 []byte
+	// PlainSHA256: for a version upgraded to end-to-end encryption, its
+	// plaintext's SHA-256 as recorded at its original upload (checked by
+	// DownloadDocumentE2EE after decrypting).
+	PlainSHA256 []byte
 }
 
 // DownloadDocument opens version (0: the latest) of a document.
@@ -175,6 +180,12 @@ func (c *Client) DownloadDocument(ctx context.Context, caseID, docID string, ver
 	d := &Download{Size: res.ContentLength}
 	d.Version, _ = strconv.Atoi(res.Header.Get(api.DocumentVersionHeader))
 	d.E2EE = res.Header.Get(api.DocumentE2EEHeader) == "1"
+	if h := res.Header.Get(api.DocumentPlainSHA256Header); h != "" {
+		if d.PlainSHA256, err = hex.DecodeString(h); err != nil || len(d.PlainSHA256) != sha256.Size {
+			res.Body.Close()
+			return nil, fmt.Errorf("%w: the server sent a malformed plaintext digest", ErrIntegrity)
+		}
+	}
 	if _, params, err := mime.ParseMediaType(res.Header.Get("Content-Disposition")); err == nil {
 		d.Name = params["filename"] // mime decodes filename* into filename
 	}

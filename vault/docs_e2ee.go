@@ -34,8 +34,15 @@ import (
 // actor it arrives with, and can refuse a share but not perform one.
 
 // MaxWraps bounds the wraps kept per version (each holder wrapping for
-// newcomers adds one).
-const MaxWraps = 64
+// newcomers adds one); MaxStoredWrap bounds one wrap (a copy for one
+// X-Wing device is about 1.2 KB, so some 25 devices), and MaxWrapBytes
+// all of a version's, which every download's record read carries. Each
+// device holds at most one live copy of a version's key.
+const (
+	MaxWraps      = 64
+	MaxStoredWrap = 32 << 10
+	MaxWrapBytes  = 256 << 10
+)
 
 type e2eeUpload struct{ wrap []byte }
 
@@ -91,6 +98,9 @@ func (s *streamShape) Read(p []byte) (int, error) {
 // checkWrap decodes a wrap and checks it names this case, document,
 // version and audience, and that the actor made it.
 func checkWrap(raw []byte, actor, caseID, docID string, version int, aud Audience) error {
+	if len(raw) > MaxStoredWrap {
+		return fault.Invalid("wrap", fmt.Sprintf("a wrap of %d bytes is over the %d bytes kept per wrap (wrap for fewer devices at a time)", len(raw), MaxStoredWrap))
+	}
 	k, err := e2ee.DecodeDocKey(raw)
 	if err != nil {
 		return fault.Invalid("wrap", "not a document key wrap")
@@ -206,13 +216,36 @@ func (s *Service) writeKeys(ctx context.Context, caseID, docID string, wraps []V
 			if replace {
 				r.Keys = nil
 			}
-			for _, w := range byVersion[v] {
-				if !slices.ContainsFunc(r.Keys, func(k []byte) bool { return string(k) == string(w) }) {
-					r.Keys = append(r.Keys, w)
+			holds := map[string]bool{} // devices with a live copy
+			size := 0
+			for _, k := range r.Keys {
+				size += len(k)
+				if w, err := e2ee.DecodeDocKey(k); err == nil {
+					for _, d := range w.Devices() {
+						holds[d] = true
+					}
 				}
 			}
-			if len(r.Keys) > MaxWraps {
-				return fmt.Errorf("version %d holds %d wraps already (at most %d): share it again to start afresh: %w", v, len(r.Keys), MaxWraps, fault.ErrConflict)
+			for _, w := range byVersion[v] {
+				if slices.ContainsFunc(r.Keys, func(k []byte) bool { return string(k) == string(w) }) {
+					continue
+				}
+				k, err := e2ee.DecodeDocKey(w) // checked by checkWrap
+				if err != nil {
+					return fault.Invalid("wraps", "not a document key wrap")
+				}
+				for _, d := range k.Devices() {
+					if holds[d] {
+						return fault.Invalid("wraps", fmt.Sprintf("device %s holds a copy of version %d's key already (one each)", d, v))
+					}
+					holds[d] = true
+				}
+				r.Keys = append(r.Keys, w)
+				size += len(w)
+			}
+			if len(r.Keys) > MaxWraps || size > MaxWrapBytes {
+				return fmt.Errorf("version %d would hold %d wraps of %d bytes (at most %d, %d bytes): share it again to start afresh: %w",
+					v, len(r.Keys), size, MaxWraps, MaxWrapBytes, fault.ErrConflict)
 			}
 			return nil
 		})
@@ -330,7 +363,11 @@ func (s *Service) UpgradeVersion(ctx context.Context, actor account.Account, cas
 		if r.E2EE {
 			return fmt.Errorf("document %s version %d was upgraded meanwhile: %w", docID, version, fault.ErrConflict)
 		}
+		// The plaintext's hash as recorded at upload stays: devices check
+		// the decrypted bytes against it.
+		r.PlainSHA256 = r.SHA256
 		r.WrappedKey, r.ObjectVID, r.SHA256, r.E2EE, r.Keys = wrapped, info.VersionID, sum, true, [][]byte{wrap}
+		r.UpgradeIncomplete = true // until the older copies are gone
 		return nil
 	}); err != nil {
 		discard()
@@ -339,7 +376,7 @@ func (s *Service) UpgradeVersion(ctx context.Context, actor account.Account, cas
 	updated, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
 		for i := range r.Versions {
 			if r.Versions[i].Version == version {
-				r.Versions[i].E2EE, r.Versions[i].SHA256 = true, sum
+				r.Versions[i].E2EE, r.Versions[i].SHA256, r.Versions[i].PlainSHA256 = true, sum, v.SHA256
 			}
 		}
 		return nil
@@ -347,24 +384,61 @@ func (s *Service) UpgradeVersion(ctx context.Context, actor account.Account, cas
 	if err != nil {
 		return Document{}, err
 	}
-	// The server's way back to the plaintext: the older stored copies of
-	// the ciphertext and of the record with its data key.
-	s.pruneOlder(context.WithoutCancel(ctx), key, info.VersionID)
-	s.pruneOlder(context.WithoutCancel(ctx), versionKey(caseID, docID, version), "")
+	if err := s.finishUpgrade(context.WithoutCancel(ctx), actor.ID, caseID, docID, version, info.VersionID); err != nil {
+		return updated.view(true, true), err
+	}
 	return updated.view(true, true), nil
 }
 
+// ErrUpgradeIncomplete: an upgraded version's older server-encrypted
+// copies (the server's way back to the plaintext) could not all be
+// deleted; the version record stays marked UpgradeIncomplete and the
+// failure is audited (doc.upgrade.incomplete) for an operator to finish.
+var ErrUpgradeIncomplete = errors.New("the version was re-encrypted end to end, but older copies the server could read were not all deleted (audited for the operator)")
+
+// finishUpgrade deletes the server's way back to an upgraded version's
+// plaintext: the older stored copies of the ciphertext (all but keepVID)
+// and of the version record with its data key. It clears the version's
+// UpgradeIncomplete mark once every deletion succeeded; a failure is
+// audited (doc.upgrade.incomplete) and returned.
+func (s *Service) finishUpgrade(ctx context.Context, actor, caseID, docID string, version int, keepVID string) error {
+	vk := versionKey(caseID, docID, version)
+	err := errors.Join(s.pruneOlder(ctx, objectKey(caseID, docID, version), keepVID), s.pruneOlder(ctx, vk, ""))
+	if err != nil {
+		if aerr := s.record(ctx, audit.Event{Type: "doc.upgrade.incomplete", Actor: actor, Case: caseID, Objects: []string{docID},
+			Attrs: map[string]string{"version": strconv.Itoa(version), "error": err.Error()}}); aerr != nil {
+			err = errors.Join(err, fmt.Errorf("audit: %w", aerr))
+		}
+		return fmt.Errorf("document %s version %d: %w: %w (%w)", docID, version, ErrUpgradeIncomplete, fault.ErrUnavailable, err)
+	}
+	// Clearing the mark writes a new record version; the one before it
+	// (the mark set, same data key) holds nothing the server's layer
+	// could not already read from the current one.
+	if _, err := metastore.Update(ctx, s.meta, vk, func(r *versionRecord) error {
+		r.UpgradeIncomplete = false
+		return nil
+	}); err != nil {
+		return err
+	}
+	return s.pruneOlder(ctx, vk, "")
+}
+
 // pruneOlder deletes every stored version of key but keep (or, with keep
-// empty, but the latest). Best effort: a version under object lock stays.
-func (s *Service) pruneOlder(ctx context.Context, key, keep string) {
+// empty, but the latest), and reports every failure (a version under
+// object lock stays).
+func (s *Service) pruneOlder(ctx context.Context, key, keep string) error {
 	versions, err := s.store.Versions(ctx, key)
 	if err != nil {
-		return
+		return fmt.Errorf("listing %s: %w", key, err)
 	}
+	var errs []error
 	for _, v := range versions {
 		if v.VersionID == keep || (keep == "" && v.IsLatest) {
 			continue
 		}
-		s.store.Delete(ctx, key, v.VersionID)
+		if err := s.store.Delete(ctx, key, v.VersionID); err != nil {
+			errs = append(errs, fmt.Errorf("deleting %s@%s: %w", key, v.VersionID, err))
+		}
 	}
+	return errors.Join(errs...)
 }

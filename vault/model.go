@@ -313,6 +313,11 @@ type versionRecord struct {
 	// devices (e2ee.DocKeyWrap), opaque to the server.
 	E2EE bool     `json:"e2ee,omitempty"`
 	Keys [][]byte `json:"keys,omitempty"`
+	// PlainSHA256: an upgraded version's plaintext SHA-256 as recorded at
+	// its original upload. UpgradeIncomplete: older server-encrypted
+	// copies could not all be deleted yet (a later upgrade call retries).
+	PlainSHA256       string `json:"plainSha256,omitempty"`
+	UpgradeIncomplete bool   `json:"upgradeIncomplete,omitempty"`
 }
 
 func docKey(caseID, docID string) string { return "vault/" + caseID + "/docs/" + docID }

@@ -587,7 +587,7 @@ func (s *Service) Open(ctx context.Context, actor account.Account, caseID, docID
 	// an upgrade of its version, between the new ciphertext's store and
 	// this switch, fails its integrity check: docs/security.md.)
 	if vr.E2EE {
-		v.E2EE, v.SHA256 = true, vr.SHA256
+		v.E2EE, v.SHA256, v.PlainSHA256 = true, vr.SHA256, vr.PlainSHA256
 	}
 	offset, length := int64(0), int64(-1)
 	if rng != nil {

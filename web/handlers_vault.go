@@ -336,6 +336,9 @@ func (a *API) downloadDocument(w http.ResponseWriter, r *http.Request) {
 	h.Set(DocumentVersionHeader, strconv.Itoa(dl.Version.Version))
 	if dl.Version.E2EE {
 		h.Set(api.DocumentE2EEHeader, "1")
+		if dl.Version.PlainSHA256 != "" {
+			h.Set(api.DocumentPlainSHA256Header, dl.Version.PlainSHA256)
+		}
 	}
 	if sum, err := hex.DecodeString(dl.Version.SHA256); err == nil {
 		h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":")

@@ -5,9 +5,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,6 +69,24 @@ func TestDocVerbsEndToEnd(t *testing.T) {
 	var d api.Document
 	if code != 0 || json.Unmarshal([]byte(out), &d) != nil || len(d.Versions) != 1 || !d.Versions[0].E2EE {
 		t.Fatalf("doc put --e2ee: %d %s", code, out)
+	}
+	// A new plain version of it is refused before any byte is sent: a
+	// proxy in front of the server counts the bytes that reach it.
+	var sent atomic.Int64
+	target, _ := url.Parse(n.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/versions") {
+			b, _ := io.ReadAll(r.Body)
+			sent.Add(int64(len(b)))
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	viaProxy := cliUser{a.dir, client.New(proxy.URL, a.c.Token), a.id}
+	if code, out := viaProxy.run(t, "", "doc", "put", file, "--case", k.ID, "--doc", d.ID); code == 0 || sent.Load() != 0 {
+		t.Fatalf("doc put --doc on an end-to-end encrypted document: exit %d, %d bytes sent: %s", code, sent.Load(), out)
 	}
 	get := func(u cliUser, docID, name string) (int, []byte, map[string]any) {
 		t.Helper()

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -100,6 +101,18 @@ func docPut(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *docID != "" && !*endToEnd {
+		// Asked first, so no plaintext leaves this machine for a document
+		// whose versions are encrypted on devices (the server would refuse
+		// it only once received).
+		cur, err := c.Document(ctx, *caseID, *docID)
+		if err != nil {
+			return err
+		}
+		if cur.E2EE || slices.ContainsFunc(cur.Versions, func(v api.VersionInfo) bool { return v.E2EE }) {
+			return fmt.Errorf("%s is end-to-end encrypted: a new version would reach the server readable, so nothing was sent (new end-to-end encrypted versions are not supported yet)", *docID)
+		}
+	}
 	bar := progress(st.Size(), "uploading "+*name)
 	body := progressbar.NewReader(f, bar)
 	u := client.Upload{Name: *name, MediaType: *mediaType, Audience: *audience, Class: *class, Body: &body, Size: st.Size()}
@@ -143,14 +156,14 @@ func docGet(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	dl, err := c.DownloadDocument(ctx, *caseID, fs.Arg(0), *version)
-	if err == nil && dl.E2EE {
-		// Encrypted on a device: decrypted on this one.
+	// With a device, through it: an end-to-end encrypted version is
+	// decrypted here, and a server-encrypted answer for one is refused.
+	var dl *client.Download
+	if _, x, xerr := e2eeClient(); xerr == nil {
+		dl, err = x.DownloadDocumentE2EE(ctx, *caseID, fs.Arg(0), *version)
+	} else if dl, err = c.DownloadDocument(ctx, *caseID, fs.Arg(0), *version); err == nil && dl.E2EE {
 		dl.Body.Close()
-		var x *client.E2EE
-		if _, x, err = e2eeClient(); err == nil {
-			dl, err = x.DownloadDocumentE2EE(ctx, *caseID, fs.Arg(0), dl.Version)
-		}
+		err = xerr
 	}
 	if err != nil {
 		return err

@@ -849,6 +849,8 @@ export const DocumentKeyHeader = "Parley-Document-Key";
 
 export const DocumentE2EEHeader = "Parley-Document-E2EE";
 
+export const DocumentPlainSHA256Header = "Parley-Document-Plain-SHA256";
+
 /**
  * DocumentKeys is a version's document key wraps
  * (GET …/documents/{id}/keys?version=n): opaque e2ee.DocKeyWrap objects,
@@ -1796,6 +1798,7 @@ export interface VersionInfo {
   created: string;
   erased?: boolean;
   e2ee?: boolean;
+  plainSha256?: string;
 }
 
 /**
