@@ -31,17 +31,31 @@ stage "build and static checks"
 
 # Every fuzz target runs for a bounded time on top of its seed corpus
 # (which the `go test` run below also replays). A crasher fails the run and is
-# written to testdata/fuzz/ — commit it as a regression test.
+# written to testdata/fuzz/ — commit it as a regression test. Each package's
+# fuzzing binary is built once (`go test -c -fuzz`, instrumented for every
+# target in it) and run once per target, in the package's directory, with
+# the fuzz cache `go test -fuzz` would use.
 fuzztime=${PARLEY_FUZZTIME:-5s}
-grep -rl --include='*_test.go' '^func Fuzz' . | while read -r file; do
-	pkg=./$(dirname "${file#./}")
-	for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | cut -d' ' -f2); do
-		echo "fuzz: $pkg $target ($fuzztime)"
+fuzzbin=$(mktemp -d "${TMPDIR:-/tmp}/parley-fuzz.XXXXXX")
+trap 'rm -rf "$fuzzbin"' EXIT
+fuzzcache=$(go env GOCACHE)/fuzz
+for file in $(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do
+	dir=$(dirname "${file#./}")
+	targets=$(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | cut -d' ' -f2)
+	[ -n "$targets" ] || continue
+	bin=$fuzzbin/$(echo "$dir" | tr / _).test
+	if [ ! -x "$bin" ]; then
+		go test -c -fuzz . -o "$bin" "./$dir"
+	fi
+	importpath=$(go list "./$dir")
+	for target in $targets; do
+		echo "fuzz: ./$dir $target ($fuzztime)"
 		# Go's fuzzer sometimes reports "context deadline exceeded" when
 		# -fuzztime ends during a slow input, with no crasher; that one case
 		# is retried once. A real crasher ("Failing input written") fails.
 		for attempt in 1 2; do
-			if out=$(go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" 2>&1); then
+			if out=$(cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${target}\$" -test.fuzztime "$fuzztime" \
+				-test.fuzzcachedir "$fuzzcache/$importpath" 2>&1); then
 				break
 			fi
 			if [ "$attempt" = 2 ] || ! grep -q 'context deadline exceeded' <<<"$out" || grep -q 'Failing input written' <<<"$out"; then
@@ -52,6 +66,7 @@ grep -rl --include='*_test.go' '^func Fuzz' . | while read -r file; do
 		done
 	done
 done
+rm -rf "$fuzzbin"
 echo "fuzz: all targets ran clean"
 stage "fuzzing"
 
