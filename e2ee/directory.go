@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Devices is a [Directory] built from verified key-directory entries: the
@@ -16,8 +17,12 @@ type Devices struct {
 	strict    bool
 	endorse   []loggedEndorsement
 	mediators map[string]map[string]bool // case -> mediator accounts
-	trusted   map[*loggedDevice]bool     // nil: recompute
-	own       map[*loggedDevice]bool     // counts by its account's own chain
+	// mu guards the trust computed lazily on first read, so that readers
+	// may run at once; trusted and own are replaced, never changed, once
+	// published.
+	mu      sync.Mutex
+	trusted map[*loggedDevice]bool // nil: recompute
+	own     map[*loggedDevice]bool // counts by its account's own chain
 }
 
 type loggedEndorsement struct {
@@ -45,7 +50,7 @@ func (d *Devices) Add(rec *DeviceRecord, index int64) {
 		return
 	}
 	m[rec.ID] = &loggedDevice{rec: rec, index: index, revoked: -1}
-	d.trusted = nil
+	d.invalidate()
 }
 
 // Revoke records a verified revocation at log index. It must already be
@@ -54,7 +59,7 @@ func (d *Devices) Revoke(v *Revocation, index int64) {
 	if ld, ok := d.byAccount[v.Account][v.Device]; ok && (ld.revoked < 0 || index < ld.revoked) {
 		ld.revoked = index
 	}
-	d.trusted = nil
+	d.invalidate()
 }
 
 // Device implements Directory.
@@ -102,13 +107,13 @@ func (d *Devices) Record(account, id string) (*DeviceRecord, bool) {
 // of one of that case's mediators ([Devices.AdmitFrom]). Devices the
 // server registered on its own are left out: nothing is sealed to them and
 // nothing they sign is accepted.
-func (d *Devices) RequireEndorsement() { d.strict, d.trusted = true, nil }
+func (d *Devices) RequireEndorsement() { d.strict = true; d.invalidate() }
 
 // Endorse records a logged endorsement at log index; its signature is
 // checked when trust is computed.
 func (d *Devices) Endorse(e *Endorsement, index int64) {
 	d.endorse = append(d.endorse, loggedEndorsement{e, index})
-	d.trusted = nil
+	d.invalidate()
 }
 
 // AdmitFrom lets the mediators of c's latest statement admit devices for
@@ -128,7 +133,7 @@ func (d *Devices) AdmitFrom(c *Chain) {
 		d.mediators = map[string]map[string]bool{}
 	}
 	d.mediators[c.Case] = m
-	d.trusted = nil
+	d.invalidate()
 }
 
 // Trusted reports whether a registered device counts (always, unless
@@ -155,10 +160,26 @@ func (d *Devices) isTrusted(ld *loggedDevice) bool {
 	if !d.strict {
 		return true
 	}
+	t, _ := d.trust()
+	return t[ld]
+}
+
+// trust returns the trusted and own-chain sets, computing them once after
+// each change.
+func (d *Devices) trust() (trusted, own map[*loggedDevice]bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.trusted == nil {
 		d.computeTrust()
 	}
-	return d.trusted[ld]
+	return d.trusted, d.own
+}
+
+// invalidate makes the next read compute trust again.
+func (d *Devices) invalidate() {
+	d.mu.Lock()
+	d.invalidate()
+	d.mu.Unlock()
 }
 
 // computeTrust: first devices, then endorsements by trusted devices until
@@ -248,10 +269,13 @@ func (d *Devices) OwnChain(account, id string) bool {
 	if !d.strict {
 		return true
 	}
-	if d.trusted == nil {
-		d.computeTrust()
-	}
-	return d.own[ld]
+	_, own := d.trust()
+	return own[ld]
+}
+
+func (d *Devices) ownChain(ld *loggedDevice) bool {
+	_, own := d.trust()
+	return own[ld]
 }
 
 // Admission is a device that counts only through a mediator's admission,
@@ -267,7 +291,7 @@ type Admission struct {
 func (d *Devices) Admitted(account string) []Admission {
 	var out []Admission
 	for _, ld := range d.byAccount[account] {
-		if !d.strict || ld.revoked >= 0 || !d.isTrusted(ld) || d.own[ld] {
+		if !d.strict || ld.revoked >= 0 || !d.isTrusted(ld) || d.ownChain(ld) {
 			continue
 		}
 		for _, le := range d.endorse {
