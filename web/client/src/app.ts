@@ -16,7 +16,7 @@ import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, s
 import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
 import { carryItem, carryOffer, initCarry } from "./carry";
 import { showWelcome } from "./welcome";
-import { definedRoom, roomMembers, roomLead, closedNote, loadDefinedRooms, mountRooms } from "./rooms";
+import { definedRoom, roomMembers, roomLead, roomShown, closedNote, loadDefinedRooms, mountRooms } from "./rooms";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -272,9 +272,9 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   sc.c = c;
   render();
   await sc.open();
-  await loadDefinedRooms(caseID).catch(() => {});
+  await loadDefinedRooms(caseID, sc).catch(() => {});
   c = sc.c;
-  if (!sc.rooms.includes(current)) current = sc.rooms[0];
+  if (!sc.rooms.includes(current) || !roomShown(current)) current = sc.rooms[0];
   renderRooms();
   switchRoom(current);
   if (!sc.mediator) welcome(false);
@@ -349,6 +349,7 @@ function renderRooms() {
   const ul = $("rooms");
   ul.replaceChildren();
   for (const room of sc.rooms) {
+    if (!roomShown(room)) continue;
     const b = h("button", { type: "button", class: roomClass(room), "data-room": room, "aria-current": String(room === current), onclick: () => switchRoom(room) }, ...roomLabel(room));
     roomButtons.set(room, b);
     ul.append(h("li", {}, b));

@@ -68,6 +68,17 @@ export class SecureCase {
   private lastRefresh = 0;
   /** Defined rooms this mediator is opening: signed with the next statement (rooms.ts). */
   private opening: E.RoomMembers[] = [];
+  private openingRoom = 0;
+
+  /**
+   * Fetches the membership chain again (rooms.ts, when the server lists a room no statement names
+   * yet), in turn with the room work of this case and never while this device signs a room or a
+   * statement.
+   */
+  syncChain(): Promise<void> {
+    if (this.openingRoom > 0 || this.signing) return Promise.resolve();
+    return this.enqueue(() => this.refresh());
+  }
 
   constructor(public caseID: string, public me: E.DeviceKeys) {}
 
@@ -481,18 +492,20 @@ export class SecureCase {
     if (!!r.crossSide !== crossSide || r.room !== name || want.join(",") !== got.join(",")) {
       throw new Error(`the server describes the room "${r.label}" otherwise than you asked for it; it was not signed`);
     }
-    // A name the verified chain has ever held is an existing room: signing would add nothing and
-    // messages meant for the new room would reach that room's people. Only a new name is opened.
-    await this.refresh();
-    if (this.sess.chain.stmts.some((st) => st.rooms.some((x) => x.name === name))) {
-      throw new Error(`the server answered with a room that already exists instead of opening "${r.label}"; it was not signed`);
-    }
-    this.opening.push({ name, epoch: 1, members: want });
+    this.openingRoom++;
     try {
+      // A name the verified chain has ever held is an existing room: signing would add nothing and
+      // messages meant for the new room would reach that room's people. Only a new name is opened.
+      await this.refresh();
+      if (this.sess.chain.stmts.some((st) => st.rooms.some((x) => x.name === name))) {
+        throw new Error(`the server answered with a room that already exists instead of opening "${r.label}"; it was not signed`);
+      }
+      this.opening.push({ name, epoch: 1, members: want });
       await this.signMembership();
       if (!this.sess.chain.latest()?.rooms.some((x) => x.name === name)) await this.signMembership();
     } finally {
       this.opening = this.opening.filter((x) => x.name !== name);
+      this.openingRoom--;
     }
     const signed = this.sess.chain.latest()?.rooms.find((x) => x.name === name);
     if (!signed) throw new Error("your browser could not sign who is in the room yet; try again");
