@@ -170,7 +170,7 @@ function draw(box: HTMLElement): void {
   box.setAttribute("aria-labelledby", "defined-rooms-title");
   box.replaceChildren(
     h("h2", { id: "defined-rooms-title" }, "Rooms you open"),
-    h("p", { class: "note" }, "Meet some of the people in this case apart: a party without their lawyer, the lawyers without their clients. Nobody you leave out sees that the room exists — not the other mediators either."),
+    h("p", { class: "note" }, "Meet some of the people in this case apart: a party without their lawyer, the lawyers without their clients. Nobody you leave out can read it or join it — not the other mediators either. Its name is not shown to them, but that it exists and who is in it are recorded in the case's signed membership, which anyone in the case can inspect with technical tools."),
     mine.length ? list : "",
     openForm());
 }
@@ -202,7 +202,7 @@ function openForm(): HTMLElement {
   const who = h("p", { class: "note", id: "room-who", "aria-live": "polite" });
   const chosen = () => boxes.filter((b) => b.checked).map((b) => b.value);
   const summary = () => {
-    who.textContent = `Who will see this room, its name and its messages: ${peopleWords(chosen())}${cross.checked ? " — people of both sides, who read each other's words" : ""}. Nobody else sees that it exists. Your browser signs who is in it, so nobody can be added later.`;
+    who.textContent = `Who will see this room, its name and its messages: ${peopleWords(chosen())}${cross.checked ? " — people of both sides, who read each other's words" : ""}. Nobody else can read or join it; that it exists and who is in it are in the case's signed membership, which anyone in the case can inspect with technical tools. Your browser signs who is in it, so nobody can be added later.`;
   };
   for (const b of boxes) b.addEventListener("change", summary);
   cross.addEventListener("change", summary);
