@@ -64,5 +64,47 @@ func (s *SecureChat) SignRoom(ctx context.Context, r api.DefinedRoom, members []
 	if r.CrossSide != crossSide || r.Room != e2ee.DefinedRoomName(r.ID, crossSide) || !slices.Equal(got, want) {
 		return fmt.Errorf("%w: the server describes room %q otherwise than this device asked for it", e2ee.ErrMembership, r.Label)
 	}
-	return s.signRooms(ctx, []e2ee.RoomMembers{{Name: r.Room, Epoch: 1, Members: want}})
+	// A name the verified chain has ever held is an existing room: signing
+	// would add nothing, and messages meant for the new room would reach
+	// that room's people instead. Only a name new to the chain is opened.
+	s.mu.Lock()
+	chain := s.sess.Chain
+	s.mu.Unlock()
+	if chainHeld(chain, r.Room) {
+		return fmt.Errorf("%w: the server answered with room %q, which already exists; refusing to treat it as the new room %q", e2ee.ErrMembership, r.Room, r.Label)
+	}
+	if err := s.signRooms(ctx, []e2ee.RoomMembers{{Name: r.Room, Epoch: 1, Members: want}}); err != nil {
+		return err
+	}
+	// What is signed now must be exactly the people asked for.
+	s.mu.Lock()
+	latest := s.sess.Chain.Latest()
+	s.mu.Unlock()
+	if latest == nil {
+		return fmt.Errorf("%w: room %q is not in the signed membership", e2ee.ErrMembership, r.Label)
+	}
+	signed, ok := latest.Room(r.Room)
+	if !ok {
+		return fmt.Errorf("%w: room %q is not in the signed membership", e2ee.ErrMembership, r.Label)
+	}
+	got = slices.Clone(signed.Members)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		return fmt.Errorf("%w: room %q is signed with %v, not the %v asked for", e2ee.ErrMembership, r.Label, got, want)
+	}
+	return nil
+}
+
+// chainHeld reports whether any statement of chain names room.
+func chainHeld(chain *e2ee.Chain, room string) bool {
+	if chain == nil {
+		return false
+	}
+	for seq := 1; seq <= chain.Len(); seq++ {
+		st, _ := chain.Get(uint64(seq))
+		if _, ok := st.Room(room); ok {
+			return true
+		}
+	}
+	return false
 }

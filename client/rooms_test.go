@@ -214,3 +214,32 @@ func isStatus(err error, status int) bool {
 	var ae *client.Error
 	return errors.As(err, &ae) && ae.Status == status
 }
+
+// TestServerInjectedRoomReusedName: a mediator opens a room with side A's
+// party; when they open a second room with A's party and counsel, the
+// server answers with the first room's id (as the people asked for). Were
+// the answer taken, nothing new would be signed, the device would report
+// the room open, and what is written in "the new room" would go to the
+// first room. The device refuses a name the verified chain already holds,
+// and the first room keeps exactly its people.
+func TestServerInjectedRoomReusedName(t *testing.T) {
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	counselA := joinCounsel(t, tc, "A", "Casey Counsel")
+	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
+	first, err := med.OpenRoom(ctx, "Avery alone", []string{tc.med.id, tc.a.id}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedRoom(t, med, first.Room, 1)
+	asked := []string{tc.med.id, tc.a.id, counselA.id}
+	answer := api.DefinedRoom{ID: first.ID, Room: first.Room, Label: "Avery with counsel", Members: asked}
+	err = med.SignRoom(ctx, answer, asked, false)
+	if !errors.Is(err, e2ee.ErrMembership) {
+		t.Fatalf("the device took an existing room's name as a new room: %v", err)
+	}
+	if got := signedRoom(t, med, first.Room, 1); !slices.Equal(got, sorted(tc.med.id, tc.a.id)) {
+		t.Fatalf("the first room is signed with %v", got)
+	}
+}

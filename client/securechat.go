@@ -640,9 +640,11 @@ func (s *SecureChat) signRooms(ctx context.Context, open []e2ee.RoomMembers) err
 		want := e2ee.StatementFor(s.caseID, people, sides, epochs)
 		want.Rooms = append(want.Rooms, e2ee.CarryDefined(latest, people, epochs)...)
 		for _, r := range open {
-			if _, ok := want.Room(r.Name); !ok {
-				want.Rooms = append(want.Rooms, r)
+			if _, ok := want.Room(r.Name); ok {
+				// Opening names a room new to the chain, never one it holds.
+				return fmt.Errorf("%w: room %s is already in the signed membership", e2ee.ErrMembership, r.Name)
 			}
+			want.Rooms = append(want.Rooms, r)
 		}
 		if latest != nil {
 			if sameMembership(latest, want) {

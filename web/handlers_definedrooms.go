@@ -48,7 +48,9 @@ func (a *API) openDefinedRoom(w http.ResponseWriter, r *http.Request) {
 func (a *API) closeDefinedRoom(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
 	name, err := url.PathUnescape(chi.URLParam(r, "room"))
-	if err != nil {
+	if err != nil || len(name) > api.MaxRoomName {
+		// Refused before anything is audited: the audit log never holds
+		// an arbitrary string from the path.
 		a.writeError(w, r, fault.Invalid("room", "not a room name"))
 		return
 	}

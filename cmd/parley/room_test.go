@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -76,5 +78,17 @@ func TestRoomVerbs(t *testing.T) {
 	}
 	if code, _ := a.run(t, "", "chat", "send", k.ID, "--room", room, "--wait", "2s", "too late"); code != 1 {
 		t.Fatalf("A wrote in a closed room: exit %d", code)
+	}
+	// The server writes B into the room's record and flips it to
+	// cross-side: A's list still names the signed people, one side.
+	if _, err := metastore.Update(ctx, n.Meta, "cases/"+k.ID+"/case", func(c *cases.Case) error {
+		c.Rooms[0].Members = append(c.Rooms[0].Members, b.id)
+		c.Rooms[0].CrossSide = true
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := a.run(t, "", "room", "list", k.ID); code != 0 || !strings.Contains(out, "Avery alone") || strings.Contains(out, "Blake") || strings.Contains(out, "cross-side") {
+		t.Fatalf("A's room list takes the server's word: %d %s", code, out)
 	}
 }

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
 )
 
 func init() {
@@ -41,7 +43,7 @@ func roomList(ctx context.Context, args []string) error {
 	if err := needArgs(fs, 1, "a case id"); err != nil {
 		return err
 	}
-	c, err := apiClient()
+	c, x, err := e2eeClient()
 	if err != nil {
 		return err
 	}
@@ -49,9 +51,33 @@ func roomList(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rooms, err := c.DefinedRooms(ctx, k.ID)
+	listed, err := c.DefinedRooms(ctx, k.ID)
 	if err != nil {
 		return err
+	}
+	// Who is in a room and whether it is cross-side come from the verified
+	// membership chain (the signed name and statement), never from the
+	// server's list; a room no statement names with this person in it is
+	// not listed.
+	dir, _, err := x.CaseDevices(ctx, k.ID)
+	if err != nil {
+		return err
+	}
+	chain, err := x.Statements(ctx, k.ID, dir)
+	if err != nil {
+		return err
+	}
+	var rooms []api.DefinedRoom
+	if latest := chain.Latest(); latest != nil {
+		for _, r := range listed {
+			signed, ok := latest.Room(r.Room)
+			_, cross, defined := e2ee.DefinedRoom(r.Room)
+			if !ok || !defined || !slices.Contains(signed.Members, x.Me.Account) {
+				continue
+			}
+			r.Members, r.CrossSide = signed.Members, cross
+			rooms = append(rooms, r)
+		}
 	}
 	if *asJSON {
 		return printJSON(rooms)

@@ -16,7 +16,7 @@ import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, s
 import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
 import { carryItem, carryOffer, initCarry } from "./carry";
 import { showWelcome } from "./welcome";
-import { definedRoom, roomMembers, roomLead, closedNote, loadDefinedRooms, mountRooms } from "./rooms";
+import { definedRoom, roomMembers, roomLead, roomShown, closedNote, loadDefinedRooms, mountRooms } from "./rooms";
 import { mountAgreement, noteMessage } from "./agreement";
 import { floorAfterSend, floorBadge, floorBar, floorMessage, floorStatus, initFloor, turnNote } from "./floor";
 
@@ -275,9 +275,9 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   sc.c = c;
   render();
   await sc.open();
-  await loadDefinedRooms(caseID).catch(() => {});
+  await loadDefinedRooms(caseID, sc).catch(() => {});
   c = sc.c;
-  if (!sc.rooms.includes(current)) current = sc.rooms[0];
+  if (!sc.rooms.includes(current) || !roomShown(current)) current = sc.rooms[0];
   initFloor({ h, sc: () => sc, c: () => c, me: () => me.id, current: () => current, roomTitle, roomClass, sideLabel, nameOf: (a) => sc.nameOf(a), errText, openRoom: (r) => switchRoom(r) });
   renderRooms();
   switchRoom(current);
@@ -355,6 +355,7 @@ function renderRooms() {
   const ul = $("rooms");
   ul.replaceChildren();
   for (const room of sc.rooms) {
+    if (!roomShown(room)) continue;
     const b = h("button", { type: "button", class: roomClass(room), "data-room": room, "aria-current": String(room === current), onclick: () => switchRoom(room) }, ...roomLabel(room));
     roomButtons.set(room, b);
     ul.append(h("li", {}, b));

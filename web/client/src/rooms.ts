@@ -6,6 +6,7 @@
 import { call, casePath, APIError, Case } from "./api";
 import type { DefinedRoom, OpenRoomRequest } from "./wire_gen";
 import type { SecureCase } from "./secure";
+import * as E from "./e2ee";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -34,9 +35,32 @@ const maxLabel = 60;
 
 const known = new Map<string, DefinedRoom>();
 
-/** The defined room called room (its room name, "room:…" or "cross:…"), if this person is in it. */
+let secure: SecureCase | undefined;
+
+/**
+ * The room as the verified membership chain holds it: its signed members now, or undefined when no
+ * statement names it. Never the server's list.
+ */
+function signed(room: string): string[] | undefined {
+  return secure?.sess?.chain.latest()?.rooms.find((r) => r.name === room)?.members;
+}
+
+/**
+ * The defined room called room (its room name, "room:…" or "cross:…"), if the verified chain holds it
+ * with this person in it. Whether it is cross-side comes from its signed name and who is in it from the
+ * signed statement; only its label and whether it is closed are the server's word.
+ */
 export function definedRoom(room: string): DefinedRoom | undefined {
-  return known.get(room);
+  const d = known.get(room);
+  const name = E.definedRoom(room);
+  const members = signed(room);
+  if (!d || !name || !members || !secure || !members.includes(secure.me.account)) return undefined;
+  return { ...d, crossSide: name.crossSide, members };
+}
+
+/** Whether room may be shown in the room list: any standing room, and a defined room only as definedRoom finds it. */
+export function roomShown(room: string): boolean {
+  return !E.definedRoom(room) || !!definedRoom(room);
 }
 
 export interface RoomsContext {
@@ -51,24 +75,24 @@ export interface RoomsContext {
 }
 
 let ctx: RoomsContext | undefined;
+/** The defined rooms shown when the list was last drawn. */
+let lastShown = "";
 let poll: number | undefined;
 
 /**
- * Who is in a defined room, as the mediator's device signed it (the server's
- * list only until a statement names the room).
+ * Who is in a defined room, as the mediator's device signed it (nobody, until a statement names the
+ * room: the server's list is never shown as who reads it).
  */
 export function roomMembers(room: string): string[] | undefined {
-  const d = known.get(room);
-  if (!d) return undefined;
-  const signed = ctx?.sc().sess?.chain.latest()?.rooms.find((r) => r.name === room);
-  return signed ? signed.members : d.members;
+  if (!E.definedRoom(room)) return undefined;
+  return signed(room) ?? [];
 }
 
-/** The start of a defined room's "Visible to" line. */
+/** The start of a defined room's "Visible to" line: cross-side as its signed name says. */
 export function roomLead(room: string): string | undefined {
-  const d = known.get(room);
-  if (!d) return undefined;
-  return d.crossSide ? "a cross-side room — people of both sides are in it and read each other's words: " : "only the people in this room: ";
+  const name = E.definedRoom(room);
+  if (!name) return undefined;
+  return name.crossSide ? "a cross-side room — people of both sides are in it and read each other's words: " : "only the people in this room: ";
 }
 
 /** What replaces the composer of a closed room. */
@@ -80,14 +104,21 @@ export function closedNote(room: string): HTMLElement | null {
 }
 
 /** Loads the defined rooms this person is in (before the room list is drawn). */
-export async function loadDefinedRooms(caseID: string): Promise<void> {
+export async function loadDefinedRooms(caseID: string, sc: SecureCase): Promise<void> {
+  secure = sc;
   const list = await roomsAPI.list(caseID);
   for (const r of list) known.set(r.room, r);
+  lastShown = shownNow();
+}
+
+function shownNow(): string {
+  return [...known.keys()].filter((k) => definedRoom(k)).join(",");
 }
 
 /** Starts following this person's defined rooms, and for a mediator draws the panel in box. */
 export function mountRooms(box: HTMLElement, c: RoomsContext): void {
   ctx = c;
+  secure = c.sc();
   if (poll !== undefined) clearInterval(poll);
   // A room opened or closed elsewhere shows up here within a few seconds.
   poll = window.setInterval(() => { if (document.visibilityState === "visible") void update(); }, 5000);
@@ -106,6 +137,12 @@ async function update(): Promise<void> {
     known.set(r.room, r);
     if (!sc.rooms.includes(r.room)) await sc.addRoom(r.room);
   }
+  // A room shows once the verified chain holds it with this person in it (and goes when it does not):
+  // while the server lists a room no statement names yet, fetch the chain again.
+  if ([...known.keys()].some((k) => !definedRoom(k))) await sc.syncChain().catch(() => {});
+  const shown = shownNow();
+  if (shown !== lastShown) change = true;
+  lastShown = shown;
   if (change) {
     ctx.changed();
     const box = document.getElementById("defined-rooms");
@@ -120,20 +157,20 @@ function peopleWords(ids: string[]): string {
 function draw(box: HTMLElement): void {
   if (!ctx || !ctx.sc().mediator) { box.replaceChildren(); box.hidden = true; return; }
   box.hidden = false;
-  const mine = [...known.values()];
+  const mine = [...known.keys()].map(definedRoom).filter((r): r is DefinedRoom => !!r);
   const list = h("ul", { class: "defined-rooms" });
   for (const r of mine) {
     const out = h("div", { "aria-live": "polite" });
     list.append(h("li", { "data-room-label": r.label },
       h("strong", {}, r.label), r.crossSide ? " (cross-side)" : "", r.closed ? " — closed" : "", h("br"),
-      h("span", { class: "note" }, "In it: " + peopleWords(roomMembers(r.room) ?? r.members)), " ",
+      h("span", { class: "note" }, "In it: " + peopleWords(r.members)), " ",
       r.closed ? "" : h("button", { type: "button", class: "close-room", "aria-label": `Close the room ${r.label}`, onclick: () => confirmClose(r, out) }, "Close room"),
       out));
   }
   box.setAttribute("aria-labelledby", "defined-rooms-title");
   box.replaceChildren(
     h("h2", { id: "defined-rooms-title" }, "Rooms you open"),
-    h("p", { class: "note" }, "Meet some of the people in this case apart: a party without their lawyer, the lawyers without their clients. Nobody you leave out sees that the room exists — not the other mediators either."),
+    h("p", { class: "note" }, "Meet some of the people in this case apart: a party without their lawyer, the lawyers without their clients. Nobody you leave out can read it or join it — not the other mediators either. Its name is not shown to them, but that it exists and who is in it are recorded in the case's signed membership, which anyone in the case can inspect with technical tools."),
     mine.length ? list : "",
     openForm());
 }
@@ -165,7 +202,7 @@ function openForm(): HTMLElement {
   const who = h("p", { class: "note", id: "room-who", "aria-live": "polite" });
   const chosen = () => boxes.filter((b) => b.checked).map((b) => b.value);
   const summary = () => {
-    who.textContent = `Who will see this room, its name and its messages: ${peopleWords(chosen())}${cross.checked ? " — people of both sides, who read each other's words" : ""}. Nobody else sees that it exists. Your browser signs who is in it, so nobody can be added later.`;
+    who.textContent = `Who will see this room, its name and its messages: ${peopleWords(chosen())}${cross.checked ? " — people of both sides, who read each other's words" : ""}. Nobody else can read or join it; that it exists and who is in it are in the case's signed membership, which anyone in the case can inspect with technical tools. Your browser signs who is in it, so nobody can be added later.`;
   };
   for (const b of boxes) b.addEventListener("change", summary);
   cross.addEventListener("change", summary);
@@ -190,6 +227,7 @@ function openForm(): HTMLElement {
           return;
         }
         await ctx!.sc().addRoom(r.room);
+        lastShown = shownNow(); // drawn here: the next poll must not redraw over the status below
         ctx!.changed();
         draw(document.getElementById("defined-rooms")!);
         ctx!.switchRoom(r.room);
@@ -210,7 +248,7 @@ function openForm(): HTMLElement {
 }
 
 function confirmClose(r: DefinedRoom, out: HTMLElement): void {
-  const others = (roomMembers(r.room) ?? r.members).filter((a) => a !== ctx!.me());
+  const others = (roomMembers(r.room) ?? []).filter((a) => a !== ctx!.me());
   const yes = h("button", {
     type: "button", class: "danger", id: "confirm-close-room", onclick: async () => {
       try {

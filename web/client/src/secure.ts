@@ -70,6 +70,17 @@ export class SecureCase {
   private lastRefresh = 0;
   /** Defined rooms this mediator is opening: signed with the next statement (rooms.ts). */
   private opening: E.RoomMembers[] = [];
+  private openingRoom = 0;
+
+  /**
+   * Fetches the membership chain again (rooms.ts, when the server lists a room no statement names
+   * yet), in turn with the room work of this case and never while this device signs a room or a
+   * statement.
+   */
+  syncChain(): Promise<void> {
+    if (this.openingRoom > 0 || this.signing) return Promise.resolve();
+    return this.enqueue(() => this.refresh());
+  }
 
   constructor(public caseID: string, public me: E.DeviceKeys) {}
 
@@ -461,6 +472,7 @@ export class SecureCase {
       for (const r of latest?.rooms ?? []) if (!(r.name in epochs)) epochs[r.name] = r.epoch;
       const want = E.statementFor(this.caseID, people, c.sides.map((s) => s.id), epochs);
       want.rooms.push(...E.carryDefined(latest, people, epochs));
+      // signRoom refused any name the chain held before; a second pass after signing finds it carried.
       for (const r of this.opening) if (!want.rooms.some((x) => x.name === r.name)) want.rooms.push(r);
       if (latest && E.sameMembership(latest, want)) return;
       const raw = await E.signStatement({ ...want, seq: latest ? latest.seq + 1 : 1, prev: latest ? latest.hash : new Uint8Array(32), created: Date.now() }, this.me);
@@ -495,14 +507,26 @@ export class SecureCase {
     if (!!r.crossSide !== crossSide || r.room !== name || want.join(",") !== got.join(",")) {
       throw new Error(`the server describes the room "${r.label}" otherwise than you asked for it; it was not signed`);
     }
-    this.opening.push({ name, epoch: 1, members: want });
+    this.openingRoom++;
     try {
+      // A name the verified chain has ever held is an existing room: signing would add nothing and
+      // messages meant for the new room would reach that room's people. Only a new name is opened.
+      await this.refresh();
+      if (this.sess.chain.stmts.some((st) => st.rooms.some((x) => x.name === name))) {
+        throw new Error(`the server answered with a room that already exists instead of opening "${r.label}"; it was not signed`);
+      }
+      this.opening.push({ name, epoch: 1, members: want });
       await this.signMembership();
       if (!this.sess.chain.latest()?.rooms.some((x) => x.name === name)) await this.signMembership();
     } finally {
       this.opening = this.opening.filter((x) => x.name !== name);
+      this.openingRoom--;
     }
-    if (!this.sess.chain.latest()?.rooms.some((x) => x.name === name)) throw new Error("your browser could not sign who is in the room yet; try again");
+    const signed = this.sess.chain.latest()?.rooms.find((x) => x.name === name);
+    if (!signed) throw new Error("your browser could not sign who is in the room yet; try again");
+    if ([...signed.members].sort().join(",") !== want.join(",")) {
+      throw new Error(`the signed membership of "${r.label}" is not the people you chose; do not use the room`);
+    }
   }
 
   /** Follows a room that appeared after the page opened (a mediator put this person in it). */

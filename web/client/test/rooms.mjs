@@ -62,7 +62,7 @@ await run(async () => {
   await med.fill("#room-label", ROOM1);
   await med.getByLabel("Ada Okafor (Tenant party)").check();
   const who = await med.innerText("#room-who");
-  check(who.includes("Ada Okafor") && who.includes("Nobody else sees that it exists") && !who.includes("Jordan"), "the form says who will see the room before it is saved: " + who);
+  check(who.includes("Ada Okafor") && who.includes("Nobody else can read or join it") && who.includes("who is in it are in the case's signed membership") && !who.includes("Jordan"), "the form says who will see the room before it is saved: " + who);
   await axeCheck(med, "mediator, open a room form", { selector: "#defined-rooms" });
   await shoot(med, "rooms-open-form");
   await med.click("#open-room-form button[type=submit]");
@@ -125,6 +125,24 @@ await run(async () => {
   check(await roomButton(party, ROOM2).count() === 0, "the tenant sees nothing of the lawyers' room");
 
   stage("room 2 used");
+  // The server lies in its list of rooms: the lawyers' room is not cross-side, it holds the tenant,
+  // and there is a room "Secret meeting" the signed membership never named. The banner keeps what
+  // was signed, and the unsigned room is not shown.
+  const ada = await counselA.evaluate(async (c) => (await (await fetch(`/api/v1/cases/${c}`)).json()).participants.find((p) => p.name === "Ada Okafor").accountId, CASE);
+  await counselA.route("**/defined-rooms", async (route) => {
+    const res = await route.fetch();
+    const list = (await res.json()).map((r) => ({ ...r, crossSide: false, members: [...r.members, ada] }));
+    list.push({ ...list[0], id: "fake", room: "room:fake", label: "Secret meeting" });
+    await route.fulfill({ response: res, json: list });
+  });
+  await counselA.reload();
+  await counselA.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await openRoom(counselA, ROOM2);
+  const lied = await counselA.innerText("#room .banner");
+  check(lied.includes("cross-side") && lied.includes("Sam Lindqvist") && !lied.includes("Ada"), "the banner shows the signed room, not the server's list: " + lied);
+  check(await roomButton(counselA, "Secret meeting").count() === 0 && !(await counselA.innerText("body")).includes("Secret meeting"), "a room no signed statement names is not shown");
+  await counselA.unroute("**/defined-rooms");
+  stage("server's list not trusted");
   // 3. Closing the first room asks first, naming who loses it.
   await med.locator(`li[data-room-label="${ROOM1}"] button.close-room`).click();
   const q = await med.innerText("#close-room-q");
