@@ -11,7 +11,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode"
 
 	"codeberg.org/go-pdf/fpdf"
 
@@ -143,6 +145,49 @@ func RenderPDF(sg *Signed) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// pdfRunes is every character above ASCII the PDF's font encoding
+// (cp1252, the fpdf core fonts') can show; the translator turns any other
+// into '.'.
+var pdfRunes = sync.OnceValue(func() map[rune]bool {
+	tr := fpdf.New("P", "mm", "A4", "").UnicodeTranslatorFromDescriptor("")
+	m := map[rune]bool{}
+	for r := rune(0x80); r <= 0x2200; r++ {
+		if tr(string(r)) != "." {
+			m[r] = true
+		}
+	}
+	return m
+})
+
+// Unshowable returns the first character of s that the PDF cannot show
+// exactly as it is, or that may make text look other than it says: a
+// control character other than line feed and tab (Unicode Cc), a format
+// character (Cf: bidirectional overrides such as U+202E, zero-width
+// characters), or one outside the PDF font's encoding (cp1252). ok is
+// false when there is none.
+func Unshowable(s string) (r rune, ok bool) {
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\t':
+		case unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r):
+			return r, true
+		case r < 0x80:
+		case !pdfRunes()[r]:
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// describeRune names a character in plain words: "“漢” (U+6F22)", or for
+// an invisible one "an invisible control character (U+202E)".
+func describeRune(r rune) string {
+	if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || !unicode.IsPrint(r) {
+		return fmt.Sprintf("an invisible control character (U+%04X)", r)
+	}
+	return fmt.Sprintf("“%c” (U+%04X)", r, r)
+}
+
 // embedded finds the PDF's one embedded file and inflates it.
 func embedded(pdf []byte) ([]byte, error) {
 	const marker = "/Type /EmbeddedFile /Length "
@@ -204,6 +249,9 @@ func Verify(pdf []byte) (api.AgreementCheck, error) {
 	out := api.AgreementCheck{Case: sg.Case, Version: sg.Version, SHA256: sg.SHA256, Signed: []api.AgreementSignature{}}
 	if SHA256Hex([]byte(sg.Text)) != sg.SHA256 {
 		return out, errors.New("the agreement's text is not the text that was signed (its SHA-256 differs)")
+	}
+	if r, bad := Unshowable(sg.Text); bad {
+		return out, fmt.Errorf("the agreement's text has %s, which its pages cannot show as signed", describeRune(r))
 	}
 	if len(sg.Signatures) == 0 {
 		return out, errors.New("the agreement carries no signatures")

@@ -216,8 +216,9 @@ func checkText(text string) error {
 		return fault.Invalid("text", fmt.Sprintf("at most %d bytes", MaxTextLen))
 	case !utf8.ValidString(text):
 		return fault.Invalid("text", "UTF-8 text")
-	case strings.ContainsRune(text, 0):
-		return fault.Invalid("text", "text without NUL characters")
+	}
+	if r, bad := Unshowable(text); bad {
+		return fault.Invalid("text", fmt.Sprintf("the text has %s, which the signed PDF cannot show exactly; remove or replace it (the PDF shows Western European letters, digits and common punctuation)", describeRune(r)))
 	}
 	return nil
 }

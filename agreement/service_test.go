@@ -129,6 +129,13 @@ func TestAgreementDraftSignFile(t *testing.T) {
 	if _, err := tenant.c.SaveAgreement(ctx, k.ID, 1, v2); status(err) != http.StatusForbidden {
 		t.Fatalf("a party saved: %v", err)
 	}
+	// Text the PDF cannot show as it is (a right-to-left override, a
+	// character outside its font) is refused, naming the character.
+	for _, bad := range []struct{ text, want string }{{"pays \u202e004", "(U+202E)"}, {"pays 400 → 450", "“→” (U+2192)"}} {
+		if _, err := med.SaveAgreement(ctx, k.ID, 1, v2+bad.text); status(err) != http.StatusBadRequest || !strings.Contains(err.Error(), bad.want) {
+			t.Fatalf("saving %q: %v", bad.text, err)
+		}
+	}
 	a, err = med.SaveAgreement(ctx, k.ID, 1, v2)
 	if err != nil || a.Current.Version != 2 {
 		t.Fatalf("save 2: %+v %v", a.Current, err)

@@ -145,7 +145,9 @@ func agreementSave(ctx context.Context, args []string) error {
 		}
 		*base = cur.Current.Version
 	}
-	a, err := c.SaveAgreement(ctx, fs.Arg(0), *base, string(b))
+	// Windows line ends become line feeds (a carriage return is a control
+	// character the agreement refuses).
+	a, err := c.SaveAgreement(ctx, fs.Arg(0), *base, strings.ReplaceAll(string(b), "\r\n", "\n"))
 	if err != nil {
 		return err
 	}
