@@ -44,16 +44,26 @@ type Signed struct {
 	Reference  string     `json:"reference,omitempty"`
 	Title      string     `json:"title"`
 	Outcome    string     `json:"outcome"`
+	Document   string     `json:"document"`
 	Version    int        `json:"version"`
 	SHA256     string     `json:"sha256"`
 	Text       string     `json:"text"`
 	Signatures []SignedBy `json:"signatures"`
 }
 
+// RoleWord is how a signer's role is written on the signature page:
+// "party", or "lawyer" for counsel.
+func RoleWord(role string) string {
+	if role == "counsel" {
+		return "lawyer"
+	}
+	return role
+}
+
 // SignedBy is one signature in a signed agreement.
 type SignedBy struct {
 	Name         string `json:"name"`
-	Role         string `json:"role"` // party or lawyer
+	Role         string `json:"role"` // party or lawyer (RoleWord of the signed role)
 	Side         string `json:"side,omitempty"`
 	Record       string `json:"record"`       // e2ee.AgreementRecord
 	DeviceRecord []byte `json:"deviceRecord"` // e2ee device record (self-signed)
@@ -269,6 +279,12 @@ func Verify(pdf []byte) (api.AgreementCheck, error) {
 			return out, fmt.Errorf("signature %d (%s) is on version %d, not version %d", i+1, oneLine(s.Name), a.Version, sg.Version)
 		case a.TextSHA != sg.SHA256:
 			return out, fmt.Errorf("signature %d (%s) is over another text", i+1, oneLine(s.Name))
+		case a.Outcome != sg.Outcome:
+			return out, fmt.Errorf("signature %d (%s) settles %s, not %s", i+1, oneLine(s.Name), a.Outcome, oneLine(sg.Outcome))
+		case a.Doc != sg.Document:
+			return out, fmt.Errorf("signature %d (%s) is on another agreement document", i+1, oneLine(s.Name))
+		case s.Role != RoleWord(a.Role):
+			return out, fmt.Errorf("signature %d (%s) was made as %s, not as %s", i+1, oneLine(s.Name), RoleWord(a.Role), oneLine(s.Role))
 		case seen[a.Account]:
 			return out, fmt.Errorf("signature %d (%s) signs a second time for the same person", i+1, oneLine(s.Name))
 		}

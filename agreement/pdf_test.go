@@ -20,7 +20,7 @@ func signedFixture(t *testing.T) (*Signed, []*e2ee.DeviceKeys) {
 // signedText is signedFixture with another text, signed by both.
 func signedText(t *testing.T, text string) (*Signed, []*e2ee.DeviceKeys) {
 	t.Helper()
-	sg := &Signed{Format: PayloadFormat, Case: "c_test", CaseTitle: "Rivera v. Chen", Title: "Settlement agreement", Outcome: "full-agreement",
+	sg := &Signed{Format: PayloadFormat, Case: "c_test", CaseTitle: "Rivera v. Chen", Title: "Settlement agreement", Outcome: "full-agreement", Document: "d_test",
 		Version: 3, SHA256: SHA256Hex([]byte(text)), Text: text}
 	var devs []*e2ee.DeviceKeys
 	for i, name := range []string{"Avery Tran", "Blake Chen"} {
@@ -30,7 +30,7 @@ func signedText(t *testing.T, text string) (*Signed, []*e2ee.DeviceKeys) {
 			t.Fatal(err)
 		}
 		devs = append(devs, d)
-		a := e2ee.AgreementSignature{Case: sg.Case, Version: 3, TextSHA: sg.SHA256, Account: d.Account, Device: d.ID,
+		a := e2ee.AgreementSignature{Case: sg.Case, Doc: sg.Document, Version: 3, TextSHA: sg.SHA256, Outcome: sg.Outcome, Account: d.Account, Role: "party", Device: d.ID,
 			DeviceKey: d.Record().SigPub, At: time.Date(2026, 12, 3, 10, i, 0, 0, time.UTC).UnixMilli()}
 		sig, err := d.SignAgreement(a)
 		if err != nil {
@@ -124,6 +124,9 @@ func TestPDFForgedContentFails(t *testing.T) {
 		{"same signer twice", func(s *Signed) { s.Signatures[1] = s.Signatures[0] }, "second time"},
 		{"no signatures", func(s *Signed) { s.Signatures = nil }, "no signatures"},
 		{"other case", func(s *Signed) { s.Case = "c_other" }, "another case"},
+		{"other outcome", func(s *Signed) { s.Outcome = "partial-agreement" }, "settles full-agreement, not partial-agreement"},
+		{"other document", func(s *Signed) { s.Document = "d_other" }, "another agreement document"},
+		{"other role", func(s *Signed) { s.Signatures[1].Role = "lawyer" }, "was made as party, not as lawyer"},
 	}
 	for _, tc := range cases {
 		s := clone()

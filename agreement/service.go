@@ -525,12 +525,17 @@ func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string
 			Attrs: map[string]string{"reason": "device"}})
 		return api.Agreement{}, fmt.Errorf("this device cannot sign for you: it is not registered, was revoked, or was added by a mediator rather than linked from your own device: %w", fault.ErrForbidden)
 	}
-	a := e2ee.AgreementSignature{Case: caseID, Version: req.Version, TextSHA: req.SHA256, Account: actor.ID, Device: dev.ID,
-		DeviceKey: dev.SigPub, At: req.SignedAt}
+	// The statement is the server's own account of what is signed: this
+	// agreement's document, the version, its text's hash, the outcome it
+	// settles and the signer's role in the case. A device that signed
+	// anything else (another document, outcome or role) does not verify.
+	p, _ := c.Participant(actor.ID)
+	a := e2ee.AgreementSignature{Case: caseID, Doc: r.Doc, Version: req.Version, TextSHA: req.SHA256, Outcome: string(r.Outcome),
+		Account: actor.ID, Role: string(p.Role), Device: dev.ID, DeviceKey: dev.SigPub, At: req.SignedAt}
 	if err := e2ee.VerifyAgreement(a, sigBytes); err != nil {
 		s.audit(ctx, audit.Event{Type: "agreement.sign.refused", Actor: actor.ID, Case: caseID, Objects: []string{strconv.Itoa(req.Version)},
 			Attrs: map[string]string{"reason": "signature"}})
-		return api.Agreement{}, fault.Invalid("signature", "does not verify against your registered device's key")
+		return api.Agreement{}, fault.Invalid("signature", fmt.Sprintf("a signature by your registered device over this agreement's version %d, its %s and your role as %s", req.Version, r.Outcome, p.Role))
 	}
 	st, _ := a.Statement()
 	rec := e2ee.AgreementRecord(st, sigBytes)
@@ -614,7 +619,7 @@ func (s *Service) signed(ctx context.Context, actor account.Account, c *cases.Ca
 		return nil, err
 	}
 	out := &Signed{Format: PayloadFormat, Case: c.ID, CaseTitle: c.Title, Reference: c.Reference, Title: r.Title,
-		Outcome: string(r.Outcome), Version: cur.Num, SHA256: cur.SHA256, Text: text}
+		Outcome: string(r.Outcome), Document: r.Doc, Version: cur.Num, SHA256: cur.SHA256, Text: text}
 	for _, sg := range sgs {
 		var g signature
 		for _, x := range r.Sigs {
@@ -623,10 +628,8 @@ func (s *Service) signed(ctx context.Context, actor account.Account, c *cases.Ca
 				break
 			}
 		}
-		role := string(sg.Role)
-		if sg.Role == cases.RoleCounsel {
-			role = "lawyer"
-		}
+		signedAs, _, _ := e2ee.DecodeAgreementRecord(g.Record)
+		role := RoleWord(signedAs.Role)
 		out.Signatures = append(out.Signatures, SignedBy{Name: sg.Name, Role: role, Side: sg.Side, Record: string(g.Record),
 			DeviceRecord: g.DevRec, LogIndex: g.LogIndex, Recorded: g.Recorded.UTC().Format(time.RFC3339)})
 	}

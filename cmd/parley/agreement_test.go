@@ -125,14 +125,19 @@ func forgeAgreement(t *testing.T, ctx context.Context, u cliUser, caseID string,
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := e2ee.AgreementSignature{Case: caseID, Version: ver, TextSHA: v.SHA256, Account: u.id, Device: d.ID, DeviceKey: d.Record().SigPub, At: time.Now().UnixMilli()}
+	ag, err := u.c.Agreement(ctx, caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := e2ee.AgreementSignature{Case: caseID, Doc: ag.Document, Version: ver, TextSHA: v.SHA256, Outcome: string(ag.Outcome), Account: u.id, Role: "party",
+		Device: d.ID, DeviceKey: d.Record().SigPub, At: time.Now().UnixMilli()}
 	sig, err := d.SignAgreement(st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stmt, _ := st.Statement()
 	pdf, err := agreement.RenderPDF(&agreement.Signed{Format: agreement.PayloadFormat, Case: caseID, CaseTitle: "CLI agreement", Title: "Parenting plan",
-		Outcome: "full-agreement", Version: ver, SHA256: v.SHA256, Text: v.Text,
+		Outcome: string(ag.Outcome), Document: ag.Document, Version: ver, SHA256: v.SHA256, Text: v.Text,
 		Signatures: []agreement.SignedBy{{Name: "Avery Tran", Role: "party", Record: string(e2ee.AgreementRecord(stmt, sig)), DeviceRecord: d.Record().Raw, Recorded: "2026-12-03T06:00:00Z"}}})
 	if err != nil {
 		t.Fatal(err)

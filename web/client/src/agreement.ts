@@ -47,9 +47,11 @@ export function parseComment(body: string): { v: number; text: string } | null {
 }
 
 /** The canonical statement a device signs (Go's e2ee.AgreementSignature.Statement). */
-export function agreementStatement(caseID: string, version: number, textSHA: string, account: string, device: string, deviceKey: string, at: number): string {
-  return "parley agreement signature v1\n" + [["case", caseID], ["version", String(version)], ["text-sha256", textSHA], ["account", account],
-    ["device", device], ["device-key", deviceKey], ["at", String(at)]].map(([k, v]) => `${k}: ${v}\n`).join("");
+export function agreementStatement(caseID: string, doc: string, version: number, textSHA: string, outcome: string, account: string, role: string,
+  device: string, deviceKey: string, at: number): string {
+  return "parley agreement signature v1\n" + [["case", caseID], ["document", doc], ["version", String(version)], ["text-sha256", textSHA],
+    ["outcome", outcome], ["account", account], ["role", role], ["device", device], ["device-key", deviceKey], ["at", String(at)]]
+    .map(([k, v]) => `${k}: ${v}\n`).join("");
 }
 const LABEL = "parley/agreement-signature/v1\x00";
 const enc = new TextEncoder();
@@ -305,7 +307,8 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
       try {
         const textSHA = await sha(text);
         const at = Date.now();
-        const st = agreementStatement(ctx.caseID, v, textSHA, ctx.keys.account, ctx.keys.id, b64(ctx.keys.record.sigPub), at);
+        const role = ag.signers.find((s) => s.accountId === ctx.keys.account)?.role ?? "";
+        const st = agreementStatement(ctx.caseID, ag.document, v, textSHA, ag.outcome, ctx.keys.account, role, ctx.keys.id, b64(ctx.keys.record.sigPub), at);
         const sig = await P.ed25519Sign(ctx.keys.sig, enc.encode(LABEL + st));
         a = await agreementAPI.sign(ctx.caseID, { version: v, sha256: textSHA, device: ctx.keys.id, signedAt: at, signature: b64(sig) });
         say(`You signed version ${v}. Everyone in this mediation sees that you signed.`);
@@ -361,14 +364,15 @@ export async function keyFingerprint(key: Uint8Array): Promise<string> {
  * chain (its first device, or linked from one: what the server requires of
  * a consent), not merely a key the server names.
  */
-export async function signatureProblem(caseID: string, version: number, textSHA: string, account: string, g: AgreementSignature, dir: Devices): Promise<string> {
+export async function signatureProblem(caseID: string, ag: Agreement, textSHA: string, account: string, role: string, g: AgreementSignature, dir: Devices): Promise<string> {
+  const version = ag.current.version;
   if (g.accountId !== account) return "the signature is another person's";
   if (g.version !== version) return `the signature is on version ${g.version}, not ${version}`;
   if (g.sha256 !== textSHA) return "the signature is on another text";
   const rec = dir.record(account, g.device);
   if (!rec || !dir.ownChain(account, g.device)) return "the signing key is not one of their own registered devices";
   if (b64(rec.sigPub) !== g.deviceKey) return "the signing key is not their registered device's key";
-  const st = agreementStatement(caseID, version, textSHA, account, rec.id, b64(rec.sigPub), g.signedAt);
+  const st = agreementStatement(caseID, ag.document, version, textSHA, ag.outcome, account, role, rec.id, b64(rec.sigPub), g.signedAt);
   if (!await P.ed25519Verify(rec.sigPub, enc.encode(LABEL + st), unb64(g.signature))) return "the signature does not verify";
   return "";
 }
@@ -382,7 +386,7 @@ async function checkSignatures(caseID: string, ag: Agreement, dir: Devices): Pro
   for (const s of ag.signers) {
     const g: AgreementSignature | undefined = s.signed;
     if (!g) { rows.push(h("li", {}, `${s.name} (${roleWords(s)}): has not signed version ${ag.current.version} yet.`)); all = false; continue; }
-    const why = await signatureProblem(caseID, ag.current.version, mine, s.accountId, g, dir);
+    const why = await signatureProblem(caseID, ag, mine, s.accountId, s.role, g, dir);
     if (why) all = false;
     rows.push(h("li", { class: why ? "error" : "verified", "data-checked": s.name },
       !why ? `${s.name} (${roleWords(s)}) signed this text on ${when(g.signedAt)} with their own device: the signature checks out (device key ${await keyFingerprint(unb64(g.deviceKey))}).`

@@ -149,8 +149,9 @@ await run(async () => {
     const { publicKey, privateKey } = generateKeyPairSync("ed25519");
     const pub = Buffer.from(publicKey.export({ format: "jwk" }).x, "base64url").toString("base64");
     const g = { ...ada.signed, device: "dv_forgedbytheserver00000000", deviceKey: pub };
-    const st = "parley agreement signature v1\n" + [["case", ag.case], ["version", g.version], ["text-sha256", g.sha256], ["account", g.accountId],
-      ["device", g.device], ["device-key", g.deviceKey], ["at", g.signedAt]].map(([k, v]) => `${k}: ${v}\n`).join("");
+    const st = "parley agreement signature v1\n" + [["case", ag.case], ["document", ag.document], ["version", g.version], ["text-sha256", g.sha256],
+      ["outcome", ag.outcome], ["account", g.accountId], ["role", ada.role], ["device", g.device], ["device-key", g.deviceKey], ["at", g.signedAt]]
+      .map(([k, v]) => `${k}: ${v}\n`).join("");
     g.signature = edSign(null, Buffer.from("parley/agreement-signature/v1\x00" + st), privateKey).toString("base64");
     ada.signed = g;
     ada.name = "Ada Forged";
