@@ -320,7 +320,9 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 	if err != nil {
 		return api.Agreement{}, err
 	}
-	s.audit(ctx, audit.Event{Type: "agreement.saved", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}})
+	if err := s.audit(ctx, audit.Event{Type: "agreement.saved", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}}); err != nil {
+		return api.Agreement{}, fmt.Errorf("version %d was saved, but the audit log could not be written: %w", num, err)
+	}
 	return s.view(ctx, actor, c, &out, true)
 }
 
@@ -498,8 +500,9 @@ var ErrSuperseded = errors.New("superseded")
 // signature on any other version is refused (the text changed since they
 // read it); so is one whose text hash is not the version's, one by a
 // device that does not count for the account by its own chain, and one
-// whose signature does not verify. The signature is appended to the key
-// directory's transparency log before it is recorded.
+// whose signature does not verify. A second signature by the same person
+// on the same version changes nothing. Only then is the signature appended
+// to the key directory's transparency log, then recorded, then audited.
 func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string, req api.AgreementSignRequest) (api.Agreement, error) {
 	c, err := s.authorize(ctx, actor, caseID, policy.AgreementSign)
 	if err != nil {
@@ -539,30 +542,46 @@ func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string
 	}
 	st, _ := a.Statement()
 	rec := e2ee.AgreementRecord(st, sigBytes)
-	if err := s.audit(ctx, audit.Event{Type: "agreement.signed", Actor: actor.ID, Case: caseID,
-		Objects: []string{r.Doc, strconv.Itoa(req.Version), dev.ID}, Attrs: map[string]string{"device": how}}); err != nil {
-		return api.Agreement{}, err
+	// Checked before anything is logged: a second signature by the same
+	// person on the same version changes nothing and is not logged again.
+	signedAlready := func(r *record) bool {
+		return slices.ContainsFunc(r.Sigs, func(g signature) bool { return g.Account == actor.ID && g.Version == req.Version })
+	}
+	if signedAlready(r) {
+		return s.view(ctx, actor, c, r, true)
+	}
+	if len(r.Sigs) >= MaxSignatures {
+		return api.Agreement{}, fault.Invalid("signature", "this agreement holds no more signatures")
 	}
 	idx, _, err := s.cfg.Log.LogAgreementSignature(ctx, rec)
 	if err != nil {
 		return api.Agreement{}, err
 	}
+	added := false
 	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(r *record) error {
+		added = false
 		if err := s.signRefusal(ctx, actor, r, req); err != nil {
 			return err
 		}
-		if slices.ContainsFunc(r.Sigs, func(g signature) bool { return g.Account == actor.ID && g.Version == req.Version }) {
-			return nil // signed this version already
+		if signedAlready(r) {
+			return nil // signed this version meanwhile (a concurrent request)
 		}
 		if len(r.Sigs) >= MaxSignatures {
 			return fault.Invalid("signature", "this agreement holds no more signatures")
 		}
 		r.Sigs = append(r.Sigs, signature{Record: rec, Account: actor.ID, Version: req.Version, Device: dev.ID, DevRec: dev.Raw,
 			Trust: how, Recorded: s.now().UTC(), LogIndex: idx})
+		added = true
 		return nil
 	})
 	if err != nil {
 		return api.Agreement{}, err
+	}
+	if added {
+		if err := s.audit(ctx, audit.Event{Type: "agreement.signed", Actor: actor.ID, Case: caseID,
+			Objects: []string{r.Doc, strconv.Itoa(req.Version), dev.ID}, Attrs: map[string]string{"device": how, "logIndex": strconv.FormatInt(idx, 10)}}); err != nil {
+			return api.Agreement{}, fmt.Errorf("your signature was recorded, but the audit log could not be written: %w", err)
+		}
 	}
 	return s.view(ctx, actor, c, &out, true)
 }
@@ -691,8 +710,10 @@ func (s *Service) File(ctx context.Context, actor account.Account, caseID string
 			return api.Agreement{}, nil, nil, err
 		}
 		r = &out
-		s.audit(ctx, audit.Event{Type: "agreement.filed", Actor: actor.ID, Case: caseID, Objects: []string{r.Filed, strconv.Itoa(sg.Version)},
-			Attrs: map[string]string{"outcome": string(r.Outcome)}})
+		if err := s.audit(ctx, audit.Event{Type: "agreement.filed", Actor: actor.ID, Case: caseID, Objects: []string{r.Filed, strconv.Itoa(sg.Version)},
+			Attrs: map[string]string{"outcome": string(r.Outcome)}}); err != nil {
+			return api.Agreement{}, nil, nil, fmt.Errorf("the agreement was filed, but the audit log could not be written: %w", err)
+		}
 	}
 	var closed *cases.Case
 	var links []cases.SurveyLink

@@ -220,6 +220,22 @@ func TestAgreementDraftSignFile(t *testing.T) {
 	if a.State != api.AgreementSigned {
 		t.Fatalf("after three signatures: %s", a.State)
 	}
+	// Signing the same version again changes nothing and logs nothing: the
+	// duplicate is found before the key directory's log is written.
+	logSize := func() int64 {
+		_, v, err := tenant.x.CaseDevices(ctx, k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Checkpoint.Size
+	}
+	before := logSize()
+	if again, err := tenant.x.SignAgreement(ctx, k.ID, 3); err != nil || again.State != api.AgreementSigned {
+		t.Fatalf("signing again: %+v %v", again.State, err)
+	}
+	if after := logSize(); after != before {
+		t.Fatalf("a second signature on the same version grew the key directory's log from %d to %d entries", before, after)
+	}
 	for _, s := range a.Signers {
 		if s.Signed == nil || s.Signed.Version != 3 || s.Signed.LogIndex < 0 {
 			t.Fatalf("signer %s: %+v", s.Name, s.Signed)
