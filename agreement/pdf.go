@@ -11,7 +11,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode"
 
 	"codeberg.org/go-pdf/fpdf"
 
@@ -42,16 +44,26 @@ type Signed struct {
 	Reference  string     `json:"reference,omitempty"`
 	Title      string     `json:"title"`
 	Outcome    string     `json:"outcome"`
+	Document   string     `json:"document"`
 	Version    int        `json:"version"`
 	SHA256     string     `json:"sha256"`
 	Text       string     `json:"text"`
 	Signatures []SignedBy `json:"signatures"`
 }
 
+// RoleWord is how a signer's role is written on the signature page:
+// "party", or "lawyer" for counsel.
+func RoleWord(role string) string {
+	if role == "counsel" {
+		return "lawyer"
+	}
+	return role
+}
+
 // SignedBy is one signature in a signed agreement.
 type SignedBy struct {
 	Name         string `json:"name"`
-	Role         string `json:"role"` // party or lawyer
+	Role         string `json:"role"` // party or lawyer (RoleWord of the signed role)
 	Side         string `json:"side,omitempty"`
 	Record       string `json:"record"`       // e2ee.AgreementRecord
 	DeviceRecord []byte `json:"deviceRecord"` // e2ee device record (self-signed)
@@ -143,6 +155,49 @@ func RenderPDF(sg *Signed) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// pdfRunes is every character above ASCII the PDF's font encoding
+// (cp1252, the fpdf core fonts') can show; the translator turns any other
+// into '.'.
+var pdfRunes = sync.OnceValue(func() map[rune]bool {
+	tr := fpdf.New("P", "mm", "A4", "").UnicodeTranslatorFromDescriptor("")
+	m := map[rune]bool{}
+	for r := rune(0x80); r <= 0x2200; r++ {
+		if tr(string(r)) != "." {
+			m[r] = true
+		}
+	}
+	return m
+})
+
+// Unshowable returns the first character of s that the PDF cannot show
+// exactly as it is, or that may make text look other than it says: a
+// control character other than line feed and tab (Unicode Cc), a format
+// character (Cf: bidirectional overrides such as U+202E, zero-width
+// characters), or one outside the PDF font's encoding (cp1252). ok is
+// false when there is none.
+func Unshowable(s string) (r rune, ok bool) {
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\t':
+		case unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r):
+			return r, true
+		case r < 0x80:
+		case !pdfRunes()[r]:
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// describeRune names a character in plain words: "“漢” (U+6F22)", or for
+// an invisible one "an invisible control character (U+202E)".
+func describeRune(r rune) string {
+	if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || !unicode.IsPrint(r) {
+		return fmt.Sprintf("an invisible control character (U+%04X)", r)
+	}
+	return fmt.Sprintf("“%c” (U+%04X)", r, r)
+}
+
 // embedded finds the PDF's one embedded file and inflates it.
 func embedded(pdf []byte) ([]byte, error) {
 	const marker = "/Type /EmbeddedFile /Length "
@@ -205,6 +260,9 @@ func Verify(pdf []byte) (api.AgreementCheck, error) {
 	if SHA256Hex([]byte(sg.Text)) != sg.SHA256 {
 		return out, errors.New("the agreement's text is not the text that was signed (its SHA-256 differs)")
 	}
+	if r, bad := Unshowable(sg.Text); bad {
+		return out, fmt.Errorf("the agreement's text has %s, which its pages cannot show as signed", describeRune(r))
+	}
 	if len(sg.Signatures) == 0 {
 		return out, errors.New("the agreement carries no signatures")
 	}
@@ -221,6 +279,12 @@ func Verify(pdf []byte) (api.AgreementCheck, error) {
 			return out, fmt.Errorf("signature %d (%s) is on version %d, not version %d", i+1, oneLine(s.Name), a.Version, sg.Version)
 		case a.TextSHA != sg.SHA256:
 			return out, fmt.Errorf("signature %d (%s) is over another text", i+1, oneLine(s.Name))
+		case a.Outcome != sg.Outcome:
+			return out, fmt.Errorf("signature %d (%s) settles %s, not %s", i+1, oneLine(s.Name), a.Outcome, oneLine(sg.Outcome))
+		case a.Doc != sg.Document:
+			return out, fmt.Errorf("signature %d (%s) is on another agreement document", i+1, oneLine(s.Name))
+		case s.Role != RoleWord(a.Role):
+			return out, fmt.Errorf("signature %d (%s) was made as %s, not as %s", i+1, oneLine(s.Name), RoleWord(a.Role), oneLine(s.Role))
 		case seen[a.Account]:
 			return out, fmt.Errorf("signature %d (%s) signs a second time for the same person", i+1, oneLine(s.Name))
 		}

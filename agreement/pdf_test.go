@@ -14,8 +14,13 @@ import (
 // times) and returns it with the signers' device keys.
 func signedFixture(t *testing.T) (*Signed, []*e2ee.DeviceKeys) {
 	t.Helper()
-	text := "SETTLEMENT AGREEMENT\n\n1. The tenant pays 400 on the 1st.\n2. The landlord repairs the boiler by 1 March — promptly.\n"
-	sg := &Signed{Format: PayloadFormat, Case: "c_test", CaseTitle: "Rivera v. Chen", Title: "Settlement agreement", Outcome: "full-agreement",
+	return signedText(t, "SETTLEMENT AGREEMENT\n\n1. The tenant pays 400 on the 1st.\n2. The landlord repairs the boiler by 1 March — promptly.\n")
+}
+
+// signedText is signedFixture with another text, signed by both.
+func signedText(t *testing.T, text string) (*Signed, []*e2ee.DeviceKeys) {
+	t.Helper()
+	sg := &Signed{Format: PayloadFormat, Case: "c_test", CaseTitle: "Rivera v. Chen", Title: "Settlement agreement", Outcome: "full-agreement", Document: "d_test",
 		Version: 3, SHA256: SHA256Hex([]byte(text)), Text: text}
 	var devs []*e2ee.DeviceKeys
 	for i, name := range []string{"Avery Tran", "Blake Chen"} {
@@ -25,7 +30,7 @@ func signedFixture(t *testing.T) (*Signed, []*e2ee.DeviceKeys) {
 			t.Fatal(err)
 		}
 		devs = append(devs, d)
-		a := e2ee.AgreementSignature{Case: sg.Case, Version: 3, TextSHA: sg.SHA256, Account: d.Account, Device: d.ID,
+		a := e2ee.AgreementSignature{Case: sg.Case, Doc: sg.Document, Version: 3, TextSHA: sg.SHA256, Outcome: sg.Outcome, Account: d.Account, Role: "party", Device: d.ID,
 			DeviceKey: d.Record().SigPub, At: time.Date(2026, 12, 3, 10, i, 0, 0, time.UTC).UnixMilli()}
 		sig, err := d.SignAgreement(a)
 		if err != nil {
@@ -119,6 +124,9 @@ func TestPDFForgedContentFails(t *testing.T) {
 		{"same signer twice", func(s *Signed) { s.Signatures[1] = s.Signatures[0] }, "second time"},
 		{"no signatures", func(s *Signed) { s.Signatures = nil }, "no signatures"},
 		{"other case", func(s *Signed) { s.Case = "c_other" }, "another case"},
+		{"other outcome", func(s *Signed) { s.Outcome = "partial-agreement" }, "settles full-agreement, not partial-agreement"},
+		{"other document", func(s *Signed) { s.Document = "d_other" }, "another agreement document"},
+		{"other role", func(s *Signed) { s.Signatures[1].Role = "lawyer" }, "was made as party, not as lawyer"},
 	}
 	for _, tc := range cases {
 		s := clone()
@@ -131,6 +139,30 @@ func TestPDFForgedContentFails(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v (want %q)", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestPDFUnshowableText: a character the PDF's font encoding cannot show
+// (the translator would print '.'), a control character other than line
+// feed and tab, or a format character such as a right-to-left override
+// would make the pages differ from the signed text: Unshowable names it,
+// and a PDF whose signed text has one does not verify, even though every
+// signature over that text is good.
+func TestPDFUnshowableText(t *testing.T) {
+	if r, bad := Unshowable("Café — 400 € «ok»\n\tß"); bad {
+		t.Fatalf("a showable text: %U refused", r)
+	}
+	for _, in := range []string{"pays 漢 400", "pays \u202e004", "zero\u200bwidth", "line\rend", "bell\x07", "next\u0085line", "arrow →"} {
+		if _, bad := Unshowable(in); !bad {
+			t.Errorf("%q: not refused", in)
+		}
+	}
+	for _, text := range []string{"1. The tenant pays \u202e004 on the 1st.\n", "1. The tenant pays 400 → 450.\n"} {
+		sg, _ := signedText(t, text)
+		_, err := Verify(mustRender(t, sg))
+		if err == nil || !strings.Contains(err.Error(), "which its pages cannot show as signed") {
+			t.Errorf("%q: %v", text, err)
 		}
 	}
 }

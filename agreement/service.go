@@ -216,8 +216,9 @@ func checkText(text string) error {
 		return fault.Invalid("text", fmt.Sprintf("at most %d bytes", MaxTextLen))
 	case !utf8.ValidString(text):
 		return fault.Invalid("text", "UTF-8 text")
-	case strings.ContainsRune(text, 0):
-		return fault.Invalid("text", "text without NUL characters")
+	}
+	if r, bad := Unshowable(text); bad {
+		return fault.Invalid("text", fmt.Sprintf("the text has %s, which the signed PDF cannot show exactly; remove or replace it (the PDF shows Western European letters, digits and common punctuation)", describeRune(r)))
 	}
 	return nil
 }
@@ -319,7 +320,9 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 	if err != nil {
 		return api.Agreement{}, err
 	}
-	s.audit(ctx, audit.Event{Type: "agreement.saved", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}})
+	if err := s.audit(ctx, audit.Event{Type: "agreement.saved", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}}); err != nil {
+		return api.Agreement{}, fmt.Errorf("version %d was saved, but the audit log could not be written: %w", num, err)
+	}
 	return s.view(ctx, actor, c, &out, true)
 }
 
@@ -497,8 +500,9 @@ var ErrSuperseded = errors.New("superseded")
 // signature on any other version is refused (the text changed since they
 // read it); so is one whose text hash is not the version's, one by a
 // device that does not count for the account by its own chain, and one
-// whose signature does not verify. The signature is appended to the key
-// directory's transparency log before it is recorded.
+// whose signature does not verify. A second signature by the same person
+// on the same version changes nothing. Only then is the signature appended
+// to the key directory's transparency log, then recorded, then audited.
 func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string, req api.AgreementSignRequest) (api.Agreement, error) {
 	c, err := s.authorize(ctx, actor, caseID, policy.AgreementSign)
 	if err != nil {
@@ -524,39 +528,60 @@ func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string
 			Attrs: map[string]string{"reason": "device"}})
 		return api.Agreement{}, fmt.Errorf("this device cannot sign for you: it is not registered, was revoked, or was added by a mediator rather than linked from your own device: %w", fault.ErrForbidden)
 	}
-	a := e2ee.AgreementSignature{Case: caseID, Version: req.Version, TextSHA: req.SHA256, Account: actor.ID, Device: dev.ID,
-		DeviceKey: dev.SigPub, At: req.SignedAt}
+	// The statement is the server's own account of what is signed: this
+	// agreement's document, the version, its text's hash, the outcome it
+	// settles and the signer's role in the case. A device that signed
+	// anything else (another document, outcome or role) does not verify.
+	p, _ := c.Participant(actor.ID)
+	a := e2ee.AgreementSignature{Case: caseID, Doc: r.Doc, Version: req.Version, TextSHA: req.SHA256, Outcome: string(r.Outcome),
+		Account: actor.ID, Role: string(p.Role), Device: dev.ID, DeviceKey: dev.SigPub, At: req.SignedAt}
 	if err := e2ee.VerifyAgreement(a, sigBytes); err != nil {
 		s.audit(ctx, audit.Event{Type: "agreement.sign.refused", Actor: actor.ID, Case: caseID, Objects: []string{strconv.Itoa(req.Version)},
 			Attrs: map[string]string{"reason": "signature"}})
-		return api.Agreement{}, fault.Invalid("signature", "does not verify against your registered device's key")
+		return api.Agreement{}, fault.Invalid("signature", fmt.Sprintf("a signature by your registered device over this agreement's version %d, its %s and your role as %s", req.Version, r.Outcome, p.Role))
 	}
 	st, _ := a.Statement()
 	rec := e2ee.AgreementRecord(st, sigBytes)
-	if err := s.audit(ctx, audit.Event{Type: "agreement.signed", Actor: actor.ID, Case: caseID,
-		Objects: []string{r.Doc, strconv.Itoa(req.Version), dev.ID}, Attrs: map[string]string{"device": how}}); err != nil {
-		return api.Agreement{}, err
+	// Checked before anything is logged: a second signature by the same
+	// person on the same version changes nothing and is not logged again.
+	signedAlready := func(r *record) bool {
+		return slices.ContainsFunc(r.Sigs, func(g signature) bool { return g.Account == actor.ID && g.Version == req.Version })
+	}
+	if signedAlready(r) {
+		return s.view(ctx, actor, c, r, true)
+	}
+	if len(r.Sigs) >= MaxSignatures {
+		return api.Agreement{}, fault.Invalid("signature", "this agreement holds no more signatures")
 	}
 	idx, _, err := s.cfg.Log.LogAgreementSignature(ctx, rec)
 	if err != nil {
 		return api.Agreement{}, err
 	}
+	added := false
 	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(r *record) error {
+		added = false
 		if err := s.signRefusal(ctx, actor, r, req); err != nil {
 			return err
 		}
-		if slices.ContainsFunc(r.Sigs, func(g signature) bool { return g.Account == actor.ID && g.Version == req.Version }) {
-			return nil // signed this version already
+		if signedAlready(r) {
+			return nil // signed this version meanwhile (a concurrent request)
 		}
 		if len(r.Sigs) >= MaxSignatures {
 			return fault.Invalid("signature", "this agreement holds no more signatures")
 		}
 		r.Sigs = append(r.Sigs, signature{Record: rec, Account: actor.ID, Version: req.Version, Device: dev.ID, DevRec: dev.Raw,
 			Trust: how, Recorded: s.now().UTC(), LogIndex: idx})
+		added = true
 		return nil
 	})
 	if err != nil {
 		return api.Agreement{}, err
+	}
+	if added {
+		if err := s.audit(ctx, audit.Event{Type: "agreement.signed", Actor: actor.ID, Case: caseID,
+			Objects: []string{r.Doc, strconv.Itoa(req.Version), dev.ID}, Attrs: map[string]string{"device": how, "logIndex": strconv.FormatInt(idx, 10)}}); err != nil {
+			return api.Agreement{}, fmt.Errorf("your signature was recorded, but the audit log could not be written: %w", err)
+		}
 	}
 	return s.view(ctx, actor, c, &out, true)
 }
@@ -613,7 +638,7 @@ func (s *Service) signed(ctx context.Context, actor account.Account, c *cases.Ca
 		return nil, err
 	}
 	out := &Signed{Format: PayloadFormat, Case: c.ID, CaseTitle: c.Title, Reference: c.Reference, Title: r.Title,
-		Outcome: string(r.Outcome), Version: cur.Num, SHA256: cur.SHA256, Text: text}
+		Outcome: string(r.Outcome), Document: r.Doc, Version: cur.Num, SHA256: cur.SHA256, Text: text}
 	for _, sg := range sgs {
 		var g signature
 		for _, x := range r.Sigs {
@@ -622,10 +647,8 @@ func (s *Service) signed(ctx context.Context, actor account.Account, c *cases.Ca
 				break
 			}
 		}
-		role := string(sg.Role)
-		if sg.Role == cases.RoleCounsel {
-			role = "lawyer"
-		}
+		signedAs, _, _ := e2ee.DecodeAgreementRecord(g.Record)
+		role := RoleWord(signedAs.Role)
 		out.Signatures = append(out.Signatures, SignedBy{Name: sg.Name, Role: role, Side: sg.Side, Record: string(g.Record),
 			DeviceRecord: g.DevRec, LogIndex: g.LogIndex, Recorded: g.Recorded.UTC().Format(time.RFC3339)})
 	}
@@ -687,8 +710,10 @@ func (s *Service) File(ctx context.Context, actor account.Account, caseID string
 			return api.Agreement{}, nil, nil, err
 		}
 		r = &out
-		s.audit(ctx, audit.Event{Type: "agreement.filed", Actor: actor.ID, Case: caseID, Objects: []string{r.Filed, strconv.Itoa(sg.Version)},
-			Attrs: map[string]string{"outcome": string(r.Outcome)}})
+		if err := s.audit(ctx, audit.Event{Type: "agreement.filed", Actor: actor.ID, Case: caseID, Objects: []string{r.Filed, strconv.Itoa(sg.Version)},
+			Attrs: map[string]string{"outcome": string(r.Outcome)}}); err != nil {
+			return api.Agreement{}, nil, nil, fmt.Errorf("the agreement was filed, but the audit log could not be written: %w", err)
+		}
 	}
 	var closed *cases.Case
 	var links []cases.SurveyLink

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,13 @@ func TestAgreementDraftSignFile(t *testing.T) {
 	if _, err := tenant.c.SaveAgreement(ctx, k.ID, 1, v2); status(err) != http.StatusForbidden {
 		t.Fatalf("a party saved: %v", err)
 	}
+	// Text the PDF cannot show as it is (a right-to-left override, a
+	// character outside its font) is refused, naming the character.
+	for _, bad := range []struct{ text, want string }{{"pays \u202e004", "(U+202E)"}, {"pays 400 → 450", "“→” (U+2192)"}} {
+		if _, err := med.SaveAgreement(ctx, k.ID, 1, v2+bad.text); status(err) != http.StatusBadRequest || !strings.Contains(err.Error(), bad.want) {
+			t.Fatalf("saving %q: %v", bad.text, err)
+		}
+	}
 	a, err = med.SaveAgreement(ctx, k.ID, 1, v2)
 	if err != nil || a.Current.Version != 2 {
 		t.Fatalf("save 2: %+v %v", a.Current, err)
@@ -142,7 +150,7 @@ func TestAgreementDraftSignFile(t *testing.T) {
 	if a, err = tenant.x.SignAgreement(ctx, k.ID, 2); err != nil || a.State != api.AgreementSigning {
 		t.Fatalf("sign 2: %+v %v", a.State, err)
 	}
-	lateReq, err := landlord.x.AgreementSignRequest(k.ID, 2, v2)
+	lateReq, err := landlord.x.AgreementSignRequest(a, 2, v2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,12 +164,48 @@ func TestAgreementDraftSignFile(t *testing.T) {
 		t.Fatalf("a signature on a superseded version: %v", err)
 	}
 	// A signature over another text, or by someone who may not sign, is refused.
-	forged, _ := landlord.x.AgreementSignRequest(k.ID, 3, v3+"and a pony")
+	forged, _ := landlord.x.AgreementSignRequest(a, 3, v3+"and a pony")
 	if err := landlord.c.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.ID+"/agreement/sign", forged, &out); status(err) != http.StatusBadRequest {
 		t.Fatalf("a signature over another text: %v", err)
 	}
-	if _, err := observer.x.SignAgreement(ctx, k.ID, 3); status(err) != http.StatusForbidden {
+	// The signature binds the agreement's document, its outcome and the
+	// signer's role: a device that signed other ones is refused.
+	for name, change := range map[string]func(*api.Agreement){
+		"another document": func(x *api.Agreement) { x.Document = "d_other" },
+		"another outcome": func(x *api.Agreement) {
+			x.Outcome = map[api.OutcomeResult]api.OutcomeResult{api.FullAgreement: api.PartialAgreement, api.PartialAgreement: api.FullAgreement}[x.Outcome]
+		},
+		"another role": func(x *api.Agreement) {
+			x.Signers = slices.Clone(x.Signers)
+			for i := range x.Signers {
+				x.Signers[i].Role = "counsel"
+			}
+		},
+	} {
+		other := a
+		change(&other)
+		req, err := landlord.x.AgreementSignRequest(other, 3, v3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = landlord.c.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.ID+"/agreement/sign", req, &out)
+		if status(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "your role as party") {
+			t.Fatalf("a signature over %s: %v", name, err)
+		}
+	}
+	// An observer is not a signer: the client does not sign, and a
+	// signature made as if they were one is refused by policy.
+	if _, err := observer.x.SignAgreement(ctx, k.ID, 3); err == nil || !strings.Contains(err.Error(), "not one of the agreement's signers") {
 		t.Fatalf("an observer signed: %v", err)
+	}
+	asIf := a
+	asIf.Signers = append(slices.Clone(a.Signers), api.AgreementSigner{AccountID: observer.x.Me.Account, Role: "party"})
+	obsReq, err := observer.x.AgreementSignRequest(asIf, 3, v3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := observer.c.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.ID+"/agreement/sign", obsReq, &out); status(err) != http.StatusForbidden {
+		t.Fatalf("an observer's signature: %v", err)
 	}
 	// The PDF is not there until everyone signed.
 	if _, err := med.AgreementPDF(ctx, k.ID); status(err) != http.StatusConflict {
@@ -175,6 +219,22 @@ func TestAgreementDraftSignFile(t *testing.T) {
 	}
 	if a.State != api.AgreementSigned {
 		t.Fatalf("after three signatures: %s", a.State)
+	}
+	// Signing the same version again changes nothing and logs nothing: the
+	// duplicate is found before the key directory's log is written.
+	logSize := func() int64 {
+		_, v, err := tenant.x.CaseDevices(ctx, k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Checkpoint.Size
+	}
+	before := logSize()
+	if again, err := tenant.x.SignAgreement(ctx, k.ID, 3); err != nil || again.State != api.AgreementSigned {
+		t.Fatalf("signing again: %+v %v", again.State, err)
+	}
+	if after := logSize(); after != before {
+		t.Fatalf("a second signature on the same version grew the key directory's log from %d to %d entries", before, after)
 	}
 	for _, s := range a.Signers {
 		if s.Signed == nil || s.Signed.Version != 3 || s.Signed.LogIndex < 0 {

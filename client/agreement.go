@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -63,12 +64,22 @@ func (c *Client) AgreementPDF(ctx context.Context, caseID string) ([]byte, error
 	return []byte(s), err
 }
 
-// AgreementSignRequest signs version v of a case's agreement with this
-// device over the hash of text, the version's text as this client holds
-// it (not a hash the server named).
-func (x *E2EE) AgreementSignRequest(caseID string, v int, text string) (api.AgreementSignRequest, error) {
-	a := e2ee.AgreementSignature{Case: caseID, Version: v, TextSHA: textSHA256(text), Account: x.Me.Account, Device: x.Me.ID,
-		DeviceKey: x.Me.Record().SigPub, At: time.Now().UnixMilli()}
+// AgreementSignRequest signs version v of agreement ag (its case, its
+// document, its outcome and this account's role as ag's signer list
+// names it) with this device over the hash of text, the version's text as
+// this client holds it (not a hash the server named).
+func (x *E2EE) AgreementSignRequest(ag api.Agreement, v int, text string) (api.AgreementSignRequest, error) {
+	role := ""
+	for _, s := range ag.Signers {
+		if s.AccountID == x.Me.Account {
+			role = string(s.Role)
+		}
+	}
+	if role == "" {
+		return api.AgreementSignRequest{}, errors.New("you are not one of the agreement's signers (its parties and lawyers)")
+	}
+	a := e2ee.AgreementSignature{Case: ag.Case, Doc: ag.Document, Version: v, TextSHA: textSHA256(text), Outcome: string(ag.Outcome),
+		Account: x.Me.Account, Role: role, Device: x.Me.ID, DeviceKey: x.Me.Record().SigPub, At: time.Now().UnixMilli()}
 	sig, err := x.Me.SignAgreement(a)
 	if err != nil {
 		return api.AgreementSignRequest{}, err
@@ -77,9 +88,13 @@ func (x *E2EE) AgreementSignRequest(caseID string, v int, text string) (api.Agre
 		Signature: base64.StdEncoding.EncodeToString(sig)}, nil
 }
 
-// SignAgreement reads version v's text, checks the server's hash of it
-// against its own, and signs it with this device.
+// SignAgreement reads the agreement and version v's text, checks the
+// server's hash of it against its own, and signs it with this device.
 func (x *E2EE) SignAgreement(ctx context.Context, caseID string, v int) (api.Agreement, error) {
+	ag, err := x.C.Agreement(ctx, caseID)
+	if err != nil {
+		return api.Agreement{}, err
+	}
 	ver, err := x.C.AgreementVersion(ctx, caseID, v)
 	if err != nil {
 		return api.Agreement{}, err
@@ -87,7 +102,7 @@ func (x *E2EE) SignAgreement(ctx context.Context, caseID string, v int) (api.Agr
 	if textSHA256(ver.Text) != ver.SHA256 {
 		return api.Agreement{}, fmt.Errorf("%w: version %d's text does not match the hash the server gave", ErrIntegrity, v)
 	}
-	req, err := x.AgreementSignRequest(caseID, v, ver.Text)
+	req, err := x.AgreementSignRequest(ag, v, ver.Text)
 	if err != nil {
 		return api.Agreement{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -15,40 +16,61 @@ import (
 const AgreementLabel = "parley/agreement-signature/v1\x00"
 
 // AgreementSignature is what a party's or lawyer's device signs to sign a
-// version of a case's settlement agreement: the case, the version's
-// number, the lower-case hex SHA-256 of the version's exact text (UTF-8
-// bytes, as stored), who, on which device, that device's Ed25519 public
-// key (so the statement alone names the key that must verify it), and
-// when (the device's clock, unix milliseconds).
+// version of a case's settlement agreement: the case, the agreement's
+// document id, the version's number, the lower-case hex SHA-256 of the
+// version's exact text (UTF-8 bytes, as stored), what it settles
+// (AgreementOutcomes), who, as what (AgreementRoles), on which device,
+// that device's Ed25519 public key (so the statement alone names the key
+// that must verify it), and when (the device's clock, unix milliseconds).
 type AgreementSignature struct {
 	Case      string
+	Doc       string
 	Version   int
 	TextSHA   string
+	Outcome   string
 	Account   string
+	Role      string
 	Device    string
 	DeviceKey ed25519.PublicKey
 	At        int64
 }
+
+// AgreementOutcomes are what an agreement may settle (api.FullAgreement,
+// api.PartialAgreement); AgreementRoles, who signs (cases.RoleParty,
+// cases.RoleCounsel).
+var (
+	AgreementOutcomes = []string{"full-agreement", "partial-agreement"}
+	AgreementRoles    = []string{"party", "counsel"}
+)
 
 // Statement is the canonical text that is signed: one "name: value" line
 // per field, in this order, each value free of line breaks:
 //
 //	parley agreement signature v1
 //	case: <case id>
+//	document: <the agreement's document id>
 //	version: <decimal>
 //	text-sha256: <64 lower-case hex>
+//	outcome: full-agreement | partial-agreement
 //	account: <account id>
+//	role: party | counsel
 //	device: <device id>
 //	device-key: <standard base64 of the 32-byte Ed25519 key>
 //	at: <decimal unix milliseconds>
 func (a AgreementSignature) Statement() ([]byte, error) {
-	for _, v := range []string{a.Case, a.Account, a.Device} {
+	for _, v := range []string{a.Case, a.Doc, a.Account, a.Device} {
 		if v == "" || len(v) > maxString || strings.ContainsAny(v, "\r\n") {
 			return nil, errors.New("e2ee: agreement signature field empty, too long or with a line break")
 		}
 	}
 	if a.Version < 1 {
 		return nil, errors.New("e2ee: agreement version must be 1 or more")
+	}
+	if !slices.Contains(AgreementOutcomes, a.Outcome) {
+		return nil, errors.New("e2ee: agreement outcome must be full-agreement or partial-agreement")
+	}
+	if !slices.Contains(AgreementRoles, a.Role) {
+		return nil, errors.New("e2ee: agreement signer's role must be party or counsel")
 	}
 	if len(a.TextSHA) != 64 || strings.Trim(a.TextSHA, "0123456789abcdef") != "" {
 		return nil, errors.New("e2ee: agreement text hash must be 64 lower-case hex digits")
@@ -61,8 +83,8 @@ func (a AgreementSignature) Statement() ([]byte, error) {
 	}
 	var b strings.Builder
 	b.WriteString("parley agreement signature v1\n")
-	for _, kv := range [][2]string{{"case", a.Case}, {"version", strconv.Itoa(a.Version)}, {"text-sha256", a.TextSHA},
-		{"account", a.Account}, {"device", a.Device}, {"device-key", base64.StdEncoding.EncodeToString(a.DeviceKey)},
+	for _, kv := range [][2]string{{"case", a.Case}, {"document", a.Doc}, {"version", strconv.Itoa(a.Version)}, {"text-sha256", a.TextSHA},
+		{"outcome", a.Outcome}, {"account", a.Account}, {"role", a.Role}, {"device", a.Device}, {"device-key", base64.StdEncoding.EncodeToString(a.DeviceKey)},
 		{"at", strconv.FormatInt(a.At, 10)}} {
 		fmt.Fprintf(&b, "%s: %s\n", kv[0], kv[1])
 	}
@@ -75,10 +97,10 @@ func (a AgreementSignature) Statement() ([]byte, error) {
 func ParseAgreementStatement(st []byte) (AgreementSignature, error) {
 	var a AgreementSignature
 	lines := strings.Split(string(st), "\n")
-	if len(lines) != 9 || lines[0] != "parley agreement signature v1" || lines[8] != "" {
+	want := []string{"case", "document", "version", "text-sha256", "outcome", "account", "role", "device", "device-key", "at"}
+	if len(lines) != len(want)+2 || lines[0] != "parley agreement signature v1" || lines[len(want)+1] != "" {
 		return a, errors.New("e2ee: not an agreement signature statement")
 	}
-	want := []string{"case", "version", "text-sha256", "account", "device", "device-key", "at"}
 	vals := make([]string, len(want))
 	for i, name := range want {
 		v, ok := strings.CutPrefix(lines[i+1], name+": ")
@@ -88,14 +110,14 @@ func ParseAgreementStatement(st []byte) (AgreementSignature, error) {
 		vals[i] = v
 	}
 	var err error
-	a.Case, a.TextSHA, a.Account, a.Device = vals[0], vals[2], vals[3], vals[4]
-	if a.Version, err = strconv.Atoi(vals[1]); err != nil {
+	a.Case, a.Doc, a.TextSHA, a.Outcome, a.Account, a.Role, a.Device = vals[0], vals[1], vals[3], vals[4], vals[5], vals[6], vals[7]
+	if a.Version, err = strconv.Atoi(vals[2]); err != nil {
 		return a, errors.New("e2ee: agreement statement: bad version")
 	}
-	if a.DeviceKey, err = base64.StdEncoding.DecodeString(vals[5]); err != nil {
+	if a.DeviceKey, err = base64.StdEncoding.DecodeString(vals[8]); err != nil {
 		return a, errors.New("e2ee: agreement statement: bad device key")
 	}
-	if a.At, err = strconv.ParseInt(vals[6], 10, 64); err != nil {
+	if a.At, err = strconv.ParseInt(vals[9], 10, 64); err != nil {
 		return a, errors.New("e2ee: agreement statement: bad time")
 	}
 	again, err := a.Statement()

@@ -2,6 +2,7 @@ package e2ee
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -15,7 +16,7 @@ func TestAgreementSignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := AgreementSignature{Case: "c_1", Version: 2, TextSHA: strings.Repeat("ab", 32), Account: d.Account, Device: d.ID,
+	a := AgreementSignature{Case: "c_1", Doc: "d_1", Version: 2, TextSHA: strings.Repeat("ab", 32), Outcome: "full-agreement", Account: d.Account, Role: "party", Device: d.ID,
 		DeviceKey: d.Record().SigPub, At: 1_700_000_000_000}
 	sig, err := d.SignAgreement(a)
 	if err != nil {
@@ -26,13 +27,22 @@ func TestAgreementSignature(t *testing.T) {
 	if err != nil || got.Version != 2 || !bytes.Equal(gotSig, sig) {
 		t.Fatalf("round trip: %+v %v", got, err)
 	}
-	for name, change := range map[string]func(*AgreementSignature){
-		"case":    func(x *AgreementSignature) { x.Case = "c_2" },
-		"version": func(x *AgreementSignature) { x.Version = 3 },
-		"text":    func(x *AgreementSignature) { x.TextSHA = strings.Repeat("cd", 32) },
-		"account": func(x *AgreementSignature) { x.Account = "u_bbbbbbbbbbbbbbbbbbbb" },
-		"at":      func(x *AgreementSignature) { x.At++ },
-	} {
+	changes := map[string]func(*AgreementSignature){
+		"case":     func(x *AgreementSignature) { x.Case = "c_2" },
+		"document": func(x *AgreementSignature) { x.Doc = "d_2" },
+		"outcome":  func(x *AgreementSignature) { x.Outcome = "partial-agreement" },
+		"role":     func(x *AgreementSignature) { x.Role = "counsel" },
+		"version":  func(x *AgreementSignature) { x.Version = 3 },
+		"text":     func(x *AgreementSignature) { x.TextSHA = strings.Repeat("cd", 32) },
+		"account":  func(x *AgreementSignature) { x.Account = "u_bbbbbbbbbbbbbbbbbbbb" },
+		"at":       func(x *AgreementSignature) { x.At++ },
+	}
+	// Every field is covered: the device id and key by the checks below
+	// (the statement names the key that must verify it, and its id).
+	if n := reflect.TypeFor[AgreementSignature]().NumField(); n != len(changes)+2 {
+		t.Fatalf("AgreementSignature has %d fields; the test changes %d of them and the device checks 2", n, len(changes))
+	}
+	for name, change := range changes {
 		b := a
 		change(&b)
 		if VerifyAgreement(b, sig) == nil {

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/agreement"
 	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -81,8 +83,24 @@ func TestAgreementVerbs(t *testing.T) {
 	// verify needs no server and no session.
 	offline := cliUser{dir: t.TempDir(), c: client.New("http://127.0.0.1:1", "")}
 	if code, out := offline.run(t, "", "agreement", "verify", pdf); code != 0 || !strings.Contains(out, "OK: version 3") ||
-		!strings.Contains(out, "Avery Tran (party, Parent A)") || !strings.Contains(out, "Blake Chen (party, Parent B)") {
+		!strings.Contains(out, "account "+a.id+", device ") || !strings.Contains(out, "the file names them Avery Tran (party, Parent A)") ||
+		!strings.Contains(out, "the file names them Blake Chen (party, Parent B)") || !strings.Contains(out, "checked only against the keys in this file") {
 		t.Fatalf("verify: %d %s", code, out)
+	}
+	// --online: each key is its account's own device in the key directory.
+	if code, out := b.run(t, "", "agreement", "verify", pdf, "--online"); code != 0 || !strings.Contains(out, "own registered device in the key directory of "+n.URL) {
+		t.Fatalf("verify --online: %d %s", code, out)
+	}
+	// A PDF whose signature for Avery is made with a key nobody registered
+	// (a self-signed device record for her account): it passes offline,
+	// which says the keys are the file's word, and fails --online.
+	forged := forgeAgreement(t, ctx, a, k.ID, 3)
+	if code, out := offline.run(t, "", "agreement", "verify", forged); code != 0 || !strings.Contains(out, "checked only against the keys in this file") {
+		t.Fatalf("offline verify of a forged key: %d %s", code, out)
+	}
+	errOut = stderrOf(t, func() { code, _ = b.run(t, "", "agreement", "verify", forged, "--online") })
+	if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "NOT VERIFIED: signature 1: device dv_") || !strings.Contains(errOut, "is not a registered device of account "+a.id) {
+		t.Fatalf("verify --online of a forged key: %d %q", code, errOut)
 	}
 	body, _ := os.ReadFile(pdf)
 	body[len(body)/3] ^= 0x20
@@ -92,4 +110,41 @@ func TestAgreementVerbs(t *testing.T) {
 	if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "NOT VERIFIED") {
 		t.Fatalf("verify of a flipped byte: %d %q", code, errOut)
 	}
+}
+
+// forgeAgreement writes a signed agreement's PDF for version ver whose only
+// signature, by u's account, is made with a fresh device key that was never
+// registered (what a server, or anyone, can make).
+func forgeAgreement(t *testing.T, ctx context.Context, u cliUser, caseID string, ver int) string {
+	t.Helper()
+	v, err := u.c.AgreementVersion(ctx, caseID, ver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e2ee.NewDeviceKeys(u.id, e2ee.KEMXWing, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag, err := u.c.Agreement(ctx, caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := e2ee.AgreementSignature{Case: caseID, Doc: ag.Document, Version: ver, TextSHA: v.SHA256, Outcome: string(ag.Outcome), Account: u.id, Role: "party",
+		Device: d.ID, DeviceKey: d.Record().SigPub, At: time.Now().UnixMilli()}
+	sig, err := d.SignAgreement(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmt, _ := st.Statement()
+	pdf, err := agreement.RenderPDF(&agreement.Signed{Format: agreement.PayloadFormat, Case: caseID, CaseTitle: "CLI agreement", Title: "Parenting plan",
+		Outcome: string(ag.Outcome), Document: ag.Document, Version: ver, SHA256: v.SHA256, Text: v.Text,
+		Signatures: []agreement.SignedBy{{Name: "Avery Tran", Role: "party", Record: string(e2ee.AgreementRecord(stmt, sig)), DeviceRecord: d.Record().Raw, Recorded: "2026-12-03T06:00:00Z"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "forged.pdf")
+	if err := os.WriteFile(path, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +23,7 @@ func init() {
 	register("agreement sign", "agreement sign <case> --version N --yes [--json]", agreementSign)
 	register("agreement file", "agreement file <case> [--sessions N] [--hours H] [--json]", agreementFile)
 	register("agreement pdf", "agreement pdf <case> --out FILE", agreementPDF)
-	register("agreement verify", "agreement verify FILE [--json]", agreementVerify)
+	register("agreement verify", "agreement verify FILE [--online] [--json]", agreementVerify)
 }
 
 func showAgreement(a api.Agreement, withText bool) {
@@ -144,7 +145,9 @@ func agreementSave(ctx context.Context, args []string) error {
 		}
 		*base = cur.Current.Version
 	}
-	a, err := c.SaveAgreement(ctx, fs.Arg(0), *base, string(b))
+	// Windows line ends become line feeds (a carriage return is a control
+	// character the agreement refuses).
+	a, err := c.SaveAgreement(ctx, fs.Arg(0), *base, strings.ReplaceAll(string(b), "\r\n", "\n"))
 	if err != nil {
 		return err
 	}
@@ -297,9 +300,16 @@ func agreementPDF(ctx context.Context, args []string) error {
 }
 
 // agreementVerify checks a signed agreement's PDF offline: no server, no
-// session.
+// session. Offline, a signature proves only that the key the file carries
+// signed: who that key belongs to is the file's word. With --online it
+// also checks, as a person of the case signed in with a device (`parley
+// login`, `parley keys init`), that each signing key is its account's own
+// registered device in the key directory (the case's devices, verified
+// against the log and this device's pins, counting by the account's own
+// chain: what the server required of the signature).
 func agreementVerify(ctx context.Context, args []string) error {
 	fs := newFlags("agreement verify")
+	online := fs.Bool("online", false, "also check each signing key against the key directory of the server you are signed in to (as a person of the case)")
 	asJSON := clientFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -320,17 +330,57 @@ func agreementVerify(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("NOT VERIFIED: %w", err)
 	}
+	server := ""
+	if *online {
+		if server, err = checkSigners(ctx, check); err != nil {
+			return fmt.Errorf("NOT VERIFIED: %w", err)
+		}
+	}
 	if *asJSON {
 		return printJSON(check)
 	}
-	fmt.Printf("OK: version %d of the agreement for case %s (text SHA-256 %s), signed by:\n", check.Version, check.Case, check.SHA256)
+	fmt.Printf("OK: version %d of the agreement for case %s (text SHA-256 %s) carries a valid signature by each key below:\n", check.Version, check.Case, check.SHA256)
 	for _, s := range check.Signed {
 		side := ""
 		if s.Side != "" {
 			side = ", " + s.Side
 		}
-		fmt.Printf("  %s (%s%s), %s, device %s, key %s, log entry %d\n", s.Name, s.Role, side,
-			time.UnixMilli(s.SignedAt).UTC().Format("2006-01-02 15:04 MST"), s.Device, s.Fingerprint, s.LogIndex)
+		fmt.Printf("  account %s, device %s, key %s, signed %s, log entry %d (the file names them %s (%s%s))\n", s.AccountID, s.Device, s.Fingerprint,
+			time.UnixMilli(s.SignedAt).UTC().Format("2006-01-02 15:04 MST"), s.LogIndex, s.Name, s.Role, side)
+	}
+	if *online {
+		fmt.Printf("Each key is its account's own registered device in the key directory of %s.\n", server)
+	} else {
+		fmt.Println("Who holds each key is checked only against the keys in this file; run again with --online, signed in as a person of the case, to check them against the key directory.")
 	}
 	return nil
+}
+
+// checkSigners checks each signing key against the case's devices in the
+// key directory, as this CLI's signed-in device verifies them; it returns
+// the server's address.
+func checkSigners(ctx context.Context, check api.AgreementCheck) (string, error) {
+	c, x, err := e2eeClient()
+	if errors.Is(err, client.ErrNoDevice) {
+		return "", fmt.Errorf("--online checks keys with this device's verified view of the key directory, and it has no device key: run `parley keys init` first")
+	}
+	if err != nil {
+		return "", err
+	}
+	dir, _, err := x.CaseDevices(ctx, check.Case)
+	if err != nil {
+		return "", fmt.Errorf("the case's devices could not be read from the key directory: %w", err)
+	}
+	for i, s := range check.Signed {
+		rec, ok := dir.Record(s.AccountID, s.Device)
+		switch {
+		case !ok:
+			return "", fmt.Errorf("signature %d: device %s is not a registered device of account %s in the key directory", i+1, s.Device, s.AccountID)
+		case base64.StdEncoding.EncodeToString(rec.SigPub) != s.DeviceKey:
+			return "", fmt.Errorf("signature %d: the key directory holds another key for device %s", i+1, s.Device)
+		case !dir.OwnChain(s.AccountID, s.Device):
+			return "", fmt.Errorf("signature %d: device %s does not count for account %s by its own chain (it was admitted by a mediator, or never linked)", i+1, s.Device, s.AccountID)
+		}
+	}
+	return c.BaseURL, nil
 }

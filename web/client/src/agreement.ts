@@ -9,10 +9,11 @@
 // statement of e2ee/agreement.go over the SHA-256 of the text it shows.
 // A signature on a version that was replaced is refused, in plain words.
 // "Check the signatures" verifies every signature here, in the browser,
-// against the text this browser hashed itself.
+// against the text this browser hashed itself and the devices it verified
+// in the key directory (each key must be the signer's own device).
 import { call, casePath, APIError } from "./api";
 import type { Agreement, AgreementSignRequest, AgreementSignature, AgreementTemplates, AgreementVersion } from "./wire_gen";
-import type { DeviceKeys } from "./e2ee";
+import type { DeviceKeys, Devices } from "./e2ee";
 import * as P from "./primitives";
 import { b64, hex, unb64 } from "./wire";
 
@@ -46,9 +47,11 @@ export function parseComment(body: string): { v: number; text: string } | null {
 }
 
 /** The canonical statement a device signs (Go's e2ee.AgreementSignature.Statement). */
-export function agreementStatement(caseID: string, version: number, textSHA: string, account: string, device: string, deviceKey: string, at: number): string {
-  return "parley agreement signature v1\n" + [["case", caseID], ["version", String(version)], ["text-sha256", textSHA], ["account", account],
-    ["device", device], ["device-key", deviceKey], ["at", String(at)]].map(([k, v]) => `${k}: ${v}\n`).join("");
+export function agreementStatement(caseID: string, doc: string, version: number, textSHA: string, outcome: string, account: string, role: string,
+  device: string, deviceKey: string, at: number): string {
+  return "parley agreement signature v1\n" + [["case", caseID], ["document", doc], ["version", String(version)], ["text-sha256", textSHA],
+    ["outcome", outcome], ["account", account], ["role", role], ["device", device], ["device-key", deviceKey], ["at", String(at)]]
+    .map(([k, v]) => `${k}: ${v}\n`).join("");
 }
 const LABEL = "parley/agreement-signature/v1\x00";
 const enc = new TextEncoder();
@@ -81,6 +84,12 @@ export interface AgreementContext {
   comment: (body: string) => Promise<void>;
   /** "Visible to: everyone in this mediation: …" for the joint room. */
   visibleTo: () => string;
+  /**
+   * The case's devices as this browser verified them (SecureCase.refresh:
+   * the key directory's log proofs, the first devices it pinned, and who
+   * linked which device), fetched again for each check.
+   */
+  devices: () => Promise<Devices>;
 }
 
 const when = (t: string | number) => new Date(t).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
@@ -233,7 +242,11 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     if (ag.signers.some((s) => s.signed)) {
       const out = h("div", { id: "agreement-check", "aria-live": "polite" });
       const chk = h("button", { type: "button", id: "agreement-verify" }, "Check the signatures") as HTMLButtonElement;
-      chk.onclick = async () => out.replaceChildren(await checkSignatures(ctx.caseID, ag));
+      chk.onclick = async () => {
+        try { out.replaceChildren(await checkSignatures(ctx.caseID, ag, await ctx.devices())); } catch (e) {
+          out.replaceChildren(h("p", { id: "agreement-check-summary", class: "error" }, "The signatures could not be checked: this browser could not verify the case's devices. " + plainError(e, "Not checked")));
+        }
+      };
       parts.push(h("div", { class: "row" }, chk), out);
     }
     if (ag.state === "signed") {
@@ -294,7 +307,8 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
       try {
         const textSHA = await sha(text);
         const at = Date.now();
-        const st = agreementStatement(ctx.caseID, v, textSHA, ctx.keys.account, ctx.keys.id, b64(ctx.keys.record.sigPub), at);
+        const role = ag.signers.find((s) => s.accountId === ctx.keys.account)?.role ?? "";
+        const st = agreementStatement(ctx.caseID, ag.document, v, textSHA, ag.outcome, ctx.keys.account, role, ctx.keys.id, b64(ctx.keys.record.sigPub), at);
         const sig = await P.ed25519Sign(ctx.keys.sig, enc.encode(LABEL + st));
         a = await agreementAPI.sign(ctx.caseID, { version: v, sha256: textSHA, device: ctx.keys.id, signedAt: at, signature: b64(sig) });
         say(`You signed version ${v}. Everyone in this mediation sees that you signed.`);
@@ -336,8 +350,35 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   })().catch((e) => { el.replaceChildren(h("h2", { id: "agreement-title" }, "Settlement agreement"), h("p", { class: "error" }, plainError(e, "Could not load the agreement"))); });
 }
 
-/** Checks every signature on the current version here, against the text this browser hashes itself. */
-async function checkSignatures(caseID: string, ag: Agreement): Promise<HTMLElement> {
+/** How a device key is shown (Go's agreement.Fingerprint): the first 16 bytes of its SHA-256, hex, in groups of four. */
+export async function keyFingerprint(key: Uint8Array): Promise<string> {
+  return (hex(await P.sha256(key)).slice(0, 32).match(/.{4}/g) ?? []).join(" ");
+}
+
+/**
+ * Why one signature does not sign this version for this signer, or "" when
+ * it does. Nothing the server says is taken on its word: the statement is
+ * rebuilt from the row's account, the current version and the hash this
+ * browser computed; the key must be that account's registered device as
+ * this browser verified the key directory, counting by the account's own
+ * chain (its first device, or linked from one: what the server requires of
+ * a consent), not merely a key the server names.
+ */
+export async function signatureProblem(caseID: string, ag: Agreement, textSHA: string, account: string, role: string, g: AgreementSignature, dir: Devices): Promise<string> {
+  const version = ag.current.version;
+  if (g.accountId !== account) return "the signature is another person's";
+  if (g.version !== version) return `the signature is on version ${g.version}, not ${version}`;
+  if (g.sha256 !== textSHA) return "the signature is on another text";
+  const rec = dir.record(account, g.device);
+  if (!rec || !dir.ownChain(account, g.device)) return "the signing key is not one of their own registered devices";
+  if (b64(rec.sigPub) !== g.deviceKey) return "the signing key is not their registered device's key";
+  const st = agreementStatement(caseID, ag.document, version, textSHA, ag.outcome, account, role, rec.id, b64(rec.sigPub), g.signedAt);
+  if (!await P.ed25519Verify(rec.sigPub, enc.encode(LABEL + st), unb64(g.signature))) return "the signature does not verify";
+  return "";
+}
+
+/** Checks every signature on the current version here, against the text this browser hashes itself and the devices it verified. */
+async function checkSignatures(caseID: string, ag: Agreement, dir: Devices): Promise<HTMLElement> {
   const text = ag.current.text ?? "";
   const mine = await sha(text);
   const rows: HTMLElement[] = [];
@@ -345,14 +386,13 @@ async function checkSignatures(caseID: string, ag: Agreement): Promise<HTMLEleme
   for (const s of ag.signers) {
     const g: AgreementSignature | undefined = s.signed;
     if (!g) { rows.push(h("li", {}, `${s.name} (${roleWords(s)}): has not signed version ${ag.current.version} yet.`)); all = false; continue; }
-    const st = agreementStatement(caseID, g.version, g.sha256, g.accountId, g.device, g.deviceKey, g.signedAt);
-    const ok = g.sha256 === mine && await P.ed25519Verify(unb64(g.deviceKey), enc.encode(LABEL + st), unb64(g.signature));
-    if (!ok) all = false;
-    rows.push(h("li", { class: ok ? "verified" : "error", "data-checked": s.name },
-      ok ? `${s.name} (${roleWords(s)}) signed this text on ${when(g.signedAt)}: the signature checks out (device key ${g.fingerprint}).`
-        : `${s.name}'s signature does NOT check out against this text. Tell the mediator.`));
+    const why = await signatureProblem(caseID, ag, mine, s.accountId, s.role, g, dir);
+    if (why) all = false;
+    rows.push(h("li", { class: why ? "error" : "verified", "data-checked": s.name },
+      !why ? `${s.name} (${roleWords(s)}) signed this text on ${when(g.signedAt)} with their own device: the signature checks out (device key ${await keyFingerprint(unb64(g.deviceKey))}).`
+        : `${s.name}'s signature does NOT check out: ${why}. Tell the mediator.`));
   }
   return h("div", {}, h("p", { id: "agreement-check-summary", class: all ? "verified" : "note" }, all
-    ? `Every signature on version ${ag.current.version} checks out, here in your browser, against the text you see.`
+    ? `Every signature on version ${ag.current.version} checks out, here in your browser, against the text you see and each person's own devices.`
     : "Not every signature is there, or one does not check out:"), h("ul", { class: "docs" }, ...rows));
 }

@@ -292,7 +292,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     roomTitle, roomClass, visibleTo, banner, personWords, errText,
   });
   if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }
-  mountAgreement($("agreement"), { caseID, caseTitle: () => c.title, keys, visibleTo: () => visibleTo("joint"), comment: async (body) => { await sc.send("joint", { kind: E.KindText, text: body }); } });
+  mountAgreement($("agreement"), { caseID, caseTitle: () => c.title, keys, visibleTo: () => visibleTo("joint"), comment: async (body) => { await sc.send("joint", { kind: E.KindText, text: body }); }, devices: async () => { await sc.refresh(); return sc.sess.dir; } });
   await renderSessions($("sessions"), {
     caseID, mediator: sc.mediator, rooms: sc.rooms.filter((r) => !definedRoom(r)), roomTitle, nameOf: (a) => sc.nameOf(a),
     closed: !!c.closed, agreement: !!c.closed && (c.outcome?.result === "full-agreement" || c.outcome?.result === "partial-agreement"),

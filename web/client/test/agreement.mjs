@@ -7,6 +7,7 @@ import { passGate } from "./gate.mjs";
 import { axeCheck } from "./axe.mjs";
 import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
 import { mkdtempSync } from "node:fs";
+import { generateKeyPairSync, sign as edSign } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join as pjoin } from "node:path";
 
@@ -134,6 +135,39 @@ await run(async () => {
   check(["Ada Okafor", "Lars Lindqvist", "Jordan Blake"].every((n) => checked.includes(n + " (")), "the check names who signed");
   noJargon(await A.innerText("#agreement"), "party A");
   await shoot(A, "agreement-signed", "#agreement-check");
+
+  // A server that forges: Ada's row carries a signature made with the
+  // server's own key (a valid Ed25519 signature over a statement naming
+  // that key), Lars's row carries the lawyer's real signature. The browser
+  // checks keys against the devices it verified, not the server's word.
+  await A.route(/\/agreement$/, async (route) => {
+    if (route.request().method() !== "GET") return route.continue();
+    const res = await route.fetch();
+    const ag = await res.json();
+    const ada = ag.signers.find((s) => s.name === "Ada Okafor"), lars = ag.signers.find((s) => s.name === "Lars Lindqvist");
+    const jordan = ag.signers.find((s) => s.name === "Jordan Blake");
+    const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+    const pub = Buffer.from(publicKey.export({ format: "jwk" }).x, "base64url").toString("base64");
+    const g = { ...ada.signed, device: "dv_forgedbytheserver00000000", deviceKey: pub };
+    const st = "parley agreement signature v1\n" + [["case", ag.case], ["document", ag.document], ["version", g.version], ["text-sha256", g.sha256],
+      ["outcome", ag.outcome], ["account", g.accountId], ["role", ada.role], ["device", g.device], ["device-key", g.deviceKey], ["at", g.signedAt]]
+      .map(([k, v]) => `${k}: ${v}\n`).join("");
+    g.signature = edSign(null, Buffer.from("parley/agreement-signature/v1\x00" + st), privateKey).toString("base64");
+    ada.signed = g;
+    ada.name = "Ada Forged";
+    lars.signed = { ...jordan.signed };
+    await route.fulfill({ response: res, json: ag });
+  });
+  await A.locator("#agreement", { hasText: "Ada Forged" }).waitFor({ timeout: 30000 });
+  await A.click("#agreement-verify");
+  await A.locator("#agreement-check-summary", { hasText: "Not every signature" }).waitFor();
+  const forged = await A.innerText("#agreement-check");
+  check(forged.includes("Ada Forged's signature does NOT check out: the signing key is not one of their own registered devices"),
+    "a signature made with a key the server chose does not check out");
+  check(forged.includes("Lars Lindqvist's signature does NOT check out: the signature is another person's"), "another person's signature in a row does not check out");
+  check(forged.includes("Jordan Blake (") && forged.includes("checks out"), "the genuine signature still checks out");
+  await A.unroute(/\/agreement$/);
+  await A.locator("#agreement", { hasText: "Ada Forged" }).waitFor({ state: "detached", timeout: 30000 });
   const [dl] = await Promise.all([A.waitForEvent("download"), A.click("#agreement-pdf")]);
   const file = pjoin(mkdtempSync(pjoin(tmpdir(), "agreement-")), "signed.pdf");
   await dl.saveAs(file);
