@@ -178,7 +178,7 @@ func (d *Devices) trust() (trusted, own map[*loggedDevice]bool) {
 // invalidate makes the next read compute trust again.
 func (d *Devices) invalidate() {
 	d.mu.Lock()
-	d.invalidate()
+	d.trusted = nil
 	d.mu.Unlock()
 }
 
