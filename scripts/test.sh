@@ -98,7 +98,7 @@ export PARLEY_TEST_REQUIRE_SERVICES=1
 # time here (-p is the number of cores), in the order given, so a long one
 # started last would run alone at the end while a core idles.
 long="./web ./retention ./client ./server ./vault"
-go test -race -count=1 -timeout 12m $long $(go list ./... | grep -v -e '/internal/e2e$' $(for p in $long; do printf -- ' -e /%s$' "${p#./}"; done))
+go test -race -count=1 -timeout 25m $long $(go list ./... | grep -v -e '/internal/e2e$' $(for p in $long; do printf -- ' -e /%s$' "${p#./}"; done))
 stage "go test"
 # deploy/validate is a module of its own (it checks the deployment files
 # with compose-go and the Kubernetes API types, which the product does not
