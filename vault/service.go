@@ -438,9 +438,11 @@ func (s *Service) putEncrypted(ctx context.Context, key string, dataKey []byte, 
 	}()
 	info, err := s.store.Put(ctx, key, pp, -1, objstore.PutOptions{IfNoneMatch: createOnly, ContentType: "application/octet-stream"})
 	pp.CloseRead() // unblocks the writer if Put stopped early
-	if wErr := <-werr; wErr != nil {
+	if wErr := <-werr; wErr != nil && !(err != nil && errors.Is(wErr, errReaderClosed)) {
 		// The source's error (too large, client went away) explains the
-		// failure better than the store's.
+		// failure better than the store's — unless the writer stopped only
+		// because the store did (a create-only conflict): then the store's
+		// error is the reason.
 		if err == nil {
 			// The store took a complete object that the writer did not
 			// finish: it must not stay.
