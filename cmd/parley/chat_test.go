@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/canary"
 	"github.com/parley-mediation/parley/internal/nodetest"
@@ -73,16 +74,19 @@ func (u cliUser) run(t *testing.T, stdin string, args ...string) (int, string) {
 	return code, out
 }
 
-func TestChatAndKeysVerbs(t *testing.T) {
-	n := nodetest.Embedded(t)
+// cliCase makes a mediator (email) with a new case, and join, which
+// invites and joins a party on a side, each user with a CLI directory of
+// their own.
+func cliCase(t *testing.T, n *nodetest.Node, email, title, caseType string, sides []string) (api.Case, cliUser, func(side, name string) cliUser) {
+	t.Helper()
 	ctx := context.Background()
-	medAcct, medC := n.Staff(t, policy.RoleMediator, "cli-med@example.org")
-	k, err := medC.CreateCase(ctx, "CLI chat", "family", "", []string{"A", "B"})
+	medAcct, medC := n.Staff(t, policy.RoleMediator, email)
+	k, err := medC.CreateCase(ctx, title, caseType, "", sides)
 	if err != nil {
 		t.Fatal(err)
 	}
-	med := cliUser{t.TempDir(), medC, medAcct.ID}
 	join := func(side, name string) cliUser {
+		t.Helper()
 		inv, _ := medC.Invite(ctx, k.ID, "party", side, name, "", time.Hour)
 		c := client.New(n.URL, "")
 		s, err := c.Join(ctx, inv.Link)
@@ -91,6 +95,12 @@ func TestChatAndKeysVerbs(t *testing.T) {
 		}
 		return cliUser{t.TempDir(), c, s.Account.ID}
 	}
+	return k, cliUser{t.TempDir(), medC, medAcct.ID}, join
+}
+
+func TestChatAndKeysVerbs(t *testing.T) {
+	n := nodetest.Embedded(t)
+	k, med, join := cliCase(t, n, "cli-med@example.org", "CLI chat", "family", []string{"A", "B"})
 	a, b := join("A", "Avery"), join("B", "Blake")
 
 	// Before keys init, chat refuses (it would have no keys to encrypt with).

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
@@ -32,22 +30,7 @@ import (
 // `doc upgrade`, after which it is end-to-end encrypted and still reads.
 func TestDocVerbsEndToEnd(t *testing.T) {
 	n := nodetest.Embedded(t)
-	ctx := context.Background()
-	medAcct, medC := n.Staff(t, policy.RoleMediator, "cli-e2ee-med@example.org")
-	k, err := medC.CreateCase(ctx, "CLI documents", "family", "", []string{"A", "B"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	med := cliUser{t.TempDir(), medC, medAcct.ID}
-	join := func(side, name string) cliUser {
-		inv, _ := medC.Invite(ctx, k.ID, "party", side, name, "", time.Hour)
-		c := client.New(n.URL, "")
-		s, err := c.Join(ctx, inv.Link)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cliUser{t.TempDir(), c, s.Account.ID}
-	}
+	k, med, join := cliCase(t, n, "cli-e2ee-med@example.org", "CLI documents", "family", []string{"A", "B"})
 	a, b := join("A", "Avery"), join("B", "Blake")
 	for _, u := range []cliUser{med, a, b} {
 		if code, out := u.run(t, "", "keys", "init"); code != 0 {

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
-	"github.com/parley-mediation/parley/policy"
 )
 
 // TestFloorVerbs: the room-control verbs, end to end on a node: a timer
@@ -17,22 +13,7 @@ import (
 // a notice broadcast to every room (encrypted), and one-line refusals.
 func TestFloorVerbs(t *testing.T) {
 	n := nodetest.Embedded(t)
-	ctx := context.Background()
-	medAcct, medC := n.Staff(t, policy.RoleMediator, "floor-med@example.org")
-	k, err := medC.CreateCase(ctx, "CLI floor", "tenancy", "", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	med := cliUser{t.TempDir(), medC, medAcct.ID}
-	join := func(side, name string) cliUser {
-		inv, _ := medC.Invite(ctx, k.ID, "party", side, name, "", time.Hour)
-		c := client.New(n.URL, "")
-		s, err := c.Join(ctx, inv.Link)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cliUser{t.TempDir(), c, s.Account.ID}
-	}
+	k, med, join := cliCase(t, n, "floor-med@example.org", "CLI floor", "tenancy", []string{"Tenant", "Landlord"})
 	a, b := join("A", "Avery"), join("B", "Blake")
 	must := func(u cliUser, want string, args ...string) string {
 		t.Helper()

@@ -4,13 +4,10 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/parley-mediation/parley/cases"
-	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/metastore"
-	"github.com/parley-mediation/parley/policy"
 )
 
 // TestRoomVerbs: a mediator opens a room with one party by name; the party
@@ -20,21 +17,7 @@ import (
 func TestRoomVerbs(t *testing.T) {
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
-	medAcct, medC := n.Staff(t, policy.RoleMediator, "cli-rooms@example.org")
-	k, err := medC.CreateCase(ctx, "CLI rooms", "family", "", []string{"A", "B"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	med := cliUser{t.TempDir(), medC, medAcct.ID}
-	join := func(side, name string) cliUser {
-		inv, _ := medC.Invite(ctx, k.ID, "party", side, name, "", time.Hour)
-		c := client.New(n.URL, "")
-		s, err := c.Join(ctx, inv.Link)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cliUser{t.TempDir(), c, s.Account.ID}
-	}
+	k, med, join := cliCase(t, n, "cli-rooms@example.org", "CLI rooms", "family", []string{"A", "B"})
 	a, b := join("A", "Avery"), join("B", "Blake")
 	for _, u := range []cliUser{med, a, b} {
 		if code, out := u.run(t, "", "keys", "init"); code != 0 {
