@@ -199,26 +199,14 @@ func handLower(ctx context.Context, args []string) error {
 }
 
 func handList(ctx context.Context, args []string) error {
-	fs := newFlags("hand list")
-	asJSON := clientFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("hand list: a case id")
-	}
-	c, err := apiClient()
-	if err != nil {
-		return err
-	}
-	v, err := c.Floor(ctx, fs.Arg(0))
+	c, caseID, v, asJSON, err := floorView(ctx, "hand list", args)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printJSON(v.Hands)
 	}
-	k, err := c.Case(ctx, fs.Arg(0))
+	k, err := c.Case(ctx, caseID)
 	if err != nil {
 		return err
 	}
@@ -281,26 +269,14 @@ func floorTake(ctx context.Context, args []string) error {
 }
 
 func floorShow(ctx context.Context, args []string) error {
-	fs := newFlags("floor show")
-	asJSON := clientFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("floor show: a case id")
-	}
-	c, err := apiClient()
-	if err != nil {
-		return err
-	}
-	v, err := c.Floor(ctx, fs.Arg(0))
+	c, caseID, v, asJSON, err := floorView(ctx, "floor show", args)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printJSON(v)
 	}
-	k, err := c.Case(ctx, fs.Arg(0))
+	k, err := c.Case(ctx, caseID)
 	if err != nil {
 		return err
 	}
@@ -321,4 +297,24 @@ func floorShow(ctx context.Context, args []string) error {
 		fmt.Printf("%d raised hands (parley hand list)\n", len(v.Hands))
 	}
 	return nil
+}
+
+// floorView parses a verb's flags (a case id, --json) and reads the
+// caller's view of the case's room controls.
+func floorView(ctx context.Context, verb string, args []string) (c *client.Client, caseID string, v api.FloorView, asJSON *bool, err error) {
+	fs := newFlags(verb)
+	asJSON = clientFlags(fs)
+	if err = parseFlags(fs, args); err != nil {
+		return
+	}
+	if fs.NArg() != 1 {
+		err = usagef("%s: a case id", verb)
+		return
+	}
+	if c, err = apiClient(); err != nil {
+		return
+	}
+	caseID = fs.Arg(0)
+	v, err = c.Floor(ctx, caseID)
+	return
 }
