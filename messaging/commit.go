@@ -43,7 +43,7 @@ func (s *Service) commit(ctx context.Context, c *committer, msgs []Message, seal
 			if via != nil && via != inc {
 				return nil, errMoved
 			}
-			b, err := s.commitLocal(ctx, inc, c.room, msgs, seal)
+			b, err := s.commitLocal(ctx, inc, c, msgs, seal)
 			if errors.Is(err, errMoved) {
 				continue
 			}
@@ -110,7 +110,8 @@ func (s *Service) route(ctx context.Context, c *committer) (inc *incarnation, mi
 // owner, waits until it is durable, and broadcasts it. Only the room's
 // committer goroutine calls it, so the room's position cannot move
 // underneath it.
-func (s *Service) commitLocal(ctx context.Context, inc *incarnation, room string, msgs []Message, seal string) (*Batch, error) {
+func (s *Service) commitLocal(ctx context.Context, inc *incarnation, c *committer, msgs []Message, seal string) (*Batch, error) {
+	room := c.room
 	s.incMu.Lock()
 	or := inc.owned[room]
 	if inc.ended || or == nil {
@@ -119,7 +120,7 @@ func (s *Service) commitLocal(ctx context.Context, inc *incarnation, room string
 	}
 	pos := or.pos
 	s.incMu.Unlock()
-	b := &Batch{Room: room, Epoch: pos.Epoch, First: pos.Offset + 1}
+	b := &Batch{Room: room, Epoch: pos.Epoch, First: pos.Offset + 1, origin: c.origin}
 	if seal != "" {
 		b.Seal = &Seal{Next: pos.Epoch + 1, Reason: seal}
 	} else {
@@ -135,8 +136,9 @@ func (s *Service) commitLocal(ctx context.Context, inc *incarnation, room string
 		return nil, err
 	}
 	done := make(chan error, 1)
+	StageDone(StageRoute, c.taken)
 	select {
-	case s.journalQ <- journalReq{inc: inc, b: b, data: data, done: done}:
+	case s.journalQ <- journalReq{inc: inc, b: b, data: data, done: done, at: StageClock()}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -145,6 +147,7 @@ func (s *Service) commitLocal(ctx context.Context, inc *incarnation, room string
 		if err != nil {
 			return nil, err
 		}
+		StageDone(StageJournalWake, b.answered)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -158,6 +161,7 @@ type journalReq struct {
 	b    *Batch
 	data []byte // b, encoded
 	done chan error
+	at   int64 // StageClock when queued (0: not traced)
 }
 
 // runJournal is the node's group commit: it takes every batch waiting,
@@ -173,12 +177,14 @@ func (s *Service) runJournal() {
 		case <-s.stop:
 			return
 		}
+		StageDone(StageJournalQueue, first.at)
 		reqs := []journalReq{first}
 		size := len(first.data)
 	gather:
 		for len(reqs) < maxJournalBatches && size < maxJournalBytes {
 			select {
 			case r := <-s.journalQ:
+				StageDone(StageJournalQueue, r.at)
 				reqs = append(reqs, r)
 				size += len(r.data)
 			default:
@@ -223,7 +229,9 @@ func (s *Service) writeJournal(ctx context.Context, reqs []journalReq) {
 		return
 	}
 	seq := inc.lastSeq.Load() + 1
+	wrote := StageClock()
 	version, err := s.log.putJournal(ctx, &journalWrite{Node: inc.id, Seq: seq, Batches: batches})
+	StageDone(StageJournalWrite, wrote)
 	if err != nil {
 		if errors.Is(err, objstore.ErrPrecondition) {
 			s.logger.Warn("this node's journal was fenced by another node; starting a new one")
@@ -250,7 +258,9 @@ func (s *Service) writeJournal(ctx context.Context, reqs []journalReq) {
 	s.incMu.Unlock()
 	// Durable in the journal: acknowledged even if the incarnation ended
 	// meanwhile, since whoever fences it recovers this entry.
+	answered := StageClock()
 	for _, r := range keep {
+		r.b.answered = answered
 		r.done <- nil
 	}
 }

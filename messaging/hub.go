@@ -83,6 +83,7 @@ type hubEvent struct {
 	batch    *Batch
 	raw      []byte
 	presence []byte
+	at       int64 // StageClock when posted (0: not traced)
 }
 
 // hubInbox bounds what waits for a hub's goroutine.
@@ -266,6 +267,7 @@ func (h *hub) run() {
 		case <-h.s.stop:
 			return
 		case ev := <-h.inbox:
+			StageDone(StageHubInbox, ev.at)
 			h.handle(ev)
 		case req := <-h.joins:
 			sub, err := h.join(req)
@@ -551,9 +553,12 @@ func (h *hub) deliver(b *Batch) {
 	if from.Before(h.pos) {
 		from = h.pos
 	}
+	start := StageClock()
 	shared := h.frames(b, from)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	defer StageDone(StageToSink, b.origin)
+	defer StageDone(StageHubDeliver, start)
 	for sub := range h.subs {
 		frames := shared
 		if from.Before(sub.last) {

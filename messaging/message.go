@@ -30,6 +30,10 @@ type Batch struct {
 	First int64     `json:"first"`
 	Msgs  []Message `json:"msgs,omitempty"`
 	Seal  *Seal     `json:"seal,omitempty"`
+
+	// Stage tracing (stages.go) of a batch committed here: the StageClock
+	// of its oldest message's enqueue and of its journal's answer.
+	origin, answered int64
 }
 
 // End is the position after the batch's last message (for a seal: the

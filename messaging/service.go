@@ -193,7 +193,7 @@ func (s *Service) Publish(ctx context.Context, room string, m Message) (Message,
 // arrives on the channel when m is durable (or failed). Messages enqueued
 // one after another by one caller are committed in that order.
 func (s *Service) Enqueue(ctx context.Context, room string, m Message) (<-chan Result, error) {
-	p := pending{msg: m, done: make(chan Result, 1)}
+	p := pending{msg: m, done: make(chan Result, 1), at: StageClock()}
 	if err := s.queue(ctx, room, p); err != nil {
 		return nil, err
 	}
@@ -280,6 +280,7 @@ type pending struct {
 	// forwarded again.
 	via  *incarnation
 	done chan Result
+	at   int64 // StageClock when queued (0: not traced)
 }
 
 // Result is the outcome of one publish: the durable message, or an error.
@@ -303,6 +304,9 @@ type committer struct {
 	// it; known is false when it must be read again.
 	owner claim
 	known bool
+	// origin and taken are the StageClock of the oldest message of the
+	// batch being committed and of when it was taken (0: not traced).
+	origin, taken int64
 }
 
 func (c *committer) forget() { c.known = false }
@@ -336,6 +340,7 @@ func (s *Service) runCommitter(c *committer) {
 			}
 		}
 		idle.Reset(s.timing.idleAfter())
+		c.origin, c.taken = first.at, StageClock()
 		if first.seal != "" {
 			s.commitSeal(ctx, c, first)
 			continue
@@ -352,6 +357,11 @@ func (s *Service) runCommitter(c *committer) {
 				batch = append(batch, p)
 			default:
 				break drain
+			}
+		}
+		if c.taken != 0 {
+			for _, p := range batch {
+				StageDone(StageQueue, p.at)
 			}
 		}
 		s.commitMessages(ctx, c, batch)
@@ -424,6 +434,7 @@ func (s *Service) commitSeal(ctx context.Context, c *committer, p pending) {
 // broadcast publishes a durable batch. Failures are logged, not returned:
 // the batch is already acknowledged, and hubs find it in the store.
 func (s *Service) broadcast(ctx context.Context, b *Batch, data []byte) {
+	defer StageDone(StageBroadcast, StageClock())
 	if err := s.broker.Remember(ctx, b.Room, data); err != nil {
 		s.logger.Warn("recent window update failed", "error", err.Error())
 	}
@@ -435,7 +446,7 @@ func (s *Service) broadcast(ctx context.Context, b *Batch, data []byte) {
 	h := s.hubs[b.Room]
 	s.mu.Unlock()
 	if h != nil {
-		h.post(hubEvent{batch: b})
+		h.post(hubEvent{batch: b, at: StageClock()})
 	}
 	tagged := make([]byte, 0, len(s.proc)+1+len(data))
 	tagged = append(append(append(tagged, s.proc...), '\n'), data...)

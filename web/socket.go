@@ -77,6 +77,9 @@ type socket struct {
 	qmu   sync.Mutex
 	queue [][]byte
 	wake  chan struct{} // raised when queue becomes non-empty
+	// oldest is the messaging.StageClock of the queue's first frame
+	// (0: not traced).
+	oldest int64
 
 	authMu sync.Mutex // serialises calls to opts.Auth
 
@@ -177,6 +180,9 @@ func (c *socket) Send(frame []byte) bool {
 		c.qmu.Unlock()
 		return false
 	}
+	if len(c.queue) == 0 {
+		c.oldest = messaging.StageClock()
+	}
 	c.queue = append(c.queue, frame)
 	c.qmu.Unlock()
 	select {
@@ -193,6 +199,9 @@ func (c *socket) takeQueue(spare [][]byte) [][]byte {
 	defer c.qmu.Unlock()
 	out := c.queue
 	c.queue = spare
+	if len(out) > 0 {
+		messaging.StageDone(messaging.StageSendQueue, c.oldest)
+	}
 	return out
 }
 
@@ -240,10 +249,12 @@ func (c *socket) writer(ctx context.Context, recheck, session, floorCh <-chan st
 			frames := c.takeQueue(spare)
 			for _, f := range frames {
 				c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+				t := messaging.StageClock()
 				if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
 					c.shutdown(websocket.CloseAbnormalClosure, "")
 					return
 				}
+				messaging.StageDone(messaging.StageSocketWrite, t)
 			}
 			spare = nil
 			if cap(frames) <= keepSpare {
@@ -280,6 +291,7 @@ func (c *socket) reader(ctx context.Context) {
 	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
 	for {
 		kind, data, err := c.ws.ReadMessage()
+		read := messaging.StageClock()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				c.shutdown(websocket.CloseMessageTooBig, "frame too large")
@@ -308,7 +320,7 @@ func (c *socket) reader(ctx context.Context) {
 		case api.FrameUnsub:
 			c.unsubscribe(f.Room)
 		case api.FramePub:
-			c.publish(ctx, f)
+			c.publish(ctx, f, read)
 		}
 		if c.isClosed() {
 			return
@@ -376,7 +388,7 @@ func (c *socket) unsubscribe(name string) {
 
 // publish enqueues in arrival order, then waits for durability off the
 // read loop, so a client may pipeline up to maxInFlight messages.
-func (c *socket) publish(ctx context.Context, f *api.ClientFrame) {
+func (c *socket) publish(ctx context.Context, f *api.ClientFrame, read int64) {
 	room, err := c.resolve(ctx, f.Room, "post")
 	if err != nil {
 		c.refuse(f.Room, f.ID, err)
@@ -387,13 +399,14 @@ func (c *socket) publish(ctx context.Context, f *api.ClientFrame) {
 		c.error(f.Room, f.ID, api.CodeUnavailable, "not stored; send again")
 		return
 	}
+	messaging.StageDone(messaging.StageRead, read)
 	if c.inFlight == nil {
 		c.inFlight = make(chan inFlightPub, maxInFlight)
 		in := c.inFlight
 		c.tasks.Go(func() { c.acker(ctx, in) })
 	}
 	select {
-	case c.inFlight <- inFlightPub{room: f.Room, id: f.ID, done: done}:
+	case c.inFlight <- inFlightPub{room: f.Room, id: f.ID, done: done, at: messaging.StageClock()}:
 	case <-ctx.Done():
 	}
 }
@@ -402,6 +415,7 @@ func (c *socket) publish(ctx context.Context, f *api.ClientFrame) {
 type inFlightPub struct {
 	room, id string
 	done     <-chan messaging.Result
+	at       int64 // messaging.StageClock when enqueued (0: not traced)
 }
 
 // acker answers the connection's publishes in the order they arrived: an
@@ -422,6 +436,7 @@ func (c *socket) acker(ctx context.Context, in <-chan inFlightPub) {
 			}
 			m := api.Message{Epoch: r.Msg.Epoch, Offset: r.Msg.Offset, At: r.Msg.At}
 			c.Send(encodeFrame(api.ServerFrame{Type: api.FrameAck, Room: p.room, ID: p.id, Msg: &m}))
+			messaging.StageDone(messaging.StageToAck, p.at)
 		case <-ctx.Done():
 			return
 		}

@@ -29,7 +29,7 @@ import (
 )
 
 func init() {
-	register("bench fanout", "bench fanout [--rooms 100] [--members 6] [--payload 256] [--rate 15000] [--duration 15s] [--warmup 3s] [--idle 2000] [--nodes 1] [storage flags as for serve; --redis-url for the Redis broker]", benchFanout)
+	register("bench fanout", "bench fanout [--rooms 100] [--members 6] [--payload 256] [--rate 15000] [--duration 15s] [--warmup 3s] [--idle 2000] [--nodes 1] [--stages] [storage flags as for serve; --redis-url for the Redis broker]", benchFanout)
 }
 
 // benchFanout measures real-time delivery end to end: it starts --nodes
@@ -55,6 +55,7 @@ func benchFanout(ctx context.Context, args []string) error {
 	idle := fs.Int("idle", 2000, "idle subscribed connections for the memory figure (0: skip)")
 	nodes := fs.Int("nodes", 1, "parley serve processes (more than 1 needs --s3-endpoint and --redis-url)")
 	debugAddr := fs.String("debug-addr", "", "serve the first node's pprof profiles on this loopback address")
+	stages := fs.Bool("stages", false, "trace where the first node's time goes per stage (publish → delivery) in the measured window, and the load generator's own lag")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -72,7 +73,15 @@ func benchFanout(ctx context.Context, args []string) error {
 		defer os.RemoveAll(dir)
 		cfg.DataDir = dir
 	}
-	b := &fanoutBench{cfg: cfg, payload: *payload, debugAddr: *debugAddr}
+	if *stages && *debugAddr == "" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		*debugAddr = ln.Addr().String()
+		ln.Close()
+	}
+	b := &fanoutBench{cfg: cfg, payload: *payload, debugAddr: *debugAddr, stages: *stages}
 	if err := b.startNodes(ctx, *nodes, args); err != nil {
 		return err
 	}
@@ -100,6 +109,13 @@ func benchFanout(ctx context.Context, args []string) error {
 	fmt.Printf("  latency        p50 %s  p99 %s  p99.9 %s  (publish → deliver, %d samples)\n", res.p50, res.p99, res.p999, res.samples)
 	fmt.Printf("  acknowledged   %d   lost %d\n", res.acked, res.lost)
 	fmt.Printf("  cpu            server %.2f cores, load generator %.2f cores (measured window; load average %s)\n", res.serverCPU, res.benchCPU, loadAverage())
+	if b.stages {
+		fmt.Printf("  generator lag  tick → stamped p50 %s p99 %s; stamped → written p50 %s p99 %s; frame read → decoded p50 %s p99 %s\n",
+			res.tickLag[0], res.tickLag[1], res.writeLag[0], res.writeLag[1], res.readLag[0], res.readLag[1])
+		fmt.Printf("  split          publish → server's time stamp p50 %s p99 %s; stamp → delivered p50 %s p99 %s (ms clock: ±1 ms)\n",
+			res.toCommit[0], res.toCommit[1], res.fromCommit[0], res.fromCommit[1])
+		fmt.Printf("  stages of the first node in the measured window (histogram buckets: ±19 %%):\n%s", b.stageTable)
+	}
 	if *idle > 0 {
 		perConn, marginal, err := b.idleMemory(ctx, *idle)
 		if err != nil {
@@ -125,11 +141,16 @@ type fanoutBench struct {
 	payload int
 	// debugAddr, if set, is passed to the first node as --debug-addr.
 	debugAddr string
-	procs     []*exec.Cmd
-	urls      []string
-	caseIDs   []string
-	tokens    [][]string // per room, member tokens
-	members   []*benchConn
+	// stages: trace the first node's stages (through debugAddr) and the
+	// load generator's lag in the measured window.
+	stages bool
+	// stageTable is the first node's stage table of the measured window.
+	stageTable string
+	procs      []*exec.Cmd
+	urls       []string
+	caseIDs    []string
+	tokens     [][]string // per room, member tokens
+	members    []*benchConn
 }
 
 // startNodes runs `parley serve` children with the same storage flags.
@@ -288,6 +309,15 @@ type benchConn struct {
 	got   atomic.Int64
 	lat   []int64 // microseconds, measured window only
 	ready chan struct{}
+	// With --stages, the load generator's own lag (microseconds, measured
+	// window only): a tick's due time → its send time stamped, the stamp
+	// → the write returned (publisher), and a frame read → decoded
+	// (reader).
+	tickLag, writeLag, readLag []int64
+	// toCommit and fromCommit split each delivery's latency at the
+	// server's time stamp of the message (wall clock, in ms).
+	toCommit, fromCommit []int64
+	stages               bool
 }
 
 func dial(ctx context.Context, url, caseID, token string) (*websocket.Conn, error) {
@@ -305,7 +335,7 @@ func (b *fanoutBench) connect(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("connect: %w", err)
 			}
-			c := &benchConn{ws: ws, room: r, ready: make(chan struct{})}
+			c := &benchConn{ws: ws, room: r, ready: make(chan struct{}), stages: b.stages}
 			b.members = append(b.members, c)
 			c.write(api.ClientFrame{Type: "sub", Room: "joint"})
 		}
@@ -328,6 +358,9 @@ type fanoutResult struct {
 	// serverCPU and benchCPU are the CPU time the nodes and this process
 	// (the load generator) spent in the measured window, in cores.
 	serverCPU, benchCPU float64
+	// p50 and p99 of the load generator's lags (with --stages).
+	tickLag, writeLag, readLag [2]time.Duration
+	toCommit, fromCommit       [2]time.Duration
 }
 
 func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.Duration) fanoutResult {
@@ -348,15 +381,21 @@ func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.D
 	stop := make(chan struct{})
 	var pubs sync.WaitGroup
 	for i, c := range b.members {
-		pubs.Go(func() { c.publish(i, b.payload, interval, stop) })
+		pubs.Go(func() { c.publish(i, b.payload, interval, stop, &measuring) })
 	}
 	time.Sleep(warmup)
+	if b.stages {
+		b.nodeStages("on")
+	}
 	measuring.Store(true)
 	start := time.Now()
 	server0, bench0 := b.nodesCPU(), selfCPU()
 	time.Sleep(duration)
 	measuring.Store(false)
 	elapsed := time.Since(start)
+	if b.stages {
+		b.stageTable = b.nodeStages("off")
+	}
 	serverCPU := (b.nodesCPU() - server0).Seconds() / elapsed.Seconds()
 	benchCPU := (selfCPU() - bench0).Seconds() / elapsed.Seconds()
 	close(stop)
@@ -385,34 +424,73 @@ func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.D
 		c.ws.Close()
 	}
 	readers.Wait()
-	var all []int64
+	var all, tick, write, read, toCommit, fromCommit []int64
 	for _, c := range b.members {
 		all = append(all, c.lat...)
+		tick = append(tick, c.tickLag...)
+		write = append(write, c.writeLag...)
+		read = append(read, c.readLag...)
+		toCommit = append(toCommit, c.toCommit...)
+		fromCommit = append(fromCommit, c.fromCommit...)
 	}
-	slices.Sort(all)
-	q := func(p float64) time.Duration {
-		if len(all) == 0 {
-			return 0
-		}
-		return time.Duration(all[min(len(all)-1, int(p*float64(len(all))))]) * time.Microsecond
-	}
-	return fanoutResult{deliveredPerSec: float64(measured.Load()) / elapsed.Seconds(), p50: q(0.50), p99: q(0.99), p999: q(0.999),
+	p50, p99, p999 := quantiles(all)
+	res := fanoutResult{deliveredPerSec: float64(measured.Load()) / elapsed.Seconds(), p50: p50, p99: p99, p999: p999,
 		samples: len(all), acked: acked, lost: lost, serverCPU: serverCPU, benchCPU: benchCPU}
+	for _, l := range []struct {
+		to      *[2]time.Duration
+		samples []int64
+	}{{&res.tickLag, tick}, {&res.writeLag, write}, {&res.readLag, read}, {&res.toCommit, toCommit}, {&res.fromCommit, fromCommit}} {
+		p50, p99, _ := quantiles(l.samples)
+		*l.to = [2]time.Duration{p50, p99}
+	}
+	return res
 }
 
-func (c *benchConn) publish(i, size int, interval time.Duration, stop chan struct{}) {
+// quantiles sorts samples (microseconds) and returns their p50, p99 and
+// p99.9.
+func quantiles(samples []int64) (p50, p99, p999 time.Duration) {
+	slices.Sort(samples)
+	q := func(p float64) time.Duration {
+		if len(samples) == 0 {
+			return 0
+		}
+		return time.Duration(samples[min(len(samples)-1, int(p*float64(len(samples))))]) * time.Microsecond
+	}
+	return q(0.50), q(0.99), q(0.999)
+}
+
+// nodeStages switches the first node's stage tracing (trace "on" or
+// "off") and returns its stage table.
+func (b *fanoutBench) nodeStages(trace string) string {
+	res, err := http.Get("http://" + b.debugAddr + "/debug/parley/stages?trace=" + trace)
+	if err != nil {
+		return err.Error() + "\n"
+	}
+	defer res.Body.Close()
+	var sb strings.Builder
+	bufio.NewReader(res.Body).WriteTo(&sb)
+	return sb.String()
+}
+
+func (c *benchConn) publish(i, size int, interval time.Duration, stop chan struct{}, measuring *atomic.Bool) {
 	body := make([]byte, size)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for n := 0; ; n++ {
+		var due time.Time
 		select {
 		case <-stop:
 			return
-		case <-t.C:
+		case due = <-t.C:
 		}
-		binary.BigEndian.PutUint64(body, uint64(time.Now().UnixNano()))
+		now := time.Now()
+		binary.BigEndian.PutUint64(body, uint64(now.UnixNano()))
 		if c.write(api.ClientFrame{Type: "pub", Room: "joint", ID: strconv.Itoa(i) + "-" + strconv.Itoa(n), Body: body}) != nil {
 			return
+		}
+		if c.stages && measuring.Load() {
+			c.tickLag = append(c.tickLag, now.Sub(due).Microseconds())
+			c.writeLag = append(c.writeLag, time.Since(now).Microseconds())
 		}
 	}
 }
@@ -421,6 +499,7 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 	subscribed := false
 	for {
 		_, data, err := c.ws.ReadMessage()
+		read := time.Now()
 		if err != nil {
 			if !subscribed {
 				close(c.ready)
@@ -447,6 +526,18 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 					if len(m.Body) >= 8 {
 						c.lat = append(c.lat, (now-int64(binary.BigEndian.Uint64(m.Body)))/1000)
 						measured.Add(1)
+					}
+				}
+				if c.stages {
+					c.readLag = append(c.readLag, (now-read.UnixNano())/1000)
+					for _, m := range f.Msgs {
+						if len(m.Body) >= 8 {
+							// The server stamps a message's time (ms) as
+							// it assigns its position, before the journal.
+							at := m.At * int64(time.Millisecond)
+							c.toCommit = append(c.toCommit, (at-int64(binary.BigEndian.Uint64(m.Body)))/1000)
+							c.fromCommit = append(c.fromCommit, (now-at)/1000)
+						}
 					}
 				}
 			}
@@ -542,6 +633,7 @@ func (b *fanoutBench) rss() int64 {
 type benchFrame struct {
 	Type api.FrameType `json:"t"`
 	Msgs []struct {
+		At   int64  `json:"at"`
 		Body []byte `json:"body"`
 	} `json:"ms"`
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/server"
 	"github.com/parley-mediation/parley/web"
 )
@@ -152,6 +153,20 @@ func servePprof(addr string) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// Stage tracing of the messaging path (see messaging.TraceStages):
+	// ?trace=on starts it afresh, ?trace=off stops it; the answer is the
+	// per-stage latency table so far.
+	mux.HandleFunc("/debug/parley/stages", func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("trace") {
+		case "on":
+			messaging.TraceStages(true)
+		case "off":
+			defer messaging.TraceStages(false)
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		messaging.WriteStages(w)
+	})
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	srv.ListenAndServe()
 }
