@@ -381,7 +381,12 @@ func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.D
 	stop := make(chan struct{})
 	var pubs sync.WaitGroup
 	for i, c := range b.members {
-		pubs.Go(func() { c.publish(i, b.payload, interval, stop, &measuring) })
+		// Each publisher starts at its own phase of the interval, so that
+		// the load is an even --rate rather than every member publishing
+		// at the same instant (a burst of one message per member every
+		// interval, whose queueing the latency would measure).
+		phase := interval * time.Duration(i) / time.Duration(len(b.members))
+		pubs.Go(func() { c.publish(i, b.payload, phase, interval, stop, &measuring) })
 	}
 	time.Sleep(warmup)
 	if b.stages {
@@ -472,8 +477,13 @@ func (b *fanoutBench) nodeStages(trace string) string {
 	return sb.String()
 }
 
-func (c *benchConn) publish(i, size int, interval time.Duration, stop chan struct{}, measuring *atomic.Bool) {
+func (c *benchConn) publish(i, size int, phase, interval time.Duration, stop chan struct{}, measuring *atomic.Bool) {
 	body := make([]byte, size)
+	select {
+	case <-stop:
+		return
+	case <-time.After(phase):
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for n := 0; ; n++ {
