@@ -245,6 +245,11 @@ func (s *Service) writeJournal(ctx context.Context, reqs []journalReq) {
 		return
 	}
 	inc.lastSeq.Store(seq)
+	// (Stamped before the batches are shared with compaction.)
+	answered := StageClock()
+	for _, r := range keep {
+		r.b.answered = answered
+	}
 	now := time.Now()
 	s.incMu.Lock()
 	if !inc.ended {
@@ -258,9 +263,7 @@ func (s *Service) writeJournal(ctx context.Context, reqs []journalReq) {
 	s.incMu.Unlock()
 	// Durable in the journal: acknowledged even if the incarnation ended
 	// meanwhile, since whoever fences it recovers this entry.
-	answered := StageClock()
 	for _, r := range keep {
-		r.b.answered = answered
 		r.done <- nil
 	}
 }
