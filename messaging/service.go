@@ -435,19 +435,22 @@ func (s *Service) commitSeal(ctx context.Context, c *committer, p pending) {
 // the batch is already acknowledged, and hubs find it in the store.
 func (s *Service) broadcast(ctx context.Context, b *Batch, data []byte) {
 	defer StageDone(StageBroadcast, StageClock())
-	if err := s.broker.Remember(ctx, b.Room, data); err != nil {
-		s.logger.Warn("recent window update failed", "error", err.Error())
-	}
-	s.broker.SetHeadHint(ctx, b.Room, b.End())
-	// This node's subscribers get the batch straight away; other nodes get
-	// it through the broker, tagged with this node's id so that this node
-	// skips its own copy without decoding it.
+	// This node's subscribers get the batch straight away, before the
+	// broker's round trips (with Redis, each is one): the recent window
+	// and the head hint are shortcuts for resuming and joining, which read
+	// the store (the owner's journaled tail included) for what they lack.
+	// Other nodes get the batch through the broker, tagged with this
+	// node's id so that this node skips its own copy without decoding it.
 	s.mu.Lock()
 	h := s.hubs[b.Room]
 	s.mu.Unlock()
 	if h != nil {
 		h.post(hubEvent{batch: b, at: StageClock()})
 	}
+	if err := s.broker.Remember(ctx, b.Room, data); err != nil {
+		s.logger.Warn("recent window update failed", "error", err.Error())
+	}
+	s.broker.SetHeadHint(ctx, b.Room, b.End())
 	tagged := make([]byte, 0, len(s.proc)+1+len(data))
 	tagged = append(append(append(tagged, s.proc...), '\n'), data...)
 	if err := s.broker.Publish(ctx, roomTopic(b.Room), tagged); err != nil {

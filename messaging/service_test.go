@@ -288,3 +288,50 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 	}
 	t.Fatal("a subscriber that stopped reading was not dropped")
 }
+
+// stalledWindow is an in-process broker whose recent-window writes wait
+// until release is closed (a slow Redis round trip).
+type stalledWindow struct {
+	*Memory
+	release chan struct{}
+}
+
+func (b *stalledWindow) Remember(ctx context.Context, room string, data []byte) error {
+	<-b.release
+	return b.Memory.Remember(ctx, room, data)
+}
+
+// TestLocalDeliveryWaitsForNoBrokerWrite: a committed batch reaches this
+// node's subscribers without waiting for the broker's recent-window write
+// (with Redis, a round trip per commit in the delivery path, issue 19).
+func TestLocalDeliveryWaitsForNoBrokerWrite(t *testing.T) {
+	broker := &stalledWindow{Memory: NewMemory(), release: make(chan struct{})}
+	svc := NewService(NewLog(stores(t)["dir"](t)), broker, Options{})
+	defer svc.Close()
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(broker.release)
+		}
+	}
+	defer release()
+	room := Room{ID: "c_window/joint", Name: "joint"}
+	live := &sink{}
+	if _, err := svc.Subscribe(t.Context(), room, "u", "c", nil, live); err != nil {
+		t.Fatal(err)
+	}
+	published := make(chan error, 1)
+	go func() {
+		_, err := svc.Publish(t.Context(), room.ID, Message{ID: "m1", From: "u", Body: []byte("x")})
+		published <- err
+	}()
+	got := waitMsgs(t, live, 1) // fails (bounded) if delivery waits for Remember
+	if got[0].ID != "m1" {
+		t.Fatalf("delivered %+v", got[0])
+	}
+	release()
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+}
