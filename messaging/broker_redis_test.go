@@ -88,3 +88,38 @@ func TestRedisSubscribeChurn(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRedisBroadcastInOneRoundTrip: Broadcast (a commit's window write,
+// head hint and publish, pipelined) has the effects of the three calls it
+// replaces, as another node sees them.
+func TestRedisBroadcastInOneRoundTrip(t *testing.T) {
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, c2 := redis.NewClient(opts), redis.NewClient(opts)
+	b1, b2 := NewRedis(c1), NewRedis(c2)
+	t.Cleanup(func() { b1.Close(); b2.Close(); c1.Close(); c2.Close() })
+	room := fmt.Sprintf("c_bc%d/joint", time.Now().UnixNano())
+	got := make(chan string, 1)
+	cancel := b2.Subscribe(roomTopic(room), func(data []byte) { got <- string(data) })
+	defer cancel()
+	head := Position{Epoch: 2, Offset: 9}
+	if err := b1.Broadcast(t.Context(), room, []byte("w1"), head, roomTopic(room), []byte("m1")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m != "m1" {
+			t.Fatalf("published %q, want m1", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the publish did not arrive")
+	}
+	if w, err := b2.Recent(t.Context(), room); err != nil || len(w) != 1 || string(w[0]) != "w1" {
+		t.Fatalf("recent window %q %v, want [w1]", w, err)
+	}
+	if p, ok := b2.HeadHint(t.Context(), room); !ok || p != head {
+		t.Fatalf("head hint %+v %v, want %+v", p, ok, head)
+	}
+}

@@ -447,15 +447,28 @@ func (s *Service) broadcast(ctx context.Context, b *Batch, data []byte) {
 	if h != nil {
 		h.post(hubEvent{batch: b, at: StageClock()})
 	}
+	tagged := make([]byte, 0, len(s.proc)+1+len(data))
+	tagged = append(append(append(tagged, s.proc...), '\n'), data...)
+	if bc, ok := s.broker.(batchBroadcaster); ok {
+		if err := bc.Broadcast(ctx, b.Room, data, b.End(), roomTopic(b.Room), tagged); err != nil {
+			s.logger.Warn("broadcast failed; subscribers will read the store", "error", err.Error())
+		}
+		return
+	}
 	if err := s.broker.Remember(ctx, b.Room, data); err != nil {
 		s.logger.Warn("recent window update failed", "error", err.Error())
 	}
 	s.broker.SetHeadHint(ctx, b.Room, b.End())
-	tagged := make([]byte, 0, len(s.proc)+1+len(data))
-	tagged = append(append(append(tagged, s.proc...), '\n'), data...)
 	if err := s.broker.Publish(ctx, roomTopic(b.Room), tagged); err != nil {
 		s.logger.Warn("broadcast failed; subscribers will read the store", "error", err.Error())
 	}
+}
+
+// batchBroadcaster is a Broker that does a commit's three broker writes
+// in one round trip: Remember(room, window), SetHeadHint(room, head) and
+// Publish(topic, msg), in that order.
+type batchBroadcaster interface {
+	Broadcast(ctx context.Context, room string, window []byte, head Position, topic string, msg []byte) error
 }
 
 func newNodeID() string {
