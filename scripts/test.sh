@@ -86,10 +86,14 @@ trap cleanup EXIT
 
 # Beside go test: the static checks (gofmt, go vet, staticcheck, tsc,
 # govulncheck), then every fuzz target for a bounded time (scripts/fuzz.sh).
+# The static checks run at a lower priority (nice): they time nothing, and
+# go test's CPU-bound tests (web's TestTenThousandFailedLogins hashes
+# passwords against a clock) come first. The fuzzers keep the normal
+# priority, since each has a fixed time to run.
 besidelog=$scratch/checks-and-fuzzing.log
 (
 	failed=()
-	stage "static checks" make --no-print-directory check
+	stage "static checks" nice -n 10 make --no-print-directory check
 	stage "fuzzing" scripts/fuzz.sh
 	exit "${#failed[@]}"
 ) >"$besidelog" 2>&1 &
