@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 GOVULNCHECK_VERSION := v1.9.0
 TOOLS := $(or $(PARLEY_CACHE),$(HOME)/.cache/parley)/tools
 
-.PHONY: run build web wire test test-faults soak check vulncheck unit services-install clean
+.PHONY: run build web wire test fuzz test-faults soak check vulncheck unit services-install clean
 
 run: build
 	./bin/parley serve --data $(DATA) --addr $(ADDR) --demo
@@ -37,10 +37,16 @@ web/client/node_modules/.package-lock.json: web/client/package-lock.json
 web/static/dist/app.js: web/client/node_modules/.package-lock.json $(WEB_SRC)
 	cd web/client && node build.mjs
 
-# test runs the static checks, then every Go test with -race against real
-# MinIO and Redis started for this run (scripts/test.sh).
+# test runs the static checks, fuzzing, every Go test with -race against
+# real MinIO and Redis started for this run, and the fault suite
+# (scripts/test.sh; the checks and fuzzing run beside go test).
 test:
 	scripts/test.sh
+
+# fuzz runs every fuzz target for PARLEY_FUZZTIME (default 5s) each
+# (make test runs it too).
+fuzz:
+	scripts/fuzz.sh
 
 # test-faults runs the fault suite alone (make test runs it too): two nodes,
 # MinIO and Redis of its own, killed, flushed, stopped and starved on

@@ -1,15 +1,43 @@
 #!/usr/bin/env bash
-# test.sh — what `make test` runs: static checks, then every Go test with the
-# race detector against a real MinIO and a real Redis started on free
-# loopback ports for this run and stopped afterwards, whatever happens.
+# test.sh — what `make test` runs: static checks, fuzzing, every Go test
+# with the race detector against a real MinIO and a real Redis started on
+# free loopback ports for this run and stopped afterwards, whatever
+# happens, then the fault suite.
 # PARLEY_TEST_REQUIRE_SERVICES=1 turns "service missing" from a skip into a
 # failure, so no test can pass by quietly not running.
+#
+# On two cores the stages overlap where one waits: `go test` (the longest:
+# the web package's browser tests mostly wait on pages) runs in front while
+# the static checks and then the fuzzing run beside it, their output kept
+# in a log that is printed whole when they end. The fault suite runs last,
+# alone, since its scenarios time what they check. A failed stage does not
+# stop the others; the run fails if any stage failed, and the summary at
+# the end names it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Each stage prints how long it took, so a slow one is found from the log.
 start=$SECONDS
-stage() { echo "test.sh: $1 done at $((SECONDS - start)) s"; }
+# cpu PID prints the CPU time (user + system, in clock ticks) used so far
+# by what the shell PID started and waited for (Linux's /proc/PID/stat).
+tick=$(getconf CLK_TCK)
+cpu() { awk '{ print $16 + $17 }' "/proc/$1/stat"; }
+failed=()
+# stage NAME COMMAND... runs COMMAND and prints whether it passed, its
+# wall-clock time, its CPU time and when it ended. A failure is recorded
+# and the run goes on.
+stage() {
+	local name=$1 t0=$SECONDS me=$BASHPID c0 rc=0
+	shift
+	c0=$(cpu "$me")
+	"$@" || rc=$?
+	local verdict=passed
+	if [ "$rc" != 0 ]; then
+		verdict="FAILED (exit $rc)"
+		failed+=("$name")
+	fi
+	echo "test.sh: $name $verdict in $((SECONDS - t0)) s ($((($(cpu "$me") - c0) / tick)) s of CPU), done at $((SECONDS - start)) s"
+	return 0
+}
 
 scripts/services.sh install
 # Debian's age decrypts the encrypted evaluation export in its test.
@@ -26,49 +54,7 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 command -v node >/dev/null || { echo "node (v20 or later) is required for the browser client" >&2; exit 1; }
 make --no-print-directory web
-make --no-print-directory check
-stage "build and static checks"
-
-# Every fuzz target runs for a bounded time on top of its seed corpus
-# (which the `go test` run below also replays). A crasher fails the run and is
-# written to testdata/fuzz/ — commit it as a regression test. Each package's
-# fuzzing binary is built once (`go test -c -fuzz`, instrumented for every
-# target in it) and run once per target, in the package's directory, with
-# the fuzz cache `go test -fuzz` would use.
-fuzztime=${PARLEY_FUZZTIME:-5s}
-fuzzbin=$(mktemp -d "${TMPDIR:-/tmp}/parley-fuzz.XXXXXX")
-trap 'rm -rf "$fuzzbin"' EXIT
-fuzzcache=$(go env GOCACHE)/fuzz
-for file in $(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do
-	dir=$(dirname "${file#./}")
-	targets=$(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | cut -d' ' -f2)
-	[ -n "$targets" ] || continue
-	bin=$fuzzbin/$(echo "$dir" | tr / _).test
-	if [ ! -x "$bin" ]; then
-		go test -c -fuzz . -o "$bin" "./$dir"
-	fi
-	importpath=$(go list "./$dir")
-	for target in $targets; do
-		echo "fuzz: ./$dir $target ($fuzztime)"
-		# Go's fuzzer sometimes reports "context deadline exceeded" when
-		# -fuzztime ends during a slow input, with no crasher; that one case
-		# is retried once. A real crasher ("Failing input written") fails.
-		for attempt in 1 2; do
-			if out=$(cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${target}\$" -test.fuzztime "$fuzztime" \
-				-test.fuzzcachedir "$fuzzcache/$importpath" 2>&1); then
-				break
-			fi
-			if [ "$attempt" = 2 ] || ! grep -q 'context deadline exceeded' <<<"$out" || grep -q 'Failing input written' <<<"$out"; then
-				echo "$out"
-				exit 1
-			fi
-			echo "fuzz: $target stopped on the fuzzer's deadline race, not a crasher; running it again"
-		done
-	done
-done
-rm -rf "$fuzzbin"
-echo "fuzz: all targets ran clean"
-stage "fuzzing"
+echo "test.sh: tools installed and browser client built at $((SECONDS - start)) s"
 
 # Tests, MinIO's data and the build's scratch files live in memory (tmpfs,
 # /dev/shm) when it has room: what the tests check of durability is the
@@ -85,8 +71,35 @@ export TMPDIR=$scratch
 echo "test.sh: temporary files in $scratch"
 state=$scratch/services
 mkdir -p "$state"
-cleanup() { scripts/services.sh stop "$state" || true; rm -rf "$scratch"; }
+beside=
+cleanup() {
+	# The checks beside go test, if this run stops early: the subshell
+	# and what it runs now (its own children).
+	if [ -n "$beside" ] && kill -0 "$beside" 2>/dev/null; then
+		pkill -TERM -P "$beside" 2>/dev/null || true
+		kill "$beside" 2>/dev/null || true
+	fi
+	scripts/services.sh stop "$state" || true
+	rm -rf "$scratch"
+}
 trap cleanup EXIT
+
+# Beside go test: the static checks (gofmt, go vet, staticcheck, tsc,
+# govulncheck), then every fuzz target for a bounded time (scripts/fuzz.sh).
+# The static checks run at a lower priority (nice): they time nothing, and
+# go test's CPU-bound tests (web's TestTenThousandFailedLogins hashes
+# passwords against a clock) come first. The fuzzers keep the normal
+# priority, since each has a fixed time to run.
+besidelog=$scratch/checks-and-fuzzing.log
+(
+	failed=()
+	stage "static checks" nice -n 10 make --no-print-directory check
+	stage "fuzzing" scripts/fuzz.sh
+	exit "${#failed[@]}"
+) >"$besidelog" 2>&1 &
+beside=$!
+echo "test.sh: static checks and fuzzing run beside go test; their output follows go test's"
+
 scripts/services.sh start "$state"
 # shellcheck disable=SC1091
 source "$state/env"
@@ -96,14 +109,34 @@ export PARLEY_TEST_REQUIRE_SERVICES=1
 # so that its table is printed; see scripts/test-faults.sh.
 # The longest packages are listed first: go test runs packages two at a
 # time here (-p is the number of cores), in the order given, so a long one
-# started last would run alone at the end while a core idles.
+# started last would run alone at the end while a core idles. The web
+# package's browser tests run three at a time (web/browser_script_test.go:
+# each has its own node, ports and Chromium); -parallel lets them.
 long="./web ./retention ./client ./server ./vault"
-go test -race -count=1 -timeout 25m $long $(go list ./... | grep -v -e '/internal/e2e$' $(for p in $long; do printf -- ' -e /%s$' "${p#./}"; done))
-stage "go test"
+gotest() {
+	go test -race -count=1 -parallel 3 -timeout 25m $long $(go list ./... | grep -v -e '/internal/e2e$' $(for p in $long; do printf -- ' -e /%s$' "${p#./}"; done))
+}
+stage "go test" gotest
 # deploy/validate is a module of its own (it checks the deployment files
 # with compose-go and the Kubernetes API types, which the product does not
 # link), so ./... above does not reach it.
-(cd deploy/validate && go test -count=1 ./...)
-stage "deploy/validate"
-scripts/test-faults.sh
-stage "fault suite"
+validate() { (cd deploy/validate && go test -count=1 ./...); }
+stage "deploy/validate" validate
+
+besiderc=0
+wait "$beside" || besiderc=$?
+beside=
+echo "test.sh: ---- static checks and fuzzing (run beside go test) ----"
+cat "$besidelog"
+echo "test.sh: ---- end of static checks and fuzzing ----"
+if [ "$besiderc" != 0 ]; then
+	failed+=("static checks or fuzzing (see above)")
+fi
+
+stage "fault suite" scripts/test-faults.sh
+
+if [ "${#failed[@]}" != 0 ]; then
+	printf 'test.sh: FAILED after %d s: %s\n' "$((SECONDS - start))" "$(IFS=,; echo "${failed[*]}")" >&2
+	exit 1
+fi
+echo "test.sh: every stage passed in $((SECONDS - start)) s"

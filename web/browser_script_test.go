@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,11 +31,49 @@ type browserScript struct {
 	shots []string
 }
 
-// needBrowser returns node's path and web/client's, and fails the test
-// (or, outside make test, skips it) when node, Chromium, playwright-core
-// or the browser bundle is missing.
+// Browser tests run side by side: each starts its own node (free
+// 127.0.0.1 port, its own t.TempDir data, screenshots and downloads) and
+// its own Chromium, and spends most of its time waiting on pages, so a few
+// at once finish far sooner than one after another. browserSlots bounds
+// how many run at once (PARLEY_BROWSER_TESTS, default 3); go test's
+// -parallel (default: the number of cores) bounds them too, so
+// scripts/test.sh passes -parallel 3.
+var browserSlots = make(chan struct{}, browserTestsAtOnce())
+
+func browserTestsAtOnce() int {
+	if n, err := strconv.Atoi(os.Getenv("PARLEY_BROWSER_TESTS")); err == nil && n > 0 {
+		return n
+	}
+	return 3
+}
+
+// browserParallel holds the tests that have a browser slot.
+var browserParallel sync.Map // *testing.T → struct{}
+
+// parallelBrowser marks t as a browser test: it runs in parallel with the
+// other browser tests (after the package's sequential tests) and holds
+// one of browserSlots until it ends. Calling it again for t does nothing.
+func parallelBrowser(t *testing.T) {
+	t.Helper()
+	if _, again := browserParallel.LoadOrStore(t, struct{}{}); again {
+		return
+	}
+	t.Parallel()
+	browserSlots <- struct{}{}
+	t.Cleanup(func() {
+		<-browserSlots
+		browserParallel.Delete(t)
+	})
+}
+
+// needBrowser makes t a parallel browser test (parallelBrowser), then
+// returns node's path and web/client's, and fails the test (or, outside
+// make test, skips it) when node, Chromium, playwright-core or the browser
+// bundle is missing. Call it first in a browser test, before starting the
+// node, so the node runs only while the test holds its slot.
 func needBrowser(t *testing.T) (nodeBin, clientDir string) {
 	t.Helper()
+	parallelBrowser(t)
 	if !web.HasBrowserClient() {
 		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
 	}

@@ -25,7 +25,6 @@ import (
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/retention"
 	"github.com/parley-mediation/parley/server"
-	"github.com/parley-mediation/parley/web"
 )
 
 // The browser client's end-to-end tests run in real Chromium (Debian's
@@ -130,20 +129,7 @@ func TestBrowserVectors(t *testing.T) {
 }
 
 func TestBrowserClient(t *testing.T) {
-	if !web.HasBrowserClient() {
-		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		requireServices(t, "node")
-	}
-	if _, err := os.Stat(chromiumPath()); err != nil {
-		requireServices(t, "chromium ("+chromiumPath()+")")
-	}
-	clientDir, _ := filepath.Abs("client")
-	if _, err := os.Stat(filepath.Join(clientDir, "node_modules", "playwright-core")); err != nil {
-		t.Fatal("web/client/node_modules is missing: run `make web` (npm ci)")
-	}
+	nodeBin, clientDir := needBrowser(t)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
-	"github.com/parley-mediation/parley/web"
 )
 
 // TestBrowserConsent drives web/client/test/consent.mjs in Chromium: the
@@ -32,20 +31,7 @@ import (
 // mediator is online is told the message waits for the mediator, and it
 // goes when the mediator opens the case.
 func TestBrowserConsent(t *testing.T) {
-	if !web.HasBrowserClient() {
-		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		requireServices(t, "node")
-	}
-	if _, err := os.Stat(chromiumPath()); err != nil {
-		requireServices(t, "chromium ("+chromiumPath()+")")
-	}
-	clientDir, _ := filepath.Abs("client")
-	if _, err := os.Stat(filepath.Join(clientDir, "node_modules", "playwright-core")); err != nil {
-		t.Fatal("web/client/node_modules is missing: run `make web` (npm ci)")
-	}
+	nodeBin, clientDir := needBrowser(t)
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
 	medEmail := "mediator-" + ids.New("x")[2:10] + "@browser.test"

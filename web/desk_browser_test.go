@@ -19,7 +19,6 @@ import (
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
-	"github.com/parley-mediation/parley/web"
 )
 
 // TestBrowserDesk drives web/client/test/desk.mjs in Chromium: a mediator
@@ -34,20 +33,7 @@ import (
 // the Go side checks what the server holds (and Mailpit for the mailed
 // invitation), so the screens cannot pass on their own say-so.
 func TestBrowserDesk(t *testing.T) {
-	if !web.HasBrowserClient() {
-		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		requireServices(t, "node")
-	}
-	if _, err := os.Stat(chromiumPath()); err != nil {
-		requireServices(t, "chromium ("+chromiumPath()+")")
-	}
-	clientDir, _ := filepath.Abs("client")
-	if _, err := os.Stat(filepath.Join(clientDir, "node_modules", "playwright-core")); err != nil {
-		t.Fatal("web/client/node_modules is missing: run `make web` (npm ci)")
-	}
+	nodeBin, clientDir := needBrowser(t)
 	mp := mailpit.FromEnv(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), SMTPURL: "smtp://" + mp.SMTP + "?starttls=off",
 		MailFrom: "desk@browser.test", MailPoll: 100 * time.Millisecond})

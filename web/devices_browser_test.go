@@ -31,20 +31,7 @@ import (
 // the party confirms, and the second browser reads the earlier caucus
 // messages.
 func TestBrowserDevices(t *testing.T) {
-	if !web.HasBrowserClient() {
-		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		requireServices(t, "node")
-	}
-	if _, err := os.Stat(chromiumPath()); err != nil {
-		requireServices(t, "chromium ("+chromiumPath()+")")
-	}
-	clientDir, _ := filepath.Abs("client")
-	if _, err := os.Stat(filepath.Join(clientDir, "node_modules", "playwright-core")); err != nil {
-		t.Fatal("web/client/node_modules is missing: run `make web` (npm ci)")
-	}
+	nodeBin, clientDir := needBrowser(t)
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
 	medEmail := "mediator-" + ids.New("x")[2:10] + "@browser.test"

@@ -23,7 +23,6 @@ import (
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
-	"github.com/parley-mediation/parley/web"
 )
 
 // TestBrowserSessions drives web/client/test/sessions.mjs in Chromium: a
@@ -33,20 +32,7 @@ import (
 // side reads Mailpit: each party's invitation and then the update arrive,
 // with an .ics the iCalendar library parses (same UID, SEQUENCE 0 then 1).
 func TestBrowserSessions(t *testing.T) {
-	if !web.HasBrowserClient() {
-		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		requireServices(t, "node")
-	}
-	if _, err := os.Stat(chromiumPath()); err != nil {
-		requireServices(t, "chromium ("+chromiumPath()+")")
-	}
-	clientDir, _ := filepath.Abs("client")
-	if _, err := os.Stat(filepath.Join(clientDir, "node_modules", "playwright-core")); err != nil {
-		t.Fatal("web/client/node_modules is missing: run `make web` (npm ci)")
-	}
+	nodeBin, clientDir := needBrowser(t)
 	mp := mailpit.FromEnv(t)
 	// The mail and schedule clock: real time until the test moves it
 	// ahead to make a check-in due.

@@ -16,7 +16,6 @@ import (
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
-	"github.com/parley-mediation/parley/web"
 )
 
 // TestBrowserStaff drives web/client/test/staff.mjs in Chromium: an
@@ -26,17 +25,7 @@ import (
 // approves (the mediator must choose a new one at the next sign-in), and the mediator changes their own password. axe-core runs on
 // every screen. Between the steps the Go side checks the server agrees.
 func TestBrowserStaff(t *testing.T) {
-	if !web.HasBrowserClient() {
-		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		requireServices(t, "node")
-	}
-	if _, err := os.Stat(chromiumPath()); err != nil {
-		requireServices(t, "chromium ("+chromiumPath()+")")
-	}
-	clientDir, _ := filepath.Abs("client")
+	nodeBin, clientDir := needBrowser(t)
 	if _, err := os.Stat(filepath.Join(clientDir, "node_modules", "axe-core")); err != nil {
 		t.Fatal("web/client/node_modules is missing axe-core: run `make web` (npm ci)")
 	}

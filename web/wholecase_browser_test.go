@@ -19,7 +19,6 @@ import (
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
-	"github.com/parley-mediation/parley/web"
 )
 
 // TestBrowserWholeCase drives web/client/test/wholecase.mjs in Chromium: a
@@ -39,17 +38,7 @@ import (
 // closure, the outcome is recorded and the Tenant answers the survey. At
 // each "ask" the Go side checks what the server holds.
 func TestBrowserWholeCase(t *testing.T) {
-	if !web.HasBrowserClient() {
-		t.Fatal("this test binary has no browser client bundle: run `make web` before go test")
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		requireServices(t, "node")
-	}
-	if _, err := os.Stat(chromiumPath()); err != nil {
-		requireServices(t, "chromium ("+chromiumPath()+")")
-	}
-	clientDir, _ := filepath.Abs("client")
+	nodeBin, clientDir := needBrowser(t)
 	if _, err := os.Stat(filepath.Join(clientDir, "node_modules", "axe-core")); err != nil {
 		t.Fatal("web/client/node_modules is missing axe-core: run `make web` (npm ci)")
 	}
