@@ -1,0 +1,413 @@
+// End-to-end encrypted documents in the browser: the same bytes as Go's
+// e2ee/stream.go (the vault's streaming format) and e2ee/dockey.go (a
+// version's content key wrapped with HPKE for the audience's devices,
+// signed by the wrapping device), checked against e2ee/testdata/
+// doc-vectors.json by test/vectors-docs.mjs (and Go opens what this file
+// makes: e2ee/testdata/doc-vectors-browser.json).
+//
+// Stream: header = "parley-vault-v1\n" || salt (32); then segments of
+// 64 KiB plaintext sealed with AES-256-GCM under HKDF-SHA-256(key, salt,
+// info(case, doc, version)), nonce = prefix (7) || index (u32be) || last
+// flag (1). The code here works one segment at a time: callers hold one
+// segment, never the file.
+import * as P from "./primitives";
+import type { Chain, DeviceKeys, DeviceRecord, Devices, Statement } from "./e2ee";
+import { concat, E2EEError, label, malformed, maxList, Reader, typeNames, utf8, Writer } from "./wire";
+
+export const SegmentSize = 64 << 10;
+export const TagSize = 16;
+export const SegmentCTSize = SegmentSize + TagSize;
+const magic = utf8("parley-vault-v1\n");
+export const HeaderSize = magic.length + 32;
+const prefixSize = 7;
+
+/** The document version a stream belongs to (bound into its key). */
+export interface Binding { case: string; doc: string; version: number }
+
+function streamInfo(b: Binding): Uint8Array {
+  const parts: Uint8Array[] = [utf8("parley/vault/stream/v1\x00")];
+  for (const s of [b.case, b.doc]) {
+    const v = utf8(s);
+    const n = new Uint8Array(2);
+    new DataView(n.buffer).setUint16(0, v.length);
+    parts.push(n, v);
+  }
+  const tail = new Uint8Array(12);
+  const dv = new DataView(tail.buffer);
+  dv.setBigUint64(0, BigInt(b.version));
+  dv.setUint32(8, SegmentSize);
+  parts.push(tail);
+  return concat(...parts);
+}
+
+/** Number of segments of a plaintext of size bytes (an empty one has one, empty). */
+export function segmentCount(size: number): number {
+  return size <= 0 ? 1 : Math.ceil(size / SegmentSize);
+}
+
+/** Stored size of a plaintext of size bytes. */
+export function ciphertextSize(size: number): number {
+  return HeaderSize + size + segmentCount(size) * TagSize;
+}
+
+/** Plaintext size of a stream of ctSize bytes, or -1 when no stream has that length. */
+export function plainSize(ctSize: number): number {
+  const n = ctSize - HeaderSize;
+  if (n < TagSize) return -1;
+  const segs = Math.ceil(n / SegmentCTSize);
+  const size = n - segs * TagSize;
+  return size >= 0 && ciphertextSize(size) === ctSize ? size : -1;
+}
+
+async function streamKeys(dataKey: Uint8Array, salt: Uint8Array, b: Binding): Promise<{ key: CryptoKey; prefix: Uint8Array }> {
+  if (dataKey.length !== 32) throw new E2EEError("stream", "a document key is 32 bytes");
+  const ikm = await P.subtle.importKey("raw", P.buf(dataKey), "HKDF", false, ["deriveBits"]);
+  const okm = new Uint8Array(await P.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: P.buf(salt), info: P.buf(streamInfo(b)) }, ikm, (32 + prefixSize) * 8));
+  const key = await P.subtle.importKey("raw", P.buf(okm.subarray(0, 32)), "AES-GCM", false, ["encrypt", "decrypt"]);
+  const prefix = okm.slice(32);
+  okm.fill(0);
+  return { key, prefix };
+}
+
+function nonce(prefix: Uint8Array, i: number, last: boolean): Uint8Array {
+  const n = new Uint8Array(12);
+  n.set(prefix);
+  new DataView(n.buffer).setUint32(prefixSize, i);
+  if (last) n[11] = 1;
+  return n;
+}
+
+/** Encrypts a stream one segment at a time: every segment but the last is exactly SegmentSize bytes. */
+export class StreamSealer {
+  private seg = 0;
+  private done = false;
+  private constructor(readonly header: Uint8Array, private key: CryptoKey, private prefix: Uint8Array) {}
+
+  /** A sealer with a fresh salt (salt: the vectors' fixed one). */
+  static async create(dataKey: Uint8Array, b: Binding, salt = P.random(32)): Promise<StreamSealer> {
+    const { key, prefix } = await streamKeys(dataKey, salt, b);
+    return new StreamSealer(concat(magic, salt), key, prefix);
+  }
+
+  async seal(pt: Uint8Array, last: boolean): Promise<Uint8Array> {
+    if (this.done) throw new E2EEError("stream", "sealed after the last segment");
+    if (!last && pt.length !== SegmentSize) throw new E2EEError("stream", `a segment before the last is ${SegmentSize} bytes`);
+    if (pt.length > SegmentSize) throw new E2EEError("stream", "segment too long");
+    if (this.seg >= 0xffffffff) throw new E2EEError("stream", "stream too long");
+    const ct = new Uint8Array(await P.subtle.encrypt({ name: "AES-GCM", iv: P.buf(nonce(this.prefix, this.seg, last)) }, this.key, P.buf(pt)));
+    this.seg++;
+    this.done = last;
+    return ct;
+  }
+}
+
+/** Why a download was refused: the stored bytes are not what was uploaded. */
+export class IntegrityError extends E2EEError {
+  constructor(detail: string) { super("integrity check failed", detail); }
+}
+
+/**
+ * Decrypts a stream of known stored size: the header first, then each
+ * segment (the layout follows from the size, so the last segment and its
+ * flag are known). Each segment is authenticated before its bytes are
+ * returned; the last one, only once the stream's size, SHA-256 (of the
+ * ciphertext, as the server recorded it) and, when given, the plaintext's
+ * SHA-256 check out. Any failure is an IntegrityError.
+ */
+export class StreamOpener {
+  readonly plain: number;
+  readonly segments: number;
+  private seg = 0;
+  private key: CryptoKey | null = null;
+  private prefix: Uint8Array = new Uint8Array(0);
+  private ctHash = new Sha256();
+  private ptHash: Sha256 | null;
+
+  constructor(private dataKey: Uint8Array, private b: Binding, readonly ctSize: number,
+    private want: { ctSHA256?: Uint8Array; plainSHA256?: Uint8Array } = {}) {
+    this.plain = plainSize(ctSize);
+    if (this.plain < 0) throw new IntegrityError(`${ctSize} bytes is not the size of an end-to-end encrypted document`);
+    this.segments = segmentCount(this.plain);
+    this.ptHash = want.plainSHA256 ? new Sha256() : null;
+  }
+
+  /** The stored length of the next segment (0 once done). */
+  next(): number {
+    if (this.seg >= this.segments) return 0;
+    return this.seg === this.segments - 1 ? this.plain - this.seg * SegmentSize + TagSize : SegmentCTSize;
+  }
+
+  async header(h: Uint8Array): Promise<void> {
+    if (h.length !== HeaderSize || !magic.every((x, i) => h[i] === x)) throw new IntegrityError("not a Parley document stream (bad header)");
+    this.ctHash.update(h);
+    ({ key: this.key, prefix: this.prefix } = await streamKeys(this.dataKey, h.subarray(magic.length), this.b));
+  }
+
+  /** Opens the next segment (exactly next() bytes). */
+  async open(ct: Uint8Array): Promise<Uint8Array> {
+    if (!this.key) throw new E2EEError("stream", "header first");
+    const want = this.next();
+    if (want === 0 || ct.length !== want) throw new IntegrityError(`segment ${this.seg} is ${ct.length} bytes, not ${want}`);
+    const last = this.seg === this.segments - 1;
+    this.ctHash.update(ct);
+    let pt: Uint8Array;
+    try {
+      pt = new Uint8Array(await P.subtle.decrypt({ name: "AES-GCM", iv: P.buf(nonce(this.prefix, this.seg, last)) }, this.key, P.buf(ct)));
+    } catch {
+      throw new IntegrityError(`segment ${this.seg} does not authenticate` + (last ? " as the last one (truncated, extended or altered)" : ""));
+    }
+    if (last && pt.length === 0 && this.seg > 0) throw new IntegrityError(`empty last segment ${this.seg}`);
+    this.ptHash?.update(pt);
+    if (last) {
+      if (this.want.ctSHA256 && !eq(this.ctHash.digest(), this.want.ctSHA256)) throw new IntegrityError("the stored bytes' SHA-256 differs from the one recorded at upload");
+      if (this.ptHash && !eq(this.ptHash.digest(), this.want.plainSHA256!)) throw new IntegrityError("the plaintext's SHA-256 differs from the one recorded at upload");
+    }
+    this.seg++;
+    return pt;
+  }
+}
+
+const eq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+// --- incremental SHA-256 (WebCrypto digests only whole buffers) ---
+
+const K = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+  0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+  0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+
+/** SHA-256 fed in pieces (FIPS 180-4). */
+export class Sha256 {
+  private h = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+  private w = new Uint32Array(64);
+  private block = new Uint8Array(64);
+  private fill = 0;
+  private len = 0;
+
+  update(data: Uint8Array): this {
+    let i = 0;
+    this.len += data.length;
+    if (this.fill > 0) {
+      const k = Math.min(64 - this.fill, data.length);
+      this.block.set(data.subarray(0, k), this.fill);
+      this.fill += k;
+      i = k;
+      if (this.fill < 64) return this;
+      this.compress(this.block, 0);
+      this.fill = 0;
+    }
+    for (; i + 64 <= data.length; i += 64) this.compress(data, i);
+    if (i < data.length) {
+      this.block.set(data.subarray(i));
+      this.fill = data.length - i;
+    }
+    return this;
+  }
+
+  digest(): Uint8Array {
+    const bits = this.len * 8;
+    const pad = new Uint8Array(((this.fill + 9 + 63) >> 6) * 64 - this.fill);
+    pad[0] = 0x80;
+    const dv = new DataView(pad.buffer);
+    dv.setUint32(pad.length - 8, Math.floor(bits / 0x100000000));
+    dv.setUint32(pad.length - 4, bits >>> 0);
+    const len = this.len;
+    this.update(pad);
+    this.len = len;
+    const out = new Uint8Array(32);
+    const ov = new DataView(out.buffer);
+    for (let j = 0; j < 8; j++) ov.setUint32(j * 4, this.h[j]);
+    return out;
+  }
+
+  private compress(b: Uint8Array, off: number): void {
+    const w = this.w;
+    for (let t = 0; t < 16; t++) {
+      const p = off + t * 4;
+      w[t] = (b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3];
+    }
+    for (let t = 16; t < 64; t++) {
+      const x = w[t - 15], y = w[t - 2];
+      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
+      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
+      w[t] = (w[t - 16] + s0 + w[t - 7] + s1) | 0;
+    }
+    const h = this.h;
+    let a = h[0] | 0, bb = h[1] | 0, c = h[2] | 0, d = h[3] | 0, e = h[4] | 0, f = h[5] | 0, g = h[6] | 0, hh = h[7] | 0;
+    for (let t = 0; t < 64; t++) {
+      const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+      const ch = (e & f) ^ (~e & g);
+      const t1 = (hh + S1 + ch + K[t] + w[t]) | 0;
+      const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+      const maj = (a & bb) ^ (a & c) ^ (bb & c);
+      const t2 = (S0 + maj) | 0;
+      hh = g; g = f; f = e; e = (d + t1) | 0; d = c; c = bb; bb = a; a = (t1 + t2) | 0;
+    }
+    h[0] += a; h[1] += bb; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+  }
+}
+
+// --- document key wraps (TypeDocKey) ---
+
+export const TypeDocKey = 0x0a;
+typeNames[TypeDocKey] = "dockey";
+export const MaxDocKey = 256 << 10;
+export const DocKeySize = 32;
+const maxAudience = 1024;
+
+/** What a wrap is bound to. */
+export interface DocKeyContext {
+  case: string; doc: string; version: number; audience: string; statementSeq: number;
+  account: string; device: string; created: number;
+}
+
+export interface DocKeyWrap {
+  ctx: DocKeyContext;
+  recipients: { device: string; kem: number; ct: Uint8Array }[];
+  raw: Uint8Array;
+  bodyLen: number;
+  sig: Uint8Array;
+}
+
+function ctxFields(w: Writer, c: DocKeyContext): Writer {
+  return w.str(c.case).str(c.doc).u64(c.version).str(c.audience).u64(c.statementSeq).str(c.account).str(c.device).u64(c.created);
+}
+
+function docKeyInfo(c: DocKeyContext, recipient: string): Uint8Array {
+  return concat(utf8("parley/e2ee/v1/dockey\x00"), ctxFields(new Writer(), c).str(recipient).done());
+}
+
+export function newDocKey(): Uint8Array { return P.random(DocKeySize); }
+
+/** Seals key to each recipient device and signs the wrap with me (checks no membership: wrapForAudience does). */
+export async function wrapDocKey(me: DeviceKeys, ctx: DocKeyContext, key: Uint8Array, recipients: DeviceRecord[]): Promise<Uint8Array> {
+  if (key.length !== DocKeySize) throw new E2EEError("dockey", "a document key is 32 bytes");
+  if (ctx.account !== me.account || ctx.device !== me.id) throw new E2EEError("dockey", "a document key wrap names the wrapping device");
+  if (recipients.length === 0 || recipients.length > maxList) throw new E2EEError("dockey", `a document key goes to 1 to ${maxList} devices`);
+  const entries: { device: string; kem: number; ct: Uint8Array }[] = [];
+  for (const rec of recipients) entries.push({ device: rec.id, kem: rec.kem, ct: await P.hpkeSeal(rec.kem, rec.kemPub, docKeyInfo(ctx, rec.id), key) });
+  const body = ctxFields(new Writer(TypeDocKey), ctx).list(entries, (e, x) => e.str(x.device).u16(x.kem).bytes(x.ct)).done();
+  if (body.length + 4 + 64 > MaxDocKey) throw new E2EEError("dockey", `document key wrap over ${MaxDocKey} bytes`);
+  const sig = await P.ed25519Sign(me.sig, concat(label(TypeDocKey), body));
+  return concat(body, new Writer().bytes(sig).done());
+}
+
+export function decodeDocKey(data: Uint8Array): DocKeyWrap {
+  const r = Reader.object(data, TypeDocKey, MaxDocKey);
+  const caseID = r.id("case"), doc = r.id("document");
+  const v = r.u64("version");
+  const audience = r.str("audience", maxAudience);
+  const statementSeq = r.i64("statement");
+  const account = r.id("wrapping account"), device = r.id("wrapping device");
+  const created = r.i64("created");
+  const recipients: DocKeyWrap["recipients"] = [];
+  r.list("recipients", (e) => {
+    const s = { device: e.id("device"), kem: e.u16("kem"), ct: e.bytes("ciphertext").slice() };
+    if (s.ct.length !== P.encLen(s.kem) + DocKeySize + 16) throw malformed(`recipient ${s.device}: ciphertext of ${s.ct.length} bytes for ${P.kemName(s.kem)}`);
+    recipients.push(s);
+  });
+  const bodyLen = r.off;
+  const sig = r.fixed("signature", 64).slice();
+  r.end("dockey");
+  if (v < 1n || v > 1n << 31n) throw malformed(`dockey: version ${v}`);
+  if (audience === "" || recipients.length === 0) throw malformed("dockey: no audience or no recipient");
+  return { ctx: { case: caseID, doc, version: Number(v), audience, statementSeq, account, device, created }, recipients, raw: data, bodyLen, sig };
+}
+
+/** Checks the wrapping device's signature. */
+export async function verifyDocKey(k: DocKeyWrap, by: DeviceRecord): Promise<void> {
+  if (by.id !== k.ctx.device || by.account !== k.ctx.account) throw new E2EEError("bad signature", "document key wrap names another device");
+  if (!(await P.ed25519Verify(by.sigPub, concat(label(TypeDocKey), k.raw.subarray(0, k.bodyLen)), k.sig))) throw new E2EEError("bad signature", "dockey");
+}
+
+export class NotForThisDevice extends E2EEError {
+  constructor() { super("not addressed to this device", "document key wrap"); }
+}
+
+/** The content key sealed to me (NotForThisDevice when the wrap holds no copy for it). */
+export async function openDocKeyCopy(k: DocKeyWrap, me: DeviceKeys): Promise<Uint8Array> {
+  const s = k.recipients.find((x) => x.device === me.id);
+  if (!s) throw new NotForThisDevice();
+  if (s.kem !== me.kemKey.kem) throw new E2EEError("decryption failed", `sealed for ${P.kemName(s.kem)}, device uses ${P.kemName(me.kemKey.kem)}`);
+  const key = await P.hpkeOpen(me.kemKey, docKeyInfo(k.ctx, me.id), s.ct);
+  if (!key || key.length !== DocKeySize) throw new E2EEError("decryption failed", "document key");
+  return key;
+}
+
+/**
+ * Who may hold a document's key under statement st (Go: e2ee.AudienceMembers):
+ * a room's members, or for named accounts (user:a,b) the case's mediators and
+ * those accounts, each a participant in st.
+ */
+export function audienceMembers(st: Statement, audience: string): string[] {
+  if (audience.startsWith("user:")) {
+    const out = st.people.filter((p) => p.role === "mediator").map((p) => p.account);
+    for (const a of audience.slice(5).split(",")) {
+      const p = st.people.find((x) => x.account === a);
+      if (!p || p.role === "mediator") throw new E2EEError("not a member", `${a} is not a participant in membership statement ${st.seq}`);
+      if (!out.includes(a)) out.push(a);
+    }
+    return out.sort();
+  }
+  const r = st.rooms.find((x) => x.name === audience);
+  if (!r) throw new E2EEError("membership", `membership statement ${st.seq} has no room ${audience}`);
+  return [...r.members];
+}
+
+/** What wrapping and opening need: this device and the verified chain and directory (secure.ts's session). */
+export interface DocSession { me: DeviceKeys; caseID: string; chain: Chain; dir: Devices }
+
+/**
+ * Wraps a version's content key for audience after checking the latest
+ * verified membership statement (Go: Session.WrapDocKey): this device's
+ * account is in the audience, and the key goes to the active devices of its
+ * members (only those listed in `only`, when given).
+ */
+export async function wrapForAudience(s: DocSession, doc: string, version: number, audience: string, key: Uint8Array, only: string[] | null = null, now = Date.now()): Promise<Uint8Array> {
+  const st = s.chain.latest();
+  if (!st) throw new E2EEError("no signed membership", "the case has no membership statement yet");
+  const members = audienceMembers(st, audience);
+  if (!members.includes(s.me.account)) throw new E2EEError("not a member", `you are not in ${audience} in the signed membership`);
+  if (!s.dir.device(s.me.account, s.me.id, -1)) throw new E2EEError("unknown device", "this device is not in the key directory (or revoked)");
+  const recipients: DeviceRecord[] = [];
+  for (const m of members) for (const d of s.dir.active(m)) if (!only || only.includes(d.id)) recipients.push(d);
+  if (recipients.length === 0) throw new E2EEError("unknown device", `no device of ${audience} to wrap for`);
+  const ctx: DocKeyContext = { case: s.caseID, doc, version, audience, statementSeq: st.seq, account: s.me.account, device: s.me.id, created: now };
+  return wrapDocKey(s.me, ctx, key, recipients);
+}
+
+/**
+ * Checks a wrap the server returned for (doc, version) and opens this
+ * device's copy (Go: Session.OpenDocKey): it names this case, document and
+ * version; the statement it names is verified and places the wrapping
+ * account in the wrap's audience; the wrapping device is in the directory,
+ * active, and signed it.
+ */
+export async function openDocKey(s: DocSession, doc: string, version: number, payload: Uint8Array): Promise<{ key: Uint8Array; wrap: DocKeyWrap }> {
+  const k = decodeDocKey(payload);
+  const c = k.ctx;
+  if (c.case !== s.caseID || c.doc !== doc || c.version !== version) throw new E2EEError("does not belong here", `wrap for ${c.case}/${c.doc} version ${c.version}`);
+  const st = s.chain.get(c.statementSeq);
+  if (!st) throw new E2EEError("unknown membership statement", String(c.statementSeq));
+  if (!audienceMembers(st, c.audience).includes(c.account)) throw new E2EEError("not a member", `${c.account} in ${c.audience} (statement ${st.seq})`);
+  const dev = s.dir.device(c.account, c.device, -1);
+  if (!dev) throw new E2EEError("unknown device", `${c.account}/${c.device}`);
+  await verifyDocKey(k, dev);
+  return { key: await openDocKeyCopy(k, s.me), wrap: k };
+}
+
+/** Of a version's wraps, the newest that checks out and holds a copy for this device; null when none does. */
+export async function pickDocKey(s: DocSession, doc: string, version: number, wraps: Uint8Array[]): Promise<{ key: Uint8Array; wrap: DocKeyWrap } | null> {
+  let best: { key: Uint8Array; wrap: DocKeyWrap } | null = null;
+  for (const w of wraps) {
+    try {
+      const got = await openDocKey(s, doc, version, w);
+      if (!best || got.wrap.ctx.created > best.wrap.ctx.created) { best?.key.fill(0); best = got; } else got.key.fill(0);
+    } catch { /* not for this device, or refused: another may be */ }
+  }
+  return best;
+}
