@@ -123,8 +123,12 @@ export class StreamOpener {
   private ctHash = new Sha256();
   private ptHash: Sha256 | null;
 
-  constructor(private dataKey: Uint8Array, private b: Binding, readonly ctSize: number,
+  private dataKey: Uint8Array;
+
+  /** dataKey is copied (the caller may clear its own) and cleared once the header is read. */
+  constructor(dataKey: Uint8Array, private b: Binding, readonly ctSize: number,
     private want: { ctSHA256?: Uint8Array; plainSHA256?: Uint8Array } = {}) {
+    this.dataKey = dataKey.slice();
     this.plain = plainSize(ctSize);
     if (this.plain < 0) throw new IntegrityError(`${ctSize} bytes is not the size of an end-to-end encrypted document`);
     this.segments = segmentCount(this.plain);
@@ -141,6 +145,7 @@ export class StreamOpener {
     if (h.length !== HeaderSize || !magic.every((x, i) => h[i] === x)) throw new IntegrityError("not a Parley document stream (bad header)");
     this.ctHash.update(h);
     ({ key: this.key, prefix: this.prefix } = await streamKeys(this.dataKey, h.subarray(magic.length), this.b));
+    this.dataKey.fill(0);
   }
 
   /** Opens the next segment (exactly next() bytes). */

@@ -14,6 +14,8 @@
 import { api, Case, Document } from "./api";
 import type { ShareResult, UploadAudience, UploadOptions } from "./wire_gen";
 import * as W from "./wire_gen";
+import type { DocSession } from "./docs-e2ee";
+import { downloadE2EE, sweepTemporary, uploadE2EE, wrapsForShare } from "./docs-e2ee-ui";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -48,6 +50,8 @@ export interface DocsContext {
   /** How the viewer reads a person ("you", "your lawyer …"). */
   personWords: (account: string) => string;
   errText: (e: unknown) => string;
+  /** This device's end-to-end session, its membership chain brought up to date (docs-e2ee-ui.ts); absent: no E2EE documents here. */
+  e2ee?: () => Promise<DocSession>;
 }
 
 export interface DocsScreen {
@@ -95,14 +99,15 @@ export function uploadErrorWords(status: number, body: string, maxSize: number):
  * progress; resolves with the new document or rejects with words to show.
  */
 function sendFile(caseID: string, file: File, audience: string, cls: string, maxSize: number,
-  progress: (sent: number, total: number) => void): Promise<Document> {
+  progress: (sent: number, total: number) => void, body: Blob = file, query: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<Document> {
   return new Promise((resolve, reject) => {
-    const q = new URLSearchParams({ audience, class: cls });
+    const q = new URLSearchParams({ audience, class: cls, ...query });
     const x = new XMLHttpRequest();
     x.open("POST", `/api/v1/cases/${encodeURIComponent(caseID)}/documents?${q}`);
     x.withCredentials = true;
     x.setRequestHeader("Content-Type", file.type || "application/octet-stream");
     x.setRequestHeader(W.DocumentNameHeader, encodeURIComponent(file.name));
+    for (const [k, v] of Object.entries(headers)) x.setRequestHeader(k, v);
     x.upload.onprogress = (e) => progress(e.loaded, e.lengthComputable ? e.total : file.size);
     x.onload = () => {
       if (x.status === 201) {
@@ -111,7 +116,7 @@ function sendFile(caseID: string, file: File, audience: string, cls: string, max
     };
     x.onerror = () => reject(new Error(uploadErrorWords(0, "", maxSize)));
     x.onabort = () => reject(new Error("The upload was stopped, so nothing was saved."));
-    x.send(file);
+    x.send(body);
   });
 }
 
@@ -128,7 +133,13 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   const listBox = h("div", { id: "doc-list-box", "aria-live": "polite" });
   const formBox = h("div", { id: "doc-upload-box" });
   sec.replaceChildren(heading, scope, listBox, formBox,
-    h("p", { class: "note" }, "Documents added here are encrypted by the server's vault at rest and released only to the people named on each; they are not end-to-end encrypted (those marked as encrypted on a device are). This list updates by itself."));
+    h("p", { class: "note" }, "Documents added here are encrypted by the server's vault at rest and released only to the people named on each. " +
+      "Those encrypted on a device (end to end) can be opened only by the devices of the people named on them; the server cannot read them. This list updates by itself."));
+  let lastDownload: (() => Promise<void>) | null = null; // the decrypted copy handed over last, deleted at the next download or when the page goes
+  if (ctx.e2ee) {
+    void sweepTemporary().catch(() => {});
+    window.addEventListener("pagehide", () => { void lastDownload?.(); });
+  }
 
   const inRoom = (d: Document) => d.audience === ctx.room();
   const cardKey = (d: Document) => `${d.id}|${d.version}|${d.audience}|${d.held}|${d.uploader}`;
@@ -152,9 +163,53 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         (d.version > 1 ? ` · version ${d.version}` : "") + (d.held ? " · on legal hold (kept until released)" : "")),
       ctx.banner(d.audience, "this document."),
       d.canDownload && !d.e2ee ? h("a", { href: api.contentURL(ctx.caseID, d.id), download: name }, "Download " + name) : null,
-      d.canDownload && d.e2ee ? e2eeNote(ctx.mediator) : null);
-    if (ctx.mediator && options && !d.e2ee) li.append(shareControls(d, name));
+      d.canDownload && d.e2ee ? (ctx.e2ee ? e2eeDownload(d, name) : e2eeNote(ctx.mediator)) : null);
+    if (ctx.mediator && options && (!d.e2ee || ctx.e2ee)) li.append(shareControls(d, name));
     return li;
+  }
+
+  // An end-to-end encrypted document: decrypted and checked on this device,
+  // and handed over only once all of it checked out (docs-e2ee-ui.ts).
+  function e2eeDownload(d: Document, name: string): HTMLElement {
+    const status = h("p", { class: "note doc-e2ee-status", role: "status" });
+    const err = h("p", { class: "error doc-e2ee-error", role: "alert" });
+    const bar = h("progress", { max: "100", value: "0", "aria-label": `Decrypting ${name}`, hidden: true }) as HTMLProgressElement;
+    const btn = h("button", {
+      type: "button", class: "doc-e2ee-download",
+      onclick: async () => {
+        btn.disabled = true;
+        err.textContent = "";
+        bar.hidden = false;
+        bar.value = 0;
+        status.textContent = `Downloading and decrypting “${name}” on this device…`;
+        try {
+          await lastDownload?.();
+          lastDownload = null;
+          const got = await downloadE2EE(ctx.caseID, await ctx.e2ee!(), d, (done, total) => {
+            bar.value = total ? Math.floor((done / total) * 100) : 100;
+            status.textContent = `Decrypting “${name}” on this device: ${bar.value}% (${sizeWords(done)} of ${sizeWords(total)})`;
+          });
+          lastDownload = got.release;
+          const url = URL.createObjectURL(got.file);
+          const a = h("a", { href: url, download: name, hidden: true });
+          document.body.append(a);
+          a.click();
+          a.remove();
+          setTimeout(() => URL.revokeObjectURL(url), 60000);
+          bar.value = 100;
+          status.textContent = `“${name}” was decrypted on this device and checked: it is exactly the file that was uploaded. Your browser is saving it.`;
+        } catch (x) {
+          bar.hidden = true;
+          status.textContent = "";
+          err.textContent = x instanceof Error ? x.message : String(x);
+        } finally {
+          btn.disabled = false;
+        }
+      },
+    }, `Download “${name}”`) as HTMLButtonElement;
+    return h("div", { class: "doc-e2ee" },
+      h("p", { class: "note" }, "Encrypted on the device of the person who added it: only the devices of the people named above can open it; the server cannot."),
+      btn, bar, status, err);
   }
 
   // A document encrypted on a device (end to end): this browser does not
@@ -181,7 +236,14 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       const confirm = h("button", {
         type: "button", class: "primary",
         onclick: async () => {
-          try { await api.share(ctx.caseID, d.id, sel.value, false); out.replaceChildren(); await refresh(true); } catch (e) { out.replaceChildren(h("p", { class: "error" }, ctx.errText(e))); }
+          try {
+            // An end-to-end encrypted document is shared by this device: it
+            // wraps the keys it holds for the new audience (the server cannot).
+            const wraps = d.e2ee && ctx.e2ee ? await wrapsForShare(ctx.caseID, await ctx.e2ee(), d, sel.value) : undefined;
+            await api.share(ctx.caseID, d.id, sel.value, false, wraps);
+            out.replaceChildren();
+            await refresh(true);
+          } catch (e) { out.replaceChildren(h("p", { class: "error" }, e instanceof Error && !("status" in e) ? e.message : ctx.errText(e))); }
         },
       }, "Confirm sharing");
       out.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm who gains access", "aria-describedby": "share-words-" + d.id },
@@ -259,6 +321,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     };
     fillClasses();
     const audNote = h("p", { class: "note", id: "doc-audience-note", "aria-live": "polite" }, ctx.visibleTo(aud.value));
+    const e2ee = h("input", { id: "doc-e2ee", type: "checkbox" }) as HTMLInputElement;
     aud.onchange = () => { audNote.textContent = ctx.visibleTo(aud.value); fillClasses(); };
     const bar = h("progress", { id: "doc-progress", max: "100", value: "0", "aria-label": "Upload progress", hidden: true }) as HTMLProgressElement;
     const status = h("p", { id: "doc-upload-status", role: "status", class: "note" });
@@ -277,13 +340,23 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         bar.value = 0;
         const where = placeWords(aud.value);
         try {
-          const d = await sendFile(ctx.caseID, f, aud.value, cls.value, options!.maxSize, (sent, total) => {
+          const uploading = (sent: number, total: number) => {
             const pct = total ? Math.floor((sent / total) * 100) : 0;
             bar.value = pct;
             status.textContent = `Uploading “${f.name}”: ${pct}% (${sizeWords(sent)} of ${sizeWords(total)})`;
-          });
+          };
+          const d = e2ee.checked && ctx.e2ee
+            ? await uploadE2EE(ctx.caseID, await ctx.e2ee(), f, aud.value, cls.value,
+              (body, q, hd) => sendFile(ctx.caseID, f, aud.value, cls.value, options!.maxSize, uploading, body, q, hd),
+              (phase, done, total) => {
+                if (phase === "upload") return uploading(done, total);
+                const pct = total ? Math.floor((done / total) * 100) : 100;
+                bar.value = pct;
+                status.textContent = `Encrypting “${f.name}” on this device: ${pct}%`;
+              })
+            : await sendFile(ctx.caseID, f, aud.value, cls.value, options!.maxSize, uploading);
           bar.value = 100;
-          status.textContent = `Uploaded “${d.name ?? f.name}” (${where}). ${ctx.visibleTo(d.audience)}.`;
+          status.textContent = `Uploaded “${d.name ?? f.name}” (${where})${d.e2ee ? ", encrypted on this device" : ""}. ${ctx.visibleTo(d.audience)}.`;
           file.value = "";
           await refresh(true);
         } catch (x) {
@@ -301,7 +374,10 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       h("div", {}, h("label", { for: "doc-audience" }, "Who may see it"), aud),
       h("div", {}, h("label", { for: "doc-class" }, "Kind"), cls),
       submit),
-    audNote, bar, status, err,
+    audNote,
+    ctx.e2ee ? h("p", { class: "doc-e2ee-choice" }, h("label", { class: "check" }, e2ee,
+      "Encrypt on this device (end to end): only the devices of the people named above can open it, not the server")) : "",
+    bar, status, err,
     refused.length ? h("p", { class: "note", id: "doc-upload-missing" },
       `Not offered: ${refused.map((a) => placeWords(a.audience)).join(", ")}. ${refused[0].why ?? ""}`) : "");
     formBox.replaceChildren(form);

@@ -1,34 +1,104 @@
 // End-to-end encrypted documents in the browser, in real Chromium. Run by
 // web/e2ee_docs_browser_test.go: a node, a mediator (signed in here, whose
-// browser signs the case's membership), and Ada Okafor (Tenant), who
-// joined through the Go client with a device of her own. On "ask upload"
-// her Go device uploads a document encrypted on it for the Tenant caucus.
-// This browser does not open such documents yet: the mediator's card says
-// so in plain words, offers no download of unreadable bytes and no share
-// (a share needs a device that holds the keys).
+// browser signs the case's membership), and two parties with Go devices
+// (Ada, Tenant; Ben, Landlord).
+//   1. Ada's device uploads an offer encrypted for the Tenant caucus; the
+//      mediator downloads it here: decrypted on this device, same bytes.
+//      A copy altered on the way is refused in plain words, with no file.
+//   2. The mediator encrypts a file here for the Tenant caucus; Ada's
+//      device decrypts it to the same bytes, Ben's cannot.
+//   3. Shared to the joint room from here (this device re-wraps the key),
+//      Ben's device reads it; narrowed back, Ben is refused.
+//   4. Records staff hold it; the card says so.
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { axeCheck } from "./axe.mjs";
 import { ask, base, check, env, newPage, run, shots } from "./harness.mjs";
 
+const sha = (b) => createHash("sha256").update(b).digest("hex");
+
+let med;
 await run(async () => {
-  const med = await newPage("med", { width: 1280, height: 900 });
+  med = await newPage("med", { width: 1280, height: 900 }, { acceptDownloads: true });
   await med.goto(base + "/app#case=" + env("PARLEY_CASE"));
   await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
   await med.fill("#password", env("PARLEY_PASSWORD"));
+  med.on("console", (m) => { if (m.type() === "warning") console.log("console: " + m.text()); });
   await med.click("button[type=submit]");
   await med.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
-  await ask("upload");
+  const offerSum = await ask("upload");
   await med.locator(`#rooms button[data-room="caucus:A"]`).click();
+
+  // 1. Go → browser.
   const card = med.locator("#doc-list li[data-doc]", { hasText: "Offer-4000.pdf" });
   await card.waitFor({ timeout: 30000 });
   const text = await card.innerText();
-  check(text.includes("Encrypted on the device of the person who added it") && text.includes("This browser cannot open it yet"),
-    "the card says the document is end-to-end encrypted and where to open it: " + text);
-  check(await card.locator("a[download]").count() === 0, "no download link for bytes this browser cannot read");
-  check(await card.locator("select").count() === 0, "no share controls: only a device that holds the keys can share it");
+  check(text.includes("only the devices of the people named above can open it; the server cannot"), "the card says who can open it: " + text);
   check(!text.toLowerCase().includes("e2ee") && !text.includes("d_"), "no internal words or ids: " + text);
+  check(await card.locator("a[download]").count() === 0, "no plain link to bytes the server cannot read");
+  // An altered copy: one byte flipped on the way. Refused, and no file.
+  const offerID = await card.getAttribute("data-doc");
+  const content = `**/documents/${offerID}/content*`;
+  await med.route(content, async (route) => {
+    const res = await route.fetch();
+    const body = await res.body();
+    body[body.length >> 1] ^= 1;
+    await route.fulfill({ response: res, body });
+  });
+  let gotFile = false;
+  const onDownload = () => { gotFile = true; };
+  med.on("download", onDownload);
+  await card.locator("button.doc-e2ee-download").click();
+  const refusal = card.locator(".doc-e2ee-error");
+  await refusal.filter({ hasText: "integrity check" }).waitFor();
+  const words = await refusal.innerText();
+  check(words.includes("did not pass its integrity check") && words.includes("Nothing was saved"), "an altered copy is refused in plain words: " + words);
+  check(!gotFile, "an altered copy produces no file");
+  await card.screenshot({ path: `${shots}/e2ee-docs-refused.png` });
+  med.off("download", onDownload);
+  await med.unroute(content);
+  const [dl] = await Promise.all([med.waitForEvent("download"), card.locator("button.doc-e2ee-download").click()]);
+  check(dl.suggestedFilename() === "Offer-4000.pdf", "the file keeps its name");
+  check(sha(readFileSync(await dl.path())) === offerSum, "the browser decrypts the Go device's document to the same bytes");
+  await card.locator(".doc-e2ee-status", { hasText: "exactly the file that was uploaded" }).waitFor();
   await axeCheck(med, "an end-to-end encrypted document's card");
   await card.screenshot({ path: `${shots}/e2ee-docs-card.png` });
+
+  // 2. browser → Go.
+  const summary = randomBytes(300000); // five segments, the last short
+  await med.setInputFiles("#doc-file", { name: "Medical-summary.pdf", mimeType: "application/pdf", buffer: summary });
+  await med.selectOption("#doc-audience", "caucus:A");
+  await med.selectOption("#doc-class", "evidence");
+  await med.check("#doc-e2ee");
+  await med.screenshot({ path: `${shots}/e2ee-docs-upload.png`, clip: await med.locator("#doc-upload-form").boundingBox() });
+  await med.click("#doc-upload");
+  const status = med.locator("#doc-upload-status");
+  await status.filter({ hasText: "encrypted on this device" }).waitFor();
+  check((await status.innerText()).includes("Visible to"), "the upload says who will see it: " + await status.innerText());
+  await ask("summary", sha(summary));
+
+  // 3. Share to the joint room, then narrow back: this device re-wraps.
+  await med.click("#doc-scope-all");
+  const sc = med.locator("#doc-list li[data-doc]", { hasText: "Medical-summary.pdf" });
+  const share = async (to) => {
+    await sc.locator("select").selectOption(to);
+    await sc.getByRole("button", { name: "Share…" }).click();
+    const confirm = sc.getByRole("button", { name: "Confirm sharing" });
+    await confirm.click();
+    await confirm.waitFor({ state: "detached" });
+    check(await sc.locator(".error").filter({ hasText: /\S/ }).count() === 0, `shared to ${to} from this device: ` + await sc.innerText());
+  };
+  await share("joint");
+  await ask("ben-reads", sha(summary));
+  await share("caucus:A");
+  await ask("ben-cannot");
+
+  // 4. A legal hold, placed by records staff, shows on the card.
+  await ask("hold");
+  await med.locator("#doc-list li[data-doc]", { hasText: "on legal hold" }).filter({ hasText: "Medical-summary.pdf" }).waitFor({ timeout: 15000 });
   await med.setViewportSize({ width: 390, height: 844 });
   await card.scrollIntoViewIfNeeded();
   await card.screenshot({ path: `${shots}/e2ee-docs-card-phone.png` });
+}, async () => {
+  for (const el of await med.locator("#doc-list li[data-doc]").all()) console.log("card: " + (await el.innerText()).replace(/\n+/g, " | "));
 });

@@ -1,0 +1,306 @@
+// End-to-end encrypted documents in the browser, in bounded memory
+// (docs/security.md, "Documents end to end"): uploading encrypts the file
+// on this device, a slice at a time, and downloading decrypts and checks
+// it a segment at a time. Neither holds the file in memory.
+//
+// Where the bytes wait: the origin private file system (OPFS), a private
+// disk area of this site that only this page's code reads. An upload is
+// encrypted into a temporary OPFS file and sent from there with one
+// streaming request (XMLHttpRequest reads a disk-backed File as it sends;
+// fetch streams a request body only over HTTP/2, which a plain deployment
+// does not have). A download is decrypted into a temporary OPFS file and
+// handed to the person only once every segment, the last-segment flag, the
+// stored bytes' SHA-256 and size as recorded at upload (and, for an
+// upgraded version, the plaintext's SHA-256) have checked out, so a failed
+// check never leaves a partial file that looks complete: the temporary
+// file is deleted and the page says what happened. (A service worker that
+// streams into the browser's download would have to start the save before
+// the check at the end, and a cut-off download can look whole.) Without
+// OPFS the bytes wait in a Blob, which the browser pages to disk itself.
+import { APIError, casePath } from "./api";
+import type { Document } from "./api";
+import {
+  ciphertextSize, DocSession, HeaderSize, IntegrityError, newDocKey, pickDocKey, SegmentSize, StreamOpener, StreamSealer, wrapForAudience,
+} from "./docs-e2ee";
+import { unb64 } from "./wire";
+import * as W from "./wire_gen";
+
+/** How much of the file is read, encrypted or written at a time. */
+const SLICE = 64 * SegmentSize; // 4 MiB
+
+const b32 = "abcdefghijklmnopqrstuvwxyz234567";
+/** A document id as the server makes them (d_ and 26 base32 characters): the client picks it, since the ciphertext is bound to it. */
+export function newDocID(): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  let out = "", bits = 0, value = 0;
+  for (const x of b) {
+    value = ((value << 8) | x) & 0xffff;
+    bits += 8;
+    while (bits >= 5) { out += b32[(value >>> (bits - 5)) & 31]; bits -= 5; }
+  }
+  if (bits > 0) out += b32[(value << (5 - bits)) & 31];
+  return "d_" + out;
+}
+
+// --- temporary files ---
+
+interface Sink { write(b: Uint8Array): Promise<void>; finish(): Promise<Blob>; discard(): Promise<void> }
+const TMP_DIR = "parley-tmp";
+const inUse = new Set<string>();
+
+async function tmpDir(): Promise<FileSystemDirectoryHandle | null> {
+  try {
+    const root = await navigator.storage?.getDirectory?.();
+    return root ? await root.getDirectoryHandle(TMP_DIR, { create: true }) : null;
+  } catch { return null; }
+}
+
+/** Deletes temporary files no operation of this page uses (left by a closed page, or a finished download). */
+export async function sweepTemporary(): Promise<void> {
+  const dir = await tmpDir();
+  if (!dir) return;
+  const names: string[] = [];
+  for await (const name of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
+  for (const n of names) if (!inUse.has(n)) await dir.removeEntry(n).catch(() => {});
+}
+
+async function sink(): Promise<Sink> {
+  const dir = await tmpDir();
+  const name = crypto.randomUUID();
+  const fh = dir ? await dir.getFileHandle(name, { create: true }).catch(() => null) : null;
+  const ws = fh && "createWritable" in fh ? await fh.createWritable().catch(() => null) : null;
+  if (dir && fh && ws) {
+    inUse.add(name);
+    let closed = false;
+    return {
+      write: async (b) => { await ws.write(b as Uint8Array<ArrayBuffer>); },
+      finish: async () => { await ws.close(); closed = true; return fh.getFile(); },
+      discard: async () => {
+        if (!closed) await ws.abort().catch(() => {});
+        inUse.delete(name);
+        await dir.removeEntry(name).catch(() => {});
+      },
+    };
+  }
+  let blob = new Blob([]);
+  return {
+    write: async (b) => { blob = new Blob([blob, b as Uint8Array<ArrayBuffer>]); },
+    finish: async () => blob,
+    discard: async () => { blob = new Blob([]); },
+  };
+}
+
+// --- upload ---
+
+export type Progress = (phase: "encrypt" | "upload", done: number, total: number) => void;
+
+/**
+ * Encrypts file on this device for audience (a fresh key for version 1 of
+ * a new document, wrapped for the audience's devices after checking the
+ * signed membership) and uploads it. Rejects with words to show.
+ */
+export async function uploadE2EE(caseID: string, sess: DocSession, file: File, audience: string, cls: string,
+  send: (body: Blob, query: Record<string, string>, headers: Record<string, string>) => Promise<Document>, progress: Progress): Promise<Document> {
+  const docID = newDocID();
+  const key = newDocKey();
+  const b = { case: caseID, doc: docID, version: 1 };
+  let wrap: Uint8Array;
+  try {
+    wrap = await wrapForAudience(sess, docID, 1, audience, key);
+  } catch {
+    key.fill(0);
+    throw new Error("This device cannot encrypt for that audience yet: the case's signed membership does not list everyone's devices. Nothing was saved. Try again in a minute, or ask your mediator.");
+  }
+  const out = await sink();
+  try {
+    const sealer = await StreamSealer.create(key, b);
+    key.fill(0);
+    await out.write(sealer.header);
+    const total = file.size;
+    let off = 0;
+    do {
+      const slice = new Uint8Array(await file.slice(off, off + SLICE).arrayBuffer());
+      if (slice.length === 0 && total > 0) throw new Error("The file could not be read to the end (was it changed or moved while it was encrypted?). Nothing was saved.");
+      const parts: Uint8Array[] = [];
+      for (let i = 0; i < slice.length || (i === 0 && total === 0); i += SegmentSize) {
+        const seg = slice.subarray(i, i + SegmentSize);
+        parts.push(await sealer.seal(seg, off + i + seg.length >= total));
+        if (total === 0) break;
+      }
+      await out.write(concatAll(parts));
+      off += slice.length;
+      progress("encrypt", off, total);
+    } while (off < total);
+    const body = await out.finish();
+    if (body.size !== ciphertextSize(total)) throw new Error("The encrypted copy came out the wrong size, so nothing was sent. Try again.");
+    return await send(body, { e2ee: "1", doc: docID }, { [W.DocumentKeyHeader]: b64url(wrap) });
+  } finally {
+    key.fill(0);
+    await out.discard();
+  }
+}
+
+function concatAll(parts: Uint8Array[]): Uint8Array {
+  const n = parts.reduce((s, p) => s + p.length, 0);
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+function b64url(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+// --- keys ---
+
+/** The version's content key for this device, from the wraps the server holds (checked against the signed membership), or null. */
+async function versionKey(caseID: string, sess: DocSession, docID: string, version: number): Promise<{ version: number; key: Uint8Array; audience: string } | null> {
+  const res = await fetch(`${casePath(caseID)}/documents/${encodeURIComponent(docID)}/keys${version ? "?version=" + version : ""}`, { credentials: "same-origin" });
+  if (!res.ok) throw new APIError(res.status, await res.json().catch(() => ({})));
+  const keys = await res.json() as W.DocumentKeys;
+  if (version && keys.version !== version) return null;
+  const got = await pickDocKey(sess, docID, keys.version, (keys.wraps ?? []).map((w) => unb64(w)));
+  return got ? { version: keys.version, key: got.key, audience: got.wrap.ctx.audience } : null;
+}
+
+export const noKeyWords = (name: string) =>
+  `This device has no key for “${name}” yet. A device that holds it (your mediator's, or that of the person who added it) gives this one a key when it next opens the case. Try again later, or ask your mediator.`;
+
+/**
+ * Wraps every stored end-to-end encrypted version's key for a new
+ * audience (a share by re-wrap: only a device that holds the keys can).
+ * Refuses when the server reports another audience than the signed wraps.
+ */
+export async function wrapsForShare(caseID: string, sess: DocSession, d: Document, audience: string): Promise<W.VersionWrap[]> {
+  const out: W.VersionWrap[] = [];
+  for (const v of d.versions ?? [{ version: d.version, e2ee: d.e2ee } as W.VersionInfo]) {
+    if (!v.e2ee || v.erased) continue;
+    const k = await versionKey(caseID, sess, d.id, v.version);
+    if (!k) throw new Error(noKeyWords(d.name ?? "this document") + " Only a device that holds a document's keys can share it.");
+    if (k.audience !== d.audience) { k.key.fill(0); throw new Error("The server describes this document's audience differently from its signed keys, so it was not shared. Tell your program's administrator."); }
+    let wrap: Uint8Array;
+    try {
+      wrap = await wrapForAudience(sess, d.id, v.version, audience, k.key);
+    } catch {
+      throw new Error("This device cannot give the new audience the keys yet: the case's signed membership does not list all of them with a device. Nothing was shared. Try again once they have joined.");
+    } finally {
+      k.key.fill(0);
+    }
+    out.push({ version: v.version, wrap: b64std(wrap) });
+  }
+  return out;
+}
+
+function b64std(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+// --- download ---
+
+/**
+ * Downloads and decrypts d's latest version on this device into a
+ * temporary file, checking every segment and, at the end, the stored
+ * bytes' size and SHA-256; returns the decrypted file only when all of it
+ * checked out. Rejects with words to show; nothing partial is kept.
+ */
+export async function downloadE2EE(caseID: string, sess: DocSession, d: Document, progress: (done: number, total: number) => void): Promise<{ file: Blob; release: () => Promise<void> }> {
+  const name = d.name ?? "this document";
+  const k = await versionKey(caseID, sess, d.id, 0);
+  if (!k) throw new Error(noKeyWords(name));
+  let res: Response;
+  try {
+    res = await fetch(`${casePath(caseID)}/documents/${encodeURIComponent(d.id)}/content?version=${k.version}`, { credentials: "same-origin" });
+  } catch {
+    k.key.fill(0);
+    throw new Error(`The connection was lost, so “${name}” was not downloaded. Try again.`);
+  }
+  const out = await sink();
+  try {
+    if (!res.ok || !res.body) throw new APIError(res.status, await res.json().catch(() => ({})));
+    const h = res.headers;
+    const size = Number(h.get("Content-Length") ?? "-1");
+    const digest = /^sha-256=:([A-Za-z0-9+/=]+):$/.exec(h.get("Repr-Digest") ?? "");
+    const plainHex = h.get(W.DocumentPlainSHA256Header);
+    if (h.get(W.DocumentE2EEHeader) !== "1" || Number(h.get(W.DocumentVersionHeader)) !== k.version || !digest || size < 0) {
+      throw new IntegrityError("the server's answer is not the end-to-end encrypted version its keys are for");
+    }
+    const opener = new StreamOpener(k.key, { case: caseID, doc: d.id, version: k.version }, size,
+      { ctSHA256: unb64(digest[1]), plainSHA256: plainHex ? Uint8Array.from(plainHex.match(/../g) ?? [], (x) => parseInt(x, 16)) : undefined });
+    k.key.fill(0);
+    const src = new Exact(res.body.getReader());
+    await opener.header(await src.take(HeaderSize));
+    let done = 0, batch: Uint8Array[] = [], batched = 0;
+    for (let n = opener.next(); n > 0; n = opener.next()) {
+      const pt = await opener.open(await src.take(n));
+      batch.push(pt);
+      batched += pt.length;
+      done += pt.length;
+      if (batched >= SLICE) { await out.write(concatAll(batch)); batch = []; batched = 0; progress(done, opener.plain); }
+    }
+    await src.end();
+    await out.write(concatAll(batch));
+    progress(done, opener.plain);
+    return { file: await out.finish(), release: () => out.discard() };
+  } catch (e) {
+    await out.discard();
+    console.warn("download refused:", e instanceof Error ? e.message : e); // the technical reason, for the browser's console
+    throw new Error(downloadWords(name, e));
+  } finally {
+    k.key.fill(0);
+  }
+}
+
+/** A failed download in words: what happened and what the person can do. */
+export function downloadWords(name: string, e: unknown): string {
+  if (e instanceof IntegrityError) {
+    return `“${name}” did not pass its integrity check: the stored file is not exactly the one that was uploaded (it was changed, cut short or damaged). ` +
+      "Nothing was saved, and the part already received was deleted. Tell your mediator.";
+  }
+  if (e instanceof APIError) {
+    if (e.status === 401) return `Your session has ended, so “${name}” was not downloaded. Sign in again.`;
+    if (e.status === 403 || e.status === 404) return `You can no longer open “${name}”: it may have been shared elsewhere or removed.`;
+    if (e.status === 410) return `“${name}” was erased under the program's retention rules.`;
+    return `“${name}” could not be downloaded just now. Try again in a minute.`;
+  }
+  if (e instanceof Error && e.message.startsWith("This device has no key")) return e.message;
+  return `The connection was lost during the download, so “${name}” was not saved. Try again.`;
+}
+
+/** Reads exactly n bytes at a time from a stream; a stream that ends early, or goes on past the end, is an IntegrityError. */
+class Exact {
+  private buf: Uint8Array = new Uint8Array(0);
+  private off = 0;
+  constructor(private r: ReadableStreamDefaultReader<Uint8Array>) {}
+  async take(n: number): Promise<Uint8Array> {
+    const out = new Uint8Array(n);
+    let o = 0;
+    while (o < n) {
+      if (this.off === this.buf.length) {
+        const { value, done } = await this.r.read();
+        if (done) throw new IntegrityError(`the stored document ended ${n - o} bytes early`);
+        this.buf = value;
+        this.off = 0;
+      }
+      const k = Math.min(n - o, this.buf.length - this.off);
+      out.set(this.buf.subarray(this.off, this.off + k), o);
+      o += k;
+      this.off += k;
+    }
+    return out;
+  }
+  async end(): Promise<void> {
+    while (this.off === this.buf.length) {
+      const { value, done } = await this.r.read();
+      if (done) return;
+      this.buf = value;
+      this.off = 0;
+    }
+    await this.r.cancel();
+    throw new IntegrityError("the stored document goes on past its recorded end");
+  }
+}
