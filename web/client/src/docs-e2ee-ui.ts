@@ -20,7 +20,7 @@
 import { APIError, casePath } from "./api";
 import type { Document } from "./api";
 import {
-  ciphertextSize, DocSession, HeaderSize, IntegrityError, newDocKey, pickDocKey, SegmentSize, StreamOpener, StreamSealer, wrapForAudience,
+  ciphertextSize, DocSession, HeaderSize, IntegrityError, newDocKey, pickDocKey, SegmentSize, StreamOpener, StreamSealer, TagSize, wrapForAudience,
 } from "./docs-e2ee";
 import { unb64 } from "./wire";
 import * as W from "./wire_gen";
@@ -121,13 +121,10 @@ export async function uploadE2EE(caseID: string, sess: DocSession, file: File, a
     do {
       const slice = new Uint8Array(await file.slice(off, off + SLICE).arrayBuffer());
       if (slice.length === 0 && total > 0) throw new Error("The file could not be read to the end (was it changed or moved while it was encrypted?). Nothing was saved.");
-      const parts: Uint8Array[] = [];
-      for (let i = 0; i < slice.length || (i === 0 && total === 0); i += SegmentSize) {
-        const seg = slice.subarray(i, i + SegmentSize);
-        parts.push(await sealer.seal(seg, off + i + seg.length >= total));
-        if (total === 0) break;
-      }
-      await out.write(concatAll(parts));
+      const segs: Uint8Array[] = [];
+      for (let i = 0; i < slice.length; i += SegmentSize) segs.push(slice.subarray(i, i + SegmentSize));
+      if (segs.length === 0) segs.push(slice); // an empty file: one empty last segment
+      await out.write(concatAll(await sealer.sealMany(segs, off + slice.length >= total)));
       off += slice.length;
       progress("encrypt", off, total);
     } while (off < total);
@@ -234,17 +231,22 @@ export async function downloadE2EE(caseID: string, sess: DocSession, d: Document
     k.key.fill(0);
     const src = new Exact(res.body.getReader());
     await opener.header(await src.take(HeaderSize));
-    let done = 0, batch: Uint8Array[] = [], batched = 0;
-    for (let n = opener.next(); n > 0; n = opener.next()) {
-      const pt = await opener.open(await src.take(n));
-      batch.push(pt);
-      batched += pt.length;
-      done += pt.length;
-      if (batched >= SLICE) { await out.write(concatAll(batch)); batch = []; batched = 0; progress(done, opener.plain); }
+    // A slice of segments at a time: read, then decrypt together, then write.
+    let done = 0;
+    for (let seg = 0; seg < opener.segments;) {
+      const cts: Uint8Array[] = [];
+      for (let i = 0; i < SLICE / SegmentSize && seg + i < opener.segments; i++) {
+        const last = seg + i === opener.segments - 1;
+        cts.push(await src.take(last ? opener.plain - (seg + i) * SegmentSize + TagSize : SegmentSize + TagSize));
+      }
+      if (seg + cts.length === opener.segments) await src.end(); // nothing past the end, before the last segment is released
+      const pts = await opener.openMany(cts);
+      seg += cts.length;
+      const chunk = concatAll(pts);
+      await out.write(chunk);
+      done += chunk.length;
+      progress(done, opener.plain);
     }
-    await src.end();
-    await out.write(concatAll(batch));
-    progress(done, opener.plain);
     return { file: await out.finish(), release: () => out.discard() };
   } catch (e) {
     await out.discard();

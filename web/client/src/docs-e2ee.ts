@@ -90,14 +90,22 @@ export class StreamSealer {
   }
 
   async seal(pt: Uint8Array, last: boolean): Promise<Uint8Array> {
+    return (await this.sealMany([pt], last))[0];
+  }
+
+  /** Seals consecutive segments at once (WebCrypto works on them in parallel); last: the final one ends the stream. */
+  async sealMany(pts: Uint8Array[], last: boolean): Promise<Uint8Array[]> {
     if (this.done) throw new E2EEError("stream", "sealed after the last segment");
-    if (!last && pt.length !== SegmentSize) throw new E2EEError("stream", `a segment before the last is ${SegmentSize} bytes`);
-    if (pt.length > SegmentSize) throw new E2EEError("stream", "segment too long");
-    if (this.seg >= 0xffffffff) throw new E2EEError("stream", "stream too long");
-    const ct = new Uint8Array(await P.subtle.encrypt({ name: "AES-GCM", iv: P.buf(nonce(this.prefix, this.seg, last)) }, this.key, P.buf(pt)));
-    this.seg++;
+    pts.forEach((pt, i) => {
+      if ((!last || i < pts.length - 1) && pt.length !== SegmentSize) throw new E2EEError("stream", `a segment before the last is ${SegmentSize} bytes`);
+      if (pt.length > SegmentSize) throw new E2EEError("stream", "segment too long");
+    });
+    if (this.seg + pts.length > 0xffffffff) throw new E2EEError("stream", "stream too long");
+    const first = this.seg;
+    this.seg += pts.length;
     this.done = last;
-    return ct;
+    return Promise.all(pts.map(async (pt, i) => new Uint8Array(await P.subtle.encrypt(
+      { name: "AES-GCM", iv: P.buf(nonce(this.prefix, first + i, last && i === pts.length - 1)) }, this.key, P.buf(pt)))));
   }
 }
 
@@ -150,25 +158,40 @@ export class StreamOpener {
 
   /** Opens the next segment (exactly next() bytes). */
   async open(ct: Uint8Array): Promise<Uint8Array> {
+    return (await this.openMany([ct]))[0];
+  }
+
+  /**
+   * Opens the next cts.length segments at once (WebCrypto decrypts them in
+   * parallel; the hashes are fed in order). Nothing is returned unless all
+   * of them authenticate, and with the last segment, the whole-stream checks.
+   */
+  async openMany(cts: Uint8Array[]): Promise<Uint8Array[]> {
     if (!this.key) throw new E2EEError("stream", "header first");
-    const want = this.next();
-    if (want === 0 || ct.length !== want) throw new IntegrityError(`segment ${this.seg} is ${ct.length} bytes, not ${want}`);
-    const last = this.seg === this.segments - 1;
-    this.ctHash.update(ct);
-    let pt: Uint8Array;
-    try {
-      pt = new Uint8Array(await P.subtle.decrypt({ name: "AES-GCM", iv: P.buf(nonce(this.prefix, this.seg, last)) }, this.key, P.buf(ct)));
-    } catch {
-      throw new IntegrityError(`segment ${this.seg} does not authenticate` + (last ? " as the last one (truncated, extended or altered)" : ""));
-    }
-    if (last && pt.length === 0 && this.seg > 0) throw new IntegrityError(`empty last segment ${this.seg}`);
-    this.ptHash?.update(pt);
+    const first = this.seg;
+    const lastOf = (i: number) => first + i === this.segments - 1;
+    cts.forEach((ct, i) => {
+      const want = first + i >= this.segments ? 0 : lastOf(i) ? this.plain - (first + i) * SegmentSize + TagSize : SegmentCTSize;
+      if (want === 0 || ct.length !== want) throw new IntegrityError(`segment ${first + i} is ${ct.length} bytes, not ${want}`);
+    });
+    for (const ct of cts) this.ctHash.update(ct);
+    const key = this.key;
+    const pts = await Promise.all(cts.map(async (ct, i) => {
+      try {
+        return new Uint8Array(await P.subtle.decrypt({ name: "AES-GCM", iv: P.buf(nonce(this.prefix, first + i, lastOf(i))) }, key, P.buf(ct)));
+      } catch {
+        throw new IntegrityError(`segment ${first + i} does not authenticate` + (lastOf(i) ? " as the last one (truncated, extended or altered)" : ""));
+      }
+    }));
+    this.seg += cts.length;
+    const last = lastOf(cts.length - 1);
+    if (last && pts[pts.length - 1].length === 0 && this.seg > 1) throw new IntegrityError(`empty last segment ${this.seg - 1}`);
+    if (this.ptHash) for (const pt of pts) this.ptHash.update(pt);
     if (last) {
       if (this.want.ctSHA256 && !eq(this.ctHash.digest(), this.want.ctSHA256)) throw new IntegrityError("the stored bytes' SHA-256 differs from the one recorded at upload");
       if (this.ptHash && !eq(this.ptHash.digest(), this.want.plainSHA256!)) throw new IntegrityError("the plaintext's SHA-256 differs from the one recorded at upload");
     }
-    this.seg++;
-    return pt;
+    return pts;
   }
 }
 
