@@ -69,6 +69,52 @@ await other.header(sealed.subarray(0, D.HeaderSize));
 await refused(() => other.open(sealed.subarray(D.HeaderSize, D.HeaderSize + D.SegmentCTSize)), "moved to version 2");
 await refused(() => openAll(sealed, { ctSHA256: new Uint8Array(32) }), "a stored-bytes hash that differs");
 await refused(() => openAll(sealed, { plainSHA256: new Uint8Array(32) }), "a plaintext hash that differs");
+// The review's cuts and splices (security review of the browser's documents,
+// finding 8), on a stream sealed here of three full segments and a short one.
+{
+  const S = D.SegmentSize, C = D.SegmentCTSize, H = D.HeaderSize;
+  const sealWith = async (pt) => {
+    const z = await D.StreamSealer.create(key, b);
+    const parts = [z.header];
+    if (pt.length === 0) parts.push(await z.seal(pt, true));
+    for (let i = 0; i < pt.length; i += S) parts.push(await z.seal(pt.subarray(i, i + S), i + S >= pt.length));
+    return Uint8Array.from(parts.flatMap((p) => [...p]));
+  };
+  const p4 = Uint8Array.from({ length: 3 * S + 100 }, (_, i) => (i * 13) & 255);
+  const four = await sealWith(p4);
+  ok(hex(await openAll(four, { ctSHA256: await sha(four) })) === hex(p4), "four segments open");
+  // Cut at exactly the header and one full segment: its size is a valid one-segment stream (65536 bytes), the segment is not the last.
+  ok(D.plainSize(H + C) === S, "a cut after one full segment has a valid size");
+  await refused(() => openAll(four.subarray(0, H + C), {}), "cut at exactly the header and one full segment");
+  await refused(() => openAll(four.subarray(0, H + 2 * C), {}), "cut at exactly the header and two full segments");
+  await refused(() => openAll(four.subarray(0, H), {}), "cut to the header alone");
+  const swapped = four.slice();
+  swapped.set(four.subarray(H, H + C), H + C);
+  swapped.set(four.subarray(H + C, H + 2 * C), H);
+  await refused(() => openAll(swapped, {}), "two segments swapped");
+  const appended = new Uint8Array(four.length + C);
+  appended.set(four);
+  appended.set(four.subarray(H, H + C), four.length);
+  await refused(() => openAll(appended, {}), "an extra full segment appended");
+  const lastTwice = new Uint8Array(four.length + (four.length - H - 3 * C));
+  lastTwice.set(four);
+  lastTwice.set(four.subarray(H + 3 * C), four.length);
+  await refused(() => openAll(lastTwice, {}), "the last segment appended again");
+  // A full last segment followed by an empty one sealed as last: refused.
+  const z = await D.StreamSealer.create(key, b);
+  const tail = [z.header, await z.seal(new Uint8Array(S), false), await z.seal(new Uint8Array(0), true)];
+  await refused(() => openAll(Uint8Array.from(tail.flatMap((p) => [...p])), {}), "an empty last segment after a full one");
+  // An empty file: one empty last segment; it opens to nothing and checks its hashes; cut or altered, refused.
+  const empty = await sealWith(new Uint8Array(0));
+  ok(empty.length === D.ciphertextSize(0) && D.plainSize(empty.length) === 0, "an empty file's size");
+  ok((await openAll(empty, { ctSHA256: await sha(empty), plainSHA256: await sha(new Uint8Array(0)) })).length === 0, "an empty file opens to nothing");
+  const emptyBent = empty.slice(); emptyBent[emptyBent.length - 1] ^= 1;
+  await refused(() => openAll(emptyBent, {}), "an empty file's tag altered");
+  await refused(() => openAll(empty, { plainSHA256: new Uint8Array(32) }), "an empty file with another plaintext hash");
+  // One full segment sealed as not last can never pass for a whole one-segment file.
+  const one = await sealWith(new Uint8Array(S));
+  ok((await openAll(one, {})).length === S, "exactly one full segment opens");
+}
 
 // The world: devices from their seeds, the signed membership.
 const devs = {};
@@ -102,6 +148,36 @@ const bent = unhex(w.payload); bent[bent.length - 1] ^= 1;
 let badSig = null;
 try { await D.openDocKey(sess("a1"), s.doc, 1, bent); } catch (e) { badSig = e; }
 ok(badSig && /bad signature/.test(badSig.message), "wrap: a changed signature is refused");
+// Wraps signed by someone who may not give this audience keys (the review's wrap.mjs):
+// side B's device (in the directory, not in caucus:A), side A's unendorsed second
+// device, and a device the directory does not list. Each is refused, and a forged
+// newer wrap next to a genuine one does not win the pick.
+{
+  const k7 = new Uint8Array(32).fill(7);
+  const wctx = (dev, extra = {}) => ({ case: s.case, doc: s.doc, version: 1, audience: "caucus:A", statementSeq: 1, account: dev.account, device: dev.id, created: 1767225600000, ...extra });
+  const recs = [devs.med.record, devs.a1.record];
+  const refusedWrap = async (payload, what, why) => {
+    let e = null;
+    try { await D.openDocKey(sess("a1"), s.doc, 1, payload); } catch (x) { e = x; }
+    ok(e && why.test(e.message), `${what}: refused (got ${e && e.message})`);
+  };
+  await refusedWrap(await D.wrapDocKey(devs.b, wctx(devs.b), k7, recs), "a wrap for caucus:A signed by side B's device", /not a member/);
+  const stranger = await E.deviceKeysFromSeeds(devs.a1.account, v.devices.find((d) => d.name === "a1").kem, new Uint8Array(32).fill(1), new Uint8Array(32).fill(2), 1767225600000);
+  await refusedWrap(await D.wrapDocKey(stranger, wctx(stranger), k7, recs), "a wrap signed by a device the directory does not list", /unknown device/);
+  const bare = new E.Devices();
+  for (const [i, d] of v.devices.entries()) bare.add(devs[d.name].record, i); // a2 not endorsed
+  await bare.computeTrust();
+  const bareChain = new E.Chain(s.case);
+  await bareChain.extend(await E.decodeStatement(unhex(v.statement)), bare);
+  let unendorsed = null;
+  try { await D.openDocKey({ me: devs.a1, caseID: s.case, chain: bareChain, dir: bare }, s.doc, 1, await D.wrapDocKey(devs.a2, wctx(devs.a2), k7, recs)); } catch (x) { unendorsed = x; }
+  ok(unendorsed && /unknown device/.test(unendorsed.message), `a wrap signed by side A's unendorsed second device: refused (got ${unendorsed && unendorsed.message})`);
+  const genuine = await D.wrapDocKey(devs.med, wctx(devs.med), k7, recs);
+  ok((await D.openDocKey(sess("a1"), s.doc, 1, genuine)).key[0] === 7, "a wrap signed by the mediator's device opens (control)");
+  const forged = await D.wrapDocKey(devs.b, wctx(devs.b, { created: 1767225600000 + 1e9 }), new Uint8Array(32).fill(9), recs);
+  const picked = await D.pickDocKey(sess("a1"), s.doc, 1, [genuine, forged]);
+  ok(picked && picked.key[0] === 7, "a forged newer wrap does not win over the genuine one");
+}
 let outsider = null;
 try { await D.wrapForAudience(sess("b"), s.doc, 1, "caucus:A", key); } catch (e) { outsider = e; }
 ok(outsider && /not a member/.test(outsider.message), "side B's device may not wrap for caucus:A");
