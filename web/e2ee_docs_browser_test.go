@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -31,9 +33,11 @@ import (
 //     no file;
 //   - browser → Go: the mediator's browser encrypts a file for the Tenant
 //     caucus; Ada's device decrypts it to the same bytes, Ben's gets
-//     nothing;
+//     nothing, and none of the key wraps the server holds (decoded here
+//     as the mediator) has a copy for Ben's device;
 //   - share and narrow by re-wrap from the browser: shared to the joint
-//     room, Ben's device decrypts it; narrowed back, Ben is refused;
+//     room, Ben's device decrypts it; narrowed back, Ben is refused and
+//     no wrap holds a copy for his device any more;
 //   - records staff put it on legal hold, which the mediator's card shows.
 func TestBrowserE2EEDocuments(t *testing.T) {
 	needBrowser(t)
@@ -128,6 +132,42 @@ func TestBrowserE2EEDocuments(t *testing.T) {
 		}
 		return sum(b), nil
 	}
+	// recipients decodes, as the mediator, every key wrap the server holds
+	// for the Medical summary's latest version and tells whether any holds
+	// a copy for Ada's and for Ben's device: the browser's wraps themselves,
+	// not only whether the server lets Ben download (review finding 7).
+	recipients := func() (toAda, toBen bool, err error) {
+		id, err := summaryID()
+		if err != nil {
+			return false, false, err
+		}
+		var keys api.DocumentKeys
+		if err := medC.Do(ctx, http.MethodGet, "/api/v1/cases/"+url.PathEscape(k.ID)+"/documents/"+url.PathEscape(id)+"/keys", nil, &keys); err != nil {
+			return false, false, err
+		}
+		if len(keys.Wraps) == 0 {
+			return false, false, errors.New("the server holds no key wrap for the browser's upload")
+		}
+		for _, raw := range keys.Wraps {
+			w, err := e2ee.DecodeDocKey(raw)
+			if err != nil {
+				return false, false, err
+			}
+			toAda = toAda || slices.Contains(w.Devices(), ada.Me.ID)
+			toBen = toBen || slices.Contains(w.Devices(), ben.Me.ID)
+		}
+		return toAda, toBen, nil
+	}
+	noKeyForBen := func(when string) (string, error) {
+		toAda, toBen, err := recipients()
+		if err != nil {
+			return "", err
+		}
+		if toBen || !toAda {
+			return "", fmt.Errorf("%s: the key wraps hold a copy for Ada's device: %v, for Ben's: %v", when, toAda, toBen)
+		}
+		return "", nil
+	}
 	browserScript{
 		name: "e2ee-docs.mjs",
 		env:  []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password, "PARLEY_CASE=" + k.ID},
@@ -170,7 +210,7 @@ func TestBrowserE2EEDocuments(t *testing.T) {
 				if _, err := read(ben, d.ID); err == nil {
 					return "", errors.New("Ben's device read the Tenant caucus's document")
 				}
-				return "", nil
+				return noKeyForBen("after the upload")
 			},
 			// After the browser's share to the joint room: Ben's device
 			// holds a key it wrapped and reads the same bytes.
@@ -181,6 +221,9 @@ func TestBrowserE2EEDocuments(t *testing.T) {
 				}
 				if got, err := read(ben, id); err != nil || got != want {
 					return "", fmt.Errorf("Ben's device read %s, %v after the share; want %s", got, err, want)
+				}
+				if _, toBen, err := recipients(); err != nil || !toBen {
+					return "", fmt.Errorf("after the share to the joint room no wrap holds a copy for Ben's device (%v)", err)
 				}
 				return "", nil
 			},
@@ -193,7 +236,7 @@ func TestBrowserE2EEDocuments(t *testing.T) {
 				if _, err := read(ben, id); err == nil {
 					return "", errors.New("Ben's device still reads it after the narrowing")
 				}
-				return "", nil
+				return noKeyForBen("after the narrowing")
 			},
 			"hold": func(string) (string, error) {
 				id, err := summaryID()
