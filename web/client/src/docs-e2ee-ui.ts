@@ -20,7 +20,7 @@
 import { APIError, casePath } from "./api";
 import type { Document } from "./api";
 import {
-  ciphertextSize, DocSession, HeaderSize, IntegrityError, newDocKey, pickDocKey, SegmentSize, StreamOpener, StreamSealer, TagSize, wrapForAudience,
+  audienceMembers, ciphertextSize, DocSession, HeaderSize, IntegrityError, newDocKey, pickDocKey, SegmentSize, StreamOpener, StreamSealer, TagSize, wrapForAudience,
 } from "./docs-e2ee";
 import { unb64 } from "./wire";
 import * as W from "./wire_gen";
@@ -44,24 +44,90 @@ export function newDocID(): string {
 
 // --- temporary files ---
 
-interface Sink { write(b: Uint8Array): Promise<void>; finish(): Promise<Blob>; discard(): Promise<void> }
+interface Sink { name: string; write(b: Uint8Array): Promise<void>; finish(): Promise<Blob>; discard(): Promise<void> }
+// Each page (tab) keeps its temporary files in its own folder under
+// parley-tmp, named by a random id, and holds a Web Lock of that name for
+// as long as it lives. A sweep deletes only other folders whose lock nobody
+// holds (their page is gone); without Web Locks, only those untouched for
+// STALE_MS. So one tab never deletes the files another tab is working on,
+// and a closed tab's leftovers go at the next sweep in any tab.
 const TMP_DIR = "parley-tmp";
+const TAB = crypto.randomUUID();
+const lockName = (tab: string) => `parley-tmp:${tab}`;
+const STALE_MS = 30 * 60 * 1000;
+/** How long a decrypted copy handed to the browser's download stays: the browser reads it from here while it saves. */
+export const HANDED_OVER_MS = 60 * 1000;
 const inUse = new Set<string>();
+let tabLock: Promise<void> | null = null;
 
-async function tmpDir(): Promise<FileSystemDirectoryHandle | null> {
+function holdTabLock(): Promise<void> {
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  if (!locks) return Promise.resolve();
+  // Granted at once (nobody else knows the name); held until the page goes.
+  tabLock ??= new Promise<void>((granted) => { void locks.request(lockName(TAB), () => { granted(); return new Promise<void>(() => {}); }); });
+  return tabLock;
+}
+
+async function tmpRoot(): Promise<FileSystemDirectoryHandle | null> {
   try {
     const root = await navigator.storage?.getDirectory?.();
     return root ? await root.getDirectoryHandle(TMP_DIR, { create: true }) : null;
   } catch { return null; }
 }
 
-/** Deletes temporary files no operation of this page uses (left by a closed page, or a finished download). */
+async function tmpDir(): Promise<FileSystemDirectoryHandle | null> {
+  await holdTabLock();
+  const top = await tmpRoot();
+  try { return top ? await top.getDirectoryHandle(TAB, { create: true }) : null; } catch { return null; }
+}
+
+type Entries = AsyncIterable<[string, FileSystemHandle]>;
+const entries = (d: FileSystemDirectoryHandle) => (d as unknown as { entries(): Entries }).entries();
+
+/** The newest change to any file in d (0 when empty). */
+async function newest(d: FileSystemDirectoryHandle): Promise<number> {
+  let t = 0;
+  for await (const [, h] of entries(d)) {
+    if (h.kind === "file") t = Math.max(t, (await (h as FileSystemFileHandle).getFile()).lastModified);
+  }
+  return t;
+}
+
+/**
+ * Deletes temporary files no live page uses: this page's own that no
+ * operation or handed-over copy holds, and other pages' folders whose page
+ * is gone (no live Web Lock of their name; without Web Locks, untouched for
+ * STALE_MS). Run when the documents screen mounts.
+ */
 export async function sweepTemporary(): Promise<void> {
-  const dir = await tmpDir();
-  if (!dir) return;
-  const names: string[] = [];
-  for await (const name of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
-  for (const n of names) if (!inUse.has(n)) await dir.removeEntry(n).catch(() => {});
+  const top = await tmpRoot();
+  if (!top) return;
+  await holdTabLock();
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  const live = locks ? new Set(((await locks.query()).held ?? []).map((l) => l.name)) : null;
+  const found: [string, FileSystemHandle][] = [];
+  for await (const e of entries(top)) found.push(e);
+  for (const [name, h] of found) {
+    if (name === TAB && h.kind === "directory") {
+      const mine: string[] = [];
+      for await (const [n] of entries(h as FileSystemDirectoryHandle)) mine.push(n);
+      for (const n of mine) if (!inUse.has(n) && !handedOver.has(n)) await (h as FileSystemDirectoryHandle).removeEntry(n).catch(() => {});
+      continue;
+    }
+    const stale = live ? !live.has(lockName(name)) :
+      Date.now() - (h.kind === "directory" ? await newest(h as FileSystemDirectoryHandle) : (await (h as FileSystemFileHandle).getFile()).lastModified) > STALE_MS;
+    if (stale) await top.removeEntry(name, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The decrypted copies handed to the browser's download, by file name: each deleted HANDED_OVER_MS later, or at sign-out or when the page goes. */
+const handedOver = new Map<string, () => Promise<void>>();
+
+/** Deletes every decrypted copy this page handed over (sign-out, page going away). */
+export async function forgetDecrypted(): Promise<void> {
+  const all = [...handedOver.values()];
+  handedOver.clear();
+  await Promise.all(all.map((f) => f().catch(() => {})));
 }
 
 async function sink(): Promise<Sink> {
@@ -73,6 +139,7 @@ async function sink(): Promise<Sink> {
     inUse.add(name);
     let closed = false;
     return {
+      name,
       write: async (b) => { await ws.write(b as Uint8Array<ArrayBuffer>); },
       finish: async () => { await ws.close(); closed = true; return fh.getFile(); },
       discard: async () => {
@@ -84,6 +151,7 @@ async function sink(): Promise<Sink> {
   }
   let blob = new Blob([]);
   return {
+    name,
     write: async (b) => { blob = new Blob([blob, b as Uint8Array<ArrayBuffer>]); },
     finish: async () => blob,
     discard: async () => { blob = new Blob([]); },
@@ -164,7 +232,32 @@ async function versionKey(caseID: string, sess: DocSession, docID: string, versi
 }
 
 export const noKeyWords = (name: string) =>
-  `This device has no key for “${name}” yet. A device that holds it (your mediator's, or that of the person who added it) gives this one a key when it next opens the case. Try again later, or ask your mediator.`;
+  `This device has no key for “${name}”: it was encrypted before this device joined, or for people this device does not belong to. ` +
+  "This browser cannot give itself a key. Ask your mediator: from a computer that holds the document's keys they can give your devices one (with the Parley app's “doc keys” command), and then this device can open it.";
+
+/** Who this device would encrypt for: the audience's members in the case's latest verified signed membership (null when it lists none). */
+export function signedAudience(sess: DocSession, audience: string): string[] | null {
+  const st = sess.chain.latest();
+  if (!st) return null;
+  try { return audienceMembers(st, audience); } catch { return null; }
+}
+
+/**
+ * What this device can check about d's latest version before sharing it:
+ * the audience, version, signer and signing time of the signed wrap that
+ * gives it the key (the name, size and date shown come from the server and
+ * are not bound to the key: docs/security.md, "Documents end to end").
+ */
+export async function verifiedVersion(caseID: string, sess: DocSession, d: Document): Promise<{ version: number; audience: string; by: string; signed: number } | null> {
+  const res = await fetch(`${casePath(caseID)}/documents/${encodeURIComponent(d.id)}/keys`, { credentials: "same-origin" });
+  if (!res.ok) throw new APIError(res.status, await res.json().catch(() => ({})));
+  const keys = await res.json() as W.DocumentKeys;
+  const got = await pickDocKey(sess, d.id, keys.version, (keys.wraps ?? []).map((w) => unb64(w)));
+  if (!got) return null;
+  got.key.fill(0);
+  const c = got.wrap.ctx;
+  return { version: keys.version, audience: c.audience, by: c.account, signed: c.created };
+}
 
 /**
  * Wraps every stored end-to-end encrypted version's key for a new
@@ -205,7 +298,7 @@ function b64std(b: Uint8Array): string {
  * bytes' size and SHA-256; returns the decrypted file only when all of it
  * checked out. Rejects with words to show; nothing partial is kept.
  */
-export async function downloadE2EE(caseID: string, sess: DocSession, d: Document, progress: (done: number, total: number) => void): Promise<{ file: Blob; release: () => Promise<void> }> {
+export async function downloadE2EE(caseID: string, sess: DocSession, d: Document, progress: (done: number, total: number) => void): Promise<{ file: Blob; version: number; release: () => Promise<void> }> {
   const name = d.name ?? "this document";
   const k = await versionKey(caseID, sess, d.id, 0);
   if (!k) throw new Error(noKeyWords(name));
@@ -247,7 +340,13 @@ export async function downloadE2EE(caseID: string, sess: DocSession, d: Document
       done += chunk.length;
       progress(done, opener.plain);
     }
-    return { file: await out.finish(), release: () => out.discard() };
+    const file = await out.finish();
+    // Handed over: the browser's download reads it from here, so it stays a
+    // minute (or until sign-out, or the page going), then it is deleted.
+    const release = async () => { if (handedOver.delete(out.name)) await out.discard(); };
+    handedOver.set(out.name, () => out.discard());
+    setTimeout(() => void release(), HANDED_OVER_MS);
+    return { file, version: k.version, release };
   } catch (e) {
     await out.discard();
     console.warn("download refused:", e instanceof Error ? e.message : e); // the technical reason, for the browser's console

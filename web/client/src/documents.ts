@@ -15,7 +15,7 @@ import { api, Case, Document } from "./api";
 import type { ShareResult, UploadAudience, UploadOptions } from "./wire_gen";
 import * as W from "./wire_gen";
 import type { DocSession } from "./docs-e2ee";
-import { downloadE2EE, sweepTemporary, uploadE2EE, wrapsForShare } from "./docs-e2ee-ui";
+import { downloadE2EE, forgetDecrypted, signedAudience, sweepTemporary, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -135,10 +135,20 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   sec.replaceChildren(heading, scope, listBox, formBox,
     h("p", { class: "note" }, "Documents added here are encrypted by the server's vault at rest and released only to the people named on each. " +
       "Those encrypted on a device (end to end) can be opened only by the devices of the people named on them; the server cannot read them. This list updates by itself."));
-  let lastDownload: (() => Promise<void>) | null = null; // the decrypted copy handed over last, deleted at the next download or when the page goes
   if (ctx.e2ee) {
+    // Decrypted copies handed over are deleted a minute later, at sign-out,
+    // or (best effort) when the page goes; what a closed page left is swept
+    // here, in any tab (docs-e2ee-ui.ts).
     void sweepTemporary().catch(() => {});
-    window.addEventListener("pagehide", () => { void lastDownload?.(); });
+    window.addEventListener("pagehide", () => { void forgetDecrypted(); });
+  }
+
+  /** Who this device encrypts for, from the case's signed membership (not the server's case record). */
+  async function signedWho(audience: string): Promise<string> {
+    const sess = await ctx.e2ee!();
+    const who = signedAudience(sess, audience);
+    if (!who) return "This device cannot encrypt for these people yet: the case's signed membership does not list them.";
+    return "Encrypted on this device for the devices of, as the case's signed membership lists them: " + who.map(ctx.personWords).join(", ") + ".";
   }
 
   const inRoom = (d: Document) => d.audience === ctx.room();
@@ -183,13 +193,10 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         bar.value = 0;
         status.textContent = `Downloading and decrypting “${name}” on this device…`;
         try {
-          await lastDownload?.();
-          lastDownload = null;
           const got = await downloadE2EE(ctx.caseID, await ctx.e2ee!(), d, (done, total) => {
             bar.value = total ? Math.floor((done / total) * 100) : 100;
             status.textContent = `Decrypting “${name}” on this device: ${bar.value}% (${sizeWords(done)} of ${sizeWords(total)})`;
           });
-          lastDownload = got.release;
           const url = URL.createObjectURL(got.file);
           const a = h("a", { href: url, download: name, hidden: true });
           document.body.append(a);
@@ -197,7 +204,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           a.remove();
           setTimeout(() => URL.revokeObjectURL(url), 60000);
           bar.value = 100;
-          status.textContent = `“${name}” was decrypted on this device and checked: it is exactly the file that was uploaded. Your browser is saving it.`;
+          status.textContent = `Version ${got.version} of “${name}” was decrypted on this device and checked: it is exactly version ${got.version} as it was uploaded. Your browser is saving it.`;
         } catch (x) {
           bar.hidden = true;
           status.textContent = "";
@@ -233,6 +240,24 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       const gain = dry.gaining.map((p) => ctx.personWords(p.accountId));
       const lose = dry.losing.map((p) => ctx.personWords(p.accountId));
       const invited = (dry.invited ?? []).map((p) => invitedWords(p));
+      // An end-to-end encrypted document: what this device itself checked
+      // (the signed key's audience, version, signer and time) and who its
+      // new keys go to (the signed membership). The name and size above come
+      // from the server and are not bound to the keys.
+      let checked: HTMLElement | null = null;
+      if (d.e2ee && ctx.e2ee) {
+        try {
+          const sess = await ctx.e2ee();
+          const v = await verifiedVersion(ctx.caseID, sess, d);
+          const to = signedAudience(sess, sel.value);
+          checked = h("div", { class: "share-verified" },
+            h("p", {}, v
+              ? `Checked on this device: the keys it holds for this document are for version ${v.version}, signed by ${ctx.personWords(v.by)}'s device on ${new Date(v.signed).toLocaleString()} for the ${placeWords(v.audience)}. ` +
+                "The name, size and date shown come from the server, which this device cannot check: if you are unsure this is the right document, download it and look first."
+              : "This device holds no key for this document, so it cannot share it."),
+            h("p", {}, to ? "Its keys will go to the devices of, as the case's signed membership lists them: " + to.map(ctx.personWords).join(", ") + "." : "The case's signed membership does not list these people yet, so this device cannot give them the keys."));
+        } catch (e) { out.replaceChildren(h("p", { class: "error" }, ctx.errText(e))); return; }
+      }
       const confirm = h("button", {
         type: "button", class: "primary",
         onclick: async () => {
@@ -251,7 +276,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           h("p", {}, gain.length ? `This widens who can see “${name}”: ${gain.join(", ")} will be able to open it.` : "Nobody who has joined the case gains access."),
           invited.length ? h("p", { class: "share-invited" }, `Invited and not joined yet: ${invited.join(", ")}. They will be able to open it as soon as they join.`) : null,
           lose.length ? h("p", {}, `${lose.join(", ")} will lose access.`) : null,
-          h("p", {}, ctx.visibleTo(sel.value))),
+          h("p", {}, ctx.visibleTo(sel.value)), checked),
         h("div", { class: "row" }, confirm, h("button", { type: "button", onclick: () => out.replaceChildren() }, "Cancel"))));
       confirm.focus();
     };
@@ -322,7 +347,15 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     fillClasses();
     const audNote = h("p", { class: "note", id: "doc-audience-note", "aria-live": "polite" }, ctx.visibleTo(aud.value));
     const e2ee = h("input", { id: "doc-e2ee", type: "checkbox" }) as HTMLInputElement;
-    aud.onchange = () => { audNote.textContent = ctx.visibleTo(aud.value); fillClasses(); };
+    const e2eeWho = h("p", { class: "note", id: "doc-e2ee-who", "aria-live": "polite" });
+    const showWho = async () => {
+      if (!e2ee.checked || !ctx.e2ee) { e2eeWho.textContent = ""; return; }
+      const want = aud.value;
+      const words = await signedWho(want).catch(() => "This device could not check the case's signed membership just now.");
+      if (aud.value === want && e2ee.checked) e2eeWho.textContent = words;
+    };
+    e2ee.onchange = () => void showWho();
+    aud.onchange = () => { audNote.textContent = ctx.visibleTo(aud.value); fillClasses(); void showWho(); };
     const bar = h("progress", { id: "doc-progress", max: "100", value: "0", "aria-label": "Upload progress", hidden: true }) as HTMLProgressElement;
     const status = h("p", { id: "doc-upload-status", role: "status", class: "note" });
     const err = h("p", { class: "error", role: "alert", id: "doc-upload-error" });
@@ -356,7 +389,9 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
               })
             : await sendFile(ctx.caseID, f, aud.value, cls.value, options!.maxSize, uploading);
           bar.value = 100;
-          status.textContent = `Uploaded “${d.name ?? f.name}” (${where})${d.e2ee ? ", encrypted on this device" : ""}. ${ctx.visibleTo(d.audience)}.`;
+          status.textContent = d.e2ee
+            ? `Uploaded “${d.name ?? f.name}” (${where}), encrypted on this device. ${await signedWho(d.audience)}`
+            : `Uploaded “${d.name ?? f.name}” (${where}). ${ctx.visibleTo(d.audience)}.`;
           file.value = "";
           await refresh(true);
         } catch (x) {
@@ -377,6 +412,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     audNote,
     ctx.e2ee ? h("p", { class: "doc-e2ee-choice" }, h("label", { class: "check" }, e2ee,
       "Encrypt on this device (end to end): only the devices of the people named above can open it, not the server")) : "",
+    ctx.e2ee ? e2eeWho : "",
     bar, status, err,
     refused.length ? h("p", { class: "note", id: "doc-upload-missing" },
       `Not offered: ${refused.map((a) => placeWords(a.audience)).join(", ")}. ${refused[0].why ?? ""}`) : "");

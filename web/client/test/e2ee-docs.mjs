@@ -10,12 +10,25 @@
 //   3. Shared to the joint room from here (this device re-wraps the key),
 //      Ben's device reads it; narrowed back, Ben is refused.
 //   4. Records staff hold it; the card says so.
+//   5. Temporary files: per tab, swept when their tab is gone, the
+//      decrypted copies deleted at sign-out (review findings 2 and 3).
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { axeCheck } from "./axe.mjs";
 import { ask, base, check, env, newPage, run, shots } from "./harness.mjs";
 
 const sha = (b) => createHash("sha256").update(b).digest("hex");
+// The temporary files in the origin private file system: folder -> file names.
+const opfs = (page) => page.evaluate(async () => {
+  const out = {};
+  let top;
+  try { top = await (await navigator.storage.getDirectory()).getDirectoryHandle("parley-tmp"); } catch { return out; }
+  for await (const [n, h] of top.entries()) {
+    out[n] = [];
+    if (h.kind === "directory") for await (const [f] of h.entries()) out[n].push(f);
+  }
+  return out;
+});
 
 let med;
 await run(async () => {
@@ -60,7 +73,11 @@ await run(async () => {
   const [dl] = await Promise.all([med.waitForEvent("download"), card.locator("button.doc-e2ee-download").click()]);
   check(dl.suggestedFilename() === "Offer-4000.pdf", "the file keeps its name");
   check(sha(readFileSync(await dl.path())) === offerSum, "the browser decrypts the Go device's document to the same bytes");
-  await card.locator(".doc-e2ee-status", { hasText: "exactly the file that was uploaded" }).waitFor();
+  await card.locator(".doc-e2ee-status", { hasText: "Version 1 of “Offer-4000.pdf” was decrypted on this device and checked: it is exactly version 1 as it was uploaded" }).waitFor();
+  // The decrypted copy handed over waits in this tab's own folder (deleted a minute later, at sign-out, or when the tab goes).
+  const held = Object.entries(await opfs(med)).filter(([, files]) => files.length > 0);
+  check(held.length === 1 && held[0][1].length === 1, "the handed-over copy waits in this tab's own folder: " + JSON.stringify(held));
+  const mine = held[0][0];
   await axeCheck(med, "an end-to-end encrypted document's card");
   await card.screenshot({ path: `${shots}/e2ee-docs-card.png` });
 
@@ -70,11 +87,17 @@ await run(async () => {
   await med.selectOption("#doc-audience", "caucus:A");
   await med.selectOption("#doc-class", "evidence");
   await med.check("#doc-e2ee");
+  // Who it is encrypted for, from the signed membership, before the upload.
+  const who = med.locator("#doc-e2ee-who", { hasText: "signed membership lists them" });
+  await who.waitFor();
+  const whoText = await who.innerText();
+  check(whoText.includes("Ada Okafor") && !whoText.includes("Ben Lindqvist"), "the note before the upload names the signed caucus's members: " + whoText);
   await med.screenshot({ path: `${shots}/e2ee-docs-upload.png`, clip: await med.locator("#doc-upload-form").boundingBox() });
   await med.click("#doc-upload");
   const status = med.locator("#doc-upload-status");
   await status.filter({ hasText: "encrypted on this device" }).waitFor();
-  check((await status.innerText()).includes("Visible to"), "the upload says who will see it: " + await status.innerText());
+  const upText = await status.innerText();
+  check(upText.includes("signed membership lists them") && upText.includes("Ada Okafor") && !upText.includes("Ben Lindqvist"), "the upload says whose devices it was encrypted for: " + upText);
   await ask("summary", sha(summary));
 
   // 3. Share to the joint room, then narrow back: this device re-wraps.
@@ -84,6 +107,10 @@ await run(async () => {
     await sc.locator("select").selectOption(to);
     await sc.getByRole("button", { name: "Share…" }).click();
     const confirm = sc.getByRole("button", { name: "Confirm sharing" });
+    await confirm.waitFor();
+    const checked = await sc.locator(".share-verified").innerText();
+    check(checked.includes("Checked on this device") && checked.includes("version 1") && checked.includes("come from the server, which this device cannot check") &&
+      checked.includes("signed membership lists them"), "the share confirmation says what the device checked and what it cannot: " + checked);
     await confirm.click();
     await confirm.waitFor({ state: "detached" });
     check(await sc.locator(".error").filter({ hasText: /\S/ }).count() === 0, `shared to ${to} from this device: ` + await sc.innerText());
@@ -99,6 +126,40 @@ await run(async () => {
   await med.setViewportSize({ width: 390, height: 844 });
   await card.scrollIntoViewIfNeeded();
   await card.screenshot({ path: `${shots}/e2ee-docs-card-phone.png` });
+
+  // 5. Temporary files: another live tab's folder is left alone; a gone
+  //    tab's (and this page's own, once reloaded) are swept when the
+  //    documents screen mounts; signing out deletes the copies handed over.
+  await med.setViewportSize({ width: 1280, height: 900 });
+  const other = await med.context().newPage();
+  await other.goto(base + "/healthz");
+  await other.evaluate(async () => {
+    const top = await (await navigator.storage.getDirectory()).getDirectoryHandle("parley-tmp", { create: true });
+    for (const n of ["tab-live", "tab-gone"]) {
+      const w = await (await (await top.getDirectoryHandle(n, { create: true })).getFileHandle("x.bin", { create: true })).createWritable();
+      await w.write("left over");
+      await w.close();
+    }
+    await new Promise((ok) => navigator.locks.request("parley-tmp:tab-live", () => { ok(); return new Promise(() => {}); }));
+  });
+  await med.reload();
+  await med.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await med.locator(`#rooms button[data-room="caucus:A"]`).click();
+  await card.waitFor({ timeout: 30000 });
+  await med.waitForFunction(async (gone) => {
+    const top = await (await navigator.storage.getDirectory()).getDirectoryHandle("parley-tmp");
+    for await (const n of top.keys()) if (gone.includes(n)) return false;
+    return true;
+  }, ["tab-gone", mine], { polling: 100, timeout: 15000 });
+  check(JSON.stringify((await opfs(med))["tab-live"]) === JSON.stringify(["x.bin"]), "a live tab's working file is left alone");
+  const [again] = await Promise.all([med.waitForEvent("download"), card.locator("button.doc-e2ee-download").click()]);
+  check(sha(readFileSync(await again.path())) === offerSum, "downloaded again after the reload");
+  check(Object.values(await opfs(med)).flat().length === 2, "the new copy waits next to the live tab's file: " + JSON.stringify(await opfs(med)));
+  await med.click("#signout");
+  await med.waitForURL((u) => !u.hash.includes("case="));
+  const left = Object.entries(await opfs(med)).filter(([n, files]) => n !== "tab-live" && files.length > 0);
+  check(left.length === 0, "signing out deletes the decrypted copies: " + JSON.stringify(left));
+  await other.close();
 }, async () => {
   for (const el of await med.locator("#doc-list li[data-doc]").all()) console.log("card: " + (await el.innerText()).replace(/\n+/g, " | "));
 });
