@@ -252,7 +252,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           const to = signedAudience(sess, sel.value);
           checked = h("div", { class: "share-verified" },
             h("p", {}, v
-              ? `Checked on this device: the keys it holds for this document are for version ${v.version}, signed by ${ctx.personWords(v.by)}'s device on ${new Date(v.signed).toLocaleString()} for the ${placeWords(v.audience)}. ` +
+              ? `Checked on this device: the keys it holds for this document are for version ${v.version}, signed by ${v.by === ctx.meID ? "your" : ctx.personWords(v.by) + "'s"} device on ${new Date(v.signed).toLocaleString()} for the ${placeWords(v.audience)}. ` +
                 "The name, size and date shown come from the server, which this device cannot check: if you are unsure this is the right document, download it and look first."
               : "This device holds no key for this document, so it cannot share it."),
             h("p", {}, to ? "Its keys will go to the devices of, as the case's signed membership lists them: " + to.map(ctx.personWords).join(", ") + "." : "The case's signed membership does not list these people yet, so this device cannot give them the keys."));
