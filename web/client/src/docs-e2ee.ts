@@ -10,6 +10,7 @@
 // info(case, doc, version)), nonce = prefix (7) || index (u32be) || last
 // flag (1). The code here works one segment at a time: callers hold one
 // segment, never the file.
+import { sha256 } from "@noble/hashes/sha2.js";
 import * as P from "./primitives";
 import type { Chain, DeviceKeys, DeviceRecord, Devices, Statement } from "./e2ee";
 import { concat, E2EEError, label, malformed, maxList, Reader, typeNames, utf8, Writer } from "./wire";
@@ -199,84 +200,11 @@ const eq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x
 
 // --- incremental SHA-256 (WebCrypto digests only whole buffers) ---
 
-const K = new Uint32Array([
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
-  0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
-  0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-]);
-
-/** SHA-256 fed in pieces (FIPS 180-4). */
+/** SHA-256 fed in pieces: @noble/hashes' (audited), not one written here. */
 export class Sha256 {
-  private h = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
-  private w = new Uint32Array(64);
-  private block = new Uint8Array(64);
-  private fill = 0;
-  private len = 0;
-
-  update(data: Uint8Array): this {
-    let i = 0;
-    this.len += data.length;
-    if (this.fill > 0) {
-      const k = Math.min(64 - this.fill, data.length);
-      this.block.set(data.subarray(0, k), this.fill);
-      this.fill += k;
-      i = k;
-      if (this.fill < 64) return this;
-      this.compress(this.block, 0);
-      this.fill = 0;
-    }
-    for (; i + 64 <= data.length; i += 64) this.compress(data, i);
-    if (i < data.length) {
-      this.block.set(data.subarray(i));
-      this.fill = data.length - i;
-    }
-    return this;
-  }
-
-  digest(): Uint8Array {
-    const bits = this.len * 8;
-    const pad = new Uint8Array(((this.fill + 9 + 63) >> 6) * 64 - this.fill);
-    pad[0] = 0x80;
-    const dv = new DataView(pad.buffer);
-    dv.setUint32(pad.length - 8, Math.floor(bits / 0x100000000));
-    dv.setUint32(pad.length - 4, bits >>> 0);
-    const len = this.len;
-    this.update(pad);
-    this.len = len;
-    const out = new Uint8Array(32);
-    const ov = new DataView(out.buffer);
-    for (let j = 0; j < 8; j++) ov.setUint32(j * 4, this.h[j]);
-    return out;
-  }
-
-  private compress(b: Uint8Array, off: number): void {
-    const w = this.w;
-    for (let t = 0; t < 16; t++) {
-      const p = off + t * 4;
-      w[t] = (b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3];
-    }
-    for (let t = 16; t < 64; t++) {
-      const x = w[t - 15], y = w[t - 2];
-      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
-      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
-      w[t] = (w[t - 16] + s0 + w[t - 7] + s1) | 0;
-    }
-    const h = this.h;
-    let a = h[0] | 0, bb = h[1] | 0, c = h[2] | 0, d = h[3] | 0, e = h[4] | 0, f = h[5] | 0, g = h[6] | 0, hh = h[7] | 0;
-    for (let t = 0; t < 64; t++) {
-      const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-      const ch = (e & f) ^ (~e & g);
-      const t1 = (hh + S1 + ch + K[t] + w[t]) | 0;
-      const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-      const maj = (a & bb) ^ (a & c) ^ (bb & c);
-      const t2 = (S0 + maj) | 0;
-      hh = g; g = f; f = e; e = (d + t1) | 0; d = c; c = bb; bb = a; a = (t1 + t2) | 0;
-    }
-    h[0] += a; h[1] += bb; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
-  }
+  private h = sha256.create();
+  update(data: Uint8Array): this { this.h.update(data); return this; }
+  digest(): Uint8Array { return this.h.digest(); }
 }
 
 // --- document key wraps (TypeDocKey) ---
