@@ -247,6 +247,6 @@ func TestBrowserE2EEDocuments(t *testing.T) {
 				return "", err
 			},
 		},
-		shots: []string{"e2ee-docs-card.png", "e2ee-docs-card-phone.png", "e2ee-docs-upload.png", "e2ee-docs-refused.png"},
+		shots: []string{"e2ee-docs-card.png", "e2ee-docs-card-phone.png", "e2ee-docs-upload.png", "e2ee-docs-refused.png", "e2ee-docs-share.png"},
 	}.run(t, n.URL)
 }

@@ -92,7 +92,7 @@ await run(async () => {
   await who.waitFor();
   const whoText = await who.innerText();
   check(whoText.includes("Ada Okafor") && !whoText.includes("Ben Lindqvist"), "the note before the upload names the signed caucus's members: " + whoText);
-  await med.screenshot({ path: `${shots}/e2ee-docs-upload.png`, clip: await med.locator("#doc-upload-form").boundingBox() });
+  await med.locator("#doc-upload-form").screenshot({ path: `${shots}/e2ee-docs-upload.png` });
   await med.click("#doc-upload");
   const status = med.locator("#doc-upload-status");
   await status.filter({ hasText: "encrypted on this device" }).waitFor();
@@ -111,6 +111,7 @@ await run(async () => {
     const checked = await sc.locator(".share-verified").innerText();
     check(checked.includes("Checked on this device") && checked.includes("version 1") && checked.includes("come from the server, which this device cannot check") &&
       checked.includes("signed membership lists them"), "the share confirmation says what the device checked and what it cannot: " + checked);
+    if (to === "joint") await sc.screenshot({ path: `${shots}/e2ee-docs-share.png` });
     await confirm.click();
     await confirm.waitFor({ state: "detached" });
     check(await sc.locator(".error").filter({ hasText: /\S/ }).count() === 0, `shared to ${to} from this device: ` + await sc.innerText());
