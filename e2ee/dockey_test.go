@@ -131,6 +131,41 @@ type docVectors struct {
 		Key        hexBytes `json:"key"`
 		Payload    hexBytes `json:"payload"`
 	} `json:"wrap"`
+	// The world the wrap lives in, for clients that rebuild it: the
+	// devices from their seeds (in directory order) and the signed
+	// membership statement.
+	Devices   []docVectorDevice `json:"devices"`
+	Statement hexBytes          `json:"statement"`
+}
+
+type docVectorDevice struct {
+	Name    string   `json:"name"`
+	Account string   `json:"account"`
+	KEM     int      `json:"kem"`
+	SigSeed hexBytes `json:"sigSeed"`
+	KEMSeed hexBytes `json:"kemSeed"`
+	Created int64    `json:"created"`
+}
+
+// browserDocVectors is e2ee/testdata/doc-vectors-browser.json, what the
+// browser's code (web/client/src/docs-e2ee.ts) makes in the same world
+// (node web/client/test/vectors-docs.mjs --write): a stream under the
+// vector key with a fresh salt, and a wrap of that key by the X25519
+// device a2 for caucus:A. Go opens both.
+type browserDocVectors struct {
+	Stream struct {
+		Case      string   `json:"case"`
+		Doc       string   `json:"doc"`
+		Version   int      `json:"version"`
+		Key       hexBytes `json:"key"`
+		Plaintext hexBytes `json:"plaintextSha256"`
+		Size      int      `json:"size"`
+		Sealed    hexBytes `json:"sealed"`
+	} `json:"stream"`
+	Wrap struct {
+		Wrapper string   `json:"wrapper"`
+		Payload hexBytes `json:"payload"`
+	} `json:"wrap"`
 }
 
 const docVectorsFile = "testdata/doc-vectors.json"
@@ -148,7 +183,14 @@ func generateDocVectors(t *testing.T) *docVectors {
 	cryptotest.SetGlobalRandom(t, 21)
 	v := &docVectors{}
 	w := newWorld(t)
-	w.sign(t, w.med, w.people(), epochs(1))
+	st := w.sign(t, w.med, w.people(), epochs(1))
+	v.Statement = st.Raw
+	for _, d := range []struct {
+		name, account string
+		kem           KEMID
+	}{{"med", "u_med", KEMXWing}, {"med2", "u_med2", KEMXWing}, {"a1", "u_partya", KEMXWing}, {"a2", "u_partya", KEMX25519}, {"counsela", "u_counsela", KEMXWing}, {"b", "u_partyb", KEMXWing}} {
+		v.Devices = append(v.Devices, docVectorDevice{Name: d.name, Account: d.account, KEM: int(d.kem), SigSeed: seed(d.name + " sig"), KEMSeed: seed(d.name + " kem"), Created: 1767225600000})
+	}
 	key := seed("document key")
 	b := StreamBinding{Case: w.caseID, Doc: "d_vectordoc", Version: 1}
 	plain := docPlain(StreamSegmentSize + 100) // two segments, the last short
@@ -209,5 +251,39 @@ func TestDocVectors(t *testing.T) {
 		if err != nil || !bytes.Equal(key, v.Wrap.Key) {
 			t.Fatalf("wrap vector for %s: %v", d.ID, err)
 		}
+	}
+
+	// What the browser's code made in the same world opens here.
+	raw, err = os.ReadFile("testdata/doc-vectors-browser.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bv browserDocVectors
+	if err := json.Unmarshal(raw, &bv); err != nil {
+		t.Fatal(err)
+	}
+	bb := StreamBinding{Case: bv.Stream.Case, Doc: bv.Stream.Doc, Version: bv.Stream.Version}
+	br, err := NewStreamReader(bytes.NewReader(bv.Stream.Sealed), bv.Stream.Key, bb, &StreamVerify{Size: int64(bv.Stream.Size), SHA256: bv.Stream.Plaintext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(br); err != nil || !bytes.Equal(got, docPlain(bv.Stream.Size)) {
+		t.Fatalf("the browser's stream: %v", err)
+	}
+	if bytes.Equal(bv.Stream.Sealed[:StreamHeaderSize], v.Stream.Sealed[:StreamHeaderSize]) {
+		t.Fatal("the browser's stream reuses the vector's salt")
+	}
+	wk, err := DecodeDocKey(bv.Wrap.Payload)
+	if err != nil || wk.Ctx.Device != w.a2.ID || wk.Ctx.Audience != "caucus:A" {
+		t.Fatalf("the browser's wrap: %v %+v", err, wk)
+	}
+	for _, d := range []*DeviceKeys{w.med, w.m2, w.a1, w.a2, w.counselA} {
+		key, _, err := w.session(d).OpenDocKey(bv.Stream.Doc, bv.Stream.Version, bv.Wrap.Payload)
+		if err != nil || !bytes.Equal(key, bv.Stream.Key) {
+			t.Fatalf("the browser's wrap for %s: %v", d.ID, err)
+		}
+	}
+	if _, _, err := w.session(w.b).OpenDocKey(bv.Stream.Doc, bv.Stream.Version, bv.Wrap.Payload); !errors.Is(err, ErrNotForMe) {
+		t.Fatalf("side B opened the browser's caucus:A wrap: %v", err)
 	}
 }

@@ -3,12 +3,19 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/ids"
@@ -17,74 +24,229 @@ import (
 	"github.com/parley-mediation/parley/server"
 )
 
-// TestBrowserE2EEDocuments drives web/client/test/e2ee-docs.mjs: a
-// document encrypted on a party's (Go) device, for their caucus, once the
-// mediator's browser has signed the case's membership; the mediator's
-// browser shows its card with plain words instead of a download or a
-// share, since it cannot open such documents yet. axe runs on the card.
+// TestBrowserE2EEDocuments drives web/client/test/e2ee-docs.mjs, end-to-end
+// encrypted documents between a mediator's browser and two parties' Go
+// devices (Ada Okafor, Tenant; Ben Lindqvist, Landlord):
+//   - Go → browser: Ada's device encrypts a document for the Tenant
+//     caucus; the mediator's browser downloads and decrypts it to the same
+//     bytes, and a copy altered on the way is refused with plain words and
+//     no file;
+//   - browser → Go: the mediator's browser encrypts a file for the Tenant
+//     caucus; Ada's device decrypts it to the same bytes, Ben's gets
+//     nothing, and none of the key wraps the server holds (decoded here
+//     as the mediator) has a copy for Ben's device;
+//   - share and narrow by re-wrap from the browser: shared to the joint
+//     room, Ben's device decrypts it; narrowed back, Ben is refused and
+//     no wrap holds a copy for his device any more;
+//   - records staff put it on legal hold, which the mediator's card shows.
 func TestBrowserE2EEDocuments(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
 	ctx := context.Background()
 	medEmail := "mediator-" + ids.New("x")[2:10] + "@browser.test"
-	if _, err := n.Accounts.Create(ctx, account.NewAccount{Email: medEmail, Name: "Morgan Reyes", Role: policy.RoleMediator, Password: nodetest.Password}); err != nil {
-		t.Fatal(err)
+	recEmail := "records-" + ids.New("x")[2:10] + "@browser.test"
+	for _, a := range []account.NewAccount{
+		{Email: medEmail, Name: "Morgan Reyes", Role: policy.RoleMediator, Password: nodetest.Password},
+		{Email: recEmail, Name: "Rita Records", Role: policy.RoleRecords, Password: nodetest.Password},
+	} {
+		if _, err := n.Accounts.Create(ctx, a); err != nil {
+			t.Fatal(err)
+		}
 	}
 	medC := client.New(n.URL, "")
 	if _, err := medC.Login(ctx, medEmail, nodetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	recC := client.New(n.URL, "")
+	if _, err := recC.Login(ctx, recEmail, nodetest.Password); err != nil {
 		t.Fatal(err)
 	}
 	k, err := medC.CreateCase(ctx, "Okafor v. Lindqvist — deposit", "tenancy", "court", []string{"Tenant", "Landlord"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, err := medC.Invite(ctx, k.ID, "party", "A", "Ada Okafor", "", time.Hour)
-	if err != nil {
-		t.Fatal(err)
+	party := func(side, name string) (*client.E2EE, string) {
+		inv, err := medC.Invite(ctx, k.ID, "party", side, name, "", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc := client.New(n.URL, "")
+		s, err := pc.Join(ctx, inv.Link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		if _, err := client.InitDevice(dir, s.Account.ID, e2ee.KEMXWing); err != nil {
+			t.Fatal(err)
+		}
+		x, err := pc.E2EE(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := x.Register(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return x, s.Account.ID
 	}
-	pc := client.New(n.URL, "")
-	s, err := pc.Join(ctx, inv.Link)
-	if err != nil {
-		t.Fatal(err)
+	ada, adaID := party("A", "Ada Okafor")
+	ben, benID := party("B", "Ben Lindqvist")
+	offer := bytes.Repeat([]byte("Our bottom line is 4,000. "), 4000) // two segments
+	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
+	byName := func(x *client.E2EE, name string) (api.Document, error) {
+		docs, err := x.C.Documents(ctx, k.ID)
+		if err != nil {
+			return api.Document{}, err
+		}
+		for _, d := range docs {
+			if d.Name == name {
+				return d, nil
+			}
+		}
+		return api.Document{}, fmt.Errorf("no document %q listed", name)
 	}
-	dir := t.TempDir()
-	if _, err := client.InitDevice(dir, s.Account.ID, e2ee.KEMXWing); err != nil {
-		t.Fatal(err)
+	summaryID := func() (string, error) {
+		docs, err := medC.Documents(ctx, k.ID)
+		if err != nil {
+			return "", err
+		}
+		for _, d := range docs {
+			if d.Name == "Medical-summary.pdf" {
+				return d.ID, nil
+			}
+		}
+		return "", errors.New("no Medical-summary.pdf")
 	}
-	x, err := pc.E2EE(dir)
-	if err != nil {
-		t.Fatal(err)
+	// read decrypts a document on x's device and returns its SHA-256.
+	read := func(x *client.E2EE, docID string) (string, error) {
+		d, err := x.DownloadDocumentE2EE(ctx, k.ID, docID, 0)
+		if err != nil {
+			return "", err
+		}
+		defer d.Body.Close()
+		b, err := io.ReadAll(d.Body)
+		if err != nil {
+			return "", err
+		}
+		if !d.E2EE {
+			return "", errors.New("not end-to-end encrypted")
+		}
+		return sum(b), nil
 	}
-	if err := x.Register(ctx); err != nil {
-		t.Fatal(err)
+	// recipients decodes, as the mediator, every key wrap the server holds
+	// for the Medical summary's latest version and tells whether any holds
+	// a copy for Ada's and for Ben's device: the browser's wraps themselves,
+	// not only whether the server lets Ben download (review finding 7).
+	recipients := func() (toAda, toBen bool, err error) {
+		id, err := summaryID()
+		if err != nil {
+			return false, false, err
+		}
+		var keys api.DocumentKeys
+		if err := medC.Do(ctx, http.MethodGet, "/api/v1/cases/"+url.PathEscape(k.ID)+"/documents/"+url.PathEscape(id)+"/keys", nil, &keys); err != nil {
+			return false, false, err
+		}
+		if len(keys.Wraps) == 0 {
+			return false, false, errors.New("the server holds no key wrap for the browser's upload")
+		}
+		for _, raw := range keys.Wraps {
+			w, err := e2ee.DecodeDocKey(raw)
+			if err != nil {
+				return false, false, err
+			}
+			toAda = toAda || slices.Contains(w.Devices(), ada.Me.ID)
+			toBen = toBen || slices.Contains(w.Devices(), ben.Me.ID)
+		}
+		return toAda, toBen, nil
 	}
-	body := bytes.Repeat([]byte("Our bottom line is 4,000. "), 4000)
+	noKeyForBen := func(when string) (string, error) {
+		toAda, toBen, err := recipients()
+		if err != nil {
+			return "", err
+		}
+		if toBen || !toAda {
+			return "", fmt.Errorf("%s: the key wraps hold a copy for Ada's device: %v, for Ben's: %v", when, toAda, toBen)
+		}
+		return "", nil
+	}
 	browserScript{
 		name: "e2ee-docs.mjs",
 		env:  []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password, "PARLEY_CASE=" + k.ID},
 		ask: map[string]func(string) (string, error){
-			// Once the mediator's browser has signed a membership that
-			// names the party, her device encrypts and uploads.
+			// Once the mediator's browser has signed a membership naming
+			// both parties, Ada's device encrypts and uploads the offer.
 			"upload": func(string) (string, error) {
 				deadline := time.Now().Add(30 * time.Second)
 				for {
-					devs, _, err := x.CaseDevices(ctx, k.ID)
+					devs, _, err := ada.CaseDevices(ctx, k.ID)
 					if err == nil {
-						chain, cerr := x.Statements(ctx, k.ID, devs)
-						if cerr == nil && chain.Latest() != nil && slices.ContainsFunc(chain.Latest().People, func(p e2ee.Person) bool { return p.Account == s.Account.ID }) {
+						chain, cerr := ada.Statements(ctx, k.ID, devs)
+						if cerr == nil && chain.Latest() != nil && slices.ContainsFunc(chain.Latest().People, func(p e2ee.Person) bool { return p.Account == benID }) &&
+							slices.ContainsFunc(chain.Latest().People, func(p e2ee.Person) bool { return p.Account == adaID }) {
 							break
 						}
 					}
 					if time.Now().After(deadline) {
-						return "", errors.New("the mediator's browser signed no membership naming the party within 30s")
+						return "", errors.New("the mediator's browser signed no membership naming both parties within 30s")
 					}
 					time.Sleep(100 * time.Millisecond)
 				}
-				_, err := x.UploadDocumentE2EE(ctx, k.ID, client.Upload{Name: "Offer-4000.pdf", MediaType: "application/pdf",
-					Audience: "caucus:A", Class: "evidence", Body: bytes.NewReader(body), Size: int64(len(body))})
+				_, err := ada.UploadDocumentE2EE(ctx, k.ID, client.Upload{Name: "Offer-4000.pdf", MediaType: "application/pdf",
+					Audience: "caucus:A", Class: "evidence", Body: bytes.NewReader(offer), Size: int64(len(offer))})
+				return sum(offer), err
+			},
+			// What the mediator's browser encrypted: Ada's device decrypts
+			// it to the browser's bytes; Ben's side cannot get it.
+			"summary": func(want string) (string, error) {
+				d, err := byName(ada, "Medical-summary.pdf")
+				if err != nil {
+					return "", err
+				}
+				if !d.E2EE {
+					return "", errors.New("the browser's upload is not end-to-end encrypted")
+				}
+				if got, err := read(ada, d.ID); err != nil || got != want {
+					return "", fmt.Errorf("Ada's device read %s, %v; the browser sent %s", got, err, want)
+				}
+				if _, err := read(ben, d.ID); err == nil {
+					return "", errors.New("Ben's device read the Tenant caucus's document")
+				}
+				return noKeyForBen("after the upload")
+			},
+			// After the browser's share to the joint room: Ben's device
+			// holds a key it wrapped and reads the same bytes.
+			"ben-reads": func(want string) (string, error) {
+				id, err := summaryID()
+				if err != nil {
+					return "", err
+				}
+				if got, err := read(ben, id); err != nil || got != want {
+					return "", fmt.Errorf("Ben's device read %s, %v after the share; want %s", got, err, want)
+				}
+				if _, toBen, err := recipients(); err != nil || !toBen {
+					return "", fmt.Errorf("after the share to the joint room no wrap holds a copy for Ben's device (%v)", err)
+				}
+				return "", nil
+			},
+			// After the browser narrowed it back to the Tenant caucus.
+			"ben-cannot": func(string) (string, error) {
+				id, err := summaryID()
+				if err != nil {
+					return "", err
+				}
+				if _, err := read(ben, id); err == nil {
+					return "", errors.New("Ben's device still reads it after the narrowing")
+				}
+				return noKeyForBen("after the narrowing")
+			},
+			"hold": func(string) (string, error) {
+				id, err := summaryID()
+				if err != nil {
+					return "", err
+				}
+				_, err = recC.HoldDocument(ctx, k.ID, id, true, "Subpoena", "Order 2026-114")
 				return "", err
 			},
 		},
-		shots: []string{"e2ee-docs-card.png", "e2ee-docs-card-phone.png"},
+		shots: []string{"e2ee-docs-card.png", "e2ee-docs-card-phone.png", "e2ee-docs-upload.png", "e2ee-docs-refused.png", "e2ee-docs-share.png"},
 	}.run(t, n.URL)
 }

@@ -5,7 +5,7 @@ import * as esbuild from "esbuild";
 
 const common = { bundle: true, target: "es2022", legalComments: "none", logLevel: "warning" };
 await esbuild.build({ ...common, entryPoints: ["src/app.ts"], outfile: "../static/dist/app.js", format: "iife", platform: "browser", minify: true, sourcemap: false });
-await esbuild.build({ ...common, entryPoints: ["src/e2ee.ts", "src/primitives.ts"], outdir: "build", outExtension: { ".js": ".mjs" }, format: "esm", platform: "node" });
+await esbuild.build({ ...common, entryPoints: ["src/e2ee.ts", "src/primitives.ts", "src/docs-e2ee.ts"], outdir: "build", outExtension: { ".js": ".mjs" }, format: "esm", platform: "node" });
 // The same library for the browser, which test/e2e.mjs loads into Chromium
 // to run the vectors there too.
-await esbuild.build({ ...common, entryPoints: ["src/e2ee.ts", "src/primitives.ts"], outdir: "build/browser", outExtension: { ".js": ".mjs" }, format: "esm", platform: "browser" });
+await esbuild.build({ ...common, entryPoints: ["src/e2ee.ts", "src/primitives.ts", "src/docs-e2ee.ts"], outdir: "build/browser", outExtension: { ".js": ".mjs" }, format: "esm", platform: "browser" });

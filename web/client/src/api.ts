@@ -80,8 +80,8 @@ export const api = {
   declineCarry: (id: string, carry: string) => call<W.Carry>("POST", `${casePath(id)}/carries/${encodeURIComponent(carry)}/decline`, {}),
   documents: (id: string) => call<Document[]>("GET", casePath(id) + "/documents"),
   uploadOptions: (id: string) => call<W.UploadOptions>("GET", casePath(id) + "/documents/upload-options"),
-  share: (id: string, doc: string, audience: string, dryRun: boolean) =>
-    call<ShareResult>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/share`, { audience, dryRun } satisfies W.ShareRequest),
+  share: (id: string, doc: string, audience: string, dryRun: boolean, wraps?: W.VersionWrap[]) =>
+    call<ShareResult>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/share`, { audience, dryRun, wraps } satisfies W.ShareRequest),
   async upload(id: string, file: File, audience: string, cls: string): Promise<Document> {
     const q = new URLSearchParams({ audience, class: cls });
     const res = await fetch(`${casePath(id)}/documents?${q}`, {

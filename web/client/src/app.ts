@@ -8,6 +8,7 @@ import { consentGate, renderConsentPanel } from "./consent";
 import { deskView, deskButton } from "./desk";
 import { api, APIError, Account, Case } from "./api";
 import { mountDocuments, DocsScreen } from "./documents";
+import { forgetDecrypted } from "./docs-e2ee-ui";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
 import { registerDevice, SecureCase, SecureEvent } from "./secure";
@@ -191,7 +192,7 @@ async function start(): Promise<void> {
   $("who").textContent = me.name;
   const out = $("signout") as HTMLButtonElement;
   out.hidden = false;
-  out.onclick = async () => { await api.logout().catch(() => {}); afterSignOut(me.role); };
+  out.onclick = async () => { await forgetDecrypted(); await api.logout().catch(() => {}); afterSignOut(me.role); };
   rememberRole(me.role);
   const nav = staffNav(me);
   if (nav) { document.querySelector(".staff-nav")?.remove(); out.before(nav); }
@@ -290,6 +291,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   docs = mountDocuments($("documents"), {
     caseID, meID: me.id, mediator: sc.mediator, c: () => c, room: () => current,
     roomTitle, roomClass, visibleTo, banner, personWords, errText,
+    e2ee: async () => { await sc.syncChain(); return sc.sess; },
   });
   if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }
   mountAgreement($("agreement"), { caseID, caseTitle: () => c.title, keys, visibleTo: () => visibleTo("joint"), comment: async (body) => { await sc.send("joint", { kind: E.KindText, text: body }); }, devices: async () => { await sc.refresh(); return sc.sess.dir; } });

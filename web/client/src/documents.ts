@@ -14,6 +14,8 @@
 import { api, Case, Document } from "./api";
 import type { ShareResult, UploadAudience, UploadOptions } from "./wire_gen";
 import * as W from "./wire_gen";
+import type { DocSession } from "./docs-e2ee";
+import { downloadE2EE, forgetDecrypted, signedAudience, sweepTemporary, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -48,6 +50,8 @@ export interface DocsContext {
   /** How the viewer reads a person ("you", "your lawyer …"). */
   personWords: (account: string) => string;
   errText: (e: unknown) => string;
+  /** This device's end-to-end session, its membership chain brought up to date (docs-e2ee-ui.ts); absent: no E2EE documents here. */
+  e2ee?: () => Promise<DocSession>;
 }
 
 export interface DocsScreen {
@@ -95,14 +99,15 @@ export function uploadErrorWords(status: number, body: string, maxSize: number):
  * progress; resolves with the new document or rejects with words to show.
  */
 function sendFile(caseID: string, file: File, audience: string, cls: string, maxSize: number,
-  progress: (sent: number, total: number) => void): Promise<Document> {
+  progress: (sent: number, total: number) => void, body: Blob = file, query: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<Document> {
   return new Promise((resolve, reject) => {
-    const q = new URLSearchParams({ audience, class: cls });
+    const q = new URLSearchParams({ audience, class: cls, ...query });
     const x = new XMLHttpRequest();
     x.open("POST", `/api/v1/cases/${encodeURIComponent(caseID)}/documents?${q}`);
     x.withCredentials = true;
     x.setRequestHeader("Content-Type", file.type || "application/octet-stream");
     x.setRequestHeader(W.DocumentNameHeader, encodeURIComponent(file.name));
+    for (const [k, v] of Object.entries(headers)) x.setRequestHeader(k, v);
     x.upload.onprogress = (e) => progress(e.loaded, e.lengthComputable ? e.total : file.size);
     x.onload = () => {
       if (x.status === 201) {
@@ -111,7 +116,7 @@ function sendFile(caseID: string, file: File, audience: string, cls: string, max
     };
     x.onerror = () => reject(new Error(uploadErrorWords(0, "", maxSize)));
     x.onabort = () => reject(new Error("The upload was stopped, so nothing was saved."));
-    x.send(file);
+    x.send(body);
   });
 }
 
@@ -128,7 +133,23 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   const listBox = h("div", { id: "doc-list-box", "aria-live": "polite" });
   const formBox = h("div", { id: "doc-upload-box" });
   sec.replaceChildren(heading, scope, listBox, formBox,
-    h("p", { class: "note" }, "Documents added here are encrypted by the server's vault at rest and released only to the people named on each; they are not end-to-end encrypted (those marked as encrypted on a device are). This list updates by itself."));
+    h("p", { class: "note" }, "Documents added here are encrypted by the server's vault at rest and released only to the people named on each. " +
+      "Those encrypted on a device (end to end) can be opened only by the devices of the people named on them; the server cannot read them. This list updates by itself."));
+  if (ctx.e2ee) {
+    // Decrypted copies handed over are deleted a minute later, at sign-out,
+    // or (best effort) when the page goes; what a closed page left is swept
+    // here, in any tab (docs-e2ee-ui.ts).
+    void sweepTemporary().catch(() => {});
+    window.addEventListener("pagehide", () => { void forgetDecrypted(); });
+  }
+
+  /** Who this device encrypts for, from the case's signed membership (not the server's case record). */
+  async function signedWho(audience: string): Promise<string> {
+    const sess = await ctx.e2ee!();
+    const who = signedAudience(sess, audience);
+    if (!who) return "This device cannot encrypt for these people yet: the case's signed membership does not list them.";
+    return "Encrypted on this device for the devices of, as the case's signed membership lists them: " + who.map(ctx.personWords).join(", ") + ".";
+  }
 
   const inRoom = (d: Document) => d.audience === ctx.room();
   const cardKey = (d: Document) => `${d.id}|${d.version}|${d.audience}|${d.held}|${d.uploader}`;
@@ -152,9 +173,50 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         (d.version > 1 ? ` · version ${d.version}` : "") + (d.held ? " · on legal hold (kept until released)" : "")),
       ctx.banner(d.audience, "this document."),
       d.canDownload && !d.e2ee ? h("a", { href: api.contentURL(ctx.caseID, d.id), download: name }, "Download " + name) : null,
-      d.canDownload && d.e2ee ? e2eeNote(ctx.mediator) : null);
-    if (ctx.mediator && options && !d.e2ee) li.append(shareControls(d, name));
+      d.canDownload && d.e2ee ? (ctx.e2ee ? e2eeDownload(d, name) : e2eeNote(ctx.mediator)) : null);
+    if (ctx.mediator && options && (!d.e2ee || ctx.e2ee)) li.append(shareControls(d, name));
     return li;
+  }
+
+  // An end-to-end encrypted document: decrypted and checked on this device,
+  // and handed over only once all of it checked out (docs-e2ee-ui.ts).
+  function e2eeDownload(d: Document, name: string): HTMLElement {
+    const status = h("p", { class: "note doc-e2ee-status", role: "status" });
+    const err = h("p", { class: "error doc-e2ee-error", role: "alert" });
+    const bar = h("progress", { max: "100", value: "0", "aria-label": `Decrypting ${name}`, hidden: true }) as HTMLProgressElement;
+    const btn = h("button", {
+      type: "button", class: "doc-e2ee-download",
+      onclick: async () => {
+        btn.disabled = true;
+        err.textContent = "";
+        bar.hidden = false;
+        bar.value = 0;
+        status.textContent = `Downloading and decrypting “${name}” on this device…`;
+        try {
+          const got = await downloadE2EE(ctx.caseID, await ctx.e2ee!(), d, (done, total) => {
+            bar.value = total ? Math.floor((done / total) * 100) : 100;
+            status.textContent = `Decrypting “${name}” on this device: ${bar.value}% (${sizeWords(done)} of ${sizeWords(total)})`;
+          });
+          const url = URL.createObjectURL(got.file);
+          const a = h("a", { href: url, download: name, hidden: true });
+          document.body.append(a);
+          a.click();
+          a.remove();
+          setTimeout(() => URL.revokeObjectURL(url), 60000);
+          bar.value = 100;
+          status.textContent = `Version ${got.version} of “${name}” was decrypted on this device and checked: it is exactly version ${got.version} as it was uploaded. Your browser is saving it.`;
+        } catch (x) {
+          bar.hidden = true;
+          status.textContent = "";
+          err.textContent = x instanceof Error ? x.message : String(x);
+        } finally {
+          btn.disabled = false;
+        }
+      },
+    }, `Download “${name}”`) as HTMLButtonElement;
+    return h("div", { class: "doc-e2ee" },
+      h("p", { class: "note" }, "Encrypted on the device of the person who added it: only the devices of the people named above can open it; the server cannot."),
+      btn, bar, status, err);
   }
 
   // A document encrypted on a device (end to end): this browser does not
@@ -178,10 +240,35 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       const gain = dry.gaining.map((p) => ctx.personWords(p.accountId));
       const lose = dry.losing.map((p) => ctx.personWords(p.accountId));
       const invited = (dry.invited ?? []).map((p) => invitedWords(p));
+      // An end-to-end encrypted document: what this device itself checked
+      // (the signed key's audience, version, signer and time) and who its
+      // new keys go to (the signed membership). The name and size above come
+      // from the server and are not bound to the keys.
+      let checked: HTMLElement | null = null;
+      if (d.e2ee && ctx.e2ee) {
+        try {
+          const sess = await ctx.e2ee();
+          const v = await verifiedVersion(ctx.caseID, sess, d);
+          const to = signedAudience(sess, sel.value);
+          checked = h("div", { class: "share-verified" },
+            h("p", {}, v
+              ? `Checked on this device: the keys it holds for this document are for version ${v.version}, signed by ${v.by === ctx.meID ? "your" : ctx.personWords(v.by) + "'s"} device on ${new Date(v.signed).toLocaleString()} for the ${placeWords(v.audience)}. ` +
+                "The name, size and date shown come from the server, which this device cannot check: if you are unsure this is the right document, download it and look first."
+              : "This device holds no key for this document, so it cannot share it."),
+            h("p", {}, to ? "Its keys will go to the devices of, as the case's signed membership lists them: " + to.map(ctx.personWords).join(", ") + "." : "The case's signed membership does not list these people yet, so this device cannot give them the keys."));
+        } catch (e) { out.replaceChildren(h("p", { class: "error" }, ctx.errText(e))); return; }
+      }
       const confirm = h("button", {
         type: "button", class: "primary",
         onclick: async () => {
-          try { await api.share(ctx.caseID, d.id, sel.value, false); out.replaceChildren(); await refresh(true); } catch (e) { out.replaceChildren(h("p", { class: "error" }, ctx.errText(e))); }
+          try {
+            // An end-to-end encrypted document is shared by this device: it
+            // wraps the keys it holds for the new audience (the server cannot).
+            const wraps = d.e2ee && ctx.e2ee ? await wrapsForShare(ctx.caseID, await ctx.e2ee(), d, sel.value) : undefined;
+            await api.share(ctx.caseID, d.id, sel.value, false, wraps);
+            out.replaceChildren();
+            await refresh(true);
+          } catch (e) { out.replaceChildren(h("p", { class: "error" }, e instanceof Error && !("status" in e) ? e.message : ctx.errText(e))); }
         },
       }, "Confirm sharing");
       out.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm who gains access", "aria-describedby": "share-words-" + d.id },
@@ -189,7 +276,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           h("p", {}, gain.length ? `This widens who can see “${name}”: ${gain.join(", ")} will be able to open it.` : "Nobody who has joined the case gains access."),
           invited.length ? h("p", { class: "share-invited" }, `Invited and not joined yet: ${invited.join(", ")}. They will be able to open it as soon as they join.`) : null,
           lose.length ? h("p", {}, `${lose.join(", ")} will lose access.`) : null,
-          h("p", {}, ctx.visibleTo(sel.value))),
+          h("p", {}, ctx.visibleTo(sel.value)), checked),
         h("div", { class: "row" }, confirm, h("button", { type: "button", onclick: () => out.replaceChildren() }, "Cancel"))));
       confirm.focus();
     };
@@ -259,7 +346,16 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     };
     fillClasses();
     const audNote = h("p", { class: "note", id: "doc-audience-note", "aria-live": "polite" }, ctx.visibleTo(aud.value));
-    aud.onchange = () => { audNote.textContent = ctx.visibleTo(aud.value); fillClasses(); };
+    const e2ee = h("input", { id: "doc-e2ee", type: "checkbox" }) as HTMLInputElement;
+    const e2eeWho = h("p", { class: "note", id: "doc-e2ee-who", "aria-live": "polite" });
+    const showWho = async () => {
+      if (!e2ee.checked || !ctx.e2ee) { e2eeWho.textContent = ""; return; }
+      const want = aud.value;
+      const words = await signedWho(want).catch(() => "This device could not check the case's signed membership just now.");
+      if (aud.value === want && e2ee.checked) e2eeWho.textContent = words;
+    };
+    e2ee.onchange = () => void showWho();
+    aud.onchange = () => { audNote.textContent = ctx.visibleTo(aud.value); fillClasses(); void showWho(); };
     const bar = h("progress", { id: "doc-progress", max: "100", value: "0", "aria-label": "Upload progress", hidden: true }) as HTMLProgressElement;
     const status = h("p", { id: "doc-upload-status", role: "status", class: "note" });
     const err = h("p", { class: "error", role: "alert", id: "doc-upload-error" });
@@ -277,13 +373,25 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         bar.value = 0;
         const where = placeWords(aud.value);
         try {
-          const d = await sendFile(ctx.caseID, f, aud.value, cls.value, options!.maxSize, (sent, total) => {
+          const uploading = (sent: number, total: number) => {
             const pct = total ? Math.floor((sent / total) * 100) : 0;
             bar.value = pct;
             status.textContent = `Uploading “${f.name}”: ${pct}% (${sizeWords(sent)} of ${sizeWords(total)})`;
-          });
+          };
+          const d = e2ee.checked && ctx.e2ee
+            ? await uploadE2EE(ctx.caseID, await ctx.e2ee(), f, aud.value, cls.value,
+              (body, q, hd) => sendFile(ctx.caseID, f, aud.value, cls.value, options!.maxSize, uploading, body, q, hd),
+              (phase, done, total) => {
+                if (phase === "upload") return uploading(done, total);
+                const pct = total ? Math.floor((done / total) * 100) : 100;
+                bar.value = pct;
+                status.textContent = `Encrypting “${f.name}” on this device: ${pct}%`;
+              })
+            : await sendFile(ctx.caseID, f, aud.value, cls.value, options!.maxSize, uploading);
           bar.value = 100;
-          status.textContent = `Uploaded “${d.name ?? f.name}” (${where}). ${ctx.visibleTo(d.audience)}.`;
+          status.textContent = d.e2ee
+            ? `Uploaded “${d.name ?? f.name}” (${where}), encrypted on this device. ${await signedWho(d.audience)}`
+            : `Uploaded “${d.name ?? f.name}” (${where}). ${ctx.visibleTo(d.audience)}.`;
           file.value = "";
           await refresh(true);
         } catch (x) {
@@ -301,7 +409,11 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       h("div", {}, h("label", { for: "doc-audience" }, "Who may see it"), aud),
       h("div", {}, h("label", { for: "doc-class" }, "Kind"), cls),
       submit),
-    audNote, bar, status, err,
+    audNote,
+    ctx.e2ee ? h("p", { class: "doc-e2ee-choice" }, h("label", { class: "check" }, e2ee,
+      "Encrypt on this device (end to end): only the devices of the people named above can open it, not the server")) : "",
+    ctx.e2ee ? e2eeWho : "",
+    bar, status, err,
     refused.length ? h("p", { class: "note", id: "doc-upload-missing" },
       `Not offered: ${refused.map((a) => placeWords(a.audience)).join(", ")}. ${refused[0].why ?? ""}`) : "");
     formBox.replaceChildren(form);

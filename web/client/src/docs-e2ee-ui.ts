@@ -1,0 +1,407 @@
+// End-to-end encrypted documents in the browser, in bounded memory
+// (docs/security.md, "Documents end to end"): uploading encrypts the file
+// on this device, a slice at a time, and downloading decrypts and checks
+// it a segment at a time. Neither holds the file in memory.
+//
+// Where the bytes wait: the origin private file system (OPFS), a private
+// disk area of this site that only this page's code reads. An upload is
+// encrypted into a temporary OPFS file and sent from there with one
+// streaming request (XMLHttpRequest reads a disk-backed File as it sends;
+// fetch streams a request body only over HTTP/2, which a plain deployment
+// does not have). A download is decrypted into a temporary OPFS file and
+// handed to the person only once every segment, the last-segment flag, the
+// stored bytes' SHA-256 and size as recorded at upload (and, for an
+// upgraded version, the plaintext's SHA-256) have checked out, so a failed
+// check never leaves a partial file that looks complete: the temporary
+// file is deleted and the page says what happened. (A service worker that
+// streams into the browser's download would have to start the save before
+// the check at the end, and a cut-off download can look whole.) Without
+// OPFS the bytes wait in a Blob, which the browser pages to disk itself.
+import { APIError, casePath } from "./api";
+import type { Document } from "./api";
+import {
+  audienceMembers, ciphertextSize, DocSession, HeaderSize, IntegrityError, newDocKey, pickDocKey, SegmentSize, StreamOpener, StreamSealer, TagSize, wrapForAudience,
+} from "./docs-e2ee";
+import { unb64 } from "./wire";
+import * as W from "./wire_gen";
+
+/** How much of the file is read, encrypted or written at a time. */
+const SLICE = 64 * SegmentSize; // 4 MiB
+
+const b32 = "abcdefghijklmnopqrstuvwxyz234567";
+/** A document id as the server makes them (d_ and 26 base32 characters): the client picks it, since the ciphertext is bound to it. */
+export function newDocID(): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  let out = "", bits = 0, value = 0;
+  for (const x of b) {
+    value = ((value << 8) | x) & 0xffff;
+    bits += 8;
+    while (bits >= 5) { out += b32[(value >>> (bits - 5)) & 31]; bits -= 5; }
+  }
+  if (bits > 0) out += b32[(value << (5 - bits)) & 31];
+  return "d_" + out;
+}
+
+// --- temporary files ---
+
+interface Sink { name: string; write(b: Uint8Array): Promise<void>; finish(): Promise<Blob>; discard(): Promise<void> }
+// Each page (tab) keeps its temporary files in its own folder under
+// parley-tmp, named by a random id, and holds a Web Lock of that name for
+// as long as it lives. A sweep deletes only other folders whose lock nobody
+// holds (their page is gone); without Web Locks, only those untouched for
+// STALE_MS. So one tab never deletes the files another tab is working on,
+// and a closed tab's leftovers go at the next sweep in any tab.
+const TMP_DIR = "parley-tmp";
+const TAB = crypto.randomUUID();
+const lockName = (tab: string) => `parley-tmp:${tab}`;
+const STALE_MS = 30 * 60 * 1000;
+/** How long a decrypted copy handed to the browser's download stays: the browser reads it from here while it saves. */
+export const HANDED_OVER_MS = 60 * 1000;
+const inUse = new Set<string>();
+let tabLock: Promise<void> | null = null;
+
+function holdTabLock(): Promise<void> {
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  if (!locks) return Promise.resolve();
+  // Granted at once (nobody else knows the name); held until the page goes.
+  tabLock ??= new Promise<void>((granted) => { void locks.request(lockName(TAB), () => { granted(); return new Promise<void>(() => {}); }); });
+  return tabLock;
+}
+
+async function tmpRoot(): Promise<FileSystemDirectoryHandle | null> {
+  try {
+    const root = await navigator.storage?.getDirectory?.();
+    return root ? await root.getDirectoryHandle(TMP_DIR, { create: true }) : null;
+  } catch { return null; }
+}
+
+async function tmpDir(): Promise<FileSystemDirectoryHandle | null> {
+  await holdTabLock();
+  const top = await tmpRoot();
+  try { return top ? await top.getDirectoryHandle(TAB, { create: true }) : null; } catch { return null; }
+}
+
+type Entries = AsyncIterable<[string, FileSystemHandle]>;
+const entries = (d: FileSystemDirectoryHandle) => (d as unknown as { entries(): Entries }).entries();
+
+/** The newest change to any file in d (0 when empty). */
+async function newest(d: FileSystemDirectoryHandle): Promise<number> {
+  let t = 0;
+  for await (const [, h] of entries(d)) {
+    if (h.kind === "file") t = Math.max(t, (await (h as FileSystemFileHandle).getFile()).lastModified);
+  }
+  return t;
+}
+
+/**
+ * Deletes temporary files no live page uses: this page's own that no
+ * operation or handed-over copy holds, and other pages' folders whose page
+ * is gone (no live Web Lock of their name; without Web Locks, untouched for
+ * STALE_MS). Run when the documents screen mounts.
+ */
+export async function sweepTemporary(): Promise<void> {
+  const top = await tmpRoot();
+  if (!top) return;
+  await holdTabLock();
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  const live = locks ? new Set(((await locks.query()).held ?? []).map((l) => l.name)) : null;
+  const found: [string, FileSystemHandle][] = [];
+  for await (const e of entries(top)) found.push(e);
+  for (const [name, h] of found) {
+    if (name === TAB && h.kind === "directory") {
+      const mine: string[] = [];
+      for await (const [n] of entries(h as FileSystemDirectoryHandle)) mine.push(n);
+      for (const n of mine) if (!inUse.has(n) && !handedOver.has(n)) await (h as FileSystemDirectoryHandle).removeEntry(n).catch(() => {});
+      continue;
+    }
+    const stale = live ? !live.has(lockName(name)) :
+      Date.now() - (h.kind === "directory" ? await newest(h as FileSystemDirectoryHandle) : (await (h as FileSystemFileHandle).getFile()).lastModified) > STALE_MS;
+    if (stale) await top.removeEntry(name, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The decrypted copies handed to the browser's download, by file name: each deleted HANDED_OVER_MS later, or at sign-out or when the page goes. */
+const handedOver = new Map<string, () => Promise<void>>();
+
+/** Deletes every decrypted copy this page handed over (sign-out, page going away). */
+export async function forgetDecrypted(): Promise<void> {
+  const all = [...handedOver.values()];
+  handedOver.clear();
+  await Promise.all(all.map((f) => f().catch(() => {})));
+}
+
+async function sink(): Promise<Sink> {
+  const dir = await tmpDir();
+  const name = crypto.randomUUID();
+  const fh = dir ? await dir.getFileHandle(name, { create: true }).catch(() => null) : null;
+  const ws = fh && "createWritable" in fh ? await fh.createWritable().catch(() => null) : null;
+  if (dir && fh && ws) {
+    inUse.add(name);
+    let closed = false;
+    return {
+      name,
+      write: async (b) => { await ws.write(b as Uint8Array<ArrayBuffer>); },
+      finish: async () => { await ws.close(); closed = true; return fh.getFile(); },
+      discard: async () => {
+        if (!closed) await ws.abort().catch(() => {});
+        inUse.delete(name);
+        await dir.removeEntry(name).catch(() => {});
+      },
+    };
+  }
+  let blob = new Blob([]);
+  return {
+    name,
+    write: async (b) => { blob = new Blob([blob, b as Uint8Array<ArrayBuffer>]); },
+    finish: async () => blob,
+    discard: async () => { blob = new Blob([]); },
+  };
+}
+
+// --- upload ---
+
+export type Progress = (phase: "encrypt" | "upload", done: number, total: number) => void;
+
+/**
+ * Encrypts file on this device for audience (a fresh key for version 1 of
+ * a new document, wrapped for the audience's devices after checking the
+ * signed membership) and uploads it. Rejects with words to show.
+ */
+export async function uploadE2EE(caseID: string, sess: DocSession, file: File, audience: string, cls: string,
+  send: (body: Blob, query: Record<string, string>, headers: Record<string, string>) => Promise<Document>, progress: Progress): Promise<Document> {
+  const docID = newDocID();
+  const key = newDocKey();
+  const b = { case: caseID, doc: docID, version: 1 };
+  let wrap: Uint8Array;
+  try {
+    wrap = await wrapForAudience(sess, docID, 1, audience, key);
+  } catch {
+    key.fill(0);
+    throw new Error("This device cannot encrypt for that audience yet: the case's signed membership does not list everyone's devices. Nothing was saved. Try again in a minute, or ask your mediator.");
+  }
+  const out = await sink();
+  try {
+    const sealer = await StreamSealer.create(key, b);
+    key.fill(0);
+    await out.write(sealer.header);
+    const total = file.size;
+    let off = 0;
+    do {
+      const slice = new Uint8Array(await file.slice(off, off + SLICE).arrayBuffer());
+      if (slice.length === 0 && total > 0) throw new Error("The file could not be read to the end (was it changed or moved while it was encrypted?). Nothing was saved.");
+      const segs: Uint8Array[] = [];
+      for (let i = 0; i < slice.length; i += SegmentSize) segs.push(slice.subarray(i, i + SegmentSize));
+      if (segs.length === 0) segs.push(slice); // an empty file: one empty last segment
+      await out.write(concatAll(await sealer.sealMany(segs, off + slice.length >= total)));
+      off += slice.length;
+      progress("encrypt", off, total);
+    } while (off < total);
+    const body = await out.finish();
+    if (body.size !== ciphertextSize(total)) throw new Error("The encrypted copy came out the wrong size, so nothing was sent. Try again.");
+    return await send(body, { e2ee: "1", doc: docID }, { [W.DocumentKeyHeader]: b64url(wrap) });
+  } finally {
+    key.fill(0);
+    await out.discard();
+  }
+}
+
+function concatAll(parts: Uint8Array[]): Uint8Array {
+  const n = parts.reduce((s, p) => s + p.length, 0);
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+function b64url(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+// --- keys ---
+
+/** The version's content key for this device, from the wraps the server holds (checked against the signed membership), or null. */
+async function versionKey(caseID: string, sess: DocSession, docID: string, version: number): Promise<{ version: number; key: Uint8Array; audience: string } | null> {
+  const res = await fetch(`${casePath(caseID)}/documents/${encodeURIComponent(docID)}/keys${version ? "?version=" + version : ""}`, { credentials: "same-origin" });
+  if (!res.ok) throw new APIError(res.status, await res.json().catch(() => ({})));
+  const keys = await res.json() as W.DocumentKeys;
+  if (version && keys.version !== version) return null;
+  const got = await pickDocKey(sess, docID, keys.version, (keys.wraps ?? []).map((w) => unb64(w)));
+  return got ? { version: keys.version, key: got.key, audience: got.wrap.ctx.audience } : null;
+}
+
+export const noKeyWords = (name: string) =>
+  `This device has no key for “${name}”: it was encrypted before this device joined, or for people this device does not belong to. ` +
+  "This browser cannot give itself a key. Ask your mediator: from a computer that holds the document's keys they can give your devices one (with the Parley app's “doc keys” command), and then this device can open it.";
+
+/** Who this device would encrypt for: the audience's members in the case's latest verified signed membership (null when it lists none). */
+export function signedAudience(sess: DocSession, audience: string): string[] | null {
+  const st = sess.chain.latest();
+  if (!st) return null;
+  try { return audienceMembers(st, audience); } catch { return null; }
+}
+
+/**
+ * What this device can check about d's latest version before sharing it:
+ * the audience, version, signer and signing time of the signed wrap that
+ * gives it the key (the name, size and date shown come from the server and
+ * are not bound to the key: docs/security.md, "Documents end to end").
+ */
+export async function verifiedVersion(caseID: string, sess: DocSession, d: Document): Promise<{ version: number; audience: string; by: string; signed: number } | null> {
+  const res = await fetch(`${casePath(caseID)}/documents/${encodeURIComponent(d.id)}/keys`, { credentials: "same-origin" });
+  if (!res.ok) throw new APIError(res.status, await res.json().catch(() => ({})));
+  const keys = await res.json() as W.DocumentKeys;
+  const got = await pickDocKey(sess, d.id, keys.version, (keys.wraps ?? []).map((w) => unb64(w)));
+  if (!got) return null;
+  got.key.fill(0);
+  const c = got.wrap.ctx;
+  return { version: keys.version, audience: c.audience, by: c.account, signed: c.created };
+}
+
+/**
+ * Wraps every stored end-to-end encrypted version's key for a new
+ * audience (a share by re-wrap: only a device that holds the keys can).
+ * Refuses when the server reports another audience than the signed wraps.
+ */
+export async function wrapsForShare(caseID: string, sess: DocSession, d: Document, audience: string): Promise<W.VersionWrap[]> {
+  const out: W.VersionWrap[] = [];
+  for (const v of d.versions ?? [{ version: d.version, e2ee: d.e2ee } as W.VersionInfo]) {
+    if (!v.e2ee || v.erased) continue;
+    const k = await versionKey(caseID, sess, d.id, v.version);
+    if (!k) throw new Error(noKeyWords(d.name ?? "this document") + " Only a device that holds a document's keys can share it.");
+    if (k.audience !== d.audience) { k.key.fill(0); throw new Error("The server describes this document's audience differently from its signed keys, so it was not shared. Tell your program's administrator."); }
+    let wrap: Uint8Array;
+    try {
+      wrap = await wrapForAudience(sess, d.id, v.version, audience, k.key);
+    } catch {
+      throw new Error("This device cannot give the new audience the keys yet: the case's signed membership does not list all of them with a device. Nothing was shared. Try again once they have joined.");
+    } finally {
+      k.key.fill(0);
+    }
+    out.push({ version: v.version, wrap: b64std(wrap) });
+  }
+  return out;
+}
+
+function b64std(b: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+// --- download ---
+
+/**
+ * Downloads and decrypts d's latest version on this device into a
+ * temporary file, checking every segment and, at the end, the stored
+ * bytes' size and SHA-256; returns the decrypted file only when all of it
+ * checked out. Rejects with words to show; nothing partial is kept.
+ */
+export async function downloadE2EE(caseID: string, sess: DocSession, d: Document, progress: (done: number, total: number) => void): Promise<{ file: Blob; version: number; release: () => Promise<void> }> {
+  const name = d.name ?? "this document";
+  const k = await versionKey(caseID, sess, d.id, 0);
+  if (!k) throw new Error(noKeyWords(name));
+  let res: Response;
+  try {
+    res = await fetch(`${casePath(caseID)}/documents/${encodeURIComponent(d.id)}/content?version=${k.version}`, { credentials: "same-origin" });
+  } catch {
+    k.key.fill(0);
+    throw new Error(`The connection was lost, so “${name}” was not downloaded. Try again.`);
+  }
+  const out = await sink();
+  try {
+    if (!res.ok || !res.body) throw new APIError(res.status, await res.json().catch(() => ({})));
+    const h = res.headers;
+    const size = Number(h.get("Content-Length") ?? "-1");
+    const digest = /^sha-256=:([A-Za-z0-9+/=]+):$/.exec(h.get("Repr-Digest") ?? "");
+    const plainHex = h.get(W.DocumentPlainSHA256Header);
+    if (h.get(W.DocumentE2EEHeader) !== "1" || Number(h.get(W.DocumentVersionHeader)) !== k.version || !digest || size < 0) {
+      throw new IntegrityError("the server's answer is not the end-to-end encrypted version its keys are for");
+    }
+    const opener = new StreamOpener(k.key, { case: caseID, doc: d.id, version: k.version }, size,
+      { ctSHA256: unb64(digest[1]), plainSHA256: plainHex ? Uint8Array.from(plainHex.match(/../g) ?? [], (x) => parseInt(x, 16)) : undefined });
+    k.key.fill(0);
+    const src = new Exact(res.body.getReader());
+    await opener.header(await src.take(HeaderSize));
+    // A slice of segments at a time: read, then decrypt together, then write.
+    let done = 0;
+    for (let seg = 0; seg < opener.segments;) {
+      const cts: Uint8Array[] = [];
+      for (let i = 0; i < SLICE / SegmentSize && seg + i < opener.segments; i++) {
+        const last = seg + i === opener.segments - 1;
+        cts.push(await src.take(last ? opener.plain - (seg + i) * SegmentSize + TagSize : SegmentSize + TagSize));
+      }
+      if (seg + cts.length === opener.segments) await src.end(); // nothing past the end, before the last segment is released
+      const pts = await opener.openMany(cts);
+      seg += cts.length;
+      const chunk = concatAll(pts);
+      await out.write(chunk);
+      done += chunk.length;
+      progress(done, opener.plain);
+    }
+    const file = await out.finish();
+    // Handed over: the browser's download reads it from here, so it stays a
+    // minute (or until sign-out, or the page going), then it is deleted.
+    const release = async () => { if (handedOver.delete(out.name)) await out.discard(); };
+    handedOver.set(out.name, () => out.discard());
+    setTimeout(() => void release(), HANDED_OVER_MS);
+    return { file, version: k.version, release };
+  } catch (e) {
+    await out.discard();
+    console.warn("download refused:", e instanceof Error ? e.message : e); // the technical reason, for the browser's console
+    throw new Error(downloadWords(name, e));
+  } finally {
+    k.key.fill(0);
+  }
+}
+
+/** A failed download in words: what happened and what the person can do. */
+export function downloadWords(name: string, e: unknown): string {
+  if (e instanceof IntegrityError) {
+    return `“${name}” did not pass its integrity check: the stored file is not exactly the one that was uploaded (it was changed, cut short or damaged). ` +
+      "Nothing was saved, and the part already received was deleted. Tell your mediator.";
+  }
+  if (e instanceof APIError) {
+    if (e.status === 401) return `Your session has ended, so “${name}” was not downloaded. Sign in again.`;
+    if (e.status === 403 || e.status === 404) return `You can no longer open “${name}”: it may have been shared elsewhere or removed.`;
+    if (e.status === 410) return `“${name}” was erased under the program's retention rules.`;
+    return `“${name}” could not be downloaded just now. Try again in a minute.`;
+  }
+  if (e instanceof Error && e.message.startsWith("This device has no key")) return e.message;
+  return `The connection was lost during the download, so “${name}” was not saved. Try again.`;
+}
+
+/** Reads exactly n bytes at a time from a stream; a stream that ends early, or goes on past the end, is an IntegrityError. */
+class Exact {
+  private buf: Uint8Array = new Uint8Array(0);
+  private off = 0;
+  constructor(private r: ReadableStreamDefaultReader<Uint8Array>) {}
+  async take(n: number): Promise<Uint8Array> {
+    const out = new Uint8Array(n);
+    let o = 0;
+    while (o < n) {
+      if (this.off === this.buf.length) {
+        const { value, done } = await this.r.read();
+        if (done) throw new IntegrityError(`the stored document ended ${n - o} bytes early`);
+        this.buf = value;
+        this.off = 0;
+      }
+      const k = Math.min(n - o, this.buf.length - this.off);
+      out.set(this.buf.subarray(this.off, this.off + k), o);
+      o += k;
+      this.off += k;
+    }
+    return out;
+  }
+  async end(): Promise<void> {
+    while (this.off === this.buf.length) {
+      const { value, done } = await this.r.read();
+      if (done) return;
+      this.buf = value;
+      this.off = 0;
+    }
+    await this.r.cancel();
+    throw new IntegrityError("the stored document goes on past its recorded end");
+  }
+}
