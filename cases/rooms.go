@@ -60,6 +60,23 @@ func (c *Case) RoomFacts(r DefinedRoom) policy.Room {
 	return policy.Room{Case: c.Facts(), Kind: policy.RoomDefined, Members: r.Members, CrossSide: r.CrossSide, Closed: r.Closed != nil}
 }
 
+// leaveRooms takes account out of every defined room of c, open or
+// closed: someone removed from the case (or recused) is in no room any
+// more, so coming back into the case by a new invite brings them into no
+// room they were in. Their signed membership drops them the same way
+// (e2ee: members only ever leave a defined room). It returns the room
+// names they left, which start new epochs (MembershipChange.Rooms).
+func (c *Case) leaveRooms(account string) []string {
+	var left []string
+	for i := range c.Rooms {
+		if slices.Contains(c.Rooms[i].Members, account) {
+			c.Rooms[i].Members = slices.DeleteFunc(slices.Clone(c.Rooms[i].Members), func(m string) bool { return m == account })
+			left = append(left, RoomName(c.Rooms[i]))
+		}
+	}
+	return left
+}
+
 // PersonName is the name of a mediator or participant of c, for messages.
 func (c *Case) PersonName(accountID string) string {
 	if m, ok := c.Mediator(accountID); ok {

@@ -198,3 +198,90 @@ func TestDefinedRoomLifecycle(t *testing.T) {
 		t.Fatalf("room.closed: %+v", closedEv)
 	}
 }
+
+// TestDefinedRoomPrunedOnRemoval: a person removed from the case leaves
+// every defined room they were in — the room's epoch moves on — and coming
+// back into the case (a new invite) brings them into none of them: they do
+// not list, join or page the room again. A mediator's recusal does the same.
+func TestDefinedRoomPrunedOnRemoval(t *testing.T) {
+	e := newRoomsEnv(t)
+	e.cases.OnMembership = e.rooms.MembershipChanged
+	ctx := t.Context()
+	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
+	med2 := account.Account{ID: ids.New("u"), Name: "Max", Role: policy.RoleMediator}
+	tenant := account.Account{ID: ids.New("u"), Name: "Tara", Role: policy.RoleParticipant}
+	c, err := e.cases.Create(ctx, med, cases.NewCase{Title: "Rooms", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	party := cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: c.Sides[0].ID}
+	rejoin := func() {
+		t.Helper()
+		if _, err := metastore.Update(ctx, e.meta, "cases/"+c.ID+"/case", func(k *cases.Case) error {
+			k.Participants = append(k.Participants, party)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := metastore.Update(ctx, e.meta, "cases/"+c.ID+"/case", func(k *cases.Case) error {
+		k.Mediators = append(k.Mediators, cases.Mediator{AccountID: med2.ID, Name: med2.Name})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rejoin()
+	r, err := e.rooms.OpenRoom(ctx, med, c.ID, cases.NewRoom{Label: "Tara alone", Members: []string{med.ID, med2.ID, tenant.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr, err := e.rooms.Authorizer(tenant, c.ID).Resolve(ctx, r.Room, "post")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := e.msg.Publish(ctx, mr.ID, messaging.Message{ID: "m1", From: tenant.ID, Body: []byte("ciphertext")}); err != nil || m.Epoch != 1 {
+		t.Fatalf("first post: epoch %d, %v", m.Epoch, err)
+	}
+
+	if _, err := e.cases.RemoveParticipant(ctx, med, c.ID, tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	rejoin() // invited again, same account
+	if rs, err := e.rooms.DefinedRooms(ctx, tenant, c.ID); err != nil || len(rs) != 0 {
+		t.Fatalf("after removal and a new invite, the tenant lists %+v (%v)", rs, err)
+	}
+	for _, action := range []string{"join", "post"} {
+		if _, err := e.rooms.Authorizer(tenant, c.ID).Resolve(ctx, r.Room, action); err == nil {
+			t.Fatalf("after removal and a new invite, the tenant may %s the room again", action)
+		}
+	}
+	if _, _, err := e.rooms.History(ctx, tenant, c.ID, r.Room, messaging.Position{}, 10); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("after removal and a new invite, the tenant pages the room: %v", err)
+	}
+	got, err := e.cases.Load(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := got.DefinedRoomNamed(r.Room)
+	if !slices.Equal(d.Members, []string{med.ID, med2.ID}) {
+		t.Fatalf("room members after the removal: %v", d.Members)
+	}
+	// Leaving sealed the room's epoch.
+	if m, err := e.msg.Publish(ctx, mr.ID, messaging.Message{ID: "m2", From: med.ID, Body: []byte("ciphertext")}); err != nil || m.Epoch != 2 {
+		t.Fatalf("after the removal: epoch %d (%v), want 2", m.Epoch, err)
+	}
+
+	// A recused mediator leaves it too.
+	if _, err := e.cases.Recuse(ctx, med2, c.ID, med2.ID, "conflict"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = e.cases.Load(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := got.DefinedRoomNamed(r.Room); !slices.Equal(d.Members, []string{med.ID}) {
+		t.Fatalf("room members after the recusal: %v", d.Members)
+	}
+	if m, err := e.msg.Publish(ctx, mr.ID, messaging.Message{ID: "m3", From: med.ID, Body: []byte("ciphertext")}); err != nil || m.Epoch != 3 {
+		t.Fatalf("after the recusal: epoch %d (%v), want 3", m.Epoch, err)
+	}
+}
