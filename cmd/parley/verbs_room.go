@@ -99,6 +99,31 @@ func roomList(ctx context.Context, args []string) error {
 	return nil
 }
 
+// definedBanner is the audience line of a room a mediator opened, as the
+// browser shows it above the room: every person in it by name and, when
+// it is cross-side, that people of both sides read each other's words.
+// Both come from the verified, signed membership st (its name declares
+// cross-side), never from the server's description of the room.
+func definedBanner(st *e2ee.Statement, room string, who map[string]string) (string, bool) {
+	_, cross, ok := e2ee.DefinedRoom(room)
+	signed, in := st.Room(room)
+	if !ok || !in {
+		return "", false
+	}
+	names := make([]string, 0, len(signed.Members))
+	for _, m := range signed.Members {
+		n := who[m]
+		if n == "" {
+			n = m
+		}
+		names = append(names, n)
+	}
+	if cross {
+		return "Cross-side room: people of both sides read each other's words here. Only " + strings.Join(names, ", ") + " are in it.", true
+	}
+	return "Only the people in this room: " + strings.Join(names, ", ") + ".", true
+}
+
 // memberNames names the people of a room.
 func memberNames(k api.Case, ids []string) []string {
 	byID := names(k)
