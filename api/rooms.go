@@ -39,6 +39,14 @@ type DefinedRoom struct {
 	OpenedBy  string     `json:"openedBy"`
 	Closed    *time.Time `json:"closed,omitempty"`
 	ClosedBy  string     `json:"closedBy,omitempty"`
+	// Entries are the room's sealed entries (e2ee.RoomEntry: the opening,
+	// then the closing), which the case's signed membership commits to
+	// without naming the room; only its members are given them. A
+	// member's client adds them to its verified chain (base64 in JSON).
+	Entries [][]byte `json:"entries,omitempty"`
 }
 
 func (DefinedRoom) wire() {}
+
+// MaxRoomEntry bounds a sealed room entry (e2ee.MaxRoomEntry).
+const MaxRoomEntry = 16 << 10

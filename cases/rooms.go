@@ -1,6 +1,7 @@
 package cases
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
@@ -231,4 +233,96 @@ func (s *Service) DefinedRooms(ctx context.Context, actor account.Account, id st
 		}
 	}
 	return out, nil
+}
+
+// AddRoomEntry keeps a sealed entry of defined room name (e2ee.RoomEntry:
+// its opening, or its closing once the room is closed here), handed over
+// by a mediator in the room (room.sign) whose device commits to it in the
+// case's signed membership. The server gives entries only to the room's
+// members (DefinedRooms); the statement every case member fetches holds
+// only their commitments. The entry must be of this case and room; an
+// opening must list exactly the room's people as opened (the server's own
+// record: a client that signed other people is refused here too), and a
+// room holds one opening and one closing. Handing the same entry again
+// changes nothing. Audited ("room.signed", the kind only).
+func (s *Service) AddRoomEntry(ctx context.Context, actor account.Account, id, name string, raw []byte) (DefinedRoom, error) {
+	if len(raw) > api.MaxRoomEntry {
+		return DefinedRoom{}, fault.Invalid("record", fmt.Sprintf("a room entry is at most %d bytes", api.MaxRoomEntry))
+	}
+	c, err := s.loadFor(ctx, actor, id, policy.RoomSign)
+	if err != nil {
+		return DefinedRoom{}, err
+	}
+	changed := false
+	var kind uint8
+	decide := func(c *Case) (*DefinedRoom, error) {
+		r, ok := c.DefinedRoomNamed(name)
+		if !ok || !s.policy.DecideRoom(actor.Principal(), policy.RoomSign, c.RoomFacts(*r)).Allowed {
+			s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
+				Attrs: map[string]string{"action": string(policy.RoomSign), "room": name}})
+			return nil, fmt.Errorf("room %q: %w", name, fault.ErrNotFound)
+		}
+		e, err := e2ee.DecodeRoomEntry(raw)
+		if err != nil {
+			return nil, fault.Invalid("record", "not a room entry: "+err.Error())
+		}
+		kind = e.Kind
+		if e.Case != c.ID || e.Room != name {
+			return nil, fault.Invalid("record", "the entry is for another case or room")
+		}
+		for _, have := range r.Entries {
+			if bytes.Equal(have, raw) {
+				return r, nil
+			}
+			if k, err := e2ee.DecodeRoomEntry(have); err == nil && k.Kind == e.Kind {
+				return nil, fmt.Errorf("room %q already has its %s: %w", r.Label, entryWord(e.Kind), fault.ErrConflict)
+			}
+		}
+		switch e.Kind {
+		case e2ee.EntryOpen:
+			want := slices.Sorted(slices.Values(r.Members))
+			if !slices.Equal(want, e.Members) || len(r.Entries) != 0 {
+				return nil, fault.Invalid("record", "the entry lists other people than the room was opened with")
+			}
+		case e2ee.EntryClose:
+			if r.Closed == nil || len(r.Entries) != 1 {
+				return nil, fmt.Errorf("room %q is not closed: %w", r.Label, fault.ErrConflict)
+			}
+		}
+		changed = true
+		return r, nil
+	}
+	if _, err := decide(c); err != nil {
+		return DefinedRoom{}, err
+	}
+	var room DefinedRoom
+	_, err = metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+		changed = false
+		r, err := decide(c)
+		if err != nil {
+			return err
+		}
+		if changed {
+			r.Entries = append(r.Entries, slices.Clone(raw))
+		}
+		room = *r
+		return nil
+	})
+	if err != nil {
+		return DefinedRoom{}, err
+	}
+	if changed {
+		if err := s.record(ctx, audit.Event{Type: "room.signed", Actor: actor.ID, Case: id,
+			Attrs: map[string]string{"room": name, "entry": entryWord(kind)}}); err != nil {
+			return DefinedRoom{}, fmt.Errorf("audit: %w", err)
+		}
+	}
+	return room, nil
+}
+
+func entryWord(kind uint8) string {
+	if kind == e2ee.EntryClose {
+		return "closing"
+	}
+	return "membership"
 }

@@ -263,6 +263,22 @@ func (x *E2EE) Statements(ctx context.Context, caseID string, dir e2ee.Directory
 			return nil, err
 		}
 	}
+	// The entries of the sealed rooms this person is in (the statements
+	// hold only commitments to them): the server gives them to the rooms'
+	// members only. One that no statement commits to, or that breaks a
+	// rule, is left out — its room is then not shown, never shown
+	// otherwise than signed.
+	if chain.Len() > 0 {
+		rooms, err := x.C.DefinedRooms(ctx, caseID)
+		if err != nil {
+			return nil, err
+		}
+		var entries [][]byte
+		for _, r := range rooms {
+			entries = append(entries, r.Entries...)
+		}
+		chain.AddEntries(entries)
+	}
 	if d, ok := dir.(*e2ee.Devices); ok {
 		d.AdmitFrom(chain) // the case's mediators may admit participants' new devices
 	}

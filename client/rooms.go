@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -13,11 +14,14 @@ import (
 
 // Rooms a mediator defines (api/rooms.go). Opening one is two steps: the
 // server records it (policy decides who may be put together), then the
-// opening mediator's device signs its membership — the people it asked
-// for, under the name that says whether it is cross-side — into the
-// case's membership chain. No other signing adds a defined room or anyone
-// to one (e2ee.CarryDefined), so the server cannot put someone in a room
-// or flip it to cross-side: members' clients refuse anyone not signed in.
+// opening mediator's device seals its membership — the people it asked
+// for, under the name that says whether it is cross-side — in a room
+// entry (e2ee.RoomEntry), hands the entry to the server for the room's
+// members, and signs only the entry's commitment into the case's
+// membership chain, which every case member fetches. No other signing
+// adds a defined room or anyone to one (e2ee.CarryDefined), so the server
+// cannot put someone in a room or flip it to cross-side: members' clients
+// take only an entry the chain commits to. Closing is signed the same way.
 
 // DefinedRooms lists the defined rooms of a case that the caller is in.
 func (c *Client) DefinedRooms(ctx context.Context, caseID string) ([]api.DefinedRoom, error) {
@@ -73,7 +77,14 @@ func (s *SecureChat) SignRoom(ctx context.Context, r api.DefinedRoom, members []
 	if chainHeld(chain, r.Room) {
 		return fmt.Errorf("%w: the server answered with room %q, which already exists; refusing to treat it as the new room %q", e2ee.ErrMembership, r.Room, r.Label)
 	}
-	if err := s.signRooms(ctx, []e2ee.RoomMembers{{Name: r.Room, Epoch: 1, Members: want}}); err != nil {
+	entry, err := e2ee.NewRoomEntry(s.caseID, r.Room, e2ee.EntryOpen, want)
+	if err != nil {
+		return err
+	}
+	if err := s.x.C.AddRoomEntry(ctx, s.caseID, r.Room, entry.Raw); err != nil {
+		return err
+	}
+	if err := s.signRooms(ctx, []e2ee.RoomMembers{entry.SealedSlot()}); err != nil {
 		return err
 	}
 	// What is signed now must be exactly the people asked for.
@@ -93,6 +104,58 @@ func (s *SecureChat) SignRoom(ctx context.Context, r api.DefinedRoom, members []
 		return fmt.Errorf("%w: room %q is signed with %v, not the %v asked for", e2ee.ErrMembership, r.Label, got, want)
 	}
 	return nil
+}
+
+// AddRoomEntry hands the server a sealed entry of a defined room (a
+// mediator in it), which it keeps for the room's members.
+func (c *Client) AddRoomEntry(ctx context.Context, caseID, room string, entry []byte) error {
+	return c.Do(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/defined-rooms/"+url.PathEscape(room)+"/entries",
+		api.RecordRequest{Record: entry}, nil)
+}
+
+// CloseRoom closes a defined room this mediator is in: the server closes
+// it (policy refuses posts from then on), and this device signs the
+// closing into the membership chain (a closing entry, e2ee.EntryClose),
+// so every member's client refuses to write in it and no server can
+// reopen it. A room the server already reports closed is signed closed.
+func (s *SecureChat) CloseRoom(ctx context.Context, room string) (api.DefinedRoom, error) {
+	if !s.mediator {
+		return api.DefinedRoom{}, fmt.Errorf("only a mediator's device signs a room's closing")
+	}
+	r, err := s.x.C.CloseRoom(ctx, s.caseID, room)
+	var ae *Error
+	if errors.As(err, &ae) && ae.Status == http.StatusConflict {
+		err = nil // closed already on the server: sign it if it is not
+	}
+	if err != nil {
+		return r, err
+	}
+	s.mu.Lock()
+	chain := s.sess.Chain
+	s.mu.Unlock()
+	if _, closed := chain.Closed(room); closed {
+		return r, nil
+	}
+	if !chain.Sealed(room) {
+		return r, fmt.Errorf("%w: room %s has no sealed membership this device verified; its closing is the server's word only", e2ee.ErrMembership, room)
+	}
+	entry, err := e2ee.NewRoomEntry(s.caseID, room, e2ee.EntryClose, nil)
+	if err != nil {
+		return r, err
+	}
+	if err := s.x.C.AddRoomEntry(ctx, s.caseID, room, entry.Raw); err != nil {
+		return r, fmt.Errorf("room closed on the server, but its signed closing could not be handed over: %w", err)
+	}
+	if err := s.signRooms(ctx, []e2ee.RoomMembers{entry.SealedSlot()}); err != nil {
+		return r, fmt.Errorf("room closed on the server, but this device did not sign its closing: %w", err)
+	}
+	s.mu.Lock()
+	chain = s.sess.Chain
+	s.mu.Unlock()
+	if _, closed := chain.Closed(room); !closed {
+		return r, fmt.Errorf("%w: room %s: the signed closing is not in the verified chain", e2ee.ErrMembership, room)
+	}
+	return r, nil
 }
 
 // chainHeld reports whether any statement of chain names room.

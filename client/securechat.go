@@ -410,6 +410,9 @@ func (s *SecureChat) refresh(ctx context.Context) error {
 	if chain.Len() < s.sess.Chain.Len() {
 		return fmt.Errorf("%w: the membership chain got shorter", e2ee.ErrMembership)
 	}
+	// What this chat saw of the sealed rooms stays seen: a server that
+	// leaves an entry out now (a closing) does not undo it.
+	chain.AddEntries(s.sess.Chain.Entries())
 	s.sess.Chain, s.sess.Dir = chain, devs
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -152,6 +153,7 @@ type sealedRoom struct {
 	opened    uint64 // seq of the statement that opened it
 	closeSlot string
 	closed    uint64 // seq of the statement that closed it (0: open)
+	entries   [][]byte
 }
 
 // firstHolding returns the index of the first statement holding slot.
@@ -208,6 +210,7 @@ func (c *Chain) AddEntry(raw []byte) error {
 			return errMembership("room %s is closed in statement %d by %s, who is not a mediator in it", e.Room, st.Seq, st.SignerAccount)
 		}
 		known.closeSlot, known.closed = slot, st.Seq
+		known.entries = append(known.entries, e.Raw)
 		return nil
 	}
 	if known != nil {
@@ -240,7 +243,7 @@ func (c *Chain) AddEntry(raw []byte) error {
 	if err := checkDefined(RoomMembers{Name: e.Room, Members: e.Members}, people, cross); err != nil {
 		return err
 	}
-	c.sealed[e.Room] = &sealedRoom{name: e.Room, openSlot: slot, opened: st.Seq}
+	c.sealed[e.Room] = &sealedRoom{name: e.Room, openSlot: slot, opened: st.Seq, entries: [][]byte{e.Raw}}
 	c.sealedOrder = append(c.sealedOrder, e.Room)
 	members := e.Members
 	for _, s := range c.stmts[first:] {
@@ -284,6 +287,43 @@ func (c *Chain) Closed(room string) (uint64, bool) {
 		return r.closed, true
 	}
 	return 0, false
+}
+
+// Entries returns the entries the chain holds, openings first: a client
+// adds them to the chain it verifies next, so a server that leaves one
+// out then (a closing, say) cannot undo what this client saw.
+func (c *Chain) Entries() [][]byte {
+	var opens, closes [][]byte
+	for _, name := range c.sealedOrder {
+		r := c.sealed[name]
+		opens = append(opens, r.entries[0])
+		closes = append(closes, r.entries[1:]...)
+	}
+	return append(opens, closes...)
+}
+
+// AddEntries adds entries in order (openings before closings) and returns
+// the first error other than one no verified statement commits to yet
+// (those wait for a later chain); the others are still added.
+func (c *Chain) AddEntries(entries [][]byte) error {
+	var first error
+	kind := func(raw []byte) uint8 {
+		if e, err := DecodeRoomEntry(raw); err == nil {
+			return e.Kind
+		}
+		return 0
+	}
+	for _, pass := range []uint8{EntryOpen, EntryClose, 0} {
+		for _, raw := range entries {
+			if kind(raw) != pass {
+				continue
+			}
+			if err := c.AddEntry(raw); err != nil && !errors.Is(err, ErrUnknownStatement) && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
 }
 
 // Sealed reports whether room is a sealed room this chain holds the

@@ -470,6 +470,7 @@ func (c *Chain) Clone() *Chain {
 	}
 	for k, v := range c.sealed {
 		r := *v
+		r.entries = slices.Clone(v.entries)
 		n.sealed[k] = &r
 	}
 	return n

@@ -199,7 +199,10 @@ func roomClose(ctx context.Context, args []string) error {
 	if err := needArgs(fs, 2, "a case id and a room (room:… or cross:…, see `parley room list`)"); err != nil {
 		return err
 	}
-	c, err := apiClient()
+	if !*yes {
+		return usagef("closing %s stops everyone in it writing there for good (they keep its history); add --yes to do it", fs.Arg(1))
+	}
+	c, x, err := e2eeClient()
 	if err != nil {
 		return err
 	}
@@ -207,16 +210,20 @@ func roomClose(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !*yes {
-		return usagef("closing %s stops everyone in it writing there for good (they keep its history); add --yes to do it", fs.Arg(1))
+	// The server closes the room, and this device signs its closing, so
+	// every member's client refuses to write in it from then on.
+	s, err := x.OpenSecureChat(ctx, k.ID, client.SecureOptions{})
+	if err != nil {
+		return err
 	}
-	r, err := c.CloseRoom(ctx, k.ID, fs.Arg(1))
+	defer s.Close()
+	r, err := s.CloseRoom(ctx, fs.Arg(1))
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printJSON(r)
 	}
-	fmt.Printf("Closed %q: %s keep its history; nothing more is written in it.\n", r.Label, strings.Join(memberNames(k, r.Members), ", "))
+	fmt.Printf("Closed %q: %s keep its history; nothing more is written in it. Your device signed its closing.\n", r.Label, strings.Join(memberNames(k, r.Members), ", "))
 	return nil
 }
