@@ -106,6 +106,14 @@ export class SecureCase {
     const stV = await verifyProven(stP, { logKey: devP.key, logSize: devV.size, logCheckpoint: devV.checkpoint });
     const chain = new E.Chain(this.caseID);
     for (const st of stV.statements) await chain.extend(st, dir);
+    if (chain.length) {
+      // The sealed rooms this person is in: the statements hold only commitments to their entries, which the
+      // server gives to each room's members only; an entry no statement commits to, or that breaks a rule, is
+      // left out (its room is not shown). What this page saw before stays seen (a closing cannot be undone).
+      const defined = await api.definedRooms(this.caseID);
+      await chain.addEntries(defined.flatMap((d) => (d.entries ?? []).map((x) => unb64(x))));
+      if (this.sess) await chain.addEntries(this.sess.chain.entries());
+    }
     dir.admitFrom(chain); // the case's mediators may admit participants' new devices
     await dir.computeTrust();
     // Trust on first use: the first statement, and every statement seen before, must stay.
@@ -161,7 +169,7 @@ export class SecureCase {
     for (const room of this.rooms) {
       let first = 1;
       for (const st of this.sess.chain.stmts) {
-        const r = st.rooms.find((x) => x.name === room);
+        const r = E.roomOf(st, room);
         if (r) { first = r.epoch; break; }
       }
       this.pos.set(room, { epoch: first, offset: 0 });
@@ -194,7 +202,7 @@ export class SecureCase {
   /** Every chain key this device was given in this case (to hand to a new device of this account). */
   async chainsToShare(): Promise<E.SharedChain[]> {
     const rooms = new Set<string>();
-    for (const st of this.sess.chain.stmts) for (const r of st.rooms) if (r.members.includes(this.me.account)) rooms.add(r.name);
+    for (const st of this.sess.chain.stmts) for (const r of E.allRooms(st)) if (r.members.includes(this.me.account)) rooms.add(r.name);
     const out = (await loadShared(this.me.account)).filter((c) => c.ctx.case === this.caseID);
     for (const room of rooms) {
       let from: Pos = { epoch: 1, offset: 0 };
@@ -507,26 +515,55 @@ export class SecureCase {
     if (!!r.crossSide !== crossSide || r.room !== name || want.join(",") !== got.join(",")) {
       throw new Error(`the server describes the room "${r.label}" otherwise than you asked for it; it was not signed`);
     }
+    let slot = "";
     this.openingRoom++;
     try {
       // A name the verified chain has ever held is an existing room: signing would add nothing and
       // messages meant for the new room would reach that room's people. Only a new name is opened.
       await this.refresh();
-      if (this.sess.chain.stmts.some((st) => st.rooms.some((x) => x.name === name))) {
+      if (this.sess.chain.stmts.some((st) => E.roomOf(st, name))) {
         throw new Error(`the server answered with a room that already exists instead of opening "${r.label}"; it was not signed`);
       }
-      this.opening.push({ name, epoch: 1, members: want });
+      // Who is in it is sealed in an entry kept for its members; the case's signed membership, which everyone in
+      // the case fetches, holds only a commitment to it.
+      const entry = await E.newRoomEntry(this.caseID, name, E.EntryOpen, want);
+      slot = entry.slot;
+      await api.addRoomEntry(this.caseID, name, entry.raw);
+      this.opening.push({ name: entry.slot, epoch: 1, members: [] });
       await this.signMembership();
-      if (!this.sess.chain.latest()?.rooms.some((x) => x.name === name)) await this.signMembership();
+      if (!this.sess.chain.latest()?.rooms.some((x) => x.name === entry.slot)) await this.signMembership();
     } finally {
-      this.opening = this.opening.filter((x) => x.name !== name);
+      this.opening = this.opening.filter((x) => x.name !== slot);
       this.openingRoom--;
     }
-    const signed = this.sess.chain.latest()?.rooms.find((x) => x.name === name);
+    const latest = this.sess.chain.latest();
+    const signed = latest ? E.roomOf(latest, name) : undefined;
     if (!signed) throw new Error("your browser could not sign who is in the room yet; try again");
     if ([...signed.members].sort().join(",") !== want.join(",")) {
       throw new Error(`the signed membership of "${r.label}" is not the people you chose; do not use the room`);
     }
+  }
+
+  /**
+   * Mediator in the room: signs its closing (a closing entry committed in the membership chain) after the server
+   * closed it, so every member's client refuses to write in it and no server can reopen it.
+   */
+  async signClose(room: string): Promise<void> {
+    await this.refresh();
+    if (this.sess.chain.closed(room)) return;
+    if (!this.sess.chain.holdsSealed(room)) throw new Error("this room's membership was not sealed by a mediator's device, so its closing cannot be signed");
+    const entry = await E.newRoomEntry(this.caseID, room, E.EntryClose, []);
+    await api.addRoomEntry(this.caseID, room, entry.raw);
+    this.openingRoom++;
+    try {
+      this.opening.push({ name: entry.slot, epoch: 1, members: [] });
+      await this.signMembership();
+      if (!this.sess.chain.latest()?.rooms.some((x) => x.name === entry.slot)) await this.signMembership();
+    } finally {
+      this.opening = this.opening.filter((x) => x.name !== entry.slot);
+      this.openingRoom--;
+    }
+    if (!this.sess.chain.closed(room)) throw new Error("your browser could not sign the room's closing yet; try again");
   }
 
   /** Follows a room that appeared after the page opened (a mediator put this person in it). */
@@ -536,7 +573,7 @@ export class SecureCase {
       await this.refresh();
       let first = 1;
       for (const st of this.sess.chain.stmts) {
-        const r = st.rooms.find((x) => x.name === room);
+        const r = E.roomOf(st, room);
         if (r) { first = r.epoch; break; }
       }
       this.rooms.push(room);

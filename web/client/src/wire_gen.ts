@@ -1617,7 +1617,10 @@ export interface DefinedRoom {
   openedBy: string;
   closed?: string;
   closedBy?: string;
+  entries?: string[];
 }
+
+export const MaxRoomEntry = 16384;
 
 /**
  * ScheduleChange is a proposed change to one class's rule that shortens

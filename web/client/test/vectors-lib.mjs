@@ -171,5 +171,13 @@ const want = ["mediator", "partyA", "partyA-fallback"].map((n) => devs[n].id).so
 ok(JSON.stringify(recips) === JSON.stringify(want), "session: party A keys caucus A for the mediator's and side A's devices only");
 await refused(() => sessFor("partyB").prepare("caucus:A", 2), "not a member", "session: party B may not send in caucus A");
 await refused(() => a.prepare("caucus:A", 3), "no signed membership", "session: nobody keys an epoch no mediator signed");
+
+// A sealed room's entry: the same encoding and commitment (the slot a statement holds) as Go's.
+const re = v.roomEntry;
+const enc = E.encodeRoomEntry({ case: re.case, room: re.room, kind: re.kind, members: re.members, salt: unhex(re.salt) });
+ok(hex(enc) === re.encoded, "room entry: encoding");
+const de = await E.decodeRoomEntry(unhex(re.encoded));
+ok(de.slot === re.slot && E.isSealedSlot(de.slot) && de.room === re.room && de.members.join() === re.members.join(), "room entry: decodes to its slot");
+await refused(() => E.decodeRoomEntry(E.encodeRoomEntry({ ...de, members: [...de.members].reverse() })), "not sorted", "room entry: unsorted members");
 return checks;
 }
