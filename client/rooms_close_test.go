@@ -1,0 +1,59 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/metastore"
+)
+
+// TestSignedCloseStands: a mediator closes a room they opened; their
+// device signs the closing into the membership chain, so the party's
+// client refuses to write there. The server then "reopens" it — clears
+// the closing in its record and leaves the closing entry out — and the
+// party's client, which saw the closing, still refuses: closed is the
+// mediator's signed word, not the server's.
+func TestSignedCloseStands(t *testing.T) {
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
+	room, err := med.OpenRoom(ctx, "Avery alone", []string{tc.med.id, tc.a.id}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedRoom(t, med, room.Room, 1)
+	a := open(t, tc.a, tc.caseID, client.SecureOptions{StatementWait: 5 * time.Second})
+	send(t, a, room.Room, "before closing")
+
+	closed, err := med.CloseRoom(ctx, room.Room)
+	if err != nil || closed.Closed == nil {
+		t.Fatalf("close: %+v %v", closed, err)
+	}
+	if _, ok := med.Chain().Closed(room.Room); !ok {
+		t.Fatal("the mediator's chain does not hold the signed closing")
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := a.Send(sendCtx, room.Room, "after closing"); !errors.Is(err, e2ee.ErrRoomClosed) {
+		t.Fatalf("the party wrote in a signed-closed room: %v", err)
+	}
+
+	// The server reopens the room and hides its closing.
+	if _, err := metastore.Update(ctx, n.Meta, "cases/"+tc.caseID+"/case", func(c *cases.Case) error {
+		c.Rooms[0].Closed, c.Rooms[0].ClosedBy = nil, ""
+		c.Rooms[0].Entries = c.Rooms[0].Entries[:1]
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Send(sendCtx, room.Room, "reopened?"); !errors.Is(err, e2ee.ErrRoomClosed) {
+		t.Fatalf("the party wrote in a room the server reopened: %v", err)
+	}
+}
