@@ -62,7 +62,7 @@ await run(async () => {
   await med.fill("#room-label", ROOM1);
   await med.getByLabel("Ada Okafor (Tenant party)").check();
   const who = await med.innerText("#room-who");
-  check(who.includes("Ada Okafor") && who.includes("Nobody else can read or join it") && who.includes("who is in it are in the case's signed membership") && !who.includes("Jordan"), "the form says who will see the room before it is saved: " + who);
+  check(who.includes("Ada Okafor") && who.includes("Nobody else can read or join it") && who.includes("never its name or its people") && !who.includes("Jordan"), "the form says who will see the room before it is saved: " + who);
   await axeCheck(med, "mediator, open a room form", { selector: "#defined-rooms" });
   await shoot(med, "rooms-open-form");
   await med.click("#open-room-form button[type=submit]");
