@@ -9,6 +9,7 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/messaging"
@@ -283,5 +284,99 @@ func TestDefinedRoomPrunedOnRemoval(t *testing.T) {
 	}
 	if m, err := e.msg.Publish(ctx, mr.ID, messaging.Message{ID: "m3", From: med.ID, Body: []byte("ciphertext")}); err != nil || m.Epoch != 3 {
 		t.Fatalf("after the recusal: epoch %d (%v), want 3", m.Epoch, err)
+	}
+}
+
+// TestRoomEntryKeptForMembers: the server keeps a defined room's sealed
+// entries for its members only. A mediator in the room hands over the
+// opening (the people it was opened with) and, once closed, the closing;
+// a mediator not in it is answered as for a room that does not exist; an
+// entry with other people, of another room, a second opening, or a
+// closing of an open room is refused; the same entry again changes
+// nothing. Only members list the entries.
+func TestRoomEntryKeptForMembers(t *testing.T) {
+	e := newRoomsEnv(t)
+	ctx := t.Context()
+	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
+	med2 := account.Account{ID: ids.New("u"), Name: "Max", Role: policy.RoleMediator}
+	tenant := account.Account{ID: ids.New("u"), Name: "Tara", Role: policy.RoleParticipant}
+	lawyer := account.Account{ID: ids.New("u"), Name: "Lee", Role: policy.RoleParticipant}
+	c, err := e.cases.Create(ctx, med, cases.NewCase{Title: "Rooms", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := metastore.Update(ctx, e.meta, "cases/"+c.ID+"/case", func(k *cases.Case) error {
+		k.Mediators = append(k.Mediators, cases.Mediator{AccountID: med2.ID, Name: med2.Name})
+		k.Participants = append(k.Participants,
+			cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: c.Sides[0].ID},
+			cases.Participant{AccountID: lawyer.ID, Name: lawyer.Name, Role: cases.RoleCounsel, Side: c.Sides[0].ID})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.rooms.OpenRoom(ctx, med, c.ID, cases.NewRoom{Label: "Tara alone", Members: []string{med.ID, tenant.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := func(room string, kind uint8, members ...string) []byte {
+		t.Helper()
+		en, err := e2ee.NewRoomEntry(c.ID, room, kind, members)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return en.Raw
+	}
+	open := entry(r.Room, e2ee.EntryOpen, med.ID, tenant.ID)
+	for _, tc := range []struct {
+		what string
+		by   account.Account
+		raw  []byte
+		want error // nil: invalid input
+	}{
+		{"a mediator not in the room", med2, open, fault.ErrNotFound},
+		{"a party in the room", tenant, open, fault.ErrNotFound},
+		{"another person added", med, entry(r.Room, e2ee.EntryOpen, med.ID, tenant.ID, lawyer.ID), nil},
+		{"another room's name", med, entry("room:zzzzzzzzzz", e2ee.EntryOpen, med.ID, tenant.ID), nil},
+		{"not an entry", med, []byte("PE\x01\x0bnonsense"), nil},
+		{"a closing of an open room", med, entry(r.Room, e2ee.EntryClose), fault.ErrConflict},
+	} {
+		_, err := e.rooms.AddRoomEntry(ctx, tc.by, c.ID, r.Room, tc.raw)
+		if _, invalid := fault.AsInvalid(err); tc.want == nil && !invalid || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.what, err, tc.want)
+		}
+	}
+	for range 2 {
+		if _, err := e.rooms.AddRoomEntry(ctx, med, c.ID, r.Room, open); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.rooms.AddRoomEntry(ctx, med, c.ID, r.Room, entry(r.Room, e2ee.EntryOpen, med.ID, tenant.ID)); !errors.Is(err, fault.ErrConflict) {
+		t.Fatalf("a second opening: %v", err)
+	}
+	if _, err := e.rooms.CloseRoom(ctx, med, c.ID, r.Room); err != nil {
+		t.Fatal(err)
+	}
+	closing := entry(r.Room, e2ee.EntryClose)
+	if _, err := e.rooms.AddRoomEntry(ctx, med, c.ID, r.Room, closing); err != nil {
+		t.Fatal(err)
+	}
+	listed := func(who account.Account) [][]byte {
+		rs, err := e.rooms.DefinedRooms(ctx, who, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [][]byte
+		for _, d := range rs {
+			out = append(out, d.Entries...)
+		}
+		return out
+	}
+	if got := listed(tenant); len(got) != 2 || !slices.Equal(got[0], open) || !slices.Equal(got[1], closing) {
+		t.Fatalf("the tenant lists %d entries", len(got))
+	}
+	for _, who := range []account.Account{med2, lawyer} {
+		if got := listed(who); len(got) != 0 {
+			t.Fatalf("%s lists %d entries", who.Name, len(got))
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
@@ -76,6 +77,12 @@ func roomList(ctx context.Context, args []string) error {
 				continue
 			}
 			r.Members, r.CrossSide = signed.Members, cross
+			// A signed closing stands whatever the server says now.
+			if seq, closed := chain.Closed(r.Room); closed && r.Closed == nil {
+				st, _ := chain.Get(seq)
+				at := time.UnixMilli(st.Created)
+				r.Closed = &at
+			}
 			rooms = append(rooms, r)
 		}
 	}
