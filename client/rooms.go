@@ -38,7 +38,8 @@ func (c *Client) CloseRoom(ctx context.Context, caseID, room string) (api.Define
 }
 
 // OpenRoom opens a room of members (account ids, this mediator among
-// them or not), named label, declared cross-side or not, and signs its
+// them: only a mediator in a room hands the server its entry, policy
+// room.sign), named label, declared cross-side or not, and signs its
 // membership on this device. It refuses a server answer that differs from
 // what was asked.
 func (s *SecureChat) OpenRoom(ctx context.Context, label string, members []string, crossSide bool) (api.DefinedRoom, error) {
