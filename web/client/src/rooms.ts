@@ -174,7 +174,7 @@ function draw(box: HTMLElement): void {
   box.setAttribute("aria-labelledby", "defined-rooms-title");
   box.replaceChildren(
     h("h2", { id: "defined-rooms-title" }, "Rooms you open"),
-    h("p", { class: "note" }, "Meet some of the people in this case apart: a party without their lawyer, the lawyers without their clients. Nobody you leave out can read it or join it — not the other mediators either. Its name is not shown to them, but that it exists and who is in it are recorded in the case's signed membership, which anyone in the case can inspect with technical tools."),
+    h("p", { class: "note" }, "Meet some of the people in this case apart: a party without their lawyer, the lawyers without their clients. Nobody you leave out can read it or join it — not the other mediators either. They are not told its name or who is in it; with technical tools they could see only that some room was added to the case's signed membership, and when."),
     mine.length ? list : "",
     openForm());
 }
