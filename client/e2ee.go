@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -253,6 +254,12 @@ type pin struct {
 // unchanged: a server cannot show it another history or take statements
 // back. The pin then moves to the new latest.
 func (x *E2EE) Statements(ctx context.Context, caseID string, dir e2ee.Directory) (*e2ee.Chain, error) {
+	return x.statements(ctx, caseID, dir, nil)
+}
+
+// statements is Statements that also adds the sealed-room entries in
+// seen (what an open chat verified before) with the server's.
+func (x *E2EE) statements(ctx context.Context, caseID string, dir e2ee.Directory, seen [][]byte) (*e2ee.Chain, error) {
 	v, err := x.fetchProven(ctx, http.MethodGet, "/api/v1/cases/"+url.PathEscape(caseID)+"/e2ee/statements", nil)
 	if err != nil {
 		return nil, err
@@ -271,7 +278,7 @@ func (x *E2EE) Statements(ctx context.Context, caseID string, dir e2ee.Directory
 	// (the standing rooms do not depend on it).
 	if chain.Len() > 0 {
 		rooms, _ := x.C.DefinedRooms(ctx, caseID)
-		var entries [][]byte
+		entries := slices.Clone(seen)
 		for _, r := range rooms {
 			entries = append(entries, r.Entries...)
 		}
