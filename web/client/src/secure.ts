@@ -111,8 +111,7 @@ export class SecureCase {
       // server gives to each room's members only; an entry no statement commits to, or that breaks a rule, is
       // left out (its room is not shown). What this page saw before stays seen (a closing cannot be undone).
       const defined = await api.definedRooms(this.caseID).catch(() => []); // without it, no sealed room is shown
-      await chain.addEntries(defined.flatMap((d) => (d.entries ?? []).map((x) => unb64(x))));
-      if (this.sess) await chain.addEntries(this.sess.chain.entries());
+      await chain.addEntries([...(this.sess?.chain.entries() ?? []), ...defined.flatMap((d) => (d.entries ?? []).map((x) => unb64(x)))]);
     }
     dir.admitFrom(chain); // the case's mediators may admit participants' new devices
     await dir.computeTrust();
