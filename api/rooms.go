@@ -20,6 +20,11 @@ const (
 // least one mediator; who may be put together is the policy's
 // (defined-rooms.cedar), and a refusal says why in words.
 type OpenRoomRequest struct {
+	// ID is the room's id, chosen by the opening mediator's device: the
+	// one its sealed opening entry's salt gives (e2ee.RoomIDFor, 32
+	// lowercase hex digits). The server refuses an id the case already
+	// has; without one it picks an id no device can seal.
+	ID        string   `json:"id,omitempty"`
 	Label     string   `json:"label"`
 	Members   []string `json:"members"`
 	CrossSide bool     `json:"crossSide,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ const (
 
 // NewRoom is what OpenRoom needs.
 type NewRoom struct {
+	ID        string // chosen by the opening device (32 lowercase hex digits); "" for one the server picks
 	Label     string
 	Members   []string
 	CrossSide bool
@@ -90,6 +92,9 @@ func (c *Case) PersonName(accountID string) string {
 	return "someone who is not in this case"
 }
 
+// roomIDForm is a room id an opening device chooses (e2ee.RoomIDFor).
+var roomIDForm = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
 // newRoomID is a short id, unique in c ("k3j4h5g6").
 func newRoomID(c *Case) string {
 	for {
@@ -108,6 +113,9 @@ func newRoomID(c *Case) string {
 func (s *Service) OpenRoom(ctx context.Context, actor account.Account, id string, n NewRoom) (DefinedRoom, error) {
 	if err := checkText("label", n.Label, MaxRoomLabel); err != nil {
 		return DefinedRoom{}, err
+	}
+	if n.ID != "" && !roomIDForm.MatchString(n.ID) {
+		return DefinedRoom{}, fault.Invalid("id", "a room id is 32 lowercase hexadecimal digits")
 	}
 	label := strings.TrimSpace(n.Label)
 	var members []string
@@ -156,7 +164,13 @@ func (s *Service) OpenRoom(ctx context.Context, actor account.Account, id string
 		if err := decide(c); err != nil {
 			return err
 		}
-		room = DefinedRoom{ID: newRoomID(c), Label: label, Members: members, CrossSide: n.CrossSide,
+		rid := n.ID
+		if rid == "" {
+			rid = newRoomID(c)
+		} else if slices.ContainsFunc(c.Rooms, func(r DefinedRoom) bool { return r.ID == rid }) {
+			return fmt.Errorf("this case already has a room with that id: %w", fault.ErrConflict)
+		}
+		room = DefinedRoom{ID: rid, Label: label, Members: members, CrossSide: n.CrossSide,
 			Opened: s.now().UTC(), OpenedBy: actor.ID}
 		room.Room = RoomName(room)
 		c.Rooms = append(c.Rooms, room)

@@ -314,19 +314,32 @@ func TestRoomEntryKeptForMembers(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := e.rooms.OpenRoom(ctx, med, c.ID, cases.NewRoom{Label: "Tara alone", Members: []string{med.ID, tenant.ID}})
+	opening, err := e2ee.NewRoomOpening(c.ID, false, []string{med.ID, tenant.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
+	rid, _, _ := e2ee.DefinedRoom(opening.Room)
+	r, err := e.rooms.OpenRoom(ctx, med, c.ID, cases.NewRoom{ID: rid, Label: "Tara alone", Members: []string{med.ID, tenant.ID}})
+	if err != nil || r.Room != opening.Room {
+		t.Fatalf("%+v %v", r, err)
+	}
+	// An opening names its room from its salt: any other opening entry
+	// (more people, another room) is under another name.
 	entry := func(room string, kind uint8, members ...string) []byte {
 		t.Helper()
-		en, err := e2ee.NewRoomEntry(c.ID, room, kind, members)
+		var en *e2ee.RoomEntry
+		var err error
+		if kind == e2ee.EntryOpen {
+			en, err = e2ee.NewRoomOpening(c.ID, false, members)
+		} else {
+			en, err = e2ee.NewRoomEntry(c.ID, room, kind, members)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		return en.Raw
 	}
-	open := entry(r.Room, e2ee.EntryOpen, med.ID, tenant.ID)
+	open := opening.Raw
 	for _, tc := range []struct {
 		what string
 		by   account.Account
@@ -350,7 +363,7 @@ func TestRoomEntryKeptForMembers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.rooms.AddRoomEntry(ctx, med, c.ID, r.Room, entry(r.Room, e2ee.EntryOpen, med.ID, tenant.ID)); !errors.Is(err, fault.ErrConflict) {
+	if _, err := e.rooms.AddRoomEntry(ctx, med, c.ID, r.Room, entry(r.Room, e2ee.EntryOpen, med.ID, tenant.ID)); err == nil {
 		t.Fatalf("a second opening: %v", err)
 	}
 	if _, err := e.rooms.CloseRoom(ctx, med, c.ID, r.Room); err != nil {

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -276,13 +275,19 @@ func (x *E2EE) statements(ctx context.Context, caseID string, dir e2ee.Directory
 	// rule, is left out — its room is then not shown, never shown
 	// otherwise than signed. A list that cannot be had leaves them all out
 	// (the standing rooms do not depend on it).
+	// What this client held goes in first, so it takes precedence over the
+	// server's list; two openings of one room are refused outright.
 	if chain.Len() > 0 {
 		rooms, _ := x.C.DefinedRooms(ctx, caseID)
-		entries := slices.Clone(seen)
+		var listed [][]byte
 		for _, r := range rooms {
-			entries = append(entries, r.Entries...)
+			listed = append(listed, r.Entries...)
 		}
-		chain.AddEntries(entries)
+		for _, entries := range [][][]byte{seen, listed} {
+			if err := chain.AddEntries(entries); errors.Is(err, e2ee.ErrRoomConflict) {
+				return nil, fmt.Errorf("the server shows a room of case %s opened twice, with different people; this device will not use the case until a mediator looks into it: %w", caseID, err)
+			}
+		}
 	}
 	if d, ok := dir.(*e2ee.Devices); ok {
 		d.AdmitFrom(chain) // the case's mediators may admit participants' new devices

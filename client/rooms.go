@@ -40,47 +40,48 @@ func (c *Client) CloseRoom(ctx context.Context, caseID, room string) (api.Define
 // OpenRoom opens a room of members (account ids, this mediator among
 // them: only a mediator in a room hands the server its entry, policy
 // room.sign), named label, declared cross-side or not, and signs its
-// membership on this device. It refuses a server answer that differs from
-// what was asked.
+// membership on this device. The room's id is this device's: the one its
+// opening entry's salt gives (e2ee.RoomIDFor), so no server can answer
+// with another room's. It refuses a server answer that differs from what
+// was asked.
 func (s *SecureChat) OpenRoom(ctx context.Context, label string, members []string, crossSide bool) (api.DefinedRoom, error) {
 	if !s.mediator {
 		return api.DefinedRoom{}, fmt.Errorf("only a mediator's device signs a room's membership")
 	}
-	var r api.DefinedRoom
-	if err := s.x.C.Do(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(s.caseID)+"/defined-rooms",
-		api.OpenRoomRequest{Label: label, Members: members, CrossSide: crossSide}, &r); err != nil {
+	entry, err := e2ee.NewRoomOpening(s.caseID, crossSide, members)
+	if err != nil {
 		return api.DefinedRoom{}, err
 	}
-	if err := s.SignRoom(ctx, r, members, crossSide); err != nil {
+	id, _, _ := e2ee.DefinedRoom(entry.Room)
+	var r api.DefinedRoom
+	if err := s.x.C.Do(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(s.caseID)+"/defined-rooms",
+		api.OpenRoomRequest{ID: id, Label: label, Members: members, CrossSide: crossSide}, &r); err != nil {
+		return api.DefinedRoom{}, err
+	}
+	if err := s.SignRoom(ctx, r, entry); err != nil {
 		return r, fmt.Errorf("room %q is open on the server, but this device did not sign its membership, so nobody can write in it yet: %w", label, err)
 	}
 	return r, nil
 }
 
 // SignRoom signs the membership of a defined room the server opened as r,
-// for the members and declaration this mediator chose (not r's, which
-// must match them).
-func (s *SecureChat) SignRoom(ctx context.Context, r api.DefinedRoom, members []string, crossSide bool) error {
-	want := slices.Clone(members)
-	slices.Sort(want)
+// sealed in entry (this device's opening, NewRoomOpening: the members and
+// declaration this mediator chose, not r's, which must match them).
+func (s *SecureChat) SignRoom(ctx context.Context, r api.DefinedRoom, entry *e2ee.RoomEntry) error {
+	want := entry.Members
 	got := slices.Clone(r.Members)
 	slices.Sort(got)
-	want = slices.Compact(want)
-	if r.CrossSide != crossSide || r.Room != e2ee.DefinedRoomName(r.ID, crossSide) || !slices.Equal(got, want) {
+	got = slices.Compact(got)
+	if r.Room != entry.Room || r.Room != e2ee.DefinedRoomName(r.ID, r.CrossSide) || !slices.Equal(got, want) {
 		return fmt.Errorf("%w: the server describes room %q otherwise than this device asked for it", e2ee.ErrMembership, r.Label)
 	}
-	// A name the verified chain has ever held is an existing room: signing
-	// would add nothing, and messages meant for the new room would reach
-	// that room's people instead. Only a name new to the chain is opened.
+	// A name the verified chain has ever held is an existing room (it
+	// cannot be: this device chose the name from fresh salt).
 	s.mu.Lock()
 	chain := s.sess.Chain
 	s.mu.Unlock()
 	if chainHeld(chain, r.Room) {
 		return fmt.Errorf("%w: the server answered with room %q, which already exists; refusing to treat it as the new room %q", e2ee.ErrMembership, r.Room, r.Label)
-	}
-	entry, err := e2ee.NewRoomEntry(s.caseID, r.Room, e2ee.EntryOpen, want)
-	if err != nil {
-		return err
 	}
 	if err := s.x.C.AddRoomEntry(ctx, s.caseID, r.Room, entry.Raw); err != nil {
 		return err

@@ -48,6 +48,12 @@ const (
 	sealedPrefix = "sealed:"
 )
 
+// ErrRoomConflict: two different openings under one room's name, each
+// committed by a signed slot. Only a device holding the first opening's
+// salt can make a second (RoomIDFor), so this is not an accident: the
+// client refuses the chain and says so (it never picks one of them).
+var ErrRoomConflict = errors.New("two different openings of one room")
+
 func init() { typeNames[TypeRoomEntry] = "room-entry" }
 
 // RoomEntry is what a sealed slot commits to.
@@ -65,10 +71,34 @@ func (e *RoomEntry) encode() []byte {
 	return newWriter(TypeRoomEntry).str(e.Case).str(e.Room).u8(e.Kind).strs(e.Members).bytes(e.Salt[:]).b
 }
 
-// NewRoomEntry makes the entry that opens room with members (kind
-// EntryOpen) or closes it (EntryClose, no members), with fresh random
-// salt.
+// RoomIDFor is the id of the room an opening entry with salt opens: the
+// first 128 bits of SHA-256("parley room id\x00" || salt), in hex. The
+// opening device chooses the id by choosing the salt, so a device that
+// does not hold a room's opening entry cannot make another opening under
+// its name, and a server cannot answer a new opening with an existing
+// room's id.
+func RoomIDFor(salt [32]byte) string {
+	h := sha256.Sum256(append([]byte("parley room id\x00"), salt[:]...))
+	return hex.EncodeToString(h[:16])
+}
+
+// NewRoomOpening makes the entry opening a new room with members (the
+// room's name from fresh random salt, RoomIDFor; cross-side or not).
+func NewRoomOpening(caseID string, crossSide bool, members []string) (*RoomEntry, error) {
+	e := &RoomEntry{Case: caseID, Kind: EntryOpen, Members: slices.Compact(slices.Sorted(slices.Values(members)))}
+	rand.Read(e.Salt[:])
+	e.Room = DefinedRoomName(RoomIDFor(e.Salt), crossSide)
+	e.Raw = e.encode()
+	return DecodeRoomEntry(e.Raw)
+}
+
+// NewRoomEntry makes the entry that closes room (kind EntryClose, no
+// members), with fresh random salt. An opening is NewRoomOpening's (its
+// name comes from its salt).
 func NewRoomEntry(caseID, room string, kind uint8, members []string) (*RoomEntry, error) {
+	if kind == EntryOpen {
+		return nil, malformed("an opening entry names its room from its salt (NewRoomOpening)")
+	}
 	e := &RoomEntry{Case: caseID, Room: room, Kind: kind, Members: slices.Compact(slices.Sorted(slices.Values(members)))}
 	if e.Members == nil {
 		e.Members = []string{}
@@ -93,8 +123,12 @@ func DecodeRoomEntry(data []byte) (*RoomEntry, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	if _, _, ok := DefinedRoom(e.Room); !ok {
+	id, _, ok := DefinedRoom(e.Room)
+	if !ok {
 		return nil, malformed("room entry for %q, not a room a mediator opens", e.Room)
+	}
+	if e.Kind == EntryOpen && id != RoomIDFor(e.Salt) {
+		return nil, malformed("room entry opens %s, a name its salt does not give (the opening device chooses a room's name)", e.Room)
 	}
 	switch {
 	case e.Kind == EntryOpen && len(e.Members) == 0:
@@ -213,16 +247,20 @@ func (c *Chain) AddEntry(raw []byte) error {
 		known.entries = append(known.entries, e.Raw)
 		return nil
 	}
-	if known != nil {
-		if known.openSlot == slot {
-			return nil
-		}
-		return errMembership("room %s is opened twice in the chain: a name already held is another room", e.Room)
+	if known != nil && known.openSlot == slot {
+		return nil
 	}
+	conflict := known != nil || c.conflicted[e.Room]
 	for _, s := range c.stmts {
 		if _, ok := s.rawRoom(e.Room); ok {
-			return errMembership("room %s is opened twice in the chain: a name already held is another room", e.Room)
+			conflict = true
 		}
+	}
+	if conflict {
+		// Neither opening is taken: the room is placed by no statement
+		// from now on, and the client says so (it never picks one).
+		c.dropSealed(e.Room)
+		return fmt.Errorf("%w: %w: room %s is opened twice in the chain: a name already held is another room", ErrMembership, ErrRoomConflict, e.Room)
 	}
 	people := map[string]Person{}
 	for _, p := range st.People {
@@ -250,6 +288,20 @@ func (c *Chain) AddEntry(raw []byte) error {
 		members = s.expand(e.Room, slot, members)
 	}
 	return nil
+}
+
+// dropSealed forgets sealed room name: no statement places it any more,
+// and AddEntry refuses every later opening of it.
+func (c *Chain) dropSealed(name string) {
+	if c.conflicted == nil {
+		c.conflicted = map[string]bool{}
+	}
+	c.conflicted[name] = true
+	delete(c.sealed, name)
+	c.sealedOrder = slices.DeleteFunc(c.sealedOrder, func(n string) bool { return n == name })
+	for _, s := range c.stmts {
+		s.sealed = slices.DeleteFunc(slices.Clone(s.sealed), func(v sealedView) bool { return v.Name == name })
+	}
 }
 
 // expand adds the view of sealed room name (slot) to s, with the members
@@ -303,10 +355,12 @@ func (c *Chain) Entries() [][]byte {
 }
 
 // AddEntries adds entries in order (openings before closings) and returns
-// the first error other than one no verified statement commits to yet
-// (those wait for a later chain); the others are still added.
+// the first [ErrRoomConflict] if any, else the first error other than one
+// no verified statement commits to yet (those wait for a later chain);
+// the others are still added. A client adds the entries it held before
+// the server's, in a call of their own, so what it saw takes precedence.
 func (c *Chain) AddEntries(entries [][]byte) error {
-	var first error
+	var first, conflict error
 	kind := func(raw []byte) uint8 {
 		if e, err := DecodeRoomEntry(raw); err == nil {
 			return e.Kind
@@ -318,10 +372,17 @@ func (c *Chain) AddEntries(entries [][]byte) error {
 			if kind(raw) != pass {
 				continue
 			}
-			if err := c.AddEntry(raw); err != nil && !errors.Is(err, ErrUnknownStatement) && first == nil {
+			err := c.AddEntry(raw)
+			if errors.Is(err, ErrRoomConflict) && conflict == nil {
+				conflict = err
+			}
+			if err != nil && !errors.Is(err, ErrUnknownStatement) && first == nil {
 				first = err
 			}
 		}
+	}
+	if conflict != nil {
+		return conflict
 	}
 	return first
 }

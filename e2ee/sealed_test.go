@@ -46,9 +46,32 @@ func chainOf(t *testing.T, w *world, raws [][]byte) *Chain {
 	return c
 }
 
+// names maps the tests' short room names ("room:r1") to the names the
+// opening entries took from their salt (RoomIDFor); the tests run one at
+// a time.
+var names = map[string]string{}
+
+// name is the room a test calls room (its opening entry's name).
+func name(room string) string {
+	if n, ok := names[room]; ok {
+		return n
+	}
+	return room
+}
+
+// entry makes an entry of the room a test calls room: an opening names
+// it from its salt (and the test's later uses of room mean that name).
 func entry(t *testing.T, room string, kind uint8, members ...string) *RoomEntry {
 	t.Helper()
-	e, err := NewRoomEntry("c_case", room, kind, members)
+	if kind == EntryOpen {
+		e, err := NewRoomOpening("c_case", strings.HasPrefix(room, "cross:"), members)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names[room] = e.Room
+		return e
+	}
+	e, err := NewRoomEntry("c_case", name(room), kind, members)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,27 +100,27 @@ func TestSealedRoomHidden(t *testing.T) {
 		}
 	}
 	outsider := chainOf(t, w, [][]byte{s1, s2})
-	if _, ok := outsider.Latest().Room("room:r1"); ok {
+	if _, ok := outsider.Latest().Room(name("room:r1")); ok {
 		t.Fatal("a chain without the entry places the room")
 	}
 	member := chainOf(t, w, [][]byte{s1, s2})
 	if err := member.AddEntry(open.Raw); err != nil {
 		t.Fatal(err)
 	}
-	if r, ok := member.Latest().Room("room:r1"); !ok || !slices.Equal(r.Members, []string{"u_med", "u_partya"}) || r.Epoch != 1 {
+	if r, ok := member.Latest().Room(name("room:r1")); !ok || !slices.Equal(r.Members, []string{"u_med", "u_partya"}) || r.Epoch != 1 {
 		t.Fatalf("the member's chain places the room as %+v %v", r, ok)
 	}
 	if err := member.AddEntry(open.Raw); err != nil {
 		t.Fatalf("adding an entry twice: %v", err)
 	}
-	posts := send(t, NewSession(w.a1, w.caseID, member, w.dir), "room:r1", 1, "just between us")
-	if texts, errs := deliver(NewSession(w.med, w.caseID, member, w.dir), "room:r1", 1, posts); !slices.Equal(texts, []string{"just between us"}) {
+	posts := send(t, NewSession(w.a1, w.caseID, member, w.dir), name("room:r1"), 1, "just between us")
+	if texts, errs := deliver(NewSession(w.med, w.caseID, member, w.dir), name("room:r1"), 1, posts); !slices.Equal(texts, []string{"just between us"}) {
 		t.Fatalf("mediator: %v %v", texts, errs)
 	}
-	if texts, _ := deliver(NewSession(w.counselA, w.caseID, outsider, w.dir), "room:r1", 1, posts); len(texts) != 0 {
+	if texts, _ := deliver(NewSession(w.counselA, w.caseID, outsider, w.dir), name("room:r1"), 1, posts); len(texts) != 0 {
 		t.Fatalf("A's counsel read %v", texts)
 	}
-	if _, err := NewSession(w.counselA, w.caseID, outsider, w.dir).Prepare("room:r1", 1); !errors.Is(err, ErrNoStatement) {
+	if _, err := NewSession(w.counselA, w.caseID, outsider, w.dir).Prepare(name("room:r1"), 1); !errors.Is(err, ErrNoStatement) {
 		t.Fatalf("A's counsel prepared to send in the room: %v", err)
 	}
 }
@@ -123,9 +146,10 @@ func TestSealedRoomEntryRefused(t *testing.T) {
 		want  error
 		says  string
 	}{
-		{"a member added", entry(t, "room:r1", EntryOpen, "u_med", "u_partya", "u_counsela"), false, ErrUnknownStatement, "no verified statement"},
-		{"flipped to cross-side", entry(t, "cross:r1", EntryOpen, "u_med", "u_partya", "u_partyb"), false, ErrUnknownStatement, "no verified statement"},
-		{"the name of an existing room", entry(t, "room:r1", EntryOpen, "u_med", "u_partya", "u_counsela"), true, ErrMembership, "opened twice"},
+		{"a member added", forged(open.Room, open.Salt, "u_med", "u_partya", "u_counsela"), false, ErrUnknownStatement, "no verified statement"},
+		{"flipped to cross-side", forged("cross:"+strings.TrimPrefix(open.Room, "room:"), open.Salt, "u_med", "u_partya", "u_partyb"), false, ErrUnknownStatement, "no verified statement"},
+		{"the name of an existing room", forged(open.Room, open.Salt, "u_med", "u_partya", "u_counsela"), true, ErrRoomConflict, "opened twice"},
+		{"a name its salt does not give", forged(open.Room, [32]byte{1}, "u_med", "u_partya", "u_counsela"), true, ErrMalformed, "salt does not give"},
 		{"no mediator", entry(t, "room:r2", EntryOpen, "u_partya", "u_counsela"), true, ErrMembership, "without a mediator"},
 		{"an observer", entry(t, "room:r3", EntryOpen, "u_med", "u_obs"), true, ErrMembership, "observer"},
 		{"two sides, not declared", entry(t, "room:r4", EntryOpen, "u_med", "u_counsela", "u_counselb"), true, ErrMembership, "not declared cross-side"},
@@ -150,17 +174,73 @@ func TestSealedRoomEntryRefused(t *testing.T) {
 			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.says) {
 				t.Fatalf("got %v, want %v saying %q", err, tc.want, tc.says)
 			}
-			if r, _ := c.Latest().Room("room:r1"); !slices.Equal(r.Members, []string{"u_med", "u_partya"}) {
+			if r, ok := c.Latest().Room(name("room:r1")); errors.Is(tc.want, ErrRoomConflict) && ok {
+				t.Fatalf("a room opened twice is still placed, with %v", r.Members)
+			} else if !errors.Is(tc.want, ErrRoomConflict) && !slices.Equal(r.Members, []string{"u_med", "u_partya"}) {
 				t.Fatalf("room:r1 now holds %v", r.Members)
 			}
 		})
 	}
-	other, err := NewRoomEntry("c_other", "room:r9", EntryOpen, []string{"u_med"})
+	other, err := NewRoomOpening("c_other", false, []string{"u_med"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w.chain.AddEntry(other.Raw); !errors.Is(err, ErrMembership) {
 		t.Fatalf("an entry of another case: %v", err)
+	}
+}
+
+// forged is an opening entry of room with salt and members as the
+// caller gives them, whatever the rules (what a server or a device
+// trying to open a room under someone else's name could make).
+func forged(room string, salt [32]byte, members ...string) *RoomEntry {
+	e := &RoomEntry{Case: "c_case", Room: room, Kind: EntryOpen, Members: slices.Sorted(slices.Values(members)), Salt: salt}
+	e.Raw = e.encode()
+	return e
+}
+
+// TestSealedRoomNotSwapped (review F1): mediator 1 opens a room with
+// party A; later another mediator's device, which does not hold that
+// room's entry, signs a second opening under the same name with A's
+// counsel in it (the server answered its new room with the old id).
+// Whichever order the server lists the two entries in, and with or
+// without the entry A's client held, A's chain never places the counsel
+// in the room: an opening whose name its salt does not give is refused,
+// and two openings of one name (only someone holding the first one's
+// salt could make the second) make AddEntries fail with ErrRoomConflict.
+func TestSealedRoomNotSwapped(t *testing.T) {
+	w := newWorld(t)
+	people := w.people()
+	s1 := signNext(t, w, w.med, people)
+	first := entry(t, "room:r1", EntryOpen, "u_med", "u_partya")
+	s2 := signNext(t, w, w.med, people, first.SealedSlot())
+	var salt [32]byte
+	salt[0] = 7 // the second device's own salt: it does not know the first one's
+	swap := forged(first.Room, salt, "u_med2", "u_partya", "u_counsela")
+	s3 := signNext(t, w, w.m2, people, swap.SealedSlot())
+	twin := forged(first.Room, first.Salt, "u_med2", "u_partya", "u_counsela") // by someone holding the first entry
+	s4 := signNext(t, w, w.m2, people, twin.SealedSlot())
+	for _, tc := range []struct {
+		name         string
+		held, listed [][]byte
+		wantConflict bool
+	}{
+		{"fresh client, the server lists the swap first", nil, [][]byte{swap.Raw, first.Raw}, false},
+		{"the client held the first entry", [][]byte{first.Raw}, [][]byte{swap.Raw}, false},
+		{"a twin under the same salt", nil, [][]byte{twin.Raw, first.Raw}, true},
+		{"a twin, the first entry held", [][]byte{first.Raw}, [][]byte{twin.Raw}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := chainOf(t, w, [][]byte{s1, s2, s3, s4})
+			errHeld := c.AddEntries(tc.held)
+			err := c.AddEntries(tc.listed)
+			if got := errors.Is(err, ErrRoomConflict) || errors.Is(errHeld, ErrRoomConflict); got != tc.wantConflict {
+				t.Fatalf("conflict reported %v (%v / %v), want %v", got, errHeld, err, tc.wantConflict)
+			}
+			if r, ok := c.Latest().Room(first.Room); ok && slices.Contains(r.Members, "u_counsela") {
+				t.Fatalf("the room now holds %v", r.Members)
+			}
+		})
 	}
 }
 
@@ -180,14 +260,14 @@ func TestSealedRoomMembersOnlyLeave(t *testing.T) {
 	signNext(t, w, w.med, people) // the counsel is back in the case
 	for seq, want := range map[uint64][]string{1: {"u_med", "u_partya", "u_counsela"}, 2: {"u_med", "u_partya"}, 3: {"u_med", "u_partya"}} {
 		st, _ := w.chain.Get(seq)
-		r, ok := st.Room("room:r1")
+		r, ok := st.Room(name("room:r1"))
 		slices.Sort(want)
 		if !ok || !slices.Equal(r.Members, want) {
 			t.Fatalf("statement %d places the room with %v, want %v", seq, r.Members, want)
 		}
 	}
-	posts := send(t, w.session(w.a1), "room:r1", 1, "after the counsel left")
-	if texts, _ := deliver(w.session(w.counselA), "room:r1", 1, posts); len(texts) != 0 {
+	posts := send(t, w.session(w.a1), name("room:r1"), 1, "after the counsel left")
+	if texts, _ := deliver(w.session(w.counselA), name("room:r1"), 1, posts); len(texts) != 0 {
 		t.Fatalf("the counsel, back in the case, read %v", texts)
 	}
 }
@@ -204,7 +284,7 @@ func TestSealedRoomClose(t *testing.T) {
 	if err := w.chain.AddEntry(open.Raw); err != nil {
 		t.Fatal(err)
 	}
-	before := send(t, w.session(w.a1), "room:r1", 1, "before closing")
+	before := send(t, w.session(w.a1), name("room:r1"), 1, "before closing")
 
 	byOutsider := w.chain.Clone()
 	closing := entry(t, "room:r1", EntryClose)
@@ -229,22 +309,22 @@ func TestSealedRoomClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	signNext(t, w, w.m2, people) // a later statement carries both slots
-	if seq, ok := w.chain.Closed("room:r1"); !ok || seq != 2 {
+	if seq, ok := w.chain.Closed(name("room:r1")); !ok || seq != 2 {
 		t.Fatalf("closed: %d %v", seq, ok)
 	}
-	if _, err := w.session(w.a1).Prepare("room:r1", 1); !errors.Is(err, ErrRoomClosed) {
+	if _, err := w.session(w.a1).Prepare(name("room:r1"), 1); !errors.Is(err, ErrRoomClosed) {
 		t.Fatalf("sending in a closed room: %v", err)
 	}
-	if texts, errs := deliver(w.session(w.med), "room:r1", 1, before); !slices.Equal(texts, []string{"before closing"}) {
+	if texts, errs := deliver(w.session(w.med), name("room:r1"), 1, before); !slices.Equal(texts, []string{"before closing"}) {
 		t.Fatalf("what was said before closing: %v %v", texts, errs)
 	}
 	// A key distributed under a statement from the closing on is refused.
-	sc := NewSenderChain(ChainContext{Case: w.caseID, Room: "room:r1", Epoch: 1, StatementSeq: 3, Account: "u_partya", Device: w.a1.ID})
+	sc := NewSenderChain(ChainContext{Case: w.caseID, Room: name("room:r1"), Epoch: 1, StatementSeq: 3, Account: "u_partya", Device: w.a1.ID})
 	dists, err := sc.KeyDist(w.a1, []*DeviceRecord{w.med.Record()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.session(w.med).Receive("room:r1", 1, "u_partya", dists[0]); !errors.Is(err, ErrRoomClosed) {
+	if _, err := w.session(w.med).Receive(name("room:r1"), 1, "u_partya", dists[0]); !errors.Is(err, ErrRoomClosed) {
 		t.Fatalf("a key distributed after closing: %v", err)
 	}
 }
@@ -258,9 +338,9 @@ func TestRoomEntryForm(t *testing.T) {
 		members []string
 	}{
 		{"caucus:A", EntryOpen, []string{"u_med"}},
-		{"room:r1", EntryOpen, nil},
-		{"room:r1", EntryClose, []string{"u_med"}},
-		{"room:r1", 3, []string{"u_med"}},
+		{"room:r1", EntryOpen, []string{"u_med"}},
+		{name("room:r1"), EntryClose, []string{"u_med"}},
+		{name("room:r1"), 3, []string{"u_med"}},
 	} {
 		if _, err := NewRoomEntry("c_case", tc.room, tc.kind, tc.members); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s kind %d %v: %v", tc.room, tc.kind, tc.members, err)
@@ -270,7 +350,10 @@ func TestRoomEntryForm(t *testing.T) {
 	if !slices.Equal(e.Members, []string{"u_med", "u_partya"}) || !IsSealedSlot(e.Slot()) || IsSealedSlot("sealed:"+strings.Repeat("A", 64)) {
 		t.Fatalf("entry %+v slot %s", e, e.Slot())
 	}
-	unsorted := (&RoomEntry{Case: "c_case", Room: "room:r1", Kind: EntryOpen, Members: []string{"u_partya", "u_med"}}).encode()
+	if _, err := NewRoomOpening("c_case", false, nil); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("an opening without members: %v", err)
+	}
+	unsorted := (&RoomEntry{Case: "c_case", Room: e.Room, Kind: EntryOpen, Members: []string{"u_partya", "u_med"}, Salt: e.Salt}).encode()
 	if _, err := DecodeRoomEntry(unsorted); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("unsorted members: %v", err)
 	}

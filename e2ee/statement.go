@@ -339,6 +339,9 @@ type Chain struct {
 	// by room name, in the order they were added.
 	sealed      map[string]*sealedRoom
 	sealedOrder []string
+	// conflicted are the room names opened twice (ErrRoomConflict): no
+	// statement places them any more and no entry brings them back.
+	conflicted map[string]bool
 }
 
 // NewChain starts an empty chain for a case.
@@ -472,6 +475,20 @@ func (c *Chain) Clone() *Chain {
 		r := *v
 		r.entries = slices.Clone(v.entries)
 		n.sealed[k] = &r
+	}
+	for k, v := range c.conflicted {
+		if n.conflicted == nil {
+			n.conflicted = map[string]bool{}
+		}
+		n.conflicted[k] = v
+	}
+	// Each statement is copied with its own sealed views: AddEntry adds
+	// views to (and a conflict drops them from) this chain's statements
+	// only, never the original's.
+	for i, st := range n.stmts {
+		cp := *st
+		cp.sealed = slices.Clone(st.sealed)
+		n.stmts[i] = &cp
 	}
 	return n
 }

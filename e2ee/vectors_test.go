@@ -149,8 +149,9 @@ type vecRoomEntry struct {
 }
 
 func roomEntryVector() vecRoomEntry {
-	e := &RoomEntry{Case: "c_vectorcase", Room: "cross:r1", Kind: EntryOpen, Members: []string{"u_counsela", "u_counselb", "u_mediator"}}
+	e := &RoomEntry{Case: "c_vectorcase", Kind: EntryOpen, Members: []string{"u_counsela", "u_counselb", "u_mediator"}}
 	copy(e.Salt[:], seed("room entry salt"))
+	e.Room = DefinedRoomName(RoomIDFor(e.Salt), true) // the name its salt gives
 	e.Raw = e.encode()
 	return vecRoomEntry{Case: e.Case, Room: e.Room, Kind: e.Kind, Members: e.Members, Salt: e.Salt[:], Encoded: e.Raw, Slot: e.Slot()}
 }

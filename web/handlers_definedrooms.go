@@ -60,7 +60,7 @@ func (a *API) openDefinedRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	actor, _ := actorFrom(r.Context())
 	room, err := a.caucus.OpenRoom(r.Context(), actor, chi.URLParam(r, "caseID"),
-		cases.NewRoom{Label: req.Label, Members: req.Members, CrossSide: req.CrossSide})
+		cases.NewRoom{ID: req.ID, Label: req.Label, Members: req.Members, CrossSide: req.CrossSide})
 	if err != nil {
 		a.writeError(w, r, err)
 		return
