@@ -354,7 +354,9 @@ export async function decodeRoomEntry(data: Uint8Array): Promise<RoomEntry> {
   const members = r.strs("members", (m) => m.id("member"));
   const salt = r.fixed("salt", 32).slice();
   r.end("room entry");
-  if (!definedRoom(room)) throw malformed(`room entry for ${room}, not a room a mediator opens`);
+  const dr = definedRoom(room);
+  if (!dr) throw malformed(`room entry for ${room}, not a room a mediator opens`);
+  if (kind === EntryOpen && dr.id !== (await roomIdFor(salt))) throw malformed(`room entry opens ${room}, a name its salt does not give (the opening device chooses a room's name)`);
   if (kind === EntryOpen && members.length === 0) throw malformed(`room entry opens ${room} without members`);
   if (kind === EntryClose && members.length !== 0) throw malformed(`room entry closing ${room} lists members`);
   if (kind !== EntryOpen && kind !== EntryClose) throw malformed(`room entry kind ${kind}`);
@@ -362,8 +364,31 @@ export async function decodeRoomEntry(data: Uint8Array): Promise<RoomEntry> {
   return { case: caseID, room, kind, members, salt, raw: data.slice(), slot: "sealed:" + hex(await P.sha256(data)) };
 }
 
-/** A new entry opening room with members, or closing it, with fresh random salt (Go: e2ee.NewRoomEntry). */
+/**
+ * The id of the room an opening entry with salt opens (Go: e2ee.RoomIDFor): the first 128 bits of
+ * SHA-256("parley room id\0" || salt) in hex. The opening device chooses it, so nobody without a room's opening
+ * entry can make another opening under its name, and a server cannot answer a new room with an old id.
+ */
+export async function roomIdFor(salt: Uint8Array): Promise<string> {
+  return hex(await P.sha256(concat(utf8("parley room id\x00"), salt))).slice(0, 32);
+}
+
+/** The entry opening a new room with members, named from fresh random salt (Go: e2ee.NewRoomOpening). */
+export async function newRoomOpening(caseID: string, crossSide: boolean, members: string[]): Promise<RoomEntry> {
+  const sorted = [...new Set(members)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const salt = crypto.getRandomValues(new Uint8Array(32));
+  const room = (crossSide ? "cross:" : "room:") + (await roomIdFor(salt));
+  return decodeRoomEntry(encodeRoomEntry({ case: caseID, room, kind: EntryOpen, members: sorted, salt }));
+}
+
+/** Whether e is the refusal of two openings of one room (Go: e2ee.ErrRoomConflict). */
+export function isRoomConflict(e: unknown): boolean {
+  return e instanceof E2EEError && e.message.includes("is opened twice in the chain");
+}
+
+/** A new entry closing room, with fresh random salt (Go: e2ee.NewRoomEntry); an opening is newRoomOpening's. */
 export async function newRoomEntry(caseID: string, room: string, kind: number, members: string[]): Promise<RoomEntry> {
+  if (kind === EntryOpen) throw malformed("an opening entry names its room from its salt (newRoomOpening)");
   const sorted = [...new Set(members)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const salt = crypto.getRandomValues(new Uint8Array(32));
   return decodeRoomEntry(encodeRoomEntry({ case: caseID, room, kind, members: sorted, salt }));
@@ -510,6 +535,7 @@ export class Chain {
   stmts: Statement[] = [];
   private sticky = new Map<string, Person>();
   private sealed = new Map<string, SealedRoom>();
+  private conflicted = new Set<string>(); // rooms opened twice: placed by no statement, never brought back
   constructor(public caseID: string) {}
   latest(): Statement | null { return this.stmts.length ? this.stmts[this.stmts.length - 1] : null; }
   get(seq: number): Statement | null { return seq >= 1 && seq <= this.stmts.length ? this.stmts[seq - 1] : null; }
@@ -592,11 +618,14 @@ export class Chain {
       known.closeSlot = e.slot; known.closed = st.seq; known.entries.push(e.raw);
       return;
     }
-    if (known) {
-      if (known.openSlot === e.slot) return;
+    if (known?.openSlot === e.slot) return;
+    if (known || this.conflicted.has(e.room) || this.stmts.some((s) => s.rooms.some((r) => r.name === e.room))) {
+      // Neither opening is taken: no statement places the room from now on, and the page says so.
+      this.conflicted.add(e.room);
+      this.sealed.delete(e.room);
+      for (const s of this.stmts) if (s.sealed) s.sealed = s.sealed.filter((v) => v.name !== e.room);
       throw membershipErr(`room ${e.room} is opened twice in the chain: a name already held is another room`);
     }
-    if (this.stmts.some((s) => s.rooms.some((r) => r.name === e.room))) throw membershipErr(`room ${e.room} is opened twice in the chain: a name already held is another room`);
     for (const m of e.members) if (!st.people.some((p) => p.account === m)) throw membershipErr(`room ${e.room} opens in statement ${st.seq} with ${m}, who is not in the case`);
     if (!e.members.some((m) => st.people.find((p) => p.account === m)?.role === RoleMediator)) throw membershipErr(`statement ${st.seq}: room ${e.room} opens without a mediator in it`);
     checkRules({ case: st.case, seq: st.seq, people: st.people, rooms: [{ name: e.room, epoch: 1, members: e.members }] });
@@ -605,19 +634,20 @@ export class Chain {
     for (const s of this.stmts.slice(first)) members = Chain.expand(s, e.room, e.slot, members);
   }
 
-  /** Adds entries, openings first; those no verified statement commits to yet wait; returns the first refusal. */
+  /** Adds entries, openings first; those no verified statement commits to yet wait; returns the first room opened twice, else the first refusal. */
   async addEntries(entries: Uint8Array[]): Promise<Error | null> {
-    let first: Error | null = null;
+    let first: Error | null = null, conflict: Error | null = null;
     const kinds = await Promise.all(entries.map((raw) => decodeRoomEntry(raw).then((e) => e.kind, () => 0)));
     for (const pass of [EntryOpen, EntryClose, 0]) {
       for (let i = 0; i < entries.length; i++) {
         if (kinds[i] !== pass) continue;
         try { await this.addEntry(entries[i]); } catch (e) {
+          if (isRoomConflict(e) && !conflict) conflict = e as Error;
           if (!(e instanceof E2EEError && e.kind === "unknown membership statement") && !first) first = e as Error;
         }
       }
     }
-    return first;
+    return conflict ?? first;
   }
 
   /** The entries this chain holds, openings first (kept across refreshes, so a closing seen stays seen). */

@@ -222,10 +222,12 @@ function openForm(): HTMLElement {
       const members = chosen();
       try {
         if (members.length < 2) throw new Error("choose at least one person besides you");
-        const r = await roomsAPI.open(ctx!.sc().caseID, { label: name.value, members, crossSide: cross.checked });
+        // This browser names the room (from the salt of the entry that seals who is in it), not the server.
+        const entry = await E.newRoomOpening(ctx!.sc().caseID, cross.checked, members);
+        const r = await roomsAPI.open(ctx!.sc().caseID, { id: E.definedRoom(entry.room)!.id, label: name.value, members, crossSide: cross.checked });
         known.set(r.room, r);
         try {
-          await ctx!.sc().signRoom(r, members, cross.checked);
+          await ctx!.sc().signRoom(r, entry);
         } catch (x) {
           out.replaceChildren(h("p", { class: "error", role: "alert" }, `The room "${r.label}" was opened, but your browser could not sign who is in it, so nobody can write there yet: ${errText(x)}. Reload the page and try again.`));
           return;

@@ -110,8 +110,15 @@ export class SecureCase {
       // The sealed rooms this person is in: the statements hold only commitments to their entries, which the
       // server gives to each room's members only; an entry no statement commits to, or that breaks a rule, is
       // left out (its room is not shown). What this page saw before stays seen (a closing cannot be undone).
+      // What this page held goes in first, so it takes precedence over the server's list; a room opened twice
+      // (with different people) stops the page.
       const defined = await api.definedRooms(this.caseID).catch(() => []); // without it, no sealed room is shown
-      await chain.addEntries([...(this.sess?.chain.entries() ?? []), ...defined.flatMap((d) => (d.entries ?? []).map((x) => unb64(x)))]);
+      for (const entries of [this.sess?.chain.entries() ?? [], defined.flatMap((d) => (d.entries ?? []).map((x) => unb64(x)))]) {
+        if (E.isRoomConflict(await chain.addEntries(entries))) {
+          throw new Error("the server shows one of your rooms opened twice, with different people. This browser will not use this case until that is resolved: " +
+            "tell your mediator (by phone) and do not write in this case here meanwhile");
+        }
+      }
     }
     dir.admitFrom(chain); // the case's mediators may admit participants' new devices
     await dir.computeTrust();
@@ -507,11 +514,11 @@ export class SecureCase {
    * Mediator: signs the membership of a room the server just opened (rooms.ts), for the people and the
    * cross-side declaration this mediator chose — refusing a server answer that differs from them.
    */
-  async signRoom(r: { room: string; id: string; members: string[]; crossSide?: boolean; label: string }, members: string[], crossSide: boolean): Promise<void> {
-    const want = [...new Set(members)].sort();
-    const got = [...r.members].sort();
-    const name = (crossSide ? "cross:" : "room:") + r.id;
-    if (!!r.crossSide !== crossSide || r.room !== name || want.join(",") !== got.join(",")) {
+  async signRoom(r: { room: string; id: string; members: string[]; crossSide?: boolean; label: string }, entry: E.RoomEntry): Promise<void> {
+    const want = entry.members;
+    const got = [...new Set(r.members)].sort();
+    const name = entry.room; // this browser chose it (newRoomOpening): the server only repeats it
+    if (r.room !== name || r.room !== (r.crossSide ? "cross:" : "room:") + r.id || want.join(",") !== got.join(",")) {
       throw new Error(`the server describes the room "${r.label}" otherwise than you asked for it; it was not signed`);
     }
     let slot = "";
@@ -525,7 +532,6 @@ export class SecureCase {
       }
       // Who is in it is sealed in an entry kept for its members; the case's signed membership, which everyone in
       // the case fetches, holds only a commitment to it.
-      const entry = await E.newRoomEntry(this.caseID, name, E.EntryOpen, want);
       slot = entry.slot;
       await api.addRoomEntry(this.caseID, name, entry.raw);
       this.opening.push({ name: entry.slot, epoch: 1, members: [] });

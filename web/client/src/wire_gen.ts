@@ -1598,6 +1598,7 @@ export const MaxRoomLabel = 60;
  * (defined-rooms.cedar), and a refusal says why in words.
  */
 export interface OpenRoomRequest {
+  id?: string;
   label: string;
   members: string[];
   crossSide?: boolean;
