@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -245,6 +246,10 @@ type pin struct {
 	First  []byte `json:"first"`  // hash of statement 1
 	Seq    uint64 `json:"seq"`    // the latest statement this device verified
 	Latest []byte `json:"latest"` // and its hash
+	// Entries are the sealed rooms' entries this device's chain held
+	// (openings and signed closings): added before the server's on every
+	// fetch, so a closing it saw stands for a fresh process too.
+	Entries [][]byte `json:"entries,omitempty"`
 }
 
 // Statements fetches and verifies a case's membership chain against dir.
@@ -278,6 +283,10 @@ func (x *E2EE) statements(ctx context.Context, caseID string, dir e2ee.Directory
 	// What this client held goes in first, so it takes precedence over the
 	// server's list; two openings of one room are refused outright.
 	if chain.Len() > 0 {
+		x.mu.Lock()
+		held := x.pinned(caseID).Entries
+		x.mu.Unlock()
+		seen = append(slices.Clone(seen), held...)
 		rooms, _ := x.C.DefinedRooms(ctx, caseID)
 		var listed [][]byte
 		for _, r := range rooms {
@@ -322,9 +331,18 @@ func (x *E2EE) statements(ctx context.Context, caseID string, dir e2ee.Directory
 	}
 	latest := chain.Latest()
 	hl := latest.Hash()
-	pins[caseID] = pin{First: h1[:], Seq: latest.Seq, Latest: hl[:]}
+	pins[caseID] = pin{First: h1[:], Seq: latest.Seq, Latest: hl[:], Entries: chain.Entries()}
 	b, _ := json.Marshal(pins)
 	return chain, writePrivate(path, b)
+}
+
+// pinned is what this device pinned of caseID (x.mu held).
+func (x *E2EE) pinned(caseID string) pin {
+	pins := map[string]pin{}
+	if b, err := os.ReadFile(filepath.Join(x.Dir, statementsFile)); err == nil {
+		json.Unmarshal(b, &pins)
+	}
+	return pins[caseID]
 }
 
 // postStatement publishes a signed statement.

@@ -56,4 +56,15 @@ func TestSignedCloseStands(t *testing.T) {
 	if _, err := a.Send(sendCtx, room.Room, "reopened?"); !errors.Is(err, e2ee.ErrRoomClosed) {
 		t.Fatalf("the party wrote in a room the server reopened: %v", err)
 	}
+	// A fresh chat (a new CLI process, a reloaded page) builds its chain
+	// from the server's list again: the closing this device saw is kept
+	// with its statement pin, so it still stands (review F2).
+	a.Close()
+	fresh := open(t, tc.a, tc.caseID, client.SecureOptions{StatementWait: 5 * time.Second})
+	if _, ok := fresh.Chain().Closed(room.Room); !ok {
+		t.Fatal("a fresh chat of the party does not hold the signed closing")
+	}
+	if _, err := fresh.Send(sendCtx, room.Room, "reopened, fresh?"); !errors.Is(err, e2ee.ErrRoomClosed) {
+		t.Fatalf("a fresh chat of the party wrote in a room the server reopened: %v", err)
+	}
 }
