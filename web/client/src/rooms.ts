@@ -101,7 +101,7 @@ export function roomLead(room: string): string | undefined {
 
 /** What replaces the composer of a closed room. */
 export function closedNote(room: string): HTMLElement | null {
-  const d = known.get(room);
+  const d = definedRoom(room) ?? known.get(room); // a signed closing stands whatever the server's list says
   if (!d?.closed) return null;
   return h("p", { class: "note", id: "room-closed" },
     `A mediator closed this room on ${new Date(d.closed).toLocaleDateString()}. The people in it can still read what was said; nothing more can be written here.`);

@@ -113,7 +113,8 @@ export class SecureCase {
       // What this page held goes in first, so it takes precedence over the server's list; a room opened twice
       // (with different people) stops the page.
       const defined = await api.definedRooms(this.caseID).catch(() => []); // without it, no sealed room is shown
-      for (const entries of [this.sess?.chain.entries() ?? [], defined.flatMap((d) => (d.entries ?? []).map((x) => unb64(x)))]) {
+      const held = [...(this.sess?.chain.entries() ?? []), ...(pins.cases?.[this.caseID]?.entries ?? []).map((x) => unb64(x))];
+      for (const entries of [held, defined.flatMap((d) => (d.entries ?? []).map((x) => unb64(x)))]) {
         if (E.isRoomConflict(await chain.addEntries(entries))) {
           throw new Error("the server shows one of your rooms opened twice, with different people. This browser will not use this case until that is resolved: " +
             "tell your mediator (by phone) and do not write in this case here meanwhile");
@@ -140,7 +141,7 @@ export class SecureCase {
         "This browser will not send messages in this case until that is resolved: tell your mediator (by phone) and do not use this case here meanwhile");
     }
     const latest = chain.latest();
-    if (latest) cases[this.caseID] = { first: hex(chain.get(1)!.hash), seq: latest.seq, latest: hex(latest.hash) };
+    if (latest) cases[this.caseID] = { first: hex(chain.get(1)!.hash), seq: latest.seq, latest: hex(latest.hash), entries: chain.entries().map((x) => b64(x)) };
     await savePins(this.me.account, { logKey: devP.key, logSize: stV.size, logCheckpoint: stV.checkpoint, cases, firsts });
     if (this.sess && chain.length < this.sess.chain.length) throw new Error("the membership chain got shorter");
     if (!this.sess) {
