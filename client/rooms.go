@@ -141,12 +141,21 @@ func (s *SecureChat) CloseRoom(ctx context.Context, room string) (api.DefinedRoo
 	if !chain.Sealed(room) {
 		return r, fmt.Errorf("%w: room %s has no sealed membership this device verified; its closing is the server's word only", e2ee.ErrMembership, room)
 	}
-	entry, err := e2ee.NewRoomEntry(s.caseID, room, e2ee.EntryClose, nil)
+	// A closing entry the server keeps already (an earlier attempt handed
+	// it over and failed before signing) is the one to sign: the server
+	// refuses a second. It is checked to be this room's closing; what it
+	// commits to is only that, so signing it cannot say anything else.
+	entry, err := s.storedClosing(ctx, room)
 	if err != nil {
 		return r, err
 	}
-	if err := s.x.C.AddRoomEntry(ctx, s.caseID, room, entry.Raw); err != nil {
-		return r, fmt.Errorf("room closed on the server, but its signed closing could not be handed over: %w", err)
+	if entry == nil {
+		if entry, err = e2ee.NewRoomEntry(s.caseID, room, e2ee.EntryClose, nil); err != nil {
+			return r, err
+		}
+		if err := s.x.C.AddRoomEntry(ctx, s.caseID, room, entry.Raw); err != nil {
+			return r, fmt.Errorf("room closed on the server, but its signed closing could not be handed over: %w", err)
+		}
 	}
 	if err := s.signRooms(ctx, []e2ee.RoomMembers{entry.SealedSlot()}); err != nil {
 		return r, fmt.Errorf("room closed on the server, but this device did not sign its closing: %w", err)
@@ -158,6 +167,34 @@ func (s *SecureChat) CloseRoom(ctx context.Context, room string) (api.DefinedRoo
 		return r, fmt.Errorf("%w: room %s: the signed closing is not in the verified chain", e2ee.ErrMembership, room)
 	}
 	return r, nil
+}
+
+// storedClosing returns the closing entry the server keeps for room, if
+// any (nil if none), refusing one that is not room's closing in this case.
+func (s *SecureChat) storedClosing(ctx context.Context, room string) (*e2ee.RoomEntry, error) {
+	rooms, err := s.x.C.DefinedRooms(ctx, s.caseID)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range rooms {
+		if d.Room != room {
+			continue
+		}
+		for _, raw := range d.Entries {
+			e, err := e2ee.DecodeRoomEntry(raw)
+			if err != nil {
+				return nil, fmt.Errorf("%w: room %s: the server keeps an entry that is not one: %w", e2ee.ErrMembership, room, err)
+			}
+			if e.Kind != e2ee.EntryClose {
+				continue
+			}
+			if e.Case != s.caseID || e.Room != room {
+				return nil, fmt.Errorf("%w: room %s: the server keeps another room's closing for it", e2ee.ErrMembership, room)
+			}
+			return e, nil
+		}
+	}
+	return nil, nil
 }
 
 // chainHeld reports whether any statement of chain names room.

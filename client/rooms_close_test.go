@@ -68,3 +68,41 @@ func TestSignedCloseStands(t *testing.T) {
 		t.Fatalf("a fresh chat of the party wrote in a room the server reopened: %v", err)
 	}
 }
+
+// TestCloseRetryAfterFailedSigning (review F3): a mediator's device closed
+// a room on the server and handed it the closing entry, then failed before
+// signing (a crash, a lost connection). A retry signs the closing entry
+// the server already keeps (after checking it is this room's closing)
+// instead of making a fresh one the server refuses, so the room ends up
+// closed end to end, not only on the server's word.
+func TestCloseRetryAfterFailedSigning(t *testing.T) {
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
+	room, err := med.OpenRoom(ctx, "Avery alone", []string{tc.med.id, tc.a.id}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedRoom(t, med, room.Room, 1)
+	// The first attempt: closed on the server, entry handed over, no signature.
+	if _, err := tc.med.c.CloseRoom(ctx, tc.caseID, room.Room); err != nil {
+		t.Fatal(err)
+	}
+	closing, err := e2ee.NewRoomEntry(tc.caseID, room.Room, e2ee.EntryClose, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.med.c.AddRoomEntry(ctx, tc.caseID, room.Room, closing.Raw); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := med.CloseRoom(ctx, room.Room); err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	if _, ok := med.Chain().Closed(room.Room); !ok {
+		t.Fatal("the retry left the room closed only on the server's word")
+	}
+	if st := med.Chain().Latest(); st == nil || func() bool { _, ok := st.Room(closing.Slot()); return !ok }() {
+		t.Fatal("the retry did not sign the closing entry the server keeps")
+	}
+}
