@@ -558,15 +558,27 @@ export class SecureCase {
     await this.refresh();
     if (this.sess.chain.closed(room)) return;
     if (!this.sess.chain.holdsSealed(room)) throw new Error("this room's membership was not sealed by a mediator's device, so its closing cannot be signed");
-    const entry = await E.newRoomEntry(this.caseID, room, E.EntryClose, []);
-    await api.addRoomEntry(this.caseID, room, entry.raw);
+    // A closing entry the server keeps already (an earlier try handed it over and failed before signing) is the
+    // one to sign — the server refuses a second — once checked to be this room's closing (Go: storedClosing).
+    let entry: E.RoomEntry | null = null;
+    const kept = (await api.definedRooms(this.caseID)).find((d) => d.room === room)?.entries ?? [];
+    for (const raw of kept) {
+      const e = await E.decodeRoomEntry(unb64(raw));
+      if (e.kind !== E.EntryClose) continue;
+      if (e.case !== this.caseID || e.room !== room) throw new Error("the server keeps another room's closing for this room; it was not signed");
+      entry = e;
+    }
+    if (!entry) {
+      entry = await E.newRoomEntry(this.caseID, room, E.EntryClose, []);
+      await api.addRoomEntry(this.caseID, room, entry.raw);
+    }
     this.openingRoom++;
     try {
       this.opening.push({ name: entry.slot, epoch: 1, members: [] });
       await this.signMembership();
       if (!this.sess.chain.latest()?.rooms.some((x) => x.name === entry.slot)) await this.signMembership();
     } finally {
-      this.opening = this.opening.filter((x) => x.name !== entry.slot);
+      this.opening = this.opening.filter((x) => x.name !== entry!.slot);
       this.openingRoom--;
     }
     if (!this.sess.chain.closed(room)) throw new Error("your browser could not sign the room's closing yet; try again");
