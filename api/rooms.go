@@ -20,6 +20,11 @@ const (
 // least one mediator; who may be put together is the policy's
 // (defined-rooms.cedar), and a refusal says why in words.
 type OpenRoomRequest struct {
+	// ID is the room's id, chosen by the opening mediator's device: the
+	// one its sealed opening entry's salt gives (e2ee.RoomIDFor, 32
+	// lowercase hex digits). The server refuses an id the case already
+	// has; without one it picks an id no device can seal.
+	ID        string   `json:"id,omitempty"`
 	Label     string   `json:"label"`
 	Members   []string `json:"members"`
 	CrossSide bool     `json:"crossSide,omitempty"`
@@ -39,6 +44,14 @@ type DefinedRoom struct {
 	OpenedBy  string     `json:"openedBy"`
 	Closed    *time.Time `json:"closed,omitempty"`
 	ClosedBy  string     `json:"closedBy,omitempty"`
+	// Entries are the room's sealed entries (e2ee.RoomEntry: the opening,
+	// then the closing), which the case's signed membership commits to
+	// without naming the room; only its members are given them. A
+	// member's client adds them to its verified chain (base64 in JSON).
+	Entries [][]byte `json:"entries,omitempty"`
 }
 
 func (DefinedRoom) wire() {}
+
+// MaxRoomEntry bounds a sealed room entry (e2ee.MaxRoomEntry).
+const MaxRoomEntry = 16 << 10

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -248,6 +249,13 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 		}
 		if c.Closed != nil {
 			return ErrClosed
+		}
+		// A removed account never comes back (finishing a join that was
+		// interrupted before the removal): it would still be in the
+		// defined rooms' signed members, since pruning drops only people
+		// a signed statement leaves out. A new invite makes a new account.
+		if slices.ContainsFunc(c.Removed, func(r RemovedParticipant) bool { return r.AccountID == acct.ID }) {
+			return ErrInviteGone
 		}
 		if inv.Side != "" && !c.HasSide(inv.Side) {
 			return fault.Invalid("side", "no such side in this case")

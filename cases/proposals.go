@@ -275,7 +275,7 @@ func (s *Service) ApproveProposal(ctx context.Context, actor account.Account, id
 				m.Recused, m.RecusalReason = &now, p.Reason
 				n.Kind, n.Name = NoticeRecused, m.Name
 				n.Text = fmt.Sprintf("The program recused mediator %s on %s. Reason: %s", m.Name, noticeDate(now), p.Reason)
-				change = MembershipChange{Kind: "mediator.recused", Account: subject.ID}
+				change = MembershipChange{Kind: "mediator.recused", Account: subject.ID, Rooms: c.leaveRooms(subject.ID)}
 			} else if i := slices.IndexFunc(c.PendingMediators, func(pm PendingMediator) bool { return pm.AccountID == subject.ID }); i >= 0 {
 				pm := c.PendingMediators[i]
 				c.PendingMediators = slices.Delete(c.PendingMediators, i, i+1)

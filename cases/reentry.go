@@ -189,6 +189,7 @@ func (s *Service) redeemReentry(ctx context.Context, token string, current *acco
 // Replacing a person is removing them and inviting the new one.
 func (s *Service) RemoveParticipant(ctx context.Context, actor account.Account, id, accountID string) (*Case, error) {
 	var side string
+	var left []string
 	c, err := s.mutate(ctx, actor, id, policy.CaseRemoveParticipant, func(c *Case, ev *audit.Event) error {
 		i := -1
 		for j := range c.Participants {
@@ -207,6 +208,7 @@ func (s *Service) RemoveParticipant(ctx context.Context, actor account.Account, 
 		now := s.now().UTC()
 		c.Participants = append(c.Participants[:i:i], c.Participants[i+1:]...)
 		c.Removed = append(c.Removed, RemovedParticipant{Participant: p, Removed: now, RemovedBy: actor.ID})
+		left = c.leaveRooms(accountID)
 		ev.Type = "case.participant.removed"
 		ev.Objects = []string{accountID}
 		ev.Attrs = map[string]string{"role": string(p.Role), "side": p.Side}
@@ -221,6 +223,6 @@ func (s *Service) RemoveParticipant(ctx context.Context, actor account.Account, 
 	if err := s.accounts.RevokeSessions(ctx, accountID); err != nil && !errors.Is(err, fault.ErrNotFound) {
 		return nil, fmt.Errorf("participant removed, but their sessions could not be ended: %w", err)
 	}
-	s.membership(ctx, id, MembershipChange{Kind: "participant.removed", Account: accountID, Side: side})
+	s.membership(ctx, id, MembershipChange{Kind: "participant.removed", Account: accountID, Side: side, Rooms: left})
 	return c, nil
 }

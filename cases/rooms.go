@@ -1,8 +1,10 @@
 package cases
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
@@ -31,6 +34,7 @@ const (
 
 // NewRoom is what OpenRoom needs.
 type NewRoom struct {
+	ID        string // chosen by the opening device (32 lowercase hex digits); "" for one the server picks
 	Label     string
 	Members   []string
 	CrossSide bool
@@ -60,6 +64,23 @@ func (c *Case) RoomFacts(r DefinedRoom) policy.Room {
 	return policy.Room{Case: c.Facts(), Kind: policy.RoomDefined, Members: r.Members, CrossSide: r.CrossSide, Closed: r.Closed != nil}
 }
 
+// leaveRooms takes account out of every defined room of c, open or
+// closed: someone removed from the case (or recused) is in no room any
+// more, so coming back into the case by a new invite brings them into no
+// room they were in. Their signed membership drops them the same way
+// (e2ee: members only ever leave a defined room). It returns the room
+// names they left, which start new epochs (MembershipChange.Rooms).
+func (c *Case) leaveRooms(account string) []string {
+	var left []string
+	for i := range c.Rooms {
+		if slices.Contains(c.Rooms[i].Members, account) {
+			c.Rooms[i].Members = slices.DeleteFunc(slices.Clone(c.Rooms[i].Members), func(m string) bool { return m == account })
+			left = append(left, RoomName(c.Rooms[i]))
+		}
+	}
+	return left
+}
+
 // PersonName is the name of a mediator or participant of c, for messages.
 func (c *Case) PersonName(accountID string) string {
 	if m, ok := c.Mediator(accountID); ok {
@@ -70,6 +91,9 @@ func (c *Case) PersonName(accountID string) string {
 	}
 	return "someone who is not in this case"
 }
+
+// roomIDForm is a room id an opening device chooses (e2ee.RoomIDFor).
+var roomIDForm = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // newRoomID is a short id, unique in c ("k3j4h5g6").
 func newRoomID(c *Case) string {
@@ -89,6 +113,9 @@ func newRoomID(c *Case) string {
 func (s *Service) OpenRoom(ctx context.Context, actor account.Account, id string, n NewRoom) (DefinedRoom, error) {
 	if err := checkText("label", n.Label, MaxRoomLabel); err != nil {
 		return DefinedRoom{}, err
+	}
+	if n.ID != "" && !roomIDForm.MatchString(n.ID) {
+		return DefinedRoom{}, fault.Invalid("id", "a room id is 32 lowercase hexadecimal digits")
 	}
 	label := strings.TrimSpace(n.Label)
 	var members []string
@@ -137,7 +164,13 @@ func (s *Service) OpenRoom(ctx context.Context, actor account.Account, id string
 		if err := decide(c); err != nil {
 			return err
 		}
-		room = DefinedRoom{ID: newRoomID(c), Label: label, Members: members, CrossSide: n.CrossSide,
+		rid := n.ID
+		if rid == "" {
+			rid = newRoomID(c)
+		} else if slices.ContainsFunc(c.Rooms, func(r DefinedRoom) bool { return r.ID == rid }) {
+			return fmt.Errorf("this case already has a room with that id: %w", fault.ErrConflict)
+		}
+		room = DefinedRoom{ID: rid, Label: label, Members: members, CrossSide: n.CrossSide,
 			Opened: s.now().UTC(), OpenedBy: actor.ID}
 		room.Room = RoomName(room)
 		c.Rooms = append(c.Rooms, room)
@@ -214,4 +247,96 @@ func (s *Service) DefinedRooms(ctx context.Context, actor account.Account, id st
 		}
 	}
 	return out, nil
+}
+
+// AddRoomEntry keeps a sealed entry of defined room name (e2ee.RoomEntry:
+// its opening, or its closing once the room is closed here), handed over
+// by a mediator in the room (room.sign) whose device commits to it in the
+// case's signed membership. The server gives entries only to the room's
+// members (DefinedRooms); the statement every case member fetches holds
+// only their commitments. The entry must be of this case and room; an
+// opening must list exactly the room's people as opened (the server's own
+// record: a client that signed other people is refused here too), and a
+// room holds one opening and one closing. Handing the same entry again
+// changes nothing. Audited ("room.signed", the kind only).
+func (s *Service) AddRoomEntry(ctx context.Context, actor account.Account, id, name string, raw []byte) (DefinedRoom, error) {
+	if len(raw) > api.MaxRoomEntry {
+		return DefinedRoom{}, fault.Invalid("record", fmt.Sprintf("a room entry is at most %d bytes", api.MaxRoomEntry))
+	}
+	c, err := s.loadFor(ctx, actor, id, policy.RoomSign)
+	if err != nil {
+		return DefinedRoom{}, err
+	}
+	changed := false
+	var kind uint8
+	decide := func(c *Case) (*DefinedRoom, error) {
+		r, ok := c.DefinedRoomNamed(name)
+		if !ok || !s.policy.DecideRoom(actor.Principal(), policy.RoomSign, c.RoomFacts(*r)).Allowed {
+			s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
+				Attrs: map[string]string{"action": string(policy.RoomSign), "room": name}})
+			return nil, fmt.Errorf("room %q: %w", name, fault.ErrNotFound)
+		}
+		e, err := e2ee.DecodeRoomEntry(raw)
+		if err != nil {
+			return nil, fault.Invalid("record", "not a room entry: "+err.Error())
+		}
+		kind = e.Kind
+		if e.Case != c.ID || e.Room != name {
+			return nil, fault.Invalid("record", "the entry is for another case or room")
+		}
+		for _, have := range r.Entries {
+			if bytes.Equal(have, raw) {
+				return r, nil
+			}
+			if k, err := e2ee.DecodeRoomEntry(have); err == nil && k.Kind == e.Kind {
+				return nil, fmt.Errorf("room %q already has its %s: %w", r.Label, entryWord(e.Kind), fault.ErrConflict)
+			}
+		}
+		switch e.Kind {
+		case e2ee.EntryOpen:
+			want := slices.Sorted(slices.Values(r.Members))
+			if !slices.Equal(want, e.Members) || len(r.Entries) != 0 {
+				return nil, fault.Invalid("record", "the entry lists other people than the room was opened with")
+			}
+		case e2ee.EntryClose:
+			if r.Closed == nil || len(r.Entries) != 1 {
+				return nil, fmt.Errorf("room %q is not closed: %w", r.Label, fault.ErrConflict)
+			}
+		}
+		changed = true
+		return r, nil
+	}
+	if _, err := decide(c); err != nil {
+		return DefinedRoom{}, err
+	}
+	var room DefinedRoom
+	_, err = metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+		changed = false
+		r, err := decide(c)
+		if err != nil {
+			return err
+		}
+		if changed {
+			r.Entries = append(r.Entries, slices.Clone(raw))
+		}
+		room = *r
+		return nil
+	})
+	if err != nil {
+		return DefinedRoom{}, err
+	}
+	if changed {
+		if err := s.record(ctx, audit.Event{Type: "room.signed", Actor: actor.ID, Case: id,
+			Attrs: map[string]string{"room": name, "entry": entryWord(kind)}}); err != nil {
+			return DefinedRoom{}, fmt.Errorf("audit: %w", err)
+		}
+	}
+	return room, nil
+}
+
+func entryWord(kind uint8) string {
+	if kind == e2ee.EntryClose {
+		return "closing"
+	}
+	return "membership"
 }

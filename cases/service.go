@@ -158,6 +158,9 @@ type MembershipChange struct {
 	Kind    string // "participant.joined", "participant.removed", "mediator.added", "mediator.recused"
 	Account string
 	Side    string // for a participant on a side
+	// Rooms are the mediator-defined rooms the person left with the
+	// change (they are no longer in their member lists).
+	Rooms []string
 }
 
 func (s *Service) membership(ctx context.Context, caseID string, ch MembershipChange) {

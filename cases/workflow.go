@@ -154,6 +154,7 @@ func (s *Service) Recuse(ctx context.Context, actor account.Account, id, mediato
 	if mediatorID == "" {
 		mediatorID = actor.ID
 	}
+	var left []string
 	c, err := s.mutate(ctx, actor, id, policy.CaseRecuse, func(c *Case, ev *audit.Event) error {
 		m, ok := c.Mediator(mediatorID)
 		if !ok {
@@ -165,13 +166,14 @@ func (s *Service) Recuse(ctx context.Context, actor account.Account, id, mediato
 		now := s.now().UTC()
 		m.Recused = &now
 		m.RecusalReason = strings.TrimSpace(reason)
+		left = c.leaveRooms(mediatorID)
 		ev.Type = "case.recusal"
 		ev.Objects = []string{mediatorID}
 		ev.Hashes = []string{s.commit(m.RecusalReason)}
 		return nil
 	})
 	if err == nil {
-		s.membership(ctx, id, MembershipChange{Kind: "mediator.recused", Account: mediatorID})
+		s.membership(ctx, id, MembershipChange{Kind: "mediator.recused", Account: mediatorID, Rooms: left})
 	}
 	return c, err
 }

@@ -62,6 +62,12 @@ func (s *Service) CloseRoom(ctx context.Context, actor account.Account, caseID, 
 	return r, nil
 }
 
+// AddRoomEntry keeps a sealed entry of a defined room for its members
+// (cases.Service.AddRoomEntry).
+func (s *Service) AddRoomEntry(ctx context.Context, actor account.Account, caseID, name string, raw []byte) (cases.DefinedRoom, error) {
+	return s.cases.AddRoomEntry(ctx, actor, caseID, name, raw)
+}
+
 // DefinedRooms lists the defined rooms actor is in.
 func (s *Service) DefinedRooms(ctx context.Context, actor account.Account, caseID string) ([]cases.DefinedRoom, error) {
 	return s.cases.DefinedRooms(ctx, actor, caseID)

@@ -9,6 +9,7 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/messaging"
@@ -196,5 +197,199 @@ func TestDefinedRoomLifecycle(t *testing.T) {
 	}
 	if closedEv == nil || closedEv.Attrs["room"] != r.Room || closedEv.Actor != med.ID {
 		t.Fatalf("room.closed: %+v", closedEv)
+	}
+}
+
+// TestDefinedRoomPrunedOnRemoval: a person removed from the case leaves
+// every defined room they were in — the room's epoch moves on — and coming
+// back into the case (a new invite) brings them into none of them: they do
+// not list, join or page the room again. A mediator's recusal does the same.
+func TestDefinedRoomPrunedOnRemoval(t *testing.T) {
+	e := newRoomsEnv(t)
+	e.cases.OnMembership = e.rooms.MembershipChanged
+	ctx := t.Context()
+	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
+	med2 := account.Account{ID: ids.New("u"), Name: "Max", Role: policy.RoleMediator}
+	tenant := account.Account{ID: ids.New("u"), Name: "Tara", Role: policy.RoleParticipant}
+	c, err := e.cases.Create(ctx, med, cases.NewCase{Title: "Rooms", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	party := cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: c.Sides[0].ID}
+	rejoin := func() {
+		t.Helper()
+		if _, err := metastore.Update(ctx, e.meta, "cases/"+c.ID+"/case", func(k *cases.Case) error {
+			k.Participants = append(k.Participants, party)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := metastore.Update(ctx, e.meta, "cases/"+c.ID+"/case", func(k *cases.Case) error {
+		k.Mediators = append(k.Mediators, cases.Mediator{AccountID: med2.ID, Name: med2.Name})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rejoin()
+	r, err := e.rooms.OpenRoom(ctx, med, c.ID, cases.NewRoom{Label: "Tara alone", Members: []string{med.ID, med2.ID, tenant.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr, err := e.rooms.Authorizer(tenant, c.ID).Resolve(ctx, r.Room, "post")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := e.msg.Publish(ctx, mr.ID, messaging.Message{ID: "m1", From: tenant.ID, Body: []byte("ciphertext")}); err != nil || m.Epoch != 1 {
+		t.Fatalf("first post: epoch %d, %v", m.Epoch, err)
+	}
+
+	if _, err := e.cases.RemoveParticipant(ctx, med, c.ID, tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	rejoin() // invited again, same account
+	if rs, err := e.rooms.DefinedRooms(ctx, tenant, c.ID); err != nil || len(rs) != 0 {
+		t.Fatalf("after removal and a new invite, the tenant lists %+v (%v)", rs, err)
+	}
+	for _, action := range []string{"join", "post"} {
+		if _, err := e.rooms.Authorizer(tenant, c.ID).Resolve(ctx, r.Room, action); err == nil {
+			t.Fatalf("after removal and a new invite, the tenant may %s the room again", action)
+		}
+	}
+	if _, _, err := e.rooms.History(ctx, tenant, c.ID, r.Room, messaging.Position{}, 10); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("after removal and a new invite, the tenant pages the room: %v", err)
+	}
+	got, err := e.cases.Load(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := got.DefinedRoomNamed(r.Room)
+	if !slices.Equal(d.Members, []string{med.ID, med2.ID}) {
+		t.Fatalf("room members after the removal: %v", d.Members)
+	}
+	// Leaving sealed the room's epoch.
+	if m, err := e.msg.Publish(ctx, mr.ID, messaging.Message{ID: "m2", From: med.ID, Body: []byte("ciphertext")}); err != nil || m.Epoch != 2 {
+		t.Fatalf("after the removal: epoch %d (%v), want 2", m.Epoch, err)
+	}
+
+	// A recused mediator leaves it too.
+	if _, err := e.cases.Recuse(ctx, med2, c.ID, med2.ID, "conflict"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = e.cases.Load(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := got.DefinedRoomNamed(r.Room); !slices.Equal(d.Members, []string{med.ID}) {
+		t.Fatalf("room members after the recusal: %v", d.Members)
+	}
+	if m, err := e.msg.Publish(ctx, mr.ID, messaging.Message{ID: "m3", From: med.ID, Body: []byte("ciphertext")}); err != nil || m.Epoch != 3 {
+		t.Fatalf("after the recusal: epoch %d (%v), want 3", m.Epoch, err)
+	}
+}
+
+// TestRoomEntryKeptForMembers: the server keeps a defined room's sealed
+// entries for its members only. A mediator in the room hands over the
+// opening (the people it was opened with) and, once closed, the closing;
+// a mediator not in it is answered as for a room that does not exist; an
+// entry with other people, of another room, a second opening, or a
+// closing of an open room is refused; the same entry again changes
+// nothing. Only members list the entries.
+func TestRoomEntryKeptForMembers(t *testing.T) {
+	e := newRoomsEnv(t)
+	ctx := t.Context()
+	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
+	med2 := account.Account{ID: ids.New("u"), Name: "Max", Role: policy.RoleMediator}
+	tenant := account.Account{ID: ids.New("u"), Name: "Tara", Role: policy.RoleParticipant}
+	lawyer := account.Account{ID: ids.New("u"), Name: "Lee", Role: policy.RoleParticipant}
+	c, err := e.cases.Create(ctx, med, cases.NewCase{Title: "Rooms", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := metastore.Update(ctx, e.meta, "cases/"+c.ID+"/case", func(k *cases.Case) error {
+		k.Mediators = append(k.Mediators, cases.Mediator{AccountID: med2.ID, Name: med2.Name})
+		k.Participants = append(k.Participants,
+			cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: c.Sides[0].ID},
+			cases.Participant{AccountID: lawyer.ID, Name: lawyer.Name, Role: cases.RoleCounsel, Side: c.Sides[0].ID})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	opening, err := e2ee.NewRoomOpening(c.ID, false, []string{med.ID, tenant.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rid, _, _ := e2ee.DefinedRoom(opening.Room)
+	r, err := e.rooms.OpenRoom(ctx, med, c.ID, cases.NewRoom{ID: rid, Label: "Tara alone", Members: []string{med.ID, tenant.ID}})
+	if err != nil || r.Room != opening.Room {
+		t.Fatalf("%+v %v", r, err)
+	}
+	// An opening names its room from its salt: any other opening entry
+	// (more people, another room) is under another name.
+	entry := func(room string, kind uint8, members ...string) []byte {
+		t.Helper()
+		var en *e2ee.RoomEntry
+		var err error
+		if kind == e2ee.EntryOpen {
+			en, err = e2ee.NewRoomOpening(c.ID, false, members)
+		} else {
+			en, err = e2ee.NewRoomEntry(c.ID, room, kind, members)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return en.Raw
+	}
+	open := opening.Raw
+	for _, tc := range []struct {
+		what string
+		by   account.Account
+		raw  []byte
+		want error // nil: invalid input
+	}{
+		{"a mediator not in the room", med2, open, fault.ErrNotFound},
+		{"a party in the room", tenant, open, fault.ErrNotFound},
+		{"another person added", med, entry(r.Room, e2ee.EntryOpen, med.ID, tenant.ID, lawyer.ID), nil},
+		{"another room's name", med, entry("room:zzzzzzzzzz", e2ee.EntryOpen, med.ID, tenant.ID), nil},
+		{"not an entry", med, []byte("PE\x01\x0bnonsense"), nil},
+		{"a closing of an open room", med, entry(r.Room, e2ee.EntryClose), fault.ErrConflict},
+	} {
+		_, err := e.rooms.AddRoomEntry(ctx, tc.by, c.ID, r.Room, tc.raw)
+		if _, invalid := fault.AsInvalid(err); tc.want == nil && !invalid || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.what, err, tc.want)
+		}
+	}
+	for range 2 {
+		if _, err := e.rooms.AddRoomEntry(ctx, med, c.ID, r.Room, open); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.rooms.AddRoomEntry(ctx, med, c.ID, r.Room, entry(r.Room, e2ee.EntryOpen, med.ID, tenant.ID)); err == nil {
+		t.Fatalf("a second opening: %v", err)
+	}
+	if _, err := e.rooms.CloseRoom(ctx, med, c.ID, r.Room); err != nil {
+		t.Fatal(err)
+	}
+	closing := entry(r.Room, e2ee.EntryClose)
+	if _, err := e.rooms.AddRoomEntry(ctx, med, c.ID, r.Room, closing); err != nil {
+		t.Fatal(err)
+	}
+	listed := func(who account.Account) [][]byte {
+		rs, err := e.rooms.DefinedRooms(ctx, who, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [][]byte
+		for _, d := range rs {
+			out = append(out, d.Entries...)
+		}
+		return out
+	}
+	if got := listed(tenant); len(got) != 2 || !slices.Equal(got[0], open) || !slices.Equal(got[1], closing) {
+		t.Fatalf("the tenant lists %d entries", len(got))
+	}
+	for _, who := range []account.Account{med2, lawyer} {
+		if got := listed(who); len(got) != 0 {
+			t.Fatalf("%s lists %d entries", who.Name, len(got))
+		}
 	}
 }

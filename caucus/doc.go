@@ -25,5 +25,7 @@
 // messaging does), read them, or let a room's membership come from anywhere
 // but the case record and policy. (For a defined room the clients trust
 // only the membership the opening mediator's device signed: a record
-// edited afterwards opens the room to nobody's keys.)
+// edited afterwards opens the room to nobody's keys. The signed entries
+// of a defined room, which the case's statements commit to without naming
+// it, are kept in its record and listed to its members only.)
 package caucus

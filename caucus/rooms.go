@@ -313,8 +313,10 @@ func (s *Service) MembershipChanged(ctx context.Context, caseID string, ch cases
 func affects(c *cases.Case, ch cases.MembershipChange, room string) bool {
 	if d, ok := c.DefinedRoomNamed(room); ok {
 		// A defined room's people are fixed: only one of them leaving
-		// (or a mediator in it recused) changes it.
-		return slices.Contains(d.Members, ch.Account) && ch.Kind != "participant.joined" && ch.Kind != "mediator.added"
+		// (or a mediator in it recused) changes it. The case record has
+		// already taken them out of it (ch.Rooms names what they left).
+		return (slices.Contains(ch.Rooms, room) || slices.Contains(d.Members, ch.Account)) &&
+			ch.Kind != "participant.joined" && ch.Kind != "mediator.added"
 	}
 	if ch.Kind != "participant.joined" && ch.Kind != "participant.removed" {
 		return true // mediators are in every room

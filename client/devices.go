@@ -171,7 +171,7 @@ func (x *E2EE) chainsOf(ctx context.Context, caseID string) ([]e2ee.SharedChain,
 	rooms := map[string]bool{}
 	for seq := uint64(1); seq <= uint64(chain.Len()); seq++ {
 		st, _ := chain.Get(seq)
-		for _, r := range st.Rooms {
+		for _, r := range st.AllRooms() {
 			if st.IsMember(r.Name, x.Me.Account) {
 				rooms[r.Name] = true
 			}

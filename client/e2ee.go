@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -245,6 +246,10 @@ type pin struct {
 	First  []byte `json:"first"`  // hash of statement 1
 	Seq    uint64 `json:"seq"`    // the latest statement this device verified
 	Latest []byte `json:"latest"` // and its hash
+	// Entries are the sealed rooms' entries this device's chain held
+	// (openings and signed closings): added before the server's on every
+	// fetch, so a closing it saw stands for a fresh process too.
+	Entries [][]byte `json:"entries,omitempty"`
 }
 
 // Statements fetches and verifies a case's membership chain against dir.
@@ -253,6 +258,12 @@ type pin struct {
 // unchanged: a server cannot show it another history or take statements
 // back. The pin then moves to the new latest.
 func (x *E2EE) Statements(ctx context.Context, caseID string, dir e2ee.Directory) (*e2ee.Chain, error) {
+	return x.statements(ctx, caseID, dir, nil)
+}
+
+// statements is Statements that also adds the sealed-room entries in
+// seen (what an open chat verified before) with the server's.
+func (x *E2EE) statements(ctx context.Context, caseID string, dir e2ee.Directory, seen [][]byte) (*e2ee.Chain, error) {
 	v, err := x.fetchProven(ctx, http.MethodGet, "/api/v1/cases/"+url.PathEscape(caseID)+"/e2ee/statements", nil)
 	if err != nil {
 		return nil, err
@@ -261,6 +272,30 @@ func (x *E2EE) Statements(ctx context.Context, caseID string, dir e2ee.Directory
 	for _, st := range v.Statements {
 		if err := chain.Extend(st, dir); err != nil {
 			return nil, err
+		}
+	}
+	// The entries of the sealed rooms this person is in (the statements
+	// hold only commitments to them): the server gives them to the rooms'
+	// members only. One that no statement commits to, or that breaks a
+	// rule, is left out — its room is then not shown, never shown
+	// otherwise than signed. A list that cannot be had leaves them all out
+	// (the standing rooms do not depend on it).
+	// What this client held goes in first, so it takes precedence over the
+	// server's list; two openings of one room are refused outright.
+	if chain.Len() > 0 {
+		x.mu.Lock()
+		held := x.pinned(caseID).Entries
+		x.mu.Unlock()
+		seen = append(slices.Clone(seen), held...)
+		rooms, _ := x.C.DefinedRooms(ctx, caseID)
+		var listed [][]byte
+		for _, r := range rooms {
+			listed = append(listed, r.Entries...)
+		}
+		for _, entries := range [][][]byte{seen, listed} {
+			if err := chain.AddEntries(entries); errors.Is(err, e2ee.ErrRoomConflict) {
+				return nil, fmt.Errorf("the server shows a room of case %s opened twice, with different people; this device will not use the case until a mediator looks into it: %w", caseID, err)
+			}
 		}
 	}
 	if d, ok := dir.(*e2ee.Devices); ok {
@@ -296,9 +331,18 @@ func (x *E2EE) Statements(ctx context.Context, caseID string, dir e2ee.Directory
 	}
 	latest := chain.Latest()
 	hl := latest.Hash()
-	pins[caseID] = pin{First: h1[:], Seq: latest.Seq, Latest: hl[:]}
+	pins[caseID] = pin{First: h1[:], Seq: latest.Seq, Latest: hl[:], Entries: chain.Entries()}
 	b, _ := json.Marshal(pins)
 	return chain, writePrivate(path, b)
+}
+
+// pinned is what this device pinned of caseID (x.mu held).
+func (x *E2EE) pinned(caseID string) pin {
+	pins := map[string]pin{}
+	if b, err := os.ReadFile(filepath.Join(x.Dir, statementsFile)); err == nil {
+		json.Unmarshal(b, &pins)
+	}
+	return pins[caseID]
 }
 
 // postStatement publishes a signed statement.

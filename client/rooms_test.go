@@ -235,9 +235,22 @@ func TestServerInjectedRoomReusedName(t *testing.T) {
 	signedRoom(t, med, first.Room, 1)
 	asked := []string{tc.med.id, tc.a.id, counselA.id}
 	answer := api.DefinedRoom{ID: first.ID, Room: first.Room, Label: "Avery with counsel", Members: asked}
-	err = med.SignRoom(ctx, answer, asked, false)
+	entry, err := e2ee.NewRoomOpening(tc.caseID, false, asked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = med.SignRoom(ctx, answer, entry)
 	if !errors.Is(err, e2ee.ErrMembership) {
 		t.Fatalf("the device took an existing room's name as a new room: %v", err)
+	}
+	// The server cannot choose the name either: the one the device's
+	// opening gives is the room it opens, and the server keeps it.
+	second, err := med.OpenRoom(ctx, "Avery with counsel", asked, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, _, _ := e2ee.DefinedRoom(second.Room); len(id) != 32 || second.Room == first.Room {
+		t.Fatalf("the second room is %q (first %q)", second.Room, first.Room)
 	}
 	if got := signedRoom(t, med, first.Room, 1); !slices.Equal(got, sorted(tc.med.id, tc.a.id)) {
 		t.Fatalf("the first room is signed with %v", got)

@@ -401,7 +401,12 @@ func (s *SecureChat) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	chain, err := s.x.Statements(ctx, s.caseID, devs)
+	// What this chat saw of the sealed rooms stays seen: a server that
+	// leaves an entry out now (a closing) does not undo it.
+	s.mu.Lock()
+	seen := s.sess.Chain.Entries()
+	s.mu.Unlock()
+	chain, err := s.x.statements(ctx, s.caseID, devs, seen)
 	if err != nil {
 		return err
 	}

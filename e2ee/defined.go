@@ -95,10 +95,12 @@ func checkDefinedChain(prev, next *Statement) error {
 
 // CarryDefined returns the defined rooms of prev as the next statement
 // keeps them: the same names in the same order, each member still among
-// people, at the epoch in epochs when it is newer. A mediator's device
-// builds the defined rooms of every statement it signs this way — never
-// from the server's description — so what the server says a defined room
-// holds cannot add anyone to it.
+// people, at the epoch in epochs when it is newer. Sealed slots are kept
+// as they are (no members), at the epoch epochs gives their room when
+// prev places it (this device holds its entry), or the slot's own name.
+// A mediator's device builds the defined rooms of every statement it
+// signs this way — never from the server's description — so what the
+// server says a defined room holds cannot add anyone to it.
 func CarryDefined(prev *Statement, people []Person, epochs map[string]int64) []RoomMembers {
 	if prev == nil {
 		return nil
@@ -107,8 +109,16 @@ func CarryDefined(prev *Statement, people []Person, epochs map[string]int64) []R
 	for _, p := range people {
 		in[p.Account] = true
 	}
+	slotEpoch := map[string]int64{}
+	for _, v := range prev.sealed {
+		slotEpoch[v.slot] = epochs[v.Name]
+	}
 	var out []RoomMembers
 	for _, r := range prev.Rooms {
+		if IsSealedSlot(r.Name) {
+			out = append(out, RoomMembers{Name: r.Name, Epoch: max(r.Epoch, epochs[r.Name], slotEpoch[r.Name]), Members: []string{}})
+			continue
+		}
 		if _, _, ok := DefinedRoom(r.Name); !ok {
 			continue
 		}

@@ -10,7 +10,9 @@
 //     the signed public [DeviceRecord] the key directory logs.
 //   - Membership statements ([Statement], [Chain]): a mediator's device
 //     signs who is in each room; clients verify the chain and the caucus
-//     rule before they give a room's keys to anyone.
+//     rule before they give a room's keys to anyone. A room a mediator
+//     opens is sealed ([RoomEntry], sealed.go): the statement holds only a
+//     commitment to who is in it, and its members' chains add the entry.
 //   - Sender keys ([Session], [SenderChain], [ReceiverChain]): each device
 //     has one chain per room and epoch, HPKE-sealed to every member device
 //     in a key distribution posted in the room; message keys ratchet

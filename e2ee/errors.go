@@ -41,6 +41,9 @@ var (
 	// that counts only through a mediator's admission, not through the
 	// account's own devices.
 	ErrAdmittedDevice = errors.New("e2ee: a device admitted by a mediator cannot give consent")
+	// ErrRoomClosed: a mediator's signed closing closed the room (sealed.go):
+	// nothing more is sent in it, and nothing distributed after is taken.
+	ErrRoomClosed = errors.New("e2ee: the room was closed by a mediator")
 	// ErrDecrypt: authenticated decryption failed.
 	ErrDecrypt = errors.New("e2ee: decryption failed")
 )

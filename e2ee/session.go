@@ -46,6 +46,9 @@ var ErrNoStatement = fmt.Errorf("%w: no signed membership for this epoch yet", E
 // given to is no longer active (revoked); a device that appeared since
 // (a member's new device) gets the chain key at the current counter.
 func (s *Session) Prepare(room string, epoch int64) ([][]byte, error) {
+	if seq, closed := s.Chain.Closed(room); closed {
+		return nil, fmt.Errorf("%w: %s, in statement %d", ErrRoomClosed, room, seq)
+	}
 	st, ok := s.Chain.ForEpoch(room, epoch)
 	if !ok {
 		return nil, ErrNoStatement
@@ -222,6 +225,9 @@ func (s *Session) check(c *ChainContext, room string, epoch int64, from string) 
 	}
 	if !st.IsMember(room, c.Account) {
 		return nil, fmt.Errorf("%w: %s in %s (statement %d)", ErrNotMember, c.Account, room, st.Seq)
+	}
+	if seq, closed := s.Chain.Closed(room); closed && c.StatementSeq >= seq {
+		return nil, fmt.Errorf("%w: %s, in statement %d; the payload names statement %d", ErrRoomClosed, room, seq, c.StatementSeq)
 	}
 	dev, ok := s.Dir.Device(c.Account, c.Device, -1)
 	if !ok {

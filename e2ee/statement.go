@@ -60,6 +60,9 @@ type Statement struct {
 
 	sig     []byte
 	bodyLen int
+	// sealed are the sealed rooms whose entries the chain holds, as this
+	// statement places them (sealed.go); Rooms holds only their slots.
+	sealed []sealedView
 }
 
 func (s *Statement) body() []byte {
@@ -142,14 +145,39 @@ func (s *Statement) Person(account string) (Person, bool) {
 	return Person{}, false
 }
 
-// Room returns a room's entry, if listed.
+// Room returns a room's entry, if listed — for a sealed room whose entry
+// the chain holds, as the statement places it (sealed.go).
 func (s *Statement) Room(name string) (RoomMembers, bool) {
+	if r, ok := s.rawRoom(name); ok {
+		return r, true
+	}
+	for _, r := range s.sealed {
+		if r.Name == name {
+			return r.RoomMembers, true
+		}
+	}
+	return RoomMembers{}, false
+}
+
+// rawRoom returns a room's entry as signed (sealed slots as slots).
+func (s *Statement) rawRoom(name string) (RoomMembers, bool) {
 	for _, r := range s.Rooms {
 		if r.Name == name {
 			return r, true
 		}
 	}
 	return RoomMembers{}, false
+}
+
+// AllRooms lists the rooms the statement places: the signed ones (sealed
+// slots included, without members) and the sealed rooms whose entries the
+// chain holds.
+func (s *Statement) AllRooms() []RoomMembers {
+	out := slices.Clone(s.Rooms)
+	for _, r := range s.sealed {
+		out = append(out, r.RoomMembers)
+	}
+	return out
 }
 
 // IsMember reports whether account may hold room's keys under s.
@@ -223,6 +251,12 @@ func (s *Statement) CheckRules() error {
 		}
 		side, isCaucus := CaucusSide(r.Name)
 		_, cross, isDefined := DefinedRoom(r.Name)
+		if IsSealedSlot(r.Name) {
+			if len(r.Members) != 0 {
+				return bad("sealed room slot %s lists members", r.Name)
+			}
+			continue
+		}
 		if !isCaucus && !isDefined && r.Name != RoomJoint && r.Name != RoomMediators {
 			return bad("unknown room %q", r.Name)
 		}
@@ -301,6 +335,13 @@ type Chain struct {
 	// sticky remembers every account's role and side across the chain:
 	// nobody changes side or role.
 	sticky map[string]Person
+	// sealed are the sealed rooms whose entries were added (sealed.go),
+	// by room name, in the order they were added.
+	sealed      map[string]*sealedRoom
+	sealedOrder []string
+	// conflicted are the room names opened twice (ErrRoomConflict): no
+	// statement places them any more and no entry brings them back.
+	conflicted map[string]bool
 }
 
 // NewChain starts an empty chain for a case.
@@ -392,6 +433,8 @@ func (c *Chain) Extend(next *Statement, dir Directory) error {
 	for _, p := range next.People {
 		c.sticky[p.Account] = p
 	}
+	next.sealed = nil
+	c.expandNext(prev, next)
 	c.stmts = append(c.stmts, next)
 	return nil
 }
@@ -423,9 +466,29 @@ func (s *Statement) VerifySignature(rec *DeviceRecord) error {
 // Clone returns a copy of the chain that can be extended on its own (to
 // check a statement before publishing it).
 func (c *Chain) Clone() *Chain {
-	n := &Chain{Case: c.Case, stmts: slices.Clone(c.stmts), sticky: make(map[string]Person, len(c.sticky))}
+	n := &Chain{Case: c.Case, stmts: slices.Clone(c.stmts), sticky: make(map[string]Person, len(c.sticky)),
+		sealed: make(map[string]*sealedRoom, len(c.sealed)), sealedOrder: slices.Clone(c.sealedOrder)}
 	for k, v := range c.sticky {
 		n.sticky[k] = v
+	}
+	for k, v := range c.sealed {
+		r := *v
+		r.entries = slices.Clone(v.entries)
+		n.sealed[k] = &r
+	}
+	for k, v := range c.conflicted {
+		if n.conflicted == nil {
+			n.conflicted = map[string]bool{}
+		}
+		n.conflicted[k] = v
+	}
+	// Each statement is copied with its own sealed views: AddEntry adds
+	// views to (and a conflict drops them from) this chain's statements
+	// only, never the original's.
+	for i, st := range n.stmts {
+		cp := *st
+		cp.sealed = slices.Clone(st.sealed)
+		n.stmts[i] = &cp
 	}
 	return n
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"testing/cryptotest"
 	"time"
@@ -132,6 +133,27 @@ type vectors struct {
 	// Endorsements: a link (partyA's device endorses partyA-fallback) and
 	// a mediator's admission of partyB's device for the case.
 	Endorsements []vecEndorsement `json:"endorsements"`
+	// RoomEntry: a sealed room's opening entry (fixed salt) and the slot a
+	// statement holds for it.
+	RoomEntry vecRoomEntry `json:"roomEntry"`
+}
+
+type vecRoomEntry struct {
+	Case    string   `json:"case"`
+	Room    string   `json:"room"`
+	Kind    uint8    `json:"kind"`
+	Members []string `json:"members"`
+	Salt    hexBytes `json:"salt"`
+	Encoded hexBytes `json:"encoded"`
+	Slot    string   `json:"slot"`
+}
+
+func roomEntryVector() vecRoomEntry {
+	e := &RoomEntry{Case: "c_vectorcase", Kind: EntryOpen, Members: []string{"u_counsela", "u_counselb", "u_mediator"}}
+	copy(e.Salt[:], seed("room entry salt"))
+	e.Room = DefinedRoomName(RoomIDFor(e.Salt), true) // the name its salt gives
+	e.Raw = e.encode()
+	return vecRoomEntry{Case: e.Case, Room: e.Room, Kind: e.Kind, Members: e.Members, Salt: e.Salt[:], Encoded: e.Raw, Slot: e.Slot()}
 }
 
 type vecEndorsement struct {
@@ -236,6 +258,7 @@ func generateVectors(t *testing.T) *vectors {
 		}
 		v.Endorsements = append(v.Endorsements, vecEndorsement{Signer: e.signer, Endorsed: e.endorsed, Case: e.caseID, Created: 1767225603000, Encoded: raw})
 	}
+	v.RoomEntry = roomEntryVector()
 	return v
 }
 
@@ -421,5 +444,14 @@ func TestVectors(t *testing.T) {
 		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(bad.Error)) {
 			t.Fatalf("invalid vector %q: got %v, want an error with %q", bad.What, err, bad.Error)
 		}
+	}
+	re := v.RoomEntry
+	e, err := DecodeRoomEntry(re.Encoded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := roomEntryVector(); e.Case != re.Case || e.Room != re.Room || e.Kind != re.Kind || !slices.Equal(e.Members, re.Members) ||
+		!bytes.Equal(e.Salt[:], re.Salt) || e.Slot() != re.Slot || !bytes.Equal(want.Encoded, re.Encoded) || want.Slot != re.Slot {
+		t.Fatalf("room entry differs from the vector: %+v", e)
 	}
 }

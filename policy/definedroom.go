@@ -12,6 +12,9 @@ import (
 const (
 	RoomOpen  Action = "room.open"
 	RoomClose Action = "room.close"
+	// RoomSign: handing the server a room's sealed entry (its signed
+	// membership or signed closing) to keep for its members.
+	RoomSign Action = "room.sign"
 	// RoomPlace is asked once per person put in a room being opened.
 	RoomPlace Action = "room.place"
 )

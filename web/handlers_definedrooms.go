@@ -17,6 +17,29 @@ func (a *API) definedRoomRoutes(r chi.Router) {
 	r.Get("/defined-rooms", a.listDefinedRooms)
 	r.Post("/defined-rooms", a.openDefinedRoom)
 	r.Post("/defined-rooms/{room}/close", a.closeDefinedRoom)
+	r.Post("/defined-rooms/{room}/entries", a.addRoomEntry)
+}
+
+// addRoomEntry keeps a room's sealed entry (its signed membership or
+// closing) for its members: a mediator in the room hands it over.
+func (a *API) addRoomEntry(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	name, err := url.PathUnescape(chi.URLParam(r, "room"))
+	if err != nil || len(name) > api.MaxRoomName {
+		a.writeError(w, r, fault.Invalid("room", "not a room name"))
+		return
+	}
+	var req api.RecordRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	room, err := a.caucus.AddRoomEntry(r.Context(), actor, chi.URLParam(r, "caseID"), name, req.Record)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, room)
 }
 
 func (a *API) listDefinedRooms(w http.ResponseWriter, r *http.Request) {
@@ -37,7 +60,7 @@ func (a *API) openDefinedRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	actor, _ := actorFrom(r.Context())
 	room, err := a.caucus.OpenRoom(r.Context(), actor, chi.URLParam(r, "caseID"),
-		cases.NewRoom{Label: req.Label, Members: req.Members, CrossSide: req.CrossSide})
+		cases.NewRoom{ID: req.ID, Label: req.Label, Members: req.Members, CrossSide: req.CrossSide})
 	if err != nil {
 		a.writeError(w, r, err)
 		return

@@ -172,6 +172,7 @@ func (k *isolationCast) sampleBodies() map[string]string {
 		"/participants/{accountID}":         `{}`,
 		"/defined-rooms":                    `{"label":"x","members":["` + k.id["mediator"] + `","` + k.id["partyA"] + `"]}`,
 		"/defined-rooms/{room}/close":       `{}`,
+		"/defined-rooms/{room}/entries":     `{"record":"AAAA"}`,
 		"/agreement":                        `{"template":"general"}`,
 		"/agreement/versions":               `{"base":1,"text":"x"}`,
 		"/agreement/sign":                   `{"version":1,"sha256":"` + strings.Repeat("0", 64) + `","device":"dv_` + strings.Repeat("a", 26) + `","signedAt":1,"signature":"` + strings.Repeat("A", 86) + `=="}`,

@@ -41,6 +41,23 @@ func TestRoomVerbs(t *testing.T) {
 	if code, out := b.run(t, "", "room", "list", k.ID); code != 0 || strings.Contains(out, room) || strings.Contains(out, "Avery alone") {
 		t.Fatalf("B's room list: %d %s", code, out)
 	}
+	// The chat's banner names every person in the room.
+	if code, out := a.run(t, "/quit\n", "chat", k.ID, "--room", room); code != 0 || !strings.Contains(out, "Only the people in this room: ") ||
+		!strings.Contains(out, "Avery") || strings.Contains(out, "Blake") || strings.Contains(out, "Cross-side") {
+		t.Fatalf("A's chat in the room: %d %s", code, out)
+	}
+	code, out = med.run(t, "", "room", "open", k.ID, "--name", "Both parties", "--with", "Avery", "--with", "Blake", "--cross-side")
+	if code != 0 {
+		t.Fatalf("cross-side room open: %d %s", code, out)
+	}
+	cross := strings.Fields(strings.TrimPrefix(out, "Opened "))[0]
+	for _, u := range []cliUser{a, b} {
+		code, out := u.run(t, "/quit\n", "chat", k.ID, "--room", cross)
+		if code != 0 || !strings.Contains(out, "Cross-side room: people of both sides read each other's words here.") ||
+			!strings.Contains(out, "Avery") || !strings.Contains(out, "Blake") {
+			t.Fatalf("%s's chat in the cross-side room: %d %s", u.id, code, out)
+		}
+	}
 	if code, out := a.run(t, "", "chat", "send", k.ID, "--room", room, "just to the mediator"); code != 0 {
 		t.Fatalf("A writes in the room: %d %s", code, out)
 	}
@@ -71,7 +88,14 @@ func TestRoomVerbs(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if code, out := a.run(t, "", "room", "list", k.ID); code != 0 || !strings.Contains(out, "Avery alone") || strings.Contains(out, "Blake") || strings.Contains(out, "cross-side") {
+	code, out = a.run(t, "", "room", "list", k.ID)
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, room+" ") {
+			line = l
+		}
+	}
+	if code != 0 || !strings.Contains(line, "Avery alone") || strings.Contains(line, "Blake") || strings.Contains(line, "cross-side") {
 		t.Fatalf("A's room list takes the server's word: %d %s", code, out)
 	}
 }

@@ -21,7 +21,7 @@ import (
 // devices can read it. Sending plaintext to the server is not possible.
 
 func init() {
-	register("chat", "chat <case> [--room joint|caucus:<side>|mediators]", chatInteractive)
+	register("chat", "chat <case> [--room joint|caucus:<side>|mediators|room:<id>|cross:<id>]", chatInteractive)
 	register("chat send", "chat send <case> --room ROOM TEXT (or - to read it from standard input) [--wait 30s]", chatSend)
 	register("chat read", "chat read <case> --room ROOM [--since EPOCH:OFFSET] [--json]", chatRead)
 }
@@ -99,7 +99,7 @@ func describe(ev client.SecureEvent, who map[string]string) string {
 
 func chatInteractive(ctx context.Context, args []string) error {
 	fs := newFlags("chat")
-	room := fs.String("room", "joint", "room to talk in: joint, caucus:<side> or mediators")
+	room := fs.String("room", "joint", "room to talk in: joint, caucus:<side>, mediators, or a room a mediator opened (see `parley room list`)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -133,6 +133,9 @@ func chatInteractive(ctx context.Context, args []string) error {
 	}
 	if st := s.Chain().Latest(); st != nil {
 		fmt.Printf("* membership signed by %s (statement %d)\n", who[st.SignerAccount], st.Seq)
+		if line, ok := definedBanner(st, *room, who); ok {
+			fmt.Println("* " + line)
+		}
 	}
 	// What was said before is shown before the person can type: input is
 	// taken only once the room's backlog is on the screen (or after a

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
@@ -76,6 +77,12 @@ func roomList(ctx context.Context, args []string) error {
 				continue
 			}
 			r.Members, r.CrossSide = signed.Members, cross
+			// A signed closing stands whatever the server says now.
+			if seq, closed := chain.Closed(r.Room); closed && r.Closed == nil {
+				st, _ := chain.Get(seq)
+				at := time.UnixMilli(st.Created)
+				r.Closed = &at
+			}
 			rooms = append(rooms, r)
 		}
 	}
@@ -97,6 +104,31 @@ func roomList(ctx context.Context, args []string) error {
 		fmt.Printf("%s  %q (%s%s): %s\n", r.Room, r.Label, state, cross, strings.Join(memberNames(k, r.Members), ", "))
 	}
 	return nil
+}
+
+// definedBanner is the audience line of a room a mediator opened, as the
+// browser shows it above the room: every person in it by name and, when
+// it is cross-side, that people of both sides read each other's words.
+// Both come from the verified, signed membership st (its name declares
+// cross-side), never from the server's description of the room.
+func definedBanner(st *e2ee.Statement, room string, who map[string]string) (string, bool) {
+	_, cross, ok := e2ee.DefinedRoom(room)
+	signed, in := st.Room(room)
+	if !ok || !in {
+		return "", false
+	}
+	names := make([]string, 0, len(signed.Members))
+	for _, m := range signed.Members {
+		n := who[m]
+		if n == "" {
+			n = m
+		}
+		names = append(names, n)
+	}
+	if cross {
+		return "Cross-side room: people of both sides read each other's words here. Only " + strings.Join(names, ", ") + " are in it.", true
+	}
+	return "Only the people in this room: " + strings.Join(names, ", ") + ".", true
 }
 
 // memberNames names the people of a room.
@@ -174,7 +206,10 @@ func roomClose(ctx context.Context, args []string) error {
 	if err := needArgs(fs, 2, "a case id and a room (room:… or cross:…, see `parley room list`)"); err != nil {
 		return err
 	}
-	c, err := apiClient()
+	if !*yes {
+		return usagef("closing %s stops everyone in it writing there for good (they keep its history); add --yes to do it", fs.Arg(1))
+	}
+	c, x, err := e2eeClient()
 	if err != nil {
 		return err
 	}
@@ -182,16 +217,20 @@ func roomClose(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if !*yes {
-		return usagef("closing %s stops everyone in it writing there for good (they keep its history); add --yes to do it", fs.Arg(1))
+	// The server closes the room, and this device signs its closing, so
+	// every member's client refuses to write in it from then on.
+	s, err := x.OpenSecureChat(ctx, k.ID, client.SecureOptions{})
+	if err != nil {
+		return err
 	}
-	r, err := c.CloseRoom(ctx, k.ID, fs.Arg(1))
+	defer s.Close()
+	r, err := s.CloseRoom(ctx, fs.Arg(1))
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return printJSON(r)
 	}
-	fmt.Printf("Closed %q: %s keep its history; nothing more is written in it.\n", r.Label, strings.Join(memberNames(k, r.Members), ", "))
+	fmt.Printf("Closed %q: %s keep its history; nothing more is written in it. Your device signed its closing.\n", r.Label, strings.Join(memberNames(k, r.Members), ", "))
 	return nil
 }

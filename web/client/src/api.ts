@@ -73,6 +73,10 @@ export const api = {
   registerDevice: (record: Uint8Array, since: number) => call<Proven>("POST", "/api/v1/keys/devices?since=" + since, { record: b64(record) } satisfies W.RecordRequest),
   caseDevices: (id: string, since: number) => call<Proven>("GET", casePath(id) + "/devices?since=" + since),
   statements: (id: string, since: number) => call<Proven>("GET", casePath(id) + "/e2ee/statements?since=" + since),
+  /** The rooms a mediator opened that the caller is in, with their sealed entries (rooms.ts, secure.ts). */
+  definedRooms: (id: string) => call<W.DefinedRoom[]>("GET", casePath(id) + "/defined-rooms"),
+  addRoomEntry: (id: string, room: string, record: Uint8Array) =>
+    call<W.DefinedRoom>("POST", `${casePath(id)}/defined-rooms/${encodeURIComponent(room).replace(/%3A/g, ":")}/entries`, { record: b64(record) } satisfies W.RecordRequest),
   postStatement: (id: string, record: Uint8Array, since: number) => call<Proven>("POST", casePath(id) + "/e2ee/statements?since=" + since, { record: b64(record) } satisfies W.RecordRequest),
   proposeCarry: (id: string, req: CarryRequest) => call<W.Carry>("POST", casePath(id) + "/carries", req),
   consentCarry: (id: string, carry: string, hash: string) =>

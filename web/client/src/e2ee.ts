@@ -4,6 +4,7 @@ import * as P from "./primitives";
 import {
   concat, E2EEError, equalBytes, hex, label, malformed, MaxDeviceRecord, MaxPayload, MaxStatement, maxList, maxString, Reader,
   TypeDevice, TypeEndorse, TypeKeyDist, TypeKeyShare, TypeShared, TypeMessage, TypePlaintext, TypeRevocation, TypeStatement, utf8, Writer,
+  TypeRoomEntry,
 } from "./wire";
 
 export { KEMX25519, KEMXWing, kemName } from "./primitives";
@@ -299,6 +300,8 @@ export class Devices {
 export const RoleMediator = "mediator", RoleParty = "party", RoleCounsel = "counsel", RoleObserver = "observer";
 export interface Person { account: string; role: string; side: string }
 export interface RoomMembers { name: string; epoch: number; members: string[] }
+/** A sealed room as a statement places it for a chain that holds its entry (Go: sealedView). */
+export interface SealedView extends RoomMembers { slot: string }
 
 export interface Statement {
   case: string;
@@ -314,7 +317,84 @@ export interface Statement {
   bodyLen: number;
   sig: Uint8Array;
   hash: Uint8Array;
+  /** The sealed rooms whose entries the chain holds, as this statement places them (rooms holds only their slots). */
+  sealed?: SealedView[];
 }
+
+/** A room as st places it: a signed room, or a sealed room whose entry the chain holds (Go: Statement.Room). */
+export function roomOf(st: Pick<Statement, "rooms" | "sealed">, name: string): RoomMembers | undefined {
+  return st.rooms.find((r) => r.name === name) ?? st.sealed?.find((r) => r.name === name);
+}
+
+/** Every room st places: signed rooms (sealed slots without members) and the sealed rooms the chain holds. */
+export function allRooms(st: Pick<Statement, "rooms" | "sealed">): RoomMembers[] {
+  return [...st.rooms, ...(st.sealed ?? [])];
+}
+
+// --- sealed rooms (Go: e2ee/sealed.go) ---
+
+export const EntryOpen = 1, EntryClose = 2;
+export const MaxRoomEntry = 16 << 10;
+
+/** Whether a statement's room name is a sealed slot: "sealed:" and 64 lowercase hex digits. */
+export function isSealedSlot(name: string): boolean {
+  return /^sealed:[0-9a-f]{64}$/.test(name);
+}
+
+export interface RoomEntry { case: string; room: string; kind: number; members: string[]; salt: Uint8Array; raw: Uint8Array; slot: string }
+
+/** The encoding of a room entry (for the vectors; newRoomEntry picks the salt). */
+export function encodeRoomEntry(e: Pick<RoomEntry, "case" | "room" | "kind" | "members" | "salt">): Uint8Array {
+  return new Writer(TypeRoomEntry).str(e.case).str(e.room).u8(e.kind).strs(e.members).bytes(e.salt).done();
+}
+
+export async function decodeRoomEntry(data: Uint8Array): Promise<RoomEntry> {
+  const r = Reader.object(data, TypeRoomEntry, MaxRoomEntry);
+  const caseID = r.id("case"), room = r.id("room"), kind = r.u8("kind");
+  const members = r.strs("members", (m) => m.id("member"));
+  const salt = r.fixed("salt", 32).slice();
+  r.end("room entry");
+  const dr = definedRoom(room);
+  if (!dr) throw malformed(`room entry for ${room}, not a room a mediator opens`);
+  if (kind === EntryOpen && dr.id !== (await roomIdFor(salt))) throw malformed(`room entry opens ${room}, a name its salt does not give (the opening device chooses a room's name)`);
+  if (kind === EntryOpen && members.length === 0) throw malformed(`room entry opens ${room} without members`);
+  if (kind === EntryClose && members.length !== 0) throw malformed(`room entry closing ${room} lists members`);
+  if (kind !== EntryOpen && kind !== EntryClose) throw malformed(`room entry kind ${kind}`);
+  for (let i = 1; i < members.length; i++) if (!(members[i - 1] < members[i])) throw malformed("room entry members not sorted or listed twice");
+  return { case: caseID, room, kind, members, salt, raw: data.slice(), slot: "sealed:" + hex(await P.sha256(data)) };
+}
+
+/**
+ * The id of the room an opening entry with salt opens (Go: e2ee.RoomIDFor): the first 128 bits of
+ * SHA-256("parley room id\0" || salt) in hex. The opening device chooses it, so nobody without a room's opening
+ * entry can make another opening under its name, and a server cannot answer a new room with an old id.
+ */
+export async function roomIdFor(salt: Uint8Array): Promise<string> {
+  return hex(await P.sha256(concat(utf8("parley room id\x00"), salt))).slice(0, 32);
+}
+
+/** The entry opening a new room with members, named from fresh random salt (Go: e2ee.NewRoomOpening). */
+export async function newRoomOpening(caseID: string, crossSide: boolean, members: string[]): Promise<RoomEntry> {
+  const sorted = [...new Set(members)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const salt = crypto.getRandomValues(new Uint8Array(32));
+  const room = (crossSide ? "cross:" : "room:") + (await roomIdFor(salt));
+  return decodeRoomEntry(encodeRoomEntry({ case: caseID, room, kind: EntryOpen, members: sorted, salt }));
+}
+
+/** Whether e is the refusal of two openings of one room (Go: e2ee.ErrRoomConflict). */
+export function isRoomConflict(e: unknown): boolean {
+  return e instanceof E2EEError && e.message.includes("is opened twice in the chain");
+}
+
+/** A new entry closing room, with fresh random salt (Go: e2ee.NewRoomEntry); an opening is newRoomOpening's. */
+export async function newRoomEntry(caseID: string, room: string, kind: number, members: string[]): Promise<RoomEntry> {
+  if (kind === EntryOpen) throw malformed("an opening entry names its room from its salt (newRoomOpening)");
+  const sorted = [...new Set(members)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const salt = crypto.getRandomValues(new Uint8Array(32));
+  return decodeRoomEntry(encodeRoomEntry({ case: caseID, room, kind, members: sorted, salt }));
+}
+
+interface SealedRoom { name: string; openSlot: string; opened: number; closeSlot: string; closed: number; entries: Uint8Array[] }
 
 function statementBody(s: Pick<Statement, "case" | "seq" | "prev" | "created" | "signerAccount" | "signerDevice" | "people" | "rooms">): Uint8Array {
   return new Writer(TypeStatement).str(s.case).u64(s.seq).bytes(s.prev).u64(s.created).str(s.signerAccount).str(s.signerDevice)
@@ -333,13 +413,17 @@ export function definedRoom(room: string): { id: string; crossSide: boolean } | 
   return null;
 }
 
-/** The defined rooms of prev as the next statement keeps them (Go: e2ee.CarryDefined): never from the server's description. */
-export function carryDefined(prev: Pick<Statement, "rooms"> | null, people: Person[], epochs: Record<string, number>): RoomMembers[] {
+/**
+ * The defined rooms of prev as the next statement keeps them (Go: e2ee.CarryDefined): never from the server's
+ * description. Sealed slots are kept as they are, at the epoch epochs gives their room when prev places it.
+ */
+export function carryDefined(prev: Pick<Statement, "rooms" | "sealed"> | null, people: Person[], epochs: Record<string, number>): RoomMembers[] {
   if (!prev) return [];
   const inCase = new Set(people.map((p) => p.account));
-  return prev.rooms.filter((r) => definedRoom(r.name)).map((r) => ({
-    name: r.name, epoch: Math.max(r.epoch, epochs[r.name] ?? 0), members: r.members.filter((m) => inCase.has(m)),
-  }));
+  const slotEpoch = new Map((prev.sealed ?? []).map((v) => [v.slot, epochs[v.name] ?? 0]));
+  return prev.rooms.filter((r) => definedRoom(r.name) || isSealedSlot(r.name)).map((r) => isSealedSlot(r.name)
+    ? { name: r.name, epoch: Math.max(r.epoch, epochs[r.name] ?? 0, slotEpoch.get(r.name) ?? 0), members: [] }
+    : { name: r.name, epoch: Math.max(r.epoch, epochs[r.name] ?? 0), members: r.members.filter((m) => inCase.has(m)) });
 }
 
 const membershipErr = (d: string) => new E2EEError("membership statement refused", d);
@@ -364,6 +448,10 @@ export function checkRules(s: Pick<Statement, "case" | "seq" | "people" | "rooms
     if (rooms.has(r.name)) throw membershipErr(`room ${r.name} listed twice`);
     rooms.add(r.name);
     if (r.epoch < 1) throw membershipErr(`room ${r.name}: epoch ${r.epoch}`);
+    if (isSealedSlot(r.name)) {
+      if (r.members.length) throw membershipErr(`sealed room slot ${r.name} lists members`);
+      continue;
+    }
     const side = caucusSide(r.name);
     const defined = definedRoom(r.name);
     if (side === null && !defined && r.name !== "joint" && r.name !== "mediators") throw membershipErr(`unknown room ${r.name}`);
@@ -446,6 +534,8 @@ export function sameMembership(a: Pick<Statement, "people" | "rooms">, b: Pick<S
 export class Chain {
   stmts: Statement[] = [];
   private sticky = new Map<string, Person>();
+  private sealed = new Map<string, SealedRoom>();
+  private conflicted = new Set<string>(); // rooms opened twice: placed by no statement, never brought back
   constructor(public caseID: string) {}
   latest(): Statement | null { return this.stmts.length ? this.stmts[this.stmts.length - 1] : null; }
   get(seq: number): Statement | null { return seq >= 1 && seq <= this.stmts.length ? this.stmts[seq - 1] : null; }
@@ -489,12 +579,92 @@ export class Chain {
       }
     }
     for (const p of next.people) this.sticky.set(p.account, p);
+    if (prev && this.sealed.size) {
+      next.sealed = [];
+      for (const r of this.sealed.values()) Chain.expand(next, r.name, r.openSlot, roomOf(prev, r.name)?.members ?? []);
+    }
     this.stmts.push(next);
   }
 
+  /** Adds the view of sealed room name (slot) to st: the members before it still in the case. */
+  private static expand(st: Statement, name: string, slot: string, before: string[]): string[] {
+    const epoch = st.rooms.find((r) => r.name === slot)?.epoch ?? 0;
+    const members = before.filter((m) => st.people.some((p) => p.account === m));
+    (st.sealed ??= []).push({ name, epoch, members, slot });
+    return members;
+  }
+
+  /**
+   * Adds a sealed room's entry (Go: Chain.AddEntry): an opening committed by a verified statement's slot, under a
+   * name new to the chain, with members of the case, a mediator, no observer, one side unless declared cross-side;
+   * a closing after its opening, committed in a statement signed by a mediator in the room then.
+   */
+  async addEntry(raw: Uint8Array): Promise<void> {
+    const e = await decodeRoomEntry(raw);
+    if (e.case !== this.caseID) throw membershipErr(`room entry for case ${e.case}, not ${this.caseID}`);
+    const first = this.stmts.findIndex((st) => st.rooms.some((r) => r.name === e.slot));
+    if (first < 0) throw new E2EEError("unknown membership statement", `no verified statement commits to the entry of ${e.room} yet`);
+    const st = this.stmts[first];
+    const known = this.sealed.get(e.room);
+    if (e.kind === EntryClose) {
+      if (!known) throw new E2EEError("unknown membership statement", `${e.room} is closed before this browser knows it was opened`);
+      if (known.closeSlot === e.slot) return;
+      if (known.closeSlot) throw membershipErr(`room ${e.room} is closed twice`);
+      if (st.seq <= known.opened) throw membershipErr(`room ${e.room} is closed in statement ${st.seq}, before it opened`);
+      const signer = st.people.find((p) => p.account === st.signerAccount);
+      if (signer?.role !== RoleMediator || !roomOf(st, e.room)?.members.includes(st.signerAccount)) {
+        throw membershipErr(`room ${e.room} is closed in statement ${st.seq} by ${st.signerAccount}, who is not a mediator in it`);
+      }
+      known.closeSlot = e.slot; known.closed = st.seq; known.entries.push(e.raw);
+      return;
+    }
+    if (known?.openSlot === e.slot) return;
+    if (known || this.conflicted.has(e.room) || this.stmts.some((s) => s.rooms.some((r) => r.name === e.room))) {
+      // Neither opening is taken: no statement places the room from now on, and the page says so.
+      this.conflicted.add(e.room);
+      this.sealed.delete(e.room);
+      for (const s of this.stmts) if (s.sealed) s.sealed = s.sealed.filter((v) => v.name !== e.room);
+      throw membershipErr(`room ${e.room} is opened twice in the chain: a name already held is another room`);
+    }
+    for (const m of e.members) if (!st.people.some((p) => p.account === m)) throw membershipErr(`room ${e.room} opens in statement ${st.seq} with ${m}, who is not in the case`);
+    if (!e.members.some((m) => st.people.find((p) => p.account === m)?.role === RoleMediator)) throw membershipErr(`statement ${st.seq}: room ${e.room} opens without a mediator in it`);
+    checkRules({ case: st.case, seq: st.seq, people: st.people, rooms: [{ name: e.room, epoch: 1, members: e.members }] });
+    this.sealed.set(e.room, { name: e.room, openSlot: e.slot, opened: st.seq, closeSlot: "", closed: 0, entries: [e.raw] });
+    let members = e.members;
+    for (const s of this.stmts.slice(first)) members = Chain.expand(s, e.room, e.slot, members);
+  }
+
+  /** Adds entries, openings first; those no verified statement commits to yet wait; returns the first room opened twice, else the first refusal. */
+  async addEntries(entries: Uint8Array[]): Promise<Error | null> {
+    let first: Error | null = null, conflict: Error | null = null;
+    const kinds = await Promise.all(entries.map((raw) => decodeRoomEntry(raw).then((e) => e.kind, () => 0)));
+    for (const pass of [EntryOpen, EntryClose, 0]) {
+      for (let i = 0; i < entries.length; i++) {
+        if (kinds[i] !== pass) continue;
+        try { await this.addEntry(entries[i]); } catch (e) {
+          if (isRoomConflict(e) && !conflict) conflict = e as Error;
+          if (!(e instanceof E2EEError && e.kind === "unknown membership statement") && !first) first = e as Error;
+        }
+      }
+    }
+    return conflict ?? first;
+  }
+
+  /** The entries this chain holds, openings first (kept across refreshes, so a closing seen stays seen). */
+  entries(): Uint8Array[] {
+    const rooms = [...this.sealed.values()];
+    return [...rooms.map((r) => r.entries[0]), ...rooms.flatMap((r) => r.entries.slice(1))];
+  }
+
+  /** The statement whose signed closing closed room, if any. */
+  closed(room: string): number | null { return this.sealed.get(room)?.closed || null; }
+
+  /** Whether the chain holds room's sealed opening. */
+  holdsSealed(room: string): boolean { return this.sealed.has(room); }
+
   forEpoch(room: string, epoch: number): Statement | null {
     for (let i = this.stmts.length - 1; i >= 0; i--) {
-      const r = this.stmts[i].rooms.find((x) => x.name === room);
+      const r = roomOf(this.stmts[i], room);
       if (r && r.epoch === epoch) return this.stmts[i];
       if (r && r.epoch < epoch) break;
     }
@@ -728,9 +898,11 @@ export class Session {
 
   /** Key distributions to post before sending in room at epoch (none when the chain reached everyone). */
   async prepare(room: string, epoch: number): Promise<Uint8Array[]> {
+    const closed = this.chain.closed(room);
+    if (closed) throw new E2EEError("the room was closed by a mediator", `${room}, in statement ${closed}`);
     const st = this.chain.forEpoch(room, epoch);
     if (!st) throw new E2EEError("no signed membership for this epoch yet", `${room} epoch ${epoch}`);
-    const members = st.rooms.find((r) => r.name === room)!;
+    const members = roomOf(st, room)!;
     if (!members.members.includes(this.me.account)) throw new E2EEError("sender is not a member of the room", `you are not in ${room} in the signed membership`);
     const recipients: DeviceRecord[] = [];
     const active = new Set<string>();
@@ -740,7 +912,7 @@ export class Session {
     let fresh = !c || c.ctx.epoch !== epoch || c.counter === 0xffffffff;
     if (!fresh && c!.ctx.statementSeq !== st.seq) {
       const old = this.chain.get(c!.ctx.statementSeq);
-      const oldMembers = old?.rooms.find((r) => r.name === room);
+      const oldMembers = old ? roomOf(old, room) : undefined;
       fresh = !oldMembers || oldMembers.members.join("\x00") !== members.members.join("\x00");
     }
     if (!fresh) for (const d of c!.sent) if (!active.has(d)) { fresh = true; break; }
@@ -823,9 +995,11 @@ export class Session {
     if (c.account !== from) throw new E2EEError("payload does not belong here", `signed by ${c.account}, posted by ${from}`);
     const st = this.chain.get(c.statementSeq);
     if (!st) throw new E2EEError("unknown membership statement", `${c.statementSeq}`);
-    const r = st.rooms.find((x) => x.name === room);
+    const r = roomOf(st, room);
     if (!r || r.epoch !== epoch) throw new E2EEError("payload does not belong here", `statement ${st.seq} does not place ${room} at epoch ${epoch}`);
     if (!r.members.includes(c.account)) throw new E2EEError("sender is not a member of the room", `${c.account} in ${room} (statement ${st.seq})`);
+    const closed = this.chain.closed(room);
+    if (closed && c.statementSeq >= closed) throw new E2EEError("the room was closed by a mediator", `${room}, in statement ${closed}; the payload names statement ${c.statementSeq}`);
     const dev = this.dir.device(c.account, c.device, -1);
     if (!dev) throw new E2EEError("unknown device", `${c.account}/${c.device}`);
     return dev;

@@ -42,7 +42,8 @@ let secure: SecureCase | undefined;
  * statement names it. Never the server's list.
  */
 function signed(room: string): string[] | undefined {
-  return secure?.sess?.chain.latest()?.rooms.find((r) => r.name === room)?.members;
+  const latest = secure?.sess?.chain.latest();
+  return latest ? E.roomOf(latest, room)?.members : undefined;
 }
 
 /**
@@ -55,7 +56,10 @@ export function definedRoom(room: string): DefinedRoom | undefined {
   const name = E.definedRoom(room);
   const members = signed(room);
   if (!d || !name || !members || !secure || !members.includes(secure.me.account)) return undefined;
-  return { ...d, crossSide: name.crossSide, members };
+  // A signed closing stands whatever the server says now; a server's closing not yet signed is its word.
+  const seq = secure.sess.chain.closed(room);
+  const closed = d.closed ?? (seq ? new Date(secure.sess.chain.get(seq)!.created).toISOString() : undefined);
+  return { ...d, crossSide: name.crossSide, members, closed };
 }
 
 /** Whether room may be shown in the room list: any standing room, and a defined room only as definedRoom finds it. */
@@ -97,7 +101,7 @@ export function roomLead(room: string): string | undefined {
 
 /** What replaces the composer of a closed room. */
 export function closedNote(room: string): HTMLElement | null {
-  const d = known.get(room);
+  const d = definedRoom(room) ?? known.get(room); // a signed closing stands whatever the server's list says
   if (!d?.closed) return null;
   return h("p", { class: "note", id: "room-closed" },
     `A mediator closed this room on ${new Date(d.closed).toLocaleDateString()}. The people in it can still read what was said; nothing more can be written here.`);
@@ -170,7 +174,7 @@ function draw(box: HTMLElement): void {
   box.setAttribute("aria-labelledby", "defined-rooms-title");
   box.replaceChildren(
     h("h2", { id: "defined-rooms-title" }, "Rooms you open"),
-    h("p", { class: "note" }, "Meet some of the people in this case apart: a party without their lawyer, the lawyers without their clients. Nobody you leave out can read it or join it — not the other mediators either. Its name is not shown to them, but that it exists and who is in it are recorded in the case's signed membership, which anyone in the case can inspect with technical tools."),
+    h("p", { class: "note" }, "Meet some of the people in this case apart: a party without their lawyer, the lawyers without their clients. Nobody you leave out can read it or join it — not the other mediators either. They are not told its name or who is in it; with technical tools they could see only that some room was added to the case's signed membership, and when."),
     mine.length ? list : "",
     openForm());
 }
@@ -202,7 +206,7 @@ function openForm(): HTMLElement {
   const who = h("p", { class: "note", id: "room-who", "aria-live": "polite" });
   const chosen = () => boxes.filter((b) => b.checked).map((b) => b.value);
   const summary = () => {
-    who.textContent = `Who will see this room, its name and its messages: ${peopleWords(chosen())}${cross.checked ? " — people of both sides, who read each other's words" : ""}. Nobody else can read or join it; that it exists and who is in it are in the case's signed membership, which anyone in the case can inspect with technical tools. Your browser signs who is in it, so nobody can be added later.`;
+    who.textContent = `Who will see this room, its name and its messages: ${peopleWords(chosen())}${cross.checked ? " — people of both sides, who read each other's words" : ""}. Nobody else can read or join it, or learn who is in it: the case's signed membership, which anyone in the case can inspect with technical tools, shows only that some room was added, never its name or its people. Your browser signs who is in it, so nobody can be added later.`;
   };
   for (const b of boxes) b.addEventListener("change", summary);
   cross.addEventListener("change", summary);
@@ -218,10 +222,12 @@ function openForm(): HTMLElement {
       const members = chosen();
       try {
         if (members.length < 2) throw new Error("choose at least one person besides you");
-        const r = await roomsAPI.open(ctx!.sc().caseID, { label: name.value, members, crossSide: cross.checked });
+        // This browser names the room (from the salt of the entry that seals who is in it), not the server.
+        const entry = await E.newRoomOpening(ctx!.sc().caseID, cross.checked, members);
+        const r = await roomsAPI.open(ctx!.sc().caseID, { id: E.definedRoom(entry.room)!.id, label: name.value, members, crossSide: cross.checked });
         known.set(r.room, r);
         try {
-          await ctx!.sc().signRoom(r, members, cross.checked);
+          await ctx!.sc().signRoom(r, entry);
         } catch (x) {
           out.replaceChildren(h("p", { class: "error", role: "alert" }, `The room "${r.label}" was opened, but your browser could not sign who is in it, so nobody can write there yet: ${errText(x)}. Reload the page and try again.`));
           return;
@@ -252,8 +258,16 @@ function confirmClose(r: DefinedRoom, out: HTMLElement): void {
   const yes = h("button", {
     type: "button", class: "danger", id: "confirm-close-room", onclick: async () => {
       try {
-        const closed = await roomsAPI.close(ctx!.sc().caseID, r.room);
+        let closed: DefinedRoom;
+        try { closed = await roomsAPI.close(ctx!.sc().caseID, r.room); } catch (e) {
+          if (!(e instanceof APIError && e.status === 409)) throw e;
+          closed = { ...r, closed: r.closed ?? new Date().toISOString() }; // closed on the server already: sign it
+        }
         known.set(closed.room, closed);
+        // Your browser signs the closing, so every member's browser refuses to write there and no server can reopen it.
+        await ctx!.sc().signClose(r.room).catch((e) => {
+          throw new Error(`it is closed on the server, but your browser could not sign its closing (${errText(e)}); reload the page and try again`);
+        });
         ctx!.changed();
         draw(document.getElementById("defined-rooms")!);
         document.getElementById("defined-rooms")!.append(h("p", { role: "status", id: "room-closed-status" }, `Closed "${r.label}". Its messages stay readable to the people in it.`));

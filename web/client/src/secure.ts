@@ -106,6 +106,21 @@ export class SecureCase {
     const stV = await verifyProven(stP, { logKey: devP.key, logSize: devV.size, logCheckpoint: devV.checkpoint });
     const chain = new E.Chain(this.caseID);
     for (const st of stV.statements) await chain.extend(st, dir);
+    if (chain.length) {
+      // The sealed rooms this person is in: the statements hold only commitments to their entries, which the
+      // server gives to each room's members only; an entry no statement commits to, or that breaks a rule, is
+      // left out (its room is not shown). What this page saw before stays seen (a closing cannot be undone).
+      // What this page held goes in first, so it takes precedence over the server's list; a room opened twice
+      // (with different people) stops the page.
+      const defined = await api.definedRooms(this.caseID).catch(() => []); // without it, no sealed room is shown
+      const held = [...(this.sess?.chain.entries() ?? []), ...(pins.cases?.[this.caseID]?.entries ?? []).map((x) => unb64(x))];
+      for (const entries of [held, defined.flatMap((d) => (d.entries ?? []).map((x) => unb64(x)))]) {
+        if (E.isRoomConflict(await chain.addEntries(entries))) {
+          throw new Error("the server shows one of your rooms opened twice, with different people. This browser will not use this case until that is resolved: " +
+            "tell your mediator (by phone) and do not write in this case here meanwhile");
+        }
+      }
+    }
     dir.admitFrom(chain); // the case's mediators may admit participants' new devices
     await dir.computeTrust();
     // Trust on first use: the first statement, and every statement seen before, must stay.
@@ -126,7 +141,7 @@ export class SecureCase {
         "This browser will not send messages in this case until that is resolved: tell your mediator (by phone) and do not use this case here meanwhile");
     }
     const latest = chain.latest();
-    if (latest) cases[this.caseID] = { first: hex(chain.get(1)!.hash), seq: latest.seq, latest: hex(latest.hash) };
+    if (latest) cases[this.caseID] = { first: hex(chain.get(1)!.hash), seq: latest.seq, latest: hex(latest.hash), entries: chain.entries().map((x) => b64(x)) };
     await savePins(this.me.account, { logKey: devP.key, logSize: stV.size, logCheckpoint: stV.checkpoint, cases, firsts });
     if (this.sess && chain.length < this.sess.chain.length) throw new Error("the membership chain got shorter");
     if (!this.sess) {
@@ -161,7 +176,7 @@ export class SecureCase {
     for (const room of this.rooms) {
       let first = 1;
       for (const st of this.sess.chain.stmts) {
-        const r = st.rooms.find((x) => x.name === room);
+        const r = E.roomOf(st, room);
         if (r) { first = r.epoch; break; }
       }
       this.pos.set(room, { epoch: first, offset: 0 });
@@ -194,7 +209,7 @@ export class SecureCase {
   /** Every chain key this device was given in this case (to hand to a new device of this account). */
   async chainsToShare(): Promise<E.SharedChain[]> {
     const rooms = new Set<string>();
-    for (const st of this.sess.chain.stmts) for (const r of st.rooms) if (r.members.includes(this.me.account)) rooms.add(r.name);
+    for (const st of this.sess.chain.stmts) for (const r of E.allRooms(st)) if (r.members.includes(this.me.account)) rooms.add(r.name);
     const out = (await loadShared(this.me.account)).filter((c) => c.ctx.case === this.caseID);
     for (const room of rooms) {
       let from: Pos = { epoch: 1, offset: 0 };
@@ -500,33 +515,73 @@ export class SecureCase {
    * Mediator: signs the membership of a room the server just opened (rooms.ts), for the people and the
    * cross-side declaration this mediator chose — refusing a server answer that differs from them.
    */
-  async signRoom(r: { room: string; id: string; members: string[]; crossSide?: boolean; label: string }, members: string[], crossSide: boolean): Promise<void> {
-    const want = [...new Set(members)].sort();
-    const got = [...r.members].sort();
-    const name = (crossSide ? "cross:" : "room:") + r.id;
-    if (!!r.crossSide !== crossSide || r.room !== name || want.join(",") !== got.join(",")) {
+  async signRoom(r: { room: string; id: string; members: string[]; crossSide?: boolean; label: string }, entry: E.RoomEntry): Promise<void> {
+    const want = entry.members;
+    const got = [...new Set(r.members)].sort();
+    const name = entry.room; // this browser chose it (newRoomOpening): the server only repeats it
+    if (r.room !== name || r.room !== (r.crossSide ? "cross:" : "room:") + r.id || want.join(",") !== got.join(",")) {
       throw new Error(`the server describes the room "${r.label}" otherwise than you asked for it; it was not signed`);
     }
+    let slot = "";
     this.openingRoom++;
     try {
       // A name the verified chain has ever held is an existing room: signing would add nothing and
       // messages meant for the new room would reach that room's people. Only a new name is opened.
       await this.refresh();
-      if (this.sess.chain.stmts.some((st) => st.rooms.some((x) => x.name === name))) {
+      if (this.sess.chain.stmts.some((st) => E.roomOf(st, name))) {
         throw new Error(`the server answered with a room that already exists instead of opening "${r.label}"; it was not signed`);
       }
-      this.opening.push({ name, epoch: 1, members: want });
+      // Who is in it is sealed in an entry kept for its members; the case's signed membership, which everyone in
+      // the case fetches, holds only a commitment to it.
+      slot = entry.slot;
+      await api.addRoomEntry(this.caseID, name, entry.raw);
+      this.opening.push({ name: entry.slot, epoch: 1, members: [] });
       await this.signMembership();
-      if (!this.sess.chain.latest()?.rooms.some((x) => x.name === name)) await this.signMembership();
+      if (!this.sess.chain.latest()?.rooms.some((x) => x.name === entry.slot)) await this.signMembership();
     } finally {
-      this.opening = this.opening.filter((x) => x.name !== name);
+      this.opening = this.opening.filter((x) => x.name !== slot);
       this.openingRoom--;
     }
-    const signed = this.sess.chain.latest()?.rooms.find((x) => x.name === name);
+    const latest = this.sess.chain.latest();
+    const signed = latest ? E.roomOf(latest, name) : undefined;
     if (!signed) throw new Error("your browser could not sign who is in the room yet; try again");
     if ([...signed.members].sort().join(",") !== want.join(",")) {
       throw new Error(`the signed membership of "${r.label}" is not the people you chose; do not use the room`);
     }
+  }
+
+  /**
+   * Mediator in the room: signs its closing (a closing entry committed in the membership chain) after the server
+   * closed it, so every member's client refuses to write in it and no server can reopen it.
+   */
+  async signClose(room: string): Promise<void> {
+    await this.refresh();
+    if (this.sess.chain.closed(room)) return;
+    if (!this.sess.chain.holdsSealed(room)) throw new Error("this room's membership was not sealed by a mediator's device, so its closing cannot be signed");
+    // A closing entry the server keeps already (an earlier try handed it over and failed before signing) is the
+    // one to sign — the server refuses a second — once checked to be this room's closing (Go: storedClosing).
+    let entry: E.RoomEntry | null = null;
+    const kept = (await api.definedRooms(this.caseID)).find((d) => d.room === room)?.entries ?? [];
+    for (const raw of kept) {
+      const e = await E.decodeRoomEntry(unb64(raw));
+      if (e.kind !== E.EntryClose) continue;
+      if (e.case !== this.caseID || e.room !== room) throw new Error("the server keeps another room's closing for this room; it was not signed");
+      entry = e;
+    }
+    if (!entry) {
+      entry = await E.newRoomEntry(this.caseID, room, E.EntryClose, []);
+      await api.addRoomEntry(this.caseID, room, entry.raw);
+    }
+    this.openingRoom++;
+    try {
+      this.opening.push({ name: entry.slot, epoch: 1, members: [] });
+      await this.signMembership();
+      if (!this.sess.chain.latest()?.rooms.some((x) => x.name === entry.slot)) await this.signMembership();
+    } finally {
+      this.opening = this.opening.filter((x) => x.name !== entry!.slot);
+      this.openingRoom--;
+    }
+    if (!this.sess.chain.closed(room)) throw new Error("your browser could not sign the room's closing yet; try again");
   }
 
   /** Follows a room that appeared after the page opened (a mediator put this person in it). */
@@ -536,7 +591,7 @@ export class SecureCase {
       await this.refresh();
       let first = 1;
       for (const st of this.sess.chain.stmts) {
-        const r = st.rooms.find((x) => x.name === room);
+        const r = E.roomOf(st, room);
         if (r) { first = r.epoch; break; }
       }
       this.rooms.push(room);

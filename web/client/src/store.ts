@@ -97,10 +97,12 @@ export async function markRegistered(account: string): Promise<void> {
 }
 
 /** What this browser verified before (trust on first use): the log key and
- * checkpoint size, per case the first and latest membership statement, and
+ * checkpoint size, per case the first and latest membership statement (and
+ * the sealed rooms' entries its chain held, base64, so a signed closing
+ * stands after a reload), and
  * each account's first device. */
 export interface Pins {
-  logKey?: string; logSize?: number; logCheckpoint?: string; cases?: Record<string, { first: string; seq: number; latest: string }>;
+  logKey?: string; logSize?: number; logCheckpoint?: string; cases?: Record<string, { first: string; seq: number; latest: string; entries?: string[] }>;
   /** Each account's first device (account → device id), pinned the first time this browser saw it. */
   firsts?: Record<string, string>;
 }

@@ -13,9 +13,11 @@ export const TypeRevocation = 0x06;
 export const TypeEndorse = 0x07;
 export const TypeKeyShare = 0x08;
 export const TypeShared = 0x09;
+/** A sealed room's entry (Go: e2ee.TypeRoomEntry). */
+export const TypeRoomEntry = 0x0b;
 
 export const typeNames: Record<number, string> = {
-  1: "device", 2: "statement", 3: "keydist", 4: "message", 5: "plaintext", 6: "revocation", 7: "endorsement", 8: "keyshare", 9: "shared-chains",
+  1: "device", 2: "statement", 3: "keydist", 4: "message", 5: "plaintext", 6: "revocation", 7: "endorsement", 8: "keyshare", 9: "shared-chains", 11: "room-entry",
 };
 
 export const MaxPayload = 48 << 10;

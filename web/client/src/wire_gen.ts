@@ -1598,6 +1598,7 @@ export const MaxRoomLabel = 60;
  * (defined-rooms.cedar), and a refusal says why in words.
  */
 export interface OpenRoomRequest {
+  id?: string;
   label: string;
   members: string[];
   crossSide?: boolean;
@@ -1617,7 +1618,10 @@ export interface DefinedRoom {
   openedBy: string;
   closed?: string;
   closedBy?: string;
+  entries?: string[];
 }
+
+export const MaxRoomEntry = 16384;
 
 /**
  * ScheduleChange is a proposed change to one class's rule that shortens

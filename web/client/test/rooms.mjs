@@ -62,7 +62,7 @@ await run(async () => {
   await med.fill("#room-label", ROOM1);
   await med.getByLabel("Ada Okafor (Tenant party)").check();
   const who = await med.innerText("#room-who");
-  check(who.includes("Ada Okafor") && who.includes("Nobody else can read or join it") && who.includes("who is in it are in the case's signed membership") && !who.includes("Jordan"), "the form says who will see the room before it is saved: " + who);
+  check(who.includes("Ada Okafor") && who.includes("Nobody else can read or join it") && who.includes("never its name or its people") && !who.includes("Jordan"), "the form says who will see the room before it is saved: " + who);
   await axeCheck(med, "mediator, open a room form", { selector: "#defined-rooms" });
   await shoot(med, "rooms-open-form");
   await med.click("#open-room-form button[type=submit]");
@@ -155,6 +155,22 @@ await run(async () => {
   await sees(party, "Honestly, I would take 1,200.");
   check(true, "and still reads what was said there");
   stage("closed");
+  // The server reopens the room and hides its closing: the page, reloaded, still holds the signed closing (kept
+  // with this browser's pins), so it shows the room closed and offers no composer (review F2). A first reload
+  // without tampering lets the page verify the signed closing (it saw the server's word until then).
+  await party.reload();
+  await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await party.route("**/defined-rooms", async (route) => {
+    const res = await route.fetch();
+    const list = (await res.json()).map((r) => ({ ...r, closed: undefined, closedBy: undefined, entries: (r.entries ?? []).slice(0, 1) }));
+    await route.fulfill({ response: res, json: list });
+  });
+  await party.reload();
+  await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await openRoom(party, ROOM1);
+  check(await party.locator("#room-closed").count() === 1 && await party.locator("#draft").count() === 0, "after a reload, the signed closing stands though the server hides it");
+  await party.unroute("**/defined-rooms");
+  stage("signed closing kept");
   await ask("audited", "opened,opened,closed");
 }, async () => {
   log("FAIL context written by the pages above");

@@ -171,5 +171,39 @@ const want = ["mediator", "partyA", "partyA-fallback"].map((n) => devs[n].id).so
 ok(JSON.stringify(recips) === JSON.stringify(want), "session: party A keys caucus A for the mediator's and side A's devices only");
 await refused(() => sessFor("partyB").prepare("caucus:A", 2), "not a member", "session: party B may not send in caucus A");
 await refused(() => a.prepare("caucus:A", 3), "no signed membership", "session: nobody keys an epoch no mediator signed");
+
+// A sealed room's entry: the same encoding and commitment (the slot a statement holds) as Go's.
+const re = v.roomEntry;
+const enc = E.encodeRoomEntry({ case: re.case, room: re.room, kind: re.kind, members: re.members, salt: unhex(re.salt) });
+ok(hex(enc) === re.encoded, "room entry: encoding");
+const de = await E.decodeRoomEntry(unhex(re.encoded));
+ok(de.slot === re.slot && E.isSealedSlot(de.slot) && de.room === re.room && de.members.join() === re.members.join(), "room entry: decodes to its slot");
+await refused(() => E.decodeRoomEntry(E.encodeRoomEntry({ ...de, members: [...de.members].reverse() })), "not sorted", "room entry: unsorted members");
+ok(await E.roomIdFor(unhex(re.salt)) === E.definedRoom(re.room).id, "room entry: its name is the one its salt gives (as Go's RoomIDFor)");
+await refused(() => E.decodeRoomEntry(E.encodeRoomEntry({ ...de, room: "cross:r1" })), "salt does not give", "room entry: an opening under a name its salt does not give");
+
+// A sealed room in a chain: the statement holds only the slot; the entry places the room with its people;
+// an entry with a member added (no statement commits to it) or reusing the name is refused.
+const sealedChain = new E.Chain(c.case);
+for (const vs of v.statements) await sealedChain.extend(await E.decodeStatement(unhex(vs.encoded)), dir);
+const last = sealedChain.latest();
+const opening = await E.newRoomOpening(c.case, false, ["u_partya", "u_mediator"]);
+const r2 = opening.room;
+const s2 = await E.decodeStatement(await E.signStatement({ case: c.case, seq: last.seq + 1, prev: last.hash, created: last.created + 1, people: last.people,
+  rooms: [...last.rooms, { name: opening.slot, epoch: 1, members: [] }] }, devs.mediator));
+ok(!new TextDecoder().decode(s2.raw).includes(r2), "sealed room: the statement does not name it");
+await sealedChain.extend(s2, dir);
+ok(!E.roomOf(sealedChain.latest(), r2), "sealed room: unknown without its entry");
+await sealedChain.addEntry(opening.raw);
+ok(E.roomOf(sealedChain.latest(), r2)?.members.join() === "u_mediator,u_partya", "sealed room: its entry places it with its people");
+const twin = await E.decodeRoomEntry(E.encodeRoomEntry({ ...opening, members: ["u_mediator", "u_partya", "u_partyb"] }));
+await refused(async () => sealedChain.addEntry(twin.raw), "unknown membership statement", "sealed room: an entry with a member added");
+await refused(() => new E.Session(devs.partyB, c.case, sealedChain, dir).prepare(r2, 1), "not a member", "sealed room: party B may not send in it");
+// A second opening of the name, signed (only someone holding the first one's salt could make it): the room is
+// placed by no statement any more, and addEntries reports it (Go: ErrRoomConflict).
+const l2 = sealedChain.latest();
+await sealedChain.extend(await E.decodeStatement(await E.signStatement({ case: c.case, seq: l2.seq + 1, prev: l2.hash, created: l2.created + 1, people: l2.people,
+  rooms: [...l2.rooms, { name: twin.slot, epoch: 1, members: [] }] }, devs.mediator)), dir);
+ok(E.isRoomConflict(await sealedChain.addEntries([twin.raw])) && !E.roomOf(sealedChain.latest(), r2), "sealed room: a second opening of its name drops it and is reported");
 return checks;
 }
