@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
@@ -24,11 +25,7 @@ func TestSignedCloseStands(t *testing.T) {
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
 	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
-	room, err := med.OpenRoom(ctx, "Avery alone", []string{tc.med.id, tc.a.id}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signedRoom(t, med, room.Room, 1)
+	room := openAveryAlone(t, tc, med)
 	a := open(t, tc.a, tc.caseID, client.SecureOptions{StatementWait: 5 * time.Second})
 	send(t, a, room.Room, "before closing")
 
@@ -69,6 +66,18 @@ func TestSignedCloseStands(t *testing.T) {
 	}
 }
 
+// openAveryAlone opens a room of the mediator and party A and waits until
+// the mediator's chain holds it signed.
+func openAveryAlone(t *testing.T, tc *e2eeCase, med *client.SecureChat) api.DefinedRoom {
+	t.Helper()
+	room, err := med.OpenRoom(context.Background(), "Avery alone", []string{tc.med.id, tc.a.id}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedRoom(t, med, room.Room, 1)
+	return room
+}
+
 // TestCloseRetryAfterFailedSigning (review F3): a mediator's device closed
 // a room on the server and handed it the closing entry, then failed before
 // signing (a crash, a lost connection). A retry signs the closing entry
@@ -80,11 +89,7 @@ func TestCloseRetryAfterFailedSigning(t *testing.T) {
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
 	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
-	room, err := med.OpenRoom(ctx, "Avery alone", []string{tc.med.id, tc.a.id}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signedRoom(t, med, room.Room, 1)
+	room := openAveryAlone(t, tc, med)
 	// The first attempt: closed on the server, entry handed over, no signature.
 	if _, err := tc.med.c.CloseRoom(ctx, tc.caseID, room.Room); err != nil {
 		t.Fatal(err)
