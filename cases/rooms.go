@@ -202,6 +202,9 @@ func (s *Service) CloseRoom(ctx context.Context, actor account.Account, id, name
 			// same answer.
 			s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
 				Attrs: map[string]string{"action": string(policy.RoomClose), "room": name}})
+			if outsider(c, actor) {
+				return fmt.Errorf("case %s: %w", c.ID, fault.ErrNotFound)
+			}
 			return fmt.Errorf("room %q: %w", name, fault.ErrNotFound)
 		}
 		if r.Closed != nil {
@@ -274,6 +277,9 @@ func (s *Service) AddRoomEntry(ctx context.Context, actor account.Account, id, n
 		if !ok || !s.policy.DecideRoom(actor.Principal(), policy.RoomSign, c.RoomFacts(*r)).Allowed {
 			s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
 				Attrs: map[string]string{"action": string(policy.RoomSign), "room": name}})
+			if outsider(c, actor) {
+				return nil, fmt.Errorf("case %s: %w", c.ID, fault.ErrNotFound)
+			}
 			return nil, fmt.Errorf("room %q: %w", name, fault.ErrNotFound)
 		}
 		e, err := e2ee.DecodeRoomEntry(raw)

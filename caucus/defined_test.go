@@ -358,6 +358,20 @@ func TestRoomEntryKeptForMembers(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.what, err, tc.want)
 		}
 	}
+	// A stranger to the case (review L4) learns nothing from the room
+	// routes, not even that the case exists: the same answer, word for
+	// word, as for a case id that names no case.
+	stranger := account.Account{ID: ids.New("u"), Name: "Sam", Role: policy.RoleParticipant}
+	nowhere := ids.New("c")
+	_, errNone := e.rooms.AddRoomEntry(ctx, stranger, nowhere, r.Room, open)
+	_, errEntry := e.rooms.AddRoomEntry(ctx, stranger, c.ID, r.Room, open)
+	_, errClose := e.rooms.CloseRoom(ctx, stranger, c.ID, r.Room)
+	wantWords := strings.ReplaceAll(errNone.Error(), nowhere, c.ID)
+	for what, err := range map[string]error{"an entry": errEntry, "a closing": errClose} {
+		if !errors.Is(err, fault.ErrNotFound) || err.Error() != wantWords {
+			t.Errorf("a stranger handing %s: %v, want %q (as for no case)", what, err, wantWords)
+		}
+	}
 	for range 2 {
 		if _, err := e.rooms.AddRoomEntry(ctx, med, c.ID, r.Room, open); err != nil {
 			t.Fatal(err)
