@@ -394,7 +394,9 @@ func (c *socket) publish(ctx context.Context, f *api.ClientFrame, read int64) {
 		c.refuse(f.Room, f.ID, err)
 		return
 	}
-	done, err := c.s.Enqueue(ctx, room.ID, api.Message{ID: f.ID, From: c.opts.User, Body: f.Body})
+	// The body is stored only in the epoch it was encrypted for (f.Epoch,
+	// when the client names it): a seal committed first refuses it.
+	done, err := c.s.EnqueueFor(ctx, room.ID, api.Message{ID: f.ID, From: c.opts.User, Body: f.Body}, f.Epoch)
 	if err != nil {
 		c.error(f.Room, f.ID, api.CodeUnavailable, "not stored; send again")
 		return
@@ -419,7 +421,8 @@ type inFlightPub struct {
 }
 
 // acker answers the connection's publishes in the order they arrived: an
-// ack once durable, or "send again".
+// ack once durable, "moved" (with the room's current epoch) when the body
+// was encrypted for an epoch the room has left, or "send again".
 func (c *socket) acker(ctx context.Context, in <-chan inFlightPub) {
 	for {
 		var p inFlightPub
@@ -430,6 +433,12 @@ func (c *socket) acker(ctx context.Context, in <-chan inFlightPub) {
 		}
 		select {
 		case r := <-p.done:
+			var moved *messaging.EpochMovedError
+			if errors.As(r.Err, &moved) {
+				c.Send(encodeFrame(api.ServerFrame{Type: api.FrameError, Room: p.room, ID: p.id, Code: api.CodeEpochMoved,
+					Epoch: moved.Current, Detail: "not stored: the room moved to a new epoch; encrypt again and send"}))
+				continue
+			}
 			if r.Err != nil {
 				c.error(p.room, p.id, api.CodeUnavailable, "not stored; send again")
 				continue
@@ -503,6 +512,9 @@ func decodeClientFrame(data []byte) (*api.ClientFrame, error) {
 		}
 		if len(f.Body) == 0 || len(f.Body) > api.MaxBody {
 			return nil, fmt.Errorf("body: required, at most %d bytes", api.MaxBody)
+		}
+		if f.Epoch < 0 {
+			return nil, fmt.Errorf("epoch: negative")
 		}
 	default:
 		return nil, fmt.Errorf("t: unknown frame type %q", f.Type)
