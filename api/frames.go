@@ -115,7 +115,9 @@ const (
 // stores the body only if the room is still at that epoch when the body is
 // committed (ordered against seals); otherwise it answers an error frame
 // with code "moved" and the room's current epoch, and stores nothing. A
-// pub without an epoch is stored in whatever epoch is current.
+// body that is a room payload names its epoch in its own header, which the
+// server goes by (a frame that disagrees is refused as invalid); a body
+// that is none and names no epoch is stored in whatever epoch is current.
 type ClientFrame struct {
 	Type FrameType `json:"t"`
 	Room string    `json:"room" frames:"sub,unsub,pub"`

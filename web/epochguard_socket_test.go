@@ -2,9 +2,11 @@ package web
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +30,9 @@ func (oneRoomAuth) Invalidate() {}
 // TestStaleEpochPubIsRefusedAndNotStored: after a seal ends epoch 1, a
 // pub whose body was encrypted for epoch 1 gets an error frame with code
 // "moved" and the room's current epoch, and nothing is stored; a pub for
-// epoch 2, and one naming no epoch, are acknowledged in epoch 2.
+// epoch 2, and one naming no epoch, are acknowledged in epoch 2. A room
+// payload's own header decides when the frame names no epoch (an older
+// page), and a frame naming another epoch than its payload's is refused.
 func TestStaleEpochPubIsRefusedAndNotStored(t *testing.T) {
 	store, err := objstore.OpenDir(t.TempDir())
 	if err != nil {
@@ -52,9 +56,9 @@ func TestStaleEpochPubIsRefusedAndNotStored(t *testing.T) {
 	}
 	defer ws.Close()
 	ctx := t.Context()
-	pub := func(id string, epoch int64) api.ServerFrame {
+	pubBody := func(id string, epoch int64, body []byte) api.ServerFrame {
 		t.Helper()
-		b, _ := json.Marshal(api.ClientFrame{Type: api.FramePub, Room: "joint", ID: id, Body: []byte("ciphertext " + id), Epoch: epoch})
+		b, _ := json.Marshal(api.ClientFrame{Type: api.FramePub, Room: "joint", ID: id, Body: body, Epoch: epoch})
 		if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
 			t.Fatal(err)
 		}
@@ -73,6 +77,10 @@ func TestStaleEpochPubIsRefusedAndNotStored(t *testing.T) {
 			}
 		}
 	}
+	pub := func(id string, epoch int64) api.ServerFrame {
+		t.Helper()
+		return pubBody(id, epoch, []byte("ciphertext "+id))
+	}
 	if f := pub("first", 1); f.Type != api.FrameAck || f.Msg.Epoch != 1 {
 		t.Fatalf("pub for epoch 1 before the seal: %+v", f)
 	}
@@ -89,6 +97,55 @@ func TestStaleEpochPubIsRefusedAndNotStored(t *testing.T) {
 	if f := pub("any", 0); f.Type != api.FrameAck || f.Msg.Pos() != (api.Position{Epoch: 2, Offset: 2}) {
 		t.Fatalf("pub naming no epoch: %+v", f)
 	}
+	// A client that names no epoch in the frame (a page loaded before
+	// the server knew of epochs): a room payload's header says which
+	// epoch it was encrypted for, and that is the one it may be stored in.
+	msg2, dist2 := vectorPayloads(t)
+	if f := pubBody("old-client", 0, msg2); f.Type != api.FrameAck || f.Msg.Pos() != (api.Position{Epoch: 2, Offset: 3}) {
+		t.Fatalf("an epoch-2 message naming no epoch in the frame: %+v", f)
+	}
+	if f := pubBody("mismatch", 3, msg2); f.Type != api.FrameError || f.Code != api.CodeInvalid || !strings.Contains(f.Detail, "encrypted for epoch 2") {
+		t.Fatalf("a frame naming epoch 3 for an epoch-2 body: %+v, want refused as invalid", f)
+	}
+	if err := svc.Seal(ctx, room, `{"change":"party.added"}`); err != nil {
+		t.Fatal(err)
+	}
+	if f := pubBody("old-client-late", 0, dist2); f.Type != api.FrameError || f.Code != api.CodeEpochMoved || f.Epoch != 3 {
+		t.Fatalf("an epoch-2 key distribution naming no epoch, after the seal into 3: %+v, want %q", f, api.CodeEpochMoved)
+	}
+	// Pipelined: the answers come in the order the pubs were sent,
+	// refusals and acknowledgements mixed.
+	order := []struct {
+		id    string
+		epoch int64
+	}{{"p-stale", 2}, {"p-fresh", 3}, {"p-stale-2", 1}, {"p-any", 0}}
+	for _, p := range order {
+		b, _ := json.Marshal(api.ClientFrame{Type: api.FramePub, Room: "joint", ID: p.id, Body: []byte("ciphertext " + p.id), Epoch: p.epoch})
+		if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var answers []string
+	for len(answers) < len(order) {
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f api.ServerFrame
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatal(err)
+		}
+		switch f.Type {
+		case api.FrameAck:
+			answers = append(answers, f.ID+":ack")
+		case api.FrameError:
+			answers = append(answers, f.ID+":"+string(f.Code))
+		}
+	}
+	if got := strings.Join(answers, ","); got != "p-stale:moved,p-fresh:ack,p-stale-2:moved,p-any:ack" {
+		t.Fatalf("pipelined answers: %s", got)
+	}
 	msgs, _, err := svc.Page(ctx, room, messaging.Position{}, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +154,38 @@ func TestStaleEpochPubIsRefusedAndNotStored(t *testing.T) {
 	for _, m := range msgs {
 		ids = append(ids, m.ID)
 	}
-	if strings.Join(ids, ",") != "first,fresh,any" {
+	if strings.Join(ids, ",") != "first,fresh,any,old-client,p-fresh,p-any" {
 		t.Fatalf("room holds %v; the stale body must not be stored", ids)
 	}
+}
+
+// vectorPayloads are an encrypted message and a key distribution from the
+// shared protocol vectors (e2ee/testdata/vectors.json), both encrypted
+// for epoch 2.
+func vectorPayloads(t *testing.T) (msg, dist []byte) {
+	t.Helper()
+	raw, err := os.ReadFile("../e2ee/testdata/vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Chain struct {
+			Steps []struct {
+				Payload string `json:"payload"`
+			} `json:"steps"`
+		} `json:"chain"`
+		KeyDist struct {
+			Payload string `json:"payload"`
+		} `json:"keyDist"`
+	}
+	if err := json.Unmarshal(raw, &v); err != nil || len(v.Chain.Steps) == 0 {
+		t.Fatalf("vectors: %v", err)
+	}
+	if msg, err = hex.DecodeString(v.Chain.Steps[0].Payload); err != nil {
+		t.Fatal(err)
+	}
+	if dist, err = hex.DecodeString(v.KeyDist.Payload); err != nil {
+		t.Fatal(err)
+	}
+	return msg, dist
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/floor"
 	"github.com/parley-mediation/parley/messaging"
 
@@ -394,9 +395,14 @@ func (c *socket) publish(ctx context.Context, f *api.ClientFrame, read int64) {
 		c.refuse(f.Room, f.ID, err)
 		return
 	}
-	// The body is stored only in the epoch it was encrypted for (f.Epoch,
-	// when the client names it): a seal committed first refuses it.
-	done, err := c.s.EnqueueFor(ctx, room.ID, api.Message{ID: f.ID, From: c.opts.User, Body: f.Body}, f.Epoch)
+	expect, err := pubEpoch(f)
+	if err != nil {
+		c.error(f.Room, f.ID, api.CodeInvalid, err.Error())
+		return
+	}
+	// The body is stored only in the epoch it was encrypted for: a seal
+	// committed first refuses it.
+	done, err := c.s.EnqueueFor(ctx, room.ID, api.Message{ID: f.ID, From: c.opts.User, Body: f.Body}, expect)
 	if err != nil {
 		c.error(f.Room, f.ID, api.CodeUnavailable, "not stored; send again")
 		return
@@ -411,6 +417,23 @@ func (c *socket) publish(ctx context.Context, f *api.ClientFrame, read int64) {
 	case c.inFlight <- inFlightPub{room: f.Room, id: f.ID, done: done, at: messaging.StageClock()}:
 	case <-ctx.Done():
 	}
+}
+
+// pubEpoch is the epoch a pub's body may be stored in: the one its
+// header names when the body is a room payload (a key distribution or an
+// encrypted message; e2ee.PayloadEpoch), which also holds for a client
+// that does not name it in the frame; else the frame's (0: any, for a body
+// that is no room payload). A frame naming another epoch than its body's
+// header is refused.
+func pubEpoch(f *api.ClientFrame) (int64, error) {
+	e, ok := e2ee.PayloadEpoch(f.Body)
+	switch {
+	case !ok:
+		return f.Epoch, nil
+	case f.Epoch != 0 && f.Epoch != e:
+		return 0, fmt.Errorf("epoch: the frame names epoch %d, its body was encrypted for epoch %d", f.Epoch, e)
+	}
+	return e, nil
 }
 
 // inFlightPub is one publish waiting for durability.
