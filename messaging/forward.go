@@ -27,8 +27,12 @@ const forwardTimeout = 20 * time.Second
 // it is sent in several requests.
 const maxForwardBytes = 1 << 20
 
+// opCommitExpect is a commit of messages that carry expected epochs
+// (Expect); a plain "commit" carries none.
+const opCommitExpect = "commit-expect"
+
 type forwardRequest struct {
-	Op    string    `json:"op"` // "commit", "tail" (the owner's journaled tail of Room after After), or "ping" (asks only whether anyone listens)
+	Op    string    `json:"op"` // "commit", opCommitExpect, "tail" (the owner's journaled tail of Room after After), or "ping" (asks only whether anyone listens)
 	Req   string    `json:"req,omitempty"`
 	At    int64     `json:"at,omitempty"` // unix milliseconds when sent: older requests are refused
 	Reply string    `json:"reply,omitempty"`
@@ -70,7 +74,11 @@ func (s *Service) forward(ctx context.Context, owner, room string, msgs []Messag
 		}
 		req := forwardRequest{Room: room, Msgs: msgs[:n]}
 		if len(expect) > 0 {
-			req.Expect = expect[:n]
+			// Under its own op: an owner that predates epoch
+			// expectations ignores the request (the commit times out and
+			// the client sends again) rather than storing the messages in
+			// whatever epoch it is at.
+			req.Op, req.Expect = opCommitExpect, expect[:n]
 			expect = expect[n:]
 		}
 		r, err := s.forwardOnce(ctx, owner, req)
@@ -176,7 +184,8 @@ func (s *Service) onForward(inc *incarnation, data []byte) {
 	switch {
 	case req.Op == "tail":
 		go s.serveTail(inc, req)
-	case req.Op == "commit" && (req.Seal != "" || len(req.Msgs) > 0):
+	case req.Op == "commit" && len(req.Expect) == 0 && (req.Seal != "" || len(req.Msgs) > 0),
+		req.Op == opCommitExpect && len(req.Msgs) > 0:
 		go s.serveForward(inc, req)
 	}
 }
