@@ -383,8 +383,7 @@ export class SecureCase {
     // Pick up devices registered since (a member's new browser) before keying.
     if (Date.now() - this.lastRefresh > 3000) await this.refresh();
     for (let attempt = 0; attempt < 4; attempt++) {
-      const epoch = this.epochs.get(room) ?? 1;
-      const dists = await this.prepare(room, epoch);
+      const { dists, epoch } = await this.prepare(room);
       const msg = await this.sess.encrypt(room, p);
       if (beforePost) {
         try { await beforePost(msg); } catch (e) { this.sess.rotate(room); throw e; }
@@ -423,14 +422,17 @@ export class SecureCase {
    * waits, told in words, until a mediator's browser or client connects
    * (it signs as soon as it does), for as long as this page stays open.
    */
-  private async prepare(room: string, epoch: number): Promise<Uint8Array[]> {
+  private async prepare(room: string): Promise<{ dists: Uint8Array[]; epoch: number }> {
     let backoff = 200, told = false;
     const started = Date.now();
     for (let i = 0; !this.closed; i++) {
+      // The room's latest epoch each time: a seal heard while waiting for
+      // a signed membership moves the wait on to the new epoch's.
+      const epoch = this.epochs.get(room) ?? 1;
       try {
-        const out = await this.sess.prepare(room, epoch);
+        const dists = await this.sess.prepare(room, epoch);
         if (told) this.onNotice("Your mediator is connected; your message is being sent.");
-        return out;
+        return { dists, epoch };
       } catch (e) {
         const msg = errorText(e);
         if (/no signed membership/.test(msg)) {
