@@ -95,6 +95,11 @@ const (
 	CodeForbidden ErrorCode = "forbidden"
 	// CodeUnavailable: not stored or not subscribed; send again.
 	CodeUnavailable ErrorCode = "unavailable"
+	// CodeEpochMoved: a "pub" named the epoch its body was encrypted for,
+	// and the room has moved past it (a seal committed first). Nothing was
+	// stored; the frame's "epoch" is the room's current epoch. Encrypt
+	// again for that epoch (with a new sender key) and send again.
+	CodeEpochMoved ErrorCode = "moved"
 )
 
 // ClientFrame is what a client sends over the WebSocket (JSON text frames).
@@ -104,13 +109,23 @@ const (
 //	{"t":"sub","room":"joint","from":{"epoch":1,"offset":41}}  resume after a position
 //	{"t":"sub","room":"joint"}                                 live from now
 //	{"t":"unsub","room":"joint"}
-//	{"t":"pub","room":"joint","id":"c-17","body":"<base64>"}   body is opaque (ciphertext)
+//	{"t":"pub","room":"joint","id":"c-17","body":"<base64>","epoch":4}  body is opaque (ciphertext)
+//
+// A pub's epoch is the epoch its body was encrypted for. The server
+// stores the body only if the room is still at that epoch when the body is
+// committed (ordered against seals); otherwise it answers an error frame
+// with code "moved" and the room's current epoch, and stores nothing. A
+// body that is a room payload names its epoch in its own header, which the
+// server goes by (a frame that disagrees is refused as invalid); a body
+// that is none and names no epoch is stored in whatever epoch is current.
 type ClientFrame struct {
 	Type FrameType `json:"t"`
 	Room string    `json:"room" frames:"sub,unsub,pub"`
 	From *Position `json:"from,omitempty" frames:"sub?"`
 	ID   string    `json:"id,omitempty" frames:"pub"`
 	Body []byte    `json:"body,omitempty" frames:"pub"`
+	// Epoch is the epoch a pub's body was encrypted for (0: any).
+	Epoch int64 `json:"epoch,omitempty" frames:"pub?"`
 }
 
 // ServerFrame is what the server sends.
@@ -122,6 +137,7 @@ type ClientFrame struct {
 //	{"t":"reload","room":R,"from":P,"head":P}  gap too old: page history over HTTP from P
 //	{"t":"presence","room":R,"user":U,"here":bool}
 //	{"t":"error","room":R,"id":ID,"code":C,"detail":D}
+//	{"t":"error","room":R,"id":ID,"code":"moved","detail":D,"epoch":E}  not stored: the room is at epoch E
 //	{"t":"floor","floor":FloorView}  timers, turns and hands this person sees
 type ServerFrame struct {
 	Type   FrameType `json:"t"`
@@ -129,7 +145,7 @@ type ServerFrame struct {
 	Head   *Position `json:"head,omitempty" frames:"subscribed,reload"`
 	Msg    *Message  `json:"m,omitempty" frames:"ack"`
 	Msgs   []Message `json:"ms,omitempty" frames:"msgs"`
-	Epoch  int64     `json:"epoch,omitempty" frames:"seal"`
+	Epoch  int64     `json:"epoch,omitempty" frames:"seal,error?"`
 	Seal   *Seal     `json:"seal,omitempty" frames:"seal"`
 	ID     string    `json:"id,omitempty" frames:"ack,error?"`
 	From   *Position `json:"from,omitempty" frames:"reload"`

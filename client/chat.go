@@ -218,7 +218,23 @@ func (ch *Chat) write(ws *websocket.Conn, f api.ClientFrame) error {
 // as durable, with its position. If the connection drops first, the message
 // is resent (same id) after reconnecting.
 func (ch *Chat) Send(ctx context.Context, room, id string, body []byte) (api.Message, error) {
-	o := &outgoing{frame: api.ClientFrame{Type: api.FramePub, Room: room, ID: id, Body: body}, ack: make(chan ackResult, 1)}
+	return ch.SendFor(ctx, room, id, body, 0)
+}
+
+// EpochMovedError: the server did not store a body sent with SendFor,
+// because the room had moved past the epoch it was encrypted for (a seal
+// came first). Epoch is the room's current epoch: encrypt again for it.
+type EpochMovedError struct{ Epoch int64 }
+
+func (e *EpochMovedError) Error() string {
+	return fmt.Sprintf("not stored: the room moved on to epoch %d", e.Epoch)
+}
+
+// SendFor is Send for a body encrypted for epoch (0: any): the server
+// stores it only in that epoch, and otherwise answers *EpochMovedError.
+// A resend after reconnecting names the same epoch.
+func (ch *Chat) SendFor(ctx context.Context, room, id string, body []byte, epoch int64) (api.Message, error) {
+	o := &outgoing{frame: api.ClientFrame{Type: api.FramePub, Room: room, ID: id, Body: body, Epoch: epoch}, ack: make(chan ackResult, 1)}
 	ch.mu.Lock()
 	if _, dup := ch.pending[id]; dup {
 		ch.mu.Unlock()
@@ -405,7 +421,11 @@ func (ch *Chat) handle(f *api.ServerFrame) error {
 			ch.mu.Unlock()
 			if o != nil {
 				ch.forget(f.ID)
-				o.ack <- ackResult{err: fmt.Errorf("%s: %s", f.Code, f.Detail)}
+				err := fmt.Errorf("%s: %s", f.Code, f.Detail)
+				if f.Code == api.CodeEpochMoved {
+					err = &EpochMovedError{Epoch: f.Epoch}
+				}
+				o.ack <- ackResult{err: err}
 			}
 		}
 	}

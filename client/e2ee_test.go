@@ -269,6 +269,16 @@ func TestRecusedMediatorReadsNothingAfterRecusal(t *testing.T) {
 	if _, err := tc.med.c.CaseAction(ctx, tc.caseID, "recusals", map[string]string{"mediatorId": m2Acct.ID, "reason": "conflict"}); err != nil {
 		t.Fatal(err)
 	}
+	// A sends before it has heard of the seal, so it encrypts for the
+	// ended epoch, whose sender key the recused mediator holds. The server
+	// stores none of it (the pub names that epoch: "moved"), and A
+	// encrypts again, with a new key, for the new epoch.
+	sctx, cancel := context.WithTimeout(ctx, 40*time.Second)
+	m, err := client.SendStaleForTest(sctx, a, "joint", before, "CANARY-encrypted-for-ended-epoch")
+	cancel()
+	if err != nil || m.Epoch <= before {
+		t.Fatalf("send encrypted first for ended epoch %d: %+v %v", before, m, err)
+	}
 	send(t, a, "joint", "CANARY-joint-after-recusal")
 	send(t, a, "caucus:A", "CANARY-caucus-after-recusal")
 	send(t, med, "joint", "CANARY-mediator-after-recusal")
@@ -280,7 +290,9 @@ func TestRecusedMediatorReadsNothingAfterRecusal(t *testing.T) {
 
 	// The recused mediator, with all its keys and the complete verified
 	// chain and directory (as if an accomplice handed them over), reads
-	// every stored payload of both rooms.
+	// every stored payload of both rooms, each at the epoch the payload
+	// itself names (it could try any): every stored payload names the
+	// epoch it is stored in.
 	devs, _, err := tc.med.x.CaseDevices(ctx, tc.caseID)
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +314,11 @@ func TestRecusedMediatorReadsNothingAfterRecusal(t *testing.T) {
 			if m.From == "" {
 				continue
 			}
-			r, err := sess.Receive(room, m.Epoch, m.From, m.Body)
+			claimed := payloadEpoch(t, m.Body)
+			if claimed != m.Epoch {
+				t.Errorf("%s %v: the log holds a payload encrypted for epoch %d", room, m.Pos(), claimed)
+			}
+			r, err := sess.Receive(room, claimed, m.From, m.Body)
 			switch {
 			case errors.Is(err, e2ee.ErrNoKey):
 				noKey++
@@ -317,14 +333,31 @@ func TestRecusedMediatorReadsNothingAfterRecusal(t *testing.T) {
 	if !strings.Contains(joined, "before recusal") || !strings.Contains(joined, "caucus before recusal") {
 		t.Fatalf("the recused device should still open what was said before: %q", read)
 	}
-	if strings.Contains(joined, "CANARY") || noKey != 4 {
-		t.Fatalf("recused device read %q (%d without key, want 4)", read, noKey)
+	if strings.Contains(joined, "CANARY") || noKey != 5 {
+		t.Fatalf("recused device read %q (%d without key, want 5)", read, noKey)
 	}
 	// And the server shows it nothing: its API access ended.
 	if _, err := m2x.ReadRoom(ctx, tc.caseID, "joint", messaging.Position{}); err == nil {
 		t.Fatal("recused mediator paged the joint room")
 	}
 	_ = expect(t, med, "joint")
+}
+
+// payloadEpoch is the epoch a stored payload says it was encrypted for.
+func payloadEpoch(t *testing.T, body []byte) int64 {
+	t.Helper()
+	if len(body) >= 4 && body[3] == e2ee.TypeKeyDist {
+		kd, err := e2ee.DecodeKeyDist(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kd.Ctx.Epoch
+	}
+	msg, err := e2ee.DecodeMessage(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg.Ctx.Epoch
 }
 
 // TestRevokedDeviceReadsNothingAfterRevocation: a party revokes a lost

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/e2ee"
 )
 
@@ -19,4 +20,18 @@ func SetEpochForTest(s *SecureChat, room string, epoch int64) {
 func SendKindForTest(ctx context.Context, s *SecureChat, room string, kind int, text string) error {
 	_, err := s.send(ctx, room, &e2ee.Plaintext{Kind: kind, Text: text}, nil)
 	return err
+}
+
+// SendStaleForTest sends text in room with its first encryption made for
+// epoch, whatever s knows of the room's seals since: the race in which a
+// device encrypts for an epoch that a seal ends before the server commits
+// the payload, made deterministic.
+func SendStaleForTest(ctx context.Context, s *SecureChat, room string, epoch int64, text string) (api.Message, error) {
+	s.mu.Lock()
+	if s.pinned == nil {
+		s.pinned = map[string]int64{}
+	}
+	s.pinned[room] = epoch
+	s.mu.Unlock()
+	return s.Send(ctx, room, text)
 }

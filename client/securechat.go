@@ -61,6 +61,11 @@ type SecureChat struct {
 	caught   map[string]bool
 	caughtUp chan struct{}
 
+	// pinned (tests only, export_test.go): an epoch the next encryption
+	// in a room uses instead of sendEpoch's, once, as a device that has
+	// not yet heard of a seal would. Guarded by mu.
+	pinned map[string]int64
+
 	sendMu      sync.Mutex
 	kick        chan struct{}
 	done        chan struct{}
@@ -432,11 +437,15 @@ func newMessageID() string {
 }
 
 // send encrypts p for room's current epoch and posts the key distributions
-// it needs, then the message. before, if set, sees the message payload
-// before it is posted (a carry's consent names its hash). A message that
-// lands in a later epoch than it was encrypted for (the room was sealed
-// meanwhile) is refused by receivers, so it is encrypted again for the
-// new epoch and resent.
+// it needs, then the message, each naming the epoch it was encrypted for.
+// before, if set, sees the message payload before it is posted (a carry's
+// consent names its hash). When the room was sealed meanwhile the server
+// stores none of it ("moved": nothing encrypted for the ended epoch, to a
+// membership that may still hold a recused mediator, is kept), so it is
+// encrypted again, with a new sender key, for the new epoch and resent. A
+// payload acknowledged in another epoch than it was encrypted for (a
+// server that ignored the epoch) is refused by receivers, and handled the
+// same way.
 func (s *SecureChat) send(ctx context.Context, room string, p *e2ee.Plaintext, before func(payload []byte) error) (api.Message, error) {
 	if !slices.Contains(s.rooms, room) {
 		return api.Message{}, fmt.Errorf("room %s is not open in this chat", room)
@@ -456,7 +465,13 @@ func (s *SecureChat) send(ctx context.Context, room string, p *e2ee.Plaintext, b
 		}
 		moved := false
 		for i, pl := range payloads {
-			m, err := s.chat.Send(ctx, room, newMessageID(), pl)
+			m, err := s.chat.SendFor(ctx, room, newMessageID(), pl, epoch)
+			var em *EpochMovedError
+			if errors.As(err, &em) {
+				s.rotate(room, em.Epoch)
+				moved = true
+				break
+			}
 			if err != nil {
 				s.rotate(room, 0) // some members may lack this chain's key: start over next time
 				return api.Message{}, err
@@ -508,6 +523,10 @@ func (s *SecureChat) encrypt(ctx context.Context, room string, p *e2ee.Plaintext
 	for refreshed := false; ; {
 		s.mu.Lock()
 		epoch := s.sendEpoch(room)
+		if e, ok := s.pinned[room]; ok {
+			delete(s.pinned, room)
+			epoch = e
+		}
 		dists, err := s.sess.Prepare(room, epoch)
 		if err == nil {
 			var msg []byte

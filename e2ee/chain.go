@@ -289,6 +289,35 @@ func (kd *KeyDist) Open(me *DeviceKeys) (*ReceiverChain, error) {
 	return nil, ErrNotForMe
 }
 
+// PayloadEpoch is the epoch a room payload (a key distribution or an
+// encrypted message) names in its header, the epoch its sender encrypted
+// it for; ok is false for anything else (or an epoch below 1). The
+// signature is not checked: the server reads it to store a payload only
+// in that epoch, and every receiver checks the signed header anyway.
+func PayloadEpoch(data []byte) (epoch int64, ok bool) {
+	if len(data) < 4 {
+		return 0, false
+	}
+	var ctx ChainContext
+	switch data[3] {
+	case TypeKeyDist:
+		kd, err := DecodeKeyDist(data)
+		if err != nil {
+			return 0, false
+		}
+		ctx = kd.Ctx
+	case TypeMessage:
+		m, err := DecodeMessage(data)
+		if err != nil {
+			return 0, false
+		}
+		ctx = m.Ctx
+	default:
+		return 0, false
+	}
+	return ctx.Epoch, ctx.Epoch >= 1
+}
+
 // Message is a decoded encrypted message.
 type Message struct {
 	Ctx        ChainContext

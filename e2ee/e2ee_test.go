@@ -443,3 +443,33 @@ func TestPlaintextPaddingAndKinds(t *testing.T) {
 		t.Fatal("all-zero padding accepted")
 	}
 }
+
+// TestPayloadEpoch: the epoch the server reads from a room payload's
+// header is the one its sender encrypted it for, for key distributions
+// and messages alike; anything else (another type, a truncated payload,
+// bytes that are no payload) has none.
+func TestPayloadEpoch(t *testing.T) {
+	w := newWorld(t)
+	w.sign(t, w.med, w.people(), epochs(1))
+	w.sign(t, w.med, w.people(), epochs(2))
+	posts := send(t, w.session(w.a1), "joint", 2, "hello")
+	kinds := map[byte]bool{}
+	for _, p := range posts {
+		e, ok := PayloadEpoch(p.payload)
+		if !ok || e != 2 {
+			t.Fatalf("payload of type %d: epoch %d %v, want 2", p.payload[3], e, ok)
+		}
+		kinds[p.payload[3]] = true
+		if _, ok := PayloadEpoch(p.payload[:len(p.payload)-1]); ok {
+			t.Fatalf("a truncated payload of type %d has an epoch", p.payload[3])
+		}
+	}
+	if !kinds[TypeKeyDist] || !kinds[TypeMessage] {
+		t.Fatalf("payload types sent: %v, want a key distribution and a message", kinds)
+	}
+	for _, b := range [][]byte{nil, []byte("PE"), []byte("ciphertext-1"), w.a1.Record().Raw} {
+		if e, ok := PayloadEpoch(b); ok {
+			t.Fatalf("%q: epoch %d, want none", b, e)
+		}
+	}
+}

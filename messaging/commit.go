@@ -31,9 +31,12 @@ var (
 
 // commit makes msgs (or, with seal set, a seal) durable in c's room,
 // wherever the room's owner is, and returns msgs with their positions.
-// via, when set, restricts the commit to that incarnation of this node (a
-// request forwarded here as the owner).
-func (s *Service) commit(ctx context.Context, c *committer, msgs []Message, seal string, via *incarnation) ([]Message, error) {
+// expect, when not empty, holds each message's expected epoch (0: none):
+// a message expecting another epoch than the room's at commit time is not
+// stored, and comes back at offset 0 of the room's current epoch (see
+// refused). via, when set, restricts the commit to that incarnation of
+// this node (a request forwarded here as the owner).
+func (s *Service) commit(ctx context.Context, c *committer, msgs []Message, expect []int64, seal string, via *incarnation) ([]Message, error) {
 	for range maxRouteAttempts {
 		inc, mine, err := s.route(ctx, c)
 		if err != nil {
@@ -43,19 +46,19 @@ func (s *Service) commit(ctx context.Context, c *committer, msgs []Message, seal
 			if via != nil && via != inc {
 				return nil, errMoved
 			}
-			b, err := s.commitLocal(ctx, inc, c, msgs, seal)
+			out, err := s.commitLocal(ctx, inc, c, msgs, expect, seal)
 			if errors.Is(err, errMoved) {
 				continue
 			}
 			if err != nil {
 				return nil, err
 			}
-			return b.Msgs, nil
+			return out, nil
 		}
 		if via != nil {
 			return nil, errMoved
 		}
-		out, err := s.forward(ctx, c.owner.Node, c.room, msgs, seal)
+		out, err := s.forward(ctx, c.owner.Node, c.room, msgs, expect, seal)
 		switch {
 		case errors.Is(err, errMoved):
 			c.forget()
@@ -107,10 +110,13 @@ func (s *Service) route(ctx context.Context, c *committer) (inc *incarnation, mi
 }
 
 // commitLocal appends one batch to this node's journal as the room's
-// owner, waits until it is durable, and broadcasts it. Only the room's
-// committer goroutine calls it, so the room's position cannot move
-// underneath it.
-func (s *Service) commitLocal(ctx context.Context, inc *incarnation, c *committer, msgs []Message, seal string) (*Batch, error) {
+// owner, waits until it is durable, broadcasts it, and returns msgs with
+// their positions. Only the room's committer goroutine calls it, so the
+// room's position cannot move underneath it: a message whose expected
+// epoch (expect[i], when not 0) is not the room's current one is left out
+// of the batch and returned refused (offset 0, the current epoch). When
+// every message is refused nothing is written.
+func (s *Service) commitLocal(ctx context.Context, inc *incarnation, c *committer, msgs []Message, expect []int64, seal string) ([]Message, error) {
 	room := c.room
 	s.incMu.Lock()
 	or := inc.owned[room]
@@ -121,14 +127,24 @@ func (s *Service) commitLocal(ctx context.Context, inc *incarnation, c *committe
 	pos := or.pos
 	s.incMu.Unlock()
 	b := &Batch{Room: room, Epoch: pos.Epoch, First: pos.Offset + 1, origin: c.origin}
+	var out []Message
 	if seal != "" {
 		b.Seal = &Seal{Next: pos.Epoch + 1, Reason: seal}
 	} else {
 		at := s.log.now().UnixMilli()
-		b.Msgs = make([]Message, len(msgs))
+		out = make([]Message, len(msgs))
+		b.Msgs = make([]Message, 0, len(msgs))
 		for i, m := range msgs {
-			m.Epoch, m.Offset, m.At = b.Epoch, b.First+int64(i), at
-			b.Msgs[i] = m
+			if i < len(expect) && expect[i] != 0 && expect[i] != pos.Epoch {
+				out[i] = Message{Epoch: pos.Epoch} // refused: encrypted for another epoch
+				continue
+			}
+			m.Epoch, m.Offset, m.At = b.Epoch, b.First+int64(len(b.Msgs)), at
+			b.Msgs = append(b.Msgs, m)
+			out[i] = m
+		}
+		if len(b.Msgs) == 0 {
+			return out, nil
 		}
 	}
 	data, err := json.Marshal(b)
@@ -152,8 +168,12 @@ func (s *Service) commitLocal(ctx context.Context, inc *incarnation, c *committe
 		return nil, ctx.Err()
 	}
 	s.broadcast(ctx, b, data)
-	return b, nil
+	return out, nil
 }
+
+// refused reports whether a message commit returned was refused for
+// expecting another epoch (stored messages have offsets from 1).
+func refused(m Message) bool { return m.Offset == 0 }
 
 // journalReq asks the journal writer to make one batch durable.
 type journalReq struct {

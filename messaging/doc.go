@@ -52,7 +52,15 @@
 // and recovered as before.
 //
 // An epoch ends with a seal (a membership change): a batch that names the
-// next epoch, committed by the owner like any other.
+// next epoch, committed by the owner like any other. A message may name
+// the epoch its body was encrypted for (EnqueueFor): the owner's committer
+// stores it only if the room is at that epoch when it commits the batch,
+// so the check is ordered against the seals, also for a message another
+// node forwarded (the expectation travels with it). A refused message is
+// left out of its batch (the others are committed) and answered with
+// ErrEpochMoved naming the current epoch; nothing of it is written.
+// Messages without an expectation (the server's own) land in whatever
+// epoch is current.
 //
 // # Fan-out and recovery
 //

@@ -27,21 +27,30 @@ const forwardTimeout = 20 * time.Second
 // it is sent in several requests.
 const maxForwardBytes = 1 << 20
 
+// opCommitExpect is a commit of messages that carry expected epochs
+// (Expect); a plain "commit" carries none.
+const opCommitExpect = "commit-expect"
+
 type forwardRequest struct {
-	Op    string    `json:"op"` // "commit", "tail" (the owner's journaled tail of Room after After), or "ping" (asks only whether anyone listens)
+	Op    string    `json:"op"` // "commit", opCommitExpect, "tail" (the owner's journaled tail of Room after After), or "ping" (asks only whether anyone listens)
 	Req   string    `json:"req,omitempty"`
 	At    int64     `json:"at,omitempty"` // unix milliseconds when sent: older requests are refused
 	Reply string    `json:"reply,omitempty"`
 	Room  string    `json:"room,omitempty"`
 	Msgs  []Message `json:"msgs,omitempty"`
-	Seal  string    `json:"seal,omitempty"`
-	After Position  `json:"after,omitzero"`
+	// Expect holds each of Msgs' expected epoch (0: none; empty: none
+	// expects one): see Service.EnqueueFor.
+	Expect []int64  `json:"expect,omitempty"`
+	Seal   string   `json:"seal,omitempty"`
+	After  Position `json:"after,omitzero"`
 }
 
 type forwardReply struct {
 	Req string `json:"req"`
 	// Err is "moved" (not the owner any more: look again) or "failed".
-	Err string     `json:"err,omitempty"`
+	Err string `json:"err,omitempty"`
+	// Pos holds each message's position; offset 0 marks one refused for
+	// expecting another epoch, with the room's current epoch.
 	Pos []Position `json:"pos,omitempty"`
 	At  []int64    `json:"at,omitempty"`
 	// Tail answers a "tail" request: batches, in order, the first
@@ -50,8 +59,8 @@ type forwardReply struct {
 }
 
 // forward commits msgs (or a seal) through owner and returns msgs with
-// their positions.
-func (s *Service) forward(ctx context.Context, owner, room string, msgs []Message, seal string) ([]Message, error) {
+// their positions (a refused one at offset 0, as commit).
+func (s *Service) forward(ctx context.Context, owner, room string, msgs []Message, expect []int64, seal string) ([]Message, error) {
 	if seal != "" {
 		_, err := s.forwardOnce(ctx, owner, forwardRequest{Room: room, Seal: seal})
 		return nil, err
@@ -63,7 +72,16 @@ func (s *Service) forward(ctx context.Context, owner, room string, msgs []Messag
 			size += len(msgs[n].Body)
 			n++
 		}
-		r, err := s.forwardOnce(ctx, owner, forwardRequest{Room: room, Msgs: msgs[:n]})
+		req := forwardRequest{Room: room, Msgs: msgs[:n]}
+		if len(expect) > 0 {
+			// Under its own op: an owner that predates epoch
+			// expectations ignores the request (the commit times out and
+			// the client sends again) rather than storing the messages in
+			// whatever epoch it is at.
+			req.Op, req.Expect = opCommitExpect, expect[:n]
+			expect = expect[n:]
+		}
+		r, err := s.forwardOnce(ctx, owner, req)
 		if err != nil {
 			return nil, err
 		}
@@ -166,7 +184,8 @@ func (s *Service) onForward(inc *incarnation, data []byte) {
 	switch {
 	case req.Op == "tail":
 		go s.serveTail(inc, req)
-	case req.Op == "commit" && (req.Seal != "" || len(req.Msgs) > 0):
+	case req.Op == "commit" && len(req.Expect) == 0 && (req.Seal != "" || len(req.Msgs) > 0),
+		req.Op == opCommitExpect && len(req.Msgs) > 0:
 		go s.serveForward(inc, req)
 	}
 }
@@ -273,8 +292,12 @@ func (s *Service) enqueueForwarded(inc *incarnation, req forwardRequest) ([]Resu
 	if req.Seal != "" {
 		ps = append(ps, pending{seal: req.Seal, via: inc, done: make(chan Result, 1)})
 	}
-	for _, m := range req.Msgs {
-		ps = append(ps, pending{msg: Message{ID: m.ID, From: m.From, Kind: m.Kind, Body: m.Body}, via: inc, done: make(chan Result, 1)})
+	for i, m := range req.Msgs {
+		p := pending{msg: Message{ID: m.ID, From: m.From, Kind: m.Kind, Body: m.Body}, via: inc, done: make(chan Result, 1)}
+		if i < len(req.Expect) {
+			p.expect = req.Expect[i]
+		}
+		ps = append(ps, p)
 	}
 	for _, p := range ps {
 		if err := s.queue(ctx, req.Room, p); err != nil {
@@ -285,6 +308,13 @@ func (s *Service) enqueueForwarded(inc *incarnation, req forwardRequest) ([]Resu
 	for i, p := range ps {
 		select {
 		case out[i] = <-p.done:
+			var em *EpochMovedError
+			if errors.As(out[i].Err, &em) {
+				// Refused, not failed: answered as offset 0 of the
+				// room's current epoch.
+				out[i] = Result{Msg: Message{Epoch: em.Current}}
+				continue
+			}
 			if out[i].Err != nil {
 				return nil, out[i].Err
 			}

@@ -193,7 +193,17 @@ func (s *Service) Publish(ctx context.Context, room string, m Message) (Message,
 // arrives on the channel when m is durable (or failed). Messages enqueued
 // one after another by one caller are committed in that order.
 func (s *Service) Enqueue(ctx context.Context, room string, m Message) (<-chan Result, error) {
-	p := pending{msg: m, done: make(chan Result, 1), at: StageClock()}
+	return s.EnqueueFor(ctx, room, m, 0)
+}
+
+// EnqueueFor is Enqueue for a body encrypted for epoch: m is stored only
+// if the room is at that epoch when it is committed, which is ordered
+// against the room's seals wherever its owner is. Otherwise nothing is
+// stored and the result's error is an *EpochMovedError (errors.Is
+// ErrEpochMoved) naming the room's current epoch. Epoch 0 expects
+// nothing (as Enqueue).
+func (s *Service) EnqueueFor(ctx context.Context, room string, m Message, epoch int64) (<-chan Result, error) {
+	p := pending{msg: m, expect: epoch, done: make(chan Result, 1), at: StageClock()}
 	if err := s.queue(ctx, room, p); err != nil {
 		return nil, err
 	}
@@ -273,8 +283,11 @@ func (s *Service) committer(room string) (*committer, error) {
 }
 
 type pending struct {
-	msg  Message
-	seal string // non-empty: a seal request instead of a message
+	msg Message
+	// expect is the epoch msg was encrypted for (0: any): it is committed
+	// only while the room is at that epoch.
+	expect int64
+	seal   string // non-empty: a seal request instead of a message
 	// via is set on a request another node forwarded to this one as the
 	// room's owner: it may be committed only by that incarnation, never
 	// forwarded again.
@@ -288,6 +301,24 @@ type Result struct {
 	Msg Message
 	Err error
 }
+
+// ErrEpochMoved: a message expected an epoch the room is no longer (or
+// not) at, and was not stored. The error in a Result is an
+// *EpochMovedError, which names the room's current epoch.
+var ErrEpochMoved = errors.New("messaging: the room's epoch moved on; not stored")
+
+// EpochMovedError refuses a message that expected another epoch.
+type EpochMovedError struct {
+	Expected int64 // the epoch the message was encrypted for
+	Current  int64 // the room's epoch when it was committed
+}
+
+func (e *EpochMovedError) Error() string {
+	return fmt.Sprintf("messaging: encrypted for epoch %d, the room is at epoch %d; not stored", e.Expected, e.Current)
+}
+
+// Is makes errors.Is(err, ErrEpochMoved) hold.
+func (e *EpochMovedError) Is(target error) bool { return target == ErrEpochMoved }
 
 // committer is one room's queue on this node. Whether the node owns the
 // room or forwards to its owner is decided per batch (commit.go).
@@ -413,21 +444,31 @@ func (c *committer) end(next *pending) {
 
 func (s *Service) commitMessages(ctx context.Context, c *committer, batch []pending) {
 	msgs := make([]Message, len(batch))
+	var expect []int64
 	for i, p := range batch {
 		msgs[i] = p.msg
+		if p.expect != 0 {
+			if expect == nil {
+				expect = make([]int64, len(batch))
+			}
+			expect[i] = p.expect
+		}
 	}
-	done, err := s.commit(ctx, c, msgs, "", batch[0].via)
+	done, err := s.commit(ctx, c, msgs, expect, "", batch[0].via)
 	for i, p := range batch {
-		if err != nil {
+		switch {
+		case err != nil:
 			p.done <- Result{Err: err}
-		} else {
+		case refused(done[i]):
+			p.done <- Result{Err: &EpochMovedError{Expected: p.expect, Current: done[i].Epoch}}
+		default:
 			p.done <- Result{Msg: done[i]}
 		}
 	}
 }
 
 func (s *Service) commitSeal(ctx context.Context, c *committer, p pending) {
-	_, err := s.commit(ctx, c, nil, p.seal, p.via)
+	_, err := s.commit(ctx, c, nil, nil, p.seal, p.via)
 	p.done <- Result{Err: err}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/floor"
 	"github.com/parley-mediation/parley/messaging"
 
@@ -394,7 +395,14 @@ func (c *socket) publish(ctx context.Context, f *api.ClientFrame, read int64) {
 		c.refuse(f.Room, f.ID, err)
 		return
 	}
-	done, err := c.s.Enqueue(ctx, room.ID, api.Message{ID: f.ID, From: c.opts.User, Body: f.Body})
+	expect, err := pubEpoch(f)
+	if err != nil {
+		c.error(f.Room, f.ID, api.CodeInvalid, err.Error())
+		return
+	}
+	// The body is stored only in the epoch it was encrypted for: a seal
+	// committed first refuses it.
+	done, err := c.s.EnqueueFor(ctx, room.ID, api.Message{ID: f.ID, From: c.opts.User, Body: f.Body}, expect)
 	if err != nil {
 		c.error(f.Room, f.ID, api.CodeUnavailable, "not stored; send again")
 		return
@@ -411,6 +419,23 @@ func (c *socket) publish(ctx context.Context, f *api.ClientFrame, read int64) {
 	}
 }
 
+// pubEpoch is the epoch a pub's body may be stored in: the one its
+// header names when the body is a room payload (a key distribution or an
+// encrypted message; e2ee.PayloadEpoch), which also holds for a client
+// that does not name it in the frame; else the frame's (0: any, for a body
+// that is no room payload). A frame naming another epoch than its body's
+// header is refused.
+func pubEpoch(f *api.ClientFrame) (int64, error) {
+	e, ok := e2ee.PayloadEpoch(f.Body)
+	switch {
+	case !ok:
+		return f.Epoch, nil
+	case f.Epoch != 0 && f.Epoch != e:
+		return 0, fmt.Errorf("epoch: the frame names epoch %d, its body was encrypted for epoch %d", f.Epoch, e)
+	}
+	return e, nil
+}
+
 // inFlightPub is one publish waiting for durability.
 type inFlightPub struct {
 	room, id string
@@ -419,7 +444,8 @@ type inFlightPub struct {
 }
 
 // acker answers the connection's publishes in the order they arrived: an
-// ack once durable, or "send again".
+// ack once durable, "moved" (with the room's current epoch) when the body
+// was encrypted for an epoch the room has left, or "send again".
 func (c *socket) acker(ctx context.Context, in <-chan inFlightPub) {
 	for {
 		var p inFlightPub
@@ -430,6 +456,12 @@ func (c *socket) acker(ctx context.Context, in <-chan inFlightPub) {
 		}
 		select {
 		case r := <-p.done:
+			var moved *messaging.EpochMovedError
+			if errors.As(r.Err, &moved) {
+				c.Send(encodeFrame(api.ServerFrame{Type: api.FrameError, Room: p.room, ID: p.id, Code: api.CodeEpochMoved,
+					Epoch: moved.Current, Detail: "not stored: the room moved to a new epoch; encrypt again and send"}))
+				continue
+			}
 			if r.Err != nil {
 				c.error(p.room, p.id, api.CodeUnavailable, "not stored; send again")
 				continue
@@ -503,6 +535,9 @@ func decodeClientFrame(data []byte) (*api.ClientFrame, error) {
 		}
 		if len(f.Body) == 0 || len(f.Body) > api.MaxBody {
 			return nil, fmt.Errorf("body: required, at most %d bytes", api.MaxBody)
+		}
+		if f.Epoch < 0 {
+			return nil, fmt.Errorf("epoch: negative")
 		}
 	default:
 		return nil, fmt.Errorf("t: unknown frame type %q", f.Type)

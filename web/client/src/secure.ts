@@ -62,7 +62,8 @@ export class SecureCase {
   readonly seen = new Map<string, SecureEvent>(); // room|epoch|offset → decrypted message
   private queue: Promise<void> = Promise.resolve();
   private ws: WebSocket | null = null;
-  private pending = new Map<string, { room: string; body: string; resolve: (p: Pos) => void; reject: (e: Error) => void }>();
+  // Each unacknowledged pub, with the epoch its body was encrypted for.
+  private pending = new Map<string, { room: string; body: string; epoch: number; resolve: (p: Pos) => void; reject: (e: Error) => void }>();
   private closed = false;
   private sendLock: Promise<unknown> = Promise.resolve();
   private signing: Promise<void> | null = null;
@@ -252,7 +253,7 @@ export class SecureCase {
       for (const room of this.rooms) ws.send(JSON.stringify({ t: "sub", room, from: this.pos.get(room) } satisfies ClientFrame));
       this.setStatus("live");
       // Unacknowledged messages go again (receivers drop duplicates by sender and id).
-      for (const [id, p] of this.pending) ws.send(JSON.stringify({ t: "pub", room: p.room, id, body: p.body } satisfies ClientFrame));
+      for (const [id, p] of this.pending) ws.send(JSON.stringify({ t: "pub", room: p.room, id, body: p.body, epoch: p.epoch } satisfies ClientFrame));
     };
     ws.onmessage = (e) => {
       // The server sends only ServerFrames (package api); a frame of a
@@ -320,7 +321,11 @@ export class SecureCase {
       }
       case "error": {
         const p = f.id ? this.pending.get(f.id) : undefined;
-        if (p && f.id && f.code !== "unavailable") { this.pending.delete(f.id); p.reject(new Error(`${f.code}: ${f.detail}`)); }
+        if (p && f.id && f.code !== "unavailable") {
+          this.pending.delete(f.id);
+          // "moved": a seal came first and nothing was stored; sendNow encrypts again.
+          p.reject(f.code === "moved" ? new EpochMoved(f.epoch ?? 0) : new Error(`${f.code}: ${f.detail}`));
+        }
         break;
       }
     }
@@ -378,8 +383,7 @@ export class SecureCase {
     // Pick up devices registered since (a member's new browser) before keying.
     if (Date.now() - this.lastRefresh > 3000) await this.refresh();
     for (let attempt = 0; attempt < 4; attempt++) {
-      const epoch = this.epochs.get(room) ?? 1;
-      const dists = await this.prepare(room, epoch);
+      const { dists, epoch } = await this.prepare(room);
       const msg = await this.sess.encrypt(room, p);
       if (beforePost) {
         try { await beforePost(msg); } catch (e) { this.sess.rotate(room); throw e; }
@@ -388,7 +392,17 @@ export class SecureCase {
       const payloads = [...dists, msg];
       for (let i = 0; i < payloads.length; i++) {
         let at: Pos;
-        try { at = await this.post(room, payloads[i]); } catch (e) { this.sess.rotate(room); throw e; }
+        try { at = await this.post(room, payloads[i], epoch); } catch (e) {
+          this.sess.rotate(room);
+          if (!(e instanceof EpochMoved)) throw e;
+          // The room was sealed (someone joined or left) before this was
+          // stored, and the server kept none of it: encrypt again, with a
+          // new key, for the new epoch.
+          this.epochs.set(room, Math.max(this.epochs.get(room) ?? 1, e.epoch));
+          moved = true;
+          break;
+        }
+        // A server that ignored the epoch: receivers refuse the payload.
         if (at.epoch !== epoch) {
           this.sess.rotate(room);
           this.epochs.set(room, Math.max(this.epochs.get(room) ?? 1, at.epoch));
@@ -399,7 +413,7 @@ export class SecureCase {
       }
       if (!moved) break;
     }
-    throw new Error("the room kept changing epochs while sending; try again");
+    throw new Error("the people in this room changed several times while your message was being sent, so it was not sent; send it again");
   }
 
   /**
@@ -408,14 +422,17 @@ export class SecureCase {
    * waits, told in words, until a mediator's browser or client connects
    * (it signs as soon as it does), for as long as this page stays open.
    */
-  private async prepare(room: string, epoch: number): Promise<Uint8Array[]> {
+  private async prepare(room: string): Promise<{ dists: Uint8Array[]; epoch: number }> {
     let backoff = 200, told = false;
     const started = Date.now();
     for (let i = 0; !this.closed; i++) {
+      // The room's latest epoch each time: a seal heard while waiting for
+      // a signed membership moves the wait on to the new epoch's.
+      const epoch = this.epochs.get(room) ?? 1;
       try {
-        const out = await this.sess.prepare(room, epoch);
+        const dists = await this.sess.prepare(room, epoch);
         if (told) this.onNotice("Your mediator is connected; your message is being sent.");
-        return out;
+        return { dists, epoch };
       } catch (e) {
         const msg = errorText(e);
         if (/no signed membership/.test(msg)) {
@@ -438,12 +455,13 @@ export class SecureCase {
     throw new Error("the case was closed before your message could be sent");
   }
 
-  private post(room: string, payload: Uint8Array): Promise<Pos> {
+  /** Posts one payload encrypted for epoch; the server stores it only in that epoch (else EpochMoved). */
+  private post(room: string, payload: Uint8Array, epoch: number): Promise<Pos> {
     const id = randomID("b");
     const body = b64(payload);
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { room, body, resolve, reject });
-      if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ t: "pub", room, id, body } satisfies ClientFrame));
+      this.pending.set(id, { room, body, epoch, resolve, reject });
+      if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ t: "pub", room, id, body, epoch } satisfies ClientFrame));
       setTimeout(() => {
         if (this.pending.delete(id)) reject(new Error("the server did not confirm the message within 60 s"));
       }, 60000);
@@ -672,6 +690,13 @@ export async function registerDevice(me: E.DeviceKeys): Promise<void> {
   const v = await verifyProven(p, pins);
   if (v.devices.length !== 1 || v.devices[0].rec.id !== me.id) throw new Error("the key directory did not log this device");
   await savePins(me.account, { ...pins, logKey: p.key, logSize: v.size, logCheckpoint: v.checkpoint });
+}
+
+/** The server stored nothing of a pub: the room moved on to epoch (a seal came first). */
+class EpochMoved extends Error {
+  constructor(readonly epoch: number) {
+    super("the people in this room changed while your message was being sent");
+  }
 }
 
 /** An error's message, whatever was thrown. */

@@ -1117,7 +1117,7 @@ export type FrameType = "sub" | "unsub" | "pub" | "subscribed" | "msgs" | "seal"
 /**
  * ErrorCode is an error frame's "code".
  */
-export type ErrorCode = "invalid" | "forbidden" | "unavailable";
+export type ErrorCode = "invalid" | "forbidden" | "unavailable" | "moved";
 
 /**
  * ClientFrame is what a client sends over the WebSocket (JSON text frames).
@@ -1127,7 +1127,15 @@ export type ErrorCode = "invalid" | "forbidden" | "unavailable";
  * 	{"t":"sub","room":"joint","from":{"epoch":1,"offset":41}}  resume after a position
  * 	{"t":"sub","room":"joint"}                                 live from now
  * 	{"t":"unsub","room":"joint"}
- * 	{"t":"pub","room":"joint","id":"c-17","body":"<base64>"}   body is opaque (ciphertext)
+ * 	{"t":"pub","room":"joint","id":"c-17","body":"<base64>","epoch":4}  body is opaque (ciphertext)
+ *
+ * A pub's epoch is the epoch its body was encrypted for. The server
+ * stores the body only if the room is still at that epoch when the body is
+ * committed (ordered against seals); otherwise it answers an error frame
+ * with code "moved" and the room's current epoch, and stores nothing. A
+ * body that is a room payload names its epoch in its own header, which the
+ * server goes by (a frame that disagrees is refused as invalid); a body
+ * that is none and names no epoch is stored in whatever epoch is current.
  */
 export interface ClientFrameSub {
   t: "sub";
@@ -1143,6 +1151,7 @@ export interface ClientFramePub {
   room: string;
   id: string;
   body: string;
+  epoch?: number;
 }
 export type ClientFrame =
   | ClientFrameSub
@@ -1159,6 +1168,7 @@ export type ClientFrame =
  * 	{"t":"reload","room":R,"from":P,"head":P}  gap too old: page history over HTTP from P
  * 	{"t":"presence","room":R,"user":U,"here":bool}
  * 	{"t":"error","room":R,"id":ID,"code":C,"detail":D}
+ * 	{"t":"error","room":R,"id":ID,"code":"moved","detail":D,"epoch":E}  not stored: the room is at epoch E
  * 	{"t":"floor","floor":FloorView}  timers, turns and hands this person sees
  */
 export interface ServerFrameSubscribed {
@@ -1198,6 +1208,7 @@ export interface ServerFramePresence {
 export interface ServerFrameError {
   t: "error";
   room?: string;
+  epoch?: number;
   id?: string;
   code: ErrorCode;
   detail: string;

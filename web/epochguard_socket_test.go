@@ -1,0 +1,191 @@
+package web
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/messaging"
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// oneRoomAuth lets the connection into one room.
+type oneRoomAuth struct{ id string }
+
+func (a oneRoomAuth) Resolve(_ context.Context, name, _ string) (messaging.Room, error) {
+	return messaging.Room{ID: a.id, Name: name}, nil
+}
+
+func (oneRoomAuth) Invalidate() {}
+
+// TestStaleEpochPubIsRefusedAndNotStored: after a seal ends epoch 1, a
+// pub whose body was encrypted for epoch 1 gets an error frame with code
+// "moved" and the room's current epoch, and nothing is stored; a pub for
+// epoch 2, and one naming no epoch, are acknowledged in epoch 2. A room
+// payload's own header decides when the frame names no epoch (an older
+// page), and a frame naming another epoch than its payload's is refused.
+func TestStaleEpochPubIsRefusedAndNotStored(t *testing.T) {
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
+	defer svc.Close()
+	const room = "c_guard/joint"
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_a", Auth: oneRoomAuth{id: room}})
+	}))
+	defer srv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ctx := t.Context()
+	pubBody := func(id string, epoch int64, body []byte) api.ServerFrame {
+		t.Helper()
+		b, _ := json.Marshal(api.ClientFrame{Type: api.FramePub, Room: "joint", ID: id, Body: body, Epoch: epoch})
+		if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var f api.ServerFrame
+			if err := json.Unmarshal(data, &f); err != nil {
+				t.Fatal(err)
+			}
+			if f.ID == id && (f.Type == api.FrameAck || f.Type == api.FrameError) {
+				return f
+			}
+		}
+	}
+	pub := func(id string, epoch int64) api.ServerFrame {
+		t.Helper()
+		return pubBody(id, epoch, []byte("ciphertext "+id))
+	}
+	if f := pub("first", 1); f.Type != api.FrameAck || f.Msg.Epoch != 1 {
+		t.Fatalf("pub for epoch 1 before the seal: %+v", f)
+	}
+	if err := svc.Seal(ctx, room, `{"change":"mediator.recused"}`); err != nil {
+		t.Fatal(err)
+	}
+	f := pub("stale", 1)
+	if f.Type != api.FrameError || f.Code != api.CodeEpochMoved || f.Epoch != 2 || f.Room != "joint" {
+		t.Fatalf("pub for epoch 1 after the seal: %+v, want a %q error naming epoch 2", f, api.CodeEpochMoved)
+	}
+	if f := pub("fresh", 2); f.Type != api.FrameAck || f.Msg.Pos() != (api.Position{Epoch: 2, Offset: 1}) {
+		t.Fatalf("pub for epoch 2: %+v", f)
+	}
+	if f := pub("any", 0); f.Type != api.FrameAck || f.Msg.Pos() != (api.Position{Epoch: 2, Offset: 2}) {
+		t.Fatalf("pub naming no epoch: %+v", f)
+	}
+	// A client that names no epoch in the frame (a page loaded before
+	// the server knew of epochs): a room payload's header says which
+	// epoch it was encrypted for, and that is the one it may be stored in.
+	msg2, dist2 := vectorPayloads(t)
+	if f := pubBody("old-client", 0, msg2); f.Type != api.FrameAck || f.Msg.Pos() != (api.Position{Epoch: 2, Offset: 3}) {
+		t.Fatalf("an epoch-2 message naming no epoch in the frame: %+v", f)
+	}
+	if f := pubBody("mismatch", 3, msg2); f.Type != api.FrameError || f.Code != api.CodeInvalid || !strings.Contains(f.Detail, "encrypted for epoch 2") {
+		t.Fatalf("a frame naming epoch 3 for an epoch-2 body: %+v, want refused as invalid", f)
+	}
+	if err := svc.Seal(ctx, room, `{"change":"party.added"}`); err != nil {
+		t.Fatal(err)
+	}
+	if f := pubBody("old-client-late", 0, dist2); f.Type != api.FrameError || f.Code != api.CodeEpochMoved || f.Epoch != 3 {
+		t.Fatalf("an epoch-2 key distribution naming no epoch, after the seal into 3: %+v, want %q", f, api.CodeEpochMoved)
+	}
+	// Pipelined: the answers come in the order the pubs were sent,
+	// refusals and acknowledgements mixed.
+	order := []struct {
+		id    string
+		epoch int64
+	}{{"p-stale", 2}, {"p-fresh", 3}, {"p-stale-2", 1}, {"p-any", 0}}
+	for _, p := range order {
+		b, _ := json.Marshal(api.ClientFrame{Type: api.FramePub, Room: "joint", ID: p.id, Body: []byte("ciphertext " + p.id), Epoch: p.epoch})
+		if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var answers []string
+	for len(answers) < len(order) {
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f api.ServerFrame
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatal(err)
+		}
+		switch f.Type {
+		case api.FrameAck:
+			answers = append(answers, f.ID+":ack")
+		case api.FrameError:
+			answers = append(answers, f.ID+":"+string(f.Code))
+		}
+	}
+	if got := strings.Join(answers, ","); got != "p-stale:moved,p-fresh:ack,p-stale-2:moved,p-any:ack" {
+		t.Fatalf("pipelined answers: %s", got)
+	}
+	msgs, _, err := svc.Page(ctx, room, messaging.Position{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range msgs {
+		ids = append(ids, m.ID)
+	}
+	if strings.Join(ids, ",") != "first,fresh,any,old-client,p-fresh,p-any" {
+		t.Fatalf("room holds %v; the stale body must not be stored", ids)
+	}
+}
+
+// vectorPayloads are an encrypted message and a key distribution from the
+// shared protocol vectors (e2ee/testdata/vectors.json), both encrypted
+// for epoch 2.
+func vectorPayloads(t *testing.T) (msg, dist []byte) {
+	t.Helper()
+	raw, err := os.ReadFile("../e2ee/testdata/vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Chain struct {
+			Steps []struct {
+				Payload string `json:"payload"`
+			} `json:"steps"`
+		} `json:"chain"`
+		KeyDist struct {
+			Payload string `json:"payload"`
+		} `json:"keyDist"`
+	}
+	if err := json.Unmarshal(raw, &v); err != nil || len(v.Chain.Steps) == 0 {
+		t.Fatalf("vectors: %v", err)
+	}
+	if msg, err = hex.DecodeString(v.Chain.Steps[0].Payload); err != nil {
+		t.Fatal(err)
+	}
+	if dist, err = hex.DecodeString(v.KeyDist.Payload); err != nil {
+		t.Fatal(err)
+	}
+	return msg, dist
+}
