@@ -33,7 +33,10 @@ import (
 // server encrypting). Reported: server_upload_MB/s, browser upload_MB/s
 // (encrypt into a temporary file, then send) and encrypt_MB/s, download_MB/s
 // (fetch, decrypt, check, hand over), the page's peak JS heap, and the
-// peak resident memory of the renderer and browser processes.
+// resident memory of each kind of Chromium process (browser, renderer,
+// network, storage, other) at rest and at its peak. The browser runs on a
+// profile on disk, as a person's does; PARLEY_BENCH_PROFILE=incognito runs
+// it in a private (in-memory) context instead.
 //
 //	PARLEY_BENCH_MIB=1024 go test -run '^$' -bench BrowserE2EEDocuments -benchtime 1x -timeout 60m ./web/
 func BenchmarkBrowserE2EEDocuments(b *testing.B) {

@@ -17,6 +17,17 @@
 // streams into the browser's download would have to start the save before
 // the check at the end, and a cut-off download can look whole.) Without
 // OPFS the bytes wait in a Blob, which the browser pages to disk itself.
+//
+// Memory: in a normal browser profile the OPFS file is on disk, and the
+// browser's own processes stay flat whatever the file's size (measured at
+// 1 GiB: BENCHMARKS.md). In a private (incognito) window Chromium keeps the
+// site's storage, OPFS and Blobs alike, in the browser process's memory,
+// and gives the site less room: there a file costs its size in the
+// browser's memory while it is encrypted and sent, and again while it is
+// decrypted. So before writing, the page asks how much room the site has
+// (navigator.storage.estimate) and, when the copy would not fit, says so in
+// plain words and writes nothing; a write that still runs out of room is
+// refused with the same words.
 import { APIError, casePath } from "./api";
 import type { Document } from "./api";
 import {
@@ -45,6 +56,39 @@ export function newDocID(): string {
 // --- temporary files ---
 
 interface Sink { name: string; write(b: Uint8Array): Promise<void>; finish(): Promise<Blob>; discard(): Promise<void> }
+
+/** The site's storage has no room for a temporary copy of need bytes, free bytes left (-1: unknown). */
+export class NoRoomError extends Error {
+  constructor(readonly need: number, readonly free: number) { super("no room for the temporary copy"); }
+}
+
+/** The room the site's storage has left, in bytes (Infinity when the browser does not say). */
+async function freeRoom(): Promise<number> {
+  try {
+    const e = await navigator.storage?.estimate?.();
+    if (e?.quota === undefined || e.usage === undefined) return Infinity;
+    return Math.max(0, e.quota - e.usage);
+  } catch { return Infinity; }
+}
+
+/** Refuses (NoRoomError) before anything is written when a temporary copy of n bytes would not fit. */
+async function ensureRoom(n: number): Promise<void> {
+  if (!(await tmpRoot())) return; // no OPFS: the bytes wait in a Blob
+  const free = await freeRoom();
+  if (free < n) throw new NoRoomError(n, free);
+}
+
+const roomSize = (n: number) => n < 1024 * 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MB` : `${(n / 1024 / 1024 / 1024).toFixed(1)} GB`;
+
+/** A NoRoomError in words: what happened and what the person can do. */
+export function noRoomWords(e: NoRoomError, what: string): string {
+  const free = e.free >= 0 && Number.isFinite(e.free) ? `; this browser gives this site ${roomSize(e.free)}` : "";
+  const need = e.need >= 0 ? ` (it needs ${roomSize(e.need)}${free})` : "";
+  return `This browser has no room on this device for ${what}${need}, so nothing was saved. ` +
+    "Free some disk space and try again. In a private (incognito) window the browser keeps such files in its memory and allows much less: use a normal window for large files.";
+}
+
+const isQuota = (e: unknown) => e instanceof DOMException && (e.name === "QuotaExceededError" || e.name === "NoModificationAllowedError" && /space|quota/i.test(e.message));
 // Each page (tab) keeps its temporary files in its own folder under
 // parley-tmp, named by a random id, and holds a Web Lock of that name for
 // as long as it lives. A sweep deletes only other folders whose lock nobody
@@ -140,7 +184,9 @@ async function sink(): Promise<Sink> {
     let closed = false;
     return {
       name,
-      write: async (b) => { await ws.write(b as Uint8Array<ArrayBuffer>); },
+      write: async (b) => {
+        try { await ws.write(b as Uint8Array<ArrayBuffer>); } catch (e) { throw isQuota(e) ? new NoRoomError(-1, -1) : e; }
+      },
       finish: async () => { await ws.close(); closed = true; return fh.getFile(); },
       discard: async () => {
         if (!closed) await ws.abort().catch(() => {});
@@ -179,6 +225,13 @@ export async function uploadE2EE(caseID: string, sess: DocSession, file: File, a
     key.fill(0);
     throw new Error("This device cannot encrypt for that audience yet: the case's signed membership does not list everyone's devices. Nothing was saved. Try again in a minute, or ask your mediator.");
   }
+  const need = ciphertextSize(file.size);
+  try {
+    await ensureRoom(need);
+  } catch (e) {
+    key.fill(0);
+    throw e instanceof NoRoomError ? new Error(noRoomWords(e, "the encrypted copy it sends")) : e;
+  }
   const out = await sink();
   try {
     const sealer = await StreamSealer.create(key, b);
@@ -199,6 +252,8 @@ export async function uploadE2EE(caseID: string, sess: DocSession, file: File, a
     const body = await out.finish();
     if (body.size !== ciphertextSize(total)) throw new Error("The encrypted copy came out the wrong size, so nothing was sent. Try again.");
     return await send(body, { e2ee: "1", doc: docID }, { [W.DocumentKeyHeader]: b64url(wrap) });
+  } catch (e) {
+    throw e instanceof NoRoomError ? new Error(noRoomWords(new NoRoomError(need, e.free), "the encrypted copy it sends")) : e;
   } finally {
     key.fill(0);
     await out.discard();
@@ -310,6 +365,7 @@ export async function downloadE2EE(caseID: string, sess: DocSession, d: Document
     throw new Error(`The connection was lost, so “${name}” was not downloaded. Try again.`);
   }
   const out = await sink();
+  let need = -1;
   try {
     if (!res.ok || !res.body) throw new APIError(res.status, await res.json().catch(() => ({})));
     const h = res.headers;
@@ -322,6 +378,8 @@ export async function downloadE2EE(caseID: string, sess: DocSession, d: Document
     const opener = new StreamOpener(k.key, { case: caseID, doc: d.id, version: k.version }, size,
       { ctSHA256: unb64(digest[1]), plainSHA256: plainHex ? Uint8Array.from(plainHex.match(/../g) ?? [], (x) => parseInt(x, 16)) : undefined });
     k.key.fill(0);
+    need = opener.plain;
+    await ensureRoom(need);
     const src = new Exact(res.body.getReader());
     await opener.header(await src.take(HeaderSize));
     // A slice of segments at a time: read, then decrypt together, then write.
@@ -349,8 +407,9 @@ export async function downloadE2EE(caseID: string, sess: DocSession, d: Document
     return { file, version: k.version, release };
   } catch (e) {
     await out.discard();
+    void res.body?.cancel().catch(() => {}); // stops the transfer when nothing has read it yet (refused before reading)
     console.warn("download refused:", e instanceof Error ? e.message : e); // the technical reason, for the browser's console
-    throw new Error(downloadWords(name, e));
+    throw new Error(downloadWords(name, e instanceof NoRoomError && e.need < 0 ? new NoRoomError(need, e.free) : e));
   } finally {
     k.key.fill(0);
   }
@@ -358,6 +417,7 @@ export async function downloadE2EE(caseID: string, sess: DocSession, d: Document
 
 /** A failed download in words: what happened and what the person can do. */
 export function downloadWords(name: string, e: unknown): string {
+  if (e instanceof NoRoomError) return `“${name}” was not downloaded. ` + noRoomWords(e, "the decrypted copy it checks before saving");
   if (e instanceof IntegrityError) {
     return `“${name}” did not pass its integrity check: the stored file is not exactly the one that was uploaded (it was changed, cut short or damaged). ` +
       "Nothing was saved, and the part already received was deleted. Tell your mediator.";
