@@ -188,7 +188,7 @@ func TestUpgradeKeepsPlaintextHash(t *testing.T) {
 	}
 	sess := e2ee.NewSession(tc.med.x.Me, tc.caseID, chain, devs)
 	key := e2ee.NewDocKey()
-	wrap, err := sess.WrapDocKey(d.ID, 1, "caucus:A", key, nil, time.Now())
+	wrap, err := sess.WrapDocKey(d.ID, 1, "caucus:A", e2ee.BindName(d.Name, d.MediaType), key, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,8 @@ import { api, Case, Document } from "./api";
 import type { ShareResult, UploadAudience, UploadOptions } from "./wire_gen";
 import * as W from "./wire_gen";
 import type { DocSession } from "./docs-e2ee";
-import { downloadE2EE, forgetDecrypted, signedAudience, sweepTemporary, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
+import { downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTemporary, unverifiedNameWords, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
+import { RelabelledError } from "./docs-e2ee";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -99,14 +100,15 @@ export function uploadErrorWords(status: number, body: string, maxSize: number):
  * progress; resolves with the new document or rejects with words to show.
  */
 function sendFile(caseID: string, file: File, audience: string, cls: string, maxSize: number,
-  progress: (sent: number, total: number) => void, body: Blob = file, query: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<Document> {
+  progress: (sent: number, total: number) => void, body: Blob = file, query: Record<string, string> = {}, headers: Record<string, string> = {},
+  label: { name: string; mediaType: string } = { name: file.name, mediaType: file.type || "application/octet-stream" }): Promise<Document> {
   return new Promise((resolve, reject) => {
     const q = new URLSearchParams({ audience, class: cls, ...query });
     const x = new XMLHttpRequest();
     x.open("POST", `/api/v1/cases/${encodeURIComponent(caseID)}/documents?${q}`);
     x.withCredentials = true;
-    x.setRequestHeader("Content-Type", file.type || "application/octet-stream");
-    x.setRequestHeader(W.DocumentNameHeader, encodeURIComponent(file.name));
+    x.setRequestHeader("Content-Type", label.mediaType);
+    x.setRequestHeader(W.DocumentNameHeader, encodeURIComponent(label.name));
     for (const [k, v] of Object.entries(headers)) x.setRequestHeader(k, v);
     x.upload.onprogress = (e) => progress(e.loaded, e.lengthComputable ? e.total : file.size);
     x.onload = () => {
@@ -204,7 +206,8 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           a.remove();
           setTimeout(() => URL.revokeObjectURL(url), 60000);
           bar.value = 100;
-          status.textContent = `Version ${got.version} of “${name}” was decrypted on this device and checked: it is exactly version ${got.version} as it was uploaded. Your browser is saving it.`;
+          status.textContent = `Version ${got.version} of “${name}” was decrypted on this device and checked: it is exactly version ${got.version} as it was uploaded` +
+            (got.nameVerified ? ", under the name its uploader's device signed. Your browser is saving it." : `. Your browser is saving it. ${unverifiedNameWords(name)}`);
         } catch (x) {
           bar.hidden = true;
           status.textContent = "";
@@ -241,9 +244,9 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       const lose = dry.losing.map((p) => ctx.personWords(p.accountId));
       const invited = (dry.invited ?? []).map((p) => invitedWords(p));
       // An end-to-end encrypted document: what this device itself checked
-      // (the signed key's audience, version, signer and time) and who its
-      // new keys go to (the signed membership). The name and size above come
-      // from the server and are not bound to the keys.
+      // (the signed key's audience, version, signer and time, and the name
+      // and type its uploader's device bound) and who its new keys go to
+      // (the signed membership). Size and dates come from the server.
       let checked: HTMLElement | null = null;
       if (d.e2ee && ctx.e2ee) {
         try {
@@ -251,12 +254,20 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           const v = await verifiedVersion(ctx.caseID, sess, d);
           const to = signedAudience(sess, sel.value);
           checked = h("div", { class: "share-verified" },
+            v ? h("p", { class: "share-name" }, v.nameVerified
+              ? `Checked on this device: this is “${v.name}”, the name its uploader's device signed.`
+              : unverifiedNameWords(v.name)) : null,
             h("p", {}, v
-              ? `Checked on this device: the keys it holds for this document are for version ${v.version}, signed by ${v.by === ctx.meID ? "your" : ctx.personWords(v.by) + "'s"} device on ${new Date(v.signed).toLocaleString()} for the ${placeWords(v.audience)}. ` +
-                "The name, size and date shown come from the server, which this device cannot check: if you are unsure this is the right document, download it and look first."
+              ? `The keys this device holds for it are for version ${v.version}, signed by ${v.by === ctx.meID ? "your" : ctx.personWords(v.by) + "'s"} device on ${new Date(v.signed).toLocaleString()} for the ${placeWords(v.audience)}. ` +
+                "Its size and date come from the server."
               : "This device holds no key for this document, so it cannot share it."),
             h("p", {}, to ? "Its keys will go to the devices of, as the case's signed membership lists them: " + to.map(ctx.personWords).join(", ") + "." : "The case's signed membership does not list these people yet, so this device cannot give them the keys."));
-        } catch (e) { out.replaceChildren(h("p", { class: "error" }, ctx.errText(e))); return; }
+        } catch (e) {
+          // A document shown under a name its uploader did not give it: no
+          // confirmation to press, only what happened.
+          out.replaceChildren(h("p", { class: "error share-refused", role: "alert" }, e instanceof RelabelledError ? relabelledWords(e.shownName) : ctx.errText(e)));
+          return;
+        }
       }
       const confirm = h("button", {
         type: "button", class: "primary",
@@ -380,7 +391,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           };
           const d = e2ee.checked && ctx.e2ee
             ? await uploadE2EE(ctx.caseID, await ctx.e2ee(), f, aud.value, cls.value,
-              (body, q, hd) => sendFile(ctx.caseID, f, aud.value, cls.value, options!.maxSize, uploading, body, q, hd),
+              (body, q, hd, label) => sendFile(ctx.caseID, f, aud.value, cls.value, options!.maxSize, uploading, body, q, hd, label),
               (phase, done, total) => {
                 if (phase === "upload") return uploading(done, total);
                 const pct = total ? Math.floor((done / total) * 100) : 100;
