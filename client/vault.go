@@ -155,9 +155,9 @@ type Download struct {
 	// bound (the name is then the server's word).
 	MediaType    string
 	NameVerified bool
-	Size    int64 // bytes in this answer
-	SHA256  []byte
-	Body    io.ReadCloser
+	Size         int64 // bytes in this answer
+	SHA256       []byte
+	Body         io.ReadCloser
 	// E2EE: the version is end-to-end encrypted. From DownloadDocument,
 	// Body is then its ciphertext; from E2EE.DownloadDocumentE2EE, the
 	// plaintext, with CipherSHA256 the ciphertext's checked hash (SHA256
