@@ -47,6 +47,11 @@ import (
 // this device yet (a mediator's device does, with `parley doc keys`).
 var ErrNoDocKey = e2ee.ErrNoDocKey
 
+// ErrRelabelled: the server shows an end-to-end encrypted version under
+// another name or media type than its uploader's device bound into its
+// keys; nothing is downloaded, shared or wrapped.
+var ErrRelabelled = e2ee.ErrRelabelled
+
 // canonicalAudience is an audience's text form as the server writes it
 // (named accounts sorted and distinct), which wraps must name exactly.
 func canonicalAudience(a string) string {
@@ -386,6 +391,51 @@ func (x *E2EE) signedAudience(ctx context.Context, sess *e2ee.Session, caseID st
 		signed = k.Ctx.Audience
 	}
 	return signed, nil
+}
+
+// NameCheck is what this device checked about an end-to-end encrypted
+// document's name: the name and media type the server shows for its
+// latest version and whether they are the ones its uploader's device
+// bound into the keys (Verified), or the version was encrypted before
+// names were bound (Verified false: the name is the server's word).
+type NameCheck struct {
+	Name, MediaType string
+	Verified        bool
+}
+
+// VerifiedName checks the name and media type the server shows for each
+// stored end-to-end encrypted version of docID against the bindings in
+// the keys this device holds (e2ee.ErrRelabelled when one differs), and
+// returns the latest version's. A device with no key of it gets
+// ErrNoDocKey: it cannot check, and cannot share it either.
+func (x *E2EE) VerifiedName(ctx context.Context, caseID, docID string) (NameCheck, error) {
+	doc, err := x.C.Document(ctx, caseID, docID)
+	if err != nil {
+		return NameCheck{}, err
+	}
+	sess, err := x.docSession(ctx, caseID)
+	if err != nil {
+		return NameCheck{}, err
+	}
+	var out NameCheck
+	found := false
+	for _, v := range doc.Versions { // newest first
+		if !v.E2EE || v.Erased {
+			continue
+		}
+		key, k, err := x.documentKey(ctx, sess, caseID, doc.ID, v.Version, v.Name, v.MediaType)
+		if err != nil {
+			return NameCheck{}, fmt.Errorf("version %d: %w", v.Version, err)
+		}
+		clear(key)
+		if !found {
+			out, found = NameCheck{Name: v.Name, MediaType: v.MediaType, Verified: k.Ctx.Name.Bound()}, true
+		}
+	}
+	if !found {
+		return NameCheck{}, ErrNoDocKey
+	}
+	return out, nil
 }
 
 func hasE2EE(d api.Document) bool {
