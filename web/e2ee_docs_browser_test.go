@@ -38,6 +38,10 @@ import (
 //   - share and narrow by re-wrap from the browser: shared to the joint
 //     room, Ben's device decrypts it; narrowed back, Ben is refused and
 //     no wrap holds a copy for his device any more;
+//   - a lying server shows Ada's offer as "Hearing schedule.pdf" (review
+//     finding 1): the browser checks the name against the one Ada's device
+//     signed, refuses the share (no confirmation, no wrap for Ben) and the
+//     download in plain words;
 //   - records staff put it on legal hold, which the mediator's card shows.
 func TestBrowserE2EEDocuments(t *testing.T) {
 	needBrowser(t)
@@ -238,6 +242,27 @@ func TestBrowserE2EEDocuments(t *testing.T) {
 				}
 				return noKeyForBen("after the narrowing")
 			},
+			// After the browser refused to share the relabelled offer: it is
+			// still side A's caucus's, and no wrap holds a copy for Ben.
+			"offer-unshared": func(string) (string, error) {
+				d, err := byName(ada, "Offer-4000.pdf")
+				if err != nil {
+					return "", err
+				}
+				if d.Audience != "caucus:A" {
+					return "", fmt.Errorf("the relabelled offer is now shared with %s", d.Audience)
+				}
+				var keys api.DocumentKeys
+				if err := medC.Do(ctx, http.MethodGet, "/api/v1/cases/"+url.PathEscape(k.ID)+"/documents/"+url.PathEscape(d.ID)+"/keys", nil, &keys); err != nil {
+					return "", err
+				}
+				for _, raw := range keys.Wraps {
+					if w, err := e2ee.DecodeDocKey(raw); err != nil || slices.Contains(w.Devices(), ben.Me.ID) {
+						return "", fmt.Errorf("a wrap of the relabelled offer for Ben's device (%v)", err)
+					}
+				}
+				return "", nil
+			},
 			"hold": func(string) (string, error) {
 				id, err := summaryID()
 				if err != nil {
@@ -247,6 +272,7 @@ func TestBrowserE2EEDocuments(t *testing.T) {
 				return "", err
 			},
 		},
-		shots: []string{"e2ee-docs-card.png", "e2ee-docs-card-phone.png", "e2ee-docs-upload.png", "e2ee-docs-refused.png", "e2ee-docs-share.png"},
+		shots: []string{"e2ee-docs-card.png", "e2ee-docs-card-phone.png", "e2ee-docs-upload.png", "e2ee-docs-refused.png", "e2ee-docs-share.png",
+			"e2ee-docs-share-phone.png", "e2ee-docs-relabelled.png", "e2ee-docs-relabelled-phone.png"},
 	}.run(t, n.URL)
 }

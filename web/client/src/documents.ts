@@ -154,7 +154,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   }
 
   const inRoom = (d: Document) => d.audience === ctx.room();
-  const cardKey = (d: Document) => `${d.id}|${d.version}|${d.audience}|${d.held}|${d.uploader}`;
+  const cardKey = (d: Document) => `${d.id}|${d.version}|${d.audience}|${d.held}|${d.uploader}|${d.name ?? ""}`;
 
   function nameOf(account: string): string {
     const c = ctx.c();

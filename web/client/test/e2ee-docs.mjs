@@ -9,6 +9,9 @@
 //      device decrypts it to the same bytes, Ben's cannot.
 //   3. Shared to the joint room from here (this device re-wraps the key),
 //      Ben's device reads it; narrowed back, Ben is refused.
+//   1b. A lying server shows Ada's offer as "Hearing schedule.pdf"
+//      (review finding 1): this device checks the name against the one
+//      Ada's device signed and refuses to share or save it, in plain words.
 //   4. Records staff hold it; the card says so.
 //   5. Temporary files: per tab, swept when their tab is gone, the
 //      decrypted copies deleted at sign-out (review findings 2 and 3).
@@ -73,13 +76,50 @@ await run(async () => {
   const [dl] = await Promise.all([med.waitForEvent("download"), card.locator("button.doc-e2ee-download").click()]);
   check(dl.suggestedFilename() === "Offer-4000.pdf", "the file keeps its name");
   check(sha(readFileSync(await dl.path())) === offerSum, "the browser decrypts the Go device's document to the same bytes");
-  await card.locator(".doc-e2ee-status", { hasText: "Version 1 of “Offer-4000.pdf” was decrypted on this device and checked: it is exactly version 1 as it was uploaded" }).waitFor();
+  await card.locator(".doc-e2ee-status", { hasText: "Version 1 of “Offer-4000.pdf” was decrypted on this device and checked: it is exactly version 1 as it was uploaded, under the name its uploader's device signed" }).waitFor();
   // The decrypted copy handed over waits in this tab's own folder (deleted a minute later, at sign-out, or when the tab goes).
   const held = Object.entries(await opfs(med)).filter(([, files]) => files.length > 0);
   check(held.length === 1 && held[0][1].length === 1, "the handed-over copy waits in this tab's own folder: " + JSON.stringify(held));
   const mine = held[0][0];
   await axeCheck(med, "an end-to-end encrypted document's card");
   await card.screenshot({ path: `${shots}/e2ee-docs-card.png` });
+
+  // 1b. The server relabels Ada's offer (side A's caucus) as a hearing
+  //     schedule, hoping the mediator shares "the schedule" with the joint
+  //     room. Its name is rewritten in every document listing the browser
+  //     gets; the keys and bytes are untouched.
+  const relabel = async (route) => {
+    const res = await route.fetch();
+    const body = (await res.text()).replaceAll('"name":"Offer-4000.pdf"', '"name":"Hearing schedule.pdf"');
+    await route.fulfill({ response: res, body });
+  };
+  const listing = /\/api\/v1\/cases\/[^/]+\/documents(\/d_[a-z2-7]+)?(\?[^/]*)?$/;
+  await med.route(listing, relabel);
+  const lie = med.locator("#doc-list li[data-doc]", { hasText: "Hearing schedule.pdf" });
+  await lie.waitFor({ timeout: 30000 });
+  await lie.locator("select").selectOption("joint");
+  await lie.getByRole("button", { name: "Share…" }).click();
+  const refusedShare = lie.locator(".share-refused");
+  await refusedShare.waitFor();
+  const shareWords = await refusedShare.innerText();
+  check(shareWords.includes("The server shows this document as “Hearing schedule.pdf”, but that is not the name") && shareWords.includes("Nothing was shared"),
+    "a relabelled document's share is refused in plain words: " + shareWords);
+  check(await lie.getByRole("button", { name: "Confirm sharing" }).count() === 0, "a relabelled document offers no confirmation");
+  let relabelledFile = false;
+  const onRelabelled = () => { relabelledFile = true; };
+  med.on("download", onRelabelled);
+  await lie.locator("button.doc-e2ee-download").click();
+  const dlWords = await lie.locator(".doc-e2ee-error").filter({ hasText: "not the name" }).innerText();
+  check(dlWords.includes("This device refuses it") && !relabelledFile, "a relabelled document is not saved under the borrowed name: " + dlWords);
+  med.off("download", onRelabelled);
+  await lie.screenshot({ path: `${shots}/e2ee-docs-relabelled.png` });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await lie.scrollIntoViewIfNeeded();
+  await lie.screenshot({ path: `${shots}/e2ee-docs-relabelled-phone.png` });
+  await med.setViewportSize({ width: 1280, height: 900 });
+  await ask("offer-unshared");
+  await med.unroute(listing, relabel);
+  await card.waitFor({ timeout: 30000 });
 
   // 2. browser → Go.
   const summary = randomBytes(300000); // five segments, the last short
@@ -109,9 +149,16 @@ await run(async () => {
     const confirm = sc.getByRole("button", { name: "Confirm sharing" });
     await confirm.waitFor();
     const checked = await sc.locator(".share-verified").innerText();
-    check(checked.includes("Checked on this device") && checked.includes("version 1") && checked.includes("come from the server, which this device cannot check") &&
-      checked.includes("signed membership lists them"), "the share confirmation says what the device checked and what it cannot: " + checked);
-    if (to === "joint") await sc.screenshot({ path: `${shots}/e2ee-docs-share.png` });
+    check(checked.includes("Checked on this device: this is “Medical-summary.pdf”, the name its uploader's device signed") && checked.includes("version 1") &&
+      checked.includes("size and date come from the server") && checked.includes("signed membership lists them"),
+      "the share confirmation names the document as its uploader's device signed it, and says what the device checked and what it cannot: " + checked);
+    if (to === "joint") {
+      await sc.screenshot({ path: `${shots}/e2ee-docs-share.png` });
+      await med.setViewportSize({ width: 390, height: 844 });
+      await sc.scrollIntoViewIfNeeded();
+      await sc.screenshot({ path: `${shots}/e2ee-docs-share-phone.png` });
+      await med.setViewportSize({ width: 1280, height: 900 });
+    }
     await confirm.click();
     await confirm.waitFor({ state: "detached" });
     check(await sc.locator(".error").filter({ hasText: /\S/ }).count() === 0, `shared to ${to} from this device: ` + await sc.innerText());
