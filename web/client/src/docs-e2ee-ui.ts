@@ -263,7 +263,7 @@ export const unverifiedNameWords = (name: string) =>
 
 export const noKeyWords = (name: string) =>
   `This device has no key for “${name}”: it was encrypted before this device joined, or for people this device does not belong to. ` +
-  "This browser cannot give itself a key. Ask your mediator: from a computer that holds the document's keys they can give your devices one (with the Parley app's “doc keys” command), and then this device can open it.";
+  "This browser cannot give itself a key. Ask your mediator: when they open the documents on a device that holds the document's keys (or run the Parley app's “doc keys” command), that device gives yours one, and then this device can open it.";
 
 /** Who this device would encrypt for: the audience's members in the case's latest verified signed membership (null when it lists none). */
 export function signedAudience(sess: DocSession, audience: string): string[] | null {

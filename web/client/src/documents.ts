@@ -17,6 +17,7 @@ import * as W from "./wire_gen";
 import type { DocSession } from "./docs-e2ee";
 import { downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTemporary, unverifiedNameWords, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
 import { RelabelledError } from "./docs-e2ee";
+import { newcomerWords, wrapForNewcomers } from "./docs-newcomers";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -33,6 +34,8 @@ function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | unde
 /** How often a visible page asks for the case's documents. */
 export const POLL_MS = 5000;
 const POLL_AFTER_FAILURE_MS = 30000;
+/** A mediator's device looks for devices lacking a document key at least this often (docs-newcomers.ts). */
+const NEWCOMERS_MS = 60000;
 
 /** What the documents screen needs from the case screen (app.ts). */
 export interface DocsContext {
@@ -53,6 +56,8 @@ export interface DocsContext {
   errText: (e: unknown) => string;
   /** This device's end-to-end session, its membership chain brought up to date (docs-e2ee-ui.ts); absent: no E2EE documents here. */
   e2ee?: () => Promise<DocSession>;
+  /** The session as last verified, without fetching anything (to notice a new statement or device cheaply). */
+  verified?: () => DocSession | undefined;
 }
 
 export interface DocsScreen {
@@ -134,7 +139,8 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   const scope = h("div", { class: "docs-scope" });
   const listBox = h("div", { id: "doc-list-box", "aria-live": "polite" });
   const formBox = h("div", { id: "doc-upload-box" });
-  sec.replaceChildren(heading, scope, listBox, formBox,
+  const newcomerBox = h("div", { class: "note", id: "doc-newcomers", role: "status" }); // empty: takes no room
+  sec.replaceChildren(heading, scope, newcomerBox, listBox, formBox,
     h("p", { class: "note" }, "Documents added here are encrypted by the server's vault at rest and released only to the people named on each. " +
       "Those encrypted on a device (end to end) can be opened only by the devices of the people named on them; the server cannot read them. This list updates by itself."));
   if (ctx.e2ee) {
@@ -430,6 +436,44 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     formBox.replaceChildren(form);
   }
 
+  // A mediator's device gives the keys it holds to devices of each
+  // document's signed audience that lack one (docs-newcomers.ts). A pass
+  // runs when what it depends on changed since the last one that finished:
+  // the latest verified membership statement, the active devices of the
+  // people it lists, or the listing. The check is on the session as last
+  // verified (no fetch) at every poll, so a statement signed after a pass
+  // read the chain (a join signs one right after the case changes) gets
+  // its own pass; and a pass runs at least every NEWCOMERS_MS anyway (it
+  // fetches the directory again: a member's new device changes no case
+  // record). One pass at a time.
+  let newcomersDone = "", newcomersAt = 0, newcomersRunning = false;
+  function newcomersPrint(s: DocSession | undefined): string {
+    const st = s?.chain.latest();
+    if (!s || !st) return "";
+    const devs = st.people.flatMap((p) => s.dir.active(p.account).map((d) => d.id)).sort();
+    return JSON.stringify([st.seq, devs, listed]);
+  }
+  async function giveNewcomers(): Promise<void> {
+    if (!ctx.mediator || !ctx.e2ee || newcomersRunning) return;
+    if (ctx.verified && newcomersDone && newcomersPrint(ctx.verified()) === newcomersDone && Date.now() - newcomersAt < NEWCOMERS_MS) return;
+    newcomersRunning = true;
+    try {
+      const sess = await ctx.e2ee();
+      const print = newcomersPrint(sess);
+      const words = newcomerWords(await wrapForNewcomers(ctx.caseID, sess, await api.documents(ctx.caseID)), ctx.personWords);
+      if (words) newcomerBox.textContent = words;
+      else if (newcomerBox.classList.contains("error")) newcomerBox.textContent = "";
+      newcomerBox.classList.remove("error");
+      newcomersDone = print;
+      newcomersAt = Date.now();
+    } catch (e) {
+      newcomerBox.classList.add("error");
+      newcomerBox.textContent = "This device could not give new devices the keys to documents just now; it will try again by itself: " + ctx.errText(e);
+    } finally {
+      newcomersRunning = false;
+    }
+  }
+
   // Renders only when the listing (or its failure) changed: re-inserting the
   // same cards would take the keyboard focus away every few seconds.
   async function refresh(force = false): Promise<void> {
@@ -457,7 +501,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   const schedule = (ms: number) => { clearTimeout(timer); timer = window.setTimeout(tick, ms); };
   const tick = () => {
     if (document.visibilityState !== "visible") return; // visibilitychange restarts it
-    refresh().then(() => schedule(POLL_MS), () => schedule(POLL_AFTER_FAILURE_MS));
+    refresh().then(() => { schedule(POLL_MS); void giveNewcomers(); }, () => schedule(POLL_AFTER_FAILURE_MS));
   };
   document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") tick(); else clearTimeout(timer); });
 
@@ -466,6 +510,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     renderForm();
     await refresh(true).catch(() => {});
     schedule(POLL_MS);
+    void giveNewcomers();
   })();
 
   return {
@@ -475,6 +520,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       if (!(document.getElementById("doc-file") as HTMLInputElement | null)?.files?.length) renderForm();
     },
     caseChanged() {
+      void giveNewcomers();
       cards.clear();
       renderList();
       const note = document.getElementById("doc-audience-note");
