@@ -42,7 +42,10 @@ import (
 //     finding 1): the browser checks the name against the one Ada's device
 //     signed, refuses the share (no confirmation, no wrap for Ben) and the
 //     download in plain words;
-//   - records staff put it on legal hold, which the mediator's card shows.
+//   - records staff put it on legal hold, which the mediator's card shows;
+//   - a newcomer (Ada's lawyer, joining late with a new device) gets the
+//     keys to both Tenant caucus documents from the mediator's browser when
+//     it opens the documents, which says so (review finding 6).
 func TestBrowserE2EEDocuments(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
@@ -69,8 +72,8 @@ func TestBrowserE2EEDocuments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	party := func(side, name string) (*client.E2EE, string) {
-		inv, err := medC.Invite(ctx, k.ID, "party", side, name, "", time.Hour)
+	member := func(role, side, name string) (*client.E2EE, string) {
+		inv, err := medC.Invite(ctx, k.ID, role, side, name, "", time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,7 +95,9 @@ func TestBrowserE2EEDocuments(t *testing.T) {
 		}
 		return x, s.Account.ID
 	}
+	party := func(side, name string) (*client.E2EE, string) { return member("party", side, name) }
 	ada, adaID := party("A", "Ada Okafor")
+	var cora *client.E2EE // Ada's lawyer, who joins late (a newcomer)
 	ben, benID := party("B", "Ben Lindqvist")
 	offer := bytes.Repeat([]byte("Our bottom line is 4,000. "), 4000) // two segments
 	sum := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
@@ -171,6 +176,12 @@ func TestBrowserE2EEDocuments(t *testing.T) {
 			return "", fmt.Errorf("%s: the key wraps hold a copy for Ada's device: %v, for Ben's: %v", when, toAda, toBen)
 		}
 		return "", nil
+	}
+	must := func(id string, err error) string {
+		if err != nil {
+			t.Error(err)
+		}
+		return id
 	}
 	browserScript{
 		name: "e2ee-docs.mjs",
@@ -263,6 +274,30 @@ func TestBrowserE2EEDocuments(t *testing.T) {
 				}
 				return "", nil
 			},
+			// A newcomer: Ada's lawyer joins the Tenant side and registers a
+			// device while the mediator's browser is away from the case.
+			"newcomer": func(string) (string, error) {
+				cora, _ = member("counsel", "A", "Cora Achebe")
+				if _, err := read(cora, must(summaryID())); err == nil {
+					return "", errors.New("the newcomer's device read a document before anyone gave it a key")
+				}
+				return "", nil
+			},
+			// After the mediator's browser gave her device the keys: it
+			// reads both Tenant caucus documents.
+			"cora-reads": func(want string) (string, error) {
+				if got, err := read(cora, must(summaryID())); err != nil || got != want {
+					return "", fmt.Errorf("the newcomer's device read the summary as %s, %v; want %s", got, err, want)
+				}
+				d, err := byName(ada, "Offer-4000.pdf")
+				if err != nil {
+					return "", err
+				}
+				if got, err := read(cora, d.ID); err != nil || got != sum(offer) {
+					return "", fmt.Errorf("the newcomer's device read the offer as %s, %v", got, err)
+				}
+				return "", nil
+			},
 			"hold": func(string) (string, error) {
 				id, err := summaryID()
 				if err != nil {
@@ -273,6 +308,6 @@ func TestBrowserE2EEDocuments(t *testing.T) {
 			},
 		},
 		shots: []string{"e2ee-docs-card.png", "e2ee-docs-card-phone.png", "e2ee-docs-upload.png", "e2ee-docs-refused.png", "e2ee-docs-share.png",
-			"e2ee-docs-share-phone.png", "e2ee-docs-relabelled.png", "e2ee-docs-relabelled-phone.png"},
+			"e2ee-docs-share-phone.png", "e2ee-docs-relabelled.png", "e2ee-docs-relabelled-phone.png", "e2ee-docs-newcomers.png", "e2ee-docs-newcomers-phone.png"},
 	}.run(t, n.URL)
 }

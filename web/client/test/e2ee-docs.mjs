@@ -15,6 +15,8 @@
 //   4. Records staff hold it; the card says so.
 //   5. Temporary files: per tab, swept when their tab is gone, the
 //      decrypted copies deleted at sign-out (review findings 2 and 3).
+//   6. A newcomer (Ada's lawyer, with a new device) gets the keys from the
+//      mediator's browser when it opens the documents (review finding 6).
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { axeCheck } from "./axe.mjs";
@@ -190,10 +192,24 @@ await run(async () => {
     }
     await new Promise((ok) => navigator.locks.request("parley-tmp:tab-live", () => { ok(); return new Promise(() => {}); }));
   });
-  await med.reload();
+  // 6. Keys for a newcomer (review finding 6): while the mediator is away
+  //    from the case, Ada's lawyer joins the Tenant side with a new device.
+  //    Back in the case, the mediator's browser signs her into the
+  //    membership and gives her device the keys to both Tenant caucus
+  //    documents, and says so; her device then reads them.
+  await med.goto(base + "/healthz");
+  await ask("newcomer");
+  await med.goto(base + "/app#case=" + env("PARLEY_CASE"));
   await med.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
   await med.locator(`#rooms button[data-room="caucus:A"]`).click();
   await card.waitFor({ timeout: 30000 });
+  const gave = med.locator("#doc-newcomers", { hasText: /This device gave the keys to 2 documents \((?=.*“Offer-4000\.pdf”)(?=.*“Medical-summary\.pdf”).*\) to 1 new device of Cora Achebe \(Tenant lawyer\)\. The case's signed membership lists that person among the people these documents are for, so that device can now open them\./ });
+  await gave.waitFor({ timeout: 30000 });
+  await med.locator("#documents").screenshot({ path: `${shots}/e2ee-docs-newcomers.png` });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await gave.screenshot({ path: `${shots}/e2ee-docs-newcomers-phone.png` });
+  await med.setViewportSize({ width: 1280, height: 900 });
+  await ask("cora-reads", sha(summary));
   await med.waitForFunction(async (gone) => {
     const top = await (await navigator.storage.getDirectory()).getDirectoryHandle("parley-tmp");
     for await (const n of top.keys()) if (gone.includes(n)) return false;
