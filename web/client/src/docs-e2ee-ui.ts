@@ -163,18 +163,34 @@ async function sink(): Promise<Sink> {
 export type Progress = (phase: "encrypt" | "upload", done: number, total: number) => void;
 
 /**
+ * What uploadE2EE encrypts: a File, or anything read the same way, a slice
+ * at a time in order (docs-upgrade.ts reads a server-encrypted version's
+ * download this way, so it is never held whole).
+ */
+export interface PlainSource {
+  readonly name: string;
+  readonly type: string;
+  readonly size: number;
+  slice(start: number, end: number): { arrayBuffer(): Promise<ArrayBuffer> };
+}
+
+/**
  * Encrypts file on this device for audience (a fresh key for version 1 of
  * a new document, wrapped for the audience's devices after checking the
- * signed membership) and uploads it. Rejects with words to show.
+ * signed membership) and uploads it. Rejects with words to show. With
+ * into, the ciphertext is bound to that document and version instead
+ * (an upgrade of a stored server-encrypted version, docs-upgrade.ts).
  */
-export async function uploadE2EE(caseID: string, sess: DocSession, file: File, audience: string, cls: string,
-  send: (body: Blob, query: Record<string, string>, headers: Record<string, string>) => Promise<Document>, progress: Progress): Promise<Document> {
-  const docID = newDocID();
+export async function uploadE2EE(caseID: string, sess: DocSession, file: PlainSource, audience: string, cls: string,
+  send: (body: Blob, query: Record<string, string>, headers: Record<string, string>) => Promise<Document>, progress: Progress,
+  into?: { doc: string; version: number }): Promise<Document> {
+  const docID = into?.doc ?? newDocID();
+  const version = into?.version ?? 1;
   const key = newDocKey();
-  const b = { case: caseID, doc: docID, version: 1 };
+  const b = { case: caseID, doc: docID, version };
   let wrap: Uint8Array;
   try {
-    wrap = await wrapForAudience(sess, docID, 1, audience, key);
+    wrap = await wrapForAudience(sess, docID, version, audience, key);
   } catch {
     key.fill(0);
     throw new Error("This device cannot encrypt for that audience yet: the case's signed membership does not list everyone's devices. Nothing was saved. Try again in a minute, or ask your mediator.");
@@ -222,7 +238,7 @@ function b64url(b: Uint8Array): string {
 // --- keys ---
 
 /** The version's content key for this device, from the wraps the server holds (checked against the signed membership), or null. */
-async function versionKey(caseID: string, sess: DocSession, docID: string, version: number): Promise<{ version: number; key: Uint8Array; audience: string } | null> {
+export async function versionKey(caseID: string, sess: DocSession, docID: string, version: number): Promise<{ version: number; key: Uint8Array; audience: string } | null> {
   const res = await fetch(`${casePath(caseID)}/documents/${encodeURIComponent(docID)}/keys${version ? "?version=" + version : ""}`, { credentials: "same-origin" });
   if (!res.ok) throw new APIError(res.status, await res.json().catch(() => ({})));
   const keys = await res.json() as W.DocumentKeys;

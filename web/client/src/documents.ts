@@ -16,6 +16,7 @@ import type { ShareResult, UploadAudience, UploadOptions } from "./wire_gen";
 import * as W from "./wire_gen";
 import type { DocSession } from "./docs-e2ee";
 import { downloadE2EE, forgetDecrypted, signedAudience, sweepTemporary, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
+import { mountUpgrade } from "./docs-upgrade";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -132,7 +133,12 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   const scope = h("div", { class: "docs-scope" });
   const listBox = h("div", { id: "doc-list-box", "aria-live": "polite" });
   const formBox = h("div", { id: "doc-upload-box" });
-  sec.replaceChildren(heading, scope, listBox, formBox,
+  // A mediator's device upgrades server-encrypted documents to end to end (docs-upgrade.ts).
+  const upgradeBox = h("div", { id: "doc-upgrade-box" });
+  const upgrade = ctx.mediator && ctx.e2ee
+    ? mountUpgrade(upgradeBox, { caseID: ctx.caseID, e2ee: ctx.e2ee, personWords: ctx.personWords, place: placeWords, refresh: () => refresh(true) })
+    : null;
+  sec.replaceChildren(heading, scope, upgradeBox, listBox, formBox,
     h("p", { class: "note" }, "Documents added here are encrypted by the server's vault at rest and released only to the people named on each. " +
       "Those encrypted on a device (end to end) can be opened only by the devices of the people named on them; the server cannot read them. This list updates by itself."));
   if (ctx.e2ee) {
@@ -152,7 +158,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   }
 
   const inRoom = (d: Document) => d.audience === ctx.room();
-  const cardKey = (d: Document) => `${d.id}|${d.version}|${d.audience}|${d.held}|${d.uploader}`;
+  const cardKey = (d: Document) => `${d.id}|${d.version}|${d.audience}|${d.held}|${d.uploader}|${!!d.e2ee}`;
 
   function nameOf(account: string): string {
     const c = ctx.c();
@@ -439,6 +445,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     const live = new Set(docs.map(cardKey));
     for (const k of [...cards.keys()]) if (!live.has(k)) cards.delete(k);
     renderList();
+    upgrade?.update(docs);
   }
 
   // The bounded poll: only while the page is visible, slower after a failure.
