@@ -264,13 +264,14 @@ export function mountUpgrade(box: HTMLElement, ctx: UpgradeContext): UpgradePane
         ? `afterwards only the devices of ${list(who.map(ctx.personWords))} can open ${ds.length === 1 ? "it" : "them"}, as the case's signed membership lists them.`
         : "the case's signed membership does not list these people yet, so this device cannot encrypt for them now; these stay as they are."));
     });
+    const them = chosen.length === 1 ? "it" : "them";
     const go = h("button", { type: "button", class: "primary", id: "doc-upgrade-confirm", onclick: () => { confirmBox.replaceChildren(); void runAll(chosen); } },
       `Encrypt ${plural(chosen.length, "document")} end to end`) as HTMLButtonElement;
     confirmBox.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm the upgrade to end-to-end encryption", "aria-describedby": "doc-upgrade-words" },
       h("div", { id: "doc-upgrade-words" },
         h("p", {}, h("strong", {}, `This device will download ${chosen.length === 1 ? "this document" : `these ${chosen.length} documents`}, encrypt ${chosen.length === 1 ? "it" : "each"} here and store ${chosen.length === 1 ? "it" : "them"} in place of the server's copies.`)),
         h("ul", { class: "doc-upgrade-who" }, ...groups),
-        h("p", {}, "Afterwards the server can no longer read them: it deletes the copies it could read. Someone in those groups with no device set up for this case yet cannot open them until a device that holds the keys gives them one. This cannot be undone."),
+        h("p", {}, `Afterwards the server can no longer read ${them}: it deletes the copies it could read. Someone named there who has no device set up for this case yet cannot open ${them} until a device that holds the keys gives them one. This cannot be undone.`),
         h("p", { class: "note" }, "Keep this page open while it runs (other screens of the case can be used). You can stop at any time: what is done stays done, and the rest stays as it was.")),
       h("div", { class: "row" }, go, h("button", { type: "button", onclick: () => confirmBox.replaceChildren() }, "Cancel"))));
     go.focus();
@@ -280,6 +281,7 @@ export function mountUpgrade(box: HTMLElement, ctx: UpgradeContext): UpgradePane
     const ctl = new AbortController();
     running = ctl;
     failures.replaceChildren();
+    status.textContent = "";
     stop.hidden = false;
     bar.hidden = false;
     summary.querySelector<HTMLButtonElement>("#doc-upgrade")?.setAttribute("disabled", "");
@@ -319,9 +321,10 @@ export function mountUpgrade(box: HTMLElement, ctx: UpgradeContext): UpgradePane
       bar.hidden = true;
       const left = chosen.length - done - failed;
       status.textContent = (ctl.signal.aborted ? "Stopped. " : "") +
-        `${plural(done, "document was", "documents were")} encrypted end to end: only the devices of the people named on ${done === 1 ? "it" : "each"} can open ${done === 1 ? "it" : "them"} now, not the server.` +
-        (failed ? ` ${plural(failed, "was", "were")} not upgraded (see below).` : "") +
-        (left > 0 ? ` ${plural(left, "was", "were")} not started and ${left === 1 ? "stays" : "stay"} as ${left === 1 ? "it was" : "they were"}.` : "");
+        (done ? `${plural(done, "document was", "documents were")} encrypted end to end: only the devices of the people named on ${done === 1 ? "it" : "each"} can open ${done === 1 ? "it" : "them"} now, not the server.`
+          : "No document was encrypted end to end.") +
+        (failed ? ` ${plural(failed, "document was", "documents were")} not upgraded (see below).` : "") +
+        (left > 0 ? ` ${plural(left, "document was", "documents were")} left as ${left === 1 ? "it was" : "they were"}.` : "");
       await ctx.refresh().catch(() => {});
       render();
     }
