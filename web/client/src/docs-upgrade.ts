@@ -245,7 +245,7 @@ export function mountUpgrade(box: HTMLElement, ctx: UpgradeContext): UpgradePane
       h("p", { id: "doc-upgrade-count" }, `${plural(all.length, "document is", "documents are")} not yet end-to-end encrypted: the server's vault protects ${all.length === 1 ? "it" : "them"}, and the server can read ${all.length === 1 ? "it" : "them"}.`),
       held.length ? h("p", { class: "note", id: "doc-upgrade-held" },
         `${held.length === all.length ? (held.length === 1 ? "It is" : "They are") : plural(held.length, "of them is", "of them are")} on legal hold: a held document keeps its stored form until the hold is released, so ${held.length === 1 ? "it is" : "they are"} not upgraded now (${list(held.map((d) => `“${d.name ?? "a document"}”`))}).`) : "",
-      free ? h("button", { type: "button", id: "doc-upgrade", onclick: () => void ask() }, `Encrypt ${free === 1 ? "it" : `these ${free}`} end to end…`) : "");
+      free ? h("button", { type: "button", id: "doc-upgrade", onclick: () => void ask() }, free === all.length ? `Encrypt ${free === 1 ? "it" : `these ${free}`} end to end…` : `Encrypt the ${free === 1 ? "one" : free} not on hold end to end…`) : "");
   }
 
   async function ask() {

@@ -14,7 +14,8 @@
 //   5. Upgrade: two of the mediator's old server-encrypted documents are
 //      encrypted end to end on this device after a confirmation naming
 //      who will read them (a held one is left, in words); progress in
-//      words; one whose download breaks is named and the other goes on;
+//      words; one the server sends altered is refused and named, and the
+//      other goes on;
 //      a run can be stopped; a party's device then reads the upgraded
 //      ones, and so does this device.
 //   6. Temporary files: per tab, swept when their tab is gone, the
@@ -151,10 +152,16 @@ await run(async () => {
   await panel.locator("#doc-upgrade-count", { hasText: "3 documents are not yet end-to-end encrypted" }).waitFor();
   const heldNote = await panel.locator("#doc-upgrade-held").innerText();
   check(heldNote.includes("“Lease.pdf”") && heldNote.includes("until the hold is released"), "a held document is left as it is, in words: " + heldNote);
-  // The Intake form's download breaks on the way: it is named, the other goes on.
+  // The Intake form comes back altered (one byte, same size and headers):
+  // this device refuses to encrypt it, names it, and goes on.
   const intakeID = await med.locator("#doc-list li[data-doc]", { hasText: "Intake-form.pdf" }).getAttribute("data-doc");
   const intakeContent = `**/documents/${intakeID}/content*`;
-  await med.route(intakeContent, (route) => route.abort());
+  await med.route(intakeContent, async (route) => {
+    const res = await route.fetch();
+    const body = await res.body();
+    body[3] ^= 1;
+    await route.fulfill({ response: res, body });
+  });
   await med.evaluate(() => {
     const el = document.getElementById("doc-upgrade-status");
     window.parleySaid = [];
@@ -179,7 +186,8 @@ await run(async () => {
   check(said.filter((x) => /^Upgrading [12] of 2: (Hearing-schedule|Intake-form)\.pdf$/.test(x)).length === 2 && said.some((x) => x.endsWith(": Hearing-schedule.pdf")) && said.some((x) => x.endsWith(": Intake-form.pdf")),
     "progress in words, in a live region: " + JSON.stringify(said));
   const failed = await panel.locator("#doc-upgrade-failures").innerText();
-  check(failed.includes("“Intake-form.pdf” was not upgraded: the connection was lost") && !failed.includes("Hearing"), "a failed document is named and the other went on: " + failed);
+  check(failed.includes("“Intake-form.pdf” was not upgraded: the copy the server sent is not exactly the one recorded when it was uploaded") && !failed.includes("Hearing"),
+    "an altered copy is refused and named, and the other went on: " + failed);
   check((await upStatus.innerText()).startsWith("1 document was encrypted end to end"), "the run says how many were upgraded: " + await upStatus.innerText());
   await panel.locator("#doc-upgrade-count", { hasText: "2 documents are not yet end-to-end encrypted" }).waitFor();
   await panel.screenshot({ path: `${shots}/e2ee-docs-upgrade-done.png` });
