@@ -148,7 +148,7 @@ const toUpgrade = (d: Document) => (d.versions ?? []).filter((v) => !v.e2ee && !
  * UpgradeDocument does. Resolves with the number of versions upgraded.
  */
 async function upgradeDocument(caseID: string, sess: DocSession, listed: Document, signal: AbortSignal,
-  progress: (phase: "download" | "encrypt" | "upload", done: number, total: number) => void): Promise<number> {
+  progress: (phase: "download" | "upload", done: number, total: number) => void): Promise<number> {
   const d = await call<Document>("GET", `${casePath(caseID)}/documents/${encodeURIComponent(listed.id)}`);
   // The audience to wrap for: the one the signed wraps of versions already
   // end-to-end encrypted name, which must be the server's; for a document
@@ -215,13 +215,26 @@ function failureWords(name: string, e: unknown): string {
   return `${as}: something went wrong on this device. It stays as it was; try again.`;
 }
 
+/** The panels with a run going on, by case: a documents screen mounted again (the case left and opened again) shows the same run. */
+const runs = new Map<string, { root: HTMLElement; ctx: UpgradeContext; panel: UpgradePanel }>();
+
 /**
  * Mounts the upgrade panel in box: how many of the case's documents this
  * mediator can open are still protected only by the server, a control to
  * upgrade them after a confirmation naming who will be able to read them,
- * and the run's progress in words.
+ * and the run's progress in words. A run goes on while the page is open,
+ * whichever screen is shown.
  */
 export function mountUpgrade(box: HTMLElement, ctx: UpgradeContext): UpgradePanel {
+  const live = runs.get(ctx.caseID);
+  if (live) {
+    live.ctx = ctx;
+    box.replaceChildren(live.root);
+    return live.panel;
+  }
+  const root = h("div", { class: "doc-upgrade" });
+  box.replaceChildren(root);
+  const me = { root, ctx, panel: null as unknown as UpgradePanel };
   let docs: Document[] = [];
   let running: AbortController | null = null;
   const summary = h("div", { id: "doc-upgrade-summary" });
@@ -230,7 +243,7 @@ export function mountUpgrade(box: HTMLElement, ctx: UpgradeContext): UpgradePane
   const bar = h("progress", { id: "doc-upgrade-progress", max: "100", value: "0", "aria-label": "Progress of the document being upgraded", hidden: true }) as HTMLProgressElement;
   const failures = h("ul", { id: "doc-upgrade-failures", class: "error", "aria-live": "polite" });
   const stop = h("button", { type: "button", id: "doc-upgrade-stop", hidden: true, onclick: () => running?.abort() }, "Stop upgrading") as HTMLButtonElement;
-  box.replaceChildren(summary, confirmBox, status, bar, stop, failures);
+  root.replaceChildren(summary, confirmBox, status, bar, stop, failures);
 
   const candidates = () => docs.filter((d) => d.canDownload && !d.e2ee);
 
@@ -252,7 +265,7 @@ export function mountUpgrade(box: HTMLElement, ctx: UpgradeContext): UpgradePane
     const chosen = candidates().filter((d) => !d.held);
     if (!chosen.length) return;
     let sess: DocSession;
-    try { sess = await ctx.e2ee(); } catch { confirmBox.replaceChildren(h("p", { class: "error", role: "alert" }, "This device could not check the case's signed membership just now. Try again in a minute.")); return; }
+    try { sess = await me.ctx.e2ee(); } catch { confirmBox.replaceChildren(h("p", { class: "error", role: "alert" }, "This device could not check the case's signed membership just now. Try again in a minute.")); return; }
     // Who will be able to read each group afterwards: the audience's
     // members as the case's signed membership lists them.
     const byAudience = new Map<string, Document[]>();
@@ -260,8 +273,8 @@ export function mountUpgrade(box: HTMLElement, ctx: UpgradeContext): UpgradePane
     const groups = [...byAudience].map(([aud, ds]) => {
       const who = signedAudience(sess, aud);
       const names = list(ds.map((d) => `“${d.name ?? "a document"}”`));
-      return h("li", {}, `${names} (${ctx.place(aud)}): ` + (who
-        ? `afterwards only the devices of ${list(who.map(ctx.personWords))} can open ${ds.length === 1 ? "it" : "them"}, as the case's signed membership lists them.`
+      return h("li", {}, `${names} (${me.ctx.place(aud)}): ` + (who
+        ? `afterwards only the devices of ${list(who.map(me.ctx.personWords))} can open ${ds.length === 1 ? "it" : "them"}, as the case's signed membership lists them.`
         : "the case's signed membership does not list these people yet, so this device cannot encrypt for them now; these stay as they are."));
     });
     const them = chosen.length === 1 ? "it" : "them";
@@ -280,6 +293,7 @@ export function mountUpgrade(box: HTMLElement, ctx: UpgradeContext): UpgradePane
   async function runAll(chosen: Document[]) {
     const ctl = new AbortController();
     running = ctl;
+    runs.set(me.ctx.caseID, me);
     failures.replaceChildren();
     status.textContent = "";
     stop.hidden = false;
@@ -287,7 +301,7 @@ export function mountUpgrade(box: HTMLElement, ctx: UpgradeContext): UpgradePane
     summary.querySelector<HTMLButtonElement>("#doc-upgrade")?.setAttribute("disabled", "");
     let done = 0, failed = 0;
     try {
-      const sess = await ctx.e2ee();
+      const sess = await me.ctx.e2ee();
       for (const [i, d] of chosen.entries()) {
         if (ctl.signal.aborted) break;
         const name = d.name ?? "a document";
@@ -295,7 +309,7 @@ export function mountUpgrade(box: HTMLElement, ctx: UpgradeContext): UpgradePane
         bar.value = 0;
         bar.setAttribute("aria-valuetext", `${name}: starting`);
         try {
-          await upgradeDocument(ctx.caseID, sess, d, ctl.signal, (phase, n, total) => {
+          await upgradeDocument(me.ctx.caseID, sess, d, ctl.signal, (phase, n, total) => {
             // Reading and encrypting are one pass (half the bar); sending the other half.
             const pct = Math.floor(((phase === "upload" ? 50 : 0) + (total ? (n / total) * 50 : 50)));
             bar.value = pct;
@@ -325,15 +339,17 @@ export function mountUpgrade(box: HTMLElement, ctx: UpgradeContext): UpgradePane
           : "No document was encrypted end to end.") +
         (failed ? ` ${plural(failed, "document was", "documents were")} not upgraded (see below).` : "") +
         (left > 0 ? ` ${plural(left, "document was", "documents were")} left as ${left === 1 ? "it was" : "they were"}.` : "");
-      await ctx.refresh().catch(() => {});
+      runs.delete(me.ctx.caseID);
+      await me.ctx.refresh().catch(() => {});
       render();
     }
   }
 
-  return {
+  me.panel = {
     update(next: Document[]) {
       docs = next;
       render();
     },
   };
+  return me.panel;
 }
