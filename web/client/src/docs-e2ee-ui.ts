@@ -164,22 +164,41 @@ async function sink(): Promise<Sink> {
 export type Progress = (phase: "encrypt" | "upload", done: number, total: number) => void;
 
 /**
+ * What uploadE2EE encrypts: a File, or anything read the same way, a slice
+ * at a time in order (docs-upgrade.ts reads a server-encrypted version's
+ * download this way, so it is never held whole).
+ */
+export interface PlainSource {
+  readonly name: string;
+  readonly type: string;
+  readonly size: number;
+  slice(start: number, end: number): { arrayBuffer(): Promise<ArrayBuffer> };
+}
+
+/**
  * Encrypts file on this device for audience (a fresh key for version 1 of
  * a new document, wrapped for the audience's devices after checking the
- * signed membership) and uploads it. Rejects with words to show.
+ * signed membership) and uploads it. Rejects with words to show. With
+ * into, the ciphertext is bound to that document and version instead
+ * (an upgrade of a stored server-encrypted version, docs-upgrade.ts).
  */
-export async function uploadE2EE(caseID: string, sess: DocSession, file: File, audience: string, cls: string,
-  send: (body: Blob, query: Record<string, string>, headers: Record<string, string>, label: { name: string; mediaType: string }) => Promise<Document>, progress: Progress): Promise<Document> {
-  const docID = newDocID();
+export async function uploadE2EE(caseID: string, sess: DocSession, file: PlainSource, audience: string, cls: string,
+  send: (body: Blob, query: Record<string, string>, headers: Record<string, string>, label: { name: string; mediaType: string }) => Promise<Document>, progress: Progress,
+  into?: { doc: string; version: number }): Promise<Document> {
+  const docID = into?.doc ?? newDocID();
+  const version = into?.version ?? 1;
   const key = newDocKey();
-  const b = { case: caseID, doc: docID, version: 1 };
+  const b = { case: caseID, doc: docID, version };
   // The name and type this device binds into the keys, sent as they are
   // bound: every device that opens the document checks what the server
-  // shows against them.
-  const label = uploadLabel(file.name, file.type);
+  // shows against them. An upgrade binds the stored version's name and
+  // type exactly as the server keeps them (file.name and file.type are
+  // those: docs-upgrade.ts), as the CLI's UpgradeDocument does; the
+  // server refuses a wrap that binds others.
+  const label = into ? { name: file.name, mediaType: file.type } : uploadLabel(file.name, file.type);
   let wrap: Uint8Array;
   try {
-    wrap = await wrapForAudience(sess, docID, 1, audience, bindName(label.name, label.mediaType), key);
+    wrap = await wrapForAudience(sess, docID, version, audience, bindName(label.name, label.mediaType), key);
   } catch {
     key.fill(0);
     throw new Error("This device cannot encrypt for that audience yet: the case's signed membership does not list everyone's devices. Nothing was saved. Try again in a minute, or ask your mediator.");
@@ -234,7 +253,7 @@ export function shownLabel(d: Document, version: number): { name: string; mediaT
 }
 
 /** What a version's key holds for this device: the key, the signed wrap's audience, and its name binding (null: encrypted before names were bound, so the name is not verified). */
-interface VersionKey { version: number; key: Uint8Array; audience: string; name: Uint8Array | null }
+export interface VersionKey { version: number; key: Uint8Array; audience: string; name: Uint8Array | null }
 
 /**
  * The version's content key for this device, from the wraps the server
@@ -242,7 +261,7 @@ interface VersionKey { version: number; key: Uint8Array; audience: string; name:
  * type the server shows for it: a RelabelledError when they are not the
  * ones bound), or null.
  */
-async function versionKey(caseID: string, sess: DocSession, d: Document, version: number): Promise<VersionKey | null> {
+export async function versionKey(caseID: string, sess: DocSession, d: Document, version: number): Promise<VersionKey | null> {
   const res = await fetch(`${casePath(caseID)}/documents/${encodeURIComponent(d.id)}/keys${version ? "?version=" + version : ""}`, { credentials: "same-origin" });
   if (!res.ok) throw new APIError(res.status, await res.json().catch(() => ({})));
   const keys = await res.json() as W.DocumentKeys;

@@ -18,6 +18,7 @@ import type { DocSession } from "./docs-e2ee";
 import { downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTemporary, unverifiedNameWords, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
 import { RelabelledError } from "./docs-e2ee";
 import { newcomerWords, wrapForNewcomers } from "./docs-newcomers";
+import { mountUpgrade } from "./docs-upgrade";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -140,7 +141,12 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   const listBox = h("div", { id: "doc-list-box", "aria-live": "polite" });
   const formBox = h("div", { id: "doc-upload-box" });
   const newcomerBox = h("div", { class: "note", id: "doc-newcomers", role: "status" }); // empty: takes no room
-  sec.replaceChildren(heading, scope, newcomerBox, listBox, formBox,
+  // A mediator's device upgrades server-encrypted documents to end to end (docs-upgrade.ts).
+  const upgradeBox = h("div", { id: "doc-upgrade-box" });
+  const upgrade = ctx.mediator && ctx.e2ee
+    ? mountUpgrade(upgradeBox, { caseID: ctx.caseID, e2ee: ctx.e2ee, personWords: ctx.personWords, place: placeWords, refresh: () => refresh(true) })
+    : null;
+  sec.replaceChildren(heading, scope, newcomerBox, upgradeBox, listBox, formBox,
     h("p", { class: "note" }, "Documents added here are encrypted by the server's vault at rest and released only to the people named on each. " +
       "Those encrypted on a device (end to end) can be opened only by the devices of the people named on them; the server cannot read them. This list updates by itself."));
   if (ctx.e2ee) {
@@ -160,7 +166,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   }
 
   const inRoom = (d: Document) => d.audience === ctx.room();
-  const cardKey = (d: Document) => `${d.id}|${d.version}|${d.audience}|${d.held}|${d.uploader}|${d.name ?? ""}`;
+  const cardKey = (d: Document) => `${d.id}|${d.version}|${d.audience}|${d.held}|${d.uploader}|${d.name ?? ""}|${!!d.e2ee}`;
 
   function nameOf(account: string): string {
     const c = ctx.c();
@@ -494,6 +500,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     const live = new Set(docs.map(cardKey));
     for (const k of [...cards.keys()]) if (!live.has(k)) cards.delete(k);
     renderList();
+    upgrade?.update(docs);
   }
 
   // The bounded poll: only while the page is visible, slower after a failure.
