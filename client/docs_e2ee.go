@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -34,10 +35,22 @@ import (
 // server-encrypted answer for a version the document's record or its
 // wraps mark end-to-end encrypted is refused. Wraps for newcomers keep
 // the audience the verified wrap names, whatever the server reports.
+//
+// Names: the uploading device binds the version's name and media type
+// into its key wrap (e2ee.BindName); every key this device opens is
+// checked against the name and type the server shows for that version
+// (e2ee.ErrRelabelled otherwise: nothing is downloaded, shared or
+// wrapped), and every re-wrap carries the binding of the wrap it opened.
+// Versions wrapped before names were bound open with NameVerified false.
 
 // ErrNoDocKey: no device that holds this document's key has wrapped it for
 // this device yet (a mediator's device does, with `parley doc keys`).
 var ErrNoDocKey = e2ee.ErrNoDocKey
+
+// ErrRelabelled: the server shows an end-to-end encrypted version under
+// another name or media type than its uploader's device bound into its
+// keys; nothing is downloaded, shared or wrapped.
+var ErrRelabelled = e2ee.ErrRelabelled
 
 // canonicalAudience is an audience's text form as the server writes it
 // (named accounts sorted and distinct), which wraps must name exactly.
@@ -95,9 +108,13 @@ func (x *E2EE) UploadDocumentE2EE(ctx context.Context, caseID string, u Upload) 
 	}
 	docID := ids.New("d")
 	aud := canonicalAudience(u.Audience)
+	name, mt, err := uploadLabel(u.Name, u.MediaType)
+	if err != nil {
+		return api.Document{}, err
+	}
 	key := e2ee.NewDocKey()
 	defer clear(key)
-	wrap, err := sess.WrapDocKey(docID, 1, aud, key, nil, time.Now())
+	wrap, err := sess.WrapDocKey(docID, 1, aud, e2ee.BindName(name, mt), key, nil, time.Now())
 	if err != nil {
 		return api.Document{}, err
 	}
@@ -114,28 +131,60 @@ func (x *E2EE) UploadDocumentE2EE(ctx context.Context, caseID string, u Upload) 
 	}
 	req.ContentLength = size
 	req.Header.Set(api.DocumentKeyHeader, base64.RawURLEncoding.EncodeToString(wrap))
-	if u.Name != "" {
-		req.Header.Set(api.DocumentNameHeader, url.PathEscape(u.Name))
-	}
-	if u.MediaType != "" {
-		req.Header.Set("Content-Type", u.MediaType)
-	}
+	// Sent exactly as bound (the server refuses a wrap binding others).
+	req.Header.Set(api.DocumentNameHeader, url.PathEscape(name))
+	req.Header.Set("Content-Type", mt)
 	return decodeDocument(c(x).send(ctx, req, http.StatusCreated))
+}
+
+// uploadLabel is the name and media type a new end-to-end encrypted
+// version is bound and sent under, in the form the server stores them:
+// the name trimmed, the media type in mime.FormatMediaType's form
+// (application/octet-stream when none is given).
+func uploadLabel(name, mediaType string) (string, string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", "", errors.New("an end-to-end encrypted document needs a name (bound into its keys)")
+	}
+	if strings.TrimSpace(mediaType) == "" {
+		return name, "application/octet-stream", nil
+	}
+	t, params, err := mime.ParseMediaType(mediaType)
+	if err != nil || !strings.Contains(t, "/") {
+		return "", "", fmt.Errorf("media type %q: not a media type (type/subtype)", mediaType)
+	}
+	return name, mime.FormatMediaType(t, params), nil
+}
+
+// shownLabel is the name and media type the server shows for version of doc.
+func shownLabel(doc api.Document, version int) (string, string) {
+	for _, v := range doc.Versions {
+		if v.Version == version {
+			return v.Name, v.MediaType
+		}
+	}
+	if version == doc.Version {
+		return doc.Name, doc.MediaType
+	}
+	return "", ""
 }
 
 func c(x *E2EE) *Client { return x.C }
 
 // DocumentKey finds and opens this device's copy of a version's content
 // key among the wraps the server holds, checking each against the
-// membership chain (e2ee.Session.OpenDocKey).
-func (x *E2EE) DocumentKey(ctx context.Context, sess *e2ee.Session, caseID, docID string, version int) ([]byte, error) {
-	key, _, err := x.documentKey(ctx, sess, caseID, docID, version)
+// membership chain and against the name and media type the server shows
+// for the version (e2ee.Session.OpenDocKey).
+func (x *E2EE) DocumentKey(ctx context.Context, sess *e2ee.Session, caseID, docID string, version int, name, mediaType string) ([]byte, error) {
+	key, _, err := x.documentKey(ctx, sess, caseID, docID, version, name, mediaType)
 	return key, err
 }
 
 // documentKey is DocumentKey with the verified wrap the key came from (the
-// newest, when several hold a copy for this device).
-func (x *E2EE) documentKey(ctx context.Context, sess *e2ee.Session, caseID, docID string, version int) ([]byte, *e2ee.DocKeyWrap, error) {
+// newest, when several hold a copy for this device). A wrap that binds
+// another name or type than the one shown refuses the whole version
+// (e2ee.ErrRelabelled), whatever the others hold.
+func (x *E2EE) documentKey(ctx context.Context, sess *e2ee.Session, caseID, docID string, version int, name, mediaType string) ([]byte, *e2ee.DocKeyWrap, error) {
 	var keys api.DocumentKeys
 	path := docPath(caseID, docID) + "/keys?version=" + strconv.Itoa(version)
 	if err := x.C.Do(ctx, http.MethodGet, path, nil, &keys); err != nil {
@@ -148,7 +197,11 @@ func (x *E2EE) documentKey(ctx context.Context, sess *e2ee.Session, caseID, docI
 	var best []byte
 	var bestWrap *e2ee.DocKeyWrap
 	for _, w := range keys.Wraps {
-		key, k, err := sess.OpenDocKey(docID, version, w)
+		key, k, err := sess.OpenDocKey(docID, version, name, mediaType, w)
+		if errors.Is(err, e2ee.ErrRelabelled) {
+			clear(best)
+			return nil, nil, fmt.Errorf("document %s version %d: %w", docID, version, err)
+		}
 		if err == nil {
 			if bestWrap == nil || k.Ctx.Created > bestWrap.Ctx.Created {
 				clear(best)
@@ -210,10 +263,18 @@ func (x *E2EE) DownloadDocumentE2EE(ctx context.Context, caseID, docID string, v
 	if err != nil {
 		return fail(err)
 	}
-	key, err := x.DocumentKey(ctx, sess, caseID, docID, d.Version)
+	// The name and type to check (and to save under) are the document
+	// record's for this version, checked against the signed binding.
+	doc, err := x.C.Document(ctx, caseID, docID)
 	if err != nil {
 		return fail(err)
 	}
+	name, mt := shownLabel(doc, d.Version)
+	key, k, err := x.documentKey(ctx, sess, caseID, docID, d.Version, name, mt)
+	if err != nil {
+		return fail(err)
+	}
+	d.Name, d.MediaType, d.NameVerified = name, mt, k.Ctx.Name.Bound()
 	r, err := e2ee.NewStreamReader(d.Body, key, e2ee.StreamBinding{Case: caseID, Doc: docID, Version: d.Version}, &e2ee.StreamVerify{Size: plain, SHA256: d.PlainSHA256})
 	clear(key)
 	if err != nil {
@@ -289,7 +350,7 @@ func (x *E2EE) wrapsFor(ctx context.Context, sess *e2ee.Session, caseID string, 
 				continue
 			}
 		}
-		key, k, err := x.documentKey(ctx, sess, caseID, doc.ID, v.Version)
+		key, k, err := x.documentKey(ctx, sess, caseID, doc.ID, v.Version, v.Name, v.MediaType)
 		if err != nil {
 			return nil, fmt.Errorf("version %d: %w", v.Version, err)
 		}
@@ -297,7 +358,9 @@ func (x *E2EE) wrapsFor(ctx context.Context, sess *e2ee.Session, caseID string, 
 			clear(key)
 			return nil, fmt.Errorf("version %d: %w (%s, the server says %s)", v.Version, ErrAudienceMismatch, k.Ctx.Audience, audience)
 		}
-		w, err := sess.WrapDocKey(doc.ID, v.Version, audience, key, devs, time.Now())
+		// The new wrap carries the binding of the one opened (the
+		// uploader's), never one made from the server's name of the moment.
+		w, err := sess.WrapDocKey(doc.ID, v.Version, audience, k.Ctx.Name, key, devs, time.Now())
 		clear(key)
 		if err != nil {
 			return nil, fmt.Errorf("version %d: %w", v.Version, err)
@@ -317,7 +380,7 @@ func (x *E2EE) signedAudience(ctx context.Context, sess *e2ee.Session, caseID st
 		if !v.E2EE || v.Erased {
 			continue
 		}
-		key, k, err := x.documentKey(ctx, sess, caseID, doc.ID, v.Version)
+		key, k, err := x.documentKey(ctx, sess, caseID, doc.ID, v.Version, v.Name, v.MediaType)
 		if err != nil {
 			return "", fmt.Errorf("version %d: %w", v.Version, err)
 		}
@@ -328,6 +391,51 @@ func (x *E2EE) signedAudience(ctx context.Context, sess *e2ee.Session, caseID st
 		signed = k.Ctx.Audience
 	}
 	return signed, nil
+}
+
+// NameCheck is what this device checked about an end-to-end encrypted
+// document's name: the name and media type the server shows for its
+// latest version and whether they are the ones its uploader's device
+// bound into the keys (Verified), or the version was encrypted before
+// names were bound (Verified false: the name is the server's word).
+type NameCheck struct {
+	Name, MediaType string
+	Verified        bool
+}
+
+// VerifiedName checks the name and media type the server shows for each
+// stored end-to-end encrypted version of docID against the bindings in
+// the keys this device holds (e2ee.ErrRelabelled when one differs), and
+// returns the latest version's. A device with no key of it gets
+// ErrNoDocKey: it cannot check, and cannot share it either.
+func (x *E2EE) VerifiedName(ctx context.Context, caseID, docID string) (NameCheck, error) {
+	doc, err := x.C.Document(ctx, caseID, docID)
+	if err != nil {
+		return NameCheck{}, err
+	}
+	sess, err := x.docSession(ctx, caseID)
+	if err != nil {
+		return NameCheck{}, err
+	}
+	var out NameCheck
+	found := false
+	for _, v := range doc.Versions { // newest first
+		if !v.E2EE || v.Erased {
+			continue
+		}
+		key, k, err := x.documentKey(ctx, sess, caseID, doc.ID, v.Version, v.Name, v.MediaType)
+		if err != nil {
+			return NameCheck{}, fmt.Errorf("version %d: %w", v.Version, err)
+		}
+		clear(key)
+		if !found {
+			out, found = NameCheck{Name: v.Name, MediaType: v.MediaType, Verified: k.Ctx.Name.Bound()}, true
+		}
+	}
+	if !found {
+		return NameCheck{}, ErrNoDocKey
+	}
+	return out, nil
 }
 
 func hasE2EE(d api.Document) bool {
@@ -530,7 +638,10 @@ func (x *E2EE) UpgradeDocument(ctx context.Context, caseID, docID string, progre
 func (x *E2EE) upgradeVersion(ctx context.Context, sess *e2ee.Session, caseID string, doc api.Document, aud string, v api.VersionInfo, progress UpgradeProgress) error {
 	key := e2ee.NewDocKey()
 	defer clear(key)
-	wrap, err := sess.WrapDocKey(doc.ID, v.Version, aud, key, nil, time.Now())
+	// The name the server keeps for the version is bound from here on: the
+	// server held this version's plaintext (and its name) until now, so
+	// that is the name the document had.
+	wrap, err := sess.WrapDocKey(doc.ID, v.Version, aud, e2ee.BindName(v.Name, v.MediaType), key, nil, time.Now())
 	if err != nil {
 		return err
 	}

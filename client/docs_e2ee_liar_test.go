@@ -188,7 +188,7 @@ func TestUpgradeKeepsPlaintextHash(t *testing.T) {
 	}
 	sess := e2ee.NewSession(tc.med.x.Me, tc.caseID, chain, devs)
 	key := e2ee.NewDocKey()
-	wrap, err := sess.WrapDocKey(d.ID, 1, "caucus:A", key, nil, time.Now())
+	wrap, err := sess.WrapDocKey(d.ID, 1, "caucus:A", e2ee.BindName(d.Name, d.MediaType), key, nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,5 +223,81 @@ func TestUpgradeKeepsPlaintextHash(t *testing.T) {
 	}
 	if !errors.Is(err, client.ErrIntegrity) {
 		t.Fatal(err)
+	}
+}
+
+// TestE2EEDocumentRelabelledRefused (review finding 1): the server shows
+// side A's caucus document "offer.pdf" (their bottom line) as "Hearing
+// schedule.pdf" of another type, hoping the mediator shares "the
+// schedule" with the joint room. The mediator's device checks the name
+// and type against the ones side A's device bound into the keys and
+// refuses to share it (signing no wrap for side B's device, which the
+// lying server would have kept), to give newcomers keys to it, and to
+// download it; told the truth, the same device shares under the name it
+// checked and side B's device saves it under that name.
+func TestE2EEDocumentRelabelledRefused(t *testing.T) {
+	tc := seedE2EE(t, nodetest.Embedded(t))
+	ctx := context.Background()
+	open(t, tc.med, tc.caseID, client.SecureOptions{})
+	signedFor(t, tc.a, tc.caseID, tc.a.id, tc.b.id)
+	d := uploadE2EE(t, tc.a, tc.caseID, "caucus:A", "evidence", []byte("side A's bottom line: 40,000"))
+	if d.Name != "offer.pdf" || d.MediaType != "application/pdf" {
+		t.Fatalf("stored as %q (%s)", d.Name, d.MediaType)
+	}
+	for _, lie := range [][2]string{{`"name":"offer.pdf"`, `"name":"Hearing schedule.pdf"`}, {`"mediaType":"application/pdf"`, `"mediaType":"text/plain"`}} {
+		l := &liar{
+			edit: func(r *http.Request, _ *http.Response, body []byte) []byte {
+				if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/documents") {
+					return bytes.ReplaceAll(body, []byte(lie[0]), []byte(lie[1]))
+				}
+				return body
+			},
+			swallow: func(r *http.Request) bool {
+				return r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/documents/"+d.ID+"/")
+			},
+		}
+		med := through(tc.med, l)
+		if _, err := med.VerifiedName(ctx, tc.caseID, d.ID); !errors.Is(err, client.ErrRelabelled) {
+			t.Fatalf("%s: the name check: %v", lie[1], err)
+		}
+		if _, err := med.ShareDocumentE2EE(ctx, tc.caseID, d.ID, "joint", false); !errors.Is(err, client.ErrRelabelled) {
+			t.Fatalf("%s: the share: %v", lie[1], err)
+		}
+		if _, err := med.WrapForNewcomers(ctx, tc.caseID); !errors.Is(err, client.ErrRelabelled) {
+			t.Fatalf("%s: wraps for newcomers: %v", lie[1], err)
+		}
+		if dl, err := med.DownloadDocumentE2EE(ctx, tc.caseID, d.ID, 0); !errors.Is(err, client.ErrRelabelled) {
+			if err == nil {
+				dl.Body.Close()
+			}
+			t.Fatalf("%s: the download: %v", lie[1], err)
+		}
+		if kept := l.swallowed(); len(kept) != 0 {
+			t.Fatalf("%s: the device sent %d writes for the relabelled document", lie[1], len(kept))
+		}
+	}
+	// Told the truth: checked, shared, and side B's device saves it under
+	// the name side A's device gave it.
+	if nc, err := tc.med.x.VerifiedName(ctx, tc.caseID, d.ID); err != nil || !nc.Verified || nc.Name != "offer.pdf" {
+		t.Fatalf("the name check: %+v, %v", nc, err)
+	}
+	if _, err := tc.med.x.ShareDocumentE2EE(ctx, tc.caseID, d.ID, "joint", false); err != nil {
+		t.Fatal(err)
+	}
+	dl, err := tc.b.x.DownloadDocumentE2EE(ctx, tc.caseID, d.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Body.Close()
+	if got, err := io.ReadAll(dl.Body); err != nil || string(got) != "side A's bottom line: 40,000" || dl.Name != "offer.pdf" || !dl.NameVerified || dl.MediaType != "application/pdf" {
+		t.Fatalf("side B's download: %q as %q (verified %v), %v", got, dl.Name, dl.NameVerified, err)
+	}
+	// Side B's copy of the key, made by the mediator's re-wrap, binds the
+	// uploader's name: shown another, side B's device refuses too.
+	l := &liar{edit: func(r *http.Request, _ *http.Response, body []byte) []byte {
+		return bytes.ReplaceAll(body, []byte(`"name":"offer.pdf"`), []byte(`"name":"Hearing schedule.pdf"`))
+	}}
+	if _, err := through(tc.b, l).DownloadDocumentE2EE(ctx, tc.caseID, d.ID, 0); !errors.Is(err, client.ErrRelabelled) {
+		t.Fatalf("side B's device under a relabelling server: %v", err)
 	}
 }

@@ -200,7 +200,7 @@ func TestE2EEDocumentWrapMovedRefused(t *testing.T) {
 	if err := tc.med.c.Do(ctx, http.MethodGet, "/api/v1/cases/"+tc.caseID+"/documents/"+d1.ID+"/keys", nil, &keys); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := sess.OpenDocKey(d2.ID, 1, keys.Wraps[0]); !errors.Is(err, e2ee.ErrWrongPlace) {
+	if _, _, err := sess.OpenDocKey(d2.ID, 1, d2.Name, d2.MediaType, keys.Wraps[0]); !errors.Is(err, e2ee.ErrWrongPlace) {
 		t.Fatalf("d1's wrap opened as d2's: %v", err)
 	}
 }
@@ -389,7 +389,7 @@ func TestE2EEDocumentCanary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := tc.med.x.DocumentKey(ctx, e2ee.NewSession(tc.med.x.Me, tc.caseID, chain, devs), tc.caseID, d.ID, 1)
+	key, err := tc.med.x.DocumentKey(ctx, e2ee.NewSession(tc.med.x.Me, tc.caseID, chain, devs), tc.caseID, d.ID, 1, d.Name, d.MediaType)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,9 +148,16 @@ func (c *Client) HoldDocument(ctx context.Context, caseID, docID string, on bool
 type Download struct {
 	Name    string
 	Version int
-	Size    int64 // bytes in this answer
-	SHA256  []byte
-	Body    io.ReadCloser
+	// MediaType and NameVerified: from E2EE.DownloadDocumentE2EE, the
+	// version's name (Name) and media type as the document's record shows
+	// them, checked against the ones its uploader's device bound into the
+	// keys; NameVerified false for a version encrypted before names were
+	// bound (the name is then the server's word).
+	MediaType    string
+	NameVerified bool
+	Size         int64 // bytes in this answer
+	SHA256       []byte
+	Body         io.ReadCloser
 	// E2EE: the version is end-to-end encrypted. From DownloadDocument,
 	// Body is then its ciphertext; from E2EE.DownloadDocumentE2EE, the
 	// plaintext, with CipherSHA256 the ciphertext's checked hash (SHA256

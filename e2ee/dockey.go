@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hpke"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -18,14 +19,25 @@ import (
 // (case, document, version). The content key reaches the devices of the
 // document's audience the way a room's chain key reaches its members: HPKE
 // sealed to each device's KEM key, in one signed object, a document key
-// wrap (TypeDocKey):
+// wrap (TypeDocKeyNamed):
 //
-//	dockey = "PE" 1 0x0A case doc version:u64 audience statement:u64
-//	         account device created:i64 [device kem:u16 hpke]* signature
+//	dockey = "PE" 1 0x0C case doc version:u64 audience statement:u64
+//	         account device created:i64 name:32 [device kem:u16 hpke]* signature
 //
-// Each copy is sealed with info "parley/e2ee/v1/dockey\0" followed by the
-// wrap's fields from case to created and the recipient device id, so a copy
-// cannot be moved to another document, version, audience or device. A
+// name is the version's name binding ([BindName]): the SHA-256 of the
+// file name and media type the uploading device gave the version. The
+// server stores and shows both as metadata; a device that opens a wrap
+// checks what the server shows against it and refuses a document shown
+// under another name or type (ErrRelabelled), and a re-wrap (share,
+// narrowing, newcomers) carries the binding of the wrap it opened, never
+// the server's name of the moment. Wraps made before names were bound
+// (TypeDocKey, 0x0A) have no name field; they still open, their re-wraps
+// stay unbound, and clients say the name is not verified.
+//
+// Each copy is sealed with info "parley/e2ee/v1/dockey-named\0" (0x0A:
+// "parley/e2ee/v1/dockey\0") followed by the wrap's fields from case to
+// name and the recipient device id, so a copy cannot be moved to another
+// document, version, audience, name or device. A
 // device wraps only for an audience its verified membership chain places
 // it in, for the active devices of that audience's members as the latest
 // signed statement lists them ([Session.WrapDocKey]); a device opens a
@@ -34,11 +46,17 @@ import (
 // ([Session.OpenDocKey]). The server stores wraps as opaque bytes: it can
 // refuse a share, never perform one.
 
-// TypeDocKey is a document key wrap.
-const TypeDocKey = 0x0A
+// TypeDocKey is a document key wrap made before names were bound (no
+// name field); TypeDocKeyNamed, one with the version's name binding.
+const (
+	TypeDocKey      = 0x0A
+	TypeDocKeyNamed = 0x0C
+)
 
 const (
-	labelDocKey = "parley/e2ee/v1/dockey"
+	labelDocKey      = "parley/e2ee/v1/dockey"
+	labelDocKeyNamed = "parley/e2ee/v1/dockey-named"
+	labelDocName     = "parley/e2ee/v1/docname"
 	// MaxDocKey bounds a document key wrap.
 	MaxDocKey = 256 << 10
 	// DocKeySize is a content key's size.
@@ -47,7 +65,42 @@ const (
 	maxAudience = 1024
 )
 
-func init() { typeNames[TypeDocKey] = "dockey" }
+func init() {
+	typeNames[TypeDocKey] = "dockey"
+	typeNames[TypeDocKeyNamed] = "dockey-named"
+}
+
+// ErrRelabelled: the name or media type the server shows for a document
+// version is not the one its uploading device bound into the key wraps.
+var ErrRelabelled = errors.New("e2ee: the document's name or type is not the one its uploader's device signed")
+
+// NameBinding is a version's name binding: SHA-256 over
+// "parley/e2ee/v1/docname\0" || name || mediaType (each a field: u32be
+// length, bytes), name and media type exactly as the server stores and
+// shows them (the name trimmed of surrounding white space, the media type
+// in Go's mime.FormatMediaType form, "application/octet-stream" when none
+// was given). The zero value is "not bound" (a wrap made before names
+// were bound).
+type NameBinding [32]byte
+
+// BindName returns the name binding of a version named name, of type mediaType.
+func BindName(name, mediaType string) NameBinding {
+	w := fieldsWriter().str(name).str(mediaType)
+	return sha256.Sum256(append([]byte(labelDocName+"\x00"), w.b...))
+}
+
+// Bound reports whether b binds a name (false: a wrap from before names were bound).
+func (b NameBinding) Bound() bool { return b != NameBinding{} }
+
+// Check refuses (ErrRelabelled) a bound binding that is not name's and
+// mediaType's. An unbound one passes: the caller says the name is not
+// verified.
+func (b NameBinding) Check(name, mediaType string) error {
+	if b.Bound() && b != BindName(name, mediaType) {
+		return fmt.Errorf("%w (shown as %q, %s)", ErrRelabelled, name, mediaType)
+	}
+	return nil
+}
 
 // ErrNoDocKey: no wrap of a document version's content key reached this
 // device (a device that holds it must wrap it for this one).
@@ -70,16 +123,34 @@ type DocKeyContext struct {
 	Account      string // the wrapping account and device
 	Device       string
 	Created      int64
+	// Name: the version's name binding as the uploading device made it
+	// (zero: a wrap of the old form, which binds no name).
+	Name NameBinding
+}
+
+func (c *DocKeyContext) typ() byte {
+	if c.Name.Bound() {
+		return TypeDocKeyNamed
+	}
+	return TypeDocKey
 }
 
 func (c *DocKeyContext) fields(w *writer) *writer {
-	return w.str(c.Case).str(c.Doc).u64(uint64(c.Version)).str(c.Audience).u64(c.StatementSeq).
+	w.str(c.Case).str(c.Doc).u64(uint64(c.Version)).str(c.Audience).u64(c.StatementSeq).
 		str(c.Account).str(c.Device).i64(c.Created)
+	if c.Name.Bound() {
+		w.bytes(c.Name[:])
+	}
+	return w
 }
 
 func (c *DocKeyContext) info(recipient string) []byte {
 	w := c.fields(fieldsWriter()).str(recipient)
-	return append([]byte(labelDocKey+"\x00"), w.b...)
+	l := labelDocKey
+	if c.Name.Bound() {
+		l = labelDocKeyNamed
+	}
+	return append([]byte(l+"\x00"), w.b...)
 }
 
 // Binding is the stream binding of the version the wrap belongs to.
@@ -117,7 +188,7 @@ func WrapDocKey(me *DeviceKeys, ctx DocKeyContext, key []byte, recipients []*Dev
 	if len(recipients) == 0 || len(recipients) > maxList {
 		return nil, fmt.Errorf("e2ee: a document key goes to 1 to %d devices", maxList)
 	}
-	w := newWriter(TypeDocKey)
+	w := newWriter(ctx.typ())
 	ctx.fields(w)
 	type entry struct {
 		device string
@@ -143,12 +214,17 @@ func WrapDocKey(me *DeviceKeys, ctx DocKeyContext, key []byte, recipients []*Dev
 	if len(body)+4+ed25519.SignatureSize > MaxDocKey {
 		return nil, fmt.Errorf("e2ee: document key wrap over %d bytes", MaxDocKey)
 	}
-	return append(body, me.sign(TypeDocKey, body)...), nil
+	return append(body, me.sign(ctx.typ(), body)...), nil
 }
 
-// DecodeDocKey parses a wrap (signature unchecked: [DocKeyWrap.Verify]).
+// DecodeDocKey parses a wrap of either form (signature unchecked:
+// [DocKeyWrap.Verify]).
 func DecodeDocKey(data []byte) (*DocKeyWrap, error) {
-	r := newReader(data, TypeDocKey, MaxDocKey)
+	t := byte(TypeDocKey)
+	if len(data) >= 4 && data[3] == TypeDocKeyNamed {
+		t = TypeDocKeyNamed
+	}
+	r := newReader(data, t, MaxDocKey)
 	k := &DocKeyWrap{}
 	c := &k.Ctx
 	c.Case = r.id("case")
@@ -159,6 +235,12 @@ func DecodeDocKey(data []byte) (*DocKeyWrap, error) {
 	c.Account = r.id("wrapping account")
 	c.Device = r.id("wrapping device")
 	c.Created = r.i64("created")
+	if t == TypeDocKeyNamed {
+		copy(c.Name[:], r.fixed("name binding", len(c.Name)))
+		if r.err == nil && !c.Name.Bound() {
+			r.fail("dockey: an all-zero name binding")
+		}
+	}
 	r.list("recipients", func(e *reader) {
 		s := Sealed{Device: e.id("device"), KEM: KEMID(e.u16("kem")), Ciphertext: e.bytes("ciphertext")}
 		if e.err == nil && len(s.Ciphertext) != encLen(s.KEM)+DocKeySize+16 {
@@ -188,7 +270,7 @@ func (k *DocKeyWrap) Verify(by *DeviceRecord) error {
 	if by.ID != k.Ctx.Device || by.Account != k.Ctx.Account {
 		return fmt.Errorf("%w: document key wrap names another device", ErrBadSignature)
 	}
-	return by.verify(TypeDocKey, k.Raw[:k.bodyLen], k.sig)
+	return by.verify(k.Ctx.typ(), k.Raw[:k.bodyLen], k.sig)
 }
 
 // Open returns the content key sealed to me (ErrNotForMe when the wrap
@@ -251,8 +333,11 @@ func AudienceMembers(st *Statement, audience string) ([]string, error) {
 // checking the latest verified membership statement: this device's account
 // must be in the audience, and the key goes to the active devices of its
 // members (only those in `only`, when it is not nil: a holder wrapping for
-// newcomers). It refuses when no device would receive it.
-func (s *Session) WrapDocKey(doc string, version int, audience string, key []byte, only []string, now time.Time) ([]byte, error) {
+// newcomers). It refuses when no device would receive it. name is the
+// version's name binding: for a new version, [BindName] of its name and
+// media type; for a re-wrap, the Ctx.Name of the wrap the key came from
+// (zero only when that wrap binds none).
+func (s *Session) WrapDocKey(doc string, version int, audience string, name NameBinding, key []byte, only []string, now time.Time) ([]byte, error) {
 	st := s.Chain.Latest()
 	if st == nil {
 		return nil, ErrNoStatement
@@ -279,19 +364,23 @@ func (s *Session) WrapDocKey(doc string, version int, audience string, key []byt
 		return nil, fmt.Errorf("%w: no device of %s to wrap for", ErrUnknownDevice, audience)
 	}
 	ctx := DocKeyContext{Case: s.Case, Doc: doc, Version: version, Audience: audience, StatementSeq: st.Seq,
-		Account: s.Me.Account, Device: s.Me.ID, Created: now.UnixMilli()}
+		Account: s.Me.Account, Device: s.Me.ID, Created: now.UnixMilli(), Name: name}
 	return WrapDocKey(s.Me, ctx, key, recipients)
 }
 
 // OpenDocKey checks a wrap the server returned for document doc, version
-// version, and returns the content key it holds for this device:
+// version, which the server shows under name and mediaType, and returns
+// the content key it holds for this device:
 //   - it names this case, that document and version (ErrWrongPlace);
 //   - the statement it names is verified (ErrUnknownStatement) and places
 //     the wrapping account in the wrap's audience (ErrNotMember);
 //   - the wrapping device is in the directory and active
 //     (ErrUnknownDevice) and signed it (ErrBadSignature);
+//   - the name binding it carries is that name's and media type's
+//     (ErrRelabelled); a wrap of the old form binds none and passes (the
+//     caller says the name is not verified: Ctx.Name.Bound());
 //   - it holds a copy for this device (ErrNotForMe) that opens (ErrDecrypt).
-func (s *Session) OpenDocKey(doc string, version int, payload []byte) ([]byte, *DocKeyWrap, error) {
+func (s *Session) OpenDocKey(doc string, version int, name, mediaType string, payload []byte) ([]byte, *DocKeyWrap, error) {
 	k, err := DecodeDocKey(payload)
 	if err != nil {
 		return nil, nil, err
@@ -317,6 +406,9 @@ func (s *Session) OpenDocKey(doc string, version int, payload []byte) ([]byte, *
 		return nil, nil, fmt.Errorf("%w: %s/%s", ErrUnknownDevice, c.Account, c.Device)
 	}
 	if err := k.Verify(dev); err != nil {
+		return nil, nil, err
+	}
+	if err := c.Name.Check(name, mediaType); err != nil {
 		return nil, nil, err
 	}
 	key, err := k.Open(s.Me)

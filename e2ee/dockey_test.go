@@ -14,6 +14,12 @@ import (
 
 var docNow = time.UnixMilli(1767225605000)
 
+// The name and media type the test documents are uploaded under, and
+// their binding.
+const docShown, docType = "Bottom line.pdf", "application/pdf"
+
+var docName = BindName(docShown, docType)
+
 // TestDocKeyWrapAndOpen: a party wraps a content key for their caucus;
 // every device of the caucus opens it, side B's party has no copy, and a
 // wrap moved to another document or version, or altered, is refused.
@@ -21,32 +27,32 @@ func TestDocKeyWrapAndOpen(t *testing.T) {
 	w := newWorld(t)
 	w.sign(t, w.med, w.people(), epochs(1))
 	key := NewDocKey()
-	wrap, err := w.session(w.a1).WrapDocKey("d_doc", 1, "caucus:A", key, nil, docNow)
+	wrap, err := w.session(w.a1).WrapDocKey("d_doc", 1, "caucus:A", docName, key, nil, docNow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []*DeviceKeys{w.med, w.m2, w.a1, w.a2, w.counselA} {
-		got, k, err := w.session(d).OpenDocKey("d_doc", 1, wrap)
+		got, k, err := w.session(d).OpenDocKey("d_doc", 1, docShown, docType, wrap)
 		if err != nil || !bytes.Equal(got, key) || k.Ctx.Audience != "caucus:A" {
 			t.Fatalf("%s/%s: %v", d.Account, d.ID, err)
 		}
 	}
-	if _, _, err := w.session(w.b).OpenDocKey("d_doc", 1, wrap); !errors.Is(err, ErrNotForMe) {
+	if _, _, err := w.session(w.b).OpenDocKey("d_doc", 1, docShown, docType, wrap); !errors.Is(err, ErrNotForMe) {
 		t.Fatalf("side B's party opened side A's document key: %v", err)
 	}
-	if _, _, err := w.session(w.med).OpenDocKey("d_doc", 2, wrap); !errors.Is(err, ErrWrongPlace) {
+	if _, _, err := w.session(w.med).OpenDocKey("d_doc", 2, docShown, docType, wrap); !errors.Is(err, ErrWrongPlace) {
 		t.Fatalf("a wrap moved to version 2: %v", err)
 	}
-	if _, _, err := w.session(w.med).OpenDocKey("d_other", 1, wrap); !errors.Is(err, ErrWrongPlace) {
+	if _, _, err := w.session(w.med).OpenDocKey("d_other", 1, docShown, docType, wrap); !errors.Is(err, ErrWrongPlace) {
 		t.Fatalf("a wrap moved to another document: %v", err)
 	}
 	bad := bytes.Clone(wrap)
 	bad[len(bad)-1] ^= 1
-	if _, _, err := w.session(w.med).OpenDocKey("d_doc", 1, bad); !errors.Is(err, ErrBadSignature) {
+	if _, _, err := w.session(w.med).OpenDocKey("d_doc", 1, docShown, docType, bad); !errors.Is(err, ErrBadSignature) {
 		t.Fatalf("altered wrap: %v", err)
 	}
 	// Side B's party cannot wrap for A's caucus: not a member.
-	if _, err := w.session(w.b).WrapDocKey("d_doc", 1, "caucus:A", key, nil, docNow); !errors.Is(err, ErrNotMember) {
+	if _, err := w.session(w.b).WrapDocKey("d_doc", 1, "caucus:A", docName, key, nil, docNow); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("B wrapped for A's caucus: %v", err)
 	}
 }
@@ -63,37 +69,101 @@ func TestDocKeyCaucusRuleAndUnsignedNewcomer(t *testing.T) {
 	people = append(people, w.people()[2:]...)
 	w.sign(t, w.med, people, epochs(1))
 	key := NewDocKey()
-	wrap, err := w.session(w.med).WrapDocKey("d_doc", 1, "joint", key, nil, docNow)
+	wrap, err := w.session(w.med).WrapDocKey("d_doc", 1, "joint", docName, key, nil, docNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := w.session(w.m2).OpenDocKey("d_doc", 1, wrap); !errors.Is(err, ErrNotForMe) {
+	if _, _, err := w.session(w.m2).OpenDocKey("d_doc", 1, docShown, docType, wrap); !errors.Is(err, ErrNotForMe) {
 		t.Fatalf("a mediator outside the signed membership got the key: %v", err)
 	}
 	// A wrap by that mediator's device (signed correctly, but they are not
 	// in the audience under the statement it names) is refused.
 	ctx := DocKeyContext{Case: w.caseID, Doc: "d_doc", Version: 1, Audience: "joint", StatementSeq: 1,
-		Account: w.m2.Account, Device: w.m2.ID, Created: docNow.UnixMilli()}
+		Account: w.m2.Account, Device: w.m2.ID, Created: docNow.UnixMilli(), Name: docName}
 	forged, err := WrapDocKey(w.m2, ctx, NewDocKey(), []*DeviceRecord{w.a1.Record()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := w.session(w.a1).OpenDocKey("d_doc", 1, forged); !errors.Is(err, ErrNotMember) {
+	if _, _, err := w.session(w.a1).OpenDocKey("d_doc", 1, docShown, docType, forged); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("a wrap by someone outside the audience: %v", err)
 	}
 	// Named accounts: the mediators and the named participant only.
-	wrap, err = w.session(w.med).WrapDocKey("d_doc", 1, "user:u_partyb", key, nil, docNow)
+	wrap, err = w.session(w.med).WrapDocKey("d_doc", 1, "user:u_partyb", docName, key, nil, docNow)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := w.session(w.b).OpenDocKey("d_doc", 1, wrap); err != nil {
+	if _, _, err := w.session(w.b).OpenDocKey("d_doc", 1, docShown, docType, wrap); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := w.session(w.a1).OpenDocKey("d_doc", 1, wrap); !errors.Is(err, ErrNotForMe) {
+	if _, _, err := w.session(w.a1).OpenDocKey("d_doc", 1, docShown, docType, wrap); !errors.Is(err, ErrNotForMe) {
 		t.Fatalf("a participant not named: %v", err)
 	}
-	if _, err := w.session(w.med).WrapDocKey("d_doc", 1, "user:u_stranger", key, nil, docNow); !errors.Is(err, ErrNotMember) {
+	if _, err := w.session(w.med).WrapDocKey("d_doc", 1, "user:u_stranger", docName, key, nil, docNow); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("wrapped for an account outside the statement: %v", err)
+	}
+}
+
+// TestDocKeyNameBound: a wrap binds the version's name and media type as
+// the uploading device gave them. A server that shows side A's "Bottom
+// line.pdf" as "Hearing schedule.pdf" (or under another type) gets the
+// document refused on every device, whatever else checks out; a re-wrap
+// carries the binding on. A wrap of the old form binds no name: it opens
+// under any name and says so (Bound false), and cannot be made from a
+// bound one (the type byte is under the signature).
+func TestDocKeyNameBound(t *testing.T) {
+	w := newWorld(t)
+	w.sign(t, w.med, w.people(), epochs(1))
+	key := NewDocKey()
+	wrap, err := w.session(w.a1).WrapDocKey("d_doc", 1, "caucus:A", docName, key, nil, docNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, shown := range [][2]string{{"Hearing schedule.pdf", docType}, {docShown, "text/plain"}, {"bottom line.pdf", docType}, {"", ""}} {
+		if _, _, err := w.session(w.med).OpenDocKey("d_doc", 1, shown[0], shown[1], wrap); !errors.Is(err, ErrRelabelled) {
+			t.Fatalf("shown as %q (%s): %v", shown[0], shown[1], err)
+		}
+	}
+	got, k, err := w.session(w.med).OpenDocKey("d_doc", 1, docShown, docType, wrap)
+	if err != nil || !bytes.Equal(got, key) || !k.Ctx.Name.Bound() || k.Ctx.Name != docName || wrap[3] != TypeDocKeyNamed {
+		t.Fatalf("the bound wrap: %v", err)
+	}
+	// The mediator re-wraps for the joint room with the binding it opened:
+	// side B's device checks the same name.
+	shared, err := w.session(w.med).WrapDocKey("d_doc", 1, "joint", k.Ctx.Name, got, nil, docNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := w.session(w.b).OpenDocKey("d_doc", 1, "Hearing schedule.pdf", docType, shared); !errors.Is(err, ErrRelabelled) {
+		t.Fatalf("side B opened the re-wrap under the server's other name: %v", err)
+	}
+	if _, _, err := w.session(w.b).OpenDocKey("d_doc", 1, docShown, docType, shared); err != nil {
+		t.Fatal(err)
+	}
+	// The old form: no name field, opens under any name, unbound.
+	old, err := w.session(w.a1).WrapDocKey("d_doc", 1, "caucus:A", NameBinding{}, key, nil, docNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old[3] != TypeDocKey {
+		t.Fatalf("an unbound wrap has type %#x", old[3])
+	}
+	if _, k, err := w.session(w.med).OpenDocKey("d_doc", 1, "Hearing schedule.pdf", docType, old); err != nil || k.Ctx.Name.Bound() {
+		t.Fatalf("the old form: %v", err)
+	}
+	// The binding cannot be stripped: a bound wrap retyped as the old form
+	// (its name field still there, or cut out) does not pass.
+	retyped := bytes.Clone(wrap)
+	retyped[3] = TypeDocKey
+	if _, _, err := w.session(w.med).OpenDocKey("d_doc", 1, "Hearing schedule.pdf", docType, retyped); err == nil {
+		t.Fatal("a bound wrap retyped as the old form opened")
+	}
+	dk, _ := DecodeDocKey(wrap)
+	cut := fieldsWriter()
+	dk.Ctx.fields(cut)
+	stripped := append([]byte{'P', 'E', Version, TypeDocKey}, cut.b[:len(cut.b)-4-32]...)
+	stripped = append(stripped, wrap[4+len(cut.b):]...)
+	if _, _, err := w.session(w.med).OpenDocKey("d_doc", 1, "Hearing schedule.pdf", docType, stripped); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("a bound wrap with its name field cut out: %v", err)
 	}
 }
 
@@ -101,7 +171,7 @@ func TestDocKeyCaucusRuleAndUnsignedNewcomer(t *testing.T) {
 func TestDocKeyOnlyNewcomers(t *testing.T) {
 	w := newWorld(t)
 	w.sign(t, w.med, w.people(), epochs(1))
-	wrap, err := w.session(w.med).WrapDocKey("d_doc", 1, "caucus:A", NewDocKey(), []string{w.a2.ID}, docNow)
+	wrap, err := w.session(w.med).WrapDocKey("d_doc", 1, "caucus:A", docName, NewDocKey(), []string{w.a2.ID}, docNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +182,10 @@ func TestDocKeyOnlyNewcomers(t *testing.T) {
 }
 
 // The document vectors (testdata/doc-vectors.json) other clients check:
-// a content stream of three segments under a fixed key, and a wrap of
-// that key for the caucus of side A.
+// a content stream of three segments under a fixed key, a wrap of that key
+// for the caucus of side A bound to the version's name and media type,
+// name bindings, the names a relabelling server shows instead (each must
+// be refused), and a wrap of the old form (no name bound).
 type docVectors struct {
 	Stream struct {
 		Key       hexBytes `json:"key"`
@@ -130,12 +202,32 @@ type docVectors struct {
 		Recipients []string `json:"recipients"`
 		Key        hexBytes `json:"key"`
 		Payload    hexBytes `json:"payload"`
+		Name       string   `json:"name"`
+		MediaType  string   `json:"mediaType"`
+		Binding    hexBytes `json:"nameBinding"`
 	} `json:"wrap"`
+	// Names: BindName of each name and media type.
+	Names []docVectorName `json:"names"`
+	// Relabelled: what a lying server shows the wrap's version as; every
+	// client refuses the wrap under each.
+	Relabelled []docVectorName `json:"relabelled"`
+	// Unbound: a wrap of the same key of the old form (type 0x0A, no name
+	// bound): it opens under any name, and clients say the name is not
+	// verified.
+	Unbound struct {
+		Payload hexBytes `json:"payload"`
+	} `json:"unbound"`
 	// The world the wrap lives in, for clients that rebuild it: the
 	// devices from their seeds (in directory order) and the signed
 	// membership statement.
 	Devices   []docVectorDevice `json:"devices"`
 	Statement hexBytes          `json:"statement"`
+}
+
+type docVectorName struct {
+	Name      string   `json:"name"`
+	MediaType string   `json:"mediaType"`
+	Binding   hexBytes `json:"nameBinding,omitempty"`
 }
 
 type docVectorDevice struct {
@@ -163,8 +255,10 @@ type browserDocVectors struct {
 		Sealed    hexBytes `json:"sealed"`
 	} `json:"stream"`
 	Wrap struct {
-		Wrapper string   `json:"wrapper"`
-		Payload hexBytes `json:"payload"`
+		Wrapper   string   `json:"wrapper"`
+		Payload   hexBytes `json:"payload"`
+		Name      string   `json:"name"`
+		MediaType string   `json:"mediaType"`
 	} `json:"wrap"`
 }
 
@@ -206,13 +300,27 @@ func generateDocVectors(t *testing.T) *docVectors {
 	sum := sha256.Sum256(plain)
 	v.Stream.Key, v.Stream.Case, v.Stream.Doc, v.Stream.Version = key, b.Case, b.Doc, b.Version
 	v.Stream.Plaintext, v.Stream.Size, v.Stream.Sealed = sum[:], len(plain), buf.Bytes()
-	wrap, err := w.session(w.a1).WrapDocKey(b.Doc, 1, "caucus:A", key, nil, docNow)
+	name, mt := "Relevé – bottom line.pdf", "application/pdf"
+	bind := BindName(name, mt)
+	wrap, err := w.session(w.a1).WrapDocKey(b.Doc, 1, "caucus:A", bind, key, nil, docNow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	k, _ := DecodeDocKey(wrap)
 	v.Wrap.Wrapper, v.Wrap.Audience, v.Wrap.Key, v.Wrap.Payload = "a1", "caucus:A", key, wrap
 	v.Wrap.Recipients = k.Devices()
+	v.Wrap.Name, v.Wrap.MediaType, v.Wrap.Binding = name, mt, bind[:]
+	for _, n := range [][2]string{{name, mt}, {"Hearing schedule.pdf", "application/pdf"}, {"notes", "application/octet-stream"},
+		{"offer.txt", "text/plain; charset=utf-8"}, {"日本語の書類.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}} {
+		sum := BindName(n[0], n[1])
+		v.Names = append(v.Names, docVectorName{Name: n[0], MediaType: n[1], Binding: sum[:]})
+	}
+	for _, n := range [][2]string{{"Hearing schedule.pdf", mt}, {name, "text/plain"}, {"relevé – bottom line.pdf", mt}, {name + " ", mt}, {"", ""}} {
+		v.Relabelled = append(v.Relabelled, docVectorName{Name: n[0], MediaType: n[1]})
+	}
+	if v.Unbound.Payload, err = w.session(w.a1).WrapDocKey(b.Doc, 1, "caucus:A", NameBinding{}, key, nil, docNow); err != nil {
+		t.Fatal(err)
+	}
 	return v
 }
 
@@ -247,10 +355,23 @@ func TestDocVectors(t *testing.T) {
 	w := newWorld(t)
 	w.sign(t, w.med, w.people(), epochs(1))
 	for _, d := range []*DeviceKeys{w.med, w.a1, w.a2, w.counselA} {
-		key, _, err := w.session(d).OpenDocKey(v.Stream.Doc, 1, v.Wrap.Payload)
-		if err != nil || !bytes.Equal(key, v.Wrap.Key) {
+		key, k, err := w.session(d).OpenDocKey(v.Stream.Doc, 1, v.Wrap.Name, v.Wrap.MediaType, v.Wrap.Payload)
+		if err != nil || !bytes.Equal(key, v.Wrap.Key) || !bytes.Equal(k.Ctx.Name[:], v.Wrap.Binding) {
 			t.Fatalf("wrap vector for %s: %v", d.ID, err)
 		}
+	}
+	for _, n := range v.Names {
+		if sum := BindName(n.Name, n.MediaType); !bytes.Equal(sum[:], n.Binding) {
+			t.Fatalf("name binding of %q (%s)", n.Name, n.MediaType)
+		}
+	}
+	for _, n := range v.Relabelled {
+		if _, _, err := w.session(w.med).OpenDocKey(v.Stream.Doc, 1, n.Name, n.MediaType, v.Wrap.Payload); !errors.Is(err, ErrRelabelled) {
+			t.Fatalf("the wrap shown as %q (%s): %v", n.Name, n.MediaType, err)
+		}
+	}
+	if key, k, err := w.session(w.a2).OpenDocKey(v.Stream.Doc, 1, "Hearing schedule.pdf", "application/pdf", v.Unbound.Payload); err != nil || !bytes.Equal(key, v.Wrap.Key) || k.Ctx.Name.Bound() {
+		t.Fatalf("the unbound wrap: %v", err)
 	}
 
 	// What the browser's code made in the same world opens here.
@@ -278,12 +399,17 @@ func TestDocVectors(t *testing.T) {
 		t.Fatalf("the browser's wrap: %v %+v", err, wk)
 	}
 	for _, d := range []*DeviceKeys{w.med, w.m2, w.a1, w.a2, w.counselA} {
-		key, _, err := w.session(d).OpenDocKey(bv.Stream.Doc, bv.Stream.Version, bv.Wrap.Payload)
-		if err != nil || !bytes.Equal(key, bv.Stream.Key) {
+		key, k, err := w.session(d).OpenDocKey(bv.Stream.Doc, bv.Stream.Version, bv.Wrap.Name, bv.Wrap.MediaType, bv.Wrap.Payload)
+		if err != nil || !bytes.Equal(key, bv.Stream.Key) || !k.Ctx.Name.Bound() {
 			t.Fatalf("the browser's wrap for %s: %v", d.ID, err)
 		}
 	}
-	if _, _, err := w.session(w.b).OpenDocKey(bv.Stream.Doc, bv.Stream.Version, bv.Wrap.Payload); !errors.Is(err, ErrNotForMe) {
+	if _, _, err := w.session(w.b).OpenDocKey(bv.Stream.Doc, bv.Stream.Version, bv.Wrap.Name, bv.Wrap.MediaType, bv.Wrap.Payload); !errors.Is(err, ErrNotForMe) {
 		t.Fatalf("side B opened the browser's caucus:A wrap: %v", err)
+	}
+	for _, n := range v.Relabelled {
+		if _, _, err := w.session(w.med).OpenDocKey(bv.Stream.Doc, bv.Stream.Version, n.Name, n.MediaType, bv.Wrap.Payload); !errors.Is(err, ErrRelabelled) {
+			t.Fatalf("the browser's wrap shown as %q (%s): %v", n.Name, n.MediaType, err)
+		}
 	}
 }

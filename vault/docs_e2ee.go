@@ -96,8 +96,12 @@ func (s *streamShape) Read(p []byte) (int, error) {
 }
 
 // checkWrap decodes a wrap and checks it names this case, document,
-// version and audience, and that the actor made it.
-func checkWrap(raw []byte, actor, caseID, docID string, version int, aud Audience) error {
+// version and audience, that the actor made it, and that the name it binds
+// (if any) is the version's name and media type as stored (v). With
+// named, it must bind one: a new or upgraded version's wrap. (Devices
+// check the binding themselves; this check only turns a client's mistake
+// into an answer at once instead of a document no device opens.)
+func checkWrap(raw []byte, actor, caseID, docID string, version int, aud Audience, v VersionInfo, named bool) error {
 	if len(raw) > MaxStoredWrap {
 		return fault.Invalid("wrap", fmt.Sprintf("a wrap of %d bytes is over the %d bytes kept per wrap (wrap for fewer devices at a time)", len(raw), MaxStoredWrap))
 	}
@@ -113,6 +117,10 @@ func checkWrap(raw []byte, actor, caseID, docID string, version int, aud Audienc
 		return fault.Invalid("wrap", "the wrap is for audience "+c.Audience+", not "+aud.String())
 	case c.Account != actor:
 		return fault.Invalid("wrap", "a wrap is made by the device of the person sending it")
+	case named && !c.Name.Bound():
+		return fault.Invalid("wrap", "the wrap binds no name: a new end-to-end encrypted version's wrap binds its name and media type")
+	case c.Name.Check(v.Name, v.MediaType) != nil:
+		return fault.Invalid("wrap", fmt.Sprintf("the wrap binds another name or media type than the version's (%q, %s): send them exactly as they are bound", v.Name, v.MediaType))
 	}
 	return nil
 }
@@ -189,7 +197,7 @@ func (s *Service) AddKeys(ctx context.Context, actor account.Account, caseID, do
 		if !ok || !v.E2EE || v.Erased {
 			return fault.Invalid("wraps", fmt.Sprintf("version %d is not a stored end-to-end encrypted version", w.Version))
 		}
-		if err := checkWrap(w.Wrap, actor.ID, caseID, docID, w.Version, d.Audience); err != nil {
+		if err := checkWrap(w.Wrap, actor.ID, caseID, docID, w.Version, d.Audience, v, false); err != nil {
 			return err
 		}
 	}
@@ -269,7 +277,7 @@ func checkShareWraps(d *docRecord, actor string, to Audience, wraps []VersionWra
 		if !ok || !v.E2EE || v.Erased {
 			return fault.Invalid("wraps", fmt.Sprintf("version %d is not a stored end-to-end encrypted version", w.Version))
 		}
-		if err := checkWrap(w.Wrap, actor, d.Case, d.ID, w.Version, to); err != nil {
+		if err := checkWrap(w.Wrap, actor, d.Case, d.ID, w.Version, to, v, false); err != nil {
 			return err
 		}
 		have[w.Version] = true
@@ -328,7 +336,7 @@ func (s *Service) UpgradeVersion(ctx context.Context, actor account.Account, cas
 	if held {
 		return Document{}, fmt.Errorf("document %s: %w: %w", docID, ErrHeldUpgrade, fault.ErrConflict)
 	}
-	if err := checkWrap(wrap, actor.ID, caseID, docID, version, d.Audience); err != nil {
+	if err := checkWrap(wrap, actor.ID, caseID, docID, version, d.Audience, v, true); err != nil {
 		return Document{}, err
 	}
 	b := Binding{Case: caseID, Doc: docID, Version: version}

@@ -25,7 +25,7 @@ func TestE2EEWrapCaps(t *testing.T) {
 		a := k.who["partyA"]
 		docID := ids.New("d")
 		ct, wrap := clientSide(t, k.caseID, docID, a.ID, 1, "caucus:A", []byte("side A's figures"))
-		if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, NewDocument{Name: "f.pdf", Audience: k.audience(t, "caucus:A"), Class: ClassEvidence},
+		if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:A"), Class: ClassEvidence},
 			wrap, bytes.NewReader(ct)); err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +35,7 @@ func TestE2EEWrapCaps(t *testing.T) {
 		}
 		wrapFor := func(created int64, to ...*e2ee.DeviceRecord) []byte {
 			w, err := e2ee.WrapDocKey(dev, e2ee.DocKeyContext{Case: k.caseID, Doc: docID, Version: 1, Audience: "caucus:A",
-				StatementSeq: 1, Account: a.ID, Device: dev.ID, Created: created}, e2ee.NewDocKey(), to)
+				StatementSeq: 1, Account: a.ID, Device: dev.ID, Created: created, Name: testDocName}, e2ee.NewDocKey(), to)
 			if err != nil {
 				t.Fatal(err)
 			}

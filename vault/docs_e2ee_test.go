@@ -17,6 +17,10 @@ import (
 
 // clientSide is what an uploading device does: a content key, the
 // ciphertext in the stream format, and a wrap signed by its device.
+// testDocName is the name binding of the test documents: "offer.pdf"
+// uploaded without a media type (stored as application/octet-stream).
+var testDocName = e2ee.BindName("offer.pdf", "application/octet-stream")
+
 func clientSide(t *testing.T, caseID, docID, actor string, version int, aud string, plain []byte) ([]byte, []byte) {
 	t.Helper()
 	dev, err := e2ee.NewDeviceKeys(actor, e2ee.KEMX25519, time.Now())
@@ -32,7 +36,7 @@ func clientSide(t *testing.T, caseID, docID, actor string, version int, aud stri
 	w.Write(plain)
 	w.Close()
 	wrap, err := e2ee.WrapDocKey(dev, e2ee.DocKeyContext{Case: caseID, Doc: docID, Version: version, Audience: aud,
-		StatementSeq: 1, Account: actor, Device: dev.ID, Created: 1}, key, []*e2ee.DeviceRecord{dev.Record()})
+		StatementSeq: 1, Account: actor, Device: dev.ID, Created: 1, Name: testDocName}, key, []*e2ee.DeviceRecord{dev.Record()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +75,16 @@ func TestE2EEUploadChecks(t *testing.T) {
 			if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, nd, w, bytes.NewReader(ct)); !errors.As(err, &inv) {
 				t.Fatalf("%s: %v", name, err)
 			}
+		}
+		// A wrap binding another name than the one sent, or none: refused
+		// (no device would open it under the stored name).
+		relabelled := nd
+		relabelled.Name = "Hearing schedule.pdf"
+		if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, relabelled, wrap, bytes.NewReader(ct)); !errors.As(err, &inv) {
+			t.Fatalf("a wrap binding another name: %v", err)
+		}
+		if k, err := e2ee.DecodeDocKey(wrap); err != nil || !k.Ctx.Name.Bound() {
+			t.Fatalf("the test wrap binds no name: %v", err)
 		}
 		for name, body := range map[string][]byte{"plaintext": plain, "a length no stream has": ct[:HeaderSize+segmentCTSize+5], "a header only": ct[:HeaderSize]} {
 			if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, nd, wrap, bytes.NewReader(body)); !errors.As(err, &inv) {

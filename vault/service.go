@@ -216,7 +216,7 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 	if e != nil {
 		// Checked once access is decided: the wrap must name this case,
 		// the client's document id, version 1, this audience and the actor.
-		if err := checkWrap(e.wrap, actor.ID, caseID, docID, 1, n.Audience); err != nil {
+		if err := checkWrap(e.wrap, actor.ID, caseID, docID, 1, n.Audience, VersionInfo{Name: name, MediaType: mt}, true); err != nil {
 			return Document{}, err
 		}
 	}

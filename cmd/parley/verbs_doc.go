@@ -218,7 +218,11 @@ func docGet(ctx context.Context, args []string) (err error) {
 			"e2ee": dl.E2EE, "ciphertextSha256": fmt.Sprintf("%x", dl.CipherSHA256)})
 	}
 	if target != "-" && dl.E2EE {
-		fmt.Fprintf(os.Stderr, "Saved %s version %d to %s (%s, decrypted on this device: every segment authenticated, ciphertext sha256 %x verified)\n", dl.Name, dl.Version, target, humanBytes(dl.Size), dl.CipherSHA256)
+		named := "name as its uploader's device signed it"
+		if !dl.NameVerified {
+			named = "name NOT verified: encrypted before Parley signed documents' names"
+		}
+		fmt.Fprintf(os.Stderr, "Saved %s version %d to %s (%s, decrypted on this device: every segment authenticated, ciphertext sha256 %x verified; %s)\n", dl.Name, dl.Version, target, humanBytes(dl.Size), dl.CipherSHA256, named)
 	} else if target != "-" {
 		fmt.Fprintf(os.Stderr, "Saved %s version %d to %s (%s, sha256 %x verified)\n", dl.Name, dl.Version, target, humanBytes(dl.Size), dl.SHA256)
 	}
@@ -339,6 +343,26 @@ func docShare(ctx context.Context, args []string) error {
 		return nil
 	}
 	describeShare(os.Stderr, preview, true)
+	if preview.Document.E2EE || slices.ContainsFunc(preview.Document.Versions, func(v api.VersionInfo) bool { return v.E2EE && !v.Erased }) {
+		// End-to-end encrypted: the name shown is checked against the one
+		// its uploader's device signed before anything is asked.
+		_, x, err := e2eeClient()
+		if err != nil {
+			return err
+		}
+		nc, err := x.VerifiedName(ctx, *caseID, docID)
+		if errors.Is(err, client.ErrRelabelled) {
+			return fmt.Errorf("not shared: the server shows %s as %q, which is not the name or type its uploader's device signed; it may be another document under a borrowed name (tell the program's administrator)", docID, preview.Document.Name)
+		}
+		if err != nil {
+			return err
+		}
+		if nc.Verified {
+			fmt.Fprintf(os.Stderr, "  name checked on this device: %q (%s), as its uploader's device signed it\n", nc.Name, nc.MediaType)
+		} else {
+			fmt.Fprintf(os.Stderr, "  name NOT verified: %q was encrypted before Parley signed documents' names, so it is the server's word; download it and look before you share it\n", nc.Name)
+		}
+	}
 	if !*yes {
 		fmt.Fprintf(os.Stderr, "Share %s with %s? [y/N] ", docID, preview.To)
 		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')

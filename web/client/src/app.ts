@@ -292,6 +292,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     caseID, meID: me.id, mediator: sc.mediator, c: () => c, room: () => current,
     roomTitle, roomClass, visibleTo, banner, personWords, errText,
     e2ee: async () => { await sc.syncChain(); return sc.sess; },
+    verified: () => sc.sess,
   });
   if (sc.mediator) { const s = h("section", { id: "consent-panel" }); $("documents").before(s); void renderConsentPanel(s, caseID, c); }
   mountAgreement($("agreement"), { caseID, caseTitle: () => c.title, keys, visibleTo: () => visibleTo("joint"), comment: async (body) => { await sc.send("joint", { kind: E.KindText, text: body }); }, devices: async () => { await sc.refresh(); return sc.sess.dir; } });

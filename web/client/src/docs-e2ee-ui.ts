@@ -31,7 +31,8 @@
 import { APIError, casePath } from "./api";
 import type { Document } from "./api";
 import {
-  audienceMembers, ciphertextSize, DocSession, HeaderSize, IntegrityError, newDocKey, pickDocKey, SegmentSize, StreamOpener, StreamSealer, TagSize, wrapForAudience,
+  audienceMembers, bindName, ciphertextSize, DocSession, HeaderSize, IntegrityError, newDocKey, pickDocKey, RelabelledError, SegmentSize, StreamOpener, StreamSealer, TagSize,
+  uploadLabel, wrapForAudience,
 } from "./docs-e2ee";
 import { unb64 } from "./wire";
 import * as W from "./wire_gen";
@@ -209,18 +210,41 @@ async function sink(): Promise<Sink> {
 export type Progress = (phase: "encrypt" | "upload", done: number, total: number) => void;
 
 /**
+ * What uploadE2EE encrypts: a File, or anything read the same way, a slice
+ * at a time in order (docs-upgrade.ts reads a server-encrypted version's
+ * download this way, so it is never held whole).
+ */
+export interface PlainSource {
+  readonly name: string;
+  readonly type: string;
+  readonly size: number;
+  slice(start: number, end: number): { arrayBuffer(): Promise<ArrayBuffer> };
+}
+
+/**
  * Encrypts file on this device for audience (a fresh key for version 1 of
  * a new document, wrapped for the audience's devices after checking the
- * signed membership) and uploads it. Rejects with words to show.
+ * signed membership) and uploads it. Rejects with words to show. With
+ * into, the ciphertext is bound to that document and version instead
+ * (an upgrade of a stored server-encrypted version, docs-upgrade.ts).
  */
-export async function uploadE2EE(caseID: string, sess: DocSession, file: File, audience: string, cls: string,
-  send: (body: Blob, query: Record<string, string>, headers: Record<string, string>) => Promise<Document>, progress: Progress): Promise<Document> {
-  const docID = newDocID();
+export async function uploadE2EE(caseID: string, sess: DocSession, file: PlainSource, audience: string, cls: string,
+  send: (body: Blob, query: Record<string, string>, headers: Record<string, string>, label: { name: string; mediaType: string }) => Promise<Document>, progress: Progress,
+  into?: { doc: string; version: number }): Promise<Document> {
+  const docID = into?.doc ?? newDocID();
+  const version = into?.version ?? 1;
   const key = newDocKey();
-  const b = { case: caseID, doc: docID, version: 1 };
+  const b = { case: caseID, doc: docID, version };
+  // The name and type this device binds into the keys, sent as they are
+  // bound: every device that opens the document checks what the server
+  // shows against them. An upgrade binds the stored version's name and
+  // type exactly as the server keeps them (file.name and file.type are
+  // those: docs-upgrade.ts), as the CLI's UpgradeDocument does; the
+  // server refuses a wrap that binds others.
+  const label = into ? { name: file.name, mediaType: file.type } : uploadLabel(file.name, file.type);
   let wrap: Uint8Array;
   try {
-    wrap = await wrapForAudience(sess, docID, 1, audience, key);
+    wrap = await wrapForAudience(sess, docID, version, audience, bindName(label.name, label.mediaType), key);
   } catch {
     key.fill(0);
     throw new Error("This device cannot encrypt for that audience yet: the case's signed membership does not list everyone's devices. Nothing was saved. Try again in a minute, or ask your mediator.");
@@ -251,7 +275,7 @@ export async function uploadE2EE(caseID: string, sess: DocSession, file: File, a
     } while (off < total);
     const body = await out.finish();
     if (body.size !== ciphertextSize(total)) throw new Error("The encrypted copy came out the wrong size, so nothing was sent. Try again.");
-    return await send(body, { e2ee: "1", doc: docID }, { [W.DocumentKeyHeader]: b64url(wrap) });
+    return await send(body, { e2ee: "1", doc: docID }, { [W.DocumentKeyHeader]: b64url(wrap) }, label);
   } catch (e) {
     throw e instanceof NoRoomError ? new Error(noRoomWords(new NoRoomError(need, e.free), "the encrypted copy it sends")) : e;
   } finally {
@@ -276,19 +300,44 @@ function b64url(b: Uint8Array): string {
 
 // --- keys ---
 
-/** The version's content key for this device, from the wraps the server holds (checked against the signed membership), or null. */
-async function versionKey(caseID: string, sess: DocSession, docID: string, version: number): Promise<{ version: number; key: Uint8Array; audience: string } | null> {
-  const res = await fetch(`${casePath(caseID)}/documents/${encodeURIComponent(docID)}/keys${version ? "?version=" + version : ""}`, { credentials: "same-origin" });
+/** The name and media type the server shows for version of d ("" when it shows none). */
+export function shownLabel(d: Document, version: number): { name: string; mediaType: string } {
+  const v = d.versions?.find((x) => x.version === version);
+  if (v) return { name: v.name ?? "", mediaType: v.mediaType ?? "" };
+  return version === d.version ? { name: d.name ?? "", mediaType: d.mediaType ?? "" } : { name: "", mediaType: "" };
+}
+
+/** What a version's key holds for this device: the key, the signed wrap's audience, and its name binding (null: encrypted before names were bound, so the name is not verified). */
+export interface VersionKey { version: number; key: Uint8Array; audience: string; name: Uint8Array | null }
+
+/**
+ * The version's content key for this device, from the wraps the server
+ * holds (checked against the signed membership and against the name and
+ * type the server shows for it: a RelabelledError when they are not the
+ * ones bound), or null.
+ */
+export async function versionKey(caseID: string, sess: DocSession, d: Document, version: number): Promise<VersionKey | null> {
+  const res = await fetch(`${casePath(caseID)}/documents/${encodeURIComponent(d.id)}/keys${version ? "?version=" + version : ""}`, { credentials: "same-origin" });
   if (!res.ok) throw new APIError(res.status, await res.json().catch(() => ({})));
   const keys = await res.json() as W.DocumentKeys;
   if (version && keys.version !== version) return null;
-  const got = await pickDocKey(sess, docID, keys.version, (keys.wraps ?? []).map((w) => unb64(w)));
-  return got ? { version: keys.version, key: got.key, audience: got.wrap.ctx.audience } : null;
+  const shown = shownLabel(d, keys.version);
+  const got = await pickDocKey(sess, d.id, keys.version, shown.name, shown.mediaType, (keys.wraps ?? []).map((w) => unb64(w)));
+  return got ? { version: keys.version, key: got.key, audience: got.wrap.ctx.audience, name: got.wrap.ctx.name } : null;
 }
+
+/** A document the server shows under another name or type than its uploader's device signed, in words. */
+export const relabelledWords = (name: string) =>
+  `The server shows this document as “${name}”, but that is not the name (or file type) the device that uploaded it signed. ` +
+  "This device refuses it: it may be another document under a borrowed name. Nothing was shared or saved. Tell your mediator and your program's administrator.";
+
+/** A document encrypted before names were signed: its name comes from the server alone. */
+export const unverifiedNameWords = (name: string) =>
+  `“${name}” was encrypted before Parley signed documents' names, so this device cannot check that the name is the one its uploader gave it: open it and look before you rely on the name.`;
 
 export const noKeyWords = (name: string) =>
   `This device has no key for “${name}”: it was encrypted before this device joined, or for people this device does not belong to. ` +
-  "This browser cannot give itself a key. Ask your mediator: from a computer that holds the document's keys they can give your devices one (with the Parley app's “doc keys” command), and then this device can open it.";
+  "This browser cannot give itself a key. Ask your mediator: when they open the documents on a device that holds the document's keys (or run the Parley app's “doc keys” command), that device gives yours one, and then this device can open it.";
 
 /** Who this device would encrypt for: the audience's members in the case's latest verified signed membership (null when it lists none). */
 export function signedAudience(sess: DocSession, audience: string): string[] | null {
@@ -300,18 +349,22 @@ export function signedAudience(sess: DocSession, audience: string): string[] | n
 /**
  * What this device can check about d's latest version before sharing it:
  * the audience, version, signer and signing time of the signed wrap that
- * gives it the key (the name, size and date shown come from the server and
- * are not bound to the key: docs/security.md, "Documents end to end").
+ * gives it the key, and the name and type the server shows, checked
+ * against the ones the uploader's device bound (a RelabelledError when
+ * they differ; nameVerified false for a document encrypted before names
+ * were bound). Size and dates come from the server (docs/security.md,
+ * "Documents end to end").
  */
-export async function verifiedVersion(caseID: string, sess: DocSession, d: Document): Promise<{ version: number; audience: string; by: string; signed: number } | null> {
+export async function verifiedVersion(caseID: string, sess: DocSession, d: Document): Promise<{ version: number; audience: string; by: string; signed: number; name: string; nameVerified: boolean } | null> {
   const res = await fetch(`${casePath(caseID)}/documents/${encodeURIComponent(d.id)}/keys`, { credentials: "same-origin" });
   if (!res.ok) throw new APIError(res.status, await res.json().catch(() => ({})));
   const keys = await res.json() as W.DocumentKeys;
-  const got = await pickDocKey(sess, d.id, keys.version, (keys.wraps ?? []).map((w) => unb64(w)));
+  const shown = shownLabel(d, keys.version);
+  const got = await pickDocKey(sess, d.id, keys.version, shown.name, shown.mediaType, (keys.wraps ?? []).map((w) => unb64(w)));
   if (!got) return null;
   got.key.fill(0);
   const c = got.wrap.ctx;
-  return { version: keys.version, audience: c.audience, by: c.account, signed: c.created };
+  return { version: keys.version, audience: c.audience, by: c.account, signed: c.created, name: shown.name, nameVerified: c.name !== null };
 }
 
 /**
@@ -323,12 +376,20 @@ export async function wrapsForShare(caseID: string, sess: DocSession, d: Documen
   const out: W.VersionWrap[] = [];
   for (const v of d.versions ?? [{ version: d.version, e2ee: d.e2ee } as W.VersionInfo]) {
     if (!v.e2ee || v.erased) continue;
-    const k = await versionKey(caseID, sess, d.id, v.version);
+    let k: VersionKey | null;
+    try {
+      k = await versionKey(caseID, sess, d, v.version);
+    } catch (e) {
+      if (e instanceof RelabelledError) throw new Error(relabelledWords(e.shownName));
+      throw e;
+    }
     if (!k) throw new Error(noKeyWords(d.name ?? "this document") + " Only a device that holds a document's keys can share it.");
     if (k.audience !== d.audience) { k.key.fill(0); throw new Error("The server describes this document's audience differently from its signed keys, so it was not shared. Tell your program's administrator."); }
     let wrap: Uint8Array;
     try {
-      wrap = await wrapForAudience(sess, d.id, v.version, audience, k.key);
+      // The new keys carry the binding the opened ones carry (the
+      // uploader's), never one made from the name the server shows now.
+      wrap = await wrapForAudience(sess, d.id, v.version, audience, k.name, k.key);
     } catch {
       throw new Error("This device cannot give the new audience the keys yet: the case's signed membership does not list all of them with a device. Nothing was shared. Try again once they have joined.");
     } finally {
@@ -353,9 +414,15 @@ function b64std(b: Uint8Array): string {
  * bytes' size and SHA-256; returns the decrypted file only when all of it
  * checked out. Rejects with words to show; nothing partial is kept.
  */
-export async function downloadE2EE(caseID: string, sess: DocSession, d: Document, progress: (done: number, total: number) => void): Promise<{ file: Blob; version: number; release: () => Promise<void> }> {
+export async function downloadE2EE(caseID: string, sess: DocSession, d: Document, progress: (done: number, total: number) => void): Promise<{ file: Blob; version: number; release: () => Promise<void>; nameVerified: boolean }> {
   const name = d.name ?? "this document";
-  const k = await versionKey(caseID, sess, d.id, 0);
+  let k: VersionKey | null;
+  try {
+    k = await versionKey(caseID, sess, d, 0);
+  } catch (e) {
+    if (e instanceof RelabelledError) throw new Error(relabelledWords(e.shownName));
+    throw e;
+  }
   if (!k) throw new Error(noKeyWords(name));
   let res: Response;
   try {
@@ -404,7 +471,7 @@ export async function downloadE2EE(caseID: string, sess: DocSession, d: Document
     const release = async () => { if (handedOver.delete(out.name)) await out.discard(); };
     handedOver.set(out.name, () => out.discard());
     setTimeout(() => void release(), HANDED_OVER_MS);
-    return { file, version: k.version, release };
+    return { file, version: k.version, release, nameVerified: k.name !== null };
   } catch (e) {
     await out.discard();
     void res.body?.cancel().catch(() => {}); // stops the transfer when nothing has read it yet (refused before reading)

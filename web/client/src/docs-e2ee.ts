@@ -207,18 +207,45 @@ export class Sha256 {
   digest(): Uint8Array { return this.h.digest(); }
 }
 
-// --- document key wraps (TypeDocKey) ---
+// --- document key wraps (TypeDocKeyNamed; TypeDocKey before names were bound) ---
 
 export const TypeDocKey = 0x0a;
+export const TypeDocKeyNamed = 0x0c;
 typeNames[TypeDocKey] = "dockey";
+typeNames[TypeDocKeyNamed] = "dockey-named";
 export const MaxDocKey = 256 << 10;
 export const DocKeySize = 32;
 const maxAudience = 1024;
 
-/** What a wrap is bound to. */
+/**
+ * A version's name binding (Go: e2ee.BindName): SHA-256 over
+ * "parley/e2ee/v1/docname\0" || name || mediaType (each u32be length and
+ * UTF-8), name and media type exactly as the server stores and shows them.
+ */
+export function bindName(name: string, mediaType: string): Uint8Array {
+  return sha256(concat(utf8("parley/e2ee/v1/docname\x00"), new Writer().str(name).str(mediaType).done()));
+}
+
+/** The document's name or media type as the server shows it is not the one its uploader's device bound into the keys. */
+export class RelabelledError extends E2EEError {
+  constructor(readonly shownName: string, readonly shownType: string) { super("relabelled", `shown as ${JSON.stringify(shownName)} (${shownType})`); }
+}
+
+/**
+ * The name and media type a new end-to-end encrypted version is uploaded
+ * and bound under, as the server will store them: the file's name trimmed;
+ * its type lowercased when it is a plain type/subtype, else
+ * application/octet-stream (the server's mime.FormatMediaType form of both).
+ */
+export function uploadLabel(name: string, type: string): { name: string; mediaType: string } {
+  const t = type.trim().toLowerCase();
+  return { name: name.trim(), mediaType: /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(t) ? t : "application/octet-stream" };
+}
+
+/** What a wrap is bound to. name: the version's name binding (null: a wrap from before names were bound, type 0x0A). */
 export interface DocKeyContext {
   case: string; doc: string; version: number; audience: string; statementSeq: number;
-  account: string; device: string; created: number;
+  account: string; device: string; created: number; name: Uint8Array | null;
 }
 
 export interface DocKeyWrap {
@@ -229,12 +256,15 @@ export interface DocKeyWrap {
   sig: Uint8Array;
 }
 
+const ctxType = (c: DocKeyContext) => (c.name ? TypeDocKeyNamed : TypeDocKey);
+
 function ctxFields(w: Writer, c: DocKeyContext): Writer {
-  return w.str(c.case).str(c.doc).u64(c.version).str(c.audience).u64(c.statementSeq).str(c.account).str(c.device).u64(c.created);
+  w.str(c.case).str(c.doc).u64(c.version).str(c.audience).u64(c.statementSeq).str(c.account).str(c.device).u64(c.created);
+  return c.name ? w.bytes(c.name) : w;
 }
 
 function docKeyInfo(c: DocKeyContext, recipient: string): Uint8Array {
-  return concat(utf8("parley/e2ee/v1/dockey\x00"), ctxFields(new Writer(), c).str(recipient).done());
+  return concat(label(ctxType(c)), ctxFields(new Writer(), c).str(recipient).done());
 }
 
 export function newDocKey(): Uint8Array { return P.random(DocKeySize); }
@@ -244,22 +274,30 @@ export async function wrapDocKey(me: DeviceKeys, ctx: DocKeyContext, key: Uint8A
   if (key.length !== DocKeySize) throw new E2EEError("dockey", "a document key is 32 bytes");
   if (ctx.account !== me.account || ctx.device !== me.id) throw new E2EEError("dockey", "a document key wrap names the wrapping device");
   if (recipients.length === 0 || recipients.length > maxList) throw new E2EEError("dockey", `a document key goes to 1 to ${maxList} devices`);
+  if (ctx.name && (ctx.name.length !== 32 || ctx.name.every((x) => x === 0))) throw new E2EEError("dockey", "a name binding is 32 bytes, not all zero");
   const entries: { device: string; kem: number; ct: Uint8Array }[] = [];
   for (const rec of recipients) entries.push({ device: rec.id, kem: rec.kem, ct: await P.hpkeSeal(rec.kem, rec.kemPub, docKeyInfo(ctx, rec.id), key) });
-  const body = ctxFields(new Writer(TypeDocKey), ctx).list(entries, (e, x) => e.str(x.device).u16(x.kem).bytes(x.ct)).done();
+  const body = ctxFields(new Writer(ctxType(ctx)), ctx).list(entries, (e, x) => e.str(x.device).u16(x.kem).bytes(x.ct)).done();
   if (body.length + 4 + 64 > MaxDocKey) throw new E2EEError("dockey", `document key wrap over ${MaxDocKey} bytes`);
-  const sig = await P.ed25519Sign(me.sig, concat(label(TypeDocKey), body));
+  const sig = await P.ed25519Sign(me.sig, concat(label(ctxType(ctx)), body));
   return concat(body, new Writer().bytes(sig).done());
 }
 
+/** Decodes a wrap of either form (signature unchecked: verifyDocKey). */
 export function decodeDocKey(data: Uint8Array): DocKeyWrap {
-  const r = Reader.object(data, TypeDocKey, MaxDocKey);
+  const t = data.length >= 4 && data[3] === TypeDocKeyNamed ? TypeDocKeyNamed : TypeDocKey;
+  const r = Reader.object(data, t, MaxDocKey);
   const caseID = r.id("case"), doc = r.id("document");
   const v = r.u64("version");
   const audience = r.str("audience", maxAudience);
   const statementSeq = r.i64("statement");
   const account = r.id("wrapping account"), device = r.id("wrapping device");
   const created = r.i64("created");
+  let name: Uint8Array | null = null;
+  if (t === TypeDocKeyNamed) {
+    name = r.fixed("name binding", 32).slice();
+    if (name.every((x) => x === 0)) throw malformed("dockey: an all-zero name binding");
+  }
   const recipients: DocKeyWrap["recipients"] = [];
   r.list("recipients", (e) => {
     const s = { device: e.id("device"), kem: e.u16("kem"), ct: e.bytes("ciphertext").slice() };
@@ -271,13 +309,13 @@ export function decodeDocKey(data: Uint8Array): DocKeyWrap {
   r.end("dockey");
   if (v < 1n || v > 1n << 31n) throw malformed(`dockey: version ${v}`);
   if (audience === "" || recipients.length === 0) throw malformed("dockey: no audience or no recipient");
-  return { ctx: { case: caseID, doc, version: Number(v), audience, statementSeq, account, device, created }, recipients, raw: data, bodyLen, sig };
+  return { ctx: { case: caseID, doc, version: Number(v), audience, statementSeq, account, device, created, name }, recipients, raw: data, bodyLen, sig };
 }
 
 /** Checks the wrapping device's signature. */
 export async function verifyDocKey(k: DocKeyWrap, by: DeviceRecord): Promise<void> {
   if (by.id !== k.ctx.device || by.account !== k.ctx.account) throw new E2EEError("bad signature", "document key wrap names another device");
-  if (!(await P.ed25519Verify(by.sigPub, concat(label(TypeDocKey), k.raw.subarray(0, k.bodyLen)), k.sig))) throw new E2EEError("bad signature", "dockey");
+  if (!(await P.ed25519Verify(by.sigPub, concat(label(ctxType(k.ctx)), k.raw.subarray(0, k.bodyLen)), k.sig))) throw new E2EEError("bad signature", "dockey");
 }
 
 export class NotForThisDevice extends E2EEError {
@@ -321,9 +359,12 @@ export interface DocSession { me: DeviceKeys; caseID: string; chain: Chain; dir:
  * Wraps a version's content key for audience after checking the latest
  * verified membership statement (Go: Session.WrapDocKey): this device's
  * account is in the audience, and the key goes to the active devices of its
- * members (only those listed in `only`, when given).
+ * members (only those listed in `only`, when given). name is the version's
+ * name binding: bindName(name, mediaType) for a new version; for a re-wrap,
+ * the ctx.name of the wrap the key came from (null only when that wrap
+ * binds none), never one made from the server's name of the moment.
  */
-export async function wrapForAudience(s: DocSession, doc: string, version: number, audience: string, key: Uint8Array, only: string[] | null = null, now = Date.now()): Promise<Uint8Array> {
+export async function wrapForAudience(s: DocSession, doc: string, version: number, audience: string, name: Uint8Array | null, key: Uint8Array, only: string[] | null = null, now = Date.now()): Promise<Uint8Array> {
   const st = s.chain.latest();
   if (!st) throw new E2EEError("no signed membership", "the case has no membership statement yet");
   const members = audienceMembers(st, audience);
@@ -332,18 +373,20 @@ export async function wrapForAudience(s: DocSession, doc: string, version: numbe
   const recipients: DeviceRecord[] = [];
   for (const m of members) for (const d of s.dir.active(m)) if (!only || only.includes(d.id)) recipients.push(d);
   if (recipients.length === 0) throw new E2EEError("unknown device", `no device of ${audience} to wrap for`);
-  const ctx: DocKeyContext = { case: s.caseID, doc, version, audience, statementSeq: st.seq, account: s.me.account, device: s.me.id, created: now };
+  const ctx: DocKeyContext = { case: s.caseID, doc, version, audience, statementSeq: st.seq, account: s.me.account, device: s.me.id, created: now, name };
   return wrapDocKey(s.me, ctx, key, recipients);
 }
 
 /**
- * Checks a wrap the server returned for (doc, version) and opens this
- * device's copy (Go: Session.OpenDocKey): it names this case, document and
- * version; the statement it names is verified and places the wrapping
- * account in the wrap's audience; the wrapping device is in the directory,
- * active, and signed it.
+ * Checks a wrap the server returned for (doc, version), which the server
+ * shows under name and mediaType, and opens this device's copy (Go:
+ * Session.OpenDocKey): it names this case, document and version; the
+ * statement it names is verified and places the wrapping account in the
+ * wrap's audience; the wrapping device is in the directory, active, and
+ * signed it; its name binding is that name's and type's (RelabelledError;
+ * a wrap from before names were bound has none: wrap.ctx.name is null).
  */
-export async function openDocKey(s: DocSession, doc: string, version: number, payload: Uint8Array): Promise<{ key: Uint8Array; wrap: DocKeyWrap }> {
+export async function openDocKey(s: DocSession, doc: string, version: number, name: string, mediaType: string, payload: Uint8Array): Promise<{ key: Uint8Array; wrap: DocKeyWrap }> {
   const k = decodeDocKey(payload);
   const c = k.ctx;
   if (c.case !== s.caseID || c.doc !== doc || c.version !== version) throw new E2EEError("does not belong here", `wrap for ${c.case}/${c.doc} version ${c.version}`);
@@ -353,17 +396,27 @@ export async function openDocKey(s: DocSession, doc: string, version: number, pa
   const dev = s.dir.device(c.account, c.device, -1);
   if (!dev) throw new E2EEError("unknown device", `${c.account}/${c.device}`);
   await verifyDocKey(k, dev);
+  if (c.name && !eq(c.name, bindName(name, mediaType))) throw new RelabelledError(name, mediaType);
   return { key: await openDocKeyCopy(k, s.me), wrap: k };
 }
 
-/** Of a version's wraps, the newest that checks out and holds a copy for this device; null when none does. */
-export async function pickDocKey(s: DocSession, doc: string, version: number, wraps: Uint8Array[]): Promise<{ key: Uint8Array; wrap: DocKeyWrap } | null> {
+/**
+ * Of a version's wraps, the newest that checks out and holds a copy for
+ * this device; null when none does. A wrap that binds another name than
+ * the one shown makes the whole version refused (RelabelledError): the
+ * server shows the document under a name its uploader did not give it.
+ */
+export async function pickDocKey(s: DocSession, doc: string, version: number, name: string, mediaType: string, wraps: Uint8Array[]): Promise<{ key: Uint8Array; wrap: DocKeyWrap } | null> {
   let best: { key: Uint8Array; wrap: DocKeyWrap } | null = null;
+  let relabelled: RelabelledError | null = null;
   for (const w of wraps) {
     try {
-      const got = await openDocKey(s, doc, version, w);
+      const got = await openDocKey(s, doc, version, name, mediaType, w);
       if (!best || got.wrap.ctx.created > best.wrap.ctx.created) { best?.key.fill(0); best = got; } else got.key.fill(0);
-    } catch { /* not for this device, or refused: another may be */ }
+    } catch (e) {
+      if (e instanceof RelabelledError) relabelled = e; // else not for this device, or refused: another may be
+    }
   }
+  if (relabelled) { best?.key.fill(0); throw relabelled; }
   return best;
 }

@@ -15,7 +15,10 @@ import { api, Case, Document } from "./api";
 import type { ShareResult, UploadAudience, UploadOptions } from "./wire_gen";
 import * as W from "./wire_gen";
 import type { DocSession } from "./docs-e2ee";
-import { downloadE2EE, forgetDecrypted, signedAudience, sweepTemporary, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
+import { downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTemporary, unverifiedNameWords, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
+import { RelabelledError } from "./docs-e2ee";
+import { newcomerWords, wrapForNewcomers } from "./docs-newcomers";
+import { mountUpgrade } from "./docs-upgrade";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -32,6 +35,8 @@ function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | unde
 /** How often a visible page asks for the case's documents. */
 export const POLL_MS = 5000;
 const POLL_AFTER_FAILURE_MS = 30000;
+/** A mediator's device looks for devices lacking a document key at least this often (docs-newcomers.ts). */
+const NEWCOMERS_MS = 60000;
 
 /** What the documents screen needs from the case screen (app.ts). */
 export interface DocsContext {
@@ -52,6 +57,8 @@ export interface DocsContext {
   errText: (e: unknown) => string;
   /** This device's end-to-end session, its membership chain brought up to date (docs-e2ee-ui.ts); absent: no E2EE documents here. */
   e2ee?: () => Promise<DocSession>;
+  /** The session as last verified, without fetching anything (to notice a new statement or device cheaply). */
+  verified?: () => DocSession | undefined;
 }
 
 export interface DocsScreen {
@@ -99,14 +106,15 @@ export function uploadErrorWords(status: number, body: string, maxSize: number):
  * progress; resolves with the new document or rejects with words to show.
  */
 function sendFile(caseID: string, file: File, audience: string, cls: string, maxSize: number,
-  progress: (sent: number, total: number) => void, body: Blob = file, query: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<Document> {
+  progress: (sent: number, total: number) => void, body: Blob = file, query: Record<string, string> = {}, headers: Record<string, string> = {},
+  label: { name: string; mediaType: string } = { name: file.name, mediaType: file.type || "application/octet-stream" }): Promise<Document> {
   return new Promise((resolve, reject) => {
     const q = new URLSearchParams({ audience, class: cls, ...query });
     const x = new XMLHttpRequest();
     x.open("POST", `/api/v1/cases/${encodeURIComponent(caseID)}/documents?${q}`);
     x.withCredentials = true;
-    x.setRequestHeader("Content-Type", file.type || "application/octet-stream");
-    x.setRequestHeader(W.DocumentNameHeader, encodeURIComponent(file.name));
+    x.setRequestHeader("Content-Type", label.mediaType);
+    x.setRequestHeader(W.DocumentNameHeader, encodeURIComponent(label.name));
     for (const [k, v] of Object.entries(headers)) x.setRequestHeader(k, v);
     x.upload.onprogress = (e) => progress(e.loaded, e.lengthComputable ? e.total : file.size);
     x.onload = () => {
@@ -132,7 +140,13 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   const scope = h("div", { class: "docs-scope" });
   const listBox = h("div", { id: "doc-list-box", "aria-live": "polite" });
   const formBox = h("div", { id: "doc-upload-box" });
-  sec.replaceChildren(heading, scope, listBox, formBox,
+  const newcomerBox = h("div", { class: "note", id: "doc-newcomers", role: "status" }); // empty: takes no room
+  // A mediator's device upgrades server-encrypted documents to end to end (docs-upgrade.ts).
+  const upgradeBox = h("div", { id: "doc-upgrade-box" });
+  const upgrade = ctx.mediator && ctx.e2ee
+    ? mountUpgrade(upgradeBox, { caseID: ctx.caseID, e2ee: ctx.e2ee, personWords: ctx.personWords, place: placeWords, refresh: () => refresh(true) })
+    : null;
+  sec.replaceChildren(heading, scope, newcomerBox, upgradeBox, listBox, formBox,
     h("p", { class: "note" }, "Documents added here are encrypted by the server's vault at rest and released only to the people named on each. " +
       "Those encrypted on a device (end to end) can be opened only by the devices of the people named on them; the server cannot read them. This list updates by itself."));
   if (ctx.e2ee) {
@@ -152,7 +166,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   }
 
   const inRoom = (d: Document) => d.audience === ctx.room();
-  const cardKey = (d: Document) => `${d.id}|${d.version}|${d.audience}|${d.held}|${d.uploader}`;
+  const cardKey = (d: Document) => `${d.id}|${d.version}|${d.audience}|${d.held}|${d.uploader}|${d.name ?? ""}|${!!d.e2ee}`;
 
   function nameOf(account: string): string {
     const c = ctx.c();
@@ -204,7 +218,8 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           a.remove();
           setTimeout(() => URL.revokeObjectURL(url), 60000);
           bar.value = 100;
-          status.textContent = `Version ${got.version} of “${name}” was decrypted on this device and checked: it is exactly version ${got.version} as it was uploaded. Your browser is saving it.`;
+          status.textContent = `Version ${got.version} of “${name}” was decrypted on this device and checked: it is exactly version ${got.version} as it was uploaded` +
+            (got.nameVerified ? ", under the name its uploader's device signed. Your browser is saving it." : `. Your browser is saving it. ${unverifiedNameWords(name)}`);
         } catch (x) {
           bar.hidden = true;
           status.textContent = "";
@@ -241,9 +256,9 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       const lose = dry.losing.map((p) => ctx.personWords(p.accountId));
       const invited = (dry.invited ?? []).map((p) => invitedWords(p));
       // An end-to-end encrypted document: what this device itself checked
-      // (the signed key's audience, version, signer and time) and who its
-      // new keys go to (the signed membership). The name and size above come
-      // from the server and are not bound to the keys.
+      // (the signed key's audience, version, signer and time, and the name
+      // and type its uploader's device bound) and who its new keys go to
+      // (the signed membership). Size and dates come from the server.
       let checked: HTMLElement | null = null;
       if (d.e2ee && ctx.e2ee) {
         try {
@@ -251,12 +266,20 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           const v = await verifiedVersion(ctx.caseID, sess, d);
           const to = signedAudience(sess, sel.value);
           checked = h("div", { class: "share-verified" },
+            v ? h("p", { class: "share-name" }, v.nameVerified
+              ? `Checked on this device: this is “${v.name}”, the name its uploader's device signed.`
+              : unverifiedNameWords(v.name)) : null,
             h("p", {}, v
-              ? `Checked on this device: the keys it holds for this document are for version ${v.version}, signed by ${v.by === ctx.meID ? "your" : ctx.personWords(v.by) + "'s"} device on ${new Date(v.signed).toLocaleString()} for the ${placeWords(v.audience)}. ` +
-                "The name, size and date shown come from the server, which this device cannot check: if you are unsure this is the right document, download it and look first."
+              ? `The keys this device holds for it are for version ${v.version}, signed by ${v.by === ctx.meID ? "your" : ctx.personWords(v.by) + "'s"} device on ${new Date(v.signed).toLocaleString()} for the ${placeWords(v.audience)}. ` +
+                "Its size and date come from the server."
               : "This device holds no key for this document, so it cannot share it."),
             h("p", {}, to ? "Its keys will go to the devices of, as the case's signed membership lists them: " + to.map(ctx.personWords).join(", ") + "." : "The case's signed membership does not list these people yet, so this device cannot give them the keys."));
-        } catch (e) { out.replaceChildren(h("p", { class: "error" }, ctx.errText(e))); return; }
+        } catch (e) {
+          // A document shown under a name its uploader did not give it: no
+          // confirmation to press, only what happened.
+          out.replaceChildren(h("p", { class: "error share-refused", role: "alert" }, e instanceof RelabelledError ? relabelledWords(e.shownName) : ctx.errText(e)));
+          return;
+        }
       }
       const confirm = h("button", {
         type: "button", class: "primary",
@@ -380,7 +403,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           };
           const d = e2ee.checked && ctx.e2ee
             ? await uploadE2EE(ctx.caseID, await ctx.e2ee(), f, aud.value, cls.value,
-              (body, q, hd) => sendFile(ctx.caseID, f, aud.value, cls.value, options!.maxSize, uploading, body, q, hd),
+              (body, q, hd, label) => sendFile(ctx.caseID, f, aud.value, cls.value, options!.maxSize, uploading, body, q, hd, label),
               (phase, done, total) => {
                 if (phase === "upload") return uploading(done, total);
                 const pct = total ? Math.floor((done / total) * 100) : 100;
@@ -419,6 +442,44 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     formBox.replaceChildren(form);
   }
 
+  // A mediator's device gives the keys it holds to devices of each
+  // document's signed audience that lack one (docs-newcomers.ts). A pass
+  // runs when what it depends on changed since the last one that finished:
+  // the latest verified membership statement, the active devices of the
+  // people it lists, or the listing. The check is on the session as last
+  // verified (no fetch) at every poll, so a statement signed after a pass
+  // read the chain (a join signs one right after the case changes) gets
+  // its own pass; and a pass runs at least every NEWCOMERS_MS anyway (it
+  // fetches the directory again: a member's new device changes no case
+  // record). One pass at a time.
+  let newcomersDone = "", newcomersAt = 0, newcomersRunning = false;
+  function newcomersPrint(s: DocSession | undefined): string {
+    const st = s?.chain.latest();
+    if (!s || !st) return "";
+    const devs = st.people.flatMap((p) => s.dir.active(p.account).map((d) => d.id)).sort();
+    return JSON.stringify([st.seq, devs, listed]);
+  }
+  async function giveNewcomers(): Promise<void> {
+    if (!ctx.mediator || !ctx.e2ee || newcomersRunning) return;
+    if (ctx.verified && newcomersDone && newcomersPrint(ctx.verified()) === newcomersDone && Date.now() - newcomersAt < NEWCOMERS_MS) return;
+    newcomersRunning = true;
+    try {
+      const sess = await ctx.e2ee();
+      const print = newcomersPrint(sess);
+      const words = newcomerWords(await wrapForNewcomers(ctx.caseID, sess, await api.documents(ctx.caseID)), ctx.personWords);
+      if (words) newcomerBox.textContent = words;
+      else if (newcomerBox.classList.contains("error")) newcomerBox.textContent = "";
+      newcomerBox.classList.remove("error");
+      newcomersDone = print;
+      newcomersAt = Date.now();
+    } catch (e) {
+      newcomerBox.classList.add("error");
+      newcomerBox.textContent = "This device could not give new devices the keys to documents just now; it will try again by itself: " + ctx.errText(e);
+    } finally {
+      newcomersRunning = false;
+    }
+  }
+
   // Renders only when the listing (or its failure) changed: re-inserting the
   // same cards would take the keyboard focus away every few seconds.
   async function refresh(force = false): Promise<void> {
@@ -439,6 +500,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     const live = new Set(docs.map(cardKey));
     for (const k of [...cards.keys()]) if (!live.has(k)) cards.delete(k);
     renderList();
+    upgrade?.update(docs);
   }
 
   // The bounded poll: only while the page is visible, slower after a failure.
@@ -446,7 +508,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   const schedule = (ms: number) => { clearTimeout(timer); timer = window.setTimeout(tick, ms); };
   const tick = () => {
     if (document.visibilityState !== "visible") return; // visibilitychange restarts it
-    refresh().then(() => schedule(POLL_MS), () => schedule(POLL_AFTER_FAILURE_MS));
+    refresh().then(() => { schedule(POLL_MS); void giveNewcomers(); }, () => schedule(POLL_AFTER_FAILURE_MS));
   };
   document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") tick(); else clearTimeout(timer); });
 
@@ -455,6 +517,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     renderForm();
     await refresh(true).catch(() => {});
     schedule(POLL_MS);
+    void giveNewcomers();
   })();
 
   return {
@@ -464,6 +527,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       if (!(document.getElementById("doc-file") as HTMLInputElement | null)?.files?.length) renderForm();
     },
     caseChanged() {
+      void giveNewcomers();
       cards.clear();
       renderList();
       const note = document.getElementById("doc-audience-note");

@@ -133,32 +133,55 @@ const sess = (name) => ({ me: devs[name], caseID: s.case, chain, dir });
 const w = v.wrap;
 const wrap = D.decodeDocKey(unhex(w.payload));
 ok(JSON.stringify(wrap.recipients.map((r) => r.device)) === JSON.stringify(w.recipients), "wrap: recipients");
+ok(unhex(w.payload)[3] === D.TypeDocKeyNamed && hex(wrap.ctx.name) === w.nameBinding, "wrap: the named form, with the version's name binding");
 for (const name of ["med", "med2", "a1", "a2", "counsela"]) {
-  const { key: k } = await D.openDocKey(sess(name), s.doc, 1, unhex(w.payload));
+  const { key: k } = await D.openDocKey(sess(name), s.doc, 1, w.name, w.mediaType, unhex(w.payload));
   ok(hex(k) === w.key, `wrap: ${name} opens it`);
 }
 let notB = null;
-try { await D.openDocKey(sess("b"), s.doc, 1, unhex(w.payload)); } catch (e) { notB = e; }
+try { await D.openDocKey(sess("b"), s.doc, 1, w.name, w.mediaType, unhex(w.payload)); } catch (e) { notB = e; }
 ok(notB instanceof D.NotForThisDevice, "wrap: side B's device holds no copy");
-ok((await D.pickDocKey(sess("b"), s.doc, 1, [unhex(w.payload)])) === null, "wrap: side B picks no key");
+ok((await D.pickDocKey(sess("b"), s.doc, 1, w.name, w.mediaType, [unhex(w.payload)])) === null, "wrap: side B picks no key");
 let moved = null;
-try { await D.openDocKey(sess("a1"), s.doc, 2, unhex(w.payload)); } catch (e) { moved = e; }
+try { await D.openDocKey(sess("a1"), s.doc, 2, w.name, w.mediaType, unhex(w.payload)); } catch (e) { moved = e; }
 ok(moved && /does not belong here/.test(moved.message), "wrap: refused for another version");
 const bent = unhex(w.payload); bent[bent.length - 1] ^= 1;
 let badSig = null;
-try { await D.openDocKey(sess("a1"), s.doc, 1, bent); } catch (e) { badSig = e; }
+try { await D.openDocKey(sess("a1"), s.doc, 1, w.name, w.mediaType, bent); } catch (e) { badSig = e; }
 ok(badSig && /bad signature/.test(badSig.message), "wrap: a changed signature is refused");
+// Names (review finding 1): the binding byte for byte; a wrap shown under
+// another name or type is refused (also by the pick, so nothing opens);
+// the old form binds none and says so; the binding cannot be stripped.
+for (const n of v.names) ok(hex(D.bindName(n.name, n.mediaType)) === n.nameBinding, `name binding of ${JSON.stringify(n.name)} (${n.mediaType})`);
+for (const n of v.relabelled) {
+  let e = null;
+  try { await D.openDocKey(sess("med"), s.doc, 1, n.name, n.mediaType, unhex(w.payload)); } catch (x) { e = x; }
+  ok(e instanceof D.RelabelledError, `wrap shown as ${JSON.stringify(n.name)} (${n.mediaType}): refused (got ${e && e.message})`);
+  let p = null;
+  try { await D.pickDocKey(sess("med"), s.doc, 1, n.name, n.mediaType, [unhex(w.payload)]); } catch (x) { p = x; }
+  ok(p instanceof D.RelabelledError, `pick under ${JSON.stringify(n.name)} (${n.mediaType}): refused`);
+}
+{
+  const u = await D.openDocKey(sess("a2"), s.doc, 1, "Hearing schedule.pdf", "application/pdf", unhex(v.unbound.payload));
+  ok(hex(u.key) === w.key && u.wrap.ctx.name === null && unhex(v.unbound.payload)[3] === D.TypeDocKey, "the old form opens under any name, unbound");
+  const retyped = unhex(w.payload); retyped[3] = D.TypeDocKey;
+  let e = null;
+  try { await D.openDocKey(sess("med"), s.doc, 1, "Hearing schedule.pdf", "application/pdf", retyped); } catch (x) { e = x; }
+  ok(e !== null, "a named wrap retyped as the old form is refused");
+  ok(JSON.stringify(D.uploadLabel("  Offer.PDF ", "Application/PDF")) === JSON.stringify({ name: "Offer.PDF", mediaType: "application/pdf" }), "upload label: trimmed name, lowercased type");
+  ok(D.uploadLabel("x", "").mediaType === "application/octet-stream" && D.uploadLabel("x", "text/plain; charset=utf-8").mediaType === "application/octet-stream", "upload label: no type, or one with parameters, goes as application/octet-stream");
+}
 // Wraps signed by someone who may not give this audience keys (the review's wrap.mjs):
 // side B's device (in the directory, not in caucus:A), side A's unendorsed second
 // device, and a device the directory does not list. Each is refused, and a forged
 // newer wrap next to a genuine one does not win the pick.
 {
   const k7 = new Uint8Array(32).fill(7);
-  const wctx = (dev, extra = {}) => ({ case: s.case, doc: s.doc, version: 1, audience: "caucus:A", statementSeq: 1, account: dev.account, device: dev.id, created: 1767225600000, ...extra });
+  const wctx = (dev, extra = {}) => ({ case: s.case, doc: s.doc, version: 1, audience: "caucus:A", statementSeq: 1, account: dev.account, device: dev.id, created: 1767225600000, name: D.bindName(w.name, w.mediaType), ...extra });
   const recs = [devs.med.record, devs.a1.record];
   const refusedWrap = async (payload, what, why) => {
     let e = null;
-    try { await D.openDocKey(sess("a1"), s.doc, 1, payload); } catch (x) { e = x; }
+    try { await D.openDocKey(sess("a1"), s.doc, 1, w.name, w.mediaType, payload); } catch (x) { e = x; }
     ok(e && why.test(e.message), `${what}: refused (got ${e && e.message})`);
   };
   await refusedWrap(await D.wrapDocKey(devs.b, wctx(devs.b), k7, recs), "a wrap for caucus:A signed by side B's device", /not a member/);
@@ -170,22 +193,31 @@ ok(badSig && /bad signature/.test(badSig.message), "wrap: a changed signature is
   const bareChain = new E.Chain(s.case);
   await bareChain.extend(await E.decodeStatement(unhex(v.statement)), bare);
   let unendorsed = null;
-  try { await D.openDocKey({ me: devs.a1, caseID: s.case, chain: bareChain, dir: bare }, s.doc, 1, await D.wrapDocKey(devs.a2, wctx(devs.a2), k7, recs)); } catch (x) { unendorsed = x; }
+  try { await D.openDocKey({ me: devs.a1, caseID: s.case, chain: bareChain, dir: bare }, s.doc, 1, w.name, w.mediaType, await D.wrapDocKey(devs.a2, wctx(devs.a2), k7, recs)); } catch (x) { unendorsed = x; }
   ok(unendorsed && /unknown device/.test(unendorsed.message), `a wrap signed by side A's unendorsed second device: refused (got ${unendorsed && unendorsed.message})`);
   const genuine = await D.wrapDocKey(devs.med, wctx(devs.med), k7, recs);
-  ok((await D.openDocKey(sess("a1"), s.doc, 1, genuine)).key[0] === 7, "a wrap signed by the mediator's device opens (control)");
+  ok((await D.openDocKey(sess("a1"), s.doc, 1, w.name, w.mediaType, genuine)).key[0] === 7, "a wrap signed by the mediator's device opens (control)");
   const forged = await D.wrapDocKey(devs.b, wctx(devs.b, { created: 1767225600000 + 1e9 }), new Uint8Array(32).fill(9), recs);
-  const picked = await D.pickDocKey(sess("a1"), s.doc, 1, [genuine, forged]);
+  const picked = await D.pickDocKey(sess("a1"), s.doc, 1, w.name, w.mediaType, [genuine, forged]);
   ok(picked && picked.key[0] === 7, "a forged newer wrap does not win over the genuine one");
 }
 let outsider = null;
-try { await D.wrapForAudience(sess("b"), s.doc, 1, "caucus:A", key); } catch (e) { outsider = e; }
+try { await D.wrapForAudience(sess("b"), s.doc, 1, "caucus:A", D.bindName(w.name, w.mediaType), key); } catch (e) { outsider = e; }
 ok(outsider && /not a member/.test(outsider.message), "side B's device may not wrap for caucus:A");
 
 // A wrap made here (by the X25519 device a2): the vector's recipients, and every one opens it.
-const mine = await D.wrapForAudience(sess("a2"), s.doc, 1, "caucus:A", key, null, 1767225600000);
+const mine = await D.wrapForAudience(sess("a2"), s.doc, 1, "caucus:A", D.bindName(w.name, w.mediaType), key, null, 1767225600000);
 ok(JSON.stringify(D.decodeDocKey(mine).recipients.map((r) => r.device)) === JSON.stringify(w.recipients), "wrap made here: the same recipients");
-for (const name of ["med", "a1", "counsela"]) ok(hex((await D.openDocKey(sess(name), s.doc, 1, mine)).key) === w.key, `wrap made here: ${name} opens it`);
+for (const name of ["med", "a1", "counsela"]) ok(hex((await D.openDocKey(sess(name), s.doc, 1, w.name, w.mediaType, mine)).key) === w.key, `wrap made here: ${name} opens it`);
+// The mediator re-wraps for the joint room with the binding it opened: side B checks the same name.
+{
+  const opened = await D.openDocKey(sess("med"), s.doc, 1, w.name, w.mediaType, mine);
+  const joint = await D.wrapForAudience(sess("med"), s.doc, 1, "joint", opened.wrap.ctx.name, opened.key, null, 1767225600000);
+  ok(hex((await D.openDocKey(sess("b"), s.doc, 1, w.name, w.mediaType, joint)).key) === w.key, "a re-wrap for the joint room opens for side B under the signed name");
+  let e = null;
+  try { await D.openDocKey(sess("b"), s.doc, 1, v.relabelled[0].name, v.relabelled[0].mediaType, joint); } catch (x) { e = x; }
+  ok(e instanceof D.RelabelledError, "the re-wrap shown under the relabelling server's name: refused");
+}
 
 if (process.argv.includes("--write")) {
   const fresh = await D.StreamSealer.create(key, b);
@@ -193,7 +225,7 @@ if (process.argv.includes("--write")) {
   for (let i = 0; i < s.size; i += D.SegmentSize) parts.push(await fresh.seal(plain.subarray(i, i + D.SegmentSize), i + D.SegmentSize >= s.size));
   const bv = {
     stream: { case: s.case, doc: s.doc, version: s.version, key: s.key, plaintextSha256: s.plaintextSha256, size: s.size, sealed: hex(Uint8Array.from(parts.flatMap((p) => [...p]))) },
-    wrap: { wrapper: "a2", payload: hex(mine) },
+    wrap: { wrapper: "a2", payload: hex(mine), name: w.name, mediaType: w.mediaType },
   };
   writeFileSync(testdata + "doc-vectors-browser.json", JSON.stringify(bv, null, 2) + "\n");
   console.log("wrote e2ee/testdata/doc-vectors-browser.json");
