@@ -21,8 +21,13 @@ import (
 // sides is refused until it is declared cross-side, then both lawyers'
 // banners say "cross-side" and name everyone in it; the mediator closes
 // the first room after a confirmation naming who loses it, and the tenant
-// keeps reading it but can no longer write. The test checks the openings
-// and closing were audited.
+// keeps reading it but can no longer write. In the open cross-side room a
+// timer shows its countdown and a raised hand reaches the mediator; a
+// notice to every room then reaches every open room (the page says how
+// many) and leaves the closed one out; when one room refuses a notice
+// (forged on the mediator's socket) the others still get it and the page
+// names the room that did not. The test checks the openings and
+// closing were audited.
 func TestBrowserRooms(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
@@ -73,6 +78,8 @@ func TestBrowserRooms(t *testing.T) {
 			},
 		},
 		shots: []string{"rooms-open-form.png", "rooms-open-form-phone.png", "rooms-party.png", "rooms-party-phone.png",
-			"rooms-counsel-cross.png", "rooms-counsel-cross-phone.png", "rooms-close-confirm.png"},
+			"rooms-counsel-cross.png", "rooms-counsel-cross-phone.png", "rooms-close-confirm.png",
+			"rooms-defined-timer.png", "rooms-defined-timer-phone.png", "rooms-notice.png", "rooms-notice-phone.png",
+			"rooms-notice-failed.png", "rooms-notice-failed-phone.png"},
 	}.run(t, n.URL)
 }

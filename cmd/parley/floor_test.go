@@ -10,7 +10,8 @@ import (
 // TestFloorVerbs: the room-control verbs, end to end on a node: a timer
 // its room's members see (and the other side does not), a raised hand the
 // mediator lists with where and how long, the floor given and taken back,
-// a notice broadcast to every room (encrypted), and one-line refusals.
+// a notice broadcast to every room (encrypted) — rooms the mediator
+// defined included, a closed one left out — and one-line refusals.
 func TestFloorVerbs(t *testing.T) {
 	n := nodetest.Embedded(t)
 	k, med, join := cliCase(t, n, "floor-med@example.org", "CLI floor", "tenancy", []string{"Tenant", "Landlord"})
@@ -50,5 +51,23 @@ func TestFloorVerbs(t *testing.T) {
 	must(a, "Back in five minutes", "chat", "read", k.ID, "--room", "joint")
 	if code, _ := a.run(t, "", "broadcast", k.ID, "I am not a mediator"); code != 1 {
 		t.Fatalf("a party broadcasts: exit %d, want 1", code)
+	}
+
+	// Rooms the mediator defined: an open one gets the notice, a closed
+	// one is left out and does not stop the others.
+	openRoom := func(name, who string) string {
+		out := must(med, "Opened", "room", "open", k.ID, "--name", name, "--with", who)
+		return strings.Fields(strings.TrimPrefix(out, "Opened "))[0]
+	}
+	avery, blake := openRoom("Avery alone", "Avery"), openRoom("Blake alone", "Blake")
+	must(med, "Closed", "room", "close", k.ID, avery, "--yes")
+	out := must(med, "notice sent to 4 rooms", "broadcast", k.ID, "Lunch until one")
+	if !strings.Contains(out, "This goes to: the joint session, the Tenant caucus, the Landlord caucus, the “Blake alone” room (") ||
+		strings.Contains(out, "Avery alone") || strings.Contains(out, "room:") {
+		t.Fatalf("broadcast after closing a room:\n%s", out)
+	}
+	must(b, "Lunch until one", "chat", "read", k.ID, "--room", blake)
+	if out := must(a, "", "chat", "read", k.ID, "--room", avery); strings.Contains(out, "Lunch until one") {
+		t.Fatalf("the notice was written in the closed room:\n%s", out)
 	}
 }

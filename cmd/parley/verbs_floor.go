@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -143,17 +144,45 @@ func broadcast(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
+	// A room the mediator defined is named by its label, not its id.
+	labels := map[string]string{}
+	if defined, err := c.DefinedRooms(ctx, k.ID); err == nil {
+		for _, d := range defined {
+			labels[d.Room] = "the “" + d.Label + "” room"
+		}
+	}
+	label := func(r string) string {
+		if l, ok := labels[r]; ok {
+			return l
+		}
+		return roomLabel(k, r)
+	}
 	var to []string
 	for _, r := range s.BroadcastRooms() {
-		to = append(to, roomLabel(k, r))
+		to = append(to, label(r))
 	}
-	fmt.Printf("This goes to: %s (end-to-end encrypted, one message per room; rooms you are not in get nothing)\n", strings.Join(to, ", "))
+	fmt.Printf("This goes to: %s (end-to-end encrypted, one message per room; closed rooms and rooms you are not in get nothing)\n", strings.Join(to, ", "))
 	sent, err := s.Broadcast(ctx, text)
+	var be *client.BroadcastError
+	if errors.As(err, &be) {
+		var missed []string
+		for _, f := range be.Failed {
+			missed = append(missed, label(f.Room))
+		}
+		return fmt.Errorf("notice sent to %d %s; it could not be sent to %s (%v) — try again", len(sent), roomsWord(len(sent)), strings.Join(missed, ", "), be.Failed[0].Err)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Printf("notice sent to %d rooms\n", len(sent))
+	fmt.Printf("notice sent to %d %s\n", len(sent), roomsWord(len(sent)))
 	return nil
+}
+
+func roomsWord(n int) string {
+	if n == 1 {
+		return "room"
+	}
+	return "rooms"
 }
 
 func handRaise(ctx context.Context, args []string) error {

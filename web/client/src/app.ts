@@ -19,7 +19,7 @@ import { carryItem, carryOffer, initCarry } from "./carry";
 import { showWelcome } from "./welcome";
 import { definedRoom, roomMembers, roomLead, roomShown, closedNote, loadDefinedRooms, mountRooms } from "./rooms";
 import { mountAgreement, noteMessage } from "./agreement";
-import { floorAfterSend, floorBadge, floorBar, floorMessage, floorStatus, initFloor, turnNote } from "./floor";
+import { floorAfterSend, floorBadge, floorBar, floorMessage, floorRoomsChanged, floorStatus, initFloor, turnNote } from "./floor";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
 function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
@@ -286,7 +286,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   renderDevices($("devices"), devicesContext());
   mountRooms($("defined-rooms"), {
     sc: () => sc, c: () => c, me: () => me.id, personWords, switchRoom,
-    changed: () => { renderRooms(); document.querySelector("#room > .banner")?.replaceWith(roomBanner(current)); if (definedRoom(current)) switchRoom(current); },
+    changed: () => { renderRooms(); document.querySelector("#room > .banner")?.replaceWith(roomBanner(current)); if (definedRoom(current)) switchRoom(current); floorRoomsChanged(); },
   });
   docs = mountDocuments($("documents"), {
     caseID, meID: me.id, mediator: sc.mediator, c: () => c, room: () => current,

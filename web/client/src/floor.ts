@@ -16,7 +16,8 @@
 import { call, casePath } from "./api";
 import type { Case } from "./api";
 import type { FloorTurn, FloorView, Hand, RoomTimer } from "./wire_gen";
-import { KindNotice } from "./e2ee";
+import { KindNotice, definedRoom as definedName } from "./e2ee";
+import { definedRoom } from "./rooms";
 import type { SecureCase, SecureEvent, Status } from "./secure";
 
 type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
@@ -273,8 +274,33 @@ export function floorAfterSend(room: string): void {
 
 // --- the mediator's panel ---
 
+/**
+ * Where a notice to every room goes: the rooms this browser follows but the mediators' own, and of the rooms a
+ * mediator defined only the open ones this mediator is in as the signed membership holds them (a closed room is
+ * left out: it takes nothing more).
+ */
 function broadcastRooms(): string[] {
-  return ctx!.sc().rooms.filter((r) => r !== "mediators");
+  const sc = ctx!.sc();
+  return sc.rooms.filter((r) => {
+    if (r === "mediators" || sc.sess.chain.closed(r)) return false;
+    if (!definedName(r)) return true;
+    const d = definedRoom(r);
+    return !!d && !d.closed;
+  });
+}
+
+/** A room in a sentence: “the Joint room”, “the Tenant caucus”, “the “Counsel only” room”. */
+function roomWords(room: string): string {
+  return definedName(room) ? `the “${ctx!.roomTitle(room)}” room` : `the ${ctx!.roomTitle(room)}`;
+}
+
+function list(words: string[]): string {
+  return words.length <= 1 ? words.join("") : words.slice(0, -1).join(", ") + " and " + words[words.length - 1];
+}
+
+/** The room list changed (a room opened or closed): the panel shows where a notice goes now. */
+export function floorRoomsChanged(): void {
+  fillPanel();
 }
 
 /**
@@ -352,15 +378,27 @@ function fillPanel(): void {
     const btn = document.getElementById("send-notice") as HTMLButtonElement;
     btn.disabled = true;
     const sent: string[] = [];
+    const missed: string[] = [];
+    let result = "", failed = false;
     try {
-      for (const r of targets) { await ctx!.sc().send(r, { kind: KindNotice, text: words }); sent.push(r); }
-      text.value = "";
-      out.className = "note";
-      out.textContent = `Notice sent to ${sent.length} rooms: ${sent.map(ctx!.roomTitle).join(", ")}.`;
-    } catch (e) {
-      out.className = "error";
-      out.textContent = `The notice reached ${sent.length ? sent.map(ctx!.roomTitle).join(", ") : "no room"}; the rest got nothing (${ctx!.errText(e)}). Send it again to try.`;
-    } finally { btn.disabled = false; }
+      // A room another mediator closed meanwhile is left out too.
+      await ctx!.sc().refresh().catch(() => {});
+      const rooms = broadcastRooms();
+      // Every room is tried: one that refuses the notice does not stop the others.
+      for (const r of rooms) {
+        try { await ctx!.sc().send(r, { kind: KindNotice, text: words }); sent.push(r); }
+        catch { if (!ctx!.sc().sess.chain.closed(r)) missed.push(r); } // closed while sending: not a room to send to
+      }
+      const n = `${sent.length} ${sent.length === 1 ? "room" : "rooms"}`;
+      if (rooms.length === 0) { failed = true; result = "You are in no open room to send a notice to."; }
+      else if (missed.length === 0) { text.value = ""; result = `Notice sent to ${n}: ${sent.map(ctx!.roomTitle).join(", ")}.`; }
+      else { failed = true; result = `Notice sent to ${n}; it could not be sent to ${list(missed.map(roomWords))} — try again.`; }
+    } finally {
+      btn.disabled = false;
+      fillPanel(); // where a notice goes may have changed meanwhile
+      const o = document.getElementById("floor-result");
+      if (o && result) { o.textContent = result; o.className = failed ? "error" : "note"; }
+    }
   };
   const noticeBox = h("div", {},
     h("label", { for: "notice-text" }, "Notice to every room"), text,

@@ -1,7 +1,8 @@
 // Rooms a mediator opens, in real Chromium. Run by web/rooms_browser_test.go,
 // which makes a mediator, a case (Tenant, Landlord) and invitations for the
 // tenant (Ada Okafor), the tenant's lawyer (Jordan Blake) and the
-// landlord's lawyer (Sam Lindqvist), and answers "ask audited EVENTS".
+// landlord's lawyer (Sam Lindqvist), and answers "ask audited EVENTS". It ends
+// with a timer, a raised hand and a notice to every room once a room is closed.
 import { axeCheck } from "./axe.mjs";
 import { passGate } from "./gate.mjs";
 import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
@@ -171,6 +172,77 @@ await run(async () => {
   check(await party.locator("#room-closed").count() === 1 && await party.locator("#draft").count() === 0, "after a reload, the signed closing stands though the server hides it");
   await party.unroute("**/defined-rooms");
   stage("signed closing kept");
+
+  // 4. Room controls in a room the mediator defined (the floor test has them in standing caucuses only): a timer
+  // its members see, a raised hand the mediator sees there, and, with the first room closed, a notice to every
+  // room that reaches every open one and leaves the closed one out.
+  await openRoom(med, ROOM2);
+  await med.selectOption("#timer-minutes", "15");
+  await med.click("#set-timer");
+  await openRoom(counselA, ROOM2);
+  await counselA.locator("#floor-timer", { hasText: /This room ends in 1[45] min/ }).waitFor({ timeout: 20000 });
+  check(true, "a lawyer in the mediator's room sees its countdown: " + await counselA.innerText("#floor-timer"));
+  await openRoom(counselB, ROOM2);
+  await counselB.click("#raise-hand");
+  await counselB.locator("#hand-state", { hasText: "You asked for the mediator" }).waitFor({ timeout: 20000 });
+  const hand = med.locator("#hands li", { hasText: "Sam Lindqvist" });
+  await hand.waitFor({ timeout: 20000 });
+  const waits = (await hand.innerText()).replace(/\s+/g, " ");
+  check(waits.includes(`waits in the ${ROOM2} for less than a minute`), "the mediator sees who asks from the mediator's room: " + waits);
+  await shoot(counselA, "rooms-defined-timer");
+  stage("timer and hand in a defined room");
+
+  const NOTICE = "We resume in the joint room at two.";
+  const targets = await med.innerText("#notice-targets");
+  check(targets === `This goes to: Joint room, Tenant caucus, Landlord caucus, ${ROOM2}.`, "the notice goes to every open room, not the closed one: " + targets);
+  await med.fill("#notice-text", NOTICE);
+  await med.click("#send-notice");
+  await med.locator("#floor-result", { hasText: "Notice sent to 4 rooms" }).waitFor({ timeout: 60000 });
+  const result = await med.innerText("#floor-result");
+  check(result.includes(ROOM2) && !result.includes(ROOM1), "the page says how many rooms got it, and which: " + result);
+  await shoot(med, "rooms-notice");
+  for (const [who, page, label] of [["the tenant", party, "Joint room"], ["the tenant", party, "Tenant caucus"], ["the landlord's lawyer", counselB, "Landlord caucus"],
+    ["the tenant's lawyer", counselA, ROOM2], ["the landlord's lawyer", counselB, ROOM2]]) {
+    await openRoom(page, label);
+    await page.locator("#room ol.log li.notice", { hasText: NOTICE }).first().waitFor({ timeout: 60000 });
+    check(true, `${who} reads the notice in ${label}`);
+  }
+  await openRoom(party, ROOM1);
+  await sees(party, "Honestly, I would take 1,200.");
+  check(await party.locator("#room ol.log li", { hasText: NOTICE }).count() === 0, "nothing was written in the closed room");
+  stage("notice after a room was closed");
+
+  // 5. One room refuses the notice (the server's refusal, forged on the mediator's socket): the joint room, the
+  // first one tried. The rooms after it still get the notice, and the page names, in plain words, the room that
+  // did not.
+  await med.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => {
+      const f = JSON.parse(String(m));
+      if (f.t === "pub" && f.room === "joint") ws.send(JSON.stringify({ t: "error", id: f.id, code: "forbidden", detail: "not allowed" }));
+      else server.send(m);
+    });
+  });
+  await med.reload();
+  await med.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await med.locator("#notice-targets", { hasText: ROOM2 }).waitFor({ timeout: 20000 });
+  const AGAIN = "Please come back to the joint room now.";
+  await med.fill("#notice-text", AGAIN);
+  await med.click("#send-notice");
+  await med.locator("#floor-result.error", { hasText: "Notice sent to 3 rooms" }).waitFor({ timeout: 90000 });
+  const failed = await med.innerText("#floor-result");
+  check(failed === "Notice sent to 3 rooms; it could not be sent to the Joint room — try again.", "the page says which room did not get the notice: " + failed);
+  check(await med.inputValue("#notice-text") === AGAIN, "the notice stays in the box to send again");
+  await shoot(med, "rooms-notice-failed");
+  for (const [page, label] of [[party, "Tenant caucus"], [counselB, "Landlord caucus"], [counselA, ROOM2]]) {
+    await openRoom(page, label);
+    await page.locator("#room ol.log li.notice", { hasText: AGAIN }).first().waitFor({ timeout: 60000 });
+  }
+  check(true, "the rooms after the refusing one still got the notice");
+  await openRoom(party, "Joint room");
+  check(await party.locator("#room ol.log li", { hasText: AGAIN }).count() === 0, "and the refusing room did not");
+  await med.unrouteAll();
+  stage("a room refused the notice");
   await ask("audited", "opened,opened,closed");
 }, async () => {
   log("FAIL context written by the pages above");
