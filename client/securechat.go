@@ -467,7 +467,13 @@ func (s *SecureChat) send(ctx context.Context, room string, p *e2ee.Plaintext, b
 		for i, pl := range payloads {
 			m, err := s.chat.SendFor(ctx, room, newMessageID(), pl, epoch)
 			var em *EpochMovedError
-			if errors.As(err, &em) {
+			if errors.As(err, &em) && em.Epoch <= epoch {
+				// A "moved" that names no later epoch is no seal: treat it
+				// as the failure it is rather than encrypt again for it.
+				s.rotate(room, 0)
+				return api.Message{}, fmt.Errorf("the server refused the message for epoch %d naming epoch %d", epoch, em.Epoch)
+			}
+			if em != nil {
 				s.rotate(room, em.Epoch)
 				moved = true
 				break

@@ -59,8 +59,8 @@
 // node forwarded (the expectation travels with it). A refused message is
 // left out of its batch (the others are committed) and answered with
 // ErrEpochMoved naming the current epoch; nothing of it is written.
-// Messages without an expectation (the server's own) land in whatever
-// epoch is current.
+// Messages without an expectation (a client's body that is no room
+// payload and names no epoch) land in whatever epoch is current.
 //
 // # Fan-out and recovery
 //

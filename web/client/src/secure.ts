@@ -395,6 +395,8 @@ export class SecureCase {
         try { at = await this.post(room, payloads[i], epoch); } catch (e) {
           this.sess.rotate(room);
           if (!(e instanceof EpochMoved)) throw e;
+          // A "moved" naming no later epoch is no seal: a failure, not a reason to encrypt again.
+          if (!(e.epoch > epoch)) throw new Error("the server did not store your message; send it again");
           // The room was sealed (someone joined or left) before this was
           // stored, and the server kept none of it: encrypt again, with a
           // new key, for the new epoch.
@@ -427,8 +429,12 @@ export class SecureCase {
     const started = Date.now();
     for (let i = 0; !this.closed; i++) {
       // The room's latest epoch each time: a seal heard while waiting for
-      // a signed membership moves the wait on to the new epoch's.
-      const epoch = this.epochs.get(room) ?? 1;
+      // a signed membership moves the wait on to the new epoch's. The later
+      // of what the server reported and what the verified membership chain
+      // names: a server that holds back a seal cannot make this device
+      // encrypt to an earlier membership (one that still held a recused
+      // mediator's devices, say).
+      const epoch = this.sendEpoch(room);
       try {
         const dists = await this.sess.prepare(room, epoch);
         if (told) this.onNotice("Your mediator is connected; your message is being sent.");
@@ -453,6 +459,13 @@ export class SecureCase {
       backoff = Math.min(backoff * 2, 3000);
     }
     throw new Error("the case was closed before your message could be sent");
+  }
+
+  /** The epoch to encrypt for in room: the later of the server's word and the verified chain's latest statement. */
+  private sendEpoch(room: string): number {
+    const known = this.epochs.get(room) ?? 1;
+    const signed = this.sess?.chain.latest()?.rooms.find((r) => r.name === room)?.epoch ?? 0;
+    return Math.max(known, signed);
   }
 
   /** Posts one payload encrypted for epoch; the server stores it only in that epoch (else EpochMoved). */
