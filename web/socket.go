@@ -19,9 +19,11 @@ import (
 	"github.com/parley-mediation/parley/api"
 )
 
-// The WebSocket session layer: one goroutine reads a connection's frames,
-// one writes them (pings included), a bounded queue sits between the rooms
-// and the writer, and the close codes say why a connection ended. The rooms
+// The WebSocket session layer: one goroutine reads a connection's frames;
+// a writer, started only while there is something to write or check and
+// gone after writerLinger without work, writes them (pings included); a
+// bounded queue sits between the rooms and the writer, and the close codes
+// say why a connection ended. The rooms
 // themselves (ordering, durability, fan-out) are package messaging's; this
 // file is the only place that knows a WebSocket.
 
@@ -63,7 +65,8 @@ type socketOptions struct {
 	Floor func(ctx context.Context) []byte
 }
 
-// conn is one client connection: one reader (this goroutine), one writer.
+// socket is one client connection: one reader (serveSocket's
+// goroutine), and a writer goroutine while there is work for it.
 type socket struct {
 	s    *messaging.Service
 	ws   *websocket.Conn
@@ -76,7 +79,14 @@ type socket struct {
 	// thousand frames (24 KiB) it will rarely need.
 	qmu   sync.Mutex
 	queue [][]byte
-	wake  chan struct{} // raised when queue becomes non-empty
+	// pending is the writer's other work (want* flags): checks raised by
+	// announcements and timers, a ping, the server's shutdown.
+	pending uint8
+	// writing: a writer goroutine runs (and will see queue and pending
+	// before it ends); ended: serveSocket is ending, no writer starts.
+	writing, ended bool
+	// wake tells a lingering writer that work arrived.
+	wake chan struct{}
 	// oldest is the messaging.StageClock of the queue's first frame
 	// (0: not traced).
 	oldest int64
@@ -94,6 +104,12 @@ type socket struct {
 	inFlight chan inFlightPub
 	tasks    *sync.WaitGroup
 	done     chan struct{}
+	// ctx is serveSocket's context, for the writer's checks.
+	ctx context.Context
+	// ping raises wantPing every pingInterval, sessionTick wantSession
+	// every sessionRecheck (nil without SessionValid); the writer re-arms
+	// them.
+	ping, sessionTick *time.Timer
 }
 
 // serveSocket runs a WebSocket connection on the rooms of s until the
@@ -110,50 +126,115 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 	defer cancel()
 	var wg sync.WaitGroup
 	c.tasks = &wg
-	// Announcements only raise a flag (a broker callback must not block or
-	// spawn); the connection's writer goroutine acts on them, so a
-	// burst of announcements costs one check, not a goroutine each.
-	recheck, session := make(chan struct{}, 1), make(chan struct{}, 1)
-	raise := func(ch chan struct{}) func([]byte) {
-		return func([]byte) {
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
-		}
+	c.ctx = ctx
+	// Pings, the session's fallback check and the server's shutdown are
+	// timers and a context callback that raise a flag for the writer:
+	// nothing waits on them while the connection is idle. (A timer's
+	// callback runs on a goroutine of the runtime's that only raises the
+	// flag and ends.)
+	c.ping = time.AfterFunc(pingInterval, func() { c.kick(wantPing) })
+	if opts.SessionValid != nil {
+		c.sessionTick = time.AfterFunc(sessionRecheck, func() { c.kick(wantSession) })
 	}
-	floorCh := make(chan struct{}, 1)
+	stopShutdown := context.AfterFunc(ctx, func() { c.kick(wantShutdown) })
+	// The starting floor view is recorded before any announcement can
+	// ask for a change to it.
+	if opts.Floor != nil {
+		c.kick(wantFloorStart)
+	}
+	// Announcements only raise a flag (a broker callback must not block or
+	// spawn more than the connection's one writer); the writer acts on
+	// them, so a burst of announcements costs one check, not a goroutine
+	// each.
 	if opts.Watch != "" {
-		access, controls := raise(recheck), raise(floorCh)
 		stop := s.Watch(opts.Watch, func(data []byte) {
 			// A floor change needs no access re-check; a membership
 			// change may change what the floor frame shows too.
+			var want uint8
 			if !floor.IsAnnouncement(data) {
-				access(data)
+				want |= wantRecheck
 			}
 			if opts.Floor != nil {
-				controls(data)
+				want |= wantFloor
 			}
+			c.kick(want)
 		})
 		defer stop()
 	}
 	if opts.SessionValid != nil {
 		for _, topic := range opts.SessionTopics {
-			stop := s.Watch(topic, raise(session))
+			stop := s.Watch(topic, func([]byte) { c.kick(wantSession) })
 			defer stop()
 		}
 	}
-	// The writer also runs the access and session checks: they are rare,
-	// and one goroutine fewer per connection is memory an idle connection
-	// does not hold (frames wait in the queue meanwhile).
-	wg.Go(func() { c.writer(ctx, recheck, session, floorCh) })
 	c.reader(ctx)
 	c.shutdown(websocket.CloseNormalClosure, "")
+	c.end()
+	stopShutdown()
 	cancel()
 	wg.Wait()
+	// No writer runs any more, so none re-arms these timers.
+	c.ping.Stop()
+	if c.sessionTick != nil {
+		c.sessionTick.Stop()
+	}
 	for _, sub := range c.takeSubs() {
 		sub.Unsubscribe(context.Background())
 	}
+}
+
+// The writer's work besides the send queue (socket.pending).
+const (
+	wantFloorStart uint8 = 1 << iota // record the person's starting floor view (nothing is sent)
+	wantRecheck                      // an access change was announced
+	wantFloor                        // a floor or membership change was announced
+	wantSession                      // the session may have ended (announced, or the fallback timer)
+	wantPing                         // time for a ping
+	wantShutdown                     // the server is shutting down
+)
+
+// writerLinger is how long a writer with nothing to do waits for more
+// before it ends: a busy connection keeps its writer, an idle one holds no
+// goroutine (its stack, and the wait on its channels).
+const writerLinger = 2 * time.Second
+
+// kick raises want for the writer and starts one if none runs.
+func (c *socket) kick(want uint8) {
+	c.qmu.Lock()
+	c.pending |= want
+	start := c.startWriterLocked()
+	c.qmu.Unlock()
+	c.wakeWriter(start)
+}
+
+// startWriterLocked reports whether the caller must start a writer (none
+// runs and the connection is not ending); c.qmu is held.
+func (c *socket) startWriterLocked() bool {
+	if c.writing || c.ended {
+		return false
+	}
+	c.writing = true
+	return true
+}
+
+// wakeWriter starts the writer (start) or wakes the one that runs.
+func (c *socket) wakeWriter(start bool) {
+	if start {
+		c.tasks.Go(c.writer)
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// end stops writers from starting: serveSocket then waits for the one
+// that may run (tasks.Go must not race that wait).
+func (c *socket) end() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	c.ended = true
 }
 
 func (c *socket) takeSubs() []*messaging.Subscription {
@@ -184,25 +265,32 @@ func (c *socket) Send(frame []byte) bool {
 		c.oldest = messaging.StageClock()
 	}
 	c.queue = append(c.queue, frame)
+	start := c.startWriterLocked()
 	c.qmu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.wakeWriter(start)
 	return true
 }
 
-// takeQueue returns the frames waiting and gives the queue spare (empty)
-// to fill next.
-func (c *socket) takeQueue(spare [][]byte) [][]byte {
+// takeWork returns the frames waiting and the other work raised, and
+// gives the queue spare (empty) to fill next. With nothing to do and
+// final set, it marks the writer gone (ok false): from then on, new work
+// starts a new one.
+func (c *socket) takeWork(spare [][]byte, final bool) (frames [][]byte, want uint8, ok bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
-	out := c.queue
-	c.queue = spare
-	if len(out) > 0 {
+	if len(c.queue) == 0 && c.pending == 0 {
+		if final {
+			c.writing = false
+			return nil, 0, false
+		}
+		return nil, 0, true
+	}
+	frames, want = c.queue, c.pending
+	c.queue, c.pending = spare, 0
+	if len(frames) > 0 {
 		messaging.StageDone(messaging.StageSendQueue, c.oldest)
 	}
-	return out
+	return frames, want, true
 }
 
 // keepSpare is the largest queue the writer keeps for reuse; a larger
@@ -229,58 +317,86 @@ func (c *socket) shutdown(code int, reason string) {
 }
 
 // writer writes queued frames and pings, and runs the connection's
-// access and session checks when raised (and every sessionRecheck).
-func (c *socket) writer(ctx context.Context, recheck, session, floorCh <-chan struct{}) {
-	ping := time.NewTicker(pingInterval)
-	defer ping.Stop()
-	var tick <-chan time.Time
-	if c.opts.SessionValid != nil {
-		t := time.NewTicker(sessionRecheck)
-		defer t.Stop()
-		tick = t.C
-	}
-	if c.opts.Floor != nil {
-		c.opts.Floor(ctx) // records the starting view; nothing to send
-	}
+// access and session checks when raised, until it has had nothing to do
+// for writerLinger or the connection closes. At most one runs (see
+// startWriterLocked), so frames go out in the order they were queued.
+func (c *socket) writer() {
+	ctx := c.ctx
 	var spare [][]byte
+	var linger *time.Timer
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
+	final := false
 	for {
-		select {
-		case <-c.wake:
-			frames := c.takeQueue(spare)
-			for _, f := range frames {
-				c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-				t := messaging.StageClock()
-				if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
-					c.shutdown(websocket.CloseAbnormalClosure, "")
-					return
-				}
-				messaging.StageDone(messaging.StageSocketWrite, t)
+		if c.isClosed() {
+			return // writing stays set: no writer starts again
+		}
+		frames, want, ok := c.takeWork(spare, final)
+		if !ok {
+			return
+		}
+		if len(frames) == 0 && want == 0 {
+			// Nothing to do: wait a while for more before ending.
+			if linger == nil {
+				linger = time.NewTimer(writerLinger)
+			} else {
+				linger.Reset(writerLinger)
 			}
-			spare = nil
-			if cap(frames) <= keepSpare {
-				clear(frames)
-				spare = frames[:0]
+			select {
+			case <-c.wake:
+				final = false
+			case <-linger.C:
+				final = true
+			case <-c.done:
+				return
 			}
-		case <-recheck:
+			continue
+		}
+		final = false
+		if want&wantShutdown != 0 {
+			c.shutdown(websocket.CloseGoingAway, "server shutting down")
+			return
+		}
+		if want&wantFloorStart != 0 {
+			c.opts.Floor(ctx) // records the starting view; nothing to send
+		}
+		for _, f := range frames {
+			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			t := messaging.StageClock()
+			if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
+				c.shutdown(websocket.CloseAbnormalClosure, "")
+				return
+			}
+			messaging.StageDone(messaging.StageSocketWrite, t)
+		}
+		spare = nil
+		if cap(frames) <= keepSpare {
+			clear(frames)
+			spare = frames[:0]
+		}
+		if want&wantRecheck != 0 {
 			c.recheck(ctx)
-		case <-floorCh:
+		}
+		if want&wantFloor != 0 {
 			if f := c.opts.Floor(ctx); f != nil && !c.isClosed() {
 				c.Send(f)
 			}
-		case <-session:
+		}
+		if want&wantSession != 0 {
 			c.checkSession(ctx)
-		case <-tick:
-			c.checkSession(ctx)
-		case <-ping.C:
+			if c.sessionTick != nil {
+				c.sessionTick.Reset(sessionRecheck)
+			}
+		}
+		if want&wantPing != 0 {
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				c.shutdown(websocket.CloseAbnormalClosure, "")
 				return
 			}
-		case <-c.done:
-			return
-		case <-ctx.Done():
-			c.shutdown(websocket.CloseGoingAway, "server shutting down")
-			return
+			c.ping.Reset(pingInterval)
 		}
 	}
 }

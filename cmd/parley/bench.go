@@ -29,7 +29,7 @@ import (
 )
 
 func init() {
-	register("bench fanout", "bench fanout [--rooms 100] [--members 6] [--payload 256] [--rate 15000] [--duration 15s] [--warmup 3s] [--idle 2000] [--nodes 1] [--stages] [storage flags as for serve; --redis-url for the Redis broker]", benchFanout)
+	register("bench fanout", "bench fanout [--rooms 100] [--members 6] [--payload 256] [--rate 15000] [--duration 15s] [--warmup 3s] [--idle 2000] [--idle-hold 0s] [--nodes 1] [--stages] [storage flags as for serve; --redis-url for the Redis broker]", benchFanout)
 }
 
 // benchFanout measures real-time delivery end to end: it starts --nodes
@@ -53,6 +53,7 @@ func benchFanout(ctx context.Context, args []string) error {
 	duration := fs.Duration("duration", 15*time.Second, "measured time")
 	warmup := fs.Duration("warmup", 3*time.Second, "time before measuring")
 	idle := fs.Int("idle", 2000, "idle subscribed connections for the memory figure (0: skip)")
+	idleHold := fs.Duration("idle-hold", 0, "keep the idle connections open this long after the memory figure (for profiles through --debug-addr)")
 	nodes := fs.Int("nodes", 1, "parley serve processes (more than 1 needs --s3-endpoint and --redis-url)")
 	debugAddr := fs.String("debug-addr", "", "serve the first node's pprof profiles on this loopback address")
 	stages := fs.Bool("stages", false, "trace where the first node's time goes per stage (publish → delivery) in the measured window, and the load generator's own lag")
@@ -118,7 +119,7 @@ func benchFanout(ctx context.Context, args []string) error {
 	}
 	if *idle > 0 {
 		fmt.Fprintf(os.Stderr, "bench: waiting %s for the nodes to free the run's rooms, then %d idle connections…\n", idleSettle, *idle)
-		m, err := b.idleMemory(ctx, *idle)
+		m, err := b.idleMemory(ctx, *idle, *idleHold)
 		if err != nil {
 			return err
 		}
@@ -581,7 +582,7 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 // make again (the rooms' hubs, freed while the nodes settled); the second
 // half's growth is the marginal cost of one more connection to a room
 // already open.
-func (b *fanoutBench) idleMemory(ctx context.Context, n int) (idleFigures, error) {
+func (b *fanoutBench) idleMemory(ctx context.Context, n int, hold time.Duration) (idleFigures, error) {
 	// First let the nodes finish with the run: its messages wait in each
 	// node's journal up to the compaction interval (5 s), and its rooms'
 	// hubs and committers until they are idle (see idleSettle).
@@ -645,6 +646,13 @@ func (b *fanoutBench) idleMemory(ctx context.Context, n int) (idleFigures, error
 	}
 	f := idleFigures{n: n, nodes: len(b.urls), before: before,
 		all: growth(before, after, n), marginal: growth(mid, after, n-half), half: n - half}
+	if hold > 0 {
+		fmt.Fprintf(os.Stderr, "bench: %d idle connections stay open for %s\n", n, hold)
+		select {
+		case <-ctx.Done():
+		case <-time.After(hold):
+		}
+	}
 	return f, f.check()
 }
 
