@@ -596,10 +596,17 @@ func (b *fanoutBench) idleMemory(ctx context.Context, n int, hold time.Duration)
 		return idleFigures{}, err
 	}
 	var conns []*websocket.Conn
+	// Each idle connection's client end keeps reading (and discarding)
+	// once subscribed: reading is what answers the server's pings, and a
+	// connection that does not answer them is closed after pongWait (45 s),
+	// in the middle of the measurement. Closing the connections ends these
+	// readers.
+	var readers sync.WaitGroup
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
+		readers.Wait()
 	}()
 	open := func(from, to int) error {
 		for i := from; i < to; i++ {
@@ -626,6 +633,13 @@ func (b *fanoutBench) idleMemory(ctx context.Context, n int, hold time.Duration)
 				}
 			}
 			c.SetReadDeadline(time.Time{})
+			readers.Go(func() {
+				for {
+					if _, _, err := c.ReadMessage(); err != nil {
+						return
+					}
+				}
+			})
 		}
 		return nil
 	}
@@ -662,31 +676,40 @@ func (b *fanoutBench) idleMemory(ctx context.Context, n int, hold time.Duration)
 // measurement, which would hide the connections' memory.
 const idleSettle = 35 * time.Second
 
-// settledMemory reads every node's memory (summed) until the nodes'
-// goroutine count is the same in two readings half a second apart, for at
-// most 30 s.
+// settledMemory reads every node's memory (summed) once the nodes'
+// goroutine count has not changed for settleQuiet (readings a second
+// apart; at most a minute): goroutines that end after a while without
+// work (a socket's writer) are gone by then.
 func (b *fanoutBench) settledMemory(ctx context.Context) (nodeMemory, error) {
 	prev, err := b.nodesMemory(ctx)
 	if err != nil {
 		return prev, err
 	}
-	for range 60 {
+	since := time.Now()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		select {
 		case <-ctx.Done():
 			return prev, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(time.Second):
 		}
 		cur, err := b.nodesMemory(ctx)
 		if err != nil {
 			return cur, err
 		}
-		if cur.Goroutines == prev.Goroutines {
+		if cur.Goroutines != prev.Goroutines {
+			since = time.Now()
+		} else if time.Since(since) >= settleQuiet {
 			return cur, nil
 		}
 		prev = cur
 	}
-	return prev, errors.New("idle memory: the nodes' goroutine count kept changing for 30 s; no figure")
+	return prev, errors.New("idle memory: the nodes' goroutine count kept changing for a minute; no figure")
 }
+
+// settleQuiet is how long the nodes' goroutine count must stay the same
+// before a reading: longer than a socket's writer lingers without work
+// (2 s).
+const settleQuiet = 5 * time.Second
 
 // nodesMemory sums every node's /debug/parley/memory.
 func (b *fanoutBench) nodesMemory(ctx context.Context) (nodeMemory, error) {
