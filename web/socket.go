@@ -63,6 +63,10 @@ type socketOptions struct {
 	// view did not change). It is called once when the connection opens,
 	// to record the view the person starts from (nothing is sent then).
 	Floor func(ctx context.Context) []byte
+	// Linger is how long the writer waits for more work before it ends
+	// (default writerLinger; tests shorten it to make the writer end and
+	// start again between frames).
+	Linger time.Duration
 }
 
 // socket is one client connection: one reader (serveSocket's
@@ -117,6 +121,9 @@ type socket struct {
 func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, opts socketOptions) {
 	if opts.Queue <= 0 {
 		opts.Queue = DefaultSendQueue
+	}
+	if opts.Linger <= 0 {
+		opts.Linger = writerLinger
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
@@ -202,25 +209,27 @@ const writerLinger = 2 * time.Second
 func (c *socket) kick(want uint8) {
 	c.qmu.Lock()
 	c.pending |= want
-	start := c.startWriterLocked()
+	started := c.startWriterLocked()
 	c.qmu.Unlock()
-	c.wakeWriter(start)
+	c.wakeWriter(started)
 }
 
-// startWriterLocked reports whether the caller must start a writer (none
-// runs and the connection is not ending); c.qmu is held.
+// startWriterLocked starts a writer if none runs and the connection is
+// not ending, and reports whether it did; c.qmu is held. The writer joins
+// c.tasks under c.qmu, so that it is either counted before end (and
+// serveSocket waits for it) or not started at all.
 func (c *socket) startWriterLocked() bool {
 	if c.writing || c.ended {
 		return false
 	}
 	c.writing = true
+	c.tasks.Go(c.writer)
 	return true
 }
 
-// wakeWriter starts the writer (start) or wakes the one that runs.
-func (c *socket) wakeWriter(start bool) {
-	if start {
-		c.tasks.Go(c.writer)
+// wakeWriter wakes the writer that runs, unless it was just started.
+func (c *socket) wakeWriter(started bool) {
+	if started {
 		return
 	}
 	select {
@@ -230,7 +239,7 @@ func (c *socket) wakeWriter(start bool) {
 }
 
 // end stops writers from starting: serveSocket then waits for the one
-// that may run (tasks.Go must not race that wait).
+// that may run.
 func (c *socket) end() {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
@@ -265,9 +274,9 @@ func (c *socket) Send(frame []byte) bool {
 		c.oldest = messaging.StageClock()
 	}
 	c.queue = append(c.queue, frame)
-	start := c.startWriterLocked()
+	started := c.startWriterLocked()
 	c.qmu.Unlock()
-	c.wakeWriter(start)
+	c.wakeWriter(started)
 	return true
 }
 
@@ -341,9 +350,9 @@ func (c *socket) writer() {
 		if len(frames) == 0 && want == 0 {
 			// Nothing to do: wait a while for more before ending.
 			if linger == nil {
-				linger = time.NewTimer(writerLinger)
+				linger = time.NewTimer(c.opts.Linger)
 			} else {
-				linger.Reset(writerLinger)
+				linger.Reset(c.opts.Linger)
 			}
 			select {
 			case <-c.wake:

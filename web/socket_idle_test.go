@@ -3,9 +3,11 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +119,111 @@ func TestIdleConnectionHoldsOneGoroutine(t *testing.T) {
 			if f.Type == api.FrameMsgs && len(f.Msgs) > 0 && string(f.Msgs[0].Body) == "after the idle" {
 				break
 			}
+		}
+	}
+}
+
+// TestWriterEndsAndStartsWithoutLosingFrames: with a writer that ends
+// after a few microseconds without work, frames queued while it is ending
+// (the race between "no work: the writer goes" and Send) are written — by
+// it, or by a writer started for them — once and in order, to every
+// connection. Run with -race: at most one writer may touch a connection at
+// a time, and every writer belongs to its connection's serveSocket.
+func TestWriterEndsAndStartsWithoutLosingFrames(t *testing.T) {
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
+	defer svc.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_linger", Auth: oneRoomAuth{}, Linger: 20 * time.Microsecond})
+	}))
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+
+	const members, msgs = 4, 300
+	var conns []*websocket.Conn
+	defer func() {
+		for _, ws := range conns {
+			ws.Close()
+		}
+	}()
+	for range members {
+		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, ws)
+		data, _ := json.Marshal(api.ClientFrame{Type: api.FrameSub, Room: "joint"})
+		if err := ws.WriteMessage(websocket.TextMessage, data); err != nil {
+			t.Fatal(err)
+		}
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			var f api.ServerFrame
+			if err := ws.ReadJSON(&f); err != nil {
+				t.Fatalf("no subscription answer: %v", err)
+			}
+			if f.Type == api.FrameSubscribed {
+				break
+			}
+		}
+	}
+	// The publisher sends one message at a time and waits for its
+	// acknowledgement, sometimes pausing for about the linger, so that
+	// frames arrive just before, while and after the writers end.
+	pub := conns[0]
+	got := make([][]string, members)
+	record := func(i int, f api.ServerFrame) {
+		if f.Type == api.FrameMsgs {
+			for _, m := range f.Msgs {
+				got[i] = append(got[i], string(m.Body))
+			}
+		}
+	}
+	for k := range msgs {
+		data, _ := json.Marshal(api.ClientFrame{Type: api.FramePub, Room: "joint", ID: fmt.Sprintf("m%d", k), Body: []byte(fmt.Sprintf("b%03d", k))})
+		if err := pub.WriteMessage(websocket.TextMessage, data); err != nil {
+			t.Fatal(err)
+		}
+		pub.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			var f api.ServerFrame
+			if err := pub.ReadJSON(&f); err != nil {
+				t.Fatalf("message %d: no acknowledgement: %v", k, err)
+			}
+			record(0, f)
+			if f.Type == api.FrameAck && f.ID == fmt.Sprintf("m%d", k) {
+				break
+			}
+		}
+		if k%3 == 0 {
+			deadline := time.Now().Add(time.Duration(k%50) * time.Microsecond)
+			for time.Now().Before(deadline) {
+				runtime.Gosched()
+			}
+		}
+	}
+	want := make([]string, msgs)
+	for k := range want {
+		want[k] = fmt.Sprintf("b%03d", k)
+	}
+	for i, ws := range conns {
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for len(got[i]) < msgs {
+			var f api.ServerFrame
+			if err := ws.ReadJSON(&f); err != nil {
+				t.Fatalf("connection %d: %d of %d messages, then %v", i, len(got[i]), msgs, err)
+			}
+			record(i, f)
+		}
+		if !slices.Equal(got[i], want) {
+			t.Fatalf("connection %d received the messages out of order or twice: %v", i, got[i])
 		}
 	}
 }
