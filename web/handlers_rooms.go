@@ -130,7 +130,7 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	// request's state, with the server's 4 KiB read and write buffers
 	// that the hijacked connection no longer uses, would otherwise be
 	// held for as long as the connection stays open.
-	if !a.goSocket(func() { serveSocket(a.sockets, a.messaging, ws, opts) }) {
+	if !a.goSocket(newSocket(a.sockets, a.messaging, ws, opts).serve) {
 		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(writeWait))
 		ws.Close()
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -69,8 +70,8 @@ type socketOptions struct {
 	Linger time.Duration
 }
 
-// socket is one client connection: one reader (serveSocket's
-// goroutine), and a writer goroutine while there is work for it.
+// socket is one client connection: one reader (the goroutine that runs
+// serve), and a writer goroutine while there is work for it.
 type socket struct {
 	s    *messaging.Service
 	ws   *websocket.Conn
@@ -87,7 +88,7 @@ type socket struct {
 	// announcements and timers, a ping, the server's shutdown.
 	pending uint8
 	// writing: a writer goroutine runs (and will see queue and pending
-	// before it ends); ended: serveSocket is ending, no writer starts.
+	// before it ends); ended: close has begun, no writer starts.
 	writing, ended bool
 	// wake tells a lingering writer that work arrived.
 	wake chan struct{}
@@ -106,10 +107,15 @@ type socket struct {
 	// that touches inFlight before the acker starts), so that an idle
 	// connection costs neither.
 	inFlight chan inFlightPub
-	tasks    *sync.WaitGroup
-	done     chan struct{}
-	// ctx is serveSocket's context, for the writer's checks.
-	ctx context.Context
+	// tasks: the writer and the acker, waited for by close.
+	tasks sync.WaitGroup
+	done  chan struct{}
+	// ctx is the connection's context (open derives it from newSocket's
+	// and close cancels it), for the writer's checks.
+	ctx          context.Context
+	cancel       context.CancelFunc
+	stopShutdown func() bool
+	unwatch      []func() // the broker watches open started
 	// ping raises wantPing every pingInterval, sessionTick wantSession
 	// every sessionRecheck (nil without SessionValid); the writer re-arms
 	// them.
@@ -119,6 +125,11 @@ type socket struct {
 // serveSocket runs a WebSocket connection on the rooms of s until the
 // client leaves, falls behind, loses access, or ctx ends.
 func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, opts socketOptions) {
+	newSocket(ctx, s, ws, opts).serve()
+}
+
+// newSocket makes a connection's state; nothing starts before serve.
+func newSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, opts socketOptions) *socket {
 	if opts.Queue <= 0 {
 		opts.Queue = DefaultSendQueue
 	}
@@ -127,13 +138,30 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
-	c := &socket{s: s, ws: ws, opts: opts, id: hex.EncodeToString(b), wake: make(chan struct{}, 1),
-		subs: map[string]*messaging.Subscription{}, done: make(chan struct{})}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	c.tasks = &wg
-	c.ctx = ctx
+	return &socket{s: s, ws: ws, opts: opts, id: hex.EncodeToString(b), wake: make(chan struct{}, 1),
+		subs: map[string]*messaging.Subscription{}, done: make(chan struct{}), ctx: ctx}
+}
+
+// serve runs the connection on the calling goroutine, which becomes its
+// reader, until the client leaves, falls behind, loses access, or the
+// context given to newSocket ends. Its setup and teardown are calls of
+// their own so that, while the connection waits for the client, the
+// goroutine's stack holds little more than the reader's wait: the
+// runtime halves a stack only while less than a quarter of it is used,
+// and an idle reader's stack then fits in 4 KiB rather than 8
+// (TestIdleSocketStack).
+func (c *socket) serve() {
+	c.open()
+	c.reader(c.ctx)
+	c.close()
+}
+
+// open starts what the connection waits on besides its client: timers,
+// the server's shutdown and the broker topics it watches.
+func (c *socket) open() {
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.ctx, c.cancel = ctx, cancel
+	opts := c.opts
 	// Pings, the session's fallback check and the server's shutdown are
 	// timers and a context callback that raise a flag for the writer:
 	// nothing waits on them while the connection is idle. (A timer's
@@ -143,7 +171,7 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 	if opts.SessionValid != nil {
 		c.sessionTick = time.AfterFunc(sessionRecheck, func() { c.kick(wantSession) })
 	}
-	stopShutdown := context.AfterFunc(ctx, func() { c.kick(wantShutdown) })
+	c.stopShutdown = context.AfterFunc(ctx, func() { c.kick(wantShutdown) })
 	// The starting floor view is recorded before any announcement can
 	// ask for a change to it.
 	if opts.Floor != nil {
@@ -154,7 +182,7 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 	// them, so a burst of announcements costs one check, not a goroutine
 	// each.
 	if opts.Watch != "" {
-		stop := s.Watch(opts.Watch, func(data []byte) {
+		c.unwatch = append(c.unwatch, c.s.Watch(opts.Watch, func(data []byte) {
 			// A floor change needs no access re-check; a membership
 			// change may change what the floor frame shows too.
 			var want uint8
@@ -165,21 +193,24 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 				want |= wantFloor
 			}
 			c.kick(want)
-		})
-		defer stop()
+		}))
 	}
 	if opts.SessionValid != nil {
 		for _, topic := range opts.SessionTopics {
-			stop := s.Watch(topic, func([]byte) { c.kick(wantSession) })
-			defer stop()
+			c.unwatch = append(c.unwatch, c.s.Watch(topic, func([]byte) { c.kick(wantSession) }))
 		}
 	}
-	c.reader(ctx)
+}
+
+// close ends the connection once its reader has returned: no writer
+// starts after end, the one that may run is waited for, and the timers,
+// subscriptions and watches go.
+func (c *socket) close() {
 	c.shutdown(websocket.CloseNormalClosure, "")
 	c.end()
-	stopShutdown()
-	cancel()
-	wg.Wait()
+	c.stopShutdown()
+	c.cancel()
+	c.tasks.Wait()
 	// No writer runs any more, so none re-arms these timers.
 	c.ping.Stop()
 	if c.sessionTick != nil {
@@ -187,6 +218,9 @@ func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, 
 	}
 	for _, sub := range c.takeSubs() {
 		sub.Unsubscribe(context.Background())
+	}
+	for i := len(c.unwatch) - 1; i >= 0; i-- {
+		c.unwatch[i]()
 	}
 }
 
@@ -217,7 +251,7 @@ func (c *socket) kick(want uint8) {
 // startWriterLocked starts a writer if none runs and the connection is
 // not ending, and reports whether it did; c.qmu is held. The writer joins
 // c.tasks under c.qmu, so that it is either counted before end (and
-// serveSocket waits for it) or not started at all.
+// close waits for it) or not started at all.
 func (c *socket) startWriterLocked() bool {
 	if c.writing || c.ended {
 		return false
@@ -238,7 +272,7 @@ func (c *socket) wakeWriter(started bool) {
 	}
 }
 
-// end stops writers from starting: serveSocket then waits for the one
+// end stops writers from starting: close then waits for the one
 // that may run.
 func (c *socket) end() {
 	c.qmu.Lock()
@@ -410,47 +444,59 @@ func (c *socket) writer() {
 	}
 }
 
+// reader reads the client's frames until the connection ends. It is the
+// goroutine's only frame above serve while the connection waits, so it
+// does nothing but read: each frame is handled by a call of its own.
 func (c *socket) reader(ctx context.Context) {
 	c.ws.SetReadLimit(api.MaxFrame)
 	c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
 	for {
-		kind, data, err := c.ws.ReadMessage()
-		read := messaging.StageClock()
-		if err != nil {
+		kind, r, err := c.ws.NextReader()
+		if err != nil || !c.handle(ctx, kind, r) {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				c.shutdown(websocket.CloseMessageTooBig, "frame too large")
 			}
 			return
 		}
-		c.ws.SetReadDeadline(time.Now().Add(pongWait))
-		if kind != websocket.TextMessage {
-			c.error("", "", api.CodeInvalid, "text frames only")
-			continue
-		}
-		if !utf8.Valid(data) {
-			// RFC 6455 §8.1: a text frame that is not UTF-8 fails the
-			// connection with 1007.
-			c.shutdown(websocket.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
-			return
-		}
-		f, err := decodeClientFrame(data)
-		if err != nil {
-			c.error("", "", api.CodeInvalid, err.Error())
-			continue
-		}
-		switch f.Type {
-		case api.FrameSub:
-			c.subscribe(ctx, f)
-		case api.FrameUnsub:
-			c.unsubscribe(f.Room)
-		case api.FramePub:
-			c.publish(ctx, f, read)
-		}
-		if c.isClosed() {
-			return
-		}
 	}
+}
+
+// handle reads and acts on one client frame; false ends the connection.
+func (c *socket) handle(ctx context.Context, kind int, r io.Reader) bool {
+	data, err := io.ReadAll(r)
+	read := messaging.StageClock()
+	if err != nil {
+		if errors.Is(err, websocket.ErrReadLimit) {
+			c.shutdown(websocket.CloseMessageTooBig, "frame too large")
+		}
+		return false
+	}
+	c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	if kind != websocket.TextMessage {
+		c.error("", "", api.CodeInvalid, "text frames only")
+		return true
+	}
+	if !utf8.Valid(data) {
+		// RFC 6455 §8.1: a text frame that is not UTF-8 fails the
+		// connection with 1007.
+		c.shutdown(websocket.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
+		return false
+	}
+	f, err := decodeClientFrame(data)
+	if err != nil {
+		c.error("", "", api.CodeInvalid, err.Error())
+		return true
+	}
+	switch f.Type {
+	case api.FrameSub:
+		c.subscribe(ctx, f)
+	case api.FrameUnsub:
+		c.unsubscribe(f.Room)
+	case api.FramePub:
+		c.publish(ctx, f, read)
+	}
+	return !c.isClosed()
 }
 
 func (c *socket) isClosed() bool {

@@ -7,8 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,5 +227,122 @@ func TestWriterEndsAndStartsWithoutLosingFrames(t *testing.T) {
 		if !slices.Equal(got[i], want) {
 			t.Fatalf("connection %d received the messages out of order or twice: %v", i, got[i])
 		}
+	}
+}
+
+// deepAuth lets a connection into one room after using about 16 KiB of
+// its caller's stack, as the policy evaluation behind a real Resolve
+// does: the reader's stack grows while it subscribes.
+type deepAuth struct{}
+
+func (deepAuth) Resolve(ctx context.Context, name, action string) (messaging.Room, error) {
+	burnStack(64)
+	return oneRoomAuth{}.Resolve(ctx, name, action)
+}
+
+func (deepAuth) Invalidate() {}
+
+//go:noinline
+func burnStack(n int) byte {
+	var pad [256]byte
+	pad[n%len(pad)] = byte(n)
+	if n > 0 {
+		return burnStack(n-1) + pad[0]
+	}
+	return pad[1]
+}
+
+// TestIdleSocketStack: once a connection has subscribed (growing its
+// reader's stack) and gone idle, the runtime shrinks the reader's stack
+// to 4 KiB: serve keeps little on the stack under the reader's wait
+// (issue #19, the idle memory per connection; before, serveSocket's and
+// the handler closure's frames under it kept every idle reader at
+// 8 KiB). The connections run as roomSocket runs them, on a goroutine of
+// their own started by sync.WaitGroup.Go with the socket's serve.
+func TestIdleSocketStack(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes the stack's frames")
+	}
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
+	defer svc.Close()
+	var sockets sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		sockets.Go(newSocket(ctx, svc, ws, socketOptions{User: "u_stack", Auth: deepAuth{}, Linger: 10 * time.Millisecond}).serve)
+	}))
+	defer func() {
+		srv.Close()
+		cancel()
+		sockets.Wait()
+	}()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	var conns []*websocket.Conn
+	defer func() {
+		for _, ws := range conns {
+			ws.Close()
+		}
+	}()
+	open := func() {
+		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, ws)
+		data, _ := json.Marshal(api.ClientFrame{Type: api.FrameSub, Room: "joint"})
+		if err := ws.WriteMessage(websocket.TextMessage, data); err != nil {
+			t.Fatal(err)
+		}
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			var f api.ServerFrame
+			if err := ws.ReadJSON(&f); err != nil {
+				t.Fatalf("no subscription answer: %v", err)
+			}
+			if f.Type == api.FrameSubscribed {
+				return
+			}
+		}
+	}
+	// stacks collects until the goroutine count and the stack memory hold
+	// still (each collection halves the stacks that may shrink) and
+	// returns the stack memory and the goroutine count.
+	stacks := func() (uint64, int) {
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
+		var last uint64
+		var g int
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+			runtime.GC()
+			metrics.Read(sample)
+			cur, n := sample[0].Value.Uint64(), runtime.NumGoroutine()
+			if cur == last && n == g {
+				break
+			}
+			last, g = cur, n
+			time.Sleep(20 * time.Millisecond)
+		}
+		return last, g
+	}
+	open()
+	base, baseG := stacks()
+	const n = 200
+	for range n {
+		open()
+	}
+	after, afterG := stacks()
+	per := float64(int64(after)-int64(base)) / n
+	t.Logf("%d idle connections: %.0f bytes of stack each, %d goroutines more", n, per, afterG-baseG)
+	if afterG-baseG > n+3 {
+		t.Fatalf("%d idle connections hold %d goroutines; want one each", n, afterG-baseG)
+	}
+	if per > 6<<10 {
+		t.Fatalf("an idle connection holds %.0f bytes of stack; want its reader's stack shrunk to 4 KiB", per)
 	}
 }
