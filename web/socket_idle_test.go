@@ -346,3 +346,61 @@ func TestIdleSocketStack(t *testing.T) {
 		t.Fatalf("an idle connection holds %.0f bytes of stack; want its reader's stack shrunk to 4 KiB", per)
 	}
 }
+
+// TestLargeFrameThroughSmallReadBuffer: a publish many times the size of
+// the upgrader's read buffer (kept small for idle connections) arrives
+// whole, and is acknowledged and delivered.
+func TestLargeFrameThroughSmallReadBuffer(t *testing.T) {
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
+	defer svc.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_large", Auth: oneRoomAuth{}})
+	}))
+	defer srv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	body := make([]byte, 40<<10)
+	for i := range body {
+		body[i] = byte(i * 7)
+	}
+	for _, f := range []api.ClientFrame{{Type: api.FrameSub, Room: "joint"}, {Type: api.FramePub, Room: "joint", ID: "big", Body: body}} {
+		data, _ := json.Marshal(f)
+		if f.Type == api.FramePub && len(data) < 64*upgrader.ReadBufferSize {
+			t.Fatalf("the frame (%d bytes) is not many times the read buffer (%d)", len(data), upgrader.ReadBufferSize)
+		}
+		if err := ws.WriteMessage(websocket.TextMessage, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	acked, delivered := false, false
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !acked || !delivered {
+		var f api.ServerFrame
+		if err := ws.ReadJSON(&f); err != nil {
+			t.Fatalf("acknowledged %v, delivered %v, then %v", acked, delivered, err)
+		}
+		switch f.Type {
+		case api.FrameAck:
+			acked = f.ID == "big"
+		case api.FrameMsgs:
+			for _, m := range f.Msgs {
+				if slices.Equal(m.Body, body) {
+					delivered = true
+				}
+			}
+		case api.FrameError:
+			t.Fatalf("error frame: %s %s", f.Code, f.Detail)
+		}
+	}
+}
