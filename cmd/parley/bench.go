@@ -41,8 +41,10 @@ func init() {
 // publish→deliver (the send time travels in the payload). Publishing stops
 // after --duration, every acknowledged message must then have reached every
 // member of its room: the loss count must be 0. Then --idle further
-// connections subscribe and stay idle, and the nodes' RSS growth per idle
-// connection is reported.
+// connections subscribe and stay idle, in two halves, and the nodes'
+// memory growth per idle connection (RSS, and the runtime's heap in use
+// plus goroutine stacks) is reported, each node read after a forced
+// collection once its goroutine count has held still (see idleMemory).
 func benchFanout(ctx context.Context, args []string) error {
 	fs := newFlags("bench fanout")
 	cfg := nodeFlags(fs)
