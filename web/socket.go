@@ -68,6 +68,9 @@ type socketOptions struct {
 	// (default writerLinger; tests shorten it to make the writer end and
 	// start again between frames).
 	Linger time.Duration
+	// lingered, for tests, is called when the writer has waited Linger
+	// without work, just before it looks for work one last time and ends.
+	lingered func(c *socket)
 }
 
 // socket is one client connection: one reader (the goroutine that runs
@@ -393,6 +396,9 @@ func (c *socket) writer() {
 				final = false
 			case <-linger.C:
 				final = true
+				if c.opts.lingered != nil {
+					c.opts.lingered(c)
+				}
 			case <-c.done:
 				return
 			}

@@ -176,32 +176,38 @@ func TestWriterEndsAndStartsWithoutLosingFrames(t *testing.T) {
 			}
 		}
 	}
-	// The publisher sends one message at a time and waits for its
-	// acknowledgement, sometimes pausing for about the linger, so that
-	// frames arrive just before, while and after the writers end.
+	// The publisher sends one message at a time, and every connection
+	// must receive it (the publisher also its acknowledgement) before the
+	// next, sometimes after a pause of about the linger: so each frame
+	// reaches a writer that has just ended, is ending or lingers, and a
+	// frame left in a queue with no writer to send it (until the next
+	// frame, or the next ping 20 s later) fails the test here.
 	pub := conns[0]
-	got := make([][]string, members)
-	record := func(i int, f api.ServerFrame) {
-		if f.Type == api.FrameMsgs {
-			for _, m := range f.Msgs {
-				got[i] = append(got[i], string(m.Body))
-			}
-		}
-	}
 	for k := range msgs {
-		data, _ := json.Marshal(api.ClientFrame{Type: api.FramePub, Room: "joint", ID: fmt.Sprintf("m%d", k), Body: []byte(fmt.Sprintf("b%03d", k))})
+		body := fmt.Sprintf("b%03d", k)
+		data, _ := json.Marshal(api.ClientFrame{Type: api.FramePub, Room: "joint", ID: fmt.Sprintf("m%d", k), Body: []byte(body)})
 		if err := pub.WriteMessage(websocket.TextMessage, data); err != nil {
 			t.Fatal(err)
 		}
-		pub.SetReadDeadline(time.Now().Add(10 * time.Second))
-		for {
-			var f api.ServerFrame
-			if err := pub.ReadJSON(&f); err != nil {
-				t.Fatalf("message %d: no acknowledgement: %v", k, err)
-			}
-			record(0, f)
-			if f.Type == api.FrameAck && f.ID == fmt.Sprintf("m%d", k) {
-				break
+		for i, ws := range conns {
+			acked, got := i != 0, false
+			ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			for !acked || !got {
+				var f api.ServerFrame
+				if err := ws.ReadJSON(&f); err != nil {
+					t.Fatalf("connection %d, message %d: acknowledged %v, received %v, then %v", i, k, acked, got, err)
+				}
+				switch f.Type {
+				case api.FrameAck:
+					acked = acked || f.ID == fmt.Sprintf("m%d", k)
+				case api.FrameMsgs:
+					for _, m := range f.Msgs {
+						if string(m.Body) != body || got {
+							t.Fatalf("connection %d: received %q (again or out of order) waiting for %q", i, m.Body, body)
+						}
+						got = true
+					}
+				}
 			}
 		}
 		if k%3 == 0 {
@@ -209,23 +215,6 @@ func TestWriterEndsAndStartsWithoutLosingFrames(t *testing.T) {
 			for time.Now().Before(deadline) {
 				runtime.Gosched()
 			}
-		}
-	}
-	want := make([]string, msgs)
-	for k := range want {
-		want[k] = fmt.Sprintf("b%03d", k)
-	}
-	for i, ws := range conns {
-		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-		for len(got[i]) < msgs {
-			var f api.ServerFrame
-			if err := ws.ReadJSON(&f); err != nil {
-				t.Fatalf("connection %d: %d of %d messages, then %v", i, len(got[i]), msgs, err)
-			}
-			record(i, f)
-		}
-		if !slices.Equal(got[i], want) {
-			t.Fatalf("connection %d received the messages out of order or twice: %v", i, got[i])
 		}
 	}
 }
@@ -401,6 +390,58 @@ func TestLargeFrameThroughSmallReadBuffer(t *testing.T) {
 			}
 		case api.FrameError:
 			t.Fatalf("error frame: %s %s", f.Code, f.Detail)
+		}
+	}
+}
+
+// TestFrameQueuedAsWriterEnds: a frame queued at the moment the writer has
+// lingered without work and is about to end — its last look for work not
+// yet taken — is written, by that writer, at once (not left in the queue
+// until the next frame or ping starts another writer).
+func TestFrameQueuedAsWriterEnds(t *testing.T) {
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
+	defer svc.Close()
+	const frames = 20
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		sent := 0 // only the writer calls lingered, one at a time
+		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_ending", Auth: oneRoomAuth{}, Linger: time.Millisecond,
+			lingered: func(c *socket) {
+				if sent < frames {
+					sent++
+					c.Send(encodeFrame(api.ServerFrame{Type: api.FrameError, Detail: fmt.Sprintf("queued as the writer ends %d", sent)}))
+				}
+			}})
+	}))
+	defer srv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	// The subscription's answer starts the first writer.
+	data, _ := json.Marshal(api.ClientFrame{Type: api.FrameSub, Room: "joint"})
+	if err := ws.WriteMessage(websocket.TextMessage, data); err != nil {
+		t.Fatal(err)
+	}
+	for k := 1; k <= frames; k++ {
+		want := fmt.Sprintf("queued as the writer ends %d", k)
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			var f api.ServerFrame
+			if err := ws.ReadJSON(&f); err != nil {
+				t.Fatalf("frame %d, queued as the writer was ending, was not written: %v", k, err)
+			}
+			if f.Type == api.FrameError && f.Detail == want {
+				break
+			}
 		}
 	}
 }
