@@ -21,14 +21,14 @@ import (
 	"github.com/parley-mediation/parley/objstore"
 )
 
-// oneRoomAuth lets a connection into one room, whatever its name.
-type oneRoomAuth struct{}
+// idleRoomAuth lets a connection into one room, whatever its name.
+type idleRoomAuth struct{}
 
-func (oneRoomAuth) Resolve(_ context.Context, name, _ string) (messaging.Room, error) {
+func (idleRoomAuth) Resolve(_ context.Context, name, _ string) (messaging.Room, error) {
 	return messaging.Room{ID: "r_idle", Name: name}, nil
 }
 
-func (oneRoomAuth) Invalidate() {}
+func (idleRoomAuth) Invalidate() {}
 
 // TestIdleConnectionHoldsOneGoroutine: an idle subscribed connection —
 // with every check a real one has (access announcements, session topics,
@@ -49,7 +49,7 @@ func TestIdleConnectionHoldsOneGoroutine(t *testing.T) {
 		if err != nil {
 			return
 		}
-		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_idle", Auth: oneRoomAuth{}, Watch: "case:c_idle",
+		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_idle", Auth: idleRoomAuth{}, Watch: "case:c_idle",
 			SessionTopics: []string{"session:s_idle"}, SessionValid: func(context.Context) bool { return true },
 			Floor: func(context.Context) []byte { return nil }})
 	}))
@@ -143,7 +143,7 @@ func TestWriterEndsAndStartsWithoutLosingFrames(t *testing.T) {
 		if err != nil {
 			return
 		}
-		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_linger", Auth: oneRoomAuth{}, Linger: 20 * time.Microsecond})
+		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_linger", Auth: idleRoomAuth{}, Linger: 20 * time.Microsecond})
 	}))
 	defer srv.Close()
 	url := "ws" + strings.TrimPrefix(srv.URL, "http")
@@ -226,7 +226,7 @@ type deepAuth struct{}
 
 func (deepAuth) Resolve(ctx context.Context, name, action string) (messaging.Room, error) {
 	burnStack(64)
-	return oneRoomAuth{}.Resolve(ctx, name, action)
+	return idleRoomAuth{}.Resolve(ctx, name, action)
 }
 
 func (deepAuth) Invalidate() {}
@@ -351,7 +351,7 @@ func TestLargeFrameThroughSmallReadBuffer(t *testing.T) {
 		if err != nil {
 			return
 		}
-		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_large", Auth: oneRoomAuth{}})
+		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_large", Auth: idleRoomAuth{}})
 	}))
 	defer srv.Close()
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
@@ -412,7 +412,7 @@ func TestFrameQueuedAsWriterEnds(t *testing.T) {
 			return
 		}
 		sent := 0 // only the writer calls lingered, one at a time
-		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_ending", Auth: oneRoomAuth{}, Linger: time.Millisecond,
+		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_ending", Auth: idleRoomAuth{}, Linger: time.Millisecond,
 			lingered: func(c *socket) {
 				if sent < frames {
 					sent++
