@@ -85,12 +85,15 @@ func (a *API) roomHistory(w http.ResponseWriter, r *http.Request) {
 // secrets next to attacker-chosen data invites CRIME-style leaks); the
 // Origin is checked before upgrading, in roomSocket.
 //
-// Buffers are sized to use: a 1 KiB read buffer (frames larger than it are
-// read straight into the message), and a 4 KiB write buffer taken from a
-// pool only while a message is being written, so that an idle connection
-// holds neither the server's 4 KiB request buffers nor a write buffer.
+// Buffers are sized to use: a 512-byte read buffer, which an idle
+// connection holds for as long as it stays open (a client's frame is
+// mostly a few hundred bytes; a larger one is read straight into the
+// message: TestLargeFrameThroughSmallReadBuffer), and a 4 KiB write buffer
+// taken from a pool only while a message is being written, so that an
+// idle connection holds neither the server's 4 KiB request buffers nor a
+// write buffer.
 var upgrader = websocket.Upgrader{
-	ReadBufferSize:    1024,
+	ReadBufferSize:    512,
 	WriteBufferSize:   4096,
 	WriteBufferPool:   &sync.Pool{},
 	EnableCompression: false,
@@ -130,7 +133,7 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	// request's state, with the server's 4 KiB read and write buffers
 	// that the hijacked connection no longer uses, would otherwise be
 	// held for as long as the connection stays open.
-	if !a.goSocket(func() { serveSocket(a.sockets, a.messaging, ws, opts) }) {
+	if !a.goSocket(newSocket(a.sockets, a.messaging, ws, opts).serve) {
 		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(writeWait))
 		ws.Close()
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -20,9 +21,11 @@ import (
 	"github.com/parley-mediation/parley/api"
 )
 
-// The WebSocket session layer: one goroutine reads a connection's frames,
-// one writes them (pings included), a bounded queue sits between the rooms
-// and the writer, and the close codes say why a connection ended. The rooms
+// The WebSocket session layer: one goroutine reads a connection's frames;
+// a writer, started only while there is something to write or check and
+// gone after writerLinger without work, writes them (pings included); a
+// bounded queue sits between the rooms and the writer, and the close codes
+// say why a connection ended. The rooms
 // themselves (ordering, durability, fan-out) are package messaging's; this
 // file is the only place that knows a WebSocket.
 
@@ -62,9 +65,17 @@ type socketOptions struct {
 	// view did not change). It is called once when the connection opens,
 	// to record the view the person starts from (nothing is sent then).
 	Floor func(ctx context.Context) []byte
+	// Linger is how long the writer waits for more work before it ends
+	// (default writerLinger; tests shorten it to make the writer end and
+	// start again between frames).
+	Linger time.Duration
+	// lingered, for tests, is called when the writer has waited Linger
+	// without work, just before it looks for work one last time and ends.
+	lingered func(c *socket)
 }
 
-// conn is one client connection: one reader (this goroutine), one writer.
+// socket is one client connection: one reader (the goroutine that runs
+// serve), and a writer goroutine while there is work for it.
 type socket struct {
 	s    *messaging.Service
 	ws   *websocket.Conn
@@ -77,7 +88,14 @@ type socket struct {
 	// thousand frames (24 KiB) it will rarely need.
 	qmu   sync.Mutex
 	queue [][]byte
-	wake  chan struct{} // raised when queue becomes non-empty
+	// pending is the writer's other work (want* flags): checks raised by
+	// announcements and timers, a ping, the server's shutdown.
+	pending uint8
+	// writing: a writer goroutine runs (and will see queue and pending
+	// before it ends); ended: close has begun, no writer starts.
+	writing, ended bool
+	// wake tells a lingering writer that work arrived.
+	wake chan struct{}
 	// oldest is the messaging.StageClock of the queue's first frame
 	// (0: not traced).
 	oldest int64
@@ -93,68 +111,177 @@ type socket struct {
 	// that touches inFlight before the acker starts), so that an idle
 	// connection costs neither.
 	inFlight chan inFlightPub
-	tasks    *sync.WaitGroup
-	done     chan struct{}
+	// tasks: the writer and the acker, waited for by close.
+	tasks sync.WaitGroup
+	done  chan struct{}
+	// ctx is the connection's context (open derives it from newSocket's
+	// and close cancels it), for the writer's checks.
+	ctx          context.Context
+	cancel       context.CancelFunc
+	stopShutdown func() bool
+	unwatch      []func() // the broker watches open started
+	// ping raises wantPing every pingInterval, sessionTick wantSession
+	// every sessionRecheck (nil without SessionValid); the writer re-arms
+	// them.
+	ping, sessionTick *time.Timer
 }
 
 // serveSocket runs a WebSocket connection on the rooms of s until the
 // client leaves, falls behind, loses access, or ctx ends.
 func serveSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, opts socketOptions) {
+	newSocket(ctx, s, ws, opts).serve()
+}
+
+// newSocket makes a connection's state; nothing starts before serve.
+func newSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, opts socketOptions) *socket {
 	if opts.Queue <= 0 {
 		opts.Queue = DefaultSendQueue
 	}
+	if opts.Linger <= 0 {
+		opts.Linger = writerLinger
+	}
 	b := make([]byte, 8)
 	rand.Read(b)
-	c := &socket{s: s, ws: ws, opts: opts, id: hex.EncodeToString(b), wake: make(chan struct{}, 1),
-		subs: map[string]*messaging.Subscription{}, done: make(chan struct{})}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	c.tasks = &wg
-	// Announcements only raise a flag (a broker callback must not block or
-	// spawn); the connection's writer goroutine acts on them, so a
-	// burst of announcements costs one check, not a goroutine each.
-	recheck, session := make(chan struct{}, 1), make(chan struct{}, 1)
-	raise := func(ch chan struct{}) func([]byte) {
-		return func([]byte) {
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
-		}
+	return &socket{s: s, ws: ws, opts: opts, id: hex.EncodeToString(b), wake: make(chan struct{}, 1),
+		subs: map[string]*messaging.Subscription{}, done: make(chan struct{}), ctx: ctx}
+}
+
+// serve runs the connection on the calling goroutine, which becomes its
+// reader, until the client leaves, falls behind, loses access, or the
+// context given to newSocket ends. Its setup and teardown are calls of
+// their own so that, while the connection waits for the client, the
+// goroutine's stack holds little more than the reader's wait: the
+// runtime halves a stack only while less than a quarter of it is used,
+// and an idle reader's stack then fits in 4 KiB rather than 8
+// (TestIdleSocketStack).
+func (c *socket) serve() {
+	c.open()
+	c.reader(c.ctx)
+	c.close()
+}
+
+// open starts what the connection waits on besides its client: timers,
+// the server's shutdown and the broker topics it watches.
+func (c *socket) open() {
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.ctx, c.cancel = ctx, cancel
+	opts := c.opts
+	// Pings, the session's fallback check and the server's shutdown are
+	// timers and a context callback that raise a flag for the writer:
+	// nothing waits on them while the connection is idle. (A timer's
+	// callback runs on a goroutine of the runtime's that only raises the
+	// flag and ends.)
+	c.ping = time.AfterFunc(pingInterval, func() { c.kick(wantPing) })
+	if opts.SessionValid != nil {
+		c.sessionTick = time.AfterFunc(sessionRecheck, func() { c.kick(wantSession) })
 	}
-	floorCh := make(chan struct{}, 1)
+	c.stopShutdown = context.AfterFunc(ctx, func() { c.kick(wantShutdown) })
+	// The starting floor view is recorded before any announcement can
+	// ask for a change to it.
+	if opts.Floor != nil {
+		c.kick(wantFloorStart)
+	}
+	// Announcements only raise a flag (a broker callback must not block or
+	// spawn more than the connection's one writer); the writer acts on
+	// them, so a burst of announcements costs one check, not a goroutine
+	// each.
 	if opts.Watch != "" {
-		access, controls := raise(recheck), raise(floorCh)
-		stop := s.Watch(opts.Watch, func(data []byte) {
+		c.unwatch = append(c.unwatch, c.s.Watch(opts.Watch, func(data []byte) {
 			// A floor change needs no access re-check; a membership
 			// change may change what the floor frame shows too.
+			var want uint8
 			if !floor.IsAnnouncement(data) {
-				access(data)
+				want |= wantRecheck
 			}
 			if opts.Floor != nil {
-				controls(data)
+				want |= wantFloor
 			}
-		})
-		defer stop()
+			c.kick(want)
+		}))
 	}
 	if opts.SessionValid != nil {
 		for _, topic := range opts.SessionTopics {
-			stop := s.Watch(topic, raise(session))
-			defer stop()
+			c.unwatch = append(c.unwatch, c.s.Watch(topic, func([]byte) { c.kick(wantSession) }))
 		}
 	}
-	// The writer also runs the access and session checks: they are rare,
-	// and one goroutine fewer per connection is memory an idle connection
-	// does not hold (frames wait in the queue meanwhile).
-	wg.Go(func() { c.writer(ctx, recheck, session, floorCh) })
-	c.reader(ctx)
+}
+
+// close ends the connection once its reader has returned: no writer
+// starts after end, the one that may run is waited for, and the timers,
+// subscriptions and watches go.
+func (c *socket) close() {
 	c.shutdown(websocket.CloseNormalClosure, "")
-	cancel()
-	wg.Wait()
+	c.end()
+	c.stopShutdown()
+	c.cancel()
+	c.tasks.Wait()
+	// No writer runs any more, so none re-arms these timers.
+	c.ping.Stop()
+	if c.sessionTick != nil {
+		c.sessionTick.Stop()
+	}
 	for _, sub := range c.takeSubs() {
 		sub.Unsubscribe(context.Background())
 	}
+	for i := len(c.unwatch) - 1; i >= 0; i-- {
+		c.unwatch[i]()
+	}
+}
+
+// The writer's work besides the send queue (socket.pending).
+const (
+	wantFloorStart uint8 = 1 << iota // record the person's starting floor view (nothing is sent)
+	wantRecheck                      // an access change was announced
+	wantFloor                        // a floor or membership change was announced
+	wantSession                      // the session may have ended (announced, or the fallback timer)
+	wantPing                         // time for a ping
+	wantShutdown                     // the server is shutting down
+)
+
+// writerLinger is how long a writer with nothing to do waits for more
+// before it ends: a busy connection keeps its writer, an idle one holds no
+// goroutine (its stack, and the wait on its channels).
+const writerLinger = 2 * time.Second
+
+// kick raises want for the writer and starts one if none runs.
+func (c *socket) kick(want uint8) {
+	c.qmu.Lock()
+	c.pending |= want
+	started := c.startWriterLocked()
+	c.qmu.Unlock()
+	c.wakeWriter(started)
+}
+
+// startWriterLocked starts a writer if none runs and the connection is
+// not ending, and reports whether it did; c.qmu is held. The writer joins
+// c.tasks under c.qmu, so that it is either counted before end (and
+// close waits for it) or not started at all.
+func (c *socket) startWriterLocked() bool {
+	if c.writing || c.ended {
+		return false
+	}
+	c.writing = true
+	c.tasks.Go(c.writer)
+	return true
+}
+
+// wakeWriter wakes the writer that runs, unless it was just started.
+func (c *socket) wakeWriter(started bool) {
+	if started {
+		return
+	}
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// end stops writers from starting: close then waits for the one
+// that may run.
+func (c *socket) end() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	c.ended = true
 }
 
 func (c *socket) takeSubs() []*messaging.Subscription {
@@ -185,25 +312,32 @@ func (c *socket) Send(frame []byte) bool {
 		c.oldest = messaging.StageClock()
 	}
 	c.queue = append(c.queue, frame)
+	started := c.startWriterLocked()
 	c.qmu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.wakeWriter(started)
 	return true
 }
 
-// takeQueue returns the frames waiting and gives the queue spare (empty)
-// to fill next.
-func (c *socket) takeQueue(spare [][]byte) [][]byte {
+// takeWork returns the frames waiting and the other work raised, and
+// gives the queue spare (empty) to fill next. With nothing to do and
+// final set, it marks the writer gone (ok false): from then on, new work
+// starts a new one.
+func (c *socket) takeWork(spare [][]byte, final bool) (frames [][]byte, want uint8, ok bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
-	out := c.queue
-	c.queue = spare
-	if len(out) > 0 {
+	if len(c.queue) == 0 && c.pending == 0 {
+		if final {
+			c.writing = false
+			return nil, 0, false
+		}
+		return nil, 0, true
+	}
+	frames, want = c.queue, c.pending
+	c.queue, c.pending = spare, 0
+	if len(frames) > 0 {
 		messaging.StageDone(messaging.StageSendQueue, c.oldest)
 	}
-	return out
+	return frames, want, true
 }
 
 // keepSpare is the largest queue the writer keeps for reuse; a larger
@@ -230,103 +364,146 @@ func (c *socket) shutdown(code int, reason string) {
 }
 
 // writer writes queued frames and pings, and runs the connection's
-// access and session checks when raised (and every sessionRecheck).
-func (c *socket) writer(ctx context.Context, recheck, session, floorCh <-chan struct{}) {
-	ping := time.NewTicker(pingInterval)
-	defer ping.Stop()
-	var tick <-chan time.Time
-	if c.opts.SessionValid != nil {
-		t := time.NewTicker(sessionRecheck)
-		defer t.Stop()
-		tick = t.C
-	}
-	if c.opts.Floor != nil {
-		c.opts.Floor(ctx) // records the starting view; nothing to send
-	}
+// access and session checks when raised, until it has had nothing to do
+// for writerLinger or the connection closes. At most one runs (see
+// startWriterLocked), so frames go out in the order they were queued.
+func (c *socket) writer() {
+	ctx := c.ctx
 	var spare [][]byte
+	var linger *time.Timer
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
+	final := false
 	for {
-		select {
-		case <-c.wake:
-			frames := c.takeQueue(spare)
-			for _, f := range frames {
-				c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-				t := messaging.StageClock()
-				if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
-					c.shutdown(websocket.CloseAbnormalClosure, "")
-					return
+		if c.isClosed() {
+			return // writing stays set: no writer starts again
+		}
+		frames, want, ok := c.takeWork(spare, final)
+		if !ok {
+			return
+		}
+		if len(frames) == 0 && want == 0 {
+			// Nothing to do: wait a while for more before ending.
+			if linger == nil {
+				linger = time.NewTimer(c.opts.Linger)
+			} else {
+				linger.Reset(c.opts.Linger)
+			}
+			select {
+			case <-c.wake:
+				final = false
+			case <-linger.C:
+				final = true
+				if c.opts.lingered != nil {
+					c.opts.lingered(c)
 				}
-				messaging.StageDone(messaging.StageSocketWrite, t)
+			case <-c.done:
+				return
 			}
-			spare = nil
-			if cap(frames) <= keepSpare {
-				clear(frames)
-				spare = frames[:0]
+			continue
+		}
+		final = false
+		if want&wantShutdown != 0 {
+			c.shutdown(websocket.CloseGoingAway, "server shutting down")
+			return
+		}
+		if want&wantFloorStart != 0 {
+			c.opts.Floor(ctx) // records the starting view; nothing to send
+		}
+		for _, f := range frames {
+			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			t := messaging.StageClock()
+			if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
+				c.shutdown(websocket.CloseAbnormalClosure, "")
+				return
 			}
-		case <-recheck:
+			messaging.StageDone(messaging.StageSocketWrite, t)
+		}
+		spare = nil
+		if cap(frames) <= keepSpare {
+			clear(frames)
+			spare = frames[:0]
+		}
+		if want&wantRecheck != 0 {
 			c.recheck(ctx)
-		case <-floorCh:
+		}
+		if want&wantFloor != 0 {
 			if f := c.opts.Floor(ctx); f != nil && !c.isClosed() {
 				c.Send(f)
 			}
-		case <-session:
+		}
+		if want&wantSession != 0 {
 			c.checkSession(ctx)
-		case <-tick:
-			c.checkSession(ctx)
-		case <-ping.C:
+			if c.sessionTick != nil {
+				c.sessionTick.Reset(sessionRecheck)
+			}
+		}
+		if want&wantPing != 0 {
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				c.shutdown(websocket.CloseAbnormalClosure, "")
 				return
 			}
-		case <-c.done:
-			return
-		case <-ctx.Done():
-			c.shutdown(websocket.CloseGoingAway, "server shutting down")
-			return
+			c.ping.Reset(pingInterval)
 		}
 	}
 }
 
+// reader reads the client's frames until the connection ends. It is the
+// goroutine's only frame above serve while the connection waits, so it
+// does nothing but read: each frame is handled by a call of its own.
 func (c *socket) reader(ctx context.Context) {
 	c.ws.SetReadLimit(api.MaxFrame)
 	c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
 	for {
-		kind, data, err := c.ws.ReadMessage()
-		read := messaging.StageClock()
-		if err != nil {
+		kind, r, err := c.ws.NextReader()
+		if err != nil || !c.handle(ctx, kind, r) {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				c.shutdown(websocket.CloseMessageTooBig, "frame too large")
 			}
 			return
 		}
-		c.ws.SetReadDeadline(time.Now().Add(pongWait))
-		if kind != websocket.TextMessage {
-			c.error("", "", api.CodeInvalid, "text frames only")
-			continue
-		}
-		if !utf8.Valid(data) {
-			// RFC 6455 §8.1: a text frame that is not UTF-8 fails the
-			// connection with 1007.
-			c.shutdown(websocket.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
-			return
-		}
-		f, err := decodeClientFrame(data)
-		if err != nil {
-			c.error("", "", api.CodeInvalid, err.Error())
-			continue
-		}
-		switch f.Type {
-		case api.FrameSub:
-			c.subscribe(ctx, f)
-		case api.FrameUnsub:
-			c.unsubscribe(f.Room)
-		case api.FramePub:
-			c.publish(ctx, f, read)
-		}
-		if c.isClosed() {
-			return
-		}
 	}
+}
+
+// handle reads and acts on one client frame; false ends the connection.
+func (c *socket) handle(ctx context.Context, kind int, r io.Reader) bool {
+	data, err := io.ReadAll(r)
+	read := messaging.StageClock()
+	if err != nil {
+		if errors.Is(err, websocket.ErrReadLimit) {
+			c.shutdown(websocket.CloseMessageTooBig, "frame too large")
+		}
+		return false
+	}
+	c.ws.SetReadDeadline(time.Now().Add(pongWait))
+	if kind != websocket.TextMessage {
+		c.error("", "", api.CodeInvalid, "text frames only")
+		return true
+	}
+	if !utf8.Valid(data) {
+		// RFC 6455 §8.1: a text frame that is not UTF-8 fails the
+		// connection with 1007.
+		c.shutdown(websocket.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
+		return false
+	}
+	f, err := decodeClientFrame(data)
+	if err != nil {
+		c.error("", "", api.CodeInvalid, err.Error())
+		return true
+	}
+	switch f.Type {
+	case api.FrameSub:
+		c.subscribe(ctx, f)
+	case api.FrameUnsub:
+		c.unsubscribe(f.Room)
+	case api.FramePub:
+		c.publish(ctx, f, read)
+	}
+	return !c.isClosed()
 }
 
 func (c *socket) isClosed() bool {

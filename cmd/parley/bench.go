@@ -29,7 +29,7 @@ import (
 )
 
 func init() {
-	register("bench fanout", "bench fanout [--rooms 100] [--members 6] [--payload 256] [--rate 15000] [--duration 15s] [--warmup 3s] [--idle 2000] [--nodes 1] [--stages] [storage flags as for serve; --redis-url for the Redis broker]", benchFanout)
+	register("bench fanout", "bench fanout [--rooms 100] [--members 6] [--payload 256] [--rate 15000] [--duration 15s] [--warmup 3s] [--idle 2000] [--idle-hold 0s] [--nodes 1] [--stages] [storage flags as for serve; --redis-url for the Redis broker]", benchFanout)
 }
 
 // benchFanout measures real-time delivery end to end: it starts --nodes
@@ -41,8 +41,10 @@ func init() {
 // publish→deliver (the send time travels in the payload). Publishing stops
 // after --duration, every acknowledged message must then have reached every
 // member of its room: the loss count must be 0. Then --idle further
-// connections subscribe and stay idle, and the nodes' RSS growth per idle
-// connection is reported.
+// connections subscribe and stay idle, in two halves, and the nodes'
+// memory growth per idle connection (RSS, and the runtime's heap in use
+// plus goroutine stacks) is reported, each node read after a forced
+// collection once its goroutine count has held still (see idleMemory).
 func benchFanout(ctx context.Context, args []string) error {
 	fs := newFlags("bench fanout")
 	cfg := nodeFlags(fs)
@@ -53,6 +55,7 @@ func benchFanout(ctx context.Context, args []string) error {
 	duration := fs.Duration("duration", 15*time.Second, "measured time")
 	warmup := fs.Duration("warmup", 3*time.Second, "time before measuring")
 	idle := fs.Int("idle", 2000, "idle subscribed connections for the memory figure (0: skip)")
+	idleHold := fs.Duration("idle-hold", 0, "keep the idle connections open this long after the memory figure (for profiles through --debug-addr)")
 	nodes := fs.Int("nodes", 1, "parley serve processes (more than 1 needs --s3-endpoint and --redis-url)")
 	debugAddr := fs.String("debug-addr", "", "serve the first node's pprof profiles on this loopback address")
 	stages := fs.Bool("stages", false, "trace where the first node's time goes per stage (publish → delivery) in the measured window, and the load generator's own lag")
@@ -81,7 +84,7 @@ func benchFanout(ctx context.Context, args []string) error {
 		*debugAddr = ln.Addr().String()
 		ln.Close()
 	}
-	b := &fanoutBench{cfg: cfg, payload: *payload, debugAddr: *debugAddr, stages: *stages}
+	b := &fanoutBench{cfg: cfg, payload: *payload, debugAddr: *debugAddr, stages: *stages, memory: *idle > 0}
 	if err := b.startNodes(ctx, *nodes, args); err != nil {
 		return err
 	}
@@ -117,12 +120,12 @@ func benchFanout(ctx context.Context, args []string) error {
 		fmt.Printf("  stages of the first node in the measured window (histogram buckets: ±19 %%):\n%s", b.stageTable)
 	}
 	if *idle > 0 {
-		perConn, marginal, err := b.idleMemory(ctx, *idle)
+		fmt.Fprintf(os.Stderr, "bench: waiting %s for the nodes to free the run's rooms, then %d idle connections…\n", idleSettle, *idle)
+		m, err := b.idleMemory(ctx, *idle, *idleHold)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("  idle memory    %.1f KB RSS per idle subscribed connection (%d connections, all nodes)\n", perConn/1024, *idle)
-		fmt.Printf("  marginal       %.1f KB RSS per idle subscribed connection of the second %d (the first reuse memory the run freed)\n", marginal/1024, *idle-*idle/2)
+		fmt.Print(m)
 	}
 	if res.lost > 0 {
 		return fmt.Errorf("%d acknowledged deliveries lost", res.lost)
@@ -146,6 +149,10 @@ type fanoutBench struct {
 	stages bool
 	// stageTable is the first node's stage table of the measured window.
 	stageTable string
+	// memory: give every node a debug listener (debugAddrs) for the idle
+	// memory figure.
+	memory     bool
+	debugAddrs []string
 	procs      []*exec.Cmd
 	urls       []string
 	caseIDs    []string
@@ -170,9 +177,19 @@ func (b *fanoutBench) startNodes(ctx context.Context, n int, args []string) erro
 		addr := ln.Addr().String()
 		ln.Close()
 		serveArgs := append([]string{"serve", "--addr", addr, "--log-level", "error"}, storage...)
-		if i == 0 && b.debugAddr != "" {
-			serveArgs = append(serveArgs, "--debug-addr", b.debugAddr)
+		debugAddr := ""
+		if i == 0 {
+			debugAddr = b.debugAddr
 		}
+		if debugAddr == "" && b.memory {
+			if debugAddr, err = freeLoopbackAddr(); err != nil {
+				return err
+			}
+		}
+		if debugAddr != "" {
+			serveArgs = append(serveArgs, "--debug-addr", debugAddr)
+		}
+		b.debugAddrs = append(b.debugAddrs, debugAddr)
 		cmd := exec.CommandContext(ctx, self, serveArgs...)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
@@ -556,23 +573,42 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 }
 
 // idleMemory opens n idle subscribed connections (spread over the nodes
-// and rooms), in two halves, and returns the nodes' RSS growth per
-// connection over all n, and per connection of the second half alone, in
-// bytes. The second figure is the marginal cost: the first connections
-// partly reuse memory the run before freed (heap not yet returned to the
-// system, goroutine stacks that shrank), which makes the growth over all
-// n understate what a connection holds.
-func (b *fanoutBench) idleMemory(ctx context.Context, n int) (perConn, marginal float64, err error) {
+// and rooms) in two halves, and reads every node's memory before, between
+// and after them (/debug/parley/memory on each node's debug listener:
+// after a forced collection that also returns every free page to the
+// system, once the node's goroutine count stopped changing). Only the
+// nodes are measured: they are processes of their own, and this process
+// (the load generator, holding the client ends) is not counted.
+//
+// The growth over all n includes what the first connections of a room
+// make again (the rooms' hubs, freed while the nodes settled); the second
+// half's growth is the marginal cost of one more connection to a room
+// already open.
+func (b *fanoutBench) idleMemory(ctx context.Context, n int, hold time.Duration) (idleFigures, error) {
 	// First let the nodes finish with the run: its messages wait in each
 	// node's journal up to the compaction interval (5 s), and its rooms'
-	// committers until they are idle (see idleSettle).
-	time.Sleep(idleSettle)
-	before := b.rss()
+	// hubs and committers until they are idle (see idleSettle).
+	select {
+	case <-ctx.Done():
+		return idleFigures{}, ctx.Err()
+	case <-time.After(idleSettle):
+	}
+	before, err := b.settledMemory(ctx)
+	if err != nil {
+		return idleFigures{}, err
+	}
 	var conns []*websocket.Conn
+	// Each idle connection's client end keeps reading (and discarding)
+	// once subscribed: reading is what answers the server's pings, and a
+	// connection that does not answer them is closed after pongWait (45 s),
+	// in the middle of the measurement. Closing the connections ends these
+	// readers.
+	var readers sync.WaitGroup
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
+		readers.Wait()
 	}()
 	open := func(from, to int) error {
 		for i := from; i < to; i++ {
@@ -586,56 +622,199 @@ func (b *fanoutBench) idleMemory(ctx context.Context, n int) (perConn, marginal 
 			ws.WriteMessage(websocket.TextMessage, data)
 			conns = append(conns, ws)
 		}
-		// Let every subscription settle.
-		for _, c := range conns[from:to] {
+		// Every subscription must be answered before the nodes are read.
+		for i, c := range conns[from:to] {
 			c.SetReadDeadline(time.Now().Add(30 * time.Second))
 			for {
 				_, data, err := c.ReadMessage()
-				if err != nil || strings.Contains(string(data), `"subscribed"`) {
+				if err != nil {
+					return fmt.Errorf("idle connection %d: no subscription answer: %w", from+i, err)
+				}
+				if strings.Contains(string(data), `"subscribed"`) {
 					break
 				}
 			}
+			c.SetReadDeadline(time.Time{})
+			readers.Go(func() {
+				for {
+					if _, _, err := c.ReadMessage(); err != nil {
+						return
+					}
+				}
+			})
 		}
-		time.Sleep(2 * time.Second)
 		return nil
 	}
 	half := n / 2
 	if err := open(0, half); err != nil {
-		return 0, 0, err
+		return idleFigures{}, err
 	}
-	mid := b.rss()
+	mid, err := b.settledMemory(ctx)
+	if err != nil {
+		return idleFigures{}, err
+	}
 	if err := open(half, n); err != nil {
-		return 0, 0, err
+		return idleFigures{}, err
 	}
-	after := b.rss()
-	return float64(after-before) / float64(n), float64(after-mid) / float64(n-half), nil
+	after, err := b.settledMemory(ctx)
+	if err != nil {
+		return idleFigures{}, err
+	}
+	f := idleFigures{n: n, nodes: len(b.urls), before: before,
+		all: growth(before, after, n), marginal: growth(mid, after, n-half), half: n - half}
+	if hold > 0 {
+		fmt.Fprintf(os.Stderr, "bench: %d idle connections stay open for %s\n", n, hold)
+		select {
+		case <-ctx.Done():
+		case <-time.After(hold):
+		}
+	}
+	return f, f.check()
 }
 
 // idleSettle is how long the nodes are left alone before the idle
-// baseline: longer than a node keeps an idle room's committer (30 s, with
-// its queue of 2,048 slots), so that committers the run left are not freed
-// during the measurement and their memory counted against the idle
-// connections that reuse it.
+// baseline: longer than a node keeps an idle room's hub and committer
+// (30 s), so that those the run left are not freed during the
+// measurement, which would hide the connections' memory.
 const idleSettle = 35 * time.Second
 
-// rss sums the nodes' resident set sizes (bytes) from /proc.
-func (b *fanoutBench) rss() int64 {
-	var total int64
-	for _, p := range b.procs {
-		f, err := os.Open(filepath.Join("/proc", strconv.Itoa(p.Process.Pid), "status"))
-		if err != nil {
-			continue
+// settledMemory reads every node's memory (summed) once the nodes'
+// goroutine count has not changed for settleQuiet (readings a second
+// apart; at most a minute): goroutines that end after a while without
+// work (a socket's writer) are gone by then.
+func (b *fanoutBench) settledMemory(ctx context.Context) (nodeMemory, error) {
+	prev, err := b.nodesMemory(ctx)
+	if err != nil {
+		return prev, err
+	}
+	since := time.Now()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return prev, ctx.Err()
+		case <-time.After(time.Second):
 		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-				kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
-				total += kb * 1024
+		cur, err := b.nodesMemory(ctx)
+		if err != nil {
+			return cur, err
+		}
+		if cur.Goroutines != prev.Goroutines {
+			since = time.Now()
+		} else if time.Since(since) >= settleQuiet {
+			return cur, nil
+		}
+		prev = cur
+	}
+	return prev, errors.New("idle memory: the nodes' goroutine count kept changing for a minute; no figure")
+}
+
+// settleQuiet is how long the nodes' goroutine count must stay the same
+// before a reading: longer than a socket's writer lingers without work
+// (2 s).
+const settleQuiet = 5 * time.Second
+
+// nodesMemory sums every node's /debug/parley/memory.
+func (b *fanoutBench) nodesMemory(ctx context.Context) (nodeMemory, error) {
+	var sum nodeMemory
+	for i, addr := range b.debugAddrs {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/parley/memory", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return sum, fmt.Errorf("node %d's memory: %w", i, err)
+		}
+		var m nodeMemory
+		err = json.NewDecoder(res.Body).Decode(&m)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK {
+			return sum, fmt.Errorf("node %d's memory: status %d, %v", i, res.StatusCode, err)
+		}
+		if m.RSS <= 0 || m.RSSAnon <= 0 {
+			return sum, fmt.Errorf("node %d's memory: no RSS reading (needs Linux's /proc)", i)
+		}
+		sum.RSS += m.RSS
+		sum.RSSAnon += m.RSSAnon
+		sum.HeapInUse += m.HeapInUse
+		sum.HeapLive += m.HeapLive
+		sum.Stacks += m.Stacks
+		sum.Goroutines += m.Goroutines
+	}
+	return sum, nil
+}
+
+// perConn is the nodes' growth between two readings per connection added
+// (bytes; goroutines).
+type perConn struct {
+	rss, anon, heap, live, stacks, goroutines float64
+}
+
+func growth(from, to nodeMemory, n int) perConn {
+	d := func(a, b int64) float64 { return float64(b-a) / float64(n) }
+	u := func(a, b uint64) float64 { return float64(int64(b)-int64(a)) / float64(n) }
+	return perConn{rss: d(from.RSS, to.RSS), anon: d(from.RSSAnon, to.RSSAnon), heap: u(from.HeapInUse, to.HeapInUse),
+		live: u(from.HeapLive, to.HeapLive), stacks: u(from.Stacks, to.Stacks), goroutines: u(from.Goroutines, to.Goroutines)}
+}
+
+// maxIdleConn is more than an idle connection can hold: a growth above it
+// means something else ran on the nodes during the measurement.
+const maxIdleConn = 1 << 20
+
+// idleFigures is the idle memory measurement.
+type idleFigures struct {
+	n, half, nodes int
+	before         nodeMemory
+	all, marginal  perConn
+}
+
+// check refuses figures that cannot be a connection's cost: memory that
+// fell while connections were added (the runtime or something else freed
+// more than they took), or grew by more than a connection can hold.
+func (f idleFigures) check() error {
+	for _, p := range []struct {
+		what string
+		c    perConn
+	}{{fmt.Sprintf("all %d", f.n), f.all}, {fmt.Sprintf("second %d", f.half), f.marginal}} {
+		c := p.c
+		for _, v := range []struct {
+			name string
+			x    float64
+		}{{"RSS", c.rss}, {"anonymous RSS", c.anon}, {"heap in use", c.heap}, {"heap+stacks", c.heap + c.stacks}} {
+			if v.x <= 0 || v.x > maxIdleConn {
+				return fmt.Errorf("idle memory: nonsensical reading over the %s connections: %s grew %.0f bytes per connection (%s); no figure",
+					p.what, v.name, v.x, f.raw(c))
 			}
 		}
-		f.Close()
+		if c.goroutines < 0 {
+			return fmt.Errorf("idle memory: the nodes lost goroutines while connections were added (%s); no figure", f.raw(c))
+		}
 	}
-	return total
+	return nil
+}
+
+func (f idleFigures) raw(c perConn) string {
+	return fmt.Sprintf("RSS %+.0f, anonymous %+.0f, heap %+.0f, stacks %+.0f bytes, %+.2f goroutines per connection", c.rss, c.anon, c.heap, c.stacks, c.goroutines)
+}
+
+func (f idleFigures) String() string {
+	const kib = 1024
+	line := func(what string, c perConn) string {
+		return fmt.Sprintf("                 %-12s RSS %.1f KiB (anonymous %.1f), heap in use %.1f KiB (live objects %.1f) + stacks %.1f KiB = %.1f KiB, %.2f goroutines\n",
+			what, c.rss/kib, c.anon/kib, c.heap/kib, c.live/kib, c.stacks/kib, (c.heap+c.stacks)/kib, c.goroutines)
+	}
+	return fmt.Sprintf("  idle memory    per idle subscribed connection, %d connections on %d node(s), the nodes only, each read after a forced GC that returned free pages\n", f.n, f.nodes) +
+		fmt.Sprintf("                 (before: RSS %.1f MiB, heap in use %.1f MiB, stacks %.1f MiB, %d goroutines; load average %s)\n",
+			float64(f.before.RSS)/kib/kib, float64(f.before.HeapInUse)/kib/kib, float64(f.before.Stacks)/kib/kib, f.before.Goroutines, loadAverage()) +
+		line(fmt.Sprintf("all %d:", f.n), f.all) +
+		line(fmt.Sprintf("second %d:", f.half), f.marginal)
+}
+
+// freeLoopbackAddr picks a free loopback port.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // benchFrame is the part of api.ServerFrame the load generator reads:

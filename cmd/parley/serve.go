@@ -167,6 +167,9 @@ func servePprof(addr string) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		messaging.WriteStages(w)
 	})
+	// The node's memory after a forced collection (bench fanout's idle
+	// memory figure reads it before and after adding connections).
+	mux.HandleFunc("/debug/parley/memory", serveNodeMemory)
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	srv.ListenAndServe()
 }
