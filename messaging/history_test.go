@@ -313,7 +313,9 @@ func TestCheckedHistory(t *testing.T) {
 
 func runCheckedHistory(t *testing.T, base objstore.Store, journalDir string, seed uint64, duration time.Duration) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	// A database of its own, flushed whole (FLUSHDB): other packages' tests
+	// use the same server at the same time.
+	opts, err := redis.ParseURL(testenv.FlushableRedisURL(t, 15))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,10 +458,10 @@ func runCheckedHistory(t *testing.T, base objstore.Store, journalDir string, see
 			fmu.Unlock()
 			faults = append(faults, "kill "+victim.name)
 		case 1:
-			if err := admin.FlushAll(context.Background()).Err(); err != nil {
+			if err := admin.FlushDB(context.Background()).Err(); err != nil {
 				t.Fatal(err)
 			}
-			faults = append(faults, "redis flushall")
+			faults = append(faults, "redis flushdb")
 		case 2:
 			d := time.Duration(100+rng.IntN(400)) * time.Millisecond
 			paused.pause()

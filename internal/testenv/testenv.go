@@ -11,7 +11,9 @@ package testenv
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -32,6 +34,22 @@ func S3(t testing.TB) objstore.S3Config {
 		Bucket:    "parley-test-" + randomHex(8),
 		Insecure:  true, // services.sh serves plain http on 127.0.0.1
 	}
+}
+
+// FlushableRedisURL is RedisURL with database db (1–15). A test that
+// flushes Redis uses a database of its own and FLUSHDB, never FLUSHALL:
+// the tests of other packages run at the same time against the same
+// server and keep what they hold in database 0 (TestNoPlaintextReachesTheServer
+// looks for its control message there). Pub/sub channels are not per
+// database; tests' topics differ by their random case and node ids.
+func FlushableRedisURL(t testing.TB, db int) string {
+	t.Helper()
+	u, err := url.Parse(RedisURL(t))
+	if err != nil || db < 1 || db > 15 {
+		t.Fatalf("redis url %v, database %d", err, db)
+	}
+	u.Path = "/" + strconv.Itoa(db)
+	return u.String()
 }
 
 // RedisURL returns the test Redis URL (redis://127.0.0.1:<port>/0).

@@ -46,7 +46,7 @@ func TestFramesAreDiscriminatedUnions(t *testing.T) {
 	s := string(out)
 	for _, want := range []string{
 		"export interface ServerFrameMsgs {\n  t: \"msgs\";\n  room: string;\n  ms: Message[];\n}",
-		"export interface ClientFramePub {\n  t: \"pub\";\n  room: string;\n  id: string;\n  body: string;\n}",
+		"export interface ClientFramePub {\n  t: \"pub\";\n  room: string;\n  id: string;\n  body: string;\n  epoch?: number;\n}",
 		"export type ServerFrame =\n  | ServerFrameSubscribed\n",
 		"export type FrameType = \"sub\" | \"unsub\" | \"pub\" | \"subscribed\"",
 		"export interface Listed extends Summary {",
