@@ -9,8 +9,8 @@
 # On two cores the stages overlap where one waits: `go test` (the longest:
 # the web package's browser tests mostly wait on pages) runs in front while
 # the static checks and the fuzzing run beside it, both from the start and
-# at a lower priority, each with its output kept in a log that is printed
-# whole after go test's. The fault suite runs last, alone, since its
+# at a lower priority, and the browser tests beside it too, each with its
+# output kept in a log that is printed whole after go test's. The fault suite runs last, alone, since its
 # scenarios time what they check. A failed stage does not
 # stop the others; the run fails if any stage failed, and the summary at
 # the end names it.
@@ -114,7 +114,7 @@ besidejob() {
 	besidelogs+=("$log")
 }
 besidejob "static checks" "$scratch/static-checks.log" nice -n 10 make --no-print-directory check
-besidejob "fuzzing" "$scratch/fuzzing.log" nice -n 5 scripts/fuzz.sh
+besidejob "fuzzing" "$scratch/fuzzing.log" nice -n 10 scripts/fuzz.sh
 echo "test.sh: static checks and fuzzing run beside go test; their output follows go test's"
 
 scripts/services.sh start "$state"
@@ -122,16 +122,30 @@ scripts/services.sh start "$state"
 source "$state/env"
 export PARLEY_TEST_REQUIRE_SERVICES=1
 
+# The web package's browser tests (TestBrowser*) run as a job of their own
+# beside go test, from its binary built first: they mostly wait on pages,
+# three at a time (web/browser_script_test.go: each has its own node, ports
+# and Chromium), and inside one go test of the package they could start
+# only once its other tests were done (a parallel test waits for the
+# sequential ones), two minutes later. Their output is printed with the
+# static checks' and the fuzzing's.
+webtest=$scratch/web.test
+if go test -race -c -o "$webtest" ./web; then
+	besidejob "browser tests (web TestBrowser*)" "$scratch/browser-tests.log" \
+		sh -c 'cd web && exec "$0" -test.count=1 -test.parallel 3 -test.timeout 25m -test.run "^TestBrowser"' "$webtest"
+else
+	failed+=("building the web package's tests")
+fi
+
 # The fault suite (internal/e2e) runs on its own services after the rest,
 # so that its table is printed; see scripts/test-faults.sh.
 # The longest packages are listed first: go test runs packages two at a
 # time here (-p is the number of cores), in the order given, so a long one
-# started last would run alone at the end while a core idles. The web
-# package's browser tests run three at a time (web/browser_script_test.go:
-# each has its own node, ports and Chromium); -parallel lets them.
+# started last would run alone at the end while a core idles. It skips the
+# browser tests, which run beside it (above).
 long="./web ./retention ./client ./server ./vault"
 gotest() {
-	go test -race -count=1 -parallel 3 -timeout 25m $long $(go list ./... | grep -v -e '/internal/e2e$' $(for p in $long; do printf -- ' -e /%s$' "${p#./}"; done))
+	go test -race -count=1 -parallel 3 -timeout 25m -skip '^TestBrowser' $long $(go list ./... | grep -v -e '/internal/e2e$' $(for p in $long; do printf -- ' -e /%s$' "${p#./}"; done))
 }
 stage "go test" gotest
 # deploy/validate is a module of its own (it checks the deployment files
