@@ -7,13 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/hashcost"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/metastore"
@@ -571,6 +574,12 @@ func TestPasswordHashChecks(t *testing.T) {
 	if h == hashPassword(testPassword) {
 		t.Fatal("hashing is not salted")
 	}
+	// This package's tests hash at the production cost (only tests that
+	// start a node through internal/nodetest lower it), so the parameters
+	// a real server uses are the ones checked here.
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") || !strings.HasPrefix(dummyHash(), "$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("hash %q / dummy %q: not argon2id at m=19456,t=2,p=1", h, dummyHash())
+	}
 	if ok, err := checkPassword(h, testPassword); err != nil || !ok {
 		t.Fatalf("right password: %v, %v", ok, err)
 	}
@@ -581,6 +590,96 @@ func TestPasswordHashChecks(t *testing.T) {
 		if ok, err := checkPassword(bad, testPassword); err == nil || ok {
 			t.Fatalf("malformed hash %q: ok=%v err=%v", bad, ok, err)
 		}
+	}
+}
+
+// TestTestHashCostVerifies: a hash made at the test-only cost names its
+// own parameters and verifies like a production one, and a production
+// hash still verifies beside it (checkPassword reads the parameters from
+// the string).
+func TestTestHashCostVerifies(t *testing.T) {
+	prod := hashPassword(testPassword)
+	h := hashWith(&hashCost{memoryKiB: testArgonMemoryKiB, time: testArgonTime}, testPassword)
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=64,t=1,p=1$") {
+		t.Fatalf("test-cost hash %q", h)
+	}
+	for _, hash := range []string{h, prod} {
+		if ok, err := checkPassword(hash, testPassword); err != nil || !ok {
+			t.Fatalf("right password on %q: %v, %v", hash, ok, err)
+		}
+		if ok, err := checkPassword(hash, otherPassword); err != nil || ok {
+			t.Fatalf("wrong password on %q: %v, %v", hash, ok, err)
+		}
+	}
+}
+
+// TestProductionHashCostIsTheDefault: nothing lowers the hash cost unless
+// a test binary asks, and only test code can ask. This binary does not
+// import internal/nodetest, so it hashes at the production parameters;
+// the only non-test file that imports internal/hashcost besides this
+// package is internal/nodetest, and no command of the module links
+// internal/nodetest.
+func TestProductionHashCostIsTheDefault(t *testing.T) {
+	if hashcost.Lowered() {
+		t.Fatal("the hash cost is lowered in a binary that did not ask")
+	}
+	if c := currentCost(); c != prodCost || c.memoryKiB != 19*1024 || c.time != 2 || argonThreads != 1 {
+		t.Fatalf("default cost m=%d t=%d p=%d, want OWASP's m=19456 t=2 p=1", c.memoryKiB, c.time, argonThreads)
+	}
+
+	const hook = "github.com/parley-mediation/parley/internal/hashcost"
+	importers := map[string]bool{}
+	root := ".."
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == ".git") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte(`"`+hook+`"`)) {
+			rel, _ := filepath.Rel(root, path)
+			importers[filepath.ToSlash(rel)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"account/password.go": true, "internal/nodetest/nodetest.go": true}
+	if fmt.Sprint(importers) != fmt.Sprint(want) {
+		t.Fatalf("non-test files importing %s: %v, want %v", hook, importers, want)
+	}
+	if b, err := os.ReadFile("password.go"); err != nil || bytes.Contains(b, []byte("UseTestCost(")) {
+		t.Fatalf("account/password.go calls hashcost.UseTestCost (read error %v)", err)
+	}
+
+	list := exec.Command("go", "list", "-f", `{{if eq .Name "main"}}{{.ImportPath}}: {{join .Deps " "}}{{end}}`, "./...")
+	list.Dir = root
+	out, err := list.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	mains := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line == "" {
+			continue
+		}
+		mains++
+		name, deps, _ := strings.Cut(line, ": ")
+		if slices.Contains(strings.Fields(deps), "github.com/parley-mediation/parley/internal/nodetest") {
+			t.Errorf("command %s links internal/nodetest, which lowers the password hash cost", name)
+		}
+	}
+	if mains == 0 {
+		t.Fatal("go list found no command to check")
 	}
 }
 

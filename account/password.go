@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
+	"github.com/parley-mediation/parley/internal/hashcost"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -21,6 +23,45 @@ const (
 	argonSaltLen   = 16
 )
 
+// Test-only cost (internal/hashcost.UseTestCost, which only test binaries
+// may call): Argon2id at m=64 KiB, t=1, p=1, about 600 times less work
+// than the production parameters above.
+const (
+	testArgonMemoryKiB = 64
+	testArgonTime      = 1
+)
+
+// hashCost is what new hashes use, with the dummy hash made at that cost
+// (so a wrong email keeps costing what a wrong password costs).
+type hashCost struct {
+	memoryKiB, time uint32
+	dummy           string
+}
+
+const dummyPassword = "parley-no-such-account-placeholder"
+
+// prodCost is made when the package loads, as the dummy hash always was;
+// the test cost only when a test binary lowered it.
+var (
+	prodCost     = newHashCost(argonMemoryKiB, argonTime)
+	testCostOnce = sync.OnceValue(func() *hashCost { return newHashCost(testArgonMemoryKiB, testArgonTime) })
+)
+
+func newHashCost(memoryKiB, time uint32) *hashCost {
+	c := &hashCost{memoryKiB: memoryKiB, time: time}
+	c.dummy = hashWith(c, dummyPassword)
+	return c
+}
+
+// currentCost is prodCost unless internal/hashcost was lowered, which only
+// a test binary can do.
+func currentCost() *hashCost {
+	if hashcost.Lowered() {
+		return testCostOnce()
+	}
+	return prodCost
+}
+
 // Password length rules. The upper bound keeps hashing cost bounded.
 const (
 	MinPasswordLen = 12
@@ -31,16 +72,20 @@ var b64 = base64.RawStdEncoding
 
 // hashPassword returns a PHC-format argon2id string.
 func hashPassword(password string) string {
+	return hashWith(currentCost(), password)
+}
+
+func hashWith(c *hashCost, password string) string {
 	salt := make([]byte, argonSaltLen)
 	rand.Read(salt)
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	key := argon2.IDKey([]byte(password), salt, c.time, c.memoryKiB, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, argonMemoryKiB, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
+		argon2.Version, c.memoryKiB, c.time, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // dummyHash is compared against when an email has no account, so that a
 // wrong email costs the same time as a wrong password.
-var dummyHash = hashPassword("parley-no-such-account-placeholder")
+func dummyHash() string { return currentCost().dummy }
 
 // checkPassword reports whether password matches the PHC string. Parameters
 // are read from the string, so raising them later keeps old hashes valid.

@@ -111,7 +111,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	a, err := s.ByEmail(ctx, email)
 	if err != nil {
 		if errors.Is(err, fault.ErrNotFound) {
-			checkPassword(dummyHash, password)
+			checkPassword(dummyHash(), password)
 			return Account{}, "", Session{}, ErrBadCredentials
 		}
 		undo()
@@ -119,7 +119,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	}
 	hash := a.PasswordHash
 	if hash == "" {
-		hash = dummyHash
+		hash = dummyHash()
 	}
 	ok, err := checkPassword(hash, password)
 	if err != nil {

@@ -8,9 +8,10 @@
 #
 # On two cores the stages overlap where one waits: `go test` (the longest:
 # the web package's browser tests mostly wait on pages) runs in front while
-# the static checks and then the fuzzing run beside it, their output kept
-# in a log that is printed whole when they end. The fault suite runs last,
-# alone, since its scenarios time what they check. A failed stage does not
+# the static checks and the fuzzing run beside it, both from the start and
+# at a lower priority, and the browser tests beside it too, each with its
+# output kept in a log that is printed whole after go test's. The fault suite runs last, alone, since its
+# scenarios time what they check. A failed stage does not
 # stop the others; the run fails if any stage failed, and the summary at
 # the end names it.
 set -euo pipefail
@@ -71,33 +72,49 @@ export TMPDIR=$scratch
 echo "test.sh: temporary files in $scratch"
 state=$scratch/services
 mkdir -p "$state"
-beside=
+beside=()
 cleanup() {
-	# The checks beside go test, if this run stops early: the subshell
-	# and what it runs now (its own children).
-	if [ -n "$beside" ] && kill -0 "$beside" 2>/dev/null; then
-		pkill -TERM -P "$beside" 2>/dev/null || true
-		kill "$beside" 2>/dev/null || true
-	fi
+	# The jobs beside go test, if this run stops early: each subshell and
+	# what it runs now (its own children).
+	for pid in "${beside[@]}"; do
+		if kill -0 "$pid" 2>/dev/null; then
+			pkill -TERM -P "$pid" 2>/dev/null || true
+			kill "$pid" 2>/dev/null || true
+		fi
+	done
 	scripts/services.sh stop "$state" || true
 	rm -rf "$scratch"
 }
 trap cleanup EXIT
 
-# Beside go test: the static checks (gofmt, go vet, staticcheck, tsc,
-# govulncheck), then every fuzz target for a bounded time (scripts/fuzz.sh).
-# The static checks run at a lower priority (nice): they time nothing, and
-# go test's CPU-bound tests (web's TestTenThousandFailedLogins hashes
-# passwords against a clock) come first. The fuzzers keep the normal
-# priority, since each has a fixed time to run.
-besidelog=$scratch/checks-and-fuzzing.log
-(
-	failed=()
-	stage "static checks" nice -n 10 make --no-print-directory check
-	stage "fuzzing" scripts/fuzz.sh
-	exit "${#failed[@]}"
-) >"$besidelog" 2>&1 &
-beside=$!
+# Beside go test, from the start: the static checks (gofmt, go vet,
+# staticcheck, tsc, govulncheck) and every fuzz target for a bounded time
+# (scripts/fuzz.sh), as two jobs. go test keeps 2 cores busy only part of
+# the time (its longest package, web, mostly waits on pages), so the jobs
+# beside it run in what it leaves idle: both at a lower priority (nice), so
+# that go test's CPU-bound tests come first. The static checks time
+# nothing; each fuzz target still runs its full PARLEY_FUZZTIME, with
+# fewer inputs when go test is busy (go test replays every seed corpus
+# itself). Running the fuzzing after the static checks instead made it
+# start when go test was nearly done, and the run waited for it.
+# besidejob NAME LOG COMMAND... runs COMMAND as a stage in the background,
+# its output in LOG; its exit status is 1 if the stage failed.
+besidenames=()
+besidelogs=()
+besidejob() {
+	local name=$1 log=$2
+	shift 2
+	(
+		failed=()
+		stage "$name" "$@"
+		exit "${#failed[@]}"
+	) >"$log" 2>&1 &
+	beside+=($!)
+	besidenames+=("$name")
+	besidelogs+=("$log")
+}
+besidejob "static checks" "$scratch/static-checks.log" nice -n 10 make --no-print-directory check
+besidejob "fuzzing" "$scratch/fuzzing.log" nice -n 10 scripts/fuzz.sh
 echo "test.sh: static checks and fuzzing run beside go test; their output follows go test's"
 
 scripts/services.sh start "$state"
@@ -105,16 +122,30 @@ scripts/services.sh start "$state"
 source "$state/env"
 export PARLEY_TEST_REQUIRE_SERVICES=1
 
+# The web package's browser tests (TestBrowser*) run as a job of their own
+# beside go test, from its binary built first: they mostly wait on pages,
+# three at a time (web/browser_script_test.go: each has its own node, ports
+# and Chromium), and inside one go test of the package they could start
+# only once its other tests were done (a parallel test waits for the
+# sequential ones), two minutes later. Their output is printed with the
+# static checks' and the fuzzing's.
+webtest=$scratch/web.test
+if go test -race -c -o "$webtest" ./web; then
+	besidejob "browser tests (web TestBrowser*)" "$scratch/browser-tests.log" \
+		sh -c 'cd web && exec "$0" -test.count=1 -test.parallel 3 -test.timeout 25m -test.run "^TestBrowser"' "$webtest"
+else
+	failed+=("building the web package's tests")
+fi
+
 # The fault suite (internal/e2e) runs on its own services after the rest,
 # so that its table is printed; see scripts/test-faults.sh.
 # The longest packages are listed first: go test runs packages two at a
 # time here (-p is the number of cores), in the order given, so a long one
-# started last would run alone at the end while a core idles. The web
-# package's browser tests run three at a time (web/browser_script_test.go:
-# each has its own node, ports and Chromium); -parallel lets them.
+# started last would run alone at the end while a core idles. It skips the
+# browser tests, which run beside it (above).
 long="./web ./retention ./client ./server ./vault"
 gotest() {
-	go test -race -count=1 -parallel 3 -timeout 25m $long $(go list ./... | grep -v -e '/internal/e2e$' $(for p in $long; do printf -- ' -e /%s$' "${p#./}"; done))
+	go test -race -count=1 -parallel 3 -timeout 25m -skip '^TestBrowser' $long $(go list ./... | grep -v -e '/internal/e2e$' $(for p in $long; do printf -- ' -e /%s$' "${p#./}"; done))
 }
 stage "go test" gotest
 # deploy/validate is a module of its own (it checks the deployment files
@@ -123,15 +154,17 @@ stage "go test" gotest
 validate() { (cd deploy/validate && go test -count=1 ./...); }
 stage "deploy/validate" validate
 
-besiderc=0
-wait "$beside" || besiderc=$?
-beside=
-echo "test.sh: ---- static checks and fuzzing (run beside go test) ----"
-cat "$besidelog"
-echo "test.sh: ---- end of static checks and fuzzing ----"
-if [ "$besiderc" != 0 ]; then
-	failed+=("static checks or fuzzing (see above)")
-fi
+for i in "${!beside[@]}"; do
+	rc=0
+	wait "${beside[$i]}" || rc=$?
+	echo "test.sh: ---- ${besidenames[$i]} (run beside go test) ----"
+	cat "${besidelogs[$i]}"
+	if [ "$rc" != 0 ]; then
+		failed+=("${besidenames[$i]} (see above)")
+	fi
+done
+beside=()
+echo "test.sh: ---- end of what ran beside go test ----"
 
 stage "fault suite" scripts/test-faults.sh
 

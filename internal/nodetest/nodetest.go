@@ -1,6 +1,12 @@
 // Package nodetest starts real Parley nodes for tests: embedded (a local
 // directory) or scale mode (real MinIO and Redis from internal/testenv),
 // served over real HTTP on a free loopback port.
+//
+// Importing it lowers the cost of the password hashes the test binary
+// makes (internal/hashcost.UseTestCost: Argon2id at m=64 KiB, t=1): the tests
+// that start nodes sign in hundreds of accounts, and under the race
+// detector the production cost made that most of their CPU. Package
+// account's own tests keep and check the production parameters.
 package nodetest
 
 import (
@@ -14,11 +20,14 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/hashcost"
 	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/kms"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
 )
+
+func init() { hashcost.UseTestCost() }
 
 // Password is the password of every account Staff makes.
 const Password = "correct horse battery staple"
