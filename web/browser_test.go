@@ -21,6 +21,7 @@ import (
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/retention"
@@ -411,4 +412,25 @@ func TestAppServed(t *testing.T) {
 			t.Fatalf("%s: %d, want 404", p, code)
 		}
 	}
+}
+
+// tenancyCase makes the mediator most browser tests start from (Morgan
+// Reyes, a fresh address, signed in through the Go client) and the case
+// they run ("Okafor v. Lindqvist — deposit", sides Tenant and Landlord).
+func tenancyCase(t *testing.T, n *nodetest.Node) (email string, acct account.Account, med *client.Client, k api.Case) {
+	t.Helper()
+	ctx := context.Background()
+	email = "mediator-" + ids.New("x")[2:10] + "@browser.test"
+	acct, err := n.Accounts.Create(ctx, account.NewAccount{Email: email, Name: "Morgan Reyes", Role: policy.RoleMediator, Password: nodetest.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	med = client.New(n.URL, "")
+	if _, err := med.Login(ctx, email, nodetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	if k, err = med.CreateCase(ctx, "Okafor v. Lindqvist — deposit", "tenancy", "court", []string{"Tenant", "Landlord"}); err != nil {
+		t.Fatal(err)
+	}
+	return email, acct, med, k
 }

@@ -12,12 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
-	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/nodetest"
-	"github.com/parley-mediation/parley/policy"
 )
 
 // TestBrowserConsent drives web/client/test/consent.mjs in Chromium: the
@@ -34,18 +31,7 @@ func TestBrowserConsent(t *testing.T) {
 	nodeBin, clientDir := needBrowser(t)
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
-	medEmail := "mediator-" + ids.New("x")[2:10] + "@browser.test"
-	if _, err := n.Accounts.Create(ctx, account.NewAccount{Email: medEmail, Name: "Morgan Reyes", Role: policy.RoleMediator, Password: nodetest.Password}); err != nil {
-		t.Fatal(err)
-	}
-	medC := client.New(n.URL, "")
-	if _, err := medC.Login(ctx, medEmail, nodetest.Password); err != nil {
-		t.Fatal(err)
-	}
-	k, err := medC.CreateCase(ctx, "Okafor v. Lindqvist — deposit", "tenancy", "court", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	medEmail, _, medC, k := tenancyCase(t, n)
 	const terms = "Agreement to mediate\nYou take part voluntarily and in good faith; the mediator decides nothing.\n\n" +
 		"Confidentiality\nWhat is said here stays here, unless the law requires otherwise.\n\n" +
 		"Ground rules\nOne person speaks at a time. Breaks on request."

@@ -5,11 +5,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/parley-mediation/parley/account"
-	"github.com/parley-mediation/parley/client"
-	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/nodetest"
-	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
 )
 
@@ -23,18 +19,7 @@ func TestBrowserE2EEDocumentsNoRoom(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
 	ctx := context.Background()
-	email := "mediator-" + ids.New("x")[2:10] + "@browser.test"
-	if _, err := n.Accounts.Create(ctx, account.NewAccount{Email: email, Name: "Morgan Reyes", Role: policy.RoleMediator, Password: nodetest.Password}); err != nil {
-		t.Fatal(err)
-	}
-	medC := client.New(n.URL, "")
-	if _, err := medC.Login(ctx, email, nodetest.Password); err != nil {
-		t.Fatal(err)
-	}
-	k, err := medC.CreateCase(ctx, "Okafor v. Lindqvist — deposit", "tenancy", "court", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	email, _, medC, k := tenancyCase(t, n)
 	browserScript{
 		name: "e2ee-docs-room.mjs",
 		env:  []string{"PARLEY_MEDIATOR_EMAIL=" + email, "PARLEY_PASSWORD=" + nodetest.Password, "PARLEY_CASE=" + k.ID},

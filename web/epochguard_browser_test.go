@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/account"
-	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/nodetest"
@@ -29,18 +28,7 @@ func TestBrowserEpochGuard(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
 	ctx := context.Background()
-	medEmail := "mediator-" + ids.New("x")[2:10] + "@browser.test"
-	if _, err := n.Accounts.Create(ctx, account.NewAccount{Email: medEmail, Name: "Morgan Reyes", Role: policy.RoleMediator, Password: nodetest.Password}); err != nil {
-		t.Fatal(err)
-	}
-	medC := client.New(n.URL, "")
-	if _, err := medC.Login(ctx, medEmail, nodetest.Password); err != nil {
-		t.Fatal(err)
-	}
-	k, err := medC.CreateCase(ctx, "Okafor v. Lindqvist — deposit", "tenancy", "court", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	medEmail, _, medC, k := tenancyCase(t, n)
 	invA, err := medC.Invite(ctx, k.ID, "party", "A", "Ada Okafor", "", time.Hour)
 	if err != nil {
 		t.Fatal(err)

@@ -6,12 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
-	"github.com/parley-mediation/parley/client"
-	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/nodetest"
-	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
 )
 
@@ -28,19 +24,7 @@ func TestBrowserFloor(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
 	ctx := context.Background()
-	medEmail := "mediator-" + ids.New("x")[2:10] + "@browser.test"
-	medAcct, err := n.Accounts.Create(ctx, account.NewAccount{Email: medEmail, Name: "Morgan Reyes", Role: policy.RoleMediator, Password: nodetest.Password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	medC := client.New(n.URL, "")
-	if _, err := medC.Login(ctx, medEmail, nodetest.Password); err != nil {
-		t.Fatal(err)
-	}
-	k, err := medC.CreateCase(ctx, "Okafor v. Lindqvist — deposit", "tenancy", "court", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	medEmail, medAcct, medC, k := tenancyCase(t, n)
 	invA, err := medC.Invite(ctx, k.ID, "party", "A", "Ada Okafor", "", time.Hour)
 	if err != nil {
 		t.Fatal(err)

@@ -15,13 +15,11 @@ import (
 
 	ics "github.com/arran4/golang-ical"
 
-	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/mailpit"
 	"github.com/parley-mediation/parley/internal/nodetest"
-	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
 )
 
@@ -41,19 +39,7 @@ func TestBrowserSessions(t *testing.T) {
 		MailFrom: "sessions@browser.test", MailPoll: 100 * time.Millisecond,
 		MailClock: func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) }})
 	ctx := context.Background()
-	medEmail := "mediator-" + ids.New("x")[2:10] + "@browser.test"
-	med, err := n.Accounts.Create(ctx, account.NewAccount{Email: medEmail, Name: "Morgan Reyes", Role: policy.RoleMediator, Password: nodetest.Password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	medC := client.New(n.URL, "")
-	if _, err := medC.Login(ctx, medEmail, nodetest.Password); err != nil {
-		t.Fatal(err)
-	}
-	k, err := medC.CreateCase(ctx, "Okafor v. Lindqvist — deposit", "tenancy", "court", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	medEmail, med, medC, k := tenancyCase(t, n)
 	tag := ids.New("x")[2:10]
 	partyA, partyB := "okafor-"+tag+"@example.test", "lindqvist-"+tag+"@example.test"
 	invA, err := medC.Invite(ctx, k.ID, "party", "A", "Ada Okafor", partyA, time.Hour)
