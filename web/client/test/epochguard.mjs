@@ -8,8 +8,8 @@
 //
 // Party A's page hears of the seal late: its WebSocket is routed through
 // the script, which holds back the joint room's frames after the seal
-// (and answers its membership fetches as before the seal) until A's next
-// pub has gone out, so A encrypts that pub for the ended
+// (and the mediator's page's signing of the new membership) until A's
+// next pub has gone out, so A encrypts that pub for the ended
 // epoch, as a party typing while someone joins would.
 import { passGate } from "./gate.mjs";
 import { ask, base, check, env, log, newPage, run } from "./harness.mjs";
@@ -35,8 +35,20 @@ await run(async () => {
   await med.click("button[type=submit]");
   await connected(med);
 
-  const a = await newPage("party A");
   let hold = false; // hold back the joint room's seal and messages until A's next pub
+  // The mediator's page signs the new membership only after A's pub has
+  // gone out (its signing request waits while holding back): A's page can
+  // learn of the new epoch neither from its socket nor from a statement,
+  // as with a server slow to show the seal. (A page that already holds
+  // the new statement encrypts for its epoch at once.)
+  await med.route(/\/e2ee\/statements/, async (route) => {
+    if (route.request().method() === "POST") {
+      for (let i = 0; hold && i < 600; i++) await new Promise((r) => setTimeout(r, 100));
+    }
+    return route.continue();
+  });
+
+  const a = await newPage("party A");
   const held = [];
   const pubs = []; // A's pubs in the joint room: { id, epoch }
   const errors = []; // error frames A got
@@ -59,20 +71,6 @@ await run(async () => {
       if (hold && f.room === "joint" && (f.t === "seal" || f.t === "msgs")) { held.push(m); return; }
       ws.send(m);
     });
-  });
-  // While holding back, A's membership fetches get the answer A had
-  // before the seal (the same request, answered as before): A's page
-  // learns of the new membership neither from its socket nor from the
-  // statements, as with a server that is slow to show it (a page that
-  // knows the new statement encrypts for its epoch at once).
-  const answered = new Map();
-  await a.route(/\/e2ee\/statements/, async (route) => {
-    const url = route.request().url();
-    if (hold && answered.has(url)) return route.fulfill(answered.get(url));
-    const res = await route.fetch();
-    const body = await res.body();
-    answered.set(url, { status: res.status(), headers: res.headers(), body });
-    return route.fulfill({ status: res.status(), headers: res.headers(), body });
   });
   await a.goto(env("PARLEY_INVITE_A"));
   await passGate(a);
