@@ -16,18 +16,7 @@ import type { Agreement, AgreementSignRequest, AgreementSignature, AgreementTemp
 import type { DeviceKeys, Devices } from "./e2ee";
 import * as P from "./primitives";
 import { b64, hex, unb64 } from "./wire";
-
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") el.addEventListener(k.slice(2), v);
-    else if (v === true) el.setAttribute(k, "");
-    else if (v !== false) el.setAttribute(k, v);
-  }
-  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
-  return el;
-}
+import { h } from "./dom";
 
 const path = (id: string) => casePath(id) + "/agreement";
 const agreementAPI = {

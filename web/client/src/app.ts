@@ -20,18 +20,7 @@ import { showWelcome } from "./welcome";
 import { definedRoom, roomMembers, roomLead, roomShown, closedNote, loadDefinedRooms, mountRooms } from "./rooms";
 import { mountAgreement, noteMessage } from "./agreement";
 import { floorAfterSend, floorBadge, floorBar, floorMessage, floorRoomsChanged, floorStatus, initFloor, turnNote } from "./floor";
-
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") el.addEventListener(k.slice(2), v);
-    else if (v === true) el.setAttribute(k, "");
-    else if (v !== false) el.setAttribute(k, v);
-  }
-  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
-  return el;
-}
+import { h } from "./dom";
 
 const $ = (id: string) => document.getElementById(id)!;
 const main = () => $("main");

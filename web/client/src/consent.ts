@@ -10,18 +10,7 @@ import type { Case, Disclosure, SignedConsentRequest, Terms, TermsView } from ".
 import type { DeviceKeys } from "./e2ee";
 import * as P from "./primitives";
 import { b64, hex } from "./wire";
-
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") el.addEventListener(k.slice(2), v);
-    else if (v === true) el.setAttribute(k, "");
-    else if (v !== false) el.setAttribute(k, v);
-  }
-  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
-  return el;
-}
+import { h } from "./dom";
 
 const consentAPI = {
   terms: (id: string) => call<TermsView>("GET", casePath(id) + "/terms"),

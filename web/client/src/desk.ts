@@ -7,18 +7,7 @@
 // encryption keys: it is the case's record, not its conversation.
 import { call, casePath, APIError } from "./api";
 import type * as W from "./wire_gen";
-
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") el.addEventListener(k.slice(2), v);
-    else if (v === true) el.setAttribute(k, "");
-    else if (v !== false) el.setAttribute(k, v);
-  }
-  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
-  return el;
-}
+import { h } from "./dom";
 
 const deskAPI = {
   cases: () => call<W.Listed[]>("GET", "/api/v1/cases"),

@@ -10,18 +10,7 @@ import * as E from "./e2ee";
 import type { SecureCase } from "./secure";
 import { saveShared } from "./store";
 import { b64, unb64 } from "./wire";
-
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
-    else if (typeof v === "boolean") { if (v) el.setAttribute(k, ""); }
-    else el.setAttribute(k, v);
-  }
-  for (const kid of kids) if (kid) el.append(kid);
-  return el;
-}
+import { h } from "./dom";
 
 /** Whether a refused payload is one this browser simply has no key for (sent before it could read the room). */
 export function isUnreadable(rejected: string | undefined): boolean {

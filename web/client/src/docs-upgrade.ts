@@ -27,18 +27,7 @@ import type { DocSession } from "./docs-e2ee";
 import { shownLabel, signedAudience, uploadE2EE, versionKey } from "./docs-e2ee-ui";
 import type { PlainSource, Progress } from "./docs-e2ee-ui";
 import * as W from "./wire_gen";
-
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") el.addEventListener(k.slice(2), v);
-    else if (v === true) el.setAttribute(k, "");
-    else if (v !== false) el.setAttribute(k, v);
-  }
-  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
-  return el;
-}
+import { h } from "./dom";
 
 /** What the upgrade panel needs from the documents screen (documents.ts). */
 export interface UpgradeContext {

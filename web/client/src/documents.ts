@@ -19,18 +19,7 @@ import { downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTe
 import { RelabelledError } from "./docs-e2ee";
 import { newcomerWords, wrapForNewcomers } from "./docs-newcomers";
 import { mountUpgrade } from "./docs-upgrade";
-
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") el.addEventListener(k.slice(2), v);
-    else if (v === true) el.setAttribute(k, "");
-    else if (v !== false) el.setAttribute(k, v);
-  }
-  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
-  return el;
-}
+import { h } from "./dom";
 
 /** How often a visible page asks for the case's documents. */
 export const POLL_MS = 5000;

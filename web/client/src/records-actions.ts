@@ -8,18 +8,7 @@
 // screens, nothing here shows a document's name or content.
 import { call, Account, Plan, PlanItem } from "./api";
 import type { ChooseAction, DisposalAction, PlanActions, Transfer } from "./wire_gen";
-
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") el.addEventListener(k.slice(2), v);
-    else if (v === true) el.setAttribute(k, "");
-    else if (v !== false) el.setAttribute(k, v);
-  }
-  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
-  return el;
-}
+import { h } from "./dom";
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 const day = (t?: string) => (t ? new Date(t).toISOString().slice(0, 10) : "");

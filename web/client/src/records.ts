@@ -7,18 +7,7 @@ import { api, call, APIError, Account, Document, Hold, Listed, Outcome, Plan, Pl
 import { openSignedNote } from "./tlog";
 import { renderActions } from "./records-actions";
 import { residueCount, residueSection, residueWords, scheduleChangesView } from "./records-sweep";
-
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") el.addEventListener(k.slice(2), v);
-    else if (v === true) el.setAttribute(k, "");
-    else if (v !== false) el.setAttribute(k, v);
-  }
-  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
-  return el;
-}
+import { h } from "./dom";
 
 const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 /** Case ids to the program's references (docket or file numbers), from the case list. */

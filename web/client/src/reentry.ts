@@ -4,18 +4,7 @@
 // offer of a link back in when a mediator invites someone already there.
 import { call, casePath, APIError } from "./api";
 import type { Case, Participant, ReentryResponse } from "./wire_gen";
-
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
-    else if (typeof v === "boolean") { if (v) el.setAttribute(k, ""); }
-    else el.setAttribute(k, v);
-  }
-  for (const kid of kids) if (kid) el.append(kid);
-  return el;
-}
+import { h } from "./dom";
 
 const errText = (e: unknown) => (e instanceof APIError
   ? e.problem.errors?.[0]?.detail ?? e.problem.detail ?? e.message

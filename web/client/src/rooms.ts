@@ -7,18 +7,7 @@ import { call, casePath, APIError, Case } from "./api";
 import type { DefinedRoom, OpenRoomRequest } from "./wire_gen";
 import type { SecureCase } from "./secure";
 import * as E from "./e2ee";
-
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
-    else if (typeof v === "boolean") { if (v) el.setAttribute(k, ""); }
-    else el.setAttribute(k, v);
-  }
-  for (const kid of kids) if (kid) el.append(kid);
-  return el;
-}
+import { h } from "./dom";
 
 const errText = (e: unknown) => (e instanceof TypeError ? "the server could not be reached; check your connection and try again"
   : e instanceof APIError ? e.problem.errors?.[0]?.detail ?? e.problem.detail ?? e.message

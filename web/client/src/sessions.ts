@@ -2,6 +2,7 @@
 // in the viewer's own time zone (and in the zone the session was scheduled
 // in, when that differs).
 import { call, casePath, APIError } from "./api";
+import { h } from "./dom";
 
 export interface SessionChange { kind: string; at: string; by: string; from?: string; reason?: string }
 export interface Session {
@@ -35,18 +36,6 @@ const sessionsAPI = {
 };
 export interface Checkpoint { days: number; due: string; issued: number; mailed: number; mailFailed: number; answered: number }
 export interface FollowUps { checkpoints: Checkpoint[]; links?: { name: string; days: number; link: string }[]; mailWarning?: string }
-
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") el.addEventListener(k.replace(/^on/, ""), v);
-    else if (typeof v === "boolean") { if (v) el.setAttribute(k, ""); }
-    else el.setAttribute(k, v);
-  }
-  for (const kid of kids) if (kid) el.append(kid);
-  return el;
-}
 
 const errText = (e: unknown) => (e instanceof APIError
   ? e.problem.errors?.[0]?.detail ?? e.problem.detail ?? e.message

@@ -5,18 +5,7 @@
 // someone's sessions.
 import { call, APIError } from "./api";
 import type { Account, ResetPasswordResponse, SessionResponse } from "./wire_gen";
-
-type Attrs = Record<string, string | boolean | ((e: Event) => void)>;
-function h(tag: string, attrs: Attrs = {}, ...kids: (Node | string | null | undefined | false)[]): HTMLElement {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (typeof v === "function") el.addEventListener(k.slice(2), v);
-    else if (v === true) el.setAttribute(k, "");
-    else if (v !== false) el.setAttribute(k, v);
-  }
-  for (const k of kids) if (k !== null && k !== undefined && k !== false) el.append(k);
-  return el;
-}
+import { h } from "./dom";
 
 const staffAPI = {
   accounts: () => call<Account[]>("GET", "/api/v1/accounts"),
