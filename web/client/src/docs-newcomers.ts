@@ -27,7 +27,7 @@ import * as W from "./wire_gen";
  * how many documents (named as the server shows them, which the keys'
  * signed binding checked when they bind one); which documents it refused.
  */
-export interface NewcomerResult { devices: number; documents: number; names: string[]; refused: string[]; accounts: string[] }
+export interface NewcomerResult { devices: number; documents: number; names: string[]; refused: string[]; failed: string[]; accounts: string[] }
 
 async function getJSON<T>(path: string): Promise<T> {
   const res = await fetch(path, { credentials: "same-origin" });
@@ -48,14 +48,29 @@ function b64std(b: Uint8Array): string {
  * and, when the server misdescribes it (name or audience), named in refused.
  */
 export async function wrapForNewcomers(caseID: string, sess: DocSession, list: Document[]): Promise<NewcomerResult> {
-  const out: NewcomerResult = { devices: 0, documents: 0, names: [], refused: [], accounts: [] };
+  const out: NewcomerResult = { devices: 0, documents: 0, names: [], refused: [], failed: [], accounts: [] };
   const accounts = new Set<string>();
   const st = sess.chain.latest();
   if (!st) return out;
+  const signed = st;
   const given = new Set<string>();
   for (const item of list) {
     if (!item.canDownload || !item.e2ee) continue;
     const docPath = `${casePath(caseID)}/documents/${encodeURIComponent(item.id)}`;
+    // One document that fails (the server, the connection) is named and
+    // the others go on; the next pass tries it again.
+    try {
+      await giveOne(docPath);
+    } catch (e) {
+      if (e instanceof RelabelledError || (e instanceof Error && e.message === "audience")) out.refused.push(item.name ?? "a document");
+      else out.failed.push(item.name ?? "a document");
+    }
+  }
+  out.devices = given.size;
+  out.accounts = [...accounts];
+  return out;
+
+  async function giveOne(docPath: string): Promise<void> {
     const d = await getJSON<Document>(docPath);
     const wraps: W.VersionWrap[] = [];
     const gaining = new Set<string>();
@@ -72,7 +87,7 @@ export async function wrapForNewcomers(caseID: string, sess: DocSession, list: D
           const aud = got.wrap.ctx.audience;
           if (aud !== d.audience) throw new Error("audience");
           let members: string[];
-          try { members = audienceMembers(st, aud); } catch { continue; } // an audience the latest statement no longer has
+          try { members = audienceMembers(signed, aud); } catch { continue; } // an audience the latest statement no longer has
           if (!members.includes(sess.me.account)) continue; // not ours to give
           const have = new Set<string>();
           for (const w of raw) {
@@ -88,10 +103,10 @@ export async function wrapForNewcomers(caseID: string, sess: DocSession, list: D
         }
       }
     } catch (e) {
-      if (e instanceof RelabelledError || (e instanceof Error && e.message === "audience")) { out.refused.push(d.name ?? d.id); continue; }
+      if (e instanceof RelabelledError || (e instanceof Error && e.message === "audience")) { out.refused.push(d.name ?? "a document"); return; }
       throw e;
     }
-    if (wraps.length === 0) continue;
+    if (wraps.length === 0) return;
     const res = await fetch(`${docPath}/keys`, {
       method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ wraps } satisfies W.DocumentKeysRequest),
@@ -102,9 +117,6 @@ export async function wrapForNewcomers(caseID: string, sess: DocSession, list: D
     for (const id of gaining) given.add(id);
     for (const a of gainers) accounts.add(a);
   }
-  out.devices = given.size;
-  out.accounts = [...accounts];
-  return out;
 }
 
 /** A pass in words (who: how the viewer reads a person), or "" when it did nothing to say. */
@@ -119,6 +131,9 @@ export function newcomerWords(r: NewcomerResult, who: (account: string) => strin
   }
   if (r.refused.length) {
     parts.push(`${parts.length ? "It" : "This device"} gave no keys to ${r.refused.map((x) => `“${x}”`).join(", ")}: the server describes ${r.refused.length === 1 ? "it" : "them"} differently from ${r.refused.length === 1 ? "its" : "their"} signed keys. Tell your program's administrator.`);
+  }
+  if (r.failed.length) {
+    parts.push(`${parts.length ? "It" : "This device"} could not give the keys to ${r.failed.map((x) => `“${x}”`).join(", ")} just now (the server did not answer as expected); it tries again on its own.`);
   }
   return parts.join(" ");
 }

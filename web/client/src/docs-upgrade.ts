@@ -139,6 +139,9 @@ const toUpgrade = (d: Document) => (d.versions ?? []).filter((v) => !v.e2ee && !
 async function upgradeDocument(caseID: string, sess: DocSession, listed: Document, signal: AbortSignal,
   progress: (phase: "download" | "upload", done: number, total: number) => void): Promise<number> {
   const d = await call<Document>("GET", `${casePath(caseID)}/documents/${encodeURIComponent(listed.id)}`);
+  // The audience the mediator confirmed is the listing's: a document whose
+  // audience changed since is left for another run, which asks again.
+  if (d.id !== listed.id || d.audience !== listed.audience) throw new AudienceChanged();
   // The audience to wrap for: the one the signed wraps of versions already
   // end-to-end encrypted name, which must be the server's; for a document
   // with none, the server's (which holds its plaintext anyway).
@@ -187,10 +190,14 @@ async function upgradeDocument(caseID: string, sess: DocSession, listed: Documen
   return n;
 }
 
+/** The document's audience is not the one the mediator confirmed. */
+class AudienceChanged extends Error {}
+
 /** Why one document was not upgraded, in words (it stays as it was). */
 function failureWords(name: string, e: unknown): string {
   const as = `“${name}” was not upgraded`;
   if (e instanceof RelabelledError) return `${as}: the server shows it under another name (or file type) than the one its uploader's device signed into the keys of its versions already end-to-end encrypted, so this device left it alone. Tell your program's administrator.`;
+  if (e instanceof AudienceChanged) return `${as}: who may see it changed after you confirmed, so it was left as it is. Upgrade again to confirm who will be able to read it.`;
   if (e instanceof IntegrityError) return `${as}: the copy the server sent is not exactly the one recorded when it was uploaded, so nothing was changed. Tell your program's administrator.`;
   if (e instanceof APIError) {
     if (e.status === 409 && /hold/i.test(e.problem.detail ?? "")) return `${as}: it is on legal hold, and a held document keeps its stored form until the hold is released. It stays readable as before.`;
