@@ -10,8 +10,10 @@
 # the web package's browser tests mostly wait on pages) runs in front while
 # the static checks and the fuzzing run beside it, both from the start and
 # at a lower priority, and the browser tests beside it too, each with its
-# output kept in a log that is printed whole after go test's. The fault suite runs last, alone, since its
-# scenarios time what they check. A failed stage does not
+# output kept in a log that is printed whole after go test's. The fault
+# suite runs once go test and the browser tests are done, beside only the
+# low-priority tail of the others, since its scenarios time what they
+# check. A failed stage does not
 # stop the others; the run fails if any stage failed, and the summary at
 # the end names it.
 set -euo pipefail
@@ -133,12 +135,15 @@ webtest=$scratch/web.test
 if go test -race -c -o "$webtest" ./web; then
 	besidejob "browser tests (web TestBrowser*)" "$scratch/browser-tests.log" \
 		sh -c 'cd web && exec "$0" -test.count=1 -test.parallel 3 -test.timeout 25m -test.run "^TestBrowser"' "$webtest"
+	browserjob=$((${#beside[@]} - 1))
 else
 	failed+=("building the web package's tests")
 fi
 
-# The fault suite (internal/e2e) runs on its own services after the rest,
-# so that its table is printed; see scripts/test-faults.sh.
+# The fault suite (internal/e2e) runs on its own services once go test and
+# the browser tests are done, beside the tail of the static checks and the
+# fuzzing (which run at a lower priority, so its timed scenarios keep the
+# CPU), and prints its table before their output; see scripts/test-faults.sh.
 # The longest packages are listed first: go test runs packages two at a
 # time here (-p is the number of cores), in the order given, so a long one
 # started last would run alone at the end while a core idles. It skips the
@@ -154,9 +159,22 @@ stage "go test" gotest
 validate() { (cd deploy/validate && go test -count=1 ./...); }
 stage "deploy/validate" validate
 
+# besiderc[i] is job i's exit status once waited for.
+besiderc=()
+if [ -n "${browserjob:-}" ]; then
+	rc=0
+	wait "${beside[$browserjob]}" || rc=$?
+	besiderc[$browserjob]=$rc
+fi
+stage "fault suite" scripts/test-faults.sh
+
 for i in "${!beside[@]}"; do
 	rc=0
-	wait "${beside[$i]}" || rc=$?
+	if [ -n "${besiderc[$i]:-}" ]; then
+		rc=${besiderc[$i]}
+	else
+		wait "${beside[$i]}" || rc=$?
+	fi
 	echo "test.sh: ---- ${besidenames[$i]} (run beside go test) ----"
 	cat "${besidelogs[$i]}"
 	if [ "$rc" != 0 ]; then
@@ -165,8 +183,6 @@ for i in "${!beside[@]}"; do
 done
 beside=()
 echo "test.sh: ---- end of what ran beside go test ----"
-
-stage "fault suite" scripts/test-faults.sh
 
 if [ "${#failed[@]}" != 0 ]; then
 	printf 'test.sh: FAILED after %d s: %s\n' "$((SECONDS - start))" "$(IFS=,; echo "${failed[*]}")" >&2
