@@ -27,6 +27,19 @@ func (a oneRoomAuth) Resolve(_ context.Context, name, _ string) (messaging.Room,
 
 func (oneRoomAuth) Invalidate() {}
 
+// dirService is a messaging service on a fresh local directory with the
+// in-process broker, closed when the test ends.
+func dirService(t *testing.T) *messaging.Service {
+	t.Helper()
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
+	t.Cleanup(svc.Close)
+	return svc
+}
+
 // TestStaleEpochPubIsRefusedAndNotStored: after a seal ends epoch 1, a
 // pub whose body was encrypted for epoch 1 gets an error frame with code
 // "moved" and the room's current epoch, and nothing is stored; a pub for
@@ -34,12 +47,7 @@ func (oneRoomAuth) Invalidate() {}
 // payload's own header decides when the frame names no epoch (an older
 // page), and a frame naming another epoch than its payload's is refused.
 func TestStaleEpochPubIsRefusedAndNotStored(t *testing.T) {
-	store, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
-	defer svc.Close()
+	svc := dirService(t)
 	const room = "c_guard/joint"
 	up := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -13,7 +13,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/parley-mediation/parley/messaging"
-	"github.com/parley-mediation/parley/objstore"
 )
 
 // gatedAuth is an Authorizer whose Invalidate waits at a gate, as a slow
@@ -39,12 +38,7 @@ func (a *gatedAuth) Invalidate() {
 // announcements while a check is running leaves one more check to do, not
 // a goroutine per announcement (issue #19).
 func TestAnnouncementsAreCoalescedPerConnection(t *testing.T) {
-	store, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
-	defer svc.Close()
+	svc := dirService(t)
 	auth := &gatedAuth{entered: make(chan struct{}), gate: make(chan struct{})}
 	ended := make(chan struct{})
 	up := websocket.Upgrader{}

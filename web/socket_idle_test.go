@@ -18,7 +18,6 @@ import (
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/messaging"
-	"github.com/parley-mediation/parley/objstore"
 )
 
 // idleRoomAuth lets a connection into one room, whatever its name.
@@ -38,12 +37,7 @@ func (idleRoomAuth) Invalidate() {}
 // its channels). A message then still reaches every idle connection, in
 // order.
 func TestIdleConnectionHoldsOneGoroutine(t *testing.T) {
-	store, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
-	defer svc.Close()
+	svc := dirService(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := upgrader.Upgrade(w, r, nil)
 		if err != nil {
@@ -132,12 +126,7 @@ func TestIdleConnectionHoldsOneGoroutine(t *testing.T) {
 // connection. Run with -race: at most one writer may touch a connection at
 // a time, and every writer belongs to its connection's serveSocket.
 func TestWriterEndsAndStartsWithoutLosingFrames(t *testing.T) {
-	store, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
-	defer svc.Close()
+	svc := dirService(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := upgrader.Upgrade(w, r, nil)
 		if err != nil {
@@ -252,12 +241,7 @@ func TestIdleSocketStack(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector changes the stack's frames")
 	}
-	store, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
-	defer svc.Close()
+	svc := dirService(t)
 	var sockets sync.WaitGroup
 	ctx, cancel := context.WithCancel(context.Background())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -340,12 +324,7 @@ func TestIdleSocketStack(t *testing.T) {
 // the upgrader's read buffer (kept small for idle connections) arrives
 // whole, and is acknowledged and delivered.
 func TestLargeFrameThroughSmallReadBuffer(t *testing.T) {
-	store, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
-	defer svc.Close()
+	svc := dirService(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := upgrader.Upgrade(w, r, nil)
 		if err != nil {
@@ -399,12 +378,7 @@ func TestLargeFrameThroughSmallReadBuffer(t *testing.T) {
 // yet taken — is written, by that writer, at once (not left in the queue
 // until the next frame or ping starts another writer).
 func TestFrameQueuedAsWriterEnds(t *testing.T) {
-	store, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
-	defer svc.Close()
+	svc := dirService(t)
 	const frames = 20
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := upgrader.Upgrade(w, r, nil)
