@@ -27,6 +27,43 @@ func (a oneRoomAuth) Resolve(_ context.Context, name, _ string) (messaging.Room,
 
 func (oneRoomAuth) Invalidate() {}
 
+// sendFrame writes one client frame.
+func sendFrame(t *testing.T, ws *websocket.Conn, f api.ClientFrame) {
+	t.Helper()
+	b, _ := json.Marshal(f)
+	if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// nextFrame reads server frames until one that want keeps (10 s at most).
+func nextFrame(t *testing.T, ws *websocket.Conn, want func(api.ServerFrame) bool) api.ServerFrame {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		var f api.ServerFrame
+		if err := ws.ReadJSON(&f); err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		if want(f) {
+			return f
+		}
+	}
+}
+
+// dialSubscribed opens a connection to url and subscribes it to the
+// joint room, returning once the server says it is subscribed.
+func dialSubscribed(t *testing.T, url string) *websocket.Conn {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendFrame(t, ws, api.ClientFrame{Type: api.FrameSub, Room: "joint"})
+	nextFrame(t, ws, func(f api.ServerFrame) bool { return f.Type == api.FrameSubscribed })
+	return ws
+}
+
 // dirService is a messaging service on a fresh local directory with the
 // in-process broker, closed when the test ends.
 func dirService(t *testing.T) *messaging.Service {
@@ -66,24 +103,10 @@ func TestStaleEpochPubIsRefusedAndNotStored(t *testing.T) {
 	ctx := t.Context()
 	pubBody := func(id string, epoch int64, body []byte) api.ServerFrame {
 		t.Helper()
-		b, _ := json.Marshal(api.ClientFrame{Type: api.FramePub, Room: "joint", ID: id, Body: body, Epoch: epoch})
-		if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
-			t.Fatal(err)
-		}
-		for {
-			ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-			_, data, err := ws.ReadMessage()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var f api.ServerFrame
-			if err := json.Unmarshal(data, &f); err != nil {
-				t.Fatal(err)
-			}
-			if f.ID == id && (f.Type == api.FrameAck || f.Type == api.FrameError) {
-				return f
-			}
-		}
+		sendFrame(t, ws, api.ClientFrame{Type: api.FramePub, Room: "joint", ID: id, Body: body, Epoch: epoch})
+		return nextFrame(t, ws, func(f api.ServerFrame) bool {
+			return f.ID == id && (f.Type == api.FrameAck || f.Type == api.FrameError)
+		})
 	}
 	pub := func(id string, epoch int64) api.ServerFrame {
 		t.Helper()
@@ -128,22 +151,11 @@ func TestStaleEpochPubIsRefusedAndNotStored(t *testing.T) {
 		epoch int64
 	}{{"p-stale", 2}, {"p-fresh", 3}, {"p-stale-2", 1}, {"p-any", 0}}
 	for _, p := range order {
-		b, _ := json.Marshal(api.ClientFrame{Type: api.FramePub, Room: "joint", ID: p.id, Body: []byte("ciphertext " + p.id), Epoch: p.epoch})
-		if err := ws.WriteMessage(websocket.TextMessage, b); err != nil {
-			t.Fatal(err)
-		}
+		sendFrame(t, ws, api.ClientFrame{Type: api.FramePub, Room: "joint", ID: p.id, Body: []byte("ciphertext " + p.id), Epoch: p.epoch})
 	}
 	var answers []string
 	for len(answers) < len(order) {
-		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-		_, data, err := ws.ReadMessage()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var f api.ServerFrame
-		if err := json.Unmarshal(data, &f); err != nil {
-			t.Fatal(err)
-		}
+		f := nextFrame(t, ws, func(f api.ServerFrame) bool { return f.Type == api.FrameAck || f.Type == api.FrameError })
 		switch f.Type {
 		case api.FrameAck:
 			answers = append(answers, f.ID+":ack")

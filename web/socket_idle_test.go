@@ -145,25 +145,7 @@ func TestWriterEndsAndStartsWithoutLosingFrames(t *testing.T) {
 		}
 	}()
 	for range members {
-		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, ws)
-		data, _ := json.Marshal(api.ClientFrame{Type: api.FrameSub, Room: "joint"})
-		if err := ws.WriteMessage(websocket.TextMessage, data); err != nil {
-			t.Fatal(err)
-		}
-		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-		for {
-			var f api.ServerFrame
-			if err := ws.ReadJSON(&f); err != nil {
-				t.Fatalf("no subscription answer: %v", err)
-			}
-			if f.Type == api.FrameSubscribed {
-				break
-			}
-		}
+		conns = append(conns, dialSubscribed(t, url))
 	}
 	// The publisher sends one message at a time, and every connection
 	// must receive it (the publisher also its acknowledgement) before the
@@ -264,25 +246,7 @@ func TestIdleSocketStack(t *testing.T) {
 		}
 	}()
 	open := func() {
-		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, ws)
-		data, _ := json.Marshal(api.ClientFrame{Type: api.FrameSub, Room: "joint"})
-		if err := ws.WriteMessage(websocket.TextMessage, data); err != nil {
-			t.Fatal(err)
-		}
-		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-		for {
-			var f api.ServerFrame
-			if err := ws.ReadJSON(&f); err != nil {
-				t.Fatalf("no subscription answer: %v", err)
-			}
-			if f.Type == api.FrameSubscribed {
-				return
-			}
-		}
+		conns = append(conns, dialSubscribed(t, url))
 	}
 	// stacks collects until the goroutine count and the stack memory hold
 	// still (each collection halves the stacks that may shrink) and
