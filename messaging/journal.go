@@ -52,6 +52,35 @@ type journalWrite struct {
 	FencedBy string            `json:"fenced_by,omitempty"`
 }
 
+// encode is e's JSON, the batches copied as they are: json.Marshal would
+// re-validate and compact every batch's bytes, which at a node's full rate
+// cost a tenth of its CPU.
+func (e *journalWrite) encode() []byte {
+	node, _ := json.Marshal(e.Node)
+	n := 48 + len(node)
+	for _, b := range e.Batches {
+		n += len(b) + 1
+	}
+	out := make([]byte, 0, n)
+	out = append(append(append(out, `{"node":`...), node...), `,"seq":`...)
+	out = strconv.AppendInt(out, e.Seq, 10)
+	if len(e.Batches) > 0 {
+		out = append(out, `,"batches":[`...)
+		for i, b := range e.Batches {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, b...)
+		}
+		out = append(out, ']')
+	}
+	if e.FencedBy != "" {
+		by, _ := json.Marshal(e.FencedBy)
+		out = append(append(out, `,"fenced_by":`...), by...)
+	}
+	return append(out, '}')
+}
+
 // putJournal writes e create-only and returns the stored version's id
 // ("" in a local journal).
 func (l *Log) putJournal(ctx context.Context, e *journalWrite) (string, error) {
@@ -60,10 +89,7 @@ func (l *Log) putJournal(ctx context.Context, e *journalWrite) (string, error) {
 			return "", nl.append(e)
 		}
 	}
-	data, err := json.Marshal(e)
-	if err != nil {
-		return "", err
-	}
+	data := e.encode()
 	info, err := l.store.Put(ctx, journalKey(e.Node, e.Seq), bytes.NewReader(data), int64(len(data)),
 		objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
 	return info.VersionID, err

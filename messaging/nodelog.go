@@ -3,7 +3,6 @@ package messaging
 import (
 	"cmp"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -261,10 +260,7 @@ func frame(payload []byte) []byte {
 // append writes e as the next record of its incarnation's journal and
 // returns once it is durable.
 func (nl *nodeLog) append(e *journalWrite) error {
-	payload, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
+	payload := e.encode()
 	if len(payload) > maxRecord {
 		return fmt.Errorf("messaging: journal entry of %d bytes is over the limit", len(payload))
 	}

@@ -37,10 +37,12 @@ func (l problemListener) Accept() (net.Conn, error) {
 }
 
 // problemConn remembers whether anything was written yet (atomic: after a
-// WebSocket upgrade, writes may come from another goroutine).
+// WebSocket upgrade, writes may come from another goroutine), and, after a
+// WebSocket upgrade, can hold a burst of frames for one write (coalesce.go).
 type problemConn struct {
 	net.Conn
 	wrote atomic.Bool
+	held  heldWrites
 }
 
 // errorHeaders is what net/http's conn.serve puts between the status line
@@ -49,6 +51,9 @@ const errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection:
 
 func (c *problemConn) Write(b []byte) (int, error) {
 	if c.wrote.Swap(true) {
+		if c.held.on.Load() {
+			return c.writeHeld(b)
+		}
 		return c.Conn.Write(b)
 	}
 	if p, ok := rewriteServerError(b); ok {

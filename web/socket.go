@@ -413,14 +413,9 @@ func (c *socket) writer() {
 		if want&wantFloorStart != 0 {
 			c.opts.Floor(ctx) // records the starting view; nothing to send
 		}
-		for _, f := range frames {
-			c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-			t := messaging.StageClock()
-			if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
-				c.shutdown(websocket.CloseAbnormalClosure, "")
-				return
-			}
-			messaging.StageDone(messaging.StageSocketWrite, t)
+		if !c.writeFrames(frames) {
+			c.shutdown(websocket.CloseAbnormalClosure, "")
+			return
 		}
 		spare = nil
 		if cap(frames) <= keepSpare {
@@ -449,6 +444,32 @@ func (c *socket) writer() {
 			c.ping.Reset(pingInterval)
 		}
 	}
+}
+
+// writeFrames writes frames in order, as one write to the connection when
+// it can hold writes (coalesce.go); false when the connection failed.
+func (c *socket) writeFrames(frames [][]byte) bool {
+	t := messaging.StageClock()
+	c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	h, hold := c.ws.NetConn().(writeHolder)
+	if hold && len(frames) > 1 {
+		h.holdWrites()
+	} else {
+		hold = false
+	}
+	for _, f := range frames {
+		if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
+			if hold {
+				h.releaseWrites()
+			}
+			return false
+		}
+	}
+	if hold && h.releaseWrites() != nil {
+		return false
+	}
+	messaging.StageDone(messaging.StageSocketWrite, t)
+	return true
 }
 
 // reader reads the client's frames until the connection ends. It is the

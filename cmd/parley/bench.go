@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -13,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,6 +61,7 @@ func benchFanout(ctx context.Context, args []string) error {
 	idleHold := fs.Duration("idle-hold", 0, "keep the idle connections open this long after the memory figure (for profiles through --debug-addr)")
 	nodes := fs.Int("nodes", 1, "parley serve processes (more than 1 needs --s3-endpoint and --redis-url)")
 	debugAddr := fs.String("debug-addr", "", "serve the first node's pprof profiles on this loopback address")
+	genProfile := fs.String("generator-profile", "", "write the load generator's CPU profile of the measured window to this file")
 	stages := fs.Bool("stages", false, "trace where the first node's time goes per stage (publish → delivery) in the measured window, and the load generator's own lag")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -84,7 +88,7 @@ func benchFanout(ctx context.Context, args []string) error {
 		*debugAddr = ln.Addr().String()
 		ln.Close()
 	}
-	b := &fanoutBench{cfg: cfg, payload: *payload, debugAddr: *debugAddr, stages: *stages, memory: *idle > 0}
+	b := &fanoutBench{cfg: cfg, payload: *payload, debugAddr: *debugAddr, stages: *stages, memory: *idle > 0, genProfile: *genProfile}
 	if err := b.startNodes(ctx, *nodes, args); err != nil {
 		return err
 	}
@@ -149,6 +153,9 @@ type fanoutBench struct {
 	stages bool
 	// stageTable is the first node's stage table of the measured window.
 	stageTable string
+	// genProfile, if set, is where the load generator's CPU profile of
+	// the measured window goes.
+	genProfile string
 	// memory: give every node a debug listener (debugAddrs) for the idle
 	// memory figure.
 	memory     bool
@@ -412,7 +419,9 @@ func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.D
 	measuring.Store(true)
 	start := time.Now()
 	server0, bench0 := b.nodesCPU(), selfCPU()
+	stopProfile := b.startGeneratorProfile()
 	time.Sleep(duration)
+	stopProfile()
 	measuring.Store(false)
 	elapsed := time.Since(start)
 	if b.stages {
@@ -466,6 +475,28 @@ func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.D
 		*l.to = [2]time.Duration{p50, p99}
 	}
 	return res
+}
+
+// startGeneratorProfile starts this process's CPU profile when
+// --generator-profile asks for one, and returns what stops it.
+func (b *fanoutBench) startGeneratorProfile() (stop func()) {
+	if b.genProfile == "" {
+		return func() {}
+	}
+	f, err := os.Create(b.genProfile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: generator profile: %v\n", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: generator profile: %v\n", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // quantiles sorts samples (microseconds) and returns their p50, p99 and
@@ -533,8 +564,8 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 			}
 			return
 		}
-		var f benchFrame
-		if json.Unmarshal(data, &f) != nil {
+		f, ok := scanBenchFrame(data)
+		if !ok {
 			continue
 		}
 		switch f.Type {
@@ -818,13 +849,94 @@ func freeLoopbackAddr() (string, error) {
 }
 
 // benchFrame is the part of api.ServerFrame the load generator reads:
-// decoding only these fields keeps it light.
+// the type, and each delivered message's time stamp and the first 8 bytes
+// of its body (the send time).
 type benchFrame struct {
-	Type api.FrameType `json:"t"`
-	Msgs []struct {
-		At   int64  `json:"at"`
-		Body []byte `json:"body"`
-	} `json:"ms"`
+	Type api.FrameType
+	Msgs []benchMsg
+}
+
+type benchMsg struct {
+	At   int64
+	Body []byte // the body's first 8 bytes (fewer if it is shorter)
+}
+
+// scanBenchFrame reads a server frame's type and, in a "msgs" frame, each
+// message's "at" and the start of its "body", without decoding the rest:
+// a full json.Unmarshal of every delivery (base64 bodies, ids, names) was
+// half of the load generator's CPU, which shares the machine with the
+// server it measures. It relies on encoding/json's field order for
+// api.ServerFrame and api.Message (type first; a message's "at" before
+// its "body", the last field), and falls back to json.Unmarshal on any
+// frame it does not recognise (TestScanBenchFrame checks the two agree).
+// Inside a JSON string a quote is always escaped, so the keys it looks
+// for cannot match inside an id or a name.
+func scanBenchFrame(data []byte) (benchFrame, bool) {
+	const head = `{"t":"`
+	rest, ok := bytes.CutPrefix(data, []byte(head))
+	typ, rest, ok2 := bytes.Cut(rest, []byte{'"'})
+	if !ok || !ok2 {
+		return decodeBenchFrame(data)
+	}
+	f := benchFrame{Type: api.FrameType(typ)}
+	if f.Type != api.FrameMsgs {
+		return f, true
+	}
+	for {
+		i := bytes.Index(rest, []byte(`,"at":`))
+		if i < 0 {
+			break
+		}
+		rest = rest[i+len(`,"at":`):]
+		end := bytes.IndexAny(rest, ",}")
+		at, err := strconv.ParseInt(string(rest[:max(end, 0)]), 10, 64)
+		j := bytes.Index(rest, []byte(`"body":`))
+		if end < 0 || err != nil || j < 0 {
+			return decodeBenchFrame(data)
+		}
+		rest = rest[j+len(`"body":`):]
+		if v, ok := bytes.CutPrefix(rest, []byte("null")); ok {
+			f.Msgs = append(f.Msgs, benchMsg{At: at})
+			rest = v
+			continue
+		}
+		if len(rest) == 0 || rest[0] != '"' {
+			return decodeBenchFrame(data)
+		}
+		rest = rest[1:]
+		k := bytes.IndexByte(rest, '"')
+		if k < 0 {
+			return decodeBenchFrame(data)
+		}
+		enc := rest[:min(k, 12)] // 12 base64 characters hold 9 bytes, no padding
+		body := make([]byte, 9)
+		n, err := base64.StdEncoding.Decode(body, enc)
+		if err != nil {
+			return decodeBenchFrame(data)
+		}
+		f.Msgs = append(f.Msgs, benchMsg{At: at, Body: body[:min(n, 8)]})
+		rest = rest[k+1:]
+	}
+	return f, true
+}
+
+// decodeBenchFrame is scanBenchFrame by json.Unmarshal.
+func decodeBenchFrame(data []byte) (benchFrame, bool) {
+	var full struct {
+		Type api.FrameType `json:"t"`
+		Msgs []struct {
+			At   int64  `json:"at"`
+			Body []byte `json:"body"`
+		} `json:"ms"`
+	}
+	if json.Unmarshal(data, &full) != nil {
+		return benchFrame{}, false
+	}
+	f := benchFrame{Type: full.Type}
+	for _, m := range full.Msgs {
+		f.Msgs = append(f.Msgs, benchMsg{At: m.At, Body: m.Body[:min(len(m.Body), 8)]})
+	}
+	return f, true
 }
 
 // clockTick is the unit of /proc/<pid>/stat's CPU times (USER_HZ, 100 on
