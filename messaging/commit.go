@@ -111,12 +111,24 @@ func (s *Service) route(ctx context.Context, c *committer) (inc *incarnation, mi
 
 // commitLocal appends one batch to this node's journal as the room's
 // owner, waits until it is durable, broadcasts it, and returns msgs with
-// their positions. Only the room's committer goroutine calls it, so the
-// room's position cannot move underneath it: a message whose expected
-// epoch (expect[i], when not 0) is not the room's current one is left out
-// of the batch and returned refused (offset 0, the current epoch). When
-// every message is refused nothing is written.
+// their positions (startLocal, then finishLocal).
 func (s *Service) commitLocal(ctx context.Context, inc *incarnation, c *committer, msgs []Message, expect []int64, seal string) ([]Message, error) {
+	f, err := s.startLocal(ctx, inc, c, msgs, expect, seal)
+	if err != nil {
+		return nil, err
+	}
+	return s.finishLocal(ctx, f)
+}
+
+// startLocal assigns one batch its positions after whatever the room's
+// committer has already handed to the journal (durable or not), and hands
+// it to the journal without waiting. Only the room's committer goroutine
+// calls it, so the room's positions cannot move underneath it: a message
+// whose expected epoch (expect[i], when not 0) is not the room's epoch at
+// that point of its order (a seal started before it counts) is left out of
+// the batch and returned refused (offset 0, the current epoch). When
+// every message is refused nothing is written.
+func (s *Service) startLocal(ctx context.Context, inc *incarnation, c *committer, msgs []Message, expect []int64, seal string) (*flight, error) {
 	room := c.room
 	s.incMu.Lock()
 	or := inc.owned[room]
@@ -124,51 +136,83 @@ func (s *Service) commitLocal(ctx context.Context, inc *incarnation, c *committe
 		s.incMu.Unlock()
 		return nil, errMoved
 	}
-	pos := or.pos
+	pos, prev := or.pos, or.next
+	if pos.Before(prev) {
+		pos = prev
+	}
 	s.incMu.Unlock()
 	b := &Batch{Room: room, Epoch: pos.Epoch, First: pos.Offset + 1, origin: c.origin}
-	var out []Message
+	f := &flight{inc: inc, b: b, done: make(chan error, 1)}
 	if seal != "" {
 		b.Seal = &Seal{Next: pos.Epoch + 1, Reason: seal}
 	} else {
 		at := s.log.now().UnixMilli()
-		out = make([]Message, len(msgs))
+		f.out = make([]Message, len(msgs))
 		b.Msgs = make([]Message, 0, len(msgs))
 		for i, m := range msgs {
 			if i < len(expect) && expect[i] != 0 && expect[i] != pos.Epoch {
-				out[i] = Message{Epoch: pos.Epoch} // refused: encrypted for another epoch
+				f.out[i] = Message{Epoch: pos.Epoch} // refused: encrypted for another epoch
 				continue
 			}
 			m.Epoch, m.Offset, m.At = b.Epoch, b.First+int64(len(b.Msgs)), at
 			b.Msgs = append(b.Msgs, m)
-			out[i] = m
+			f.out[i] = m
 		}
 		if len(b.Msgs) == 0 {
-			return out, nil
+			f.b = nil
+			f.done <- nil
+			return f, nil
 		}
 	}
 	data, err := json.Marshal(b)
 	if err != nil {
 		return nil, err
 	}
-	done := make(chan error, 1)
+	f.data = data
+	s.incMu.Lock()
+	if inc.ended || inc.owned[room] != or {
+		s.incMu.Unlock()
+		return nil, errMoved
+	}
+	or.next = b.End()
+	s.incMu.Unlock()
 	StageDone(StageRoute, c.taken)
 	select {
-	case s.journalQ <- journalReq{inc: inc, b: b, data: data, done: done, at: StageClock()}:
+	case s.journalQ <- journalReq{inc: inc, b: b, data: data, done: f.done, at: StageClock()}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			return nil, err
+		// Never handed over: give its positions back.
+		s.incMu.Lock()
+		if or.next == b.End() {
+			or.next = prev
 		}
-		StageDone(StageJournalWake, b.answered)
+		s.incMu.Unlock()
+		return nil, ctx.Err()
+	}
+	return f, nil
+}
+
+// finishLocal waits until f is durable, broadcasts it, and returns its
+// messages with their positions.
+func (s *Service) finishLocal(ctx context.Context, f *flight) ([]Message, error) {
+	select {
+	case err := <-f.done:
+		return s.landed(ctx, f, err)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	s.broadcast(ctx, b, data)
-	return out, nil
+}
+
+// landed finishes f once the journal answered err: a durable batch is
+// broadcast, and f's messages come back with their positions.
+func (s *Service) landed(ctx context.Context, f *flight, err error) ([]Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	if f.b != nil {
+		StageDone(StageJournalWake, f.b.answered)
+		s.broadcast(ctx, f.b, f.data)
+	}
+	return f.out, nil
 }
 
 // refused reports whether a message commit returned was refused for

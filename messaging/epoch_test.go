@@ -20,6 +20,7 @@ type gatedStore struct {
 	mu      sync.Mutex
 	gate    chan struct{} // nil: open
 	entered chan struct{} // gets a value when a journal write waits at the gate
+	fail    error         // returned by the write held at the gate when it opens (once)
 }
 
 func newGatedStore(s objstore.Store) *gatedStore {
@@ -50,11 +51,20 @@ func (g *gatedStore) Put(ctx context.Context, key string, r io.Reader, size int6
 		case <-ctx.Done():
 			return objstore.Info{}, ctx.Err()
 		}
+		g.mu.Lock()
+		err := g.fail
+		g.fail = nil
+		g.mu.Unlock()
+		if err != nil {
+			return objstore.Info{}, err
+		}
 	}
 	return g.Store.Put(ctx, key, r, size, opts)
 }
 
-// waitQueued waits until room's committer on svc has n requests queued.
+// waitQueued waits until room's committer on svc has n requests besides
+// the one it is busy with (the blocker, or a forwarded commit): queued,
+// or taken into its pipeline and not yet answered.
 func waitQueued(t *testing.T, svc *Service, room string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -62,7 +72,7 @@ func waitQueued(t *testing.T, svc *Service, room string, n int) {
 		svc.mu.Lock()
 		c := svc.committers[room]
 		svc.mu.Unlock()
-		if c != nil && len(c.queue) == n {
+		if c != nil && c.requests()-1 == n {
 			return
 		}
 		if time.Now().After(deadline) {

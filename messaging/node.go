@@ -37,6 +37,10 @@ type incarnation struct {
 type ownedRoom struct {
 	gen  int64
 	pos  Position    // end of the last journaled batch
+	// next is the end of the last batch handed to the journal, durable
+	// or not: a room's committer may have several in flight (pipeline.go),
+	// each placed after the one before.
+	next Position
 	tail []journaled // journaled, not yet in the room's segments, in order
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -338,19 +339,27 @@ type committer struct {
 	// origin and taken are the StageClock of the oldest message of the
 	// batch being committed and of when it was taken (0: not traced).
 	origin, taken int64
+	// busy counts the requests taken from the queue and not yet
+	// answered (in flight, or being committed).
+	busy atomic.Int64
 }
 
 func (c *committer) forget() { c.known = false }
 
 // runCommitter is a room's group commit loop: it takes every message
 // waiting (up to maxBatchMessages, all from the same source), commits them
-// as one batch, and acknowledges each.
+// as one batch, and acknowledges each; on the room's owner, with up to
+// pipelineDepth batches in flight (pipeline.go).
 func (s *Service) runCommitter(c *committer) {
 	defer s.wg.Done()
 	ctx, cancel := s.untilStop()
 	defer cancel()
 	var next *pending
-	defer func() { c.end(next) }()
+	var p flights
+	defer func() {
+		c.abandon(&p)
+		c.end(next)
+	}()
 	idle := time.NewTimer(s.timing.idleAfter())
 	defer idle.Stop()
 	for {
@@ -358,11 +367,24 @@ func (s *Service) runCommitter(c *committer) {
 		if next != nil {
 			first, next = *next, nil
 		} else {
+			// New work while the pipeline has room; the oldest flight's
+			// answer; the idle timer only with nothing in flight.
+			var queue <-chan pending
+			if len(p.fl) < pipelineDepth {
+				queue = c.queue
+			}
+			var idleC <-chan time.Time
+			if len(p.fl) == 0 {
+				idleC = idle.C
+			}
 			select {
-			case first = <-c.queue:
+			case first = <-queue:
+			case err := <-p.head():
+				s.finish(ctx, c, &p, err)
+				continue
 			case <-s.stop:
 				return
-			case <-idle.C:
+			case <-idleC:
 				if s.freeCommitter(c) {
 					return
 				}
@@ -372,30 +394,26 @@ func (s *Service) runCommitter(c *committer) {
 		}
 		idle.Reset(s.timing.idleAfter())
 		c.origin, c.taken = first.at, StageClock()
-		if first.seal != "" {
-			s.commitSeal(ctx, c, first)
-			continue
-		}
 		batch := []pending{first}
 	drain:
-		for len(batch) < maxBatchMessages {
+		for first.seal == "" && len(batch) < maxBatchMessages {
 			select {
-			case p := <-c.queue:
-				if p.seal != "" || p.via != first.via {
-					next = &p
+			case q := <-c.queue:
+				if q.seal != "" || q.via != first.via {
+					next = &q
 					break drain
 				}
-				batch = append(batch, p)
+				batch = append(batch, q)
 			default:
 				break drain
 			}
 		}
 		if c.taken != 0 {
-			for _, p := range batch {
-				StageDone(StageQueue, p.at)
+			for _, q := range batch {
+				StageDone(StageQueue, q.at)
 			}
 		}
-		s.commitMessages(ctx, c, batch)
+		s.start(ctx, c, &p, batch)
 	}
 }
 
@@ -440,36 +458,6 @@ func (c *committer) end(next *pending) {
 			return
 		}
 	}
-}
-
-func (s *Service) commitMessages(ctx context.Context, c *committer, batch []pending) {
-	msgs := make([]Message, len(batch))
-	var expect []int64
-	for i, p := range batch {
-		msgs[i] = p.msg
-		if p.expect != 0 {
-			if expect == nil {
-				expect = make([]int64, len(batch))
-			}
-			expect[i] = p.expect
-		}
-	}
-	done, err := s.commit(ctx, c, msgs, expect, "", batch[0].via)
-	for i, p := range batch {
-		switch {
-		case err != nil:
-			p.done <- Result{Err: err}
-		case refused(done[i]):
-			p.done <- Result{Err: &EpochMovedError{Expected: p.expect, Current: done[i].Epoch}}
-		default:
-			p.done <- Result{Msg: done[i]}
-		}
-	}
-}
-
-func (s *Service) commitSeal(ctx context.Context, c *committer, p pending) {
-	_, err := s.commit(ctx, c, nil, nil, p.seal, p.via)
-	p.done <- Result{Err: err}
 }
 
 // broadcast publishes a durable batch. Failures are logged, not returned:

@@ -73,13 +73,13 @@ func TestCloseAnswersEveryPendingCaller(t *testing.T) {
 	}()
 	c, _ := svc.committer(room)
 	for range 1000 { // bounded: until the callers wait in the queue
-		if len(c.queue) >= n/2 {
+		if c.requests() >= n/2 {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if len(c.queue) < n/2 {
-		t.Fatalf("only %d callers queued", len(c.queue))
+	if c.requests() < n/2 {
+		t.Fatalf("only %d callers queued", c.requests())
 	}
 	closed := make(chan struct{})
 	go func() { svc.Close(); close(closed) }()

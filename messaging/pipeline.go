@@ -1,0 +1,176 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+)
+
+// A room's committer pipelines its commits on the node that owns the
+// room: it hands a batch to the journal and, without waiting for it to be
+// durable, takes the next one, up to pipelineDepth batches in flight.
+// Each batch is placed after the one before (ownedRoom.next), and the
+// journal writes batches in the order they were handed to it, so a room's
+// batches land in order; they are broadcast and answered in that order
+// too, as each one's journal write returns. A message that arrives while
+// a batch is in flight thus waits only for the journal's next write, not
+// for the room's last batch to be written, broadcast and answered first.
+//
+// Whatever is not pipelined — a commit forwarded to another node's
+// owner, a room this node has yet to claim or take over — first waits for
+// the batches in flight, then commits as one synchronous step (commit), so
+// that a room's order holds across owners. A batch whose journal write
+// came back errMoved (its incarnation ended: the incarnation's earlier
+// write failed) is committed again in the same way; since every batch in
+// flight belongs to one incarnation, the ones after it come back errMoved
+// too and follow it in order.
+
+// pipelineDepth is how many batches a room's committer may have in the
+// journal's hands at once.
+const pipelineDepth = 4
+
+// flight is a batch handed to the journal and not yet answered.
+type flight struct {
+	batch []pending // what it answers (one seal, or messages)
+	inc   *incarnation
+	b     *Batch // nil: every message was refused, nothing written
+	data  []byte // b, encoded
+	out   []Message
+	done  chan error // the journal's answer (filled at once when nothing is written)
+}
+
+// flights is a committer's pipeline, oldest first.
+type flights struct {
+	fl []*flight
+	// failed: a batch of this pipeline did not land, so a later batch
+	// that wrote nothing (every message refused against the epoch the
+	// pipeline had reached) must be decided again.
+	failed bool
+}
+
+// head is the oldest flight's answer channel (nil when none is in flight).
+func (p *flights) head() <-chan error {
+	if len(p.fl) == 0 {
+		return nil
+	}
+	return p.fl[0].done
+}
+
+// start commits batch: pipelined when this node owns the room, else
+// after what is in flight, synchronously.
+func (s *Service) start(ctx context.Context, c *committer, p *flights, batch []pending) {
+	c.busy.Add(int64(len(batch)))
+	msgs, expect, seal, via := unpack(batch)
+	if len(p.fl) > 0 && s.current() != p.fl[0].inc {
+		s.drain(ctx, c, p)
+	}
+	inc, mine, err := s.route(ctx, c)
+	if err != nil {
+		s.drain(ctx, c, p)
+		c.answer(batch, nil, err)
+		return
+	}
+	if mine && (via == nil || via == inc) && (len(p.fl) == 0 || p.fl[0].inc == inc) {
+		f, err := s.startLocal(ctx, inc, c, msgs, expect, seal)
+		if err == nil {
+			f.batch = batch
+			p.fl = append(p.fl, f)
+			return
+		}
+		if !errors.Is(err, errMoved) {
+			s.drain(ctx, c, p)
+			c.answer(batch, nil, err)
+			return
+		}
+	}
+	s.drain(ctx, c, p)
+	out, err := s.commit(ctx, c, msgs, expect, seal, via)
+	c.answer(batch, out, err)
+}
+
+// finish answers the oldest flight, whose journal write returned err.
+func (s *Service) finish(ctx context.Context, c *committer, p *flights, err error) {
+	f := p.fl[0]
+	p.fl[0] = nil
+	p.fl = p.fl[1:]
+	retry := errors.Is(err, errMoved) || (f.b == nil && p.failed)
+	if err != nil {
+		p.failed = true
+	}
+	var out []Message
+	if retry {
+		msgs, expect, seal, via := unpack(f.batch)
+		out, err = s.commit(ctx, c, msgs, expect, seal, via)
+	} else {
+		out, err = s.landed(ctx, f, err)
+	}
+	c.answer(f.batch, out, err)
+	if len(p.fl) == 0 {
+		p.fl, p.failed = nil, false
+	}
+}
+
+// drain finishes every flight, in order.
+func (s *Service) drain(ctx context.Context, c *committer, p *flights) {
+	for len(p.fl) > 0 {
+		select {
+		case err := <-p.fl[0].done:
+			s.finish(ctx, c, p, err)
+		case <-ctx.Done():
+			s.finish(ctx, c, p, ctx.Err())
+		}
+	}
+}
+
+// abandon answers every flight with ErrClosed (the service is stopping;
+// the journal writer may never answer them). One that did land is in the
+// journal all the same: its sender resends, and receivers drop the
+// duplicate by its sender and id.
+func (c *committer) abandon(p *flights) {
+	for _, f := range p.fl {
+		c.answer(f.batch, nil, ErrClosed)
+	}
+	p.fl = nil
+}
+
+// unpack is batch as commit's arguments.
+func unpack(batch []pending) (msgs []Message, expect []int64, seal string, via *incarnation) {
+	via = batch[0].via
+	if batch[0].seal != "" {
+		return nil, nil, batch[0].seal, via
+	}
+	msgs = make([]Message, len(batch))
+	for i, p := range batch {
+		msgs[i] = p.msg
+		if p.expect != 0 {
+			if expect == nil {
+				expect = make([]int64, len(batch))
+			}
+			expect[i] = p.expect
+		}
+	}
+	return msgs, expect, "", via
+}
+
+// answer gives each of batch's callers its result: out[i] (refused ones
+// as *EpochMovedError), or err.
+func (c *committer) answer(batch []pending, out []Message, err error) {
+	defer c.busy.Add(-int64(len(batch)))
+	if batch[0].seal != "" {
+		batch[0].done <- Result{Err: err}
+		return
+	}
+	for i, p := range batch {
+		switch {
+		case err != nil:
+			p.done <- Result{Err: err}
+		case refused(out[i]):
+			p.done <- Result{Err: &EpochMovedError{Expected: p.expect, Current: out[i].Epoch}}
+		default:
+			p.done <- Result{Msg: out[i]}
+		}
+	}
+}
+
+// requests is how many requests c holds: queued, in flight, or being
+// committed.
+func (c *committer) requests() int { return len(c.queue) + int(c.busy.Load()) }

@@ -1,0 +1,124 @@
+package messaging
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pipelineRoom publishes a blocker that waits at g's gate, then n more
+// messages from one sender, one at a time, each queued after the one
+// before was taken from the committer's queue; it returns their result
+// channels (the blocker's first) once every one is in the committer's
+// hands.
+func pipelineRoom(t *testing.T, svc *Service, g *gatedStore, room string, n int) []<-chan Result {
+	t.Helper()
+	out := []<-chan Result{blockCommitter(t, svc, g, room)}
+	for i := range n {
+		out = append(out, enqueueFor(t, svc, room, fmt.Sprintf("p%d", i), 0))
+		waitQueued(t, svc, room, i+1)
+	}
+	return out
+}
+
+// TestCommitsArePipelined: while a room's batch waits for its journal
+// write, the room's committer hands the next batches to the journal
+// instead of waiting (up to pipelineDepth in flight); they land after it,
+// in order, each acknowledged at its own place.
+func TestCommitsArePipelined(t *testing.T) {
+	g := newGatedStore(stores(t)["dir"](t))
+	svc := newService(NewLog(g), NewMemory(), Options{}, neverCompact)
+	t.Cleanup(svc.Close)
+	room := "c_pipe/joint"
+	if _, err := svc.Publish(t.Context(), room, Message{ID: "m0", From: "u", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	res := pipelineRoom(t, svc, g, room, pipelineDepth+2)
+	// Every batch after the blocker's is in the journal's queue, not the
+	// committer's, up to the pipeline's depth.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(svc.journalQ) < pipelineDepth-1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	c, _ := svc.committer(room)
+	if got := len(svc.journalQ); got == 0 || got != pipelineDepth-1 {
+		t.Fatalf("%d batches handed to the journal behind the one in flight, want %d", got, pipelineDepth-1)
+	}
+	if got, want := len(c.queue), len(res)-pipelineDepth; got != want {
+		t.Fatalf("%d requests left in the committer's queue, want the %d past the pipeline's depth", got, want)
+	}
+	g.open()
+	var ids []string
+	for i, ch := range res {
+		r := result(t, ch)
+		if r.Err != nil || r.Msg.Pos() != (Position{Epoch: 1, Offset: int64(i + 2)}) {
+			t.Fatalf("message %d: %+v, want stored at 1/%d", i, r, i+2)
+		}
+		ids = append(ids, r.Msg.ID)
+	}
+	msgs, _, err := svc.Page(t.Context(), room, Position{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.ID)
+	}
+	if want := "m0," + strings.Join(ids, ","); strings.Join(got, ",") != want {
+		t.Fatalf("room holds %v, want %s", got, want)
+	}
+}
+
+// TestPipelineAfterAFailedWrite: when the journal write of the oldest
+// batch in flight fails, that batch's senders are told, the journal starts
+// again, and the batches behind it (handed to the ended journal) are
+// committed again, in their order, after what the room holds.
+func TestPipelineAfterAFailedWrite(t *testing.T) {
+	g := newGatedStore(stores(t)["dir"](t))
+	svc := newService(NewLog(g), NewMemory(), Options{}, neverCompact)
+	t.Cleanup(svc.Close)
+	room := "c_pipefail/joint"
+	if _, err := svc.Publish(t.Context(), room, Message{ID: "m0", From: "u", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	res := pipelineRoom(t, svc, g, room, pipelineDepth+1)
+	sealed := make(chan error, 1)
+	go func() { sealed <- svc.Seal(t.Context(), room, "test") }()
+	waitQueued(t, svc, room, pipelineDepth+2)
+	stale := enqueueFor(t, svc, room, "stale", 1)
+	waitQueued(t, svc, room, pipelineDepth+3)
+	g.mu.Lock()
+	g.fail = errors.New("disk full")
+	g.mu.Unlock()
+	g.open()
+	if r := result(t, res[0]); r.Err == nil {
+		t.Fatalf("the blocker, whose write failed, was acknowledged: %+v", r)
+	}
+	want := []string{"m0"}
+	for i, ch := range res[1:] {
+		r := result(t, ch)
+		if r.Err != nil || r.Msg.Pos() != (Position{Epoch: 1, Offset: int64(i + 2)}) {
+			t.Fatalf("message %d after the failed write: %+v, want stored at 1/%d", i, r, i+2)
+		}
+		want = append(want, r.Msg.ID)
+	}
+	if err := <-sealed; err != nil {
+		t.Fatalf("seal after the failed write: %v", err)
+	}
+	if r := result(t, stale); !errors.Is(r.Err, ErrEpochMoved) {
+		t.Fatalf("a message for epoch 1 behind the seal: %+v, want refused", r)
+	}
+	msgs, _, err := svc.Page(t.Context(), room, Position{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.ID)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("room holds %v, want %v", got, want)
+	}
+}
