@@ -67,32 +67,50 @@ func (s *Service) forward(ctx context.Context, owner, room string, msgs []Messag
 	}
 	out := make([]Message, 0, len(msgs))
 	for len(msgs) > 0 {
-		n, size := 0, 0
-		for n < len(msgs) && (n == 0 || size+len(msgs[n].Body) <= maxForwardBytes) {
-			size += len(msgs[n].Body)
-			n++
-		}
-		req := forwardRequest{Room: room, Msgs: msgs[:n]}
-		if len(expect) > 0 {
-			// Under its own op: an owner that predates epoch
-			// expectations ignores the request (the commit times out and
-			// the client sends again) rather than storing the messages in
-			// whatever epoch it is at.
-			req.Op, req.Expect = opCommitExpect, expect[:n]
-			expect = expect[n:]
-		}
+		req, n := forwardPart(room, msgs, expect)
+		expect = expect[min(n, len(expect)):]
 		r, err := s.forwardOnce(ctx, owner, req)
 		if err != nil {
 			return nil, err
 		}
-		if len(r.Pos) != n || len(r.At) != n {
-			return nil, fmt.Errorf("room %s: owner answered %d positions for %d messages", room, len(r.Pos), n)
+		placed, err := positioned(room, msgs[:n], r)
+		if err != nil {
+			return nil, err
 		}
-		for i, m := range msgs[:n] {
-			m.Epoch, m.Offset, m.At = r.Pos[i].Epoch, r.Pos[i].Offset, r.At[i]
-			out = append(out, m)
-		}
+		out = append(out, placed...)
 		msgs = msgs[n:]
+	}
+	return out, nil
+}
+
+// forwardPart is the request for the first n of msgs, as many as fit in
+// maxForwardBytes (at least one).
+func forwardPart(room string, msgs []Message, expect []int64) (forwardRequest, int) {
+	n, size := 0, 0
+	for n < len(msgs) && (n == 0 || size+len(msgs[n].Body) <= maxForwardBytes) {
+		size += len(msgs[n].Body)
+		n++
+	}
+	req := forwardRequest{Op: "commit", Room: room, Msgs: msgs[:n]}
+	if len(expect) > 0 {
+		// Under its own op: an owner that predates epoch expectations
+		// ignores the request (the commit times out and the client
+		// sends again) rather than storing the messages in whatever
+		// epoch it is at.
+		req.Op, req.Expect = opCommitExpect, expect[:n]
+	}
+	return req, n
+}
+
+// positioned is msgs with the positions the owner's answer r gave them.
+func positioned(room string, msgs []Message, r forwardReply) ([]Message, error) {
+	if len(r.Pos) != len(msgs) || len(r.At) != len(msgs) {
+		return nil, fmt.Errorf("room %s: owner answered %d positions for %d messages", room, len(r.Pos), len(msgs))
+	}
+	out := make([]Message, len(msgs))
+	for i, m := range msgs {
+		m.Epoch, m.Offset, m.At = r.Pos[i].Epoch, r.Pos[i].Offset, r.At[i]
+		out[i] = m
 	}
 	return out, nil
 }
@@ -107,29 +125,15 @@ func (s *Service) forwardOnce(ctx context.Context, owner string, req forwardRequ
 // ask sends req to the owner incarnation and waits up to timeout for its
 // answer.
 func (s *Service) ask(ctx context.Context, owner string, req forwardRequest, timeout time.Duration) (forwardReply, error) {
-	req.Req, req.Reply, req.At = newNodeID(), s.proc, time.Now().UnixMilli()
-	body, err := json.Marshal(req)
-	if err != nil {
-		return forwardReply{}, err
-	}
-	data := s.sign(body)
-	answer := make(chan forwardReply, 1)
-	s.fwdMu.Lock()
-	s.waiting[req.Req] = answer
-	s.fwdMu.Unlock()
-	defer func() {
-		s.fwdMu.Lock()
-		delete(s.waiting, req.Req)
-		s.fwdMu.Unlock()
-	}()
 	for try := 0; ; try++ {
-		n, err := s.broker.Send(ctx, ownerTopic(owner), data)
+		a, n, err := s.sendAsk(ctx, owner, req)
 		if err != nil {
-			return forwardReply{}, fmt.Errorf("messaging: owner unreachable: %w", err)
+			return forwardReply{}, err
 		}
 		if n > 0 {
-			break
+			return s.await(ctx, a, timeout)
 		}
+		s.unregister(a)
 		if try == 1 {
 			return forwardReply{}, errOwnerGone
 		}
@@ -139,8 +143,48 @@ func (s *Service) ask(ctx context.Context, owner string, req forwardRequest, tim
 			return forwardReply{}, ctx.Err()
 		}
 	}
+}
+
+// asking is a request sent to an owner whose answer is awaited.
+type asking struct {
+	req    string
+	answer chan forwardReply
+}
+
+// sendAsk signs req and sends it to the owner incarnation's topic, with a
+// place for its answer (registered until await or unregister); n is how
+// many listened (0: nobody).
+func (s *Service) sendAsk(ctx context.Context, owner string, req forwardRequest) (*asking, int, error) {
+	req.Req, req.Reply, req.At = newNodeID(), s.proc, time.Now().UnixMilli()
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	a := &asking{req: req.Req, answer: make(chan forwardReply, 1)}
+	s.fwdMu.Lock()
+	s.waiting[a.req] = a.answer
+	s.fwdMu.Unlock()
+	n, err := s.broker.Send(ctx, ownerTopic(owner), s.sign(body))
+	if err != nil {
+		s.unregister(a)
+		return nil, 0, fmt.Errorf("messaging: owner unreachable: %w", err)
+	}
+	return a, n, nil
+}
+
+func (s *Service) unregister(a *asking) {
+	s.fwdMu.Lock()
+	delete(s.waiting, a.req)
+	s.fwdMu.Unlock()
+}
+
+// await waits up to timeout for a's answer.
+func (s *Service) await(ctx context.Context, a *asking, timeout time.Duration) (forwardReply, error) {
+	defer s.unregister(a)
+	t := time.NewTimer(timeout)
+	defer t.Stop()
 	select {
-	case r := <-answer:
+	case r := <-a.answer:
 		switch r.Err {
 		case "":
 			return r, nil
@@ -149,7 +193,7 @@ func (s *Service) ask(ctx context.Context, owner string, req forwardRequest, tim
 		default:
 			return r, errors.New("messaging: the room's owner could not store it")
 		}
-	case <-time.After(timeout):
+	case <-t.C:
 		return forwardReply{}, errors.New("messaging: the room's owner did not answer")
 	case <-ctx.Done():
 		return forwardReply{}, ctx.Err()
@@ -186,7 +230,65 @@ func (s *Service) onForward(inc *incarnation, data []byte) {
 		go s.serveTail(inc, req)
 	case req.Op == "commit" && len(req.Expect) == 0 && (req.Seal != "" || len(req.Msgs) > 0),
 		req.Op == opCommitExpect && len(req.Msgs) > 0:
-		go s.serveForward(inc, req)
+		s.admit(inc, req)
+	}
+}
+
+// A room's forwarded commits are queued to its committer in the order
+// they arrived: a node that is not the owner may have several in flight
+// for one room (pipeline.go), and they must be committed in the order it
+// sent them. Each room with requests waiting has an intake and one
+// goroutine queuing them, which ends (and the room's entry goes) once
+// none wait; answering each request is left to a goroutine of its own, as
+// it waits for the commit.
+
+// maxIntake bounds a room's forwarded commits waiting to be queued; past
+// it a request is dropped, and its sender, after forwardTimeout, tells
+// its client to send again.
+const maxIntake = 4096
+
+type intake struct {
+	reqs []intakeReq
+}
+
+type intakeReq struct {
+	inc *incarnation
+	req forwardRequest
+}
+
+// admit hands a forwarded commit to its room's intake, starting the
+// intake's goroutine when none runs. It does not block.
+func (s *Service) admit(inc *incarnation, req forwardRequest) {
+	s.fwdMu.Lock()
+	in := s.intakes[req.Room]
+	if in != nil {
+		if len(in.reqs) < maxIntake {
+			in.reqs = append(in.reqs, intakeReq{inc, req})
+		}
+		s.fwdMu.Unlock()
+		return
+	}
+	in = &intake{reqs: []intakeReq{{inc, req}}}
+	s.intakes[req.Room] = in
+	s.fwdMu.Unlock()
+	go s.runIntake(req.Room, in)
+}
+
+// runIntake queues a room's forwarded commits in order until none wait.
+func (s *Service) runIntake(room string, in *intake) {
+	for {
+		s.fwdMu.Lock()
+		if len(in.reqs) == 0 {
+			delete(s.intakes, room)
+			s.fwdMu.Unlock()
+			return
+		}
+		r := in.reqs[0]
+		in.reqs[0] = intakeReq{}
+		in.reqs = in.reqs[1:]
+		s.fwdMu.Unlock()
+		ps, err := s.queueForwarded(r.inc, r.req)
+		go s.serveForward(r.req, ps, err)
 	}
 }
 
@@ -256,11 +358,14 @@ func (s *Service) verify(data []byte) ([]byte, bool) {
 	return data[sha256.Size:], hmac.Equal(mac.Sum(nil), data[:sha256.Size])
 }
 
-// serveForward commits a forwarded request through the room's committer
-// (so it is ordered with this node's own publishers) and answers.
-func (s *Service) serveForward(inc *incarnation, req forwardRequest) {
+// serveForward waits for a forwarded request's commit (queued as ps, or
+// failed to queue with err) and answers it.
+func (s *Service) serveForward(req forwardRequest, ps []pending, err error) {
 	reply := forwardReply{Req: req.Req}
-	results, err := s.enqueueForwarded(inc, req)
+	var results []Result
+	if err == nil {
+		results, err = waitForwarded(ps)
+	}
 	switch {
 	case errors.Is(err, errMoved):
 		reply.Err = "moved"
@@ -283,7 +388,9 @@ func (s *Service) answer(req forwardRequest, reply forwardReply) {
 	s.broker.Publish(ctx, replyTopic(req.Reply), s.sign(body))
 }
 
-func (s *Service) enqueueForwarded(inc *incarnation, req forwardRequest) ([]Result, error) {
+// queueForwarded queues a forwarded request's seal or messages to the
+// room's committer, in order, each to be committed only by inc.
+func (s *Service) queueForwarded(inc *incarnation, req forwardRequest) ([]pending, error) {
 	// Not asked whether inc owns the room yet: a claim of inc's whose
 	// answer was lost is adopted by the commit (route).
 	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
@@ -299,11 +406,20 @@ func (s *Service) enqueueForwarded(inc *incarnation, req forwardRequest) ([]Resu
 		}
 		ps = append(ps, p)
 	}
-	for _, p := range ps {
+	for i, p := range ps {
 		if err := s.queue(ctx, req.Room, p); err != nil {
-			return nil, err
+			// The ones queued are committed all the same; the sender is
+			// told the request failed, and its clients send again.
+			return ps[:i], err
 		}
 	}
+	return ps, nil
+}
+
+// waitForwarded waits for the results of ps (a forwarded request).
+func waitForwarded(ps []pending) ([]Result, error) {
+	timeout := time.NewTimer(forwardTimeout)
+	defer timeout.Stop()
 	out := make([]Result, len(ps))
 	for i, p := range ps {
 		select {
@@ -318,8 +434,8 @@ func (s *Service) enqueueForwarded(inc *incarnation, req forwardRequest) ([]Resu
 			if out[i].Err != nil {
 				return nil, out[i].Err
 			}
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		case <-timeout.C:
+			return nil, context.DeadlineExceeded
 		}
 	}
 	return out, nil

@@ -28,7 +28,8 @@ import (
 // journal's hands at once.
 const pipelineDepth = 4
 
-// flight is a batch handed to the journal and not yet answered.
+// flight is a batch handed to the journal, or forwarded to the room's
+// owner, and not yet answered.
 type flight struct {
 	batch []pending // what it answers (one seal, or messages)
 	inc   *incarnation
@@ -36,6 +37,11 @@ type flight struct {
 	data  []byte // b, encoded
 	out   []Message
 	done  chan error // the journal's answer (filled at once when nothing is written)
+	// owner is set on a batch forwarded to the room's owner (that
+	// incarnation's id); reply is the owner's answer once done has
+	// received.
+	owner string
+	reply forwardReply
 }
 
 // flights is a committer's pipeline, oldest first.
@@ -69,7 +75,14 @@ func (s *Service) start(ctx context.Context, c *committer, p *flights, batch []p
 		c.answer(batch, nil, err)
 		return
 	}
-	if mine && (via == nil || via == inc) && (len(p.fl) == 0 || p.fl[0].inc == inc) {
+	if !mine && via == nil && c.known && (len(p.fl) == 0 || p.fl[0].owner == c.owner.Node) {
+		if f, ok := s.startForward(ctx, c, inc, msgs, expect, seal); ok {
+			f.batch = batch
+			p.fl = append(p.fl, f)
+			return
+		}
+	}
+	if mine && (via == nil || via == inc) && (len(p.fl) == 0 || (p.fl[0].owner == "" && p.fl[0].inc == inc)) {
 		f, err := s.startLocal(ctx, inc, c, msgs, expect, seal)
 		if err == nil {
 			f.batch = batch
@@ -92,21 +105,61 @@ func (s *Service) finish(ctx context.Context, c *committer, p *flights, err erro
 	f := p.fl[0]
 	p.fl[0] = nil
 	p.fl = p.fl[1:]
-	retry := errors.Is(err, errMoved) || (f.b == nil && p.failed)
+	retry := errors.Is(err, errMoved) || (f.b == nil && f.owner == "" && p.failed)
 	if err != nil {
 		p.failed = true
 	}
 	var out []Message
-	if retry {
+	switch {
+	case retry:
+		if f.owner != "" {
+			c.forget() // the owner moved: look it up again
+		}
 		msgs, expect, seal, via := unpack(f.batch)
 		out, err = s.commit(ctx, c, msgs, expect, seal, via)
-	} else {
+	case f.owner != "":
+		if err == nil && f.batch[0].seal == "" {
+			msgs, _, _, _ := unpack(f.batch)
+			out, err = positioned(c.room, msgs, f.reply)
+		}
+	default:
 		out, err = s.landed(ctx, f, err)
 	}
 	c.answer(f.batch, out, err)
 	if len(p.fl) == 0 {
 		p.fl, p.failed = nil, false
 	}
+}
+
+// startForward sends batch to the room's owner (c.owner) without
+// waiting for the answer, when it fits one request and the owner listens;
+// ok false leaves it to the synchronous path (commit), which splits large
+// batches and looks for an owner that is gone.
+func (s *Service) startForward(ctx context.Context, c *committer, inc *incarnation, msgs []Message, expect []int64, seal string) (*flight, bool) {
+	req := forwardRequest{Op: "commit", Room: c.room, Seal: seal}
+	if seal == "" {
+		var n int
+		if req, n = forwardPart(c.room, msgs, expect); n < len(msgs) {
+			return nil, false
+		}
+	}
+	a, n, err := s.sendAsk(ctx, c.owner.Node, req)
+	if err != nil {
+		return nil, false
+	}
+	if n == 0 {
+		s.unregister(a)
+		return nil, false
+	}
+	f := &flight{inc: inc, owner: c.owner.Node, done: make(chan error, 1)}
+	// Owned by the flight: ends with the answer, forwardTimeout, or the
+	// service's stop (ctx).
+	go func() {
+		r, err := s.await(ctx, a, forwardTimeout)
+		f.reply = r
+		f.done <- err
+	}()
+	return f, true
 }
 
 // drain finishes every flight, in order.

@@ -122,3 +122,101 @@ func TestPipelineAfterAFailedWrite(t *testing.T) {
 		t.Fatalf("room holds %v, want %v", got, want)
 	}
 }
+
+// TestForwardsArePipelined: a node that is not the room's owner forwards
+// the room's next batches while the owner is still writing the first (up
+// to pipelineDepth in flight), and the owner commits them in the order
+// they were sent.
+func TestForwardsArePipelined(t *testing.T) {
+	base := stores(t)["dir"](t)
+	g := newGatedStore(base)
+	broker := NewMemory()
+	owner := newService(NewLog(g), broker, Options{}, neverCompact)
+	t.Cleanup(owner.Close)
+	peer := newService(NewLog(base), broker, Options{}, neverCompact)
+	t.Cleanup(peer.Close)
+	room := "c_pipefwd/joint"
+	if _, err := owner.Publish(t.Context(), room, Message{ID: "m0", From: "u", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.Publish(t.Context(), room, Message{ID: "m1", From: "u", Body: []byte("x")}); err != nil {
+		t.Fatal(err) // the peer learns who owns the room
+	}
+	res := []<-chan Result{blockCommitter(t, owner, g, room)}
+	for i := range pipelineDepth {
+		res = append(res, enqueueFor(t, peer, room, fmt.Sprintf("f%d", i), 0))
+		waitQueued(t, owner, room, i+1) // reached the owner while the blocker waits
+	}
+	for i := range 2 {
+		res = append(res, enqueueFor(t, peer, room, fmt.Sprintf("q%d", i), 0))
+	}
+	pc, _ := peer.committer(room)
+	waitQueued(t, peer, room, pipelineDepth+2-1)
+	if got := len(pc.queue); got != 2 {
+		t.Fatalf("%d requests wait in the peer's queue, want the 2 past its pipeline", got)
+	}
+	g.open()
+	want := []string{"m0", "m1"}
+	for i, ch := range res {
+		r := result(t, ch)
+		if r.Err != nil || r.Msg.Pos() != (Position{Epoch: 1, Offset: int64(i + 3)}) {
+			t.Fatalf("message %d: %+v, want stored at 1/%d", i, r, i+3)
+		}
+		want = append(want, r.Msg.ID)
+	}
+	msgs, _, err := owner.Page(t.Context(), room, Position{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.ID)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("room holds %v, want %v", got, want)
+	}
+}
+
+// TestForwardedCommitsKeepTheirOrder: forwarded requests for a room are
+// committed in the order they arrived from the broker, however many
+// arrive at once (a peer pipelines them).
+func TestForwardedCommitsKeepTheirOrder(t *testing.T) {
+	svc := newService(NewLog(stores(t)["dir"](t)), NewMemory(), Options{}, neverCompact)
+	t.Cleanup(svc.Close)
+	room := "c_intake/joint"
+	if _, err := svc.Publish(t.Context(), room, Message{ID: "m0", From: "u", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	inc := svc.current()
+	const n = 200
+	want := []string{"m0"}
+	for i := range n {
+		id := fmt.Sprintf("r%03d", i)
+		svc.admit(inc, forwardRequest{Op: "commit", Req: id, Reply: "nobody", Room: room, At: time.Now().UnixMilli(),
+			Msgs: []Message{{ID: id, From: "u", Body: []byte(id)}}})
+		want = append(want, id)
+	}
+	var got []string
+	for range 500 { // bounded: until all are stored
+		msgs, _, err := svc.Page(t.Context(), room, Position{}, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) == n+1 {
+			for _, m := range msgs {
+				got = append(got, m.ID)
+			}
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("room holds %v,\nwant %v", got, want)
+	}
+	svc.fwdMu.Lock()
+	left := len(svc.intakes)
+	svc.fwdMu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d intakes left after every request was queued", left)
+	}
+}

@@ -45,6 +45,9 @@ type Service struct {
 	waiting       map[string]chan forwardReply
 	seenReqs      *replayWindow // forwarded requests served, to refuse a replay
 	cancelReplies func()
+	// intakes holds, per room, the forwarded commits received and not
+	// yet queued (forward.go); a room's entry goes when it is drained.
+	intakes map[string]*intake
 
 	deadMu    sync.Mutex
 	dead      map[string]bool // incarnations known fenced
@@ -107,7 +110,7 @@ func newService(log *Log, broker Broker, opts Options, timing timing) *Service {
 	s := &Service{log: log, broker: broker, logger: logger, nodeKey: opts.NodeKey, seenReqs: newReplayWindow(2 * forwardTimeout),
 		committers: map[string]*committer{}, hubs: map[string]*hub{},
 		stop: make(chan struct{}), proc: newNodeID(),
-		journalQ: make(chan journalReq, 4096), waiting: map[string]chan forwardReply{},
+		journalQ: make(chan journalReq, 4096), waiting: map[string]chan forwardReply{}, intakes: map[string]*intake{},
 		dead: map[string]bool{}, recovered: map[string]bool{},
 		timing: timing}
 	s.cancelReplies = broker.Subscribe(replyTopic(s.proc), s.onReply)
