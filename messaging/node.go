@@ -35,8 +35,8 @@ type incarnation struct {
 
 // ownedRoom is the state of a room this incarnation owns.
 type ownedRoom struct {
-	gen  int64
-	pos  Position    // end of the last journaled batch
+	gen int64
+	pos Position // end of the last journaled batch
 	// next is the end of the last batch handed to the journal, durable
 	// or not: a room's committer may have several in flight (pipeline.go),
 	// each placed after the one before.
