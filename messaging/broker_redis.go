@@ -185,16 +185,25 @@ func (r *Redis) Remember(ctx context.Context, room string, data []byte) error {
 	return err
 }
 
-// Broadcast does Remember, SetHeadHint and Publish in one pipeline: one
-// round trip per commit instead of three, on the committer's path.
-func (r *Redis) Broadcast(ctx context.Context, room string, window []byte, head Position, topic string, msg []byte) error {
-	hint, _ := json.Marshal(head)
+// Broadcast does Remember, SetHeadHint and Publish for each of a room's
+// batches, in order, in one pipeline: one round trip for all of them.
+func (r *Redis) Broadcast(ctx context.Context, room, topic string, batches []broadcastItem) error {
+	if len(batches) == 0 {
+		return nil
+	}
+	hint, _ := json.Marshal(batches[len(batches)-1].head)
+	windows := make([]any, len(batches))
+	for i, b := range batches {
+		windows[i] = b.window
+	}
 	pipe := r.client.Pipeline()
-	pipe.RPush(ctx, windowKey(room), window)
+	pipe.RPush(ctx, windowKey(room), windows...)
 	pipe.LTrim(ctx, windowKey(room), -windowBatches, -1)
 	pipe.Expire(ctx, windowKey(room), recentKeep)
 	pipe.Set(ctx, hintKey(room), hint, recentKeep)
-	pipe.Publish(ctx, redisPrefix+topic, msg)
+	for _, b := range batches {
+		pipe.Publish(ctx, redisPrefix+topic, b.msg)
+	}
 	_, err := pipe.Exec(ctx)
 	return err
 }

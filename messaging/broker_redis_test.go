@@ -101,23 +101,27 @@ func TestRedisBroadcastInOneRoundTrip(t *testing.T) {
 	b1, b2 := NewRedis(c1), NewRedis(c2)
 	t.Cleanup(func() { b1.Close(); b2.Close(); c1.Close(); c2.Close() })
 	room := fmt.Sprintf("c_bc%d/joint", time.Now().UnixNano())
-	got := make(chan string, 1)
+	got := make(chan string, 2)
 	cancel := b2.Subscribe(roomTopic(room), func(data []byte) { got <- string(data) })
 	defer cancel()
 	head := Position{Epoch: 2, Offset: 9}
-	if err := b1.Broadcast(t.Context(), room, []byte("w1"), head, roomTopic(room), []byte("m1")); err != nil {
+	items := []broadcastItem{{window: []byte("w1"), head: Position{Epoch: 2, Offset: 5}, msg: []byte("m1")},
+		{window: []byte("w2"), head: head, msg: []byte("m2")}}
+	if err := b1.Broadcast(t.Context(), room, roomTopic(room), items); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case m := <-got:
-		if m != "m1" {
-			t.Fatalf("published %q, want m1", m)
+	for _, want := range []string{"m1", "m2"} {
+		select {
+		case m := <-got:
+			if m != want {
+				t.Fatalf("published %q, want %s", m, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the publish did not arrive")
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the publish did not arrive")
 	}
-	if w, err := b2.Recent(t.Context(), room); err != nil || len(w) != 1 || string(w[0]) != "w1" {
-		t.Fatalf("recent window %q %v, want [w1]", w, err)
+	if w, err := b2.Recent(t.Context(), room); err != nil || len(w) != 2 || string(w[0]) != "w1" || string(w[1]) != "w2" {
+		t.Fatalf("recent window %q %v, want [w1 w2]", w, err)
 	}
 	if p, ok := b2.HeadHint(t.Context(), room); !ok || p != head {
 		t.Fatalf("head hint %+v %v, want %+v", p, ok, head)

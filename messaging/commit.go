@@ -117,7 +117,7 @@ func (s *Service) commitLocal(ctx context.Context, inc *incarnation, c *committe
 	if err != nil {
 		return nil, err
 	}
-	return s.finishLocal(ctx, f)
+	return s.finishLocal(ctx, c, f)
 }
 
 // startLocal assigns one batch its positions after whatever the room's
@@ -193,10 +193,10 @@ func (s *Service) startLocal(ctx context.Context, inc *incarnation, c *committer
 
 // finishLocal waits until f is durable, broadcasts it, and returns its
 // messages with their positions.
-func (s *Service) finishLocal(ctx context.Context, f *flight) ([]Message, error) {
+func (s *Service) finishLocal(ctx context.Context, c *committer, f *flight) ([]Message, error) {
 	select {
 	case err := <-f.done:
-		return s.landed(ctx, f, err)
+		return s.landed(ctx, c, f, err)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -204,13 +204,13 @@ func (s *Service) finishLocal(ctx context.Context, f *flight) ([]Message, error)
 
 // landed finishes f once the journal answered err: a durable batch is
 // broadcast, and f's messages come back with their positions.
-func (s *Service) landed(ctx context.Context, f *flight, err error) ([]Message, error) {
+func (s *Service) landed(ctx context.Context, c *committer, f *flight, err error) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
 	if f.b != nil {
 		StageDone(StageJournalWake, f.b.answered)
-		s.broadcast(ctx, f.b, f.data)
+		s.broadcast(ctx, c, f.b, f.data)
 	}
 	return f.out, nil
 }

@@ -123,7 +123,7 @@ func (s *Service) finish(ctx context.Context, c *committer, p *flights, err erro
 			out, err = positioned(c.room, msgs, f.reply)
 		}
 	default:
-		out, err = s.landed(ctx, f, err)
+		out, err = s.landed(ctx, c, f, err)
 	}
 	c.answer(f.batch, out, err)
 	if len(p.fl) == 0 {

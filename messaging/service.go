@@ -345,6 +345,11 @@ type committer struct {
 	// busy counts the requests taken from the queue and not yet
 	// answered (in flight, or being committed).
 	busy atomic.Int64
+	// bq holds the room's broker writes waiting for its broadcaster;
+	// bsending: a broadcaster runs (see queueBroadcast).
+	bmu      sync.Mutex
+	bq       []broadcastItem
+	bsending bool
 }
 
 func (c *committer) forget() { c.known = false }
@@ -463,9 +468,10 @@ func (c *committer) end(next *pending) {
 	}
 }
 
-// broadcast publishes a durable batch. Failures are logged, not returned:
-// the batch is already acknowledged, and hubs find it in the store.
-func (s *Service) broadcast(ctx context.Context, b *Batch, data []byte) {
+// broadcast publishes a durable batch of c's room. Failures are logged,
+// not returned: the batch is already acknowledged, and hubs find it in the
+// store.
+func (s *Service) broadcast(ctx context.Context, c *committer, b *Batch, data []byte) {
 	defer StageDone(StageBroadcast, StageClock())
 	// This node's subscribers get the batch straight away, before the
 	// broker's round trips (with Redis, each is one): the recent window
@@ -481,10 +487,8 @@ func (s *Service) broadcast(ctx context.Context, b *Batch, data []byte) {
 	}
 	tagged := make([]byte, 0, len(s.proc)+1+len(data))
 	tagged = append(append(append(tagged, s.proc...), '\n'), data...)
-	if bc, ok := s.broker.(batchBroadcaster); ok {
-		if err := bc.Broadcast(ctx, b.Room, data, b.End(), roomTopic(b.Room), tagged); err != nil {
-			s.logger.Warn("broadcast failed; subscribers will read the store", "error", err.Error())
-		}
+	if _, ok := s.broker.(batchBroadcaster); ok {
+		c.queueBroadcast(s, broadcastItem{window: data, head: b.End(), msg: tagged})
 		return
 	}
 	if err := s.broker.Remember(ctx, b.Room, data); err != nil {
@@ -496,11 +500,71 @@ func (s *Service) broadcast(ctx context.Context, b *Batch, data []byte) {
 	}
 }
 
-// batchBroadcaster is a Broker that does a commit's three broker writes
-// in one round trip: Remember(room, window), SetHeadHint(room, head) and
-// Publish(topic, msg), in that order.
+// batchBroadcaster is a Broker that does the broker writes of a room's
+// batches — for each, Remember(room, window), SetHeadHint(room, head) and
+// Publish(topic, msg), in that order — in one round trip.
 type batchBroadcaster interface {
-	Broadcast(ctx context.Context, room string, window []byte, head Position, topic string, msg []byte) error
+	Broadcast(ctx context.Context, room, topic string, batches []broadcastItem) error
+}
+
+// broadcastItem is one batch's broker writes.
+type broadcastItem struct {
+	window []byte
+	head   Position
+	msg    []byte
+}
+
+// With a batchBroadcaster (Redis), a room's broker writes are not on its
+// committer's path: the committer queues them and goes on, and one
+// goroutine per room, started when there are some and gone when none are
+// left, sends whatever has queued in one round trip, in order. A round
+// trip per commit, waited for by the committer, was most of a room's
+// commit time with two nodes on one machine.
+
+// broadcastTimeout bounds one round trip of a room's broadcasts.
+const broadcastTimeout = 5 * time.Second
+
+// queueBroadcast queues item for c's room's broadcaster, starting it if
+// none runs. Only c's committer calls it (which s.wg counts, so the
+// broadcaster joins s.wg before Close waits).
+func (c *committer) queueBroadcast(s *Service, item broadcastItem) {
+	c.bmu.Lock()
+	c.bq = append(c.bq, item)
+	start := !c.bsending
+	c.bsending = true
+	c.bmu.Unlock()
+	if start {
+		s.wg.Add(1)
+		go s.runBroadcasts(c)
+	}
+}
+
+// runBroadcasts sends c's queued broadcasts until none are left; at the
+// service's stop it drops the rest (hubs read the store).
+func (s *Service) runBroadcasts(c *committer) {
+	defer s.wg.Done()
+	bc := s.broker.(batchBroadcaster)
+	for {
+		c.bmu.Lock()
+		items := c.bq
+		c.bq = nil
+		if len(items) == 0 {
+			c.bsending = false
+			c.bmu.Unlock()
+			return
+		}
+		c.bmu.Unlock()
+		select {
+		case <-s.stop:
+			continue
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), broadcastTimeout)
+		if err := bc.Broadcast(ctx, c.room, roomTopic(c.room), items); err != nil {
+			s.logger.Warn("broadcast failed; subscribers will read the store", "error", err.Error())
+		}
+		cancel()
+	}
 }
 
 func newNodeID() string {
