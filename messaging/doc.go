@@ -23,7 +23,15 @@
 // offset right after the previous one), and deletes spent journal entries
 // (never the newest: it marks how far the journal got). Another node
 // forwards its publishers' messages to the owner over the Broker and
-// relays the answer.
+// relays the answer; the owner queues a room's forwarded requests in the
+// order they arrived.
+//
+// A room's committer does not wait for one batch to be durable before it
+// takes the next: up to 4 batches are in flight at once (pipeline.go), on
+// the owner in the journal's hands, elsewhere forwarded to the owner.
+// Each is placed after the one before and the journal writes them in the
+// order given, so they land, are broadcast and are acknowledged in order;
+// if one fails, the ones behind it are committed again after it, in order.
 //
 // Because journal entries are create-only at consecutive numbers, a
 // journal is its own fence. A node that finds an owner gone (nobody
@@ -64,9 +72,11 @@
 //
 // # Fan-out and recovery
 //
-// After a commit the owner publishes the batch through the Broker
-// (in-process, or Redis pub/sub between nodes) and remembers it in the
-// Broker's recent window. Each node delivers a room's batches to its
+// After a commit the owner hands the batch to its own subscribers, then
+// publishes it through the Broker (in-process, or Redis pub/sub between
+// nodes) and remembers it in the Broker's recent window; with Redis, a
+// room's broker writes go out from a goroutine of the room's own, in
+// order, whatever has queued in one round trip, off the committer's path. Each node delivers a room's batches to its
 // local subscribers strictly in offset order; a batch that arrives early
 // is held while the missing ones are read from the segments once
 // compacted. A reconnecting client resumes from (epoch, offset) out of

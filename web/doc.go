@@ -21,7 +21,8 @@
 // one reader goroutine per connection and a writer goroutine only while
 // there is something to write or check (it ends after 2 s without work,
 // so an idle connection holds one goroutine, its reader, on a stack the
-// runtime shrinks to 4 KiB), pings every 20 s and a
+// runtime shrinks to 4 KiB; the frames it finds waiting go out in one
+// write to the connection, coalesce.go), pings every 20 s and a
 // 45 s read deadline, a bounded send queue (a client that lets it overflow
 // is closed with 4008 and resumes after reconnecting), frame decoding with
 // every limit enforced before anything else sees a frame, the close codes
