@@ -42,7 +42,7 @@ const (
 	StageHubDeliver
 	// StageSendQueue: a frame queued for a connection → its writer takes it (web).
 	StageSendQueue
-	// StageSocketWrite: one frame written to the socket (web).
+	// StageSocketWrite: the frames a socket's writer found waiting, written (web).
 	StageSocketWrite
 	// StageToSink: the oldest message of a batch, handed to the committer
 	// → its delivery frame in every local sink.
