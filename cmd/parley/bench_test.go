@@ -62,3 +62,18 @@ func TestScanBenchFrame(t *testing.T) {
 		t.Fatal("a malformed frame was read")
 	}
 }
+
+// The load generator's hand-built publish frame is what json.Marshal
+// makes of the same api.ClientFrame.
+func TestAppendPub(t *testing.T) {
+	for _, size := range []int{16, 17, 18, 256, 1000} {
+		body := make([]byte, size)
+		for i := range body {
+			body[i] = byte(i*7 + size)
+		}
+		want, _ := json.Marshal(api.ClientFrame{Type: "pub", Room: "joint", ID: "12-345", Body: body})
+		if got := appendPub(nil, 12, 345, body); string(got) != string(want) {
+			t.Fatalf("size %d:\n got %s\nwant %s", size, got, want)
+		}
+	}
+}
