@@ -169,4 +169,3 @@ func TestBurstAndShutdownThroughHeldWrites(t *testing.T) {
 		ws.Close()
 	}
 }
-
