@@ -192,9 +192,10 @@ func (r *Redis) Broadcast(ctx context.Context, room, topic string, batches []bro
 		return nil
 	}
 	hint, _ := json.Marshal(batches[len(batches)-1].head)
-	windows := make([]any, len(batches))
-	for i, b := range batches {
-		windows[i] = b.window
+	// Only the last windowBatches can stay in the window.
+	windows := make([]any, 0, min(len(batches), windowBatches))
+	for _, b := range batches[max(0, len(batches)-windowBatches):] {
+		windows = append(windows, b.window)
 	}
 	pipe := r.client.Pipeline()
 	pipe.RPush(ctx, windowKey(room), windows...)

@@ -275,6 +275,11 @@ func (s *Service) admit(inc *incarnation, req forwardRequest) {
 }
 
 // runIntake queues a room's forwarded commits in order until none wait.
+//
+// It and the goroutines answering each request have no Close to wait for
+// (a broker callback starts them, possibly after Close began): each ends
+// within forwardTimeout, and at once after the service stops (queuing
+// then fails with ErrClosed).
 func (s *Service) runIntake(room string, in *intake) {
 	for {
 		s.fwdMu.Lock()
@@ -287,8 +292,9 @@ func (s *Service) runIntake(room string, in *intake) {
 		in.reqs[0] = intakeReq{}
 		in.reqs = in.reqs[1:]
 		s.fwdMu.Unlock()
-		ps, err := s.queueForwarded(r.inc, r.req)
-		go s.serveForward(r.req, ps, err)
+		deadline := time.Now().Add(forwardTimeout)
+		ps, err := s.queueForwarded(r.inc, r.req, deadline)
+		go s.serveForward(r.req, ps, err, deadline)
 	}
 }
 
@@ -360,11 +366,11 @@ func (s *Service) verify(data []byte) ([]byte, bool) {
 
 // serveForward waits for a forwarded request's commit (queued as ps, or
 // failed to queue with err) and answers it.
-func (s *Service) serveForward(req forwardRequest, ps []pending, err error) {
+func (s *Service) serveForward(req forwardRequest, ps []pending, err error, deadline time.Time) {
 	reply := forwardReply{Req: req.Req}
 	var results []Result
 	if err == nil {
-		results, err = waitForwarded(ps)
+		results, err = waitForwarded(ps, deadline)
 	}
 	switch {
 	case errors.Is(err, errMoved):
@@ -390,10 +396,10 @@ func (s *Service) answer(req forwardRequest, reply forwardReply) {
 
 // queueForwarded queues a forwarded request's seal or messages to the
 // room's committer, in order, each to be committed only by inc.
-func (s *Service) queueForwarded(inc *incarnation, req forwardRequest) ([]pending, error) {
+func (s *Service) queueForwarded(inc *incarnation, req forwardRequest, deadline time.Time) ([]pending, error) {
 	// Not asked whether inc owns the room yet: a claim of inc's whose
 	// answer was lost is adopted by the commit (route).
-	ctx, cancel := context.WithTimeout(context.Background(), forwardTimeout)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	var ps []pending
 	if req.Seal != "" {
@@ -416,9 +422,11 @@ func (s *Service) queueForwarded(inc *incarnation, req forwardRequest) ([]pendin
 	return ps, nil
 }
 
-// waitForwarded waits for the results of ps (a forwarded request).
-func waitForwarded(ps []pending) ([]Result, error) {
-	timeout := time.NewTimer(forwardTimeout)
+// waitForwarded waits for the results of ps (a forwarded request) until
+// deadline, the one its queuing had: the sender gives up after
+// forwardTimeout.
+func waitForwarded(ps []pending, deadline time.Time) ([]Result, error) {
+	timeout := time.NewTimer(time.Until(deadline))
 	defer timeout.Stop()
 	out := make([]Result, len(ps))
 	for i, p := range ps {

@@ -1,9 +1,11 @@
 package messaging
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -218,5 +220,75 @@ func TestForwardedCommitsKeepTheirOrder(t *testing.T) {
 	svc.fwdMu.Unlock()
 	if left != 0 {
 		t.Fatalf("%d intakes left after every request was queued", left)
+	}
+}
+
+// stalledBroadcaster is a Memory broker whose batched broadcasts wait
+// until released, recording what each carried.
+type stalledBroadcaster struct {
+	*Memory
+	release chan struct{}
+	mu      sync.Mutex
+	calls   [][]broadcastItem
+}
+
+func (b *stalledBroadcaster) Broadcast(ctx context.Context, room, topic string, items []broadcastItem) error {
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	b.mu.Lock()
+	b.calls = append(b.calls, items)
+	b.mu.Unlock()
+	return nil
+}
+
+// TestStalledBroadcastsAreBoundedAndKeepTheCommitter: while the broker
+// stalls, a room's waiting broadcasts are capped (the oldest go unsent),
+// the room's committer is not freed (a new one's broadcaster could
+// overtake the old), and once the broker answers the rest go out in
+// order.
+func TestStalledBroadcastsAreBoundedAndKeepTheCommitter(t *testing.T) {
+	bc := &stalledBroadcaster{Memory: NewMemory(), release: make(chan struct{})}
+	svc := newService(NewLog(stores(t)["dir"](t)), bc, Options{}, neverCompact)
+	t.Cleanup(svc.Close)
+	c := &committer{room: "c_stall/joint", queue: make(chan pending, 1)}
+	const n = maxBroadcastQueue + 500
+	for i := range n {
+		c.queueBroadcast(svc, broadcastItem{head: Position{Epoch: 1, Offset: int64(i + 1)}, msg: []byte("m")})
+	}
+	c.bmu.Lock()
+	waiting := len(c.bq)
+	c.bmu.Unlock()
+	if waiting > maxBroadcastQueue {
+		t.Fatalf("%d broadcasts wait, want at most %d", waiting, maxBroadcastQueue)
+	}
+	if svc.freeCommitter(c) {
+		t.Fatal("the committer was freed while its broadcasts were waiting")
+	}
+	close(bc.release)
+	for range 500 { // bounded: until the broadcaster is done
+		if !c.broadcasting() {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if c.broadcasting() {
+		t.Fatal("the broadcaster never finished")
+	}
+	bc.mu.Lock()
+	defer bc.mu.Unlock()
+	last := int64(0)
+	for _, call := range bc.calls {
+		for _, it := range call {
+			if it.head.Offset <= last {
+				t.Fatalf("broadcast of %d after %d", it.head.Offset, last)
+			}
+			last = it.head.Offset
+		}
+	}
+	if last != n {
+		t.Fatalf("the newest broadcast sent was %d, want %d", last, n)
 	}
 }

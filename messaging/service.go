@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -372,6 +373,16 @@ func (s *Service) runCommitter(c *committer) {
 	defer idle.Stop()
 	for {
 		var first pending
+		if next != nil && len(p.fl) >= pipelineDepth {
+			// A full pipeline: the oldest flight first.
+			select {
+			case err := <-p.head():
+				s.finish(ctx, c, &p, err)
+			case <-s.stop:
+				return
+			}
+			continue
+		}
 		if next != nil {
 			first, next = *next, nil
 		} else {
@@ -437,7 +448,7 @@ func (s *Service) freeCommitter(c *committer) bool {
 		return false
 	}
 	defer c.sendMu.Unlock()
-	if len(c.queue) > 0 {
+	if len(c.queue) > 0 || c.broadcasting() {
 		return false
 	}
 	s.mu.Lock()
@@ -521,14 +532,32 @@ type broadcastItem struct {
 // trip per commit, waited for by the committer, was most of a room's
 // commit time with two nodes on one machine.
 
-// broadcastTimeout bounds one round trip of a room's broadcasts.
-const broadcastTimeout = 5 * time.Second
+// broadcastTimeout bounds one round trip of a room's broadcasts;
+// maxBroadcastQueue bounds the broadcasts a room keeps waiting meanwhile.
+const (
+	broadcastTimeout  = 5 * time.Second
+	maxBroadcastQueue = 1024
+)
+
+// broadcasting reports whether c's room has broadcasts waiting or being
+// sent (its committer is not freed meanwhile, so that a new committer's
+// broadcaster cannot overtake this one).
+func (c *committer) broadcasting() bool {
+	c.bmu.Lock()
+	defer c.bmu.Unlock()
+	return c.bsending || len(c.bq) > 0
+}
 
 // queueBroadcast queues item for c's room's broadcaster, starting it if
 // none runs. Only c's committer calls it (which s.wg counts, so the
 // broadcaster joins s.wg before Close waits).
 func (c *committer) queueBroadcast(s *Service, item broadcastItem) {
 	c.bmu.Lock()
+	if len(c.bq) >= maxBroadcastQueue {
+		// The broker is stalled: the oldest go unsent (hubs read the
+		// store for what they miss).
+		c.bq = slices.Delete(c.bq, 0, len(c.bq)-maxBroadcastQueue+1)
+	}
 	c.bq = append(c.bq, item)
 	start := !c.bsending
 	c.bsending = true

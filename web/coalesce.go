@@ -35,7 +35,7 @@ var heldBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return 
 
 // heldWrites is a connection's held-write state.
 type heldWrites struct {
-	on  atomic.Bool // writes are held (set and cleared under mu)
+	on  atomic.Bool // writes are held (set and cleared under mu; cleared after the held bytes are written)
 	mu  sync.Mutex
 	buf *[]byte // from heldBufs while holding
 }
@@ -57,11 +57,15 @@ func (c *problemConn) holdWrites() {
 }
 
 // releaseWrites writes what was held, in one write, and stops holding.
+// Holding stops only once the write is done (under mu): a write from
+// another goroutine meanwhile (a close frame) waits for mu and then goes
+// out after the burst.
 func (c *problemConn) releaseWrites() error {
 	c.held.mu.Lock()
 	defer c.held.mu.Unlock()
+	err := c.flushHeldLocked(true)
 	c.held.on.Store(false)
-	return c.flushHeldLocked(true)
+	return err
 }
 
 // writeHeld appends b to the held buffer (writing it out once it is
@@ -107,8 +111,10 @@ func (c *problemConn) flushHeldLocked(done bool) error {
 func (c *problemConn) Close() error {
 	if c.held.on.Load() {
 		c.held.mu.Lock()
-		c.held.on.Store(false)
-		c.flushHeldLocked(true)
+		if c.held.on.Load() {
+			c.flushHeldLocked(true)
+			c.held.on.Store(false)
+		}
 		c.held.mu.Unlock()
 	}
 	return c.Conn.Close()

@@ -450,7 +450,6 @@ func (c *socket) writer() {
 // it can hold writes (coalesce.go); false when the connection failed.
 func (c *socket) writeFrames(frames [][]byte) bool {
 	t := messaging.StageClock()
-	c.ws.SetWriteDeadline(time.Now().Add(writeWait))
 	h, hold := c.ws.NetConn().(writeHolder)
 	if hold && len(frames) > 1 {
 		h.holdWrites()
@@ -458,6 +457,9 @@ func (c *socket) writeFrames(frames [][]byte) bool {
 		hold = false
 	}
 	for _, f := range frames {
+		// Each frame gets writeWait, as each write of a held burst does
+		// (it goes out under the deadline of the frame that filled it).
+		c.ws.SetWriteDeadline(time.Now().Add(writeWait))
 		if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
 			if hold {
 				h.releaseWrites()
