@@ -84,6 +84,41 @@ func waitQueued(t *testing.T, svc *Service, room string, n int) {
 
 // blockCommitter makes svc's committer for room busy writing a message
 // that waits at the store's gate, and returns its result channel.
+// gatedPair starts two nodes on one store and broker, the owner's journal
+// writes behind g's gate, and makes the owner room's owner with a first
+// message, m0.
+func gatedPair(t *testing.T, room string) (owner, peer *Service, g *gatedStore) {
+	t.Helper()
+	base := stores(t)["dir"](t)
+	g = newGatedStore(base)
+	broker := NewMemory()
+	owner = newService(NewLog(g), broker, Options{}, neverCompact)
+	t.Cleanup(owner.Close)
+	peer = newService(NewLog(base), broker, Options{}, neverCompact)
+	t.Cleanup(peer.Close)
+	if _, err := owner.Publish(t.Context(), room, Message{ID: "m0", From: "u", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	return owner, peer, g
+}
+
+// checkRoomHolds checks that room holds exactly the messages want, by id,
+// in that order.
+func checkRoomHolds(t *testing.T, svc *Service, room string, want []string) {
+	t.Helper()
+	msgs, _, err := svc.Page(t.Context(), room, Position{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.ID)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("room holds %v,\nwant %v", got, want)
+	}
+}
+
 func blockCommitter(t *testing.T, svc *Service, g *gatedStore, room string) <-chan Result {
 	t.Helper()
 	g.shut()
@@ -197,17 +232,8 @@ func TestEpochGuardRefusesMessageBehindSeal(t *testing.T) {
 // committer is busy forwarding an earlier message while they queue) and
 // the owner's committer checks them, ordered against the seal it commits.
 func TestEpochGuardThroughForwarding(t *testing.T) {
-	base := stores(t)["dir"](t)
-	g := newGatedStore(base)
-	broker := NewMemory()
-	owner := newService(NewLog(g), broker, Options{}, neverCompact)
-	t.Cleanup(owner.Close)
-	peer := newService(NewLog(base), broker, Options{}, neverCompact)
-	t.Cleanup(peer.Close)
 	room := "c_guardfwd/joint"
-	if _, err := owner.Publish(t.Context(), room, Message{ID: "m0", From: "u", Body: []byte("x")}); err != nil {
-		t.Fatal(err)
-	}
+	owner, peer, g := gatedPair(t, room)
 	blocker := blockCommitter(t, owner, g, room)
 	sealed := make(chan error, 1)
 	go func() { sealed <- owner.Seal(context.Background(), room, "test") }()

@@ -60,17 +60,7 @@ func TestCommitsArePipelined(t *testing.T) {
 		}
 		ids = append(ids, r.Msg.ID)
 	}
-	msgs, _, err := svc.Page(t.Context(), room, Position{}, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, m := range msgs {
-		got = append(got, m.ID)
-	}
-	if want := "m0," + strings.Join(ids, ","); strings.Join(got, ",") != want {
-		t.Fatalf("room holds %v, want %s", got, want)
-	}
+	checkRoomHolds(t, svc, room, append([]string{"m0"}, ids...))
 }
 
 // TestPipelineAfterAFailedWrite: when the journal write of the oldest
@@ -112,17 +102,7 @@ func TestPipelineAfterAFailedWrite(t *testing.T) {
 	if r := result(t, stale); !errors.Is(r.Err, ErrEpochMoved) {
 		t.Fatalf("a message for epoch 1 behind the seal: %+v, want refused", r)
 	}
-	msgs, _, err := svc.Page(t.Context(), room, Position{}, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, m := range msgs {
-		got = append(got, m.ID)
-	}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("room holds %v, want %v", got, want)
-	}
+	checkRoomHolds(t, svc, room, want)
 }
 
 // TestForwardsArePipelined: a node that is not the room's owner forwards
@@ -130,17 +110,8 @@ func TestPipelineAfterAFailedWrite(t *testing.T) {
 // to pipelineDepth in flight), and the owner commits them in the order
 // they were sent.
 func TestForwardsArePipelined(t *testing.T) {
-	base := stores(t)["dir"](t)
-	g := newGatedStore(base)
-	broker := NewMemory()
-	owner := newService(NewLog(g), broker, Options{}, neverCompact)
-	t.Cleanup(owner.Close)
-	peer := newService(NewLog(base), broker, Options{}, neverCompact)
-	t.Cleanup(peer.Close)
 	room := "c_pipefwd/joint"
-	if _, err := owner.Publish(t.Context(), room, Message{ID: "m0", From: "u", Body: []byte("x")}); err != nil {
-		t.Fatal(err)
-	}
+	owner, peer, g := gatedPair(t, room)
 	if _, err := peer.Publish(t.Context(), room, Message{ID: "m1", From: "u", Body: []byte("x")}); err != nil {
 		t.Fatal(err) // the peer learns who owns the room
 	}
@@ -166,17 +137,7 @@ func TestForwardsArePipelined(t *testing.T) {
 		}
 		want = append(want, r.Msg.ID)
 	}
-	msgs, _, err := owner.Page(t.Context(), room, Position{}, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, m := range msgs {
-		got = append(got, m.ID)
-	}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("room holds %v, want %v", got, want)
-	}
+	checkRoomHolds(t, owner, room, want)
 }
 
 // TestForwardedCommitsKeepTheirOrder: forwarded requests for a room are
