@@ -11,16 +11,28 @@ import (
 )
 
 // pipelineRoom publishes a blocker that waits at g's gate, then n more
-// messages from one sender, one at a time, each queued after the one
-// before was taken from the committer's queue; it returns their result
-// channels (the blocker's first) once every one is in the committer's
-// hands.
+// messages from one sender, one at a time: while the pipeline has room,
+// each queued after the one before was taken from the committer's queue.
+// It returns their result channels (the blocker's first) once every one
+// is in the committer's hands.
 func pipelineRoom(t *testing.T, svc *Service, g *gatedStore, room string, n int) []<-chan Result {
 	t.Helper()
 	out := []<-chan Result{blockCommitter(t, svc, g, room)}
+	c, _ := svc.committer(room)
 	for i := range n {
 		out = append(out, enqueueFor(t, svc, room, fmt.Sprintf("p%d", i), 0))
 		waitQueued(t, svc, room, i+1)
+		if i < pipelineDepth-1 {
+			// Taken from the queue and started alone (a batch of its
+			// own: busy counts the blocker and each started message)
+			// before the next is queued, while the pipeline has room.
+			for deadline := time.Now().Add(5 * time.Second); c.busy.Load() != int64(i+2); {
+				if time.Now().After(deadline) {
+					t.Fatalf("message %d was never taken from the committer's queue", i)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
 	}
 	return out
 }
