@@ -114,6 +114,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   let missing = false;
   let editing = false;
   let shown = 0; // the version being read (0: the current one)
+  let readVersion = 0; // the version this person ticked "I have read" for (0: none)
   let shownText = "";
   const status = h("p", { id: "agreement-status", role: "status", "aria-live": "polite" });
   const say = (text: string, error = false) => { status.textContent = text; status.className = error ? "error" : ""; };
@@ -287,7 +288,11 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     const cur = ag.current.version;
     const box = h("input", { type: "checkbox", id: "agreement-read" }) as HTMLInputElement;
     const btn = h("button", { type: "button", id: "agreement-sign", class: "primary", disabled: true }, `Sign version ${v}`) as HTMLButtonElement;
-    box.onchange = () => { btn.disabled = !box.checked; };
+    // The tick survives a redraw (another person's signature arriving) as
+    // long as the same version is shown.
+    box.checked = readVersion === v;
+    btn.disabled = !box.checked;
+    box.onchange = () => { readVersion = box.checked ? v : 0; btn.disabled = !box.checked; };
     btn.onclick = async () => {
       const words = `You are signing version ${v} of the agreement for case “${ctx.caseTitle()}”. Everyone else sees that you signed.`;
       if (!confirm(words)) return;

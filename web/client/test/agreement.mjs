@@ -111,11 +111,23 @@ await run(async () => {
   await A.locator("#agreement-sign-box").scrollIntoViewIfNeeded();
   await axeCheck(A, "party, signing", { selector: "#agreement" });
   await shoot(A, "agreement-sign", "#agreement-sign-box");
-  for (const [page, name] of [[A, "party A"], [B, "party B"], [C, "counsel"]]) {
+  // B and counsel tick "I have read" before A signs: their pages redraw as
+  // A's (and B's) signature arrives, and the tick must survive that.
+  for (const page of [A, B, C]) {
     await state(page, "version 3");
     if (await page.locator("#agreement-version").inputValue() !== "3") await page.selectOption("#agreement-version", "3");
+  }
+  for (const page of [B, C]) await page.check("#agreement-read");
+  let signedSoFar = 0;
+  for (const [page, name] of [[A, "party A"], [B, "party B"], [C, "counsel"]]) {
+    if (page !== A) {
+      await page.locator("#agreement-signers li.verified").nth(signedSoFar - 1).waitFor({ timeout: 60000 });
+      check(await page.isChecked("#agreement-read") && await page.isEnabled("#agreement-sign"),
+        `${name}: the tick stays when another person's signature arrives`);
+    }
     const asked = await sign(page);
     await page.locator("#agreement-mine").waitFor();
+    signedSoFar++;
     check(asked().includes("You are signing version 3 of the agreement"), `${name} confirms signing version 3`);
   }
   await state(med, "Signed by everyone");
