@@ -62,28 +62,32 @@ func (g *gatedStore) Put(ctx context.Context, key string, r io.Reader, size int6
 	return g.Store.Put(ctx, key, r, size, opts)
 }
 
+// pollUntil checks cond every millisecond until it holds or 10 s have
+// passed, and reports whether it held.
+func pollUntil(cond func() bool) bool {
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
 // waitQueued waits until room's committer on svc has n requests besides
 // the one it is busy with (the blocker, or a forwarded commit): queued,
 // or taken into its pipeline and not yet answered.
 func waitQueued(t *testing.T, svc *Service, room string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	if !pollUntil(func() bool {
 		svc.mu.Lock()
 		c := svc.committers[room]
 		svc.mu.Unlock()
-		if c != nil && c.requests()-1 == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("room %s: %d requests never queued", room, n)
-		}
-		time.Sleep(5 * time.Millisecond)
+		return c != nil && c.requests()-1 == n
+	}) {
+		t.Fatalf("room %s: %d requests never queued", room, n)
 	}
 }
 
-// blockCommitter makes svc's committer for room busy writing a message
-// that waits at the store's gate, and returns its result channel.
 // gatedPair starts two nodes on one store and broker, the owner's journal
 // writes behind g's gate, and makes the owner room's owner with a first
 // message, m0.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,11 +25,8 @@ func pipelineRoom(t *testing.T, svc *Service, g *gatedStore, room string, n int)
 			// Taken from the queue and started alone (a batch of its
 			// own: busy counts the blocker and each started message)
 			// before the next is queued, while the pipeline has room.
-			for deadline := time.Now().Add(5 * time.Second); c.busy.Load() != int64(i+2); {
-				if time.Now().After(deadline) {
-					t.Fatalf("message %d was never taken from the committer's queue", i)
-				}
-				time.Sleep(time.Millisecond)
+			if !pollUntil(func() bool { return c.busy.Load() == int64(i+2) }) {
+				t.Fatalf("message %d was never taken from the committer's queue", i)
 			}
 		}
 	}
@@ -52,10 +48,7 @@ func TestCommitsArePipelined(t *testing.T) {
 	res := pipelineRoom(t, svc, g, room, pipelineDepth+2)
 	// Every batch after the blocker's is in the journal's queue, not the
 	// committer's, up to the pipeline's depth.
-	deadline := time.Now().Add(5 * time.Second)
-	for len(svc.journalQ) < pipelineDepth-1 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	pollUntil(func() bool { return len(svc.journalQ) >= pipelineDepth-1 })
 	c, _ := svc.committer(room)
 	if got := len(svc.journalQ); got == 0 || got != pipelineDepth-1 {
 		t.Fatalf("%d batches handed to the journal behind the one in flight, want %d", got, pipelineDepth-1)
@@ -171,23 +164,11 @@ func TestForwardedCommitsKeepTheirOrder(t *testing.T) {
 			Msgs: []Message{{ID: id, From: "u", Body: []byte(id)}}})
 		want = append(want, id)
 	}
-	var got []string
-	for range 500 { // bounded: until all are stored
+	pollUntil(func() bool { // until all are stored
 		msgs, _, err := svc.Page(t.Context(), room, Position{}, 1000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(msgs) == n+1 {
-			for _, m := range msgs {
-				got = append(got, m.ID)
-			}
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if strings.Join(got, ",") != strings.Join(want, ",") {
-		t.Fatalf("room holds %v,\nwant %v", got, want)
-	}
+		return err == nil && len(msgs) == n+1
+	})
+	checkRoomHolds(t, svc, room, want)
 	svc.fwdMu.Lock()
 	left := len(svc.intakes)
 	svc.fwdMu.Unlock()
@@ -241,13 +222,7 @@ func TestStalledBroadcastsAreBoundedAndKeepTheCommitter(t *testing.T) {
 		t.Fatal("the committer was freed while its broadcasts were waiting")
 	}
 	close(bc.release)
-	for range 500 { // bounded: until the broadcaster is done
-		if !c.broadcasting() {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if c.broadcasting() {
+	if !pollUntil(func() bool { return !c.broadcasting() }) {
 		t.Fatal("the broadcaster never finished")
 	}
 	bc.mu.Lock()
