@@ -71,6 +71,16 @@ func TestSlowReadStallsOnlyItsRoom(t *testing.T) {
 				}
 			}()
 			publishN(t, p, roomA.ID, "a", 3)
+			// Wait until the owner has compacted them into the room's
+			// store: the node then knows the head from the store alone,
+			// whenever their broadcasts (sent after the acknowledgement)
+			// arrive, so the second subscriber's catch-up must read it.
+			if !pollUntil(func() bool {
+				head, err := NewLog(store).Head(t.Context(), roomA.ID)
+				return err == nil && head.Offset == 3
+			}) {
+				t.Fatal("the owner never compacted room A's messages")
+			}
 			liveA, liveB := &sink{}, &sink{}
 			if _, err := s.Subscribe(t.Context(), roomA, "u1", "c1", nil, liveA); err != nil {
 				t.Fatal(err)
