@@ -414,16 +414,29 @@ func (h *hub) ensureKnown(ctx context.Context) error {
 	for _, b := range more {
 		pos = b.End()
 	}
+	// On the owner, on to what it has journaled: its broadcasts of those
+	// batches may not have reached the broker yet, and it skips its own.
+	tail, _ := h.s.ownTail(h.room.ID)
+	for range tail {
+		b := findBatch(tail, pos)
+		if b == nil {
+			break
+		}
+		pos = b.End()
+	}
 	h.pos, h.known, h.last = pos, true, time.Now()
 	return nil
 }
 
 // catchUp gathers the frames after from up to h.pos, from the recent
-// window, filling holes from the store by name. ok is false when the gap
+// window and (on the owner) what it has journaled, filling holes from the
+// store by name. ok is false when the gap
 // cannot be served here (too long, or from is not at a batch boundary the
 // store can be read from).
 func (h *hub) catchUp(ctx context.Context, from Position) ([][]byte, bool) {
 	window := h.window(ctx)
+	tail, _ := h.s.ownTail(h.room.ID)
+	window = append(window, tail...)
 	var frames [][]byte
 	cur, n := from, 0
 	for cur.Before(h.pos) {
@@ -507,19 +520,25 @@ func (h *hub) onBatch(tagged []byte) {
 	h.post(hubEvent{raw: data})
 }
 
-// advance delivers b, first reading from the store any batches between
-// what was delivered and b (their broadcasts are late or lost). The store
-// has them once the owner has compacted them (within the compaction interval): a
-// failed read is retried when the next batch arrives or the probe runs,
-// at most every gapRetry.
+// advance delivers b, first any batches between what was delivered and b
+// (their broadcasts are late or lost): on the room's owner from what it
+// has journaled, elsewhere from the store. The store has them once the
+// owner has compacted them (within the compaction interval): a failed
+// read is retried when the next batch arrives or the probe runs, at most
+// every gapRetry.
 func (h *hub) advance(ctx context.Context, b *Batch) {
-	if !h.pos.Before(b.End()) {
-		return // already delivered
-	}
 	for range maxChainSteps {
+		if !h.pos.Before(b.End()) {
+			return // already delivered
+		}
 		if b.Epoch == h.pos.Epoch && b.First <= h.pos.Offset+1 {
 			h.deliver(b)
 			return
+		}
+		tail, _ := h.s.ownTail(h.room.ID)
+		if missing := findBatch(tail, h.pos); missing != nil {
+			h.deliver(missing) // journaled on this node, not yet compacted
+			continue
 		}
 		if time.Since(h.gapFailed) < gapRetry {
 			return
@@ -533,9 +552,6 @@ func (h *hub) advance(ctx context.Context, b *Batch) {
 			return
 		}
 		h.deliver(missing)
-		if !h.pos.Before(b.End()) {
-			return
-		}
 	}
 }
 

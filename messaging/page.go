@@ -57,17 +57,9 @@ func (s *Service) Page(ctx context.Context, room string, after Position, limit i
 // pos (or earlier): from memory on the owner, by asking the owner from
 // any other node, and from the owner's journal when it does not answer.
 func (s *Service) journaledTail(ctx context.Context, room string, pos Position) ([]*Batch, error) {
-	inc := s.current()
-	s.incMu.Lock()
-	if or := inc.owned[room]; or != nil && !inc.ended {
-		out := make([]*Batch, len(or.tail))
-		for i, j := range or.tail {
-			out[i] = j.b
-		}
-		s.incMu.Unlock()
-		return out, nil
+	if tail, owned := s.ownTail(room); owned {
+		return tail, nil
 	}
-	s.incMu.Unlock()
 	cl, ok, err := s.log.currentClaim(ctx, room)
 	if err != nil || !ok {
 		return nil, err
@@ -79,6 +71,26 @@ func (s *Service) journaledTail(ctx context.Context, room string, pos Position) 
 		}
 	}
 	return s.readJournalTail(ctx, cl.Node, room)
+}
+
+// ownTail returns, when this node owns room, the batches it has journaled
+// and not yet compacted into the room's segments, in order. It does no
+// I/O: a hub on the owner reads it for what neither the broker's hint and
+// window nor the store hold yet (the broker writes go out after the
+// acknowledgement, and the owner skips its own broadcasts).
+func (s *Service) ownTail(room string) (tail []*Batch, owned bool) {
+	inc := s.current()
+	s.incMu.Lock()
+	defer s.incMu.Unlock()
+	or := inc.owned[room]
+	if or == nil || inc.ended {
+		return nil, false
+	}
+	tail = make([]*Batch, len(or.tail))
+	for i, j := range or.tail {
+		tail[i] = j.b
+	}
+	return tail, true
 }
 
 // tailTimeout bounds the wait for an owner's journaled tail before the

@@ -1,0 +1,80 @@
+package messaging
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/api"
+)
+
+// heldBroadcasts is an in-process broker whose batch broadcasts (as with
+// Redis, sent after the acknowledgement) wait until release is closed.
+type heldBroadcasts struct {
+	*Memory
+	release chan struct{}
+}
+
+func (b heldBroadcasts) Broadcast(ctx context.Context, room, topic string, items []broadcastItem) error {
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	for _, it := range items {
+		b.Remember(ctx, room, it.window)
+		b.SetHeadHint(ctx, room, it.head)
+		b.Publish(ctx, topic, it.msg)
+	}
+	return nil
+}
+
+// TestOwnerJoinBeforeItsBroadcasts: on the node that owns a room, a
+// subscriber joining after a message was acknowledged but before its
+// broadcast reached the broker starts at that message, a resume from the
+// beginning is served, and the next message arrives at once. Before, the
+// hub took its head from the broker's hint and the store, both behind
+// the owner's journal; it skips its own broadcasts, so the next message
+// found a gap the store could fill only after compaction (issue #19
+// review: seconds of silence for a party whose socket opened right after
+// joining).
+func TestOwnerJoinBeforeItsBroadcasts(t *testing.T) {
+	store := stores(t)["dir"](t)
+	broker := heldBroadcasts{Memory: NewMemory(), release: make(chan struct{})}
+	// Nothing is compacted during the test: only the journal has the room.
+	s := newService(NewLog(store), broker, Options{}, timing{probe: time.Hour, compact: time.Hour, sweep: time.Hour})
+	defer s.Close()
+	defer close(broker.release)
+	room := Room{ID: fmt.Sprintf("c_ownjoin%d/joint", time.Now().UnixNano()), Name: "joint"}
+	publishN(t, s, room.ID, "m", 2)
+
+	live := &sink{}
+	if _, err := s.Subscribe(t.Context(), room, "u1", "c1", nil, live); err != nil {
+		t.Fatal(err)
+	}
+	if f := waitFrame(t, live, api.FrameSubscribed); f.Head == nil || f.Head.Offset != 2 {
+		t.Fatalf("joined at %+v; want the head after m0 and m1 (offset 2)", f.Head)
+	}
+	resumed := &sink{}
+	from := Position{Epoch: 1, Offset: 0}
+	if _, err := s.Subscribe(t.Context(), room, "u2", "c2", &from, resumed); err != nil {
+		t.Fatal(err)
+	}
+	if f := waitFrame(t, resumed, api.FrameSubscribed); f.Head == nil || f.Head.Offset != 2 {
+		t.Fatalf("resume from the start: %+v, reload %v; want subscribed at offset 2", f, resumed.first(api.FrameReload) != nil)
+	}
+	if got := ids(waitMsgs(t, resumed, 2)); fmt.Sprint(got) != "[m0 m1]" {
+		t.Fatalf("resume from the start caught up %v", got)
+	}
+
+	if _, err := s.Publish(t.Context(), room.ID, Message{ID: "m2", From: "u", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if !pollUntil(func() bool { return len(live.msgs()) > 0 }) {
+		t.Fatal("m2 never reached the subscriber on the owner")
+	}
+	if got := ids(live.msgs()); fmt.Sprint(got) != "[m2]" {
+		t.Fatalf("the subscriber on the owner got %v; want [m2]", got)
+	}
+}
