@@ -78,8 +78,8 @@
 // room's broker writes go out from a goroutine of the room's own, in
 // order, whatever has queued in one round trip, off the committer's path. Each node delivers a room's batches to its
 // local subscribers strictly in offset order; a batch that arrives early
-// is held while the missing ones are read from the segments once
-// compacted. A reconnecting client resumes from (epoch, offset) out of
+// is held while the missing ones are read: on the owner from what it has
+// journaled (in memory), elsewhere from the segments once compacted. A reconnecting client resumes from (epoch, offset) out of
 // the recent window or the segments, or is told to reload history over
 // HTTP when its gap is long; history includes the owner's journaled tail.
 // Nothing in the Broker is needed for correctness: flushing Redis only

@@ -326,7 +326,8 @@ func (h *hub) handle(ev hubEvent) {
 }
 
 // readStore delivers what the store holds after pos (batches dropped
-// from a full inbox, or broadcasts lost).
+// from a full inbox, or broadcasts lost), and on the owner what it has
+// journaled after that.
 func (h *hub) readStore() {
 	if !h.known || h.subscribers() == 0 {
 		return
@@ -337,6 +338,11 @@ func (h *hub) readStore() {
 		for _, b := range more {
 			h.advance(ctx, b)
 		}
+	}
+	// On the owner, what it journaled after the store's end.
+	tail, _ := h.s.ownTailAfter(h.room.ID, h.pos)
+	for _, b := range tail {
+		h.advance(ctx, b)
 	}
 	h.last = time.Now()
 }
@@ -398,6 +404,10 @@ func (h *hub) ensureKnown(ctx context.Context) error {
 	if h.known {
 		return nil
 	}
+	// On the owner, what it has journaled, taken before the store is read
+	// (compaction moves batches from there into the store): its broadcasts
+	// of those may not have reached the broker yet, and it skips its own.
+	tail, _ := h.s.ownTailAfter(h.room.ID, Position{})
 	pos, ok := h.s.broker.HeadHint(ctx, h.room.ID)
 	if !ok {
 		p, err := h.s.log.Head(ctx, h.room.ID)
@@ -414,14 +424,7 @@ func (h *hub) ensureKnown(ctx context.Context) error {
 	for _, b := range more {
 		pos = b.End()
 	}
-	// On the owner, on to what it has journaled: its broadcasts of those
-	// batches may not have reached the broker yet, and it skips its own.
-	tail, _ := h.s.ownTail(h.room.ID)
-	for range tail {
-		b := findBatch(tail, pos)
-		if b == nil {
-			break
-		}
+	for b, rest := nextIn(tail, pos); b != nil; b, rest = nextIn(rest, pos) {
 		pos = b.End()
 	}
 	h.pos, h.known, h.last = pos, true, time.Now()
@@ -435,7 +438,7 @@ func (h *hub) ensureKnown(ctx context.Context) error {
 // store can be read from).
 func (h *hub) catchUp(ctx context.Context, from Position) ([][]byte, bool) {
 	window := h.window(ctx)
-	tail, _ := h.s.ownTail(h.room.ID)
+	tail, _ := h.s.ownTailAfter(h.room.ID, from)
 	window = append(window, tail...)
 	var frames [][]byte
 	cur, n := from, 0
@@ -527,6 +530,8 @@ func (h *hub) onBatch(tagged []byte) {
 // read is retried when the next batch arrives or the probe runs, at most
 // every gapRetry.
 func (h *hub) advance(ctx context.Context, b *Batch) {
+	var tail []*Batch // the owner's journaled tail, read at the first gap
+	read := false
 	for range maxChainSteps {
 		if !h.pos.Before(b.End()) {
 			return // already delivered
@@ -535,8 +540,14 @@ func (h *hub) advance(ctx context.Context, b *Batch) {
 			h.deliver(b)
 			return
 		}
-		tail, _ := h.s.ownTail(h.room.ID)
-		if missing := findBatch(tail, h.pos); missing != nil {
+		missing, rest := nextIn(tail, h.pos)
+		if missing == nil && !read {
+			tail, _ = h.s.ownTailAfter(h.room.ID, h.pos)
+			read = true
+			missing, rest = nextIn(tail, h.pos)
+		}
+		tail = rest
+		if missing != nil {
 			h.deliver(missing) // journaled on this node, not yet compacted
 			continue
 		}

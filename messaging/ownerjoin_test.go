@@ -78,3 +78,68 @@ func TestOwnerJoinBeforeItsBroadcasts(t *testing.T) {
 		t.Fatalf("the subscriber on the owner got %v; want [m2]", got)
 	}
 }
+
+// stuckSink holds the hub that sends to it until release is closed, as a
+// hub busy elsewhere would be.
+type stuckSink struct {
+	sink
+	entered chan struct{} // gets a value when a send waits
+	release chan struct{}
+}
+
+func (s *stuckSink) Send(b []byte) bool {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
+	<-s.release
+	return s.sink.Send(b)
+}
+
+// TestOwnerHubCatchesUpFromItsJournal: on a room's owner, batches that
+// found its hub's inbox full reach the subscriber from what the owner has
+// journaled, before any compaction. Before, the hub read them from the
+// store only, which has them once compacted (here: never).
+func TestOwnerHubCatchesUpFromItsJournal(t *testing.T) {
+	store := stores(t)["dir"](t)
+	s := newService(NewLog(store), NewMemory(), Options{}, timing{probe: 20 * time.Millisecond, compact: time.Hour, sweep: time.Hour})
+	defer s.Close()
+	room := Room{ID: fmt.Sprintf("c_owninbox%d/joint", time.Now().UnixNano()), Name: "joint"}
+	publishN(t, s, room.ID, "m", 1)
+	stuck := &stuckSink{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	released := false
+	defer func() {
+		if !released {
+			close(stuck.release)
+		}
+	}()
+	joined := make(chan error, 1)
+	go func() {
+		_, err := s.Subscribe(context.Background(), room, "u1", "c1", nil, stuck)
+		joined <- err
+	}()
+	// The join's own "subscribed" frame holds the hub: every batch
+	// published meanwhile waits in its inbox, and those past its
+	// capacity are dropped from it.
+	select {
+	case <-stuck.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the join never sent its first frame")
+	}
+	n := hubInbox + 20
+	publishN(t, s, room.ID, "x", n)
+	close(stuck.release)
+	released = true
+	if err := <-joined; err != nil {
+		t.Fatal(err)
+	}
+	if !pollUntil(func() bool { return len(stuck.msgs()) >= n }) {
+		t.Fatalf("the subscriber on the owner got %d of %d messages", len(stuck.msgs()), n)
+	}
+	got := stuck.msgs()
+	for i, m := range got {
+		if want := fmt.Sprintf("x%d", i); m.ID != want {
+			t.Fatalf("message %d is %s, want %s", i, m.ID, want)
+		}
+	}
+}

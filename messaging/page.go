@@ -57,7 +57,7 @@ func (s *Service) Page(ctx context.Context, room string, after Position, limit i
 // pos (or earlier): from memory on the owner, by asking the owner from
 // any other node, and from the owner's journal when it does not answer.
 func (s *Service) journaledTail(ctx context.Context, room string, pos Position) ([]*Batch, error) {
-	if tail, owned := s.ownTail(room); owned {
+	if tail, owned := s.ownTailAfter(room, pos); owned {
 		return tail, nil
 	}
 	cl, ok, err := s.log.currentClaim(ctx, room)
@@ -73,12 +73,14 @@ func (s *Service) journaledTail(ctx context.Context, room string, pos Position) 
 	return s.readJournalTail(ctx, cl.Node, room)
 }
 
-// ownTail returns, when this node owns room, the batches it has journaled
-// and not yet compacted into the room's segments, in order. It does no
-// I/O: a hub on the owner reads it for what neither the broker's hint and
-// window nor the store hold yet (the broker writes go out after the
-// acknowledgement, and the owner skips its own broadcasts).
-func (s *Service) ownTail(room string) (tail []*Batch, owned bool) {
+// ownTailAfter returns, when this node owns room, the batches it has
+// journaled and not yet compacted into the room's segments that end after
+// pos, in order. It does no I/O: a hub on the owner reads it for what
+// neither the broker's hint and window nor the store hold yet (the broker
+// writes go out after the acknowledgement, and the owner skips its own
+// broadcasts). Compaction only moves batches from here into the store,
+// never back.
+func (s *Service) ownTailAfter(room string, pos Position) (tail []*Batch, owned bool) {
 	inc := s.current()
 	s.incMu.Lock()
 	defer s.incMu.Unlock()
@@ -86,11 +88,25 @@ func (s *Service) ownTail(room string) (tail []*Batch, owned bool) {
 	if or == nil || inc.ended {
 		return nil, false
 	}
-	tail = make([]*Batch, len(or.tail))
-	for i, j := range or.tail {
-		tail[i] = j.b
+	for _, j := range or.tail {
+		if pos.Before(j.b.End()) {
+			tail = append(tail, j.b)
+		}
 	}
 	return tail, true
+}
+
+// nextIn drops from tail (batches in order) those ending at or before pos
+// and returns the first left if it holds the message after pos, with the
+// rest.
+func nextIn(tail []*Batch, pos Position) (*Batch, []*Batch) {
+	for len(tail) > 0 && !pos.Before(tail[0].End()) {
+		tail = tail[1:]
+	}
+	if len(tail) > 0 && findBatch(tail[:1], pos) != nil {
+		return tail[0], tail[1:]
+	}
+	return nil, tail
 }
 
 // tailTimeout bounds the wait for an owner's journaled tail before the
