@@ -157,6 +157,7 @@ try {
   await late.goto(link);
   await late.check("#terms-read");
   await late.click("#accept-terms");
+  await late.waitForSelector("#terms-accepted");
   for (let n = await late.locator("button.ack-disclosure").count(); n > 0; n--) {
     await late.locator("button.ack-disclosure").first().click();
     await late.waitForFunction((k) => document.querySelectorAll("button.ack-disclosure").length < k, n);

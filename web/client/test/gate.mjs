@@ -8,6 +8,10 @@ export async function passGate(page) {
   if (await page.locator("#terms-read").count() > 0) {
     await page.check("#terms-read");
     await page.click("#accept-terms");
+    // As a person would, wait until it is recorded: the page then redraws
+    // (the terms shrink to one line), and a click meanwhile could land
+    // where the redraw moved things.
+    await page.waitForSelector("#terms-accepted");
   }
   for (let n = await page.locator("button.ack-disclosure").count(); n > 0; n--) {
     await page.locator("button.ack-disclosure").first().click();
