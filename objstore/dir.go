@@ -54,12 +54,10 @@ type Dir struct {
 	objects string // root/objects
 	tmp     string // root/tmp: same file system, so rename is atomic
 	locks   [256]sync.Mutex
-	// latestVID caches each key's newest version id (key → string), so
-	// that reading or overwriting an often-updated key (a checkpoint) does
-	// not list all its versions every time. It is kept exact by Put and
-	// Delete, which run under the key's lock; only this process writes
-	// the directory.
-	latestVID sync.Map
+	// latestVID caches keys' newest version ids, so that reading or
+	// overwriting an often-updated key (a checkpoint) does not list all
+	// its versions every time (vidcache.go).
+	latestVID vidCache
 }
 
 // dirMeta is the JSON stored in a version's .json file.
@@ -252,7 +250,7 @@ func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64, opts
 		_ = os.Remove(d.versionPath(key, vid, dataSuffix))
 		return Info{}, fmt.Errorf("objstore: put %s: %w", key, err)
 	}
-	d.latestVID.Store(key, vid)
+	d.latestVID.store(key, vid)
 	return m.info(key, vid), nil
 }
 
@@ -312,7 +310,7 @@ func (d *Dir) Delete(ctx context.Context, key, versionID string) error {
 		if err := d.writeMeta(key, marker, dirMeta{Modified: time.Now().UTC(), DeleteMarker: true}); err != nil {
 			return err
 		}
-		d.latestVID.Store(key, marker)
+		d.latestVID.store(key, marker)
 		return nil
 	}
 	m, ok, err := d.readMeta(key, versionID)
@@ -322,7 +320,7 @@ func (d *Dir) Delete(ctx context.Context, key, versionID string) error {
 	if m.LegalHold {
 		return fmt.Errorf("%w: %s@%s", ErrHeld, key, versionID)
 	}
-	d.latestVID.Delete(key)
+	d.latestVID.forget(key)
 	// Metadata first: once it is gone the version no longer exists, even if
 	// we crash before the data file follows.
 	if err := os.Remove(d.versionPath(key, versionID, metaSuffix)); err != nil {
@@ -565,15 +563,17 @@ func (d *Dir) versionIDs(key string) ([]string, error) {
 // latest returns the newest committed version of key, which may be a
 // delete marker; ok is false when the key has no versions.
 func (d *Dir) latest(key string) (vid string, m dirMeta, ok bool, err error) {
-	if v, cached := d.latestVID.Load(key); cached {
-		m, ok, err := d.readMeta(key, v.(string))
+	if v, cached := d.latestVID.load(key); cached {
+		m, ok, err := d.readMeta(key, v)
 		if err != nil || ok {
-			return v.(string), m, ok, err
+			return v, m, ok, err
 		}
 	}
 	vid, m, ok, err = d.scanLatest(key)
 	if err == nil && ok {
-		d.latestVID.Store(key, vid)
+		// Without the key's lock a Put may have stored a newer id since
+		// the scan: only an absent entry is filled.
+		d.latestVID.fill(key, vid)
 	}
 	return vid, m, ok, err
 }
