@@ -128,7 +128,9 @@ func (m *Memory) Remember(_ context.Context, room string, data []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	w := append(m.window[room], data)
-	if len(w) > windowBatches {
+	if len(w) > 2*windowBatches {
+		// Trimmed once every windowBatches additions, not at each one:
+		// Recent reads only the last windowBatches.
 		w = append([][]byte(nil), w[len(w)-windowBatches:]...)
 	}
 	m.window[room] = w
@@ -169,7 +171,8 @@ func (m *Memory) touch(room string) {
 func (m *Memory) Recent(_ context.Context, room string) ([][]byte, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return append([][]byte(nil), m.window[room]...), nil
+	w := m.window[room]
+	return append([][]byte(nil), w[max(0, len(w)-windowBatches):]...), nil
 }
 
 // HeadHint implements Broker.
