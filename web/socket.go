@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -110,7 +112,7 @@ type socket struct {
 	// are made on the first publish (by the reader, the only goroutine
 	// that touches inFlight before the acker starts), so that an idle
 	// connection costs neither.
-	inFlight chan inFlightPub
+	inFlight chan *inFlightPub // pointers: the collector scans a channel's whole buffer
 	// tasks: the writer and the acker, waited for by close.
 	tasks sync.WaitGroup
 	done  chan struct{}
@@ -492,9 +494,25 @@ func (c *socket) reader(ctx context.Context) {
 	}
 }
 
+// frameBufs holds read buffers for client frames: a frame's bytes are
+// needed only until it is decoded (decoding copies what it keeps).
+var frameBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledFrame: a buffer grown past this by a large frame is left to
+// the collector rather than pooled.
+const maxPooledFrame = 64 << 10
+
 // handle reads and acts on one client frame; false ends the connection.
 func (c *socket) handle(ctx context.Context, kind int, r io.Reader) bool {
-	data, err := io.ReadAll(r)
+	buf := frameBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledFrame {
+			frameBufs.Put(buf)
+		}
+	}()
+	_, err := buf.ReadFrom(r)
+	data := buf.Bytes()
 	read := messaging.StageClock()
 	if err != nil {
 		if errors.Is(err, websocket.ErrReadLimit) {
@@ -609,12 +627,12 @@ func (c *socket) publish(ctx context.Context, f *api.ClientFrame, read int64) {
 	}
 	messaging.StageDone(messaging.StageRead, read)
 	if c.inFlight == nil {
-		c.inFlight = make(chan inFlightPub, maxInFlight)
+		c.inFlight = make(chan *inFlightPub, maxInFlight)
 		in := c.inFlight
 		c.tasks.Go(func() { c.acker(ctx, in) })
 	}
 	select {
-	case c.inFlight <- inFlightPub{room: f.Room, id: f.ID, done: done, at: messaging.StageClock()}:
+	case c.inFlight <- &inFlightPub{room: f.Room, id: f.ID, done: done, at: messaging.StageClock()}:
 	case <-ctx.Done():
 	}
 }
@@ -646,9 +664,9 @@ type inFlightPub struct {
 // acker answers the connection's publishes in the order they arrived: an
 // ack once durable, "moved" (with the room's current epoch) when the body
 // was encrypted for an epoch the room has left, or "send again".
-func (c *socket) acker(ctx context.Context, in <-chan inFlightPub) {
+func (c *socket) acker(ctx context.Context, in <-chan *inFlightPub) {
 	for {
-		var p inFlightPub
+		var p *inFlightPub
 		select {
 		case p = <-in:
 		case <-ctx.Done():
@@ -666,8 +684,7 @@ func (c *socket) acker(ctx context.Context, in <-chan inFlightPub) {
 				c.error(p.room, p.id, api.CodeUnavailable, "not stored; send again")
 				continue
 			}
-			m := api.Message{Epoch: r.Msg.Epoch, Offset: r.Msg.Offset, At: r.Msg.At}
-			c.Send(encodeFrame(api.ServerFrame{Type: api.FrameAck, Room: p.room, ID: p.id, Msg: &m}))
+			c.Send(ackFrame(p.room, p.id, r.Msg.Epoch, r.Msg.Offset, r.Msg.At))
 			messaging.StageDone(messaging.StageToAck, p.at)
 		case <-ctx.Done():
 			return
@@ -748,4 +765,30 @@ func decodeClientFrame(data []byte) (*api.ClientFrame, error) {
 func encodeFrame(f api.ServerFrame) []byte {
 	b, _ := json.Marshal(f)
 	return b
+}
+
+// ackFrame is the ack of a message stored at epoch/offset at time at:
+// the bytes encodeFrame gives, built without reflection since one goes
+// out for every message published (ack_test.go).
+func ackFrame(room, id string, epoch, offset, at int64) []byte {
+	qRoom, err1 := json.Marshal(room)
+	qID, err2 := json.Marshal(id)
+	if room == "" || id == "" || err1 != nil || err2 != nil {
+		m := api.Message{Epoch: epoch, Offset: offset, At: at}
+		return encodeFrame(api.ServerFrame{Type: api.FrameAck, Room: room, ID: id, Msg: &m})
+	}
+	out := make([]byte, 0, len(qRoom)+len(qID)+112)
+	out = append(out, `{"t":"`...)
+	out = append(out, api.FrameAck...)
+	out = append(out, `","room":`...)
+	out = append(out, qRoom...)
+	out = append(out, `,"m":{"epoch":`...)
+	out = strconv.AppendInt(out, epoch, 10)
+	out = append(out, `,"offset":`...)
+	out = strconv.AppendInt(out, offset, 10)
+	out = append(out, `,"id":"","from":"","at":`...)
+	out = strconv.AppendInt(out, at, 10)
+	out = append(out, `,"body":null},"id":`...)
+	out = append(out, qID...)
+	return append(out, '}')
 }
