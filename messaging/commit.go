@@ -163,10 +163,18 @@ func (s *Service) startLocal(ctx context.Context, inc *incarnation, c *committer
 			f.done <- nil
 			return f, nil
 		}
+		packMessages(b.Msgs)
 	}
-	data, err := json.Marshal(b)
+	if err := b.encodeMsgs(); err != nil {
+		return nil, err
+	}
+	tagged, err := b.encodeTagged(s.proc)
 	if err != nil {
 		return nil, err
+	}
+	data := tagged
+	if s.proc != "" { // (never empty outside tests' literals)
+		data, f.tagged = tagged[len(s.proc)+1:], tagged
 	}
 	f.data = data
 	s.incMu.Lock()
@@ -210,7 +218,7 @@ func (s *Service) landed(ctx context.Context, c *committer, f *flight, err error
 	}
 	if f.b != nil {
 		StageDone(StageJournalWake, f.b.answered)
-		s.broadcast(ctx, c, f.b, f.data)
+		s.broadcast(ctx, c, f.b, f.data, f.tagged)
 	}
 	return f.out, nil
 }

@@ -176,6 +176,7 @@ func (s *Service) deleteSpent(ctx context.Context, inc *incarnation) error {
 type segment struct {
 	b       *Batch
 	batches int
+	parts   [][]byte // the msgsJSON of each batch gathered (spliced when none is nil)
 }
 
 // merge joins consecutive batches of one epoch into segments (within the
@@ -189,6 +190,7 @@ func merge(batches []*Batch) []segment {
 			if cur.b.Seal == nil && cur.b.Epoch == b.Epoch && cur.b.First+int64(len(cur.b.Msgs)) == b.First &&
 				len(cur.b.Msgs)+len(b.Msgs) <= maxSegmentMessages && size+b.size() <= maxSegmentBytes {
 				cur.b.Msgs = append(cur.b.Msgs, b.Msgs...)
+				cur.parts = append(cur.parts, b.msgsJSON)
 				cur.batches++
 				size += b.size()
 				continue
@@ -196,7 +198,8 @@ func merge(batches []*Batch) []segment {
 		}
 		first := *b
 		first.Msgs = append([]Message(nil), b.Msgs...)
-		out = append(out, segment{b: &first, batches: 1})
+		first.msgsJSON = nil // the segment's messages are its parts
+		out = append(out, segment{b: &first, batches: 1, parts: [][]byte{b.msgsJSON}})
 		size = b.size()
 	}
 	return out
@@ -207,7 +210,7 @@ func merge(batches []*Batch) []segment {
 func (s *Service) writeSegments(ctx context.Context, segs []segment) (int, error) {
 	written := 0
 	for _, seg := range segs {
-		if err := s.log.appendSegment(ctx, seg.b); err != nil {
+		if err := s.log.appendSegment(ctx, seg.b, seg.parts); err != nil {
 			return written, err
 		}
 		written += seg.batches

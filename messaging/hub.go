@@ -56,13 +56,14 @@ type Subscription struct {
 // broadcast is. A hub whose last subscriber left is freed after
 // timing.idle: its broker subscriptions end and its goroutine exits.
 type hub struct {
-	s    *Service
-	room Room
+	s      *Service
+	room   Room
+	quoted []byte // room.Name as a JSON string, for delivery frames
 
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
 
-	inbox  chan hubEvent
+	inbox  chan *hubEvent // pointers: the collector scans a channel's whole buffer
 	joins  chan *joinReq
 	done   chan struct{} // closed when run has ended
 	behind atomic.Bool   // a batch was dropped: read the store
@@ -111,8 +112,9 @@ func (s *Service) hub(room Room) (*hub, error) {
 	}
 	h := s.hubs[room.ID]
 	if h == nil {
-		h = &hub{s: s, room: room, subs: map[*Subscription]struct{}{},
-			inbox: make(chan hubEvent, hubInbox), joins: make(chan *joinReq), done: make(chan struct{})}
+		quoted, _ := json.Marshal(room.Name)
+		h = &hub{s: s, room: room, quoted: quoted, subs: map[*Subscription]struct{}{},
+			inbox: make(chan *hubEvent, hubInbox), joins: make(chan *joinReq), done: make(chan struct{})}
 		h.cancelTopic = s.broker.Subscribe(roomTopic(room.ID), h.onBatch)
 		h.cancelPresence = s.broker.Subscribe(presenceTopic(room.ID), h.onPresence)
 		s.hubs[room.ID] = h
@@ -245,7 +247,7 @@ func (h *hub) onPresence(data []byte) {
 // not fit is dropped (the next refresh or join shows it).
 func (h *hub) post(ev hubEvent) {
 	select {
-	case h.inbox <- ev:
+	case h.inbox <- &ev:
 	default:
 		if ev.presence == nil {
 			h.behind.Store(true)
@@ -268,7 +270,7 @@ func (h *hub) run() {
 			return
 		case ev := <-h.inbox:
 			StageDone(StageHubInbox, ev.at)
-			h.handle(ev)
+			h.handle(*ev)
 		case req := <-h.joins:
 			sub, err := h.join(req)
 			req.reply <- joinResult{sub: sub, err: err}
@@ -505,7 +507,10 @@ func (h *hub) frames(b *Batch, after Position) [][]byte {
 	for i < len(b.Msgs) && !after.Before(b.Msgs[i].Pos()) {
 		i++
 	}
-	if i < len(b.Msgs) {
+	switch {
+	case i == 0 && len(b.Msgs) > 0:
+		out = append(out, msgsFrame(h.quoted, h.room.Name, b))
+	case i < len(b.Msgs):
 		out = append(out, encodeFrame(api.ServerFrame{Type: api.FrameMsgs, Room: h.room.Name, Msgs: b.Msgs[i:]}))
 	}
 	if b.Seal != nil && after.Before(Position{Epoch: b.Epoch, Offset: b.First}) {

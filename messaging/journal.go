@@ -56,12 +56,21 @@ type journalWrite struct {
 // re-validate and compact every batch's bytes, which at a node's full rate
 // cost a tenth of its CPU.
 func (e *journalWrite) encode() []byte {
-	node, _ := json.Marshal(e.Node)
-	n := 48 + len(node)
+	return e.appendTo(make([]byte, 0, e.sizeHint()))
+}
+
+// sizeHint is about the length of e's JSON.
+func (e *journalWrite) sizeHint() int {
+	n := 96 + len(e.Node) + len(e.FencedBy)
 	for _, b := range e.Batches {
 		n += len(b) + 1
 	}
-	out := make([]byte, 0, n)
+	return n
+}
+
+// appendTo appends e's JSON to out.
+func (e *journalWrite) appendTo(out []byte) []byte {
+	node, _ := json.Marshal(e.Node)
 	out = append(append(append(out, `{"node":`...), node...), `,"seq":`...)
 	out = strconv.AppendInt(out, e.Seq, 10)
 	if len(e.Batches) > 0 {

@@ -2,7 +2,6 @@ package messaging
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -113,8 +112,8 @@ func (l *Log) ReadAt(ctx context.Context, room string, epoch, first int64) (*Bat
 // write at (b.Epoch, b.First). Only a room's owner (or a node recovering a
 // fenced owner's journal) writes segments, so ErrPrecondition means someone
 // else already wrote that place.
-func (l *Log) appendSegment(ctx context.Context, b *Batch) error {
-	data, err := json.Marshal(b)
+func (l *Log) appendSegment(ctx context.Context, b *Batch, parts [][]byte) error {
+	data, err := b.encodeParts(parts)
 	if err != nil {
 		return err
 	}

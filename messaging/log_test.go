@@ -159,7 +159,7 @@ func TestOversizedObjectIsRefusedWhole(t *testing.T) {
 	l := NewLog(d)
 	ctx := t.Context()
 	b := &Batch{Room: "r_big", Epoch: 1, First: 1, Msgs: []Message{{Epoch: 1, Offset: 1, ID: "m1", From: "u_a", Body: make([]byte, 4096)}}}
-	if err := l.appendSegment(ctx, b); err != nil {
+	if err := l.appendSegment(ctx, b, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := l.ReadAt(ctx, "r_big", 1, 1); err != nil {

@@ -34,6 +34,11 @@ type Batch struct {
 	// Stage tracing (stages.go) of a batch committed here: the StageClock
 	// of its oldest message's enqueue and of its journal's answer.
 	origin, answered int64
+
+	// msgsJSON, when set, is json.Marshal(Msgs): a batch committed here
+	// encodes its messages once, for its journal entry, its delivery
+	// frames and its segment (encode.go). Whoever changes Msgs clears it.
+	msgsJSON []byte
 }
 
 // End is the position after the batch's last message (for a seal: the

@@ -353,6 +353,7 @@ func after(batches []*Batch, head Position) ([]*Batch, error) {
 		if b.Seal == nil && b.Epoch == head.Epoch && b.First <= head.Offset {
 			trimmed := *b
 			trimmed.Msgs = b.Msgs[head.Offset-b.First+1:]
+			trimmed.msgsJSON = nil
 			trimmed.First = head.Offset + 1
 			b = &trimmed
 		}

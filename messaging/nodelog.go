@@ -128,7 +128,13 @@ type nodeLog struct {
 	fenced bool
 	closed bool
 	broken error // a failed write: nothing more is appended
+	// buf is the last record's buffer, reused by the next append (under
+	// mu) unless a large entry grew it past keepRecordBuf.
+	buf []byte
 }
+
+// keepRecordBuf is the largest record buffer a nodeLog keeps for reuse.
+const keepRecordBuf = 1 << 20
 
 // logSeg is one segment file and what of it is durable and spent.
 type logSeg struct {
@@ -249,9 +255,15 @@ func (j *localJournal) nodes() ([]string, error) {
 
 // frame encodes one record.
 func frame(payload []byte) []byte {
-	rec := make([]byte, recordHeader+len(payload))
+	rec := make([]byte, recordHeader, recordHeader+len(payload))
+	return sealRecord(append(rec, payload...))
+}
+
+// sealRecord fills in the header of rec, a record whose payload follows
+// its recordHeader bytes.
+func sealRecord(rec []byte) []byte {
+	payload := rec[recordHeader:]
 	binary.LittleEndian.PutUint32(rec, uint32(len(payload)))
-	copy(rec[recordHeader:], payload)
 	crc := crc32.Update(crc32.Checksum(rec[:4], castagnoli), castagnoli, payload)
 	binary.LittleEndian.PutUint32(rec[4:], crc)
 	return rec
@@ -260,13 +272,25 @@ func frame(payload []byte) []byte {
 // append writes e as the next record of its incarnation's journal and
 // returns once it is durable.
 func (nl *nodeLog) append(e *journalWrite) error {
-	payload := e.encode()
-	if len(payload) > maxRecord {
-		return fmt.Errorf("messaging: journal entry of %d bytes is over the limit", len(payload))
-	}
-	rec := frame(payload)
 	nl.mu.Lock()
 	defer nl.mu.Unlock()
+	// The payload is encoded right after the header's room (no copy),
+	// into the buffer of the last record: the file has its bytes once
+	// written.
+	rec := nl.buf[:0]
+	if need := recordHeader + e.sizeHint(); cap(rec) < need {
+		rec = make([]byte, 0, need)
+	}
+	rec = e.appendTo(rec[:recordHeader])
+	if cap(rec) <= keepRecordBuf {
+		nl.buf = rec
+	} else {
+		nl.buf = nil
+	}
+	if len(rec)-recordHeader > maxRecord {
+		return fmt.Errorf("messaging: journal entry of %d bytes is over the limit", len(rec)-recordHeader)
+	}
+	rec = sealRecord(rec)
 	switch {
 	case nl.fenced || !nl.own:
 		return errJournalFenced

@@ -35,8 +35,11 @@ type flight struct {
 	inc   *incarnation
 	b     *Batch // nil: every message was refused, nothing written
 	data  []byte // b, encoded
-	out   []Message
-	done  chan error // the journal's answer (filled at once when nothing is written)
+	// tagged is this node's id, a newline and data, in one buffer that
+	// data is the end of (the broadcast; nil: not made yet).
+	tagged []byte
+	out    []Message
+	done   chan error // the journal's answer (filled at once when nothing is written)
 	// owner is set on a batch forwarded to the room's owner (that
 	// incarnation's id); reply is the owner's answer once done has
 	// received.

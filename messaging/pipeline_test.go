@@ -207,7 +207,7 @@ func TestStalledBroadcastsAreBoundedAndKeepTheCommitter(t *testing.T) {
 	bc := &stalledBroadcaster{Memory: NewMemory(), release: make(chan struct{})}
 	svc := newService(NewLog(stores(t)["dir"](t)), bc, Options{}, neverCompact)
 	t.Cleanup(svc.Close)
-	c := &committer{room: "c_stall/joint", queue: make(chan pending, 1)}
+	c := &committer{room: "c_stall/joint", queue: make(chan *pending, 1)}
 	const n = maxBroadcastQueue + 500
 	for i := range n {
 		c.queueBroadcast(svc, broadcastItem{head: Position{Epoch: 1, Offset: int64(i + 1)}, msg: []byte("m")})

@@ -247,7 +247,7 @@ func (s *Service) send(ctx context.Context, c *committer, p pending) error {
 		return ErrClosed
 	}
 	select {
-	case c.queue <- p:
+	case c.queue <- &p:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -279,7 +279,7 @@ func (s *Service) committer(room string) (*committer, error) {
 	}
 	c := s.committers[room]
 	if c == nil {
-		c = &committer{room: room, queue: make(chan pending, 4*maxBatchMessages)}
+		c = &committer{room: room, queue: make(chan *pending, 4*maxBatchMessages)}
 		s.committers[room] = c
 		s.wg.Add(1)
 		go s.runCommitter(c)
@@ -329,7 +329,7 @@ func (e *EpochMovedError) Is(target error) bool { return target == ErrEpochMoved
 // room or forwards to its owner is decided per batch (commit.go).
 type committer struct {
 	room  string
-	queue chan pending
+	queue chan *pending
 	// sendMu orders sends against the committer's end: senders hold it
 	// shared while they queue (waking on stop), the committer takes it
 	// once to set ended, then answers what is queued.
@@ -388,7 +388,7 @@ func (s *Service) runCommitter(c *committer) {
 		} else {
 			// New work while the pipeline has room; the oldest flight's
 			// answer; the idle timer only with nothing in flight.
-			var queue <-chan pending
+			var queue <-chan *pending
 			if len(p.fl) < pipelineDepth {
 				queue = c.queue
 			}
@@ -397,7 +397,8 @@ func (s *Service) runCommitter(c *committer) {
 				idleC = idle.C
 			}
 			select {
-			case first = <-queue:
+			case q := <-queue:
+				first = *q
 			case err := <-p.head():
 				s.finish(ctx, c, &p, err)
 				continue
@@ -419,10 +420,10 @@ func (s *Service) runCommitter(c *committer) {
 			select {
 			case q := <-c.queue:
 				if q.seal != "" || q.via != first.via {
-					next = &q
+					next = q
 					break drain
 				}
-				batch = append(batch, q)
+				batch = append(batch, *q)
 			default:
 				break drain
 			}
@@ -482,7 +483,7 @@ func (c *committer) end(next *pending) {
 // broadcast publishes a durable batch of c's room. Failures are logged,
 // not returned: the batch is already acknowledged, and hubs find it in the
 // store.
-func (s *Service) broadcast(ctx context.Context, c *committer, b *Batch, data []byte) {
+func (s *Service) broadcast(ctx context.Context, c *committer, b *Batch, data, tagged []byte) {
 	defer StageDone(StageBroadcast, StageClock())
 	// This node's subscribers get the batch straight away, before the
 	// broker's round trips (with Redis, each is one): the recent window
@@ -496,8 +497,10 @@ func (s *Service) broadcast(ctx context.Context, c *committer, b *Batch, data []
 	if h != nil {
 		h.post(hubEvent{batch: b, at: StageClock()})
 	}
-	tagged := make([]byte, 0, len(s.proc)+1+len(data))
-	tagged = append(append(append(tagged, s.proc...), '\n'), data...)
+	if tagged == nil {
+		tagged = make([]byte, 0, len(s.proc)+1+len(data))
+		tagged = append(append(append(tagged, s.proc...), '\n'), data...)
+	}
 	if _, ok := s.broker.(batchBroadcaster); ok {
 		c.queueBroadcast(s, broadcastItem{window: data, head: b.End(), msg: tagged})
 		return

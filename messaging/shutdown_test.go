@@ -117,8 +117,8 @@ func TestIdleFreeNeverWaitsOnABlockedSender(t *testing.T) {
 	}
 	svc := newService(NewLog(d), NewMemory(), Options{}, neverCompact)
 	t.Cleanup(func() { svc.Close() })
-	c := &committer{room: "r_full", queue: make(chan pending, 1)}
-	c.queue <- pending{done: make(chan Result, 1)} // full
+	c := &committer{room: "r_full", queue: make(chan *pending, 1)}
+	c.queue <- &pending{done: make(chan Result, 1)} // full
 	sent := make(chan error, 1)
 	go func() { sent <- svc.send(context.Background(), c, pending{done: make(chan Result, 1)}) }()
 	// Wait (bounded) until the sender holds the send lock, blocked on the
