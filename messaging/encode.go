@@ -62,8 +62,8 @@ func (b *Batch) encodeParts(parts [][]byte) ([]byte, error) {
 func (b *Batch) appendParts(tag string, parts [][]byte) ([]byte, error) {
 	n := 0
 	for _, p := range parts {
-		if len(p) < 2 {
-			parts = nil
+		if len(p) <= 2 || p[0] != '[' || p[len(p)-1] != ']' {
+			parts = nil // missing, or not a non-empty array: marshal
 			break
 		}
 		n += len(p)

@@ -357,7 +357,9 @@ func (d *Dir) List(ctx context.Context, prefix string, fn func(Info) error) erro
 		parent, name = prefix[:i], prefix[i+1:]
 	}
 	return d.walk(ctx, parent, name, func(key string) error {
-		vid, m, ok, err := d.latest(key)
+		// (A listing reads each key once: caching them all would only
+		// push out the keys read often.)
+		vid, m, ok, err := d.latestOf(key, false)
 		if err != nil || !ok || m.DeleteMarker {
 			return err
 		}
@@ -563,17 +565,24 @@ func (d *Dir) versionIDs(key string) ([]string, error) {
 // latest returns the newest committed version of key, which may be a
 // delete marker; ok is false when the key has no versions.
 func (d *Dir) latest(key string) (vid string, m dirMeta, ok bool, err error) {
-	if v, cached := d.latestVID.load(key); cached {
+	return d.latestOf(key, true)
+}
+
+// latestOf is latest; with remember, what a scan finds is cached.
+func (d *Dir) latestOf(key string, remember bool) (vid string, m dirMeta, ok bool, err error) {
+	v, cached, gen := d.latestVID.load(key)
+	if cached {
 		m, ok, err := d.readMeta(key, v)
 		if err != nil || ok {
 			return v, m, ok, err
 		}
 	}
 	vid, m, ok, err = d.scanLatest(key)
-	if err == nil && ok {
+	if err == nil && ok && remember {
 		// Without the key's lock a Put may have stored a newer id since
-		// the scan: only an absent entry is filled.
-		d.latestVID.fill(key, vid)
+		// the scan, and the entry may have been dropped since: fill
+		// keeps what is there and gives up if anything was dropped.
+		d.latestVID.fill(key, vid, gen)
 	}
 	return vid, m, ok, err
 }

@@ -9,19 +9,80 @@ import (
 )
 
 // A reader's fill never replaces the id a writer stored, whichever comes
-// first: a scan that saw an older version cannot make reads go back.
+// first, nor puts back an older id after the writer's entry was dropped
+// (a forget or the cache starting over) while the reader scanned.
 func TestVIDCacheFillKeepsTheWritersID(t *testing.T) {
 	var c vidCache
+	_, _, gen := c.load("k")
 	c.store("k", "v2")
-	c.fill("k", "v1")
-	if v, _ := c.load("k"); v != "v2" {
+	c.fill("k", "v1", gen)
+	if v, _, _ := c.load("k"); v != "v2" {
 		t.Fatalf("after store v2, fill v1: %q", v)
 	}
+
 	c.forget("k")
-	c.fill("k", "v1")
+	_, _, gen = c.load("k")
+	c.fill("k", "v1", gen)
 	c.store("k", "v2")
-	if v, _ := c.load("k"); v != "v2" {
+	if v, _, _ := c.load("k"); v != "v2" {
 		t.Fatalf("after fill v1, store v2: %q", v)
+	}
+
+	// scan (v1) · store v2 · forget of another version · fill v1
+	c.forget("k")
+	_, _, gen = c.load("k")
+	c.store("k", "v2")
+	c.forget("k")
+	c.fill("k", "v1", gen)
+	if v, ok, _ := c.load("k"); ok {
+		t.Fatalf("a fill after a forget cached %q", v)
+	}
+
+	// scan (v1) · store v2 · the cache starts over · fill v1
+	small := vidCache{max: 2}
+	_, _, gen = small.load("k")
+	small.store("k", "v2")
+	small.store("a", "x")
+	small.store("b", "y") // starts over
+	small.fill("k", "v1", gen)
+	if v, ok, _ := small.load("k"); ok {
+		t.Fatalf("a fill after the cache started over cached %q", v)
+	}
+}
+
+// Through the store: a Get that scanned before a Put, with the Put's
+// entry dropped before the Get's fill, still leaves reads at the newest.
+func TestDirReadAfterDroppedEntrySeesNewest(t *testing.T) {
+	d, err := OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	put := func(body string) Info {
+		info, err := d.Put(ctx, "k", bytes.NewReader([]byte(body)), int64(len(body)), PutOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info
+	}
+	put("v1")
+	d.latestVID.forget("k")
+	_, _, gen := d.latestVID.load("k")
+	vid1, _, _, err := d.scanLatest("k") // a reader's scan, before the Put
+	if err != nil {
+		t.Fatal(err)
+	}
+	put("v2")
+	d.latestVID.forget("k") // e.g. a version delete, or the cache starting over
+	d.latestVID.fill("k", vid1, gen)
+	r, _, err := d.Get(ctx, "k", GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r)
+	r.Close()
+	if string(got) != "v2" {
+		t.Fatalf("read %q after v2 was written", got)
 	}
 }
 
