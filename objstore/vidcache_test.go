@@ -53,10 +53,7 @@ func TestVIDCacheFillKeepsTheWritersID(t *testing.T) {
 // Through the store: a Get that scanned before a Put, with the Put's
 // entry dropped before the Get's fill, still leaves reads at the newest.
 func TestDirReadAfterDroppedEntrySeesNewest(t *testing.T) {
-	d, err := OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newTestDir(t)
 	ctx := context.Background()
 	put := func(body string) Info {
 		info, err := d.Put(ctx, "k", bytes.NewReader([]byte(body)), int64(len(body)), PutOptions{})
@@ -75,24 +72,39 @@ func TestDirReadAfterDroppedEntrySeesNewest(t *testing.T) {
 	put("v2")
 	d.latestVID.forget("k") // e.g. a version delete, or the cache starting over
 	d.latestVID.fill("k", vid1, gen)
-	r, _, err := d.Get(ctx, "k", GetOptions{})
+	if got := getString(t, d, "k"); got != "v2" {
+		t.Fatalf("read %q after v2 was written", got)
+	}
+}
+
+func newTestDir(t *testing.T) *Dir {
+	t.Helper()
+	d, err := OpenDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := io.ReadAll(r)
-	r.Close()
-	if string(got) != "v2" {
-		t.Fatalf("read %q after v2 was written", got)
+	return d
+}
+
+// getString reads key's latest version.
+func getString(t *testing.T, d *Dir, key string) string {
+	t.Helper()
+	r, _, err := d.Get(context.Background(), key, GetOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer r.Close()
+	got, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(got)
 }
 
 // Writing and reading many keys once each keeps the cache bounded, and
 // every key still reads its newest version.
 func TestDirVersionCacheIsBounded(t *testing.T) {
-	d, err := OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newTestDir(t)
 	ctx := context.Background()
 	d.latestVID.max = 50 // (maxCachedVIDs in use: the same rule, sooner)
 	n := 170
@@ -109,13 +121,8 @@ func TestDirVersionCacheIsBounded(t *testing.T) {
 		}
 	}
 	for _, i := range []int{0, 1, n / 2, n - 1} {
-		r, _, err := d.Get(ctx, fmt.Sprintf("seg/%06d", i), GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(r)
-		r.Close()
-		if want := fmt.Sprintf("%d-1", i); string(got) != want {
+		got := getString(t, d, fmt.Sprintf("seg/%06d", i))
+		if want := fmt.Sprintf("%d-1", i); got != want {
 			t.Fatalf("key %d reads %q, want %q", i, got, want)
 		}
 	}
