@@ -54,7 +54,7 @@ type Memory struct {
 	mu     sync.RWMutex
 	subs   map[string]map[int]func([]byte)
 	nextID int
-	window map[string][][]byte
+	window map[string]*ring
 	hints  map[string]Position
 	here   map[string]map[string]presence
 	// used is when each room's window or hint last changed; a room unused
@@ -72,7 +72,7 @@ type presence struct {
 
 // NewMemory returns an in-process broker.
 func NewMemory() *Memory {
-	return &Memory{subs: map[string]map[int]func([]byte){}, window: map[string][][]byte{}, hints: map[string]Position{},
+	return &Memory{subs: map[string]map[int]func([]byte){}, window: map[string]*ring{}, hints: map[string]Position{},
 		here: map[string]map[string]presence{}, used: map[string]time.Time{}, now: time.Now}
 }
 
@@ -127,15 +127,30 @@ func (m *Memory) Subscribe(topic string, fn func([]byte)) func() {
 func (m *Memory) Remember(_ context.Context, room string, data []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	w := append(m.window[room], data)
-	if len(w) > 2*windowBatches {
-		// Trimmed once every windowBatches additions, not at each one:
-		// Recent reads only the last windowBatches.
-		w = append([][]byte(nil), w[len(w)-windowBatches:]...)
+	w := m.window[room]
+	if w == nil {
+		w = &ring{}
+		m.window[room] = w
 	}
-	m.window[room] = w
+	w.add(data)
 	m.touch(room)
 	return nil
+}
+
+// ring is a room's recent window: the last windowBatches batches, the
+// oldest overwritten.
+type ring struct {
+	batches [][]byte
+	next    int // where the next batch goes once the ring is full
+}
+
+func (r *ring) add(data []byte) {
+	if len(r.batches) < windowBatches {
+		r.batches = append(r.batches, data)
+		return
+	}
+	r.batches[r.next] = data
+	r.next = (r.next + 1) % windowBatches
 }
 
 // touch records that room was used and, at most every recentKeep/4,
@@ -171,8 +186,10 @@ func (m *Memory) touch(room string) {
 func (m *Memory) Recent(_ context.Context, room string) ([][]byte, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	w := m.window[room]
-	return append([][]byte(nil), w[max(0, len(w)-windowBatches):]...), nil
+	if w := m.window[room]; w != nil {
+		return append([][]byte(nil), w.batches...), nil
+	}
+	return nil, nil
 }
 
 // HeadHint implements Broker.
