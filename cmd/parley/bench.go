@@ -577,8 +577,14 @@ func (c *benchConn) publish(i, size int, phase, interval time.Duration, stop cha
 
 func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 	subscribed := false
+	var buf bytes.Buffer // reused: a frame's bytes are not kept once scanned
 	for {
-		_, data, err := c.ws.ReadMessage()
+		_, r, err := c.ws.NextReader()
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+		}
+		data := buf.Bytes()
 		read := time.Now()
 		if err != nil {
 			if !subscribed {
