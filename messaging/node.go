@@ -312,32 +312,67 @@ func (s *Service) writeRecovered(ctx context.Context, room string, batches []*Ba
 // verifyStored checks that the messages of batches up to head are the
 // ones the room's segments hold there: a journal that disagrees with the
 // record is a broken invariant, and it is kept (not deleted) for an
-// operator to look at rather than dropped.
+// operator to look at rather than dropped. The journal's messages need not
+// follow one another: entries whose batches were all compacted are
+// deleted, so a room's batches left in a journal can have the room's
+// later ones (in other entries, compacted and gone) between them.
 func (s *Service) verifyStored(ctx context.Context, room string, batches []*Batch, head Position) error {
-	var want []Message
+	want := map[Position]Message{}
+	var first, last Position
 	for _, b := range batches {
 		for _, m := range b.Msgs {
-			if !head.Before(m.Pos()) {
-				want = append(want, m)
+			p := m.Pos()
+			if head.Before(p) {
+				continue
 			}
+			if len(want) == 0 || p.Before(first) {
+				first = p
+			}
+			if last.Before(p) {
+				last = p
+			}
+			want[p] = m
 		}
 	}
 	if len(want) == 0 {
 		return nil
 	}
-	from := want[0].Pos()
+	from := first
 	from.Offset--
-	got, _, err := s.log.Page(ctx, room, from, len(want))
-	if err != nil {
-		return err
-	}
-	for i, m := range want {
-		if i >= len(got) || got[i].Pos() != m.Pos() || got[i].ID != m.ID || got[i].From != m.From || !bytes.Equal(got[i].Body, m.Body) {
-			return fmt.Errorf("%w: room %s at e%d/%d holds another message than the journal", errConflict, room, m.Epoch, m.Offset)
+	for len(want) > 0 && from.Before(last) {
+		got, _, err := s.log.Page(ctx, room, from, verifyPage)
+		if err != nil {
+			return err
 		}
+		if len(got) == 0 {
+			break
+		}
+		for _, g := range got {
+			m, ok := want[g.Pos()]
+			if !ok {
+				continue
+			}
+			if g.ID != m.ID || g.From != m.From || !bytes.Equal(g.Body, m.Body) {
+				return fmt.Errorf("%w: room %s at e%d/%d holds another message than the journal", errConflict, room, m.Epoch, m.Offset)
+			}
+			delete(want, g.Pos())
+		}
+		from = got[len(got)-1].Pos()
+	}
+	if len(want) > 0 {
+		missing := last
+		for p := range want {
+			if p.Before(missing) {
+				missing = p
+			}
+		}
+		return fmt.Errorf("%w: room %s lacks e%d/%d, which the journal holds", errConflict, room, missing.Epoch, missing.Offset)
 	}
 	return nil
 }
+
+// verifyPage is how many stored messages verifyStored reads at a time.
+const verifyPage = 256
 
 // errConflict: a journal and a room's segments disagree.
 var errConflict = errors.New("messaging: journal conflicts with the room's record")
