@@ -185,25 +185,32 @@ func (r *Redis) Remember(ctx context.Context, room string, data []byte) error {
 	return err
 }
 
-// Broadcast does Remember, SetHeadHint and Publish for each of a room's
-// batches, in order, in one pipeline: one round trip for all of them.
-func (r *Redis) Broadcast(ctx context.Context, room, topic string, batches []broadcastItem) error {
-	if len(batches) == 0 {
-		return nil
-	}
-	hint, _ := json.Marshal(batches[len(batches)-1].head)
-	// Only the last windowBatches can stay in the window.
-	windows := make([]any, 0, min(len(batches), windowBatches))
-	for _, b := range batches[max(0, len(batches)-windowBatches):] {
-		windows = append(windows, b.window)
-	}
+// Broadcast does Remember, SetHeadHint and Publish for each of rooms'
+// batches, each room's in order, in one pipeline: one round trip for all
+// of them.
+func (r *Redis) Broadcast(ctx context.Context, rooms []roomBroadcasts) error {
 	pipe := r.client.Pipeline()
-	pipe.RPush(ctx, windowKey(room), windows...)
-	pipe.LTrim(ctx, windowKey(room), -windowBatches, -1)
-	pipe.Expire(ctx, windowKey(room), recentKeep)
-	pipe.Set(ctx, hintKey(room), hint, recentKeep)
-	for _, b := range batches {
-		pipe.Publish(ctx, redisPrefix+topic, b.msg)
+	for _, rb := range rooms {
+		batches := rb.items
+		if len(batches) == 0 {
+			continue
+		}
+		hint, _ := json.Marshal(batches[len(batches)-1].head)
+		// Only the last windowBatches can stay in the window.
+		windows := make([]any, 0, min(len(batches), windowBatches))
+		for _, b := range batches[max(0, len(batches)-windowBatches):] {
+			windows = append(windows, b.window)
+		}
+		pipe.RPush(ctx, windowKey(rb.room), windows...)
+		pipe.LTrim(ctx, windowKey(rb.room), -windowBatches, -1)
+		pipe.Expire(ctx, windowKey(rb.room), recentKeep)
+		pipe.Set(ctx, hintKey(rb.room), hint, recentKeep)
+		for _, b := range batches {
+			pipe.Publish(ctx, redisPrefix+rb.topic, b.msg)
+		}
+	}
+	if pipe.Len() == 0 {
+		return nil
 	}
 	_, err := pipe.Exec(ctx)
 	return err

@@ -89,9 +89,10 @@ func TestRedisSubscribeChurn(t *testing.T) {
 	}
 }
 
-// TestRedisBroadcastInOneRoundTrip: Broadcast (a commit's window write,
-// head hint and publish, pipelined) has the effects of the three calls it
-// replaces, as another node sees them.
+// TestRedisBroadcastInOneRoundTrip: Broadcast (for each room, its
+// commits' window writes, head hint and publishes, pipelined together
+// with the other rooms') has the effects of the calls it replaces, as
+// another node sees them, room by room.
 func TestRedisBroadcastInOneRoundTrip(t *testing.T) {
 	opts, err := redis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
@@ -100,30 +101,43 @@ func TestRedisBroadcastInOneRoundTrip(t *testing.T) {
 	c1, c2 := redis.NewClient(opts), redis.NewClient(opts)
 	b1, b2 := NewRedis(c1), NewRedis(c2)
 	t.Cleanup(func() { b1.Close(); b2.Close(); c1.Close(); c2.Close() })
-	room := fmt.Sprintf("c_bc%d/joint", time.Now().UnixNano())
-	got := make(chan string, 2)
-	cancel := b2.Subscribe(roomTopic(room), func(data []byte) { got <- string(data) })
-	defer cancel()
-	head := Position{Epoch: 2, Offset: 9}
-	items := []broadcastItem{{window: []byte("w1"), head: Position{Epoch: 2, Offset: 5}, msg: []byte("m1")},
-		{window: []byte("w2"), head: head, msg: []byte("m2")}}
-	if err := b1.Broadcast(t.Context(), room, roomTopic(room), items); err != nil {
+	rooms := []string{fmt.Sprintf("c_bc%d/joint", time.Now().UnixNano()), fmt.Sprintf("c_bd%d/caucus-A", time.Now().UnixNano())}
+	got := make([]chan string, len(rooms))
+	var all []roomBroadcasts
+	for i, room := range rooms {
+		got[i] = make(chan string, 2)
+		cancel := b2.Subscribe(roomTopic(room), func(data []byte) { got[i] <- string(data) })
+		defer cancel()
+		p := fmt.Sprint(i)
+		all = append(all, roomBroadcasts{room: room, topic: roomTopic(room), items: []broadcastItem{
+			{window: []byte("w1." + p), head: Position{Epoch: 2, Offset: 5 + int64(i)}, msg: []byte("m1." + p)},
+			{window: []byte("w2." + p), head: Position{Epoch: 2, Offset: 9 + int64(i)}, msg: []byte("m2." + p)}}})
+	}
+	all = append(all, roomBroadcasts{room: "c_none/joint", topic: roomTopic("c_none/joint")}) // nothing to send
+	if err := b1.Broadcast(t.Context(), all); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"m1", "m2"} {
-		select {
-		case m := <-got:
-			if m != want {
-				t.Fatalf("published %q, want %s", m, want)
+	for i, room := range rooms {
+		p := fmt.Sprint(i)
+		for _, want := range []string{"m1." + p, "m2." + p} {
+			select {
+			case m := <-got[i]:
+				if m != want {
+					t.Fatalf("%s: published %q, want %s", room, m, want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: the publish did not arrive", room)
 			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("the publish did not arrive")
+		}
+		if w, err := b2.Recent(t.Context(), room); err != nil || len(w) != 2 || string(w[0]) != "w1."+p || string(w[1]) != "w2."+p {
+			t.Fatalf("%s: recent window %q %v, want [w1.%s w2.%s]", room, w, err, p, p)
+		}
+		head := Position{Epoch: 2, Offset: 9 + int64(i)}
+		if got, ok := b2.HeadHint(t.Context(), room); !ok || got != head {
+			t.Fatalf("%s: head hint %+v %v, want %+v", room, got, ok, head)
 		}
 	}
-	if w, err := b2.Recent(t.Context(), room); err != nil || len(w) != 2 || string(w[0]) != "w1" || string(w[1]) != "w2" {
-		t.Fatalf("recent window %q %v, want [w1 w2]", w, err)
-	}
-	if p, ok := b2.HeadHint(t.Context(), room); !ok || p != head {
-		t.Fatalf("head hint %+v %v, want %+v", p, ok, head)
+	if _, ok := b2.HeadHint(t.Context(), "c_none/joint"); ok {
+		t.Fatal("a room with nothing to broadcast got a head hint")
 	}
 }

@@ -16,16 +16,18 @@ type heldBroadcasts struct {
 	release chan struct{}
 }
 
-func (b heldBroadcasts) Broadcast(ctx context.Context, room, topic string, items []broadcastItem) error {
+func (b heldBroadcasts) Broadcast(ctx context.Context, rooms []roomBroadcasts) error {
 	select {
 	case <-b.release:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	for _, it := range items {
-		b.Remember(ctx, room, it.window)
-		b.SetHeadHint(ctx, room, it.head)
-		b.Publish(ctx, topic, it.msg)
+	for _, rb := range rooms {
+		for _, it := range rb.items {
+			b.Remember(ctx, rb.room, it.window)
+			b.SetHeadHint(ctx, rb.room, it.head)
+			b.Publish(ctx, rb.topic, it.msg)
+		}
 	}
 	return nil
 }

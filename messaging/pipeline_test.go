@@ -186,14 +186,16 @@ type stalledBroadcaster struct {
 	calls   [][]broadcastItem
 }
 
-func (b *stalledBroadcaster) Broadcast(ctx context.Context, room, topic string, items []broadcastItem) error {
+func (b *stalledBroadcaster) Broadcast(ctx context.Context, rooms []roomBroadcasts) error {
 	select {
 	case <-b.release:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	b.mu.Lock()
-	b.calls = append(b.calls, items)
+	for _, rb := range rooms {
+		b.calls = append(b.calls, rb.items)
+	}
 	b.mu.Unlock()
 	return nil
 }
