@@ -165,10 +165,7 @@ func (s *Service) startLocal(ctx context.Context, inc *incarnation, c *committer
 		}
 		packMessages(b.Msgs)
 	}
-	if err := b.encodeMsgs(); err != nil {
-		return nil, err
-	}
-	tagged, err := b.encodeTagged(s.proc)
+	tagged, err := b.encodeCommitted(s.proc)
 	if err != nil {
 		return nil, err
 	}

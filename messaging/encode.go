@@ -19,18 +19,62 @@ func encodeFrame(f api.ServerFrame) []byte {
 	return b
 }
 
-// encodeMsgs sets b.msgsJSON from b.Msgs.
+// encodeMsgs sets b.msgsJSON from b.Msgs (encodeCommitted, untagged).
 func (b *Batch) encodeMsgs() error {
-	if len(b.Msgs) == 0 {
+	_, err := b.encodeCommitted("")
+	return err
+}
+
+// encodeCommitted encodes a batch just committed here, once: it returns
+// tag, a newline (none when tag is empty) and b's record, json.Marshal(b),
+// in one buffer, with b's messages marshalled in place, and sets
+// b.msgsJSON to their bytes within it (its capacity ends with them).
+func (b *Batch) encodeCommitted(tag string) ([]byte, error) {
+	if b.Seal != nil || len(b.Msgs) == 0 {
 		b.msgsJSON = nil
-		return nil
+		return b.appendParts(tag, nil)
 	}
-	data, err := json.Marshal(b.Msgs)
+	room, err := json.Marshal(b.Room)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	b.msgsJSON = data
-	return nil
+	est := len(tag) + len(room) + 64
+	for _, m := range b.Msgs {
+		est += (len(m.Body)+2)/3*4 + len(m.ID) + len(m.From) + len(m.Kind) + 128
+	}
+	w := &appendWriter{b: make([]byte, 0, est)}
+	w.b = b.appendHead(w.b, tag, room)
+	start := len(w.b)
+	if err := json.NewEncoder(w).Encode(b.Msgs); err != nil {
+		return nil, err
+	}
+	out := w.b[:len(w.b)-1] // less Encode's newline
+	b.msgsJSON = out[start:len(out):len(out)]
+	return append(out, '}'), nil
+}
+
+// appendWriter is an io.Writer that appends to b.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// appendHead appends tag and a newline (none when tag is empty), then the
+// start of b's record up to its messages' array: the JSON string room,
+// the epoch and the first offset.
+func (b *Batch) appendHead(out []byte, tag string, room []byte) []byte {
+	if tag != "" {
+		out = append(append(out, tag...), '\n')
+	}
+	out = append(out, `{"room":`...)
+	out = append(out, room...)
+	out = append(out, `,"epoch":`...)
+	out = strconv.AppendInt(out, b.Epoch, 10)
+	out = append(out, `,"first":`...)
+	out = strconv.AppendInt(out, b.First, 10)
+	return append(out, `,"msgs":`...)
 }
 
 // encode returns b as stored and broadcast: json.Marshal(b), with the
@@ -83,17 +127,8 @@ func (b *Batch) appendParts(tag string, parts [][]byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, prefix+len(room)+n+64)
-	if prefix > 0 {
-		out = append(append(out, tag...), '\n')
-	}
-	out = append(out, `{"room":`...)
-	out = append(out, room...)
-	out = append(out, `,"epoch":`...)
-	out = strconv.AppendInt(out, b.Epoch, 10)
-	out = append(out, `,"first":`...)
-	out = strconv.AppendInt(out, b.First, 10)
-	out = append(out, `,"msgs":[`...)
+	out := b.appendHead(make([]byte, 0, prefix+len(room)+n+64), tag, room)
+	out = append(out, '[')
 	for i, p := range parts {
 		if i > 0 {
 			out = append(out, ',')

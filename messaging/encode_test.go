@@ -153,6 +153,43 @@ func TestEncodeTagged(t *testing.T) {
 	}
 }
 
+// A batch committed here is encoded once: the tagged record is the tag, a
+// newline and json.Marshal(b), and the messages' JSON kept for the other
+// splices is json.Marshal(b.Msgs), within that buffer, its capacity ending
+// with it (nothing appended to the record can reach it).
+func TestEncodeCommitted(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for iter := range 100 {
+		b := randomBatch(r, []string{"r", "é/<x>", "a\\b"}[iter%3], 2, 9, 1+r.IntN(5))
+		tag := []string{"", "node-1"}[iter%2]
+		got, err := b.encodeCommitted(tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(b)
+		if tag != "" {
+			want = append([]byte(tag+"\n"), want...)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("record:\n got %s\nwant %s", got, want)
+		}
+		msgs, _ := json.Marshal(b.Msgs)
+		if !bytes.Equal(b.msgsJSON, msgs) || cap(b.msgsJSON) != len(b.msgsJSON) {
+			t.Fatalf("messages' JSON %q (cap %d), want %q", b.msgsJSON, cap(b.msgsJSON), msgs)
+		}
+		_ = append(got, "tail"...)
+		if !bytes.Equal(b.msgsJSON, msgs) {
+			t.Fatal("appending to the record changed the messages' JSON")
+		}
+	}
+	seal := &Batch{Room: "r", Epoch: 1, First: 4, Seal: &Seal{Next: 2, Reason: "x"}}
+	got, err := seal.encodeCommitted("n")
+	want, _ := json.Marshal(seal)
+	if err != nil || string(got) != "n\n"+string(want) || seal.msgsJSON != nil {
+		t.Fatalf("seal: got %q, %v", got, err)
+	}
+}
+
 // Packing a batch's messages keeps every body and id, and each body's
 // capacity ends at its own end (appending to one cannot overwrite the
 // next).
