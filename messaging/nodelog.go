@@ -37,6 +37,18 @@ import (
 // record of the last segment can be torn by a crash. Reading stops there
 // (a torn record is never returned), and recovery truncates it.
 //
+// A busy journal's segment files are preallocated: once a segment is half
+// full, a zero-filled file of journalSegmentSize bytes is prepared beside
+// it (a spare), and the next segment starts as that file, renamed (a
+// quiet journal's segments, and an incarnation's first, are plain files). An append then overwrites blocks that are already allocated and
+// written, within the file's size, so its fdatasync flushes the data and
+// no metadata: on ext4, no journal commit, which an append that grows the
+// file needs at every sync. A segment is rolled only once its records
+// reach the segment size, so only the last one has a zero-filled rest
+// (where no record was written yet: reading stops there), and a record
+// cut by a crash reads as a torn write whether zeros or the end of the
+// file follow it.
+//
 // Compaction copies the entries' batches into their rooms' segments in the
 // object store, as with journal objects, and a segment file is deleted
 // once every entry in it is spent (the active one too: the next commit
@@ -63,9 +75,10 @@ const (
 	recordHeader       = 8
 	// maxRecord bounds one record's payload (as maxBatchObject bounds a
 	// journal object).
-	maxRecord = maxBatchObject
-	lockName  = "LOCK"
-	segSuffix = ".log"
+	maxRecord   = maxBatchObject
+	lockName    = "LOCK"
+	segSuffix   = ".log"
+	spareSuffix = ".spare"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -131,6 +144,12 @@ type nodeLog struct {
 	// buf is the last record's buffer, reused by the next append (under
 	// mu) unless a large entry grew it past keepRecordBuf.
 	buf []byte
+	// spare is a zero-filled file ready to become the next segment (""
+	// when none); prepping: one is being made, by a goroutine that prep
+	// counts (close and fence wait for it).
+	spare    string
+	prepping bool
+	prep     sync.WaitGroup
 }
 
 // keepRecordBuf is the largest record buffer a nodeLog keeps for reuse.
@@ -203,9 +222,10 @@ func (j *localJournal) fence(id string) bool {
 	}
 	j.mu.Unlock()
 	nl.mu.Lock()
-	defer nl.mu.Unlock()
 	nl.fenced = true
 	nl.closeFile()
+	nl.mu.Unlock()
+	nl.dropSpare()
 	return true
 }
 
@@ -228,7 +248,68 @@ func (j *localJournal) close(id string) {
 		nl.closed = true
 		nl.closeFile()
 		nl.mu.Unlock()
+		nl.dropSpare()
 	}
+}
+
+// dropSpare waits for a spare being prepared and deletes the spare, once
+// nl is closed or fenced (nothing makes a new one then).
+func (nl *nodeLog) dropSpare() {
+	nl.prep.Wait()
+	nl.mu.Lock()
+	spare := nl.spare
+	nl.spare = ""
+	nl.mu.Unlock()
+	if spare != "" {
+		os.Remove(spare)
+	}
+}
+
+// zeros is what a spare segment is filled with.
+var zeros [256 << 10]byte
+
+// prepareSpare starts making a spare segment file, named after seq,
+// unless there is one or one is being made; nl.mu is held, and nl's
+// directory exists.
+func (nl *nodeLog) prepareSpare(seq int64) {
+	if nl.spare != "" || nl.prepping || nl.fenced || nl.closed || nl.broken != nil {
+		return
+	}
+	nl.prepping = true
+	path := filepath.Join(nl.dir, fmt.Sprintf("%020d%s", seq, spareSuffix))
+	nl.prep.Go(func() {
+		err := zeroFile(path, journalSegmentSize)
+		nl.mu.Lock()
+		nl.prepping = false
+		keep := err == nil && nl.spare == "" && !nl.fenced && !nl.closed
+		if keep {
+			nl.spare = path
+		}
+		nl.mu.Unlock()
+		if !keep {
+			os.Remove(path)
+		}
+	})
+}
+
+// zeroFile creates path with size zero bytes, durable (not its name: the
+// rename that makes it a segment syncs the directory).
+func zeroFile(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		if _, err := f.Write(zeros[:min(int64(len(zeros)), size-off)]); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func (nl *nodeLog) closeFile() {
@@ -308,7 +389,7 @@ func (nl *nodeLog) append(e *journalWrite) error {
 		}
 	}
 	seg := nl.segs[len(nl.segs)-1]
-	if _, err := nl.f.Write(rec); err != nil {
+	if _, err := nl.f.WriteAt(rec, seg.size); err != nil {
 		nl.broken = fmt.Errorf("messaging: journal write: %w", err)
 		return nl.broken
 	}
@@ -319,6 +400,9 @@ func (nl *nodeLog) append(e *journalWrite) error {
 	seg.n++
 	seg.size += int64(len(rec))
 	nl.last = e.Seq
+	if seg.size >= journalSegmentSize/2 {
+		nl.prepareSpare(e.Seq + 1)
+	}
 	return nil
 }
 
@@ -336,9 +420,21 @@ func (nl *nodeLog) roll(seq int64) error {
 		nl.made = true
 	}
 	path := filepath.Join(nl.dir, fmt.Sprintf("%020d%s", seq, segSuffix))
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
+	var f *os.File
+	if spare := nl.spare; spare != "" {
+		nl.spare = ""
+		if err := os.Rename(spare, path); err != nil {
+			os.Remove(spare)
+		} else if f, err = os.OpenFile(path, os.O_WRONLY, 0); err != nil {
+			os.Remove(path)
+			return err
+		}
+	}
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err != nil {
+			return err
+		}
 	}
 	if err := syncDir(nl.dir); err != nil {
 		f.Close()
@@ -501,23 +597,42 @@ func readSegment(sf segFile) ([]byte, error) {
 }
 
 // torn reports whether rest, which does not start with an intact record,
-// is what a crash during the last append leaves: part of one record. The
-// append writes the record at the end of the file in one call, so its
-// length is either missing, zero (its page not written), or names an end
-// at or past the end of the file. A record that fails its checksum with
-// more data after it is damage, not a torn write.
+// is what a crash during the last append leaves: part of one record, then
+// the end of the file or the zeros of a preallocated one. The append
+// writes the record after the last one in one call, so its length is
+// either missing, zero (its page not written: then anything after it is
+// of this record or zeros), or names an end at or past the end of the
+// file, or one followed only by zeros. A record that fails its checksum
+// with other data after it is damage, not a torn write.
 func torn(rest []byte) bool {
 	if len(rest) < recordHeader {
 		return true
 	}
-	if len(rest) > recordHeader+maxRecord {
-		return false // longer than any one record
-	}
 	size := int64(binary.LittleEndian.Uint32(rest))
 	if size == 0 && binary.LittleEndian.Uint32(rest[4:]) == 0 {
-		return true
+		return len(rest) <= recordHeader+maxRecord || allZero(rest)
 	}
-	return recordHeader+size >= int64(len(rest))
+	end := recordHeader + size
+	if end >= int64(len(rest)) {
+		return len(rest) <= recordHeader+maxRecord // else longer than any one record
+	}
+	return size <= maxRecord && allZero(rest[end:])
+}
+
+// allZero reports whether b holds only zero bytes.
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // parseRecord returns the first record of data and its length; ok is

@@ -177,8 +177,8 @@ func TestLocalJournalShowsOnlyWhatIsDurable(t *testing.T) {
 	if err := nl.release([]int64{4}); err != nil {
 		t.Fatal(err)
 	}
-	if des, _ := os.ReadDir(nl.dir); len(des) != 0 || nl.f != nil {
-		t.Fatalf("spent segment files left: %d", len(des))
+	if segs := segmentFiles(t, nl.dir); len(segs) != 0 || nl.f != nil {
+		t.Fatalf("spent segment files left: %v", segs)
 	}
 	if err := nl.append(testEntry(t, node, 5)); err != nil {
 		t.Fatal(err)
@@ -195,6 +195,141 @@ func TestLocalJournalShowsOnlyWhatIsDurable(t *testing.T) {
 	}
 	if got, _ := j.entries(node, true); !slices.Equal(seqsOf(got), []int64{5}) {
 		t.Fatalf("after the fence read %v, want 5", seqsOf(got))
+	}
+}
+
+// segmentFiles lists the segment files in dir (not spares).
+func segmentFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, de := range des {
+		if filepath.Ext(de.Name()) == segSuffix {
+			out = append(out, de.Name())
+		}
+	}
+	return out
+}
+
+// bigEntry is entry seq of node with one message of size bytes.
+func bigEntry(t *testing.T, node string, seq int64, size int) *journalWrite {
+	t.Helper()
+	e := testEntry(t, node, seq)
+	b := &Batch{Room: "c_log/joint", Epoch: 1, First: seq, Msgs: []Message{{ID: "m", From: "u", Body: make([]byte, size), Epoch: 1, Offset: seq}}}
+	e.Batches = []json.RawMessage{mustJSON(t, b)}
+	return e
+}
+
+// TestLocalJournalPreallocates: in a busy journal, the segments after an
+// incarnation's first start as zero-filled files of the segment size,
+// prepared while the one before filled; each append overwrites zeros
+// within the file. Read as
+// after a crash (a new process, the files as they are), every entry comes
+// back across the zero-filled ends; a record cut by a crash in a
+// preallocated segment is a torn write (zeros follow it), cut off by
+// recovery; a bad record with another after it is damage. Closing the
+// journal deletes its spare.
+func TestLocalJournalPreallocates(t *testing.T) {
+	root := t.TempDir()
+	j := testJournal(t, root)
+	node := "n-pre"
+	j.create(node)
+	nl := j.get(node)
+	seq := int64(0)
+	appendOne := func(size int) {
+		t.Helper()
+		seq++
+		if err := nl.append(bigEntry(t, node, seq, size)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spareReady := func() bool {
+		nl.mu.Lock()
+		defer nl.mu.Unlock()
+		return nl.spare != ""
+	}
+	for len(nl.segs) < 3 {
+		if len(nl.segs) > 0 && nl.segs[len(nl.segs)-1].size >= journalSegmentSize && !pollUntil(spareReady) {
+			t.Fatal("no spare segment was prepared")
+		}
+		appendOne(journalSegmentSize / 3)
+	}
+	appendOne(100) // a small record at the start of the third segment
+	for i, seg := range nl.segs {
+		fi, err := os.Stat(seg.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && fi.Size() < journalSegmentSize {
+			t.Fatalf("segment %d is %d bytes: not preallocated", i, fi.Size())
+		}
+		if i == 0 && fi.Size() != seg.size {
+			t.Fatalf("the first segment is %d bytes, %d written", fi.Size(), seg.size)
+		}
+	}
+	want := make([]int64, seq)
+	for i := range want {
+		want[i] = int64(i + 1)
+	}
+	if got, err := testJournal(t, root).entries(node, false); err != nil || !slices.Equal(seqsOf(got), want) {
+		t.Fatalf("read after a crash %v (err %v), want %v", seqsOf(got), err, want)
+	}
+
+	// The last record cut part-way: zeros follow what reached the disk.
+	last := nl.segs[len(nl.segs)-1]
+	lastLen := int64(len(frame(mustJSON(t, bigEntry(t, node, seq, 100)))))
+	whole, err := os.ReadFile(last.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := last.size - lastLen
+	for _, cut := range []int64{start + 1, start + recordHeader, start + lastLen/2, last.size - 1} {
+		data := slices.Clone(whole)
+		clear(data[cut:last.size])
+		if err := os.WriteFile(last.path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := testJournal(t, root).entries(node, false); err != nil || !slices.Equal(seqsOf(got), want[:seq-1]) {
+			t.Fatalf("cut at %d: read %v (err %v), want %v", cut-start, seqsOf(got), err, want[:seq-1])
+		}
+	}
+	// A bad record followed by another is damage, not a torn write.
+	data := slices.Clone(whole)
+	data[start-5] ^= 0xff // inside the record before the last
+	if err := os.WriteFile(last.path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := testJournal(t, root).entries(node, false); err == nil {
+		t.Fatalf("a damaged segment read as %v", seqsOf(got))
+	}
+	// Recovery of the cut journal truncates the torn record.
+	data = slices.Clone(whole)
+	clear(data[start+lastLen/2 : last.size])
+	if err := os.WriteFile(last.path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j.close(node)
+	after := testJournal(t, root)
+	if !after.fence(node) {
+		t.Fatal("fence found no journal")
+	}
+	if got, err := after.entries(node, true); err != nil || !slices.Equal(seqsOf(got), want[:seq-1]) {
+		t.Fatalf("recovered %v (err %v)", seqsOf(got), err)
+	}
+	if fi, err := os.Stat(last.path); err != nil || fi.Size() != start {
+		t.Fatalf("recovery left %v bytes, want %d (%v)", fi.Size(), start, err)
+	}
+	des, err := os.ReadDir(nl.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range des {
+		if filepath.Ext(de.Name()) == spareSuffix {
+			t.Fatalf("spare %s left after the journal was closed", de.Name())
+		}
 	}
 }
 
