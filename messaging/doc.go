@@ -49,7 +49,9 @@
 // journals of the process's incarnations as append-only files instead
 // (nodelog.go): <dir>/<incarnation>/<first seq>.log, records framed with
 // their length and a CRC-32C, one write and one fdatasync per group
-// commit, rolled at 4 MiB. Compaction copies them into the rooms' segments
+// commit, rolled at 4 MiB (a busy journal's next file is zero-filled
+// ahead, so that a sync flushes no metadata). Compaction copies them into
+// the rooms' segments
 // as above, and a file is deleted once every entry in it is copied (the
 // newest too: no high-water mark is needed). Fencing one of this
 // process's incarnations stops its writer; an earlier process's files have
@@ -74,9 +76,10 @@
 //
 // After a commit the owner hands the batch to its own subscribers, then
 // publishes it through the Broker (in-process, or Redis pub/sub between
-// nodes) and remembers it in the Broker's recent window; with Redis, a
-// room's broker writes go out from a goroutine of the room's own, in
-// order, whatever has queued in one round trip, off the committer's path. Each node delivers a room's batches to its
+// nodes) and remembers it in the Broker's recent window; with Redis, the
+// rooms' broker writes go out from the node's broadcaster goroutine, each
+// room's in order, whatever every room has queued in one round trip, off
+// the committers' path. Each node delivers a room's batches to its
 // local subscribers strictly in offset order; a batch that arrives early
 // is held while the missing ones are read: on the owner from what it has
 // journaled (in memory), elsewhere from the segments once compacted. A reconnecting client resumes from (epoch, offset) out of
