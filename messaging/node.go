@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,6 +118,9 @@ func (s *Service) reincarnate(inc *incarnation) {
 	s.incMu.Unlock()
 	inc.stopListening()
 	s.listen(next)
+	if s.log.local != nil {
+		s.log.local.close(inc.id) // takes no more appends; its files stay
+	}
 }
 
 // claimRoom makes inc the owner of room at generation gen. The previous
@@ -317,62 +321,48 @@ func (s *Service) writeRecovered(ctx context.Context, room string, batches []*Ba
 // deleted, so a room's batches left in a journal can have the room's
 // later ones (in other entries, compacted and gone) between them.
 func (s *Service) verifyStored(ctx context.Context, room string, batches []*Batch, head Position) error {
-	want := map[Position]Message{}
-	var first, last Position
+	var want []Message
 	for _, b := range batches {
 		for _, m := range b.Msgs {
-			p := m.Pos()
-			if head.Before(p) {
-				continue
+			if !head.Before(m.Pos()) {
+				want = append(want, m)
 			}
-			if len(want) == 0 || p.Before(first) {
-				first = p
-			}
-			if last.Before(p) {
-				last = p
-			}
-			want[p] = m
 		}
 	}
-	if len(want) == 0 {
-		return nil
-	}
-	from := first
-	from.Offset--
-	for len(want) > 0 && from.Before(last) {
-		got, _, err := s.log.Page(ctx, room, from, verifyPage)
+	slices.SortFunc(want, func(a, b Message) int {
+		switch {
+		case a.Pos().Before(b.Pos()):
+			return -1
+		case b.Pos().Before(a.Pos()):
+			return 1
+		}
+		return 0
+	})
+	// One read per run of journaled messages that follow one another.
+	for len(want) > 0 {
+		n := 1
+		for n < len(want) && want[n].Epoch == want[0].Epoch && want[n].Offset == want[n-1].Offset+1 {
+			n++
+		}
+		run := want[:n]
+		want = want[n:]
+		from := run[0].Pos()
+		from.Offset--
+		got, _, err := s.log.Page(ctx, room, from, len(run))
 		if err != nil {
 			return err
 		}
-		if len(got) == 0 {
-			break
-		}
-		for _, g := range got {
-			m, ok := want[g.Pos()]
-			if !ok {
-				continue
+		for i, m := range run {
+			if i >= len(got) || got[i].Pos() != m.Pos() {
+				return fmt.Errorf("%w: room %s lacks e%d/%d, which the journal holds", errConflict, room, m.Epoch, m.Offset)
 			}
-			if g.ID != m.ID || g.From != m.From || !bytes.Equal(g.Body, m.Body) {
+			if got[i].ID != m.ID || got[i].From != m.From || !bytes.Equal(got[i].Body, m.Body) {
 				return fmt.Errorf("%w: room %s at e%d/%d holds another message than the journal", errConflict, room, m.Epoch, m.Offset)
 			}
-			delete(want, g.Pos())
 		}
-		from = got[len(got)-1].Pos()
-	}
-	if len(want) > 0 {
-		missing := last
-		for p := range want {
-			if p.Before(missing) {
-				missing = p
-			}
-		}
-		return fmt.Errorf("%w: room %s lacks e%d/%d, which the journal holds", errConflict, room, missing.Epoch, missing.Offset)
 	}
 	return nil
 }
-
-// verifyPage is how many stored messages verifyStored reads at a time.
-const verifyPage = 256
 
 // errConflict: a journal and a room's segments disagree.
 var errConflict = errors.New("messaging: journal conflicts with the room's record")

@@ -281,7 +281,7 @@ func (nl *nodeLog) prepareSpare(seq int64) {
 		err := zeroFile(path, journalSegmentSize)
 		nl.mu.Lock()
 		nl.prepping = false
-		keep := err == nil && nl.spare == "" && !nl.fenced && !nl.closed
+		keep := err == nil && nl.spare == "" && !nl.fenced && !nl.closed && nl.broken == nil
 		if keep {
 			nl.spare = path
 		}
@@ -673,6 +673,7 @@ func (j *localJournal) remove(id string) error {
 		nl.closeFile()
 		nl.segs = nil
 		nl.mu.Unlock()
+		nl.prep.Wait() // a spare being written: none starts once fenced
 	}
 	if !validIncarnation(id) {
 		return nil
