@@ -87,7 +87,7 @@ await run(async () => {
   check(!gotFile, "an altered copy produces no file");
   await card.screenshot({ path: `${shots}/e2ee-docs-refused.png` });
   med.off("download", onDownload);
-  await med.unroute(content);
+  await med.unrouteAll({ behavior: "wait" }); // (the only route: see the relabelling below)
   const [dl] = await Promise.all([med.waitForEvent("download"), card.locator("button.doc-e2ee-download").click()]);
   check(dl.suggestedFilename() === "Offer-4000.pdf", "the file keeps its name");
   check(sha(readFileSync(await dl.path())) === offerSum, "the browser decrypts the Go device's document to the same bytes");
@@ -133,7 +133,10 @@ await run(async () => {
   await lie.screenshot({ path: `${shots}/e2ee-docs-relabelled-phone.png` });
   await med.setViewportSize({ width: 1280, height: 900 });
   await ask("offer-unshared");
-  await med.unroute(listing, relabel);
+  // The only route left on the page: remove it once a listing it is
+  // rewriting has been answered (a bare unroute can race that answer:
+  // "Route is already handled").
+  await med.unrouteAll({ behavior: "wait" });
   await card.waitFor({ timeout: 30000 });
 
   // 2. browser → Go.
@@ -242,7 +245,7 @@ await run(async () => {
   check((await upStatus.innerText()).startsWith("1 document was encrypted end to end"), "the run says how many were upgraded: " + await upStatus.innerText());
   await panel.locator("#doc-upgrade-count", { hasText: "2 documents are not yet end-to-end encrypted" }).waitFor();
   await panel.screenshot({ path: `${shots}/e2ee-docs-upgrade-done.png` });
-  await med.unroute(intakeContent);
+  await med.unrouteAll({ behavior: "wait" }); // (the only route: see the relabelling above)
   // Stopped while the Intake form is on its way: it stays as it was.
   let release;
   const gate = new Promise((r) => { release = r; });
