@@ -240,8 +240,10 @@ func (j *localJournal) isFenced(id string) bool {
 	return nl.fenced
 }
 
-// close ends the writer of an incarnation of this process (on Close)
-// without fencing it: its files stay for whoever recovers them.
+// close ends the writer of an incarnation of this process (on Close, or
+// once the incarnation ended) without fencing it: its files stay for
+// whoever recovers them. It waits for a spare being written, and deletes
+// the spare.
 func (j *localJournal) close(id string) {
 	if nl := j.get(id); nl != nil {
 		nl.mu.Lock()
