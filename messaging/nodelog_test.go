@@ -340,12 +340,8 @@ func TestLocalJournalRolls(t *testing.T) {
 	node := "n-roll"
 	j.create(node)
 	nl := j.get(node)
-	big := make([]byte, journalSegmentSize/3)
 	for seq := int64(1); seq <= 7; seq++ {
-		e := testEntry(t, node, seq)
-		b := &Batch{Room: "c_log/joint", Epoch: 1, First: seq, Msgs: []Message{{ID: "m", From: "u", Body: big, Epoch: 1, Offset: seq}}}
-		e.Batches = []json.RawMessage{mustJSON(t, b)}
-		if err := nl.append(e); err != nil {
+		if err := nl.append(bigEntry(t, node, seq, journalSegmentSize/3)); err != nil {
 			t.Fatal(err)
 		}
 	}
