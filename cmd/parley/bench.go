@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
@@ -121,6 +122,7 @@ func benchFanout(ctx context.Context, args []string) error {
 			res.tickLag[0], res.tickLag[1], res.writeLag[0], res.writeLag[1], res.readLag[0], res.readLag[1])
 		fmt.Printf("  split          publish → server's time stamp p50 %s p99 %s; stamp → delivered p50 %s p99 %s (ms clock: ±1 ms)\n",
 			res.toCommit[0], res.toCommit[1], res.fromCommit[0], res.fromCommit[1])
+		fmt.Printf("  worst windows  %s\n", res.worst)
 		fmt.Printf("  stages of the first node in the measured window (histogram buckets: ±19 %%):\n%s", b.stageTable)
 	}
 	if *idle > 0 {
@@ -341,7 +343,10 @@ type benchConn struct {
 	// toCommit and fromCommit split each delivery's latency at the
 	// server's time stamp of the message (wall clock, in ms).
 	toCommit, fromCommit []int64
-	stages               bool
+	// sent is each measured delivery's send time (unix ns), beside lat
+	// (with --stages).
+	sent   []int64
+	stages bool
 }
 
 func dial(ctx context.Context, url, caseID, token string) (*websocket.Conn, error) {
@@ -405,6 +410,9 @@ type fanoutResult struct {
 	// p50 and p99 of the load generator's lags (with --stages).
 	tickLag, writeLag, readLag [2]time.Duration
 	toCommit, fromCommit       [2]time.Duration
+	// worst: the measured window's 100 ms slices (by send time) with the
+	// highest p99, and how many slices had a p99 over 20 ms.
+	worst string
 }
 
 func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.Duration) fanoutResult {
@@ -487,6 +495,9 @@ func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.D
 	p50, p99, p999 := quantiles(all)
 	res := fanoutResult{deliveredPerSec: float64(measured.Load()) / elapsed.Seconds(), p50: p50, p99: p99, p999: p999,
 		samples: len(all), acked: acked, lost: lost, serverCPU: serverCPU, benchCPU: benchCPU}
+	if b.stages {
+		res.worst = worstWindows(b.members, start)
+	}
 	for _, l := range []struct {
 		to      *[2]time.Duration
 		samples []int64
@@ -495,6 +506,40 @@ func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.D
 		*l.to = [2]time.Duration{p50, p99}
 	}
 	return res
+}
+
+// worstWindows splits the members' measured deliveries into 100 ms
+// slices by send time (from start) and describes the slices whose p99 is
+// highest: a steady queue shows as many slices alike, a stall as a few.
+func worstWindows(members []*benchConn, start time.Time) string {
+	const width = 100 * time.Millisecond
+	slices_ := map[int64][]int64{}
+	for _, c := range members {
+		for i, at := range c.sent {
+			w := (at - start.UnixNano()) / int64(width)
+			slices_[w] = append(slices_[w], c.lat[i])
+		}
+	}
+	type win struct {
+		at  int64
+		p99 time.Duration
+	}
+	var ws []win
+	over := 0
+	for at, lat := range slices_ {
+		_, p99, _ := quantiles(lat)
+		ws = append(ws, win{at, p99})
+		if p99 > 20*time.Millisecond {
+			over++
+		}
+	}
+	slices.SortFunc(ws, func(a, b win) int { return cmp.Compare(b.p99, a.p99) })
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%d of %d slices of 100 ms with p99 > 20 ms; worst:", over, len(ws))
+	for _, w := range ws[:min(8, len(ws))] {
+		fmt.Fprintf(&sb, " @%.1fs %s", float64(w.at)*width.Seconds(), w.p99.Round(time.Millisecond))
+	}
+	return sb.String()
 }
 
 // startGeneratorProfile starts this process's CPU profile when
@@ -612,6 +657,9 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 					if len(m.Body) >= 8 {
 						c.lat = append(c.lat, (now-int64(binary.BigEndian.Uint64(m.Body)))/1000)
 						measured.Add(1)
+						if c.stages {
+							c.sent = append(c.sent, int64(binary.BigEndian.Uint64(m.Body)))
+						}
 					}
 				}
 				if c.stages {
