@@ -11,6 +11,12 @@ import (
 // fast recovery. Older gaps are served by history paging from the store.
 const windowBatches = 256
 
+// windowBytes bounds the in-process broker's window of a room in bytes
+// too: its batches share their buffers with the journal's tail and the
+// broadcast, and 256 batches of every busy room would keep seconds of a
+// node's traffic alive for the garbage collector to mark on every cycle.
+const windowBytes = 64 << 10
+
 // recentKeep is how long a broker keeps a room's recent window and head
 // hint after its last batch (Redis: the keys' expiry). They are only
 // shortcuts: a room reopened later reads its head and history from the
@@ -137,20 +143,22 @@ func (m *Memory) Remember(_ context.Context, room string, data []byte) error {
 	return nil
 }
 
-// ring is a room's recent window: the last windowBatches batches, the
-// oldest overwritten.
+// ring is a room's recent window: its last batches, at most
+// windowBatches of them and windowBytes of data (the newest is kept
+// whatever its size).
 type ring struct {
-	batches [][]byte
-	next    int // where the next batch goes once the ring is full
+	batches [][]byte // oldest first
+	bytes   int
 }
 
 func (r *ring) add(data []byte) {
-	if len(r.batches) < windowBatches {
-		r.batches = append(r.batches, data)
-		return
+	r.batches = append(r.batches, data)
+	r.bytes += len(data)
+	for len(r.batches) > 1 && (len(r.batches) > windowBatches || r.bytes > windowBytes) {
+		r.bytes -= len(r.batches[0])
+		r.batches[0] = nil
+		r.batches = r.batches[1:]
 	}
-	r.batches[r.next] = data
-	r.next = (r.next + 1) % windowBatches
 }
 
 // touch records that room was used and, at most every recentKeep/4,

@@ -38,3 +38,34 @@ func TestMemoryWindowKeepsTheLastBatches(t *testing.T) {
 		}
 	}
 }
+
+// It also holds no more than windowBytes: a busy room's large batches
+// push the oldest out sooner, and one batch larger than the bound is
+// still kept (the newest always is).
+func TestMemoryWindowIsBoundedInBytes(t *testing.T) {
+	m := NewMemory()
+	ctx := context.Background()
+	const size = 4 << 10
+	per := windowBytes / size // batches of size that fit
+	for i := range 3 * per {
+		if err := m.Remember(ctx, "busy", slices.Repeat([]byte{byte(i)}, size)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := m.Recent(ctx, "busy")
+	total := 0
+	for _, b := range got {
+		total += len(b)
+	}
+	if len(got) != per || total > windowBytes {
+		t.Fatalf("window holds %d batches, %d bytes; want the last %d (at most %d bytes)", len(got), total, per, windowBytes)
+	}
+	if got[len(got)-1][0] != byte(3*per-1) || got[0][0] != byte(2*per) {
+		t.Fatalf("window holds batches %d to %d; want the last %d", got[0][0], got[len(got)-1][0], per)
+	}
+	big := make([]byte, windowBytes+1)
+	m.Remember(ctx, "busy", big)
+	if got, _ := m.Recent(ctx, "busy"); len(got) != 1 || len(got[0]) != len(big) {
+		t.Fatalf("after a batch larger than the bound the window holds %d batches; want only it", len(got))
+	}
+}
