@@ -18,12 +18,10 @@
 // group commit holding the waiting batches of every room the node owns. A
 // message is acknowledged once its journal entry is durable. Compaction
 // looks every 200 ms and copies a room's journaled batches, once the
-// oldest has waited 5 s (1 s when the journal is local files, where a
-// segment is a file rather than a request) or 1,024 messages wait, into
-// its own chain of segments, rooms/<room>/e<epoch>/<first offset>
-// (create-only, each at the offset right after the previous one), and
-// deletes spent journal entries (never the newest: it marks how far the
-// journal got). Another node
+// oldest has waited 5 s (or 1,024 messages wait), into its own chain of
+// segments, rooms/<room>/e<epoch>/<first offset> (create-only, each at the
+// offset right after the previous one), and deletes spent journal entries
+// (never the newest: it marks how far the journal got). Another node
 // forwards its publishers' messages to the owner over the Broker and
 // relays the answer; the owner queues a room's forwarded requests in the
 // order they arrived.

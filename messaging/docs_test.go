@@ -18,14 +18,14 @@ func TestDocsStateTheCompactionTimes(t *testing.T) {
 		}
 		return fmt.Sprintf("%d s", int(d.Seconds()))
 	}
-	tick, wait, local := words(compactTick), words(defaultTiming.compact), words(localCompact)
+	tick, wait := words(compactTick), words(defaultTiming.compact)
 	early := fmt.Sprintf("%d,%03d messages", compactEarly/1000, compactEarly%1000)
 	for _, f := range []struct {
 		path string
 		want []string
 	}{
-		{"doc.go", []string{"every " + tick, "waited " + wait, "(" + local + " when the journal is local", early}},
-		{"../docs/messaging.md", []string{"every\n" + tick, "waited " + wait, "(" + local + " when the journal is local", early, "within about " + wait}},
+		{"doc.go", []string{"every " + tick, "waited " + wait, early}},
+		{"../docs/messaging.md", []string{"every\n" + tick, "waited " + wait, early, "within about " + wait}},
 		{"../docs/security.md", []string{"compaction within about " + wait}},
 	} {
 		b, err := os.ReadFile(f.path)

@@ -529,28 +529,3 @@ func BenchmarkJournalCommit(b *testing.B) {
 		})
 	}
 }
-
-// TestLocalJournalCompactsSooner: a node whose journal is local files
-// copies its batches into segments after localCompact, one on an object
-// store journal after the default 5 s (a segment there is a request).
-func TestLocalJournalCompactsSooner(t *testing.T) {
-	base := stores(t)["dir"](t)
-	local, err := NewLocalLog(base, filepath.Join(t.TempDir(), "journal"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		log  *Log
-		want time.Duration
-	}{{local, localCompact}, {NewLog(base), defaultTiming.compact}} {
-		s := NewService(c.log, NewMemory(), Options{})
-		got := s.timing.compact
-		s.Close()
-		if got != c.want {
-			t.Errorf("local journal %v: compaction after %v, want %v", c.log.local != nil, got, c.want)
-		}
-	}
-	if localCompact >= defaultTiming.compact {
-		t.Errorf("local compaction (%v) is not sooner than the default (%v)", localCompact, defaultTiming.compact)
-	}
-}

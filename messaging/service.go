@@ -93,13 +93,6 @@ func (t timing) idleAfter() time.Duration {
 
 var defaultTiming = timing{probe: time.Second, compact: 5 * time.Second, sweep: 5 * time.Second}
 
-// localCompact is the compaction interval when the journal is local
-// files (NewLocalLog): a segment is then a file, not a request to an
-// object store, and copying each room's batches out after a second
-// rather than five keeps a fifth as many journaled batches in memory for
-// the garbage collector to mark on every cycle.
-const localCompact = time.Second
-
 // Options configures a Service.
 type Options struct {
 	Logger *slog.Logger
@@ -114,11 +107,7 @@ type Options struct {
 
 // NewService runs messaging over the log and broker.
 func NewService(log *Log, broker Broker, opts Options) *Service {
-	t := defaultTiming
-	if log.local != nil {
-		t.compact = localCompact
-	}
-	return newService(log, broker, opts, t)
+	return newService(log, broker, opts, defaultTiming)
 }
 
 func newService(log *Log, broker Broker, opts Options, timing timing) *Service {
