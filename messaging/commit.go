@@ -325,7 +325,9 @@ func (s *Service) writeJournal(ctx context.Context, reqs []journalReq) {
 		inc.live[seq] = &liveEntry{version: version, left: len(keep)}
 		for _, r := range keep {
 			or := inc.owned[r.b.Room]
-			or.tail = append(or.tail, journaled{b: r.b, seq: seq, at: now})
+			j := journaled{b: r.b, seq: seq, at: now, size: r.b.size()}
+			or.tail = append(or.tail, j)
+			or.tailBytes += j.size
 			or.pos = r.b.End()
 		}
 	}

@@ -46,6 +46,15 @@ const (
 	maxCompactPerTick = 16
 )
 
+// maxTailBytes is the node's budget for journaled batches kept in memory
+// until compaction (sizes as Batch.size estimates them): past it, every
+// room is compacted without waiting for the interval. At a few thousand
+// messages a second the interval's 5 s of batches would otherwise be tens
+// of megabytes, which the garbage collector marks on every cycle while
+// the node's goroutines wait on its assists; a quiet node never reaches
+// it, so its rooms keep few, large segments.
+const maxTailBytes = 16 << 20
+
 func (or *ownedRoom) tailMsgs() int {
 	n := 0
 	for _, j := range or.tail {
@@ -71,8 +80,15 @@ func (s *Service) compact(ctx context.Context, inc *incarnation, all bool) error
 	var todo []work
 	now := time.Now()
 	s.incMu.Lock()
+	held := 0
+	for _, or := range inc.owned {
+		held += or.tailBytes
+	}
+	// Past the node's budget every room is due (the longest-waiting
+	// first, maxCompactPerTick a tick), however young its tail.
+	over := held > s.timing.tailBudget()
 	for room, or := range inc.owned {
-		if len(or.tail) > 0 && (all || now.Sub(or.tail[0].at) >= s.timing.compact || or.tailMsgs() >= compactEarly) {
+		if len(or.tail) > 0 && (all || over || now.Sub(or.tail[0].at) >= s.timing.compact || or.tailMsgs() >= compactEarly) {
 			todo = append(todo, work{room, append([]journaled(nil), or.tail...)})
 		}
 	}
@@ -96,6 +112,9 @@ func (s *Service) compact(ctx context.Context, inc *incarnation, all bool) error
 		}
 		s.incMu.Lock()
 		if or := inc.owned[w.room]; or != nil {
+			for _, j := range or.tail[:written] {
+				or.tailBytes -= j.size
+			}
 			or.tail = or.tail[written:]
 		}
 		for _, j := range w.batch[:written] {

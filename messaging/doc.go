@@ -18,7 +18,8 @@
 // group commit holding the waiting batches of every room the node owns. A
 // message is acknowledged once its journal entry is durable. Compaction
 // looks every 200 ms and copies a room's journaled batches, once the
-// oldest has waited 5 s (or 1,024 messages wait), into its own chain of
+// oldest has waited 5 s (or 1,024 messages wait, or the node holds more
+// than 16 MiB of journaled batches), into its own chain of
 // segments, rooms/<room>/e<epoch>/<first offset> (create-only, each at the
 // offset right after the previous one), and deletes spent journal entries
 // (never the newest: it marks how far the journal got). Another node

@@ -20,12 +20,13 @@ func TestDocsStateTheCompactionTimes(t *testing.T) {
 	}
 	tick, wait := words(compactTick), words(defaultTiming.compact)
 	early := fmt.Sprintf("%d,%03d messages", compactEarly/1000, compactEarly%1000)
+	budget := fmt.Sprintf("more than %d MiB", maxTailBytes>>20)
 	for _, f := range []struct {
 		path string
 		want []string
 	}{
-		{"doc.go", []string{"every " + tick, "waited " + wait, early}},
-		{"../docs/messaging.md", []string{"every\n" + tick, "waited " + wait, early, "within about " + wait}},
+		{"doc.go", []string{"every " + tick, "waited " + wait, early, budget}},
+		{"../docs/messaging.md", []string{"every\n" + tick, "waited " + wait, early, budget, "within about " + wait}},
 		{"../docs/security.md", []string{"compaction within about " + wait}},
 	} {
 		b, err := os.ReadFile(f.path)

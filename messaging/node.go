@@ -43,12 +43,15 @@ type ownedRoom struct {
 	// each placed after the one before.
 	next Position
 	tail []journaled // journaled, not yet in the room's segments, in order
+	// tailBytes is the sum of tail's sizes.
+	tailBytes int
 }
 
 type journaled struct {
-	b   *Batch
-	seq int64
-	at  time.Time // when it was journaled
+	b    *Batch
+	seq  int64
+	at   time.Time // when it was journaled
+	size int       // b.size(), counted in its room's tailBytes
 }
 
 // liveEntry is a journal entry some of whose batches are not yet compacted.

@@ -463,3 +463,57 @@ func TestVerifyStoredAcceptsAJournalWithGaps(t *testing.T) {
 		t.Fatalf("a journaled message the record lacks below its head: %v, want a conflict", err)
 	}
 }
+
+// TestTailBudgetCompactsEarly: once the batches a node holds for
+// compaction pass its budget, its rooms are compacted without waiting for
+// the interval, and the tail held in memory shrinks back under it.
+func TestTailBudgetCompactsEarly(t *testing.T) {
+	store := stores(t)["dir"](t)
+	for _, c := range []struct {
+		budget  int
+		compact bool
+	}{{4 << 10, true}, {1 << 30, false}} {
+		s := newService(NewLog(store), NewMemory(), Options{}, timing{probe: time.Second, compact: time.Hour, sweep: time.Hour, tailBytes: c.budget})
+		room := fmt.Sprintf("c_budget%d/joint", c.budget)
+		publishN(t, s, room, "m", 40) // 40 × (≥ 96 B) > 4 KiB
+		held := func() int {
+			inc := s.current()
+			s.incMu.Lock()
+			defer s.incMu.Unlock()
+			n := 0
+			for _, or := range inc.owned {
+				n += or.tailBytes
+			}
+			return n
+		}
+		segments := func() int {
+			n := 0
+			store.List(t.Context(), StoragePrefix(room), func(info objstore.Info) error {
+				if strings.Contains(info.Key, "/e") {
+					n++
+				}
+				return nil
+			})
+			return n
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for segments() == 0 && c.compact && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !c.compact {
+			// One pass of compaction, as the ticker runs it (nothing is
+			// due, so the ticker's own passes write nothing either).
+			if err := s.compact(t.Context(), s.current(), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, h := segments(), held()
+		s.Close()
+		switch {
+		case c.compact && (got == 0 || h > c.budget):
+			t.Errorf("budget %d B: %d segments written, %d B still held; want the room compacted under the budget", c.budget, got, h)
+		case !c.compact && (got != 0 || h == 0):
+			t.Errorf("budget %d B: %d segments written, %d B held; want nothing compacted before the interval", c.budget, got, h)
+		}
+	}
+}

@@ -79,6 +79,16 @@ type timing struct {
 	// idle: how long a room's hub stays without subscribers, or its
 	// committer without messages, before it is freed (0: defaultIdle).
 	idle time.Duration
+	// tailBytes: the budget of journaled batches held until compaction
+	// (0: maxTailBytes).
+	tailBytes int
+}
+
+func (t timing) tailBudget() int {
+	if t.tailBytes > 0 {
+		return t.tailBytes
+	}
+	return maxTailBytes
 }
 
 // defaultIdle is how long an unused hub or committer is kept.

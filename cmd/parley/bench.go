@@ -516,6 +516,9 @@ func worstWindows(members []*benchConn, start time.Time) string {
 	slices_ := map[int64][]int64{}
 	for _, c := range members {
 		for i, at := range c.sent {
+			if at < start.UnixNano() {
+				continue // sent in the warm-up
+			}
 			w := (at - start.UnixNano()) / int64(width)
 			slices_[w] = append(slices_[w], c.lat[i])
 		}
