@@ -60,7 +60,7 @@ type Memory struct {
 	mu     sync.RWMutex
 	subs   map[string]map[int]func([]byte)
 	nextID int
-	window map[string]*ring
+	window map[string]*recentWindow
 	hints  map[string]Position
 	here   map[string]map[string]presence
 	// used is when each room's window or hint last changed; a room unused
@@ -78,7 +78,7 @@ type presence struct {
 
 // NewMemory returns an in-process broker.
 func NewMemory() *Memory {
-	return &Memory{subs: map[string]map[int]func([]byte){}, window: map[string]*ring{}, hints: map[string]Position{},
+	return &Memory{subs: map[string]map[int]func([]byte){}, window: map[string]*recentWindow{}, hints: map[string]Position{},
 		here: map[string]map[string]presence{}, used: map[string]time.Time{}, now: time.Now}
 }
 
@@ -135,7 +135,7 @@ func (m *Memory) Remember(_ context.Context, room string, data []byte) error {
 	defer m.mu.Unlock()
 	w := m.window[room]
 	if w == nil {
-		w = &ring{}
+		w = &recentWindow{}
 		m.window[room] = w
 	}
 	w.add(data)
@@ -143,15 +143,15 @@ func (m *Memory) Remember(_ context.Context, room string, data []byte) error {
 	return nil
 }
 
-// ring is a room's recent window: its last batches, at most
+// recentWindow is a room's recent window: its last batches, at most
 // windowBatches of them and windowBytes of data (the newest is kept
 // whatever its size).
-type ring struct {
+type recentWindow struct {
 	batches [][]byte // oldest first
 	bytes   int
 }
 
-func (r *ring) add(data []byte) {
+func (r *recentWindow) add(data []byte) {
 	r.batches = append(r.batches, data)
 	r.bytes += len(data)
 	for len(r.batches) > 1 && (len(r.batches) > windowBatches || r.bytes > windowBytes) {
