@@ -725,12 +725,16 @@ func TestMembershipHistoryPinned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Two statements at least: the case's first, and one naming the
+	// observer. The mediator's device may sign the observer in before it
+	// learns the joint room's new epoch, and then signs that epoch in a
+	// third: both chains are right, so the test takes back the latest.
 	chain, err := tc.a.x.Statements(ctx, tc.caseID, devs)
-	if err != nil || chain.Len() != 2 {
+	if err != nil || chain.Len() < 2 {
 		t.Fatalf("chain of %d: %v", chain.Len(), err)
 	}
-	// The server takes statement 2 back.
-	if err := n.Store.Delete(ctx, keydir.StatementKey(tc.caseID, 2), ""); err != nil {
+	// The server takes the latest statement back.
+	if err := n.Store.Delete(ctx, keydir.StatementKey(tc.caseID, uint64(chain.Len())), ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tc.a.x.Statements(ctx, tc.caseID, devs); !errors.Is(err, e2ee.ErrMembership) || !strings.Contains(err.Error(), "shorter") {
