@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -80,12 +81,58 @@ func testLogoutClosesSockets(t *testing.T, a, b *nodetest.Node) {
 			t.Fatalf("%s's socket closed (%d) by someone else's sign-out", name, code)
 		}
 	}
-	// The stolen token opens nothing any more.
+	// The stolen token opens nothing any more: the handshake is closed at
+	// once with 4001, so that a browser reconnecting after its session
+	// ended learns why (it cannot read a refused handshake's status).
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+p.partyA.Token)
-	_, res, err := websocket.DefaultDialer.Dial(strings.Replace(b.URL, "http", "ws", 1)+"/api/v1/cases/"+p.caseID+"/ws", h)
+	if code := handshakeClose(t, b.URL, p.caseID, h); code != api.CloseSessionEnded {
+		t.Fatalf("WebSocket with a signed-out token: close %d, want %d", code, api.CloseSessionEnded)
+	}
+}
+
+// handshakeClose dials a case's WebSocket with h and returns the close
+// code of a connection the server ends before sending anything; it fails
+// the test if the server sends a frame or the handshake is refused.
+func handshakeClose(t *testing.T, baseURL, caseID string, h http.Header) int {
+	t.Helper()
+	ws, res, err := websocket.DefaultDialer.Dial(strings.Replace(baseURL, "http", "ws", 1)+"/api/v1/cases/"+caseID+"/ws", h)
+	if err != nil {
+		t.Fatalf("handshake refused: %v %v", err, res)
+	}
+	defer ws.Close()
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, data, err := ws.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) {
+		t.Fatalf("want a close before anything else; read %q, %v", data, err)
+	}
+	return ce.Code
+}
+
+// TestSocketWithoutSessionIsClosedWithReason: a WebSocket handshake with
+// no session, or one that ended, is upgraded and closed with 4001; one
+// from a foreign origin is still refused before any upgrade.
+func TestSocketWithoutSessionIsClosedWithReason(t *testing.T) {
+	n := nodetest.Embedded(t)
+	p := seedCase(t, n, n.URL)
+	if code := handshakeClose(t, n.URL, p.caseID, http.Header{}); code != api.CloseSessionEnded {
+		t.Fatalf("no session: close %d", code)
+	}
+	h := http.Header{}
+	h.Set("Cookie", "parley_session="+strings.Repeat("x", 43))
+	h.Set("Origin", n.URL)
+	if code := handshakeClose(t, n.URL, p.caseID, h); code != api.CloseSessionEnded {
+		t.Fatalf("an unknown session from our origin: close %d", code)
+	}
+	h.Set("Origin", "http://elsewhere.example")
+	_, res, err := websocket.DefaultDialer.Dial(strings.Replace(n.URL, "http", "ws", 1)+"/api/v1/cases/"+p.caseID+"/ws", h)
 	if err == nil || res == nil || res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("WebSocket with a signed-out token: %v %v", err, res)
+		t.Fatalf("a foreign origin without a session: %v %v", err, res)
+	}
+	// A plain request is answered as before.
+	if _, err := client.New(n.URL, "").Me(context.Background()); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("GET /me without a session: %v", err)
 	}
 }
 

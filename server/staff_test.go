@@ -92,6 +92,14 @@ func TestDisableAccountClosesEverySocket(t *testing.T) {
 		if _, err := client.New(b.URL, tok).Me(ctx); problemType(err) != "account-disabled" {
 			t.Fatalf("a disabled account's token: %v", err)
 		}
+		// A socket that was down when the account was disabled (a phone
+		// asleep) learns it on its next attempt: closed with 4001, after
+		// which a browser asks /me and says why in words.
+		h := http.Header{}
+		h.Set("Authorization", "Bearer "+tok)
+		if code := handshakeClose(t, b.URL, p.caseID, h); code != api.CloseSessionEnded {
+			t.Fatalf("a disabled account reconnecting: close %d, want %d", code, api.CloseSessionEnded)
+		}
 	}
 	if _, err := client.New(a.URL, "").Login(ctx, p.medEmail, nodetest.Password); problemType(err) != "account-disabled" ||
 		!strings.Contains(err.Error(), "administrator") {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/fault"
 )
 
@@ -50,7 +53,7 @@ func (a *API) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, src := sessionToken(r)
 		if src == fromNone {
-			a.writeError(w, r, fmt.Errorf("no session: %w", fault.ErrUnauthenticated))
+			a.refuseSession(w, r, fmt.Errorf("no session: %w", fault.ErrUnauthenticated))
 			return
 		}
 		if src == fromCookie && !safeMethod(r.Method) && !a.sameOrigin(r) {
@@ -59,7 +62,7 @@ func (a *API) requireSession(next http.Handler) http.Handler {
 		}
 		acct, _, err := a.accounts.Authenticate(r.Context(), token)
 		if err != nil {
-			a.writeError(w, r, err)
+			a.refuseSession(w, r, err)
 			return
 		}
 		if err := passwordChangeGate(r, acct); err != nil {
@@ -68,6 +71,28 @@ func (a *API) requireSession(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey, acct)))
 	})
+}
+
+// refuseSession answers a request whose session is missing or could not
+// be resolved. A WebSocket handshake without a valid session (from our
+// own origin, or from a client that sends none) is upgraded and closed at
+// once with api.CloseSessionEnded: a browser cannot read a refused
+// handshake's status, so a page whose session ended while its socket was
+// down (a phone asleep, a dropped network) would otherwise try to
+// reconnect for minutes instead of saying that the person was signed out.
+// Nothing is sent but the close.
+func (a *API) refuseSession(w http.ResponseWriter, r *http.Request, err error) {
+	if !errors.Is(err, fault.ErrUnauthenticated) || !websocket.IsWebSocketUpgrade(r) || !strings.HasSuffix(r.URL.Path, "/ws") ||
+		(r.Header.Get("Origin") != "" && !a.sameOrigin(r)) {
+		a.writeError(w, r, err)
+		return
+	}
+	ws, uerr := upgrader.Upgrade(w, r, nil)
+	if uerr != nil {
+		return // the upgrader has answered
+	}
+	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(api.CloseSessionEnded, "session ended; sign in again"), time.Now().Add(writeWait))
+	ws.Close()
 }
 
 func safeMethod(m string) bool {

@@ -264,6 +264,13 @@ func TestBrowserClient(t *testing.T) {
 			srv.stop()
 			srv.start()
 			reply("ok")
+		case "restart-revoke":
+			// A phone asleep while its person's sessions end: the server
+			// restarts (every socket drops) and the sessions of the party
+			// of side arg are revoked before the page reconnects.
+			srv.stop()
+			srv.start()
+			reply("%s", revokeParty(ctx, srv, medC, k.ID, arg))
 		default:
 			reply("fail unknown request %q", verb)
 		}
@@ -272,12 +279,36 @@ func TestBrowserClient(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("the browser end-to-end script failed: %v", err)
 	}
-	for _, name := range []string{"party-caucus.png", "mediator-caucus.png", "party-phone.png", "records-disposal.png"} {
+	for _, name := range []string{"party-caucus.png", "mediator-caucus.png", "party-phone.png", "records-disposal.png", "party-signed-out-phone.png"} {
 		b, err := os.ReadFile(filepath.Join(shots, name))
 		if err != nil || len(b) < 10<<10 || !bytes.HasPrefix(b, []byte("\x89PNG")) {
 			t.Errorf("screenshot %s was not taken (%d bytes): %v", name, len(b), err)
 		}
 	}
+}
+
+// revokeParty revokes every session of the party of side in caseID and
+// announces it (as a link back in does), answering "ok" or why not.
+func revokeParty(ctx context.Context, srv *restartable, medC *client.Client, caseID, side string) string {
+	c, err := medC.Case(ctx, caseID)
+	if err != nil {
+		return "fail " + err.Error()
+	}
+	srv.mu.Lock()
+	node := srv.node
+	srv.mu.Unlock()
+	for _, p := range c.Participants {
+		if p.Role == api.RoleParty && p.Side == side {
+			if err := node.Accounts.RevokeSessions(ctx, p.AccountID); err != nil {
+				return "fail " + err.Error()
+			}
+			if err := node.Messages.Announce(ctx, account.AccountTopic(p.AccountID), []byte("revoked")); err != nil {
+				return "fail " + err.Error()
+			}
+			return "ok"
+		}
+	}
+	return "fail no party on side " + side
 }
 
 // programRecusesCoMediator adds a co-mediator to the case, and the program

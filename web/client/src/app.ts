@@ -259,7 +259,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     el.textContent = s === "live" ? "Connected — end-to-end encrypted" : s === "reconnecting" ? "Reconnecting…" : s === "closed" ? detail ?? "Disconnected" : "Connecting…";
     el.className = "conn" + (s === "live" ? "" : " bad");
     floorStatus(s);
-    if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords().then((w) => { el.textContent = "Signed out"; say(w, true); });
+    if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords(me.role === "participant").then((w) => { el.textContent = "Signed out"; say(w, true); });
   };
   c = await consentGate(main(), caseID, keys, await api.getCase(caseID));
   sc.c = c;

@@ -50,8 +50,12 @@ export function signInErrorWords(e: unknown): string {
 let signInPassword = "";
 export function rememberSignInPassword(pw: string) { signInPassword = pw; }
 
-/** After a session ends on a socket (close 4001): say why, in words. */
-export async function sessionEndedWords(): Promise<string> {
+/**
+ * After a session ends on a socket (close 4001, also when a reconnect
+ * finds it ended): say why, in words. A party or lawyer has no password:
+ * they come back through a new link from their mediator.
+ */
+export async function sessionEndedWords(participant: boolean): Promise<string> {
   try {
     await call<Account>("GET", "/api/v1/me");
     return "Your session ended. Reload the page to carry on.";
@@ -59,6 +63,7 @@ export async function sessionEndedWords(): Promise<string> {
     const w = accountProblemWords(e);
     if (w && e instanceof APIError && (e.problem.type ?? "").endsWith("account-disabled"))
       return "Your account has been disabled by the program administrator, so you have been signed out. Ask the program administrator if you think this is a mistake.";
+    if (participant) return "You have been signed out of this mediation on this browser. To come back, ask your mediator for a new link: it brings you back as yourself, with your conversations and documents.";
     return "You have been signed out (your session ended or your password changed). Sign in again to carry on.";
   }
 }

@@ -444,6 +444,20 @@ try {
   await phone.screenshot({ path: shots + "/party-phone.png", fullPage: false });
   await axeCheck(phone, "party, phone width");
 
+  // Party B's phone was asleep when B's sessions ended (the server
+  // restarted meanwhile, so the page's socket is down): on reconnecting,
+  // the page says in words that B was signed out and how to come back,
+  // rather than trying to reconnect for minutes.
+  await ask("restart-revoke", "B");
+  const ended = b.locator("#status.error", { hasText: "signed out" });
+  await ended.waitFor({ timeout: 30000 });
+  const endedText = (await ended.innerText()).replace(/\s+/g, " ");
+  check(endedText.includes("ask your mediator for a new link") && (await b.innerText("#conn")).includes("Signed out"),
+    "party B's page, reconnecting after B's sessions ended, says so and how to come back: " + endedText);
+  await axeCheck(b, "party signed out while away");
+  await b.setViewportSize({ width: 390, height: 844 });
+  await b.screenshot({ path: shots + "/party-signed-out-phone.png", fullPage: false });
+
   // No test message ever went to the server in the clear.
   const enc = new TextEncoder();
   const contains = (hay, needle) => Buffer.from(hay).indexOf(Buffer.from(needle)) >= 0;
