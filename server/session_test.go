@@ -81,13 +81,24 @@ func testLogoutClosesSockets(t *testing.T, a, b *nodetest.Node) {
 			t.Fatalf("%s's socket closed (%d) by someone else's sign-out", name, code)
 		}
 	}
-	// The stolen token opens nothing any more: the handshake is closed at
-	// once with 4001, so that a browser reconnecting after its session
-	// ended learns why (it cannot read a refused handshake's status).
+	// The stolen token opens nothing any more. A client without an
+	// Origin (the Go client, the CLI) is refused with 401; a browser's
+	// handshake (our own Origin) is closed at once with 4001, as a browser
+	// cannot read a refused handshake's status.
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+p.partyA.Token)
+	_, res, err := websocket.DefaultDialer.Dial(strings.Replace(b.URL, "http", "ws", 1)+"/api/v1/cases/"+p.caseID+"/ws", h)
+	if err == nil || res == nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("WebSocket with a signed-out token: %v %v", err, res)
+	}
+	if _, err := client.New(b.URL, p.partyA.Token).Chat(ctx, p.caseID, map[string]*api.Position{"joint": nil}); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("the Go client's chat with a signed-out token: %v", err)
+	}
+	h = http.Header{}
+	h.Set("Cookie", "parley_session="+p.partyA.Token)
+	h.Set("Origin", b.URL)
 	if code := handshakeClose(t, b.URL, p.caseID, h); code != api.CloseSessionEnded {
-		t.Fatalf("WebSocket with a signed-out token: close %d, want %d", code, api.CloseSessionEnded)
+		t.Fatalf("a browser's WebSocket with a signed-out session: close %d, want %d", code, api.CloseSessionEnded)
 	}
 }
 
@@ -110,25 +121,37 @@ func handshakeClose(t *testing.T, baseURL, caseID string, h http.Header) int {
 	return ce.Code
 }
 
-// TestSocketWithoutSessionIsClosedWithReason: a WebSocket handshake with
-// no session, or one that ended, is upgraded and closed with 4001; one
-// from a foreign origin is still refused before any upgrade.
+// TestSocketWithoutSessionIsClosedWithReason: a browser's WebSocket
+// handshake (our own Origin) with no session, or one that ended, is
+// upgraded and closed with 4001; one without an Origin or from a foreign
+// one is refused with 401 before any upgrade.
 func TestSocketWithoutSessionIsClosedWithReason(t *testing.T) {
 	n := nodetest.Embedded(t)
 	p := seedCase(t, n, n.URL)
-	if code := handshakeClose(t, n.URL, p.caseID, http.Header{}); code != api.CloseSessionEnded {
-		t.Fatalf("no session: close %d", code)
+	dial := func(h http.Header) *http.Response {
+		t.Helper()
+		ws, res, err := websocket.DefaultDialer.Dial(strings.Replace(n.URL, "http", "ws", 1)+"/api/v1/cases/"+p.caseID+"/ws", h)
+		if err == nil {
+			ws.Close()
+			t.Fatalf("handshake %v accepted", h)
+		}
+		return res
+	}
+	if res := dial(http.Header{}); res == nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no session, no Origin: %v", res)
 	}
 	h := http.Header{}
-	h.Set("Cookie", "parley_session="+strings.Repeat("x", 43))
 	h.Set("Origin", n.URL)
+	if code := handshakeClose(t, n.URL, p.caseID, h); code != api.CloseSessionEnded {
+		t.Fatalf("no session, our Origin: close %d", code)
+	}
+	h.Set("Cookie", "parley_session="+strings.Repeat("x", 43))
 	if code := handshakeClose(t, n.URL, p.caseID, h); code != api.CloseSessionEnded {
 		t.Fatalf("an unknown session from our origin: close %d", code)
 	}
 	h.Set("Origin", "http://elsewhere.example")
-	_, res, err := websocket.DefaultDialer.Dial(strings.Replace(n.URL, "http", "ws", 1)+"/api/v1/cases/"+p.caseID+"/ws", h)
-	if err == nil || res == nil || res.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("a foreign origin without a session: %v %v", err, res)
+	if res := dial(h); res == nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a foreign origin without a session: %v", res)
 	}
 	// A plain request is answered as before.
 	if _, err := client.New(n.URL, "").Me(context.Background()); err == nil || !strings.Contains(err.Error(), "401") {

@@ -96,7 +96,8 @@ func TestDisableAccountClosesEverySocket(t *testing.T) {
 		// asleep) learns it on its next attempt: closed with 4001, after
 		// which a browser asks /me and says why in words.
 		h := http.Header{}
-		h.Set("Authorization", "Bearer "+tok)
+		h.Set("Cookie", "parley_session="+tok)
+		h.Set("Origin", b.URL)
 		if code := handshakeClose(t, b.URL, p.caseID, h); code != api.CloseSessionEnded {
 			t.Fatalf("a disabled account reconnecting: close %d, want %d", code, api.CloseSessionEnded)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -74,16 +75,18 @@ func (a *API) requireSession(next http.Handler) http.Handler {
 }
 
 // refuseSession answers a request whose session is missing or could not
-// be resolved. A WebSocket handshake without a valid session (from our
-// own origin, or from a client that sends none) is upgraded and closed at
-// once with api.CloseSessionEnded: a browser cannot read a refused
-// handshake's status, so a page whose session ended while its socket was
-// down (a phone asleep, a dropped network) would otherwise try to
-// reconnect for minutes instead of saying that the person was signed out.
-// Nothing is sent but the close.
+// be resolved. A browser's WebSocket handshake (one that sends our own
+// Origin) to a case's socket without a valid session is upgraded and
+// closed at once with api.CloseSessionEnded: a browser cannot read a
+// refused handshake's status, so a page whose session ended while its
+// socket was down (a phone asleep, a dropped network) would otherwise try
+// to reconnect for minutes instead of saying that the person was signed
+// out. Nothing is sent but the close. Clients that send no Origin (the Go
+// client, the CLI) read the 401 as before; a foreign Origin gets it too.
 func (a *API) refuseSession(w http.ResponseWriter, r *http.Request, err error) {
-	if !errors.Is(err, fault.ErrUnauthenticated) || !websocket.IsWebSocketUpgrade(r) || !strings.HasSuffix(r.URL.Path, "/ws") ||
-		(r.Header.Get("Origin") != "" && !a.sameOrigin(r)) {
+	if !errors.Is(err, fault.ErrUnauthenticated) || r.Method != http.MethodGet || !websocket.IsWebSocketUpgrade(r) ||
+		r.Header.Get("Sec-WebSocket-Key") == "" || !isCaseSocket(r.URL.Path) ||
+		r.Header.Get("Origin") == "" || !a.sameOrigin(r) {
 		a.writeError(w, r, err)
 		return
 	}
@@ -91,8 +94,27 @@ func (a *API) refuseSession(w http.ResponseWriter, r *http.Request, err error) {
 	if uerr != nil {
 		return // the upgrader has answered
 	}
+	defer ws.Close()
+	a.log.InfoContext(r.Context(), "WebSocket without a valid session closed with 4001", slog.String("path", r.URL.Path))
 	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(api.CloseSessionEnded, "session ended; sign in again"), time.Now().Add(writeWait))
-	ws.Close()
+	// Wait (briefly) for the browser's answering close, reading past the
+	// frames it may send first: closing at once would answer those with a
+	// reset, which can discard the close before the page reads it.
+	ws.SetReadLimit(api.MaxFrame)
+	ws.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		if _, _, err := ws.NextReader(); err != nil {
+			return
+		}
+	}
+}
+
+// isCaseSocket says whether path is a case's WebSocket,
+// /api/v1/cases/{caseID}/ws.
+func isCaseSocket(path string) bool {
+	rest, ok := strings.CutPrefix(path, "/api/v1/cases/")
+	id, ok2 := strings.CutSuffix(rest, "/ws")
+	return ok && ok2 && id != "" && !strings.Contains(id, "/")
 }
 
 func safeMethod(m string) bool {
