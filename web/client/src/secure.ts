@@ -247,15 +247,21 @@ export class SecureCase {
     const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + casePath(this.caseID) + "/ws";
     const ws = new WebSocket(url);
     this.ws = ws;
+    // The backoff starts again only after a connection that worked: the
+    // server sent a frame, or it stayed open 10 s. One the server accepts
+    // and drops at once (a node in trouble) is retried with the growing
+    // delay and the attempt cap, not every 250 ms.
     let opened = false;
+    let openedAt = 0;
     ws.onopen = () => {
-      opened = true;
+      openedAt = Date.now();
       for (const room of this.rooms) ws.send(JSON.stringify({ t: "sub", room, from: this.pos.get(room) } satisfies ClientFrame));
       this.setStatus("live");
       // Unacknowledged messages go again (receivers drop duplicates by sender and id).
       for (const [id, p] of this.pending) ws.send(JSON.stringify({ t: "pub", room: p.room, id, body: p.body, epoch: p.epoch } satisfies ClientFrame));
     };
     ws.onmessage = (e) => {
+      opened = true;
       // The server sends only ServerFrames (package api); a frame of a
       // kind this client does not know is ignored by frame's switch.
       const f = JSON.parse(e.data as string) as ServerFrame;
@@ -267,7 +273,7 @@ export class SecureCase {
         this.setStatus("closed", e.code === CloseSessionEnded ? "Your session ended. Sign in again." : "Your access to this case ended.");
         return;
       }
-      const n = opened ? 0 : attempt + 1;
+      const n = opened || (openedAt > 0 && Date.now() - openedAt > 10000) ? 0 : attempt + 1;
       if (n > 120) { this.setStatus("closed", "Cannot reach the server. Reload the page to try again."); return; }
       this.setStatus("reconnecting");
       setTimeout(() => this.connect(n), Math.min(250 * 2 ** Math.min(n, 4), 4000));

@@ -458,6 +458,33 @@ try {
   await b.setViewportSize({ width: 390, height: 844 });
   await b.screenshot({ path: shots + "/party-signed-out-phone.png", fullPage: false });
 
+  // A server that accepts party A's socket and drops it at once, before
+  // any frame (a node in trouble): the page retries with a growing delay
+  // (250 ms, 500 ms, 1 s, 2 s, 4 s), not every 250 ms, and comes back once
+  // the server works again.
+  const drops = []; // when each attempt was dropped (ms)
+  let dropping = true;
+  await a.routeWebSocket(/\/ws$/, (ws) => {
+    if (dropping) {
+      drops.push(Date.now());
+      // Open first (the page sees the connection open), then dropped.
+      setTimeout(() => ws.close({ code: 1011, reason: "trouble" }).catch(() => {}), 200);
+      return;
+    }
+    ws.connectToServer();
+  });
+  await ask("restart"); // ends A's current socket; every new one goes through the route
+  for (let i = 0; i < 200 && drops.length < 4; i++) await new Promise((r) => setTimeout(r, 100));
+  const spread = drops.length >= 4 ? drops[3] - drops[0] : -1;
+  // Growing: 0.5 + 1 + 2 s between the first four, plus the 0.2 s each
+  // stays open; at a fixed 250 ms, about 1.35 s.
+  check(spread >= 2500, `a socket dropped at once is retried with a growing delay: the first four attempts span ${spread} ms`);
+  await a.locator("#conn", { hasText: "Reconnecting" }).waitFor({ timeout: 10000 });
+  check(true, "party A's page says it is reconnecting meanwhile");
+  dropping = false;
+  await connected(a);
+  check(true, "party A's page reconnects once the server works again");
+
   // No test message ever went to the server in the clear.
   const enc = new TextEncoder();
   const contains = (hay, needle) => Buffer.from(hay).indexOf(Buffer.from(needle)) >= 0;
