@@ -372,6 +372,12 @@ try {
   log("PASS");
 } catch (e) {
   log("FAIL: " + (e.stack || e));
+  // First each page's connection and status lines, short enough to survive
+  // a CI log that keeps only part of the output; then the pages' text.
+  for (const [name, p] of pages) {
+    const line = async (sel) => flat(await p.innerText(sel, { timeout: 1000 }).catch(() => "-"));
+    log(`${name}: connection "${await line("#conn")}", status "${await line("#status")}", at ${p.url()}`);
+  }
   for (const [name, p] of pages) log(`${name} shows: ` + flat(await p.innerText("body", { timeout: 2000 }).catch(() => "(nothing)")).slice(0, 1500));
   process.exitCode = 1;
 } finally {
