@@ -316,3 +316,38 @@ func TestOversizedHeadersAnswerProblemJSON(t *testing.T) {
 		t.Fatalf("ordinary request: status %d, Content-Type %q", ok.StatusCode, ok.Header.Get("Content-Type"))
 	}
 }
+
+// TestSocketWithoutAccessIsClosedWithReason: a browser's handshake to a
+// case its person has no access to (any more: a recused mediator whose page
+// was asleep) is closed with 4003, which the page words as access ended;
+// the Go client still reads the refused handshake's status. A case that
+// does not exist is answered the same way, so the close tells no more
+// than a 404. (A party removed from a case also loses their sessions: their
+// page gets 4001.)
+func TestSocketWithoutAccessIsClosedWithReason(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	p := seedCase(t, n, n.URL)
+	other, err := p.med.CreateCase(ctx, "Another case", "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := func(token, caseID string) int {
+		h := http.Header{}
+		h.Set("Cookie", "parley_session="+token)
+		h.Set("Origin", n.URL)
+		return handshakeClose(t, n.URL, caseID, h)
+	}
+	// The party's own case is served as usual.
+	ws := dialRoom(t, n.URL, p.caseID, p.partyA.Token)
+	ws.Close()
+	for _, caseID := range []string{other.ID, "c_doesnotexist"} {
+		if code := browser(p.partyA.Token, caseID); code != api.CloseAccessLost {
+			t.Fatalf("a browser's handshake to %s, a case it has no access to: close %d, want %d", caseID, code, api.CloseAccessLost)
+		}
+		if _, err := client.New(n.URL, p.partyA.Token).Chat(ctx, caseID, map[string]*api.Position{"joint": nil}); err == nil ||
+			!(strings.Contains(err.Error(), "403") || strings.Contains(err.Error(), "404")) {
+			t.Fatalf("the Go client's chat in %s: %v", caseID, err)
+		}
+	}
+}

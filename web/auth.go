@@ -75,31 +75,42 @@ func (a *API) requireSession(next http.Handler) http.Handler {
 }
 
 // refuseSession answers a request whose session is missing or could not
-// be resolved. A browser's WebSocket handshake (one that sends our own
-// Origin) to a case's socket without a valid session is upgraded and
-// closed at once with api.CloseSessionEnded: a browser cannot read a
-// refused handshake's status, so a page whose session ended while its
-// socket was down (a phone asleep, a dropped network) would otherwise try
-// to reconnect for minutes instead of saying that the person was signed
-// out. Nothing is sent but the close. Clients that send no Origin (the Go
+// be resolved. A browser's handshake to a case's socket without a valid
+// session is closed at once with api.CloseSessionEnded (browserSocket):
+// a page whose session ended while its socket was down (a phone asleep, a
+// dropped network) then says that the person was signed out, instead of
+// trying to reconnect for minutes. Clients that send no Origin (the Go
 // client, the CLI) read the 401 as before; a foreign Origin gets it too.
 func (a *API) refuseSession(w http.ResponseWriter, r *http.Request, err error) {
-	if !errors.Is(err, fault.ErrUnauthenticated) || r.Method != http.MethodGet || !websocket.IsWebSocketUpgrade(r) ||
-		r.Header.Get("Sec-WebSocket-Key") == "" || !isCaseSocket(r.URL.Path) ||
-		r.Header.Get("Origin") == "" || !a.sameOrigin(r) {
+	if !errors.Is(err, fault.ErrUnauthenticated) || !isCaseSocket(r.URL.Path) || !a.browserSocket(r) {
 		a.writeError(w, r, err)
 		return
 	}
-	ws, uerr := upgrader.Upgrade(w, r, nil)
-	if uerr != nil {
+	a.closeHandshake(w, r, api.CloseSessionEnded, "session ended; sign in again")
+}
+
+// browserSocket says whether r is a browser's WebSocket handshake from our
+// own origin: a GET asking for an upgrade, with its key and our Origin.
+// A browser cannot read the status of a refused handshake, so such a
+// handshake is refused with a close code instead (closeHandshake).
+func (a *API) browserSocket(r *http.Request) bool {
+	return r.Method == http.MethodGet && websocket.IsWebSocketUpgrade(r) && r.Header.Get("Sec-WebSocket-Key") != "" &&
+		r.Header.Get("Origin") != "" && a.sameOrigin(r)
+}
+
+// closeHandshake upgrades r and closes the connection at once with code:
+// nothing else is sent. It waits (at most a second) for the browser's
+// answering close, reading past the frames it may send first: closing at
+// once would answer those with a reset, which can discard the close
+// before the page reads it.
+func (a *API) closeHandshake(w http.ResponseWriter, r *http.Request, code int, reason string) {
+	ws, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
 		return // the upgrader has answered
 	}
 	defer ws.Close()
-	a.log.InfoContext(r.Context(), "WebSocket without a valid session closed with 4001", slog.String("path", r.URL.Path))
-	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(api.CloseSessionEnded, "session ended; sign in again"), time.Now().Add(writeWait))
-	// Wait (briefly) for the browser's answering close, reading past the
-	// frames it may send first: closing at once would answer those with a
-	// reset, which can discard the close before the page reads it.
+	a.log.InfoContext(r.Context(), "WebSocket refused with a close code", slog.Int("code", code), slog.String("path", r.URL.Path))
+	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(writeWait))
 	ws.SetReadLimit(api.MaxFrame)
 	ws.SetReadDeadline(time.Now().Add(time.Second))
 	for {

@@ -111,6 +111,14 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := a.cases.Get(r.Context(), actor, caseID); err != nil {
+		if (errors.Is(err, fault.ErrForbidden) || errors.Is(err, fault.ErrNotFound)) && a.browserSocket(r) {
+			// A page reconnecting after its person left the case (or
+			// the case was disposed of) says that access ended, rather
+			// than retrying a handshake it cannot read. Refused or
+			// missing alike: the close tells no more than a 404.
+			a.closeHandshake(w, r, api.CloseAccessLost, "access to this case ended")
+			return
+		}
 		a.writeError(w, r, err)
 		return
 	}
