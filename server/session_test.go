@@ -16,6 +16,7 @@ import (
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -341,13 +342,22 @@ func TestSocketWithoutAccessIsClosedWithReason(t *testing.T) {
 	// The party's own case is served as usual.
 	ws := dialRoom(t, n.URL, p.caseID, p.partyA.Token)
 	ws.Close()
-	for _, caseID := range []string{other.ID, "c_doesnotexist"} {
-		if code := browser(p.partyA.Token, caseID); code != api.CloseAccessLost {
-			t.Fatalf("a browser's handshake to %s, a case it has no access to: close %d, want %d", caseID, code, api.CloseAccessLost)
+	// An administrator sees that the case exists but may not read it
+	// (403); a party of another case, a case that does not exist (404).
+	_, admin := n.Staff(t, policy.RoleAdmin, fmt.Sprintf("admin-%d@example.org", time.Now().UnixNano()))
+	for _, try := range []struct {
+		who, token, caseID, status string
+	}{
+		{"an administrator", admin.Token, p.caseID, "403"},
+		{"a party of another case", p.partyA.Token, other.ID, "404"},
+		{"a party", p.partyA.Token, ids.New("c"), "404"}, // well formed, never made
+	} {
+		if code := browser(try.token, try.caseID); code != api.CloseAccessLost {
+			t.Fatalf("%s's browser, handshake to %s: close %d, want %d", try.who, try.caseID, code, api.CloseAccessLost)
 		}
-		if _, err := client.New(n.URL, p.partyA.Token).Chat(ctx, caseID, map[string]*api.Position{"joint": nil}); err == nil ||
-			!(strings.Contains(err.Error(), "403") || strings.Contains(err.Error(), "404")) {
-			t.Fatalf("the Go client's chat in %s: %v", caseID, err)
+		if _, err := client.New(n.URL, try.token).Chat(ctx, try.caseID, map[string]*api.Position{"joint": nil}); err == nil ||
+			!strings.Contains(err.Error(), try.status) {
+			t.Fatalf("%s's Go client, chat in %s: %v, want HTTP %s", try.who, try.caseID, err, try.status)
 		}
 	}
 }

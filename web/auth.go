@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -109,7 +108,6 @@ func (a *API) closeHandshake(w http.ResponseWriter, r *http.Request, code int, r
 		return // the upgrader has answered
 	}
 	defer ws.Close()
-	a.log.InfoContext(r.Context(), "WebSocket refused with a close code", slog.Int("code", code), slog.String("path", r.URL.Path))
 	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(writeWait))
 	ws.SetReadLimit(api.MaxFrame)
 	ws.SetReadDeadline(time.Now().Add(time.Second))

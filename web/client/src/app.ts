@@ -259,7 +259,10 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     el.textContent = s === "live" ? "Connected — end-to-end encrypted" : s === "reconnecting" ? "Reconnecting…" : s === "closed" ? detail ?? "Disconnected" : "Connecting…";
     el.className = "conn" + (s === "live" ? "" : " bad");
     floorStatus(s);
-    if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords(me.role === "participant").then((w) => { el.textContent = "Signed out"; say(w, true); });
+    if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords(me.role === "participant").then((w) => {
+      el.textContent = "Signed out";
+      main().replaceChildren(h("h1", {}, "You are signed out"), h("p", { id: "status", role: "status", class: "error" }, w));
+    });
   };
   c = await consentGate(main(), caseID, keys, await api.getCase(caseID));
   sc.c = c;

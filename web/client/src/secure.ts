@@ -250,7 +250,7 @@ export class SecureCase {
     // The backoff starts again only after a connection that worked: the
     // server sent a frame, or it stayed open 10 s. One the server accepts
     // and drops at once (a node in trouble) is retried with the growing
-    // delay and the attempt cap, not every 250 ms.
+    // delay, not every 250 ms.
     let opened = false;
     let openedAt = 0;
     ws.onopen = () => {
@@ -274,7 +274,10 @@ export class SecureCase {
         return;
       }
       const n = opened || (openedAt > 0 && Date.now() - openedAt > 10000) ? 0 : attempt + 1;
-      if (n > 120) { this.setStatus("closed", "Cannot reach the server. Reload the page to try again."); return; }
+      // Giving up is for a server that cannot be reached at all: one that
+      // opened the connection is retried (every 4 s at most) for as long
+      // as the page is open.
+      if (n > 120 && openedAt === 0) { this.setStatus("closed", "Cannot reach the server. Reload the page to try again."); return; }
       this.setStatus("reconnecting");
       setTimeout(() => this.connect(n), Math.min(250 * 2 ** Math.min(n, 4), 4000));
     };
