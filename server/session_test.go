@@ -26,7 +26,7 @@ func dialRoom(t *testing.T, baseURL, caseID, token string) *websocket.Conn {
 	t.Helper()
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+token)
-	ws, _, err := websocket.DefaultDialer.Dial(strings.Replace(baseURL, "http", "ws", 1)+"/api/v1/cases/"+caseID+"/ws", h)
+	ws, _, err := websocket.DefaultDialer.Dial(socketURL(baseURL, caseID), h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,19 +88,30 @@ func testLogoutClosesSockets(t *testing.T, a, b *nodetest.Node) {
 	// cannot read a refused handshake's status.
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+p.partyA.Token)
-	_, res, err := websocket.DefaultDialer.Dial(strings.Replace(b.URL, "http", "ws", 1)+"/api/v1/cases/"+p.caseID+"/ws", h)
+	_, res, err := websocket.DefaultDialer.Dial(socketURL(b.URL, p.caseID), h)
 	if err == nil || res == nil || res.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("WebSocket with a signed-out token: %v %v", err, res)
 	}
 	if _, err := client.New(b.URL, p.partyA.Token).Chat(ctx, p.caseID, map[string]*api.Position{"joint": nil}); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("the Go client's chat with a signed-out token: %v", err)
 	}
-	h = http.Header{}
-	h.Set("Cookie", "parley_session="+p.partyA.Token)
-	h.Set("Origin", b.URL)
-	if code := handshakeClose(t, b.URL, p.caseID, h); code != api.CloseSessionEnded {
+	if code := handshakeClose(t, b.URL, p.caseID, browserHeader(b.URL, p.partyA.Token)); code != api.CloseSessionEnded {
 		t.Fatalf("a browser's WebSocket with a signed-out session: close %d, want %d", code, api.CloseSessionEnded)
 	}
+}
+
+// socketURL is the address of caseID's WebSocket on the node at baseURL.
+func socketURL(baseURL, caseID string) string {
+	return strings.Replace(baseURL, "http", "ws", 1) + "/api/v1/cases/" + caseID + "/ws"
+}
+
+// browserHeader is what a browser's handshake from the node's own page
+// carries: the session cookie and the Origin.
+func browserHeader(baseURL, token string) http.Header {
+	h := http.Header{}
+	h.Set("Cookie", "parley_session="+token)
+	h.Set("Origin", baseURL)
+	return h
 }
 
 // handshakeClose dials a case's WebSocket with h and returns the close
@@ -108,7 +119,7 @@ func testLogoutClosesSockets(t *testing.T, a, b *nodetest.Node) {
 // the test if the server sends a frame or the handshake is refused.
 func handshakeClose(t *testing.T, baseURL, caseID string, h http.Header) int {
 	t.Helper()
-	ws, res, err := websocket.DefaultDialer.Dial(strings.Replace(baseURL, "http", "ws", 1)+"/api/v1/cases/"+caseID+"/ws", h)
+	ws, res, err := websocket.DefaultDialer.Dial(socketURL(baseURL, caseID), h)
 	if err != nil {
 		t.Fatalf("handshake refused: %v %v", err, res)
 	}
@@ -131,7 +142,7 @@ func TestSocketWithoutSessionIsClosedWithReason(t *testing.T) {
 	p := seedCase(t, n, n.URL)
 	dial := func(h http.Header) *http.Response {
 		t.Helper()
-		ws, res, err := websocket.DefaultDialer.Dial(strings.Replace(n.URL, "http", "ws", 1)+"/api/v1/cases/"+p.caseID+"/ws", h)
+		ws, res, err := websocket.DefaultDialer.Dial(socketURL(n.URL, p.caseID), h)
 		if err == nil {
 			ws.Close()
 			t.Fatalf("handshake %v accepted", h)
@@ -333,12 +344,6 @@ func TestSocketWithoutAccessIsClosedWithReason(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	browser := func(token, caseID string) int {
-		h := http.Header{}
-		h.Set("Cookie", "parley_session="+token)
-		h.Set("Origin", n.URL)
-		return handshakeClose(t, n.URL, caseID, h)
-	}
 	// The party's own case is served as usual.
 	ws := dialRoom(t, n.URL, p.caseID, p.partyA.Token)
 	ws.Close()
@@ -352,7 +357,7 @@ func TestSocketWithoutAccessIsClosedWithReason(t *testing.T) {
 		{"a party of another case", p.partyA.Token, other.ID, "404"},
 		{"a party", p.partyA.Token, ids.New("c"), "404"}, // well formed, never made
 	} {
-		if code := browser(try.token, try.caseID); code != api.CloseAccessLost {
+		if code := handshakeClose(t, n.URL, try.caseID, browserHeader(n.URL, try.token)); code != api.CloseAccessLost {
 			t.Fatalf("%s's browser, handshake to %s: close %d, want %d", try.who, try.caseID, code, api.CloseAccessLost)
 		}
 		if _, err := client.New(n.URL, try.token).Chat(ctx, try.caseID, map[string]*api.Position{"joint": nil}); err == nil ||

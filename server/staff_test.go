@@ -95,10 +95,7 @@ func TestDisableAccountClosesEverySocket(t *testing.T) {
 		// A socket that was down when the account was disabled (a phone
 		// asleep) learns it on its next attempt: closed with 4001, after
 		// which a browser asks /me and says why in words.
-		h := http.Header{}
-		h.Set("Cookie", "parley_session="+tok)
-		h.Set("Origin", b.URL)
-		if code := handshakeClose(t, b.URL, p.caseID, h); code != api.CloseSessionEnded {
+		if code := handshakeClose(t, b.URL, p.caseID, browserHeader(b.URL, tok)); code != api.CloseSessionEnded {
 			t.Fatalf("a disabled account reconnecting: close %d, want %d", code, api.CloseSessionEnded)
 		}
 	}
