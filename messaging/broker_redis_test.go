@@ -1,6 +1,8 @@
 package messaging
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -139,5 +141,181 @@ func TestRedisBroadcastInOneRoundTrip(t *testing.T) {
 	}
 	if _, ok := b2.HeadHint(t.Context(), "c_none/joint"); ok {
 		t.Fatal("a room with nothing to broadcast got a head hint")
+	}
+}
+
+// gatePipelines is a go-redis hook that counts pipelines of PUBLISH
+// commands and holds the first one until release is closed.
+type gatePipelines struct {
+	n       atomic.Int32
+	held    int           // the held pipeline's commands (set before started closes)
+	started chan struct{} // closed when the first pipeline is held
+	release chan struct{}
+}
+
+func (g *gatePipelines) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (g *gatePipelines) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (g *gatePipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && cmds[0].Name() == "publish" && g.n.Add(1) == 1 {
+			g.held = len(cmds)
+			close(g.started)
+			<-g.release
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestRedisPublishesShareRoundTrips: publishes queued while one round
+// trip is in flight go out together in the next (before, each PUBLISH
+// was a round trip of its own: 200 here), each caller still getting its
+// own answer, and every message arriving once, in the order queued.
+func TestRedisPublishesShareRoundTrips(t *testing.T) {
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := &gatePipelines{started: make(chan struct{}), release: make(chan struct{})}
+	c1, c2 := redis.NewClient(opts), redis.NewClient(opts)
+	c1.AddHook(gate)
+	b1, b2 := NewRedis(c1), NewRedis(c2)
+	var release sync.Once
+	t.Cleanup(func() {
+		release.Do(func() { close(gate.release) })
+		b1.Close()
+		b2.Close()
+		c1.Close()
+		c2.Close()
+	})
+	topic := fmt.Sprintf("share-%d", time.Now().UnixNano())
+	got := make(chan string, 256)
+	cancel := b2.Subscribe(topic, func(data []byte) { got <- string(data) })
+	defer cancel()
+	// A subscription just made may not be in effect: wait until a
+	// publish from another client reaches it.
+	waitSubscribed(t, c2, topic, got)
+
+	const n = 200
+	answers := make(chan error, n)
+	counts := make(chan int, n)
+	send := func(i int) {
+		c, err := b1.Send(t.Context(), topic, []byte(fmt.Sprint(i)))
+		counts <- c
+		answers <- err
+	}
+	go send(0)
+	select {
+	case <-gate.started: // the first round trip is held: the rest queue behind it
+	case <-time.After(10 * time.Second):
+		t.Fatal("no publish went out in a pipeline")
+	}
+	for i := 1; i < n; i++ {
+		// Queued one at a time, so the order is known.
+		go send(i)
+		waitFor(t, func() bool { return len(b1.pubq) == i })
+	}
+	release.Do(func() { close(gate.release) })
+	for range n {
+		if err := <-answers; err != nil {
+			t.Fatal(err)
+		}
+		if c := <-counts; c != 1 {
+			t.Fatalf("Send counted %d subscribed processes, want 1", c)
+		}
+	}
+	if p := gate.n.Load(); p != 2 {
+		t.Fatalf("%d publishes took %d round trips, want 2 (the held one and one for the %d queued)", n, p, n-1)
+	}
+	for i := 0; i < n; {
+		select {
+		case m := <-got:
+			if m == "ready" { // a later one of waitSubscribed's
+				continue
+			}
+			if m != fmt.Sprint(i) {
+				t.Fatalf("message %d arrived as %q: out of order", i, m)
+			}
+			i++
+		case <-time.After(10 * time.Second):
+			t.Fatalf("message %d did not arrive", i)
+		}
+	}
+}
+
+// TestRedisCloseAnswersQueuedPublishes: Close while publishes wait for
+// the publisher answers every one of them (sent, or errBrokerClosed),
+// and a publish after Close fails at once.
+func TestRedisCloseAnswersQueuedPublishes(t *testing.T) {
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate := &gatePipelines{started: make(chan struct{}), release: make(chan struct{})}
+	c1 := redis.NewClient(opts)
+	c1.AddHook(gate)
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(gate.release) }); c1.Close() })
+	b1 := NewRedis(c1)
+	const n = 50
+	answers := make(chan error, n)
+	for range n {
+		go func() { answers <- b1.Publish(context.Background(), "close-test", []byte("x")) }()
+	}
+	select {
+	case <-gate.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no publish went out in a pipeline")
+	}
+	waitFor(t, func() bool { return gate.held+len(b1.pubq) == n })
+	closed := make(chan struct{})
+	go func() { b1.Close(); close(closed) }()
+	release.Do(func() { close(gate.release) })
+	for i := range n {
+		select {
+		case err := <-answers:
+			if err != nil && !errors.Is(err, errBrokerClosed) {
+				t.Fatalf("publish %d: %v", i, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d publishes queued at Close were never answered", n-i, n)
+		}
+	}
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	if err := b1.Publish(context.Background(), "close-test", []byte("x")); !errors.Is(err, errBrokerClosed) {
+		t.Fatalf("publish after Close: %v, want errBrokerClosed", err)
+	}
+}
+
+// waitSubscribed publishes on topic through c until got receives one.
+func waitSubscribed(t *testing.T, c *redis.Client, topic string, got chan string) {
+	t.Helper()
+	for try := 0; ; try++ {
+		if try == 250 {
+			t.Fatal("the subscription never took effect")
+		}
+		c.Publish(t.Context(), redisPrefix+topic, "ready")
+		select {
+		case m := <-got:
+			if m != "ready" {
+				t.Fatalf("got %q before any publish", m)
+			}
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// waitFor polls cond until it holds, for at most 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 10 s")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
