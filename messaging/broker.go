@@ -30,6 +30,8 @@ const recentKeep = time.Hour
 // — so a flushed or restarted Redis costs only speed.
 type Broker interface {
 	// Publish delivers data to every subscriber of topic, on every node.
+	// data must not be changed after the call (it may still be on its
+	// way when a caller whose context ended has returned).
 	Publish(ctx context.Context, topic string, data []byte) error
 	// Send is Publish that also says how many processes subscribe to
 	// topic: 0 means nobody listens there (for a room owner's topic, that

@@ -97,6 +97,14 @@ func (r *Redis) Send(ctx context.Context, topic string, data []byte) (int, error
 // to it as one pipeline: an idle node's publish goes out at once, a busy
 // node's wait for the round trip in flight and go out together in the
 // next. Messages leave in the order they were queued.
+//
+// A round trip that fails for want of Redis (not a Redis error reply)
+// fails everything queued behind it at once, rather than each batch
+// waiting out its own timeout: callers see the outage within one round
+// trip. Close sends what is queued, under one deadline, and then fails
+// any publish that comes later. As with one PUBLISH, a failed round trip
+// may have delivered some of its messages (go-redis retries a pipeline
+// whole); the forward protocol resends and receivers drop duplicates.
 
 // publication is one queued PUBLISH and, once done is closed, its answer.
 type publication struct {
@@ -112,20 +120,27 @@ const (
 	// maxPublishQueue bounds the publishes waiting for the publisher;
 	// past it Publish waits (or its context ends).
 	maxPublishQueue = 4096
-	// maxPipeline and maxPipelineBytes bound one round trip's publishes.
+	// maxPipeline and maxPipelineBytes bound one round trip's publishes
+	// (one larger message goes alone).
 	maxPipeline      = 256
 	maxPipelineBytes = 4 << 20
-	// publishTimeout bounds one round trip.
+	// publishTimeout bounds one round trip, and Close's flush of what is
+	// queued.
 	publishTimeout = 5 * time.Second
 )
 
-// errBrokerClosed answers a publish made after (or cut short by) Close.
+// errBrokerClosed answers a publish made after Close.
 var errBrokerClosed = errors.New("messaging: broker closed")
 
 // publish queues data for topic and waits for Redis's answer: the number
 // of processes subscribed. A caller whose context ends returns at once;
-// its message may still be sent.
+// its message is not sent if the publisher has not taken it yet.
 func (r *Redis) publish(ctx context.Context, topic string, data []byte) (int64, error) {
+	select {
+	case <-r.closing:
+		return 0, errBrokerClosed
+	default:
+	}
 	p := &publication{ctx: ctx, topic: redisPrefix + topic, data: data, done: make(chan struct{})}
 	select {
 	case r.pubq <- p:
@@ -140,7 +155,7 @@ func (r *Redis) publish(ctx context.Context, topic string, data []byte) (int64, 
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	case <-r.pubDone:
-		// Close ended the publisher, perhaps with p still queued.
+		// Queued as Close's flush ended: p was either in it or is left.
 		select {
 		case <-p.done:
 			return p.n, p.err
@@ -150,40 +165,110 @@ func (r *Redis) publish(ctx context.Context, topic string, data []byte) (int64, 
 	}
 }
 
-// runPublisher sends queued publishes, as many as wait (up to
-// maxPipeline) in each round trip, until Close.
+// runPublisher sends queued publishes, as many as wait in each round
+// trip, until Close; then it flushes the queue.
 func (r *Redis) runPublisher() {
 	defer close(r.pubDone)
-	batch := make([]*publication, 0, maxPipeline)
+	var batch []*publication
+	var carry *publication // taken, but did not fit the last batch
 	for {
-		select {
-		case p := <-r.pubq:
-			batch = append(batch, p)
-		case <-r.closing:
-			return
-		}
-		size := len(batch[0].data)
-	fill:
-		for len(batch) < maxPipeline && size < maxPipelineBytes {
+		if carry == nil {
 			select {
-			case p := <-r.pubq:
-				batch = append(batch, p)
-				size += len(p.data)
+			case <-r.closing:
+				r.flush()
+				return
 			default:
-				break fill
+			}
+			select {
+			case carry = <-r.pubq:
+			case <-r.closing:
+				r.flush()
+				return
 			}
 		}
-		r.sendPublications(batch)
+		batch, carry = r.gather(append(batch[:0], carry))
+		ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+		err := r.sendPublications(ctx, batch)
+		cancel()
 		clear(batch)
-		batch = batch[:0]
+		if err != nil {
+			// Redis is not answering: fail what waits now.
+			r.failQueued(err, &carry)
+		}
 	}
 }
 
-// sendPublications sends batch in one pipeline and answers each one; a
-// publish whose caller has given up is not sent.
-func (r *Redis) sendPublications(batch []*publication) {
+// gather adds to batch whatever is queued, within maxPipeline and
+// maxPipelineBytes; carry is the publication taken that did not fit.
+func (r *Redis) gather(batch []*publication) (_ []*publication, carry *publication) {
+	size := len(batch[0].data)
+	for len(batch) < maxPipeline {
+		select {
+		case p := <-r.pubq:
+			if size+len(p.data) > maxPipelineBytes {
+				return batch, p
+			}
+			batch = append(batch, p)
+			size += len(p.data)
+		default:
+			return batch, nil
+		}
+	}
+	return batch, nil
+}
+
+// flush sends what is queued once Close has begun, under one deadline.
+func (r *Redis) flush() {
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()
+	for {
+		var first *publication
+		select {
+		case first = <-r.pubq:
+		default:
+			return
+		}
+		for first != nil {
+			var batch []*publication
+			batch, first = r.gather([]*publication{first})
+			if err := r.sendPublications(ctx, batch); err != nil {
+				var rest *publication
+				r.failQueued(err, &rest)
+				if first != nil {
+					answerPublication(first, 0, err)
+				}
+				return
+			}
+		}
+	}
+}
+
+// failQueued answers carry (when set) and every publication queued now
+// with err.
+func (r *Redis) failQueued(err error, carry **publication) {
+	if *carry != nil {
+		answerPublication(*carry, 0, err)
+		*carry = nil
+	}
+	for {
+		select {
+		case p := <-r.pubq:
+			answerPublication(p, 0, err)
+		default:
+			return
+		}
+	}
+}
+
+func answerPublication(p *publication, n int64, err error) {
+	p.n, p.err = n, err
+	close(p.done)
+}
+
+// sendPublications sends batch in one pipeline and answers each one; a
+// publish whose caller has given up is not sent. It returns the round
+// trip's error when Redis itself did not answer (not an error reply).
+func (r *Redis) sendPublications(ctx context.Context, batch []*publication) error {
 	pipe := r.client.Pipeline()
 	cmds := make([]*redis.IntCmd, len(batch))
 	for i, p := range batch {
@@ -191,17 +276,27 @@ func (r *Redis) sendPublications(batch []*publication) {
 			cmds[i] = pipe.Publish(ctx, p.topic, p.data)
 		}
 	}
+	var execErr error
 	if pipe.Len() > 0 {
-		pipe.Exec(ctx) // each command holds its own error
+		_, execErr = pipe.Exec(ctx) // each command also holds its own error
+		var reply redis.Error
+		if errors.As(execErr, &reply) {
+			execErr = nil // an error reply: that command's own
+		}
 	}
 	for i, p := range batch {
-		if cmds[i] == nil {
-			p.err = p.ctx.Err()
-		} else {
-			p.n, p.err = cmds[i].Result()
+		switch {
+		case cmds[i] == nil:
+			answerPublication(p, 0, p.ctx.Err())
+		case execErr != nil && cmds[i].Err() == nil && cmds[i].Val() == 0:
+			// Not answered (a hook that failed the round trip without
+			// running it): a count of 0 would read as "nobody listens".
+			answerPublication(p, 0, execErr)
+		default:
+			answerPublication(p, cmds[i].Val(), cmds[i].Err())
 		}
-		close(p.done)
 	}
+	return execErr
 }
 
 // Subscribe implements Broker.

@@ -151,6 +151,9 @@ type gatePipelines struct {
 	held    int           // the held pipeline's commands (set before started closes)
 	started chan struct{} // closed when the first pipeline is held
 	release chan struct{}
+	// fail, when set, is what the held pipeline returns on release,
+	// without reaching Redis (as a dropped connection would).
+	fail error
 }
 
 func (g *gatePipelines) DialHook(next redis.DialHook) redis.DialHook          { return next }
@@ -161,6 +164,9 @@ func (g *gatePipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 			g.held = len(cmds)
 			close(g.started)
 			<-g.release
+			if g.fail != nil {
+				return g.fail
+			}
 		}
 		return next(ctx, cmds)
 	}
@@ -242,24 +248,31 @@ func TestRedisPublishesShareRoundTrips(t *testing.T) {
 	}
 }
 
-// TestRedisCloseAnswersQueuedPublishes: Close while publishes wait for
-// the publisher answers every one of them (sent, or errBrokerClosed),
-// and a publish after Close fails at once.
-func TestRedisCloseAnswersQueuedPublishes(t *testing.T) {
+// TestRedisCloseSendsQueuedPublishes: Close while publishes wait for
+// the publisher sends every one of them and answers each; a publish
+// after Close fails at once. Before, Close dropped what was queued.
+func TestRedisCloseSendsQueuedPublishes(t *testing.T) {
 	opts, err := redis.ParseURL(testenv.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	gate := &gatePipelines{started: make(chan struct{}), release: make(chan struct{})}
-	c1 := redis.NewClient(opts)
+	c1, c2 := redis.NewClient(opts), redis.NewClient(opts)
 	c1.AddHook(gate)
+	b2 := NewRedis(c2)
 	var release sync.Once
-	t.Cleanup(func() { release.Do(func() { close(gate.release) }); c1.Close() })
+	t.Cleanup(func() { release.Do(func() { close(gate.release) }); b2.Close(); c1.Close(); c2.Close() })
 	b1 := NewRedis(c1)
-	const n = 50
+	topic := fmt.Sprintf("close-%d", time.Now().UnixNano())
+	got := make(chan string, 1024)
+	cancel := b2.Subscribe(topic, func(data []byte) { got <- string(data) })
+	defer cancel()
+	waitSubscribed(t, c2, topic, got)
+
+	const n = 600 // more than one round trip's worth
 	answers := make(chan error, n)
-	for range n {
-		go func() { answers <- b1.Publish(context.Background(), "close-test", []byte("x")) }()
+	for i := range n {
+		go func() { answers <- b1.Publish(context.Background(), topic, []byte(fmt.Sprint(i))) }()
 	}
 	select {
 	case <-gate.started:
@@ -269,12 +282,20 @@ func TestRedisCloseAnswersQueuedPublishes(t *testing.T) {
 	waitFor(t, func() bool { return gate.held+len(b1.pubq) == n })
 	closed := make(chan struct{})
 	go func() { b1.Close(); close(closed) }()
+	waitFor(t, func() bool {
+		select {
+		case <-b1.closing:
+			return true
+		default:
+			return false
+		}
+	})
 	release.Do(func() { close(gate.release) })
 	for i := range n {
 		select {
 		case err := <-answers:
-			if err != nil && !errors.Is(err, errBrokerClosed) {
-				t.Fatalf("publish %d: %v", i, err)
+			if err != nil {
+				t.Fatalf("publish queued before Close: %v", err)
 			}
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%d of %d publishes queued at Close were never answered", n-i, n)
@@ -285,8 +306,79 @@ func TestRedisCloseAnswersQueuedPublishes(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not return")
 	}
-	if err := b1.Publish(context.Background(), "close-test", []byte("x")); !errors.Is(err, errBrokerClosed) {
+	seen := map[string]bool{}
+	for deadline := time.After(10 * time.Second); len(seen) < n; {
+		select {
+		case m := <-got:
+			if m != "ready" {
+				seen[m] = true
+			}
+		case <-deadline:
+			t.Fatalf("%d of %d publishes answered as sent did not arrive", n-len(seen), n)
+		}
+	}
+	if err := b1.Publish(context.Background(), topic, []byte("late")); !errors.Is(err, errBrokerClosed) {
 		t.Fatalf("publish after Close: %v, want errBrokerClosed", err)
+	}
+}
+
+// TestRedisOutageFailsQueuedPublishes: a round trip that fails for want
+// of Redis fails every publish queued behind it at once, in no further
+// round trip (before, each batch waited out its own timeout); a caller
+// that gives up while queued returns at once.
+func TestRedisOutageFailsQueuedPublishes(t *testing.T) {
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := errors.New("connection dropped")
+	gate := &gatePipelines{started: make(chan struct{}), release: make(chan struct{}), fail: dropped}
+	c1 := redis.NewClient(opts)
+	c1.AddHook(gate)
+	b1 := NewRedis(c1)
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(gate.release) }); b1.Close(); c1.Close() })
+
+	first := make(chan error, 1)
+	go func() { _, err := b1.Send(context.Background(), "outage", []byte("first")); first <- err }()
+	select {
+	case <-gate.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no publish went out in a pipeline")
+	}
+	// One caller gives up while queued.
+	gaveUp, stop := context.WithCancel(context.Background())
+	quit := make(chan error, 1)
+	go func() { quit <- b1.Publish(gaveUp, "outage", []byte("abandoned")) }()
+	waitFor(t, func() bool { return len(b1.pubq) == 1 })
+	stop()
+	if err := <-quit; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned publish: %v, want context.Canceled", err)
+	}
+	const n = 300
+	answers := make(chan error, n)
+	for range n {
+		go func() { _, err := b1.Send(context.Background(), "outage", []byte("x")); answers <- err }()
+	}
+	waitFor(t, func() bool { return len(b1.pubq) == n+1 })
+	release.Do(func() { close(gate.release) })
+	// The held round trip's own publish: not answered by Redis, so an
+	// error, never a count of 0 ("nobody listens").
+	if err := <-first; !errors.Is(err, dropped) {
+		t.Fatalf("the failed round trip's publish: %v, want %v", err, dropped)
+	}
+	for i := range n {
+		select {
+		case err := <-answers:
+			if !errors.Is(err, dropped) {
+				t.Fatalf("publish queued behind the failed round trip: %v, want %v", err, dropped)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d queued publishes not answered", n-i, n)
+		}
+	}
+	if p := gate.n.Load(); p != 1 {
+		t.Fatalf("%d round trips after the failed one, want none", p-1)
 	}
 }
 
