@@ -235,16 +235,40 @@ type journalReq struct {
 
 // runJournal is the node's group commit: it takes every batch waiting,
 // from every room, and writes them as one journal entry.
+//
+// No pacing timer: a batch that finds no write in flight is written at
+// once, and whatever arrives during a write waits for the next one, so a
+// busy node batches by the time its writes take and a quiet one pays
+// only its own write. One exception, for a journal kept in the object
+// store: after a write that carried busyJournal batches or more, the next
+// begins no sooner than the store's journal gap (timing.journalGap)
+// after it began (journalWait).
 func (s *Service) runJournal() {
 	defer s.wg.Done()
 	ctx, cancel := s.untilStop()
 	defer cancel()
+	gap := s.timing.journalGap
+	if s.log.local != nil {
+		gap = 0 // appends to a local file: nothing to save by waiting
+	}
+	var last time.Time // when the last write began
+	lastBatches := 0   // and how many batches it carried
 	for {
 		var first journalReq
 		select {
 		case first = <-s.journalQ:
 		case <-s.stop:
 			return
+		}
+		if d := journalWait(gap, last, lastBatches, time.Now()); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-s.stop:
+				t.Stop()
+				first.done <- ErrClosed
+				return
+			}
 		}
 		StageDone(StageJournalQueue, first.at)
 		reqs := []journalReq{first}
@@ -260,12 +284,31 @@ func (s *Service) runJournal() {
 				break gather
 			}
 		}
-		// No pacing timer: a batch that finds no write in flight is
-		// written at once, and whatever arrives during a write waits for
-		// the next one, so a busy node batches by the time its writes take
-		// and a quiet one pays only its own write.
+		last, lastBatches = time.Now(), len(reqs)
 		s.writeJournal(ctx, reqs)
 	}
+}
+
+// An object-store journal write costs the store far more than its bytes:
+// a local MinIO spent 0.42 of this machine's two cores on about a
+// hundred small writes a second in the two-node benchmark, leaving the
+// nodes short of CPU (and each write is a billed request on S3). A busy
+// node (its last write carried busyJournal batches or more) therefore
+// waits until objectJournalGap after its last write began: at most about
+// 20 writes a second, each carrying more. A quiet node, or one client
+// sending message after message, is never held back (BENCHMARKS.md).
+const (
+	objectJournalGap = 50 * time.Millisecond
+	busyJournal      = 8
+)
+
+// journalWait is how long the next journal write waits, given the gap,
+// when the last write began and how many batches it carried.
+func journalWait(gap time.Duration, last time.Time, lastBatches int, now time.Time) time.Duration {
+	if gap <= 0 || lastBatches < busyJournal {
+		return 0
+	}
+	return max(0, gap-now.Sub(last))
 }
 
 // size estimates a batch's stored bytes.

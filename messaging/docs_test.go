@@ -44,3 +44,29 @@ func TestDocsStateTheCompactionTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsStateTheJournalGap: the docs give the object-store journal's
+// pause after a busy write as the code has it.
+func TestDocsStateTheJournalGap(t *testing.T) {
+	gap := fmt.Sprintf("%d ms", objectJournalGap.Milliseconds())
+	busy := fmt.Sprintf("%d batches or more", busyJournal)
+	for _, f := range []struct {
+		path string
+		want []string
+	}{
+		{"doc.go", []string{"per " + gap}},
+		{"../docs/messaging.md", []string{busy, gap + " after it began"}},
+		{"../docs/reliability.md", []string{fmt.Sprintf("%d batches or more in its last entry", busyJournal), "per " + gap}},
+	} {
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(strings.Fields(strings.ReplaceAll(string(b), "\n// ", "\n")), " ")
+		for _, w := range f.want {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s does not say %q", f.path, w)
+			}
+		}
+	}
+}

@@ -82,6 +82,9 @@ type timing struct {
 	// tailBytes: the budget of journaled batches held until compaction
 	// (0: maxTailBytes).
 	tailBytes int
+	// journalGap: how long after a busy journal write to the object
+	// store the next may begin (runJournal; 0: at once).
+	journalGap time.Duration
 }
 
 func (t timing) tailBudget() int {
@@ -101,7 +104,7 @@ func (t timing) idleAfter() time.Duration {
 	return defaultIdle
 }
 
-var defaultTiming = timing{probe: time.Second, compact: 5 * time.Second, sweep: 5 * time.Second}
+var defaultTiming = timing{probe: time.Second, compact: 5 * time.Second, sweep: 5 * time.Second, journalGap: objectJournalGap}
 
 // Options configures a Service.
 type Options struct {
