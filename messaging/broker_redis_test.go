@@ -172,27 +172,43 @@ func (g *gatePipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 	}
 }
 
+// gatedRedisPair returns two clients of the test Redis: held, whose first
+// pipeline of publishes gate holds (failing it with fail, when set), and
+// plain. release lets the held pipeline go (once); the clients close at
+// cleanup, after the caller's own cleanups.
+func gatedRedisPair(t *testing.T, fail error) (gate *gatePipelines, held, plain *redis.Client, release func()) {
+	t.Helper()
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gate = &gatePipelines{started: make(chan struct{}), release: make(chan struct{}), fail: fail}
+	held, plain = redis.NewClient(opts), redis.NewClient(opts)
+	held.AddHook(gate)
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate.release) }) }
+	t.Cleanup(func() { release(); held.Close(); plain.Close() })
+	return gate, held, plain, release
+}
+
+// waitHeld waits until gate holds a pipeline.
+func waitHeld(t *testing.T, gate *gatePipelines) {
+	t.Helper()
+	select {
+	case <-gate.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no publish went out in a pipeline")
+	}
+}
+
 // TestRedisPublishesShareRoundTrips: publishes queued while one round
 // trip is in flight go out together in the next (before, each PUBLISH
 // was a round trip of its own: 200 here), each caller still getting its
 // own answer, and every message arriving once, in the order queued.
 func TestRedisPublishesShareRoundTrips(t *testing.T) {
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gate := &gatePipelines{started: make(chan struct{}), release: make(chan struct{})}
-	c1, c2 := redis.NewClient(opts), redis.NewClient(opts)
-	c1.AddHook(gate)
+	gate, c1, c2, release := gatedRedisPair(t, nil)
 	b1, b2 := NewRedis(c1), NewRedis(c2)
-	var release sync.Once
-	t.Cleanup(func() {
-		release.Do(func() { close(gate.release) })
-		b1.Close()
-		b2.Close()
-		c1.Close()
-		c2.Close()
-	})
+	t.Cleanup(func() { release(); b1.Close(); b2.Close() })
 	topic := fmt.Sprintf("share-%d", time.Now().UnixNano())
 	got := make(chan string, 256)
 	cancel := b2.Subscribe(topic, func(data []byte) { got <- string(data) })
@@ -210,17 +226,13 @@ func TestRedisPublishesShareRoundTrips(t *testing.T) {
 		answers <- err
 	}
 	go send(0)
-	select {
-	case <-gate.started: // the first round trip is held: the rest queue behind it
-	case <-time.After(10 * time.Second):
-		t.Fatal("no publish went out in a pipeline")
-	}
+	waitHeld(t, gate) // the first round trip is held: the rest queue behind it
 	for i := 1; i < n; i++ {
 		// Queued one at a time, so the order is known.
 		go send(i)
 		waitFor(t, func() bool { return len(b1.pubq) == i })
 	}
-	release.Do(func() { close(gate.release) })
+	release()
 	for range n {
 		if err := <-answers; err != nil {
 			t.Fatal(err)
@@ -252,17 +264,9 @@ func TestRedisPublishesShareRoundTrips(t *testing.T) {
 // the publisher sends every one of them and answers each; a publish
 // after Close fails at once. Before, Close dropped what was queued.
 func TestRedisCloseSendsQueuedPublishes(t *testing.T) {
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gate := &gatePipelines{started: make(chan struct{}), release: make(chan struct{})}
-	c1, c2 := redis.NewClient(opts), redis.NewClient(opts)
-	c1.AddHook(gate)
-	b2 := NewRedis(c2)
-	var release sync.Once
-	t.Cleanup(func() { release.Do(func() { close(gate.release) }); b2.Close(); c1.Close(); c2.Close() })
-	b1 := NewRedis(c1)
+	gate, c1, c2, release := gatedRedisPair(t, nil)
+	b1, b2 := NewRedis(c1), NewRedis(c2)
+	t.Cleanup(func() { release(); b1.Close(); b2.Close() })
 	topic := fmt.Sprintf("close-%d", time.Now().UnixNano())
 	got := make(chan string, 1024)
 	cancel := b2.Subscribe(topic, func(data []byte) { got <- string(data) })
@@ -274,11 +278,7 @@ func TestRedisCloseSendsQueuedPublishes(t *testing.T) {
 	for i := range n {
 		go func() { answers <- b1.Publish(context.Background(), topic, []byte(fmt.Sprint(i))) }()
 	}
-	select {
-	case <-gate.started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no publish went out in a pipeline")
-	}
+	waitHeld(t, gate)
 	waitFor(t, func() bool { return gate.held+len(b1.pubq) == n })
 	closed := make(chan struct{})
 	go func() { b1.Close(); close(closed) }()
@@ -290,7 +290,7 @@ func TestRedisCloseSendsQueuedPublishes(t *testing.T) {
 			return false
 		}
 	})
-	release.Do(func() { close(gate.release) })
+	release()
 	for i := range n {
 		select {
 		case err := <-answers:
@@ -327,25 +327,14 @@ func TestRedisCloseSendsQueuedPublishes(t *testing.T) {
 // round trip (before, each batch waited out its own timeout); a caller
 // that gives up while queued returns at once.
 func TestRedisOutageFailsQueuedPublishes(t *testing.T) {
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dropped := errors.New("connection dropped")
-	gate := &gatePipelines{started: make(chan struct{}), release: make(chan struct{}), fail: dropped}
-	c1 := redis.NewClient(opts)
-	c1.AddHook(gate)
+	gate, c1, _, release := gatedRedisPair(t, dropped)
 	b1 := NewRedis(c1)
-	var release sync.Once
-	t.Cleanup(func() { release.Do(func() { close(gate.release) }); b1.Close(); c1.Close() })
+	t.Cleanup(func() { release(); b1.Close() })
 
 	first := make(chan error, 1)
 	go func() { _, err := b1.Send(context.Background(), "outage", []byte("first")); first <- err }()
-	select {
-	case <-gate.started:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no publish went out in a pipeline")
-	}
+	waitHeld(t, gate)
 	// One caller gives up while queued.
 	gaveUp, stop := context.WithCancel(context.Background())
 	quit := make(chan error, 1)
@@ -361,7 +350,7 @@ func TestRedisOutageFailsQueuedPublishes(t *testing.T) {
 		go func() { _, err := b1.Send(context.Background(), "outage", []byte("x")); answers <- err }()
 	}
 	waitFor(t, func() bool { return len(b1.pubq) == n+1 })
-	release.Do(func() { close(gate.release) })
+	release()
 	// The held round trip's own publish: not answered by Redis, so an
 	// error, never a count of 0 ("nobody listens").
 	if err := <-first; !errors.Is(err, dropped) {
