@@ -240,9 +240,9 @@ type journalReq struct {
 // once, and whatever arrives during a write waits for the next one, so a
 // busy node batches by the time its writes take and a quiet one pays
 // only its own write. One exception, for a journal kept in the object
-// store: after a write that carried busyJournal batches or more, the next
-// begins no sooner than the store's journal gap (timing.journalGap)
-// after it began (journalWait).
+// store: when busyJournal batches or more wait as a write is taken (what
+// arrived during the write before), it begins no sooner than the
+// journal gap (timing.journalGap) after that write began (journalWait).
 func (s *Service) runJournal() {
 	defer s.wg.Done()
 	ctx, cancel := s.untilStop()
@@ -252,7 +252,6 @@ func (s *Service) runJournal() {
 		gap = 0 // appends to a local file: nothing to save by waiting
 	}
 	var last time.Time // when the last write began
-	lastBatches := 0   // and how many batches it carried
 	for {
 		var first journalReq
 		select {
@@ -260,7 +259,10 @@ func (s *Service) runJournal() {
 		case <-s.stop:
 			return
 		}
-		if d := journalWait(gap, last, lastBatches, time.Now()); d > 0 {
+		// What waits now arrived during the last write (a pause below
+		// is not counted): the node's load, not the pause's own effect.
+		waiting := len(s.journalQ) + 1
+		if d := journalWait(gap, last, waiting, time.Now()); d > 0 {
 			t := time.NewTimer(d)
 			select {
 			case <-t.C:
@@ -284,28 +286,30 @@ func (s *Service) runJournal() {
 				break gather
 			}
 		}
-		last, lastBatches = time.Now(), len(reqs)
+		last = time.Now()
 		s.writeJournal(ctx, reqs)
 	}
 }
 
 // An object-store journal write costs the store far more than its bytes:
-// a local MinIO spent 0.42 of this machine's two cores on about a
-// hundred small writes a second in the two-node benchmark, leaving the
-// nodes short of CPU (and each write is a billed request on S3). A busy
-// node (its last write carried busyJournal batches or more) therefore
-// waits until objectJournalGap after its last write began: at most about
-// 20 writes a second, each carrying more. A quiet node, or one client
-// sending message after message, is never held back (BENCHMARKS.md).
+// a local MinIO spent 0.42 of two cores on about a hundred small writes a
+// second in the two-node benchmark, leaving the nodes short of CPU (and
+// each write is a billed request on S3). A busy node (busyJournal batches
+// or more arrived during its last write) therefore waits until
+// objectJournalGap after its last write began: at most about 20 journal
+// writes a second, each carrying more. A node whose writes find fewer
+// waiting never waits, so one room's traffic alone (at most
+// pipelineDepth batches in flight) is never held back.
 const (
 	objectJournalGap = 50 * time.Millisecond
 	busyJournal      = 8
 )
 
 // journalWait is how long the next journal write waits, given the gap,
-// when the last write began and how many batches it carried.
-func journalWait(gap time.Duration, last time.Time, lastBatches int, now time.Time) time.Duration {
-	if gap <= 0 || lastBatches < busyJournal {
+// when the last write began and how many batches wait (counted as the
+// write is taken).
+func journalWait(gap time.Duration, last time.Time, waiting int, now time.Time) time.Duration {
+	if gap <= 0 || waiting < busyJournal {
 		return 0
 	}
 	return max(0, gap-now.Sub(last))

@@ -16,7 +16,8 @@
 // room's offsets (gapless within an epoch) and makes its messages durable
 // in its journal: journal/<incarnation>/<seq>, one create-only object per
 // group commit holding the waiting batches of every room the node owns
-// (a busy node writes at most one such object per 50 ms). A message is
+// (a node with 8 batches or more arriving during each write writes at
+// most one such object per 50 ms). A message is
 // acknowledged once its journal entry is durable. Compaction
 // looks every 200 ms and copies a room's journaled batches, once the
 // oldest has waited 5 s (or 1,024 messages wait, or the node holds more

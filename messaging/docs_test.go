@@ -49,14 +49,14 @@ func TestDocsStateTheCompactionTimes(t *testing.T) {
 // pause after a busy write as the code has it.
 func TestDocsStateTheJournalGap(t *testing.T) {
 	gap := fmt.Sprintf("%d ms", objectJournalGap.Milliseconds())
-	busy := fmt.Sprintf("%d batches or more", busyJournal)
+	busy := fmt.Sprintf("%d batches or more arrived during a write", busyJournal)
 	for _, f := range []struct {
 		path string
 		want []string
 	}{
-		{"doc.go", []string{"per " + gap}},
+		{"doc.go", []string{fmt.Sprintf("%d batches or more arriving during each write", busyJournal), "per " + gap}},
 		{"../docs/messaging.md", []string{busy, gap + " after it began"}},
-		{"../docs/reliability.md", []string{fmt.Sprintf("%d batches or more in its last entry", busyJournal), "per " + gap}},
+		{"../docs/reliability.md", []string{fmt.Sprintf("%d batches or more arriving during a write", busyJournal), "per " + gap}},
 	} {
 		b, err := os.ReadFile(f.path)
 		if err != nil {
