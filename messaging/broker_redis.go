@@ -221,24 +221,20 @@ func (r *Redis) gather(batch []*publication) (_ []*publication, carry *publicati
 func (r *Redis) flush() {
 	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
 	defer cancel()
+	var carry *publication
 	for {
-		var first *publication
-		select {
-		case first = <-r.pubq:
-		default:
-			return
-		}
-		for first != nil {
-			var batch []*publication
-			batch, first = r.gather([]*publication{first})
-			if err := r.sendPublications(ctx, batch); err != nil {
-				var rest *publication
-				r.failQueued(err, &rest)
-				if first != nil {
-					answerPublication(first, 0, err)
-				}
+		if carry == nil {
+			select {
+			case carry = <-r.pubq:
+			default:
 				return
 			}
+		}
+		var batch []*publication
+		batch, carry = r.gather([]*publication{carry})
+		if err := r.sendPublications(ctx, batch); err != nil {
+			r.failQueued(err, &carry)
+			return
 		}
 	}
 }

@@ -390,13 +390,10 @@ func waitSubscribed(t *testing.T, c *redis.Client, topic string, got chan string
 	}
 }
 
-// waitFor polls cond until it holds, for at most 10 s.
+// waitFor is pollUntil that fails the test when cond never holds.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached within 10 s")
-		}
-		time.Sleep(time.Millisecond)
+	if !pollUntil(cond) {
+		t.Fatal("condition not reached within 10 s")
 	}
 }
