@@ -117,12 +117,17 @@ func benchFanout(ctx context.Context, args []string) error {
 	fmt.Printf("  latency        p50 %s  p99 %s  p99.9 %s  (publish → deliver, %d samples)\n", res.p50, res.p99, res.p999, res.samples)
 	fmt.Printf("  acknowledged   %d   lost %d\n", res.acked, res.lost)
 	fmt.Printf("  cpu            server %.2f cores, load generator %.2f cores (measured window; load average %s)\n", res.serverCPU, res.benchCPU, loadAverage())
+	if res.serverWrites >= 0 && res.deliveredPerSec > 0 {
+		fmt.Printf("  syscalls       server %.0f reads/s, %.0f writes/s (%.2f and %.2f per delivery)\n",
+			res.serverReads, res.serverWrites, res.serverReads/res.deliveredPerSec, res.serverWrites/res.deliveredPerSec)
+	}
 	if b.stages {
 		fmt.Printf("  generator lag  tick → stamped p50 %s p99 %s; stamped → written p50 %s p99 %s; frame read → decoded p50 %s p99 %s\n",
 			res.tickLag[0], res.tickLag[1], res.writeLag[0], res.writeLag[1], res.readLag[0], res.readLag[1])
 		fmt.Printf("  split          publish → server's time stamp p50 %s p99 %s; stamp → delivered p50 %s p99 %s (ms clock: ±1 ms)\n",
 			res.toCommit[0], res.toCommit[1], res.fromCommit[0], res.fromCommit[1])
 		fmt.Printf("  worst windows  %s\n", res.worst)
+		fmt.Printf("  p99 by second  %s\n", res.bySecond)
 		fmt.Printf("  stages of the first node in the measured window (histogram buckets: ±19 %%):\n%s", b.stageTable)
 	}
 	if *idle > 0 {
@@ -407,12 +412,18 @@ type fanoutResult struct {
 	// serverCPU and benchCPU are the CPU time the nodes and this process
 	// (the load generator) spent in the measured window, in cores.
 	serverCPU, benchCPU float64
+	// serverReads and serverWrites are the nodes' read and write system
+	// calls a second in the measured window (sockets, files and pipes
+	// alike; -1 when /proc does not say).
+	serverReads, serverWrites float64
 	// p50 and p99 of the load generator's lags (with --stages).
 	tickLag, writeLag, readLag [2]time.Duration
 	toCommit, fromCommit       [2]time.Duration
 	// worst: the measured window's 100 ms slices (by send time) with the
 	// highest p99, and how many slices had a p99 over 20 ms.
 	worst string
+	// bySecond: the p99 of each second of the measured window, in order.
+	bySecond string
 }
 
 func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.Duration) fanoutResult {
@@ -447,6 +458,7 @@ func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.D
 	measuring.Store(true)
 	start := time.Now()
 	server0, bench0 := b.nodesCPU(), selfCPU()
+	reads0, writes0 := b.nodesSyscalls()
 	stopProfile := b.startGeneratorProfile()
 	time.Sleep(duration)
 	stopProfile()
@@ -457,6 +469,12 @@ func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.D
 	}
 	serverCPU := (b.nodesCPU() - server0).Seconds() / elapsed.Seconds()
 	benchCPU := (selfCPU() - bench0).Seconds() / elapsed.Seconds()
+	reads1, writes1 := b.nodesSyscalls()
+	serverReads, serverWrites := -1.0, -1.0
+	if reads0 >= 0 && reads1 >= 0 {
+		serverReads = float64(reads1-reads0) / elapsed.Seconds()
+		serverWrites = float64(writes1-writes0) / elapsed.Seconds()
+	}
 	close(stop)
 	pubs.Wait()
 	// Drain: every acknowledged message must reach every member of its room.
@@ -494,9 +512,11 @@ func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.D
 	}
 	p50, p99, p999 := quantiles(all)
 	res := fanoutResult{deliveredPerSec: float64(measured.Load()) / elapsed.Seconds(), p50: p50, p99: p99, p999: p999,
-		samples: len(all), acked: acked, lost: lost, serverCPU: serverCPU, benchCPU: benchCPU}
+		samples: len(all), acked: acked, lost: lost, serverCPU: serverCPU, benchCPU: benchCPU,
+		serverReads: serverReads, serverWrites: serverWrites}
 	if b.stages {
 		res.worst = worstWindows(b.members, start)
+		res.bySecond = p99BySecond(b.members, start)
 	}
 	for _, l := range []struct {
 		to      *[2]time.Duration
@@ -543,6 +563,35 @@ func worstWindows(members []*benchConn, start time.Time) string {
 		fmt.Fprintf(&sb, " @%.1fs %s", float64(w.at)*width.Seconds(), w.p99.Round(time.Millisecond))
 	}
 	return sb.String()
+}
+
+// p99BySecond lists the p99 of the members' measured deliveries for each
+// second of the window (by send time), in order: a stall or a periodic
+// burst shows where worstWindows's slices only rank.
+func p99BySecond(members []*benchConn, start time.Time) string {
+	var secs [][]int64
+	for _, c := range members {
+		for i, at := range c.sent {
+			if at < start.UnixNano() {
+				continue // sent in the warm-up
+			}
+			s := int((at - start.UnixNano()) / int64(time.Second))
+			for len(secs) <= s {
+				secs = append(secs, nil)
+			}
+			secs[s] = append(secs[s], c.lat[i])
+		}
+	}
+	parts := make([]string, 0, len(secs))
+	for _, lat := range secs {
+		if len(lat) == 0 {
+			parts = append(parts, "-")
+			continue
+		}
+		_, p99, _ := quantiles(lat)
+		parts = append(parts, p99.Round(time.Millisecond).String())
+	}
+	return strings.Join(parts, " ")
 }
 
 // startGeneratorProfile starts this process's CPU profile when
@@ -1042,6 +1091,45 @@ func (b *fanoutBench) nodesCPU() time.Duration {
 		total += time.Duration(u+s) * clockTick
 	}
 	return total
+}
+
+// nodesSyscalls sums the read and write system calls the nodes have made
+// (syscr and syscw of /proc/<pid>/io); -1, -1 when a node's count cannot
+// be read.
+func (b *fanoutBench) nodesSyscalls() (reads, writes int64) {
+	for _, p := range b.procs {
+		data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.Process.Pid), "io"))
+		if err != nil {
+			return -1, -1
+		}
+		r, w, ok := procIOCalls(string(data))
+		if !ok {
+			return -1, -1
+		}
+		reads += r
+		writes += w
+	}
+	return reads, writes
+}
+
+// procIOCalls reads the read and write system call counts (syscr,
+// syscw) out of a /proc/<pid>/io file; ok is false unless both are there.
+func procIOCalls(data string) (reads, writes int64, ok bool) {
+	reads, writes = -1, -1
+	for line := range strings.Lines(data) {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ": ")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes, reads >= 0 && writes >= 0
 }
 
 // selfCPU is the CPU time (user and system) this process has used.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/parley-mediation/parley/api"
 )
@@ -75,5 +76,37 @@ func TestAppendPub(t *testing.T) {
 		if got := appendPub(nil, 12, 345, body); string(got) != string(want) {
 			t.Fatalf("size %d:\n got %s\nwant %s", size, got, want)
 		}
+	}
+}
+
+// The bench reads the nodes' system calls from /proc/<pid>/io, and says
+// nothing rather than a wrong figure when a count is missing.
+func TestProcIOCalls(t *testing.T) {
+	r, w, ok := procIOCalls("rchar: 6976\nwchar: 12\nsyscr: 10\nsyscw: 3\nread_bytes: 0\n")
+	if !ok || r != 10 || w != 3 {
+		t.Fatalf("got %d, %d, %v; want 10, 3, true", r, w, ok)
+	}
+	if _, _, ok := procIOCalls("rchar: 6976\nsyscr: 10\n"); ok {
+		t.Fatal("a file without syscw was read as complete")
+	}
+}
+
+// p99BySecond gives each second of the window its own p99, in order, and
+// marks a second with no delivery.
+func TestP99BySecond(t *testing.T) {
+	start := time.Unix(1000, 0)
+	c := &benchConn{}
+	add := func(at time.Duration, latMicros int64) {
+		c.sent = append(c.sent, start.Add(at).UnixNano())
+		c.lat = append(c.lat, latMicros)
+	}
+	add(-time.Second, 999_000) // warm-up: left out
+	for i := range 100 {
+		add(time.Duration(i)*time.Millisecond, 1000) // second 0: 1 ms
+		add(2*time.Second+time.Duration(i)*time.Millisecond, 40_000)
+	}
+	add(2*time.Second+500*time.Millisecond, 900_000) // one slow delivery in second 2
+	if got, want := p99BySecond([]*benchConn{c}, start), "1ms - 40ms"; got != want {
+		t.Fatalf("p99BySecond = %q, want %q", got, want)
 	}
 }
