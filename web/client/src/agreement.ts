@@ -115,6 +115,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   let editing = false;
   let shown = 0; // the version being read (0: the current one)
   let readVersion = 0; // the version this person ticked "I have read" for (0: none)
+  let draft = { v: 0, text: "" }; // a comment being written, kept across redraws (a poll, a signature arriving)
   let shownText = "";
   const status = h("p", { id: "agreement-status", role: "status", "aria-live": "polite" });
   const say = (text: string, error = false) => { status.textContent = text; status.className = error ? "error" : ""; };
@@ -201,12 +202,21 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     // Comments on the version shown (joint-room messages).
     const list = comments.get(v) ?? [];
     const note = h("textarea", { id: "agreement-comment", rows: "2", maxlength: "4000" }) as HTMLTextAreaElement;
+    // The comment being typed survives a redraw as long as the same version is shown.
+    if (draft.v === v) note.value = draft.text;
+    note.oninput = () => { draft = { v, text: note.value }; };
     const send = h("button", { type: "button", id: "agreement-comment-send" }, `Comment on version ${v}`) as HTMLButtonElement;
     send.onclick = async () => {
       if (!note.value.trim()) return;
       send.disabled = true;
-      try { await ctx.comment(commentBody(v, note.value.trim())); note.value = ""; say("Your comment is in the joint room, encrypted for everyone in it."); }
-      catch (e) { say(plainError(e, "Not sent"), true); }
+      const text = note.value.trim();
+      try {
+        await ctx.comment(commentBody(v, text));
+        if (draft.v === v && draft.text.trim() === text) draft = { v: 0, text: "" };
+        // The box on the page now (a redraw while sending drew a new one).
+        for (const box of [note, el.querySelector<HTMLTextAreaElement>("#agreement-comment")]) if (box && box.value.trim() === text) box.value = "";
+        say("Your comment is in the joint room, encrypted for everyone in it.");
+      } catch (e) { say(plainError(e, "Not sent"), true); }
       send.disabled = false;
     };
     parts.push(h("section", { id: "agreement-comments", "aria-labelledby": "agreement-comments-title" },
@@ -278,7 +288,11 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     if (ag.filed) parts.push(h("p", { class: "note", id: "agreement-filed" }, "The signed agreement is filed with the case's documents; it no longer changes."));
     const open = el.querySelector("#agreement-editor")?.hasAttribute("open");
     const openCompare = el.querySelector("#agreement-compare")?.hasAttribute("open");
+    // Someone typing a comment keeps the cursor where it was.
+    const active = document.activeElement;
+    const typing = active instanceof HTMLTextAreaElement && active.id === "agreement-comment" ? [active.selectionStart, active.selectionEnd] : null;
     el.replaceChildren(...parts, status);
+    if (typing) { note.focus(); note.setSelectionRange(typing[0], typing[1]); }
     if (open) el.querySelector("#agreement-editor")?.setAttribute("open", "");
     if (openCompare) el.querySelector("#agreement-compare")?.setAttribute("open", "");
   }

@@ -129,13 +129,19 @@ await run(async () => {
     await page.locator("#agreement-mine").waitFor();
     signedSoFar++;
     check(asked().includes("You are signing version 3 of the agreement"), `${name} confirms signing version 3`);
+    // A starts a comment at once; B's and counsel's signatures then redraw A's page.
+    if (page === A) await A.fill("#agreement-comment", "Thank you all — we agree.");
   }
   await state(med, "Signed by everyone");
   await ask("signed");
 
-  // A comment on version 3 reaches the mediator under that version.
-  await A.fill("#agreement-comment", "Thank you all — we agree.");
+  // What A typed survives the redraws that B's and counsel's signatures
+  // bring, and the comment on version 3 reaches the mediator under that
+  // version.
+  await state(A, "Signed by everyone");
+  check(await A.inputValue("#agreement-comment") === "Thank you all — we agree.", "party A: a comment being typed survives a redraw");
   await A.click("#agreement-comment-send");
+  await A.locator("#agreement-status", { hasText: "Your comment is in the joint room" }).waitFor({ timeout: 60000 });
   await med.locator("#agreement-comments li", { hasText: "Thank you all — we agree." }).waitFor({ timeout: 60000 });
   check(true, "a comment on version 3 is shown under version 3");
 
