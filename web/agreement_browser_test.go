@@ -100,6 +100,6 @@ func TestBrowserAgreement(t *testing.T) {
 				return "", nil
 			},
 		},
-		shots: []string{"agreement-mediator.png", "agreement-mediator-phone.png", "agreement-sign.png", "agreement-sign-phone.png", "agreement-signed.png", "agreement-signed-phone.png"},
+		shots: []string{"agreement-mediator.png", "agreement-mediator-phone.png", "agreement-unsaved.png", "agreement-unsaved-phone.png", "agreement-sign.png", "agreement-sign-phone.png", "agreement-signed.png", "agreement-signed-phone.png"},
 	}.run(t, n.URL)
 }

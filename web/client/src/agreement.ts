@@ -116,6 +116,8 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   let shown = 0; // the version being read (0: the current one)
   let readVersion = 0; // the version this person ticked "I have read" for (0: none)
   let draft = { v: 0, text: "" }; // a comment being written, kept across redraws (a poll, a signature arriving)
+  let edit = { base: 0, text: "" }; // the mediator's unsaved text (made on version base), kept across redraws and a failed save
+  let skipped = false; // a redraw skipped while the editor had the focus: the next poll draws it
   let shownText = "";
   const status = h("p", { id: "agreement-status", role: "status", "aria-live": "polite" });
   const say = (text: string, error = false) => { status.textContent = text; status.className = error ? "error" : ""; };
@@ -127,7 +129,8 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   };
 
   async function draw() {
-    if (editing) return;
+    if (editing) { skipped = true; return; }
+    skipped = false;
     const head = h("h2", { id: "agreement-title" }, "Settlement agreement");
     if (!a) {
       if (!missing) return;
@@ -257,7 +260,9 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     // The mediator's editor.
     if (ag.mayDraft && !ag.filed) {
       const ta = h("textarea", { id: "agreement-edit", rows: "16" }) as HTMLTextAreaElement;
-      ta.value = ag.current.text ?? "";
+      // Unsaved changes survive a redraw (a comment or a signature arriving, a failed save).
+      ta.value = edit.base ? edit.text : ag.current.text ?? "";
+      ta.oninput = () => { edit = { base: edit.base || cur, text: ta.value }; discard.hidden = unsaved.hidden = false; };
       const save = h("button", { type: "button", id: "agreement-save", class: "primary" }, `Save as version ${cur + 1}`) as HTMLButtonElement;
       ta.onfocus = () => { editing = true; };
       ta.onblur = () => { editing = false; };
@@ -266,13 +271,25 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         const signedBy = ag.signers.filter((s) => s.signed).map((s) => s.name);
         if (signedBy.length && !confirm(`${signedBy.join(", ")} signed version ${cur}. Saving version ${cur + 1} means everyone signs again. Save?`)) { editing = false; return; }
         save.disabled = true;
-        try { a = await agreementAPI.save(ctx.caseID, cur, ta.value); shown = 0; say(`Saved as version ${cur + 1}. Everyone in the joint room can read it${signedBy.length ? "; everyone signs it again" : ""}.`); }
+        try { a = await agreementAPI.save(ctx.caseID, cur, ta.value); shown = 0; edit = { base: 0, text: "" }; say(`Saved as version ${cur + 1}. Everyone in the joint room can read it${signedBy.length ? "; everyone signs it again" : ""}.`); }
         catch (e) { say(plainError(e, "Not saved"), true); save.disabled = false; }
         editing = false;
         await draw();
       };
+      // Unsaved changes can be dropped, after a confirmation that says what goes.
+      const discard = h("button", { type: "button", id: "agreement-discard" }, "Discard my changes") as HTMLButtonElement;
+      const unsaved = h("p", { class: "note", id: "agreement-unsaved" }, "Not saved yet: only you see these changes until you save them.");
+      discard.hidden = unsaved.hidden = !edit.base;
+      discard.onclick = async () => {
+        if (!confirm(`Discard your unsaved changes to the agreement? The editor goes back to the text of version ${cur}; what you typed is not kept anywhere.`)) return;
+        edit = { base: 0, text: "" };
+        say("Your unsaved changes were discarded.");
+        await draw();
+      };
       parts.push(h("details", { id: "agreement-editor" }, h("summary", {}, "Edit the agreement"),
-        h("label", { for: "agreement-edit" }, `The text of version ${cur}. Saving makes version ${cur + 1}, which everyone in the joint room reads.`), ta, h("div", {}, save)));
+        h("label", { for: "agreement-edit" }, `The text of version ${cur}. Saving makes version ${cur + 1}, which everyone in the joint room reads.`),
+        edit.base && edit.base !== cur ? h("p", { class: "error", id: "agreement-edit-stale" }, `Your unsaved changes were made to version ${edit.base}; version ${cur} was saved since. Compare the versions before you save.`) : "", ta,
+        unsaved, h("div", {}, save, " ", discard)));
     }
     if (ag.mayDraft && ag.state === "signed" && !ag.filed) {
       const file = h("button", { type: "button", id: "agreement-file" }, "File the signed agreement") as HTMLButtonElement;
@@ -346,7 +363,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     await load().catch(() => {});
     // A new version: what the status said about the old one no longer holds.
     if (a && was && a.current.version !== was && status.className !== "error") say("");
-    if (JSON.stringify(a) !== before) await draw();
+    if (JSON.stringify(a) !== before || skipped) await draw();
   };
   void (async () => {
     const c = await call<{ mediators: { accountId: string }[]; participants: { accountId: string; role: string }[] }>("GET", casePath(ctx.caseID));

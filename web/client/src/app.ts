@@ -431,6 +431,9 @@ function logFor(room: string): HTMLElement {
 }
 
 function switchRoom(room: string) {
+  // The room shown drawn again (a room opened or closed elsewhere, its button pressed again) keeps what is being typed.
+  const old = current === room ? document.getElementById("draft") as HTMLTextAreaElement | null : null;
+  const typing = old && document.activeElement === old ? [old.selectionStart, old.selectionEnd] : null;
   current = room;
   unread.set(room, 0);
   for (const [r, b] of roomButtons) {
@@ -453,7 +456,8 @@ function switchRoom(room: string) {
       err.textContent = "";
       try {
         await sc.send(room, { kind: E.KindText, text });
-        if (current === room) ta.value = "";
+        // The box on the page now (a redraw while sending drew a new one).
+        if (current === room) for (const box of [ta, document.getElementById("draft") as HTMLTextAreaElement | null]) if (box && box.value === text) box.value = "";
         floorAfterSend(room);
       } catch (x) {
         err.textContent = "Not sent: " + errText(x);
@@ -479,6 +483,7 @@ function switchRoom(room: string) {
     presenceLine(room),
     logFor(room).parentElement!,
     closedNote(room) ?? (observer ? h("p", { class: "note" }, "Observers read the joint room and do not post.") : form));
+  if (old) { ta.value = old.value; if (typing) { ta.focus(); ta.setSelectionRange(typing[0], typing[1]); } }
   const log = logs.get(room)!;
   log.scrollTop = log.scrollHeight;
   docs?.roomChanged();

@@ -95,6 +95,29 @@ await run(async () => {
   await axeCheck(med, "mediator, agreement", { selector: "#agreement" });
   await shoot(med, "agreement-mediator");
 
+  // The mediator starts a change and leaves the box; a party's comment
+  // arriving redraws the page, and the unsaved change stays, marked as
+  // unsaved. Discarding it asks first, naming what goes.
+  if (await med.locator("#agreement-editor[open]").count() === 0) await med.locator("#agreement-editor summary").click();
+  const text3 = await med.inputValue("#agreement-edit");
+  check(await med.locator("#agreement-discard").isHidden(), "nothing to discard before the mediator types");
+  await med.fill("#agreement-edit", text3 + "\n4. Keys: returned on the last day.");
+  await med.locator("#agreement-title").click();
+  check(await med.locator("#agreement-unsaved").isVisible(), "the editor says the change is not saved and only the mediator sees it");
+  await state(B, "version 3");
+  await B.fill("#agreement-comment", "Could the boiler be repaired by 15 January?");
+  await B.click("#agreement-comment-send");
+  await B.locator("#agreement-status", { hasText: "Your comment is in the joint room" }).waitFor({ timeout: 60000 });
+  await med.locator("#agreement-comments li", { hasText: "Could the boiler be repaired by 15 January?" }).waitFor({ timeout: 60000 });
+  check((await med.inputValue("#agreement-edit")).endsWith("4. Keys: returned on the last day."), "the mediator's unsaved change survives a comment arriving");
+  await shoot(med, "agreement-unsaved", "#agreement-editor");
+  let discardAsked = "";
+  med.once("dialog", (d) => { discardAsked = d.message(); void d.accept(); });
+  await med.click("#agreement-discard");
+  await med.locator("#agreement-status", { hasText: "Your unsaved changes were discarded" }).waitFor();
+  check(discardAsked.includes("Discard your unsaved changes") && discardAsked.includes("version 3"), "discarding asks first and names what goes: " + discardAsked);
+  check(await med.inputValue("#agreement-edit") === text3 && await med.locator("#agreement-discard").isHidden(), "after discarding, the editor holds version 3 again");
+
   // Party B, reading version 2, tries to sign it: refused in plain words.
   await state(B, "version 3");
   await B.selectOption("#agreement-version", "2");

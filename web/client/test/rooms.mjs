@@ -81,6 +81,12 @@ await run(async () => {
   await sees(party, "Ada, how do you feel about the offer?");
   await say(party, "Honestly, I would take 1,200.");
   await sees(med, "Honestly, I would take 1,200.");
+  // What she is typing stays when her room is drawn again (a room opening
+  // or closing elsewhere redraws it, as pressing its button again does).
+  await party.fill("#draft", "And the deposit back by March.");
+  await roomButton(party, ROOM1).click();
+  check(await party.inputValue("#draft") === "And the deposit back by March.", "the tenant's unsent message survives her room being drawn again");
+  await party.fill("#draft", "");
   await shoot(party, "rooms-party");
 
   stage("room 1 used");
