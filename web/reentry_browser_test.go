@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/server"
 )
@@ -61,9 +62,21 @@ func TestBrowserReentry(t *testing.T) {
 				ahead.Store(int64(8 * 24 * time.Hour))
 				return "", nil
 			},
+			// Another party joins (while the mediator's page shows a link).
+			"another": func(string) (string, error) {
+				if _, err := medC.Login(ctx, medEmail, nodetest.Password); err != nil { // its session ended with the clock's eight days
+					return "", err
+				}
+				inv, err := medC.Invite(ctx, k.ID, "party", "B", "Lars Lindqvist", "", time.Hour)
+				if err != nil {
+					return "", err
+				}
+				_, err = client.New(n.URL, "").Join(ctx, inv.Link)
+				return "", err
+			},
 			"same": func(me string) (string, error) {
 				ps, err := participants()
-				if err != nil || len(ps) != 1 || ps[0] != joinedAs || me != joinedAs {
+				if err != nil || len(ps) != 2 || ps[0] != joinedAs || me != joinedAs {
 					return "", fmt.Errorf("after re-entry the party is %s; participants %v (%v); the account that joined was %s", me, ps, err, joinedAs)
 				}
 				return "", nil

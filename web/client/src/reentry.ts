@@ -131,18 +131,30 @@ export interface PeopleContext {
 }
 
 /** The people in the case, for a mediator: a link back in for each, and removal. */
+// Each person's output area — a link back in shown only once, an open
+// "Remove?" question, what came of it — is kept across redraws of the list
+// (someone joining or leaving draws it again), and so is the focus in it.
+// Only the people listed now are kept.
+const outs = new Map<string, HTMLElement>();
+
 export function renderPeople(box: HTMLElement, ctx: PeopleContext): void {
   const { c } = ctx;
+  const listed = new Set(c.participants.map((p) => ctx.caseID + "/" + p.accountId));
+  for (const k of outs.keys()) if (!listed.has(k)) outs.delete(k);
+  const focused = document.activeElement instanceof HTMLElement && box.contains(document.activeElement) ? document.activeElement : null;
   const list = h("ul", { class: "people" });
   for (const p of c.participants) list.append(personRow(p, ctx));
   box.replaceChildren(h("h2", { id: "people-title" }, "People in this case"),
     h("p", { class: "note" }, "Only the mediators see this list's buttons. A link back in signs the person in as themselves — use it when their session ended or they are on a new device."),
     c.participants.length ? list : h("p", { class: "note" }, "Nobody has joined yet."));
   box.setAttribute("aria-labelledby", "people-title");
+  if (focused?.isConnected) focused.focus();
 }
 
 function personRow(p: Participant, ctx: PeopleContext): HTMLElement {
-  const out = h("div", { "aria-live": "polite" });
+  const key = ctx.caseID + "/" + p.accountId;
+  let out = outs.get(key);
+  if (!out) outs.set(key, (out = h("div", { "aria-live": "polite" })));
   const slug = p.accountId.replace(/[^a-z0-9_]/gi, "");
   const what = p.role === "observer" ? "observer" : `${roleWords[p.role] ?? p.role}, ${ctx.sideLabel(p.side ?? "")} side`;
   return h("li", { "data-person": p.name },

@@ -63,6 +63,12 @@ await run(async () => {
   check(link.startsWith(base + "/join#"), "the mediator is shown the link once, with a copy button");
   check(await row.locator("button", { hasText: "Copy link" }).count() === 1, "a copy button is there");
   await shoot(med, "reentry-mediator");
+  // Someone else joins while the link is on screen: the list is drawn
+  // again, and the link (shown only this once) stays.
+  await ask("another");
+  await med.locator('#people li[data-person="Lars Lindqvist"]').waitFor({ timeout: 60000 });
+  check(await row.locator("input[readonly]").count() === 1 && await row.locator("input[readonly]").inputValue() === link,
+    "the link shown once stays on screen when someone else joins");
 
   // The party opens it in the same browser: the same account, with its history.
   await party.goto(link);
