@@ -42,6 +42,8 @@ let view: FloorView | undefined;
 let skew = 0; // the server's clock minus this browser's
 let ticker: ReturnType<typeof setInterval> | undefined;
 let fetching = false;
+// A notice is being sent: the panel drawn again meanwhile keeps its Send button off (a second click would send it twice).
+let noticeSending = false;
 /** Messages shown so far, to mark those sent out of turn when the turns arrive. */
 const shown: { room: string; at: number; from: string; li: HTMLElement }[] = [];
 
@@ -373,8 +375,10 @@ function fillPanel(): void {
   const targets = broadcastRooms();
   const text = inputs.notice ??= h("textarea", { id: "notice-text", maxlength: "2000" }) as HTMLTextAreaElement;
   const send = async () => {
+    if (noticeSending) return;
     const words = text.value.trim();
     if (!words) { out.textContent = "Write the notice first."; return; }
+    noticeSending = true;
     const btn = document.getElementById("send-notice") as HTMLButtonElement;
     btn.disabled = true;
     const sent: string[] = [];
@@ -394,6 +398,7 @@ function fillPanel(): void {
       else if (missed.length === 0) { text.value = ""; result = `Notice sent to ${n}: ${sent.map(ctx!.roomTitle).join(", ")}.`; }
       else { failed = true; result = `Notice sent to ${n}; it could not be sent to ${list(missed.map(roomWords))} — try again.`; }
     } finally {
+      noticeSending = false;
       btn.disabled = false;
       fillPanel(); // where a notice goes may have changed meanwhile
       const o = document.getElementById("floor-result");
@@ -404,7 +409,7 @@ function fillPanel(): void {
     h("label", { for: "notice-text" }, "Notice to every room"), text,
     h("p", { id: "notice-targets" }, h("strong", {}, "This goes to: " + targets.map(ctx.roomTitle).join(", ") + ".")),
     h("p", { class: "note" }, "Each room's copy is end-to-end encrypted for the people in that room. Rooms you are not in get nothing."),
-    h("div", { class: "row" }, h("button", { type: "button", class: "primary", id: "send-notice", onclick: send }, "Send the notice to every room")));
+    h("div", { class: "row" }, h("button", { type: "button", class: "primary", id: "send-notice", onclick: send, ...(noticeSending ? { disabled: "" } : {}) }, "Send the notice to every room")));
 
   panel.replaceChildren(
     h("h2", { id: "floor-panel-title" }, "Running the session"),

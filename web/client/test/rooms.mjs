@@ -202,8 +202,20 @@ await run(async () => {
   const targets = await med.innerText("#notice-targets");
   check(targets === `This goes to: Joint room, Tenant caucus, Landlord caucus, ${ROOM2}.`, "the notice goes to every open room, not the closed one: " + targets);
   await med.fill("#notice-text", NOTICE);
+  // While the notice is being sent (held here at its first step), a hand
+  // coming down draws the panel again: its Send button stays off, since a
+  // second click would send the notice twice.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await med.route(/\/devices\?since=/, async (route) => { await held; await route.continue(); });
   await med.click("#send-notice");
+  await counselB.click("#lower-hand");
+  await hand.waitFor({ state: "detached", timeout: 20000 });
+  check(await med.locator("#send-notice").isDisabled(), "while a notice is being sent, the panel drawn again does not offer to send it again");
+  release();
   await med.locator("#floor-result", { hasText: "Notice sent to 4 rooms" }).waitFor({ timeout: 60000 });
+  await med.unroute(/\/devices\?since=/);
+  check(await med.locator("#send-notice").isEnabled(), "once sent, the Send button is back");
   const result = await med.innerText("#floor-result");
   check(result.includes(ROOM2) && !result.includes(ROOM1), "the page says how many rooms got it, and which: " + result);
   await shoot(med, "rooms-notice");
