@@ -432,7 +432,8 @@ function logFor(room: string): HTMLElement {
 
 function switchRoom(room: string) {
   // The room shown drawn again (a room opened or closed elsewhere, its button pressed again) keeps what is being typed.
-  const old = current === room ? document.getElementById("draft") as HTMLTextAreaElement | null : null;
+  const same = current === room;
+  const old = same ? document.getElementById("draft") as HTMLTextAreaElement | null : null;
   const typing = old && document.activeElement === old ? [old.selectionStart, old.selectionEnd] : null;
   current = room;
   unread.set(room, 0);
@@ -486,7 +487,7 @@ function switchRoom(room: string) {
   if (old) { ta.value = old.value; if (typing) { ta.focus(); ta.setSelectionRange(typing[0], typing[1]); } }
   const log = logs.get(room)!;
   log.scrollTop = log.scrollHeight;
-  docs?.roomChanged();
+  docs?.roomChanged(same);
 }
 
 function fmtTime(ms: number) {

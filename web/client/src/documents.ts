@@ -51,8 +51,8 @@ export interface DocsContext {
 }
 
 export interface DocsScreen {
-  /** The person switched rooms: list that room's documents. */
-  roomChanged(): void;
+  /** The person switched rooms (same: the room shown was drawn again): list that room's documents. */
+  roomChanged(same: boolean): void;
   /** The case changed (someone joined or left): recompute every "Visible to". */
   caseChanged(): void;
   /** List again now. */
@@ -510,10 +510,11 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   })();
 
   return {
-    roomChanged() {
+    roomChanged(same: boolean) {
       renderList();
-      // The form follows the room (its audience first) unless a file is chosen.
-      if (!(document.getElementById("doc-file") as HTMLInputElement | null)?.files?.length) renderForm();
+      // The form follows the room (its audience first) unless a file is
+      // chosen, or the room is the same one drawn again (what was chosen stays).
+      if (!same && !(document.getElementById("doc-file") as HTMLInputElement | null)?.files?.length) renderForm();
     },
     caseChanged() {
       void giveNewcomers();

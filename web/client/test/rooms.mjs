@@ -84,8 +84,12 @@ await run(async () => {
   // What she is typing stays when her room is drawn again (a room opening
   // or closing elsewhere redraws it, as pressing its button again does).
   await party.fill("#draft", "And the deposit back by March.");
+  const kinds = await party.locator("#doc-class option").evaluateAll((os) => os.map((o) => o.value));
+  const chosen = kinds.find((v) => v !== kinds[0]);
+  if (chosen) await party.selectOption("#doc-class", chosen);
   await roomButton(party, ROOM1).click();
   check(await party.inputValue("#draft") === "And the deposit back by March.", "the tenant's unsent message survives her room being drawn again");
+  check(chosen !== undefined && await party.inputValue("#doc-class") === chosen, "and so does the kind of document she chose to add");
   await party.fill("#draft", "");
   await shoot(party, "rooms-party");
 
