@@ -84,6 +84,9 @@ export async function consentGate(root: HTMLElement, caseID: string, keys: Devic
   if (!open()) return c;
   return new Promise<Case>((resolve) => {
     const status = h("p", { id: "consent-status", role: "status", "aria-live": "polite" });
+    // The tick on the terms (for their version) survives the gate being
+    // drawn again, as acknowledging a disclosure does.
+    let tickedFor = 0;
     const draw = () => {
       const termsDone = !view.mustAccept || !!view.mine;
       const pending = openDisclosures(kase, me);
@@ -96,7 +99,9 @@ export async function consentGate(root: HTMLElement, caseID: string, keys: Devic
       } else {
         const box = h("input", { type: "checkbox", id: "terms-read" }) as HTMLInputElement;
         const btn = h("button", { type: "button", class: "primary", id: "accept-terms", disabled: true }, "Accept the terms") as HTMLButtonElement;
-        box.onchange = () => { btn.disabled = !box.checked; };
+        box.checked = tickedFor === view.terms.version;
+        btn.disabled = !box.checked;
+        box.onchange = () => { btn.disabled = !box.checked; tickedFor = box.checked ? view.terms.version : 0; };
         btn.onclick = async () => {
           btn.disabled = true;
           status.textContent = "Signing and recording your acceptance…";

@@ -57,12 +57,14 @@ async function consent(page, shot) {
   check(await page.isDisabled("#accept-terms") && await page.isDisabled("#consent-continue"), "nothing is accepted, and the case stays closed, until the person confirms");
   if (shot) await page.screenshot({ path: shots + "/" + shot, fullPage: true });
   await page.check("#terms-read");
-  await page.click("#accept-terms");
-  await page.waitForSelector("#terms-accepted");
+  // Acknowledging a disclosure draws the gate again: the tick on the terms stays.
   for (let n = await page.locator("button.ack-disclosure").count(); n > 0; n--) {
     await page.locator("button.ack-disclosure").first().click();
     await page.waitForFunction((k) => document.querySelectorAll("button.ack-disclosure").length < k, n);
   }
+  check(await page.isChecked("#terms-read") && await page.isEnabled("#accept-terms"), "the tick on the terms stays while disclosures are acknowledged");
+  await page.click("#accept-terms");
+  await page.waitForSelector("#terms-accepted");
   await page.click("#consent-continue");
 }
 
