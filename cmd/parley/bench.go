@@ -455,21 +455,22 @@ func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.D
 	if b.stages {
 		b.nodeStages("on")
 	}
-	measuring.Store(true)
-	start := time.Now()
 	server0, bench0 := b.nodesCPU(), selfCPU()
 	reads0, writes0 := b.nodesSyscalls()
+	measuring.Store(true)
+	start := time.Now()
 	stopProfile := b.startGeneratorProfile()
 	time.Sleep(duration)
 	stopProfile()
 	measuring.Store(false)
 	elapsed := time.Since(start)
+	server1, bench1 := b.nodesCPU(), selfCPU()
+	reads1, writes1 := b.nodesSyscalls()
 	if b.stages {
 		b.stageTable = b.nodeStages("off")
 	}
-	serverCPU := (b.nodesCPU() - server0).Seconds() / elapsed.Seconds()
-	benchCPU := (selfCPU() - bench0).Seconds() / elapsed.Seconds()
-	reads1, writes1 := b.nodesSyscalls()
+	serverCPU := (server1 - server0).Seconds() / elapsed.Seconds()
+	benchCPU := (bench1 - bench0).Seconds() / elapsed.Seconds()
 	serverReads, serverWrites := -1.0, -1.0
 	if reads0 >= 0 && reads1 >= 0 {
 		serverReads = float64(reads1-reads0) / elapsed.Seconds()
@@ -516,7 +517,7 @@ func (b *fanoutBench) run(ctx context.Context, rate int, warmup, duration time.D
 		serverReads: serverReads, serverWrites: serverWrites}
 	if b.stages {
 		res.worst = worstWindows(b.members, start)
-		res.bySecond = p99BySecond(b.members, start)
+		res.bySecond = p99BySecond(b.members, start, duration)
 	}
 	for _, l := range []struct {
 		to      *[2]time.Duration
@@ -566,14 +567,14 @@ func worstWindows(members []*benchConn, start time.Time) string {
 }
 
 // p99BySecond lists the p99 of the members' measured deliveries for each
-// second of the window (by send time), in order: a stall or a periodic
+// whole second of the window (by send time), in order: a stall or a periodic
 // burst shows where worstWindows's slices only rank.
-func p99BySecond(members []*benchConn, start time.Time) string {
+func p99BySecond(members []*benchConn, start time.Time, duration time.Duration) string {
 	var secs [][]int64
 	for _, c := range members {
 		for i, at := range c.sent {
-			if at < start.UnixNano() {
-				continue // sent in the warm-up
+			if at < start.UnixNano() || at >= start.Add(duration).UnixNano() {
+				continue // sent in the warm-up, or after the window (a part of a second)
 			}
 			s := int((at - start.UnixNano()) / int64(time.Second))
 			for len(secs) <= s {

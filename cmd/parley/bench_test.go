@@ -106,7 +106,8 @@ func TestP99BySecond(t *testing.T) {
 		add(2*time.Second+time.Duration(i)*time.Millisecond, 40_000)
 	}
 	add(2*time.Second+500*time.Millisecond, 900_000) // one slow delivery in second 2
-	if got, want := p99BySecond([]*benchConn{c}, start), "1ms - 40ms"; got != want {
+	add(3*time.Second+100*time.Millisecond, 5_000)   // after the window: left out
+	if got, want := p99BySecond([]*benchConn{c}, start, 3*time.Second), "1ms - 40ms"; got != want {
 		t.Fatalf("p99BySecond = %q, want %q", got, want)
 	}
 }

@@ -269,6 +269,9 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
       save.onmousedown = () => { editing = true; };
       save.onclick = async () => {
         const signedBy = ag.signers.filter((s) => s.signed).map((s) => s.name);
+        // Changes begun on an older version replace a version someone saved
+        // since only if the mediator says so (the server checks the base).
+        if (edit.base && edit.base !== cur && !confirm(`Version ${cur} was saved since you began your changes on version ${edit.base}. Saving makes version ${cur + 1} from your text, which replaces what version ${cur} changed. Save anyway?`)) { editing = false; return; }
         if (signedBy.length && !confirm(`${signedBy.join(", ")} signed version ${cur}. Saving version ${cur + 1} means everyone signs again. Save?`)) { editing = false; return; }
         save.disabled = true;
         try { a = await agreementAPI.save(ctx.caseID, cur, ta.value); shown = 0; edit = { base: 0, text: "" }; say(`Saved as version ${cur + 1}. Everyone in the joint room can read it${signedBy.length ? "; everyone signs it again" : ""}.`); }

@@ -433,7 +433,8 @@ function logFor(room: string): HTMLElement {
 function switchRoom(room: string) {
   // The room shown drawn again (a room opened or closed elsewhere, its button pressed again) keeps what is being typed.
   const same = current === room;
-  const old = same ? document.getElementById("draft") as HTMLTextAreaElement | null : null;
+  const drawn = document.getElementById("draft") as HTMLTextAreaElement | null;
+  const old = same && drawn?.dataset.room === room ? drawn : null; // never another room's draft
   const typing = old && document.activeElement === old ? [old.selectionStart, old.selectionEnd] : null;
   current = room;
   unread.set(room, 0);
@@ -442,7 +443,7 @@ function switchRoom(room: string) {
     b.replaceChildren(...roomLabel(r));
   }
   const sec = $("room");
-  const ta = h("textarea", { id: "draft", name: "draft", required: true, maxlength: "40000", "aria-describedby": "draft-hint" }) as HTMLTextAreaElement;
+  const ta = h("textarea", { id: "draft", name: "draft", required: true, maxlength: "40000", "aria-describedby": "draft-hint", "data-room": room }) as HTMLTextAreaElement;
   const err = h("p", { class: "error", role: "alert" });
   const observer = myself()?.role === "observer";
   // A new, empty composer for every room: a draft typed for one room is never kept for another.

@@ -379,8 +379,8 @@ function fillPanel(): void {
     const words = text.value.trim();
     if (!words) { out.textContent = "Write the notice first."; return; }
     noticeSending = true;
-    const btn = document.getElementById("send-notice") as HTMLButtonElement;
-    btn.disabled = true;
+    const btn = document.getElementById("send-notice") as HTMLButtonElement | null;
+    if (btn) btn.disabled = true;
     const sent: string[] = [];
     const missed: string[] = [];
     let result = "", failed = false;
@@ -399,7 +399,7 @@ function fillPanel(): void {
       else { failed = true; result = `Notice sent to ${n}; it could not be sent to ${list(missed.map(roomWords))} — try again.`; }
     } finally {
       noticeSending = false;
-      btn.disabled = false;
+      if (btn) btn.disabled = false;
       fillPanel(); // where a notice goes may have changed meanwhile
       const o = document.getElementById("floor-result");
       if (o && result) { o.textContent = result; o.className = failed ? "error" : "note"; }
