@@ -430,6 +430,10 @@ function logFor(room: string): HTMLElement {
   return l;
 }
 
+// The rooms whose message is being sent: a composer drawn again meanwhile
+// keeps its Send button off.
+const sendingIn = new Set<string>();
+
 function switchRoom(room: string) {
   // The room shown drawn again (a room opened or closed elsewhere, its button pressed again) keeps what is being typed.
   const same = current === room;
@@ -453,8 +457,10 @@ function switchRoom(room: string) {
       e.preventDefault();
       const text = ta.value;
       if (!text.trim()) return;
+      if (sendingIn.has(room)) return; // one message at a time per room: a redraw meanwhile must not send it twice
       const btn = form.querySelector("button")!;
       btn.disabled = true;
+      sendingIn.add(room);
       err.textContent = "";
       try {
         await sc.send(room, { kind: E.KindText, text });
@@ -464,12 +470,16 @@ function switchRoom(room: string) {
       } catch (x) {
         err.textContent = "Not sent: " + errText(x);
       } finally {
+        sendingIn.delete(room);
         btn.disabled = false;
+        // The composer drawn again meanwhile (the same room) waited for this send.
+        const now = current === room ? document.querySelector<HTMLButtonElement>("#room form.composer button[type=submit]") : null;
+        if (now) now.disabled = false;
       }
     },
   },
   h("label", { for: "draft" }, definedRoom(room) ? `Message in “${roomTitle(room)}”` : `Message to the ${roomTitle(room)}`), turnNote(room), ta,
-  h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Send encrypted"),
+  h("div", { class: "row" }, h("button", { class: "primary", type: "submit", ...(sendingIn.has(room) ? { disabled: "" } : {}) }, "Send encrypted"),
     h("span", { class: "note", id: "draft-hint" }, "Enter sends; Shift+Enter starts a new line.")), err);
   // Enter sends (as in most chat apps), Shift+Enter is a new line; not
   // while an input method is composing a character.
