@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // A node that is not a room's owner hands the room's messages to the
@@ -204,7 +206,7 @@ func (s *Service) await(ctx context.Context, a *asking, timeout time.Duration) (
 func (s *Service) onReply(data []byte) {
 	body, ok := s.verify(data)
 	var r forwardReply
-	if !ok || json.Unmarshal(body, &r) != nil {
+	if !ok || jsonv2.Unmarshal(body, &r) != nil {
 		return
 	}
 	s.fwdMu.Lock()
@@ -329,7 +331,7 @@ func (s *Service) serveTail(inc *incarnation, req forwardRequest) {
 func (s *Service) decodeForward(data []byte) (forwardRequest, bool) {
 	body, ok := s.verify(data)
 	var req forwardRequest
-	if !ok || json.Unmarshal(body, &req) != nil || req.Req == "" || req.Reply == "" || req.Room == "" {
+	if !ok || jsonv2.Unmarshal(body, &req) != nil || req.Req == "" || req.Reply == "" || req.Room == "" {
 		return forwardRequest{}, false
 	}
 	return req, true

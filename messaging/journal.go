@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/parley-mediation/parley/objstore"
 )
 
@@ -116,7 +117,7 @@ func (l *Log) readJournal(ctx context.Context, node string, seq int64) (*journal
 // decodeJournal parses entry seq of node's journal and checks it.
 func decodeJournal(node string, seq int64, data []byte) (*journalEntry, error) {
 	var e journalEntry
-	if err := json.Unmarshal(data, &e); err != nil {
+	if err := jsonv2.Unmarshal(data, &e); err != nil {
 		return nil, fmt.Errorf("journal %s/%d: %w", node, seq, err)
 	}
 	if e.Node != node || e.Seq != seq {

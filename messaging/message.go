@@ -1,9 +1,9 @@
 package messaging
 
 import (
-	"encoding/json"
 	"fmt"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/parley-mediation/parley/api"
 )
 
@@ -54,7 +54,7 @@ func (b *Batch) End() Position {
 // internally consistent.
 func DecodeBatch(data []byte) (*Batch, error) {
 	var b Batch
-	if err := json.Unmarshal(data, &b); err != nil {
+	if err := jsonv2.Unmarshal(data, &b); err != nil {
 		return nil, fmt.Errorf("batch: %w", err)
 	}
 	if err := b.check(); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/gorilla/websocket"
 
 	"github.com/parley-mediation/parley/e2ee"
@@ -734,7 +735,7 @@ func decodeClientFrame(data []byte) (*api.ClientFrame, error) {
 		return nil, fmt.Errorf("frame over %d bytes", api.MaxFrame)
 	}
 	var f api.ClientFrame
-	if err := json.Unmarshal(data, &f); err != nil {
+	if err := jsonv2.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("malformed frame: %v", err)
 	}
 	if f.Room == "" || len(f.Room) > api.MaxRoomName || !utf8.ValidString(f.Room) {

@@ -1,6 +1,9 @@
 package web
 
 import (
+	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/parley-mediation/parley/api"
@@ -26,7 +29,34 @@ func FuzzDecodeClientFrame(f *testing.F) {
 		if fr.Epoch < 0 {
 			t.Fatalf("negative epoch accepted: %+v", fr)
 		}
+		// No parser differential: what the socket accepts, encoding/json
+		// reads the same way.
+		var v1 api.ClientFrame
+		if err := json.Unmarshal(data, &v1); err != nil || !reflect.DeepEqual(*fr, v1) {
+			t.Fatalf("decoded %+v, encoding/json gives %+v (%v)", *fr, v1, err)
+		}
 	})
+}
+
+// TestDecodeClientFrameIsStrict: a frame naming a field twice, or in
+// another case, or holding invalid UTF-8, is refused whole. encoding/json
+// would take the last of two rooms, or match "Room" to room; a proxy or
+// a log reading the frame another way must not see another room than the
+// one the message is stored in.
+func TestDecodeClientFrameIsStrict(t *testing.T) {
+	const ok = `{"t":"pub","room":"joint","id":"1","body":"eA=="}`
+	if _, err := decodeClientFrame([]byte(ok)); err != nil {
+		t.Fatalf("a good frame: %v", err)
+	}
+	for name, bad := range map[string]string{
+		"two rooms":        strings.Replace(ok, `"room":"joint"`, `"room":"joint","room":"caucus:A"`, 1),
+		"name in capitals": strings.Replace(ok, `"room"`, `"Room"`, 1),
+		"invalid UTF-8":    strings.Replace(ok, `"id":"1"`, "\"id\":\"1\xff\"", 1),
+	} {
+		if fr, err := decodeClientFrame([]byte(bad)); err == nil {
+			t.Errorf("%s: accepted as %+v", name, fr)
+		}
+	}
 }
 
 // TestDecodePubEpoch: a pub's epoch is optional and never negative.
