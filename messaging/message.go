@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/parley-mediation/parley/api"
 )
 
@@ -51,16 +52,34 @@ func (b *Batch) End() Position {
 }
 
 // DecodeBatch parses a stored or published batch and checks that it is
-// internally consistent.
+// internally consistent. The batch keeps a copy of its messages' JSON as
+// it arrived (msgsJSON), so that its delivery frames and segments splice
+// it rather than encode the messages again: every encoder of batches
+// writes json.Marshal(Msgs) there, and the decoder has checked it whole.
 func DecodeBatch(data []byte) (*Batch, error) {
-	var b Batch
-	if err := jsonv2.Unmarshal(data, &b); err != nil {
+	var w struct {
+		Room  string         `json:"room"`
+		Epoch int64          `json:"epoch"`
+		First int64          `json:"first"`
+		Msgs  jsontext.Value `json:"msgs,omitempty"`
+		Seal  *Seal          `json:"seal,omitempty"`
+	}
+	if err := jsonv2.Unmarshal(data, &w); err != nil {
 		return nil, fmt.Errorf("batch: %w", err)
+	}
+	b := &Batch{Room: w.Room, Epoch: w.Epoch, First: w.First, Seal: w.Seal}
+	if len(w.Msgs) > 0 {
+		if err := jsonv2.Unmarshal(w.Msgs, &b.Msgs); err != nil {
+			return nil, fmt.Errorf("batch: msgs: %w", err)
+		}
+		if b.Msgs != nil {
+			b.msgsJSON = w.Msgs[:len(w.Msgs):len(w.Msgs)]
+		}
 	}
 	if err := b.check(); err != nil {
 		return nil, err
 	}
-	return &b, nil
+	return b, nil
 }
 
 // check reports whether b is internally consistent.
