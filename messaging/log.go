@@ -242,16 +242,52 @@ func (l *Log) Page(ctx context.Context, room string, after Position, limit int) 
 	return out, pos, nil
 }
 
-// batchStartFor returns the first offset of the batch that holds the
-// message after pos, or -1 if there is none yet.
+// batchStartFor returns the first offset of the segment that holds the
+// message after pos, or of the last segment before it, or -1 if there is
+// none yet.
+//
+// A segment holds at most maxSegmentMessages messages, so the one that
+// holds the message after pos starts less than that many before it: the
+// listing begins there (S3's StartAfter) and stops at the first segment
+// past pos, whatever the length of the epoch. A room's epoch gathers a
+// segment every few seconds it is in use, thousands in a long session,
+// and every page of history and every gap a node fills from the store
+// lists it. Only when that window holds no segment is the whole epoch
+// listed, as before.
 func (l *Log) batchStartFor(ctx context.Context, room string, pos Position) (int64, error) {
+	target := pos.Offset + 1
+	from := ""
+	if first := target - maxSegmentMessages; first >= 1 {
+		from = batchKey(room, pos.Epoch, first)
+	}
+	start, err := l.lastStartUpTo(ctx, room, pos.Epoch, from, target)
+	if err != nil || start >= 0 || from == "" {
+		return start, err
+	}
+	return l.lastStartUpTo(ctx, room, pos.Epoch, "", target)
+}
+
+// errListDone stops a listing that has found what it looked for.
+var errListDone = errors.New("listing done")
+
+// lastStartUpTo lists room's segments of epoch after the key from and
+// returns the greatest first offset up to target, or -1.
+func (l *Log) lastStartUpTo(ctx context.Context, room string, epoch int64, from string, target int64) (int64, error) {
 	start := int64(-1)
-	err := l.store.List(ctx, epochPrefix(room, pos.Epoch), func(info objstore.Info) error {
+	err := objstore.ListAfter(ctx, l.store, epochPrefix(room, epoch), from, func(info objstore.Info) error {
 		n, err := strconv.ParseInt(info.Key[strings.LastIndexByte(info.Key, '/')+1:], 10, 64)
-		if err == nil && n <= pos.Offset+1 && n > start {
+		switch {
+		case err != nil:
+			return nil
+		case n > target:
+			return errListDone // keys list in offset order (zero-padded)
+		case n > start:
 			start = n
 		}
 		return nil
 	})
+	if errors.Is(err, errListDone) {
+		err = nil
+	}
 	return start, err
 }

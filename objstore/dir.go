@@ -349,6 +349,12 @@ func (d *Dir) prune(key string) {
 // not carry it, so no caller comes to depend on it. It walks the directory tree so that keys come out
 // in lexical byte order (see walk), without first collecting every key.
 func (d *Dir) List(ctx context.Context, prefix string, fn func(Info) error) error {
+	return d.ListAfter(ctx, prefix, "", fn)
+}
+
+// ListAfter implements AfterLister: the walk passes over the keys up to
+// startAfter without reading their metadata.
+func (d *Dir) ListAfter(ctx context.Context, prefix, startAfter string, fn func(Info) error) error {
 	if err := validatePrefix(prefix); err != nil {
 		return err
 	}
@@ -357,6 +363,9 @@ func (d *Dir) List(ctx context.Context, prefix string, fn func(Info) error) erro
 		parent, name = prefix[:i], prefix[i+1:]
 	}
 	return d.walk(ctx, parent, name, func(key string) error {
+		if key <= startAfter {
+			return nil
+		}
 		// (A listing reads each key once: caching them all would only
 		// push out the keys read often.)
 		vid, m, ok, err := d.latestOf(key, false)

@@ -212,10 +212,17 @@ func (s *S3) Delete(ctx context.Context, key, versionID string) error {
 // and, as S3 listings do not carry version IDs, Info.VersionID is empty and
 // Info.Modified has millisecond precision.
 func (s *S3) List(ctx context.Context, prefix string, fn func(Info) error) error {
+	return s.ListAfter(ctx, prefix, "", fn)
+}
+
+// ListAfter implements AfterLister with S3's StartAfter: the listing
+// begins past startAfter on the server.
+func (s *S3) ListAfter(ctx context.Context, prefix, startAfter string, fn func(Info) error) error {
 	if err := validatePrefix(prefix); err != nil {
 		return err
 	}
-	for oi := range s.client.ListObjectsIter(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+	opts := minio.ListObjectsOptions{Prefix: prefix, Recursive: true, StartAfter: startAfter}
+	for oi := range s.client.ListObjectsIter(ctx, s.bucket, opts) {
 		if oi.Err != nil {
 			return s3Error("list", prefix, oi.Err)
 		}

@@ -105,3 +105,28 @@ type Store interface {
 	// Ping checks the store is reachable (readiness).
 	Ping(ctx context.Context) error
 }
+
+// AfterLister is a Store that can begin a listing part-way: S3's
+// StartAfter, or a directory walk that skips reading the metadata of the
+// keys before it. Both stores here are.
+type AfterLister interface {
+	// ListAfter is List, visiting only the keys that sort after
+	// startAfter (which need not exist).
+	ListAfter(ctx context.Context, prefix, startAfter string, fn func(Info) error) error
+}
+
+// ListAfter calls fn for each live object whose key starts with prefix
+// and sorts after startAfter, in lexical key order: through s's own
+// ListAfter where it has one, else by List, skipping the keys before.
+// Returning an error from fn stops the walk.
+func ListAfter(ctx context.Context, s Store, prefix, startAfter string, fn func(Info) error) error {
+	if l, ok := s.(AfterLister); ok {
+		return l.ListAfter(ctx, prefix, startAfter, fn)
+	}
+	return s.List(ctx, prefix, func(i Info) error {
+		if i.Key <= startAfter {
+			return nil
+		}
+		return fn(i)
+	})
+}

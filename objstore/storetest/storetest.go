@@ -378,6 +378,37 @@ func testList(t *testing.T, s objstore.Store) {
 		}
 	}
 
+	// ListAfter begins past a key, which need not exist, through the
+	// store's own listing and through List (the fallback) alike.
+	if _, ok := s.(objstore.AfterLister); !ok {
+		t.Errorf("%T cannot begin a listing past a key", s)
+	}
+	type listOnly struct{ objstore.Store }
+	for _, c := range []struct{ prefix, after string }{
+		{"ls/", ""}, {"ls/", "ls/0"}, {"ls/", "ls/a"}, {"ls/", "ls/a-c"}, {"ls/", "ls/a/"}, {"ls/", "ls/a/b"},
+		{"ls/a", "ls/a.b"}, {"", "ls/zz"}, {"", "a"}, {"ls/", "ls/b"}, {"ls/", "lt"},
+	} {
+		var want []string
+		for _, k := range list(c.prefix) {
+			if k > c.after {
+				want = append(want, k)
+			}
+		}
+		for _, st := range []objstore.Store{s, listOnly{s}} {
+			var got []string
+			err := objstore.ListAfter(ctx, st, c.prefix, c.after, func(i objstore.Info) error {
+				if i.ETag != etags[i.Key] {
+					t.Errorf("ListAfter(%q, %q) info %+v", c.prefix, c.after, i)
+				}
+				got = append(got, i.Key)
+				return nil
+			})
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("ListAfter(%q, %q) through %T = %q, %v; want %q", c.prefix, c.after, st, got, err, want)
+			}
+		}
+	}
+
 	// Deleted objects disappear: behind a marker, or permanently.
 	for _, k := range []string{"ls/b", "ls/a/b"} {
 		if err := s.Delete(ctx, k, ""); err != nil {
