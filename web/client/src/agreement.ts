@@ -97,6 +97,12 @@ function plainError(e: unknown, what: string): string {
 
 const comments = new Map<number, { who: string; text: string; at: number }[]>();
 let redraw: (() => void) | null = null;
+// When the pointer went down on the agreement's Save button (0: it is not
+// down). Let go anywhere, on Save or elsewhere, it is cleared after that
+// event's click, if any: a missed click can never leave it set.
+let savePressedAt = 0;
+let listening = false;
+const letGo = () => { if (savePressedAt) setTimeout(() => { savePressedAt = 0; }, 0); };
 
 /** noteMessage shows a joint-room message that comments on a version under that version. */
 export function noteMessage(room: string, body: string | undefined, who: string, at: number): void {
@@ -112,7 +118,19 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   el.setAttribute("aria-labelledby", "agreement-title");
   let a: Agreement | null = null;
   let missing = false;
-  let editing = false;
+  // The editor is in use while its text box has the focus, while a press on
+  // Save has not been let go (a redraw then would take the button away
+  // before its click) and while a save is on its way; redraws wait for it.
+  // Derived each time, never a flag that a missed event could leave set
+  // (a press let go outside the window counts for 10 s at most).
+  let saving = false;
+  const editing = () => saving || (savePressedAt > 0 && Date.now() - savePressedAt < 10_000) ||
+    (document.activeElement instanceof HTMLTextAreaElement && document.activeElement.id === "agreement-edit" && el.contains(document.activeElement));
+  if (!listening) {
+    listening = true;
+    document.addEventListener("pointerup", letGo, true);
+    document.addEventListener("pointercancel", letGo, true);
+  }
   let shown = 0; // the version being read (0: the current one)
   let readVersion = 0; // the version this person ticked "I have read" for (0: none)
   let draft = { v: 0, text: "" }; // a comment being written, kept across redraws (a poll, a signature arriving)
@@ -129,7 +147,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   };
 
   async function draw() {
-    if (editing) { skipped = true; return; }
+    if (editing()) { skipped = true; return; }
     skipped = false;
     const head = h("h2", { id: "agreement-title" }, "Settlement agreement");
     if (!a) {
@@ -264,19 +282,19 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
       ta.value = edit.base ? edit.text : ag.current.text ?? "";
       ta.oninput = () => { edit = { base: edit.base || cur, text: ta.value }; discard.hidden = unsaved.hidden = false; };
       const save = h("button", { type: "button", id: "agreement-save", class: "primary" }, `Save as version ${cur + 1}`) as HTMLButtonElement;
-      ta.onfocus = () => { editing = true; };
-      ta.onblur = () => { editing = false; };
-      save.onmousedown = () => { editing = true; };
+      save.onpointerdown = () => { savePressedAt = Date.now(); };
       save.onclick = async () => {
+        savePressedAt = 0;
         const signedBy = ag.signers.filter((s) => s.signed).map((s) => s.name);
         // Changes begun on an older version replace a version someone saved
         // since only if the mediator says so (the server checks the base).
-        if (edit.base && edit.base !== cur && !confirm(`Version ${cur} was saved since you began your changes on version ${edit.base}. Saving makes version ${cur + 1} from your text, which replaces what version ${cur} changed. Save anyway?`)) { editing = false; return; }
-        if (signedBy.length && !confirm(`${signedBy.join(", ")} signed version ${cur}. Saving version ${cur + 1} means everyone signs again. Save?`)) { editing = false; return; }
+        if (edit.base && edit.base !== cur && !confirm(`Version ${cur} was saved since you began your changes on version ${edit.base}. Saving makes version ${cur + 1} from your text, which replaces what version ${cur} changed. Save anyway?`)) return;
+        if (signedBy.length && !confirm(`${signedBy.join(", ")} signed version ${cur}. Saving version ${cur + 1} means everyone signs again. Save?`)) return;
         save.disabled = true;
+        saving = true;
         try { a = await agreementAPI.save(ctx.caseID, cur, ta.value); shown = 0; edit = { base: 0, text: "" }; say(`Saved as version ${cur + 1}. Everyone in the joint room can read it${signedBy.length ? "; everyone signs it again" : ""}.`); }
         catch (e) { say(plainError(e, "Not saved"), true); save.disabled = false; }
-        editing = false;
+        finally { saving = false; }
         await draw();
       };
       // Unsaved changes can be dropped, after a confirmation that says what goes.
@@ -360,7 +378,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   let isObserver = false;
   redraw = () => { void draw(); };
   const tick = async () => {
-    if (document.visibilityState !== "visible" || editing) return;
+    if (document.visibilityState !== "visible" || editing()) return;
     const before = JSON.stringify(a);
     const was = a?.current.version;
     await load().catch(() => {});

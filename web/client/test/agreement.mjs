@@ -95,20 +95,31 @@ await run(async () => {
   await axeCheck(med, "mediator, agreement", { selector: "#agreement" });
   await shoot(med, "agreement-mediator");
 
-  // The mediator starts a change and leaves the box; a party's comment
-  // arriving redraws the page, and the unsaved change stays, marked as
+  // The mediator starts a change and leaves the box; then she presses
+  // Save, thinks better of it and lets go elsewhere (no click). A party's
+  // comment arriving redraws the page — the press let go must not keep the
+  // page from being drawn — and the unsaved change stays, marked as
   // unsaved. Discarding it asks first, naming what goes.
   if (await med.locator("#agreement-editor[open]").count() === 0) await med.locator("#agreement-editor summary").click();
   const text3 = await med.inputValue("#agreement-edit");
   check(await med.locator("#agreement-discard").isHidden(), "nothing to discard before the mediator types");
   await med.fill("#agreement-edit", text3 + "\n4. Keys: returned on the last day.");
   await med.locator("#agreement-title").click();
+  await med.locator("#agreement-save").scrollIntoViewIfNeeded();
+  const saveBox = await med.locator("#agreement-save").boundingBox();
+  await med.mouse.move(saveBox.x + saveBox.width / 2, saveBox.y + saveBox.height / 2);
+  await med.mouse.down();
+  check(await med.evaluate(() => document.activeElement?.id) === "agreement-save", "the mediator presses Save");
+  await med.mouse.move(saveBox.x + saveBox.width / 2, saveBox.y - 40, { steps: 5 }); // onto the editor above it
+  await med.mouse.up();
+  check(await med.locator("#agreement-state", { hasText: "version 3" }).count() === 1, "let go elsewhere, Save did nothing");
   check(await med.locator("#agreement-unsaved").isVisible(), "the editor says the change is not saved and only the mediator sees it");
   await state(B, "version 3");
   await B.fill("#agreement-comment", "Could the boiler be repaired by 15 January?");
   await B.click("#agreement-comment-send");
   await B.locator("#agreement-status", { hasText: "Your comment is in the joint room" }).waitFor({ timeout: 60000 });
-  await med.locator("#agreement-comments li", { hasText: "Could the boiler be repaired by 15 January?" }).waitFor({ timeout: 60000 });
+  await med.locator("#agreement-comments li", { hasText: "Could the boiler be repaired by 15 January?" }).waitFor({ timeout: 30000 });
+  check(true, "a press on Save let go elsewhere does not keep the page from being drawn again");
   check((await med.inputValue("#agreement-edit")).endsWith("4. Keys: returned on the last day."), "the mediator's unsaved change survives a comment arriving");
   await shoot(med, "agreement-unsaved", "#agreement-editor");
   let discardAsked = "";
