@@ -97,6 +97,9 @@ function plainError(e: unknown, what: string): string {
 
 const comments = new Map<number, { who: string; text: string; at: number }[]>();
 let redraw: (() => void) | null = null;
+// The cases whose agreement comment is being sent: the page drawn again
+// meanwhile keeps its Send button off, so one comment cannot go twice.
+const commentSending = new Set<string>();
 // When the pointer went down on the agreement's Save button (0: it is not
 // down). Let go anywhere, on Save or elsewhere, it is cleared after that
 // event's click, if any: a missed click can never leave it set.
@@ -226,9 +229,11 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     // The comment being typed survives a redraw as long as the same version is shown.
     if (draft.v === v) note.value = draft.text;
     note.oninput = () => { draft = { v, text: note.value }; };
-    const send = h("button", { type: "button", id: "agreement-comment-send" }, `Comment on version ${v}`) as HTMLButtonElement;
+    const send = h("button", { type: "button", id: "agreement-comment-send", disabled: commentSending.has(ctx.caseID) }, `Comment on version ${v}`) as HTMLButtonElement;
     send.onclick = async () => {
       if (!note.value.trim()) return;
+      if (commentSending.has(ctx.caseID)) return; // one comment at a time: a redraw meanwhile must not send it twice
+      commentSending.add(ctx.caseID);
       send.disabled = true;
       const text = note.value.trim();
       try {
@@ -238,7 +243,13 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         for (const box of [note, el.querySelector<HTMLTextAreaElement>("#agreement-comment")]) if (box && box.value.trim() === text) box.value = "";
         say("Your comment is in the joint room, encrypted for everyone in it.");
       } catch (e) { say(plainError(e, "Not sent"), true); }
-      send.disabled = false;
+      finally {
+        commentSending.delete(ctx.caseID);
+        send.disabled = false;
+        // The button drawn again meanwhile waited for this comment.
+        const now = el.querySelector<HTMLButtonElement>("#agreement-comment-send");
+        if (now) now.disabled = false;
+      }
     };
     parts.push(h("section", { id: "agreement-comments", "aria-labelledby": "agreement-comments-title" },
       h("h3", { id: "agreement-comments-title" }, `Comments on version ${v}`),

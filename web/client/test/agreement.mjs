@@ -23,8 +23,9 @@ async function shoot(page, name, selector = "#agreement") {
   await page.locator("#agreement").screenshot({ path: `${shots}/${name}-phone.png` });
   await page.setViewportSize(size);
 }
-async function join(name, link) {
+async function join(name, link, before = async () => {}) {
   const page = await newPage(name);
+  await before(page);
   await page.goto(link);
   await passGate(page);
   await connected(page);
@@ -47,7 +48,20 @@ await run(async () => {
   await med.fill("#password", env("PARLEY_PASSWORD"));
   await med.click("form button[type=submit]");
   await connected(med);
-  const A = await join("partyA", env("PARLEY_INVITE_A"));
+  // Party A's messages to the joint room can be held on their way (hold),
+  // then let through in order (release): a comment being sent while her
+  // page is drawn again.
+  let holding = false;
+  const held = [];
+  const hold = () => { holding = true; };
+  const release = () => { holding = false; for (const [server, m] of held.splice(0)) server.send(m); };
+  const A = await join("partyA", env("PARLEY_INVITE_A"), (page) => page.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => {
+      if (holding && JSON.parse(String(m)).t === "pub") held.push([server, m]);
+      else server.send(m);
+    });
+  }));
   const B = await join("partyB", env("PARLEY_INVITE_B"));
   const C = await join("counsel", env("PARLEY_INVITE_C"));
   await A.locator("#agreement", { hasText: "no written agreement in this case yet" }).waitFor();
@@ -163,21 +177,31 @@ await run(async () => {
     await page.locator("#agreement-mine").waitFor();
     signedSoFar++;
     check(asked().includes("You are signing version 3 of the agreement"), `${name} confirms signing version 3`);
-    // A starts a comment at once; B's and counsel's signatures then redraw A's page.
+    // A starts a comment at once; B's signature then redraws A's page, and
+    // what A typed survives it. A sends it, and while it is on its way
+    // (held here) counsel's signature draws A's page again.
     if (page === A) await A.fill("#agreement-comment", "Thank you all — we agree.");
+    if (page === B) {
+      await A.locator("#agreement-signers li.verified").nth(1).waitFor({ timeout: 60000 });
+      check(await A.inputValue("#agreement-comment") === "Thank you all — we agree.", "party A: a comment being typed survives a redraw");
+      hold();
+      await A.click("#agreement-comment-send");
+    }
   }
   await state(med, "Signed by everyone");
   await ask("signed");
 
-  // What A typed survives the redraws that B's and counsel's signatures
-  // bring, and the comment on version 3 reaches the mediator under that
-  // version.
+  // A's page, drawn again while her comment is being sent, does not offer
+  // to send it a second time. The comment on version 3 then reaches the
+  // mediator under that version, once.
   await state(A, "Signed by everyone");
-  check(await A.inputValue("#agreement-comment") === "Thank you all — we agree.", "party A: a comment being typed survives a redraw");
-  await A.click("#agreement-comment-send");
+  check(holding && await A.locator("#agreement-status", { hasText: "Your comment is in the joint room" }).count() === 0, "A's comment is still on its way");
+  check(await A.isDisabled("#agreement-comment-send"), "party A: while her comment is being sent, the page drawn again keeps its Send button off");
+  release();
   await A.locator("#agreement-status", { hasText: "Your comment is in the joint room" }).waitFor({ timeout: 60000 });
+  check(await A.isEnabled("#agreement-comment-send"), "party A: once sent, the Send button is back");
   await med.locator("#agreement-comments li", { hasText: "Thank you all — we agree." }).waitFor({ timeout: 60000 });
-  check(true, "a comment on version 3 is shown under version 3");
+  check(await med.locator("#agreement-comments li", { hasText: "Thank you all — we agree." }).count() === 1, "a comment on version 3 is shown under version 3, once");
 
   // The party checks the signatures in the browser, then downloads the PDF.
   await state(A, "Signed by everyone");
