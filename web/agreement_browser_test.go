@@ -26,7 +26,12 @@ import (
 // confirmation naming what they sign; a comment on version 3 reaches the
 // mediator under that version; the signatures check out in the browser;
 // the downloaded PDF passes `parley agreement verify` (the CLI, built
-// here) and a copy with one flipped byte fails it in one line.
+// here) and a copy with one flipped byte fails it in one line. On the way,
+// the page's redraws keep what people were doing: the versions compared
+// and the comparison, what the check of the signatures found, the focus
+// on the tick and the Sign button, and a comment on its way, whose Send
+// stays off so it cannot go twice; a press on Save let go elsewhere does
+// not stop the page being drawn.
 func TestBrowserAgreement(t *testing.T) {
 	needBrowser(t)
 	// The CLI that verifies the PDF, built once (before the browsers start).

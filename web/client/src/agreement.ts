@@ -106,6 +106,8 @@ const commentSending = new Set<string>();
 let savePressedAt = 0;
 let listening = false;
 const letGo = () => { if (savePressedAt) setTimeout(() => { savePressedAt = 0; }, 0); };
+// What the signatures on the agreement are: a check of them holds until this changes.
+const signaturesKey = (ag: Agreement) => JSON.stringify([ag.current.version, ag.signers.map((s) => [s.accountId, s.signed ?? null])]);
 
 /** noteMessage shows a joint-room message that comments on a version under that version. */
 export function noteMessage(room: string, body: string | undefined, who: string, at: number): void {
@@ -140,6 +142,12 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   let edit = { base: 0, text: "" }; // the mediator's unsaved text (made on version base), kept across redraws and a failed save
   let skipped = false; // a redraw skipped while the editor had the focus: the next poll draws it
   let shownText = "";
+  // Which two versions are compared (0: the default, the current one and the one before) and what the comparison showed; kept across redraws.
+  const compare = { from: 0, to: 0 };
+  const diffOut = h("div", { id: "agreement-diff", "aria-live": "polite" });
+  // What "Check the signatures" found, kept across redraws while the signatures it checked stay the same.
+  const checkOut = h("div", { id: "agreement-check", "aria-live": "polite" });
+  let checkedFor = "";
   const status = h("p", { id: "agreement-status", role: "status", "aria-live": "polite" });
   const say = (text: string, error = false) => { status.textContent = text; status.className = error ? "error" : ""; };
 
@@ -202,9 +210,14 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
 
     // What changed between two versions.
     if (ag.versions.length > 1) {
-      const from = h("select", { id: "diff-from" }, ...ag.versions.map((x) => h("option", { value: String(x.version), selected: x.version === cur - 1 }, `Version ${x.version}`))) as HTMLSelectElement;
-      const to = h("select", { id: "diff-to" }, ...ag.versions.map((x) => h("option", { value: String(x.version), selected: x.version === cur }, `Version ${x.version}`))) as HTMLSelectElement;
-      const out = h("div", { id: "agreement-diff", "aria-live": "polite" });
+      // The versions chosen survive a redraw; untouched, they follow the current version.
+      const has = (n: number) => ag.versions.some((x) => x.version === n);
+      const fromV = has(compare.from) ? compare.from : cur - 1, toV = has(compare.to) ? compare.to : cur;
+      const from = h("select", { id: "diff-from" }, ...ag.versions.map((x) => h("option", { value: String(x.version), selected: x.version === fromV }, `Version ${x.version}`))) as HTMLSelectElement;
+      const to = h("select", { id: "diff-to" }, ...ag.versions.map((x) => h("option", { value: String(x.version), selected: x.version === toV }, `Version ${x.version}`))) as HTMLSelectElement;
+      from.onchange = () => { compare.from = Number(from.value); };
+      to.onchange = () => { compare.to = Number(to.value); };
+      const out = diffOut;
       const show = h("button", { type: "button", id: "diff-show" }, "Show what changed") as HTMLButtonElement;
       show.onclick = async () => {
         try {
@@ -272,12 +285,21 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
 
     // Check, download, file.
     if (ag.signers.some((s) => s.signed)) {
-      const out = h("div", { id: "agreement-check", "aria-live": "polite" });
+      const out = checkOut;
+      // A check holds only for the signatures it checked: a signature or a version since clears it.
+      const key = signaturesKey(ag);
+      if (checkedFor !== key) { out.replaceChildren(); checkedFor = ""; }
       const chk = h("button", { type: "button", id: "agreement-verify" }, "Check the signatures") as HTMLButtonElement;
       chk.onclick = async () => {
-        try { out.replaceChildren(await checkSignatures(ctx.caseID, ag, await ctx.devices())); } catch (e) {
-          out.replaceChildren(h("p", { id: "agreement-check-summary", class: "error" }, "The signatures could not be checked: this browser could not verify the case's devices. " + plainError(e, "Not checked")));
+        let found: HTMLElement;
+        try { found = await checkSignatures(ctx.caseID, ag, await ctx.devices()); } catch (e) {
+          found = h("p", { id: "agreement-check-summary", class: "error" }, "The signatures could not be checked: this browser could not verify the case's devices. " + plainError(e, "Not checked"));
         }
+        if (a && signaturesKey(a) !== key) {
+          found = h("p", { id: "agreement-check-summary", class: "note" }, "The signatures changed while they were being checked. Check them again.");
+          checkedFor = "";
+        } else checkedFor = key;
+        out.replaceChildren(found);
       };
       parts.push(h("div", { class: "row" }, chk), out);
     }
@@ -337,13 +359,19 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     if (ag.filed) parts.push(h("p", { class: "note", id: "agreement-filed" }, "The signed agreement is filed with the case's documents; it no longer changes."));
     const open = el.querySelector("#agreement-editor")?.hasAttribute("open");
     const openCompare = el.querySelector("#agreement-compare")?.hasAttribute("open");
-    // Someone typing a comment keeps the cursor where it was.
+    // The focus stays where it was (the tick on the terms, the Sign button,
+    // a picker), and someone typing a comment keeps the cursor where it was.
     const active = document.activeElement;
-    const typing = active instanceof HTMLTextAreaElement && active.id === "agreement-comment" ? [active.selectionStart, active.selectionEnd] : null;
+    const focused = active instanceof HTMLElement && active !== el && el.contains(active) && active.id ? active.id : "";
+    const typing = active instanceof HTMLTextAreaElement ? [active.selectionStart, active.selectionEnd] : null;
     el.replaceChildren(...parts, status);
-    if (typing) { note.focus(); note.setSelectionRange(typing[0], typing[1]); }
     if (open) el.querySelector("#agreement-editor")?.setAttribute("open", "");
     if (openCompare) el.querySelector("#agreement-compare")?.setAttribute("open", "");
+    const again = focused ? el.querySelector<HTMLElement>("#" + CSS.escape(focused)) : null;
+    if (again) {
+      again.focus({ preventScroll: true });
+      if (typing && again instanceof HTMLTextAreaElement) again.setSelectionRange(typing[0], typing[1]);
+    }
   }
 
   /** The signing box: the text this browser shows, hashed here, signed by this device after a deliberate confirmation. */

@@ -108,12 +108,18 @@ await run(async () => {
   check(await med.locator("ol.diff li.removed", { hasText: "[what will be repaired" }).count() === 1, "the diff shows the removed line and the added one");
   await axeCheck(med, "mediator, agreement", { selector: "#agreement" });
   await shoot(med, "agreement-mediator");
+  // The mediator compares versions 1 and 3 instead.
+  await med.selectOption("#diff-from", "1");
+  await med.click("#diff-show");
+  const diff13 = med.locator('ol.diff[aria-label="Changes from version 1 to version 3"]');
+  await diff13.waitFor();
 
   // The mediator starts a change and leaves the box; then she presses
   // Save, thinks better of it and lets go elsewhere (no click). A party's
   // comment arriving redraws the page — the press let go must not keep the
   // page from being drawn — and the unsaved change stays, marked as
-  // unsaved. Discarding it asks first, naming what goes.
+  // unsaved, and so do the versions compared and what the comparison
+  // showed. Discarding it asks first, naming what goes.
   if (await med.locator("#agreement-editor[open]").count() === 0) await med.locator("#agreement-editor summary").click();
   const text3 = await med.inputValue("#agreement-edit");
   check(await med.locator("#agreement-discard").isHidden(), "nothing to discard before the mediator types");
@@ -135,6 +141,8 @@ await run(async () => {
   await med.locator("#agreement-comments li", { hasText: "Could the boiler be repaired by 15 January?" }).waitFor({ timeout: 30000 });
   check(true, "a press on Save let go elsewhere does not keep the page from being drawn again");
   check((await med.inputValue("#agreement-edit")).endsWith("4. Keys: returned on the last day."), "the mediator's unsaved change survives a comment arriving");
+  check(await med.inputValue("#diff-from") === "1" && await med.inputValue("#diff-to") === "3" && await diff13.count() === 1,
+    "the versions compared and the comparison survive a comment arriving");
   await shoot(med, "agreement-unsaved", "#agreement-editor");
   let discardAsked = "";
   med.once("dialog", (d) => { discardAsked = d.message(); void d.accept(); });
@@ -165,13 +173,19 @@ await run(async () => {
     await state(page, "version 3");
     if (await page.locator("#agreement-version").inputValue() !== "3") await page.selectOption("#agreement-version", "3");
   }
+  // The focus stays too: B's on the tick, counsel's on the Sign button.
   for (const page of [B, C]) await page.check("#agreement-read");
+  await C.focus("#agreement-sign");
+  const focusedID = (page) => page.evaluate(() => document.activeElement?.id ?? "");
   let signedSoFar = 0;
   for (const [page, name] of [[A, "party A"], [B, "party B"], [C, "counsel"]]) {
     if (page !== A) {
       await page.locator("#agreement-signers li.verified").nth(signedSoFar - 1).waitFor({ timeout: 60000 });
       check(await page.isChecked("#agreement-read") && await page.isEnabled("#agreement-sign"),
         `${name}: the tick stays when another person's signature arrives`);
+      const want = page === B ? "agreement-read" : "agreement-sign";
+      const got = await focusedID(page);
+      check(got === want, `${name}: the focus stays on ${want} when another person's signature arrives (it is on "${got}")`);
     }
     const asked = await sign(page);
     await page.locator("#agreement-mine").waitFor();
@@ -192,21 +206,24 @@ await run(async () => {
   await ask("signed");
 
   // A's page, drawn again while her comment is being sent, does not offer
-  // to send it a second time. The comment on version 3 then reaches the
-  // mediator under that version, once.
+  // to send it a second time.
   await state(A, "Signed by everyone");
   check(holding && await A.locator("#agreement-status", { hasText: "Your comment is in the joint room" }).count() === 0, "A's comment is still on its way");
   check(await A.isDisabled("#agreement-comment-send"), "party A: while her comment is being sent, the page drawn again keeps its Send button off");
+
+  // The party checks the signatures in the browser; her comment then
+  // arrives (drawing her page again), and what the check found stays. The
+  // comment on version 3 reaches the mediator under that version, once.
+  await A.click("#agreement-verify");
+  await A.locator("#agreement-check-summary", { hasText: "Every signature on version 3 checks out" }).waitFor();
   release();
   await A.locator("#agreement-status", { hasText: "Your comment is in the joint room" }).waitFor({ timeout: 60000 });
+  await A.locator("#agreement-comments li", { hasText: "Thank you all — we agree." }).waitFor({ timeout: 60000 });
+  check(await A.locator("#agreement-check-summary", { hasText: "Every signature on version 3 checks out" }).count() === 1,
+    "party A: what the check of the signatures found survives her page being drawn again");
   check(await A.isEnabled("#agreement-comment-send"), "party A: once sent, the Send button is back");
   await med.locator("#agreement-comments li", { hasText: "Thank you all — we agree." }).waitFor({ timeout: 60000 });
   check(await med.locator("#agreement-comments li", { hasText: "Thank you all — we agree." }).count() === 1, "a comment on version 3 is shown under version 3, once");
-
-  // The party checks the signatures in the browser, then downloads the PDF.
-  await state(A, "Signed by everyone");
-  await A.click("#agreement-verify");
-  await A.locator("#agreement-check-summary", { hasText: "Every signature on version 3 checks out" }).waitFor();
   const checked = await A.innerText("#agreement-check");
   check(["Ada Okafor", "Lars Lindqvist", "Jordan Blake"].every((n) => checked.includes(n + " (")), "the check names who signed");
   noJargon(await A.innerText("#agreement"), "party A");
