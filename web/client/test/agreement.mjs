@@ -265,6 +265,44 @@ await run(async () => {
   const file = pjoin(mkdtempSync(pjoin(tmpdir(), "agreement-")), "signed.pdf");
   await dl.saveAs(file);
   check(await ask("verify", file) === "verified", "the downloaded PDF verifies with the CLI, and a flipped byte does not");
+
+  // Two mediators: the first begins a change on version 3 and leaves the
+  // box; a co-mediator, in her own browser, saves version 4 meanwhile. The
+  // first mediator's editor warns that her changes were made to version 3,
+  // and Save asks before it replaces version 4, naming it.
+  const coEmail = await ask("comediator");
+  const co = await newPage("co-mediator");
+  await co.goto(base + "/app#case=" + env("PARLEY_CASE"));
+  await co.fill("#email", coEmail);
+  await co.fill("#password", env("PARLEY_PASSWORD"));
+  await co.click("form button[type=submit]");
+  await connected(co);
+  await state(co, "version 3");
+  await state(med, "version 3");
+  if (await med.locator("#agreement-editor[open]").count() === 0) await med.locator("#agreement-editor summary").click();
+  const mine = (await med.inputValue("#agreement-edit")) + "\n5. Costs: each side bears its own.";
+  await med.fill("#agreement-edit", mine);
+  await med.locator("#agreement-title").click();
+  check(await med.locator("#agreement-edit-stale").count() === 0, "no warning while nobody else saved");
+  await co.locator("#agreement-editor summary").click();
+  await co.fill("#agreement-edit", (await co.inputValue("#agreement-edit")) + "\n5. Costs: the landlord bears them.");
+  co.once("dialog", (d) => void d.accept()); // everyone signed version 3: they sign again
+  await co.click("#agreement-save");
+  await state(co, "version 4");
+  const stale = med.locator("#agreement-edit-stale");
+  await stale.waitFor({ timeout: 30000 });
+  check((await stale.innerText()).includes("Your unsaved changes were made to version 3; version 4 was saved since"), "the editor warns that a newer version was saved: " + await stale.innerText());
+  check(await med.inputValue("#agreement-edit") === mine, "the mediator's changes are still in the editor");
+  let staleAsked = "";
+  med.once("dialog", (d) => { staleAsked = d.message(); void d.dismiss(); });
+  await med.click("#agreement-save");
+  check(staleAsked.includes("Version 4 was saved since you began your changes on version 3") && staleAsked.includes("replaces what version 4 changed") && staleAsked.includes("Save anyway?"),
+    "Save asks first, naming the newer version it replaces: " + staleAsked);
+  check((await med.innerText("#agreement-state")).includes("version 4") && await med.inputValue("#agreement-edit") === mine, "declined: nothing is saved and the changes stay");
+  med.once("dialog", (d) => void d.accept());
+  await med.click("#agreement-save");
+  await state(med, "version 5");
+  check((await med.innerText("#agreement-text")).includes("5. Costs: each side bears its own."), "accepted: the mediator's text is saved as version 5");
   log("agreement done");
 }, async () => {
   log("(failed)");
