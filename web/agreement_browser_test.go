@@ -26,7 +26,15 @@ import (
 // confirmation naming what they sign; a comment on version 3 reaches the
 // mediator under that version; the signatures check out in the browser;
 // the downloaded PDF passes `parley agreement verify` (the CLI, built
-// here) and a copy with one flipped byte fails it in one line.
+// here) and a copy with one flipped byte fails it in one line. On the way,
+// the page's redraws keep what people were doing: the versions compared
+// and the comparison, what the check of the signatures found, the focus
+// on the tick and the Sign button, and a comment on its way, whose Send
+// stays off so it cannot go twice; a press on Save let go elsewhere does
+// not stop the page being drawn. Last, "ask comediator" adds a second
+// mediator, who saves version 4 in her own browser while the first has
+// unsaved changes on version 3: the first is warned, and Save asks before
+// it replaces version 4.
 func TestBrowserAgreement(t *testing.T) {
 	needBrowser(t)
 	// The CLI that verifies the PDF, built once (before the browsers start).
@@ -90,6 +98,16 @@ func TestBrowserAgreement(t *testing.T) {
 					return "", fmt.Errorf("a flipped byte: %v: %q", err, out2)
 				}
 				return "verified", nil
+			},
+			// A second mediator on the case (her email; the same password).
+			"comediator": func(string) (string, error) {
+				email := "co-" + ids.New("x")[2:10] + "@browser.test"
+				co, err := n.Accounts.Create(ctx, account.NewAccount{Email: email, Name: "Casey Cole", Role: policy.RoleMediator, Password: nodetest.Password})
+				if err != nil {
+					return "", err
+				}
+				_, err = medC.CaseAction(ctx, k.ID, "mediators", map[string]string{"accountId": co.ID})
+				return email, err
 			},
 			// The signatures are in the key directory's log and the agreement's record.
 			"signed": func(string) (string, error) {

@@ -25,7 +25,8 @@ import (
 
 // TestBrowserSessions drives web/client/test/sessions.mjs in Chromium: a
 // mediator finds a stalled case flagged in the caseload, schedules a
-// session (a past time is refused), moves it; a party on a phone in
+// session (a past time is refused), moves it (the form to schedule
+// another, half filled in, keeps what is in it); a party on a phone in
 // another time zone sees it in their own time. Between the steps the Go
 // side reads Mailpit: each party's invitation and then the update arrive,
 // with an .ics the iCalendar library parses (same UID, SEQUENCE 0 then 1).

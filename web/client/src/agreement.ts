@@ -97,6 +97,17 @@ function plainError(e: unknown, what: string): string {
 
 const comments = new Map<number, { who: string; text: string; at: number }[]>();
 let redraw: (() => void) | null = null;
+// The cases whose agreement comment is being sent: the page drawn again
+// meanwhile keeps its Send button off, so one comment cannot go twice.
+const commentSending = new Set<string>();
+// When the pointer went down on the agreement's Save button (0: it is not
+// down). Let go anywhere, on Save or elsewhere, it is cleared after that
+// event's click, if any: a missed click can never leave it set.
+let savePressedAt = 0;
+let listening = false;
+const letGo = () => { if (savePressedAt) setTimeout(() => { savePressedAt = 0; }, 0); };
+// What the signatures on the agreement are: a check of them holds until this changes.
+const signaturesKey = (ag: Agreement) => JSON.stringify([ag.current.version, ag.signers.map((s) => [s.accountId, s.signed ?? null])]);
 
 /** noteMessage shows a joint-room message that comments on a version under that version. */
 export function noteMessage(room: string, body: string | undefined, who: string, at: number): void {
@@ -112,13 +123,31 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   el.setAttribute("aria-labelledby", "agreement-title");
   let a: Agreement | null = null;
   let missing = false;
-  let editing = false;
+  // The editor is in use while its text box has the focus, while a press on
+  // Save has not been let go (a redraw then would take the button away
+  // before its click) and while a save is on its way; redraws wait for it.
+  // Derived each time, never a flag that a missed event could leave set
+  // (a press let go outside the window counts for 10 s at most).
+  let saving = false;
+  const editing = () => saving || (savePressedAt > 0 && Date.now() - savePressedAt < 10_000) ||
+    (document.activeElement instanceof HTMLTextAreaElement && document.activeElement.id === "agreement-edit" && el.contains(document.activeElement));
+  if (!listening) {
+    listening = true;
+    document.addEventListener("pointerup", letGo, true);
+    document.addEventListener("pointercancel", letGo, true);
+  }
   let shown = 0; // the version being read (0: the current one)
   let readVersion = 0; // the version this person ticked "I have read" for (0: none)
   let draft = { v: 0, text: "" }; // a comment being written, kept across redraws (a poll, a signature arriving)
   let edit = { base: 0, text: "" }; // the mediator's unsaved text (made on version base), kept across redraws and a failed save
   let skipped = false; // a redraw skipped while the editor had the focus: the next poll draws it
   let shownText = "";
+  // Which two versions are compared (0: the default, the current one and the one before) and what the comparison showed; kept across redraws.
+  const compare = { from: 0, to: 0 };
+  const diffOut = h("div", { id: "agreement-diff", "aria-live": "polite" });
+  // What "Check the signatures" found, kept across redraws while the signatures it checked stay the same.
+  const checkOut = h("div", { id: "agreement-check", "aria-live": "polite" });
+  let checkedFor = "";
   const status = h("p", { id: "agreement-status", role: "status", "aria-live": "polite" });
   const say = (text: string, error = false) => { status.textContent = text; status.className = error ? "error" : ""; };
 
@@ -129,7 +158,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   };
 
   async function draw() {
-    if (editing) { skipped = true; return; }
+    if (editing()) { skipped = true; return; }
     skipped = false;
     const head = h("h2", { id: "agreement-title" }, "Settlement agreement");
     if (!a) {
@@ -181,9 +210,14 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
 
     // What changed between two versions.
     if (ag.versions.length > 1) {
-      const from = h("select", { id: "diff-from" }, ...ag.versions.map((x) => h("option", { value: String(x.version), selected: x.version === cur - 1 }, `Version ${x.version}`))) as HTMLSelectElement;
-      const to = h("select", { id: "diff-to" }, ...ag.versions.map((x) => h("option", { value: String(x.version), selected: x.version === cur }, `Version ${x.version}`))) as HTMLSelectElement;
-      const out = h("div", { id: "agreement-diff", "aria-live": "polite" });
+      // The versions chosen survive a redraw; untouched, they follow the current version.
+      const has = (n: number) => ag.versions.some((x) => x.version === n);
+      const fromV = has(compare.from) ? compare.from : cur - 1, toV = has(compare.to) ? compare.to : cur;
+      const from = h("select", { id: "diff-from" }, ...ag.versions.map((x) => h("option", { value: String(x.version), selected: x.version === fromV }, `Version ${x.version}`))) as HTMLSelectElement;
+      const to = h("select", { id: "diff-to" }, ...ag.versions.map((x) => h("option", { value: String(x.version), selected: x.version === toV }, `Version ${x.version}`))) as HTMLSelectElement;
+      from.onchange = () => { compare.from = Number(from.value); };
+      to.onchange = () => { compare.to = Number(to.value); };
+      const out = diffOut;
       const show = h("button", { type: "button", id: "diff-show" }, "Show what changed") as HTMLButtonElement;
       show.onclick = async () => {
         try {
@@ -208,9 +242,11 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     // The comment being typed survives a redraw as long as the same version is shown.
     if (draft.v === v) note.value = draft.text;
     note.oninput = () => { draft = { v, text: note.value }; };
-    const send = h("button", { type: "button", id: "agreement-comment-send" }, `Comment on version ${v}`) as HTMLButtonElement;
+    const send = h("button", { type: "button", id: "agreement-comment-send", disabled: commentSending.has(ctx.caseID) }, `Comment on version ${v}`) as HTMLButtonElement;
     send.onclick = async () => {
       if (!note.value.trim()) return;
+      if (commentSending.has(ctx.caseID)) return; // one comment at a time: a redraw meanwhile must not send it twice
+      commentSending.add(ctx.caseID);
       send.disabled = true;
       const text = note.value.trim();
       try {
@@ -220,7 +256,13 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         for (const box of [note, el.querySelector<HTMLTextAreaElement>("#agreement-comment")]) if (box && box.value.trim() === text) box.value = "";
         say("Your comment is in the joint room, encrypted for everyone in it.");
       } catch (e) { say(plainError(e, "Not sent"), true); }
-      send.disabled = false;
+      finally {
+        commentSending.delete(ctx.caseID);
+        send.disabled = false;
+        // The button drawn again meanwhile waited for this comment.
+        const now = el.querySelector<HTMLButtonElement>("#agreement-comment-send");
+        if (now) now.disabled = false;
+      }
     };
     parts.push(h("section", { id: "agreement-comments", "aria-labelledby": "agreement-comments-title" },
       h("h3", { id: "agreement-comments-title" }, `Comments on version ${v}`),
@@ -243,12 +285,21 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
 
     // Check, download, file.
     if (ag.signers.some((s) => s.signed)) {
-      const out = h("div", { id: "agreement-check", "aria-live": "polite" });
+      const out = checkOut;
+      // A check holds only for the signatures it checked: a signature or a version since clears it.
+      const key = signaturesKey(ag);
+      if (checkedFor !== key) { out.replaceChildren(); checkedFor = ""; }
       const chk = h("button", { type: "button", id: "agreement-verify" }, "Check the signatures") as HTMLButtonElement;
       chk.onclick = async () => {
-        try { out.replaceChildren(await checkSignatures(ctx.caseID, ag, await ctx.devices())); } catch (e) {
-          out.replaceChildren(h("p", { id: "agreement-check-summary", class: "error" }, "The signatures could not be checked: this browser could not verify the case's devices. " + plainError(e, "Not checked")));
+        let found: HTMLElement;
+        try { found = await checkSignatures(ctx.caseID, ag, await ctx.devices()); } catch (e) {
+          found = h("p", { id: "agreement-check-summary", class: "error" }, "The signatures could not be checked: this browser could not verify the case's devices. " + plainError(e, "Not checked"));
         }
+        if (a && signaturesKey(a) !== key) {
+          found = h("p", { id: "agreement-check-summary", class: "note" }, "The signatures changed while they were being checked. Check them again.");
+          checkedFor = "";
+        } else checkedFor = key;
+        out.replaceChildren(found);
       };
       parts.push(h("div", { class: "row" }, chk), out);
     }
@@ -264,19 +315,19 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
       ta.value = edit.base ? edit.text : ag.current.text ?? "";
       ta.oninput = () => { edit = { base: edit.base || cur, text: ta.value }; discard.hidden = unsaved.hidden = false; };
       const save = h("button", { type: "button", id: "agreement-save", class: "primary" }, `Save as version ${cur + 1}`) as HTMLButtonElement;
-      ta.onfocus = () => { editing = true; };
-      ta.onblur = () => { editing = false; };
-      save.onmousedown = () => { editing = true; };
+      save.onpointerdown = () => { savePressedAt = Date.now(); };
       save.onclick = async () => {
+        savePressedAt = 0;
         const signedBy = ag.signers.filter((s) => s.signed).map((s) => s.name);
         // Changes begun on an older version replace a version someone saved
         // since only if the mediator says so (the server checks the base).
-        if (edit.base && edit.base !== cur && !confirm(`Version ${cur} was saved since you began your changes on version ${edit.base}. Saving makes version ${cur + 1} from your text, which replaces what version ${cur} changed. Save anyway?`)) { editing = false; return; }
-        if (signedBy.length && !confirm(`${signedBy.join(", ")} signed version ${cur}. Saving version ${cur + 1} means everyone signs again. Save?`)) { editing = false; return; }
+        if (edit.base && edit.base !== cur && !confirm(`Version ${cur} was saved since you began your changes on version ${edit.base}. Saving makes version ${cur + 1} from your text, which replaces what version ${cur} changed. Save anyway?`)) return;
+        if (signedBy.length && !confirm(`${signedBy.join(", ")} signed version ${cur}. Saving version ${cur + 1} means everyone signs again. Save?`)) return;
         save.disabled = true;
+        saving = true;
         try { a = await agreementAPI.save(ctx.caseID, cur, ta.value); shown = 0; edit = { base: 0, text: "" }; say(`Saved as version ${cur + 1}. Everyone in the joint room can read it${signedBy.length ? "; everyone signs it again" : ""}.`); }
         catch (e) { say(plainError(e, "Not saved"), true); save.disabled = false; }
-        editing = false;
+        finally { saving = false; }
         await draw();
       };
       // Unsaved changes can be dropped, after a confirmation that says what goes.
@@ -308,13 +359,19 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     if (ag.filed) parts.push(h("p", { class: "note", id: "agreement-filed" }, "The signed agreement is filed with the case's documents; it no longer changes."));
     const open = el.querySelector("#agreement-editor")?.hasAttribute("open");
     const openCompare = el.querySelector("#agreement-compare")?.hasAttribute("open");
-    // Someone typing a comment keeps the cursor where it was.
+    // The focus stays where it was (the tick on the terms, the Sign button,
+    // a picker), and someone typing a comment keeps the cursor where it was.
     const active = document.activeElement;
-    const typing = active instanceof HTMLTextAreaElement && active.id === "agreement-comment" ? [active.selectionStart, active.selectionEnd] : null;
+    const focused = active instanceof HTMLElement && active !== el && el.contains(active) && active.id ? active.id : "";
+    const typing = active instanceof HTMLTextAreaElement ? [active.selectionStart, active.selectionEnd] : null;
     el.replaceChildren(...parts, status);
-    if (typing) { note.focus(); note.setSelectionRange(typing[0], typing[1]); }
     if (open) el.querySelector("#agreement-editor")?.setAttribute("open", "");
     if (openCompare) el.querySelector("#agreement-compare")?.setAttribute("open", "");
+    const again = focused ? el.querySelector<HTMLElement>("#" + CSS.escape(focused)) : null;
+    if (again) {
+      again.focus({ preventScroll: true });
+      if (typing && again instanceof HTMLTextAreaElement) again.setSelectionRange(typing[0], typing[1]);
+    }
   }
 
   /** The signing box: the text this browser shows, hashed here, signed by this device after a deliberate confirmation. */
@@ -360,7 +417,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   let isObserver = false;
   redraw = () => { void draw(); };
   const tick = async () => {
-    if (document.visibilityState !== "visible" || editing) return;
+    if (document.visibilityState !== "visible" || editing()) return;
     const before = JSON.stringify(a);
     const was = a?.current.version;
     await load().catch(() => {});

@@ -93,14 +93,24 @@ const kindWords: Record<string, string> = {
   invitation: "Invitation", update: "New time", cancellation: "Cancellation", reminder: "Reminder", survey: "Survey", "follow-up": "Check-in", join: "Invitation link",
 };
 
+// What a mediator has filled in the form to schedule a session and not yet
+// sent, by case: the list drawn again (a session moved or cancelled) keeps
+// it; scheduling the session, or the case closing, drops it.
+interface ScheduleDraft { start: string; zone: string; minutes: string; rooms: string[] }
+const scheduling = new Map<string, ScheduleDraft>();
+
 export async function renderSessions(sec: HTMLElement, ctx: SessionContext): Promise<void> {
   let list: Session[] = [];
   let err = "";
   try { list = await sessionsAPI.list(ctx.caseID); } catch (e) { err = errText(e); }
   const now = Date.now();
   const shown = ctx.mediator ? list : list.filter((s) => new Date(s.end).getTime() > now);
+  if (ctx.closed) scheduling.delete(ctx.caseID);
   const ul = h("ul", { class: "sessions", id: "session-list" });
   for (const s of shown) ul.append(sessionItem(s, ctx, () => void renderSessions(sec, ctx)));
+  // The focus stays where it was (a field of a form being filled in).
+  const active = document.activeElement;
+  const focused = active instanceof HTMLElement && sec.contains(active) && active.id ? active.id : "";
   sec.replaceChildren(h("h2", { id: "sessions-title" }, ctx.mediator ? "Sessions" : "Your upcoming sessions"),
     h("p", { class: "note" }, ctx.mediator
       ? "Joint sessions are shown to everyone in the case; a caucus session only to that side and the mediators. Invitations by email carry only the time and the link, never what the case is about."
@@ -116,6 +126,7 @@ export async function renderSessions(sec: HTMLElement, ctx: SessionContext): Pro
   if (!ctx.closed) sec.append(scheduleForm(ctx, () => void renderSessions(sec, ctx)));
   const mailBox = h("div", { id: "mail" });
   sec.append(mailBox);
+  if (focused && document.activeElement === document.body) sec.querySelector<HTMLElement>("#" + CSS.escape(focused))?.focus({ preventScroll: true });
   await renderMail(mailBox, ctx);
 }
 
@@ -172,20 +183,29 @@ function sessionItem(s: Session, ctx: SessionContext, refresh: () => void): HTML
 }
 
 function scheduleForm(ctx: SessionContext, refresh: () => void): HTMLElement {
-  const start = h("input", { type: "datetime-local", id: "session-start", required: true }) as HTMLInputElement;
-  const zone = h("input", { type: "text", id: "session-zone", value: myZone(), required: true, maxlength: "64", autocomplete: "off" }) as HTMLInputElement;
-  const minutes = h("input", { type: "number", id: "session-minutes", value: "90", min: "15", max: "600", step: "15", required: true }) as HTMLInputElement;
+  // What the mediator filled in and has not sent survives the form being drawn again.
+  const kept = scheduling.get(ctx.caseID);
+  const start = h("input", { type: "datetime-local", id: "session-start", value: kept?.start ?? "", required: true }) as HTMLInputElement;
+  const zone = h("input", { type: "text", id: "session-zone", value: kept?.zone ?? myZone(), required: true, maxlength: "64", autocomplete: "off" }) as HTMLInputElement;
+  const minutes = h("input", { type: "number", id: "session-minutes", value: kept?.minutes ?? "90", min: "15", max: "600", step: "15", required: true }) as HTMLInputElement;
   const rooms = ctx.rooms.map((r) => h("label", { class: "check" },
-    h("input", { type: "checkbox", name: "session-room", value: r, checked: r === "joint" }), " " + ctx.roomTitle(r)));
+    h("input", { type: "checkbox", name: "session-room", id: "session-room-" + r, value: r, checked: kept ? kept.rooms.includes(r) : r === "joint" }), " " + ctx.roomTitle(r)));
   const out = h("p", { class: "error", role: "alert" });
+  const keep = () => scheduling.set(ctx.caseID, {
+    start: start.value, zone: zone.value, minutes: minutes.value,
+    rooms: rooms.map((l) => l.querySelector("input")!).filter((i) => i.checked).map((i) => i.value),
+  });
   return h("form", {
     id: "session-form",
+    oninput: keep,
+    onchange: keep,
     onsubmit: async (e: Event) => {
       e.preventDefault();
       out.textContent = "";
       const chosen = [...document.querySelectorAll<HTMLInputElement>("input[name=session-room]:checked")].map((i) => i.value);
       try {
         const s = await sessionsAPI.add(ctx.caseID, start.value, zone.value.trim(), Number(minutes.value), chosen);
+        scheduling.delete(ctx.caseID); // scheduled: the next form starts empty
         if (s.mailWarning) alert(s.mailWarning);
         refresh();
       } catch (x) { out.textContent = "Not scheduled: " + errText(x); }

@@ -23,8 +23,9 @@ async function shoot(page, name, selector = "#agreement") {
   await page.locator("#agreement").screenshot({ path: `${shots}/${name}-phone.png` });
   await page.setViewportSize(size);
 }
-async function join(name, link) {
+async function join(name, link, before = async () => {}) {
   const page = await newPage(name);
+  await before(page);
   await page.goto(link);
   await passGate(page);
   await connected(page);
@@ -47,7 +48,20 @@ await run(async () => {
   await med.fill("#password", env("PARLEY_PASSWORD"));
   await med.click("form button[type=submit]");
   await connected(med);
-  const A = await join("partyA", env("PARLEY_INVITE_A"));
+  // Party A's messages to the joint room can be held on their way (hold),
+  // then let through in order (release): a comment being sent while her
+  // page is drawn again.
+  let holding = false;
+  const held = [];
+  const hold = () => { holding = true; };
+  const release = () => { holding = false; for (const [server, m] of held.splice(0)) server.send(m); };
+  const A = await join("partyA", env("PARLEY_INVITE_A"), (page) => page.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => {
+      if (holding && JSON.parse(String(m)).t === "pub") held.push([server, m]);
+      else server.send(m);
+    });
+  }));
   const B = await join("partyB", env("PARLEY_INVITE_B"));
   const C = await join("counsel", env("PARLEY_INVITE_C"));
   await A.locator("#agreement", { hasText: "no written agreement in this case yet" }).waitFor();
@@ -94,22 +108,41 @@ await run(async () => {
   check(await med.locator("ol.diff li.removed", { hasText: "[what will be repaired" }).count() === 1, "the diff shows the removed line and the added one");
   await axeCheck(med, "mediator, agreement", { selector: "#agreement" });
   await shoot(med, "agreement-mediator");
+  // The mediator compares versions 1 and 3 instead.
+  await med.selectOption("#diff-from", "1");
+  await med.click("#diff-show");
+  const diff13 = med.locator('ol.diff[aria-label="Changes from version 1 to version 3"]');
+  await diff13.waitFor();
 
-  // The mediator starts a change and leaves the box; a party's comment
-  // arriving redraws the page, and the unsaved change stays, marked as
-  // unsaved. Discarding it asks first, naming what goes.
+  // The mediator starts a change and leaves the box; then she presses
+  // Save, thinks better of it and lets go elsewhere (no click). A party's
+  // comment arriving redraws the page — the press let go must not keep the
+  // page from being drawn — and the unsaved change stays, marked as
+  // unsaved, and so do the versions compared and what the comparison
+  // showed. Discarding it asks first, naming what goes.
   if (await med.locator("#agreement-editor[open]").count() === 0) await med.locator("#agreement-editor summary").click();
   const text3 = await med.inputValue("#agreement-edit");
   check(await med.locator("#agreement-discard").isHidden(), "nothing to discard before the mediator types");
   await med.fill("#agreement-edit", text3 + "\n4. Keys: returned on the last day.");
   await med.locator("#agreement-title").click();
+  await med.locator("#agreement-save").scrollIntoViewIfNeeded();
+  const saveBox = await med.locator("#agreement-save").boundingBox();
+  await med.mouse.move(saveBox.x + saveBox.width / 2, saveBox.y + saveBox.height / 2);
+  await med.mouse.down();
+  check(await med.evaluate(() => document.activeElement?.id) === "agreement-save", "the mediator presses Save");
+  await med.mouse.move(saveBox.x + saveBox.width / 2, saveBox.y - 40, { steps: 5 }); // onto the editor above it
+  await med.mouse.up();
+  check(await med.locator("#agreement-state", { hasText: "version 3" }).count() === 1, "let go elsewhere, Save did nothing");
   check(await med.locator("#agreement-unsaved").isVisible(), "the editor says the change is not saved and only the mediator sees it");
   await state(B, "version 3");
   await B.fill("#agreement-comment", "Could the boiler be repaired by 15 January?");
   await B.click("#agreement-comment-send");
   await B.locator("#agreement-status", { hasText: "Your comment is in the joint room" }).waitFor({ timeout: 60000 });
-  await med.locator("#agreement-comments li", { hasText: "Could the boiler be repaired by 15 January?" }).waitFor({ timeout: 60000 });
+  await med.locator("#agreement-comments li", { hasText: "Could the boiler be repaired by 15 January?" }).waitFor({ timeout: 30000 });
+  check(true, "a press on Save let go elsewhere does not keep the page from being drawn again");
   check((await med.inputValue("#agreement-edit")).endsWith("4. Keys: returned on the last day."), "the mediator's unsaved change survives a comment arriving");
+  check(await med.inputValue("#diff-from") === "1" && await med.inputValue("#diff-to") === "3" && await diff13.count() === 1,
+    "the versions compared and the comparison survive a comment arriving");
   await shoot(med, "agreement-unsaved", "#agreement-editor");
   let discardAsked = "";
   med.once("dialog", (d) => { discardAsked = d.message(); void d.accept(); });
@@ -140,38 +173,57 @@ await run(async () => {
     await state(page, "version 3");
     if (await page.locator("#agreement-version").inputValue() !== "3") await page.selectOption("#agreement-version", "3");
   }
+  // The focus stays too: B's on the tick, counsel's on the Sign button.
   for (const page of [B, C]) await page.check("#agreement-read");
+  await C.focus("#agreement-sign");
+  const focusedID = (page) => page.evaluate(() => document.activeElement?.id ?? "");
   let signedSoFar = 0;
   for (const [page, name] of [[A, "party A"], [B, "party B"], [C, "counsel"]]) {
     if (page !== A) {
       await page.locator("#agreement-signers li.verified").nth(signedSoFar - 1).waitFor({ timeout: 60000 });
       check(await page.isChecked("#agreement-read") && await page.isEnabled("#agreement-sign"),
         `${name}: the tick stays when another person's signature arrives`);
+      const want = page === B ? "agreement-read" : "agreement-sign";
+      const got = await focusedID(page);
+      check(got === want, `${name}: the focus stays on ${want} when another person's signature arrives (it is on "${got}")`);
     }
     const asked = await sign(page);
     await page.locator("#agreement-mine").waitFor();
     signedSoFar++;
     check(asked().includes("You are signing version 3 of the agreement"), `${name} confirms signing version 3`);
-    // A starts a comment at once; B's and counsel's signatures then redraw A's page.
+    // A starts a comment at once; B's signature then redraws A's page, and
+    // what A typed survives it. A sends it, and while it is on its way
+    // (held here) counsel's signature draws A's page again.
     if (page === A) await A.fill("#agreement-comment", "Thank you all — we agree.");
+    if (page === B) {
+      await A.locator("#agreement-signers li.verified").nth(1).waitFor({ timeout: 60000 });
+      check(await A.inputValue("#agreement-comment") === "Thank you all — we agree.", "party A: a comment being typed survives a redraw");
+      hold();
+      await A.click("#agreement-comment-send");
+    }
   }
   await state(med, "Signed by everyone");
   await ask("signed");
 
-  // What A typed survives the redraws that B's and counsel's signatures
-  // bring, and the comment on version 3 reaches the mediator under that
-  // version.
+  // A's page, drawn again while her comment is being sent, does not offer
+  // to send it a second time.
   await state(A, "Signed by everyone");
-  check(await A.inputValue("#agreement-comment") === "Thank you all — we agree.", "party A: a comment being typed survives a redraw");
-  await A.click("#agreement-comment-send");
-  await A.locator("#agreement-status", { hasText: "Your comment is in the joint room" }).waitFor({ timeout: 60000 });
-  await med.locator("#agreement-comments li", { hasText: "Thank you all — we agree." }).waitFor({ timeout: 60000 });
-  check(true, "a comment on version 3 is shown under version 3");
+  check(holding && await A.locator("#agreement-status", { hasText: "Your comment is in the joint room" }).count() === 0, "A's comment is still on its way");
+  check(await A.isDisabled("#agreement-comment-send"), "party A: while her comment is being sent, the page drawn again keeps its Send button off");
 
-  // The party checks the signatures in the browser, then downloads the PDF.
-  await state(A, "Signed by everyone");
+  // The party checks the signatures in the browser; her comment then
+  // arrives (drawing her page again), and what the check found stays. The
+  // comment on version 3 reaches the mediator under that version, once.
   await A.click("#agreement-verify");
   await A.locator("#agreement-check-summary", { hasText: "Every signature on version 3 checks out" }).waitFor();
+  release();
+  await A.locator("#agreement-status", { hasText: "Your comment is in the joint room" }).waitFor({ timeout: 60000 });
+  await A.locator("#agreement-comments li", { hasText: "Thank you all — we agree." }).waitFor({ timeout: 60000 });
+  check(await A.locator("#agreement-check-summary", { hasText: "Every signature on version 3 checks out" }).count() === 1,
+    "party A: what the check of the signatures found survives her page being drawn again");
+  check(await A.isEnabled("#agreement-comment-send"), "party A: once sent, the Send button is back");
+  await med.locator("#agreement-comments li", { hasText: "Thank you all — we agree." }).waitFor({ timeout: 60000 });
+  check(await med.locator("#agreement-comments li", { hasText: "Thank you all — we agree." }).count() === 1, "a comment on version 3 is shown under version 3, once");
   const checked = await A.innerText("#agreement-check");
   check(["Ada Okafor", "Lars Lindqvist", "Jordan Blake"].every((n) => checked.includes(n + " (")), "the check names who signed");
   noJargon(await A.innerText("#agreement"), "party A");
@@ -213,6 +265,44 @@ await run(async () => {
   const file = pjoin(mkdtempSync(pjoin(tmpdir(), "agreement-")), "signed.pdf");
   await dl.saveAs(file);
   check(await ask("verify", file) === "verified", "the downloaded PDF verifies with the CLI, and a flipped byte does not");
+
+  // Two mediators: the first begins a change on version 3 and leaves the
+  // box; a co-mediator, in her own browser, saves version 4 meanwhile. The
+  // first mediator's editor warns that her changes were made to version 3,
+  // and Save asks before it replaces version 4, naming it.
+  const coEmail = await ask("comediator");
+  const co = await newPage("co-mediator");
+  await co.goto(base + "/app#case=" + env("PARLEY_CASE"));
+  await co.fill("#email", coEmail);
+  await co.fill("#password", env("PARLEY_PASSWORD"));
+  await co.click("form button[type=submit]");
+  await connected(co);
+  await state(co, "version 3");
+  await state(med, "version 3");
+  if (await med.locator("#agreement-editor[open]").count() === 0) await med.locator("#agreement-editor summary").click();
+  const mine = (await med.inputValue("#agreement-edit")) + "\n5. Costs: each side bears its own.";
+  await med.fill("#agreement-edit", mine);
+  await med.locator("#agreement-title").click();
+  check(await med.locator("#agreement-edit-stale").count() === 0, "no warning while nobody else saved");
+  await co.locator("#agreement-editor summary").click();
+  await co.fill("#agreement-edit", (await co.inputValue("#agreement-edit")) + "\n5. Costs: the landlord bears them.");
+  co.once("dialog", (d) => void d.accept()); // everyone signed version 3: they sign again
+  await co.click("#agreement-save");
+  await state(co, "version 4");
+  const stale = med.locator("#agreement-edit-stale");
+  await stale.waitFor({ timeout: 30000 });
+  check((await stale.innerText()).includes("Your unsaved changes were made to version 3; version 4 was saved since"), "the editor warns that a newer version was saved: " + await stale.innerText());
+  check(await med.inputValue("#agreement-edit") === mine, "the mediator's changes are still in the editor");
+  let staleAsked = "";
+  med.once("dialog", (d) => { staleAsked = d.message(); void d.dismiss(); });
+  await med.click("#agreement-save");
+  check(staleAsked.includes("Version 4 was saved since you began your changes on version 3") && staleAsked.includes("replaces what version 4 changed") && staleAsked.includes("Save anyway?"),
+    "Save asks first, naming the newer version it replaces: " + staleAsked);
+  check((await med.innerText("#agreement-state")).includes("version 4") && await med.inputValue("#agreement-edit") === mine, "declined: nothing is saved and the changes stay");
+  med.once("dialog", (d) => void d.accept());
+  await med.click("#agreement-save");
+  await state(med, "version 5");
+  check((await med.innerText("#agreement-text")).includes("5. Costs: each side bears its own."), "accepted: the mediator's text is saved as version 5");
   log("agreement done");
 }, async () => {
   log("(failed)");

@@ -90,13 +90,30 @@ try {
   check(li.includes("your time (Europe/Berlin)") && li.includes("90 minutes"), "the session is listed in the mediator's time: " + li.replace(/\s+/g, " "));
   await ask("mail", "invitation");
 
-  // Move it: the parties get an update with the same UID.
+  // Move it: the parties get an update with the same UID. The mediator
+  // has begun scheduling another session meanwhile; the list drawn again
+  // after the move keeps what she filled in.
+  await med.fill("#session-start", env("PARLEY_START"));
+  await med.fill("#session-zone", "Europe/Paris");
+  await med.fill("#session-minutes", "60");
+  const caucus = med.locator("#session-form input[name=session-room]:not([value=joint])").first();
+  await caucus.check();
+  const caucusRoom = await caucus.getAttribute("value");
   const sid = await med.getAttribute("#session-list li", "data-session");
   await med.click(`li[data-session="${sid}"] summary`);
   await med.fill(`#move-start-${sid}`, env("PARLEY_MOVED"));
   await med.fill(`#move-reason-${sid}`, "The landlord's lawyer is in court that day");
   await med.click(`#move-${sid}`);
   await med.waitForSelector("text=Moved ");
+  const rooms = await med.$$eval("#session-form input[name=session-room]:checked", (is) => is.map((i) => i.value));
+  check(await med.inputValue("#session-start") === env("PARLEY_START") && await med.inputValue("#session-zone") === "Europe/Paris" &&
+    await med.inputValue("#session-minutes") === "60" && rooms.join(",") === `joint,${caucusRoom}`,
+    "the form being filled in survives another session being moved: " + rooms.join(","));
+  // She changes her mind: the form as it was, for the screenshot.
+  await med.fill("#session-start", "");
+  await med.fill("#session-zone", "Europe/Berlin");
+  await med.fill("#session-minutes", "90");
+  await med.uncheck(`#session-form input[value="${caucusRoom}"]`);
   await ask("mail", "update");
   await med.click("#mail-refresh");
   await med.waitForSelector("#mail-table tr[data-state=sent]");
