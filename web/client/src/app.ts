@@ -448,7 +448,7 @@ function switchRoom(room: string) {
   }
   const sec = $("room");
   const ta = h("textarea", { id: "draft", name: "draft", required: true, maxlength: "40000", "aria-describedby": "draft-hint", "data-room": room }) as HTMLTextAreaElement;
-  const err = h("p", { class: "error", role: "alert" });
+  const err = h("p", { class: "error", role: "alert", id: "draft-error" });
   const observer = myself()?.role === "observer";
   // A new, empty composer for every room: a draft typed for one room is never kept for another.
   const form = h("form", {
@@ -468,7 +468,12 @@ function switchRoom(room: string) {
         if (current === room) for (const box of [ta, document.getElementById("draft") as HTMLTextAreaElement | null]) if (box && box.value === text) box.value = "";
         floorAfterSend(room);
       } catch (x) {
-        err.textContent = "Not sent: " + errText(x);
+        const words = "Not sent: " + errText(x);
+        err.textContent = words;
+        // The same room drawn again while sending: the composer on the page
+        // now is another one, and it is the one the person reads.
+        const now = current === room ? document.getElementById("draft-error") : null;
+        if (now && now !== err) now.textContent = words;
       } finally {
         sendingIn.delete(room);
         btn.disabled = false;

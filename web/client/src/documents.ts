@@ -124,6 +124,8 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   let showAll = false;
   let options: UploadOptions | null = null;
   let optionsErr = "";
+  /** The upload form drawn last: its place follows a new room while a file is chosen (renderForm sets it). */
+  let followRoom: ((room: string) => void) | null = null;
   const cards = new Map<string, HTMLElement>();
   const heading = h("h2", { id: "docs-title" }, "Documents");
   const scope = h("div", { class: "docs-scope" });
@@ -309,6 +311,33 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     return ctx.roomTitle(a);
   }
 
+  function mySide(): string | undefined {
+    return ctx.c().participants.find((p) => p.accountId === ctx.meID)?.side;
+  }
+  function sideOf(a: string): string | undefined {
+    return a.startsWith("caucus:") ? a.slice("caucus:".length) : undefined;
+  }
+  function sideName(side: string): string {
+    return ctx.c().sides.find((s) => s.id === side)?.label ?? side;
+  }
+  /** Who an upload to an audience reaches, in words for a question: "everyone in the joint room". */
+  function shareWords(a: string): string {
+    if (a === "joint") return "everyone in the joint room";
+    if (a === "mediators") return "the mediators only";
+    if (a.startsWith("user:")) return "the people named";
+    const side = sideOf(a);
+    if (side) return side === mySide() ? "your side only, in your caucus" : `the ${sideName(side)} side only, in the ${ctx.roomTitle(a)}`;
+    return `the members of “${ctx.roomTitle(a)}”`;
+  }
+  /** The room being read, in words: "your private caucus". */
+  function lookingWords(room: string): string {
+    if (room === "joint") return "the joint room";
+    if (room === "mediators") return "the mediators' room";
+    const side = sideOf(room);
+    if (side) return side === mySide() ? "your private caucus" : `the ${ctx.roomTitle(room)}`;
+    return `“${ctx.roomTitle(room)}”`;
+  }
+
   function renderScope() {
     const room = ctx.room();
     const others = docs.filter((d) => !inRoom(d)).length;
@@ -340,6 +369,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   }
 
   function renderForm() {
+    followRoom = null;
     if (!options) { formBox.replaceChildren(optionsErr ? h("p", { class: "error" }, "The upload form could not be loaded: " + optionsErr) : ""); return; }
     const allowed = options.audiences.filter((a) => a.allowed);
     const refused = options.audiences.filter((a) => !a.allowed);
@@ -367,52 +397,92 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       if (aud.value === want && e2ee.checked) e2eeWho.textContent = words;
     };
     e2ee.onchange = () => void showWho();
-    aud.onchange = () => { audNote.textContent = ctx.visibleTo(aud.value); fillClasses(); void showWho(); };
+    aud.onchange = () => { ask.replaceChildren(); audNote.textContent = ctx.visibleTo(aud.value); fillClasses(); void showWho(); };
+    file.onchange = () => ask.replaceChildren();
+    // The room changed while a file is chosen: the form is kept (the file
+    // stays) but its place follows the room when the room is one this
+    // person may upload to; a question asked about the old room is gone.
+    followRoom = (room: string) => {
+      ask.replaceChildren();
+      if (allowed.some((a) => a.audience === room) && aud.value !== room) {
+        aud.value = room;
+        audNote.textContent = ctx.visibleTo(aud.value);
+        fillClasses();
+        void showWho();
+      }
+    };
     const bar = h("progress", { id: "doc-progress", max: "100", value: "0", "aria-label": "Upload progress", hidden: true }) as HTMLProgressElement;
     const status = h("p", { id: "doc-upload-status", role: "status", class: "note" });
     const err = h("p", { class: "error", role: "alert", id: "doc-upload-error" });
     const submit = h("button", { class: "primary", type: "submit", id: "doc-upload" }, "Upload") as HTMLButtonElement;
+    // An upload to another place than the room being read asks first, in
+    // words: a file chosen in one room must not go to another room's
+    // people unless the person means it.
+    const ask = h("div", { id: "doc-upload-ask", "aria-live": "polite" });
+    const upload = async (f: File) => {
+      ask.replaceChildren();
+      err.textContent = "";
+      if (f.size > options!.maxSize) { err.textContent = uploadErrorWords(413, "", options!.maxSize); return; }
+      // What was chosen when Upload was pressed: the room changing meanwhile
+      // moves the form's place, never this upload's.
+      const to = aud.value, kind = cls.value;
+      submit.disabled = true;
+      bar.hidden = false;
+      bar.value = 0;
+      const where = placeWords(to);
+      try {
+        const uploading = (sent: number, total: number) => {
+          const pct = total ? Math.floor((sent / total) * 100) : 0;
+          bar.value = pct;
+          status.textContent = `Uploading “${f.name}”: ${pct}% (${sizeWords(sent)} of ${sizeWords(total)})`;
+        };
+        const d = e2ee.checked && ctx.e2ee
+          ? await uploadE2EE(ctx.caseID, await ctx.e2ee(), f, to, kind,
+            (body, q, hd, label) => sendFile(ctx.caseID, f, to, kind, options!.maxSize, uploading, body, q, hd, label),
+            (phase, done, total) => {
+              if (phase === "upload") return uploading(done, total);
+              const pct = total ? Math.floor((done / total) * 100) : 100;
+              bar.value = pct;
+              status.textContent = `Encrypting “${f.name}” on this device: ${pct}%`;
+            })
+          : await sendFile(ctx.caseID, f, to, kind, options!.maxSize, uploading);
+        bar.value = 100;
+        status.textContent = d.e2ee
+          ? `Uploaded “${d.name ?? f.name}” (${where}), encrypted on this device. ${await signedWho(d.audience)}`
+          : `Uploaded “${d.name ?? f.name}” (${where}). ${ctx.visibleTo(d.audience)}.`;
+        file.value = "";
+        await refresh(true);
+      } catch (x) {
+        bar.hidden = true;
+        status.textContent = "";
+        err.textContent = `“${f.name}” was not uploaded. ` + (x instanceof Error ? x.message : String(x));
+      } finally {
+        submit.disabled = false;
+      }
+    };
     const form = h("form", {
       id: "doc-upload-form", class: "doc-upload", "aria-labelledby": "doc-upload-title",
-      onsubmit: async (e: Event) => {
+      onsubmit: (e: Event) => {
         e.preventDefault();
         const f = file.files?.[0];
-        if (!f) return;
-        err.textContent = "";
-        if (f.size > options!.maxSize) { err.textContent = uploadErrorWords(413, "", options!.maxSize); return; }
-        submit.disabled = true;
-        bar.hidden = false;
-        bar.value = 0;
-        const where = placeWords(aud.value);
-        try {
-          const uploading = (sent: number, total: number) => {
-            const pct = total ? Math.floor((sent / total) * 100) : 0;
-            bar.value = pct;
-            status.textContent = `Uploading “${f.name}”: ${pct}% (${sizeWords(sent)} of ${sizeWords(total)})`;
-          };
-          const d = e2ee.checked && ctx.e2ee
-            ? await uploadE2EE(ctx.caseID, await ctx.e2ee(), f, aud.value, cls.value,
-              (body, q, hd, label) => sendFile(ctx.caseID, f, aud.value, cls.value, options!.maxSize, uploading, body, q, hd, label),
-              (phase, done, total) => {
-                if (phase === "upload") return uploading(done, total);
-                const pct = total ? Math.floor((done / total) * 100) : 100;
-                bar.value = pct;
-                status.textContent = `Encrypting “${f.name}” on this device: ${pct}%`;
-              })
-            : await sendFile(ctx.caseID, f, aud.value, cls.value, options!.maxSize, uploading);
-          bar.value = 100;
-          status.textContent = d.e2ee
-            ? `Uploaded “${d.name ?? f.name}” (${where}), encrypted on this device. ${await signedWho(d.audience)}`
-            : `Uploaded “${d.name ?? f.name}” (${where}). ${ctx.visibleTo(d.audience)}.`;
-          file.value = "";
-          await refresh(true);
-        } catch (x) {
-          bar.hidden = true;
-          status.textContent = "";
-          err.textContent = `“${f.name}” was not uploaded. ` + (x instanceof Error ? x.message : String(x));
-        } finally {
-          submit.disabled = false;
-        }
+        if (!f || submit.disabled) return;
+        const to = aud.value, room = ctx.room();
+        if (to === room) { void upload(f); return; }
+        const yes = h("button", {
+          type: "button", class: "primary", id: "doc-upload-confirm",
+          onclick: () => {
+            // Asked about this file, this place and this room: anything changed since asks again.
+            if (file.files?.[0] !== f || aud.value !== to || ctx.room() !== room) { ask.replaceChildren(); return; }
+            void upload(f);
+          },
+        }, `Yes, share it with ${shareWords(to)}`);
+        const no = h("button", { type: "button", id: "doc-upload-cancel", onclick: () => { ask.replaceChildren(); submit.focus(); } }, "Cancel");
+        ask.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm who will see it", "aria-describedby": "doc-upload-ask-words" },
+          h("div", { id: "doc-upload-ask-words" },
+            h("p", {}, `Share “${f.name}” with ${shareWords(to)}? You are looking at ${lookingWords(room)}.`),
+            h("p", {}, ctx.visibleTo(to) + ".")),
+          h("div", { class: "row" }, yes, no)));
+        yes.focus();
       },
     },
     h("h3", { id: "doc-upload-title" }, "Add a document"),
@@ -422,6 +492,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       h("div", {}, h("label", { for: "doc-class" }, "Kind"), cls),
       submit),
     audNote,
+    ask,
     ctx.e2ee ? h("p", { class: "doc-e2ee-choice" }, h("label", { class: "check" }, e2ee,
       "Encrypt on this device (end to end): only the devices of the people named above can open it, not the server")) : "",
     ctx.e2ee ? e2eeWho : "",
@@ -512,9 +583,12 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   return {
     roomChanged(same: boolean) {
       renderList();
-      // The form follows the room (its audience first) unless a file is
-      // chosen, or the room is the same one drawn again (what was chosen stays).
-      if (!same && !(document.getElementById("doc-file") as HTMLInputElement | null)?.files?.length) renderForm();
+      // The form follows the room (its audience first); with a file chosen
+      // only its place does (the file stays); the same room drawn again
+      // leaves it as it is.
+      if (same) return;
+      if ((document.getElementById("doc-file") as HTMLInputElement | null)?.files?.length) followRoom?.(ctx.room());
+      else renderForm();
     },
     caseChanged() {
       void giveNewcomers();

@@ -73,22 +73,51 @@ export function afterSignOut(role: string): void {
 
 // --- a link back in, shown once with a copy button ---
 
+/** A link back in left on screen hides itself after this long (the mediator may have walked away from the screen). */
+export const LINK_SHOWN_MS = 5 * 60 * 1000;
+/** After "Copied.", the link stays this long, then hides itself. */
+export const COPIED_SHOWN_MS = 3000;
+
+// The link signs someone in as that person: it stays on screen only until
+// the mediator is done with it. "Done — hide the link" hides it at once; a
+// copy hides it after a short "Copied."; left alone it hides itself after
+// LINK_SHOWN_MS. Hidden, it still works (once, until it expires); the
+// mediator is told so.
 function linkBox(id: string, name: string, r: ReentryResponse): HTMLElement {
   const input = h("input", { id: id + "-link", type: "text", readonly: true, value: r.link }) as HTMLInputElement;
   const copied = h("span", { class: "note", role: "status" });
   const until = new Date(r.expires).toLocaleString(undefined, { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" });
+  let timer = 0;
+  const hide = (why: string) => {
+    clearTimeout(timer);
+    // Only while it is still shown: an open Remove question, or another
+    // link made since, in the same place is left alone.
+    if (!box.parentElement) return;
+    const note = h("p", { class: "note reentry-hidden", id: id + "-hidden", role: "status", tabindex: "-1" },
+      `${why} The link for ${name} is no longer shown. It still works once, until ${until}; if it was not sent, make a new one with “Link back in”.`);
+    const had = box.contains(document.activeElement);
+    box.replaceWith(note);
+    if (had) note.focus();
+  };
   const box = h("div", { class: "reentry-link", id },
     h("label", { for: id + "-link" }, `Link back in for ${name}`),
-    h("p", { class: "note" }, `Shown only now. Send it to ${name} privately: it works once, until ${until}, and signs them in as themselves, with everything they could see before.`),
+    h("p", { class: "note" }, `Shown only now. Send it to ${name} privately: it works once, until ${until}, and signs them in as themselves, with everything they could see before. It is hidden once copied, or in ${LINK_SHOWN_MS / 60000} minutes.`),
     input,
     h("div", { class: "row" }, h("button", {
       type: "button", onclick: async () => {
         input.select();
-        try { await navigator.clipboard.writeText(r.link); copied.textContent = "Copied."; } catch { copied.textContent = "Select the link and copy it."; }
+        let ok = false;
+        try { await navigator.clipboard.writeText(r.link); ok = true; } catch { try { ok = document.execCommand("copy"); } catch { /* not allowed */ } }
+        if (!ok) { copied.textContent = "Select the link and copy it."; return; }
+        copied.textContent = "Copied.";
+        clearTimeout(timer);
+        timer = window.setTimeout(() => hide("Copied."), COPIED_SHOWN_MS);
       },
-    }, "Copy link"), copied),
+    }, "Copy link"),
+    h("button", { type: "button", class: "reentry-done", id: id + "-done", onclick: () => hide("Done.") }, "Done — hide the link"), copied),
     r.mailed ? h("p", { class: "note" }, `It was also sent by email to ${name}. The email has only the link and when it expires.`)
       : r.mailWarning ? h("p", { class: "note" }, r.mailWarning) : "");
+  timer = window.setTimeout(() => hide(`Hidden after ${LINK_SHOWN_MS / 60000} minutes on screen.`), LINK_SHOWN_MS);
   setTimeout(() => input.select(), 0);
   return box;
 }

@@ -34,7 +34,7 @@ await run(async () => {
   await ask("joined");
 
   // The mediator signs in and welcomes everyone in the joint room.
-  const med = await newPage("med", { width: 1280, height: 900 });
+  const med = await newPage("med", { width: 1280, height: 900 }, { permissions: ["clipboard-read", "clipboard-write"] });
   await signInMediator(med);
   await openRoom(med, "joint");
   await med.fill("#draft", WELCOME);
@@ -69,6 +69,23 @@ await run(async () => {
   await med.locator('#people li[data-person="Lars Lindqvist"]').waitFor({ timeout: 60000 });
   check(await row.locator("input[readonly]").count() === 1 && await row.locator("input[readonly]").inputValue() === link,
     "the link shown once stays on screen when someone else joins");
+
+  // The link signs someone in as Ada, so it does not stay on screen:
+  // copying it says "Copied." and then hides it.
+  await row.locator("button", { hasText: "Copy link" }).click();
+  await row.locator("[role=status]", { hasText: "Copied." }).first().waitFor();
+  check(await med.evaluate(() => navigator.clipboard.readText()) === link, "Copy link puts the link on the clipboard and says Copied.");
+  await row.locator("input[readonly]").waitFor({ state: "detached" });
+  const hidden = await row.locator(".reentry-hidden").innerText();
+  check(hidden.includes("The link for Ada Okafor is no longer shown") && hidden.includes("still works once") && !hidden.includes("/join#"),
+    "once copied, the link is hidden, and the mediator is told it still works: " + hidden);
+  // "Done — hide the link" hides one at once (here, one for Lars).
+  const lars = med.locator('#people li[data-person="Lars Lindqvist"]');
+  await lars.locator("button.reentry").click();
+  await lars.locator("input[readonly]").waitFor();
+  await lars.locator("button", { hasText: "Done — hide the link" }).click();
+  check(await lars.locator("input[readonly]").count() === 0 && await lars.locator(".reentry-hidden").count() === 1, "Done hides the link at once");
+  check(!(await med.innerText("#people")).includes("/join#"), "no link back in is left on the mediator's screen");
 
   // The party opens it in the same browser: the same account, with its history.
   await party.goto(link);

@@ -1,0 +1,96 @@
+// An upload follows the room being read. Run by
+// web/documents_room_browser_test.go: a node, a mediator (Morgan Reyes), a
+// case (Tenant, Landlord) and Ada Okafor (Tenant), who joins here.
+import { axeCheck } from "./axe.mjs";
+import { ask, base, check, env, newPage, run, shots } from "./harness.mjs";
+
+const openRoom = async (page, r) => { await page.locator(`#rooms button[data-room="${r}"]`).click(); await page.locator("#room-title").waitFor(); };
+const file = (name) => ({ name, mimeType: "application/pdf", buffer: Buffer.from("%PDF " + name) });
+// Where the server holds a document (asked once "Uploaded" shows: the server has answered by then).
+const serverAudience = (name) => ask("audience", name);
+
+await run(async () => {
+  // Ada joins first (the "Visible to" lines name her).
+  const party = await newPage("party", { width: 1280, height: 900 });
+  await party.goto(env("PARLEY_INVITE"));
+  await party.check("#terms-read");
+  await party.click("#accept-terms");
+  await party.click("#consent-continue");
+  await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  const med = await newPage("med", { width: 1280, height: 900 });
+  await med.goto(base + "/app#case=" + env("PARLEY_CASE"));
+  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
+  await med.fill("#password", env("PARLEY_PASSWORD"));
+  await med.click("button[type=submit]");
+  await med.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await med.locator("#doc-audience").waitFor();
+
+  // In the joint room a file is chosen: its place is the joint room.
+  await openRoom(med, "joint");
+  await med.locator("#docs-title", { hasText: "Documents of the Joint room" }).waitFor();
+  await med.setInputFiles("#doc-file", file("Offer draft.pdf"));
+  check(await med.inputValue("#doc-audience") === "joint", "in the joint room the file's place is the joint room");
+
+  // She decides it is private and opens the Tenant caucus: the file stays
+  // chosen, and its place is now the Tenant caucus, said in words.
+  await openRoom(med, "caucus:A");
+  await med.locator("#docs-title", { hasText: "Documents of the Tenant caucus" }).waitFor();
+  check((await med.locator("#doc-file").evaluate((i) => i.files[0]?.name)) === "Offer draft.pdf", "the chosen file is still chosen");
+  check(await med.inputValue("#doc-audience") === "caucus:A", "the place follows the room: " + await med.inputValue("#doc-audience"));
+  const note = await med.innerText("#doc-audience-note");
+  check(note.includes("the Tenant side only") && !note.includes("everyone"), "and the note says who will see it: " + note);
+  await med.click("#doc-upload");
+  await med.locator("#doc-upload-status", { hasText: "Uploaded “Offer draft.pdf”" }).waitFor();
+  check(await med.locator("#doc-upload-confirm").count() === 0, "an upload to the room being read asks nothing");
+  check(await serverAudience("Offer draft.pdf") === "caucus:A", "the server holds it in the Tenant caucus, not the joint room");
+
+  // A place other than the room being read is asked about, in words, and
+  // nothing is sent before the answer.
+  await med.setInputFiles("#doc-file", file("Agenda.pdf"));
+  await med.selectOption("#doc-audience", "joint");
+  await med.click("#doc-upload");
+  const q = med.locator("#doc-upload-ask .confirm");
+  await q.waitFor();
+  const words = await q.innerText();
+  check(words.includes("Share “Agenda.pdf” with everyone in the joint room? You are looking at the Tenant caucus."), "Upload asks, naming who will see it and where she is: " + words.replace(/\n/g, " / "));
+  check(!words.includes("caucus:") && !words.includes("doc.") && !words.includes("mediators"), "in plain words, no internal names: " + words);
+  check(await ask("documents") === "1", "nothing is sent before she answers");
+  await axeCheck(med, "the upload question");
+  await med.locator("#doc-upload-form").screenshot({ path: `${shots}/documents-upload-ask.png` });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator("#doc-upload-form").screenshot({ path: `${shots}/documents-upload-ask-phone.png` });
+  await med.setViewportSize({ width: 1280, height: 900 });
+  await med.click("#doc-upload-cancel");
+  await q.waitFor({ state: "detached" });
+  check(await ask("documents") === "1", "Cancel sends nothing");
+
+  // The question is about the room she was in: opening another room takes it away.
+  await med.click("#doc-upload");
+  await q.waitFor();
+  await openRoom(med, "caucus:B");
+  await med.locator("#docs-title", { hasText: "Documents of the Landlord caucus" }).waitFor();
+  check(await q.count() === 0, "a question asked in another room is gone when the room changes");
+  check(await med.inputValue("#doc-audience") === "caucus:B", "and the place follows the room again");
+  await openRoom(med, "caucus:A");
+  await med.selectOption("#doc-audience", "joint");
+  await med.click("#doc-upload");
+  await q.locator("#doc-upload-confirm", { hasText: "Yes, share it with everyone in the joint room" }).click();
+  await med.locator("#doc-upload-status", { hasText: "Uploaded “Agenda.pdf”" }).waitFor();
+  check(await serverAudience("Agenda.pdf") === "joint", "confirmed, it goes to the joint room");
+
+  // A party in the joint room may add documents to her caucus only: she is
+  // told where it goes before it is sent.
+  await openRoom(party, "joint");
+  await party.locator("#doc-audience").waitFor();
+  await party.setInputFiles("#doc-file", file("Lease.pdf"));
+  await party.click("#doc-upload");
+  const pq = party.locator("#doc-upload-ask .confirm");
+  await pq.waitFor();
+  const pw = await pq.innerText();
+  check(pw.includes("Share “Lease.pdf” with your side only, in your caucus? You are looking at the joint room.") && !pw.includes("caucus:"), "the party is asked in her words: " + pw.replace(/\n/g, " / "));
+  await openRoom(party, "caucus:A");
+  check(await pq.count() === 0, "in her caucus the question is gone");
+  await party.click("#doc-upload");
+  await party.locator("#doc-upload-status", { hasText: "Uploaded “Lease.pdf”" }).waitFor();
+  check(await serverAudience("Lease.pdf") === "caucus:A", "her upload from her caucus went to her caucus without a question");
+});
