@@ -13,11 +13,11 @@ import (
 // TestBrowserDocumentsFollowRoom drives web/client/test/docs-follow-room.mjs
 // in Chromium: a file chosen in one room, then another room opened, is
 // uploaded to the room now open (the form's place follows the room while
-// the file stays chosen); an upload to another place than the room being
-// read asks first, naming in words who will see it and which room the
-// person is looking at, and nothing is sent until they confirm; a party
-// is asked the same when their only place is their caucus and they are
-// in the joint room.
+// the file stays chosen); an upload that reaches people outside the room
+// being read (from a caucus to the joint room) asks first, naming in words
+// who will see it and which room the person is looking at, and nothing is
+// sent until they confirm; from the joint room, a narrower place (the
+// mediators only, a party's own caucus) goes without a question.
 func TestBrowserDocumentsFollowRoom(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})

@@ -415,9 +415,9 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     const status = h("p", { id: "doc-upload-status", role: "status", class: "note" });
     const err = h("p", { class: "error", role: "alert", id: "doc-upload-error" });
     const submit = h("button", { class: "primary", type: "submit", id: "doc-upload" }, "Upload") as HTMLButtonElement;
-    // An upload to another place than the room being read asks first, in
-    // words: a file chosen in one room must not go to another room's
-    // people unless the person means it.
+    // An upload that reaches people outside the room being read asks
+    // first, in words: a file chosen in a caucus must not go to another
+    // room's people unless the person means it.
     const ask = h("div", { id: "doc-upload-ask", "aria-live": "polite" });
     const upload = async (f: File) => {
       ask.replaceChildren();
@@ -467,7 +467,11 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         const f = file.files?.[0];
         if (!f || submit.disabled) return;
         const to = aud.value, room = ctx.room();
-        if (to === room) { void upload(f); return; }
+        // Everyone an upload from the joint room can reach is in the joint
+        // room, and the mediators are in every room: only a place that
+        // reaches people outside the room being read (from a caucus to the
+        // joint room or to another caucus) is asked about.
+        if (to === room || room === "joint" || to === "mediators") { void upload(f); return; }
         const yes = h("button", {
           type: "button", class: "primary", id: "doc-upload-confirm",
           onclick: () => {

@@ -137,7 +137,6 @@ await run(async () => {
   const tStart = performance.now();
   enter("encrypt");
   await med.click("#doc-upload");
-  await med.click("#doc-upload-confirm"); // Mediators only, from the joint room: confirmed
   const status = med.locator("#doc-upload-status");
   await status.filter({ hasText: "Uploading" }).waitFor(); // encrypted into a temporary file; sending starts
   const tEnc = performance.now();

@@ -48,8 +48,6 @@ await run(async () => {
   await party.route(uploads, (r) => (r.request().method() === "POST" ? r.abort("connectionreset") : r.continue()));
   await party.setInputFiles("#doc-file", { name: "Lease.pdf", mimeType: "application/pdf", buffer: Buffer.from("lease") });
   await party.click("#doc-upload");
-  // She is in the joint room and may add documents to her caucus only: she confirms where it goes.
-  await party.click("#doc-upload-confirm");
   const failed = await party.locator("#doc-upload-error", { hasText: "was not uploaded" }).innerText();
   check(failed.includes("The connection was lost during the upload, so nothing was saved") && !failed.includes("Failed to fetch"), "a failed upload says what happened: " + failed);
   await party.unroute(uploads);
@@ -64,7 +62,6 @@ await run(async () => {
   await party.setInputFiles("#doc-file", { name: "Deposit receipt.pdf", mimeType: "application/pdf", buffer: big });
   await party.selectOption("#doc-class", "evidence");
   await party.click("#doc-upload");
-  await party.click("#doc-upload-confirm");
   await party.locator("#doc-upload-status", { hasText: "Uploaded “Deposit receipt.pdf”" }).waitFor({ timeout: 60000 });
   const seen = await party.evaluate(() => window.__progress);
   check(seen.some((s) => /Uploading “Deposit receipt.pdf”: \d+% \(/.test(s)), "the upload showed its progress: " + seen.slice(0, 3).join(" | "));

@@ -233,7 +233,6 @@ try {
   await med.setInputFiles("#doc-file", { name: "settlement-offer.txt", mimeType: "text/plain", buffer: Buffer.from(DOC_TEXT) });
   await med.selectOption("#doc-audience", "mediators");
   await med.click("#documents form button[type=submit]");
-  await med.click("#doc-upload-confirm"); // not the room being read (the joint room): confirmed
   const docItem = med.locator("#doc-list li", { hasText: "settlement-offer.txt" });
   await docItem.waitFor();
   check((await docItem.locator(".banner").innerText()).includes("Visible to: you"), "the document shows its audience");
@@ -264,7 +263,6 @@ try {
   await a.setInputFiles("#doc-file", { name: "tenant-photos.txt", mimeType: "text/plain", buffer: Buffer.from("photos of the flat\n") });
   await a.selectOption("#doc-audience", "caucus:A");
   await a.click("#documents form button[type=submit]");
-  await a.click("#doc-upload-confirm"); // not the room being read (the joint room): confirmed
   await a.locator("#doc-list li", { hasText: "tenant-photos.txt" }).waitFor();
   await med.locator("#doc-list li", { hasText: "tenant-photos.txt" }).waitFor();
   log("ok: a party's upload reaches the mediator");

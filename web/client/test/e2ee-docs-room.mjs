@@ -58,7 +58,6 @@ await run(async () => {
     StorageManager.prototype.estimate = async function () { const e = await real.call(this); return { ...e, quota: e.usage + 256 * 1024 }; };
   });
   await med.click("#doc-upload");
-  await med.click("#doc-upload-confirm"); // Mediators only, from the joint room: confirmed
   await upErr.filter({ hasText: "no room" }).waitFor();
   const early = await upErr.innerText();
   check(early.includes("“Ledger-2026.xlsx” was not uploaded") && early.includes("it needs 1.0 MB; this browser gives this site 0.3 MB") && early.includes("nothing was saved") &&
@@ -69,7 +68,6 @@ await run(async () => {
   // 1b. The browser's own quota runs out while the encrypted copy is written.
   await squeeze();
   await med.click("#doc-upload");
-  await med.click("#doc-upload-confirm"); // Mediators only, from the joint room: confirmed
   await upErr.filter({ hasText: "no room" }).waitFor();
   const upWords = await upErr.innerText();
   check(upWords.includes("“Ledger-2026.xlsx” was not uploaded") && upWords.includes("nothing was saved") && upWords.includes("private (incognito) window"),
@@ -89,7 +87,6 @@ await run(async () => {
   await release();
   await med.setInputFiles("#doc-file", upload);
   await med.click("#doc-upload");
-  await med.click("#doc-upload-confirm"); // Mediators only, from the joint room: confirmed
   await med.locator("#doc-upload-status", { hasText: "encrypted on this device" }).waitFor();
   check(await ask("documents") === "1", "with room, the upload is stored");
   await med.click("#doc-scope-all");
