@@ -13,7 +13,8 @@ import (
 // TestBrowserDocumentsFollowRoom drives web/client/test/docs-follow-room.mjs
 // in Chromium: a file chosen in one room, then another room opened, is
 // uploaded to the room now open (the form's place follows the room while
-// the file stays chosen); an upload that reaches people outside the room
+// the file stays chosen), unless the person picked the place themselves;
+// an upload that reaches people outside the room
 // being read (from a caucus to the joint room) asks first, naming in words
 // who will see it and which room the person is looking at, and nothing is
 // sent until they confirm; from the joint room, a narrower place (the

@@ -397,14 +397,17 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       if (aud.value === want && e2ee.checked) e2eeWho.textContent = words;
     };
     e2ee.onchange = () => void showWho();
-    aud.onchange = () => { ask.replaceChildren(); audNote.textContent = ctx.visibleTo(aud.value); fillClasses(); void showWho(); };
+    // chosen: the person picked the place themselves (until the next upload).
+    let chosen = false;
+    aud.onchange = () => { chosen = true; ask.replaceChildren(); audNote.textContent = ctx.visibleTo(aud.value); fillClasses(); void showWho(); };
     file.onchange = () => ask.replaceChildren();
     // The room changed while a file is chosen: the form is kept (the file
     // stays) but its place follows the room when the room is one this
-    // person may upload to; a question asked about the old room is gone.
+    // person may upload to, unless they picked the place themselves; a
+    // question asked about the old room is gone.
     followRoom = (room: string) => {
       ask.replaceChildren();
-      if (allowed.some((a) => a.audience === room) && aud.value !== room) {
+      if (!chosen && allowed.some((a) => a.audience === room) && aud.value !== room) {
         aud.value = room;
         audNote.textContent = ctx.visibleTo(aud.value);
         fillClasses();
@@ -451,6 +454,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           ? `Uploaded “${d.name ?? f.name}” (${where}), encrypted on this device. ${await signedWho(d.audience)}`
           : `Uploaded “${d.name ?? f.name}” (${where}). ${ctx.visibleTo(d.audience)}.`;
         file.value = "";
+        chosen = false;
         await refresh(true);
       } catch (x) {
         bar.hidden = true;
@@ -468,10 +472,13 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         if (!f || submit.disabled) return;
         const to = aud.value, room = ctx.room();
         // Everyone an upload from the joint room can reach is in the joint
-        // room, and the mediators are in every room: only a place that
-        // reaches people outside the room being read (from a caucus to the
-        // joint room or to another caucus) is asked about.
-        if (to === room || room === "joint" || to === "mediators") { void upload(f); return; }
+        // room, and the case's mediators are in the joint room, every
+        // caucus and the mediators' room (not in a defined room, which is
+        // its members' only): only a place that reaches people outside the
+        // room being read is asked about (from a caucus to the joint room
+        // or another caucus, from a defined room to anywhere else).
+        const narrower = room === "joint" || (to === "mediators" && (room === "mediators" || room.startsWith("caucus:")));
+        if (to === room || narrower) { void upload(f); return; }
         const yes = h("button", {
           type: "button", class: "primary", id: "doc-upload-confirm",
           onclick: () => {

@@ -70,7 +70,13 @@ await run(async () => {
   await openRoom(med, "caucus:B");
   await med.locator("#docs-title", { hasText: "Documents of the Landlord caucus" }).waitFor();
   check(await q.count() === 0, "a question asked in another room is gone when the room changes");
-  check(await med.inputValue("#doc-audience") === "caucus:B", "and the place follows the room again");
+  check(await med.inputValue("#doc-audience") === "joint", "a place she picked herself stays picked when the room changes: " + await med.inputValue("#doc-audience"));
+  await med.click("#doc-upload");
+  await q.waitFor();
+  const again = await q.innerText();
+  check(again.includes("You are looking at the Landlord caucus."), "and it is asked about again, from the room she is in now: " + again.replace(/\n/g, " / "));
+  await med.click("#doc-upload-cancel");
+  await q.waitFor({ state: "detached" });
   await openRoom(med, "caucus:A");
   await med.selectOption("#doc-audience", "joint");
   await med.click("#doc-upload");
