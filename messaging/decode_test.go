@@ -17,8 +17,8 @@ import (
 // a batch, a third of the allocations), and a decoded batch keeps its
 // messages' JSON for its delivery frame. Everything this package encodes
 // decodes to what encoding/json gives, and the decoder is stricter, never
-// looser: a duplicate name or a name in another case is refused, where
-// encoding/json would take the last value or match case-insensitively.
+// looser: a name given twice, in the same case or another, is refused,
+// where encoding/json would take the last value (strictJSON).
 func TestDecodeMatchesEncodingJSON(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 1204))
 	rooms := []string{"r1", "room \"q\"", "é/<x>", "a\\b"}
@@ -80,9 +80,11 @@ func TestDecodeBatchIsStrict(t *testing.T) {
 		t.Fatalf("a good batch: %v", err)
 	}
 	for name, bad := range map[string]string{
-		"duplicate room":   strings.Replace(ok, `"room":"r"`, `"room":"r","room":"s"`, 1),
-		"name in capitals": strings.Replace(ok, `"room"`, `"Room"`, 1),
-		"invalid UTF-8":    strings.Replace(ok, `"id":"a"`, "\"id\":\"a\xff\"", 1),
+		"duplicate room":              strings.Replace(ok, `"room":"r"`, `"room":"r","room":"s"`, 1),
+		"duplicate room, two cases":   strings.Replace(ok, `"room":"r"`, `"room":"r","Room":"s"`, 1),
+		"duplicate from in a message": strings.Replace(ok, `"from":"u"`, `"from":"u","From":"v"`, 1),
+		"duplicate offset":            strings.Replace(ok, `"offset":1`, `"offset":1,"OFFSET":3`, 1),
+		"invalid UTF-8":               strings.Replace(ok, `"id":"a"`, "\"id\":\"a\xff\"", 1),
 	} {
 		if b, err := DecodeBatch([]byte(bad)); err == nil {
 			t.Errorf("%s: accepted as %+v", name, b)

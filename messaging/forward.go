@@ -206,7 +206,7 @@ func (s *Service) await(ctx context.Context, a *asking, timeout time.Duration) (
 func (s *Service) onReply(data []byte) {
 	body, ok := s.verify(data)
 	var r forwardReply
-	if !ok || jsonv2.Unmarshal(body, &r) != nil {
+	if !ok || jsonv2.Unmarshal(body, &r, strictJSON) != nil {
 		return
 	}
 	s.fwdMu.Lock()
@@ -331,7 +331,7 @@ func (s *Service) serveTail(inc *incarnation, req forwardRequest) {
 func (s *Service) decodeForward(data []byte) (forwardRequest, bool) {
 	body, ok := s.verify(data)
 	var req forwardRequest
-	if !ok || jsonv2.Unmarshal(body, &req) != nil || req.Req == "" || req.Reply == "" || req.Room == "" {
+	if !ok || jsonv2.Unmarshal(body, &req, strictJSON) != nil || req.Req == "" || req.Reply == "" || req.Room == "" {
 		return forwardRequest{}, false
 	}
 	return req, true

@@ -117,7 +117,7 @@ func (l *Log) readJournal(ctx context.Context, node string, seq int64) (*journal
 // decodeJournal parses entry seq of node's journal and checks it.
 func decodeJournal(node string, seq int64, data []byte) (*journalEntry, error) {
 	var e journalEntry
-	if err := jsonv2.Unmarshal(data, &e); err != nil {
+	if err := jsonv2.Unmarshal(data, &e, strictJSON); err != nil {
 		return nil, fmt.Errorf("journal %s/%d: %w", node, seq, err)
 	}
 	if e.Node != node || e.Seq != seq {

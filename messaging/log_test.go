@@ -1,11 +1,14 @@
 package messaging
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/objstore"
 )
@@ -131,10 +134,30 @@ func TestSealsAndPaging(t *testing.T) {
 func FuzzDecodeBatch(f *testing.F) {
 	f.Add([]byte(`{"room":"r","epoch":1,"first":1,"msgs":[{"epoch":1,"offset":1,"id":"a","from":"u","at":1,"body":"eA=="}]}`))
 	f.Add([]byte(`{"room":"r","epoch":1,"first":3,"seal":{"next":2,"reason":"x"}}`))
+	f.Add([]byte(`{"room":"r","epoch":1,"first":1,"msgs":[{"epoch":1,"offset":1,"Offset":1,"id":"a","from":"u","From":"v","at":1,"body":"eA=="}]}`))
+	f.Add([]byte(`{"Room":"r","EPOCH":1,"first":1,"msgs":[{"epoch":1,"offset":1,"id":"a","from":"u","at":1,"body":"eA==","extra":[1,{"x":2}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := DecodeBatch(data)
 		if err != nil {
 			return
+		}
+		// No parser differential: encoding/json reads what was accepted the
+		// same way, and so does it the delivery frame spliced from the
+		// messages' JSON as it arrived.
+		var v1 Batch
+		if err := json.Unmarshal(data, &v1); err != nil {
+			t.Fatalf("accepted, but encoding/json refuses it: %v", err)
+		}
+		got := *b
+		got.msgsJSON = nil
+		if !reflect.DeepEqual(got, v1) {
+			t.Fatalf("decoded %+v, encoding/json gives %+v", got, v1)
+		}
+		if len(b.Msgs) > 0 {
+			var fr api.ServerFrame
+			if err := json.Unmarshal(msgsFrame([]byte(`"r"`), "r", b), &fr); err != nil || !reflect.DeepEqual(fr.Msgs, b.Msgs) {
+				t.Fatalf("the frame reads %+v (%v), the batch holds %+v", fr.Msgs, err, b.Msgs)
+			}
 		}
 		// Whatever decodes is consistent.
 		for i, m := range b.Msgs {

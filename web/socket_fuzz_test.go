@@ -15,6 +15,8 @@ func FuzzDecodeClientFrame(f *testing.F) {
 	f.Add([]byte(`{"t":"unsub","room":"joint"}`))
 	f.Add([]byte(`{"t":"pub","room":"joint","id":"1","body":"eA==","epoch":4}`))
 	f.Add([]byte(`{"t":"pub","room":"joint","id":"1","body":"eA==","epoch":-1}`))
+	f.Add([]byte(`{"t":"pub","room":"joint","Room":"caucus:B","id":"1","body":"eA=="}`))
+	f.Add([]byte(`{"T":"pub","ROOM":"joint","Id":"1","body":"eA=="}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fr, err := decodeClientFrame(data)
 		if err != nil {
@@ -38,24 +40,30 @@ func FuzzDecodeClientFrame(f *testing.F) {
 	})
 }
 
-// TestDecodeClientFrameIsStrict: a frame naming a field twice, or in
-// another case, or holding invalid UTF-8, is refused whole. encoding/json
-// would take the last of two rooms, or match "Room" to room; a proxy or
-// a log reading the frame another way must not see another room than the
-// one the message is stored in.
+// TestDecodeClientFrameIsStrict: a frame naming a field twice, in the same
+// case or another, or holding invalid UTF-8, is refused whole, where
+// encoding/json would take the last of two rooms; a proxy or a log reading
+// the frame another way must not see another room than the one the
+// message is stored in. A name in another case alone is read as
+// encoding/json reads it.
 func TestDecodeClientFrameIsStrict(t *testing.T) {
 	const ok = `{"t":"pub","room":"joint","id":"1","body":"eA=="}`
 	if _, err := decodeClientFrame([]byte(ok)); err != nil {
 		t.Fatalf("a good frame: %v", err)
 	}
 	for name, bad := range map[string]string{
-		"two rooms":        strings.Replace(ok, `"room":"joint"`, `"room":"joint","room":"caucus:A"`, 1),
-		"name in capitals": strings.Replace(ok, `"room"`, `"Room"`, 1),
-		"invalid UTF-8":    strings.Replace(ok, `"id":"1"`, "\"id\":\"1\xff\"", 1),
+		"two rooms":              strings.Replace(ok, `"room":"joint"`, `"room":"joint","room":"caucus:A"`, 1),
+		"two rooms, two cases":   strings.Replace(ok, `"room":"joint"`, `"room":"joint","Room":"caucus:A"`, 1),
+		"two rooms, other order": strings.Replace(ok, `"room":"joint"`, `"ROOM":"caucus:A","room":"joint"`, 1),
+		"invalid UTF-8":          strings.Replace(ok, `"id":"1"`, "\"id\":\"1\xff\"", 1),
 	} {
 		if fr, err := decodeClientFrame([]byte(bad)); err == nil {
 			t.Errorf("%s: accepted as %+v", name, fr)
 		}
+	}
+	fr, err := decodeClientFrame([]byte(strings.Replace(ok, `"room"`, `"Room"`, 1)))
+	if err != nil || fr.Room != "joint" {
+		t.Errorf("a name in capitals alone: %+v, %v; want room joint, as encoding/json reads it", fr, err)
 	}
 }
 
