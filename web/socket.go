@@ -730,8 +730,9 @@ func (c *socket) recheck(ctx context.Context) {
 
 // decodeClientFrame parses and checks one client frame. Every limit is
 // enforced here, so nothing oversized or malformed goes further. It is
-// decoded with the go-json-experiment decoder (three times faster than
-// encoding/json, a fifth of the allocations), names matching in any case
+// decoded with the go-json-experiment decoder (0.9 against 2.8 µs for a
+// pub frame, 2 allocations against 9: BenchmarkDecodeClientFrame), names
+// matching in any case
 // as in encoding/json, and a name given twice (in any case) or invalid
 // UTF-8 refuses the frame: no reader of it can see another room than the
 // one its message is stored in.
