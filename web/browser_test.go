@@ -444,6 +444,16 @@ func TestAppServed(t *testing.T) {
 	}
 }
 
+// inviteAda invites party A of the tenancy case, Ada Okafor, for an hour.
+func inviteAda(t *testing.T, med *client.Client, k api.Case) api.InviteResponse {
+	t.Helper()
+	inv, err := med.Invite(context.Background(), k.ID, "party", "A", "Ada Okafor", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
 // tenancyCase makes the mediator most browser tests start from (Morgan
 // Reyes, a fresh address, signed in through the Go client) and the case
 // they run ("Okafor v. Lindqvist — deposit", sides Tenant and Landlord).

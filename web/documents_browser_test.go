@@ -23,10 +23,7 @@ func TestBrowserDocuments(t *testing.T) {
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
 	ctx := context.Background()
 	medEmail, _, medC, k := tenancyCase(t, n)
-	invA, err := medC.Invite(ctx, k.ID, "party", "A", "Ada Okafor", "", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	invA := inviteAda(t, medC, k)
 	// Invited, and joins only when the script asks.
 	invB, err := medC.Invite(ctx, k.ID, "party", "B", "Lars Lindqvist", "", time.Hour)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/server"
@@ -24,10 +23,7 @@ func TestBrowserDocumentsFollowRoom(t *testing.T) {
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
 	ctx := context.Background()
 	medEmail, _, medC, k := tenancyCase(t, n)
-	invA, err := medC.Invite(ctx, k.ID, "party", "A", "Ada Okafor", "", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	invA := inviteAda(t, medC, k)
 	browserScript{
 		name: "docs-follow-room.mjs",
 		env:  []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password, "PARLEY_INVITE=" + invA.Link, "PARLEY_CASE=" + k.ID},

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/e2ee"
@@ -29,10 +28,7 @@ func TestBrowserEpochGuard(t *testing.T) {
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
 	ctx := context.Background()
 	medEmail, _, medC, k := tenancyCase(t, n)
-	invA, err := medC.Invite(ctx, k.ID, "party", "A", "Ada Okafor", "", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	invA := inviteAda(t, medC, k)
 	browserScript{
 		name: "epochguard.mjs",
 		env: []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password,

@@ -25,10 +25,7 @@ func TestBrowserFloor(t *testing.T) {
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
 	ctx := context.Background()
 	medEmail, medAcct, medC, k := tenancyCase(t, n)
-	invA, err := medC.Invite(ctx, k.ID, "party", "A", "Ada Okafor", "", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	invA := inviteAda(t, medC, k)
 	invB, err := medC.Invite(ctx, k.ID, "party", "B", "Lars Lindqvist", "", time.Hour)
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,7 @@
 // web/documents_room_browser_test.go: a node, a mediator (Morgan Reyes), a
 // case (Tenant, Landlord) and Ada Okafor (Tenant), who joins here.
 import { axeCheck } from "./axe.mjs";
-import { ask, base, check, env, newPage, run, shots } from "./harness.mjs";
+import { ask, check, joinByInvite, newPage, run, shots, signInMediator } from "./harness.mjs";
 
 const openRoom = async (page, r) => { await page.locator(`#rooms button[data-room="${r}"]`).click(); await page.locator("#room-title").waitFor(); };
 const file = (name) => ({ name, mimeType: "application/pdf", buffer: Buffer.from("%PDF " + name) });
@@ -12,17 +12,9 @@ const serverAudience = (name) => ask("audience", name);
 await run(async () => {
   // Ada joins first (the "Visible to" lines name her).
   const party = await newPage("party", { width: 1280, height: 900 });
-  await party.goto(env("PARLEY_INVITE"));
-  await party.check("#terms-read");
-  await party.click("#accept-terms");
-  await party.click("#consent-continue");
-  await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await joinByInvite(party);
   const med = await newPage("med", { width: 1280, height: 900 });
-  await med.goto(base + "/app#case=" + env("PARLEY_CASE"));
-  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
-  await med.fill("#password", env("PARLEY_PASSWORD"));
-  await med.click("button[type=submit]");
-  await med.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await signInMediator(med);
   await med.locator("#doc-audience").waitFor();
 
   // In the joint room a file is chosen: its place is the joint room.

@@ -3,21 +3,13 @@
 // invitations: Ada Okafor (Tenant), who joins here, and Lars Lindqvist
 // (Landlord), who has not joined until the script says "ask join".
 import { axeCheck } from "./axe.mjs";
-import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
+import { ask, base, check, env, joinByInvite, log, newPage, run, shots, signInMediator } from "./harness.mjs";
 async function shoot(page, name) {
   const size = page.viewportSize();
   await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: `${shots}/${name}-phone.png`, fullPage: true });
   await page.setViewportSize(size);
-}
-async function signInMediator(med) {
-  await med.goto("about:blank");
-  await med.goto(base + "/app#case=" + env("PARLEY_CASE"));
-  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
-  await med.fill("#password", env("PARLEY_PASSWORD"));
-  await med.click("button[type=submit]");
-  await med.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
 }
 const openRoom = async (page, r) => { await page.locator(`#rooms button[data-room="${r}"]`).click(); await page.locator("#room-title").waitFor(); };
 
@@ -26,12 +18,8 @@ const lower = (s) => s.toLowerCase();
 
 await run(async () => {
   const party = await newPage("party", { width: 1280, height: 900 });
-  await party.goto(env("PARLEY_INVITE"));
   // First the case's terms (web/client/src/consent.ts).
-  await party.check("#terms-read");
-  await party.click("#accept-terms");
-  await party.click("#consent-continue");
-  await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await joinByInvite(party);
   const med = await newPage("med", { width: 1280, height: 900 });
   await signInMediator(med);
 

@@ -76,6 +76,25 @@ export async function signIn(name, email, password = env("PARLEY_PASSWORD"), opt
   return page;
 }
 
+/** signInMediator signs the case's mediator (PARLEY_MEDIATOR_EMAIL) in on page, straight into the case (PARLEY_CASE). */
+export async function signInMediator(page) {
+  await page.goto("about:blank");
+  await page.goto(base + "/app#case=" + env("PARLEY_CASE"));
+  await page.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
+  await page.fill("#password", env("PARLEY_PASSWORD"));
+  await page.click("button[type=submit]");
+  await page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+}
+
+/** joinByInvite opens an invitation link on page, accepts the case's terms and continues past the disclosures, until connected. */
+export async function joinByInvite(page, link = env("PARLEY_INVITE")) {
+  await page.goto(link);
+  await page.check("#terms-read");
+  await page.click("#accept-terms");
+  await page.click("#consent-continue");
+  await page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+}
+
 /**
  * run runs the script's body, then prints PASS (no problems seen) or FAIL
  * (after onFail, which may log what the pages show), and exits.

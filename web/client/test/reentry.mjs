@@ -5,7 +5,7 @@
 // "ask same ID" (is ID the account that first joined, and still the only
 // participant?).
 import { passGate } from "./gate.mjs";
-import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
+import { ask, base, check, env, log, newPage, run, shots, signInMediator } from "./harness.mjs";
 
 async function shoot(page, name) {
   const size = page.viewportSize();
@@ -13,14 +13,6 @@ async function shoot(page, name) {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: `${shots}/${name}-phone.png`, fullPage: true });
   await page.setViewportSize(size);
-}
-async function signInMediator(med) {
-  await med.goto("about:blank");
-  await med.goto(base + "/app#case=" + env("PARLEY_CASE"));
-  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
-  await med.fill("#password", env("PARLEY_PASSWORD"));
-  await med.click("button[type=submit]");
-  await med.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
 }
 const WELCOME = "Welcome, Ada: this is the joint room.";
 const openRoom = async (page, r) => { await page.locator(`#rooms button[data-room="${r}"]`).click(); await page.locator("#room-title").waitFor(); };
