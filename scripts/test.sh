@@ -148,7 +148,7 @@ fi
 # time here (-p is the number of cores), in the order given, so a long one
 # started last would run alone at the end while a core idles. It skips the
 # browser tests, which run beside it (above).
-long="./retention ./client ./web ./server ./vault"
+long="./web ./retention ./client ./server ./vault"
 gotest() {
 	go test -race -count=1 -parallel 3 -timeout 25m -skip '^TestBrowser' $long $(go list ./... | grep -v -e '/internal/e2e$' $(for p in $long; do printf -- ' -e /%s$' "${p#./}"; done))
 }
