@@ -60,7 +60,22 @@ function watch(name, page) {
   page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
   page.on("request", (r) => { if (!r.url().startsWith(base + "/")) problems.push(`${name}: third-party request to ${r.url()}`); });
   page.on("response", (r) => { if (r.status() >= 400) log(`${name}: HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+  // Requests on their way (a WebSocket is not one): quiet() waits for them.
+  pending.set(page, 0);
+  page.on("request", () => pending.set(page, pending.get(page) + 1));
+  for (const ev of ["requestfinished", "requestfailed"]) page.on(ev, () => pending.set(page, pending.get(page) - 1));
   return page;
+}
+const pending = new Map();
+/** Stops page's requests and waits until the server has answered every one
+ * already sent: a request still on its way when the test clock moves would
+ * count as a use on the later day. */
+async function quiet(page) {
+  await page.route("**/*", (r) => r.abort());
+  for (let i = 0; pending.get(page) > 0; i++) {
+    if (i === LONG / 50) throw new Error(`a page still has ${pending.get(page)} requests on their way`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 async function newPage(name, viewport = { width: 1280, height: 900 }) {
   const ctx = await browser.newContext({ viewport, locale: "en-GB", timezoneId: "Europe/London" });
@@ -227,8 +242,13 @@ try {
 
   // Four days pass: everyone but Ada comes back to the case (a use slides
   // the session); Ada's browser stays closed.
+  // Her page goes quiet and closes, and the server sees her gone (her
+  // socket closed) before the clock moves.
   const adaCtx = a.context();
+  await quiet(a);
   await a.close();
+  await openRoom(med, "joint");
+  await med.locator("#present").filter({ hasNotText: "Ada Okafor" }).waitFor({ timeout: LONG });
   await ask("days", "4");
   for (const p of [med, b, counsel]) {
     await p.reload();
