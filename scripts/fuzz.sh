@@ -10,6 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fuzztime=${PARLEY_FUZZTIME:-5s}
+# PARLEY_FUZZPARALLEL workers per target (default: one per core, as go test
+# -fuzz does); make test runs one, beside go test, where a second would
+# only take a core from it.
+parallel=${PARLEY_FUZZPARALLEL:-$(nproc)}
 fuzzbin=$(mktemp -d "${TMPDIR:-/tmp}/parley-fuzz.XXXXXX")
 trap 'rm -rf "$fuzzbin"' EXIT
 fuzzcache=$(go env GOCACHE)/fuzz
@@ -28,7 +32,7 @@ for file in $(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do
 		# -fuzztime ends during a slow input, with no crasher; that one case
 		# is retried once. A real crasher ("Failing input written") fails.
 		for attempt in 1 2; do
-			if out=$(cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${target}\$" -test.fuzztime "$fuzztime" \
+			if out=$(cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${target}\$" -test.fuzztime "$fuzztime" -test.parallel "$parallel" \
 				-test.fuzzcachedir "$fuzzcache/$importpath" 2>&1); then
 				break
 			fi
