@@ -47,7 +47,12 @@ stage() {
 # one: compiled with the path, a new clone's packages, tests, fuzzing
 # binaries and vet results were all rebuilt, 150 s of CPU for go test's
 # alone.
+# A binary built so does not know the Go tree's path either; GOROOT tells
+# the tests that type-check Go source (api/internal/tsgen) where the
+# standard library is.
 export GOFLAGS="${GOFLAGS:+$GOFLAGS }-trimpath"
+GOROOT=$(go env GOROOT)
+export GOROOT
 
 scripts/services.sh install
 # Debian's age decrypts the encrypted evaluation export in its test.
