@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,10 +15,15 @@ import (
 
 // Redis is the Broker of scale mode: PUB/SUB between nodes, each room's
 // recent window as a capped list, head hints as plain keys. Every key is
-// under "parley:" and may vanish at any time without loss.
+// under "parley:" and may vanish at any time without loss. Every message,
+// window entry and hint carries a MAC under the node key, and what does
+// not verify is dropped (broker_auth.go).
 type Redis struct {
 	client *redis.Client
 	ps     *redis.PubSub
+	mac    brokerMAC
+	// refused counts payloads read from Redis that did not verify.
+	refused atomic.Int64
 
 	mu     sync.RWMutex
 	subs   map[string]map[int]func([]byte)
@@ -46,14 +52,20 @@ type topicSub struct {
 	active bool // Redis subscription in place (guarded by mu)
 }
 
-// NewRedis starts a broker on client. Close stops it (not the client).
-func NewRedis(client *redis.Client) *Redis {
-	r := &Redis{client: client, ps: client.Subscribe(context.Background()),
+// NewRedis starts a broker on client, authenticating what it writes and
+// reads with nodeKey (every node of the deployment has the same; see
+// kms.NodeKeyObject). Close stops it (not the client).
+func NewRedis(client *redis.Client, nodeKey []byte) (*Redis, error) {
+	mac, err := newBrokerMAC(nodeKey)
+	if err != nil {
+		return nil, err
+	}
+	r := &Redis{client: client, ps: client.Subscribe(context.Background()), mac: mac,
 		subs: map[string]map[int]func([]byte){}, done: make(chan struct{}), topics: map[string]*topicSub{},
 		pubq: make(chan *publication, maxPublishQueue), closing: make(chan struct{}), pubDone: make(chan struct{})}
 	go r.dispatch()
 	go r.runPublisher()
-	return r
+	return r, nil
 }
 
 const redisPrefix = "parley:"
@@ -66,7 +78,11 @@ func (r *Redis) dispatch() {
 	defer close(r.done)
 	for msg := range r.ps.Channel(redis.WithChannelSize(4096)) {
 		topic := msg.Channel[len(redisPrefix):]
-		data := []byte(msg.Payload)
+		data, ok := r.mac.open(macPublish, topic, []byte(msg.Payload))
+		if !ok {
+			r.refused.Add(1)
+			continue
+		}
 		r.mu.RLock()
 		for _, fn := range r.subs[topic] {
 			fn(data)
@@ -141,7 +157,7 @@ func (r *Redis) publish(ctx context.Context, topic string, data []byte) (int64, 
 		return 0, errBrokerClosed
 	default:
 	}
-	p := &publication{ctx: ctx, topic: redisPrefix + topic, data: data, done: make(chan struct{})}
+	p := &publication{ctx: ctx, topic: redisPrefix + topic, data: r.mac.seal(macPublish, topic, data), done: make(chan struct{})}
 	select {
 	case r.pubq <- p:
 	case <-ctx.Done():
@@ -396,7 +412,7 @@ func hintKey(room string) string   { return redisPrefix + "head:" + room }
 // Remember implements Broker.
 func (r *Redis) Remember(ctx context.Context, room string, data []byte) error {
 	pipe := r.client.Pipeline()
-	pipe.RPush(ctx, windowKey(room), data)
+	pipe.RPush(ctx, windowKey(room), r.mac.seal(macWindow, room, data))
 	pipe.LTrim(ctx, windowKey(room), -windowBatches, -1)
 	pipe.Expire(ctx, windowKey(room), recentKeep)
 	_, err := pipe.Exec(ctx)
@@ -414,17 +430,18 @@ func (r *Redis) Broadcast(ctx context.Context, rooms []roomBroadcasts) error {
 			continue
 		}
 		hint, _ := json.Marshal(batches[len(batches)-1].head)
+		hint = r.mac.seal(macHint, rb.room, hint)
 		// Only the last windowBatches can stay in the window.
 		windows := make([]any, 0, min(len(batches), windowBatches))
 		for _, b := range batches[max(0, len(batches)-windowBatches):] {
-			windows = append(windows, b.window)
+			windows = append(windows, r.mac.seal(macWindow, rb.room, b.window))
 		}
 		pipe.RPush(ctx, windowKey(rb.room), windows...)
 		pipe.LTrim(ctx, windowKey(rb.room), -windowBatches, -1)
 		pipe.Expire(ctx, windowKey(rb.room), recentKeep)
 		pipe.Set(ctx, hintKey(rb.room), hint, recentKeep)
 		for _, b := range batches {
-			pipe.Publish(ctx, redisPrefix+rb.topic, b.msg)
+			pipe.Publish(ctx, redisPrefix+rb.topic, r.mac.seal(macPublish, rb.topic, b.msg))
 		}
 	}
 	if pipe.Len() == 0 {
@@ -440,9 +457,14 @@ func (r *Redis) Recent(ctx context.Context, room string) ([][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([][]byte, len(vals))
-	for i, v := range vals {
-		out[i] = []byte(v)
+	out := make([][]byte, 0, len(vals))
+	for _, v := range vals {
+		data, ok := r.mac.open(macWindow, room, []byte(v))
+		if !ok {
+			r.refused.Add(1)
+			continue
+		}
+		out = append(out, data)
 	}
 	return out, nil
 }
@@ -451,6 +473,11 @@ func (r *Redis) Recent(ctx context.Context, room string) ([][]byte, error) {
 func (r *Redis) HeadHint(ctx context.Context, room string) (Position, bool) {
 	b, err := r.client.Get(ctx, hintKey(room)).Bytes()
 	if err != nil {
+		return Position{}, false
+	}
+	b, ok := r.mac.open(macHint, room, b)
+	if !ok {
+		r.refused.Add(1)
 		return Position{}, false
 	}
 	var p Position
@@ -463,7 +490,7 @@ func (r *Redis) HeadHint(ctx context.Context, room string) (Position, bool) {
 // SetHeadHint implements Broker.
 func (r *Redis) SetHeadHint(ctx context.Context, room string, pos Position) {
 	b, _ := json.Marshal(pos)
-	r.client.Set(ctx, hintKey(room), b, recentKeep)
+	r.client.Set(ctx, hintKey(room), r.mac.seal(macHint, room, b), recentKeep)
 }
 
 func presenceKey(room string) string { return redisPrefix + "here:" + room }

@@ -26,7 +26,7 @@ func TestRedisSubscribeChurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	c1, c2 := redis.NewClient(opts), redis.NewClient(opts)
-	b1, b2 := NewRedis(c1), NewRedis(c2)
+	b1, b2 := newTestRedis(t, c1), newTestRedis(t, c2)
 	t.Cleanup(func() { b1.Close(); b2.Close(); c1.Close(); c2.Close() })
 
 	// Per topic, two listeners hand over: one cancels while the other
@@ -101,7 +101,7 @@ func TestRedisBroadcastInOneRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	c1, c2 := redis.NewClient(opts), redis.NewClient(opts)
-	b1, b2 := NewRedis(c1), NewRedis(c2)
+	b1, b2 := newTestRedis(t, c1), newTestRedis(t, c2)
 	t.Cleanup(func() { b1.Close(); b2.Close(); c1.Close(); c2.Close() })
 	rooms := []string{fmt.Sprintf("c_bc%d/joint", time.Now().UnixNano()), fmt.Sprintf("c_bd%d/caucus-A", time.Now().UnixNano())}
 	got := make([]chan string, len(rooms))
@@ -207,7 +207,7 @@ func waitHeld(t *testing.T, gate *gatePipelines) {
 // own answer, and every message arriving once, in the order queued.
 func TestRedisPublishesShareRoundTrips(t *testing.T) {
 	gate, c1, c2, release := gatedRedisPair(t, nil)
-	b1, b2 := NewRedis(c1), NewRedis(c2)
+	b1, b2 := newTestRedis(t, c1), newTestRedis(t, c2)
 	t.Cleanup(func() { release(); b1.Close(); b2.Close() })
 	topic := fmt.Sprintf("share-%d", time.Now().UnixNano())
 	got := make(chan string, 256)
@@ -265,7 +265,7 @@ func TestRedisPublishesShareRoundTrips(t *testing.T) {
 // after Close fails at once. Before, Close dropped what was queued.
 func TestRedisCloseSendsQueuedPublishes(t *testing.T) {
 	gate, c1, c2, release := gatedRedisPair(t, nil)
-	b1, b2 := NewRedis(c1), NewRedis(c2)
+	b1, b2 := newTestRedis(t, c1), newTestRedis(t, c2)
 	t.Cleanup(func() { release(); b1.Close(); b2.Close() })
 	topic := fmt.Sprintf("close-%d", time.Now().UnixNano())
 	got := make(chan string, 1024)
@@ -329,7 +329,7 @@ func TestRedisCloseSendsQueuedPublishes(t *testing.T) {
 func TestRedisOutageFailsQueuedPublishes(t *testing.T) {
 	dropped := errors.New("connection dropped")
 	gate, c1, _, release := gatedRedisPair(t, dropped)
-	b1 := NewRedis(c1)
+	b1 := newTestRedis(t, c1)
 	t.Cleanup(func() { release(); b1.Close() })
 
 	first := make(chan error, 1)
@@ -378,7 +378,11 @@ func waitSubscribed(t *testing.T, c *redis.Client, topic string, got chan string
 		if try == 250 {
 			t.Fatal("the subscription never took effect")
 		}
-		c.Publish(t.Context(), redisPrefix+topic, "ready")
+		mac, err := newBrokerMAC(testNodeKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Publish(t.Context(), redisPrefix+topic, mac.seal(macPublish, topic, []byte("ready"))) // as a node writes it
 		select {
 		case m := <-got:
 			if m != "ready" {

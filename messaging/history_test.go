@@ -330,7 +330,7 @@ func runCheckedHistory(t *testing.T, base objstore.Store, journalDir string, see
 	var made int
 	start := func() {
 		c := redis.NewClient(opts)
-		b := NewRedis(c)
+		b := newTestRedis(t, c)
 		cut := &cutStore{Store: paused}
 		log := NewLog(cut)
 		if journalDir != "" {

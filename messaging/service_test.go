@@ -98,7 +98,7 @@ func brokers(t *testing.T) map[string]func(t *testing.T) (Broker, Broker) {
 				t.Fatal(err)
 			}
 			c1, c2 := redis.NewClient(opts), redis.NewClient(opts)
-			b1, b2 := NewRedis(c1), NewRedis(c2)
+			b1, b2 := newTestRedis(t, c1), newTestRedis(t, c2)
 			t.Cleanup(func() { b1.Close(); b2.Close(); c1.Close(); c2.Close() })
 			return b1, b2
 		},

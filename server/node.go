@@ -126,6 +126,12 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The node key authenticates what nodes send each other: through
+	// Redis (the broker) and the forward protocol on it (messaging).
+	nodeKey, err := kms.LoadOrCreateKey(ctx, store, mk, kms.NodeKeyObject, kms.NodeKeyLabel)
+	if err != nil {
+		return nil, err
+	}
 	n := &Node{Config: cfg, Store: store, Meta: meta, Audit: log, Policy: pol, vkey: signer.VerifierKey()}
 	var limiter ratelimit.Limiter = ratelimit.NewMemory()
 	n.broker = messaging.NewMemory()
@@ -136,7 +142,10 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		n.redis = redis.NewClient(opts)
 		limiter = ratelimit.NewRedis(n.redis)
-		n.broker = messaging.NewRedis(n.redis)
+		if n.broker, err = messaging.NewRedis(n.redis, nodeKey); err != nil {
+			n.redis.Close()
+			return nil, err
+		}
 	}
 	n.Accounts = account.NewService(meta, limiter)
 	if cfg.SessionIdle > 0 {
@@ -154,10 +163,6 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		n.Cases.ReassignmentNotice = cfg.ReassignmentNotice
 	}
 	n.Cases.DefaultTerms = cfg.DefaultTerms
-	nodeKey, err := kms.LoadOrCreateKey(ctx, store, mk, kms.NodeKeyObject, kms.NodeKeyLabel)
-	if err != nil {
-		return nil, err
-	}
 	msgLog := messaging.NewLog(store)
 	if !cfg.ScaleMode() && !cfg.Command {
 		// One serving process owns the data directory: its journal is an
