@@ -45,7 +45,15 @@ func TestRedisRefusesWhatItDidNotWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b1.Close(); b2.Close(); other.Close(); c1.Close(); c2.Close(); c3.Close(); raw.Close() })
+	t.Cleanup(func() {
+		b1.Close()
+		b2.Close()
+		other.Close()
+		c1.Close()
+		c2.Close()
+		c3.Close()
+		raw.Close()
+	})
 	if _, err := NewRedis(raw, []byte("short")); err == nil {
 		t.Fatal("a broker started with a 5-byte key")
 	}
