@@ -30,8 +30,8 @@ func newTestRedis(t testing.TB, c *redis.Client) *Redis {
 // to it, but a node takes nothing from it that a node of the deployment
 // did not write there, for that topic or room: messages published
 // without the node key, under another key, or moved from another topic
-// are dropped; so are recent-window entries and head hints written so
-// or copied from another room. Before, a forged batch or head hint whose
+// are dropped; so are recent-window entries, head hints and presence
+// entries written so or copied from another room (or connection). Before, a forged batch or head hint whose
 // positions ran ahead of a room's made its hubs pass over the room's real
 // messages.
 func TestRedisRefusesWhatItDidNotWrite(t *testing.T) {
@@ -152,6 +152,27 @@ func TestRedisRefusesWhatItDidNotWrite(t *testing.T) {
 		}
 	}
 
+	// Presence: a node's entry is read; one written without the key, or a
+	// genuine one copied to another connection or room, is not.
+	b1.SetPresence(ctx, room, "conn-1", "u_ada", time.Minute)
+	genuine, err := raw.HGet(ctx, presenceKey(room), "conn-1").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := fmt.Sprint(time.Now().Add(time.Hour).UnixMilli())
+	if err := raw.HSet(ctx, presenceKey(room), "conn-2", "u_mallory|"+later, "conn-3", genuine).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.HSet(ctx, presenceKey(otherRoom), "conn-1", genuine).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if here, err := b2.Presence(ctx, room); err != nil || !slices.Equal(here, []string{"u_ada"}) {
+		t.Fatalf("present in the room: %q %v, want only u_ada", here, err)
+	}
+	if here, err := b2.Presence(ctx, otherRoom); err != nil || len(here) != 0 {
+		t.Fatalf("present in the other room: %q %v, want nobody", here, err)
+	}
+
 	// One pipeline's broker writes (Broadcast) verify as the single ones do.
 	bc := []roomBroadcasts{{room: room, topic: topic, items: []broadcastItem{
 		{window: []byte("batch 1"), head: Position{Epoch: 2, Offset: 1}, msg: []byte("frame 1")},
@@ -175,5 +196,22 @@ func TestRedisRefusesWhatItDidNotWrite(t *testing.T) {
 	}
 	if p, ok := b2.HeadHint(ctx, room); !ok || p != (Position{Epoch: 2, Offset: 2}) {
 		t.Fatalf("head hint after Broadcast %+v %v, want 2/2", p, ok)
+	}
+}
+
+// BenchmarkBrokerSealOpen: what authenticating one 4 KiB batch costs the
+// node that publishes it and one that reads it.
+func BenchmarkBrokerSealOpen(b *testing.B) {
+	mac, err := newBrokerMAC(testNodeKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := bytes.Repeat([]byte{'m'}, 4096)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := mac.open(macPublish, "room:c_x/joint", mac.seal(macPublish, "room:c_x/joint", data)); !ok {
+			b.Fatal("did not verify")
+		}
 	}
 }

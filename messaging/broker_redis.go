@@ -504,7 +504,7 @@ func (r *Redis) SetPresence(ctx context.Context, room, conn, user string, ttl ti
 	}
 	exp := time.Now().Add(ttl).UnixMilli()
 	pipe := r.client.Pipeline()
-	pipe.HSet(ctx, presenceKey(room), conn, user+"|"+strconv.FormatInt(exp, 10))
+	pipe.HSet(ctx, presenceKey(room), conn, r.mac.seal(macHere, presenceName(room, conn), []byte(user+"|"+strconv.FormatInt(exp, 10))))
 	pipe.Expire(ctx, presenceKey(room), 24*time.Hour)
 	pipe.Exec(ctx)
 }
@@ -517,7 +517,12 @@ func (r *Redis) Presence(ctx context.Context, room string) ([]string, error) {
 	}
 	conns := map[string]presence{}
 	for conn, v := range vals {
-		user, exp, ok := strings.Cut(v, "|")
+		entry, ok := r.mac.open(macHere, presenceName(room, conn), []byte(v))
+		if !ok {
+			r.refused.Add(1)
+			continue
+		}
+		user, exp, ok := strings.Cut(string(entry), "|")
 		ms, err := strconv.ParseInt(exp, 10, 64)
 		if !ok || err != nil {
 			continue

@@ -112,7 +112,9 @@ type Options struct {
 	// NodeKey authenticates what nodes send each other over the broker
 	// (messages forwarded to a room's owner, and its answers), so that
 	// whoever can reach Redis cannot add messages to a room's record or
-	// make a node acknowledge what is not stored. Every node of a
+	// make a node acknowledge what is not stored. (The Redis broker
+	// authenticates everything it carries too, with a key derived from
+	// the same one: NewRedis.) Every node of a
 	// deployment must have the same key (server derives it from the
 	// master key). Empty only in tests.
 	NodeKey []byte
