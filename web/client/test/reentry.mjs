@@ -78,6 +78,18 @@ await run(async () => {
   await lars.locator("button", { hasText: "Done — hide the link" }).click();
   check(await lars.locator("input[readonly]").count() === 0 && await lars.locator(".reentry-hidden").count() === 1, "Done hides the link at once");
   check(!(await med.innerText("#people")).includes("/join#"), "no link back in is left on the mediator's screen");
+  // Left alone, a link hides itself after five minutes on screen (the
+  // page's clock is moved, not waited for).
+  await med.clock.install();
+  await lars.locator("button.reentry").click();
+  await lars.locator("input[readonly]").waitFor();
+  await med.clock.fastForward("04:50");
+  check(await lars.locator("input[readonly]").count() === 1, "a link left alone is still shown after 4 minutes 50 seconds");
+  await med.clock.fastForward("00:15");
+  await lars.locator("input[readonly]").waitFor({ state: "detached" });
+  const timedOut = await lars.locator(".reentry-hidden").innerText();
+  check(timedOut.includes("Hidden after 5 minutes on screen.") && timedOut.includes("still works once") && !timedOut.includes("/join#"),
+    "a link left on screen hides itself after 5 minutes, and says so: " + timedOut);
 
   // The party opens it in the same browser: the same account, with its history.
   await party.goto(link);
