@@ -161,12 +161,16 @@ func testRooms(t *testing.T, a, b *nodetest.Node) {
 		t.Fatalf("party B's rooms: %+v", rooms)
 	}
 
-	// Recusal closes the mediator's socket within a second.
+	// Recusal closes the mediator's socket on the other node when the
+	// case's announcement arrives, not at the socket's one-minute
+	// re-check: within a second on an idle machine; the bound allows for
+	// a loaded one (it ran out at 2.4 s once beside make test's other
+	// stages), still far below the minute.
 	start := time.Now()
 	if _, err := p.med.CaseAction(ctx, p.caseID, "recusals", map[string]string{"reason": "conflict found"}); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.After(time.Second)
+	deadline := time.After(10 * time.Second)
 	for closed := false; !closed; {
 		select {
 		case _, ok := <-medChat.Events():
