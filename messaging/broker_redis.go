@@ -16,8 +16,8 @@ import (
 // Redis is the Broker of scale mode: PUB/SUB between nodes, each room's
 // recent window as a capped list, head hints as plain keys. Every key is
 // under "parley:" and may vanish at any time without loss. Every message,
-// window entry and hint carries a MAC under the node key, and what does
-// not verify is dropped (broker_auth.go).
+// window entry, hint and presence entry carries a MAC under the node key,
+// and what does not verify is dropped (broker_auth.go).
 type Redis struct {
 	client *redis.Client
 	ps     *redis.PubSub
