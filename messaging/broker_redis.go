@@ -70,6 +70,13 @@ func NewRedis(client *redis.Client, nodeKey []byte) (*Redis, error) {
 
 const redisPrefix = "parley:"
 
+// Refused is how many payloads read from Redis did not verify and were
+// dropped: written without this deployment's node key, or moved from the
+// topic, room or connection they were written for. Nodes of one
+// deployment never produce one, so any rise means something else writes
+// to Redis (or nodes run with different keys or releases).
+func (r *Redis) Refused() int64 { return r.refused.Load() }
+
 // dispatch hands every received message to its topic's subscribers, in
 // arrival order (one goroutine, so order is kept per channel). go-redis
 // resubscribes after a reconnect; messages published while disconnected

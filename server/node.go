@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parley-mediation/parley/account"
@@ -135,6 +136,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n := &Node{Config: cfg, Store: store, Meta: meta, Audit: log, Policy: pol, vkey: signer.VerifierKey()}
 	var limiter ratelimit.Limiter = ratelimit.NewMemory()
 	n.broker = messaging.NewMemory()
+	var redisBroker *messaging.Redis
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -142,10 +144,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		}
 		n.redis = redis.NewClient(opts)
 		limiter = ratelimit.NewRedis(n.redis)
-		if n.broker, err = messaging.NewRedis(n.redis, nodeKey); err != nil {
+		if redisBroker, err = messaging.NewRedis(n.redis, nodeKey); err != nil {
 			n.redis.Close()
 			return nil, err
 		}
+		n.broker = redisBroker
 	}
 	n.Accounts = account.NewService(meta, limiter)
 	if cfg.SessionIdle > 0 {
@@ -207,6 +210,12 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		Ready: n.Ready, Log: cfg.Log, PublicURL: cfg.PublicURL, TrustForwardedFor: cfg.TrustForwardedFor,
 		WebSocketQueue: cfg.WebSocketQueue, Agreements: n.Agreements, Floor: n.Floor,
 	})
+	if redisBroker != nil {
+		n.API.Registry().MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "parley_broker_refused_total",
+			Help: "Payloads read from Redis that did not carry this deployment's authentication, and were dropped.",
+		}, func() float64 { return float64(redisBroker.Refused()) }))
+	}
 	mailCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	n.stopMail, n.mailDone = stop, make(chan struct{})
 	go func() {

@@ -3,8 +3,10 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/internal/testenv"
+	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -148,4 +151,80 @@ func TestNoPlaintextInMinIO(t *testing.T) {
 	if found < 5 {
 		t.Fatalf("only %d files under the bucket's data directory: wrong path?", found)
 	}
+}
+
+// TestForgedRedisTrafficIsCounted: a batch written into Redis by someone
+// without the deployment's node key, on the topic of a room a mediator
+// follows, is not delivered, and the node's metrics count it
+// (parley_broker_refused_total, docs/operations.md).
+func TestForgedRedisTrafficIsCounted(t *testing.T) {
+	cfg := nodetest.Scale(t)
+	n := nodetest.Start(t, cfg)
+	ctx := context.Background()
+	p := seedCase(t, n)
+	chat, err := client.New(n.URL, p.med.Token).Chat(ctx, p.caseID, map[string]*messaging.Position{"joint": nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer chat.Close()
+	if got := refusedMetric(t, n); got != 0 {
+		t.Fatalf("parley_broker_refused_total = %v before anything was forged", got)
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(opts)
+	defer rc.Close()
+	topic := "parley:room:" + p.caseID + "/joint"
+	// A batch as a node would publish it, behind a version byte and a MAC
+	// made without the key.
+	forged := "\x01" + strings.Repeat("\x00", 32) +
+		`{"room":"` + p.caseID + `/joint","epoch":1,"first":1,"msgs":[{"id":"forged","from":"x","body":"Zm9yZ2Vk","epoch":1,"offset":1}]}`
+	var receivers int64
+	for range 50 { // the node subscribes once the chat's hub is up
+		if receivers, err = rc.Publish(ctx, topic, forged).Result(); err != nil {
+			t.Fatal(err)
+		}
+		if receivers > 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if receivers == 0 {
+		t.Fatalf("nobody subscribes to %s", topic)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for refusedMetric(t, n) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the forged batch was not counted in parley_broker_refused_total")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	quiet(t, chat, "joint", 500*time.Millisecond)
+	// The real traffic still flows.
+	if _, err := chat.Send(ctx, "joint", "m1", []byte("opaque-1")); err != nil {
+		t.Fatal(err)
+	}
+	if m := next(t, chat, "joint"); string(m.Body) != "opaque-1" {
+		t.Fatalf("after the forgery the mediator got %+v", m)
+	}
+}
+
+// refusedMetric reads parley_broker_refused_total from n's metrics.
+func refusedMetric(t *testing.T, n *nodetest.Node) float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	n.API.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for line := range strings.SplitSeq(rec.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "parley_broker_refused_total "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatal("no parley_broker_refused_total in the node's metrics")
+	return 0
 }
