@@ -14,6 +14,38 @@ export class APIError extends Error {
   }
 }
 
+// Looks like something only the server should say: an id (c_…, u_…, dv_…),
+// a room's name on the wire, or a policy action (doc.upload).
+const internalWords = /\b[a-z]{1,4}_[a-z2-7]{6,}|\bcaucus:|(?<![@\w.])(?:account|agreement|audit|case|caseload|doc|evaluation|hold|mail|retention|room|session)\.[a-z]|\bHTTP\b/;
+
+/**
+ * What went wrong, in plain words, as a clause to follow "Not saved: " or
+ * similar (lower case, no final full stop). Never a status number, a
+ * server id, a policy action's name or the browser's own network text
+ * ("Failed to fetch"): a server's detail is shown only for refusals whose
+ * detail is written for people (a field's problem, a conflict, an expiry),
+ * and only when it names nothing internal. Errors this client throws with
+ * a sentence of its own (a plain Error) keep their words.
+ */
+export function plainWords(e: unknown): string {
+  if (e instanceof TypeError) return "the server could not be reached; check your connection and try again";
+  if (e instanceof APIError) {
+    const said = (d: string | undefined) => (d && !internalWords.test(d) ? d.replace(/\.$/, "") : undefined);
+    const s = e.status;
+    if (s === 400) return said(e.problem.errors?.[0]?.detail) ?? "the request was not understood; reload the page and try again";
+    if (s === 401) return "you are signed out; sign in again to go on";
+    if (s === 403) return (e.problem.type ?? "").endsWith("account-disabled") ? "your account is disabled; ask the program administrator" : "this is not allowed for you here";
+    if (s === 404) return "it is no longer there; reload the page to see what is";
+    if (s === 409) return said(e.problem.detail) ?? "it changed meanwhile (someone may have acted on it already); reload the page to see where it stands";
+    if (s === 410) return said(e.problem.detail) ?? "it is no longer available";
+    if (s === 413) return "it is too large";
+    if (s === 429) return "there were too many attempts in a short time; wait a minute and try again";
+    return "the service is not answering properly just now; wait a minute, reload the page and try again";
+  }
+  if (e instanceof Error && e.constructor === Error) return e.message.replace(/\.$/, "");
+  return "something went wrong on this page; reload it and try again";
+}
+
 export async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
   const init: RequestInit = { method, credentials: "same-origin", headers: { ...headers } };
   if (body !== undefined) {

@@ -6,7 +6,7 @@ import { recordsView } from "./records";
 import { staffNav, staffScreen, peopleView, passwordView, signInErrorWords, rememberSignInPassword, sessionEndedWords } from "./staff";
 import { consentGate, renderConsentPanel } from "./consent";
 import { deskView, deskButton } from "./desk";
-import { api, APIError, Account, Case } from "./api";
+import { api, APIError, Account, Case, plainWords } from "./api";
 import { mountDocuments, DocsScreen } from "./documents";
 import { forgetDecrypted } from "./docs-e2ee-ui";
 import type { ParticipantRole } from "./wire_gen";
@@ -27,10 +27,7 @@ const main = () => $("main");
 function say(text: string, error = false) {
   main().replaceChildren(h("p", { id: "status", role: "status", class: error ? "error" : "" }, text));
 }
-// Errors in plain words: never "Failed to fetch" or a policy action's name.
-const errText = (e: unknown) => (e instanceof TypeError ? "the server could not be reached; check your connection and try again"
-  : e instanceof APIError && e.status === 403 && !e.problem.type?.endsWith("account-disabled") ? "this is not allowed for you here"
-  : e instanceof Error ? e.message : String(e));
+const errText = plainWords; // never a status, an id or the browser's network text
 
 let me: Account;
 let sc: SecureCase;
@@ -167,7 +164,7 @@ async function start(): Promise<void> {
     } catch (e) {
       return say(e instanceof APIError && e.status === 410
         ? "This invitation has expired or was already used. Please ask your mediator for a new link."
-        : "We could not open this invitation (" + errText(e) + ").", true);
+        : "We could not open this invitation: " + errText(e) + ".", true);
     }
     history.replaceState(null, "", "/app#case=" + encodeURIComponent(caseID));
   }
@@ -225,10 +222,11 @@ async function caseloadView(): Promise<void> {
   await renderCaseload(box, (id) => { location.hash = "case=" + id; location.reload(); });
 }
 
+const relationWords: Record<string, string> = { party: "party", counsel: "lawyer", mediator: "mediator", observer: "observer", records: "records" };
 function chooseCase(list: { id: string; title?: string; relation: string }[], keys: E.DeviceKeys) {
   main().replaceChildren(h("h1", {}, "Your cases"), deskButton(me) ?? "", caseloadButton() ?? "", h("ul", {}, ...list.map((l) =>
-    h("li", {}, h("button", { type: "button", onclick: () => { history.replaceState(null, "", "/app#case=" + l.id); void openCase(l.id, keys); } },
-      `${l.title ?? l.id} (${l.relation})`)))));
+    h("li", {}, h("button", { type: "button", onclick: () => { history.replaceState(null, "", "/app#case=" + l.id); openCase(l.id, keys).catch((e) => say("The case could not be opened: " + errText(e) + ".", true)); } },
+      `${l.title ?? "A case"} (${relationWords[l.relation] ?? "in this case"})`)))));
 }
 
 // --- the case ---

@@ -4,7 +4,7 @@
 // read a room are shown as one line per run, with the reason and what to
 // do, and never counted as new.
 
-import { call, casePath, APIError } from "./api";
+import { call, casePath, APIError, plainWords } from "./api";
 import type { Pairing } from "./wire_gen";
 import * as E from "./e2ee";
 import type { SecureCase } from "./secure";
@@ -46,9 +46,7 @@ export function noteUnreadable(log: HTMLElement, at: number): void {
 // --- adding a device ---
 
 
-const errText = (e: unknown) => (e instanceof APIError
-  ? e.problem.errors?.[0]?.detail ?? e.problem.detail ?? e.problem.title ?? e.message
-  : e instanceof Error ? e.message : String(e));
+const errText = plainWords; // never a status, an id or the browser's network text
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The safety number both devices show during a pairing (as client.PairingSafetyNumber). */

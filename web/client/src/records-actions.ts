@@ -6,11 +6,11 @@
 // deliberate confirmation naming what will happen. Once the plan is carried
 // out, the transfer bundles download here. Like the rest of the records
 // screens, nothing here shows a document's name or content.
-import { call, Account, Plan, PlanItem } from "./api";
+import { call, Account, Plan, PlanItem, plainWords } from "./api";
 import type { ChooseAction, DisposalAction, PlanActions, Transfer } from "./wire_gen";
 import { h } from "./dom";
 
-const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+const errText = plainWords; // never a status, an id or the browser's network text
 const day = (t?: string) => (t ? new Date(t).toISOString().slice(0, 10) : "");
 const plan = (id: string) => "/api/v1/retention/plans/" + encodeURIComponent(id);
 
@@ -94,7 +94,7 @@ function transferList(p: Plan, ts: Transfer[], ctx: ActionsContext): HTMLElement
         onclick: async () => {
           try {
             const res = await fetch(plan(p.id) + "/transfers/" + encodeURIComponent(t.case), { credentials: "same-origin" });
-            if (!res.ok) throw new Error(res.status === 403 ? "you are not allowed to download transfer bundles" : `the server answered ${res.status}`);
+            if (!res.ok) throw new Error(res.status === 403 ? "you are not allowed to download transfer bundles" : "the service is not answering properly just now; wait a minute and try again");
             const blob = await res.blob();
             const sum = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()))).map((b) => b.toString(16).padStart(2, "0")).join("");
             if ("sha256:" + sum !== t.sha256) throw new Error("the download does not match the recorded SHA-256; it was not saved");

@@ -2,13 +2,11 @@
 // in for each (bound to their own account, shown once) and removal; the
 // pages a party sees when signed out or when their session ended; and the
 // offer of a link back in when a mediator invites someone already there.
-import { call, casePath, APIError } from "./api";
+import { call, casePath, APIError, plainWords } from "./api";
 import type { Case, Participant, ReentryResponse } from "./wire_gen";
 import { h } from "./dom";
 
-const errText = (e: unknown) => (e instanceof APIError
-  ? e.problem.errors?.[0]?.detail ?? e.problem.detail ?? e.message
-  : e instanceof Error ? e.message : String(e));
+const errText = plainWords; // never a status, an id or the browser's network text
 
 const reentryAPI = {
   link: (caseID: string, account: string) =>

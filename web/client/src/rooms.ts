@@ -3,15 +3,13 @@
 // everyone, the rooms they are in: their names, who is in each (from the
 // membership the mediator's device signed) and whether it is cross-side.
 // Nobody else sees such a room: the server lists it to its members only.
-import { call, casePath, APIError, Case } from "./api";
+import { call, casePath, APIError, Case, plainWords } from "./api";
 import type { DefinedRoom, OpenRoomRequest } from "./wire_gen";
 import type { SecureCase } from "./secure";
 import * as E from "./e2ee";
 import { h } from "./dom";
 
-const errText = (e: unknown) => (e instanceof TypeError ? "the server could not be reached; check your connection and try again"
-  : e instanceof APIError ? e.problem.errors?.[0]?.detail ?? e.problem.detail ?? e.message
-  : e instanceof Error ? e.message : String(e));
+const errText = plainWords; // never a status, an id or the browser's network text
 
 const roomsAPI = {
   list: (caseID: string) => call<DefinedRoom[]>("GET", `${casePath(caseID)}/defined-rooms`),

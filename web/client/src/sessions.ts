@@ -1,7 +1,7 @@
 // Sessions of a case, their mail, and the caseload view. Times are shown
 // in the viewer's own time zone (and in the zone the session was scheduled
 // in, when that differs).
-import { call, casePath, APIError } from "./api";
+import { call, casePath, APIError, plainWords } from "./api";
 import { h } from "./dom";
 
 export interface SessionChange { kind: string; at: string; by: string; from?: string; reason?: string }
@@ -37,9 +37,7 @@ const sessionsAPI = {
 export interface Checkpoint { days: number; due: string; issued: number; mailed: number; mailFailed: number; answered: number }
 export interface FollowUps { checkpoints: Checkpoint[]; links?: { name: string; days: number; link: string }[]; mailWarning?: string }
 
-const errText = (e: unknown) => (e instanceof APIError
-  ? e.problem.errors?.[0]?.detail ?? e.problem.detail ?? e.message
-  : e instanceof Error ? e.message : String(e));
+const errText = plainWords; // never a status, an id or the browser's network text
 
 export const myZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
