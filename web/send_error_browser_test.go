@@ -9,8 +9,11 @@ import (
 
 // TestBrowserSendErrorRedrawn drives web/client/test/send-error.mjs in
 // Chromium: a message whose sending fails after its room was drawn again
-// (the composer it was sent from is gone) says "Not sent" in the composer
-// on the page, and the words typed are still there.
+// (the composer it was sent from is gone) says "Not sent" in plain words
+// in the composer on the page, and the words typed are still there; one
+// the server did not store this time goes again by itself; one too long
+// for the others' screens is refused before sending; and a page whose
+// person the server took out of the case says so in place of its rooms.
 func TestBrowserSendErrorRedrawn(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})

@@ -18,6 +18,9 @@ export class APIError extends Error {
 // a room's name on the wire, or a policy action (doc.upload).
 const internalWords = /\b[a-z]{1,4}_[a-z2-7]{6,}|\bcaucus:|(?<![@\w.])(?:account|agreement|audit|case|caseload|doc|evaluation|hold|mail|retention|room|session)\.[a-z]|\bHTTP\b/;
 
+/** Whether text names something internal (an id, a wire room name, a policy action). */
+export const saysInternal = (text: string) => internalWords.test(text);
+
 /**
  * What went wrong, in plain words, as a clause to follow "Not saved: " or
  * similar (lower case, no final full stop). Never a status number, a
@@ -42,7 +45,7 @@ export function plainWords(e: unknown): string {
     if (s === 429) return "there were too many attempts in a short time; wait a minute and try again";
     return "the service is not answering properly just now; wait a minute, reload the page and try again";
   }
-  if (e instanceof Error && e.constructor === Error) return e.message.replace(/\.$/, "");
+  if (e instanceof Error && e.constructor === Error && !internalWords.test(e.message)) return e.message.replace(/\.$/, "");
   return "something went wrong on this page; reload it and try again";
 }
 

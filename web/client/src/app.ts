@@ -67,12 +67,22 @@ function myself() {
 }
 
 /** How the viewer should read an account: "you", "your lawyer Jordan Blake", "the mediator Morgan Reyes", … */
+/**
+ * Whether a message is over what every screen accepts (40 KiB of UTF-8,
+ * e2ee.ts): the box counts characters, and one character of many scripts
+ * takes three or four bytes.
+ */
+const tooLong = (text: string) => new TextEncoder().encode(text).length > 40 << 10;
+const tooLongWords = "Not sent: this message is too long to send in one piece. Split it into two or more messages.";
+
+/** Who wrote something, once they are no longer in the case (never their account id). */
+const formerWords = "someone no longer in this mediation";
 function personWords(account: string): string {
   if (account === me.id) return "you";
   const m = c.mediators.find((x) => x.accountId === account);
   if (m) return `the mediator ${m.name}`;
   const p = c.participants.find((x) => x.accountId === account);
-  if (!p) return account;
+  if (!p) return formerWords; // removed or stepped off: the case no longer names them
   const mine = myself();
   if (mine && mine.side && p.side === mine.side) {
     if (p.role === "counsel") return `your lawyer ${p.name}`;
@@ -261,6 +271,16 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
       el.textContent = "Signed out";
       main().replaceChildren(h("h1", {}, "You are signed out"), h("p", { id: "status", role: "status", class: "error" }, w));
     });
+    // The server closed this case to this account (removed, stepped off,
+    // recused, the case closed to them): a page that still looked alive
+    // would let them type messages that can never be sent.
+    if (s === "closed" && detail?.startsWith("Your access to this case ended")) {
+      el.textContent = "Not connected";
+      main().replaceChildren(h("h1", {}, "You are no longer part of this mediation"),
+        h("p", { id: "status", role: "status", class: "error" },
+          "Your access to this case has ended, so its rooms and documents are closed to you. If you think this is a mistake, contact your mediator or the program."),
+        h("p", {}, h("a", { href: "/app" }, "Go to your cases")));
+    }
   };
   c = await consentGate(main(), caseID, keys, await api.getCase(caseID));
   sc.c = c;
@@ -455,6 +475,10 @@ function switchRoom(room: string) {
       e.preventDefault();
       const text = ta.value;
       if (!text.trim()) return;
+      if (tooLong(text)) {
+        err.textContent = tooLongWords;
+        return;
+      }
       if (sendingIn.has(room)) return; // one message at a time per room: a redraw meanwhile must not send it twice
       const btn = form.querySelector("button")!;
       btn.disabled = true;
@@ -532,7 +556,8 @@ function onEvent(ev: SecureEvent) {
   let li: HTMLElement;
   const carry = ev.rejected ? null : carryItem(ev);
   if (ev.rejected) {
-    li = h("li", { class: "rejected" }, h("span", { class: "meta" }, `${fmtTime(ev.at)} · from ${who} · `), "A message that could not be verified was refused (" + ev.rejected + ").");
+    console.warn("message refused:", ev.rejected); // the technical reason, for the browser's console
+    li = h("li", { class: "rejected" }, h("span", { class: "meta" }, `${fmtTime(ev.at)} · from ${who} · `), "This message could not be checked on this device, so it is not shown. If this keeps happening, tell your mediator.");
   } else if (carry) {
     li = carry;
   } else {

@@ -3,7 +3,7 @@
 // over HTTP, then the WebSocket resumes each room after the last position
 // delivered; every payload is checked and decrypted here, and only
 // ciphertext (key distributions and messages) is ever sent.
-import { api, APIError, Case, casePath, Pos, WireMessage } from "./api";
+import { api, APIError, Case, casePath, plainWords, Pos, saysInternal, WireMessage } from "./api";
 import type { ClientFrame, FloorView, ServerFrame } from "./wire_gen";
 import { CloseAccessLost, CloseSessionEnded } from "./wire_gen";
 import * as E from "./e2ee";
@@ -200,7 +200,10 @@ export class SecureCase {
   }
 
   private enqueue(f: () => Promise<void>): Promise<void> {
-    this.queue = this.queue.then(f).catch((e: unknown) => this.onNotice(errorText(e)));
+    this.queue = this.queue.then(f).catch((e: unknown) => {
+      console.warn("while handling what the server sent:", e); // the technical reason, for the browser's console
+      this.onNotice(noticeWords(e));
+    });
     return this.queue;
   }
 
@@ -330,11 +333,24 @@ export class SecureCase {
       }
       case "error": {
         const p = f.id ? this.pending.get(f.id) : undefined;
-        if (p && f.id && f.code !== "unavailable") {
-          this.pending.delete(f.id);
-          // "moved": a seal came first and nothing was stored; sendNow encrypts again.
-          p.reject(f.code === "moved" ? new EpochMoved(f.epoch ?? 0) : new Error(`${f.code}: ${f.detail}`));
+        if (!p || !f.id) break;
+        if (f.code === "unavailable") {
+          // Not stored this time: the same frame goes again shortly (the
+          // server drops a duplicate by sender and id), until the send's
+          // 60 s run out or a reconnection sends it anyway.
+          const id = f.id;
+          setTimeout(() => {
+            const q = this.pending.get(id);
+            if (q && this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ t: "pub", room: q.room, id, body: q.body, epoch: q.epoch } satisfies ClientFrame));
+          }, 1000);
+          break;
         }
+        this.pending.delete(f.id);
+        console.warn("message refused by the server:", f.code, f.detail); // the technical reason, for the browser's console
+        // "moved": a seal came first and nothing was stored; sendNow encrypts again.
+        p.reject(f.code === "moved" ? new EpochMoved(f.epoch ?? 0)
+          : new Error(f.code === "forbidden" ? "you cannot write in this room any more (it was closed, or who may be in it changed); reload the page to see where you can write"
+            : "the server could not take this message as it was sent; reload the page and send it again"));
         break;
       }
     }
@@ -645,7 +661,7 @@ export class SecureCase {
   nameOf(account: string): string {
     const m = this.c.mediators.find((x) => x.accountId === account);
     if (m) return m.name;
-    return this.c.participants.find((x) => x.accountId === account)?.name ?? account;
+    return this.c.participants.find((x) => x.accountId === account)?.name ?? "someone no longer in this mediation";
   }
 
   /** Mediator: propose carrying a caucus message to the joint room. */
@@ -719,6 +735,19 @@ class EpochMoved extends Error {
   constructor(readonly epoch: number) {
     super("the people in this room changed while your message was being sent");
   }
+}
+
+/**
+ * What a failure while handling the server's frames (catching up after a
+ * reconnection, checking a message) means for the person, in plain words.
+ * Sentences this file throws for people (plain Errors) are kept; anything
+ * else (a network failure, a check that refused the server's answer) is
+ * said without its technical text, which goes to the console.
+ */
+function noticeWords(e: unknown): string {
+  if (e instanceof APIError || e instanceof TypeError) return "Some messages could not be brought up to date: " + plainWords(e) + ".";
+  if (e instanceof Error && e.constructor === Error && !saysInternal(e.message)) return e.message.charAt(0).toUpperCase() + e.message.slice(1);
+  return "This browser could not check something the server sent, so it is not shown. Reload the page; if this stays, tell your mediator.";
 }
 
 /** An error's message, whatever was thrown. */

@@ -1,6 +1,8 @@
-// A failed send after the room was drawn again. Run by
-// web/send_error_browser_test.go: a node, a mediator and a case.
-import { base, check, env, newPage, run } from "./harness.mjs";
+// A failed send after the room was drawn again; a send the server did
+// not store this time, which goes again by itself; a message too long for
+// the others' screens; and the server closing the case to this person.
+// Run by web/send_error_browser_test.go: a node, a mediator and a case.
+import { base, check, env, newPage, run, shots } from "./harness.mjs";
 
 const TEXT = "Mediator: a message the server will not store";
 
@@ -9,13 +11,23 @@ await run(async () => {
   // The socket goes through this route: the first "pub" of TEXT's send is
   // held (not sent to the server) until the script answers it with an
   // error frame, as a server in trouble would.
-  let failNext = false;
+  let failNext = false, unavailableNext = false;
   let held = null; // { ws, id }
+  let page = null; // the page's side of the socket now
+  const pubs = new Map(); // pub id → how many times the page sent it
   await med.routeWebSocket(/\/ws$/, (ws) => {
+    page = ws;
     const server = ws.connectToServer();
     ws.onMessage((m) => {
       const f = JSON.parse(m);
+      if (f.t === "pub") pubs.set(f.id, (pubs.get(f.id) ?? 0) + 1);
       if (failNext && f.t === "pub") { failNext = false; held = { ws, id: f.id }; return; }
+      if (unavailableNext && f.t === "pub") {
+        // Answered as a node does when its store did not take the message.
+        unavailableNext = false;
+        ws.send(JSON.stringify({ t: "error", room: f.room, id: f.id, code: "unavailable", detail: "not stored; send again" }));
+        return;
+      }
       server.send(m);
     });
     server.onMessage((m) => ws.send(m));
@@ -45,8 +57,43 @@ await run(async () => {
   held.ws.send(JSON.stringify({ t: "error", id: held.id, code: "internal", detail: "the server could not store it" }));
   await med.locator("#room form.composer .error", { hasText: "Not sent" }).waitFor({ timeout: 10000 });
   const words = await med.innerText("#room form.composer .error");
-  check(words.includes("Not sent") && words.includes("could not store it"), "the composer on the page says the message was not sent: " + words);
+  check(words.includes("Not sent") && words.includes("could not take this message") && !words.includes("internal") && !words.includes("could not store it"),
+    "the composer on the page says in plain words that the message was not sent, without the server's code or detail: " + words);
   check(await med.inputValue("#draft") === TEXT, "and the words typed are still in the box, to send again");
   await med.locator("#room form.composer button[type=submit]:not([disabled])").waitFor();
   check(true, "Send is on again");
+
+  // The server did not store a message this time ("unavailable"): the page
+  // sends the same frame again by itself, and it is stored.
+  const AGAIN = "Mediator: stored on the second try";
+  unavailableNext = true;
+  await med.fill("#draft", AGAIN);
+  await med.click("#room form.composer button[type=submit]");
+  await med.locator("#room ol.log li", { hasText: AGAIN }).first().waitFor({ timeout: 20000 });
+  check([...pubs.values()].some((n) => n >= 2), "a frame the server did not store was sent again with the same id");
+  check(await med.inputValue("#draft") === "", "and the message went: the box is empty");
+  check(await med.locator("#room form.composer .error", { hasText: "Not sent" }).count() === 0, "with no error shown");
+
+  // A message longer than every screen accepts (40 KiB of UTF-8; the box
+  // counts characters, and these take three bytes each) is not sent.
+  const before = pubs.size;
+  const long = "調停".repeat(7000); // 14,000 characters, 42,000 bytes
+  await med.fill("#draft", long);
+  await med.click("#room form.composer button[type=submit]");
+  await med.locator("#room form.composer .error", { hasText: "too long" }).waitFor();
+  const longWords = await med.innerText("#room form.composer .error");
+  check(longWords.includes("Split it into two"), "a message too long is refused before sending, saying what to do: " + longWords);
+  check(pubs.size === before, "and nothing of it was sent");
+  check(await med.inputValue("#draft") === long, "the words stay in the box");
+
+  // The server closes the case to her (removed, recused): the page says
+  // so, instead of a composer that can never send.
+  page.close({ code: 4003, reason: "access lost" });
+  await med.locator("h1", { hasText: "You are no longer part of this mediation" }).waitFor();
+  check(await med.locator("#draft").count() === 0, "the composer is gone");
+  const gone = await med.innerText("main");
+  check(gone.includes("contact your mediator or the program"), "and the page says what to do: " + gone);
+  await med.screenshot({ path: `${shots}/access-ended.png`, fullPage: true });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.screenshot({ path: `${shots}/access-ended-phone.png`, fullPage: true });
 });
