@@ -56,8 +56,19 @@ async function pairingNumber(old: E.DeviceRecord, nw: E.DeviceRecord): Promise<s
 
 /** Polls a pairing until want says it is ready, for up to ten minutes. */
 async function poll(id: string, path: string, method: string, want: (p: Pairing) => boolean): Promise<Pairing> {
-  for (let i = 0; i < 1200; i++) {
-    const p = await call<Pairing>(method, `/api/v1/keys/pairings/${encodeURIComponent(id)}${path}`);
+  for (let i = 0, missed = 0; i < 1200; i++) {
+    let p: Pairing;
+    try {
+      p = await call<Pairing>(method, `/api/v1/keys/pairings/${encodeURIComponent(id)}${path}`);
+      missed = 0;
+    } catch (e) {
+      // A phone on the move loses a request now and then while its person
+      // walks to the other device: keep waiting, unless it lasts a minute.
+      const passing = e instanceof TypeError || (e instanceof APIError && e.status >= 500);
+      if (!passing || ++missed > 60) throw e;
+      await sleep(1000);
+      continue;
+    }
     if (want(p)) return p;
     if (p.state === "spent" || p.state === "delivered") throw new Error("The code has expired or was used. Start again on your other device.");
     await sleep(500);
@@ -124,7 +135,7 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
           h("p", { class: "safety", id: "pair-number" }, num),
           h("div", { class: "row" }, yes, no), status);
       } catch (e) {
-        out.replaceChildren(h("p", { class: "error", role: "alert" }, errText(e)));
+        out.replaceChildren(h("p", { class: "error", role: "alert" }, "Nothing was added: " + errText(e) + "."));
         (start as HTMLButtonElement).disabled = false;
       }
     },
@@ -158,7 +169,7 @@ function newDevicePanel(d: DevicesContext): HTMLElement {
         out.replaceChildren(h("p", { role: "status" }, "This browser is added. Opening the mediation again with your earlier messages…"));
         location.reload();
       } catch (x) {
-        out.replaceChildren(h("p", { class: "error", role: "alert" }, errText(x)));
+        out.replaceChildren(h("p", { class: "error", role: "alert" }, "This browser was not linked: " + errText(x) + "."));
         btn.disabled = false;
       }
     },

@@ -421,7 +421,8 @@ export async function downloadE2EE(caseID: string, sess: DocSession, d: Document
     k = await versionKey(caseID, sess, d, 0);
   } catch (e) {
     if (e instanceof RelabelledError) throw new Error(relabelledWords(e.shownName));
-    throw e;
+    console.warn("download refused:", e); // the technical reason, for the browser's console
+    throw new Error(downloadWords(name, e)); // a lost connection, an erased or moved document: never the technical text
   }
   if (!k) throw new Error(noKeyWords(name));
   let res: Response;

@@ -87,7 +87,9 @@ export function uploadErrorWords(status: number, body: string, maxSize: number):
   if (status === 403 || status === 404) return "You cannot add a document there, so nothing was saved. Choose one of the places offered.";
   if (status === 400) return "The document was not accepted" + (p.errors?.length ? ": " + p.errors.map((e) => e.detail).join("; ") : p.detail ? ": " + p.detail : "") + ".";
   if (status >= 500) return "The server could not store the document just now, so nothing was saved. Try again in a minute.";
-  return "The document was not saved" + (p.title ? ` (${p.title})` : "") + ".";
+  if (status === 409) return "The document was not saved: it changed meanwhile (someone may have added a version just now). Reload the page and try again.";
+  if (status === 429) return "The document was not saved: there were too many attempts in a short time. Wait a minute and try again.";
+  return "The document was not saved. Reload the page and try again.";
 }
 
 /**
@@ -214,7 +216,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         } catch (x) {
           bar.hidden = true;
           status.textContent = "";
-          err.textContent = x instanceof Error ? x.message : String(x);
+          err.textContent = x instanceof Error && x.constructor === Error ? x.message : ctx.errText(x);
         } finally {
           btn.disabled = false;
         }
@@ -282,7 +284,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
             await api.share(ctx.caseID, d.id, sel.value, false, wraps);
             out.replaceChildren();
             await refresh(true);
-          } catch (e) { out.replaceChildren(h("p", { class: "error" }, e instanceof Error && !("status" in e) ? e.message : ctx.errText(e))); }
+          } catch (e) { out.replaceChildren(h("p", { class: "error" }, e instanceof Error && e.constructor === Error ? e.message : ctx.errText(e))); }
         },
       }, "Confirm sharing");
       out.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm who gains access", "aria-describedby": "share-words-" + d.id },
@@ -459,7 +461,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       } catch (x) {
         bar.hidden = true;
         status.textContent = "";
-        err.textContent = `“${f.name}” was not uploaded. ` + (x instanceof Error ? x.message : String(x));
+        err.textContent = `“${f.name}” was not uploaded. ` + (x instanceof Error && x.constructor === Error ? x.message : ((w) => w.charAt(0).toUpperCase() + w.slice(1))(ctx.errText(x)) + ".");
       } finally {
         submit.disabled = false;
       }

@@ -6,7 +6,7 @@
 // deliberate confirmation naming what will happen. Once the plan is carried
 // out, the transfer bundles download here. Like the rest of the records
 // screens, nothing here shows a document's name or content.
-import { call, Account, Plan, PlanItem, plainWords } from "./api";
+import { call, APIError, Account, Plan, PlanItem, plainWords } from "./api";
 import type { ChooseAction, DisposalAction, PlanActions, Transfer } from "./wire_gen";
 import { h } from "./dom";
 
@@ -180,7 +180,8 @@ function openEditor(box: HTMLElement, p: Plan, it: PlanItem, current: DisposalAc
         if (s) s.prepend(h("span", { role: "status" }, "Saved. "));
       } catch (x) {
         status.className = "error";
-        status.textContent = "Not saved: " + errText(x).replace(/^Some input is not valid: \w+: /, "check ");
+        // A field the server refused is named by what it wants ("the recipient's age public key…").
+        status.textContent = "Not saved: " + (x instanceof APIError && x.status === 400 && x.problem.errors?.length ? "check " : "") + errText(x);
         save.disabled = !confirmBox.checked;
       }
     },
