@@ -147,6 +147,7 @@ func (s *Service) Apply(ctx context.Context, actor account.Account, id string) (
 	if p, err = s.certify(ctx, actor, p); err != nil {
 		return Progress{}, err
 	}
+	s.dropInventory(p.ID)
 	return Progress{Plan: p, PagesDone: p.Pages, Step: "certificate", Done: true}, nil
 }
 

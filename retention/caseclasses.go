@@ -114,6 +114,14 @@ func (s *Service) planInventory(ctx context.Context, planID string) (*inventory,
 	return inv, nil
 }
 
+// dropInventory forgets planID's inventory once its apply is done: it
+// can hold every sign-in session's key, and no later page needs it.
+func (s *Service) dropInventory(planID string) {
+	s.invMu.Lock()
+	delete(s.inv, planID)
+	s.invMu.Unlock()
+}
+
 // groupTokenRecords groups the keys directly under prefix (one segment:
 // "sessions/<case>/…" are scheduled sessions, not sign-in ones) by what
 // of reads from the newest stored version of each.

@@ -145,6 +145,14 @@ func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 				if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
 					t.Fatalf("rerun: %v %+v", err, pr)
 				}
+				// The inventory of every token-keyed record (sign-in
+				// sessions included) is not kept once the apply is done.
+				e.ret.invMu.Lock()
+				inventories := len(e.ret.inv)
+				e.ret.invMu.Unlock()
+				if inventories != 0 {
+					t.Fatalf("the service still holds %d plan inventories after the apply finished", inventories)
+				}
 				if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
 					t.Fatalf("third run: %v", err)
 				}
