@@ -361,9 +361,12 @@ func (s *Service) change(ctx context.Context, actor account.Account, caseID, id 
 }
 
 // List returns a case's sessions, soonest first, to anyone who may read
-// them. The case's mediators see every session; a participant sees the
-// joint sessions and those they are expected at, never another side's
-// caucus (when side A caucuses, and for how long, is A's).
+// them. The case's mediators see every session whole; a participant sees
+// the joint sessions and those they are expected at, never another side's
+// caucus (when side A caucuses, and for how long, is A's): of each
+// session only the rooms they may join (policy room.join) and, of the
+// people expected, only those of these rooms. A session in the joint room
+// and A's caucus is, to side B, a session in the joint room.
 func (s *Service) List(ctx context.Context, actor account.Account, caseID string) ([]Session, error) {
 	c, err := s.loadCase(ctx, actor, caseID, policy.SessionRead)
 	if err != nil {
@@ -373,9 +376,21 @@ func (s *Service) List(ctx context.Context, actor account.Account, caseID string
 	if err != nil || s.cfg.Policy.Decide(actor.Principal(), policy.SessionManage, c.Facts()).Allowed {
 		return all, err
 	}
-	return slices.DeleteFunc(all, func(sess Session) bool {
+	all = slices.DeleteFunc(all, func(sess Session) bool {
 		return !slices.Contains(sess.Expected, actor.ID) && !slices.Contains(sess.Rooms, caucus.JointName)
-	}), nil
+	})
+	u := actor.Principal()
+	mayJoin := func(name string) bool {
+		r, err := caucus.PolicyRoom(c, name)
+		return err == nil && s.cfg.Policy.DecideRoom(u, policy.RoomJoin, r).Allowed
+	}
+	for i := range all {
+		sess := &all[i]
+		sess.Rooms = slices.DeleteFunc(slices.Clone(sess.Rooms), func(name string) bool { return !mayJoin(name) })
+		seen := peopleOf(c, sess.Rooms)
+		sess.Expected = slices.DeleteFunc(slices.Clone(sess.Expected), func(id string) bool { return !slices.Contains(seen, id) })
+	}
+	return all, nil
 }
 
 // Sessions returns a case's sessions with no access check, for views that

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/policy"
@@ -164,6 +166,70 @@ func TestCaucusSessionIsNotTheOtherSides(t *testing.T) {
 		list, err := e.svc.List(ctx, acct, e.c.ID)
 		if err != nil || len(list) != want {
 			t.Fatalf("%s sees %d sessions (%v), want %d", acct.Name, len(list), err, want)
+		}
+	}
+}
+
+// A session in the joint room and side A's caucus is, to side B, a session
+// in the joint room: B's list names neither A's caucus nor, of a session in
+// both caucuses, the people of A's. The mediator sees it whole.
+func TestSessionShowsOnlyTheViewersRooms(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	counsel := e.join(t, cases.RoleCounsel, "A", "Casey Counsel", "casey@example.test")
+	start := local(e.clock.Now().Add(72*time.Hour), "UTC")
+	joint, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: start, TimeZone: "UTC", Minutes: 120,
+		Rooms: []string{caucus.JointName, caucus.CaucusName("A")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: start, TimeZone: "UTC", Minutes: 60,
+		Rooms: []string{caucus.CaucusName("A"), caucus.CaucusName("B")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(both.Expected, counsel.ID) || !slices.Contains(both.Expected, e.landlord.ID) {
+		t.Fatalf("expected at both caucuses: %v", both.Expected)
+	}
+	want := map[string]map[string][]string{ // viewer -> session -> rooms
+		e.landlord.ID: {joint.ID: {caucus.JointName}, both.ID: {caucus.CaucusName("B")}},
+		e.tenant.ID:   {joint.ID: {caucus.JointName, caucus.CaucusName("A")}, both.ID: {caucus.CaucusName("A")}},
+		e.mediator.ID: {joint.ID: joint.Rooms, both.ID: both.Rooms},
+	}
+	side := map[string]string{e.landlord.ID: "B", e.tenant.ID: "A", counsel.ID: "A"}
+	for _, acct := range []account.Account{e.landlord, e.tenant, e.mediator} {
+		list, err := e.svc.List(ctx, acct, e.c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 2 {
+			t.Fatalf("%s sees %d sessions, want 2", acct.Name, len(list))
+		}
+		for _, s := range list {
+			if !slices.Equal(s.Rooms, want[acct.ID][s.ID]) {
+				t.Errorf("%s is shown session %s with rooms %v, want %v", acct.Name, s.ID, s.Rooms, want[acct.ID][s.ID])
+			}
+			if s.ID != both.ID || acct.ID == e.mediator.ID {
+				continue
+			}
+			for _, id := range s.Expected {
+				if other, ok := side[id]; ok && other != side[acct.ID] {
+					t.Errorf("%s is shown that %s (side %s) is expected at session %s", acct.Name, id, other, s.ID)
+				}
+			}
+			if !slices.Contains(s.Expected, acct.ID) || !slices.Contains(s.Expected, e.mediator.ID) {
+				t.Errorf("%s's view of session %s lacks themselves or the mediator: %v", acct.Name, s.ID, s.Expected)
+			}
+		}
+	}
+	// The stored session is whole: the mediator's list after the others'.
+	list, err := e.svc.List(ctx, e.mediator, e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list {
+		if s.ID == both.ID && !slices.Contains(s.Expected, e.landlord.ID) {
+			t.Errorf("the mediator's list lost side B at session %s: %v", s.ID, s.Expected)
 		}
 	}
 }

@@ -522,3 +522,55 @@ func TestAccountsFromBeforeLineageAreNotIndependent(t *testing.T) {
 	k.clock.Advance(30 * 24 * time.Hour)
 	k.readsNothing(t, "M, made by A before lineages", puppet)
 }
+
+// An administrator's account list holds staff accounts only: a
+// participant's name and email, with the audit log's invite redemptions,
+// would tell the administrator who takes part in which mediation. The
+// server leaves them out (not just the browser's People page).
+func TestAdminAccountListHoldsNoParticipants(t *testing.T) {
+	k := newAdminCase(t)
+	ctx := t.Context()
+	link, err := k.medC.Invite(ctx, k.id, "party", "A", "Confidential-Name Dana", "dana.secret@example.org", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dana := client.New(k.n.URL, "")
+	if _, err := dana.Join(ctx, link.Link); err != nil {
+		t.Fatal(err)
+	}
+	_, admin := k.n.Staff(t, policy.RoleAdmin, "admin@example.org")
+	var accts []api.Account
+	if err := admin.Do(ctx, http.MethodGet, "/api/v1/accounts", nil, &accts); err != nil {
+		t.Fatal(err)
+	}
+	staff := map[string]bool{}
+	for _, a := range accts {
+		if a.Role == policy.RoleParticipant || strings.Contains(a.Name, "Confidential") || strings.Contains(a.Email, "secret") {
+			t.Errorf("admin's account list holds participant %q <%s>", a.Name, a.Email)
+		}
+		staff[a.Email] = true
+	}
+	// The staff accounts are all there.
+	for _, email := range []string{"morgan@example.org", "admin@example.org"} {
+		if !staff[email] {
+			t.Errorf("admin's account list lacks %s: %v", email, accts)
+		}
+	}
+	// Nor does any path on one account, given the participant's id, answer
+	// with their name or email.
+	me, err := dana.Me(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, verb := range []string{"disable", "enable", "reset-password", "reset-password/approve", "reset-password/decline", "revoke-sessions"} {
+		var out json.RawMessage
+		err := admin.Do(ctx, http.MethodPost, "/api/v1/accounts/"+me.ID+"/"+verb, nil, &out)
+		msg := string(out)
+		if err != nil {
+			msg += err.Error()
+		}
+		if strings.Contains(msg, "Dana") || strings.Contains(msg, "dana.secret") {
+			t.Errorf("POST %s of a participant shows their name or email: %s", verb, msg)
+		}
+	}
+}

@@ -23,7 +23,8 @@ func init() {
 	register("password change", "password change [--current-file FILE|-] [--new-file FILE|-]  (from standard input: the current password on the first line, the new one on the second)", passwordChange)
 }
 
-// accountByEmail finds a staff account through the account list.
+// accountByEmail finds a staff account through the account list (which
+// holds staff accounts only).
 func accountByEmail(ctx context.Context, c *client.Client, email string) (api.Account, error) {
 	list, err := c.Accounts(ctx)
 	if err != nil {
@@ -35,7 +36,7 @@ func accountByEmail(ctx context.Context, c *client.Client, email string) (api.Ac
 			return a, nil
 		}
 	}
-	return api.Account{}, fmt.Errorf("no account has the email %s", email)
+	return api.Account{}, fmt.Errorf("no staff account has the email %s (participants are not listed: their mediator manages who takes part)", email)
 }
 
 func staffTarget(ctx context.Context, verb string, args []string) (*client.Client, api.Account, *bool, error) {
