@@ -284,9 +284,9 @@ function pendingList(): HTMLElement {
       : h("p", { class: "note" }, "Nobody: every invitation made here has been used or has expired."));
 }
 
-function inviteWords(role: string, side: string, name: string): string {
+/** Who will see a person invited as role on the side labelled label (the desk's and the case page's invitation forms). */
+export function inviteWords(role: string, label: string, name: string): string {
   const who = name.trim() || "This person";
-  const label = sideLabel(side);
   if (role === "observer") return `${who} will read the joint room only — never a caucus — and cannot post. Everyone in the case sees their name and that they observe.`;
   return `${who} will take part as ${role === "counsel" ? `the ${label} side's lawyer` : `a party on the ${label} side`}: they read the joint room and the ${label} caucus. ` +
     `What is said in the ${label} caucus is seen only by the ${label} side and the mediators. Everyone in the case (both sides and the mediators) sees their name and role.`;
@@ -297,10 +297,10 @@ function inviteForm(): HTMLElement {
   const email = h("input", { id: "desk-invite-email", type: "email", maxlength: "254", autocomplete: "off" }) as HTMLInputElement;
   const role = h("select", { id: "desk-invite-role" }, ...[["party", "Party"], ["counsel", "Lawyer (counsel) for a side"], ["observer", "Observer (joint room only)"]].map(([v, t]) => h("option", { value: v }, t))) as HTMLSelectElement;
   const side = h("select", { id: "desk-invite-side" }, ...c.sides.map((s) => h("option", { value: s.id }, s.label))) as HTMLSelectElement;
-  const who = audience(inviteWords(role.value, side.value, ""), "desk-invite-who");
+  const who = audience(inviteWords(role.value, sideLabel(side.value), ""), "desk-invite-who");
   const update = () => {
     side.disabled = role.value === "observer";
-    who.replaceChildren(h("span", { class: "swatch" }, "Who will see this person"), " ", inviteWords(role.value, side.value, name.value));
+    who.replaceChildren(h("span", { class: "swatch" }, "Who will see this person"), " ", inviteWords(role.value, sideLabel(side.value), name.value));
   };
   role.onchange = side.onchange = update;
   name.oninput = update;
