@@ -552,16 +552,22 @@ function outcomeSection(mine: boolean): HTMLElement {
     missing.textContent = gaps.length ? `To record the outcome, fill in ${nameList(gaps)}.` : "";
   };
   const surveyed = c.participants.filter((p) => p.role !== "observer").map((p) => p.name);
+  // A change after asking closes the question: what is confirmed is what is
+  // recorded. (Compared by value: a field's "change" on losing focus, as
+  // after Enter, is not a change.)
+  const filled = () => `${result.value}|${sessions.value}|${hours.value}`;
+  let asked = "";
+  const edited = () => { if (filled() !== asked) box.replaceChildren(); ready(); };
   sec.append(h("form", {
     id: "desk-outcome-form",
-    // A change after asking closes the question: what is confirmed is what is recorded.
-    oninput: () => { box.replaceChildren(); ready(); },
-    onchange: () => { box.replaceChildren(); ready(); },
+    oninput: edited,
+    onchange: edited,
     onsubmit: (e: Event) => {
       e.preventDefault();
       err.textContent = "";
       ready();
       if (ask.disabled) return;
+      asked = filled();
       const req: W.OutcomeRequest = { result: result.value as W.OutcomeResult, sessions: Number(sessions.value), hours: Number(hours.value) };
       confirmStep(box, "desk-outcome", `Record “${resultWords[req.result]}”, ${plural(req.sessions, "session")}, ${plural(req.hours, "hour")} for “${c.title}”?`, [
         "It can be recorded only once: it cannot be changed afterwards.",

@@ -204,7 +204,10 @@ await run(async () => {
   // Changing the form closes the question: what is confirmed is what is recorded.
   await med.fill("#desk-outcome-hours", "3.5");
   check(await med.locator("#desk-outcome-box [role=alertdialog]").count() === 0, "changing the form after asking closes the confirmation");
-  await med.click("#desk-outcome-ask");
+  // This time from the keyboard: Enter in the hours asks, and the question stays open.
+  await med.press("#desk-outcome-hours", "Enter");
+  await med.waitForSelector("#desk-outcome-box [role=alertdialog]");
+  check(await focused() === "desk-outcome-confirm", "Enter in the form asks too, and focus moves to the button that records");
   const oq = flat(await med.innerText("#desk-outcome-box [role=alertdialog]"));
   check(oq.includes(`Record “Partial agreement”, 2 sessions, 3.5 hours for “${title}”?`) && oq.includes("cannot be changed afterwards") &&
     oq.includes("Ada Okafor and Lars Lindqvist") && oq.includes("survey link by email"), "the outcome's confirmation names what is recorded and who gets a survey: " + oq);
