@@ -279,7 +279,7 @@ func TestBrowserClient(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("the browser end-to-end script failed: %v", err)
 	}
-	for _, name := range []string{"party-caucus.png", "mediator-caucus.png", "party-phone.png", "records-disposal.png", "party-signed-out-phone.png"} {
+	for _, name := range []string{"party-caucus.png", "mediator-caucus.png", "party-phone.png", "records-disposal.png", "party-signed-out-phone.png", "invite-form.png", "invite-form-phone.png"} {
 		b, err := os.ReadFile(filepath.Join(shots, name))
 		if err != nil || len(b) < 10<<10 || !bytes.HasPrefix(b, []byte("\x89PNG")) {
 			t.Errorf("screenshot %s was not taken (%d bytes): %v", name, len(b), err)

@@ -222,7 +222,8 @@ func TestBrowserSessions(t *testing.T) {
 	if err := cmd.Wait(); err != nil || !passed {
 		t.Fatalf("browser script: %v (passed=%v)", err, passed)
 	}
-	for _, name := range []string{"caseload.png", "mediator-sessions.png", "party-sessions-phone.png", "mediator-followups-form.png", "mediator-followups.png", "mediator-followups-phone.png"} {
+	for _, name := range []string{"caseload.png", "mediator-sessions.png", "party-sessions-phone.png", "mediator-followups-form.png", "mediator-followups.png", "mediator-followups-phone.png",
+		"mediator-followups-confirm.png", "mediator-followups-confirm-phone.png"} {
 		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() < 1000 {
 			t.Errorf("screenshot %s was not taken: %v", name, err)
 		}

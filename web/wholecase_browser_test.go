@@ -275,7 +275,8 @@ func TestBrowserWholeCase(t *testing.T) {
 	if err := cmd.Wait(); err != nil || !passed {
 		t.Fatalf("browser script: %v (passed=%v)", err, passed)
 	}
-	for _, name := range []string{"wholecase-survey.png", "wholecase-survey-phone.png", "wholecase-survey-sent-phone.png"} {
+	for _, name := range []string{"wholecase-survey.png", "wholecase-survey-phone.png", "wholecase-survey-sent-phone.png",
+		"wholecase-disclosure-confirm.png", "wholecase-disclosure-confirm-phone.png", "wholecase-outcome-confirm.png", "wholecase-outcome-confirm-phone.png"} {
 		if fi, err := os.Stat(filepath.Join(shots, name)); err != nil || fi.Size() < 1000 {
 			t.Errorf("screenshot %s was not taken: %v", name, err)
 		}

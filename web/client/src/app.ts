@@ -5,7 +5,7 @@ import { renderSessions, renderCaseload } from "./sessions";
 import { recordsView } from "./records";
 import { staffNav, staffScreen, peopleView, passwordView, signInErrorWords, rememberSignInPassword, sessionEndedWords } from "./staff";
 import { consentGate, renderConsentPanel } from "./consent";
-import { deskView, deskButton } from "./desk";
+import { deskView, deskButton, inviteWords } from "./desk";
 import { api, APIError, Account, Case, plainWords } from "./api";
 import { mountDocuments, DocsScreen } from "./documents";
 import { forgetDecrypted } from "./docs-e2ee-ui";
@@ -410,7 +410,16 @@ function inviteForm(): HTMLElement {
   const name = h("input", { id: "invite-name", type: "text", required: true, autocomplete: "off" }) as HTMLInputElement;
   const email = h("input", { id: "invite-email", type: "email", autocomplete: "off" }) as HTMLInputElement;
   const out = h("div", { "aria-live": "polite" });
-  role.onchange = () => { side.disabled = role.value === "observer"; };
+  // Who will see this person: the desk's words (desk.ts inviteWords), kept up to date as the form changes.
+  const who = h("p", { class: "banner room-mediators desk-audience", id: "invite-who" });
+  const update = () => {
+    side.disabled = role.value === "observer";
+    who.replaceChildren(h("span", { class: "swatch" }, "Who will see this person"), " ",
+      inviteWords(role.value, c.sides.find((s) => s.id === side.value)?.label ?? "", name.value));
+  };
+  role.onchange = side.onchange = update;
+  name.oninput = update;
+  update();
   return h("form", {
     id: "invite-form",
     onsubmit: async (e: Event) => {
@@ -424,6 +433,7 @@ function inviteForm(): HTMLElement {
             : to ? h("p", { class: "note", id: "invite-mailed" }, inv.mailWarning ?? "No email went out (mail is not set up here): give the link yourself.") : "");
         name.value = "";
         email.value = "";
+        update();
         link.select();
       } catch (x) {
         if (!offerReentry(x, sc.caseID, c, out)) out.replaceChildren(h("p", { class: "error", role: "alert" }, errText(x)));
@@ -435,6 +445,7 @@ function inviteForm(): HTMLElement {
   h("label", { for: "invite-email" }, "Email (optional: we email this invitation link, then session invitations and reminders; mails carry only times and links)"), email,
   h("label", { for: "invite-role" }, "Takes part as"), role,
   h("label", { for: "invite-side" }, "Side"), side,
+  who,
   h("div", { class: "row" }, h("button", { type: "submit" }, "Make an invitation link")), out);
 }
 

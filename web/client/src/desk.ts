@@ -55,6 +55,33 @@ const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
 /** Who will see what a form saves: one line, always above the button. */
 const audience = (text: string, id?: string) => h("p", { class: "banner room-mediators desk-audience", ...(id ? { id } : {}) }, h("span", { class: "swatch" }, "Who will see this"), " ", text);
 
+/**
+ * A deliberate confirmation for something that cannot be undone, in the
+ * markup of closing a case and stepping off: the question names the action,
+ * the list says what follows and who will see it, and focus moves to the
+ * button that does it. "Go back to the form" leaves the form as it was and
+ * puts focus back on the button that asked. The button is pressed once: it
+ * stays disabled while the server answers.
+ */
+function confirmStep(box: HTMLElement, id: string, question: string, what: (Node | string)[], yesWords: string, asker: HTMLElement | null, act: () => Promise<void>): void {
+  const yes = h("button", {
+    type: "button", class: "primary", id: id + "-confirm",
+    onclick: async () => {
+      yes.disabled = true;
+      try { await act(); } finally { yes.disabled = false; }
+    },
+  }) as HTMLButtonElement;
+  yes.textContent = yesWords;
+  box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": id + "-q", "aria-describedby": id + "-what" },
+    h("p", { id: id + "-q" }, h("strong", {}, question)),
+    h("ul", { id: id + "-what" }, ...what.map((w) => h("li", {}, w))),
+    h("div", { class: "row" }, yes, h("button", { type: "button", id: id + "-back", onclick: () => { box.replaceChildren(); asker?.focus(); } }, "Go back to the form"))));
+  yes.focus();
+}
+
+/** Names in a sentence: "A", "A and B", "A, B and C". */
+const nameList = (xs: string[]) => xs.length <= 1 ? xs.join("") : xs.slice(0, -1).join(", ") + " and " + xs[xs.length - 1];
+
 let me: W.Account;
 let main: HTMLElement;
 
@@ -257,9 +284,9 @@ function pendingList(): HTMLElement {
       : h("p", { class: "note" }, "Nobody: every invitation made here has been used or has expired."));
 }
 
-function inviteWords(role: string, side: string, name: string): string {
+/** Who will see a person invited as role on the side labelled label (the desk's and the case page's invitation forms). */
+export function inviteWords(role: string, label: string, name: string): string {
   const who = name.trim() || "This person";
-  const label = sideLabel(side);
   if (role === "observer") return `${who} will read the joint room only — never a caucus — and cannot post. Everyone in the case sees their name and that they observe.`;
   return `${who} will take part as ${role === "counsel" ? `the ${label} side's lawyer` : `a party on the ${label} side`}: they read the joint room and the ${label} caucus. ` +
     `What is said in the ${label} caucus is seen only by the ${label} side and the mediators. Everyone in the case (both sides and the mediators) sees their name and role.`;
@@ -270,10 +297,10 @@ function inviteForm(): HTMLElement {
   const email = h("input", { id: "desk-invite-email", type: "email", maxlength: "254", autocomplete: "off" }) as HTMLInputElement;
   const role = h("select", { id: "desk-invite-role" }, ...[["party", "Party"], ["counsel", "Lawyer (counsel) for a side"], ["observer", "Observer (joint room only)"]].map(([v, t]) => h("option", { value: v }, t))) as HTMLSelectElement;
   const side = h("select", { id: "desk-invite-side" }, ...c.sides.map((s) => h("option", { value: s.id }, s.label))) as HTMLSelectElement;
-  const who = audience(inviteWords(role.value, side.value, ""), "desk-invite-who");
+  const who = audience(inviteWords(role.value, sideLabel(side.value), ""), "desk-invite-who");
   const update = () => {
     side.disabled = role.value === "observer";
-    who.replaceChildren(h("span", { class: "swatch" }, "Who will see this person"), " ", inviteWords(role.value, side.value, name.value));
+    who.replaceChildren(h("span", { class: "swatch" }, "Who will see this person"), " ", inviteWords(role.value, sideLabel(side.value), name.value));
   };
   role.onchange = side.onchange = update;
   name.oninput = update;
@@ -454,20 +481,45 @@ function disclosuresSection(canAdd: boolean): HTMLElement {
   });
   const text = h("textarea", { id: "desk-disclosure-text", required: true, maxlength: "4000", rows: "3" }) as HTMLTextAreaElement;
   const err = h("p", { class: "error", role: "alert" });
+  const ask = h("button", { type: "submit", id: "desk-disclosure-ask" }, "Disclose to everyone in the case…");
+  const box = h("div", { id: "desk-disclosure-box" });
   return h("section", { id: "desk-disclosures", "aria-labelledby": "disclosures-title" },
     h("h2", { id: "disclosures-title" }, "Conflict disclosures"),
     h("p", { class: "note" }, "Disclose anything that might make a party doubt your impartiality: a past connection with a party, a lawyer or the subject. Each party and lawyer is asked to acknowledge every disclosure."),
     items.length ? h("ul", { class: "docs", id: "desk-disclosure-list" }, ...items) : h("p", { class: "note", id: "desk-disclosure-list" }, "No disclosures yet."),
     canAdd ? h("form", {
       id: "desk-disclosure-form",
-      onsubmit: async (e: Event) => {
+      // A change to the text after asking closes the question: what is confirmed is what is sent.
+      oninput: () => box.replaceChildren(),
+      onsubmit: (e: Event) => {
         e.preventDefault();
-        try { changed(await deskAPI.disclose(c.id, text.value), "desk-disclosures", "Disclosed."); } catch (x) { err.textContent = "Not disclosed: " + errWords(x) + "."; }
+        err.textContent = "";
+        const words = text.value.trim();
+        if (!words) { err.textContent = "Write the disclosure first."; text.focus(); return; }
+        confirmStep(box, "desk-disclosure", "Disclose this to everyone in the case?", [
+          h("span", {}, h("q", { id: "desk-disclosure-quote" }, words)),
+          disclosureAudience(),
+          "Each party and lawyer is asked to acknowledge it, and you see who has.",
+          "It cannot be withdrawn or changed afterwards. To correct it, add another disclosure.",
+        ], "Disclose it to everyone", ask, async () => {
+          try {
+            changed(await deskAPI.disclose(c.id, words), "desk-disclosures", "Disclosed.");
+          } catch (x) { box.replaceChildren(); err.textContent = "Not disclosed: " + errWords(x) + "."; }
+        });
       },
     }, h("label", { for: "desk-disclosure-text" }, "Add a disclosure"), text,
     audience("everyone in the case — both sides, their lawyers, observers and the other mediators — reads every disclosure, with who has acknowledged it. It cannot be withdrawn."),
-    h("div", { class: "row" }, h("button", { type: "submit" }, "Disclose to everyone in the case")), err) : "",
+    h("div", { class: "row" }, ask), err, box) : "",
     h("p", { class: "done", role: "status" }));
+}
+
+/** Who reads a disclosure: everyone in the case now, by name and part, and whoever joins later. */
+function disclosureAudience(): string {
+  const people = c.participants.map((p) => `${p.name} (${p.role === "observer" ? "observer" : `${roleWords[p.role]}, ${sideLabel(p.side)} side`})`);
+  const meds = c.mediators.filter((m) => !m.recused && m.accountId !== me.id).map((m) => m.name);
+  const parts = [...people, ...(meds.length ? [`the other mediator${meds.length === 1 ? "" : "s"}, ${nameList(meds)}`] : [])];
+  return parts.length ? `Who will see it: everyone in the case — ${nameList(parts)} — and everyone who joins later.`
+    : "Who will see it: everyone who joins the case — each party, lawyer and observer — and any other mediator. Nobody has joined yet.";
 }
 
 // --- outcome and surveys ---
@@ -483,28 +535,63 @@ function outcomeSection(mine: boolean): HTMLElement {
     return sec;
   }
   if (!mine) return sec;
-  const result = h("select", { id: "desk-outcome-result" }, ...Object.entries(resultWords).map(([v, t]) => h("option", { value: v }, t))) as HTMLSelectElement;
-  const sessions = h("input", { id: "desk-outcome-sessions", type: "number", min: "0", max: "1000", step: "1", required: true, value: "1", inputmode: "numeric" }) as HTMLInputElement;
-  const hours = h("input", { id: "desk-outcome-hours", type: "number", min: "0", max: "10000", step: "0.25", required: true, value: "1", inputmode: "decimal" }) as HTMLInputElement;
+  // No result is chosen for the mediator: it is recorded once, for good, so
+  // the form starts empty and "Record the outcome…" waits until all three are filled.
+  const result = h("select", { id: "desk-outcome-result", required: true },
+    h("option", { value: "", selected: true, disabled: true }, "Choose the result…"),
+    ...Object.entries(resultWords).map(([v, t]) => h("option", { value: v }, t))) as HTMLSelectElement;
+  const sessions = h("input", { id: "desk-outcome-sessions", type: "number", min: "0", max: "1000", step: "1", required: true, inputmode: "numeric" }) as HTMLInputElement;
+  const hours = h("input", { id: "desk-outcome-hours", type: "number", min: "0", max: "10000", step: "0.25", required: true, inputmode: "decimal" }) as HTMLInputElement;
   const err = h("p", { class: "error", role: "alert" });
+  const ask = h("button", { type: "submit", class: "primary", id: "desk-outcome-ask", disabled: true, "aria-describedby": "desk-outcome-missing" }, "Record the outcome…") as HTMLButtonElement;
+  const missing = h("p", { class: "note", id: "desk-outcome-missing" });
+  const box = h("div", { id: "desk-outcome-box" });
+  const ready = () => {
+    const gaps = [result.value ? "" : "the result", sessions.value === "" || !sessions.validity.valid ? "the sessions held" : "", hours.value === "" || !hours.validity.valid ? "the hours" : ""].filter(Boolean);
+    ask.disabled = gaps.length > 0;
+    missing.textContent = gaps.length ? `To record the outcome, fill in ${nameList(gaps)}.` : "";
+  };
+  const surveyed = c.participants.filter((p) => p.role !== "observer").map((p) => p.name);
+  // A change after asking closes the question: what is confirmed is what is
+  // recorded. (Compared by value: a field's "change" on losing focus, as
+  // after Enter, is not a change.)
+  const filled = () => `${result.value}|${sessions.value}|${hours.value}`;
+  let asked = "";
+  const edited = () => { if (filled() !== asked) box.replaceChildren(); ready(); };
   sec.append(h("form", {
     id: "desk-outcome-form",
-    onsubmit: async (e: Event) => {
+    oninput: edited,
+    onchange: edited,
+    onsubmit: (e: Event) => {
       e.preventDefault();
-      try {
-        const r = await deskAPI.outcome(c.id, { result: result.value as W.OutcomeResult, sessions: Number(sessions.value), hours: Number(hours.value) });
-        if (r.case) c = r.case;
-        renderCase();
-        document.getElementById("desk-outcome")!.append(surveyLinks(r.surveys));
-        document.getElementById("desk-surveys")?.scrollIntoView({ block: "nearest" });
-      } catch (x) { err.textContent = "Not recorded: " + errWords(x) + "."; }
+      err.textContent = "";
+      ready();
+      if (ask.disabled) return;
+      asked = filled();
+      const req: W.OutcomeRequest = { result: result.value as W.OutcomeResult, sessions: Number(sessions.value), hours: Number(hours.value) };
+      confirmStep(box, "desk-outcome", `Record “${resultWords[req.result]}”, ${plural(req.sessions, "session")}, ${plural(req.hours, "hour")} for “${c.title}”?`, [
+        "It can be recorded only once: it cannot be changed afterwards.",
+        surveyed.length ? `Each party and lawyer — ${nameList(surveyed)} — gets a single-use satisfaction survey link by email (if they gave an address), and you see every link once to hand on. Their answers are anonymous.`
+          : "Nobody joined as a party or lawyer, so no survey links are made.",
+        "Everyone in the case sees the result. The program's evaluation counts it without names.",
+      ], "Record this outcome", ask, async () => {
+        try {
+          const r = await deskAPI.outcome(c.id, req);
+          if (r.case) c = r.case;
+          renderCase();
+          document.getElementById("desk-outcome")!.append(surveyLinks(r.surveys));
+          document.getElementById("desk-surveys")?.scrollIntoView({ block: "nearest" });
+        } catch (x) { box.replaceChildren(); err.textContent = "Not recorded: " + errWords(x) + "."; }
+      });
     },
   }, h("div", { class: "row" },
     h("div", {}, h("label", { for: "desk-outcome-result" }, "Result"), result),
     h("div", {}, h("label", { for: "desk-outcome-sessions" }, "Sessions held"), sessions),
     h("div", {}, h("label", { for: "desk-outcome-hours" }, "Hours in all"), hours)),
   audience("everyone in the case sees the result. The program's evaluation counts it without names. Recording it makes one single-use satisfaction survey link for each party and lawyer; the answers are anonymous."),
-  h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Record the outcome")), err));
+  h("p", { class: "note" }, "The outcome can be recorded only once."),
+  h("div", { class: "row" }, ask), missing, err, box));
+  ready();
   return sec;
 }
 

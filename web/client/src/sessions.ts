@@ -3,6 +3,7 @@
 // in, when that differs).
 import { call, casePath, APIError, plainWords } from "./api";
 import { h } from "./dom";
+import type * as W from "./wire_gen";
 
 export interface SessionChange { kind: string; at: string; by: string; from?: string; reason?: string }
 export interface Session {
@@ -227,23 +228,32 @@ async function renderFollowUps(box: HTMLElement, ctx: SessionContext, justSet?: 
   let f: FollowUps;
   try { f = justSet ?? await sessionsAPI.followUps(ctx.caseID); } catch (e) { box.replaceChildren(h("p", { class: "error" }, "Check-ins could not be loaded: " + errText(e))); return; }
   if (!f.checkpoints.length) {
+    // The case, to name who gets the check-ins and on which dates (without it, the words stay general).
+    const kase = await call<W.Case>("GET", casePath(ctx.caseID)).catch(() => undefined);
     const boxes = [30, 90, 180].map((d) => h("label", { class: "check" },
       h("input", { type: "checkbox", name: "followup-days", value: String(d), checked: d !== 180 }), ` ${d} days after closing`));
     const out = h("p", { class: "error", role: "alert" });
+    const ask = h("button", { class: "primary", type: "submit", id: "followup-ask" }, "Set check-ins…");
+    const confirmBox = h("div", { id: "followup-box" });
     box.replaceChildren(h("form", {
       id: "followup-form",
-      onsubmit: async (e: Event) => {
+      // A change after asking closes the question: what is confirmed is what is set.
+      onchange: () => confirmBox.replaceChildren(),
+      onsubmit: (e: Event) => {
         e.preventDefault();
+        out.textContent = "";
         const days = [...box.querySelectorAll<HTMLInputElement>("input[name=followup-days]:checked")].map((i) => Number(i.value));
         if (!days.length) { out.textContent = "Tick at least one check-in."; return; }
-        try { await renderFollowUps(box, ctx, await sessionsAPI.setFollowUps(ctx.caseID, days)); } catch (x) { out.textContent = "Not set: " + errText(x); }
+        confirmFollowUps(confirmBox, days, kase, ask, async () => {
+          try { await renderFollowUps(box, ctx, await sessionsAPI.setFollowUps(ctx.caseID, days)); } catch (x) { confirmBox.replaceChildren(); out.textContent = "Not set: " + errText(x); }
+        });
       },
     },
     h("h3", {}, "Check on the agreement later"),
     h("p", {}, followUpWho),
     h("fieldset", {}, h("legend", {}, "Send a check-in"), ...boxes),
     h("p", { class: "note" }, "You can set check-ins once for this case."),
-    h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Set check-ins")), out));
+    h("div", { class: "row" }, ask), out, confirmBox));
     return;
   }
   const rows = f.checkpoints.map((c) => {
@@ -261,6 +271,34 @@ async function renderFollowUps(box: HTMLElement, ctx: SessionContext, justSet?: 
     f.links?.length ? h("details", {}, h("summary", {}, "Links for people without an email address (shown only now)"),
       h("ul", {}, ...f.links.map((l) => h("li", {}, `${l.name}, ${l.days} days: `, h("code", {}, l.link))))) : "",
     h("button", { type: "button", id: "followup-refresh", onclick: () => void renderFollowUps(box, ctx) }, "Refresh check-ins"));
+}
+
+const dayWords = (d: Date) => new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "long", year: "numeric" }).format(d);
+const andList = (xs: string[]) => xs.length <= 1 ? xs.join("") : xs.slice(0, -1).join(", ") + " and " + xs[xs.length - 1];
+
+/**
+ * The deliberate confirmation before check-ins are set (they can be set only
+ * once), in the markup of the desk's confirmations: the days and their dates,
+ * who gets the emails, and that it cannot be changed. Focus goes to the
+ * button that sets them; "Go back to the form" returns it to the form's button.
+ */
+function confirmFollowUps(box: HTMLElement, days: number[], kase: W.Case | undefined, asker: HTMLElement, act: () => Promise<void>): void {
+  const closed = kase?.closed ? Date.parse(kase.closed) : NaN;
+  const dated = days.map((d) => Number.isNaN(closed) ? `${d} days` : `${d} days (${dayWords(new Date(closed + d * 24 * 3600 * 1000))})`);
+  const who = kase ? kase.participants.filter((p) => p.role !== "observer").map((p) => p.name) : [];
+  const yes = h("button", {
+    type: "button", class: "primary", id: "followup-confirm",
+    onclick: async () => { yes.disabled = true; try { await act(); } finally { yes.disabled = false; } },
+  }, days.length === 1 ? "Set this check-in" : "Set these check-ins") as HTMLButtonElement;
+  box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "followup-q", "aria-describedby": "followup-what" },
+    h("p", { id: "followup-q" }, h("strong", {}, `Send check-ins ${andList(dated)} after closing${kase ? ` for “${kase.title}”` : ""}?`)),
+    h("ul", { id: "followup-what" },
+      h("li", {}, (who.length ? `Each party and lawyer — ${andList(who)} —` : "Each party and lawyer") +
+        ` gets a short email ${days.length === 1 ? "on that day" : "on each of those days"} asking whether the agreement is being honoured. For anyone without an email address, you get a link to hand on.`),
+      h("li", {}, "Their answers are anonymous: you see only how many answered."),
+      h("li", {}, "Check-ins can be set only once for this case: they cannot be changed or added to afterwards.")),
+    h("div", { class: "row" }, yes, h("button", { type: "button", id: "followup-back", onclick: () => { box.replaceChildren(); asker.focus(); } }, "Go back to the form"))));
+  yes.focus();
 }
 
 async function renderMail(box: HTMLElement, ctx: SessionContext): Promise<void> {

@@ -104,8 +104,28 @@ await run(async () => {
   await med.click("#desk-objective-form button[type=submit]");
   await med.waitForSelector("#desk-success-criterion li:has-text('Both sides sign')");
   check(flat(await med.innerText("#desk-objectives")).includes("both sides and the mediators — reads the objectives"), "the objectives form says who will see them");
-  await med.fill("#desk-disclosure-text", "Ten years ago I worked at the law firm that now acts for the landlord.");
-  await med.click("#desk-disclosure-form button[type=submit]");
+  // A disclosure cannot be withdrawn: it asks first, quoting the text and naming who will read it.
+  const disclosure = "Ten years ago I worked at the law firm that now acts for the landlord.";
+  const focused = () => med.evaluate(() => document.activeElement?.id ?? "");
+  await med.fill("#desk-disclosure-text", disclosure);
+  await med.click("#desk-disclosure-ask");
+  await med.waitForSelector("#desk-disclosure-box [role=alertdialog]");
+  const dq = flat(await med.innerText("#desk-disclosure-box [role=alertdialog]"));
+  check(dq.includes("Disclose this to everyone in the case?") && dq.includes(disclosure) && dq.includes("Ada Okafor (party, Tenant side)") &&
+    dq.includes("Lars Lindqvist (party, Landlord side)") && dq.includes("cannot be withdrawn"), "the disclosure's confirmation quotes it and names who will read it: " + dq);
+  check(await med.locator("#desk-disclosure-list li").count() === 0, "asking discloses nothing yet");
+  check(await focused() === "desk-disclosure-confirm", "focus moves to the button that discloses");
+  await med.click("#desk-disclosure-back");
+  check(await med.locator("#desk-disclosure-box [role=alertdialog]").count() === 0 && await med.inputValue("#desk-disclosure-text") === disclosure && await focused() === "desk-disclosure-ask",
+    "going back keeps the text, discloses nothing and puts focus back on the form's button");
+  await med.click("#desk-disclosure-ask");
+  await med.waitForSelector("#desk-disclosure-box [role=alertdialog]");
+  await med.locator("#desk-disclosures").screenshot({ path: shots + "/desk-disclosure-confirm.png" });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator("#desk-disclosure-box").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/desk-disclosure-confirm-phone.png", fullPage: false });
+  await med.setViewportSize({ width: 1280, height: 900 });
+  await med.click("#desk-disclosure-confirm");
   await med.waitForSelector("#desk-disclosure-list li:has-text('Ten years ago')");
   await ask("ack");
   await med.reload();
@@ -168,11 +188,36 @@ await run(async () => {
   await med.waitForSelector("#desk-outcome-form");
   check(flat(await med.innerText("#desk-stage-rules")).includes("closed"), "the case is closed");
 
-  // The outcome, and one survey link per party who joined.
+  // The outcome, and one survey link per party who joined. Nothing is
+  // chosen for the mediator: the button waits until all three are filled.
+  check(await med.inputValue("#desk-outcome-result") === "" && await med.locator("#desk-outcome-ask").isDisabled(), "no result is preselected, and the outcome cannot be recorded yet");
+  check(flat(await med.innerText("#desk-outcome-missing")).includes("fill in the result, the sessions held and the hours"), "the form says what is missing");
+  await med.locator("#desk-outcome").screenshot({ path: shots + "/desk-outcome-empty.png" });
   await med.selectOption("#desk-outcome-result", "partial-agreement");
   await med.fill("#desk-outcome-sessions", "2");
+  await med.fill("#desk-outcome-hours", "3");
+  check(await med.locator("#desk-outcome-ask").isEnabled(), "once filled, the outcome can be recorded");
+  // It is recorded once, for good: a confirmation names it first.
+  await med.click("#desk-outcome-ask");
+  await med.waitForSelector("#desk-outcome-box [role=alertdialog]");
+  check(await focused() === "desk-outcome-confirm", "focus moves to the button that records the outcome");
+  // Changing the form closes the question: what is confirmed is what is recorded.
   await med.fill("#desk-outcome-hours", "3.5");
-  await med.click("#desk-outcome-form button[type=submit]");
+  check(await med.locator("#desk-outcome-box [role=alertdialog]").count() === 0, "changing the form after asking closes the confirmation");
+  // This time from the keyboard: Enter in the hours asks, and the question stays open.
+  await med.press("#desk-outcome-hours", "Enter");
+  await med.waitForSelector("#desk-outcome-box [role=alertdialog]");
+  check(await focused() === "desk-outcome-confirm", "Enter in the form asks too, and focus moves to the button that records");
+  const oq = flat(await med.innerText("#desk-outcome-box [role=alertdialog]"));
+  check(oq.includes(`Record “Partial agreement”, 2 sessions, 3.5 hours for “${title}”?`) && oq.includes("cannot be changed afterwards") &&
+    oq.includes("Ada Okafor and Lars Lindqvist") && oq.includes("survey link by email"), "the outcome's confirmation names what is recorded and who gets a survey: " + oq);
+  check(await med.locator("#desk-surveys, #desk-outcome-recorded").count() === 0, "asking records nothing yet");
+  await med.locator("#desk-outcome").screenshot({ path: shots + "/desk-outcome-confirm.png" });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator("#desk-outcome-box").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/desk-outcome-confirm-phone.png", fullPage: false });
+  await med.setViewportSize({ width: 1280, height: 900 });
+  await med.click("#desk-outcome-confirm");
   await med.waitForSelector("#desk-surveys");
   const surveys = await med.$$eval(".survey-links input", (xs) => xs.map((x) => x.value));
   check(surveys.length === 2 && surveys.every((s) => s.startsWith(base + "/survey#")), "two survey links, one per party who joined: " + surveys.length);

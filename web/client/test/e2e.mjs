@@ -153,10 +153,22 @@ try {
   const programNotice = await a.locator("#program-notices").innerText();
   check(programNotice.includes("The program recused mediator Casey Cole on ") && programNotice.includes("Reason: Casey has moved to another program.") &&
     programNotice.includes("Everyone taking part in this mediation sees these notices"), "the party sees the program's notice about a mediator in plain words");
-  // The mediator invites party B from the browser.
+  // The mediator invites party B from the browser; the form says, in the
+  // desk's words, who will see the person (their name and role).
   await med.fill("#invite-name", "Sam Chen");
+  await med.selectOption("#invite-role", "observer");
+  const whoObserver = (await med.innerText("#invite-who")).replace(/\s+/g, " ");
+  check(whoObserver.includes("Sam Chen will read the joint room only") && whoObserver.includes("Everyone in the case sees their name and that they observe"), "for an observer, the invitation form says what they read and who sees them: " + whoObserver);
   await med.selectOption("#invite-role", "party");
   await med.selectOption("#invite-side", "B");
+  const whoParty = (await med.innerText("#invite-who")).replace(/\s+/g, " ");
+  check(whoParty.includes("Who will see this person") && whoParty.includes("Sam Chen will take part as a party on the Landlord side") &&
+    whoParty.includes("Everyone in the case (both sides and the mediators) sees their name and role"), "the invitation form says who will see the person's name and role: " + whoParty);
+  await med.locator("#invite-form").screenshot({ path: shots + "/invite-form.png" });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator("#invite-who").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/invite-form-phone.png" });
+  await med.setViewportSize({ width: 1280, height: 860 });
   await med.click("#invite-form button[type=submit]");
   const inviteB = await med.inputValue("#invite-link");
   check(inviteB.startsWith(base + "/join#"), "the mediator makes an invitation link in the browser");

@@ -138,7 +138,26 @@ try {
   const fuText = await med.innerText("#followup-form");
   check(fuText.includes("Each party and lawyer gets a short email") && fuText.includes("anonymous"), "the form says who gets a check-in and what they see");
   await med.locator("#followups").screenshot({ path: shots + "/mediator-followups-form.png" });
-  await med.click("#followup-form button[type=submit]");
+  // Check-ins are set once, for good: a confirmation names the days, their dates and who gets them.
+  const focused = () => med.evaluate(() => document.activeElement?.id ?? "");
+  await med.click("#followup-ask");
+  await med.waitForSelector("#followup-box [role=alertdialog]");
+  const fq = (await med.innerText("#followup-box [role=alertdialog]")).replace(/\s+/g, " ");
+  check(/Send check-ins 30 days \([^)]+\) and 90 days \([^)]+\) after closing for “Okafor v\. Lindqvist — deposit”\?/.test(fq) && fq.includes("Ada Okafor") && fq.includes("Lars Lindqvist") &&
+    fq.includes("anonymous") && fq.includes("only once"), "the check-ins' confirmation names the days, their dates and who gets them: " + fq);
+  check(await focused() === "followup-confirm", "focus moves to the button that sets the check-ins");
+  check(await med.locator("#followup-table").count() === 0, "asking sets nothing yet");
+  await med.click("#followup-back");
+  check(await med.locator("#followup-box [role=alertdialog]").count() === 0 && await focused() === "followup-ask", "going back sets nothing and puts focus back on the form's button");
+  await med.click("#followup-ask");
+  await med.waitForSelector("#followup-box [role=alertdialog]");
+  await med.locator("#followups").screenshot({ path: shots + "/mediator-followups-confirm.png" });
+  const wide = med.viewportSize();
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator("#followup-box").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/mediator-followups-confirm-phone.png" });
+  await med.setViewportSize(wide);
+  await med.click("#followup-confirm");
   await med.waitForSelector("#followup-table");
   const fuRows = await med.$$eval("#followup-table tbody tr", (rs) => rs.map((r) => r.getAttribute("data-days") + ":" + r.innerText.replace(/\s+/g, " ")));
   check(fuRows.length === 2 && fuRows[0].startsWith("30:") && fuRows[1].startsWith("90:") && fuRows.every((r) => r.includes("Goes out") && r.includes("0 of 2")),

@@ -170,9 +170,23 @@ try {
   await axeCheck(med, "desk, invitation shown");
   check(new Set(Object.values(links)).size === 3, "each invitation has its own link");
 
-  // A conflict disclosure, made before anyone joins.
-  await med.fill("#desk-disclosure-text", "Ten years ago I worked at the same firm as the landlord's agent.");
-  await med.click("#desk-disclosure-form button[type=submit]");
+  // A conflict disclosure, made before anyone joins: it cannot be withdrawn,
+  // so it asks first, quoting the text and saying who will read it.
+  const disclosure = "Ten years ago I worked at the same firm as the landlord's agent.";
+  await med.fill("#desk-disclosure-text", disclosure);
+  await med.click("#desk-disclosure-ask");
+  await med.waitForSelector("#desk-disclosure-box [role=alertdialog]");
+  const dq = flat(await med.innerText("#desk-disclosure-box [role=alertdialog]"));
+  check(dq.includes("Disclose this to everyone in the case?") && dq.includes(disclosure) && dq.includes("everyone who joins the case") &&
+    dq.includes("Nobody has joined yet") && dq.includes("cannot be withdrawn"), "the disclosure's confirmation quotes it and says who will read it: " + dq);
+  await axeCheck(med, "desk, disclosure confirmation");
+  await med.locator("#desk-disclosures").screenshot({ path: shots + "/wholecase-disclosure-confirm.png" });
+  const wide = med.viewportSize();
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator("#desk-disclosure-box").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/wholecase-disclosure-confirm-phone.png" });
+  await med.setViewportSize(wide);
+  await med.click("#desk-disclosure-confirm");
   await med.waitForSelector("#desk-disclosure-list li:has-text('Ten years ago')");
 
   // The rooms; the mediator sets the case's terms (the program's are the default).
@@ -365,10 +379,22 @@ try {
   await axeCheck(med, "desk, closing confirmation");
   await med.click("#desk-close-confirm");
   await med.waitForSelector("#desk-outcome-form");
+  check(await med.locator("#desk-outcome-ask").isDisabled(), "no outcome is preselected: it cannot be recorded before the mediator chooses");
   await med.selectOption("#desk-outcome-result", "full-agreement");
   await med.fill("#desk-outcome-sessions", "3");
   await med.fill("#desk-outcome-hours", "5");
-  await med.click("#desk-outcome-form button[type=submit]");
+  await med.click("#desk-outcome-ask");
+  await med.waitForSelector("#desk-outcome-box [role=alertdialog]");
+  const oq = flat(await med.innerText("#desk-outcome-box [role=alertdialog]"));
+  check(oq.includes("Record “Full agreement”, 3 sessions, 5 hours for “") && oq.includes("cannot be changed afterwards") &&
+    ["Ada Okafor", "Lars Lindqvist", "Jordan Blake"].every((n) => oq.includes(n)), "the outcome's confirmation names what is recorded and who gets a survey: " + oq);
+  await axeCheck(med, "desk, outcome confirmation");
+  await med.locator("#desk-outcome").screenshot({ path: shots + "/wholecase-outcome-confirm.png" });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator("#desk-outcome-box").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/wholecase-outcome-confirm-phone.png" });
+  await med.setViewportSize(wide);
+  await med.click("#desk-outcome-confirm");
   await med.waitForSelector("#desk-surveys");
   await axeCheck(med, "desk, outcome and survey links");
   const surveys = await med.$$eval(".survey-links li", (xs) => xs.map((x) => [x.querySelector("label").textContent, x.querySelector("input").value]));
