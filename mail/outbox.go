@@ -30,7 +30,7 @@ const (
 	Held      State = "held"      // development outbox: not sent, shown in the browser
 	Failed    State = "failed"    // refused for good, or out of attempts
 	Uncertain State = "uncertain" // the sender stopped mid-send: may not have been delivered
-	Cancelled State = "cancelled" // no longer wanted (a reminder of a moved session)
+	Cancelled State = "cancelled" // no longer wanted (a reminder of a moved session; stale when due)
 )
 
 // Kind says what a message is for.
@@ -132,6 +132,12 @@ type Config struct {
 	// OnSent, if set, is called after the transport returned and before
 	// the outcome is recorded (the crash tests stop there too).
 	OnSent func(m *Message, err error)
+	// Current, if set, is asked about each message after it is claimed
+	// and before it is handed to the transport. False means the message is
+	// no longer wanted (a reminder or update of a session that has since
+	// moved again or been cancelled): it is recorded as cancelled and not
+	// sent. An error leaves it pending for a later pass.
+	Current func(ctx context.Context, m *Message) (bool, error)
 }
 
 // Outbox stores and sends messages.
@@ -396,7 +402,8 @@ func (o *Outbox) Run(ctx context.Context) {
 
 // RunOnce makes one pass over the due messages: sends those whose time has
 // come, and declares uncertain those whose claim outlived its lease. It
-// returns how many it finished (sent, held, failed, uncertain).
+// returns how many it finished (sent, held, failed, uncertain, or
+// cancelled because Current said they were no longer wanted).
 func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 	var keys []string
 	if err := o.cfg.Meta.List(ctx, "outbox/due/", func(key string) error {
@@ -486,6 +493,11 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 	if expire {
 		return true, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
 	}
+	if o.cfg.Current != nil {
+		if ok, err := o.cfg.Current(ctx, &claimed); err != nil || !ok {
+			return o.unclaim(ctx, &claimed, err)
+		}
+	}
 	if o.cfg.OnSendStart != nil {
 		o.cfg.OnSendStart(&claimed)
 	}
@@ -539,6 +551,39 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 		return true, o.cfg.Meta.Delete(rctx, dueKey(caseID, id))
 	}
 	return false, nil
+}
+
+// unclaim gives up a claim before anything was sent: the message is
+// cancelled when Current said it is no longer wanted, or, when Current
+// could not tell (checkErr), pending again after the first backoff, the
+// attempt not counted.
+func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) (bool, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_, err := metastore.Update(rctx, o.cfg.Meta, msgKey(claimed.CaseID, claimed.ID), func(m *Message) error {
+		if m.State != Sending || m.ClaimedBy != o.cfg.Node || m.Attempts != claimed.Attempts {
+			return errFinal
+		}
+		now := o.cfg.Now().UTC()
+		m.ClaimedBy, m.Claimed = "", nil
+		m.Attempts--
+		if checkErr != nil {
+			m.State, m.NextAttempt = Pending, now.Add(o.cfg.Backoff)
+			return nil
+		}
+		m.State, m.Done = Cancelled, &now
+		m.LastError = "no longer current when its time came (the session moved again or was cancelled); not sent"
+		return nil
+	})
+	switch {
+	case errors.Is(err, errFinal):
+		return false, checkErr
+	case err != nil:
+		return false, errors.Join(checkErr, fmt.Errorf("release claim of %s: %w", claimed.ID, err))
+	case checkErr != nil:
+		return false, fmt.Errorf("check %s: %w", claimed.ID, checkErr)
+	}
+	return true, o.cfg.Meta.Delete(rctx, dueKey(claimed.CaseID, claimed.ID))
 }
 
 var errFinal = errors.New("message is final")
