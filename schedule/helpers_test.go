@@ -60,9 +60,20 @@ const joinURL = "https://parley.example.test/app"
 
 func newEnv(t *testing.T, mp *mailpit.Client) *env {
 	t.Helper()
+	return newEnvWith(t, mp, nil)
+}
+
+// newEnvWith is newEnv over the store wrap makes of the local one (nil:
+// the local one itself), for tests that step between the store's calls.
+func newEnvWith(t *testing.T, mp *mailpit.Client, wrap func(objstore.Store) objstore.Store) *env {
+	t.Helper()
+	var store objstore.Store
 	store, err := objstore.OpenDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		store = wrap(store)
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
