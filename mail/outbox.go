@@ -428,7 +428,19 @@ func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 		if !ok {
 			continue
 		}
-		finished, err := o.process(ctx, caseID, id)
+		// The small marker says when the message is due at the earliest,
+		// so one not yet due costs no read of the message itself.
+		var mk dueMarker
+		if _, err := o.cfg.Meta.Get(ctx, key, &mk); err != nil {
+			if !errors.Is(err, metastore.ErrNotFound) {
+				o.cfg.Log.WarnContext(ctx, "outbox marker", slog.String("id", id), slog.String("error", err.Error()))
+			}
+			continue
+		}
+		if o.cfg.Now().Before(mk.NotBefore) {
+			continue
+		}
+		finished, err := o.process(ctx, caseID, id, mk)
 		if err != nil {
 			o.cfg.Log.WarnContext(ctx, "outbox message", slog.String("id", id), slog.String("error", err.Error()))
 			continue
@@ -444,7 +456,7 @@ var errSkip = errors.New("skip")
 
 // process handles one due message; it reports whether the message reached
 // a final state in this call.
-func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
+func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (bool, error) {
 	key := msgKey(caseID, id)
 	var claimed Message
 	var expire bool
@@ -482,8 +494,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 		// A marker without its message: an Enqueue between its two writes
 		// (leave it), or one that stopped there long ago and was never
 		// retried (tidy it).
-		var mk dueMarker
-		if _, err := o.cfg.Meta.Get(ctx, dueKey(caseID, id), &mk); err != nil || o.cfg.Now().Sub(mk.Created) < orphanAge {
+		if o.cfg.Now().Sub(mk.Created) < orphanAge {
 			return false, nil
 		}
 		return false, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
@@ -515,12 +526,14 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	finished := false
+	var next time.Time
 	_, err = metastore.Update(rctx, o.cfg.Meta, key, func(m *Message) error {
 		if m.State != Sending || m.ClaimedBy != o.cfg.Node || m.Attempts != claimed.Attempts {
 			return errFinal // declared uncertain meanwhile; leave it so
 		}
 		now := o.cfg.Now().UTC()
 		m.ClaimedBy, m.Claimed = "", nil
+		finished, next = false, time.Time{}
 		switch {
 		case sendErr == nil:
 			m.State, m.Done, m.LastError = final, &now, ""
@@ -531,6 +544,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 		case errors.Is(sendErr, ErrNotDelivered) && m.Attempts < o.cfg.MaxAttempts:
 			m.State, m.LastError = Pending, sendErr.Error()
 			m.NextAttempt = now.Add(o.backoff(m.Attempts))
+			next = m.NextAttempt
 		case errors.Is(sendErr, ErrNotDelivered):
 			m.State, m.Done, m.LastError = Failed, &now, sendErr.Error()
 			finished = true
@@ -550,7 +564,26 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 	if finished {
 		return true, o.cfg.Meta.Delete(rctx, dueKey(caseID, id))
 	}
-	return false, nil
+	return false, o.later(rctx, caseID, id, next)
+}
+
+// later moves a message's due marker on to the next attempt, written
+// after the message's own record, so the marker never says later than the
+// message is due; a marker left earlier (a crash between the two) only
+// costs a read of the message. A marker gone meanwhile (the message was
+// cancelled) stays gone.
+func (o *Outbox) later(ctx context.Context, caseID, id string, next time.Time) error {
+	_, err := metastore.Update(ctx, o.cfg.Meta, dueKey(caseID, id), func(mk *dueMarker) error {
+		if !mk.NotBefore.Before(next) {
+			return errSkip
+		}
+		mk.NotBefore = next
+		return nil
+	})
+	if errors.Is(err, errSkip) || errors.Is(err, metastore.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // unclaim gives up a claim before anything was sent: the message is
@@ -560,6 +593,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) (bool, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	var next time.Time
 	_, err := metastore.Update(rctx, o.cfg.Meta, msgKey(claimed.CaseID, claimed.ID), func(m *Message) error {
 		if m.State != Sending || m.ClaimedBy != o.cfg.Node || m.Attempts != claimed.Attempts {
 			return errFinal
@@ -569,6 +603,7 @@ func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) 
 		m.Attempts--
 		if checkErr != nil {
 			m.State, m.NextAttempt = Pending, now.Add(o.cfg.Backoff)
+			next = m.NextAttempt
 			return nil
 		}
 		m.State, m.Done = Cancelled, &now
@@ -581,7 +616,7 @@ func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) 
 	case err != nil:
 		return false, errors.Join(checkErr, fmt.Errorf("release claim of %s: %w", claimed.ID, err))
 	case checkErr != nil:
-		return false, fmt.Errorf("check %s: %w", claimed.ID, checkErr)
+		return false, errors.Join(fmt.Errorf("check %s: %w", claimed.ID, checkErr), o.later(rctx, claimed.CaseID, claimed.ID, next))
 	}
 	return true, o.cfg.Meta.Delete(rctx, dueKey(claimed.CaseID, claimed.ID))
 }
