@@ -28,10 +28,21 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv over the store wrap makes of the local one (nil:
+// the local one itself), for tests that make the store fail.
+func newEnvWith(t *testing.T, wrap func(objstore.Store) objstore.Store) *env {
+	t.Helper()
 	root := t.TempDir()
+	var store objstore.Store
 	store, err := objstore.OpenDir(root)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		store = wrap(store)
 	}
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {

@@ -129,8 +129,11 @@ func (s *Service) RecordOutcome(ctx context.Context, actor account.Account, id s
 var ErrSurveyGone = fmt.Errorf("survey link is expired, already used, or not valid: %w", fault.ErrGone)
 
 // SubmitSurvey stores one anonymous response for the token's case. The
-// token is spent first, so a link answers at most once (a crash between the
-// two writes loses that one answer rather than allowing two).
+// token is spent first, so a link answers at most once, even with two
+// submissions at once. When the answer then cannot be stored, and surely
+// was not, the token is given back, so sending again works; only a crash
+// between the two writes (or a store that stops answering there) loses
+// that one answer rather than allowing two.
 func (s *Service) SubmitSurvey(ctx context.Context, token string, scores map[string]int, comment string) error {
 	if len(token) != 43 {
 		return ErrSurveyGone
@@ -162,7 +165,13 @@ func (s *Service) SubmitSurvey(ctx context.Context, token string, scores map[str
 		return err
 	}
 	resp := SurveyResponse{CaseID: tok.CaseID, Day: s.now().UTC().Format(time.DateOnly), Scores: scores, Comment: comment}
-	if _, err := s.meta.Create(ctx, surveyResponsePrefix(tok.CaseID)+ids.New("r"), resp); err != nil {
+	if err := metastore.CreateOrUndo(ctx, s.meta, surveyResponsePrefix(tok.CaseID)+ids.New("r"), resp, func(ctx context.Context) error {
+		_, err := metastore.Update(ctx, s.meta, s.surveyTokenKey(token), func(t *surveyToken) error {
+			t.Used = false
+			return nil
+		})
+		return err
+	}); err != nil {
 		return err
 	}
 	return s.record(ctx, audit.Event{Type: "survey.response", Case: tok.CaseID})

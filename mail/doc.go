@@ -5,8 +5,10 @@
 // Each message is one create-only record under outbox/cases/<case>/<id>,
 // whose id is stable (derived by the caller from what the message is for),
 // so enqueuing the same message twice stores it once. A small marker under
-// outbox/due/ lists the messages still to be sent, so a node scans only
-// those. Every node runs a sender loop; to send a message a node first
+// outbox/due/ lists the messages still to be sent and when each is due at
+// the earliest (moved on after the message's record when a retry puts it
+// off, never before), so a pass reads only the markers and the messages
+// whose time has come. Every node runs a sender loop; to send a message a node first
 // claims it with a conditional write (If-Match on the record's ETag), so of
 // two nodes only one wins, and only then talks to the SMTP server.
 //

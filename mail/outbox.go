@@ -30,7 +30,7 @@ const (
 	Held      State = "held"      // development outbox: not sent, shown in the browser
 	Failed    State = "failed"    // refused for good, or out of attempts
 	Uncertain State = "uncertain" // the sender stopped mid-send: may not have been delivered
-	Cancelled State = "cancelled" // no longer wanted (a reminder of a moved session)
+	Cancelled State = "cancelled" // no longer wanted (a reminder of a moved session; stale when due)
 )
 
 // Kind says what a message is for.
@@ -132,6 +132,12 @@ type Config struct {
 	// OnSent, if set, is called after the transport returned and before
 	// the outcome is recorded (the crash tests stop there too).
 	OnSent func(m *Message, err error)
+	// Current, if set, is asked about each message after it is claimed
+	// and before it is handed to the transport. False means the message is
+	// no longer wanted (a reminder or update of a session that has since
+	// moved again or been cancelled): it is recorded as cancelled and not
+	// sent. An error leaves it pending for a later pass.
+	Current func(ctx context.Context, m *Message) (bool, error)
 }
 
 // Outbox stores and sends messages.
@@ -396,7 +402,8 @@ func (o *Outbox) Run(ctx context.Context) {
 
 // RunOnce makes one pass over the due messages: sends those whose time has
 // come, and declares uncertain those whose claim outlived its lease. It
-// returns how many it finished (sent, held, failed, uncertain).
+// returns how many it finished (sent, held, failed, uncertain, or
+// cancelled because Current said they were no longer wanted).
 func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 	var keys []string
 	if err := o.cfg.Meta.List(ctx, "outbox/due/", func(key string) error {
@@ -421,7 +428,19 @@ func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 		if !ok {
 			continue
 		}
-		finished, err := o.process(ctx, caseID, id)
+		// The small marker says when the message is due at the earliest,
+		// so one not yet due costs no read of the message itself.
+		var mk dueMarker
+		if _, err := o.cfg.Meta.Get(ctx, key, &mk); err != nil {
+			if !errors.Is(err, metastore.ErrNotFound) {
+				o.cfg.Log.WarnContext(ctx, "outbox marker", slog.String("id", id), slog.String("error", err.Error()))
+			}
+			continue
+		}
+		if o.cfg.Now().Before(mk.NotBefore) {
+			continue
+		}
+		finished, err := o.process(ctx, caseID, id, mk)
 		if err != nil {
 			o.cfg.Log.WarnContext(ctx, "outbox message", slog.String("id", id), slog.String("error", err.Error()))
 			continue
@@ -437,7 +456,7 @@ var errSkip = errors.New("skip")
 
 // process handles one due message; it reports whether the message reached
 // a final state in this call.
-func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
+func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (bool, error) {
 	key := msgKey(caseID, id)
 	var claimed Message
 	var expire bool
@@ -475,8 +494,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 		// A marker without its message: an Enqueue between its two writes
 		// (leave it), or one that stopped there long ago and was never
 		// retried (tidy it).
-		var mk dueMarker
-		if _, err := o.cfg.Meta.Get(ctx, dueKey(caseID, id), &mk); err != nil || o.cfg.Now().Sub(mk.Created) < orphanAge {
+		if o.cfg.Now().Sub(mk.Created) < orphanAge {
 			return false, nil
 		}
 		return false, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
@@ -485,6 +503,11 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 	}
 	if expire {
 		return true, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
+	}
+	if o.cfg.Current != nil {
+		if ok, err := o.cfg.Current(ctx, &claimed); err != nil || !ok {
+			return o.unclaim(ctx, &claimed, err)
+		}
 	}
 	if o.cfg.OnSendStart != nil {
 		o.cfg.OnSendStart(&claimed)
@@ -503,12 +526,14 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	finished := false
+	var next time.Time
 	_, err = metastore.Update(rctx, o.cfg.Meta, key, func(m *Message) error {
 		if m.State != Sending || m.ClaimedBy != o.cfg.Node || m.Attempts != claimed.Attempts {
 			return errFinal // declared uncertain meanwhile; leave it so
 		}
 		now := o.cfg.Now().UTC()
 		m.ClaimedBy, m.Claimed = "", nil
+		finished, next = false, time.Time{}
 		switch {
 		case sendErr == nil:
 			m.State, m.Done, m.LastError = final, &now, ""
@@ -519,6 +544,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 		case errors.Is(sendErr, ErrNotDelivered) && m.Attempts < o.cfg.MaxAttempts:
 			m.State, m.LastError = Pending, sendErr.Error()
 			m.NextAttempt = now.Add(o.backoff(m.Attempts))
+			next = m.NextAttempt
 		case errors.Is(sendErr, ErrNotDelivered):
 			m.State, m.Done, m.LastError = Failed, &now, sendErr.Error()
 			finished = true
@@ -538,7 +564,61 @@ func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 	if finished {
 		return true, o.cfg.Meta.Delete(rctx, dueKey(caseID, id))
 	}
-	return false, nil
+	return false, o.later(rctx, caseID, id, next)
+}
+
+// later moves a message's due marker on to the next attempt, written
+// after the message's own record, so the marker never says later than the
+// message is due; a marker left earlier (a crash between the two) only
+// costs a read of the message. A marker gone meanwhile (the message was
+// cancelled) stays gone.
+func (o *Outbox) later(ctx context.Context, caseID, id string, next time.Time) error {
+	_, err := metastore.Update(ctx, o.cfg.Meta, dueKey(caseID, id), func(mk *dueMarker) error {
+		if !mk.NotBefore.Before(next) {
+			return errSkip
+		}
+		mk.NotBefore = next
+		return nil
+	})
+	if errors.Is(err, errSkip) || errors.Is(err, metastore.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// unclaim gives up a claim before anything was sent: the message is
+// cancelled when Current said it is no longer wanted, or, when Current
+// could not tell (checkErr), pending again after the first backoff, the
+// attempt not counted.
+func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) (bool, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var next time.Time
+	_, err := metastore.Update(rctx, o.cfg.Meta, msgKey(claimed.CaseID, claimed.ID), func(m *Message) error {
+		if m.State != Sending || m.ClaimedBy != o.cfg.Node || m.Attempts != claimed.Attempts {
+			return errFinal
+		}
+		now := o.cfg.Now().UTC()
+		m.ClaimedBy, m.Claimed = "", nil
+		m.Attempts--
+		if checkErr != nil {
+			m.State, m.NextAttempt = Pending, now.Add(o.cfg.Backoff)
+			next = m.NextAttempt
+			return nil
+		}
+		m.State, m.Done = Cancelled, &now
+		m.LastError = "no longer current when its time came (the session moved again or was cancelled); not sent"
+		return nil
+	})
+	switch {
+	case errors.Is(err, errFinal):
+		return false, checkErr
+	case err != nil:
+		return false, errors.Join(checkErr, fmt.Errorf("release claim of %s: %w", claimed.ID, err))
+	case checkErr != nil:
+		return false, errors.Join(fmt.Errorf("check %s: %w", claimed.ID, checkErr), o.later(rctx, claimed.CaseID, claimed.ID, next))
+	}
+	return true, o.cfg.Meta.Delete(rctx, dueKey(claimed.CaseID, claimed.ID))
 }
 
 var errFinal = errors.New("message is final")

@@ -235,7 +235,10 @@ func (s *Service) plan(ctx context.Context, caseID string) (*FollowUpPlan, error
 }
 
 // SubmitCheckIn records one anonymous answer. The token is spent first, so
-// a link answers at most once.
+// a link answers at most once, even with two submissions at once. When the
+// answer then cannot be stored, and surely was not, the token is given
+// back, so sending again works; only a crash between the two writes loses
+// that one answer rather than allowing two.
 func (s *Service) SubmitCheckIn(ctx context.Context, token, answer, comment string) error {
 	if len(token) != 43 {
 		return ErrCheckInGone
@@ -265,7 +268,13 @@ func (s *Service) SubmitCheckIn(ctx context.Context, token, answer, comment stri
 		return err
 	}
 	resp := CheckInResponse{CaseID: tok.CaseID, Days: tok.Days, Answer: answer, Comment: comment, Day: now.UTC().Format(time.DateOnly)}
-	if _, err := s.cfg.Meta.Create(ctx, checkInPrefix(tok.CaseID)+ids.New("r"), resp); err != nil {
+	if err := metastore.CreateOrUndo(ctx, s.cfg.Meta, checkInPrefix(tok.CaseID)+ids.New("r"), resp, func(ctx context.Context) error {
+		_, err := metastore.Update(ctx, s.cfg.Meta, s.checkInTokenKey(token), func(t *checkInToken) error {
+			t.Used = false
+			return nil
+		})
+		return err
+	}); err != nil {
 		return err
 	}
 	// The entry names no case: records staff read the audit log, and a

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -59,9 +60,20 @@ const joinURL = "https://parley.example.test/app"
 
 func newEnv(t *testing.T, mp *mailpit.Client) *env {
 	t.Helper()
+	return newEnvWith(t, mp, nil)
+}
+
+// newEnvWith is newEnv over the store wrap makes of the local one (nil:
+// the local one itself), for tests that step between the store's calls.
+func newEnvWith(t *testing.T, mp *mailpit.Client, wrap func(objstore.Store) objstore.Store) *env {
+	t.Helper()
+	var store objstore.Store
 	store, err := objstore.OpenDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		store = wrap(store)
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
@@ -82,7 +94,8 @@ func newEnv(t *testing.T, mp *mailpit.Client) *env {
 	clk := &clock{t: time.Now().UTC().Truncate(time.Minute)}
 	accts := account.NewService(meta, ratelimit.NewMemory())
 	cs := cases.NewService(meta, accts, pol, log)
-	oc := mail.Config{Meta: meta, Now: clk.Now}
+	e := &env{cases: cs, accounts: accts, log: log, clock: clk}
+	oc := mail.Config{Meta: meta, Now: clk.Now, Current: func(ctx context.Context, m *mail.Message) (bool, error) { return e.svc.Current(ctx, m) }}
 	if mp != nil {
 		tr, err := mail.NewSMTP(mail.SMTPConfig{URL: "smtp://" + mp.SMTP + "?starttls=off", From: "sessions@program.test"})
 		if err != nil {
@@ -91,7 +104,7 @@ func newEnv(t *testing.T, mp *mailpit.Client) *env {
 		oc.Transport = tr
 	}
 	ob := mail.New(oc)
-	e := &env{cases: cs, accounts: accts, outbox: ob, log: log, clock: clk}
+	e.outbox = ob
 	e.svc = New(Config{Meta: meta, Cases: cs, Accounts: accts, Policy: pol, Audit: log, Outbox: ob,
 		From: "sessions@program.test", JoinURL: joinURL, Now: clk.Now})
 	e.mediator = account.Account{ID: ids.New("u"), Name: "Morgan Reyes", Role: policy.RoleMediator}

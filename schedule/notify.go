@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/mail"
+	"github.com/parley-mediation/parley/metastore"
 )
 
 // WhenText states a session's time for mail: in its own zone, and in UTC.
@@ -142,8 +144,52 @@ func (s *Service) notify(ctx context.Context, sess *Session, kind mail.Kind) err
 			}))
 		}
 	}
+	// A Cancel or another Move of the session may have landed, and sent
+	// its own mail, while this ran: what this queued is then stale, and is
+	// withdrawn (the outbox asks Current again before sending, for a change
+	// that lands after this check).
+	var latest Session
+	if _, err := s.cfg.Meta.Get(ctx, sessionKey(sess.CaseID, sess.ID), &latest); err == nil &&
+		(latest.Sequence != sess.Sequence || latest.Status != sess.Status) {
+		errs = append(errs, s.cfg.Outbox.CancelRef(ctx, sess.CaseID, sess.ID, func(m *mail.Message) bool {
+			return !(m.Kind == mail.KindReminder && strings.HasPrefix(m.ID, mailID("rem", sess.ID, seq)+"-") ||
+				m.Kind == mail.KindUpdate && strings.HasPrefix(m.ID, mailID("inv", sess.ID, seq)+"-"))
+		}))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("the session is saved, but some of its mail could not be queued: %w", err)
 	}
 	return nil
+}
+
+// Current tells the outbox, when a message's time has come, whether a
+// session's reminder or update is still wanted: only while the session is
+// not cancelled and still at the sequence the message was written for. A
+// notify that ran late (a Move's, after a Cancel or another Move of the
+// same session) thus queues nothing that goes out. Other messages are
+// not this package's to judge.
+func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
+	var prefix string
+	switch m.Kind {
+	case mail.KindReminder:
+		prefix = "rem"
+	case mail.KindUpdate:
+		prefix = "inv"
+	default:
+		return true, nil
+	}
+	if !ids.Valid("s", m.Ref) || !ids.Valid("c", m.CaseID) {
+		return true, nil
+	}
+	var sess Session
+	if _, err := s.cfg.Meta.Get(ctx, sessionKey(m.CaseID, m.Ref), &sess); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	if sess.Status == Cancelled {
+		return false, nil
+	}
+	return strings.HasPrefix(m.ID, mailID(prefix, sess.ID, fmt.Sprint(sess.Sequence))+"-"), nil
 }

@@ -288,22 +288,26 @@ func (s *Service) Move(ctx context.Context, actor account.Account, caseID, id, s
 	if err != nil {
 		return nil, err
 	}
+	// The change may run more than once (a concurrent change makes the
+	// store's write fail and it is retried on the record as it is now), so
+	// the defaults are taken afresh from the record each time.
 	return s.change(ctx, actor, caseID, id, mail.KindUpdate, func(sess *Session, now time.Time) error {
-		if zone == "" {
-			zone = sess.TimeZone
+		z, mins := zone, minutes
+		if z == "" {
+			z = sess.TimeZone
 		}
-		t, err := ParseStart(start, zone, now)
+		t, err := ParseStart(start, z, now)
 		if err != nil {
 			return err
 		}
-		if minutes == 0 {
-			minutes = sess.Minutes
+		if mins == 0 {
+			mins = sess.Minutes
 		}
-		if err := checkMinutes(minutes); err != nil {
+		if err := checkMinutes(mins); err != nil {
 			return err
 		}
 		sess.History = append(sess.History, Change{Kind: "moved", At: now.UTC(), By: actor.ID, From: sess.Start, Reason: reason})
-		sess.Start, sess.TimeZone, sess.Minutes = t, strings.TrimSpace(zone), minutes
+		sess.Start, sess.TimeZone, sess.Minutes = t, strings.TrimSpace(z), mins
 		return nil
 	})
 }

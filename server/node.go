@@ -199,6 +199,10 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	} else if err := mail.CheckAddress("--mail-from", cfg.MailFrom); err != nil {
 		return nil, fmt.Errorf("--mail-from: %w", err)
 	}
+	// The outbox asks the schedule, before sending a session's reminder or
+	// update, whether it is still current; the sender loop starts below,
+	// after n.Schedule is set.
+	oc.Current = func(ctx context.Context, m *mail.Message) (bool, error) { return n.Schedule.Current(ctx, m) }
 	n.Outbox = mail.New(oc)
 	n.Schedule = schedule.New(schedule.Config{Meta: meta, Cases: n.Cases, Accounts: n.Accounts, Policy: pol, Audit: log,
 		Outbox: n.Outbox, From: cfg.MailFrom, JoinURL: strings.TrimRight(cfg.PublicURL, "/") + "/app", Reminders: cfg.Reminders, Now: cfg.MailClock})

@@ -15,6 +15,7 @@ async function load() {
     return;
   }
   const res = await fetch("/api/v1/surveys/questions");
+  if (!res.ok) throw new Error("questions: " + res.status);
   const questions = await res.json();
   const box = document.getElementById("questions");
   for (const q of questions) {
@@ -41,27 +42,53 @@ async function load() {
   form.hidden = false;
 }
 
+const button = form.querySelector("button[type=submit]");
+let sending = false;
+
+// What the page says when the answers did not go: plain words and what to
+// do, never a status number or the server's own wording.
+function notSent(res) {
+  if (res.status === 410) return "This survey link was already used or has expired.";
+  if (res.status === 400 || res.status === 422) {
+    return "Your answers were not sent: please answer every question (and keep the comment under 2000 characters), then press Send again.";
+  }
+  return "Your answers were not sent: the service is not answering just now; wait a minute and press Send again.";
+}
+
 form.addEventListener("submit", async (e) => {
   e.preventDefault();
+  if (sending) return; // a second tap while the first is on its way
+  sending = true;
+  button.disabled = true;
+  status.textContent = "Sending your answers…";
   const data = new FormData(form);
   const scores = {};
   for (const [k, v] of data.entries()) {
     if (k !== "comment") scores[k] = Number(v);
   }
-  const res = await fetch("/api/v1/surveys/responses", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ token, scores, comment: data.get("comment") || "" }),
-  });
-  if (res.ok) {
-    form.hidden = true;
-    status.textContent = "Thank you. Your answers were recorded anonymously.";
-  } else {
-    const p = await res.json();
-    status.textContent = p.status === 410
-      ? "This survey link was already used or has expired."
-      : "Your answers could not be sent (" + p.title + "). Please try again.";
+  try {
+    let res;
+    try {
+      res = await fetch("/api/v1/surveys/responses", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ token, scores, comment: data.get("comment") || "" }),
+      });
+    } catch {
+      status.textContent = "Your answers were not sent: the connection dropped. Check it and press Send again.";
+      return;
+    }
+    if (res.ok) {
+      form.hidden = true;
+      status.textContent = "Thank you. Your answers were recorded anonymously.";
+      return;
+    }
+    if (res.status === 410) form.hidden = true;
+    status.textContent = notSent(res);
+  } finally {
+    sending = false;
+    button.disabled = false;
   }
 });
 
-load().catch(() => { status.textContent = "Something went wrong. Please reload the page."; });
+load().catch(() => { status.textContent = "The survey could not be loaded: the connection dropped or the service is not answering. Please reload the page in a minute."; });

@@ -174,8 +174,31 @@ try {
   await answerer.waitForSelector("#checkin:not([hidden])");
   await answerer.check("#a-partly");
   await answerer.fill("#comment", "The deposit came back late");
+  // A phone that loses its connection, or a gateway that answers with a
+  // page of its own, is told in plain words what to do, and the answer can
+  // be sent again; the button is off while the answer is on its way, so a
+  // double tap cannot put "already used" over the thank-you.
+  const checkins = (u) => u.pathname === "/api/v1/checkins";
+  await answerer.route(checkins, (r) => r.abort("internetdisconnected"));
   await answerer.click("#checkin button[type=submit]");
+  const offline = await answerer.locator("#status", { hasText: "not sent" }).innerText();
+  check(offline === "Your answer was not sent: the connection dropped. Check it and press Send again.", "offline, the check-in page says so in words: " + offline);
+  check(await answerer.isEnabled("#checkin button[type=submit]"), "and the answer can be sent again");
+  await answerer.unroute(checkins);
+  await answerer.route(checkins, (r) => r.fulfill({ status: 502, contentType: "text/html", body: "<html>Bad Gateway</html>" }));
+  await answerer.click("#checkin button[type=submit]");
+  const down = await answerer.locator("#status", { hasText: "not answering" }).innerText();
+  check(down.includes("wait a minute and press Send again") && !/\d{3}|Bad Gateway|\(/.test(down), "a gateway's error page is told in words, no status number or title: " + down);
+  await answerer.unroute(checkins);
+  let release;
+  const held = new Promise((res) => { release = res; });
+  await answerer.route(checkins, async (r) => { await held; await r.continue(); });
+  await answerer.click("#checkin button[type=submit]");
+  await answerer.waitForSelector("#checkin button[type=submit]:disabled");
+  check(true, "the button is off while the answer is on its way");
+  release();
   await answerer.waitForSelector("#status:has-text('recorded anonymously')");
+  await answerer.unroute(checkins);
   check(true, "the party answered the check-in on /checkin");
   await med.click("#followup-refresh");
   await med.waitForSelector("#followup-table tr[data-days='30'] td:has-text('1 of 2')");

@@ -409,6 +409,14 @@ try {
   await s.screenshot({ path: shots + "/wholecase-survey.png", fullPage: true });
   await s.setViewportSize({ width: 390, height: 844 });
   await s.screenshot({ path: shots + "/wholecase-survey-phone.png", fullPage: true });
+  // Offline, the survey says so in words and can be sent again.
+  const responses = (u) => u.pathname === "/api/v1/surveys/responses";
+  await s.route(responses, (r) => r.abort("internetdisconnected"));
+  await s.click("#survey button[type=submit]");
+  const offline = await s.locator("#status", { hasText: "not sent" }).innerText();
+  check(offline === "Your answers were not sent: the connection dropped. Check it and press Send again.", "offline, the survey says so in words: " + offline);
+  check(await s.isEnabled("#survey button[type=submit]"), "and the answers can be sent again");
+  await s.unroute(responses);
   await s.click("#survey button[type=submit]");
   await s.locator("#status", { hasText: "Thank you" }).waitFor();
   await s.screenshot({ path: shots + "/wholecase-survey-sent-phone.png", fullPage: true });

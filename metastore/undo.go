@@ -1,0 +1,34 @@
+package metastore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// CreateOrUndo creates the record v at key, the second of two writes that
+// must both land or neither: when the create fails and the record is
+// surely not there, undo takes back the first write and the create's error
+// is returned. A create whose outcome is unknown (it failed, and the store
+// cannot say whether the record is there) is not undone: keeping the first
+// write is the safe side (a spent single-use token stays spent). undo runs
+// with a context that outlives a cancelled caller.
+func CreateOrUndo(ctx context.Context, s *Store, key string, v any, undo func(context.Context) error) error {
+	_, err := s.Create(ctx, key, v)
+	if err == nil || errors.Is(err, ErrExists) {
+		return err // ErrExists: another record is there; nothing of ours to undo
+	}
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var probe struct{}
+	if _, gerr := s.Get(uctx, key, &probe); gerr == nil {
+		return nil // the create landed after all
+	} else if !errors.Is(gerr, ErrNotFound) {
+		return fmt.Errorf("%w (and whether it was stored is not known: %v)", err, gerr)
+	}
+	if uerr := undo(uctx); uerr != nil {
+		return fmt.Errorf("%w (and undoing the first write failed: %v)", err, uerr)
+	}
+	return err
+}

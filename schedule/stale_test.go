@@ -1,0 +1,131 @@
+package schedule
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/mail"
+	"github.com/parley-mediation/parley/metastore"
+)
+
+// A Move and a Cancel of one session at once: the Move's update lands
+// first (sequence 1), then the Cancel's (sequence 2) and its mail, and
+// only then the Move's notify. Nothing it queued — reminders of the
+// cancelled session, a "Moved" mail after "Cancelled" — is left pending
+// or sent when its time comes.
+func TestStaleMoveNotifyAfterCancelSendsNothing(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	start := e.clock.Now().Add(7 * 24 * time.Hour)
+	sess, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(start, "Europe/Berlin"), TimeZone: "Europe/Berlin", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, err := metastore.Update(ctx, e.svc.cfg.Meta, sessionKey(e.c.ID, sess.ID), func(s *Session) error {
+		s.Start = start.Add(24 * time.Hour).UTC()
+		s.Sequence++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Cancel(ctx, e.mediator, e.c.ID, sess.ID, "settled"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.notify(ctx, &moved, mail.KindUpdate); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := e.outbox.List(ctx, e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if (m.Kind == mail.KindReminder || m.Kind == mail.KindUpdate) && m.State == mail.Pending {
+			t.Errorf("%s %s pending for a cancelled session (due %s)", m.Kind, m.ID, m.NotBefore.Format(time.RFC3339))
+		}
+	}
+	// Past the moved session's time: only the invitations and the
+	// cancellations went out.
+	e.clock.Set(start.Add(48 * time.Hour))
+	if _, err := e.outbox.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err = e.outbox.List(ctx, e.c.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if m.State == mail.Held && m.Kind != mail.KindInvitation && m.Kind != mail.KindCancellation {
+			t.Errorf("%s %s went out for a cancelled session", m.Kind, m.ID)
+		}
+	}
+}
+
+// The check when a message's time comes: a reminder or update of a
+// session that has since moved again or been cancelled is recorded as
+// cancelled and not sent, however it got into the outbox; a current one
+// goes.
+func TestStaleSessionMailIsNotSentWhenDue(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	start := e.clock.Now().Add(7 * 24 * time.Hour)
+	sess, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(start, "UTC"), TimeZone: "UTC", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Move(ctx, e.mediator, e.c.ID, sess.ID, local(start.Add(time.Hour), "UTC"), "", 0, "room unavailable"); err != nil {
+		t.Fatal(err)
+	}
+	// As if a slower notify of sequence 0 had queued these after the move.
+	enqueue := func(id string, kind mail.Kind) {
+		t.Helper()
+		if err := e.outbox.Enqueue(ctx, mail.Message{ID: id, CaseID: e.c.ID, Kind: kind, To: "alex@example.test",
+			Subject: "s", Text: "t", Ref: sess.ID, NotBefore: start.Add(-time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	staleRem := mailID("rem", sess.ID, "0", "60m", e.tenant.ID)
+	staleUpd := mailID("inv", sess.ID, "0", "x", e.tenant.ID)
+	currentRem := mailID("rem", sess.ID, "1", "60m", e.tenant.ID)
+	enqueue(staleRem, mail.KindReminder)
+	enqueue(staleUpd, mail.KindUpdate)
+	enqueue(currentRem, mail.KindReminder)
+	e.clock.Set(start.Add(-time.Hour))
+	if _, err := e.outbox.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	state := func(id string) mail.State {
+		t.Helper()
+		m, err := e.outbox.Get(ctx, e.c.ID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.State
+	}
+	for id, want := range map[string]mail.State{staleRem: mail.Cancelled, staleUpd: mail.Cancelled, currentRem: mail.Held} {
+		if got := state(id); got != want {
+			t.Errorf("%s: %s, want %s", id, got, want)
+		}
+	}
+	// Once the session is cancelled, even its current reminders stay.
+	if _, err := e.svc.Cancel(ctx, e.mediator, e.c.ID, sess.ID, "settled"); err != nil {
+		t.Fatal(err)
+	}
+	late := mailID("rem", sess.ID, "2", "30m", e.tenant.ID)
+	enqueue(late, mail.KindReminder)
+	if _, err := e.outbox.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(late); got != mail.Cancelled {
+		t.Errorf("%s: %s, want cancelled", late, got)
+	}
+	msgs, _ := e.outbox.List(ctx, e.c.ID)
+	for _, m := range msgs {
+		if m.State == mail.Cancelled && m.Attempts != 0 {
+			t.Errorf("%s: cancelled unsent, yet %d attempts recorded", m.ID, m.Attempts)
+		}
+		if m.State == mail.Cancelled && m.LastError != "" && !strings.Contains(m.LastError, "not sent") {
+			t.Errorf("%s: %q", m.ID, m.LastError)
+		}
+	}
+}
