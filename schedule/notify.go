@@ -163,11 +163,14 @@ func (s *Service) notify(ctx context.Context, sess *Session, kind mail.Kind) err
 }
 
 // Current tells the outbox, when a message's time has come, whether a
-// session's reminder or update is still wanted: only while the session is
-// not cancelled and still at the sequence the message was written for. A
-// notify that ran late (a Move's, after a Cancel or another Move of the
-// same session) thus queues nothing that goes out. Other messages are
-// not this package's to judge.
+// session's mail is still wanted. A reminder or update only while the
+// session is not cancelled and still at the sequence the message was
+// written for: a notify that ran late (a Move's, after a Cancel or another
+// Move of the same session) thus queues nothing that goes out. And any of
+// a session's mail only while its recipient may still enter one of the
+// session's rooms: someone removed from the case, recused, or moved to
+// another side since it was queued is not told the session's time. Other
+// messages are not this package's to judge.
 func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 	var prefix string
 	switch m.Kind {
@@ -175,6 +178,7 @@ func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 		prefix = "rem"
 	case mail.KindUpdate:
 		prefix = "inv"
+	case mail.KindInvitation, mail.KindCancellation:
 	default:
 		return true, nil
 	}
@@ -188,8 +192,18 @@ func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 		}
 		return false, err
 	}
-	if sess.Status == Cancelled {
+	if prefix != "" && (sess.Status == Cancelled || !strings.HasPrefix(m.ID, mailID(prefix, sess.ID, fmt.Sprint(sess.Sequence))+"-")) {
 		return false, nil
 	}
-	return strings.HasPrefix(m.ID, mailID(prefix, sess.ID, fmt.Sprint(sess.Sequence))+"-"), nil
+	if m.ToAccount == "" {
+		return true, nil
+	}
+	c, err := s.cfg.Cases.Load(ctx, m.CaseID)
+	if err != nil {
+		if errors.Is(err, fault.ErrNotFound) {
+			return false, nil // the case is gone (disposed): nobody is told of its sessions
+		}
+		return false, err
+	}
+	return slices.Contains(peopleOf(c, sess.Rooms), m.ToAccount), nil
 }

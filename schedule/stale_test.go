@@ -129,3 +129,43 @@ func TestStaleSessionMailIsNotSentWhenDue(t *testing.T) {
 		}
 	}
 }
+
+// Someone removed from the case after a session was scheduled is not told
+// its time: their reminders, already queued, are dropped when their time
+// comes, while those of the people still in the case go out.
+func TestRemovedPersonIsNotRemindedOfSessions(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	start := e.clock.Now().Add(7 * 24 * time.Hour)
+	if _, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(start, "UTC"), TimeZone: "UTC", Minutes: 60}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cases.RemoveParticipant(ctx, e.mediator, e.c.ID, e.landlord.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(start.Add(-time.Minute)) // every reminder's time has come
+	if _, err := e.outbox.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := e.outbox.List(ctx, e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := map[string]int{}
+	for _, m := range msgs {
+		if m.Kind != mail.KindReminder {
+			continue
+		}
+		if m.State == mail.Held {
+			sent[m.ToAccount]++
+		} else if m.ToAccount == e.landlord.ID && m.State != mail.Cancelled {
+			t.Errorf("the removed landlord's reminder %s is %s, want cancelled", m.ID, m.State)
+		}
+	}
+	if sent[e.landlord.ID] != 0 {
+		t.Errorf("%d reminders went to the landlord after they were removed from the case", sent[e.landlord.ID])
+	}
+	if sent[e.tenant.ID] == 0 {
+		t.Error("the tenant, still in the case, got no reminder")
+	}
+}
