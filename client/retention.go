@@ -69,7 +69,8 @@ func (c *Client) PlanRecords(ctx context.Context, id string, n int) ([]api.Item,
 	return out, err
 }
 
-// ApprovePlan approves a plan (someone other than its planner).
+// ApprovePlan approves a plan (someone independent of its planner and of
+// whoever chose its actions: retention.cedar).
 func (c *Client) ApprovePlan(ctx context.Context, id string) (api.Plan, error) {
 	var out api.Plan
 	err := c.Do(ctx, http.MethodPost, planPath(id)+"/approve", nil, &out)

@@ -13,7 +13,8 @@ const (
 	// RetentionPlan: draw up, list and read disposition plans.
 	RetentionPlan Action = "retention.plan"
 	// RetentionApprove: approve a disposition plan (DecidePlan: never the
-	// plan's own planner).
+	// plan's planner or choosers, nor an account tied to them by creation
+	// lineage, nor one whose lineage is unknown).
 	RetentionApprove Action = "retention.approve"
 	// RetentionApply: carry out an approved plan.
 	RetentionApply Action = "retention.apply"
@@ -42,33 +43,34 @@ func RetentionActions() []Action {
 		RetentionApply, RetentionCertificateRead, RetentionReview, RetentionKeep, RetentionTransfer, HoldManage, HoldList, RetentionScheduleApprove}
 }
 
-// Plan is a disposition plan as policy sees it: who drew it up.
+// Plan is a disposition plan as policy sees it: who drew it up and who
+// chose its actions, with their creation lineages (account.Account.Lineage).
 type Plan struct {
-	Planner string // account id
+	Planner        string // account id
+	PlannerLineage []string
 	// Choosers are the accounts that chose an action other than destroy
 	// for one of its records (review, keep, transfer): they do not
 	// approve it either.
 	Choosers []string
+	// ChoosersLineage is every chooser's lineage, together.
+	ChoosersLineage []string
 }
 
-// DecidePlan answers whether u may do a (RetentionApprove, RetentionApply)
-// to plan p. The four-eyes rule — a planner never approves their own plan —
-// is a forbid in retention.cedar, so it holds whatever the caller does.
+// DecidePlan answers whether u may approve (RetentionApprove) plan p. The
+// four-eyes and independence rules — the approver is neither the planner,
+// a chooser, nor an account one person could hold together with theirs —
+// are forbids in retention.cedar, so they hold whatever the caller does.
 func (e *Engine) DecidePlan(u User, a Action, p Plan) Decision {
 	entities := cedar.EntityMap{}
 	principal := e.addPrincipal(entities, u, nil)
 	uid := cedar.NewEntityUID("RetentionPlan", "plan")
+	control := append([]string{p.Planner}, p.PlannerLineage...)
+	control = append(control, p.Choosers...)
+	control = append(control, p.ChoosersLineage...)
 	entities[uid] = cedar.Entity{UID: uid, Attributes: cedar.NewRecord(cedar.RecordMap{
 		"planner":  cedar.NewEntityUID("User", cedar.String(p.Planner)),
-		"choosers": choosers(p.Choosers),
+		"choosers": userSet(p.Choosers),
+		"control":  userSet(control),
 	})}
 	return e.evaluate(entities, principal, a, uid)
-}
-
-func choosers(ids []string) cedar.Set {
-	out := make([]cedar.Value, len(ids))
-	for i, id := range ids {
-		out[i] = cedar.NewEntityUID("User", cedar.String(id))
-	}
-	return cedar.NewSet(out...)
 }

@@ -5,7 +5,9 @@ import (
 )
 
 // RetentionScheduleApprove: approve a proposed schedule change that
-// shortens a period (DecideScheduleChange: never its own proposer).
+// shortens a period (DecideScheduleChange: never its own proposer, nor an
+// account tied to it by creation lineage, nor one whose lineage is
+// unknown).
 const RetentionScheduleApprove Action = "retention.schedule.approve"
 
 // ShortPeriodDays: a period shorter than this is "very short", and
@@ -14,19 +16,21 @@ const RetentionScheduleApprove Action = "retention.schedule.approve"
 const ShortPeriodDays = 7
 
 // ScheduleChange is a proposed schedule change as policy sees it: who
-// proposed it.
+// proposed it, and its creation lineage (account.Account.Lineage).
 type ScheduleChange struct {
-	Proposer string // account id
+	Proposer        string // account id
+	ProposerLineage []string
 }
 
 // DecideScheduleChange answers whether u may approve the change c. The
-// four-eyes rule is a forbid in retention.cedar.
+// four-eyes and independence rules are forbids in retention.cedar.
 func (e *Engine) DecideScheduleChange(u User, a Action, c ScheduleChange) Decision {
 	entities := cedar.EntityMap{}
 	principal := e.addPrincipal(entities, u, nil)
 	uid := cedar.NewEntityUID("ScheduleChange", "change")
 	entities[uid] = cedar.Entity{UID: uid, Attributes: cedar.NewRecord(cedar.RecordMap{
-		"proposer": cedar.NewEntityUID("User", cedar.String(c.Proposer)),
+		"proposer":        cedar.NewEntityUID("User", cedar.String(c.Proposer)),
+		"proposerControl": userSet(append([]string{c.Proposer}, c.ProposerLineage...)),
 	})}
 	return e.evaluate(entities, principal, a, uid)
 }

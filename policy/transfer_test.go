@@ -41,7 +41,7 @@ func TestChooserCannotApprove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := User{ID: "u_a", Role: RoleRecords}, User{ID: "u_b", Role: RoleRecords}
+	a, b := User{ID: "u_a", Role: RoleRecords, ProvenanceKnown: true}, User{ID: "u_b", Role: RoleRecords, ProvenanceKnown: true}
 	p := Plan{Planner: "u_p", Choosers: []string{"u_a"}}
 	if e.DecidePlan(a, RetentionApprove, p).Allowed {
 		t.Fatal("the chooser approved")

@@ -16,8 +16,10 @@ import (
 	"filippo.io/age"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/vault"
@@ -412,4 +414,82 @@ func TestTransferCrashAtEveryStep(t *testing.T) {
 func isInvalid(err error) bool {
 	var ie *fault.InvalidError
 	return errors.As(err, &ie)
+}
+
+// TestApproverIndependentOfPlannerLineage: administrator a1 alone made
+// records account r1 (and chose its first password). r1 proposes
+// shortening the schedule, draws up a plan and chooses to transfer a case
+// to a key r1 holds; a1 approves neither the shortening nor the plan, nor
+// does another account a1 made, nor one whose lineage is unknown. The
+// plan stays unapproved until an independent person approves it.
+func TestApproverIndependentOfPlannerLineage(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		ctx := t.Context()
+		a1 := e.newStaff(t, policy.RoleAdmin, nil)
+		r1 := e.newStaff(t, policy.RoleRecords, &a1)
+		sibling := e.newStaff(t, policy.RoleRecords, &a1)
+		unknown := account.Account{ID: ids.New("u"), Role: policy.RoleAdmin} // made before origins were recorded
+		shortened := 0
+		for _, class := range append(policy.CaseClasses(), "evidence") {
+			res, err := e.ret.SetRule(ctx, r1, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30})
+			if err != nil {
+				t.Fatalf("%s: %v", class, err)
+			}
+			if res.Pending == nil {
+				continue // already 30 days: nothing shortened
+			}
+			shortened++
+			for name, who := range map[string]account.Account{"a1": a1, "a1's other records account": sibling, "unknown lineage": unknown} {
+				if _, _, err := e.ret.ApproveScheduleChange(ctx, who, res.Pending.ID); !errors.Is(err, fault.ErrForbidden) {
+					t.Fatalf("%s approved r1's shortening of %s: %v", name, class, err)
+				}
+			}
+			if _, _, err := e.ret.ApproveScheduleChange(ctx, e.records2, res.Pending.ID); err != nil {
+				t.Fatalf("independent approval of %s: %v", class, err)
+			}
+		}
+		if shortened == 0 {
+			t.Fatal("no rule was shortened")
+		}
+		tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
+		e.close(t, tc)
+		e.clock = e.clock.Add(month)
+		p, err := e.ret.MakePlan(ctx, r1, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.Choose(ctx, r1, p.ID, ChooseAction{Case: tc.id, Kind: ActionTransfer,
+			Recipient: id.Recipient().String(), RecipientName: "r1's own key"}); err != nil {
+			t.Fatal(err)
+		}
+		for name, who := range map[string]account.Account{"a1": a1, "a1's other records account": sibling, "unknown lineage": unknown} {
+			if _, err := e.ret.Approve(ctx, who, p.ID); !errors.Is(err, fault.ErrForbidden) {
+				t.Fatalf("%s approved r1's plan: %v", name, err)
+			}
+		}
+		if got, err := e.ret.GetPlan(ctx, e.records2, p.ID); err != nil || got.State != StatePlanned || got.Approved != nil {
+			t.Fatalf("after refusals: %v %+v", err, got)
+		}
+		// A plan planned by an independent account but whose transfer r1
+		// chose: still not a1's to approve.
+		q, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.Choose(ctx, r1, q.ID, ChooseAction{Case: tc.id, Kind: ActionTransfer,
+			Recipient: id.Recipient().String(), RecipientName: "r1's own key"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.Approve(ctx, a1, q.ID); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("a1 approved a plan whose transfer r1 chose: %v", err)
+		}
+		if got, err := e.ret.Approve(ctx, e.admin, p.ID); err != nil || got.State != StateApproved || got.Approved.By != e.admin.ID {
+			t.Fatalf("independent approval: %v %+v", err, got)
+		}
+	})
 }

@@ -15,7 +15,7 @@
 //     a record and when it falls due is decided by package policy, purely.
 //     A change that shortens a period or changes a trigger is only
 //     proposed (schedule_approval.go) and is in force once a second
-//     person approves it; lengthening is in force at once; a zero or
+//     person, independent of the proposer, approves it; lengthening is in force at once; a zero or
 //     very short period is answered with a warning.
 //   - The sweep (sweep.go): every plan also finds residue — what no
 //     class covers: ciphertext and version records of no known document
@@ -34,7 +34,10 @@
 //   - Disposition (plan.go, apply.go). A plan, drawn up as of a date, lists
 //     every record due with its class, trigger date and size, and every
 //     record that would be due but is held, with the hold. A second person
-//     (records or admin, never the planner: a Cedar forbid) approves it.
+//     (records or admin) approves it: never the planner or whoever chose
+//     its actions, nor an account tied to theirs by creation lineage, nor
+//     one whose lineage is unknown (Cedar forbids; Approve reads the
+//     planner's and choosers' accounts for their lineages).
 //     Applying it runs, page by page, the vault's cryptographic erase
 //     (NIST SP 800-88): first each version's data key, then every stored
 //     version of its ciphertext and of its record, then — once nothing of
@@ -75,6 +78,7 @@
 // transfer's bundle, sealed to its recipient); put anything but
 // ids, classes, enums, counts, sizes, dates and keyed hashes in a plan, a
 // certificate or an audit entry; delete a ciphertext before its key, or
-// any key of something under hold; approve a plan for its own planner; or
+// any key of something under hold; approve a plan for its own planner, a
+// chooser, or an account tied to theirs; or
 // decide access itself instead of asking policy.
 package retention

@@ -15,6 +15,7 @@ import (
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/internal/hashcost"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/kms"
@@ -37,10 +38,13 @@ type env struct {
 	log      *audit.Log
 	signer   *audit.Signer
 	cases    *cases.Service
+	accounts *account.Service
 	vault    *vault.Service
 	ret      *Service
 	mk       *kms.MasterKey
 	msgs     *messaging.Log
+	// The staff accounts are in the account store, made by the operator
+	// (no creator): independent of one another (retention.cedar).
 	mediator account.Account
 	records  account.Account // plans
 	records2 account.Account // approves
@@ -51,8 +55,28 @@ type env struct {
 	clock time.Time
 }
 
+// Accounts made here hash their passwords at the test cost, as
+// internal/nodetest's do.
+func init() { hashcost.UseTestCost() }
+
+// staff is an account that is in no store, of known provenance (as the
+// operator makes them): it may approve, but whatever it plans or proposes
+// cannot be approved (its account cannot be read).
 func staff(role policy.Role) account.Account {
-	return account.Account{ID: ids.New("u"), Name: string(role), Role: role}
+	return account.Account{ID: ids.New("u"), Name: string(role), Role: role, Origin: account.OriginOperator}
+}
+
+// newStaff makes a staff account in the account store: by the operator's
+// command line when creator is nil, else by creator through the API (so
+// creator and its lineage are the new account's lineage).
+func (e *env) newStaff(t testing.TB, role policy.Role, creator *account.Account) account.Account {
+	t.Helper()
+	a, err := e.accounts.Create(t.Context(), account.NewAccount{Email: ids.New("e") + "@example.org",
+		Name: string(role), Role: role, Password: "a long test password", Creator: creator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 func newEnv(t testing.TB, store objstore.Store) *env {
@@ -89,13 +113,16 @@ func newEnv(t testing.TB, store objstore.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(Config{Meta: meta, Cases: cs, Vault: v, Policy: pol, Audit: log, Signer: signer, PageSize: 3})
+	r, err := New(Config{Meta: meta, Cases: cs, Accounts: accts, Vault: v, Policy: pol, Audit: log, Signer: signer, PageSize: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{store: store, meta: meta, log: log, signer: signer, cases: cs, vault: v, ret: r, mk: mk,
-		msgs: messaging.NewLog(store), mediator: staff(policy.RoleMediator), records: staff(policy.RoleRecords),
-		records2: staff(policy.RoleRecords), admin: staff(policy.RoleAdmin), clock: time.Now().UTC()}
+	e := &env{store: store, meta: meta, log: log, signer: signer, cases: cs, accounts: accts, vault: v, ret: r, mk: mk,
+		msgs: messaging.NewLog(store), clock: time.Now().UTC()}
+	e.mediator = e.newStaff(t, policy.RoleMediator, nil)
+	e.records = e.newStaff(t, policy.RoleRecords, nil)
+	e.records2 = e.newStaff(t, policy.RoleRecords, nil)
+	e.admin = e.newStaff(t, policy.RoleAdmin, nil)
 	r.now = func() time.Time { return e.clock }
 	return e
 }

@@ -367,16 +367,33 @@ func (s *Service) Plans(ctx context.Context, actor account.Account) ([]Plan, err
 }
 
 // Approve records a second person's approval of a plan. Policy refuses the
-// plan's own planner (retention.cedar's four-eyes forbid).
+// plan's own planner and whoever chose its actions, and any account one
+// person could hold together with theirs: their creators, accounts they or
+// their creators made, accounts whose lineage is unknown
+// (retention.cedar's four-eyes and independence forbids).
 func (s *Service) Approve(ctx context.Context, actor account.Account, id string) (Plan, error) {
 	p, _, err := s.loadPlan(ctx, id)
 	if err != nil {
 		return Plan{}, err
 	}
-	if !s.policy.DecidePlan(actor.Principal(), policy.RetentionApprove, policy.Plan{Planner: p.Planner, Choosers: p.Choosers}).Allowed {
-		if actor.ID == p.Planner || slices.Contains(p.Choosers, actor.ID) {
+	facts := policy.Plan{Planner: p.Planner, Choosers: p.Choosers}
+	if facts.PlannerLineage, err = s.lineages(ctx, p.Planner); err != nil {
+		return Plan{}, fmt.Errorf("the planner's account: %w", err)
+	}
+	if facts.ChoosersLineage, err = s.lineages(ctx, p.Choosers...); err != nil {
+		return Plan{}, fmt.Errorf("the account of whoever chose its actions: %w", err)
+	}
+	if d := s.policy.DecidePlan(actor.Principal(), policy.RetentionApprove, facts); !d.Allowed {
+		switch {
+		case actor.ID == p.Planner || slices.Contains(p.Choosers, actor.ID):
 			s.refused(ctx, actor, policy.RetentionApprove, "")
 			return Plan{}, fmt.Errorf("a plan is approved by someone other than its planner and whoever chose its actions: %w", fault.ErrForbidden)
+		case slices.Contains(d.Policies, "approver-independent-of-plan"):
+			s.refused(ctx, actor, policy.RetentionApprove, "")
+			return Plan{}, fmt.Errorf("a plan is approved by someone independent of its planner and whoever chose its actions: not an account that created theirs, nor one made by them or by the accounts that made theirs: %w", fault.ErrForbidden)
+		case slices.Contains(d.Policies, "unknown-provenance-approves-no-plan"):
+			s.refused(ctx, actor, policy.RetentionApprove, "")
+			return Plan{}, fmt.Errorf("your account was made before Parley recorded who creates accounts, so it approves no plan: %w", fault.ErrForbidden)
 		}
 		return Plan{}, s.refused(ctx, actor, policy.RetentionApprove, "")
 	}
@@ -390,6 +407,11 @@ func (s *Service) Approve(ctx context.Context, actor account.Account, id string)
 	return metastore.Update(ctx, s.meta, planKey(id), func(r *Plan) error {
 		if r.State != StatePlanned {
 			return fmt.Errorf("plan %s is %s, not awaiting approval: %w", id, r.State, fault.ErrConflict)
+		}
+		if !slices.Equal(r.Choosers, p.Choosers) {
+			// Someone chose an action since policy was asked: their
+			// account was not weighed. Ask again.
+			return fmt.Errorf("plan %s: an action was chosen while it was being approved; approve it again: %w", id, fault.ErrConflict)
 		}
 		r.State = StateApproved
 		r.Approved = &Approval{By: actor.ID, At: s.now().UTC()}

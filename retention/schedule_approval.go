@@ -105,7 +105,8 @@ func (s *Service) ScheduleChanges(ctx context.Context, actor account.Account) ([
 }
 
 // ApproveScheduleChange puts a pending change in force, as a new version
-// of the schedule. Policy refuses its own proposer. If the class's rule
+// of the schedule. Policy refuses its own proposer and any account one
+// person could hold together with the proposer's (retention.cedar). If the class's rule
 // changed since the proposal, the change is withdrawn rather than
 // applied over a rule its approver never saw.
 func (s *Service) ApproveScheduleChange(ctx context.Context, actor account.Account, id string) (ScheduleChange, StoredSchedule, error) {
@@ -118,10 +119,20 @@ func (s *Service) ApproveScheduleChange(ctx context.Context, actor account.Accou
 	} else if err != nil {
 		return ScheduleChange{}, StoredSchedule{}, err
 	}
-	if !s.policy.DecideScheduleChange(actor.Principal(), policy.RetentionScheduleApprove, policy.ScheduleChange{Proposer: c.ProposedBy}).Allowed {
-		err := s.refused(ctx, actor, policy.RetentionScheduleApprove, "")
-		if actor.ID == c.ProposedBy {
+	lineage, err := s.lineages(ctx, c.ProposedBy)
+	if err != nil {
+		return ScheduleChange{}, StoredSchedule{}, fmt.Errorf("the proposer's account: %w", err)
+	}
+	if d := s.policy.DecideScheduleChange(actor.Principal(), policy.RetentionScheduleApprove,
+		policy.ScheduleChange{Proposer: c.ProposedBy, ProposerLineage: lineage}); !d.Allowed {
+		err = s.refused(ctx, actor, policy.RetentionScheduleApprove, "")
+		switch {
+		case actor.ID == c.ProposedBy:
 			err = fmt.Errorf("a change that shortens a period is approved by someone other than whoever proposed it: %w", fault.ErrForbidden)
+		case slices.Contains(d.Policies, "schedule-approver-independent-of-proposer"):
+			err = fmt.Errorf("a change that shortens a period is approved by someone independent of whoever proposed it: not an account that created theirs, nor one made by them or by the accounts that made theirs: %w", fault.ErrForbidden)
+		case slices.Contains(d.Policies, "unknown-provenance-approves-no-schedule-change"):
+			err = fmt.Errorf("your account was made before Parley recorded who creates accounts, so it approves no schedule change: %w", fault.ErrForbidden)
 		}
 		return ScheduleChange{}, StoredSchedule{}, err
 	}

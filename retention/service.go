@@ -19,11 +19,15 @@ import (
 
 // Config is what a Service needs.
 type Config struct {
-	Meta   *metastore.Store
-	Cases  *cases.Service
-	Vault  *vault.Service
-	Policy *policy.Engine
-	Audit  *audit.Log
+	Meta  *metastore.Store
+	Cases *cases.Service
+	// Accounts gives the creation lineages of a plan's planner and
+	// choosers and of a schedule change's proposer, which policy weighs
+	// when someone approves (retention.cedar: independence).
+	Accounts *account.Service
+	Vault    *vault.Service
+	Policy   *policy.Engine
+	Audit    *audit.Log
 	// Signer signs certificates of destruction: the audit log's signer,
 	// so that the audit log's public key verifies them too.
 	Signer *audit.Signer
@@ -45,6 +49,7 @@ type Service struct {
 	meta     *metastore.Store
 	store    objstore.Store
 	cases    *cases.Service
+	accounts *account.Service
 	vault    *vault.Service
 	policy   *policy.Engine
 	audit    *audit.Log
@@ -63,8 +68,8 @@ type Service struct {
 
 // New makes a retention service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Meta == nil || cfg.Cases == nil || cfg.Vault == nil || cfg.Policy == nil || cfg.Audit == nil || cfg.Signer == nil {
-		return nil, errors.New("retention: New needs Meta, Cases, Vault, Policy, Audit and Signer")
+	if cfg.Meta == nil || cfg.Cases == nil || cfg.Accounts == nil || cfg.Vault == nil || cfg.Policy == nil || cfg.Audit == nil || cfg.Signer == nil {
+		return nil, errors.New("retention: New needs Meta, Cases, Accounts, Vault, Policy, Audit and Signer")
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 16
@@ -72,7 +77,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = DefaultPageSize
 	}
-	return &Service{meta: cfg.Meta, store: cfg.Meta.Objects(), cases: cfg.Cases, vault: cfg.Vault,
+	return &Service{meta: cfg.Meta, store: cfg.Meta.Objects(), cases: cfg.Cases, accounts: cfg.Accounts, vault: cfg.Vault,
 		policy: cfg.Policy, audit: cfg.Audit, signer: cfg.Signer, parallel: cfg.Parallel,
 		pageSize: cfg.PageSize, now: time.Now}, nil
 }
@@ -111,4 +116,20 @@ func (s *Service) step(name string) error {
 		return fmt.Errorf("stopped at %s: %w", name, err)
 	}
 	return nil
+}
+
+// lineages returns the creation lineages of the accounts ids, together, as
+// their account records have them now (a password reset adds whoever
+// reset it). An account that cannot be read fails the approval that
+// needs it: independence is never assumed.
+func (s *Service) lineages(ctx context.Context, ids ...string) ([]string, error) {
+	var out []string
+	for _, id := range ids {
+		a, err := s.accounts.Get(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("the account %s: %w", id, err)
+		}
+		out = append(out, a.Lineage...)
+	}
+	return out, nil
 }

@@ -180,7 +180,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if n.Vault, err = vault.New(vault.Config{Meta: meta, Cases: n.Cases, MasterKey: mk, Policy: pol, Audit: log, MaxSize: cfg.MaxDocumentSize}); err != nil {
 		return nil, err
 	}
-	if n.Retention, err = retention.New(retention.Config{Meta: meta, Cases: n.Cases, Vault: n.Vault, Policy: pol, Audit: log, Signer: signer}); err != nil {
+	if n.Retention, err = retention.New(retention.Config{Meta: meta, Cases: n.Cases, Accounts: n.Accounts, Vault: n.Vault, Policy: pol, Audit: log, Signer: signer}); err != nil {
 		return nil, err
 	}
 	if n.KeyDir, err = keydir.Open(ctx, keydir.Config{Store: store, Meta: meta, MasterKey: mk, Cases: n.Cases, Caucus: n.Rooms, Policy: pol, Audit: log}); err != nil {

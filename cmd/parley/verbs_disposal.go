@@ -79,7 +79,7 @@ func chooseVerb(ctx context.Context, name string, args []string, setup func(*fla
 	if *asJSON {
 		return printJSON(out)
 	}
-	fmt.Println(said(req) + " Someone other than you and the planner approves the plan before anything happens.")
+	fmt.Println(said(req) + " Someone independent of you and the planner (not an account that made yours or theirs, nor one made by either of you or by whoever made yours) approves the plan before anything happens.")
 	return nil
 }
 

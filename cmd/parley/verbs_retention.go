@@ -278,7 +278,7 @@ func retentionPlan(ctx context.Context, args []string) error {
 		}
 		w.Flush()
 	}
-	fmt.Printf("Next: someone other than you approves it with `parley retention approve %s`.\n", p.ID)
+	fmt.Printf("Next: someone independent of you (not an account that made yours, nor one made by you or by whoever made yours) approves it with `parley retention approve %s`.\n", p.ID)
 	return nil
 }
 

@@ -5,7 +5,9 @@
 // p=1; see account/password.go). Under the race detector one such hash
 // costs about half a second of CPU, and the tests that start nodes
 // (internal/nodetest) sign in hundreds of accounts, so most of their CPU
-// went there. nodetest calls UseTestCost from its init; nothing else may.
+// went there. nodetest calls UseTestCost from its init, and so do the
+// retention package's tests (they make staff accounts for every test);
+// no other code may.
 //
 // The switch cannot be reached by a deployment: there is no flag,
 // environment variable or configuration field for it, the package is
