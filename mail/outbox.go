@@ -607,7 +607,7 @@ func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) 
 			return nil
 		}
 		m.State, m.Done = Cancelled, &now
-		m.LastError = "no longer current when its time came (the session moved again or was cancelled); not sent"
+		m.LastError = "no longer current when its time came (the session moved again or was cancelled, or its recipient left the case); not sent"
 		return nil
 	})
 	switch {
