@@ -149,6 +149,56 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 	return IssuedInvite{Token: token, Expires: inv.Expires, Role: n.Role, Side: n.Side}, nil
 }
 
+// mayStillMake returns the maker (createdBy) of a link of kind a to case
+// caseID — an invite (policy.CaseInvite) or a re-entry link
+// (policy.CaseReentry) — if they may still make it, and ErrInviteGone if
+// not, or if the case or the maker's account is gone.
+//
+// A link is worth no more than its maker's access to the case. The maker
+// must still be allowed to make it, by the policy that let them: one of
+// the case's mediators, not recused (by themselves, a co-mediator or the
+// program), with an enabled account. Otherwise the link is refused as a
+// used one is: a mediator who recused or was disabled could else keep a
+// link back in as a party, or an invite for a side, and read through it
+// the case they lost. Only the maker's standing counts: links made by a
+// co-mediator who is still active keep working. Nothing is revoked when a
+// maker leaves; redemption asks.
+func (s *Service) mayStillMake(ctx context.Context, caseID, createdBy string, a policy.Action) (account.Account, error) {
+	// As stored: activating a mediator whose notice ended (load) changes
+	// nothing about the maker, who was a mediator already.
+	c, err := s.reload(ctx, caseID)
+	if errors.Is(err, fault.ErrNotFound) {
+		return account.Account{}, ErrInviteGone
+	}
+	if err != nil {
+		return account.Account{}, err
+	}
+	maker, err := s.linkMaker(ctx, createdBy)
+	if err != nil {
+		return account.Account{}, err
+	}
+	if !s.makerMay(maker, a, c) {
+		return account.Account{}, ErrInviteGone
+	}
+	return maker, nil
+}
+
+// linkMaker returns the account that made a link (its CreatedBy), or
+// ErrInviteGone if there is no such account.
+func (s *Service) linkMaker(ctx context.Context, createdBy string) (account.Account, error) {
+	maker, err := s.accounts.Get(ctx, createdBy)
+	if errors.Is(err, fault.ErrNotFound) {
+		return account.Account{}, ErrInviteGone
+	}
+	return maker, err
+}
+
+// makerMay reports whether maker may still make a link of kind a to case
+// c (see mayStillMake).
+func (s *Service) makerMay(maker account.Account, a policy.Action, c *Case) bool {
+	return s.policy.Decide(maker.Principal(), a, c.Facts()).Allowed
+}
+
 // Joined is the result of redeeming an invite.
 type Joined struct {
 	Account account.Account
@@ -164,10 +214,11 @@ type Joined struct {
 }
 
 // Join redeems an invite token: it claims the invite (only one claim can
-// win), creates the participant's account, adds them to the case, marks the
-// invite completed and opens a session. A rerun after a crash anywhere in
-// between finishes the same join (once claimLease has passed; before that it
-// gets ErrInviteBusy); once completed, the token is gone. Of several Joins
+// win, and none while the invite's maker may no longer invite to the case:
+// mayStillMake), creates the participant's account, adds them to the case,
+// marks the invite completed and opens a session. A rerun after a crash
+// anywhere in between finishes the same join (once claimLease has passed;
+// before that it gets ErrInviteBusy); once completed, the token is gone. Of several Joins
 // racing with one token, exactly one succeeds.
 //
 // A re-entry link (CreateReentry) is redeemed the same way: it signs its
@@ -185,6 +236,7 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 	}
 	key := s.inviteKey(token)
 	var claimedID string
+	var maker account.Account
 	inv, err := metastore.Update(ctx, s.meta, key, func(inv *Invite) error {
 		now := s.now().UTC()
 		switch {
@@ -203,12 +255,19 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 			if inv.Claimed != nil && now.Sub(*inv.Claimed) < claimLease {
 				return ErrInviteBusy
 			}
-			inv.Claimed = &now
 		case !now.Before(inv.Expires):
 			return ErrInviteGone
-		default:
-			inv.ClaimedBy, inv.Claimed = ids.New("u"), &now
 		}
+		// Neither claimed nor finished if its maker has lost the case
+		// (mayStillMake), so that every try says the same: gone.
+		var err error
+		if maker, err = s.mayStillMake(ctx, inv.CaseID, inv.CreatedBy, policy.CaseInvite); err != nil {
+			return err
+		}
+		if inv.ClaimedBy == "" {
+			inv.ClaimedBy = ids.New("u")
+		}
+		inv.Claimed = &now
 		claimedID = inv.ClaimedBy
 		return nil
 	})
@@ -244,6 +303,11 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 		return Joined{}, err
 	}
 	_, err = metastore.Update(ctx, s.meta, caseKey(inv.CaseID), func(c *Case) error {
+		// The maker's recusal, should it be written after the claim,
+		// wins here.
+		if !s.makerMay(maker, policy.CaseInvite, c) {
+			return ErrInviteGone
+		}
 		if _, ok := c.Participant(acct.ID); ok {
 			return nil
 		}

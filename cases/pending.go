@@ -36,8 +36,10 @@ func caseInvitesPrefix(caseID string) string { return "cases/" + caseID + "/invi
 type inviteMarker struct{}
 
 // PendingInvites lists the case's invitations that are neither used nor
-// expired, oldest first. Only someone who may invite to the case (its
-// mediators) may list them.
+// expired, nor made by someone who may no longer invite to the case (a
+// recused or disabled mediator, whose invites are refused: mayStillMake),
+// oldest first. Only someone who may invite to the case (its mediators)
+// may list them.
 func (s *Service) PendingInvites(ctx context.Context, actor account.Account, id string) ([]PendingInvite, error) {
 	c, err := s.loadFor(ctx, actor, id, policy.CaseInvite)
 	if err != nil {
@@ -60,6 +62,7 @@ func (s *Service) PendingInvites(ctx context.Context, actor account.Account, id 
 	}
 	now := s.now()
 	out := []PendingInvite{}
+	makers := map[string]bool{} // maker → may still invite
 	for _, name := range names {
 		var inv Invite
 		if _, err := s.meta.Get(ctx, "invites/"+name, &inv); err != nil {
@@ -69,6 +72,20 @@ func (s *Service) PendingInvites(ctx context.Context, actor account.Account, id 
 			return nil, err
 		}
 		if inv.CaseID != id || inv.Completed || inv.Claimed != nil || !now.Before(inv.Expires) {
+			continue
+		}
+		may, known := makers[inv.CreatedBy]
+		if !known {
+			maker, err := s.linkMaker(ctx, inv.CreatedBy)
+			switch {
+			case err == nil:
+				may = s.makerMay(maker, policy.CaseInvite, c)
+			case !errors.Is(err, ErrInviteGone):
+				return nil, err
+			}
+			makers[inv.CreatedBy] = may
+		}
+		if !may {
 			continue
 		}
 		out = append(out, PendingInvite{Name: inv.Name, Role: inv.Role, Side: inv.Side, Created: inv.Created, Expires: inv.Expires, Emailed: inv.Email != ""})

@@ -125,15 +125,21 @@ func (s *Service) CreateReentry(ctx context.Context, actor account.Account, id, 
 }
 
 // redeemReentry uses a re-entry token: it marks the link used (only one
-// use can win), checks that the account is still a participant of the case
-// and enabled, and opens a session for that same account. A session that
-// fails to open after the mark leaves the link used; the mediator issues
-// another.
+// use can win, and none while its maker may no longer make re-entry links
+// to the case: mayStillMake), checks that the account is still a
+// participant of the case and enabled, and opens a session for that same
+// account. A session that fails to open after the mark leaves the link
+// used; the mediator issues another.
 func (s *Service) redeemReentry(ctx context.Context, token string, current *account.Account) (Joined, error) {
 	key := s.reentryKey(token)
 	r, err := metastore.Update(ctx, s.meta, key, func(r *Reentry) error {
 		if r.Used != nil || !s.now().Before(r.Expires) {
 			return ErrInviteGone
+		}
+		// Not used up if its maker has lost the case (mayStillMake):
+		// every try says the same, gone.
+		if _, err := s.mayStillMake(ctx, r.CaseID, r.CreatedBy, policy.CaseReentry); err != nil {
+			return err
 		}
 		now := s.now().UTC()
 		r.Used = &now

@@ -108,6 +108,11 @@ func newEnvWith(t *testing.T, mp *mailpit.Client, wrap func(objstore.Store) objs
 	e.svc = New(Config{Meta: meta, Cases: cs, Accounts: accts, Policy: pol, Audit: log, Outbox: ob,
 		From: "sessions@program.test", JoinURL: joinURL, Now: clk.Now})
 	e.mediator = account.Account{ID: ids.New("u"), Name: "Morgan Reyes", Role: policy.RoleMediator}
+	// Stored (without a password, to keep argon2 out): the invites below
+	// work only while their maker's account is there and may still invite.
+	if _, err := meta.Create(t.Context(), "accounts/"+e.mediator.ID, e.mediator); err != nil {
+		t.Fatal(err)
+	}
 	e.c, err = cs.Create(t.Context(), e.mediator, cases.NewCase{Title: "Deposit dispute at 12 Elm Street", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
 	if err != nil {
 		t.Fatal(err)

@@ -50,6 +50,14 @@ func TestProposalVerbs(t *testing.T) {
 		return stderr
 	}
 
+	// Pat joins before the recusal: after it, the invite the recused
+	// mediator made no longer works (cases TestLinksDieWithTheirMakersAccess).
+	runOK("join", link.Link)
+	pat, err := loadSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	actAs(t, n.URL, adminA)
 	runFails("case", "recuse", c.ID, "--mediator", medAcct.ID, "--reason", "conflict")
 	var p api.Proposal
@@ -68,7 +76,9 @@ func TestProposalVerbs(t *testing.T) {
 	if out := runOK("case", "proposals"); !strings.Contains(out, "No proposals.") {
 		t.Fatalf("pending after approval:\n%s", out)
 	}
-	runOK("join", link.Link)
+	if err := saveSession(pat); err != nil {
+		t.Fatal(err)
+	}
 	out := runOK("case", "show", c.ID)
 	if !strings.Contains(out, "The program recused mediator "+medAcct.Name+" on ") || !strings.Contains(out, "Reason: Unreachable for six weeks") {
 		t.Fatalf("case show to the party:\n%s", out)

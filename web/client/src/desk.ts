@@ -636,6 +636,8 @@ function stepOffSection(): HTMLElement {
         h("ul", {},
           h("li", {}, "You stop being a mediator on this case at once: its rooms, documents and this desk close to you."),
           h("li", {}, "This is final: you cannot be added back to this case."),
+          h("li", {}, "Invitations and links back in that you made and that were not used yet stop working" +
+            (others.length ? `: ${others.map((m) => m.name).join(", ")} can send new ones.` : ".")),
           h("li", {}, others.length ? `${others.map((m) => m.name).join(", ")} remain${others.length === 1 ? "s" : ""} the case's mediator${others.length === 1 ? "" : "s"}.`
             : "You are its only mediator: the case has none until the program assigns another."),
           h("li", {}, "Everyone in the case sees that you stepped off, and your reason.")),

@@ -192,7 +192,7 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
     } }, `Enable ${a.name}`));
   } else {
     actions.append(h("button", { type: "button", "data-act": "disable", onclick: () => confirmThen(
-      `Disable ${who}? ${a.id === me.id ? "You" : a.name} will be signed out at once on every computer, open conversations will close, and signing in will be refused until the account is enabled again.`,
+      `Disable ${who}? ${a.id === me.id ? "You" : a.name} will be signed out at once on every computer, open conversations will close, and signing in will be refused until the account is enabled again.${a.role === "mediator" ? " Invitations and links back in that they made and that were not used yet stop working meanwhile." : ""}`,
       `Yes, disable ${a.name}`, async () => {
         try { await staffAPI.disable(a.id); report(`${a.name} is disabled and has been signed out everywhere.`); await refresh(); } catch (e) {
           report(accountProblemWords(e) ?? "That did not work. Try again shortly.", true);

@@ -241,7 +241,7 @@ await run(async () => {
   await med.fill("#desk-stepoff-reason", "A conflict of interest came to light");
   await med.click("#desk-stepoff-form button[type=submit]");
   const off = flat(await med.innerText("#desk-stepoff-box"));
-  check(off.includes("cannot be added back") && off.includes("only mediator"), "the step-off confirmation names the consequences: " + off);
+  check(off.includes("cannot be added back") && off.includes("only mediator") && off.includes("links back in that you made"), "the step-off confirmation names the consequences: " + off);
   await med.locator("#desk-stepoff").screenshot({ path: shots + "/desk-stepoff.png" });
   await med.click("#desk-stepoff-confirm");
   await med.waitForSelector("h1:has-text('You stepped off the case')");

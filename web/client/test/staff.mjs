@@ -65,7 +65,7 @@ await run(async () => {
   await row.locator("button[data-act=disable]").focus();
   await admin.keyboard.press("Enter");
   const confirmText = await row.locator(".confirm").innerText();
-  check(confirmText.includes("signed out at once") && confirmText.includes("refused"), "the confirmation says what disabling does");
+  check(confirmText.includes("signed out at once") && confirmText.includes("refused") && confirmText.includes("links back in"), "the confirmation says what disabling does: " + confirmText);
   await axeCheck(admin, "People, confirming a disable");
   await admin.keyboard.press("Enter");
   await admin.waitForSelector(`tr[data-email="${medEmail}"]:has-text("Disabled")`);
