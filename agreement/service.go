@@ -560,7 +560,9 @@ func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string
 	added := false
 	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(r *record) error {
 		added = false
-		if err := s.signRefusal(ctx, actor, r, req); err != nil {
+		// No audit in here (this may run more than once): a refusal
+		// is audited once the update has ended.
+		if err := signCheck(r, req); err != nil {
 			return err
 		}
 		if signedAlready(r) {
@@ -575,6 +577,7 @@ func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string
 		return nil
 	})
 	if err != nil {
+		s.auditSignRefusal(ctx, actor, caseID, req, err)
 		return api.Agreement{}, err
 	}
 	if added {
@@ -586,12 +589,30 @@ func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string
 	return s.view(ctx, actor, c, &out, true)
 }
 
+// signRefusal is signCheck's refusal of a signature on r, audited.
 func (s *Service) signRefusal(ctx context.Context, actor account.Account, r *record, req api.AgreementSignRequest) error {
+	err := signCheck(r, req)
+	s.auditSignRefusal(ctx, actor, r.Case, req, err)
+	return err
+}
+
+// auditSignRefusal audits a refusal of signCheck's that the audit log
+// records: a signature on a superseded version. Other errors are not.
+func (s *Service) auditSignRefusal(ctx context.Context, actor account.Account, caseID string, req api.AgreementSignRequest, err error) {
+	if errors.Is(err, ErrSuperseded) {
+		s.audit(ctx, audit.Event{Type: "agreement.sign.refused", Actor: actor.ID, Case: caseID, Objects: []string{strconv.Itoa(req.Version)},
+			Attrs: map[string]string{"reason": "superseded"}})
+	}
+}
+
+// signCheck refuses a signature that r cannot take: one on another than
+// the current version (ErrSuperseded when on an earlier one), on another
+// text, or on a filed agreement. It does no I/O, so it may run inside a
+// metastore.Update.
+func signCheck(r *record, req api.AgreementSignRequest) error {
 	cur := r.current()
 	if req.Version != cur.Num {
 		if req.Version >= 1 && req.Version < cur.Num {
-			s.audit(ctx, audit.Event{Type: "agreement.sign.refused", Actor: actor.ID, Case: r.Case, Objects: []string{strconv.Itoa(req.Version)},
-				Attrs: map[string]string{"reason": "superseded"}})
 			return fmt.Errorf("version %d is no longer the agreement: version %d replaced it; read version %d and sign that instead: %w: %w",
 				req.Version, cur.Num, cur.Num, ErrSuperseded, fault.ErrConflict)
 		}

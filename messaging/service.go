@@ -60,6 +60,8 @@ type Service struct {
 	deadMu    sync.Mutex
 	dead      map[string]bool // incarnations known fenced
 	recovered map[string]bool // fenced incarnations whose journal is recovered
+	// sweeping: the sweeper runs (not Options.Passive).
+	sweeping bool
 
 	timing timing
 }
@@ -118,6 +120,11 @@ type Options struct {
 	// deployment must have the same key (server derives it from the
 	// master key). Empty only in tests.
 	NodeKey []byte
+	// Passive: the service recovers no other node's journal (no sweeper).
+	// A CLI command's node sets it: it may reach the store without the
+	// deployment's Redis, where every serving node would look gone and
+	// have its journal fenced.
+	Passive bool
 }
 
 // NewService runs messaging over the log and broker.
@@ -139,10 +146,14 @@ func newService(log *Log, broker Broker, opts Options, timing timing) *Service {
 	s.cancelReplies = broker.Subscribe(replyTopic(s.proc), s.onReply)
 	s.inc = s.newIncarnation()
 	s.listen(s.inc)
-	s.wg.Add(3)
+	s.wg.Add(2)
 	go s.runJournal()
 	go s.runCompactor()
-	go s.runSweeper()
+	if !opts.Passive {
+		s.sweeping = true
+		s.wg.Add(1)
+		go s.runSweeper()
+	}
 	return s
 }
 

@@ -22,7 +22,9 @@ type Config struct {
 	// Command: the node is opened for one CLI command, which may run
 	// beside `parley serve` on the same data directory: it leaves the
 	// messaging journal directory to the serving process (it sends no
-	// messages).
+	// messages), runs no mail sender (what it enqueues is sent by the
+	// serving nodes) and recovers no other node's messaging journal
+	// (messaging.Options.Passive).
 	Command bool
 	// S3 selects scale mode when Endpoint is set.
 	S3 objstore.S3Config

@@ -62,7 +62,8 @@ type Node struct {
 	KeyDir    *keydir.Service
 	// Agreements keeps the cases' settlement agreements.
 	Agreements *agreement.Service
-	// Outbox is the mail outbox; its sender loop runs until Close.
+	// Outbox is the mail outbox; its sender loop runs until Close (not
+	// in a node opened with Config.Command, which only enqueues).
 	Outbox *mail.Outbox
 	// Schedule runs sessions, invitations and reminders.
 	Schedule *schedule.Service
@@ -174,7 +175,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	n.Messages = messaging.NewService(msgLog, n.broker, messaging.Options{Logger: cfg.Log, NodeKey: nodeKey})
+	n.Messages = messaging.NewService(msgLog, n.broker, messaging.Options{Logger: cfg.Log, NodeKey: nodeKey, Passive: cfg.Command})
 	n.Rooms = caucus.NewService(n.Cases, pol, n.Messages, n.broker, log)
 	n.Cases.OnMembership = n.Rooms.MembershipChanged
 	if n.Vault, err = vault.New(vault.Config{Meta: meta, Cases: n.Cases, MasterKey: mk, Policy: pol, Audit: log, MaxSize: cfg.MaxDocumentSize}); err != nil {
@@ -220,6 +221,12 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 			Help: "Payloads read from Redis that did not carry this deployment's authentication, and were dropped.",
 		}, func() float64 { return float64(redisBroker.Refused()) }))
 	}
+	if cfg.Command {
+		// A CLI command's node sends no mail: it may have no transport (a
+		// development outbox would record the deployment's due mail as
+		// held), and the serving nodes' senders deliver what it enqueues.
+		return n, nil
+	}
 	mailCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	n.stopMail, n.mailDone = stop, make(chan struct{})
 	go func() {
@@ -249,8 +256,10 @@ func (n *Node) Handler() http.Handler { return n.API.Handler() }
 
 // Close releases the node's connections.
 func (n *Node) Close() error {
-	n.stopMail()
-	<-n.mailDone
+	if n.stopMail != nil {
+		n.stopMail()
+		<-n.mailDone
+	}
 	n.API.CloseSockets()
 	n.Messages.Close()
 	n.broker.Close()

@@ -37,6 +37,28 @@ func dialRoom(t *testing.T, baseURL, caseID, token string) *websocket.Conn {
 	return ws
 }
 
+// awaitSubscribed reads ws (bounded) until its subscription to the joint
+// room (dialRoom's) is acknowledged. A socket reads frames only once it
+// watches its session and account topics, so a sign-out after this is
+// announced to it.
+func awaitSubscribed(t *testing.T, ws *websocket.Conn) {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer ws.SetReadDeadline(time.Time{})
+	for {
+		var f struct {
+			T    api.FrameType `json:"t"`
+			Room string        `json:"room"`
+		}
+		if err := ws.ReadJSON(&f); err != nil {
+			t.Fatalf("waiting for the subscription to be acknowledged: %v", err)
+		}
+		if f.T == api.FrameSubscribed && f.Room == "joint" {
+			return
+		}
+	}
+}
+
 // closeCode reads ws until it closes (bounded by d) and returns the close
 // code, or 0 if it was still open after d.
 func closeCode(ws *websocket.Conn, d time.Duration) int {
@@ -64,7 +86,9 @@ func testLogoutClosesSockets(t *testing.T, a, b *nodetest.Node) {
 	onB := dialRoom(t, b.URL, p.caseID, p.partyA.Token)
 	medWS := dialRoom(t, b.URL, p.caseID, p.med.Token)
 	other := dialRoom(t, a.URL, p.caseID, p.partyB.Token)
-	time.Sleep(200 * time.Millisecond) // let the subscriptions settle
+	for _, ws := range []*websocket.Conn{onA, onB, medWS, other} {
+		awaitSubscribed(t, ws)
+	}
 
 	start := time.Now()
 	if err := client.New(a.URL, p.partyA.Token).Logout(ctx); err != nil {
@@ -197,7 +221,8 @@ func TestSecondSessionSurvivesSignOut(t *testing.T) {
 	}
 	first := dialRoom(t, n.URL, k.ID, med.Token)
 	kept := dialRoom(t, n.URL, k.ID, second.Token)
-	time.Sleep(100 * time.Millisecond)
+	awaitSubscribed(t, first)
+	awaitSubscribed(t, kept)
 	if err := med.Logout(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +251,9 @@ func TestRevokeSessionsClosesEverySocket(t *testing.T) {
 	onA := dialRoom(t, a.URL, p.caseID, p.med.Token)
 	onB := dialRoom(t, b.URL, p.caseID, laptop.Token)
 	other := dialRoom(t, b.URL, p.caseID, p.partyA.Token)
-	time.Sleep(200 * time.Millisecond)
+	for _, ws := range []*websocket.Conn{onA, onB, other} {
+		awaitSubscribed(t, ws)
+	}
 
 	if err := p.partyA.RevokeSessions(ctx, p.medID); err == nil {
 		t.Fatal("a party revoked the mediator's sessions")

@@ -64,7 +64,9 @@ func TestDisableAccountClosesEverySocket(t *testing.T) {
 	onA := dialRoom(t, a.URL, p.caseID, p.med.Token)
 	onB := dialRoom(t, b.URL, p.caseID, laptop.Token)
 	other := dialRoom(t, b.URL, p.caseID, p.partyA.Token)
-	time.Sleep(200 * time.Millisecond) // let the subscriptions settle (as the sign-out tests do)
+	for _, ws := range []*websocket.Conn{onA, onB, other} {
+		awaitSubscribed(t, ws)
+	}
 
 	if _, err := p.partyA.DisableAccount(ctx, p.medID); problemType(err) != "forbidden" {
 		t.Fatalf("a party disabling the mediator: %v", err)
@@ -354,7 +356,7 @@ func TestChangeOwnPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws := dialRoom(t, n.URL, p.caseID, other.Token)
-	time.Sleep(100 * time.Millisecond)
+	awaitSubscribed(t, ws)
 	if _, err := p.med.ChangePassword(ctx, "wrong current password", "another good password"); problemType(err) != "invalid-input" {
 		t.Fatalf("wrong current password: %v", err)
 	}

@@ -136,19 +136,30 @@ func (a *API) floorFrame(actor account.Account, caseID string) func(ctx context.
 	if a.floor == nil {
 		return nil
 	}
+	return floorFrames(func(ctx context.Context) (api.FloorView, error) {
+		return a.floor.Pushed(ctx, actor, caseID)
+	})
+}
+
+// floorFrames is floorFrame over pushed, which reads the person's view.
+// The first call sends nothing, whether or not its read succeeds: when it
+// fails, no view is recorded, so the next one read is sent (it may be a
+// change the connection must not miss).
+func floorFrames(pushed func(context.Context) (api.FloorView, error)) func(ctx context.Context) []byte {
 	var last [32]byte
-	primed := false
+	started, known := false, false
 	return func(ctx context.Context) []byte {
-		v, err := a.floor.Pushed(ctx, actor, caseID)
+		first := !started
+		started = true
+		v, err := pushed(ctx)
 		if err != nil {
 			return nil
 		}
 		h := floorHash(v)
-		if h == last && primed {
+		if known && h == last {
 			return nil
 		}
-		first := !primed
-		last, primed = h, true
+		last, known = h, true
 		if first {
 			return nil
 		}

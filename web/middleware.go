@@ -110,6 +110,19 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
+// knownMethod names a request's method for metrics and logs: one of a
+// fixed set, else "other". net/http accepts any token as a method, so the
+// raw one would let any client create metric series without bound (and
+// fill the log with what it likes).
+func knownMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
+
 // observe logs and measures every request by its route pattern — never its
 // raw path or query, which may carry ids or tokens.
 func (a *API) observe(next http.Handler) http.Handler {
@@ -132,11 +145,12 @@ func (a *API) observe(next http.Handler) http.Handler {
 				code = http.StatusOK
 			}
 			elapsed := time.Since(start)
-			a.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(code)).Inc()
+			method := knownMethod(r.Method)
+			a.metrics.requests.WithLabelValues(route, method, strconv.Itoa(code)).Inc()
 			a.metrics.duration.WithLabelValues(route).Observe(elapsed.Seconds())
 			a.log.InfoContext(r.Context(), "request",
 				slog.String("request_id", requestID(r.Context())),
-				slog.String("method", r.Method), slog.String("route", route),
+				slog.String("method", method), slog.String("route", route),
 				slog.Int("status", code), slog.Int("bytes", rec.bytes),
 				slog.Float64("ms", float64(elapsed.Microseconds())/1000))
 		}()

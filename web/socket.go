@@ -206,6 +206,10 @@ func (c *socket) open() {
 		for _, topic := range opts.SessionTopics {
 			c.unwatch = append(c.unwatch, c.s.Watch(topic, func([]byte) { c.kick(wantSession) }))
 		}
+		// A sign-out announced between the handshake's authentication
+		// and these watches reached no one: check the session once now
+		// that later ones will be heard, not at the next fallback check.
+		c.kick(wantSession)
 	}
 }
 
