@@ -50,6 +50,8 @@ export class SecureCase {
   onStatus: (s: Status, detail?: string) => void = () => {};
   onNotice: (text: string) => void = () => {};
   onCase: (c: Case) => void = () => {};
+  /** Whether a connection of this page has opened before (the next one is a reconnection). */
+  private connectedBefore = false;
   onPresence: (room: string) => void = () => {};
   /** The case's room controls changed (floor.ts): what this person sees now. */
   onFloor: (v: FloorView) => void = () => {};
@@ -258,6 +260,11 @@ export class SecureCase {
     let openedAt = 0;
     ws.onopen = () => {
       openedAt = Date.now();
+      // Back after a dropped connection: a seal missed meanwhile (someone
+      // joined or left) reaches this page only as history, so the case
+      // record (names, sides) is read again.
+      if (this.connectedBefore) void api.getCase(this.caseID).then((c) => { this.c = c; this.onCase(c); }).catch(() => {});
+      this.connectedBefore = true;
       for (const room of this.rooms) ws.send(JSON.stringify({ t: "sub", room, from: this.pos.get(room) } satisfies ClientFrame));
       this.setStatus("live");
       // Unacknowledged messages go again (receivers drop duplicates by sender and id).
