@@ -169,6 +169,15 @@ func (s *Service) redeemReentry(ctx context.Context, token string, current *acco
 	if _, ok := c.Participant(r.AccountID); !ok {
 		return Joined{}, ErrInviteGone
 	}
+	// The maker once more, on the case as it is now: a recusal or a
+	// disabling that landed since the mark still wins.
+	maker, err := s.linkMaker(ctx, r.CreatedBy)
+	if err != nil {
+		return Joined{}, err
+	}
+	if !s.makerMay(maker, policy.CaseReentry, c) {
+		return Joined{}, ErrInviteGone
+	}
 	acct, err := s.accounts.Get(ctx, r.AccountID)
 	if err != nil {
 		return Joined{}, err

@@ -10,14 +10,21 @@ import (
 // CreateOrUndo creates the record v at key, the second of two writes that
 // must both land or neither: when the create fails and the record is
 // surely not there, undo takes back the first write and the create's error
-// is returned. A create whose outcome is unknown (it failed, and the store
-// cannot say whether the record is there) is not undone: keeping the first
+// is returned. A create whose outcome is unknown (it was cut short by a
+// cancelled caller or a timeout, so it may still land; or the store cannot
+// say whether the record is there) is not undone: keeping the first
 // write is the safe side (a spent single-use token stays spent). undo runs
 // with a context that outlives a cancelled caller.
 func CreateOrUndo(ctx context.Context, s *Store, key string, v any, undo func(context.Context) error) error {
 	_, err := s.Create(ctx, key, v)
 	if err == nil || errors.Is(err, ErrExists) {
 		return err // ErrExists: another record is there; nothing of ours to undo
+	}
+	// A create cut short (the caller gone, a timeout) may still land after
+	// any look: its outcome is unknown, whatever a read says now.
+	var te interface{ Timeout() bool }
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) && te.Timeout() {
+		return fmt.Errorf("%w (cut short: whether it was stored is not known)", err)
 	}
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()

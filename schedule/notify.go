@@ -163,7 +163,7 @@ func (s *Service) notify(ctx context.Context, sess *Session, kind mail.Kind) err
 }
 
 // Current tells the outbox, when a message's time has come, whether a
-// session's mail is still wanted. A reminder or update only while the
+// session's mail is still wanted. An invitation, reminder or update only while the
 // session is not cancelled and still at the sequence the message was
 // written for: a notify that ran late (a Move's, after a Cancel or another
 // Move of the same session) thus queues nothing that goes out. And any of
@@ -176,9 +176,9 @@ func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 	switch m.Kind {
 	case mail.KindReminder:
 		prefix = "rem"
-	case mail.KindUpdate:
-		prefix = "inv"
-	case mail.KindInvitation, mail.KindCancellation:
+	case mail.KindUpdate, mail.KindInvitation:
+		prefix = "inv" // an invitation is for the sequence it was queued at, as an update is
+	case mail.KindCancellation:
 	default:
 		return true, nil
 	}

@@ -388,13 +388,17 @@ func (s *Service) List(ctx context.Context, actor account.Account, caseID string
 		r, err := caucus.PolicyRoom(c, name)
 		return err == nil && s.cfg.Policy.DecideRoom(u, policy.RoomJoin, r).Allowed
 	}
-	for i := range all {
-		sess := &all[i]
+	out := all[:0]
+	for _, sess := range all {
 		sess.Rooms = slices.DeleteFunc(slices.Clone(sess.Rooms), func(name string) bool { return !mayJoin(name) })
+		if len(sess.Rooms) == 0 {
+			continue // none of its rooms is theirs: even its time is not (another side's caucus)
+		}
 		seen := peopleOf(c, sess.Rooms)
 		sess.Expected = slices.DeleteFunc(slices.Clone(sess.Expected), func(id string) bool { return !slices.Contains(seen, id) })
+		out = append(out, sess)
 	}
-	return all, nil
+	return out, nil
 }
 
 // Sessions returns a case's sessions with no access check, for views that

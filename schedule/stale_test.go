@@ -169,3 +169,78 @@ func TestRemovedPersonIsNotRemindedOfSessions(t *testing.T) {
 		t.Error("the tenant, still in the case, got no reminder")
 	}
 }
+
+// An invitation still waiting when its session is moved (its first send
+// failed, or the sender had not run yet) is not sent with the old time:
+// only the update for the new one goes out. One still waiting when its
+// session is cancelled is not sent after the cancellation either.
+func TestWaitingInvitationOfAMovedSessionIsNotSent(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	start := e.clock.Now().Add(7 * 24 * time.Hour)
+	sess, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(start, "UTC"), TimeZone: "UTC", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Move(ctx, e.mediator, e.c.ID, sess.ID, local(start.Add(24*time.Hour), "UTC"), "", 0, "a room was double-booked"); err != nil {
+		t.Fatal(err)
+	}
+	other, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(start.Add(48*time.Hour), "UTC"), TimeZone: "UTC", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Cancel(ctx, e.mediator, e.c.ID, other.ID, "settled"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.outbox.RunOnce(ctx); err != nil { // the sender's first pass comes only now
+		t.Fatal(err)
+	}
+	msgs, err := e.outbox.List(ctx, e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	updates := 0
+	for _, m := range msgs {
+		switch {
+		case m.Kind == mail.KindInvitation && m.State == mail.Held:
+			t.Errorf("invitation %s went out after its session was moved or cancelled", m.ID)
+		case m.Kind == mail.KindUpdate && m.State == mail.Held:
+			updates++
+		}
+	}
+	if updates == 0 {
+		t.Error("the update for the moved session's new time did not go out")
+	}
+}
+
+// A session none of whose rooms a participant may join is not listed to
+// them at all, even were they among its expected people (a record from
+// before a change of rooms): its time would tell when the other side
+// caucuses.
+func TestSessionWithNoRoomOfTheirsIsNotListed(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	start := e.clock.Now().Add(72 * time.Hour)
+	sess, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(start, "UTC"), TimeZone: "UTC", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := metastore.Update(ctx, e.svc.cfg.Meta, sessionKey(e.c.ID, sess.ID), func(s *Session) error {
+		s.Rooms = []string{"caucus:B"} // the landlord's caucus; the tenant stays expected
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := e.svc.List(ctx, e.tenant, e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list {
+		if s.ID == sess.ID {
+			t.Fatalf("the tenant is shown the landlord's caucus session at %s (rooms %v)", s.Start, s.Rooms)
+		}
+	}
+	if list, err = e.svc.List(ctx, e.landlord, e.c.ID); err != nil || len(list) != 1 {
+		t.Fatalf("the landlord's own caucus session: %v, %d listed", err, len(list))
+	}
+}

@@ -5,7 +5,7 @@
 // them; stepping off a case; the outcome and its survey links. Every form
 // says who will see what it saves. Nothing here needs this browser's
 // encryption keys: it is the case's record, not its conversation.
-import { call, casePath, APIError } from "./api";
+import { call, casePath, APIError, plainWords, saysInternal } from "./api";
 import type * as W from "./wire_gen";
 import { h } from "./dom";
 
@@ -29,11 +29,9 @@ function errWords(e: unknown): string {
     if (e.status === 0 || e.status >= 500) return "the server could not be reached or had a problem; try again in a moment";
     if (e.status === 403) return "you are not allowed to do this on this case";
     const f = e.problem.errors?.[0];
-    if (f) return `${fieldWords[f.field] ?? f.field}: ${f.detail}`;
-    return e.problem.detail ?? e.problem.title ?? "the server refused it";
+    if (f && fieldWords[f.field] && !saysInternal(f.detail)) return `${fieldWords[f.field]}: ${f.detail}`;
   }
-  if (e instanceof TypeError) return "the server could not be reached; check your connection and try again";
-  return e instanceof Error ? e.message : String(e);
+  return plainWords(e);
 }
 const fieldWords: Record<string, string> = {
   title: "Title", type: "Type of case", referralSource: "Referred by", sides: "Sides", text: "Text", note: "Note",

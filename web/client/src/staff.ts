@@ -3,7 +3,7 @@
 // password, "Change password" — also the forced one after a reset. What
 // each action does is said before it is done, and confirmed when it ends
 // someone's sessions.
-import { call, APIError } from "./api";
+import { call, APIError, plainWords } from "./api";
 import type { Account, ResetPasswordResponse, SessionResponse } from "./wire_gen";
 import { h } from "./dom";
 
@@ -41,8 +41,8 @@ export function signInErrorWords(e: unknown): string {
   const w = accountProblemWords(e);
   if (w) return w;
   if (e instanceof APIError && e.status === 401) return "That email and password do not match.";
-  if (e instanceof TypeError) return "The server could not be reached. Check your connection and try again.";
-  return e instanceof Error ? e.message : String(e);
+  const w2 = plainWords(e);
+  return w2.charAt(0).toUpperCase() + w2.slice(1) + ".";
 }
 
 // The password typed at sign-in, kept in memory only until a forced
