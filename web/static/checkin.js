@@ -14,9 +14,6 @@ if (!token) {
   form.hidden = false;
 }
 
-const button = form.querySelector("button[type=submit]");
-let sending = false;
-
 // What the page says when the answer did not go: plain words and what to
 // do, never a status number or the server's own wording.
 function notSent(res) {
@@ -28,34 +25,12 @@ function notSent(res) {
   return "Your answer was not sent: the service is not answering just now; wait a minute and press Send again.";
 }
 
-form.addEventListener("submit", async (e) => {
-  e.preventDefault();
-  if (sending) return; // a second tap while the first is on its way
-  sending = true;
-  button.disabled = true;
-  status.textContent = "Sending your answer…";
+sendOnce(form, status, "/api/v1/checkins", () => {
   const data = new FormData(form);
-  try {
-    let res;
-    try {
-      res = await fetch("/api/v1/checkins", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ token, answer: data.get("answer"), comment: data.get("comment") || "" }),
-      });
-    } catch {
-      status.textContent = "Your answer was not sent: the connection dropped. Check it and press Send again.";
-      return;
-    }
-    if (res.ok) {
-      form.hidden = true;
-      status.textContent = "Thank you. Your answer was recorded anonymously.";
-      return;
-    }
-    if (res.status === 410) form.hidden = true;
-    status.textContent = notSent(res);
-  } finally {
-    sending = false;
-    button.disabled = false;
-  }
+  return { token, answer: data.get("answer"), comment: data.get("comment") || "" };
+}, {
+  sending: "Sending your answer…",
+  dropped: "Your answer was not sent: the connection dropped. Check it and press Send again.",
+  thanks: "Thank you. Your answer was recorded anonymously.",
+  notSent,
 });

@@ -42,9 +42,6 @@ async function load() {
   form.hidden = false;
 }
 
-const button = form.querySelector("button[type=submit]");
-let sending = false;
-
 // What the page says when the answers did not go: plain words and what to
 // do, never a status number or the server's own wording.
 function notSent(res) {
@@ -55,40 +52,18 @@ function notSent(res) {
   return "Your answers were not sent: the service is not answering just now; wait a minute and press Send again.";
 }
 
-form.addEventListener("submit", async (e) => {
-  e.preventDefault();
-  if (sending) return; // a second tap while the first is on its way
-  sending = true;
-  button.disabled = true;
-  status.textContent = "Sending your answers…";
+sendOnce(form, status, "/api/v1/surveys/responses", () => {
   const data = new FormData(form);
   const scores = {};
   for (const [k, v] of data.entries()) {
     if (k !== "comment") scores[k] = Number(v);
   }
-  try {
-    let res;
-    try {
-      res = await fetch("/api/v1/surveys/responses", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ token, scores, comment: data.get("comment") || "" }),
-      });
-    } catch {
-      status.textContent = "Your answers were not sent: the connection dropped. Check it and press Send again.";
-      return;
-    }
-    if (res.ok) {
-      form.hidden = true;
-      status.textContent = "Thank you. Your answers were recorded anonymously.";
-      return;
-    }
-    if (res.status === 410) form.hidden = true;
-    status.textContent = notSent(res);
-  } finally {
-    sending = false;
-    button.disabled = false;
-  }
+  return { token, scores, comment: data.get("comment") || "" };
+}, {
+  sending: "Sending your answers…",
+  dropped: "Your answers were not sent: the connection dropped. Check it and press Send again.",
+  thanks: "Thank you. Your answers were recorded anonymously.",
+  notSent,
 });
 
 load().catch(() => { status.textContent = "The survey could not be loaded: the connection dropped or the service is not answering. Please reload the page in a minute."; });
