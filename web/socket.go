@@ -211,6 +211,12 @@ func (c *socket) open() {
 		// that later ones will be heard, not at the next fallback check.
 		c.kick(wantSession)
 	}
+	// Access needs no such check: an access change announced before the
+	// Watch reached no one, but nothing has asked opts.Auth about a room
+	// yet (besides rechecks, which the Watch raises, only the reader asks,
+	// and it starts after open), so every answer it gives and caches is
+	// decided after the Watch is in place
+	// (TestSocketAccessLostDuringStartIsRefused).
 }
 
 // close ends the connection once its reader has returned: no writer
