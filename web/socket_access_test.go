@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,6 +114,134 @@ func TestSocketAccessLostDuringStartIsRefused(t *testing.T) {
 		}
 		if !websocket.IsCloseError(err, api.CloseAccessLost) {
 			t.Fatalf("subscribe of a recused mediator: %v, want close %d", err, api.CloseAccessLost)
+		}
+		return
+	}
+}
+
+// presenceGate is the in-process broker, except that the first presence
+// a subscription to room sets waits at gate: Service.Subscribe sets it
+// after the subscription is made and before it returns to the socket, so
+// the test holds a subscribe between its access decision and the
+// connection recording the subscription.
+type presenceGate struct {
+	*messaging.Memory
+	room    string
+	entered chan struct{}
+	gate    chan struct{}
+	once    sync.Once
+}
+
+func (b *presenceGate) SetPresence(ctx context.Context, room, conn, user string, ttl time.Duration) {
+	if room == b.room && ttl > 0 {
+		b.once.Do(func() {
+			close(b.entered)
+			<-b.gate
+		})
+	}
+	b.Memory.SetPresence(ctx, room, conn, user, ttl)
+}
+
+// switchAuth allows every room until access to "joint" is taken away
+// (lost), when it answers that access to the case ended. Asked about
+// another room once lost, it says so (listed): an access check asks about
+// the rooms it listed, so by then the listing is done.
+type switchAuth struct {
+	lost   atomic.Bool
+	listed chan struct{}
+	once   sync.Once
+}
+
+func (a *switchAuth) Resolve(_ context.Context, name, _ string) (messaging.Room, error) {
+	if a.lost.Load() {
+		if name == "joint" {
+			return messaging.Room{}, messaging.ErrAccessLost
+		}
+		a.once.Do(func() { close(a.listed) })
+	}
+	return messaging.Room{ID: "c_race/" + name, Name: name}, nil
+}
+
+func (a *switchAuth) Invalidate() {}
+
+// TestSubscribeDuringRecheckIsRechecked: an access change announced while
+// a subscribe is between its access decision and the connection recording
+// the subscription starts a check that lists the connection's rooms
+// without that one; the subscription, allowed on the old answer, must not
+// outlive the change until the next announcement. The connection checks
+// again once it records it, and closes with 4003. (The connection also
+// holds another room, still allowed, whose check shows the listing done.)
+func TestSubscribeDuringRecheckIsRechecked(t *testing.T) {
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus := &presenceGate{Memory: messaging.NewMemory(), room: "c_race/joint", entered: make(chan struct{}), gate: make(chan struct{})}
+	svc := messaging.NewService(messaging.NewLog(store), bus, messaging.Options{})
+	t.Cleanup(svc.Close)
+	auth := &switchAuth{listed: make(chan struct{})}
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		serveSocket(context.Background(), svc, ws, socketOptions{User: "u_a", Auth: auth, Watch: "case:c_race"})
+	}))
+	defer srv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(bus.gate)
+		}
+	}
+	defer release()
+	if err := ws.WriteJSON(api.ClientFrame{Type: api.FrameSub, Room: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		var f api.ServerFrame
+		if err := ws.ReadJSON(&f); err != nil {
+			t.Fatal(err)
+		}
+		if f.Type == api.FrameSubscribed && f.Room == "other" {
+			break
+		}
+	}
+	if err := ws.WriteJSON(api.ClientFrame{Type: api.FrameSub, Room: "joint"}); err != nil {
+		t.Fatal(err)
+	}
+	wait := func(ch chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not happen", what)
+		}
+	}
+	// The subscribe was allowed and waits before it is recorded.
+	wait(bus.entered, "the subscribe")
+	// Access ends and is announced; the check it starts has listed the
+	// connection's rooms (without this one) once it asks about "other".
+	auth.lost.Store(true)
+	svc.Announce(t.Context(), "case:c_race", []byte("membership"))
+	wait(auth.listed, "the check")
+	release()
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if !websocket.IsCloseError(err, api.CloseAccessLost) {
+			t.Fatalf("a subscription allowed before access ended: %v, want close %d", err, api.CloseAccessLost)
 		}
 		return
 	}
