@@ -68,6 +68,14 @@ func TestCurrentErrorsAreBounded(t *testing.T) {
 	if checks != max {
 		t.Fatalf("checked %d times, want %d", checks, max)
 	}
+	// A mediator's resend starts with no failed check counted.
+	r, err := o.Resend(ctx, "c-test", "chk-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.State != Pending || r.ChecksFailed != 0 || r.Attempts != 0 {
+		t.Fatalf("resent: %s, %d failed checks, %d attempts", r.State, r.ChecksFailed, r.Attempts)
+	}
 }
 
 // Failed checks before a good one cost the message nothing: it is sent on
