@@ -78,14 +78,19 @@ type Message struct {
 	NotBefore time.Time `json:"notBefore"`
 	Created   time.Time `json:"created"`
 
-	State       State      `json:"state"`
-	Attempts    int        `json:"attempts"`
-	NextAttempt time.Time  `json:"nextAttempt"`
-	ClaimedBy   string     `json:"claimedBy,omitempty"`
-	Claimed     *time.Time `json:"claimed,omitempty"`
-	Done        *time.Time `json:"done,omitempty"`
-	LastError   string     `json:"lastError,omitempty"`
-	ResendOf    string     `json:"resendOf,omitempty"`
+	State    State `json:"state"`
+	Attempts int   `json:"attempts"`
+	// ChecksFailed counts the send-time checks (Config.Current) in a row
+	// that could not tell whether the message is still wanted. It is kept
+	// apart from Attempts, which counts only the times the message was
+	// claimed to be sent, and is reset by a check that answers.
+	ChecksFailed int        `json:"checksFailed,omitempty"`
+	NextAttempt  time.Time  `json:"nextAttempt"`
+	ClaimedBy    string     `json:"claimedBy,omitempty"`
+	Claimed      *time.Time `json:"claimed,omitempty"`
+	Done         *time.Time `json:"done,omitempty"`
+	LastError    string     `json:"lastError,omitempty"`
+	ResendOf     string     `json:"resendOf,omitempty"`
 }
 
 // Transport hands one message to a mail server.
@@ -136,7 +141,12 @@ type Config struct {
 	// and before it is handed to the transport. False means the message is
 	// no longer wanted (a reminder or update of a session that has since
 	// moved again or been cancelled): it is recorded as cancelled and not
-	// sent. An error leaves it pending for a later pass.
+	// sent. An error leaves it pending, no send attempt counted, and asks
+	// again after a growing delay, as for a failed send (Backoff doubled up
+	// to MaxBackoff); after MaxAttempts failed checks in a row the message
+	// is recorded as failed ("could not confirm it was still wanted …; not
+	// sent"), which a mediator may resend. A check that answers resets the
+	// count.
 	Current func(ctx context.Context, m *Message) (bool, error)
 }
 
@@ -261,7 +271,7 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) error {
 		}
 	}
 	now := o.cfg.Now().UTC()
-	m.State, m.Attempts, m.Created = Pending, 0, now
+	m.State, m.Attempts, m.ChecksFailed, m.Created = Pending, 0, 0, now
 	m.ClaimedBy, m.Claimed, m.Done, m.LastError = "", nil, nil, ""
 	if m.NotBefore.IsZero() {
 		m.NotBefore = now
@@ -533,6 +543,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 		}
 		now := o.cfg.Now().UTC()
 		m.ClaimedBy, m.Claimed = "", nil
+		m.ChecksFailed = 0 // the check before this send answered
 		finished, next = false, time.Time{}
 		switch {
 		case sendErr == nil:
@@ -586,14 +597,16 @@ func (o *Outbox) later(ctx context.Context, caseID, id string, next time.Time) e
 	return err
 }
 
-// unclaim gives up a claim before anything was sent: the message is
-// cancelled when Current said it is no longer wanted, or, when Current
-// could not tell (checkErr), pending again after the first backoff, the
-// attempt not counted.
+// unclaim gives up a claim before anything was sent, the attempt not
+// counted: the message is cancelled when Current said it is no longer
+// wanted. When Current could not tell (checkErr), the failed check is
+// counted: the message is pending again after the backoff for that many
+// failed checks, or, at MaxAttempts of them, failed.
 func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) (bool, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	var next time.Time
+	gaveUp := false
 	_, err := metastore.Update(rctx, o.cfg.Meta, msgKey(claimed.CaseID, claimed.ID), func(m *Message) error {
 		if m.State != Sending || m.ClaimedBy != o.cfg.Node || m.Attempts != claimed.Attempts {
 			return errFinal
@@ -601,8 +614,16 @@ func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) 
 		now := o.cfg.Now().UTC()
 		m.ClaimedBy, m.Claimed = "", nil
 		m.Attempts--
+		next, gaveUp = time.Time{}, false
 		if checkErr != nil {
-			m.State, m.NextAttempt = Pending, now.Add(o.cfg.Backoff)
+			m.ChecksFailed++
+			if m.ChecksFailed >= o.cfg.MaxAttempts {
+				m.State, m.Done = Failed, &now
+				m.LastError = "could not confirm it was still wanted when its time came; not sent"
+				gaveUp = true
+				return nil
+			}
+			m.State, m.NextAttempt = Pending, now.Add(o.backoff(m.ChecksFailed))
 			next = m.NextAttempt
 			return nil
 		}
@@ -615,6 +636,9 @@ func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) 
 		return false, checkErr
 	case err != nil:
 		return false, errors.Join(checkErr, fmt.Errorf("release claim of %s: %w", claimed.ID, err))
+	case gaveUp:
+		o.cfg.Log.WarnContext(ctx, "outbox message failed: its check kept failing", slog.String("id", claimed.ID),
+			slog.Int("checks", o.cfg.MaxAttempts), slog.String("error", checkErr.Error()))
 	case checkErr != nil:
 		return false, errors.Join(fmt.Errorf("check %s: %w", claimed.ID, checkErr), o.later(rctx, claimed.CaseID, claimed.ID, next))
 	}

@@ -108,6 +108,10 @@ type socket struct {
 	mu     sync.Mutex
 	subs   map[string]*messaging.Subscription // by client room name
 	closed bool
+	// rechecks counts the access checks that have listed subs (under
+	// mu), so that a subscribe decided before one of them listed the
+	// rooms, and recorded after, knows it was left out (see subscribe).
+	rechecks uint64
 	// inFlight holds the connection's unacknowledged publishes, in the
 	// order they arrived; the acker answers each once it is durable. Both
 	// are made on the first publish (by the reader, the only goroutine
@@ -211,6 +215,12 @@ func (c *socket) open() {
 		// that later ones will be heard, not at the next fallback check.
 		c.kick(wantSession)
 	}
+	// Access needs no such check: an access change announced before the
+	// Watch reached no one, but nothing has asked opts.Auth about a room
+	// yet (besides rechecks, which the Watch raises, only the reader asks,
+	// and it starts after open), so every answer it gives and caches is
+	// decided after the Watch is in place
+	// (TestSocketAccessLostDuringStartIsRefused).
 }
 
 // close ends the connection once its reader has returned: no writer
@@ -579,6 +589,9 @@ func (c *socket) resolve(ctx context.Context, name, action string) (messaging.Ro
 }
 
 func (c *socket) subscribe(ctx context.Context, f *api.ClientFrame) {
+	c.mu.Lock()
+	seen := c.rechecks
+	c.mu.Unlock()
 	room, err := c.resolve(ctx, f.Room, "join")
 	if err != nil {
 		c.refuse(f.Room, "", err)
@@ -597,7 +610,17 @@ func (c *socket) subscribe(ctx context.Context, f *api.ClientFrame) {
 		return
 	}
 	c.subs[f.Room] = sub
+	missed := c.rechecks != seen
 	c.mu.Unlock()
+	// An access check that listed the rooms while this one was being
+	// decided and subscribed left it out, and the answer it was allowed
+	// on may predate the change that check was for: check again, now
+	// with this room. (A check that listed the rooms before seen was
+	// read had invalidated the authorizer's cache first, so this room's
+	// answer was read after the change.)
+	if missed {
+		c.kick(wantRecheck)
+	}
 }
 
 func (c *socket) unsubscribe(name string) {
@@ -709,17 +732,21 @@ func (c *socket) checkSession(ctx context.Context) {
 }
 
 // recheck asks the Authorizer again about every subscribed room after an
-// access change, dropping the rooms no longer allowed.
+// access change, dropping the rooms no longer allowed. The cache goes
+// before the rooms are listed, so that a subscribe recorded after the
+// listing was either decided afresh or sees the listing (rechecks) and
+// asks for another check.
 func (c *socket) recheck(ctx context.Context) {
+	c.authMu.Lock()
+	c.opts.Auth.Invalidate()
+	c.authMu.Unlock()
 	c.mu.Lock()
+	c.rechecks++
 	names := make([]string, 0, len(c.subs))
 	for n := range c.subs {
 		names = append(names, n)
 	}
 	c.mu.Unlock()
-	c.authMu.Lock()
-	c.opts.Auth.Invalidate()
-	c.authMu.Unlock()
 	for _, n := range names {
 		if _, err := c.resolve(ctx, n, "join"); err != nil {
 			if errors.Is(err, messaging.ErrAccessLost) {

@@ -84,7 +84,10 @@ const mailState: Record<string, (m: MailMessage) => string> = {
     ? `Not delivered yet; trying again at ${when(m.nextAttempt)} (${m.lastError ?? ""})`
     : new Date(m.notBefore) > new Date() ? `Goes out ${when(m.notBefore)}` : "Being sent",
   sending: () => "Being sent",
-  failed: (m) => `Failed: the mail server refused it (${m.lastError ?? "no reason given"}). Check the address, then resend.`,
+  // No attempt: its send-time check kept failing, so it never reached the mail server.
+  failed: (m) => m.attempts === 0
+    ? "Not sent: when its time came, the server could not confirm it was still wanted. Resend it if it is."
+    : `Failed: the mail server refused it (${m.lastError ?? "no reason given"}). Check the address, then resend.`,
   uncertain: () => "May not have been delivered — the sending stopped half-way. Resend?",
   cancelled: () => "Withdrawn (the session changed before it was due)",
 };
