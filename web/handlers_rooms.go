@@ -134,6 +134,10 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 			_, _, err := a.accounts.Authenticate(ctx, token)
 			return !errors.Is(err, fault.ErrUnauthenticated) // a store outage is not a sign-out
 		},
+		CaseGone: func(ctx context.Context) bool {
+			_, err := a.cases.Get(ctx, actor, caseID)
+			return errors.Is(err, fault.ErrForbidden) || errors.Is(err, fault.ErrNotFound)
+		},
 		Floor: a.floorFrame(actor, caseID)}
 	// The connection runs on a goroutine of its own and this handler
 	// returns, so that net/http's goroutine for the request ends: its

@@ -62,6 +62,11 @@ type socketOptions struct {
 	// valid closes the connection with CloseSessionEnded.
 	SessionTopics []string
 	SessionValid  func(ctx context.Context) bool
+	// CaseGone, if set, says whether the person's access to the whole
+	// case has ended (removed, recused, the case disposed of); a re-check
+	// of a connection with no room subscribed asks it, so that such a
+	// connection closes with CloseAccessLost too. False on a store outage.
+	CaseGone func(ctx context.Context) bool
 	// Floor returns this person's "floor" frame (room controls), sent
 	// when the Watch topic announces a floor change or a membership
 	// change; nil when there is none to send (among them: the person's
@@ -747,6 +752,12 @@ func (c *socket) recheck(ctx context.Context) {
 		names = append(names, n)
 	}
 	c.mu.Unlock()
+	// With no room subscribed there is no room to ask about: ask about
+	// the case itself.
+	if len(names) == 0 && c.opts.CaseGone != nil && c.opts.CaseGone(ctx) {
+		c.shutdown(api.CloseAccessLost, "access to this case ended")
+		return
+	}
 	for _, n := range names {
 		if _, err := c.resolve(ctx, n, "join"); err != nil {
 			if errors.Is(err, messaging.ErrAccessLost) {

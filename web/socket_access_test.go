@@ -246,3 +246,74 @@ func TestSubscribeDuringRecheckIsRechecked(t *testing.T) {
 		return
 	}
 }
+
+// TestCaseLeftWithNoRoomSubscribedCloses: a connection that subscribed to
+// no room (a page still opening, or one that has only the case's notices)
+// has no room whose re-check would notice that its person left the case.
+// An access change announced for the case must still close it with 4003
+// once the person's access to the case has ended.
+func TestCaseLeftWithNoRoomSubscribedCloses(t *testing.T) {
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := messaging.NewService(messaging.NewLog(store), messaging.NewMemory(), messaging.Options{})
+	t.Cleanup(svc.Close)
+	var gone atomic.Bool
+	asked := make(chan struct{}, 16)
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		serveSocket(context.Background(), svc, ws, socketOptions{User: "u_a", Auth: &switchAuth{listed: make(chan struct{})}, Watch: "case:c_left",
+			CaseGone: func(context.Context) bool {
+				select {
+				case asked <- struct{}{}:
+				default:
+				}
+				return gone.Load()
+			}})
+	}))
+	defer srv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	closed := make(chan error, 1)
+	go func() {
+		ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				closed <- err
+				return
+			}
+		}
+	}()
+	// The connection watches the case once it has started: announce until
+	// a re-check asks (bounded), with access still there — nothing closes.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(asked) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no re-check asked about the case within 10 s of announcements")
+		}
+		svc.Announce(t.Context(), "case:c_left", []byte("membership"))
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("a connection whose person is still in the case closed: %v", err)
+	default:
+	}
+	// The person leaves the case; the change is announced.
+	gone.Store(true)
+	if err := svc.Announce(t.Context(), "case:c_left", []byte("membership")); err != nil {
+		t.Fatal(err)
+	}
+	err = <-closed
+	if !websocket.IsCloseError(err, api.CloseAccessLost) {
+		t.Fatalf("connection of a person who left the case: %v, want close %d", err, api.CloseAccessLost)
+	}
+}
