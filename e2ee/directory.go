@@ -147,16 +147,29 @@ func (d *Devices) AdmitFrom(c *Chain) {
 	if st == nil {
 		return
 	}
-	m := map[string]bool{}
+	var m []string
 	for _, p := range st.People {
 		if p.Role == RoleMediator {
-			m[p.Account] = true
+			m = append(m, p.Account)
 		}
+	}
+	d.AdmitBy(c.Case, m...)
+}
+
+// AdmitBy lets mediators admit devices for caseID (replacing the ones
+// given before for it). Clients name them from the case's latest verified
+// statement ([Devices.AdmitFrom]); the key directory, which checked each
+// admission's signer was a mediator of its case when it logged it, names
+// the signers of the admissions it logged.
+func (d *Devices) AdmitBy(caseID string, mediators ...string) {
+	m := map[string]bool{}
+	for _, a := range mediators {
+		m[a] = true
 	}
 	if d.mediators == nil {
 		d.mediators = map[string]map[string]bool{}
 	}
-	d.mediators[c.Case] = m
+	d.mediators[caseID] = m
 	d.invalidate()
 }
 
