@@ -39,6 +39,26 @@ for (const ve of v.endorsements) {
 await dir.computeTrust();
 ok(!!dir.device("u_partya", devs["partyA-fallback"].id, -1), "a device linked by the account's first device counts");
 
+// Revocations count only if signed by the revoked device or by a device of
+// the account that counted, unrevoked, before them in the log (as Go's
+// Devices.Revoke); the others are ignored, not errors.
+const revs = [];
+for (const vr of v.revocations) {
+  const r = E.decodeRevocation(unhex(vr.encoded));
+  ok(r.device === devs[vr.revoked].id && r.by === devs[vr.signer].id, `revocation of ${vr.revoked} by ${vr.signer}: decodes`);
+  await E.verifyRevocation(r, devs[vr.signer].record);
+  revs.push(r);
+}
+for (const l of v.revocationLogs) {
+  const rd = new E.Devices();
+  v.devices.forEach((d, i) => rd.add(devs[d.name].record, i));
+  for (const le of l.endorsements ?? []) rd.endorse(E.decodeEndorsement(unhex(v.endorsements[le.item].encoded)), le.index);
+  for (const lr of l.revocations ?? []) rd.revoke(revs[lr.item], lr.index);
+  await rd.computeTrust();
+  for (const name of l.revoked ?? []) ok(!rd.device(devs[name].account, devs[name].id, -1) && rd.revoked(devs[name].account, devs[name].id), `${l.what}: ${name} is revoked`);
+  for (const name of l.active ?? []) ok(!!rd.device(devs[name].account, devs[name].id, -1) && !rd.revoked(devs[name].account, devs[name].id), `${l.what}: ${name} is active`);
+}
+
 const chain = new E.Chain(v.statements[0].case);
 for (const vs of v.statements) {
   const raw = await E.signStatement({ case: vs.case, seq: vs.seq, prev: unhex(vs.prev), created: vs.created, people: vs.people, rooms: vs.rooms }, devs[vs.signer]);
