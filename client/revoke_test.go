@@ -64,7 +64,19 @@ func TestUncountedDeviceCannotRevoke(t *testing.T) {
 	if _, _, err := tc.a.x.MyDevices(ctx); err != nil {
 		t.Fatalf("A's own device list: %v", err)
 	}
-	// A's real device still acts on the server: it retires the rogue one.
+	// A forged revocation of the rogue device (by another uncounted one)
+	// does not count either; A's real device's revocation of it, logged
+	// beside the forged one, does — and A's real device still acts on the
+	// server.
+	_, rogue2 := newDevice(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	b, _ = json.Marshal(map[string]any{"kind": keydir.EventRevoke, "record": rogue2.Me.Revoke(rogue.Me.ID, time.Now()), "index": -1})
+	key = "keydir/revocations/" + tc.a.id + "/" + rogue.Me.ID
+	if _, err := n.Store.Put(ctx, key, bytes.NewReader(b), int64(len(b)), objstore.PutOptions{IfNoneMatch: true}); err != nil {
+		t.Fatal(err)
+	}
+	if devs, _, err = tc.med.x.CaseDevices(ctx, tc.caseID); err != nil || devs.Revoked(tc.a.id, rogue.Me.ID) {
+		t.Fatalf("an uncounted device's forged revocation of another: %v", err)
+	}
 	if err := tc.a.x.Revoke(ctx, rogue.Me.ID); err != nil {
 		t.Fatalf("A's real device revoking the rogue one: %v", err)
 	}

@@ -366,9 +366,15 @@ func (s *Service) Revoke(ctx context.Context, actor account.Account, record []by
 	if _, err := s.read0(ctx, deviceKey(actor.ID, v.Device)); err != nil {
 		return nil, fmt.Errorf("device %s: %w", v.Device, fault.ErrNotFound)
 	}
-	st, err := s.storeLogged(ctx, revocationKey(actor.ID, v.Device), EventRevoke, record)
+	key := revocationKey(actor.ID, v.Device)
+	st, err := s.storeLogged(ctx, key, EventRevoke, record)
 	if errors.Is(err, fault.ErrConflict) {
-		st, err = s.ensureLogged(ctx, revocationKey(actor.ID, v.Device)) // already revoked
+		// The device has another revocation already. It may not count
+		// where this one is asked for: signed by a device that did not
+		// count then, or by one counted only through an admission in
+		// another case (a case's people are not shown other cases'
+		// admissions). This one is logged beside it, a few at most.
+		st, err = s.revokeAgain(ctx, key, v, record)
 	}
 	if err != nil {
 		return nil, err
@@ -380,6 +386,27 @@ func (s *Service) Revoke(ctx context.Context, actor account.Account, record []by
 	}
 	p.Revocations = groups[0]
 	return p, nil
+}
+
+// MaxRevocationsPerDevice bounds the revocations logged of one device.
+const MaxRevocationsPerDevice = 8
+
+// revokeAgain logs another revocation of a device that has one at key,
+// at key "." and the first 16 hex digits of its hash.
+func (s *Service) revokeAgain(ctx context.Context, key string, v *e2ee.Revocation, record []byte) (*stored, error) {
+	h := v.Hash()
+	again := fmt.Sprintf("%s.%x", key, h[:8])
+	if st, err := s.read0(ctx, again); err == nil && bytes.Equal(st.Record, record) {
+		return s.ensureLogged(ctx, again)
+	}
+	all, err := s.list(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) >= MaxRevocationsPerDevice {
+		return nil, fmt.Errorf("device %s has been revoked %d times already: %w", v.Device, len(all), fault.ErrConflict)
+	}
+	return s.storeLogged(ctx, again, EventRevoke, record)
 }
 
 // activeDevice returns a registered, unrevoked device record. A stored
