@@ -128,7 +128,8 @@ func (d *Devices) Record(account, id string) (*DeviceRecord, bool) {
 // RequireEndorsement makes the directory count, of each account, only its
 // first registered device (trust on first use) and the devices endorsed by
 // a counted device of the same account or, for a case, by a counted device
-// of one of that case's mediators ([Devices.AdmitFrom]). Devices the
+// of one of that case's mediators ([Devices.AdmitFrom]) when the account
+// is not one of that case's mediators. Devices the
 // server registered on its own are left out: nothing is sealed to them and
 // nothing they sign is accepted.
 func (d *Devices) RequireEndorsement() { d.strict = true; d.invalidate() }
@@ -327,7 +328,10 @@ func (d *Devices) trustedBefore(limit int64, revoked map[*loggedDevice]int64) ma
 			if !ok || !t[by] || revokedBefore(revoked, by, le.index) {
 				continue
 			}
-			if e.Case != "" && !d.mediators[e.Case][e.By] {
+			// An admission counts when a mediator of its case signed it,
+			// for a device of an account that is not one of them:
+			// admissions are for participants' devices only.
+			if e.Case != "" && (!d.mediators[e.Case][e.By] || d.mediators[e.Case][e.Account]) {
 				continue
 			}
 			if e.Verify(ld.rec, by.rec) != nil {

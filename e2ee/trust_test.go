@@ -201,3 +201,39 @@ func TestRevocationNeedsCountedSigner(t *testing.T) {
 		t.Fatal("a revoked device's revocation was taken")
 	}
 }
+
+// TestAdmissionOntoMediatorIgnored: a mediator's admission counts only for
+// a participant's device; one onto another mediator's account (or the
+// mediator's own) does not, so a mediator cannot give another mediator's
+// account a device of their own making.
+func TestAdmissionOntoMediatorIgnored(t *testing.T) {
+	w := newWorld(t)
+	w.dir.RequireEndorsement()
+	now := time.UnixMilli(1767225600000)
+	admit := func(rec *DeviceRecord, index int64) {
+		t.Helper()
+		raw, err := w.med.Endorse(rec, w.caseID, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := DecodeEndorsement(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.dir.Endorse(e, index)
+	}
+	m2new := device(t, "u_med2", "m2new", KEMXWing)
+	w.dir.Add(m2new.Record(), 7)
+	admit(m2new.Record(), 8)
+	bnew := device(t, "u_partyb", "bnew", KEMXWing)
+	w.dir.Add(bnew.Record(), 9)
+	admit(bnew.Record(), 10)
+	w.sign(t, w.med, w.people(), epochs(1))
+	w.dir.AdmitFrom(w.chain)
+	if !w.dir.Trusted("u_partyb", bnew.ID) {
+		t.Fatal("a participant's admitted device does not count")
+	}
+	if w.dir.Trusted("u_med2", m2new.ID) {
+		t.Fatal("a mediator's admission onto another mediator's account counts")
+	}
+}

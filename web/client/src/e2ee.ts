@@ -271,7 +271,10 @@ export class Devices {
         const ld = this.by.get(e.account)?.get(e.device);
         const by = this.by.get(e.by)?.get(e.byDev);
         if (!ld || t.has(ld) || !before(ld.index) || !by || !t.has(by) || (by.revoked >= 0 && by.revoked < index)) continue;
-        if (e.case !== "" && !this.mediators.get(e.case)?.has(e.by)) continue;
+        // An admission counts when a mediator of its case signed it, for a device of an account that is not one
+        // of them: admissions are for participants' devices only (as Go's Devices).
+        const meds = this.mediators.get(e.case);
+        if (e.case !== "" && (!meds?.has(e.by) || meds.has(e.account))) continue;
         try { await verifyEndorsement(e, ld.rec, by.rec); } catch { continue; }
         t.add(ld);
         changed = true;

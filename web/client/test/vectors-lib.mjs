@@ -96,6 +96,17 @@ for (const ve of v.endorsements) adm.endorse(E.decodeEndorsement(unhex(ve.encode
 adm.admitFrom(chain);
 await adm.computeTrust();
 ok(!!adm.device("u_partyb", devs.partyB.id, -1) && !adm.ownChain("u_partyb", devs.partyB.id), "an admitted device counts, but not by its account's own chain");
+// An admission counts for a participant's device only: one onto a mediator's account does not.
+const medPhone = await E.deviceKeysFromSeeds("u_mediator", 32, new Uint8Array(32).fill(3), new Uint8Array(32).fill(4), 1767225600000);
+const mad = new E.Devices();
+v.devices.forEach((d, i) => mad.add(devs[d.name].record, i));
+mad.add(medPhone.record, 10);
+mad.endorse(E.decodeEndorsement(await E.endorse(devs.mediator, medPhone.record, chain.caseID, 1767225603000)), 11);
+for (const ve of v.endorsements) mad.endorse(E.decodeEndorsement(unhex(ve.encoded)), 100);
+mad.admitFrom(chain);
+await mad.computeTrust();
+ok(!mad.device("u_mediator", medPhone.id, -1), "an admission onto a mediator's account does not count");
+ok(!!mad.device("u_partyb", devs.partyB.id, -1), "an admission onto a participant's account counts");
 const jointEpoch = chain.latest().rooms.find((r) => r.name === "joint").epoch;
 const reader = new E.Session(devs.mediator, chain.caseID, chain, adm);
 const writer = new E.Session(devs.partyB, chain.caseID, chain, adm);
