@@ -1,6 +1,7 @@
 package e2ee
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,13 +17,20 @@ type Devices struct {
 	// strict: only trusted devices count (see RequireEndorsement).
 	strict    bool
 	endorse   []loggedEndorsement
+	revs      []loggedRevocation
 	mediators map[string]map[string]bool // case -> mediator accounts
 	// mu guards the trust computed lazily on first read, so that readers
-	// may run at once; trusted and own are replaced, never changed, once
-	// published.
+	// may run at once; trusted, own and revoked are replaced, never
+	// changed, once published.
 	mu      sync.Mutex
-	trusted map[*loggedDevice]bool // nil: recompute
-	own     map[*loggedDevice]bool // counts by its account's own chain
+	trusted map[*loggedDevice]bool  // nil: recompute
+	own     map[*loggedDevice]bool  // counts by its account's own chain
+	revoked map[*loggedDevice]int64 // log index of the revocation that counts
+}
+
+type loggedRevocation struct {
+	v     *Revocation
+	index int64
 }
 
 type loggedEndorsement struct {
@@ -31,9 +39,8 @@ type loggedEndorsement struct {
 }
 
 type loggedDevice struct {
-	rec     *DeviceRecord
-	index   int64 // log index of the registration
-	revoked int64 // log index of the revocation, or -1
+	rec   *DeviceRecord
+	index int64 // log index of the registration
 }
 
 // NewDevices returns an empty directory.
@@ -49,17 +56,28 @@ func (d *Devices) Add(rec *DeviceRecord, index int64) {
 	if old, ok := m[rec.ID]; ok && old.index <= index {
 		return
 	}
-	m[rec.ID] = &loggedDevice{rec: rec, index: index, revoked: -1}
+	m[rec.ID] = &loggedDevice{rec: rec, index: index}
 	d.invalidate()
 }
 
-// Revoke records a verified revocation at log index. It must already be
-// checked against the signing device ([Revocation.Verify]).
+// Revoke records a logged revocation at log index. Whether it counts is
+// decided when trust is computed: only if it is signed by the revoked
+// device itself (a device may always retire itself) or by a device of the
+// same account that counted, unrevoked, at the revocation's place in the
+// log. Any other revocation is ignored, so that a device nobody counts (one
+// the server, or anyone holding a session of the account, registered)
+// cannot retire the account's real devices. Its signature is checked then
+// too ([Revocation.Verify]).
 func (d *Devices) Revoke(v *Revocation, index int64) {
-	if ld, ok := d.byAccount[v.Account][v.Device]; ok && (ld.revoked < 0 || index < ld.revoked) {
-		ld.revoked = index
-	}
+	d.revs = append(d.revs, loggedRevocation{v, index})
 	d.invalidate()
+}
+
+// revokedAt is the log index of the revocation of ld that counts.
+func (d *Devices) revokedAt(ld *loggedDevice) (int64, bool) {
+	_, _, rv := d.trust()
+	at, ok := rv[ld]
+	return at, ok
 }
 
 // Device implements Directory.
@@ -68,17 +86,18 @@ func (d *Devices) Device(account, id string, at int64) (*DeviceRecord, bool) {
 	if !ok || !d.isTrusted(ld) {
 		return nil, false
 	}
+	rev, revoked := d.revokedAt(ld)
 	if at < 0 {
-		return ld.rec, ld.revoked < 0
+		return ld.rec, !revoked
 	}
-	return ld.rec, ld.index < at && (ld.revoked < 0 || ld.revoked > at)
+	return ld.rec, ld.index < at && (!revoked || rev > at)
 }
 
 // Active implements Directory, sorted by device id.
 func (d *Devices) Active(account string) []*DeviceRecord {
 	var out []*DeviceRecord
 	for _, ld := range d.byAccount[account] {
-		if ld.revoked < 0 && d.isTrusted(ld) {
+		if _, revoked := d.revokedAt(ld); !revoked && d.isTrusted(ld) {
 			out = append(out, ld.rec)
 		}
 	}
@@ -86,10 +105,15 @@ func (d *Devices) Active(account string) []*DeviceRecord {
 	return out
 }
 
-// Revoked reports whether a device is known and revoked.
+// Revoked reports whether a device is known and revoked (by a revocation
+// that counts: see [Devices.Revoke]).
 func (d *Devices) Revoked(account, id string) bool {
 	ld, ok := d.byAccount[account][id]
-	return ok && ld.revoked >= 0
+	if !ok {
+		return false
+	}
+	_, revoked := d.revokedAt(ld)
+	return revoked
 }
 
 // Record returns a device's record whether or not it is revoked.
@@ -104,7 +128,8 @@ func (d *Devices) Record(account, id string) (*DeviceRecord, bool) {
 // RequireEndorsement makes the directory count, of each account, only its
 // first registered device (trust on first use) and the devices endorsed by
 // a counted device of the same account or, for a case, by a counted device
-// of one of that case's mediators ([Devices.AdmitFrom]). Devices the
+// of one of that case's mediators ([Devices.AdmitFrom]) when the account
+// is not one of that case's mediators. Devices the
 // server registered on its own are left out: nothing is sealed to them and
 // nothing they sign is accepted.
 func (d *Devices) RequireEndorsement() { d.strict = true; d.invalidate() }
@@ -123,16 +148,29 @@ func (d *Devices) AdmitFrom(c *Chain) {
 	if st == nil {
 		return
 	}
-	m := map[string]bool{}
+	var m []string
 	for _, p := range st.People {
 		if p.Role == RoleMediator {
-			m[p.Account] = true
+			m = append(m, p.Account)
 		}
+	}
+	d.AdmitBy(c.Case, m...)
+}
+
+// AdmitBy lets mediators admit devices for caseID (replacing the ones
+// given before for it). Clients name them from the case's latest verified
+// statement ([Devices.AdmitFrom]); the key directory, which checked each
+// admission's signer was a mediator of its case when it logged it, names
+// the signers of the admissions it logged.
+func (d *Devices) AdmitBy(caseID string, mediators ...string) {
+	m := map[string]bool{}
+	for _, a := range mediators {
+		m[a] = true
 	}
 	if d.mediators == nil {
 		d.mediators = map[string]map[string]bool{}
 	}
-	d.mediators[c.Case] = m
+	d.mediators[caseID] = m
 	d.invalidate()
 }
 
@@ -148,7 +186,7 @@ func (d *Devices) Trusted(account, id string) bool {
 func (d *Devices) Pending(account string) []*DeviceRecord {
 	var out []*DeviceRecord
 	for _, ld := range d.byAccount[account] {
-		if ld.revoked < 0 && !d.isTrusted(ld) {
+		if _, revoked := d.revokedAt(ld); !revoked && !d.isTrusted(ld) {
 			out = append(out, ld.rec)
 		}
 	}
@@ -160,19 +198,19 @@ func (d *Devices) isTrusted(ld *loggedDevice) bool {
 	if !d.strict {
 		return true
 	}
-	t, _ := d.trust()
+	t, _, _ := d.trust()
 	return t[ld]
 }
 
-// trust returns the trusted and own-chain sets, computing them once after
-// each change.
-func (d *Devices) trust() (trusted, own map[*loggedDevice]bool) {
+// trust returns the trusted and own-chain sets and the revocations that
+// count, computing them once after each change.
+func (d *Devices) trust() (trusted, own map[*loggedDevice]bool, revoked map[*loggedDevice]int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.trusted == nil {
 		d.computeTrust()
 	}
-	return d.trusted, d.own
+	return d.trusted, d.own, d.revoked
 }
 
 // invalidate makes the next read compute trust again.
@@ -182,37 +220,39 @@ func (d *Devices) invalidate() {
 	d.mu.Unlock()
 }
 
-// computeTrust: first devices, then endorsements by trusted devices until
+// computeTrust decides, in log order, which revocations count (each
+// against the devices that counted just before it), then which devices
+// count: first devices, then endorsements by counted devices until
 // nothing changes.
 func (d *Devices) computeTrust() {
-	t := map[*loggedDevice]bool{}
-	for a := range d.byAccount {
-		if first := d.first(a); first != nil {
-			t[first] = true
+	revoked := map[*loggedDevice]int64{}
+	revs := slices.Clone(d.revs)
+	slices.SortStableFunc(revs, func(a, b loggedRevocation) int { return cmp.Compare(a.index, b.index) })
+	for _, lr := range revs {
+		v := lr.v
+		ld, ok := d.byAccount[v.Account][v.Device]
+		if !ok {
+			continue
 		}
-	}
-	for changed := true; changed; {
-		changed = false
-		for _, le := range d.endorse {
-			e := le.e
-			ld, ok := d.byAccount[e.Account][e.Device]
-			if !ok || t[ld] {
-				continue
-			}
-			by, ok := d.byAccount[e.By][e.ByDev]
-			if !ok || !t[by] || (by.revoked >= 0 && by.revoked < le.index) {
-				continue
-			}
-			if e.Case != "" && !d.mediators[e.Case][e.By] {
-				continue
-			}
-			if e.Verify(ld.rec, by.rec) != nil {
-				continue
-			}
-			t[ld] = true
-			changed = true
+		if _, done := revoked[ld]; done {
+			continue // the earliest revocation that counts stands
 		}
+		by, ok := d.byAccount[v.Account][v.By]
+		if !ok || by.index >= lr.index || v.Verify(by.rec) != nil {
+			continue
+		}
+		if by != ld {
+			if at, ok := revoked[by]; ok && at < lr.index {
+				continue
+			}
+			if d.strict && !d.trustedBefore(lr.index, revoked)[by] {
+				continue
+			}
+		}
+		revoked[ld] = lr.index
 	}
+	d.revoked = revoked
+	t := d.trustedBefore(-1, revoked)
 	d.trusted = t
 	// A device counts by its account's own chain when it is the first or
 	// was linked (Case "") by a device that does: never through a
@@ -233,7 +273,7 @@ func (d *Devices) computeTrust() {
 				continue
 			}
 			by, ok := d.byAccount[e.By][e.ByDev]
-			if !ok || !own[by] || (by.revoked >= 0 && by.revoked < le.index) || e.Verify(ld.rec, by.rec) != nil {
+			if !ok || !own[by] || revokedBefore(revoked, by, le.index) || e.Verify(ld.rec, by.rec) != nil {
 				continue
 			}
 			own[ld] = true
@@ -241,6 +281,67 @@ func (d *Devices) computeTrust() {
 		}
 	}
 	d.own = own
+}
+
+// revokedBefore reports whether ld's revocation that counts comes before
+// log index i.
+func revokedBefore(revoked map[*loggedDevice]int64, ld *loggedDevice, i int64) bool {
+	at, ok := revoked[ld]
+	return ok && at < i
+}
+
+// trustedBefore is the set of devices that count by the entries logged
+// before index limit (every entry if limit < 0), given the revocations
+// that count: without RequireEndorsement every registered device, else
+// the first devices and those endorsed by a counted device until nothing
+// changes.
+func (d *Devices) trustedBefore(limit int64, revoked map[*loggedDevice]int64) map[*loggedDevice]bool {
+	before := func(i int64) bool { return limit < 0 || i < limit }
+	t := map[*loggedDevice]bool{}
+	if !d.strict {
+		for _, m := range d.byAccount {
+			for _, ld := range m {
+				if before(ld.index) {
+					t[ld] = true
+				}
+			}
+		}
+		return t
+	}
+	for a := range d.byAccount {
+		if first := d.first(a); first != nil && before(first.index) {
+			t[first] = true
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, le := range d.endorse {
+			if !before(le.index) {
+				continue
+			}
+			e := le.e
+			ld, ok := d.byAccount[e.Account][e.Device]
+			if !ok || t[ld] || !before(ld.index) {
+				continue
+			}
+			by, ok := d.byAccount[e.By][e.ByDev]
+			if !ok || !t[by] || revokedBefore(revoked, by, le.index) {
+				continue
+			}
+			// An admission counts when a mediator of its case signed it,
+			// for a device of an account that is not one of them:
+			// admissions are for participants' devices only.
+			if e.Case != "" && (!d.mediators[e.Case][e.By] || d.mediators[e.Case][e.Account]) {
+				continue
+			}
+			if e.Verify(ld.rec, by.rec) != nil {
+				continue
+			}
+			t[ld] = true
+			changed = true
+		}
+	}
+	return t
 }
 
 // first is the account's device with the lowest log index in this
@@ -269,12 +370,12 @@ func (d *Devices) OwnChain(account, id string) bool {
 	if !d.strict {
 		return true
 	}
-	_, own := d.trust()
+	_, own, _ := d.trust()
 	return own[ld]
 }
 
 func (d *Devices) ownChain(ld *loggedDevice) bool {
-	_, own := d.trust()
+	_, own, _ := d.trust()
 	return own[ld]
 }
 
@@ -291,7 +392,7 @@ type Admission struct {
 func (d *Devices) Admitted(account string) []Admission {
 	var out []Admission
 	for _, ld := range d.byAccount[account] {
-		if !d.strict || ld.revoked >= 0 || !d.isTrusted(ld) || d.ownChain(ld) {
+		if _, revoked := d.revokedAt(ld); !d.strict || revoked || !d.isTrusted(ld) || d.ownChain(ld) {
 			continue
 		}
 		for _, le := range d.endorse {

@@ -127,3 +127,113 @@ func TestAdmittedDeviceCannotConsent(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationNeedsCountedSigner: a revocation counts only when the
+// revoked device signed it itself or a device of the same account that
+// counted, unrevoked, at the revocation's place in the log did. A device
+// nobody counts (the server's, or one registered with a stolen session)
+// cannot retire the account's real device, not even once it is endorsed
+// later; a revocation that does not count is ignored, not an error.
+func TestRevocationNeedsCountedSigner(t *testing.T) {
+	now := time.UnixMilli(1767225600000)
+	real := device(t, "u_party", "real", KEMX25519)
+	rogue := device(t, "u_party", "rogue", KEMX25519)
+	late := device(t, "u_party", "late", KEMX25519)
+	linked := device(t, "u_party", "linked", KEMX25519)
+	d := NewDevices()
+	d.RequireEndorsement()
+	d.Add(real.Record(), 5)
+	d.Add(rogue.Record(), 10)
+	d.Add(late.Record(), 20)
+	d.Add(linked.Record(), 40)
+	revoke := func(by *DeviceKeys, device string, index int64) {
+		t.Helper()
+		v, err := DecodeRevocation(by.Revoke(device, now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Revoke(v, index)
+	}
+	endorse := func(by *DeviceKeys, rec *DeviceRecord, index int64) {
+		t.Helper()
+		raw, err := by.Endorse(rec, "", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := DecodeEndorsement(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Endorse(e, index)
+	}
+	active := func(dev *DeviceKeys) bool {
+		_, ok := d.Device(dev.Account, dev.ID, -1)
+		return ok
+	}
+
+	revoke(rogue, real.ID, 11) // an uncounted device revokes the real one
+	if !active(real) || d.Revoked("u_party", real.ID) || len(d.Active("u_party")) != 1 {
+		t.Fatal("a device nobody counts revoked the account's real device")
+	}
+	revoke(late, real.ID, 21) // revoked before it was linked...
+	endorse(real, late.Record(), 30)
+	if !d.Trusted("u_party", late.ID) {
+		t.Fatal("the linked device does not count")
+	}
+	if !active(real) { // ...so it did not count at the revocation's place
+		t.Fatal("a revocation signed before its signer counted was taken")
+	}
+	revoke(rogue, rogue.ID, 12) // a device may always retire itself
+	if !d.Revoked("u_party", rogue.ID) {
+		t.Fatal("a device's own revocation was ignored")
+	}
+
+	endorse(real, linked.Record(), 41)
+	revoke(linked, real.ID, 42) // a counted device retires another
+	if active(real) || !d.Revoked("u_party", real.ID) {
+		t.Fatal("a counted device's revocation was ignored")
+	}
+	if _, ok := d.Device("u_party", real.ID, 41); !ok {
+		t.Fatal("the real device is revoked before its revocation")
+	}
+	revoke(real, linked.ID, 50) // a revoked device retires nothing
+	if !active(linked) {
+		t.Fatal("a revoked device's revocation was taken")
+	}
+}
+
+// TestAdmissionOntoMediatorIgnored: a mediator's admission counts only for
+// a participant's device; one onto another mediator's account (or the
+// mediator's own) does not, so a mediator cannot give another mediator's
+// account a device of their own making.
+func TestAdmissionOntoMediatorIgnored(t *testing.T) {
+	w := newWorld(t)
+	w.dir.RequireEndorsement()
+	now := time.UnixMilli(1767225600000)
+	admit := func(rec *DeviceRecord, index int64) {
+		t.Helper()
+		raw, err := w.med.Endorse(rec, w.caseID, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := DecodeEndorsement(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.dir.Endorse(e, index)
+	}
+	m2new := device(t, "u_med2", "m2new", KEMXWing)
+	w.dir.Add(m2new.Record(), 7)
+	admit(m2new.Record(), 8)
+	bnew := device(t, "u_partyb", "bnew", KEMXWing)
+	w.dir.Add(bnew.Record(), 9)
+	admit(bnew.Record(), 10)
+	w.sign(t, w.med, w.people(), epochs(1))
+	w.dir.AdmitFrom(w.chain)
+	if !w.dir.Trusted("u_partyb", bnew.ID) {
+		t.Fatal("a participant's admitted device does not count")
+	}
+	if w.dir.Trusted("u_med2", m2new.ID) {
+		t.Fatal("a mediator's admission onto another mediator's account counts")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"testing/cryptotest"
@@ -136,6 +137,49 @@ type vectors struct {
 	// RoomEntry: a sealed room's opening entry (fixed salt) and the slot a
 	// statement holds for it.
 	RoomEntry vecRoomEntry `json:"roomEntry"`
+	// Revocations of partyA's devices, and logs of them: which count.
+	Revocations    []vecRevocation    `json:"revocations"`
+	RevocationLogs []vecRevocationLog `json:"revocationLogs"`
+}
+
+type vecRevocation struct {
+	Signer  string   `json:"signer"`
+	Revoked string   `json:"revoked"`
+	Created int64    `json:"created"`
+	Encoded hexBytes `json:"encoded"`
+}
+
+// vecRevocationLog is a directory: the vector devices at log indexes 0,
+// 1, … in their order, then the endorsements and revocations named (by
+// their place in the vectors' lists) at the indexes given. Revoked and
+// Active name the devices that end revoked and not.
+type vecRevocationLog struct {
+	What         string      `json:"what"`
+	Endorsements []vecLogged `json:"endorsements"`
+	Revocations  []vecLogged `json:"revocations"`
+	Revoked      []string    `json:"revoked"`
+	Active       []string    `json:"active"`
+}
+
+type vecLogged struct {
+	Item  int   `json:"item"`
+	Index int64 `json:"index"`
+}
+
+// revocationLogs are the directories of the revocation vectors: items 0
+// (partyA-fallback revokes partyA), 1 (partyA revokes partyA-fallback), 2
+// (partyA-fallback revokes itself); endorsement 0 links partyA-fallback.
+func revocationLogs() []vecRevocationLog {
+	return []vecRevocationLog{
+		{What: "a device nobody counts yet revokes the account's first device (ignored: not even once it is linked later); the first device then revokes it; the revoked device's revocation of the first is ignored",
+			Endorsements: []vecLogged{{0, 20}}, Revocations: []vecLogged{{0, 10}, {1, 30}, {0, 40}},
+			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}},
+		{What: "a device nobody counts revokes itself (a device may always retire itself)",
+			Revocations: []vecLogged{{2, 10}}, Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}},
+		{What: "a linked device revokes the account's first device",
+			Endorsements: []vecLogged{{0, 20}}, Revocations: []vecLogged{{0, 30}},
+			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}},
+	}
 }
 
 type vecRoomEntry struct {
@@ -176,6 +220,8 @@ func generateVectors(t *testing.T) *vectors {
 		"safetyNumber: all fields",
 		"invalid: each payload must be refused (error names the check)",
 		"endorsements: encoded (Ed25519 is deterministic); each verifies against the endorsed record and the signer",
+		"revocations: encoded (Ed25519 is deterministic); each verifies against its signer",
+		"revocationLogs: a revocation counts only if signed by the revoked device or by a device of the account that counted, unrevoked, before it in the log; the others are ignored, not errors",
 	}}
 	devs := map[string]*DeviceKeys{}
 	for _, d := range []struct {
@@ -259,6 +305,11 @@ func generateVectors(t *testing.T) *vectors {
 		v.Endorsements = append(v.Endorsements, vecEndorsement{Signer: e.signer, Endorsed: e.endorsed, Case: e.caseID, Created: 1767225603000, Encoded: raw})
 	}
 	v.RoomEntry = roomEntryVector()
+	for _, r := range []struct{ signer, revoked string }{{"partyA-fallback", "partyA"}, {"partyA", "partyA-fallback"}, {"partyA-fallback", "partyA-fallback"}} {
+		raw := devs[r.signer].Revoke(devs[r.revoked].ID, time.UnixMilli(1767225604000))
+		v.Revocations = append(v.Revocations, vecRevocation{Signer: r.signer, Revoked: r.revoked, Created: 1767225604000, Encoded: raw})
+	}
+	v.RevocationLogs = revocationLogs()
 	return v
 }
 
@@ -453,5 +504,51 @@ func TestVectors(t *testing.T) {
 	if want := roomEntryVector(); e.Case != re.Case || e.Room != re.Room || e.Kind != re.Kind || !slices.Equal(e.Members, re.Members) ||
 		!bytes.Equal(e.Salt[:], re.Salt) || e.Slot() != re.Slot || !bytes.Equal(want.Encoded, re.Encoded) || want.Slot != re.Slot {
 		t.Fatalf("room entry differs from the vector: %+v", e)
+	}
+	checkRevocationVectors(t, &v, devs)
+}
+
+func checkRevocationVectors(t *testing.T, v *vectors, devs map[string]*DeviceKeys) {
+	var revs []*Revocation
+	for _, vr := range v.Revocations {
+		r, err := DecodeRevocation(vr.Encoded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(devs[vr.Signer].Revoke(devs[vr.Revoked].ID, time.UnixMilli(vr.Created)), vr.Encoded) ||
+			r.Device != devs[vr.Revoked].ID || r.Verify(devs[vr.Signer].Record()) != nil {
+			t.Fatalf("revocation of %s by %s differs from the vector", vr.Revoked, vr.Signer)
+		}
+		revs = append(revs, r)
+	}
+	if !reflect.DeepEqual(v.RevocationLogs, revocationLogs()) {
+		t.Fatal("revocation logs differ from the vector")
+	}
+	for _, l := range v.RevocationLogs {
+		d := NewDevices()
+		d.RequireEndorsement()
+		for i, vd := range v.Devices {
+			d.Add(devs[vd.Name].Record(), int64(i))
+		}
+		for _, le := range l.Endorsements {
+			e, err := DecodeEndorsement(v.Endorsements[le.Item].Encoded)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Endorse(e, le.Index)
+		}
+		for _, lr := range l.Revocations {
+			d.Revoke(revs[lr.Item], lr.Index)
+		}
+		for _, name := range l.Revoked {
+			if !d.Revoked(devs[name].Account, devs[name].ID) {
+				t.Fatalf("%s: %s is not revoked", l.What, name)
+			}
+		}
+		for _, name := range l.Active {
+			if _, ok := d.Device(devs[name].Account, devs[name].ID, -1); !ok {
+				t.Fatalf("%s: %s is not active", l.What, name)
+			}
+		}
 	}
 }

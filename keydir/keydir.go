@@ -331,8 +331,11 @@ func (s *Service) Register(ctx context.Context, actor account.Account, record []
 	return p, nil
 }
 
-// Revoke retires a device of the signed-in account; the revocation must be
-// signed by one of the account's active devices.
+// Revoke retires a device of the signed-in account. The revocation must be
+// signed by the revoked device itself or by another active device of the
+// account that counts (its first device, or one linked or admitted:
+// e2ee.Devices.Trusted), as clients require: a device nobody counts —
+// one registered with a stolen session, say — cannot retire the real ones.
 func (s *Service) Revoke(ctx context.Context, actor account.Account, record []byte, since int64) (*Proven, error) {
 	v, err := e2ee.DecodeRevocation(record)
 	if err != nil {
@@ -351,12 +354,27 @@ func (s *Service) Revoke(ctx context.Context, actor account.Account, record []by
 	if err := v.Verify(by); err != nil {
 		return nil, fault.Invalid("record", err.Error())
 	}
+	if v.By != v.Device {
+		d, err := s.accountDirectory(ctx, actor.ID)
+		if err != nil {
+			return nil, err
+		}
+		if !d.Trusted(actor.ID, v.By) {
+			return nil, fmt.Errorf("device %s does not count for your account yet (it was not linked from one of your devices, nor admitted by a mediator), so it cannot revoke another device; it can only revoke itself: %w", v.By, fault.ErrForbidden)
+		}
+	}
 	if _, err := s.read0(ctx, deviceKey(actor.ID, v.Device)); err != nil {
 		return nil, fmt.Errorf("device %s: %w", v.Device, fault.ErrNotFound)
 	}
-	st, err := s.storeLogged(ctx, revocationKey(actor.ID, v.Device), EventRevoke, record)
+	key := revocationKey(actor.ID, v.Device)
+	st, err := s.storeLogged(ctx, key, EventRevoke, record)
 	if errors.Is(err, fault.ErrConflict) {
-		st, err = s.ensureLogged(ctx, revocationKey(actor.ID, v.Device)) // already revoked
+		// The device has another revocation already. It may not count
+		// where this one is asked for: signed by a device that did not
+		// count then, or by one counted only through an admission in
+		// another case (a case's people are not shown other cases'
+		// admissions). This one is logged beside it, a few at most.
+		st, err = s.revokeAgain(ctx, key, v, record)
 	}
 	if err != nil {
 		return nil, err
@@ -370,7 +388,30 @@ func (s *Service) Revoke(ctx context.Context, actor account.Account, record []by
 	return p, nil
 }
 
-// activeDevice returns a registered, unrevoked device record.
+// MaxRevocationsPerDevice bounds the revocations logged of one device.
+const MaxRevocationsPerDevice = 8
+
+// revokeAgain logs another revocation of a device that has one at key,
+// at key "." and the first 16 hex digits of its hash.
+func (s *Service) revokeAgain(ctx context.Context, key string, v *e2ee.Revocation, record []byte) (*stored, error) {
+	h := v.Hash()
+	again := fmt.Sprintf("%s.%x", key, h[:8])
+	if st, err := s.read0(ctx, again); err == nil && bytes.Equal(st.Record, record) {
+		return s.ensureLogged(ctx, again)
+	}
+	all, err := s.list(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) >= MaxRevocationsPerDevice {
+		return nil, fmt.Errorf("device %s has been revoked %d times already: %w", v.Device, len(all), fault.ErrConflict)
+	}
+	return s.storeLogged(ctx, again, EventRevoke, record)
+}
+
+// activeDevice returns a registered, unrevoked device record. A stored
+// revocation that clients ignore (signed by a device that did not count,
+// logged before the server checked that) does not retire it.
 func (s *Service) activeDevice(ctx context.Context, account, device string) (*e2ee.DeviceRecord, error) {
 	st, err := s.read0(ctx, deviceKey(account, device))
 	if errors.Is(err, objstore.ErrNotFound) {
@@ -380,7 +421,13 @@ func (s *Service) activeDevice(ctx context.Context, account, device string) (*e2
 		return nil, err
 	}
 	if _, err := s.read0(ctx, revocationKey(account, device)); err == nil {
-		return nil, fmt.Errorf("device %s is revoked: %w", device, fault.ErrForbidden)
+		d, err := s.accountDirectory(ctx, account)
+		if err != nil {
+			return nil, err
+		}
+		if d.Revoked(account, device) {
+			return nil, fmt.Errorf("device %s is revoked: %w", device, fault.ErrForbidden)
+		}
 	}
 	return e2ee.DecodeDeviceRecord(st.Record)
 }
@@ -400,13 +447,31 @@ func (s *Service) ConsentDevice(ctx context.Context, account, device string) (*e
 	if err != nil {
 		return nil, "", err
 	}
-	devs, revs, err := s.accountDevices(ctx, account)
+	d, err := s.accountDirectory(ctx, account)
 	if err != nil {
 		return nil, "", err
 	}
+	if !d.OwnChain(account, device) {
+		return nil, "", fmt.Errorf("device %s counts for %s only through a mediator's admission, or not at all: %w", device, account, fault.ErrForbidden)
+	}
+	if first, ok := d.First(account); ok && first.ID == device {
+		return rec, "first", nil
+	}
+	return rec, "linked", nil
+}
+
+// accountDirectory is an account's devices as clients count them
+// (e2ee.Devices with RequireEndorsement): its devices, revocations and
+// every endorsement of its devices (links, and the admissions of every
+// case, whose signers Admit checked were mediators of it).
+func (s *Service) accountDirectory(ctx context.Context, account string) (*e2ee.Devices, error) {
+	devs, revs, err := s.accountDevices(ctx, account)
+	if err != nil {
+		return nil, err
+	}
 	ends, err := s.accountEndorsements(ctx, account, "")
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	d := e2ee.NewDevices()
 	d.RequireEndorsement()
@@ -420,18 +485,20 @@ func (s *Service) ConsentDevice(ctx context.Context, account, device string) (*e
 			d.Revoke(v, st.Index)
 		}
 	}
+	admitters := map[string][]string{} // case -> signers of its logged admissions
 	for _, st := range ends {
 		if e, err := e2ee.DecodeEndorsement(st.Record); err == nil {
 			d.Endorse(e, st.Index)
+			if e.Case != "" {
+				admitters[e.Case] = append(admitters[e.Case], e.By)
+			}
 		}
 	}
-	if !d.OwnChain(account, device) {
-		return nil, "", fmt.Errorf("device %s counts for %s only through a mediator's admission, or not at all: %w", device, account, fault.ErrForbidden)
+	// Admit checked each admission's signer was a mediator of its case.
+	for c, by := range admitters {
+		d.AdmitBy(c, by...)
 	}
-	if first, ok := d.First(account); ok && first.ID == device {
-		return rec, "first", nil
-	}
-	return rec, "linked", nil
+	return d, nil
 }
 
 // accountDevices lists an account's devices and revocations.

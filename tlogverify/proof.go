@@ -181,6 +181,9 @@ func check(l *api.Logged, cp Checkpoint, kind, actor, caseID string, objects []s
 
 // Directory builds the e2ee directory from verified devices and
 // revocations (each revocation's signature checked against its signer).
+// Whether a revocation counts is the directory's rule ([e2ee.Devices.Revoke]):
+// one signed by a device of the account that did not count at its place
+// in the log is ignored, not an error.
 func (v *Verified) Directory(into *e2ee.Devices) (*e2ee.Devices, error) {
 	if into == nil {
 		into = e2ee.NewDevices()
@@ -189,8 +192,9 @@ func (v *Verified) Directory(into *e2ee.Devices) (*e2ee.Devices, error) {
 		into.Add(d, v.DeviceIdx[i])
 	}
 	for i, r := range v.Revocations {
-		// The signer only has to be a device of the account (it may be
-		// the revoked device itself).
+		// The signer must be a registered device of the account; the
+		// directory then takes the revocation only if the signer is the
+		// revoked device itself or counted at the revocation's index.
 		by, ok := findRecord(v.Devices, r.Account, r.By)
 		if !ok {
 			by, ok = into.Record(r.Account, r.By)

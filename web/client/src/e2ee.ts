@@ -161,6 +161,7 @@ type Logged = { rec: DeviceRecord; index: number; revoked: number };
 export class Devices {
   private by = new Map<string, Map<string, Logged>>();
   private endorsements: { e: Endorsement; index: number }[] = [];
+  private revocations: { v: Revocation; index: number }[] = [];
   private mediators = new Map<string, Set<string>>();
   private trusted = new Set<Logged>();
   private own = new Set<Logged>();
@@ -171,10 +172,12 @@ export class Devices {
     if (old && old.index <= index) return;
     m.set(rec.id, { rec, index, revoked: -1 });
   }
-  revoke(v: Revocation, index: number): void {
-    const ld = this.by.get(v.account)?.get(v.device);
-    if (ld && (ld.revoked < 0 || index < ld.revoked)) ld.revoked = index;
-  }
+  /**
+   * Records a logged revocation. Whether it counts is decided by computeTrust (as Go's Devices.Revoke): only if
+   * signed by the revoked device itself or by a device of the same account that counted, unrevoked, at the
+   * revocation's place in the log; any other is ignored, so a device nobody counts cannot retire the real ones.
+   */
+  revoke(v: Revocation, index: number): void { this.revocations.push({ v, index }); }
   endorse(e: Endorsement, index: number): void { this.endorsements.push({ e, index }); }
   /** Lets the mediators of chain's latest statement admit devices for its case. */
   admitFrom(chain: Chain): void {
@@ -213,25 +216,22 @@ export class Devices {
     }
     return changed;
   }
-  /** Works out which devices count: first devices, then endorsements by counted devices until nothing changes. */
+  /**
+   * Works out, in log order, which revocations count (each against the devices that counted just before it),
+   * then which devices count: first devices, then endorsements by counted devices until nothing changes.
+   */
   async computeTrust(): Promise<void> {
-    const t = new Set<Logged>();
-    for (const a of this.by.keys()) {
-      const first = this.firstOf(a);
-      if (first) t.add(first);
+    for (const m of this.by.values()) for (const ld of m.values()) ld.revoked = -1;
+    const revs = [...this.revocations].sort((a, b) => a.index - b.index);
+    for (const { v, index } of revs) {
+      const ld = this.by.get(v.account)?.get(v.device);
+      const by = this.by.get(v.account)?.get(v.by);
+      if (!ld || ld.revoked >= 0 || !by || by.index >= index) continue; // the earliest revocation that counts stands
+      try { await verifyRevocation(v, by.rec); } catch { continue; }
+      if (by !== ld && ((by.revoked >= 0 && by.revoked < index) || !(await this.trustedBefore(index)).has(by))) continue;
+      ld.revoked = index;
     }
-    for (let changed = true; changed;) {
-      changed = false;
-      for (const { e, index } of this.endorsements) {
-        const ld = this.by.get(e.account)?.get(e.device);
-        const by = this.by.get(e.by)?.get(e.byDev);
-        if (!ld || t.has(ld) || !by || !t.has(by) || (by.revoked >= 0 && by.revoked < index)) continue;
-        if (e.case !== "" && !this.mediators.get(e.case)?.has(e.by)) continue;
-        try { await verifyEndorsement(e, ld.rec, by.rec); } catch { continue; }
-        t.add(ld);
-        changed = true;
-      }
-    }
+    const t = await this.trustedBefore(-1);
     this.trusted = t;
     // Counting by the account's own chain: its first device, or linked
     // (case "") by a device that does — never through a mediator's admission.
@@ -252,6 +252,35 @@ export class Devices {
       }
     }
     this.own = own;
+  }
+  /**
+   * The devices that count by the entries logged before index limit (every entry if limit < 0), given the
+   * revocations decided so far: first devices, then endorsements by counted devices until nothing changes.
+   */
+  private async trustedBefore(limit: number): Promise<Set<Logged>> {
+    const before = (i: number) => limit < 0 || i < limit;
+    const t = new Set<Logged>();
+    for (const a of this.by.keys()) {
+      const first = this.firstOf(a);
+      if (first && before(first.index)) t.add(first);
+    }
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const { e, index } of this.endorsements) {
+        if (!before(index)) continue;
+        const ld = this.by.get(e.account)?.get(e.device);
+        const by = this.by.get(e.by)?.get(e.byDev);
+        if (!ld || t.has(ld) || !before(ld.index) || !by || !t.has(by) || (by.revoked >= 0 && by.revoked < index)) continue;
+        // An admission counts when a mediator of its case signed it, for a device of an account that is not one
+        // of them: admissions are for participants' devices only (as Go's Devices).
+        const meds = this.mediators.get(e.case);
+        if (e.case !== "" && (!meds?.has(e.by) || meds.has(e.account))) continue;
+        try { await verifyEndorsement(e, ld.rec, by.rec); } catch { continue; }
+        t.add(ld);
+        changed = true;
+      }
+    }
+    return t;
   }
   /**
    * Whether a device counts by its account's own chain (first, or linked by
@@ -278,6 +307,11 @@ export class Devices {
     if (!ld || !this.trusted.has(ld)) return null;
     if (at < 0) return ld.revoked < 0 ? ld.rec : null;
     return ld.index < at && (ld.revoked < 0 || ld.revoked > at) ? ld.rec : null;
+  }
+  /** Whether a device is known and revoked by a revocation that counts (as Go's Devices.Revoked; after computeTrust). */
+  revoked(account: string, id: string): boolean {
+    const ld = this.by.get(account)?.get(id);
+    return !!ld && ld.revoked >= 0;
   }
   record(account: string, id: string): DeviceRecord | null {
     return this.by.get(account)?.get(id)?.rec ?? null;

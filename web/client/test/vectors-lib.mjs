@@ -39,6 +39,26 @@ for (const ve of v.endorsements) {
 await dir.computeTrust();
 ok(!!dir.device("u_partya", devs["partyA-fallback"].id, -1), "a device linked by the account's first device counts");
 
+// Revocations count only if signed by the revoked device or by a device of
+// the account that counted, unrevoked, before them in the log (as Go's
+// Devices.Revoke); the others are ignored, not errors.
+const revs = [];
+for (const vr of v.revocations) {
+  const r = E.decodeRevocation(unhex(vr.encoded));
+  ok(r.device === devs[vr.revoked].id && r.by === devs[vr.signer].id, `revocation of ${vr.revoked} by ${vr.signer}: decodes`);
+  await E.verifyRevocation(r, devs[vr.signer].record);
+  revs.push(r);
+}
+for (const l of v.revocationLogs) {
+  const rd = new E.Devices();
+  v.devices.forEach((d, i) => rd.add(devs[d.name].record, i));
+  for (const le of l.endorsements ?? []) rd.endorse(E.decodeEndorsement(unhex(v.endorsements[le.item].encoded)), le.index);
+  for (const lr of l.revocations ?? []) rd.revoke(revs[lr.item], lr.index);
+  await rd.computeTrust();
+  for (const name of l.revoked ?? []) ok(!rd.device(devs[name].account, devs[name].id, -1) && rd.revoked(devs[name].account, devs[name].id), `${l.what}: ${name} is revoked`);
+  for (const name of l.active ?? []) ok(!!rd.device(devs[name].account, devs[name].id, -1) && !rd.revoked(devs[name].account, devs[name].id), `${l.what}: ${name} is active`);
+}
+
 const chain = new E.Chain(v.statements[0].case);
 for (const vs of v.statements) {
   const raw = await E.signStatement({ case: vs.case, seq: vs.seq, prev: unhex(vs.prev), created: vs.created, people: vs.people, rooms: vs.rooms }, devs[vs.signer]);
@@ -76,6 +96,17 @@ for (const ve of v.endorsements) adm.endorse(E.decodeEndorsement(unhex(ve.encode
 adm.admitFrom(chain);
 await adm.computeTrust();
 ok(!!adm.device("u_partyb", devs.partyB.id, -1) && !adm.ownChain("u_partyb", devs.partyB.id), "an admitted device counts, but not by its account's own chain");
+// An admission counts for a participant's device only: one onto a mediator's account does not.
+const medPhone = await E.deviceKeysFromSeeds("u_mediator", 32, new Uint8Array(32).fill(3), new Uint8Array(32).fill(4), 1767225600000);
+const mad = new E.Devices();
+v.devices.forEach((d, i) => mad.add(devs[d.name].record, i));
+mad.add(medPhone.record, 10);
+mad.endorse(E.decodeEndorsement(await E.endorse(devs.mediator, medPhone.record, chain.caseID, 1767225603000)), 11);
+for (const ve of v.endorsements) mad.endorse(E.decodeEndorsement(unhex(ve.encoded)), 100);
+mad.admitFrom(chain);
+await mad.computeTrust();
+ok(!mad.device("u_mediator", medPhone.id, -1), "an admission onto a mediator's account does not count");
+ok(!!mad.device("u_partyb", devs.partyB.id, -1), "an admission onto a participant's account counts");
 const jointEpoch = chain.latest().rooms.find((r) => r.name === "joint").epoch;
 const reader = new E.Session(devs.mediator, chain.caseID, chain, adm);
 const writer = new E.Session(devs.partyB, chain.caseID, chain, adm);
