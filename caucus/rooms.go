@@ -113,7 +113,14 @@ func CaseTopic(caseID string) string { return "case:" + caseID }
 
 // decide loads the case and decides action on room name for actor.
 // Losing all access to the case is reported as messaging.ErrAccessLost.
+// A name outside the room-name grammar (api.ValidRoomName) is invalid
+// before anything is decided or audited: refusals are audited with the
+// room's name, and the audit log holds only names of that grammar, never
+// a string someone typed.
 func (s *Service) decide(ctx context.Context, actor account.Account, caseID, name string, a policy.Action) (*cases.Case, messaging.Room, error) {
+	if !api.ValidRoomName(name) {
+		return nil, messaging.Room{}, fault.Invalid("room", "not a room name")
+	}
 	c, err := s.cases.Load(ctx, caseID)
 	if err != nil {
 		return nil, messaging.Room{}, err
