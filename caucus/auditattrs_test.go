@@ -2,6 +2,7 @@ package caucus
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -85,5 +86,75 @@ func TestRoomNameCheckedBeforeAudit(t *testing.T) {
 		if len(rooms) != 1 || rooms[0] != name {
 			t.Errorf("History(%q) refusal audited with rooms %q", name, rooms)
 		}
+	}
+}
+
+// TestMembershipAuditedWithManyRooms: a membership change touching many
+// defined rooms (a mediator in eight of them recused: eight room names of
+// 37 bytes would not fit one 256-byte attribute) is always audited — a
+// "room.membership" summary with the number of rooms sealed, and one
+// "room.membership.room" entry naming each room.
+func TestMembershipAuditedWithManyRooms(t *testing.T) {
+	e := newRoomsEnv(t)
+	e.cases.OnMembership = e.rooms.MembershipChanged
+	ctx := t.Context()
+	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
+	med2 := account.Account{ID: ids.New("u"), Name: "Max", Role: policy.RoleMediator}
+	tenant := account.Account{ID: ids.New("u"), Name: "Tara", Role: policy.RoleParticipant}
+	c, err := e.cases.Create(ctx, med, cases.NewCase{Title: "Rooms", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := metastore.Update(ctx, e.meta, "cases/"+c.ID+"/case", func(k *cases.Case) error {
+		k.Mediators = append(k.Mediators, cases.Mediator{AccountID: med2.ID, Name: med2.Name})
+		k.Participants = append(k.Participants, cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: k.Sides[0].ID})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for i := range 8 {
+		id := fmt.Sprintf("%032x", i+1)
+		r, err := e.rooms.OpenRoom(ctx, med, c.ID, cases.NewRoom{ID: id, Label: fmt.Sprintf("Room %d", i), Members: []string{med.ID, med2.ID, tenant.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[r.Room] = true
+	}
+	before := e.log.Size()
+	if _, err := e.cases.Recuse(ctx, med, c.ID, med2.ID, "conflict"); err != nil {
+		t.Fatal(err)
+	}
+	var summary map[string]string
+	got := map[string]bool{}
+	for i := before; i < e.log.Size(); i++ {
+		ev, err := e.log.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ev.Type {
+		case "room.membership":
+			summary = ev.Attrs
+		case "room.membership.room":
+			if ev.Attrs["state"] != "sealed" || ev.Attrs["change"] != "mediator.recused" {
+				t.Errorf("room entry %v", ev.Attrs)
+			}
+			got[ev.Attrs["room"]] = true
+		}
+	}
+	if summary == nil {
+		t.Fatal("the recusal's room.membership entry is not in the audit log")
+	}
+	// Joint, two caucuses, mediators and the eight defined rooms.
+	if summary["rooms"] != "12" || summary["unsealed"] != "" {
+		t.Errorf("summary %v, want 12 rooms sealed", summary)
+	}
+	for room := range want {
+		if !got[room] {
+			t.Errorf("no room.membership.room entry for %s", room)
+		}
+	}
+	if len(got) != 12 {
+		t.Errorf("room entries for %d rooms, want 12: %v", len(got), got)
 	}
 }
