@@ -1,6 +1,56 @@
 package api
 
-import "time"
+import (
+	"strings"
+	"time"
+)
+
+// ValidRoomName reports whether name is of the room-name grammar: "joint",
+// "mediators", CaucusRoom + a side id (one capital letter, as a case
+// names its sides: "caucus:A") or RoomDefined/RoomCross + a defined
+// room's id (32 lowercase hex digits, chosen by the opening device, or 10
+// base32 characters the server picked: "room:k3j4h5g6m2"). Whether the
+// room exists in a case is the case's to say; a name outside the grammar
+// names no room at all, so the server refuses it as invalid before any
+// decision, and only names of this grammar ever reach the audit log
+// (never a string someone typed into a path or a frame).
+func ValidRoomName(name string) bool {
+	switch name {
+	case RoomJoint, RoomMediators:
+		return true
+	}
+	if side, ok := strings.CutPrefix(name, CaucusRoom); ok {
+		return len(side) == 1 && side[0] >= 'A' && side[0] <= 'Z'
+	}
+	id, ok := strings.CutPrefix(name, RoomDefined)
+	if !ok {
+		id, ok = strings.CutPrefix(name, RoomCross)
+	}
+	return ok && ValidRoomID(id)
+}
+
+// ValidRoomID reports whether id is a defined room's id: 32 lowercase hex
+// digits (e2ee.RoomIDFor) or 10 characters of lowercase base32 (one the
+// server picked for a room opened without a device's id).
+func ValidRoomID(id string) bool {
+	switch len(id) {
+	case 32:
+		for i := range len(id) {
+			if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+		return true
+	case 10:
+		for i := range len(id) {
+			if c := id[i]; !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
 
 // Mediator-defined rooms (issue 23): a mediator opens a room of chosen
 // people, names it and closes it. Its room name is RoomDefined + id, or

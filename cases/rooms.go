@@ -191,6 +191,11 @@ func (s *Service) OpenRoom(ctx context.Context, actor account.Account, id string
 // long as the case's messages are. Closing twice is a conflict. Audited
 // ("room.closed").
 func (s *Service) CloseRoom(ctx context.Context, actor account.Account, id, name string) (DefinedRoom, error) {
+	if !api.ValidRoomName(name) {
+		// Before anything is decided or audited: the log holds only
+		// names of the room-name grammar.
+		return DefinedRoom{}, fault.Invalid("room", "not a room name")
+	}
 	c, err := s.loadFor(ctx, actor, id, policy.RoomClose)
 	if err != nil {
 		return DefinedRoom{}, err
@@ -265,6 +270,9 @@ func (s *Service) DefinedRooms(ctx context.Context, actor account.Account, id st
 func (s *Service) AddRoomEntry(ctx context.Context, actor account.Account, id, name string, raw []byte) (DefinedRoom, error) {
 	if len(raw) > api.MaxRoomEntry {
 		return DefinedRoom{}, fault.Invalid("record", fmt.Sprintf("a room entry is at most %d bytes", api.MaxRoomEntry))
+	}
+	if !api.ValidRoomName(name) {
+		return DefinedRoom{}, fault.Invalid("room", "not a room name")
 	}
 	c, err := s.loadFor(ctx, actor, id, policy.RoomSign)
 	if err != nil {

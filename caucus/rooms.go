@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,7 +114,14 @@ func CaseTopic(caseID string) string { return "case:" + caseID }
 
 // decide loads the case and decides action on room name for actor.
 // Losing all access to the case is reported as messaging.ErrAccessLost.
+// A name outside the room-name grammar (api.ValidRoomName) is invalid
+// before anything is decided or audited: refusals are audited with the
+// room's name, and the audit log holds only names of that grammar, never
+// a string someone typed.
 func (s *Service) decide(ctx context.Context, actor account.Account, caseID, name string, a policy.Action) (*cases.Case, messaging.Room, error) {
+	if !api.ValidRoomName(name) {
+		return nil, messaging.Room{}, fault.Invalid("room", "not a room name")
+	}
 	c, err := s.cases.Load(ctx, caseID)
 	if err != nil {
 		return nil, messaging.Room{}, err
@@ -293,21 +301,47 @@ func (s *Service) MembershipChanged(ctx context.Context, caseID string, ch cases
 			}
 		}
 	}
-	attrs := map[string]string{"change": ch.Kind, "rooms": strings.Join(sealed, " ")}
-	if len(unsealed) > 0 {
-		attrs["unsealed"] = strings.Join(unsealed, " ")
-	}
-	if loadErr != nil {
-		attrs["unsealed"] = "case could not be read"
-	}
+	events := membershipEvents(caseID, ch, sealed, unsealed, loadErr != nil, time.Now().UTC())
 	s.retry(ctx, "audit", caseID, func(ctx context.Context) error {
-		_, err := s.audit.Append(ctx, audit.Event{Type: "room.membership", Actor: ch.Account, Case: caseID,
-			Objects: []string{ch.Account}, Attrs: attrs, Time: time.Now().UTC()})
+		// Only what is not in the log yet: an append that failed part
+		// way keeps the entries it made.
+		idx, err := s.audit.AppendBatch(ctx, events)
+		events = events[len(idx):]
 		return err
 	})
 	s.retry(ctx, "announce", caseID, func(ctx context.Context) error {
 		return s.broker.Publish(ctx, CaseTopic(caseID), reason)
 	})
+}
+
+// membershipEvents are the audit entries of one membership change: a
+// "room.membership" summary (the change, how many rooms were sealed and
+// how many could not be) and one "room.membership.room" entry per room
+// it touched, naming the room and whether it was sealed. Each entry holds
+// one room name of the grammar, so however many rooms a case has (up to
+// cases.MaxDefinedRooms defined ones besides the standing rooms) every
+// entry stays far under the log's attribute limit and the change is
+// always recorded; an auditor reads which rooms moved to a new epoch
+// straight from the log, with no key needed.
+func membershipEvents(caseID string, ch cases.MembershipChange, sealed, unsealed []string, unreadable bool, at time.Time) []audit.Event {
+	summary := map[string]string{"change": ch.Kind, "rooms": strconv.Itoa(len(sealed))}
+	if len(unsealed) > 0 {
+		summary["unsealed"] = strconv.Itoa(len(unsealed))
+	}
+	if unreadable {
+		summary["unsealed"] = "case could not be read"
+	}
+	ev := func(typ string, attrs map[string]string) audit.Event {
+		return audit.Event{Type: typ, Actor: ch.Account, Case: caseID, Objects: []string{ch.Account}, Attrs: attrs, Time: at}
+	}
+	events := []audit.Event{ev("room.membership", summary)}
+	for _, name := range sealed {
+		events = append(events, ev("room.membership.room", map[string]string{"change": ch.Kind, "room": name, "state": "sealed"}))
+	}
+	for _, name := range unsealed {
+		events = append(events, ev("room.membership.room", map[string]string{"change": ch.Kind, "room": name, "state": "unsealed"}))
+	}
+	return events
 }
 
 func affects(c *cases.Case, ch cases.MembershipChange, room string) bool {

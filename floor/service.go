@@ -130,12 +130,14 @@ type scope struct {
 // name (room.join) and may do a there. A room that is not the actor's and
 // a room that does not exist get one answer (not found); a room they are
 // in but may not do a in is forbidden. Refusals are audited; a name
-// longer than api.MaxRoomName is invalid (400) and not audited.
+// outside the room-name grammar (api.ValidRoomName) is invalid (400) and
+// not audited.
 func (s *Service) decide(ctx context.Context, actor account.Account, caseID, name string, a policy.Action) (scope, error) {
-	// The name comes from the path and is audited on a refusal: bound it
-	// first (no room is longer), so nobody grows the log at will.
-	if len(name) > api.MaxRoomName {
-		return scope{}, fault.Invalid("room", fmt.Sprintf("at most %d characters", api.MaxRoomName))
+	// The name comes from the path and is audited on a refusal: check it
+	// against the grammar first, so the log holds only room names (never
+	// a sentence someone typed into the path) and nobody grows it at will.
+	if !api.ValidRoomName(name) {
+		return scope{}, fault.Invalid("room", "not a room name")
 	}
 	c, err := s.cfg.Cases.Load(ctx, caseID)
 	if err != nil {

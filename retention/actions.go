@@ -110,10 +110,14 @@ func (p Plan) transferCases() []string {
 	return out
 }
 
-func textHash(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
+// commit hashes a short free text (a review's reason, a keep's authority,
+// a transfer's recipient name) for the audit log with the server-keyed
+// hash package cases uses for its texts (metastore IndexKey, domain
+// "audit-commit"): an unkeyed hash of a short, guessable text would give
+// the text away to anyone holding the log. The same text gives the same
+// commitment in either package, so a node can check a text against an
+// entry; nobody without the records key can.
+func (s *Service) commit(text string) string { return s.meta.IndexKey("audit-commit", text) }
 
 func checkLine(field, s string, max int) (string, error) {
 	s = strings.TrimSpace(s)
@@ -202,12 +206,12 @@ func (s *Service) Choose(ctx context.Context, actor account.Account, planID stri
 		}
 		a.Until = &until
 		attrs["until"] = until.Format(time.RFC3339)
-		hashes = []string{textHash(a.Reason)}
+		hashes = []string{s.commit(a.Reason)}
 	case ActionKeep:
 		if a.Authority, err = checkLine("authority", req.Authority, MaxActionText); err != nil {
 			return Plan{}, err
 		}
-		hashes = []string{textHash(a.Authority)}
+		hashes = []string{s.commit(a.Authority)}
 	case ActionTransfer:
 		r := strings.TrimSpace(req.Recipient)
 		if _, err := age.ParseX25519Recipient(r); err != nil || len(r) > 200 {
@@ -218,7 +222,7 @@ func (s *Service) Choose(ctx context.Context, actor account.Account, planID stri
 			return Plan{}, err
 		}
 		attrs["recipient"] = r
-		hashes = []string{textHash(a.RecipientName)}
+		hashes = []string{s.commit(a.RecipientName)}
 	}
 	if err := s.record(ctx, audit.Event{Type: "retention.action", Actor: actor.ID, Case: req.Case,
 		Objects: []string{p.ID}, Hashes: hashes, Attrs: attrs}); err != nil {
@@ -310,9 +314,9 @@ func (s *Service) keepChosen(ctx context.Context, actor account.Account, p Plan,
 				Attrs: map[string]string{"plan": p.ID, "kind": a.Kind, "record": k.Record, "class": it.Class}}
 			if a.Kind == ActionReview {
 				ev.Attrs["until"] = a.Until.Format(time.RFC3339)
-				ev.Hashes = []string{textHash(a.Reason)}
+				ev.Hashes = []string{s.commit(a.Reason)}
 			} else {
-				ev.Hashes = []string{textHash(a.Authority)}
+				ev.Hashes = []string{s.commit(a.Authority)}
 			}
 			if it.Commit != "" {
 				ev.Hashes = append(ev.Hashes, it.Commit)

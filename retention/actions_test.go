@@ -108,6 +108,7 @@ func TestTransferBundle(t *testing.T) {
 		if len(tr.Documents) != 1 || tr.Documents[0].Doc != w.tc.docs["exhibit"].ID || tr.Withheld != 2 {
 			t.Fatalf("transfer: %+v", tr)
 		}
+		e.wantCommitted(t, "State Archives")
 		rc, _, err := e.ret.TransferBundle(ctx, e.records, w.plan.ID, w.tc.id)
 		if err != nil {
 			t.Fatal(err)
@@ -310,6 +311,7 @@ func TestReviewAndKeep(t *testing.T) {
 		if kept != 2 {
 			t.Fatalf("%d retention.kept entries, want 2", kept)
 		}
+		e.wantCommitted(t, review.Reason, keepIt.Authority)
 		docsIn := func(asOf time.Time) map[string]bool {
 			e.clock = asOf
 			out := map[string]bool{}

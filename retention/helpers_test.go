@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -237,4 +238,31 @@ func docObject(caseID, docID string, v int) string {
 }
 func versionObject(caseID, docID string, v int) string {
 	return fmt.Sprintf("vault/%s/versions/%s/%010d", caseID, docID, v)
+}
+
+// wantCommitted checks that the audit log holds each of texts (a reason,
+// authority or recipient name someone typed) only as the server-keyed
+// commitment cases uses (metastore IndexKey "audit-commit"), never as an
+// unkeyed SHA-256 anyone could match against guesses.
+func (e *env) wantCommitted(t *testing.T, texts ...string) {
+	t.Helper()
+	hashes := map[string]bool{}
+	for i := range e.log.Size() {
+		ev, err := e.log.Entry(t.Context(), i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range ev.Hashes {
+			hashes[h] = true
+		}
+	}
+	for _, text := range texts {
+		sum := sha256.Sum256([]byte(text))
+		if hashes["sha256:"+hex.EncodeToString(sum[:])] {
+			t.Errorf("the audit log holds the unkeyed SHA-256 of %q", text)
+		}
+		if !hashes[e.meta.IndexKey("audit-commit", text)] {
+			t.Errorf("the audit log does not hold the keyed commitment of %q", text)
+		}
+	}
 }

@@ -176,7 +176,7 @@ func (s *Service) transferCase(ctx context.Context, actor account.Account, p Pla
 	}
 	if j.Audit == nil {
 		ev := audit.Event{Type: "retention.transfer", Actor: actor.ID, Case: caseID, Time: s.now().UTC(),
-			Objects: []string{p.ID}, Hashes: []string{textHash(j.RecipientName)},
+			Objects: []string{p.ID}, Hashes: []string{s.commit(j.RecipientName)},
 			Attrs: map[string]string{"plan": p.ID, "recipient": j.Recipient, "documents": strconv.Itoa(len(j.Documents)),
 				"withheld": strconv.Itoa(j.Withheld)}}
 		for _, d := range j.Documents {

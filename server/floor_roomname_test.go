@@ -11,10 +11,11 @@ import (
 	"github.com/parley-mediation/parley/internal/nodetest"
 )
 
-// TestFloorLongRoomName: a room name from the path longer than
-// api.MaxRoomName is refused as invalid (400) before any decision, and
-// nothing of it reaches the audit log (a refusal is audited with the room
-// it names: an unbounded name would let anyone grow the log at will).
+// TestFloorLongRoomName: a room name from the path outside the room-name
+// grammar (api.ValidRoomName; here one far longer than any) is refused as
+// invalid (400) before any decision, and nothing of it reaches the audit
+// log (a refusal is audited with the room it names: an unbounded name
+// would let anyone grow the log at will).
 func TestFloorLongRoomName(t *testing.T) {
 	n := nodetest.Start(t, nodetest.Scale(t))
 	ctx := context.Background()
@@ -36,8 +37,12 @@ func TestFloorLongRoomName(t *testing.T) {
 			t.Fatalf("audit entry %d holds the long room name: %.200v", i, ev)
 		}
 	}
-	// A name at the limit is an ordinary unknown room (404), as before.
-	if _, err := p.partyB.RaiseHand(ctx, p.caseID, strings.Repeat("y", api.MaxRoomName)); status(err) != http.StatusNotFound {
-		t.Fatalf("a %d-byte unknown room: %v, want 404", api.MaxRoomName, err)
+	// A short name outside the grammar is refused the same way; a
+	// well-formed name of no room is an ordinary unknown room (404).
+	if _, err := p.partyB.RaiseHand(ctx, p.caseID, strings.Repeat("y", api.MaxRoomName)); status(err) != http.StatusBadRequest {
+		t.Fatalf("a %d-byte name of no room: %v, want 400", api.MaxRoomName, err)
+	}
+	if _, err := p.partyB.RaiseHand(ctx, p.caseID, "room:zzzzzzzzzz"); status(err) != http.StatusNotFound {
+		t.Fatalf("a well-formed unknown room: %v, want 404", err)
 	}
 }

@@ -86,8 +86,11 @@ func TestFloorControls(t *testing.T) {
 	if _, err := p.med.SetTimer(ctx, p.caseID, "caucus:A", api.TimerRequest{Minutes: api.MaxTimerMinutes + 1}); status(err) != http.StatusBadRequest {
 		t.Fatalf("a timer over the limit: %v, want 400", err)
 	}
-	if _, err := p.med.SetTimer(ctx, p.caseID, "nowhere", api.TimerRequest{Minutes: 5}); status(err) != http.StatusNotFound {
+	if _, err := p.med.SetTimer(ctx, p.caseID, "room:zzzzzzzzzz", api.TimerRequest{Minutes: 5}); status(err) != http.StatusNotFound {
 		t.Fatalf("a timer on an unknown room: %v, want 404", err)
+	}
+	if _, err := p.med.SetTimer(ctx, p.caseID, "nowhere", api.TimerRequest{Minutes: 5}); status(err) != http.StatusBadRequest {
+		t.Fatalf("a timer on a name that is no room name: %v, want 400", err)
 	}
 
 	// A timer on caucus A reaches A and the mediator live; B's frame for

@@ -178,7 +178,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.Messages = messaging.NewService(msgLog, n.broker, messaging.Options{Logger: cfg.Log, NodeKey: nodeKey, Passive: cfg.Command})
 	n.Rooms = caucus.NewService(n.Cases, pol, n.Messages, n.broker, log)
 	n.Cases.OnMembership = n.Rooms.MembershipChanged
-	if n.Vault, err = vault.New(vault.Config{Meta: meta, Cases: n.Cases, MasterKey: mk, Policy: pol, Audit: log, MaxSize: cfg.MaxDocumentSize}); err != nil {
+	if n.Vault, err = vault.New(vault.Config{Meta: meta, Cases: n.Cases, MasterKey: mk, Policy: pol, Audit: log, MaxSize: cfg.MaxDocumentSize, Log: cfg.Log}); err != nil {
 		return nil, err
 	}
 	if n.Retention, err = retention.New(retention.Config{Meta: meta, Cases: n.Cases, Accounts: n.Accounts, Vault: n.Vault, Policy: pol, Audit: log, Signer: signer}); err != nil {

@@ -401,20 +401,31 @@ func (s *Service) UpgradeVersion(ctx context.Context, actor account.Account, cas
 // ErrUpgradeIncomplete: an upgraded version's older server-encrypted
 // copies (the server's way back to the plaintext) could not all be
 // deleted; the version record stays marked UpgradeIncomplete and the
-// failure is audited (doc.upgrade.incomplete) for an operator to finish.
+// failure is audited (doc.upgrade.incomplete: ids, counts and a reason
+// code; the store's messages go to the server log) for an operator to
+// finish.
 var ErrUpgradeIncomplete = errors.New("the version was re-encrypted end to end, but older copies the server could read were not all deleted (audited for the operator)")
 
 // finishUpgrade deletes the server's way back to an upgraded version's
 // plaintext: the older stored copies of the ciphertext (all but keepVID)
 // and of the version record with its data key. It clears the version's
 // UpgradeIncomplete mark once every deletion succeeded; a failure is
-// audited (doc.upgrade.incomplete) and returned.
+// audited (doc.upgrade.incomplete) and returned. The audit entry holds
+// the document id, the version, a fixed reason code and, for the
+// ciphertext and the version record, how many older copies were left
+// ("unlisted" when their versions could not be listed) — never the
+// store's messages, which are unbounded (an entry over the log's
+// attribute limit would be lost) and go to the server log instead (object
+// keys there are random ids, nothing of the content).
 func (s *Service) finishUpgrade(ctx context.Context, actor, caseID, docID string, version int, keepVID string) error {
 	vk := versionKey(caseID, docID, version)
-	err := errors.Join(s.pruneOlder(ctx, objectKey(caseID, docID, version), keepVID), s.pruneOlder(ctx, vk, ""))
-	if err != nil {
+	objKept, objErr := s.pruneOlder(ctx, objectKey(caseID, docID, version), keepVID)
+	recKept, recErr := s.pruneOlder(ctx, vk, "")
+	if err := errors.Join(objErr, recErr); err != nil {
+		s.log.Warn("vault: upgraded document's older copies not all deleted", "case", caseID, "doc", docID, "version", version, "err", err)
 		if aerr := s.record(ctx, audit.Event{Type: "doc.upgrade.incomplete", Actor: actor, Case: caseID, Objects: []string{docID},
-			Attrs: map[string]string{"version": strconv.Itoa(version), "error": err.Error()}}); aerr != nil {
+			Attrs: map[string]string{"version": strconv.Itoa(version), "reason": "older-copies-kept",
+				"ciphertextCopies": objKept, "recordCopies": recKept}}); aerr != nil {
 			err = errors.Join(err, fmt.Errorf("audit: %w", aerr))
 		}
 		return fmt.Errorf("document %s version %d: %w: %w (%w)", docID, version, ErrUpgradeIncomplete, fault.ErrUnavailable, err)
@@ -428,16 +439,18 @@ func (s *Service) finishUpgrade(ctx context.Context, actor, caseID, docID string
 	}); err != nil {
 		return err
 	}
-	return s.pruneOlder(ctx, vk, "")
+	_, err := s.pruneOlder(ctx, vk, "")
+	return err
 }
 
 // pruneOlder deletes every stored version of key but keep (or, with keep
 // empty, but the latest), and reports every failure (a version under
-// object lock stays).
-func (s *Service) pruneOlder(ctx context.Context, key, keep string) error {
+// object lock stays) and how many older versions are left: a count, or
+// "unlisted" when the versions could not be listed.
+func (s *Service) pruneOlder(ctx context.Context, key, keep string) (string, error) {
 	versions, err := s.store.Versions(ctx, key)
 	if err != nil {
-		return fmt.Errorf("listing %s: %w", key, err)
+		return "unlisted", fmt.Errorf("listing %s: %w", key, err)
 	}
 	var errs []error
 	for _, v := range versions {
@@ -448,5 +461,5 @@ func (s *Service) pruneOlder(ctx context.Context, key, keep string) error {
 			errs = append(errs, fmt.Errorf("deleting %s@%s: %w", key, v.VersionID, err))
 		}
 	}
-	return errors.Join(errs...)
+	return strconv.Itoa(len(errs)), errors.Join(errs...)
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"log/slog"
 	"slices"
 	"strconv"
 	"time"
@@ -34,6 +35,9 @@ type Config struct {
 	Audit     *audit.Log
 	// MaxSize limits one version's plaintext (default DefaultMaxSize).
 	MaxSize int64
+	// Log receives the details of failures the audit log records only
+	// by ids, counts and a reason code (slog.Default() when nil).
+	Log *slog.Logger
 }
 
 // Service is the document vault.
@@ -46,6 +50,7 @@ type Service struct {
 	audit   *audit.Log
 	maxSize int64
 	now     func() time.Time
+	log     *slog.Logger
 }
 
 // New makes a vault service.
@@ -56,8 +61,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = DefaultMaxSize
 	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
 	return &Service{meta: cfg.Meta, store: cfg.Meta.Objects(), cases: cfg.Cases, mk: cfg.MasterKey,
-		policy: cfg.Policy, audit: cfg.Audit, maxSize: cfg.MaxSize, now: time.Now}, nil
+		policy: cfg.Policy, audit: cfg.Audit, maxSize: cfg.MaxSize, now: time.Now, log: cfg.Log}, nil
 }
 
 // MaxSize is the limit on one version's plaintext.

@@ -227,7 +227,7 @@ func (a *API) routes() chi.Router {
 				r.Get("/invites", a.pendingInvites)
 				r.Post("/outcome", a.recordOutcome)
 				r.Get("/rooms", a.listRooms)
-				r.Get("/rooms/{room}/messages", a.roomHistory)
+				r.With(a.roomNamed).Get("/rooms/{room}/messages", a.roomHistory)
 				r.Get("/ws", a.roomSocket)
 				a.e2eeRoutes(r)
 				a.consentRoutes(r)

@@ -2,13 +2,11 @@ package web
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/cases"
-	"github.com/parley-mediation/parley/internal/fault"
 )
 
 // definedRoomRoutes: the rooms a mediator opens with chosen people
@@ -16,19 +14,15 @@ import (
 func (a *API) definedRoomRoutes(r chi.Router) {
 	r.Get("/defined-rooms", a.listDefinedRooms)
 	r.Post("/defined-rooms", a.openDefinedRoom)
-	r.Post("/defined-rooms/{room}/close", a.closeDefinedRoom)
-	r.Post("/defined-rooms/{room}/entries", a.addRoomEntry)
+	r.With(a.roomNamed).Post("/defined-rooms/{room}/close", a.closeDefinedRoom)
+	r.With(a.roomNamed).Post("/defined-rooms/{room}/entries", a.addRoomEntry)
 }
 
 // addRoomEntry keeps a room's sealed entry (its signed membership or
 // closing) for its members: a mediator in the room hands it over.
 func (a *API) addRoomEntry(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
-	name, err := url.PathUnescape(chi.URLParam(r, "room"))
-	if err != nil || len(name) > api.MaxRoomName {
-		a.writeError(w, r, fault.Invalid("room", "not a room name"))
-		return
-	}
+	name := roomParam(r) // of the room-name grammar (roomNamed)
 	var req api.RecordRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
@@ -70,13 +64,10 @@ func (a *API) openDefinedRoom(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) closeDefinedRoom(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
-	name, err := url.PathUnescape(chi.URLParam(r, "room"))
-	if err != nil || len(name) > api.MaxRoomName {
-		// Refused before anything is audited: the audit log never holds
-		// an arbitrary string from the path.
-		a.writeError(w, r, fault.Invalid("room", "not a room name"))
-		return
-	}
+	// A name outside the room-name grammar was refused (400) by roomNamed
+	// before anything is audited: the audit log never holds an arbitrary
+	// string from the path.
+	name := roomParam(r)
 	room, err := a.caucus.CloseRoom(r.Context(), actor, chi.URLParam(r, "caseID"), name)
 	if err != nil && room.ID == "" {
 		a.writeError(w, r, err)

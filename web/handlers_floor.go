@@ -20,6 +20,7 @@ import (
 
 func (a *API) floorRoutes(r chi.Router) {
 	r.Get("/floor", a.floorView)
+	r = r.With(a.roomNamed)
 	r.Put("/rooms/{room}/timer", a.setTimer)
 	r.Delete("/rooms/{room}/timer", a.clearTimer)
 	r.Put("/rooms/{room}/floor", a.giveFloor)
@@ -29,13 +30,31 @@ func (a *API) floorRoutes(r chi.Router) {
 }
 
 // roomParam is the {room} of the path, unescaped ("caucus%3AA" is
-// "caucus:A"; chi matches the escaped path).
+// "caucus:A"; chi matches the escaped path). Routes with a {room} go
+// through roomNamed first, so it is of the room-name grammar.
 func roomParam(r *http.Request) string {
 	room := chi.URLParam(r, "room")
 	if u, err := url.PathUnescape(room); err == nil {
 		return u
 	}
 	return room
+}
+
+// roomNamed refuses a request whose {room} is not of the room-name
+// grammar (api.ValidRoomName: "joint", "caucus:A", "room:<id>", …) with
+// 400 problem+json, before any service decides or audits anything: a
+// refusal is audited with the room's name, and the audit log never holds
+// a string someone typed into the path (nor, over its attribute limit,
+// loses the refusal).
+func (a *API) roomNamed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, err := url.PathUnescape(chi.URLParam(r, "room"))
+		if err != nil || !api.ValidRoomName(name) {
+			a.writeError(w, r, fault.Invalid("room", "not a room name"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // maxFloorBody bounds a room-control request.

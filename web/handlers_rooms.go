@@ -69,7 +69,7 @@ func (a *API) roomHistory(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	msgs, next, err := a.caucus.History(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "room"),
+	msgs, next, err := a.caucus.History(r.Context(), actor, chi.URLParam(r, "caseID"), roomParam(r),
 		messaging.Position{Epoch: epoch, Offset: offset}, int(limit))
 	if err != nil {
 		a.writeError(w, r, err)
