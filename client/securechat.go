@@ -699,7 +699,8 @@ func newMediators(latest *e2ee.Statement, people []e2ee.Person, signer, admit st
 
 // PendingMediators lists the accounts the server's case record names as
 // mediators that no signed membership statement admits yet: they read
-// nothing until a mediator confirms them with AdmitMediator.
+// nothing until a mediator confirms them with AdmitMediator. It is empty
+// unless this device's account is a sitting mediator (only one can admit).
 func (s *SecureChat) PendingMediators(ctx context.Context) ([]api.Mediator, error) {
 	c, err := s.x.C.Case(ctx, s.caseID)
 	if err != nil {
@@ -710,6 +711,9 @@ func (s *SecureChat) PendingMediators(ctx context.Context) ([]api.Mediator, erro
 	latest := s.sess.Chain.Latest()
 	s.mu.Unlock()
 	_, pending := newMediators(latest, people, s.x.Me.Account, "")
+	if slices.Contains(pending, s.x.Me.Account) || !slices.ContainsFunc(people, func(p e2ee.Person) bool { return p.Account == s.x.Me.Account && p.Role == e2ee.RoleMediator }) {
+		return nil, nil // only a sitting mediator admits (and so sees who waits)
+	}
 	var out []api.Mediator
 	for _, m := range c.Mediators {
 		if m.Recused == nil && slices.Contains(pending, m.AccountID) {
