@@ -261,6 +261,12 @@ func TestRecusedMediatorReadsNothingAfterRecusal(t *testing.T) {
 	}
 	_, m2x := newDevice(t, m2C, m2Acct.ID, e2ee.KEMXWing)
 	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
+	// The co-mediator reads the rooms once a mediator admits them (a
+	// mediator's device never does it on the case record's word alone).
+	if err := med.AdmitMediator(ctx, m2Acct.ID); err != nil {
+		t.Fatal(err)
+	}
+	signedFor(t, tc.a, tc.caseID, m2Acct.ID)
 	a := open(t, tc.a, tc.caseID, client.SecureOptions{})
 	send(t, a, "joint", "before recusal")
 	send(t, a, "caucus:A", "caucus before recusal")

@@ -81,6 +81,9 @@ type SecureChat struct {
 	// life ends with Close: background work (refreshes, signing) stops.
 	life   context.Context
 	cancel context.CancelFunc
+	// told: the accounts the server lists as new mediators that this chat
+	// already said are waiting for a mediator's admission (guarded by mu).
+	told map[string]bool
 }
 
 type seenMsg struct {
@@ -387,6 +390,10 @@ func (s *SecureChat) remember(room string, m api.Message, p *e2ee.Plaintext) {
 // statements or devices cannot make a client hammer the server.
 const minRefresh = 500 * time.Millisecond
 
+// sendRefresh: a send fetches the chain and devices again first when the
+// last fetch is older than this.
+const sendRefresh = 3 * time.Second
+
 // refresh fetches and verifies the devices and the membership chain again.
 func (s *SecureChat) refresh(ctx context.Context) error {
 	s.refreshMu.Lock()
@@ -452,6 +459,17 @@ func (s *SecureChat) send(ctx context.Context, room string, p *e2ee.Plaintext, b
 	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
+	// Pick up statements and devices that came without a seal (a
+	// mediator's admission of a co-mediator, a member's new device)
+	// before keying, as the browser does.
+	s.refreshMu.Lock()
+	stale := time.Since(s.lastRefresh) > sendRefresh
+	s.refreshMu.Unlock()
+	if stale {
+		if err := s.refresh(ctx); err != nil {
+			return api.Message{}, err
+		}
+	}
 	for range 4 {
 		payloads, epoch, err := s.encrypt(ctx, room, p)
 		if err != nil {
@@ -636,6 +654,9 @@ func sameMembership(a, b *e2ee.Statement) bool {
 // rooms' current epochs, if the latest statement does not already say so.
 // It refuses (and says why) when the result would break the rules — the
 // caucus rule, or anyone changing side or role.
+//
+// It never admits a new mediator on its own (see newMediators): the
+// server's word is not enough to let someone read every room.
 func (s *SecureChat) signMembership(ctx context.Context) error {
 	return s.signRooms(ctx, nil)
 }
@@ -645,12 +666,116 @@ func (s *SecureChat) signMembership(ctx context.Context) error {
 // room is carried over from the latest statement (e2ee.CarryDefined),
 // never taken from the server's description of it.
 func (s *SecureChat) signRooms(ctx context.Context, open []e2ee.RoomMembers) error {
+	return s.signAdmitting(ctx, open, "")
+}
+
+// newMediators splits the mediators of people into those a statement may
+// list without anyone's confirmation — mediators of the latest statement,
+// or, for a case's first statement, the signer alone — and the new ones
+// (returned in order): an account the server's case record lists as a
+// mediator but no signed statement has as one (a co-mediator being added,
+// or a recused one coming back; also an account the server made up). A
+// new mediator would read the joint room, every caucus and the mediators'
+// room, so only a person's explicit admission (AdmitMediator) brings them
+// in; admit names the one being admitted, if any. kept is people without
+// the new mediators other than admit.
+func newMediators(latest *e2ee.Statement, people []e2ee.Person, signer, admit string) (kept []e2ee.Person, pending []string) {
+	for _, p := range people {
+		if p.Role == e2ee.RoleMediator && p.Account != admit {
+			sitting := p.Account == signer && latest == nil
+			if latest != nil {
+				prev, ok := latest.Person(p.Account)
+				sitting = ok && prev.Role == e2ee.RoleMediator
+			}
+			if !sitting {
+				pending = append(pending, p.Account)
+				continue
+			}
+		}
+		kept = append(kept, p)
+	}
+	return kept, pending
+}
+
+// PendingMediators lists the accounts the server's case record names as
+// mediators that no signed membership statement admits yet: they read
+// nothing until a mediator confirms them with AdmitMediator. It is empty
+// unless this device's account is a sitting mediator (only one can admit).
+func (s *SecureChat) PendingMediators(ctx context.Context) ([]api.Mediator, error) {
+	c, err := s.x.C.Case(ctx, s.caseID)
+	if err != nil {
+		return nil, err
+	}
+	people, _ := peopleOf(c)
+	s.mu.Lock()
+	latest := s.sess.Chain.Latest()
+	s.mu.Unlock()
+	_, pending := newMediators(latest, people, s.x.Me.Account, "")
+	if slices.Contains(pending, s.x.Me.Account) || !slices.ContainsFunc(people, func(p e2ee.Person) bool { return p.Account == s.x.Me.Account && p.Role == e2ee.RoleMediator }) {
+		return nil, nil // only a sitting mediator admits (and so sees who waits)
+	}
+	var out []api.Mediator
+	for _, m := range c.Mediators {
+		if m.Recused == nil && slices.Contains(pending, m.AccountID) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// AdmitMediator is a mediator's explicit confirmation that account, which
+// the server's case record lists as a mediator of the case, joins it: this
+// device signs a membership statement that puts them in the joint room,
+// every caucus and the mediators' room (and so, through the documents'
+// newcomer wraps, gives them the case's documents). Call it only on a
+// person's word — the program told them this mediator joins the case —
+// never because the server says so.
+func (s *SecureChat) AdmitMediator(ctx context.Context, account string) error {
+	c, err := s.x.C.Case(ctx, s.caseID)
+	if err != nil {
+		return err
+	}
+	listed, me := false, false
+	for _, m := range c.Mediators {
+		if m.Recused == nil {
+			listed = listed || m.AccountID == account
+			me = me || m.AccountID == s.x.Me.Account
+		}
+	}
+	if !me {
+		return fmt.Errorf("%w: only a mediator of the case admits another", e2ee.ErrMembership)
+	}
+	if !listed {
+		return fmt.Errorf("%w: %s is not a mediator of the case (add them first: parley case add-mediator)", e2ee.ErrMembership, account)
+	}
+	return s.signAdmitting(ctx, nil, account)
+}
+
+// signAdmitting is signRooms that also admits the new mediator admit
+// (empty: none).
+func (s *SecureChat) signAdmitting(ctx context.Context, open []e2ee.RoomMembers, admit string) error {
 	for attempt := 0; attempt < 4; attempt++ {
 		c, err := s.x.C.Case(ctx, s.caseID)
 		if err != nil {
 			return err
 		}
 		people, sides := peopleOf(c)
+		s.mu.Lock()
+		people, pending := newMediators(s.sess.Chain.Latest(), people, s.x.Me.Account, admit)
+		var tell []string
+		for _, a := range pending {
+			if !s.told[a] {
+				if s.told == nil {
+					s.told = map[string]bool{}
+				}
+				s.told[a] = true
+				tell = append(tell, a)
+			}
+		}
+		s.mu.Unlock()
+		for _, a := range tell {
+			s.emit(SecureEvent{Notice: fmt.Sprintf("%s is listed as a mediator of this case but no mediator has admitted them: they read nothing until you do (parley chat admit %s %s)", nameIn(c, a), s.caseID, a)})
+		}
 		s.mu.Lock()
 		epochs := map[string]int64{}
 		for r, e := range s.epochs {
@@ -712,6 +837,16 @@ func (s *SecureChat) signRooms(ctx context.Context, open []e2ee.RoomMembers) err
 		return s.refresh(ctx)
 	}
 	return errors.New("membership statement: lost the race to other mediators repeatedly")
+}
+
+// nameIn is account's name in the case record, with its id.
+func nameIn(c api.Case, account string) string {
+	for _, m := range c.Mediators {
+		if m.AccountID == account && m.Name != "" {
+			return m.Name + " (" + account + ")"
+		}
+	}
+	return account
 }
 
 // admissions describes a new statement for people: who came in, who left.

@@ -253,3 +253,55 @@ func TestChatSendOpensOnlyItsRoom(t *testing.T) {
 		t.Error("side B never saw side A's party in the joint room, even when they posted there: the check above proves nothing")
 	}
 }
+
+// A co-mediator added with `case add-mediator` reads nothing of A's caucus
+// until a mediator admits them with `chat admit`: the mediator's chat
+// signs the rooms' new epochs without them, `chat admit <case>` lists
+// them, and `chat admit <case> <account>` says what it does and signs
+// them in.
+func TestChatAdmitCoMediator(t *testing.T) {
+	n := nodetest.Embedded(t)
+	k, med, join := cliCase(t, n, "admit-med@example.org", "CLI admit", "family", []string{"A", "B"})
+	a := join("A", "Avery")
+	coAcct, coC := n.Staff(t, policy.RoleMediator, "admit-co@example.org")
+	co := cliUser{t.TempDir(), coC, coAcct.ID}
+	for _, u := range []cliUser{med, a, co} {
+		if code, out := u.run(t, "", "keys", "init"); code != 0 {
+			t.Fatalf("keys init: %d %s", code, out)
+		}
+	}
+	if code, out := med.run(t, "", "chat", "send", k.ID, "--room", "joint", "Welcome"); code != 0 {
+		t.Fatalf("mediator chat send: %d %s", code, out)
+	}
+	code, out := med.run(t, "", "case", "add-mediator", k.ID, co.id)
+	if code != 0 || !strings.Contains(out, "parley chat admit "+k.ID+" "+co.id) {
+		t.Fatalf("case add-mediator: %d %s", code, out)
+	}
+	// The mediator's next send signs the new epochs, without the newcomer.
+	if code, out := med.run(t, "", "chat", "send", k.ID, "--room", "joint", "A co-mediator may join"); code != 0 {
+		t.Fatalf("mediator chat send: %d %s", code, out)
+	}
+	if code, out := a.run(t, "", "chat", "send", k.ID, "--room", "caucus:A", "CANARY-before-admission"); code != 0 {
+		t.Fatalf("party chat send: %d %s", code, out)
+	}
+	if _, out := co.run(t, "", "chat", "read", k.ID, "--room", "caucus:A"); strings.Contains(out, "CANARY-before-admission") {
+		t.Fatalf("the co-mediator read A's caucus before any admission: %s", out)
+	}
+	if code, out := med.run(t, "", "chat", "admit", k.ID); code != 0 || !strings.Contains(out, "not admitted") || !strings.Contains(out, co.id) {
+		t.Fatalf("chat admit (list): %d %s", code, out)
+	}
+	code, out = med.run(t, "", "chat", "admit", k.ID, co.id)
+	if code != 0 || !strings.Contains(out, "as a mediator: they will read the joint room, every caucus and the case's documents") {
+		t.Fatalf("chat admit: %d %s", code, out)
+	}
+	if code, out := med.run(t, "", "chat", "admit", k.ID); code != 0 || !strings.Contains(out, "no mediator waits") {
+		t.Fatalf("chat admit (list after): %d %s", code, out)
+	}
+	if code, out := a.run(t, "", "chat", "send", k.ID, "--room", "caucus:A", "CANARY-after-admission"); code != 0 {
+		t.Fatalf("party chat send: %d %s", code, out)
+	}
+	code, out = co.run(t, "", "chat", "read", k.ID, "--room", "caucus:A")
+	if code != 0 || !strings.Contains(out, "CANARY-after-admission") || strings.Contains(out, "CANARY-before-admission") {
+		t.Fatalf("the admitted co-mediator reads from the admission on: %d %s", code, out)
+	}
+}

@@ -283,11 +283,28 @@ func caseRecuse(ctx context.Context, args []string) error {
 }
 
 func caseAddMediator(ctx context.Context, args []string) error {
-	return caseActionVerb(ctx, "case add-mediator", args, 2, "a case id and a mediator account id", func(fs flagAdder) func([]string) (string, any, error) {
+	if err := caseActionVerb(ctx, "case add-mediator", args, 2, "a case id and a mediator account id", func(fs flagAdder) func([]string) (string, any, error) {
 		return func(pos []string) (string, any, error) {
 			return "mediators", map[string]string{"accountId": pos[1]}, nil
 		}
-	})
+	}); err != nil {
+		return err
+	}
+	// The record now lists them; the encrypted rooms and documents wait
+	// for a mediator's device to admit them (chat admit).
+	var pos []string
+	for _, a := range args {
+		if a == "--json" || a == "-json" {
+			return nil
+		}
+		if !strings.HasPrefix(a, "-") {
+			pos = append(pos, a)
+		}
+	}
+	if len(pos) == 2 {
+		fmt.Printf("They read no encrypted room or document until a mediator of the case admits them: parley chat admit %s %s\n", pos[0], pos[1])
+	}
+	return nil
 }
 
 func caseInvite(ctx context.Context, args []string) error {

@@ -24,6 +24,7 @@ func init() {
 	register("chat", "chat <case> [--room joint|caucus:<side>|mediators|room:<id>|cross:<id>]", chatInteractive)
 	register("chat send", "chat send <case> --room ROOM TEXT (or - to read it from standard input) [--wait 30s]", chatSend)
 	register("chat read", "chat read <case> --room ROOM [--since EPOCH:OFFSET] [--json]", chatRead)
+	register("chat admit", "chat admit <case> [<account>] (mediators: list, or admit, a co-mediator the case record lists)", chatAdmit)
 }
 
 func inCase(meds []api.Mediator, parts []api.Participant, id string) bool {
@@ -276,6 +277,58 @@ func chatSend(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("sent %d:%d\n", m.Epoch, m.Offset)
+	return nil
+}
+
+// chatAdmit is a mediator's explicit admission of a co-mediator: this
+// device signs them into the case's membership. A mediator's device never
+// does it on its own, since the case record that lists them is the
+// server's word. Without an account it lists who waits to be admitted.
+func chatAdmit(ctx context.Context, args []string) error {
+	fs := newFlags("chat admit")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 {
+		return usagef("expected a case id and, to admit them, a mediator's account id")
+	}
+	caseID := fs.Arg(0)
+	c, x, err := e2eeClient()
+	if err != nil {
+		return err
+	}
+	k, err := c.Case(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	who := names(k)
+	s, err := x.OpenSecureChat(ctx, caseID, client.SecureOptions{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if fs.NArg() == 1 {
+		pending, err := s.PendingMediators(ctx)
+		if err != nil {
+			return err
+		}
+		if len(pending) == 0 {
+			fmt.Println("no mediator waits to be admitted")
+		}
+		for _, m := range pending {
+			fmt.Printf("%s (%s) is listed as a mediator but not admitted; to admit them: parley chat admit %s %s\n", m.Name, m.AccountID, caseID, m.AccountID)
+		}
+		return nil
+	}
+	account := fs.Arg(1)
+	name := who[account]
+	if name == "" {
+		name = account
+	}
+	if err := s.AdmitMediator(ctx, account); err != nil {
+		return err
+	}
+	fmt.Printf("admits %s as a mediator: they will read the joint room, every caucus and the case's documents\n", name)
 	return nil
 }
 

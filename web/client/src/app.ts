@@ -94,7 +94,9 @@ function personWords(account: string): string {
 }
 
 function membersOf(audience: string): string[] {
-  const med = c.mediators.filter((m) => !m.recused).map((m) => m.accountId);
+  // A co-mediator no mediator has admitted yet reads nothing: not named as a reader (renderPendingMediators).
+  const waiting = new Set(sc?.pendingMediators().map((m) => m.accountId) ?? []);
+  const med = c.mediators.filter((m) => !m.recused && !waiting.has(m.accountId)).map((m) => m.accountId);
   if (audience === "joint") return [...med, ...c.participants.map((p) => p.accountId)];
   if (audience === "mediators") return med;
   const defined = roomMembers(audience);
@@ -247,6 +249,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   initCarry({ h, sc: () => sc, me: () => me.id, fmtTime, roomTitle, roomClass, errText, visibleTo, isMediator: (a) => c.mediators.some((m) => m.accountId === a) });
   sc.onEvent = onEvent;
   sc.onNotice = (t) => notice(t);
+  sc.onPendingMediators = (pending) => renderPendingMediators(pending);
   sc.onPresence = (room) => {
     roomButtons.get(room)?.replaceChildren(...roomLabel(room));
     if (room === current) document.getElementById("present")?.replaceWith(presenceLine(room));
@@ -337,6 +340,7 @@ function render() {
     h("div", { class: "layout" },
       h("nav", { "aria-label": "Rooms" }, h("h2", { id: "rooms-title" }, "Rooms"), h("ul", { class: "rooms", id: "rooms" })),
       h("div", { class: "content" },
+        h("section", { id: "mediator-admissions", "aria-label": "Co-mediators waiting to be admitted" }),
         h("section", { id: "room", "aria-labelledby": "room-title" }),
         noticeEl,
         h("section", { id: "sessions", "aria-labelledby": "sessions-title" }, h("h2", { id: "sessions-title" }, "Sessions"), h("p", {}, "Loading…")),
@@ -349,6 +353,55 @@ function render() {
         h("section", { id: "people" }),
         h("h2", {}, "Safety numbers"), h("div", { id: "safety" }),
         h("section", { id: "devices", "aria-labelledby": "devices-title" }), h("div", { id: "invite" }))));
+}
+
+/**
+ * For a mediator: each co-mediator the case record lists whom no mediator's device has admitted yet, with a
+ * deliberate confirmation (the markup of the desk's confirmations). This device never admits a mediator on
+ * its own: the case record is the server's word, and a mediator reads every room.
+ */
+function renderPendingMediators(pending: { accountId: string; name: string }[]) {
+  const box = document.getElementById("mediator-admissions");
+  if (!box) return;
+  document.querySelector("#room > .banner")?.replaceWith(roomBanner(current));
+  // A question open for someone still waiting stays as it is.
+  const open = box.querySelector<HTMLElement>(".confirm")?.dataset.account;
+  if (open && pending.some((m) => m.accountId === open)) return;
+  box.replaceChildren(...pending.map((m) => {
+    const item = h("div", { class: "admit-mediator", "data-account": m.accountId });
+    const ask = h("button", { type: "button", class: "admit-mediator-ask" }, `Admit ${m.name}…`) as HTMLButtonElement;
+    const out = h("p", { class: "error", role: "alert" });
+    const question = h("div", {});
+    ask.onclick = () => {
+      out.textContent = "";
+      const yes = h("button", { type: "button", class: "primary", id: "admit-mediator-confirm" }, `Admit ${m.name}`) as HTMLButtonElement;
+      const cancel = h("button", { type: "button", id: "admit-mediator-cancel", onclick: () => { question.replaceChildren(); ask.focus(); } }, "Cancel");
+      yes.onclick = async () => {
+        yes.disabled = true;
+        try {
+          await sc.admitMediator(m.accountId);
+          question.replaceChildren();
+          document.querySelector("#room > .banner")?.replaceWith(roomBanner(current));
+          notice(`${m.name} is admitted: they read the joint room, every caucus and the documents shared in them from now on.`);
+        } catch (e) {
+          yes.disabled = false;
+          out.textContent = `${m.name} was not admitted: ${errText(e)}.`;
+        }
+      };
+      question.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "admit-mediator-q", "aria-describedby": "admit-mediator-what", "data-account": m.accountId },
+        h("p", { id: "admit-mediator-q" }, h("strong", {}, `Admit ${m.name} as a co-mediator?`)),
+        h("ul", { id: "admit-mediator-what" },
+          h("li", {}, `They will be able to read the joint room, every caucus and the documents shared in them.`),
+          h("li", {}, `Only do this if the program told you ${m.name} is joining this case.`)),
+        h("div", { class: "row" }, yes, cancel)));
+      yes.focus();
+    };
+    item.append(
+      h("p", {}, h("strong", {}, `${m.name} is listed as a mediator of this case, but nobody has let them into the conversation yet. `),
+        `They cannot read any room or document until a mediator of the case admits them.`),
+      h("div", { class: "row" }, ask), question, out);
+    return item;
+  }));
 }
 
 /**

@@ -70,6 +70,10 @@ export class SecureCase {
   private sendLock: Promise<unknown> = Promise.resolve();
   private signing: Promise<void> | null = null;
   private signAgain = false;
+  /** The co-mediator this mediator just confirmed (admitMediator): the next statement admits them. */
+  private admitting = "";
+  /** Called after each signing with the mediators the case record lists that no statement admits yet. */
+  onPendingMediators: (pending: { accountId: string; name: string }[]) => void = () => {};
   private lastRefresh = 0;
   /** Defined rooms this mediator is opening: signed with the next statement (rooms.ts). */
   private opening: E.RoomMembers[] = [];
@@ -541,12 +545,15 @@ export class SecureCase {
       const c = await api.getCase(this.caseID);
       this.c = c;
       this.onCase(c);
+      const latest = this.sess.chain.latest();
       const people: E.Person[] = [];
-      for (const m of c.mediators) if (!m.recused) people.push({ account: m.accountId, role: E.RoleMediator, side: "" });
+      // A new mediator reads every room: the case record (the server's word) is not enough to add one.
+      // They wait for a mediator's explicit confirmation (admitMediator); the rest is signed as it is.
+      for (const m of c.mediators) if (!m.recused && (this.sitting(m.accountId) || m.accountId === this.admitting)) people.push({ account: m.accountId, role: E.RoleMediator, side: "" });
       for (const p of c.participants) people.push({ account: p.accountId, role: p.role, side: p.role === "observer" ? "" : p.side ?? "" });
+      this.onPendingMediators(this.pendingMediators());
       const epochs: Record<string, number> = {};
       for (const [r, e] of this.epochs) epochs[r] = e;
-      const latest = this.sess.chain.latest();
       for (const r of latest?.rooms ?? []) if (!(r.name in epochs)) epochs[r.name] = r.epoch;
       const want = E.statementFor(this.caseID, people, c.sides.map((s) => s.id), epochs);
       want.rooms.push(...E.carryDefined(latest, people, epochs));
@@ -572,6 +579,43 @@ export class SecureCase {
       return;
     }
     throw new Error("lost the race to sign the membership to other mediators repeatedly");
+  }
+
+  /**
+   * Is account a mediator a statement may list without anyone's confirmation: a mediator of the latest
+   * signed statement, or, for the case's first statement, this mediator alone?
+   */
+  private sitting(account: string): boolean {
+    const latest = this.sess.chain.latest();
+    if (!latest) return account === this.me.account;
+    return latest.people.some((p) => p.account === account && p.role === E.RoleMediator);
+  }
+
+  /**
+   * The mediators the case record lists that no signed statement admits (a co-mediator being added, one
+   * coming back after a recusal, or an account the server made up): they read nothing until a mediator
+   * of the case confirms them with admitMediator.
+   */
+  pendingMediators(): { accountId: string; name: string }[] {
+    if (!this.mediator || !this.sitting(this.me.account)) return [];
+    return (this.c?.mediators ?? []).filter((m) => !m.recused && !this.sitting(m.accountId)).map((m) => ({ accountId: m.accountId, name: m.name }));
+  }
+
+  /**
+   * A mediator's explicit confirmation that account, listed as a mediator of the case, joins it: this
+   * device signs them into the joint room, every caucus and the mediators' room (and so the documents'
+   * newcomer wraps give them the case's documents). Only on a person's deliberate word.
+   */
+  async admitMediator(account: string): Promise<void> {
+    if (this.signing) await this.signing.catch(() => {});
+    this.admitting = account;
+    try {
+      await this.signMembership();
+    } finally {
+      this.admitting = "";
+    }
+    if (!this.sitting(account)) throw new Error(`${this.nameOf(account)} could not be admitted: the case no longer lists them as a mediator`);
+    this.onPendingMediators(this.pendingMediators());
   }
 
   /**

@@ -1,0 +1,45 @@
+package web_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/server"
+)
+
+// TestBrowserAdmitMediator drives web/client/test/admitmediator.mjs in
+// Chromium: a co-mediator added to the case record ("ask comediator")
+// reads nothing of party A's caucus while the mediator's page only shows
+// a notice naming them; the mediator asks, cancels, asks again and
+// confirms; then the co-mediator reads what A writes in the caucus. The
+// mediator's device never signs a new mediator in on the record's word
+// (docs/protocol.md, Membership statements).
+func TestBrowserAdmitMediator(t *testing.T) {
+	needBrowser(t)
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
+	ctx := context.Background()
+	medEmail, _, medC, k := tenancyCase(t, n)
+	invA := inviteAda(t, medC, k)
+	browserScript{
+		name: "admitmediator.mjs",
+		env: []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password,
+			"PARLEY_INVITE_A=" + invA.Link, "PARLEY_CASE=" + k.ID},
+		ask: map[string]func(string) (string, error){
+			// The program adds Sam Lee to the case as a co-mediator.
+			"comediator": func(string) (string, error) {
+				email := "sam-" + ids.New("x")[2:10] + "@browser.test"
+				co, err := n.Accounts.Create(ctx, account.NewAccount{Email: email, Name: "Sam Lee", Role: policy.RoleMediator, Password: nodetest.Password})
+				if err != nil {
+					return "", err
+				}
+				_, err = medC.CaseAction(ctx, k.ID, "mediators", map[string]string{"accountId": co.ID})
+				return email, err
+			},
+		},
+		shots: []string{"admit-mediator.png", "admit-mediator-phone.png"},
+	}.run(t, n.URL)
+}

@@ -1,0 +1,109 @@
+// A co-mediator reads the case only once a mediator admits them. Run by
+// web/admitmediator_browser_test.go, which starts a node, makes a
+// mediator, a case and an invitation for party A, and answers "ask
+// comediator" (the program adds Sam Lee to the case as a mediator; the
+// answer is Sam's email).
+//
+// The mediator's page signs the rooms' new epochs without Sam and shows a
+// notice naming them; Sam, signed in, reads nothing A writes in the
+// caucus. The mediator asks, cancels (nothing happens), asks again and
+// confirms; A writes again and Sam reads it.
+import { passGate } from "./gate.mjs";
+import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
+
+const LONG = 60000;
+const connected = (page) => page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: LONG });
+const openRoom = async (page, r) => {
+  await page.locator(`#rooms button[data-room="${r}"]`).click();
+  await page.locator(`#floor-bar[data-room="${r}"]`).waitFor({ state: "attached" });
+};
+const waitText = (page, text) => page.locator("#room ol.log li", { hasText: text }).first().waitFor({ timeout: LONG });
+async function sendText(page, r, text) {
+  await openRoom(page, r);
+  await page.fill("#draft", text);
+  await page.click("#room form button[type=submit]");
+  await waitText(page, text);
+}
+async function signInTo(page, email) {
+  await page.goto(base + "/app#case=" + env("PARLEY_CASE"));
+  await page.fill("#email", email);
+  await page.fill("#password", env("PARLEY_PASSWORD"));
+  await page.click("button[type=submit]");
+  await connected(page);
+}
+
+await run(async () => {
+  const med = await newPage("mediator");
+  await signInTo(med, env("PARLEY_MEDIATOR_EMAIL"));
+
+  const a = await newPage("party A");
+  await a.goto(env("PARLEY_INVITE_A"));
+  await passGate(a);
+  await a.locator("#welcome-dismiss").click();
+  await connected(a);
+  await sendText(a, "caucus:A", "Before anyone else joins.");
+
+  // The program adds Sam Lee. The mediator's page signs the new epochs
+  // without them and says who waits.
+  const samEmail = await ask("comediator");
+  const item = med.locator("#mediator-admissions .admit-mediator", { hasText: "Sam Lee" });
+  await item.waitFor({ timeout: LONG });
+  const words = await item.innerText();
+  check(words.includes("Sam Lee is listed as a mediator of this case") && words.includes("cannot read any room or document until a mediator of the case admits them"),
+    "the mediator's page names who waits, in plain words: " + words);
+  check(!/med_|acc_|[a-z]{2}_[a-z0-9]{10,}/.test(words), "the notice shows no ids: " + words);
+
+  await openRoom(med, "caucus:A");
+  check(!(await med.innerText("#room > .banner")).includes("Sam Lee"), "the caucus's banner does not name Sam among its readers: " + await med.innerText("#room > .banner"));
+
+  const sam = await newPage("Sam Lee");
+  await signInTo(sam, samEmail);
+  await sendText(a, "caucus:A", "Only for Morgan, not yet for Sam.");
+  await openRoom(sam, "caucus:A");
+  await sam.waitForTimeout(3000);
+  check(await sam.locator("#room ol.log li", { hasText: "Only for Morgan" }).count() === 0,
+    "Sam reads nothing of A's caucus before the mediator admits them");
+
+  // Ask, cancel: nothing happens.
+  await item.locator("button.admit-mediator-ask").click();
+  const dialog = med.locator("#mediator-admissions .confirm[role=alertdialog]");
+  await dialog.waitFor();
+  const q = await dialog.innerText();
+  check(q.includes("Admit Sam Lee as a co-mediator?") && q.includes("They will be able to read the joint room, every caucus and the documents shared in them.") &&
+    q.includes("Only do this if the program told you Sam Lee is joining this case."), "the confirmation says what admitting does: " + q);
+  check(await med.evaluate(() => document.activeElement?.id) === "admit-mediator-confirm", "focus moves to the button that admits");
+  await med.screenshot({ path: `${shots}/admit-mediator.png`, fullPage: false });
+  const phone = await med.context().newPage();
+  await phone.setViewportSize({ width: 390, height: 844 });
+  await phone.goto(base + "/app#case=" + env("PARLEY_CASE"));
+  await connected(phone);
+  const phoneItem = phone.locator("#mediator-admissions .admit-mediator", { hasText: "Sam Lee" });
+  await phoneItem.waitFor({ timeout: LONG });
+  await phoneItem.locator("button.admit-mediator-ask").click();
+  await phone.locator("#mediator-admissions .confirm").waitFor();
+  await phone.locator("#mediator-admissions").scrollIntoViewIfNeeded();
+  await phone.screenshot({ path: `${shots}/admit-mediator-phone.png`, fullPage: false });
+  await phone.locator("#admit-mediator-cancel").click();
+  await phone.close();
+
+  await med.locator("#admit-mediator-cancel").click();
+  check(await dialog.count() === 0, "Cancel closes the question");
+  await sendText(a, "caucus:A", "Still only for Morgan.");
+  await sam.waitForTimeout(2000);
+  check(await sam.locator("#room ol.log li", { hasText: "Still only for Morgan" }).count() === 0, "after Cancel, Sam still reads nothing");
+
+  // Ask again and confirm: Sam is admitted.
+  await item.locator("button.admit-mediator-ask").click();
+  await med.locator("#admit-mediator-confirm").click();
+  await med.locator("#mediator-admissions .admit-mediator").waitFor({ state: "detached", timeout: LONG });
+  await med.locator("#notice", { hasText: "Sam Lee is admitted" }).waitFor({ timeout: LONG });
+  check((await med.innerText("#room > .banner")).includes("Sam Lee"), "now the caucus's banner names Sam: " + await med.innerText("#room > .banner"));
+  await a.waitForTimeout(3500); // A's page fetches the signed membership again before its next send
+  await sendText(a, "caucus:A", "Welcome, Sam: this is for both mediators.");
+  await waitText(sam, "Welcome, Sam: this is for both mediators.");
+  check(true, "after the mediator confirmed, Sam reads A's caucus");
+  check(await sam.locator("#room ol.log li", { hasText: "Only for Morgan" }).count() === 0, "and still nothing from before the admission");
+  log("admit mediator done");
+}, async () => {
+  log("(failed)");
+});
