@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -106,6 +107,19 @@ func (s *Service) record(ctx context.Context, ev audit.Event) error {
 	}
 	_, err := s.audit.Append(ctx, ev)
 	return err
+}
+
+// recordFailed appends the correction of ev, an entry appended before a
+// change that then failed (audit.Failed: typ, with cause's class). Best
+// effort: the caller returns cause either way, and a failed append is
+// logged (ids only). It runs even when ctx ended, for a bounded time.
+func (s *Service) recordFailed(ctx context.Context, ev audit.Event, typ string, cause error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.record(ctx, audit.Failed(ev, typ, fault.Class(cause))); err != nil {
+		slog.Default().WarnContext(ctx, "retention: a change failed after its audit entry; the correcting entry was not appended",
+			"type", typ, "case", ev.Case, "objects", ev.Objects, "cause", fault.Class(cause), "err", err)
+	}
 }
 
 func (s *Service) step(name string) error {
