@@ -1,12 +1,14 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"sync"
 	"testing"
 
+	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/objstore"
 )
 
@@ -109,5 +111,38 @@ func TestFailedHoldIsCorrectedInTheLog(t *testing.T) {
 	e.wantCorrected(t, from, "case.hold", "case.hold.failed")
 	if held, err := e.vault.CaseHeld(t.Context(), k.caseID); err != nil || held {
 		t.Fatalf("CaseHeld = %v, %v; want not held", held, err)
+	}
+}
+
+// An end-to-end encrypted document whose share changed the audience but
+// whose keys were not stored is finished by sharing it again, as the error
+// says: before, the second share was a no-op (the audience already
+// matched) and the new audience was left with the old audience's wraps.
+func TestE2EEShareFinishedWhenItsKeysFailed(t *testing.T) {
+	e, f := newFailKeyEnv(t)
+	k := e.newCast(t)
+	ctx := t.Context()
+	a, med := k.who["partyA"], k.who["mediator"]
+	docID := ids.New("d")
+	plain := randomBytes(100)
+	ct, wrap := clientSide(t, k.caseID, docID, a.ID, 1, "caucus:A", plain)
+	if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:A"), Class: ClassCorrespondence}, wrap, bytes.NewReader(ct)); err != nil {
+		t.Fatal(err)
+	}
+	_, rewrap := clientSide(t, k.caseID, docID, med.ID, 1, "joint", plain)
+	share := func() error {
+		_, err := e.vault.ShareWithKeys(ctx, med, k.caseID, docID, k.audience(t, "joint"), false, []VersionWrap{{Version: 1, Wrap: rewrap}})
+		return err
+	}
+	f.arm(versionKey(k.caseID, docID, 1))
+	if err := share(); err == nil {
+		t.Fatal("share succeeded with the version record unwritable")
+	}
+	f.arm("")
+	if err := share(); err != nil {
+		t.Fatal(err)
+	}
+	if _, wraps, err := e.vault.Keys(ctx, k.who["partyB"], k.caseID, docID, 0); err != nil || len(wraps) != 1 || !bytes.Equal(wraps[0], rewrap) {
+		t.Fatalf("after sharing again: %d wraps (the joint audience's: %v), %v", len(wraps), len(wraps) == 1 && bytes.Equal(wraps[0], rewrap), err)
 	}
 }

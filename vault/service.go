@@ -783,6 +783,23 @@ func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, case
 	res := ShareResult{From: from, To: to, DryRun: dryRun, Changed: !from.Equal(to)}
 	res.Gaining, res.Losing = s.accessChange(cs.c, policyDoc(from, d.Class), policyDoc(to, d.Class))
 	e2e := slices.ContainsFunc(d.Versions, func(v VersionInfo) bool { return v.E2EE && !v.Erased })
+	if !dryRun && !res.Changed && e2e && len(wraps) > 0 {
+		// Sharing an end-to-end encrypted document again with its
+		// audience's wraps writes them: that is how a share whose audience
+		// changed but whose keys were not all stored (below) is finished.
+		// The new members have no wrap until then, and no holder can give
+		// them one (its wraps name the old audience).
+		if err := checkShareWraps(d, actor.ID, to, wraps); err != nil {
+			return ShareResult{}, err
+		}
+		if err := s.record(ctx, audit.Event{Type: "doc.keys.wrap", Actor: actor.ID, Case: caseID, Objects: []string{docID},
+			Attrs: map[string]string{"wraps": strconv.Itoa(len(wraps)), "audience": to.String(), "replace": "true"}}); err != nil {
+			return ShareResult{}, fmt.Errorf("audit: %w", err)
+		}
+		if err := s.writeKeys(ctx, caseID, docID, wraps, true); err != nil {
+			return ShareResult{}, fmt.Errorf("the document's keys were not all stored (share it again): %w", err)
+		}
+	}
 	if dryRun || !res.Changed {
 		res.Document = d.view(true, false)
 		return res, nil
