@@ -100,6 +100,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("object store: %w", err)
 	}
+	if cfg.WrapStore != nil {
+		store = cfg.WrapStore(store)
+	}
 	mk, err := kms.LoadMasterKey(cfg.MasterKeyFile, !cfg.ScaleMode())
 	if err != nil {
 		return nil, err
