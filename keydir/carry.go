@@ -130,7 +130,7 @@ func (s *Service) ProposeCarry(ctx context.Context, actor account.Account, caseI
 		// does not stand unaudited and the client can retry with the same
 		// id. If even that fails, its event stays pending in the record.
 		if derr := s.cfg.Meta.Delete(context.WithoutCancel(ctx), carryKey(caseID, req.ID)); derr != nil {
-			slog.Default().WarnContext(ctx, "keydir: an unaudited carry proposal could not be taken back; its event stays pending",
+			s.logger().WarnContext(ctx, "keydir: an unaudited carry proposal could not be taken back; its event stays pending",
 				"case", caseID, "carry", req.ID, "err", derr)
 		}
 		return nil, err
@@ -276,16 +276,23 @@ func (s *Service) flushCarry(ctx context.Context, cr *Carry) (*Carry, error) {
 			return nil
 		})
 		if err != nil {
-			slog.Default().WarnContext(ctx, "keydir: carry audit events appended but not cleared; they will be appended again",
+			s.logger().WarnContext(ctx, "keydir: carry audit events appended but not cleared; they will be appended again",
 				"case", cr.Case, "carry", cr.ID, "appended", len(landed), "err", err)
 		}
 	}
 	if appendErr != nil {
-		slog.Default().WarnContext(ctx, "keydir: carry audit events pending in the carry record (audit log unavailable)",
+		s.logger().WarnContext(ctx, "keydir: carry audit events pending in the carry record (audit log unavailable)",
 			"case", cr.Case, "carry", cr.ID, "pending", len(cr.Unaudited)-len(landed), "err", appendErr)
 		return cr, appendErr
 	}
 	return cr, nil
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.cfg.Log != nil {
+		return s.cfg.Log
+	}
+	return slog.Default()
 }
 
 // redacted is the carry without its outbox.

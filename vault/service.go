@@ -35,6 +35,8 @@ type Config struct {
 	Audit     *audit.Log
 	// MaxSize limits one version's plaintext (default DefaultMaxSize).
 	MaxSize int64
+	// Log receives the vault's warnings (nil: slog.Default()).
+	Log *slog.Logger
 }
 
 // Service is the document vault.
@@ -47,6 +49,7 @@ type Service struct {
 	audit   *audit.Log
 	maxSize int64
 	now     func() time.Time
+	logger  *slog.Logger
 }
 
 // New makes a vault service.
@@ -57,8 +60,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = DefaultMaxSize
 	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
 	return &Service{meta: cfg.Meta, store: cfg.Meta.Objects(), cases: cfg.Cases, mk: cfg.MasterKey,
-		policy: cfg.Policy, audit: cfg.Audit, maxSize: cfg.MaxSize, now: time.Now}, nil
+		policy: cfg.Policy, audit: cfg.Audit, maxSize: cfg.MaxSize, now: time.Now, logger: cfg.Log}, nil
 }
 
 // MaxSize is the limit on one version's plaintext.
@@ -162,7 +168,7 @@ func (s *Service) recordFailed(ctx context.Context, ev audit.Event, typ string, 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := s.record(ctx, audit.Failed(ev, typ, fault.Class(cause))); err != nil {
-		slog.Default().WarnContext(ctx, "vault: a change failed after its audit entry; the correcting entry was not appended",
+		s.logger.WarnContext(ctx, "vault: a change failed after its audit entry; the correcting entry was not appended",
 			"type", typ, "case", ev.Case, "objects", ev.Objects, "cause", fault.Class(cause), "err", err)
 	}
 }
