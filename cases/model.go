@@ -96,6 +96,12 @@ type Case struct {
 	// closed ones included. They are their members' business: the case's
 	// API view (View) never carries them.
 	Rooms []DefinedRoom `json:"rooms,omitempty"`
+	// Unaudited is the case's audit outbox (outbox.go): the audit events
+	// of changes written to this record whose entry is not yet known to be
+	// in the audit log. A change and its event are one write; the event
+	// leaves this list once the log has it. Server business: Redacted,
+	// View and ForViewer's callers never hand it out.
+	Unaudited []PendingEvent `json:"unaudited,omitempty"`
 }
 
 // RemovedParticipant is a participant taken out of a case.
@@ -110,6 +116,7 @@ type RemovedParticipant struct {
 func (c *Case) Redacted() *Case {
 	out := *c
 	out.Proposals = nil
+	out.Unaudited = nil
 	return &out
 }
 

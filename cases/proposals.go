@@ -450,6 +450,10 @@ func (s *Service) activateDue(ctx context.Context, c *Case) (*Case, error) {
 			}
 			c.Mediators = append(c.Mediators, Mediator{AccountID: p.AccountID, Name: p.Name, Added: now})
 			activated = append(activated, p)
+			if err := s.queueEvent(c, audit.Event{Type: "case.mediator.added", Actor: p.AccountID, Case: c.ID,
+				Objects: []string{p.AccountID, p.Proposal}, Attrs: map[string]string{"via": "notice-elapsed"}, Time: now}); err != nil {
+				return err
+			}
 		}
 		if len(activated) == 0 {
 			return errNone
@@ -464,12 +468,14 @@ func (s *Service) activateDue(ctx context.Context, c *Case) (*Case, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The activation and its events are one write (outbox.go); the rooms
+	// hear of it whether or not the log takes the events now.
+	flushed, auditErr := s.flushPending(ctx, &updated)
 	for _, p := range activated {
-		if err := s.record(ctx, audit.Event{Type: "case.mediator.added", Actor: p.AccountID, Case: c.ID,
-			Objects: []string{p.AccountID, p.Proposal}, Attrs: map[string]string{"via": "notice-elapsed"}}); err != nil {
-			return nil, fmt.Errorf("audit: %w", err)
-		}
 		s.membership(ctx, c.ID, MembershipChange{Kind: "mediator.added", Account: p.AccountID})
 	}
-	return &updated, nil
+	if auditErr != nil {
+		return nil, auditErr
+	}
+	return flushed, nil
 }

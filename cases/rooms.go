@@ -154,7 +154,7 @@ func (s *Service) OpenRoom(ctx context.Context, actor account.Account, id string
 		return DefinedRoom{}, err
 	}
 	var room DefinedRoom
-	_, err = metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+	updated, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
 		if c.Closed != nil {
 			return ErrClosed
 		}
@@ -174,14 +174,14 @@ func (s *Service) OpenRoom(ctx context.Context, actor account.Account, id string
 			Opened: s.now().UTC(), OpenedBy: actor.ID}
 		room.Room = RoomName(room)
 		c.Rooms = append(c.Rooms, room)
-		return nil
+		return s.queueEvent(c, audit.Event{Type: "room.opened", Actor: actor.ID, Case: id, Objects: members,
+			Attrs: map[string]string{"room": room.Room, "crossSide": strconv.FormatBool(room.CrossSide), "label": s.commit(label)}})
 	})
 	if err != nil {
 		return DefinedRoom{}, err
 	}
-	if err := s.record(ctx, audit.Event{Type: "room.opened", Actor: actor.ID, Case: id, Objects: members,
-		Attrs: map[string]string{"room": room.Room, "crossSide": strconv.FormatBool(room.CrossSide), "label": s.commit(label)}}); err != nil {
-		return DefinedRoom{}, fmt.Errorf("audit: %w", err)
+	if _, err := s.flushPending(ctx, &updated); err != nil {
+		return DefinedRoom{}, err
 	}
 	return room, nil
 }
@@ -221,7 +221,7 @@ func (s *Service) CloseRoom(ctx context.Context, actor account.Account, id, name
 		return DefinedRoom{}, err
 	}
 	var room DefinedRoom
-	_, err = metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+	updated, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
 		if err := decide(c); err != nil {
 			return err
 		}
@@ -229,14 +229,14 @@ func (s *Service) CloseRoom(ctx context.Context, actor account.Account, id, name
 		now := s.now().UTC()
 		r.Closed, r.ClosedBy = &now, actor.ID
 		room = *r
-		return nil
+		return s.queueEvent(c, audit.Event{Type: "room.closed", Actor: actor.ID, Case: id, Objects: room.Members,
+			Attrs: map[string]string{"room": room.Room}})
 	})
 	if err != nil {
 		return DefinedRoom{}, err
 	}
-	if err := s.record(ctx, audit.Event{Type: "room.closed", Actor: actor.ID, Case: id, Objects: room.Members,
-		Attrs: map[string]string{"room": room.Room}}); err != nil {
-		return DefinedRoom{}, fmt.Errorf("audit: %w", err)
+	if _, err := s.flushPending(ctx, &updated); err != nil {
+		return DefinedRoom{}, err
 	}
 	return room, nil
 }
@@ -324,7 +324,7 @@ func (s *Service) AddRoomEntry(ctx context.Context, actor account.Account, id, n
 		return DefinedRoom{}, err
 	}
 	var room DefinedRoom
-	_, err = metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+	updated, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
 		changed = false
 		r, err := decide(c)
 		if err != nil {
@@ -334,16 +334,17 @@ func (s *Service) AddRoomEntry(ctx context.Context, actor account.Account, id, n
 			r.Entries = append(r.Entries, slices.Clone(raw))
 		}
 		room = *r
-		return nil
+		if !changed {
+			return nil
+		}
+		return s.queueEvent(c, audit.Event{Type: "room.signed", Actor: actor.ID, Case: id,
+			Attrs: map[string]string{"room": name, "entry": entryWord(kind)}})
 	})
 	if err != nil {
 		return DefinedRoom{}, err
 	}
-	if changed {
-		if err := s.record(ctx, audit.Event{Type: "room.signed", Actor: actor.ID, Case: id,
-			Attrs: map[string]string{"room": name, "entry": entryWord(kind)}}); err != nil {
-			return DefinedRoom{}, fmt.Errorf("audit: %w", err)
-		}
+	if _, err := s.flushPending(ctx, &updated); err != nil {
+		return DefinedRoom{}, err
 	}
 	return room, nil
 }

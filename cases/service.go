@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -50,6 +51,9 @@ type Service struct {
 	// Devices checks the device signatures on acceptances of terms and
 	// acknowledgements of disclosures (the key directory).
 	Devices DeviceVerifier
+	// Log receives the service's warnings (audit events left pending in a
+	// case record, outbox.go); nil means slog.Default().
+	Log *slog.Logger
 
 	meta     *metastore.Store
 	accounts *account.Service
@@ -251,6 +255,11 @@ func (s *Service) load(ctx context.Context, id string) (*Case, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(c.Unaudited) > 0 {
+		// Best effort on a read: a failure is logged and the events stay
+		// pending (mutateBy refuses new changes meanwhile).
+		c, _ = s.flushPending(ctx, c)
+	}
 	return s.activateDue(ctx, c)
 }
 
@@ -352,7 +361,10 @@ func relation(c *Case, accountID string) string {
 // mutate loads a case, checks the action, applies change under optimistic
 // concurrency, then audits ev (filled in by change). The policy check runs
 // again on every retry against the fresh record, so a recusal that lands
-// between attempts is honoured.
+// between attempts is honoured. ev is written into the case record with the
+// change and appended to the audit log after it (outbox.go): if the append
+// fails the request fails, the change stands, and its event is appended by
+// the next read or change of the case, before anything newer.
 func (s *Service) mutate(ctx context.Context, actor account.Account, id string, a policy.Action, change func(c *Case, ev *audit.Event) error) (*Case, error) {
 	return s.mutateBy(ctx, actor, id, a, func(c *Case) policy.Decision {
 		return s.policy.Decide(actor.Principal(), a, c.Facts())
@@ -370,19 +382,26 @@ func (s *Service) mutateBy(ctx context.Context, actor account.Account, id string
 	if !decide(c).Allowed {
 		return nil, s.refuse(ctx, actor, a, c)
 	}
-	var ev audit.Event
+	if n := len(c.Unaudited); n > 0 {
+		// load tried to append them and could not: the log is down. A new
+		// change now would only queue behind them.
+		return nil, fmt.Errorf("case %s: %d earlier change(s) not yet in the audit log: %w", id, n, fault.ErrUnavailable)
+	}
 	updated, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
 		if !decide(c).Allowed {
 			return fmt.Errorf("%s: %w", a, fault.ErrForbidden)
 		}
-		ev = audit.Event{Actor: actor.ID, Case: id}
-		return change(c, &ev)
+		ev := audit.Event{Actor: actor.ID, Case: id}
+		if err := change(c, &ev); err != nil {
+			return err
+		}
+		return s.queueEvent(c, ev)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.record(ctx, ev); err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
+	if _, err := s.flushPending(ctx, &updated); err != nil {
+		return nil, err
 	}
 	return updated.Redacted(), nil
 }

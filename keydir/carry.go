@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/fault"
@@ -41,6 +44,10 @@ type Carry struct {
 	// Set when the author declines instead: a declined carry is never
 	// consented afterwards, and a consented one is not declined.
 	Declined *time.Time `json:"declined,omitempty"`
+	// Unaudited is the carry's audit outbox, as a case's (cases.Case):
+	// the event of a change written with it and not yet known to be in
+	// the audit log. Never in the API view.
+	Unaudited []cases.PendingEvent `json:"unaudited,omitempty"`
 }
 
 // CarryRequest is what a mediator's client sends to propose a carry.
@@ -99,18 +106,36 @@ func (s *Service) ProposeCarry(ctx context.Context, actor account.Account, caseI
 	}
 	cr := &Carry{ID: req.ID, Case: caseID, From: req.From, To: req.To, Ref: messaging.Position{Epoch: req.Epoch, Offset: req.Offset},
 		Hash: req.Hash, Author: msgs[0].From, Proposer: actor.ID, Proposed: s.now().UTC()}
-	if _, err := s.cfg.Meta.Create(ctx, carryKey(caseID, req.ID), cr); err != nil {
-		if errors.Is(err, metastore.ErrExists) {
-			return nil, fmt.Errorf("carry %s exists: %w", req.ID, fault.ErrConflict)
-		}
-		return nil, err
-	}
-	if _, err := s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.carry.proposed", Actor: actor.ID, Case: caseID,
+	// The proposal and its audit event are one write (the carry's outbox,
+	// as a case's: cases/outbox.go); the event is appended after it.
+	if err := s.queueEvent(cr, audit.Event{Type: "e2ee.carry.proposed", Actor: actor.ID, Case: caseID,
 		Objects: []string{cr.ID, cr.Author}, Hashes: []string{cr.Hash},
 		Attrs: map[string]string{"from": cr.From, "to": cr.To, "ref": posString(cr.Ref)}}); err != nil {
 		return nil, err
 	}
-	return cr, nil
+	if _, err := s.cfg.Meta.Create(ctx, carryKey(caseID, req.ID), cr); err != nil {
+		if errors.Is(err, metastore.ErrExists) {
+			// A retry of a proposal whose audit append failed: its event
+			// is appended now (best effort), the answer stays "exists".
+			var old Carry
+			if _, err := s.cfg.Meta.Get(ctx, carryKey(caseID, req.ID), &old); err == nil {
+				s.flushCarry(ctx, &old)
+			}
+			return nil, fmt.Errorf("carry %s exists: %w", req.ID, fault.ErrConflict)
+		}
+		return nil, err
+	}
+	if _, err := s.flushCarry(ctx, cr); err != nil {
+		// The proposal could not be audited: take it back, so that it
+		// does not stand unaudited and the client can retry with the same
+		// id. If even that fails, its event stays pending in the record.
+		if derr := s.cfg.Meta.Delete(context.WithoutCancel(ctx), carryKey(caseID, req.ID)); derr != nil {
+			s.logger().WarnContext(ctx, "keydir: an unaudited carry proposal could not be taken back; its event stays pending",
+				"case", caseID, "carry", req.ID, "err", derr)
+		}
+		return nil, err
+	}
+	return cr.redacted(), nil
 }
 
 // denied audits a refusal (ids only). A failure to append is not the
@@ -186,21 +211,95 @@ func (s *Service) decideCarry(ctx context.Context, actor account.Account, caseID
 		s.denied(ctx, actor, caseID, action, carryID)
 		return nil, fmt.Errorf("carry %s: %w", carryID, fault.ErrNotFound)
 	}
+	// Earlier events of this carry first (the proposal's, say), so the log
+	// keeps the carry's order; while they cannot be appended, no decision.
+	if _, err := s.flushCarry(ctx, &pre); err != nil {
+		return nil, fmt.Errorf("carry %s: earlier changes not yet in the audit log: %w", carryID, fault.ErrUnavailable)
+	}
 	now := s.now().UTC()
-	cr, err := metastore.Update(ctx, s.cfg.Meta, carryKey(caseID, carryID), func(c *Carry) error { return apply(c, now) })
+	cr, err := metastore.Update(ctx, s.cfg.Meta, carryKey(caseID, carryID), func(c *Carry) error {
+		if err := apply(c, now); err != nil {
+			return err
+		}
+		hashes := []string{c.Hash}
+		if event == "e2ee.carry.consented" {
+			hashes = append(hashes, c.CarriedHash)
+		}
+		return s.queueEvent(c, audit.Event{Type: event, Actor: actor.ID, Case: caseID,
+			Objects: []string{c.ID}, Hashes: hashes,
+			Attrs: map[string]string{"from": c.From, "to": c.To, "ref": posString(c.Ref)}, Time: now})
+	})
 	if err != nil {
 		return nil, err
 	}
-	hashes := []string{cr.Hash}
-	if event == "e2ee.carry.consented" {
-		hashes = append(hashes, cr.CarriedHash)
-	}
-	if _, err := s.cfg.Audit.Append(ctx, audit.Event{Type: event, Actor: actor.ID, Case: caseID,
-		Objects: []string{cr.ID}, Hashes: hashes,
-		Attrs: map[string]string{"from": cr.From, "to": cr.To, "ref": posString(cr.Ref)}}); err != nil {
+	if _, err := s.flushCarry(ctx, &cr); err != nil {
 		return nil, err
 	}
-	return &cr, nil
+	return cr.redacted(), nil
+}
+
+// queueEvent adds ev to the carry's outbox (cases/outbox.go explains the
+// pattern and its guarantee: an entry may appear twice after a crash,
+// never be missing). An event the log would refuse is refused here.
+func (s *Service) queueEvent(c *Carry, ev audit.Event) error {
+	if ev.Time.IsZero() {
+		ev.Time = s.now().UTC()
+	}
+	if _, err := ev.Encode(); err != nil {
+		return err
+	}
+	c.Unaudited = append(c.Unaudited, cases.PendingEvent{Nonce: ids.Token(), Event: ev})
+	return nil
+}
+
+// flushCarry appends the carry's pending audit events, oldest first,
+// stopping at the first that fails, and removes those that landed from
+// the stored record. It returns the append's error, if any (logged).
+func (s *Service) flushCarry(ctx context.Context, cr *Carry) (*Carry, error) {
+	if len(cr.Unaudited) == 0 {
+		return cr, nil
+	}
+	landed := map[string]bool{}
+	var appendErr error
+	for _, p := range cr.Unaudited {
+		// An index with an error: the entry is written, its checkpoint
+		// not; it is in the log.
+		if i, err := s.cfg.Audit.Append(ctx, p.Event); i < 0 {
+			appendErr = err
+			break
+		}
+		landed[p.Nonce] = true
+	}
+	if len(landed) > 0 {
+		_, err := metastore.Update(ctx, s.cfg.Meta, carryKey(cr.Case, cr.ID), func(c *Carry) error {
+			c.Unaudited = slices.DeleteFunc(c.Unaudited, func(p cases.PendingEvent) bool { return landed[p.Nonce] })
+			return nil
+		})
+		if err != nil {
+			s.logger().WarnContext(ctx, "keydir: carry audit events appended but not cleared; they will be appended again",
+				"case", cr.Case, "carry", cr.ID, "appended", len(landed), "err", err)
+		}
+	}
+	if appendErr != nil {
+		s.logger().WarnContext(ctx, "keydir: carry audit events pending in the carry record (audit log unavailable)",
+			"case", cr.Case, "carry", cr.ID, "pending", len(cr.Unaudited)-len(landed), "err", appendErr)
+		return cr, appendErr
+	}
+	return cr, nil
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.cfg.Log != nil {
+		return s.cfg.Log
+	}
+	return slog.Default()
+}
+
+// redacted is the carry without its outbox.
+func (c *Carry) redacted() *Carry {
+	out := *c
+	out.Unaudited = nil
+	return &out
 }
 
 // mayPostIn asks policy whether actor may post in the caucus room.
@@ -213,4 +312,7 @@ func (s *Service) mayPostIn(actor account.Account, c *policy.Case, room string) 
 }
 
 // View is the carry as the API shows it.
-func (c *Carry) View() api.Carry { return api.Carry(*c) }
+func (c *Carry) View() api.Carry {
+	return api.Carry{ID: c.ID, Case: c.Case, From: c.From, To: c.To, Ref: c.Ref, Hash: c.Hash, Author: c.Author,
+		Proposer: c.Proposer, Proposed: c.Proposed, Consented: c.Consented, CarriedHash: c.CarriedHash, Declined: c.Declined}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -41,6 +42,8 @@ const MaxDevicesPerAccount = 32
 
 // Config is what a Service needs.
 type Config struct {
+	// Log receives the directory's warnings (nil: slog.Default()).
+	Log       *slog.Logger
 	Store     objstore.Store
 	Meta      *metastore.Store // sealed carry records
 	MasterKey *kms.MasterKey

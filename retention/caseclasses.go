@@ -15,6 +15,7 @@ import (
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/evaluation"
+	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/workers"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
@@ -412,6 +413,11 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	c, err := s.cases.Load(ctx, it.Case)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("case %s: %w", it.Case, err)
+	}
+	if n := len(c.Unaudited); n > 0 {
+		// Load could not append them (cases/outbox.go): destroying the
+		// record now would lose them. The apply is resumed later.
+		return nil, nil, nil, fmt.Errorf("case %s: %d change(s) not yet in the audit log; apply again once it takes writes: %w", it.Case, n, fault.ErrUnavailable)
 	}
 	records, err := s.vault.Records(ctx, it.Case)
 	if err != nil {

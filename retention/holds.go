@@ -115,6 +115,7 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 		return Hold{}, fmt.Errorf("audit: %w", err)
 	}
 	if _, err := s.meta.Create(ctx, holdKey(c.ID, h.ID), h); err != nil {
+		s.recordFailed(ctx, ev, "hold.place.failed", err)
 		return Hold{}, err
 	}
 	if n.Doc == "" {
@@ -151,8 +152,13 @@ func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID
 	if !h.Active() {
 		return Hold{}, fmt.Errorf("hold %s was released already: %w", holdID, fault.ErrConflict)
 	}
-	if err := s.record(ctx, audit.Event{Type: "hold.released", Actor: actor.ID, Case: c.ID,
-		Objects: []string{h.ID}, Attrs: map[string]string{"scope": h.Scope()}}); err != nil {
+	// Audited first, so a release is never missing from the log; if the
+	// record is then not released, hold.release.failed says so. Once the
+	// record says released, the release stands: storage holds left in
+	// place by a failure after it are the safe side (release again).
+	ev := audit.Event{Type: "hold.released", Actor: actor.ID, Case: c.ID,
+		Objects: []string{h.ID}, Attrs: map[string]string{"scope": h.Scope()}}
+	if err := s.record(ctx, ev); err != nil {
 		return Hold{}, fmt.Errorf("audit: %w", err)
 	}
 	h, err = metastore.Update(ctx, s.meta, holdKey(c.ID, holdID), func(r *Hold) error {
@@ -164,6 +170,7 @@ func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID
 		return nil
 	})
 	if err != nil {
+		s.recordFailed(ctx, ev, "hold.release.failed", err)
 		return Hold{}, err
 	}
 	others, err := s.caseHolds(ctx, c.ID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -36,6 +37,8 @@ type Config struct {
 	// PageSize is how many plan records one Apply step handles (default
 	// DefaultPageSize).
 	PageSize int
+	// Log receives retention's warnings (nil: slog.Default()).
+	Log *slog.Logger
 }
 
 // DefaultPageSize is how many records a plan page holds: one Apply step.
@@ -46,6 +49,7 @@ const MaxPlanRecords = 200_000
 
 // Service runs retention.
 type Service struct {
+	logger   *slog.Logger
 	meta     *metastore.Store
 	store    objstore.Store
 	cases    *cases.Service
@@ -77,7 +81,10 @@ func New(cfg Config) (*Service, error) {
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = DefaultPageSize
 	}
-	return &Service{meta: cfg.Meta, store: cfg.Meta.Objects(), cases: cfg.Cases, accounts: cfg.Accounts, vault: cfg.Vault,
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Service{logger: cfg.Log, meta: cfg.Meta, store: cfg.Meta.Objects(), cases: cfg.Cases, accounts: cfg.Accounts, vault: cfg.Vault,
 		policy: cfg.Policy, audit: cfg.Audit, signer: cfg.Signer, parallel: cfg.Parallel,
 		pageSize: cfg.PageSize, now: time.Now}, nil
 }
@@ -106,6 +113,19 @@ func (s *Service) record(ctx context.Context, ev audit.Event) error {
 	}
 	_, err := s.audit.Append(ctx, ev)
 	return err
+}
+
+// recordFailed appends the correction of ev, an entry appended before a
+// change that then failed (audit.Failed: typ, with cause's class). Best
+// effort: the caller returns cause either way, and a failed append is
+// logged (ids only). It runs even when ctx ended, for a bounded time.
+func (s *Service) recordFailed(ctx context.Context, ev audit.Event, typ string, cause error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.record(ctx, audit.Failed(ev, typ, fault.Class(cause))); err != nil {
+		s.logger.WarnContext(ctx, "retention: a change failed after its audit entry; the correcting entry was not appended",
+			"type", typ, "case", ev.Case, "objects", ev.Objects, "cause", fault.Class(cause), "err", err)
+	}
 }
 
 func (s *Service) step(name string) error {

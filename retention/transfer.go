@@ -88,6 +88,10 @@ var excerptTypes = map[string]bool{
 	"hold.placed": true, "hold.released": true, "retention.action": true, "retention.kept": true,
 	"retention.transfer": true,
 	"doc.upload":         true, "doc.download": true, "doc.share": true, "doc.hold": true,
+	// The corrections of entries whose change then failed (audit.Failed):
+	// an excerpt that carries the entry carries its correction.
+	"case.hold.failed": true, "hold.place.failed": true, "hold.release.failed": true,
+	"doc.share.failed": true, "doc.hold.failed": true,
 }
 
 // excerptable reports whether ev goes in caseID's excerpt, given the

@@ -62,6 +62,9 @@ type Config struct {
 	// (invites, re-entry links); tests move it to expire them (nil:
 	// time.Now).
 	Clock func() time.Time
+	// WrapStore, if set, wraps the object store the node uses (tests make
+	// chosen writes fail with it; nil: the store as opened).
+	WrapStore func(objstore.Store) objstore.Store
 	// DefaultTerms is the program's default terms for every case (empty:
 	// cases.BuiltinTerms); --terms-file.
 	DefaultTerms string

@@ -100,6 +100,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("object store: %w", err)
 	}
+	if cfg.WrapStore != nil {
+		store = cfg.WrapStore(store)
+	}
 	mk, err := kms.LoadMasterKey(cfg.MasterKeyFile, !cfg.ScaleMode())
 	if err != nil {
 		return nil, err
@@ -159,6 +162,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		n.Accounts.SessionMaxAge = cfg.SessionMaxAge
 	}
 	n.Cases = cases.NewService(meta, n.Accounts, pol, log)
+	n.Cases.Log = cfg.Log
 	if cfg.Clock != nil {
 		n.Accounts.SetClock(cfg.Clock)
 		n.Cases.SetClock(cfg.Clock)
@@ -181,10 +185,10 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if n.Vault, err = vault.New(vault.Config{Meta: meta, Cases: n.Cases, MasterKey: mk, Policy: pol, Audit: log, MaxSize: cfg.MaxDocumentSize, Log: cfg.Log}); err != nil {
 		return nil, err
 	}
-	if n.Retention, err = retention.New(retention.Config{Meta: meta, Cases: n.Cases, Accounts: n.Accounts, Vault: n.Vault, Policy: pol, Audit: log, Signer: signer}); err != nil {
+	if n.Retention, err = retention.New(retention.Config{Meta: meta, Cases: n.Cases, Accounts: n.Accounts, Vault: n.Vault, Policy: pol, Audit: log, Signer: signer, Log: cfg.Log}); err != nil {
 		return nil, err
 	}
-	if n.KeyDir, err = keydir.Open(ctx, keydir.Config{Store: store, Meta: meta, MasterKey: mk, Cases: n.Cases, Caucus: n.Rooms, Policy: pol, Audit: log}); err != nil {
+	if n.KeyDir, err = keydir.Open(ctx, keydir.Config{Store: store, Meta: meta, MasterKey: mk, Cases: n.Cases, Caucus: n.Rooms, Policy: pol, Audit: log, Log: cfg.Log}); err != nil {
 		return nil, err
 	}
 	n.Cases.Devices = n.KeyDir

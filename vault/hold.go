@@ -40,14 +40,19 @@ func (s *Service) SetHold(ctx context.Context, actor account.Account, caseID, do
 	if err != nil {
 		return Document{}, err
 	}
-	if err := s.record(ctx, audit.Event{Type: "doc.hold", Actor: actor.ID, Case: caseID,
-		Objects: []string{docID}, Attrs: map[string]string{"on": strconv.FormatBool(on)}}); err != nil {
+	// Audited first; if the record then does not change, doc.hold.failed
+	// says so. Once the record has changed the hold (or release) stands,
+	// whatever happens to the storage holds after it.
+	ev := audit.Event{Type: "doc.hold", Actor: actor.ID, Case: caseID,
+		Objects: []string{docID}, Attrs: map[string]string{"on": strconv.FormatBool(on)}}
+	if err := s.record(ctx, ev); err != nil {
 		return Document{}, fmt.Errorf("audit: %w", err)
 	}
 	// A hold is placed on the objects before the record says so, and the
 	// record cleared before the objects are released.
 	if on {
 		if err := s.holdDocument(ctx, d, true); err != nil {
+			s.recordFailed(ctx, ev, "doc.hold.failed", err)
 			return Document{}, err
 		}
 	}
@@ -60,6 +65,7 @@ func (s *Service) SetHold(ctx context.Context, actor account.Account, caseID, do
 		return nil
 	})
 	if err != nil {
+		s.recordFailed(ctx, ev, "doc.hold.failed", err)
 		return Document{}, err
 	}
 	// Placing: again, for versions added between the first pass and the
@@ -148,17 +154,22 @@ func (s *Service) CaseHeld(ctx context.Context, caseID string) (bool, error) {
 // reason. Releasing keeps the storage holds of documents that have a hold
 // of their own.
 func (s *Service) SetCaseHold(ctx context.Context, actorID, caseID string, on bool) error {
-	if err := s.record(ctx, audit.Event{Type: "case.hold", Actor: actorID, Case: caseID,
-		Attrs: map[string]string{"on": strconv.FormatBool(on)}}); err != nil {
+	// Audited first; case.hold.failed corrects it if the record does not
+	// change. After the record the hold (or release) stands.
+	ev := audit.Event{Type: "case.hold", Actor: actorID, Case: caseID,
+		Attrs: map[string]string{"on": strconv.FormatBool(on)}}
+	if err := s.record(ctx, ev); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	if on {
 		// The record first, so that uploads from now on are held too
 		// and no key is destroyed while the objects are being held.
 		if _, err := s.meta.Create(ctx, caseHoldKey(caseID), caseHold{By: actorID, At: s.now().UTC()}); err != nil && !errors.Is(err, metastore.ErrExists) {
+			s.recordFailed(ctx, ev, "case.hold.failed", err)
 			return err
 		}
 	} else if err := s.meta.Delete(ctx, caseHoldKey(caseID)); err != nil {
+		s.recordFailed(ctx, ev, "case.hold.failed", err)
 		return err
 	}
 	return s.eachDocument(ctx, caseID, func(d *docRecord) error {

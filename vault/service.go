@@ -35,8 +35,9 @@ type Config struct {
 	Audit     *audit.Log
 	// MaxSize limits one version's plaintext (default DefaultMaxSize).
 	MaxSize int64
-	// Log receives the details of failures the audit log records only
-	// by ids, counts and a reason code (slog.Default() when nil).
+	// Log receives the vault's warnings, among them the details of
+	// failures the audit log records only by ids, counts and a reason
+	// code (slog.Default() when nil).
 	Log *slog.Logger
 }
 
@@ -158,6 +159,20 @@ func (s *Service) record(ctx context.Context, ev audit.Event) error {
 	ev.Time = s.now().UTC()
 	_, err := s.audit.Append(ctx, ev)
 	return err
+}
+
+// recordFailed appends the correction of ev, an entry appended before a
+// change that then failed (audit.Failed: typ, with cause's class). Best
+// effort: the caller returns cause either way, and a failed append is
+// logged (ids only). It runs even when ctx ended (a cancelled request is
+// a common cause), for a bounded time.
+func (s *Service) recordFailed(ctx context.Context, ev audit.Event, typ string, cause error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.record(ctx, audit.Failed(ev, typ, fault.Class(cause))); err != nil {
+		s.log.WarnContext(ctx, "vault: a change failed after its audit entry; the correcting entry was not appended",
+			"type", typ, "case", ev.Case, "objects", ev.Objects, "cause", fault.Class(cause), "err", err)
+	}
 }
 
 // commit is the keyed hash that stands for a version's SHA-256 in the audit
@@ -775,11 +790,28 @@ func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, case
 	from := d.Audience
 	res := ShareResult{From: from, To: to, DryRun: dryRun, Changed: !from.Equal(to)}
 	res.Gaining, res.Losing = s.accessChange(cs.c, policyDoc(from, d.Class), policyDoc(to, d.Class))
+	e2e := slices.ContainsFunc(d.Versions, func(v VersionInfo) bool { return v.E2EE && !v.Erased })
+	if !dryRun && !res.Changed && e2e && len(wraps) > 0 {
+		// Sharing an end-to-end encrypted document again with its
+		// audience's wraps writes them: that is how a share whose audience
+		// changed but whose keys were not all stored (below) is finished.
+		// The new members have no wrap until then, and no holder can give
+		// them one (its wraps name the old audience).
+		if err := checkShareWraps(d, actor.ID, to, wraps); err != nil {
+			return ShareResult{}, err
+		}
+		if err := s.record(ctx, audit.Event{Type: "doc.keys.wrap", Actor: actor.ID, Case: caseID, Objects: []string{docID},
+			Attrs: map[string]string{"wraps": strconv.Itoa(len(wraps)), "audience": to.String(), "replace": "true"}}); err != nil {
+			return ShareResult{}, fmt.Errorf("audit: %w", err)
+		}
+		if err := s.writeKeys(ctx, caseID, docID, wraps, true); err != nil {
+			return ShareResult{}, fmt.Errorf("the document's keys were not all stored (share it again): %w", err)
+		}
+	}
 	if dryRun || !res.Changed {
 		res.Document = d.view(true, false)
 		return res, nil
 	}
-	e2e := slices.ContainsFunc(d.Versions, func(v VersionInfo) bool { return v.E2EE && !v.Erased })
 	if e2e {
 		if err := checkShareWraps(d, actor.ID, to, wraps); err != nil {
 			return ShareResult{}, err
@@ -789,8 +821,10 @@ func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, case
 	}
 	attrs := map[string]string{"from": from.String(), "to": to.String(),
 		"gained": strconv.Itoa(len(res.Gaining)), "lost": strconv.Itoa(len(res.Losing))}
-	if err := s.record(ctx, audit.Event{Type: "doc.share", Actor: actor.ID, Case: caseID,
-		Objects: []string{docID}, Attrs: attrs}); err != nil {
+	// Audited first, so a share is never missing from the log; a share
+	// that then fails is corrected by doc.share.failed.
+	ev := audit.Event{Type: "doc.share", Actor: actor.ID, Case: caseID, Objects: []string{docID}, Attrs: attrs}
+	if err := s.record(ctx, ev); err != nil {
 		return ShareResult{}, fmt.Errorf("audit: %w", err)
 	}
 	updated, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
@@ -804,6 +838,7 @@ func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, case
 		return nil
 	})
 	if err != nil {
+		s.recordFailed(ctx, ev, "doc.share.failed", err)
 		return ShareResult{}, err
 	}
 	if e2e {

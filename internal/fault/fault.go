@@ -11,6 +11,7 @@
 package fault
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -61,4 +62,27 @@ func AsRateLimited(err error) (*RateLimitedError, bool) {
 	var re *RateLimitedError
 	ok := errors.As(err, &re)
 	return re, ok
+}
+
+// Class names err's kind in one word ("invalid", "not-found", "forbidden",
+// "conflict", "gone", "too-large", "unavailable", "canceled", or "error"
+// for anything else), for an audit entry or a log line that must say why
+// something failed without quoting the message.
+func Class(err error) string {
+	if _, ok := AsInvalid(err); ok {
+		return "invalid"
+	}
+	for _, k := range []struct {
+		err  error
+		name string
+	}{
+		{ErrNotFound, "not-found"}, {ErrForbidden, "forbidden"}, {ErrConflict, "conflict"},
+		{ErrGone, "gone"}, {ErrTooLarge, "too-large"}, {ErrUnavailable, "unavailable"},
+		{context.Canceled, "canceled"}, {context.DeadlineExceeded, "canceled"},
+	} {
+		if errors.Is(err, k.err) {
+			return k.name
+		}
+	}
+	return "error"
 }

@@ -1,0 +1,148 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// failKey fails every write to one key while armed: the record a change
+// is about to update cannot be written, the rest of the store (the audit
+// log included) works.
+type failKey struct {
+	objstore.Store
+	mu  sync.Mutex
+	key string
+}
+
+func (f *failKey) arm(key string) { f.mu.Lock(); f.key = key; f.mu.Unlock() }
+
+func (f *failKey) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	f.mu.Lock()
+	hit := f.key != "" && key == f.key
+	f.mu.Unlock()
+	if hit {
+		return objstore.Info{}, errors.New("injected: record write failed")
+	}
+	return f.Store.Put(ctx, key, r, size, opts)
+}
+
+func newFailKeyEnv(t *testing.T) (*env, *failKey) {
+	t.Helper()
+	dir, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &failKey{Store: dir}
+	return newEnv(t, f), f
+}
+
+// wantCorrected checks that the entries from index from are exactly the
+// change's entry and then its correction, about the same objects.
+func (e *env) wantCorrected(t *testing.T, from int64, typ, failed string, objects ...string) {
+	t.Helper()
+	got := e.entries(t, from)
+	var types []string
+	for _, ev := range got {
+		types = append(types, ev.Type)
+	}
+	if len(got) != 2 || got[0].Type != typ || got[1].Type != failed {
+		t.Fatalf("entries after the failed change = %v, want [%s %s]", types, typ, failed)
+	}
+	if got[1].Attrs["cause"] != "error" || got[1].Actor != got[0].Actor || got[1].Case != got[0].Case ||
+		len(got[1].Objects) != len(objects) || (len(objects) > 0 && got[1].Objects[0] != objects[0]) {
+		t.Fatalf("correction %+v does not name the change %+v", got[1], got[0])
+	}
+}
+
+// A share audited first and then not written is corrected in the log
+// (doc.share.failed): before, the log said the document was shared while
+// its audience had not changed.
+func TestFailedShareIsCorrectedInTheLog(t *testing.T) {
+	e, f := newFailKeyEnv(t)
+	k := e.newCast(t)
+	med := k.who["mediator"]
+	d := e.upload(t, med, k.caseID, "Offer.pdf", k.audience(t, "caucus:A"), ClassCorrespondence, []byte("offer"))
+	from := e.log.Size()
+	f.arm(docKey(k.caseID, d.ID))
+	if _, err := e.vault.Share(t.Context(), med, k.caseID, d.ID, k.audience(t, "joint"), false); err == nil {
+		t.Fatal("share succeeded with its record unwritable")
+	}
+	f.arm("")
+	e.wantCorrected(t, from, "doc.share", "doc.share.failed", d.ID)
+	got, err := e.vault.Get(t.Context(), med, k.caseID, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Audience.String() != "caucus:A" {
+		t.Fatalf("audience = %s, want caucus:A unchanged", got.Audience)
+	}
+}
+
+// The same for a document hold and a case hold whose record is not
+// written.
+func TestFailedHoldIsCorrectedInTheLog(t *testing.T) {
+	e, f := newFailKeyEnv(t)
+	k := e.newCast(t)
+	med := k.who["mediator"]
+	d := e.upload(t, med, k.caseID, "Offer.pdf", k.audience(t, "caucus:A"), ClassCorrespondence, []byte("offer"))
+	records := k.who["records"]
+
+	from := e.log.Size()
+	f.arm(docKey(k.caseID, d.ID))
+	if _, err := e.vault.SetHold(t.Context(), records, k.caseID, d.ID, true); err == nil {
+		t.Fatal("hold succeeded with its record unwritable")
+	}
+	f.arm("")
+	e.wantCorrected(t, from, "doc.hold", "doc.hold.failed", d.ID)
+
+	from = e.log.Size()
+	f.arm(caseHoldKey(k.caseID))
+	if err := e.vault.SetCaseHold(t.Context(), records.ID, k.caseID, true); err == nil {
+		t.Fatal("case hold succeeded with its record unwritable")
+	}
+	f.arm("")
+	e.wantCorrected(t, from, "case.hold", "case.hold.failed")
+	if held, err := e.vault.CaseHeld(t.Context(), k.caseID); err != nil || held {
+		t.Fatalf("CaseHeld = %v, %v; want not held", held, err)
+	}
+}
+
+// An end-to-end encrypted document whose share changed the audience but
+// whose keys were not stored is finished by sharing it again, as the error
+// says: before, the second share was a no-op (the audience already
+// matched) and the new audience was left with the old audience's wraps.
+func TestE2EEShareFinishedWhenItsKeysFailed(t *testing.T) {
+	e, f := newFailKeyEnv(t)
+	k := e.newCast(t)
+	ctx := t.Context()
+	a, med := k.who["partyA"], k.who["mediator"]
+	docID := ids.New("d")
+	plain := randomBytes(100)
+	ct, wrap := clientSide(t, k.caseID, docID, a.ID, 1, "caucus:A", plain)
+	if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:A"), Class: ClassCorrespondence}, wrap, bytes.NewReader(ct)); err != nil {
+		t.Fatal(err)
+	}
+	_, rewrap := clientSide(t, k.caseID, docID, med.ID, 1, "joint", plain)
+	share := func() error {
+		_, err := e.vault.ShareWithKeys(ctx, med, k.caseID, docID, k.audience(t, "joint"), false, []VersionWrap{{Version: 1, Wrap: rewrap}})
+		return err
+	}
+	f.arm(versionKey(k.caseID, docID, 1))
+	if err := share(); err == nil {
+		t.Fatal("share succeeded with the version record unwritable")
+	}
+	f.arm("")
+	if err := share(); err != nil {
+		t.Fatal(err)
+	}
+	if _, wraps, err := e.vault.Keys(ctx, k.who["partyB"], k.caseID, docID, 0); err != nil || len(wraps) != 1 || !bytes.Equal(wraps[0], rewrap) {
+		t.Fatalf("after sharing again: %d wraps (the joint audience's: %v), %v", len(wraps), len(wraps) == 1 && bytes.Equal(wraps[0], rewrap), err)
+	}
+}
