@@ -2,10 +2,12 @@ package agreement_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/agreement"
@@ -208,5 +210,104 @@ func checkFiled(t *testing.T, n *nodetest.Node, med *person, caseID string) {
 	}
 	if len(doc.Versions) != len(a.Versions) {
 		t.Errorf("the agreement's document lists %d versions, the agreement %d", len(doc.Versions), len(a.Versions))
+	}
+}
+
+// failingDocs fails its first Create (the store unreachable).
+type failingDocs struct {
+	agreement.Docs
+	failed atomic.Bool
+}
+
+func (d *failingDocs) Create(ctx context.Context, actor account.Account, caseID, name string, text []byte) (string, int, error) {
+	if d.failed.CompareAndSwap(false, true) {
+		return "", 0, errors.New("test: the document store is unreachable")
+	}
+	return d.Docs.Create(ctx, actor, caseID, name, text)
+}
+
+// TestFailedStartReleasesItsClaim: a Start whose document cannot be stored
+// fails, the case still reads as having no agreement, and the next Start
+// (at once, not after the claim's lifetime) starts it.
+func TestFailedStartReleasesItsClaim(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	_, med := n.Staff(t, policy.RoleMediator, "med-fail@example.org")
+	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor, _, err := n.Accounts.Authenticate(ctx, med.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := agreement.New(agreement.Config{Meta: n.Meta, Cases: n.Cases, Docs: &failingDocs{Docs: agreement.VaultDocs{Vault: n.Vault}},
+		Devices: n.KeyDir, Log: n.KeyDir, Policy: n.Policy, Audit: n.Audit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{}); err == nil {
+		t.Fatal("a Start whose document failed succeeded")
+	}
+	if a, err := med.Agreement(ctx, k.ID); err != nil || a.State != api.AgreementNone {
+		t.Fatalf("after a failed Start: %+v %v", a.State, err)
+	}
+	if _, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{}); err != nil {
+		t.Fatalf("a Start after a failed one: %v", err)
+	}
+	list, err := med.Documents(ctx, k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := namedDocs(t, list, "Settlement agreement"); len(got) != 1 {
+		t.Fatalf("joint documents: %q", got)
+	}
+}
+
+// TestAbandonedStartIsTakenOver: a node that stops between claiming the
+// record and storing the document leaves a claim; another Start is refused
+// while it may still be running (409) and takes it over once it is older
+// than the claim's lifetime.
+func TestAbandonedStartIsTakenOver(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	_, med := n.Staff(t, policy.RoleMediator, "med-stop@example.org")
+	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor, _, err := n.Accounts.Authenticate(ctx, med.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stops := &racingDocs{Docs: agreement.VaultDocs{Vault: n.Vault}, create: func() { panic("node stops here") }}
+	svc, err := agreement.New(agreement.Config{Meta: n.Meta, Cases: n.Cases, Docs: stops,
+		Devices: n.KeyDir, Log: n.KeyDir, Policy: n.Policy, Audit: n.Audit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() { recover() }()
+		svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
+	}()
+	if !stops.ranCreate.Load() {
+		t.Fatal("the first Start did not reach its document")
+	}
+	if a, err := med.Agreement(ctx, k.ID); err != nil || a.State != api.AgreementNone {
+		t.Fatalf("a claimed start reads as: %+v %v", a.State, err)
+	}
+	if _, err := med.StartAgreement(ctx, k.ID, api.AgreementStartRequest{}); status(err) != http.StatusConflict || !strings.Contains(err.Error(), "starting") {
+		t.Fatalf("a Start while another may be running: %v", err)
+	}
+	svc.SetClock(func() time.Time { return time.Now().Add(3 * time.Minute) })
+	if _, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{}); err != nil {
+		t.Fatalf("a Start after the claim was abandoned: %v", err)
+	}
+	list, err := med.Documents(ctx, k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := namedDocs(t, list, "Settlement agreement"); len(got) != 1 {
+		t.Fatalf("joint documents: %q", got)
 	}
 }
