@@ -20,6 +20,7 @@ import (
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -84,6 +85,14 @@ func Key(caseID string) string { return "agreements/" + caseID + "/agreement" }
 
 // record is what is stored: the versions' numbering (the texts are in
 // Docs), every signature, and the filing.
+//
+// A document is written only after the record claims it (Starting, a
+// version's Claim, Filing): of two mediators racing, the one whose claim
+// lands second is refused before it writes anything, so no loser's
+// document or version is ever listed. The claim is completed (Doc,
+// DocVer, Filed) once the document is stored, and released when storing
+// it fails. A claim older than claimTTL was abandoned (its node stopped
+// between the claim and the completion) and is taken over or dropped.
 type record struct {
 	Case      string            `json:"case"`
 	Title     string            `json:"title"`
@@ -96,6 +105,49 @@ type record struct {
 	StartedBy string            `json:"startedBy"`
 	Filed     string            `json:"filed,omitempty"`
 	FiledAt   *time.Time        `json:"filedAt,omitempty"`
+	// Starting: a Start claimed the record and is storing version 1; until
+	// it completes the case has no agreement (load says errNone).
+	Starting *claim `json:"starting,omitempty"`
+	// Filing: a File claimed the filing and is storing the signed PDF.
+	Filing *claim `json:"filing,omitempty"`
+}
+
+// claim is a write in progress: who, when, and an id that only the
+// request that made it holds.
+type claim struct {
+	ID string    `json:"id"`
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+// claimTTL is how long a claim stands; an older one was abandoned. A claim
+// covers storing one agreement text or one PDF (well under a second).
+const claimTTL = 2 * time.Minute
+
+func (s *Service) newClaim(actor account.Account) *claim {
+	return &claim{ID: ids.New("claim"), By: actor.ID, At: s.now().UTC()}
+}
+
+// live reports whether c stands (made, and not abandoned).
+func (s *Service) live(c *claim) bool { return c != nil && s.now().Sub(c.At) < claimTTL }
+
+// dropAbandoned removes a version whose save was abandoned and a filing
+// that was. It does no I/O (it runs inside metastore.Update).
+func (s *Service) dropAbandoned(r *record) {
+	r.Versions = slices.DeleteFunc(r.Versions, func(v version) bool { return v.Claim != nil && !s.live(v.Claim) })
+	if r.Filing != nil && !s.live(r.Filing) {
+		r.Filing = nil
+	}
+}
+
+// saving is the version being saved now, if any.
+func (r *record) saving() *version {
+	for i := range r.Versions {
+		if r.Versions[i].Claim != nil {
+			return &r.Versions[i]
+		}
+	}
+	return nil
 }
 
 type version struct {
@@ -107,6 +159,9 @@ type version struct {
 	By       string    `json:"by"`
 	ByName   string    `json:"byName"`
 	Template bool      `json:"template,omitempty"`
+	// Claim: the version is being saved (its text is not stored yet); it
+	// is not shown, signed or filed.
+	Claim *claim `json:"claim,omitempty"`
 }
 
 type signature struct {
@@ -120,7 +175,15 @@ type signature struct {
 	LogIndex int64     `json:"logIndex"`
 }
 
-func (r *record) current() version { return r.Versions[len(r.Versions)-1] }
+// current is the latest version whose text is stored.
+func (r *record) current() version {
+	for i := len(r.Versions) - 1; i > 0; i-- {
+		if r.Versions[i].Claim == nil {
+			return r.Versions[i]
+		}
+	}
+	return r.Versions[0]
+}
 
 // SHA256Hex is the hash a signature covers: lower-case hex SHA-256 of the
 // version's text bytes.
@@ -205,6 +268,9 @@ func (s *Service) load(ctx context.Context, caseID string) (*record, error) {
 		}
 		return nil, err
 	}
+	if r.Starting != nil {
+		return nil, errNone // being started: nothing of it is visible yet
+	}
 	return &r, nil
 }
 
@@ -263,25 +329,61 @@ func (s *Service) Start(ctx context.Context, actor account.Account, caseID strin
 	if err := checkText(text); err != nil {
 		return api.Agreement{}, err
 	}
+	m, _ := c.Mediator(actor.ID)
+	cl := s.newClaim(actor)
+	claimed := &record{Case: caseID, Title: t.Title, Template: t.ID, Outcome: req.Outcome, Started: now, StartedBy: actor.ID, Starting: cl,
+		Versions: []version{{Num: 1, SHA256: SHA256Hex([]byte(text)), Size: len(text), Saved: now, By: actor.ID, ByName: m.Name, Template: true}}}
+	// The record is claimed before the document is written: a second
+	// Start is refused here and writes nothing.
+	if _, err := s.cfg.Meta.Create(ctx, Key(caseID), claimed); errors.Is(err, metastore.ErrExists) {
+		_, err = metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(x *record) error {
+			switch {
+			case x.Starting == nil:
+				return fmt.Errorf("this case already has an agreement; save a new version of it instead: %w", fault.ErrConflict)
+			case s.live(x.Starting):
+				return fmt.Errorf("another mediator is starting this case's agreement now: %w", fault.ErrConflict)
+			}
+			*x = *claimed // an abandoned start: taken over
+			return nil
+		})
+		if err != nil {
+			return api.Agreement{}, err
+		}
+	} else if err != nil {
+		return api.Agreement{}, err
+	}
 	docID, dv, err := s.cfg.Docs.Create(ctx, actor, caseID, "Settlement agreement.txt", []byte(text))
+	if err != nil {
+		// Released: the claim is marked abandoned so that a Start may
+		// take it over now.
+		metastore.Update(context.WithoutCancel(ctx), s.cfg.Meta, Key(caseID), func(x *record) error {
+			if x.Starting == nil || x.Starting.ID != cl.ID {
+				return errNotOurs
+			}
+			x.Starting.At = time.Time{}
+			return nil
+		})
+		return api.Agreement{}, err
+	}
+	r, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(x *record) error {
+		if x.Starting == nil || x.Starting.ID != cl.ID {
+			return fmt.Errorf("this start was taken over by another mediator's after %v: %w", claimTTL, fault.ErrConflict)
+		}
+		x.Starting, x.Doc, x.Versions[0].DocVer = nil, docID, dv
+		return nil
+	})
 	if err != nil {
 		return api.Agreement{}, err
 	}
-	m, _ := c.Mediator(actor.ID)
-	r := &record{Case: caseID, Title: t.Title, Template: t.ID, Outcome: req.Outcome, Doc: docID, Started: now, StartedBy: actor.ID,
-		Versions: []version{{Num: 1, DocVer: dv, SHA256: SHA256Hex([]byte(text)), Size: len(text), Saved: now, By: actor.ID, ByName: m.Name, Template: true}}}
 	if err := s.audit(ctx, audit.Event{Type: "agreement.started", Actor: actor.ID, Case: caseID, Objects: []string{docID, "1"},
 		Attrs: map[string]string{"template": t.ID, "outcome": string(req.Outcome)}}); err != nil {
-		return api.Agreement{}, err
+		return api.Agreement{}, fmt.Errorf("the agreement was started, but the audit log could not be written: %w", err)
 	}
-	if _, err := s.cfg.Meta.Create(ctx, Key(caseID), r); err != nil {
-		if errors.Is(err, metastore.ErrConflict) {
-			return api.Agreement{}, fmt.Errorf("this case already has an agreement: %w", fault.ErrConflict)
-		}
-		return api.Agreement{}, err
-	}
-	return s.view(ctx, actor, c, r, true)
+	return s.view(ctx, actor, c, &r, true)
 }
+
+// errNotOurs: a claim being released is no longer this request's.
+var errNotOurs = errors.New("agreement: the claim is no longer this request's")
 
 // Save stores text as a new version. base is the version the mediator
 // edited; a save on anything but the current version is refused. Every
@@ -299,22 +401,42 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 	if err != nil {
 		return api.Agreement{}, err
 	}
-	if err := saveRefusal(r, req); err != nil {
-		return api.Agreement{}, err
-	}
-	dv, err := s.cfg.Docs.AddVersion(ctx, actor, caseID, r.Doc, []byte(req.Text))
-	if err != nil {
+	s.dropAbandoned(r)
+	if err := s.saveRefusal(r, req); err != nil {
 		return api.Agreement{}, err
 	}
 	m, _ := c.Mediator(actor.ID)
+	// The version is claimed before its text is written: a concurrent
+	// save or filing is refused here and writes nothing.
+	cl := s.newClaim(actor)
 	var num int
-	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(r *record) error {
-		if err := saveRefusal(r, req); err != nil {
+	if _, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(r *record) error {
+		s.dropAbandoned(r)
+		if err := s.saveRefusal(r, req); err != nil {
 			return err
 		}
 		num = r.current().Num + 1
-		r.Versions = append(r.Versions, version{Num: num, DocVer: dv, SHA256: SHA256Hex([]byte(req.Text)), Size: len(req.Text),
-			Saved: s.now().UTC(), By: actor.ID, ByName: m.Name})
+		r.Versions = append(r.Versions, version{Num: num, SHA256: SHA256Hex([]byte(req.Text)), Size: len(req.Text),
+			Saved: cl.At, By: actor.ID, ByName: m.Name, Claim: cl})
+		return nil
+	}); err != nil {
+		return api.Agreement{}, err
+	}
+	ours := func(v version) bool { return v.Claim != nil && v.Claim.ID == cl.ID }
+	dv, err := s.cfg.Docs.AddVersion(ctx, actor, caseID, r.Doc, []byte(req.Text))
+	if err != nil {
+		metastore.Update(context.WithoutCancel(ctx), s.cfg.Meta, Key(caseID), func(r *record) error {
+			r.Versions = slices.DeleteFunc(r.Versions, ours)
+			return nil
+		})
+		return api.Agreement{}, err
+	}
+	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(r *record) error {
+		i := slices.IndexFunc(r.Versions, ours)
+		if i < 0 {
+			return fmt.Errorf("this save was dropped as abandoned after %v; save again: %w", claimTTL, fault.ErrConflict)
+		}
+		r.Versions[i].DocVer, r.Versions[i].Claim = dv, nil
 		return nil
 	})
 	if err != nil {
@@ -326,11 +448,17 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 	return s.view(ctx, actor, c, &out, true)
 }
 
-func saveRefusal(r *record, req api.AgreementSaveRequest) error {
+// saveRefusal refuses a save r cannot take now. It does no I/O, so it may
+// run inside a metastore.Update.
+func (s *Service) saveRefusal(r *record, req api.AgreementSaveRequest) error {
 	cur := r.current()
 	switch {
 	case r.Filed != "":
 		return fmt.Errorf("the signed agreement was filed; it cannot change: %w", fault.ErrConflict)
+	case s.live(r.Filing):
+		return fmt.Errorf("the signed agreement is being filed now; it cannot change: %w", fault.ErrConflict)
+	case r.saving() != nil:
+		return fmt.Errorf("%s is saving version %d now; read it and edit again: %w", r.saving().ByName, r.saving().Num, fault.ErrConflict)
 	case req.Base != cur.Num:
 		return fmt.Errorf("version %d was saved since you began editing version %d; read it and edit again: %w", cur.Num, req.Base, fault.ErrConflict)
 	case SHA256Hex([]byte(req.Text)) == cur.SHA256:
@@ -474,7 +602,9 @@ func (s *Service) view(ctx context.Context, actor account.Account, c *cases.Case
 		v.Signers = []api.AgreementSigner{}
 	}
 	for _, ver := range r.Versions {
-		v.Versions = append(v.Versions, versionView(ver))
+		if ver.Claim == nil {
+			v.Versions = append(v.Versions, versionView(ver))
+		}
 	}
 	v.Current = versionView(r.current())
 	for _, g := range r.Sigs {
@@ -712,28 +842,32 @@ func (s *Service) File(ctx context.Context, actor account.Account, caseID string
 		if err != nil {
 			return api.Agreement{}, nil, nil, err
 		}
-		docID, err := s.cfg.Docs.File(ctx, actor, caseID, fmt.Sprintf("Signed settlement agreement (version %d).pdf", sg.Version), "application/pdf", pdf)
-		if err != nil {
-			return api.Agreement{}, nil, nil, err
-		}
-		out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(x *record) error {
-			if x.Filed != "" {
-				return nil
-			}
-			if x.current().Num != sg.Version {
+		// The filing is claimed before the PDF is written: a save or
+		// another filing meanwhile is refused and writes nothing, and a
+		// version saved before the claim refuses this filing before its
+		// PDF is written.
+		cl := s.newClaim(actor)
+		claimed, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(x *record) error {
+			s.dropAbandoned(x)
+			switch {
+			case x.Filed != "":
+				return nil // filed meanwhile
+			case s.live(x.Filing):
+				return fmt.Errorf("another mediator is filing the agreement now: %w", fault.ErrConflict)
+			case x.saving() != nil || x.current().Num != sg.Version:
 				return fmt.Errorf("a new version was saved while filing; everyone signs it first: %w", fault.ErrConflict)
 			}
-			now := s.now().UTC()
-			x.Filed, x.FiledAt = docID, &now
+			x.Filing = cl
 			return nil
 		})
 		if err != nil {
 			return api.Agreement{}, nil, nil, err
 		}
-		r = &out
-		if err := s.audit(ctx, audit.Event{Type: "agreement.filed", Actor: actor.ID, Case: caseID, Objects: []string{r.Filed, strconv.Itoa(sg.Version)},
-			Attrs: map[string]string{"outcome": string(r.Outcome)}}); err != nil {
-			return api.Agreement{}, nil, nil, fmt.Errorf("the agreement was filed, but the audit log could not be written: %w", err)
+		r = &claimed
+		if r.Filed == "" {
+			if r, err = s.file(ctx, actor, caseID, sg, pdf, cl); err != nil {
+				return api.Agreement{}, nil, nil, err
+			}
 		}
 	}
 	var closed *cases.Case
@@ -747,4 +881,36 @@ func (s *Service) File(ctx context.Context, actor account.Account, caseID string
 	}
 	v, err := s.view(ctx, actor, c, r, true)
 	return v, closed, links, err
+}
+
+// file stores the signed PDF under the filing claim cl and completes the
+// filing; when storing fails, the claim is released.
+func (s *Service) file(ctx context.Context, actor account.Account, caseID string, sg *Signed, pdf []byte, cl *claim) (*record, error) {
+	docID, err := s.cfg.Docs.File(ctx, actor, caseID, fmt.Sprintf("Signed settlement agreement (version %d).pdf", sg.Version), "application/pdf", pdf)
+	if err != nil {
+		metastore.Update(context.WithoutCancel(ctx), s.cfg.Meta, Key(caseID), func(x *record) error {
+			if x.Filing == nil || x.Filing.ID != cl.ID {
+				return errNotOurs
+			}
+			x.Filing = nil
+			return nil
+		})
+		return nil, err
+	}
+	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(x *record) error {
+		if x.Filing == nil || x.Filing.ID != cl.ID {
+			return fmt.Errorf("this filing was dropped as abandoned after %v; file again: %w", claimTTL, fault.ErrConflict)
+		}
+		now := s.now().UTC()
+		x.Filed, x.FiledAt, x.Filing = docID, &now, nil
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.audit(ctx, audit.Event{Type: "agreement.filed", Actor: actor.ID, Case: caseID, Objects: []string{out.Filed, strconv.Itoa(sg.Version)},
+		Attrs: map[string]string{"outcome": string(out.Outcome)}}); err != nil {
+		return nil, fmt.Errorf("the agreement was filed, but the audit log could not be written: %w", err)
+	}
+	return &out, nil
 }

@@ -47,6 +47,13 @@ const (
 	KindJoin         Kind = "join" // an invitation link to join a case
 )
 
+// CarriesLink reports whether a kind's body holds a bearer link: a join or
+// re-entry token, a survey or a check-in token. Such a body is kept only
+// until the message is final (see Message.BodyCleared).
+func (k Kind) CarriesLink() bool {
+	return k == KindJoin || k == KindSurvey || k == KindFollowUp
+}
+
 // Limits on what a message may hold.
 const (
 	MaxSubjectLen    = 200
@@ -91,6 +98,31 @@ type Message struct {
 	Done         *time.Time `json:"done,omitempty"`
 	LastError    string     `json:"lastError,omitempty"`
 	ResendOf     string     `json:"resendOf,omitempty"`
+	// BodyCleared: the message is final and its body (Text, the
+	// attachment's data) was cleared from the record; what is left is
+	// who, what subject, when and how it ended. See finish.
+	BodyCleared bool `json:"bodyCleared,omitempty"`
+}
+
+// finish is called wherever a message becomes final, inside the update
+// that records it: the body is cleared, since nothing reads a final
+// message's body and a link in it is a bearer token, which Parley keeps
+// at rest only as a keyed hash. Two keep it:
+//   - Held (the development outbox: no transport, nothing leaves the
+//     machine; `make run` shows the body, with its link, to the developer);
+//   - Failed or Uncertain without a link (Kind.CarriesLink), which a
+//     mediator may resend: the resend is a new message with this body.
+func finish(m *Message) {
+	switch {
+	case m.State == Held:
+		return
+	case (m.State == Failed || m.State == Uncertain) && !m.Kind.CarriesLink():
+		return
+	}
+	m.Text, m.BodyCleared = "", true
+	if m.Attachment != nil {
+		m.Attachment.Data = nil
+	}
 }
 
 // Transport hands one message to a mail server.
@@ -272,7 +304,7 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) error {
 	}
 	now := o.cfg.Now().UTC()
 	m.State, m.Attempts, m.ChecksFailed, m.Created = Pending, 0, 0, now
-	m.ClaimedBy, m.Claimed, m.Done, m.LastError = "", nil, nil, ""
+	m.ClaimedBy, m.Claimed, m.Done, m.LastError, m.BodyCleared = "", nil, nil, "", false
 	if m.NotBefore.IsZero() {
 		m.NotBefore = now
 	}
@@ -352,6 +384,7 @@ func (o *Outbox) CancelRef(ctx context.Context, caseID, ref string, keep func(*M
 			}
 			now := o.cfg.Now().UTC()
 			r.State, r.Done = Cancelled, &now
+			finish(r)
 			return nil
 		})
 		if err != nil && !errors.Is(err, errNotPending) {
@@ -373,6 +406,9 @@ func (o *Outbox) Resend(ctx context.Context, caseID, id string) (Message, error)
 	}
 	if m.State != Failed && m.State != Uncertain {
 		return Message{}, fmt.Errorf("only a failed or uncertain message can be resent (this one is %s): %w", m.State, fault.ErrConflict)
+	}
+	if m.BodyCleared {
+		return Message{}, fmt.Errorf("the link this message carried is not kept once it failed (links are stored only as keyed hashes); send the person a new link instead (a new invitation, or `parley case reentry`): %w", fault.ErrConflict)
 	}
 	n := m
 	n.ID = resendID(m.ID)
@@ -488,6 +524,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 			// delivered. At most once: never again on our own.
 			m.State, m.Done = Uncertain, &now
 			m.LastError = "the sending node stopped before recording the outcome; the message may not have been delivered"
+			finish(m)
 			expire = true
 		default:
 			return errFinal
@@ -564,6 +601,9 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 			m.LastError = "the connection failed while sending; the message may not have been delivered: " + sendErr.Error()
 			finished = true
 		}
+		if finished {
+			finish(m)
+		}
 		return nil
 	})
 	if errors.Is(err, errFinal) {
@@ -620,6 +660,7 @@ func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) 
 			if m.ChecksFailed >= o.cfg.MaxAttempts {
 				m.State, m.Done = Failed, &now
 				m.LastError = "could not confirm it was still wanted when its time came; not sent"
+				finish(m)
 				gaveUp = true
 				return nil
 			}
@@ -629,6 +670,7 @@ func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) 
 		}
 		m.State, m.Done = Cancelled, &now
 		m.LastError = "no longer current when its time came (the session moved again or was cancelled, or its recipient left the case); not sent"
+		finish(m)
 		return nil
 	})
 	switch {

@@ -254,24 +254,55 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 		return Document{}, err
 	}
 	d.Versions = []VersionInfo{v}
+	// A hold on the whole case covers documents added under it. The
+	// version is held before the document record makes it visible, so a
+	// document is never listed under a case hold without its storage
+	// hold; if the hold cannot be placed the upload fails and leaves no
+	// document.
+	held, err := s.CaseHeld(ctx, caseID)
+	if err == nil && held {
+		err = s.holdVersion(ctx, caseID, d.ID, 1, true)
+	}
+	if err != nil {
+		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
+		return Document{}, fmt.Errorf("hold new document: %w", err)
+	}
 	if _, err := s.meta.Create(ctx, docKey(caseID, d.ID), d); err != nil {
 		if e != nil {
 			// A client-chosen id already taken: the version stored above
 			// is not this document's.
-			s.discardVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
+			s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
 		}
 		return Document{}, err
 	}
-	// A hold on the whole case covers documents added under it.
-	if held, err := s.CaseHeld(ctx, caseID); err != nil || held {
-		if err == nil {
+	if !held {
+		// A case hold placed while this upload ran: SetCaseHold writes
+		// its record before it lists the documents, so either it listed
+		// this one or it is seen here.
+		held, err := s.CaseHeld(ctx, caseID)
+		if err == nil && held {
 			err = s.holdVersion(ctx, caseID, d.ID, 1, true)
 		}
 		if err != nil {
+			// Not left listed without its hold: the upload never
+			// succeeded, so its record and version go again.
+			bg := context.WithoutCancel(ctx)
+			if derr := s.meta.Delete(bg, docKey(caseID, d.ID)); derr == nil {
+				s.unstageVersion(bg, caseID, d.ID, 1)
+			}
 			return Document{}, fmt.Errorf("hold new document: %w", err)
 		}
 	}
 	return d.view(cs.allowed(policy.DocDownload, pd), true), nil
+}
+
+// unstageVersion removes a version that never became visible (or whose
+// document was removed again because its upload failed): its storage
+// holds are released, then every stored version of its objects deleted.
+// Best effort, like discardVersion.
+func (s *Service) unstageVersion(ctx context.Context, caseID, docID string, num int) {
+	s.holdVersion(ctx, caseID, docID, num, false)
+	s.discardVersion(ctx, caseID, docID, num)
 }
 
 // AddVersion stores body as a new version of an existing document. Older
@@ -321,6 +352,19 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 	if err != nil {
 		return Document{}, err
 	}
+	// A hold placed on the document, or on its case, covers versions
+	// added under it: the version is held before it becomes visible.
+	heldBefore := reserved.Hold != nil
+	if !heldBefore {
+		heldBefore, err = s.CaseHeld(ctx, caseID)
+	}
+	if err == nil && heldBefore {
+		err = s.holdVersion(ctx, caseID, docID, num, true)
+	}
+	if err != nil {
+		s.unstageVersion(context.WithoutCancel(ctx), caseID, docID, num)
+		return Document{}, fmt.Errorf("hold new version: %w", err)
+	}
 	committed, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
 		// Decided once more as the version becomes visible: if the document
 		// was shared to another audience while this version was uploading,
@@ -340,20 +384,22 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		// The version never became visible; its ciphertext and wrapped key
 		// go too (best effort: an orphan left here is unreadable once the
 		// case key is destroyed, and no listing names it).
-		s.discardVersion(context.WithoutCancel(ctx), caseID, docID, num)
+		s.unstageVersion(context.WithoutCancel(ctx), caseID, docID, num)
 		return Document{}, err
 	}
-	// A hold placed on the document, or on its case, covers versions
-	// added under it.
-	held := committed.Hold != nil
-	if !held {
-		if held, err = s.CaseHeld(ctx, caseID); err != nil {
-			return Document{}, fmt.Errorf("hold new version: %w", err)
+	if !heldBefore {
+		// A hold placed while this version uploaded, after the hold's
+		// own pass over the document's versions.
+		held := committed.Hold != nil
+		if !held {
+			if held, err = s.CaseHeld(ctx, caseID); err != nil {
+				return Document{}, fmt.Errorf("hold new version: %w", err)
+			}
 		}
-	}
-	if held {
-		if err := s.holdVersion(ctx, caseID, docID, num, true); err != nil {
-			return Document{}, fmt.Errorf("hold new version: %w", err)
+		if held {
+			if err := s.holdVersion(ctx, caseID, docID, num, true); err != nil {
+				return Document{}, fmt.Errorf("hold new version: %w", err)
+			}
 		}
 	}
 	return committed.view(cs.allowed(policy.DocDownload, committed.policyDoc()), true), nil

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/agreement"
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
@@ -72,6 +73,13 @@ func TestErrorTable(t *testing.T) {
 	t.Run("413 oversized body", func(t *testing.T) {
 		big := `{"text":"` + strings.Repeat("x", web.MaxJSONBody) + `"}`
 		status, p, _ := rawPost(t, n.URL+"/api/v1/cases/"+c.ID+"/objectives", med.Token, big, nil)
+		if status != http.StatusRequestEntityTooLarge || p.Type != "urn:parley:problem:too-large" {
+			t.Fatalf("got %d %+v", status, p)
+		}
+	})
+	t.Run("413 oversized PDF to verify", func(t *testing.T) {
+		big := strings.Repeat("x", agreement.MaxPDF+1)
+		status, p, _ := rawPost(t, n.URL+"/api/v1/agreement-verify", med.Token, big, map[string]string{"Content-Type": "application/pdf"})
 		if status != http.StatusRequestEntityTooLarge || p.Type != "urn:parley:problem:too-large" {
 			t.Fatalf("got %d %+v", status, p)
 		}

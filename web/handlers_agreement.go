@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -194,6 +195,11 @@ func (a *API) agreementVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, agreement.MaxPDF))
+	if maxErr := (*http.MaxBytesError)(nil); errors.As(err, &maxErr) {
+		// Too large, as every other route answers (413).
+		a.writeError(w, r, fmt.Errorf("a PDF of at most %d MiB: %w", agreement.MaxPDF>>20, fault.ErrTooLarge))
+		return
+	}
 	if err != nil {
 		a.writeError(w, r, fault.Invalid("body", fmt.Sprintf("a PDF of at most %d MiB", agreement.MaxPDF>>20)))
 		return

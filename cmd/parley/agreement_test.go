@@ -76,10 +76,17 @@ func TestAgreementVerbs(t *testing.T) {
 	if code, out := med.run(t, "", "agreement", "status", k.ID); code != 0 || !strings.Contains(out, "signed by everyone") || !strings.Contains(out, "1 signature(s) on earlier versions") {
 		t.Fatalf("status: %d %s", code, out)
 	}
-	pdf := filepath.Join(t.TempDir(), "signed.pdf")
+	// An existing file is replaced whole, readable by its owner only, and
+	// nothing half-written is left beside it.
+	pdfDir := t.TempDir()
+	pdf := filepath.Join(pdfDir, "signed.pdf")
+	if err := os.WriteFile(pdf, []byte("an older, longer file that was here before the agreement's PDF"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if code, out := a.run(t, "", "agreement", "pdf", k.ID, "--out", pdf); code != 0 {
 		t.Fatalf("pdf: %d %s", code, out)
 	}
+	wantOutput(t, pdf, "%PDF-")
 	// verify needs no server and no session.
 	offline := cliUser{dir: t.TempDir(), c: client.New("http://127.0.0.1:1", "")}
 	if code, out := offline.run(t, "", "agreement", "verify", pdf); code != 0 || !strings.Contains(out, "OK: version 3") ||

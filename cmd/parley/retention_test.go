@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -130,7 +131,12 @@ func retentionVerbs(t *testing.T, n *nodetest.Node) {
 		t.Fatalf("apply:\n%s", out)
 	}
 	runOK("retention", "apply", p.ID) // again: already done
-	out := runOK("retention", "certificate", p.ID)
+	certFile := filepath.Join(t.TempDir(), "certificate.txt")
+	if err := os.WriteFile(certFile, []byte("an older file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := runOK("retention", "certificate", p.ID, "-o", certFile)
+	wantOutput(t, certFile, retention.CertificateHeader)
 	if !strings.Contains(out, retention.CertificateHeader) || !strings.Contains(out, "Signature verified") || strings.Contains(out, "CANARY") || strings.Contains(out, "notes.txt") {
 		t.Fatalf("certificate:\n%s", out)
 	}

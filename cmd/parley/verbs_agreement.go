@@ -292,7 +292,7 @@ func agreementPDF(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(*out, b, 0o600); err != nil {
+	if err := writeOutput(*out, b); err != nil {
 		return err
 	}
 	fmt.Printf("Wrote %s (%d bytes). Check it with `parley agreement verify %s`.\n", *out, len(b), *out)

@@ -72,34 +72,30 @@ func exportVerb(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	tmp := *out + ".partial"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := createOutput(*out)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp)
+	defer f.Abort()
 	bar := progressbar.DefaultBytes(-1, "exporting")
 	h := sha256.New()
 	rep, err := c.Export(ctx, api.ExportRequest{From: *from, To: *to, Format: *format, AgeRecipient: *recipient, K: *k},
 		io.MultiWriter(f, h, bar))
 	bar.Finish()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
 		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != rep.SHA256 {
 		return fmt.Errorf("the file's SHA-256 %s differs from the audited %s: not kept", got, rep.SHA256)
 	}
-	if err := os.Rename(tmp, *out); err != nil {
+	if err := f.Commit(); err != nil {
 		return err
 	}
 	dict, err := c.ExportDictionary(ctx, *k, *format)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(*out+".dictionary.md", []byte(dict), 0o600); err != nil {
+	if err := writeOutput(*out+".dictionary.md", []byte(dict)); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "\nWrote %s (%d rows; %d generalized, %d suppressed to keep every group ≥ %d; %d comments dropped) and %s.dictionary.md\nSHA-256 %s (recorded in the audit log)\n",

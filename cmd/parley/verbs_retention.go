@@ -511,7 +511,7 @@ func retentionCertificate(ctx context.Context, args []string) error {
 		return err
 	}
 	if *out != "" {
-		if err := os.WriteFile(*out, signed, 0o600); err != nil {
+		if err := writeOutput(*out, signed); err != nil {
 			return err
 		}
 	}
