@@ -302,7 +302,7 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 	if err != nil {
 		return Joined{}, err
 	}
-	updated, err := metastore.Update(ctx, s.meta, caseKey(inv.CaseID), func(c *Case) error {
+	_, err = s.commitChange(ctx, inv.CaseID, func(c *Case) error {
 		// The maker's recusal, should it be written after the claim,
 		// wins here.
 		if !s.makerMay(maker, policy.CaseInvite, c) {
@@ -333,15 +333,12 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 		c.Participants = append(c.Participants, Participant{AccountID: acct.ID, Name: acct.Name,
 			Role: inv.Role, Side: inv.Side, Joined: s.now().UTC()})
 		// The participant and the audit event are one write (outbox.go);
-		// a retried Join finds the participant there and flushes below.
+		// a retried Join finds the participant there and queues nothing.
 		return s.queueEvent(c, audit.Event{Type: "case.invite.redeemed", Actor: acct.ID, Case: inv.CaseID,
 			Hashes: []string{s.meta.IndexKey("invite", token)},
 			Attrs:  map[string]string{"role": string(inv.Role), "side": inv.Side}})
 	})
 	if err != nil {
-		return Joined{}, err
-	}
-	if _, err := s.flushPending(ctx, &updated); err != nil {
 		return Joined{}, err
 	}
 	// Completing is the single point that decides which Join gets the

@@ -99,7 +99,8 @@ type Case struct {
 	// Unaudited is the case's audit outbox (outbox.go): the audit events
 	// of changes written to this record whose entry is not yet known to be
 	// in the audit log. A change and its event are one write; the event
-	// leaves this list once the log has it. Server business: Redacted,
+	// leaves this list once the log has it (its own request appends it, or,
+	// once stale, the next change or the sweep). Server business: Redacted,
 	// View and ForViewer's callers never hand it out.
 	Unaudited []PendingEvent `json:"unaudited,omitempty"`
 }

@@ -3,10 +3,14 @@ package cases
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
 )
@@ -20,22 +24,55 @@ import (
 // then appended to the log and taken out of the record:
 //
 //  1. metastore.Update: the change, plus its event with a random nonce;
-//  2. audit.Append of every pending event of the case, oldest first;
+//  2. audit.Append of that request's own events (and no one else's);
 //  3. metastore.Update: remove the events that landed, matched by nonce.
 //
-// If 2 fails, the request fails as before but the event stays in the
-// record; the next change of the case, or the next read of it, appends it
-// (flushPending) before anything else of that case is logged, so the log
-// keeps the case's order. A case with pending events takes no new change
-// until they land.
+// Only the request that wrote an event touches it while it is young
+// (StaleAfter): an event pending for a few milliseconds between 1 and 3 is
+// no one else's business, so concurrent changes of a case do not wait for
+// each other, and reads never append anything. If 2 fails, the change
+// stands and the request answers success (its event is safe in the record
+// and will be logged; a retry would only fail with "already done"): it
+// logs a WARN and leaves a marker (unauditedKey) for the sweep. Once an
+// event is stale, the next change of the case appends it before its own
+// change (oldest first) and is refused (503) only if that fails; a case
+// that is not changed again has its stale events appended by the sweep
+// (RunSweep), at most a minute later.
+//
+// Order: a case's stale events reach the log before any later change of
+// that case. Young events of concurrent requests reach it in the order
+// their requests append them, which may differ from the order of their
+// writes by a few milliseconds.
 //
 // The guarantee is "an entry may appear twice, never be missing": a crash
-// (or a failed write) between 2 and 3, or two nodes flushing the same case
-// at once, appends an event again on the next flush. The duplicate is the
-// same event — same type, ids and time — so a reader can tell it apart.
+// (or a failed write) between 2 and 3, or two nodes sweeping the same case
+// at once, appends an event again later. The duplicate is the same event —
+// same type, ids and time — so a reader can tell it apart.
 //
 // The record is sealed at rest (metastore), and an event holds ids and
 // hashes only (package audit), so the outbox puts nothing new in the clear.
+
+// StaleAfter is how long a pending event belongs to the request that wrote
+// it. That request appends it within milliseconds, or fails to (its audit
+// append, bounded by the request's own deadline, returned an error); 30 s
+// is far beyond either, so whoever appends an older event is not racing
+// the request that wrote it (which would append it twice).
+const StaleAfter = 30 * time.Second
+
+// SweepEvery is how often RunSweep looks for cases with stale pending
+// events, and SweepBatch the most cases it flushes in one pass.
+const (
+	SweepEvery = time.Minute
+	SweepBatch = 100
+)
+
+// unauditedPrefix holds one marker per case whose request could not append
+// its event: the sweep's work list. A marker is best effort (the case's
+// next change appends the event anyway) and costs nothing on the normal
+// path: only a failed append writes one.
+const unauditedPrefix = "cases/unaudited/"
+
+func unauditedKey(caseID string) string { return unauditedPrefix + caseID }
 
 // PendingEvent is an audit event written with a case's change and not yet
 // known to be in the audit log.
@@ -44,44 +81,118 @@ type PendingEvent struct {
 	// exactly the events it appended.
 	Nonce string      `json:"nonce"`
 	Event audit.Event `json:"event"`
+	// Queued is when the event was written to the record (the service's
+	// clock); after StaleAfter anyone may append it.
+	Queued time.Time `json:"queued"`
+}
+
+// stale reports whether p no longer belongs to the request that wrote it.
+func (s *Service) stale(p PendingEvent) bool {
+	return !s.now().Before(p.Queued.Add(StaleAfter))
 }
 
 // queueEvent adds ev to c's outbox, stamped with the time of the change.
-// Call it inside the metastore.Update that makes the change. An event the
-// log would refuse (audit.Event.Validate) is refused here, with the change:
-// a pending event must be one that only an unavailable store keeps out of
-// the log, or it would block its case for good.
+// Call it inside the update that makes the change (commitChange). An
+// event the log would refuse (audit.Event.Validate) is refused here, with
+// the change: a pending event must be one that only an unavailable store
+// keeps out of the log, or it would block its case for good.
 func (s *Service) queueEvent(c *Case, ev audit.Event) error {
+	now := s.now().UTC()
 	if ev.Time.IsZero() {
-		ev.Time = s.now().UTC()
+		ev.Time = now
 	}
 	if _, err := ev.Encode(); err != nil {
 		return err
 	}
-	c.Unaudited = append(c.Unaudited, PendingEvent{Nonce: ids.Token(), Event: ev})
+	c.Unaudited = append(c.Unaudited, PendingEvent{Nonce: ids.Token(), Event: ev, Queued: now})
 	return nil
 }
 
 // errNothingPending stops a removal update that has nothing to remove.
 var errNothingPending = errors.New("no pending audit events")
 
-// flushPending appends c's pending audit events to the log, oldest first,
-// stopping at the first that fails, then removes from the stored record
-// the ones that landed. It returns the case as stored afterwards (c itself
-// when there was nothing to do) and the append's error, if any. c must be
-// as read from the store.
-func (s *Service) flushPending(ctx context.Context, c *Case) (*Case, error) {
-	if len(c.Unaudited) == 0 {
-		return c, nil
+// errStalePending stops a change whose record holds stale events, so they
+// are appended first.
+var errStalePending = errors.New("stale pending audit events")
+
+// ErrAuditBacklog is returned for a change refused because its case holds
+// stale pending events and the audit log still does not take them.
+var ErrAuditBacklog = fmt.Errorf("earlier changes of this case are not yet in the audit log: %w", fault.ErrUnavailable)
+
+// commitChange writes change to case id in one conditional write with the
+// events it queues (queueEvent), then appends those events — its own, no
+// other request's — and removes them from the record. Stale events of
+// other requests are appended first, before the change is written; if that
+// fails the change is refused (ErrAuditBacklog). If appending its own
+// events fails, the change stands and so do they: it logs a WARN, leaves a
+// marker for the sweep, and returns the case as written, with no error.
+func (s *Service) commitChange(ctx context.Context, id string, change func(c *Case) error) (*Case, error) {
+	var mine map[string]bool
+	for attempt := 0; ; attempt++ {
+		var prior Case
+		updated, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+			if slices.ContainsFunc(c.Unaudited, s.stale) {
+				prior = *c
+				return errStalePending
+			}
+			n := len(c.Unaudited)
+			if err := change(c); err != nil {
+				return err
+			}
+			mine = map[string]bool{}
+			for _, p := range c.Unaudited[n:] {
+				mine[p.Nonce] = true
+			}
+			return nil
+		})
+		if errors.Is(err, errStalePending) {
+			if _, ferr := s.flushPending(ctx, &prior, s.stale); ferr != nil || attempt >= 2 {
+				return nil, fmt.Errorf("case %s: %w", id, ErrAuditBacklog)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out, err := s.flushPending(ctx, &updated, func(p PendingEvent) bool { return mine[p.Nonce] })
+		if err != nil {
+			s.markUnaudited(ctx, id)
+		}
+		return out, nil
 	}
+}
+
+// markUnaudited leaves the sweep's marker for case id (best effort).
+func (s *Service) markUnaudited(ctx context.Context, id string) {
+	if _, err := s.meta.Create(ctx, unauditedKey(id), struct{}{}); err != nil && !errors.Is(err, metastore.ErrExists) {
+		s.logger().WarnContext(ctx, "cases: could not mark the case for the audit sweep; its next change appends the pending events", "case", id, "err", err)
+	}
+}
+
+// flushPending appends c's pending audit events that pick selects, oldest
+// first, stopping at the first that fails, then removes from the stored
+// record the ones that landed. It returns the case as stored afterwards (c
+// itself when there was nothing to do) and the append's error, if any. c
+// must be as read from the store.
+func (s *Service) flushPending(ctx context.Context, c *Case, pick func(PendingEvent) bool) (*Case, error) {
 	landed := map[string]bool{}
 	var appendErr error
-	for _, p := range c.Unaudited {
+	var failed *PendingEvent
+	left := 0
+	for i, p := range c.Unaudited {
+		if !pick(p) {
+			continue
+		}
+		if appendErr != nil {
+			left++
+			continue
+		}
 		// An index with an error is an entry written whose checkpoint was
 		// not: it is in the log, and the next append signs it.
-		if i, err := s.audit.Append(ctx, p.Event); i < 0 {
-			appendErr = err
-			break
+		if i2, err := s.audit.Append(ctx, p.Event); i2 < 0 {
+			appendErr, failed = err, &c.Unaudited[i]
+			left++
+			continue
 		}
 		landed[p.Nonce] = true
 	}
@@ -103,19 +214,96 @@ func (s *Service) flushPending(ctx context.Context, c *Case) (*Case, error) {
 				out = again
 			}
 		default:
-			// The events are in the log; they stay pending too, and the
-			// next flush appends them again (a duplicate, never a gap).
+			// The events are in the log; they stay pending too, become
+			// stale, and are appended again (a duplicate, never a gap).
 			s.logger().WarnContext(ctx, "cases: audit events appended but not cleared from the case; they will be appended again",
 				"case", c.ID, "appended", len(landed), "err", err)
 		}
 	}
 	if appendErr != nil {
-		left := len(c.Unaudited) - len(landed)
-		s.logger().WarnContext(ctx, "cases: audit events pending in the case record (audit log unavailable)",
-			"case", c.ID, "pending", left, "type", c.Unaudited[len(landed)].Event.Type, "err", appendErr)
+		s.logger().WarnContext(ctx, "cases: audit events pending in the case record (audit log unavailable); the change stands and its events will be appended",
+			"case", c.ID, "pending", left, "type", failed.Event.Type, "err", appendErr)
 		return out, appendErr
 	}
 	return out, nil
+}
+
+// FlushStale reads case id as stored and first appends its stale pending
+// events (as the sweep does), for a service about to act on the whole
+// record (retention destroying it). Young events, their requests' own, are
+// left to them; the case is returned with whatever is still pending, and
+// the error of an append that failed.
+func (s *Service) FlushStale(ctx context.Context, id string) (*Case, error) {
+	c, err := s.reload(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if slices.ContainsFunc(c.Unaudited, s.stale) {
+		return s.flushPending(ctx, c, s.stale)
+	}
+	return c, nil
+}
+
+// RunSweep appends the stale pending events of cases that no change
+// touches, every SweepEvery, until ctx ends. Its caller owns it
+// (server.Node starts one per serving node and stops it on Close).
+func (s *Service) RunSweep(ctx context.Context) {
+	t := time.NewTicker(SweepEvery)
+	defer t.Stop()
+	for {
+		if _, err := s.SweepOnce(ctx); err != nil && ctx.Err() == nil {
+			s.logger().WarnContext(ctx, "cases: audit sweep", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// SweepOnce makes one pass over at most SweepBatch marked cases: appends
+// their stale pending events and drops the marker of a case with nothing
+// pending left. It returns how many events it appended... rather, how many
+// cases it cleared.
+func (s *Service) SweepOnce(ctx context.Context) (int, error) {
+	var keys []string
+	if err := s.meta.List(ctx, unauditedPrefix, func(key string) error {
+		if len(keys) < SweepBatch {
+			keys = append(keys, key)
+		}
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	cleared := 0
+	var firstErr error
+	for _, key := range keys {
+		if ctx.Err() != nil {
+			return cleared, ctx.Err()
+		}
+		id := strings.TrimPrefix(key, unauditedPrefix)
+		c, err := s.reload(ctx, id)
+		if errors.Is(err, fault.ErrNotFound) {
+			_ = s.meta.Delete(ctx, key) // the case is gone (disposed)
+			continue
+		}
+		if err == nil && slices.ContainsFunc(c.Unaudited, s.stale) {
+			c, err = s.flushPending(ctx, c, s.stale)
+		}
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if len(c.Unaudited) == 0 {
+			if err := s.meta.Delete(ctx, key); err == nil {
+				cleared++
+			}
+		}
+	}
+	return cleared, firstErr
 }
 
 func (s *Service) logger() *slog.Logger {

@@ -440,7 +440,7 @@ func (s *Service) activateDue(ctx context.Context, c *Case) (*Case, error) {
 	}
 	var activated []PendingMediator
 	errNone := errors.New("nothing due")
-	updated, err := metastore.Update(ctx, s.meta, caseKey(c.ID), func(c *Case) error {
+	flushed, err := s.commitChange(ctx, c.ID, func(c *Case) error {
 		activated = nil
 		var keep []PendingMediator
 		for _, p := range c.PendingMediators {
@@ -465,17 +465,18 @@ func (s *Service) activateDue(ctx context.Context, c *Case) (*Case, error) {
 		// Another request activated them first.
 		return s.reload(ctx, c.ID)
 	}
+	if errors.Is(err, ErrAuditBacklog) {
+		// Stale events of the case cannot be logged yet: the activation
+		// waits for them (a read is not refused for it).
+		return c, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	// The activation and its events are one write (outbox.go); the rooms
 	// hear of it whether or not the log takes the events now.
-	flushed, auditErr := s.flushPending(ctx, &updated)
 	for _, p := range activated {
 		s.membership(ctx, c.ID, MembershipChange{Kind: "mediator.added", Account: p.AccountID})
-	}
-	if auditErr != nil {
-		return nil, auditErr
 	}
 	return flushed, nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
-	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -154,7 +153,7 @@ func (s *Service) OpenRoom(ctx context.Context, actor account.Account, id string
 		return DefinedRoom{}, err
 	}
 	var room DefinedRoom
-	updated, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+	_, err = s.commitChange(ctx, id, func(c *Case) error {
 		if c.Closed != nil {
 			return ErrClosed
 		}
@@ -178,9 +177,6 @@ func (s *Service) OpenRoom(ctx context.Context, actor account.Account, id string
 			Attrs: map[string]string{"room": room.Room, "crossSide": strconv.FormatBool(room.CrossSide), "label": s.commit(label)}})
 	})
 	if err != nil {
-		return DefinedRoom{}, err
-	}
-	if _, err := s.flushPending(ctx, &updated); err != nil {
 		return DefinedRoom{}, err
 	}
 	return room, nil
@@ -221,7 +217,7 @@ func (s *Service) CloseRoom(ctx context.Context, actor account.Account, id, name
 		return DefinedRoom{}, err
 	}
 	var room DefinedRoom
-	updated, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+	_, err = s.commitChange(ctx, id, func(c *Case) error {
 		if err := decide(c); err != nil {
 			return err
 		}
@@ -233,9 +229,6 @@ func (s *Service) CloseRoom(ctx context.Context, actor account.Account, id, name
 			Attrs: map[string]string{"room": room.Room}})
 	})
 	if err != nil {
-		return DefinedRoom{}, err
-	}
-	if _, err := s.flushPending(ctx, &updated); err != nil {
 		return DefinedRoom{}, err
 	}
 	return room, nil
@@ -324,7 +317,7 @@ func (s *Service) AddRoomEntry(ctx context.Context, actor account.Account, id, n
 		return DefinedRoom{}, err
 	}
 	var room DefinedRoom
-	updated, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+	_, err = s.commitChange(ctx, id, func(c *Case) error {
 		changed = false
 		r, err := decide(c)
 		if err != nil {
@@ -341,9 +334,6 @@ func (s *Service) AddRoomEntry(ctx context.Context, actor account.Account, id, n
 			Attrs: map[string]string{"room": name, "entry": entryWord(kind)}})
 	})
 	if err != nil {
-		return DefinedRoom{}, err
-	}
-	if _, err := s.flushPending(ctx, &updated); err != nil {
 		return DefinedRoom{}, err
 	}
 	return room, nil

@@ -255,11 +255,8 @@ func (s *Service) load(ctx context.Context, id string) (*Case, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(c.Unaudited) > 0 {
-		// Best effort on a read: a failure is logged and the events stay
-		// pending (mutateBy refuses new changes meanwhile).
-		c, _ = s.flushPending(ctx, c)
-	}
+	// A read appends no pending audit event (outbox.go): a young one is
+	// its own request's, a stale one the next change's or the sweep's.
 	return s.activateDue(ctx, c)
 }
 
@@ -362,9 +359,11 @@ func relation(c *Case, accountID string) string {
 // concurrency, then audits ev (filled in by change). The policy check runs
 // again on every retry against the fresh record, so a recusal that lands
 // between attempts is honoured. ev is written into the case record with the
-// change and appended to the audit log after it (outbox.go): if the append
-// fails the request fails, the change stands, and its event is appended by
-// the next read or change of the case, before anything newer.
+// change and appended to the audit log after it (outbox.go, commitChange):
+// if the append fails the change stands and the request succeeds with its
+// event pending in the record, to be appended by the case's next change or
+// by the sweep once it is stale. A change of a case with stale pending
+// events that cannot be appended is refused (ErrAuditBacklog, 503).
 func (s *Service) mutate(ctx context.Context, actor account.Account, id string, a policy.Action, change func(c *Case, ev *audit.Event) error) (*Case, error) {
 	return s.mutateBy(ctx, actor, id, a, func(c *Case) policy.Decision {
 		return s.policy.Decide(actor.Principal(), a, c.Facts())
@@ -382,12 +381,7 @@ func (s *Service) mutateBy(ctx context.Context, actor account.Account, id string
 	if !decide(c).Allowed {
 		return nil, s.refuse(ctx, actor, a, c)
 	}
-	if n := len(c.Unaudited); n > 0 {
-		// load tried to append them and could not: the log is down. A new
-		// change now would only queue behind them.
-		return nil, fmt.Errorf("case %s: %d earlier change(s) not yet in the audit log: %w", id, n, fault.ErrUnavailable)
-	}
-	updated, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+	updated, err := s.commitChange(ctx, id, func(c *Case) error {
 		if !decide(c).Allowed {
 			return fmt.Errorf("%s: %w", a, fault.ErrForbidden)
 		}
@@ -398,9 +392,6 @@ func (s *Service) mutateBy(ctx context.Context, actor account.Account, id string
 		return s.queueEvent(c, ev)
 	})
 	if err != nil {
-		return nil, err
-	}
-	if _, err := s.flushPending(ctx, &updated); err != nil {
 		return nil, err
 	}
 	return updated.Redacted(), nil

@@ -172,6 +172,9 @@ func (s *Service) Recuse(ctx context.Context, actor account.Account, id, mediato
 		ev.Hashes = []string{s.commit(m.RecusalReason)}
 		return nil
 	})
+	// mutate succeeds once the recusal is written, its audit event pending
+	// in the record if the log cannot take it yet (outbox.go): the rooms
+	// hear of every recusal that stands.
 	if err == nil {
 		s.membership(ctx, id, MembershipChange{Kind: "mediator.recused", Account: mediatorID, Rooms: left})
 	}

@@ -410,12 +410,13 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	if !errors.Is(err, metastore.ErrNotFound) {
 		return nil, nil, nil, err
 	}
-	c, err := s.cases.Load(ctx, it.Case)
-	if err != nil {
+	c, err := s.cases.FlushStale(ctx, it.Case)
+	if c == nil {
 		return nil, nil, nil, fmt.Errorf("case %s: %w", it.Case, err)
 	}
 	if n := len(c.Unaudited); n > 0 {
-		// Load could not append them (cases/outbox.go): destroying the
+		// Events not yet in the log (cases/outbox.go): a young one is its
+		// request's, a stale one could not be appended. Destroying the
 		// record now would lose them. The apply is resumed later.
 		return nil, nil, nil, fmt.Errorf("case %s: %d change(s) not yet in the audit log; apply again once it takes writes: %w", it.Case, n, fault.ErrUnavailable)
 	}

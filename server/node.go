@@ -71,9 +71,12 @@ type Node struct {
 	Floor    *floor.Service
 	stopMail context.CancelFunc
 	mailDone chan struct{}
-	broker   messaging.Broker
-	redis    *redis.Client
-	vkey     string
+	// sweepDone closes when the cases' audit sweep (cases.RunSweep),
+	// started and stopped with the mail sender (stopMail), has returned.
+	sweepDone chan struct{}
+	broker    messaging.Broker
+	redis     *redis.Client
+	vkey      string
 }
 
 // AuditVerifierKey is the public key that verifies the audit log.
@@ -232,10 +235,16 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return n, nil
 	}
 	mailCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	n.stopMail, n.mailDone = stop, make(chan struct{})
+	n.stopMail, n.mailDone, n.sweepDone = stop, make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(n.mailDone)
 		n.Outbox.Run(mailCtx)
+	}()
+	// The sweep appends the stale pending audit events of cases no change
+	// touches (cases/outbox.go). A CLI command's node runs none.
+	go func() {
+		defer close(n.sweepDone)
+		n.Cases.RunSweep(mailCtx)
 	}()
 	return n, nil
 }
@@ -263,6 +272,7 @@ func (n *Node) Close() error {
 	if n.stopMail != nil {
 		n.stopMail()
 		<-n.mailDone
+		<-n.sweepDone
 	}
 	n.API.CloseSockets()
 	n.Messages.Close()
