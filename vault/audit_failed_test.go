@@ -240,3 +240,45 @@ func TestCaseHoldThatLandedDespiteAnErrorIsNotCorrected(t *testing.T) {
 		t.Fatalf("CaseHeld = %v, %v; want held", held, err)
 	}
 }
+
+// Sharing an end-to-end encrypted document again writes its wraps after
+// doc.keys.wrap (review L3): when they are not stored, doc.keys.wrap.failed
+// (paired by op) follows; before, nothing did. When they were stored and
+// the store then answered a deadline, nothing follows.
+func TestFailedKeyWrapIsCorrectedInTheLog(t *testing.T) {
+	e, f := newFailKeyEnv(t)
+	k := e.newCast(t)
+	ctx := t.Context()
+	a, med := k.who["partyA"], k.who["mediator"]
+	docID := ids.New("d")
+	plain := randomBytes(100)
+	ct, wrap := clientSide(t, k.caseID, docID, a.ID, 1, "caucus:A", plain)
+	if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:A"), Class: ClassCorrespondence}, wrap, bytes.NewReader(ct)); err != nil {
+		t.Fatal(err)
+	}
+	_, rewrap := clientSide(t, k.caseID, docID, med.ID, 1, "joint", plain)
+	share := func() error {
+		_, err := e.vault.ShareWithKeys(ctx, med, k.caseID, docID, k.audience(t, "joint"), false, []VersionWrap{{Version: 1, Wrap: rewrap}})
+		return err
+	}
+	f.arm(versionKey(k.caseID, docID, 1))
+	if err := share(); err == nil { // the audience changes, the keys do not
+		t.Fatal("share succeeded with the version record unwritable")
+	}
+	from := e.log.Size()
+	if err := share(); err == nil { // share again: doc.keys.wrap, then not written
+		t.Fatal("share again succeeded with the version record unwritable")
+	}
+	f.arm("")
+	e.wantCorrected(t, from, "doc.keys.wrap", "doc.keys.wrap.failed", docID)
+
+	from = e.log.Size()
+	f.armLate(versionKey(k.caseID, docID, 1), false)
+	if err := share(); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("share again: %v, want the injected deadline", err)
+	}
+	f.arm("")
+	if got := e.entries(t, from); len(got) != 1 || got[0].Type != "doc.keys.wrap" {
+		t.Fatalf("entries after keys that were stored = %d, want [doc.keys.wrap] alone", len(got))
+	}
+}

@@ -869,11 +869,13 @@ func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, case
 		if err := checkShareWraps(d, actor.ID, to, wraps); err != nil {
 			return ShareResult{}, err
 		}
-		if err := s.record(ctx, audit.Event{Type: "doc.keys.wrap", Actor: actor.ID, Case: caseID, Objects: []string{docID},
-			Attrs: map[string]string{"wraps": strconv.Itoa(len(wraps)), "audience": to.String(), "replace": "true"}}); err != nil {
+		ev := audit.Paired(audit.Event{Type: "doc.keys.wrap", Actor: actor.ID, Case: caseID, Objects: []string{docID},
+			Attrs: map[string]string{"wraps": strconv.Itoa(len(wraps)), "audience": to.String(), "replace": "true"}})
+		if err := s.record(ctx, ev); err != nil {
 			return ShareResult{}, fmt.Errorf("audit: %w", err)
 		}
 		if err := s.writeKeys(ctx, caseID, docID, wraps, true); err != nil {
+			s.settle(ctx, ev, "doc.keys.wrap", err, s.keysLanded(caseID, docID, wraps, true))
 			return ShareResult{}, fmt.Errorf("the document's keys were not all stored (share it again): %w", err)
 		}
 	}
