@@ -39,6 +39,16 @@ type Config struct {
 	PageSize int
 	// Log receives retention's warnings (nil: slog.Default()).
 	Log *slog.Logger
+	// Carries flushes the pending audit events of a case's carries
+	// (keydir.Service.FlushCarries) before they are disposed of; nil, they
+	// are only checked (carriesPending).
+	Carries CarryFlusher
+}
+
+// CarryFlusher appends the pending audit events of a case's carry records
+// and says how many carries still hold some (keydir.Service).
+type CarryFlusher interface {
+	FlushCarries(ctx context.Context, caseID string) (pending int, err error)
 }
 
 // DefaultPageSize is how many records a plan page holds: one Apply step.
@@ -60,6 +70,7 @@ type Service struct {
 	signer   *audit.Signer
 	parallel int
 	pageSize int
+	carries  CarryFlusher
 	now      func() time.Time
 	// invMu guards inv, the inventory of token-keyed records of the plan
 	// being applied (planInventory).
@@ -86,7 +97,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{logger: cfg.Log, meta: cfg.Meta, store: cfg.Meta.Objects(), cases: cfg.Cases, accounts: cfg.Accounts, vault: cfg.Vault,
 		policy: cfg.Policy, audit: cfg.Audit, signer: cfg.Signer, parallel: cfg.Parallel,
-		pageSize: cfg.PageSize, now: time.Now}, nil
+		pageSize: cfg.PageSize, carries: cfg.Carries, now: time.Now}, nil
 }
 
 // VerifierKey is the public key that verifies certificates (and the audit
