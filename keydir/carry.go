@@ -128,9 +128,18 @@ func (s *Service) ProposeCarry(ctx context.Context, actor account.Account, caseI
 	if _, err := s.flushCarry(ctx, cr); err != nil {
 		// The proposal could not be audited: take it back, so that it
 		// does not stand unaudited and the client can retry with the same
-		// id. If even that fails, its event stays pending in the record.
-		if derr := s.cfg.Meta.Delete(context.WithoutCancel(ctx), carryKey(caseID, req.ID)); derr != nil {
-			s.logger().WarnContext(ctx, "keydir: an unaudited carry proposal could not be taken back; its event stays pending",
+		// id. If even that fails, the append is tried once more (the
+		// proposal then stands, audited); failing that too, its event stays
+		// pending in the record, which nothing else may ever decide on (the
+		// client retries with a new id): FlushCarries appends it, and
+		// retention does not dispose of the case's carries before it has.
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if derr := s.cfg.Meta.Delete(bctx, carryKey(caseID, req.ID)); derr != nil {
+			if _, ferr := s.flushCarry(bctx, cr); ferr == nil {
+				return cr.redacted(), nil
+			}
+			s.logger().WarnContext(ctx, "keydir: an unaudited carry proposal could not be taken back; its event stays pending until retention or a decision flushes it",
 				"case", caseID, "carry", req.ID, "err", derr)
 		}
 		return nil, err
@@ -315,4 +324,39 @@ func (s *Service) mayPostIn(actor account.Account, c *policy.Case, room string) 
 func (c *Carry) View() api.Carry {
 	return api.Carry{ID: c.ID, Case: c.Case, From: c.From, To: c.To, Ref: c.Ref, Hash: c.Hash, Author: c.Author,
 		Proposer: c.Proposer, Proposed: c.Proposed, Consented: c.Consented, CarriedHash: c.CarriedHash, Declined: c.Declined}
+}
+
+// FlushCarries appends the pending audit events of every carry of a case
+// (flushCarry, oldest first in each) and reports how many carries still
+// hold pending events afterwards. Retention calls it before disposing of
+// a case's carries: a carry's events are otherwise flushed only by the
+// next decision on it, which may never come, and disposing of the record
+// would lose them.
+func (s *Service) FlushCarries(ctx context.Context, caseID string) (pending int, err error) {
+	if err := validCase(caseID); err != nil {
+		return 0, err
+	}
+	var first error
+	err = s.cfg.Meta.List(ctx, "keydir/carries/"+caseID+"/", func(key string) error {
+		var cr Carry
+		if _, err := s.cfg.Meta.Get(ctx, key, &cr); errors.Is(err, metastore.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if len(cr.Unaudited) == 0 {
+			return nil
+		}
+		if _, err := s.flushCarry(ctx, &cr); err != nil {
+			pending++
+			if first == nil {
+				first = err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return pending, err
+	}
+	return pending, first
 }

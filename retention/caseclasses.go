@@ -2,6 +2,7 @@ package retention
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -354,6 +355,11 @@ func classJournalKey(planID, caseID, class string) string {
 // the case record): journaled count, one audit entry, then every stored
 // version.
 func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p Plan, it Item, inv *inventory, ga *groupAudit) (Outcome, error) {
+	if it.Class == policy.ClassCarriesConsents {
+		if err := s.checkCarries(ctx, it.Case); err != nil {
+			return Outcome{}, err
+		}
+	}
 	prefixes, keys := classPlaces(it.Class, it.Case, inv)
 	vs, err := s.storedVersions(ctx, prefixes, keys)
 	if err != nil {
@@ -419,6 +425,9 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 		// request's, a stale one could not be appended. Destroying the
 		// record now would lose them. The apply is resumed later.
 		return nil, nil, nil, fmt.Errorf("case %s: %d change(s) not yet in the audit log; apply again once it takes writes: %w", it.Case, n, fault.ErrUnavailable)
+	}
+	if err := s.checkCarries(ctx, it.Case); err != nil {
+		return nil, nil, nil, err
 	}
 	records, err := s.vault.Records(ctx, it.Case)
 	if err != nil {
@@ -671,4 +680,46 @@ func (s *Service) disposeCaseItems(ctx context.Context, actor account.Account, p
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// checkCarries refuses (503, the apply is resumed later, as for a case
+// record's own pending events in prepareCaseRecord) while a carry record
+// of the case holds audit events not yet in the log (keydir/carry.go's
+// outbox): disposing of keydir/carries/<case>/ would lose them. Those are
+// flushed first when Config.Carries is set.
+func (s *Service) checkCarries(ctx context.Context, caseID string) error {
+	if s.carries != nil {
+		if _, err := s.carries.FlushCarries(ctx, caseID); err != nil {
+			s.logger.WarnContext(ctx, "retention: a carry's pending audit events could not be appended", "case", caseID, "err", err)
+		}
+	}
+	n, err := s.carriesPending(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("case %s: %d carry record(s) hold changes not yet in the audit log; apply again once it takes writes: %w", caseID, n, fault.ErrUnavailable)
+	}
+	return nil
+}
+
+// carriesPending counts the case's carry records whose outbox is not
+// empty. It reads only that field of keydir.Carry.
+func (s *Service) carriesPending(ctx context.Context, caseID string) (int, error) {
+	n := 0
+	err := s.meta.List(ctx, "keydir/carries/"+caseID+"/", func(key string) error {
+		var cr struct {
+			Unaudited []json.RawMessage `json:"unaudited"`
+		}
+		if _, err := s.meta.Get(ctx, key, &cr); errors.Is(err, metastore.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if len(cr.Unaudited) > 0 {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }

@@ -106,8 +106,8 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 			return Hold{}, err
 		}
 	}
-	ev := audit.Event{Type: "hold.placed", Actor: actor.ID, Case: c.ID, Objects: []string{h.ID},
-		Attrs: map[string]string{"scope": h.Scope()}}
+	ev := audit.Paired(audit.Event{Type: "hold.placed", Actor: actor.ID, Case: c.ID, Objects: []string{h.ID},
+		Attrs: map[string]string{"scope": h.Scope()}})
 	if n.Doc != "" {
 		ev.Objects = append(ev.Objects, n.Doc)
 	}
@@ -115,7 +115,15 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 		return Hold{}, fmt.Errorf("audit: %w", err)
 	}
 	if _, err := s.meta.Create(ctx, holdKey(c.ID, h.ID), h); err != nil {
-		s.recordFailed(ctx, ev, "hold.place.failed", err)
+		// The hold's id is new: a record under it is this placement's.
+		s.settle(ctx, ev, "hold.place", err, func(ctx context.Context) (bool, error) {
+			var got Hold
+			_, err := s.meta.Get(ctx, holdKey(c.ID, h.ID), &got)
+			if errors.Is(err, metastore.ErrNotFound) {
+				return false, nil
+			}
+			return err == nil, err
+		})
 		return Hold{}, err
 	}
 	if n.Doc == "" {
@@ -153,11 +161,12 @@ func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID
 		return Hold{}, fmt.Errorf("hold %s was released already: %w", holdID, fault.ErrConflict)
 	}
 	// Audited first, so a release is never missing from the log; if the
-	// record is then not released, hold.release.failed says so. Once the
+	// record is then not released, hold.release.failed says so (settle:
+	// only once the record, read back, shows it still active). Once the
 	// record says released, the release stands: storage holds left in
 	// place by a failure after it are the safe side (release again).
-	ev := audit.Event{Type: "hold.released", Actor: actor.ID, Case: c.ID,
-		Objects: []string{h.ID}, Attrs: map[string]string{"scope": h.Scope()}}
+	ev := audit.Paired(audit.Event{Type: "hold.released", Actor: actor.ID, Case: c.ID,
+		Objects: []string{h.ID}, Attrs: map[string]string{"scope": h.Scope()}})
 	if err := s.record(ctx, ev); err != nil {
 		return Hold{}, fmt.Errorf("audit: %w", err)
 	}
@@ -170,7 +179,15 @@ func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID
 		return nil
 	})
 	if err != nil {
-		s.recordFailed(ctx, ev, "hold.release.failed", err)
+		// Released by this actor for this reason: this release (or a
+		// retry of it) landed. Released otherwise: not this one.
+		s.settle(ctx, ev, "hold.release", err, func(ctx context.Context) (bool, error) {
+			var got Hold
+			if _, err := s.meta.Get(ctx, holdKey(c.ID, holdID), &got); err != nil {
+				return false, err
+			}
+			return !got.Active() && got.ReleasedBy == actor.ID && got.ReleaseReason == why, nil
+		})
 		return Hold{}, err
 	}
 	others, err := s.caseHolds(ctx, c.ID)

@@ -39,6 +39,16 @@ type Config struct {
 	PageSize int
 	// Log receives retention's warnings (nil: slog.Default()).
 	Log *slog.Logger
+	// Carries flushes the pending audit events of a case's carries
+	// (keydir.Service.FlushCarries) before they are disposed of; nil, they
+	// are only checked (carriesPending).
+	Carries CarryFlusher
+}
+
+// CarryFlusher appends the pending audit events of a case's carry records
+// and says how many carries still hold some (keydir.Service).
+type CarryFlusher interface {
+	FlushCarries(ctx context.Context, caseID string) (pending int, err error)
 }
 
 // DefaultPageSize is how many records a plan page holds: one Apply step.
@@ -60,6 +70,7 @@ type Service struct {
 	signer   *audit.Signer
 	parallel int
 	pageSize int
+	carries  CarryFlusher
 	now      func() time.Time
 	// invMu guards inv, the inventory of token-keyed records of the plan
 	// being applied (planInventory).
@@ -86,7 +97,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{logger: cfg.Log, meta: cfg.Meta, store: cfg.Meta.Objects(), cases: cfg.Cases, accounts: cfg.Accounts, vault: cfg.Vault,
 		policy: cfg.Policy, audit: cfg.Audit, signer: cfg.Signer, parallel: cfg.Parallel,
-		pageSize: cfg.PageSize, now: time.Now}, nil
+		pageSize: cfg.PageSize, carries: cfg.Carries, now: time.Now}, nil
 }
 
 // VerifierKey is the public key that verifies certificates (and the audit
@@ -115,16 +126,40 @@ func (s *Service) record(ctx context.Context, ev audit.Event) error {
 	return err
 }
 
-// recordFailed appends the correction of ev, an entry appended before a
-// change that then failed (audit.Failed: typ, with cause's class). Best
-// effort: the caller returns cause either way, and a failed append is
-// logged (ids only). It runs even when ctx ended, for a bounded time.
-func (s *Service) recordFailed(ctx context.Context, ev audit.Event, typ string, cause error) {
+// settle follows ev, an entry appended before a change (audit.Paired)
+// whose store call then returned cause. An error does not prove the change
+// absent: the store may have committed it and still answered with an
+// error (a deadline or cancellation after the write, a conditional write
+// retried after it succeeded). So landed reads the record back, with a
+// fresh bounded context (the request's may have ended), and reports
+// whether the change is there:
+//   - there: nothing is appended, ev stands;
+//   - absent: base+".failed" corrects ev (audit.Failed);
+//   - the read failed too: base+".unknown" (audit.Unknown) says the
+//     outcome was not confirmed, and a WARN log (ids only) says so.
+//
+// landed nil means the change is known absent (it failed before the
+// record was touched). Best effort: the caller returns cause either way,
+// and a failed append is logged (ids only).
+func (s *Service) settle(ctx context.Context, ev audit.Event, base string, cause error, landed func(context.Context) (bool, error)) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := s.record(ctx, audit.Failed(ev, typ, fault.Class(cause))); err != nil {
-		s.logger.WarnContext(ctx, "retention: a change failed after its audit entry; the correcting entry was not appended",
-			"type", typ, "case", ev.Case, "objects", ev.Objects, "cause", fault.Class(cause), "err", err)
+	class := fault.Class(cause)
+	entry := audit.Failed(ev, base+".failed", class)
+	if landed != nil {
+		done, err := landed(ctx)
+		switch {
+		case err != nil:
+			s.logger.WarnContext(ctx, "retention: a change failed after its audit entry and its record could not be read back; its outcome is unknown",
+				"type", ev.Type, "op", ev.Attrs[audit.OpAttr], "case", ev.Case, "objects", ev.Objects, "cause", class, "err", err)
+			entry = audit.Unknown(ev, base+".unknown", class)
+		case done:
+			return
+		}
+	}
+	if err := s.record(ctx, entry); err != nil {
+		s.logger.WarnContext(ctx, "retention: a change failed after its audit entry; the entry following it was not appended",
+			"type", entry.Type, "op", ev.Attrs[audit.OpAttr], "case", ev.Case, "objects", ev.Objects, "cause", class, "err", err)
 	}
 }
 

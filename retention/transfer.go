@@ -92,6 +92,9 @@ var excerptTypes = map[string]bool{
 	// an excerpt that carries the entry carries its correction.
 	"case.hold.failed": true, "hold.place.failed": true, "hold.release.failed": true,
 	"doc.share.failed": true, "doc.hold.failed": true,
+	// And those saying the outcome was not confirmed (audit.Unknown).
+	"case.hold.unknown": true, "hold.place.unknown": true, "hold.release.unknown": true,
+	"doc.share.unknown": true, "doc.hold.unknown": true,
 }
 
 // excerptable reports whether ev goes in caseID's excerpt, given the

@@ -188,10 +188,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if n.Vault, err = vault.New(vault.Config{Meta: meta, Cases: n.Cases, MasterKey: mk, Policy: pol, Audit: log, MaxSize: cfg.MaxDocumentSize, Log: cfg.Log}); err != nil {
 		return nil, err
 	}
-	if n.Retention, err = retention.New(retention.Config{Meta: meta, Cases: n.Cases, Accounts: n.Accounts, Vault: n.Vault, Policy: pol, Audit: log, Signer: signer, Log: cfg.Log}); err != nil {
+	if n.KeyDir, err = keydir.Open(ctx, keydir.Config{Store: store, Meta: meta, MasterKey: mk, Cases: n.Cases, Caucus: n.Rooms, Policy: pol, Audit: log, Log: cfg.Log}); err != nil {
 		return nil, err
 	}
-	if n.KeyDir, err = keydir.Open(ctx, keydir.Config{Store: store, Meta: meta, MasterKey: mk, Cases: n.Cases, Caucus: n.Rooms, Policy: pol, Audit: log, Log: cfg.Log}); err != nil {
+	if n.Retention, err = retention.New(retention.Config{Meta: meta, Cases: n.Cases, Accounts: n.Accounts, Vault: n.Vault, Policy: pol, Audit: log, Signer: signer, Log: cfg.Log,
+		Carries: n.KeyDir}); err != nil {
 		return nil, err
 	}
 	n.Cases.Devices = n.KeyDir

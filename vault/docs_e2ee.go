@@ -201,11 +201,62 @@ func (s *Service) AddKeys(ctx context.Context, actor account.Account, caseID, do
 			return err
 		}
 	}
-	if err := s.record(ctx, audit.Event{Type: "doc.keys.wrap", Actor: actor.ID, Case: caseID, Objects: []string{docID},
-		Attrs: map[string]string{"wraps": strconv.Itoa(len(wraps)), "audience": d.Audience.String()}}); err != nil {
+	ev := audit.Paired(audit.Event{Type: "doc.keys.wrap", Actor: actor.ID, Case: caseID, Objects: []string{docID},
+		Attrs: map[string]string{"wraps": strconv.Itoa(len(wraps)), "audience": d.Audience.String()}})
+	if err := s.record(ctx, ev); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	return s.writeKeys(ctx, caseID, docID, wraps, false)
+	if err := s.writeKeys(ctx, caseID, docID, wraps, false); err != nil {
+		s.settle(ctx, ev, "doc.keys.wrap", err, s.keysLanded(caseID, docID, wraps, false))
+		return err
+	}
+	return nil
+}
+
+// keysLanded reads back the versions writeKeys(wraps, replace) was to
+// change (for settle): true if every wrap is stored (and, replacing, is
+// all its version stores), false if none is. Some but not all (writeKeys
+// writes version by version) is neither: it is reported as an error, so
+// the log says doc.keys.wrap.unknown rather than a false "failed" or
+// "done".
+func (s *Service) keysLanded(caseID, docID string, wraps []VersionWrap, replace bool) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		byVersion := map[int][][]byte{}
+		for _, w := range wraps {
+			byVersion[w.Version] = append(byVersion[w.Version], w.Wrap)
+		}
+		stored, missing := 0, 0
+		for v, want := range byVersion {
+			var r versionRecord
+			if _, err := s.meta.Get(ctx, versionKey(caseID, docID, v), &r); err != nil {
+				return false, err
+			}
+			have := map[string]bool{}
+			for _, k := range r.Keys {
+				have[string(k)] = true
+			}
+			ok, distinct := true, map[string]bool{}
+			for _, w := range want {
+				ok = ok && have[string(w)]
+				distinct[string(w)] = true
+			}
+			if replace && len(r.Keys) != len(distinct) {
+				ok = false
+			}
+			if ok {
+				stored++
+			} else {
+				missing++
+			}
+		}
+		switch {
+		case missing == 0:
+			return true, nil
+		case stored == 0:
+			return false, nil
+		}
+		return false, fmt.Errorf("%d of %d versions' keys stored", stored, stored+missing)
+	}
 }
 
 // writeKeys adds wraps to their versions' records, or (replace) makes

@@ -43,8 +43,8 @@ func (s *Service) SetHold(ctx context.Context, actor account.Account, caseID, do
 	// Audited first; if the record then does not change, doc.hold.failed
 	// says so. Once the record has changed the hold (or release) stands,
 	// whatever happens to the storage holds after it.
-	ev := audit.Event{Type: "doc.hold", Actor: actor.ID, Case: caseID,
-		Objects: []string{docID}, Attrs: map[string]string{"on": strconv.FormatBool(on)}}
+	ev := audit.Paired(audit.Event{Type: "doc.hold", Actor: actor.ID, Case: caseID,
+		Objects: []string{docID}, Attrs: map[string]string{"on": strconv.FormatBool(on)}})
 	if err := s.record(ctx, ev); err != nil {
 		return Document{}, fmt.Errorf("audit: %w", err)
 	}
@@ -52,7 +52,8 @@ func (s *Service) SetHold(ctx context.Context, actor account.Account, caseID, do
 	// record cleared before the objects are released.
 	if on {
 		if err := s.holdDocument(ctx, d, true); err != nil {
-			s.recordFailed(ctx, ev, "doc.hold.failed", err)
+			// The record was not touched: the change is known absent.
+			s.settle(ctx, ev, "doc.hold", err, nil)
 			return Document{}, err
 		}
 	}
@@ -65,7 +66,13 @@ func (s *Service) SetHold(ctx context.Context, actor account.Account, caseID, do
 		return nil
 	})
 	if err != nil {
-		s.recordFailed(ctx, ev, "doc.hold.failed", err)
+		s.settle(ctx, ev, "doc.hold", err, func(ctx context.Context) (bool, error) {
+			var r docRecord
+			if _, err := s.meta.Get(ctx, docKey(caseID, docID), &r); err != nil {
+				return false, err
+			}
+			return (r.Hold != nil) == on, nil
+		})
 		return Document{}, err
 	}
 	// Placing: again, for versions added between the first pass and the
@@ -156,8 +163,13 @@ func (s *Service) CaseHeld(ctx context.Context, caseID string) (bool, error) {
 func (s *Service) SetCaseHold(ctx context.Context, actorID, caseID string, on bool) error {
 	// Audited first; case.hold.failed corrects it if the record does not
 	// change. After the record the hold (or release) stands.
-	ev := audit.Event{Type: "case.hold", Actor: actorID, Case: caseID,
-		Attrs: map[string]string{"on": strconv.FormatBool(on)}}
+	ev := audit.Paired(audit.Event{Type: "case.hold", Actor: actorID, Case: caseID,
+		Attrs: map[string]string{"on": strconv.FormatBool(on)}})
+	// held reads the record back: the change landed if it says on.
+	held := func(ctx context.Context) (bool, error) {
+		h, err := s.CaseHeld(ctx, caseID)
+		return h == on, err
+	}
 	if err := s.record(ctx, ev); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
@@ -165,11 +177,11 @@ func (s *Service) SetCaseHold(ctx context.Context, actorID, caseID string, on bo
 		// The record first, so that uploads from now on are held too
 		// and no key is destroyed while the objects are being held.
 		if _, err := s.meta.Create(ctx, caseHoldKey(caseID), caseHold{By: actorID, At: s.now().UTC()}); err != nil && !errors.Is(err, metastore.ErrExists) {
-			s.recordFailed(ctx, ev, "case.hold.failed", err)
+			s.settle(ctx, ev, "case.hold", err, held)
 			return err
 		}
 	} else if err := s.meta.Delete(ctx, caseHoldKey(caseID)); err != nil {
-		s.recordFailed(ctx, ev, "case.hold.failed", err)
+		s.settle(ctx, ev, "case.hold", err, held)
 		return err
 	}
 	return s.eachDocument(ctx, caseID, func(d *docRecord) error {

@@ -161,17 +161,40 @@ func (s *Service) record(ctx context.Context, ev audit.Event) error {
 	return err
 }
 
-// recordFailed appends the correction of ev, an entry appended before a
-// change that then failed (audit.Failed: typ, with cause's class). Best
-// effort: the caller returns cause either way, and a failed append is
-// logged (ids only). It runs even when ctx ended (a cancelled request is
-// a common cause), for a bounded time.
-func (s *Service) recordFailed(ctx context.Context, ev audit.Event, typ string, cause error) {
+// settle follows ev, an entry appended before a change (audit.Paired)
+// whose store call then returned cause. An error does not prove the change
+// absent: the store may have committed it and still answered with an
+// error (a deadline or cancellation after the write, a conditional write
+// retried after it succeeded). So landed reads the record back, with a
+// fresh bounded context (the request's may have ended), and reports
+// whether the change is there:
+//   - there: nothing is appended, ev stands;
+//   - absent: base+".failed" corrects ev (audit.Failed);
+//   - the read failed too: base+".unknown" (audit.Unknown) says the
+//     outcome was not confirmed, and a WARN log (ids only) says so.
+//
+// landed nil means the change is known absent (it failed before the
+// record was touched). Best effort: the caller returns cause either way,
+// and a failed append is logged (ids only).
+func (s *Service) settle(ctx context.Context, ev audit.Event, base string, cause error, landed func(context.Context) (bool, error)) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := s.record(ctx, audit.Failed(ev, typ, fault.Class(cause))); err != nil {
-		s.log.WarnContext(ctx, "vault: a change failed after its audit entry; the correcting entry was not appended",
-			"type", typ, "case", ev.Case, "objects", ev.Objects, "cause", fault.Class(cause), "err", err)
+	class := fault.Class(cause)
+	entry := audit.Failed(ev, base+".failed", class)
+	if landed != nil {
+		done, err := landed(ctx)
+		switch {
+		case err != nil:
+			s.log.WarnContext(ctx, "vault: a change failed after its audit entry and its record could not be read back; its outcome is unknown",
+				"type", ev.Type, "op", ev.Attrs[audit.OpAttr], "case", ev.Case, "objects", ev.Objects, "cause", class, "err", err)
+			entry = audit.Unknown(ev, base+".unknown", class)
+		case done:
+			return
+		}
+	}
+	if err := s.record(ctx, entry); err != nil {
+		s.log.WarnContext(ctx, "vault: a change failed after its audit entry; the entry following it was not appended",
+			"type", entry.Type, "op", ev.Attrs[audit.OpAttr], "case", ev.Case, "objects", ev.Objects, "cause", class, "err", err)
 	}
 }
 
@@ -846,11 +869,13 @@ func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, case
 		if err := checkShareWraps(d, actor.ID, to, wraps); err != nil {
 			return ShareResult{}, err
 		}
-		if err := s.record(ctx, audit.Event{Type: "doc.keys.wrap", Actor: actor.ID, Case: caseID, Objects: []string{docID},
-			Attrs: map[string]string{"wraps": strconv.Itoa(len(wraps)), "audience": to.String(), "replace": "true"}}); err != nil {
+		ev := audit.Paired(audit.Event{Type: "doc.keys.wrap", Actor: actor.ID, Case: caseID, Objects: []string{docID},
+			Attrs: map[string]string{"wraps": strconv.Itoa(len(wraps)), "audience": to.String(), "replace": "true"}})
+		if err := s.record(ctx, ev); err != nil {
 			return ShareResult{}, fmt.Errorf("audit: %w", err)
 		}
 		if err := s.writeKeys(ctx, caseID, docID, wraps, true); err != nil {
+			s.settle(ctx, ev, "doc.keys.wrap", err, s.keysLanded(caseID, docID, wraps, true))
 			return ShareResult{}, fmt.Errorf("the document's keys were not all stored (share it again): %w", err)
 		}
 	}
@@ -868,8 +893,9 @@ func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, case
 	attrs := map[string]string{"from": from.String(), "to": to.String(),
 		"gained": strconv.Itoa(len(res.Gaining)), "lost": strconv.Itoa(len(res.Losing))}
 	// Audited first, so a share is never missing from the log; a share
-	// that then fails is corrected by doc.share.failed.
-	ev := audit.Event{Type: "doc.share", Actor: actor.ID, Case: caseID, Objects: []string{docID}, Attrs: attrs}
+	// that then fails is corrected by doc.share.failed (settle: only once
+	// the record, read back, shows the audience not changed to to).
+	ev := audit.Paired(audit.Event{Type: "doc.share", Actor: actor.ID, Case: caseID, Objects: []string{docID}, Attrs: attrs})
 	if err := s.record(ctx, ev); err != nil {
 		return ShareResult{}, fmt.Errorf("audit: %w", err)
 	}
@@ -884,7 +910,13 @@ func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, case
 		return nil
 	})
 	if err != nil {
-		s.recordFailed(ctx, ev, "doc.share.failed", err)
+		s.settle(ctx, ev, "doc.share", err, func(ctx context.Context) (bool, error) {
+			var r docRecord
+			if _, err := s.meta.Get(ctx, docKey(caseID, docID), &r); err != nil {
+				return false, err
+			}
+			return r.Audience.Equal(to), nil
+		})
 		return ShareResult{}, err
 	}
 	if e2e {
