@@ -110,6 +110,16 @@ func (d *Devices) Active(account string) []*DeviceRecord {
 	return out
 }
 
+// RevokedAt returns the log index of the revocation of a device that
+// counts (see [Devices.Revoke]), if there is one.
+func (d *Devices) RevokedAt(account, id string) (int64, bool) {
+	ld, ok := d.byAccount[account][id]
+	if !ok {
+		return 0, false
+	}
+	return d.revokedAt(ld)
+}
+
 // Revoked reports whether a device is known and revoked (by a revocation
 // that counts: see [Devices.Revoke]).
 func (d *Devices) Revoked(account, id string) bool {
