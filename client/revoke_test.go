@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
@@ -39,7 +40,7 @@ func TestUncountedDeviceCannotRevoke(t *testing.T) {
 
 	err = rogue.Revoke(ctx, tc.a.x.Me.ID)
 	var ce *client.Error
-	if !errors.As(err, &ce) || ce.Status != http.StatusForbidden || !strings.Contains(ce.Problem.Detail, "cannot revoke another device") {
+	if !errors.As(err, &ce) || ce.Status != http.StatusForbidden || !strings.Contains(ce.Problem.Detail, "can only revoke itself") {
 		t.Fatalf("an uncounted device revoking A's real device: %v, want 403", err)
 	}
 
@@ -93,5 +94,89 @@ func TestUncountedDeviceCannotRevoke(t *testing.T) {
 	devs, _, err = tc.med.x.CaseDevices(ctx, tc.caseID)
 	if err != nil || !devs.Revoked(tc.a.id, spare.Me.ID) {
 		t.Fatalf("after the spare device revoked itself: %v", err)
+	}
+}
+
+// TestAdmittedDeviceCannotRevoke: a device a mediator admitted for A
+// counts in the case but is not of A's own chain, so it cannot retire A's
+// other devices (it may retire itself). The server refuses (403), clients
+// ignore such a revocation if it is logged anyway, and the server and the
+// clients agree that A's first device is active (the review's divergence:
+// the server refused while clients counted a stored one). A stored
+// revocation that does not count does not block a real one: A's first
+// device's own revocation is logged beside it (one slot per signer) and
+// counts; a further one is answered with it, nothing more logged.
+func TestAdmittedDeviceCannotRevoke(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	tc := seedE2EE(t, n)
+	open(t, tc.med, tc.caseID, client.SecureOptions{})
+	signedFor(t, tc.med, tc.caseID, tc.a.id, tc.b.id)
+	_, p := newDevice(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	if err := tc.med.x.AdmitDevice(ctx, tc.caseID, tc.a.id, p.Me.ID); err != nil {
+		t.Fatalf("admit: %v", err)
+	}
+	caseDevices := func() (*e2ee.Devices, int) {
+		t.Helper()
+		devs, v, err := tc.med.x.CaseDevices(ctx, tc.caseID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := tc.med.x.Statements(ctx, tc.caseID, devs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		devs.AdmitFrom(ch)
+		return devs, len(v.Revocations)
+	}
+	if devs, _ := caseDevices(); !devs.Trusted(tc.a.id, p.Me.ID) || devs.OwnChain(tc.a.id, p.Me.ID) {
+		t.Fatal("the admitted device should count in the case, not by A's own chain: test proves nothing")
+	}
+
+	err := p.Revoke(ctx, tc.a.x.Me.ID)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Status != http.StatusForbidden || !strings.Contains(ce.Problem.Detail, "a device a mediator admitted cannot revoke others") {
+		t.Fatalf("an admitted device revoking A's first device: %v, want 403", err)
+	}
+
+	// Stored anyway (a record signed before this rule, or by an operator).
+	raw := p.Me.Revoke(tc.a.x.Me.ID, time.Now())
+	b, _ := json.Marshal(map[string]any{"kind": keydir.EventRevoke, "record": raw, "index": -1})
+	key := "keydir/revocations/" + tc.a.id + "/" + tc.a.x.Me.ID
+	if _, err := n.Store.Put(ctx, key, bytes.NewReader(b), int64(len(b)), objstore.PutOptions{IfNoneMatch: true}); err != nil {
+		t.Fatal(err)
+	}
+	devs, nrev := caseDevices()
+	if nrev != 1 {
+		t.Fatalf("the stored revocation is not in the answer (%d): test proves nothing", nrev)
+	}
+	if devs.Revoked(tc.a.id, tc.a.x.Me.ID) {
+		t.Fatal("clients count an admitted device's revocation of A's first device")
+	}
+	// The server agrees: A's first device still acts (revokes a spare).
+	_, spare := newDevice(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	if err := tc.a.x.Revoke(ctx, spare.Me.ID); err != nil {
+		t.Fatalf("the server takes A's first device for revoked: %v", err)
+	}
+	// A revocation that counts is logged: a further one is answered with
+	// it, nothing more logged.
+	if _, nrev = caseDevices(); nrev != 2 {
+		t.Fatalf("%d revocations logged, want 2", nrev)
+	}
+	again := tc.a.x.Me.Revoke(spare.Me.ID, time.Now().Add(time.Second))
+	if err := tc.a.c.Do(ctx, http.MethodPost, "/api/v1/keys/revocations", api.RecordRequest{Record: again}, nil); err != nil {
+		t.Fatalf("a further revocation of the spare device: %v", err)
+	}
+	if _, nrev = caseDevices(); nrev != 2 {
+		t.Fatalf("%d revocations logged after a further one, want 2", nrev)
+	}
+
+	// A's first device retires itself: logged beside the ignored one.
+	if err := tc.a.x.Revoke(ctx, tc.a.x.Me.ID); err != nil {
+		t.Fatalf("A's first device revoking itself: %v", err)
+	}
+	devs, nrev = caseDevices()
+	if !devs.Revoked(tc.a.id, tc.a.x.Me.ID) || nrev != 3 {
+		t.Fatalf("after A's first device revoked itself: revoked=%v, %d revocations logged (want 3)", devs.Revoked(tc.a.id, tc.a.x.Me.ID), nrev)
 	}
 }

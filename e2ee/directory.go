@@ -63,11 +63,16 @@ func (d *Devices) Add(rec *DeviceRecord, index int64) {
 // Revoke records a logged revocation at log index. Whether it counts is
 // decided when trust is computed: only if it is signed by the revoked
 // device itself (a device may always retire itself) or by a device of the
-// same account that counted, unrevoked, at the revocation's place in the
-// log. Any other revocation is ignored, so that a device nobody counts (one
-// the server, or anyone holding a session of the account, registered)
-// cannot retire the account's real devices. Its signature is checked then
-// too ([Revocation.Verify]).
+// account's own chain (its first device, or one linked by an own-chain
+// device: [Devices.OwnChain]) that counted, unrevoked, at the revocation's
+// place in the log. A device that counts only through a mediator's
+// admission cannot revoke another: whether an admission counts depends on
+// a case's statement, and a revocation must not count in one case and not
+// in another, nor stop counting when the case's mediators change. Any
+// other revocation is ignored, so that a device nobody counts (one the
+// server, or anyone holding a session of the account, registered) cannot
+// retire the account's real devices. Its signature is checked then too
+// ([Revocation.Verify]).
 func (d *Devices) Revoke(v *Revocation, index int64) {
 	d.revs = append(d.revs, loggedRevocation{v, index})
 	d.invalidate()
@@ -103,6 +108,16 @@ func (d *Devices) Active(account string) []*DeviceRecord {
 	}
 	slices.SortFunc(out, func(a, b *DeviceRecord) int { return strings.Compare(a.ID, b.ID) })
 	return out
+}
+
+// RevokedAt returns the log index of the revocation of a device that
+// counts (see [Devices.Revoke]), if there is one.
+func (d *Devices) RevokedAt(account, id string) (int64, bool) {
+	ld, ok := d.byAccount[account][id]
+	if !ok {
+		return 0, false
+	}
+	return d.revokedAt(ld)
 }
 
 // Revoked reports whether a device is known and revoked (by a revocation
@@ -221,7 +236,8 @@ func (d *Devices) invalidate() {
 }
 
 // computeTrust decides, in log order, which revocations count (each
-// against the devices that counted just before it), then which devices
+// against the own-chain devices that counted just before it: see
+// [Devices.Revoke]), then which devices
 // count: first devices, then endorsements by counted devices until
 // nothing changes.
 func (d *Devices) computeTrust() {
@@ -245,7 +261,7 @@ func (d *Devices) computeTrust() {
 			if at, ok := revoked[by]; ok && at < lr.index {
 				continue
 			}
-			if d.strict && !d.trustedBefore(lr.index, revoked)[by] {
+			if d.strict && !d.ownBefore(lr.index, revoked)[by] {
 				continue
 			}
 		}
@@ -254,13 +270,24 @@ func (d *Devices) computeTrust() {
 	d.revoked = revoked
 	t := d.trustedBefore(-1, revoked)
 	d.trusted = t
-	// A device counts by its account's own chain when it is the first or
-	// was linked (Case "") by a device that does: never through a
-	// mediator's admission, directly or through a device an admitted one
-	// linked.
+	d.own = d.ownBefore(-1, revoked)
+}
+
+// ownBefore is the set of devices that count by their account's own chain
+// by the entries logged before index limit (every entry if limit < 0),
+// given the revocations that count: the first devices, then those linked
+// (Case "") by such a device, unrevoked at the link, until nothing
+// changes — never through a mediator's admission, directly or through a
+// device an admitted one linked. Without RequireEndorsement every
+// registered device.
+func (d *Devices) ownBefore(limit int64, revoked map[*loggedDevice]int64) map[*loggedDevice]bool {
+	if !d.strict {
+		return d.trustedBefore(limit, revoked)
+	}
+	before := func(i int64) bool { return limit < 0 || i < limit }
 	own := map[*loggedDevice]bool{}
 	for a := range d.byAccount {
-		if first := d.first(a); first != nil {
+		if first := d.first(a); first != nil && before(first.index) {
 			own[first] = true
 		}
 	}
@@ -268,8 +295,11 @@ func (d *Devices) computeTrust() {
 		changed = false
 		for _, le := range d.endorse {
 			e := le.e
+			if e.Case != "" || !before(le.index) {
+				continue
+			}
 			ld, ok := d.byAccount[e.Account][e.Device]
-			if !ok || !t[ld] || own[ld] || e.Case != "" {
+			if !ok || own[ld] || !before(ld.index) {
 				continue
 			}
 			by, ok := d.byAccount[e.By][e.ByDev]
@@ -280,7 +310,7 @@ func (d *Devices) computeTrust() {
 			changed = true
 		}
 	}
-	d.own = own
+	return own
 }
 
 // revokedBefore reports whether ld's revocation that counts comes before

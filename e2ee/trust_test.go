@@ -237,3 +237,72 @@ func TestAdmissionOntoMediatorIgnored(t *testing.T) {
 		t.Fatal("a mediator's admission onto another mediator's account counts")
 	}
 }
+
+// TestAdmittedDeviceCannotRevokeOthers: a device that counts only through a
+// mediator's admission cannot retire another device of its account (it may
+// retire itself), and whether a revocation counts does not depend on the
+// case's statement: a linked device's revocation keeps counting, and an
+// admitted one's stays ignored, when the admitting mediator leaves the
+// statement and another re-admits the device (the review's resurrection:
+// the stolen device counted again once the admission stopped counting).
+func TestAdmittedDeviceCannotRevokeOthers(t *testing.T) {
+	w := newWorld(t)
+	w.dir.RequireEndorsement()
+	now := time.UnixMilli(1767225600000)
+	bnew := device(t, "u_partyb", "bnew", KEMXWing)
+	blink := device(t, "u_partyb", "blink", KEMXWing)
+	w.dir.Add(bnew.Record(), 9)
+	raw, err := w.med.Endorse(bnew.Record(), w.caseID, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := DecodeEndorsement(raw)
+	w.dir.Endorse(e, 10)
+	v, _ := DecodeRevocation(bnew.Revoke(w.b.ID, now))
+	w.dir.Revoke(v, 11) // the admitted device revokes the lost first device
+	w.sign(t, w.med, w.people(), epochs(1))
+	w.dir.AdmitFrom(w.chain)
+	if !w.dir.Trusted("u_partyb", bnew.ID) || w.dir.OwnChain("u_partyb", bnew.ID) {
+		t.Fatal("setup: the admitted device should count, not by the own chain")
+	}
+	if w.dir.Revoked("u_partyb", w.b.ID) {
+		t.Fatal("a revocation by an admitted device counted")
+	}
+	// u_med leaves the statement; u_med2 re-admits the device.
+	var ppl []Person
+	for _, p := range w.people() {
+		if p.Account != "u_med" {
+			ppl = append(ppl, p)
+		}
+	}
+	w.sign(t, w.m2, ppl, epochs(2))
+	w.dir.AdmitFrom(w.chain)
+	raw2, _ := w.m2.Endorse(bnew.Record(), w.caseID, now)
+	e2, _ := DecodeEndorsement(raw2)
+	w.dir.Endorse(e2, 30)
+	if w.dir.Revoked("u_partyb", w.b.ID) {
+		t.Fatal("a revocation by an admitted device counted after the mediators changed")
+	}
+
+	// b links blink, which revokes b: that counts, whatever the statement.
+	w.dir.Add(blink.Record(), 40)
+	rawl, _ := w.b.Endorse(blink.Record(), "", now)
+	el, _ := DecodeEndorsement(rawl)
+	w.dir.Endorse(el, 41)
+	vl, _ := DecodeRevocation(blink.Revoke(w.b.ID, now))
+	w.dir.Revoke(vl, 42)
+	if !w.dir.Revoked("u_partyb", w.b.ID) {
+		t.Fatal("a linked device's revocation was ignored")
+	}
+	w.sign(t, w.m2, w.people(), epochs(3))
+	w.dir.AdmitFrom(w.chain)
+	if !w.dir.Revoked("u_partyb", w.b.ID) {
+		t.Fatal("a linked device's revocation stopped counting when the mediators changed")
+	}
+	// The admitted device may still retire itself.
+	vs, _ := DecodeRevocation(bnew.Revoke(bnew.ID, now))
+	w.dir.Revoke(vs, 50)
+	if !w.dir.Revoked("u_partyb", bnew.ID) {
+		t.Fatal("an admitted device's own revocation was ignored")
+	}
+}

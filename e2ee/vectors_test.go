@@ -151,10 +151,13 @@ type vecRevocation struct {
 
 // vecRevocationLog is a directory: the vector devices at log indexes 0,
 // 1, … in their order, then the endorsements and revocations named (by
-// their place in the vectors' lists) at the indexes given. Revoked and
-// Active name the devices that end revoked and not.
+// their place in the vectors' lists) at the indexes given. Mediators are
+// the mediator accounts of the case's statement in force (c_vectorcase):
+// their admissions count (Devices.AdmitBy, AdmitFrom). Revoked and Active
+// name the devices that end revoked and not (Active: counted, unrevoked).
 type vecRevocationLog struct {
 	What         string      `json:"what"`
+	Mediators    []string    `json:"mediators,omitempty"`
 	Endorsements []vecLogged `json:"endorsements"`
 	Revocations  []vecLogged `json:"revocations"`
 	Revoked      []string    `json:"revoked"`
@@ -168,8 +171,10 @@ type vecLogged struct {
 
 // revocationLogs are the directories of the revocation vectors: items 0
 // (partyA-fallback revokes partyA), 1 (partyA revokes partyA-fallback), 2
-// (partyA-fallback revokes itself); endorsement 0 links partyA-fallback.
+// (partyA-fallback revokes itself); endorsement 0 links partyA-fallback,
+// endorsement 2 admits it (the mediator, for c_vectorcase).
 func revocationLogs() []vecRevocationLog {
+	med := []string{"u_mediator"}
 	return []vecRevocationLog{
 		{What: "a device nobody counts yet revokes the account's first device (ignored: not even once it is linked later); the first device then revokes it; the revoked device's revocation of the first is ignored",
 			Endorsements: []vecLogged{{0, 20}}, Revocations: []vecLogged{{0, 10}, {1, 30}, {0, 40}},
@@ -179,6 +184,27 @@ func revocationLogs() []vecRevocationLog {
 		{What: "a linked device revokes the account's first device",
 			Endorsements: []vecLogged{{0, 20}}, Revocations: []vecLogged{{0, 30}},
 			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}},
+		{What: "a device linked after its revocation of the account's first device (ignored)",
+			Endorsements: []vecLogged{{0, 40}}, Revocations: []vecLogged{{0, 30}},
+			Active: []string{"partyA", "partyA-fallback"}},
+		{What: "a device a mediator admitted revokes the account's first device (ignored: an admitted device can only revoke itself)",
+			Mediators: med, Endorsements: []vecLogged{{2, 20}}, Revocations: []vecLogged{{0, 30}},
+			Active: []string{"partyA", "partyA-fallback"}},
+		{What: "the same log once the admitting mediator has left the statement (the admission no longer counts; the revocation still does not)",
+			Endorsements: []vecLogged{{2, 20}}, Revocations: []vecLogged{{0, 30}},
+			Active: []string{"partyA"}},
+		{What: "a device linked and admitted revokes the account's first device (counts, by the link)",
+			Mediators: med, Endorsements: []vecLogged{{2, 20}, {0, 21}}, Revocations: []vecLogged{{0, 30}},
+			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}},
+		{What: "the same log once the admitting mediator has left the statement (still counts: no statement decides a revocation)",
+			Endorsements: []vecLogged{{2, 20}, {0, 21}}, Revocations: []vecLogged{{0, 30}},
+			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}},
+		{What: "a device a mediator admitted revokes itself (counts)",
+			Mediators: med, Endorsements: []vecLogged{{2, 20}}, Revocations: []vecLogged{{2, 30}},
+			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}},
+		{What: "an admission onto a mediator's account (u_partya a mediator too) does not count",
+			Mediators: []string{"u_mediator", "u_partya"}, Endorsements: []vecLogged{{2, 20}},
+			Active: []string{"partyA"}},
 	}
 }
 
@@ -221,7 +247,7 @@ func generateVectors(t *testing.T) *vectors {
 		"invalid: each payload must be refused (error names the check)",
 		"endorsements: encoded (Ed25519 is deterministic); each verifies against the endorsed record and the signer",
 		"revocations: encoded (Ed25519 is deterministic); each verifies against its signer",
-		"revocationLogs: a revocation counts only if signed by the revoked device or by a device of the account that counted, unrevoked, before it in the log; the others are ignored, not errors",
+		"revocationLogs: a revocation counts only if signed by the revoked device or by a device of the account's own chain (first, or linked from one; never through an admission) that counted, unrevoked, before it in the log; the others are ignored, not errors. mediators: the case's mediators whose admissions count; a device not in active or revoked must not count",
 	}}
 	devs := map[string]*DeviceKeys{}
 	for _, d := range []struct {
@@ -293,7 +319,7 @@ func generateVectors(t *testing.T) *vectors {
 		{"statement with both sides in a room not declared cross-side", "statement", definedStatement(t, devs["mediator"], "room:r1", "u_partya", "u_partyb"), "not declared cross-side"},
 		{"statement with an observer in a cross-side room", "statement", definedStatement(t, devs["mediator"], "cross:r1", "u_partya", "u_observer"), "observer"},
 	}
-	for _, e := range []struct{ signer, endorsed, caseID string }{{"partyA", "partyA-fallback", ""}, {"mediator", "partyB", "c_vectorcase"}} {
+	for _, e := range []struct{ signer, endorsed, caseID string }{{"partyA", "partyA-fallback", ""}, {"mediator", "partyB", "c_vectorcase"}, {"mediator", "partyA-fallback", "c_vectorcase"}} {
 		raw, err := devs[e.signer].Endorse(devs[e.endorsed].Record(), e.caseID, time.UnixMilli(1767225603000))
 		if err != nil {
 			t.Fatal(err)
@@ -530,6 +556,7 @@ func checkRevocationVectors(t *testing.T, v *vectors, devs map[string]*DeviceKey
 		for i, vd := range v.Devices {
 			d.Add(devs[vd.Name].Record(), int64(i))
 		}
+		d.AdmitBy("c_vectorcase", l.Mediators...)
 		for _, le := range l.Endorsements {
 			e, err := DecodeEndorsement(v.Endorsements[le.Item].Encoded)
 			if err != nil {
@@ -548,6 +575,13 @@ func checkRevocationVectors(t *testing.T, v *vectors, devs map[string]*DeviceKey
 		for _, name := range l.Active {
 			if _, ok := d.Device(devs[name].Account, devs[name].ID, -1); !ok {
 				t.Fatalf("%s: %s is not active", l.What, name)
+			}
+		}
+		for _, name := range []string{"partyA", "partyA-fallback"} {
+			if !slices.Contains(l.Active, name) && !slices.Contains(l.Revoked, name) {
+				if _, ok := d.Device(devs[name].Account, devs[name].ID, -1); ok {
+					t.Fatalf("%s: %s counts", l.What, name)
+				}
 			}
 		}
 	}

@@ -27,7 +27,7 @@
 //     ciphertexts only, audited in the audit log.
 //
 // Object layout: keydir/log/… (the Merkle log), keydir/devices/<account>/
-// <device>, keydir/revocations/<account>/<device>[.<hash>], keydir/statements/
+// <device>, keydir/revocations/<account>/<device>[.<signer device>], keydir/statements/
 // <case>/<seq>, and sealed carry records at keydir/carries/<case>/<id>.
 //
 // # What it must never do

@@ -336,9 +336,12 @@ func (s *Service) Register(ctx context.Context, actor account.Account, record []
 
 // Revoke retires a device of the signed-in account. The revocation must be
 // signed by the revoked device itself or by another active device of the
-// account that counts (its first device, or one linked or admitted:
-// e2ee.Devices.Trusted), as clients require: a device nobody counts —
-// one registered with a stolen session, say — cannot retire the real ones.
+// account's own chain (its first device, or one linked from such a device:
+// e2ee.Devices.OwnChain), as clients require: a device nobody counts — one
+// registered with a stolen session, say — cannot retire the real ones, and
+// neither can a device a mediator admitted (whether an admission counts
+// depends on a case's statement; a revocation must count everywhere, for
+// good). An admitted device can revoke itself.
 func (s *Service) Revoke(ctx context.Context, actor account.Account, record []byte, since int64) (*Proven, error) {
 	v, err := e2ee.DecodeRevocation(record)
 	if err != nil {
@@ -362,8 +365,8 @@ func (s *Service) Revoke(ctx context.Context, actor account.Account, record []by
 		if err != nil {
 			return nil, err
 		}
-		if !d.Trusted(actor.ID, v.By) {
-			return nil, fmt.Errorf("device %s does not count for your account yet (it was not linked from one of your devices, nor admitted by a mediator), so it cannot revoke another device; it can only revoke itself: %w", v.By, fault.ErrForbidden)
+		if !d.OwnChain(actor.ID, v.By) {
+			return nil, fmt.Errorf("device %s is not your first device nor linked from one of your devices, so it can only revoke itself; a device a mediator admitted cannot revoke others: %w", v.By, fault.ErrForbidden)
 		}
 	}
 	if _, err := s.read0(ctx, deviceKey(actor.ID, v.Device)); err != nil {
@@ -372,12 +375,8 @@ func (s *Service) Revoke(ctx context.Context, actor account.Account, record []by
 	key := revocationKey(actor.ID, v.Device)
 	st, err := s.storeLogged(ctx, key, EventRevoke, record)
 	if errors.Is(err, fault.ErrConflict) {
-		// The device has another revocation already. It may not count
-		// where this one is asked for: signed by a device that did not
-		// count then, or by one counted only through an admission in
-		// another case (a case's people are not shown other cases'
-		// admissions). This one is logged beside it, a few at most.
-		st, err = s.revokeAgain(ctx, key, v, record)
+		// The device has another revocation already: see revokeAgain.
+		st, err = s.revokeAgain(ctx, actor.ID, key, v, record)
 	}
 	if err != nil {
 		return nil, err
@@ -394,17 +393,37 @@ func (s *Service) Revoke(ctx context.Context, actor account.Account, record []by
 // MaxRevocationsPerDevice bounds the revocations logged of one device.
 const MaxRevocationsPerDevice = 8
 
-// revokeAgain logs another revocation of a device that has one at key,
-// at key "." and the first 16 hex digits of its hash.
-func (s *Service) revokeAgain(ctx context.Context, key string, v *e2ee.Revocation, record []byte) (*stored, error) {
-	h := v.Hash()
-	again := fmt.Sprintf("%s.%x", key, h[:8])
-	if st, err := s.read0(ctx, again); err == nil && bytes.Equal(st.Record, record) {
-		return s.ensureLogged(ctx, again)
-	}
+// revokeAgain answers a revocation of a device that has one at key
+// already. When a logged revocation of the device counts, that one is the
+// answer and nothing more is logged. Otherwise the stored ones are all
+// ignored by clients — stored before the server checked signers, by an
+// operator, or signed by a device revoked just before (two devices
+// revoking each other at once) — and this one, which the server checked,
+// is logged beside them at key "." and its signer's device id: one per
+// signer, so no signer can fill the slots and block the others, and at
+// most MaxRevocationsPerDevice in all.
+func (s *Service) revokeAgain(ctx context.Context, account, key string, v *e2ee.Revocation, record []byte) (*stored, error) {
 	all, err := s.list(ctx, key)
 	if err != nil {
 		return nil, err
+	}
+	d, err := s.accountDirectory(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	if at, ok := d.RevokedAt(account, v.Device); ok {
+		for _, st := range all {
+			if st.Index == at {
+				return st, nil
+			}
+		}
+	}
+	again := key + "." + v.By
+	if st, err := s.read0(ctx, again); err == nil {
+		if bytes.Equal(st.Record, record) {
+			return s.ensureLogged(ctx, again)
+		}
+		return nil, fmt.Errorf("device %s has a revocation of %s logged already: %w", v.By, v.Device, fault.ErrConflict)
 	}
 	if len(all) >= MaxRevocationsPerDevice {
 		return nil, fmt.Errorf("device %s has been revoked %d times already: %w", v.Device, len(all), fault.ErrConflict)
@@ -466,7 +485,10 @@ func (s *Service) ConsentDevice(ctx context.Context, account, device string) (*e
 // accountDirectory is an account's devices as clients count them
 // (e2ee.Devices with RequireEndorsement): its devices, revocations and
 // every endorsement of its devices (links, and the admissions of every
-// case, whose signers Admit checked were mediators of it).
+// case, whose signers Admit checked were mediators of it). The admitting
+// mediators' devices are not loaded, so an admitted device does not count
+// here (Trusted); OwnChain and Revoked, which do not depend on any
+// admission, are as every case's clients see them.
 func (s *Service) accountDirectory(ctx context.Context, account string) (*e2ee.Devices, error) {
 	devs, revs, err := s.accountDevices(ctx, account)
 	if err != nil {

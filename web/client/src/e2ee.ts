@@ -174,8 +174,10 @@ export class Devices {
   }
   /**
    * Records a logged revocation. Whether it counts is decided by computeTrust (as Go's Devices.Revoke): only if
-   * signed by the revoked device itself or by a device of the same account that counted, unrevoked, at the
-   * revocation's place in the log; any other is ignored, so a device nobody counts cannot retire the real ones.
+   * signed by the revoked device itself or by a device of the account's own chain (its first, or one linked by an
+   * own-chain device) that counted, unrevoked, at the revocation's place in the log. A device counted only through a
+   * mediator's admission cannot retire another (it depends on a statement); any other is ignored, so a device
+   * nobody counts cannot retire the real ones.
    */
   revoke(v: Revocation, index: number): void { this.revocations.push({ v, index }); }
   endorse(e: Endorsement, index: number): void { this.endorsements.push({ e, index }); }
@@ -217,7 +219,7 @@ export class Devices {
     return changed;
   }
   /**
-   * Works out, in log order, which revocations count (each against the devices that counted just before it),
+   * Works out, in log order, which revocations count (each against the own-chain devices that counted just before it),
    * then which devices count: first devices, then endorsements by counted devices until nothing changes.
    */
   async computeTrust(): Promise<void> {
@@ -228,30 +230,38 @@ export class Devices {
       const by = this.by.get(v.account)?.get(v.by);
       if (!ld || ld.revoked >= 0 || !by || by.index >= index) continue; // the earliest revocation that counts stands
       try { await verifyRevocation(v, by.rec); } catch { continue; }
-      if (by !== ld && ((by.revoked >= 0 && by.revoked < index) || !(await this.trustedBefore(index)).has(by))) continue;
+      if (by !== ld && ((by.revoked >= 0 && by.revoked < index) || !(await this.ownBefore(index)).has(by))) continue;
       ld.revoked = index;
     }
     const t = await this.trustedBefore(-1);
     this.trusted = t;
-    // Counting by the account's own chain: its first device, or linked
-    // (case "") by a device that does — never through a mediator's admission.
+    this.own = await this.ownBefore(-1);
+  }
+  /**
+   * The devices that count by their account's own chain by the entries logged before index limit (every entry if
+   * limit < 0), given the revocations decided so far: first devices, then those linked (case "") by such a device,
+   * unrevoked at the link — never through a mediator's admission (as Go's Devices.ownBefore).
+   */
+  private async ownBefore(limit: number): Promise<Set<Logged>> {
+    const before = (i: number) => limit < 0 || i < limit;
     const own = new Set<Logged>();
     for (const a of this.by.keys()) {
       const first = this.firstOf(a);
-      if (first) own.add(first);
+      if (first && before(first.index)) own.add(first);
     }
     for (let changed = true; changed;) {
       changed = false;
       for (const { e, index } of this.endorsements) {
+        if (e.case !== "" || !before(index)) continue;
         const ld = this.by.get(e.account)?.get(e.device);
         const by = this.by.get(e.by)?.get(e.byDev);
-        if (e.case !== "" || !ld || !t.has(ld) || own.has(ld) || !by || !own.has(by) || (by.revoked >= 0 && by.revoked < index)) continue;
+        if (!ld || own.has(ld) || !before(ld.index) || !by || !own.has(by) || (by.revoked >= 0 && by.revoked < index)) continue;
         try { await verifyEndorsement(e, ld.rec, by.rec); } catch { continue; }
         own.add(ld);
         changed = true;
       }
     }
-    this.own = own;
+    return own;
   }
   /**
    * The devices that count by the entries logged before index limit (every entry if limit < 0), given the

@@ -105,7 +105,7 @@ export class SecureCase {
       const by = dir.record(r.rev.account, r.rev.by);
       if (!by) throw new Error(`revocation by unknown device ${r.rev.by}`);
       await E.verifyRevocation(r.rev, by);
-      dir.revoke(r.rev, r.index); // counts only if by is the revoked device or counted then (computeTrust)
+      dir.revoke(r.rev, r.index); // counts only if by is the revoked device or an own-chain device that counted then (computeTrust)
     }
     for (const e of devV.endorsements) dir.endorse(e.e, e.index);
     await dir.computeTrust();

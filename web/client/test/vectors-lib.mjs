@@ -40,8 +40,9 @@ await dir.computeTrust();
 ok(!!dir.device("u_partya", devs["partyA-fallback"].id, -1), "a device linked by the account's first device counts");
 
 // Revocations count only if signed by the revoked device or by a device of
-// the account that counted, unrevoked, before them in the log (as Go's
-// Devices.Revoke); the others are ignored, not errors.
+// the account's own chain (first, or linked from one; never through a
+// mediator's admission) that counted, unrevoked, before them in the log (as
+// Go's Devices.Revoke), whatever the statement; the others are ignored.
 const revs = [];
 for (const vr of v.revocations) {
   const r = E.decodeRevocation(unhex(vr.encoded));
@@ -52,11 +53,16 @@ for (const vr of v.revocations) {
 for (const l of v.revocationLogs) {
   const rd = new E.Devices();
   v.devices.forEach((d, i) => rd.add(devs[d.name].record, i));
+  // The case's statement in force names l.mediators as its mediators: their admissions count.
+  rd.admitFrom({ caseID: "c_vectorcase", latest: () => ({ people: (l.mediators ?? []).map((account) => ({ account, role: E.RoleMediator })) }) });
   for (const le of l.endorsements ?? []) rd.endorse(E.decodeEndorsement(unhex(v.endorsements[le.item].encoded)), le.index);
   for (const lr of l.revocations ?? []) rd.revoke(revs[lr.item], lr.index);
   await rd.computeTrust();
   for (const name of l.revoked ?? []) ok(!rd.device(devs[name].account, devs[name].id, -1) && rd.revoked(devs[name].account, devs[name].id), `${l.what}: ${name} is revoked`);
   for (const name of l.active ?? []) ok(!!rd.device(devs[name].account, devs[name].id, -1) && !rd.revoked(devs[name].account, devs[name].id), `${l.what}: ${name} is active`);
+  for (const name of ["partyA", "partyA-fallback"]) {
+    if (!(l.active ?? []).includes(name) && !(l.revoked ?? []).includes(name)) ok(!rd.device(devs[name].account, devs[name].id, -1), `${l.what}: ${name} does not count`);
+  }
 }
 
 const chain = new E.Chain(v.statements[0].case);
