@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -431,6 +432,21 @@ func (s *SecureChat) refresh(ctx context.Context) error {
 	return nil
 }
 
+// transientFetch reports whether err is a failure to reach the server
+// (a network error, a 5xx or 429 answer) rather than an answer this
+// client refused.
+func transientFetch(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var ae *Error
+	return errors.As(err, &ae) && (ae.Status >= 500 || ae.Status == http.StatusTooManyRequests)
+}
+
 // Send encrypts text on this device and posts it in room; it returns once
 // the server has stored it.
 func (s *SecureChat) Send(ctx context.Context, room, text string) (api.Message, error) {
@@ -466,7 +482,13 @@ func (s *SecureChat) send(ctx context.Context, room string, p *e2ee.Plaintext, b
 	stale := time.Since(s.lastRefresh) > sendRefresh
 	s.refreshMu.Unlock()
 	if stale {
-		if err := s.refresh(ctx); err != nil {
+		if err := s.refresh(ctx); transientFetch(err) {
+			// The server did not answer (a network failure, a 5xx): send
+			// with the state this chat has verified, as before the
+			// refresh existed. A refused chain or directory is no
+			// transient failure and stops the send.
+			s.emit(SecureEvent{Notice: "could not fetch the latest membership and devices (" + err.Error() + "); sending with the verified ones this chat has"})
+		} else if err != nil {
 			return api.Message{}, err
 		}
 	}
