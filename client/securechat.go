@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -431,6 +432,21 @@ func (s *SecureChat) refresh(ctx context.Context) error {
 	return nil
 }
 
+// transientFetch reports whether err is a failure to reach the server
+// (a network error, a 5xx or 429 answer) rather than an answer this
+// client refused.
+func transientFetch(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var ae *Error
+	return errors.As(err, &ae) && (ae.Status >= 500 || ae.Status == http.StatusTooManyRequests)
+}
+
 // Send encrypts text on this device and posts it in room; it returns once
 // the server has stored it.
 func (s *SecureChat) Send(ctx context.Context, room, text string) (api.Message, error) {
@@ -466,7 +482,13 @@ func (s *SecureChat) send(ctx context.Context, room string, p *e2ee.Plaintext, b
 	stale := time.Since(s.lastRefresh) > sendRefresh
 	s.refreshMu.Unlock()
 	if stale {
-		if err := s.refresh(ctx); err != nil {
+		if err := s.refresh(ctx); transientFetch(err) {
+			// The server did not answer (a network failure, a 5xx): send
+			// with the state this chat has verified, as before the
+			// refresh existed. A refused chain or directory is no
+			// transient failure and stops the send.
+			s.emit(SecureEvent{Notice: "could not fetch the latest membership and devices (" + err.Error() + "); sending with the verified ones this chat has"})
+		} else if err != nil {
 			return api.Message{}, err
 		}
 	}
@@ -677,11 +699,12 @@ func (s *SecureChat) signRooms(ctx context.Context, open []e2ee.RoomMembers) err
 // or a recused one coming back; also an account the server made up). A
 // new mediator would read the joint room, every caucus and the mediators'
 // room, so only a person's explicit admission (AdmitMediator) brings them
-// in; admit names the one being admitted, if any. kept is people without
-// the new mediators other than admit.
+// in; admit names the one being admitted, if any (never into a first
+// statement, which names its signer alone: e2ee's checkGenesis). kept is
+// people without the new mediators other than admit.
 func newMediators(latest *e2ee.Statement, people []e2ee.Person, signer, admit string) (kept []e2ee.Person, pending []string) {
 	for _, p := range people {
-		if p.Role == e2ee.RoleMediator && p.Account != admit {
+		if p.Role == e2ee.RoleMediator && (p.Account != admit || latest == nil) {
 			sitting := p.Account == signer && latest == nil
 			if latest != nil {
 				prev, ok := latest.Person(p.Account)
@@ -748,6 +771,14 @@ func (s *SecureChat) AdmitMediator(ctx context.Context, account string) error {
 	if !listed {
 		return fmt.Errorf("%w: %s is not a mediator of the case (add them first: parley case add-mediator)", e2ee.ErrMembership, account)
 	}
+	s.mu.Lock()
+	empty := s.sess.Chain.Latest() == nil
+	s.mu.Unlock()
+	if empty { // the case's first statement names this mediator alone
+		if err := s.signAdmitting(ctx, nil, ""); err != nil {
+			return err
+		}
+	}
 	return s.signAdmitting(ctx, nil, account)
 }
 
@@ -760,8 +791,23 @@ func (s *SecureChat) signAdmitting(ctx context.Context, open []e2ee.RoomMembers,
 			return err
 		}
 		people, sides := peopleOf(c)
+		// One copy of the chain (a background refresh may replace
+		// s.sess.Chain) decides who is new and what the statement follows.
 		s.mu.Lock()
-		people, pending := newMediators(s.sess.Chain.Latest(), people, s.x.Me.Account, admit)
+		chain := s.sess.Chain
+		dir := s.sess.Dir
+		epochs := map[string]int64{}
+		for r, e := range s.epochs {
+			epochs[r] = e
+		}
+		latest := chain.Latest()
+		people, pending := newMediators(latest, people, s.x.Me.Account, admit)
+		if slices.Contains(pending, s.x.Me.Account) {
+			s.mu.Unlock()
+			err := notSitting(c, chain, s.x.Me.Account)
+			s.emit(SecureEvent{Notice: err.Error()})
+			return err
+		}
 		var tell []string
 		for _, a := range pending {
 			if !s.told[a] {
@@ -776,15 +822,6 @@ func (s *SecureChat) signAdmitting(ctx context.Context, open []e2ee.RoomMembers,
 		for _, a := range tell {
 			s.emit(SecureEvent{Notice: fmt.Sprintf("%s is listed as a mediator of this case but no mediator has admitted them: they read nothing until you do (parley chat admit %s %s)", nameIn(c, a), s.caseID, a)})
 		}
-		s.mu.Lock()
-		epochs := map[string]int64{}
-		for r, e := range s.epochs {
-			epochs[r] = e
-		}
-		chain := s.sess.Chain
-		dir := s.sess.Dir
-		s.mu.Unlock()
-		latest := chain.Latest()
 		if latest != nil {
 			for _, r := range latest.Rooms {
 				if _, ok := epochs[r.Name]; !ok {
@@ -837,6 +874,34 @@ func (s *SecureChat) signAdmitting(ctx context.Context, open []e2ee.RoomMembers,
 		return s.refresh(ctx)
 	}
 	return errors.New("membership statement: lost the race to other mediators repeatedly")
+}
+
+// notSitting is what a mediator of the case record is told when the
+// signed chain has no place for them: no statement has them as a mediator.
+// If they created the case (the record's createdBy) and the first
+// statement is another account's, someone else's device started the
+// case's conversation — the server's doing, since the first statement is
+// trusted on first use (docs/protocol.md, residuals); otherwise they are a
+// co-mediator no sitting mediator has admitted yet.
+func notSitting(c api.Case, chain *e2ee.Chain, me string) error {
+	first, _ := chain.Get(1)
+	if first != nil && first.SignerAccount != me && c.CreatedBy == me && !inChain(chain, me) {
+		return fmt.Errorf("%w: this case's conversation was started by someone else's device (%s), not yours. Do not use it; tell the program",
+			e2ee.ErrMembership, first.SignerAccount)
+	}
+	return fmt.Errorf("%w: you are listed as a mediator of this case, but no mediator of it has admitted you yet: you read nothing until one does", e2ee.ErrMembership)
+}
+
+// inChain reports whether any statement of chain names account.
+func inChain(chain *e2ee.Chain, account string) bool {
+	for seq := 1; seq <= chain.Len(); seq++ {
+		if st, _ := chain.Get(uint64(seq)); st != nil {
+			if _, ok := st.Person(account); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // nameIn is account's name in the case record, with its id.

@@ -42,6 +42,7 @@ func TestDefinedRoomRules(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
+			w.genesis(t, w.med, definedPeople(w), epochs(1))
 			st := withRooms(w, definedPeople(w), tc.room)
 			raw, err := st.Sign(w.med)
 			if err == nil {
@@ -67,6 +68,7 @@ func TestDefinedRoomRules(t *testing.T) {
 func TestDefinedRoomChainRules(t *testing.T) {
 	w := newWorld(t)
 	people := definedPeople(w)
+	w.genesis(t, w.med, people, epochs(1))
 	room := RoomMembers{Name: "room:r1", Epoch: 1, Members: []string{"u_med", "u_partya"}}
 	first := withRooms(w, people, room)
 	raw, err := first.Sign(w.med)
@@ -119,6 +121,7 @@ func TestDefinedRoomChainRules(t *testing.T) {
 // a non-member sends there is refused.
 func TestDefinedRoomKeys(t *testing.T) {
 	w := newWorld(t)
+	w.genesis(t, w.med, w.people(), epochs(1))
 	st := withRooms(w, w.people(), RoomMembers{Name: "room:r1", Epoch: 1, Members: []string{"u_med", "u_partya"}})
 	raw, err := st.Sign(w.med)
 	if err != nil {

@@ -2,6 +2,7 @@ package e2ee
 
 import (
 	"crypto/sha256"
+	"slices"
 	"testing"
 )
 
@@ -27,6 +28,7 @@ type world struct {
 	med, a1, a2, counselA, b, m2 *DeviceKeys
 	dir                          *Devices
 	chain                        *Chain
+	first                        []byte // the first statement genesis signed, if it did
 }
 
 func newWorld(t testing.TB) *world {
@@ -56,9 +58,11 @@ func (w *world) people() []Person {
 }
 
 // sign makes the next statement of the chain for people at epochs, signs
-// it with signer and extends the chain.
+// it with signer and extends the chain. On an empty chain it first signs
+// the case's first statement (see [world.genesis]).
 func (w *world) sign(t testing.TB, signer *DeviceKeys, people []Person, epochs map[string]int64) *Statement {
 	t.Helper()
+	w.genesis(t, signer, people, epochs)
 	st := w.next(people, epochs)
 	raw, err := st.Sign(signer)
 	if err != nil {
@@ -72,6 +76,37 @@ func (w *world) sign(t testing.TB, signer *DeviceKeys, people []Person, epochs m
 		t.Fatal(err)
 	}
 	return dec
+}
+
+// genesis, on an empty chain whose people name other mediators than
+// signer, signs the case's first statement as a mediator's client does:
+// signer as the only mediator (checkGenesis), the others to be admitted
+// by the next statement. Its encoding is kept in w.first, for the tests
+// that hand a list of statements to another chain.
+func (w *world) genesis(t testing.TB, signer *DeviceKeys, people []Person, epochs map[string]int64) {
+	t.Helper()
+	if w.chain.Len() > 0 {
+		return
+	}
+	alone := slices.DeleteFunc(slices.Clone(people), func(p Person) bool {
+		return p.Role == RoleMediator && p.Account != signer.Account
+	})
+	if len(alone) == len(people) {
+		return
+	}
+	st := w.next(alone, epochs)
+	raw, err := st.Sign(signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := DecodeStatement(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.chain.Extend(dec, w.dir); err != nil {
+		t.Fatal(err)
+	}
+	w.first = raw
 }
 
 func (w *world) next(people []Person, epochs map[string]int64) *Statement {

@@ -13,6 +13,7 @@ import (
 // extra, and returns its encoding (the chain extended with it).
 func signNext(t *testing.T, w *world, signer *DeviceKeys, people []Person, extra ...RoomMembers) []byte {
 	t.Helper()
+	w.genesis(t, signer, people, epochs(1))
 	st := w.next(people, epochs(1))
 	st.Rooms = append(st.Rooms, CarryDefined(w.chain.Latest(), people, map[string]int64{})...)
 	st.Rooms = append(st.Rooms, extra...)
@@ -30,10 +31,14 @@ func signNext(t *testing.T, w *world, signer *DeviceKeys, people []Person, extra
 	return raw
 }
 
-// chainOf verifies raws into a new chain (what another client sees).
+// chainOf verifies raws into a new chain (what another client sees),
+// after the first statement genesis signed if there is one.
 func chainOf(t *testing.T, w *world, raws [][]byte) *Chain {
 	t.Helper()
 	c := NewChain(w.caseID)
+	if w.first != nil {
+		raws = append([][]byte{w.first}, raws...)
+	}
 	for _, raw := range raws {
 		dec, err := DecodeStatement(raw)
 		if err != nil {
@@ -258,7 +263,8 @@ func TestSealedRoomMembersOnlyLeave(t *testing.T) {
 	without := slices.DeleteFunc(slices.Clone(people), func(p Person) bool { return p.Account == "u_counsela" })
 	signNext(t, w, w.m2, without) // signed by a mediator not in the room: the slot is carried blind
 	signNext(t, w, w.med, people) // the counsel is back in the case
-	for seq, want := range map[uint64][]string{1: {"u_med", "u_partya", "u_counsela"}, 2: {"u_med", "u_partya"}, 3: {"u_med", "u_partya"}} {
+	// Statement 1 is the first (u_med alone as mediator); 2 admits u_med2.
+	for seq, want := range map[uint64][]string{2: {"u_med", "u_partya", "u_counsela"}, 3: {"u_med", "u_partya"}, 4: {"u_med", "u_partya"}} {
 		st, _ := w.chain.Get(seq)
 		r, ok := st.Room(name("room:r1"))
 		slices.Sort(want)
@@ -308,8 +314,8 @@ func TestSealedRoomClose(t *testing.T) {
 	if err := w.chain.AddEntry(closing.Raw); err != nil {
 		t.Fatal(err)
 	}
-	signNext(t, w, w.m2, people) // a later statement carries both slots
-	if seq, ok := w.chain.Closed(name("room:r1")); !ok || seq != 2 {
+	signNext(t, w, w.m2, people)                                     // a later statement carries both slots
+	if seq, ok := w.chain.Closed(name("room:r1")); !ok || seq != 3 { // 1 is the first statement, 2 admits u_med2 and opens
 		t.Fatalf("closed: %d %v", seq, ok)
 	}
 	if _, err := w.session(w.a1).Prepare(name("room:r1"), 1); !errors.Is(err, ErrRoomClosed) {
@@ -319,7 +325,7 @@ func TestSealedRoomClose(t *testing.T) {
 		t.Fatalf("what was said before closing: %v %v", texts, errs)
 	}
 	// A key distributed under a statement from the closing on is refused.
-	sc := NewSenderChain(ChainContext{Case: w.caseID, Room: name("room:r1"), Epoch: 1, StatementSeq: 3, Account: "u_partya", Device: w.a1.ID})
+	sc := NewSenderChain(ChainContext{Case: w.caseID, Room: name("room:r1"), Epoch: 1, StatementSeq: 4, Account: "u_partya", Device: w.a1.ID})
 	dists, err := sc.KeyDist(w.a1, []*DeviceRecord{w.med.Record()})
 	if err != nil {
 		t.Fatal(err)

@@ -372,6 +372,7 @@ func (c *Chain) Len() int { return len(c.stmts) }
 //   - signed by a device (from dir) of SignerAccount, who is a mediator in
 //     the latest statement (for the first: in the statement itself — the
 //     genesis is trusted on first use and pinned by clients);
+//   - the first statement names no mediator but its signer ([checkGenesis]);
 //   - its own rules hold ([Statement.CheckRules]);
 //   - nobody's role or side differs from any earlier statement;
 //   - no room disappears and no room's epoch goes backwards;
@@ -400,6 +401,11 @@ func (c *Chain) Extend(next *Statement, dir Directory) error {
 	}
 	if p, ok := authority.Person(next.SignerAccount); !ok || p.Role != RoleMediator {
 		return bad("signed by %s, who is not a mediator of the case", next.SignerAccount)
+	}
+	if prev == nil {
+		if err := checkGenesis(next); err != nil {
+			return err
+		}
 	}
 	dev, ok := dir.Device(next.SignerAccount, next.SignerDevice, next.LogIndex)
 	if !ok {

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"testing/cryptotest"
 	"time"
@@ -119,6 +121,15 @@ type vecInvalid struct {
 	Error   string   `json:"error"`
 }
 
+// vecGenesis is a chain of statements (encodings, from the first) that a
+// client extends from empty with the vector devices: Error is "" if every
+// statement is accepted, else a substring of the refusal of the last one.
+type vecGenesis struct {
+	What       string     `json:"what"`
+	Statements []hexBytes `json:"statements"`
+	Error      string     `json:"error"`
+}
+
 type vectors struct {
 	Protocol      string         `json:"protocol"`
 	Deterministic []string       `json:"deterministic"`
@@ -140,6 +151,10 @@ type vectors struct {
 	// Revocations of partyA's devices, and logs of them: which count.
 	Revocations    []vecRevocation    `json:"revocations"`
 	RevocationLogs []vecRevocationLog `json:"revocationLogs"`
+	// Genesis: chains from their first statement. A first statement names
+	// exactly one mediator, its signer (checkGenesis); co-mediators come in
+	// by a later statement.
+	Genesis []vecGenesis `json:"genesis"`
 }
 
 type vecRevocation struct {
@@ -247,6 +262,7 @@ func generateVectors(t *testing.T) *vectors {
 		"invalid: each payload must be refused (error names the check)",
 		"endorsements: encoded (Ed25519 is deterministic); each verifies against the endorsed record and the signer",
 		"revocations: encoded (Ed25519 is deterministic); each verifies against its signer",
+		"genesis: each chain extended from empty with the devices above; error \"\" = every statement accepted, else the last is refused with an error containing it (a first statement names exactly one mediator, its signer)",
 		"revocationLogs: a revocation counts only if signed by the revoked device or by a device of the account's own chain (first, or linked from one; never through an admission) that counted, unrevoked, before it in the log; the others are ignored, not errors. mediators: the case's mediators whose admissions count; a device not in active or revoked must not count",
 	}}
 	devs := map[string]*DeviceKeys{}
@@ -336,7 +352,67 @@ func generateVectors(t *testing.T) *vectors {
 		v.Revocations = append(v.Revocations, vecRevocation{Signer: r.signer, Revoked: r.revoked, Created: 1767225604000, Encoded: raw})
 	}
 	v.RevocationLogs = revocationLogs()
+	v.Genesis = genesisVectors(t, devs)
 	return v
+}
+
+// genesisVectors: a first statement signed by the mediator that also names
+// a co-mediator (refused), and the honest way — the mediator alone first,
+// then a statement admitting the co-mediator (accepted).
+func genesisVectors(t *testing.T, devs map[string]*DeviceKeys) []vecGenesis {
+	med := devs["mediator"]
+	alone := []Person{{"u_mediator", RoleMediator, ""}, {"u_partya", RoleParty, "A"}, {"u_partyb", RoleParty, "B"}}
+	both := append(slices.Clone(alone), Person{"u_comediator", RoleMediator, ""})
+	at := map[string]int64{"joint": 1, "caucus:A": 1, "caucus:B": 1, "mediators": 1}
+	sign := func(people []Person, prev *Statement) *Statement {
+		st := StatementFor("c_genesiscase", people, []string{"A", "B"}, at)
+		st.Seq, st.Created = 1, 1767225605000
+		if prev != nil {
+			st.Seq, st.Prev, st.Created = prev.Seq+1, prev.Hash(), prev.Created+1
+		}
+		if _, err := st.Sign(med); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	forged := sign(both, nil)
+	first := sign(alone, nil)
+	admit := sign(both, first)
+	return []vecGenesis{
+		{"first statement naming a second mediator besides its signer", []hexBytes{forged.Raw}, "first statement names mediator u_comediator"},
+		{"first statement naming its signer alone, then one admitting a co-mediator", []hexBytes{first.Raw, admit.Raw}, ""},
+	}
+}
+
+// checkGenesisVectors extends a chain from empty with each genesis vector.
+func checkGenesisVectors(t *testing.T, v *vectors, dir Directory) {
+	if len(v.Genesis) == 0 {
+		t.Fatal("no genesis vectors")
+	}
+	for _, g := range v.Genesis {
+		var err error
+		var chain *Chain
+		for _, raw := range g.Statements {
+			var st *Statement
+			if st, err = DecodeStatement(raw); err != nil {
+				break
+			}
+			if chain == nil {
+				chain = NewChain(st.Case)
+			}
+			if err = chain.Extend(st, dir); err != nil {
+				break
+			}
+		}
+		switch {
+		case g.Error == "" && err != nil:
+			t.Fatalf("genesis vector %q refused: %v", g.What, err)
+		case g.Error != "" && (!errors.Is(err, ErrMembership) || !strings.Contains(err.Error(), g.Error)):
+			t.Fatalf("genesis vector %q: got %v, want a refusal with %q", g.What, err, g.Error)
+		case g.Error == "" && chain.Len() != len(g.Statements):
+			t.Fatalf("genesis vector %q: chain of %d", g.What, chain.Len())
+		}
+	}
 }
 
 func statementVector(st *Statement, signer string) vecStatement {
@@ -532,6 +608,7 @@ func TestVectors(t *testing.T) {
 		t.Fatalf("room entry differs from the vector: %+v", e)
 	}
 	checkRevocationVectors(t, &v, devs)
+	checkGenesisVectors(t, &v, dir)
 }
 
 func checkRevocationVectors(t *testing.T, v *vectors, devs map[string]*DeviceKeys) {

@@ -287,7 +287,8 @@ func TestChatAdmitCoMediator(t *testing.T) {
 	if _, out := co.run(t, "", "chat", "read", k.ID, "--room", "caucus:A"); strings.Contains(out, "CANARY-before-admission") {
 		t.Fatalf("the co-mediator read A's caucus before any admission: %s", out)
 	}
-	if code, out := med.run(t, "", "chat", "admit", k.ID); code != 0 || !strings.Contains(out, "not admitted") || !strings.Contains(out, co.id) {
+	if code, out := med.run(t, "", "chat", "admit", k.ID); code != 0 || !strings.Contains(out, "not admitted") || !strings.Contains(out, co.id) ||
+		!strings.Contains(out, "safety number with them:") || !strings.Contains(out, "by phone before you admit them") {
 		t.Fatalf("chat admit (list): %d %s", code, out)
 	}
 	code, out = med.run(t, "", "chat", "admit", k.ID, co.id)

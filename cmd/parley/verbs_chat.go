@@ -316,7 +316,14 @@ func chatAdmit(ctx context.Context, args []string) error {
 			fmt.Println("no mediator waits to be admitted")
 		}
 		for _, m := range pending {
-			fmt.Printf("%s (%s) is listed as a mediator but not admitted; to admit them: parley chat admit %s %s\n", m.Name, m.AccountID, caseID, m.AccountID)
+			fmt.Printf("%s (account %s) is listed as a mediator but not admitted; to admit them: parley chat admit %s %s\n", m.Name, m.AccountID, caseID, m.AccountID)
+			// The name is the server's word: the safety number is what can
+			// be compared out of band.
+			if n, err := x.SafetyNumber(ctx, caseID, m.AccountID); err == nil {
+				fmt.Printf("  safety number with them: %s\n  check this number with %s by phone before you admit them\n", e2ee.FormatSafetyNumber(n), m.Name)
+			} else {
+				fmt.Printf("  no safety number with them (%v): confirm with %s by phone, and with the program, before you admit them\n", err, m.Name)
+			}
 		}
 		return nil
 	}

@@ -374,6 +374,7 @@ function renderPendingMediators(pending: { accountId: string; name: string }[]) 
     const question = h("div", {});
     ask.onclick = () => {
       out.textContent = "";
+      const number = h("p", { class: "admit-mediator-number", "aria-live": "polite" });
       const yes = h("button", { type: "button", class: "primary", id: "admit-mediator-confirm" }, `Admit ${m.name}`) as HTMLButtonElement;
       const cancel = h("button", { type: "button", id: "admit-mediator-cancel", onclick: () => { question.replaceChildren(); ask.focus(); } }, "Cancel");
       yes.onclick = async () => {
@@ -393,8 +394,14 @@ function renderPendingMediators(pending: { accountId: string; name: string }[]) 
         h("ul", { id: "admit-mediator-what" },
           h("li", {}, `They will be able to read the joint room, every caucus and the documents shared in them.`),
           h("li", {}, `Only do this if the program told you ${m.name} is joining this case.`)),
+        number,
         h("div", { class: "row" }, yes, cancel)));
       yes.focus();
+      // The name is the server's word; the safety number (from the devices' keys) is what can be compared by phone.
+      sc.safetyNumber(m.accountId).then(
+        (n) => number.replaceChildren(`Safety number with ${m.name}: `, h("strong", { class: "safety" }, n), h("br", {}),
+          `Check this number with ${m.name} by phone before you admit them.`),
+        (e) => number.replaceChildren(`There is no safety number with ${m.name} yet (${errText(e)}). Confirm with ${m.name} and the program by phone before you admit them.`));
     };
     item.append(
       h("p", {}, h("strong", {}, `${m.name} is listed as a mediator of this case, but nobody has let them into the conversation yet. `),

@@ -575,6 +575,21 @@ export function sameMembership(a: Pick<Statement, "people" | "rooms">, b: Pick<S
   return j(a) === j(b);
 }
 
+/**
+ * The first-statement rule (Go: checkGenesis, e2ee/genesis.go): a case's first statement names exactly one mediator,
+ * its signer. The first statement is its own authority (trust on first use), so if it could name others a server
+ * could have an account of its own sign one naming the real mediator too, and that account would be "sitting" with
+ * no person ever admitting it. Co-mediators come in by a later statement a sitting mediator signs.
+ */
+export function checkGenesis(first: Statement): void {
+  for (const p of first.people) {
+    if (p.role === RoleMediator && p.account !== first.signerAccount) {
+      throw membershipErr(`statement ${first.seq}: first statement names mediator ${p.account} besides its signer ${first.signerAccount}: ` +
+        "a case's first statement names exactly one mediator, its signer; co-mediators are admitted by a later statement");
+    }
+  }
+}
+
 export class Chain {
   stmts: Statement[] = [];
   private sticky = new Map<string, Person>();
@@ -595,6 +610,7 @@ export class Chain {
     const authority = prev ?? next;
     const signer = authority.people.find((p) => p.account === next.signerAccount);
     if (!signer || signer.role !== RoleMediator) throw bad(`signed by ${next.signerAccount}, who is not a mediator of the case`);
+    if (!prev) checkGenesis(next);
     const dev = dir.device(next.signerAccount, next.signerDevice, next.logIndex);
     if (!dev) throw new E2EEError("unknown device", `statement ${next.seq} signer ${next.signerAccount}/${next.signerDevice}`);
     if (dev.account !== next.signerAccount) throw bad("signer device belongs to another account");

@@ -549,7 +549,9 @@ export class SecureCase {
       const people: E.Person[] = [];
       // A new mediator reads every room: the case record (the server's word) is not enough to add one.
       // They wait for a mediator's explicit confirmation (admitMediator); the rest is signed as it is.
-      for (const m of c.mediators) if (!m.recused && (this.sitting(m.accountId) || m.accountId === this.admitting)) people.push({ account: m.accountId, role: E.RoleMediator, side: "" });
+      // A case's first statement names this mediator alone (e2ee.ts checkGenesis): an admission waits for it.
+      for (const m of c.mediators) if (!m.recused && (this.sitting(m.accountId) || (latest && m.accountId === this.admitting))) people.push({ account: m.accountId, role: E.RoleMediator, side: "" });
+      if (latest && !this.sitting(this.me.account)) throw new NotSitting(this.startedElsewhere(c.createdBy));
       for (const p of c.participants) people.push({ account: p.accountId, role: p.role, side: p.role === "observer" ? "" : p.side ?? "" });
       this.onPendingMediators(this.pendingMediators());
       const epochs: Record<string, number> = {};
@@ -582,6 +584,21 @@ export class SecureCase {
   }
 
   /**
+   * What a mediator of the case record is told when the signed chain has no place for them: the first statement is
+   * another account's and no statement admits them. A mediator who created the case (the record's createdBy) has
+   * never let anyone else start it: someone else's device did, which is the server's doing (trust on first use of
+   * the first statement, docs/protocol.md). Anyone else is a co-mediator a sitting mediator has not admitted yet.
+   */
+  private startedElsewhere(createdBy?: string): string {
+    const first = this.sess.chain.get(1);
+    if (first && first.signerAccount !== this.me.account && createdBy === this.me.account &&
+      !this.sess.chain.stmts.some((st) => st.people.some((p) => p.account === this.me.account))) {
+      return "This case's conversation was started by someone else's device, not yours. Do not use it; tell the program.";
+    }
+    return "You are listed as a mediator of this case, but no mediator of it has admitted you yet: you read nothing until one does.";
+  }
+
+  /**
    * Is account a mediator a statement may list without anyone's confirmation: a mediator of the latest
    * signed statement, or, for the case's first statement, this mediator alone?
    */
@@ -608,6 +625,7 @@ export class SecureCase {
    */
   async admitMediator(account: string): Promise<void> {
     if (this.signing) await this.signing.catch(() => {});
+    if (!this.sess.chain.latest()) await this.signMembership(); // the first statement names this mediator alone
     this.admitting = account;
     try {
       await this.signMembership();
@@ -807,7 +825,11 @@ function errorText(e: unknown): string {
 }
 
 /** What a mediator is told when this browser could not sign who is in a room, in plain words. */
+/** A mediator of the case record whom no signed statement has as one: said as it is (startedElsewhere). */
+class NotSitting extends Error {}
+
 function membershipWords(e: unknown): string {
+  if (e instanceof NotSitting) return e.message;
   const msg = e instanceof Error ? e.message : String(e);
   if (/unknown device|not in the key directory|revoked/.test(msg)) {
     return "This browser is not added to your account yet, so it cannot confirm who is in each room. Add it from a device you already use (\u201cYour devices\u201d, \u201cAdd a device\u201d there); until then your other device does this.";

@@ -72,6 +72,17 @@ await run(async () => {
   check(q.includes("Admit Sam Lee as a co-mediator?") && q.includes("They will be able to read the joint room, every caucus and the documents shared in them.") &&
     q.includes("Only do this if the program told you Sam Lee is joining this case."), "the confirmation says what admitting does: " + q);
   check(await med.evaluate(() => document.activeElement?.id) === "admit-mediator-confirm", "focus moves to the button that admits");
+  // The name is the server's word: the dialog shows the safety number with Sam, which Sam's page shows too.
+  const number = dialog.locator(".admit-mediator-number strong.safety");
+  await number.waitFor({ timeout: LONG });
+  const n = (await number.innerText()).trim();
+  check(/^[0-9 ]{20,}$/.test(n) && (await dialog.innerText()).includes("Check this number with Sam Lee by phone before you admit them."),
+    "the confirmation shows the safety number with Sam and says to check it by phone: " + await dialog.innerText());
+  const samButton = sam.locator("#safety button", { hasText: "Safety number with" }).first();
+  await samButton.click();
+  const samSees = sam.locator("#safety p.safety").first();
+  await samSees.filter({ hasText: /[0-9]/ }).waitFor({ timeout: LONG });
+  check((await samSees.innerText()).trim() === n, `Sam's page shows the same safety number (${await samSees.innerText()} vs ${n})`);
   await med.screenshot({ path: `${shots}/admit-mediator.png`, fullPage: false });
   const phone = await med.context().newPage();
   await phone.setViewportSize({ width: 390, height: 844 });
@@ -80,7 +91,7 @@ await run(async () => {
   const phoneItem = phone.locator("#mediator-admissions .admit-mediator", { hasText: "Sam Lee" });
   await phoneItem.waitFor({ timeout: LONG });
   await phoneItem.locator("button.admit-mediator-ask").click();
-  await phone.locator("#mediator-admissions .confirm").waitFor();
+  await phone.locator("#mediator-admissions .confirm .admit-mediator-number strong.safety").waitFor({ timeout: LONG });
   await phone.locator("#mediator-admissions").scrollIntoViewIfNeeded();
   await phone.screenshot({ path: `${shots}/admit-mediator-phone.png`, fullPage: false });
   await phone.locator("#admit-mediator-cancel").click();

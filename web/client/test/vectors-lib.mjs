@@ -242,5 +242,20 @@ const l2 = sealedChain.latest();
 await sealedChain.extend(await E.decodeStatement(await E.signStatement({ case: c.case, seq: l2.seq + 1, prev: l2.hash, created: l2.created + 1, people: l2.people,
   rooms: [...l2.rooms, { name: twin.slot, epoch: 1, members: [] }] }, devs.mediator)), dir);
 ok(E.isRoomConflict(await sealedChain.addEntries([twin.raw])) && !E.roomOf(sealedChain.latest(), r2), "sealed room: a second opening of its name drops it and is reported");
+// A case's first statement names exactly one mediator, its signer (Go: checkGenesis): each chain is extended from
+// empty; error "" means every statement is accepted.
+ok((v.genesis ?? []).length > 0, "genesis vectors present");
+for (const g of v.genesis) {
+  let err = null, chain = null;
+  try {
+    for (const raw of g.statements) {
+      const st = await E.decodeStatement(unhex(raw));
+      chain ??= new E.Chain(st.case);
+      await chain.extend(st, dir);
+    }
+  } catch (e) { err = e; }
+  if (g.error === "") ok(!err && chain.length === g.statements.length, `genesis "${g.what}": accepted (got ${err && err.message})`);
+  else ok(err && err.message.includes(g.error), `genesis "${g.what}": refused with "${g.error}" (got ${err && err.message})`);
+}
 return checks;
 }
