@@ -154,13 +154,22 @@ func (s *Service) commitChange(ctx context.Context, id string, change func(c *Ca
 		if err != nil {
 			return nil, err
 		}
-		out, err := s.flushPending(ctx, &updated, func(p PendingEvent) bool { return mine[p.Nonce] })
+		// The change has landed: its events are appended (or marked for
+		// the sweep) even if the caller has gone meanwhile (a closed
+		// tab), or nothing would bring a quiet case's event to the log.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+		out, err := s.flushPending(fctx, &updated, func(p PendingEvent) bool { return mine[p.Nonce] })
 		if err != nil {
-			s.markUnaudited(ctx, id)
+			s.markUnaudited(fctx, id)
 		}
+		cancel()
 		return out, nil
 	}
 }
+
+// settleTimeout bounds the append (and marker) that follow a change that
+// has landed, made with a context of their own.
+const settleTimeout = 30 * time.Second
 
 // markUnaudited leaves the sweep's marker for case id (best effort).
 func (s *Service) markUnaudited(ctx context.Context, id string) {
@@ -264,8 +273,7 @@ func (s *Service) RunSweep(ctx context.Context) {
 
 // SweepOnce makes one pass over at most SweepBatch marked cases: appends
 // their stale pending events and drops the marker of a case with nothing
-// pending left. It returns how many events it appended... rather, how many
-// cases it cleared.
+// pending left. It returns how many cases it cleared.
 func (s *Service) SweepOnce(ctx context.Context) (int, error) {
 	var keys []string
 	if err := s.meta.List(ctx, unauditedPrefix, func(key string) error {
@@ -298,9 +306,17 @@ func (s *Service) SweepOnce(ctx context.Context) (int, error) {
 			continue
 		}
 		if len(c.Unaudited) == 0 {
-			if err := s.meta.Delete(ctx, key); err == nil {
-				cleared++
+			if err := s.meta.Delete(ctx, key); err != nil {
+				continue
 			}
+			// A change whose append failed between the reload and the
+			// delete found the marker there and left it to us: read the
+			// case again, and mark it again if something is pending.
+			if c, err := s.reload(ctx, id); err == nil && len(c.Unaudited) > 0 {
+				s.markUnaudited(ctx, id)
+				continue
+			}
+			cleared++
 		}
 	}
 	return cleared, firstErr

@@ -24,9 +24,17 @@ type auditDown struct {
 	objstore.Store
 	down atomic.Bool
 	slow atomic.Int64
+	// leave, if set, is called once a case record has been written: the
+	// caller goes (a closed tab) right after its change landed.
+	leave atomic.Pointer[context.CancelFunc]
 }
 
 func (f *auditDown) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	if strings.HasPrefix(key, "audit/") || strings.HasPrefix(key, unauditedPrefix) {
+		if err := ctx.Err(); err != nil {
+			return objstore.Info{}, err // a caller that left writes nothing more
+		}
+	}
 	if strings.HasPrefix(key, "audit/") {
 		if f.down.Load() {
 			return objstore.Info{}, errors.New("injected: audit store down")
@@ -35,7 +43,13 @@ func (f *auditDown) Put(ctx context.Context, key string, r io.Reader, size int64
 			time.Sleep(d)
 		}
 	}
-	return f.Store.Put(ctx, key, r, size, opts)
+	info, err := f.Store.Put(ctx, key, r, size, opts)
+	if err == nil && strings.HasPrefix(key, "cases/") && strings.HasSuffix(key, "/case") {
+		if leave := f.leave.Swap(nil); leave != nil {
+			(*leave)()
+		}
+	}
+	return info, err
 }
 
 // skewClock sets the service's clock to the real time plus an offset the
@@ -353,5 +367,30 @@ func TestRecusalWithAuditDownStillChangesMembership(t *testing.T) {
 	}
 	if n := count(e.entryTypes(t, before), "case.recusal"); n != 1 {
 		t.Fatalf("%d case.recusal entries, want exactly 1", n)
+	}
+}
+
+// A change's caller that goes right after the change landed (a closed
+// tab cancels the request) must not keep its event from the log: the
+// append that follows the write runs on a context of its own.
+func TestChangeAuditedWhenItsCallerLeaves(t *testing.T) {
+	e, fo, _ := outboxEnv(t)
+	med := staff(policy.RoleMediator, "M")
+	c := e.newCase(t, med, "Lee v. Park")
+	before := e.log.Size()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	fo.leave.Store(&cancel)
+	if _, err := e.svc.AddObjective(ctx, med, c.ID, KindObjective, "a quiet settlement"); err != nil {
+		t.Fatalf("a change that landed: %v", err)
+	}
+	if fo.leave.Load() != nil {
+		t.Fatal("the test never saw the case record written")
+	}
+	if n := count(e.entryTypes(t, before), "case.objective"); n != 1 {
+		t.Fatalf("%d case.objective entries after the caller left, want 1", n)
+	}
+	if raw := e.raw(t, c.ID); len(raw.Unaudited) != 0 {
+		t.Fatalf("%d events still pending", len(raw.Unaudited))
 	}
 }
