@@ -486,7 +486,13 @@ func (s *SecureChat) send(ctx context.Context, room string, p *e2ee.Plaintext, b
 			// The server did not answer (a network failure, a 5xx): send
 			// with the state this chat has verified, as before the
 			// refresh existed. A refused chain or directory is no
-			// transient failure and stops the send.
+			// transient failure and stops the send; so does a device
+			// that has verified a later statement than this chat holds
+			// (another process saw a change, a removal say): the
+			// server's silence must not make it send to the older one.
+			if behind := s.behindPin(); behind != nil {
+				return api.Message{}, behind
+			}
 			s.emit(SecureEvent{Notice: "could not fetch the latest membership and devices (" + err.Error() + "); sending with the verified ones this chat has"})
 		} else if err != nil {
 			return api.Message{}, err
@@ -1047,6 +1053,24 @@ func (s *SecureChat) checkHash(ctx context.Context, proposal SecureEvent) error 
 	}
 	if len(page.Messages) == 0 || page.Messages[0].Pos() != ref || e2ee.PayloadHash(page.Messages[0].Body) != proposal.Carry.RefHash {
 		return errors.New("the proposal does not match the stored message")
+	}
+	return nil
+}
+
+// behindPin says whether this device has verified a later membership
+// statement of the case than the one this chat holds.
+func (s *SecureChat) behindPin() error {
+	s.x.mu.Lock()
+	p := s.x.pinned(s.caseID)
+	s.x.mu.Unlock()
+	s.mu.Lock()
+	var have uint64
+	if s.sess != nil && s.sess.Chain != nil && s.sess.Chain.Latest() != nil {
+		have = s.sess.Chain.Latest().Seq
+	}
+	s.mu.Unlock()
+	if p.Seq > have {
+		return fmt.Errorf("%w: this device has verified membership statement %d of case %s, but could not fetch it now (this chat holds %d); not sending with the older membership", e2ee.ErrMembership, p.Seq, s.caseID, have)
 	}
 	return nil
 }

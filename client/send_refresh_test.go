@@ -1,16 +1,22 @@
 package client_test
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
 )
 
@@ -43,5 +49,29 @@ func TestSendWithCachedStateWhenRefreshFails(t *testing.T) {
 	send(t, a, "caucus:A", "while the refresh fails")
 	if got := expect(t, med, "caucus:A"); got.Text != "while the refresh fails" {
 		t.Fatalf("mediator read %q", got.Text)
+	}
+
+	// This device has meanwhile verified a later statement (another of
+	// its processes saw a change, a removal say): the server's silence
+	// must not make this chat send to the older membership.
+	path := filepath.Join(tc.a.dir, "statements.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pins map[string]map[string]any
+	if err := json.Unmarshal(b, &pins); err != nil {
+		t.Fatal(err)
+	}
+	pins[tc.caseID]["seq"] = pins[tc.caseID]["seq"].(float64) + 1
+	if b, err = json.Marshal(pins); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3200 * time.Millisecond) // past sendRefresh again
+	if _, err := a.Send(context.Background(), "caucus:A", "with an older membership"); !errors.Is(err, e2ee.ErrMembership) {
+		t.Fatalf("send while behind this device's pin: %v, want a membership error", err)
 	}
 }
