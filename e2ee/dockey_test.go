@@ -219,8 +219,10 @@ type docVectors struct {
 	} `json:"unbound"`
 	// The world the wrap lives in, for clients that rebuild it: the
 	// devices from their seeds (in directory order) and the signed
-	// membership statement.
+	// membership: the case's first statement (its mediator alone) and
+	// the statement that admits everyone else.
 	Devices   []docVectorDevice `json:"devices"`
+	First     hexBytes          `json:"first"`
 	Statement hexBytes          `json:"statement"`
 }
 
@@ -278,7 +280,7 @@ func generateDocVectors(t *testing.T) *docVectors {
 	v := &docVectors{}
 	w := newWorld(t)
 	st := w.sign(t, w.med, w.people(), epochs(1))
-	v.Statement = st.Raw
+	v.First, v.Statement = w.first, st.Raw
 	for _, d := range []struct {
 		name, account string
 		kem           KEMID

@@ -127,6 +127,7 @@ for (const [i, d] of v.devices.entries()) {
 dir.endorse(E.decodeEndorsement(await E.endorse(devs.a1, devs.a2.record, "", 1767225600000)), 100);
 await dir.computeTrust();
 const chain = new E.Chain(s.case);
+await chain.extend(await E.decodeStatement(unhex(v.first)), dir);
 await chain.extend(await E.decodeStatement(unhex(v.statement)), dir);
 const sess = (name) => ({ me: devs[name], caseID: s.case, chain, dir });
 
@@ -191,6 +192,7 @@ for (const n of v.relabelled) {
   for (const [i, d] of v.devices.entries()) bare.add(devs[d.name].record, i); // a2 not endorsed
   await bare.computeTrust();
   const bareChain = new E.Chain(s.case);
+  await bareChain.extend(await E.decodeStatement(unhex(v.first)), bare);
   await bareChain.extend(await E.decodeStatement(unhex(v.statement)), bare);
   let unendorsed = null;
   try { await D.openDocKey({ me: devs.a1, caseID: s.case, chain: bareChain, dir: bare }, s.doc, 1, w.name, w.mediaType, await D.wrapDocKey(devs.a2, wctx(devs.a2), k7, recs)); } catch (x) { unendorsed = x; }
