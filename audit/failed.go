@@ -1,7 +1,10 @@
 package audit
 
 import (
+	"context"
+	"log/slog"
 	"maps"
+	"time"
 
 	"github.com/parley-mediation/parley/internal/ids"
 )
@@ -53,4 +56,36 @@ func Failed(ev Event, typ, cause string) Event {
 // the change; the record is the authority.
 func Unknown(ev Event, typ, cause string) Event {
 	return Failed(ev, typ, cause)
+}
+
+// Settle follows ev, an entry appended before a change (Paired) whose
+// store call then failed with an error of class cause (an enum such as
+// fault.Class gives). An error does not prove the change absent, so
+// landed (nil: known absent, it failed before the record was touched)
+// reads the record back on a context of its own, bounded to 10 s:
+//   - the change is there: nothing is appended, ev stands;
+//   - it is absent: Failed(ev, base+".failed") is appended with record;
+//   - the read fails too: Unknown(ev, base+".unknown") is, and a WARN
+//     (ids only) on logger, prefixed by who, says the outcome is unknown.
+//
+// Best effort: an append that fails is logged (ids only), not returned.
+func Settle(ctx context.Context, record func(context.Context, Event) error, logger *slog.Logger, who string, ev Event, base, cause string, landed func(context.Context) (bool, error)) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	entry := Failed(ev, base+".failed", cause)
+	if landed != nil {
+		done, err := landed(ctx)
+		switch {
+		case err != nil:
+			logger.WarnContext(ctx, who+": a change failed after its audit entry and its record could not be read back; its outcome is unknown",
+				"type", ev.Type, "op", ev.Attrs[OpAttr], "case", ev.Case, "objects", ev.Objects, "cause", cause, "err", err)
+			entry = Unknown(ev, base+".unknown", cause)
+		case done:
+			return
+		}
+	}
+	if err := record(ctx, entry); err != nil {
+		logger.WarnContext(ctx, who+": a change failed after its audit entry; the entry following it was not appended",
+			"type", entry.Type, "op", ev.Attrs[OpAttr], "case", ev.Case, "objects", ev.Objects, "cause", cause, "err", err)
+	}
 }

@@ -161,41 +161,11 @@ func (s *Service) record(ctx context.Context, ev audit.Event) error {
 	return err
 }
 
-// settle follows ev, an entry appended before a change (audit.Paired)
-// whose store call then returned cause. An error does not prove the change
-// absent: the store may have committed it and still answered with an
-// error (a deadline or cancellation after the write, a conditional write
-// retried after it succeeded). So landed reads the record back, with a
-// fresh bounded context (the request's may have ended), and reports
-// whether the change is there:
-//   - there: nothing is appended, ev stands;
-//   - absent: base+".failed" corrects ev (audit.Failed);
-//   - the read failed too: base+".unknown" (audit.Unknown) says the
-//     outcome was not confirmed, and a WARN log (ids only) says so.
-//
-// landed nil means the change is known absent (it failed before the
-// record was touched). Best effort: the caller returns cause either way,
-// and a failed append is logged (ids only).
+// settle follows ev, an entry appended before a change whose store call
+// then returned cause, as audit.Settle says: a correction only once the
+// record, read back, shows the change absent.
 func (s *Service) settle(ctx context.Context, ev audit.Event, base string, cause error, landed func(context.Context) (bool, error)) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	class := fault.Class(cause)
-	entry := audit.Failed(ev, base+".failed", class)
-	if landed != nil {
-		done, err := landed(ctx)
-		switch {
-		case err != nil:
-			s.log.WarnContext(ctx, "vault: a change failed after its audit entry and its record could not be read back; its outcome is unknown",
-				"type", ev.Type, "op", ev.Attrs[audit.OpAttr], "case", ev.Case, "objects", ev.Objects, "cause", class, "err", err)
-			entry = audit.Unknown(ev, base+".unknown", class)
-		case done:
-			return
-		}
-	}
-	if err := s.record(ctx, entry); err != nil {
-		s.log.WarnContext(ctx, "vault: a change failed after its audit entry; the entry following it was not appended",
-			"type", entry.Type, "op", ev.Attrs[audit.OpAttr], "case", ev.Case, "objects", ev.Objects, "cause", class, "err", err)
-	}
+	audit.Settle(ctx, s.record, s.log, "vault", ev, base, fault.Class(cause), landed)
 }
 
 // commit is the keyed hash that stands for a version's SHA-256 in the audit
