@@ -94,6 +94,13 @@ function personWords(account: string): string {
 }
 
 function membersOf(audience: string): string[] {
+  // The case record is the server's word; who can read what is sent in a room is the verified statement in
+  // force. A member the record leaves out, or shows as gone, while the statement still gives them the keys
+  // is named too (docs/protocol.md, "Names and Visible to").
+  return [...new Set([...recordMembersOf(audience), ...(sc?.readersInForce(audience) ?? [])])];
+}
+
+function recordMembersOf(audience: string): string[] {
   // A co-mediator no mediator has admitted yet reads nothing: not named as a reader (renderPendingMediators).
   const waiting = new Set(sc?.pendingMediators().map((m) => m.accountId) ?? []);
   const med = c.mediators.filter((m) => !m.recused && !waiting.has(m.accountId)).map((m) => m.accountId);
@@ -116,7 +123,11 @@ function visibleTo(audience: string): string {
     const p = c.participants.find((x) => x.accountId === a);
     return p && myself()?.side && p.side === myself()!.side ? 1 : 2;
   };
-  const words = [...new Set(ids)].sort((a, b) => rank(a) - rank(b)).map(personWords);
+  const all = [...new Set(ids)].sort((a, b) => rank(a) - rank(b)).map(personWords);
+  // People the case no longer names (a statement in force still lists them): counted, last.
+  const former = all.filter((w) => w === formerWords).length;
+  const words = all.filter((w) => w !== formerWords);
+  if (former) words.push(former === 1 ? formerWords : `${former} people no longer in this mediation`);
   const lead = roomLead(audience) ?? (audience === "joint" ? "everyone in this mediation: " : audience.startsWith("caucus:") ? `the ${sideLabel(E.caucusSide(audience)!)} side only: ` : "");
   return "Visible to: " + lead + words.join(", ");
 }
@@ -438,7 +449,9 @@ function renderRooms() {
   if (sc.mediator) renderPeople($("people"), { caseID: sc.caseID, c, sideLabel, removed: (k) => { c = k; sc.c = k; renderRooms(); } });
   const safety = $("safety");
   safety.replaceChildren();
-  const people = [...c.mediators.filter((m) => !m.recused).map((m) => m.accountId), ...c.participants.map((p) => p.accountId)].filter((a) => a !== me.id);
+  // Everyone the record names, and anyone a verified statement in force gives a room's keys to (the record may leave them out).
+  const signed = sc.rooms.flatMap((r) => sc.readersInForce(r) ?? []);
+  const people = [...new Set([...c.mediators.filter((m) => !m.recused).map((m) => m.accountId), ...c.participants.map((p) => p.accountId), ...signed])].filter((a) => a !== me.id);
   for (const a of people) {
     const out = h("p", { class: "safety", "aria-live": "polite" });
     safety.append(h("div", {}, h("button", {

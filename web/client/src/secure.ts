@@ -164,6 +164,19 @@ export class SecureCase {
     return !!st?.people.some((p) => p.account === account && p.role === E.RoleMediator);
   }
 
+  /**
+   * Who holds room's keys by the verified chain: the latest statement's members of room, when that
+   * statement is the one a send would encrypt for (the server has not sealed the room past it); undefined
+   * when no statement names the room or a send waits for a mediator to sign the next one. What the
+   * screens say about a room must not leave any of them out, whatever the case record says.
+   */
+  readersInForce(room: string): string[] | undefined {
+    const st = this.sess?.chain.latest();
+    const r = st ? E.roomOf(st, room) : undefined;
+    if (!r || r.epoch < (this.epochs.get(room) ?? 1)) return undefined;
+    return r.members;
+  }
+
   async open(): Promise<void> {
     this.c = await api.getCase(this.caseID);
     this.mediator = this.c.mediators.some((m) => m.accountId === this.me.account && !m.recused);
