@@ -16,6 +16,7 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/floor"
@@ -48,6 +49,20 @@ const (
 	sessionRecheck = time.Minute
 )
 
+// Frame limits per connection. Past them the reader waits before it reads
+// the next frame, so the client's sends back up in its TCP connection:
+// no one connection's frames take a node's CPU, and no one connection's
+// subscribes (each reads the room's tail, from the store if need be)
+// its store's reads. A browser never comes near them; after a reconnect
+// it sends a subscribe per room and resends up to maxInFlight publishes
+// at once, which the bursts cover.
+const (
+	frameRate  rate.Limit = 200 // client frames a second, sustained
+	frameBurst            = 2 * maxInFlight
+	subRate    rate.Limit = 20 // subscribes and unsubscribes a second
+	subBurst              = 100
+)
+
 // socketOptions configures one WebSocket connection.
 type socketOptions struct {
 	User  string
@@ -77,6 +92,9 @@ type socketOptions struct {
 	// (default writerLinger; tests shorten it to make the writer end and
 	// start again between frames).
 	Linger time.Duration
+	// Frames and Subs limit the client's frames and its subscribes and
+	// unsubscribes (nil: frameRate/frameBurst and subRate/subBurst).
+	Frames, Subs *rate.Limiter
 	// lingered, for tests, is called when the writer has waited Linger
 	// without work, just before it looks for work one last time and ends.
 	lingered func(c *socket)
@@ -151,6 +169,12 @@ func newSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, op
 	}
 	if opts.Linger <= 0 {
 		opts.Linger = writerLinger
+	}
+	if opts.Frames == nil {
+		opts.Frames = rate.NewLimiter(frameRate, frameBurst)
+	}
+	if opts.Subs == nil {
+		opts.Subs = rate.NewLimiter(subRate, subBurst)
 	}
 	b := make([]byte, 8)
 	rand.Read(b)
@@ -504,6 +528,10 @@ func (c *socket) reader(ctx context.Context) {
 	c.ws.SetReadDeadline(time.Now().Add(pongWait))
 	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
 	for {
+		// Past the connection's frame limit the next frame waits (see frameRate).
+		if c.opts.Frames.Wait(ctx) != nil {
+			return
+		}
 		kind, r, err := c.ws.NextReader()
 		if err != nil || !c.handle(ctx, kind, r) {
 			if errors.Is(err, websocket.ErrReadLimit) {
@@ -557,10 +585,15 @@ func (c *socket) handle(ctx context.Context, kind int, r io.Reader) bool {
 		return true
 	}
 	switch f.Type {
-	case api.FrameSub:
-		c.subscribe(ctx, f)
-	case api.FrameUnsub:
-		c.unsubscribe(f.Room)
+	case api.FrameSub, api.FrameUnsub:
+		if c.opts.Subs.Wait(ctx) != nil {
+			return false
+		}
+		if f.Type == api.FrameSub {
+			c.subscribe(ctx, f)
+		} else {
+			c.unsubscribe(f.Room)
+		}
 	case api.FramePub:
 		c.publish(ctx, f, read)
 	}
