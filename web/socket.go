@@ -43,10 +43,11 @@ const (
 	DefaultSendQueue = 1024
 	// maxInFlight bounds one connection's unacknowledged publishes.
 	maxInFlight = 256
-	// sessionRecheck is how often a connection re-checks its session
-	// without being told (a lost sign-out announcement, an expiry). Each
-	// check reads two records from the store, so it is kept slow.
-	sessionRecheck = time.Minute
+	// fallbackCheck is how often a connection re-checks its session and
+	// its rooms without being told (a lost sign-out or access-change
+	// announcement, an expiry): broker announcements are at most once.
+	// Each check reads records from the store, so it is kept slow.
+	fallbackCheck = time.Minute
 )
 
 // Frame limits per connection. Past them the reader waits before it reads
@@ -88,6 +89,9 @@ type socketOptions struct {
 	// view did not change). It is called once when the connection opens,
 	// to record the view the person starts from (nothing is sent then).
 	Floor func(ctx context.Context) []byte
+	// Fallback is how often the connection re-checks its session and
+	// rooms unannounced (default fallbackCheck; tests shorten it).
+	Fallback time.Duration
 	// Linger is how long the writer waits for more work before it ends
 	// (default writerLinger; tests shorten it to make the writer end and
 	// start again between frames).
@@ -150,10 +154,10 @@ type socket struct {
 	cancel       context.CancelFunc
 	stopShutdown func() bool
 	unwatch      []func() // the broker watches open started
-	// ping raises wantPing every pingInterval, sessionTick wantSession
-	// every sessionRecheck (nil without SessionValid); the writer re-arms
-	// them.
-	ping, sessionTick *time.Timer
+	// ping raises wantPing every pingInterval, fallbackTick wantFallback
+	// every opts.Fallback (nil with neither SessionValid nor Watch); the
+	// writer re-arms them.
+	ping, fallbackTick *time.Timer
 }
 
 // serveSocket runs a WebSocket connection on the rooms of s until the
@@ -169,6 +173,9 @@ func newSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, op
 	}
 	if opts.Linger <= 0 {
 		opts.Linger = writerLinger
+	}
+	if opts.Fallback <= 0 {
+		opts.Fallback = fallbackCheck
 	}
 	if opts.Frames == nil {
 		opts.Frames = rate.NewLimiter(frameRate, frameBurst)
@@ -208,8 +215,8 @@ func (c *socket) open() {
 	// callback runs on a goroutine of the runtime's that only raises the
 	// flag and ends.)
 	c.ping = time.AfterFunc(pingInterval, func() { c.kick(wantPing) })
-	if opts.SessionValid != nil {
-		c.sessionTick = time.AfterFunc(sessionRecheck, func() { c.kick(wantSession) })
+	if opts.SessionValid != nil || opts.Watch != "" {
+		c.fallbackTick = time.AfterFunc(opts.Fallback, func() { c.kick(wantFallback) })
 	}
 	c.stopShutdown = context.AfterFunc(ctx, func() { c.kick(wantShutdown) })
 	// The starting floor view is recorded before any announcement can
@@ -263,8 +270,8 @@ func (c *socket) close() {
 	c.tasks.Wait()
 	// No writer runs any more, so none re-arms these timers.
 	c.ping.Stop()
-	if c.sessionTick != nil {
-		c.sessionTick.Stop()
+	if c.fallbackTick != nil {
+		c.fallbackTick.Stop()
 	}
 	for _, sub := range c.takeSubs() {
 		sub.Unsubscribe(context.Background())
@@ -279,7 +286,8 @@ const (
 	wantFloorStart uint8 = 1 << iota // record the person's starting floor view (nothing is sent)
 	wantRecheck                      // an access change was announced
 	wantFloor                        // a floor or membership change was announced
-	wantSession                      // the session may have ended (announced, or the fallback timer)
+	wantSession                      // the session may have ended (announced)
+	wantFallback                     // the fallback timer: check the session and the rooms unannounced
 	wantPing                         // time for a ping
 	wantShutdown                     // the server is shutting down
 )
@@ -468,7 +476,7 @@ func (c *socket) writer() {
 			clear(frames)
 			spare = frames[:0]
 		}
-		if want&wantRecheck != 0 {
+		if want&wantRecheck != 0 || (want&wantFallback != 0 && c.opts.Watch != "") {
 			c.recheck(ctx)
 		}
 		if want&wantFloor != 0 {
@@ -476,11 +484,11 @@ func (c *socket) writer() {
 				c.Send(f)
 			}
 		}
-		if want&wantSession != 0 {
+		if want&(wantSession|wantFallback) != 0 {
 			c.checkSession(ctx)
-			if c.sessionTick != nil {
-				c.sessionTick.Reset(sessionRecheck)
-			}
+		}
+		if want&wantFallback != 0 {
+			c.fallbackTick.Reset(c.opts.Fallback)
 		}
 		if want&wantPing != 0 {
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {

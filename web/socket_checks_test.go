@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/messaging"
 )
 
@@ -95,5 +96,67 @@ func TestAnnouncementsAreCoalescedPerConnection(t *testing.T) {
 	case <-ended:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the connection did not end")
+	}
+}
+
+// flipAuth allows every room until lost is set, then answers that access
+// to the case ended.
+type flipAuth struct{ lost atomic.Bool }
+
+func (a *flipAuth) Resolve(_ context.Context, name, _ string) (messaging.Room, error) {
+	if a.lost.Load() {
+		return messaging.Room{}, messaging.ErrAccessLost
+	}
+	return messaging.Room{ID: "r_flip", Name: name}, nil
+}
+
+func (a *flipAuth) Invalidate() {}
+
+// TestLostAnnouncementStillEndsAccess: access to the case ends and its
+// announcement never arrives (the broker's are at most once: a Redis blip
+// or a dropped message). The connection's fallback check asks about its
+// rooms again unannounced and closes it with CloseAccessLost; before, only
+// an announcement led to a re-check, and a recused mediator's open socket
+// kept its caucus for as long as it stayed open.
+func TestLostAnnouncementStillEndsAccess(t *testing.T) {
+	svc := dirService(t)
+	auth := &flipAuth{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_flip", Auth: auth, Watch: "case:c_flip", Fallback: 50 * time.Millisecond})
+	}))
+	defer srv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if err := ws.WriteJSON(api.ClientFrame{Type: api.FrameSub, Room: "caucus-A"}); err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		var f api.ServerFrame
+		if err := ws.ReadJSON(&f); err != nil {
+			t.Fatalf("before subscribed: %v", err)
+		}
+		if f.Type == api.FrameSubscribed {
+			break
+		}
+	}
+	auth.lost.Store(true) // and nothing is announced
+	for {
+		var f api.ServerFrame
+		err := ws.ReadJSON(&f)
+		if err == nil {
+			continue
+		}
+		if !websocket.IsCloseError(err, api.CloseAccessLost) {
+			t.Fatalf("the connection ended with %v, not %d (access lost), within 10 s", err, api.CloseAccessLost)
+		}
+		return
 	}
 }

@@ -42,7 +42,7 @@ func TestSocketSignedOutDuringStartIsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	// Bounded well below sessionRecheck, the fallback that would close it
+	// Bounded well below fallbackCheck, the fallback that would close it
 	// without the check at start.
 	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
