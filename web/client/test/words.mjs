@@ -82,7 +82,6 @@ await run(async () => {
   A.on("dialog", (d) => void d.accept());
   const sign = (u) => u.pathname.endsWith("/agreement/sign");
   const signOnce = async () => {
-    await A.locator("#agreement-sign-box").scrollIntoViewIfNeeded();
     if (!(await A.isChecked("#agreement-read"))) await A.check("#agreement-read");
     await A.click("#agreement-sign");
     await A.locator("#agreement-status.error").waitFor();
