@@ -187,10 +187,11 @@ function inviteFailed(e: unknown): void {
   const status = e instanceof APIError ? e.status : 0;
   let words: string;
   let again = true;
+  let more: HTMLElement[] = [];
   if (type === "already-joined" || (status === 410 && /link back in/.test(e instanceof APIError ? e.problem.detail ?? "" : ""))) {
-    words = "Someone with your name has already joined this mediation with another link — most likely you, on another phone, computer or browser. " +
-      "Ask your mediator for a “link back in”: it brings you back as yourself, with everything you could see before. " +
-      "Please do not ask for a new invitation: it would add a second you, who cannot read anything said so far.";
+    words = "This link cannot be used: someone with your name has already joined this mediation with another link — most likely you, on another phone, computer or browser.";
+    more = [h("p", {}, "Ask your mediator for a “link back in”. It brings you back as yourself, with everything you could see before."),
+      h("p", { class: "note" }, "Please do not ask for a new invitation: it would add a second you, who cannot read anything said so far.")];
     again = false;
   } else if (status === 410) {
     words = "This invitation has expired or was already used. Please ask your mediator for a new link.";
@@ -205,6 +206,7 @@ function inviteFailed(e: unknown): void {
     words = "We could not open this invitation: " + errText(e) + ".";
   }
   say(words, true);
+  main().append(...more);
   if (again) {
     main().append(h("div", { class: "row" }, h("button", { type: "button", class: "primary", id: "invite-again", onclick: () => location.reload() }, "Try again")),
       h("p", { class: "note" }, "If you closed this page, open the link from your message again."));

@@ -150,7 +150,8 @@ await run(async () => {
   // 1. The second invitation for Ada, who has joined: a link back in, not a new invitation.
   const again = await newPage("partyA-again", phone);
   await again.goto(env("PARLEY_INVITE_AGAIN"));
-  const joined = await again.locator("#status.error").innerText();
+  await again.locator("#status.error").waitFor();
+  const joined = await again.locator("#main").innerText();
   log("invitation for someone already in: " + joined);
   check(joined.includes("link back in") && !joined.includes("ask your mediator for a new link") && joined.includes("do not ask for a new invitation"),
     "an invitation for someone already in says to ask for a link back in, not a new invitation");
