@@ -672,7 +672,8 @@ func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string
 	if err := e2ee.VerifyAgreement(a, sigBytes); err != nil {
 		s.audit(ctx, audit.Event{Type: "agreement.sign.refused", Actor: actor.ID, Case: caseID, Objects: []string{strconv.Itoa(req.Version)},
 			Attrs: map[string]string{"reason": "signature"}})
-		return api.Agreement{}, fault.Invalid("signature", fmt.Sprintf("a signature by your registered device over this agreement's version %d, its %s and your role as %s", req.Version, r.Outcome, p.Role))
+		return api.Agreement{}, fault.Invalid("signature", fmt.Sprintf("a signature by your registered device over version %d of this agreement, what it settles (%s) and your role as %s",
+			req.Version, strings.ReplaceAll(string(r.Outcome), "-", " "), RoleWord(string(p.Role))))
 	}
 	st, _ := a.Statement()
 	rec := e2ee.AgreementRecord(st, sigBytes)

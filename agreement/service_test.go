@@ -204,7 +204,8 @@ func TestAgreementDraftSignFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = landlord.c.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.ID+"/agreement/sign", req, &out)
-		if status(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "your role as party") {
+		if status(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "your role as party") ||
+			!strings.Contains(err.Error(), "version 3 of this agreement, what it settles (") || strings.Contains(err.Error(), "-agreement") {
 			t.Fatalf("a signature over %s: %v", name, err)
 		}
 	}
