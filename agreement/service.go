@@ -454,7 +454,7 @@ func (s *Service) saveRefusal(r *record, req api.AgreementSaveRequest) error {
 	cur := r.current()
 	switch {
 	case r.Filed != "":
-		return fmt.Errorf("the signed agreement was filed; it cannot change: %w", fault.ErrConflict)
+		return fmt.Errorf("the signed agreement was filed; it cannot change: %w: %w", ErrFiled, fault.ErrConflict)
 	case s.live(r.Filing):
 		return fmt.Errorf("the signed agreement is being filed now; it cannot change: %w", fault.ErrConflict)
 	case r.saving() != nil:
@@ -626,6 +626,10 @@ func (s *Service) view(ctx context.Context, actor account.Account, c *cases.Case
 // current one.
 var ErrSuperseded = errors.New("superseded")
 
+// ErrFiled refuses a signature on, or a new version of, an agreement that
+// was signed by everyone and filed.
+var ErrFiled = errors.New("filed")
+
 // Sign records actor's device signature on the current version. A
 // signature on any other version is refused (the text changed since they
 // read it); so is one whose text hash is not the version's, one by a
@@ -668,7 +672,8 @@ func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string
 	if err := e2ee.VerifyAgreement(a, sigBytes); err != nil {
 		s.audit(ctx, audit.Event{Type: "agreement.sign.refused", Actor: actor.ID, Case: caseID, Objects: []string{strconv.Itoa(req.Version)},
 			Attrs: map[string]string{"reason": "signature"}})
-		return api.Agreement{}, fault.Invalid("signature", fmt.Sprintf("a signature by your registered device over this agreement's version %d, its %s and your role as %s", req.Version, r.Outcome, p.Role))
+		return api.Agreement{}, fault.Invalid("signature", fmt.Sprintf("a signature by your registered device over version %d of this agreement, what it settles (%s) and your role as %s",
+			req.Version, strings.ReplaceAll(string(r.Outcome), "-", " "), RoleWord(string(p.Role))))
 	}
 	st, _ := a.Statement()
 	rec := e2ee.AgreementRecord(st, sigBytes)
@@ -752,7 +757,7 @@ func signCheck(r *record, req api.AgreementSignRequest) error {
 		return fault.Invalid("sha256", fmt.Sprintf("the hash of version %d's text", cur.Num))
 	}
 	if r.Filed != "" {
-		return fmt.Errorf("the agreement was already signed by everyone and filed: %w", fault.ErrConflict)
+		return fmt.Errorf("the agreement was already signed by everyone and filed: %w: %w", ErrFiled, fault.ErrConflict)
 	}
 	return nil
 }

@@ -25,6 +25,15 @@ func status(err error) int {
 	return 0
 }
 
+// problemOf is err's problem, if the server answered one.
+func problemOf(err error) api.Problem {
+	var ae *client.Error
+	if errors.As(err, &ae) {
+		return ae.Problem
+	}
+	return api.Problem{}
+}
+
 type person struct {
 	c *client.Client
 	x *client.E2EE
@@ -163,6 +172,12 @@ func TestAgreementDraftSignFile(t *testing.T) {
 	if status(err) != http.StatusConflict || !strings.Contains(err.Error(), "version 3 replaced it") {
 		t.Fatalf("a signature on a superseded version: %v", err)
 	}
+	// A browser tells this refusal from the agreement's other conflicts by
+	// its type, and shows its detail, which names no internal word.
+	if p := problemOf(err); p.Type != api.ProblemTypeBase+string(api.ProblemAgreementSuperseded) ||
+		p.Detail != "version 2 is no longer the agreement: version 3 replaced it; read version 3 and sign that instead" {
+		t.Fatalf("a signature on a superseded version: problem %+v", p)
+	}
 	// A signature over another text, or by someone who may not sign, is refused.
 	forged, _ := landlord.x.AgreementSignRequest(a, 3, v3+"and a pony")
 	if err := landlord.c.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.ID+"/agreement/sign", forged, &out); status(err) != http.StatusBadRequest {
@@ -189,7 +204,8 @@ func TestAgreementDraftSignFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = landlord.c.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.ID+"/agreement/sign", req, &out)
-		if status(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "your role as party") {
+		if status(err) != http.StatusBadRequest || !strings.Contains(err.Error(), "your role as party") ||
+			!strings.Contains(err.Error(), "version 3 of this agreement, what it settles (") || strings.Contains(err.Error(), "-agreement") {
 			t.Fatalf("a signature over %s: %v", name, err)
 		}
 	}
@@ -266,8 +282,16 @@ func TestAgreementDraftSignFile(t *testing.T) {
 	if err != nil || doc.Class != "agreement" || doc.Audience != "joint" {
 		t.Fatalf("filed document: %+v %v", doc, err)
 	}
-	if _, err := med.SaveAgreement(ctx, k.ID, 3, v3+"more"); status(err) != http.StatusConflict {
+	if _, err := med.SaveAgreement(ctx, k.ID, 3, v3+"more"); status(err) != http.StatusConflict ||
+		problemOf(err).Type != api.ProblemTypeBase+string(api.ProblemAgreementFiled) {
 		t.Fatalf("a save after filing: %v", err)
+	}
+	// A signature sent again once the agreement was filed is refused as
+	// filed, not as a replaced version (a browser says which).
+	if _, err := tenant.x.SignAgreement(ctx, k.ID, 3); status(err) != http.StatusConflict ||
+		problemOf(err).Type != api.ProblemTypeBase+string(api.ProblemAgreementFiled) ||
+		problemOf(err).Detail != "the agreement was already signed by everyone and filed" {
+		t.Fatalf("a signature after filing: %v (%+v)", err, problemOf(err))
 	}
 	if _, err := med.CaseAction(ctx, k.ID, "stage", map[string]string{"stage": "closure"}); err != nil {
 		t.Fatal(err)

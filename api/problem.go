@@ -41,6 +41,15 @@ const (
 	ProblemNotReady         ProblemType = "not-ready"
 	ProblemHeld             ProblemType = "held"
 	ProblemInternal         ProblemType = "internal"
+	// A signature on an agreement version that a later one replaced (409).
+	ProblemAgreementSuperseded ProblemType = "agreement-superseded"
+	// A change to, or a signature on, an agreement already signed by
+	// everyone and filed (409).
+	ProblemAgreementFiled ProblemType = "agreement-filed"
+	// An invitation for someone of the same name, side and role who has
+	// already joined the case with another link (410): a link back in, not
+	// a new invitation, brings them back.
+	ProblemAlreadyJoined ProblemType = "already-joined"
 )
 
 // Header names Parley defines.

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/parley-mediation/parley/agreement"
 	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
 )
 
@@ -40,6 +42,10 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if p, ok := staffProblem(err); ok {
+		writeProblem(w, r, p)
+		return
+	}
+	if p, ok := typedProblem(err); ok {
 		writeProblem(w, r, p)
 		return
 	}
@@ -74,4 +80,36 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	a.log.ErrorContext(r.Context(), "request failed", slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
 	writeProblem(w, r, api.Problem{Type: "internal", Title: "Something went wrong on the server", Status: http.StatusInternalServerError,
 		Detail: "The error has been logged with this request id."})
+}
+
+// typedProblem gives the refusals a client must tell apart from others of
+// the same status a type of their own: a signature on a replaced agreement
+// version and one on a filed agreement (both 409), and an invitation for
+// someone who already joined with another link (410, where a new
+// invitation would make a second copy of them). The detail is the
+// refusal's own sentence.
+func typedProblem(err error) (api.Problem, bool) {
+	var (
+		t      api.ProblemType
+		status int
+		title  string
+		marker error
+		base   error
+	)
+	switch {
+	case errors.Is(err, agreement.ErrSuperseded):
+		t, status, title, marker, base = api.ProblemAgreementSuperseded, http.StatusConflict, "This version was replaced", agreement.ErrSuperseded, fault.ErrConflict
+	case errors.Is(err, agreement.ErrFiled):
+		t, status, title, marker, base = api.ProblemAgreementFiled, http.StatusConflict, "The agreement was filed", agreement.ErrFiled, fault.ErrConflict
+	case errors.Is(err, cases.ErrAlreadyJoined):
+		t, status, title, base = api.ProblemAlreadyJoined, http.StatusGone, "Already joined", fault.ErrGone
+	default:
+		return api.Problem{}, false
+	}
+	detail := err.Error()
+	if marker != nil {
+		detail, _, _ = strings.Cut(detail, ": "+marker.Error()+": ")
+	}
+	detail = strings.TrimSuffix(detail, ": "+base.Error())
+	return api.Problem{Type: string(t), Title: title, Status: status, Detail: detail}, true
 }

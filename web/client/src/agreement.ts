@@ -11,7 +11,7 @@
 // "Check the signatures" verifies every signature here, in the browser,
 // against the text this browser hashed itself and the devices it verified
 // in the key directory (each key must be the signer's own device).
-import { call, casePath, APIError } from "./api";
+import { call, casePath, APIError, plainWords, saysInternal } from "./api";
 import type { Agreement, AgreementSignRequest, AgreementSignature, AgreementTemplates, AgreementVersion } from "./wire_gen";
 import type { DeviceKeys, Devices } from "./e2ee";
 import * as P from "./primitives";
@@ -30,6 +30,11 @@ const agreementAPI = {
 
 /** The comment convention (agreement.CommentBody in Go). */
 export const commentBody = (v: number, text: string) => `[agreement v${v}] ${text}`;
+/** A comment on a version as the joint room's conversation shows it: "Comment on version 3 of the agreement: …". */
+export function commentWords(body: string): string {
+  const c = parseComment(body);
+  return c ? `Comment on version ${c.v} of the agreement: ${c.text}` : body;
+}
 export function parseComment(body: string): { v: number; text: string } | null {
   const m = /^\[agreement v([1-9][0-9]*)\] ([\s\S]*)$/.exec(body);
   return m ? { v: Number(m[1]), text: m[2] } : null;
@@ -84,12 +89,28 @@ export interface AgreementContext {
 const when = (t: string | number) => new Date(t).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 const roleWords = (s: { role: string; side?: string }) => (s.role === "counsel" ? "lawyer" : s.role) + (s.side ? `, ${s.side}` : "");
 
+// What a refused signature means, by the field the server named, in words
+// that say what to do (the server's detail describes the field for
+// programs: "an Ed25519 signature in base64 (64 bytes)").
+const signFieldWords: Record<string, string> = {
+  signature: "this browser's signature could not be checked. Reload the page and sign again; if this keeps happening, tell your mediator",
+  device: "this browser's signature could not be checked. Reload the page and sign again; if this keeps happening, tell your mediator",
+  signedAt: "the clock on this device is more than 15 minutes wrong. Set the correct date and time on this device, then sign again",
+  sha256: "the text this page shows is not the one the server holds now. Reload the page, read the agreement again, then sign if you agree with it",
+  version: "the version this page shows is not the current one. Reload the page, read the current version, then sign if you agree with it",
+};
+
 function plainError(e: unknown, what: string): string {
   if (e instanceof APIError) {
-    if (e.status === 409 && e.problem.detail) return `${what}: ${e.problem.detail}.`;
+    const f = e.problem.errors?.[0];
+    if (e.status === 400 && what === "Not signed") {
+      return `${what}: ${(f && signFieldWords[f.field]) ?? "this browser's signature could not be checked. Reload the page and sign again; if this keeps happening, tell your mediator"}.`;
+    }
     if (e.status === 403) return `${what}: this is not allowed for you here.`;
-    if (e.status === 400) return `${what}: ${e.problem.errors?.[0]?.detail ?? "please reload the page and try again"}.`;
+    if (e.status === 400 && f && !saysInternal(f.detail)) return `${what}: ${f.detail.replace(/\.$/, "")}.`;
     if (e.status >= 500) return `${what}: the server could not do it just now. Please try again in a moment.`;
+    if (e.status === 400) return `${what}: please reload the page and try again.`;
+    return `${what}: ${plainWords(e)}.`;
   }
   if (e instanceof TypeError) return `${what}: the server could not be reached; check your connection and try again.`;
   return `${what}. Please reload the page and try again.`;
@@ -398,9 +419,18 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         a = await agreementAPI.sign(ctx.caseID, { version: v, sha256: textSHA, device: ctx.keys.id, signedAt: at, signature: b64(sig) });
         say(`You signed version ${v}. Everyone in this mediation sees that you signed.`);
       } catch (e) {
+        const type = e instanceof APIError ? (e.problem.type ?? "").replace(/^urn:parley:problem:/, "") : "";
         if (e instanceof APIError && e.status === 409) {
-          say(`Not signed: version ${v} is no longer the agreement — the mediator saved a new version. Read the new version and sign that one if you agree with it.`, true);
-          shown = 0;
+          // A conflict is told apart by its type: only a replaced version
+          // means "read the new one".
+          if (type === "agreement-superseded") {
+            say(`Not signed: version ${v} is no longer the agreement — the mediator saved a new version. Read the new version and sign that one if you agree with it.`, true);
+            shown = 0;
+          } else if (type === "agreement-filed") {
+            say("Not signed: the agreement was already signed by everyone and filed, so there is nothing left to sign.", true);
+          } else {
+            say(`Not signed: ${plainWords(e)}.`, true);
+          }
           await load().catch(() => {});
         } else say(plainError(e, "Not signed"), true);
       }

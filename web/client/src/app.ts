@@ -18,7 +18,7 @@ import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "
 import { carryItem, carryOffer, initCarry } from "./carry";
 import { showWelcome } from "./welcome";
 import { definedRoom, roomMembers, roomLead, roomShown, closedNote, loadDefinedRooms, mountRooms } from "./rooms";
-import { mountAgreement, noteMessage } from "./agreement";
+import { commentWords, mountAgreement, noteMessage } from "./agreement";
 import { floorAfterSend, floorBadge, floorBar, floorMessage, floorRoomsChanged, floorStatus, initFloor, turnNote } from "./floor";
 import { h } from "./dom";
 
@@ -175,19 +175,60 @@ async function signIn(): Promise<void> {
   });
 }
 
+/**
+ * Why an invitation could not be opened, in plain words, with what to do:
+ * a failure that may pass (a dropped connection, the same link opening in
+ * another tab, too many attempts) offers to try again with the same link;
+ * an invitation for someone who already joined says to ask for a link back
+ * in, never for a new invitation (which would make a second copy of them).
+ */
+function inviteFailed(e: unknown): void {
+  const type = e instanceof APIError ? (e.problem.type ?? "").replace(/^urn:parley:problem:/, "") : "";
+  const status = e instanceof APIError ? e.status : 0;
+  let words: string;
+  let again = true;
+  let more: HTMLElement[] = [];
+  if (type === "already-joined" || (status === 410 && /link back in/.test(e instanceof APIError ? e.problem.detail ?? "" : ""))) {
+    words = "This link cannot be used: someone with your name has already joined this mediation with another link — most likely you, on another phone, computer or browser.";
+    more = [h("p", {}, "Ask your mediator for a “link back in”. It brings you back as yourself, with everything you could see before."),
+      h("p", { class: "note" }, "Please do not ask for a new invitation: it would add a second you, who cannot read anything said so far.")];
+    again = false;
+  } else if (status === 410) {
+    words = "This invitation has expired or was already used. Please ask your mediator for a new link.";
+    again = false;
+  } else if (status === 409) {
+    words = "This invitation is being opened right now, perhaps in another tab or window. Wait a minute, then try again.";
+  } else if (status === 429) {
+    words = "There were too many attempts to open this invitation in a short time. Wait a minute, then try again.";
+  } else if (e instanceof TypeError) {
+    words = "Your invitation could not be checked: the connection dropped. Check that you are online, then try again.";
+  } else {
+    words = "We could not open this invitation: " + errText(e) + ".";
+  }
+  say(words, true);
+  main().append(...more);
+  if (again) {
+    main().append(h("div", { class: "row" }, h("button", { type: "button", class: "primary", id: "invite-again", onclick: () => location.reload() }, "Try again")),
+      h("p", { class: "note" }, "If you closed this page, open the link from your message again."));
+  }
+}
+
 async function start(): Promise<void> {
   let caseID = new URLSearchParams(location.hash.slice(1)).get("case") ?? "";
   if (location.pathname === "/join") {
     const token = location.hash.slice(1);
-    history.replaceState(null, "", "/app");
-    if (!token) return say("This link has no invitation in it. Please open the full link your mediator sent you.", true);
+    if (!token) {
+      history.replaceState(null, "", "/app");
+      return say("This link has no invitation in it. Please open the full link your mediator sent you.", true);
+    }
     say("Checking your invitation…");
+    // The invitation stays in the address bar until it is redeemed: a
+    // reload after a failure tries it again, rather than opening a page
+    // with no invitation (a sign-in form for staff).
     try {
       caseID = (await api.redeem(token)).caseId ?? "";
     } catch (e) {
-      return say(e instanceof APIError && e.status === 410
-        ? "This invitation has expired or was already used. Please ask your mediator for a new link."
-        : "We could not open this invitation: " + errText(e) + ".", true);
+      return inviteFailed(e);
     }
     history.replaceState(null, "", "/app#case=" + encodeURIComponent(caseID));
   }
@@ -646,7 +687,7 @@ function onEvent(ev: SecureEvent) {
     li = carry;
   } else {
     li = h("li", { "data-pos": `${ev.pos.epoch}:${ev.pos.offset}` },
-      h("span", { class: "meta" }, `${fmtTime(ev.at)} · ${who}`), h("br"), h("span", { class: "text" }, ev.text ?? ""));
+      h("span", { class: "meta" }, `${fmtTime(ev.at)} · ${who}`), h("br"), h("span", { class: "text" }, ev.room === "joint" ? commentWords(ev.text ?? "") : ev.text ?? ""));
     const offer = carryOffer(ev);
     if (offer) li.append(offer);
     floorMessage(ev, li);
@@ -659,4 +700,16 @@ function onEvent(ev: SecureEvent) {
   }
 }
 
-start().catch((e) => say("Something went wrong: " + errText(e) + ". Reload the page to try again.", true));
+/**
+ * What a failure while opening the page says: words that already tell the
+ * person what to do (this client's own sentences, such as "tell your
+ * mediator by phone") are shown as they are, never followed by a "reload"
+ * that cannot help; anything else says to reload.
+ */
+export function startFailedWords(e: unknown): string {
+  const w = errText(e);
+  if (/\b(reload|try again|tell your mediator|ask your mediator|sign in)\b/i.test(w)) return w.charAt(0).toUpperCase() + w.slice(1) + ".";
+  return "Something went wrong: " + w + ". Reload the page to try again.";
+}
+
+start().catch((e) => say(startFailedWords(e), true));

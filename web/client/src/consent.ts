@@ -37,11 +37,29 @@ async function signConsent(keys: DeviceKeys, kind: string, caseID: string, item:
 
 const when = (t: string) => new Date(t).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 
-function plainError(e: unknown): string {
+// What a refused signed acceptance or acknowledgement means, by the field
+// the server named, in words that say what to do (the server's own detail
+// describes the field for programs: "your device's id (dv_…)").
+const fieldWords: Record<string, string> = {
+  signature: "this browser's signature on it could not be checked. Reload the page and try again; if this keeps happening, tell your mediator",
+  device: "this browser's signature on it could not be checked. Reload the page and try again; if this keeps happening, tell your mediator",
+  signedAt: "the clock on this device is more than 15 minutes wrong. Set the correct date and time on this device, then try again",
+  sha256: "the text you read is not the one the server holds now (it may have just changed). Reload the page, read it again, then try again",
+  item: "what you read is no longer the current text. Reload the page, read it again, then try again",
+  terms: "no more can be recorded in this case. Please tell your mediator",
+};
+
+function plainError(e: unknown, what: "acceptance" | "acknowledgement"): string {
   if (e instanceof APIError) {
-    if (e.status === 409) return "The terms changed while you were reading them. The new version is shown now; please read it and accept it again.";
-    if (e.status === 403) return "This browser's key is not registered to you any more, so your acceptance could not be signed. Reload the page to register it again.";
-    if (e.status === 400) return "Your acceptance could not be checked: " + (e.problem.errors?.[0]?.detail ?? "please reload the page and try again") + ".";
+    if (e.status === 409) return what === "acceptance"
+      ? "The terms changed while you were reading them. The new version is shown now; please read it and accept it again."
+      : "This disclosure changed while you were reading it. Reload the page, read it again, then acknowledge it.";
+    if (e.status === 403) return `This browser's key is not registered to you any more, so your ${what} could not be signed. Reload the page to register it again.`;
+    if (e.status === 400) {
+      const f = e.problem.errors?.[0]?.field ?? "";
+      return `Your ${what} was not recorded: ` + (fieldWords[f] ?? "it could not be checked. Reload the page and try again; if this keeps happening, tell your mediator") + ".";
+    }
+    if (e.status === 429) return `Your ${what} was not recorded: there were too many attempts in a short time. Wait a minute, then try again.`;
     if (e.status >= 500) return "The server could not record this just now. Nothing was recorded; please try again in a moment.";
   }
   if (e instanceof TypeError) return "The server could not be reached. Nothing was recorded; check your connection and try again.";
@@ -105,11 +123,13 @@ export async function consentGate(root: HTMLElement, caseID: string, keys: Devic
         btn.onclick = async () => {
           btn.disabled = true;
           status.textContent = "Signing and recording your acceptance…";
+          status.className = "";
           try {
             view = await consentAPI.accept(caseID, await signConsent(keys, "terms", caseID, String(view.terms.version), view.terms.text));
             status.textContent = "Your acceptance is recorded.";
+            status.className = "";
           } catch (e) {
-            status.textContent = plainError(e);
+            status.textContent = plainError(e, "acceptance");
             status.className = "error";
             view = await consentAPI.terms(caseID).catch(() => view);
           }
@@ -136,11 +156,13 @@ export async function consentGate(root: HTMLElement, caseID: string, keys: Devic
           btn.onclick = async () => {
             btn.disabled = true;
             status.textContent = "Signing and recording your acknowledgement…";
+            status.className = "";
             try {
               kase = await consentAPI.ack(caseID, d.id, await signConsent(keys, "disclosure", caseID, d.id, d.text));
               status.textContent = "Your acknowledgement is recorded.";
+              status.className = "";
             } catch (e) {
-              status.textContent = plainError(e);
+              status.textContent = plainError(e, "acknowledgement");
               status.className = "error";
             }
             draw();

@@ -77,6 +77,15 @@ function dateWords(iso: string): string {
     d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
+// A refused upload's field (the server's detail describes it for programs:
+// "required", "one of agreement, evidence, …") as what the person can do.
+const uploadFieldWords: Record<string, string> = {
+  name: "its file name cannot be used (it is empty, too long, or has unusual characters). Rename the file on your device and try again",
+  class: "choose what kind of document it is from the list, then try again",
+  audience: "it cannot be shared there. Choose one of the places offered, then try again",
+  mediaType: "Parley could not tell what kind of file it is. Save it as a PDF or a picture and try again",
+};
+
 /** A failed upload in words: what happened and what the person can do. */
 export function uploadErrorWords(status: number, body: string, maxSize: number): string {
   let p: Partial<W.Problem> = {};
@@ -85,7 +94,8 @@ export function uploadErrorWords(status: number, body: string, maxSize: number):
   if (status === 413) return `The file is too large: the limit is ${sizeWords(maxSize)}. Nothing was saved.`;
   if (status === 401) return "Your session has ended, so nothing was saved. Sign in again and try once more.";
   if (status === 403 || status === 404) return "You cannot add a document there, so nothing was saved. Choose one of the places offered.";
-  if (status === 400) return "The document was not accepted" + (p.errors?.length ? ": " + p.errors.map((e) => e.detail).join("; ") : p.detail ? ": " + p.detail : "") + ".";
+  if (status === 400) return "The document was not accepted, so nothing was saved: " + (uploadFieldWords[p.errors?.[0]?.field ?? ""] ??
+    "this browser could not send it properly. Reload the page and try again; if this keeps happening, tell your mediator") + ".";
   if (status >= 500) return "The server could not store the document just now, so nothing was saved. Try again in a minute.";
   if (status === 409) return "The document was not saved: it changed meanwhile (someone may have added a version just now). Reload the page and try again.";
   if (status === 429) return "The document was not saved: there were too many attempts in a short time. Wait a minute and try again.";

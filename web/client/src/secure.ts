@@ -135,8 +135,10 @@ export class SecureCase {
     const pin = cases[this.caseID];
     if (pin) {
       const first = chain.get(1), old = chain.get(pin.seq);
-      if (!first || hex(first.hash) !== pin.first) throw new Error("the first membership statement is not the one this browser pinned: the server shows another history");
-      if (!old || hex(old.hash) !== pin.latest) throw new Error(`membership statement ${pin.seq} changed or vanished since this browser verified it`);
+      if (!first || hex(first.hash) !== pin.first) throw new Error("the server now shows a different record of who was in this case from the start than the one this browser checked before. " +
+        "This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
+      if (!old || hex(old.hash) !== pin.latest) throw new Error("the server no longer shows the record of who is in this case that this browser checked before: it was changed or removed. " +
+        "This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
     }
     // Trust on first use of each account's first device: an answer that
     // leaves it out (making another device "first") is refused.
@@ -150,7 +152,8 @@ export class SecureCase {
     const latest = chain.latest();
     if (latest) cases[this.caseID] = { first: hex(chain.get(1)!.hash), seq: latest.seq, latest: hex(latest.hash), entries: chain.entries().map((x) => b64(x)) };
     await savePins(this.me.account, { logKey: devP.key, logSize: stV.size, logCheckpoint: stV.checkpoint, cases, firsts });
-    if (this.sess && chain.length < this.sess.chain.length) throw new Error("the membership chain got shorter");
+    if (this.sess && chain.length < this.sess.chain.length) throw new Error("the server now shows fewer changes to who is in this case than this browser already checked. " +
+      "This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
     if (!this.sess) {
       this.sess = new E.Session(this.me, this.caseID, chain, dir);
       this.sess.addShared(await loadShared(this.me.account)); // chains another device of this account handed over
@@ -589,7 +592,7 @@ export class SecureCase {
         throw e;
       }
       const added = dec.people.filter((p) => !latest?.people.some((q) => q.account === p.account)).map((p) => this.nameOf(p.account));
-      this.onNotice(`You signed membership statement ${dec.seq}` + (added.length ? `; admitted ${added.join(", ")}` : ""));
+      this.onNotice("Who can read each room is up to date." + (added.length ? ` Now admitted: ${added.join(", ")}.` : ""));
       await this.refresh();
       return;
     }
@@ -808,7 +811,7 @@ export async function registerDevice(me: E.DeviceKeys): Promise<void> {
   const pins = await loadPins(me.account);
   const p = await api.registerDevice(me.record.raw, pins.logSize ?? 0);
   const v = await verifyProven(p, pins);
-  if (v.devices.length !== 1 || v.devices[0].rec.id !== me.id) throw new Error("the key directory did not log this device");
+  if (v.devices.length !== 1 || v.devices[0].rec.id !== me.id) throw new Error("this browser could not be added to your account: the server's record of devices did not take it. Reload the page to try again; if this keeps happening, tell your mediator");
   await savePins(me.account, { ...pins, logKey: p.key, logSize: v.size, logCheckpoint: v.checkpoint });
 }
 
@@ -828,7 +831,10 @@ class EpochMoved extends Error {
  */
 function noticeWords(e: unknown): string {
   if (e instanceof APIError || e instanceof TypeError) return "Some messages could not be brought up to date: " + plainWords(e) + ".";
-  if (e instanceof Error && e.constructor === Error && !saysInternal(e.message)) return e.message.charAt(0).toUpperCase() + e.message.slice(1);
+  if (e instanceof Error && e.constructor === Error && !saysInternal(e.message)) {
+    const m = e.message.charAt(0).toUpperCase() + e.message.slice(1);
+    return /[.!?]$/.test(m) ? m : m + ".";
+  }
   return "This browser could not check something the server sent, so it is not shown. Reload the page; if this stays, tell your mediator.";
 }
 

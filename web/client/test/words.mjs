@@ -1,0 +1,161 @@
+// What a party reads when something goes wrong, in real Chromium, on a
+// phone. Run by web/words_browser_test.go, which makes a case with two
+// invitations for the same party (Ada Okafor) and answers "ask agreement"
+// (the mediator drafts version 1 of the agreement).
+import { passGate } from "./gate.mjs";
+import { ask, check, env, log, newPage, run, shots, signInMediator } from "./harness.mjs";
+
+const phone = { width: 390, height: 844 };
+const caseID = env("PARLEY_CASE");
+// Never shown to a party: ids, wire names, field descriptions meant for programs, browser network text.
+const internal = /\b[a-z]{1,4}_[a-z2-7]{6,}|dv_|caucus:|Ed25519|base64|full-agreement|Failed to fetch|HTTP \d|\brequired\.|membership statement|\[agreement v/;
+const plain = (text, what) => check(!internal.test(text), `${what}: no internal words (${text.match(internal)?.[0] ?? ""})`);
+const connected = (page) => page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+
+await run(async () => {
+  // The mediator has the case open: her browser signs who can read each room when Ada joins.
+  const med = await newPage("med");
+  await signInMediator(med);
+
+  // 1. Ada opens her invitation on her phone; the connection drops while it is redeemed.
+  const A = await newPage("partyA", phone);
+  const redeem = (u) => u.pathname === "/api/v1/invites/redeem";
+  await A.route(redeem, (r) => r.abort("connectionreset"));
+  await A.goto(env("PARLEY_INVITE"));
+  const failed = await A.locator("#status.error").innerText();
+  log("invitation, connection dropped: " + failed);
+  check(failed.includes("connection dropped") && failed.includes("try again"), "a dropped connection says what happened and to try again");
+  plain(failed, "invitation, connection dropped");
+  await A.screenshot({ path: `${shots}/invite-retry-phone.png`, fullPage: true });
+  await A.unroute(redeem);
+  // She reloads the page (or presses Try again): the invitation is still there and works.
+  await A.reload();
+  await A.waitForSelector("#consent-title, #rooms-title, #email, #come-back-title, #status.error");
+  check(await A.locator("#email, #come-back-title").count() === 0, "after a failed first try, a reload opens the invitation, not a staff sign-in form");
+  check(await A.locator("#consent-title").count() === 1, "the reload takes Ada to the case's terms");
+
+  // 2 and 5. Accepting the terms is refused once (the server cannot check the device): plain words, in red;
+  // then it is recorded, and the success is not shown as an error.
+  const accept = (u) => u.pathname.endsWith("/terms/accept");
+  await A.route(accept, (r) => r.continue({ postData: JSON.stringify({ ...r.request().postDataJSON(), device: "x" }) }));
+  await A.check("#terms-read");
+  await A.click("#accept-terms");
+  const refusedStatus = A.locator("#consent-status.error");
+  await refusedStatus.waitFor();
+  const refused = await refusedStatus.innerText();
+  log("acceptance refused: " + refused);
+  check(refused.includes("was not recorded") && refused.includes("Reload the page and try again"), "a refused acceptance says it was not recorded and what to do");
+  plain(refused, "acceptance refused");
+  await A.unroute(accept);
+  if (!(await A.isChecked("#terms-read"))) await A.check("#terms-read");
+  await A.click("#accept-terms");
+  await A.waitForSelector("#terms-accepted");
+  const ok = A.locator("#consent-status");
+  check((await ok.innerText()).includes("Your acceptance is recorded."), "the acceptance is recorded after the retry");
+  check(!(await ok.getAttribute("class") ?? "").includes("error"), "and the success is not shown as an error");
+  await passGate(A);
+  await connected(A);
+
+  // 7. The mediator's browser said who can read each room, in plain words.
+  const notice = med.locator("#notice", { hasText: "Who can read each room is up to date" });
+  await notice.waitFor({ timeout: 60000 });
+  const said = await notice.innerText();
+  check(said.includes("Now admitted: Ada Okafor"), "the mediator is told who can read each room and who was admitted: " + said);
+  plain(said, "mediator's notice");
+
+  // 2. An upload the server refuses for its name says what to do, not "required".
+  const uploads = (u) => u.pathname.endsWith("/documents");
+  await A.route(uploads, (r) => (r.request().method() === "POST" ? r.continue({ headers: { ...r.request().headers(), "parley-document-name": "" } }) : r.continue()));
+  await A.setInputFiles("#doc-file", { name: "Lease.pdf", mimeType: "application/pdf", buffer: Buffer.from("lease") });
+  await A.click("#doc-upload");
+  const upErr = A.locator("#doc-upload-error", { hasText: "was not accepted" });
+  await upErr.waitFor();
+  const up = await upErr.innerText();
+  log("upload refused: " + up);
+  check(up.includes("file name") && up.includes("try again"), "a refused upload says what to do");
+  plain(up, "upload refused");
+  await A.unroute(uploads);
+
+  // 2, 4 and 6. The agreement: refused signatures say why, and what to do.
+  await ask("agreement");
+  await A.locator("#agreement-state", { hasText: "version 1" }).waitFor({ timeout: 60000 });
+  A.on("dialog", (d) => void d.accept());
+  const sign = (u) => u.pathname.endsWith("/agreement/sign");
+  const signOnce = async () => {
+    if (!(await A.isChecked("#agreement-read"))) await A.check("#agreement-read");
+    await A.click("#agreement-sign");
+    await A.locator("#agreement-status.error").waitFor();
+    const t = await A.innerText("#agreement-status");
+    await A.unroute(sign);
+    return t;
+  };
+  // A signature the server cannot verify (the real server's refusal).
+  await A.route(sign, (r) => r.continue({ postData: JSON.stringify({ ...r.request().postDataJSON(), signature: Buffer.alloc(64).toString("base64") }) }));
+  const badSig = await signOnce();
+  log("signature refused: " + badSig);
+  check(badSig.startsWith("Not signed:") && badSig.includes("tell your mediator"), "a signature the server could not check says what to do");
+  plain(badSig, "signature refused");
+  // The agreement was filed meanwhile (the server's answer, as it gives it).
+  const conflict = (type, detail) => A.route(sign, (r) => r.fulfill({ status: 409, contentType: "application/problem+json",
+    body: JSON.stringify({ type: "urn:parley:problem:" + type, title: "This conflicts with the current state", status: 409, detail }) }));
+  await conflict("agreement-filed", "the agreement was already signed by everyone and filed");
+  await A.locator("#agreement-status.error").evaluate((e) => { e.textContent = ""; e.className = ""; });
+  const filed = await signOnce();
+  log("signature on a filed agreement: " + filed);
+  check(filed.includes("already signed by everyone and filed") && !filed.includes("new version"), "a signature on a filed agreement says so, not that a new version was saved");
+  await conflict("conflict", "the case is closed");
+  await A.locator("#agreement-status.error").evaluate((e) => { e.textContent = ""; e.className = ""; });
+  const closed = await signOnce();
+  log("signature in a closed case: " + closed);
+  check(closed.includes("the case is closed") && !closed.includes("new version"), "a signature in a closed case says so");
+  // A comment on version 1 reads as one in the joint room.
+  await A.fill("#agreement-comment", "Thank you all — we agree.");
+  await A.click("#agreement-comment-send");
+  await A.locator("#agreement-status", { hasText: "Your comment is in the joint room" }).waitFor({ timeout: 60000 });
+  await A.locator('#rooms button[data-room="joint"]').click();
+  const line = A.locator("#room ol.log li", { hasText: "Thank you all — we agree." }).first();
+  await line.waitFor({ timeout: 60000 });
+  const comment = await line.innerText();
+  check(comment.includes("Comment on version 1 of the agreement: Thank you all — we agree.") && !comment.includes("[agreement"), "the comment reads as one in the joint room: " + comment);
+
+  // 3. The server shows another record of who is in the case than this browser checked before:
+  // the page stops the case and says to tell the mediator, not to reload (which cannot help).
+  const changed = await A.evaluate((id) => new Promise((resolve, reject) => {
+    const rq = indexedDB.open("parley");
+    rq.onerror = () => reject(rq.error);
+    rq.onsuccess = () => {
+      const tx = rq.result.transaction("pins", "readwrite");
+      let n = 0;
+      const cur = tx.objectStore("pins").openCursor();
+      cur.onsuccess = () => {
+        const c = cur.result;
+        if (!c) return;
+        const v = c.value;
+        if (v.cases?.[id]) { v.cases[id].latest = "00".repeat(32); c.update(v); n++; }
+        c.continue();
+      };
+      tx.oncomplete = () => { rq.result.close(); resolve(n); };
+      tx.onerror = () => reject(tx.error);
+    };
+  }), caseID);
+  check(changed === 1, "the test changed what this browser pinned");
+  await A.reload();
+  const stopped = await A.locator("#status.error").innerText({ timeout: 60000 });
+  log("pinned record changed: " + stopped);
+  check(stopped.includes("tell your mediator (by phone)") && !/reload/i.test(stopped) && !stopped.includes("Something went wrong"),
+    "a changed record says to tell the mediator, not to reload");
+  plain(stopped, "pinned record changed");
+  await A.screenshot({ path: `${shots}/words-pinned-phone.png`, fullPage: true });
+
+  // 1. The second invitation for Ada, who has joined: a link back in, not a new invitation.
+  const again = await newPage("partyA-again", phone);
+  await again.goto(env("PARLEY_INVITE_AGAIN"));
+  await again.locator("#status.error").waitFor();
+  const joined = await again.locator("#main").innerText();
+  log("invitation for someone already in: " + joined);
+  check(joined.includes("link back in") && !joined.includes("ask your mediator for a new link") && joined.includes("do not ask for a new invitation"),
+    "an invitation for someone already in says to ask for a link back in, not a new invitation");
+  check(await again.locator("#invite-again").count() === 0, "and offers no Try again that cannot help");
+  plain(joined, "invitation for someone already in");
+  await again.screenshot({ path: `${shots}/invite-already-joined-phone.png`, fullPage: true });
+});
