@@ -46,6 +46,22 @@ func (d *racingDocs) File(ctx context.Context, actor account.Account, caseID, na
 	return d.Docs.File(ctx, actor, caseID, name, mediaType, body)
 }
 
+// serviceOn is an agreement service on n's stores, with docs for its
+// documents, and the account whose session token is token, to act as.
+func serviceOn(t *testing.T, n *nodetest.Node, token string, docs agreement.Docs) (*agreement.Service, account.Account) {
+	t.Helper()
+	actor, _, err := n.Accounts.Authenticate(t.Context(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := agreement.New(agreement.Config{Meta: n.Meta, Cases: n.Cases, Docs: docs,
+		Devices: n.KeyDir, Log: n.KeyDir, Policy: n.Policy, Audit: n.Audit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc, actor
+}
+
 func namedDocs(t *testing.T, docs []api.Document, prefix string) []string {
 	t.Helper()
 	var out []string
@@ -69,19 +85,11 @@ func TestConcurrentStartsLeaveOneDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	actor, _, err := n.Accounts.Authenticate(ctx, med.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var otherErr error
 	docs := &racingDocs{Docs: agreement.VaultDocs{Vault: n.Vault}, create: func() {
 		_, otherErr = med.StartAgreement(ctx, k.ID, api.AgreementStartRequest{})
 	}}
-	svc, err := agreement.New(agreement.Config{Meta: n.Meta, Cases: n.Cases, Docs: docs,
-		Devices: n.KeyDir, Log: n.KeyDir, Policy: n.Policy, Audit: n.Audit})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, actor := serviceOn(t, n, med.Token, docs)
 	_, err = svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
 	if !docs.ranCreate.Load() {
 		t.Fatal("the other Start did not run")
@@ -132,19 +140,11 @@ func TestSaveDuringFileLeavesNoSupersededPDF(t *testing.T) {
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
 	caseID, med, a := signedCase(t, n, "med-file@example.org")
-	actor, _, err := n.Accounts.Authenticate(ctx, med.c.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var saveErr error
 	docs := &racingDocs{Docs: agreement.VaultDocs{Vault: n.Vault}, file: func() {
 		_, saveErr = med.c.SaveAgreement(ctx, caseID, 1, a.Current.Text+"\n7. Added while filing.\n")
 	}}
-	svc, err := agreement.New(agreement.Config{Meta: n.Meta, Cases: n.Cases, Docs: docs,
-		Devices: n.KeyDir, Log: n.KeyDir, Policy: n.Policy, Audit: n.Audit})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, actor := serviceOn(t, n, med.c.Token, docs)
 	_, _, _, fileErr := svc.File(ctx, actor, caseID, api.AgreementFileRequest{})
 	if !docs.ranFile.Load() {
 		t.Fatal("the save did not run during File")
@@ -163,19 +163,11 @@ func TestFileDuringSaveLeavesNoOrphanVersion(t *testing.T) {
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
 	caseID, med, a := signedCase(t, n, "med-save@example.org")
-	actor, _, err := n.Accounts.Authenticate(ctx, med.c.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var fileErr error
 	docs := &racingDocs{Docs: agreement.VaultDocs{Vault: n.Vault}, addVersion: func() {
 		_, fileErr = med.c.FileAgreement(ctx, caseID, api.AgreementFileRequest{})
 	}}
-	svc, err := agreement.New(agreement.Config{Meta: n.Meta, Cases: n.Cases, Docs: docs,
-		Devices: n.KeyDir, Log: n.KeyDir, Policy: n.Policy, Audit: n.Audit})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, actor := serviceOn(t, n, med.c.Token, docs)
 	_, saveErr := svc.Save(ctx, actor, caseID, api.AgreementSaveRequest{Base: 1, Text: a.Current.Text + "\n7. Added while filing.\n"})
 	if !docs.ranAdd.Load() {
 		t.Fatal("File did not run during the save")
@@ -237,15 +229,7 @@ func TestFailedStartReleasesItsClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	actor, _, err := n.Accounts.Authenticate(ctx, med.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := agreement.New(agreement.Config{Meta: n.Meta, Cases: n.Cases, Docs: &failingDocs{Docs: agreement.VaultDocs{Vault: n.Vault}},
-		Devices: n.KeyDir, Log: n.KeyDir, Policy: n.Policy, Audit: n.Audit})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, actor := serviceOn(t, n, med.Token, &failingDocs{Docs: agreement.VaultDocs{Vault: n.Vault}})
 	if _, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{}); err == nil {
 		t.Fatal("a Start whose document failed succeeded")
 	}
@@ -276,16 +260,8 @@ func TestAbandonedStartIsTakenOver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	actor, _, err := n.Accounts.Authenticate(ctx, med.Token)
-	if err != nil {
-		t.Fatal(err)
-	}
 	stops := &racingDocs{Docs: agreement.VaultDocs{Vault: n.Vault}, create: func() { panic("node stops here") }}
-	svc, err := agreement.New(agreement.Config{Meta: n.Meta, Cases: n.Cases, Docs: stops,
-		Devices: n.KeyDir, Log: n.KeyDir, Policy: n.Policy, Audit: n.Audit})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, actor := serviceOn(t, n, med.Token, stops)
 	func() {
 		defer func() { recover() }()
 		svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})

@@ -11,7 +11,6 @@ import (
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/messaging"
-	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -27,16 +26,9 @@ func TestRoomNameCheckedBeforeAudit(t *testing.T) {
 	ctx := t.Context()
 	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
 	tenant := account.Account{ID: ids.New("u"), Name: "Tara", Role: policy.RoleParticipant}
-	c, err := e.cases.Create(ctx, med, cases.NewCase{Title: "Rooms", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := metastore.Update(ctx, e.meta, "cases/"+c.ID+"/case", func(k *cases.Case) error {
+	c := e.tenancyCase(t, med, func(k *cases.Case) {
 		k.Participants = append(k.Participants, cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: k.Sides[0].ID})
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 
 	secret := "Tara would accept 40000 if the landlord apologises"
 	for _, name := range []string{
@@ -101,17 +93,10 @@ func TestMembershipAuditedWithManyRooms(t *testing.T) {
 	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
 	med2 := account.Account{ID: ids.New("u"), Name: "Max", Role: policy.RoleMediator}
 	tenant := account.Account{ID: ids.New("u"), Name: "Tara", Role: policy.RoleParticipant}
-	c, err := e.cases.Create(ctx, med, cases.NewCase{Title: "Rooms", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := metastore.Update(ctx, e.meta, "cases/"+c.ID+"/case", func(k *cases.Case) error {
+	c := e.tenancyCase(t, med, func(k *cases.Case) {
 		k.Mediators = append(k.Mediators, cases.Mediator{AccountID: med2.ID, Name: med2.Name})
 		k.Participants = append(k.Participants, cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: k.Sides[0].ID})
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	want := map[string]bool{}
 	for i := range 8 {
 		id := fmt.Sprintf("%032x", i+1)

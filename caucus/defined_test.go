@@ -35,22 +35,15 @@ func TestDefinedRoomLifecycle(t *testing.T) {
 		return account.Account{ID: ids.New("u"), Name: name, Role: policy.RoleParticipant}
 	}
 	tenant, tenantLawyer, landlordLawyer, obs := person("Tara"), person("Lee"), person("Lou"), person("Oz")
-	c, err := e.cases.Create(ctx, med, cases.NewCase{Title: "Rooms", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := c.Sides[0].ID, c.Sides[1].ID
-	if _, err := metastore.Update(ctx, e.meta, "cases/"+c.ID+"/case", func(k *cases.Case) error {
+	c := e.tenancyCase(t, med, func(k *cases.Case) {
+		a, b := k.Sides[0].ID, k.Sides[1].ID
 		k.Mediators = append(k.Mediators, cases.Mediator{AccountID: med2.ID, Name: med2.Name})
 		k.Participants = append(k.Participants,
 			cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: a},
 			cases.Participant{AccountID: tenantLawyer.ID, Name: tenantLawyer.Name, Role: cases.RoleCounsel, Side: a},
 			cases.Participant{AccountID: landlordLawyer.ID, Name: landlordLawyer.Name, Role: cases.RoleCounsel, Side: b},
 			cases.Participant{AccountID: obs.ID, Name: obs.Name, Role: cases.RoleObserver})
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 
 	// Refusals, in words.
 	for _, tc := range []struct {
@@ -211,10 +204,9 @@ func TestDefinedRoomPrunedOnRemoval(t *testing.T) {
 	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
 	med2 := account.Account{ID: ids.New("u"), Name: "Max", Role: policy.RoleMediator}
 	tenant := account.Account{ID: ids.New("u"), Name: "Tara", Role: policy.RoleParticipant}
-	c, err := e.cases.Create(ctx, med, cases.NewCase{Title: "Rooms", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := e.tenancyCase(t, med, func(k *cases.Case) {
+		k.Mediators = append(k.Mediators, cases.Mediator{AccountID: med2.ID, Name: med2.Name})
+	})
 	party := cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: c.Sides[0].ID}
 	rejoin := func() {
 		t.Helper()
@@ -224,12 +216,6 @@ func TestDefinedRoomPrunedOnRemoval(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if _, err := metastore.Update(ctx, e.meta, "cases/"+c.ID+"/case", func(k *cases.Case) error {
-		k.Mediators = append(k.Mediators, cases.Mediator{AccountID: med2.ID, Name: med2.Name})
-		return nil
-	}); err != nil {
-		t.Fatal(err)
 	}
 	rejoin()
 	r, err := e.rooms.OpenRoom(ctx, med, c.ID, cases.NewRoom{Label: "Tara alone", Members: []string{med.ID, med2.ID, tenant.ID}})
@@ -301,19 +287,12 @@ func TestRoomEntryKeptForMembers(t *testing.T) {
 	med2 := account.Account{ID: ids.New("u"), Name: "Max", Role: policy.RoleMediator}
 	tenant := account.Account{ID: ids.New("u"), Name: "Tara", Role: policy.RoleParticipant}
 	lawyer := account.Account{ID: ids.New("u"), Name: "Lee", Role: policy.RoleParticipant}
-	c, err := e.cases.Create(ctx, med, cases.NewCase{Title: "Rooms", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := metastore.Update(ctx, e.meta, "cases/"+c.ID+"/case", func(k *cases.Case) error {
+	c := e.tenancyCase(t, med, func(k *cases.Case) {
 		k.Mediators = append(k.Mediators, cases.Mediator{AccountID: med2.ID, Name: med2.Name})
 		k.Participants = append(k.Participants,
-			cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: c.Sides[0].ID},
-			cases.Participant{AccountID: lawyer.ID, Name: lawyer.Name, Role: cases.RoleCounsel, Side: c.Sides[0].ID})
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+			cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: k.Sides[0].ID},
+			cases.Participant{AccountID: lawyer.ID, Name: lawyer.Name, Role: cases.RoleCounsel, Side: k.Sides[0].ID})
+	})
 	opening, err := e2ee.NewRoomOpening(c.ID, false, []string{med.ID, tenant.ID})
 	if err != nil {
 		t.Fatal(err)

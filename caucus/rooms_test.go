@@ -112,6 +112,26 @@ func newRoomsEnv(t *testing.T) *roomsEnv {
 	return &roomsEnv{store: store, cases: cs, msg: msg, rooms: NewService(cs, pol, msg, bus, log), bus: bus, meta: meta, log: log}
 }
 
+// tenancyCase creates a case of med's with the sides Tenant and Landlord,
+// then lets add change its record directly: the co-mediators and
+// participants a test needs, without invitations. It returns the case as
+// created, before add.
+func (e *roomsEnv) tenancyCase(t *testing.T, med account.Account, add func(k *cases.Case)) *cases.Case {
+	t.Helper()
+	ctx := t.Context()
+	c, err := e.cases.Create(ctx, med, cases.NewCase{Title: "Rooms", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := metastore.Update(ctx, e.meta, "cases/"+c.ID+"/case", func(k *cases.Case) error {
+		add(k)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestMembershipChangeSurvivesStoreFailures: when reading the case or
 // sealing a room fails for a moment, a membership change (here a
 // mediator's recusal) retries the step, and its announcement — which makes

@@ -89,7 +89,7 @@ func TestServerAddedMediatorReadsNoCaucus(t *testing.T) {
 	// A's open chat learns of the admission (which seals nothing) the way
 	// every client does: it fetches the chain again before a send when
 	// its copy is more than a few seconds old.
-	time.Sleep(3*time.Second + 100*time.Millisecond)
+	client.AdvanceRefreshClockForTest(a, client.SendRefreshForTest+100*time.Millisecond)
 	send(t, a, "caucus:A", "A's words to both mediators")
 	if !readsText(t, evil, tc.caseID, "caucus:A", "A's words to both mediators") {
 		t.Fatal("the admitted co-mediator does not read caucus:A")

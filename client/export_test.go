@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"time"
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/e2ee"
@@ -34,4 +35,17 @@ func SendStaleForTest(ctx context.Context, s *SecureChat, room string, epoch int
 	s.pinned[room] = epoch
 	s.mu.Unlock()
 	return s.Send(ctx, room, text)
+}
+
+// SendRefreshForTest is how old a chat's last fetch of the chain and
+// devices may be before a send fetches them again.
+const SendRefreshForTest = sendRefresh
+
+// AdvanceRefreshClockForTest moves s's refresh clock on by d, as if d had
+// passed since its last fetch of the chain and devices, without a test
+// sleeping for it.
+func AdvanceRefreshClockForTest(s *SecureChat, d time.Duration) {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	s.ahead += d
 }

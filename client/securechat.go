@@ -74,6 +74,10 @@ type SecureChat struct {
 	wg          sync.WaitGroup
 	refreshMu   sync.Mutex
 	lastRefresh time.Time
+	// ahead (tests only, export_test.go): how far the clock that spaces
+	// refreshes runs ahead of time.Now, so that a test can let the last
+	// refresh age without sleeping. Zero otherwise. Guarded by refreshMu.
+	ahead time.Duration
 	// ended closes when the underlying chat ends; then events closes,
 	// once no emit is under way (emitMu).
 	ended      chan struct{}
@@ -395,10 +399,16 @@ const minRefresh = 500 * time.Millisecond
 // last fetch is older than this.
 const sendRefresh = 3 * time.Second
 
+// refreshClock is the time by which refreshes are spaced: time.Now, moved
+// on by ahead in tests. Called with refreshMu held.
+func (s *SecureChat) refreshClock() time.Time {
+	return time.Now().Add(s.ahead)
+}
+
 // refresh fetches and verifies the devices and the membership chain again.
 func (s *SecureChat) refresh(ctx context.Context) error {
 	s.refreshMu.Lock()
-	wait := minRefresh - time.Since(s.lastRefresh)
+	wait := minRefresh - s.refreshClock().Sub(s.lastRefresh)
 	s.refreshMu.Unlock()
 	if wait > 0 {
 		select {
@@ -408,7 +418,7 @@ func (s *SecureChat) refresh(ctx context.Context) error {
 		}
 	}
 	s.refreshMu.Lock()
-	s.lastRefresh = time.Now()
+	s.lastRefresh = s.refreshClock()
 	s.refreshMu.Unlock()
 	devs, _, err := s.x.CaseDevices(ctx, s.caseID)
 	if err != nil {
@@ -479,7 +489,7 @@ func (s *SecureChat) send(ctx context.Context, room string, p *e2ee.Plaintext, b
 	// mediator's admission of a co-mediator, a member's new device)
 	// before keying, as the browser does.
 	s.refreshMu.Lock()
-	stale := time.Since(s.lastRefresh) > sendRefresh
+	stale := s.refreshClock().Sub(s.lastRefresh) > sendRefresh
 	s.refreshMu.Unlock()
 	if stale {
 		if err := s.refresh(ctx); transientFetch(err) {

@@ -28,9 +28,11 @@ func TestSendWithCachedStateWhenRefreshFails(t *testing.T) {
 	n := nodetest.Embedded(t)
 	target, _ := url.Parse(n.URL)
 	var failing atomic.Bool
+	var refused atomic.Int32
 	rp := httputil.NewSingleHostReverseProxy(target)
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if failing.Load() && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/e2ee/") {
+			refused.Add(1)
 			http.Error(w, "unavailable", http.StatusServiceUnavailable)
 			return
 		}
@@ -45,8 +47,11 @@ func TestSendWithCachedStateWhenRefreshFails(t *testing.T) {
 		t.Fatalf("mediator read %q", got.Text)
 	}
 	failing.Store(true)
-	time.Sleep(3200 * time.Millisecond) // past sendRefresh
+	client.AdvanceRefreshClockForTest(a, client.SendRefreshForTest+200*time.Millisecond)
 	send(t, a, "caucus:A", "while the refresh fails")
+	if refused.Load() == 0 {
+		t.Fatal("the send past the refresh interval fetched nothing again: the test proves nothing")
+	}
 	if got := expect(t, med, "caucus:A"); got.Text != "while the refresh fails" {
 		t.Fatalf("mediator read %q", got.Text)
 	}
@@ -70,7 +75,7 @@ func TestSendWithCachedStateWhenRefreshFails(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3200 * time.Millisecond) // past sendRefresh again
+	client.AdvanceRefreshClockForTest(a, client.SendRefreshForTest+200*time.Millisecond)
 	if _, err := a.Send(context.Background(), "caucus:A", "with an older membership"); !errors.Is(err, e2ee.ErrMembership) {
 		t.Fatalf("send while behind this device's pin: %v, want a membership error", err)
 	}

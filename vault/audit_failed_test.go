@@ -103,6 +103,27 @@ func (e *env) wantCorrected(t *testing.T, from int64, typ, failed string, object
 	}
 }
 
+// e2eeToJoint uploads an end-to-end encrypted document of party A's to
+// caucus:A and returns its id, the joint audience's wrap of its key and
+// share, the mediator's share of it to joint with that wrap.
+func (e *env) e2eeToJoint(t *testing.T, k *cast) (docID string, rewrap []byte, share func() error) {
+	t.Helper()
+	ctx := t.Context()
+	a, med := k.who["partyA"], k.who["mediator"]
+	docID = ids.New("d")
+	plain := randomBytes(100)
+	ct, wrap := clientSide(t, k.caseID, docID, a.ID, 1, "caucus:A", plain)
+	if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:A"), Class: ClassCorrespondence}, wrap, bytes.NewReader(ct)); err != nil {
+		t.Fatal(err)
+	}
+	_, rewrap = clientSide(t, k.caseID, docID, med.ID, 1, "joint", plain)
+	share = func() error {
+		_, err := e.vault.ShareWithKeys(ctx, med, k.caseID, docID, k.audience(t, "joint"), false, []VersionWrap{{Version: 1, Wrap: rewrap}})
+		return err
+	}
+	return docID, rewrap, share
+}
+
 // A share audited first and then not written is corrected in the log
 // (doc.share.failed): before, the log said the document was shared while
 // its audience had not changed.
@@ -164,18 +185,7 @@ func TestE2EEShareFinishedWhenItsKeysFailed(t *testing.T) {
 	e, f := newFailKeyEnv(t)
 	k := e.newCast(t)
 	ctx := t.Context()
-	a, med := k.who["partyA"], k.who["mediator"]
-	docID := ids.New("d")
-	plain := randomBytes(100)
-	ct, wrap := clientSide(t, k.caseID, docID, a.ID, 1, "caucus:A", plain)
-	if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:A"), Class: ClassCorrespondence}, wrap, bytes.NewReader(ct)); err != nil {
-		t.Fatal(err)
-	}
-	_, rewrap := clientSide(t, k.caseID, docID, med.ID, 1, "joint", plain)
-	share := func() error {
-		_, err := e.vault.ShareWithKeys(ctx, med, k.caseID, docID, k.audience(t, "joint"), false, []VersionWrap{{Version: 1, Wrap: rewrap}})
-		return err
-	}
+	docID, rewrap, share := e.e2eeToJoint(t, k)
 	f.arm(versionKey(k.caseID, docID, 1))
 	if err := share(); err == nil {
 		t.Fatal("share succeeded with the version record unwritable")
@@ -248,19 +258,7 @@ func TestCaseHoldThatLandedDespiteAnErrorIsNotCorrected(t *testing.T) {
 func TestFailedKeyWrapIsCorrectedInTheLog(t *testing.T) {
 	e, f := newFailKeyEnv(t)
 	k := e.newCast(t)
-	ctx := t.Context()
-	a, med := k.who["partyA"], k.who["mediator"]
-	docID := ids.New("d")
-	plain := randomBytes(100)
-	ct, wrap := clientSide(t, k.caseID, docID, a.ID, 1, "caucus:A", plain)
-	if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:A"), Class: ClassCorrespondence}, wrap, bytes.NewReader(ct)); err != nil {
-		t.Fatal(err)
-	}
-	_, rewrap := clientSide(t, k.caseID, docID, med.ID, 1, "joint", plain)
-	share := func() error {
-		_, err := e.vault.ShareWithKeys(ctx, med, k.caseID, docID, k.audience(t, "joint"), false, []VersionWrap{{Version: 1, Wrap: rewrap}})
-		return err
-	}
+	docID, _, share := e.e2eeToJoint(t, k)
 	f.arm(versionKey(k.caseID, docID, 1))
 	if err := share(); err == nil { // the audience changes, the keys do not
 		t.Fatal("share succeeded with the version record unwritable")
