@@ -260,7 +260,7 @@ try {
   const aDoc = a.locator("#doc-list li", { hasText: "settlement-offer.txt" });
   await aDoc.waitFor();
   check((await aDoc.locator(".banner").innerText()).includes("Visible to: the Tenant side only: you, your lawyer Jordan Blake, the mediator Morgan Reyes"), "party A sees the shared document with its audience");
-  const [download] = await Promise.all([a.waitForEvent("download"), aDoc.locator("a", { hasText: "Download" }).click()]);
+  const [download] = await Promise.all([a.waitForEvent("download"), aDoc.locator("button.doc-download").click()]);
   const stream = await download.createReadStream();
   let got = "";
   for await (const chunk of stream) got += chunk;
@@ -466,6 +466,8 @@ try {
   const endedText = (await ended.innerText()).replace(/\s+/g, " ");
   check(endedText.includes("ask your mediator for a new link") && (await b.innerText("#conn")).includes("Signed out"),
     "party B's page, reconnecting after B's sessions ended, says so and how to come back: " + endedText);
+  check(await b.locator("#signout").isHidden() && await b.locator("#nav-password").count() === 0,
+    "the signed-out page offers no Sign out (or Change password) button, which would do nothing there");
   await axeCheck(b, "party signed out while away");
   await b.setViewportSize({ width: 390, height: 844 });
   await b.screenshot({ path: shots + "/party-signed-out-phone.png", fullPage: false });
