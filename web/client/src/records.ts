@@ -381,7 +381,7 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
     box.replaceChildren(h("section", { id: "certificate", "aria-labelledby": "cert-title" },
       h("h4", { id: "cert-title" }, "Certificate of destruction"),
       h("p", { class: "verified", role: "status" }, "✔ Signature verified: this certificate was signed by this server's audit key and has not been changed."),
-      h("p", { class: "note" }, `Audit key: ${key}. Compare it with the copy your organisation keeps.`),
+      h("p", { class: "note" }, "Audit key: ", h("code", { class: "hash" }, key), ". Compare it with the copy your organisation keeps."),
       h("p", {}, `${plural(c.records, "record")} destroyed (${bytes(c.bytes)}), ${c.kept.filter((r: { action?: string }) => !r.action).length} kept because of a legal hold or while other records of their case remain${c.kept.some((r: { action?: string }) => r.action) ? `, ${c.kept.filter((r: { action?: string }) => r.action).length} kept by a review or a permanent keep` : ""}${c.transfers?.length ? `, ${c.transfers.length} case${c.transfers.length === 1 ? "" : "s"} transferred first` : ""}. Planned by ${who(c.planner)}, approved by ${who(c.approver)}, completed ${day(c.completed)}.`),
       h("p", {}, "Cases: " + [...new Set([...c.destroyed, ...c.kept].map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")))].join("; ")),
       h("p", { class: "note" }, "Method: " + c.method),
