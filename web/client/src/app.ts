@@ -115,6 +115,18 @@ function recordMembersOf(audience: string): string[] {
 }
 
 function visibleTo(audience: string): string {
+  const lead = roomLead(audience) ?? (audience === "joint" ? "everyone in this mediation: " : audience.startsWith("caucus:") ? `the ${sideLabel(E.caucusSide(audience)!)} side only: ` : "");
+  return "Visible to: " + lead + readerWords(audience).join(", ");
+}
+
+/** Who can read audience as a sentence's subject, without "Visible to:": "you, Lars Lindqvist (Landlord) and the mediator Morgan Reyes". */
+function readersOf(audience: string): string {
+  const w = readerWords(audience);
+  return w.length > 1 ? w.slice(0, -1).join(", ") + " and " + w[w.length - 1] : w.join("");
+}
+
+/** The people who can read audience, in words (the same people as visibleTo, signed members included): you first, then your side, then others, the mediators last. */
+function readerWords(audience: string): string[] {
   const ids = membersOf(audience);
   // You first, then your side, then others, the mediators last.
   const rank = (a: string) => {
@@ -128,8 +140,7 @@ function visibleTo(audience: string): string {
   const former = all.filter((w) => w === formerWords).length;
   const words = all.filter((w) => w !== formerWords);
   if (former) words.push(former === 1 ? formerWords : `${former} people no longer in this mediation`);
-  const lead = roomLead(audience) ?? (audience === "joint" ? "everyone in this mediation: " : audience.startsWith("caucus:") ? `the ${sideLabel(E.caucusSide(audience)!)} side only: ` : "");
-  return "Visible to: " + lead + words.join(", ");
+  return words;
 }
 
 function banner(audience: string, what: string): HTMLElement {
@@ -257,7 +268,7 @@ function chooseCase(list: { id: string; title?: string; relation: string }[], ke
 async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   say("Opening the case and checking its keys…");
   sc = new SecureCase(caseID, keys);
-  initCarry({ h, sc: () => sc, me: () => me.id, fmtTime, roomTitle, roomClass, errText, visibleTo, isMediator: (a) => c.mediators.some((m) => m.accountId === a) });
+  initCarry({ h, sc: () => sc, me: () => me.id, fmtTime, roomTitle, roomClass, errText, visibleTo, readersOf, isMediator: (a) => c.mediators.some((m) => m.accountId === a) });
   sc.onEvent = onEvent;
   sc.onNotice = (t) => notice(t);
   sc.onPendingMediators = (pending) => renderPendingMediators(pending);
