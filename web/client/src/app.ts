@@ -479,7 +479,9 @@ function roomLabel(room: string): (Node | string)[] {
   const n = unread.get(room) ?? 0;
   return [roomTitle(room),
     h("span", { class: "here" }, here.length ? ` · ${here.length} here` : ""), floorBadge(room),
-    n > 0 ? h("span", { class: "unread", "aria-label": `${n} new` }, String(n)) : ""];
+    // The badge shows the number; a screen reader reads "1 new message" (an aria-label on a plain span is not read).
+    n > 0 ? h("span", { class: "unread", "aria-hidden": "true" }, String(n)) : "",
+    n > 0 ? h("span", { class: "visually-hidden unread-words" }, `, ${n} new message${n === 1 ? "" : "s"}`) : ""];
 }
 
 function presenceLine(room: string): HTMLElement {
