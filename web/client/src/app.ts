@@ -265,6 +265,12 @@ function chooseCase(list: { id: string; title?: string; relation: string }[], ke
 
 // --- the case ---
 
+/** Signed out, or access ended: "Sign out" and "Change password" would do nothing there, so they go. */
+function hideAccountButtons(): void {
+  ($("signout") as HTMLButtonElement).hidden = true;
+  document.querySelector(".staff-nav")?.remove();
+}
+
 async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   say("Opening the case and checking its keys…");
   sc = new SecureCase(caseID, keys);
@@ -294,6 +300,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     floorStatus(s);
     if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords(me.role === "participant").then((w) => {
       el.textContent = "Signed out";
+      hideAccountButtons();
       main().replaceChildren(h("h1", {}, "You are signed out"), h("p", { id: "status", role: "status", class: "error" }, w));
     });
     // The server closed this case to this account (removed, stepped off,
@@ -301,6 +308,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     // would let them type messages that can never be sent.
     if (s === "closed" && detail?.startsWith("Your access to this case ended")) {
       el.textContent = "Not connected";
+      hideAccountButtons();
       main().replaceChildren(h("h1", {}, "You are no longer part of this mediation"),
         h("p", { id: "status", role: "status", class: "error" },
           "Your access to this case has ended, so its rooms and documents are closed to you. If you think this is a mistake, contact your mediator or the program."),

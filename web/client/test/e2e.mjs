@@ -468,6 +468,8 @@ try {
     "party B's page, reconnecting after B's sessions ended, says so and how to come back: " + endedText);
   check(await b.locator("#signout").isHidden() && await b.locator("#nav-password").count() === 0,
     "the signed-out page offers no Sign out (or Change password) button, which would do nothing there");
+  check(await b.locator("#signout").isHidden() && await b.locator("#nav-password").count() === 0,
+    "the signed-out page offers no Sign out (or Change password) button, which would do nothing there");
   await axeCheck(b, "party signed out while away");
   await b.setViewportSize({ width: 390, height: 844 });
   await b.screenshot({ path: shots + "/party-signed-out-phone.png", fullPage: false });
