@@ -212,7 +212,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           a.click();
           a.remove();
           setTimeout(() => URL.revokeObjectURL(url), 60000);
-          bar.value = 100;
+          bar.hidden = true; // done: the words say so
           status.textContent = `Downloaded “${name}”. Your browser is saving it.`;
         } catch (x) {
           bar.hidden = true;

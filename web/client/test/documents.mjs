@@ -148,6 +148,7 @@ await run(async () => {
     await page.keyboard.press("Tab");
     const next = await page.evaluate(() => document.activeElement?.id);
     check(next === (o.hasE2EE ? "doc-e2ee" : "doc-upload"), `${who}: Tab from Kind goes to ${o.hasE2EE ? "the encryption choice" : "Upload"} (went to ${next})`);
+    await page.evaluate(() => document.activeElement?.blur());
     await page.setViewportSize(size);
   }
 
