@@ -43,7 +43,7 @@ func TestBrowserRecords(t *testing.T) {
 	rec := login("rita@records.test", "Rita Archer", policy.RoleRecords)
 	rec2 := login("rob@records.test", "Rob Keeper", policy.RoleRecords)
 	var docs []string
-	for _, k := range []struct{ title, ref string }{{"Okafor v. Lind", "2026-CV-0099"}, {"Rivera v. Chen", "2026-CV-0142"}} {
+	for _, k := range []struct{ title, ref string }{{"Okafor v. Lind", "2026-CV-0099"}, {"Rivera v. Chen", "2026-CV-0142"}, {"Ng v. Ortiz", ""}} {
 		c, err := med.CreateCaseWith(ctx, api.CreateCaseRequest{Title: k.title, Type: "family", ReferralSource: "court", Sides: []string{"A", "B"}, Reference: k.ref})
 		if err != nil {
 			t.Fatal(err)

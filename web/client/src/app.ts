@@ -115,6 +115,18 @@ function recordMembersOf(audience: string): string[] {
 }
 
 function visibleTo(audience: string): string {
+  const lead = roomLead(audience) ?? (audience === "joint" ? "everyone in this mediation: " : audience.startsWith("caucus:") ? `the ${sideLabel(E.caucusSide(audience)!)} side only: ` : "");
+  return "Visible to: " + lead + readerWords(audience).join(", ");
+}
+
+/** Who can read audience as a sentence's subject, without "Visible to:": "you, Lars Lindqvist (Landlord) and the mediator Morgan Reyes". */
+function readersOf(audience: string): string {
+  const w = readerWords(audience);
+  return w.length > 1 ? w.slice(0, -1).join(", ") + " and " + w[w.length - 1] : w.join("");
+}
+
+/** The people who can read audience, in words (the same people as visibleTo, signed members included): you first, then your side, then others, the mediators last. */
+function readerWords(audience: string): string[] {
   const ids = membersOf(audience);
   // You first, then your side, then others, the mediators last.
   const rank = (a: string) => {
@@ -128,8 +140,7 @@ function visibleTo(audience: string): string {
   const former = all.filter((w) => w === formerWords).length;
   const words = all.filter((w) => w !== formerWords);
   if (former) words.push(former === 1 ? formerWords : `${former} people no longer in this mediation`);
-  const lead = roomLead(audience) ?? (audience === "joint" ? "everyone in this mediation: " : audience.startsWith("caucus:") ? `the ${sideLabel(E.caucusSide(audience)!)} side only: ` : "");
-  return "Visible to: " + lead + words.join(", ");
+  return words;
 }
 
 function banner(audience: string, what: string): HTMLElement {
@@ -295,10 +306,16 @@ function chooseCase(list: { id: string; title?: string; relation: string }[], ke
 
 // --- the case ---
 
+/** Signed out, or access ended: "Sign out" and "Change password" would do nothing there, so they go. */
+function hideAccountButtons(): void {
+  ($("signout") as HTMLButtonElement).hidden = true;
+  document.querySelector(".staff-nav")?.remove();
+}
+
 async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   say("Opening the case and checking its keys…");
   sc = new SecureCase(caseID, keys);
-  initCarry({ h, sc: () => sc, me: () => me.id, fmtTime, roomTitle, roomClass, errText, visibleTo, isMediator: (a) => c.mediators.some((m) => m.accountId === a) });
+  initCarry({ h, sc: () => sc, me: () => me.id, fmtTime, roomTitle, roomClass, errText, visibleTo, readersOf, isMediator: (a) => c.mediators.some((m) => m.accountId === a) });
   sc.onEvent = onEvent;
   sc.onNotice = (t) => notice(t);
   sc.onPendingMediators = (pending) => renderPendingMediators(pending);
@@ -324,6 +341,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     floorStatus(s);
     if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords(me.role === "participant").then((w) => {
       el.textContent = "Signed out";
+      hideAccountButtons();
       main().replaceChildren(h("h1", {}, "You are signed out"), h("p", { id: "status", role: "status", class: "error" }, w));
     });
     // The server closed this case to this account (removed, stepped off,
@@ -331,6 +349,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     // would let them type messages that can never be sent.
     if (s === "closed" && detail?.startsWith("Your access to this case ended")) {
       el.textContent = "Not connected";
+      hideAccountButtons();
       main().replaceChildren(h("h1", {}, "You are no longer part of this mediation"),
         h("p", { id: "status", role: "status", class: "error" },
           "Your access to this case has ended, so its rooms and documents are closed to you. If you think this is a mistake, contact your mediator or the program."),
@@ -509,7 +528,9 @@ function roomLabel(room: string): (Node | string)[] {
   const n = unread.get(room) ?? 0;
   return [roomTitle(room),
     h("span", { class: "here" }, here.length ? ` · ${here.length} here` : ""), floorBadge(room),
-    n > 0 ? h("span", { class: "unread", "aria-label": `${n} new` }, String(n)) : ""];
+    // The badge shows the number; a screen reader reads "1 new message" (an aria-label on a plain span is not read).
+    n > 0 ? h("span", { class: "unread", "aria-hidden": "true" }, String(n)) : "",
+    n > 0 ? h("span", { class: "visually-hidden unread-words" }, `, ${n} new message${n === 1 ? "" : "s"}`) : ""];
 }
 
 function presenceLine(room: string): HTMLElement {

@@ -21,6 +21,8 @@ export interface CarryContext {
   errText: (e: unknown) => string;
   /** Words for who can read the room, e.g. "you, Sam Ortiz, the mediator Morgan Reyes". */
   visibleTo: (room: string) => string;
+  /** Who can read room, as a sentence's subject: "you, … and the mediator …" (no "Visible to:"). */
+  readersOf: (room: string) => string;
   isMediator: (account: string) => boolean;
 }
 
@@ -105,6 +107,8 @@ function proposalItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
   return li;
 }
 
+const upper = (w: string) => w.charAt(0).toUpperCase() + w.slice(1);
+
 /** The author's choice: edit the words, then approve, or decline; each confirmed. */
 function authorControls(ev: SecureEvent, orig: SecureEvent): HTMLElement {
   const { h } = cx;
@@ -116,7 +120,7 @@ function authorControls(ev: SecureEvent, orig: SecureEvent): HTMLElement {
   const buttons = h("div", { class: "row" });
   const wrap = h("div", { class: "carry-author" },
     h("label", { for: taID }, "Text to carry (you may edit it first)"), ta,
-    h("p", { class: "note", id: taID + "-hint" }, `Only this text goes to the joint room, from you. ${cx.visibleTo("joint")} will see it. The mediator will see whether you changed it. Your original message stays in your caucus.`),
+    h("p", { class: "note", id: taID + "-hint" }, `Only this text goes to the joint room, from you. ${upper(cx.readersOf("joint"))} will see it. The mediator will see whether you changed it. Your original message stays in your caucus.`),
     buttons, out);
   const confirmStep = (words: string, yes: string, act: () => Promise<unknown>) => {
     const go = h("button", {
@@ -147,7 +151,7 @@ function authorControls(ev: SecureEvent, orig: SecureEvent): HTMLElement {
           return;
         }
         const edited = text !== (orig.text ?? "");
-        confirmStep(`Everyone in the joint room (${cx.visibleTo("joint")}) will see ${edited ? "your edited text" : "your message word for word"}: “${text}”. This cannot be undone.`,
+        confirmStep(`${upper(cx.readersOf("joint"))} will see ${edited ? "your edited text" : "your message word for word"}: “${text}”${/[.!?]$/.test(text.trim()) ? "" : "."} This cannot be undone.`,
           "Yes, carry this text", () => cx.sc().approveCarry(ev, text));
       },
     }, "Approve…"),

@@ -186,6 +186,9 @@ export async function consentGate(root: HTMLElement, caseID: string, keys: Devic
   });
 }
 
+/** A person's role in the terms table, in words (never the server's name for it). */
+const roleWords: Record<string, string> = { party: "Party", counsel: "Lawyer", observer: "Observer", mediator: "Mediator" };
+
 /**
  * A mediator's panel: who has accepted the case's terms and acknowledged each
  * disclosure, and an editor for the case's terms. Only mediators see it.
@@ -197,7 +200,7 @@ export async function renderConsentPanel(el: HTMLElement, caseID: string, c: Cas
   const side = (id?: string) => c.sides.find((s) => s.id === id)?.label ?? "";
   const people = view.people ?? [];
   const rows = people.map((p) => h("tr", { "data-person": p.accountId },
-    h("td", {}, p.name), h("td", {}, p.role + (p.role !== "observer" && p.side ? `, ${side(p.side)}` : "")),
+    h("td", {}, p.name), h("td", {}, (roleWords[p.role] ?? "") + (p.role !== "observer" && p.side ? `, ${side(p.side)}` : "")),
     h("td", { class: p.accepted ? "verified" : "" }, p.accepted ? `Accepted ${when(p.accepted.recorded)}` : "Not yet")));
   const table = people.length
     ? h("table", { id: "terms-table" }, h("caption", {}, `Who has accepted version ${view.terms.version} of the terms`),

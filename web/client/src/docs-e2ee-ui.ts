@@ -483,6 +483,47 @@ export async function downloadE2EE(caseID: string, sess: DocSession, d: Document
   }
 }
 
+/**
+ * Downloads d's latest version as the server stores it (a document not
+ * encrypted end to end), so that a refusal (signed out, no longer shared
+ * with this person, erased under retention) is told in words instead of
+ * the browser saving the server's answer as the file. Collected a slice at
+ * a time into a Blob (the browser keeps a large one on disk); a body that
+ * ends early is a lost connection. Rejects with words to show.
+ */
+export async function downloadPlain(caseID: string, d: Document, progress: (done: number, total: number) => void): Promise<Blob> {
+  const name = d.name ?? "this document";
+  let res: Response;
+  try {
+    res = await fetch(`${casePath(caseID)}/documents/${encodeURIComponent(d.id)}/content`, { credentials: "same-origin" });
+  } catch {
+    throw new Error(`The connection was lost, so “${name}” was not downloaded. Try again.`);
+  }
+  try {
+    if (!res.ok || !res.body) throw new APIError(res.status, await res.json().catch(() => ({})));
+    const total = Number(res.headers.get("Content-Length") ?? "-1");
+    const reader = res.body.getReader();
+    const parts: Blob[] = [];
+    let chunk: Uint8Array[] = [], inChunk = 0, done = 0;
+    for (;;) {
+      const { value, done: end } = await reader.read();
+      if (end) break;
+      chunk.push(value);
+      inChunk += value.length;
+      done += value.length;
+      if (inChunk >= SLICE) { parts.push(new Blob(chunk as BlobPart[])); chunk = []; inChunk = 0; }
+      progress(done, total);
+    }
+    parts.push(new Blob(chunk as BlobPart[]));
+    if (total >= 0 && done !== total) throw new Error("short"); // cut short: never a complete-looking partial file
+    return new Blob(parts, { type: "application/octet-stream" });
+  } catch (e) {
+    void res.body?.cancel().catch(() => {});
+    console.warn("download refused:", e instanceof Error ? e.message : e); // the technical reason, for the browser's console
+    throw new Error(downloadWords(name, e));
+  }
+}
+
 /** A failed download in words: what happened and what the person can do. */
 export function downloadWords(name: string, e: unknown): string {
   if (e instanceof NoRoomError) return `“${name}” was not downloaded. ` + noRoomWords(e, "the decrypted copy it checks before saving");

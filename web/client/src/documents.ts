@@ -17,6 +17,7 @@ import * as W from "./wire_gen";
 import type { DocSession } from "./docs-e2ee";
 import { downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTemporary, unverifiedNameWords, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
 import { RelabelledError } from "./docs-e2ee";
+import { downloadPlain } from "./docs-e2ee-ui";
 import { newcomerWords, wrapForNewcomers } from "./docs-newcomers";
 import { mountUpgrade } from "./docs-upgrade";
 import { h } from "./dom";
@@ -189,10 +190,50 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         ` on ${dateWords(d.created)} · ${classWords[d.class] ?? d.class} · ${sizeWords(d.size)}` +
         (d.version > 1 ? ` · version ${d.version}` : "") + (d.held ? " · on legal hold (kept until released)" : "")),
       ctx.banner(d.audience, "this document."),
-      d.canDownload && !d.e2ee ? h("a", { href: api.contentURL(ctx.caseID, d.id), download: name }, "Download " + name) : null,
+      d.canDownload && !d.e2ee ? plainDownload(d, name) : null,
       d.canDownload && d.e2ee ? (ctx.e2ee ? e2eeDownload(d, name) : e2eeNote(ctx.mediator)) : null);
     if (ctx.mediator && options && (!d.e2ee || ctx.e2ee)) li.append(shareControls(d, name));
     return li;
+  }
+
+  // A document the server can read: fetched first (not a bare link), so a
+  // refusal — signed out, no longer shared, erased under retention — is
+  // said in words and no file holding the server's answer is saved.
+  function plainDownload(d: Document, name: string): HTMLElement {
+    const status = h("p", { class: "note doc-download-status", role: "status" });
+    const err = h("p", { class: "error doc-download-error", role: "alert" });
+    const bar = h("progress", { max: "100", value: "0", "aria-label": `Downloading ${name}`, hidden: true }) as HTMLProgressElement;
+    const btn = h("button", {
+      type: "button", class: "doc-download",
+      onclick: async () => {
+        btn.disabled = true;
+        err.textContent = "";
+        bar.hidden = false;
+        bar.value = 0;
+        status.textContent = `Downloading “${name}”…`;
+        try {
+          const file = await downloadPlain(ctx.caseID, d, (done, total) => {
+            bar.value = total > 0 ? Math.floor((done / total) * 100) : 0;
+            status.textContent = total > 0 ? `Downloading “${name}”: ${bar.value}% (${sizeWords(done)} of ${sizeWords(total)})` : `Downloading “${name}”: ${sizeWords(done)}`;
+          });
+          const url = URL.createObjectURL(file);
+          const a = h("a", { href: url, download: name, hidden: true });
+          document.body.append(a);
+          a.click();
+          a.remove();
+          setTimeout(() => URL.revokeObjectURL(url), 60000);
+          bar.hidden = true; // done: the words say so
+          status.textContent = `Downloaded “${name}”. Your browser is saving it.`;
+        } catch (x) {
+          bar.hidden = true;
+          status.textContent = "";
+          err.textContent = x instanceof Error && x.constructor === Error ? x.message : ctx.errText(x);
+        } finally {
+          btn.disabled = false;
+        }
+      },
+    }, `Download “${name}”`) as HTMLButtonElement;
+    return h("div", { class: "doc-plain" }, btn, bar, status, err);
   }
 
   // An end-to-end encrypted document: decrypted and checked on this device,
@@ -509,16 +550,19 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       },
     },
     h("h3", { id: "doc-upload-title" }, "Add a document"),
+    // Top to bottom, in the page and in focus order alike: the file, where
+    // it goes and who will see it, how it is encrypted, then Upload; the
+    // question about a wider place and the progress follow the button.
     h("div", { class: "row" },
       h("div", {}, h("label", { for: "doc-file" }, "File"), file),
       h("div", {}, h("label", { for: "doc-audience" }, "Who may see it"), aud),
-      h("div", {}, h("label", { for: "doc-class" }, "Kind"), cls),
-      submit),
+      h("div", {}, h("label", { for: "doc-class" }, "Kind"), cls)),
     audNote,
-    ask,
     ctx.e2ee ? h("p", { class: "doc-e2ee-choice" }, h("label", { class: "check" }, e2ee,
       "Encrypt on this device (end to end): only the devices of the people named above can open it, not the server")) : "",
     ctx.e2ee ? e2eeWho : "",
+    h("div", { class: "row" }, submit),
+    ask,
     bar, status, err,
     refused.length ? h("p", { class: "note", id: "doc-upload-missing" },
       `Not offered: ${refused.map((a) => placeWords(a.audience)).join(", ")}. ${refused[0].why ?? ""}`) : "");

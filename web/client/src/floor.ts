@@ -161,8 +161,14 @@ function turnWords(room: string): string {
 export function floorBar(room: string): HTMLElement {
   const h = ctx!.h;
   const bar = h("div", { id: "floor-bar", class: "floor-bar", "data-room": room },
+    // The countdowns (role "timer") are not read out as they tick; what
+    // happens is, politely, from regions already on the page: the time
+    // running out (shown, in #floor-timeup) and the floor changing hands
+    // (for screen readers, in #floor-news; the line above shows it).
     h("p", { id: "floor-timer", class: "floor-timer", role: "timer", hidden: true }),
+    h("p", { id: "floor-timeup", class: "floor-timer up", role: "status", "aria-live": "polite" }),
     h("p", { id: "floor-turn", class: "floor-turn", role: "timer", hidden: true }),
+    h("p", { id: "floor-news", class: "visually-hidden", role: "status", "aria-live": "polite" }),
     h("div", { id: "floor-hand", class: "floor-hand" }));
   queueMicrotask(() => { fillBar(); fillPanel(); });
   return bar;
@@ -208,8 +214,20 @@ function tickBar(): void {
     if (cls) el.classList.toggle("up", cls === "up");
   };
   const t = timerOf(room);
-  set("floor-timer", timerWords(room), t && t.endsAt <= now() ? "up" : "running");
+  const up = !!t && t.endsAt <= now();
+  set("floor-timer", up ? "" : timerWords(room));
+  const timeup = document.getElementById("floor-timeup");
+  const upWords = up ? timerWords(room) : "";
+  if (timeup && timeup.textContent !== upWords) timeup.textContent = upWords;
   set("floor-turn", turnWords(room));
+  // Said once when the floor changes hands (or is taken back), not every minute.
+  const tn = turnOf(room);
+  const key = tn ? `${room}|${tn.side}|${tn.from}` : room;
+  const news = document.getElementById("floor-news");
+  if (news && news.dataset.turn !== key) {
+    if (news.dataset.turn !== undefined) news.textContent = tn ? turnWords(room).replace(/: .* left\.$/, ".") : news.dataset.turn.startsWith(room + "|") ? "The turn has ended: nobody has the floor now." : "";
+    news.dataset.turn = key;
+  }
 }
 
 /** The line in the composer saying whose turn it is (empty when nobody has the floor). */

@@ -88,7 +88,7 @@ function transferList(p: Plan, ts: Transfer[], ctx: ActionsContext): HTMLElement
     h("h4", { id: "transfers-title" }, "Transfer bundles"),
     h("p", { class: "note" }, "Each bundle is sealed so that only the recipient's key opens it: not Parley, not records staff. Hand it to the recipient with its SHA-256, which the certificate also records. Downloading is recorded in the audit log."),
     h("ul", {}, ...ts.map((t) => h("li", {},
-      `${ctx.caseWords(t.case, t.reference)} for ${t.recipientName}: ${t.documents.length} joint document${t.documents.length === 1 ? "" : "s"}, ${t.withheld} withheld (caucus, named people, mediators only), ${t.auditEntries} audit entries with proofs. SHA-256 ${(t.sha256 ?? "").replace(/^sha256:/, "")}. `,
+      `${ctx.caseWords(t.case, t.reference)} for ${t.recipientName}: ${t.documents.length} joint document${t.documents.length === 1 ? "" : "s"}, ${t.withheld} withheld (caucus, named people, mediators only), ${t.auditEntries} audit entries with proofs. SHA-256 `, h("code", { class: "hash" }, (t.sha256 ?? "").replace(/^sha256:/, "")), ". ",
       h("button", {
         type: "button", class: "transfer-download", "data-case": t.case,
         onclick: async () => {

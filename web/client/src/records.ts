@@ -16,7 +16,15 @@ const refs = new Map<string, string>();
 const names = new Map<string, string>();
 const who = (id: string) => (id === me.id ? "you" : names.get(id) ?? "another member of staff");
 const docWords = (cls: string) => `${cls.charAt(0).toUpperCase()}${cls.slice(1)} document`;
-const caseWords = (id: string, ref?: string) => (ref || refs.get(id) ? `Case ${ref || refs.get(id)}` : `Case ${id} (no reference)`);
+/** Case ids to the day each case was opened, from the case list: what names a case that has no reference. */
+const opened = new Map<string, string>();
+/** A case in words: its reference, else the day it was opened (never its id, which the case's own box shows, secondary). */
+const caseWords = (id: string, ref?: string) => {
+  const r = ref || refs.get(id);
+  if (r) return `Case ${r}`;
+  const o = opened.get(id);
+  return o ? `Case opened ${o} (no reference)` : "A case with no reference";
+};
 let me: Account;
 let mainEl: HTMLElement;
 const main = () => mainEl;
@@ -77,7 +85,7 @@ export async function recordsView(who: Account, into: HTMLElement): Promise<void
     "Records staff see what records exist (sizes, classes and dates), never a document's name or content, and never a room."), ...(records ? [nav] : []),
   ...(records ? [holds, plans, exports, load] : [plans]));
   (tabs[0] as HTMLButtonElement).click();
-  try { for (const l of await api.cases()) if (l.reference) refs.set(l.id, l.reference); } catch { /* ids only */ }
+  try { for (const l of await api.cases()) { if (l.reference) refs.set(l.id, l.reference); opened.set(l.id, day(l.created)); } } catch { /* fewer words */ }
   if (me.role === "admin") try { for (const a of await call<Account[]>("GET", "/api/v1/accounts")) names.set(a.id, a.name); } catch { /* words only */ }
   renderPlans(plans);
   if (!records) return;
@@ -132,7 +140,9 @@ async function caseHolds(l: Listed): Promise<HTMLElement> {
     h("div", {}, h("label", { for: reason.id }, "Why (for example: complaint received)"), reason),
     h("div", {}, h("label", { for: authority.id }, "On what authority (court order, rule)"), authority),
     h("button", { type: "submit" }, "Hold the whole case")), out);
-  box.append(h("h3", {}, caseWords(l.id, l.reference)), h("p", { class: "note" }, `${l.type} · opened ${day(l.created)} · ${l.closed ? "closed " + day(l.closed) : "open"}`),
+  box.append(h("h3", {}, caseWords(l.id, l.reference)), h("p", { class: "note" }, `${l.type} · opened ${day(l.created)} · ${l.closed ? "closed " + day(l.closed) : "open"}`,
+    // No reference to quote: Parley's own number for it, secondary, for asking support or the program.
+    l.reference ? "" : h("span", { class: "ref-number" }, " · Parley number ", h("code", { class: "hash" }, l.id))),
     caseList, form, h("h4", {}, "Documents"), ul);
   await refresh();
   return box;
@@ -279,7 +289,7 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     box.addEventListener("change", () => { (button as HTMLButtonElement).disabled = !box.checked; });
     return h("div", { class: "confirm", id: "plan-confirm-box", role: "group", "aria-labelledby": "plan-confirm-what" },
       h("p", { id: "plan-confirm-what" }, h("strong", {}, `${verb} ${destroyWords(p, due)}`), " This cannot be undone."),
-      h("p", {}, h("label", { for: "plan-confirm", class: "check" }, box, ` I have checked the list above: ${verb.toLowerCase()} ${p.records === 1 ? "this record" : `these ${countWords(p)}`} of plan ${p.id.slice(0, 8)}`)),
+      h("p", {}, h("label", { for: "plan-confirm", class: "check" }, box, ` I have checked the list above: ${verb.toLowerCase()} ${p.records === 1 ? "this record" : `these ${countWords(p)}`} of this plan`)),
       h("p", {}, button));
   };
   if (p.state === "planned" || p.state === "approved") {
@@ -289,7 +299,7 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
         try {
           await api.discardPlan(id);
           await refresh();
-          box.replaceChildren(h("p", { role: "status" }, `Plan ${p.id.slice(0, 8)} discarded: nothing was destroyed, and it is no longer listed. The audit log records who discarded it.`));
+          box.replaceChildren(h("p", { role: "status" }, `The plan made ${day(p.created)} was discarded: nothing was destroyed, and it is no longer listed. The audit log records who discarded it.`));
         } catch (e) { status.className = "error"; status.textContent = "Not discarded: " + errText(e); }
       },
     }, "Discard this plan (destroys nothing)"));
@@ -321,7 +331,7 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     actions.append(h("button", { type: "button", id: "plan-cert", onclick: () => showCertificate(id, progress) }, "Show and check the certificate of destruction"));
   }
   box.replaceChildren(h("section", { class: "plan", "aria-labelledby": "plan-title", "data-plan": id, "data-state": p.state },
-    h("h3", { id: "plan-title", tabindex: "-1" }, `Plan ${p.id.slice(0, 8)} of ${day(p.created)}`),
+    h("h3", { id: "plan-title", tabindex: "-1" }, `Plan of ${day(p.created)} (as of ${day(p.asOf)})`),
     h("p", {}, h("strong", {}, stateWords[p.state] ?? p.state)),
     h("p", { class: "note" }, `Made ${day(p.created)} by ${who(p.planner)}, for records due by ${day(p.asOf)}.` +
       (p.approved ? ` Approved ${day(p.approved.at)} by ${who(p.approved.by)}.` : "")),
@@ -381,7 +391,7 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
     box.replaceChildren(h("section", { id: "certificate", "aria-labelledby": "cert-title" },
       h("h4", { id: "cert-title" }, "Certificate of destruction"),
       h("p", { class: "verified", role: "status" }, "✔ Signature verified: this certificate was signed by this server's audit key and has not been changed."),
-      h("p", { class: "note" }, `Audit key: ${key}. Compare it with the copy your organisation keeps.`),
+      h("p", { class: "note" }, "Audit key: ", h("code", { class: "hash" }, key), ". Compare it with the copy your organisation keeps."),
       h("p", {}, `${plural(c.records, "record")} destroyed (${bytes(c.bytes)}), ${c.kept.filter((r: { action?: string }) => !r.action).length} kept because of a legal hold or while other records of their case remain${c.kept.some((r: { action?: string }) => r.action) ? `, ${c.kept.filter((r: { action?: string }) => r.action).length} kept by a review or a permanent keep` : ""}${c.transfers?.length ? `, ${c.transfers.length} case${c.transfers.length === 1 ? "" : "s"} transferred first` : ""}. Planned by ${who(c.planner)}, approved by ${who(c.approver)}, completed ${day(c.completed)}.`),
       h("p", {}, "Cases: " + [...new Set([...c.destroyed, ...c.kept].map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")))].join("; ")),
       h("p", { class: "note" }, "Method: " + c.method),

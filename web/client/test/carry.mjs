@@ -90,11 +90,17 @@ await run(async () => {
   check(await ta.inputValue() === ASK, "the author's text box holds their words, to edit");
   check(await proposal.locator("button", { hasText: "Decline" }).count() === 1, "the author can decline");
   await ta.fill(EDITED);
+  const hint = await proposal.locator(".carry-author .note").first().innerText();
+  check(/Only this text goes to the joint room, from you\. You, .+ and the mediator [A-Z][a-z]+ [A-Z][a-z]+ will see it\./.test(hint) && !hint.includes("Visible to"),
+    "the text box's hint says who will see it, as a list of people: " + hint);
   await axeCheck(a, "party, carry proposal");
   await shoot(a, "carry-party");
   await proposal.locator("button", { hasText: "Approve" }).click();
   const confirm = proposal.locator("[role=alertdialog]");
   check((await confirm.innerText()).includes(EDITED) && (await confirm.innerText()).includes("cannot be undone"), "approving asks for confirmation, quoting the text");
+  const who = (await confirm.innerText()).split("\n")[0];
+  check(/^You, .+ and the mediator [A-Z][a-z]+ [A-Z][a-z]+ will see your edited text: “/.test(who) && !who.includes("Visible to") && !who.includes("("  + "Visible"),
+    "the confirmation names the people who will see it, as a list, without “Visible to:”: " + who);
   await proposal.locator("button", { hasText: "Yes, carry this text" }).click();
   await proposal.locator("[data-carry-state=carried-edited]").waitFor({ timeout: 60000 });
 

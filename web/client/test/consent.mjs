@@ -113,6 +113,8 @@ try {
   const panel = await med.innerText("#consent-panel");
   check(panel.includes("The opening session waits until these people accept the terms: Jordan Blake (counsel, Tenant)"), "the mediator's panel names who has not accepted");
   check(/Ada Okafor[\s\S]*Accepted/.test(panel) && /Jordan Blake[\s\S]*Not yet/.test(panel), "the panel shows who has and has not accepted");
+  const roles = await med.locator("#terms-table tbody td:nth-child(2)").allInnerTexts();
+  check(roles.includes("Lawyer, Tenant") && roles.every((r) => !/counsel|party\b|observer\b/.test(r)), "the terms table says each role in words (“Lawyer”, not “counsel”): " + roles.join(" | "));
   check(panel.includes("Acknowledged by: Ada Okafor, Lars Lindqvist") && panel.includes("Not yet: Jordan Blake"), "the panel shows who acknowledged the disclosure");
   await med.locator("#consent-panel").screenshot({ path: shots + "/consent-mediator.png" });
   const medPhone = await newPage("med-phone", { width: 390, height: 844 });

@@ -23,6 +23,12 @@ await run(async () => {
   await badge.waitFor({ timeout: 60000 });
   await lawyer.locator('#rooms button[data-room="caucus:A"] .unread', { hasText: /^1$/ }).waitFor({ timeout: 60000 });
   check((await badge.innerText()) === "1", "the caucus's unread badge counts only the readable message, not the three sent before");
+  const label = await lawyer.locator('#rooms button[data-room="caucus:A"]').evaluate((b) => {
+    // The button's text as a screen reader takes it: what is hidden from it left out.
+    const walk = (n) => n.nodeType === 3 ? n.textContent : n.getAttribute?.("aria-hidden") === "true" ? "" : [...n.childNodes].map(walk).join("");
+    return walk(b).replace(/\s+/g, " ").trim();
+  });
+  check(/, 1 new message$/.test(label) && !/here \d|\d$/.test(label.replace(/1 new message$/, "")), "a screen reader hears the badge as “1 new message”, not a bare number: " + label);
 
   await room(lawyer, "caucus:A").click();
   const log_ = lawyer.locator("#room ol.log");

@@ -4,6 +4,7 @@
 // (Landlord), who has not joined until the script says "ask join".
 import { axeCheck } from "./axe.mjs";
 import { ask, base, check, env, joinByInvite, log, newPage, run, shots, signInMediator } from "./harness.mjs";
+import { statSync } from "node:fs";
 async function shoot(page, name) {
   const size = page.viewportSize();
   await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
@@ -90,6 +91,67 @@ await run(async () => {
   await openRoom(party, "caucus:A");
   await docCard(party, "Deposit receipt.pdf").waitFor();
   check(await docCard(party, "Agenda.txt").count() === 0, "the party's Tenant caucus lists its own document only");
+
+  // Downloading a document the server can read: the file arrives whole;
+  // a refusal says in words what happened, and no file is saved.
+  const downloads = [];
+  party.on("download", (d) => downloads.push(d));
+  const receipt = docCard(party, "Deposit receipt.pdf");
+  const dlControl = receipt.locator("a, button", { hasText: "Download" }).first();
+  const got = party.waitForEvent("download");
+  await dlControl.click();
+  const file = await got;
+  check(file.suggestedFilename() === "Deposit receipt.pdf" && statSync(await file.path()).size === big.length, "a download saves the whole file under its name: " + file.suggestedFilename());
+  const contents = (u) => u.pathname.endsWith("/content");
+  for (const [status, title, words] of [
+    [410, "Gone", "“Deposit receipt.pdf” was erased under the program's retention rules."],
+    [403, "Forbidden", "You can no longer open “Deposit receipt.pdf”"],
+    [401, "Unauthorized", "Your session has ended, so “Deposit receipt.pdf” was not downloaded. Sign in again."],
+  ]) {
+    await party.route(contents, (r) => r.fulfill({ status, contentType: "application/problem+json",
+      body: JSON.stringify({ type: "https://parley.example/problems/x", title, status, detail: "policy doc.download refused for doc d_123" }) }));
+    const n = downloads.length;
+    await dlControl.click();
+    const said = receipt.locator("[role=alert]", { hasText: words });
+    await said.waitFor({ timeout: 10000 });
+    const text = await said.innerText();
+    check(!/doc\.download|d_123|HTTP|problem/.test(text), `a ${status} answer says in plain words what happened: ` + text);
+    await party.waitForTimeout(500);
+    check(downloads.length === n, `and no file is saved for a ${status} answer`);
+    await party.unroute(contents);
+  }
+  const again = party.waitForEvent("download");
+  await dlControl.click();
+  await again;
+  check(await receipt.locator("[role=alert]").evaluateAll((es) => es.every((e) => !e.textContent.trim())), "a download that works again clears the earlier problem");
+
+  // The upload form reads top to bottom, on a phone too: what to send,
+  // where, who will see it and how it is encrypted, then Upload; the
+  // question about a wider place and the progress come after the button.
+  const formOrder = async (page) => page.evaluate(() => {
+    const up = document.getElementById("doc-upload");
+    const before = (id) => { const el = document.getElementById(id); return !el || !!(el.compareDocumentPosition(up) & Node.DOCUMENT_POSITION_FOLLOWING); };
+    const after = (id) => { const el = document.getElementById(id); return !el || !!(up.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING); };
+    const y = (id) => document.getElementById(id)?.getBoundingClientRect().top ?? -1;
+    return { note: before("doc-audience-note"), e2ee: before("doc-e2ee"), who: before("doc-e2ee-who"), ask: after("doc-upload-ask"),
+      status: after("doc-upload-status"), hasE2EE: !!document.getElementById("doc-e2ee"),
+      noteAbove: y("doc-audience-note") < y("doc-upload"), e2eeAbove: !document.getElementById("doc-e2ee") || y("doc-e2ee") < y("doc-upload") };
+  });
+  for (const [page, who] of [[party, "party"], [med, "mediator"]]) {
+    const size = page.viewportSize();
+    await page.setViewportSize({ width: 390, height: 844 });
+    const o = await formOrder(page);
+    check(o.note && o.e2ee && o.who && o.ask && o.status, `${who}: "Visible to" and the encryption choice come before Upload in the page (and focus) order, the question and progress after it: ` + JSON.stringify(o));
+    check(o.noteAbove && o.e2eeAbove, `${who}, phone: "Visible to" and the encryption choice are shown above Upload: ` + JSON.stringify(o));
+    // Keyboard: from "Kind", Tab reaches the encryption choice before Upload.
+    await page.focus("#doc-class");
+    await page.keyboard.press("Tab");
+    const next = await page.evaluate(() => document.activeElement?.id);
+    check(next === (o.hasE2EE ? "doc-e2ee" : "doc-upload"), `${who}: Tab from Kind goes to ${o.hasE2EE ? "the encryption choice" : "Upload"} (went to ${next})`);
+    await page.evaluate(() => document.activeElement?.blur());
+    await page.setViewportSize(size);
+  }
+
   await axeCheck(party, "the party's documents");
   await shoot(party, "documents-party");
 

@@ -260,7 +260,7 @@ try {
   const aDoc = a.locator("#doc-list li", { hasText: "settlement-offer.txt" });
   await aDoc.waitFor();
   check((await aDoc.locator(".banner").innerText()).includes("Visible to: the Tenant side only: you, your lawyer Jordan Blake, the mediator Morgan Reyes"), "party A sees the shared document with its audience");
-  const [download] = await Promise.all([a.waitForEvent("download"), aDoc.locator("a", { hasText: "Download" }).click()]);
+  const [download] = await Promise.all([a.waitForEvent("download"), aDoc.locator("button.doc-download").click()]);
   const stream = await download.createReadStream();
   let got = "";
   for await (const chunk of stream) got += chunk;
@@ -316,8 +316,8 @@ try {
   await planBox.waitFor();
   const planID = await planBox.getAttribute("data-plan");
   const planText = await planBox.innerText();
-  check(/1 record to destroy/.test(planText) && /mediator-notes/.test(planText) && planText.includes(env("PARLEY_OLD_CASE")),
-    "records user A makes a disposition plan in the browser: the closed case's due record, with its class");
+  check(/1 record to destroy/.test(planText) && /mediator-notes/.test(planText) && /Case opened \d{4}-\d{2}-\d{2} \(no reference\)/.test(planText) && !planText.includes(env("PARLEY_OLD_CASE")),
+    "records user A makes a disposition plan in the browser: the closed case's due record, with its class, the case (no reference) named by the day it was opened, not its id");
   check(/Records kept \(on legal hold\)/.test(planText) && planText.includes("Complaint received (Program rule 12)"), "the held record is listed as kept, with the hold's reason");
   await rec.check("#plan-confirm");
   await rec.click("#plan-approve");
@@ -466,6 +466,8 @@ try {
   const endedText = (await ended.innerText()).replace(/\s+/g, " ");
   check(endedText.includes("ask your mediator for a new link") && (await b.innerText("#conn")).includes("Signed out"),
     "party B's page, reconnecting after B's sessions ended, says so and how to come back: " + endedText);
+  check(await b.locator("#signout").isHidden() && await b.locator("#nav-password").count() === 0,
+    "the signed-out page offers no Sign out (or Change password) button, which would do nothing there");
   await axeCheck(b, "party signed out while away");
   await b.setViewportSize({ width: 390, height: 844 });
   await b.screenshot({ path: shots + "/party-signed-out-phone.png", fullPage: false });

@@ -33,7 +33,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { axeCheck } from "./axe.mjs";
-import { ask, base, check, env, log, newPage, run, shots, signIn } from "./harness.mjs";
+import { ask, base, check, env, fitsWidth, log, newPage, run, shots, signIn } from "./harness.mjs";
 
 const sha = (b) => createHash("sha256").update(b).digest("hex");
 // The temporary files in the origin private file system: folder -> file names.
@@ -371,6 +371,7 @@ await run(async () => {
   check(/1 record destroyed/.test(cert) && cert.includes("Cases: 2026-CV-0321") && !cert.includes("Medical-summary"), "the certificate is shown, verified, naming the case by its reference and not the document: " + cert);
   await rita.locator("#certificate").screenshot({ path: `${shots}/e2ee-docs-certificate.png` });
   await rita.setViewportSize({ width: 390, height: 844 });
+  await fitsWidth(rita, "the certificate (its audit key) on a phone");
   await rita.locator("#certificate").screenshot({ path: `${shots}/e2ee-docs-certificate-phone.png` });
   await ask("gone");
 }, async () => {

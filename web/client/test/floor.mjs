@@ -75,8 +75,10 @@ await run(async () => {
   await shoot(a, "floor-party-timer");
   await openRoom(b, "caucus:B");
   await ask("timer-soon", "caucus:B");
-  await b.locator("#floor-timer.up", { hasText: "Time is up — the mediator will be with you" }).waitFor({ timeout: 15000 });
-  check(true, "at zero party B reads “Time is up — the mediator will be with you”");
+  check(await b.locator("#floor-timeup[role=status]").count() === 1, "party B's room has a polite status region for the time running out before it does");
+  await b.locator("#floor-timeup[role=status]", { hasText: "Time is up — the mediator will be with you" }).waitFor({ timeout: 15000 });
+  check(true, "at zero party B reads “Time is up — the mediator will be with you”, in a status region screen readers announce");
+  check(await b.locator("#floor-timer").isHidden(), "and the countdown (a timer, not announced) is gone");
 
   // --- a raised hand (while the mediator is typing a notice) ---
   await med.fill("#notice-text", NOTICE);
@@ -136,6 +138,8 @@ await run(async () => {
   await med.click("#take-floor");
   await a.locator("#turn-note").waitFor({ state: "hidden" });
   check(await a.locator("#floor-turn").isHidden(), "when the mediator takes the floor back, the turn is gone from party A's page");
+  await a.locator("#floor-news[role=status]", { hasText: "The turn has ended: nobody has the floor now." }).waitFor();
+  check(true, "and a status region tells screen readers, once, that the turn ended (the countdown itself is a timer, not read out)");
   check(await early.locator(".out-of-turn").count() === 1, "the message sent out of turn stays marked");
 
   // --- the mediator answers in the caucus: the hand comes down ---

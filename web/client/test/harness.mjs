@@ -113,3 +113,13 @@ export async function run(body, onFail = async () => {}) {
     process.exit(1);
   }
 }
+
+/** fitsWidth checks that page (at its current viewport) has no horizontal overflow: nothing wider than the screen, so nothing cut off or scrolled sideways. */
+export async function fitsWidth(page, what) {
+  const w = await page.evaluate(() => {
+    const wide = [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > innerWidth + 1).slice(0, 3)
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className && typeof e.className === "string" ? "." + e.className.split(" ")[0] : ""}`);
+    return { scroll: document.documentElement.scrollWidth, inner: innerWidth, wide };
+  });
+  check(w.scroll <= w.inner, `${what}: no horizontal overflow at ${w.inner}px (page ${w.scroll}px wide${w.wide.length ? "; too wide: " + w.wide.join(", ") : ""})`);
+}

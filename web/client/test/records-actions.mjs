@@ -7,7 +7,7 @@
 // Rob cannot then approve; Ros approves, carries it out and downloads the
 // bundle.
 import { axeCheck } from "./axe.mjs";
-import { base, check, env, log, run, shots, signIn as harnessSignIn } from "./harness.mjs";
+import { base, check, env, fitsWidth, log, run, shots, signIn as harnessSignIn } from "./harness.mjs";
 
 const downloads = env("PARLEY_DOWNLOADS");
 const signIn = (name, email) => harnessSignIn(name, email, env("PARLEY_PASSWORD"), { acceptDownloads: true });
@@ -102,5 +102,8 @@ await run(async () => {
   check(dl.suggestedFilename() === "transfer-2026-CV-0201.age", "the bundle downloads, named by the case's reference, checked against the certificate's hash");
   await axeCheck(ros, "the carried-out plan with its transfer");
   await ros.screenshot({ path: shots + "/records-actions-bundle.png", fullPage: true });
+  await ros.setViewportSize({ width: 390, height: 844 });
+  await fitsWidth(ros, "the carried-out plan, its certificate and its bundle's SHA-256 on a phone");
+  await ros.setViewportSize({ width: 1280, height: 900 });
   await phoneShot(ros, "records-actions-bundle-phone.png");
 });

@@ -1,6 +1,7 @@
 // The records screens in real Chromium, the way a records clerk works. Run
 // by web/records_browser_test.go, which seeds two closed cases with
-// references (Rivera v. Chen is 2026-CV-0142) and a schedule.
+// references (Rivera v. Chen is 2026-CV-0142), one case with none, and a
+// schedule.
 import { base, check, env, log, run, shots, signIn } from "./harness.mjs";
 const noIds = (text) => !/\b[cu]_[a-z2-7]{6,}/.test(text);
 async function phoneShot(page, name) {
@@ -12,7 +13,12 @@ async function phoneShot(page, name) {
 await run(async () => {
   // Told to hold "Rivera v. Chen, 2026-CV-0142", the clerk finds it by its reference.
   const rita = await signIn("rita", "rita@records.test");
-  await rita.locator(".case-holds").nth(1).waitFor();
+  await rita.locator(".case-holds").nth(2).waitFor();
+  // A case with no reference is named by the day it was opened, its id only secondary (to quote), never as its name.
+  const noRef = rita.locator('.case-holds[data-reference=""]');
+  const noRefName = await noRef.locator("h3").innerText();
+  check(/^Case opened \d{4}-\d{2}-\d{2} \(no reference\)$/.test(noRefName), "a case with no reference is named by the day it was opened, not by its id: " + noRefName);
+  check((await noRef.locator(".ref-number").innerText()).includes("Parley number"), "its Parley number is there to quote, secondary, beside the case's dates");
   await rita.fill("#case-search", "2026-cv-0142");
   const rivera = rita.locator(".case-holds:not([hidden])");
   await rita.locator("#case-search-status", { hasText: "1 case" }).waitFor();
@@ -69,6 +75,8 @@ await run(async () => {
   let plan = rita.locator("#plan-detail section.plan");
   await plan.waitFor();
   check(/1 record to destroy/.test(await plan.innerText()) && (await plan.innerText()).includes("2026-CV-0142"), "the plan names the case by its reference");
+  const planTitle = await rita.innerText("#plan-title");
+  check(/^Plan of \d{4}-\d{2}-\d{2} \(as of \d{4}-\d{2}-\d{2}\)$/.test(planTitle) && !/\bp_[a-z2-7]/.test(await plan.innerText()), "the plan is named by its dates, never by its id: " + planTitle);
   await rita.click("#plan-discard");
   await rita.locator("#plan-detail", { hasText: "discarded: nothing was destroyed" }).waitFor();
   await rita.locator("#plan-list li.note", { hasText: "No plans yet." }).waitFor();

@@ -93,6 +93,7 @@ await run(async () => {
   check(await med.locator("#draft").count() === 0, "the composer is gone");
   const gone = await med.innerText("main");
   check(gone.includes("contact your mediator or the program"), "and the page says what to do: " + gone);
+  check(await med.locator("#signout").isHidden() && await med.locator("#nav-password").count() === 0, "and it offers no Sign out or Change password button there");
   await med.screenshot({ path: `${shots}/access-ended.png`, fullPage: true });
   await med.setViewportSize({ width: 390, height: 844 });
   await med.screenshot({ path: `${shots}/access-ended-phone.png`, fullPage: true });
