@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -60,6 +61,12 @@ type Service struct {
 	policy   *policy.Engine
 	audit    *audit.Log
 	now      func() time.Time
+
+	// sweepMu guards sweepAfter, the last marker the audit sweep's
+	// previous pass reached (outbox.go, SweepOnce): one key, whatever the
+	// number of markers.
+	sweepMu    sync.Mutex
+	sweepAfter string
 }
 
 // NewService wires a case service.
