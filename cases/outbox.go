@@ -50,6 +50,11 @@ import (
 // at once, appends an event again later. The duplicate is the same event —
 // same type, ids and time — so a reader can tell it apart.
 //
+// Disposal: retention fences a case before it destroys the record
+// (disposal.go, BeginDisposal): from then on commitChange refuses every
+// change (ErrDisposing), and retention appends whatever is still pending
+// before it deletes, so no event goes with the record.
+//
 // The record is sealed at rest (metastore), and an event holds ids and
 // hashes only (package audit), so the outbox puts nothing new in the clear.
 
@@ -128,7 +133,8 @@ var ErrAuditBacklog = fmt.Errorf("earlier changes of this case are not yet in th
 // events it queues (queueEvent), then appends those events — its own, no
 // other request's — and removes them from the record. Stale events of
 // other requests are appended first, before the change is written; if that
-// fails the change is refused (ErrAuditBacklog). If appending its own
+// fails the change is refused (ErrAuditBacklog). A case retention fenced
+// refuses every change (ErrDisposing). If appending its own
 // events fails, the change stands and so do they: it logs a WARN, leaves a
 // marker for the sweep, and returns the case as written, with no error.
 func (s *Service) commitChange(ctx context.Context, id string, change func(c *Case) error) (*Case, error) {
@@ -136,6 +142,9 @@ func (s *Service) commitChange(ctx context.Context, id string, change func(c *Ca
 	for attempt := 0; ; attempt++ {
 		var prior Case
 		updated, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+			if c.Disposing != nil {
+				return fmt.Errorf("case %s: %w", id, ErrDisposing)
+			}
 			if slices.ContainsFunc(c.Unaudited, s.stale) {
 				prior = *c
 				return errStalePending
@@ -240,22 +249,6 @@ func (s *Service) flushPending(ctx context.Context, c *Case, pick func(PendingEv
 		return out, appendErr
 	}
 	return out, nil
-}
-
-// FlushStale reads case id as stored and first appends its stale pending
-// events (as the sweep does), for a service about to act on the whole
-// record (retention destroying it). Young events, their requests' own, are
-// left to them; the case is returned with whatever is still pending, and
-// the error of an append that failed.
-func (s *Service) FlushStale(ctx context.Context, id string) (*Case, error) {
-	c, err := s.reload(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if slices.ContainsFunc(c.Unaudited, s.stale) {
-		return s.flushPending(ctx, c, s.stale)
-	}
-	return c, nil
 }
 
 // RunSweep appends the stale pending events of cases that no change
