@@ -81,6 +81,9 @@ func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 func caseKey(id string) string { return "cases/" + id + "/case" }
 
+// RecordKey is where case id's record is stored (retention deletes it).
+func RecordKey(id string) string { return caseKey(id) }
+
 // authorize asks policy and audits a refusal. c may be nil for server-wide
 // actions.
 func (s *Service) authorize(ctx context.Context, actor account.Account, a policy.Action, c *Case) error {

@@ -365,6 +365,9 @@ func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p
 	if err != nil {
 		return Outcome{}, err
 	}
+	if err := s.auditListed(ctx, it.Case, vs, ga); err != nil {
+		return Outcome{}, err
+	}
 	jkey := classJournalKey(p.ID, it.Case, it.Class)
 	var j classJournal
 	if _, err := s.meta.Get(ctx, jkey, &j); errors.Is(err, metastore.ErrNotFound) {
@@ -499,7 +502,8 @@ func (s *Service) isParticipantAccount(ctx context.Context, id string) (bool, er
 //  3. the journaled participants' accounts, devices and sign-in sessions
 //     deleted, every stored version;
 //  4. every stored version of every class's records of the case deleted,
-//     the case record's own places (cases/<case>/) last.
+//     the case record's own places (cases/<case>/) last, each class's
+//     after the audit events pending in what it deletes (auditListed).
 //
 // The case is fenced first (cases.BeginDisposal) and nothing is done
 // while an event is pending in it.
@@ -562,6 +566,9 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		prefixes, keys := classPlaces(class, caseID, inv)
 		vs, err := s.storedVersions(ctx, prefixes, keys)
 		if err != nil {
+			return Outcome{}, err
+		}
+		if err := s.auditListed(ctx, caseID, vs, ga); err != nil {
 			return Outcome{}, err
 		}
 		if err := s.deleteVersions(ctx, vs); err != nil {
@@ -753,4 +760,47 @@ func (s *Service) carriesPending(ctx context.Context, caseID string) (int, error
 		return nil
 	})
 	return n, err
+}
+
+// auditListed appends, before the versions vs are deleted, every audit
+// event pending in the newest listed version of each record of the case
+// that keeps an outbox: its case record and its carry records. What a
+// deletion destroys is audited first. Normally there is nothing: the case
+// record was fenced and emptied (cases.BeginDisposal) and the carries
+// flushed (checkCarries). It is for what landed after those checks — a
+// carry decision racing the disposal (keydir refuses a fenced case, but
+// reads the fence before it writes), or a case journaled by a run from
+// before fences. A version written after the listing is not deleted (it
+// stays, the record's only one), so its events are not lost either. A key
+// whose newest listed version is a delete marker is skipped: the record
+// was deleted on purpose (a carry proposal taken back because it could
+// not be audited), and what its older versions hold never stood. An event
+// appended here may also be appended by its own request: a duplicate,
+// which the outbox's guarantee allows, never a gap.
+func (s *Service) auditListed(ctx context.Context, caseID string, vs []objstore.Version, ga *groupAudit) error {
+	seen := map[string]bool{}
+	for _, v := range vs {
+		if seen[v.Key] {
+			continue
+		}
+		seen[v.Key] = true // versions of a key come newest first
+		if v.DeleteMarker || (v.Key != cases.RecordKey(caseID) && !strings.HasPrefix(v.Key, "keydir/carries/"+caseID+"/")) {
+			continue
+		}
+		var rec struct {
+			Unaudited []cases.PendingEvent `json:"unaudited"`
+		}
+		if _, err := s.meta.GetVersion(ctx, v.Key, v.VersionID, &rec); errors.Is(err, objstore.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		for _, p := range rec.Unaudited {
+			if _, err := ga.append(p.Event); err != nil {
+				return fmt.Errorf("case %s: an audit event pending in %s could not be appended (%v); apply again once the log takes writes: %w",
+					caseID, v.Key, err, fault.ErrUnavailable)
+			}
+		}
+	}
+	return nil
 }

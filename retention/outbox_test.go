@@ -10,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -139,5 +143,55 @@ func TestChangeDuringDisposalIsNotLost(t *testing.T) {
 		t.Fatal("a disclosure answered as done during the case's disposal has no audit entry: its event was deleted with the case record")
 	case changeErr != nil && !errors.Is(changeErr, fault.ErrGone):
 		t.Fatalf("the disclosure during disposal: %v, want it refused as gone (410: the case is being disposed of)", changeErr)
+	}
+}
+
+// A carry decision that lands after retention checked the case's carries
+// (keydir reads the case's fence before it writes, not atomically with
+// it), and whose own append fails: before, the carry record was deleted
+// with its event, which never reached the log. Now what a deletion
+// destroys is audited first (auditListed).
+func TestCarryDecidedDuringDisposalIsAudited(t *testing.T) {
+	e, st, tc := outboxWorld(t)
+	ctx := t.Context()
+	type carry struct {
+		ID        string               `json:"id"`
+		Case      string               `json:"case"`
+		Unaudited []cases.PendingEvent `json:"unaudited,omitempty"`
+	}
+	crID := ids.New("cr")
+	key := "keydir/carries/" + tc.id + "/" + crID
+	if _, err := e.meta.Create(ctx, key, carry{ID: crID, Case: tc.id}); err != nil {
+		t.Fatal(err)
+	}
+	p := e.planClosed(t, tc)
+	st.mu.Lock()
+	st.listPrefix = "keydir/carries/" + tc.id + "/"
+	st.beforeList = func() {
+		now := time.Now().UTC()
+		if _, err := metastore.Update(ctx, e.meta, key, func(c *carry) error {
+			c.Unaudited = append(c.Unaudited, cases.PendingEvent{Nonce: ids.Token(), Queued: now,
+				Event: audit.Event{Type: "e2ee.carry.consented", Actor: tc.party, Case: tc.id, Objects: []string{crID}, Time: now}})
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+	}
+	st.mu.Unlock()
+	pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil)
+	if err != nil || !pr.Done {
+		t.Fatalf("apply: %v %+v", err, pr)
+	}
+	st.mu.Lock()
+	fired := st.beforeList == nil
+	st.mu.Unlock()
+	if !fired {
+		t.Fatal("the apply never listed the case's carries")
+	}
+	if n := e.versionsOf(t, key); n != 0 {
+		t.Fatalf("the carry record has %d stored versions left", n)
+	}
+	if n := e.entriesOf(t, "e2ee.carry.consented", tc.id); n != 1 {
+		t.Fatalf("%d e2ee.carry.consented entries, want 1: the consent pending in the carry record was deleted with it", n)
 	}
 }
