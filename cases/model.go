@@ -103,6 +103,11 @@ type Case struct {
 	// once stale, the next change or the sweep). Server business: Redacted,
 	// View and ForViewer's callers never hand it out.
 	Unaudited []PendingEvent `json:"unaudited,omitempty"`
+	// Disposing is when retention began disposing of the case
+	// (BeginDisposal, disposal.go): from that write on the case takes no
+	// change (ErrDisposing), so the outbox retention empties before it
+	// deletes the record stays empty. Reads work as before.
+	Disposing *time.Time `json:"disposing,omitempty"`
 }
 
 // RemovedParticipant is a participant taken out of a case.

@@ -13,6 +13,7 @@ import (
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
 )
 
 // The audit outbox. A change to a case and its audit entry are two stores:
@@ -49,6 +50,11 @@ import (
 // at once, appends an event again later. The duplicate is the same event —
 // same type, ids and time — so a reader can tell it apart.
 //
+// Disposal: retention fences a case before it destroys the record
+// (disposal.go, BeginDisposal): from then on commitChange refuses every
+// change (ErrDisposing), and retention appends whatever is still pending
+// before it deletes, so no event goes with the record.
+//
 // The record is sealed at rest (metastore), and an event holds ids and
 // hashes only (package audit), so the outbox puts nothing new in the clear.
 
@@ -60,7 +66,11 @@ import (
 const StaleAfter = 30 * time.Second
 
 // SweepEvery is how often RunSweep looks for cases with stale pending
-// events, and SweepBatch the most cases it flushes in one pass.
+// events, and SweepBatch the most marked cases one pass handles: a pass
+// resumes after the last marker the previous one reached (a cursor of one
+// key per service), and starts again from the first once it reaches the
+// end, so every marker is visited at least once every
+// ceil(markers/SweepBatch) passes, whatever the markers before it do.
 const (
 	SweepEvery = time.Minute
 	SweepBatch = 100
@@ -123,7 +133,8 @@ var ErrAuditBacklog = fmt.Errorf("earlier changes of this case are not yet in th
 // events it queues (queueEvent), then appends those events — its own, no
 // other request's — and removes them from the record. Stale events of
 // other requests are appended first, before the change is written; if that
-// fails the change is refused (ErrAuditBacklog). If appending its own
+// fails the change is refused (ErrAuditBacklog). A case retention fenced
+// refuses every change (ErrDisposing). If appending its own
 // events fails, the change stands and so do they: it logs a WARN, leaves a
 // marker for the sweep, and returns the case as written, with no error.
 func (s *Service) commitChange(ctx context.Context, id string, change func(c *Case) error) (*Case, error) {
@@ -131,6 +142,9 @@ func (s *Service) commitChange(ctx context.Context, id string, change func(c *Ca
 	for attempt := 0; ; attempt++ {
 		var prior Case
 		updated, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+			if c.Disposing != nil {
+				return fmt.Errorf("case %s: %w", id, ErrDisposing)
+			}
 			if slices.ContainsFunc(c.Unaudited, s.stale) {
 				prior = *c
 				return errStalePending
@@ -237,22 +251,6 @@ func (s *Service) flushPending(ctx context.Context, c *Case, pick func(PendingEv
 	return out, nil
 }
 
-// FlushStale reads case id as stored and first appends its stale pending
-// events (as the sweep does), for a service about to act on the whole
-// record (retention destroying it). Young events, their requests' own, are
-// left to them; the case is returned with whatever is still pending, and
-// the error of an append that failed.
-func (s *Service) FlushStale(ctx context.Context, id string) (*Case, error) {
-	c, err := s.reload(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if slices.ContainsFunc(c.Unaudited, s.stale) {
-		return s.flushPending(ctx, c, s.stale)
-	}
-	return c, nil
-}
-
 // RunSweep appends the stale pending events of cases that no change
 // touches, every SweepEvery, until ctx ends. Its caller owns it
 // (server.Node starts one per serving node and stops it on Close).
@@ -271,55 +269,111 @@ func (s *Service) RunSweep(ctx context.Context) {
 	}
 }
 
-// SweepOnce makes one pass over at most SweepBatch marked cases: appends
-// their stale pending events and drops the marker of a case with nothing
-// pending left. It returns how many cases it cleared.
-func (s *Service) SweepOnce(ctx context.Context) (int, error) {
-	var keys []string
-	if err := s.meta.List(ctx, unauditedPrefix, func(key string) error {
-		if len(keys) < SweepBatch {
-			keys = append(keys, key)
+// errSweepPageFull stops the listing of markers once a pass has its
+// SweepBatch.
+var errSweepPageFull = errors.New("sweep page full")
+
+// sweepPage lists at most SweepBatch markers after the sweep's cursor; a
+// cursor past the last marker starts again from the first. It returns the
+// marker keys and the cursor for the pass after this one ("": from the
+// first marker again, the end having been reached).
+func (s *Service) sweepPage(ctx context.Context) (keys []string, next string, err error) {
+	s.sweepMu.Lock()
+	after := s.sweepAfter
+	s.sweepMu.Unlock()
+	for {
+		err := objstore.ListAfter(ctx, s.meta.Objects(), unauditedPrefix, after, func(i objstore.Info) error {
+			keys = append(keys, i.Key)
+			if len(keys) == SweepBatch {
+				return errSweepPageFull
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errSweepPageFull) {
+			return nil, "", err
 		}
-		return nil
-	}); err != nil {
+		if len(keys) == 0 && after != "" {
+			after = "" // nothing after the cursor: from the first marker
+			continue
+		}
+		if len(keys) == SweepBatch {
+			return keys, keys[len(keys)-1], nil
+		}
+		return keys, "", nil
+	}
+}
+
+// SweepOnce makes one pass over at most SweepBatch marked cases, taken
+// after the last marker the previous pass reached (sweepPage): appends
+// their stale pending events and drops the marker of a case with nothing
+// pending left. A case that cannot be settled (its record unreadable, its
+// events refused by the log) keeps its marker and is tried again when the
+// passes come round to it; it holds up no other case. It returns how many
+// cases it cleared, and the first error met.
+func (s *Service) SweepOnce(ctx context.Context) (int, error) {
+	keys, next, err := s.sweepPage(ctx)
+	if err != nil {
 		return 0, err
 	}
+	// The next pass resumes after this one's last marker, or after the
+	// last one handled if this pass is cut short.
+	handled := ""
+	defer func() {
+		if handled != "" && ctx.Err() != nil {
+			next = handled
+		}
+		s.sweepMu.Lock()
+		s.sweepAfter = next
+		s.sweepMu.Unlock()
+	}()
 	cleared := 0
 	var firstErr error
 	for _, key := range keys {
 		if ctx.Err() != nil {
 			return cleared, ctx.Err()
 		}
-		id := strings.TrimPrefix(key, unauditedPrefix)
-		c, err := s.reload(ctx, id)
-		if errors.Is(err, fault.ErrNotFound) {
-			_ = s.meta.Delete(ctx, key) // the case is gone (disposed)
-			continue
-		}
-		if err == nil && slices.ContainsFunc(c.Unaudited, s.stale) {
-			c, err = s.flushPending(ctx, c, s.stale)
-		}
-		if err != nil {
+		handled = key
+		if ok, err := s.sweepCase(ctx, key); err != nil {
 			if firstErr == nil {
 				firstErr = err
 			}
-			continue
-		}
-		if len(c.Unaudited) == 0 {
-			if err := s.meta.Delete(ctx, key); err != nil {
-				continue
-			}
-			// A change whose append failed between the reload and the
-			// delete found the marker there and left it to us: read the
-			// case again, and mark it again if something is pending.
-			if c, err := s.reload(ctx, id); err == nil && len(c.Unaudited) > 0 {
-				s.markUnaudited(ctx, id)
-				continue
-			}
+		} else if ok {
 			cleared++
 		}
 	}
 	return cleared, firstErr
+}
+
+// sweepCase settles the case of one marker: appends its stale pending
+// events and drops the marker once nothing is pending. It reports whether
+// the marker was dropped for good.
+func (s *Service) sweepCase(ctx context.Context, key string) (bool, error) {
+	id := strings.TrimPrefix(key, unauditedPrefix)
+	c, err := s.reload(ctx, id)
+	if errors.Is(err, fault.ErrNotFound) {
+		_ = s.meta.Delete(ctx, key) // the case is gone (disposed)
+		return false, nil
+	}
+	if err == nil && slices.ContainsFunc(c.Unaudited, s.stale) {
+		c, err = s.flushPending(ctx, c, s.stale)
+	}
+	if err != nil {
+		return false, fmt.Errorf("case %s: %w", id, err)
+	}
+	if len(c.Unaudited) > 0 {
+		return false, nil // young events: their requests' own, or a later pass's
+	}
+	if err := s.meta.Delete(ctx, key); err != nil {
+		return false, nil
+	}
+	// A change whose append failed between the reload and the delete
+	// found the marker there and left it to us: read the case again, and
+	// mark it again if something is pending.
+	if c, err := s.reload(ctx, id); err == nil && len(c.Unaudited) > 0 {
+		s.markUnaudited(ctx, id)
+		return false, nil
+	}
+	return true, nil
 }
 
 func (s *Service) logger() *slog.Logger {

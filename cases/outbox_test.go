@@ -1,6 +1,7 @@
 package cases
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -392,5 +393,87 @@ func TestChangeAuditedWhenItsCallerLeaves(t *testing.T) {
 	}
 	if raw := e.raw(t, c.ID); len(raw.Unaudited) != 0 {
 		t.Fatalf("%d events still pending", len(raw.Unaudited))
+	}
+}
+
+// unsettledCase makes a marked case the sweep cannot settle: a valid id
+// whose record is not a sealed record (unreadable), under a marker. Its
+// id is "c_" and 22 "2"s (the lowest base32 digit) then n in 4 letters,
+// so it sorts before any id ids.New makes.
+func (e *env) unsettledCase(t *testing.T, n int) string {
+	t.Helper()
+	suffix := []byte("aaaa")
+	for i := 3; i >= 0; i-- {
+		suffix[i] = byte('a' + n%26)
+		n /= 26
+	}
+	id := "c_" + strings.Repeat("2", 22) + string(suffix)
+	junk := []byte("not a sealed record")
+	if _, err := e.meta.Objects().Put(t.Context(), caseKey(id), bytes.NewReader(junk), int64(len(junk)), objstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.meta.Create(t.Context(), unauditedKey(id), struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// The sweep reaches every marked case, however many markers before it
+// cannot be settled. Before, each pass took the first SweepBatch markers
+// in key order: with that many unreadable cases sorting first, a case
+// behind them had its stale event appended by no pass, ever (starvation).
+// Now a pass resumes after the last marker the one before reached, and
+// wraps round at the end: a case is reached within
+// ceil(markers/SweepBatch) passes, and the unsettled ones stay marked and
+// are tried again.
+func TestSweepReachesMarkersPastUnsettledOnes(t *testing.T) {
+	e, fo, clk := outboxEnv(t)
+	med := staff(policy.RoleMediator, "M")
+	c := e.newCase(t, med, "Lee v. Park")
+	before := e.log.Size()
+	var stuck []string
+	for n := range SweepBatch {
+		stuck = append(stuck, e.unsettledCase(t, n))
+	}
+	if stuck[len(stuck)-1] >= c.ID {
+		t.Fatalf("test setup: %s does not sort before %s", stuck[len(stuck)-1], c.ID)
+	}
+
+	fo.down.Store(true)
+	if _, err := e.svc.Disclose(t.Context(), med, c.ID, "I once worked with Lee"); err != nil {
+		t.Fatal(err)
+	}
+	fo.down.Store(false)
+	if !e.marked(t, c.ID) {
+		t.Fatal("no sweep marker for the case with a pending event")
+	}
+	clk.advance(StaleAfter + time.Second)
+
+	// SweepBatch+1 markers: two passes reach them all. The first meets
+	// only unreadable records.
+	if _, err := e.svc.SweepOnce(t.Context()); err == nil {
+		t.Fatal("first pass: no error for the unreadable cases")
+	}
+	e.svc.SweepOnce(t.Context())
+	if n := count(e.entryTypes(t, before), "case.disclosure"); n != 1 {
+		t.Fatalf("after 2 sweeps: %d case.disclosure entries, want 1 (the sweep never reached the case behind %d unsettled markers)", n, SweepBatch)
+	}
+	if e.marked(t, c.ID) {
+		t.Fatal("the settled case is still marked")
+	}
+	// The unsettled ones stay marked and are tried again: the next pass
+	// starts again from the first marker, which now settles (its case
+	// gone, as after a disposal).
+	for _, id := range []string{stuck[0], stuck[len(stuck)-1]} {
+		if !e.marked(t, id) {
+			t.Fatalf("the marker of unsettled case %s was dropped", id)
+		}
+	}
+	if err := e.meta.Delete(t.Context(), caseKey(stuck[0])); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SweepOnce(t.Context())
+	if e.marked(t, stuck[0]) || !e.marked(t, stuck[1]) {
+		t.Fatalf("third pass: first marker kept %v, second kept %v; want the pass to start again from the first", e.marked(t, stuck[0]), e.marked(t, stuck[1]))
 	}
 }

@@ -465,9 +465,10 @@ func (s *Service) activateDue(ctx context.Context, c *Case) (*Case, error) {
 		// Another request activated them first.
 		return s.reload(ctx, c.ID)
 	}
-	if errors.Is(err, ErrAuditBacklog) {
+	if errors.Is(err, ErrAuditBacklog) || errors.Is(err, ErrDisposing) {
 		// Stale events of the case cannot be logged yet: the activation
-		// waits for them (a read is not refused for it).
+		// waits for them (a read is not refused for it). A case being
+		// disposed of takes no activation either; it is read as it is.
 		return c, nil
 	}
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -60,6 +61,12 @@ type Service struct {
 	policy   *policy.Engine
 	audit    *audit.Log
 	now      func() time.Time
+
+	// sweepMu guards sweepAfter, the last marker the audit sweep's
+	// previous pass reached (outbox.go, SweepOnce): one key, whatever the
+	// number of markers.
+	sweepMu    sync.Mutex
+	sweepAfter string
 }
 
 // NewService wires a case service.
@@ -73,6 +80,9 @@ func NewService(meta *metastore.Store, accounts *account.Service, pol *policy.En
 func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 func caseKey(id string) string { return "cases/" + id + "/case" }
+
+// RecordKey is where case id's record is stored (retention deletes it).
+func RecordKey(id string) string { return caseKey(id) }
 
 // authorize asks policy and audits a refusal. c may be nil for server-wide
 // actions.

@@ -90,6 +90,9 @@ func (s *Service) ProposeCarry(ctx context.Context, actor account.Account, caseI
 	if err != nil {
 		return nil, err
 	}
+	if c.Disposing != nil {
+		return nil, fmt.Errorf("case %s: %w", caseID, cases.ErrDisposing)
+	}
 	if !s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, c.Facts()).Allowed {
 		s.denied(ctx, actor, caseID, "carry.propose", req.ID)
 		return nil, fmt.Errorf("only the case's mediators propose carries: %w", fault.ErrForbidden)
@@ -210,6 +213,13 @@ func (s *Service) decideCarry(ctx context.Context, actor account.Account, caseID
 	c, err := s.cfg.Cases.Get(ctx, actor, caseID)
 	if err != nil {
 		return nil, err
+	}
+	// A case retention is disposing of takes no decision (its carries go
+	// with it). This reads the fence before the write, so a decision may
+	// still land just after it: retention appends what the carry records
+	// it deletes hold (retention.auditListed), so its event is not lost.
+	if c.Disposing != nil {
+		return nil, fmt.Errorf("case %s: %w", caseID, cases.ErrDisposing)
 	}
 	var pre Carry
 	_, err = s.cfg.Meta.Get(ctx, carryKey(caseID, carryID), &pre)

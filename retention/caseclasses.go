@@ -365,6 +365,9 @@ func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p
 	if err != nil {
 		return Outcome{}, err
 	}
+	if err := s.auditListed(ctx, it.Case, vs, ga); err != nil {
+		return Outcome{}, err
+	}
 	jkey := classJournalKey(p.ID, it.Case, it.Class)
 	var j classJournal
 	if _, err := s.meta.Get(ctx, jkey, &j); errors.Is(err, metastore.ErrNotFound) {
@@ -416,19 +419,9 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	if !errors.Is(err, metastore.ErrNotFound) {
 		return nil, nil, nil, err
 	}
-	c, err := s.cases.FlushStale(ctx, it.Case)
-	if c == nil {
-		return nil, nil, nil, fmt.Errorf("case %s: %w", it.Case, err)
-	}
-	if n := len(c.Unaudited); n > 0 {
-		// Events not yet in the log (cases/outbox.go): a young one is its
-		// request's, a stale one could not be appended. Destroying the
-		// record now would lose them. The apply is resumed later.
-		return nil, nil, nil, fmt.Errorf("case %s: %d change(s) not yet in the audit log; apply again once it takes writes: %w", it.Case, n, fault.ErrUnavailable)
-	}
-	if err := s.checkCarries(ctx, it.Case); err != nil {
-		return nil, nil, nil, err
-	}
+	// Whether the record is kept comes first: a case kept is not fenced
+	// (and a fence an earlier run left, before something of the case was
+	// kept, is lifted).
 	records, err := s.vault.Records(ctx, it.Case)
 	if err != nil {
 		return nil, nil, nil, err
@@ -446,10 +439,30 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 		return nil, nil, nil, err
 	}
 	if left > 0 || len(msgs) > 0 {
-		return &Outcome{Result: OutcomeKept, Kept: fmt.Sprintf("%d document versions and %d message batches of the case remain", left, len(msgs))}, nil, nil, nil
+		return &Outcome{Result: OutcomeKept, Kept: fmt.Sprintf("%d document versions and %d message batches of the case remain", left, len(msgs))}, nil, nil,
+			s.cases.EndDisposal(ctx, it.Case)
 	}
 	if kept, err := s.activeKeeps(ctx, it.Case); err != nil || kept > 0 { // actions.go
+		if err == nil {
+			err = s.cases.EndDisposal(ctx, it.Case)
+		}
 		return &Outcome{Result: OutcomeKept, Kept: fmt.Sprintf("%d records of the case are kept by a review or a keep", kept)}, nil, nil, err
+	}
+	if err := s.checkCarries(ctx, it.Case); err != nil {
+		return nil, nil, nil, err
+	}
+	// The case goes: fence it against any further change, then append
+	// what its outbox holds (cases/disposal.go). Checking the outbox
+	// without the fence left a window in which a change could land, its
+	// own append fail, and its event go with the record (review M1). A
+	// failed append leaves the case fenced and the plan applying; the
+	// apply is resumed later, as for any step.
+	c, err := s.cases.BeginDisposal(ctx, it.Case)
+	if c == nil {
+		return nil, nil, nil, fmt.Errorf("case %s: %w", it.Case, err)
+	}
+	if n := len(c.Unaudited); n > 0 {
+		return nil, nil, nil, fmt.Errorf("case %s: %d change(s) not yet in the audit log; apply again once it takes writes: %w", it.Case, n, fault.ErrUnavailable)
 	}
 	j.Counts = map[string]int{}
 	for _, class := range policy.CaseClasses() {
@@ -489,8 +502,23 @@ func (s *Service) isParticipantAccount(ctx context.Context, id string) (bool, er
 //  3. the journaled participants' accounts, devices and sign-in sessions
 //     deleted, every stored version;
 //  4. every stored version of every class's records of the case deleted,
-//     the case record's own places (cases/<case>/) last.
+//     the case record's own places (cases/<case>/) last, each class's
+//     after the audit events pending in what it deletes (auditListed).
+//
+// The case is fenced first (cases.BeginDisposal) and nothing is done
+// while an event is pending in it.
 func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, p Plan, caseID string, j caseJournal, inv *inventory, ga *groupAudit) (Outcome, error) {
+	// The fence again (prepareCaseRecord set it): a rerun, or a journal
+	// written before fences existed, must not destroy a record with
+	// events pending. A record gone already was deleted by an earlier run.
+	c, err := s.cases.BeginDisposal(ctx, caseID)
+	switch {
+	case errors.Is(err, fault.ErrNotFound):
+	case c == nil:
+		return Outcome{}, fmt.Errorf("case %s: %w", caseID, err)
+	case len(c.Unaudited) > 0:
+		return Outcome{}, fmt.Errorf("case %s: %d change(s) not yet in the audit log; apply again once it takes writes: %w", caseID, len(c.Unaudited), fault.ErrUnavailable)
+	}
 	if err := s.cases.SaveStub(ctx, j.Stub); err != nil {
 		return Outcome{}, err
 	}
@@ -540,6 +568,9 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		if err != nil {
 			return Outcome{}, err
 		}
+		if err := s.auditListed(ctx, caseID, vs, ga); err != nil {
+			return Outcome{}, err
+		}
 		if err := s.deleteVersions(ctx, vs); err != nil {
 			if errors.Is(err, objstore.ErrHeld) {
 				return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, nil
@@ -580,6 +611,13 @@ func (s *Service) disposeCaseItems(ctx context.Context, actor account.Account, p
 		}
 		if held {
 			out[i] = Outcome{Result: OutcomeHeld, Held: []string{"case hold"}}
+			if items[i].Class == policy.ClassCaseRecord {
+				// A fence an earlier run left (cases/disposal.go) is lifted:
+				// the held case is not disposed of.
+				if err := s.cases.EndDisposal(ctx, items[i].Case); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	var others, records []int
@@ -722,4 +760,47 @@ func (s *Service) carriesPending(ctx context.Context, caseID string) (int, error
 		return nil
 	})
 	return n, err
+}
+
+// auditListed appends, before the versions vs are deleted, every audit
+// event pending in the newest listed version of each record of the case
+// that keeps an outbox: its case record and its carry records. What a
+// deletion destroys is audited first. Normally there is nothing: the case
+// record was fenced and emptied (cases.BeginDisposal) and the carries
+// flushed (checkCarries). It is for what landed after those checks — a
+// carry decision racing the disposal (keydir refuses a fenced case, but
+// reads the fence before it writes), or a case journaled by a run from
+// before fences. A version written after the listing is not deleted (it
+// stays, the record's only one), so its events are not lost either. A key
+// whose newest listed version is a delete marker is skipped: the record
+// was deleted on purpose (a carry proposal taken back because it could
+// not be audited), and what its older versions hold never stood. An event
+// appended here may also be appended by its own request: a duplicate,
+// which the outbox's guarantee allows, never a gap.
+func (s *Service) auditListed(ctx context.Context, caseID string, vs []objstore.Version, ga *groupAudit) error {
+	seen := map[string]bool{}
+	for _, v := range vs {
+		if seen[v.Key] {
+			continue
+		}
+		seen[v.Key] = true // versions of a key come newest first
+		if v.DeleteMarker || (v.Key != cases.RecordKey(caseID) && !strings.HasPrefix(v.Key, "keydir/carries/"+caseID+"/")) {
+			continue
+		}
+		var rec struct {
+			Unaudited []cases.PendingEvent `json:"unaudited"`
+		}
+		if _, err := s.meta.GetVersion(ctx, v.Key, v.VersionID, &rec); errors.Is(err, objstore.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		for _, p := range rec.Unaudited {
+			if _, err := ga.append(p.Event); err != nil {
+				return fmt.Errorf("case %s: an audit event pending in %s could not be appended (%v); apply again once the log takes writes: %w",
+					caseID, v.Key, err, fault.ErrUnavailable)
+			}
+		}
+	}
+	return nil
 }

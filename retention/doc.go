@@ -51,6 +51,11 @@
 //     takes its participants' accounts with it when it is the last case
 //     they belong to. Each case's disposal is journaled under the plan
 //     before anything is deleted, so a rerun certifies the same counts.
+//     A case record that goes is first fenced (cases.BeginDisposal: the
+//     case takes no more changes) and the audit events pending in it
+//     appended; nothing is destroyed while one is pending, and whatever
+//     pends in a case or carry record a deletion removes is appended
+//     first (auditListed), so disposal never loses an audit entry.
 //   - Actions besides destroy (actions.go, transfer.go): before approval,
 //     records staff may choose to review a record (keep it until a date,
 //     with a reason), keep it permanently (with an authority), or transfer

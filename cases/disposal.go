@@ -1,0 +1,97 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+)
+
+// Disposal and the outbox. Retention destroys a case record by deleting
+// every stored version of it; an event still pending in the record
+// (outbox.go) would go with it. Checking "nothing pending" and then
+// deleting is not enough: a closed case still takes changes — a
+// disclosure or its acknowledgement, a recusal, the outcome, a defined
+// room closed, a pending mediator activated by a mere read — and one that
+// lands between the check and the delete, with its own append failing,
+// is lost with the record although its request was told it was done.
+//
+// So retention first fences the case (BeginDisposal): one conditional
+// write (metastore.Update, If-Match on the record's ETag) sets Disposing,
+// and every change (commitChange, which all of them go through) refuses
+// a record that has it, with ErrDisposing. A change that raced the fence
+// either landed before it — its event is in the record the fence wrote,
+// and BeginDisposal appends it — or re-reads the fenced record and is
+// refused. After the fence the outbox can only shrink (a request removing
+// its own events once appended), so what BeginDisposal appends is all
+// there will ever be. It appends the young events too: their requests may
+// append them as well, and "an entry may appear twice, never be missing"
+// allows that; waiting for them would refuse the disposal for nothing.
+
+// ErrDisposing: retention is disposing of the case (BeginDisposal), which
+// takes no more changes.
+var ErrDisposing = fmt.Errorf("the case is being disposed of under the retention schedule: %w", fault.ErrGone)
+
+// errFenceUnchanged stops a fence update that has nothing to write.
+var errFenceUnchanged = errors.New("fence unchanged")
+
+// BeginDisposal fences case id against any further change (Disposing, in
+// one conditional write; a case fenced already is left as it is), then
+// appends every audit event pending in it, oldest first, and removes
+// those that landed. It returns the case as stored afterwards and the
+// error of an append that failed: the caller (retention) deletes the
+// record only when the returned case holds no pending event. A case that
+// does not exist is fault.ErrNotFound.
+func (s *Service) BeginDisposal(ctx context.Context, id string) (*Case, error) {
+	if !ids.Valid("c", id) {
+		return nil, fmt.Errorf("case: %w", fault.ErrNotFound)
+	}
+	now := s.now().UTC()
+	fenced, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+		if c.Disposing != nil {
+			return errFenceUnchanged
+		}
+		c.Disposing = &now
+		return nil
+	})
+	var c *Case
+	switch {
+	case err == nil:
+		c = &fenced
+	case errors.Is(err, errFenceUnchanged):
+		if c, err = s.reload(ctx, id); err != nil {
+			return nil, err
+		}
+	case errors.Is(err, metastore.ErrNotFound):
+		return nil, fmt.Errorf("case %s: %w", id, fault.ErrNotFound)
+	default:
+		return nil, err
+	}
+	if len(c.Unaudited) == 0 {
+		return c, nil
+	}
+	return s.flushPending(ctx, c, func(PendingEvent) bool { return true })
+}
+
+// EndDisposal lifts the fence of case id, for a disposal retention gave up
+// (the case is kept after all). A case not fenced, or gone, is left as it
+// is.
+func (s *Service) EndDisposal(ctx context.Context, id string) error {
+	if !ids.Valid("c", id) {
+		return nil
+	}
+	_, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+		if c.Disposing == nil {
+			return errFenceUnchanged
+		}
+		c.Disposing = nil
+		return nil
+	})
+	if err == nil || errors.Is(err, errFenceUnchanged) || errors.Is(err, metastore.ErrNotFound) {
+		return nil
+	}
+	return err
+}
