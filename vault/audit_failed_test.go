@@ -172,6 +172,7 @@ func TestE2EEShareFinishedWhenItsKeysFailed(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, rewrap := clientSide(t, k.caseID, docID, med.ID, 1, "joint", plain)
+	e.sideApproves(t, k, docID, k.audience(t, "joint"))
 	share := func() error {
 		_, err := e.vault.ShareWithKeys(ctx, med, k.caseID, docID, k.audience(t, "joint"), false, []VersionWrap{{Version: 1, Wrap: rewrap}})
 		return err
@@ -257,6 +258,7 @@ func TestFailedKeyWrapIsCorrectedInTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, rewrap := clientSide(t, k.caseID, docID, med.ID, 1, "joint", plain)
+	e.sideApproves(t, k, docID, k.audience(t, "joint"))
 	share := func() error {
 		_, err := e.vault.ShareWithKeys(ctx, med, k.caseID, docID, k.audience(t, "joint"), false, []VersionWrap{{Version: 1, Wrap: rewrap}})
 		return err
