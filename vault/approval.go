@@ -227,6 +227,10 @@ func (s *Service) ShareRequests(ctx context.Context, actor account.Account, case
 	if err != nil {
 		return nil, err
 	}
+	if !s.policy.Decide(actor.Principal(), policy.CaseReadSummary, cs.c.Facts()).Allowed {
+		s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID, Attrs: map[string]string{"action": "doc.share_requests"}})
+		return nil, fmt.Errorf("share requests: %w", fault.ErrForbidden)
+	}
 	now := s.now().UTC()
 	out := []ShareApproval{}
 	docs := map[string]*docRecord{}
