@@ -19,6 +19,7 @@ import { downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTe
 import { RelabelledError } from "./docs-e2ee";
 import { newcomerWords, wrapForNewcomers } from "./docs-newcomers";
 import { mountUpgrade } from "./docs-upgrade";
+import { mountApprovals } from "./doc-approvals";
 import { h } from "./dom";
 
 /** How often a visible page asks for the case's documents. */
@@ -139,7 +140,11 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   const upgrade = ctx.mediator && ctx.e2ee
     ? mountUpgrade(upgradeBox, { caseID: ctx.caseID, e2ee: ctx.e2ee, personWords: ctx.personWords, place: placeWords, refresh: () => refresh(true) })
     : null;
-  sec.replaceChildren(heading, scope, newcomerBox, upgradeBox, listBox, formBox,
+  // Requests to show a side's caucus documents wider: the side answers, the mediator follows (doc-approvals.ts).
+  const requestsBox = h("div", { id: "doc-share-requests", "aria-live": "polite" });
+  const approvals = mountApprovals(requestsBox, { caseID: ctx.caseID, meID: ctx.meID, mediator: ctx.mediator, c: ctx.c,
+    roomTitle: ctx.roomTitle, personWords: ctx.personWords, errText: ctx.errText, docs: () => docs });
+  sec.replaceChildren(heading, scope, newcomerBox, upgradeBox, requestsBox, listBox, formBox,
     h("p", { class: "note" }, "Documents added here are encrypted by the server's vault at rest and released only to the people named on each. " +
       "Those encrypted on a device (end to end) can be opened only by the devices of the people named on them; the server cannot read them. This list updates by itself."));
   if (ctx.e2ee) {
@@ -245,6 +250,13 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     const ask = async () => {
       let dry: ShareResult;
       try { dry = await api.share(ctx.caseID, d.id, sel.value, true); } catch (e) { out.replaceChildren(h("p", { class: "error" }, ctx.errText(e))); return; }
+      // A side's own caucus document: the side allows this share first
+      // (the server refuses it otherwise); the mediator asks instead.
+      if (dry.needsApproval && dry.approvalSide) {
+        out.replaceChildren(approvals.askPanel(d, name, sel.value, dry.approvalSide, () => out.replaceChildren()));
+        (out.querySelector("button.share-ask") as HTMLButtonElement | null)?.focus();
+        return;
+      }
       const gain = dry.gaining.map((p) => ctx.personWords(p.accountId));
       const lose = dry.losing.map((p) => ctx.personWords(p.accountId));
       const invited = (dry.invited ?? []).map((p) => invitedWords(p));
@@ -566,6 +578,9 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       throw e;
     }
     const print = JSON.stringify(next.map(cardKey));
+    // The share requests follow the listing (their words name its documents).
+    const asked = await approvals.load().catch(() => false);
+    if (asked || force || print !== listed) { docs = next; approvals.render(); }
     if (!force && print === listed && !listErr) return;
     listErr = "";
     listed = print;
