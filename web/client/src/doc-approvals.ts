@@ -63,8 +63,8 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
   const docName = (id: string) => ctx.docs().find((d) => d.id === id)?.name;
   const gainingWords = (r: W.DocShareRequest) => {
     const names = r.gaining.map((p) => ctx.personWords(p.accountId));
-    const later = r.to === "joint" ? " (and anyone who joins the case later)" : "";
-    return names.length ? names.join(", ") + later : "nobody who has joined yet" + later;
+    const later = r.to === "joint" ? ", and anyone who joins the case later," : "";
+    return names.length ? names.join(", ") + later : "nobody who has joined yet" + (later ? " (but anyone who joins later)" : "");
   };
 
   async function answer(r: W.DocShareRequest, allow: boolean) {

@@ -250,13 +250,6 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     const ask = async () => {
       let dry: ShareResult;
       try { dry = await api.share(ctx.caseID, d.id, sel.value, true); } catch (e) { out.replaceChildren(h("p", { class: "error" }, ctx.errText(e))); return; }
-      // A side's own caucus document: the side allows this share first
-      // (the server refuses it otherwise); the mediator asks instead.
-      if (dry.needsApproval && dry.approvalSide) {
-        out.replaceChildren(approvals.askPanel(d, name, sel.value, dry.approvalSide, () => out.replaceChildren()));
-        (out.querySelector("button.share-ask") as HTMLButtonElement | null)?.focus();
-        return;
-      }
       const gain = dry.gaining.map((p) => ctx.personWords(p.accountId));
       const lose = dry.losing.map((p) => ctx.personWords(p.accountId));
       const invited = (dry.invited ?? []).map((p) => invitedWords(p));
@@ -285,6 +278,13 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           out.replaceChildren(h("p", { class: "error share-refused", role: "alert" }, e instanceof RelabelledError ? relabelledWords(e.shownName) : ctx.errText(e)));
           return;
         }
+      }
+      // A side's own caucus document (its name checked first, when end to end): the side allows this share first
+      // (the server refuses it otherwise); the mediator asks instead.
+      if (dry.needsApproval && dry.approvalSide) {
+        out.replaceChildren(approvals.askPanel(d, name, sel.value, dry.approvalSide, () => out.replaceChildren()));
+        (out.querySelector("button.share-ask") as HTMLButtonElement | null)?.focus();
+        return;
       }
       const confirm = h("button", {
         type: "button", class: "primary",
