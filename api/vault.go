@@ -82,9 +82,67 @@ type ShareResult struct {
 	Invited []InvitedPerson `json:"invited,omitempty"`
 	DryRun  bool            `json:"dryRun"`
 	Changed bool            `json:"changed"`
+	// NeedsApproval (dry runs): the document is a side's own material (a
+	// party or lawyer of the side added it to the side's caucus) and no
+	// party or lawyer of that side has approved this share of its current
+	// version; the share itself is refused until one does. ApprovalSide
+	// is that side's id ("A"). The mediator asks through
+	// POST …/documents/{id}/share-requests (DocShareAsk).
+	NeedsApproval bool   `json:"needsApproval,omitempty"`
+	ApprovalSide  string `json:"approvalSide,omitempty"`
 }
 
 func (ShareResult) wire() {}
+
+// DocShareAsk is a mediator's request that a document's side allow sharing
+// it with Audience (POST …/documents/{id}/share-requests). It names the
+// document's current version; asking again for the same version and
+// audience answers the request already made.
+type DocShareAsk struct {
+	Audience string `json:"audience"` // joint, caucus:<side>, user:<id>[,…]
+}
+
+// DocShareAnswer is a side's answer to a share request
+// (POST …/documents/{id}/share-requests/{request}): Allow true allows the
+// share, false declines it. The answer is final.
+type DocShareAnswer struct {
+	Allow *bool `json:"allow"`
+}
+
+// The states of a share request.
+type DocShareStatus string
+
+const (
+	DocSharePending  DocShareStatus = "pending"
+	DocShareApproved DocShareStatus = "approved"
+	DocShareDeclined DocShareStatus = "declined"
+	// DocShareExpired: nobody of the side answered within a week.
+	DocShareExpired DocShareStatus = "expired"
+)
+
+// DocShareRequest is a mediator's request that a side allow one of its
+// caucus documents to be shared wider, and the side's answer
+// (GET …/share-requests lists them: a mediator every one of the case, a
+// party or lawyer those of their side). It names the document by id: the
+// caller's document list has its name, if they may read it.
+type DocShareRequest struct {
+	ID          string         `json:"id"`
+	Doc         string         `json:"doc"`
+	Version     int            `json:"version"` // the version the request, and an approval, is for
+	From        string         `json:"from"`    // the caucus, caucus:<side>
+	To          string         `json:"to"`
+	RequestedBy string         `json:"requestedBy"`
+	Requested   time.Time      `json:"requested"`
+	Expires     time.Time      `json:"expires"`
+	Status      DocShareStatus `json:"status"`
+	DecidedBy   string         `json:"decidedBy,omitempty"`
+	Decided     *time.Time     `json:"decided,omitempty"`
+	// Gaining: who could open the document after such a share and cannot
+	// now, as the case stands (people who join later are not named).
+	Gaining []Person `json:"gaining"`
+}
+
+func (DocShareRequest) wire() {}
 
 // HoldRequest places (true) or releases (false) a document hold
 // (POST …/documents/{id}/hold).

@@ -281,6 +281,7 @@ func TestE2EEDocumentRelabelledRefused(t *testing.T) {
 	if nc, err := tc.med.x.VerifiedName(ctx, tc.caseID, d.ID); err != nil || !nc.Verified || nc.Name != "offer.pdf" {
 		t.Fatalf("the name check: %+v, %v", nc, err)
 	}
+	sideAllows(t, tc.med, tc.a, tc.caseID, d.ID, "joint")
 	if _, err := tc.med.x.ShareDocumentE2EE(ctx, tc.caseID, d.ID, "joint", false); err != nil {
 		t.Fatal(err)
 	}

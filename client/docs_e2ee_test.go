@@ -127,6 +127,12 @@ func TestE2EEDocumentShareNarrowHold(t *testing.T) {
 	if _, err := readE2EE(tc.b, tc.caseID, d.ID); err == nil {
 		t.Fatal("side B read side A's caucus document")
 	}
+	// Side A's party added it: a share to the joint room is refused until
+	// side A allows it.
+	if _, err := tc.med.c.ShareDocument(ctx, tc.caseID, d.ID, "joint", false); problemStatus(err) != http.StatusForbidden {
+		t.Fatalf("a share side A has not allowed: %v", err)
+	}
+	sideAllows(t, tc.med, tc.a, tc.caseID, d.ID, "joint")
 	if _, err := tc.med.c.ShareDocument(ctx, tc.caseID, d.ID, "joint", false); problemStatus(err) != http.StatusConflict {
 		t.Fatalf("a share without re-wraps: %v", err)
 	}
@@ -358,6 +364,7 @@ func TestE2EEDocumentCanary(t *testing.T) {
 	secret := "CANARY-DOC-" + mark + "-bottom-line-4000"
 	content := canaryDoc(secret)
 	d := uploadE2EE(t, tc.a, tc.caseID, "caucus:A", "evidence", content)
+	sideAllows(t, tc.med, tc.a, tc.caseID, d.ID, "joint")
 	if _, err := tc.med.x.ShareDocumentE2EE(ctx, tc.caseID, d.ID, "joint", false); err != nil {
 		t.Fatal(err)
 	}
@@ -561,5 +568,20 @@ func TestUpgradeServerEncryptedDocument(t *testing.T) {
 	dl.Body.Close()
 	if bytes.Contains(ct, []byte(mark)) {
 		t.Fatal("the server's own view of an upgraded version holds the plaintext")
+	}
+}
+
+// sideAllows has the mediator ask, and a party of the document's side
+// allow, sharing docID with to: what a share of a document a party added
+// to their caucus needs first.
+func sideAllows(t *testing.T, med, party person, caseID, docID, to string) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := med.c.AskToShare(ctx, caseID, docID, to)
+	if err != nil {
+		t.Fatalf("ask to share: %v", err)
+	}
+	if r, err = party.c.AnswerShareRequest(ctx, caseID, docID, r.ID, true); err != nil || r.Status != "approved" {
+		t.Fatalf("allow the share: %+v %v", r, err)
 	}
 }

@@ -134,6 +134,32 @@ func (c *Client) ShareDocument(ctx context.Context, caseID, docID, audience stri
 	return out, err
 }
 
+// AskToShare asks the side whose caucus holds a document its party or
+// lawyer added to allow sharing it with audience (mediators). Until one of
+// them allows exactly that share, ShareDocument to that audience is
+// refused (403); a dry run says so (ShareResult.NeedsApproval).
+func (c *Client) AskToShare(ctx context.Context, caseID, docID, audience string) (api.DocShareRequest, error) {
+	var out api.DocShareRequest
+	err := c.Do(ctx, http.MethodPost, docPath(caseID, docID)+"/share-requests", api.DocShareAsk{Audience: audience}, &out)
+	return out, err
+}
+
+// ShareRequests lists the case's requests to share a side's documents: a
+// mediator's every one, a party's or lawyer's those of their side.
+func (c *Client) ShareRequests(ctx context.Context, caseID string) ([]api.DocShareRequest, error) {
+	var out []api.DocShareRequest
+	err := c.Do(ctx, http.MethodGet, "/api/v1/cases/"+url.PathEscape(caseID)+"/share-requests", nil, &out)
+	return out, err
+}
+
+// AnswerShareRequest allows (true) or declines a request to share one of
+// the caller's side's documents. The answer is final.
+func (c *Client) AnswerShareRequest(ctx context.Context, caseID, docID, requestID string, allow bool) (api.DocShareRequest, error) {
+	var out api.DocShareRequest
+	err := c.Do(ctx, http.MethodPost, docPath(caseID, docID)+"/share-requests/"+url.PathEscape(requestID), api.DocShareAnswer{Allow: &allow}, &out)
+	return out, err
+}
+
 // HoldDocument places (on) or releases a legal hold.
 func (c *Client) HoldDocument(ctx context.Context, caseID, docID string, on bool, reason, authority string) (api.Document, error) {
 	var out api.Document

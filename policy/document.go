@@ -28,6 +28,11 @@ const (
 	DocShare Action = "doc.share"
 	// DocHold: place or release a legal hold.
 	DocHold Action = "doc.hold"
+	// DocApproveShare: approve or decline a mediator's request to share a
+	// side's caucus document wider (DecideShare). It is asked of one
+	// document at a time, never in a listing, so it is not among
+	// DocumentActions.
+	DocApproveShare Action = "doc.approve_share"
 )
 
 // DocumentActions lists the document actions, for tables and tests.
@@ -66,6 +71,23 @@ type Document struct {
 	Side     string   // for AudienceCaucus
 	Users    []string // for AudienceUsers: account ids
 	Class    string
+	// SideMaterial: for a caucus document, some version of it was added by
+	// someone other than the case's mediators (a party or lawyer of the
+	// side). Such a document leaves the side only with the side's approval
+	// (DecideShare).
+	SideMaterial bool
+}
+
+// ShareTarget is the audience a share would give a document, and who
+// approved exactly that: the account ids of the people who approved
+// sharing the document's current version with exactly this audience
+// (the service reads its records and passes them in; policy checks that
+// they are the side's parties and counsel, still in the case).
+type ShareTarget struct {
+	Audience   AudienceKind
+	Side       string   // for AudienceCaucus
+	Users      []string // for AudienceUsers
+	ApprovedBy []string
 }
 
 // DecideDocument answers whether u may do a to document d.
@@ -86,6 +108,7 @@ type DocumentDecider struct {
 	principal cedar.EntityUID
 	caseUID   cedar.EntityUID
 	caseID    string
+	facts     *Case
 }
 
 // Documents prepares a DocumentDecider for u in case c.
@@ -100,6 +123,7 @@ func (e *Engine) Documents(u User, c *Case) *DocumentDecider {
 	d.caseUID = cedar.NewEntityUID("Case", cedar.String(c.ID))
 	d.base[d.caseUID] = e.caseEntity(c)
 	d.caseID = c.ID
+	d.facts = c
 	return d
 }
 
@@ -168,16 +192,52 @@ var documentUID = cedar.NewEntityUID("Document", "doc")
 // Decide answers whether the decider's user may do a to doc, a document of
 // the decider's case (doc.Case, if set, must be that case).
 func (d *DocumentDecider) Decide(a Action, doc Document) Decision {
+	return d.decide(a, doc, cedar.NewRecord(nil))
+}
+
+// DecideShare answers whether the decider's user may share doc with the
+// audience to. Decide(DocShare, doc) answers whether they may share it at
+// all; only DecideShare knows where to, and a change of audience must be
+// decided by it.
+func (d *DocumentDecider) DecideShare(doc Document, to ShareTarget) Decision {
+	var side cedar.Value = cedar.String("")
+	if to.Audience == AudienceCaucus {
+		side = sideUID(d.caseID, to.Side)
+	}
+	var members []string
+	if doc.Audience == AudienceCaucus && d.facts != nil {
+		members = d.facts.SideMembers[doc.Side]
+	}
+	ctx := cedar.NewRecord(cedar.RecordMap{
+		"to": cedar.NewRecord(cedar.RecordMap{
+			"audience": cedar.String(to.Audience),
+			"side":     side,
+			"users":    userSet(to.Users),
+		}),
+		"sideMembers": userSet(members),
+		"approvedBy":  userSet(to.ApprovedBy),
+	})
+	return d.decide(DocShare, doc, ctx)
+}
+
+// DecideApproveShare answers whether the decider's user may approve or
+// decline a request to share doc wider.
+func (d *DocumentDecider) DecideApproveShare(doc Document) Decision {
+	return d.decide(DocApproveShare, doc, cedar.NewRecord(nil))
+}
+
+func (d *DocumentDecider) decide(a Action, doc Document, ctx cedar.Record) Decision {
 	if d.err != nil || (doc.Case != nil && doc.Case.ID != d.caseID) {
 		// Unreachable once New has succeeded (same files) and callers
 		// pass their own case; fail closed.
 		return Decision{Policies: []string{"document-decision-refused"}}
 	}
 	attrs := cedar.RecordMap{
-		"case":     d.caseUID,
-		"audience": cedar.String(doc.Audience),
-		"users":    userSet(doc.Users),
-		"class":    cedar.String(doc.Class),
+		"case":         d.caseUID,
+		"audience":     cedar.String(doc.Audience),
+		"users":        userSet(doc.Users),
+		"class":        cedar.String(doc.Class),
+		"sideMaterial": cedar.Boolean(doc.SideMaterial && doc.Audience == AudienceCaucus),
 	}
 	if doc.Audience == AudienceCaucus {
 		// The principal's side memberships are its parents (addPrincipal);
@@ -189,7 +249,7 @@ func (d *DocumentDecider) Decide(a Action, doc Document) Decision {
 		Principal: d.principal,
 		Action:    cedar.NewEntityUID("Action", cedar.String(a)),
 		Resource:  documentUID,
-		Context:   cedar.NewRecord(nil),
+		Context:   ctx,
 	})
 	out := Decision{Allowed: decision == cedar.Allow}
 	for _, r := range diag.Reasons {
@@ -228,7 +288,7 @@ var documentPolicies = sync.OnceValues(func() (*cedar.PolicySet, error) {
 	if err != nil {
 		return nil, err
 	}
-	docActions := DocumentActions()
+	docActions := append(DocumentActions(), DocApproveShare)
 	for _, name := range names {
 		src, err := policyFiles.ReadFile(name)
 		if err != nil {

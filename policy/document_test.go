@@ -242,6 +242,8 @@ func TestDocumentPolicySubset(t *testing.T) {
 		"participants-read-joint-documents",
 		"records-list-and-hold-documents",
 		"recused-mediators-lose-documents",
+		"side-answers-requests-to-share-its-documents",
+		"side-documents-leave-caucus-only-with-side-approval",
 		"side-reads-own-caucus-documents",
 		"side-uploads-to-own-caucus",
 	}

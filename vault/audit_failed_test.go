@@ -105,7 +105,8 @@ func (e *env) wantCorrected(t *testing.T, from int64, typ, failed string, object
 
 // e2eeToJoint uploads an end-to-end encrypted document of party A's to
 // caucus:A and returns its id, the joint audience's wrap of its key and
-// share, the mediator's share of it to joint with that wrap.
+// share, the mediator's share of it to joint with that wrap (side A has
+// allowed it).
 func (e *env) e2eeToJoint(t *testing.T, k *cast) (docID string, rewrap []byte, share func() error) {
 	t.Helper()
 	ctx := t.Context()
@@ -117,6 +118,7 @@ func (e *env) e2eeToJoint(t *testing.T, k *cast) (docID string, rewrap []byte, s
 		t.Fatal(err)
 	}
 	_, rewrap = clientSide(t, k.caseID, docID, med.ID, 1, "joint", plain)
+	e.sideApproves(t, k, docID, k.audience(t, "joint"))
 	share = func() error {
 		_, err := e.vault.ShareWithKeys(ctx, med, k.caseID, docID, k.audience(t, "joint"), false, []VersionWrap{{Version: 1, Wrap: rewrap}})
 		return err

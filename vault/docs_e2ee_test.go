@@ -122,7 +122,9 @@ func TestE2EEUploadChecks(t *testing.T) {
 		if _, _, err := e.vault.Keys(ctx, k.who["partyB"], k.caseID, docID, 0); err == nil {
 			t.Fatal("side B read the wraps")
 		}
-		// A share needs a re-wrap per version for the new audience.
+		// A share needs side A's approval (its party added the document)
+		// and a re-wrap per version for the new audience.
+		e.sideApproves(t, k, docID, k.audience(t, "joint"))
 		if _, err := e.vault.Share(ctx, k.who["mediator"], k.caseID, docID, k.audience(t, "joint"), false); !errors.Is(err, ErrRewrapNeeded) {
 			t.Fatalf("a share without wraps: %v", err)
 		}

@@ -796,6 +796,11 @@ type ShareResult struct {
 	Losing  []Person `json:"losing"`
 	DryRun  bool     `json:"dryRun"`
 	Changed bool     `json:"changed"`
+	// NeedsApproval (dry runs): the document is its side's own material
+	// and the side has not approved this share; ApprovalSide names the
+	// side whose party or lawyer must (RequestShare).
+	NeedsApproval bool   `json:"needsApproval,omitempty"`
+	ApprovalSide  string `json:"approvalSide,omitempty"`
 }
 
 // Share changes a document's audience (every version's). With dryRun it
@@ -828,6 +833,23 @@ func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, case
 	}
 	from := d.Audience
 	res := ShareResult{From: from, To: to, DryRun: dryRun, Changed: !from.Equal(to)}
+	// A side's own material leaves its caucus only with the side's
+	// approval of exactly this share (approval.go); policy decides, given
+	// the approvals recorded for the document's current version.
+	approvals, err := s.approvals(ctx, caseID, docID)
+	if err != nil {
+		return ShareResult{}, err
+	}
+	mayShare := func(r *docRecord) bool {
+		return cs.dec.DecideShare(shareDoc(r, cs.c), shareTarget(to, approvedBy(approvals, r.latest().Version, to))).Allowed
+	}
+	if res.Changed && !mayShare(d) {
+		if !dryRun {
+			s.record(ctx, refusal(cs, policy.DocShare, docID)) // best effort: the refusal stands either way
+			return ShareResult{}, errNeedsApproval(cs.c, from.Side)
+		}
+		res.NeedsApproval, res.ApprovalSide = true, from.Side
+	}
 	res.Gaining, res.Losing = s.accessChange(cs.c, policyDoc(from, d.Class), policyDoc(to, d.Class))
 	e2e := slices.ContainsFunc(d.Versions, func(v VersionInfo) bool { return v.E2EE && !v.Erased })
 	if !dryRun && !res.Changed && e2e && len(wraps) > 0 {
@@ -875,6 +897,11 @@ func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, case
 		}
 		if !cs.allowed(policy.DocShare, r.policyDoc()) {
 			return fmt.Errorf("%s: %w", policy.DocShare, fault.ErrForbidden)
+		}
+		if !mayShare(r) {
+			// A version added since the approval was read: the approval
+			// named another version.
+			return errNeedsApproval(cs.c, from.Side)
 		}
 		r.Audience = to
 		return nil

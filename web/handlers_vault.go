@@ -47,6 +47,9 @@ func (a *API) vaultRoutes(r chi.Router) {
 	r.Post("/documents/{docID}/versions", a.uploadVersion)
 	r.Get("/documents/{docID}/content", a.downloadDocument)
 	r.Post("/documents/{docID}/share", a.shareDocument)
+	r.Get("/share-requests", a.listShareRequests)
+	r.Post("/documents/{docID}/share-requests", a.askShare)
+	r.Post("/documents/{docID}/share-requests/{requestID}", a.answerShare)
 	r.Post("/documents/{docID}/hold", a.holdDocument)
 	r.Get("/documents/{docID}/keys", a.documentKeys)
 	r.Post("/documents/{docID}/keys", a.addDocumentKeys)
@@ -433,4 +436,70 @@ func (a *API) holdDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, documentView(d))
+}
+
+// A side's own caucus documents are shared wider only once a party or
+// lawyer of the side allowed exactly that share (vault/approval.go): the
+// mediator asks, the side answers, the mediator's share then goes through.
+
+func (a *API) listShareRequests(w http.ResponseWriter, r *http.Request) {
+	if !a.vaultReady(w, r) {
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	list, err := a.vault.ShareRequests(r.Context(), actor, chi.URLParam(r, "caseID"))
+	if err != nil {
+		a.writeVaultError(w, r, err)
+		return
+	}
+	out := make(api.List[api.DocShareRequest], 0, len(list))
+	for _, sa := range list {
+		out = append(out, shareRequestView(sa))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) askShare(w http.ResponseWriter, r *http.Request) {
+	if !a.vaultReady(w, r) {
+		return
+	}
+	var req api.DocShareAsk
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	to, err := vault.ParseAudience(req.Audience)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	sa, err := a.vault.RequestShare(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "docID"), to)
+	if err != nil {
+		a.writeVaultError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, shareRequestView(sa))
+}
+
+func (a *API) answerShare(w http.ResponseWriter, r *http.Request) {
+	if !a.vaultReady(w, r) {
+		return
+	}
+	var req api.DocShareAnswer
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if req.Allow == nil {
+		a.writeError(w, r, fault.Invalid("allow", "required: true to allow the share, false to decline it"))
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	sa, err := a.vault.DecideShareRequest(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "docID"), chi.URLParam(r, "requestID"), *req.Allow)
+	if err != nil {
+		a.writeVaultError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, shareRequestView(sa))
 }

@@ -98,7 +98,7 @@ func TestOpenAPISchemasMatchAPITypes(t *testing.T) {
 		"Account": reflect.TypeFor[api.Account](), "Session": reflect.TypeFor[api.SessionResponse](),
 		"Case": reflect.TypeFor[api.Case](), "CaseSummary": reflect.TypeFor[api.Summary](),
 		"CaseSession": reflect.TypeFor[api.Session](), "MailMessage": reflect.TypeFor[api.MailMessage](),
-		"Proposal": reflect.TypeFor[api.Proposal](),
+		"Proposal": reflect.TypeFor[api.Proposal](), "DocShareRequest": reflect.TypeFor[api.DocShareRequest](),
 	}
 	checked := 0
 	for name, schema := range doc.Components.Schemas {

@@ -37,7 +37,14 @@ func personViews(in []vault.Person) []api.Person {
 
 func shareView(s vault.ShareResult) api.ShareResult {
 	return api.ShareResult{Document: documentView(s.Document), From: s.From.String(), To: s.To.String(),
-		Gaining: personViews(s.Gaining), Losing: personViews(s.Losing), DryRun: s.DryRun, Changed: s.Changed}
+		Gaining: personViews(s.Gaining), Losing: personViews(s.Losing), DryRun: s.DryRun, Changed: s.Changed,
+		NeedsApproval: s.NeedsApproval, ApprovalSide: s.ApprovalSide}
+}
+
+func shareRequestView(s vault.ShareApproval) api.DocShareRequest {
+	return api.DocShareRequest{ID: s.ID, Doc: s.Doc, Version: s.Version, From: s.From.String(), To: s.To.String(),
+		RequestedBy: s.RequestedBy, Requested: s.Requested, Expires: s.Expires, Status: api.DocShareStatus(s.Status),
+		DecidedBy: s.DecidedBy, Decided: s.Decided, Gaining: personViews(s.Gaining)}
 }
 
 func scheduleView(s policy.Schedule) api.Schedule {

@@ -87,6 +87,21 @@ func TestDocVerbsEndToEnd(t *testing.T) {
 	if code, _, _ := get(b, d.ID, "b.pdf"); code != 1 {
 		t.Fatalf("side B's doc get exited %d", code)
 	}
+	// Side A's party added it: the share waits for side A to allow it.
+	if code, out := med.run(t, "", "doc", "share", d.ID, "--case", k.ID, "--audience", "joint", "--yes"); code == 0 {
+		t.Fatalf("doc share before side A allowed it: %d %s", code, out)
+	}
+	code, out = med.run(t, "", "doc", "ask", d.ID, "--case", k.ID, "--audience", "joint", "--json")
+	var asked struct{ ID, Status string }
+	if json.Unmarshal([]byte(out), &asked); code != 0 || asked.Status != "pending" {
+		t.Fatalf("doc ask: %d %s", code, out)
+	}
+	if code, out := b.run(t, "", "doc", "answer", d.ID, asked.ID, "--case", k.ID, "--allow", "--yes"); code == 0 {
+		t.Fatalf("side B allowed side A's share: %s", out)
+	}
+	if code, out := a.run(t, "", "doc", "answer", d.ID, asked.ID, "--case", k.ID, "--allow", "--yes"); code != 0 || !strings.Contains(out, "Allowed") {
+		t.Fatalf("doc answer --allow: %d %s", code, out)
+	}
 	if code, out := med.run(t, "", "doc", "share", d.ID, "--case", k.ID, "--audience", "joint", "--yes"); code != 0 || !strings.Contains(out, "Shared") {
 		t.Fatalf("doc share (re-wrap): %d %s", code, out)
 	}

@@ -26,6 +26,9 @@ func init() {
 	register("doc ls", "doc ls --case C [--json]", docList)
 	register("doc versions", "doc versions <doc> --case C [--json]", docVersions)
 	register("doc share", "doc share <doc> --case C --audience joint|caucus:<side>|mediators|user:<id>[,<id>] [--yes] [--json]", docShare)
+	register("doc ask", "doc ask <doc> --case C --audience joint|caucus:<side>|user:<id>[,<id>] [--json]  (ask the side whose party or lawyer added it to allow the share; mediators)", docAsk)
+	register("doc requests", "doc requests --case C [--json]  (requests to share a side's documents, and their answers)", docRequests)
+	register("doc answer", "doc answer <doc> <request> --case C --allow|--decline [--yes] [--json]  (a party or lawyer of the document's side)", docAnswer)
 	register("doc keys", "doc keys --case C  (give the document keys this device holds to new devices and members of each audience)", docKeys)
 	register("doc upgrade", "doc upgrade [<doc>…] --case C  (re-encrypt server-encrypted documents end to end on this device; mediators)", docUpgrade)
 	register("doc hold", "doc hold <doc> --case C --reason TEXT --authority TEXT | --release --reason TEXT [--json]", docHold)
@@ -343,6 +346,10 @@ func docShare(ctx context.Context, args []string) error {
 		return nil
 	}
 	describeShare(os.Stderr, preview, true)
+	if preview.NeedsApproval {
+		return fmt.Errorf("not shared: a party or lawyer of side %s added %s to their caucus, and none of them has allowed this share; ask them first: parley doc ask %s --case %s --audience %s",
+			preview.ApprovalSide, docID, docID, *caseID, preview.To)
+	}
 	if preview.Document.E2EE || slices.ContainsFunc(preview.Document.Versions, func(v api.VersionInfo) bool { return v.E2EE && !v.Erased }) {
 		// End-to-end encrypted: the name shown is checked against the one
 		// its uploader's device signed before anything is asked.
@@ -570,4 +577,120 @@ func docUpgrade(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("Upgraded %d versions of %d documents to end-to-end encryption; %d documents left as they were.\n", total, len(ids)-skipped, skipped)
 	return nil
+}
+
+// docAsk asks a document's side to allow sharing it wider.
+func docAsk(ctx context.Context, args []string) error {
+	fs := newFlags("doc ask")
+	caseID := fs.String("case", "", "case id")
+	audience := fs.String("audience", "", "the audience to ask for: joint, caucus:<side> or user:<account>[,<account>]")
+	asJSON := clientFlags(fs)
+	c, err := docClient(fs, args, caseID, 1, "a document id")
+	if err != nil {
+		return err
+	}
+	if *audience == "" {
+		return usagef("--audience is required")
+	}
+	r, err := c.AskToShare(ctx, *caseID, fs.Arg(0), *audience)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(r)
+	}
+	fmt.Printf("Asked side %s to allow showing %s (version %d) to %s (request %s, %s until %s).\n",
+		strings.TrimPrefix(r.From, "caucus:"), r.Doc, r.Version, r.To, r.ID, r.Status, r.Expires.Local().Format("2 Jan 2006 15:04"))
+	describePeople(os.Stdout, "would newly see it", r.Gaining)
+	return nil
+}
+
+// docRequests lists share requests and their answers.
+func docRequests(ctx context.Context, args []string) error {
+	fs := newFlags("doc requests")
+	caseID := fs.String("case", "", "case id")
+	asJSON := clientFlags(fs)
+	c, err := docClient(fs, args, caseID, 0, "")
+	if err != nil {
+		return err
+	}
+	list, err := c.ShareRequests(ctx, *caseID)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(list)
+	}
+	if len(list) == 0 {
+		fmt.Println("No requests to share a side's documents.")
+		return nil
+	}
+	for _, r := range list {
+		fmt.Printf("%s  %s v%d  %s → %s  %s  asked %s\n", r.ID, r.Doc, r.Version, r.From, r.To, r.Status, r.Requested.Local().Format("2 Jan 15:04"))
+	}
+	return nil
+}
+
+// docAnswer allows or declines a request to share one of the caller's
+// side's documents, after a confirmation naming who would see it.
+func docAnswer(ctx context.Context, args []string) error {
+	fs := newFlags("doc answer")
+	caseID := fs.String("case", "", "case id")
+	allow := fs.Bool("allow", false, "allow the share")
+	decline := fs.Bool("decline", false, "decline the share")
+	yes := fs.Bool("yes", false, "answer without asking for confirmation")
+	asJSON := clientFlags(fs)
+	c, err := docClient(fs, args, caseID, 2, "a document id and a request id")
+	if err != nil {
+		return err
+	}
+	if *allow == *decline {
+		return usagef("give --allow or --decline")
+	}
+	docID, reqID := fs.Arg(0), fs.Arg(1)
+	if *allow && !*yes {
+		list, err := c.ShareRequests(ctx, *caseID)
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(list, func(r api.DocShareRequest) bool { return r.ID == reqID })
+		if i < 0 {
+			return fmt.Errorf("no request %s for your side in case %s", reqID, *caseID)
+		}
+		fmt.Fprintf(os.Stderr, "Allow the mediator to show %s (version %d) to %s? This cannot be undone.\n", docID, list[i].Version, list[i].To)
+		describePeople(os.Stderr, "would newly see it", list[i].Gaining)
+		fmt.Fprint(os.Stderr, "Allow? [y/N] ")
+		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+			return errors.New("not answered")
+		}
+	}
+	r, err := c.AnswerShareRequest(ctx, *caseID, docID, reqID, *allow)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(r)
+	}
+	if r.Status == "approved" {
+		fmt.Printf("Allowed: the mediator may now show %s to %s.\n", docID, r.To)
+	} else {
+		fmt.Printf("Declined: %s stays in your caucus.\n", docID)
+	}
+	return nil
+}
+
+func describePeople(w io.Writer, verb string, ps []api.Person) {
+	if len(ps) == 0 {
+		fmt.Fprintf(w, "  nobody %s\n", verb)
+		return
+	}
+	fmt.Fprintf(w, "  %d %s:\n", len(ps), verb)
+	for _, p := range ps {
+		role := p.Role
+		if p.Side != "" {
+			role += " " + p.Side
+		}
+		fmt.Fprintf(w, "    %s (%s)\n", p.Name, role)
+	}
 }

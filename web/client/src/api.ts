@@ -121,6 +121,12 @@ export const api = {
   uploadOptions: (id: string) => call<W.UploadOptions>("GET", casePath(id) + "/documents/upload-options"),
   share: (id: string, doc: string, audience: string, dryRun: boolean, wraps?: W.VersionWrap[]) =>
     call<ShareResult>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/share`, { audience, dryRun, wraps } satisfies W.ShareRequest),
+  /** A side's caucus document shown wider needs the side's approval first (doc-approvals.ts). */
+  askShare: (id: string, doc: string, audience: string) =>
+    call<W.DocShareRequest>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/share-requests`, { audience } satisfies W.DocShareAsk),
+  shareRequests: (id: string) => call<W.DocShareRequest[]>("GET", casePath(id) + "/share-requests"),
+  answerShare: (id: string, doc: string, request: string, allow: boolean) =>
+    call<W.DocShareRequest>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/share-requests/${encodeURIComponent(request)}`, { allow } satisfies W.DocShareAnswer),
   async upload(id: string, file: File, audience: string, cls: string): Promise<Document> {
     const q = new URLSearchParams({ audience, class: cls });
     const res = await fetch(`${casePath(id)}/documents?${q}`, {

@@ -20,6 +20,7 @@ import { RelabelledError } from "./docs-e2ee";
 import { downloadPlain } from "./docs-e2ee-ui";
 import { newcomerWords, wrapForNewcomers } from "./docs-newcomers";
 import { mountUpgrade } from "./docs-upgrade";
+import { mountApprovals } from "./doc-approvals";
 import { h } from "./dom";
 
 /** How often a visible page asks for the case's documents. */
@@ -150,7 +151,11 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   const upgrade = ctx.mediator && ctx.e2ee
     ? mountUpgrade(upgradeBox, { caseID: ctx.caseID, e2ee: ctx.e2ee, personWords: ctx.personWords, place: placeWords, refresh: () => refresh(true) })
     : null;
-  sec.replaceChildren(heading, scope, newcomerBox, upgradeBox, listBox, formBox,
+  // Requests to show a side's caucus documents wider: the side answers, the mediator follows (doc-approvals.ts).
+  const requestsBox = h("div", { id: "doc-share-requests", "aria-live": "polite" });
+  const approvals = mountApprovals(requestsBox, { caseID: ctx.caseID, meID: ctx.meID, mediator: ctx.mediator, c: ctx.c,
+    roomTitle: ctx.roomTitle, personWords: ctx.personWords, errText: ctx.errText, docs: () => docs });
+  sec.replaceChildren(heading, scope, newcomerBox, upgradeBox, requestsBox, listBox, formBox,
     h("p", { class: "note" }, "Documents added here are encrypted by the server's vault at rest and released only to the people named on each. " +
       "Those encrypted on a device (end to end) can be opened only by the devices of the people named on them; the server cannot read them. This list updates by itself."));
   if (ctx.e2ee) {
@@ -324,6 +329,13 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           out.replaceChildren(h("p", { class: "error share-refused", role: "alert" }, e instanceof RelabelledError ? relabelledWords(e.shownName) : ctx.errText(e)));
           return;
         }
+      }
+      // A side's own caucus document (its name checked first, when end to end): the side allows this share first
+      // (the server refuses it otherwise); the mediator asks instead.
+      if (dry.needsApproval && dry.approvalSide) {
+        out.replaceChildren(approvals.askPanel(d, name, sel.value, dry.approvalSide, () => out.replaceChildren()));
+        (out.querySelector("button.share-ask") as HTMLButtonElement | null)?.focus();
+        return;
       }
       const confirm = h("button", {
         type: "button", class: "primary",
@@ -620,6 +632,9 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       throw e;
     }
     const print = JSON.stringify(next.map(cardKey));
+    // The share requests follow the listing (their words name its documents).
+    const asked = await approvals.load().catch(() => false);
+    if (asked || force || print !== listed) { docs = next; approvals.render(); }
     if (!force && print === listed && !listErr) return;
     listErr = "";
     listed = print;

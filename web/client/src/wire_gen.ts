@@ -1847,6 +1847,54 @@ export interface ShareResult {
   invited?: InvitedPerson[];
   dryRun: boolean;
   changed: boolean;
+  needsApproval?: boolean;
+  approvalSide?: string;
+}
+
+/**
+ * DocShareAsk is a mediator's request that a document's side allow sharing
+ * it with Audience (POST …/documents/{id}/share-requests). It names the
+ * document's current version; asking again for the same version and
+ * audience answers the request already made.
+ */
+export interface DocShareAsk {
+  audience: string;
+}
+
+/**
+ * DocShareAnswer is a side's answer to a share request
+ * (POST …/documents/{id}/share-requests/{request}): Allow true allows the
+ * share, false declines it. The answer is final.
+ */
+export interface DocShareAnswer {
+  allow: boolean | null;
+}
+
+/**
+ * The states of a share request.
+ */
+export type DocShareStatus = "pending" | "approved" | "declined" | "expired";
+
+/**
+ * DocShareRequest is a mediator's request that a side allow one of its
+ * caucus documents to be shared wider, and the side's answer
+ * (GET …/share-requests lists them: a mediator every one of the case, a
+ * party or lawyer those of their side). It names the document by id: the
+ * caller's document list has its name, if they may read it.
+ */
+export interface DocShareRequest {
+  id: string;
+  doc: string;
+  version: number;
+  from: string;
+  to: string;
+  requestedBy: string;
+  requested: string;
+  expires: string;
+  status: DocShareStatus;
+  decidedBy?: string;
+  decided?: string;
+  gaining: Person[];
 }
 
 /**

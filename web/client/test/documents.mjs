@@ -155,12 +155,24 @@ await run(async () => {
   await axeCheck(party, "the party's documents");
   await shoot(party, "documents-party");
 
-  // Sharing wider names the invited party who has not joined yet.
+  // Ada added it to her caucus: the mediator asks the Tenant side first
+  // (docshare.mjs drives that flow in full), and Ada allows it.
   await openRoom(med, "caucus:A");
   const card = docCard(med, "Deposit receipt.pdf");
   await card.locator("select").selectOption("joint");
   await card.locator("button", { hasText: "Share…" }).click();
-  const confirm = card.locator(".confirm");
+  await card.locator("button.share-ask").click();
+  const req = party.locator("#doc-share-requests .share-request", { hasText: "Deposit receipt.pdf" });
+  await req.waitFor({ timeout: 30000 });
+  await req.locator("button.share-request-allow").click();
+  await req.locator("button.share-request-yes").click();
+  await med.locator("#doc-share-requests .share-request-approved").waitFor({ timeout: 30000 });
+  check(true, "the Tenant party allowed showing it in the joint room");
+
+  // Sharing wider names the invited party who has not joined yet.
+  await card.locator("select").selectOption("joint");
+  await card.locator("button", { hasText: "Share…" }).click();
+  const confirm = card.locator(".confirm", { hasText: "Confirm sharing" });
   await confirm.waitFor();
   const words = await confirm.innerText();
   check(words.includes("Lars Lindqvist (Landlord party)") && words.includes("They will be able to open it as soon as they join"),

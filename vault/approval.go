@@ -1,0 +1,356 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// A side's own material — a document in its caucus that one of its parties
+// or lawyers added — leaves the side only when a party or lawyer of that
+// side approves exactly that share (policy/vault.cedar,
+// "side-documents-leave-caucus-only-with-side-approval"). A mediator asks
+// (RequestShare); the side allows or declines (DecideShareRequest); the
+// mediator's share then goes through (ShareWithKeys passes the approvals
+// to policy). A document only mediators added to a caucus is theirs and
+// needs no approval.
+
+// ShareRequestTTL is how long a request waits for the side's answer.
+const ShareRequestTTL = 7 * 24 * time.Hour
+
+// MaxShareRequestsPerDocument bounds the requests kept for one document
+// (answered ones included): a mediator asks again only a few times.
+const MaxShareRequestsPerDocument = 32
+
+// The states of a share request. Expired is computed: a pending request
+// past its Expires.
+const (
+	SharePending  = "pending"
+	ShareApproved = "approved"
+	ShareDeclined = "declined"
+	ShareExpired  = "expired"
+)
+
+// ShareApproval is a mediator's request that a side allow one of its caucus
+// documents to be shared wider, and the side's answer (metastore key
+// vault/<case>/approvals/<doc>/<id>). It holds ids only: never a name.
+type ShareApproval struct {
+	ID      string `json:"id"` // sa_…
+	Case    string `json:"case"`
+	Doc     string `json:"doc"`
+	Version int    `json:"version"` // the document's latest version when asked: the approval is for it
+	// From is the caucus the document is in; To the audience asked for.
+	From        Audience   `json:"from"`
+	To          Audience   `json:"to"`
+	RequestedBy string     `json:"requestedBy"`
+	Requested   time.Time  `json:"requested"`
+	Expires     time.Time  `json:"expires"`
+	Status      string     `json:"status"` // pending, approved, declined (expired: pending past Expires)
+	DecidedBy   string     `json:"decidedBy,omitempty"`
+	Decided     *time.Time `json:"decided,omitempty"`
+	// Gaining (in answers only): who could open the document after such a
+	// share and cannot now, as the case stands.
+	Gaining []Person `json:"gaining,omitempty"`
+}
+
+func approvalKey(caseID, docID, id string) string {
+	return "vault/" + caseID + "/approvals/" + docID + "/" + id
+}
+
+func approvalPrefix(caseID string) string { return "vault/" + caseID + "/approvals/" }
+
+// state is the request's status as of now.
+func (a *ShareApproval) state(now time.Time) string {
+	if a.Status == SharePending && !now.Before(a.Expires) {
+		return ShareExpired
+	}
+	return a.Status
+}
+
+// sideMaterial reports whether d is a side's own material: in a caucus,
+// with a version some non-mediator of the case added (the side's party or
+// lawyer; only they and mediators can add to a caucus). Mediators ever
+// assigned, recused ones included, count as mediators.
+func sideMaterial(d *docRecord, c *cases.Case) bool {
+	if d.Audience.Kind != policy.AudienceCaucus {
+		return false
+	}
+	for _, v := range d.Versions {
+		if !slices.ContainsFunc(c.Mediators, func(m cases.Mediator) bool { return m.AccountID == v.Uploader }) {
+			return true
+		}
+	}
+	return false
+}
+
+// shareDoc describes d to policy for a share decision.
+func shareDoc(d *docRecord, c *cases.Case) policy.Document {
+	pd := d.policyDoc()
+	pd.SideMaterial = sideMaterial(d, c)
+	return pd
+}
+
+// approvals lists the stored requests for one document.
+func (s *Service) approvals(ctx context.Context, caseID, docID string) ([]ShareApproval, error) {
+	var out []ShareApproval
+	err := s.meta.List(ctx, approvalPrefix(caseID)+docID+"/", func(key string) error {
+		var a ShareApproval
+		if _, err := s.meta.Get(ctx, key, &a); err != nil {
+			if errors.Is(err, metastore.ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		out = append(out, a)
+		return nil
+	})
+	return out, err
+}
+
+// approvedBy lists who approved sharing version of the document with
+// exactly to (policy checks they are the side's, still in the case).
+func approvedBy(list []ShareApproval, version int, to Audience) []string {
+	var by []string
+	for _, a := range list {
+		if a.Status == ShareApproved && a.Version == version && a.To.Equal(to) && !slices.Contains(by, a.DecidedBy) {
+			by = append(by, a.DecidedBy)
+		}
+	}
+	return by
+}
+
+// shareTarget is to as policy sees it, with who approved it.
+func shareTarget(to Audience, by []string) policy.ShareTarget {
+	return policy.ShareTarget{Audience: to.Kind, Side: to.Side, Users: to.Users, ApprovedBy: by}
+}
+
+// sideLabel names a side for people ("Tenant"), or "side A".
+func sideLabel(c *cases.Case, id string) string {
+	for _, sd := range c.Sides {
+		if sd.ID == id && sd.Label != "" {
+			return sd.Label
+		}
+	}
+	return "side " + id
+}
+
+// errNeedsApproval is the refusal of a share the side has not approved.
+func errNeedsApproval(c *cases.Case, side string) error {
+	l := sideLabel(c, side)
+	return fmt.Errorf("the %s side added this document to its caucus: it is shown to anyone outside that side only after a party or lawyer of the %s side allows exactly this share. Ask them first: %w", l, l, fault.ErrForbidden)
+}
+
+// RequestShare records a mediator's request that the document's side allow
+// sharing it with to. It is refused when no approval is needed (the
+// mediator shares it directly), and answers the pending request already
+// made for the same version and audience instead of making a second. The
+// request is audited (doc.share.requested) before it is stored.
+func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseID, docID string, to Audience) (ShareApproval, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return ShareApproval{}, err
+	}
+	d, err := s.loadDoc(ctx, cs, docID, policy.DocShare)
+	if err != nil {
+		return ShareApproval{}, err
+	}
+	if err := to.check(cs.c); err != nil {
+		return ShareApproval{}, err
+	}
+	if to.Equal(d.Audience) {
+		return ShareApproval{}, fault.Invalid("audience", "the document is already shared with this audience")
+	}
+	if !sideMaterial(d, cs.c) {
+		return ShareApproval{}, fault.Invalid("audience", "this document needs nobody's approval to be shared: share it directly")
+	}
+	pd := shareDoc(d, cs.c)
+	if cs.dec.DecideShare(pd, shareTarget(to, nil)).Allowed {
+		return ShareApproval{}, fault.Invalid("audience", "this share stays within the side: share it directly")
+	}
+	version := d.latest().Version
+	list, err := s.approvals(ctx, caseID, docID)
+	if err != nil {
+		return ShareApproval{}, err
+	}
+	now := s.now().UTC()
+	for _, a := range list {
+		if a.Version == version && a.To.Equal(to) && (a.state(now) == SharePending || a.state(now) == ShareApproved) {
+			return s.withGaining(cs, d, a), nil
+		}
+	}
+	if len(list) >= MaxShareRequestsPerDocument {
+		return ShareApproval{}, fmt.Errorf("this document has had %d requests already; no more can be made: %w", len(list), fault.ErrConflict)
+	}
+	a := ShareApproval{ID: ids.New("sa"), Case: caseID, Doc: docID, Version: version, From: d.Audience, To: to,
+		RequestedBy: actor.ID, Requested: now, Expires: now.Add(ShareRequestTTL), Status: SharePending}
+	ev := audit.Paired(audit.Event{Type: "doc.share.requested", Actor: actor.ID, Case: caseID, Objects: []string{docID, a.ID},
+		Attrs: map[string]string{"from": a.From.String(), "to": to.String(), "version": strconv.Itoa(version)}})
+	if err := s.record(ctx, ev); err != nil {
+		return ShareApproval{}, fmt.Errorf("audit: %w", err)
+	}
+	if _, err := s.meta.Create(ctx, approvalKey(caseID, docID, a.ID), &a); err != nil {
+		s.settle(ctx, ev, "doc.share.requested", err, func(ctx context.Context) (bool, error) {
+			var got ShareApproval
+			_, err := s.meta.Get(ctx, approvalKey(caseID, docID, a.ID), &got)
+			if errors.Is(err, metastore.ErrNotFound) {
+				return false, nil
+			}
+			return err == nil, err
+		})
+		return ShareApproval{}, err
+	}
+	return s.withGaining(cs, d, a), nil
+}
+
+func (s *Service) withGaining(cs *caseScope, d *docRecord, a ShareApproval) ShareApproval {
+	a.Gaining, _ = s.accessChange(cs.c, policyDoc(d.Audience, d.Class), policyDoc(a.To, d.Class))
+	return a
+}
+
+// ShareRequests lists the case's share requests the actor may see: a
+// mediator every one, a party or lawyer those for their side's documents
+// (the ones they answer). Each says who would gain access, as the case
+// stands, and its state as of now (expired included).
+func (s *Service) ShareRequests(ctx context.Context, actor account.Account, caseID string) ([]ShareApproval, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return nil, err
+	}
+	if !s.policy.Decide(actor.Principal(), policy.CaseReadSummary, cs.c.Facts()).Allowed {
+		s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID, Attrs: map[string]string{"action": "doc.share_requests"}})
+		return nil, fmt.Errorf("share requests: %w", fault.ErrForbidden)
+	}
+	now := s.now().UTC()
+	out := []ShareApproval{}
+	docs := map[string]*docRecord{}
+	err = s.meta.List(ctx, approvalPrefix(caseID), func(key string) error {
+		var a ShareApproval
+		if _, err := s.meta.Get(ctx, key, &a); err != nil {
+			if errors.Is(err, metastore.ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		d, ok := docs[a.Doc]
+		if !ok {
+			var r docRecord
+			if _, err := s.meta.Get(ctx, docKey(caseID, a.Doc), &r); err != nil {
+				if errors.Is(err, metastore.ErrNotFound) {
+					docs[a.Doc] = nil
+					return nil
+				}
+				return err
+			}
+			d = &r
+			docs[a.Doc] = d
+		}
+		if d == nil || len(d.Versions) == 0 {
+			return nil
+		}
+		// The request is the side's to answer while the document is in its
+		// caucus; a mediator sees every request of a document they share.
+		pd := policyDoc(a.From, d.Class)
+		if !cs.allowed(policy.DocShare, d.policyDoc()) && !cs.dec.DecideApproveShare(pd).Allowed {
+			return nil
+		}
+		a.Status = a.state(now)
+		out = append(out, s.withGaining(cs, d, a))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(out, func(x, y ShareApproval) int { return y.Requested.Compare(x.Requested) })
+	return out, nil
+}
+
+// DecideShareRequest records a side's answer to a share request: allow
+// (true) or decline. Only a party or lawyer of the document's side, still
+// in the case, answers (policy: doc.approve_share); a request whose
+// document changed since it was asked (a new version, another audience)
+// or that expired is answered no more. An answer is final: allowing it
+// again is harmless, changing it is a conflict. It is audited first
+// (doc.share.approved or doc.share.declined), then stored.
+func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account, caseID, docID, requestID string, allow bool) (ShareApproval, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return ShareApproval{}, err
+	}
+	action := policy.DocApproveShare
+	if !ids.Valid("d", docID) || !ids.Valid("sa", requestID) {
+		return ShareApproval{}, s.hidden(ctx, cs, action, docID)
+	}
+	var d docRecord
+	_, err = s.meta.Get(ctx, docKey(caseID, docID), &d)
+	if errors.Is(err, metastore.ErrNotFound) || (err == nil && len(d.Versions) == 0) {
+		return ShareApproval{}, s.hidden(ctx, cs, action, docID)
+	}
+	if err != nil {
+		return ShareApproval{}, err
+	}
+	var a ShareApproval
+	_, err = s.meta.Get(ctx, approvalKey(caseID, docID, requestID), &a)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return ShareApproval{}, s.hidden(ctx, cs, action, docID)
+	}
+	if err != nil {
+		return ShareApproval{}, err
+	}
+	if !cs.dec.DecideApproveShare(policyDoc(a.From, d.Class)).Allowed {
+		return ShareApproval{}, s.denied(ctx, cs, action, docID, d.policyDoc())
+	}
+	want := ShareDeclined
+	if allow {
+		want = ShareApproved
+	}
+	now := s.now().UTC()
+	switch st := a.state(now); {
+	case st == want:
+		return s.withGaining(cs, &d, a), nil
+	case st == ShareExpired:
+		return ShareApproval{}, fmt.Errorf("this request expired on %s; the mediator can ask again: %w", a.Expires.Format("2 January 2006"), fault.ErrGone)
+	case st != SharePending:
+		return ShareApproval{}, fmt.Errorf("this request was already %s: %w", st, fault.ErrConflict)
+	}
+	if allow && (!d.Audience.Equal(a.From) || d.latest().Version != a.Version) {
+		return ShareApproval{}, fmt.Errorf("the document changed since the mediator asked (a new version, or it was moved); the mediator must ask again: %w", fault.ErrConflict)
+	}
+	typ := "doc.share.declined"
+	if allow {
+		typ = "doc.share.approved"
+	}
+	ev := audit.Paired(audit.Event{Type: typ, Actor: actor.ID, Case: caseID, Objects: []string{docID, a.ID},
+		Attrs: map[string]string{"from": a.From.String(), "to": a.To.String(), "version": strconv.Itoa(a.Version)}})
+	if err := s.record(ctx, ev); err != nil {
+		return ShareApproval{}, fmt.Errorf("audit: %w", err)
+	}
+	updated, err := metastore.Update(ctx, s.meta, approvalKey(caseID, docID, requestID), func(r *ShareApproval) error {
+		if r.state(now) != SharePending {
+			return fmt.Errorf("this request was answered meanwhile (%s): %w", r.state(now), fault.ErrConflict)
+		}
+		r.Status, r.DecidedBy, r.Decided = want, actor.ID, &now
+		return nil
+	})
+	if err != nil {
+		s.settle(ctx, ev, typ, err, func(ctx context.Context) (bool, error) {
+			var r ShareApproval
+			if _, err := s.meta.Get(ctx, approvalKey(caseID, docID, requestID), &r); err != nil {
+				return false, err
+			}
+			return r.Status == want && r.DecidedBy == actor.ID, nil
+		})
+		return ShareApproval{}, err
+	}
+	return s.withGaining(cs, &d, updated), nil
+}

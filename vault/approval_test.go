@@ -1,0 +1,194 @@
+package vault
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// A document a side's party added to its caucus is shared wider only after
+// a party or lawyer of that side approved exactly that share; the other
+// side's approval does not count, nor does an approval for another target
+// or another version. A mediator's own caucus document needs none.
+func TestShareOfSideDocumentNeedsSideApproval(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		k := e.newCast(t)
+		ctx := t.Context()
+		med, pA, cA, pB := k.who["mediator"], k.who["partyA"], k.who["counselA"], k.who["partyB"]
+		d := e.upload(t, pA, k.caseID, "Deposit receipt.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("receipt"))
+		joint, caucusB := k.audience(t, "joint"), k.audience(t, "caucus:B")
+
+		// The one-click share is refused, in words, and audited.
+		n := e.log.Size()
+		_, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false)
+		if !errors.Is(err, fault.ErrForbidden) || !strings.Contains(err.Error(), "Employee side added this document") {
+			t.Fatalf("share without approval: %v", err)
+		}
+		if ev := e.lastEntry(t); ev.Type != "access.denied" || e.log.Size() != n+1 {
+			t.Fatalf("refusal audited as %+v", ev)
+		}
+		if _, err := e.download(t, pB, k.caseID, d.ID, 0); err == nil {
+			t.Fatal("party B reads side A's document")
+		}
+		// The preview says an approval is needed, and by whom.
+		res, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, true)
+		if err != nil || !res.NeedsApproval || res.ApprovalSide != "A" {
+			t.Fatalf("preview: %+v %v", res, err)
+		}
+		// Narrower shares need none (the mediators only).
+		if res, err := e.vault.Share(ctx, med, k.caseID, d.ID, k.audience(t, "mediators"), true); err != nil || res.NeedsApproval {
+			t.Fatalf("preview to the mediators: %+v %v", res, err)
+		}
+
+		// Only a mediator asks; the request is audited.
+		if _, err := e.vault.RequestShare(ctx, pA, k.caseID, d.ID, joint); err == nil {
+			t.Fatal("a party asked for a share")
+		}
+		req, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+		if err != nil || req.Status != SharePending || req.Version != 1 || len(req.Gaining) != 3 {
+			t.Fatalf("request: %+v %v", req, err)
+		}
+		if ev := e.lastEntry(t); ev.Type != "doc.share.requested" || ev.Objects[0] != d.ID || ev.Objects[1] != req.ID || ev.Attrs["to"] != "joint" {
+			t.Fatalf("request audited as %+v", ev)
+		}
+		// Asking again answers the same request.
+		if again, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint); err != nil || again.ID != req.ID {
+			t.Fatalf("second request: %+v %v", again, err)
+		}
+		// Party B sees no request about side A's document; party A does.
+		if list, err := e.vault.ShareRequests(ctx, pB, k.caseID); err != nil || len(list) != 0 {
+			t.Fatalf("party B's requests: %+v %v", list, err)
+		}
+		if list, err := e.vault.ShareRequests(ctx, pA, k.caseID); err != nil || len(list) != 1 || list[0].ID != req.ID {
+			t.Fatalf("party A's requests: %+v %v", list, err)
+		}
+
+		// The other side's party cannot approve it.
+		if _, err := e.vault.DecideShareRequest(ctx, pB, k.caseID, d.ID, req.ID, true); !isRefusal(err) {
+			t.Fatalf("party B approved side A's request: %v", err)
+		}
+		if _, err := e.vault.DecideShareRequest(ctx, k.who["observer"], k.caseID, d.ID, req.ID, true); !isRefusal(err) {
+			t.Fatalf("the observer approved: %v", err)
+		}
+		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("share after the other side's attempt: %v", err)
+		}
+
+		// Side A's lawyer allows it: audited, then the share goes through.
+		ok, err := e.vault.DecideShareRequest(ctx, cA, k.caseID, d.ID, req.ID, true)
+		if err != nil || ok.Status != ShareApproved || ok.DecidedBy != cA.ID {
+			t.Fatalf("approve: %+v %v", ok, err)
+		}
+		if ev := e.lastEntry(t); ev.Type != "doc.share.approved" || ev.Actor != cA.ID || ev.Objects[1] != req.ID {
+			t.Fatalf("approval audited as %+v", ev)
+		}
+		// Declining after allowing is a conflict.
+		if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req.ID, false); !errors.Is(err, fault.ErrConflict) {
+			t.Fatalf("decline after approval: %v", err)
+		}
+		// Approved for the joint room, not for the other caucus.
+		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, caucusB, false); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("share to caucus B with an approval for joint: %v", err)
+		}
+		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); err != nil {
+			t.Fatalf("share after approval: %v", err)
+		}
+		if ev := e.lastEntry(t); ev.Type != "doc.share" || ev.Attrs["to"] != "joint" {
+			t.Fatalf("share audited as %+v", ev)
+		}
+		if got, err := e.download(t, pB, k.caseID, d.ID, 0); err != nil || string(got) != "receipt" {
+			t.Fatalf("party B after the approved share: %q %v", got, err)
+		}
+
+		// A mediator's own caucus document is theirs to share.
+		own := e.upload(t, med, k.caseID, "Agenda.pdf", k.audience(t, "caucus:A"), ClassCorrespondence, []byte("agenda"))
+		if _, err := e.vault.RequestShare(ctx, med, k.caseID, own.ID, joint); err == nil {
+			t.Fatal("a request for a mediator's own document")
+		}
+		if _, err := e.vault.Share(ctx, med, k.caseID, own.ID, joint, false); err != nil {
+			t.Fatalf("mediator's own document: %v", err)
+		}
+	})
+}
+
+// An approval names a version: a version added after it needs a new one.
+// A declined request shares nothing; an expired one is answered no more.
+func TestShareApprovalVersionDeclineExpiry(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		k := e.newCast(t)
+		ctx := t.Context()
+		med, pA := k.who["mediator"], k.who["partyA"]
+		joint := k.audience(t, "joint")
+		d := e.upload(t, pA, k.caseID, "Lease.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("v1"))
+		req, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.vault.AddVersion(ctx, pA, k.caseID, d.ID, NewVersion{}, strings.NewReader("v2")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("share of version 2 with an approval of version 1: %v", err)
+		}
+
+		// Declined.
+		req2, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+		if err != nil || req2.ID == req.ID || req2.Version != 2 {
+			t.Fatalf("request for version 2: %+v %v", req2, err)
+		}
+		no, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req2.ID, false)
+		if err != nil || no.Status != ShareDeclined {
+			t.Fatalf("decline: %+v %v", no, err)
+		}
+		if ev := e.lastEntry(t); ev.Type != "doc.share.declined" || ev.Actor != pA.ID {
+			t.Fatalf("decline audited as %+v", ev)
+		}
+		if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req2.ID, true); !errors.Is(err, fault.ErrConflict) {
+			t.Fatalf("allow after decline: %v", err)
+		}
+		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("share after decline: %v", err)
+		}
+		list, err := e.vault.ShareRequests(ctx, med, k.caseID)
+		if err != nil || len(list) != 2 || list[0].Status != ShareDeclined {
+			t.Fatalf("mediator's list: %+v %v", list, err)
+		}
+
+		// Expired: asked again, then a week and a day pass.
+		req3, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, k.audience(t, "caucus:B"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.vault.now = func() time.Time { return time.Now().Add(ShareRequestTTL + time.Hour) }
+		if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req3.ID, true); !errors.Is(err, fault.ErrGone) {
+			t.Fatalf("allow after expiry: %v", err)
+		}
+		list, err = e.vault.ShareRequests(ctx, med, k.caseID)
+		if err != nil || len(list) != 3 || list[0].ID != req3.ID || list[0].Status != ShareExpired {
+			t.Fatalf("mediator's list after expiry: %+v %v", list, err)
+		}
+	})
+}
+
+// sideApproves has the mediator ask, and side A's party allow, sharing
+// side A's document docID with to (what a share of a party's caucus
+// document needs first).
+func (e *env) sideApproves(t *testing.T, k *cast, docID string, to Audience) {
+	t.Helper()
+	req, err := e.vault.RequestShare(t.Context(), k.who["mediator"], k.caseID, docID, to)
+	if err != nil {
+		t.Fatalf("request share: %v", err)
+	}
+	if _, err := e.vault.DecideShareRequest(t.Context(), k.who["partyA"], k.caseID, docID, req.ID, true); err != nil {
+		t.Fatalf("approve share: %v", err)
+	}
+}

@@ -1,0 +1,187 @@
+// Asking a side before one of its caucus documents is shown wider. A
+// document a party or lawyer added to their side's caucus leaves the side
+// only once a party or lawyer of that side allowed exactly that share
+// (this document, its version, this audience); the server refuses the
+// share otherwise (policy/vault.cedar, vault/approval.go). A mediator's
+// share that needs it offers "Ask the Tenant side to allow showing …"
+// instead of a confirmation; the side's parties and lawyers see the
+// request in words, naming the document and who would see it, and allow
+// or decline after a confirmation; the mediator's page follows (waiting,
+// allowed, declined, expired). A document a mediator added is theirs: no
+// request.
+import { api, Document } from "./api";
+import type * as W from "./wire_gen";
+import { h } from "./dom";
+
+export interface ApprovalsContext {
+  caseID: string;
+  meID: string;
+  mediator: boolean;
+  c: () => W.Case;
+  roomTitle: (room: string) => string;
+  personWords: (account: string) => string;
+  errText: (e: unknown) => string;
+  /** The documents as last listed (for their names). */
+  docs: () => Document[];
+}
+
+export interface Approvals {
+  /** Fetch the requests; true when they changed since the last load. */
+  load(): Promise<boolean>;
+  /** Draw the requests box (the side's questions, the mediator's follow-up). */
+  render(): void;
+  /** A mediator's share that needs the side's approval: the panel that asks (in place of a confirmation). */
+  askPanel(d: Document, name: string, to: string, side: string, done: () => void): HTMLElement;
+}
+
+function sideName(ctx: ApprovalsContext, side: string): string {
+  return ctx.c().sides.find((s) => s.id === side)?.label ?? side;
+}
+
+/** Who an audience is, in words for a request: "everyone in the joint room". */
+export function audienceWords(ctx: ApprovalsContext, a: string): string {
+  if (a === "joint") return "everyone in the joint room";
+  if (a === "mediators") return "the mediators only";
+  if (a.startsWith("caucus:")) return `the ${sideName(ctx, a.slice(7))} side, in the ${ctx.roomTitle(a)}`;
+  if (a.startsWith("user:")) return a.slice(5).split(",").map(ctx.personWords).join(", ");
+  return a;
+}
+
+function dayWords(iso: string): string {
+  const d = new Date(iso);
+  return d.toLocaleDateString([], { day: "numeric", month: "short" }) + ", " + d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approvals {
+  let reqs: W.DocShareRequest[] = [];
+  let print = "";
+  let failed = "";
+  /** The request whose answer is being confirmed (kept across redraws). */
+  let confirming: { id: string; allow: boolean } | null = null;
+  let note = "";
+
+  const docName = (id: string) => ctx.docs().find((d) => d.id === id)?.name;
+  const gainingWords = (r: W.DocShareRequest) => {
+    const names = r.gaining.map((p) => ctx.personWords(p.accountId));
+    const later = r.to === "joint" ? ", and anyone who joins the case later," : "";
+    return names.length ? names.join(", ") + later : "nobody who has joined yet" + (later ? " (but anyone who joins later)" : "");
+  };
+
+  async function answer(r: W.DocShareRequest, allow: boolean) {
+    try {
+      await api.answerShare(ctx.caseID, r.doc, r.id, allow);
+      const name = docName(r.doc) ?? "the document";
+      note = allow ? `You allowed the mediator to show “${name}” to ${audienceWords(ctx, r.to)}.` : `You declined: “${name}” stays in your caucus.`;
+      confirming = null;
+      await load();
+    } catch (e) {
+      note = "";
+      confirming = null;
+      failed = "Your answer was not recorded: " + ctx.errText(e);
+    }
+    render();
+  }
+
+  /** The side's view of one request: the question, then a deliberate confirmation. */
+  function sideItem(r: W.DocShareRequest): HTMLElement | null {
+    const name = docName(r.doc) ?? "a document of your caucus";
+    const asker = ctx.personWords(r.requestedBy);
+    const to = audienceWords(ctx, r.to);
+    if (r.status !== "pending") {
+      const by = r.decidedBy ? ctx.personWords(r.decidedBy) : "";
+      const words = r.status === "approved" ? `${by} allowed the mediator to show “${name}” to ${to}.`
+        : r.status === "declined" ? `${by} declined showing “${name}” to ${to}; it stays in your caucus.`
+          : `The mediator's request to show “${name}” to ${to} expired unanswered; it stays in your caucus.`;
+      return h("li", { class: "note share-request-done", "data-request": r.id }, words.charAt(0).toUpperCase() + words.slice(1));
+    }
+    const li = h("li", { class: "share-request", "data-request": r.id },
+      h("p", { class: "share-request-words" },
+        `${asker.charAt(0).toUpperCase() + asker.slice(1)} asks your side to allow showing “${name}” (version ${r.version}) to ${to}. ` +
+        `If you allow it, ${gainingWords(r)} will be able to open it.`),
+      h("p", { class: "note" }, `Until a party or lawyer of your side allows it, it stays in your caucus. The request lapses on ${dayWords(r.expires)}.`));
+    if (confirming?.id === r.id) {
+      const yes = h("button", { type: "button", class: "primary share-request-yes", onclick: () => void answer(r, confirming!.allow) },
+        confirming.allow ? "Yes, allow it" : "Yes, decline");
+      li.append(h("div", { class: "confirm", role: "alertdialog", "aria-label": confirming.allow ? "Confirm allowing the share" : "Confirm declining the share", "aria-describedby": "share-request-confirm-" + r.id },
+        h("p", { id: "share-request-confirm-" + r.id }, confirming.allow
+          ? `Allow the mediator to show “${name}” to ${to} — ${gainingWords(r)} will be able to open it. This cannot be undone.`
+          : `Decline showing “${name}” to ${to}? It stays in your caucus; the mediator is told you declined.`),
+        h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => { confirming = null; render(); } }, "Cancel"))));
+      queueMicrotask(() => (yes as HTMLButtonElement).focus());
+    } else {
+      li.append(h("div", { class: "row" },
+        h("button", { type: "button", class: "share-request-allow", onclick: () => { confirming = { id: r.id, allow: true }; note = ""; render(); } }, "Allow…"),
+        h("button", { type: "button", class: "share-request-decline", onclick: () => { confirming = { id: r.id, allow: false }; note = ""; render(); } }, "Decline…")));
+    }
+    return li;
+  }
+
+  /** The mediator's view of one request: what the side answered. */
+  function mediatorItem(r: W.DocShareRequest): HTMLElement {
+    const name = docName(r.doc) ?? "a document";
+    const side = sideName(ctx, r.from.slice(7));
+    const to = audienceWords(ctx, r.to);
+    const by = r.decidedBy ? ctx.personWords(r.decidedBy) : "";
+    const shown = ctx.docs().find((d) => d.id === r.doc)?.audience === r.to;
+    const words = r.status === "pending" ? `Waiting for the ${side} side to allow showing “${name}” to ${to} (asked ${dayWords(r.requested)}; lapses ${dayWords(r.expires)}).`
+      : r.status === "approved" ? (shown ? `“${name}” is shown to ${to}, as ${by} allowed.` : `${by} allowed showing “${name}” (version ${r.version}) to ${to}: share it with that place now to show it.`)
+        : r.status === "declined" ? `${by} declined showing “${name}” to ${to}. It stays in the ${side} caucus.`
+          : `Nobody of the ${side} side answered within a week: the request to show “${name}” to ${to} expired. You can ask again.`;
+    return h("li", { class: "share-request-status share-request-" + r.status, "data-request": r.id }, words.charAt(0).toUpperCase() + words.slice(1));
+  }
+
+  function render() {
+    const mine = ctx.c().participants.find((p) => p.accountId === ctx.meID)?.side;
+    const shown = ctx.mediator ? reqs : reqs.filter((r) => r.from === "caucus:" + mine);
+    if (!shown.length && !failed && !note) { box.replaceChildren(); return; }
+    const pending = shown.filter((r) => r.status === "pending").length;
+    box.replaceChildren(
+      h("h3", { id: "share-requests-title" }, ctx.mediator ? "Asking a side before showing its documents"
+        : pending ? `The mediator asks your side's permission (${pending})` : "The mediator's requests to show your documents"),
+      failed ? h("p", { class: "error", role: "alert" }, failed) : "",
+      note ? h("p", { class: "note", role: "status", id: "share-request-note" }, note) : "",
+      h("ul", { class: "share-requests", "aria-labelledby": "share-requests-title" },
+        ...shown.slice(0, 10).map((r) => ctx.mediator ? mediatorItem(r) : sideItem(r))));
+  }
+
+  async function load(): Promise<boolean> {
+    const next = await api.shareRequests(ctx.caseID);
+    const p = JSON.stringify(next.map((r) => [r.id, r.status, r.decidedBy ?? "", r.gaining.map((g) => g.accountId)]));
+    failed = "";
+    if (p === print) return false;
+    print = p;
+    reqs = next;
+    return true;
+  }
+
+  function askPanel(d: Document, name: string, to: string, side: string, done: () => void): HTMLElement {
+    const label = sideName(ctx, side);
+    const words = audienceWords(ctx, to);
+    const out = h("p", { role: "status", class: "note" });
+    const btn = h("button", {
+      type: "button", class: "primary share-ask",
+      onclick: async () => {
+        btn.disabled = true;
+        try {
+          const r = await api.askShare(ctx.caseID, d.id, to);
+          out.textContent = r.status === "approved"
+            ? `The ${label} side has already allowed it: share it again to show it.`
+            : `Asked. The ${label} side's parties and lawyers see the request; this page says when they answer.`;
+          btn.remove();
+          await load();
+          render();
+        } catch (e) {
+          out.textContent = "";
+          out.append(h("span", { class: "error" }, "The request was not sent: " + ctx.errText(e)));
+          btn.disabled = false;
+        }
+      },
+    }, `Ask the ${label} side to allow showing “${name}” to ${words}`) as HTMLButtonElement;
+    return h("div", { class: "confirm share-needs-approval", role: "alertdialog", "aria-label": "The side must allow this first", "aria-describedby": "share-needs-" + d.id },
+      h("p", { id: "share-needs-" + d.id },
+        `The ${label} side added “${name}” to their caucus. It can be shown to ${words} only after a party or lawyer of the ${label} side allows it: their words are theirs to share.`),
+      h("div", { class: "row" }, btn, h("button", { type: "button", onclick: () => done() }, "Cancel")), out);
+  }
+
+  return { load, render, askPanel };
+}

@@ -1,0 +1,111 @@
+package web_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/internal/nodetest"
+)
+
+// A mediator's share of a document side A's party added to A's caucus is
+// refused over HTTP, with a problem that says why in plain words, until a
+// party or lawyer of side A allows exactly that share; an approval for the
+// joint room does not reach caucus B, and side B's party cannot approve.
+func TestSideApprovesShareOverHTTP(t *testing.T) {
+	n := nodetest.Embedded(t)
+	k := newVaultCast(t, n)
+	ctx := t.Context()
+	med := k.as["mediator"]
+	d := k.upload(t, "partyA", "Deposit receipt.pdf", "caucus:A", "evidence", []byte("receipt"))
+	problem := func(err error) *client.Error {
+		t.Helper()
+		var ce *client.Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("want a problem, got %v", err)
+		}
+		return ce
+	}
+
+	// Before: refused, in words.
+	_, err := med.ShareDocument(ctx, k.caseID, d.ID, "joint", false)
+	if ce := problem(err); ce.Status != 403 || !strings.Contains(ce.Problem.Detail, "the Buyer side added this document to its caucus") ||
+		!strings.Contains(ce.Problem.Detail, "allows exactly this share") {
+		t.Fatalf("share without approval: %d %+v", ce.Status, ce.Problem)
+	}
+	if _, err := k.as["partyB"].Document(ctx, k.caseID, d.ID); status(err) != 404 {
+		t.Fatalf("party B sees A's document: %v", err)
+	}
+	preview, err := med.ShareDocument(ctx, k.caseID, d.ID, "joint", true)
+	if err != nil || !preview.NeedsApproval || preview.ApprovalSide != "A" {
+		t.Fatalf("preview: %+v %v", preview, err)
+	}
+
+	// The mediator asks; side A's party sees the request, side B's does not.
+	req, err := med.AskToShare(ctx, k.caseID, d.ID, "joint")
+	if err != nil || req.Status != "pending" || req.To != "joint" || req.Version != 1 || len(req.Gaining) != 2 {
+		t.Fatalf("ask: %+v %v", req, err)
+	}
+	if list, err := k.as["partyB"].ShareRequests(ctx, k.caseID); err != nil || len(list) != 0 {
+		t.Fatalf("party B's requests: %+v %v", list, err)
+	}
+	if list, err := k.as["partyA"].ShareRequests(ctx, k.caseID); err != nil || len(list) != 1 || list[0].ID != req.ID {
+		t.Fatalf("party A's requests: %+v %v", list, err)
+	}
+	// Side B's party cannot approve it (A's document is not B's to know of).
+	if _, err := k.as["partyB"].AnswerShareRequest(ctx, k.caseID, d.ID, req.ID, true); status(err) != 404 {
+		t.Fatalf("party B approving: %v", err)
+	}
+	if _, err := med.ShareDocument(ctx, k.caseID, d.ID, "joint", false); status(err) != 403 {
+		t.Fatalf("share after party B's attempt: %v", err)
+	}
+	// The mediator cannot approve their own request.
+	if _, err := med.AnswerShareRequest(ctx, k.caseID, d.ID, req.ID, true); status(err) != 403 {
+		t.Fatalf("mediator approving: %v", err)
+	}
+	// An answer must say which.
+	if err := k.as["partyA"].Do(ctx, "POST", "/api/v1/cases/"+k.caseID+"/documents/"+d.ID+"/share-requests/"+req.ID, map[string]any{}, nil); status(err) != 400 {
+		t.Fatalf("answer without allow: %v", err)
+	}
+
+	// Side A's lawyer allows it.
+	ok, err := k.as["counselA"].AnswerShareRequest(ctx, k.caseID, d.ID, req.ID, true)
+	if err != nil || ok.Status != "approved" || ok.DecidedBy != k.id["counselA"] {
+		t.Fatalf("allow: %+v %v", ok, err)
+	}
+	// Still refused for another target than the one allowed.
+	if _, err := med.ShareDocument(ctx, k.caseID, d.ID, "caucus:B", false); status(err) != 403 {
+		t.Fatalf("share to caucus B with an approval for joint: %v", err)
+	}
+	if _, err := med.ShareDocument(ctx, k.caseID, d.ID, "user:"+k.id["partyB"], false); status(err) != 403 {
+		t.Fatalf("share to party B by name with an approval for joint: %v", err)
+	}
+	// Allowed for the joint room.
+	res, err := med.ShareDocument(ctx, k.caseID, d.ID, "joint", false)
+	if err != nil || res.To != "joint" {
+		t.Fatalf("share after approval: %+v %v", res, err)
+	}
+	if _, err := k.as["partyB"].Document(ctx, k.caseID, d.ID); err != nil {
+		t.Fatalf("party B after the approved share: %v", err)
+	}
+	// Each step is in the audit log, by ids.
+	var types []string
+	for i := int64(0); i < n.Audit.Size(); i++ {
+		ev, err := n.Audit.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ev.Objects) > 0 && ev.Objects[0] == d.ID && strings.HasPrefix(ev.Type, "doc.share") {
+			types = append(types, ev.Type)
+			for _, v := range ev.Attrs {
+				if strings.Contains(v, "Deposit") {
+					t.Fatalf("audit entry %s holds the document's name", ev.Type)
+				}
+			}
+		}
+	}
+	if strings.Join(types, " ") != "doc.share.requested doc.share.approved doc.share" {
+		t.Fatalf("audited: %v", types)
+	}
+}
