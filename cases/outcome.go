@@ -96,12 +96,30 @@ func (s *Service) RecordOutcome(ctx context.Context, actor account.Account, id s
 	if hours < 0 || hours > 10000 || math.IsNaN(hours) {
 		return nil, nil, fault.Invalid("hours", "between 0 and 10000")
 	}
+	// The survey tokens are stored before the outcome, inside the change:
+	// an outcome recorded always has its links made and answered, and a
+	// change that fails (a token write, the case write) records nothing,
+	// so recording it again works. Tokens of a failed attempt are
+	// referenced by nothing, shown to no one, and expire (SurveyTTL);
+	// a retried write of the case reuses those it made.
+	tokens := map[string]string{} // participant account → token
+	expires := s.now().Add(SurveyTTL)
 	c, err := s.mutate(ctx, actor, id, policy.CaseUpdate, func(c *Case, ev *audit.Event) error {
 		if c.Stage != StageClosure {
 			return fmt.Errorf("record the outcome at closure (the case is in %s): %w", c.Stage, fault.ErrConflict)
 		}
 		if c.Outcome != nil {
 			return fmt.Errorf("outcome already recorded: %w", fault.ErrConflict)
+		}
+		for _, p := range c.Participants {
+			if p.Role == RoleObserver || tokens[p.AccountID] != "" {
+				continue
+			}
+			token := ids.Token()
+			if _, err := s.meta.Create(ctx, s.surveyTokenKey(token), surveyToken{CaseID: c.ID, Expires: expires}); err != nil {
+				return err
+			}
+			tokens[p.AccountID] = token
 		}
 		c.Outcome = &Outcome{Result: result, Sessions: sessions, Hours: hours, Recorded: s.now().UTC(), By: actor.ID}
 		ev.Type = "case.outcome"
@@ -116,11 +134,7 @@ func (s *Service) RecordOutcome(ctx context.Context, actor account.Account, id s
 		if p.Role == RoleObserver {
 			continue
 		}
-		token := ids.Token()
-		if _, err := s.meta.Create(ctx, s.surveyTokenKey(token), surveyToken{CaseID: c.ID, Expires: s.now().Add(SurveyTTL)}); err != nil {
-			return nil, nil, err
-		}
-		links = append(links, SurveyLink{Name: p.Name, Token: token})
+		links = append(links, SurveyLink{Name: p.Name, Token: tokens[p.AccountID]})
 	}
 	return c, links, nil
 }

@@ -157,3 +157,41 @@ func TestSurveyLinkSingleUseUnderConcurrency(t *testing.T) {
 		t.Fatalf("%d stored, %d gone, %d responses; want 1, 7, 1", ok.Load(), gone.Load(), len(rs))
 	}
 }
+
+// TestOutcomeSurveyLinksSurviveAFailedTokenWrite: an outcome whose survey
+// tokens cannot all be stored is not recorded, so recording it again once
+// the store answers records it and answers every link. Before, the
+// outcome was saved first: a token write failing midway answered an
+// error, the links made were never shown, and the retry was told
+// "outcome already recorded": the surveys were lost.
+func TestOutcomeSurveyLinksSurviveAFailedTokenWrite(t *testing.T) {
+	fo := &failOnce{}
+	e := newEnvWith(t, func(s objstore.Store) objstore.Store { fo.Store = s; return fo })
+	ctx := t.Context()
+	m := staff(policy.RoleMediator, "Morgan Reyes")
+	c := e.newCase(t, m, "Deposit dispute")
+	e.join(t, m, c.ID, RoleParty, "A", "Alex Tenant")
+	e.join(t, m, c.ID, RoleParty, "B", "Blair Landlord")
+	if _, err := e.svc.SetStage(ctx, m, c.ID, StageClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	fo.arm("surveys/tokens/", false)
+	if _, _, err := e.svc.RecordOutcome(ctx, m, c.ID, FullAgreement, 2, 3); !errors.Is(err, errInjected) {
+		t.Fatalf("recording the outcome with a failing token write: %v", err)
+	}
+	if got := e.raw(t, c.ID); got.Outcome != nil {
+		t.Fatal("the outcome was recorded though its survey links were not all made")
+	}
+	_, links, err := e.svc.RecordOutcome(ctx, m, c.ID, FullAgreement, 2, 3)
+	if err != nil {
+		t.Fatalf("recording the outcome again: %v", err)
+	}
+	if len(links) < 2 {
+		t.Fatalf("%d survey links", len(links))
+	}
+	for _, l := range links {
+		if err := e.svc.SubmitSurvey(ctx, l.Token, surveyScores(), ""); err != nil {
+			t.Fatalf("answering %s's link: %v", l.Name, err)
+		}
+	}
+}
