@@ -139,7 +139,32 @@ var (
 	// ErrRefused: certainly not delivered and never will be (the server
 	// refused the recipient or the message for good).
 	ErrRefused = errors.New("refused by the mail server")
+	// ErrUnreachable, wrapped with ErrNotDelivered: no connection to the
+	// mail server could be made.
+	ErrUnreachable = errors.New("the mail server could not be reached")
 )
+
+// The reasons a message's LastError gives for a failed send: short, in
+// plain words, for the mediators who read the case's mail (never the
+// transport's error, which names hosts and addresses; the server log has
+// that). retry says whether Parley will try again.
+func sendReason(err error, retry bool) string {
+	const again = " Parley will try again."
+	const stopped = " Parley stopped trying. Resend the message once mail works again."
+	switch {
+	case errors.Is(err, ErrRefused):
+		return "The mail server refused the message (check the address); it was not sent."
+	case errors.Is(err, ErrUnreachable) && retry:
+		return "The mail server could not be reached;" + again
+	case errors.Is(err, ErrUnreachable):
+		return "The mail server could not be reached;" + stopped
+	case errors.Is(err, ErrNotDelivered) && retry:
+		return "The mail server did not take the message for now;" + again
+	case errors.Is(err, ErrNotDelivered):
+		return "The mail server did not take the message;" + stopped
+	}
+	return "The connection failed while sending; the message may not have been delivered."
+}
 
 // Config tunes an Outbox.
 type Config struct {
@@ -568,6 +593,12 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 	if o.cfg.OnSent != nil {
 		o.cfg.OnSent(&claimed, sendErr)
 	}
+	if sendErr != nil {
+		// The transport's own words (an SMTP reply, a dial error) for the
+		// operator; the record keeps only sendReason's.
+		o.cfg.Log.WarnContext(ctx, "outbox send failed", slog.String("id", claimed.ID), slog.String("case", claimed.CaseID),
+			slog.Int("attempt", claimed.Attempts), slog.String("error", sendErr.Error()))
+	}
 	// Record the outcome. Use a context that outlives a cancelled caller:
 	// a delivered message left as Sending would later read as uncertain.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -587,18 +618,18 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 			m.State, m.Done, m.LastError = final, &now, ""
 			finished = true
 		case errors.Is(sendErr, ErrRefused):
-			m.State, m.Done, m.LastError = Failed, &now, sendErr.Error()
+			m.State, m.Done, m.LastError = Failed, &now, sendReason(sendErr, false)
 			finished = true
 		case errors.Is(sendErr, ErrNotDelivered) && m.Attempts < o.cfg.MaxAttempts:
-			m.State, m.LastError = Pending, sendErr.Error()
+			m.State, m.LastError = Pending, sendReason(sendErr, true)
 			m.NextAttempt = now.Add(o.backoff(m.Attempts))
 			next = m.NextAttempt
 		case errors.Is(sendErr, ErrNotDelivered):
-			m.State, m.Done, m.LastError = Failed, &now, sendErr.Error()
+			m.State, m.Done, m.LastError = Failed, &now, sendReason(sendErr, false)
 			finished = true
 		default:
 			m.State, m.Done = Uncertain, &now
-			m.LastError = "the connection failed while sending; the message may not have been delivered: " + sendErr.Error()
+			m.LastError = sendReason(sendErr, false)
 			finished = true
 		}
 		if finished {
