@@ -195,3 +195,34 @@ func TestOutcomeSurveyLinksSurviveAFailedTokenWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestSurveyAnswerWithAuditDownKeepsTheLink: an answer the audit log
+// cannot take is not taken, and the link still works once the log is
+// back. Before, the answer was stored and the link spent, then the request
+// failed on the entry: the retry was told the link was used (410) and the
+// answer stood unaudited.
+func TestSurveyAnswerWithAuditDownKeepsTheLink(t *testing.T) {
+	e, fo, _ := outboxEnv(t)
+	ctx := t.Context()
+	m := staff(policy.RoleMediator, "Morgan Reyes")
+	c := e.newCase(t, m, "Deposit dispute")
+	e.join(t, m, c.ID, RoleParty, "A", "Alex Tenant")
+	if _, err := e.svc.SetStage(ctx, m, c.ID, StageClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, links, err := e.svc.RecordOutcome(ctx, m, c.ID, FullAgreement, 2, 3)
+	if err != nil || len(links) == 0 {
+		t.Fatalf("%d links, %v", len(links), err)
+	}
+	fo.down.Store(true)
+	if err := e.svc.SubmitSurvey(ctx, links[0].Token, surveyScores(), "fair"); err == nil {
+		t.Fatal("an answer was taken with the audit log unwritable")
+	}
+	fo.down.Store(false)
+	if err := e.svc.SubmitSurvey(ctx, links[0].Token, surveyScores(), "fair"); err != nil {
+		t.Fatalf("answering again once the log is back: %v", err)
+	}
+	if rs, _ := e.svc.SurveyResponses(ctx, c.ID); len(rs) != 1 {
+		t.Fatalf("%d responses, want 1", len(rs))
+	}
+}

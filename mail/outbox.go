@@ -425,6 +425,13 @@ func (o *Outbox) CancelRef(ctx context.Context, caseID, ref string, keep func(*M
 // Resend makes a new message with the content of a failed or uncertain
 // one (a mediator's decision: the original may have arrived).
 func (o *Outbox) Resend(ctx context.Context, caseID, id string) (Message, error) {
+	return o.ResendAs(ctx, caseID, id, ResendID(id))
+}
+
+// ResendAs is Resend with the new message's id chosen by the caller
+// (ResendID), so that it can be named before the message exists (in an
+// audit entry appended first).
+func (o *Outbox) ResendAs(ctx context.Context, caseID, id, newID string) (Message, error) {
 	m, err := o.Get(ctx, caseID, id)
 	if err != nil {
 		return Message{}, err
@@ -436,7 +443,7 @@ func (o *Outbox) Resend(ctx context.Context, caseID, id string) (Message, error)
 		return Message{}, fmt.Errorf("the link this message carried is not kept once it failed (links are stored only as keyed hashes); send the person a new link instead (a new invitation, or `parley case reentry`): %w", fault.ErrConflict)
 	}
 	n := m
-	n.ID = resendID(m.ID)
+	n.ID = newID
 	n.ResendOf = m.ID
 	n.NotBefore = time.Time{}
 	if err := o.Enqueue(ctx, n); err != nil {
@@ -445,7 +452,8 @@ func (o *Outbox) Resend(ctx context.Context, caseID, id string) (Message, error)
 	return o.Get(ctx, caseID, n.ID)
 }
 
-func resendID(id string) string {
+// ResendID is a fresh id for a resend of message id.
+func ResendID(id string) string {
 	base := id
 	if i := strings.Index(id, ".r-"); i >= 0 {
 		base = id[:i]
