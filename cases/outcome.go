@@ -187,7 +187,7 @@ func (s *Service) SubmitSurvey(ctx context.Context, token string, scores map[str
 	}
 	ev := audit.Paired(audit.Event{Type: "survey.response", Case: cur.CaseID})
 	if err := s.record(ctx, ev); err != nil {
-		return fmt.Errorf("audit: %w", err)
+		return fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
 	}
 	var refused error
 	tok, err := metastore.Update(ctx, s.meta, s.surveyTokenKey(token), func(t *surveyToken) error {

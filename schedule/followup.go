@@ -281,7 +281,7 @@ func (s *Service) SubmitCheckIn(ctx context.Context, token, answer, comment stri
 	// MinSurveyResponses answers, like survey means).
 	ev := audit.Paired(audit.Event{Type: "followup.response", Time: now.UTC()})
 	if _, err := s.cfg.Audit.Append(ctx, ev); err != nil {
-		return fmt.Errorf("audit: %w", err)
+		return fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
 	}
 	var refused error
 	tok, err := metastore.Update(ctx, s.cfg.Meta, s.checkInTokenKey(token), func(t *checkInToken) error {

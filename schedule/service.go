@@ -292,7 +292,8 @@ func (s *Service) Add(ctx context.Context, actor account.Account, caseID string,
 func (s *Service) auditFirst(ctx context.Context, typ string, actor account.Account, sess *Session) (audit.Event, error) {
 	ev := audit.Paired(audit.Event{Type: typ, Actor: actor.ID, Case: sess.CaseID, Objects: []string{sess.ID}, Time: s.cfg.Now().UTC()})
 	if _, err := s.cfg.Audit.Append(ctx, ev); err != nil {
-		return ev, fmt.Errorf("audit: %w", err)
+		// Nothing was changed: 503, try again.
+		return ev, fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
 	}
 	return ev, nil
 }
@@ -520,7 +521,7 @@ func (s *Service) Resend(ctx context.Context, actor account.Account, caseID, id 
 	newID := mail.ResendID(id)
 	ev := audit.Paired(audit.Event{Type: "mail.resent", Actor: actor.ID, Case: caseID, Objects: []string{id, newID}, Time: s.cfg.Now().UTC()})
 	if _, err := s.cfg.Audit.Append(ctx, ev); err != nil {
-		return mail.Message{}, fmt.Errorf("audit: %w", err)
+		return mail.Message{}, fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
 	}
 	m, err := s.cfg.Outbox.ResendAs(ctx, caseID, id, newID)
 	if err != nil {

@@ -102,7 +102,8 @@ func (a *API) accountAudit(r *http.Request, typ string, attrs func(account.Accou
 		}
 		e := audit.Paired(audit.Event{Type: typ, Actor: actor.ID, Objects: []string{acct.ID}, Attrs: at, Time: time.Now().UTC()})
 		if _, err := a.audit.Append(ctx, e); err != nil {
-			return err
+			// Nothing was changed: 503, try again (the cause is logged).
+			return fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
 		}
 		*ev = e
 		return nil
