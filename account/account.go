@@ -159,6 +159,10 @@ type NewAccount struct {
 	// for the operator's command line. It and its lineage become the new
 	// account's lineage.
 	Creator *Account
+	// Audit, if set, appends the account's creation to the audit log
+	// before anything is stored (see type Audit): an account that cannot
+	// be audited is not made, and its email stays free for a retry.
+	Audit Audit
 }
 
 func accountKey(id string) string { return "accounts/" + id }
@@ -252,6 +256,11 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 	if n.Password != "" {
 		a.PasswordHash = hashPassword(n.Password)
 	}
+	if n.Audit != nil {
+		if err := n.Audit(ctx, a); err != nil {
+			return Account{}, err
+		}
+	}
 	if a.Email != "" {
 		// Claim the email first: the create-only write makes the claim
 		// atomic across nodes.
@@ -263,7 +272,11 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 		}
 	}
 	if _, err := s.meta.Create(ctx, accountKey(a.ID), a); err != nil {
-		return Account{}, err
+		if errors.Is(err, metastore.ErrExists) {
+			return Account{}, err
+		}
+		// Stored despite the error? The id is fresh, so its record is ours.
+		return s.readBack(ctx, a.ID, err, func(Account) bool { return true })
 	}
 	return a, nil
 }

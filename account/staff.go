@@ -10,7 +10,6 @@ import (
 
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
-	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -74,7 +73,10 @@ func (s *Service) staffAccount(ctx context.Context, id string) (Account, error) 
 // two administrators disabling each other at the same moment can both
 // pass it. The operator's command line (`parley admin user create`) is the
 // way back from that.
-func (s *Service) Disable(ctx context.Context, id string) (Account, error) {
+//
+// audit appends the change's entry first (see Audit); disabling an
+// account already disabled changes nothing and appends nothing.
+func (s *Service) Disable(ctx context.Context, id string, audit Audit) (Account, error) {
 	a, err := s.staffAccount(ctx, id)
 	if err != nil {
 		return Account{}, err
@@ -98,23 +100,24 @@ func (s *Service) Disable(ctx context.Context, id string) (Account, error) {
 		}
 	}
 	now := s.now().UTC()
-	return metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+	return s.auditedUpdate(ctx, a, audit, func(a *Account) error {
 		a.Disabled = true
 		a.SessionsNotBefore = &now
 		return nil
-	})
+	}, func(a Account) bool { return a.Disabled })
 }
 
 // Enable lets a disabled account sign in again. Sessions it had before
-// it was disabled stay ended.
-func (s *Service) Enable(ctx context.Context, id string) (Account, error) {
-	if _, err := s.staffAccount(ctx, id); err != nil {
+// it was disabled stay ended. audit appends its entry first (see Audit).
+func (s *Service) Enable(ctx context.Context, id string, audit Audit) (Account, error) {
+	cur, err := s.staffAccount(ctx, id)
+	if err != nil {
 		return Account{}, err
 	}
-	return metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+	return s.auditedUpdate(ctx, cur, audit, func(a *Account) error {
 		a.Disabled = false
 		return nil
-	})
+	}, func(a Account) bool { return !a.Disabled })
 }
 
 // ErrNoPendingReset: no password reset of the account waits for approval
@@ -126,17 +129,21 @@ var ErrNoPendingReset = errors.New("no password reset of this account is waiting
 // is made). A second administrator's ApproveReset makes the temporary
 // password. A request already waiting is kept as it is (its requester
 // stays the first one); the answer's PendingReset says whose it is.
-func (s *Service) RequestReset(ctx context.Context, id, by string) (Account, error) {
-	if _, err := s.staffAccount(ctx, id); err != nil {
+// audit appends its entry first (see Audit).
+func (s *Service) RequestReset(ctx context.Context, id, by string, audit Audit) (Account, error) {
+	cur, err := s.staffAccount(ctx, id)
+	if err != nil {
 		return Account{}, err
 	}
 	now := s.now().UTC()
-	return metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+	return s.auditedUpdate(ctx, cur, audit, func(a *Account) error {
 		if a.PendingReset == nil {
 			a.PendingReset = &PendingReset{RequestedBy: by, Requested: now}
 		}
 		a.SessionsNotBefore = &now
 		return nil
+	}, func(a Account) bool {
+		return a.PendingReset != nil && a.SessionsNotBefore != nil && !a.SessionsNotBefore.Before(now)
 	})
 }
 
@@ -144,8 +151,8 @@ func (s *Service) RequestReset(ctx context.Context, id, by string) (Account, err
 // by: as ResetPassword, and the request is cleared. It fails with
 // ErrNoPendingReset (a conflict) if no request by requestedBy waits — the
 // caller's policy decision was about that request.
-func (s *Service) ApproveReset(ctx context.Context, id, requestedBy, by string) (Account, string, error) {
-	return s.resetPassword(ctx, id, by, func(a *Account) error {
+func (s *Service) ApproveReset(ctx context.Context, id, requestedBy, by string, audit Audit) (Account, string, error) {
+	return s.resetPassword(ctx, id, by, audit, func(a *Account) error {
 		if a.PendingReset == nil || a.PendingReset.RequestedBy != requestedBy {
 			return fmt.Errorf("%w: %w", ErrNoPendingReset, fault.ErrConflict)
 		}
@@ -156,18 +163,23 @@ func (s *Service) ApproveReset(ctx context.Context, id, requestedBy, by string) 
 
 // DeclineReset clears a waiting reset request (declined by a second
 // administrator or withdrawn by its requester). The account's sessions
-// stay ended; its password is unchanged.
-func (s *Service) DeclineReset(ctx context.Context, id string) (Account, error) {
-	if _, err := s.staffAccount(ctx, id); err != nil {
+// stay ended; its password is unchanged. audit appends its entry first
+// (see Audit).
+func (s *Service) DeclineReset(ctx context.Context, id string, audit Audit) (Account, error) {
+	cur, err := s.staffAccount(ctx, id)
+	if err != nil {
 		return Account{}, err
 	}
-	return metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+	if cur.PendingReset == nil {
+		return Account{}, fmt.Errorf("%w: %w", ErrNoPendingReset, fault.ErrConflict)
+	}
+	return s.auditedUpdate(ctx, cur, audit, func(a *Account) error {
 		if a.PendingReset == nil {
 			return fmt.Errorf("%w: %w", ErrNoPendingReset, fault.ErrConflict)
 		}
 		a.PendingReset = nil
 		return nil
-	})
+	}, func(a Account) bool { return a.PendingReset == nil })
 }
 
 // ResetPassword replaces an account's password with a temporary one,
@@ -179,18 +191,31 @@ func (s *Service) DeclineReset(ctx context.Context, id string) (Account, error) 
 // Policy allows it in one step only for administrator accounts; a
 // mediator's or records clerk's password is reset by RequestReset and a
 // second administrator's ApproveReset (policy/passwordreset.cedar).
-func (s *Service) ResetPassword(ctx context.Context, id, by string) (Account, string, error) {
-	return s.resetPassword(ctx, id, by, nil)
+//
+// audit appends the reset's entry before the password is changed (see
+// Audit): a reset that cannot be audited changes nothing (a request
+// waiting for approval still waits), and a temporary password that was
+// stored is always returned.
+func (s *Service) ResetPassword(ctx context.Context, id, by string, audit Audit) (Account, string, error) {
+	return s.resetPassword(ctx, id, by, audit, nil)
 }
 
-func (s *Service) resetPassword(ctx context.Context, id, by string, check func(*Account) error) (Account, string, error) {
-	if _, err := s.staffAccount(ctx, id); err != nil {
+func (s *Service) resetPassword(ctx context.Context, id, by string, audit Audit, check func(*Account) error) (Account, string, error) {
+	cur, err := s.staffAccount(ctx, id)
+	if err != nil {
 		return Account{}, "", err
+	}
+	if check != nil {
+		// Refused before its entry is appended (checked again in the write).
+		probe := cur
+		if err := check(&probe); err != nil {
+			return Account{}, "", err
+		}
 	}
 	pw := temporaryPassword()
 	hash := hashPassword(pw)
 	now := s.now().UTC()
-	a, err := metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+	a, err := s.auditedUpdate(ctx, cur, audit, func(a *Account) error {
 		if check != nil {
 			if err := check(a); err != nil {
 				return err
@@ -203,7 +228,7 @@ func (s *Service) resetPassword(ctx context.Context, id, by string, check func(*
 			a.Lineage = append(a.Lineage, by)
 		}
 		return nil
-	})
+	}, func(a Account) bool { return a.PasswordHash == hash })
 	if err != nil {
 		return Account{}, "", err
 	}
@@ -213,8 +238,10 @@ func (s *Service) resetPassword(ctx context.Context, id, by string, check func(*
 // ChangePassword sets the account's own new password after checking the
 // current one (wrong ones count against the same limits as sign-in from
 // clientAddr). Every session of the account ends, and a new one is opened
-// for the caller and returned.
-func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientAddr string) (Account, string, Session, error) {
+// for the caller and returned. audit appends the change's entry once the
+// current password checked out and before the new one is stored (see
+// Audit): a change that cannot be audited leaves the current password.
+func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientAddr string, audit Audit) (Account, string, Session, error) {
 	if err := ValidatePassword("newPassword", next); err != nil {
 		return Account{}, "", Session{}, err
 	}
@@ -242,14 +269,14 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 	hash := hashPassword(next)
 	// Sessions opened before this instant end; the new one is opened after.
 	cut := s.now().UTC()
-	a, err = metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
+	a, err = s.auditedUpdate(ctx, a, audit, func(a *Account) error {
 		a.PasswordHash = hash
 		a.PasswordChangeRequired = false
 		a.SessionsNotBefore = &cut
 		// They hold their password: a reset waiting for approval is moot.
 		a.PendingReset = nil
 		return nil
-	})
+	}, func(a Account) bool { return a.PasswordHash == hash })
 	if err != nil {
 		return Account{}, "", Session{}, err
 	}

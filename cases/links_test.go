@@ -45,7 +45,7 @@ func TestLinksDieWithTheirMakersAccess(t *testing.T) {
 			}
 		}},
 		{"account disabled", func(t *testing.T, e *env, _ string, mia, _ account.Account) {
-			if _, err := e.accounts.Disable(t.Context(), mia.ID); err != nil {
+			if _, err := e.accounts.Disable(t.Context(), mia.ID, nil); err != nil {
 				t.Fatal(err)
 			}
 		}},

@@ -137,6 +137,20 @@ var ErrAuditBacklog = fmt.Errorf("earlier changes of this case are not yet in th
 // refuses every change (ErrDisposing). If appending its own
 // events fails, the change stands and so do they: it logs a WARN, leaves a
 // marker for the sweep, and returns the case as written, with no error.
+// ErrCaseFull: the case record would outgrow what the store holds
+// (metastore.MaxRecordSize), so the change was not saved.
+var ErrCaseFull = errors.New("this case holds as much text as one case can, so this change was not saved; shorten or leave out the text, or ask the program administrator")
+
+// caseWriteError gives a case write's error to the caller: a record too
+// large is a plain conflict (409) in words, not an internal error naming
+// the storage key.
+func caseWriteError(err error) error {
+	if errors.Is(err, metastore.ErrTooLarge) {
+		return fmt.Errorf("%w: %w", ErrCaseFull, fault.ErrConflict)
+	}
+	return err
+}
+
 func (s *Service) commitChange(ctx context.Context, id string, change func(c *Case) error) (*Case, error) {
 	var mine map[string]bool
 	for attempt := 0; ; attempt++ {
@@ -166,7 +180,7 @@ func (s *Service) commitChange(ctx context.Context, id string, change func(c *Ca
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, caseWriteError(err)
 		}
 		// The change has landed: its events are appended (or marked for
 		// the sweep) even if the caller has gone meanwhile (a closed

@@ -96,12 +96,30 @@ func (s *Service) RecordOutcome(ctx context.Context, actor account.Account, id s
 	if hours < 0 || hours > 10000 || math.IsNaN(hours) {
 		return nil, nil, fault.Invalid("hours", "between 0 and 10000")
 	}
+	// The survey tokens are stored before the outcome, inside the change:
+	// an outcome recorded always has its links made and answered, and a
+	// change that fails (a token write, the case write) records nothing,
+	// so recording it again works. Tokens of a failed attempt are
+	// referenced by nothing, shown to no one, and expire (SurveyTTL);
+	// a retried write of the case reuses those it made.
+	tokens := map[string]string{} // participant account → token
+	expires := s.now().Add(SurveyTTL)
 	c, err := s.mutate(ctx, actor, id, policy.CaseUpdate, func(c *Case, ev *audit.Event) error {
 		if c.Stage != StageClosure {
 			return fmt.Errorf("record the outcome at closure (the case is in %s): %w", c.Stage, fault.ErrConflict)
 		}
 		if c.Outcome != nil {
 			return fmt.Errorf("outcome already recorded: %w", fault.ErrConflict)
+		}
+		for _, p := range c.Participants {
+			if p.Role == RoleObserver || tokens[p.AccountID] != "" {
+				continue
+			}
+			token := ids.Token()
+			if _, err := s.meta.Create(ctx, s.surveyTokenKey(token), surveyToken{CaseID: c.ID, Expires: expires}); err != nil {
+				return err
+			}
+			tokens[p.AccountID] = token
 		}
 		c.Outcome = &Outcome{Result: result, Sessions: sessions, Hours: hours, Recorded: s.now().UTC(), By: actor.ID}
 		ev.Type = "case.outcome"
@@ -116,11 +134,7 @@ func (s *Service) RecordOutcome(ctx context.Context, actor account.Account, id s
 		if p.Role == RoleObserver {
 			continue
 		}
-		token := ids.Token()
-		if _, err := s.meta.Create(ctx, s.surveyTokenKey(token), surveyToken{CaseID: c.ID, Expires: s.now().Add(SurveyTTL)}); err != nil {
-			return nil, nil, err
-		}
-		links = append(links, SurveyLink{Name: p.Name, Token: token})
+		links = append(links, SurveyLink{Name: p.Name, Token: tokens[p.AccountID]})
 	}
 	return c, links, nil
 }
@@ -128,8 +142,10 @@ func (s *Service) RecordOutcome(ctx context.Context, actor account.Account, id s
 // ErrSurveyGone: the survey link was used, expired or never existed.
 var ErrSurveyGone = fmt.Errorf("survey link is expired, already used, or not valid: %w", fault.ErrGone)
 
-// SubmitSurvey stores one anonymous response for the token's case. The
-// token is spent first, so a link answers at most once, even with two
+// SubmitSurvey stores one anonymous response for the token's case. Its
+// audit entry is appended once the token checks out and before anything
+// is written (an answer the log cannot take is not taken; the link still
+// works). The token is then spent first, so a link answers at most once, even with two
 // submissions at once. When the answer then cannot be stored, and surely
 // was not, the token is given back, so sending again works; only a crash
 // between the two writes (or a store that stops answering there) loses
@@ -151,31 +167,74 @@ func (s *Service) SubmitSurvey(ctx context.Context, token string, scores map[str
 	if !utf8.ValidString(comment) || utf8.RuneCountInString(comment) > MaxCommentLen {
 		return fault.Invalid("comment", fmt.Sprintf("at most %d characters of text", MaxCommentLen))
 	}
-	tok, err := metastore.Update(ctx, s.meta, s.surveyTokenKey(token), func(t *surveyToken) error {
+	usable := func(t *surveyToken) error {
 		if t.Used || !s.now().Before(t.Expires) {
 			return ErrSurveyGone
+		}
+		return nil
+	}
+	// The link is checked, then the answer audited, then the link spent
+	// and the answer stored (audit first: an answer the log cannot hold is
+	// not taken, and the link still works for the retry).
+	var cur surveyToken
+	if _, err := s.meta.Get(ctx, s.surveyTokenKey(token), &cur); errors.Is(err, metastore.ErrNotFound) {
+		return ErrSurveyGone
+	} else if err != nil {
+		return err
+	}
+	if err := usable(&cur); err != nil {
+		return err
+	}
+	ev := audit.Paired(audit.Event{Type: "survey.response", Case: cur.CaseID})
+	if err := s.record(ctx, ev); err != nil {
+		return fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
+	}
+	var refused error
+	tok, err := metastore.Update(ctx, s.meta, s.surveyTokenKey(token), func(t *surveyToken) error {
+		if refused = usable(t); refused != nil {
+			return refused
 		}
 		t.Used = true
 		return nil
 	})
-	if errors.Is(err, metastore.ErrNotFound) {
-		return ErrSurveyGone
+	if err == nil {
+		resp := SurveyResponse{CaseID: tok.CaseID, Day: s.now().UTC().Format(time.DateOnly), Scores: scores, Comment: comment}
+		err = metastore.CreateOrUndo(ctx, s.meta, surveyResponsePrefix(tok.CaseID)+ids.New("r"), resp, func(ctx context.Context) error {
+			_, err := metastore.Update(ctx, s.meta, s.surveyTokenKey(token), func(t *surveyToken) error {
+				t.Used = false
+				return nil
+			})
+			return err
+		})
 	}
 	if err != nil {
+		// Follow the entry (audit.Settle): nothing taken if the link was
+		// refused or given back; unknown if it stays spent.
+		var landed func(context.Context) (bool, error)
+		if refused == nil {
+			landed = func(ctx context.Context) (bool, error) {
+				var t surveyToken
+				if _, err := s.meta.Get(ctx, s.surveyTokenKey(token), &t); err != nil {
+					return false, err
+				}
+				if t.Used {
+					return false, errAnswerNotConfirmed
+				}
+				return false, nil
+			}
+		}
+		audit.Settle(ctx, s.record, s.logger(), "cases", ev, ev.Type, fault.Class(err), landed)
+		if errors.Is(err, metastore.ErrNotFound) {
+			return ErrSurveyGone
+		}
 		return err
 	}
-	resp := SurveyResponse{CaseID: tok.CaseID, Day: s.now().UTC().Format(time.DateOnly), Scores: scores, Comment: comment}
-	if err := metastore.CreateOrUndo(ctx, s.meta, surveyResponsePrefix(tok.CaseID)+ids.New("r"), resp, func(ctx context.Context) error {
-		_, err := metastore.Update(ctx, s.meta, s.surveyTokenKey(token), func(t *surveyToken) error {
-			t.Used = false
-			return nil
-		})
-		return err
-	}); err != nil {
-		return err
-	}
-	return s.record(ctx, audit.Event{Type: "survey.response", Case: tok.CaseID})
+	return nil
 }
+
+// errAnswerNotConfirmed: a survey link was found spent after its answer's
+// write failed; whether the answer was stored is not known.
+var errAnswerNotConfirmed = errors.New("the link is spent but its answer was not confirmed stored")
 
 // SurveyResponses returns a case's responses (for the evaluation export,
 // which decides access itself).

@@ -92,9 +92,26 @@ const (
 	// record is full the oldest decided ones make room (the audit log
 	// keeps every decision), so no one can fill a case with proposals and
 	// block the next recusal or assignment.
-	MaxProposals              = 100
+	MaxProposals = 100
+	// MaxDecidedProposals is how many decided proposals the record keeps
+	// (the oldest make room first; the audit log keeps every decision): a
+	// proposal's reason may take MaxTextLen characters, so 100 decided
+	// ones alone could outgrow the record (metastore.MaxRecordSize), and
+	// one administrator proposing and withdrawing could fill the case.
+	MaxDecidedProposals       = 10
 	DefaultReassignmentNotice = 72 * time.Hour
 )
+
+// decided counts the proposals no longer pending.
+func decided(ps []Proposal) int {
+	n := 0
+	for _, p := range ps {
+		if p.Status != ProposalPending {
+			n++
+		}
+	}
+	return n
+}
 
 // ErrProposalDecided: the proposal was already approved, declined or
 // withdrawn.
@@ -184,6 +201,10 @@ func (s *Service) propose(ctx context.Context, actor account.Account, id string,
 	}, func(c *Case, ev *audit.Event) error {
 		if err := check(c); err != nil {
 			return err
+		}
+		for decided(c.Proposals) >= MaxDecidedProposals {
+			i := slices.IndexFunc(c.Proposals, func(p Proposal) bool { return p.Status != ProposalPending })
+			c.Proposals = slices.Delete(c.Proposals, i, i+1)
 		}
 		for len(c.Proposals) >= MaxProposals {
 			i := slices.IndexFunc(c.Proposals, func(p Proposal) bool { return p.Status != ProposalPending })

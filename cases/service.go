@@ -23,13 +23,16 @@ import (
 
 // Field limits.
 const (
-	MaxTitleLen      = 200
-	MaxTypeLen       = 64
-	MaxSides         = 8
-	MaxTextLen       = 4000 // objectives, disclosures, notes
-	MaxObjectives    = 200
-	MaxDisclosures   = 100
-	MaxParticipants  = 200
+	MaxTitleLen     = 200
+	MaxTypeLen      = 64
+	MaxSides        = 8
+	MaxTextLen      = 4000 // objectives, disclosures, notes
+	MaxObjectives   = 200
+	MaxDisclosures  = 100
+	MaxParticipants = 200
+	// MaxStageHistory is how many stage changes a case record keeps (the
+	// latest; the audit log has every one).
+	MaxStageHistory  = 100
 	DefaultInviteTTL = 72 * time.Hour
 	MaxInviteTTL     = 30 * 24 * time.Hour
 )

@@ -157,3 +157,72 @@ func TestSurveyLinkSingleUseUnderConcurrency(t *testing.T) {
 		t.Fatalf("%d stored, %d gone, %d responses; want 1, 7, 1", ok.Load(), gone.Load(), len(rs))
 	}
 }
+
+// TestOutcomeSurveyLinksSurviveAFailedTokenWrite: an outcome whose survey
+// tokens cannot all be stored is not recorded, so recording it again once
+// the store answers records it and answers every link. Before, the
+// outcome was saved first: a token write failing midway answered an
+// error, the links made were never shown, and the retry was told
+// "outcome already recorded": the surveys were lost.
+func TestOutcomeSurveyLinksSurviveAFailedTokenWrite(t *testing.T) {
+	fo := &failOnce{}
+	e := newEnvWith(t, func(s objstore.Store) objstore.Store { fo.Store = s; return fo })
+	ctx := t.Context()
+	m := staff(policy.RoleMediator, "Morgan Reyes")
+	c := e.newCase(t, m, "Deposit dispute")
+	e.join(t, m, c.ID, RoleParty, "A", "Alex Tenant")
+	e.join(t, m, c.ID, RoleParty, "B", "Blair Landlord")
+	if _, err := e.svc.SetStage(ctx, m, c.ID, StageClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	fo.arm("surveys/tokens/", false)
+	if _, _, err := e.svc.RecordOutcome(ctx, m, c.ID, FullAgreement, 2, 3); !errors.Is(err, errInjected) {
+		t.Fatalf("recording the outcome with a failing token write: %v", err)
+	}
+	if got := e.raw(t, c.ID); got.Outcome != nil {
+		t.Fatal("the outcome was recorded though its survey links were not all made")
+	}
+	_, links, err := e.svc.RecordOutcome(ctx, m, c.ID, FullAgreement, 2, 3)
+	if err != nil {
+		t.Fatalf("recording the outcome again: %v", err)
+	}
+	if len(links) < 2 {
+		t.Fatalf("%d survey links", len(links))
+	}
+	for _, l := range links {
+		if err := e.svc.SubmitSurvey(ctx, l.Token, surveyScores(), ""); err != nil {
+			t.Fatalf("answering %s's link: %v", l.Name, err)
+		}
+	}
+}
+
+// TestSurveyAnswerWithAuditDownKeepsTheLink: an answer the audit log
+// cannot take is not taken, and the link still works once the log is
+// back. Before, the answer was stored and the link spent, then the request
+// failed on the entry: the retry was told the link was used (410) and the
+// answer stood unaudited.
+func TestSurveyAnswerWithAuditDownKeepsTheLink(t *testing.T) {
+	e, fo, _ := outboxEnv(t)
+	ctx := t.Context()
+	m := staff(policy.RoleMediator, "Morgan Reyes")
+	c := e.newCase(t, m, "Deposit dispute")
+	e.join(t, m, c.ID, RoleParty, "A", "Alex Tenant")
+	if _, err := e.svc.SetStage(ctx, m, c.ID, StageClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, links, err := e.svc.RecordOutcome(ctx, m, c.ID, FullAgreement, 2, 3)
+	if err != nil || len(links) == 0 {
+		t.Fatalf("%d links, %v", len(links), err)
+	}
+	fo.down.Store(true)
+	if err := e.svc.SubmitSurvey(ctx, links[0].Token, surveyScores(), "fair"); err == nil {
+		t.Fatal("an answer was taken with the audit log unwritable")
+	}
+	fo.down.Store(false)
+	if err := e.svc.SubmitSurvey(ctx, links[0].Token, surveyScores(), "fair"); err != nil {
+		t.Fatalf("answering again once the log is back: %v", err)
+	}
+	if rs, _ := e.svc.SurveyResponses(ctx, c.ID); len(rs) != 1 {
+		t.Fatalf("%d responses, want 1", len(rs))
+	}
+}

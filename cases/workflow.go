@@ -57,6 +57,13 @@ func (s *Service) SetStage(ctx context.Context, actor account.Account, id string
 		now := s.now().UTC()
 		c.Stage = to
 		c.StageHistory = append(c.StageHistory, StageChange{From: from, To: to, At: now, By: actor.ID, Note: strings.TrimSpace(note)})
+		if n := len(c.StageHistory) - MaxStageHistory; n > 0 {
+			// The oldest make room (the audit log keeps every change; its
+			// note only as a keyed hash): notes of up to MaxTextLen
+			// characters, back and forth without end, would outgrow the
+			// record.
+			c.StageHistory = slices.Delete(c.StageHistory, 0, n)
+		}
 		if to == StageClosure {
 			c.Closed = &now
 		}

@@ -85,6 +85,9 @@ func (s *Service) Admit(ctx context.Context, actor account.Account, caseID strin
 	if !participant {
 		return nil, fault.Invalid("record", "the device is not a participant's of this case")
 	}
+	if err := s.checkSince(ctx, since); err != nil {
+		return nil, err
+	}
 	saved, err := s.endorse(ctx, actor, record, caseID)
 	if err != nil {
 		return nil, err

@@ -190,12 +190,32 @@ func (s *Service) storeLogged(ctx context.Context, key, kind string, record []by
 			return nil, rerr
 		}
 		if !bytes.Equal(old.Record, record) {
-			return nil, fmt.Errorf("keydir: %s exists with other content: %w", key, fault.ErrConflict)
+			// In words, without the storage key (it names the case and
+			// the account).
+			return nil, fmt.Errorf("%s: %w", otherContent(kind), fault.ErrConflict)
 		}
 	} else if err != nil {
 		return nil, err
 	}
 	return s.ensureLogged(ctx, key)
+}
+
+// otherContent says why a record was refused because another one holds
+// its place.
+func otherContent(kind string) string {
+	switch kind {
+	case EventDevice:
+		return "this device is already registered with a different record"
+	case EventRevoke:
+		return "this device already has a different revocation"
+	case EventStatement:
+		return "a different statement with this number was published first: fetch the chain and sign again"
+	case EventEndorse:
+		return "this device was already endorsed with a different record"
+	case EventAgreement:
+		return "a different signature of this agreement by this device is already recorded"
+	}
+	return "a different record is already stored in its place"
 }
 
 // ensureLogged reads the record at key and, if it is not in the log yet,
@@ -274,7 +294,7 @@ func (s *Service) prove(ctx context.Context, since int64, groups ...[]*stored) (
 	}
 	p := &Proven{Key: s.VerifierKey(), Checkpoint: string(signed)}
 	if since > cp.Size {
-		return nil, nil, fmt.Errorf("keydir: you have seen a log of %d entries, this one has %d: %w", since, cp.Size, fault.ErrConflict)
+		return nil, nil, errSince(since, cp.Size)
 	}
 	if since > 0 {
 		proof, err := s.log.ConsistencyProof(since, cp.Size)
@@ -300,6 +320,31 @@ func (s *Service) prove(ctx context.Context, since int64, groups ...[]*stored) (
 	return p, out, nil
 }
 
+func errSince(since, size int64) error {
+	return fmt.Errorf("keydir: you have seen a log of %d entries, this one has %d: %w", since, size, fault.ErrConflict)
+}
+
+// checkSince refuses a since larger than the log (errSince, 409) before a
+// call writes anything: the answer's proof (prove) could not be made, and
+// a write that stood would be answered as refused.
+func (s *Service) checkSince(ctx context.Context, since int64) error {
+	if since <= s.log.Size() {
+		return nil // the local size is at most the log's
+	}
+	signed, err := s.log.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	cp, err := audit.OpenCheckpoint(signed, s.VerifierKey())
+	if err != nil {
+		return err
+	}
+	if since > cp.Size {
+		return errSince(since, cp.Size)
+	}
+	return nil
+}
+
 // Register adds a device of the signed-in account. record is the device's
 // self-signed e2ee.DeviceRecord.
 func (s *Service) Register(ctx context.Context, actor account.Account, record []byte, since int64) (*Proven, error) {
@@ -319,6 +364,9 @@ func (s *Service) Register(ctx context.Context, actor account.Account, record []
 	}
 	if len(existing) >= MaxDevicesPerAccount {
 		return nil, fmt.Errorf("at most %d devices per account: %w", MaxDevicesPerAccount, fault.ErrConflict)
+	}
+	if err := s.checkSince(ctx, since); err != nil {
+		return nil, err
 	}
 	st, err := s.storeLogged(ctx, deviceKey(rec.Account, rec.ID), EventDevice, record)
 	if err != nil {
@@ -371,6 +419,9 @@ func (s *Service) Revoke(ctx context.Context, actor account.Account, record []by
 	}
 	if _, err := s.read0(ctx, deviceKey(actor.ID, v.Device)); err != nil {
 		return nil, fmt.Errorf("device %s: %w", v.Device, fault.ErrNotFound)
+	}
+	if err := s.checkSince(ctx, since); err != nil {
+		return nil, err
 	}
 	key := revocationKey(actor.ID, v.Device)
 	st, err := s.storeLogged(ctx, key, EventRevoke, record)
@@ -635,6 +686,9 @@ func (s *Service) PostStatement(ctx context.Context, actor account.Account, case
 	}
 	if st.Seq != uint64(len(all))+1 || st.Prev != prev {
 		return nil, fmt.Errorf("statement %d does not follow the latest (%d): fetch the chain and sign again: %w", st.Seq, len(all), fault.ErrConflict)
+	}
+	if err := s.checkSince(ctx, since); err != nil {
+		return nil, err
 	}
 	saved, err := s.storeLogged(ctx, StatementKey(caseID, st.Seq), EventStatement, record)
 	if err != nil {

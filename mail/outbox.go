@@ -139,7 +139,32 @@ var (
 	// ErrRefused: certainly not delivered and never will be (the server
 	// refused the recipient or the message for good).
 	ErrRefused = errors.New("refused by the mail server")
+	// ErrUnreachable, wrapped with ErrNotDelivered: no connection to the
+	// mail server could be made.
+	ErrUnreachable = errors.New("the mail server could not be reached")
 )
+
+// The reasons a message's LastError gives for a failed send: short, in
+// plain words, for the mediators who read the case's mail (never the
+// transport's error, which names hosts and addresses; the server log has
+// that). retry says whether Parley will try again.
+func sendReason(err error, retry bool) string {
+	const again = " Parley will try again."
+	const stopped = " Parley stopped trying. Resend the message once mail works again."
+	switch {
+	case errors.Is(err, ErrRefused):
+		return "The mail server refused the message (check the address); it was not sent."
+	case errors.Is(err, ErrUnreachable) && retry:
+		return "The mail server could not be reached;" + again
+	case errors.Is(err, ErrUnreachable):
+		return "The mail server could not be reached;" + stopped
+	case errors.Is(err, ErrNotDelivered) && retry:
+		return "The mail server did not take the message for now;" + again
+	case errors.Is(err, ErrNotDelivered):
+		return "The mail server did not take the message;" + stopped
+	}
+	return "The connection failed while sending; the message may not have been delivered."
+}
 
 // Config tunes an Outbox.
 type Config struct {
@@ -400,6 +425,13 @@ func (o *Outbox) CancelRef(ctx context.Context, caseID, ref string, keep func(*M
 // Resend makes a new message with the content of a failed or uncertain
 // one (a mediator's decision: the original may have arrived).
 func (o *Outbox) Resend(ctx context.Context, caseID, id string) (Message, error) {
+	return o.ResendAs(ctx, caseID, id, ResendID(id))
+}
+
+// ResendAs is Resend with the new message's id chosen by the caller
+// (ResendID), so that it can be named before the message exists (in an
+// audit entry appended first).
+func (o *Outbox) ResendAs(ctx context.Context, caseID, id, newID string) (Message, error) {
 	m, err := o.Get(ctx, caseID, id)
 	if err != nil {
 		return Message{}, err
@@ -411,7 +443,7 @@ func (o *Outbox) Resend(ctx context.Context, caseID, id string) (Message, error)
 		return Message{}, fmt.Errorf("the link this message carried is not kept once it failed (links are stored only as keyed hashes); send the person a new link instead (a new invitation, or `parley case reentry`): %w", fault.ErrConflict)
 	}
 	n := m
-	n.ID = resendID(m.ID)
+	n.ID = newID
 	n.ResendOf = m.ID
 	n.NotBefore = time.Time{}
 	if err := o.Enqueue(ctx, n); err != nil {
@@ -420,7 +452,8 @@ func (o *Outbox) Resend(ctx context.Context, caseID, id string) (Message, error)
 	return o.Get(ctx, caseID, n.ID)
 }
 
-func resendID(id string) string {
+// ResendID is a fresh id for a resend of message id.
+func ResendID(id string) string {
 	base := id
 	if i := strings.Index(id, ".r-"); i >= 0 {
 		base = id[:i]
@@ -568,6 +601,12 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 	if o.cfg.OnSent != nil {
 		o.cfg.OnSent(&claimed, sendErr)
 	}
+	if sendErr != nil {
+		// The transport's own words (an SMTP reply, a dial error) for the
+		// operator; the record keeps only sendReason's.
+		o.cfg.Log.WarnContext(ctx, "outbox send failed", slog.String("id", claimed.ID), slog.String("case", claimed.CaseID),
+			slog.Int("attempt", claimed.Attempts), slog.String("error", sendErr.Error()))
+	}
 	// Record the outcome. Use a context that outlives a cancelled caller:
 	// a delivered message left as Sending would later read as uncertain.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -587,18 +626,18 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 			m.State, m.Done, m.LastError = final, &now, ""
 			finished = true
 		case errors.Is(sendErr, ErrRefused):
-			m.State, m.Done, m.LastError = Failed, &now, sendErr.Error()
+			m.State, m.Done, m.LastError = Failed, &now, sendReason(sendErr, false)
 			finished = true
 		case errors.Is(sendErr, ErrNotDelivered) && m.Attempts < o.cfg.MaxAttempts:
-			m.State, m.LastError = Pending, sendErr.Error()
+			m.State, m.LastError = Pending, sendReason(sendErr, true)
 			m.NextAttempt = now.Add(o.backoff(m.Attempts))
 			next = m.NextAttempt
 		case errors.Is(sendErr, ErrNotDelivered):
-			m.State, m.Done, m.LastError = Failed, &now, sendErr.Error()
+			m.State, m.Done, m.LastError = Failed, &now, sendReason(sendErr, false)
 			finished = true
 		default:
 			m.State, m.Done = Uncertain, &now
-			m.LastError = "the connection failed while sending; the message may not have been delivered: " + sendErr.Error()
+			m.LastError = sendReason(sendErr, false)
 			finished = true
 		}
 		if finished {

@@ -119,7 +119,7 @@ func (s *SMTP) Send(ctx context.Context, m *Message) error {
 	conn, err := client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
 		// Nothing was handed over: safe to try again.
-		return fmt.Errorf("%w: %v", ErrNotDelivered, err)
+		return fmt.Errorf("%w: %w: %v", ErrNotDelivered, ErrUnreachable, err)
 	}
 	err = client.SendWithSMTPClient(conn, msg)
 	client.CloseWithSMTPClient(conn)

@@ -234,7 +234,10 @@ func (s *Service) plan(ctx context.Context, caseID string) (*FollowUpPlan, error
 	return &p, nil
 }
 
-// SubmitCheckIn records one anonymous answer. The token is spent first, so
+// SubmitCheckIn records one anonymous answer. Its audit entry is appended
+// once the token checks out and before anything is written (an answer the
+// log cannot take is not taken; the link still works). The token is then
+// spent first, so
 // a link answers at most once, even with two submissions at once. When the
 // answer then cannot be stored, and surely was not, the token is given
 // back, so sending again works; only a crash between the two writes loses
@@ -251,38 +254,90 @@ func (s *Service) SubmitCheckIn(ctx context.Context, token, answer, comment stri
 		return fault.Invalid("comment", fmt.Sprintf("at most %d characters of text", MaxCheckInComment))
 	}
 	now := s.cfg.Now()
-	tok, err := metastore.Update(ctx, s.cfg.Meta, s.checkInTokenKey(token), func(t *checkInToken) error {
+	usable := func(t *checkInToken) error {
 		if t.Used || !now.Before(t.Expires) {
 			return ErrCheckInGone
 		}
 		if now.Before(t.Opens) {
 			return fmt.Errorf("this check-in opens on %s: %w", t.Opens.Format("2 January 2006"), fault.ErrConflict)
 		}
-		t.Used = true
 		return nil
-	})
-	if errors.Is(err, metastore.ErrNotFound) {
+	}
+	// The link is checked, then the answer audited, then the link spent
+	// and the answer stored (audit first: an answer the log cannot hold
+	// is not taken, and the link still works for the retry).
+	var cur checkInToken
+	if _, err := s.cfg.Meta.Get(ctx, s.checkInTokenKey(token), &cur); errors.Is(err, metastore.ErrNotFound) {
 		return ErrCheckInGone
-	}
-	if err != nil {
+	} else if err != nil {
 		return err
 	}
-	resp := CheckInResponse{CaseID: tok.CaseID, Days: tok.Days, Answer: answer, Comment: comment, Day: now.UTC().Format(time.DateOnly)}
-	if err := metastore.CreateOrUndo(ctx, s.cfg.Meta, checkInPrefix(tok.CaseID)+ids.New("r"), resp, func(ctx context.Context) error {
-		_, err := metastore.Update(ctx, s.cfg.Meta, s.checkInTokenKey(token), func(t *checkInToken) error {
-			t.Used = false
-			return nil
-		})
-		return err
-	}); err != nil {
+	if err := usable(&cur); err != nil {
 		return err
 	}
 	// The entry names no case: records staff read the audit log, and a
 	// per-case count of check-ins would let them tell which export rows
 	// released follow-up counts (evaluation releases them only from
 	// MinSurveyResponses answers, like survey means).
-	_, err = s.cfg.Audit.Append(ctx, audit.Event{Type: "followup.response", Time: now.UTC()})
-	return err
+	ev := audit.Paired(audit.Event{Type: "followup.response", Time: now.UTC()})
+	if _, err := s.cfg.Audit.Append(ctx, ev); err != nil {
+		return fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
+	}
+	var refused error
+	tok, err := metastore.Update(ctx, s.cfg.Meta, s.checkInTokenKey(token), func(t *checkInToken) error {
+		if refused = usable(t); refused != nil {
+			return refused
+		}
+		t.Used = true
+		return nil
+	})
+	if err == nil {
+		resp := CheckInResponse{CaseID: tok.CaseID, Days: tok.Days, Answer: answer, Comment: comment, Day: now.UTC().Format(time.DateOnly)}
+		err = metastore.CreateOrUndo(ctx, s.cfg.Meta, checkInPrefix(tok.CaseID)+ids.New("r"), resp, func(ctx context.Context) error {
+			_, err := metastore.Update(ctx, s.cfg.Meta, s.checkInTokenKey(token), func(t *checkInToken) error {
+				t.Used = false
+				return nil
+			})
+			return err
+		})
+	}
+	if err != nil {
+		s.settle(ctx, ev, err, spentLanded(refused, func(ctx context.Context) (bool, error) {
+			var t checkInToken
+			_, err := s.cfg.Meta.Get(ctx, s.checkInTokenKey(token), &t)
+			return t.Used, err
+		}))
+		if errors.Is(err, metastore.ErrNotFound) {
+			return ErrCheckInGone
+		}
+		return err
+	}
+	return nil
+}
+
+// errNotConfirmed: a single-use link was found spent after its answer's
+// write failed; whether the answer was stored is not known.
+var errNotConfirmed = errors.New("the link is spent but its answer was not confirmed stored")
+
+// spentLanded is the read-back (for settle) of an answer to a single-use
+// link whose writes failed: refused (the link was spent or expired by
+// another meanwhile) means nothing was taken; otherwise a link given back
+// (not spent) says the answer is not stored, and a spent one that the
+// answer's outcome is unknown.
+func spentLanded(refused error, used func(context.Context) (bool, error)) func(context.Context) (bool, error) {
+	if refused != nil {
+		return nil
+	}
+	return func(ctx context.Context) (bool, error) {
+		spent, err := used(ctx)
+		if err != nil {
+			return false, err
+		}
+		if spent {
+			return false, errNotConfirmed
+		}
+		return false, nil
+	}
 }
 
 // CheckIns returns a case's answers (for the evaluation export and the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -263,21 +264,49 @@ func (s *Service) Add(ctx context.Context, actor account.Account, caseID string,
 		History: []Change{{Kind: "scheduled", At: now.UTC(), By: actor.ID}},
 		Created: now.UTC(), CreatedBy: actor.ID,
 	}
-	if _, err := s.cfg.Meta.Create(ctx, sessionKey(caseID, sess.ID), sess); err != nil {
+	// Audited first (auditFirst): a session the log cannot hold is not
+	// made, so the retry makes one, not a second.
+	ev, err := s.auditFirst(ctx, "session.scheduled", actor, sess)
+	if err != nil {
 		return nil, err
 	}
-	if err := s.record(ctx, "session.scheduled", actor, sess); err != nil {
+	if _, err := s.cfg.Meta.Create(ctx, sessionKey(caseID, sess.ID), sess); err != nil {
+		s.settle(ctx, ev, err, func(ctx context.Context) (bool, error) {
+			var got Session
+			_, gerr := s.cfg.Meta.Get(ctx, sessionKey(caseID, sess.ID), &got)
+			if errors.Is(gerr, metastore.ErrNotFound) {
+				return false, nil
+			}
+			return gerr == nil, gerr
+		})
 		return nil, err
 	}
 	return sess, s.notify(ctx, sess, mail.KindInvitation)
 }
 
-func (s *Service) record(ctx context.Context, typ string, actor account.Account, sess *Session) error {
-	_, err := s.cfg.Audit.Append(ctx, audit.Event{Type: typ, Actor: actor.ID, Case: sess.CaseID, Objects: []string{sess.ID}, Time: s.cfg.Now().UTC()})
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
+// auditFirst appends typ about sess *before* the change is written
+// (docs/security.md, "What the audit log is guaranteed to hold"): a
+// change whose entry cannot be appended is not made, and the request
+// fails with nothing done, so repeating it is safe (one session, its
+// mail sent once). The entry is Paired, for settle.
+func (s *Service) auditFirst(ctx context.Context, typ string, actor account.Account, sess *Session) (audit.Event, error) {
+	ev := audit.Paired(audit.Event{Type: typ, Actor: actor.ID, Case: sess.CaseID, Objects: []string{sess.ID}, Time: s.cfg.Now().UTC()})
+	if _, err := s.cfg.Audit.Append(ctx, ev); err != nil {
+		// Nothing was changed: 503, try again.
+		return ev, fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
 	}
-	return nil
+	return ev, nil
+}
+
+// settle follows ev once its change failed with cause (audit.Settle):
+// landed reads the record back (nil: known absent).
+func (s *Service) settle(ctx context.Context, ev audit.Event, cause error, landed func(context.Context) (bool, error)) {
+	record := func(ctx context.Context, e audit.Event) error {
+		e.Time = s.cfg.Now().UTC()
+		_, err := s.cfg.Audit.Append(ctx, e)
+		return err
+	}
+	audit.Settle(ctx, record, slog.Default(), "schedule", ev, ev.Type, fault.Class(cause), landed)
 }
 
 // Move reschedules a session (a new start, and optionally a new zone or
@@ -338,27 +367,61 @@ func (s *Service) change(ctx context.Context, actor account.Account, caseID, id 
 	if !ids.Valid("s", id) {
 		return nil, fmt.Errorf("session: %w", fault.ErrNotFound)
 	}
-	updated, err := metastore.Update(ctx, s.cfg.Meta, sessionKey(caseID, id), func(sess *Session) error {
+	typ, change := "session.moved", "moved"
+	if kind == mail.KindCancellation {
+		typ, change = "session.cancelled", "cancelled"
+	}
+	// One instant for the whole change: its history entry (stamped with
+	// it) is how a write that answered an error is found to have landed.
+	now := s.cfg.Now()
+	step := func(sess *Session) error {
 		if sess.Status == Cancelled {
 			return errCancelled
 		}
-		if err := apply(sess, s.cfg.Now()); err != nil {
+		if err := apply(sess, now); err != nil {
 			return err
 		}
 		sess.Sequence++
 		return nil
-	})
-	if errors.Is(err, metastore.ErrNotFound) {
-		return nil, fmt.Errorf("session: %w", fault.ErrNotFound)
 	}
+	// Decided on the record as it is, before its entry is appended (so a
+	// refused change leaves no entry), then audited, then written (the
+	// checks run again in the write).
+	var cur Session
+	if _, err := s.cfg.Meta.Get(ctx, sessionKey(caseID, id), &cur); errors.Is(err, metastore.ErrNotFound) {
+		return nil, fmt.Errorf("session: %w", fault.ErrNotFound)
+	} else if err != nil {
+		return nil, err
+	}
+	if err := step(&cur); err != nil {
+		return nil, err
+	}
+	ev, err := s.auditFirst(ctx, typ, actor, &cur)
 	if err != nil {
 		return nil, err
 	}
-	typ := "session.moved"
-	if kind == mail.KindCancellation {
-		typ = "session.cancelled"
-	}
-	if err := s.record(ctx, typ, actor, &updated); err != nil {
+	var refused error
+	updated, err := metastore.Update(ctx, s.cfg.Meta, sessionKey(caseID, id), func(sess *Session) error {
+		refused = step(sess)
+		return refused
+	})
+	if err != nil {
+		var landed func(context.Context) (bool, error)
+		if refused == nil {
+			landed = func(ctx context.Context) (bool, error) {
+				var got Session
+				if _, err := s.cfg.Meta.Get(ctx, sessionKey(caseID, id), &got); err != nil {
+					return false, err
+				}
+				return slices.ContainsFunc(got.History, func(h Change) bool {
+					return h.Kind == change && h.By == actor.ID && h.At.Equal(now.UTC())
+				}), nil
+			}
+		}
+		s.settle(ctx, ev, err, landed)
+		if errors.Is(err, metastore.ErrNotFound) {
+			return nil, fmt.Errorf("session: %w", fault.ErrNotFound)
+		}
 		return nil, err
 	}
 	return &updated, s.notify(ctx, &updated, kind)
@@ -449,10 +512,27 @@ func (s *Service) Resend(ctx context.Context, actor account.Account, caseID, id 
 	if old.ToAccount != "" && !slices.Contains(people(c), old.ToAccount) {
 		return mail.Message{}, fmt.Errorf("the recipient is no longer in this case: %w", fault.ErrConflict)
 	}
-	m, err := s.cfg.Outbox.Resend(ctx, caseID, id)
+	if old.State != mail.Failed && old.State != mail.Uncertain {
+		// Refused before its entry is appended (Outbox checks it again).
+		return s.cfg.Outbox.Resend(ctx, caseID, id)
+	}
+	// Audited first: a resend the log cannot hold is not queued, so the
+	// retry queues one, not a second.
+	newID := mail.ResendID(id)
+	ev := audit.Paired(audit.Event{Type: "mail.resent", Actor: actor.ID, Case: caseID, Objects: []string{id, newID}, Time: s.cfg.Now().UTC()})
+	if _, err := s.cfg.Audit.Append(ctx, ev); err != nil {
+		return mail.Message{}, fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
+	}
+	m, err := s.cfg.Outbox.ResendAs(ctx, caseID, id, newID)
 	if err != nil {
+		s.settle(ctx, ev, err, func(ctx context.Context) (bool, error) {
+			_, err := s.cfg.Outbox.Get(ctx, caseID, newID)
+			if errors.Is(err, fault.ErrNotFound) || errors.Is(err, metastore.ErrNotFound) {
+				return false, nil
+			}
+			return err == nil, err
+		})
 		return mail.Message{}, err
 	}
-	_, err = s.cfg.Audit.Append(ctx, audit.Event{Type: "mail.resent", Actor: actor.ID, Case: caseID, Objects: []string{id, m.ID}, Time: s.cfg.Now().UTC()})
-	return m, err
+	return m, nil
 }

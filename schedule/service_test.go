@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/internal/fault"
@@ -139,7 +140,10 @@ func TestSessionPolicy(t *testing.T) {
 	n2 := e.log.Size()
 	for i := range n2 {
 		ev, _ := e.log.Entry(ctx, i)
-		if strings.HasPrefix(ev.Type, "session.") && (len(ev.Objects) != 1 || ev.Objects[0] != s.ID || len(ev.Attrs) != 0) {
+		// Audited first, each entry carries its op id (audit.OpAttr) and
+		// nothing else.
+		_, op := ev.Attrs[audit.OpAttr]
+		if strings.HasPrefix(ev.Type, "session.") && (len(ev.Objects) != 1 || ev.Objects[0] != s.ID || len(ev.Attrs) != 1 || !op) {
 			t.Fatalf("audit entry %+v", ev)
 		}
 	}

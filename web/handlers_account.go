@@ -99,14 +99,13 @@ func (a *API) createAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor, _ := actorFrom(r.Context())
+	// Audited before it is stored (accountAudit): an account the log
+	// cannot hold is not made, and its email stays free for the retry.
+	var ev audit.Event
 	acct, err := a.accounts.Create(r.Context(), account.NewAccount{Email: req.Email, Name: req.Name, Role: policy.Role(req.Role),
-		Password: req.Password, Creator: &actor})
+		Password: req.Password, Creator: &actor, Audit: a.accountAudit(r, "account.created", roleAttrs, &ev)})
 	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	if _, err := a.audit.Append(r.Context(), audit.Event{Type: "account.created", Actor: actor.ID, Objects: []string{acct.ID},
-		Attrs: map[string]string{"role": string(acct.Role)}, Time: time.Now().UTC()}); err != nil {
+		a.accountChangeFailed(r, ev, err)
 		a.writeError(w, r, err)
 		return
 	}

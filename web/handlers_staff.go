@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,13 +86,54 @@ func (a *API) announceAccountEnded(r *http.Request, id, why string) {
 	}
 }
 
-// recordAccountChange appends the audit entry for an account change that
-// has happened; the answer waits for it, so a change the log does not hold
-// is reported as failed (and can be repeated: each is idempotent).
-func (a *API) recordAccountChange(r *http.Request, typ, target string, attrs map[string]string) error {
+// accountAudit is the account.Audit an account change is given: it
+// appends typ, by the request's actor about the account, with the attrs
+// attrs gives for the account as it stands, *before* the change is
+// written (docs/security.md, "What the audit log is guaranteed to hold"),
+// and keeps the entry in *ev for accountChangeFailed. A change whose entry
+// cannot be appended is not made: the request fails and can be repeated,
+// and no password or session is made only to be lost.
+func (a *API) accountAudit(r *http.Request, typ string, attrs func(account.Account) map[string]string, ev *audit.Event) account.Audit {
 	actor, _ := actorFrom(r.Context())
-	_, err := a.audit.Append(r.Context(), audit.Event{Type: typ, Actor: actor.ID, Objects: []string{target}, Attrs: attrs, Time: time.Now().UTC()})
-	return err
+	return func(ctx context.Context, acct account.Account) error {
+		var at map[string]string
+		if attrs != nil {
+			at = attrs(acct)
+		}
+		e := audit.Paired(audit.Event{Type: typ, Actor: actor.ID, Objects: []string{acct.ID}, Attrs: at, Time: time.Now().UTC()})
+		if _, err := a.audit.Append(ctx, e); err != nil {
+			// Nothing was changed: 503, try again (the cause is logged).
+			return fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
+		}
+		*ev = e
+		return nil
+	}
+}
+
+// accountChangeFailed follows ev, appended by accountAudit, once its
+// change failed with err (audit.Settle): package account has read the
+// account back already, so the change is known absent (".failed") unless
+// err says the read failed too (".unknown"). Nothing if ev was never
+// appended.
+func (a *API) accountChangeFailed(r *http.Request, ev audit.Event, err error) {
+	if ev.Type == "" {
+		return
+	}
+	var landed func(context.Context) (bool, error)
+	if errors.Is(err, account.ErrOutcomeUnknown) {
+		landed = func(context.Context) (bool, error) { return false, err }
+	}
+	record := func(ctx context.Context, e audit.Event) error {
+		e.Time = time.Now().UTC()
+		_, err := a.audit.Append(ctx, e)
+		return err
+	}
+	audit.Settle(r.Context(), record, a.log, "web", ev, ev.Type, fault.Class(err), landed)
+}
+
+// roleAttrs is the attrs of most account entries: the account's role.
+func roleAttrs(acct account.Account) map[string]string {
+	return map[string]string{"role": string(acct.Role)}
 }
 
 func (a *API) disableAccount(w http.ResponseWriter, r *http.Request) {
@@ -100,16 +142,14 @@ func (a *API) disableAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := chi.URLParam(r, "accountID")
-	acct, err := a.accounts.Disable(r.Context(), id)
+	var ev audit.Event
+	acct, err := a.accounts.Disable(r.Context(), id, a.accountAudit(r, "account.disabled", roleAttrs, &ev))
 	if err != nil {
+		a.accountChangeFailed(r, ev, err)
 		a.writeError(w, r, err)
 		return
 	}
 	a.announceAccountEnded(r, id, "disabled")
-	if err := a.recordAccountChange(r, "account.disabled", id, map[string]string{"role": string(acct.Role)}); err != nil {
-		a.writeError(w, r, err)
-		return
-	}
 	writeJSON(w, http.StatusOK, acct.View())
 }
 
@@ -119,12 +159,10 @@ func (a *API) enableAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := chi.URLParam(r, "accountID")
-	acct, err := a.accounts.Enable(r.Context(), id)
+	var ev audit.Event
+	acct, err := a.accounts.Enable(r.Context(), id, a.accountAudit(r, "account.enabled", roleAttrs, &ev))
 	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	if err := a.recordAccountChange(r, "account.enabled", id, map[string]string{"role": string(acct.Role)}); err != nil {
+		a.accountChangeFailed(r, ev, err)
 		a.writeError(w, r, err)
 		return
 	}
@@ -192,30 +230,33 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 			a.writeError(w, r, err)
 			return
 		}
-		acct, err := a.accounts.RequestReset(r.Context(), target.ID, actor.ID)
+		var ev audit.Event
+		acct, err := a.accounts.RequestReset(r.Context(), target.ID, actor.ID, a.accountAudit(r, "account.password.reset.requested",
+			func(acct account.Account) map[string]string {
+				// A request already waiting is kept: its requester stays.
+				by := actor.ID
+				if acct.PendingReset != nil {
+					by = acct.PendingReset.RequestedBy
+				}
+				return map[string]string{"role": string(acct.Role), "requestedBy": by}
+			}, &ev))
 		if err != nil {
+			a.accountChangeFailed(r, ev, err)
 			a.writeError(w, r, err)
 			return
 		}
 		a.announceAccountEnded(r, target.ID, "password-reset-requested")
-		if err := a.recordAccountChange(r, "account.password.reset.requested", target.ID,
-			map[string]string{"role": string(target.Role), "requestedBy": acct.PendingReset.RequestedBy}); err != nil {
-			a.writeError(w, r, err)
-			return
-		}
 		writeJSON(w, http.StatusAccepted, api.ResetPasswordResponse{Account: acct.View(), AwaitingApproval: true})
 		return
 	}
-	acct, pw, err := a.accounts.ResetPassword(r.Context(), target.ID, actor.ID)
+	var ev audit.Event
+	acct, pw, err := a.accounts.ResetPassword(r.Context(), target.ID, actor.ID, a.accountAudit(r, "account.password.reset", roleAttrs, &ev))
 	if err != nil {
+		a.accountChangeFailed(r, ev, err)
 		a.writeError(w, r, err)
 		return
 	}
 	a.announceAccountEnded(r, target.ID, "password-reset")
-	if err := a.recordAccountChange(r, "account.password.reset", target.ID, map[string]string{"role": string(target.Role)}); err != nil {
-		a.writeError(w, r, err)
-		return
-	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, api.ResetPasswordResponse{Account: acct.View(), TemporaryPassword: pw})
 }
@@ -248,17 +289,17 @@ func (a *API) approveReset(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	acct, pw, err := a.accounts.ApproveReset(r.Context(), target.ID, requester.ID, actor.ID)
+	var ev audit.Event
+	acct, pw, err := a.accounts.ApproveReset(r.Context(), target.ID, requester.ID, actor.ID, a.accountAudit(r, "account.password.reset",
+		func(acct account.Account) map[string]string {
+			return map[string]string{"role": string(acct.Role), "requestedBy": requester.ID, "approvedBy": actor.ID}
+		}, &ev))
 	if err != nil {
+		a.accountChangeFailed(r, ev, err)
 		a.writeError(w, r, err)
 		return
 	}
 	a.announceAccountEnded(r, target.ID, "password-reset")
-	if err := a.recordAccountChange(r, "account.password.reset", target.ID,
-		map[string]string{"role": string(target.Role), "requestedBy": requester.ID, "approvedBy": actor.ID}); err != nil {
-		a.writeError(w, r, err)
-		return
-	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, api.ResetPasswordResponse{Account: acct.View(), TemporaryPassword: pw})
 }
@@ -280,13 +321,13 @@ func (a *API) declineReset(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	acct, err := a.accounts.DeclineReset(r.Context(), target.ID)
+	var ev audit.Event
+	acct, err := a.accounts.DeclineReset(r.Context(), target.ID, a.accountAudit(r, "account.password.reset.declined",
+		func(acct account.Account) map[string]string {
+			return map[string]string{"role": string(acct.Role), "requestedBy": requester.ID}
+		}, &ev))
 	if err != nil {
-		a.writeError(w, r, err)
-		return
-	}
-	if err := a.recordAccountChange(r, "account.password.reset.declined", target.ID,
-		map[string]string{"role": string(target.Role), "requestedBy": requester.ID}); err != nil {
+		a.accountChangeFailed(r, ev, err)
 		a.writeError(w, r, err)
 		return
 	}
@@ -304,21 +345,22 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor, _ := actorFrom(r.Context())
-	acct, token, sess, err := a.accounts.ChangePassword(r.Context(), actor.ID, req.CurrentPassword, req.NewPassword, a.clientAddr(r))
+	var ev audit.Event
+	acct, token, sess, err := a.accounts.ChangePassword(r.Context(), actor.ID, req.CurrentPassword, req.NewPassword, a.clientAddr(r),
+		a.accountAudit(r, "account.password.changed", func(acct account.Account) map[string]string {
+			attrs := map[string]string{}
+			if acct.PasswordChangeRequired {
+				attrs["after"] = "reset"
+			}
+			return attrs
+		}, &ev))
 	if err != nil {
+		a.accountChangeFailed(r, ev, err)
 		a.writeError(w, r, err)
 		return
 	}
 	// Every other session of the account ended with the change.
 	a.announceAccountEnded(r, actor.ID, "password-changed")
-	attrs := map[string]string{}
-	if actor.PasswordChangeRequired {
-		attrs["after"] = "reset"
-	}
-	if err := a.recordAccountChange(r, "account.password.changed", actor.ID, attrs); err != nil {
-		a.writeError(w, r, err)
-		return
-	}
 	a.setSessionCookie(w, token, sess.Expires)
 	writeJSON(w, http.StatusOK, api.SessionResponse{Token: token, Expires: sess.Expires, Account: acct.View()})
 }
