@@ -81,13 +81,14 @@ const mailState: Record<string, (m: MailMessage) => string> = {
   sent: () => "Sent",
   held: () => "Not sent: no mail server is set up (development outbox). The text is below.",
   pending: (m) => m.attempts > 0
-    ? `Not delivered yet; trying again at ${when(m.nextAttempt)} (${m.lastError ?? ""})`
+    ? `Not delivered yet; trying again at ${when(m.nextAttempt)}.` + (m.lastError ? " " + m.lastError : "")
     : new Date(m.notBefore) > new Date() ? `Goes out ${when(m.notBefore)}` : "Being sent",
   sending: () => "Being sent",
   // No attempt: its send-time check kept failing, so it never reached the mail server.
   failed: (m) => m.attempts === 0
     ? "Not sent: when its time came, the server could not confirm it was still wanted. Resend it if it is."
-    : `Failed: the mail server refused it (${m.lastError ?? "no reason given"}). Check the address, then resend.`,
+    // lastError is the server's plain sentence of why (mail/outbox.go sendReason), with what to do.
+    : "Not sent. " + (m.lastError ?? "The mail server gave no reason; check the address, then resend."),
   uncertain: () => "May not have been delivered — the sending stopped half-way. Resend?",
   cancelled: () => "Withdrawn (the session changed before it was due)",
 };
