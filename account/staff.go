@@ -173,8 +173,11 @@ func (s *Service) DeclineReset(ctx context.Context, id string) (Account, error) 
 // ResetPassword replaces an account's password with a temporary one,
 // returned once, ends its sessions, and requires the person to choose a
 // new password at their next sign-in before anything else. by (the
-// administrator) joins the account's lineage: having held a password
-// that opens it, they are no longer independent of it (proposals.cedar).
+// administrator) joins the account's lineage with everyone who controls
+// by (its own lineage, transitively: Control): having held a password
+// that opens it, none of them is independent of it any more
+// (proposals.cedar). Independence checks still take Control of the
+// account at decision time, so a later reset of an ancestor counts too.
 //
 // Policy allows it in one step only for administrator accounts; a
 // mediator's or records clerk's password is reset by RequestReset and a
@@ -186,6 +189,17 @@ func (s *Service) ResetPassword(ctx context.Context, id, by string) (Account, st
 func (s *Service) resetPassword(ctx context.Context, id, by string, check func(*Account) error) (Account, string, error) {
 	if _, err := s.staffAccount(ctx, id); err != nil {
 		return Account{}, "", err
+	}
+	// Whoever resets the password holds the account from now on, and so
+	// does everyone who holds them: the resetter joins the lineage with
+	// everyone who controls it (Control), not alone.
+	var joins []string
+	if by != "" {
+		resetter, err := s.ControlOf(ctx, by)
+		if err != nil {
+			return Account{}, "", fmt.Errorf("the administrator resetting: %w", err)
+		}
+		joins = append([]string{by}, resetter.Lineage...)
 	}
 	pw := temporaryPassword()
 	hash := hashPassword(pw)
@@ -199,8 +213,10 @@ func (s *Service) resetPassword(ctx context.Context, id, by string, check func(*
 		a.PasswordHash = hash
 		a.PasswordChangeRequired = true
 		a.SessionsNotBefore = &now
-		if by != "" && by != a.ID && !slices.Contains(a.Lineage, by) {
-			a.Lineage = append(a.Lineage, by)
+		for _, j := range joins {
+			if j != a.ID && !slices.Contains(a.Lineage, j) {
+				a.Lineage = append(a.Lineage, j)
+			}
 		}
 		return nil
 	})
