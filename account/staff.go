@@ -227,8 +227,9 @@ func (s *Service) resetPassword(ctx context.Context, id, by string, check func(*
 }
 
 // ChangePassword sets the account's own new password after checking the
-// current one (wrong ones count against the same limits as sign-in from
-// clientAddr). Every session of the account ends, and a new one is opened
+// current one (every attempt counts against the sign-in limits, as a
+// sign-in of the account from clientAddr would: reserveGuess; a right
+// one gives its reservation back). Every session of the account ends, and a new one is opened
 // for the caller and returned.
 func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientAddr string) (Account, string, Session, error) {
 	if err := ValidatePassword("newPassword", next); err != nil {
@@ -241,20 +242,25 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 	if err != nil {
 		return Account{}, "", Session{}, err
 	}
-	pairKey := "pw-change:" + s.meta.IndexKey("login-pair", a.ID+"\x00"+addressKey(clientAddr))
-	if err := s.limit(ctx, pairKey, s.LoginLimitPerPair, s.LoginWindow); err != nil {
+	// A guess at the current password is a sign-in attempt: it spends the
+	// same budgets (per address, per account and address, the account's
+	// budget for unfamiliar addresses), so a stolen session token gives
+	// no more guesses than the sign-in page does.
+	undo, _, err := s.reserveGuess(ctx, a.Email, clientAddr)
+	if err != nil {
 		return Account{}, "", Session{}, err
 	}
 	ok := false
 	if a.PasswordHash != "" && len(current) <= MaxPasswordLen {
 		if ok, err = checkPassword(a.PasswordHash, current); err != nil {
+			undo()
 			return Account{}, "", Session{}, err
 		}
 	}
 	if !ok {
 		return Account{}, "", Session{}, fault.Invalid("currentPassword", "is not your current password")
 	}
-	s.limiter.Undo(context.WithoutCancel(ctx), pairKey)
+	undo()
 	hash := hashPassword(next)
 	// Sessions opened before this instant end; the new one is opened after.
 	cut := s.now().UTC()
