@@ -42,7 +42,10 @@ type Account struct {
 	// Lineage is CreatedBy, its creator, and so on up to an account the
 	// operator made. Whoever is in it chose (or could have chosen) the
 	// first password of an account in the chain, so policy treats them as
-	// able to act as this account (proposals.cedar). Fixed at creation.
+	// able to act as this account (proposals.cedar). Set at creation; a
+	// password reset adds the resetter and its lineage. Policy weighs
+	// independence on Control, the closure of these links as the records
+	// are at the moment of the decision.
 	Lineage []string `json:"lineage,omitempty"`
 	// Origin records how the account came to be: OriginOperator (the
 	// operator's command line) or OriginStaff (through the API, by

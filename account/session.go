@@ -63,50 +63,10 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	if len(password) > MaxPasswordLen || len(email) > MaxEmailLen {
 		return Account{}, "", Session{}, ErrBadCredentials
 	}
-	addr := addressKey(clientAddr)
 	email = normalizeEmail(email)
-	if err := s.limit(ctx, "login-addr:"+s.meta.IndexKey("addr", addr), s.LoginLimitPerAddress, s.LoginWindow); err != nil {
-		return Account{}, "", Session{}, err
-	}
-	pair := s.meta.IndexKey("login-pair", email+"\x00"+addr)
-	pairKey := "login-pair:" + pair
-	knownKey := "login-known:" + pair
-	acctKey := "login-acct:" + s.meta.IndexKey("email", email)
-	if err := s.limit(ctx, pairKey, s.LoginLimitPerPair, s.LoginWindow); err != nil {
-		return Account{}, "", Session{}, err
-	}
-	// undo gives back reservations after a right password or a refusal
-	// that never reached the password check. A failure to give one back
-	// only makes the limit stricter, so it is not an error.
-	var reserved []string
-	undo := func() {
-		for _, k := range reserved {
-			s.limiter.Undo(context.WithoutCancel(ctx), k)
-		}
-	}
-	reserved = append(reserved, pairKey)
-	known, err := s.limiter.Count(ctx, knownKey)
+	undo, knownKey, err := s.reserveGuess(ctx, email, clientAddr)
 	if err != nil {
-		undo()
-		return Account{}, "", Session{}, fmt.Errorf("rate limiter: %w", err)
-	}
-	if known == 0 {
-		err := s.limit(ctx, acctKey, s.LoginLimitPerAccount, s.LoginWindow)
-		if _, limited := fault.AsRateLimited(err); limited {
-			// The account's budget for unknown addresses is spent: the
-			// slow lane, one attempt per interval shared by all of them.
-			slowKey := "login-slow:" + s.meta.IndexKey("email", email)
-			err = s.limit(ctx, slowKey, 1, s.LoginSlowInterval)
-			if err == nil {
-				reserved = append(reserved, slowKey)
-			}
-		} else if err == nil {
-			reserved = append(reserved, acctKey)
-		}
-		if err != nil {
-			undo()
-			return Account{}, "", Session{}, err
-		}
+		return Account{}, "", Session{}, err
 	}
 	a, err := s.ByEmail(ctx, email)
 	if err != nil {
@@ -145,6 +105,62 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	// this time.
 	_ = s.limiter.Remember(context.WithoutCancel(ctx), knownKey, s.LoginTrustTTL)
 	return a, token, sess, nil
+}
+
+// reserveGuess reserves one password guess for the account with this
+// email from clientAddr, against the sign-in limits (docs/security.md,
+// "Password guessing"): per address, per account and address, and, from
+// an address the account has not signed in from lately, the account's
+// budget for such addresses and then its slow lane. Sign-in and
+// change-password (which checks the current password) both spend it. undo
+// gives the reservations back (after a right password, or a refusal that
+// never reached the password check); knownKey is the key that remembers
+// the address after a successful sign-in.
+func (s *Service) reserveGuess(ctx context.Context, email, clientAddr string) (undo func(), knownKey string, err error) {
+	addr := addressKey(clientAddr)
+	if err := s.limit(ctx, "login-addr:"+s.meta.IndexKey("addr", addr), s.LoginLimitPerAddress, s.LoginWindow); err != nil {
+		return nil, "", err
+	}
+	pair := s.meta.IndexKey("login-pair", email+"\x00"+addr)
+	pairKey := "login-pair:" + pair
+	knownKey = "login-known:" + pair
+	acctKey := "login-acct:" + s.meta.IndexKey("email", email)
+	if err := s.limit(ctx, pairKey, s.LoginLimitPerPair, s.LoginWindow); err != nil {
+		return nil, "", err
+	}
+	// A failure to give a reservation back only makes the limit
+	// stricter, so it is not an error.
+	var reserved []string
+	undo = func() {
+		for _, k := range reserved {
+			s.limiter.Undo(context.WithoutCancel(ctx), k)
+		}
+	}
+	reserved = append(reserved, pairKey)
+	known, err := s.limiter.Count(ctx, knownKey)
+	if err != nil {
+		undo()
+		return nil, "", fmt.Errorf("rate limiter: %w", err)
+	}
+	if known == 0 {
+		err := s.limit(ctx, acctKey, s.LoginLimitPerAccount, s.LoginWindow)
+		if _, limited := fault.AsRateLimited(err); limited {
+			// The account's budget for unknown addresses is spent: the
+			// slow lane, one attempt per interval shared by all of them.
+			slowKey := "login-slow:" + s.meta.IndexKey("email", email)
+			err = s.limit(ctx, slowKey, 1, s.LoginSlowInterval)
+			if err == nil {
+				reserved = append(reserved, slowKey)
+			}
+		} else if err == nil {
+			reserved = append(reserved, acctKey)
+		}
+		if err != nil {
+			undo()
+			return nil, "", err
+		}
+	}
+	return undo, knownKey, nil
 }
 
 // addressKey is the unit the per-address limits count: an IPv4 address, or

@@ -185,8 +185,11 @@ func (s *Service) DeclineReset(ctx context.Context, id string, audit Audit) (Acc
 // ResetPassword replaces an account's password with a temporary one,
 // returned once, ends its sessions, and requires the person to choose a
 // new password at their next sign-in before anything else. by (the
-// administrator) joins the account's lineage: having held a password
-// that opens it, they are no longer independent of it (proposals.cedar).
+// administrator) joins the account's lineage with everyone who controls
+// by (its own lineage, transitively: Control): having held a password
+// that opens it, none of them is independent of it any more
+// (proposals.cedar). Independence checks still take Control of the
+// account at decision time, so a later reset of an ancestor counts too.
 //
 // Policy allows it in one step only for administrator accounts; a
 // mediator's or records clerk's password is reset by RequestReset and a
@@ -212,6 +215,17 @@ func (s *Service) resetPassword(ctx context.Context, id, by string, audit Audit,
 			return Account{}, "", err
 		}
 	}
+	// Whoever resets the password holds the account from now on, and so
+	// does everyone who holds them: the resetter joins the lineage with
+	// everyone who controls it (Control), not alone.
+	var joins []string
+	if by != "" {
+		resetter, err := s.ControlOf(ctx, by)
+		if err != nil {
+			return Account{}, "", fmt.Errorf("the administrator resetting: %w", err)
+		}
+		joins = append([]string{by}, resetter.Lineage...)
+	}
 	pw := temporaryPassword()
 	hash := hashPassword(pw)
 	now := s.now().UTC()
@@ -224,8 +238,10 @@ func (s *Service) resetPassword(ctx context.Context, id, by string, audit Audit,
 		a.PasswordHash = hash
 		a.PasswordChangeRequired = true
 		a.SessionsNotBefore = &now
-		if by != "" && by != a.ID && !slices.Contains(a.Lineage, by) {
-			a.Lineage = append(a.Lineage, by)
+		for _, j := range joins {
+			if j != a.ID && !slices.Contains(a.Lineage, j) {
+				a.Lineage = append(a.Lineage, j)
+			}
 		}
 		return nil
 	}, func(a Account) bool { return a.PasswordHash == hash })
@@ -236,11 +252,13 @@ func (s *Service) resetPassword(ctx context.Context, id, by string, audit Audit,
 }
 
 // ChangePassword sets the account's own new password after checking the
-// current one (wrong ones count against the same limits as sign-in from
-// clientAddr). Every session of the account ends, and a new one is opened
-// for the caller and returned. audit appends the change's entry once the
-// current password checked out and before the new one is stored (see
-// Audit): a change that cannot be audited leaves the current password.
+// current one (every attempt counts against the sign-in limits, as a
+// sign-in of the account from clientAddr would: reserveGuess; a right
+// one gives its reservation back). Every session of the account ends, and
+// a new one is opened for the caller and returned. audit appends the
+// change's entry once the current password checked out and before the new
+// one is stored (see Audit): a change that cannot be audited leaves the
+// current password.
 func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientAddr string, audit Audit) (Account, string, Session, error) {
 	if err := ValidatePassword("newPassword", next); err != nil {
 		return Account{}, "", Session{}, err
@@ -252,20 +270,25 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 	if err != nil {
 		return Account{}, "", Session{}, err
 	}
-	pairKey := "pw-change:" + s.meta.IndexKey("login-pair", a.ID+"\x00"+addressKey(clientAddr))
-	if err := s.limit(ctx, pairKey, s.LoginLimitPerPair, s.LoginWindow); err != nil {
+	// A guess at the current password is a sign-in attempt: it spends the
+	// same budgets (per address, per account and address, the account's
+	// budget for unfamiliar addresses), so a stolen session token gives
+	// no more guesses than the sign-in page does.
+	undo, _, err := s.reserveGuess(ctx, a.Email, clientAddr)
+	if err != nil {
 		return Account{}, "", Session{}, err
 	}
 	ok := false
 	if a.PasswordHash != "" && len(current) <= MaxPasswordLen {
 		if ok, err = checkPassword(a.PasswordHash, current); err != nil {
+			undo()
 			return Account{}, "", Session{}, err
 		}
 	}
 	if !ok {
 		return Account{}, "", Session{}, fault.Invalid("currentPassword", "is not your current password")
 	}
-	s.limiter.Undo(context.WithoutCancel(ctx), pairKey)
+	undo()
 	hash := hashPassword(next)
 	// Sessions opened before this instant end; the new one is opened after.
 	cut := s.now().UTC()

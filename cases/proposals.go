@@ -121,7 +121,10 @@ func noticeDate(t time.Time) string { return t.UTC().Format("2 Jan 2006") }
 
 func noticeTime(t time.Time) string { return t.UTC().Format("2 Jan 2006 15:04 UTC") }
 
-// proposalFacts is the proposal as policy sees it.
+// proposalFacts is the proposal as policy sees it. Independence is
+// weighed on proposer and subject as control sees them (account.Control:
+// every account that created or reset them, transitively), and the
+// principal likewise (actorControl).
 func proposalFacts(c *Case, proposer, subject account.Account) policy.Proposal {
 	return policy.Proposal{Case: c.Facts(), Proposer: proposer.ID, ProposerLineage: proposer.Lineage,
 		Subject: subject.ID, SubjectLineage: subject.Lineage, SubjectProvenanceKnown: subject.ProvenanceKnown()}
@@ -177,6 +180,9 @@ func (s *Service) ProposeAssignment(ctx context.Context, actor account.Account, 
 	if nominee.Role != policy.RoleMediator || nominee.Disabled {
 		return Proposal{}, fault.Invalid("accountId", "not an active mediator account")
 	}
+	if nominee, err = s.accounts.Control(ctx, nominee); err != nil {
+		return Proposal{}, fmt.Errorf("the nominee's account: %w", err)
+	}
 	return s.propose(ctx, actor, id, policy.AssignPropose, nominee, func(c *Case) error {
 		if c.Closed != nil {
 			return ErrClosed
@@ -196,8 +202,12 @@ func (s *Service) ProposeAssignment(ctx context.Context, actor account.Account, 
 func (s *Service) propose(ctx context.Context, actor account.Account, id string, a policy.Action, subject account.Account,
 	check func(c *Case) error, kind ProposalKind, reason string) (Proposal, error) {
 	var p Proposal
-	_, err := s.mutateBy(ctx, actor, id, a, func(c *Case) policy.Decision {
-		return s.policy.DecideProposal(actor.Principal(), a, proposalFacts(c, actor, subject))
+	ctl, err := s.accounts.Control(ctx, actor)
+	if err != nil {
+		return Proposal{}, fmt.Errorf("your account: %w", err)
+	}
+	_, err = s.mutateBy(ctx, actor, id, a, func(c *Case) policy.Decision {
+		return s.policy.DecideProposal(ctl.Principal(), a, proposalFacts(c, ctl, subject))
 	}, func(c *Case, ev *audit.Event) error {
 		if err := check(c); err != nil {
 			return err
@@ -258,18 +268,24 @@ func (s *Service) ApproveProposal(ctx context.Context, actor account.Account, id
 	if p.Kind == ProposeAssignment {
 		action = policy.AssignApprove
 	}
-	proposer, err := s.accounts.Get(ctx, p.Proposer)
+	// Control, not the stored lineages: whoever reset an account's
+	// password, or an ancestor's, holds it too (account.Control).
+	proposer, err := s.accounts.ControlOf(ctx, p.Proposer)
 	if err != nil {
 		return Proposal{}, fmt.Errorf("the proposer's account: %w", err)
 	}
-	subject, err := s.accounts.Get(ctx, p.Subject)
+	subject, err := s.accounts.ControlOf(ctx, p.Subject)
 	if err != nil {
 		return Proposal{}, fmt.Errorf("the mediator's account: %w", err)
+	}
+	approver, err := s.accounts.Control(ctx, actor)
+	if err != nil {
+		return Proposal{}, fmt.Errorf("your account: %w", err)
 	}
 	var out Proposal
 	var change MembershipChange
 	_, err = s.mutateBy(ctx, actor, id, action, func(c *Case) policy.Decision {
-		return s.policy.DecideProposal(actor.Principal(), action, proposalFacts(c, proposer, subject))
+		return s.policy.DecideProposal(approver.Principal(), action, proposalFacts(c, proposer, subject))
 	}, func(c *Case, ev *audit.Event) error {
 		change = MembershipChange{}
 		p, err := findProposal(c, proposalID)

@@ -126,8 +126,9 @@ func (s *Service) CreateReentry(ctx context.Context, actor account.Account, id, 
 
 // redeemReentry uses a re-entry token: it marks the link used (only one
 // use can win, and none while its maker may no longer make re-entry links
-// to the case: mayStillMake), checks that the account is still a
-// participant of the case and enabled, and opens a session for that same
+// to the case: mayStillMake, nor once the case is closed: CreateReentry's
+// rule), checks that the account is still a participant of the case and
+// enabled, and opens a session for that same
 // account. A session that fails to open after the mark leaves the link
 // used; the mediator issues another.
 func (s *Service) redeemReentry(ctx context.Context, token string, current *account.Account) (Joined, error) {
@@ -140,6 +141,14 @@ func (s *Service) redeemReentry(ctx context.Context, token string, current *acco
 		// every try says the same, gone.
 		if _, err := s.mayStillMake(ctx, r.CaseID, r.CreatedBy, policy.CaseReentry); err != nil {
 			return err
+		}
+		// As CreateReentry: no re-entry into a closed case. Checked
+		// before the mark, so the link is not spent and every try says
+		// the same.
+		if c, err := s.reload(ctx, r.CaseID); err != nil {
+			return err
+		} else if c.Closed != nil {
+			return ErrClosed
 		}
 		now := s.now().UTC()
 		r.Used = &now
@@ -168,6 +177,10 @@ func (s *Service) redeemReentry(ctx context.Context, token string, current *acco
 	}
 	if _, ok := c.Participant(r.AccountID); !ok {
 		return Joined{}, ErrInviteGone
+	}
+	if c.Closed != nil {
+		// Closed since the mark.
+		return Joined{}, ErrClosed
 	}
 	// The maker once more, on the case as it is now: a recusal or a
 	// disabling that landed since the mark still wins.
@@ -201,7 +214,9 @@ func (s *Service) redeemReentry(ctx context.Context, token string, current *acco
 // drop the case's rooms (OnMembership), their sign-in sessions end, and the
 // rooms start new epochs whose membership statements leave them out. What
 // they already read stays read. They are kept in Removed, for the record.
-// Replacing a person is removing them and inviting the new one.
+// Replacing a person is removing them and inviting the new one. A closed
+// case's participants are removed the same way (they would otherwise read
+// it until disposal).
 func (s *Service) RemoveParticipant(ctx context.Context, actor account.Account, id, accountID string) (*Case, error) {
 	var side string
 	var left []string
@@ -215,9 +230,13 @@ func (s *Service) RemoveParticipant(ctx context.Context, actor account.Account, 
 		if i < 0 {
 			return fault.Invalid("accountId", "not a participant of this case")
 		}
-		if c.Closed != nil {
-			return ErrClosed
-		}
+		// A closed case too: its record, rooms and documents stay readable
+		// to its participants until disposal, so someone who should no
+		// longer read them (counsel who withdrew after closure) is taken
+		// out as from an open case. The rest follows as for an open case
+		// and is harmless there: the rooms take no posts, and sealing
+		// them into a new epoch only keeps the removed person out of
+		// what their membership statements admit.
 		p := c.Participants[i]
 		side = p.Side
 		now := s.now().UTC()

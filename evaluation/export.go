@@ -257,12 +257,25 @@ func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int
 	} else if c.Closed != nil {
 		outcome = "closed-unrecorded"
 	}
+	// Everyone the case ever named: participants, those a mediator
+	// removed, mediators (recused ones too), mediators assigned and still
+	// in their notice period, and the names the program's notices carry
+	// (a withdrawn assignment leaves its name only there).
 	var names, emails, labels []string
 	for _, p := range c.Participants {
 		names = append(names, p.Name)
 	}
+	for _, p := range c.Removed {
+		names = append(names, p.Name)
+	}
 	for _, m := range c.Mediators {
 		names = append(names, m.Name)
+	}
+	for _, m := range c.PendingMediators {
+		names = append(names, m.Name)
+	}
+	for _, n := range c.Notices {
+		names = append(names, n.Name)
 	}
 	for _, s := range c.Sides {
 		labels = append(labels, s.Label)

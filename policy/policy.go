@@ -79,7 +79,10 @@ type User struct {
 	Disabled bool
 	// Lineage lists the accounts that created this one, directly or
 	// through accounts they created (empty for accounts the operator made
-	// from the command line). Rules about independence use it.
+	// from the command line), and, for decisions about independence,
+	// everyone who controls it: the closure of its creator and resetter
+	// links the caller computed (account.Service.Control). Rules about
+	// independence use it.
 	Lineage []string
 	// ProvenanceKnown: the account's lineage is recorded in full
 	// (account.Account.Origin). Accounts whose lineage is unknown are

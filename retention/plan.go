@@ -383,7 +383,11 @@ func (s *Service) Approve(ctx context.Context, actor account.Account, id string)
 	if facts.ChoosersLineage, err = s.lineages(ctx, p.Choosers...); err != nil {
 		return Plan{}, fmt.Errorf("the account of whoever chose its actions: %w", err)
 	}
-	if d := s.policy.DecidePlan(actor.Principal(), policy.RetentionApprove, facts); !d.Allowed {
+	principal, err := s.approver(ctx, actor)
+	if err != nil {
+		return Plan{}, err
+	}
+	if d := s.policy.DecidePlan(principal, policy.RetentionApprove, facts); !d.Allowed {
 		switch {
 		case actor.ID == p.Planner || slices.Contains(p.Choosers, actor.ID):
 			s.refused(ctx, actor, policy.RetentionApprove, "")

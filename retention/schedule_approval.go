@@ -123,7 +123,11 @@ func (s *Service) ApproveScheduleChange(ctx context.Context, actor account.Accou
 	if err != nil {
 		return ScheduleChange{}, StoredSchedule{}, fmt.Errorf("the proposer's account: %w", err)
 	}
-	if d := s.policy.DecideScheduleChange(actor.Principal(), policy.RetentionScheduleApprove,
+	principal, err := s.approver(ctx, actor)
+	if err != nil {
+		return ScheduleChange{}, StoredSchedule{}, err
+	}
+	if d := s.policy.DecideScheduleChange(principal, policy.RetentionScheduleApprove,
 		policy.ScheduleChange{Proposer: c.ProposedBy, ProposerLineage: lineage}); !d.Allowed {
 		err = s.refused(ctx, actor, policy.RetentionScheduleApprove, "")
 		switch {

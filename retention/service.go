@@ -143,18 +143,28 @@ func (s *Service) step(name string) error {
 	return nil
 }
 
-// lineages returns the creation lineages of the accounts ids, together, as
-// their account records have them now (a password reset adds whoever
-// reset it). An account that cannot be read fails the approval that
-// needs it: independence is never assumed.
+// lineages returns everyone who controls the accounts ids, together: the
+// transitive closure of their creator and resetter links as the account
+// records have them now (account.Control). An account that cannot be
+// read fails the approval that needs it: independence is never assumed.
 func (s *Service) lineages(ctx context.Context, ids ...string) ([]string, error) {
 	var out []string
 	for _, id := range ids {
-		a, err := s.accounts.Get(ctx, id)
+		a, err := s.accounts.ControlOf(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("the account %s: %w", id, err)
 		}
 		out = append(out, a.Lineage...)
 	}
 	return out, nil
+}
+
+// approver is the actor as policy must see it when it weighs their
+// independence: its lineage is everyone who controls it (account.Control).
+func (s *Service) approver(ctx context.Context, actor account.Account) (policy.User, error) {
+	a, err := s.accounts.Control(ctx, actor)
+	if err != nil {
+		return policy.User{}, fmt.Errorf("your account: %w", err)
+	}
+	return a.Principal(), nil
 }

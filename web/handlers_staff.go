@@ -177,8 +177,18 @@ var errSecondAdminRequired = errors.New("a second administrator must approve thi
 // by requester (the actor, for a new request or a one-step reset).
 func (a *API) authorizeReset(r *http.Request, action policy.Action, target account.Account, requester account.Account) error {
 	actor, _ := actorFrom(r.Context())
-	rr := policy.PasswordReset{Target: target.ID, TargetRole: target.Role, Requester: requester.ID, RequesterLineage: requester.Lineage}
-	if a.policy.DecideReset(actor.Principal(), action, rr).Allowed {
+	// Independence is weighed on control (account.Control): everyone who
+	// created or reset either account, transitively, as it is now.
+	actorCtl, err := a.accounts.Control(r.Context(), actor)
+	if err != nil {
+		return err
+	}
+	requesterCtl, err := a.accounts.Control(r.Context(), requester)
+	if err != nil {
+		return err
+	}
+	rr := policy.PasswordReset{Target: target.ID, TargetRole: target.Role, Requester: requester.ID, RequesterLineage: requesterCtl.Lineage}
+	if a.policy.DecideReset(actorCtl.Principal(), action, rr).Allowed {
 		return nil
 	}
 	a.auditEvent(r, audit.Event{Type: "access.denied", Actor: actor.ID, Objects: []string{target.ID}, Attrs: map[string]string{"action": string(action)}})

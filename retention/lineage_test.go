@@ -1,0 +1,88 @@
+package retention
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/vault"
+)
+
+// Independence is weighed on control, not on the stored lineage alone.
+// Administrator a1 makes records account r1 and administrator b; b resets
+// the password of c, an administrator the operator made (c had made d
+// before). One person holding a1 holds r1, b, c and d: none of b, c, d
+// approves r1's shortening of the schedule nor r1's plan to transfer a
+// case to a key r1 holds.
+func TestLaunderedApproverApprovesNoRetention(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		ctx := t.Context()
+		a1 := e.newStaff(t, policy.RoleAdmin, nil)
+		r1 := e.newStaff(t, policy.RoleRecords, &a1)
+		b := e.newStaff(t, policy.RoleAdmin, &a1)
+		c := e.newStaff(t, policy.RoleAdmin, nil)
+		d := e.newStaff(t, policy.RoleAdmin, &c)
+		if _, _, err := e.accounts.ResetPassword(ctx, c.ID, b.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		laundered := map[string]account.Account{}
+		for name, x := range map[string]account.Account{"b": b, "c (reset by b)": c, "d (made by c)": d} {
+			got, err := e.accounts.Get(ctx, x.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			laundered[name] = got
+		}
+		shortened := 0
+		for _, class := range append(policy.CaseClasses(), "evidence") {
+			res, err := e.ret.SetRule(ctx, r1, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30})
+			if err != nil {
+				t.Fatalf("%s: %v", class, err)
+			}
+			if res.Pending == nil {
+				continue
+			}
+			shortened++
+			for name, who := range laundered {
+				if _, _, err := e.ret.ApproveScheduleChange(ctx, who, res.Pending.ID); !errors.Is(err, fault.ErrForbidden) {
+					t.Fatalf("%s approved r1's shortening of %s: %v", name, class, err)
+				}
+			}
+			if _, _, err := e.ret.ApproveScheduleChange(ctx, e.records2, res.Pending.ID); err != nil {
+				t.Fatalf("independent approval of %s: %v", class, err)
+			}
+		}
+		if shortened == 0 {
+			t.Fatal("no rule was shortened")
+		}
+		tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
+		e.close(t, tc)
+		e.clock = e.clock.Add(month)
+		p, err := e.ret.MakePlan(ctx, r1, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.Choose(ctx, r1, p.ID, ChooseAction{Case: tc.id, Kind: ActionTransfer,
+			Recipient: id.Recipient().String(), RecipientName: "r1's own key"}); err != nil {
+			t.Fatal(err)
+		}
+		for name, who := range laundered {
+			if _, err := e.ret.Approve(ctx, who, p.ID); !errors.Is(err, fault.ErrForbidden) {
+				t.Fatalf("%s approved r1's plan: %v", name, err)
+			}
+		}
+		if got, err := e.ret.Approve(ctx, e.admin, p.ID); err != nil || got.State != StateApproved {
+			t.Fatalf("independent approval: %v %+v", err, got)
+		}
+	})
+}
