@@ -387,7 +387,14 @@ func (a *connAuth) Resolve(ctx context.Context, name, action string) (messaging.
 		if errors.Is(err, messaging.ErrAccessLost) || errors.Is(err, messaging.ErrForbidden) {
 			return messaging.Room{}, err
 		}
-		return messaging.Room{}, fmt.Errorf("%w: %w", messaging.ErrForbidden, err)
+		// A name outside the grammar, or a case that is gone, is a refusal
+		// too; anything else (the store failed a read) decided nothing,
+		// and is not one: a re-check keeps the room and asks again later.
+		var inv *fault.InvalidError
+		if errors.As(err, &inv) || errors.Is(err, fault.ErrNotFound) {
+			return messaging.Room{}, fmt.Errorf("%w: %w", messaging.ErrForbidden, err)
+		}
+		return messaging.Room{}, err
 	}
 	a.cache[action+" "+name] = r
 	return r, nil

@@ -805,6 +805,12 @@ func (c *socket) recheck(ctx context.Context) {
 				c.shutdown(api.CloseAccessLost, "access to this case ended")
 				return
 			}
+			// Only a refusal drops the room. An answer that decided
+			// nothing (the store failed a read) keeps it: the next
+			// announcement or fallback check asks again.
+			if !errors.Is(err, messaging.ErrForbidden) {
+				continue
+			}
 			c.unsubscribe(n)
 			c.error(n, "", api.CodeForbidden, "you are no longer in this room")
 		}

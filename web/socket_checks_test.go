@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -158,5 +159,91 @@ func TestLostAnnouncementStillEndsAccess(t *testing.T) {
 			t.Fatalf("the connection ended with %v, not %d (access lost), within 10 s", err, api.CloseAccessLost)
 		}
 		return
+	}
+}
+
+// blipAuth answers as caucus's connection authorizer does when the store
+// fails a read: an error that decided nothing (not ErrForbidden). It
+// counts the answers given while the store is down.
+type blipAuth struct {
+	down     atomic.Bool
+	duringUp atomic.Int32
+}
+
+func (a *blipAuth) Resolve(_ context.Context, name, _ string) (messaging.Room, error) {
+	if a.down.Load() {
+		a.duringUp.Add(1)
+		return messaging.Room{}, errors.New("objstore: get: storage unavailable")
+	}
+	return messaging.Room{ID: "r_blip", Name: name}, nil
+}
+
+func (a *blipAuth) Invalidate() {}
+
+// TestStoreBlipKeepsRooms: the fallback checks a connection's rooms every
+// minute; one that falls in a storage blip decided nothing, so the
+// connection keeps its room (and is not told it is no longer in it).
+func TestStoreBlipKeepsRooms(t *testing.T) {
+	svc := dirService(t)
+	auth := &blipAuth{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_blip", Auth: auth, Watch: "case:c_blip", Fallback: 20 * time.Millisecond})
+	}))
+	defer srv.Close()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if err := ws.WriteJSON(api.ClientFrame{Type: api.FrameSub, Room: "caucus-A"}); err != nil {
+		t.Fatal(err)
+	}
+	frames := make(chan api.ServerFrame, 64)
+	go func() {
+		defer close(frames)
+		for {
+			var f api.ServerFrame
+			if ws.ReadJSON(&f) != nil {
+				return
+			}
+			frames <- f
+		}
+	}()
+	for f := range frames {
+		if f.Type == api.FrameSubscribed {
+			break
+		}
+	}
+	auth.down.Store(true)
+	for deadline := time.Now().Add(10 * time.Second); auth.duringUp.Load() < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no fallback check ran during the blip")
+		}
+	}
+	auth.down.Store(false)
+	// Publish: the room is still subscribed, so the message comes back.
+	if err := ws.WriteJSON(api.ClientFrame{Type: api.FramePub, Room: "caucus-A", ID: "m1", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case f, ok := <-frames:
+			if !ok {
+				t.Fatal("the connection ended")
+			}
+			if f.Type == api.FrameError {
+				t.Fatalf("during a store blip: %s %q (room %s)", f.Code, f.Detail, f.Room)
+			}
+			if f.Type == api.FrameMsgs {
+				return
+			}
+		case <-timeout:
+			t.Fatal("the message never came back: the room was dropped")
+		}
 	}
 }
