@@ -11,6 +11,7 @@ import (
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/metastore"
 )
 
 const problemTypeBase = api.ProblemTypeBase
@@ -41,6 +42,15 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if p, ok := staffProblem(err); ok {
 		writeProblem(w, r, p)
+		return
+	}
+	if errors.Is(err, metastore.ErrTooLarge) {
+		// A record (a case, a document, an agreement…) would outgrow what
+		// one record holds: the change was refused before it was written.
+		// The record's key stays in the log.
+		a.log.WarnContext(r.Context(), "record too large", slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
+		writeProblem(w, r, api.Problem{Type: "too-large", Title: "This record is full", Status: http.StatusConflict,
+			Detail: fmt.Sprintf("The change would make a stored record larger than %d MiB, so it was not made. Remove something from it first, or start a new one.", metastore.MaxRecordSize>>20)})
 		return
 	}
 	kinds := []struct {

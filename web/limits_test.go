@@ -1,0 +1,59 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/vault"
+)
+
+// TestShareHugeAudienceRefused: a share naming a 1 MiB audience is a 400
+// naming the field, found without reading the list (a signed-in account
+// could otherwise keep a core busy for hours). The request has a bound
+// only so that a regression fails rather than hangs.
+func TestShareHugeAudienceRefused(t *testing.T) {
+	n := nodetest.Embedded(t)
+	k := newVaultCast(t, n)
+	d := k.upload(t, "mediator", "Offer.txt", "caucus:A", "correspondence", []byte("offer"))
+	var b strings.Builder
+	b.WriteString("users:")
+	for i := 0; b.Len() < 1<<20; i++ {
+		fmt.Fprintf(&b, "a%06x,", i)
+	}
+	body, _ := json.Marshal(map[string]string{"audience": b.String()})
+	for _, who := range []string{"mediator", "partyB"} {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		status, p := postJSONCtx(t, ctx, n.URL+"/api/v1/cases/"+k.caseID+"/documents/"+d.ID+"/share", k.as[who].Token, string(body))
+		cancel()
+		want := fmt.Sprintf("at most %d characters", vault.MaxAudienceLen)
+		if status != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != "audience" || p.Errors[0].Detail != want {
+			t.Fatalf("%s: got %d %+v", who, status, p)
+		}
+	}
+}
+
+// postJSONCtx posts body within ctx and returns the status and problem.
+func postJSONCtx(t *testing.T, ctx context.Context, url, token, body string) (int, api.Problem) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var p api.Problem
+	json.NewDecoder(res.Body).Decode(&p)
+	return res.StatusCode, p
+}
