@@ -1,13 +1,16 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/fault"
 )
@@ -28,24 +31,32 @@ func decodeJSONMax(w http.ResponseWriter, r *http.Request, v any, limit int64) e
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return fault.Invalid("Content-Type", "must be application/json")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return jsonFault(err, nil, nil)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonFault(err)
+		return jsonFault(err, data, v)
 	}
 	if dec.More() {
 		return fault.Invalid("body", "one JSON object expected, found more data after it")
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return jsonFault(err)
+			return jsonFault(err, nil, nil)
 		}
 		return fault.Invalid("body", "one JSON object expected, found more data after it")
 	}
 	return nil
 }
 
-func jsonFault(err error) error {
+// jsonFault names the field at fault in a decoding error, in plain
+// words. data and v (the body and what it was decoded into) let it find
+// the field of an error encoding/json reports without one (bad base64, a
+// bad time).
+func jsonFault(err error, data []byte, v any) error {
 	var maxErr *http.MaxBytesError
 	var syntaxErr *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
@@ -63,10 +74,18 @@ func jsonFault(err error) error {
 		if field == "" {
 			field = "body"
 		}
-		return fault.Invalid(field, "must be a "+typeErr.Type.String())
+		return fault.Invalid(field, typeWords(typeErr.Type))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return fault.Invalid(name, "unknown field")
+	}
+	if v != nil {
+		// Decoded again, into a fresh value of the same type, by a
+		// decoder whose errors carry the field's place in the body.
+		fresh := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+		if field, detail, ok := v2Words(jsonv2.Unmarshal(data, fresh, jsonv2.MatchCaseInsensitiveNames(true))); ok {
+			return fault.Invalid(field, detail)
+		}
 	}
 	return fault.Invalid("body", "not valid JSON")
 }
