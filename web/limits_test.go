@@ -57,3 +57,24 @@ func postJSONCtx(t *testing.T, ctx context.Context, url, token, body string) (in
 	json.NewDecoder(res.Body).Decode(&p)
 	return res.StatusCode, p
 }
+
+// TestHugeLinkLifetimeRefused: a lifetime in seconds so large that it
+// wraps around when turned into a duration is refused naming the field,
+// for invitations and re-entry links alike.
+func TestHugeLinkLifetimeRefused(t *testing.T) {
+	n := nodetest.Embedded(t)
+	k := newVaultCast(t, n)
+	base := n.URL + "/api/v1/cases/" + k.caseID
+	for _, url := range []string{base + "/invites", base + "/participants/" + k.id["partyA"] + "/reentry"} {
+		for _, ttl := range []string{"18446747674", "9223372036", "2592001"} {
+			body := `{"role":"party","side":"A","name":"Pat","ttlSeconds":` + ttl + `}`
+			if strings.HasSuffix(url, "/reentry") {
+				body = `{"ttlSeconds":` + ttl + `}`
+			}
+			status, p := postJSONCtx(t, t.Context(), url, k.as["mediator"].Token, body)
+			if status != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != "ttlSeconds" {
+				t.Fatalf("%s with ttlSeconds %s: got %d %+v", url, ttl, status, p)
+			}
+		}
+	}
+}
