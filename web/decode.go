@@ -2,13 +2,16 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
+	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/parley-mediation/parley/api"
@@ -18,6 +21,48 @@ import (
 // MaxJSONBody bounds every JSON request body. Case records are small; the
 // largest field (a disclosure) is 4,000 characters.
 const MaxJSONBody = 64 << 10
+
+// DefaultBodyTimeout bounds how long a request body read whole (JSON, a
+// PDF to verify) may take to arrive: without it, a body sent a byte at a
+// time would hold its request (and, on a route open to anyone, a
+// connection) for ever.
+const DefaultBodyTimeout = 30 * time.Second
+
+// errSlowBody: the body did not arrive within the body timeout (408).
+var errSlowBody = errors.New("request body too slow")
+
+type bodyTimeoutKey struct{}
+
+// withBodyTimeout gives readBody the API's body timeout.
+func (a *API) withBodyTimeout(next http.Handler) http.Handler {
+	d := a.bodyTimeout
+	if d <= 0 {
+		d = DefaultBodyTimeout
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), bodyTimeoutKey{}, d)))
+	})
+}
+
+// readBody reads r's body whole, at most limit bytes, within the body
+// timeout: the connection's read deadline is set for the read and cleared
+// after it (an expired deadline left behind would cancel the request while
+// it runs).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	d, ok := r.Context().Value(bodyTimeoutKey{}).(time.Duration)
+	if !ok {
+		d = DefaultBodyTimeout
+	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(d)); err == nil {
+		defer rc.SetReadDeadline(time.Time{})
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, fmt.Errorf("the request body did not arrive within %s: %w", d, errSlowBody)
+	}
+	return b, err
+}
 
 // decodeJSON reads exactly one JSON object into v, refusing unknown fields,
 // trailing data and bodies over MaxJSONBody, and names the field at fault.
@@ -31,7 +76,7 @@ func decodeJSONMax(w http.ResponseWriter, r *http.Request, v any, limit int64) e
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return fault.Invalid("Content-Type", "must be application/json")
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	data, err := readBody(w, r, limit)
 	if err != nil {
 		return jsonFault(err, nil, nil)
 	}
@@ -61,6 +106,8 @@ func jsonFault(err error, data []byte, v any) error {
 	var syntaxErr *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	switch {
+	case errors.Is(err, errSlowBody):
+		return err
 	case errors.As(err, &maxErr):
 		return fmt.Errorf("body over %d bytes: %w", maxErr.Limit, fault.ErrTooLarge)
 	case errors.Is(err, io.EOF):

@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/server"
 	"github.com/parley-mediation/parley/vault"
 )
 
@@ -76,5 +79,35 @@ func TestHugeLinkLifetimeRefused(t *testing.T) {
 				t.Fatalf("%s with ttlSeconds %s: got %d %+v", url, ttl, status, p)
 			}
 		}
+	}
+}
+
+// TestSlowBodyEndsWithinTheBound: a JSON body sent a few bytes and then
+// nothing (on a route open to anyone) is answered 408 once the body
+// timeout passes, rather than holding the request for ever. The wait is
+// bounded so that a regression fails rather than hangs.
+func TestSlowBodyEndsWithinTheBound(t *testing.T) {
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), BodyTimeout: 300 * time.Millisecond})
+	conn, err := net.Dial("tcp", strings.TrimPrefix(n.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"email\":")
+	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	defer res.Body.Close()
+	var p api.Problem
+	json.NewDecoder(res.Body).Decode(&p)
+	if res.StatusCode != http.StatusRequestTimeout || p.Type != "urn:parley:problem:request-timeout" || !strings.Contains(p.Detail, "did not arrive within 300ms") {
+		t.Fatalf("got %d %+v", res.StatusCode, p)
+	}
+	// A body that arrives in time on the same kind of route is served.
+	status, _ := postJSONCtx(t, t.Context(), n.URL+"/api/v1/session", "", `{"email":"nobody@example.org","password":"wrong password here"}`)
+	if status != http.StatusUnauthorized {
+		t.Fatalf("a prompt sign-in: %d", status)
 	}
 }

@@ -44,6 +44,12 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, r, p)
 		return
 	}
+	if errors.Is(err, errSlowBody) {
+		w.Header().Set("Connection", "close")
+		writeProblem(w, r, api.Problem{Type: "request-timeout", Title: "The request took too long to arrive", Status: http.StatusRequestTimeout,
+			Detail: strings.TrimSuffix(err.Error(), ": "+errSlowBody.Error()) + "; send it again."})
+		return
+	}
 	if errors.Is(err, metastore.ErrTooLarge) {
 		// A record (a case, a document, an agreement…) would outgrow what
 		// one record holds: the change was refused before it was written.
