@@ -62,7 +62,7 @@ func TestDocumentAndVersionLimits(t *testing.T) {
 			}
 		}
 		_, err := e.vault.Upload(ctx, med, k.caseID, NewDocument{Name: "one too many", Audience: k.audience(t, "joint"), Class: ClassEvidence}, bytes.NewReader([]byte("y")))
-		if !errors.Is(err, fault.ErrConflict) || !strings.HasPrefix(err.Error(), "This case already has 3 documents") {
+		if !errors.Is(err, fault.ErrConflict) || !strings.HasPrefix(err.Error(), "this case already has 3 documents") {
 			t.Fatalf("fourth document: %v", err)
 		}
 		if l, err := e.vault.List(ctx, med, k.caseID); err != nil || len(l) != 3 {
@@ -72,7 +72,7 @@ func TestDocumentAndVersionLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = e.vault.AddVersion(ctx, med, k.caseID, first.ID, NewVersion{}, bytes.NewReader([]byte("v3")))
-		if !errors.Is(err, fault.ErrConflict) || !strings.HasPrefix(err.Error(), "This document already has 2 versions") {
+		if !errors.Is(err, fault.ErrConflict) || !strings.HasPrefix(err.Error(), "this document already has 2 versions") {
 			t.Fatalf("third version: %v", err)
 		}
 		if d, err := e.vault.Get(ctx, med, k.caseID, first.ID); err != nil || len(d.Versions) != 2 {

@@ -310,7 +310,7 @@ func (s *Service) checkDocCount(ctx context.Context, caseID string) error {
 		return err
 	}
 	if n >= s.maxDocs {
-		return fmt.Errorf("This case already has %s documents, the most one case holds; add new versions to documents already there instead: %w", count(s.maxDocs), fault.ErrConflict)
+		return fmt.Errorf("this case already has %s documents, the most one case holds; add new versions to documents already there instead: %w", count(s.maxDocs), fault.ErrConflict)
 	}
 	return nil
 }
@@ -319,7 +319,7 @@ func (s *Service) checkDocCount(ctx context.Context, caseID string) error {
 // maxVersions (erased ones count: they stay in its record).
 func (s *Service) checkVersionCount(r *docRecord) error {
 	if len(r.Versions) >= s.maxVersions {
-		return fmt.Errorf("This document already has %s versions, the most one document holds; upload the new version as a new document: %w", count(s.maxVersions), fault.ErrConflict)
+		return fmt.Errorf("this document already has %s versions, the most one document holds; upload the new version as a new document: %w", count(s.maxVersions), fault.ErrConflict)
 	}
 	return nil
 }
