@@ -40,6 +40,7 @@ const (
 	ProblemUnavailable      ProblemType = "unavailable"
 	ProblemNotReady         ProblemType = "not-ready"
 	ProblemHeld             ProblemType = "held"
+	ProblemRequestTimeout   ProblemType = "request-timeout"
 	ProblemInternal         ProblemType = "internal"
 )
 
