@@ -21,3 +21,12 @@ func TestSendRefusesOverlongText(t *testing.T) {
 		t.Fatalf("over 40 KiB: %v", err)
 	}
 }
+
+// TestBroadcastRefusesOverlongTextFirst: a notice over 40 KiB is refused
+// once, before the case is read, rather than by every room in turn.
+func TestBroadcastRefusesOverlongTextFirst(t *testing.T) {
+	s := &SecureChat{}
+	if _, err := s.Broadcast(t.Context(), strings.Repeat("x", 40<<10+1)); err == nil || !strings.Contains(err.Error(), "at most 40960") {
+		t.Fatalf("over 40 KiB: %v", err)
+	}
+}
