@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -834,6 +835,11 @@ func (s *Service) File(ctx context.Context, actor account.Account, caseID string
 	if err != nil {
 		return api.Agreement{}, nil, nil, err
 	}
+	// Checked before anything is filed: RecordOutcome, at closure, would
+	// refuse them only once the PDF is stored.
+	if err := checkEffort(req.Sessions, req.Hours); err != nil {
+		return api.Agreement{}, nil, nil, err
+	}
 	r, err := s.load(ctx, caseID)
 	if err != nil {
 		return api.Agreement{}, nil, nil, err
@@ -886,6 +892,18 @@ func (s *Service) File(ctx context.Context, actor account.Account, caseID string
 	}
 	v, err := s.view(ctx, actor, c, r, true)
 	return v, closed, links, err
+}
+
+// checkEffort checks a filing's sessions and hours with the bounds
+// cases.Service.RecordOutcome applies (cases/outcome.go).
+func checkEffort(sessions int, hours float64) error {
+	if sessions < 0 || sessions > 1000 {
+		return fault.Invalid("sessions", "a whole number between 0 and 1000")
+	}
+	if hours < 0 || hours > 10000 || math.IsNaN(hours) {
+		return fault.Invalid("hours", "between 0 and 10000")
+	}
+	return nil
 }
 
 // file stores the signed PDF under the filing claim cl and completes the

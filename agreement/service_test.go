@@ -273,6 +273,18 @@ func TestAgreementDraftSignFile(t *testing.T) {
 		t.Fatal("a flipped byte verified")
 	}
 
+	// Effort out of range is refused before anything is filed, whether or
+	// not the case is at closure (where it would be recorded).
+	for _, req := range []api.AgreementFileRequest{{Hours: -1}, {Sessions: -1}, {Hours: 10001}, {Sessions: 1001}} {
+		var ce *client.Error
+		if _, err := med.FileAgreement(ctx, k.ID, req); !errors.As(err, &ce) || ce.Status != http.StatusBadRequest || len(ce.Problem.Errors) != 1 {
+			t.Fatalf("file with %+v: %v", req, err)
+		}
+		if a, err := med.Agreement(ctx, k.ID); err != nil || a.Filed != "" {
+			t.Fatalf("after a refused filing with %+v: filed %q %v", req, a.Filed, err)
+		}
+	}
+
 	// Filing before closure files the PDF; at closure it records the outcome.
 	filed, err := med.FileAgreement(ctx, k.ID, api.AgreementFileRequest{})
 	if err != nil || filed.Agreement.Filed == "" || filed.Outcome != nil {

@@ -40,6 +40,7 @@ const (
 	ProblemUnavailable      ProblemType = "unavailable"
 	ProblemNotReady         ProblemType = "not-ready"
 	ProblemHeld             ProblemType = "held"
+	ProblemRequestTimeout   ProblemType = "request-timeout"
 	ProblemInternal         ProblemType = "internal"
 	// A signature on an agreement version that a later one replaced (409).
 	ProblemAgreementSuperseded ProblemType = "agreement-superseded"

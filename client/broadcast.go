@@ -79,6 +79,9 @@ func (e *BroadcastError) Unwrap() []error {
 // receivers show a notice as one only when the signed membership
 // statement names its sender a mediator.)
 func (s *SecureChat) Broadcast(ctx context.Context, text string) ([]string, error) {
+	if err := (&e2ee.Plaintext{Kind: e2ee.KindNotice, Text: text}).Check(); err != nil {
+		return nil, err // every room would refuse it alike
+	}
 	c, err := s.x.C.Case(ctx, s.caseID)
 	if err != nil {
 		return nil, err

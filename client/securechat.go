@@ -480,6 +480,11 @@ func newMessageID() string {
 // server that ignored the epoch) is refused by receivers, and handled the
 // same way.
 func (s *SecureChat) send(ctx context.Context, room string, p *e2ee.Plaintext, before func(payload []byte) error) (api.Message, error) {
+	// Refused before anything is keyed or posted: readers could not
+	// decrypt a longer text.
+	if err := p.Check(); err != nil {
+		return api.Message{}, err
+	}
 	if !slices.Contains(s.rooms, room) {
 		return api.Message{}, fmt.Errorf("room %s is not open in this chat", room)
 	}

@@ -192,6 +192,9 @@ func (s *SenderChain) Encrypt(me *DeviceKeys, p *Plaintext) ([]byte, error) {
 	if s.counter == ^uint32(0) {
 		return nil, errors.New("e2ee: chain exhausted; start a new one")
 	}
+	if err := p.Check(); err != nil {
+		return nil, fmt.Errorf("e2ee: %w", err)
+	}
 	key, nonce, next := ratchet(s.ck)
 	header := s.Ctx.fields(newWriter(TypeMessage)).u32(s.counter).b
 	ct := aesGCM(key).Seal(nil, nonce, p.encode(), append(label(TypeMessage), header...))

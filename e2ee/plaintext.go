@@ -2,6 +2,8 @@ package e2ee
 
 import (
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"unicode/utf8"
 )
 
@@ -36,8 +38,24 @@ type Plaintext struct {
 	Proposer string   // carried: the mediator who proposed it
 }
 
-// maxText bounds one message's text (the payload limit is the real bound).
-const maxText = 40 << 10
+// MaxText bounds one message's text in bytes of UTF-8 (the payload limit,
+// MaxPayload, bounds the whole message). Readers refuse a longer text, so
+// Encrypt refuses to make one.
+const MaxText = 40 << 10
+
+const maxText = MaxText
+
+// Check reports whether p's text is one readers accept: valid UTF-8 of at
+// most MaxText bytes.
+func (p *Plaintext) Check() error {
+	if len(p.Text) > MaxText {
+		return fmt.Errorf("the text is %d bytes; a message holds at most %d (40 KiB)", len(p.Text), MaxText)
+	}
+	if !utf8.ValidString(p.Text) {
+		return errors.New("the text is not valid UTF-8")
+	}
+	return nil
+}
 
 // padBlock: plaintexts are padded to a multiple of it before encryption,
 // so ciphertext sizes say little about text lengths.

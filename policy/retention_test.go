@@ -113,7 +113,7 @@ func TestScheduleValidate(t *testing.T) {
 			t.Errorf("ParsePeriod(%q) = %d, %v", in, got, err)
 		}
 	}
-	for _, in := range []string{"", "y", "-1d", "3w", "200y"} {
+	for _, in := range []string{"", "y", "-1d", "3w", "200y", "50539024859478224y", "9223372036854775807y", "9223372036854775807d"} {
 		if _, err := ParsePeriod(in); err == nil {
 			t.Errorf("ParsePeriod(%q) passed", in)
 		}

@@ -102,6 +102,11 @@ func ParsePeriod(s string) (int, error) {
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("period %q: want a number of days or years, like 30d or 6y", s)
 	}
+	// Checked before years are turned into days, so that the product
+	// cannot wrap around to a small number.
+	if n > MaxRetentionDays {
+		return 0, fmt.Errorf("period %q: at most %d days", s, MaxRetentionDays)
+	}
 	switch s[len(s)-1] {
 	case 'd':
 	case 'y':

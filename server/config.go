@@ -49,6 +49,10 @@ type Config struct {
 	// WebSocketQueue is how many frames may wait for one slow WebSocket
 	// client before it is closed with 4008 (0: web.DefaultSendQueue).
 	WebSocketQueue int
+	// BodyTimeout bounds how long a JSON request body may take to arrive
+	// (0: web.DefaultBodyTimeout, 30 s); uploads and WebSockets are not
+	// bounded by it.
+	BodyTimeout time.Duration
 	// ReassignmentNotice is how long a mediator the program assigns to an
 	// orphaned case waits, after the second person's approval, before
 	// reading anything (0: cases.DefaultReassignmentNotice, 72 h).

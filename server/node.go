@@ -221,7 +221,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		Messaging: n.Messages, Caucus: n.Rooms, Vault: n.Vault, KeyDir: n.KeyDir, Retention: n.Retention,
 		Accounts: n.Accounts, Cases: n.Cases, Audit: log, AuditVerifierKey: signer.VerifierKey(), Policy: pol,
 		Ready: n.Ready, Log: cfg.Log, PublicURL: cfg.PublicURL, TrustForwardedFor: cfg.TrustForwardedFor,
-		WebSocketQueue: cfg.WebSocketQueue, Agreements: n.Agreements, Floor: n.Floor,
+		WebSocketQueue: cfg.WebSocketQueue, BodyTimeout: cfg.BodyTimeout, Agreements: n.Agreements, Floor: n.Floor,
 	})
 	if redisBroker != nil {
 		n.API.Registry().MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -22,6 +22,19 @@ const (
 	MaxNameLen       = 255 // characters
 	MaxMediaTypeLen  = 255 // bytes
 	MaxAudienceUsers = 8
+	// MaxAudienceLen bounds an audience's text form: enough for
+	// "users:" and MaxAudienceUsers account ids of up to 64 bytes, each
+	// with a "user:" prefix, a comma and some spaces.
+	MaxAudienceLen = 6 + MaxAudienceUsers*(64+8)
+	// MaxDocumentsPerCase bounds the documents of one case (listing
+	// reads each document's record).
+	MaxDocumentsPerCase = 1000
+	// MaxVersionsPerDocument bounds a document's versions, erased ones
+	// included: each takes up to about 3.5 KiB of the document's record
+	// (a 255-character name and a 255-byte media type, JSON-escaped, a
+	// hash, an account id, times), so 100 stay far below
+	// metastore.MaxRecordSize (1 MiB).
+	MaxVersionsPerDocument = 100
 	// DefaultMaxSize is the default limit on one version's plaintext.
 	DefaultMaxSize int64 = 2 << 30
 )
@@ -65,6 +78,9 @@ type Audience struct {
 // ParseAudience reads an audience's text form. It checks the form only;
 // Service checks the side and the accounts against the case.
 func ParseAudience(s string) (Audience, error) {
+	if len(s) > MaxAudienceLen {
+		return Audience{}, fault.Invalid("audience", fmt.Sprintf("at most %d characters", MaxAudienceLen))
+	}
 	s = strings.TrimSpace(s)
 	bad := fault.Invalid("audience", "joint, caucus:<side>, mediators or user:<account>[,<account>…]")
 	switch {
@@ -87,11 +103,13 @@ func ParseAudience(s string) (Audience, error) {
 				return Audience{}, bad
 			}
 			if !slices.Contains(users, u) {
+				// Stops at the first account over the limit: the list
+				// stays short whatever the text holds.
+				if len(users) == MaxAudienceUsers {
+					return Audience{}, fault.Invalid("audience", fmt.Sprintf("at most %d named accounts", MaxAudienceUsers))
+				}
 				users = append(users, u)
 			}
-		}
-		if len(users) > MaxAudienceUsers {
-			return Audience{}, fault.Invalid("audience", fmt.Sprintf("at most %d named accounts", MaxAudienceUsers))
 		}
 		slices.Sort(users)
 		return Audience{Kind: policy.AudienceUsers, Users: users}, nil

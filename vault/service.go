@@ -52,6 +52,9 @@ type Service struct {
 	maxSize int64
 	now     func() time.Time
 	log     *slog.Logger
+	// maxDocs and maxVersions are MaxDocumentsPerCase and
+	// MaxVersionsPerDocument (tests lower them).
+	maxDocs, maxVersions int
 }
 
 // New makes a vault service.
@@ -66,7 +69,8 @@ func New(cfg Config) (*Service, error) {
 		cfg.Log = slog.Default()
 	}
 	return &Service{meta: cfg.Meta, store: cfg.Meta.Objects(), cases: cfg.Cases, mk: cfg.MasterKey,
-		policy: cfg.Policy, audit: cfg.Audit, maxSize: cfg.MaxSize, now: time.Now, log: cfg.Log}, nil
+		policy: cfg.Policy, audit: cfg.Audit, maxSize: cfg.MaxSize, now: time.Now, log: cfg.Log,
+		maxDocs: MaxDocumentsPerCase, maxVersions: MaxVersionsPerDocument}, nil
 }
 
 // MaxSize is the limit on one version's plaintext.
@@ -236,6 +240,9 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 			return Document{}, err
 		}
 	}
+	if err := s.checkDocCount(ctx, caseID); err != nil {
+		return Document{}, err
+	}
 	now := s.now().UTC()
 	d := &docRecord{ID: docID, Case: caseID, Class: n.Class, Audience: n.Audience,
 		Created: now, CreatedBy: actor.ID, NextVersion: 2}
@@ -289,6 +296,43 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 	return d.view(cs.allowed(policy.DocDownload, pd), true), nil
 }
 
+// checkDocCount refuses a new document once the case has maxDocs. Two
+// uploads side by side may both pass with one place left: the limit is
+// exceeded by at most the uploads running at once, which the record
+// sizes and listing afford.
+func (s *Service) checkDocCount(ctx context.Context, caseID string) error {
+	n := 0
+	err := s.meta.List(ctx, docPrefix(caseID), func(string) error {
+		n++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if n >= s.maxDocs {
+		return fmt.Errorf("this case already has %s documents, the most one case holds; add new versions to documents already there instead: %w", count(s.maxDocs), fault.ErrConflict)
+	}
+	return nil
+}
+
+// checkVersionCount refuses a new version once the document has
+// maxVersions (erased ones count: they stay in its record).
+func (s *Service) checkVersionCount(r *docRecord) error {
+	if len(r.Versions) >= s.maxVersions {
+		return fmt.Errorf("this document already has %s versions, the most one document holds; upload the new version as a new document: %w", count(s.maxVersions), fault.ErrConflict)
+	}
+	return nil
+}
+
+// count writes n with thousands separators ("1,000").
+func count(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
 // unstageVersion removes a version that never became visible (or whose
 // document was removed again because its upload failed): its storage
 // holds are released, then every stored version of its objects deleted.
@@ -334,6 +378,9 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		if !cs.allowed(policy.DocUpload, r.policyDoc()) {
 			return fmt.Errorf("%s: %w", policy.DocUpload, fault.ErrForbidden)
 		}
+		if err := s.checkVersionCount(r); err != nil {
+			return err
+		}
 		num = r.NextVersion
 		r.NextVersion++
 		return nil
@@ -368,6 +415,11 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		}
 		if !cs.allowed(policy.DocUpload, r.policyDoc()) {
 			return fmt.Errorf("%s: %w", policy.DocUpload, fault.ErrForbidden)
+		}
+		// Checked again: uploads running side by side each passed the
+		// check when they reserved their numbers.
+		if err := s.checkVersionCount(r); err != nil {
+			return err
 		}
 		r.Versions = append(r.Versions, v)
 		slices.SortFunc(r.Versions, func(a, b VersionInfo) int { return a.Version - b.Version })

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,6 +77,10 @@ type Deps struct {
 	// WebSocketQueue is each WebSocket's send queue, in frames (0: the
 	// messaging default); a client that lets it overflow is closed with 4008.
 	WebSocketQueue int
+	// BodyTimeout bounds how long a request's JSON body (or a PDF sent to
+	// be verified) may take to arrive once its headers have (0:
+	// DefaultBodyTimeout). Uploads and WebSockets stay open-ended.
+	BodyTimeout time.Duration
 	// Agreements serves the cases' settlement agreements
 	// (handlers_agreement.go).
 	Agreements *agreement.Service
@@ -110,6 +115,7 @@ type API struct {
 	caseload       *caseload.Service
 	agreements     *agreement.Service
 	floor          *floor.Service
+	bodyTimeout    time.Duration
 }
 
 // New builds the API. Each API has its own metrics registry, so several
@@ -124,7 +130,7 @@ func New(d Deps) *API {
 		auditKeyText: d.AuditVerifierKey,
 		messaging:    d.Messaging, caucus: d.Caucus, keydir: d.KeyDir, vault: d.Vault,
 		agreements: d.Agreements, floor: d.Floor,
-		wsQueue: d.WebSocketQueue, retention: d.Retention, schedule: d.Schedule, caseload: d.Caseload,
+		wsQueue: d.WebSocketQueue, bodyTimeout: d.BodyTimeout, retention: d.Retention, schedule: d.Schedule, caseload: d.Caseload,
 	}
 	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {
 		a.publicOrigin = u.Scheme + "://" + u.Host
@@ -159,7 +165,7 @@ func (a *API) Handler() http.Handler { return a.routes() }
 
 func (a *API) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(withRequestID, securityHeaders, a.observe)
+	r.Use(withRequestID, securityHeaders, a.observe, a.withBodyTimeout)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, api.Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
 	})

@@ -1,13 +1,19 @@
 package web
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"reflect"
 	"strings"
+	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/fault"
 )
@@ -15,6 +21,48 @@ import (
 // MaxJSONBody bounds every JSON request body. Case records are small; the
 // largest field (a disclosure) is 4,000 characters.
 const MaxJSONBody = 64 << 10
+
+// DefaultBodyTimeout bounds how long a request body read whole (JSON, a
+// PDF to verify) may take to arrive: without it, a body sent a byte at a
+// time would hold its request (and, on a route open to anyone, a
+// connection) for ever.
+const DefaultBodyTimeout = 30 * time.Second
+
+// errSlowBody: the body did not arrive within the body timeout (408).
+var errSlowBody = errors.New("request body too slow")
+
+type bodyTimeoutKey struct{}
+
+// withBodyTimeout gives readBody the API's body timeout.
+func (a *API) withBodyTimeout(next http.Handler) http.Handler {
+	d := a.bodyTimeout
+	if d <= 0 {
+		d = DefaultBodyTimeout
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), bodyTimeoutKey{}, d)))
+	})
+}
+
+// readBody reads r's body whole, at most limit bytes, within the body
+// timeout: the connection's read deadline is set for the read and cleared
+// after it (an expired deadline left behind would cancel the request while
+// it runs).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	d, ok := r.Context().Value(bodyTimeoutKey{}).(time.Duration)
+	if !ok {
+		d = DefaultBodyTimeout
+	}
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(d)); err == nil {
+		defer rc.SetReadDeadline(time.Time{})
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return nil, fmt.Errorf("the request body did not arrive within %s: %w", d, errSlowBody)
+	}
+	return b, err
+}
 
 // decodeJSON reads exactly one JSON object into v, refusing unknown fields,
 // trailing data and bodies over MaxJSONBody, and names the field at fault.
@@ -28,28 +76,38 @@ func decodeJSONMax(w http.ResponseWriter, r *http.Request, v any, limit int64) e
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
 		return fault.Invalid("Content-Type", "must be application/json")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	data, err := readBody(w, r, limit)
+	if err != nil {
+		return jsonFault(err, nil, nil)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonFault(err)
+		return jsonFault(err, data, v)
 	}
 	if dec.More() {
 		return fault.Invalid("body", "one JSON object expected, found more data after it")
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return jsonFault(err)
+			return jsonFault(err, nil, nil)
 		}
 		return fault.Invalid("body", "one JSON object expected, found more data after it")
 	}
 	return nil
 }
 
-func jsonFault(err error) error {
+// jsonFault names the field at fault in a decoding error, in plain
+// words. data and v (the body and what it was decoded into) let it find
+// the field of an error encoding/json reports without one (bad base64, a
+// bad time).
+func jsonFault(err error, data []byte, v any) error {
 	var maxErr *http.MaxBytesError
 	var syntaxErr *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	switch {
+	case errors.Is(err, errSlowBody):
+		return err
 	case errors.As(err, &maxErr):
 		return fmt.Errorf("body over %d bytes: %w", maxErr.Limit, fault.ErrTooLarge)
 	case errors.Is(err, io.EOF):
@@ -63,10 +121,18 @@ func jsonFault(err error) error {
 		if field == "" {
 			field = "body"
 		}
-		return fault.Invalid(field, "must be a "+typeErr.Type.String())
+		return fault.Invalid(field, typeWords(typeErr.Type))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return fault.Invalid(name, "unknown field")
+	}
+	if v != nil {
+		// Decoded again, into a fresh value of the same type, by a
+		// decoder whose errors carry the field's place in the body.
+		fresh := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+		if field, detail, ok := v2Words(jsonv2.Unmarshal(data, fresh, jsonv2.MatchCaseInsensitiveNames(true))); ok {
+			return fault.Invalid(field, detail)
+		}
 	}
 	return fault.Invalid("body", "not valid JSON")
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 
@@ -194,10 +193,14 @@ func (a *API) agreementVerify(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, fault.Invalid("Content-Type", "application/pdf"))
 		return
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, agreement.MaxPDF))
+	b, err := readBody(w, r, agreement.MaxPDF)
 	if maxErr := (*http.MaxBytesError)(nil); errors.As(err, &maxErr) {
 		// Too large, as every other route answers (413).
 		a.writeError(w, r, fmt.Errorf("a PDF of at most %d MiB: %w", agreement.MaxPDF>>20, fault.ErrTooLarge))
+		return
+	}
+	if errors.Is(err, errSlowBody) {
+		a.writeError(w, r, err)
 		return
 	}
 	if err != nil {

@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -138,9 +137,14 @@ func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	ttl, err := ttlFromSeconds(req.TTLSeconds)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	actor, _ := actorFrom(r.Context())
 	inv, err := a.cases.CreateInvite(r.Context(), actor, chi.URLParam(r, "caseID"), cases.NewInvite{
-		Role: req.Role, Side: req.Side, Name: req.Name, Email: req.Email, TTL: time.Duration(req.TTLSeconds) * time.Second})
+		Role: req.Role, Side: req.Side, Name: req.Name, Email: req.Email, TTL: ttl})
 	if err != nil {
 		if a.inviteConflict(w, r, err) {
 			return

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
 )
 
 // createReentry issues a re-entry link for a participant's existing
@@ -22,9 +24,14 @@ func (a *API) createReentry(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	ttl, err := ttlFromSeconds(req.TTLSeconds)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
 	actor, _ := actorFrom(r.Context())
 	caseID := chi.URLParam(r, "caseID")
-	re, err := a.cases.CreateReentry(r.Context(), actor, caseID, chi.URLParam(r, "accountID"), time.Duration(req.TTLSeconds)*time.Second)
+	re, err := a.cases.CreateReentry(r.Context(), actor, caseID, chi.URLParam(r, "accountID"), ttl)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
@@ -82,4 +89,14 @@ func (a *API) currentAccount(r *http.Request) *account.Account {
 		return nil
 	}
 	return &acct
+}
+
+// ttlFromSeconds reads a link's lifetime in seconds (0: the default),
+// range-checked before it is multiplied: a huge count would wrap around
+// to a short, valid-looking duration. The service checks the rest.
+func ttlFromSeconds(s int64) (time.Duration, error) {
+	if maxS := int64(cases.MaxInviteTTL / time.Second); s > maxS {
+		return 0, fault.Invalid("ttlSeconds", fmt.Sprintf("at most %d (30 days)", maxS))
+	}
+	return time.Duration(s) * time.Second, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/metastore"
 )
 
 const problemTypeBase = api.ProblemTypeBase
@@ -47,6 +48,21 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if p, ok := typedProblem(err); ok {
 		writeProblem(w, r, p)
+		return
+	}
+	if errors.Is(err, errSlowBody) {
+		w.Header().Set("Connection", "close")
+		writeProblem(w, r, api.Problem{Type: "request-timeout", Title: "The request took too long to arrive", Status: http.StatusRequestTimeout,
+			Detail: strings.TrimSuffix(err.Error(), ": "+errSlowBody.Error()) + "; send it again."})
+		return
+	}
+	if errors.Is(err, metastore.ErrTooLarge) {
+		// A record (a case, a document, an agreement…) would outgrow what
+		// one record holds: the change was refused before it was written.
+		// The record's key stays in the log.
+		a.log.WarnContext(r.Context(), "record too large", slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
+		writeProblem(w, r, api.Problem{Type: "too-large", Title: "This record is full", Status: http.StatusConflict,
+			Detail: fmt.Sprintf("The change would make a stored record larger than %d MiB, so it was not made. Remove something from it first, or start a new one.", metastore.MaxRecordSize>>20)})
 		return
 	}
 	kinds := []struct {

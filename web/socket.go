@@ -831,7 +831,13 @@ func decodeClientFrame(data []byte) (*api.ClientFrame, error) {
 	}
 	var f api.ClientFrame
 	if err := jsonv2.Unmarshal(data, &f, jsonv2.MatchCaseInsensitiveNames(true)); err != nil {
-		return nil, fmt.Errorf("malformed frame: %v", err)
+		if field, detail, ok := v2Words(err); ok {
+			return nil, fmt.Errorf("%s: %s", field, detail)
+		}
+		if _, detail, _ := v2Words(err); detail != "" {
+			return nil, fmt.Errorf("malformed frame: %s", detail)
+		}
+		return nil, errors.New("malformed frame: not a JSON object")
 	}
 	if f.Room == "" || len(f.Room) > api.MaxRoomName || !utf8.ValidString(f.Room) {
 		return nil, fmt.Errorf("room: required, at most %d bytes", api.MaxRoomName)

@@ -38,7 +38,7 @@ func nodeFlags(fs *flag.FlagSet) *server.Config {
 	fs.StringVar(&cfg.MasterKeyFile, "master-key-file", "", "master key file (embedded default: DATA/master.key, created 0600)")
 	fs.StringVar(&cfg.AuditName, "audit-name", "parley/audit", "name of the audit log in its signed checkpoints")
 	fs.Func("s3-secret-key-file", "file holding the S3 secret key", func(path string) error {
-		b, err := os.ReadFile(path)
+		b, err := readInput(path, maxSecretFile, "the S3 secret key")
 		if err != nil {
 			return err
 		}
@@ -60,7 +60,7 @@ func serve(ctx context.Context, args []string) error {
 	fs.DurationVar(&cfg.SessionIdle, "session-idle", 7*24*time.Hour, "a sign-in session unused for this long ends (each use starts the window again)")
 	fs.DurationVar(&cfg.SessionMaxAge, "session-max-age", 30*24*time.Hour, "a sign-in session ends this long after sign-in, however much it is used")
 	fs.Func("terms-file", "a text file with the program's default terms for every case (agreement to mediate, confidentiality, ground rules; at most 20000 characters); mediators may edit a case's copy. Default: the built-in text", func(path string) error {
-		b, err := os.ReadFile(path)
+		b, err := readInput(path, maxTermsFile, "the terms")
 		if err != nil {
 			return err
 		}

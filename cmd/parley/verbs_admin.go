@@ -129,7 +129,7 @@ func auditVerify(ctx context.Context, args []string) error {
 	}
 	var trusted []byte
 	if *cpFile != "" {
-		if trusted, err = os.ReadFile(*cpFile); err != nil {
+		if trusted, err = readInput(*cpFile, maxCheckpointFile, "the checkpoint"); err != nil {
 			return err
 		}
 	}
@@ -147,7 +147,7 @@ func auditVerify(ctx context.Context, args []string) error {
 
 func verifierKey(ctx context.Context, cfg *server.Config, keyFile string) (string, error) {
 	if keyFile != "" {
-		b, err := os.ReadFile(keyFile)
+		b, err := readInput(keyFile, maxKeyFile, "the key")
 		if err != nil {
 			return "", err
 		}

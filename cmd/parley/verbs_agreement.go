@@ -124,13 +124,7 @@ func agreementSave(ctx context.Context, args []string) error {
 	if *file == "" {
 		return usagef("--file is required (- for standard input)")
 	}
-	var b []byte
-	var err error
-	if *file == "-" {
-		b, err = io.ReadAll(io.LimitReader(os.Stdin, agreement.MaxTextLen+1))
-	} else {
-		b, err = os.ReadFile(*file)
-	}
+	b, err := readInput(*file, agreement.MaxTextLen, "the agreement's text")
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
@@ -146,13 +147,10 @@ func chatInteractive(ctx context.Context, args []string) error {
 	caught := s.CaughtUp()
 	backlogWait := time.NewTimer(backlogPatience)
 	defer backlogWait.Stop()
+	var inputErr error // set before lines closes
 	go func() {
 		defer close(lines)
-		sc := bufio.NewScanner(os.Stdin)
-		sc.Buffer(make([]byte, 64<<10), 64<<10)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
+		inputErr = scanLines(os.Stdin, lines)
 	}()
 	proposals := map[string]client.SecureEvent{}
 	show := func(ev client.SecureEvent) {
@@ -189,7 +187,10 @@ func chatInteractive(ctx context.Context, args []string) error {
 			}
 			show(ev)
 		case line, ok := <-input:
-			if !ok || line == "/quit" {
+			if !ok {
+				return inputErr // nil at the end of the input
+			}
+			if line == "/quit" {
 				return nil
 			}
 			if err := chatCommand(ctx, s, *room, line, proposals); err != nil {
@@ -197,6 +198,47 @@ func chatInteractive(ctx context.Context, args []string) error {
 			}
 		}
 	}
+}
+
+// maxLine bounds one line of interactive chat; a message holds at most
+// e2ee.MaxText bytes, which the chat says when a line between the two is
+// sent.
+const maxLine = 64 << 10
+
+// scanLines sends each line of r to out until r ends (nil) or fails. A
+// line over maxLine ends the input with an error rather than as if the
+// input had ended.
+func scanLines(r io.Reader, out chan<- string) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4<<10), maxLine)
+	for sc.Scan() {
+		out <- sc.Text()
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("a line of input is over %s; a message holds at most %s: send a long text with `parley chat send --room ROOM CASE -`", byteSize(maxLine), byteSize(e2ee.MaxText))
+		}
+		return fmt.Errorf("read input: %w", err)
+	}
+	return nil
+}
+
+// readMessage reads a message's text from r (standard input): at most
+// e2ee.MaxText bytes of UTF-8, final line breaks aside. Longer input is
+// refused, never cut.
+func readMessage(r io.Reader) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, e2ee.MaxText+3)) // room for a final "\r\n"
+	if err != nil {
+		return "", fmt.Errorf("read the message: %w", err)
+	}
+	text := strings.TrimRight(string(b), "\r\n")
+	if len(b) > e2ee.MaxText+2 || len(text) > e2ee.MaxText {
+		return "", fmt.Errorf("the message on standard input is over %s, the most one message holds; nothing was sent", byteSize(e2ee.MaxText))
+	}
+	if !utf8.ValidString(text) {
+		return "", errors.New("the message on standard input is not UTF-8 text; nothing was sent")
+	}
+	return text, nil
 }
 
 // backlogPatience bounds how long interactive chat waits for a room's
@@ -253,11 +295,10 @@ func chatSend(ctx context.Context, args []string) error {
 	}
 	text := strings.Join(fs.Args()[1:], " ")
 	if text == "-" {
-		b, err := io.ReadAll(io.LimitReader(os.Stdin, 40<<10))
-		if err != nil {
+		var err error
+		if text, err = readMessage(os.Stdin); err != nil {
 			return err
 		}
-		text = strings.TrimRight(string(b), "\n")
 	}
 	c, x, err := e2eeClient()
 	if err != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	"github.com/parley-mediation/parley/api"
@@ -89,13 +87,7 @@ func caseTermsSet(ctx context.Context, args []string) error {
 	if *file == "" {
 		return usagef("--file is required (- for standard input)")
 	}
-	var b []byte
-	var err error
-	if *file == "-" {
-		b, err = io.ReadAll(io.LimitReader(os.Stdin, 256<<10))
-	} else {
-		b, err = os.ReadFile(*file)
-	}
+	b, err := readInput(*file, maxTermsFile, "the terms")
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
@@ -122,11 +121,10 @@ func broadcast(ctx context.Context, args []string) error {
 	}
 	text := strings.Join(fs.Args()[1:], " ")
 	if text == "-" {
-		b, err := io.ReadAll(io.LimitReader(os.Stdin, 40<<10))
-		if err != nil {
+		var err error
+		if text, err = readMessage(os.Stdin); err != nil {
 			return err
 		}
-		text = strings.TrimRight(string(b), "\n")
 	}
 	if strings.TrimSpace(text) == "" {
 		return usagef("broadcast: the notice is empty")

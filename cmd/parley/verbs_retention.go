@@ -498,7 +498,7 @@ func retentionCertificate(ctx context.Context, args []string) error {
 	}
 	var vkey string
 	if *keyFile != "" {
-		b, err := os.ReadFile(*keyFile)
+		b, err := readInput(*keyFile, maxKeyFile, "the key")
 		if err != nil {
 			return err
 		}

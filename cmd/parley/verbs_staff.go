@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -158,9 +157,9 @@ func passwordChange(ctx context.Context, args []string) error {
 	var err error
 	if *curFile == "-" && *newFile == "-" {
 		fmt.Fprint(os.Stderr, "Current password, then the new one, each on its own line:\n")
-		b, err := io.ReadAll(io.LimitReader(os.Stdin, 4096))
+		b, err := readAtMost(os.Stdin, 2*maxSecretFile, "the passwords on standard input")
 		if err != nil {
-			return fmt.Errorf("read passwords: %w", err)
+			return err
 		}
 		lines := strings.Split(strings.ReplaceAll(string(b), "\r", ""), "\n")
 		if len(lines) < 2 || lines[1] == "" {

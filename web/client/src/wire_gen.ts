@@ -1398,7 +1398,7 @@ export const ProblemTypeBase = "urn:parley:problem:";
 /**
  * ProblemType is the last part of a problem's type.
  */
-export type ProblemType = "invalid-input" | "rate-limited" | "unauthenticated" | "forbidden" | "not-found" | "method-not-allowed" | "conflict" | "gone" | "too-large" | "unavailable" | "not-ready" | "held" | "internal" | "agreement-superseded" | "agreement-filed" | "already-joined";
+export type ProblemType = "invalid-input" | "rate-limited" | "unauthenticated" | "forbidden" | "not-found" | "method-not-allowed" | "conflict" | "gone" | "too-large" | "unavailable" | "not-ready" | "held" | "request-timeout" | "internal" | "agreement-superseded" | "agreement-filed" | "already-joined";
 
 export const DocumentNameHeader = "Parley-Document-Name";
 

@@ -1,0 +1,88 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/metastore"
+)
+
+// TestRecordTooLargeIsAProblem: a record that would outgrow
+// metastore.MaxRecordSize is a 409 in plain words naming no record key,
+// not a 500.
+func TestRecordTooLargeIsAProblem(t *testing.T) {
+	a := &API{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	rec := httptest.NewRecorder()
+	a.writeError(rec, httptest.NewRequest(http.MethodPost, "/api/v1/cases/c/documents/d/share", nil),
+		fmt.Errorf("vault/c-1/docs/d-1: %w", metastore.ErrTooLarge))
+	var p api.Problem
+	if err := json.NewDecoder(rec.Body).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Code != http.StatusConflict || p.Type != problemTypeBase+"too-large" || strings.Contains(p.Detail, "vault/") || !strings.Contains(p.Detail, "1 MiB") {
+		t.Fatalf("got %d %+v", rec.Code, p)
+	}
+}
+
+// TestDecodeErrorsNameTheFieldInPlainWords: a body whose field has the
+// wrong kind of value is refused naming that field in plain words, never
+// a Go type; bad base64 and a bad time name their field too.
+func TestDecodeErrorsNameTheFieldInPlainWords(t *testing.T) {
+	type wrap struct {
+		Record []byte `json:"record"`
+	}
+	type body struct {
+		Role   api.Role  `json:"role"`
+		Sides  []string  `json:"sides"`
+		Until  time.Time `json:"until"`
+		Record []byte    `json:"record"`
+		Wraps  []wrap    `json:"wraps"`
+		Epoch  int64     `json:"epoch"`
+		On     *bool     `json:"on"`
+	}
+	for in, want := range map[string]string{
+		`{"role":3}`:                      "role: must be text in quotes",
+		`{"sides":"A"}`:                   "sides: must be a list",
+		`{"until":"tomorrow"}`:            "until: must be a date and time like 2026-12-05T10:00:00Z",
+		`{"record":"%%%"}`:                "record: must be base64",
+		`{"wraps":[{"record":"%%"}]}`:     "wraps[0].record: must be base64",
+		`{"epoch":"x"}`:                   "epoch: must be a whole number",
+		`{"epoch":1.5}`:                   "epoch: must be a whole number",
+		`{"on":"yes"}`:                    "on: must be true or false",
+		`{"wraps":[{"record":"AA=="},1]}`: "wraps: must be an object",
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(in))
+		req.Header.Set("Content-Type", "application/json")
+		var v body
+		err := decodeJSON(httptest.NewRecorder(), req, &v)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: got %v, want %q", in, err, want)
+		}
+	}
+}
+
+// TestFrameErrorsNameTheFieldInPlainWords: a WebSocket frame with a
+// field of the wrong kind is refused naming it in plain words, not with
+// the JSON decoder's text.
+func TestFrameErrorsNameTheFieldInPlainWords(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"t":"pub","room":"joint","id":"m1","body":"AA==","epoch":"x"}`: "epoch: must be a whole number",
+		`{"t":"pub","room":"joint","id":"m1","body":"%%%"}`:              "body: must be base64",
+		`{"t":"sub","room":5}`:                            "room: must be text in quotes",
+		`{"t":"sub","room":"joint","from":{"epoch":"1"}}`: "from.epoch: must be a whole number",
+		`{"t":"sub","room":"joint"`:                       "malformed frame",
+	} {
+		_, err := decodeClientFrame([]byte(in))
+		if err == nil || !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "Go ") || strings.Contains(err.Error(), "json:") {
+			t.Errorf("%s: got %v, want %q", in, err, want)
+		}
+	}
+}
