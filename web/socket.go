@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"strconv"
 	"sync"
 	"time"
@@ -216,7 +217,7 @@ func (c *socket) open() {
 	// flag and ends.)
 	c.ping = time.AfterFunc(pingInterval, func() { c.kick(wantPing) })
 	if opts.SessionValid != nil || opts.Watch != "" {
-		c.fallbackTick = time.AfterFunc(opts.Fallback, func() { c.kick(wantFallback) })
+		c.fallbackTick = time.AfterFunc(spread(opts.Fallback), func() { c.kick(wantFallback) })
 	}
 	c.stopShutdown = context.AfterFunc(ctx, func() { c.kick(wantShutdown) })
 	// The starting floor view is recorded before any announcement can
@@ -257,6 +258,13 @@ func (c *socket) open() {
 	// and it starts after open), so every answer it gives and caches is
 	// decided after the Watch is in place
 	// (TestSocketAccessLostDuringStartIsRefused).
+}
+
+// spread is d give or take a tenth, at random: connections opened
+// together (a node's restart) do not all check the store in the same
+// second of every minute.
+func spread(d time.Duration) time.Duration {
+	return d - d/10 + mrand.N(d/5+1)
 }
 
 // close ends the connection once its reader has returned: no writer
@@ -488,7 +496,7 @@ func (c *socket) writer() {
 			c.checkSession(ctx)
 		}
 		if want&wantFallback != 0 {
-			c.fallbackTick.Reset(c.opts.Fallback)
+			c.fallbackTick.Reset(spread(c.opts.Fallback))
 		}
 		if want&wantPing != 0 {
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
