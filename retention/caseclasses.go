@@ -573,7 +573,9 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		}
 		if err := s.destroyPlaces(ctx, caseID, prefixes, keys, vs, ga); err != nil {
 			if errors.Is(err, objstore.ErrHeld) {
-				return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, nil
+				// What the hold keeps of the record stays, readable
+				// (destroyPlaces took its marker back) and unfenced.
+				return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, s.cases.EndDisposal(ctx, caseID)
 			}
 			return Outcome{}, err
 		}
