@@ -419,9 +419,28 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	if !errors.Is(err, metastore.ErrNotFound) {
 		return nil, nil, nil, err
 	}
-	// Whether the record is kept comes first: a case kept is not fenced
-	// (and a fence an earlier run left, before something of the case was
-	// kept, is lifted).
+	if err := s.checkCarries(ctx, it.Case); err != nil {
+		return nil, nil, nil, err
+	}
+	// The case goes unless something of it is kept: fence it against any
+	// further change or addition first, appending what its outbox holds
+	// (cases/disposal.go), then look for what keeps it. Checking the
+	// outbox without the fence left a window in which a change could
+	// land, its own append fail, and its event go with the record (review
+	// M1); looking for documents and messages before the fence left one
+	// in which an upload or a post landed and went with the record,
+	// without vault.Dispose. An upload checks the fence again once its
+	// document or version is visible (cases.RefuseAdditions), so it is
+	// seen here (the case is kept, its fence lifted) or taken back there.
+	// A post is refused only where a connection's right to post is decided
+	// (caucus), which a connection caches: a post on a connection
+	// authorized before the fence is not refused. A
+	// failed append leaves the case fenced and the plan applying; the
+	// apply is resumed later, as for any step.
+	c, err := s.cases.BeginDisposal(ctx, it.Case)
+	if c == nil {
+		return nil, nil, nil, fmt.Errorf("case %s: %w", it.Case, err)
+	}
 	records, err := s.vault.Records(ctx, it.Case)
 	if err != nil {
 		return nil, nil, nil, err
@@ -447,19 +466,6 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 			err = s.cases.EndDisposal(ctx, it.Case)
 		}
 		return &Outcome{Result: OutcomeKept, Kept: fmt.Sprintf("%d records of the case are kept by a review or a keep", kept)}, nil, nil, err
-	}
-	if err := s.checkCarries(ctx, it.Case); err != nil {
-		return nil, nil, nil, err
-	}
-	// The case goes: fence it against any further change, then append
-	// what its outbox holds (cases/disposal.go). Checking the outbox
-	// without the fence left a window in which a change could land, its
-	// own append fail, and its event go with the record (review M1). A
-	// failed append leaves the case fenced and the plan applying; the
-	// apply is resumed later, as for any step.
-	c, err := s.cases.BeginDisposal(ctx, it.Case)
-	if c == nil {
-		return nil, nil, nil, fmt.Errorf("case %s: %w", it.Case, err)
 	}
 	if n := len(c.Unaudited); n > 0 {
 		return nil, nil, nil, fmt.Errorf("case %s: %d change(s) not yet in the audit log; apply again once it takes writes: %w", it.Case, n, fault.ErrUnavailable)
