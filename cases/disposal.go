@@ -35,6 +35,24 @@ import (
 // takes no more changes.
 var ErrDisposing = fmt.Errorf("the case is being disposed of under the retention schedule: %w", fault.ErrGone)
 
+// ErrNothingAdded refuses an addition to a fenced case (a document or
+// version, a message): what retention is disposing of takes nothing new,
+// which its disposal would lose. Its text is the whole answer (410).
+var ErrNothingAdded = fmt.Errorf("This case is being disposed of under its retention schedule; nothing can be added.: %w", fault.ErrGone)
+
+// RefuseAdditions is ErrNothingAdded for a case retention has fenced
+// (BeginDisposal), else nil. A writer adding to a case checks it before
+// it writes and, on the case read again, once what it added is visible:
+// retention fences first and then looks for what was added (so either it
+// finds the addition and keeps the case, or the writer sees the fence
+// and takes its addition back).
+func RefuseAdditions(c *Case) error {
+	if c != nil && c.Disposing != nil {
+		return ErrNothingAdded // the whole answer: no case id in the sentence
+	}
+	return nil
+}
+
 // errFenceUnchanged stops a fence update that has nothing to write.
 var errFenceUnchanged = errors.New("fence unchanged")
 

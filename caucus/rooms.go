@@ -140,6 +140,12 @@ func (s *Service) decide(ctx context.Context, actor account.Account, caseID, nam
 			Attrs: map[string]string{"action": string(a), "room": name}})
 		return nil, messaging.Room{}, fmt.Errorf("room %q: %w", name, errNoRoom{})
 	}
+	if a == policy.RoomPost {
+		// A case being disposed of takes no more messages.
+		if err := cases.RefuseAdditions(c); err != nil {
+			return nil, messaging.Room{}, fmt.Errorf("%w: %w", messaging.ErrForbidden, err)
+		}
+	}
 	return c, mr, nil
 }
 

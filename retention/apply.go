@@ -177,6 +177,19 @@ func (s *Service) updatePlan(ctx context.Context, id string, change func(*Plan))
 	return metastore.Update(ctx, s.meta, planKey(id), func(r *Plan) error { change(r); return nil })
 }
 
+// endDisposals lifts the fence (cases.EndDisposal) of every case whose
+// case-record item has an outcome already (held, kept): its record stays.
+func (s *Service) endDisposals(ctx context.Context, items []Item, out []Outcome) error {
+	for i, it := range items {
+		if it.Class == policy.ClassCaseRecord && out[i].Result != "" && out[i].Result != OutcomeDestroyed {
+			if err := s.cases.EndDisposal(ctx, it.Case); err != nil {
+				return fmt.Errorf("case %s: %w", it.Case, err)
+			}
+		}
+	}
+	return nil
+}
+
 // applyPage disposes of one page's records and stores their outcomes.
 func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, n int) ([]Item, []Outcome, error) {
 	items, err := s.loadPage(ctx, p.ID, n)
@@ -221,6 +234,13 @@ func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, 
 		if it.Doc != "" {
 			keyIdx = append(keyIdx, i)
 		}
+	}
+	// A case record held or kept is not disposed of: a fence an earlier
+	// run left on it (cases/disposal.go; a run that stopped after
+	// BeginDisposal, a hold placed since) is lifted, or every change to
+	// the case would be refused for good.
+	if err := s.endDisposals(ctx, items, out); err != nil {
+		return nil, nil, err
 	}
 	// 1–3. Keys, then ciphertext, then records (vault.Dispose, which
 	// calls s.step at each boundary).

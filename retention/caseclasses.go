@@ -397,7 +397,7 @@ func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p
 		}
 		j.Audit = &idx
 	}
-	if err := s.deleteVersions(ctx, vs); err != nil {
+	if err := s.destroyPlaces(ctx, it.Case, prefixes, keys, vs, ga); err != nil {
 		if errors.Is(err, objstore.ErrHeld) {
 			return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, nil
 		}
@@ -419,9 +419,28 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	if !errors.Is(err, metastore.ErrNotFound) {
 		return nil, nil, nil, err
 	}
-	// Whether the record is kept comes first: a case kept is not fenced
-	// (and a fence an earlier run left, before something of the case was
-	// kept, is lifted).
+	if err := s.checkCarries(ctx, it.Case); err != nil {
+		return nil, nil, nil, err
+	}
+	// The case goes unless something of it is kept: fence it against any
+	// further change or addition first, appending what its outbox holds
+	// (cases/disposal.go), then look for what keeps it. Checking the
+	// outbox without the fence left a window in which a change could
+	// land, its own append fail, and its event go with the record (review
+	// M1); looking for documents and messages before the fence left one
+	// in which an upload or a post landed and went with the record,
+	// without vault.Dispose. An upload checks the fence again once its
+	// document or version is visible (cases.RefuseAdditions), so it is
+	// seen here (the case is kept, its fence lifted) or taken back there.
+	// A post is refused only where a connection's right to post is decided
+	// (caucus), which a connection caches: a post on a connection
+	// authorized before the fence is not refused. A
+	// failed append leaves the case fenced and the plan applying; the
+	// apply is resumed later, as for any step.
+	c, err := s.cases.BeginDisposal(ctx, it.Case)
+	if c == nil {
+		return nil, nil, nil, fmt.Errorf("case %s: %w", it.Case, err)
+	}
 	records, err := s.vault.Records(ctx, it.Case)
 	if err != nil {
 		return nil, nil, nil, err
@@ -447,19 +466,6 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 			err = s.cases.EndDisposal(ctx, it.Case)
 		}
 		return &Outcome{Result: OutcomeKept, Kept: fmt.Sprintf("%d records of the case are kept by a review or a keep", kept)}, nil, nil, err
-	}
-	if err := s.checkCarries(ctx, it.Case); err != nil {
-		return nil, nil, nil, err
-	}
-	// The case goes: fence it against any further change, then append
-	// what its outbox holds (cases/disposal.go). Checking the outbox
-	// without the fence left a window in which a change could land, its
-	// own append fail, and its event go with the record (review M1). A
-	// failed append leaves the case fenced and the plan applying; the
-	// apply is resumed later, as for any step.
-	c, err := s.cases.BeginDisposal(ctx, it.Case)
-	if c == nil {
-		return nil, nil, nil, fmt.Errorf("case %s: %w", it.Case, err)
 	}
 	if n := len(c.Unaudited); n > 0 {
 		return nil, nil, nil, fmt.Errorf("case %s: %d change(s) not yet in the audit log; apply again once it takes writes: %w", it.Case, n, fault.ErrUnavailable)
@@ -571,9 +577,11 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		if err := s.auditListed(ctx, caseID, vs, ga); err != nil {
 			return Outcome{}, err
 		}
-		if err := s.deleteVersions(ctx, vs); err != nil {
+		if err := s.destroyPlaces(ctx, caseID, prefixes, keys, vs, ga); err != nil {
 			if errors.Is(err, objstore.ErrHeld) {
-				return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, nil
+				// What the hold keeps of the record stays, readable
+				// (destroyPlaces took its marker back) and unfenced.
+				return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, s.cases.EndDisposal(ctx, caseID)
 			}
 			return Outcome{}, err
 		}
@@ -803,4 +811,127 @@ func (s *Service) auditListed(ctx context.Context, caseID string, vs []objstore.
 		}
 	}
 	return nil
+}
+
+// destroyRounds bounds how often destroyPlaces lists a case's places
+// again after deleting what it listed.
+const destroyRounds = 4
+
+// hidden reports whether key is one of the records destroyPlaces hides
+// before deleting its versions: the case record, whose fence (Disposing)
+// refuses every change, and the case's carries.
+func hidden(caseID, key string) bool {
+	return key == cases.RecordKey(caseID) || strings.HasPrefix(key, "keydir/carries/"+caseID+"/")
+}
+
+// destroyPlaces deletes every stored version under the given places of
+// case caseID. vs is their listing, the events pending in it appended
+// already (auditListed).
+//
+// Deleting a key's versions newest first, as listed, would make each
+// older version current in turn — the case record as it was before its
+// fence, then before it was closed — so a change could be accepted into
+// a record being destroyed and survive it (its version was not listed),
+// and a participant removed could read the case again. So:
+//
+//  1. the case record and its carries are first hidden behind a delete
+//     marker (Delete of the latest version): reads find nothing, and a
+//     change (a conditional write on what it read) has nothing to change;
+//  2. the places are listed again, and the events pending in a version
+//     that appeared since the first listing appended;
+//  3. every key's versions are deleted, its newest (the marker) last, in
+//     a call of its own, so no older version is ever current;
+//  4. the places are listed again and, while a version appeared
+//     meanwhile, steps 1-3 repeat, at most destroyRounds times in all;
+//     places still not empty then are an error (the apply is resumed
+//     later), never a record certified destroyed that remains.
+//
+// A version under a storage (legal) hold stops it with objstore.ErrHeld;
+// the markers this call wrote are deleted first, so what survives of the
+// record is readable again (the caller lifts the fence).
+func (s *Service) destroyPlaces(ctx context.Context, caseID string, prefixes, keys []string, vs []objstore.Version, ga *groupAudit) error {
+	for round := 0; len(vs) > 0; round++ {
+		if round == destroyRounds {
+			return fmt.Errorf("case %s: %d record versions appeared while its records were destroyed; apply again: %w",
+				caseID, len(vs), fault.ErrUnavailable)
+		}
+		if round > 0 {
+			if err := s.auditListed(ctx, caseID, vs, ga); err != nil {
+				return err
+			}
+		}
+		before := map[[2]string]bool{}
+		for _, v := range vs {
+			before[[2]string{v.Key, v.VersionID}] = true
+		}
+		var marked []string
+		newest := map[string]bool{}
+		for _, v := range vs {
+			if newest[v.Key] {
+				continue
+			}
+			newest[v.Key] = true // versions of a key come newest first
+			if v.DeleteMarker || !hidden(caseID, v.Key) {
+				continue
+			}
+			if err := s.store.Delete(ctx, v.Key, ""); err != nil {
+				return errors.Join(err, s.unhide(ctx, marked, before))
+			}
+			marked = append(marked, v.Key)
+		}
+		if len(marked) > 0 {
+			var err error
+			if vs, err = s.storedVersions(ctx, prefixes, keys); err != nil {
+				return errors.Join(err, s.unhide(ctx, marked, before))
+			}
+			var fresh []objstore.Version
+			for _, v := range vs {
+				if !before[[2]string{v.Key, v.VersionID}] && !v.DeleteMarker {
+					fresh = append(fresh, v)
+				}
+			}
+			if err := s.auditListed(ctx, caseID, fresh, ga); err != nil {
+				return errors.Join(err, s.unhide(ctx, marked, before))
+			}
+		}
+		var older, last []objstore.Version
+		seen := map[string]bool{}
+		for _, v := range vs {
+			if seen[v.Key] {
+				older = append(older, v)
+			} else {
+				seen[v.Key] = true
+				last = append(last, v)
+			}
+		}
+		if err := s.deleteVersions(ctx, older); err != nil {
+			return errors.Join(err, s.unhide(ctx, marked, before))
+		}
+		if err := s.deleteVersions(ctx, last); err != nil {
+			return errors.Join(err, s.unhide(ctx, marked, before))
+		}
+		var err error
+		if vs, err = s.storedVersions(ctx, prefixes, keys); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unhide deletes the delete markers destroyPlaces wrote over keys (the
+// newest version of each, a marker not in the listing before), after a
+// disposal that could not finish.
+func (s *Service) unhide(ctx context.Context, keys []string, before map[[2]string]bool) error {
+	var errs []error
+	for _, k := range keys {
+		vs, err := s.store.Versions(ctx, k)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(vs) > 0 && vs[0].DeleteMarker && !before[[2]string{k, vs[0].VersionID}] {
+			errs = append(errs, s.store.Delete(ctx, k, vs[0].VersionID))
+		}
+	}
+	return errors.Join(errs...)
 }

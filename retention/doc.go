@@ -52,10 +52,23 @@
 //     they belong to. Each case's disposal is journaled under the plan
 //     before anything is deleted, so a rerun certifies the same counts.
 //     A case record that goes is first fenced (cases.BeginDisposal: the
-//     case takes no more changes) and the audit events pending in it
-//     appended; nothing is destroyed while one is pending, and whatever
+//     case takes no more changes, no upload, new version or post —
+//     cases.RefuseAdditions, 410) and the audit events pending in it
+//     appended; only then does retention look for documents, messages or
+//     keeps that keep the case (lifting the fence if one does: an upload
+//     checks the fence again once visible and is taken back if it finds
+//     it). Nothing is destroyed while an event is pending, and whatever
 //     pends in a case or carry record a deletion removes is appended
-//     first (auditListed), so disposal never loses an audit entry.
+//     first (auditListed), so disposal never loses an audit entry. The
+//     records are deleted hidden (destroyPlaces): a delete marker over the
+//     case record and each carry first, so no older, unfenced version is
+//     ever current and no change can land in them; every key's newest
+//     version last; then its places listed again and what appeared
+//     meanwhile deleted too (at most 4 rounds, else the apply stops, to
+//     be resumed). A case-record item that ends held or kept — a hold
+//     placed after a run that stopped past the fence, a keep, a storage
+//     hold met while deleting (whose marker is taken back) — has its
+//     fence lifted (cases.EndDisposal).
 //   - Actions besides destroy (actions.go, transfer.go): before approval,
 //     records staff may choose to review a record (keep it until a date,
 //     with a reason), keep it permanently (with an authority), or transfer

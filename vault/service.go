@@ -212,6 +212,9 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 	if !s.policy.Decide(actor.Principal(), policy.CaseReadSummary, cs.c.Facts()).Allowed {
 		return Document{}, s.denied(ctx, cs, policy.DocUpload, "", policy.Document{})
 	}
+	if err := cases.RefuseAdditions(cs.c); err != nil {
+		return Document{}, err
+	}
 	name, err := checkName(n.Name)
 	if err != nil {
 		return Document{}, err
@@ -293,6 +296,13 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 			return Document{}, fmt.Errorf("hold new document: %w", err)
 		}
 	}
+	if err := s.refusedSince(ctx, caseID); err != nil {
+		bg := context.WithoutCancel(ctx)
+		if derr := s.meta.Delete(bg, docKey(caseID, d.ID)); derr == nil {
+			s.unstageVersion(bg, caseID, d.ID, 1)
+		}
+		return Document{}, err
+	}
 	return d.view(cs.allowed(policy.DocDownload, pd), true), nil
 }
 
@@ -353,6 +363,9 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 	}
 	d, err := s.loadDoc(ctx, cs, docID, policy.DocUpload)
 	if err != nil {
+		return Document{}, err
+	}
+	if err := cases.RefuseAdditions(cs.c); err != nil {
 		return Document{}, err
 	}
 	if d.e2ee() {
@@ -447,7 +460,30 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 			}
 		}
 	}
+	if err := s.refusedSince(ctx, caseID); err != nil {
+		bg := context.WithoutCancel(ctx)
+		if _, derr := metastore.Update(bg, s.meta, docKey(caseID, docID), func(r *docRecord) error {
+			r.Versions = slices.DeleteFunc(r.Versions, func(x VersionInfo) bool { return x.Version == num })
+			return nil
+		}); derr == nil {
+			s.unstageVersion(bg, caseID, docID, num)
+		}
+		return Document{}, err
+	}
 	return committed.view(cs.allowed(policy.DocDownload, committed.policyDoc()), true), nil
+}
+
+// refusedSince reads case caseID again once an addition is visible: if
+// retention fenced it meanwhile (cases.RefuseAdditions), the caller takes
+// the addition back and refuses it. Retention fences before it looks for
+// documents that keep the case, so an addition is either seen there (the
+// case is kept) or refused here, never lost with the case unaudited.
+func (s *Service) refusedSince(ctx context.Context, caseID string) error {
+	c, err := s.cases.Load(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	return cases.RefuseAdditions(c)
 }
 
 // discardVersion deletes every stored version of a version's ciphertext

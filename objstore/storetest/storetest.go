@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) objstore.Store) {
 		{"PermanentDelete", testPermanentDelete},
 		{"LegalHold", testLegalHold},
 		{"BulkVersions", testBulkVersions},
+		{"HideThenDelete", testHideThenDelete},
 		{"LargeStream", testLargeStream},
 		{"Ping", testPing},
 	}
@@ -540,6 +541,39 @@ func testLegalHold(t *testing.T, s objstore.Store) {
 	isErr(t, "SetLegalHold on deleted version", s.SetLegalHold(ctx, key, v1.VersionID, true), objstore.ErrNotFound)
 	_, err := s.LegalHold(ctx, key, v1.VersionID)
 	isErr(t, "LegalHold on deleted version", err, objstore.ErrNotFound)
+}
+
+// testHideThenDelete: what retention does to a record it destroys
+// (retention destroyPlaces) — a delete marker first, then the older
+// versions, the marker last — leaves nothing readable at any step, and
+// nothing at all at the end.
+func testHideThenDelete(t *testing.T, s objstore.Store) {
+	ctx := t.Context()
+	const key = "hide/case"
+	v1 := put(t, s, key, []byte("one"), objstore.PutOptions{})
+	v2 := put(t, s, key, []byte("two"), objstore.PutOptions{})
+	if err := s.Delete(ctx, key, ""); err != nil {
+		t.Fatal(err)
+	}
+	vs := versions(t, s, key, 3)
+	if !vs[0].DeleteMarker || vs[1].VersionID != v2.VersionID || vs[2].VersionID != v1.VersionID {
+		t.Fatalf("versions after the marker = %+v, want marker, v2, v1", vs)
+	}
+	for _, v := range []objstore.Info{v1, v2} {
+		if errs := s.DeleteVersions(ctx, []objstore.Info{v}); errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+		_, err := s.Stat(ctx, key)
+		isErr(t, "Stat while older versions go", err, objstore.ErrNotFound)
+	}
+	if vs := versions(t, s, key, 1); !vs[0].DeleteMarker {
+		t.Fatalf("versions = %+v, want only the marker", vs)
+	}
+	if errs := s.DeleteVersions(ctx, []objstore.Info{vs[0].Info}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	_, err := s.Versions(ctx, key)
+	isErr(t, "Versions after deleting all", err, objstore.ErrNotFound)
 }
 
 // testBulkVersions: VersionsUnder lists every version and delete marker
