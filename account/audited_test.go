@@ -54,13 +54,17 @@ func TestResetThatLandedDespiteAnErrorAnswersItsPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	admin, err := svc.Create(ctx, NewAccount{Email: "admin@example.org", Name: "Ada Admin", Role: policy.RoleAdmin, Password: testPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
 	audited := 0
 	audit := func(context.Context, Account) error { audited++; return nil }
-	if _, _, err := svc.ApproveReset(ctx, a.ID, "u_nobody", "u_admin", audit); err == nil || audited != 0 {
+	if _, _, err := svc.ApproveReset(ctx, a.ID, "u_nobody", admin.ID, audit); err == nil || audited != 0 {
 		t.Fatalf("approving a reset nobody requested: %v, %d entries", err, audited)
 	}
 	f.armed.Store(true)
-	got, pw, err := svc.ResetPassword(ctx, a.ID, "u_admin", audit)
+	got, pw, err := svc.ResetPassword(ctx, a.ID, admin.ID, audit)
 	if err != nil || pw == "" || audited != 1 {
 		t.Fatalf("a reset that landed: %q %v (%d entries)", pw, err, audited)
 	}
@@ -69,7 +73,7 @@ func TestResetThatLandedDespiteAnErrorAnswersItsPassword(t *testing.T) {
 	}
 	// An audit that fails stops the change: the password stays.
 	down := errors.New("audit down")
-	if _, _, err := svc.ResetPassword(ctx, a.ID, "u_admin", func(context.Context, Account) error { return down }); !errors.Is(err, down) {
+	if _, _, err := svc.ResetPassword(ctx, a.ID, admin.ID, func(context.Context, Account) error { return down }); !errors.Is(err, down) {
 		t.Fatalf("a reset with the log down: %v", err)
 	}
 	now, err := svc.Get(ctx, a.ID)
