@@ -100,6 +100,31 @@ func TestAnnouncementsAreCoalescedPerConnection(t *testing.T) {
 	}
 }
 
+// checkedSocket serves one connection with auth, watching a case topic
+// and checking every fallback, and dials it; the test's cleanup closes
+// both.
+func checkedSocket(t *testing.T, auth messaging.Authorizer, fallback time.Duration) *websocket.Conn {
+	t.Helper()
+	svc := dirService(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_checked", Auth: auth, Watch: "case:c_checked", Fallback: fallback})
+	}))
+	t.Cleanup(srv.Close)
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	if err := ws.WriteJSON(api.ClientFrame{Type: api.FrameSub, Room: "caucus-A"}); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
 // flipAuth allows every room until lost is set, then answers that access
 // to the case ended.
 type flipAuth struct{ lost atomic.Bool }
@@ -120,24 +145,8 @@ func (a *flipAuth) Invalidate() {}
 // an announcement led to a re-check, and a recused mediator's open socket
 // kept its caucus for as long as it stayed open.
 func TestLostAnnouncementStillEndsAccess(t *testing.T) {
-	svc := dirService(t)
 	auth := &flipAuth{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_flip", Auth: auth, Watch: "case:c_flip", Fallback: 50 * time.Millisecond})
-	}))
-	defer srv.Close()
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	if err := ws.WriteJSON(api.ClientFrame{Type: api.FrameSub, Room: "caucus-A"}); err != nil {
-		t.Fatal(err)
-	}
+	ws := checkedSocket(t, auth, 50*time.Millisecond)
 	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
 		var f api.ServerFrame
@@ -184,24 +193,8 @@ func (a *blipAuth) Invalidate() {}
 // minute; one that falls in a storage blip decided nothing, so the
 // connection keeps its room (and is not told it is no longer in it).
 func TestStoreBlipKeepsRooms(t *testing.T) {
-	svc := dirService(t)
 	auth := &blipAuth{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_blip", Auth: auth, Watch: "case:c_blip", Fallback: 20 * time.Millisecond})
-	}))
-	defer srv.Close()
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	if err := ws.WriteJSON(api.ClientFrame{Type: api.FrameSub, Room: "caucus-A"}); err != nil {
-		t.Fatal(err)
-	}
+	ws := checkedSocket(t, auth, 20*time.Millisecond)
 	frames := make(chan api.ServerFrame, 64)
 	go func() {
 		defer close(frames)
