@@ -38,7 +38,7 @@ var ErrDisposing = fmt.Errorf("the case is being disposed of under the retention
 // ErrNothingAdded refuses an addition to a fenced case (a document or
 // version, a message): what retention is disposing of takes nothing new,
 // which its disposal would lose. Its text is the whole answer (410).
-var ErrNothingAdded = fmt.Errorf("This case is being disposed of under its retention schedule; nothing can be added.: %w", fault.ErrGone)
+var ErrNothingAdded = fmt.Errorf("this case is being disposed of under its retention schedule, so nothing can be added to it: %w", fault.ErrGone)
 
 // RefuseAdditions is ErrNothingAdded for a case retention has fenced
 // (BeginDisposal), else nil. A writer adding to a case checks it before
