@@ -31,8 +31,14 @@ type Account struct {
 	// ResetPassword); until the person chooses a new one, the API lets
 	// them do nothing else.
 	PasswordChangeRequired bool `json:"passwordChangeRequired,omitempty"`
-	// SessionsNotBefore: sessions opened at or before it are revoked (a
-	// lost laptop, a stolen token: RevokeSessions).
+	// SessionGeneration counts the revocations of the account's sessions
+	// (a lost laptop, a stolen token: RevokeSessions; a disabling, a
+	// password reset or change). A session is valid only while it carries
+	// the account's current generation (see revoked): no clocks compared.
+	SessionGeneration uint64 `json:"sessionGeneration,omitempty"`
+	// SessionsNotBefore is when (by the revoking node's clock) the
+	// account's sessions were last revoked. It decides only for sessions
+	// written before generations existed, and for older releases.
 	SessionsNotBefore *time.Time `json:"sessionsNotBefore,omitempty"`
 	Created           time.Time  `json:"created"`
 	// CreatedBy is the account that created this one through the API;

@@ -19,11 +19,50 @@ import (
 // by use (Authenticate), but never past Cap, the absolute end counted from
 // sign-in. Sessions written before Cap existed end at Created plus
 // SessionMaxAge.
+//
+// Generation is the account's SessionGeneration when the session was
+// opened: the session is revoked once the account's generation moved on
+// (see revoked). Sessions written before generations existed have none
+// (nil) and are judged by the account's SessionsNotBefore, as they were.
 type Session struct {
-	AccountID string    `json:"accountId"`
-	Created   time.Time `json:"created"`
-	Expires   time.Time `json:"expires"`
-	Cap       time.Time `json:"cap,omitzero"`
+	AccountID  string    `json:"accountId"`
+	Created    time.Time `json:"created"`
+	Expires    time.Time `json:"expires"`
+	Cap        time.Time `json:"cap,omitzero"`
+	Generation *uint64   `json:"generation,omitempty"`
+}
+
+// revoked reports whether a revocation of the account's sessions
+// (RevokeSessions, a disabling, a password reset or change) was written
+// after sess was opened. It compares no clocks: the revocation bumps the
+// account's SessionGeneration by a conditional write in the object store,
+// and a session carries the generation of the account record it was opened
+// from, so whichever node's clock is ahead or behind, a session opened
+// before a revocation is caught by it and one opened after it is not.
+//
+// A session from before generations existed (no Generation) is revoked by
+// any revocation since (the account's generation is no longer 0), and
+// otherwise, as before, if it was opened at or before SessionsNotBefore;
+// such sessions are gone at most SessionMaxAge after the upgrade.
+func revoked(a Account, sess Session) bool {
+	if sess.Generation != nil {
+		return *sess.Generation != a.SessionGeneration
+	}
+	if a.SessionGeneration != 0 {
+		return true
+	}
+	return a.SessionsNotBefore != nil && !sess.Created.After(*a.SessionsNotBefore)
+}
+
+// revoke ends every session a has open: the generation moves on, so every
+// session opened from an earlier read of the record is revoked. It is
+// applied inside a conditional update of the record (metastore.Update),
+// so two revocations on two nodes never write the same generation.
+// SessionsNotBefore is kept (this node's clock) for the sessions from
+// before generations existed and for older releases, which read only it.
+func revoke(a *Account, now time.Time) {
+	a.SessionGeneration++
+	a.SessionsNotBefore = &now
 }
 
 // end is the session's absolute end.
@@ -95,7 +134,10 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 		undo()
 		return a, "", Session{}, fmt.Errorf("%w: %w", ErrDisabled, fault.ErrForbidden)
 	}
-	token, sess, err := s.NewSession(ctx, a.ID)
+	// The session carries the generation of the record read before the
+	// password check: a revocation written since (a disabling meanwhile)
+	// ends it.
+	token, sess, err := s.newSession(ctx, a)
 	if err != nil {
 		undo()
 		return Account{}, "", Session{}, err
@@ -191,11 +233,23 @@ func (s *Service) limit(ctx context.Context, key string, n int, window time.Dura
 }
 
 // NewSession opens a session for an account (after a password check or an
-// invite redemption) and returns its token.
+// invite redemption) and returns its token. The session belongs to the
+// account's sessions as they are now: a later revocation ends it.
 func (s *Service) NewSession(ctx context.Context, accountID string) (string, Session, error) {
+	a, err := s.Get(ctx, accountID)
+	if err != nil {
+		return "", Session{}, err
+	}
+	return s.newSession(ctx, a)
+}
+
+// newSession opens a session of a's generation, as the caller read the
+// record: a revocation written after that read ends it.
+func (s *Service) newSession(ctx context.Context, a Account) (string, Session, error) {
 	token := ids.Token()
 	now := s.now().UTC()
-	sess := Session{AccountID: accountID, Created: now, Expires: now.Add(s.SessionTTL), Cap: now.Add(s.SessionMaxAge)}
+	gen := a.SessionGeneration
+	sess := Session{AccountID: a.ID, Created: now, Expires: now.Add(s.SessionTTL), Cap: now.Add(s.SessionMaxAge), Generation: &gen}
 	if sess.Expires.After(sess.Cap) {
 		sess.Expires = sess.Cap
 	}
@@ -240,7 +294,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Account, Sess
 	if a.Disabled {
 		return Account{}, Session{}, fmt.Errorf("%w: %w", ErrDisabled, fault.ErrUnauthenticated)
 	}
-	if a.SessionsNotBefore != nil && !sess.Created.After(*a.SessionsNotBefore) {
+	if revoked(a, sess) {
 		return Account{}, Session{}, fmt.Errorf("session revoked: %w", fault.ErrUnauthenticated)
 	}
 	return a, s.slide(ctx, token, ver, sess, now), nil
@@ -271,16 +325,16 @@ func (s *Service) slide(ctx context.Context, token string, ver string, sess Sess
 }
 
 // RevokeSessions ends every session the account has open now, on every
-// node (the account record is in the object store); later sign-ins work.
-// Open WebSockets close once told on AccountTopic (or at their next
-// periodic session check).
+// node (the account record is in the object store: its SessionGeneration
+// moves on, see revoked); later sign-ins work. Open WebSockets close once
+// told on AccountTopic (or at their next periodic session check).
 func (s *Service) RevokeSessions(ctx context.Context, id string) error {
 	if !ids.Valid("u", id) {
 		return fmt.Errorf("account: %w", fault.ErrNotFound)
 	}
 	now := s.now().UTC()
 	_, err := metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
-		a.SessionsNotBefore = &now
+		revoke(a, now)
 		return nil
 	})
 	if errors.Is(err, metastore.ErrNotFound) {

@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/parley-mediation/parley/internal/fault"
-	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -102,7 +100,7 @@ func (s *Service) Disable(ctx context.Context, id string, audit Audit) (Account,
 	now := s.now().UTC()
 	return s.auditedUpdate(ctx, a, audit, func(a *Account) error {
 		a.Disabled = true
-		a.SessionsNotBefore = &now
+		revoke(a, now)
 		return nil
 	}, func(a Account) bool { return a.Disabled })
 }
@@ -140,10 +138,10 @@ func (s *Service) RequestReset(ctx context.Context, id, by string, audit Audit) 
 		if a.PendingReset == nil {
 			a.PendingReset = &PendingReset{RequestedBy: by, Requested: now}
 		}
-		a.SessionsNotBefore = &now
+		revoke(a, now)
 		return nil
 	}, func(a Account) bool {
-		return a.PendingReset != nil && a.SessionsNotBefore != nil && !a.SessionsNotBefore.Before(now)
+		return a.PendingReset != nil && a.SessionGeneration > cur.SessionGeneration
 	})
 }
 
@@ -237,7 +235,7 @@ func (s *Service) resetPassword(ctx context.Context, id, by string, audit Audit,
 		}
 		a.PasswordHash = hash
 		a.PasswordChangeRequired = true
-		a.SessionsNotBefore = &now
+		revoke(a, now)
 		for _, j := range joins {
 			if j != a.ID && !slices.Contains(a.Lineage, j) {
 				a.Lineage = append(a.Lineage, j)
@@ -290,12 +288,13 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 	}
 	undo()
 	hash := hashPassword(next)
-	// Sessions opened before this instant end; the new one is opened after.
-	cut := s.now().UTC()
+	// Every session opened so far ends; the new one is opened from the
+	// record as written, so it carries the new generation.
+	now := s.now().UTC()
 	a, err = s.auditedUpdate(ctx, a, audit, func(a *Account) error {
 		a.PasswordHash = hash
 		a.PasswordChangeRequired = false
-		a.SessionsNotBefore = &cut
+		revoke(a, now)
 		// They hold their password: a reset waiting for approval is moot.
 		a.PendingReset = nil
 		return nil
@@ -303,24 +302,9 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 	if err != nil {
 		return Account{}, "", Session{}, err
 	}
-	token, sess, err := s.newSessionAfter(ctx, a.ID, cut)
+	token, sess, err := s.newSession(ctx, a)
 	if err != nil {
 		return Account{}, "", Session{}, err
 	}
 	return a, token, sess, nil
-}
-
-// newSessionAfter opens a session whose creation time is strictly after
-// cut, so a revocation at cut does not catch it even on a coarse clock.
-func (s *Service) newSessionAfter(ctx context.Context, id string, cut time.Time) (string, Session, error) {
-	token := ids.Token()
-	now := s.now().UTC()
-	if !now.After(cut) {
-		now = cut.Add(time.Nanosecond)
-	}
-	sess := Session{AccountID: id, Created: now, Expires: now.Add(s.SessionTTL)}
-	if _, err := s.meta.Create(ctx, s.sessionKey(token), sess); err != nil {
-		return "", Session{}, err
-	}
-	return token, sess, nil
 }

@@ -28,7 +28,11 @@ type Account struct {
 	// person must choose a new one (POST /api/v1/me/password) before the
 	// server lets them do anything else.
 	PasswordChangeRequired bool `json:"passwordChangeRequired,omitempty"`
-	// SessionsNotBefore: sessions opened at or before it are revoked.
+	// SessionsNotBefore: when the account's sessions were last revoked,
+	// by the revoking node's clock. A session ends with the first
+	// revocation written after it was opened, whatever the nodes' clocks
+	// say (docs/security.md, "Revocation compares no clocks"); this time
+	// judges only sessions stored before revocations were counted.
 	SessionsNotBefore *time.Time `json:"sessionsNotBefore,omitempty"`
 	Created           time.Time  `json:"created"`
 	// CreatedBy is the account that created this one through the API;

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/policy"
@@ -31,7 +30,6 @@ func TestRemoveParticipantFromClosedCase(t *testing.T) {
 	}
 	var changes []MembershipChange
 	e.svc.OnMembership = func(_ context.Context, _ string, ch MembershipChange) { changes = append(changes, ch) }
-	e.accounts.SetClock(func() time.Time { return time.Now().Add(time.Second) })
 	got, err := e.svc.RemoveParticipant(ctx, med, c.ID, lawyer.ID)
 	if err != nil {
 		t.Fatalf("removing counsel from the closed case: %v", err)

@@ -34,7 +34,6 @@ func TestRemovedAccountNotReadmitted(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	e.accounts.SetClock(func() time.Time { return time.Now().Add(time.Second) })
 	if _, err := e.svc.RemoveParticipant(ctx, med, c.ID, j.Account.ID); err != nil {
 		t.Fatal(err)
 	}

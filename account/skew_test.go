@@ -1,0 +1,232 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/hashcost"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/ratelimit"
+)
+
+// clockSkew is how far the two nodes' clocks disagree in these tests:
+// minutes, as on machines whose time sync failed.
+const clockSkew = 2 * time.Minute
+
+// twoNodes returns two Services over one store, as two nodes behind a
+// load balancer with no sticky sessions, whose clocks disagree: ahead's
+// reads clockSkew later than behind's. Both clocks stand still.
+func twoNodes(t *testing.T) (ahead, behind *Service) {
+	t.Helper()
+	behind, _ = newService(t)
+	ahead = NewService(behind.meta, ratelimit.NewMemory())
+	base := time.Now().UTC()
+	behind.SetClock(func() time.Time { return base })
+	ahead.SetClock(func() time.Time { return base.Add(clockSkew) })
+	return ahead, behind
+}
+
+// revocation is one way an account's sessions end. It runs on node (other
+// is the other node) and returns the password that signs in afterwards
+// (after enabling again, for a disabling).
+type revocation struct {
+	name string
+	run  func(t *testing.T, node, other *Service, id string) (password string)
+}
+
+var revocations = []revocation{
+	{"revoke-sessions", func(t *testing.T, node, _ *Service, id string) string {
+		if err := node.RevokeSessions(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+		return testPassword
+	}},
+	{"disable", func(t *testing.T, node, _ *Service, id string) string {
+		if _, err := node.Disable(t.Context(), id, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := node.Enable(t.Context(), id, nil); err != nil {
+			t.Fatal(err)
+		}
+		return testPassword
+	}},
+	{"reset request", func(t *testing.T, node, _ *Service, id string) string {
+		if _, err := node.RequestReset(t.Context(), id, "u_someadmin", nil); err != nil {
+			t.Fatal(err)
+		}
+		return testPassword
+	}},
+	{"reset", func(t *testing.T, node, _ *Service, id string) string {
+		_, pw, err := node.ResetPassword(t.Context(), id, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pw
+	}},
+	{"password change", func(t *testing.T, node, other *Service, id string) string {
+		_, token, _, err := node.ChangePassword(t.Context(), id, testPassword, otherPassword, "192.0.2.1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The session the change opened for the person is theirs, on
+		// every node.
+		if ok, err := authenticated(t.Context(), token, node, other); err != nil || !ok {
+			t.Fatalf("the session the password change opened: valid %v, err %v", ok, err)
+		}
+		return otherPassword
+	}},
+}
+
+func authenticated(ctx context.Context, token string, nodes ...*Service) (bool, error) {
+	for _, n := range nodes {
+		_, _, err := n.Authenticate(ctx, token)
+		if errors.Is(err, fault.ErrUnauthenticated) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// TestRevocationDoesNotCompareNodeClocks: a revocation ends exactly the
+// sessions opened before it, whichever node opened them and whichever node
+// revokes, however far apart their clocks are. A session opened on a node
+// whose clock is ahead used to outlive a revocation written by a node whose
+// clock is behind (its opening time was "after" the revocation time), and
+// a sign-in on a node whose clock is behind, after a revocation written by
+// one whose clock is ahead, used to be ended by it.
+func TestRevocationDoesNotCompareNodeClocks(t *testing.T) {
+	hashcost.UseTestCost()
+	for _, r := range revocations {
+		t.Run(r.name+"/opened before, on the node ahead", func(t *testing.T) {
+			ctx := t.Context()
+			ahead, behind := twoNodes(t)
+			a := createMediator(t, ahead, "mia@example.com")
+			_, token, _, err := ahead.Login(ctx, "mia@example.com", testPassword, "192.0.2.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.run(t, behind, ahead, a.ID)
+			ok, err := authenticated(ctx, token, ahead, behind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				t.Fatalf("a session opened before the %s (on a node whose clock is %v ahead of the revoking node's) outlived it", r.name, clockSkew)
+			}
+		})
+		t.Run(r.name+"/opened after, on the node behind", func(t *testing.T) {
+			ctx := t.Context()
+			ahead, behind := twoNodes(t)
+			a := createMediator(t, ahead, "mia@example.com")
+			_, old, _, err := behind.Login(ctx, "mia@example.com", testPassword, "192.0.2.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pw := r.run(t, ahead, behind, a.ID)
+			_, token, _, err := behind.Login(ctx, "mia@example.com", pw, "192.0.2.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok, err := authenticated(ctx, token, ahead, behind)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				t.Fatalf("a sign-in after the %s (on a node whose clock is %v behind the revoking node's) was ended by it", r.name, clockSkew)
+			}
+			if ok, err := authenticated(ctx, old, ahead, behind); err != nil || ok {
+				t.Fatalf("the session from before the %s: valid %v, err %v", r.name, ok, err)
+			}
+		})
+	}
+}
+
+// TestSessionOpenedDuringRevocationEnds: a sign-in that read the account
+// before a revocation was written and stored its session after it belongs
+// to the revoked sessions (a disabling while the password was checked).
+func TestSessionOpenedDuringRevocationEnds(t *testing.T) {
+	ahead, behind := twoNodes(t)
+	ctx := t.Context()
+	a := createMediator(t, behind, "mia@example.com")
+	if err := behind.RevokeSessions(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	// ahead read the record before a second revocation.
+	read, err := ahead.Get(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := behind.RevokeSessions(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := ahead.newSession(ctx, read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := authenticated(ctx, token, ahead, behind); err != nil || ok {
+		t.Fatalf("a session opened from the record as it was before a revocation: valid %v, err %v", ok, err)
+	}
+}
+
+// TestSessionsFromBeforeGenerations: a session stored before sessions
+// carried a generation is judged as it was, by SessionsNotBefore, until the
+// account's sessions are next revoked, which ends it on any clock.
+func TestSessionsFromBeforeGenerations(t *testing.T) {
+	ahead, behind := twoNodes(t)
+	ctx := t.Context()
+	a := createMediator(t, behind, "mia@example.com")
+	base := behind.now()
+	legacy := func(created time.Time) string {
+		t.Helper()
+		token := ids.Token()
+		sess := Session{AccountID: a.ID, Created: created, Expires: created.Add(time.Hour), Cap: created.Add(24 * time.Hour)}
+		if _, err := behind.meta.Create(ctx, behind.sessionKey(token), sess); err != nil {
+			t.Fatal(err)
+		}
+		return token
+	}
+	// An older release revoked at base (it wrote SessionsNotBefore only).
+	if _, err := metastore.Update(ctx, behind.meta, accountKey(a.ID), func(a *Account) error {
+		a.SessionsNotBefore = &base
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before, after := legacy(base.Add(-time.Second)), legacy(base.Add(time.Second))
+	if ok, err := authenticated(ctx, before, ahead, behind); err != nil || ok {
+		t.Fatalf("older session opened before the older revocation: valid %v, err %v", ok, err)
+	}
+	if ok, err := authenticated(ctx, after, ahead, behind); err != nil || !ok {
+		t.Fatalf("older session opened after the older revocation: valid %v, err %v", ok, err)
+	}
+	// A session opened now carries a generation: the older revocation's
+	// time does not judge it, whatever this node's clock says.
+	early := behind.now
+	behind.SetClock(func() time.Time { return base.Add(-time.Hour) })
+	fresh, _, err := behind.NewSession(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	behind.SetClock(early)
+	if ok, err := authenticated(ctx, fresh, ahead, behind); err != nil || !ok {
+		t.Fatalf("a session opened after the older revocation on a clock behind it: valid %v, err %v", ok, err)
+	}
+	// A revocation now ends the older session, though the revoking node's
+	// clock is behind the time it was opened at.
+	behind.SetClock(func() time.Time { return base.Add(-time.Minute) })
+	if err := behind.RevokeSessions(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{after, fresh} {
+		if ok, err := authenticated(ctx, tok, ahead, behind); err != nil || ok {
+			t.Fatalf("a session after a revocation on a clock behind it: valid %v, err %v", ok, err)
+		}
+	}
+}
