@@ -217,6 +217,9 @@ func (s *Service) AddMediator(ctx context.Context, actor account.Account, id, me
 	if m.Role != policy.RoleMediator {
 		return nil, fault.Invalid("accountId", "not a mediator account")
 	}
+	if _, ok := c.Mediator(m.ID); ok {
+		return nil, fmt.Errorf("mediator already assigned (or recused): %w", fault.ErrConflict)
+	}
 	adder, err := s.accounts.Control(ctx, actor)
 	if err != nil {
 		return nil, fmt.Errorf("your account: %w", err)
@@ -229,8 +232,12 @@ func (s *Service) AddMediator(ctx context.Context, actor account.Account, id, me
 		return s.policy.DecideProposal(adder.Principal(), policy.CaseAddMediator, proposalFacts(c, adder, colleague))
 	}
 	if d := independent(c); !d.Allowed {
+		const rule = "co-mediator-independent-of-adder"
+		if !slices.Contains(d.Policies, rule) {
+			return nil, s.refuse(ctx, actor, policy.CaseAddMediator, c)
+		}
 		s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID, Objects: []string{m.ID},
-			Attrs: map[string]string{"action": string(policy.CaseAddMediator), "rule": "co-mediator-independent-of-adder"}})
+			Attrs: map[string]string{"action": string(policy.CaseAddMediator), "rule": rule}})
 		return nil, fmt.Errorf("%w: %w", ErrNotIndependent, fault.ErrForbidden)
 	}
 	c, err = s.mutateBy(ctx, actor, id, policy.CaseAddMediator, func(c *Case) policy.Decision {
@@ -259,4 +266,4 @@ func (s *Service) AddMediator(ctx context.Context, actor account.Account, id, me
 
 // ErrNotIndependent: the mediator account to add could be held by the
 // person adding it (AddMediator). Its text is the refusal's detail.
-var ErrNotIndependent = errors.New("this mediator account was made or had its password reset by you or by someone who also made or reset yours, so one person could hold both; ask a co-mediator who is independent of it, or ask the program for an account made by someone else")
+var ErrNotIndependent = errors.New("you cannot add this mediator: one person could hold both their account and yours (the same person made or reset both, or their account dates from before that was recorded); a co-mediator independent of them can add them")
