@@ -2,6 +2,7 @@ package cases
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -192,16 +193,59 @@ func (s *Service) Recuse(ctx context.Context, actor account.Account, id, mediato
 // recused cannot be re-added: recusal is final for that case.
 // The account is looked up only once the actor may add mediators, so the
 // answer tells no one else which account ids exist or are mediators.
+//
+// The colleague must be independent of the adder (policy
+// `co-mediator-independent-of-adder`), weighed on control (account.Control:
+// every account that created or reset either, transitively): not an
+// account the adder, or whoever holds the adder's account, could sign in
+// as, and not one of unknown lineage. Otherwise one person holding an
+// administrator account and a mediator account it made would, once a
+// co-mediator, add another account of theirs and keep the case after
+// their recusal. A refusal is audited with the colleague's id.
 func (s *Service) AddMediator(ctx context.Context, actor account.Account, id, mediatorID string) (*Case, error) {
-	var m account.Account
-	c, err := s.mutate(ctx, actor, id, policy.CaseAddMediator, func(c *Case, ev *audit.Event) error {
-		var err error
-		if m, err = s.accounts.Get(ctx, mediatorID); err != nil {
-			return fault.Invalid("accountId", "no such account")
+	c, err := s.loadFor(ctx, actor, id, policy.CaseAddMediator)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, actor, policy.CaseAddMediator, c); err != nil {
+		return nil, err
+	}
+	m, err := s.accounts.Get(ctx, mediatorID)
+	if err != nil {
+		return nil, fault.Invalid("accountId", "no such account")
+	}
+	if m.Role != policy.RoleMediator {
+		return nil, fault.Invalid("accountId", "not a mediator account")
+	}
+	if _, ok := c.Mediator(m.ID); ok {
+		return nil, fmt.Errorf("mediator already assigned (or recused): %w", fault.ErrConflict)
+	}
+	adder, err := s.accounts.Control(ctx, actor)
+	if err != nil {
+		return nil, fmt.Errorf("your account: %w", err)
+	}
+	colleague, err := s.accounts.Control(ctx, m)
+	if err != nil {
+		return nil, fmt.Errorf("the mediator's account: %w", err)
+	}
+	independent := func(c *Case) policy.Decision {
+		return s.policy.DecideProposal(adder.Principal(), policy.CaseAddMediator, proposalFacts(c, adder, colleague))
+	}
+	if d := independent(c); !d.Allowed {
+		const rule = "co-mediator-independent-of-adder"
+		if !slices.Contains(d.Policies, rule) {
+			return nil, s.refuse(ctx, actor, policy.CaseAddMediator, c)
 		}
-		if m.Role != policy.RoleMediator {
-			return fault.Invalid("accountId", "not a mediator account")
+		s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID, Objects: []string{m.ID},
+			Attrs: map[string]string{"action": string(policy.CaseAddMediator), "rule": rule}})
+		return nil, fmt.Errorf("%w: %w", ErrNotIndependent, fault.ErrForbidden)
+	}
+	c, err = s.mutateBy(ctx, actor, id, policy.CaseAddMediator, func(c *Case) policy.Decision {
+		if d := s.policy.Decide(actor.Principal(), policy.CaseAddMediator, c.Facts()); !d.Allowed {
+			return d
 		}
+		return independent(c)
+	}, func(c *Case, ev *audit.Event) error {
 		if _, ok := c.Mediator(m.ID); ok {
 			return fmt.Errorf("mediator already assigned (or recused): %w", fault.ErrConflict)
 		}
@@ -211,6 +255,7 @@ func (s *Service) AddMediator(ctx context.Context, actor account.Account, id, me
 		c.Mediators = append(c.Mediators, Mediator{AccountID: m.ID, Name: m.Name, Added: s.now().UTC()})
 		ev.Type = "case.mediator.added"
 		ev.Objects = []string{m.ID}
+		ev.Attrs = map[string]string{"via": "mediator"}
 		return nil
 	})
 	if err == nil {
@@ -218,3 +263,7 @@ func (s *Service) AddMediator(ctx context.Context, actor account.Account, id, me
 	}
 	return c, err
 }
+
+// ErrNotIndependent: the mediator account to add could be held by the
+// person adding it (AddMediator). Its text is the refusal's detail.
+var ErrNotIndependent = errors.New("you cannot add this mediator: one person could hold both their account and yours (the same person made or reset both, or their account dates from before that was recorded); a co-mediator independent of them can add them")

@@ -57,7 +57,10 @@ const (
 	CaseDisclose          Action = "case.disclose"
 	CaseAcknowledge       Action = "case.acknowledge"
 	CaseRecuse            Action = "case.recuse"
-	CaseAddMediator       Action = "case.add_mediator"
+	// CaseAddMediator is decided twice: on the case (Decide: a mediator
+	// of it) and on the colleague (DecideProposal, the adder as proposer:
+	// independent of the adder, of known lineage; proposals.cedar).
+	CaseAddMediator Action = "case.add_mediator"
 	// CaseReentry issues a re-entry link for a participant's own account;
 	// CaseRemoveParticipant takes a participant out of the case.
 	CaseReentry           Action = "case.reentry"

@@ -43,7 +43,9 @@ type Proposal struct {
 }
 
 // DecideProposal answers whether u may do a (propose, approve, decline) to
-// proposal p. For a new proposal, Proposer is u itself. The four-eyes and
+// proposal p. For a new proposal, Proposer is u itself. CaseAddMediator
+// is decided here too, for the colleague a mediator adds (Proposer the
+// adder, Subject the colleague). The four-eyes and
 // independence rules are forbids in proposals.cedar, so they hold whatever
 // the caller does.
 func (e *Engine) DecideProposal(u User, a Action, p Proposal) Decision {

@@ -143,3 +143,49 @@ func TestProposalListIsStaffOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestCoMediatorIndependence: a case's mediator adds a colleague only if
+// no one person could hold both accounts. a1 (operator) made m1 and m2;
+// b1 (operator) made mb, and a1 reset b1's password (so a1 is in mb's
+// control); mo was made by the operator.
+func TestCoMediatorIndependence(t *testing.T) {
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lineage := map[string][]string{"m1": {"a1"}, "m2": {"a1"}, "mb": {"b1", "a1"}}
+	user := func(id string) User {
+		return User{ID: id, Role: RoleMediator, Lineage: lineage[id], ProvenanceKnown: true}
+	}
+	c := &Case{ID: "c", Mediators: []string{"m1", "mo", "mr"}, Recused: []string{"mr"}}
+	add := func(adder User, subject string) Proposal {
+		return Proposal{Case: c, Proposer: adder.ID, ProposerLineage: adder.Lineage, Subject: subject, SubjectLineage: lineage[subject], SubjectProvenanceKnown: true}
+	}
+	for _, tc := range []struct {
+		name     string
+		who      User
+		p        Proposal
+		want     bool
+		policyID string
+	}{
+		{"independent colleague", user("mo"), add(user("mo"), "m2"), true, "mediators-add-colleagues"},
+		{"a colleague made by the adder's creator", user("m1"), add(user("m1"), "m2"), false, "co-mediator-independent-of-adder"},
+		{"a colleague whose creator the adder's creator reset", user("m1"), add(user("m1"), "mb"), false, "co-mediator-independent-of-adder"},
+		{"the adder's own creator", User{ID: "m1", Role: RoleMediator, Lineage: []string{"x9"}, ProvenanceKnown: true}, add(User{ID: "m1", Lineage: []string{"x9"}}, "x9"), false, "co-mediator-independent-of-adder"},
+		{"a colleague the adder made", user("mo"), Proposal{Case: c, Proposer: "mo", Subject: "mz", SubjectLineage: []string{"mo"}, SubjectProvenanceKnown: true}, false, "co-mediator-independent-of-adder"},
+		{"a colleague of unknown lineage", user("mo"), func() Proposal { p := add(user("mo"), "m2"); p.SubjectProvenanceKnown = false; return p }(), false, "co-mediator-independent-of-adder"},
+		{"an independent adder of unknown lineage", User{ID: "mo", Role: RoleMediator}, add(user("mo"), "m2"), true, ""},
+		{"a recused mediator", user("mr"), add(user("mr"), "m2"), false, "recused-mediators-add-no-one"},
+		{"a mediator of another case", user("mx"), add(user("mx"), "m2"), false, ""},
+		{"an administrator", User{ID: "a2", Role: RoleAdmin, ProvenanceKnown: true}, add(User{ID: "a2"}, "m2"), false, ""},
+		{"a disabled mediator", User{ID: "mo", Role: RoleMediator, Disabled: true, ProvenanceKnown: true}, add(user("mo"), "m2"), false, "disabled-accounts-do-nothing"},
+	} {
+		d := e.DecideProposal(tc.who, CaseAddMediator, tc.p)
+		if d.Allowed != tc.want {
+			t.Errorf("%s: allowed=%v, want %v (%v)", tc.name, d.Allowed, tc.want, d.Policies)
+		}
+		if tc.policyID != "" && !slices.Contains(d.Policies, tc.policyID) {
+			t.Errorf("%s: decided by %v, want %s", tc.name, d.Policies, tc.policyID)
+		}
+	}
+}
