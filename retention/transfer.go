@@ -21,6 +21,7 @@ import (
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
@@ -48,8 +49,9 @@ import (
 // case's joint documents — those everyone in the case saw — except
 // mediator notes. Never a caucus document, one shared with named people,
 // or the mediators' own. The audit excerpt holds the case's entries of
-// the kinds listed in excerptTypes, and document entries only for the
-// documents carried, so it names nothing withheld either.
+// the kinds listed in excerptTypes, and document entries (share requests
+// and a side's answers to them included) only for the documents carried,
+// so it names nothing withheld either.
 //
 // Steps, each resumable (Apply runs them before any page, so everything
 // carried is still stored): the journal (retention/plans/<plan>/
@@ -88,13 +90,29 @@ var excerptTypes = map[string]bool{
 	"hold.placed": true, "hold.released": true, "retention.action": true, "retention.kept": true,
 	"retention.transfer": true,
 	"doc.upload":         true, "doc.download": true, "doc.share": true, "doc.hold": true,
+	// A side's consent to a share of its own material (and the
+	// mediator's request for it): why a carried document left a caucus.
+	"doc.share.requested": true, "doc.share.approved": true, "doc.share.declined": true,
 	// The corrections of entries whose change then failed (audit.Failed):
 	// an excerpt that carries the entry carries its correction.
 	"case.hold.failed": true, "hold.place.failed": true, "hold.release.failed": true,
 	"doc.share.failed": true, "doc.hold.failed": true,
+	"doc.share.requested.failed": true, "doc.share.approved.failed": true, "doc.share.declined.failed": true,
 	// And those saying the outcome was not confirmed (audit.Unknown).
 	"case.hold.unknown": true, "hold.place.unknown": true, "hold.release.unknown": true,
 	"doc.share.unknown": true, "doc.hold.unknown": true,
+	"doc.share.requested.unknown": true, "doc.share.approved.unknown": true, "doc.share.declined.unknown": true,
+}
+
+// shareRequestEntry reports whether an entry type is a share request's
+// (vault/approval.go): its Objects are the document and the request.
+func shareRequestEntry(typ string) bool {
+	for _, base := range []string{"doc.share.requested", "doc.share.approved", "doc.share.declined"} {
+		if typ == base || strings.HasPrefix(typ, base+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // excerptable reports whether ev goes in caseID's excerpt, given the
@@ -104,12 +122,21 @@ func excerptable(ev audit.Event, caseID string, docs map[string]bool) bool {
 		return false
 	}
 	if strings.HasPrefix(ev.Type, "doc.") {
-		for _, o := range ev.Objects {
+		objects := ev.Objects
+		if shareRequestEntry(ev.Type) {
+			// The document, then the request's id: carried with the
+			// document, never with another object in its place.
+			if len(objects) != 2 || !ids.Valid("sa", objects[1]) {
+				return false
+			}
+			objects = objects[:1]
+		}
+		for _, o := range objects {
 			if !docs[o] {
 				return false
 			}
 		}
-		return len(ev.Objects) > 0
+		return len(objects) > 0
 	}
 	if rec := ev.Attrs["record"]; strings.Contains(rec, "@") { // a document's review or keep
 		doc, _, _ := strings.Cut(strings.TrimPrefix(rec, caseID+"/"), "@")

@@ -14,6 +14,7 @@ import (
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -178,7 +179,11 @@ func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseI
 	if cs.dec.DecideShare(pd, shareTarget(to, nil)).Allowed {
 		return ShareApproval{}, fault.Invalid("audience", "this share stays within the side: share it directly")
 	}
-	version := d.latest().Version
+	latest := d.latest()
+	if latest.Erased {
+		return ShareApproval{}, fmt.Errorf("every version of this document has been erased; there is nothing to share: %w", fault.ErrGone)
+	}
+	version := latest.Version
 	list, err := s.approvals(ctx, caseID, docID)
 	if err != nil {
 		return ShareApproval{}, err
@@ -255,7 +260,7 @@ func (s *Service) ShareRequests(ctx context.Context, actor account.Account, case
 			d = &r
 			docs[a.Doc] = d
 		}
-		if d == nil || len(d.Versions) == 0 {
+		if d == nil || len(d.Versions) == 0 || !requestAbout(d, &a) {
 			return nil
 		}
 		// The request is the side's to answer while the document is in its
@@ -310,6 +315,9 @@ func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account,
 	if !cs.dec.DecideApproveShare(policyDoc(a.From, d.Class)).Allowed {
 		return ShareApproval{}, s.denied(ctx, cs, action, docID, d.policyDoc())
 	}
+	if !requestAbout(&d, &a) {
+		return ShareApproval{}, fmt.Errorf("the version of the document this request was about has been erased; there is nothing left to answer: %w", fault.ErrGone)
+	}
 	want := ShareDeclined
 	if allow {
 		want = ShareApproved
@@ -353,4 +361,53 @@ func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account,
 		return ShareApproval{}, err
 	}
 	return s.withGaining(cs, &d, updated), nil
+}
+
+// dropRequests deletes every stored version of the share requests for
+// versions of a document (nil: all of them), as its versions are erased
+// or it is disposed of: a request about content that is gone is answered
+// no more, and kept no longer than its document. A request record holds
+// ids only; its audit entries stay in the log.
+func (s *Service) dropRequests(ctx context.Context, caseID, docID string, versions []int) error {
+	prefix := approvalPrefix(caseID) + docID + "/"
+	drop := map[string]bool{}
+	if versions != nil {
+		err := s.meta.List(ctx, prefix, func(key string) error {
+			var a ShareApproval
+			if _, err := s.meta.Get(ctx, key, &a); err != nil {
+				if errors.Is(err, metastore.ErrNotFound) {
+					return nil
+				}
+				return err
+			}
+			if slices.Contains(versions, a.Version) {
+				drop[key] = true
+			}
+			return nil
+		})
+		if err != nil || len(drop) == 0 {
+			return err
+		}
+	}
+	var all []objstore.Info
+	err := s.store.VersionsUnder(ctx, prefix, func(v objstore.Version) error {
+		if versions == nil || drop[v.Key] {
+			all = append(all, v.Info)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Newest first per key as listed; deleted oldest first, so a key reads
+	// as its request until its last version goes.
+	slices.Reverse(all)
+	return errors.Join(s.store.DeleteVersions(ctx, all)...)
+}
+
+// requestAbout reports whether the version a request names is still
+// stored: a request about an erased version is answered no more.
+func requestAbout(d *docRecord, a *ShareApproval) bool {
+	v, ok := d.version(a.Version)
+	return ok && !v.Erased
 }

@@ -192,3 +192,93 @@ func (e *env) sideApproves(t *testing.T, k *cast, docID string, to Audience) {
 		t.Fatalf("approve share: %v", err)
 	}
 }
+
+// TestShareRequestsGoWithTheirVersions: erasing a version deletes the
+// share requests about it, and a request about an erased version is
+// answered no more (allowed or declined); disposing of a whole document
+// deletes all of its requests.
+func TestShareRequestsGoWithTheirVersions(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		k := e.newCast(t)
+		ctx := t.Context()
+		med, pA := k.who["mediator"], k.who["partyA"]
+		joint, caucusA := k.audience(t, "joint"), k.audience(t, "caucus:A")
+		stored := func(docID string) (n int) {
+			t.Helper()
+			err := store.VersionsUnder(ctx, approvalPrefix(k.caseID)+docID+"/", func(objstore.Version) error { n++; return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		gone := func(what string, err error) {
+			t.Helper()
+			if !errors.Is(err, fault.ErrGone) || !strings.Contains(err.Error(), "erased") {
+				t.Fatalf("%s: %v", what, err)
+			}
+		}
+
+		// The latest of two versions is erased: the request about it goes.
+		d := e.upload(t, pA, k.caseID, "Lease.pdf", caucusA, ClassEvidence, []byte("v1"))
+		if _, err := e.vault.AddVersion(ctx, pA, k.caseID, d.ID, NewVersion{}, strings.NewReader("v2")); err != nil {
+			t.Fatal(err)
+		}
+		req, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+		if err != nil || req.Version != 2 {
+			t.Fatalf("request: %+v %v", req, err)
+		}
+		if err := e.vault.DestroyDataKey(ctx, "u-retention", k.caseID, d.ID, 2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err = e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req.ID, false); !errors.Is(err, fault.ErrNotFound) {
+			t.Fatalf("decline a request about an erased version: %v", err)
+		}
+		if n := stored(d.ID); n != 0 {
+			t.Errorf("%d stored versions of requests about an erased version", n)
+		}
+		if list, err := e.vault.ShareRequests(ctx, med, k.caseID); err != nil || len(list) != 0 {
+			t.Fatalf("requests listed: %+v %v", list, err)
+		}
+
+		// A request still pending when its record outlived the erasure
+		// (a disposal that stopped before deleting it) is not answerable.
+		only := e.upload(t, pA, k.caseID, "Note.pdf", caucusA, ClassEvidence, []byte("n"))
+		req, err = e.vault.RequestShare(ctx, med, k.caseID, only.ID, joint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var saved ShareApproval
+		if _, err := e.meta.Get(ctx, approvalKey(k.caseID, only.ID, req.ID), &saved); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.vault.DestroyDataKey(ctx, "u-retention", k.caseID, only.ID, 1); err != nil {
+			t.Fatal(err)
+		}
+		if n := stored(only.ID); n != 0 {
+			t.Errorf("%d stored versions of requests about an erased version", n)
+		}
+		if _, err := e.meta.Create(ctx, approvalKey(k.caseID, only.ID, req.ID), &saved); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.vault.DecideShareRequest(ctx, pA, k.caseID, only.ID, req.ID, true)
+		gone("allow a request about the erased only version", err)
+		_, err = e.vault.RequestShare(ctx, med, k.caseID, only.ID, joint)
+		gone("ask about a document whose every version is erased", err)
+
+		// A document disposed of whole takes its requests along, answered
+		// or not.
+		whole := e.upload(t, pA, k.caseID, "Photo.jpg", caucusA, ClassEvidence, []byte("p"))
+		e.sideApproves(t, k, whole.ID, joint)
+		if _, err := e.vault.RequestShare(ctx, med, k.caseID, whole.ID, k.audience(t, "caucus:B")); err != nil {
+			t.Fatal(err)
+		}
+		errs, err := e.vault.Dispose(ctx, "u-retention", []VersionRef{{Case: k.caseID, Doc: whole.ID, Version: 1}}, nil, 2, nil)
+		if err != nil || errs[0] != nil {
+			t.Fatalf("dispose: %v %v", errs, err)
+		}
+		if n := stored(whole.ID); n != 0 {
+			t.Errorf("%d stored versions of a disposed document's requests", n)
+		}
+	})
+}

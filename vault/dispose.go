@@ -169,8 +169,9 @@ func (s *Service) DestroyDataKeys(ctx context.Context, actorID string, refs []Ve
 		if len(todo) == 0 {
 			return
 		}
+		var versions []int // nil: the record is gone, and so is every version
 		if d.found {
-			versions := make([]int, len(todo))
+			versions = make([]int, len(todo))
 			for k, i := range todo {
 				versions[k] = refs[i].Version
 			}
@@ -180,6 +181,15 @@ func (s *Service) DestroyDataKeys(ctx context.Context, actorID string, refs []Ve
 				}
 				return
 			}
+		}
+		// The share requests about the erased versions go with them (a
+		// rerun after a failure here finds the versions marked and tries
+		// again).
+		if err := s.dropRequests(ctx, d.caseID, d.docID, versions); err != nil {
+			for _, i := range todo {
+				errs[i] = err
+			}
+			return
 		}
 		for _, i := range todo {
 			errs[i] = deleteAllVersions(ctx, s.store, versionKey(d.caseID, d.docID, refs[i].Version))

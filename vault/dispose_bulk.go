@@ -132,9 +132,14 @@ func (s *Service) Dispose(ctx context.Context, actorID string, refs []VersionRef
 		}
 		if !remains(keys, "vault/"+d.caseID+"/versions/"+d.docID+"/", disposed) &&
 			!remains(texts, "docs/"+d.caseID+"/"+d.docID+"/", disposed) {
+			// Its share requests go before its record: a failure here
+			// keeps the record, and a rerun finds the document whole.
 			whole[j] = true
+			markErrs[j] = s.dropRequests(ctx, d.caseID, d.docID, nil)
 		} else if d.found {
-			markErrs[j] = s.markErased(ctx, d.caseID, d.docID, &d.rec, d.etag, versions)
+			if markErrs[j] = s.markErased(ctx, d.caseID, d.docID, &d.rec, d.etag, versions); markErrs[j] == nil {
+				markErrs[j] = s.dropRequests(ctx, d.caseID, d.docID, versions)
+			}
 		}
 	})
 	// Older versions of the records first, the latest ones after: until a

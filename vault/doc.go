@@ -36,7 +36,8 @@
 //
 // Object keys say nothing about content: docs/<case>/<doc>/<version> for
 // ciphertext, vault/<case>/docs/<doc> and vault/<case>/versions/<doc>/<n>
-// for the sealed records, all made of random ids and numbers.
+// for the sealed records, vault/<case>/pending/<doc> for an upload's claim
+// on one of the case's document places, all made of random ids and numbers.
 //
 // Uploads stream: the encrypting writer feeds the object store's Put
 // through an io.Pipe (a multipart upload of unknown length on S3), so

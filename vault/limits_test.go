@@ -99,3 +99,118 @@ func TestVersionLimitKeepsRecordSmall(t *testing.T) {
 		t.Fatalf("a full document record is %d bytes", len(b))
 	}
 }
+
+// TestDocumentLimitUnderConcurrentUploads: many uploads at once into a
+// case one place short of its limit (and a document at its version limit)
+// never take either past it: exactly the free places are taken, the rest
+// are refused as conflicts, and a refused upload leaves nothing behind.
+func TestDocumentLimitUnderConcurrentUploads(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		const limit, racers = 4, 12
+		e.vault.maxDocs, e.vault.maxVersions = limit, limit
+		k := e.newCast(t)
+		ctx := t.Context()
+		med := k.who["mediator"]
+		var first Document
+		for i := range limit - 1 {
+			d := e.upload(t, med, k.caseID, fmt.Sprintf("doc %d", i), k.audience(t, "joint"), ClassEvidence, []byte("x"))
+			if i == 0 {
+				first = d
+			}
+		}
+		race := func(what string, op func(i int) error) (ok int) {
+			t.Helper()
+			errs := make(chan error, racers)
+			start := make(chan struct{})
+			for i := range racers {
+				go func() {
+					<-start
+					errs <- op(i)
+				}()
+			}
+			close(start)
+			for range racers {
+				err := <-errs
+				switch {
+				case err == nil:
+					ok++
+				case !errors.Is(err, fault.ErrConflict):
+					t.Errorf("%s: %v", what, err)
+				}
+			}
+			return ok
+		}
+		ok := race("upload", func(i int) error {
+			_, err := e.vault.Upload(ctx, med, k.caseID, NewDocument{Name: fmt.Sprintf("racer %d", i), Audience: k.audience(t, "joint"), Class: ClassEvidence}, bytes.NewReader(randomBytes(70<<10)))
+			return err
+		})
+		if ok > 1 {
+			t.Errorf("%d of %d concurrent uploads into the last place succeeded", ok, racers)
+		}
+		if l, err := e.vault.List(ctx, med, k.caseID); err != nil || len(l) > limit {
+			t.Fatalf("list: %d documents (limit %d) %v", len(l), limit, err)
+		}
+		// Versions: the document has one; limit-1 places are left.
+		ok = race("version", func(i int) error {
+			_, err := e.vault.AddVersion(ctx, med, k.caseID, first.ID, NewVersion{}, bytes.NewReader(randomBytes(70<<10)))
+			return err
+		})
+		if ok > limit-1 {
+			t.Errorf("%d of %d concurrent versions into %d places succeeded", ok, racers, limit-1)
+		}
+		d, err := e.vault.Get(ctx, med, k.caseID, first.ID)
+		if err != nil || len(d.Versions) > limit {
+			t.Fatalf("versions: %d (limit %d) %v", len(d.Versions), limit, err)
+		}
+		// Refused uploads left no ciphertext and no claim.
+		l, err := e.vault.List(ctx, med, k.caseID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := len(l) - 1 + len(d.Versions)
+		if n := countObjects(t, store, "docs/"+k.caseID+"/"); n != want {
+			t.Errorf("%d ciphertext objects for %d visible versions", n, want)
+		}
+		if n := countObjects(t, store, placePrefix(k.caseID)); n != 0 {
+			t.Errorf("%d place claims left", n)
+		}
+	})
+}
+
+func countObjects(t *testing.T, store objstore.Store, prefix string) (n int) {
+	t.Helper()
+	if err := store.List(t.Context(), prefix, func(objstore.Info) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestCrashedUploadFreesItsPlace: the place claim of an upload that
+// crashed between its count and its document record holds the place
+// only until it is stale; the next count removes it.
+func TestCrashedUploadFreesItsPlace(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		e.vault.maxDocs = 2
+		k := e.newCast(t)
+		ctx := t.Context()
+		med := k.who["mediator"]
+		e.upload(t, med, k.caseID, "doc 0", k.audience(t, "joint"), ClassEvidence, []byte("x"))
+		ghost := placeKey(k.caseID, "d-crashed")
+		if _, err := e.meta.Create(ctx, ghost, placeRecord{Doc: "d-crashed"}); err != nil {
+			t.Fatal(err)
+		}
+		n := NewDocument{Name: "late", Audience: k.audience(t, "joint"), Class: ClassEvidence}
+		if _, err := e.vault.Upload(ctx, med, k.caseID, n, bytes.NewReader([]byte("y"))); !errors.Is(err, fault.ErrConflict) {
+			t.Fatalf("upload while a fresh claim holds the last place: %v", err)
+		}
+		e.vault.placeStale = 0 // every claim is stale now
+		if _, err := e.vault.Upload(ctx, med, k.caseID, n, bytes.NewReader([]byte("y"))); err != nil {
+			t.Fatalf("upload once the claim is stale: %v", err)
+		}
+		if n := countObjects(t, store, placePrefix(k.caseID)); n != 0 {
+			t.Errorf("%d place claims left", n)
+		}
+	})
+}

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
@@ -55,6 +56,9 @@ type Service struct {
 	// maxDocs and maxVersions are MaxDocumentsPerCase and
 	// MaxVersionsPerDocument (tests lower them).
 	maxDocs, maxVersions int
+	// placeStale is when an upload's place claim is counted out
+	// (defaultPlaceStale; tests lower it).
+	placeStale time.Duration
 }
 
 // New makes a vault service.
@@ -70,7 +74,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{meta: cfg.Meta, store: cfg.Meta.Objects(), cases: cfg.Cases, mk: cfg.MasterKey,
 		policy: cfg.Policy, audit: cfg.Audit, maxSize: cfg.MaxSize, now: time.Now, log: cfg.Log,
-		maxDocs: MaxDocumentsPerCase, maxVersions: MaxVersionsPerDocument}, nil
+		maxDocs: MaxDocumentsPerCase, maxVersions: MaxVersionsPerDocument, placeStale: defaultPlaceStale}, nil
 }
 
 // MaxSize is the limit on one version's plaintext.
@@ -270,7 +274,14 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
 		return Document{}, fmt.Errorf("hold new document: %w", err)
 	}
-	if _, err := s.meta.Create(ctx, docKey(caseID, d.ID), d); err != nil {
+	release, err := s.claimDocPlace(ctx, caseID, d.ID)
+	if err != nil {
+		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
+		return Document{}, err
+	}
+	_, err = s.meta.Create(ctx, docKey(caseID, d.ID), d)
+	release()
+	if err != nil {
 		if e != nil {
 			// A client-chosen id already taken: the version stored above
 			// is not this document's.
@@ -306,23 +317,114 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 	return d.view(cs.allowed(policy.DocDownload, pd), true), nil
 }
 
-// checkDocCount refuses a new document once the case has maxDocs. Two
-// uploads side by side may both pass with one place left: the limit is
-// exceeded by at most the uploads running at once, which the record
-// sizes and listing afford.
+// checkDocCount refuses a new document once the case has maxDocs,
+// counting uploads that hold a place (claimDocPlace). It is the early
+// answer, before a document's bytes are sent; claimDocPlace decides.
 func (s *Service) checkDocCount(ctx context.Context, caseID string) error {
-	n := 0
-	err := s.meta.List(ctx, docPrefix(caseID), func(string) error {
-		n++
-		return nil
-	})
+	n, err := s.countDocs(ctx, caseID)
 	if err != nil {
 		return err
 	}
 	if n >= s.maxDocs {
-		return fmt.Errorf("this case already has %s documents, the most one case holds; add new versions to documents already there instead: %w", count(s.maxDocs), fault.ErrConflict)
+		return errTooManyDocs(s.maxDocs)
 	}
 	return nil
+}
+
+func errTooManyDocs(max int) error {
+	return fmt.Errorf("this case already has %s documents, the most one case holds; add new versions to documents already there instead: %w", count(max), fault.ErrConflict)
+}
+
+// A place claim (vault/<case>/pending/<doc>) stands for an upload between
+// its count and its document record. Claims older than defaultPlaceStale are not
+// counted (and are removed): the upload that made one crashed. An upload
+// whose claim took longer than placeCommitWithin to make and count gives
+// up instead of creating its document, so a claim still counted is never
+// one a count elsewhere already left out — given nodes' clocks and the
+// store's within defaultPlaceStale-placeCommitWithin of each other.
+const (
+	defaultPlaceStale = 10 * time.Minute
+	placeCommitWithin = time.Minute
+)
+
+func placeKey(caseID, docID string) string { return "vault/" + caseID + "/pending/" + docID }
+
+func placePrefix(caseID string) string { return "vault/" + caseID + "/pending/" }
+
+type placeRecord struct {
+	Doc string    `json:"doc"`
+	At  time.Time `json:"at"`
+}
+
+// claimDocPlace takes one of the case's maxDocs places for document docID,
+// whose record the caller creates next and then calls release (also on
+// failure). The limit is exact under concurrency: each upload writes its
+// claim (create-only) before it counts claims and documents, so of two
+// uploads racing for the last place the one counting later sees the
+// other's claim or document, and one of them refuses (both may: the
+// refused upload is tried again).
+func (s *Service) claimDocPlace(ctx context.Context, caseID, docID string) (release func(), err error) {
+	start := time.Now()
+	key := placeKey(caseID, docID)
+	if _, err := s.meta.Create(ctx, key, placeRecord{Doc: docID, At: s.now().UTC()}); err != nil {
+		if errors.Is(err, metastore.ErrExists) {
+			return nil, fmt.Errorf("document %s is being added already: choose another id: %w", docID, fault.ErrConflict)
+		}
+		return nil, err
+	}
+	release = func() { s.removeAll(context.WithoutCancel(ctx), key) }
+	n, err := s.countDocs(ctx, caseID)
+	switch {
+	case err != nil:
+	case n > s.maxDocs:
+		err = errTooManyDocs(s.maxDocs)
+	case time.Since(start) > placeCommitWithin:
+		err = fmt.Errorf("the store answered too slowly to add the document; try again: %w", fault.ErrUnavailable)
+	}
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
+}
+
+// countDocs counts the case's documents and the places claimed by uploads
+// under way, each document once. Claims are listed first: a claim that is
+// gone by then was released after its document record was written, which
+// the listing of records that follows sees.
+func (s *Service) countDocs(ctx context.Context, caseID string) (int, error) {
+	seen := map[string]bool{}
+	var stale []string
+	err := s.store.List(ctx, placePrefix(caseID), func(info objstore.Info) error {
+		if time.Since(info.Modified) > s.placeStale {
+			stale = append(stale, info.Key)
+			return nil
+		}
+		seen[strings.TrimPrefix(info.Key, placePrefix(caseID))] = true
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, key := range stale {
+		s.removeAll(ctx, key) // best effort: left, it is counted out again next time
+	}
+	err = s.meta.List(ctx, docPrefix(caseID), func(key string) error {
+		seen[strings.TrimPrefix(key, docPrefix(caseID))] = true
+		return nil
+	})
+	return len(seen), err
+}
+
+// removeAll deletes every stored version of an object (best effort).
+func (s *Service) removeAll(ctx context.Context, key string) {
+	versions, err := s.store.Versions(ctx, key)
+	if err != nil {
+		return
+	}
+	for _, v := range versions {
+		s.store.Delete(ctx, key, v.VersionID)
+	}
 }
 
 // checkVersionCount refuses a new version once the document has
@@ -490,13 +592,7 @@ func (s *Service) refusedSince(ctx context.Context, caseID string) error {
 // object and of its record (which holds its wrapped data key).
 func (s *Service) discardVersion(ctx context.Context, caseID, docID string, num int) {
 	for _, key := range []string{versionKey(caseID, docID, num), objectKey(caseID, docID, num)} {
-		versions, err := s.store.Versions(ctx, key)
-		if err != nil {
-			continue
-		}
-		for _, v := range versions {
-			s.store.Delete(ctx, key, v.VersionID)
-		}
+		s.removeAll(ctx, key)
 	}
 }
 

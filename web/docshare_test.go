@@ -109,3 +109,31 @@ func TestSideApprovesShareOverHTTP(t *testing.T) {
 		t.Fatalf("audited: %v", types)
 	}
 }
+
+// A request about a version that retention erased is deleted with it: the
+// side no longer sees it, and an answer from a page still showing it is a
+// plain 404, not an approval of content that is gone.
+func TestShareRequestOfErasedVersionOverHTTP(t *testing.T) {
+	n := nodetest.Embedded(t)
+	k := newVaultCast(t, n)
+	ctx := t.Context()
+	d := k.upload(t, "partyA", "Deposit receipt.pdf", "caucus:A", "evidence", []byte("receipt"))
+	req, err := k.as["mediator"].AskToShare(ctx, k.caseID, d.ID, "joint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Vault.DestroyDataKey(ctx, "u-retention", k.caseID, d.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := k.as["partyA"].ShareRequests(ctx, k.caseID); err != nil || len(list) != 0 {
+		t.Fatalf("party A's requests after the erasure: %+v %v", list, err)
+	}
+	_, err = k.as["partyA"].AnswerShareRequest(ctx, k.caseID, d.ID, req.ID, true)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Status != 404 || ce.Problem.Title == "" {
+		t.Fatalf("answering a request about an erased version: %v", err)
+	}
+	if _, err := k.as["mediator"].ShareDocument(ctx, k.caseID, d.ID, "joint", false); status(err) != 403 {
+		t.Fatalf("share after the erasure: %v", err)
+	}
+}
