@@ -46,8 +46,10 @@ type TermsPerson struct {
 
 // TermsView is GET …/terms: the current terms, and whether the caller has
 // accepted them. Mediators also get People (everyone who must accept,
-// with their acceptance or none) and Missing (the names of those who
-// have not); a party, counsel or observer sees only their own acceptance.
+// with their role, side and acceptance or none) and Missing (those who
+// have not, as words for programs and the command line: "Jordan Blake
+// (Tenant lawyer)"; the browser builds its own words from People); a
+// party, counsel or observer sees only their own acceptance.
 type TermsView struct {
 	Terms    Terms         `json:"terms"`
 	Mine     *Consent      `json:"mine,omitempty"`

@@ -91,15 +91,24 @@ func acceptedBy(c *Case, t api.Terms, accountID string) *api.Consent {
 	return nil
 }
 
-// describe names a participant for people: "Avery Tran (party, Tenant)".
+// describe names a participant for people, as the browser does: "Avery
+// Tran (Tenant party)", "Jordan Blake (Tenant lawyer)", "Sam Lee
+// (observer)" — the side's label and the role in words, never "counsel"
+// or a side's id.
 func describe(c *Case, p Participant) string {
-	what := string(p.Role)
+	if p.Role == RoleObserver {
+		return p.Name + " (observer)"
+	}
+	role := "party"
+	if p.Role == RoleCounsel {
+		role = "lawyer"
+	}
 	for _, sd := range c.Sides {
-		if sd.ID == p.Side && p.Role != RoleObserver {
-			what += ", " + sd.Label
+		if sd.ID == p.Side {
+			return fmt.Sprintf("%s (%s %s)", p.Name, sd.Label, role)
 		}
 	}
-	return fmt.Sprintf("%s (%s)", p.Name, what)
+	return fmt.Sprintf("%s (%s)", p.Name, role)
 }
 
 // missingTerms lists, for people, who has not accepted the current terms.

@@ -64,7 +64,7 @@ func TestTermsVerbs(t *testing.T) {
 	}
 	var code int
 	errOut := stderrOf(t, func() { code, _ = med.run(t, "", "case", "stage", k.ID, "opening") })
-	if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "still to accept: Avery Tran (party, Tenant)") {
+	if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "still to accept: Avery Tran (Tenant party)") {
 		t.Fatalf("opening refusal: %d %q", code, errOut)
 	}
 	errOut = stderrOf(t, func() { code, _ = a.run(t, "", "case", "terms", "accept", k.ID, "--yes") })

@@ -297,7 +297,9 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
       h("ul", { id: "agreement-signers", class: "docs" }, ...ag.signers.map((s) => h("li", { "data-signer": s.name, class: s.signed ? "verified" : "" },
         `${s.name} (${roleWords(s)}): `, s.signed ? `signed ${when(s.signed.signedAt)}, device key ${s.signed.fingerprint}` : "not yet"))));
     if ((ag.superseded ?? []).length) parts.push(h("p", { class: "note", id: "agreement-superseded" },
-      `${ag.superseded!.length} signature(s) on earlier versions no longer count: the text changed after they signed, so everyone signs version ${cur}.`));
+      ag.superseded!.length === 1
+        ? `1 signature on an earlier version no longer counts: the text changed after it was signed, so everyone signs version ${cur}.`
+        : `${ag.superseded!.length} signatures on earlier versions no longer count: the text changed after they signed, so everyone signs version ${cur}.`));
 
     // Sign (parties and lawyers), on this device.
     const mine = ag.signers.find((s) => s.accountId === ctx.keys.account);

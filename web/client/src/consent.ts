@@ -186,6 +186,9 @@ export async function consentGate(root: HTMLElement, caseID: string, keys: Devic
   });
 }
 
+/** "A", "A and B", "A, B and C". */
+const listWords = (xs: string[]) => xs.length <= 1 ? xs.join("") : xs.slice(0, -1).join(", ") + " and " + xs[xs.length - 1];
+
 /** A person's role in the terms table, in words (never the server's name for it). */
 const roleWords: Record<string, string> = { party: "Party", counsel: "Lawyer", observer: "Observer", mediator: "Mediator" };
 
@@ -199,6 +202,9 @@ export async function renderConsentPanel(el: HTMLElement, caseID: string, c: Cas
   try { view = await consentAPI.terms(caseID); } catch { el.replaceChildren(h("h2", { id: "consent-panel-title" }, "Terms and disclosures"), h("p", { class: "error" }, "Could not load who has accepted the terms. Reload the page to try again.")); return; }
   const side = (id?: string) => c.sides.find((s) => s.id === id)?.label ?? "";
   const people = view.people ?? [];
+  // Who has not accepted, built here from each person's role and side (the server's "missing" is words for programs).
+  const waiting = people.filter((p) => !p.accepted).map((p) =>
+    `${p.name} (${p.role === "observer" ? "observer" : [side(p.side), p.role === "counsel" ? "lawyer" : "party"].filter(Boolean).join(" ")})`);
   const rows = people.map((p) => h("tr", { "data-person": p.accountId },
     h("td", {}, p.name), h("td", {}, (roleWords[p.role] ?? "") + (p.role !== "observer" && p.side ? `, ${side(p.side)}` : "")),
     h("td", { class: p.accepted ? "verified" : "" }, p.accepted ? `Accepted ${when(p.accepted.recorded)}` : "Not yet")));
@@ -208,7 +214,7 @@ export async function renderConsentPanel(el: HTMLElement, caseID: string, c: Cas
     : h("p", {}, "Nobody has joined yet; everyone who joins is asked to accept the terms.");
   const summary = h("p", { id: "terms-summary", class: view.complete ? "verified" : "note" }, view.complete
     ? (people.length ? "Everyone has accepted the terms: the opening session can start." : "")
-    : `The opening session waits until these people accept the terms: ${(view.missing ?? []).join(", ")}.`);
+    : `The opening session waits until ${waiting.length === 1 ? "this person accepts" : "these people accept"} the terms: ${listWords(waiting)}.`);
   const parties = c.participants.filter((p) => p.role !== "observer");
   const disc = h("ul", { class: "docs", id: "disclosure-acks" }, ...c.disclosures.map((d) => {
     const acked = parties.filter((p) => (d.acks ?? []).some((a) => a.accountId === p.accountId)).map((p) => p.name);

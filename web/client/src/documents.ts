@@ -201,64 +201,41 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     return li;
   }
 
-  // A document the server can read: fetched first (not a bare link), so a
-  // refusal — signed out, no longer shared, erased under retention — is
-  // said in words and no file holding the server's answer is saved.
-  function plainDownload(d: Document, name: string): HTMLElement {
-    const status = h("p", { class: "note doc-download-status", role: "status" });
-    const err = h("p", { class: "error doc-download-error", role: "alert" });
-    const bar = h("progress", { max: "100", value: "0", "aria-label": `Downloading ${name}`, hidden: true }) as HTMLProgressElement;
-    const btn = h("button", {
-      type: "button", class: "doc-download",
-      onclick: async () => {
-        btn.disabled = true;
-        err.textContent = "";
-        bar.hidden = false;
-        bar.value = 0;
-        status.textContent = `Downloading “${name}”…`;
-        try {
-          const file = await downloadPlain(ctx.caseID, d, (done, total) => {
-            bar.value = total > 0 ? Math.floor((done / total) * 100) : 0;
-            status.textContent = total > 0 ? `Downloading “${name}”: ${bar.value}% (${sizeWords(done)} of ${sizeWords(total)})` : `Downloading “${name}”: ${sizeWords(done)}`;
-          });
-          const url = URL.createObjectURL(file);
-          const a = h("a", { href: url, download: name, hidden: true });
-          document.body.append(a);
-          a.click();
-          a.remove();
-          setTimeout(() => URL.revokeObjectURL(url), 60000);
-          bar.hidden = true; // done: the words say so
-          status.textContent = `Downloaded “${name}”. Your browser is saving it.`;
-        } catch (x) {
-          bar.hidden = true;
-          status.textContent = "";
-          err.textContent = x instanceof Error && x.constructor === Error ? x.message : ctx.errText(x);
-        } finally {
-          btn.disabled = false;
-        }
-      },
-    }, `Download “${name}”`) as HTMLButtonElement;
-    return h("div", { class: "doc-plain" }, btn, bar, status, err);
+  /** One kind of download button (plainDownload, e2eeDownload): its classes, its words and the step that fetches the file. */
+  interface DownloadKind {
+    /** Classes of the wrapper, the button, the status line and the error line (the tests find them by these). */
+    cls: { wrap: string; btn: string; status: string; err: string };
+    /** What the progress bar is doing, for screen readers ("Downloading", "Decrypting"). */
+    barVerb: string;
+    /** Said when the button is pressed. */
+    starting: string;
+    /** Gets the file, reporting its progress as a percentage and words; resolves with the words said once it is saved. */
+    fetch: (report: (percent: number, words: string) => void) => Promise<{ file: Blob; done: string; keepBar: boolean }>;
+    /** Shown above the button, if anything. */
+    note?: HTMLElement;
   }
 
-  // An end-to-end encrypted document: decrypted and checked on this device,
-  // and handed over only once all of it checked out (docs-e2ee-ui.ts).
-  function e2eeDownload(d: Document, name: string): HTMLElement {
-    const status = h("p", { class: "note doc-e2ee-status", role: "status" });
-    const err = h("p", { class: "error doc-e2ee-error", role: "alert" });
-    const bar = h("progress", { max: "100", value: "0", "aria-label": `Decrypting ${name}`, hidden: true }) as HTMLProgressElement;
+  /**
+   * A download button with its progress bar, status and error lines: the
+   * file is fetched by kind.fetch and handed to the browser to save only once
+   * it all arrived; a refusal is said in words (ctx.errText) and nothing is saved.
+   */
+  function downloadButton(name: string, kind: DownloadKind): HTMLElement {
+    const status = h("p", { class: `note ${kind.cls.status}`, role: "status" });
+    const err = h("p", { class: `error ${kind.cls.err}`, role: "alert" });
+    const bar = h("progress", { max: "100", value: "0", "aria-label": `${kind.barVerb} ${name}`, hidden: true }) as HTMLProgressElement;
     const btn = h("button", {
-      type: "button", class: "doc-e2ee-download",
+      type: "button", class: kind.cls.btn,
       onclick: async () => {
         btn.disabled = true;
         err.textContent = "";
         bar.hidden = false;
         bar.value = 0;
-        status.textContent = `Downloading and decrypting “${name}” on this device…`;
+        status.textContent = kind.starting;
         try {
-          const got = await downloadE2EE(ctx.caseID, await ctx.e2ee!(), d, (done, total) => {
-            bar.value = total ? Math.floor((done / total) * 100) : 100;
-            status.textContent = `Decrypting “${name}” on this device: ${bar.value}% (${sizeWords(done)} of ${sizeWords(total)})`;
+          const got = await kind.fetch((percent, words) => {
+            bar.value = percent;
+            status.textContent = words;
           });
           const url = URL.createObjectURL(got.file);
           const a = h("a", { href: url, download: name, hidden: true });
@@ -266,9 +243,9 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           a.click();
           a.remove();
           setTimeout(() => URL.revokeObjectURL(url), 60000);
-          bar.value = 100;
-          status.textContent = `Version ${got.version} of “${name}” was decrypted on this device and checked: it is exactly version ${got.version} as it was uploaded` +
-            (got.nameVerified ? ", under the name its uploader's device signed. Your browser is saving it." : `. Your browser is saving it. ${unverifiedNameWords(name)}`);
+          if (got.keepBar) bar.value = 100;
+          else bar.hidden = true; // done: the words say so
+          status.textContent = got.done;
         } catch (x) {
           bar.hidden = true;
           status.textContent = "";
@@ -278,9 +255,47 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         }
       },
     }, `Download “${name}”`) as HTMLButtonElement;
-    return h("div", { class: "doc-e2ee" },
-      h("p", { class: "note" }, "Encrypted on the device of the person who added it: only the devices of the people named above can open it; the server cannot."),
-      btn, bar, status, err);
+    return h("div", { class: kind.cls.wrap }, kind.note, btn, bar, status, err);
+  }
+
+  // A document the server can read: fetched first (not a bare link), so a
+  // refusal — signed out, no longer shared, erased under retention — is
+  // said in words and no file holding the server's answer is saved.
+  function plainDownload(d: Document, name: string): HTMLElement {
+    return downloadButton(name, {
+      cls: { wrap: "doc-plain", btn: "doc-download", status: "doc-download-status", err: "doc-download-error" },
+      barVerb: "Downloading",
+      starting: `Downloading “${name}”…`,
+      fetch: async (report) => {
+        const file = await downloadPlain(ctx.caseID, d, (done, total) => {
+          const pct = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 0;
+          report(pct, total > 0 ? `Downloading “${name}”: ${pct}% (${sizeWords(done)} of ${sizeWords(total)})` : `Downloading “${name}”: ${sizeWords(done)}`);
+        });
+        return { file, done: `Downloaded “${name}”. Your browser is saving it.`, keepBar: false };
+      },
+    });
+  }
+
+  // An end-to-end encrypted document: decrypted and checked on this device,
+  // and handed over only once all of it checked out (docs-e2ee-ui.ts).
+  function e2eeDownload(d: Document, name: string): HTMLElement {
+    return downloadButton(name, {
+      cls: { wrap: "doc-e2ee", btn: "doc-e2ee-download", status: "doc-e2ee-status", err: "doc-e2ee-error" },
+      barVerb: "Decrypting",
+      starting: `Downloading and decrypting “${name}” on this device…`,
+      note: h("p", { class: "note" }, "Encrypted on the device of the person who added it: only the devices of the people named above can open it; the server cannot."),
+      fetch: async (report) => {
+        const got = await downloadE2EE(ctx.caseID, await ctx.e2ee!(), d, (done, total) => {
+          const pct = total ? Math.min(100, Math.floor((done / total) * 100)) : 100;
+          report(pct, `Decrypting “${name}” on this device: ${pct}% (${sizeWords(done)} of ${sizeWords(total)})`);
+        });
+        return {
+          file: got.file, keepBar: true,
+          done: `Version ${got.version} of “${name}” was decrypted on this device and checked: it is exactly version ${got.version} as it was uploaded` +
+            (got.nameVerified ? ", under the name its uploader's device signed. Your browser is saving it." : `. Your browser is saving it. ${unverifiedNameWords(name)}`),
+        };
+      },
+    });
   }
 
   // A document encrypted on a device (end to end): this browser does not

@@ -50,11 +50,14 @@ function clock(iso: string, zone?: string): string {
   return new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", timeZone: zone }).format(new Date(iso));
 }
 
-/** "Tuesday 9 June 2026, 10:00–11:30 your time (Europe/Paris)", and the scheduled zone's time when it differs. */
+/** A time zone as the place it is named after: "America/New_York" → "New York", "Europe/Berlin" → "Berlin" ("UTC" stays). */
+export const zoneWords = (zone: string) => zone.slice(zone.lastIndexOf("/") + 1).replace(/_/g, " ");
+
+/** "Tuesday 9 June 2026, 10:00–11:30 your time (Paris)", and the scheduled zone's time when it differs: never a zone's id ("Europe/Paris"). */
 export function sessionTime(s: Session): string {
   const mine = myZone();
-  let out = `${when(s.start, mine)}–${clock(s.end, mine)}, your time (${mine})`;
-  if (s.timeZone !== mine) out += ` · ${clock(s.start, s.timeZone)} in ${s.timeZone}, where it was scheduled`;
+  let out = `${when(s.start, mine)}–${clock(s.end, mine)}, your time (${zoneWords(mine)})`;
+  if (s.timeZone !== mine) out += ` · ${clock(s.start, s.timeZone)} in ${zoneWords(s.timeZone)}, where it was scheduled`;
   return out;
 }
 

@@ -44,10 +44,12 @@ export function showWelcome(into: HTMLElement, w: WelcomeContext, force = false)
     sec.remove();
     document.getElementById("room-title")?.focus();
   };
+  // Who reads a room, on a line of its own as every room and document says it ("Visible to: …").
+  const who = (room: string) => h("span", { class: "note welcome-who" }, w.visibleTo(room) + ".");
   const title = h("h2", { id: "welcome-title", tabindex: "-1" }, "Welcome to your mediation");
   const items: (HTMLElement | null)[] = [
-    h("li", {}, h("strong", {}, "The joint room"), ` is where everyone meets. What you write there, all of them can read (${w.visibleTo("joint")}).`),
-    w.caucus ? h("li", {}, h("strong", {}, `Your caucus (${w.caucusTitle})`), ` is private to your side. The other side never sees it; use it to talk to ${med} privately (${w.visibleTo(w.caucus)}).`) : null,
+    h("li", {}, h("strong", {}, "The joint room"), " is where everyone meets. What you write there, all of them can read.", who("joint")),
+    w.caucus ? h("li", {}, h("strong", {}, `Your caucus (${w.caucusTitle})`), ` is private to your side. The other side never sees it; use it to talk to ${med} privately.`, who(w.caucus)) : null,
     h("li", {}, h("strong", {}, "End-to-end encrypted: "), "your messages are locked in this browser and opened only in the browsers of the people listed above. The people running Parley cannot read them. Each room says at the top who can read it."),
     w.caucus ? h("li", {}, h("strong", {}, "Nothing leaves your caucus without you. "), `${med} may ask to carry something you wrote to the joint room. You decide: you can edit the words first, approve, or decline.`) : null,
     h("li", {}, h("strong", {}, "Documents"), " are stored encrypted by the service and shown only to the people named under each one."),

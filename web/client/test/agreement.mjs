@@ -163,7 +163,9 @@ await run(async () => {
 
   // Everyone signs version 3 on their own device; A's signature on 2 no longer counts.
   await state(A, "version 3");
-  check((await A.innerText("#agreement")).includes("signature(s) on earlier versions no longer count"), "a party sees that earlier signatures no longer count");
+  const superseded = await A.innerText("#agreement-superseded");
+  check(superseded === "1 signature on an earlier version no longer counts: the text changed after it was signed, so everyone signs version 3.",
+    "a party sees that the earlier signature no longer counts, in a plain sentence (not “signature(s)”): " + superseded);
   await A.locator("#agreement-sign-box").scrollIntoViewIfNeeded();
   await axeCheck(A, "party, signing", { selector: "#agreement" });
   await shoot(A, "agreement-sign", "#agreement-sign-box");

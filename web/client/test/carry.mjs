@@ -36,6 +36,10 @@ await run(async () => {
   check(words.includes("The joint room") && words.includes("Tenant caucus") && /end-to-end encrypted/i.test(words) && words.includes("The other side never sees it"),
     "the welcome says what the joint room and the caucus are, who sees them, and that messages are end-to-end encrypted: " + words.replace(/\s+/g, " "));
   check(words.includes("Morgan Reyes") && !/caucus:[A-Za-z0-9]|room\.post|doc\.upload/.test(words), "it names the mediator, in plain words");
+  const whoLines = (await a.locator("#welcome .welcome-who").allInnerTexts()).map((t) => t.trim());
+  check(!/\(Visible to/.test(words) && whoLines.length === 2 && whoLines[0].startsWith("Visible to: everyone in this mediation: you") &&
+    whoLines[1].startsWith("Visible to: the Tenant side only: you") && whoLines.every((t) => t.endsWith(".")),
+    "who reads each room is its own “Visible to: …” line, as every room says it, not in brackets: " + JSON.stringify(whoLines));
   check(await a.evaluate(() => document.activeElement?.id) === "welcome-title", "focus moves to the welcome, so it is read first");
   await connected(a);
   await axeCheck(a, "party, welcome");

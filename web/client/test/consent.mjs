@@ -107,11 +107,13 @@ try {
   await counsel.goto(env("PARLEY_INVITE_COUNSEL"));
   await counsel.waitForSelector("#consent-title");
   const refusal = await ask("opening refused");
-  check(refusal.includes("Jordan Blake (counsel, Tenant)"), "opening is refused, naming who is missing: " + refusal);
+  check(refusal.includes("Jordan Blake (Tenant lawyer)"), "opening is refused, naming who is missing: " + refusal);
   await med.reload();
   await med.waitForSelector("#terms-table");
   const panel = await med.innerText("#consent-panel");
-  check(panel.includes("The opening session waits until these people accept the terms: Jordan Blake (counsel, Tenant)"), "the mediator's panel names who has not accepted");
+  const waits = await med.innerText("#terms-summary");
+  check(waits === "The opening session waits until this person accepts the terms: Jordan Blake (Tenant lawyer).",
+    "the mediator's panel names who has not accepted, in words (the side's name and “lawyer”, not “counsel”): " + waits);
   check(/Ada Okafor[\s\S]*Accepted/.test(panel) && /Jordan Blake[\s\S]*Not yet/.test(panel), "the panel shows who has and has not accepted");
   const roles = await med.locator("#terms-table tbody td:nth-child(2)").allInnerTexts();
   check(roles.includes("Lawyer, Tenant") && roles.every((r) => !/counsel|party\b|observer\b/.test(r)), "the terms table says each role in words (“Lawyer”, not “counsel”): " + roles.join(" | "));
