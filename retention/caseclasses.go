@@ -262,8 +262,12 @@ func (s *Service) caseClassItems(ctx context.Context, sched policy.Schedule, c *
 		if n == 0 && class != policy.ClassCaseRecord {
 			continue
 		}
-		out = append(out, Item{Case: c.ID, Class: class, Trigger: d.Rule.Trigger, TriggerAt: d.TriggerAt,
-			DueAt: d.DueAt, Size: size, Held: slices.Clone(held)})
+		it := Item{Case: c.ID, Class: class, Trigger: d.Rule.Trigger, TriggerAt: d.TriggerAt,
+			DueAt: d.DueAt, Size: size, Held: slices.Clone(held)}
+		if class == policy.ClassCaseRecord {
+			it.Paused = c.DisposalPaused
+		}
+		out = append(out, it)
 	}
 	return out, nil
 }

@@ -217,6 +217,17 @@ func TestStorageHoldPausesDisposal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			page, err := e.ret.loadPage(ctx, p2.ID, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			paused := false
+			for _, it := range page {
+				paused = paused || (it.Case == tc.id && it.Class == policy.ClassCaseRecord && it.Paused != nil)
+			}
+			if !paused {
+				t.Fatalf("the next plan does not say the case's disposal was paused: %+v", page)
+			}
 			if _, err := e.ret.Approve(ctx, e.records2, p2.ID); err != nil {
 				t.Fatal(err)
 			}

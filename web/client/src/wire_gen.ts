@@ -1537,6 +1537,7 @@ export interface Item {
   size: number;
   commit?: string;
   held?: string[];
+  paused?: string;
 }
 
 /**
