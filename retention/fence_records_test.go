@@ -245,3 +245,51 @@ func TestStorageHoldPausesDisposal(t *testing.T) {
 		})
 	}
 }
+
+// The sweep destroyed a signed-out session's record newest version
+// first: its newest is the sign-out's delete marker, so a node dying
+// after deleting it left the session as it was before the sign-out
+// current, and signing in, until the apply was run again. Now the older
+// versions go first and the newest last.
+func TestSignedOutSessionResidueNeverSignsInAgain(t *testing.T) {
+	onEachStore(t, func(t *testing.T, inner objstore.Store) {
+		st := &crashingStore{Store: inner, prefix: "sessions/"}
+		e := newEnv(t, st)
+		ctx := t.Context()
+		token, _, err := e.accounts.NewSession(ctx, e.mediator.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.accounts.Logout(ctx, token); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.accounts.Authenticate(ctx, token); err == nil {
+			t.Fatal("a signed-out session signs in")
+		}
+		e.clock = e.clock.Add(2 * month)
+		p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Residue[ResidueSession] != 1 {
+			t.Fatalf("residue %v: want the signed-out session", p.Residue)
+		}
+		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		st.armed.Store(true)
+		if _, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); !errors.Is(err, errDeletesDown) {
+			t.Fatalf("apply ran through the crash: %v", err)
+		}
+		if a, _, err := e.accounts.Authenticate(ctx, token); err == nil {
+			t.Fatalf("after the sweep stopped part way, the signed-out session signs in again as %s", a.ID)
+		}
+		st.down.Store(false)
+		if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
+			t.Fatalf("rerun: %v %+v", err, pr)
+		}
+		if _, _, err := e.accounts.Authenticate(ctx, token); err == nil {
+			t.Fatal("the signed-out session signs in after the sweep")
+		}
+	})
+}
