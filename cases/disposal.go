@@ -57,7 +57,8 @@ func RefuseAdditions(c *Case) error {
 var errFenceUnchanged = errors.New("fence unchanged")
 
 // BeginDisposal fences case id against any further change (Disposing, in
-// one conditional write; a case fenced already is left as it is), then
+// one conditional write that also ends a pause, DisposalPaused: the
+// disposal resumes; a case fenced already is left as it is), then
 // appends every audit event pending in it, oldest first, and removes
 // those that landed. It returns the case as stored afterwards and the
 // error of an append that failed: the caller (retention) deletes the
