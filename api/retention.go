@@ -109,6 +109,10 @@ type Item struct {
 	Commit    string    `json:"commit,omitempty"`
 	// Held lists the holds that exclude the record from the plan.
 	Held []string `json:"held,omitempty"`
+	// Paused: for a case record, when an earlier plan's disposal of the
+	// case stopped at a storage (legal) hold and left what remained
+	// (retention.case.paused); this plan resumes it.
+	Paused *time.Time `json:"paused,omitempty"`
 }
 
 func (Item) wire() {}

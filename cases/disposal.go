@@ -57,7 +57,8 @@ func RefuseAdditions(c *Case) error {
 var errFenceUnchanged = errors.New("fence unchanged")
 
 // BeginDisposal fences case id against any further change (Disposing, in
-// one conditional write; a case fenced already is left as it is), then
+// one conditional write that also ends a pause, DisposalPaused: the
+// disposal resumes; a case fenced already is left as it is), then
 // appends every audit event pending in it, oldest first, and removes
 // those that landed. It returns the case as stored afterwards and the
 // error of an append that failed: the caller (retention) deletes the
@@ -72,7 +73,7 @@ func (s *Service) BeginDisposal(ctx context.Context, id string) (*Case, error) {
 		if c.Disposing != nil {
 			return errFenceUnchanged
 		}
-		c.Disposing = &now
+		c.Disposing, c.DisposalPaused = &now, nil
 		return nil
 	})
 	var c *Case
@@ -92,6 +93,35 @@ func (s *Service) BeginDisposal(ctx context.Context, id string) (*Case, error) {
 		return c, nil
 	}
 	return s.flushPending(ctx, c, func(PendingEvent) bool { return true })
+}
+
+// PauseDisposal replaces the fence of case id by the paused state
+// (DisposalPaused), in one conditional write, for a disposal the object
+// store stopped part way: a version under a storage (legal) hold could
+// not be deleted. What is left of the case is kept and takes changes
+// again; records staff see the state (retention audits it, and the
+// plan's outcome says held); the next plan that reaches the case record
+// fences it again (BeginDisposal) and resumes. It reports whether it
+// paused a fenced case; a case not fenced, or gone, is left as it is.
+func (s *Service) PauseDisposal(ctx context.Context, id string) (bool, error) {
+	if !ids.Valid("c", id) {
+		return false, nil
+	}
+	now := s.now().UTC()
+	_, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
+		if c.Disposing == nil {
+			return errFenceUnchanged
+		}
+		c.Disposing, c.DisposalPaused = nil, &now
+		return nil
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, errFenceUnchanged) || errors.Is(err, metastore.ErrNotFound):
+		return false, nil
+	}
+	return false, err
 }
 
 // EndDisposal lifts the fence of case id, for a disposal retention gave up

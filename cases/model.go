@@ -108,6 +108,13 @@ type Case struct {
 	// change (ErrDisposing), so the outbox retention empties before it
 	// deletes the record stays empty. Reads work as before.
 	Disposing *time.Time `json:"disposing,omitempty"`
+	// DisposalPaused is when retention stopped disposing of the case
+	// because the object store refused to delete a version under a
+	// storage (legal) hold (PauseDisposal): the fence is lifted, what is
+	// left of the case is kept and takes changes again, and the next plan
+	// that reaches the case record after the hold is released fences it
+	// again and finishes (BeginDisposal clears this).
+	DisposalPaused *time.Time `json:"disposalPaused,omitempty"`
 }
 
 // RemovedParticipant is a participant taken out of a case.

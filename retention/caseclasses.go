@@ -262,8 +262,12 @@ func (s *Service) caseClassItems(ctx context.Context, sched policy.Schedule, c *
 		if n == 0 && class != policy.ClassCaseRecord {
 			continue
 		}
-		out = append(out, Item{Case: c.ID, Class: class, Trigger: d.Rule.Trigger, TriggerAt: d.TriggerAt,
-			DueAt: d.DueAt, Size: size, Held: slices.Clone(held)})
+		it := Item{Case: c.ID, Class: class, Trigger: d.Rule.Trigger, TriggerAt: d.TriggerAt,
+			DueAt: d.DueAt, Size: size, Held: slices.Clone(held)}
+		if class == policy.ClassCaseRecord {
+			it.Paused = c.DisposalPaused
+		}
+		out = append(out, it)
 	}
 	return out, nil
 }
@@ -397,7 +401,7 @@ func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p
 		}
 		j.Audit = &idx
 	}
-	if err := s.destroyPlaces(ctx, it.Case, prefixes, keys, vs, ga); err != nil {
+	if err := s.destroyPlaces(ctx, it.Case, prefixes, keys, vs, caseHidden(it.Case), ga); err != nil {
 		if errors.Is(err, objstore.ErrHeld) {
 			return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, nil
 		}
@@ -555,13 +559,21 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		return Outcome{}, err
 	}
 	for _, id := range j.Accounts {
+		// Hidden first, as the case record: deleted newest first, an
+		// account's older version (before its sessions were revoked), or a
+		// session's from before its sign-out, would be current again, and
+		// sign-in-able, until the apply finished.
 		prefixes := []string{"keydir/devices/" + id + "/", "keydir/revocations/" + id + "/",
 			"keydir/endorsements/" + id + "/", "keydir/pairings/" + id + "/"}
-		vs, err := s.storedVersions(ctx, prefixes, append([]string{"accounts/" + id}, inv.sessions[id]...))
+		keys := append([]string{"accounts/" + id}, inv.sessions[id]...)
+		vs, err := s.storedVersions(ctx, prefixes, keys)
 		if err != nil {
 			return Outcome{}, err
 		}
-		if err := s.deleteVersions(ctx, vs); err != nil {
+		if err := s.destroyPlaces(ctx, caseID, prefixes, keys, vs, hideAll, ga); err != nil {
+			if errors.Is(err, objstore.ErrHeld) {
+				return s.pauseDisposal(ctx, actor, p, caseID)
+			}
 			return Outcome{}, err
 		}
 	}
@@ -577,11 +589,9 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		if err := s.auditListed(ctx, caseID, vs, ga); err != nil {
 			return Outcome{}, err
 		}
-		if err := s.destroyPlaces(ctx, caseID, prefixes, keys, vs, ga); err != nil {
+		if err := s.destroyPlaces(ctx, caseID, prefixes, keys, vs, caseHidden(caseID), ga); err != nil {
 			if errors.Is(err, objstore.ErrHeld) {
-				// What the hold keeps of the record stays, readable
-				// (destroyPlaces took its marker back) and unfenced.
-				return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, s.cases.EndDisposal(ctx, caseID)
+				return s.pauseDisposal(ctx, actor, p, caseID)
 			}
 			return Outcome{}, err
 		}
@@ -590,6 +600,25 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		return Outcome{}, err
 	}
 	return Outcome{Result: OutcomeDestroyed, Counts: maps.Clone(j.Counts), Audit: j.Audit}, nil
+}
+
+// pauseDisposal ends a case record's disposal that met a storage (legal)
+// hold part way: what the hold keeps, and whatever was not deleted yet,
+// stays, readable (destroyPlaces took its markers back), and the fence
+// is replaced by the paused state (cases.PauseDisposal), audited first
+// (retention.case.paused): the case takes changes again, records staff
+// see it held, and the next plan reaching the case record after the
+// hold is released resumes the disposal. An audit that fails leaves the
+// fence: the apply stops, to be resumed.
+func (s *Service) pauseDisposal(ctx context.Context, actor account.Account, p Plan, caseID string) (Outcome, error) {
+	if err := s.record(ctx, audit.Event{Type: "retention.case.paused", Actor: actor.ID, Case: caseID,
+		Attrs: map[string]string{"plan": p.ID, "reason": "storage-hold"}}); err != nil {
+		return Outcome{}, fmt.Errorf("audit: %w", err)
+	}
+	if _, err := s.cases.PauseDisposal(ctx, caseID); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, nil
 }
 
 // disposeCaseItems carries out a page's case-class items (those not held
@@ -817,30 +846,46 @@ func (s *Service) auditListed(ctx context.Context, caseID string, vs []objstore.
 // again after deleting what it listed.
 const destroyRounds = 4
 
-// hidden reports whether key is one of the records destroyPlaces hides
-// before deleting its versions: the case record, whose fence (Disposing)
-// refuses every change, and the case's carries.
-func hidden(caseID, key string) bool {
-	return key == cases.RecordKey(caseID) || strings.HasPrefix(key, "keydir/carries/"+caseID+"/")
+// caseHidden reports which of a case's records destroyPlaces hides
+// before deleting their versions: the case record, whose fence
+// (Disposing) refuses every change, and the case's carries.
+func caseHidden(caseID string) func(key string) bool {
+	return func(key string) bool {
+		return key == cases.RecordKey(caseID) || strings.HasPrefix(key, "keydir/carries/"+caseID+"/")
+	}
 }
+
+// hideAll hides every record: a participant's account, sessions and
+// devices, of which an older version (before a revocation or sign-out)
+// must never be current again.
+func hideAll(string) bool { return true }
 
 // destroyPlaces deletes every stored version under the given places of
 // case caseID. vs is their listing, the events pending in it appended
-// already (auditListed).
+// already (auditListed). hide says which keys are hidden first.
 //
 // Deleting a key's versions newest first, as listed, would make each
 // older version current in turn — the case record as it was before its
-// fence, then before it was closed — so a change could be accepted into
-// a record being destroyed and survive it (its version was not listed),
-// and a participant removed could read the case again. So:
+// fence, then before it was closed; a participant's account as it was
+// before its sessions were revoked, a session before its sign-out — so a
+// change could be accepted into a record being destroyed and survive it
+// (its version was not listed), a participant removed could read the
+// case again, and a revoked session sign in. So:
 //
-//  1. the case record and its carries are first hidden behind a delete
-//     marker (Delete of the latest version): reads find nothing, and a
-//     change (a conditional write on what it read) has nothing to change;
+//  1. the keys hide names (the case record and its carries; every
+//     record of a participant's account) are first hidden behind a
+//     delete marker (Delete of the latest version): reads find nothing,
+//     and a change (a conditional write on what it read) has nothing to
+//     change;
 //  2. the places are listed again, and the events pending in a version
 //     that appeared since the first listing appended;
 //  3. every key's versions are deleted, its newest (the marker) last, in
-//     a call of its own, so no older version is ever current;
+//     a call of its own, so no older version is ever current: first the
+//     keys not hidden, then the hidden ones (their versions but the
+//     newest two, then the newest stored before the marker, then the
+//     marker), so that a storage hold met on the way leaves each hidden
+//     record as it was, its newest version current once the marker is
+//     taken back;
 //  4. the places are listed again and, while a version appeared
 //     meanwhile, steps 1-3 repeat, at most destroyRounds times in all;
 //     places still not empty then are an error (the apply is resumed
@@ -848,8 +893,8 @@ func hidden(caseID, key string) bool {
 //
 // A version under a storage (legal) hold stops it with objstore.ErrHeld;
 // the markers this call wrote are deleted first, so what survives of the
-// record is readable again (the caller lifts the fence).
-func (s *Service) destroyPlaces(ctx context.Context, caseID string, prefixes, keys []string, vs []objstore.Version, ga *groupAudit) error {
+// record is readable again (the caller pauses the disposal).
+func (s *Service) destroyPlaces(ctx context.Context, caseID string, prefixes, keys []string, vs []objstore.Version, hide func(string) bool, ga *groupAudit) error {
 	for round := 0; len(vs) > 0; round++ {
 		if round == destroyRounds {
 			return fmt.Errorf("case %s: %d record versions appeared while its records were destroyed; apply again: %w",
@@ -871,7 +916,7 @@ func (s *Service) destroyPlaces(ctx context.Context, caseID string, prefixes, ke
 				continue
 			}
 			newest[v.Key] = true // versions of a key come newest first
-			if v.DeleteMarker || !hidden(caseID, v.Key) {
+			if v.DeleteMarker || !hide(v.Key) {
 				continue
 			}
 			if err := s.store.Delete(ctx, v.Key, ""); err != nil {
@@ -894,21 +939,35 @@ func (s *Service) destroyPlaces(ctx context.Context, caseID string, prefixes, ke
 				return errors.Join(err, s.unhide(ctx, marked, before))
 			}
 		}
-		var older, last []objstore.Version
-		seen := map[string]bool{}
+		// tiers[0], [1]: keys not marked, older versions then the newest;
+		// [2], [3], [4]: marked keys, their versions but the newest two,
+		// the newest stored one, the marker.
+		var tiers [5][]objstore.Version
+		isMarked := map[string]bool{}
+		for _, k := range marked {
+			isMarked[k] = true
+		}
+		rank := map[string]int{}
 		for _, v := range vs {
-			if seen[v.Key] {
-				older = append(older, v)
-			} else {
-				seen[v.Key] = true
-				last = append(last, v)
+			r := rank[v.Key] // versions of a key come newest first
+			rank[v.Key]++
+			switch {
+			case !isMarked[v.Key] && r == 0:
+				tiers[1] = append(tiers[1], v)
+			case !isMarked[v.Key]:
+				tiers[0] = append(tiers[0], v)
+			case r == 0:
+				tiers[4] = append(tiers[4], v)
+			case r == 1:
+				tiers[3] = append(tiers[3], v)
+			default:
+				tiers[2] = append(tiers[2], v)
 			}
 		}
-		if err := s.deleteVersions(ctx, older); err != nil {
-			return errors.Join(err, s.unhide(ctx, marked, before))
-		}
-		if err := s.deleteVersions(ctx, last); err != nil {
-			return errors.Join(err, s.unhide(ctx, marked, before))
+		for _, tier := range tiers {
+			if err := s.deleteVersions(ctx, tier); err != nil {
+				return errors.Join(err, s.unhide(ctx, marked, before))
+			}
 		}
 		var err error
 		if vs, err = s.storedVersions(ctx, prefixes, keys); err != nil {

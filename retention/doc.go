@@ -65,10 +65,19 @@
 //     ever current and no change can land in them; every key's newest
 //     version last; then its places listed again and what appeared
 //     meanwhile deleted too (at most 4 rounds, else the apply stops, to
-//     be resumed). A case-record item that ends held or kept — a hold
-//     placed after a run that stopped past the fence, a keep, a storage
-//     hold met while deleting (whose marker is taken back) — has its
-//     fence lifted (cases.EndDisposal).
+//     be resumed). The participants' accounts that go with it are
+//     deleted the same way, every record of theirs hidden first, so a
+//     stopped disposal never leaves an older account or session version
+//     (before a revocation or sign-out) current. A case-record item that
+//     ends held or kept — a hold placed after a run that stopped past the
+//     fence, a keep — has its fence lifted (cases.EndDisposal). A storage
+//     hold met while deleting (the markers taken back, the hidden records
+//     deleted only after the others, so what was not deleted stays as it
+//     was) pauses the disposal: the fence is replaced by
+//     Case.DisposalPaused (cases.PauseDisposal, audited first as
+//     retention.case.paused), the item is held, and the next plan lists
+//     the case record with Paused and, once the hold is released,
+//     finishes.
 //   - Actions besides destroy (actions.go, transfer.go): before approval,
 //     records staff may choose to review a record (keep it until a date,
 //     with a reason), keep it permanently (with an authority), or transfer

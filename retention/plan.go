@@ -70,6 +70,10 @@ type Item struct {
 	// Held lists the holds that exclude the record from the plan, as
 	// "hold h_…" or "document hold" (placed with `parley doc hold`).
 	Held []string `json:"held,omitempty"`
+	// Paused: for a case record, when an earlier plan's disposal of the
+	// case stopped at a storage (legal) hold and left what remained
+	// (cases.PauseDisposal); this plan resumes it.
+	Paused *time.Time `json:"paused,omitempty"`
 }
 
 // Ref is the vault's name for the item's document version.

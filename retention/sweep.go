@@ -406,12 +406,18 @@ func (s *Service) applyResidue(ctx context.Context, actor account.Account, p Pla
 		if err != nil {
 			return err
 		}
-		infos := make([]objstore.Info, len(vs))
-		for i, v := range vs {
-			infos[i] = v.Info
-		}
-		if err := errors.Join(s.store.DeleteVersions(ctx, infos)...); err != nil {
-			return fmt.Errorf("residue %s: %w", e.Kind, err)
+		// Older versions first, the newest (listed first) last, in calls
+		// of their own: a signed-out session's newest version is the
+		// sign-out's delete marker, and deleted first it would leave the
+		// session as it was before, signing in, should the apply stop.
+		for _, part := range [][]objstore.Version{vs[min(1, len(vs)):], vs[:min(1, len(vs))]} {
+			infos := make([]objstore.Info, len(part))
+			for i, v := range part {
+				infos[i] = v.Info
+			}
+			if err := errors.Join(s.store.DeleteVersions(ctx, infos)...); err != nil {
+				return fmt.Errorf("residue %s: %w", e.Kind, err)
+			}
 		}
 	}
 	if err := s.step("residue"); err != nil {

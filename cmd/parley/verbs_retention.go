@@ -278,6 +278,7 @@ func retentionPlan(ctx context.Context, args []string) error {
 		}
 		w.Flush()
 	}
+	printPaused(items)
 	fmt.Printf("Next: someone independent of you (not an account that made yours, nor one made by you or by whoever made yours) approves it with `parley retention approve %s`.\n", p.ID)
 	return nil
 }
@@ -374,7 +375,22 @@ func retentionDue(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", k.ref, k.class, g.n, due, humanBytes(g.size), held)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	printPaused(r.Items)
+	return nil
+}
+
+// printPaused names the cases whose disposal an earlier plan paused at a
+// storage hold: a plan resumes them.
+func printPaused(items []api.Item) {
+	for _, it := range items {
+		if it.Paused != nil {
+			fmt.Printf("Case %s: its disposal stopped on %s at a storage (legal) hold and is paused; what remained is kept. A plan carried out once the hold is released finishes it.\n",
+				cmp.Or(it.Reference, it.Case), it.Paused.Format(time.DateOnly))
+		}
+	}
 }
 
 func retentionDiscard(ctx context.Context, args []string) error {

@@ -337,6 +337,8 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
       (p.approved ? ` Approved ${day(p.approved.at)} by ${who(p.approved.by)}.` : "")),
     h("p", {}, `${plural(p.records, "record")} to destroy (${bytes(p.bytes)}) in ${plural(p.cases, "case")}; ${p.held} kept because of a legal hold.`),
     due.length ? table("Records to destroy", due) : h("p", { class: "note" }, "No records to destroy."),
+    ...due.filter((i) => i.paused).map((i) => h("p", { class: "note", "data-paused": i.case },
+      `${caseWords(i.case, i.reference)}: an earlier plan began destroying this case on ${day(i.paused)} and stopped, because the storage refused to delete a record under a legal hold. What was left has been kept. Carrying out this plan finishes destroying it.`)),
     held.length ? table("Records kept (on legal hold)", held, (it) => h("td", {}, reasons(it.held))) : null,
     residueSection(p),
     h("div", { id: "plan-actions-box" }), confirmSlot, actions, status, progress));

@@ -1539,6 +1539,7 @@ export interface Item {
   size: number;
   commit?: string;
   held?: string[];
+  paused?: string;
 }
 
 /**
