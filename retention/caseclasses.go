@@ -15,9 +15,11 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/evaluation"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/workers"
+	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
@@ -568,6 +570,12 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 	if err := s.step("accounts"); err != nil {
 		return Outcome{}, err
 	}
+	if err := s.endRooms(ctx, caseID); err != nil {
+		if errors.Is(err, objstore.ErrHeld) {
+			return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, s.cases.EndDisposal(ctx, caseID)
+		}
+		return Outcome{}, err
+	}
 	for _, class := range policy.CaseClasses() {
 		prefixes, keys := classPlaces(class, caseID, inv)
 		vs, err := s.storedVersions(ctx, prefixes, keys)
@@ -590,6 +598,27 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		return Outcome{}, err
 	}
 	return Outcome{Result: OutcomeDestroyed, Counts: maps.Clone(j.Counts), Audit: j.Audit}, nil
+}
+
+// endRooms ends the message history of a case whose record is being
+// destroyed (messaging.EndHistory) and deletes every stored version under
+// its rooms. prepareCaseRecord found no message when it looked (after the
+// fence), but a post may have been stored since: one acknowledged by a
+// connection that had not yet heard of the fence (caucus DisposalBegun;
+// at most its fallback check, a minute), or one a node's journal held
+// then and compacted after. Once the marker is written no batch lands
+// for good (a writer that missed it sees it on its second check and
+// deletes what it wrote), so the listing after it finds all there will
+// ever be, and nothing posted to the case outlives its certificate.
+func (s *Service) endRooms(ctx context.Context, caseID string) error {
+	if err := messaging.EndHistory(ctx, s.store, caseID); err != nil {
+		return fmt.Errorf("end message history: %w", err)
+	}
+	vs, err := s.storedVersions(ctx, []string{caucus.HistoryPrefix(caseID)}, nil)
+	if err != nil {
+		return err
+	}
+	return s.deleteVersions(ctx, vs)
 }
 
 // disposeCaseItems carries out a page's case-class items (those not held
