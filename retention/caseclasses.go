@@ -434,9 +434,13 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	// without vault.Dispose. An upload checks the fence again once its
 	// document or version is visible (cases.RefuseAdditions), so it is
 	// seen here (the case is kept, its fence lifted) or taken back there.
-	// A post is refused only where a connection's right to post is decided
-	// (caucus), which a connection caches: a post on a connection
-	// authorized before the fence is not refused. A
+	// A post is refused where a connection's right to post is decided
+	// (caucus), which a connection caches until the case's topic announces
+	// a change: the fence announces itself (caucus DisposalBegun), and a
+	// connection that missed it re-checks within a minute. A post stored
+	// meanwhile is seen here (the case is kept) or deleted with the case
+	// (endRooms). A key-directory statement or admission checks the fence
+	// again once stored, as an upload does. A
 	// failed append leaves the case fenced and the plan applying; the
 	// apply is resumed later, as for any step.
 	c, err := s.cases.BeginDisposal(ctx, it.Case)
@@ -509,7 +513,9 @@ func (s *Service) isParticipantAccount(ctx context.Context, id string) (bool, er
 //  2. the destruction audited (once: its index is journaled);
 //  3. the journaled participants' accounts, devices and sign-in sessions
 //     deleted, every stored version;
-//  4. every stored version of every class's records of the case deleted,
+//  4. the case's room history ended and every stored version under its
+//     rooms deleted (endRooms: what was posted after the keep check);
+//  5. every stored version of every class's records of the case deleted,
 //     the case record's own places (cases/<case>/) last, each class's
 //     after the audit events pending in what it deletes (auditListed).
 //
