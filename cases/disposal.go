@@ -89,6 +89,12 @@ func (s *Service) BeginDisposal(ctx context.Context, id string) (*Case, error) {
 	default:
 		return nil, err
 	}
+	// Every node's open connections are told (a rerun tells them again:
+	// an announcement is at most once, and a crash may have come between
+	// the fence and this call).
+	if s.OnDisposal != nil {
+		s.OnDisposal(ctx, id)
+	}
 	if len(c.Unaudited) == 0 {
 		return c, nil
 	}

@@ -43,6 +43,10 @@ type Service struct {
 	// case (a participant joined, a mediator was added or recused), so the
 	// rooms layer can start new epochs and re-check open connections.
 	OnMembership func(ctx context.Context, caseID string, change MembershipChange)
+	// OnDisposal, if set, is called once BeginDisposal has fenced a case
+	// (disposal.go), so the rooms layer can tell every node's open
+	// connections to stop taking posts to it at once.
+	OnDisposal func(ctx context.Context, caseID string)
 	// ReassignmentNotice is how long a mediator the program assigned to an
 	// orphaned case waits, after approval, before reading anything
 	// (default DefaultReassignmentNotice). Every participant sees the

@@ -141,7 +141,10 @@ func (s *Service) decide(ctx context.Context, actor account.Account, caseID, nam
 		return nil, messaging.Room{}, fmt.Errorf("room %q: %w", name, errNoRoom{})
 	}
 	if a == policy.RoomPost {
-		// A case being disposed of takes no more messages.
+		// A case being disposed of takes no more messages. A connection
+		// caches this answer until the case's topic announces a change
+		// (the fence announces itself: DisposalBegun) or its fallback
+		// check, so the fence costs no read per message.
 		if err := cases.RefuseAdditions(c); err != nil {
 			return nil, messaging.Room{}, fmt.Errorf("%w: %w", messaging.ErrForbidden, err)
 		}
@@ -318,6 +321,26 @@ func (s *Service) MembershipChanged(ctx context.Context, caseID string, ch cases
 	s.retry(ctx, "announce", caseID, func(ctx context.Context) error {
 		return s.broker.Publish(ctx, CaseTopic(caseID), reason)
 	})
+}
+
+// DisposalBegun tells every node's open connections to case caseID that
+// retention has fenced it (cases.BeginDisposal): each drops its cached
+// right to post and asks again, which the fence refuses
+// (cases.RefuseAdditions). It is wired as cases.Service.OnDisposal. The
+// announcement is at most once; a connection that misses it drops its
+// cache at its fallback check, a minute later at most (package web), and
+// retention destroys whatever a post acknowledged meanwhile stored
+// (retention's disposeCaseRecord ends the rooms' history first).
+func (s *Service) DisposalBegun(ctx context.Context, caseID string) {
+	reason, _ := json.Marshal(membershipEvent{Change: "case.disposing"})
+	if err := s.broker.Publish(context.WithoutCancel(ctx), CaseTopic(caseID), reason); err != nil {
+		log := s.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.WarnContext(ctx, "case disposal: open connections could not be told; they re-check within a minute",
+			slog.String("case", caseID), slog.String("error", err.Error()))
+	}
 }
 
 // membershipEvents are the audit entries of one membership change: a

@@ -7,6 +7,7 @@ import (
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/objstore"
@@ -51,7 +52,15 @@ func (s *Service) endorse(ctx context.Context, actor account.Account, record []b
 	if err := e.Verify(rec, by); err != nil {
 		return nil, fault.Invalid("record", err.Error())
 	}
-	saved, err := s.storeLogged(ctx, endorsementKey(e.Account, e.Device, e.ByDev), EventEndorse, record)
+	store := s.storeLogged
+	if caseID != "" {
+		// An admission belongs to its case: none is added to a case
+		// retention is disposing of.
+		store = func(ctx context.Context, key, kind string, record []byte) (*stored, error) {
+			return s.storeInCase(ctx, caseID, key, kind, record)
+		}
+	}
+	saved, err := store(ctx, endorsementKey(e.Account, e.Device, e.ByDev), EventEndorse, record)
 	if errors.Is(err, fault.ErrConflict) {
 		saved, err = s.ensureLogged(ctx, endorsementKey(e.Account, e.Device, e.ByDev)) // endorsed before
 	}
@@ -73,6 +82,11 @@ func (s *Service) Admit(ctx context.Context, actor account.Account, caseID strin
 	if !s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, c.Facts()).Allowed {
 		s.denied(ctx, actor, caseID, "device.admit")
 		return nil, fmt.Errorf("only the case's mediators admit devices: %w", fault.ErrForbidden)
+	}
+	// A case retention is disposing of admits no device (checked again
+	// once the admission is stored: storeInCase).
+	if err := cases.RefuseAdditions(c); err != nil {
+		return nil, err
 	}
 	e, err := e2ee.DecodeEndorsement(record)
 	if err != nil {

@@ -62,6 +62,9 @@ type Service struct {
 	log    *audit.Log
 	signer *audit.Signer
 	now    func() time.Time
+	// beforeCaseRecord, for tests, is called as storeInCase begins (after
+	// its caller checked the fence).
+	beforeCaseRecord func(key string)
 }
 
 // Open loads (or starts) the key directory.
@@ -195,6 +198,45 @@ func (s *Service) storeLogged(ctx context.Context, key, kind string, record []by
 			return nil, fmt.Errorf("%s: %w", otherContent(kind), fault.ErrConflict)
 		}
 	} else if err != nil {
+		return nil, err
+	}
+	return s.ensureLogged(ctx, key)
+}
+
+// storeInCase is storeLogged for a record that belongs to case caseID (a
+// membership statement, a device admission), which a case retention is
+// disposing of takes no more of (cases.RefuseAdditions, 410). The caller
+// checked the fence before; it is checked again once the record is
+// visible, before it is logged, and a record the fence is found on then
+// is taken back (its version deleted). Retention fences first and lists
+// the case's records after, so either its listing finds the record (and
+// deletes it with the case) or this check finds the fence: nothing
+// written to the case's key directory outlives its disposal. A record
+// stored before (the same bytes again) is never taken back.
+func (s *Service) storeInCase(ctx context.Context, caseID, key, kind string, record []byte) (*stored, error) {
+	if s.beforeCaseRecord != nil {
+		s.beforeCaseRecord(key)
+	}
+	b, _ := json.Marshal(&stored{Kind: kind, Record: record, Index: -1})
+	info, err := s.cfg.Store.Put(ctx, key, bytes.NewReader(b), int64(len(b)),
+		objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+	if errors.Is(err, objstore.ErrPrecondition) {
+		return s.storeLogged(ctx, key, kind, record) // there before: the same record, or a conflict
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.cfg.Cases.Load(ctx, caseID)
+	if err == nil {
+		err = cases.RefuseAdditions(c)
+	}
+	if err != nil {
+		// Fenced, gone, or unknown (the read failed): take it back.
+		if derr := s.cfg.Store.Delete(context.WithoutCancel(ctx), key, info.VersionID); derr != nil {
+			s.logger().ErrorContext(ctx, "keydir: a record written to a case being disposed of could not be taken back",
+				"key", key, "error", derr.Error())
+			return nil, errors.Join(err, derr)
+		}
 		return nil, err
 	}
 	return s.ensureLogged(ctx, key)
@@ -662,6 +704,11 @@ func (s *Service) PostStatement(ctx context.Context, actor account.Account, case
 		s.denied(ctx, actor, caseID, "statement.post")
 		return nil, fmt.Errorf("only the case's mediators sign membership: %w", fault.ErrForbidden)
 	}
+	// A case retention is disposing of takes no new statement (checked
+	// again once it is stored: storeInCase).
+	if err := cases.RefuseAdditions(c); err != nil {
+		return nil, err
+	}
 	st, err := e2ee.DecodeStatement(record)
 	if err != nil {
 		return nil, fault.Invalid("record", err.Error())
@@ -690,7 +737,7 @@ func (s *Service) PostStatement(ctx context.Context, actor account.Account, case
 	if err := s.checkSince(ctx, since); err != nil {
 		return nil, err
 	}
-	saved, err := s.storeLogged(ctx, StatementKey(caseID, st.Seq), EventStatement, record)
+	saved, err := s.storeInCase(ctx, caseID, StatementKey(caseID, st.Seq), EventStatement, record)
 	if err != nil {
 		return nil, err
 	}

@@ -15,9 +15,11 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/evaluation"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/workers"
+	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
@@ -436,9 +438,13 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	// without vault.Dispose. An upload checks the fence again once its
 	// document or version is visible (cases.RefuseAdditions), so it is
 	// seen here (the case is kept, its fence lifted) or taken back there.
-	// A post is refused only where a connection's right to post is decided
-	// (caucus), which a connection caches: a post on a connection
-	// authorized before the fence is not refused. A
+	// A post is refused where a connection's right to post is decided
+	// (caucus), which a connection caches until the case's topic announces
+	// a change: the fence announces itself (caucus DisposalBegun), and a
+	// connection that missed it re-checks within a minute. A post stored
+	// meanwhile is seen here (the case is kept) or deleted with the case
+	// (endRooms). A key-directory statement or admission checks the fence
+	// again once stored, as an upload does. A
 	// failed append leaves the case fenced and the plan applying; the
 	// apply is resumed later, as for any step.
 	c, err := s.cases.BeginDisposal(ctx, it.Case)
@@ -511,7 +517,9 @@ func (s *Service) isParticipantAccount(ctx context.Context, id string) (bool, er
 //  2. the destruction audited (once: its index is journaled);
 //  3. the journaled participants' accounts, devices and sign-in sessions
 //     deleted, every stored version;
-//  4. every stored version of every class's records of the case deleted,
+//  4. the case's room history ended and every stored version under its
+//     rooms deleted (endRooms: what was posted after the keep check);
+//  5. every stored version of every class's records of the case deleted,
 //     the case record's own places (cases/<case>/) last, each class's
 //     after the audit events pending in what it deletes (auditListed).
 //
@@ -580,6 +588,14 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 	if err := s.step("accounts"); err != nil {
 		return Outcome{}, err
 	}
+	if err := s.endRooms(ctx, caseID); err != nil {
+		if errors.Is(err, objstore.ErrHeld) {
+			// As any storage hold met while deleting: paused (the rooms'
+			// history stays ended, so the paused case takes no message).
+			return s.pauseDisposal(ctx, actor, p, caseID)
+		}
+		return Outcome{}, err
+	}
 	for _, class := range policy.CaseClasses() {
 		prefixes, keys := classPlaces(class, caseID, inv)
 		vs, err := s.storedVersions(ctx, prefixes, keys)
@@ -619,6 +635,27 @@ func (s *Service) pauseDisposal(ctx context.Context, actor account.Account, p Pl
 		return Outcome{}, err
 	}
 	return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, nil
+}
+
+// endRooms ends the message history of a case whose record is being
+// destroyed (messaging.EndHistory) and deletes every stored version under
+// its rooms. prepareCaseRecord found no message when it looked (after the
+// fence), but a post may have been stored since: one acknowledged by a
+// connection that had not yet heard of the fence (caucus DisposalBegun;
+// at most its fallback check, a minute), or one a node's journal held
+// then and compacted after. Once the marker is written no batch lands
+// for good (a writer that missed it sees it on its second check and
+// deletes what it wrote), so the listing after it finds all there will
+// ever be, and nothing posted to the case outlives its certificate.
+func (s *Service) endRooms(ctx context.Context, caseID string) error {
+	if err := messaging.EndHistory(ctx, s.store, caseID); err != nil {
+		return fmt.Errorf("end message history: %w", err)
+	}
+	vs, err := s.storedVersions(ctx, []string{caucus.HistoryPrefix(caseID)}, nil)
+	if err != nil {
+		return err
+	}
+	return s.deleteVersions(ctx, vs)
 }
 
 // disposeCaseItems carries out a page's case-class items (those not held

@@ -52,12 +52,17 @@
 //     they belong to. Each case's disposal is journaled under the plan
 //     before anything is deleted, so a rerun certifies the same counts.
 //     A case record that goes is first fenced (cases.BeginDisposal: the
-//     case takes no more changes, no upload, new version or post —
-//     cases.RefuseAdditions, 410) and the audit events pending in it
+//     case takes no more changes, no upload, new version, post, key
+//     directory statement or admission — cases.RefuseAdditions, 410 — and
+//     the fence is announced, so open connections on every node stop
+//     taking posts at once) and the audit events pending in it
 //     appended; only then does retention look for documents, messages or
 //     keeps that keep the case (lifting the fence if one does: an upload
-//     checks the fence again once visible and is taken back if it finds
-//     it). Nothing is destroyed while an event is pending, and whatever
+//     or a key-directory record checks the fence again once visible and
+//     is taken back if it finds it). Before the record is deleted the
+//     case's room history is ended (messaging.EndHistory) and whatever
+//     its rooms hold deleted (endRooms): a post stored after the keep
+//     check does not outlive the disposal. Nothing is destroyed while an event is pending, and whatever
 //     pends in a case or carry record a deletion removes is appended
 //     first (auditListed), so disposal never loses an audit entry. The
 //     records are deleted hidden (destroyPlaces): a delete marker over the

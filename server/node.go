@@ -185,6 +185,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.Messages = messaging.NewService(msgLog, n.broker, messaging.Options{Logger: cfg.Log, NodeKey: nodeKey, Passive: cfg.Command})
 	n.Rooms = caucus.NewService(n.Cases, pol, n.Messages, n.broker, log)
 	n.Cases.OnMembership = n.Rooms.MembershipChanged
+	n.Cases.OnDisposal = n.Rooms.DisposalBegun
 	if n.Vault, err = vault.New(vault.Config{Meta: meta, Cases: n.Cases, MasterKey: mk, Policy: pol, Audit: log, MaxSize: cfg.MaxDocumentSize, Log: cfg.Log}); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
+	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/floor"
 	"github.com/parley-mediation/parley/messaging"
@@ -631,6 +632,12 @@ func (c *socket) error(room, id string, code api.ErrorCode, detail string) {
 func (c *socket) refuse(room, id string, err error) {
 	if errors.Is(err, messaging.ErrAccessLost) {
 		c.shutdown(api.CloseAccessLost, "access to this case ended")
+		return
+	}
+	if errors.Is(err, cases.ErrNothingAdded) {
+		// Retention is disposing of the case (its fence, announced on
+		// the Watch topic): nothing more is stored in any of its rooms.
+		c.error(room, id, api.CodeForbidden, "not stored: this case is being disposed of under its retention schedule, so nothing can be added to it")
 		return
 	}
 	c.error(room, id, api.CodeForbidden, "not allowed in this room")

@@ -1,0 +1,59 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/messaging"
+)
+
+// TestFenceStopsPostsOnOpenSocketsAtOnce: a WebSocket allowed to post in
+// a room before retention fenced its case (cases.BeginDisposal, on another
+// node) stops taking posts as soon as the fence is announced — not at its
+// fallback check a minute later — and says why. Two nodes on MinIO and
+// Redis: the fence is set on node B, the socket is on node A.
+func TestFenceStopsPostsOnOpenSocketsAtOnce(t *testing.T) {
+	cfg := nodetest.Scale(t)
+	a, b := nodetest.Start(t, cfg), nodetest.Start(t, cfg)
+	ctx := context.Background()
+	p := seedCase(t, a, a.URL, a.URL)
+	ch, err := client.New(a.URL, p.partyA.Token).Chat(ctx, p.caseID, map[string]*messaging.Position{"joint": nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	// The connection's right to post is decided (and cached) now.
+	if _, err := ch.Send(ctx, "joint", "before", []byte("x")); err != nil {
+		t.Fatalf("post before the fence: %v", err)
+	}
+	if _, err := b.Cases.BeginDisposal(ctx, p.caseID); err != nil {
+		t.Fatal(err)
+	}
+	// The announcement travels through Redis: poll (bounded) well under
+	// the connection's fallback check (a minute).
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := ch.Send(sctx, "joint", fmt.Sprint("after-", i), []byte("x"))
+		cancel()
+		if err != nil {
+			if !strings.Contains(err.Error(), "forbidden") || !strings.Contains(err.Error(), "being disposed of") {
+				t.Fatalf("post after the fence refused with %v, want a refusal saying the case is being disposed of", err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d posts taken within 10 s of the fence: the open socket was not told", i+1)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The connection stays (reading is still allowed).
+	if _, err := ch.Send(ctx, "joint", "again", []byte("x")); err == nil || !strings.Contains(err.Error(), "being disposed of") {
+		t.Fatalf("a second post after the fence: %v", err)
+	}
+}
