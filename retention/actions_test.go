@@ -68,6 +68,7 @@ func (e *env) transferWorld(t *testing.T) *transferWorld {
 // its audit excerpt is proven against its signed checkpoint. The
 // certificate carries the bundle's SHA-256; the chooser cannot approve.
 func TestTransferBundle(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()
@@ -233,6 +234,7 @@ func checkBundle(t *testing.T, e *env, w *transferWorld, files map[string][]byte
 // certificate with their reason and authority, left out of later plans
 // (the reviewed one only until its date), and their case record stays.
 func TestReviewAndKeep(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()
@@ -343,8 +345,10 @@ func TestReviewAndKeep(t *testing.T) {
 // (one version), one transfer audit entry, the certificate's hash that of
 // the stored bundle, which opens, and the case destroyed.
 func TestTransferCrashAtEveryStep(t *testing.T) {
+	t.Parallel()
 	for _, step := range []string{"transfer-audit", "transfer-bundle", "transfers", "keys", "case-journal", "page", "certificate"} {
 		t.Run(step, func(t *testing.T) {
+			t.Parallel()
 			onEachStore(t, func(t *testing.T, store objstore.Store) {
 				e := newEnv(t, store)
 				ctx := t.Context()
@@ -425,6 +429,7 @@ func isInvalid(err error) bool {
 // does another account a1 made, nor one whose lineage is unknown. The
 // plan stays unapproved until an independent person approves it.
 func TestApproverIndependentOfPlannerLineage(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()

@@ -22,12 +22,14 @@ var errCrash = errors.New("crash")
 // gone, the held ones kept, exactly one certificate, one audit link, and
 // an audit log that verifies.
 func TestApplyCrashAtEveryStep(t *testing.T) {
+	t.Parallel()
 	steps := []struct {
 		name string
 		hit  int
 	}{{"keys", 2}, {"ciphertext", 2}, {"records", 2}, {"messages", 3}, {"page", 1}, {"case-keys", 1}, {"certificate", 1}, {"link", 1}}
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {
+			t.Parallel()
 			onEachStore(t, func(t *testing.T, store objstore.Store) {
 				e := newEnv(t, store)
 				ctx := t.Context()
@@ -113,8 +115,10 @@ func (e *env) checkNoHalfDisposed(t *testing.T, p Plan) {
 // held, so its record is kept) keep their records, and there is one
 // certificate, which counts the classes.
 func TestApplyCrashAtEveryCaseStep(t *testing.T) {
+	t.Parallel()
 	for _, step := range []string{"case-classes", "case-journal", "stub", "case-audit", "accounts", "case-record", "page", "certificate"} {
 		t.Run(step, func(t *testing.T) {
+			t.Parallel()
 			onEachStore(t, func(t *testing.T, store objstore.Store) {
 				e := newEnv(t, store)
 				ctx := t.Context()

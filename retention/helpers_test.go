@@ -29,8 +29,19 @@ import (
 )
 
 // onEachStore runs f on a local directory store and on S3 (the test
-// MinIO): the same code, both stores.
-var onEachStore = testenv.OnEachStore
+// MinIO): the same code, both stores, as parallel subtests "dir" and
+// "s3". Every test of this package runs in parallel with the others (up
+// to go test's -parallel at a time): each has stores of its own (a
+// temporary directory, a fresh bucket), its own env and clock, and the
+// package has no state that tests share, so none sees another's objects.
+// Most of a test's time is spent waiting on its store (a MinIO request,
+// a file synced), which another test's work fills.
+func onEachStore(t *testing.T, f func(t *testing.T, store objstore.Store)) {
+	testenv.OnEachStore(t, func(t *testing.T, store objstore.Store) {
+		t.Parallel()
+		f(t, store)
+	})
+}
 
 // env is retention over a store with every collaborator real.
 type env struct {

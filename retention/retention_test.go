@@ -70,6 +70,7 @@ func (e *env) scenario(t *testing.T) *scenario {
 // held records survive and are listed as held; records staff never read
 // content.
 func TestDisposeClosedCase(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()
@@ -315,6 +316,7 @@ func (e *env) checkAudit(t testing.TB, planID, hash string) {
 // TestSchedule: the schedule is data, versioned and audited; policy
 // refuses everyone but records staff and admins.
 func TestSchedule(t *testing.T) {
+	t.Parallel()
 	store, err := objstore.OpenDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
