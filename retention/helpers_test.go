@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,11 +94,27 @@ func (e *env) newStaff(t testing.TB, role policy.Role, creator *account.Account)
 
 func newEnv(t testing.TB, store objstore.Store) *env {
 	t.Helper()
-	ctx := t.Context()
 	mk, err := kms.LoadMasterKey(filepath.Join(t.TempDir(), "master.key"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := openEnv(t, store, mk)
+	e.clock = time.Now().UTC()
+	e.mediator = e.newStaff(t, policy.RoleMediator, nil)
+	e.records = e.newStaff(t, policy.RoleRecords, nil)
+	e.records2 = e.newStaff(t, policy.RoleRecords, nil)
+	e.admin = e.newStaff(t, policy.RoleAdmin, nil)
+	// (The staff are stored: the invites the mediator makes work only
+	// while their account is there and may still invite.)
+	return e
+}
+
+// openEnv is retention over store with every collaborator real, opened
+// with master key mk as a server starting on the store would: it makes
+// nothing. The staff accounts and the clock are the caller's to set.
+func openEnv(t testing.TB, store objstore.Store, mk *kms.MasterKey) *env {
+	t.Helper()
+	ctx := t.Context()
 	recordsKey, err := kms.LoadOrCreateKey(ctx, store, mk, kms.RecordsKeyObject, kms.RecordsKeyLabel)
 	if err != nil {
 		t.Fatal(err)
@@ -130,15 +147,76 @@ func newEnv(t testing.TB, store objstore.Store) *env {
 		t.Fatal(err)
 	}
 	e := &env{store: store, meta: meta, log: log, signer: signer, cases: cs, accounts: accts, vault: v, ret: r, mk: mk,
-		msgs: messaging.NewLog(store), clock: time.Now().UTC()}
-	e.mediator = e.newStaff(t, policy.RoleMediator, nil)
-	e.records = e.newStaff(t, policy.RoleRecords, nil)
-	e.records2 = e.newStaff(t, policy.RoleRecords, nil)
-	e.admin = e.newStaff(t, policy.RoleAdmin, nil)
-	// (The staff are stored: the invites the mediator makes work only
-	// while their account is there and may still invite.)
+		msgs: messaging.NewLog(store)}
 	r.now = func() time.Time { return e.clock }
 	return e
+}
+
+// dirTemplate is a world built once on a local directory store, for tests
+// that each start from the same world and change it (the crash tests,
+// one per step boundary). On the directory store each such test gets a
+// copy of the template's directory, opened by a fresh env (openEnv: as a
+// server restarted on that store would find it) with the template's
+// master key, staff and clock: copying the files takes a fraction of the
+// time that building the world through the services did, which was most
+// of each test. On S3 each test still builds its own world in a bucket of
+// its own: a bucket cannot be copied with its objects' version ids, and
+// the records name them.
+type dirTemplate[W any] struct {
+	root  string // the template store's directory: never changed once built
+	e     *env
+	world W
+}
+
+// newDirTemplate builds a world with build on a new env over a new
+// directory store, kept until t ends.
+func newDirTemplate[W any](t *testing.T, build func(e *env, t *testing.T) W) *dirTemplate[W] {
+	t.Helper()
+	root := t.TempDir()
+	store, err := objstore.OpenDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, store)
+	return &dirTemplate[W]{root: root, e: e, world: build(e, t)}
+}
+
+// open returns a new env over a copy of the template's store, and the
+// template's world (read-only: its ids and documents).
+func (d *dirTemplate[W]) open(t *testing.T) (*env, W) {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "store")
+	if err := os.CopyFS(root, os.DirFS(d.root)); err != nil {
+		t.Fatal(err)
+	}
+	store, err := objstore.OpenDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := openEnv(t, store, d.e.mk)
+	e.clock = d.e.clock
+	e.mediator, e.records, e.records2, e.admin, e.party = d.e.mediator, d.e.records, d.e.records2, d.e.admin, d.e.party
+	return e, d.world
+}
+
+// onEachStoreFrom is onEachStore for a test that starts from tmpl's world:
+// on the directory store from a copy of the template, on S3 from a world
+// build makes there, the same as the template's.
+func onEachStoreFrom[W any](t *testing.T, tmpl *dirTemplate[W], build func(e *env, t *testing.T) W, f func(t *testing.T, e *env, w W)) {
+	t.Run("dir", func(t *testing.T) {
+		t.Parallel()
+		e, w := tmpl.open(t)
+		f(t, e, w)
+	})
+	t.Run("s3", func(t *testing.T) {
+		t.Parallel()
+		store, err := objstore.OpenS3(t.Context(), testenv.S3(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newEnv(t, store)
+		f(t, e, build(e, t))
+	})
 }
 
 // testCase is a case with documents and message history.
