@@ -117,17 +117,22 @@ func (e *env) checkNoHalfDisposed(t *testing.T, p Plan) {
 // TestApplyCrashAtEveryStep.
 func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 	t.Parallel()
-	tmpl := newDirTemplate(t, (*env).scenario)
+	// The scenario, with every case class due 30 days after closing.
+	world := func(e *env, t *testing.T) *scenario {
+		s := e.scenario(t)
+		for _, class := range policy.CaseClasses() {
+			if _, err := e.setRule(t.Context(), policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return s
+	}
+	tmpl := newDirTemplate(t, world)
 	for _, step := range []string{"case-classes", "case-journal", "stub", "case-audit", "accounts", "case-record", "page", "certificate"} {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
-			onEachStoreFrom(t, tmpl, (*env).scenario, func(t *testing.T, e *env, s *scenario) {
+			onEachStoreFrom(t, tmpl, world, func(t *testing.T, e *env, s *scenario) {
 				ctx := t.Context()
-				for _, class := range policy.CaseClasses() {
-					if _, err := e.setRule(ctx, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
-						t.Fatal(err)
-					}
-				}
 				p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
 				if err != nil {
 					t.Fatal(err)

@@ -2,6 +2,7 @@ package retention
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,20 +233,60 @@ type testCase struct {
 // rooms.
 func (e *env) newCase(t testing.TB, docs map[string]vault.Class) *testCase {
 	t.Helper()
-	ctx := t.Context()
+	return e.newCases(t, docs)[0]
+}
+
+// newCases is newCase for several cases, made concurrently (as several
+// mediators' would be) up to their documents; then each case's messages
+// are posted, one case after another, by a node of its own. e.party is
+// the last case's party.
+func (e *env) newCases(t testing.TB, docs ...map[string]vault.Class) []*testCase {
+	t.Helper()
+	out := make([]*testCase, len(docs))
+	parties := make([]account.Account, len(docs))
+	errs := make([]error, len(docs))
+	var wg sync.WaitGroup
+	for i := range docs {
+		wg.Go(func() { out[i], parties[i], errs[i] = e.openCase(t.Context(), docs[i]) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range out {
+		e.party = parties[i]
+		// Messages as a node writes them; closing it compacts them into
+		// the rooms' segments, the case's message history that retention
+		// disposes.
+		node := messaging.NewService(e.msgs, messaging.NewMemory(), messaging.Options{})
+		for _, room := range []string{"joint", "caucus-A"} {
+			for i := range 3 {
+				if _, err := node.Publish(t.Context(), tc.id+"/"+room, messaging.Message{ID: fmt.Sprint(i), From: tc.party, Body: []byte("sealed")}); err != nil {
+					node.Close()
+					t.Fatal(err)
+				}
+			}
+		}
+		node.Close()
+	}
+	return out
+}
+
+// openCase opens a case, invites a party, who joins, and uploads docs
+// (as newCase); it returns the case and the party's account.
+func (e *env) openCase(ctx context.Context, docs map[string]vault.Class) (*testCase, account.Account, error) {
 	c, err := e.cases.Create(ctx, e.mediator, cases.NewCase{Title: "Okafor v. Lind", Type: "workplace", SideLabels: []string{"Employee", "Employer"}})
 	if err != nil {
-		t.Fatal(err)
+		return nil, account.Account{}, err
 	}
 	inv, err := e.cases.CreateInvite(ctx, e.mediator, c.ID, cases.NewInvite{Role: cases.RoleParty, Side: "A", Name: "Ola Okafor"})
 	if err != nil {
-		t.Fatal(err)
+		return nil, account.Account{}, err
 	}
 	j, err := e.cases.Join(ctx, inv.Token)
 	if err != nil {
-		t.Fatal(err)
+		return nil, account.Account{}, err
 	}
-	e.party = j.Account
 	tc := &testCase{id: c.ID, party: j.Account.ID, docs: map[string]vault.Document{}}
 	for name, class := range docs {
 		aud := vault.Audience{Kind: policy.AudienceJoint}
@@ -254,27 +296,16 @@ func (e *env) newCase(t testing.TB, docs map[string]vault.Class) *testCase {
 		base, two := strings.CutSuffix(name, "+v2")
 		d, err := e.vault.Upload(ctx, e.mediator, c.ID, vault.NewDocument{Name: base + ".pdf", MediaType: "application/pdf", Audience: aud, Class: class}, bytes.NewReader(content(base)))
 		if err != nil {
-			t.Fatal(err)
+			return nil, account.Account{}, fmt.Errorf("uploading %s: %w", base, err)
 		}
 		if two {
 			if d, err = e.vault.AddVersion(ctx, e.mediator, c.ID, d.ID, vault.NewVersion{}, bytes.NewReader(content(base+" v2"))); err != nil {
-				t.Fatal(err)
+				return nil, account.Account{}, fmt.Errorf("adding a version of %s: %w", base, err)
 			}
 		}
 		tc.docs[base] = d
 	}
-	// Messages as a node writes them; closing it compacts them into the
-	// rooms' segments, the case's message history that retention disposes.
-	node := messaging.NewService(e.msgs, messaging.NewMemory(), messaging.Options{})
-	for _, room := range []string{"joint", "caucus-A"} {
-		for i := range 3 {
-			if _, err := node.Publish(ctx, c.ID+"/"+room, messaging.Message{ID: fmt.Sprint(i), From: e.party.ID, Body: []byte("sealed")}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	node.Close()
-	return tc
+	return tc, j.Account, nil
 }
 
 func content(name string) []byte { return []byte("CANARY confidential content of " + name) }

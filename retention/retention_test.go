@@ -44,12 +44,12 @@ func (e *env) scenario(t *testing.T) *scenario {
 	if _, err := e.setRule(ctx, policy.RetentionRule{Class: policy.ClassInvitesSessions, Trigger: policy.TriggerCaseClosed, Days: 365}); err != nil {
 		t.Fatal(err)
 	}
-	s := &scenario{
-		a: e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes, "letter+v2": vault.ClassCorrespondence, "exhibit": vault.ClassEvidence}),
-		b: e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes}),
-		c: e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes, "exhibit": vault.ClassEvidence}),
-		d: e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes}),
-	}
+	tcs := e.newCases(t,
+		map[string]vault.Class{"notes": vault.ClassMediatorNotes, "letter+v2": vault.ClassCorrespondence, "exhibit": vault.ClassEvidence},
+		map[string]vault.Class{"notes": vault.ClassMediatorNotes},
+		map[string]vault.Class{"notes": vault.ClassMediatorNotes, "exhibit": vault.ClassEvidence},
+		map[string]vault.Class{"notes": vault.ClassMediatorNotes})
+	s := &scenario{a: tcs[0], b: tcs[1], c: tcs[2], d: tcs[3]}
 	for _, tc := range []*testCase{s.a, s.b, s.c} {
 		e.close(t, tc)
 	}
