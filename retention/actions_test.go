@@ -68,6 +68,7 @@ func (e *env) transferWorld(t *testing.T) *transferWorld {
 // its audit excerpt is proven against its signed checkpoint. The
 // certificate carries the bundle's SHA-256; the chooser cannot approve.
 func TestTransferBundle(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()
@@ -233,6 +234,7 @@ func checkBundle(t *testing.T, e *env, w *transferWorld, files map[string][]byte
 // certificate with their reason and authority, left out of later plans
 // (the reviewed one only until its date), and their case record stays.
 func TestReviewAndKeep(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()
@@ -341,14 +343,18 @@ func TestReviewAndKeep(t *testing.T) {
 // TestTransferCrashAtEveryStep stops an apply with a transfer at each
 // step boundary, reruns it, and checks it converged: one bundle stored
 // (one version), one transfer audit entry, the certificate's hash that of
-// the stored bundle, which opens, and the case destroyed.
+// the stored bundle, which opens, and the case destroyed. Each step
+// starts from the same transfer world and plan: built anew in a bucket of
+// its own on S3, a copy of one built once on the directory store
+// (dirTemplate).
 func TestTransferCrashAtEveryStep(t *testing.T) {
+	t.Parallel()
+	tmpl := newDirTemplate(t, (*env).transferWorld)
 	for _, step := range []string{"transfer-audit", "transfer-bundle", "transfers", "keys", "case-journal", "page", "certificate"} {
 		t.Run(step, func(t *testing.T) {
-			onEachStore(t, func(t *testing.T, store objstore.Store) {
-				e := newEnv(t, store)
+			t.Parallel()
+			onEachStoreFrom(t, tmpl, (*env).transferWorld, func(t *testing.T, e *env, w *transferWorld) {
 				ctx := t.Context()
-				w := e.transferWorld(t)
 				if _, err := e.ret.Choose(ctx, e.records2, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionTransfer,
 					Recipient: w.id.Recipient().String(), RecipientName: "County Court"}); err != nil {
 					t.Fatal(err)
@@ -425,6 +431,7 @@ func isInvalid(err error) bool {
 // does another account a1 made, nor one whose lineage is unknown. The
 // plan stays unapproved until an independent person approves it.
 func TestApproverIndependentOfPlannerLineage(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()

@@ -74,6 +74,7 @@ func (f *failKey) Put(ctx context.Context, key string, r io.Reader, size int64, 
 // written is corrected in the log (hold.release.failed, the same hold):
 // before, the log said the hold was released while it still stood.
 func TestFailedReleaseIsCorrectedInTheLog(t *testing.T) {
+	t.Parallel()
 	dir, err := objstore.OpenDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +151,7 @@ func (e *env) typesFrom(t *testing.T, from int64) []string {
 // the record cannot even be read back, hold.release.unknown (paired) says
 // the outcome was not confirmed, asserting nothing false.
 func TestReleaseThatLandedDespiteAnErrorIsNotCorrected(t *testing.T) {
+	t.Parallel()
 	dir, err := objstore.OpenDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ func (f flushFunc) FlushCarries(ctx context.Context, caseID string) (int, error)
 // them. The refusal is a 503, as for the case record, and the apply goes
 // on once the events are flushed (Config.Carries, tried first).
 func TestCarriesWithPendingEventsAreNotDisposed(t *testing.T) {
+	t.Parallel()
 	dir, err := objstore.OpenDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

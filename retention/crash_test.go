@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/cases"
-	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -20,18 +19,21 @@ var errCrash = errors.New("crash")
 // pages are done and later ones not), checks nothing readable was left
 // half-disposed, reruns it, and checks it converged: every due record
 // gone, the held ones kept, exactly one certificate, one audit link, and
-// an audit log that verifies.
+// an audit log that verifies. Each step starts from the same scenario:
+// built anew in a bucket of its own on S3, a copy of one built once on
+// the directory store (dirTemplate).
 func TestApplyCrashAtEveryStep(t *testing.T) {
+	t.Parallel()
 	steps := []struct {
 		name string
 		hit  int
 	}{{"keys", 2}, {"ciphertext", 2}, {"records", 2}, {"messages", 3}, {"page", 1}, {"case-keys", 1}, {"certificate", 1}, {"link", 1}}
+	tmpl := newDirTemplate(t, (*env).scenario)
 	for _, step := range steps {
 		t.Run(step.name, func(t *testing.T) {
-			onEachStore(t, func(t *testing.T, store objstore.Store) {
-				e := newEnv(t, store)
+			t.Parallel()
+			onEachStoreFrom(t, tmpl, (*env).scenario, func(t *testing.T, e *env, s *scenario) {
 				ctx := t.Context()
-				s := e.scenario(t)
 				p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
 				if err != nil {
 					t.Fatal(err)
@@ -111,19 +113,26 @@ func (e *env) checkNoHalfDisposed(t *testing.T, p Plan) {
 // party's account are gone, its stub is stored once, one audit entry
 // records the case's destruction, the held case B and case C (a document
 // held, so its record is kept) keep their records, and there is one
-// certificate, which counts the classes.
+// certificate, which counts the classes. The scenario is built as in
+// TestApplyCrashAtEveryStep.
 func TestApplyCrashAtEveryCaseStep(t *testing.T) {
+	t.Parallel()
+	// The scenario, with every case class due 30 days after closing.
+	world := func(e *env, t *testing.T) *scenario {
+		s := e.scenario(t)
+		for _, class := range policy.CaseClasses() {
+			if _, err := e.setRule(t.Context(), policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return s
+	}
+	tmpl := newDirTemplate(t, world)
 	for _, step := range []string{"case-classes", "case-journal", "stub", "case-audit", "accounts", "case-record", "page", "certificate"} {
 		t.Run(step, func(t *testing.T) {
-			onEachStore(t, func(t *testing.T, store objstore.Store) {
-				e := newEnv(t, store)
+			t.Parallel()
+			onEachStoreFrom(t, tmpl, world, func(t *testing.T, e *env, s *scenario) {
 				ctx := t.Context()
-				s := e.scenario(t)
-				for _, class := range policy.CaseClasses() {
-					if _, err := e.setRule(ctx, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
-						t.Fatal(err)
-					}
-				}
 				p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
 				if err != nil {
 					t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 // TestNothingDueMakesNoPlan: with nothing due, MakePlan answers "nothing is
 // due on <date>" and stores no plan.
 func TestNothingDueMakesNoPlan(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()
@@ -49,6 +50,7 @@ func TestNothingDueMakesNoPlan(t *testing.T) {
 // discarded, audited; it is then no longer listed, cannot be approved or
 // applied, and its pages are gone. A plan once started cannot be.
 func TestDiscardPlan(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()

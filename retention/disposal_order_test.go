@@ -25,6 +25,7 @@ func (o *orderStore) DeleteVersions(ctx context.Context, vs []objstore.Info) []e
 }
 
 func TestDisposalNeverExposesOlderCaseState(t *testing.T) {
+	t.Parallel()
 	e, st, tc := outboxWorld(t)
 	ctx := t.Context()
 	p := e.planClosed(t, tc)
@@ -49,6 +50,7 @@ func TestDisposalNeverExposesOlderCaseState(t *testing.T) {
 }
 
 func TestDisposalChangeDuringRecordDeletionRefused(t *testing.T) {
+	t.Parallel()
 	e, st, tc := outboxWorld(t)
 	ctx := t.Context()
 	p := e.planClosed(t, tc)

@@ -12,6 +12,7 @@ import (
 // authority, is listed with the holds (as `parley hold ls` shows them),
 // holds the document, and is released with a reason.
 func TestDocumentHoldIsALegalHold(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()

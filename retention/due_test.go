@@ -14,6 +14,7 @@ import (
 // TestDue: what falls due in the next days is listed, with its holds,
 // before it is due; nothing further ahead; bounds are checked.
 func TestDue(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()

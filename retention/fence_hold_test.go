@@ -8,6 +8,7 @@ import (
 )
 
 func TestFenceLiftedWhenHeldAfterCrash(t *testing.T) {
+	t.Parallel()
 	e, _, tc := outboxWorld(t)
 	ctx := t.Context()
 	p := e.planClosed(t, tc)

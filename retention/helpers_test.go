@@ -2,13 +2,16 @@ package retention
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,8 +32,19 @@ import (
 )
 
 // onEachStore runs f on a local directory store and on S3 (the test
-// MinIO): the same code, both stores.
-var onEachStore = testenv.OnEachStore
+// MinIO): the same code, both stores, as parallel subtests "dir" and
+// "s3". Every test of this package runs in parallel with the others (up
+// to go test's -parallel at a time): each has stores of its own (a
+// temporary directory, a fresh bucket), its own env and clock, and the
+// package has no state that tests share, so none sees another's objects.
+// Most of a test's time is spent waiting on its store (a MinIO request,
+// a file synced), which another test's work fills.
+func onEachStore(t *testing.T, f func(t *testing.T, store objstore.Store)) {
+	testenv.OnEachStore(t, func(t *testing.T, store objstore.Store) {
+		t.Parallel()
+		f(t, store)
+	})
+}
 
 // env is retention over a store with every collaborator real.
 type env struct {
@@ -82,11 +96,27 @@ func (e *env) newStaff(t testing.TB, role policy.Role, creator *account.Account)
 
 func newEnv(t testing.TB, store objstore.Store) *env {
 	t.Helper()
-	ctx := t.Context()
 	mk, err := kms.LoadMasterKey(filepath.Join(t.TempDir(), "master.key"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := openEnv(t, store, mk)
+	e.clock = time.Now().UTC()
+	e.mediator = e.newStaff(t, policy.RoleMediator, nil)
+	e.records = e.newStaff(t, policy.RoleRecords, nil)
+	e.records2 = e.newStaff(t, policy.RoleRecords, nil)
+	e.admin = e.newStaff(t, policy.RoleAdmin, nil)
+	// (The staff are stored: the invites the mediator makes work only
+	// while their account is there and may still invite.)
+	return e
+}
+
+// openEnv is retention over store with every collaborator real, opened
+// with master key mk as a server starting on the store would: it makes
+// nothing. The staff accounts and the clock are the caller's to set.
+func openEnv(t testing.TB, store objstore.Store, mk *kms.MasterKey) *env {
+	t.Helper()
+	ctx := t.Context()
 	recordsKey, err := kms.LoadOrCreateKey(ctx, store, mk, kms.RecordsKeyObject, kms.RecordsKeyLabel)
 	if err != nil {
 		t.Fatal(err)
@@ -119,15 +149,76 @@ func newEnv(t testing.TB, store objstore.Store) *env {
 		t.Fatal(err)
 	}
 	e := &env{store: store, meta: meta, log: log, signer: signer, cases: cs, accounts: accts, vault: v, ret: r, mk: mk,
-		msgs: messaging.NewLog(store), clock: time.Now().UTC()}
-	e.mediator = e.newStaff(t, policy.RoleMediator, nil)
-	e.records = e.newStaff(t, policy.RoleRecords, nil)
-	e.records2 = e.newStaff(t, policy.RoleRecords, nil)
-	e.admin = e.newStaff(t, policy.RoleAdmin, nil)
-	// (The staff are stored: the invites the mediator makes work only
-	// while their account is there and may still invite.)
+		msgs: messaging.NewLog(store)}
 	r.now = func() time.Time { return e.clock }
 	return e
+}
+
+// dirTemplate is a world built once on a local directory store, for tests
+// that each start from the same world and change it (the crash tests,
+// one per step boundary). On the directory store each such test gets a
+// copy of the template's directory, opened by a fresh env (openEnv: as a
+// server restarted on that store would find it) with the template's
+// master key, staff and clock: copying the files takes a fraction of the
+// time that building the world through the services did, which was most
+// of each test. On S3 each test still builds its own world in a bucket of
+// its own: a bucket cannot be copied with its objects' version ids, and
+// the records name them.
+type dirTemplate[W any] struct {
+	root  string // the template store's directory: never changed once built
+	e     *env
+	world W
+}
+
+// newDirTemplate builds a world with build on a new env over a new
+// directory store, kept until t ends.
+func newDirTemplate[W any](t *testing.T, build func(e *env, t *testing.T) W) *dirTemplate[W] {
+	t.Helper()
+	root := t.TempDir()
+	store, err := objstore.OpenDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, store)
+	return &dirTemplate[W]{root: root, e: e, world: build(e, t)}
+}
+
+// open returns a new env over a copy of the template's store, and the
+// template's world (read-only: its ids and documents).
+func (d *dirTemplate[W]) open(t *testing.T) (*env, W) {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "store")
+	if err := os.CopyFS(root, os.DirFS(d.root)); err != nil {
+		t.Fatal(err)
+	}
+	store, err := objstore.OpenDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := openEnv(t, store, d.e.mk)
+	e.clock = d.e.clock
+	e.mediator, e.records, e.records2, e.admin, e.party = d.e.mediator, d.e.records, d.e.records2, d.e.admin, d.e.party
+	return e, d.world
+}
+
+// onEachStoreFrom is onEachStore for a test that starts from tmpl's world:
+// on the directory store from a copy of the template, on S3 from a world
+// build makes there, the same as the template's.
+func onEachStoreFrom[W any](t *testing.T, tmpl *dirTemplate[W], build func(e *env, t *testing.T) W, f func(t *testing.T, e *env, w W)) {
+	t.Run("dir", func(t *testing.T) {
+		t.Parallel()
+		e, w := tmpl.open(t)
+		f(t, e, w)
+	})
+	t.Run("s3", func(t *testing.T) {
+		t.Parallel()
+		store, err := objstore.OpenS3(t.Context(), testenv.S3(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := newEnv(t, store)
+		f(t, e, build(e, t))
+	})
 }
 
 // testCase is a case with documents and message history.
@@ -142,20 +233,60 @@ type testCase struct {
 // rooms.
 func (e *env) newCase(t testing.TB, docs map[string]vault.Class) *testCase {
 	t.Helper()
-	ctx := t.Context()
+	return e.newCases(t, docs)[0]
+}
+
+// newCases is newCase for several cases, made concurrently (as several
+// mediators' would be) up to their documents; then each case's messages
+// are posted, one case after another, by a node of its own. e.party is
+// the last case's party.
+func (e *env) newCases(t testing.TB, docs ...map[string]vault.Class) []*testCase {
+	t.Helper()
+	out := make([]*testCase, len(docs))
+	parties := make([]account.Account, len(docs))
+	errs := make([]error, len(docs))
+	var wg sync.WaitGroup
+	for i := range docs {
+		wg.Go(func() { out[i], parties[i], errs[i] = e.openCase(t.Context(), docs[i]) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range out {
+		e.party = parties[i]
+		// Messages as a node writes them; closing it compacts them into
+		// the rooms' segments, the case's message history that retention
+		// disposes.
+		node := messaging.NewService(e.msgs, messaging.NewMemory(), messaging.Options{})
+		for _, room := range []string{"joint", "caucus-A"} {
+			for i := range 3 {
+				if _, err := node.Publish(t.Context(), tc.id+"/"+room, messaging.Message{ID: fmt.Sprint(i), From: tc.party, Body: []byte("sealed")}); err != nil {
+					node.Close()
+					t.Fatal(err)
+				}
+			}
+		}
+		node.Close()
+	}
+	return out
+}
+
+// openCase opens a case, invites a party, who joins, and uploads docs
+// (as newCase); it returns the case and the party's account.
+func (e *env) openCase(ctx context.Context, docs map[string]vault.Class) (*testCase, account.Account, error) {
 	c, err := e.cases.Create(ctx, e.mediator, cases.NewCase{Title: "Okafor v. Lind", Type: "workplace", SideLabels: []string{"Employee", "Employer"}})
 	if err != nil {
-		t.Fatal(err)
+		return nil, account.Account{}, err
 	}
 	inv, err := e.cases.CreateInvite(ctx, e.mediator, c.ID, cases.NewInvite{Role: cases.RoleParty, Side: "A", Name: "Ola Okafor"})
 	if err != nil {
-		t.Fatal(err)
+		return nil, account.Account{}, err
 	}
 	j, err := e.cases.Join(ctx, inv.Token)
 	if err != nil {
-		t.Fatal(err)
+		return nil, account.Account{}, err
 	}
-	e.party = j.Account
 	tc := &testCase{id: c.ID, party: j.Account.ID, docs: map[string]vault.Document{}}
 	for name, class := range docs {
 		aud := vault.Audience{Kind: policy.AudienceJoint}
@@ -165,27 +296,16 @@ func (e *env) newCase(t testing.TB, docs map[string]vault.Class) *testCase {
 		base, two := strings.CutSuffix(name, "+v2")
 		d, err := e.vault.Upload(ctx, e.mediator, c.ID, vault.NewDocument{Name: base + ".pdf", MediaType: "application/pdf", Audience: aud, Class: class}, bytes.NewReader(content(base)))
 		if err != nil {
-			t.Fatal(err)
+			return nil, account.Account{}, fmt.Errorf("uploading %s: %w", base, err)
 		}
 		if two {
 			if d, err = e.vault.AddVersion(ctx, e.mediator, c.ID, d.ID, vault.NewVersion{}, bytes.NewReader(content(base+" v2"))); err != nil {
-				t.Fatal(err)
+				return nil, account.Account{}, fmt.Errorf("adding a version of %s: %w", base, err)
 			}
 		}
 		tc.docs[base] = d
 	}
-	// Messages as a node writes them; closing it compacts them into the
-	// rooms' segments, the case's message history that retention disposes.
-	node := messaging.NewService(e.msgs, messaging.NewMemory(), messaging.Options{})
-	for _, room := range []string{"joint", "caucus-A"} {
-		for i := range 3 {
-			if _, err := node.Publish(ctx, c.ID+"/"+room, messaging.Message{ID: fmt.Sprint(i), From: e.party.ID, Body: []byte("sealed")}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	node.Close()
-	return tc
+	return tc, j.Account, nil
 }
 
 func content(name string) []byte { return []byte("CANARY confidential content of " + name) }

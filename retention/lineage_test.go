@@ -20,6 +20,7 @@ import (
 // approves r1's shortening of the schedule nor r1's plan to transfer a
 // case to a key r1 holds.
 func TestLaunderedApproverApprovesNoRetention(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()

@@ -112,6 +112,7 @@ func (e *env) entriesOf(t *testing.T, typ, caseID string) int {
 // before the check: the change is refused (410) or its event is appended
 // before the record is deleted.
 func TestChangeDuringDisposalIsNotLost(t *testing.T) {
+	t.Parallel()
 	e, st, tc := outboxWorld(t)
 	ctx := t.Context()
 	p := e.planClosed(t, tc)
@@ -152,6 +153,7 @@ func TestChangeDuringDisposalIsNotLost(t *testing.T) {
 // with its event, which never reached the log. Now what a deletion
 // destroys is audited first (auditListed).
 func TestCarryDecidedDuringDisposalIsAudited(t *testing.T) {
+	t.Parallel()
 	e, st, tc := outboxWorld(t)
 	ctx := t.Context()
 	type carry struct {

@@ -44,12 +44,12 @@ func (e *env) scenario(t *testing.T) *scenario {
 	if _, err := e.setRule(ctx, policy.RetentionRule{Class: policy.ClassInvitesSessions, Trigger: policy.TriggerCaseClosed, Days: 365}); err != nil {
 		t.Fatal(err)
 	}
-	s := &scenario{
-		a: e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes, "letter+v2": vault.ClassCorrespondence, "exhibit": vault.ClassEvidence}),
-		b: e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes}),
-		c: e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes, "exhibit": vault.ClassEvidence}),
-		d: e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes}),
-	}
+	tcs := e.newCases(t,
+		map[string]vault.Class{"notes": vault.ClassMediatorNotes, "letter+v2": vault.ClassCorrespondence, "exhibit": vault.ClassEvidence},
+		map[string]vault.Class{"notes": vault.ClassMediatorNotes},
+		map[string]vault.Class{"notes": vault.ClassMediatorNotes, "exhibit": vault.ClassEvidence},
+		map[string]vault.Class{"notes": vault.ClassMediatorNotes})
+	s := &scenario{a: tcs[0], b: tcs[1], c: tcs[2], d: tcs[3]}
 	for _, tc := range []*testCase{s.a, s.b, s.c} {
 		e.close(t, tc)
 	}
@@ -70,6 +70,7 @@ func (e *env) scenario(t *testing.T) *scenario {
 // held records survive and are listed as held; records staff never read
 // content.
 func TestDisposeClosedCase(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()
@@ -315,6 +316,7 @@ func (e *env) checkAudit(t testing.TB, planID, hash string) {
 // TestSchedule: the schedule is data, versioned and audited; policy
 // refuses everyone but records staff and admins.
 func TestSchedule(t *testing.T) {
+	t.Parallel()
 	store, err := objstore.OpenDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

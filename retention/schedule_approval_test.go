@@ -29,6 +29,7 @@ func (e *env) setRule(ctx context.Context, r policy.RetentionRule) (RuleResult, 
 // its own proposer; lengthening takes effect at once; a zero period is
 // warned about; every step is audited.
 func TestScheduleShorteningNeedsSecondPerson(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()

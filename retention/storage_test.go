@@ -18,6 +18,7 @@ import (
 // MinIO itself (S3 object lock legal hold), even with the governance
 // bypass header. After the hold is released the same delete succeeds.
 func TestMinIORefusesDeletingHeldVersions(t *testing.T) {
+	t.Parallel()
 	cfg := testenv.S3(t)
 	store, err := objstore.OpenS3(t.Context(), cfg)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 // AbandonedAfter (in progress), a live session, a claimed invite, and
 // anything of a case held — including a hold placed after planning.
 func TestSweepResidue(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()
@@ -150,6 +151,7 @@ func mustPlan(t *testing.T, e *env, id string) Plan {
 // destroys it, while the certificate stays readable. A plan not yet done
 // keeps its journals.
 func TestSweepSpentJournal(t *testing.T) {
+	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
 		e := newEnv(t, store)
 		ctx := t.Context()

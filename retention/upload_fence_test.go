@@ -10,6 +10,7 @@ import (
 )
 
 func TestUploadDuringDisposalRefused(t *testing.T) {
+	t.Parallel()
 	e, _, tc := outboxWorld(t)
 	ctx := t.Context()
 	p := e.planClosed(t, tc)
