@@ -174,7 +174,7 @@ func TestCoMediatorIndependence(t *testing.T) {
 		{"the adder's own creator", User{ID: "m1", Role: RoleMediator, Lineage: []string{"x9"}, ProvenanceKnown: true}, add(User{ID: "m1", Lineage: []string{"x9"}}, "x9"), false, "co-mediator-independent-of-adder"},
 		{"a colleague the adder made", user("mo"), Proposal{Case: c, Proposer: "mo", Subject: "mz", SubjectLineage: []string{"mo"}, SubjectProvenanceKnown: true}, false, "co-mediator-independent-of-adder"},
 		{"a colleague of unknown lineage", user("mo"), func() Proposal { p := add(user("mo"), "m2"); p.SubjectProvenanceKnown = false; return p }(), false, "co-mediator-independent-of-adder"},
-		{"an independent adder of unknown lineage", User{ID: "mo", Role: RoleMediator}, add(user("mo"), "m2"), true, ""},
+		{"an adder of unknown lineage", User{ID: "mo", Role: RoleMediator}, add(user("mo"), "m2"), false, "co-mediator-independent-of-adder"},
 		{"a recused mediator", user("mr"), add(user("mr"), "m2"), false, "recused-mediators-add-no-one"},
 		{"a mediator of another case", user("mx"), add(user("mx"), "m2"), false, ""},
 		{"an administrator", User{ID: "a2", Role: RoleAdmin, ProvenanceKnown: true}, add(User{ID: "a2"}, "m2"), false, ""},

@@ -92,3 +92,25 @@ func TestComediatorOfUnknownLineageRefused(t *testing.T) {
 	}
 	k.readsNothing(t, "the account of unknown lineage", oldC)
 }
+
+// TestComediatorAddedByUnknownLineageRefused: administrator A made
+// mediator "old" before lineages were recorded (so nothing says who
+// could hold it) and, later, mediator "puppet". Once "old" is a
+// co-mediator, it adds no one: whoever holds it could hold "puppet" too,
+// and would keep the case through it after "old" is recused.
+func TestComediatorAddedByUnknownLineageRefused(t *testing.T) {
+	k := newAdminCase(t)
+	_, adminA := k.n.Staff(t, policy.RoleAdmin, "a@example.org")
+	old, oldC := viaAPI(t, k.n, adminA, policy.RoleMediator, "old@example.org")
+	puppet, puppetC := viaAPI(t, k.n, adminA, policy.RoleMediator, "puppet@example.org")
+	if err := addMediator(t, k.medC, k.id, old.ID); err != nil {
+		t.Fatalf("the case's mediator adding an independent colleague: %v", err)
+	}
+	asBeforeLineage(t, k.n, old.ID)
+	k.readsAll(t, "the co-mediator", oldC)
+	err := addMediator(t, oldC, k.id, puppet.ID)
+	if err == nil || apiErr(t, err).Status != http.StatusForbidden {
+		t.Fatalf("a co-mediator of unknown lineage added a mediator account: %v", err)
+	}
+	k.readsNothing(t, "the account it tried to add", puppetC)
+}
