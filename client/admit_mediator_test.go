@@ -48,6 +48,7 @@ func readsText(t *testing.T, x *client.E2EE, caseID, room, text string) bool {
 // device. Once the mediator admits the account explicitly (the
 // legitimate co-mediator flow), it reads what A says from then on.
 func TestServerAddedMediatorReadsNoCaucus(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -101,6 +102,7 @@ func TestServerAddedMediatorReadsNoCaucus(t *testing.T) {
 // browser does it whenever the documents view opens), gives it nothing
 // until the mediator admits it; then it gives it the earlier document.
 func TestServerAddedMediatorGetsNoEarlierCaucusDocument(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
 	tc := seedE2EE(t, n)

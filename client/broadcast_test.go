@@ -34,6 +34,7 @@ func noticeIn(t *testing.T, p person, caseID, room, text string) bool {
 // room, both caucuses and the open defined room, all of them, and leaves
 // the closed room out: it neither fails there nor stops partway.
 func TestBroadcastLeavesOutClosedRooms(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -87,6 +88,7 @@ func TestBroadcastLeavesOutClosedRooms(t *testing.T) {
 // to every other room, including those after it, and the error names the
 // room that did not get it.
 func TestBroadcastGoesOnPastAFailingRoom(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -36,6 +36,7 @@ func (f *auditDown) Put(ctx context.Context, key string, r io.Reader, size int64
 // its event pending in the carry record, and the author's next decision
 // appends it ahead of its own.
 func TestCarryAuditedWhenTheAuditStoreFails(t *testing.T) {
+	t.Parallel()
 	fo := &auditDown{}
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fo.Store = s; return fo }})
 	tc := seedE2EE(t, n)

@@ -45,6 +45,7 @@ func (f *auditAndTakeBackDown) Delete(ctx context.Context, key, versionID string
 // waits in the record for keydir.FlushCarries, which retention calls
 // before disposing of the case's carries.
 func TestCarryProposalNotTakenBackIsFlushedLater(t *testing.T) {
+	t.Parallel()
 	fo := &auditAndTakeBackDown{}
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fo.Store = s; return fo }})
 	tc := seedE2EE(t, n)

@@ -64,6 +64,7 @@ func accept(t *testing.T, p person, caseID string) api.TermsView {
 // a new version whose acceptance everyone owes again; opening is refused,
 // naming who has not accepted, until the last (observers included) has.
 func TestTermsVersionsAndOpening(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -123,6 +124,7 @@ func TestTermsVersionsAndOpening(t *testing.T) {
 // named device's, or names another account's device, an unregistered
 // device, or another text, is refused and nothing is recorded.
 func TestTermsSignatureChecked(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -188,6 +190,7 @@ func TestTermsSignatureChecked(t *testing.T) {
 // disclosure it names; a disclosure added later is unacknowledged by
 // everyone until each acknowledges it; a forged acknowledgement is refused.
 func TestLaterDisclosureNeedsAck(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -231,6 +234,7 @@ func TestLaterDisclosureNeedsAck(t *testing.T) {
 // arrives although the mediator never posted there (the mediator's
 // client signed the membership when the join sealed the rooms).
 func TestNewcomerSendsBeforeMediatorPosts(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	med := open(t, tc.med, tc.caseID, client.SecureOptions{})

@@ -11,6 +11,7 @@ import (
 // (tlogverify), and nothing of the server: none of its packages and none
 // of the libraries only the server needs.
 func TestClientDependsOnNoServerCode(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", "github.com/parley-mediation/parley/client").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)

@@ -71,6 +71,7 @@ func link(t *testing.T, old, nw *client.E2EE, cases ...string) int {
 // existed (their chain keys came sealed from the old device), the other
 // people's clients accept it, and the code cannot be used again.
 func TestLinkedDeviceReadsEarlierCaucus(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -127,6 +128,7 @@ func TestLinkedDeviceReadsEarlierCaucus(t *testing.T) {
 // TestPairingCodeSingleUseAndExpiring: a code works once; a wrong code
 // five times spends the pairing; a code past its ten minutes is refused.
 func TestPairingCodeSingleUseAndExpiring(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -180,6 +182,7 @@ func TestPairingCodeSingleUseAndExpiring(t *testing.T) {
 // mediator's admission) is given no key by anyone, and what it signs is
 // refused.
 func TestServerAddedDeviceGetsNothing(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -247,6 +250,7 @@ func TestServerAddedDeviceGetsNothing(t *testing.T) {
 // device signs in on a new one; the mediator admits it; it reads what is
 // sent from then on, and nothing from before.
 func TestDevicelessPartyAdmittedReadsOnlyAfter(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -300,6 +304,7 @@ func TestDevicelessPartyAdmittedReadsOnlyAfter(t *testing.T) {
 // one of the five attempts (none is lost to a concurrent write), so after
 // a burst of them the right code is refused too.
 func TestPairingGuessesInParallelAllCount(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()

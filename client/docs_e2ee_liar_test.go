@@ -82,6 +82,7 @@ func through(p person, l *liar) *client.E2EE {
 // against the signed wrap it opens and refuses: it signs no wrap for side
 // B's device (the lying server would have kept it).
 func TestE2EEDocumentLyingAudienceNoNewcomerWrap(t *testing.T) {
+	t.Parallel()
 	tc := seedE2EE(t, nodetest.Embedded(t))
 	ctx := context.Background()
 	open(t, tc.med, tc.caseID, client.SecureOptions{})
@@ -131,6 +132,7 @@ func TestE2EEDocumentLyingAudienceNoNewcomerWrap(t *testing.T) {
 // encrypted; and when the server also drops that flag, the key wraps it
 // holds for the version still do.
 func TestE2EEDocumentServerEncryptedAnswerRefused(t *testing.T) {
+	t.Parallel()
 	tc := seedE2EE(t, nodetest.Embedded(t))
 	ctx := context.Background()
 	open(t, tc.med, tc.caseID, client.SecureOptions{})
@@ -168,6 +170,7 @@ func TestE2EEDocumentServerEncryptedAnswerRefused(t *testing.T) {
 // plaintext SHA-256 recorded at upload, and a device checks the decrypted
 // bytes against it. The honest upgrade of another version reads back.
 func TestUpgradeKeepsPlaintextHash(t *testing.T) {
+	t.Parallel()
 	tc := seedE2EE(t, nodetest.Embedded(t))
 	ctx := context.Background()
 	open(t, tc.med, tc.caseID, client.SecureOptions{})
@@ -236,6 +239,7 @@ func TestUpgradeKeepsPlaintextHash(t *testing.T) {
 // download it; told the truth, the same device shares under the name it
 // checked and side B's device saves it under that name.
 func TestE2EEDocumentRelabelledRefused(t *testing.T) {
+	t.Parallel()
 	tc := seedE2EE(t, nodetest.Embedded(t))
 	ctx := context.Background()
 	open(t, tc.med, tc.caseID, client.SecureOptions{})

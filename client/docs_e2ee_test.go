@@ -99,6 +99,7 @@ func problemStatus(err error) int {
 // back to the caucus, B is refused and no wrap holds B's device any more.
 // A hold leaves it readable and is released.
 func TestE2EEDocumentShareNarrowHold(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
 	tc := seedE2EE(t, n)
@@ -184,6 +185,7 @@ func TestE2EEDocumentShareNarrowHold(t *testing.T) {
 // the server's own layer refuses it, and so would the device's checks.
 // Here the server returns a wrap for another version: refused as moved.
 func TestE2EEDocumentWrapMovedRefused(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
 	tc := seedE2EE(t, n)
@@ -216,6 +218,7 @@ func TestE2EEDocumentWrapMovedRefused(t *testing.T) {
 // is gone for everyone, its device, its wraps and its ciphertext, and the
 // certificate counts it.
 func TestE2EEDocumentDisposed(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
 	tc := seedE2EE(t, n)
@@ -273,6 +276,7 @@ func (c *manualClock) Advance(d time.Duration) {
 // previous statement signs the next), so no device that holds a key wraps
 // it for the newcomer, and the server has none to give.
 func TestColludingAdminsNewMediatorReadsNoEarlierDocument(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	clock := &manualClock{t: time.Now()}
 	n.Cases.SetClock(clock.Now)
@@ -348,6 +352,7 @@ func TestColludingAdminsNewMediatorReadsNoEarlierDocument(t *testing.T) {
 // node's log at debug level. An unencrypted control message sent through
 // the same store proves the search finds what is there.
 func TestE2EEDocumentCanary(t *testing.T) {
+	t.Parallel()
 	minioData := needEnv(t, "PARLEY_TEST_MINIO_DATA")
 	cfg := nodetest.Scale(t)
 	logs := []*syncBuffer{{}, {}}
@@ -462,6 +467,7 @@ func TestE2EEDocumentCanary(t *testing.T) {
 // or records, every stored version — holds its plaintext any more. A held
 // document is refused (its stored bytes may not change).
 func TestUpgradeServerEncryptedDocument(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
 	tc := seedE2EE(t, n)

@@ -61,6 +61,7 @@ func needEnv(t *testing.T, name string) string {
 // A plaintext control message, sent without encryption through the same
 // path, proves the search would have found them.
 func TestNoPlaintextReachesTheServer(t *testing.T) {
+	t.Parallel()
 	minioData := needEnv(t, "PARLEY_TEST_MINIO_DATA")
 	cfg := nodetest.Scale(t)
 	redisURL := cfg.RedisURL

@@ -22,6 +22,14 @@ import (
 	"github.com/parley-mediation/parley/policy"
 )
 
+// Every test of this package runs in parallel with the others (t.Parallel):
+// each starts node(s) of its own (a fresh data directory, or a fresh
+// MinIO bucket and a fresh master key) and its own accounts, cases and
+// devices, so none sees another's, and much of each one's time is spent
+// waiting (on a mediator's signed statement, compaction, a retry's pause)
+// rather than on the CPU. The two that read MinIO's whole data directory
+// or a dump of Redis look only for canaries of their own.
+
 // person is someone in the test case with a signed-in client and a device.
 type person struct {
 	id  string
@@ -206,6 +214,7 @@ func send(t *testing.T, s *client.SecureChat, room, text string) messaging.Messa
 }
 
 func TestSecureChatCaucusAndJoint(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
@@ -252,6 +261,7 @@ func TestSecureChatCaucusAndJoint(t *testing.T) {
 // keeps every key it ever held and reads the stored ciphertext straight
 // from the bucket: it opens what was said before, nothing after.
 func TestRecusedMediatorReadsNothingAfterRecusal(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -369,6 +379,7 @@ func payloadEpoch(t *testing.T, body []byte) int64 {
 // TestRevokedDeviceReadsNothingAfterRevocation: a party revokes a lost
 // device; everything sent afterwards is sealed to the remaining devices.
 func TestRevokedDeviceReadsNothingAfterRevocation(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -413,6 +424,7 @@ func TestRevokedDeviceReadsNothingAfterRevocation(t *testing.T) {
 // mediator's device refuses to sign it, so A's clients have no membership
 // for the new epoch and refuse to send; what B posts there is refused.
 func TestServerInjectedMemberRefused(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -499,6 +511,7 @@ func TestServerInjectedMemberRefused(t *testing.T) {
 // membership list no mediator signed (B's device signs one that puts B in
 // A's caucus). Clients refuse the chain and do not send.
 func TestUnsignedMembershipRefused(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -542,6 +555,7 @@ func TestUnsignedMembershipRefused(t *testing.T) {
 // TestForgedReplayedReorderedRejected: payloads injected on the server side
 // (as a compromised node or Redis would) are refused by clients.
 func TestForgedReplayedReorderedRejected(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -594,6 +608,7 @@ func TestForgedReplayedReorderedRejected(t *testing.T) {
 // the joint room; only A's device can, after A approves; the audit log
 // records proposal and consent by ids and hashes, never content.
 func TestConsentedCarry(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -662,6 +677,7 @@ func TestConsentedCarry(t *testing.T) {
 // TestNewParticipantAdmittedByMediator: a party who joins later is
 // admitted by the mediator's device and reads only what follows.
 func TestNewParticipantAdmittedByMediator(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -717,6 +733,7 @@ func putStatement(ctx context.Context, tc *e2eeCase, seq uint64, raw []byte) err
 // membership statement it verified; a server that later takes statements
 // back or rewrites the chain is refused.
 func TestMembershipHistoryPinned(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()

@@ -17,6 +17,7 @@ import (
 // reaches the others as an ordinary message, live and in history; the
 // mediator's own broadcast stays a notice.
 func TestFloorNoticeOnlyFromSignedMediator(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	med := open(t, tc.med, tc.caseID, client.SecureOptions{})

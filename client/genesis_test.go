@@ -56,6 +56,7 @@ func postGenesis(t *testing.T, tc *e2eeCase, evilC *client.Client, evil *client.
 // (e2ee's checkGenesis): M's client and A's client refuse the chain, and S
 // reads nothing of what A says.
 func TestServerSignedGenesisRefused(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -92,6 +93,7 @@ func TestServerSignedGenesisRefused(t *testing.T) {
 // client does not take it silently: it says the case's conversation was
 // started by someone else's device and signs nothing.
 func TestGenesisStartedElsewhere(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	evilAcct, evilC := n.Staff(t, policy.RoleMediator, "evil-g2@example.org")

@@ -14,6 +14,7 @@ import (
 // statement, anyone but the signer wait, unless being admitted. Parties
 // and removals are untouched.
 func TestNewMediatorsNeedAdmission(t *testing.T) {
+	t.Parallel()
 	med := func(a string) e2ee.Person { return e2ee.Person{Account: a, Role: e2ee.RoleMediator} }
 	party := e2ee.Person{Account: "pa", Role: "party", Side: "A"}
 	record := []e2ee.Person{med("m1"), med("back"), med("new"), party}

@@ -26,6 +26,7 @@ import (
 // by clients, which keep sealing to A's real device, while A's real device
 // still works on the server. A device may still retire itself.
 func TestUncountedDeviceCannotRevoke(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
 	tc := seedE2EE(t, n)
@@ -107,6 +108,7 @@ func TestUncountedDeviceCannotRevoke(t *testing.T) {
 // device's own revocation is logged beside it (one slot per signer) and
 // counts; a further one is answered with it, nothing more logged.
 func TestAdmittedDeviceCannotRevoke(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	ctx := context.Background()
 	tc := seedE2EE(t, n)

@@ -21,6 +21,7 @@ import (
 // party's client, which saw the closing, still refuses: closed is the
 // mediator's signed word, not the server's.
 func TestSignedCloseStands(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -85,6 +86,7 @@ func openAveryAlone(t *testing.T, tc *e2eeCase, med *client.SecureChat) api.Defi
 // instead of making a fresh one the server refuses, so the room ends up
 // closed end to end, not only on the server's word.
 func TestCloseRetryAfterFailedSigning(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()

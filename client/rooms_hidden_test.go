@@ -61,6 +61,7 @@ func caseGETs(t *testing.T) []string {
 // of the opening, and its epoch. A member's client places the room with
 // exactly its people.
 func TestDefinedRoomHiddenFromTheCase(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()

@@ -80,6 +80,7 @@ func readsNothing(t *testing.T, p person, caseID, room string) {
 // flipped room has no signed membership, so the party's client will not
 // write in it, and B reads nothing of it.
 func TestServerInjectedRoomMemberRefused(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -223,6 +224,7 @@ func isStatus(err error, status int) bool {
 // first room. The device refuses a name the verified chain already holds,
 // and the first room keeps exactly its people.
 func TestServerInjectedRoomReusedName(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()

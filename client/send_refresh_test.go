@@ -25,6 +25,7 @@ import (
 // for want of the server (here a 503), the send goes out with the state
 // the chat has verified instead of failing.
 func TestSendWithCachedStateWhenRefreshFails(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	target, _ := url.Parse(n.URL)
 	var failing atomic.Bool

@@ -66,6 +66,7 @@ func omittingServer(t *testing.T, upstream, device string) string {
 // B's client pinned A's first device the first time it saw it, and
 // refuses the answer instead of sealing anything to the rogue device.
 func TestOmittedFirstDeviceRefused(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -109,6 +110,7 @@ func TestOmittedFirstDeviceRefused(t *testing.T) {
 // message from it (e2ee.TestAdmittedDeviceCannotConsent). A's own device
 // still can.
 func TestAdmittedDeviceCannotConsent(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
@@ -156,6 +158,7 @@ func TestAdmittedDeviceCannotConsent(t *testing.T) {
 // a session for the account registered (a re-entry link's holder), and a
 // device a mediator admitted, are refused.
 func TestConsentNeedsOwnChainDevice(t *testing.T) {
+	t.Parallel()
 	n := nodetest.Embedded(t)
 	tc := seedE2EE(t, n)
 	ctx := context.Background()
