@@ -116,8 +116,8 @@ func shareRequestEntry(typ string) bool {
 }
 
 // excerptable reports whether ev goes in caseID's excerpt, given the
-// documents carried.
-func excerptable(ev audit.Event, caseID string, docs map[string]bool) bool {
+// documents carried and their versions carried ("doc@version").
+func excerptable(ev audit.Event, caseID string, docs, versions map[string]bool) bool {
 	if ev.Case != caseID || !excerptTypes[ev.Type] {
 		return false
 	}
@@ -127,6 +127,12 @@ func excerptable(ev audit.Event, caseID string, docs map[string]bool) bool {
 			// The document, then the request's id: carried with the
 			// document, never with another object in its place.
 			if len(objects) != 2 || !ids.Valid("sa", objects[1]) {
+				return false
+			}
+			// And only a request about a version carried: one declined
+			// for a version that never left the caucus is not the
+			// recipient's to read.
+			if !versions[objects[0]+"@"+ev.Attrs["version"]] {
 				return false
 			}
 			objects = objects[:1]
@@ -371,9 +377,10 @@ func (s *Service) buildBundle(ctx context.Context, p Plan, j *transferJournal, k
 	for _, cd := range cands {
 		byRef[cd.Doc+"@"+strconv.Itoa(cd.Version)] = cd
 	}
-	docs := map[string]bool{}
+	docs, versions := map[string]bool{}, map[string]bool{}
 	for _, d := range j.Documents {
 		docs[d.Doc] = true
+		versions[d.Doc+"@"+strconv.Itoa(d.Version)] = true
 	}
 	var excerpt []ExcerptEntry
 	for i := range cp.Size {
@@ -381,7 +388,7 @@ func (s *Service) buildBundle(ctx context.Context, p Plan, j *transferJournal, k
 		if err != nil {
 			return 0, err
 		}
-		if !excerptable(ev, j.Case, docs) {
+		if !excerptable(ev, j.Case, docs, versions) {
 			continue
 		}
 		if len(excerpt) >= MaxExcerpt {
