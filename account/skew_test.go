@@ -177,11 +177,14 @@ func TestSessionOpenedDuringRevocationEnds(t *testing.T) {
 
 // TestSessionsFromBeforeGenerations: a session stored before sessions
 // carried a generation is judged as it was, by SessionsNotBefore, until the
-// account's sessions are next revoked, which ends it on any clock.
+// account's sessions are next revoked, which ends it on any clock (or the
+// account's next sign-in gives it a generation).
 func TestSessionsFromBeforeGenerations(t *testing.T) {
 	ahead, behind := twoNodes(t)
 	ctx := t.Context()
 	a := createMediator(t, behind, "mia@example.com")
+	// The account is from before generations too.
+	dropGeneration(t, behind, a.ID)
 	base := behind.now()
 	legacy := func(created time.Time) string {
 		t.Helper()
@@ -228,5 +231,104 @@ func TestSessionsFromBeforeGenerations(t *testing.T) {
 		if ok, err := authenticated(ctx, tok, ahead, behind); err != nil || ok {
 			t.Fatalf("a session after a revocation on a clock behind it: valid %v, err %v", ok, err)
 		}
+	}
+}
+
+// dropGeneration rewrites the account's record as a release from before
+// session generations does: it decodes the record without the field and
+// writes it back on its next change.
+func dropGeneration(t *testing.T, svc *Service, id string) {
+	t.Helper()
+	if _, err := metastore.Update(t.Context(), svc.meta, accountKey(id), func(rec *map[string]any) error {
+		if _, ok := (*rec)["sessionGeneration"]; !ok {
+			t.Fatalf("account record has no sessionGeneration: %v", *rec)
+		}
+		delete(*rec, "sessionGeneration")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRollbackKeepsRevokedSessionsEnded: a rollback to a release from
+// before session generations rewrites account records without their
+// generation (back to 0). A session revoked before must stay ended once
+// the new release runs again: sessions used to be opened at generation 0,
+// so a revoked one matched the dropped generation again; and raising a
+// dropped generation back to a number a revoked session carries (1) would
+// revive it at the next sign-in.
+func TestRollbackKeepsRevokedSessionsEnded(t *testing.T) {
+	hashcost.UseTestCost()
+	for _, r := range revocations {
+		t.Run(r.name, func(t *testing.T) {
+			ctx := t.Context()
+			ahead, behind := twoNodes(t)
+			a := createMediator(t, behind, "mia@example.com")
+			_, stolen, _, err := behind.Login(ctx, "mia@example.com", testPassword, "192.0.2.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pw := r.run(t, behind, ahead, a.ID)
+			dropGeneration(t, behind, a.ID)
+			if ok, err := authenticated(ctx, stolen, ahead, behind); err != nil || ok {
+				t.Fatalf("a session revoked (%s) before the account lost its generation: valid %v, err %v", r.name, ok, err)
+			}
+			// The next sign-ins, on either node, work; the revoked session
+			// stays ended.
+			for _, n := range []*Service{ahead, behind} {
+				_, token, _, err := n.Login(ctx, "mia@example.com", pw, "192.0.2.1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok, err := authenticated(ctx, token, ahead, behind); err != nil || !ok {
+					t.Fatalf("a sign-in after the rollback: valid %v, err %v", ok, err)
+				}
+				if ok, err := authenticated(ctx, stolen, ahead, behind); err != nil || ok {
+					t.Fatalf("a session revoked (%s) before the rollback, after a sign-in since: valid %v, err %v", r.name, ok, err)
+				}
+			}
+		})
+	}
+}
+
+// TestNoSessionOpenedAtGenerationZero: an account at generation 0 (a
+// record from before generations were random, or rewritten by an older
+// release) takes a random one before its first session; a revocation
+// written between the read of the account and that raise ends the
+// sign-in.
+func TestNoSessionOpenedAtGenerationZero(t *testing.T) {
+	ahead, behind := twoNodes(t)
+	ctx := t.Context()
+	a := createMediator(t, behind, "mia@example.com")
+	dropGeneration(t, behind, a.ID)
+	read, err := ahead.Get(ctx, a.ID)
+	if err != nil || read.SessionGeneration != 0 {
+		t.Fatalf("account after the drop: generation %d, err %v", read.SessionGeneration, err)
+	}
+	_, sess, err := ahead.newSession(ctx, read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Generation == nil || *sess.Generation == 0 {
+		t.Fatalf("session opened at generation %v", sess.Generation)
+	}
+	// A second sign-in from a read before the raise joins the raised
+	// generation: the first session stays.
+	_, sess2, err := behind.newSession(ctx, read)
+	if err != nil || *sess2.Generation != *sess.Generation {
+		t.Fatalf("second session: %v, err %v; want generation %d", sess2.Generation, err, *sess.Generation)
+	}
+	// A revocation between the read and the raise.
+	dropGeneration(t, behind, a.ID)
+	read, err = ahead.Get(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := behind.RevokeSessions(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	dropGeneration(t, behind, a.ID)
+	if _, _, err := ahead.newSession(ctx, read); !errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("a session from a read before a revocation, at generation 0: err = %v, want ErrUnauthenticated", err)
 	}
 }
