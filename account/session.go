@@ -261,14 +261,12 @@ func (s *Service) limit(ctx context.Context, key string, n int, window time.Dura
 	return nil
 }
 
-// NewSession opens a session for an account (after a password check or an
-// invite redemption) and returns its token. The session belongs to the
-// account's sessions as they are now: a later revocation ends it.
-func (s *Service) NewSession(ctx context.Context, accountID string) (string, Session, error) {
-	a, err := s.Get(ctx, accountID)
-	if err != nil {
-		return "", Session{}, err
-	}
+// NewSession opens a session for account a, as the caller read and
+// checked it (after a password check or an invite redemption), and returns
+// its token. The session belongs to the account's sessions as they were at
+// that read: a revocation written since (a disabling, a participant's
+// removal landing after the caller's checks) ends it, as does a later one.
+func (s *Service) NewSession(ctx context.Context, a Account) (string, Session, error) {
 	return s.newSession(ctx, a)
 }
 

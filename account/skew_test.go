@@ -2,7 +2,11 @@ package account
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"io"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"github.com/parley-mediation/parley/internal/hashcost"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/ratelimit"
 )
 
@@ -213,7 +218,11 @@ func TestSessionsFromBeforeGenerations(t *testing.T) {
 	// time does not judge it, whatever this node's clock says.
 	early := behind.now
 	behind.SetClock(func() time.Time { return base.Add(-time.Hour) })
-	fresh, _, err := behind.NewSession(ctx, a.ID)
+	cur, err := behind.Get(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, _, err := behind.NewSession(ctx, cur)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +314,7 @@ func TestNoSessionOpenedAtGenerationZero(t *testing.T) {
 	if err != nil || read.SessionGeneration != 0 {
 		t.Fatalf("account after the drop: generation %d, err %v", read.SessionGeneration, err)
 	}
-	_, sess, err := ahead.newSession(ctx, read)
+	_, sess, err := ahead.NewSession(ctx, read)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +323,7 @@ func TestNoSessionOpenedAtGenerationZero(t *testing.T) {
 	}
 	// A second sign-in from a read before the raise joins the raised
 	// generation: the first session stays.
-	_, sess2, err := behind.newSession(ctx, read)
+	_, sess2, err := behind.NewSession(ctx, read)
 	if err != nil || *sess2.Generation != *sess.Generation {
 		t.Fatalf("second session: %v, err %v; want generation %d", sess2.Generation, err, *sess.Generation)
 	}
@@ -328,7 +337,65 @@ func TestNoSessionOpenedAtGenerationZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	dropGeneration(t, behind, a.ID)
-	if _, _, err := ahead.newSession(ctx, read); !errors.Is(err, fault.ErrUnauthenticated) {
+	if _, _, err := ahead.NewSession(ctx, read); !errors.Is(err, fault.ErrUnauthenticated) {
 		t.Fatalf("a session from a read before a revocation, at generation 0: err = %v, want ErrUnauthenticated", err)
+	}
+}
+
+// revokesAfterLanding writes the next account record it is armed for,
+// then, before answering, runs revoke (a revocation written right after
+// the change) and answers an error: the caller reads the record back and
+// finds both.
+type revokesAfterLanding struct {
+	objstore.Store
+	armed  atomic.Bool
+	revoke func()
+}
+
+func (f *revokesAfterLanding) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	info, err := f.Store.Put(ctx, key, r, size, opts)
+	if err == nil && strings.HasPrefix(key, "accounts/") && f.armed.CompareAndSwap(true, false) {
+		f.revoke()
+		return objstore.Info{}, context.DeadlineExceeded
+	}
+	return info, err
+}
+
+// TestPasswordChangeReadBackKeepsItsGeneration: a password change whose
+// write landed though the store answered an error is read back; a
+// revocation written after it (an administrator's sign-out-everywhere)
+// must end the session the change opens, which used to carry the
+// generation of the record read back, the revocation's.
+func TestPasswordChangeReadBackKeepsItsGeneration(t *testing.T) {
+	hashcost.UseTestCost()
+	obj, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &revokesAfterLanding{Store: obj}
+	key := make([]byte, 32)
+	rand.Read(key)
+	meta, err := metastore.New(f, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(meta, ratelimit.NewMemory())
+	ctx := t.Context()
+	a := createMediator(t, svc, "mia@example.com")
+	f.revoke = func() {
+		if err := svc.RevokeSessions(ctx, a.ID); err != nil {
+			t.Error(err)
+		}
+	}
+	f.armed.Store(true)
+	_, token, _, err := svc.ChangePassword(ctx, a.ID, testPassword, otherPassword, "192.0.2.1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.armed.Load() {
+		t.Fatal("the store never failed the change's write")
+	}
+	if ok, err := authenticated(ctx, token, svc); err != nil || ok {
+		t.Fatalf("the change's session after a revocation written after the change: valid %v, err %v", ok, err)
 	}
 }

@@ -288,13 +288,17 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 	}
 	undo()
 	hash := hashPassword(next)
-	// Every session opened so far ends; the new one is opened from the
-	// record as written, so it carries the new generation.
+	// Every session opened so far ends; the new one carries the
+	// generation this change writes (gen), not that of a record read
+	// afterwards: should the write answer an error and the record read
+	// back show a revocation written after the change, the new session
+	// ends with it.
 	now := s.now().UTC()
+	gen := newGeneration(a.SessionGeneration)
 	a, err = s.auditedUpdate(ctx, a, audit, func(a *Account) error {
 		a.PasswordHash = hash
 		a.PasswordChangeRequired = false
-		revoke(a, now, newGeneration(a.SessionGeneration))
+		revoke(a, now, gen)
 		// They hold their password: a reset waiting for approval is moot.
 		a.PendingReset = nil
 		return nil
@@ -302,7 +306,9 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 	if err != nil {
 		return Account{}, "", Session{}, err
 	}
-	token, sess, err := s.newSession(ctx, a)
+	opened := a
+	opened.SessionGeneration = gen
+	token, sess, err := s.newSession(ctx, opened)
 	if err != nil {
 		return Account{}, "", Session{}, err
 	}
