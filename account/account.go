@@ -31,10 +31,12 @@ type Account struct {
 	// ResetPassword); until the person chooses a new one, the API lets
 	// them do nothing else.
 	PasswordChangeRequired bool `json:"passwordChangeRequired,omitempty"`
-	// SessionGeneration counts the revocations of the account's sessions
-	// (a lost laptop, a stolen token: RevokeSessions; a disabling, a
-	// password reset or change). A session is valid only while it carries
-	// the account's current generation (see revoked): no clocks compared.
+	// SessionGeneration is a random number, new at each revocation of the
+	// account's sessions (a lost laptop, a stolen token: RevokeSessions; a
+	// disabling, a password reset or change). A session is valid only
+	// while it carries the account's current generation (see revoked): no
+	// clocks compared. 0 only in records from before it was random, or
+	// rewritten by an older release (newSession raises it first).
 	SessionGeneration uint64 `json:"sessionGeneration,omitempty"`
 	// SessionsNotBefore is when (by the revoking node's clock) the
 	// account's sessions were last revoked. It decides only for sessions
@@ -250,6 +252,8 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 		Name:    strings.TrimSpace(n.Name),
 		Role:    n.Role,
 		Created: s.now().UTC(),
+		// Random from the start: its first session need not raise it.
+		SessionGeneration: newGeneration(0),
 	}
 	if n.Creator != nil {
 		a.CreatedBy = n.Creator.ID
@@ -352,7 +356,7 @@ func (s *Service) SetPassword(ctx context.Context, id, password string) error {
 // invite, and one person may join several cases.
 func (s *Service) EnsureParticipant(ctx context.Context, id, name, email string) (Account, error) {
 	a := Account{ID: id, Name: strings.TrimSpace(name), Email: normalizeEmail(email),
-		Role: policy.RoleParticipant, Created: s.now().UTC()}
+		Role: policy.RoleParticipant, Created: s.now().UTC(), SessionGeneration: newGeneration(0)}
 	_, err := s.meta.Create(ctx, accountKey(id), a)
 	if errors.Is(err, metastore.ErrExists) {
 		return s.Get(ctx, id)

@@ -535,7 +535,7 @@ func TestParticipantWithoutPasswordCannotLogin(t *testing.T) {
 		t.Fatalf("second EnsureParticipant changed the account: %+v", q2)
 	}
 	// A session opened for them (as Join does) works.
-	tok, _, err := svc.NewSession(ctx, id)
+	tok, _, err := svc.NewSession(ctx, q2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package account
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -22,8 +24,10 @@ import (
 //
 // Generation is the account's SessionGeneration when the session was
 // opened: the session is revoked once the account's generation moved on
-// (see revoked). Sessions written before generations existed have none
-// (nil) and are judged by the account's SessionsNotBefore, as they were.
+// (see revoked). It is never 0 (newSession). Sessions written before
+// generations existed have none (nil), and those a release that counted
+// from 0 opened at 0 are judged as they are: by the account's
+// SessionsNotBefore, as they were.
 type Session struct {
 	AccountID  string    `json:"accountId"`
 	Created    time.Time `json:"created"`
@@ -34,18 +38,25 @@ type Session struct {
 
 // revoked reports whether a revocation of the account's sessions
 // (RevokeSessions, a disabling, a password reset or change) was written
-// after sess was opened. It compares no clocks: the revocation bumps the
-// account's SessionGeneration by a conditional write in the object store,
-// and a session carries the generation of the account record it was opened
-// from, so whichever node's clock is ahead or behind, a session opened
-// before a revocation is caught by it and one opened after it is not.
+// after sess was opened. It compares no clocks: the revocation gives the
+// account a new SessionGeneration, a random number, by a conditional write
+// in the object store, and a session carries the generation of the account
+// record it was opened from, so whichever node's clock is ahead or behind,
+// a session opened before a revocation is caught by it and one opened
+// after it is not.
 //
-// A session from before generations existed (no Generation) is revoked by
-// any revocation since (the account's generation is no longer 0), and
-// otherwise, as before, if it was opened at or before SessionsNotBefore;
-// such sessions are gone at most SessionMaxAge after the upgrade.
+// Generations are random, and no session is opened at generation 0, so an
+// account record that loses its generation (rewritten by an older release
+// that drops the field, back at 0) or gets a new one never matches a
+// session revoked before: such a session stays ended (TestRollbackKeepsRevokedSessionsEnded).
+//
+// A session without a generation (from before generations existed, or at
+// 0 from the release that counted from 0) is revoked by any revocation
+// since (the account's generation is no longer 0), and otherwise, as
+// before, if it was opened at or before SessionsNotBefore; such sessions
+// are gone at most SessionMaxAge after the upgrade.
 func revoked(a Account, sess Session) bool {
-	if sess.Generation != nil {
+	if sess.Generation != nil && *sess.Generation != 0 {
 		return *sess.Generation != a.SessionGeneration
 	}
 	if a.SessionGeneration != 0 {
@@ -54,14 +65,32 @@ func revoked(a Account, sess Session) bool {
 	return a.SessionsNotBefore != nil && !sess.Created.After(*a.SessionsNotBefore)
 }
 
-// revoke ends every session a has open: the generation moves on, so every
-// session opened from an earlier read of the record is revoked. It is
-// applied inside a conditional update of the record (metastore.Update),
-// so two revocations on two nodes never write the same generation.
-// SessionsNotBefore is kept (this node's clock) for the sessions from
-// before generations existed and for older releases, which read only it.
-func revoke(a *Account, now time.Time) {
-	a.SessionGeneration++
+// newGeneration returns a random session generation, neither 0 nor not.
+func newGeneration(not uint64) uint64 {
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		if g := binary.BigEndian.Uint64(b[:]); g != 0 && g != not {
+			return g
+		}
+	}
+}
+
+// revoke ends every session a has open: the account takes generation gen
+// (from newGeneration), so every session opened from an earlier read of
+// the record is revoked. It is applied inside a conditional update of the
+// record (metastore.Update). SessionsNotBefore is kept (this node's
+// clock) for the sessions without a generation and for older releases,
+// which read only it; it only moves forward (at least a nanosecond per
+// revocation, whatever this node's clock says), so a revocation on a node
+// whose clock is behind brings back no session an older release ended, and
+// each revocation leaves a different one (raiseGeneration tells a
+// revocation from a raise by it).
+func revoke(a *Account, now time.Time, gen uint64) {
+	a.SessionGeneration = gen
+	if a.SessionsNotBefore != nil && !now.After(*a.SessionsNotBefore) {
+		now = a.SessionsNotBefore.Add(time.Nanosecond)
+	}
 	a.SessionsNotBefore = &now
 }
 
@@ -232,23 +261,35 @@ func (s *Service) limit(ctx context.Context, key string, n int, window time.Dura
 	return nil
 }
 
-// NewSession opens a session for an account (after a password check or an
-// invite redemption) and returns its token. The session belongs to the
-// account's sessions as they are now: a later revocation ends it.
-func (s *Service) NewSession(ctx context.Context, accountID string) (string, Session, error) {
-	a, err := s.Get(ctx, accountID)
-	if err != nil {
-		return "", Session{}, err
-	}
+// NewSession opens a session for account a, as the caller read and
+// checked it (after a password check or an invite redemption), and returns
+// its token. The session belongs to the account's sessions as they were at
+// that read: a revocation written since (a disabling, a participant's
+// removal landing after the caller's checks) ends it, as does a later one.
+func (s *Service) NewSession(ctx context.Context, a Account) (string, Session, error) {
 	return s.newSession(ctx, a)
 }
 
+// errRevokedMeanwhile: the account's sessions were revoked between the
+// caller's read of the account and the opening of its session.
+var errRevokedMeanwhile = fmt.Errorf("the account's sessions were ended meanwhile: %w", fault.ErrUnauthenticated)
+
 // newSession opens a session of a's generation, as the caller read the
-// record: a revocation written after that read ends it.
+// record: a revocation written after that read ends it. An account at
+// generation 0 (made before generations were random, or rewritten by an
+// older release that drops the field) first takes a random one
+// (raiseGeneration): no session is opened at 0, which a dropped field would
+// bring back.
 func (s *Service) newSession(ctx context.Context, a Account) (string, Session, error) {
+	gen := a.SessionGeneration
+	if gen == 0 {
+		var err error
+		if gen, err = s.raiseGeneration(ctx, a); err != nil {
+			return "", Session{}, err
+		}
+	}
 	token := ids.Token()
 	now := s.now().UTC()
-	gen := a.SessionGeneration
 	sess := Session{AccountID: a.ID, Created: now, Expires: now.Add(s.SessionTTL), Cap: now.Add(s.SessionMaxAge), Generation: &gen}
 	if sess.Expires.After(sess.Cap) {
 		sess.Expires = sess.Cap
@@ -257,6 +298,47 @@ func (s *Service) newSession(ctx context.Context, a Account) (string, Session, e
 		return "", Session{}, err
 	}
 	return token, sess, nil
+}
+
+// errRaised stops raiseGeneration's update: another sign-in raised the
+// generation first.
+var errRaised = errors.New("generation raised meanwhile")
+
+// raiseGeneration gives the account read (at generation 0) a random
+// generation, by a conditional write, and returns it. Another sign-in may
+// have raised it meanwhile: its generation is returned. A revocation
+// written since the read (it moved SessionsNotBefore) fails with
+// errRevokedMeanwhile: no session of the record read may be opened.
+func (s *Service) raiseGeneration(ctx context.Context, read Account) (uint64, error) {
+	var gen uint64
+	_, err := metastore.Update(ctx, s.meta, accountKey(read.ID), func(a *Account) error {
+		if !sameTime(a.SessionsNotBefore, read.SessionsNotBefore) {
+			return errRevokedMeanwhile
+		}
+		if a.SessionGeneration != 0 {
+			gen = a.SessionGeneration
+			return errRaised
+		}
+		a.SessionGeneration = newGeneration(0)
+		gen = a.SessionGeneration
+		return nil
+	})
+	switch {
+	case errors.Is(err, errRaised):
+		return gen, nil
+	case errors.Is(err, metastore.ErrNotFound):
+		return 0, fmt.Errorf("account %s: %w", read.ID, fault.ErrNotFound)
+	case err != nil:
+		return 0, err
+	}
+	return gen, nil
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
 }
 
 // Authenticate resolves a token to its account. Unknown, expired or revoked
@@ -325,8 +407,8 @@ func (s *Service) slide(ctx context.Context, token string, ver string, sess Sess
 }
 
 // RevokeSessions ends every session the account has open now, on every
-// node (the account record is in the object store: its SessionGeneration
-// moves on, see revoked); later sign-ins work. Open WebSockets close once
+// node (the account record is in the object store: it takes a new
+// SessionGeneration, see revoked); later sign-ins work. Open WebSockets close once
 // told on AccountTopic (or at their next periodic session check).
 func (s *Service) RevokeSessions(ctx context.Context, id string) error {
 	if !ids.Valid("u", id) {
@@ -334,7 +416,7 @@ func (s *Service) RevokeSessions(ctx context.Context, id string) error {
 	}
 	now := s.now().UTC()
 	_, err := metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
-		revoke(a, now)
+		revoke(a, now, newGeneration(a.SessionGeneration))
 		return nil
 	})
 	if errors.Is(err, metastore.ErrNotFound) {

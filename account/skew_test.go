@@ -2,7 +2,11 @@ package account
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"io"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"github.com/parley-mediation/parley/internal/hashcost"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/ratelimit"
 )
 
@@ -177,11 +182,14 @@ func TestSessionOpenedDuringRevocationEnds(t *testing.T) {
 
 // TestSessionsFromBeforeGenerations: a session stored before sessions
 // carried a generation is judged as it was, by SessionsNotBefore, until the
-// account's sessions are next revoked, which ends it on any clock.
+// account's sessions are next revoked, which ends it on any clock (or the
+// account's next sign-in gives it a generation).
 func TestSessionsFromBeforeGenerations(t *testing.T) {
 	ahead, behind := twoNodes(t)
 	ctx := t.Context()
 	a := createMediator(t, behind, "mia@example.com")
+	// The account is from before generations too.
+	dropGeneration(t, behind, a.ID)
 	base := behind.now()
 	legacy := func(created time.Time) string {
 		t.Helper()
@@ -210,7 +218,11 @@ func TestSessionsFromBeforeGenerations(t *testing.T) {
 	// time does not judge it, whatever this node's clock says.
 	early := behind.now
 	behind.SetClock(func() time.Time { return base.Add(-time.Hour) })
-	fresh, _, err := behind.NewSession(ctx, a.ID)
+	cur, err := behind.Get(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, _, err := behind.NewSession(ctx, cur)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,5 +240,162 @@ func TestSessionsFromBeforeGenerations(t *testing.T) {
 		if ok, err := authenticated(ctx, tok, ahead, behind); err != nil || ok {
 			t.Fatalf("a session after a revocation on a clock behind it: valid %v, err %v", ok, err)
 		}
+	}
+}
+
+// dropGeneration rewrites the account's record as a release from before
+// session generations does: it decodes the record without the field and
+// writes it back on its next change.
+func dropGeneration(t *testing.T, svc *Service, id string) {
+	t.Helper()
+	if _, err := metastore.Update(t.Context(), svc.meta, accountKey(id), func(rec *map[string]any) error {
+		if _, ok := (*rec)["sessionGeneration"]; !ok {
+			t.Fatalf("account record has no sessionGeneration: %v", *rec)
+		}
+		delete(*rec, "sessionGeneration")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRollbackKeepsRevokedSessionsEnded: a rollback to a release from
+// before session generations rewrites account records without their
+// generation (back to 0). A session revoked before must stay ended once
+// the new release runs again: sessions used to be opened at generation 0,
+// so a revoked one matched the dropped generation again; and raising a
+// dropped generation back to a number a revoked session carries (1) would
+// revive it at the next sign-in.
+func TestRollbackKeepsRevokedSessionsEnded(t *testing.T) {
+	hashcost.UseTestCost()
+	for _, r := range revocations {
+		t.Run(r.name, func(t *testing.T) {
+			ctx := t.Context()
+			ahead, behind := twoNodes(t)
+			a := createMediator(t, behind, "mia@example.com")
+			_, stolen, _, err := behind.Login(ctx, "mia@example.com", testPassword, "192.0.2.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pw := r.run(t, behind, ahead, a.ID)
+			dropGeneration(t, behind, a.ID)
+			if ok, err := authenticated(ctx, stolen, ahead, behind); err != nil || ok {
+				t.Fatalf("a session revoked (%s) before the account lost its generation: valid %v, err %v", r.name, ok, err)
+			}
+			// The next sign-ins, on either node, work; the revoked session
+			// stays ended.
+			for _, n := range []*Service{ahead, behind} {
+				_, token, _, err := n.Login(ctx, "mia@example.com", pw, "192.0.2.1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok, err := authenticated(ctx, token, ahead, behind); err != nil || !ok {
+					t.Fatalf("a sign-in after the rollback: valid %v, err %v", ok, err)
+				}
+				if ok, err := authenticated(ctx, stolen, ahead, behind); err != nil || ok {
+					t.Fatalf("a session revoked (%s) before the rollback, after a sign-in since: valid %v, err %v", r.name, ok, err)
+				}
+			}
+		})
+	}
+}
+
+// TestNoSessionOpenedAtGenerationZero: an account at generation 0 (a
+// record from before generations were random, or rewritten by an older
+// release) takes a random one before its first session; a revocation
+// written between the read of the account and that raise ends the
+// sign-in.
+func TestNoSessionOpenedAtGenerationZero(t *testing.T) {
+	ahead, behind := twoNodes(t)
+	ctx := t.Context()
+	a := createMediator(t, behind, "mia@example.com")
+	dropGeneration(t, behind, a.ID)
+	read, err := ahead.Get(ctx, a.ID)
+	if err != nil || read.SessionGeneration != 0 {
+		t.Fatalf("account after the drop: generation %d, err %v", read.SessionGeneration, err)
+	}
+	_, sess, err := ahead.NewSession(ctx, read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Generation == nil || *sess.Generation == 0 {
+		t.Fatalf("session opened at generation %v", sess.Generation)
+	}
+	// A second sign-in from a read before the raise joins the raised
+	// generation: the first session stays.
+	_, sess2, err := behind.NewSession(ctx, read)
+	if err != nil || *sess2.Generation != *sess.Generation {
+		t.Fatalf("second session: %v, err %v; want generation %d", sess2.Generation, err, *sess.Generation)
+	}
+	// A revocation between the read and the raise.
+	dropGeneration(t, behind, a.ID)
+	read, err = ahead.Get(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := behind.RevokeSessions(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	dropGeneration(t, behind, a.ID)
+	if _, _, err := ahead.NewSession(ctx, read); !errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("a session from a read before a revocation, at generation 0: err = %v, want ErrUnauthenticated", err)
+	}
+}
+
+// revokesAfterLanding writes the next account record it is armed for,
+// then, before answering, runs revoke (a revocation written right after
+// the change) and answers an error: the caller reads the record back and
+// finds both.
+type revokesAfterLanding struct {
+	objstore.Store
+	armed  atomic.Bool
+	revoke func()
+}
+
+func (f *revokesAfterLanding) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	info, err := f.Store.Put(ctx, key, r, size, opts)
+	if err == nil && strings.HasPrefix(key, "accounts/") && f.armed.CompareAndSwap(true, false) {
+		f.revoke()
+		return objstore.Info{}, context.DeadlineExceeded
+	}
+	return info, err
+}
+
+// TestPasswordChangeReadBackKeepsItsGeneration: a password change whose
+// write landed though the store answered an error is read back; a
+// revocation written after it (an administrator's sign-out-everywhere)
+// must end the session the change opens, which used to carry the
+// generation of the record read back, the revocation's.
+func TestPasswordChangeReadBackKeepsItsGeneration(t *testing.T) {
+	hashcost.UseTestCost()
+	obj, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &revokesAfterLanding{Store: obj}
+	key := make([]byte, 32)
+	rand.Read(key)
+	meta, err := metastore.New(f, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(meta, ratelimit.NewMemory())
+	ctx := t.Context()
+	a := createMediator(t, svc, "mia@example.com")
+	f.revoke = func() {
+		if err := svc.RevokeSessions(ctx, a.ID); err != nil {
+			t.Error(err)
+		}
+	}
+	f.armed.Store(true)
+	_, token, _, err := svc.ChangePassword(ctx, a.ID, testPassword, otherPassword, "192.0.2.1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.armed.Load() {
+		t.Fatal("the store never failed the change's write")
+	}
+	if ok, err := authenticated(ctx, token, svc); err != nil || ok {
+		t.Fatalf("the change's session after a revocation written after the change: valid %v, err %v", ok, err)
 	}
 }

@@ -100,7 +100,7 @@ func (s *Service) Disable(ctx context.Context, id string, audit Audit) (Account,
 	now := s.now().UTC()
 	return s.auditedUpdate(ctx, a, audit, func(a *Account) error {
 		a.Disabled = true
-		revoke(a, now)
+		revoke(a, now, newGeneration(a.SessionGeneration))
 		return nil
 	}, func(a Account) bool { return a.Disabled })
 }
@@ -138,10 +138,10 @@ func (s *Service) RequestReset(ctx context.Context, id, by string, audit Audit) 
 		if a.PendingReset == nil {
 			a.PendingReset = &PendingReset{RequestedBy: by, Requested: now}
 		}
-		revoke(a, now)
+		revoke(a, now, newGeneration(a.SessionGeneration))
 		return nil
 	}, func(a Account) bool {
-		return a.PendingReset != nil && a.SessionGeneration > cur.SessionGeneration
+		return a.PendingReset != nil && a.SessionGeneration != cur.SessionGeneration
 	})
 }
 
@@ -235,7 +235,7 @@ func (s *Service) resetPassword(ctx context.Context, id, by string, audit Audit,
 		}
 		a.PasswordHash = hash
 		a.PasswordChangeRequired = true
-		revoke(a, now)
+		revoke(a, now, newGeneration(a.SessionGeneration))
 		for _, j := range joins {
 			if j != a.ID && !slices.Contains(a.Lineage, j) {
 				a.Lineage = append(a.Lineage, j)
@@ -288,13 +288,17 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 	}
 	undo()
 	hash := hashPassword(next)
-	// Every session opened so far ends; the new one is opened from the
-	// record as written, so it carries the new generation.
+	// Every session opened so far ends; the new one carries the
+	// generation this change writes (gen), not that of a record read
+	// afterwards: should the write answer an error and the record read
+	// back show a revocation written after the change, the new session
+	// ends with it.
 	now := s.now().UTC()
+	gen := newGeneration(a.SessionGeneration)
 	a, err = s.auditedUpdate(ctx, a, audit, func(a *Account) error {
 		a.PasswordHash = hash
 		a.PasswordChangeRequired = false
-		revoke(a, now)
+		revoke(a, now, gen)
 		// They hold their password: a reset waiting for approval is moot.
 		a.PendingReset = nil
 		return nil
@@ -302,7 +306,9 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 	if err != nil {
 		return Account{}, "", Session{}, err
 	}
-	token, sess, err := s.newSession(ctx, a)
+	opened := a
+	opened.SessionGeneration = gen
+	token, sess, err := s.newSession(ctx, opened)
 	if err != nil {
 		return Account{}, "", Session{}, err
 	}

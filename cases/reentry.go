@@ -171,6 +171,17 @@ func (s *Service) redeemReentry(ctx context.Context, token string, current *acco
 	if err != nil {
 		return Joined{}, err
 	}
+	// The account is read before the case is checked, and its session
+	// opened from this read (NewSession): a removal or a disabling
+	// written after the checks revokes the sessions of the account as read
+	// here, so the session opened below ends with it.
+	acct, err := s.accounts.Get(ctx, r.AccountID)
+	if err != nil {
+		return Joined{}, err
+	}
+	if acct.Disabled {
+		return Joined{}, ErrInviteGone
+	}
 	c, err := s.load(ctx, r.CaseID)
 	if err != nil {
 		return Joined{}, err
@@ -191,18 +202,11 @@ func (s *Service) redeemReentry(ctx context.Context, token string, current *acco
 	if !s.makerMay(maker, policy.CaseReentry, c) {
 		return Joined{}, ErrInviteGone
 	}
-	acct, err := s.accounts.Get(ctx, r.AccountID)
-	if err != nil {
-		return Joined{}, err
-	}
-	if acct.Disabled {
-		return Joined{}, ErrInviteGone
-	}
 	if err := s.record(ctx, audit.Event{Type: "case.reentry.redeemed", Actor: acct.ID, Case: r.CaseID,
 		Hashes: []string{s.meta.IndexKey("reentry", token)}}); err != nil {
 		return Joined{}, err
 	}
-	sessToken, sess, err := s.accounts.NewSession(ctx, acct.ID)
+	sessToken, sess, err := s.accounts.NewSession(ctx, acct)
 	if err != nil {
 		return Joined{}, err
 	}

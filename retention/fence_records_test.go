@@ -256,7 +256,7 @@ func TestSignedOutSessionResidueNeverSignsInAgain(t *testing.T) {
 		st := &crashingStore{Store: inner, prefix: "sessions/"}
 		e := newEnv(t, st)
 		ctx := t.Context()
-		token, _, err := e.accounts.NewSession(ctx, e.mediator.ID)
+		token, _, err := e.accounts.NewSession(ctx, e.mediator)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -154,7 +154,13 @@ func TestBrowserDevices(t *testing.T) {
 				fmt.Fprintln(stdin, "error no account")
 				continue
 			}
-			token, _, err := n.Accounts.NewSession(ctx, alex)
+			acct, err := n.Accounts.Get(ctx, alex)
+			if err != nil {
+				t.Error(err)
+				fmt.Fprintln(stdin, "error "+err.Error())
+				continue
+			}
+			token, _, err := n.Accounts.NewSession(ctx, acct)
 			if err != nil {
 				t.Error(err)
 				fmt.Fprintln(stdin, "error "+err.Error())
