@@ -71,9 +71,10 @@ func newEnvWith(t *testing.T, wrap func(objstore.Store) objstore.Store) *env {
 
 // staff returns an account of the given role without storing it: the case
 // service takes the acting account as given (authentication happened
-// upstream), so tests need not pay for argon2 hashing.
+// upstream), so tests need not pay for argon2 hashing. The operator made
+// it (its provenance known, as a mediator who adds a co-mediator needs).
 func staff(role policy.Role, name string) account.Account {
-	return account.Account{ID: ids.New("u"), Name: name, Role: role}
+	return account.Account{ID: ids.New("u"), Name: name, Role: role, Origin: account.OriginOperator}
 }
 
 // newCase opens a case. Its mediator's account is stored if it was not

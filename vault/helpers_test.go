@@ -86,8 +86,10 @@ type cast struct {
 
 var roles = []string{"admin", "records", "mediator", "recused", "partyA", "counselA", "partyB", "counselB", "observer", "outsider"}
 
+// staffAccount is an account the operator made (its provenance known,
+// as a mediator who adds a co-mediator needs).
 func staffAccount(role policy.Role, name string) account.Account {
-	return account.Account{ID: ids.New("u"), Name: name, Role: role}
+	return account.Account{ID: ids.New("u"), Name: name, Role: role, Origin: account.OriginOperator}
 }
 
 // newCast opens a case with sides A and B: mediator, a second mediator who
