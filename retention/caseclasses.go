@@ -448,6 +448,20 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	// failed append leaves the case fenced and the plan applying; the
 	// apply is resumed later, as for any step.
 	c, err := s.cases.BeginDisposal(ctx, it.Case, p.ID)
+	if errors.Is(err, fault.ErrNotFound) {
+		// Gone: another plan listing the case (BeginDisposal refuses a
+		// second one while the first's fence stands) destroyed it. Nothing
+		// is left for this plan to destroy or count, unless something of
+		// its record's places remains (then refused, as before).
+		prefixes, keys := classPlaces(policy.ClassCaseRecord, it.Case, inv)
+		vs, lerr := s.storedVersions(ctx, prefixes, keys)
+		if lerr != nil {
+			return nil, nil, nil, lerr
+		}
+		if n, _ := countKeys(vs); n == 0 {
+			return &Outcome{Result: OutcomeDestroyed}, nil, nil, nil
+		}
+	}
 	if c == nil {
 		return nil, nil, nil, fmt.Errorf("case %s: %w", it.Case, err)
 	}

@@ -104,7 +104,11 @@ func TestRerunAfterPauseLooksAgain(t *testing.T) {
 	t.Parallel()
 	e, tcs, hold := pausedWorld(t, 2)
 	ctx := t.Context()
+	e.ret.pageSize = DefaultPageSize // both cases on one page
 	p := e.planApproved(t)
+	if p.Pages != 1 {
+		t.Fatalf("%d pages, want both cases on one", p.Pages)
+	}
 	hold(true)
 	var failed atomic.Bool
 	errC2 := errors.New("injected: the second case's disposal failed")
@@ -200,5 +204,8 @@ func TestOtherPlansFenceRefused(t *testing.T) {
 	}
 	if _, err := e.cases.Load(ctx, tc.id); !errors.Is(err, fault.ErrNotFound) {
 		t.Fatalf("the case survives the first plan: %v", err)
+	}
+	if pr, err := e.ret.ApplyAll(ctx, e.records, p2.ID, nil); err != nil || !pr.Done {
+		t.Fatalf("the second plan, run again once the first is done: %v %+v", err, pr)
 	}
 }
