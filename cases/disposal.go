@@ -56,24 +56,44 @@ func RefuseAdditions(c *Case) error {
 // errFenceUnchanged stops a fence update that has nothing to write.
 var errFenceUnchanged = errors.New("fence unchanged")
 
-// BeginDisposal fences case id against any further change (Disposing, in
-// one conditional write that also ends a pause, DisposalPaused: the
-// disposal resumes; a case fenced already is left as it is), then
-// appends every audit event pending in it, oldest first, and removes
-// those that landed. It returns the case as stored afterwards and the
-// error of an append that failed: the caller (retention) deletes the
-// record only when the returned case holds no pending event. A case that
-// does not exist is fault.ErrNotFound.
-func (s *Service) BeginDisposal(ctx context.Context, id string) (*Case, error) {
+// ErrDisposalUnderWay refuses BeginDisposal by one plan while another
+// plan's disposal holds the case's fence (Case.DisposingPlan): two
+// disposals of one case at once would let one lift the fence (a hold
+// met, the case kept) while the other deletes. The plan that set the
+// fence finishes it (applied again, it takes its own fence over).
+var ErrDisposalUnderWay = fmt.Errorf("another disposal of this case is under way; apply that plan again to finish it first: %w", fault.ErrConflict)
+
+// fencedBy reports whether the case's fence (if any) is plan's: set by
+// it, or from before fences named their plan.
+func (c *Case) fencedBy(plan string) bool {
+	return c.DisposingPlan == "" || c.DisposingPlan == plan
+}
+
+// BeginDisposal fences case id for retention plan plan against any
+// further change (Disposing and DisposingPlan, in one conditional write;
+// a case fenced by this plan already is left as it is, one fenced by
+// another plan refused with ErrDisposalUnderWay), then appends every
+// audit event pending in it, oldest first, and removes those that
+// landed. A pause (DisposalPaused) stays until the disposal completes.
+// It returns the case as stored afterwards and the error of an append
+// that failed: the caller (retention) deletes the record only when the
+// returned case holds no pending event. A case that does not exist is
+// fault.ErrNotFound.
+func (s *Service) BeginDisposal(ctx context.Context, id, plan string) (*Case, error) {
 	if !ids.Valid("c", id) {
 		return nil, fmt.Errorf("case: %w", fault.ErrNotFound)
 	}
 	now := s.now().UTC()
 	fenced, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
-		if c.Disposing != nil {
+		switch {
+		case c.Disposing != nil && c.DisposingPlan == plan:
 			return errFenceUnchanged
+		case c.Disposing != nil && !c.fencedBy(plan):
+			return fmt.Errorf("case %s (plan %s): %w", id, c.DisposingPlan, ErrDisposalUnderWay)
+		case c.Disposing == nil:
+			c.Disposing = &now
 		}
-		c.Disposing, c.DisposalPaused = &now, nil
+		c.DisposingPlan = plan
 		return nil
 	})
 	var c *Case
@@ -106,19 +126,21 @@ func (s *Service) BeginDisposal(ctx context.Context, id string) (*Case, error) {
 // store stopped part way: a version under a storage (legal) hold could
 // not be deleted. What is left of the case is kept and takes changes
 // again; records staff see the state (retention audits it, and the
-// plan's outcome says held); the next plan that reaches the case record
-// fences it again (BeginDisposal) and resumes. It reports whether it
-// paused a fenced case; a case not fenced, or gone, is left as it is.
-func (s *Service) PauseDisposal(ctx context.Context, id string) (bool, error) {
+// plan's outcome says held); the next plan (or the next run of this one)
+// that reaches the case record fences it again (BeginDisposal), looks
+// again for what keeps it, and resumes. It reports whether it
+// paused a case plan had fenced; a case not fenced, fenced by another
+// plan, or gone, is left as it is.
+func (s *Service) PauseDisposal(ctx context.Context, id, plan string) (bool, error) {
 	if !ids.Valid("c", id) {
 		return false, nil
 	}
 	now := s.now().UTC()
 	_, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
-		if c.Disposing == nil {
+		if c.Disposing == nil || !c.fencedBy(plan) {
 			return errFenceUnchanged
 		}
-		c.Disposing, c.DisposalPaused = nil, &now
+		c.Disposing, c.DisposingPlan, c.DisposalPaused = nil, "", &now
 		return nil
 	})
 	switch {
@@ -130,18 +152,19 @@ func (s *Service) PauseDisposal(ctx context.Context, id string) (bool, error) {
 	return false, err
 }
 
-// EndDisposal lifts the fence of case id, for a disposal retention gave up
-// (the case is kept after all). A case not fenced, or gone, is left as it
-// is.
-func (s *Service) EndDisposal(ctx context.Context, id string) error {
+// EndDisposal lifts plan's fence of case id, for a disposal retention
+// gave up (the case is kept after all); a pause (DisposalPaused) stays. A
+// case not fenced, fenced by another plan (whose disposal goes on), or
+// gone, is left as it is.
+func (s *Service) EndDisposal(ctx context.Context, id, plan string) error {
 	if !ids.Valid("c", id) {
 		return nil
 	}
 	_, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
-		if c.Disposing == nil {
+		if c.Disposing == nil || !c.fencedBy(plan) {
 			return errFenceUnchanged
 		}
-		c.Disposing = nil
+		c.Disposing, c.DisposingPlan = nil, ""
 		return nil
 	})
 	if err == nil || errors.Is(err, errFenceUnchanged) || errors.Is(err, metastore.ErrNotFound) {

@@ -23,7 +23,7 @@ func TestDisposalFenceRefusesChanges(t *testing.T) {
 	}
 	fo.down.Store(false)
 
-	got, err := e.svc.BeginDisposal(t.Context(), c.ID)
+	got, err := e.svc.BeginDisposal(t.Context(), c.ID, "p_test")
 	if err != nil || got.Disposing == nil || len(got.Unaudited) != 0 {
 		t.Fatalf("BeginDisposal: %v, disposing %v, %d pending; want fenced and emptied", err, got.Disposing, len(got.Unaudited))
 	}
@@ -36,13 +36,61 @@ func TestDisposalFenceRefusesChanges(t *testing.T) {
 	if _, err := e.svc.Get(t.Context(), med, c.ID); err != nil {
 		t.Fatalf("reading a fenced case: %v", err)
 	}
-	if again, err := e.svc.BeginDisposal(t.Context(), c.ID); err != nil || !again.Disposing.Equal(*got.Disposing) {
+	if again, err := e.svc.BeginDisposal(t.Context(), c.ID, "p_test"); err != nil || !again.Disposing.Equal(*got.Disposing) {
 		t.Fatalf("fencing again: %v; want the first fence kept", err)
 	}
-	if err := e.svc.EndDisposal(t.Context(), c.ID); err != nil {
+	if err := e.svc.EndDisposal(t.Context(), c.ID, "p_test"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.AddObjective(t.Context(), med, c.ID, KindObjective, "agree on repairs"); err != nil {
 		t.Fatalf("a change after EndDisposal: %v", err)
+	}
+}
+
+// A fence names its plan: another plan neither takes it over
+// (ErrDisposalUnderWay, 409), pauses it nor lifts it; the plan that set
+// it does; a pause stays through a later plan's fence and its end.
+func TestDisposalFenceIsItsPlans(t *testing.T) {
+	e, _, _ := outboxEnv(t)
+	ctx := t.Context()
+	med := staff(policy.RoleMediator, "M")
+	c := e.newCase(t, med, "Lee v. Park")
+	fenced := func(want string) {
+		t.Helper()
+		got, err := e.svc.reload(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got.Disposing != nil) != (want != "") || got.DisposingPlan != want {
+			t.Fatalf("disposing %v by %q, want fenced by %q", got.Disposing, got.DisposingPlan, want)
+		}
+	}
+	if _, err := e.svc.BeginDisposal(ctx, c.ID, "p_one"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.BeginDisposal(ctx, c.ID, "p_two"); !errors.Is(err, ErrDisposalUnderWay) || !errors.Is(err, fault.ErrConflict) {
+		t.Fatalf("another plan's BeginDisposal: %v, want ErrDisposalUnderWay", err)
+	}
+	if err := e.svc.EndDisposal(ctx, c.ID, "p_two"); err != nil {
+		t.Fatal(err)
+	}
+	if paused, err := e.svc.PauseDisposal(ctx, c.ID, "p_two"); err != nil || paused {
+		t.Fatalf("another plan's PauseDisposal: %v %v, want left alone", paused, err)
+	}
+	fenced("p_one")
+	if paused, err := e.svc.PauseDisposal(ctx, c.ID, "p_one"); err != nil || !paused {
+		t.Fatalf("its own plan's PauseDisposal: %v %v", paused, err)
+	}
+	fenced("")
+	if _, err := e.svc.BeginDisposal(ctx, c.ID, "p_two"); err != nil {
+		t.Fatal(err)
+	}
+	fenced("p_two")
+	if err := e.svc.EndDisposal(ctx, c.ID, "p_two"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.svc.reload(ctx, c.ID)
+	if err != nil || got.Disposing != nil || got.DisposalPaused == nil {
+		t.Fatalf("after a later plan fenced and kept the paused case: %v disposing %v paused %v, want unfenced, still paused", err, got.Disposing, got.DisposalPaused)
 	}
 }

@@ -108,12 +108,20 @@ type Case struct {
 	// change (ErrDisposing), so the outbox retention empties before it
 	// deletes the record stays empty. Reads work as before.
 	Disposing *time.Time `json:"disposing,omitempty"`
+	// DisposingPlan is the retention plan whose disposal set the fence
+	// (Disposing): only that plan pauses or lifts it, and another plan's
+	// BeginDisposal is refused (ErrDisposalUnderWay) while it stands.
+	// Empty on a fence from before plans were recorded (any plan takes it
+	// over). Server business, as Unaudited.
+	DisposingPlan string `json:"disposingPlan,omitempty"`
 	// DisposalPaused is when retention stopped disposing of the case
 	// because the object store refused to delete a version under a
 	// storage (legal) hold (PauseDisposal): the fence is lifted, what is
 	// left of the case is kept and takes changes again, and the next plan
 	// that reaches the case record after the hold is released fences it
-	// again and finishes (BeginDisposal clears this).
+	// again and finishes. It stays set until the disposal completes (the
+	// record is gone): a later plan that fences the case and then keeps it
+	// (a document, message or keep found) leaves it paused.
 	DisposalPaused *time.Time `json:"disposalPaused,omitempty"`
 }
 
@@ -130,6 +138,7 @@ func (c *Case) Redacted() *Case {
 	out := *c
 	out.Proposals = nil
 	out.Unaudited = nil
+	out.DisposingPlan = ""
 	return &out
 }
 

@@ -24,7 +24,7 @@ func TestFencedCaseTakesNoPost(t *testing.T) {
 	if _, err := e.rooms.Authorizer(tenant, c.ID).Resolve(ctx, "joint", "post"); err != nil {
 		t.Fatalf("post before the fence: %v", err)
 	}
-	if _, err := e.cases.BeginDisposal(ctx, c.ID); err != nil {
+	if _, err := e.cases.BeginDisposal(ctx, c.ID, "p_test"); err != nil {
 		t.Fatal(err)
 	}
 	_, err := e.rooms.Authorizer(tenant, c.ID).Resolve(ctx, "joint", "post")

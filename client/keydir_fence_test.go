@@ -47,7 +47,7 @@ func TestFencedCaseTakesNoKeyDirectoryRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := n.Cases.BeginDisposal(ctx, tc.caseID); err != nil {
+	if _, err := n.Cases.BeginDisposal(ctx, tc.caseID, "p_test"); err != nil {
 		t.Fatal(err)
 	}
 	gone := func(what string, err error) {

@@ -49,7 +49,7 @@ func TestStatementRacingTheFenceIsTakenBack(t *testing.T) {
 	keydir.SetBeforeCaseRecordForTest(n.KeyDir, func(key string) {
 		if strings.HasPrefix(key, "keydir/statements/"+k.ID+"/") {
 			once.Do(func() {
-				if _, err := n.Cases.BeginDisposal(context.Background(), k.ID); err != nil {
+				if _, err := n.Cases.BeginDisposal(context.Background(), k.ID, "p_test"); err != nil {
 					t.Error(err)
 				}
 			})

@@ -179,10 +179,10 @@ func (s *Service) updatePlan(ctx context.Context, id string, change func(*Plan))
 
 // endDisposals lifts the fence (cases.EndDisposal) of every case whose
 // case-record item has an outcome already (held, kept): its record stays.
-func (s *Service) endDisposals(ctx context.Context, items []Item, out []Outcome) error {
+func (s *Service) endDisposals(ctx context.Context, p Plan, items []Item, out []Outcome) error {
 	for i, it := range items {
 		if it.Class == policy.ClassCaseRecord && out[i].Result != "" && out[i].Result != OutcomeDestroyed {
-			if err := s.cases.EndDisposal(ctx, it.Case); err != nil {
+			if err := s.cases.EndDisposal(ctx, it.Case, p.ID); err != nil {
 				return fmt.Errorf("case %s: %w", it.Case, err)
 			}
 		}
@@ -239,7 +239,7 @@ func (s *Service) applyPage(ctx context.Context, actor account.Account, p Plan, 
 	// run left on it (cases/disposal.go; a run that stopped after
 	// BeginDisposal, a hold placed since) is lifted, or every change to
 	// the case would be refused for good.
-	if err := s.endDisposals(ctx, items, out); err != nil {
+	if err := s.endDisposals(ctx, p, items, out); err != nil {
 		return nil, nil, err
 	}
 	// 1–3. Keys, then ciphertext, then records (vault.Dispose, which

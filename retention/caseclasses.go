@@ -447,7 +447,21 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	// again once stored, as an upload does. A
 	// failed append leaves the case fenced and the plan applying; the
 	// apply is resumed later, as for any step.
-	c, err := s.cases.BeginDisposal(ctx, it.Case)
+	c, err := s.cases.BeginDisposal(ctx, it.Case, p.ID)
+	if errors.Is(err, fault.ErrNotFound) {
+		// Gone: another plan listing the case (BeginDisposal refuses a
+		// second one while the first's fence stands) destroyed it. Nothing
+		// is left for this plan to destroy or count, unless something of
+		// its record's places remains (then refused, as before).
+		prefixes, keys := classPlaces(policy.ClassCaseRecord, it.Case, inv)
+		vs, lerr := s.storedVersions(ctx, prefixes, keys)
+		if lerr != nil {
+			return nil, nil, nil, lerr
+		}
+		if n, _ := countKeys(vs); n == 0 {
+			return &Outcome{Result: OutcomeDestroyed}, nil, nil, nil
+		}
+	}
 	if c == nil {
 		return nil, nil, nil, fmt.Errorf("case %s: %w", it.Case, err)
 	}
@@ -469,11 +483,11 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	}
 	if left > 0 || len(msgs) > 0 {
 		return &Outcome{Result: OutcomeKept, Kept: fmt.Sprintf("%d document versions and %d message batches of the case remain", left, len(msgs))}, nil, nil,
-			s.cases.EndDisposal(ctx, it.Case)
+			s.cases.EndDisposal(ctx, it.Case, p.ID)
 	}
 	if kept, err := s.activeKeeps(ctx, it.Case); err != nil || kept > 0 { // actions.go
 		if err == nil {
-			err = s.cases.EndDisposal(ctx, it.Case)
+			err = s.cases.EndDisposal(ctx, it.Case, p.ID)
 		}
 		return &Outcome{Result: OutcomeKept, Kept: fmt.Sprintf("%d records of the case are kept by a review or a keep", kept)}, nil, nil, err
 	}
@@ -529,7 +543,7 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 	// The fence again (prepareCaseRecord set it): a rerun, or a journal
 	// written before fences existed, must not destroy a record with
 	// events pending. A record gone already was deleted by an earlier run.
-	c, err := s.cases.BeginDisposal(ctx, caseID)
+	c, err := s.cases.BeginDisposal(ctx, caseID, p.ID)
 	switch {
 	case errors.Is(err, fault.ErrNotFound):
 	case c == nil:
@@ -624,14 +638,22 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 // is replaced by the paused state (cases.PauseDisposal), audited first
 // (retention.case.paused): the case takes changes again, records staff
 // see it held, and the next plan reaching the case record after the
-// hold is released resumes the disposal. An audit that fails leaves the
-// fence: the apply stops, to be resumed.
+// hold is released resumes the disposal. The case's journal in this plan
+// is deleted before the fence is lifted: a later run of this plan (the
+// page stopped on another item) must not carry out the journaled
+// disposal of a case that took changes and additions — a document, a
+// keep — while paused, but decide again from the start
+// (prepareCaseRecord), as the next plan does. An audit or a delete that
+// fails leaves the fence: the apply stops, to be resumed.
 func (s *Service) pauseDisposal(ctx context.Context, actor account.Account, p Plan, caseID string) (Outcome, error) {
 	if err := s.record(ctx, audit.Event{Type: "retention.case.paused", Actor: actor.ID, Case: caseID,
 		Attrs: map[string]string{"plan": p.ID, "reason": "storage-hold"}}); err != nil {
 		return Outcome{}, fmt.Errorf("audit: %w", err)
 	}
-	if _, err := s.cases.PauseDisposal(ctx, caseID); err != nil {
+	if err := s.meta.Delete(ctx, caseJournalKey(p.ID, caseID)); err != nil && !errors.Is(err, metastore.ErrNotFound) {
+		return Outcome{}, err
+	}
+	if _, err := s.cases.PauseDisposal(ctx, caseID, p.ID); err != nil {
 		return Outcome{}, err
 	}
 	return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, nil
@@ -688,7 +710,7 @@ func (s *Service) disposeCaseItems(ctx context.Context, actor account.Account, p
 			if items[i].Class == policy.ClassCaseRecord {
 				// A fence an earlier run left (cases/disposal.go) is lifted:
 				// the held case is not disposed of.
-				if err := s.cases.EndDisposal(ctx, items[i].Case); err != nil {
+				if err := s.cases.EndDisposal(ctx, items[i].Case, p.ID); err != nil {
 					return err
 				}
 			}

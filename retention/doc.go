@@ -75,14 +75,18 @@
 //     stopped disposal never leaves an older account or session version
 //     (before a revocation or sign-out) current. A case-record item that
 //     ends held or kept — a hold placed after a run that stopped past the
-//     fence, a keep — has its fence lifted (cases.EndDisposal). A storage
+//     fence, a keep — has its fence lifted (cases.EndDisposal). A fence
+//     names its plan: only it lifts or pauses it, another plan is refused
+//     (cases.ErrDisposalUnderWay, 409) until it finishes. A storage
 //     hold met while deleting (the markers taken back, the hidden records
 //     deleted only after the others, so what was not deleted stays as it
 //     was) pauses the disposal: the fence is replaced by
 //     Case.DisposalPaused (cases.PauseDisposal, audited first as
-//     retention.case.paused), the item is held, and the next plan lists
-//     the case record with Paused and, once the hold is released,
-//     finishes.
+//     retention.case.paused; the case's journal in the plan deleted
+//     first, so a rerun of the plan decides again), the item is held, and
+//     the next plan lists the case record with Paused and, once the hold
+//     is released, looks again and finishes (the pause stays until then,
+//     through a plan that keeps the case).
 //   - Actions besides destroy (actions.go, transfer.go): before approval,
 //     records staff may choose to review a record (keep it until a date,
 //     with a reason), keep it permanently (with an authority), or transfer

@@ -31,7 +31,7 @@ func TestFenceStopsPostsOnOpenSocketsAtOnce(t *testing.T) {
 	if _, err := ch.Send(ctx, "joint", "before", []byte("x")); err != nil {
 		t.Fatalf("post before the fence: %v", err)
 	}
-	if _, err := b.Cases.BeginDisposal(ctx, p.caseID); err != nil {
+	if _, err := b.Cases.BeginDisposal(ctx, p.caseID, "p_test"); err != nil {
 		t.Fatal(err)
 	}
 	// The announcement travels through Redis: poll (bounded) well under

@@ -21,7 +21,7 @@ func TestFencedCaseTakesNoUpload(t *testing.T) {
 		ctx := t.Context()
 		med := k.who["mediator"]
 		d := e.upload(t, med, k.caseID, "before.pdf", k.audience(t, "joint"), ClassEvidence, []byte("before"))
-		if _, err := e.cases.BeginDisposal(ctx, k.caseID); err != nil {
+		if _, err := e.cases.BeginDisposal(ctx, k.caseID, "p_test"); err != nil {
 			t.Fatal(err)
 		}
 		_, err := e.vault.Upload(ctx, med, k.caseID, NewDocument{Name: "late.pdf", MediaType: "application/pdf",
@@ -36,7 +36,7 @@ func TestFencedCaseTakesNoUpload(t *testing.T) {
 		if !strings.Contains(err.Error(), "nothing can be added") {
 			t.Fatalf("refusal reads %q", err)
 		}
-		if err := e.cases.EndDisposal(ctx, k.caseID); err != nil {
+		if err := e.cases.EndDisposal(ctx, k.caseID, "p_test"); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.vault.AddVersion(ctx, med, k.caseID, d.ID, NewVersion{}, bytes.NewReader([]byte("v2"))); err != nil {
