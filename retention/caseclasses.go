@@ -311,11 +311,17 @@ func isCaseClass(class string) bool {
 // anything, at retention/plans/<plan>/cases/<case>, create-only: a rerun
 // after a crash carries out the same disposal and certifies the same
 // counts, though part of what they count is gone already.
+//
+// Fence is the time of the fence it was decided under (Case.Disposing): a
+// journal whose fence was lifted since (a hold or a keep met by a later
+// run, then fenced again) decided on what the case held then, not now,
+// and is decided again (prepareCaseRecord).
 type caseJournal struct {
 	Counts   map[string]int `json:"counts"`
 	Accounts []string       `json:"accounts"`
 	Stub     cases.Stub     `json:"stub"`
 	Audit    *int64         `json:"audit,omitempty"`
+	Fence    *time.Time     `json:"fence,omitempty"`
 }
 
 func caseJournalKey(planID, caseID string) string { return planPrefix(planID) + "cases/" + caseID }
@@ -419,11 +425,29 @@ func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p
 func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *inventory) (*Outcome, *caseJournal, *cases.Case, error) {
 	var j caseJournal
 	_, err := s.meta.Get(ctx, caseJournalKey(p.ID, it.Case), &j)
-	if err == nil {
-		return nil, &j, nil, nil
-	}
-	if !errors.Is(err, metastore.ErrNotFound) {
+	if err != nil && !errors.Is(err, metastore.ErrNotFound) {
 		return nil, nil, nil, err
+	}
+	if err == nil {
+		// A rerun: the journal stands while the fence it was decided
+		// under does. One lifted since (a case hold or a keep met by a
+		// run whose page then failed on another item; the case took
+		// changes meanwhile) is dropped and the case decided again.
+		c, berr := s.cases.BeginDisposal(ctx, it.Case, p.ID)
+		switch {
+		case errors.Is(berr, fault.ErrNotFound):
+			return nil, &j, nil, nil // deleted by an earlier run: finish
+		case errors.Is(berr, cases.ErrDisposalUnderWay):
+			return underWay(), nil, nil, nil
+		case c == nil:
+			return nil, nil, nil, fmt.Errorf("case %s: %w", it.Case, berr)
+		case j.Fence == nil || c.Disposing == nil || c.Disposing.Equal(*j.Fence):
+			return nil, &j, nil, nil
+		}
+		if err := s.meta.Delete(ctx, caseJournalKey(p.ID, it.Case)); err != nil {
+			return nil, nil, nil, err
+		}
+		j = caseJournal{}
 	}
 	if err := s.checkCarries(ctx, it.Case); err != nil {
 		return nil, nil, nil, err
@@ -461,6 +485,9 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 		if n, _ := countKeys(vs); n == 0 {
 			return &Outcome{Result: OutcomeDestroyed}, nil, nil, nil
 		}
+	}
+	if errors.Is(err, cases.ErrDisposalUnderWay) {
+		return underWay(), nil, nil, nil
 	}
 	if c == nil {
 		return nil, nil, nil, fmt.Errorf("case %s: %w", it.Case, err)
@@ -510,7 +537,16 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 		return nil, nil, nil, err
 	}
 	j.Stub = evaluation.MakeStub(c, resps, s.now())
+	j.Fence = c.Disposing
 	return nil, &j, c, nil
+}
+
+// underWay is the outcome of a case record another plan's disposal has
+// fenced (cases.ErrDisposalUnderWay): this plan leaves it to that one,
+// rather than failing its page, which would leave its own fences on the
+// page's other cases while that plan, in turn, stopped at them.
+func underWay() *Outcome {
+	return &Outcome{Result: OutcomeKept, Kept: "another retention plan is disposing of this case; applying that plan again finishes it"}
 }
 
 // isParticipantAccount reports whether an account is stored and a

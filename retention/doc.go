@@ -76,8 +76,10 @@
 //     (before a revocation or sign-out) current. A case-record item that
 //     ends held or kept — a hold placed after a run that stopped past the
 //     fence, a keep — has its fence lifted (cases.EndDisposal). A fence
-//     names its plan: only it lifts or pauses it, another plan is refused
-//     (cases.ErrDisposalUnderWay, 409) until it finishes. A storage
+//     names its plan: only it lifts or pauses it; another plan leaves the
+//     case to it (cases.ErrDisposalUnderWay: the outcome kept, saying
+//     so), and a journal decided under a fence lifted since is decided
+//     again. A storage
 //     hold met while deleting (the markers taken back, the hidden records
 //     deleted only after the others, so what was not deleted stays as it
 //     was) pauses the disposal: the fence is replaced by
