@@ -399,3 +399,38 @@ func TestPasswordChangeReadBackKeepsItsGeneration(t *testing.T) {
 		t.Fatalf("the change's session after a revocation written after the change: valid %v, err %v", ok, err)
 	}
 }
+
+// Review M2: a password change checks the current password, then writes
+// the new one. A reset or a revocation landing between the two (here
+// from the change's own audit step, which runs just before the write)
+// stood undone: the update, reading the record again on its conflict,
+// wrote the new password over it and opened a session. Now the change
+// is refused and the revocation stands.
+func TestPasswordChangeDoesNotUndoARevocationMeanwhile(t *testing.T) {
+	hashcost.UseTestCost()
+	svc, _ := newService(t)
+	ctx := t.Context()
+	a := createMediator(t, svc, "mia@example.com")
+	_, old, _, err := svc.Login(ctx, "mia@example.com", testPassword, "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	revokeMeanwhile := func(ctx context.Context, _ Account) error {
+		return svc.RevokeSessions(ctx, a.ID)
+	}
+	_, token, _, err := svc.ChangePassword(ctx, a.ID, testPassword, otherPassword, "192.0.2.1", revokeMeanwhile)
+	if err == nil {
+		t.Errorf("a password change over a revocation that landed meanwhile succeeded")
+	}
+	for what, tok := range map[string]string{"the session the revocation ended": old, "the change's session": token} {
+		if tok == "" {
+			continue
+		}
+		if ok, err := authenticated(ctx, tok, svc); err != nil || ok {
+			t.Errorf("%s: valid %v, err %v", what, ok, err)
+		}
+	}
+	if _, _, _, err := svc.Login(ctx, "mia@example.com", otherPassword, "192.0.2.1"); err == nil {
+		t.Error("the new password, written over the revocation, signs in")
+	}
+}

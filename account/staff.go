@@ -295,7 +295,15 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 	// ends with it.
 	now := s.now().UTC()
 	gen := newGeneration(a.SessionGeneration)
+	checked, readGen := a.PasswordHash, a.SessionGeneration
 	a, err = s.auditedUpdate(ctx, a, audit, func(a *Account) error {
+		// Only over the record whose password was checked: a reset, a
+		// reset request or a revocation that landed during the check (the
+		// update reads the record again on a conflict) stands, and this
+		// change is refused rather than undoing it.
+		if a.PasswordHash != checked || a.SessionGeneration != readGen {
+			return errRevokedMeanwhile
+		}
 		a.PasswordHash = hash
 		a.PasswordChangeRequired = false
 		revoke(a, now, gen)
