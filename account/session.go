@@ -65,12 +65,18 @@ func revoked(a Account, sess Session) bool {
 	return a.SessionsNotBefore != nil && !sess.Created.After(*a.SessionsNotBefore)
 }
 
-// newGeneration returns a random session generation, neither 0 nor not.
+// maxGeneration bounds a session generation to 53 bits, so the number
+// survives any JSON reader (a float64 holds every integer up to 2⁵³
+// exactly: a larger one read and written back by a tool or a script
+// would come back changed, revoking every session of the account).
+const maxGeneration = 1<<53 - 1
+
+// newGeneration returns a random session generation in [1, 2⁵³), not not.
 func newGeneration(not uint64) uint64 {
 	var b [8]byte
 	for {
 		rand.Read(b[:])
-		if g := binary.BigEndian.Uint64(b[:]); g != 0 && g != not {
+		if g := binary.BigEndian.Uint64(b[:]) & maxGeneration; g != 0 && g != not {
 			return g
 		}
 	}

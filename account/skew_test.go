@@ -434,3 +434,16 @@ func TestPasswordChangeDoesNotUndoARevocationMeanwhile(t *testing.T) {
 		t.Error("the new password, written over the revocation, signs in")
 	}
 }
+
+// A session generation is a whole number a float64 holds exactly, so an
+// account record read and written back through a generic JSON reader
+// (asBeforeLineage in web's tests did so, and revoked every session)
+// keeps it.
+func TestGenerationSurvivesAFloatJSONReader(t *testing.T) {
+	for range 1000 {
+		g := newGeneration(0)
+		if g == 0 || g > maxGeneration || uint64(float64(g)) != g {
+			t.Fatalf("generation %d does not survive a float64", g)
+		}
+	}
+}
