@@ -37,9 +37,20 @@ const (
 func newService(t *testing.T) (*Service, string) {
 	t.Helper()
 	root := t.TempDir()
+	return newServiceOver(t, root, nil), root
+}
+
+// newServiceOver returns a Service over a Dir store at root, seen through
+// wrap if it is not nil (a store that fails or acts at a chosen write).
+func newServiceOver(t *testing.T, root string, wrap func(objstore.Store) objstore.Store) *Service {
+	t.Helper()
+	var obj objstore.Store
 	obj, err := objstore.OpenDir(root)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		obj = wrap(obj)
 	}
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
@@ -49,7 +60,7 @@ func newService(t *testing.T) (*Service, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewService(meta, ratelimit.NewMemory()), root
+	return NewService(meta, ratelimit.NewMemory())
 }
 
 func createMediator(t *testing.T, svc *Service, email string) Account {

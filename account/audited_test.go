@@ -2,17 +2,14 @@ package account
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
-	"github.com/parley-mediation/parley/ratelimit"
 )
 
 // landsThenFails writes the next account record it is armed for, then
@@ -37,18 +34,8 @@ func (f *landsThenFails) Put(ctx context.Context, key string, r io.Reader, size 
 // password now: throwing it away would lock the person out); one refused
 // before its entry (no request waiting) appends nothing.
 func TestResetThatLandedDespiteAnErrorAnswersItsPassword(t *testing.T) {
-	obj, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &landsThenFails{Store: obj}
-	key := make([]byte, 32)
-	rand.Read(key)
-	meta, err := metastore.New(f, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := NewService(meta, ratelimit.NewMemory())
+	var f *landsThenFails
+	svc := newServiceOver(t, t.TempDir(), func(obj objstore.Store) objstore.Store { f = &landsThenFails{Store: obj}; return f })
 	ctx := t.Context()
 	a, err := svc.Create(ctx, NewAccount{Email: "landed@example.org", Name: "Mia Mediator", Role: policy.RoleMediator, Password: testPassword})
 	if err != nil {

@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"io"
 	"strings"
@@ -368,18 +367,8 @@ func (f *revokesAfterLanding) Put(ctx context.Context, key string, r io.Reader, 
 // generation of the record read back, the revocation's.
 func TestPasswordChangeReadBackKeepsItsGeneration(t *testing.T) {
 	hashcost.UseTestCost()
-	obj, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &revokesAfterLanding{Store: obj}
-	key := make([]byte, 32)
-	rand.Read(key)
-	meta, err := metastore.New(f, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := NewService(meta, ratelimit.NewMemory())
+	var f *revokesAfterLanding
+	svc := newServiceOver(t, t.TempDir(), func(obj objstore.Store) objstore.Store { f = &revokesAfterLanding{Store: obj}; return f })
 	ctx := t.Context()
 	a := createMediator(t, svc, "mia@example.com")
 	f.revoke = func() {
