@@ -128,7 +128,7 @@ const (
 type DocShareRequest struct {
 	ID          string         `json:"id"`
 	Doc         string         `json:"doc"`
-	Version     int            `json:"version"` // the version the request, and an approval, is for
+	Version     int            `json:"version"` // the latest version when asked: an approval is for the document as it stood then
 	From        string         `json:"from"`    // the caucus, caucus:<side>
 	To          string         `json:"to"`
 	RequestedBy string         `json:"requestedBy"`
@@ -140,6 +140,10 @@ type DocShareRequest struct {
 	// Gaining: who could open the document after such a share and cannot
 	// now, as the case stands (people who join later are not named).
 	Gaining []Person `json:"gaining"`
+	// Shows: every version the share shows, newest first — Version and
+	// each earlier version not erased (a share moves the whole document;
+	// the side is told each before it answers).
+	Shows []VersionInfo `json:"shows"`
 }
 
 func (DocShareRequest) wire() {}

@@ -21,7 +21,11 @@ import (
 // A side's own material — a document in its caucus that one of its parties
 // or lawyers added — leaves the side only when a party or lawyer of that
 // side approves exactly that share (policy/vault.cedar,
-// "side-documents-leave-caucus-only-with-side-approval"). A mediator asks
+// "side-documents-leave-caucus-only-with-side-approval"). A share moves
+// the whole document, so an approval is of the document as it stood when
+// asked: its latest version and every earlier one not erased, each named
+// to the side before it answers (Shows); a version added since voids it.
+// A mediator asks
 // (RequestShare); the side allows or declines (DecideShareRequest); the
 // mediator's share then goes through (ShareWithKeys passes the approvals
 // to policy). A document only mediators added to a caucus is theirs and
@@ -63,6 +67,10 @@ type ShareApproval struct {
 	// Gaining (in answers only): who could open the document after such a
 	// share and cannot now, as the case stands.
 	Gaining []Person `json:"gaining,omitempty"`
+	// Shows (in answers only): every version such a share shows, newest
+	// first — Version and each earlier version not erased. All of them
+	// were in the side's caucus when the request was made.
+	Shows []VersionInfo `json:"shows,omitempty"`
 }
 
 func approvalKey(caseID, docID, id string) string {
@@ -218,9 +226,24 @@ func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseI
 	return s.withGaining(cs, d, a), nil
 }
 
+// withGaining completes a request for an answer: who would gain access
+// (Gaining) and which versions the share would show (Shows).
 func (s *Service) withGaining(cs *caseScope, d *docRecord, a ShareApproval) ShareApproval {
 	a.Gaining, _ = s.accessChange(cs.c, policyDoc(d.Audience, d.Class), policyDoc(a.To, d.Class))
+	a.Shows = shownBy(d, a.Version)
 	return a
+}
+
+// shownBy lists the versions a share approved at version shows: it and
+// every earlier version not erased, newest first.
+func shownBy(d *docRecord, version int) []VersionInfo {
+	var out []VersionInfo
+	for i := len(d.Versions) - 1; i >= 0; i-- {
+		if v := d.Versions[i]; v.Version <= version && !v.Erased {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // ShareRequests lists the case's share requests the actor may see: a

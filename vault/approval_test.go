@@ -2,6 +2,8 @@ package vault
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -281,4 +283,70 @@ func TestShareRequestsGoWithTheirVersions(t *testing.T) {
 			t.Errorf("%d stored versions of a disposed document's requests", n)
 		}
 	})
+}
+
+// TestApprovalNamesEveryVersionItShows: a share moves the whole document,
+// so a side asked to allow it is told every version it would show — the
+// latest and each earlier one not erased, by name, newest first — in the
+// request, in the list of requests and in the answer; and the other side
+// then reads exactly those (an erased one stays unreadable).
+func TestApprovalNamesEveryVersionItShows(t *testing.T) {
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, store)
+	k := e.newCast(t)
+	ctx := t.Context()
+	med, pA, pB := k.who["mediator"], k.who["partyA"], k.who["partyB"]
+	joint := k.audience(t, "joint")
+	d := e.upload(t, pA, k.caseID, "Our bottom line - internal.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("we accept 50k"))
+	for _, name := range []string{"Draft.pdf", "Offer.pdf"} {
+		if _, err := e.vault.AddVersion(ctx, pA, k.caseID, d.ID, NewVersion{Name: name}, strings.NewReader("text of "+name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.vault.DestroyDataKey(ctx, "u-retention", k.caseID, d.ID, 2); err != nil {
+		t.Fatal(err)
+	}
+	shows := func(what string, got []VersionInfo) {
+		t.Helper()
+		var names []string
+		for _, v := range got {
+			names = append(names, fmt.Sprintf("%d %s", v.Version, v.Name))
+		}
+		if want := []string{"3 Offer.pdf", "1 Our bottom line - internal.pdf"}; !slices.Equal(names, want) {
+			t.Errorf("%s shows %q, want %q", what, names, want)
+		}
+	}
+	req, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+	if err != nil || req.Version != 3 {
+		t.Fatalf("request: %+v %v", req, err)
+	}
+	shows("the request", req.Shows)
+	list, err := e.vault.ShareRequests(ctx, pA, k.caseID)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("side's list: %+v %v", list, err)
+	}
+	shows("the side's list", list[0].Shows)
+	var stored ShareApproval
+	if _, err := e.meta.Get(ctx, approvalKey(k.caseID, d.ID, req.ID), &stored); err != nil || stored.Shows != nil {
+		t.Errorf("the stored request keeps names (%+v) or is unreadable (%v): it holds ids only", stored.Shows, err)
+	}
+	ans, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req.ID, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shows("the answer", ans.Shows)
+	if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); err != nil {
+		t.Fatal(err)
+	}
+	for v, want := range map[int]string{1: "we accept 50k", 3: "text of Offer.pdf"} {
+		if got, err := e.download(t, pB, k.caseID, d.ID, v); err != nil || string(got) != want {
+			t.Errorf("party B reads version %d: %q %v, want %q (the side was told it would)", v, got, err, want)
+		}
+	}
+	if got, err := e.download(t, pB, k.caseID, d.ID, 2); err == nil {
+		t.Errorf("party B reads the erased version 2: %q", got)
+	}
 }

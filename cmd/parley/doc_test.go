@@ -178,3 +178,63 @@ func TestDocVerbs(t *testing.T) {
 		}
 	}
 }
+
+// TestDocAnswerNamesEveryVersion: a share moves the whole document, so the
+// mediator's `doc ask` and the side's `doc answer --allow` confirmation
+// list every version the share would show, by name, not only the latest.
+func TestDocAnswerNamesEveryVersion(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	t.Setenv("PARLEY_CONFIG_DIR", t.TempDir())
+	_, med := n.Staff(t, policy.RoleMediator, "med-versions@example.org")
+	c, err := med.CreateCase(ctx, "CLI v. Versions", "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	party := client.New(n.URL, "")
+	inv, _ := med.Invite(ctx, c.ID, "party", "A", "Pat Party", "", time.Hour)
+	if _, err := party.Join(ctx, inv.Link); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	f1, f2 := filepath.Join(dir, "bottom-line.pdf"), filepath.Join(dir, "offer.pdf")
+	os.WriteFile(f1, []byte("we accept 50k"), 0o600)
+	os.WriteFile(f2, []byte("we offer 80k"), 0o600)
+	actAs(t, n.URL, party)
+	var code int
+	out := captureStdout(t, func() {
+		code = run(ctx, []string{"doc", "put", f1, "--case", c.ID, "--audience", "caucus:A", "--class", "evidence", "--json"})
+	})
+	var d vault.Document
+	if code != 0 || json.Unmarshal([]byte(out), &d) != nil {
+		t.Fatalf("doc put: exit %d, %q", code, out)
+	}
+	if code := run(ctx, []string{"doc", "put", f2, "--case", c.ID, "--doc", d.ID}); code != 0 {
+		t.Fatalf("doc put --doc exited %d", code)
+	}
+	both := func(what, out string) {
+		t.Helper()
+		if !strings.Contains(out, "all 2 versions would be shown") || !strings.Contains(out, "version 2: offer.pdf") || !strings.Contains(out, "version 1: bottom-line.pdf") {
+			t.Errorf("%s does not name both versions:\n%s", what, out)
+		}
+	}
+	actAs(t, n.URL, med)
+	out = captureStdout(t, func() { code = run(ctx, []string{"doc", "ask", d.ID, "--case", c.ID, "--audience", "joint"}) })
+	if code != 0 {
+		t.Fatalf("doc ask: exit %d\n%s", code, out)
+	}
+	both("doc ask", out)
+	reqs, err := med.ShareRequests(ctx, c.ID)
+	if err != nil || len(reqs) != 1 {
+		t.Fatalf("requests: %+v %v", reqs, err)
+	}
+	actAs(t, n.URL, party)
+	var stderr string
+	withStdin(t, "n\n", func() {
+		stderr = captureStderr(t, func() { code = run(ctx, []string{"doc", "answer", d.ID, reqs[0].ID, "--case", c.ID, "--allow"}) })
+	})
+	if code != 1 {
+		t.Fatalf("doc answer, not confirmed: exit %d\n%s", code, stderr)
+	}
+	both("doc answer's confirmation", stderr)
+}

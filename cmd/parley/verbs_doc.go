@@ -601,6 +601,7 @@ func docAsk(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("Asked side %s to allow showing %s (version %d) to %s (request %s, %s until %s).\n",
 		strings.TrimPrefix(r.From, "caucus:"), r.Doc, r.Version, r.To, r.ID, r.Status, r.Expires.Local().Format("2 Jan 2006 15:04"))
+	describeVersions(os.Stdout, r.Shows)
 	describePeople(os.Stdout, "would newly see it", r.Gaining)
 	return nil
 }
@@ -657,7 +658,8 @@ func docAnswer(ctx context.Context, args []string) error {
 		if i < 0 {
 			return fmt.Errorf("no request %s for your side in case %s", reqID, *caseID)
 		}
-		fmt.Fprintf(os.Stderr, "Allow the mediator to show %s (version %d) to %s? This cannot be undone.\n", docID, list[i].Version, list[i].To)
+		fmt.Fprintf(os.Stderr, "Allow the mediator to show %s to %s? This cannot be undone.\n", docID, list[i].To)
+		describeVersions(os.Stderr, list[i].Shows)
 		describePeople(os.Stderr, "would newly see it", list[i].Gaining)
 		fmt.Fprint(os.Stderr, "Allow? [y/N] ")
 		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
@@ -678,6 +680,22 @@ func docAnswer(ctx context.Context, args []string) error {
 		fmt.Printf("Declined: %s stays in your caucus.\n", docID)
 	}
 	return nil
+}
+
+// describeVersions lists the versions a share would show: a share moves
+// the whole document, so every version not erased, not only the latest.
+func describeVersions(w io.Writer, vs []api.VersionInfo) {
+	if len(vs) < 2 {
+		return
+	}
+	fmt.Fprintf(w, "  all %d versions would be shown, not only the latest:\n", len(vs))
+	for _, v := range vs {
+		name := v.Name
+		if name == "" {
+			name = "(unnamed)"
+		}
+		fmt.Fprintf(w, "    version %d: %s, added %s\n", v.Version, name, v.Created.Local().Format("2 Jan 2006 15:04"))
+	}
 }
 
 func describePeople(w io.Writer, verb string, ps []api.Person) {

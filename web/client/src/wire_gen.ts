@@ -1898,6 +1898,7 @@ export interface DocShareRequest {
   decidedBy?: string;
   decided?: string;
   gaining: Person[];
+  shows: VersionInfo[];
 }
 
 /**

@@ -33,6 +33,16 @@ await run(async () => {
   await openRoom(ada, "caucus:A");
   await upload(ada, "Deposit receipt.pdf", "receipt of the deposit, 1,200");
   await upload(ada, "Bank statement.pdf", "statement");
+  // Ada's lawyer's corrected scan, added as a second version through the
+  // API (the browser itself adds documents, not versions): a share shows
+  // both, and the side is told so.
+  const receiptID = await docCard(ada, "Deposit receipt.pdf").getAttribute("data-doc");
+  const added = await ada.evaluate(async ([c, d]) => {
+    const r = await fetch(`/api/v1/cases/${c}/documents/${d}/versions`, { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/pdf", "Parley-Document-Name": encodeURIComponent("Deposit receipt.pdf") }, body: "receipt of the deposit, 1,200 (clear scan)" });
+    return r.status;
+  }, [env("PARLEY_CASE"), receiptID]);
+  check(added === 201, "a second version of the receipt is added: " + added);
 
   // The mediator's share offers only to ask the Tenant side.
   await openRoom(med, "caucus:A");
@@ -72,9 +82,12 @@ await run(async () => {
   const req = ada.locator("#doc-share-requests .share-request", { hasText: "Deposit receipt.pdf" });
   await req.waitFor({ timeout: T });
   const asks = await req.innerText();
-  check(asks.includes("The mediator Morgan Reyes asks your side to allow showing “Deposit receipt.pdf” (version 1) to everyone in the joint room") &&
+  check(asks.includes("The mediator Morgan Reyes asks your side to allow showing “Deposit receipt.pdf” to everyone in the joint room") &&
     asks.includes("Lars Lindqvist") && asks.includes("will be able to open it"),
     "the party reads who asks, which document and exactly who would see it: " + asks.replace(/\n/g, " / "));
+  check(asks.includes("This document has 2 versions, and allowing it shows every one of them, not only the latest") &&
+    asks.includes("version 2 (the latest)") && asks.includes("“Deposit receipt.pdf” — version 1, added"),
+    "and that the earlier version would be shown too, each named: " + asks.replace(/\n/g, " / "));
   check(!/caucus:|doc\.share|approve_share/.test(asks), "in plain words");
   await axeCheck(ada, "the party's request");
   await shoot(ada, "docshare-party");
@@ -82,7 +95,8 @@ await run(async () => {
   const confirm = req.locator(".confirm");
   await confirm.waitFor();
   const cw = await confirm.innerText();
-  check(cw.includes("Allow the mediator to show “Deposit receipt.pdf” to everyone in the joint room") && cw.includes("This cannot be undone"),
+  check(cw.includes("Allow the mediator to show “Deposit receipt.pdf” and its earlier version “Deposit receipt.pdf” (version 1, ") &&
+    cw.includes("to everyone in the joint room") && cw.includes("will be able to open every one of them") && cw.includes("This cannot be undone"),
     "allowing asks for confirmation, saying it cannot be undone: " + cw.replace(/\n/g, " / "));
   await axeCheck(ada, "the party's confirmation");
   await shoot(ada, "docshare-party-confirm");
