@@ -52,10 +52,10 @@ func staffProblem(err error) (api.Problem, bool) {
 		return api.Problem{Type: "no-pending-reset", Title: "No reset is waiting", Status: http.StatusConflict,
 			Detail: "No password reset of this account is waiting for approval: it was approved, declined or withdrawn meanwhile."}, true
 	case errors.Is(err, account.ErrChangedMeanwhile):
-		return api.Problem{Type: "unauthenticated", Title: "Sign in first", Status: http.StatusUnauthorized,
+		return api.Problem{Type: "password-not-changed", Title: "Your password was not changed", Status: http.StatusUnauthorized,
 			Detail: "Your password was not changed: while it was being changed, your sessions were ended or your password was reset. Sign in again."}, true
 	case errors.Is(err, account.ErrSessionNotOpened):
-		return api.Problem{Type: "unauthenticated", Title: "Sign in with your new password", Status: http.StatusUnauthorized,
+		return api.Problem{Type: "password-changed-sign-in-again", Title: "Sign in with your new password", Status: http.StatusUnauthorized,
 			Detail: "Your password was changed, but this device could not be signed in with it. Sign in again with your new password."}, true
 	case errors.Is(err, account.ErrLastAdmin):
 		return api.Problem{Type: "last-admin", Title: "The last administrator cannot be disabled", Status: http.StatusConflict,
