@@ -256,7 +256,10 @@ func (s *Service) resetPassword(ctx context.Context, id, by string, audit Audit,
 // a new one is opened for the caller and returned. audit appends the
 // change's entry once the current password checked out and before the new
 // one is stored (see Audit): a change that cannot be audited leaves the
-// current password.
+// current password. A reset, reset request or revocation that lands during
+// the check refuses the change with ErrChangedMeanwhile (nothing written);
+// a change written whose new session then cannot be opened returns the
+// account and ErrSessionNotOpened (the change stands).
 func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientAddr string, audit Audit) (Account, string, Session, error) {
 	if err := ValidatePassword("newPassword", next); err != nil {
 		return Account{}, "", Session{}, err
@@ -302,7 +305,7 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 		// update reads the record again on a conflict) stands, and this
 		// change is refused rather than undoing it.
 		if a.PasswordHash != checked || a.SessionGeneration != readGen {
-			return errRevokedMeanwhile
+			return ErrChangedMeanwhile
 		}
 		a.PasswordHash = hash
 		a.PasswordChangeRequired = false
@@ -318,7 +321,21 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 	opened.SessionGeneration = gen
 	token, sess, err := s.newSession(ctx, opened)
 	if err != nil {
-		return Account{}, "", Session{}, err
+		// The change stands (its entry is true): only the caller's new
+		// session is missing.
+		return a, "", Session{}, fmt.Errorf("%w: %w", ErrSessionNotOpened, err)
 	}
 	return a, token, sess, nil
 }
+
+// ErrChangedMeanwhile: a password change refused, nothing written, because
+// the account's password or sessions changed while its current password
+// was checked (a reset, a reset request, a revocation): that change stands
+// and has ended the caller's session.
+var ErrChangedMeanwhile = fmt.Errorf("your password was not changed: your sessions were ended or your password was reset meanwhile: %w", fault.ErrUnauthenticated)
+
+// ErrSessionNotOpened: a password change was written (it stands, and ended
+// every session of the account), but the session it opens for the caller
+// could not be; the error wraps why. The caller signs in with the new
+// password.
+var ErrSessionNotOpened = errors.New("your password was changed, but you could not be signed in with it")

@@ -24,7 +24,9 @@ import (
 // the other party's signature on version 2 is refused in plain words;
 // both parties and a lawyer sign version 3 in their own browsers after a
 // confirmation naming what they sign; a comment on version 3 reaches the
-// mediator under that version; the signatures check out in the browser;
+// mediator under that version; the rows of who signs name people in words
+// ("Lars Lindqvist (Landlord)", "Jordan Blake (Tenant lawyer)", and "You
+// (Tenant)" for the reader's own); the signatures check out in the browser;
 // the downloaded PDF passes `parley agreement verify` (the CLI, built
 // here) and a copy with one flipped byte fails it in one line. On the way,
 // the page's redraws keep what people were doing: the versions compared

@@ -51,6 +51,12 @@ func staffProblem(err error) (api.Problem, bool) {
 	case errors.Is(err, account.ErrNoPendingReset):
 		return api.Problem{Type: "no-pending-reset", Title: "No reset is waiting", Status: http.StatusConflict,
 			Detail: "No password reset of this account is waiting for approval: it was approved, declined or withdrawn meanwhile."}, true
+	case errors.Is(err, account.ErrChangedMeanwhile):
+		return api.Problem{Type: "password-not-changed", Title: "Your password was not changed", Status: http.StatusUnauthorized,
+			Detail: "Your password was not changed: while it was being changed, your sessions were ended or your password was reset. Sign in again."}, true
+	case errors.Is(err, account.ErrSessionNotOpened):
+		return api.Problem{Type: "password-changed-sign-in-again", Title: "Sign in with your new password", Status: http.StatusUnauthorized,
+			Detail: "Your password was changed, but this device could not be signed in with it. Sign in again with your new password."}, true
 	case errors.Is(err, account.ErrLastAdmin):
 		return api.Problem{Type: "last-admin", Title: "The last administrator cannot be disabled", Status: http.StatusConflict,
 			Detail: "This is the last enabled administrator account. Enable or create another administrator first."}, true
@@ -128,7 +134,18 @@ func (a *API) accountChangeFailed(r *http.Request, ev audit.Event, err error) {
 		_, err := a.audit.Append(ctx, e)
 		return err
 	}
-	audit.Settle(r.Context(), record, a.log, "web", ev, ev.Type, fault.Class(err), landed)
+	audit.Settle(r.Context(), record, a.log, "web", ev, ev.Type, accountFailureCause(err), landed)
+}
+
+// accountFailureCause is the cause an account change's correction names:
+// "changed-meanwhile" for a password change refused because a reset or a
+// revocation landed during its check (account.ErrChangedMeanwhile), which
+// fault.Class would call "error" like any failure; fault.Class otherwise.
+func accountFailureCause(err error) string {
+	if errors.Is(err, account.ErrChangedMeanwhile) {
+		return "changed-meanwhile"
+	}
+	return fault.Class(err)
 }
 
 // roleAttrs is the attrs of most account entries: the account's role.
@@ -364,6 +381,14 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 			}
 			return attrs
 		}, &ev))
+	if errors.Is(err, account.ErrSessionNotOpened) {
+		// The change stands, its entry with it: only the caller's new
+		// session is missing, and they sign in with the new password.
+		a.log.WarnContext(r.Context(), "a password change was made but its new session was not opened", slog.String("account", actor.ID), slog.String("error", err.Error()))
+		a.announceAccountEnded(r, actor.ID, "password-changed")
+		a.writeError(w, r, err)
+		return
+	}
 	if err != nil {
 		a.accountChangeFailed(r, ev, err)
 		a.writeError(w, r, err)

@@ -44,7 +44,7 @@ func TestAgreementVerbs(t *testing.T) {
 		}
 		parties = append(parties, u)
 	}
-	if code, out := med.run(t, "", "agreement", "start", k.ID); code != 0 || !strings.Contains(out, "PARENTING PLAN") || !strings.Contains(out, "Avery Tran (party Parent A): NOT YET") {
+	if code, out := med.run(t, "", "agreement", "start", k.ID); code != 0 || !strings.Contains(out, "PARENTING PLAN") || !strings.Contains(out, "Avery Tran (Parent A party): NOT YET") {
 		t.Fatalf("start: %d %s", code, out)
 	}
 	file := filepath.Join(t.TempDir(), "v2.txt")

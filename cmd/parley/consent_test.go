@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
@@ -59,7 +60,9 @@ func TestTermsVerbs(t *testing.T) {
 
 	file := filepath.Join(t.TempDir(), "terms.txt")
 	os.WriteFile(file, []byte("Our ground rules.\nWhat is said here stays here."), 0o600)
-	if code, out := med.run(t, "", "case", "terms", "set", k.ID, "--file", file); code != 0 || !strings.Contains(out, "Avery Tran (party A): NOT YET") {
+	// People are named in words: the side's label and the role, never
+	// the side's id ("party A") or "counsel".
+	if code, out := med.run(t, "", "case", "terms", "set", k.ID, "--file", file); code != 0 || !strings.Contains(out, "Avery Tran (Tenant party): NOT YET") || strings.Contains(out, "party A") {
 		t.Fatalf("terms set: %d %s", code, out)
 	}
 	var code int
@@ -83,7 +86,7 @@ func TestTermsVerbs(t *testing.T) {
 	if code, out := a.run(t, "", "case", "terms", "accept", k.ID, "--yes"); code != 0 || !strings.Contains(out, "Accepted version 1") {
 		t.Fatalf("accept: %d %s", code, out)
 	}
-	if code, out := med.run(t, "", "case", "terms", "show", k.ID); code != 0 || !strings.Contains(out, "Avery Tran (party A): accepted") {
+	if code, out := med.run(t, "", "case", "terms", "show", k.ID); code != 0 || !strings.Contains(out, "Avery Tran (Tenant party): accepted") || strings.Contains(out, "party A") {
 		t.Fatalf("terms show after accepting: %s", out)
 	}
 	if code, out := med.run(t, "", "case", "stage", k.ID, "opening"); code != 0 {
@@ -99,5 +102,26 @@ func TestTermsVerbs(t *testing.T) {
 	c, _ = medC.Case(ctx, k.ID)
 	if acks := c.Disclosures[0].Acks; len(acks) != 1 || acks[0].Signed == nil {
 		t.Fatalf("ack not signed: %+v", acks)
+	}
+}
+
+// TestPersonWords: a participant is named with their side's label and
+// their role in words, as the server and the browser name them.
+func TestPersonWords(t *testing.T) {
+	k := api.Case{Sides: []api.Side{{ID: "A", Label: "Tenant"}, {ID: "B", Label: "Landlord"}}}
+	for _, tc := range []struct {
+		name string
+		role api.ParticipantRole
+		side string
+		want string
+	}{
+		{"Avery Tran", api.RoleParty, "A", "Avery Tran (Tenant party)"},
+		{"Jordan Blake", api.RoleCounsel, "B", "Jordan Blake (Landlord lawyer)"},
+		{"Sam Lee", api.RoleObserver, "", "Sam Lee (observer)"},
+		{"Pat Doe", api.RoleParty, "Z", "Pat Doe (party)"},
+	} {
+		if got := personWords(k, tc.name, tc.role, tc.side); got != tc.want {
+			t.Errorf("personWords(%s, %s, %s) = %q, want %q", tc.name, tc.role, tc.side, got, tc.want)
+		}
 	}
 }

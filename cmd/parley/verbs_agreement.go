@@ -46,7 +46,7 @@ func showAgreement(a api.Agreement, withText bool) {
 			state = fmt.Sprintf("signed %s, device %s (key %s)", time.UnixMilli(s.Signed.SignedAt).Local().Format("2 Jan 2006 15:04"),
 				s.Signed.Device, s.Signed.Fingerprint)
 		}
-		fmt.Printf("  %s (%s %s): %s\n", s.Name, s.Role, s.Side, state)
+		fmt.Printf("  %s: %s\n", labelledWords(s.Name, s.Role, s.Side), state)
 	}
 	if n := len(a.Superseded); n > 0 {
 		fmt.Printf("%d signature(s) on earlier versions no longer count.\n", n)

@@ -16,9 +16,50 @@ func init() {
 	register("case terms accept", "case terms accept <case> --yes [--json]", caseTermsAccept)
 }
 
+// personWords names a case's participant for people, as the server's
+// refusals and the browser's consent panel do: "Avery Tran (Tenant
+// party)", "Jordan Blake (Tenant lawyer)", "Sam Lee (observer)" — the
+// side's label (from k) and the role in words, never "counsel" or a
+// side's id.
+func personWords(k api.Case, name string, role api.ParticipantRole, side string) string {
+	label := ""
+	for _, s := range k.Sides {
+		if s.ID == side {
+			label = s.Label
+		}
+	}
+	return labelledWords(name, role, label)
+}
+
+// labelledWords is personWords for a side already named by its label
+// ("" for none), as an agreement's signers are.
+func labelledWords(name string, role api.ParticipantRole, label string) string {
+	if role == api.RoleObserver {
+		return name + " (observer)"
+	}
+	words := "party"
+	if role == api.RoleCounsel {
+		words = "lawyer"
+	}
+	if label == "" {
+		return fmt.Sprintf("%s (%s)", name, words)
+	}
+	return fmt.Sprintf("%s (%s %s)", name, label, words)
+}
+
+// termsCase is the case whose terms v shows, for its sides' labels, when v
+// names people (a mediator's view); nothing is fetched otherwise.
+func termsCase(ctx context.Context, c *client.Client, id string, v api.TermsView) (api.Case, error) {
+	if v.People == nil {
+		return api.Case{}, nil
+	}
+	return c.Case(ctx, id)
+}
+
 // showTerms prints a case's terms for people: the text, the caller's
-// acceptance, and (mediators) who has and has not accepted.
-func showTerms(v api.TermsView, withText bool) {
+// acceptance, and (mediators) who has and has not accepted, named with
+// their case k's side labels.
+func showTerms(v api.TermsView, withText bool, k api.Case) {
 	who := "the program's default"
 	if v.Terms.By != "" {
 		who = "set " + v.Terms.Updated.Local().Format("2 Jan 2006 15:04")
@@ -45,7 +86,7 @@ func showTerms(v api.TermsView, withText bool) {
 			if p.Accepted != nil {
 				state = "accepted " + p.Accepted.Recorded.Local().Format("2 Jan 2006 15:04")
 			}
-			fmt.Printf("  %s (%s %s): %s\n", p.Name, p.Role, p.Side, state)
+			fmt.Printf("  %s: %s\n", personWords(k, p.Name, p.Role, p.Side), state)
 		}
 	}
 }
@@ -70,7 +111,11 @@ func caseTermsShow(ctx context.Context, args []string) error {
 	if *asJSON {
 		return printJSON(v)
 	}
-	showTerms(v, true)
+	k, err := termsCase(ctx, c, fs.Arg(0), v)
+	if err != nil {
+		return err
+	}
+	showTerms(v, true, k)
 	return nil
 }
 
@@ -102,7 +147,11 @@ func caseTermsSet(ctx context.Context, args []string) error {
 	if *asJSON {
 		return printJSON(v)
 	}
-	showTerms(v, false)
+	k, err := termsCase(ctx, c, fs.Arg(0), v)
+	if err != nil {
+		return err
+	}
+	showTerms(v, false, k)
 	if len(v.Missing) > 0 {
 		fmt.Printf("Everyone above marked NOT YET is asked to accept version %d.\n", v.Terms.Version)
 	}
@@ -131,7 +180,11 @@ func caseTermsAccept(ctx context.Context, args []string) error {
 		return err
 	}
 	if !*yes {
-		showTerms(v, true)
+		k, err := termsCase(ctx, c, fs.Arg(0), v)
+		if err != nil {
+			return err
+		}
+		showTerms(v, true, k)
 		fmt.Println("Nothing recorded. Read the terms above; to accept them, run this again with --yes.")
 		fmt.Println("Your acceptance is signed by this device and seen by the mediators and the program's records.")
 		return nil

@@ -87,7 +87,18 @@ export interface AgreementContext {
 }
 
 const when = (t: string | number) => new Date(t).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-const roleWords = (s: { role: string; side?: string }) => (s.role === "counsel" ? "lawyer" : s.role) + (s.side ? `, ${s.side}` : "");
+/**
+ * A signer's role in words, as the "Visible to" line names people: a
+ * party by their side's label ("Tenant"), a lawyer by it and "lawyer"
+ * ("Tenant lawyer"). The server sends the side's label, not its id.
+ */
+const roleWords = (s: { role: string; side?: string }) =>
+  s.role === "observer" ? "observer"
+    : s.role === "counsel" ? (s.side ? `${s.side} lawyer` : "lawyer")
+    : s.side || "party";
+/** A signer as the viewer reads them: "Jordan Blake (Tenant lawyer)", "Lars Lindqvist (Landlord)", or "You (Tenant)" for their own row. */
+const signerWords = (s: { accountId: string; name: string; role: string; side?: string }, me: string) =>
+  `${s.accountId === me ? "You" : s.name} (${roleWords(s)})`;
 
 // What a refused signature means, by the field the server named, in words
 // that say what to do (the server's detail describes the field for
@@ -295,7 +306,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     // Who signs.
     parts.push(h("h3", {}, `Who signs version ${cur}`),
       h("ul", { id: "agreement-signers", class: "docs" }, ...ag.signers.map((s) => h("li", { "data-signer": s.name, class: s.signed ? "verified" : "" },
-        `${s.name} (${roleWords(s)}): `, s.signed ? `signed ${when(s.signed.signedAt)}, device key ${s.signed.fingerprint}` : "not yet"))));
+        `${signerWords(s, ctx.keys.account)}: `, s.signed ? `signed ${when(s.signed.signedAt)}, device key ${s.signed.fingerprint}` : "not yet"))));
     if ((ag.superseded ?? []).length) parts.push(h("p", { class: "note", id: "agreement-superseded" },
       ag.superseded!.length === 1
         ? `1 signature on an earlier version no longer counts: the text changed after it was signed, so everyone signs version ${cur}.`

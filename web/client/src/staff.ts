@@ -29,6 +29,8 @@ export function accountProblemWords(e: unknown): string | undefined {
   if (t === "last-admin") return "You are the last enabled administrator, so this account cannot be disabled. Enable or create another administrator first.";
   if (t === "second-admin-required") return "You asked for this password reset, so a different administrator must approve it.";
   if (t === "no-pending-reset") return "No password reset of this account is waiting any more: someone approved, declined or withdrew it meanwhile.";
+  if (t === "password-not-changed") return "Your password was not changed: while it was being changed, you were signed out everywhere or your password was reset. Sign in again.";
+  if (t === "password-changed-sign-in-again") return "Your password is changed, but this browser could not be signed in with it. Sign in again with your new password.";
   if (t === "rate-limited") return "Too many attempts. Wait a few minutes and try again.";
   const field = e.problem.errors?.[0];
   if (field?.field === "currentPassword") return "That is not your current password.";

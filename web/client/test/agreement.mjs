@@ -210,6 +210,15 @@ await run(async () => {
   // A's page, drawn again while her comment is being sent, does not offer
   // to send it a second time.
   await state(A, "Signed by everyone");
+  // Who signed, in plain words, as the "Visible to" line names people: a
+  // party by their side, a lawyer as their side's lawyer, and "You" for
+  // the reader's own row (never "(party, Tenant)").
+  const signerRows = async (page) => (await page.locator("#agreement-signers li").allInnerTexts()).map((t) => t.split(":")[0].trim()).sort();
+  const aRows = await signerRows(A), medRows = await signerRows(med);
+  check(JSON.stringify(aRows) === JSON.stringify(["Jordan Blake (Tenant lawyer)", "Lars Lindqvist (Landlord)", "You (Tenant)"]),
+    "party A reads the signers in words, herself as “You”: " + aRows.join("; "));
+  check(JSON.stringify(medRows) === JSON.stringify(["Ada Okafor (Tenant)", "Jordan Blake (Tenant lawyer)", "Lars Lindqvist (Landlord)"]),
+    "the mediator reads the signers in words: " + medRows.join("; "));
   check(holding && await A.locator("#agreement-status", { hasText: "Your comment is in the joint room" }).count() === 0, "A's comment is still on its way");
   check(await A.isDisabled("#agreement-comment-send"), "party A: while her comment is being sent, the page drawn again keeps its Send button off");
 
@@ -253,7 +262,9 @@ await run(async () => {
     lars.signed = { ...jordan.signed };
     await route.fulfill({ response: res, json: ag });
   });
-  await A.locator("#agreement", { hasText: "Ada Forged" }).waitFor({ timeout: 30000 });
+  // Her own row reads "You": the forged name is in its data-signer.
+  const forgedRow = A.locator('#agreement-signers li[data-signer="Ada Forged"]');
+  await forgedRow.waitFor({ timeout: 30000 });
   await A.click("#agreement-verify");
   await A.locator("#agreement-check-summary", { hasText: "Not every signature" }).waitFor();
   const forged = await A.innerText("#agreement-check");
@@ -262,7 +273,7 @@ await run(async () => {
   check(forged.includes("Lars Lindqvist's signature does NOT check out: the signature is another person's"), "another person's signature in a row does not check out");
   check(forged.includes("Jordan Blake (") && forged.includes("checks out"), "the genuine signature still checks out");
   await A.unroute(/\/agreement$/);
-  await A.locator("#agreement", { hasText: "Ada Forged" }).waitFor({ state: "detached", timeout: 30000 });
+  await forgedRow.waitFor({ state: "detached", timeout: 30000 });
   const [dl] = await Promise.all([A.waitForEvent("download"), A.click("#agreement-pdf")]);
   const file = pjoin(mkdtempSync(pjoin(tmpdir(), "agreement-")), "signed.pdf");
   await dl.saveAs(file);
