@@ -79,7 +79,10 @@
 //     names its plan: only it lifts or pauses it; another plan leaves the
 //     case to it (cases.ErrDisposalUnderWay: the outcome kept, saying
 //     so), and a journal decided under a fence lifted since is decided
-//     again. A storage
+//     again. A case record gone when a plan reaches it counts destroyed
+//     only if the audit log shows a plan's disposal of it completed
+//     (goneCase); else its outcome is missing (OutcomeMissing: not
+//     destroyed by Parley), and the certificate lists it apart. A storage
 //     hold met while deleting (the markers taken back, the hidden records
 //     deleted only after the others, so what was not deleted stays as it
 //     was) pauses the disposal: the fence is replaced by
