@@ -29,8 +29,10 @@
 //     authority (the court order, the complaint), on a case or on one
 //     document. A hold takes effect twice: in the records, which disposal
 //     reads again right before any key is destroyed, and as the object
-//     store's legal hold on every stored version of what it covers, so the
-//     bucket itself refuses to delete it.
+//     store's legal hold on every stored version of what it covers — and
+//     of the hold's own record and, for a case hold, the case record
+//     (holdRecords) — so the bucket itself refuses to delete it, and a
+//     disposal already past its hold check pauses there.
 //   - Disposition (plan.go, apply.go). A plan, drawn up as of a date, lists
 //     every record due with its class, trigger date and size, and every
 //     record that would be due but is held, with the hold. A second person
