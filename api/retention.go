@@ -124,6 +124,10 @@ type ItemOutcome struct {
 	// Kept says why a record that was not held was kept (a case record
 	// while documents or messages of its case remain).
 	Kept string `json:"kept,omitempty"`
+	// Missing says, for a case record that was gone when the plan reached
+	// it though no retention plan destroyed it (result "missing"), that
+	// it was not destroyed by Parley and is not certified as destroyed.
+	Missing string `json:"missing,omitempty"`
 	// Counts: for a case's other records (not a document version nor its
 	// message history), how many stored objects of each class went.
 	Counts map[string]int `json:"counts,omitempty"`

@@ -31,7 +31,9 @@
 // Cases disposed of under the retention schedule are counted from their
 // statistical stubs (cases.Stub, made by MakeStub before the case record
 // goes): the same banded cells, without comments or follow-up counts, so
-// an export after disposal still counts the case.
+// an export after disposal still counts the case. A case still stored is
+// counted from its record only, though its stub is stored too (a disposal
+// paused at a storage hold, or under way).
 //
 // It is not vault code: it reads case records and survey answers (package
 // cases), never the vault. The HTTP route is POST /api/v1/exports (package

@@ -143,8 +143,13 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 		QuasiIdentifiers: QuasiIdentifiers}
 	var rows []*row
 	done := 0
+	// live: every stored case. A case whose disposal stopped part way
+	// (paused at a storage hold, or under way) has both its record and its
+	// stub; it is counted once, from its record.
+	live := map[string]bool{}
 	err := src.All(ctx, func(c *cases.Case) error {
 		done++
+		live[c.ID] = true
 		if opts.Progress != nil {
 			opts.Progress(done)
 		}
@@ -183,9 +188,10 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 		return Report{}, err
 	}
 	if ss, ok := src.(StubSource); ok {
-		// Disposed cases: their statistical stubs count as cases.
+		// Disposed cases: their statistical stubs count as cases (but
+		// for a case still stored, counted above).
 		err := ss.Stubs(ctx, func(st *cases.Stub) error {
-			if st.Opened.Before(opts.From) || !st.Opened.Before(opts.To) {
+			if live[st.Case] || st.Opened.Before(opts.From) || !st.Opened.Before(opts.To) {
 				return nil
 			}
 			r := stubRow(st, key)

@@ -28,6 +28,11 @@ const (
 	// OutcomeKept: it was not held but is kept for now (Outcome.Kept says
 	// why): a case record while records of its case remain.
 	OutcomeKept = "kept"
+	// OutcomeMissing: a case record gone when the plan reached it, and no
+	// retention plan's disposal of it on record (Outcome.Missing says
+	// so): lost some other way, not destroyed by Parley, and not
+	// certified as destroyed.
+	OutcomeMissing = "missing"
 )
 
 // Outcome is what happened to one record of a plan.

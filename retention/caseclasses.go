@@ -473,17 +473,20 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	// apply is resumed later, as for any step.
 	c, err := s.cases.BeginDisposal(ctx, it.Case, p.ID)
 	if errors.Is(err, fault.ErrNotFound) {
-		// Gone: another plan listing the case (BeginDisposal refuses a
-		// second one while the first's fence stands) destroyed it. Nothing
-		// is left for this plan to destroy or count, unless something of
-		// its record's places remains (then refused, as before).
+		// Gone since planning. If nothing is left under its record's
+		// places (else refused, as before), either another plan listing
+		// the case destroyed it (BeginDisposal refuses a second one while
+		// the first's fence stands) — which its audit entry shows — or it
+		// was lost some other way (deleted outside Parley), which this
+		// plan must not certify as destroyed (missingCase).
 		prefixes, keys := classPlaces(policy.ClassCaseRecord, it.Case, inv)
 		vs, lerr := s.storedVersions(ctx, prefixes, keys)
 		if lerr != nil {
 			return nil, nil, nil, lerr
 		}
 		if n, _ := countKeys(vs); n == 0 {
-			return &Outcome{Result: OutcomeDestroyed}, nil, nil, nil
+			o, err := s.goneCase(ctx, it.Case)
+			return o, nil, nil, err
 		}
 	}
 	if errors.Is(err, cases.ErrDisposalUnderWay) {
@@ -539,6 +542,89 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	j.Stub = evaluation.MakeStub(c, resps, s.now())
 	j.Fence = c.Disposing
 	return nil, &j, c, nil
+}
+
+// goneCase is the outcome of a case record that is gone, nothing left
+// under its places, when this plan reaches it without a journal of its
+// own: destroyed if the audit log shows a plan's disposal of the case
+// completed (destroyedByPlan), else missing — lost some other way (deleted
+// outside Parley), not destroyed by Parley, and not on the certificate as
+// destroyed. The statistical stub is no such evidence: a disposal that
+// paused at a storage hold stored it and left the case record, which may
+// then have been lost.
+func (s *Service) goneCase(ctx context.Context, caseID string) (*Outcome, error) {
+	destroyed, err := s.destroyedByPlan(ctx, caseID)
+	switch {
+	case err != nil:
+		return nil, err
+	case destroyed:
+		return &Outcome{Result: OutcomeDestroyed}, nil
+	}
+	s.logger.WarnContext(ctx, "retention: a case record due for disposal is missing, and no retention plan destroyed it", "case", caseID)
+	return &Outcome{Result: OutcomeMissing, Missing: missingCaseWords}, nil
+}
+
+// missingCaseWords is a missing case record's outcome (Outcome.Missing).
+const missingCaseWords = "the case record was missing when this plan reached it, and the audit log shows no retention plan destroying it: " +
+	"it was not destroyed by Parley and is not certified as destroyed"
+
+// destroyedByPlan reports whether the audit log's last word on a case's
+// disposal is its destruction: a retention.case.destroyed entry (written
+// by disposeCaseRecord before anything of the case record is deleted) not
+// followed by a retention.case.paused one (a disposal stopped at a storage
+// hold, which leaves the case record). It reads the entries this node has
+// not seen yet (another node's), then the log from its end backwards until
+// it finds one or the other: a case a plan destroyed shortly before is
+// found at once; only a case no plan ever disposed of is read for through
+// the whole log, which is rare (a record lost outside Parley).
+func (s *Service) destroyedByPlan(ctx context.Context, caseID string) (bool, error) {
+	verdict := func(ev audit.Event) (decided, destroyed bool) {
+		if ev.Case != caseID {
+			return false, false
+		}
+		switch ev.Type {
+		case "retention.case.destroyed":
+			return true, true
+		case "retention.case.paused":
+			return true, false
+		}
+		return false, false
+	}
+	n := s.audit.Size()
+	found, destroyed := false, false
+	for i := n; ; i++ {
+		ev, err := s.audit.Entry(ctx, i)
+		if errors.Is(err, objstore.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return false, err
+		}
+		if d, ok := verdict(ev); d {
+			found, destroyed = true, ok
+		}
+	}
+	if found {
+		return destroyed, nil
+	}
+	const chunk = 256
+	for hi := n; hi > 0; hi -= chunk {
+		lo := max(hi-chunk, 0)
+		evs := make([]audit.Event, hi-lo)
+		errs := make([]error, hi-lo)
+		workers.Run(len(evs), s.parallel, func(j int) {
+			evs[j], errs[j] = s.audit.Entry(ctx, lo+int64(j))
+		})
+		if err := errors.Join(errs...); err != nil {
+			return false, err
+		}
+		for j := len(evs) - 1; j >= 0; j-- {
+			if d, ok := verdict(evs[j]); d {
+				return ok, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // underWay is the outcome of a case record another plan's disposal has

@@ -60,6 +60,9 @@ type CertRecord struct {
 	Held      []string       `json:"held,omitempty"`
 	// Kept says why a case record not held was kept for now.
 	Kept string `json:"kept,omitempty"`
+	// Missing says that a case record was gone, and not destroyed by
+	// Parley (Certificate.Missing).
+	Missing string `json:"missing,omitempty"`
 	// Action: the action chosen besides destroy (actions.go): "transfer"
 	// (transferred, then destroyed), "reviewed" or "kept-permanently"
 	// (Kept says until when or on what authority).
@@ -98,6 +101,11 @@ type Certificate struct {
 	Destroyed []CertRecord    `json:"destroyed"`
 	// Kept are the records the plan named that were under hold.
 	Kept []CertRecord `json:"kept"`
+	// Missing are the case records the plan named that were gone when it
+	// reached them, though no retention plan destroyed them (deleted
+	// outside Parley, say): not destroyed by this plan, nor certified as
+	// destroyed (OutcomeMissing).
+	Missing []CertRecord `json:"missing,omitempty"`
 	// CaseKeys are the cases whose case key is destroyed (nothing of the
 	// case remains): backups of their records open nothing either.
 	CaseKeys []string `json:"caseKeys"`
@@ -264,6 +272,9 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 					}
 					count(class, recs, k)
 				}
+			} else if o.Result == OutcomeMissing {
+				r.Missing = o.Missing
+				c.Missing = append(c.Missing, r)
 			} else {
 				r.Held, r.Kept = o.Held, o.Kept
 				c.Kept = append(c.Kept, r)

@@ -29,8 +29,10 @@
 //     authority (the court order, the complaint), on a case or on one
 //     document. A hold takes effect twice: in the records, which disposal
 //     reads again right before any key is destroyed, and as the object
-//     store's legal hold on every stored version of what it covers, so the
-//     bucket itself refuses to delete it.
+//     store's legal hold on every stored version of what it covers — and
+//     of the hold's own record and, for a case hold, the case record
+//     (holdRecords) — so the bucket itself refuses to delete it, and a
+//     disposal already past its hold check pauses there.
 //   - Disposition (plan.go, apply.go). A plan, drawn up as of a date, lists
 //     every record due with its class, trigger date and size, and every
 //     record that would be due but is held, with the hold. A second person
@@ -79,7 +81,10 @@
 //     names its plan: only it lifts or pauses it; another plan leaves the
 //     case to it (cases.ErrDisposalUnderWay: the outcome kept, saying
 //     so), and a journal decided under a fence lifted since is decided
-//     again. A storage
+//     again. A case record gone when a plan reaches it counts destroyed
+//     only if the audit log shows a plan's disposal of it completed
+//     (goneCase); else its outcome is missing (OutcomeMissing: not
+//     destroyed by Parley), and the certificate lists it apart. A storage
 //     hold met while deleting (the markers taken back, the hidden records
 //     deleted only after the others, so what was not deleted stays as it
 //     was) pauses the disposal: the fence is replaced by

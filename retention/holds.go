@@ -16,7 +16,9 @@ import (
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/visible"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/vault"
 )
 
 // Limits on a hold's text. The reason and authority are stored sealed and
@@ -72,8 +74,9 @@ func (s *Service) caseFor(ctx context.Context, actor account.Account, caseID str
 // PlaceHold places a legal hold. The hold is audited (its id and scope;
 // never its reason) and recorded first — from then on no plan includes
 // what it covers and no apply destroys it — and then set on every stored
-// version of what it covers: the documents' ciphertext and key records
-// (through the vault) and, for a case, its message history.
+// version of what it covers: its own record (holdRecords), the documents'
+// ciphertext and key records (through the vault) and, for a case, its
+// case record, the vault's case-hold record and its message history.
 func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHold) (Hold, error) {
 	c, err := s.caseFor(ctx, actor, n.Case)
 	if err != nil {
@@ -126,8 +129,21 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 		})
 		return Hold{}, err
 	}
+	// The storage hold on the hold's own record and, for a case hold, on
+	// the case record, at once: an apply that read the holds before this
+	// one was recorded and is deleting the case record now (its places
+	// are the case-record class's) meets it and pauses (destroyPlaces,
+	// pauseDisposal) rather than deleting the case and the hold with it.
+	if err := s.holdRecords(ctx, h, true); errors.Is(err, fault.ErrGone) {
+		return Hold{}, err
+	} else if err != nil {
+		return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on storage failed (release and place it again): %w", h.ID, err)
+	}
 	if n.Doc == "" {
 		if err := s.vault.SetCaseHold(ctx, actor.ID, c.ID, true); err != nil {
+			return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on storage failed (release and place it again): %w", h.ID, err)
+		}
+		if _, err := holdAllVersions(ctx, s.store, vault.CaseHoldKey(c.ID), true); err != nil {
 			return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on storage failed (release and place it again): %w", h.ID, err)
 		}
 		if err := s.holdMessages(ctx, c.ID, true); err != nil {
@@ -202,12 +218,23 @@ func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID
 		stillCase = stillCase || o.Doc == ""
 		stillDoc = stillDoc || (h.Doc != "" && o.Doc == h.Doc)
 	}
+	// The hold's own record is released from storage hold; the case
+	// record (holdRecords) only when no other case hold stands.
+	if _, err := holdAllVersions(ctx, s.store, holdKey(c.ID, h.ID), false); err != nil {
+		return Hold{}, err
+	}
 	switch {
 	case h.Doc != "" && !stillDoc:
 		if _, err := s.vault.SetHold(ctx, actor, c.ID, h.Doc, false); err != nil {
 			return Hold{}, err
 		}
 	case h.Doc == "" && !stillCase:
+		if err := s.holdRecords(ctx, h, false); err != nil {
+			return Hold{}, err
+		}
+		if _, err := holdAllVersions(ctx, s.store, vault.CaseHoldKey(c.ID), false); err != nil {
+			return Hold{}, err
+		}
 		if err := s.vault.SetCaseHold(ctx, actor.ID, c.ID, false); err != nil {
 			return Hold{}, err
 		}
@@ -216,6 +243,60 @@ func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID
 		}
 	}
 	return h, nil
+}
+
+// holdRecords sets (on) or clears the storage (object-lock legal) hold on
+// every stored version of the records a hold keeps besides the documents
+// and message history (the vault's and holdMessages' part): the hold's own
+// record and, for a case hold, the case record. Set at placement, so a
+// disposal already past its hold check cannot delete them (the bucket
+// refuses, and the disposal pauses); cleared at release — the hold's
+// record always, the case record once no case hold stands (the caller
+// decides: on false only the case record is cleared here).
+func (s *Service) holdRecords(ctx context.Context, h Hold, on bool) error {
+	var keys []string
+	if on {
+		keys = append(keys, holdKey(h.Case, h.ID))
+	}
+	if h.Doc == "" {
+		keys = append(keys, cases.RecordKey(h.Case))
+	}
+	for _, key := range keys {
+		n, err := holdAllVersions(ctx, s.store, key, on)
+		if err != nil {
+			return err
+		}
+		if on && n == 0 {
+			// Deleted between the hold's record and its storage hold: a
+			// disposal under way took it. The hold is not reported placed.
+			return fmt.Errorf("the case was disposed of under the retention schedule while the hold was being placed: %w", fault.ErrGone)
+		}
+	}
+	return nil
+}
+
+// holdAllVersions sets the legal hold of every stored version of key
+// that is not a delete marker (a key that is gone is left alone) and
+// says how many it set.
+func holdAllVersions(ctx context.Context, store objstore.Store, key string, on bool) (int, error) {
+	vs, err := store.Versions(ctx, key)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, v := range vs {
+		if v.DeleteMarker {
+			continue
+		}
+		if err := store.SetLegalHold(ctx, key, v.VersionID, on); err != nil {
+			return n, fmt.Errorf("legal hold on %s: %w", key, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // caseHolds reads every hold of a case, active or released.

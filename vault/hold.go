@@ -28,6 +28,11 @@ import (
 // caseHoldKey is the sealed record saying a case is under legal hold.
 func caseHoldKey(caseID string) string { return "vault/" + caseID + "/hold" }
 
+// CaseHoldKey is where SetCaseHold records a case's hold: retention sets
+// the storage hold on it too, with the case record's (a case hold placed
+// while the case record is being deleted must not go with it).
+func CaseHoldKey(caseID string) string { return caseHoldKey(caseID) }
+
 // SetHold places (on) or releases a legal hold on every version of a
 // document: neither its ciphertext nor its keys can then be deleted, by
 // Parley or by anyone with access to the bucket.

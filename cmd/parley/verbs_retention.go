@@ -466,6 +466,9 @@ func retentionApply(ctx context.Context, args []string) error {
 			if len(o.Held) > 0 {
 				line += " (" + strings.Join(o.Held, ", ") + ")"
 			}
+			if o.Missing != "" {
+				line += " (" + o.Missing + ")"
+			}
 			bar.Clear()
 			fmt.Println(line)
 		}
@@ -475,8 +478,12 @@ func retentionApply(ctx context.Context, args []string) error {
 			if *asJSON {
 				return printJSON(map[string]any{"plan": pr.Plan, "outcomes": outcomes})
 			}
-			fmt.Printf("Plan %s done: %d destroyed, %d held and kept in this run. Certificate: `parley retention certificate %s`.\n",
-				p.ID, counts[retention.OutcomeDestroyed], counts[retention.OutcomeHeld], p.ID)
+			missing := ""
+			if n := counts[retention.OutcomeMissing]; n > 0 {
+				missing = fmt.Sprintf(", %d case record(s) missing and not destroyed by Parley", n)
+			}
+			fmt.Printf("Plan %s done: %d destroyed, %d held and kept in this run%s. Certificate: `parley retention certificate %s`.\n",
+				p.ID, counts[retention.OutcomeDestroyed], counts[retention.OutcomeHeld], missing, p.ID)
 			return nil
 		}
 	}

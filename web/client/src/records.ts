@@ -357,7 +357,7 @@ async function applyPlan(p: Plan, box: HTMLElement, planBox: HTMLElement, refres
     h("div", { class: "scroll" }, h("table", { id: "apply-outcomes" }, h("caption", {}, "What happened to each record"),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Record"), h("th", { scope: "col" }, "Case"), h("th", { scope: "col" }, "Outcome"))), rows)));
   const reasons = await holdWords();
-  const outcome = (o: Outcome) => (o.result === "destroyed" ? "Destroyed" : o.kept && !o.held?.length ? `Kept: ${o.kept}` : `Kept (${reasons(o.held) || "legal hold"})`);
+  const outcome = (o: Outcome) => (o.result === "destroyed" ? "Destroyed" : o.result === "missing" ? `Missing, not destroyed: ${o.missing ?? "the record was not there"}` : o.kept && !o.held?.length ? `Kept: ${o.kept}` : `Kept (${reasons(o.held) || "legal hold"})`);
   try {
     for (let i = 0; i < 10000; i++) {
       const pr = await api.applyStep(p.id);
@@ -395,7 +395,8 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
       h("p", { class: "verified", role: "status" }, "✔ Signature verified: this certificate was signed by this server's audit key and has not been changed."),
       h("p", { class: "note" }, "Audit key: ", h("code", { class: "hash" }, key), ". Compare it with the copy your organisation keeps."),
       h("p", {}, `${plural(c.records, "record")} destroyed (${bytes(c.bytes)}), ${c.kept.filter((r: { action?: string }) => !r.action).length} kept because of a legal hold or while other records of their case remain${c.kept.some((r: { action?: string }) => r.action) ? `, ${c.kept.filter((r: { action?: string }) => r.action).length} kept by a review or a permanent keep` : ""}${c.transfers?.length ? `, ${c.transfers.length} case${c.transfers.length === 1 ? "" : "s"} transferred first` : ""}. Planned by ${who(c.planner)}, approved by ${who(c.approver)}, completed ${day(c.completed)}.`),
-      h("p", {}, "Cases: " + [...new Set([...c.destroyed, ...c.kept].map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")))].join("; ")),
+      c.missing?.length ? h("p", { id: "cert-missing" }, `${plural(c.missing.length, "case record")} missing when the plan reached ${c.missing.length === 1 ? "it" : "them"}: no retention plan destroyed ${c.missing.length === 1 ? "it" : "them"}, so ${c.missing.length === 1 ? "it is" : "they are"} not certified as destroyed (${c.missing.map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")).join("; ")}).`) : null,
+      h("p", {}, "Cases: " + [...new Set([...c.destroyed, ...c.kept, ...(c.missing ?? [])].map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")))].join("; ")),
       h("p", { class: "note" }, "Method: " + c.method),
       h("button", { type: "button", onclick: () => saveFile(`certificate-${id}.txt`, new Blob([signed], { type: "text/plain" })) }, "Download the signed certificate")));
   } catch (e) {

@@ -1549,6 +1549,7 @@ export interface ItemOutcome {
   result: string;
   held?: string[];
   kept?: string;
+  missing?: string;
   counts?: Record<string, number>;
   audit?: number;
 }
