@@ -53,6 +53,45 @@ func RefuseAdditions(c *Case) error {
 	return nil
 }
 
+// FenceSeen is what CheckFence saw of a case record: the zero value is
+// "not checked yet".
+type FenceSeen struct {
+	etag string
+	// Fenced: the case is fenced for disposal (RefuseAdditions refuses
+	// it), or its record is gone.
+	Fenced bool
+}
+
+// CheckFence reports whether case id is fenced for disposal or gone, at
+// little cost: one Stat of its record, and a read only when the record
+// changed since seen (what the previous call returned). A store failure
+// returns seen unchanged with the error. It is how a node learns of a
+// fence whose announcement (OnDisposal) its open connections missed
+// (package web checks each case they are to every few seconds).
+func (s *Service) CheckFence(ctx context.Context, id string, seen FenceSeen) (FenceSeen, error) {
+	if !ids.Valid("c", id) {
+		return FenceSeen{Fenced: true}, nil
+	}
+	etag, err := s.meta.Stat(ctx, caseKey(id))
+	switch {
+	case errors.Is(err, metastore.ErrNotFound):
+		return FenceSeen{Fenced: true}, nil
+	case err != nil:
+		return seen, err
+	case etag == seen.etag:
+		return seen, nil
+	}
+	var c Case
+	etag, err = s.meta.Get(ctx, caseKey(id), &c)
+	switch {
+	case errors.Is(err, metastore.ErrNotFound):
+		return FenceSeen{Fenced: true}, nil
+	case err != nil:
+		return seen, err
+	}
+	return FenceSeen{etag: etag, Fenced: RefuseAdditions(&c) != nil}, nil
+}
+
 // errFenceUnchanged stops a fence update that has nothing to write.
 var errFenceUnchanged = errors.New("fence unchanged")
 

@@ -94,3 +94,46 @@ func TestDisposalFenceIsItsPlans(t *testing.T) {
 		t.Fatalf("after a later plan fenced and kept the paused case: %v disposing %v paused %v, want unfenced, still paused", err, got.Disposing, got.DisposalPaused)
 	}
 }
+
+// CheckFence says whether a case is fenced for disposal (or gone),
+// following the fence as it is set, lifted, paused and set again, and an
+// unchanged record gives back what the last call saw.
+func TestCheckFence(t *testing.T) {
+	e, _, _ := outboxEnv(t)
+	ctx := t.Context()
+	med := staff(policy.RoleMediator, "M")
+	c := e.newCase(t, med, "Lee v. Park")
+	var seen FenceSeen
+	step := func(what string, want bool) {
+		t.Helper()
+		got, err := e.svc.CheckFence(ctx, c.ID, seen)
+		if err != nil || got.Fenced != want {
+			t.Fatalf("%s: fenced %v (%v), want %v", what, got.Fenced, err, want)
+		}
+		again, err := e.svc.CheckFence(ctx, c.ID, got)
+		if err != nil || again != got {
+			t.Fatalf("%s, unchanged: %+v (%v), want %+v", what, again, err, got)
+		}
+		seen = got
+	}
+	step("a new case", false)
+	if _, err := e.svc.BeginDisposal(ctx, c.ID, "p_test"); err != nil {
+		t.Fatal(err)
+	}
+	step("fenced", true)
+	if err := e.svc.EndDisposal(ctx, c.ID, "p_test"); err != nil {
+		t.Fatal(err)
+	}
+	step("lifted", false)
+	if _, err := e.svc.BeginDisposal(ctx, c.ID, "p_test"); err != nil {
+		t.Fatal(err)
+	}
+	step("fenced again", true)
+	if _, err := e.svc.PauseDisposal(ctx, c.ID, "p_test"); err != nil {
+		t.Fatal(err)
+	}
+	step("paused", false)
+	if got, err := e.svc.CheckFence(ctx, "c_"+"nosuchcaseatall", FenceSeen{}); err != nil || !got.Fenced {
+		t.Fatalf("a case that is not there: %+v %v, want fenced (gone)", got, err)
+	}
+}

@@ -143,8 +143,9 @@ func (s *Service) decide(ctx context.Context, actor account.Account, caseID, nam
 	if a == policy.RoomPost {
 		// A case being disposed of takes no more messages. A connection
 		// caches this answer until the case's topic announces a change
-		// (the fence announces itself: DisposalBegun) or its fallback
-		// check, so the fence costs no read per message.
+		// (the fence announces itself: DisposalBegun), its node's check
+		// of the case finds the fence (package web, every 2 s) or its
+		// fallback check, so the fence costs no read per message.
 		if err := cases.RefuseAdditions(c); err != nil {
 			return nil, messaging.Room{}, fmt.Errorf("%w: %w", messaging.ErrForbidden, err)
 		}
@@ -328,9 +329,11 @@ func (s *Service) MembershipChanged(ctx context.Context, caseID string, ch cases
 // right to post and asks again, which the fence refuses
 // (cases.RefuseAdditions). It is wired as cases.Service.OnDisposal. The
 // announcement is at most once; a connection that misses it drops its
-// cache at its fallback check, a minute later at most (package web), and
-// retention destroys whatever a post acknowledged meanwhile stored
-// (retention's disposeCaseRecord ends the rooms' history first).
+// cache when its node's own check of the case finds the fence
+// (cases.CheckFence, every 2 s: package web's fencewatch.go), a few
+// seconds later, and retention destroys whatever a post acknowledged
+// meanwhile stored (retention's disposeCaseRecord ends the rooms' history
+// first).
 func (s *Service) DisposalBegun(ctx context.Context, caseID string) {
 	reason, _ := json.Marshal(membershipEvent{Change: "case.disposing"})
 	if err := s.broker.Publish(context.WithoutCancel(ctx), CaseTopic(caseID), reason); err != nil {
@@ -338,7 +341,7 @@ func (s *Service) DisposalBegun(ctx context.Context, caseID string) {
 		if log == nil {
 			log = slog.Default()
 		}
-		log.WarnContext(ctx, "case disposal: open connections could not be told; they re-check within a minute",
+		log.WarnContext(ctx, "case disposal: open connections could not be told; their nodes find the fence within seconds",
 			slog.String("case", caseID), slog.String("error", err.Error()))
 	}
 }

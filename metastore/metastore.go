@@ -108,6 +108,18 @@ func (s *Store) GetVersion(ctx context.Context, key, versionID string, v any) (e
 	return info.ETag, nil
 }
 
+// Stat returns the etag of the record at key (the one Get returns with
+// it) without reading or opening it: ErrNotFound when there is none. An
+// etag is the stored bytes' (a sealed record's bytes differ with every
+// write), so an unchanged etag is an unchanged record.
+func (s *Store) Stat(ctx context.Context, key string) (etag string, err error) {
+	info, err := s.obj.Stat(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	return info.ETag, nil
+}
+
 // Create writes v at key only if no record exists there.
 func (s *Store) Create(ctx context.Context, key string, v any) (etag string, err error) {
 	etag, err = s.put(ctx, key, v, objstore.PutOptions{IfNoneMatch: true})

@@ -465,10 +465,11 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	// A post is refused where a connection's right to post is decided
 	// (caucus), which a connection caches until the case's topic announces
 	// a change: the fence announces itself (caucus DisposalBegun), and a
-	// connection that missed it re-checks within a minute. A post stored
-	// meanwhile is seen here (the case is kept) or deleted with the case
-	// (endRooms). A key-directory statement or admission checks the fence
-	// again once stored, as an upload does. A
+	// connection that missed it is told within a few seconds by its
+	// node's own check of the case (package web, cases.CheckFence, every
+	// 2 s). A post stored meanwhile is seen here (the case is kept) or
+	// deleted with the case (endRooms). A key-directory statement or
+	// admission checks the fence again once stored, as an upload does. A
 	// failed append leaves the case fenced and the plan applying; the
 	// apply is resumed later, as for any step.
 	c, err := s.cases.BeginDisposal(ctx, it.Case, p.ID)
@@ -786,8 +787,10 @@ func (s *Service) pauseDisposal(ctx context.Context, actor account.Account, p Pl
 // its rooms. prepareCaseRecord found no message when it looked (after the
 // fence), but a post may have been stored since: one acknowledged by a
 // connection that had not yet heard of the fence (caucus DisposalBegun;
-// at most its fallback check, a minute), or one a node's journal held
-// then and compacted after. Once the marker is written no batch lands
+// at most a few seconds: its node's check of the case, cases.CheckFence),
+// or one a node's journal held then and compacted after. A post
+// acknowledged after the marker is not refused: it is journaled, and its
+// compaction drops it. Once the marker is written no batch lands
 // for good (a writer that missed it sees it on its second check and
 // deletes what it wrote), so the listing after it finds all there will
 // ever be, and nothing posted to the case outlives its certificate.

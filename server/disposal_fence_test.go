@@ -57,3 +57,53 @@ func TestFenceStopsPostsOnOpenSocketsAtOnce(t *testing.T) {
 		t.Fatalf("a second post after the fence: %v", err)
 	}
 }
+
+// TestFenceStopsPostsOnSocketsThatMissedTheAnnouncement: a WebSocket that
+// never hears the fence's announcement (caucus DisposalBegun lost: Redis
+// flushed, the publish failed) stops taking posts within a few seconds —
+// its node checks the case for a fence itself (web fencewatch.go) — not
+// at its fallback check about a minute later, when a post acknowledged
+// meanwhile would have been destroyed with the case. Two nodes on MinIO
+// and Redis: the fence is set on node B with its announcement dropped,
+// the socket is on node A.
+func TestFenceStopsPostsOnSocketsThatMissedTheAnnouncement(t *testing.T) {
+	cfg := nodetest.Scale(t)
+	a, b := nodetest.Start(t, cfg), nodetest.Start(t, cfg)
+	ctx := context.Background()
+	p := seedCase(t, a, a.URL, a.URL)
+	ch, err := client.New(a.URL, p.partyA.Token).Chat(ctx, p.caseID, map[string]*messaging.Position{"joint": nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	if _, err := ch.Send(ctx, "joint", "before", []byte("x")); err != nil {
+		t.Fatalf("post before the fence: %v", err)
+	}
+	// The announcement is lost: node B fences the case and tells no one.
+	b.Cases.OnDisposal = nil
+	fenced := time.Now()
+	if _, err := b.Cases.BeginDisposal(ctx, p.caseID, "p_test"); err != nil {
+		t.Fatal(err)
+	}
+	// Bounded poll, well under the connection's fallback check (54–66 s).
+	deadline := fenced.Add(8 * time.Second)
+	for i := 0; ; i++ {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := ch.Send(sctx, "joint", fmt.Sprint("after-", i), []byte("x"))
+		cancel()
+		if err != nil {
+			if !strings.Contains(err.Error(), "forbidden") || !strings.Contains(err.Error(), "being disposed of") {
+				t.Fatalf("post after the fence refused with %v, want a refusal saying the case is being disposed of", err)
+			}
+			t.Logf("first post refused %v after the fence, %d taken before", time.Since(fenced).Round(time.Millisecond), i)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d posts taken within 8 s of an unannounced fence: the socket's node did not see it", i+1)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := ch.Send(ctx, "joint", "again", []byte("x")); err == nil || !strings.Contains(err.Error(), "being disposed of") {
+		t.Fatalf("a second post after the fence: %v", err)
+	}
+}

@@ -110,6 +110,7 @@ type API struct {
 	closeSockets   context.CancelFunc
 	socketMu       sync.Mutex     // orders starting a socket against CloseSockets
 	socketWG       sync.WaitGroup // the sockets' goroutines (goSocket)
+	fences         *fenceWatch    // the open sockets' cases, checked for a disposal fence
 	wsQueue        int
 	schedule       *schedule.Service
 	caseload       *caseload.Service
@@ -140,6 +141,7 @@ func New(d Deps) *API {
 		a.log = slog.Default()
 	}
 	a.sockets, a.closeSockets = context.WithCancel(context.Background())
+	a.fences = newFenceWatch(a.sockets, fenceCheck, a.log, a.cases.CheckFence)
 	return a
 }
 

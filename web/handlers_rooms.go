@@ -25,6 +25,7 @@ func (a *API) CloseSockets() {
 	a.closeSockets()
 	a.socketMu.Unlock()
 	a.socketWG.Wait()
+	a.fences.wait()
 }
 
 // goSocket runs fn (a connection) on a goroutine CloseSockets waits for;
@@ -138,7 +139,8 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 			_, err := a.cases.Get(ctx, actor, caseID)
 			return errors.Is(err, fault.ErrForbidden) || errors.Is(err, fault.ErrNotFound)
 		},
-		Floor: a.floorFrame(actor, caseID)}
+		Floor: a.floorFrame(actor, caseID),
+		Fence: func(kick func()) func() { return a.fences.add(caseID, kick) }}
 	// The connection runs on a goroutine of its own and this handler
 	// returns, so that net/http's goroutine for the request ends: its
 	// stack (grown deep by the middleware and the handler) and the

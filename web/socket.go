@@ -91,6 +91,12 @@ type socketOptions struct {
 	// view did not change). It is called once when the connection opens,
 	// to record the view the person starts from (nothing is sent then).
 	Floor func(ctx context.Context) []byte
+	// Fence, if set, registers the connection with its node's check of
+	// the case for a disposal fence it was not told of (fencewatch.go):
+	// kick is called when the case is found newly fenced or gone, and the
+	// connection re-checks as on an announcement. The returned func ends
+	// the registration.
+	Fence func(kick func()) (stop func())
 	// Fallback is how often the connection re-checks its session and
 	// rooms unannounced (default fallbackCheck; tests shorten it).
 	Fallback time.Duration
@@ -243,6 +249,10 @@ func (c *socket) open() {
 			}
 			c.kick(want)
 		}))
+	}
+	// Registered, like the Watch, before the reader asks about any room.
+	if opts.Fence != nil {
+		c.unwatch = append(c.unwatch, opts.Fence(func() { c.kick(wantRecheck) }))
 	}
 	if opts.SessionValid != nil {
 		for _, topic := range opts.SessionTopics {

@@ -242,8 +242,19 @@ async function holdWords(): Promise<(hs?: string[]) => string> {
   return (hs?: string[]) => (hs ?? []).map((x) => why.get(x.replace(/^hold /, "")) ?? x).join("; ");
 }
 
+/** What a plan's record that is not a document is, by its class (a case's records of that class, one item). */
+const caseClassNames: Record<string, string> = {
+  "message-history": "The message history",
+  "case-record": "The case record",
+  "invites-sessions": "The invitations and scheduled sessions",
+  "carries-consents": "The proposals to carry a message, and consents",
+  "survey-responses": "The survey answers and check-ins",
+  "key-directory": "The key directory's membership statements",
+  "statistical-stub": "The statistical summary",
+};
+
 function itemName(it: PlanItem): string {
-  return it.doc ? `${docWords(it.class)}, version ${it.version}` : "The message history";
+  return it.doc ? `${docWords(it.class)}, version ${it.version}` : caseClassNames[it.class] ?? `The case's ${it.class} records`;
 }
 
 /** "14 records of 3 cases: 12 documents (10 evidence, 2 correspondence), 2 message histories." */
@@ -255,8 +266,12 @@ function destroyWords(p: Plan, due: PlanItem[]): string {
   for (const d of docs) byClass.set(d.class, (byClass.get(d.class) ?? 0) + 1);
   const parts = [];
   if (docs.length) parts.push(`${plural(docs.length, "document")} (${[...byClass].map(([c, n]) => `${n} ${c}`).join(", ")})`);
-  const hist = due.length - docs.length;
+  const hist = due.filter((i) => !i.doc && i.class === "message-history").length;
   if (hist) parts.push(hist === 1 ? "1 message history" : `${hist} message histories`);
+  const recs = due.filter((i) => !i.doc && i.class === "case-record").length;
+  if (recs) parts.push(recs === 1 ? "1 case record" : `${recs} case records`);
+  const other = due.length - docs.length - hist - recs;
+  if (other) parts.push(plural(other, "other case record"));
   const cases = [...new Set(due.map((i) => caseWords(i.case, i.reference).replace(/^Case /, "")))];
   return `${plural(p.records, "record")} of ${plural(p.cases, "case")} (${cases.join("; ")}): ${parts.join(", ")}.` + residueWords(p);
 }
@@ -338,7 +353,8 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     h("p", {}, `${plural(p.records, "record")} to destroy (${bytes(p.bytes)}) in ${plural(p.cases, "case")}; ${p.held} kept because of a legal hold.`),
     due.length ? table("Records to destroy", due) : h("p", { class: "note" }, "No records to destroy."),
     ...due.filter((i) => i.paused).map((i) => h("p", { class: "note", "data-paused": i.case },
-      `${caseWords(i.case, i.reference)}: an earlier plan began destroying this case on ${day(i.paused)} and stopped, because the storage refused to delete a record under a legal hold. What was left has been kept. Carrying out this plan finishes destroying it.`)),
+      `${caseWords(i.case, i.reference)}: an earlier plan began destroying this case and stopped on ${day(i.paused)}, because the storage refused to delete a record under a legal hold. What was left has been kept. ` +
+      (p.state === "done" ? "This plan has since been carried out: its certificate says what was destroyed." : "Carrying out this plan finishes destroying it."))),
     held.length ? table("Records kept (on legal hold)", held, (it) => h("td", {}, reasons(it.held))) : null,
     residueSection(p),
     h("div", { id: "plan-actions-box" }), confirmSlot, actions, status, progress));
