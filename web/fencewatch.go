@@ -18,15 +18,27 @@ import (
 // taking posts until its fallback check, up to 66 s later — posts
 // acknowledged and then destroyed with the case. So each node also checks
 // every case its open connections are to, itself: one check per case per
-// node every fenceCheck, whatever the number of connections (a Stat of the
+// node every fenceCheck (less often past fenceRate checks a second),
+// whatever the number of connections (a Stat of the
 // case record, and a read only when it changed: cases.CheckFence), and
 // when a check first finds a case fenced (or gone) every connection to it
 // re-checks its rooms, as on the announcement. The checking goroutine runs
 // only while some connection is open.
 
 // fenceCheck is how often a node checks the cases its connections are to
-// for a fence they were not told of.
-const fenceCheck = 2 * time.Second
+// for a fence they were not told of; fenceRate caps the checks a node
+// makes a second (each a request to the object store), so a node with
+// more than fenceCheck×fenceRate cases open checks each less often: with
+// 100 cases open, every 10 s.
+const (
+	fenceCheck = 2 * time.Second
+	fenceRate  = 10
+)
+
+// fenceInterval is the wait before the next pass after one of n cases.
+func fenceInterval(every time.Duration, n int) time.Duration {
+	return max(every, time.Duration(n)*time.Second/fenceRate)
+}
 
 // fenceCheckers is how many cases one pass checks at once; fenceTimeout
 // bounds one case's check.
@@ -116,7 +128,7 @@ func (w *fenceWatch) run() {
 			return
 		}
 		w.pass(todo)
-		t.Reset(w.every)
+		t.Reset(fenceInterval(w.every, len(todo)))
 	}
 }
 

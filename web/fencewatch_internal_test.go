@@ -117,3 +117,23 @@ func TestFenceWatchChecksEachCaseOnce(t *testing.T) {
 	rm()
 	w.wait()
 }
+
+// TestFenceIntervalCapsTheRate: a node checks each open case every
+// fenceCheck while that keeps it under fenceRate checks a second, and
+// spaces its passes out past that (each check is a store request).
+func TestFenceIntervalCapsTheRate(t *testing.T) {
+	for _, c := range []struct {
+		cases int
+		want  time.Duration
+	}{
+		{0, fenceCheck}, {1, fenceCheck}, {20, fenceCheck}, {21, 2100 * time.Millisecond}, {100, 10 * time.Second},
+	} {
+		got := fenceInterval(fenceCheck, c.cases)
+		if got != c.want {
+			t.Errorf("%d cases: every %v, want %v", c.cases, got, c.want)
+		}
+		if c.cases > 0 && float64(c.cases)/got.Seconds() > fenceRate {
+			t.Errorf("%d cases every %v: over %d checks a second", c.cases, got, fenceRate)
+		}
+	}
+}
