@@ -351,8 +351,18 @@ func (s *Service) checkDocCount(ctx context.Context, caseID string) error {
 	return nil
 }
 
+// ErrDocumentLimit marks the refusal of a new document in a case that
+// already holds the most documents one case holds (a conflict); the web
+// layer gives it a problem type of its own, so a client can say so in
+// words rather than "it changed meanwhile".
+var ErrDocumentLimit = errors.New("document limit")
+
+// ErrVersionLimit marks the refusal of a new version of a document that
+// already has the most versions one document holds (a conflict).
+var ErrVersionLimit = errors.New("version limit")
+
 func errTooManyDocs(max int) error {
-	return fmt.Errorf("this case already has %s documents, the most one case holds; add new versions to documents already there instead: %w", count(max), fault.ErrConflict)
+	return fmt.Errorf("this case already has %s documents, the most one case holds; add new versions to documents already there instead: %w: %w", count(max), ErrDocumentLimit, fault.ErrConflict)
 }
 
 // A place claim (vault/<case>/pending/<doc>) stands for an upload between
@@ -468,7 +478,7 @@ func (s *Service) removeAll(ctx context.Context, key string) {
 // maxVersions (erased ones count: they stay in its record).
 func (s *Service) checkVersionCount(r *docRecord) error {
 	if len(r.Versions) >= s.maxVersions {
-		return fmt.Errorf("this document already has %s versions, the most one document holds; upload the new version as a new document: %w", count(s.maxVersions), fault.ErrConflict)
+		return fmt.Errorf("this document already has %s versions, the most one document holds; upload the new version as a new document: %w: %w", count(s.maxVersions), ErrVersionLimit, fault.ErrConflict)
 	}
 	return nil
 }
