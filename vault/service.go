@@ -368,8 +368,8 @@ func errTooManyDocs(max int) error {
 // A place claim (vault/<case>/pending/<doc>) stands for an upload between
 // its count and its document record. Claims older than defaultPlaceStale are not
 // counted (and are removed): the upload that made one crashed. An upload
-// whose claim took longer than placeCommitWithin to make and count gives
-// up instead of creating its document, so a claim still counted is never
+// whose claim took longer than placeCommitWithin to make and count (or to
+// make, count and audit) gives up instead of creating its document, so a claim still counted is never
 // one a count elsewhere already left out — given nodes' clocks and the
 // store's within defaultPlaceStale-placeCommitWithin of each other.
 const (
