@@ -51,6 +51,12 @@ const (
 	// already joined the case with another link (410): a link back in, not
 	// a new invitation, brings them back.
 	ProblemAlreadyJoined ProblemType = "already-joined"
+	// A new document in a case that already holds the most documents one
+	// case holds (409): the detail names the limit.
+	ProblemDocumentLimit ProblemType = "document-limit"
+	// A new version of a document that already has the most versions one
+	// document holds (409): the detail names the limit.
+	ProblemVersionLimit ProblemType = "version-limit"
 )
 
 // Header names Parley defines.

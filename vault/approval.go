@@ -223,7 +223,44 @@ func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseI
 		})
 		return ShareApproval{}, err
 	}
+	// The version may have been erased while the request was being made:
+	// erasure marks it erased (or deletes its version record, then the
+	// document's) before it lists the requests to delete, so a request
+	// written after that listing sees the version gone here, and goes.
+	if err := s.versionStillStored(ctx, caseID, docID, version); err != nil {
+		if errors.Is(err, fault.ErrGone) {
+			if derr := deleteAllVersions(context.WithoutCancel(ctx), s.store, approvalKey(caseID, docID, a.ID)); derr == nil {
+				s.settle(ctx, ev, "doc.share.requested", err, nil)
+			}
+		}
+		return ShareApproval{}, err
+	}
 	return s.withGaining(cs, d, a), nil
+}
+
+// versionStillStored reads version of document docID again: ErrGone if
+// the document, the version or its version record (its wrapped key) is
+// gone or the version is marked erased.
+func (s *Service) versionStillStored(ctx context.Context, caseID, docID string, version int) error {
+	gone := fmt.Errorf("the version of the document this request was about has just been erased; there is nothing to share: %w", fault.ErrGone)
+	var d docRecord
+	if _, err := s.meta.Get(ctx, docKey(caseID, docID), &d); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return gone
+		}
+		return err
+	}
+	if !requestAbout(&d, &ShareApproval{Version: version}) {
+		return gone
+	}
+	var vr versionRecord
+	if _, err := s.meta.Get(ctx, versionKey(caseID, docID, version), &vr); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return gone
+		}
+		return err
+	}
+	return nil
 }
 
 // withGaining completes a request for an answer: who would gain access

@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
@@ -211,6 +215,125 @@ func TestCrashedUploadFreesItsPlace(t *testing.T) {
 		}
 		if n := countObjects(t, store, placePrefix(k.caseID)); n != 0 {
 			t.Errorf("%d place claims left", n)
+		}
+	})
+}
+
+// uploadEntriesTrue checks the audit entries from index from on: every
+// doc.upload names a version that is visible now, unless a
+// doc.upload.failed with its op follows it. It returns how many entries
+// of each kind it saw.
+func uploadEntriesTrue(t *testing.T, e *env, k *cast, from int64) (uploads, failed int) {
+	t.Helper()
+	evs := e.entries(t, from)
+	corrected := map[string]bool{}
+	for _, ev := range evs {
+		if ev.Type == "doc.upload.failed" {
+			failed++
+			corrected[ev.Attrs[audit.OpAttr]] = true
+		}
+	}
+	for _, ev := range evs {
+		if ev.Type != "doc.upload" {
+			continue
+		}
+		uploads++
+		if corrected[ev.Attrs[audit.OpAttr]] {
+			continue
+		}
+		d, err := e.vault.Get(t.Context(), k.who["mediator"], k.caseID, ev.Objects[0])
+		if err != nil {
+			t.Errorf("doc.upload (version %s) names document %s, which is not there: %v", ev.Attrs["version"], ev.Objects[0], err)
+			continue
+		}
+		if !slices.ContainsFunc(d.Versions, func(v VersionInfo) bool { return strconv.Itoa(v.Version) == ev.Attrs["version"] }) {
+			t.Errorf("doc.upload names version %s of %s, which is not there (versions %+v)", ev.Attrs["version"], ev.Objects[0], d.Versions)
+		}
+	}
+	return uploads, failed
+}
+
+// TestUploadRefusedAtItsClaimLeavesNoEntry: an upload that passed the
+// early count, and whose place is then taken while its bytes stream, is
+// refused at its place claim; the audit log holds no doc.upload for it
+// (before, its entry was appended before the claim and stayed, naming an
+// upload that never happened).
+func TestUploadRefusedAtItsClaimLeavesNoEntry(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		e.vault.maxDocs = 2
+		k := e.newCast(t)
+		ctx := t.Context()
+		med := k.who["mediator"]
+		e.upload(t, med, k.caseID, "doc 0", k.audience(t, "joint"), ClassEvidence, []byte("x"))
+		from := e.log.Size()
+		g := &gatedReader{first: strings.NewReader(strings.Repeat("draft ", 20000)), rest: strings.NewReader("end"),
+			started: make(chan struct{}), release: make(chan struct{})}
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.vault.Upload(ctx, med, k.caseID, NewDocument{Name: "late", Audience: k.audience(t, "joint"), Class: ClassEvidence}, g)
+			done <- err
+		}()
+		<-g.started
+		// Another upload takes the last place meanwhile (its claim, as
+		// if it were between its count and its record).
+		if _, err := e.meta.Create(ctx, placeKey(k.caseID, "d-other"), placeRecord{Doc: "d-other", At: time.Now().UTC()}); err != nil {
+			close(g.release)
+			t.Fatal(err)
+		}
+		close(g.release)
+		if err := <-done; !errors.Is(err, fault.ErrConflict) || !strings.HasPrefix(err.Error(), "this case already has 2 documents") {
+			t.Fatalf("upload into a place taken meanwhile: %v", err)
+		}
+		for _, ev := range e.entries(t, from) {
+			if strings.HasPrefix(ev.Type, "doc.upload") {
+				t.Errorf("refused upload left %s in the audit log: %+v", ev.Type, ev)
+			}
+		}
+		if n := countObjects(t, store, "docs/"+k.caseID+"/"); n != 1 {
+			t.Errorf("%d ciphertext objects for 1 document", n)
+		}
+	})
+}
+
+// TestVersionRefusedAtTheLimitIsCorrectedInTheLog: of two versions
+// uploading side by side into a document's last place, the one that
+// commits second is refused; its doc.upload entry (appended before the
+// version could become visible) is followed by doc.upload.failed with
+// its op and cause "conflict". Before, it stood uncorrected.
+func TestVersionRefusedAtTheLimitIsCorrectedInTheLog(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		e.vault.maxVersions = 2
+		k := e.newCast(t)
+		ctx := t.Context()
+		med := k.who["mediator"]
+		d := e.upload(t, med, k.caseID, "Offer.pdf", k.audience(t, "joint"), ClassEvidence, []byte("v1"))
+		from := e.log.Size()
+		g := &gatedReader{first: strings.NewReader(strings.Repeat("draft ", 20000)), rest: strings.NewReader("end"),
+			started: make(chan struct{}), release: make(chan struct{})}
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.vault.AddVersion(ctx, med, k.caseID, d.ID, NewVersion{}, g)
+			done <- err
+		}()
+		<-g.started // its number reserved, its bytes streaming
+		if _, err := e.vault.AddVersion(ctx, med, k.caseID, d.ID, NewVersion{}, bytes.NewReader([]byte("v2"))); err != nil {
+			close(g.release)
+			t.Fatal(err)
+		}
+		close(g.release)
+		if err := <-done; !errors.Is(err, fault.ErrConflict) || !strings.HasPrefix(err.Error(), "this document already has 2 versions") {
+			t.Fatalf("version into a place taken meanwhile: %v", err)
+		}
+		uploads, failed := uploadEntriesTrue(t, e, k, from)
+		if uploads != 2 || failed != 1 {
+			t.Errorf("%d doc.upload and %d doc.upload.failed entries, want 2 and 1", uploads, failed)
+		}
+		for _, ev := range e.entries(t, from) {
+			if ev.Type == "doc.upload.failed" && ev.Attrs["cause"] != "conflict" {
+				t.Errorf("correction's cause %q, want conflict", ev.Attrs["cause"])
+			}
 		}
 	})
 }

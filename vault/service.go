@@ -253,7 +253,7 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 	now := s.now().UTC()
 	d := &docRecord{ID: docID, Case: caseID, Class: n.Class, Audience: n.Audience,
 		Created: now, CreatedBy: actor.ID, NextVersion: 2}
-	v, err := s.storeVersionAs(ctx, cs, d, 1, name, mt, body, e)
+	v, ev, err := s.storeVersionAs(ctx, cs, d, 1, name, mt, body, e)
 	if err != nil {
 		if e != nil && errors.Is(err, objstore.ErrPrecondition) {
 			return Document{}, fmt.Errorf("document %s exists already: choose another id: %w", docID, fault.ErrConflict)
@@ -274,20 +274,46 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
 		return Document{}, fmt.Errorf("hold new document: %w", err)
 	}
-	release, err := s.claimDocPlace(ctx, caseID, d.ID)
+	// The place is claimed before the upload is audited: an upload the
+	// case has no room for leaves no entry. The entry is appended before
+	// the document record makes the version visible.
+	claim, err := s.claimDocPlace(ctx, caseID, d.ID)
 	if err != nil {
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
 		return Document{}, err
 	}
+	if ev, err = s.auditUpload(ctx, ev); err != nil {
+		claim.release()
+		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
+		return Document{}, err
+	}
+	if err := claim.fresh(); err != nil {
+		// The entry took too long to append: the claim may be counted
+		// out elsewhere by now.
+		claim.release()
+		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
+		s.uploadFailed(ctx, ev, err, nil)
+		return Document{}, err
+	}
 	_, err = s.meta.Create(ctx, docKey(caseID, d.ID), d)
-	release()
+	claim.release()
 	if err != nil {
 		if e != nil {
 			// A client-chosen id already taken: the version stored above
 			// is not this document's.
 			s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
 		}
+		s.uploadFailed(ctx, ev, err, s.versionLanded(caseID, d.ID, v))
 		return Document{}, err
+	}
+	// The document is taken back, if at all, only by deleting its
+	// record: once that succeeded the upload is known not to stand.
+	takeBack := func(cause error) {
+		bg := context.WithoutCancel(ctx)
+		if derr := s.meta.Delete(bg, docKey(caseID, d.ID)); derr == nil {
+			s.unstageVersion(bg, caseID, d.ID, 1)
+			s.uploadFailed(bg, ev, cause, nil)
+		}
 	}
 	if !held {
 		// A case hold placed while this upload ran: SetCaseHold writes
@@ -300,18 +326,12 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 		if err != nil {
 			// Not left listed without its hold: the upload never
 			// succeeded, so its record and version go again.
-			bg := context.WithoutCancel(ctx)
-			if derr := s.meta.Delete(bg, docKey(caseID, d.ID)); derr == nil {
-				s.unstageVersion(bg, caseID, d.ID, 1)
-			}
+			takeBack(err)
 			return Document{}, fmt.Errorf("hold new document: %w", err)
 		}
 	}
 	if err := s.refusedSince(ctx, caseID); err != nil {
-		bg := context.WithoutCancel(ctx)
-		if derr := s.meta.Delete(bg, docKey(caseID, d.ID)); derr == nil {
-			s.unstageVersion(bg, caseID, d.ID, 1)
-		}
+		takeBack(err)
 		return Document{}, err
 	}
 	return d.view(cs.allowed(policy.DocDownload, pd), true), nil
@@ -331,15 +351,25 @@ func (s *Service) checkDocCount(ctx context.Context, caseID string) error {
 	return nil
 }
 
+// ErrDocumentLimit marks the refusal of a new document in a case that
+// already holds the most documents one case holds (a conflict); the web
+// layer gives it a problem type of its own, so a client can say so in
+// words rather than "it changed meanwhile".
+var ErrDocumentLimit = errors.New("document limit")
+
+// ErrVersionLimit marks the refusal of a new version of a document that
+// already has the most versions one document holds (a conflict).
+var ErrVersionLimit = errors.New("version limit")
+
 func errTooManyDocs(max int) error {
-	return fmt.Errorf("this case already has %s documents, the most one case holds; add new versions to documents already there instead: %w", count(max), fault.ErrConflict)
+	return fmt.Errorf("this case already has %s documents, the most one case holds; add new versions to documents already there instead: %w: %w", count(max), ErrDocumentLimit, fault.ErrConflict)
 }
 
 // A place claim (vault/<case>/pending/<doc>) stands for an upload between
 // its count and its document record. Claims older than defaultPlaceStale are not
 // counted (and are removed): the upload that made one crashed. An upload
-// whose claim took longer than placeCommitWithin to make and count gives
-// up instead of creating its document, so a claim still counted is never
+// whose claim took longer than placeCommitWithin to make and count (or to
+// make, count and audit) gives up instead of creating its document, so a claim still counted is never
 // one a count elsewhere already left out — given nodes' clocks and the
 // store's within defaultPlaceStale-placeCommitWithin of each other.
 const (
@@ -363,8 +393,8 @@ type placeRecord struct {
 // uploads racing for the last place the one counting later sees the
 // other's claim or document, and one of them refuses (both may: the
 // refused upload is tried again).
-func (s *Service) claimDocPlace(ctx context.Context, caseID, docID string) (release func(), err error) {
-	start := time.Now()
+func (s *Service) claimDocPlace(ctx context.Context, caseID, docID string) (*placeClaim, error) {
+	c := &placeClaim{start: time.Now()}
 	key := placeKey(caseID, docID)
 	if _, err := s.meta.Create(ctx, key, placeRecord{Doc: docID, At: s.now().UTC()}); err != nil {
 		if errors.Is(err, metastore.ErrExists) {
@@ -372,20 +402,37 @@ func (s *Service) claimDocPlace(ctx context.Context, caseID, docID string) (rele
 		}
 		return nil, err
 	}
-	release = func() { s.removeAll(context.WithoutCancel(ctx), key) }
+	c.release = func() { s.removeAll(context.WithoutCancel(ctx), key) }
 	n, err := s.countDocs(ctx, caseID)
 	switch {
 	case err != nil:
 	case n > s.maxDocs:
 		err = errTooManyDocs(s.maxDocs)
-	case time.Since(start) > placeCommitWithin:
-		err = fmt.Errorf("the store answered too slowly to add the document; try again: %w", fault.ErrUnavailable)
+	default:
+		err = c.fresh()
 	}
 	if err != nil {
-		release()
+		c.release()
 		return nil, err
 	}
-	return release, nil
+	return c, nil
+}
+
+// placeClaim is a place taken by claimDocPlace.
+type placeClaim struct {
+	start   time.Time // monotonic: before the claim was written
+	release func()
+}
+
+// fresh refuses once the claim is older than placeCommitWithin: the
+// upload gives up rather than create its document under a claim a count
+// elsewhere may already leave out. Checked after the count and again
+// just before the document record is created.
+func (c *placeClaim) fresh() error {
+	if time.Since(c.start) > placeCommitWithin {
+		return fmt.Errorf("the store answered too slowly to add the document; try again: %w", fault.ErrUnavailable)
+	}
+	return nil
 }
 
 // countDocs counts the case's documents and the places claimed by uploads
@@ -431,7 +478,7 @@ func (s *Service) removeAll(ctx context.Context, key string) {
 // maxVersions (erased ones count: they stay in its record).
 func (s *Service) checkVersionCount(r *docRecord) error {
 	if len(r.Versions) >= s.maxVersions {
-		return fmt.Errorf("this document already has %s versions, the most one document holds; upload the new version as a new document: %w", count(s.maxVersions), fault.ErrConflict)
+		return fmt.Errorf("this document already has %s versions, the most one document holds; upload the new version as a new document: %w: %w", count(s.maxVersions), ErrVersionLimit, fault.ErrConflict)
 	}
 	return nil
 }
@@ -503,7 +550,7 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 	if err != nil {
 		return Document{}, err
 	}
-	v, err := s.storeVersion(ctx, cs, &reserved, num, name, mt, body)
+	v, ev, err := s.storeVersion(ctx, cs, &reserved, num, name, mt, body)
 	if err != nil {
 		return Document{}, err
 	}
@@ -519,6 +566,14 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 	if err != nil {
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, docID, num)
 		return Document{}, fmt.Errorf("hold new version: %w", err)
+	}
+	// Audited before the version becomes visible. Its place is decided
+	// only as it does (uploads side by side each passed the count when
+	// they reserved their numbers): a version refused there is followed
+	// by doc.upload.failed.
+	if ev, err = s.auditUpload(ctx, ev); err != nil {
+		s.unstageVersion(context.WithoutCancel(ctx), caseID, docID, num)
+		return Document{}, err
 	}
 	committed, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
 		// Decided once more as the version becomes visible: if the document
@@ -545,6 +600,7 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		// go too (best effort: an orphan left here is unreadable once the
 		// case key is destroyed, and no listing names it).
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, docID, num)
+		s.uploadFailed(ctx, ev, err, s.versionLanded(caseID, docID, v))
 		return Document{}, err
 	}
 	if !heldBefore {
@@ -569,6 +625,7 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 			return nil
 		}); derr == nil {
 			s.unstageVersion(bg, caseID, docID, num)
+			s.uploadFailed(bg, ev, err, nil)
 		}
 		return Document{}, err
 	}
@@ -596,27 +653,29 @@ func (s *Service) discardVersion(ctx context.Context, caseID, docID string, num 
 	}
 }
 
-// storeVersion encrypts body into the version's object, writes the record
-// with its wrapped data key and audits the upload. The version is not yet
-// visible: the caller adds it to the document record.
-func (s *Service) storeVersion(ctx context.Context, cs *caseScope, d *docRecord, num int, name, mt string, body io.Reader) (VersionInfo, error) {
+// storeVersion encrypts body into the version's object and writes the
+// record with its wrapped data key. The version is not yet visible, nor
+// audited: the caller appends the returned doc.upload entry
+// (auditUpload) once the version has its place, then adds it to the
+// document record.
+func (s *Service) storeVersion(ctx context.Context, cs *caseScope, d *docRecord, num int, name, mt string, body io.Reader) (VersionInfo, audit.Event, error) {
 	return s.storeVersionAs(ctx, cs, d, num, name, mt, body, nil)
 }
 
 // storeVersionAs is storeVersion; with e (an end-to-end encrypted version)
 // body is the client's ciphertext: its SHA-256 and size are what is
 // recorded and checked, and e's wraps are kept in the version record.
-func (s *Service) storeVersionAs(ctx context.Context, cs *caseScope, d *docRecord, num int, name, mt string, body io.Reader, e *e2eeUpload) (VersionInfo, error) {
+func (s *Service) storeVersionAs(ctx context.Context, cs *caseScope, d *docRecord, num int, name, mt string, body io.Reader, e *e2eeUpload) (VersionInfo, audit.Event, error) {
 	b := Binding{Case: d.Case, Doc: d.ID, Version: num}
 	caseKey, err := caseKeyForWrite(ctx, s.store, s.mk, d.Case)
 	if err != nil {
-		return VersionInfo{}, err
+		return VersionInfo{}, audit.Event{}, err
 	}
 	dataKey := make([]byte, 32)
 	rand.Read(dataKey)
 	wrapped, err := wrapDataKey(caseKey, dataKey, b)
 	if err != nil {
-		return VersionInfo{}, err
+		return VersionInfo{}, audit.Event{}, err
 	}
 	key := objectKey(d.Case, d.ID, num)
 	limit := s.maxSize
@@ -630,7 +689,7 @@ func (s *Service) storeVersionAs(ctx context.Context, cs *caseScope, d *docRecor
 	}
 	info, err := s.putEncrypted(ctx, key, dataKey, b, in, true)
 	if err != nil {
-		return VersionInfo{}, err
+		return VersionInfo{}, audit.Event{}, err
 	}
 	sum := hex.EncodeToString(src.h.Sum(nil))
 	size := src.n
@@ -640,7 +699,7 @@ func (s *Service) storeVersionAs(ctx context.Context, cs *caseScope, d *docRecor
 		var ok bool
 		if size, ok = e2ee.StreamPlainSize(src.n); !ok {
 			s.store.Delete(context.WithoutCancel(ctx), key, info.VersionID)
-			return VersionInfo{}, fault.Invalid("body", "not an end-to-end encrypted document stream (its length fits no stream)")
+			return VersionInfo{}, audit.Event{}, fault.Invalid("body", "not an end-to-end encrypted document stream (its length fits no stream)")
 		}
 	}
 	now := s.now().UTC()
@@ -651,17 +710,50 @@ func (s *Service) storeVersionAs(ctx context.Context, cs *caseScope, d *docRecor
 	}
 	if _, err := s.meta.Create(ctx, versionKey(d.Case, d.ID, num), vr); err != nil {
 		s.store.Delete(context.WithoutCancel(ctx), key, info.VersionID)
-		return VersionInfo{}, err
+		return VersionInfo{}, audit.Event{}, err
 	}
-	// Audited before the version becomes visible: an upload whose entry
-	// cannot be written does not happen.
-	if err := s.record(ctx, audit.Event{Type: "doc.upload", Actor: cs.actor.ID, Case: d.Case,
+	// Not audited yet: the caller appends ev (auditUpload) once the
+	// version has its place, before it becomes visible.
+	ev := audit.Event{Type: "doc.upload", Actor: cs.actor.ID, Case: d.Case,
 		Objects: []string{d.ID}, Hashes: []string{s.commit(sum)},
-		Attrs: uploadAttrs(num, d, size, e != nil)}); err != nil {
-		return VersionInfo{}, fmt.Errorf("audit: %w", err)
-	}
+		Attrs: uploadAttrs(num, d, size, e != nil)}
 	return VersionInfo{Version: num, Name: name, MediaType: mt, Size: size, SHA256: sum,
-		Uploader: cs.actor.ID, Created: now, E2EE: e != nil}, nil
+		Uploader: cs.actor.ID, Created: now, E2EE: e != nil}, ev, nil
+}
+
+// auditUpload appends ev, an upload's doc.upload entry, paired (an op id)
+// so that a correction can name it: the version has its place (a claim,
+// a reserved number) and is about to become visible. An upload whose
+// entry cannot be written does not happen.
+func (s *Service) auditUpload(ctx context.Context, ev audit.Event) (audit.Event, error) {
+	ev = audit.Paired(ev)
+	if err := s.record(ctx, ev); err != nil {
+		return ev, fmt.Errorf("audit: %w", err)
+	}
+	return ev, nil
+}
+
+// uploadFailed follows ev, an appended doc.upload, when its version did
+// not become visible (or was taken back): doc.upload.failed, or
+// doc.upload.unknown if landed (nil: known absent) cannot tell.
+func (s *Service) uploadFailed(ctx context.Context, ev audit.Event, cause error, landed func(context.Context) (bool, error)) {
+	s.settle(ctx, ev, "doc.upload", cause, landed)
+}
+
+// versionLanded reads document docID's record back and reports whether
+// it shows version v (the same number and content) visible.
+func (s *Service) versionLanded(caseID, docID string, v VersionInfo) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		var r docRecord
+		if _, err := s.meta.Get(ctx, docKey(caseID, docID), &r); err != nil {
+			if errors.Is(err, metastore.ErrNotFound) {
+				return false, nil
+			}
+			return false, err
+		}
+		got, ok := r.version(v.Version)
+		return ok && got.SHA256 == v.SHA256 && got.Created.Equal(v.Created), nil
+	}
 }
 
 // aheadSegments is how far (in segments) encryption may run ahead of the

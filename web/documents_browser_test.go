@@ -17,7 +17,8 @@ import (
 // documents, with all of them one choice away; a share's confirmation names
 // a party invited and not joined yet; when that party joins (here, through
 // the Go client on "ask join"), the "Visible to" lines name them without a
-// reload. axe runs on each screen.
+// reload. An upload into a case that holds the most documents it can
+// says so in plain words, and what to do. axe runs on each screen.
 func TestBrowserDocuments(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
@@ -39,6 +40,6 @@ func TestBrowserDocuments(t *testing.T) {
 				return "", err
 			},
 		},
-		shots: []string{"documents-party.png", "documents-party-phone.png", "documents-share.png", "documents-share-phone.png"},
+		shots: []string{"documents-party.png", "documents-party-phone.png", "documents-share.png", "documents-share-phone.png", "documents-limit-phone.png"},
 	}.run(t, n.URL)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/vault"
 )
 
 const problemTypeBase = api.ProblemTypeBase
@@ -100,7 +101,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // typedProblem gives the refusals a client must tell apart from others of
 // the same status a type of their own: a signature on a replaced agreement
-// version and one on a filed agreement (both 409), and an invitation for
+// version and one on a filed agreement, a document refused because its
+// case holds the most documents it can and a version because its document
+// holds the most versions (all 409), and an invitation for
 // someone who already joined with another link (410, where a new
 // invitation would make a second copy of them). The detail is the
 // refusal's own sentence.
@@ -117,6 +120,10 @@ func typedProblem(err error) (api.Problem, bool) {
 		t, status, title, marker, base = api.ProblemAgreementSuperseded, http.StatusConflict, "This version was replaced", agreement.ErrSuperseded, fault.ErrConflict
 	case errors.Is(err, agreement.ErrFiled):
 		t, status, title, marker, base = api.ProblemAgreementFiled, http.StatusConflict, "The agreement was filed", agreement.ErrFiled, fault.ErrConflict
+	case errors.Is(err, vault.ErrDocumentLimit):
+		t, status, title, marker, base = api.ProblemDocumentLimit, http.StatusConflict, "This case holds as many documents as it can", vault.ErrDocumentLimit, fault.ErrConflict
+	case errors.Is(err, vault.ErrVersionLimit):
+		t, status, title, marker, base = api.ProblemVersionLimit, http.StatusConflict, "This document holds as many versions as it can", vault.ErrVersionLimit, fault.ErrConflict
 	case errors.Is(err, cases.ErrAlreadyJoined):
 		t, status, title, base = api.ProblemAlreadyJoined, http.StatusGone, "Already joined", fault.ErrGone
 	default:

@@ -394,3 +394,69 @@ func TestVaultRangeHeaderParsing(t *testing.T) {
 		}
 	}
 }
+
+// TestUploadLimitsAreTheirOwnProblems: a document refused because its
+// case holds the most documents one case holds, and a version refused
+// because its document holds the most versions, are 409 problems of types
+// of their own (document-limit, version-limit), so a client can say which
+// limit was met rather than "it changed meanwhile"; the detail names the
+// limit in words. Before, both were the generic conflict.
+func TestUploadLimitsAreTheirOwnProblems(t *testing.T) {
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
+	k := newVaultCast(t, n)
+	ctx := t.Context()
+	token := k.as["mediator"].Token
+	docs := n.URL + "/api/v1/cases/" + k.caseID + "/documents"
+	name := map[string]string{api.DocumentNameHeader: "Offer.pdf"}
+	res := rawRequest(t, http.MethodPost, docs+"?audience=joint&class=evidence", token, strings.NewReader("v1"), name)
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("upload: %d %+v", res.StatusCode, problemOf(t, res))
+	}
+	var d api.Document
+	if err := json.NewDecoder(res.Body).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	for v := 2; v <= vault.MaxVersionsPerDocument; v++ {
+		if res := rawRequest(t, http.MethodPost, docs+"/"+d.ID+"/versions", token, strings.NewReader(fmt.Sprint("v", v)), name); res.StatusCode != http.StatusCreated {
+			t.Fatalf("version %d: %d %+v", v, res.StatusCode, problemOf(t, res))
+		}
+	}
+	res = rawRequest(t, http.MethodPost, docs+"/"+d.ID+"/versions", token, strings.NewReader("one too many"), name)
+	p := problemOf(t, res)
+	if res.StatusCode != http.StatusConflict || p.Type != api.ProblemTypeBase+string(api.ProblemVersionLimit) ||
+		!strings.HasPrefix(p.Detail, "this document already has 100 versions") || strings.Contains(p.Detail, "version limit") {
+		t.Fatalf("version past the limit: %d %+v", res.StatusCode, p)
+	}
+
+	// The case's other places taken by uploads under way (place claims,
+	// vault/<case>/pending/<doc>, as an upload writes them before it
+	// creates its document): the next document is refused.
+	claims := make(chan int)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			var err error
+			for i := range claims {
+				if err == nil {
+					_, err = n.Meta.Create(ctx, fmt.Sprintf("vault/%s/pending/d_claim%d", k.caseID, i), map[string]any{"at": time.Now().UTC()})
+				}
+			}
+			errs <- err
+		}()
+	}
+	for i := range vault.MaxDocumentsPerCase - 1 {
+		claims <- i
+	}
+	close(claims)
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	res = rawRequest(t, http.MethodPost, docs+"?audience=joint&class=evidence", token, strings.NewReader("late"), name)
+	p = problemOf(t, res)
+	if res.StatusCode != http.StatusConflict || p.Type != api.ProblemTypeBase+string(api.ProblemDocumentLimit) ||
+		!strings.HasPrefix(p.Detail, "this case already has 1,000 documents") || strings.Contains(p.Detail, "document limit") {
+		t.Fatalf("document past the limit: %d %+v", res.StatusCode, p)
+	}
+}

@@ -99,6 +99,11 @@ export function uploadErrorWords(status: number, body: string, maxSize: number):
   if (status === 400) return "The document was not accepted, so nothing was saved: " + (uploadFieldWords[p.errors?.[0]?.field ?? ""] ??
     "this browser could not send it properly. Reload the page and try again; if this keeps happening, tell your mediator") + ".";
   if (status >= 500) return "The server could not store the document just now, so nothing was saved. Try again in a minute.";
+  if (status === 409 && p.type === W.ProblemTypeBase + ("document-limit" satisfies W.ProblemType)) {
+    // The server's detail names the limit ("this case already has 1,000 documents, …").
+    const most = /\b(\d[\d,]*) documents\b/.exec(p.detail ?? "")?.[1];
+    return `This case already holds ${most ? most + " documents, the most one case can hold" : "as many documents as one case can hold"}, so no more can be added. Ask the mediator how else to share this one.`;
+  }
   if (status === 409) return "The document was not saved: it changed meanwhile (someone may have added a version just now). Reload the page and try again.";
   if (status === 429) return "The document was not saved: there were too many attempts in a short time. Wait a minute and try again.";
   return "The document was not saved. Reload the page and try again.";

@@ -41,6 +41,25 @@ await run(async () => {
   check(failed.includes("The connection was lost during the upload, so nothing was saved") && !failed.includes("Failed to fetch"), "a failed upload says what happened: " + failed);
   await party.unroute(uploads);
 
+  // A case that holds the most documents it can says so, and what to do
+  // (the server's answer, as web.TestUploadLimitsAreTheirOwnProblems
+  // checks it is, given here: filling a case takes minutes).
+  await party.route(uploads, (r) => (r.request().method() === "POST" ? r.fulfill({
+    status: 409, contentType: "application/problem+json",
+    body: JSON.stringify({ type: "urn:parley:problem:document-limit", title: "This case holds as many documents as it can", status: 409,
+      detail: "this case already has 1,000 documents, the most one case holds; add new versions to documents already there instead" }),
+  }) : r.continue()));
+  await party.click("#doc-upload");
+  const full = await party.locator("#doc-upload-error", { hasText: "1,000 documents" }).innerText();
+  check(full.includes("This case already holds 1,000 documents, the most one case can hold") && full.includes("Ask the mediator") &&
+    !full.includes("changed meanwhile") && !lower(full).includes("version") && !lower(full).includes("limit"),
+  "an upload into a full case says so in plain words, and what to do: " + full);
+  await party.setViewportSize({ width: 390, height: 844 });
+  await party.locator("#doc-upload-error").scrollIntoViewIfNeeded();
+  await party.screenshot({ path: `${shots}/documents-limit-phone.png` });
+  await party.setViewportSize({ width: 1280, height: 900 });
+  await party.unroute(uploads);
+
   // An upload with progress.
   await party.evaluate(() => {
     window.__progress = [];
