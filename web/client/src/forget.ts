@@ -1,0 +1,101 @@
+// Signing out on a shared computer: what this browser keeps of Parley, and
+// how it is all removed ("Sign out and forget this browser").
+//
+// Kept for this origin: IndexedDB "parley" (the device keys, the pins —
+// log key, checkpoints, membership statements, sealed rooms' entries with
+// their members, each account's first device — and chain keys another
+// device handed over), decrypted documents' temporary files in the origin
+// private file system (OPFS, parley-tmp), and in localStorage who last used
+// the browser and which welcomes were seen. Forgetting revokes this
+// browser's device in the key directory first (a revocation it signs
+// itself, which always counts: docs/protocol.md, "Revoking a device"), so
+// nobody seals anything new to it, then signs out and deletes all of it.
+import { call } from "./api";
+import * as E from "./e2ee";
+import { loadDevice } from "./store";
+import { sweepAllTemporary } from "./docs-e2ee-ui";
+import { b64 } from "./wire";
+import type { RecordRequest } from "./wire_gen";
+import { h } from "./dom";
+
+/**
+ * Revokes this browser's device of account in the key directory, if it has
+ * a registered one. Resolves to false only when there is one the service
+ * could not be told about (not reached, or it refused).
+ */
+export async function revokeThisBrowser(account: string): Promise<boolean> {
+  try {
+    const dev = await loadDevice(account);
+    if (!dev?.registered) return true; // nothing was ever sent to a device here
+    const record = await E.revoke(dev.keys, dev.keys.id);
+    await call("POST", "/api/v1/keys/revocations?since=0", { record: b64(record) } satisfies RecordRequest);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Deletes one IndexedDB database, waiting at most ms for other connections to close. */
+function dropDatabase(name: string, ms = 5000): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    const req = indexedDB.deleteDatabase(name);
+    req.onsuccess = req.onerror = () => { clearTimeout(t); resolve(); };
+  });
+}
+
+/** Deletes everything Parley keeps in this browser for this origin: IndexedDB, OPFS, localStorage, sessionStorage. */
+export async function forgetThisBrowser(): Promise<void> {
+  await sweepAllTemporary();
+  try {
+    const root = await navigator.storage?.getDirectory?.();
+    if (root) {
+      const names: string[] = [];
+      for await (const n of (root as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(n);
+      for (const n of names) await root.removeEntry(n, { recursive: true }).catch(() => {});
+    }
+  } catch { /* no OPFS */ }
+  let dbs: string[] = ["parley"];
+  try {
+    const listed = await indexedDB.databases?.();
+    if (listed) dbs = [...new Set([...dbs, ...listed.map((d) => d.name ?? "").filter(Boolean)])];
+  } catch { /* the list is not offered: the one Parley makes */ }
+  await Promise.all(dbs.map((n) => dropDatabase(n)));
+  try { localStorage.clear(); } catch { /* private mode */ }
+  try { sessionStorage.clear(); } catch { /* private mode */ }
+}
+
+/**
+ * The confirmation of "Sign out and forget this browser", in plain words:
+ * what it does, who still sees what, and how to come back. confirm runs
+ * when the person chooses to go ahead.
+ */
+export function forgetDialog(confirm: (status: (text: string) => void) => Promise<void>): HTMLDialogElement {
+  const status = h("p", { id: "forget-status", role: "status" });
+  const go = h("button", { type: "button", class: "danger", id: "forget-confirm" }, "Forget this browser and sign out") as HTMLButtonElement;
+  const keep = h("button", { type: "button", id: "forget-cancel" }, "Keep this browser") as HTMLButtonElement;
+  const dlg = h("dialog", { id: "forget", class: "forget", "aria-labelledby": "forget-title" },
+    h("h2", { id: "forget-title" }, "Sign out and forget this browser?"),
+    h("p", {}, "Choose this if other people use this computer or phone too. Parley will:"),
+    h("ul", {},
+      h("li", {}, "tell Parley to stop sending anything new to this browser;"),
+      h("li", {}, "sign you out;"),
+      h("li", {}, "delete from this browser the keys that let it read your mediation, and any copies of documents it opened.")),
+    h("p", {}, h("strong", {}, "Afterwards, this browser cannot read your mediation — not even the messages you read here before."),
+      " Nothing is deleted from the mediation itself: your mediator and the others in it still see everything as before."),
+    h("h3", {}, "Coming back"),
+    h("p", {}, "To come back, ask your mediator for a new link. Then:"),
+    h("ul", {},
+      h("li", {}, "If you also use Parley on another phone or computer, what it can read stays readable there. To read your earlier messages on this browser again, add this browser from there with “Add a device”."),
+      h("li", {}, "If this is the only phone or computer you have used for your mediation, you cannot read your earlier messages again, anywhere. Your mediator can let this browser in again: it will show what is said from then on, but it cannot give your consent to pass a message on to the other side.")),
+    h("div", { class: "row" }, keep, go),
+    status) as HTMLDialogElement;
+  keep.onclick = () => dlg.close();
+  dlg.addEventListener("close", () => dlg.remove());
+  go.onclick = async () => {
+    go.disabled = keep.disabled = true;
+    dlg.addEventListener("cancel", (e) => e.preventDefault());
+    await confirm((t) => { status.textContent = t; });
+  };
+  return dlg;
+}
