@@ -18,7 +18,8 @@ import (
 // back in, "Sign out and forget this browser" asks in plain words, then
 // revokes the browser's device in the key directory (checked here, on the
 // server) and leaves no IndexedDB database, no OPFS entry and nothing in
-// localStorage or sessionStorage.
+// localStorage or sessionStorage; a page opened with no session deletes
+// a crashed tab's decrypted files too.
 func TestBrowserForget(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})

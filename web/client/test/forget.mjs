@@ -122,4 +122,11 @@ await run(async () => {
   await axeCheck(party, "the forgotten page");
   await party.setViewportSize({ width: 1280, height: 900 });
   await shoot(party, "forget-done");
+
+  // A page that opens with no session deletes what a crashed tab left.
+  await leaveDecrypted(party);
+  await party.reload();
+  await party.locator("#come-back-title").waitFor();
+  k = await kept(party);
+  check(!k.files.some((f) => f.startsWith("parley-tmp")), "a page opened with no session deleted the decrypted temporary files: " + k.files.join(", "));
 });
