@@ -9,7 +9,7 @@ import { deskView, deskButton, inviteWords } from "./desk";
 import { api, APIError, Account, Case, plainWords } from "./api";
 import { mountDocuments, DocsScreen } from "./documents";
 import { forgetDecrypted, sweepAllTemporary } from "./docs-e2ee-ui";
-import { forgetDialog, forgetThisBrowser, revokeThisBrowser } from "./forget";
+import { forgetDialog, forgetThisBrowser } from "./forget";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
 import { registerDevice, SecureCase, SecureEvent } from "./secure";
@@ -292,8 +292,8 @@ async function start(): Promise<void> {
 
 /**
  * "Sign out and forget this browser" (a party on a shared computer): asks,
- * in plain words, then revokes this browser's device, signs out and deletes
- * everything Parley kept here (forget.ts).
+ * in plain words, then signs out and deletes everything Parley kept here
+ * (forget.ts).
  */
 function forgetButton(): HTMLElement {
   document.getElementById("forget-open")?.remove();
@@ -302,11 +302,10 @@ function forgetButton(): HTMLElement {
       const dlg = forgetDialog(async (status) => {
         status("Forgetting this browser…");
         sc?.close();
-        const revoked = await revokeThisBrowser(me.id);
         await forgetDecrypted();
         await api.logout().catch(() => {});
         await forgetThisBrowser();
-        location.href = "/app#" + (revoked ? "forgotten" : "forgotten-here");
+        location.href = "/app#forgotten";
         location.reload();
       });
       document.body.append(dlg);

@@ -115,12 +115,6 @@ export function decodeRevocation(data: Uint8Array): Revocation {
   return { account, device, by, created, raw: data.slice(), bodyLen, sig };
 }
 
-/** Signs the revocation of device (of the same account) by me: as Go's DeviceKeys.Revoke. */
-export async function revoke(me: DeviceKeys, device: string, now = Date.now()): Promise<Uint8Array> {
-  const body = new Writer(TypeRevocation).str(me.account).str(device).str(me.id).u64(now).done();
-  return concat(body, await signField(me.sig, TypeRevocation, body));
-}
-
 export async function verifyRevocation(v: Revocation, by: DeviceRecord): Promise<void> {
   if (by.id !== v.by || by.account !== v.account) throw new E2EEError("bad signature", "revocation signed by a device of another account");
   await verifyBy(by, TypeRevocation, v.raw.subarray(0, v.bodyLen), v.sig, "revocation");

@@ -6,34 +6,19 @@
 // their members, each account's first device — and chain keys another
 // device handed over), decrypted documents' temporary files in the origin
 // private file system (OPFS, parley-tmp), and in localStorage who last used
-// the browser and which welcomes were seen. Forgetting revokes this
-// browser's device in the key directory first (a revocation it signs
-// itself, which always counts: docs/protocol.md, "Revoking a device"), so
-// nobody seals anything new to it, then signs out and deletes all of it.
-import { call } from "./api";
-import * as E from "./e2ee";
-import { loadDevice } from "./store";
+// the browser and which welcomes were seen. Forgetting signs out and
+// deletes all of it.
+//
+// It does not revoke the device in the key directory: clients refuse a
+// document-key wrap whose wrapping device is revoked now, however long
+// before the revocation it was made (e2ee.Session.OpenDocKey, the
+// browser's openDocKey: Devices.device(…, -1)), so a revocation would
+// leave the others unable to open the end-to-end documents this browser
+// wrapped. Senders keep sealing chain keys to the device; its private
+// keys exist nowhere once deleted here (docs/security.md, "What a browser
+// keeps after sign-out").
 import { sweepAllTemporary } from "./docs-e2ee-ui";
-import { b64 } from "./wire";
-import type { RecordRequest } from "./wire_gen";
 import { h } from "./dom";
-
-/**
- * Revokes this browser's device of account in the key directory, if it has
- * a registered one. Resolves to false only when there is one the service
- * could not be told about (not reached, or it refused).
- */
-export async function revokeThisBrowser(account: string): Promise<boolean> {
-  try {
-    const dev = await loadDevice(account);
-    if (!dev?.registered) return true; // nothing was ever sent to a device here
-    const record = await E.revoke(dev.keys, dev.keys.id);
-    await call("POST", "/api/v1/keys/revocations?since=0", { record: b64(record) } satisfies RecordRequest);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Deletes one IndexedDB database, waiting at most ms for other connections to close. */
 function dropDatabase(name: string, ms = 5000): Promise<void> {
@@ -78,7 +63,6 @@ export function forgetDialog(confirm: (status: (text: string) => void) => Promis
     h("h2", { id: "forget-title" }, "Sign out and forget this browser?"),
     h("p", {}, "Choose this if other people use this computer or phone too. Parley will:"),
     h("ul", {},
-      h("li", {}, "tell Parley to stop sending anything new to this browser;"),
       h("li", {}, "sign you out;"),
       h("li", {}, "delete from this browser the keys that let it read your mediation, and any copies of documents it opened.")),
     h("p", {}, h("strong", {}, "Afterwards, this browser cannot read your mediation — not even the messages you read here before."),

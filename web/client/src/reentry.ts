@@ -35,7 +35,7 @@ function lastRole(): string {
  * when the last person here was a party.
  */
 export function shouldShowComeBack(): boolean {
-  return location.hash === "#signed-out" || location.hash.startsWith("#forgotten") || lastRole() === "participant";
+  return location.hash === "#signed-out" || location.hash === "#forgotten" || lastRole() === "participant";
 }
 
 /**
@@ -44,10 +44,9 @@ export function shouldShowComeBack(): boolean {
  * shows).
  */
 export function comeBackPage(main: HTMLElement): Promise<void> {
-  const signedOut = location.hash === "#signed-out" || location.hash.startsWith("#forgotten");
+  const signedOut = location.hash === "#signed-out" || location.hash === "#forgotten";
   // After "Sign out and forget this browser": what was done (forget.ts).
-  const forgot = location.hash === "#forgotten" ? "Parley's keys and any copies of documents are deleted from this browser, and Parley no longer sends anything to it."
-    : location.hash === "#forgotten-here" ? "Parley's keys and any copies of documents are deleted from this browser, so it cannot read anything from your mediation. (Parley could not be reached to be told; that changes nothing for this browser.)" : "";
+  const forgot = location.hash === "#forgotten" ? "Parley's keys and any copies of documents are deleted from this browser, so it cannot read anything from your mediation." : "";
   return new Promise((resolve) => {
     main.replaceChildren(h("section", { id: "come-back", class: "form", "aria-labelledby": "come-back-title" },
       h("h1", { id: "come-back-title" }, forgot ? "You are signed out, and this browser has forgotten you" : signedOut ? "You are signed out" : "Your session has ended"),

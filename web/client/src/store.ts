@@ -89,12 +89,6 @@ export async function loadOrCreateDevice(account: string, kem = P.KEMXWing): Pro
   return { keys, registered: false };
 }
 
-/** This browser's device for account, if it has one (made nothing). */
-export async function loadDevice(account: string): Promise<{ keys: E.DeviceKeys; registered: boolean } | null> {
-  const found = await op<StoredDevice | undefined>(STORE, "readonly", (s) => s.get(account));
-  return found ? { keys: await toKeys(found), registered: found.registered } : null;
-}
-
 export async function markRegistered(account: string): Promise<void> {
   const found = await op<StoredDevice | undefined>(STORE, "readonly", (s) => s.get(account));
   if (!found) return;
