@@ -20,7 +20,9 @@ import (
 // localStorage or sessionStorage, and does not revoke the device in the
 // key directory (checked here, on the server: a revoked device's
 // document-key wraps stop opening for everyone); a page opened with no
-// session deletes a crashed tab's decrypted files too.
+// session deletes a crashed tab's decrypted files too; and with another
+// account's keys in the same browser (a family computer), forgetting
+// deletes the party's own and keeps the other's.
 func TestBrowserForget(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})

@@ -304,7 +304,7 @@ function forgetButton(): HTMLElement {
         sc?.close();
         await forgetDecrypted();
         await api.logout().catch(() => {});
-        await forgetThisBrowser();
+        await forgetThisBrowser(me.id);
         location.href = "/app#forgotten";
         location.reload();
       });

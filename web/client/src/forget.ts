@@ -7,7 +7,8 @@
 // device handed over), decrypted documents' temporary files in the origin
 // private file system (OPFS, parley-tmp), and in localStorage who last used
 // the browser and which welcomes were seen. Forgetting signs out and
-// deletes all of it.
+// deletes the person's own share of it (all of it when nobody else's keys
+// are here: on a family computer the other side may use Parley too).
 //
 // It does not revoke the device in the key directory: clients refuse a
 // document-key wrap whose wrapping device is revoked now, however long
@@ -18,6 +19,7 @@
 // keys exist nowhere once deleted here (docs/security.md, "What a browser
 // keeps after sign-out").
 import { sweepAllTemporary } from "./docs-e2ee-ui";
+import { forgetAccount } from "./store";
 import { h } from "./dom";
 
 /** Deletes one IndexedDB database, waiting at most ms for other connections to close. */
@@ -29,8 +31,15 @@ function dropDatabase(name: string, ms = 5000): Promise<void> {
   });
 }
 
-/** Deletes everything Parley keeps in this browser for this origin: IndexedDB, OPFS, localStorage, sessionStorage. */
-export async function forgetThisBrowser(): Promise<void> {
+/**
+ * Deletes what Parley keeps in this browser for this origin: account's
+ * keys, pins and chain keys (the whole IndexedDB database when nobody
+ * else's are in it: a family computer may hold the other side's too),
+ * every OPFS entry (decrypted temporary files), sessionStorage, and
+ * localStorage (all of it when nobody else's keys stay; else account's
+ * own entries and who used the browser last).
+ */
+export async function forgetThisBrowser(account: string): Promise<void> {
   await sweepAllTemporary();
   try {
     const root = await navigator.storage?.getDirectory?.();
@@ -40,13 +49,17 @@ export async function forgetThisBrowser(): Promise<void> {
       for (const n of names) await root.removeEntry(n, { recursive: true }).catch(() => {});
     }
   } catch { /* no OPFS */ }
-  let dbs: string[] = ["parley"];
+  let others = false;
+  try { others = await forgetAccount(account); } catch { /* no database, or it could not be opened */ }
   try {
-    const listed = await indexedDB.databases?.();
-    if (listed) dbs = [...new Set([...dbs, ...listed.map((d) => d.name ?? "").filter(Boolean)])];
-  } catch { /* the list is not offered: the one Parley makes */ }
-  await Promise.all(dbs.map((n) => dropDatabase(n)));
-  try { localStorage.clear(); } catch { /* private mode */ }
+    const listed = (await indexedDB.databases?.()) ?? [];
+    await Promise.all(listed.map((d) => d.name ?? "").filter((n) => n && (n !== "parley" || !others)).map((n) => dropDatabase(n)));
+  } catch { /* the list is not offered: the one Parley makes is handled above */ }
+  try {
+    if (others) {
+      for (const k of Object.keys(localStorage)) if (k.endsWith(":" + account) || k === "parley-last-role") localStorage.removeItem(k);
+    } else localStorage.clear();
+  } catch { /* private mode */ }
   try { sessionStorage.clear(); } catch { /* private mode */ }
 }
 
@@ -64,7 +77,7 @@ export function forgetDialog(confirm: (status: (text: string) => void) => Promis
     h("p", {}, "Choose this if other people use this computer or phone too. Parley will:"),
     h("ul", {},
       h("li", {}, "sign you out;"),
-      h("li", {}, "delete from this browser the keys that let it read your mediation, and any copies of documents it opened.")),
+      h("li", {}, "delete from this browser the keys that let it read your mediation, and any copies of documents it opened. Anyone else who uses Parley in this browser keeps their own keys.")),
     h("p", {}, h("strong", {}, "Afterwards, this browser cannot read your mediation — not even the messages you read here before."),
       " Nothing is deleted from the mediation itself: your mediator and the others in it still see everything as before."),
     h("h3", {}, "Coming back"),

@@ -46,7 +46,7 @@ export function shouldShowComeBack(): boolean {
 export function comeBackPage(main: HTMLElement): Promise<void> {
   const signedOut = location.hash === "#signed-out" || location.hash === "#forgotten";
   // After "Sign out and forget this browser": what was done (forget.ts).
-  const forgot = location.hash === "#forgotten" ? "Parley's keys and any copies of documents are deleted from this browser, so it cannot read anything from your mediation." : "";
+  const forgot = location.hash === "#forgotten" ? "Your keys and any copies of documents are deleted from this browser, so it cannot read anything from your mediation." : "";
   return new Promise((resolve) => {
     main.replaceChildren(h("section", { id: "come-back", class: "form", "aria-labelledby": "come-back-title" },
       h("h1", { id: "come-back-title" }, forgot ? "You are signed out, and this browser has forgotten you" : signedOut ? "You are signed out" : "Your session has ended"),

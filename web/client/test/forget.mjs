@@ -130,4 +130,39 @@ await run(async () => {
   await party.locator("#come-back-title").waitFor();
   k = await kept(party);
   check(!k.files.some((f) => f.startsWith("parley-tmp")), "a page opened with no session deleted the decrypted temporary files: " + k.files.join(", "));
+
+  // A family computer: the other side uses Parley in this browser too.
+  // Back in with a new link (a new device here), the party forgets this
+  // browser again: their own keys go, the other person's stay.
+  await party.goto(await ask("link"));
+  await passGate(party);
+  await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await party.evaluate(() => new Promise((ok, fail) => {
+    localStorage.setItem("parley:welcomed:u_other", "1");
+    const req = indexedDB.open("parley", 1);
+    req.onsuccess = () => {
+      const tx = req.result.transaction(["devices", "pins"], "readwrite");
+      tx.objectStore("devices").put({ account: "u_other" }, "u_other");
+      tx.objectStore("pins").put({}, "u_other");
+      tx.oncomplete = () => { req.result.close(); ok(); };
+      tx.onerror = () => fail(tx.error);
+    };
+    req.onerror = () => fail(req.error);
+  }));
+  await party.click("#forget-open");
+  await party.click("#forget-confirm");
+  await party.locator("#come-back-title", { hasText: "this browser has forgotten you" }).waitFor({ timeout: 60000 });
+  const stores = await party.evaluate(() => new Promise((ok, fail) => {
+    const req = indexedDB.open("parley", 1);
+    req.onsuccess = () => {
+      const tx = req.result.transaction(["devices", "pins"], "readonly");
+      const d = tx.objectStore("devices").getAllKeys(), p = tx.objectStore("pins").getAllKeys();
+      tx.oncomplete = () => { req.result.close(); ok({ devices: d.result, pins: p.result, local: Object.keys(localStorage) }); };
+    };
+    req.onerror = () => fail(req.error);
+  }));
+  check(JSON.stringify(stores.devices) === JSON.stringify(["u_other"]) && JSON.stringify(stores.pins) === JSON.stringify(["u_other"]),
+    "the other person's keys and pins stay, the party's are gone: " + JSON.stringify(stores));
+  check(JSON.stringify(stores.local) === JSON.stringify(["parley:welcomed:u_other"]), "of localStorage only the other person's entry stays: " + stores.local.join(", "));
+  check((await kept(party)).files.length === 0, "no OPFS file or folder is left");
 });
