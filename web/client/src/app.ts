@@ -8,7 +8,8 @@ import { consentGate, renderConsentPanel } from "./consent";
 import { deskView, deskButton, inviteWords } from "./desk";
 import { api, APIError, Account, Case, plainWords } from "./api";
 import { mountDocuments, DocsScreen } from "./documents";
-import { forgetDecrypted } from "./docs-e2ee-ui";
+import { forgetDecrypted, sweepAllTemporary } from "./docs-e2ee-ui";
+import { forgetDialog, forgetThisBrowser } from "./forget";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
 import { registerDevice, SecureCase, SecureEvent } from "./secure";
@@ -246,6 +247,7 @@ async function start(): Promise<void> {
   for (let i = 0; i < 5; i++) {
     try { me = await api.me(); break; } catch (e) {
       if (!(e instanceof APIError && e.status === 401)) throw e;
+      await sweepAllTemporary(); // no session: decrypted files a closed tab left go now
       if (shouldShowComeBack()) await comeBackPage(main());
       await signIn();
     }
@@ -253,7 +255,10 @@ async function start(): Promise<void> {
   $("who").textContent = me.name;
   const out = $("signout") as HTMLButtonElement;
   out.hidden = false;
-  out.onclick = async () => { await forgetDecrypted(); await api.logout().catch(() => {}); afterSignOut(me.role); };
+  // Signing out deletes the decrypted documents' temporary files at once,
+  // before the page goes (not at the next visit of the documents screen).
+  out.onclick = async () => { sc?.close(); await sweepAllTemporary(); await api.logout().catch(() => {}); afterSignOut(me.role); };
+  if (me.role === "participant") out.after(forgetButton());
   rememberRole(me.role);
   const nav = staffNav(me);
   if (nav) { document.querySelector(".staff-nav")?.remove(); out.before(nav); }
@@ -285,6 +290,30 @@ async function start(): Promise<void> {
   await openCase(caseID, dev.keys);
 }
 
+/**
+ * "Sign out and forget this browser" (a party on a shared computer): asks,
+ * in plain words, then signs out and deletes everything Parley kept here
+ * (forget.ts).
+ */
+function forgetButton(): HTMLElement {
+  document.getElementById("forget-open")?.remove();
+  return h("button", {
+    type: "button", id: "forget-open", onclick: () => {
+      const dlg = forgetDialog(async (status) => {
+        status("Forgetting this browser…");
+        sc?.close();
+        await forgetDecrypted();
+        await api.logout().catch(() => {});
+        await forgetThisBrowser(me.id);
+        location.href = "/app#forgotten";
+        location.reload();
+      });
+      document.body.append(dlg);
+      dlg.showModal();
+    },
+  }, "Sign out and forget this browser");
+}
+
 function caseloadButton(): HTMLElement | null {
   if (me.role !== "mediator") return null;
   return h("button", { type: "button", id: "open-caseload", onclick: () => { location.hash = "caseload"; location.reload(); } }, "Caseload: open cases and delays");
@@ -309,6 +338,7 @@ function chooseCase(list: { id: string; title?: string; relation: string }[], ke
 /** Signed out, or access ended: "Sign out" and "Change password" would do nothing there, so they go. */
 function hideAccountButtons(): void {
   ($("signout") as HTMLButtonElement).hidden = true;
+  document.getElementById("forget-open")?.remove();
   document.querySelector(".staff-nav")?.remove();
 }
 
@@ -339,6 +369,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     el.textContent = s === "live" ? "Connected — end-to-end encrypted" : s === "reconnecting" ? "Reconnecting…" : s === "closed" ? detail ?? "Disconnected" : "Connecting…";
     el.className = "conn" + (s === "live" ? "" : " bad");
     floorStatus(s);
+    if (s === "closed" && detail?.startsWith("Your session ended")) void sweepAllTemporary();
     if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords(me.role === "participant").then((w) => {
       el.textContent = "Signed out";
       hideAccountButtons();

@@ -165,6 +165,20 @@ export async function sweepTemporary(): Promise<void> {
   }
 }
 
+/**
+ * Deletes every temporary file of every page, in use or not: at sign-out,
+ * and when the page learns the session ended. Sign-out ends the session of
+ * every tab of this browser, so no other page's work is lost that could
+ * still be saved; an operation under way stops with an error.
+ */
+export async function sweepAllTemporary(): Promise<void> {
+  await forgetDecrypted();
+  try {
+    const root = await navigator.storage?.getDirectory?.();
+    await root?.removeEntry(TMP_DIR, { recursive: true });
+  } catch { /* no OPFS, or nothing there */ }
+}
+
 /** The decrypted copies handed to the browser's download, by file name: each deleted HANDED_OVER_MS later, or at sign-out or when the page goes. */
 const handedOver = new Map<string, () => Promise<void>>();
 

@@ -35,7 +35,7 @@ function lastRole(): string {
  * when the last person here was a party.
  */
 export function shouldShowComeBack(): boolean {
-  return location.hash === "#signed-out" || lastRole() === "participant";
+  return location.hash === "#signed-out" || location.hash === "#forgotten" || lastRole() === "participant";
 }
 
 /**
@@ -44,14 +44,18 @@ export function shouldShowComeBack(): boolean {
  * shows).
  */
 export function comeBackPage(main: HTMLElement): Promise<void> {
-  const signedOut = location.hash === "#signed-out";
+  const signedOut = location.hash === "#signed-out" || location.hash === "#forgotten";
+  // After "Sign out and forget this browser": what was done (forget.ts).
+  const forgot = location.hash === "#forgotten" ? "Your keys and any copies of documents are deleted from this browser, so it cannot read anything from your mediation." : "";
   return new Promise((resolve) => {
     main.replaceChildren(h("section", { id: "come-back", class: "form", "aria-labelledby": "come-back-title" },
-      h("h1", { id: "come-back-title" }, signedOut ? "You are signed out" : "Your session has ended"),
-      h("p", {}, signedOut
+      h("h1", { id: "come-back-title" }, forgot ? "You are signed out, and this browser has forgotten you" : signedOut ? "You are signed out" : "Your session has ended"),
+      h("p", {}, forgot || (signedOut
         ? "You signed out of your mediation on this browser."
-        : "For your privacy, you are signed out after a while without activity, and after some weeks in any case."),
-      h("p", {}, "To come back, ask your mediator for a new link. It brings you back as yourself, with your conversations and documents — nothing is lost."),
+        : "For your privacy, you are signed out after a while without activity, and after some weeks in any case.")),
+      h("p", {}, forgot
+        ? "To come back, ask your mediator for a new link. It brings you back as yourself, but this browser will not show your earlier messages: to read them here, add this browser from another phone or computer where you use Parley (“Add a device” there)."
+        : "To come back, ask your mediator for a new link. It brings you back as yourself, with your conversations and documents — nothing is lost."),
       h("p", { class: "note" }, "If you still have the link you used before, it will not work again: each link works once."),
       h("div", { class: "row" }, h("button", {
         type: "button", id: "staff-sign-in", onclick: () => {

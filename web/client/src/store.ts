@@ -148,3 +148,33 @@ export async function saveShared(account: string, add: E.SharedChain[]): Promise
   const sealed = new Uint8Array(await P.subtle.encrypt({ name: "AES-GCM", iv: buf(iv) }, wrapKey, buf(new TextEncoder().encode(JSON.stringify(js)))));
   await op(PINS, "readwrite", (st) => st.put({ wrapKey, iv, sealed } satisfies StoredShared, sharedKey(account)));
 }
+
+/**
+ * Deletes account's device keys, pins and handed-over chain keys from this
+ * browser; when no other account's are left, the whole database. Resolves
+ * to whether another account's keys stay.
+ */
+export async function forgetAccount(account: string): Promise<boolean> {
+  const db = await open();
+  let others: number;
+  try {
+    others = await new Promise<number>((resolve, reject) => {
+      const tx = db.transaction([STORE, PINS], "readwrite");
+      tx.objectStore(STORE).delete(account);
+      tx.objectStore(PINS).delete(account);
+      tx.objectStore(PINS).delete(sharedKey(account));
+      const n1 = tx.objectStore(STORE).count(), n2 = tx.objectStore(PINS).count();
+      tx.oncomplete = () => resolve(n1.result + n2.result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+  if (others > 0) return true;
+  await new Promise<void>((resolve) => {
+    const req = indexedDB.deleteDatabase(DB);
+    req.onsuccess = req.onerror = req.onblocked = () => resolve();
+  });
+  return false;
+}
