@@ -186,7 +186,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.Rooms = caucus.NewService(n.Cases, pol, n.Messages, n.broker, log)
 	n.Cases.OnMembership = n.Rooms.MembershipChanged
 	n.Cases.OnDisposal = n.Rooms.DisposalBegun
-	if n.Vault, err = vault.New(vault.Config{Meta: meta, Cases: n.Cases, MasterKey: mk, Policy: pol, Audit: log, MaxSize: cfg.MaxDocumentSize, Log: cfg.Log}); err != nil {
+	if n.Vault, err = vault.New(vault.Config{Meta: meta, Cases: n.Cases, MasterKey: mk, Policy: pol, Audit: log, MaxSize: cfg.MaxDocumentSize, Log: cfg.Log, Limiter: limiter}); err != nil {
 		return nil, err
 	}
 	if n.KeyDir, err = keydir.Open(ctx, keydir.Config{Store: store, Meta: meta, MasterKey: mk, Cases: n.Cases, Caucus: n.Rooms, Policy: pol, Audit: log, Log: cfg.Log}); err != nil {

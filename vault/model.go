@@ -29,6 +29,16 @@ const (
 	// MaxDocumentsPerCase bounds the documents of one case (listing
 	// reads each document's record).
 	MaxDocumentsPerCase = 1000
+	// MediatorReserve is how many of a case's MaxDocumentsPerCase places
+	// only its mediators can fill: a party, lawyer or observer adds a
+	// new document only while the case holds fewer than
+	// MaxDocumentsPerCase-MediatorReserve, so one side filling the case
+	// cannot stop the mediators adding theirs.
+	MediatorReserve = 100
+	// MaxNewDocumentsPerDay is how many new documents one party, lawyer
+	// or observer may add to one case in 24 hours (new versions are not
+	// counted): filling a case takes days and is seen meanwhile.
+	MaxNewDocumentsPerDay = 100
 	// MaxVersionsPerDocument bounds a document's versions, erased ones
 	// included: each takes up to about 3.5 KiB of the document's record
 	// (a 255-character name and a 255-byte media type, JSON-escaped, a

@@ -25,6 +25,7 @@ import (
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/ratelimit"
 )
 
 // Config is what a Service needs.
@@ -40,6 +41,10 @@ type Config struct {
 	// failures the audit log records only by ids, counts and a reason
 	// code (slog.Default() when nil).
 	Log *slog.Logger
+	// Limiter counts each person's new documents per case
+	// (MaxNewDocumentsPerDay); one per process when nil, which only
+	// holds on a single node.
+	Limiter ratelimit.Limiter
 }
 
 // Service is the document vault.
@@ -59,6 +64,10 @@ type Service struct {
 	// placeStale is when an upload's place claim is counted out
 	// (defaultPlaceStale; tests lower it).
 	placeStale time.Duration
+	// reserve and perDay are MediatorReserve and MaxNewDocumentsPerDay
+	// (tests lower them); limiter counts new documents per person.
+	reserve, perDay int
+	limiter         ratelimit.Limiter
 }
 
 // New makes a vault service.
@@ -72,9 +81,13 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = ratelimit.NewMemory()
+	}
 	return &Service{meta: cfg.Meta, store: cfg.Meta.Objects(), cases: cfg.Cases, mk: cfg.MasterKey,
 		policy: cfg.Policy, audit: cfg.Audit, maxSize: cfg.MaxSize, now: time.Now, log: cfg.Log,
-		maxDocs: MaxDocumentsPerCase, maxVersions: MaxVersionsPerDocument, placeStale: defaultPlaceStale}, nil
+		maxDocs: MaxDocumentsPerCase, maxVersions: MaxVersionsPerDocument, placeStale: defaultPlaceStale,
+		reserve: MediatorReserve, perDay: MaxNewDocumentsPerDay, limiter: cfg.Limiter}, nil
 }
 
 // MaxSize is the limit on one version's plaintext.
@@ -247,7 +260,24 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 			return Document{}, err
 		}
 	}
-	if err := s.checkDocCount(ctx, caseID); err != nil {
+	places, counted, err := s.newDocumentAllowed(ctx, cs)
+	if err != nil {
+		return Document{}, err
+	}
+	doc, err := s.uploadPlaced(ctx, cs, n, body, docID, e, name, mt, pd, places)
+	if err != nil && counted {
+		// Not added: the attempt does not count against the day's.
+		s.limiter.Undo(context.WithoutCancel(ctx), newDocKey(cs.c.ID, cs.actor.ID))
+	}
+	return doc, err
+}
+
+// uploadPlaced is upload once access is decided and the actor may add a
+// new document: places is how many documents the case may hold for them.
+func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument, body io.Reader, docID string, e *e2eeUpload,
+	name, mt string, pd policy.Document, places int) (Document, error) {
+	actor, caseID := cs.actor, cs.c.ID
+	if err := s.checkDocCount(ctx, caseID, places); err != nil {
 		return Document{}, err
 	}
 	now := s.now().UTC()
@@ -277,7 +307,7 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 	// The place is claimed before the upload is audited: an upload the
 	// case has no room for leaves no entry. The entry is appended before
 	// the document record makes the version visible.
-	claim, err := s.claimDocPlace(ctx, caseID, d.ID)
+	claim, err := s.claimDocPlace(ctx, caseID, d.ID, places)
 	if err != nil {
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
 		return Document{}, err
@@ -337,16 +367,41 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 	return d.view(cs.allowed(policy.DocDownload, pd), true), nil
 }
 
-// checkDocCount refuses a new document once the case has maxDocs,
+// newDocumentAllowed answers how many documents the case may hold for
+// the actor to add one (places): all of maxDocs for a mediator of the
+// case, all but the mediators' reserve for anyone else; and counts the
+// new document against the actor's day (counted: the caller takes it
+// back if the upload fails). A limiter that cannot be reached counts
+// nothing and stops nothing.
+func (s *Service) newDocumentAllowed(ctx context.Context, cs *caseScope) (places int, counted bool, err error) {
+	if m, ok := cs.c.Mediator(cs.actor.ID); ok && m.Recused == nil {
+		return s.maxDocs, false, nil
+	}
+	ok, after, err := s.limiter.Allow(ctx, newDocKey(cs.c.ID, cs.actor.ID), s.perDay, 24*time.Hour)
+	switch {
+	case err != nil:
+		s.log.Warn("counting new documents failed; this one is not counted", "error", err.Error())
+		return s.maxDocs - s.reserve, false, nil
+	case !ok:
+		return 0, false, fmt.Errorf("you have added %s new documents to this case in the last day, the most one person may; add more after that, or add new versions of documents already there: %w",
+			count(s.perDay), &fault.RateLimitedError{RetryAfter: after})
+	}
+	return s.maxDocs - s.reserve, true, nil
+}
+
+// newDocKey is the limiter's key for one person's new documents in one case.
+func newDocKey(caseID, actorID string) string { return "vault:new-documents:" + caseID + ":" + actorID }
+
+// checkDocCount refuses a new document once the case has places,
 // counting uploads that hold a place (claimDocPlace). It is the early
 // answer, before a document's bytes are sent; claimDocPlace decides.
-func (s *Service) checkDocCount(ctx context.Context, caseID string) error {
+func (s *Service) checkDocCount(ctx context.Context, caseID string, places int) error {
 	n, err := s.countDocs(ctx, caseID)
 	if err != nil {
 		return err
 	}
-	if n >= s.maxDocs {
-		return errTooManyDocs(s.maxDocs)
+	if n >= places {
+		return s.errTooManyDocs(places)
 	}
 	return nil
 }
@@ -361,8 +416,15 @@ var ErrDocumentLimit = errors.New("document limit")
 // already has the most versions one document holds (a conflict).
 var ErrVersionLimit = errors.New("version limit")
 
-func errTooManyDocs(max int) error {
-	return fmt.Errorf("this case already has %s documents, the most one case holds; add new versions to documents already there instead: %w: %w", count(max), ErrDocumentLimit, fault.ErrConflict)
+// errTooManyDocs is the refusal of a new document in a case holding
+// places documents: the most one case holds, or (places below maxDocs)
+// the most its parties, lawyers and observers may add, the rest being
+// kept for the mediators.
+func (s *Service) errTooManyDocs(places int) error {
+	if places < s.maxDocs {
+		return fmt.Errorf("this case already has %s documents, the most its parties and lawyers may add (the rest are kept for the mediators); ask the mediator to add it, or add a new version of a document already there: %w: %w", count(places), ErrDocumentLimit, fault.ErrConflict)
+	}
+	return fmt.Errorf("this case already has %s documents, the most one case holds; add new versions to documents already there instead: %w: %w", count(places), ErrDocumentLimit, fault.ErrConflict)
 }
 
 // A place claim (vault/<case>/pending/<doc>) stands for an upload between
@@ -386,14 +448,15 @@ type placeRecord struct {
 	At  time.Time `json:"at"`
 }
 
-// claimDocPlace takes one of the case's maxDocs places for document docID,
+// claimDocPlace takes one of the case's places (maxDocs, or fewer for
+// someone not a mediator: newDocumentAllowed) for document docID,
 // whose record the caller creates next and then calls release (also on
 // failure). The limit is exact under concurrency: each upload writes its
 // claim (create-only) before it counts claims and documents, so of two
 // uploads racing for the last place the one counting later sees the
 // other's claim or document, and one of them refuses (both may: the
 // refused upload is tried again).
-func (s *Service) claimDocPlace(ctx context.Context, caseID, docID string) (*placeClaim, error) {
+func (s *Service) claimDocPlace(ctx context.Context, caseID, docID string, places int) (*placeClaim, error) {
 	c := &placeClaim{start: time.Now()}
 	key := placeKey(caseID, docID)
 	if _, err := s.meta.Create(ctx, key, placeRecord{Doc: docID, At: s.now().UTC()}); err != nil {
@@ -406,8 +469,8 @@ func (s *Service) claimDocPlace(ctx context.Context, caseID, docID string) (*pla
 	n, err := s.countDocs(ctx, caseID)
 	switch {
 	case err != nil:
-	case n > s.maxDocs:
-		err = errTooManyDocs(s.maxDocs)
+	case n > places:
+		err = s.errTooManyDocs(places)
 	default:
 		err = c.fresh()
 	}
