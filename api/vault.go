@@ -120,16 +120,22 @@ const (
 	DocShareExpired DocShareStatus = "expired"
 )
 
-// DocShareRequest is a mediator's request that a side allow one of its
-// caucus documents to be shared wider, and the side's answer
+// DocShareRequest is a mediator's request that a side allow its own
+// material to be shared wider, and the side's answer
 // (GET …/share-requests lists them: a mediator every one of the case, a
 // party or lawyer those of their side). It names the document by id: the
 // caller's document list has its name, if they may read it.
 type DocShareRequest struct {
-	ID          string         `json:"id"`
-	Doc         string         `json:"doc"`
-	Version     int            `json:"version"` // the version the request, and an approval, is for
-	From        string         `json:"from"`    // the caucus, caucus:<side>
+	ID      string `json:"id"`
+	Doc     string `json:"doc"`
+	Version int    `json:"version"` // the version the request, and an approval, is for
+	// From is the document's audience when asked: its side's caucus, or
+	// where a share within the side put it ("mediators", "user:…").
+	From string `json:"from"`
+	// Side is the side asked ("A"): one whose material the document holds.
+	// Its parties and lawyers answer. A document with both sides'
+	// material needs a request to each.
+	Side        string         `json:"side"`
 	To          string         `json:"to"`
 	RequestedBy string         `json:"requestedBy"`
 	Requested   time.Time      `json:"requested"`
