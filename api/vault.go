@@ -83,10 +83,11 @@ type ShareResult struct {
 	DryRun  bool            `json:"dryRun"`
 	Changed bool            `json:"changed"`
 	// NeedsApproval (dry runs): the document is a side's own material (a
-	// party or lawyer of the side added it to the side's caucus) and no
+	// party or lawyer of the side added it to the side's caucus, wherever
+	// it was moved since), the share reaches beyond that side, and no
 	// party or lawyer of that side has approved this share of its current
 	// version; the share itself is refused until one does. ApprovalSide
-	// is that side's id ("A"). The mediator asks through
+	// is that side's id ("A"; the first, if several sides must approve). The mediator asks through
 	// POST …/documents/{id}/share-requests (DocShareAsk).
 	NeedsApproval bool   `json:"needsApproval,omitempty"`
 	ApprovalSide  string `json:"approvalSide,omitempty"`
