@@ -600,7 +600,7 @@ func docAsk(ctx context.Context, args []string) error {
 		return printJSON(r)
 	}
 	fmt.Printf("Asked side %s to allow showing %s (version %d) to %s (request %s, %s until %s).\n",
-		strings.TrimPrefix(r.From, "caucus:"), r.Doc, r.Version, r.To, r.ID, r.Status, r.Expires.Local().Format("2 Jan 2006 15:04"))
+		r.Side, r.Doc, r.Version, r.To, r.ID, r.Status, r.Expires.Local().Format("2 Jan 2006 15:04"))
 	describeVersions(os.Stdout, r.Shows)
 	describePeople(os.Stdout, "would newly see it", r.Gaining)
 	return nil
@@ -627,7 +627,7 @@ func docRequests(ctx context.Context, args []string) error {
 		return nil
 	}
 	for _, r := range list {
-		fmt.Printf("%s  %s v%d  %s → %s  %s  asked %s\n", r.ID, r.Doc, r.Version, r.From, r.To, r.Status, r.Requested.Local().Format("2 Jan 15:04"))
+		fmt.Printf("%s  %s v%d  side %s  %s → %s  %s  asked %s\n", r.ID, r.Doc, r.Version, r.Side, r.From, r.To, r.Status, r.Requested.Local().Format("2 Jan 15:04"))
 	}
 	return nil
 }

@@ -1880,8 +1880,8 @@ export interface DocShareAnswer {
 export type DocShareStatus = "pending" | "approved" | "declined" | "expired";
 
 /**
- * DocShareRequest is a mediator's request that a side allow one of its
- * caucus documents to be shared wider, and the side's answer
+ * DocShareRequest is a mediator's request that a side allow its own
+ * material to be shared wider, and the side's answer
  * (GET …/share-requests lists them: a mediator every one of the case, a
  * party or lawyer those of their side). It names the document by id: the
  * caller's document list has its name, if they may read it.
@@ -1891,6 +1891,7 @@ export interface DocShareRequest {
   doc: string;
   version: number;
   from: string;
+  side: string;
   to: string;
   requestedBy: string;
   requested: string;
