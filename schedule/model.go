@@ -44,6 +44,3 @@ type Change struct {
 
 // End is when the session ends.
 func (s *Session) End() time.Time { return s.Start.Add(time.Duration(s.Minutes) * time.Minute) }
-
-// UID is the session's stable iCalendar UID.
-func (s *Session) UID() string { return s.ID + "@parley" }
