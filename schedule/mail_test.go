@@ -81,6 +81,7 @@ func calMethod(c *ics.Calendar) string {
 func TestInvitationUpdateCancelThroughMailpit(t *testing.T) {
 	mp := mailpit.FromEnv(t)
 	e := newEnv(t, mp)
+	mp = mp.Outbox(e.sentIDs()) // Message-IDs are random: the outbox says which is which
 	ctx := t.Context()
 	e.svc.cfg.Reminders = []time.Duration{} // reminders are TestReminders'
 	startAt := e.clock.Now().Add(96 * time.Hour).Truncate(time.Hour)
@@ -194,6 +195,7 @@ func TestInvitationUpdateCancelThroughMailpit(t *testing.T) {
 func TestReminders(t *testing.T) {
 	mp := mailpit.FromEnv(t)
 	e := newEnv(t, mp)
+	mp = mp.Outbox(e.sentIDs()) // Message-IDs are random: the outbox says which is which
 	ctx := t.Context()
 	t0 := e.clock.Now()
 	startAt := t0.Add(72 * time.Hour)

@@ -115,7 +115,7 @@ func TestBrowserSessions(t *testing.T) {
 		}
 		s := list[0]
 		prefix := fmt.Sprintf("inv-%s-%d-", s.ID, seq)
-		got := mp.WaitFor(t, prefix, 3, 20*time.Second)
+		got := mp.Outbox(sentIDs(n, k.ID)).WaitFor(t, prefix, 3, 20*time.Second)
 		if len(got) != 3 {
 			return fmt.Errorf("%d of 3 messages arrived for %s", len(got), prefix)
 		}
@@ -206,7 +206,7 @@ func TestBrowserSessions(t *testing.T) {
 			// parties, the link only; the browser answers one.
 			f, _ := medC.FollowUps(ctx, k.ID)
 			ahead.Store(int64(time.Until(f.Checkpoints[0].Due) + time.Minute))
-			got := mp.WaitFor(t, "fu-"+k.ID+"-30-", 2, 20*time.Second)
+			got := mp.Outbox(sentIDs(n, k.ID)).WaitFor(t, "fu-"+k.ID+"-30-", 2, 20*time.Second)
 			if len(got) != 2 {
 				t.Errorf("%d of 2 check-in mails arrived", len(got))
 				fmt.Fprintln(stdin, "error check-in mail")
