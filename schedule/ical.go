@@ -61,6 +61,17 @@ func isoDuration(minutes int) string {
 // recipients: two invitees comparing their calendars, or anyone reading
 // one of them, learn no id and cannot tell the same session's UID in
 // another person's calendar.
+//
+// A session scheduled before UIDs were per recipient (Session.UIDs empty)
+// keeps the one UID its invitations carried, the session's id: RFC 5546
+// matches an update or a cancellation to the event by UID, so a new one
+// would leave the old event in place in every calendar beside the new.
 func (s *Service) uid(sess *Session, who string) string {
+	if sess.UIDs != uidsPerRecipient {
+		return sess.ID + "@parley"
+	}
 	return s.cfg.Meta.IndexKey("ical-uid", sess.ID, who) + "@parley"
 }
+
+// uidsPerRecipient marks a session whose UIDs are per recipient.
+const uidsPerRecipient = "recipient"

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -311,5 +312,68 @@ func TestRecusedMediatorIsNotRemindedOfSessions(t *testing.T) {
 	}
 	if sent[e.tenant.ID] == 0 {
 		t.Error("the tenant, still in the case, got no reminder")
+	}
+}
+
+// A session scheduled before UIDs were per recipient keeps the one UID its
+// invitations carried (the session's id) in its updates, so that calendars
+// holding its event replace it rather than show a second one; a session
+// scheduled now gives every recipient their own.
+func TestSessionScheduledBeforePerRecipientUIDsKeepsItsUID(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	e.svc.cfg.Reminders = []time.Duration{}
+	start := e.clock.Now().Add(72 * time.Hour).Truncate(time.Hour)
+	uidsOf := func(s *Session, seq int) map[string]string {
+		t.Helper()
+		if _, err := e.outbox.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := e.outbox.List(ctx, e.c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, m := range msgs {
+			if m.Ref != s.ID || !strings.HasPrefix(m.ID, mailID("inv", s.ID, fmt.Sprint(seq))+"-") || m.Attachment == nil {
+				continue
+			}
+			for _, line := range strings.Split(string(m.Attachment.Data), "\n") {
+				if uid, ok := strings.CutPrefix(strings.TrimSuffix(line, "\r"), "UID:"); ok {
+					out[m.ToAccount] = uid
+				}
+			}
+		}
+		if len(out) != 2 {
+			t.Fatalf("%d invitations with a UID for sequence %d, want 2", len(out), seq)
+		}
+		return out
+	}
+	legacy, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(start, "UTC"), TimeZone: "UTC", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := metastore.Update(ctx, e.svc.cfg.Meta, sessionKey(e.c.ID, legacy.ID), func(s *Session) error {
+		s.UIDs = "" // as stored before this change
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	uidsOf(legacy, 0)
+	if _, err := e.svc.Move(ctx, e.mediator, e.c.ID, legacy.ID, local(start.Add(time.Hour), "UTC"), "UTC", 0, "later"); err != nil {
+		t.Fatal(err)
+	}
+	for who, uid := range uidsOf(legacy, 1) {
+		if uid != legacy.ID+"@parley" {
+			t.Errorf("the update of an earlier session to %s carries UID %q, want its old %q", who, uid, legacy.ID+"@parley")
+		}
+	}
+	fresh, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(start.Add(24*time.Hour), "UTC"), TimeZone: "UTC", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := uidsOf(fresh, 0)
+	if got[e.tenant.ID] == got[e.landlord.ID] || strings.Contains(got[e.tenant.ID], fresh.ID) {
+		t.Errorf("a new session's UIDs are not per recipient: %v", got)
 	}
 }
