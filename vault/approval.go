@@ -380,8 +380,45 @@ func (s *Service) versionStillStored(ctx context.Context, caseID, docID string, 
 func (s *Service) withGaining(cs *caseScope, d *docRecord, a ShareApproval) ShareApproval {
 	a.Side = a.side()
 	a.Gaining, _ = s.accessChange(cs.c, policyDoc(d.Audience, d.Class), policyDoc(a.To, d.Class))
-	a.Shows = shownBy(d, a.Version)
+	a.Shows = shownTo(cs, d, shownBy(d, a.Version))
 	return a
+}
+
+// shownTo is shows as the viewer may see them: whole for someone who may
+// open the document now (its mediators, its audience); otherwise — a
+// party asked about their side's material after it moved, say — a
+// version is named only if someone of the viewer's own side added it,
+// and the others are listed by number and date alone (no name, type,
+// hash or uploader): a version the mediators or the other side added is
+// not the viewer's to read before the share.
+func shownTo(cs *caseScope, d *docRecord, shows []VersionInfo) []VersionInfo {
+	if cs.allowed(policy.DocDownload, d.policyDoc()) {
+		return shows
+	}
+	side := participantSide(cs.c, cs.actor.ID)
+	out := make([]VersionInfo, len(shows))
+	for i, v := range shows {
+		if side != "" && participantSide(cs.c, v.Uploader) == side {
+			out[i] = v
+		} else {
+			out[i] = VersionInfo{Version: v.Version, Size: v.Size, Created: v.Created, E2EE: v.E2EE}
+		}
+	}
+	return out
+}
+
+// participantSide is the side of a participant of the case, present or
+// removed ("" for anyone else).
+func participantSide(c *cases.Case, account string) string {
+	if p, ok := c.Participant(account); ok {
+		return p.Side
+	}
+	for _, r := range c.Removed {
+		if r.AccountID == account {
+			return r.Side
+		}
+	}
+	return ""
 }
 
 // shownBy lists the versions a share approved at version shows: it and

@@ -568,3 +568,48 @@ func TestSideOwnershipSticksToTheDocument(t *testing.T) {
 		}
 	})
 }
+
+// TestShowsNamesOnlyWhatTheViewerMayRead: a party asked about their side's
+// material after it moved (here to the mediators only, where a mediator
+// added a version) is told every version the share would show, but named
+// only the ones their side added; the mediator's version is listed by
+// number and date alone. The mediator, who may open it, sees every name.
+func TestShowsNamesOnlyWhatTheViewerMayRead(t *testing.T) {
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, store)
+	k := e.newCast(t)
+	ctx := t.Context()
+	med, pA := k.who["mediator"], k.who["partyA"]
+	d := e.upload(t, pA, k.caseID, "Bottom line.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("we accept 50k"))
+	if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, k.audience(t, "mediators"), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.vault.AddVersion(ctx, med, k.caseID, d.ID, NewVersion{Name: "Mediator's assessment.pdf"}, strings.NewReader("private")); err != nil {
+		t.Fatal(err)
+	}
+	req, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, k.audience(t, "joint"))
+	if err != nil || req.Side != "A" {
+		t.Fatalf("request: %+v %v", req, err)
+	}
+	names := func(who string) []string {
+		t.Helper()
+		list, err := e.vault.ShareRequests(ctx, k.who[who], k.caseID)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("%s's requests: %+v %v", who, list, err)
+		}
+		var out []string
+		for _, v := range list[0].Shows {
+			out = append(out, fmt.Sprintf("%d %q %q", v.Version, v.Name, v.Uploader))
+		}
+		return out
+	}
+	if got, want := names("partyA"), []string{`2 "" ""`, fmt.Sprintf(`1 "Bottom line.pdf" %q`, pA.ID)}; !slices.Equal(got, want) {
+		t.Errorf("party A is shown %q, want %q", got, want)
+	}
+	if got, want := names("mediator"), []string{fmt.Sprintf(`2 "Mediator's assessment.pdf" %q`, med.ID), fmt.Sprintf(`1 "Bottom line.pdf" %q`, pA.ID)}; !slices.Equal(got, want) {
+		t.Errorf("the mediator is shown %q, want %q", got, want)
+	}
+}
