@@ -239,9 +239,10 @@ func (s *Service) audit(ctx context.Context, ev audit.Event) error {
 }
 
 // authorize loads the case and asks policy. An outsider is told the case
-// does not exist; someone in it, that they may not.
+// does not exist, exactly as for a case that does not exist and audited
+// alike (cases.LoadFor); someone in it, that they may not.
 func (s *Service) authorize(ctx context.Context, actor account.Account, caseID string, a policy.Action) (*cases.Case, error) {
-	c, err := s.cfg.Cases.Load(ctx, caseID)
+	c, err := s.cfg.Cases.LoadFor(ctx, actor, caseID, a)
 	if err != nil {
 		return nil, err
 	}

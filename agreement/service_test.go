@@ -118,7 +118,7 @@ func TestAgreementDraftSignFile(t *testing.T) {
 	if a.Template != "landlord-tenant" || a.Current.Version != 1 || a.State != api.AgreementDrafting {
 		t.Fatalf("started: %+v", a)
 	}
-	for _, want := range []string{"Rivera v. Chen", "Avery Tran, party (Tenant)", "Blake Chen, party (Landlord)", "Jordan Blake, lawyer (Tenant)",
+	for _, want := range []string{"Rivera v. Chen", "- Avery Tran (Tenant)", "- Blake Chen (Landlord)", "- Jordan Blake (Tenant's lawyer)",
 		"Agree the repairs to the boiler", "Date: " + time.Now().UTC().Format("2006-01-02")} {
 		if !strings.Contains(a.Current.Text, want) {
 			t.Errorf("template text lacks %q:\n%s", want, a.Current.Text)

@@ -118,7 +118,8 @@ func DefaultTemplate(caseType string) string {
 }
 
 // Render fills a template's placeholders from the case: its title (and
-// reference), its parties and their lawyers by side, its objectives and
+// reference), its parties and their lawyers by side ("- Ada Okafor
+// (Tenant)", "- Jordan Blake (Tenant's lawyer)"), its objectives and
 // success criteria, and the date (YYYY-MM-DD, UTC).
 func Render(text string, c *cases.Case, now time.Time) string {
 	title := c.Title
@@ -131,11 +132,10 @@ func Render(text string, c *cases.Case, now time.Time) string {
 			if p.Side != sd.ID || (p.Role != cases.RoleParty && p.Role != cases.RoleCounsel) {
 				continue
 			}
-			what := "party"
-			if p.Role == cases.RoleCounsel {
-				what = "lawyer"
-			}
-			fmt.Fprintf(&parties, "- %s, %s (%s)\n", p.Name, what, sd.Label)
+			// Named as everywhere else (api.PersonWords). Only a new
+			// agreement's first version is rendered: a saved or signed
+			// version keeps the words it was saved with.
+			fmt.Fprintf(&parties, "- %s\n", api.PersonWords(p.Name, p.Role, sd.Label))
 		}
 	}
 	if parties.Len() == 0 {

@@ -48,8 +48,9 @@ type TermsPerson struct {
 // accepted them. Mediators also get People (everyone who must accept,
 // with their role, side and acceptance or none) and Missing (those who
 // have not, as words for programs and the command line: "Jordan Blake
-// (Tenant lawyer)"; the browser builds its own words from People); a
-// party, counsel or observer sees only their own acceptance.
+// (Tenant's lawyer)", api.PersonWords; the browser names them the same
+// way from People, web/client/src/names.ts); a party, counsel or
+// observer sees only their own acceptance.
 type TermsView struct {
 	Terms    Terms         `json:"terms"`
 	Mine     *Consent      `json:"mine,omitempty"`

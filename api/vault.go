@@ -83,10 +83,11 @@ type ShareResult struct {
 	DryRun  bool            `json:"dryRun"`
 	Changed bool            `json:"changed"`
 	// NeedsApproval (dry runs): the document is a side's own material (a
-	// party or lawyer of the side added it to the side's caucus) and no
+	// party or lawyer of the side added it to the side's caucus, wherever
+	// it was moved since), the share reaches beyond that side, and no
 	// party or lawyer of that side has approved this share of its current
 	// version; the share itself is refused until one does. ApprovalSide
-	// is that side's id ("A"). The mediator asks through
+	// is that side's id ("A"; the first, if several sides must approve). The mediator asks through
 	// POST …/documents/{id}/share-requests (DocShareAsk).
 	NeedsApproval bool   `json:"needsApproval,omitempty"`
 	ApprovalSide  string `json:"approvalSide,omitempty"`
@@ -120,16 +121,22 @@ const (
 	DocShareExpired DocShareStatus = "expired"
 )
 
-// DocShareRequest is a mediator's request that a side allow one of its
-// caucus documents to be shared wider, and the side's answer
+// DocShareRequest is a mediator's request that a side allow its own
+// material to be shared wider, and the side's answer
 // (GET …/share-requests lists them: a mediator every one of the case, a
 // party or lawyer those of their side). It names the document by id: the
 // caller's document list has its name, if they may read it.
 type DocShareRequest struct {
-	ID          string         `json:"id"`
-	Doc         string         `json:"doc"`
-	Version     int            `json:"version"` // the latest version when asked: an approval is for the document as it stood then
-	From        string         `json:"from"`    // the caucus, caucus:<side>
+	ID      string `json:"id"`
+	Doc     string `json:"doc"`
+	Version int    `json:"version"` // the latest version when asked: an approval is for the document as it stood then
+	// From is the document's audience when asked: its side's caucus, or
+	// where a share within the side put it ("mediators", "user:…").
+	From string `json:"from"`
+	// Side is the side asked ("A"): one whose material the document holds.
+	// Its parties and lawyers answer. A document with both sides'
+	// material needs a request to each.
+	Side        string         `json:"side"`
 	To          string         `json:"to"`
 	RequestedBy string         `json:"requestedBy"`
 	Requested   time.Time      `json:"requested"`

@@ -91,24 +91,18 @@ func acceptedBy(c *Case, t api.Terms, accountID string) *api.Consent {
 	return nil
 }
 
-// describe names a participant for people, as the browser does: "Avery
-// Tran (Tenant party)", "Jordan Blake (Tenant lawyer)", "Sam Lee
-// (observer)" — the side's label and the role in words, never "counsel"
-// or a side's id.
+// describe names a participant for people, as the CLI and the browser
+// do (api.PersonWords): "Avery Tran (Tenant)", "Jordan Blake (Tenant's
+// lawyer)", "Sam Lee (observer)" — the side's label, never "counsel" or a
+// side's id.
 func describe(c *Case, p Participant) string {
-	if p.Role == RoleObserver {
-		return p.Name + " (observer)"
-	}
-	role := "party"
-	if p.Role == RoleCounsel {
-		role = "lawyer"
-	}
+	label := ""
 	for _, sd := range c.Sides {
 		if sd.ID == p.Side {
-			return fmt.Sprintf("%s (%s %s)", p.Name, sd.Label, role)
+			label = sd.Label
 		}
 	}
-	return fmt.Sprintf("%s (%s)", p.Name, role)
+	return api.PersonWords(p.Name, p.Role, label)
 }
 
 // missingTerms lists, for people, who has not accepted the current terms.

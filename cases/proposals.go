@@ -165,7 +165,7 @@ func (s *Service) ProposeAssignment(ctx context.Context, actor account.Account, 
 			return Proposal{}, err
 		}
 	}
-	c, err := s.load(ctx, id)
+	c, err := s.loadFor(ctx, actor, id, policy.AssignPropose)
 	if err != nil {
 		return Proposal{}, err
 	}
@@ -250,7 +250,7 @@ func findProposal(c *Case, proposalID string) (*Proposal, error) {
 // is pending until the notice period has passed. Either way every
 // participant sees a notice in the case.
 func (s *Service) ApproveProposal(ctx context.Context, actor account.Account, id, proposalID string, kind ProposalKind) (Proposal, error) {
-	c, err := s.load(ctx, id)
+	c, err := s.loadFor(ctx, actor, id, policy.ProposalRead)
 	if err != nil {
 		return Proposal{}, err
 	}
@@ -374,7 +374,7 @@ func orphaned(c *Case) bool {
 // DeclineProposal declines a pending proposal (or withdraws it, when the
 // proposer does). Nothing changes in the case but the proposal's status.
 func (s *Service) DeclineProposal(ctx context.Context, actor account.Account, id, proposalID string) (Proposal, error) {
-	c, err := s.load(ctx, id)
+	c, err := s.loadFor(ctx, actor, id, policy.ProposalRead)
 	if err != nil {
 		return Proposal{}, err
 	}
@@ -413,7 +413,7 @@ func (s *Service) DeclineProposal(ctx context.Context, actor account.Account, id
 
 // Proposals lists a case's proposals, newest first, for staff.
 func (s *Service) Proposals(ctx context.Context, actor account.Account, id string) ([]Proposal, error) {
-	c, err := s.load(ctx, id)
+	c, err := s.loadFor(ctx, actor, id, policy.ProposalRead)
 	if err != nil {
 		return nil, err
 	}

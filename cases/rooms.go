@@ -201,11 +201,14 @@ func (s *Service) CloseRoom(ctx context.Context, actor account.Account, id, name
 		if !ok || !s.policy.DecideRoom(actor.Principal(), policy.RoomClose, c.RoomFacts(*r)).Allowed {
 			// A room one is not in and a room that does not exist get the
 			// same answer.
-			s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
-				Attrs: map[string]string{"action": string(policy.RoomClose), "room": name}})
 			if outsider(c, actor) {
+				// As for a case that does not exist (loadFor): no room named.
+				s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
+					Attrs: map[string]string{"action": string(policy.RoomClose)}})
 				return fmt.Errorf("case %s: %w", c.ID, fault.ErrNotFound)
 			}
+			s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
+				Attrs: map[string]string{"action": string(policy.RoomClose), "room": name}})
 			return fmt.Errorf("room %q: %w", name, fault.ErrNotFound)
 		}
 		if r.Closed != nil {
@@ -276,11 +279,14 @@ func (s *Service) AddRoomEntry(ctx context.Context, actor account.Account, id, n
 	decide := func(c *Case) (*DefinedRoom, error) {
 		r, ok := c.DefinedRoomNamed(name)
 		if !ok || !s.policy.DecideRoom(actor.Principal(), policy.RoomSign, c.RoomFacts(*r)).Allowed {
-			s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
-				Attrs: map[string]string{"action": string(policy.RoomSign), "room": name}})
 			if outsider(c, actor) {
+				// As for a case that does not exist (loadFor): no room named.
+				s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
+					Attrs: map[string]string{"action": string(policy.RoomSign)}})
 				return nil, fmt.Errorf("case %s: %w", c.ID, fault.ErrNotFound)
 			}
+			s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
+				Attrs: map[string]string{"action": string(policy.RoomSign), "room": name}})
 			return nil, fmt.Errorf("room %q: %w", name, fault.ErrNotFound)
 		}
 		e, err := e2ee.DecodeRoomEntry(raw)

@@ -147,6 +147,22 @@ func (s *Service) loadFor(ctx context.Context, actor account.Account, id string,
 	return c, err
 }
 
+// LoadFor reads a case for a service that makes its own policy decision
+// about actor's action a on it (room controls, the agreement, holds, room
+// history). A case actor has no place in (Outsider) and a well-formed id
+// with no case get one answer, "case <id>: not found", and one audit entry
+// alike (access.denied naming a), so that another case's id cannot be
+// probed by the answer or by the log. Anyone else gets the case, for the
+// caller to decide on.
+func (s *Service) LoadFor(ctx context.Context, actor account.Account, id string, a policy.Action) (*Case, error) {
+	c, err := s.load(ctx, id)
+	if err == nil && outsider(c, actor) || errors.Is(err, fault.ErrNotFound) && ids.Valid("c", id) {
+		s.record(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: id, Attrs: map[string]string{"action": string(a)}})
+		return nil, fmt.Errorf("case %s: %w", id, fault.ErrNotFound)
+	}
+	return c, err
+}
+
 // record appends to the audit log. A failed audit append fails the request
 // that caused it where it can (see mutate); for refusals it is best effort,
 // since the refusal stands either way.

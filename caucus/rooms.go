@@ -126,6 +126,12 @@ func (s *Service) decide(ctx context.Context, actor account.Account, caseID, nam
 	if err != nil {
 		return nil, messaging.Room{}, err
 	}
+	return s.decideIn(ctx, actor, c, name, a)
+}
+
+// decideIn is decide on a case already read (name checked already).
+func (s *Service) decideIn(ctx context.Context, actor account.Account, c *cases.Case, name string, a policy.Action) (*cases.Case, messaging.Room, error) {
+	caseID := c.ID
 	if !s.policy.Decide(actor.Principal(), policy.CaseRead, c.Facts()).Allowed {
 		s.audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
 			Attrs: map[string]string{"action": string(a), "room": name}})
@@ -229,7 +235,17 @@ func audience(c *cases.Case, r policy.Room) string {
 // History returns up to limit messages of a room after a position, for
 // someone allowed to page its history.
 func (s *Service) History(ctx context.Context, actor account.Account, caseID, name string, after messaging.Position, limit int) ([]messaging.Message, messaging.Position, error) {
-	_, mr, err := s.decide(ctx, actor, caseID, name, policy.RoomHistory)
+	if !api.ValidRoomName(name) {
+		return nil, after, fault.Invalid("room", "not a room name")
+	}
+	// A case the actor has no place in and a case that does not exist get
+	// one answer, audited alike (cases.LoadFor). (An open connection's
+	// rooms are decided by decide: there, losing the case is access lost.)
+	c, err := s.cases.LoadFor(ctx, actor, caseID, policy.RoomHistory)
+	if err != nil {
+		return nil, after, err
+	}
+	_, mr, err := s.decideIn(ctx, actor, c, name, policy.RoomHistory)
 	if err != nil {
 		return nil, after, err
 	}

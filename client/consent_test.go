@@ -93,7 +93,7 @@ func TestTermsVersionsAndOpening(t *testing.T) {
 	if err != nil || v.Terms.Version != 2 {
 		t.Fatalf("edit after an acceptance must be version 2: %+v %v", v, err)
 	}
-	if !slices.Contains(v.Missing, "Avery (Parent 1 party)") {
+	if !slices.Contains(v.Missing, "Avery (Parent 1)") {
 		t.Fatalf("Avery's acceptance of version 1 counted for version 2: %v", v.Missing)
 	}
 	// Accepting what one read before the edit is refused: read again.

@@ -129,9 +129,10 @@ type scope struct {
 // decide loads the case and checks that actor may read it, is in room
 // name (room.join) and may do a there. A room that is not the actor's and
 // a room that does not exist get one answer (not found); a room they are
-// in but may not do a in is forbidden. Refusals are audited; a name
-// outside the room-name grammar (api.ValidRoomName) is invalid (400) and
-// not audited.
+// in but may not do a in is forbidden. A case the actor has no place in
+// and a case that does not exist get one answer too, audited alike
+// (cases.LoadFor). Refusals are audited; a name outside the room-name
+// grammar (api.ValidRoomName) is invalid (400) and not audited.
 func (s *Service) decide(ctx context.Context, actor account.Account, caseID, name string, a policy.Action) (scope, error) {
 	// The name comes from the path and is audited on a refusal: check it
 	// against the grammar first, so the log holds only room names (never
@@ -139,7 +140,7 @@ func (s *Service) decide(ctx context.Context, actor account.Account, caseID, nam
 	if !api.ValidRoomName(name) {
 		return scope{}, fault.Invalid("room", "not a room name")
 	}
-	c, err := s.cfg.Cases.Load(ctx, caseID)
+	c, err := s.cfg.Cases.LoadFor(ctx, actor, caseID, a)
 	if err != nil {
 		return scope{}, err
 	}
@@ -150,7 +151,7 @@ func (s *Service) decide(ctx context.Context, actor account.Account, caseID, nam
 		return scope{}, err
 	}
 	if !s.cfg.Policy.Decide(u, policy.CaseRead, c.Facts()).Allowed {
-		return deny(fmt.Errorf("case: %w", fault.ErrNotFound))
+		return deny(fmt.Errorf("case %s: %w", caseID, fault.ErrNotFound))
 	}
 	pr, err := caucus.PolicyRoom(c, name)
 	if err != nil || !s.cfg.Policy.DecideRoom(u, policy.RoomJoin, pr).Allowed {
@@ -452,7 +453,13 @@ func (s *Service) Pushed(ctx context.Context, actor account.Account, caseID stri
 }
 
 func (s *Service) view(ctx context.Context, actor account.Account, caseID string, auditRefusal bool) (api.FloorView, error) {
-	c, err := s.cfg.Cases.Load(ctx, caseID)
+	// An outsider and a case that does not exist: one answer, audited
+	// alike (cases.LoadFor).
+	load := func() (*cases.Case, error) { return s.cfg.Cases.Load(ctx, caseID) }
+	if auditRefusal {
+		load = func() (*cases.Case, error) { return s.cfg.Cases.LoadFor(ctx, actor, caseID, policy.CaseRead) }
+	}
+	c, err := load()
 	if err != nil {
 		return api.FloorView{}, err
 	}

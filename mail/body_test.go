@@ -54,7 +54,7 @@ func TestFinalBodiesCleared(t *testing.T) {
 		if n, err := o.RunOnce(ctx); n != 2 || err != nil {
 			t.Fatalf("RunOnce: %d %v", n, err)
 		}
-		got := mp.WaitFor(t, pfx, 2, 10*time.Second)
+		got := mp.Outbox(sentIDs(o, "c-test")).WaitFor(t, pfx, 2, 10*time.Second)
 		if len(got) != 2 {
 			t.Fatalf("arrived %d of 2", len(got))
 		}

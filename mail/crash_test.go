@@ -121,16 +121,21 @@ func settle(t *testing.T, o *Outbox, timeout time.Duration) {
 func tally(t *testing.T, o *Outbox, mp *mailpit.Client, pfx string, total int) (uncertain []Message) {
 	t.Helper()
 	arrived := map[string]int{}
-	got, err := mp.WithPrefix(pfx)
+	got, err := mp.Outbox(sentIDs(o, "c-test")).WithPrefix(pfx)
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, s := range got {
-		arrived[strings.TrimSuffix(s.MessageID, "@parley")]++
 	}
 	msgs, err := o.List(t.Context(), "c-test")
 	if err != nil {
 		t.Fatal(err)
+	}
+	sent := map[string]string{}
+	for _, m := range msgs {
+		sent[m.MessageID] = m.ID
+	}
+	for _, s := range got {
+		local, _, _ := strings.Cut(s.MessageID, "@")
+		arrived[sent[local]]++
 	}
 	if len(msgs) != total {
 		t.Fatalf("outbox holds %d messages, want %d", len(msgs), total)
@@ -187,7 +192,7 @@ func TestTwoNodesSendEachMessageOnce(t *testing.T) {
 	settle(t, a, 60*time.Second)
 	cancel()
 	wg.Wait()
-	mp.WaitFor(t, pfx, total, 10*time.Second)
+	mp.Outbox(sentIDs(a, "c-test")).WaitFor(t, pfx, total, 10*time.Second)
 	if u := tally(t, a, mp, pfx, total); len(u) != 0 {
 		t.Fatalf("%d uncertain without a crash", len(u))
 	}
@@ -265,7 +270,7 @@ func TestKillNineMidSend(t *testing.T) {
 			if len(uncertain) != 1 || uncertain[0].ID != stoppedAt {
 				t.Fatalf("uncertain %v, want exactly the message in flight, %s", uncertain, stoppedAt)
 			}
-			got, _ := mp.WithPrefix(stoppedAt)
+			got, _ := mp.Outbox(sentIDs(survivor, "c-test")).WithPrefix(stoppedAt)
 			wantArrived := 0
 			if point == "after-send" {
 				wantArrived = 1

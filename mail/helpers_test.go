@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"net"
@@ -89,5 +90,21 @@ func testMessage(pfx string, i int) Message {
 		ID: fmt.Sprintf("%s-%04d", pfx, i), CaseID: "c-test", Kind: KindInvitation,
 		To: fmt.Sprintf("party%d@example.test", i), Subject: "Mediation session on 9 June 2026, 10:00",
 		Text: "Join: https://parley.test/app",
+	}
+}
+
+// sentIDs maps the Message-ID local part of each of o's messages of case
+// caseID to its outbox id, for mailpit.Client.Outbox.
+func sentIDs(o *Outbox, caseID string) func() (map[string]string, error) {
+	return func() (map[string]string, error) {
+		msgs, err := o.List(context.Background(), caseID)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]string{}
+		for _, m := range msgs {
+			out[m.MessageID] = m.ID
+		}
+		return out, nil
 	}
 }

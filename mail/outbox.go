@@ -2,6 +2,8 @@ package mail
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -98,6 +100,14 @@ type Message struct {
 	Done         *time.Time `json:"done,omitempty"`
 	LastError    string     `json:"lastError,omitempty"`
 	ResendOf     string     `json:"resendOf,omitempty"`
+	// MessageID is the local part of the Message-ID header the message is
+	// sent with: 128 random bits chosen when it is queued (Enqueue) and
+	// kept by its retries (so a copy sent twice after an uncertain attempt
+	// is recognisably one message), naming nothing: a mail server is
+	// outside the confidentiality boundary, and the outbox id names the
+	// case, the session or the account. A resend is a new message with a
+	// new one (a mail provider drops a copy whose Message-ID it has seen).
+	MessageID string `json:"messageId,omitempty"`
 	// BodyCleared: the message is final and its body (Text, the
 	// attachment's data) was cleared from the record; what is left is
 	// who, what subject, when and how it ended. See finish.
@@ -327,6 +337,9 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) error {
 			return fault.Invalid("attachment", fmt.Sprintf("at most %d bytes", MaxAttachmentLen))
 		}
 	}
+	if !validMessageID(m.MessageID) {
+		m.MessageID = newMessageID()
+	}
 	now := o.cfg.Now().UTC()
 	m.State, m.Attempts, m.ChecksFailed, m.Created = Pending, 0, 0, now
 	m.ClaimedBy, m.Claimed, m.Done, m.LastError, m.BodyCleared = "", nil, nil, "", false
@@ -445,6 +458,7 @@ func (o *Outbox) ResendAs(ctx context.Context, caseID, id, newID string) (Messag
 	n := m
 	n.ID = newID
 	n.ResendOf = m.ID
+	n.MessageID = "" // a new message: Enqueue chooses it a new Message-ID
 	n.NotBefore = time.Time{}
 	if err := o.Enqueue(ctx, n); err != nil {
 		return Message{}, err
@@ -738,4 +752,19 @@ func (o *Outbox) backoff(n int) time.Duration {
 	d = min(d, o.cfg.MaxBackoff)
 	jitter := time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
 	return d + jitter
+}
+
+var messageIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newMessageID is a fresh Message-ID local part: 128 random bits.
+func newMessageID() string {
+	b := make([]byte, 16)
+	crand.Read(b)
+	return messageIDEncoding.EncodeToString(b)
+}
+
+// validMessageID reports whether id is a local part newMessageID makes.
+func validMessageID(id string) bool {
+	b, err := messageIDEncoding.DecodeString(id)
+	return err == nil && len(b) == 16
 }

@@ -45,12 +45,14 @@ func TestHeaderInjectionRefused(t *testing.T) {
 	}
 }
 
-// Messages arrive at a real SMTP server once each, with their Message-ID
-// and attachment; enqueuing the same id again stores and sends nothing new.
+// Messages arrive at a real SMTP server once each, with their attachment
+// and a random Message-ID at the sender's domain that names no outbox id;
+// enqueuing the same id again stores and sends nothing new.
 func TestDeliveryThroughMailpit(t *testing.T) {
-	mp := mailpit.FromEnv(t)
+	raw := mailpit.FromEnv(t)
 	meta := dirMeta(t)
-	o := New(Config{Meta: meta, Transport: mailpitTransport(t, mp)})
+	o := New(Config{Meta: meta, Transport: mailpitTransport(t, raw)})
+	mp := raw.Outbox(sentIDs(o, "c-test"))
 	pfx := prefix(t)
 	for i := range 3 {
 		m := testMessage(pfx, i)
@@ -70,6 +72,17 @@ func TestDeliveryThroughMailpit(t *testing.T) {
 	got := mp.WaitFor(t, pfx, 3, 10*time.Second)
 	if len(got) != 3 {
 		t.Fatalf("arrived %d of 3", len(got))
+	}
+	seen := map[string]bool{}
+	for _, m := range got {
+		local, domain, _ := strings.Cut(m.MessageID, "@")
+		if !validMessageID(local) || domain != "parley.test" || strings.Contains(m.MessageID, pfx) || seen[local] {
+			t.Errorf("Message-ID %q: want 26 random base32 characters at parley.test, one per message, naming no outbox id", m.MessageID)
+		}
+		seen[local] = true
+	}
+	if n, _ := raw.WithPrefix(pfx); len(n) != 0 {
+		t.Errorf("%d messages carry the outbox id in their Message-ID", len(n))
 	}
 	full, err := mp.Get(got[0].ID)
 	if err != nil {
@@ -145,6 +158,7 @@ func TestClaimedButUnmarkedBecomesUncertain(t *testing.T) {
 	pfx := prefix(t)
 	crashed := New(Config{Meta: meta, Transport: mailpitTransport(t, mp), Now: clk.Now, Node: "crashed",
 		OnSendStart: func(m *Message) { panic("node stops here") }})
+	mp = mp.Outbox(sentIDs(crashed, "c-test"))
 	if err := crashed.Enqueue(t.Context(), testMessage(pfx, 1)); err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	netmail "net/mail"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -32,6 +34,8 @@ type SMTP struct {
 	host string
 	opts []gomail.Option
 	from string
+	// domain is the right-hand side of Message-IDs (messageIDDomain).
+	domain string
 }
 
 // NewSMTP checks the configuration and returns the transport. Nothing is
@@ -86,15 +90,16 @@ func NewSMTP(c SMTPConfig) (*SMTP, error) {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
 			gomail.WithUsername(u.User.Username()), gomail.WithPassword(pass))
 	}
-	return &SMTP{host: host, opts: opts, from: c.From}, nil
+	return &SMTP{host: host, opts: opts, from: c.From, domain: messageIDDomain(c.From)}, nil
 }
 
 // From is the sender address.
 func (s *SMTP) From() string { return s.from }
 
-// Send delivers one message. The Message-ID is derived from the outbox id,
-// so a receiving side can see that two copies (after a mediator's resend)
-// are the same message resent.
+// Send delivers one message. Its Message-ID is the message's random
+// MessageID at the sender's domain, never the outbox id (which names the
+// case, the session or the account): the same for every attempt, so a
+// receiving side can see that two copies are one message.
 func (s *SMTP) Send(ctx context.Context, m *Message) error {
 	msg := gomail.NewMsg()
 	if err := msg.From(s.from); err != nil {
@@ -104,7 +109,11 @@ func (s *SMTP) Send(ctx context.Context, m *Message) error {
 		return fmt.Errorf("%w: recipient: %v", ErrRefused, err)
 	}
 	msg.Subject(m.Subject)
-	msg.SetMessageIDWithValue(m.ID + "@parley")
+	local := m.MessageID
+	if local == "" {
+		local = newMessageID() // queued before Message-IDs were random
+	}
+	msg.SetMessageIDWithValue(local + "@" + s.domain)
 	msg.SetDate()
 	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
 	if a := m.Attachment; a != nil {
@@ -156,4 +165,19 @@ func classify(err error) error {
 		}
 	}
 	return err
+}
+
+// messageIDDomain is the right-hand side of the Message-IDs sent from
+// address from: its domain, or "parley" when it has none usable.
+func messageIDDomain(from string) string {
+	a, err := netmail.ParseAddress(from)
+	if err != nil {
+		return "parley"
+	}
+	i := strings.LastIndexByte(a.Address, '@')
+	d := a.Address[i+1:]
+	if i < 0 || d == "" || strings.ContainsAny(d, `<>[]"\ `+"\t\r\n") {
+		return "parley"
+	}
+	return d
 }

@@ -29,7 +29,7 @@ const (
 	// DocHold: place or release a legal hold.
 	DocHold Action = "doc.hold"
 	// DocApproveShare: approve or decline a mediator's request to share a
-	// side's caucus document wider (DecideShare). It is asked of one
+	// side's own material wider (DecideApproveShare). It is asked of one
 	// document at a time, never in a listing, so it is not among
 	// DocumentActions.
 	DocApproveShare Action = "doc.approve_share"
@@ -71,18 +71,23 @@ type Document struct {
 	Side     string   // for AudienceCaucus
 	Users    []string // for AudienceUsers: account ids
 	Class    string
-	// SideMaterial: for a caucus document, some version of it was added by
-	// someone other than the case's mediators (a party or lawyer of the
-	// side). Such a document leaves the side only with the side's approval
-	// (DecideShare).
-	SideMaterial bool
+	// MaterialSides are the sides whose own material the document holds:
+	// a party or lawyer of the side added a version of it while it was in
+	// the side's caucus (package vault records them on the document and
+	// never clears them, whatever the document's audience since). A share
+	// of it that reaches anyone outside one of these sides needs that
+	// side's approval (DecideShare), whether the document is in the
+	// side's caucus now or was moved to the mediators only or to named
+	// people of the side first.
+	MaterialSides []string
 }
 
 // ShareTarget is the audience a share would give a document, and who
 // approved exactly that: the account ids of the people who approved
 // sharing the document's current version with exactly this audience
 // (the service reads its records and passes them in; policy checks that
-// they are the side's parties and counsel, still in the case).
+// they are the parties and counsel, still in the case, of each side whose
+// material the document holds).
 type ShareTarget struct {
 	Audience   AudienceKind
 	Side       string   // for AudienceCaucus
@@ -192,52 +197,95 @@ var documentUID = cedar.NewEntityUID("Document", "doc")
 // Decide answers whether the decider's user may do a to doc, a document of
 // the decider's case (doc.Case, if set, must be that case).
 func (d *DocumentDecider) Decide(a Action, doc Document) Decision {
-	return d.decide(a, doc, cedar.NewRecord(nil))
+	return d.decide(a, doc, cedar.NewRecord(nil), "")
 }
 
 // DecideShare answers whether the decider's user may share doc with the
 // audience to. Decide(DocShare, doc) answers whether they may share it at
 // all; only DecideShare knows where to, and a change of audience must be
-// decided by it.
+// decided by it. A document holding several sides' material is decided
+// once for each of them (the document as that side's material, with that
+// side's members): the share is allowed only if every one allows it, so
+// each side's approval is needed. SidesToApprove names the sides that
+// refuse.
 func (d *DocumentDecider) DecideShare(doc Document, to ShareTarget) Decision {
-	var side cedar.Value = cedar.String("")
+	if len(doc.MaterialSides) == 0 {
+		return d.decideShareFor(doc, to, "")
+	}
+	var out Decision
+	for _, side := range doc.MaterialSides {
+		out = d.decideShareFor(doc, to, side)
+		if !out.Allowed {
+			return out
+		}
+	}
+	return out
+}
+
+// SidesToApprove lists the sides among doc.MaterialSides whose approval a
+// share of doc with to still lacks: those for which the share, decided as
+// that side's material alone, is refused. It is empty when the share
+// needs no approval or has every one it needs (the decider's user may
+// still be refused for another reason: DecideShare decides).
+func (d *DocumentDecider) SidesToApprove(doc Document, to ShareTarget) []string {
+	var out []string
+	for _, side := range doc.MaterialSides {
+		if !d.decideShareFor(doc, to, side).Allowed && !slices.Contains(out, side) {
+			out = append(out, side)
+		}
+	}
+	return out
+}
+
+// decideShareFor decides a share of doc with to, with doc as side's
+// material ("": as no side's).
+func (d *DocumentDecider) decideShareFor(doc Document, to ShareTarget, side string) Decision {
+	var toSide cedar.Value = cedar.String("")
 	if to.Audience == AudienceCaucus {
-		side = sideUID(d.caseID, to.Side)
+		toSide = sideUID(d.caseID, to.Side)
 	}
 	var members []string
-	if doc.Audience == AudienceCaucus && d.facts != nil {
-		members = d.facts.SideMembers[doc.Side]
+	if side != "" && d.facts != nil {
+		members = d.facts.SideMembers[side]
 	}
 	ctx := cedar.NewRecord(cedar.RecordMap{
 		"to": cedar.NewRecord(cedar.RecordMap{
 			"audience": cedar.String(to.Audience),
-			"side":     side,
+			"side":     toSide,
 			"users":    userSet(to.Users),
 		}),
 		"sideMembers": userSet(members),
 		"approvedBy":  userSet(to.ApprovedBy),
 	})
-	return d.decide(DocShare, doc, ctx)
+	return d.decide(DocShare, doc, ctx, side)
 }
 
 // DecideApproveShare answers whether the decider's user may approve or
-// decline a request to share doc wider.
-func (d *DocumentDecider) DecideApproveShare(doc Document) Decision {
-	return d.decide(DocApproveShare, doc, cedar.NewRecord(nil))
+// decline a request that side allow sharing doc wider: side must be one
+// of doc.MaterialSides, and the user one of its parties or counsel.
+func (d *DocumentDecider) DecideApproveShare(doc Document, side string) Decision {
+	if side == "" || !slices.Contains(doc.MaterialSides, side) {
+		return Decision{}
+	}
+	return d.decide(DocApproveShare, doc, cedar.NewRecord(nil), side)
 }
 
-func (d *DocumentDecider) decide(a Action, doc Document, ctx cedar.Record) Decision {
+// decide evaluates a on doc; materialSide, if set, is the side whose
+// material doc is taken as (resource.materialSide).
+func (d *DocumentDecider) decide(a Action, doc Document, ctx cedar.Record, materialSide string) Decision {
 	if d.err != nil || (doc.Case != nil && doc.Case.ID != d.caseID) {
 		// Unreachable once New has succeeded (same files) and callers
 		// pass their own case; fail closed.
 		return Decision{Policies: []string{"document-decision-refused"}}
 	}
 	attrs := cedar.RecordMap{
-		"case":         d.caseUID,
-		"audience":     cedar.String(doc.Audience),
-		"users":        userSet(doc.Users),
-		"class":        cedar.String(doc.Class),
-		"sideMaterial": cedar.Boolean(doc.SideMaterial && doc.Audience == AudienceCaucus),
+		"case":     d.caseUID,
+		"audience": cedar.String(doc.Audience),
+		"users":    userSet(doc.Users),
+		"class":    cedar.String(doc.Class),
+	}
+	if materialSide != "" {
+		attrs["materialSide"] = sideUID(d.caseID, materialSide)
 	}
 	if doc.Audience == AudienceCaucus {
 		// The principal's side memberships are its parents (addPrincipal);

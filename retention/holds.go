@@ -57,11 +57,13 @@ func checkText(field, s string, max int) (string, error) {
 }
 
 // caseFor loads a case and asks policy whether actor may manage its holds.
+// A case the actor has no place in (a party or mediator outside it) and a
+// case that does not exist get one answer, audited alike (cases.LoadFor).
 func (s *Service) caseFor(ctx context.Context, actor account.Account, caseID string) (*cases.Case, error) {
 	if !ids.Valid("c", caseID) {
 		return nil, fmt.Errorf("case: %w", fault.ErrNotFound)
 	}
-	c, err := s.cases.Load(ctx, caseID)
+	c, err := s.cases.LoadFor(ctx, actor, caseID, policy.HoldManage)
 	if err != nil {
 		return nil, err
 	}

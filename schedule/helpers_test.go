@@ -158,3 +158,19 @@ func wantIs(t *testing.T, err, target error) {
 		t.Fatalf("err = %v, want %v", err, target)
 	}
 }
+
+// sentIDs maps the Message-ID local part of each message of the case's
+// outbox to its outbox id, for mailpit.Client.Outbox.
+func (e *env) sentIDs() func() (map[string]string, error) {
+	return func() (map[string]string, error) {
+		msgs, err := e.outbox.List(context.Background(), e.c.ID)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]string{}
+		for _, m := range msgs {
+			out[m.MessageID] = m.ID
+		}
+		return out, nil
+	}
+}

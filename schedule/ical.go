@@ -10,18 +10,20 @@ import (
 
 // Invitation is one participant's iCalendar object for a session:
 // METHOD:REQUEST for an invitation or an update, METHOD:CANCEL for a
-// cancellation. UID is stable across changes and SEQUENCE grows with each,
-// so calendar programs replace the earlier copy. DTSTART is in UTC (the
-// receiving calendar shows it in its own zone) and DURATION gives the
-// length. Nothing in it names the case, the other people or any document.
-func Invitation(s *Session, organizer, attendee, joinURL string, stamp time.Time) []byte {
+// cancellation. uid is the recipient's UID for the session (Service.uid):
+// the same in every update and the cancellation they are sent, as RFC 5546
+// asks for a calendar program to replace its copy, while SEQUENCE grows
+// with each change. DTSTART is in UTC (the receiving calendar shows it in
+// its own zone) and DURATION gives the length. Nothing in it names the
+// case, the other people or any document.
+func Invitation(s *Session, uid, organizer, attendee, joinURL string, stamp time.Time) []byte {
 	cal := ics.NewCalendarFor("Parley")
 	method := ics.MethodRequest
 	if s.Status == Cancelled {
 		method = ics.MethodCancel
 	}
 	cal.SetMethod(method)
-	ev := cal.AddEvent(s.UID())
+	ev := cal.AddEvent(uid)
 	ev.SetDtStampTime(stamp.UTC())
 	ev.SetSequence(s.Sequence)
 	ev.SetStartAt(s.Start.UTC())
@@ -51,3 +53,25 @@ func isoDuration(minutes int) string {
 	}
 	return b.String()
 }
+
+// uid is the iCalendar UID of session sess in the invitations to account
+// who: a keyed hash of the two under the server's index key, so that it is
+// stable across the session's updates and cancellation (RFC 5546 matches
+// them by UID) yet names no session, case or account, and differs between
+// recipients: two invitees comparing their calendars, or anyone reading
+// one of them, learn no id and cannot tell the same session's UID in
+// another person's calendar.
+//
+// A session scheduled before UIDs were per recipient (Session.UIDs empty)
+// keeps the one UID its invitations carried, the session's id: RFC 5546
+// matches an update or a cancellation to the event by UID, so a new one
+// would leave the old event in place in every calendar beside the new.
+func (s *Service) uid(sess *Session, who string) string {
+	if sess.UIDs != uidsPerRecipient {
+		return sess.ID + "@parley"
+	}
+	return s.cfg.Meta.IndexKey("ical-uid", sess.ID, who) + "@parley"
+}
+
+// uidsPerRecipient marks a session whose UIDs are per recipient.
+const uidsPerRecipient = "recipient"

@@ -73,13 +73,15 @@ func calMethod(c *ics.Calendar) string {
 
 // The invitation, the update and the cancellation reach each expected
 // person through a real SMTP server, each with an .ics the iCalendar
-// library parses: one event, the same UID, SEQUENCE 0, 1, 2, METHOD
+// library parses: one event, the same UID for each recipient throughout
+// (and another for each recipient, naming no id), SEQUENCE 0, 1, 2, METHOD
 // REQUEST then CANCEL, the right start and length, the program as
 // ORGANIZER and only the recipient as ATTENDEE, the link as URL. No message
 // names the case, the other side or anyone in it.
 func TestInvitationUpdateCancelThroughMailpit(t *testing.T) {
 	mp := mailpit.FromEnv(t)
 	e := newEnv(t, mp)
+	mp = mp.Outbox(e.sentIDs()) // Message-IDs are random: the outbox says which is which
 	ctx := t.Context()
 	e.svc.cfg.Reminders = []time.Duration{} // reminders are TestReminders'
 	startAt := e.clock.Now().Add(96 * time.Hour).Truncate(time.Hour)
@@ -91,6 +93,7 @@ func TestInvitationUpdateCancelThroughMailpit(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The mediator has no mail address in this test: two messages.
+	uids := map[string]string{}
 	check := func(prefix, method string, seq int, start time.Time) {
 		t.Helper()
 		got := fetch(t, mp, prefix, 2)
@@ -103,8 +106,18 @@ func TestInvitationUpdateCancelThroughMailpit(t *testing.T) {
 			if m := calMethod(r.cal); m != method {
 				t.Fatalf("METHOD %q, want %q", m, method)
 			}
-			if uid := prop(t, r.cal, ics.ComponentPropertyUniqueId); uid != s.UID() {
-				t.Fatalf("UID %q, want %q", uid, s.UID())
+			// One UID per recipient, the same in their invitation, update
+			// and cancellation (so their calendar replaces its copy), and
+			// naming no session, case or account.
+			uid := prop(t, r.cal, ics.ComponentPropertyUniqueId)
+			if first, ok := uids[r.to]; ok && uid != first {
+				t.Fatalf("%s: UID %q, was %q", r.to, uid, first)
+			}
+			uids[r.to] = uid
+			for _, id := range []string{s.ID, e.c.ID, e.tenant.ID, e.landlord.ID, e.mediator.ID} {
+				if strings.Contains(uid, id) || strings.Contains(uid, strings.TrimPrefix(id, id[:2])) {
+					t.Fatalf("UID %q names %s", uid, id)
+				}
 			}
 			if sq := prop(t, r.cal, ics.ComponentPropertySequence); sq != string(rune('0'+seq)) {
 				t.Fatalf("SEQUENCE %q, want %d", sq, seq)
@@ -139,6 +152,9 @@ func TestInvitationUpdateCancelThroughMailpit(t *testing.T) {
 		slices.Sort(to)
 		if !slices.Equal(to, []string{"alex@example.test", "blair@example.test"}) {
 			t.Fatalf("recipients %v", to)
+		}
+		if uids["alex@example.test"] == uids["blair@example.test"] {
+			t.Fatalf("both recipients got UID %q", uids["alex@example.test"])
 		}
 	}
 	check(mailID("inv", s.ID, "0"), "REQUEST", 0, startAt)
@@ -179,6 +195,7 @@ func TestInvitationUpdateCancelThroughMailpit(t *testing.T) {
 func TestReminders(t *testing.T) {
 	mp := mailpit.FromEnv(t)
 	e := newEnv(t, mp)
+	mp = mp.Outbox(e.sentIDs()) // Message-IDs are random: the outbox says which is which
 	ctx := t.Context()
 	t0 := e.clock.Now()
 	startAt := t0.Add(72 * time.Hour)

@@ -27,7 +27,12 @@ type Session struct {
 	Status   Status   `json:"status"`
 	// Sequence is the iCalendar SEQUENCE: 0 when scheduled, one more on
 	// every move and on cancellation.
-	Sequence  int       `json:"sequence"`
+	Sequence int `json:"sequence"`
+	// UIDs is "recipient" for a session whose invitations carry each
+	// recipient's own iCalendar UID (Service.uid); empty for one scheduled
+	// before that, whose invitations all carried the session's id, kept
+	// so that its updates still replace the event in those calendars.
+	UIDs      string    `json:"uids,omitempty"`
 	History   []Change  `json:"history"`
 	Created   time.Time `json:"created"`
 	CreatedBy string    `json:"createdBy"`
@@ -44,6 +49,3 @@ type Change struct {
 
 // End is when the session ends.
 func (s *Session) End() time.Time { return s.Start.Add(time.Duration(s.Minutes) * time.Minute) }
-
-// UID is the session's stable iCalendar UID.
-func (s *Session) UID() string { return s.ID + "@parley" }

@@ -118,7 +118,7 @@ func (s *Service) notify(ctx context.Context, sess *Session, kind mail.Kind) err
 			continue
 		}
 		subject, text := s.compose(sess, kind, 0)
-		ics := Invitation(sess, s.cfg.From, acct.Email, s.cfg.JoinURL, now)
+		ics := Invitation(sess, s.uid(sess, who), s.cfg.From, acct.Email, s.cfg.JoinURL, now)
 		ctype := "text/calendar; method=REQUEST; charset=utf-8"
 		if sess.Status == Cancelled {
 			ctype = "text/calendar; method=CANCEL; charset=utf-8"

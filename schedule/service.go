@@ -260,7 +260,7 @@ func (s *Service) Add(ctx context.Context, actor account.Account, caseID string,
 	}
 	sess := &Session{
 		ID: ids.New("s"), CaseID: caseID, Start: start, TimeZone: strings.TrimSpace(n.TimeZone), Minutes: n.Minutes,
-		Rooms: slices.Clone(rooms), Expected: slices.Clone(expected), Status: Scheduled,
+		Rooms: slices.Clone(rooms), Expected: slices.Clone(expected), Status: Scheduled, UIDs: uidsPerRecipient,
 		History: []Change{{Kind: "scheduled", At: now.UTC(), By: actor.ID}},
 		Created: now.UTC(), CreatedBy: actor.ID,
 	}

@@ -1,9 +1,14 @@
 package schedule
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/policy"
 
 	"github.com/parley-mediation/parley/mail"
 	"github.com/parley-mediation/parley/metastore"
@@ -242,5 +247,133 @@ func TestSessionWithNoRoomOfTheirsIsNotListed(t *testing.T) {
 	}
 	if list, err = e.svc.List(ctx, e.landlord, e.c.ID); err != nil || len(list) != 1 {
 		t.Fatalf("the landlord's own caucus session: %v, %d listed", err, len(list))
+	}
+}
+
+// A mediator recused after a session was scheduled is not reminded of it:
+// their reminders, already queued, are dropped when their time comes
+// (Current re-checks the recipient), while the parties' go out.
+func TestRecusedMediatorIsNotRemindedOfSessions(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	co, err := e.accounts.Create(ctx, account.NewAccount{Email: "casey@program.test", Name: "Casey Co", Role: policy.RoleMediator, Password: "Casey-password-123456"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adder := e.mediator
+	adder.Origin = account.OriginOperator // made by the operator, independent of co
+	if _, err := e.cases.AddMediator(ctx, adder, e.c.ID, co.ID); err != nil {
+		t.Fatal(err)
+	}
+	start := e.clock.Now().Add(7 * 24 * time.Hour)
+	s, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(start, "UTC"), TimeZone: "UTC", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.Expected, co.ID) {
+		t.Fatalf("the co-mediator is not expected: %v", s.Expected)
+	}
+	queued := 0
+	msgs, err := e.outbox.List(ctx, e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if m.Kind == mail.KindReminder && m.ToAccount == co.ID && m.State == mail.Pending {
+			queued++
+		}
+	}
+	if queued == 0 {
+		t.Fatal("no reminder was queued for the co-mediator")
+	}
+	if _, err := e.cases.Recuse(ctx, co, e.c.ID, "", "I know the landlord"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(start.Add(-time.Minute)) // every reminder's time has come
+	if _, err := e.outbox.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, err = e.outbox.List(ctx, e.c.ID); err != nil {
+		t.Fatal(err)
+	}
+	sent := map[string]int{}
+	for _, m := range msgs {
+		if m.Kind != mail.KindReminder {
+			continue
+		}
+		if m.State == mail.Held {
+			sent[m.ToAccount]++
+		} else if m.ToAccount == co.ID && m.State != mail.Cancelled {
+			t.Errorf("the recused mediator's reminder %s is %s, want cancelled", m.ID, m.State)
+		}
+	}
+	if sent[co.ID] != 0 {
+		t.Errorf("%d reminders went to the mediator after they recused", sent[co.ID])
+	}
+	if sent[e.tenant.ID] == 0 {
+		t.Error("the tenant, still in the case, got no reminder")
+	}
+}
+
+// A session scheduled before UIDs were per recipient keeps the one UID its
+// invitations carried (the session's id) in its updates, so that calendars
+// holding its event replace it rather than show a second one; a session
+// scheduled now gives every recipient their own.
+func TestSessionScheduledBeforePerRecipientUIDsKeepsItsUID(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	e.svc.cfg.Reminders = []time.Duration{}
+	start := e.clock.Now().Add(72 * time.Hour).Truncate(time.Hour)
+	uidsOf := func(s *Session, seq int) map[string]string {
+		t.Helper()
+		if _, err := e.outbox.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := e.outbox.List(ctx, e.c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, m := range msgs {
+			if m.Ref != s.ID || !strings.HasPrefix(m.ID, mailID("inv", s.ID, fmt.Sprint(seq))+"-") || m.Attachment == nil {
+				continue
+			}
+			for _, line := range strings.Split(string(m.Attachment.Data), "\n") {
+				if uid, ok := strings.CutPrefix(strings.TrimSuffix(line, "\r"), "UID:"); ok {
+					out[m.ToAccount] = uid
+				}
+			}
+		}
+		if len(out) != 2 {
+			t.Fatalf("%d invitations with a UID for sequence %d, want 2", len(out), seq)
+		}
+		return out
+	}
+	legacy, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(start, "UTC"), TimeZone: "UTC", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := metastore.Update(ctx, e.svc.cfg.Meta, sessionKey(e.c.ID, legacy.ID), func(s *Session) error {
+		s.UIDs = "" // as stored before this change
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	uidsOf(legacy, 0)
+	if _, err := e.svc.Move(ctx, e.mediator, e.c.ID, legacy.ID, local(start.Add(time.Hour), "UTC"), "UTC", 0, "later"); err != nil {
+		t.Fatal(err)
+	}
+	for who, uid := range uidsOf(legacy, 1) {
+		if uid != legacy.ID+"@parley" {
+			t.Errorf("the update of an earlier session to %s carries UID %q, want its old %q", who, uid, legacy.ID+"@parley")
+		}
+	}
+	fresh, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(start.Add(24*time.Hour), "UTC"), TimeZone: "UTC", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := uidsOf(fresh, 0)
+	if got[e.tenant.ID] == got[e.landlord.ID] || strings.Contains(got[e.tenant.ID], fresh.ID) {
+		t.Errorf("a new session's UIDs are not per recipient: %v", got)
 	}
 }

@@ -18,18 +18,24 @@ import (
 	"github.com/parley-mediation/parley/policy"
 )
 
-// A side's own material — a document in its caucus that one of its parties
-// or lawyers added — leaves the side only when a party or lawyer of that
-// side approves exactly that share (policy/vault.cedar,
-// "side-documents-leave-caucus-only-with-side-approval"). A share moves
-// the whole document, so an approval is of the document as it stood when
-// asked: its latest version and every earlier one not erased, each named
-// to the side before it answers (Shows); a version added since voids it.
-// A mediator asks
-// (RequestShare); the side allows or declines (DecideShareRequest); the
-// mediator's share then goes through (ShareWithKeys passes the approvals
-// to policy). A document only mediators added to a caucus is theirs and
-// needs no approval.
+// A side's own material — a document to which one of its parties or
+// lawyers added a version while it was in the side's caucus — leaves the
+// side only when a party or lawyer of that side approves exactly that
+// share (policy/vault.cedar,
+// "side-documents-leave-caucus-only-with-side-approval"). The side sticks
+// to the document (docRecord.Sides, never cleared): a move within the
+// side (to the mediators only, to named people of the side) needs no
+// approval, and the next share beyond the side needs the side's approval
+// as a share straight out of its caucus does. A document holding two
+// sides' material needs each side's approval for a share beyond that
+// side. A mediator asks (RequestShare: one request per side); the side
+// allows or declines (DecideShareRequest); the mediator's share then goes
+// through (ShareWithKeys passes the approvals to policy). A document only
+// mediators added to a caucus is theirs and needs no approval. A share
+// moves the whole document, so an approval is of the document as it
+// stood when asked: its latest version and every earlier one not erased,
+// each named to the side before it answers (Shows); a version added
+// since voids it.
 
 // ShareRequestTTL is how long a request waits for the side's answer.
 const ShareRequestTTL = 7 * 24 * time.Hour
@@ -55,8 +61,13 @@ type ShareApproval struct {
 	Case    string `json:"case"`
 	Doc     string `json:"doc"`
 	Version int    `json:"version"` // the document's latest version when asked: the approval is for it
-	// From is the caucus the document is in; To the audience asked for.
-	From        Audience   `json:"from"`
+	// From is the document's audience when asked (its side's caucus, or
+	// where a share within the side put it); To the audience asked for.
+	From Audience `json:"from"`
+	// Side is the side asked: one whose material the document holds
+	// (docRecord.Sides). Requests stored before it existed were all made
+	// of a document in its side's caucus: their side is From's (side()).
+	Side        string     `json:"side,omitempty"`
 	To          Audience   `json:"to"`
 	RequestedBy string     `json:"requestedBy"`
 	Requested   time.Time  `json:"requested"`
@@ -87,26 +98,89 @@ func (a *ShareApproval) state(now time.Time) string {
 	return a.Status
 }
 
-// sideMaterial reports whether d is a side's own material: in a caucus,
-// with a version some non-mediator of the case added (the side's party or
-// lawyer; only they and mediators can add to a caucus). Mediators ever
-// assigned, recused ones included, count as mediators.
-func sideMaterial(d *docRecord, c *cases.Case) bool {
-	if d.Audience.Kind != policy.AudienceCaucus {
-		return false
+// side is the side the request asks.
+func (a *ShareApproval) side() string {
+	if a.Side == "" && a.From.Kind == policy.AudienceCaucus {
+		return a.From.Side
 	}
-	for _, v := range d.Versions {
-		if !slices.ContainsFunc(c.Mediators, func(m cases.Mediator) bool { return m.AccountID == v.Uploader }) {
-			return true
+	return a.Side
+}
+
+// isMediator reports whether account is one of the case's mediators, ever
+// assigned (recused ones included).
+func isMediator(c *cases.Case, account string) bool {
+	return slices.ContainsFunc(c.Mediators, func(m cases.Mediator) bool { return m.AccountID == account })
+}
+
+// materialSides lists the sides whose own material d holds: the sides
+// recorded on it (docRecord.Sides), or for a record written before they
+// were recorded, the sides derived from it conservatively (legacySides).
+func materialSides(d *docRecord, c *cases.Case) []string {
+	if d.SidesRecorded {
+		return d.Sides
+	}
+	return legacySides(d, c)
+}
+
+// legacySides derives the sides of a record without SidesRecorded. Policy
+// let a party or lawyer add a version only to their own side's caucus, so
+// each version a non-mediator added is their side's material: the side of
+// the uploader, a participant of the case or one removed from it. To
+// never be weaker than the rule before sides were recorded, a document in
+// a caucus now with any such version is that caucus's side's too; a
+// version whose uploader is found nowhere in the case makes it the
+// caucus's side's if it is in one, and otherwise every side's.
+func legacySides(d *docRecord, c *cases.Case) []string {
+	var out []string
+	add := func(side string) {
+		if side != "" && !slices.Contains(out, side) {
+			out = append(out, side)
 		}
 	}
-	return false
+	for _, v := range d.Versions {
+		if isMediator(c, v.Uploader) {
+			continue
+		}
+		if d.Audience.Kind == policy.AudienceCaucus {
+			add(d.Audience.Side)
+		}
+		if p, ok := c.Participant(v.Uploader); ok {
+			add(p.Side)
+			continue
+		}
+		if i := slices.IndexFunc(c.Removed, func(r cases.RemovedParticipant) bool { return r.AccountID == v.Uploader }); i >= 0 {
+			add(c.Removed[i].Side)
+			continue
+		}
+		if d.Audience.Kind != policy.AudienceCaucus {
+			for _, sd := range c.Sides {
+				add(sd.ID)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// keepSides writes r's sides down (a record without SidesRecorded gets
+// its derived ones) and adds the side of the caucus r is in when uploader,
+// not a mediator, adds a version to it (uploader "": no version added).
+// It is called wherever r is written with a new version or a new
+// audience, so a document's sides never depend on where it is now.
+func keepSides(r *docRecord, c *cases.Case, uploader string) {
+	if !r.SidesRecorded {
+		r.Sides, r.SidesRecorded = slices.Clone(legacySides(r, c)), true
+	}
+	if uploader != "" && !isMediator(c, uploader) && r.Audience.Kind == policy.AudienceCaucus && !slices.Contains(r.Sides, r.Audience.Side) {
+		r.Sides = append(r.Sides, r.Audience.Side)
+		slices.Sort(r.Sides)
+	}
 }
 
 // shareDoc describes d to policy for a share decision.
 func shareDoc(d *docRecord, c *cases.Case) policy.Document {
 	pd := d.policyDoc()
-	pd.SideMaterial = sideMaterial(d, c)
+	pd.MaterialSides = materialSides(d, c)
 	return pd
 }
 
@@ -163,8 +237,12 @@ func errNeedsApproval(c *cases.Case, side string) error {
 // RequestShare records a mediator's request that the document's side allow
 // sharing it with to. It is refused when no approval is needed (the
 // mediator shares it directly), and answers the pending request already
-// made for the same version and audience instead of making a second. The
-// request is audited (doc.share.requested) before it is stored.
+// made for the same version, audience and side instead of making a second.
+// A document holding the material of several sides that have not all
+// allowed the share needs a request to each: each call asks the first
+// such side not asked yet, and once every one has been asked answers the
+// first request still pending. The request is audited
+// (doc.share.requested) before it is stored.
 func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseID, docID string, to Audience) (ShareApproval, error) {
 	cs, err := s.scope(ctx, actor, caseID)
 	if err != nil {
@@ -180,11 +258,12 @@ func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseI
 	if to.Equal(d.Audience) {
 		return ShareApproval{}, fault.Invalid("audience", "the document is already shared with this audience")
 	}
-	if !sideMaterial(d, cs.c) {
+	pd := shareDoc(d, cs.c)
+	if len(pd.MaterialSides) == 0 {
 		return ShareApproval{}, fault.Invalid("audience", "this document needs nobody's approval to be shared: share it directly")
 	}
-	pd := shareDoc(d, cs.c)
-	if cs.dec.DecideShare(pd, shareTarget(to, nil)).Allowed {
+	sides := cs.dec.SidesToApprove(pd, shareTarget(to, nil))
+	if len(sides) == 0 {
 		return ShareApproval{}, fault.Invalid("audience", "this share stays within the side: share it directly")
 	}
 	latest := d.latest()
@@ -197,18 +276,50 @@ func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseI
 		return ShareApproval{}, err
 	}
 	now := s.now().UTC()
-	for _, a := range list {
-		if a.Version == version && a.To.Equal(to) && (a.state(now) == SharePending || a.state(now) == ShareApproved) {
-			return s.withGaining(cs, d, a), nil
+	var side string
+	var pending, approved *ShareApproval
+	for _, sd := range sides {
+		asked := false
+		for i := range list {
+			a := &list[i]
+			if a.Version != version || !a.To.Equal(to) || a.side() != sd {
+				continue
+			}
+			switch a.state(now) {
+			case SharePending:
+				asked = true
+				if pending == nil {
+					pending = a
+				}
+			case ShareApproved:
+				// Allowed by someone no longer of the side, or the side
+				// still lacks it for another reason: asked all the same.
+				asked = true
+				if approved == nil {
+					approved = a
+				}
+			}
 		}
+		if !asked && side == "" {
+			side = sd
+		}
+	}
+	if side == "" {
+		if pending == nil {
+			pending = approved
+		}
+		if pending != nil {
+			return s.withGaining(cs, d, *pending), nil
+		}
+		side = sides[0]
 	}
 	if len(list) >= MaxShareRequestsPerDocument {
 		return ShareApproval{}, fmt.Errorf("this document has had %d requests already; no more can be made: %w", len(list), fault.ErrConflict)
 	}
-	a := ShareApproval{ID: ids.New("sa"), Case: caseID, Doc: docID, Version: version, From: d.Audience, To: to,
+	a := ShareApproval{ID: ids.New("sa"), Case: caseID, Doc: docID, Version: version, From: d.Audience, To: to, Side: side,
 		RequestedBy: actor.ID, Requested: now, Expires: now.Add(ShareRequestTTL), Status: SharePending}
 	ev := audit.Paired(audit.Event{Type: "doc.share.requested", Actor: actor.ID, Case: caseID, Objects: []string{docID, a.ID},
-		Attrs: map[string]string{"from": a.From.String(), "to": to.String(), "version": strconv.Itoa(version)}})
+		Attrs: map[string]string{"from": a.From.String(), "to": to.String(), "side": side, "version": strconv.Itoa(version)}})
 	if err := s.record(ctx, ev); err != nil {
 		return ShareApproval{}, fmt.Errorf("audit: %w", err)
 	}
@@ -263,12 +374,51 @@ func (s *Service) versionStillStored(ctx context.Context, caseID, docID string, 
 	return nil
 }
 
-// withGaining completes a request for an answer: who would gain access
-// (Gaining) and which versions the share would show (Shows).
+// withGaining is a as answered: with who would gain access, its side (a
+// request stored before sides were recorded names none) and which
+// versions the share would show (Shows).
 func (s *Service) withGaining(cs *caseScope, d *docRecord, a ShareApproval) ShareApproval {
+	a.Side = a.side()
 	a.Gaining, _ = s.accessChange(cs.c, policyDoc(d.Audience, d.Class), policyDoc(a.To, d.Class))
-	a.Shows = shownBy(d, a.Version)
+	a.Shows = shownTo(cs, d, shownBy(d, a.Version))
 	return a
+}
+
+// shownTo is shows as the viewer may see them: whole for someone who may
+// open the document now (its mediators, its audience); otherwise — a
+// party asked about their side's material after it moved, say — a
+// version is named only if someone of the viewer's own side added it,
+// and the others are listed by number and date alone (no name, type,
+// hash or uploader): a version the mediators or the other side added is
+// not the viewer's to read before the share.
+func shownTo(cs *caseScope, d *docRecord, shows []VersionInfo) []VersionInfo {
+	if cs.allowed(policy.DocDownload, d.policyDoc()) {
+		return shows
+	}
+	side := participantSide(cs.c, cs.actor.ID)
+	out := make([]VersionInfo, len(shows))
+	for i, v := range shows {
+		if side != "" && participantSide(cs.c, v.Uploader) == side {
+			out[i] = v
+		} else {
+			out[i] = VersionInfo{Version: v.Version, Size: v.Size, Created: v.Created, E2EE: v.E2EE}
+		}
+	}
+	return out
+}
+
+// participantSide is the side of a participant of the case, present or
+// removed ("" for anyone else).
+func participantSide(c *cases.Case, account string) string {
+	if p, ok := c.Participant(account); ok {
+		return p.Side
+	}
+	for _, r := range c.Removed {
+		if r.AccountID == account {
+			return r.Side
+		}
+	}
+	return ""
 }
 
 // shownBy lists the versions a share approved at version shows: it and
@@ -323,10 +473,9 @@ func (s *Service) ShareRequests(ctx context.Context, actor account.Account, case
 		if d == nil || len(d.Versions) == 0 || !requestAbout(d, &a) {
 			return nil
 		}
-		// The request is the side's to answer while the document is in its
-		// caucus; a mediator sees every request of a document they share.
-		pd := policyDoc(a.From, d.Class)
-		if !cs.allowed(policy.DocShare, d.policyDoc()) && !cs.dec.DecideApproveShare(pd).Allowed {
+		// The request is the asked side's to answer, wherever the document
+		// is now; a mediator sees every request of a document they share.
+		if !cs.allowed(policy.DocShare, d.policyDoc()) && !cs.dec.DecideApproveShare(shareDoc(d, cs.c), a.side()).Allowed {
 			return nil
 		}
 		a.Status = a.state(now)
@@ -372,7 +521,7 @@ func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account,
 	if err != nil {
 		return ShareApproval{}, err
 	}
-	if !cs.dec.DecideApproveShare(policyDoc(a.From, d.Class)).Allowed {
+	if !cs.dec.DecideApproveShare(shareDoc(&d, cs.c), a.side()).Allowed {
 		return ShareApproval{}, s.denied(ctx, cs, action, docID, d.policyDoc())
 	}
 	if !requestAbout(&d, &a) {
@@ -399,7 +548,7 @@ func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account,
 		typ = "doc.share.approved"
 	}
 	ev := audit.Paired(audit.Event{Type: typ, Actor: actor.ID, Case: caseID, Objects: []string{docID, a.ID},
-		Attrs: map[string]string{"from": a.From.String(), "to": a.To.String(), "version": strconv.Itoa(a.Version)}})
+		Attrs: map[string]string{"from": a.From.String(), "to": a.To.String(), "side": a.side(), "version": strconv.Itoa(a.Version)}})
 	if err := s.record(ctx, ev); err != nil {
 		return ShareApproval{}, fmt.Errorf("audit: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 )
 
@@ -114,6 +115,61 @@ func TestShareOfSideDocumentNeedsSideApproval(t *testing.T) {
 		}
 		if _, err := e.vault.Share(ctx, med, k.caseID, own.ID, joint, false); err != nil {
 			t.Fatalf("mediator's own document: %v", err)
+		}
+
+		// Two steps are one: a narrower move needs no approval, but the
+		// document stays side A's, so the next step out of the side needs
+		// A's approval as a share straight out of the caucus does, and its
+		// preview says so.
+		for _, via := range []string{"mediators", "user:partyA"} {
+			d := e.upload(t, pA, k.caseID, "Bottom line.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("side A only"))
+			if res, err := e.vault.Share(ctx, med, k.caseID, d.ID, k.audience(t, via), false); err != nil || res.NeedsApproval {
+				t.Fatalf("via %s: narrower share: %+v %v", via, res, err)
+			}
+			for _, to := range []Audience{joint, caucusB, k.audience(t, "user:"+pB.ID), k.audience(t, "user:"+k.who["observer"].ID)} {
+				res, err := e.vault.Share(ctx, med, k.caseID, d.ID, to, true)
+				if err != nil || !res.NeedsApproval || res.ApprovalSide != "A" {
+					t.Fatalf("via %s: preview of the share to %s: %+v %v", via, to, res, err)
+				}
+				_, err = e.vault.Share(ctx, med, k.caseID, d.ID, to, false)
+				if !errors.Is(err, fault.ErrForbidden) || !strings.Contains(err.Error(), "Employee side added this document") {
+					t.Fatalf("via %s: second step to %s without approval: %v", via, to, err)
+				}
+			}
+			if got, err := e.download(t, pB, k.caseID, d.ID, 0); err == nil {
+				t.Fatalf("via %s: party B reads side A's document: %q", via, got)
+			}
+			// Back within the side needs nothing.
+			if res, err := e.vault.Share(ctx, med, k.caseID, d.ID, k.audience(t, "caucus:A"), true); err != nil || res.NeedsApproval {
+				t.Fatalf("via %s: preview of the share back to caucus A: %+v %v", via, res, err)
+			}
+			// The side is asked, and answers, as for a share out of its
+			// caucus; the other side cannot answer.
+			req, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+			if err != nil || req.Side != "A" || req.From.String() != k.audience(t, via).String() {
+				t.Fatalf("via %s: request: %+v %v", via, req, err)
+			}
+			if list, err := e.vault.ShareRequests(ctx, pB, k.caseID); err != nil || len(list) != 0 {
+				t.Fatalf("via %s: party B's requests: %+v %v", via, list, err)
+			}
+			if list, err := e.vault.ShareRequests(ctx, cA, k.caseID); err != nil || !slices.ContainsFunc(list, func(a ShareApproval) bool { return a.ID == req.ID }) {
+				t.Fatalf("via %s: side A's lawyer does not see the request: %+v %v", via, list, err)
+			}
+			if _, err := e.vault.DecideShareRequest(ctx, pB, k.caseID, d.ID, req.ID, true); !isRefusal(err) {
+				t.Fatalf("via %s: party B approved side A's request: %v", via, err)
+			}
+			if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req.ID, true); err != nil {
+				t.Fatalf("via %s: approve: %v", via, err)
+			}
+			if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, caucusB, false); !errors.Is(err, fault.ErrForbidden) {
+				t.Fatalf("via %s: share to caucus B with an approval for joint: %v", via, err)
+			}
+			if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); err != nil {
+				t.Fatalf("via %s: share after approval: %v", via, err)
+			}
+			if got, err := e.download(t, pB, k.caseID, d.ID, 0); err != nil || string(got) != "side A only" {
+				t.Fatalf("via %s: party B after the approved share: %q %v", via, got, err)
+			}
 		}
 	})
 }
@@ -348,5 +404,212 @@ func TestApprovalNamesEveryVersionItShows(t *testing.T) {
 	}
 	if got, err := e.download(t, pB, k.caseID, d.ID, 2); err == nil {
 		t.Errorf("party B reads the erased version 2: %q", got)
+	}
+}
+
+// A document's sides stick to it: recorded as a party or lawyer adds a
+// version in their caucus, kept through shares, holds and erasures. A
+// document with both sides' material is shared beyond them only once each
+// side allowed it, each asked by a request of its own. A record from
+// before sides were recorded is treated as its uploaders' sides' (and as
+// its caucus's side's, if it is in one).
+func TestSideOwnershipSticksToTheDocument(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		k := e.newCast(t)
+		ctx := t.Context()
+		med, pA, pB, cB := k.who["mediator"], k.who["partyA"], k.who["partyB"], k.who["counselB"]
+		joint, caucusB := k.audience(t, "joint"), k.audience(t, "caucus:B")
+		sides := func(docID string) string {
+			t.Helper()
+			var r docRecord
+			if _, err := e.meta.Get(ctx, docKey(k.caseID, docID), &r); err != nil {
+				t.Fatal(err)
+			}
+			if !r.SidesRecorded {
+				t.Fatalf("document %s: sides not recorded", docID)
+			}
+			return strings.Join(r.Sides, " ")
+		}
+
+		// Side A's document, allowed into caucus B through the mediators;
+		// side B's lawyer adds a version there: both sides' now.
+		d := e.upload(t, pA, k.caseID, "Draft terms.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("A's draft"))
+		if got := sides(d.ID); got != "A" {
+			t.Fatalf("sides after side A's upload: %q", got)
+		}
+		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, k.audience(t, "mediators"), false); err != nil {
+			t.Fatal(err)
+		}
+		if got := sides(d.ID); got != "A" {
+			t.Fatalf("sides after a share to the mediators: %q", got)
+		}
+		e.sideApproves(t, k, d.ID, caucusB)
+		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, caucusB, false); err != nil {
+			t.Fatalf("share to caucus B after side A allowed it: %v", err)
+		}
+		if _, err := e.vault.AddVersion(ctx, cB, k.caseID, d.ID, NewVersion{}, strings.NewReader("B's markup")); err != nil {
+			t.Fatal(err)
+		}
+		if got := sides(d.ID); got != "A B" {
+			t.Fatalf("sides after side B's version: %q", got)
+		}
+
+		// Each side is asked in turn; each answers only its own request.
+		res, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, true)
+		if err != nil || !res.NeedsApproval || res.ApprovalSide != "A" {
+			t.Fatalf("preview to joint: %+v %v", res, err)
+		}
+		reqA, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+		if err != nil || reqA.Side != "A" || reqA.Version != 2 {
+			t.Fatalf("first request: %+v %v", reqA, err)
+		}
+		if ev := e.lastEntry(t); ev.Type != "doc.share.requested" || ev.Attrs["side"] != "A" {
+			t.Fatalf("request audited as %+v", ev)
+		}
+		reqB, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+		if err != nil || reqB.Side != "B" || reqB.ID == reqA.ID {
+			t.Fatalf("second request: %+v %v", reqB, err)
+		}
+		if again, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint); err != nil || again.ID != reqA.ID {
+			t.Fatalf("third request: %+v %v", again, err)
+		}
+		for who, want := range map[string]ShareApproval{"partyA": reqA, "partyB": reqB} {
+			list, err := e.vault.ShareRequests(ctx, k.who[who], k.caseID)
+			if err != nil || !slices.ContainsFunc(list, func(a ShareApproval) bool { return a.ID == want.ID }) ||
+				slices.ContainsFunc(list, func(a ShareApproval) bool { return a.Side != want.Side }) {
+				t.Fatalf("%s's requests: %+v %v", who, list, err)
+			}
+		}
+		if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, reqB.ID, true); !isRefusal(err) {
+			t.Fatalf("party A answered side B's request: %v", err)
+		}
+		if _, err := e.vault.DecideShareRequest(ctx, pB, k.caseID, d.ID, reqA.ID, true); !isRefusal(err) {
+			t.Fatalf("party B answered side A's request: %v", err)
+		}
+		if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, reqA.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.vault.Share(ctx, med, k.caseID, d.ID, joint, false)
+		if !errors.Is(err, fault.ErrForbidden) || !strings.Contains(err.Error(), "Employer side added this document") {
+			t.Fatalf("share to joint with side A's approval only: %v", err)
+		}
+		if res, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, true); err != nil || !res.NeedsApproval || res.ApprovalSide != "B" {
+			t.Fatalf("preview to joint with side A's approval only: %+v %v", res, err)
+		}
+		// Back to side A's caucus carries side B's version beyond side B.
+		if res, err := e.vault.Share(ctx, med, k.caseID, d.ID, k.audience(t, "caucus:A"), true); err != nil || res.ApprovalSide != "B" {
+			t.Fatalf("preview to caucus A: %+v %v", res, err)
+		}
+		if _, err := e.vault.DecideShareRequest(ctx, pB, k.caseID, d.ID, reqB.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); err != nil {
+			t.Fatalf("share to joint with both sides' approval: %v", err)
+		}
+		if got := sides(d.ID); got != "A B" {
+			t.Fatalf("sides after the share to joint: %q", got)
+		}
+
+		// A hold and an erasure leave the sides alone.
+		if _, err := e.vault.SetHold(ctx, k.who["records"], k.caseID, d.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.vault.SetHold(ctx, k.who["records"], k.caseID, d.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.vault.DestroyDataKey(ctx, "u-retention", k.caseID, d.ID, 2); err != nil {
+			t.Fatal(err)
+		}
+		if got := sides(d.ID); got != "A B" {
+			t.Fatalf("sides after a hold and an erasure: %q", got)
+		}
+
+		// A mediator's version adds no side.
+		own := e.upload(t, med, k.caseID, "Agenda.pdf", k.audience(t, "caucus:B"), ClassCorrespondence, []byte("agenda"))
+		if _, err := e.vault.AddVersion(ctx, med, k.caseID, own.ID, NewVersion{}, strings.NewReader("agenda 2")); err != nil {
+			t.Fatal(err)
+		}
+		if got := sides(own.ID); got != "" {
+			t.Fatalf("sides of a mediator's document: %q", got)
+		}
+
+		// Records from before sides were recorded: one still in side A's
+		// caucus, one already moved to the mediators only.
+		legacy := func(aud string) string {
+			t.Helper()
+			d := e.upload(t, pA, k.caseID, "Old.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("old"))
+			if _, err := metastore.Update(ctx, e.meta, docKey(k.caseID, d.ID), func(r *docRecord) error {
+				r.Audience, r.Sides, r.SidesRecorded = k.audience(t, aud), nil, false
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return d.ID
+		}
+		inCaucus := legacy("caucus:A")
+		if _, err := e.vault.Share(ctx, med, k.caseID, inCaucus, k.audience(t, "mediators"), false); err != nil {
+			t.Fatal(err)
+		}
+		if got := sides(inCaucus); got != "A" {
+			t.Fatalf("sides written down for an older record: %q", got)
+		}
+		moved := legacy("mediators")
+		for _, id := range []string{inCaucus, moved} {
+			if res, err := e.vault.Share(ctx, med, k.caseID, id, joint, true); err != nil || !res.NeedsApproval || res.ApprovalSide != "A" {
+				t.Fatalf("older record: preview to joint: %+v %v", res, err)
+			}
+			if _, err := e.vault.Share(ctx, med, k.caseID, id, caucusB, false); !errors.Is(err, fault.ErrForbidden) {
+				t.Fatalf("older record: share to caucus B: %v", err)
+			}
+		}
+		if req, err := e.vault.RequestShare(ctx, med, k.caseID, moved, joint); err != nil || req.Side != "A" {
+			t.Fatalf("older record: request: %+v %v", req, err)
+		}
+	})
+}
+
+// TestShowsNamesOnlyWhatTheViewerMayRead: a party asked about their side's
+// material after it moved (here to the mediators only, where a mediator
+// added a version) is told every version the share would show, but named
+// only the ones their side added; the mediator's version is listed by
+// number and date alone. The mediator, who may open it, sees every name.
+func TestShowsNamesOnlyWhatTheViewerMayRead(t *testing.T) {
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, store)
+	k := e.newCast(t)
+	ctx := t.Context()
+	med, pA := k.who["mediator"], k.who["partyA"]
+	d := e.upload(t, pA, k.caseID, "Bottom line.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("we accept 50k"))
+	if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, k.audience(t, "mediators"), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.vault.AddVersion(ctx, med, k.caseID, d.ID, NewVersion{Name: "Mediator's assessment.pdf"}, strings.NewReader("private")); err != nil {
+		t.Fatal(err)
+	}
+	req, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, k.audience(t, "joint"))
+	if err != nil || req.Side != "A" {
+		t.Fatalf("request: %+v %v", req, err)
+	}
+	names := func(who string) []string {
+		t.Helper()
+		list, err := e.vault.ShareRequests(ctx, k.who[who], k.caseID)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("%s's requests: %+v %v", who, list, err)
+		}
+		var out []string
+		for _, v := range list[0].Shows {
+			out = append(out, fmt.Sprintf("%d %q %q", v.Version, v.Name, v.Uploader))
+		}
+		return out
+	}
+	if got, want := names("partyA"), []string{`2 "" ""`, fmt.Sprintf(`1 "Bottom line.pdf" %q`, pA.ID)}; !slices.Equal(got, want) {
+		t.Errorf("party A is shown %q, want %q", got, want)
+	}
+	if got, want := names("mediator"), []string{fmt.Sprintf(`2 "Mediator's assessment.pdf" %q`, med.ID), fmt.Sprintf(`1 "Bottom line.pdf" %q`, pA.ID)}; !slices.Equal(got, want) {
+		t.Errorf("the mediator is shown %q, want %q", got, want)
 	}
 }

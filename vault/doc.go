@@ -30,6 +30,11 @@
 //     participants — and sharing between them, with a preview of who gains
 //     and who loses access. Every access decision is asked of package policy
 //     (vault.cedar); this package only describes the document.
+//   - A side's own material — a document one of its parties or lawyers
+//     added to, in its caucus — leaves the side only with that side's
+//     approval of exactly that share (approval.go). The sides are recorded
+//     on the document and never cleared, so a move within the side (to
+//     the mediators only) does not free the next share beyond it.
 //   - Legal holds on documents (records staff) and on whole cases (for
 //     package retention), enforced by the object store's object lock on
 //     every stored version (hold.go).

@@ -276,6 +276,17 @@ type docRecord struct {
 	NextVersion int           `json:"nextVersion"`
 	Versions    []VersionInfo `json:"versions"` // ascending
 	Hold        *Hold         `json:"hold,omitempty"`
+	// Sides are the sides whose own material the document holds: a party
+	// or lawyer of the side added a version of it while it was in that
+	// side's caucus (approval.go). Added to as versions are added, never
+	// cleared: a share, a hold or an erasure leaves them as they are, so
+	// the document stays the side's wherever it is moved.
+	Sides []string `json:"sides,omitempty"`
+	// SidesRecorded: Sides has been kept since the document's first
+	// version. A record written before Sides existed has it false, and
+	// materialSides derives its sides (conservatively) until its next
+	// version or share writes them down.
+	SidesRecorded bool `json:"sidesRecorded,omitempty"`
 }
 
 func (d *docRecord) policyDoc() policy.Document { return policyDoc(d.Audience, d.Class) }

@@ -282,7 +282,10 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 	}
 	now := s.now().UTC()
 	d := &docRecord{ID: docID, Case: caseID, Class: n.Class, Audience: n.Audience,
-		Created: now, CreatedBy: actor.ID, NextVersion: 2}
+		Created: now, CreatedBy: actor.ID, NextVersion: 2, SidesRecorded: true}
+	// A party's or lawyer's upload into their caucus is their side's own
+	// material from the start (approval.go).
+	keepSides(d, cs.c, actor.ID)
 	v, ev, err := s.storeVersionAs(ctx, cs, d, 1, name, mt, body, e)
 	if err != nil {
 		if e != nil && errors.Is(err, objstore.ErrPrecondition) {
@@ -654,6 +657,9 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		if err := s.checkVersionCount(r); err != nil {
 			return err
 		}
+		// A party's or lawyer's version makes the document their side's own
+		// material, for good (approval.go).
+		keepSides(r, cs.c, v.Uploader)
 		r.Versions = append(r.Versions, v)
 		slices.SortFunc(r.Versions, func(a, b VersionInfo) int { return a.Version - b.Version })
 		return nil
@@ -1135,9 +1141,10 @@ type ShareResult struct {
 	Losing  []Person `json:"losing"`
 	DryRun  bool     `json:"dryRun"`
 	Changed bool     `json:"changed"`
-	// NeedsApproval (dry runs): the document is its side's own material
-	// and the side has not approved this share; ApprovalSide names the
-	// side whose party or lawyer must (RequestShare).
+	// NeedsApproval (dry runs): the document is a side's own material
+	// (wherever it is now) and the share reaches beyond that side, which
+	// has not approved it; ApprovalSide names the side whose party or
+	// lawyer must (RequestShare), the first of them if several must.
 	NeedsApproval bool   `json:"needsApproval,omitempty"`
 	ApprovalSide  string `json:"approvalSide,omitempty"`
 }
@@ -1172,9 +1179,10 @@ func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, case
 	}
 	from := d.Audience
 	res := ShareResult{From: from, To: to, DryRun: dryRun, Changed: !from.Equal(to)}
-	// A side's own material leaves its caucus only with the side's
-	// approval of exactly this share (approval.go); policy decides, given
-	// the approvals recorded for the document's current version.
+	// A side's own material leaves the side only with the side's
+	// approval of exactly this share (approval.go), wherever the document
+	// is now; policy decides, given the approvals recorded for the
+	// document's current version.
 	approvals, err := s.approvals(ctx, caseID, docID)
 	if err != nil {
 		return ShareResult{}, err
@@ -1182,12 +1190,24 @@ func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, case
 	mayShare := func(r *docRecord) bool {
 		return cs.dec.DecideShare(shareDoc(r, cs.c), shareTarget(to, approvedBy(approvals, r.latest().Version, to))).Allowed
 	}
-	if res.Changed && !mayShare(d) {
-		if !dryRun {
-			s.record(ctx, refusal(cs, policy.DocShare, docID)) // best effort: the refusal stands either way
-			return ShareResult{}, errNeedsApproval(cs.c, from.Side)
+	// lacking names the first side whose approval r's share still lacks.
+	lacking := func(r *docRecord) string {
+		sides := cs.dec.SidesToApprove(shareDoc(r, cs.c), shareTarget(to, approvedBy(approvals, r.latest().Version, to)))
+		if len(sides) == 0 {
+			return ""
 		}
-		res.NeedsApproval, res.ApprovalSide = true, from.Side
+		return sides[0]
+	}
+	if res.Changed && !mayShare(d) {
+		side := lacking(d)
+		if !dryRun || side == "" {
+			s.record(ctx, refusal(cs, policy.DocShare, docID)) // best effort: the refusal stands either way
+			if side == "" {
+				return ShareResult{}, fmt.Errorf("%s: %w", policy.DocShare, fault.ErrForbidden)
+			}
+			return ShareResult{}, errNeedsApproval(cs.c, side)
+		}
+		res.NeedsApproval, res.ApprovalSide = true, side
 	}
 	res.Gaining, res.Losing = s.accessChange(cs.c, policyDoc(from, d.Class), policyDoc(to, d.Class))
 	e2e := slices.ContainsFunc(d.Versions, func(v VersionInfo) bool { return v.E2EE && !v.Erased })
@@ -1240,8 +1260,14 @@ func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, case
 		if !mayShare(r) {
 			// A version added since the approval was read: the approval
 			// named another version.
-			return errNeedsApproval(cs.c, from.Side)
+			if side := lacking(r); side != "" {
+				return errNeedsApproval(cs.c, side)
+			}
+			return fmt.Errorf("%s: %w", policy.DocShare, fault.ErrForbidden)
 		}
+		// The document's sides are written down before it moves (a record
+		// from before they were recorded keeps those derived where it is).
+		keepSides(r, cs.c, "")
 		r.Audience = to
 		return nil
 	})

@@ -95,7 +95,7 @@ func TestBrowserConsent(t *testing.T) {
 			switch {
 			case err == nil:
 				answer(fmt.Errorf("opening was allowed before the lawyer accepted"), "")
-			case !errors.As(err, &ae) || ae.Status != 409 || !strings.Contains(ae.Problem.Detail, "still to accept: Jordan Blake (Tenant lawyer)") ||
+			case !errors.As(err, &ae) || ae.Status != 409 || !strings.Contains(ae.Problem.Detail, "still to accept: Jordan Blake (Tenant's lawyer)") ||
 				strings.Contains(ae.Problem.Detail, "Ada") || strings.Contains(ae.Problem.Detail, "Lars"):
 				answer(fmt.Errorf("refusal does not name exactly the lawyer: %v", err), "")
 			default:

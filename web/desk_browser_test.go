@@ -104,7 +104,7 @@ func TestBrowserDesk(t *testing.T) {
 		// The invitation given an email address went to Mailpit, with
 		// the link and without the case's name.
 		"mailed": func(link string) (string, error) {
-			got := mp.WaitFor(t, "join-"+caseID+"-", 1, 20*time.Second)
+			got := mp.Outbox(sentIDs(n, caseID)).WaitFor(t, "join-"+caseID+"-", 1, 20*time.Second)
 			if len(got) != 1 || got[0].To[0].Address != partyEmail {
 				return "", fmt.Errorf("invitation mail: %+v", got)
 			}

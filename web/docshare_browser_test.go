@@ -17,7 +17,9 @@ import (
 // confirmation that says it cannot be undone; the mediator's page says it
 // was allowed, the share goes through, and the Landlord party's joint room
 // lists the document. A second request is declined, and the mediator's
-// page says so. axe runs on each new screen.
+// page says so. A third document moved to the mediators only is still the
+// Tenant side's: its share to the joint room offers only to ask, and the
+// Tenant party is asked. axe runs on each new screen.
 func TestBrowserDocShareConsent(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})

@@ -2,9 +2,11 @@ package web_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 )
@@ -107,6 +109,50 @@ func TestSideApprovesShareOverHTTP(t *testing.T) {
 	}
 	if strings.Join(types, " ") != "doc.share.requested doc.share.approved doc.share" {
 		t.Fatalf("audited: %v", types)
+	}
+
+	// Two steps are one: a move within side A (to the mediators only, or
+	// to A's party by name) needs no approval, and the next step beyond
+	// the side needs A's approval all the same; its preview says so.
+	for _, via := range []string{"mediators", "user:" + k.id["partyA"]} {
+		d := k.upload(t, "partyA", "Bottom line.pdf", "caucus:A", "evidence", []byte("side A only"))
+		if res, err := med.ShareDocument(ctx, k.caseID, d.ID, via, false); err != nil || res.NeedsApproval {
+			t.Fatalf("via %s: narrower share: %+v %v", via, res, err)
+		}
+		for _, to := range []string{"joint", "caucus:B", "user:" + k.id["partyB"]} {
+			preview, err := med.ShareDocument(ctx, k.caseID, d.ID, to, true)
+			if err != nil || !preview.NeedsApproval || preview.ApprovalSide != "A" {
+				t.Fatalf("via %s: preview of the share to %s: %+v %v", via, to, preview, err)
+			}
+			_, err = med.ShareDocument(ctx, k.caseID, d.ID, to, false)
+			if ce := problem(err); ce.Status != 403 || !strings.Contains(ce.Problem.Detail, "the Buyer side added this document to its caucus") {
+				t.Fatalf("via %s: second step to %s without approval: %d %+v", via, to, ce.Status, ce.Problem)
+			}
+		}
+		if _, err := k.as["partyB"].Document(ctx, k.caseID, d.ID); status(err) != 404 {
+			t.Fatalf("via %s: party B sees A's document: %v", via, err)
+		}
+		// Side A is asked, sees the request and allows it; then it goes.
+		req, err := med.AskToShare(ctx, k.caseID, d.ID, "joint")
+		if err != nil || req.Side != "A" || req.From != via {
+			t.Fatalf("via %s: ask: %+v %v", via, req, err)
+		}
+		if list, err := k.as["partyB"].ShareRequests(ctx, k.caseID); err != nil || len(list) != 0 {
+			t.Fatalf("via %s: party B's requests: %+v %v", via, list, err)
+		}
+		list, err := k.as["counselA"].ShareRequests(ctx, k.caseID)
+		if err != nil || !slices.ContainsFunc(list, func(r api.DocShareRequest) bool { return r.ID == req.ID }) {
+			t.Fatalf("via %s: side A's lawyer's requests: %+v %v", via, list, err)
+		}
+		if _, err := k.as["counselA"].AnswerShareRequest(ctx, k.caseID, d.ID, req.ID, true); err != nil {
+			t.Fatalf("via %s: allow: %v", via, err)
+		}
+		if _, err := med.ShareDocument(ctx, k.caseID, d.ID, "joint", false); err != nil {
+			t.Fatalf("via %s: share after approval: %v", via, err)
+		}
+		if _, err := k.as["partyB"].Document(ctx, k.caseID, d.ID); err != nil {
+			t.Fatalf("via %s: party B after the approved share: %v", via, err)
+		}
 	}
 }
 

@@ -73,5 +73,7 @@ func (a *API) transferBundle(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.FormatInt(tr.Size, 10))
 	w.Header().Set("Content-Disposition", `attachment; filename="transfer-`+caseID+`.age"`)
 	w.Header().Set("X-Content-SHA256", tr.SHA256)
+	// A whole case's records: never kept by a browser or a proxy.
+	w.Header().Set("Cache-Control", "no-store")
 	io.Copy(w, rc)
 }

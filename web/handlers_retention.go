@@ -232,6 +232,9 @@ func (a *API) getCertificate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	// It names the cases and documents destroyed: never kept by a
+	// browser or a proxy.
+	w.Header().Set("Cache-Control", "no-store")
 	w.Write(signed)
 }
 

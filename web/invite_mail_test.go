@@ -52,7 +52,7 @@ func TestInviteMailed(t *testing.T) {
 	if !strings.Contains(invA.Link, "/join#"+invA.Token) {
 		t.Fatalf("link %q does not carry the token in its fragment", invA.Link)
 	}
-	got := mp.WaitFor(t, "join-"+c.ID+"-", 1, 20*time.Second)
+	got := mp.Outbox(sentIDs(n, c.ID)).WaitFor(t, "join-"+c.ID+"-", 1, 20*time.Second)
 	if len(got) != 1 {
 		t.Fatalf("%d invitation mails arrived", len(got))
 	}
@@ -90,5 +90,22 @@ func TestInviteMailed(t *testing.T) {
 	}
 	if sent != 1 {
 		t.Fatalf("mail list: %+v", list)
+	}
+}
+
+// sentIDs maps the Message-ID local part of each of the node's outbox
+// messages of case caseID to its outbox id, for mailpit.Client.Outbox
+// (Message-IDs are random and name nothing).
+func sentIDs(n *nodetest.Node, caseID string) func() (map[string]string, error) {
+	return func() (map[string]string, error) {
+		msgs, err := n.Outbox.List(context.Background(), caseID)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]string{}
+		for _, m := range msgs {
+			out[m.MessageID] = m.ID
+		}
+		return out, nil
 	}
 }

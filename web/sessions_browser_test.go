@@ -29,7 +29,8 @@ import (
 // another, half filled in, keeps what is in it); a party on a phone in
 // another time zone sees it in their own time. Between the steps the Go
 // side reads Mailpit: each party's invitation and then the update arrive,
-// with an .ics the iCalendar library parses (same UID, SEQUENCE 0 then 1).
+// with an .ics the iCalendar library parses (each recipient's own UID, the
+// same in their update; SEQUENCE 0 then 1).
 func TestBrowserSessions(t *testing.T) {
 	nodeBin, clientDir := needBrowser(t)
 	mp := mailpit.FromEnv(t)
@@ -106,7 +107,7 @@ func TestBrowserSessions(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var uid string
+	uids := map[string]string{} // each recipient's UID of the session
 	checkMail := func(seq int, start time.Time) error {
 		list, err := medC.Sessions(ctx, k.ID)
 		if err != nil || len(list) != 1 {
@@ -114,7 +115,7 @@ func TestBrowserSessions(t *testing.T) {
 		}
 		s := list[0]
 		prefix := fmt.Sprintf("inv-%s-%d-", s.ID, seq)
-		got := mp.WaitFor(t, prefix, 3, 20*time.Second)
+		got := mp.Outbox(sentIDs(n, k.ID)).WaitFor(t, prefix, 3, 20*time.Second)
 		if len(got) != 3 {
 			return fmt.Errorf("%d of 3 messages arrived for %s", len(got), prefix)
 		}
@@ -137,9 +138,11 @@ func TestBrowserSessions(t *testing.T) {
 			if len(ev) != 1 {
 				return fmt.Errorf("%d events", len(ev))
 			}
-			if uid == "" {
-				uid = ev[0].Id()
+			to := m.To[0].Address
+			if uids[to] == "" {
+				uids[to] = ev[0].Id()
 			}
+			uid := uids[to]
 			dt, err := ev[0].GetStartAt()
 			if ev[0].Id() != uid || ev[0].GetProperty(ics.ComponentPropertySequence).Value != fmt.Sprint(seq) || err != nil || !dt.Equal(start) {
 				return fmt.Errorf("event UID %s (want %s) SEQUENCE %s (want %d) DTSTART %v (want %v)", ev[0].Id(), uid,
@@ -151,6 +154,9 @@ func TestBrowserSessions(t *testing.T) {
 		}
 		if !seen[partyA] || !seen[partyB] || !seen[medEmail] {
 			return fmt.Errorf("recipients %v", seen)
+		}
+		if uids[partyA] == uids[partyB] || uids[partyA] == uids[medEmail] || strings.Contains(uids[partyA], s.ID) {
+			return fmt.Errorf("a UID shared between recipients or naming the session: %v", uids)
 		}
 		return nil
 	}
@@ -200,7 +206,7 @@ func TestBrowserSessions(t *testing.T) {
 			// parties, the link only; the browser answers one.
 			f, _ := medC.FollowUps(ctx, k.ID)
 			ahead.Store(int64(time.Until(f.Checkpoints[0].Due) + time.Minute))
-			got := mp.WaitFor(t, "fu-"+k.ID+"-30-", 2, 20*time.Second)
+			got := mp.Outbox(sentIDs(n, k.ID)).WaitFor(t, "fu-"+k.ID+"-30-", 2, 20*time.Second)
 			if len(got) != 2 {
 				t.Errorf("%d of 2 check-in mails arrived", len(got))
 				fmt.Fprintln(stdin, "error check-in mail")

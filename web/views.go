@@ -42,7 +42,7 @@ func shareView(s vault.ShareResult) api.ShareResult {
 }
 
 func shareRequestView(s vault.ShareApproval) api.DocShareRequest {
-	return api.DocShareRequest{ID: s.ID, Doc: s.Doc, Version: s.Version, From: s.From.String(), To: s.To.String(),
+	return api.DocShareRequest{ID: s.ID, Doc: s.Doc, Version: s.Version, From: s.From.String(), Side: s.Side, To: s.To.String(),
 		RequestedBy: s.RequestedBy, Requested: s.Requested, Expires: s.Expires, Status: api.DocShareStatus(s.Status),
 		DecidedBy: s.DecidedBy, Decided: s.Decided, Gaining: personViews(s.Gaining), Shows: append([]api.VersionInfo{}, s.Shows...)}
 }

@@ -44,7 +44,7 @@ func TestAgreementVerbs(t *testing.T) {
 		}
 		parties = append(parties, u)
 	}
-	if code, out := med.run(t, "", "agreement", "start", k.ID); code != 0 || !strings.Contains(out, "PARENTING PLAN") || !strings.Contains(out, "Avery Tran (Parent A party): NOT YET") {
+	if code, out := med.run(t, "", "agreement", "start", k.ID); code != 0 || !strings.Contains(out, "PARENTING PLAN") || !strings.Contains(out, "Avery Tran (Parent A): NOT YET") {
 		t.Fatalf("start: %d %s", code, out)
 	}
 	file := filepath.Join(t.TempDir(), "v2.txt")
@@ -90,8 +90,8 @@ func TestAgreementVerbs(t *testing.T) {
 	// verify needs no server and no session.
 	offline := cliUser{dir: t.TempDir(), c: client.New("http://127.0.0.1:1", "")}
 	if code, out := offline.run(t, "", "agreement", "verify", pdf); code != 0 || !strings.Contains(out, "OK: version 3") ||
-		!strings.Contains(out, "account "+a.id+", device ") || !strings.Contains(out, "the file names them Avery Tran (party, Parent A)") ||
-		!strings.Contains(out, "the file names them Blake Chen (party, Parent B)") || !strings.Contains(out, "checked only against the keys in this file") {
+		!strings.Contains(out, "account "+a.id+", device ") || !strings.Contains(out, "the file names them Avery Tran (Parent A)") ||
+		!strings.Contains(out, "the file names them Blake Chen (Parent B)") || !strings.Contains(out, "checked only against the keys in this file") {
 		t.Fatalf("verify: %d %s", code, out)
 	}
 	// --online: each key is its account's own device in the key directory.

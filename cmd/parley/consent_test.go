@@ -62,12 +62,12 @@ func TestTermsVerbs(t *testing.T) {
 	os.WriteFile(file, []byte("Our ground rules.\nWhat is said here stays here."), 0o600)
 	// People are named in words: the side's label and the role, never
 	// the side's id ("party A") or "counsel".
-	if code, out := med.run(t, "", "case", "terms", "set", k.ID, "--file", file); code != 0 || !strings.Contains(out, "Avery Tran (Tenant party): NOT YET") || strings.Contains(out, "party A") {
+	if code, out := med.run(t, "", "case", "terms", "set", k.ID, "--file", file); code != 0 || !strings.Contains(out, "Avery Tran (Tenant): NOT YET") || strings.Contains(out, "party A") {
 		t.Fatalf("terms set: %d %s", code, out)
 	}
 	var code int
 	errOut := stderrOf(t, func() { code, _ = med.run(t, "", "case", "stage", k.ID, "opening") })
-	if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "still to accept: Avery Tran (Tenant party)") {
+	if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "still to accept: Avery Tran (Tenant)") {
 		t.Fatalf("opening refusal: %d %q", code, errOut)
 	}
 	errOut = stderrOf(t, func() { code, _ = a.run(t, "", "case", "terms", "accept", k.ID, "--yes") })
@@ -86,7 +86,7 @@ func TestTermsVerbs(t *testing.T) {
 	if code, out := a.run(t, "", "case", "terms", "accept", k.ID, "--yes"); code != 0 || !strings.Contains(out, "Accepted version 1") {
 		t.Fatalf("accept: %d %s", code, out)
 	}
-	if code, out := med.run(t, "", "case", "terms", "show", k.ID); code != 0 || !strings.Contains(out, "Avery Tran (Tenant party): accepted") || strings.Contains(out, "party A") {
+	if code, out := med.run(t, "", "case", "terms", "show", k.ID); code != 0 || !strings.Contains(out, "Avery Tran (Tenant): accepted") || strings.Contains(out, "party A") {
 		t.Fatalf("terms show after accepting: %s", out)
 	}
 	if code, out := med.run(t, "", "case", "stage", k.ID, "opening"); code != 0 {
@@ -115,8 +115,8 @@ func TestPersonWords(t *testing.T) {
 		side string
 		want string
 	}{
-		{"Avery Tran", api.RoleParty, "A", "Avery Tran (Tenant party)"},
-		{"Jordan Blake", api.RoleCounsel, "B", "Jordan Blake (Landlord lawyer)"},
+		{"Avery Tran", api.RoleParty, "A", "Avery Tran (Tenant)"},
+		{"Jordan Blake", api.RoleCounsel, "B", "Jordan Blake (Landlord's lawyer)"},
 		{"Sam Lee", api.RoleObserver, "", "Sam Lee (observer)"},
 		{"Pat Doe", api.RoleParty, "Z", "Pat Doe (party)"},
 	} {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
@@ -101,32 +103,39 @@ func seedDemo(ctx context.Context, node *server.Node, out io.Writer) error {
 		name string
 	}{
 		{cases.RoleParty, "A", "Alex Rivera"},
-		{cases.RoleCounsel, "A", "Jordan Blake (counsel for Alex Rivera)"},
+		{cases.RoleCounsel, "A", "Jordan Blake"},
 		{cases.RoleParty, "B", "Sam Chen"},
-		{cases.RoleCounsel, "B", "Casey Patel (counsel for Sam Chen)"},
+		{cases.RoleCounsel, "B", "Casey Patel"},
+	}
+	label := map[string]string{}
+	for _, sd := range c.Sides {
+		label[sd.ID] = sd.Label
 	}
 	for _, p := range people {
-		if joined(c, p.role, p.side, p.name) {
-			fmt.Fprintf(out, "  %-8s side %s  %-40s joined; to bring them back to their own account: parley case reentry %s %q\n",
-				p.role, p.side, p.name, marker.CaseID, p.name)
+		who := api.PersonWords(p.name, p.role, label[p.side])
+		if name, ok := joined(c, p.role, p.side, p.name); ok {
+			fmt.Fprintf(out, "  %-32s joined; to bring them back to their own account: parley case reentry %s %q\n",
+				api.PersonWords(name, p.role, label[p.side]), marker.CaseID, name)
 			continue
 		}
 		inv, err := node.Cases.CreateInvite(ctx, med, marker.CaseID, cases.NewInvite{Role: p.role, Side: p.side, Name: p.name})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "  %-8s side %s  %-40s %s\n", p.role, p.side, p.name, node.API.InviteLink(inv.Token))
+		fmt.Fprintf(out, "  %-32s %s\n", who, node.API.InviteLink(inv.Token))
 	}
 	fmt.Fprintln(out)
 	return nil
 }
 
-// joined reports whether the demo person is already in the case.
-func joined(c *cases.Case, role cases.ParticipantRole, side, name string) bool {
+// joined reports whether the demo person is already in the case, and
+// the name they joined under: a demo from before lawyers were named
+// plainly has "Jordan Blake (counsel for Alex Rivera)".
+func joined(c *cases.Case, role cases.ParticipantRole, side, name string) (string, bool) {
 	for _, p := range c.Participants {
-		if p.Role == role && p.Side == side && p.Name == name {
-			return true
+		if p.Role == role && p.Side == side && (p.Name == name || strings.HasPrefix(p.Name, name+" (")) {
+			return p.Name, true
 		}
 	}
-	return false
+	return "", false
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,6 +118,21 @@ func TestDisposalActionVerbs(t *testing.T) {
 	}
 	if out := runOK("retention", "certificate", p); !strings.Contains(out, `"transfers"`) || !strings.Contains(out, `"kept-permanently"`) {
 		t.Fatalf("certificate:\n%s", out)
+	}
+	// Neither the bundle nor the certificate is kept by a browser or a
+	// proxy on the way.
+	for _, path := range []string{"/transfers/" + caseIDs[0], "/certificate"} {
+		req, _ := http.NewRequest(http.MethodGet, n.URL+"/api/v1/retention/plans/"+p+path, nil)
+		req.Header.Set("Authorization", "Bearer "+rec1.Token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || res.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("GET %s: %d, Cache-Control %q; want 200, no-store", path, res.StatusCode, res.Header.Get("Cache-Control"))
+		}
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {

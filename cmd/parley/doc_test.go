@@ -140,7 +140,7 @@ func TestDocVerbs(t *testing.T) {
 	withStdin(t, "n\n", func() {
 		stderr = captureStderr(t, func() { code = run(ctx, []string{"doc", "share", d.ID, "--case", c.ID, "--audience", "joint"}) })
 	})
-	if code != 1 || !strings.Contains(stderr, "Bea Party") || !strings.Contains(stderr, "1 will newly gain access") || !strings.Contains(stderr, "not shared") {
+	if code != 1 || !strings.Contains(stderr, "Bea Party (B)") || strings.Contains(stderr, "party B") || !strings.Contains(stderr, "1 will newly gain access") || !strings.Contains(stderr, "not shared") {
 		t.Fatalf("declined share: exit %d\n%s", code, stderr)
 	}
 	if _, err := partyB.Document(ctx, c.ID, d.ID); err == nil {

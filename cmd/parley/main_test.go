@@ -159,7 +159,8 @@ func TestDemoLinksWork(t *testing.T) {
 		if pw := pwRE.FindStringSubmatch(text); pw == nil || pw[1] != firstPassword {
 			t.Fatalf("the second start changed the mediator's password:\n%s", text)
 		}
-		if !strings.Contains(text, "kept from an earlier start") || !regexp.MustCompile(`Alex Rivera\s+joined; to bring them back`).MatchString(text) {
+		if !strings.Contains(text, "kept from an earlier start") || !regexp.MustCompile(`Alex Rivera \(Tenant\)\s+joined; to bring them back`).MatchString(text) ||
+			!strings.Contains(text, "Jordan Blake (Tenant's lawyer)") || strings.Contains(text, "counsel") {
 			t.Fatalf("the second start does not say the demo was kept and Alex joined:\n%s", text)
 		}
 		links := linkRE.FindAllString(text, -1)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 
 	"github.com/parley-mediation/parley/client"
@@ -46,15 +48,27 @@ func login(ctx context.Context, args []string) error {
 	return nil
 }
 
+// logout ends the session on the server and forgets it here. The session
+// file goes even when the server cannot be told (unreachable, failing):
+// this computer keeps no token, and the person is told, in one line, that
+// the session still ends on its own or from another device. A server that
+// no longer knows the session (401) has nothing to end.
 func logout(ctx context.Context, args []string) error {
 	c, err := apiClient()
 	if err != nil {
 		return err
 	}
-	if err := c.Logout(ctx); err != nil {
+	told := c.Logout(ctx)
+	if ce := (*client.Error)(nil); errors.As(told, &ce) && ce.Status == http.StatusUnauthorized {
+		told = nil
+	}
+	if err := forgetSession(); err != nil {
 		return err
 	}
-	return forgetSession()
+	if told != nil {
+		return errors.New("signed out on this computer, but the server could not be told: the session ends on its own after 7 days unused, or sooner if you change your password from another device or ask the program's administrator to end it")
+	}
+	return nil
 }
 
 func whoami(ctx context.Context, args []string) error {

@@ -335,12 +335,8 @@ func agreementVerify(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("OK: version %d of the agreement for case %s (text SHA-256 %s) carries a valid signature by each key below:\n", check.Version, check.Case, check.SHA256)
 	for _, s := range check.Signed {
-		side := ""
-		if s.Side != "" {
-			side = ", " + s.Side
-		}
-		fmt.Printf("  account %s, device %s, key %s, signed %s, log entry %d (the file names them %s (%s%s))\n", s.AccountID, s.Device, s.Fingerprint,
-			time.UnixMilli(s.SignedAt).UTC().Format("2006-01-02 15:04 MST"), s.LogIndex, s.Name, s.Role, side)
+		fmt.Printf("  account %s, device %s, key %s, signed %s, log entry %d (the file names them %s)\n", s.AccountID, s.Device, s.Fingerprint,
+			time.UnixMilli(s.SignedAt).UTC().Format("2006-01-02 15:04 MST"), s.LogIndex, labelledWords(s.Name, s.Role, s.Side))
 	}
 	if *online {
 		fmt.Printf("Each key is its account's own registered device in the key directory of %s.\n", server)

@@ -39,20 +39,28 @@ func showCase(c api.Case, asJSON bool) error {
 	if c.Closed != nil {
 		fmt.Printf("  closed %s\n", c.Closed.Local().Format("2 Jan 2006 15:04"))
 	}
+	// People are named in words (api.PersonWords), as everywhere else;
+	// their account ids are in --json, for the commands that take one.
 	fmt.Println("Sides:")
 	for _, s := range c.Sides {
-		fmt.Printf("  %s  %s\n", s.ID, s.Label)
+		fmt.Printf("  %s (--side %s)\n", s.Label, s.ID)
 	}
+	label := map[string]string{}
+	for _, s := range c.Sides {
+		label[s.ID] = s.Label
+	}
+	name := map[string]string{}
 	fmt.Println("Mediators:")
 	for _, m := range c.Mediators {
+		name[m.AccountID] = m.Name
 		state := ""
 		if m.Recused != nil {
-			state = " (recused " + m.Recused.Local().Format("2 Jan 2006") + ")"
+			state = ", recused " + m.Recused.Local().Format("2 Jan 2006")
 		}
-		fmt.Printf("  %s  %s%s\n", m.AccountID, m.Name, state)
+		fmt.Printf("  %s%s\n", api.PersonWords(m.Name, "mediator", ""), state)
 	}
 	for _, p := range c.PendingMediators {
-		fmt.Printf("  %s  %s (assigned by the program; reads the case from %s)\n", p.AccountID, p.Name, p.ReadsFrom.Local().Format("2 Jan 2006 15:04"))
+		fmt.Printf("  %s, assigned by the program; reads the case from %s\n", api.PersonWords(p.Name, "mediator", ""), p.ReadsFrom.Local().Format("2 Jan 2006 15:04"))
 	}
 	if len(c.Notices) > 0 {
 		fmt.Println("Notices from the program:")
@@ -65,16 +73,19 @@ func showCase(c api.Case, asJSON bool) error {
 		fmt.Println("  none yet — invite with `parley case invite`")
 	}
 	for _, p := range c.Participants {
-		fmt.Printf("  %s  %s, %s %s\n", p.AccountID, p.Name, p.Role, p.Side)
+		fmt.Printf("  %s\n", api.PersonWords(p.Name, p.Role, label[p.Side]))
+	}
+	if len(c.Participants)+len(c.Mediators) > 0 {
+		fmt.Println("  (each person's account id, for the commands that take one: `parley case show " + c.ID + " --json`)")
 	}
 	fmt.Println("Objectives and success criteria:")
 	for _, o := range c.Objectives {
-		fmt.Printf("  [%s] %s\n", o.Kind, o.Text)
+		fmt.Printf("  [%s] %s\n", strings.ReplaceAll(string(o.Kind), "-", " "), o.Text)
 	}
 	if len(c.Disclosures) > 0 {
 		fmt.Println("Disclosures:")
 		for _, d := range c.Disclosures {
-			fmt.Printf("  %s by %s: %s (%d acknowledged)\n", d.ID, d.Mediator, d.Text, len(d.Acks))
+			fmt.Printf("  %s by %s: %s (%d acknowledged)\n", d.ID, cmp.Or(name[d.Mediator], "a former mediator"), d.Text, len(d.Acks))
 		}
 	}
 	fmt.Println("Stage history:")

@@ -17,10 +17,9 @@ func init() {
 }
 
 // personWords names a case's participant for people, as the server's
-// refusals and the browser's consent panel do: "Avery Tran (Tenant
-// party)", "Jordan Blake (Tenant lawyer)", "Sam Lee (observer)" — the
-// side's label (from k) and the role in words, never "counsel" or a
-// side's id.
+// refusals and the browser do (api.PersonWords): "Avery Tran (Tenant)",
+// "Jordan Blake (Tenant's lawyer)", "Sam Lee (observer)" — the side's
+// label (from k), never "counsel" or a side's id.
 func personWords(k api.Case, name string, role api.ParticipantRole, side string) string {
 	label := ""
 	for _, s := range k.Sides {
@@ -34,17 +33,7 @@ func personWords(k api.Case, name string, role api.ParticipantRole, side string)
 // labelledWords is personWords for a side already named by its label
 // ("" for none), as an agreement's signers are.
 func labelledWords(name string, role api.ParticipantRole, label string) string {
-	if role == api.RoleObserver {
-		return name + " (observer)"
-	}
-	words := "party"
-	if role == api.RoleCounsel {
-		words = "lawyer"
-	}
-	if label == "" {
-		return fmt.Sprintf("%s (%s)", name, words)
-	}
-	return fmt.Sprintf("%s (%s %s)", name, label, words)
+	return api.PersonWords(name, role, label)
 }
 
 // termsCase is the case whose terms v shows, for its sides' labels, when v

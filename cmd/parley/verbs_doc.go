@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -345,7 +346,8 @@ func docShare(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	describeShare(os.Stderr, preview, true)
+	labels := caseSideLabels(ctx, c, *caseID)
+	describeShare(os.Stderr, preview, true, labels)
 	if preview.NeedsApproval {
 		return fmt.Errorf("not shared: a party or lawyer of side %s added %s to their caucus, and none of them has allowed this share; ask them first: parley doc ask %s --case %s --audience %s",
 			preview.ApprovalSide, docID, docID, *caseID, preview.To)
@@ -395,13 +397,31 @@ func docShare(ctx context.Context, args []string) error {
 	}
 	if !samePeople(res.Gaining, preview.Gaining) || !samePeople(res.Losing, preview.Losing) {
 		fmt.Fprintln(os.Stderr, "The case changed while you were deciding; this is what the share did:")
-		describeShare(os.Stderr, res, false)
+		describeShare(os.Stderr, res, false, labels)
 	}
 	fmt.Printf("Shared %s with %s.\n", docID, res.To)
 	return nil
 }
 
-func describeShare(w io.Writer, r api.ShareResult, preview bool) {
+// caseSideLabels is the case's side labels by side id, to name people in
+// words (api.PersonWords); empty when the case cannot be read, which names
+// them "(party)" or "(lawyer)" without their side.
+func caseSideLabels(ctx context.Context, c *client.Client, caseID string) map[string]string {
+	out := map[string]string{}
+	if k, err := c.Case(ctx, caseID); err == nil {
+		for _, s := range k.Sides {
+			out[s.ID] = s.Label
+		}
+	}
+	return out
+}
+
+// personOf names p as everyone is named: "Avery Tran (Tenant)".
+func personOf(p api.Person, labels map[string]string) string {
+	return api.PersonWords(p.Name, api.ParticipantRole(p.Role), labels[p.Side])
+}
+
+func describeShare(w io.Writer, r api.ShareResult, preview bool, labels map[string]string) {
 	will, lose := "will newly gain", "will lose"
 	if !preview {
 		will, lose = "newly gained", "lost"
@@ -414,11 +434,7 @@ func describeShare(w io.Writer, r api.ShareResult, preview bool) {
 		}
 		fmt.Fprintf(w, "  %d %s access:\n", len(ps), verb)
 		for _, p := range ps {
-			role := p.Role
-			if p.Side != "" {
-				role += " " + p.Side
-			}
-			fmt.Fprintf(w, "    %s  %s (%s)\n", p.AccountID, p.Name, role)
+			fmt.Fprintf(w, "    %s\n", personOf(p, labels))
 		}
 	}
 	list(will, r.Gaining)
@@ -599,10 +615,12 @@ func docAsk(ctx context.Context, args []string) error {
 	if *asJSON {
 		return printJSON(r)
 	}
-	fmt.Printf("Asked side %s to allow showing %s (version %d) to %s (request %s, %s until %s).\n",
-		strings.TrimPrefix(r.From, "caucus:"), r.Doc, r.Version, r.To, r.ID, r.Status, r.Expires.Local().Format("2 Jan 2006 15:04"))
+	labels := caseSideLabels(ctx, c, *caseID)
+	side := r.Side
+	fmt.Printf("Asked the %s side to allow showing %s (version %d) to %s (request %s, %s until %s).\n",
+		cmp.Or(labels[side], side), r.Doc, r.Version, r.To, r.ID, r.Status, r.Expires.Local().Format("2 Jan 2006 15:04"))
 	describeVersions(os.Stdout, r.Shows)
-	describePeople(os.Stdout, "would newly see it", r.Gaining)
+	describePeople(os.Stdout, "would newly see it", r.Gaining, labels)
 	return nil
 }
 
@@ -627,7 +645,7 @@ func docRequests(ctx context.Context, args []string) error {
 		return nil
 	}
 	for _, r := range list {
-		fmt.Printf("%s  %s v%d  %s → %s  %s  asked %s\n", r.ID, r.Doc, r.Version, r.From, r.To, r.Status, r.Requested.Local().Format("2 Jan 15:04"))
+		fmt.Printf("%s  %s v%d  side %s  %s → %s  %s  asked %s\n", r.ID, r.Doc, r.Version, r.Side, r.From, r.To, r.Status, r.Requested.Local().Format("2 Jan 15:04"))
 	}
 	return nil
 }
@@ -660,7 +678,7 @@ func docAnswer(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(os.Stderr, "Allow the mediator to show %s to %s? This cannot be undone.\n", docID, list[i].To)
 		describeVersions(os.Stderr, list[i].Shows)
-		describePeople(os.Stderr, "would newly see it", list[i].Gaining)
+		describePeople(os.Stderr, "would newly see it", list[i].Gaining, caseSideLabels(ctx, c, *caseID))
 		fmt.Fprint(os.Stderr, "Allow? [y/N] ")
 		line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
@@ -698,17 +716,13 @@ func describeVersions(w io.Writer, vs []api.VersionInfo) {
 	}
 }
 
-func describePeople(w io.Writer, verb string, ps []api.Person) {
+func describePeople(w io.Writer, verb string, ps []api.Person, labels map[string]string) {
 	if len(ps) == 0 {
 		fmt.Fprintf(w, "  nobody %s\n", verb)
 		return
 	}
 	fmt.Fprintf(w, "  %d %s:\n", len(ps), verb)
 	for _, p := range ps {
-		role := p.Role
-		if p.Side != "" {
-			role += " " + p.Side
-		}
-		fmt.Fprintf(w, "    %s (%s)\n", p.Name, role)
+		fmt.Fprintf(w, "    %s\n", personOf(p, labels))
 	}
 }

@@ -19,6 +19,18 @@ type Client struct {
 	Base string
 	// SMTP is the server's SMTP address.
 	SMTP string
+	// sentFor, when set (Outbox), maps a Message-ID's local part to the
+	// outbox id of the message sent with it.
+	sentFor func() (map[string]string, error)
+}
+
+// Outbox returns a client whose WithPrefix and WaitFor take a prefix of
+// outbox ids: a message's Message-ID is random and names nothing
+// (mail.Message.MessageID), so the test's outbox says which message went
+// out under which. ids is read at every look, so it sees messages queued
+// meanwhile.
+func (c *Client) Outbox(ids func() (map[string]string, error)) *Client {
+	return &Client{Base: c.Base, SMTP: c.SMTP, sentFor: ids}
 }
 
 // FromEnv returns the test Mailpit (skipping or failing like testenv).
@@ -73,11 +85,22 @@ func (c *Client) get(path string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// WithPrefix lists the messages whose Message-ID starts with prefix (each
-// test uses its own prefix, so tests sharing one Mailpit do not see each
-// other's mail).
+// WithPrefix lists the messages whose Message-ID starts with prefix, or,
+// for a client made by Outbox, whose outbox id does (each test uses its
+// own prefix, so tests sharing one Mailpit do not see each other's mail).
 func (c *Client) WithPrefix(prefix string) ([]Summary, error) {
 	var out []Summary
+	id := func(m Summary) string { return m.MessageID }
+	if c.sentFor != nil {
+		sent, err := c.sentFor()
+		if err != nil {
+			return nil, err
+		}
+		id = func(m Summary) string {
+			local, _, _ := strings.Cut(m.MessageID, "@")
+			return sent[local]
+		}
+	}
 	for start := 0; ; start += 500 {
 		var page struct {
 			Messages []Summary `json:"messages"`
@@ -87,7 +110,7 @@ func (c *Client) WithPrefix(prefix string) ([]Summary, error) {
 			return nil, err
 		}
 		for _, m := range page.Messages {
-			if strings.HasPrefix(m.MessageID, prefix) {
+			if id := id(m); id != "" && strings.HasPrefix(id, prefix) {
 				out = append(out, m)
 			}
 		}

@@ -17,6 +17,7 @@ import type { DeviceKeys, Devices } from "./e2ee";
 import * as P from "./primitives";
 import { b64, hex, unb64 } from "./wire";
 import { h } from "./dom";
+import { roleName } from "./names";
 
 const path = (id: string) => casePath(id) + "/agreement";
 const agreementAPI = {
@@ -88,15 +89,12 @@ export interface AgreementContext {
 
 const when = (t: string | number) => new Date(t).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 /**
- * A signer's role in words, as the "Visible to" line names people: a
- * party by their side's label ("Tenant"), a lawyer by it and "lawyer"
- * ("Tenant lawyer"). The server sends the side's label, not its id.
+ * A signer's role in words, as everyone is named (names.ts): a party by
+ * their side's label ("Tenant"), a lawyer as that side's lawyer
+ * ("Tenant's lawyer"). The server sends the side's label, not its id.
  */
-const roleWords = (s: { role: string; side?: string }) =>
-  s.role === "observer" ? "observer"
-    : s.role === "counsel" ? (s.side ? `${s.side} lawyer` : "lawyer")
-    : s.side || "party";
-/** A signer as the viewer reads them: "Jordan Blake (Tenant lawyer)", "Lars Lindqvist (Landlord)", or "You (Tenant)" for their own row. */
+const roleWords = (s: { role: string; side?: string }) => roleName(s.role, s.side ?? "");
+/** A signer as the viewer reads them: "Jordan Blake (Tenant's lawyer)", "Lars Lindqvist (Landlord)", or "You (Tenant)" for their own row. */
 const signerWords = (s: { accountId: string; name: string; role: string; side?: string }, me: string) =>
   `${s.accountId === me ? "You" : s.name} (${roleWords(s)})`;
 

@@ -22,6 +22,7 @@ import { definedRoom, roomMembers, roomLead, roomShown, closedNote, loadDefinedR
 import { commentWords, mountAgreement, noteMessage } from "./agreement";
 import { floorAfterSend, floorBadge, floorBar, floorMessage, floorRoomsChanged, floorStatus, initFloor, turnNote } from "./floor";
 import { h } from "./dom";
+import { personName } from "./names";
 
 const $ = (id: string) => document.getElementById(id)!;
 const main = () => $("main");
@@ -90,8 +91,7 @@ function personWords(account: string): string {
     if (mine.role === "counsel" && p.role === "party") return `your client ${p.name}`;
     return `${p.name} (your side)`;
   }
-  if (p.role === "observer") return `${p.name} (observer)`;
-  return `${p.name} (${sideLabel(p.side)}${p.role === "counsel" ? " lawyer" : ""})`;
+  return personName(p.name, p.role, sideLabel(p.side));
 }
 
 function membersOf(audience: string): string[] {

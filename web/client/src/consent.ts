@@ -11,6 +11,7 @@ import type { DeviceKeys } from "./e2ee";
 import * as P from "./primitives";
 import { b64, hex } from "./wire";
 import { h } from "./dom";
+import { personName, roleName } from "./names";
 
 const consentAPI = {
   terms: (id: string) => call<TermsView>("GET", casePath(id) + "/terms"),
@@ -189,8 +190,8 @@ export async function consentGate(root: HTMLElement, caseID: string, keys: Devic
 /** "A", "A and B", "A, B and C". */
 const listWords = (xs: string[]) => xs.length <= 1 ? xs.join("") : xs.slice(0, -1).join(", ") + " and " + xs[xs.length - 1];
 
-/** A person's role in the terms table, in words (never the server's name for it). */
-const roleWords: Record<string, string> = { party: "Party", counsel: "Lawyer", observer: "Observer", mediator: "Mediator" };
+/** A person's role in the terms table, in words as everyone is named (names.ts): "Tenant", "Tenant's lawyer", "Observer". */
+const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 /**
  * A mediator's panel: who has accepted the case's terms and acknowledged each
@@ -204,9 +205,9 @@ export async function renderConsentPanel(el: HTMLElement, caseID: string, c: Cas
   const people = view.people ?? [];
   // Who has not accepted, built here from each person's role and side (the server's "missing" is words for programs).
   const waiting = people.filter((p) => !p.accepted).map((p) =>
-    `${p.name} (${p.role === "observer" ? "observer" : [side(p.side), p.role === "counsel" ? "lawyer" : "party"].filter(Boolean).join(" ")})`);
+    personName(p.name, p.role, side(p.side)));
   const rows = people.map((p) => h("tr", { "data-person": p.accountId },
-    h("td", {}, p.name), h("td", {}, (roleWords[p.role] ?? "") + (p.role !== "observer" && p.side ? `, ${side(p.side)}` : "")),
+    h("td", {}, p.name), h("td", {}, capital(roleName(p.role, side(p.side)))),
     h("td", { class: p.accepted ? "verified" : "" }, p.accepted ? `Accepted ${when(p.accepted.recorded)}` : "Not yet")));
   const table = people.length
     ? h("table", { id: "terms-table" }, h("caption", {}, `Who has accepted version ${view.terms.version} of the terms`),

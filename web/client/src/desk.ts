@@ -8,6 +8,7 @@
 import { call, casePath, APIError, plainWords, saysInternal } from "./api";
 import type * as W from "./wire_gen";
 import { h } from "./dom";
+import { personName } from "./names";
 
 const deskAPI = {
   cases: () => call<W.Listed[]>("GET", "/api/v1/cases"),
@@ -43,7 +44,6 @@ const stageTitle: Record<W.Stage, string> = {
   preparation: "Preparation and case assessment", opening: "Opening session and ground rules",
   issues: "Issue identification and exploration", negotiation: "Negotiation and issue resolution", closure: "Closure and follow-up",
 };
-const roleWords: Record<string, string> = { party: "party", counsel: "lawyer", observer: "observer" };
 const resultWords: Record<W.OutcomeResult, string> = {
   "full-agreement": "Full agreement", "partial-agreement": "Partial agreement", "no-agreement": "No agreement", withdrawn: "Withdrawn",
 };
@@ -261,7 +261,7 @@ function peopleSection(canInvite: boolean): HTMLElement {
   const lines = c.sides.map((s) => {
     const ps = c.participants.filter((p) => p.side === s.id);
     return h("li", { "data-side": s.id }, h("strong", {}, s.label + " side: "),
-      ps.length ? ps.map((p) => `${p.name} (${roleWords[p.role]})`).join(", ") : h("span", { class: "note" }, "nobody has joined yet"));
+      ps.length ? ps.map((p) => personName(p.name, p.role, s.label)).join(", ") : h("span", { class: "note" }, "nobody has joined yet"));
   });
   const obs = c.participants.filter((p) => p.role === "observer");
   if (obs.length) lines.push(h("li", {}, h("strong", {}, "Observers: "), obs.map((p) => p.name).join(", ")));
@@ -277,7 +277,7 @@ function peopleSection(canInvite: boolean): HTMLElement {
 /** Invited and not joined yet: names, roles, sides and expiry (the links themselves were shown once). */
 function pendingList(): HTMLElement {
   return h("div", { id: "desk-pending" }, h("h3", {}, "Invited, not joined yet"),
-    pending.length ? h("ul", {}, ...pending.map((p) => h("li", {}, `${p.name} (${roleWords[p.role]}${p.side ? ", " + sideLabel(p.side) + " side" : ""})`,
+    pending.length ? h("ul", {}, ...pending.map((p) => h("li", {}, personName(p.name, p.role, p.side ? sideLabel(p.side) : ""),
       h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${when(p.expires)}${p.emailed ? "; emailed" : ""}`))))
       : h("p", { class: "note" }, "Nobody: every invitation made here has been used or has expired."));
 }
@@ -315,7 +315,7 @@ function inviteForm(): HTMLElement {
         const inv = await deskAPI.invite(c.id, { role: role.value as W.ParticipantRole, side: role.value === "observer" ? "" : side.value, name: person, email: to, ttlSeconds: 7 * 24 * 3600 });
         const link = h("input", { id: "desk-invite-link", type: "text", readonly: true, value: inv.link, "aria-describedby": "desk-invite-once" }) as HTMLInputElement;
         out.replaceChildren(h("div", { class: "confirm invite-result", "data-role": inv.role, "data-side": inv.side ?? "" },
-          h("h3", {}, `Invitation for ${person} (${roleWords[inv.role]}${sideLabelNow ? ", " + sideLabelNow + " side" : ""})`),
+          h("h3", {}, `Invitation for ${personName(person, inv.role, sideLabelNow)}`),
           h("p", { id: "desk-invite-once" }, h("strong", {}, "This link is shown only once."), ` Copy it now and send it to ${person} privately. It works once and expires ${when(inv.expires)}. Anyone holding it can join as ${person}.`),
           h("label", { for: "desk-invite-link" }, "Invitation link"), link,
           h("div", { class: "row" }, copyButton(link, "desk-invite-copy", "Copy the link")),
@@ -513,7 +513,7 @@ function disclosuresSection(canAdd: boolean): HTMLElement {
 
 /** Who reads a disclosure: everyone in the case now, by name and part, and whoever joins later. */
 function disclosureAudience(): string {
-  const people = c.participants.map((p) => `${p.name} (${p.role === "observer" ? "observer" : `${roleWords[p.role]}, ${sideLabel(p.side)} side`})`);
+  const people = c.participants.map((p) => personName(p.name, p.role, sideLabel(p.side)));
   const meds = c.mediators.filter((m) => !m.recused && m.accountId !== me.id).map((m) => m.name);
   const parts = [...people, ...(meds.length ? [`the other mediator${meds.length === 1 ? "" : "s"}, ${nameList(meds)}`] : [])];
   return parts.length ? `Who will see it: everyone in the case — ${nameList(parts)} — and everyone who joins later.`

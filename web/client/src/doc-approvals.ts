@@ -1,9 +1,12 @@
-// Asking a side before one of its caucus documents is shown wider. A
-// document a party or lawyer added to their side's caucus leaves the side
-// only once a party or lawyer of that side allowed exactly that share
-// (this document as it stands — its latest version and every earlier one
-// not erased, each named to the side — and this audience); the server refuses the
-// share otherwise (policy/vault.cedar, vault/approval.go). A mediator's
+// Asking a side before its own material is shown wider. A document a
+// party or lawyer added to their side's caucus leaves the side only once a
+// party or lawyer of that side allowed exactly that share (this document
+// as it stands — its latest version and every earlier one not erased, each
+// named to the side — and this audience), even after a move within the side (to the
+// mediators only, to the side's people by name); the server refuses the
+// share otherwise (policy/vault.cedar, vault/approval.go). A request names
+// the side asked (r.side): a document with both sides' material has one
+// request per side. A mediator's
 // share that needs it offers "Ask the Tenant side to allow showing …"
 // instead of a confirmation; the side's parties and lawyers see the
 // request in words, naming the document and who would see it, and allow
@@ -63,10 +66,13 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
 
   const docName = (id: string) => ctx.docs().find((d) => d.id === id)?.name;
   /** The name the request's latest version has (the request names every version it shows). */
-  const reqName = (r: W.DocShareRequest, fallback: string) => r.shows[0]?.name || docName(r.doc) || fallback;
+  /** The newest name among the versions the request shows the reader (a version added outside their side comes unnamed). */
+  const reqName = (r: W.DocShareRequest, fallback: string) => r.shows.find((v) => v.name)?.name || docName(r.doc) || fallback;
+  /** One version in words: its name, or what it is when the reader may not see the name. */
+  const versionWords = (v: W.VersionInfo) => v.name ? `“${v.name}”` : "a version added outside your side, which you cannot open";
   /** The earlier versions a share would show too, in words: "“Draft.pdf” (version 1, 5 Dec, 10:29)". */
   const earlierWords = (r: W.DocShareRequest) =>
-    r.shows.slice(1).map((v) => `“${v.name || "unnamed"}” (version ${v.version}, ${dayWords(v.created)})`);
+    r.shows.slice(1).map((v) => `${versionWords(v)} (version ${v.version}, ${dayWords(v.created)})`);
   const gainingWords = (r: W.DocShareRequest) => {
     const names = r.gaining.map((p) => ctx.personWords(p.accountId));
     const later = r.to === "joint" ? ", and anyone who joins the case later," : "";
@@ -77,7 +83,7 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
     try {
       await api.answerShare(ctx.caseID, r.doc, r.id, allow);
       const name = docName(r.doc) ?? "the document";
-      note = allow ? `You allowed the mediator to show “${name}” to ${audienceWords(ctx, r.to)}.` : `You declined: “${name}” stays in your caucus.`;
+      note = allow ? `You allowed the mediator to show “${name}” to ${audienceWords(ctx, r.to)}.` : `You declined: “${name}” stays within your side.`;
       confirming = null;
       await load();
     } catch (e) {
@@ -96,12 +102,12 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
     const earlier = earlierWords(r);
     // A share moves the whole document: its earlier versions go too.
     const what = earlier.length === 0 ? `“${name}”`
-      : `“${name}” and its earlier ${earlier.length === 1 ? "version" : "versions"} ${earlier.join(", ")}`;
+      : `${versionWords(r.shows[0])} and its earlier ${earlier.length === 1 ? "version" : "versions"} ${earlier.join(", ")}`;
     if (r.status !== "pending") {
       const by = r.decidedBy ? ctx.personWords(r.decidedBy) : "";
       const words = r.status === "approved" ? `${by} allowed the mediator to show “${name}” to ${to}.`
-        : r.status === "declined" ? `${by} declined showing “${name}” to ${to}; it stays in your caucus.`
-          : `The mediator's request to show “${name}” to ${to} expired unanswered; it stays in your caucus.`;
+        : r.status === "declined" ? `${by} declined showing “${name}” to ${to}; it stays within your side.`
+          : `The mediator's request to show “${name}” to ${to} expired unanswered; it stays within your side.`;
       return h("li", { class: "note share-request-done", "data-request": r.id }, words.charAt(0).toUpperCase() + words.slice(1));
     }
     const li = h("li", { class: "share-request", "data-request": r.id },
@@ -110,16 +116,16 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
         `If you allow it, ${gainingWords(r)} will be able to open it.`),
       earlier.length ? h("div", { class: "share-request-versions" },
         h("p", {}, `This document has ${earlier.length + 1} versions, and allowing it shows every one of them, not only the latest:`),
-        h("ul", {}, ...r.shows.map((v, i) => h("li", {}, `“${v.name || "unnamed"}” — version ${v.version}${i === 0 ? " (the latest)" : ""}, added ${dayWords(v.created)}`))),
+        h("ul", {}, ...r.shows.map((v, i) => h("li", {}, `${versionWords(v)} — version ${v.version}${i === 0 ? " (the latest)" : ""}, added ${dayWords(v.created)}`))),
         h("p", { class: "note" }, "If an earlier version should stay within your side, decline, and tell the mediator which version may be shown.")) : "",
-      h("p", { class: "note" }, `Until a party or lawyer of your side allows it, it stays in your caucus. The request lapses on ${dayWords(r.expires)}.`));
+      h("p", { class: "note" }, `Until a party or lawyer of your side allows it, it stays within your side. The request lapses on ${dayWords(r.expires)}.`));
     if (confirming?.id === r.id) {
       const yes = h("button", { type: "button", class: "primary share-request-yes", onclick: () => void answer(r, confirming!.allow) },
         confirming.allow ? "Yes, allow it" : "Yes, decline");
       li.append(h("div", { class: "confirm", role: "alertdialog", "aria-label": confirming.allow ? "Confirm allowing the share" : "Confirm declining the share", "aria-describedby": "share-request-confirm-" + r.id },
         h("p", { id: "share-request-confirm-" + r.id }, confirming.allow
           ? `Allow the mediator to show ${what} to ${to} — ${gainingWords(r)} will be able to open ${earlier.length ? "every one of them" : "it"}. This cannot be undone.`
-          : `Decline showing “${name}” to ${to}? It stays in your caucus; the mediator is told you declined.`),
+          : `Decline showing “${name}” to ${to}? It stays within your side; the mediator is told you declined.`),
         h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => { confirming = null; render(); } }, "Cancel"))));
       queueMicrotask(() => (yes as HTMLButtonElement).focus());
     } else {
@@ -133,20 +139,20 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
   /** The mediator's view of one request: what the side answered. */
   function mediatorItem(r: W.DocShareRequest): HTMLElement {
     const name = reqName(r, "a document");
-    const side = sideName(ctx, r.from.slice(7));
+    const side = sideName(ctx, r.side);
     const to = audienceWords(ctx, r.to);
     const by = r.decidedBy ? ctx.personWords(r.decidedBy) : "";
     const shown = ctx.docs().find((d) => d.id === r.doc)?.audience === r.to;
     const words = r.status === "pending" ? `Waiting for the ${side} side to allow showing “${name}” to ${to} (asked ${dayWords(r.requested)}; lapses ${dayWords(r.expires)}).`
       : r.status === "approved" ? (shown ? `“${name}” is shown to ${to}, as ${by} allowed.` : `${by} allowed showing “${name}”${r.shows.length > 1 ? ` (all ${r.shows.length} versions)` : ""} to ${to}: share it with that place now to show it.`)
-        : r.status === "declined" ? `${by} declined showing “${name}” to ${to}. It stays in the ${side} caucus.`
+        : r.status === "declined" ? `${by} declined showing “${name}” to ${to}. It stays within the ${side} side.`
           : `Nobody of the ${side} side answered within a week: the request to show “${name}” to ${to} expired. You can ask again.`;
     return h("li", { class: "share-request-status share-request-" + r.status, "data-request": r.id }, words.charAt(0).toUpperCase() + words.slice(1));
   }
 
   function render() {
     const mine = ctx.c().participants.find((p) => p.accountId === ctx.meID)?.side;
-    const shown = ctx.mediator ? reqs : reqs.filter((r) => r.from === "caucus:" + mine);
+    const shown = ctx.mediator ? reqs : reqs.filter((r) => r.side === mine);
     if (!shown.length && !failed && !note) { box.replaceChildren(); return; }
     const pending = shown.filter((r) => r.status === "pending").length;
     box.replaceChildren(

@@ -22,6 +22,7 @@ import { newcomerWords, wrapForNewcomers } from "./docs-newcomers";
 import { mountUpgrade } from "./docs-upgrade";
 import { mountApprovals } from "./doc-approvals";
 import { h } from "./dom";
+import { personName } from "./names";
 
 /** How often a visible page asks for the case's documents. */
 export const POLL_MS = 5000;
@@ -386,8 +387,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
 
   function invitedWords(p: W.InvitedPerson): string {
     const side = ctx.c().sides.find((s) => s.id === p.side)?.label;
-    const role = p.role === "counsel" ? "lawyer" : p.role;
-    return p.role === "observer" ? `${p.name} (observer)` : `${p.name} (${side ? side + " " : ""}${role})`;
+    return personName(p.name, p.role, side);
   }
 
   /** An audience as a place: "Joint room", "Tenant caucus", "Mediators only" (the "Visible to" line says who). */

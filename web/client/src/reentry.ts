@@ -5,6 +5,7 @@
 import { call, casePath, APIError, plainWords } from "./api";
 import type { Case, Participant, ReentryResponse } from "./wire_gen";
 import { h } from "./dom";
+import { personName } from "./names";
 
 const errText = plainWords; // never a status, an id or the browser's network text
 
@@ -13,8 +14,6 @@ const reentryAPI = {
     call<ReentryResponse>("POST", `${casePath(caseID)}/participants/${encodeURIComponent(account)}/reentry`, {}),
   remove: (caseID: string, account: string) => call<Case>("DELETE", `${casePath(caseID)}/participants/${encodeURIComponent(account)}`),
 };
-
-const roleWords: Record<string, string> = { party: "party", counsel: "lawyer", observer: "observer" };
 
 // --- who last used this browser, so an ended session gets the right page ---
 
@@ -187,9 +186,8 @@ function personRow(p: Participant, ctx: PeopleContext): HTMLElement {
   let out = outs.get(key);
   if (!out) outs.set(key, (out = h("div", { "aria-live": "polite" })));
   const slug = p.accountId.replace(/[^a-z0-9_]/gi, "");
-  const what = p.role === "observer" ? "observer" : `${roleWords[p.role] ?? p.role}, ${ctx.sideLabel(p.side ?? "")} side`;
   return h("li", { "data-person": p.name },
-    h("span", {}, `${p.name} (${what})`), " ",
+    h("span", {}, personName(p.name, p.role, ctx.sideLabel(p.side ?? ""))), " ",
     h("button", { type: "button", class: "reentry", "aria-label": `Link back in for ${p.name}`, onclick: () => issue(ctx.caseID, p, out, "reentry-" + slug) }, "Link back in"), " ",
     h("button", { type: "button", class: "remove", "aria-label": `Remove ${p.name}`, onclick: () => confirmRemove(p, ctx, out) }, "Remove"),
     out);

@@ -8,6 +8,7 @@ import type { DefinedRoom, OpenRoomRequest } from "./wire_gen";
 import type { SecureCase } from "./secure";
 import * as E from "./e2ee";
 import { h } from "./dom";
+import { personName } from "./names";
 
 const errText = plainWords; // never a status, an id or the browser's network text
 
@@ -180,11 +181,11 @@ function openForm(): HTMLElement {
     pick.append(h("div", {}, h("label", { class: "check" }, cb, words)));
   };
   person(me, "You (a mediator is in every room)", true);
-  for (const m of c.mediators) if (!m.recused && m.accountId !== me) person(m.accountId, `${m.name} (mediator)`, false);
+  for (const m of c.mediators) if (!m.recused && m.accountId !== me) person(m.accountId, personName(m.name, "mediator"), false);
   const sideOf = (s?: string) => c.sides.find((x) => x.id === s)?.label ?? s ?? "";
   for (const p of c.participants) {
     if (p.role === "observer") continue;
-    person(p.accountId, `${p.name} (${sideOf(p.side)} ${p.role === "counsel" ? "lawyer" : "party"})`, false);
+    person(p.accountId, personName(p.name, p.role, sideOf(p.side)), false);
   }
   if (c.participants.some((p) => p.role === "observer")) pick.append(h("p", { class: "note" }, "Observers are never put in a room of their own."));
   const cross = h("input", { type: "checkbox", id: "room-cross" }) as HTMLInputElement;

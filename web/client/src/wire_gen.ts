@@ -675,8 +675,9 @@ export interface TermsPerson {
  * accepted them. Mediators also get People (everyone who must accept,
  * with their role, side and acceptance or none) and Missing (those who
  * have not, as words for programs and the command line: "Jordan Blake
- * (Tenant lawyer)"; the browser builds its own words from People); a
- * party, counsel or observer sees only their own acceptance.
+ * (Tenant's lawyer)", api.PersonWords; the browser names them the same
+ * way from People, web/client/src/names.ts); a party, counsel or
+ * observer sees only their own acceptance.
  */
 export interface TermsView {
   terms: Terms;
@@ -1880,8 +1881,8 @@ export interface DocShareAnswer {
 export type DocShareStatus = "pending" | "approved" | "declined" | "expired";
 
 /**
- * DocShareRequest is a mediator's request that a side allow one of its
- * caucus documents to be shared wider, and the side's answer
+ * DocShareRequest is a mediator's request that a side allow its own
+ * material to be shared wider, and the side's answer
  * (GET …/share-requests lists them: a mediator every one of the case, a
  * party or lawyer those of their side). It names the document by id: the
  * caller's document list has its name, if they may read it.
@@ -1891,6 +1892,7 @@ export interface DocShareRequest {
   doc: string;
   version: number;
   from: string;
+  side: string;
   to: string;
   requestedBy: string;
   requested: string;

@@ -75,7 +75,7 @@ await run(async () => {
   await med.click("#agreement-start");
   await state(med, "version 1");
   const v1 = await med.innerText("#agreement-text");
-  check(v1.includes("SETTLEMENT AGREEMENT — TENANCY") && v1.includes("Ada Okafor, party (Tenant)") && v1.includes("Jordan Blake, lawyer (Tenant)")
+  check(v1.includes("SETTLEMENT AGREEMENT — TENANCY") && v1.includes("- Ada Okafor (Tenant)") && v1.includes("- Jordan Blake (Tenant's lawyer)")
     && v1.includes("Settle the deposit and the boiler repairs"), "the template is filled with the parties and objectives");
 
   // Two edits.
@@ -215,9 +215,9 @@ await run(async () => {
   // the reader's own row (never "(party, Tenant)").
   const signerRows = async (page) => (await page.locator("#agreement-signers li").allInnerTexts()).map((t) => t.split(":")[0].trim()).sort();
   const aRows = await signerRows(A), medRows = await signerRows(med);
-  check(JSON.stringify(aRows) === JSON.stringify(["Jordan Blake (Tenant lawyer)", "Lars Lindqvist (Landlord)", "You (Tenant)"]),
+  check(JSON.stringify(aRows) === JSON.stringify(["Jordan Blake (Tenant's lawyer)", "Lars Lindqvist (Landlord)", "You (Tenant)"]),
     "party A reads the signers in words, herself as “You”: " + aRows.join("; "));
-  check(JSON.stringify(medRows) === JSON.stringify(["Ada Okafor (Tenant)", "Jordan Blake (Tenant lawyer)", "Lars Lindqvist (Landlord)"]),
+  check(JSON.stringify(medRows) === JSON.stringify(["Ada Okafor (Tenant)", "Jordan Blake (Tenant's lawyer)", "Lars Lindqvist (Landlord)"]),
     "the mediator reads the signers in words: " + medRows.join("; "));
   check(holding && await A.locator("#agreement-status", { hasText: "Your comment is in the joint room" }).count() === 0, "A's comment is still on its way");
   check(await A.isDisabled("#agreement-comment-send"), "party A: while her comment is being sent, the page drawn again keeps its Send button off");

@@ -107,16 +107,16 @@ try {
   await counsel.goto(env("PARLEY_INVITE_COUNSEL"));
   await counsel.waitForSelector("#consent-title");
   const refusal = await ask("opening refused");
-  check(refusal.includes("Jordan Blake (Tenant lawyer)"), "opening is refused, naming who is missing: " + refusal);
+  check(refusal.includes("Jordan Blake (Tenant's lawyer)"), "opening is refused, naming who is missing: " + refusal);
   await med.reload();
   await med.waitForSelector("#terms-table");
   const panel = await med.innerText("#consent-panel");
   const waits = await med.innerText("#terms-summary");
-  check(waits === "The opening session waits until this person accepts the terms: Jordan Blake (Tenant lawyer).",
+  check(waits === "The opening session waits until this person accepts the terms: Jordan Blake (Tenant's lawyer).",
     "the mediator's panel names who has not accepted, in words (the side's name and “lawyer”, not “counsel”): " + waits);
   check(/Ada Okafor[\s\S]*Accepted/.test(panel) && /Jordan Blake[\s\S]*Not yet/.test(panel), "the panel shows who has and has not accepted");
   const roles = await med.locator("#terms-table tbody td:nth-child(2)").allInnerTexts();
-  check(roles.includes("Lawyer, Tenant") && roles.every((r) => !/counsel|party\b|observer\b/.test(r)), "the terms table says each role in words (“Lawyer”, not “counsel”): " + roles.join(" | "));
+  check(roles.includes("Tenant's lawyer") && roles.every((r) => !/counsel|party\b|observer\b/.test(r)), "the terms table says each role in words (“Tenant’s lawyer”, not “counsel”): " + roles.join(" | "));
   check(panel.includes("Acknowledged by: Ada Okafor, Lars Lindqvist") && panel.includes("Not yet: Jordan Blake"), "the panel shows who acknowledged the disclosure");
   await med.locator("#consent-panel").screenshot({ path: shots + "/consent-mediator.png" });
   const medPhone = await newPage("med-phone", { width: 390, height: 844 });

@@ -70,11 +70,11 @@ await run(async () => {
   await med.selectOption("#desk-invite-side", "A");
   check(flat(await med.innerText("#desk-invite-who")).includes("the Tenant side's lawyer"), "a lawyer is described as the side's lawyer");
   await med.click("#desk-invite button[type=submit]");
-  await med.waitForSelector("#desk-invite-out :text('Jordan Blake (lawyer, Tenant side)')");
+  await med.waitForSelector(`#desk-invite-out :text("Invitation for Jordan Blake (Tenant's lawyer)")`);
   check(await med.inputValue("#desk-invite-link") !== linkB, "each invitation has its own link");
-  await med.waitForSelector("#desk-pending li:has-text('Jordan Blake (lawyer, Tenant side)')");
+  await med.waitForSelector(`#desk-pending li:has-text("Jordan Blake (Tenant's lawyer)")`);
   const pend = flat(await med.innerText("#desk-pending"));
-  check(pend.includes("Ada Okafor (party, Tenant side)") && pend.includes("Lars Lindqvist (party, Landlord side)") && pend.includes("emailed") && !pend.includes("/join#"),
+  check(pend.includes("Ada Okafor (Tenant)") && pend.includes("Lars Lindqvist (Landlord)") && pend.includes("emailed") && !pend.includes("/join#"),
     "the invitations not used yet are listed, without their links: " + pend);
   await med.setViewportSize({ width: 390, height: 844 });
   await med.locator("#desk-invite-out").scrollIntoViewIfNeeded();
@@ -93,7 +93,7 @@ await run(async () => {
   // Objectives, a success criterion, a disclosure.
   await med.reload();
   await med.waitForSelector("#desk-objective-form");
-  check(flat(await med.innerText("#desk-people-list")).includes("Tenant side: Ada Okafor (party)"), "the joined party is listed under their side");
+  check(flat(await med.innerText("#desk-people-list")).includes("Tenant side: Ada Okafor (Tenant)"), "the joined party is listed under their side");
   const pend2 = flat(await med.innerText("#desk-pending"));
   check(pend2.includes("Jordan Blake") && !pend2.includes("Ada Okafor") && !pend2.includes("Lars Lindqvist"), "once joined, they leave the invited list: " + pend2);
   await med.fill("#desk-objective-text", "Agree what happens to the deposit");
@@ -111,8 +111,8 @@ await run(async () => {
   await med.click("#desk-disclosure-ask");
   await med.waitForSelector("#desk-disclosure-box [role=alertdialog]");
   const dq = flat(await med.innerText("#desk-disclosure-box [role=alertdialog]"));
-  check(dq.includes("Disclose this to everyone in the case?") && dq.includes(disclosure) && dq.includes("Ada Okafor (party, Tenant side)") &&
-    dq.includes("Lars Lindqvist (party, Landlord side)") && dq.includes("cannot be withdrawn"), "the disclosure's confirmation quotes it and names who will read it: " + dq);
+  check(dq.includes("Disclose this to everyone in the case?") && dq.includes(disclosure) && dq.includes("Ada Okafor (Tenant)") &&
+    dq.includes("Lars Lindqvist (Landlord)") && dq.includes("cannot be withdrawn"), "the disclosure's confirmation quotes it and names who will read it: " + dq);
   check(await med.locator("#desk-disclosure-list li").count() === 0, "asking discloses nothing yet");
   check(await focused() === "desk-disclosure-confirm", "focus moves to the button that discloses");
   await med.click("#desk-disclosure-back");

@@ -134,5 +134,32 @@ await run(async () => {
   check(true, "the mediator's page says the Tenant side declined");
   await openRoom(lars, "caucus:B");
   check(await docCard(lars, "Bank statement.pdf").count() === 0, "the declined document is not in the Landlord caucus");
+
+  // Two steps are one: moving the Tenant's document to the mediators only
+  // needs no approval, but the next share, to the joint room, still asks
+  // the Tenant side (no plain confirmation), and Ada is asked.
+  await openRoom(ada, "caucus:A");
+  await upload(ada, "Bottom line.pdf", "lowest acceptable");
+  await openRoom(med, "caucus:A");
+  const bottom = docCard(med, "Bottom line.pdf");
+  await bottom.waitFor({ timeout: T });
+  await bottom.locator("select").selectOption("mediators");
+  await bottom.locator("button", { hasText: "Share…" }).click();
+  await bottom.locator("button", { hasText: "Confirm sharing" }).click();
+  await openRoom(med, "mediators");
+  const moved = docCard(med, "Bottom line.pdf");
+  await moved.waitFor({ timeout: T });
+  await moved.locator("select").selectOption("joint");
+  await moved.locator("button", { hasText: "Share…" }).click();
+  const needs2 = moved.locator(".share-needs-approval");
+  await needs2.waitFor({ timeout: T });
+  check(await moved.locator("button", { hasText: "Confirm sharing" }).count() === 0,
+    "after a move to the mediators only, the share to the joint room still offers only to ask the Tenant side");
+  await needs2.locator("button.share-ask").click();
+  await needs2.locator("p", { hasText: "Asked." }).waitFor();
+  const req3 = ada.locator("#doc-share-requests .share-request", { hasText: "to everyone in the joint room" });
+  await req3.waitFor({ timeout: T });
+  check(true, "the Tenant party is asked about her document, though it is no longer in her caucus");
+  check(await lars.locator("#doc-share-requests li").count() === 0, "the Landlord party is not");
   void base;
 });

@@ -194,7 +194,7 @@ await run(async () => {
   const confirm = card.locator(".confirm", { hasText: "Confirm sharing" });
   await confirm.waitFor();
   const words = await confirm.innerText();
-  check(words.includes("Lars Lindqvist (Landlord party)") && words.includes("They will be able to open it as soon as they join"),
+  check(words.includes("Lars Lindqvist (Landlord)") && words.includes("They will be able to open it as soon as they join"),
     "the share confirmation names the invited, not joined party: " + words.replace(/\n/g, " / "));
   await axeCheck(med, "the mediator's share confirmation");
   await shoot(med, "documents-share");

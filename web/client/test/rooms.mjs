@@ -61,7 +61,7 @@ await run(async () => {
   stage("joined and signed in");
   // 1. The tenant alone with the mediator, without her lawyer.
   await med.fill("#room-label", ROOM1);
-  await med.getByLabel("Ada Okafor (Tenant party)").check();
+  await med.getByLabel("Ada Okafor (Tenant)").check();
   const who = await med.innerText("#room-who");
   check(who.includes("Ada Okafor") && who.includes("Nobody else can read or join it") && who.includes("never its name or its people") && !who.includes("Jordan"), "the form says who will see the room before it is saved: " + who);
   await axeCheck(med, "mediator, open a room form", { selector: "#defined-rooms" });
@@ -108,8 +108,8 @@ await run(async () => {
   stage("room 1 refused to counsel");
   // 2. The two lawyers with the mediator: refused until declared cross-side.
   await med.fill("#room-label", ROOM2);
-  await med.getByLabel("Jordan Blake (Tenant lawyer)").check();
-  await med.getByLabel("Sam Lindqvist (Landlord lawyer)").check();
+  await med.getByLabel("Jordan Blake (Tenant's lawyer)").check();
+  await med.getByLabel("Sam Lindqvist (Landlord's lawyer)").check();
   await med.click("#open-room-form button[type=submit]");
   const err = med.locator("#open-room-form .error");
   await err.waitFor();
