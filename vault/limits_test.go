@@ -337,3 +337,74 @@ func TestVersionRefusedAtTheLimitIsCorrectedInTheLog(t *testing.T) {
 		}
 	})
 }
+
+// TestPartiesLeaveTheMediatorsTheirReserve: a party, lawyer or observer
+// adds a new document only while the case holds fewer than maxDocs less
+// the mediators' reserve, so one side filling the case cannot stop the
+// mediators; the mediators fill it to maxDocs.
+func TestPartiesLeaveTheMediatorsTheirReserve(t *testing.T) {
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, store)
+	e.vault.maxDocs, e.vault.reserve = 4, 2
+	k := e.newCast(t)
+	ctx := t.Context()
+	med, pB := k.who["mediator"], k.who["partyB"]
+	caucusB := k.audience(t, "caucus:B")
+	for i := range 2 {
+		e.upload(t, pB, k.caseID, fmt.Sprintf("flood %d", i), caucusB, ClassEvidence, []byte("x"))
+	}
+	_, err = e.vault.Upload(ctx, k.who["partyA"], k.caseID, NewDocument{Name: "mine", Audience: k.audience(t, "caucus:A"), Class: ClassEvidence}, bytes.NewReader([]byte("y")))
+	if !errors.Is(err, ErrDocumentLimit) || !strings.Contains(err.Error(), "the most its parties and lawyers may add") {
+		t.Fatalf("a party's upload past the parties' share: %v", err)
+	}
+	for i := range 2 {
+		e.upload(t, med, k.caseID, fmt.Sprintf("agenda %d", i), k.audience(t, "joint"), ClassEvidence, []byte("x"))
+	}
+	_, err = e.vault.Upload(ctx, med, k.caseID, NewDocument{Name: "one too many", Audience: k.audience(t, "joint"), Class: ClassEvidence}, bytes.NewReader([]byte("y")))
+	if !errors.Is(err, ErrDocumentLimit) || !strings.Contains(err.Error(), "the most one case holds") {
+		t.Fatalf("the mediator's upload past the case's limit: %v", err)
+	}
+}
+
+// TestNewDocumentsPerPersonPerDay: one party, lawyer or observer adds at
+// most perDay new documents to a case a day (a 429 saying when more may
+// be added); another person is not affected, new versions are not
+// counted, an upload that was refused does not count, and the case's
+// mediators are not limited.
+func TestNewDocumentsPerPersonPerDay(t *testing.T) {
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, store)
+	e.vault.perDay = 2
+	k := e.newCast(t)
+	ctx := t.Context()
+	med, pA, pB := k.who["mediator"], k.who["partyA"], k.who["partyB"]
+	caucusA, caucusB := k.audience(t, "caucus:A"), k.audience(t, "caucus:B")
+	first := e.upload(t, pA, k.caseID, "one", caucusA, ClassEvidence, []byte("x"))
+	e.upload(t, pA, k.caseID, "two", caucusA, ClassEvidence, []byte("x"))
+	_, err = e.vault.Upload(ctx, pA, k.caseID, NewDocument{Name: "three", Audience: caucusA, Class: ClassEvidence}, bytes.NewReader([]byte("y")))
+	re, ok := fault.AsRateLimited(err)
+	if !ok || re.RetryAfter <= 23*time.Hour || !strings.HasPrefix(err.Error(), "you have added 2 new documents to this case in the last day") {
+		t.Fatalf("a third new document in a day: %v", err)
+	}
+	if _, err := e.vault.AddVersion(ctx, pA, k.caseID, first.ID, NewVersion{}, bytes.NewReader([]byte("v2"))); err != nil {
+		t.Fatalf("a new version after the day's new documents: %v", err)
+	}
+	// Party B's first attempt is refused by the case's limit: not counted.
+	e.vault.maxDocs = 2 + e.vault.reserve
+	if _, err := e.vault.Upload(ctx, pB, k.caseID, NewDocument{Name: "b0", Audience: caucusB, Class: ClassEvidence}, bytes.NewReader([]byte("y"))); !errors.Is(err, ErrDocumentLimit) {
+		t.Fatalf("party B's upload in a full case: %v", err)
+	}
+	e.vault.maxDocs = MaxDocumentsPerCase
+	for i := range 2 {
+		e.upload(t, pB, k.caseID, fmt.Sprintf("b%d", i+1), caucusB, ClassEvidence, []byte("x"))
+	}
+	for i := range 3 {
+		e.upload(t, med, k.caseID, fmt.Sprintf("m%d", i), k.audience(t, "joint"), ClassEvidence, []byte("x"))
+	}
+}

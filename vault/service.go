@@ -386,8 +386,8 @@ func (s *Service) newDocumentAllowed(ctx context.Context, cs *caseScope) (places
 		s.log.Warn("counting new documents failed; this one is not counted", "error", err.Error())
 		return s.maxDocs - s.reserve, false, nil
 	case !ok:
-		return 0, false, fmt.Errorf("you have added %s new documents to this case in the last day, the most one person may; add more after that, or add new versions of documents already there: %w",
-			count(s.perDay), &fault.RateLimitedError{RetryAfter: after})
+		return 0, false, &fault.RateLimitedError{RetryAfter: after, Reason: fmt.Sprintf(
+			"you have added %s new documents to this case in the last day, the most one person may (new versions of documents already there are not counted)", count(s.perDay))}
 	}
 	return s.maxDocs - s.reserve, true, nil
 }

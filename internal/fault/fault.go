@@ -44,9 +44,15 @@ func Invalid(field, detail string) error { return &InvalidError{Field: field, De
 // RateLimitedError says an attempt was refused for coming too often.
 type RateLimitedError struct {
 	RetryAfter time.Duration
+	// Reason, when set, says in words which limit was reached (else
+	// "too many attempts").
+	Reason string
 }
 
 func (e *RateLimitedError) Error() string {
+	if e.Reason != "" {
+		return fmt.Sprintf("%s; try again in %s", e.Reason, e.RetryAfter.Round(time.Minute))
+	}
 	return fmt.Sprintf("too many attempts; try again in %s", e.RetryAfter.Round(time.Second))
 }
 

@@ -90,7 +90,7 @@ const uploadFieldWords: Record<string, string> = {
 };
 
 /** A failed upload in words: what happened and what the person can do. */
-export function uploadErrorWords(status: number, body: string, maxSize: number): string {
+export function uploadErrorWords(status: number, body: string, maxSize: number, retryAfter = 0): string {
   let p: Partial<W.Problem> = {};
   try { p = JSON.parse(body) as Partial<W.Problem>; } catch { /* not a problem */ }
   if (status === 0) return "The connection was lost during the upload, so nothing was saved. Check your connection and try again.";
@@ -103,10 +103,22 @@ export function uploadErrorWords(status: number, body: string, maxSize: number):
   if (status === 409 && p.type === W.ProblemTypeBase + ("document-limit" satisfies W.ProblemType)) {
     // The server's detail names the limit ("this case already has 1,000 documents, …").
     const most = /\b(\d[\d,]*) documents\b/.exec(p.detail ?? "")?.[1];
+    if (most && (p.detail ?? "").includes("parties and lawyers")) {
+      return `This case already holds ${most} documents, the most its parties and lawyers can add (the rest are kept for the mediators), so this one was not added. Ask the mediator to add it for you.`;
+    }
     return `This case already holds ${most ? most + " documents, the most one case can hold" : "as many documents as one case can hold"}, so no more can be added. Ask the mediator how else to share this one.`;
   }
   if (status === 409) return "The document was not saved: it changed meanwhile (someone may have added a version just now). Reload the page and try again.";
-  if (status === 429) return "The document was not saved: there were too many attempts in a short time. Wait a minute and try again.";
+  if (status === 429) {
+    // One person's new documents a day ("you have added 100 new documents to this case in the last day, …").
+    const most = /added (\d[\d,]*) new documents/.exec(p.detail ?? "")?.[1];
+    if (most) {
+      const when = new Date(Date.now() + retryAfter * 1000);
+      const at = when.toLocaleString([], { weekday: "long", hour: "2-digit", minute: "2-digit" });
+      return `The document was not saved: you have added ${most} new documents to this case today, the most one person can add in a day. You can add more from ${at}; new versions of documents already here can be added now.`;
+    }
+    return "The document was not saved: there were too many attempts in a short time. Wait a minute and try again.";
+  }
   return "The document was not saved. Reload the page and try again.";
 }
 
@@ -129,7 +141,7 @@ function sendFile(caseID: string, file: File, audience: string, cls: string, max
     x.onload = () => {
       if (x.status === 201) {
         try { resolve(JSON.parse(x.responseText) as Document); } catch { reject(new Error(uploadErrorWords(500, "", maxSize))); }
-      } else reject(new Error(uploadErrorWords(x.status, x.responseText, maxSize)));
+      } else reject(new Error(uploadErrorWords(x.status, x.responseText, maxSize, Number(x.getResponseHeader("Retry-After")) || 0)));
     };
     x.onerror = () => reject(new Error(uploadErrorWords(0, "", maxSize)));
     x.onabort = () => reject(new Error("The upload was stopped, so nothing was saved."));

@@ -59,6 +59,29 @@ await run(async () => {
   await party.screenshot({ path: `${shots}/documents-limit-phone.png` });
   await party.setViewportSize({ width: 1280, height: 900 });
   await party.unroute(uploads);
+  // The parties' share of the case (the rest kept for the mediators), and
+  // one person's new documents a day: the server's words (vault
+  // TestPartiesLeaveTheMediatorsTheirReserve, TestNewDocumentsPerPersonPerDay).
+  await party.route(uploads, (r) => (r.request().method() === "POST" ? r.fulfill({
+    status: 409, contentType: "application/problem+json",
+    body: JSON.stringify({ type: "urn:parley:problem:document-limit", title: "This case holds as many documents as it can", status: 409,
+      detail: "this case already has 900 documents, the most its parties and lawyers may add (the rest are kept for the mediators); ask the mediator to add it, or add a new version of a document already there" }),
+  }) : r.continue()));
+  await party.click("#doc-upload");
+  const share = await party.locator("#doc-upload-error", { hasText: "900 documents" }).innerText();
+  check(share.includes("the most its parties and lawyers can add") && share.includes("Ask the mediator to add it for you"),
+    "an upload past the parties' share says so, and what to do: " + share);
+  await party.unroute(uploads);
+  await party.route(uploads, (r) => (r.request().method() === "POST" ? r.fulfill({
+    status: 429, contentType: "application/problem+json", headers: { "Retry-After": "7200" },
+    body: JSON.stringify({ type: "urn:parley:problem:rate-limited", title: "Too many attempts", status: 429,
+      detail: "you have added 100 new documents to this case in the last day, the most one person may (new versions of documents already there are not counted); try again in 2h0m0s" }),
+  }) : r.continue()));
+  await party.click("#doc-upload");
+  const day = await party.locator("#doc-upload-error", { hasText: "100 new documents" }).innerText();
+  check(day.includes("you have added 100 new documents to this case today, the most one person can add in a day") && day.includes("You can add more from ") &&
+    !day.includes("2h0m0s") && !day.includes("Wait a minute"), "a person's day of new documents says when more can be added: " + day);
+  await party.unroute(uploads);
 
   // An upload with progress.
   await party.evaluate(() => {
