@@ -292,11 +292,14 @@ func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseI
 					pending = a
 				}
 			case ShareApproved:
-				// Allowed by someone no longer of the side, or the side
-				// still lacks it for another reason: asked all the same.
-				asked = true
-				if approved == nil {
-					approved = a
+				// An approval counts while its approver is still of the
+				// side (policy decides); one by someone who has left the
+				// case or the side is asked again, of those who remain.
+				if !slices.Contains(cs.dec.SidesToApprove(pd, shareTarget(to, []string{a.DecidedBy})), sd) {
+					asked = true
+					if approved == nil {
+						approved = a
+					}
 				}
 			}
 		}
@@ -388,7 +391,7 @@ func (s *Service) withGaining(cs *caseScope, d *docRecord, a ShareApproval) Shar
 // open the document now (its mediators, its audience); otherwise — a
 // party asked about their side's material after it moved, say — a
 // version is named only if someone of the viewer's own side added it,
-// and the others are listed by number and date alone (no name, type,
+// and the others are listed by number alone (no name, type, size, date,
 // hash or uploader): a version the mediators or the other side added is
 // not the viewer's to read before the share.
 func shownTo(cs *caseScope, d *docRecord, shows []VersionInfo) []VersionInfo {
@@ -401,7 +404,7 @@ func shownTo(cs *caseScope, d *docRecord, shows []VersionInfo) []VersionInfo {
 		if side != "" && participantSide(cs.c, v.Uploader) == side {
 			out[i] = v
 		} else {
-			out[i] = VersionInfo{Version: v.Version, Size: v.Size, Created: v.Created, E2EE: v.E2EE}
+			out[i] = VersionInfo{Version: v.Version}
 		}
 	}
 	return out

@@ -603,6 +603,9 @@ func TestShowsNamesOnlyWhatTheViewerMayRead(t *testing.T) {
 		var out []string
 		for _, v := range list[0].Shows {
 			out = append(out, fmt.Sprintf("%d %q %q", v.Version, v.Name, v.Uploader))
+			if v.Name == "" && (v.Size != 0 || !v.Created.IsZero() || v.SHA256 != "") {
+				t.Errorf("%s is told the size, date or hash of version %d: %+v", who, v.Version, v)
+			}
 		}
 		return out
 	}
@@ -611,5 +614,45 @@ func TestShowsNamesOnlyWhatTheViewerMayRead(t *testing.T) {
 	}
 	if got, want := names("mediator"), []string{fmt.Sprintf(`2 "Mediator's assessment.pdf" %q`, med.ID), fmt.Sprintf(`1 "Bottom line.pdf" %q`, pA.ID)}; !slices.Equal(got, want) {
 		t.Errorf("the mediator is shown %q, want %q", got, want)
+	}
+}
+
+// TestApprovalBySomeoneWhoLeftIsAskedAgain: an approval counts only while
+// its approver is of the side; once they have left the case the share is
+// refused, and the mediator's next request asks the side again (a new
+// request) instead of answering with the approval that no longer counts.
+func TestApprovalBySomeoneWhoLeftIsAskedAgain(t *testing.T) {
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, store)
+	k := e.newCast(t)
+	ctx := t.Context()
+	med, pA, cA := k.who["mediator"], k.who["partyA"], k.who["counselA"]
+	joint := k.audience(t, "joint")
+	d := e.upload(t, pA, k.caseID, "Receipt.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("r"))
+	req, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.vault.DecideShareRequest(ctx, cA, k.caseID, d.ID, req.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cases.RemoveParticipant(ctx, med, k.caseID, cA.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); !errors.Is(err, fault.ErrForbidden) {
+		t.Fatalf("share on the approval of someone who left: %v", err)
+	}
+	again, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+	if err != nil || again.ID == req.ID || again.Status != SharePending || again.Side != "A" {
+		t.Fatalf("asking again: %+v %v (first request %s)", again, err, req.ID)
+	}
+	if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, again.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); err != nil {
+		t.Fatalf("share once party A allowed it: %v", err)
 	}
 }

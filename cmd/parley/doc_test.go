@@ -228,6 +228,10 @@ func TestDocAnswerNamesEveryVersion(t *testing.T) {
 	if err != nil || len(reqs) != 1 {
 		t.Fatalf("requests: %+v %v", reqs, err)
 	}
+	out = captureStdout(t, func() { code = run(ctx, []string{"doc", "requests", "--case", c.ID}) })
+	if code != 0 || !strings.Contains(out, "caucus to the joint room") || strings.Contains(out, "caucus:") || strings.Contains(out, "→") {
+		t.Errorf("doc requests names the audiences in words: exit %d\n%s", code, out)
+	}
 	actAs(t, n.URL, party)
 	var stderr string
 	withStdin(t, "n\n", func() {

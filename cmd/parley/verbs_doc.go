@@ -644,10 +644,53 @@ func docRequests(ctx context.Context, args []string) error {
 		fmt.Println("No requests to share a side's documents.")
 		return nil
 	}
+	k, err := c.Case(ctx, *caseID)
+	if err != nil {
+		return err
+	}
 	for _, r := range list {
-		fmt.Printf("%s  %s v%d  side %s  %s → %s  %s  asked %s\n", r.ID, r.Doc, r.Version, r.Side, r.From, r.To, r.Status, r.Requested.Local().Format("2 Jan 15:04"))
+		fmt.Printf("%s  %s v%d  the %s side asked: from %s to %s  %s  asked %s\n", r.ID, r.Doc, r.Version, cmp.Or(sideLabelOf(k, r.Side), r.Side),
+			audienceInWords(k, r.From), audienceInWords(k, r.To), r.Status, r.Requested.Local().Format("2 Jan 15:04"))
 	}
 	return nil
+}
+
+// sideLabelOf is a side's label ("Tenant"), or "" when the case has none.
+func sideLabelOf(k api.Case, side string) string {
+	for _, sd := range k.Sides {
+		if sd.ID == side {
+			return sd.Label
+		}
+	}
+	return ""
+}
+
+// audienceInWords says who an audience is: "the joint room", "the
+// mediators only", "the Tenant caucus", or the people named.
+func audienceInWords(k api.Case, aud string) string {
+	switch {
+	case aud == "joint":
+		return "the joint room"
+	case aud == "mediators":
+		return "the mediators only"
+	case strings.HasPrefix(aud, "caucus:"):
+		side := strings.TrimPrefix(aud, "caucus:")
+		return "the " + cmp.Or(sideLabelOf(k, side), side) + " caucus"
+	case strings.HasPrefix(aud, "user:"):
+		var names []string
+		for _, id := range strings.Split(strings.TrimPrefix(aud, "user:"), ",") {
+			name := "someone no longer in the case"
+			if i := slices.IndexFunc(k.Participants, func(p api.Participant) bool { return p.AccountID == id }); i >= 0 {
+				p := k.Participants[i]
+				name = api.PersonWords(p.Name, p.Role, sideLabelOf(k, p.Side))
+			} else if i := slices.IndexFunc(k.Mediators, func(m api.Mediator) bool { return m.AccountID == id }); i >= 0 {
+				name = api.PersonWords(k.Mediators[i].Name, "mediator", "")
+			}
+			names = append(names, name)
+		}
+		return strings.Join(names, ", ")
+	}
+	return aud
 }
 
 // docAnswer allows or declines a request to share one of the caller's
@@ -708,11 +751,11 @@ func describeVersions(w io.Writer, vs []api.VersionInfo) {
 	}
 	fmt.Fprintf(w, "  all %d versions would be shown, not only the latest:\n", len(vs))
 	for _, v := range vs {
-		name := v.Name
-		if name == "" {
-			name = "(unnamed)"
+		if v.Name == "" { // (shownTo: added outside the reader's side)
+			fmt.Fprintf(w, "    version %d: a version added outside your side, which you cannot open\n", v.Version)
+			continue
 		}
-		fmt.Fprintf(w, "    version %d: %s, added %s\n", v.Version, name, v.Created.Local().Format("2 Jan 2006 15:04"))
+		fmt.Fprintf(w, "    version %d: %s, added %s\n", v.Version, v.Name, v.Created.Local().Format("2 Jan 2006 15:04"))
 	}
 }
 

@@ -72,7 +72,7 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
   const versionWords = (v: W.VersionInfo) => v.name ? `“${v.name}”` : "a version added outside your side, which you cannot open";
   /** The earlier versions a share would show too, in words: "“Draft.pdf” (version 1, 5 Dec, 10:29)". */
   const earlierWords = (r: W.DocShareRequest) =>
-    r.shows.slice(1).map((v) => `${versionWords(v)} (version ${v.version}, ${dayWords(v.created)})`);
+    r.shows.slice(1).map((v) => `${versionWords(v)} (version ${v.version}${v.name ? ", " + dayWords(v.created) : ""})`);
   const gainingWords = (r: W.DocShareRequest) => {
     const names = r.gaining.map((p) => ctx.personWords(p.accountId));
     const later = r.to === "joint" ? ", and anyone who joins the case later," : "";
@@ -116,7 +116,7 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
         `If you allow it, ${gainingWords(r)} will be able to open it.`),
       earlier.length ? h("div", { class: "share-request-versions" },
         h("p", {}, `This document has ${earlier.length + 1} versions, and allowing it shows every one of them, not only the latest:`),
-        h("ul", {}, ...r.shows.map((v, i) => h("li", {}, `${versionWords(v)} — version ${v.version}${i === 0 ? " (the latest)" : ""}, added ${dayWords(v.created)}`))),
+        h("ul", {}, ...r.shows.map((v, i) => h("li", {}, `${versionWords(v)} — version ${v.version}${i === 0 ? " (the latest)" : ""}${v.name ? ", added " + dayWords(v.created) : ""}`))),
         h("p", { class: "note" }, "If an earlier version should stay within your side, decline, and tell the mediator which version may be shown.")) : "",
       h("p", { class: "note" }, `Until a party or lawyer of your side allows it, it stays within your side. The request lapses on ${dayWords(r.expires)}.`));
     if (confirming?.id === r.id) {
