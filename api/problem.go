@@ -57,6 +57,11 @@ const (
 	// A new version of a document that already has the most versions one
 	// document holds (409): the detail names the limit.
 	ProblemVersionLimit ProblemType = "version-limit"
+	// A stored document that failed its integrity check as it was read
+	// (500): altered, cut short or mixed up with another in storage. The
+	// event is in the audit log; trying again may help (another copy, a
+	// passing fault), and if not the mediator is told.
+	ProblemIntegrityFailure ProblemType = "integrity-failure"
 )
 
 // Header names Parley defines.

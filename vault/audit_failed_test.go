@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 
@@ -25,12 +26,44 @@ type failKey struct {
 	late bool
 	// noRead fails reads of key too.
 	noRead bool
+	// prefix: key names every key under it (an id the test cannot know
+	// beforehand, as Upload's document record).
+	prefix bool
+	// skip: this many writes to key pass before the fault.
+	skip int
 }
 
 func (f *failKey) arm(key string) {
 	f.mu.Lock()
-	f.key, f.late, f.noRead = key, false, false
+	f.key, f.late, f.noRead, f.prefix, f.skip = key, false, false, false, 0
 	f.mu.Unlock()
+}
+
+// armLateAfter is armLate for the write to key after the first skip ones
+// (AddVersion writes its document record twice: the number, then the
+// version); with prefix, key is a prefix.
+func (f *failKey) armLateAfter(key string, prefix bool, skip int, noRead bool) {
+	f.mu.Lock()
+	f.key, f.late, f.noRead, f.prefix, f.skip = key, true, noRead, prefix, skip
+	f.mu.Unlock()
+}
+
+// armAfter is arm for the write to key after the first skip ones.
+func (f *failKey) armAfter(key string, skip int) {
+	f.mu.Lock()
+	f.key, f.late, f.noRead, f.prefix, f.skip = key, false, false, false, skip
+	f.mu.Unlock()
+}
+
+// matches reports whether key is the armed one; f.mu is held.
+func (f *failKey) matches(key string) bool {
+	if f.key == "" {
+		return false
+	}
+	if f.prefix {
+		return strings.HasPrefix(key, f.key)
+	}
+	return key == f.key
 }
 
 // armLate arms key so that its writes land and then report
@@ -38,13 +71,13 @@ func (f *failKey) arm(key string) {
 // follow the first such write.
 func (f *failKey) armLate(key string, noRead bool) {
 	f.mu.Lock()
-	f.key, f.late, f.noRead = key, true, noRead
+	f.key, f.late, f.noRead, f.prefix, f.skip = key, true, noRead, false, 0
 	f.mu.Unlock()
 }
 
 func (f *failKey) Get(ctx context.Context, key string, opts objstore.GetOptions) (io.ReadCloser, objstore.Info, error) {
 	f.mu.Lock()
-	hit := f.key != "" && key == f.key && f.noRead && !f.late
+	hit := f.matches(key) && f.noRead && !f.late
 	f.mu.Unlock()
 	if hit {
 		return nil, objstore.Info{}, errors.New("injected: record read failed")
@@ -54,9 +87,14 @@ func (f *failKey) Get(ctx context.Context, key string, opts objstore.GetOptions)
 
 func (f *failKey) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
 	f.mu.Lock()
-	hit := f.key != "" && key == f.key
+	hit := f.matches(key)
+	if hit && f.skip > 0 {
+		f.skip--
+		hit = false
+	}
+	late := f.late
 	f.mu.Unlock()
-	if hit && f.late {
+	if hit && late {
 		info, err := f.Store.Put(ctx, key, r, size, opts)
 		if err != nil {
 			return info, err

@@ -331,13 +331,15 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 	_, err = s.meta.Create(ctx, docKey(caseID, d.ID), d)
 	claim.release()
 	if err != nil {
-		if e != nil {
-			// A client-chosen id already taken: the version stored above
-			// is not this document's.
-			s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
+		// The record may have been written all the same (a store that
+		// writes and then answers an error): read back before anything
+		// is deleted. A client-chosen id already taken reads back as
+		// another document, so the version stored above goes.
+		if _, landed := s.versionNotShown(ctx, ev, err, caseID, d.ID, v); !landed {
+			return Document{}, err
 		}
-		s.uploadFailed(ctx, ev, err, s.versionLanded(caseID, d.ID, v))
-		return Document{}, err
+		// Written despite the error: the document is listed, so the
+		// upload goes on as if the write had answered.
 	}
 	// The document is taken back, if at all, only by deleting its
 	// record: once that succeeded the upload is known not to stand.
@@ -665,12 +667,17 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		return nil
 	})
 	if err != nil {
-		// The version never became visible; its ciphertext and wrapped key
-		// go too (best effort: an orphan left here is unreadable once the
-		// case key is destroyed, and no listing names it).
-		s.unstageVersion(context.WithoutCancel(ctx), caseID, docID, num)
-		s.uploadFailed(ctx, ev, err, s.versionLanded(caseID, docID, v))
-		return Document{}, err
+		// Read back before anything is deleted: a store that writes and
+		// then answers an error has made the version visible. Only a
+		// version the record does not list loses its ciphertext and
+		// wrapped key (versionNotShown).
+		r, landed := s.versionNotShown(ctx, ev, err, caseID, docID, v)
+		if !landed {
+			return Document{}, err
+		}
+		// Written despite the error: the upload goes on (the hold and
+		// fence checks below) as if the write had answered.
+		committed = r
 	}
 	if !heldBefore {
 		// A hold placed while this version uploaded, after the hold's
@@ -809,20 +816,47 @@ func (s *Service) uploadFailed(ctx context.Context, ev audit.Event, cause error,
 	s.settle(ctx, ev, "doc.upload", cause, landed)
 }
 
-// versionLanded reads document docID's record back and reports whether
-// it shows version v (the same number and content) visible.
-func (s *Service) versionLanded(caseID, docID string, v VersionInfo) func(context.Context) (bool, error) {
-	return func(ctx context.Context) (bool, error) {
-		var r docRecord
-		if _, err := s.meta.Get(ctx, docKey(caseID, docID), &r); err != nil {
-			if errors.Is(err, metastore.ErrNotFound) {
-				return false, nil
-			}
-			return false, err
+// readVersionBack reads document docID's record and reports whether it
+// lists version v (the same number and content).
+func (s *Service) readVersionBack(ctx context.Context, caseID, docID string, v VersionInfo) (docRecord, bool, error) {
+	var r docRecord
+	if _, err := s.meta.Get(ctx, docKey(caseID, docID), &r); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return docRecord{}, false, nil
 		}
-		got, ok := r.version(v.Version)
-		return ok && got.SHA256 == v.SHA256 && got.Created.Equal(v.Created), nil
+		return docRecord{}, false, err
 	}
+	got, ok := r.version(v.Version)
+	return r, ok && got.SHA256 == v.SHA256 && got.Created.Equal(v.Created), nil
+}
+
+// versionNotShown follows the write that was to make version v of
+// document docID visible (its document record) when that write answered
+// cause. A store can write and then answer an error (a deadline, a
+// connection reset after the write), so the record is read back before
+// anything is deleted:
+//
+//   - it lists v: the version stands (landed; r is the record read); no
+//     correction follows ev;
+//   - it does not: the staged version (ciphertext, version record, holds)
+//     is deleted and doc.upload.failed follows ev;
+//   - it cannot be read: the staged version is kept — an orphan is better
+//     than a listed version without its bytes; the retention sweep finds
+//     one no document lists (orphaned-ciphertext, abandoned-upload) — a
+//     WARN says so and doc.upload.unknown follows ev.
+func (s *Service) versionNotShown(ctx context.Context, ev audit.Event, cause error, caseID, docID string, v VersionInfo) (r docRecord, landed bool) {
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	r, landed, rerr := s.readVersionBack(bg, caseID, docID, v)
+	switch {
+	case rerr != nil:
+		s.log.WarnContext(bg, "vault: a new version's document record could not be written nor read back; its stored ciphertext is kept (the retention sweep removes it later if no document lists it)",
+			"case", caseID, "doc", docID, "version", v.Version, "cause", fault.Class(cause), "err", rerr)
+	case !landed:
+		s.unstageVersion(bg, caseID, docID, v.Version)
+	}
+	s.uploadFailed(ctx, ev, cause, func(context.Context) (bool, error) { return landed, rerr })
+	return r, landed && rerr == nil
 }
 
 // aheadSegments is how far (in segments) encryption may run ahead of the

@@ -70,7 +70,7 @@ func (a *API) writeVaultError(w http.ResponseWriter, r *http.Request, err error)
 	if errors.Is(err, vault.ErrIntegrity) {
 		a.log.ErrorContext(r.Context(), "document integrity failure", slog.String("request_id", requestID(r.Context())),
 			slog.String("document", chi.URLParam(r, "docID")), slog.String("error", err.Error()))
-		writeProblem(w, r, api.Problem{Type: "integrity-failure", Title: "The stored document failed its integrity check",
+		writeProblem(w, r, api.Problem{Type: string(api.ProblemIntegrityFailure), Title: "The stored document failed its integrity check",
 			Status: http.StatusInternalServerError,
 			Detail: "It was altered, truncated or mixed up with another document in storage; the event is in the audit log."})
 		return

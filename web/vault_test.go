@@ -309,7 +309,7 @@ func TestVaultDownloadOverHTTP(t *testing.T) {
 	orig := storetest.ReadObject(t, n.Store, key)
 	storetest.WriteObject(t, n.Store, key, flipAt(orig, vault.HeaderSize+10))
 	res = rawRequest(t, http.MethodGet, url, tok, nil, nil)
-	if res.StatusCode != 500 || problemOf(t, res).Type != "urn:parley:problem:integrity-failure" {
+	if res.StatusCode != 500 || problemOf(t, res).Type != api.ProblemTypeBase+string(api.ProblemIntegrityFailure) {
 		t.Fatalf("damaged first segment: %d", res.StatusCode)
 	}
 	storetest.WriteObject(t, n.Store, key, flipAt(orig, len(orig)-5))

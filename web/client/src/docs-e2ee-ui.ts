@@ -549,6 +549,10 @@ export function downloadWords(name: string, e: unknown): string {
     if (e.status === 401) return `Your session has ended, so “${name}” was not downloaded. Sign in again.`;
     if (e.status === 403 || e.status === 404) return `You can no longer open “${name}”: it may have been shared elsewhere or removed.`;
     if (e.status === 410) return `“${name}” was erased under the program's retention rules.`;
+    if (e.problem.type === W.ProblemTypeBase + ("integrity-failure" satisfies W.ProblemType)) {
+      // The server's copy failed its check as it was read: nothing arrived.
+      return `“${name}” could not be checked as intact, so it was not saved. Try again; if it happens again, tell the mediator.`;
+    }
     return `“${name}” could not be downloaded just now. Try again in a minute.`;
   }
   if (e instanceof Error && e.message.startsWith("This device has no key")) return e.message;

@@ -34,6 +34,28 @@ const main = () => mainEl;
 // and apply plans, not place holds or run exports.
 
 const day = (t?: string) => (t ? new Date(t).toISOString().slice(0, 10) : "");
+/** A moment in the viewer's own time zone, to the minute (with seconds: to the second): "2026-12-05 14:03". */
+const localTime = (t: string, seconds = false) => {
+  const d = new Date(t), p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}${seconds ? ":" + p(d.getSeconds()) : ""}`;
+};
+/** A plan in words, distinct from the others listed (never its id): when it was made (the viewer's time), by whom, and the day it covers. */
+const planWords = (p: { created: string; planner: string; asOf: string }, seconds = false) =>
+  `Plan made ${localTime(p.created, seconds)} by ${who(p.planner)}, for records due by ${day(p.asOf)}`;
+/** planWords for each of ps, to the second where two would read alike to the minute, numbered where even that is alike. */
+const planLabels = (ps: { created: string; planner: string; asOf: string }[]): string[] => {
+  const count = (xs: string[]) => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>());
+  const coarse = ps.map((p) => planWords(p));
+  const c1 = count(coarse);
+  const fine = ps.map((p, i) => (c1.get(coarse[i])! > 1 ? planWords(p, true) : coarse[i]));
+  const c2 = count(fine), seen = new Map<string, number>();
+  return fine.map((l) => {
+    if (c2.get(l)! === 1) return l;
+    const n = (seen.get(l) ?? 0) + 1;
+    seen.set(l, n);
+    return `${l} (${n} of ${c2.get(l)})`;
+  });
+};
 const bytes = (n: number) => (n < 1024 ? `${n} bytes` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KB` : `${(n / (1 << 20)).toFixed(1)} MB`);
 const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
 const stateWords: Record<string, string> = {
@@ -172,8 +194,9 @@ async function renderPlans(sec: HTMLElement): Promise<void> {
   const refresh = async () => {
     try {
       const ps = (await api.plans()).sort((a, b) => b.created.localeCompare(a.created));
-      list.replaceChildren(...(ps.length ? ps.map((p) => h("li", { "data-plan": p.id },
-        h("button", { type: "button", onclick: () => showPlan(p.id, detail, refresh) }, `Plan of ${day(p.created)} (as of ${day(p.asOf)})`),
+      const labels = planLabels(ps);
+      list.replaceChildren(...(ps.length ? ps.map((p, i) => h("li", { "data-plan": p.id },
+        h("button", { type: "button", onclick: () => showPlan(p.id, detail, refresh) }, labels[i]),
         h("span", { class: "note" }, ` ${plural(p.records, "record")} due · ${p.held} held · ${stateWords[p.state] ?? p.state}`))) : [h("li", { class: "note" }, "No plans yet.")]));
     } catch (e) { list.replaceChildren(h("li", { class: "error" }, errText(e))); }
   };
@@ -346,7 +369,7 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     actions.append(h("button", { type: "button", id: "plan-cert", onclick: () => showCertificate(id, progress) }, "Show and check the certificate of destruction"));
   }
   box.replaceChildren(h("section", { class: "plan", "aria-labelledby": "plan-title", "data-plan": id, "data-state": p.state },
-    h("h3", { id: "plan-title", tabindex: "-1" }, `Plan of ${day(p.created)} (as of ${day(p.asOf)})`),
+    h("h3", { id: "plan-title", tabindex: "-1" }, planWords(p)),
     h("p", {}, h("strong", {}, stateWords[p.state] ?? p.state)),
     h("p", { class: "note" }, `Made ${day(p.created)} by ${who(p.planner)}, for records due by ${day(p.asOf)}.` +
       (p.approved ? ` Approved ${day(p.approved.at)} by ${who(p.approved.by)}.` : "")),

@@ -239,5 +239,5 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
       }) }, `Reset ${a.name}'s password`));
   }
   return h("tr", { "data-email": a.email ?? "", class: a.disabled ? "disabled" : "" },
-    h("th", { scope: "row" }, who), h("td", {}, a.email ?? ""), h("td", {}, roleWords[a.role] ?? a.role), h("td", {}, state), h("td", {}, actions));
+    h("th", { scope: "row" }, who), h("td", { class: "long-value" }, a.email ?? ""), h("td", {}, roleWords[a.role] ?? a.role), h("td", {}, state), h("td", {}, actions));
 }

@@ -145,13 +145,17 @@ await run(async () => {
   const file = await got;
   check(file.suggestedFilename() === "Deposit receipt.pdf" && statSync(await file.path()).size === big.length, "a download saves the whole file under its name: " + file.suggestedFilename());
   const contents = (u) => u.pathname.endsWith("/content");
-  for (const [status, title, words] of [
+  for (const [status, title, words, type] of [
     [410, "Gone", "“Deposit receipt.pdf” was erased under the program's retention rules."],
     [403, "Forbidden", "You can no longer open “Deposit receipt.pdf”"],
     [401, "Unauthorized", "Your session has ended, so “Deposit receipt.pdf” was not downloaded. Sign in again."],
+    // The stored copy failed the server's integrity check as it was read.
+    [500, "The stored document failed its integrity check",
+      "“Deposit receipt.pdf” could not be checked as intact, so it was not saved. Try again; if it happens again, tell the mediator.",
+      "urn:parley:problem:integrity-failure"],
   ]) {
     await party.route(contents, (r) => r.fulfill({ status, contentType: "application/problem+json",
-      body: JSON.stringify({ type: "https://parley.example/problems/x", title, status, detail: "policy doc.download refused for doc d_123" }) }));
+      body: JSON.stringify({ type: type ?? "https://parley.example/problems/x", title, status, detail: "policy doc.download refused for doc d_123" }) }));
     const n = downloads.length;
     await dlControl.click();
     const said = receipt.locator("[role=alert]", { hasText: words });

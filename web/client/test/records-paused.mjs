@@ -78,6 +78,26 @@ await run(async () => {
   await rita.setViewportSize({ width: 390, height: 844 });
   const phoneBox = await note.boundingBox();
   check(phoneBox && phoneBox.x >= 0 && phoneBox.x + phoneBox.width <= 390, "at phone width the note fits the screen: " + JSON.stringify(phoneBox));
+  // No word in the plan's tables (headers, buttons, cells) is broken mid-word at phone width: every
+  // word of one of them lies on one line (before, "Recor d", "Clas s", "Choo se…"); a break after a
+  // hyphen ("2026-CV-" / "0142") is an ordinary one.
+  const broken = await rita.evaluate(() => {
+    const out = [];
+    for (const cell of document.querySelectorAll("#plan-detail th, #plan-detail td")) {
+      const walk = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+        for (const m of n.textContent.matchAll(/[^\s-]+-?/g)) {
+          const r = document.createRange();
+          r.setStart(n, m.index);
+          r.setEnd(n, m.index + m[0].length);
+          const tops = new Set([...r.getClientRects()].filter((x) => x.width > 0).map((x) => Math.round(x.top)));
+          if (tops.size > 1) out.push(m[0]);
+        }
+      }
+    }
+    return out;
+  });
+  check(broken.length === 0, "at phone width no word in the plan's tables is broken across lines: " + JSON.stringify(broken));
   await rita.setViewportSize({ width: 1280, height: 900 });
   check(box && box.width > 600, "at desktop width the note is one wide paragraph under the list: " + JSON.stringify(box));
 

@@ -76,7 +76,20 @@ await run(async () => {
   await plan.waitFor();
   check(/1 record to destroy/.test(await plan.innerText()) && (await plan.innerText()).includes("2026-CV-0142"), "the plan names the case by its reference");
   const planTitle = await rita.innerText("#plan-title");
-  check(/^Plan of \d{4}-\d{2}-\d{2} \(as of \d{4}-\d{2}-\d{2}\)$/.test(planTitle) && !/\bp_[a-z2-7]/.test(await plan.innerText()), "the plan is named by its dates, never by its id: " + planTitle);
+  check(/^Plan made \d{4}-\d{2}-\d{2} \d{2}:\d{2} by you, for records due by \d{4}-\d{2}-\d{2}$/.test(planTitle) && !/\bp_[a-z2-7]/.test(await plan.innerText()), "the plan is named by when and by whom it was made and the day it covers, never by its id: " + planTitle);
+  // A second plan the same day, as of the same day: the list tells them apart.
+  const firstPlan = await plan.getAttribute("data-plan");
+  await rita.click("#plan-form button[type=submit]");
+  await rita.locator("#plan-detail section.plan:not([data-plan=\"" + firstPlan + "\"])").waitFor();
+  await rita.locator("#plan-list li[data-plan]").nth(1).waitFor();
+  const labels = await rita.locator("#plan-list li[data-plan] button").allInnerTexts();
+  check(labels.length === 2 && labels[0] !== labels[1] && labels.every((l) => /^Plan made \d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})? by you, for records due by /.test(l) && !/\bp_[a-z2-7]/.test(l)),
+    "two plans made the same day as of the same day have distinct labels, in plain words: " + JSON.stringify(labels));
+  await rita.click("#plan-discard");
+  await rita.locator("#plan-detail", { hasText: "discarded: nothing was destroyed" }).waitFor();
+  await rita.locator("#plan-list li[data-plan]").nth(1).waitFor({ state: "detached" });
+  await rita.locator(`#plan-list li[data-plan="${firstPlan}"] button`).click();
+  await rita.locator(`#plan-detail section.plan[data-plan="${firstPlan}"]`).waitFor();
   await rita.click("#plan-discard");
   await rita.locator("#plan-detail", { hasText: "discarded: nothing was destroyed" }).waitFor();
   await rita.locator("#plan-list li.note", { hasText: "No plans yet." }).waitFor();
