@@ -10,12 +10,20 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/hashcost"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/ratelimit"
 )
+
+// Accounts the tests store with a password (e.stored, the co-mediators of
+// the outbox and service tests) hash it at the test cost, as
+// internal/nodetest's do: at the production cost each hash took about
+// half a second of CPU under the race detector, and these tests check
+// lineage and proposals, not the hash.
+func init() { hashcost.UseTestCost() }
 
 // env is a case service over a fresh local store, with everything real.
 type env struct {

@@ -7,9 +7,34 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/policy"
 )
+
+// reentryCase is the world the re-entry tests start from: mediator Mia's
+// case "Flat 3", which party Pat (side A) joined by invite.
+type reentryCase struct {
+	med, pat account.Account
+	c        *Case
+}
+
+func (e *env) reentryCase(t *testing.T) reentryCase {
+	t.Helper()
+	med := staff(policy.RoleMediator, "Mia")
+	c := e.newCase(t, med, "Flat 3")
+	return reentryCase{med: med, pat: e.join(t, med, c.ID, RoleParty, "A", "Pat"), c: c}
+}
+
+// reentry is Mia's re-entry link for Pat, valid for ttl (0: the default).
+func (e *env) reentry(t *testing.T, w reentryCase, ttl time.Duration) IssuedReentry {
+	t.Helper()
+	r, err := e.svc.CreateReentry(t.Context(), w.med, w.c.ID, w.pat.ID, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
 
 // TestReentryBoundToAccount: a re-entry link signs the participant in as
 // the account they already have (never a new one), works once, and is
@@ -17,14 +42,9 @@ import (
 func TestReentryBoundToAccount(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	med := staff(policy.RoleMediator, "Mia")
-	c := e.newCase(t, med, "Flat 3")
-	pat := e.join(t, med, c.ID, RoleParty, "A", "Pat")
-
-	r, err := e.svc.CreateReentry(ctx, med, c.ID, pat.ID, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := e.reentryCase(t)
+	med, pat, c := w.med, w.pat, w.c
+	r := e.reentry(t, w, 0)
 	if ev := e.lastEntry(t); ev.Type != "case.reentry.created" || ev.Actor != med.ID || len(ev.Objects) != 1 || ev.Objects[0] != pat.ID {
 		t.Fatalf("audit entry %+v", ev)
 	}
@@ -65,13 +85,7 @@ func TestReentryBoundToAccount(t *testing.T) {
 
 func TestReentryConcurrentOnlyOneWins(t *testing.T) {
 	e := newEnv(t)
-	med := staff(policy.RoleMediator, "Mia")
-	c := e.newCase(t, med, "Flat 3")
-	pat := e.join(t, med, c.ID, RoleParty, "A", "Pat")
-	r, err := e.svc.CreateReentry(t.Context(), med, c.ID, pat.ID, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := e.reentry(t, e.reentryCase(t), 0)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	won := 0
@@ -94,15 +108,10 @@ func TestReentryConcurrentOnlyOneWins(t *testing.T) {
 
 func TestReentryExpires(t *testing.T) {
 	e := newEnv(t)
-	med := staff(policy.RoleMediator, "Mia")
-	c := e.newCase(t, med, "Flat 3")
-	pat := e.join(t, med, c.ID, RoleParty, "A", "Pat")
+	w := e.reentryCase(t)
 	at := time.Now()
 	e.svc.SetClock(func() time.Time { return at })
-	r, err := e.svc.CreateReentry(t.Context(), med, c.ID, pat.ID, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := e.reentry(t, w, time.Hour)
 	at = at.Add(time.Hour)
 	if _, err := e.svc.Join(t.Context(), r.Token); !errors.Is(err, ErrInviteGone) {
 		t.Fatalf("expired link: err = %v, want ErrInviteGone", err)
@@ -114,9 +123,8 @@ func TestReentryExpires(t *testing.T) {
 func TestReentryWho(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	med := staff(policy.RoleMediator, "Mia")
-	c := e.newCase(t, med, "Flat 3")
-	pat := e.join(t, med, c.ID, RoleParty, "A", "Pat")
+	w := e.reentryCase(t)
+	med, pat, c := w.med, w.pat, w.c
 	if _, err := e.svc.CreateReentry(ctx, pat, c.ID, pat.ID, 0); !errors.Is(err, fault.ErrForbidden) {
 		t.Fatalf("party issuing a re-entry link: err = %v, want forbidden", err)
 	}
@@ -125,10 +133,7 @@ func TestReentryWho(t *testing.T) {
 	}
 	_, err := e.svc.CreateReentry(ctx, med, c.ID, med.ID, 0)
 	wantInvalid(t, err, "accountId")
-	r, err := e.svc.CreateReentry(ctx, med, c.ID, pat.ID, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := e.reentry(t, w, 0)
 	if _, err := e.svc.RemoveParticipant(ctx, med, c.ID, pat.ID); err != nil {
 		t.Fatal(err)
 	}

@@ -39,15 +39,10 @@ func TestReentrySessionEndsWithRevocationDuringRedemption(t *testing.T) {
 	f := &revokeOnAudit{}
 	e := newEnvWith(t, func(s objstore.Store) objstore.Store { f.Store = s; return f })
 	ctx := t.Context()
-	med := staff(policy.RoleMediator, "Mia")
-	c := e.newCase(t, med, "Flat 3")
-	pat := e.join(t, med, c.ID, RoleParty, "A", "Pat")
-	r, err := e.svc.CreateReentry(ctx, med, c.ID, pat.ID, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := e.reentryCase(t)
+	r := e.reentry(t, w, 0)
 	revoke := func() {
-		if err := e.accounts.RevokeSessions(ctx, pat.ID); err != nil {
+		if err := e.accounts.RevokeSessions(ctx, w.pat.ID); err != nil {
 			t.Error(err)
 		}
 	}

@@ -439,48 +439,7 @@ func TestApproverIndependentOfPlannerLineage(t *testing.T) {
 		r1 := e.newStaff(t, policy.RoleRecords, &a1)
 		sibling := e.newStaff(t, policy.RoleRecords, &a1)
 		unknown := account.Account{ID: ids.New("u"), Role: policy.RoleAdmin} // made before origins were recorded
-		shortened := 0
-		for _, class := range append(policy.CaseClasses(), "evidence") {
-			res, err := e.ret.SetRule(ctx, r1, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30})
-			if err != nil {
-				t.Fatalf("%s: %v", class, err)
-			}
-			if res.Pending == nil {
-				continue // already 30 days: nothing shortened
-			}
-			shortened++
-			for name, who := range map[string]account.Account{"a1": a1, "a1's other records account": sibling, "unknown lineage": unknown} {
-				if _, _, err := e.ret.ApproveScheduleChange(ctx, who, res.Pending.ID); !errors.Is(err, fault.ErrForbidden) {
-					t.Fatalf("%s approved r1's shortening of %s: %v", name, class, err)
-				}
-			}
-			if _, _, err := e.ret.ApproveScheduleChange(ctx, e.records2, res.Pending.ID); err != nil {
-				t.Fatalf("independent approval of %s: %v", class, err)
-			}
-		}
-		if shortened == 0 {
-			t.Fatal("no rule was shortened")
-		}
-		tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
-		e.close(t, tc)
-		e.clock = e.clock.Add(month)
-		p, err := e.ret.MakePlan(ctx, r1, time.Time{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := age.GenerateX25519Identity()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.ret.Choose(ctx, r1, p.ID, ChooseAction{Case: tc.id, Kind: ActionTransfer,
-			Recipient: id.Recipient().String(), RecipientName: "r1's own key"}); err != nil {
-			t.Fatal(err)
-		}
-		for name, who := range map[string]account.Account{"a1": a1, "a1's other records account": sibling, "unknown lineage": unknown} {
-			if _, err := e.ret.Approve(ctx, who, p.ID); !errors.Is(err, fault.ErrForbidden) {
-				t.Fatalf("%s approved r1's plan: %v", name, err)
-			}
-		}
+		tc, p, id := e.planTransferToPlanner(t, r1, map[string]account.Account{"a1": a1, "a1's other records account": sibling, "unknown lineage": unknown})
 		if got, err := e.ret.GetPlan(ctx, e.records2, p.ID); err != nil || got.State != StatePlanned || got.Approved != nil {
 			t.Fatalf("after refusals: %v %+v", err, got)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/objstore"
@@ -40,50 +41,62 @@ func TestLaunderedApproverApprovesNoRetention(t *testing.T) {
 			}
 			laundered[name] = got
 		}
-		shortened := 0
-		for _, class := range append(policy.CaseClasses(), "evidence") {
-			res, err := e.ret.SetRule(ctx, r1, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30})
-			if err != nil {
-				t.Fatalf("%s: %v", class, err)
-			}
-			if res.Pending == nil {
-				continue
-			}
-			shortened++
-			for name, who := range laundered {
-				if _, _, err := e.ret.ApproveScheduleChange(ctx, who, res.Pending.ID); !errors.Is(err, fault.ErrForbidden) {
-					t.Fatalf("%s approved r1's shortening of %s: %v", name, class, err)
-				}
-			}
-			if _, _, err := e.ret.ApproveScheduleChange(ctx, e.records2, res.Pending.ID); err != nil {
-				t.Fatalf("independent approval of %s: %v", class, err)
-			}
-		}
-		if shortened == 0 {
-			t.Fatal("no rule was shortened")
-		}
-		tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
-		e.close(t, tc)
-		e.clock = e.clock.Add(month)
-		p, err := e.ret.MakePlan(ctx, r1, time.Time{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := age.GenerateX25519Identity()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.ret.Choose(ctx, r1, p.ID, ChooseAction{Case: tc.id, Kind: ActionTransfer,
-			Recipient: id.Recipient().String(), RecipientName: "r1's own key"}); err != nil {
-			t.Fatal(err)
-		}
-		for name, who := range laundered {
-			if _, err := e.ret.Approve(ctx, who, p.ID); !errors.Is(err, fault.ErrForbidden) {
-				t.Fatalf("%s approved r1's plan: %v", name, err)
-			}
-		}
+		_, p, _ := e.planTransferToPlanner(t, r1, laundered)
 		if got, err := e.ret.Approve(ctx, e.admin, p.ID); err != nil || got.State != StateApproved {
 			t.Fatalf("independent approval: %v %+v", err, got)
 		}
 	})
+}
+
+// planTransferToPlanner is where both lineage tests (this one and
+// TestApproverIndependentOfPlannerLineage) start. Records account r1
+// shortens every case class's rule to 30 days after closing: each
+// shortening is refused to every account in refused, then approved by
+// e.records2. A case with one exhibit is closed and a month passes; r1
+// draws up a plan and chooses to transfer the case to a key r1 holds, and
+// every account in refused is refused that plan's approval. It returns
+// the case, the plan (still planned) and the key.
+func (e *env) planTransferToPlanner(t *testing.T, r1 account.Account, refused map[string]account.Account) (*testCase, Plan, *age.X25519Identity) {
+	t.Helper()
+	ctx := t.Context()
+	shortened := 0
+	for _, class := range append(policy.CaseClasses(), "evidence") {
+		res, err := e.ret.SetRule(ctx, r1, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30})
+		if err != nil {
+			t.Fatalf("%s: %v", class, err)
+		}
+		if res.Pending == nil {
+			continue // already 30 days: nothing shortened
+		}
+		shortened++
+		for name, who := range refused {
+			if _, _, err := e.ret.ApproveScheduleChange(ctx, who, res.Pending.ID); !errors.Is(err, fault.ErrForbidden) {
+				t.Fatalf("%s approved r1's shortening of %s: %v", name, class, err)
+			}
+		}
+		if _, _, err := e.ret.ApproveScheduleChange(ctx, e.records2, res.Pending.ID); err != nil {
+			t.Fatalf("independent approval of %s: %v", class, err)
+		}
+	}
+	if shortened == 0 {
+		t.Fatal("no rule was shortened")
+	}
+	tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
+	e.close(t, tc)
+	e.clock = e.clock.Add(month)
+	p, err := e.ret.MakePlan(ctx, r1, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := mustIdentity(t)
+	if _, err := e.ret.Choose(ctx, r1, p.ID, ChooseAction{Case: tc.id, Kind: ActionTransfer,
+		Recipient: id.Recipient().String(), RecipientName: "r1's own key"}); err != nil {
+		t.Fatal(err)
+	}
+	for name, who := range refused {
+		if _, err := e.ret.Approve(ctx, who, p.ID); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("%s approved r1's plan: %v", name, err)
+		}
+	}
+	return tc, p, id
 }

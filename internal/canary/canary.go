@@ -37,9 +37,31 @@ func Forms(c string) [][]byte {
 
 // Find reports which canaries occur in data.
 func Find(data []byte, canaries []string) []string {
+	return newMatcher(canaries).find(data)
+}
+
+// matcher is a set of canaries with their forms made once: ScanDir looks
+// for the same canaries in every file of a store, and making the forms
+// again for each file (base64 at three alignments, two alphabets, under
+// the race detector) cost more than the searches.
+type matcher struct {
+	canaries []string
+	forms    [][][]byte // forms[i] are the forms of canaries[i]
+}
+
+func newMatcher(canaries []string) matcher {
+	m := matcher{canaries: canaries, forms: make([][][]byte, len(canaries))}
+	for i, c := range canaries {
+		m.forms[i] = Forms(c)
+	}
+	return m
+}
+
+// find reports which of m's canaries occur in data.
+func (m matcher) find(data []byte) []string {
 	var found []string
-	for _, c := range canaries {
-		for _, f := range Forms(c) {
+	for i, c := range m.canaries {
+		for _, f := range m.forms[i] {
 			if bytes.Contains(data, f) {
 				found = append(found, c)
 				break
@@ -52,6 +74,7 @@ func Find(data []byte, canaries []string) []string {
 // ScanDir reads every regular file under dir and reports the files that
 // hold a canary, with the canaries each holds.
 func ScanDir(dir string, canaries []string) (map[string][]string, int, error) {
+	m := newMatcher(canaries)
 	hits := map[string][]string{}
 	files := 0
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -72,7 +95,7 @@ func ScanDir(dir string, canaries []string) (map[string][]string, int, error) {
 			return err
 		}
 		files++
-		if f := Find(b, canaries); len(f) > 0 {
+		if f := m.find(b); len(f) > 0 {
 			hits[path] = f
 		}
 		return nil

@@ -6,8 +6,9 @@
 // costs about half a second of CPU, and the tests that start nodes
 // (internal/nodetest) sign in hundreds of accounts, so most of their CPU
 // went there. nodetest calls UseTestCost from its init, and so do the
-// retention package's tests (they make staff accounts for every test);
-// no other code may.
+// retention package's tests (they make staff accounts for every test) and
+// the cases package's (lineage and proposal tests store staff with
+// passwords); no other code may.
 //
 // The switch cannot be reached by a deployment: there is no flag,
 // environment variable or configuration field for it, the package is
