@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -76,13 +77,19 @@ func (s *Service) caseFor(ctx context.Context, actor account.Account, caseID str
 // PlaceHold places a legal hold. The hold is audited (its id and scope;
 // never its reason) and recorded first — from then on no plan includes
 // what it covers and no apply destroys it — and then set on every stored
-// version of what it covers: its own record (holdRecords), the documents'
-// ciphertext and key records (through the vault) and, for a case, its
-// case record, the vault's case-hold record and its message history.
+// version of what it covers: for a case its case record, then its own
+// record (holdRecords), the documents' ciphertext and key records
+// (through the vault) and, for a case, the vault's case-hold record and
+// its message history. A placement a disposal overtook (the case record
+// or the hold's record gone before its storage hold) is undone and
+// answered ErrGone: nothing is held (unplace).
 func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHold) (Hold, error) {
 	c, err := s.caseFor(ctx, actor, n.Case)
 	if err != nil {
 		return Hold{}, err
+	}
+	if s.placeLoaded != nil {
+		s.placeLoaded()
 	}
 	reason, err := checkText("reason", n.Reason, MaxReasonLen)
 	if err != nil {
@@ -122,21 +129,22 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 	if _, err := s.meta.Create(ctx, holdKey(c.ID, h.ID), h); err != nil {
 		// The hold's id is new: a record under it is this placement's.
 		s.settle(ctx, ev, "hold.place", err, func(ctx context.Context) (bool, error) {
-			var got Hold
-			_, err := s.meta.Get(ctx, holdKey(c.ID, h.ID), &got)
-			if errors.Is(err, metastore.ErrNotFound) {
-				return false, nil
-			}
-			return err == nil, err
+			return s.holdStored(ctx, h)
 		})
 		return Hold{}, err
 	}
-	// The storage hold on the hold's own record and, for a case hold, on
-	// the case record, at once: an apply that read the holds before this
-	// one was recorded and is deleting the case record now (its places
-	// are the case-record class's) meets it and pauses (destroyPlaces,
-	// pauseDisposal) rather than deleting the case and the hold with it.
+	// The storage hold on, for a case hold, the case record and then on
+	// the hold's own record, at once: an apply that read the holds before
+	// this one was recorded and is deleting the case record now (its
+	// places are the case-record class's) meets it and pauses
+	// (destroyPlaces, pauseDisposal) rather than deleting the case and the
+	// hold with it. An apply that deleted the case record (or the hold's
+	// record) first has disposed of what the hold was for: the placement
+	// is undone (unplace) and the caller told nothing is held.
 	if err := s.holdRecords(ctx, h, true); errors.Is(err, fault.ErrGone) {
+		if uerr := s.unplace(ctx, ev, h, err); uerr != nil {
+			return Hold{}, fmt.Errorf("hold %s: a disposal of the case overtook this hold while it was being placed, and removing its record failed: %w", h.ID, uerr)
+		}
 		return Hold{}, err
 	} else if err != nil {
 		return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on storage failed (release and place it again): %w", h.ID, err)
@@ -247,34 +255,102 @@ func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID
 	return h, nil
 }
 
+// errCaseGoneWhilePlacing and errHoldGoneWhilePlacing are what placing
+// a hold answers when a disposal took the case record, or the hold's own
+// record, before the storage hold was set on it; the hold is then undone
+// (unplace) and nothing is held.
+var (
+	errCaseGoneWhilePlacing = fmt.Errorf("this case was disposed of while the hold was being placed; nothing is held: %w", fault.ErrGone)
+	errHoldGoneWhilePlacing = fmt.Errorf("the case's disposal removed this hold while it was being placed; nothing is held: place it again if the case is still there: %w", fault.ErrGone)
+)
+
 // holdRecords sets (on) or clears the storage (object-lock legal) hold on
 // every stored version of the records a hold keeps besides the documents
-// and message history (the vault's and holdMessages' part): the hold's own
-// record and, for a case hold, the case record. Set at placement, so a
+// and message history (the vault's and holdMessages' part): for a case
+// hold the case record, and the hold's own record. Set at placement, so a
 // disposal already past its hold check cannot delete them (the bucket
 // refuses, and the disposal pauses); cleared at release — the hold's
 // record always, the case record once no case hold stands (the caller
 // decides: on false only the case record is cleared here).
+//
+// On placement the case record comes first: a case record a disposal
+// deleted meanwhile is found (ErrGone) before anything is held, so the
+// caller (unplace) has only the hold's record to remove.
 func (s *Service) holdRecords(ctx context.Context, h Hold, on bool) error {
-	var keys []string
-	if on {
-		keys = append(keys, holdKey(h.Case, h.ID))
-	}
 	if h.Doc == "" {
-		keys = append(keys, cases.RecordKey(h.Case))
-	}
-	for _, key := range keys {
-		n, err := holdAllVersions(ctx, s.store, key, on)
+		n, err := holdAllVersions(ctx, s.store, cases.RecordKey(h.Case), on)
 		if err != nil {
 			return err
 		}
 		if on && n == 0 {
-			// Deleted between the hold's record and its storage hold: a
-			// disposal under way took it. The hold is not reported placed.
-			return fmt.Errorf("the case was disposed of under the retention schedule while the hold was being placed: %w", fault.ErrGone)
+			return errCaseGoneWhilePlacing
 		}
 	}
+	if !on {
+		return nil
+	}
+	n, err := holdAllVersions(ctx, s.store, holdKey(h.Case, h.ID), true)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return errHoldGoneWhilePlacing
+	}
 	return nil
+}
+
+// unplace undoes a placement a disposal overtook (holdRecords answered
+// ErrGone): it clears the storage hold on the hold's own record and
+// deletes every version of it, so no hold of a disposed-of case is left
+// under a storage hold nobody can release; for a case hold it clears the
+// storage hold it may have set on the case record, unless another active
+// case hold stands (a paused case keeps the case record then). Then the
+// placement's audit entry is corrected (settle: hold.place.failed once
+// the record, read back, is gone). It runs on a context of its own,
+// bounded to 10 s, so a caller gone meanwhile does not leave it half done.
+func (s *Service) unplace(ctx context.Context, ev audit.Event, h Hold, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	key := holdKey(h.Case, h.ID)
+	if _, err := holdAllVersions(ctx, s.store, key, false); err != nil {
+		return err
+	}
+	vs, err := s.store.Versions(ctx, key)
+	if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+		return err
+	}
+	infos := make([]objstore.Info, len(vs))
+	for i, v := range vs {
+		infos[i] = v.Info
+	}
+	if err := errors.Join(s.store.DeleteVersions(ctx, infos)...); err != nil {
+		return err
+	}
+	if h.Doc == "" {
+		others, err := s.activeHolds(ctx, h.Case)
+		if err != nil {
+			return err
+		}
+		if len(others[""]) == 0 {
+			if _, err := holdAllVersions(ctx, s.store, cases.RecordKey(h.Case), false); err != nil {
+				return err
+			}
+		}
+	}
+	s.settle(ctx, ev, "hold.place", cause, func(ctx context.Context) (bool, error) {
+		return s.holdStored(ctx, h)
+	})
+	return nil
+}
+
+// holdStored reads h's record back: whether it is stored.
+func (s *Service) holdStored(ctx context.Context, h Hold) (bool, error) {
+	var got Hold
+	_, err := s.meta.Get(ctx, holdKey(h.Case, h.ID), &got)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // holdAllVersions sets the legal hold of every stored version of key

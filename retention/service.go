@@ -79,6 +79,9 @@ type Service struct {
 	// hook, when set (tests), is called at every step boundary of Apply;
 	// an error from it stops the apply there, as a crash would.
 	hook func(step string) error
+	// placeLoaded, when set (tests), is called by PlaceHold once it has
+	// read the case, before anything is recorded.
+	placeLoaded func()
 }
 
 // New makes a retention service.
