@@ -326,20 +326,22 @@ func (s *Service) unplace(ctx context.Context, ev audit.Event, h Hold, cause err
 	if err := errors.Join(s.store.DeleteVersions(ctx, infos)...); err != nil {
 		return err
 	}
-	if h.Doc == "" {
-		others, err := s.activeHolds(ctx, h.Case)
-		if err != nil {
-			return err
-		}
-		if len(others[""]) == 0 {
-			if _, err := holdAllVersions(ctx, s.store, cases.RecordKey(h.Case), false); err != nil {
-				return err
-			}
-		}
-	}
+	// The hold's record is gone: its entry is corrected now, whatever
+	// the case record's storage hold below does.
 	s.settle(ctx, ev, "hold.place", cause, func(ctx context.Context) (bool, error) {
 		return s.holdStored(ctx, h)
 	})
+	if h.Doc == "" {
+		others, err := s.activeHolds(ctx, h.Case)
+		if err == nil && len(others[""]) == 0 {
+			_, err = holdAllVersions(ctx, s.store, cases.RecordKey(h.Case), false)
+		}
+		if err != nil {
+			s.logger.WarnContext(ctx, "retention: a case hold placed as its case was disposed of was taken back, but the case record's storage hold could not be cleared; clear it by placing and releasing a case hold, or in the store",
+				"case", h.Case, "hold", h.ID, "err", err)
+			return err
+		}
+	}
 	return nil
 }
 
@@ -383,6 +385,9 @@ func (s *Service) caseHolds(ctx context.Context, caseID string) ([]Hold, error) 
 	err := s.meta.List(ctx, holdPrefix(caseID), func(key string) error {
 		var h Hold
 		if _, err := s.meta.Get(ctx, key, &h); err != nil {
+			if errors.Is(err, metastore.ErrNotFound) {
+				return nil // deleted since it was listed (a disposal, a hold taken back)
+			}
 			return err
 		}
 		out = append(out, h)

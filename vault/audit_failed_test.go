@@ -31,11 +31,14 @@ type failKey struct {
 	prefix bool
 	// skip: this many writes to key pass before the fault.
 	skip int
+	// lateErr, when set, is what a late write answers instead of
+	// context.DeadlineExceeded (a retried write that finds its own).
+	lateErr error
 }
 
 func (f *failKey) arm(key string) {
 	f.mu.Lock()
-	f.key, f.late, f.noRead, f.prefix, f.skip = key, false, false, false, 0
+	f.key, f.late, f.noRead, f.prefix, f.skip, f.lateErr = key, false, false, false, 0, nil
 	f.mu.Unlock()
 }
 
@@ -101,7 +104,14 @@ func (f *failKey) Put(ctx context.Context, key string, r io.Reader, size int64, 
 		}
 		f.mu.Lock()
 		f.late = false // written: reads of key fail from now on if noRead
+		lateErr := f.lateErr
+		if lateErr != nil {
+			f.key = "" // a retried write then goes through
+		}
 		f.mu.Unlock()
+		if lateErr != nil {
+			return objstore.Info{}, lateErr
+		}
 		return objstore.Info{}, context.DeadlineExceeded
 	}
 	if hit {

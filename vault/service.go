@@ -648,16 +648,19 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		// was shared to another audience while this version was uploading,
 		// the people who newly gained access never saw it reviewed, so the
 		// version is refused rather than slipped in under the share.
+		if got, ok := r.version(v.Version); ok && got.SHA256 == v.SHA256 && got.Created.Equal(v.Created) {
+			return errListedAlready // (a retried write that had landed)
+		}
 		if !r.Audience.Equal(reserved.Audience) || r.Class != reserved.Class {
-			return fmt.Errorf("document %s: its audience changed while this version was uploading; upload it again to add it for its new audience: %w", docID, fault.ErrConflict)
+			return writeRefused{fmt.Errorf("document %s: its audience changed while this version was uploading; upload it again to add it for its new audience: %w", docID, fault.ErrConflict)}
 		}
 		if !cs.allowed(policy.DocUpload, r.policyDoc()) {
-			return fmt.Errorf("%s: %w", policy.DocUpload, fault.ErrForbidden)
+			return writeRefused{fmt.Errorf("%s: %w", policy.DocUpload, fault.ErrForbidden)}
 		}
 		// Checked again: uploads running side by side each passed the
 		// check when they reserved their numbers.
 		if err := s.checkVersionCount(r); err != nil {
-			return err
+			return writeRefused{err}
 		}
 		// A party's or lawyer's version makes the document their side's own
 		// material, for good (approval.go).
@@ -666,11 +669,18 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		slices.SortFunc(r.Versions, func(a, b VersionInfo) int { return a.Version - b.Version })
 		return nil
 	})
+	if errors.Is(err, errListedAlready) {
+		// A write that landed, lost its answer and was tried again.
+		if _, err = s.meta.Get(context.WithoutCancel(ctx), docKey(caseID, docID), &committed); err != nil {
+			return Document{}, err
+		}
+	}
 	if err != nil {
 		// Read back before anything is deleted: a store that writes and
 		// then answers an error has made the version visible. Only a
 		// version the record does not list loses its ciphertext and
-		// wrapped key (versionNotShown).
+		// wrapped key, and only when the write was refused
+		// (versionNotShown).
 		r, landed := s.versionNotShown(ctx, ev, err, caseID, docID, v)
 		if !landed {
 			return Document{}, err
@@ -679,31 +689,43 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		// fence checks below) as if the write had answered.
 		committed = r
 	}
+	// The version is visible now: what follows runs to its end whether or
+	// not the caller is still there (a write that "failed" but landed
+	// most often failed because the request's context ended), and a
+	// version that cannot be held or whose case was fenced meanwhile is
+	// taken back, never left listed unheld or unrefused.
+	post, cancel := context.WithTimeout(context.WithoutCancel(ctx), postVisibleTimeout)
+	defer cancel()
+	takeBack := func(cause error) error {
+		if _, derr := metastore.Update(post, s.meta, docKey(caseID, docID), func(r *docRecord) error {
+			r.Versions = slices.DeleteFunc(r.Versions, func(x VersionInfo) bool { return x.Version == num })
+			return nil
+		}); derr == nil {
+			s.unstageVersion(post, caseID, docID, num)
+			s.uploadFailed(post, ev, cause, nil)
+		} else {
+			s.log.WarnContext(post, "vault: a new version could not be taken back after its upload failed; it stays listed",
+				"case", caseID, "doc", docID, "version", num, "cause", fault.Class(cause), "err", derr)
+		}
+		return cause
+	}
 	if !heldBefore {
 		// A hold placed while this version uploaded, after the hold's
 		// own pass over the document's versions.
 		held := committed.Hold != nil
 		if !held {
-			if held, err = s.CaseHeld(ctx, caseID); err != nil {
-				return Document{}, fmt.Errorf("hold new version: %w", err)
+			if held, err = s.CaseHeld(post, caseID); err != nil {
+				return Document{}, takeBack(fmt.Errorf("hold new version: %w", err))
 			}
 		}
 		if held {
-			if err := s.holdVersion(ctx, caseID, docID, num, true); err != nil {
-				return Document{}, fmt.Errorf("hold new version: %w", err)
+			if err := s.holdVersion(post, caseID, docID, num, true); err != nil {
+				return Document{}, takeBack(fmt.Errorf("hold new version: %w", err))
 			}
 		}
 	}
-	if err := s.refusedSince(ctx, caseID); err != nil {
-		bg := context.WithoutCancel(ctx)
-		if _, derr := metastore.Update(bg, s.meta, docKey(caseID, docID), func(r *docRecord) error {
-			r.Versions = slices.DeleteFunc(r.Versions, func(x VersionInfo) bool { return x.Version == num })
-			return nil
-		}); derr == nil {
-			s.unstageVersion(bg, caseID, docID, num)
-			s.uploadFailed(bg, ev, err, nil)
-		}
-		return Document{}, err
+	if err := s.refusedSince(post, caseID); err != nil {
+		return Document{}, takeBack(err)
 	}
 	return committed.view(cs.allowed(policy.DocDownload, committed.policyDoc()), true), nil
 }
@@ -830,6 +852,30 @@ func (s *Service) readVersionBack(ctx context.Context, caseID, docID string, v V
 	return r, ok && got.SHA256 == v.SHA256 && got.Created.Equal(v.Created), nil
 }
 
+// postVisibleTimeout bounds the steps after a new version became visible
+// (its hold, the fence check, taking it back), run whether or not the
+// caller is still there.
+const postVisibleTimeout = 30 * time.Second
+
+// writeRefused marks an error the version's record change returned itself:
+// nothing was written by that attempt, and none will be.
+type writeRefused struct{ err error }
+
+func (r writeRefused) Error() string { return r.err.Error() }
+func (r writeRefused) Unwrap() error { return r.err }
+
+// refusedWrite reports whether cause means the record write was refused
+// for good (nothing of it can still land): a refusal of the change, or a
+// create-only write that found a record there.
+func refusedWrite(cause error) bool {
+	var r writeRefused
+	return errors.As(cause, &r) || errors.Is(cause, metastore.ErrExists)
+}
+
+// errListedAlready: the version is in the record already — a write that
+// landed, lost its answer and was tried again.
+var errListedAlready = errors.New("version listed already")
+
 // versionNotShown follows the write that was to make version v of
 // document docID visible (its document record) when that write answered
 // cause. A store can write and then answer an error (a deadline, a
@@ -838,8 +884,15 @@ func (s *Service) readVersionBack(ctx context.Context, caseID, docID string, v V
 //
 //   - it lists v: the version stands (landed; r is the record read); no
 //     correction follows ev;
-//   - it does not: the staged version (ciphertext, version record, holds)
-//     is deleted and doc.upload.failed follows ev;
+//   - it does not, and the write was refused (the change refused it, or a
+//     create-only write found another document there: a refusal): the
+//     staged version (ciphertext, version record, holds) is deleted and
+//     doc.upload.failed follows ev;
+//   - it does not, but the write only failed (a deadline, a lost
+//     answer): it may still land after this read, so the staged version
+//     is kept for the retention sweep, which deletes it only once no
+//     document lists it a day later (orphaned-ciphertext,
+//     abandoned-upload); doc.upload.failed follows ev;
 //   - it cannot be read: the staged version is kept — an orphan is better
 //     than a listed version without its bytes; the retention sweep finds
 //     one no document lists (orphaned-ciphertext, abandoned-upload) — a
@@ -852,8 +905,11 @@ func (s *Service) versionNotShown(ctx context.Context, ev audit.Event, cause err
 	case rerr != nil:
 		s.log.WarnContext(bg, "vault: a new version's document record could not be written nor read back; its stored ciphertext is kept (the retention sweep removes it later if no document lists it)",
 			"case", caseID, "doc", docID, "version", v.Version, "cause", fault.Class(cause), "err", rerr)
-	case !landed:
+	case !landed && refusedWrite(cause):
 		s.unstageVersion(bg, caseID, docID, v.Version)
+	case !landed:
+		s.log.WarnContext(bg, "vault: a new version's document record write failed and does not list it yet; its stored ciphertext is kept in case the write still lands (the retention sweep removes it later if no document lists it)",
+			"case", caseID, "doc", docID, "version", v.Version, "cause", fault.Class(cause))
 	}
 	s.uploadFailed(ctx, ev, cause, func(context.Context) (bool, error) { return landed, rerr })
 	return r, landed && rerr == nil

@@ -112,7 +112,9 @@ func TestAddVersionThatLandedDespiteAnErrorKeepsItsBytes(t *testing.T) {
 		t.Fatalf("version 3 listed but not readable: %q, %v", b, err)
 	}
 
-	// Not written: the staged version goes, doc.upload.failed follows.
+	// Not written, as far as the read-back shows: the write may still land
+	// (its answer was an error, not a refusal), so the staged version is
+	// kept for the retention sweep; doc.upload.failed follows.
 	from = e.log.Size()
 	f.armAfter(key, 1)
 	if _, err := e.vault.AddVersion(t.Context(), med, k.caseID, d.ID, NewVersion{}, strings.NewReader("offer v4")); err == nil {
@@ -122,8 +124,8 @@ func TestAddVersionThatLandedDespiteAnErrorKeepsItsBytes(t *testing.T) {
 	if vs := e.listedVersions(t, k.caseID, d.ID); !slices.Equal(vs, []int{1, 2, 3}) {
 		t.Fatalf("listed versions = %v, want [1 2 3]", vs)
 	}
-	if rec, obj := e.stagedBytes(t, k.caseID, d.ID, 4); rec || obj {
-		t.Fatalf("a version never listed kept its record (%v) or ciphertext (%v)", rec, obj)
+	if rec, obj := e.stagedBytes(t, k.caseID, d.ID, 4); !rec || !obj {
+		t.Fatalf("a version whose write failed but could still land lost its record (%v) or ciphertext (%v)", !rec, !obj)
 	}
 	e.wantCorrected(t, from, "doc.upload", "doc.upload.failed", d.ID)
 }
@@ -187,7 +189,8 @@ func TestUploadThatLandedDespiteAnErrorKeepsItsBytes(t *testing.T) {
 		t.Fatalf("listed but not readable: %q, %v", b, err)
 	}
 
-	// Not written: nothing listed, nothing staged left behind.
+	// Not written, as far as the read-back shows: nothing listed; the
+	// staged version is kept (the write may still land) for the sweep.
 	from = e.log.Size()
 	f.arm(docs)
 	f.mu.Lock()
@@ -205,8 +208,8 @@ func TestUploadThatLandedDespiteAnErrorKeepsItsBytes(t *testing.T) {
 		t.Fatalf("entries after an upload not written = %d, want [doc.upload doc.upload.failed]", len(ents))
 	}
 	failedID := ents[0].Objects[0]
-	if rec, obj := e.stagedBytes(t, k.caseID, failedID, 1); rec || obj {
-		t.Fatalf("an upload never listed kept its record (%v) or ciphertext (%v)", rec, obj)
+	if rec, obj := e.stagedBytes(t, k.caseID, failedID, 1); !rec || !obj {
+		t.Fatalf("an upload whose write failed but could still land lost its record (%v) or ciphertext (%v)", !rec, !obj)
 	}
 
 	// End-to-end encrypted, client-chosen id, landed: kept.
@@ -226,3 +229,34 @@ func TestUploadThatLandedDespiteAnErrorKeepsItsBytes(t *testing.T) {
 		t.Fatalf("a listed end-to-end encrypted version lost its record (%v) or ciphertext (%v)", !rec, !obj)
 	}
 }
+
+// TestRetriedVersionWriteIsNotListedTwice: a document-record write that
+// landed, lost its answer and was tried again finds its own write (a
+// conditional write answering "changed meanwhile"): the version stands,
+// listed once, with no correction in the log.
+func TestRetriedVersionWriteIsNotListedTwice(t *testing.T) {
+	e, f := newFailKeyEnv(t)
+	k := e.newCast(t)
+	med := k.who["mediator"]
+	d := e.upload(t, med, k.caseID, "Offer.pdf", k.audience(t, "joint"), ClassCorrespondence, []byte("offer v1"))
+	from := e.log.Size()
+	f.armLateAfter(docKey(k.caseID, d.ID), false, 1, false)
+	f.mu.Lock()
+	f.lateErr = objstore.ErrPrecondition
+	f.mu.Unlock()
+	got, err := e.vault.AddVersion(t.Context(), med, k.caseID, d.ID, NewVersion{}, strings.NewReader("offer v2"))
+	f.arm("")
+	if err != nil {
+		t.Fatalf("AddVersion whose write landed before its retry: %v", err)
+	}
+	if vs := e.listedVersions(t, k.caseID, d.ID); !slices.Equal(vs, []int{1, 2}) {
+		t.Fatalf("listed versions = %v, want [1 2]", vs)
+	}
+	if len(got.Versions) != 2 {
+		t.Fatalf("AddVersion returned %d versions, want 2", len(got.Versions))
+	}
+	if ents := e.entries(t, from); len(ents) != 1 || ents[0].Type != "doc.upload" {
+		t.Fatalf("entries = %+v, want [doc.upload] alone", ents)
+	}
+}
+
