@@ -259,4 +259,3 @@ func TestRetriedVersionWriteIsNotListedTwice(t *testing.T) {
 		t.Fatalf("entries = %+v, want [doc.upload] alone", ents)
 	}
 }
-
