@@ -316,7 +316,7 @@ await run(async () => {
   await med.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
   await med.locator(`#rooms button[data-room="caucus:A"]`).click();
   await card.waitFor({ timeout: 30000 });
-  const gave = med.locator("#doc-newcomers", { hasText: /This device gave the keys to 4 documents \((?=.*“Offer-4000\.pdf”)(?=.*“Medical-summary\.pdf”)(?=.*“Hearing-schedule\.pdf”)(?=.*“Intake-form\.pdf”).*\) to 1 new device of Cora Achebe \(Tenant lawyer\)\. The case's signed membership lists that person among the people these documents are for, so that device can now open them\./ });
+  const gave = med.locator("#doc-newcomers", { hasText: /This device gave the keys to 4 documents \((?=.*“Offer-4000\.pdf”)(?=.*“Medical-summary\.pdf”)(?=.*“Hearing-schedule\.pdf”)(?=.*“Intake-form\.pdf”).*\) to 1 new device of Cora Achebe \(Tenant's lawyer\)\. The case's signed membership lists that person among the people these documents are for, so that device can now open them\./ });
   await gave.waitFor({ timeout: 30000 });
   await med.locator("#documents").screenshot({ path: `${shots}/e2ee-docs-newcomers.png` });
   await med.setViewportSize({ width: 390, height: 844 });
