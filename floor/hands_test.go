@@ -1,21 +1,13 @@
 package floor_test
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/sha256"
 	"testing"
 
 	"github.com/parley-mediation/parley/account"
-	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
-	"github.com/parley-mediation/parley/floor"
 	"github.com/parley-mediation/parley/internal/ids"
-	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/metastore"
-	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
-	"github.com/parley-mediation/parley/ratelimit"
 )
 
 // TestHandInADefinedRoomOnlyItsMediatorsSee: a hand raised in a room one
@@ -23,31 +15,7 @@ import (
 // co-mediator left out of the room (who is not told the room exists).
 func TestHandInADefinedRoomOnlyItsMediatorsSee(t *testing.T) {
 	ctx := t.Context()
-	store, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	meta, err := metastore.New(store, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed := sha256.Sum256([]byte("parley floor test audit key"))
-	signer, err := audit.NewSigner("test/audit", ed25519.NewKeyFromSeed(seed[:]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := audit.Open(ctx, store, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := policy.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs := cases.NewService(meta, account.NewService(meta, ratelimit.NewMemory()), pol, log)
-	fl := floor.New(floor.Config{Meta: meta, Cases: cs, Policy: pol, Audit: log, Broker: messaging.NewMemory()})
+	_, meta, _, _, cs, fl := newWorld(t)
 
 	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
 	med2 := account.Account{ID: ids.New("u"), Name: "Max", Role: policy.RoleMediator}

@@ -2,22 +2,14 @@ package floor_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
-	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
-	"github.com/parley-mediation/parley/floor"
 	"github.com/parley-mediation/parley/internal/ids"
-	"github.com/parley-mediation/parley/messaging"
-	"github.com/parley-mediation/parley/metastore"
-	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -27,31 +19,7 @@ import (
 // (the same error but for the id asked) and the same audit entries.
 func TestAnotherCaseLooksLikeNoCase(t *testing.T) {
 	ctx := t.Context()
-	store, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	meta, err := metastore.New(store, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed := sha256.Sum256([]byte("parley floor oracle test audit key"))
-	signer, err := audit.NewSigner("test/audit", ed25519.NewKeyFromSeed(seed[:]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := audit.Open(ctx, store, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := policy.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs := cases.NewService(meta, account.NewService(meta, nil), pol, log)
-	fl := floor.New(floor.Config{Meta: meta, Cases: cs, Policy: pol, Audit: log, Broker: messaging.NewMemory()})
+	_, _, log, _, cs, fl := newWorld(t)
 	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
 	outsider := account.Account{ID: ids.New("u"), Name: "Oz", Role: policy.RoleMediator}
 	c, err := cs.Create(ctx, med, cases.NewCase{Title: "X", Type: "tenancy", SideLabels: []string{"A", "B"}})

@@ -347,11 +347,7 @@ func TestShareRequestsGoWithTheirVersions(t *testing.T) {
 // request, in the list of requests and in the answer; and the other side
 // then reads exactly those (an erased one stays unreadable).
 func TestApprovalNamesEveryVersionItShows(t *testing.T) {
-	store, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, store)
+	e := newDirEnv(t)
 	k := e.newCast(t)
 	ctx := t.Context()
 	med, pA, pB := k.who["mediator"], k.who["partyA"], k.who["partyB"]
@@ -575,11 +571,7 @@ func TestSideOwnershipSticksToTheDocument(t *testing.T) {
 // only the ones their side added; the mediator's version is listed by
 // number and date alone. The mediator, who may open it, sees every name.
 func TestShowsNamesOnlyWhatTheViewerMayRead(t *testing.T) {
-	store, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, store)
+	e := newDirEnv(t)
 	k := e.newCast(t)
 	ctx := t.Context()
 	med, pA := k.who["mediator"], k.who["partyA"]
@@ -622,11 +614,7 @@ func TestShowsNamesOnlyWhatTheViewerMayRead(t *testing.T) {
 // refused, and the mediator's next request asks the side again (a new
 // request) instead of answering with the approval that no longer counts.
 func TestApprovalBySomeoneWhoLeftIsAskedAgain(t *testing.T) {
-	store, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, store)
+	e := newDirEnv(t)
 	k := e.newCast(t)
 	ctx := t.Context()
 	med, pA, cA := k.who["mediator"], k.who["partyA"], k.who["counselA"]

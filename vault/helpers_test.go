@@ -39,6 +39,17 @@ type env struct {
 	policy   *policy.Engine
 }
 
+// newDirEnv is newEnv on a fresh local-directory store (for what needs no
+// MinIO; onEachStore runs a test on both).
+func newDirEnv(t testing.TB) *env {
+	t.Helper()
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnv(t, store)
+}
+
 func newEnv(t testing.TB, store objstore.Store) *env {
 	t.Helper()
 	ctx := t.Context()

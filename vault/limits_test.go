@@ -343,11 +343,7 @@ func TestVersionRefusedAtTheLimitIsCorrectedInTheLog(t *testing.T) {
 // the mediators' reserve, so one side filling the case cannot stop the
 // mediators; the mediators fill it to maxDocs.
 func TestPartiesLeaveTheMediatorsTheirReserve(t *testing.T) {
-	store, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, store)
+	e := newDirEnv(t)
 	e.vault.maxDocs, e.vault.reserve = 4, 2
 	k := e.newCast(t)
 	ctx := t.Context()
@@ -356,7 +352,7 @@ func TestPartiesLeaveTheMediatorsTheirReserve(t *testing.T) {
 	for i := range 2 {
 		e.upload(t, pB, k.caseID, fmt.Sprintf("flood %d", i), caucusB, ClassEvidence, []byte("x"))
 	}
-	_, err = e.vault.Upload(ctx, k.who["partyA"], k.caseID, NewDocument{Name: "mine", Audience: k.audience(t, "caucus:A"), Class: ClassEvidence}, bytes.NewReader([]byte("y")))
+	_, err := e.vault.Upload(ctx, k.who["partyA"], k.caseID, NewDocument{Name: "mine", Audience: k.audience(t, "caucus:A"), Class: ClassEvidence}, bytes.NewReader([]byte("y")))
 	if !errors.Is(err, ErrDocumentLimit) || !strings.Contains(err.Error(), "the most its parties and lawyers may add") {
 		t.Fatalf("a party's upload past the parties' share: %v", err)
 	}
@@ -375,11 +371,7 @@ func TestPartiesLeaveTheMediatorsTheirReserve(t *testing.T) {
 // counted, an upload that was refused does not count, and the case's
 // mediators are not limited.
 func TestNewDocumentsPerPersonPerDay(t *testing.T) {
-	store, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := newEnv(t, store)
+	e := newDirEnv(t)
 	e.vault.perDay = 2
 	k := e.newCast(t)
 	ctx := t.Context()
@@ -387,7 +379,7 @@ func TestNewDocumentsPerPersonPerDay(t *testing.T) {
 	caucusA, caucusB := k.audience(t, "caucus:A"), k.audience(t, "caucus:B")
 	first := e.upload(t, pA, k.caseID, "one", caucusA, ClassEvidence, []byte("x"))
 	e.upload(t, pA, k.caseID, "two", caucusA, ClassEvidence, []byte("x"))
-	_, err = e.vault.Upload(ctx, pA, k.caseID, NewDocument{Name: "three", Audience: caucusA, Class: ClassEvidence}, bytes.NewReader([]byte("y")))
+	_, err := e.vault.Upload(ctx, pA, k.caseID, NewDocument{Name: "three", Audience: caucusA, Class: ClassEvidence}, bytes.NewReader([]byte("y")))
 	re, ok := fault.AsRateLimited(err)
 	if !ok || re.RetryAfter <= 23*time.Hour || !strings.HasPrefix(err.Error(), "you have added 2 new documents to this case in the last day") {
 		t.Fatalf("a third new document in a day: %v", err)

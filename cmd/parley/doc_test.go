@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/objstore"
@@ -61,22 +62,32 @@ func actAs(t *testing.T, server string, c *client.Client) {
 	}
 }
 
-func TestDocVerbs(t *testing.T) {
-	n := nodetest.Embedded(t)
+// docCase starts an embedded node with a mediator (med) and a case of
+// sides A and B in which Pat Party of side A has joined (party); the CLI's
+// configuration goes to a directory of the test's own.
+func docCase(t *testing.T, medEmail, title string) (n *nodetest.Node, med *client.Client, c api.Case, party *client.Client) {
+	t.Helper()
+	n = nodetest.Embedded(t)
 	ctx := context.Background()
 	t.Setenv("PARLEY_CONFIG_DIR", t.TempDir())
-	_, med := n.Staff(t, policy.RoleMediator, "med@example.org")
-	c, err := med.CreateCase(ctx, "CLI v. Vault", "family", "", []string{"A", "B"})
+	_, med = n.Staff(t, policy.RoleMediator, medEmail)
+	c, err := med.CreateCase(ctx, title, "family", "", []string{"A", "B"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	party := client.New(n.URL, "")
+	party = client.New(n.URL, "")
 	inv, _ := med.Invite(ctx, c.ID, "party", "A", "Pat Party", "", time.Hour)
 	if _, err := party.Join(ctx, inv.Link); err != nil {
 		t.Fatal(err)
 	}
+	return n, med, c, party
+}
+
+func TestDocVerbs(t *testing.T) {
+	n, med, c, party := docCase(t, "med@example.org", "CLI v. Vault")
+	ctx := context.Background()
 	partyB := client.New(n.URL, "")
-	inv, _ = med.Invite(ctx, c.ID, "party", "B", "Bea Party", "", time.Hour)
+	inv, _ := med.Invite(ctx, c.ID, "party", "B", "Bea Party", "", time.Hour)
 	if _, err := partyB.Join(ctx, inv.Link); err != nil {
 		t.Fatal(err)
 	}
@@ -183,19 +194,8 @@ func TestDocVerbs(t *testing.T) {
 // mediator's `doc ask` and the side's `doc answer --allow` confirmation
 // list every version the share would show, by name, not only the latest.
 func TestDocAnswerNamesEveryVersion(t *testing.T) {
-	n := nodetest.Embedded(t)
+	n, med, c, party := docCase(t, "med-versions@example.org", "CLI v. Versions")
 	ctx := context.Background()
-	t.Setenv("PARLEY_CONFIG_DIR", t.TempDir())
-	_, med := n.Staff(t, policy.RoleMediator, "med-versions@example.org")
-	c, err := med.CreateCase(ctx, "CLI v. Versions", "family", "", []string{"A", "B"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	party := client.New(n.URL, "")
-	inv, _ := med.Invite(ctx, c.ID, "party", "A", "Pat Party", "", time.Hour)
-	if _, err := party.Join(ctx, inv.Link); err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	f1, f2 := filepath.Join(dir, "bottom-line.pdf"), filepath.Join(dir, "offer.pdf")
 	os.WriteFile(f1, []byte("we accept 50k"), 0o600)
