@@ -21,8 +21,9 @@ import (
 // node every fenceCheck (less often past fenceRate checks a second),
 // whatever the number of connections (a Stat of the
 // case record, and a read only when it changed: cases.CheckFence), and
-// when a check first finds a case fenced (or gone) every connection to it
-// re-checks its rooms, as on the announcement. The checking goroutine runs
+// when a check first finds a case fenced (or gone), or finds its fence
+// lifted, every connection to it re-checks its rooms, as on the
+// announcement. The checking goroutine runs
 // only while some connection is open.
 
 // fenceCheck is how often a node checks the cases its connections are to
@@ -198,7 +199,10 @@ func (w *fenceWatch) checkCase(c watched) error {
 		// Kicked on every new fenced state, not only on a change from
 		// unfenced: a fence lifted and set again between two passes is
 		// a new fence, and a connection may have been allowed between.
-		if now.Fenced && now != fc.seen {
+		// And on a lift (fenced, then not): a connection refused while
+		// the fence stood takes posts again at once, not at its
+		// fallback check, when it missed the lift's announcement too.
+		if (now.Fenced && now != fc.seen) || (!now.Fenced && fc.seen.Fenced) {
 			for sub := range fc.subs {
 				kicks = append(kicks, sub.kick)
 			}

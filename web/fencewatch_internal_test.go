@@ -73,17 +73,21 @@ func TestFenceWatchChecksEachCaseOnce(t *testing.T) {
 	if kickB.Load() != 0 {
 		t.Fatalf("c_b's connections kicked for c_a's fence")
 	}
-	// Lifted, then fenced again: a new fence, told again.
+	// Lifted: told, so refused connections take posts again at once.
 	mu.Lock()
 	fenced["c_a"] = false
 	mu.Unlock()
 	waitPasses(2)
+	if got := kickA.Load(); got != 6 {
+		t.Fatalf("c_a's connections kicked %d times after the fence was lifted, want 6 (once each more)", got)
+	}
+	// Fenced again: a new fence, told again.
 	mu.Lock()
 	fenced["c_a"] = true
 	mu.Unlock()
 	waitPasses(2)
-	if got := kickA.Load(); got != 6 {
-		t.Fatalf("c_a's connections kicked %d times after a second fence, want 6", got)
+	if got := kickA.Load(); got != 9 {
+		t.Fatalf("c_a's connections kicked %d times after a second fence, want 9", got)
 	}
 	for _, rm := range removes {
 		rm()

@@ -93,7 +93,8 @@ type socketOptions struct {
 	Floor func(ctx context.Context) []byte
 	// Fence, if set, registers the connection with its node's check of
 	// the case for a disposal fence it was not told of (fencewatch.go):
-	// kick is called when the case is found newly fenced or gone, and the
+	// kick is called when the case is found newly fenced or gone, or its
+	// fence lifted, and the
 	// connection re-checks as on an announcement. The returned func ends
 	// the registration.
 	Fence func(kick func()) (stop func())
