@@ -94,9 +94,8 @@ type socketOptions struct {
 	// Fence, if set, registers the connection with its node's check of
 	// the case for a disposal fence it was not told of (fencewatch.go):
 	// kick is called when the case is found newly fenced or gone, or its
-	// fence lifted, and the
-	// connection re-checks as on an announcement. The returned func ends
-	// the registration.
+	// fence lifted, and the connection re-checks as on an announcement.
+	// The returned func ends the registration.
 	Fence func(kick func()) (stop func())
 	// Fallback is how often the connection re-checks its session and
 	// rooms unannounced (default fallbackCheck; tests shorten it).
