@@ -18,19 +18,8 @@ import (
 // fallback check a minute later — and says why. Two nodes on MinIO and
 // Redis: the fence is set on node B, the socket is on node A.
 func TestFenceStopsPostsOnOpenSocketsAtOnce(t *testing.T) {
-	cfg := nodetest.Scale(t)
-	a, b := nodetest.Start(t, cfg), nodetest.Start(t, cfg)
 	ctx := context.Background()
-	p := seedCase(t, a, a.URL, a.URL)
-	ch, err := client.New(a.URL, p.partyA.Token).Chat(ctx, p.caseID, map[string]*messaging.Position{"joint": nil})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
-	// The connection's right to post is decided (and cached) now.
-	if _, err := ch.Send(ctx, "joint", "before", []byte("x")); err != nil {
-		t.Fatalf("post before the fence: %v", err)
-	}
+	b, p, ch := fenceWorld(t)
 	if _, err := b.Cases.BeginDisposal(ctx, p.caseID, "p_test"); err != nil {
 		t.Fatal(err)
 	}
@@ -67,18 +56,8 @@ func TestFenceStopsPostsOnOpenSocketsAtOnce(t *testing.T) {
 // and Redis: the fence is set on node B with its announcement dropped,
 // the socket is on node A.
 func TestFenceStopsPostsOnSocketsThatMissedTheAnnouncement(t *testing.T) {
-	cfg := nodetest.Scale(t)
-	a, b := nodetest.Start(t, cfg), nodetest.Start(t, cfg)
 	ctx := context.Background()
-	p := seedCase(t, a, a.URL, a.URL)
-	ch, err := client.New(a.URL, p.partyA.Token).Chat(ctx, p.caseID, map[string]*messaging.Position{"joint": nil})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
-	if _, err := ch.Send(ctx, "joint", "before", []byte("x")); err != nil {
-		t.Fatalf("post before the fence: %v", err)
-	}
+	b, p, ch := fenceWorld(t)
 	// The announcement is lost: node B fences the case and tells no one.
 	b.Cases.OnDisposal = nil
 	fenced := time.Now()
@@ -106,4 +85,25 @@ func TestFenceStopsPostsOnSocketsThatMissedTheAnnouncement(t *testing.T) {
 	if _, err := ch.Send(ctx, "joint", "again", []byte("x")); err == nil || !strings.Contains(err.Error(), "being disposed of") {
 		t.Fatalf("a second post after the fence: %v", err)
 	}
+}
+
+// fenceWorld starts two nodes on MinIO and Redis (a and b), seeds a case
+// on a and opens party A's socket on a, subscribed to the joint room, with
+// one post taken (the connection's right to post is decided and cached
+// then); it returns node b, the case's people and the socket.
+func fenceWorld(t *testing.T) (*nodetest.Node, people, *client.Chat) {
+	t.Helper()
+	cfg := nodetest.Scale(t)
+	a, b := nodetest.Start(t, cfg), nodetest.Start(t, cfg)
+	ctx := context.Background()
+	p := seedCase(t, a, a.URL, a.URL)
+	ch, err := client.New(a.URL, p.partyA.Token).Chat(ctx, p.caseID, map[string]*messaging.Position{"joint": nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ch.Close() })
+	if _, err := ch.Send(ctx, "joint", "before", []byte("x")); err != nil {
+		t.Fatalf("post before the fence: %v", err)
+	}
+	return b, p, ch
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/metastore"
@@ -195,12 +196,8 @@ func countObjects(t *testing.T, store objstore.Store, prefix string) (n int) {
 // only until it is stale; the next count removes it.
 func TestCrashedUploadFreesItsPlace(t *testing.T) {
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
-		e := newEnv(t, store)
-		e.vault.maxDocs = 2
-		k := e.newCast(t)
+		e, k, med := oneDocShort(t, store)
 		ctx := t.Context()
-		med := k.who["mediator"]
-		e.upload(t, med, k.caseID, "doc 0", k.audience(t, "joint"), ClassEvidence, []byte("x"))
 		ghost := placeKey(k.caseID, "d-crashed")
 		if _, err := e.meta.Create(ctx, ghost, placeRecord{Doc: "d-crashed"}); err != nil {
 			t.Fatal(err)
@@ -260,12 +257,8 @@ func uploadEntriesTrue(t *testing.T, e *env, k *cast, from int64) (uploads, fail
 // upload that never happened).
 func TestUploadRefusedAtItsClaimLeavesNoEntry(t *testing.T) {
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
-		e := newEnv(t, store)
-		e.vault.maxDocs = 2
-		k := e.newCast(t)
+		e, k, med := oneDocShort(t, store)
 		ctx := t.Context()
-		med := k.who["mediator"]
-		e.upload(t, med, k.caseID, "doc 0", k.audience(t, "joint"), ClassEvidence, []byte("x"))
 		from := e.log.Size()
 		g := &gatedReader{first: strings.NewReader(strings.Repeat("draft ", 20000)), rest: strings.NewReader("end"),
 			started: make(chan struct{}), release: make(chan struct{})}
@@ -399,4 +392,16 @@ func TestNewDocumentsPerPersonPerDay(t *testing.T) {
 	for i := range 3 {
 		e.upload(t, med, k.caseID, fmt.Sprintf("m%d", i), k.audience(t, "joint"), ClassEvidence, []byte("x"))
 	}
+}
+
+// oneDocShort is a case on store that holds at most 2 documents and has
+// one, uploaded by its mediator (med).
+func oneDocShort(t *testing.T, store objstore.Store) (*env, *cast, account.Account) {
+	t.Helper()
+	e := newEnv(t, store)
+	e.vault.maxDocs = 2
+	k := e.newCast(t)
+	med := k.who["mediator"]
+	e.upload(t, med, k.caseID, "doc 0", k.audience(t, "joint"), ClassEvidence, []byte("x"))
+	return e, k, med
 }
