@@ -62,6 +62,44 @@ const (
 	// event is in the audit log; trying again may help (another copy, a
 	// passing fault), and if not the mediator is told.
 	ProblemIntegrityFailure ProblemType = "integrity-failure"
+	// A download asking for a byte range that selects none of the
+	// version's bytes: it starts past the end, or the version is empty
+	// (416; Content-Range says the size). Ask for a range within it, or
+	// for the whole version.
+	ProblemRangeNotSatisfiable ProblemType = "range-not-satisfiable"
+	// A share of an end-to-end encrypted document that does not carry its
+	// keys wrapped for the new audience (409): the server holds no keys, so
+	// the share is done from a device that holds them.
+	ProblemRewrapRequired ProblemType = "rewrap-required"
+
+	// Staff accounts (docs/security.md, "Staff accounts: disable, enable,
+	// reset, change").
+
+	// The account is disabled (403 at sign-in with the right password, 401
+	// for a session it ended): the program administrator can enable it.
+	ProblemAccountDisabled ProblemType = "account-disabled"
+	// An administrator reset the account's password (403): choose a new one
+	// first; until then only reading one's own account, changing the
+	// password and signing out are allowed.
+	ProblemPasswordChangeRequired ProblemType = "password-change-required"
+	// An administrator tried to approve the password reset they requested
+	// themselves (403): a different administrator approves it.
+	ProblemSecondAdminRequired ProblemType = "second-admin-required"
+	// An approval or refusal of a password reset when none is waiting (409):
+	// someone approved, declined or withdrew it meanwhile; reload to see
+	// the account as it is.
+	ProblemNoPendingReset ProblemType = "no-pending-reset"
+	// A password change refused, nothing written, because the account's
+	// sessions were ended or its password reset while it was being changed
+	// (401): that change stands; sign in again.
+	ProblemPasswordNotChanged ProblemType = "password-not-changed"
+	// A password change that was made (it ended every session of the
+	// account), but the new session for the caller could not be opened
+	// (401): sign in again with the new password.
+	ProblemPasswordChangedSignInAgain ProblemType = "password-changed-sign-in-again"
+	// Disabling the last enabled administrator account (409): enable or
+	// create another administrator first.
+	ProblemLastAdmin ProblemType = "last-admin"
 )
 
 // Header names Parley defines.

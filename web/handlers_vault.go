@@ -312,7 +312,7 @@ func (a *API) downloadDocument(w http.ResponseWriter, r *http.Request) {
 	var re *rangeError
 	if errors.As(err, &re) {
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", re.size))
-		writeProblem(w, r, api.Problem{Type: "range-not-satisfiable", Title: "Range not satisfiable", Status: http.StatusRequestedRangeNotSatisfiable})
+		writeProblem(w, r, api.Problem{Type: string(api.ProblemRangeNotSatisfiable), Title: "Range not satisfiable", Status: http.StatusRequestedRangeNotSatisfiable})
 		return
 	}
 	if err != nil {

@@ -37,7 +37,7 @@ export function plainWords(e: unknown): string {
     const s = e.status;
     if (s === 400) return said(e.problem.errors?.[0]?.detail) ?? "the request was not understood; reload the page and try again";
     if (s === 401) return "you are signed out; sign in again to go on";
-    if (s === 403) return (e.problem.type ?? "").endsWith("account-disabled") ? "your account is disabled; ask the program administrator" : "this is not allowed for you here";
+    if (s === 403) return e.problem.type === W.ProblemTypeBase + ("account-disabled" satisfies W.ProblemType) ? "your account is disabled; ask the program administrator" : "this is not allowed for you here";
     if (s === 404) return "it is no longer there; reload the page to see what is";
     if (s === 409) return said(e.problem.detail) ?? "it changed meanwhile (someone may have acted on it already); reload the page to see where it stands";
     if (s === 410) return said(e.problem.detail) ?? "it is no longer available";

@@ -4,7 +4,8 @@
 // each action does is said before it is done, and confirmed when it ends
 // someone's sessions.
 import { call, APIError, plainWords } from "./api";
-import type { Account, ResetPasswordResponse, SessionResponse } from "./wire_gen";
+import { ProblemTypeBase } from "./wire_gen";
+import type { Account, ProblemType, ResetPasswordResponse, SessionResponse } from "./wire_gen";
 import { h } from "./dom";
 
 const staffAPI = {
@@ -20,18 +21,27 @@ const staffAPI = {
 
 const roleWords: Record<string, string> = { admin: "Administrator", mediator: "Mediator", records: "Records staff", participant: "Participant" };
 
+// What each account problem means for the person, keyed on the declared
+// problem types (wire_gen.ts), so a type the server does not declare is a
+// type error here; never the type's own name.
+const accountProblemText: Partial<Record<ProblemType, string>> = {
+  "account-disabled": "This account is disabled. Ask the program administrator to enable it.",
+  "password-change-required": "An administrator reset your password. Choose a new one first.",
+  "last-admin": "You are the last enabled administrator, so this account cannot be disabled. Enable or create another administrator first.",
+  "second-admin-required": "You asked for this password reset, so a different administrator must approve it.",
+  "no-pending-reset": "No password reset of this account is waiting any more: someone approved, declined or withdrew it meanwhile.",
+  "password-not-changed": "Your password was not changed: while it was being changed, you were signed out everywhere or your password was reset. Sign in again.",
+  "password-changed-sign-in-again": "Your password is changed, but this browser could not be signed in with it. Sign in again with your new password.",
+  "rate-limited": "Too many attempts. Wait a few minutes and try again.",
+};
+
 /** Plain words for an account problem; undefined when it is not one. */
 export function accountProblemWords(e: unknown): string | undefined {
   if (!(e instanceof APIError)) return undefined;
-  const t = (e.problem.type ?? "").split(":").pop();
-  if (t === "account-disabled") return "This account is disabled. Ask the program administrator to enable it.";
-  if (t === "password-change-required") return "An administrator reset your password. Choose a new one first.";
-  if (t === "last-admin") return "You are the last enabled administrator, so this account cannot be disabled. Enable or create another administrator first.";
-  if (t === "second-admin-required") return "You asked for this password reset, so a different administrator must approve it.";
-  if (t === "no-pending-reset") return "No password reset of this account is waiting any more: someone approved, declined or withdrew it meanwhile.";
-  if (t === "password-not-changed") return "Your password was not changed: while it was being changed, you were signed out everywhere or your password was reset. Sign in again.";
-  if (t === "password-changed-sign-in-again") return "Your password is changed, but this browser could not be signed in with it. Sign in again with your new password.";
-  if (t === "rate-limited") return "Too many attempts. Wait a few minutes and try again.";
+  const type = e.problem.type ?? "";
+  const t = type.startsWith(ProblemTypeBase) ? type.slice(ProblemTypeBase.length) : "";
+  const words = Object.hasOwn(accountProblemText, t) ? accountProblemText[t as ProblemType] : undefined;
+  if (words) return words;
   const field = e.problem.errors?.[0];
   if (field?.field === "currentPassword") return "That is not your current password.";
   if (field?.field === "newPassword") return "The new password " + field.detail.replace(/^must /, "must ") + ".";
@@ -63,7 +73,7 @@ export async function sessionEndedWords(participant: boolean): Promise<string> {
     return "Your session ended. Reload the page to carry on.";
   } catch (e) {
     const w = accountProblemWords(e);
-    if (w && e instanceof APIError && (e.problem.type ?? "").endsWith("account-disabled"))
+    if (w && e instanceof APIError && e.problem.type === ProblemTypeBase + ("account-disabled" satisfies ProblemType))
       return "Your account has been disabled by the program administrator, so you have been signed out. Ask the program administrator if you think this is a mistake.";
     if (participant) return "You have been signed out of this mediation on this browser. To come back, ask your mediator for a new link: it brings you back as yourself, with your conversations and documents.";
     return "You have been signed out (your session ended or your password changed). Sign in again to carry on.";
