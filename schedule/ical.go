@@ -14,8 +14,9 @@ import (
 // the same in every update and the cancellation they are sent, as RFC 5546
 // asks for a calendar program to replace its copy, while SEQUENCE grows
 // with each change. DTSTART is in UTC (the receiving calendar shows it in
-// its own zone) and DURATION gives the length. Nothing in it names the
-// case, the other people or any document.
+// its own zone) and DURATION gives the length. Every line ends with CRLF
+// (RFC 5545 §3.1). Nothing in it names the case, the other people or any
+// document.
 func Invitation(s *Session, uid, organizer, attendee, joinURL string, stamp time.Time) []byte {
 	cal := ics.NewCalendarFor("Parley")
 	method := ics.MethodRequest
@@ -38,7 +39,9 @@ func Invitation(s *Session, uid, organizer, attendee, joinURL string, stamp time
 	} else {
 		ev.SetStatus(ics.ObjectStatusConfirmed)
 	}
-	return []byte(cal.Serialize())
+	// RFC 5545 ends every line with CRLF, folded ones too; the library's
+	// default is the platform's line ending (a bare LF on Unix).
+	return []byte(cal.Serialize(ics.WithNewLineWindows))
 }
 
 func isoDuration(minutes int) string {

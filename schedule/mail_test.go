@@ -40,6 +40,10 @@ func fetch(t *testing.T, mp *mailpit.Client, prefix string, n int) []received {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// As delivered, every line still ends with CRLF (RFC 5545).
+			if n := bytes.Count(raw, []byte("\n")); n == 0 || n != bytes.Count(raw, []byte("\r\n")) {
+				t.Fatalf("%s: the .ics has a line not ended by CRLF:\n%q", s.Subject, raw)
+			}
 			if r.cal, err = ics.ParseCalendar(bytes.NewReader(raw)); err != nil {
 				t.Fatalf("%s: the .ics does not parse: %v\n%s", s.Subject, err, raw)
 			}
