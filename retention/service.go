@@ -82,6 +82,13 @@ type Service struct {
 	// placeLoaded, when set (tests), is called by PlaceHold once it has
 	// read the case, before anything is recorded.
 	placeLoaded func()
+	// placeRecorded, when set (tests), is called by PlaceHold once the
+	// hold's record is stored, before any storage hold is set on it.
+	placeRecorded func(Hold)
+	// releaseListed, when set (tests), is called by ReleaseHold once it
+	// has listed the case's other holds, before it clears any storage
+	// hold.
+	releaseListed func()
 }
 
 // New makes a retention service.
