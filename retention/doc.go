@@ -83,7 +83,7 @@
 //     so), and a journal decided under a fence lifted since is decided
 //     again. A case record gone when a plan reaches it counts destroyed
 //     only if the audit log shows a plan's disposal of it completed
-//     (goneCase); else its outcome is missing (OutcomeMissing: not
+//     (goneCases); else its outcome is missing (OutcomeMissing: not
 //     destroyed by Parley), and the certificate lists it apart. A storage
 //     hold met while deleting (the markers taken back, the hidden records
 //     deleted only after the others, so what was not deleted stays as it

@@ -73,9 +73,12 @@ type Service struct {
 	carries  CarryFlusher
 	now      func() time.Time
 	// invMu guards inv, the inventory of token-keyed records of the plan
-	// being applied (planInventory).
+	// being applied (planInventory), and disp.
 	invMu sync.Mutex
 	inv   map[string]*inventory
+	// disp (guarded by invMu too) is what the plan being applied has
+	// read of the audit log about case disposals (goneCases).
+	disp map[string]*disposals
 	// hook, when set (tests), is called at every step boundary of Apply;
 	// an error from it stops the apply there, as a crash would.
 	hook func(step string) error
