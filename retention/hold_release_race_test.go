@@ -147,6 +147,54 @@ func TestDocumentHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 	}
 }
 
+// The other order: a document hold placed as another hold on the same
+// document is released, the release coming wholly between the vault's
+// hold on the document (set before the new hold is recorded) and the new
+// hold's record. The release, finding no other hold, released the
+// document, and looked again before the new hold was recorded; the new
+// hold then stood, recorded and active, with the document released.
+// Now a document hold, once recorded, checks that the vault still holds
+// the document, and holds it again if not. Forced by the placeStep hook,
+// on real MinIO.
+func TestDocumentHoldReleasedAsAnotherIsPlacedStaysOnStorage(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store, err := objstore.OpenS3(ctx, testenv.S3(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, store)
+	tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
+	doc := tc.docs["exhibit"].ID
+	first, err := e.ret.PlaceHold(ctx, e.records, NewHold{Case: tc.id, Doc: doc, Reason: "Subpoena 2026-24", Authority: "Court order 8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var releaseErr error
+	e.ret.placeStep = func(step string, _ Hold) {
+		if step != "doc-held" {
+			return
+		}
+		e.ret.placeStep = nil
+		_, releaseErr = e.ret.ReleaseHold(ctx, e.records, tc.id, first.ID, "Subpoena answered")
+	}
+	second, err := e.ret.PlaceHold(ctx, e.records2, NewHold{Case: tc.id, Doc: doc, Reason: "Complaint 2026-06", Authority: "Program rule 9"})
+	if err != nil || releaseErr != nil {
+		t.Fatalf("placing the second hold: %+v %v; releasing the first meanwhile: %v", second, err, releaseErr)
+	}
+	if hs, err := e.ret.Holds(ctx, e.records, tc.id, false); err != nil || len(hs) != 1 || hs[0].ID != second.ID {
+		t.Fatalf("active holds %+v %v: want the second hold only", hs, err)
+	}
+	if d, err := e.vault.Get(ctx, e.records, tc.id, doc); err != nil || !d.Held {
+		t.Fatalf("the document with a hold on it standing: held %v (%v), want held", d.Held, err)
+	}
+	for _, key := range []string{docObject(tc.id, doc, 1), versionObject(tc.id, doc, 1), holdKey(tc.id, second.ID)} {
+		if held := storageHeld(t, store, key); !all(held, true) {
+			t.Fatalf("%s with a document hold standing: storage holds %v, want every version held", key, held)
+		}
+	}
+}
+
 // A document hold whose own record a disposal of the case deleted while
 // it was being placed is undone (unplace): its record deleted, its
 // hold.placed corrected, the caller told nothing is held. But the
@@ -156,7 +204,7 @@ func TestDocumentHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 // left to release it, so the case could not be disposed of (third
 // review, LOW). Now unplace releases the document too, unless another
 // hold covers it. The record's deletion is forced where a disposal would
-// make it, between its writing and its storage hold (the placeRecorded
+// make it, between its writing and its storage hold (the placeStep
 // hook). On real MinIO.
 func TestDocumentHoldOvertakenLeavesNothingHeld(t *testing.T) {
 	t.Parallel()
@@ -171,8 +219,11 @@ func TestDocumentHoldOvertakenLeavesNothingHeld(t *testing.T) {
 	}
 	tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
 	doc := tc.docs["exhibit"].ID
-	e.ret.placeRecorded = func(h Hold) {
-		e.ret.placeRecorded = nil
+	e.ret.placeStep = func(step string, h Hold) {
+		if step != "recorded" {
+			return
+		}
+		e.ret.placeStep = nil
 		key := holdKey(h.Case, h.ID)
 		vs, err := store.Versions(ctx, key)
 		if err != nil {

@@ -117,6 +117,9 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 		if _, err := s.vault.SetHold(ctx, actor, c.ID, n.Doc, true); err != nil {
 			return Hold{}, err
 		}
+		if s.placeStep != nil {
+			s.placeStep("doc-held", h)
+		}
 	}
 	ev := audit.Paired(audit.Event{Type: "hold.placed", Actor: actor.ID, Case: c.ID, Objects: []string{h.ID},
 		Attrs: map[string]string{"scope": h.Scope()}})
@@ -133,8 +136,8 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 		})
 		return Hold{}, err
 	}
-	if s.placeRecorded != nil {
-		s.placeRecorded(h)
+	if s.placeStep != nil {
+		s.placeStep("recorded", h)
 	}
 	// The storage hold on, for a case hold, the case record and then on
 	// the hold's own record, at once: an apply that read the holds before
@@ -151,6 +154,20 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 		return Hold{}, err
 	} else if err != nil {
 		return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on storage failed (release and place it again): %w", h.ID, err)
+	}
+	if n.Doc != "" {
+		// The vault held the document before this hold was recorded: a
+		// release of another hold on it that looked for holds before
+		// this record was stored may have released it since
+		// (clearUncovered). Any later look sees this hold; what an
+		// earlier one undid is set again here.
+		d, err := s.vault.Get(ctx, actor, c.ID, n.Doc)
+		if err == nil && !d.Held {
+			_, err = s.vault.SetHold(ctx, actor, c.ID, n.Doc, true)
+		}
+		if err != nil {
+			return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on storage failed (release and place it again): %w", h.ID, err)
+		}
 	}
 	if n.Doc == "" {
 		if err := s.vault.SetCaseHold(ctx, actor.ID, c.ID, true); err != nil {

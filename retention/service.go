@@ -85,9 +85,11 @@ type Service struct {
 	// placeLoaded, when set (tests), is called by PlaceHold once it has
 	// read the case, before anything is recorded.
 	placeLoaded func()
-	// placeRecorded, when set (tests), is called by PlaceHold once the
-	// hold's record is stored, before any storage hold is set on it.
-	placeRecorded func(Hold)
+	// placeStep, when set (tests), is called by PlaceHold at "doc-held"
+	// (a document hold, once the vault holds the document, before the
+	// hold is recorded) and at "recorded" (once the hold's record is
+	// stored, before any storage hold is set on it).
+	placeStep func(step string, h Hold)
 	// releaseListed, when set (tests), is called by ReleaseHold once it
 	// has listed the case's other holds, before it clears any storage
 	// hold.
