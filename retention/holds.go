@@ -184,7 +184,8 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 }
 
 // ReleaseHold releases a hold. What it covered stays held in storage while
-// another active hold covers it.
+// another active hold covers it, one placed while this one is being
+// released included (clearUncovered).
 func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID, holdID, reason string) (Hold, error) {
 	c, err := s.caseFor(ctx, actor, caseID)
 	if err != nil {
