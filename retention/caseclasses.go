@@ -119,10 +119,12 @@ func (s *Service) planInventory(ctx context.Context, planID string) (*inventory,
 }
 
 // dropInventory forgets planID's inventory once its apply is done: it
-// can hold every sign-in session's key, and no later page needs it.
+// can hold every sign-in session's key, and no later page needs it; and
+// what it read of the audit log (disposals).
 func (s *Service) dropInventory(planID string) {
 	s.invMu.Lock()
 	delete(s.inv, planID)
+	delete(s.disp, planID)
 	s.invMu.Unlock()
 }
 
@@ -486,8 +488,9 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 			return nil, nil, nil, lerr
 		}
 		if n, _ := countKeys(vs); n == 0 {
-			o, err := s.goneCase(ctx, it.Case)
-			return o, nil, nil, err
+			// Destroyed or missing: the audit log decides, for the
+			// page's gone case records together (goneCases).
+			return &Outcome{Result: outcomeGone}, nil, nil, nil
 		}
 	}
 	if errors.Is(err, cases.ErrDisposalUnderWay) {
@@ -545,87 +548,156 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	return nil, &j, c, nil
 }
 
-// goneCase is the outcome of a case record that is gone, nothing left
-// under its places, when this plan reaches it without a journal of its
-// own: destroyed if the audit log shows a plan's disposal of the case
-// completed (destroyedByPlan), else missing — lost some other way (deleted
-// outside Parley), not destroyed by Parley, and not on the certificate as
-// destroyed. The statistical stub is no such evidence: a disposal that
-// paused at a storage hold stored it and left the case record, which may
-// then have been lost.
-func (s *Service) goneCase(ctx context.Context, caseID string) (*Outcome, error) {
-	destroyed, err := s.destroyedByPlan(ctx, caseID)
-	switch {
-	case err != nil:
-		return nil, err
-	case destroyed:
-		return &Outcome{Result: OutcomeDestroyed}, nil
+// outcomeGone marks, between prepareCaseRecord and goneCases, a case
+// record that is gone, nothing left under its places; it is never stored.
+const outcomeGone = "gone"
+
+// goneCases decides the outcome of the page's case records that are gone,
+// nothing left under their places (outcomeGone), when this plan reaches
+// them without a journal of its own: destroyed if the audit log shows a
+// plan's disposal of the case completed (destroyedByPlan), else missing —
+// lost some other way (deleted outside Parley), not destroyed by Parley,
+// and not on the certificate as destroyed. The statistical stub is no
+// such evidence: a disposal that paused at a storage hold stored it and
+// left the case record, which may then have been lost.
+func (s *Service) goneCases(ctx context.Context, p Plan, items []Item, out []Outcome) error {
+	var ids []string
+	for i := range out {
+		if out[i].Result == outcomeGone {
+			ids = append(ids, items[i].Case)
+		}
 	}
-	s.logger.WarnContext(ctx, "retention: a case record due for disposal is missing, and no retention plan destroyed it", "case", caseID)
-	return &Outcome{Result: OutcomeMissing, Missing: missingCaseWords}, nil
+	if len(ids) == 0 {
+		return nil
+	}
+	d := s.takeDisposals(p.ID)
+	destroyed, err := s.destroyedByPlan(ctx, d, ids)
+	if err != nil {
+		return err
+	}
+	s.keepDisposals(p.ID, d)
+	for i := range out {
+		if out[i].Result != outcomeGone {
+			continue
+		}
+		if destroyed[items[i].Case] {
+			out[i] = Outcome{Result: OutcomeDestroyed}
+			continue
+		}
+		s.logger.WarnContext(ctx, "retention: a case record due for disposal is missing, and no retention plan destroyed it", "case", items[i].Case)
+		out[i] = Outcome{Result: OutcomeMissing, Missing: missingCaseWords}
+	}
+	return nil
 }
 
 // missingCaseWords is a missing case record's outcome (Outcome.Missing).
 const missingCaseWords = "the case record was missing when this plan reached it, and the audit log shows no retention plan destroying it: " +
 	"it was not destroyed by Parley and is not certified as destroyed"
 
-// destroyedByPlan reports whether the audit log's last word on a case's
-// disposal is its destruction: a retention.case.destroyed entry (written
-// by disposeCaseRecord before anything of the case record is deleted) not
-// followed by a retention.case.paused one (a disposal stopped at a storage
-// hold, which leaves the case record). It reads the entries this node has
-// not seen yet (another node's), then the log from its end backwards until
-// it finds one or the other: a case a plan destroyed shortly before is
-// found at once; only a case no plan ever disposed of is read for through
-// the whole log, which is rare (a record lost outside Parley).
-func (s *Service) destroyedByPlan(ctx context.Context, caseID string) (bool, error) {
+// disposals is what a plan's apply has read of the audit log about case
+// disposals: the entries [lo, hi), and for each case named in them by a
+// retention.case.destroyed or retention.case.paused entry whether the
+// latest of those is the former. An apply keeps it from page to page
+// (takeDisposals), so the log is read once per plan, however many case
+// records it finds gone.
+type disposals struct {
+	read   bool // lo and hi are set
+	lo, hi int64
+	last   map[string]bool
+}
+
+// takeDisposals hands the plan's disposals read so far (or none) to one
+// page of its apply; keepDisposals gives them back. A plan applied twice
+// at once reads for each apply that finds none.
+func (s *Service) takeDisposals(planID string) *disposals {
+	s.invMu.Lock()
+	defer s.invMu.Unlock()
+	d := s.disp[planID]
+	delete(s.disp, planID)
+	if d == nil {
+		d = &disposals{last: map[string]bool{}}
+	}
+	return d
+}
+
+func (s *Service) keepDisposals(planID string, d *disposals) {
+	s.invMu.Lock()
+	defer s.invMu.Unlock()
+	s.disp = map[string]*disposals{planID: d} // one plan's at a time
+}
+
+// destroyedByPlan reports, for each case, whether the audit log's last
+// word on its disposal is its destruction: a retention.case.destroyed
+// entry (written by disposeCaseRecord before anything of the case record
+// is deleted) not followed by a retention.case.paused one (a disposal
+// stopped at a storage hold, which leaves the case record). It reads,
+// into d, the entries appended since d was last read (all of them this
+// node has not seen yet, another node's too), then the log from where d
+// stopped backwards until every case is decided or the log's start is
+// reached: a case a plan destroyed shortly before is found at once; only
+// a case no plan ever disposed of is read for through the whole log,
+// which is rare (a record lost outside Parley) — and, d kept for the
+// plan, no entry is read twice.
+func (s *Service) destroyedByPlan(ctx context.Context, d *disposals, caseIDs []string) (map[string]bool, error) {
 	verdict := func(ev audit.Event) (decided, destroyed bool) {
-		if ev.Case != caseID {
-			return false, false
-		}
 		switch ev.Type {
 		case "retention.case.destroyed":
-			return true, true
+			return ev.Case != "", true
 		case "retention.case.paused":
-			return true, false
+			return ev.Case != "", false
 		}
 		return false, false
 	}
-	n := s.audit.Size()
-	found, destroyed := false, false
-	for i := n; ; i++ {
-		ev, err := s.audit.Entry(ctx, i)
+	if !d.read {
+		d.read = true
+		d.lo = s.audit.Size()
+		d.hi = d.lo
+	}
+	for ; ; d.hi++ {
+		ev, err := s.audit.Entry(ctx, d.hi)
 		if errors.Is(err, objstore.ErrNotFound) {
 			break
 		}
 		if err != nil {
-			return false, err
+			return nil, err
 		}
-		if d, ok := verdict(ev); d {
-			found, destroyed = true, ok
+		if ok, destroyed := verdict(ev); ok {
+			d.last[ev.Case] = destroyed // later entries decide
 		}
 	}
-	if found {
-		return destroyed, nil
+	undecided := func() bool {
+		for _, id := range caseIDs {
+			if _, ok := d.last[id]; !ok {
+				return true
+			}
+		}
+		return false
 	}
 	const chunk = 256
-	for hi := n; hi > 0; hi -= chunk {
-		lo := max(hi-chunk, 0)
-		evs := make([]audit.Event, hi-lo)
-		errs := make([]error, hi-lo)
+	for d.lo > 0 && undecided() {
+		lo := max(d.lo-chunk, 0)
+		evs := make([]audit.Event, d.lo-lo)
+		errs := make([]error, d.lo-lo)
 		workers.Run(len(evs), s.parallel, func(j int) {
 			evs[j], errs[j] = s.audit.Entry(ctx, lo+int64(j))
 		})
 		if err := errors.Join(errs...); err != nil {
-			return false, err
+			return nil, err
 		}
 		for j := len(evs) - 1; j >= 0; j-- {
-			if d, ok := verdict(evs[j]); d {
-				return ok, nil
+			if ok, destroyed := verdict(evs[j]); ok {
+				if _, later := d.last[evs[j].Case]; !later {
+					d.last[evs[j].Case] = destroyed
+				}
 			}
 		}
+		d.lo = lo
 	}
-	return false, nil
+	out := make(map[string]bool, len(caseIDs))
+	for _, id := range caseIDs {
+		out[id] = d.last[id]
+	}
+	return out, nil
 }
 
 // underWay is the outcome of a case record another plan's disposal has
@@ -879,6 +951,9 @@ func (s *Service) disposeCaseItems(ctx context.Context, actor account.Account, p
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if err := s.goneCases(ctx, p, items, out); err != nil {
 		return err
 	}
 	// A participant's account goes with the last of their cases: when

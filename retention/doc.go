@@ -32,7 +32,10 @@
 //     store's legal hold on every stored version of what it covers — and
 //     of the hold's own record and, for a case hold, the case record
 //     (holdRecords) — so the bucket itself refuses to delete it, and a
-//     disposal already past its hold check pauses there.
+//     disposal already past its hold check pauses there. A release clears
+//     the storage holds only when no other hold covers the same records,
+//     and looks again afterwards, setting them again for a hold placed
+//     meanwhile (clearUncovered).
 //   - Disposition (plan.go, apply.go). A plan, drawn up as of a date, lists
 //     every record due with its class, trigger date and size, and every
 //     record that would be due but is held, with the hold. A second person
@@ -83,7 +86,7 @@
 //     so), and a journal decided under a fence lifted since is decided
 //     again. A case record gone when a plan reaches it counts destroyed
 //     only if the audit log shows a plan's disposal of it completed
-//     (goneCase); else its outcome is missing (OutcomeMissing: not
+//     (goneCases); else its outcome is missing (OutcomeMissing: not
 //     destroyed by Parley), and the certificate lists it apart. A storage
 //     hold met while deleting (the markers taken back, the hidden records
 //     deleted only after the others, so what was not deleted stays as it

@@ -117,6 +117,9 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 		if _, err := s.vault.SetHold(ctx, actor, c.ID, n.Doc, true); err != nil {
 			return Hold{}, err
 		}
+		if s.placeStep != nil {
+			s.placeStep("doc-held", h)
+		}
 	}
 	ev := audit.Paired(audit.Event{Type: "hold.placed", Actor: actor.ID, Case: c.ID, Objects: []string{h.ID},
 		Attrs: map[string]string{"scope": h.Scope()}})
@@ -133,6 +136,9 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 		})
 		return Hold{}, err
 	}
+	if s.placeStep != nil {
+		s.placeStep("recorded", h)
+	}
 	// The storage hold on, for a case hold, the case record and then on
 	// the hold's own record, at once: an apply that read the holds before
 	// this one was recorded and is deleting the case record now (its
@@ -142,12 +148,26 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 	// record) first has disposed of what the hold was for: the placement
 	// is undone (unplace) and the caller told nothing is held.
 	if err := s.holdRecords(ctx, h, true); errors.Is(err, fault.ErrGone) {
-		if uerr := s.unplace(ctx, ev, h, err); uerr != nil {
+		if uerr := s.unplace(ctx, actor, ev, h, err); uerr != nil {
 			return Hold{}, fmt.Errorf("hold %s: a disposal of the case overtook this hold while it was being placed, and removing its record failed: %w", h.ID, uerr)
 		}
 		return Hold{}, err
 	} else if err != nil {
 		return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on storage failed (release and place it again): %w", h.ID, err)
+	}
+	if n.Doc != "" {
+		// The vault held the document before this hold was recorded: a
+		// release of another hold on it that looked for holds before
+		// this record was stored may have released it since
+		// (clearUncovered). Any later look sees this hold; what an
+		// earlier one undid is set again here.
+		d, err := s.vault.Get(ctx, actor, c.ID, n.Doc)
+		if err == nil && !d.Held {
+			_, err = s.vault.SetHold(ctx, actor, c.ID, n.Doc, true)
+		}
+		if err != nil {
+			return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on storage failed (release and place it again): %w", h.ID, err)
+		}
 	}
 	if n.Doc == "" {
 		if err := s.vault.SetCaseHold(ctx, actor.ID, c.ID, true); err != nil {
@@ -164,7 +184,8 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 }
 
 // ReleaseHold releases a hold. What it covered stays held in storage while
-// another active hold covers it.
+// another active hold covers it, one placed while this one is being
+// released included (clearUncovered).
 func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID, holdID, reason string) (Hold, error) {
 	c, err := s.caseFor(ctx, actor, caseID)
 	if err != nil {
@@ -216,43 +237,101 @@ func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID
 		})
 		return Hold{}, err
 	}
-	others, err := s.caseHolds(ctx, c.ID)
-	if err != nil {
-		return Hold{}, err
-	}
-	stillCase, stillDoc := false, false
-	for _, o := range others {
-		if o.ID == h.ID || !o.Active() {
-			continue
-		}
-		stillCase = stillCase || o.Doc == ""
-		stillDoc = stillDoc || (h.Doc != "" && o.Doc == h.Doc)
-	}
-	// The hold's own record is released from storage hold; the case
-	// record (holdRecords) only when no other case hold stands.
+	// The hold's own record is released from storage hold; what else it
+	// held only once no other active hold covers it (clearUncovered: a
+	// hold placed meanwhile has its storage holds set again).
 	if _, err := holdAllVersions(ctx, s.store, holdKey(c.ID, h.ID), false); err != nil {
 		return Hold{}, err
 	}
-	switch {
-	case h.Doc != "" && !stillDoc:
-		if _, err := s.vault.SetHold(ctx, actor, c.ID, h.Doc, false); err != nil {
-			return Hold{}, err
-		}
-	case h.Doc == "" && !stillCase:
-		if err := s.holdRecords(ctx, h, false); err != nil {
-			return Hold{}, err
-		}
-		if _, err := holdAllVersions(ctx, s.store, vault.CaseHoldKey(c.ID), false); err != nil {
-			return Hold{}, err
-		}
-		if err := s.vault.SetCaseHold(ctx, actor.ID, c.ID, false); err != nil {
-			return Hold{}, err
-		}
-		if err := s.holdMessages(ctx, c.ID, false); err != nil {
-			return Hold{}, err
-		}
+	if h.Doc != "" {
+		err = s.clearUncovered(ctx, h, func(ctx context.Context) error {
+			_, err := s.vault.SetHold(ctx, actor, c.ID, h.Doc, false)
+			return err
+		}, func(ctx context.Context) error {
+			_, err := s.vault.SetHold(ctx, actor, c.ID, h.Doc, true)
+			return err
+		})
+	} else {
+		err = s.clearUncovered(ctx, h, func(ctx context.Context) error {
+			return s.caseStorageHold(ctx, actor.ID, c.ID, false)
+		}, func(ctx context.Context) error {
+			return s.caseStorageHold(ctx, actor.ID, c.ID, true)
+		})
+	}
+	if err != nil {
+		return Hold{}, err
 	}
 	return h, nil
+}
+
+// clearUncovered clears what hold h held in storage besides its own
+// record (clear) unless another active hold covers it too (a case hold
+// the case, a hold on the same document the document), and then looks at
+// the holds again: one placed between the first look and the clearing
+// may have set its storage holds just before they were cleared, so for
+// one that appeared, set sets them again. Whatever the interleaving, a
+// hold recorded before the second look has its storage holds set again
+// here, and one recorded after it sets its own after the clearing.
+func (s *Service) clearUncovered(ctx context.Context, h Hold, clear, set func(context.Context) error) error {
+	covered := func() (bool, error) {
+		all, err := s.caseHolds(ctx, h.Case)
+		if err != nil {
+			return false, err
+		}
+		for _, o := range all {
+			if o.ID != h.ID && o.Active() && o.Doc == h.Doc {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	if still, err := covered(); err != nil || still {
+		return err
+	}
+	if s.releaseListed != nil {
+		s.releaseListed()
+	}
+	if err := clear(ctx); err != nil {
+		return err
+	}
+	again, err := covered()
+	if err != nil {
+		return fmt.Errorf("looking again for a hold placed meanwhile: %w", err)
+	}
+	if !again {
+		return nil
+	}
+	if err := set(ctx); err != nil {
+		s.logger.WarnContext(ctx, "retention: a hold placed while another was released lost its storage hold, and setting it again failed; release that hold and place it again",
+			"case", h.Case, "released", h.ID, "err", err)
+		return fmt.Errorf("a hold placed meanwhile covers the same records, and setting their storage hold again failed (release that hold and place it again): %w", err)
+	}
+	return nil
+}
+
+// caseStorageHold sets (on) or clears the storage holds a case hold puts
+// on its case besides its own record: the case record, the vault's
+// case-hold record (and through it the documents) and the message
+// history. Setting, the vault's record comes before the storage hold on
+// it; clearing, after.
+func (s *Service) caseStorageHold(ctx context.Context, actorID, caseID string, on bool) error {
+	if _, err := holdAllVersions(ctx, s.store, cases.RecordKey(caseID), on); err != nil {
+		return err
+	}
+	if on {
+		if err := s.vault.SetCaseHold(ctx, actorID, caseID, true); err != nil {
+			return err
+		}
+	}
+	if _, err := holdAllVersions(ctx, s.store, vault.CaseHoldKey(caseID), on); err != nil {
+		return err
+	}
+	if !on {
+		if err := s.vault.SetCaseHold(ctx, actorID, caseID, false); err != nil {
+			return err
+		}
+	}
+	return s.holdMessages(ctx, caseID, on)
 }
 
 // errCaseGoneWhilePlacing and errHoldGoneWhilePlacing are what placing
@@ -302,13 +381,20 @@ func (s *Service) holdRecords(ctx context.Context, h Hold, on bool) error {
 // unplace undoes a placement a disposal overtook (holdRecords answered
 // ErrGone): it clears the storage hold on the hold's own record and
 // deletes every version of it, so no hold of a disposed-of case is left
-// under a storage hold nobody can release; for a case hold it clears the
-// storage hold it may have set on the case record, unless another active
-// case hold stands (a paused case keeps the case record then). Then the
-// placement's audit entry is corrected (settle: hold.place.failed once
-// the record, read back, is gone). It runs on a context of its own,
-// bounded to 10 s, so a caller gone meanwhile does not leave it half done.
-func (s *Service) unplace(ctx context.Context, ev audit.Event, h Hold, cause error) error {
+// under a storage hold nobody can release. Then the placement's audit
+// entry is corrected (settle: hold.place.failed once the record, read
+// back, is gone). Then what the placement held besides its record is
+// let go, unless another active hold covers it (clearUncovered, which
+// also sets it again for a hold placed meanwhile): for a case hold the
+// storage hold it may have set on the case record (a paused case keeps
+// the case record under another case hold); for a document hold the
+// document's own hold in the vault, set before the hold was recorded (the
+// record saying held, every version's storage hold), which nothing would
+// release otherwise and which would keep the case from being disposed
+// of. A document or case gone meanwhile has nothing left to let go. It
+// runs on a context of its own, bounded to 10 s, so a caller gone
+// meanwhile does not leave it half done.
+func (s *Service) unplace(ctx context.Context, actor account.Account, ev audit.Event, h Hold, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	key := holdKey(h.Case, h.ID)
@@ -327,22 +413,39 @@ func (s *Service) unplace(ctx context.Context, ev audit.Event, h Hold, cause err
 		return err
 	}
 	// The hold's record is gone: its entry is corrected now, whatever
-	// the case record's storage hold below does.
+	// the storage holds below do.
 	s.settle(ctx, ev, "hold.place", cause, func(ctx context.Context) (bool, error) {
 		return s.holdStored(ctx, h)
 	})
 	if h.Doc == "" {
-		others, err := s.activeHolds(ctx, h.Case)
-		if err == nil && len(others[""]) == 0 {
-			_, err = holdAllVersions(ctx, s.store, cases.RecordKey(h.Case), false)
-		}
+		err = s.clearUncovered(ctx, h, func(ctx context.Context) error {
+			_, err := holdAllVersions(ctx, s.store, cases.RecordKey(h.Case), false)
+			return err
+		}, func(ctx context.Context) error {
+			_, err := holdAllVersions(ctx, s.store, cases.RecordKey(h.Case), true)
+			return err
+		})
 		if err != nil {
 			s.logger.WarnContext(ctx, "retention: a case hold placed as its case was disposed of was taken back, but the case record's storage hold could not be cleared; clear it by placing and releasing a case hold, or in the store",
 				"case", h.Case, "hold", h.ID, "err", err)
-			return err
 		}
+		return err
 	}
-	return nil
+	err = s.clearUncovered(ctx, h, func(ctx context.Context) error {
+		_, err := s.vault.SetHold(ctx, actor, h.Case, h.Doc, false)
+		if errors.Is(err, fault.ErrNotFound) {
+			return nil // the document (or the case) is gone: nothing of it is held
+		}
+		return err
+	}, func(ctx context.Context) error {
+		_, err := s.vault.SetHold(ctx, actor, h.Case, h.Doc, true)
+		return err
+	})
+	if err != nil {
+		s.logger.WarnContext(ctx, "retention: a document hold placed as its case was disposed of was taken back, but the document's hold could not be released; release it by placing and releasing a hold on the document",
+			"case", h.Case, "doc", h.Doc, "hold", h.ID, "err", err)
+	}
+	return err
 }
 
 // holdStored reads h's record back: whether it is stored.

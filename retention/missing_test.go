@@ -1,11 +1,17 @@
 package retention
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -174,5 +180,95 @@ func (e *env) wantMissing(t *testing.T, id, caseID string) {
 	if got := certCases(cert.Missing, policy.ClassCaseRecord); !slices.Equal(got, []string{caseID}) ||
 		!strings.Contains(cert.Missing[0].Missing, "not destroyed by Parley") {
 		t.Fatalf("the certificate's missing records %+v, want the case record, saying it was not destroyed by Parley", cert.Missing)
+	}
+}
+
+// entryReads is a store (the test MinIO) that counts the reads of each
+// audit log entry.
+type entryReads struct {
+	objstore.Store
+	mu    sync.Mutex
+	reads map[string]int
+}
+
+func (s *entryReads) Get(ctx context.Context, key string, opts objstore.GetOptions) (io.ReadCloser, objstore.Info, error) {
+	if strings.HasPrefix(key, audit.DefaultPrefix+"entries/") {
+		s.mu.Lock()
+		s.reads[key]++
+		s.mu.Unlock()
+	}
+	return s.Store.Get(ctx, key, opts)
+}
+
+func (s *entryReads) ListAfter(ctx context.Context, prefix, startAfter string, fn func(objstore.Info) error) error {
+	return objstore.ListAfter(ctx, s.Store, prefix, startAfter, fn)
+}
+
+// take returns the reads counted so far and starts counting again.
+func (s *entryReads) take() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.reads
+	s.reads = map[string]int{}
+	return out
+}
+
+// A plan reaching case records that are gone looked in the audit log for
+// each one's disposal (destroyedByPlan), reading the log from its end
+// backwards, the whole of it for a record lost outside Parley: N missing
+// records read the whole log N times (third review). Now the records of
+// a page are looked for together, and what was read is kept for the
+// plan's later pages: no entry of the log is read twice. On real MinIO.
+func TestMissingRecordsReadTheLogOnce(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s3, err := objstore.OpenS3(ctx, testenv.S3(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &entryReads{Store: s3, reads: map[string]int{}}
+	e := dueWorld(t, store)
+	tcs := e.newCases(t, nil, nil, nil, nil)
+	for _, tc := range tcs {
+		e.close(t, tc)
+	}
+	e.clock = e.clock.Add(month)
+	p := e.planApproved(t)
+	for _, tc := range tcs {
+		e.loseOutsideParley(t, tc.id)
+	}
+	before := e.log.Size()
+	store.take()
+	pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil)
+	if err != nil || !pr.Done {
+		t.Fatalf("apply: %v %+v", err, pr)
+	}
+	reads := store.take()
+	read, twice := 0, 0
+	for i := range before {
+		switch n := reads[fmt.Sprintf("%sentries/%020d", audit.DefaultPrefix, i)]; {
+		case n > 1:
+			twice++
+			fallthrough
+		case n == 1:
+			read++
+		}
+	}
+	if twice > 0 {
+		t.Fatalf("the apply read %d of the log's %d entries before it more than once (%d read), want each at most once", twice, before, read)
+	}
+	signed, err := e.ret.SignedCertificate(ctx, e.records, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _, err := VerifyCertificate(signed, e.signer.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := certCases(cert.Missing, policy.ClassCaseRecord); len(got) != len(tcs) {
+		t.Fatalf("the certificate's missing case records %v, want the %d lost", got, len(tcs))
+	}
+	if got := certCases(cert.Destroyed, policy.ClassCaseRecord); len(got) != 0 {
+		t.Fatalf("the certificate lists lost case records destroyed: %v", got)
 	}
 }

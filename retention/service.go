@@ -73,15 +73,27 @@ type Service struct {
 	carries  CarryFlusher
 	now      func() time.Time
 	// invMu guards inv, the inventory of token-keyed records of the plan
-	// being applied (planInventory).
+	// being applied (planInventory), and disp.
 	invMu sync.Mutex
 	inv   map[string]*inventory
+	// disp (guarded by invMu too) is what the plan being applied has
+	// read of the audit log about case disposals (goneCases).
+	disp map[string]*disposals
 	// hook, when set (tests), is called at every step boundary of Apply;
 	// an error from it stops the apply there, as a crash would.
 	hook func(step string) error
 	// placeLoaded, when set (tests), is called by PlaceHold once it has
 	// read the case, before anything is recorded.
 	placeLoaded func()
+	// placeStep, when set (tests), is called by PlaceHold at "doc-held"
+	// (a document hold, once the vault holds the document, before the
+	// hold is recorded) and at "recorded" (once the hold's record is
+	// stored, before any storage hold is set on it).
+	placeStep func(step string, h Hold)
+	// releaseListed, when set (tests), is called by ReleaseHold once it
+	// has listed the case's other holds, before it clears any storage
+	// hold.
+	releaseListed func()
 }
 
 // New makes a retention service.
