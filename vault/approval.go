@@ -75,6 +75,13 @@ type ShareApproval struct {
 	Status      string     `json:"status"` // pending, approved, declined (expired: pending past Expires)
 	DecidedBy   string     `json:"decidedBy,omitempty"`
 	Decided     *time.Time `json:"decided,omitempty"`
+	// DecidedSide is the side DecidedBy was of when they answered (policy
+	// let them answer only as the side asked). An approval counts only as
+	// that side's, and only if it is the side asked (approvedBy). Answers
+	// stored before it existed were given by a person of the side asked,
+	// the only one policy let answer: theirs is the side asked
+	// (decidedSide()).
+	DecidedSide string `json:"decidedSide,omitempty"`
 	// Gaining (in answers only): who could open the document after such a
 	// share and cannot now, as the case stands.
 	Gaining []Person `json:"gaining,omitempty"`
@@ -104,6 +111,22 @@ func (a *ShareApproval) side() string {
 		return a.From.Side
 	}
 	return a.Side
+}
+
+// decidedSide is the side the request's answer was given as.
+func (a *ShareApproval) decidedSide() string {
+	if a.DecidedSide == "" && a.DecidedBy != "" {
+		return a.side()
+	}
+	return a.DecidedSide
+}
+
+// approvalFor reports whether a is an approval of sharing version with
+// exactly to given as side's: the side asked is side, and its approver
+// answered as side's (policy then checks they are of side still).
+func (a *ShareApproval) approvalFor(side string, version int, to Audience) bool {
+	return a.Status == ShareApproved && a.Version == version && a.To.Equal(to) &&
+		side != "" && a.side() == side && a.decidedSide() == side
 }
 
 // isMediator reports whether account is one of the case's mediators, ever
@@ -201,20 +224,25 @@ func (s *Service) approvals(ctx context.Context, caseID, docID string) ([]ShareA
 	return out, err
 }
 
-// approvedBy lists who approved sharing version of the document with
-// exactly to (policy checks they are the side's, still in the case).
-func approvedBy(list []ShareApproval, version int, to Audience) []string {
-	var by []string
-	for _, a := range list {
-		if a.Status == ShareApproved && a.Version == version && a.To.Equal(to) && !slices.Contains(by, a.DecidedBy) {
-			by = append(by, a.DecidedBy)
+// approvedBy lists, side by side, who approved sharing version of the
+// document with exactly to as that side's (approvalFor): an approval
+// counts for the one side it was asked of and given as, never for
+// another (policy checks the approvers are still of it, in the case).
+func approvedBy(list []ShareApproval, version int, to Audience) map[string][]string {
+	by := map[string][]string{}
+	for i := range list {
+		a := &list[i]
+		side := a.side()
+		if a.approvalFor(side, version, to) && !slices.Contains(by[side], a.DecidedBy) {
+			by[side] = append(by[side], a.DecidedBy)
 		}
 	}
 	return by
 }
 
-// shareTarget is to as policy sees it, with who approved it.
-func shareTarget(to Audience, by []string) policy.ShareTarget {
+// shareTarget is to as policy sees it, with who approved it as which
+// side's.
+func shareTarget(to Audience, by map[string][]string) policy.ShareTarget {
 	return policy.ShareTarget{Audience: to.Kind, Side: to.Side, Users: to.Users, ApprovedBy: by}
 }
 
@@ -293,9 +321,14 @@ func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseI
 				}
 			case ShareApproved:
 				// An approval counts while its approver is still of the
-				// side (policy decides); one by someone who has left the
-				// case or the side is asked again, of those who remain.
-				if !slices.Contains(cs.dec.SidesToApprove(pd, shareTarget(to, []string{a.DecidedBy})), sd) {
+				// side (policy decides), and only if it was given as the
+				// side's; one by someone who has left the case or the side
+				// is asked again, of those who remain.
+				var by map[string][]string
+				if a.approvalFor(sd, version, to) {
+					by = map[string][]string{sd: {a.DecidedBy}}
+				}
+				if !slices.Contains(cs.dec.SidesToApprove(pd, shareTarget(to, by)), sd) {
 					asked = true
 					if approved == nil {
 						approved = a
@@ -559,7 +592,9 @@ func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account,
 		if r.state(now) != SharePending {
 			return fmt.Errorf("this request was answered meanwhile (%s): %w", r.state(now), fault.ErrConflict)
 		}
-		r.Status, r.DecidedBy, r.Decided = want, actor.ID, &now
+		// The side the approver answers as, as the case stands: policy
+		// let them answer only as a person of the side asked.
+		r.Status, r.DecidedBy, r.DecidedSide, r.Decided = want, actor.ID, participantSide(cs.c, actor.ID), &now
 		return nil
 	})
 	if err != nil {
