@@ -200,6 +200,21 @@ func keepSides(r *docRecord, c *cases.Case, uploader string) {
 	}
 }
 
+// recordVersionSide records the side version num of r is added as by
+// uploader (r.VersionSides): the side of the caucus r is in, if uploader
+// is a party or lawyer of that side (policy lets them add only there);
+// nothing for a mediator's version or anyone else's.
+func recordVersionSide(r *docRecord, c *cases.Case, num int, uploader string) {
+	if isMediator(c, uploader) || r.Audience.Kind != policy.AudienceCaucus || r.Audience.Side == "" ||
+		participantSide(c, uploader) != r.Audience.Side {
+		return
+	}
+	if r.VersionSides == nil {
+		r.VersionSides = map[int]string{}
+	}
+	r.VersionSides[num] = r.Audience.Side
+}
+
 // shareDoc describes d to policy for a share decision.
 func shareDoc(d *docRecord, c *cases.Case) policy.Document {
 	pd := d.policyDoc()
@@ -423,10 +438,13 @@ func (s *Service) withGaining(cs *caseScope, d *docRecord, a ShareApproval) Shar
 // shownTo is shows as the viewer may see them: whole for someone who may
 // open the document now (its mediators, its audience); otherwise — a
 // party asked about their side's material after it moved, say — a
-// version is named only if someone of the viewer's own side added it,
-// and the others are listed by number alone (no name, type, size, date,
-// hash or uploader): a version the mediators or the other side added is
-// not the viewer's to read before the share.
+// version is named only if it was added as the viewer's own side's (the
+// side recorded as it was added, d.VersionSides: never the uploader's
+// side as the case stands now) or is the viewer's own upload, and the
+// others are listed by number alone (no name, type, size, date, hash or
+// uploader): a version the mediators or the other side added is not the
+// viewer's to read before the share. A version added before sides were
+// recorded per version is named to its own uploader only.
 func shownTo(cs *caseScope, d *docRecord, shows []VersionInfo) []VersionInfo {
 	if cs.allowed(policy.DocDownload, d.policyDoc()) {
 		return shows
@@ -434,7 +452,7 @@ func shownTo(cs *caseScope, d *docRecord, shows []VersionInfo) []VersionInfo {
 	side := participantSide(cs.c, cs.actor.ID)
 	out := make([]VersionInfo, len(shows))
 	for i, v := range shows {
-		if side != "" && participantSide(cs.c, v.Uploader) == side {
+		if v.Uploader == cs.actor.ID || (side != "" && d.VersionSides[v.Version] == side) {
 			out[i] = v
 		} else {
 			out[i] = VersionInfo{Version: v.Version}

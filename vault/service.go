@@ -286,6 +286,7 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 	// A party's or lawyer's upload into their caucus is their side's own
 	// material from the start (approval.go).
 	keepSides(d, cs.c, actor.ID)
+	recordVersionSide(d, cs.c, 1, actor.ID)
 	v, ev, err := s.storeVersionAs(ctx, cs, d, 1, name, mt, body, e)
 	if err != nil {
 		if e != nil && errors.Is(err, objstore.ErrPrecondition) {
@@ -665,6 +666,7 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		// A party's or lawyer's version makes the document their side's own
 		// material, for good (approval.go).
 		keepSides(r, cs.c, v.Uploader)
+		recordVersionSide(r, cs.c, v.Version, v.Uploader)
 		r.Versions = append(r.Versions, v)
 		slices.SortFunc(r.Versions, func(a, b VersionInfo) int { return a.Version - b.Version })
 		return nil
@@ -699,6 +701,7 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 	takeBack := func(cause error) error {
 		if _, derr := metastore.Update(post, s.meta, docKey(caseID, docID), func(r *docRecord) error {
 			r.Versions = slices.DeleteFunc(r.Versions, func(x VersionInfo) bool { return x.Version == num })
+			delete(r.VersionSides, num)
 			return nil
 		}); derr == nil {
 			s.unstageVersion(post, caseID, docID, num)
