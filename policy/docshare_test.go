@@ -18,7 +18,7 @@ func TestShareOfSideMaterialNeedsTheSidesApproval(t *testing.T) {
 	mediatorsDoc := sideDoc
 	mediatorsDoc.MaterialSides = nil
 	joint := ShareTarget{Audience: AudienceJoint}
-	with := func(t ShareTarget, by ...string) ShareTarget { t.ApprovedBy = by; return t }
+	with := withApprovals
 	cases := []struct {
 		name string
 		doc  Document
@@ -26,21 +26,21 @@ func TestShareOfSideMaterialNeedsTheSidesApproval(t *testing.T) {
 		want bool
 	}{
 		{"joint, no approval", sideDoc, joint, false},
-		{"joint, approved by the side's party", sideDoc, with(joint, "pA"), true},
-		{"joint, approved by the side's lawyer", sideDoc, with(joint, "cA"), true},
-		{"joint, approved by the other side's party", sideDoc, with(joint, "pB"), false},
-		{"joint, approved by the other side's lawyer", sideDoc, with(joint, "cB"), false},
-		{"joint, approved by the observer", sideDoc, with(joint, "o1"), false},
-		{"joint, approved by the mediator", sideDoc, with(joint, "m1"), false},
-		{"joint, approved by someone no longer in the case", sideDoc, with(joint, "gone"), false},
+		{"joint, approved by the side's party", sideDoc, with(joint, "A/pA"), true},
+		{"joint, approved by the side's lawyer", sideDoc, with(joint, "A/cA"), true},
+		{"joint, approved by the other side's party", sideDoc, with(joint, "A/pB"), false},
+		{"joint, approved by the other side's lawyer", sideDoc, with(joint, "A/cB"), false},
+		{"joint, approved by the observer", sideDoc, with(joint, "A/o1"), false},
+		{"joint, approved by the mediator", sideDoc, with(joint, "A/m1"), false},
+		{"joint, approved by someone no longer in the case", sideDoc, with(joint, "A/gone"), false},
 		{"other caucus, no approval", sideDoc, ShareTarget{Audience: AudienceCaucus, Side: "B"}, false},
-		{"other caucus, approved", sideDoc, ShareTarget{Audience: AudienceCaucus, Side: "B", ApprovedBy: []string{"pA"}}, true},
+		{"other caucus, approved", sideDoc, with(ShareTarget{Audience: AudienceCaucus, Side: "B"}, "A/pA"), true},
 		{"the same caucus", sideDoc, ShareTarget{Audience: AudienceCaucus, Side: "A"}, true},
 		{"mediators only", sideDoc, ShareTarget{Audience: AudienceMediators}, true},
 		{"named people of the side", sideDoc, ShareTarget{Audience: AudienceUsers, Users: []string{"pA", "cA"}}, true},
 		{"named people beyond the side", sideDoc, ShareTarget{Audience: AudienceUsers, Users: []string{"pA", "pB"}}, false},
 		{"the observer by name", sideDoc, ShareTarget{Audience: AudienceUsers, Users: []string{"o1"}}, false},
-		{"the observer by name, approved", sideDoc, ShareTarget{Audience: AudienceUsers, Users: []string{"o1"}, ApprovedBy: []string{"cA"}}, true},
+		{"the observer by name, approved", sideDoc, with(ShareTarget{Audience: AudienceUsers, Users: []string{"o1"}}, "A/cA"), true},
 		{"a mediator's own caucus document to joint", mediatorsDoc, joint, true},
 	}
 	for _, c := range cases {
@@ -55,7 +55,7 @@ func TestShareOfSideMaterialNeedsTheSidesApproval(t *testing.T) {
 	// An approval does not let anyone else share: the rule adds a
 	// condition, never a permit.
 	for _, who := range []string{"partyA", "counselA", "partyB", "observer", "recused", "other-mediator", "records", "admin"} {
-		if e.Documents(docUsers[who], docCase).DecideShare(sideDoc, with(joint, "pA")).Allowed {
+		if e.Documents(docUsers[who], docCase).DecideShare(sideDoc, with(joint, "A/pA")).Allowed {
 			t.Errorf("%s may share a caucus document with approval", who)
 		}
 	}
@@ -81,7 +81,7 @@ func TestSideMaterialStaysTheSidesWhereverItIsMoved(t *testing.T) {
 	joint := ShareTarget{Audience: AudienceJoint}
 	caucusA := ShareTarget{Audience: AudienceCaucus, Side: "A"}
 	caucusB := ShareTarget{Audience: AudienceCaucus, Side: "B"}
-	with := func(t ShareTarget, by ...string) ShareTarget { t.ApprovedBy = by; return t }
+	with := withApprovals
 	moved := map[string]Document{
 		"the mediators only":  {Case: docCase, Audience: AudienceMediators, Class: "evidence", MaterialSides: []string{"A"}},
 		"side A's party only": {Case: docCase, Audience: AudienceUsers, Users: []string{"pA"}, Class: "evidence", MaterialSides: []string{"A"}},
@@ -95,10 +95,10 @@ func TestSideMaterialStaysTheSidesWhereverItIsMoved(t *testing.T) {
 			want bool
 		}{
 			{"joint, no approval", joint, false},
-			{"joint, approved by side A's lawyer", with(joint, "cA"), true},
-			{"joint, approved by side B's party", with(joint, "pB"), false},
+			{"joint, approved by side A's lawyer", with(joint, "A/cA"), true},
+			{"joint, approved by side B's party", with(joint, "A/pB"), false},
 			{"caucus B, no approval", caucusB, false},
-			{"caucus B, approved by side A's party", with(caucusB, "pA"), true},
+			{"caucus B, approved by side A's party", with(caucusB, "A/pA"), true},
 			{"side B's party by name", ShareTarget{Audience: AudienceUsers, Users: []string{"pB"}}, false},
 			{"the observer by name", ShareTarget{Audience: AudienceUsers, Users: []string{"o1"}}, false},
 			{"back to caucus A", caucusA, true},
@@ -139,12 +139,12 @@ func TestSideMaterialStaysTheSidesWhereverItIsMoved(t *testing.T) {
 		miss string
 	}{
 		{"joint, no approval", joint, false, "A B"},
-		{"joint, approved by side A only", with(joint, "pA"), false, "B"},
-		{"joint, approved by side B only", with(joint, "cB"), false, "A"},
-		{"joint, approved by both", with(joint, "cA", "pB"), true, ""},
+		{"joint, approved by side A only", with(joint, "A/pA"), false, "B"},
+		{"joint, approved by side B only", with(joint, "B/cB"), false, "A"},
+		{"joint, approved by both", with(joint, "A/cA", "B/pB"), true, ""},
 		{"caucus A, no approval", caucusA, false, "B"},
-		{"caucus A, approved by side B", with(caucusA, "pB"), true, ""},
-		{"caucus B, approved by side B only", with(caucusB, "pB"), false, "A"},
+		{"caucus A, approved by side B", with(caucusA, "B/pB"), true, ""},
+		{"caucus B, approved by side B only", with(caucusB, "B/pB"), false, "A"},
 		{"the mediators only", ShareTarget{Audience: AudienceMediators}, true, ""},
 	}
 	for _, c := range bothCases {
@@ -187,5 +187,52 @@ func TestApproveShareIsTheSides(t *testing.T) {
 	own := Document{Case: docCase, Audience: AudienceCaucus, Side: "A", Class: "evidence"}
 	if e.Documents(docUsers["partyA"], docCase).DecideApproveShare(own, "A").Allowed {
 		t.Error("a party answers for a mediator's own caucus document")
+	}
+}
+
+// withApprovals is t with approvals, each "side/account": the account's
+// approval given as that side's.
+func withApprovals(t ShareTarget, by ...string) ShareTarget {
+	t.ApprovedBy = map[string][]string{}
+	for _, b := range by {
+		side, who, _ := strings.Cut(b, "/")
+		t.ApprovedBy[side] = append(t.ApprovedBy[side], who)
+	}
+	return t
+}
+
+// An approval counts only as the side it was given as: one given as
+// side B's never stands for side A, even by a person of side A now (a
+// record from when they were of side B). Before, the approvers of every
+// side were pooled and each side's decision took any of them who was its
+// member.
+func TestApprovalCountsOnlyAsItsSides(t *testing.T) {
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	med := e.Documents(docUsers["mediator"], docCase)
+	joint := ShareTarget{Audience: AudienceJoint}
+	sideA := Document{Case: docCase, Audience: AudienceCaucus, Side: "A", Class: "evidence", MaterialSides: []string{"A"}}
+	both := Document{Case: docCase, Audience: AudienceMediators, Class: "evidence", MaterialSides: []string{"A", "B"}}
+	cases := []struct {
+		name string
+		doc  Document
+		to   ShareTarget
+		miss string
+	}{
+		{"side A's material, side A's party's approval given as side B's", sideA, withApprovals(joint, "B/pA"), "A"},
+		{"side A's material, given as side A's", sideA, withApprovals(joint, "A/pA"), ""},
+		{"both sides', both approvals given as side B's", both, withApprovals(joint, "B/pA", "B/pB"), "A"},
+		{"both sides', side B's party's approval given as side A's", both, withApprovals(joint, "A/pB", "B/pB"), "A"},
+		{"both sides', each given as its own side's", both, withApprovals(joint, "A/pA", "B/pB"), ""},
+	}
+	for _, c := range cases {
+		if miss := strings.Join(med.SidesToApprove(c.doc, c.to), " "); miss != c.miss {
+			t.Errorf("%s: sides to approve %q, want %q", c.name, miss, c.miss)
+		}
+		if got := med.DecideShare(c.doc, c.to).Allowed; got != (c.miss == "") {
+			t.Errorf("%s: allowed %v", c.name, got)
+		}
 	}
 }

@@ -83,16 +83,20 @@ type Document struct {
 }
 
 // ShareTarget is the audience a share would give a document, and who
-// approved exactly that: the account ids of the people who approved
-// sharing the document's current version with exactly this audience
-// (the service reads its records and passes them in; policy checks that
-// they are the parties and counsel, still in the case, of each side whose
-// material the document holds).
+// approved exactly that, side by side: ApprovedBy[side] are the account
+// ids of the people whose recorded approval of sharing the document's
+// current version with exactly this audience was given as that side's
+// (the request asked that side, and they were of it when they answered;
+// the service reads its records and passes them in). A share decided as
+// one side's material sees only that side's approvers, and policy checks
+// that they are still that side's parties and counsel, in the case: an
+// approval given as one side's never counts as another's, whichever side
+// its approver is of now.
 type ShareTarget struct {
 	Audience   AudienceKind
 	Side       string   // for AudienceCaucus
 	Users      []string // for AudienceUsers
-	ApprovedBy []string
+	ApprovedBy map[string][]string
 }
 
 // DecideDocument answers whether u may do a to document d.
@@ -244,9 +248,14 @@ func (d *DocumentDecider) decideShareFor(doc Document, to ShareTarget, side stri
 	if to.Audience == AudienceCaucus {
 		toSide = sideUID(d.caseID, to.Side)
 	}
-	var members []string
-	if side != "" && d.facts != nil {
-		members = d.facts.SideMembers[side]
+	var members, approvedBy []string
+	if side != "" {
+		// Only the approvals given as this side's, checked against this
+		// side's members: never another side's approvers.
+		approvedBy = to.ApprovedBy[side]
+		if d.facts != nil {
+			members = d.facts.SideMembers[side]
+		}
 	}
 	ctx := cedar.NewRecord(cedar.RecordMap{
 		"to": cedar.NewRecord(cedar.RecordMap{
@@ -255,7 +264,7 @@ func (d *DocumentDecider) decideShareFor(doc Document, to ShareTarget, side stri
 			"users":    userSet(to.Users),
 		}),
 		"sideMembers": userSet(members),
-		"approvedBy":  userSet(to.ApprovedBy),
+		"approvedBy":  userSet(approvedBy),
 	})
 	return d.decide(DocShare, doc, ctx, side)
 }

@@ -75,6 +75,13 @@ type ShareApproval struct {
 	Status      string     `json:"status"` // pending, approved, declined (expired: pending past Expires)
 	DecidedBy   string     `json:"decidedBy,omitempty"`
 	Decided     *time.Time `json:"decided,omitempty"`
+	// DecidedSide is the side DecidedBy was of when they answered (policy
+	// let them answer only as the side asked). An approval counts only as
+	// that side's, and only if it is the side asked (approvedBy). Answers
+	// stored before it existed were given by a person of the side asked,
+	// the only one policy let answer: theirs is the side asked
+	// (decidedSide()).
+	DecidedSide string `json:"decidedSide,omitempty"`
 	// Gaining (in answers only): who could open the document after such a
 	// share and cannot now, as the case stands.
 	Gaining []Person `json:"gaining,omitempty"`
@@ -104,6 +111,22 @@ func (a *ShareApproval) side() string {
 		return a.From.Side
 	}
 	return a.Side
+}
+
+// decidedSide is the side the request's answer was given as.
+func (a *ShareApproval) decidedSide() string {
+	if a.DecidedSide == "" && a.DecidedBy != "" {
+		return a.side()
+	}
+	return a.DecidedSide
+}
+
+// approvalFor reports whether a is an approval of sharing version with
+// exactly to given as side's: the side asked is side, and its approver
+// answered as side's (policy then checks they are of side still).
+func (a *ShareApproval) approvalFor(side string, version int, to Audience) bool {
+	return a.Status == ShareApproved && a.Version == version && a.To.Equal(to) &&
+		side != "" && a.side() == side && a.decidedSide() == side
 }
 
 // isMediator reports whether account is one of the case's mediators, ever
@@ -177,6 +200,21 @@ func keepSides(r *docRecord, c *cases.Case, uploader string) {
 	}
 }
 
+// recordVersionSide records the side version num of r is added as by
+// uploader (r.VersionSides): the side of the caucus r is in, if uploader
+// is a party or lawyer of that side (policy lets them add only there);
+// nothing for a mediator's version or anyone else's.
+func recordVersionSide(r *docRecord, c *cases.Case, num int, uploader string) {
+	if isMediator(c, uploader) || r.Audience.Kind != policy.AudienceCaucus || r.Audience.Side == "" ||
+		participantSide(c, uploader) != r.Audience.Side {
+		return
+	}
+	if r.VersionSides == nil {
+		r.VersionSides = map[int]string{}
+	}
+	r.VersionSides[num] = r.Audience.Side
+}
+
 // shareDoc describes d to policy for a share decision.
 func shareDoc(d *docRecord, c *cases.Case) policy.Document {
 	pd := d.policyDoc()
@@ -201,20 +239,25 @@ func (s *Service) approvals(ctx context.Context, caseID, docID string) ([]ShareA
 	return out, err
 }
 
-// approvedBy lists who approved sharing version of the document with
-// exactly to (policy checks they are the side's, still in the case).
-func approvedBy(list []ShareApproval, version int, to Audience) []string {
-	var by []string
-	for _, a := range list {
-		if a.Status == ShareApproved && a.Version == version && a.To.Equal(to) && !slices.Contains(by, a.DecidedBy) {
-			by = append(by, a.DecidedBy)
+// approvedBy lists, side by side, who approved sharing version of the
+// document with exactly to as that side's (approvalFor): an approval
+// counts for the one side it was asked of and given as, never for
+// another (policy checks the approvers are still of it, in the case).
+func approvedBy(list []ShareApproval, version int, to Audience) map[string][]string {
+	by := map[string][]string{}
+	for i := range list {
+		a := &list[i]
+		side := a.side()
+		if a.approvalFor(side, version, to) && !slices.Contains(by[side], a.DecidedBy) {
+			by[side] = append(by[side], a.DecidedBy)
 		}
 	}
 	return by
 }
 
-// shareTarget is to as policy sees it, with who approved it.
-func shareTarget(to Audience, by []string) policy.ShareTarget {
+// shareTarget is to as policy sees it, with who approved it as which
+// side's.
+func shareTarget(to Audience, by map[string][]string) policy.ShareTarget {
 	return policy.ShareTarget{Audience: to.Kind, Side: to.Side, Users: to.Users, ApprovedBy: by}
 }
 
@@ -293,9 +336,14 @@ func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseI
 				}
 			case ShareApproved:
 				// An approval counts while its approver is still of the
-				// side (policy decides); one by someone who has left the
-				// case or the side is asked again, of those who remain.
-				if !slices.Contains(cs.dec.SidesToApprove(pd, shareTarget(to, []string{a.DecidedBy})), sd) {
+				// side (policy decides), and only if it was given as the
+				// side's; one by someone who has left the case or the side
+				// is asked again, of those who remain.
+				var by map[string][]string
+				if a.approvalFor(sd, version, to) {
+					by = map[string][]string{sd: {a.DecidedBy}}
+				}
+				if !slices.Contains(cs.dec.SidesToApprove(pd, shareTarget(to, by)), sd) {
 					asked = true
 					if approved == nil {
 						approved = a
@@ -390,10 +438,13 @@ func (s *Service) withGaining(cs *caseScope, d *docRecord, a ShareApproval) Shar
 // shownTo is shows as the viewer may see them: whole for someone who may
 // open the document now (its mediators, its audience); otherwise — a
 // party asked about their side's material after it moved, say — a
-// version is named only if someone of the viewer's own side added it,
-// and the others are listed by number alone (no name, type, size, date,
-// hash or uploader): a version the mediators or the other side added is
-// not the viewer's to read before the share.
+// version is named only if it was added as the viewer's own side's (the
+// side recorded as it was added, d.VersionSides: never the uploader's
+// side as the case stands now) or is the viewer's own upload, and the
+// others are listed by number alone (no name, type, size, date, hash or
+// uploader): a version the mediators or the other side added is not the
+// viewer's to read before the share. A version added before sides were
+// recorded per version is named to its own uploader only.
 func shownTo(cs *caseScope, d *docRecord, shows []VersionInfo) []VersionInfo {
 	if cs.allowed(policy.DocDownload, d.policyDoc()) {
 		return shows
@@ -401,7 +452,7 @@ func shownTo(cs *caseScope, d *docRecord, shows []VersionInfo) []VersionInfo {
 	side := participantSide(cs.c, cs.actor.ID)
 	out := make([]VersionInfo, len(shows))
 	for i, v := range shows {
-		if side != "" && participantSide(cs.c, v.Uploader) == side {
+		if v.Uploader == cs.actor.ID || (side != "" && d.VersionSides[v.Version] == side) {
 			out[i] = v
 		} else {
 			out[i] = VersionInfo{Version: v.Version}
@@ -559,7 +610,9 @@ func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account,
 		if r.state(now) != SharePending {
 			return fmt.Errorf("this request was answered meanwhile (%s): %w", r.state(now), fault.ErrConflict)
 		}
-		r.Status, r.DecidedBy, r.Decided = want, actor.ID, &now
+		// The side the approver answers as, as the case stands: policy
+		// let them answer only as a person of the side asked.
+		r.Status, r.DecidedBy, r.DecidedSide, r.Decided = want, actor.ID, participantSide(cs.c, actor.ID), &now
 		return nil
 	})
 	if err != nil {

@@ -287,6 +287,12 @@ type docRecord struct {
 	// materialSides derives its sides (conservatively) until its next
 	// version or share writes them down.
 	SidesRecorded bool `json:"sidesRecorded,omitempty"`
+	// VersionSides is the side each version (by number) was added as:
+	// the side of the caucus the document was in when a party or lawyer
+	// of that side added it (recordVersionSide). A mediator's version has
+	// none, and neither has a version added before they were recorded:
+	// shownTo names such a version to its own uploader only.
+	VersionSides map[int]string `json:"versionSides,omitempty"`
 }
 
 func (d *docRecord) policyDoc() policy.Document { return policyDoc(d.Audience, d.Class) }

@@ -264,9 +264,13 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 	if err != nil {
 		return Document{}, err
 	}
-	doc, err := s.uploadPlaced(ctx, cs, n, body, docID, e, name, mt, pd, places)
-	if err != nil && counted {
-		// Not added: the attempt does not count against the day's.
+	doc, mayStand, err := s.uploadPlaced(ctx, cs, n, body, docID, e, name, mt, pd, places)
+	if err != nil && counted && !mayStand {
+		// Certainly not added (refused before its record was written, or
+		// its record write refused): the attempt does not count against
+		// the day's. One whose write failed in a way that may have landed
+		// (a deadline, a lost answer), or that was taken back after it
+		// was listed, stays counted.
 		s.limiter.Undo(context.WithoutCancel(ctx), newDocKey(cs.c.ID, cs.actor.ID))
 	}
 	return doc, err
@@ -274,11 +278,15 @@ func (s *Service) upload(ctx context.Context, actor account.Account, caseID stri
 
 // uploadPlaced is upload once access is decided and the actor may add a
 // new document: places is how many documents the case may hold for them.
+// mayStand reports, with an error, whether the document's record may
+// have been written all the same: false only when the upload stopped
+// before its record write or that write was refused (refusedWrite), as
+// the version-write path tells them apart (versionNotShown).
 func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument, body io.Reader, docID string, e *e2eeUpload,
-	name, mt string, pd policy.Document, places int) (Document, error) {
+	name, mt string, pd policy.Document, places int) (doc Document, mayStand bool, err error) {
 	actor, caseID := cs.actor, cs.c.ID
 	if err := s.checkDocCount(ctx, caseID, places); err != nil {
-		return Document{}, err
+		return Document{}, false, err
 	}
 	now := s.now().UTC()
 	d := &docRecord{ID: docID, Case: caseID, Class: n.Class, Audience: n.Audience,
@@ -286,12 +294,13 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 	// A party's or lawyer's upload into their caucus is their side's own
 	// material from the start (approval.go).
 	keepSides(d, cs.c, actor.ID)
+	recordVersionSide(d, cs.c, 1, actor.ID)
 	v, ev, err := s.storeVersionAs(ctx, cs, d, 1, name, mt, body, e)
 	if err != nil {
 		if e != nil && errors.Is(err, objstore.ErrPrecondition) {
-			return Document{}, fmt.Errorf("document %s exists already: choose another id: %w", docID, fault.ErrConflict)
+			return Document{}, false, fmt.Errorf("document %s exists already: choose another id: %w", docID, fault.ErrConflict)
 		}
-		return Document{}, err
+		return Document{}, false, err
 	}
 	d.Versions = []VersionInfo{v}
 	// A hold on the whole case covers documents added under it. The
@@ -305,7 +314,7 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 	}
 	if err != nil {
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
-		return Document{}, fmt.Errorf("hold new document: %w", err)
+		return Document{}, false, fmt.Errorf("hold new document: %w", err)
 	}
 	// The place is claimed before the upload is audited: an upload the
 	// case has no room for leaves no entry. The entry is appended before
@@ -313,12 +322,12 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 	claim, err := s.claimDocPlace(ctx, caseID, d.ID, places)
 	if err != nil {
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
-		return Document{}, err
+		return Document{}, false, err
 	}
 	if ev, err = s.auditUpload(ctx, ev); err != nil {
 		claim.release()
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
-		return Document{}, err
+		return Document{}, false, err
 	}
 	if err := claim.fresh(); err != nil {
 		// The entry took too long to append: the claim may be counted
@@ -326,7 +335,7 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 		claim.release()
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
 		s.uploadFailed(ctx, ev, err, nil)
-		return Document{}, err
+		return Document{}, false, err
 	}
 	_, err = s.meta.Create(ctx, docKey(caseID, d.ID), d)
 	claim.release()
@@ -335,8 +344,11 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 		// writes and then answers an error): read back before anything
 		// is deleted. A client-chosen id already taken reads back as
 		// another document, so the version stored above goes.
-		if _, landed := s.versionNotShown(ctx, ev, err, caseID, d.ID, v); !landed {
-			return Document{}, err
+		if _, landed, refused := s.versionNotShown(ctx, ev, err, caseID, d.ID, v); !landed {
+			if refused && e != nil && errors.Is(err, metastore.ErrExists) {
+				return Document{}, false, fmt.Errorf("document %s exists already: choose another id: %w", docID, fault.ErrConflict)
+			}
+			return Document{}, !refused, err
 		}
 		// Written despite the error: the document is listed, so the
 		// upload goes on as if the write had answered.
@@ -362,14 +374,14 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 			// Not left listed without its hold: the upload never
 			// succeeded, so its record and version go again.
 			takeBack(err)
-			return Document{}, fmt.Errorf("hold new document: %w", err)
+			return Document{}, true, fmt.Errorf("hold new document: %w", err)
 		}
 	}
 	if err := s.refusedSince(ctx, caseID); err != nil {
 		takeBack(err)
-		return Document{}, err
+		return Document{}, true, err
 	}
-	return d.view(cs.allowed(policy.DocDownload, pd), true), nil
+	return d.view(cs.allowed(policy.DocDownload, pd), true), true, nil
 }
 
 // newDocumentAllowed answers how many documents the case may hold for
@@ -665,6 +677,7 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		// A party's or lawyer's version makes the document their side's own
 		// material, for good (approval.go).
 		keepSides(r, cs.c, v.Uploader)
+		recordVersionSide(r, cs.c, v.Version, v.Uploader)
 		r.Versions = append(r.Versions, v)
 		slices.SortFunc(r.Versions, func(a, b VersionInfo) int { return a.Version - b.Version })
 		return nil
@@ -681,7 +694,7 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		// version the record does not list loses its ciphertext and
 		// wrapped key, and only when the write was refused
 		// (versionNotShown).
-		r, landed := s.versionNotShown(ctx, ev, err, caseID, docID, v)
+		r, landed, _ := s.versionNotShown(ctx, ev, err, caseID, docID, v)
 		if !landed {
 			return Document{}, err
 		}
@@ -699,6 +712,7 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 	takeBack := func(cause error) error {
 		if _, derr := metastore.Update(post, s.meta, docKey(caseID, docID), func(r *docRecord) error {
 			r.Versions = slices.DeleteFunc(r.Versions, func(x VersionInfo) bool { return x.Version == num })
+			delete(r.VersionSides, num)
 			return nil
 		}); derr == nil {
 			s.unstageVersion(post, caseID, docID, num)
@@ -897,7 +911,10 @@ var errListedAlready = errors.New("version listed already")
 //     than a listed version without its bytes; the retention sweep finds
 //     one no document lists (orphaned-ciphertext, abandoned-upload) — a
 //     WARN says so and doc.upload.unknown follows ev.
-func (s *Service) versionNotShown(ctx context.Context, ev audit.Event, cause error, caseID, docID string, v VersionInfo) (r docRecord, landed bool) {
+//
+// refused reports the second case alone: the record, read back, does not
+// list v and the write was refused, so it never will.
+func (s *Service) versionNotShown(ctx context.Context, ev audit.Event, cause error, caseID, docID string, v VersionInfo) (r docRecord, landed, refused bool) {
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	r, landed, rerr := s.readVersionBack(bg, caseID, docID, v)
@@ -912,7 +929,7 @@ func (s *Service) versionNotShown(ctx context.Context, ev audit.Event, cause err
 			"case", caseID, "doc", docID, "version", v.Version, "cause", fault.Class(cause))
 	}
 	s.uploadFailed(ctx, ev, cause, func(context.Context) (bool, error) { return landed, rerr })
-	return r, landed && rerr == nil
+	return r, landed && rerr == nil, rerr == nil && !landed && refusedWrite(cause)
 }
 
 // aheadSegments is how far (in segments) encryption may run ahead of the
