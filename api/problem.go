@@ -42,6 +42,14 @@ const (
 	ProblemHeld             ProblemType = "held"
 	ProblemRequestTimeout   ProblemType = "request-timeout"
 	ProblemInternal         ProblemType = "internal"
+	// A request net/http could not read — a request line or header it
+	// cannot parse — answered before any handler runs (400, or the status
+	// net/http chose; web.ProblemListener).
+	ProblemBadRequest ProblemType = "bad-request"
+	// A request whose headers (cookies included) exceed the server's limit
+	// (431, before any handler runs; web.ProblemListener): clear the site's
+	// cookies or send fewer headers.
+	ProblemHeadersTooLarge ProblemType = "headers-too-large"
 	// A signature on an agreement version that a later one replaced (409).
 	ProblemAgreementSuperseded ProblemType = "agreement-superseded"
 	// A change to, or a signature on, an agreement already signed by

@@ -169,10 +169,10 @@ func (a *API) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(withRequestID, securityHeaders, a.observe, a.withBodyTimeout)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r, api.Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
+		writeProblem(w, r, problem{Type: api.ProblemNotFound, Title: "Not found", Status: http.StatusNotFound})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r, api.Problem{Type: "method-not-allowed", Title: "Method not allowed", Status: http.StatusMethodNotAllowed})
+		writeProblem(w, r, problem{Type: api.ProblemMethodNotAllowed, Title: "Method not allowed", Status: http.StatusMethodNotAllowed})
 	})
 
 	r.Get("/healthz", a.healthz)
@@ -261,7 +261,7 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	if a.ready != nil {
 		if err := a.ready(r.Context()); err != nil {
 			a.log.WarnContext(r.Context(), "not ready", slog.String("error", err.Error()))
-			writeProblem(w, r, api.Problem{Type: "not-ready", Title: "A backing service is unreachable", Status: http.StatusServiceUnavailable})
+			writeProblem(w, r, problem{Type: api.ProblemNotReady, Title: "A backing service is unreachable", Status: http.StatusServiceUnavailable})
 			return
 		}
 	}
@@ -272,7 +272,7 @@ func (a *API) page(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		b, err := staticFiles.ReadFile(name)
 		if err != nil {
-			writeProblem(w, r, api.Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
+			writeProblem(w, r, problem{Type: api.ProblemNotFound, Title: "Not found", Status: http.StatusNotFound})
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -317,12 +317,12 @@ func (a *API) staticFile(w http.ResponseWriter, r *http.Request) {
 func (a *API) serveStatic(w http.ResponseWriter, r *http.Request, dir, name string) {
 	dot := strings.LastIndexByte(name, '.')
 	if dot < 0 || staticTypes[name[dot:]] == "" || strings.ContainsAny(name, "/\\") {
-		writeProblem(w, r, api.Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
+		writeProblem(w, r, problem{Type: api.ProblemNotFound, Title: "Not found", Status: http.StatusNotFound})
 		return
 	}
 	b, err := staticFiles.ReadFile(dir + name)
 	if err != nil {
-		writeProblem(w, r, api.Problem{Type: "not-found", Title: "Not found", Status: http.StatusNotFound})
+		writeProblem(w, r, problem{Type: api.ProblemNotFound, Title: "Not found", Status: http.StatusNotFound})
 		return
 	}
 	w.Header().Set("Content-Type", staticTypes[name[dot:]])

@@ -46,7 +46,7 @@ func versionWraps(ws []api.VersionWrap) []vault.VersionWrap {
 // writeDocE2EEError answers a share refused for want of wraps (409).
 func (a *API) writeDocE2EEError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, vault.ErrRewrapNeeded) {
-		writeProblem(w, r, api.Problem{Type: string(api.ProblemRewrapRequired), Title: "The document is end-to-end encrypted",
+		writeProblem(w, r, problem{Type: api.ProblemRewrapRequired, Title: "The document is end-to-end encrypted",
 			Status: http.StatusConflict, Detail: "Share it from a device that holds its keys: that device wraps them for the new audience; the server holds none."})
 		return
 	}

@@ -37,7 +37,7 @@ func (a *API) e2eeRoutes(r chi.Router) {
 
 func (a *API) keydirReady(w http.ResponseWriter, r *http.Request) bool {
 	if a.keydir == nil {
-		writeProblem(w, r, api.Problem{Type: "unavailable", Title: "End-to-end encryption is not configured on this node", Status: http.StatusServiceUnavailable})
+		writeProblem(w, r, problem{Type: api.ProblemUnavailable, Title: "End-to-end encryption is not configured on this node", Status: http.StatusServiceUnavailable})
 		return false
 	}
 	return true

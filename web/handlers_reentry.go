@@ -72,7 +72,7 @@ func (a *API) inviteConflict(w http.ResponseWriter, r *http.Request, err error) 
 	if !errors.As(err, &dup) {
 		return false
 	}
-	writeProblem(w, r, api.Problem{Type: "conflict", Title: "Already in this case", Status: http.StatusConflict,
+	writeProblem(w, r, problem{Type: api.ProblemConflict, Title: "Already in this case", Status: http.StatusConflict,
 		Detail: dup.Error(), Errors: []api.FieldError{{Field: api.ProblemFieldParticipant, Detail: dup.AccountID}}})
 	return true
 }

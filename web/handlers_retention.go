@@ -50,7 +50,7 @@ func (a *API) caseHoldRoutes(r chi.Router) {
 
 func (a *API) retentionReady(w http.ResponseWriter, r *http.Request) bool {
 	if a.retention == nil {
-		writeProblem(w, r, api.Problem{Type: "unavailable", Title: "Retention is not configured on this node", Status: http.StatusServiceUnavailable})
+		writeProblem(w, r, problem{Type: api.ProblemUnavailable, Title: "Retention is not configured on this node", Status: http.StatusServiceUnavailable})
 		return false
 	}
 	return true
@@ -59,7 +59,7 @@ func (a *API) retentionReady(w http.ResponseWriter, r *http.Request) bool {
 // writeRetentionError adds "held" (409) to writeError's table.
 func (a *API) writeRetentionError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, objstore.ErrHeld) {
-		writeProblem(w, r, api.Problem{Type: "held", Title: "Under legal hold", Status: http.StatusConflict, Detail: err.Error()})
+		writeProblem(w, r, problem{Type: api.ProblemHeld, Title: "Under legal hold", Status: http.StatusConflict, Detail: err.Error()})
 		return
 	}
 	a.writeError(w, r, err)

@@ -33,35 +33,35 @@ func (a *API) staffRoutes(r chi.Router) {
 // staffProblem gives the account errors their own problem types, so a
 // client can tell a disabled account from a wrong password or an expired
 // session and say so in plain words.
-func staffProblem(err error) (api.Problem, bool) {
+func staffProblem(err error) (problem, bool) {
 	switch {
 	case errors.Is(err, account.ErrDisabled):
 		status := http.StatusForbidden
 		if errors.Is(err, fault.ErrUnauthenticated) {
 			status = http.StatusUnauthorized
 		}
-		return api.Problem{Type: string(api.ProblemAccountDisabled), Title: "This account is disabled", Status: status,
+		return problem{Type: api.ProblemAccountDisabled, Title: "This account is disabled", Status: status,
 			Detail: "This account is disabled. Ask the program administrator to enable it."}, true
 	case errors.Is(err, account.ErrPasswordChangeRequired):
-		return api.Problem{Type: string(api.ProblemPasswordChangeRequired), Title: "Choose a new password first", Status: http.StatusForbidden,
+		return problem{Type: api.ProblemPasswordChangeRequired, Title: "Choose a new password first", Status: http.StatusForbidden,
 			Detail: "An administrator reset your password. Choose a new one before anything else."}, true
 	case errors.Is(err, errSecondAdminRequired):
-		return api.Problem{Type: string(api.ProblemSecondAdminRequired), Title: "A second administrator must approve", Status: http.StatusForbidden,
+		return problem{Type: api.ProblemSecondAdminRequired, Title: "A second administrator must approve", Status: http.StatusForbidden,
 			Detail: "You requested this password reset, so a different administrator must approve it."}, true
 	case errors.Is(err, account.ErrNoPendingReset):
-		return api.Problem{Type: string(api.ProblemNoPendingReset), Title: "No reset is waiting", Status: http.StatusConflict,
+		return problem{Type: api.ProblemNoPendingReset, Title: "No reset is waiting", Status: http.StatusConflict,
 			Detail: "No password reset of this account is waiting for approval: it was approved, declined or withdrawn meanwhile."}, true
 	case errors.Is(err, account.ErrChangedMeanwhile):
-		return api.Problem{Type: string(api.ProblemPasswordNotChanged), Title: "Your password was not changed", Status: http.StatusUnauthorized,
+		return problem{Type: api.ProblemPasswordNotChanged, Title: "Your password was not changed", Status: http.StatusUnauthorized,
 			Detail: "Your password was not changed: while it was being changed, your sessions were ended or your password was reset. Sign in again."}, true
 	case errors.Is(err, account.ErrSessionNotOpened):
-		return api.Problem{Type: string(api.ProblemPasswordChangedSignInAgain), Title: "Sign in with your new password", Status: http.StatusUnauthorized,
+		return problem{Type: api.ProblemPasswordChangedSignInAgain, Title: "Sign in with your new password", Status: http.StatusUnauthorized,
 			Detail: "Your password was changed, but this device could not be signed in with it. Sign in again with your new password."}, true
 	case errors.Is(err, account.ErrLastAdmin):
-		return api.Problem{Type: string(api.ProblemLastAdmin), Title: "The last administrator cannot be disabled", Status: http.StatusConflict,
+		return problem{Type: api.ProblemLastAdmin, Title: "The last administrator cannot be disabled", Status: http.StatusConflict,
 			Detail: "This is the last enabled administrator account. Enable or create another administrator first."}, true
 	}
-	return api.Problem{}, false
+	return problem{}, false
 }
 
 // passwordChangeGate: while an account must choose a new password, the

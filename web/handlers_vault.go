@@ -59,7 +59,7 @@ func (a *API) vaultRoutes(r chi.Router) {
 // vaultReady answers 503 on a node assembled without a vault.
 func (a *API) vaultReady(w http.ResponseWriter, r *http.Request) bool {
 	if a.vault == nil {
-		writeProblem(w, r, api.Problem{Type: "unavailable", Title: "The document vault is not configured on this node", Status: http.StatusServiceUnavailable})
+		writeProblem(w, r, problem{Type: api.ProblemUnavailable, Title: "The document vault is not configured on this node", Status: http.StatusServiceUnavailable})
 		return false
 	}
 	return true
@@ -70,7 +70,7 @@ func (a *API) writeVaultError(w http.ResponseWriter, r *http.Request, err error)
 	if errors.Is(err, vault.ErrIntegrity) {
 		a.log.ErrorContext(r.Context(), "document integrity failure", slog.String("request_id", requestID(r.Context())),
 			slog.String("document", chi.URLParam(r, "docID")), slog.String("error", err.Error()))
-		writeProblem(w, r, api.Problem{Type: string(api.ProblemIntegrityFailure), Title: "The stored document failed its integrity check",
+		writeProblem(w, r, problem{Type: api.ProblemIntegrityFailure, Title: "The stored document failed its integrity check",
 			Status: http.StatusInternalServerError,
 			Detail: "It was altered, truncated or mixed up with another document in storage; the event is in the audit log."})
 		return
@@ -312,7 +312,7 @@ func (a *API) downloadDocument(w http.ResponseWriter, r *http.Request) {
 	var re *rangeError
 	if errors.As(err, &re) {
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", re.size))
-		writeProblem(w, r, api.Problem{Type: string(api.ProblemRangeNotSatisfiable), Title: "Range not satisfiable", Status: http.StatusRequestedRangeNotSatisfiable})
+		writeProblem(w, r, problem{Type: api.ProblemRangeNotSatisfiable, Title: "Range not satisfiable", Status: http.StatusRequestedRangeNotSatisfiable})
 		return
 	}
 	if err != nil {

@@ -27,7 +27,7 @@ func TestRecordTooLargeIsAProblem(t *testing.T) {
 	if err := json.NewDecoder(rec.Body).Decode(&p); err != nil {
 		t.Fatal(err)
 	}
-	if rec.Code != http.StatusConflict || p.Type != problemTypeBase+"too-large" || strings.Contains(p.Detail, "vault/") || !strings.Contains(p.Detail, "1 MiB") {
+	if rec.Code != http.StatusConflict || p.Type != api.ProblemTypeBase+string(api.ProblemTooLarge) || strings.Contains(p.Detail, "vault/") || !strings.Contains(p.Detail, "1 MiB") {
 		t.Fatalf("got %d %+v", rec.Code, p)
 	}
 }

@@ -80,14 +80,14 @@ func rewriteServerError(b []byte) ([]byte, bool) {
 	if err != nil || code < 400 || code > 599 {
 		return nil, false
 	}
-	p := api.Problem{Type: problemTypeBase + "bad-request", Title: "The request could not be read", Status: code,
+	p := problem{Type: api.ProblemBadRequest, Title: "The request could not be read", Status: code,
 		Detail: string(b[i+len(errorHeaders):])}
 	if code == http.StatusRequestHeaderFieldsTooLarge {
-		p.Type = problemTypeBase + "headers-too-large"
+		p.Type = api.ProblemHeadersTooLarge
 		p.Title = "The request's headers are too large"
 		p.Detail = "the headers (cookies included) exceed the server's limit; clear this site's cookies or send fewer headers"
 	}
-	body, _ := json.Marshal(p)
+	body, _ := json.Marshal(wireProblem(p, "", ""))
 	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s",
 		code, http.StatusText(code), len(body), body), true
 }

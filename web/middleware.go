@@ -133,7 +133,7 @@ func (a *API) observe(next http.Handler) http.Handler {
 			if p := recover(); p != nil {
 				a.log.ErrorContext(r.Context(), "panic", slog.String("request_id", requestID(r.Context())), slog.Any("panic", p))
 				if rec.status == 0 {
-					writeProblem(rec, r, api.Problem{Type: "internal", Title: "Something went wrong on the server", Status: 500})
+					writeProblem(rec, r, problem{Type: api.ProblemInternal, Title: "Something went wrong on the server", Status: 500})
 				}
 			}
 			route := chi.RouteContext(r.Context()).RoutePattern()

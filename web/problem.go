@@ -17,30 +17,46 @@ import (
 	"github.com/parley-mediation/parley/vault"
 )
 
-const problemTypeBase = api.ProblemTypeBase
+// problem is an error answer as package web builds it: its type is an
+// api.ProblemType, one of those api/problem.go declares, and only
+// wireProblem turns it into the type URI on the wire
+// (api.ProblemTypeBase + the type). TestProblemTypesAreDeclared checks
+// that every type package web writes is declared and that nothing else
+// sets api.Problem's Type.
+type problem struct {
+	Type   api.ProblemType
+	Title  string
+	Status int
+	Detail string
+	Errors []api.FieldError
+}
+
+// wireProblem is p as it travels, answering the request at instance (the
+// URL path; "" when there is none yet) with requestID ("" likewise).
+func wireProblem(p problem, instance, requestID string) api.Problem {
+	return api.Problem{Type: api.ProblemTypeBase + string(p.Type), Title: p.Title, Status: p.Status, Detail: p.Detail,
+		Instance: instance, RequestID: requestID, Errors: p.Errors}
+}
 
 // writeProblem answers with a problem+json body.
-func writeProblem(w http.ResponseWriter, r *http.Request, p api.Problem) {
-	p.Type = problemTypeBase + p.Type
-	p.Instance = r.URL.Path
-	p.RequestID = requestID(r.Context())
+func writeProblem(w http.ResponseWriter, r *http.Request, p problem) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(p.Status)
-	json.NewEncoder(w).Encode(p)
+	json.NewEncoder(w).Encode(wireProblem(p, r.URL.Path, requestID(r.Context())))
 }
 
 // writeError maps a service error to its problem. Unknown errors become a
 // 500 whose body says nothing but the request id; the log has the cause.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if ie, ok := fault.AsInvalid(err); ok {
-		writeProblem(w, r, api.Problem{Type: "invalid-input", Title: "Some input is not valid", Status: http.StatusBadRequest,
+		writeProblem(w, r, problem{Type: api.ProblemInvalidInput, Title: "Some input is not valid", Status: http.StatusBadRequest,
 			Detail: ie.Error(), Errors: []api.FieldError{{Field: ie.Field, Detail: ie.Detail}}})
 		return
 	}
 	if re, ok := fault.AsRateLimited(err); ok {
 		w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(re.RetryAfter.Seconds()))))
-		writeProblem(w, r, api.Problem{Type: "rate-limited", Title: "Too many attempts", Status: http.StatusTooManyRequests, Detail: re.Error()})
+		writeProblem(w, r, problem{Type: api.ProblemRateLimited, Title: "Too many attempts", Status: http.StatusTooManyRequests, Detail: re.Error()})
 		return
 	}
 	if p, ok := staffProblem(err); ok {
@@ -53,7 +69,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if errors.Is(err, errSlowBody) {
 		w.Header().Set("Connection", "close")
-		writeProblem(w, r, api.Problem{Type: "request-timeout", Title: "The request took too long to arrive", Status: http.StatusRequestTimeout,
+		writeProblem(w, r, problem{Type: api.ProblemRequestTimeout, Title: "The request took too long to arrive", Status: http.StatusRequestTimeout,
 			Detail: strings.TrimSuffix(err.Error(), ": "+errSlowBody.Error()) + "; send it again."})
 		return
 	}
@@ -62,40 +78,40 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// one record holds: the change was refused before it was written.
 		// The record's key stays in the log.
 		a.log.WarnContext(r.Context(), "record too large", slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
-		writeProblem(w, r, api.Problem{Type: "too-large", Title: "This record is full", Status: http.StatusConflict,
+		writeProblem(w, r, problem{Type: api.ProblemTooLarge, Title: "This record is full", Status: http.StatusConflict,
 			Detail: fmt.Sprintf("The change would make a stored record larger than %d MiB, so it was not made. Remove something from it first, or start a new one.", metastore.MaxRecordSize>>20)})
 		return
 	}
 	kinds := []struct {
 		err    error
 		status int
-		slug   string
+		typ    api.ProblemType
 		title  string
 	}{
-		{fault.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "Sign in first"},
-		{fault.ErrForbidden, http.StatusForbidden, "forbidden", "You are not allowed to do this"},
-		{fault.ErrNotFound, http.StatusNotFound, "not-found", "Not found"},
-		{fault.ErrConflict, http.StatusConflict, "conflict", "This conflicts with the current state"},
-		{fault.ErrGone, http.StatusGone, "gone", "No longer valid"},
-		{fault.ErrTooLarge, http.StatusRequestEntityTooLarge, "too-large", "Request body too large"},
+		{fault.ErrUnauthenticated, http.StatusUnauthorized, api.ProblemUnauthenticated, "Sign in first"},
+		{fault.ErrForbidden, http.StatusForbidden, api.ProblemForbidden, "You are not allowed to do this"},
+		{fault.ErrNotFound, http.StatusNotFound, api.ProblemNotFound, "Not found"},
+		{fault.ErrConflict, http.StatusConflict, api.ProblemConflict, "This conflicts with the current state"},
+		{fault.ErrGone, http.StatusGone, api.ProblemGone, "No longer valid"},
+		{fault.ErrTooLarge, http.StatusRequestEntityTooLarge, api.ProblemTooLarge, "Request body too large"},
 	}
 	if errors.Is(err, fault.ErrUnavailable) {
 		// The cause (object keys, addresses) stays in the log.
 		a.log.WarnContext(r.Context(), "storage unavailable", slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
 		w.Header().Set("Retry-After", "5")
-		writeProblem(w, r, api.Problem{Type: "unavailable", Title: "Storage is unavailable; try again shortly", Status: http.StatusServiceUnavailable,
+		writeProblem(w, r, problem{Type: api.ProblemUnavailable, Title: "Storage is unavailable; try again shortly", Status: http.StatusServiceUnavailable,
 			Detail: "The request was not acknowledged; try it again shortly."})
 		return
 	}
 	for _, k := range kinds {
 		if errors.Is(err, k.err) {
 			detail := strings.TrimSuffix(err.Error(), ": "+k.err.Error())
-			writeProblem(w, r, api.Problem{Type: k.slug, Title: k.title, Status: k.status, Detail: detail})
+			writeProblem(w, r, problem{Type: k.typ, Title: k.title, Status: k.status, Detail: detail})
 			return
 		}
 	}
 	a.log.ErrorContext(r.Context(), "request failed", slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
-	writeProblem(w, r, api.Problem{Type: "internal", Title: "Something went wrong on the server", Status: http.StatusInternalServerError,
+	writeProblem(w, r, problem{Type: api.ProblemInternal, Title: "Something went wrong on the server", Status: http.StatusInternalServerError,
 		Detail: "The error has been logged with this request id."})
 }
 
@@ -107,7 +123,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // someone who already joined with another link (410, where a new
 // invitation would make a second copy of them). The detail is the
 // refusal's own sentence.
-func typedProblem(err error) (api.Problem, bool) {
+func typedProblem(err error) (problem, bool) {
 	var (
 		t      api.ProblemType
 		status int
@@ -127,12 +143,12 @@ func typedProblem(err error) (api.Problem, bool) {
 	case errors.Is(err, cases.ErrAlreadyJoined):
 		t, status, title, base = api.ProblemAlreadyJoined, http.StatusGone, "Already joined", fault.ErrGone
 	default:
-		return api.Problem{}, false
+		return problem{}, false
 	}
 	detail := err.Error()
 	if marker != nil {
 		detail, _, _ = strings.Cut(detail, ": "+marker.Error()+": ")
 	}
 	detail = strings.TrimSuffix(detail, ": "+base.Error())
-	return api.Problem{Type: string(t), Title: title, Status: status, Detail: detail}, true
+	return problem{Type: t, Title: title, Status: status, Detail: detail}, true
 }
