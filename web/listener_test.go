@@ -40,3 +40,25 @@ func TestProblemConnRewritesOnlyFirstWrite(t *testing.T) {
 		})
 	}
 }
+
+// TestServerErrorProblemTypes: the answers the listener rewrites carry
+// the same type URIs, titles and members as before the types were
+// declared in package api (bad-request, headers-too-large): byte for byte.
+func TestServerErrorProblemTypes(t *testing.T) {
+	for _, tc := range []struct {
+		in, body string
+	}{
+		{"HTTP/1.1 431 Request Header Fields Too Large" + errorHeaders + "431 Request Header Fields Too Large",
+			`{"type":"urn:parley:problem:headers-too-large","title":"The request's headers are too large","status":431,"detail":"the headers (cookies included) exceed the server's limit; clear this site's cookies or send fewer headers"}`},
+		{"HTTP/1.1 400 Bad Request" + errorHeaders + "400 Bad Request: malformed Host header",
+			`{"type":"urn:parley:problem:bad-request","title":"The request could not be read","status":400,"detail":"400 Bad Request: malformed Host header"}`},
+	} {
+		out, ok := rewriteServerError([]byte(tc.in))
+		if !ok {
+			t.Fatalf("%q not rewritten", tc.in)
+		}
+		if _, body, _ := bytes.Cut(out, []byte("\r\n\r\n")); string(body) != tc.body {
+			t.Errorf("body %s, want %s", body, tc.body)
+		}
+	}
+}
