@@ -354,12 +354,21 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 		// upload goes on as if the write had answered.
 	}
 	// The document is taken back, if at all, only by deleting its
-	// record: once that succeeded the upload is known not to stand.
+	// record: once that succeeded the upload is known not to stand. A
+	// record that cannot be deleted leaves the document listed (without
+	// its hold, or in a case fenced meanwhile) though the uploader is told
+	// the upload failed, and its doc.upload entry uncorrected (it did
+	// happen): a WARN says so, as AddVersion's take-back does, so that an
+	// operator can hold or remove it.
 	takeBack := func(cause error) {
-		bg := context.WithoutCancel(ctx)
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), postVisibleTimeout)
+		defer cancel()
 		if derr := s.meta.Delete(bg, docKey(caseID, d.ID)); derr == nil {
 			s.unstageVersion(bg, caseID, d.ID, 1)
 			s.uploadFailed(bg, ev, cause, nil)
+		} else {
+			s.log.WarnContext(bg, "vault: a new document could not be taken back after its upload failed; it stays listed",
+				"case", caseID, "doc", d.ID, "cause", fault.Class(cause), "err", derr)
 		}
 	}
 	if !held {
