@@ -89,8 +89,13 @@ func (s *Service) SetHold(ctx context.Context, actor account.Account, caseID, do
 			return Document{}, err
 		}
 	}
-	if !keep {
-		if err := s.holdDocument(ctx, &updated, on); err != nil {
+	switch {
+	case on:
+		if err := s.holdDocument(ctx, &updated, true); err != nil {
+			return Document{}, err
+		}
+	case !keep:
+		if err := s.releaseDocument(ctx, &updated); err != nil {
 			return Document{}, err
 		}
 	}
@@ -119,6 +124,40 @@ func (s *Service) holdVersion(ctx context.Context, caseID, docID string, v int, 
 		}
 	}
 	return nil
+}
+
+// releaseDocument clears the storage holds of every live version of d,
+// which was read saying not held by itself, its case not held either; then
+// reads its record and its case's hold again and, if either holds it now,
+// sets them all again. A placement (SetHold, SetCaseHold) writes its
+// record before its last pass over the versions, so a placement racing
+// this release either is seen by that second read or runs its pass after
+// this clearing: a document whose record (or case) says held never ends
+// with a version out of storage hold. The other way round (a release
+// racing this re-placement) can leave versions held that nothing holds
+// any more: the safe side, which a later release clears.
+func (s *Service) releaseDocument(ctx context.Context, d *docRecord) error {
+	if err := s.holdDocument(ctx, d, false); err != nil {
+		return err
+	}
+	var now docRecord
+	if _, err := s.meta.Get(ctx, docKey(d.Case, d.ID), &now); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return nil // disposed meanwhile
+		}
+		return fmt.Errorf("read back document after release: %w", err)
+	}
+	held := now.Hold != nil
+	if !held {
+		var err error
+		if held, err = s.CaseHeld(ctx, d.Case); err != nil {
+			return fmt.Errorf("read back case hold after release: %w", err)
+		}
+	}
+	if !held {
+		return nil
+	}
+	return s.holdDocument(ctx, &now, true)
 }
 
 // holdAllVersions sets the legal hold of every stored version of key (a
@@ -164,7 +203,8 @@ func (s *Service) CaseHeld(ctx context.Context, caseID string) (bool, error) {
 // no access decision: package retention calls it after asking policy
 // (hold.manage), as the actor it names, and audits the hold with its
 // reason. Releasing keeps the storage holds of documents that have a hold
-// of their own.
+// of their own, including one placed while the release runs
+// (releaseDocument reads each document again after clearing it).
 func (s *Service) SetCaseHold(ctx context.Context, actorID, caseID string, on bool) error {
 	// Audited first; case.hold.failed corrects it if the record does not
 	// change. After the record the hold (or release) stands.
@@ -190,10 +230,16 @@ func (s *Service) SetCaseHold(ctx context.Context, actorID, caseID string, on bo
 		return err
 	}
 	return s.eachDocument(ctx, caseID, func(d *docRecord) error {
-		if !on && d.Hold != nil {
-			return nil
+		switch {
+		case on:
+			return s.holdDocument(ctx, d, true)
+		case d.Hold != nil:
+			return nil // held by its own hold
+		default:
+			// Read again after clearing: a document hold placed
+			// meanwhile is set again (releaseDocument).
+			return s.releaseDocument(ctx, d)
 		}
-		return s.holdDocument(ctx, d, on)
 	})
 }
 

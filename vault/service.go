@@ -348,18 +348,30 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 			if refused && e != nil && errors.Is(err, metastore.ErrExists) {
 				return Document{}, false, fmt.Errorf("document %s exists already: choose another id: %w", docID, fault.ErrConflict)
 			}
+			if !refused {
+				err = unconfirmed(err)
+			}
 			return Document{}, !refused, err
 		}
 		// Written despite the error: the document is listed, so the
 		// upload goes on as if the write had answered.
 	}
 	// The document is taken back, if at all, only by deleting its
-	// record: once that succeeded the upload is known not to stand.
+	// record: once that succeeded the upload is known not to stand. A
+	// record that cannot be deleted leaves the document listed (without
+	// its hold, or in a case fenced meanwhile) though the uploader is told
+	// the upload failed, and its doc.upload entry uncorrected (it did
+	// happen): a WARN says so, as AddVersion's take-back does, so that an
+	// operator can hold or remove it.
 	takeBack := func(cause error) {
-		bg := context.WithoutCancel(ctx)
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), postVisibleTimeout)
+		defer cancel()
 		if derr := s.meta.Delete(bg, docKey(caseID, d.ID)); derr == nil {
 			s.unstageVersion(bg, caseID, d.ID, 1)
 			s.uploadFailed(bg, ev, cause, nil)
+		} else {
+			s.log.WarnContext(bg, "vault: a new document could not be taken back after its upload failed; it stays listed",
+				"case", caseID, "doc", d.ID, "cause", fault.Class(cause), "err", derr)
 		}
 	}
 	if !held {
@@ -422,6 +434,18 @@ func (s *Service) checkDocCount(ctx context.Context, caseID string, places int) 
 	}
 	return nil
 }
+
+// ErrUnconfirmed marks an upload whose bytes were stored but whose record
+// write (the one that lists the new document or version) failed without
+// being refused, or could not be read back: the addition may still
+// appear. The store's error, which names internal keys, follows it in the
+// chain for the logs; the web layer answers in words of its own (look for
+// it before uploading it again), never with that error.
+var ErrUnconfirmed = errors.New("vault: the upload was not confirmed")
+
+// unconfirmed marks cause, the failed record write of an upload that may
+// still land, as ErrUnconfirmed.
+func unconfirmed(cause error) error { return fmt.Errorf("%w: %w", ErrUnconfirmed, cause) }
 
 // ErrDocumentLimit marks the refusal of a new document in a case that
 // already holds the most documents one case holds (a conflict); the web
@@ -694,8 +718,11 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		// version the record does not list loses its ciphertext and
 		// wrapped key, and only when the write was refused
 		// (versionNotShown).
-		r, landed, _ := s.versionNotShown(ctx, ev, err, caseID, docID, v)
+		r, landed, refused := s.versionNotShown(ctx, ev, err, caseID, docID, v)
 		if !landed {
+			if !refused {
+				err = unconfirmed(err)
+			}
 			return Document{}, err
 		}
 		// Written despite the error: the upload goes on (the hold and

@@ -1,0 +1,115 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// syncBuffer is a log destination safe for the vault's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// takeBackStore is a real store that, as a new document's record is
+// first written under prefix, runs beforeRecord (once) and from then on
+// refuses storage holds and the deletion of that record.
+type takeBackStore struct {
+	objstore.Store
+	prefix       string
+	beforeRecord func(key string)
+	once         sync.Once
+	docKey       atomic.Value // string: the record's key
+	failing      atomic.Bool
+}
+
+var errDeleteRefused = errors.New("test: the store refused the delete")
+
+func (s *takeBackStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	if s.prefix != "" && strings.HasPrefix(key, s.prefix) {
+		s.once.Do(func() {
+			s.docKey.Store(key)
+			s.beforeRecord(key)
+			s.failing.Store(true)
+		})
+	}
+	return s.Store.Put(ctx, key, r, size, opts)
+}
+
+func (s *takeBackStore) SetLegalHold(ctx context.Context, key, versionID string, on bool) error {
+	if s.failing.Load() && on {
+		return errHoldRefused
+	}
+	return s.Store.SetLegalHold(ctx, key, versionID, on)
+}
+
+func (s *takeBackStore) Delete(ctx context.Context, key, versionID string) error {
+	if k, _ := s.docKey.Load().(string); s.failing.Load() && key == k {
+		return errDeleteRefused
+	}
+	return s.Store.Delete(ctx, key, versionID)
+}
+
+// TestNewDocumentNotTakenBackIsWarned: a case hold is placed while a new
+// document uploads (after the upload looked for one, before its record is
+// written), the storage hold then fails, so the upload takes the document
+// back; and the store refuses deleting its record. The upload fails, and
+// the document, left listed without its hold, is said in a WARN naming it
+// (before: nothing said so, unlike AddVersion's take-back).
+func TestNewDocumentNotTakenBackIsWarned(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		ts := &takeBackStore{Store: store}
+		e := newEnv(t, ts)
+		var logs syncBuffer
+		e.vault.log = slog.New(slog.NewTextHandler(&logs, nil))
+		k := e.newCast(t)
+		ctx := t.Context()
+		ts.beforeRecord = func(string) {
+			if err := e.vault.SetCaseHold(ctx, "retention", k.caseID, true); err != nil {
+				t.Error(err)
+			}
+		}
+		ts.prefix = docPrefix(k.caseID)
+		_, err := e.vault.Upload(ctx, k.who["mediator"], k.caseID, NewDocument{Name: "late.pdf", Audience: k.audience(t, "joint"), Class: ClassEvidence},
+			strings.NewReader("held meanwhile"))
+		if !errors.Is(err, errHoldRefused) {
+			t.Fatalf("upload whose hold failed: %v", err)
+		}
+		key, _ := ts.docKey.Load().(string)
+		docID := strings.TrimPrefix(key, docPrefix(k.caseID))
+		if docID == "" {
+			t.Fatal("the upload wrote no document record")
+		}
+		out := logs.String()
+		var warned bool
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, "level=WARN") && strings.Contains(line, docID) && strings.Contains(line, "taken back") {
+				warned = true
+			}
+		}
+		if !warned {
+			t.Errorf("no WARN names document %s left listed after its take-back failed; log:\n%s", docID, out)
+		}
+	})
+}
