@@ -244,7 +244,7 @@ func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID
 		return Hold{}, err
 	}
 	if h.Doc != "" {
-		err = s.clearUncovered(ctx, h, func(ctx context.Context) error {
+		err = s.clearUncovered(ctx, actor.ID, h, causeRelease, func(ctx context.Context) error {
 			_, err := s.vault.SetHold(ctx, actor, c.ID, h.Doc, false)
 			return err
 		}, func(ctx context.Context) error {
@@ -252,7 +252,7 @@ func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID
 			return err
 		})
 	} else {
-		err = s.clearUncovered(ctx, h, func(ctx context.Context) error {
+		err = s.clearUncovered(ctx, actor.ID, h, causeRelease, func(ctx context.Context) error {
 			return s.caseStorageHold(ctx, actor.ID, c.ID, false)
 		}, func(ctx context.Context) error {
 			return s.caseStorageHold(ctx, actor.ID, c.ID, true)
@@ -264,49 +264,106 @@ func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID
 	return h, nil
 }
 
+// restoreRounds bounds clearUncovered's rounds of clearing and setting
+// again while other holds on the same records are placed and released.
+const restoreRounds = 4
+
+// Causes of a clearing that clearUncovered may undo, named by the
+// hold.restored entry's cause attr.
+const (
+	causeRelease       = "release"        // ReleaseHold of the hold named by the released attr
+	causeUndone        = "undone"         // a placement a disposal overtook, undone (unplace)
+	causeUnrecordedDoc = "unrecorded-doc" // HoldDocument releasing a document held with no hold record
+)
+
+// errHoldsUnsettled is what clearUncovered answers when other holds on
+// the same records kept being placed and released through all its
+// rounds: their storage holds are left set (the safe side).
+var errHoldsUnsettled = fmt.Errorf("other holds on the same records were placed and released while this one was released, and their storage holds are left set: to clear them, place a hold on the same records and release it: %w", fault.ErrConflict)
+
 // clearUncovered clears what hold h held in storage besides its own
 // record (clear) unless another active hold covers it too (a case hold
 // the case, a hold on the same document the document), and then looks at
 // the holds again: one placed between the first look and the clearing
 // may have set its storage holds just before they were cleared, so for
-// one that appeared, set sets them again. Whatever the interleaving, a
-// hold recorded before the second look has its storage holds set again
-// here, and one recorded after it sets its own after the clearing.
-func (s *Service) clearUncovered(ctx context.Context, h Hold, clear, set func(context.Context) error) error {
-	covered := func() (bool, error) {
+// one that appeared, set sets them again — audited first, by actorID, as
+// hold.restored naming the covering hold (restores) and why they had
+// been cleared (cause; released, h's id if it has one), so that the
+// doc.hold or case.hold entry "on" by the releasing person that follows
+// is read as what it is. Having set them, it looks once more: a covering
+// hold released between that look and the setting may have had its own
+// release clear them first, and they would stay set with no hold left,
+// the case never disposed of; so they are cleared again, and so on,
+// until a look agrees with what was last done, for at most restoreRounds
+// rounds, after which they are left set and errHoldsUnsettled says so.
+// Whatever the interleaving, a hold recorded before a look after a
+// clearing has its storage holds set again after it, one recorded after
+// it sets its own after it, and a hold released after a look following
+// a setting clears them after it (unless another covers them).
+// h may have no id (the unrecorded hold of a document, HoldDocument).
+func (s *Service) clearUncovered(ctx context.Context, actorID string, h Hold, cause string, clear, set func(context.Context) error) error {
+	covering := func() (string, error) {
 		all, err := s.caseHolds(ctx, h.Case)
 		if err != nil {
-			return false, err
+			return "", err
 		}
 		for _, o := range all {
 			if o.ID != h.ID && o.Active() && o.Doc == h.Doc {
-				return true, nil
+				return o.ID, nil
 			}
 		}
-		return false, nil
+		return "", nil
 	}
-	if still, err := covered(); err != nil || still {
+	if by, err := covering(); err != nil || by != "" {
 		return err
 	}
 	if s.releaseListed != nil {
 		s.releaseListed()
 	}
-	if err := clear(ctx); err != nil {
-		return err
+	for range restoreRounds {
+		if err := clear(ctx); err != nil {
+			return err
+		}
+		by, err := covering()
+		if err != nil {
+			return fmt.Errorf("looking again for a hold placed meanwhile: %w", err)
+		}
+		if by == "" {
+			return nil
+		}
+		ev := audit.Paired(audit.Event{Type: "hold.restored", Actor: actorID, Case: h.Case, Objects: []string{by},
+			Attrs: map[string]string{"scope": h.Scope(), "restores": by, "cause": cause}})
+		if h.Doc != "" {
+			ev.Objects = append(ev.Objects, h.Doc)
+		}
+		if h.ID != "" {
+			ev.Attrs["released"] = h.ID
+		}
+		if err := s.record(ctx, ev); err != nil {
+			s.logger.WarnContext(ctx, "retention: a hold placed while another was released lost its storage hold, and it could not be audited to set it again; release that hold and place it again",
+				"case", h.Case, "released", h.ID, "restores", by, "err", err)
+			return fmt.Errorf("a hold placed meanwhile covers the same records, and their storage hold, cleared, was not set again (release that hold and place it again): audit: %w", err)
+		}
+		if err := set(ctx); err != nil {
+			// Some of them may be set: the outcome is not confirmed.
+			if uerr := s.record(context.WithoutCancel(ctx), audit.Unknown(ev, "hold.restore.unknown", fault.Class(err))); uerr != nil {
+				s.logger.WarnContext(ctx, "retention: a restoration of storage holds failed after its audit entry; the entry following it was not appended",
+					"case", h.Case, "op", ev.Attrs[audit.OpAttr], "err", uerr)
+			}
+			s.logger.WarnContext(ctx, "retention: a hold placed while another was released lost its storage hold, and setting it again failed; release that hold and place it again",
+				"case", h.Case, "released", h.ID, "restores", by, "err", err)
+			return fmt.Errorf("a hold placed meanwhile covers the same records, and setting their storage hold again failed (release that hold and place it again): %w", err)
+		}
+		if by, err = covering(); err != nil {
+			return fmt.Errorf("looking again for a hold released meanwhile: %w", err)
+		}
+		if by != "" {
+			return nil
+		}
 	}
-	again, err := covered()
-	if err != nil {
-		return fmt.Errorf("looking again for a hold placed meanwhile: %w", err)
-	}
-	if !again {
-		return nil
-	}
-	if err := set(ctx); err != nil {
-		s.logger.WarnContext(ctx, "retention: a hold placed while another was released lost its storage hold, and setting it again failed; release that hold and place it again",
-			"case", h.Case, "released", h.ID, "err", err)
-		return fmt.Errorf("a hold placed meanwhile covers the same records, and setting their storage hold again failed (release that hold and place it again): %w", err)
-	}
-	return nil
+	s.logger.WarnContext(ctx, "retention: holds on the same records kept being placed and released while one was released; their storage holds are left set",
+		"case", h.Case, "doc", h.Doc, "released", h.ID)
+	return errHoldsUnsettled
 }
 
 // caseStorageHold sets (on) or clears the storage holds a case hold puts
@@ -418,7 +475,7 @@ func (s *Service) unplace(ctx context.Context, actor account.Account, ev audit.E
 		return s.holdStored(ctx, h)
 	})
 	if h.Doc == "" {
-		err = s.clearUncovered(ctx, h, func(ctx context.Context) error {
+		err = s.clearUncovered(ctx, actor.ID, h, causeUndone, func(ctx context.Context) error {
 			_, err := holdAllVersions(ctx, s.store, cases.RecordKey(h.Case), false)
 			return err
 		}, func(ctx context.Context) error {
@@ -431,7 +488,7 @@ func (s *Service) unplace(ctx context.Context, actor account.Account, ev audit.E
 		}
 		return err
 	}
-	err = s.clearUncovered(ctx, h, func(ctx context.Context) error {
+	err = s.clearUncovered(ctx, actor.ID, h, causeUndone, func(ctx context.Context) error {
 		_, err := s.vault.SetHold(ctx, actor, h.Case, h.Doc, false)
 		if errors.Is(err, fault.ErrNotFound) {
 			return nil // the document (or the case) is gone: nothing of it is held
