@@ -248,3 +248,65 @@ func TestReleaseRestoringAHoldReleasedMeanwhileLeavesNothingHeld(t *testing.T) {
 		}
 	})
 }
+
+// A hold released while it is still being placed — listed once recorded,
+// and released by another person before the placement set its storage
+// holds — was left with them set: the release cleared what was not yet
+// set, and the placement then set the case record's (or the document's)
+// storage holds, the vault's hold and its own released record's storage
+// hold, with no hold standing, so no plan could dispose of the case. Now
+// a placement, once it has set them, reads its hold again and, released
+// meanwhile, clears them as the release would have (clearUncovered).
+// Forced by the placeStep hook ("recorded"), for a case hold and a
+// document hold, on each store.
+func TestHoldReleasedWhilePlacedLeavesNothingHeld(t *testing.T) {
+	t.Parallel()
+	for _, scope := range []string{"case", "document"} {
+		t.Run(scope, func(t *testing.T) {
+			t.Parallel()
+			onEachStore(t, func(t *testing.T, store objstore.Store) {
+				ctx := t.Context()
+				e := newEnv(t, store)
+				tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
+				doc := tc.docs["exhibit"].ID
+				n := NewHold{Case: tc.id, Reason: "Subpoena 2026-51", Authority: "Court order 31"}
+				if scope == "document" {
+					n.Doc = doc
+				}
+				var releaseErr error
+				e.ret.placeStep = func(step string, h Hold) {
+					if step != "recorded" {
+						return
+					}
+					e.ret.placeStep = nil
+					_, releaseErr = e.ret.ReleaseHold(ctx, e.records2, tc.id, h.ID, "Entered in error")
+				}
+				h, err := e.ret.PlaceHold(ctx, e.records, n)
+				if err != nil || releaseErr != nil {
+					t.Fatalf("placing: %+v %v; releasing it meanwhile: %v", h, err, releaseErr)
+				}
+				if hs, err := e.ret.Holds(ctx, e.records, tc.id, false); err != nil || len(hs) != 0 {
+					t.Fatalf("active holds %+v %v: want none", hs, err)
+				}
+				if held, err := e.vault.CaseHeld(ctx, tc.id); err != nil || held {
+					t.Fatalf("the vault's case hold with no hold standing: %v %v", held, err)
+				}
+				if d, err := e.vault.Get(ctx, e.records, tc.id, doc); err != nil || d.Held {
+					t.Fatalf("the document with no hold standing: held %v (%v)", d.Held, err)
+				}
+				keys := []string{cases.RecordKey(tc.id), docObject(tc.id, doc, 1), versionObject(tc.id, doc, 1), holdKey(tc.id, h.ID)}
+				if scope == "case" {
+					keys = append(keys, vault.CaseHoldKey(tc.id))
+				}
+				for _, key := range keys {
+					if held := storageHeld(t, store, key); !all(held, false) {
+						t.Fatalf("%s with no hold standing: storage holds %v, want none", key, held)
+					}
+				}
+				if h.Active() {
+					t.Fatalf("the placement answered %+v: want the hold as released meanwhile", h)
+				}
+			})
+		})
+	}
+}

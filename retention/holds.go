@@ -82,7 +82,9 @@ func (s *Service) caseFor(ctx context.Context, actor account.Account, caseID str
 // (through the vault) and, for a case, the vault's case-hold record and
 // its message history. A placement a disposal overtook (the case record
 // or the hold's record gone before its storage hold) is undone and
-// answered ErrGone: nothing is held (unplace).
+// answered ErrGone: nothing is held (unplace). A hold released while it
+// was being placed (listed once recorded) has what the placement set
+// after that release cleared again, and is answered as released.
 func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHold) (Hold, error) {
 	c, err := s.caseFor(ctx, actor, n.Case)
 	if err != nil {
@@ -180,7 +182,22 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 			return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on the message history failed (release and place it again): %w", h.ID, err)
 		}
 	}
-	return h, nil
+	// Listed once recorded, the hold may have been released meanwhile:
+	// that release cleared what was not yet set, and it has been set
+	// since. Read again, a hold released so has its storage holds cleared
+	// now, as its release would have (clearHeld), unless another hold
+	// covers them; any later release clears them after this read.
+	var got Hold
+	if _, err := s.meta.Get(ctx, holdKey(c.ID, h.ID), &got); err != nil {
+		return Hold{}, fmt.Errorf("hold %s is placed, but reading it back to check it was not released meanwhile failed (list the holds; if it was released, place and release a hold on the same records): %w", h.ID, err)
+	}
+	if got.Active() {
+		return h, nil
+	}
+	if err := s.clearHeld(ctx, actor, got, causeReleasedWhilePlaced); err != nil {
+		return Hold{}, fmt.Errorf("hold %s was released while it was being placed, and clearing what the placement had set on storage failed (place and release a hold on the same records): %w", h.ID, err)
+	}
+	return got, nil
 }
 
 // ReleaseHold releases a hold. What it covered stays held in storage while
@@ -237,31 +254,34 @@ func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID
 		})
 		return Hold{}, err
 	}
-	// The hold's own record is released from storage hold; what else it
-	// held only once no other active hold covers it (clearUncovered: a
-	// hold placed meanwhile has its storage holds set again).
-	if _, err := holdAllVersions(ctx, s.store, holdKey(c.ID, h.ID), false); err != nil {
-		return Hold{}, err
-	}
-	if h.Doc != "" {
-		err = s.clearUncovered(ctx, actor.ID, h, causeRelease, func(ctx context.Context) error {
-			_, err := s.vault.SetHold(ctx, actor, c.ID, h.Doc, false)
-			return err
-		}, func(ctx context.Context) error {
-			_, err := s.vault.SetHold(ctx, actor, c.ID, h.Doc, true)
-			return err
-		})
-	} else {
-		err = s.clearUncovered(ctx, actor.ID, h, causeRelease, func(ctx context.Context) error {
-			return s.caseStorageHold(ctx, actor.ID, c.ID, false)
-		}, func(ctx context.Context) error {
-			return s.caseStorageHold(ctx, actor.ID, c.ID, true)
-		})
-	}
-	if err != nil {
+	if err := s.clearHeld(ctx, actor, h, causeRelease); err != nil {
 		return Hold{}, err
 	}
 	return h, nil
+}
+
+// clearHeld clears the storage holds of released hold h: its own
+// record's, and what else it held only once no other active hold covers
+// it (clearUncovered: a hold placed meanwhile has its storage holds set
+// again). cause is why, for clearUncovered's hold.restored.
+func (s *Service) clearHeld(ctx context.Context, actor account.Account, h Hold, cause string) error {
+	if _, err := holdAllVersions(ctx, s.store, holdKey(h.Case, h.ID), false); err != nil {
+		return err
+	}
+	if h.Doc != "" {
+		return s.clearUncovered(ctx, actor.ID, h, cause, func(ctx context.Context) error {
+			_, err := s.vault.SetHold(ctx, actor, h.Case, h.Doc, false)
+			return err
+		}, func(ctx context.Context) error {
+			_, err := s.vault.SetHold(ctx, actor, h.Case, h.Doc, true)
+			return err
+		})
+	}
+	return s.clearUncovered(ctx, actor.ID, h, cause, func(ctx context.Context) error {
+		return s.caseStorageHold(ctx, actor.ID, h.Case, false)
+	}, func(ctx context.Context) error {
+		return s.caseStorageHold(ctx, actor.ID, h.Case, true)
+	})
 }
 
 // restoreRounds bounds clearUncovered's rounds of clearing and setting
@@ -274,6 +294,9 @@ const (
 	causeRelease       = "release"        // ReleaseHold of the hold named by the released attr
 	causeUndone        = "undone"         // a placement a disposal overtook, undone (unplace)
 	causeUnrecordedDoc = "unrecorded-doc" // HoldDocument releasing a document held with no hold record
+	// A placement finding its hold released while it was being placed,
+	// clearing what it had set (PlaceHold).
+	causeReleasedWhilePlaced = "released-while-placed"
 )
 
 // errHoldsUnsettled is what clearUncovered answers when other holds on
