@@ -34,8 +34,9 @@
 //     (holdRecords) — so the bucket itself refuses to delete it, and a
 //     disposal already past its hold check pauses there. A release clears
 //     the storage holds only when no other hold covers the same records,
-//     and looks again afterwards, setting them again for a hold placed
-//     meanwhile (clearUncovered).
+//     and looks again afterwards, setting them again (audited as
+//     hold.restored) for a hold placed meanwhile, and clearing them again
+//     if that hold was released in between (clearUncovered).
 //   - Disposition (plan.go, apply.go). A plan, drawn up as of a date, lists
 //     every record due with its class, trigger date and size, and every
 //     record that would be due but is held, with the hold. A second person

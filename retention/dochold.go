@@ -11,7 +11,8 @@ import (
 // the same hold model as PlaceHold and ReleaseHold: placing needs a reason
 // and an authority, releasing a reason, and releases every active hold on
 // the document (a hold on the whole case stays). A document held without
-// a hold record (placed before holds had reasons) is released too.
+// a hold record (placed before holds had reasons) is released too, unless
+// a hold on it is placed meanwhile (clearUncovered).
 func (s *Service) HoldDocument(ctx context.Context, actor account.Account, caseID, docID string, on bool, reason, authority string) (vault.Document, error) {
 	if on {
 		if _, err := s.PlaceHold(ctx, actor, NewHold{Case: caseID, Doc: docID, Reason: reason, Authority: authority}); err != nil {
@@ -44,7 +45,23 @@ func (s *Service) HoldDocument(ctx context.Context, actor account.Account, caseI
 		return vault.Document{}, err
 	}
 	if d.Held && released == 0 {
-		return s.vault.SetHold(ctx, actor, c.ID, docID, false)
+		// Released as a hold would be (clearUncovered): a hold on the
+		// document placed meanwhile — its vault hold set before it is
+		// recorded, so this document read held because of it, perhaps,
+		// and its own check that the vault still holds the document made
+		// before this release — keeps the document held, set again if
+		// this release cleared it first.
+		err := s.clearUncovered(ctx, actor.ID, Hold{Case: c.ID, Doc: docID}, causeUnrecordedDoc, func(ctx context.Context) error {
+			_, err := s.vault.SetHold(ctx, actor, c.ID, docID, false)
+			return err
+		}, func(ctx context.Context) error {
+			_, err := s.vault.SetHold(ctx, actor, c.ID, docID, true)
+			return err
+		})
+		if err != nil {
+			return vault.Document{}, err
+		}
+		return s.vault.Get(ctx, actor, c.ID, docID)
 	}
 	return d, nil
 }

@@ -51,3 +51,36 @@ func TestExcerptCarriesShareRequests(t *testing.T) {
 		t.Error("doc.share of a carried document left out")
 	}
 }
+
+// TestExcerptCarriesHoldRestorations: a transfer's excerpt carries the
+// hold.restored entries (and their hold.restore.unknown follow-ups) that
+// say why a doc.hold or case.hold "on" by a person releasing a hold
+// follows: a case hold's always, a document hold's only with its
+// document carried, never naming a withheld one.
+func TestExcerptCarriesHoldRestorations(t *testing.T) {
+	caseID, carried, withheld, covering := ids.New("c"), ids.New("d"), ids.New("d"), ids.New("h")
+	docs, versions := map[string]bool{carried: true}, map[string]bool{carried + "@1": true}
+	for _, typ := range []string{"hold.restored", "hold.restore.unknown"} {
+		attrs := func(scope string) map[string]string {
+			return map[string]string{"scope": scope, "restores": covering, "cause": "release", "released": ids.New("h")}
+		}
+		if !excerptable(audit.Event{Type: typ, Case: caseID, Objects: []string{covering}, Attrs: attrs("case")}, caseID, docs, versions) {
+			t.Errorf("%s of a case hold left out", typ)
+		}
+		if !excerptable(audit.Event{Type: typ, Case: caseID, Objects: []string{covering, carried}, Attrs: attrs("document")}, caseID, docs, versions) {
+			t.Errorf("%s of a carried document's hold left out", typ)
+		}
+		for what, objects := range map[string][]string{
+			"a withheld document": {covering, withheld},
+			"no document":         {covering},
+			"a third object":      {covering, carried, withheld},
+		} {
+			if excerptable(audit.Event{Type: typ, Case: caseID, Objects: objects, Attrs: attrs("document")}, caseID, docs, versions) {
+				t.Errorf("%s of a document hold naming %s carried", typ, what)
+			}
+		}
+		if excerptable(audit.Event{Type: typ, Case: ids.New("c"), Objects: []string{covering}, Attrs: attrs("case")}, caseID, docs, versions) {
+			t.Errorf("%s of another case carried", typ)
+		}
+	}
+}

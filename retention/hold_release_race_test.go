@@ -2,6 +2,7 @@ package retention
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/parley-mediation/parley/cases"
@@ -44,7 +45,10 @@ func heldUnder(t *testing.T, store objstore.Store, prefix string) []string {
 // record (and its messages) deletable in the bucket (third review, LOW).
 // Now the release looks again once it has cleared them, and sets them
 // again for a hold that appeared. The placement is forced in between by
-// the releaseListed hook. On real MinIO (real legal holds).
+// the releaseListed hook. On real MinIO (real legal holds). The setting
+// again is audited as hold.restored, naming the hold it restores and
+// the released one (review L2: before, only case.hold on=true by the
+// person releasing, nothing linking it to the hold restored).
 func TestCaseHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -99,6 +103,14 @@ func TestCaseHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 	if batches == 0 || heldBatches != batches {
 		t.Fatalf("%d of the %d stored message batches held, want all", heldBatches, batches)
 	}
+	restored, next := e.restoredEntries(t, tc.id)
+	if len(restored) != 1 || restored[0].Actor != e.records.ID || restored[0].Attrs["restores"] != second.ID ||
+		restored[0].Attrs["released"] != first.ID || restored[0].Attrs["cause"] != causeRelease || restored[0].Attrs["scope"] != "case" {
+		t.Fatalf("hold.restored entries %+v: want one, by the person releasing, restoring %s released %s", restored, second.ID, first.ID)
+	}
+	if want := "case.hold on=true by " + e.records.ID; next[0] != want {
+		t.Fatalf("after hold.restored: %q, want %q", next[0], want)
+	}
 }
 
 // As for a case hold, so for a document hold: releasing one listed the
@@ -106,8 +118,9 @@ func TestCaseHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 // the vault; a hold on the same document placed in between was left
 // recorded and active with the document released (its record not saying
 // held, no storage hold on its versions). Now the release looks again
-// and holds the document again. Forced by the releaseListed hook, on
-// real MinIO.
+// and holds the document again (audited as hold.restored naming the
+// hold restored and the one released: review L2). Forced by the
+// releaseListed hook, on real MinIO.
 func TestDocumentHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -144,6 +157,15 @@ func TestDocumentHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 		if held := storageHeld(t, store, key); !all(held, true) {
 			t.Fatalf("%s with a document hold standing: storage holds %v, want every version held", key, held)
 		}
+	}
+	restored, next := e.restoredEntries(t, tc.id)
+	if len(restored) != 1 || restored[0].Actor != e.records.ID || restored[0].Attrs["restores"] != second.ID ||
+		restored[0].Attrs["released"] != first.ID || restored[0].Attrs["cause"] != causeRelease ||
+		restored[0].Attrs["scope"] != "document" || !slices.Equal(restored[0].Objects, []string{second.ID, doc}) {
+		t.Fatalf("hold.restored entries %+v: want one, by the person releasing, restoring %s on %s released %s", restored, second.ID, doc, first.ID)
+	}
+	if want := "doc.hold on=true by " + e.records.ID; next[0] != want {
+		t.Fatalf("after hold.restored: %q, want %q", next[0], want)
 	}
 }
 

@@ -82,7 +82,9 @@ func (s *Service) caseFor(ctx context.Context, actor account.Account, caseID str
 // (through the vault) and, for a case, the vault's case-hold record and
 // its message history. A placement a disposal overtook (the case record
 // or the hold's record gone before its storage hold) is undone and
-// answered ErrGone: nothing is held (unplace).
+// answered ErrGone: nothing is held (unplace). A hold released while it
+// was being placed (listed once recorded) has what the placement set
+// after that release cleared again, and is answered as released.
 func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHold) (Hold, error) {
 	c, err := s.caseFor(ctx, actor, n.Case)
 	if err != nil {
@@ -180,7 +182,22 @@ func (s *Service) PlaceHold(ctx context.Context, actor account.Account, n NewHol
 			return Hold{}, fmt.Errorf("hold %s is recorded, but setting it on the message history failed (release and place it again): %w", h.ID, err)
 		}
 	}
-	return h, nil
+	// Listed once recorded, the hold may have been released meanwhile:
+	// that release cleared what was not yet set, and it has been set
+	// since. Read again, a hold released so has its storage holds cleared
+	// now, as its release would have (clearHeld), unless another hold
+	// covers them; any later release clears them after this read.
+	var got Hold
+	if _, err := s.meta.Get(ctx, holdKey(c.ID, h.ID), &got); err != nil {
+		return Hold{}, fmt.Errorf("hold %s is placed, but reading it back to check it was not released meanwhile failed (list the holds; if it was released, place and release a hold on the same records): %w", h.ID, err)
+	}
+	if got.Active() {
+		return h, nil
+	}
+	if err := s.clearHeld(ctx, actor, got, causeReleasedWhilePlaced); err != nil {
+		return Hold{}, fmt.Errorf("hold %s was released while it was being placed, and clearing what the placement had set on storage failed (place and release a hold on the same records): %w", h.ID, err)
+	}
+	return got, nil
 }
 
 // ReleaseHold releases a hold. What it covered stays held in storage while
@@ -237,76 +254,139 @@ func (s *Service) ReleaseHold(ctx context.Context, actor account.Account, caseID
 		})
 		return Hold{}, err
 	}
-	// The hold's own record is released from storage hold; what else it
-	// held only once no other active hold covers it (clearUncovered: a
-	// hold placed meanwhile has its storage holds set again).
-	if _, err := holdAllVersions(ctx, s.store, holdKey(c.ID, h.ID), false); err != nil {
-		return Hold{}, err
-	}
-	if h.Doc != "" {
-		err = s.clearUncovered(ctx, h, func(ctx context.Context) error {
-			_, err := s.vault.SetHold(ctx, actor, c.ID, h.Doc, false)
-			return err
-		}, func(ctx context.Context) error {
-			_, err := s.vault.SetHold(ctx, actor, c.ID, h.Doc, true)
-			return err
-		})
-	} else {
-		err = s.clearUncovered(ctx, h, func(ctx context.Context) error {
-			return s.caseStorageHold(ctx, actor.ID, c.ID, false)
-		}, func(ctx context.Context) error {
-			return s.caseStorageHold(ctx, actor.ID, c.ID, true)
-		})
-	}
-	if err != nil {
+	if err := s.clearHeld(ctx, actor, h, causeRelease); err != nil {
 		return Hold{}, err
 	}
 	return h, nil
 }
+
+// clearHeld clears the storage holds of released hold h: its own
+// record's, and what else it held only once no other active hold covers
+// it (clearUncovered: a hold placed meanwhile has its storage holds set
+// again). cause is why, for clearUncovered's hold.restored.
+func (s *Service) clearHeld(ctx context.Context, actor account.Account, h Hold, cause string) error {
+	if _, err := holdAllVersions(ctx, s.store, holdKey(h.Case, h.ID), false); err != nil {
+		return err
+	}
+	if h.Doc != "" {
+		return s.clearUncovered(ctx, actor.ID, h, cause, func(ctx context.Context) error {
+			_, err := s.vault.SetHold(ctx, actor, h.Case, h.Doc, false)
+			return err
+		}, func(ctx context.Context) error {
+			_, err := s.vault.SetHold(ctx, actor, h.Case, h.Doc, true)
+			return err
+		})
+	}
+	return s.clearUncovered(ctx, actor.ID, h, cause, func(ctx context.Context) error {
+		return s.caseStorageHold(ctx, actor.ID, h.Case, false)
+	}, func(ctx context.Context) error {
+		return s.caseStorageHold(ctx, actor.ID, h.Case, true)
+	})
+}
+
+// restoreRounds bounds clearUncovered's rounds of clearing and setting
+// again while other holds on the same records are placed and released.
+const restoreRounds = 4
+
+// Causes of a clearing that clearUncovered may undo, named by the
+// hold.restored entry's cause attr.
+const (
+	causeRelease       = "release"        // ReleaseHold of the hold named by the released attr
+	causeUndone        = "undone"         // a placement a disposal overtook, undone (unplace)
+	causeUnrecordedDoc = "unrecorded-doc" // HoldDocument releasing a document held with no hold record
+	// A placement finding its hold released while it was being placed,
+	// clearing what it had set (PlaceHold).
+	causeReleasedWhilePlaced = "released-while-placed"
+)
+
+// errHoldsUnsettled is what clearUncovered answers when other holds on
+// the same records kept being placed and released through all its
+// rounds: their storage holds are left set (the safe side).
+var errHoldsUnsettled = fmt.Errorf("other holds on the same records were placed and released while this one was released, and their storage holds are left set: to clear them, place a hold on the same records and release it: %w", fault.ErrConflict)
 
 // clearUncovered clears what hold h held in storage besides its own
 // record (clear) unless another active hold covers it too (a case hold
 // the case, a hold on the same document the document), and then looks at
 // the holds again: one placed between the first look and the clearing
 // may have set its storage holds just before they were cleared, so for
-// one that appeared, set sets them again. Whatever the interleaving, a
-// hold recorded before the second look has its storage holds set again
-// here, and one recorded after it sets its own after the clearing.
-func (s *Service) clearUncovered(ctx context.Context, h Hold, clear, set func(context.Context) error) error {
-	covered := func() (bool, error) {
+// one that appeared, set sets them again — audited first, by actorID, as
+// hold.restored naming the covering hold (restores) and why they had
+// been cleared (cause; released, h's id if it has one), so that the
+// doc.hold or case.hold entry "on" by the releasing person that follows
+// is read as what it is. Having set them, it looks once more: a covering
+// hold released between that look and the setting may have had its own
+// release clear them first, and they would stay set with no hold left,
+// the case never disposed of; so they are cleared again, and so on,
+// until a look agrees with what was last done, for at most restoreRounds
+// rounds, after which they are left set and errHoldsUnsettled says so.
+// Whatever the interleaving, a hold recorded before a look after a
+// clearing has its storage holds set again after it, one recorded after
+// it sets its own after it, and a hold released after a look following
+// a setting clears them after it (unless another covers them).
+// h may have no id (the unrecorded hold of a document, HoldDocument).
+func (s *Service) clearUncovered(ctx context.Context, actorID string, h Hold, cause string, clear, set func(context.Context) error) error {
+	covering := func() (string, error) {
 		all, err := s.caseHolds(ctx, h.Case)
 		if err != nil {
-			return false, err
+			return "", err
 		}
 		for _, o := range all {
 			if o.ID != h.ID && o.Active() && o.Doc == h.Doc {
-				return true, nil
+				return o.ID, nil
 			}
 		}
-		return false, nil
+		return "", nil
 	}
-	if still, err := covered(); err != nil || still {
+	if by, err := covering(); err != nil || by != "" {
 		return err
 	}
 	if s.releaseListed != nil {
 		s.releaseListed()
 	}
-	if err := clear(ctx); err != nil {
-		return err
+	for range restoreRounds {
+		if err := clear(ctx); err != nil {
+			return err
+		}
+		by, err := covering()
+		if err != nil {
+			return fmt.Errorf("looking again for a hold placed meanwhile: %w", err)
+		}
+		if by == "" {
+			return nil
+		}
+		ev := audit.Paired(audit.Event{Type: "hold.restored", Actor: actorID, Case: h.Case, Objects: []string{by},
+			Attrs: map[string]string{"scope": h.Scope(), "restores": by, "cause": cause}})
+		if h.Doc != "" {
+			ev.Objects = append(ev.Objects, h.Doc)
+		}
+		if h.ID != "" {
+			ev.Attrs["released"] = h.ID
+		}
+		if err := s.record(ctx, ev); err != nil {
+			s.logger.WarnContext(ctx, "retention: a hold placed while another was released lost its storage hold, and it could not be audited to set it again; release that hold and place it again",
+				"case", h.Case, "released", h.ID, "restores", by, "err", err)
+			return fmt.Errorf("a hold placed meanwhile covers the same records, and their storage hold, cleared, was not set again (release that hold and place it again): audit: %w", err)
+		}
+		if err := set(ctx); err != nil {
+			// Some of them may be set: the outcome is not confirmed.
+			if uerr := s.record(context.WithoutCancel(ctx), audit.Unknown(ev, "hold.restore.unknown", fault.Class(err))); uerr != nil {
+				s.logger.WarnContext(ctx, "retention: a restoration of storage holds failed after its audit entry; the entry following it was not appended",
+					"case", h.Case, "op", ev.Attrs[audit.OpAttr], "err", uerr)
+			}
+			s.logger.WarnContext(ctx, "retention: a hold placed while another was released lost its storage hold, and setting it again failed; release that hold and place it again",
+				"case", h.Case, "released", h.ID, "restores", by, "err", err)
+			return fmt.Errorf("a hold placed meanwhile covers the same records, and setting their storage hold again failed (release that hold and place it again): %w", err)
+		}
+		if by, err = covering(); err != nil {
+			return fmt.Errorf("looking again for a hold released meanwhile: %w", err)
+		}
+		if by != "" {
+			return nil
+		}
 	}
-	again, err := covered()
-	if err != nil {
-		return fmt.Errorf("looking again for a hold placed meanwhile: %w", err)
-	}
-	if !again {
-		return nil
-	}
-	if err := set(ctx); err != nil {
-		s.logger.WarnContext(ctx, "retention: a hold placed while another was released lost its storage hold, and setting it again failed; release that hold and place it again",
-			"case", h.Case, "released", h.ID, "err", err)
-		return fmt.Errorf("a hold placed meanwhile covers the same records, and setting their storage hold again failed (release that hold and place it again): %w", err)
-	}
-	return nil
+	s.logger.WarnContext(ctx, "retention: holds on the same records kept being placed and released while one was released; their storage holds are left set",
+		"case", h.Case, "doc", h.Doc, "released", h.ID)
+	return errHoldsUnsettled
 }
 
 // caseStorageHold sets (on) or clears the storage holds a case hold puts
@@ -418,7 +498,7 @@ func (s *Service) unplace(ctx context.Context, actor account.Account, ev audit.E
 		return s.holdStored(ctx, h)
 	})
 	if h.Doc == "" {
-		err = s.clearUncovered(ctx, h, func(ctx context.Context) error {
+		err = s.clearUncovered(ctx, actor.ID, h, causeUndone, func(ctx context.Context) error {
 			_, err := holdAllVersions(ctx, s.store, cases.RecordKey(h.Case), false)
 			return err
 		}, func(ctx context.Context) error {
@@ -431,7 +511,7 @@ func (s *Service) unplace(ctx context.Context, actor account.Account, ev audit.E
 		}
 		return err
 	}
-	err = s.clearUncovered(ctx, h, func(ctx context.Context) error {
+	err = s.clearUncovered(ctx, actor.ID, h, causeUndone, func(ctx context.Context) error {
 		_, err := s.vault.SetHold(ctx, actor, h.Case, h.Doc, false)
 		if errors.Is(err, fault.ErrNotFound) {
 			return nil // the document (or the case) is gone: nothing of it is held

@@ -89,7 +89,11 @@ var excerptTypes = map[string]bool{
 	"case.reentry.created": true, "case.reentry.redeemed": true, "case.hold": true, "case.imported": true,
 	"hold.placed": true, "hold.released": true, "retention.action": true, "retention.kept": true,
 	"retention.transfer": true,
-	"doc.upload":         true, "doc.download": true, "doc.share": true, "doc.hold": true,
+	// A hold's storage holds set again by a release that had cleared them
+	// (clearUncovered): why a doc.hold or case.hold "on" by the releasing
+	// person follows.
+	"hold.restored": true, "hold.restore.unknown": true,
+	"doc.upload": true, "doc.download": true, "doc.share": true, "doc.hold": true,
 	// A side's consent to a share of its own material (and the
 	// mediator's request for it): why a carried document left a caucus.
 	"doc.share.requested": true, "doc.share.approved": true, "doc.share.declined": true,
@@ -143,6 +147,10 @@ func excerptable(ev audit.Event, caseID string, docs, versions map[string]bool) 
 			}
 		}
 		return len(objects) > 0
+	}
+	if strings.HasPrefix(ev.Type, "hold.restore") && ev.Attrs["scope"] == "document" {
+		// The covering hold, then the document: carried with the document.
+		return len(ev.Objects) == 2 && docs[ev.Objects[1]]
 	}
 	if rec := ev.Attrs["record"]; strings.Contains(rec, "@") { // a document's review or keep
 		doc, _, _ := strings.Cut(strings.TrimPrefix(rec, caseID+"/"), "@")
