@@ -67,7 +67,8 @@ type FenceSeen struct {
 // changed since seen (what the previous call returned). A store failure
 // returns seen unchanged with the error. It is how a node learns of a
 // fence whose announcement (OnDisposal) its open connections missed
-// (package web checks each case they are to every few seconds).
+// (package web checks a case they are to when its fence marker appears,
+// changes or goes: fencemarks.go).
 func (s *Service) CheckFence(ctx context.Context, id string, seen FenceSeen) (FenceSeen, error) {
 	if !ids.Valid("c", id) {
 		return FenceSeen{Fenced: true}, nil
@@ -109,7 +110,9 @@ func (c *Case) fencedBy(plan string) bool {
 }
 
 // BeginDisposal fences case id for retention plan plan against any
-// further change (Disposing and DisposingPlan, in one conditional write;
+// further change (its fence marker written first, fencemarks.go, and a
+// fence whose marker cannot be written not set; then Disposing and
+// DisposingPlan, in one conditional write;
 // a case fenced by this plan already is left as it is, one fenced by
 // another plan refused with ErrDisposalUnderWay), then appends every
 // audit event pending in it, oldest first, and removes those that
@@ -121,6 +124,16 @@ func (c *Case) fencedBy(plan string) bool {
 func (s *Service) BeginDisposal(ctx context.Context, id, plan string) (*Case, error) {
 	if !ids.Valid("c", id) {
 		return nil, fmt.Errorf("case: %w", fault.ErrNotFound)
+	}
+	// The fence marker first (fencemarks.go): a fence is never without
+	// one, so a node's watch sees it; a case that is not there gets none.
+	if _, err := s.meta.Stat(ctx, caseKey(id)); errors.Is(err, metastore.ErrNotFound) {
+		return nil, fmt.Errorf("case %s: %w", id, fault.ErrNotFound)
+	} else if err != nil {
+		return nil, err
+	}
+	if err := s.writeFenceMark(ctx, id); err != nil {
+		return nil, fmt.Errorf("case %s: fence marker: %w", id, err)
 	}
 	now := s.now().UTC()
 	fenced, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
@@ -144,9 +157,16 @@ func (s *Service) BeginDisposal(ctx context.Context, id, plan string) (*Case, er
 			return nil, err
 		}
 	case errors.Is(err, metastore.ErrNotFound):
+		// Gone since the Stat: its marker goes too.
+		if derr := s.DestroyFenceMark(ctx, id); derr != nil {
+			s.logger().WarnContext(ctx, "disposal fence marker of a case gone not deleted", "case", id, "error", derr)
+		}
 		return nil, fmt.Errorf("case %s: %w", id, fault.ErrNotFound)
 	default:
 		return nil, err
+	}
+	if err := s.keepFenceMark(ctx, id); err != nil {
+		return nil, fmt.Errorf("case %s: fence marker: %w", id, err)
 	}
 	// Every node's open connections are told (a rerun tells them again:
 	// an announcement is at most once, and a crash may have come between
@@ -167,7 +187,8 @@ func (s *Service) BeginDisposal(ctx context.Context, id, plan string) (*Case, er
 // again; records staff see the state (retention audits it, and the
 // plan's outcome says held); the next plan (or the next run of this one)
 // that reaches the case record fences it again (BeginDisposal), looks
-// again for what keeps it, and resumes. It reports whether it
+// again for what keeps it, and resumes. The fence marker is deleted
+// after (fencemarks.go). It reports whether it
 // paused a case plan had fenced; a case not fenced, fenced by another
 // plan, or gone, is left as it is.
 func (s *Service) PauseDisposal(ctx context.Context, id, plan string) (bool, error) {
@@ -184,6 +205,7 @@ func (s *Service) PauseDisposal(ctx context.Context, id, plan string) (bool, err
 	})
 	switch {
 	case err == nil:
+		s.dropFenceMark(ctx, id) // after the lift (fencemarks.go)
 		return true, nil
 	case errors.Is(err, errFenceUnchanged) || errors.Is(err, metastore.ErrNotFound):
 		return false, nil
@@ -192,7 +214,8 @@ func (s *Service) PauseDisposal(ctx context.Context, id, plan string) (bool, err
 }
 
 // EndDisposal lifts plan's fence of case id, for a disposal retention
-// gave up (the case is kept after all); a pause (DisposalPaused) stays. A
+// gave up (the case is kept after all), and then its fence marker
+// (fencemarks.go); a pause (DisposalPaused) stays. A
 // case not fenced, fenced by another plan (whose disposal goes on), or
 // gone, is left as it is.
 func (s *Service) EndDisposal(ctx context.Context, id, plan string) error {
@@ -206,7 +229,11 @@ func (s *Service) EndDisposal(ctx context.Context, id, plan string) error {
 		c.Disposing, c.DisposingPlan = nil, ""
 		return nil
 	})
-	if err == nil || errors.Is(err, errFenceUnchanged) || errors.Is(err, metastore.ErrNotFound) {
+	if err == nil {
+		s.dropFenceMark(ctx, id) // after the lift (fencemarks.go)
+		return nil
+	}
+	if errors.Is(err, errFenceUnchanged) || errors.Is(err, metastore.ErrNotFound) {
 		return nil
 	}
 	return err

@@ -346,7 +346,8 @@ func (s *Service) MembershipChanged(ctx context.Context, caseID string, ch cases
 // (cases.RefuseAdditions). It is wired as cases.Service.OnDisposal. The
 // announcement is at most once; a connection that misses it drops its
 // cache when its node's own check of the case finds the fence
-// (cases.CheckFence, every 2 s: package web's fencewatch.go), a few
+// (its fence marker listed every 2 s, then cases.CheckFence: package
+// web's fencewatch.go), a few
 // seconds later, and retention destroys whatever a post acknowledged
 // meanwhile stored (retention's disposeCaseRecord ends the rooms' history
 // first).

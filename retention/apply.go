@@ -11,6 +11,7 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/workers"
 	"github.com/parley-mediation/parley/metastore"
@@ -72,7 +73,9 @@ type Progress struct {
 //     nothing else remains, with its participants' accounts, after its
 //     statistical stub is stored (caseclasses.go); statistical stubs due;
 //     the page's outcomes stored.
-//  2. the case keys of the plan's cases of which nothing remains.
+//  2. the residue swept, fence markers left without a fence by a crash
+//     deleted (cases.ClearStaleFences), and the case keys of the plan's
+//     cases of which nothing remains.
 //  3. the certificate of destruction, signed, stored once, and linked
 //     from the audit log.
 //
@@ -136,6 +139,11 @@ func (s *Service) Apply(ctx context.Context, actor account.Account, id string) (
 	}
 	if !p.CaseKeysDone {
 		if err := s.applyResidue(ctx, actor, p); err != nil { // sweep.go: once, before the case keys
+			return Progress{}, err
+		}
+		// Fence markers left without a fence by a crash (this plan's or
+		// another's): a hint for the nodes' watches only, deleted here.
+		if _, err := s.cases.ClearStaleFences(ctx, cases.StaleFenceAge); err != nil {
 			return Progress{}, err
 		}
 		if err := s.destroyCaseKeys(ctx, actor, p); err != nil {

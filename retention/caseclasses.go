@@ -468,9 +468,10 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	// (caucus), which a connection caches until the case's topic announces
 	// a change: the fence announces itself (caucus DisposalBegun), and a
 	// connection that missed it is told within a few seconds by its
-	// node's own check of the case (package web, cases.CheckFence, every
-	// 2 s). A post stored meanwhile is seen here (the case is kept) or
-	// deleted with the case (endRooms). A key-directory statement or
+	// node's own watch (package web: the fence markers listed every 2 s,
+	// cases/fencemarks.go, then cases.CheckFence). A post stored
+	// meanwhile is seen here (the case is kept) or deleted with the case
+	// (endRooms). A key-directory statement or
 	// admission checks the fence again once stored, as an upload does. A
 	// failed append leaves the case fenced and the plan applying; the
 	// apply is resumed later, as for any step.
@@ -820,6 +821,15 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 			}
 			return Outcome{}, err
 		}
+	}
+	// The case's fence marker (cases/fencemarks.go), every version, after
+	// the record: until then a node's watch still finds the case fenced.
+	// A crash before this leaves it to the rerun (or ClearStaleFences).
+	if err := s.step("case-record-deleted"); err != nil {
+		return Outcome{}, err
+	}
+	if err := s.cases.DestroyFenceMark(ctx, caseID); err != nil {
+		return Outcome{}, err
 	}
 	if err := s.step("case-record"); err != nil {
 		return Outcome{}, err

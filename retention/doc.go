@@ -61,7 +61,10 @@
 //     case takes no more changes, no upload, new version, post, key
 //     directory statement or admission — cases.RefuseAdditions, 410 — and
 //     the fence is announced, so open connections on every node stop
-//     taking posts at once) and the audit events pending in it
+//     taking posts at once; its fence marker, cases/fencemarks.go, is
+//     how a node whose connections missed that finds it, and goes with
+//     the case record, every version, after it) and the audit events
+//     pending in it
 //     appended; only then does retention look for documents, messages or
 //     keeps that keep the case (lifting the fence if one does: an upload
 //     or a key-directory record checks the fence again once visible and

@@ -141,7 +141,7 @@ func New(d Deps) *API {
 		a.log = slog.Default()
 	}
 	a.sockets, a.closeSockets = context.WithCancel(context.Background())
-	a.fences = newFenceWatch(a.sockets, fenceCheck, a.log, a.cases.CheckFence)
+	a.fences = newCaseFenceWatch(a.sockets, fenceCheck, a.log, a.cases)
 	return a
 }
 

@@ -31,10 +31,12 @@
 // ordering, durability, fan-out, presence — are package messaging's, which
 // knows no transport; whether a user may enter a room is asked of the
 // messaging.Authorizer that package caucus provides. fencewatch.go is one
-// goroutine per node, while any connection is open, that checks each case
-// its connections are to every 2 s for a disposal fence whose announcement
-// they missed (cases.CheckFence: one Stat per case), and makes that case's
-// connections re-check their rooms when it finds one.
+// goroutine per node, while any connection is open, that watches the
+// cases its connections are to for a disposal fence whose announcement
+// they missed (every 2 s one listing of the fence markers,
+// cases.FenceMarks, and cases.CheckFence only of a case whose marker
+// changed), and makes that case's connections re-check their rooms when it
+// finds one.
 //
 // What web must never do: decide access itself (services ask package
 // policy), log request bodies, query strings or tokens, or answer an error

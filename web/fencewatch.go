@@ -16,27 +16,34 @@ import (
 // is refused; but an announcement is at most once (Redis flushed, the
 // publish lost), and a connection that missed it would otherwise go on
 // taking posts until its fallback check, up to 66 s later — posts
-// acknowledged and then destroyed with the case. So each node also checks
-// every case its open connections are to, itself: one check per case per
-// node every fenceCheck (less often past fenceRate checks a second),
-// whatever the number of connections (a Stat of the
-// case record, and a read only when it changed: cases.CheckFence), and
-// when a check first finds a case fenced (or gone), or finds its fence
-// lifted, every connection to it re-checks its rooms, as on the
-// announcement. The checking goroutine runs
-// only while some connection is open.
+// acknowledged and then destroyed with the case. So each node also
+// watches the cases its open connections are to, itself, every
+// fenceCheck: a fenced case has a fence marker (cases/fencemarks.go,
+// written before the fence and deleted after it is lifted or the case
+// destroyed), and a pass lists the markers (cases.FenceMarks: one store
+// request while fewer than 1000 are stored, whatever the number of cases
+// or connections) and checks the record (cases.CheckFence: a Stat, and a
+// read only when it changed) of a watched case only when its marker
+// appeared, was written anew or went since the case's last check, or is
+// there while the last check found no fence (a fence about to be set, or
+// a marker left by a crash). When a check first finds a case fenced (or
+// gone), or finds its fence lifted, every connection to it re-checks its
+// rooms, as on the announcement. The record's fence is the authority, the
+// marker only says where to look. The checking goroutine runs only while
+// some connection is open.
 
-// fenceCheck is how often a node checks the cases its connections are to
-// for a fence they were not told of; fenceRate caps the checks a node
-// makes a second (each a request to the object store), so a node with
-// more than fenceCheck×fenceRate cases open checks each less often: with
-// 100 cases open, every 10 s.
+// fenceCheck is how often a node lists the fence markers; fenceRate caps
+// the record checks a node makes a second (each a request to the object
+// store), so a pass that checks more than fenceCheck×fenceRate cases (a
+// disposal fencing that many cases open on the node at once) delays the
+// next pass: after 100 checks, 10 s.
 const (
 	fenceCheck = 2 * time.Second
 	fenceRate  = 10
 )
 
-// fenceInterval is the wait before the next pass after one of n cases.
+// fenceInterval is the wait before the next pass after one that made n
+// record checks.
 func fenceInterval(every time.Duration, n int) time.Duration {
 	return max(every, time.Duration(n)*time.Second/fenceRate)
 }
@@ -53,6 +60,10 @@ type fenceWatch struct {
 	ctx   context.Context // ends with the node's sockets (API.CloseSockets)
 	every time.Duration
 	check func(ctx context.Context, caseID string, seen cases.FenceSeen) (cases.FenceSeen, error)
+	// marks lists the cases with a fence marker and each marker's ETag
+	// (cases.FenceMarks); nil: no markers, every watched case is checked
+	// every pass.
+	marks func(ctx context.Context, fn func(caseID, etag string)) error
 	log   *slog.Logger
 
 	mu      sync.Mutex
@@ -61,11 +72,13 @@ type fenceWatch struct {
 	wg      sync.WaitGroup // the checking goroutine, waited for by wait
 }
 
-// fenceCase is one case watched: the connections to it, and what the
-// last check saw.
+// fenceCase is one case watched: the connections to it, what the last
+// check saw, and the ETag of the case's fence marker it was made after
+// ("" none).
 type fenceCase struct {
 	subs map[*fenceSub]struct{}
 	seen cases.FenceSeen
+	mark string
 }
 
 // fenceSub is one connection's registration: kick makes it re-check.
@@ -74,6 +87,14 @@ type fenceSub struct{ kick func() }
 func newFenceWatch(ctx context.Context, every time.Duration, log *slog.Logger,
 	check func(context.Context, string, cases.FenceSeen) (cases.FenceSeen, error)) *fenceWatch {
 	return &fenceWatch{ctx: ctx, every: every, check: check, log: log, cases: map[string]*fenceCase{}}
+}
+
+// newCaseFenceWatch is the node's watch: svc's fence markers listed once
+// a pass, and svc's records checked where they say.
+func newCaseFenceWatch(ctx context.Context, every time.Duration, log *slog.Logger, svc *cases.Service) *fenceWatch {
+	w := newFenceWatch(ctx, every, log, svc.CheckFence)
+	w.marks = svc.FenceMarks
+	return w
 }
 
 // add watches caseID for one connection until the returned func is
@@ -128,15 +149,16 @@ func (w *fenceWatch) run() {
 		if !ok {
 			return
 		}
-		w.pass(todo)
-		t.Reset(fenceInterval(w.every, len(todo)))
+		t.Reset(fenceInterval(w.every, w.pass(todo)))
 	}
 }
 
-// watched is one case to check and what its last check saw.
+// watched is one case watched, what its last check saw and the marker it
+// was made after, and (in a pass) the marker listed now.
 type watched struct {
-	id   string
-	seen cases.FenceSeen
+	id        string
+	seen      cases.FenceSeen
+	mark, now string
 }
 
 // snapshot lists the cases to check; with none, it marks the goroutine
@@ -150,14 +172,46 @@ func (w *fenceWatch) snapshot() (todo []watched, ok bool) {
 	}
 	todo = make([]watched, 0, len(w.cases))
 	for id, fc := range w.cases {
-		todo = append(todo, watched{id, fc.seen})
+		todo = append(todo, watched{id: id, seen: fc.seen, mark: fc.mark})
 	}
 	return todo, true
 }
 
-// pass checks every case of todo, fenceCheckers at a time, and waits for
-// them. Failed checks are logged once a pass.
-func (w *fenceWatch) pass(todo []watched) {
+// marked lists the fence markers and keeps of todo the cases to check:
+// those whose marker appeared, was written anew or went since their last
+// check, or is there while that check found no fence.
+func (w *fenceWatch) marked(todo []watched) ([]watched, error) {
+	listed := map[string]string{}
+	ctx, cancel := context.WithTimeout(w.ctx, fenceTimeout)
+	defer cancel()
+	if err := w.marks(ctx, func(id, etag string) { listed[id] = etag }); err != nil {
+		return nil, err
+	}
+	var out []watched
+	for _, c := range todo {
+		c.now = listed[c.id]
+		if (c.now != "" && (c.now != c.mark || !c.seen.Fenced)) || (c.now == "" && c.mark != "") {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// pass checks the cases of todo to check, fenceCheckers at a time, waits
+// for them, and returns how many it checked. A failed listing, and failed
+// checks, are logged once a pass.
+func (w *fenceWatch) pass(todo []watched) int {
+	if w.marks != nil {
+		var err error
+		if todo, err = w.marked(todo); err != nil {
+			if w.ctx.Err() == nil {
+				// Decided nothing: the next pass (or the connections'
+				// fallback check) asks again.
+				w.log.Warn("disposal fence markers not listed", slog.Any("error", err))
+			}
+			return 0
+		}
+	}
 	next := make(chan watched)
 	var checkers sync.WaitGroup
 	var failed atomic.Int64
@@ -182,6 +236,7 @@ func (w *fenceWatch) pass(todo []watched) {
 		// check) asks again.
 		w.log.Warn("disposal fence check failed", slog.Int64("cases", n), slog.Any("error", lastErr.Load()))
 	}
+	return len(todo)
 }
 
 // checkCase checks one case (no lock held meanwhile) and kicks its
@@ -207,7 +262,7 @@ func (w *fenceWatch) checkCase(c watched) error {
 				kicks = append(kicks, sub.kick)
 			}
 		}
-		fc.seen = now
+		fc.seen, fc.mark = now, c.now
 	}
 	w.mu.Unlock()
 	for _, kick := range kicks {

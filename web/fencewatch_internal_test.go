@@ -12,10 +12,10 @@ import (
 	"github.com/parley-mediation/parley/cases"
 )
 
-// TestFenceWatchChecksEachCaseOnce: a node checks each case its
-// connections are to once a pass, however many connections are open to
-// it; a case found fenced makes each of its connections re-check once
-// (not every pass while it stays fenced), and again for a fence set anew
+// TestFenceWatchChecksEachCaseOnce: without fence markers (marks nil),
+// a watch checks each case its connections are to once a pass, however
+// many connections are open to it; a case found fenced makes each of its
+// connections re-check once (not every pass while it stays fenced), and again for a fence set anew
 // after one was lifted; other cases' connections are left alone; and the
 // checking goroutine ends once no connection is left.
 func TestFenceWatchChecksEachCaseOnce(t *testing.T) {
@@ -122,9 +122,9 @@ func TestFenceWatchChecksEachCaseOnce(t *testing.T) {
 	w.wait()
 }
 
-// TestFenceIntervalCapsTheRate: a node checks each open case every
-// fenceCheck while that keeps it under fenceRate checks a second, and
-// spaces its passes out past that (each check is a store request).
+// TestFenceIntervalCapsTheRate: a node's passes come every fenceCheck
+// while their record checks keep it under fenceRate checks a second, and
+// are spaced out past that (each check is a store request).
 func TestFenceIntervalCapsTheRate(t *testing.T) {
 	for _, c := range []struct {
 		cases int
