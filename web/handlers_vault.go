@@ -78,7 +78,7 @@ func (a *API) writeVaultError(w http.ResponseWriter, r *http.Request, err error)
 	if errors.Is(err, vault.ErrUnconfirmed) {
 		// The store's error names internal keys: it stays in the log.
 		a.log.WarnContext(r.Context(), "upload not confirmed", slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
-		writeProblem(w, r, api.Problem{Type: string(api.ProblemUnavailable), Title: "The upload could not be confirmed",
+		writeProblem(w, r, problem{Type: api.ProblemUnavailable, Title: "The upload could not be confirmed",
 			Status: http.StatusServiceUnavailable,
 			Detail: "Its contents were stored, but storage did not confirm that the document or version was added, so it may still appear. Look at the documents list before uploading it again."})
 		return
