@@ -8,7 +8,6 @@ import (
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
-	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/objstore"
 )
 
@@ -26,10 +25,7 @@ import (
 func TestHoldPlacedAfterDisposalLeavesNothing(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	store, err := objstore.OpenS3(ctx, testenv.S3(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := minioStore(t)
 	e := dueWorld(t, store)
 	tc := e.newCase(t, nil)
 	p := e.planClosed(t, tc)

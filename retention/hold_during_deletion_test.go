@@ -38,6 +38,16 @@ func storageHeld(t *testing.T, store objstore.Store, key string) []bool {
 	return out
 }
 
+// minioStore opens the test MinIO (real object-lock legal holds).
+func minioStore(t *testing.T) objstore.Store {
+	t.Helper()
+	store, err := objstore.OpenS3(t.Context(), testenv.S3(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
 func all(bs []bool, want bool) bool {
 	for _, b := range bs {
 		if b != want {
@@ -61,10 +71,7 @@ func all(bs []bool, want bool) bool {
 func TestHoldPlacedDuringCaseRecordDeletion(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	store, err := objstore.OpenS3(ctx, testenv.S3(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := minioStore(t)
 	e := dueWorld(t, store)
 	tc := e.newCase(t, nil)
 	p := e.planClosed(t, tc)

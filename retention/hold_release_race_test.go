@@ -2,13 +2,11 @@ package retention
 
 import (
 	"errors"
-	"slices"
 	"testing"
 
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/internal/fault"
-	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/vault"
@@ -52,10 +50,7 @@ func heldUnder(t *testing.T, store objstore.Store, prefix string) []string {
 func TestCaseHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	store, err := objstore.OpenS3(ctx, testenv.S3(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := minioStore(t)
 	e := newEnv(t, store)
 	tc := e.newCase(t, nil)
 	first, err := e.ret.PlaceHold(ctx, e.records, NewHold{Case: tc.id, Reason: "Subpoena 2026-21", Authority: "Court order 3"})
@@ -103,14 +98,8 @@ func TestCaseHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 	if batches == 0 || heldBatches != batches {
 		t.Fatalf("%d of the %d stored message batches held, want all", heldBatches, batches)
 	}
-	restored, next := e.restoredEntries(t, tc.id)
-	if len(restored) != 1 || restored[0].Actor != e.records.ID || restored[0].Attrs["restores"] != second.ID ||
-		restored[0].Attrs["released"] != first.ID || restored[0].Attrs["cause"] != causeRelease || restored[0].Attrs["scope"] != "case" {
-		t.Fatalf("hold.restored entries %+v: want one, by the person releasing, restoring %s released %s", restored, second.ID, first.ID)
-	}
-	if want := "case.hold on=true by " + e.records.ID; next[0] != want {
-		t.Fatalf("after hold.restored: %q, want %q", next[0], want)
-	}
+	e.wantOneRestored(t, tc.id, restoration{actor: e.records.ID, restores: second.ID, released: first.ID, cause: causeRelease,
+		scope: "case", objects: []string{second.ID}})
 }
 
 // As for a case hold, so for a document hold: releasing one listed the
@@ -124,10 +113,7 @@ func TestCaseHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 func TestDocumentHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	store, err := objstore.OpenS3(ctx, testenv.S3(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := minioStore(t)
 	e := newEnv(t, store)
 	tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
 	doc := tc.docs["exhibit"].ID
@@ -158,15 +144,8 @@ func TestDocumentHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 			t.Fatalf("%s with a document hold standing: storage holds %v, want every version held", key, held)
 		}
 	}
-	restored, next := e.restoredEntries(t, tc.id)
-	if len(restored) != 1 || restored[0].Actor != e.records.ID || restored[0].Attrs["restores"] != second.ID ||
-		restored[0].Attrs["released"] != first.ID || restored[0].Attrs["cause"] != causeRelease ||
-		restored[0].Attrs["scope"] != "document" || !slices.Equal(restored[0].Objects, []string{second.ID, doc}) {
-		t.Fatalf("hold.restored entries %+v: want one, by the person releasing, restoring %s on %s released %s", restored, second.ID, doc, first.ID)
-	}
-	if want := "doc.hold on=true by " + e.records.ID; next[0] != want {
-		t.Fatalf("after hold.restored: %q, want %q", next[0], want)
-	}
+	e.wantOneRestored(t, tc.id, restoration{actor: e.records.ID, restores: second.ID, released: first.ID, cause: causeRelease,
+		scope: "document", objects: []string{second.ID, doc}})
 }
 
 // The other order: a document hold placed as another hold on the same
@@ -181,10 +160,7 @@ func TestDocumentHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 func TestDocumentHoldReleasedAsAnotherIsPlacedStaysOnStorage(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	store, err := objstore.OpenS3(ctx, testenv.S3(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := minioStore(t)
 	e := newEnv(t, store)
 	tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
 	doc := tc.docs["exhibit"].ID
@@ -231,10 +207,7 @@ func TestDocumentHoldReleasedAsAnotherIsPlacedStaysOnStorage(t *testing.T) {
 func TestDocumentHoldOvertakenLeavesNothingHeld(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	store, err := objstore.OpenS3(ctx, testenv.S3(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := minioStore(t)
 	e := dueWorld(t, store)
 	if _, err := e.setRule(ctx, policy.RetentionRule{Class: string(vault.ClassEvidence), Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
 		t.Fatal(err)

@@ -56,6 +56,35 @@ func (s *gatedStore) SetLegalHold(ctx context.Context, key, vid string, on bool)
 	return s.Store.SetLegalHold(ctx, key, vid, on)
 }
 
+// restoration is what a hold.restored entry should say.
+type restoration struct {
+	actor, restores, released, cause, scope string
+	objects                                 []string
+}
+
+// wantOneRestored checks that the case has exactly one hold.restored
+// entry, saying what w says, and that the same person's next hold entry
+// about the case is the vault's setting again of the hold it restores.
+func (e *env) wantOneRestored(t *testing.T, caseID string, w restoration) {
+	t.Helper()
+	restored, next := e.restoredEntries(t, caseID)
+	if len(restored) != 1 {
+		t.Fatalf("hold.restored entries: %+v, want one", restored)
+	}
+	r := restored[0]
+	if r.Actor != w.actor || r.Attrs["restores"] != w.restores || r.Attrs["released"] != w.released ||
+		r.Attrs["cause"] != w.cause || r.Attrs["scope"] != w.scope || !slices.Equal(r.Objects, w.objects) {
+		t.Fatalf("hold.restored %+v: want %+v", r, w)
+	}
+	kind := "case.hold"
+	if w.scope == "document" {
+		kind = "doc.hold"
+	}
+	if want := kind + " on=true by " + w.actor; next[0] != want {
+		t.Fatalf("after hold.restored: %q, want %q", next[0], want)
+	}
+}
+
 // restoredEntries returns the hold.restored entries about a case, in
 // order, and for each the first later entry of the same person about
 // the case that is a doc.hold or case.hold (the vault's entry of the
@@ -156,18 +185,8 @@ func TestUnrecordedDocumentReleaseKeepsHoldPlacedMeanwhile(t *testing.T) {
 				t.Fatalf("%s with a document hold standing: storage holds %v, want every version held", key, held)
 			}
 		}
-		restored, next := e.restoredEntries(t, tc.id)
-		if len(restored) != 1 {
-			t.Fatalf("hold.restored entries: %+v, want one", restored)
-		}
-		r := restored[0]
-		if r.Actor != e.records2.ID || r.Attrs["restores"] != h.ID || r.Attrs["cause"] != causeUnrecordedDoc ||
-			r.Attrs["scope"] != "document" || r.Attrs["released"] != "" || !slices.Equal(r.Objects, []string{h.ID, doc}) {
-			t.Fatalf("hold.restored %+v: want by the releasing person, restoring %s on %s, cause %s", r, h.ID, doc, causeUnrecordedDoc)
-		}
-		if want := "doc.hold on=true by " + e.records2.ID; next[0] != want {
-			t.Fatalf("after hold.restored: %q, want %q", next[0], want)
-		}
+		e.wantOneRestored(t, tc.id, restoration{actor: e.records2.ID, restores: h.ID, cause: causeUnrecordedDoc,
+			scope: "document", objects: []string{h.ID, doc}})
 	})
 }
 
@@ -234,18 +253,8 @@ func TestReleaseRestoringAHoldReleasedMeanwhileLeavesNothingHeld(t *testing.T) {
 				t.Fatalf("%s with no hold standing: storage holds %v, want none", key, held)
 			}
 		}
-		restored, next := e.restoredEntries(t, tc.id)
-		if len(restored) != 1 {
-			t.Fatalf("hold.restored entries: %+v, want one", restored)
-		}
-		r := restored[0]
-		if r.Actor != e.records.ID || r.Attrs["restores"] != second.ID || r.Attrs["released"] != first.ID ||
-			r.Attrs["cause"] != causeRelease || r.Attrs["scope"] != "case" || !slices.Equal(r.Objects, []string{second.ID}) {
-			t.Fatalf("hold.restored %+v: want by the first release's person, restoring %s after releasing %s", r, second.ID, first.ID)
-		}
-		if want := "case.hold on=true by " + e.records.ID; next[0] != want {
-			t.Fatalf("after hold.restored: %q, want %q", next[0], want)
-		}
+		e.wantOneRestored(t, tc.id, restoration{actor: e.records.ID, restores: second.ID, released: first.ID, cause: causeRelease,
+			scope: "case", objects: []string{second.ID}})
 	})
 }
 

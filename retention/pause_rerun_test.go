@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/internal/fault"
-	"github.com/parley-mediation/parley/internal/testenv"
-	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/vault"
 )
@@ -23,10 +21,7 @@ import (
 func pausedWorld(t *testing.T, n int) (e *env, tcs []*testCase, hold func(on bool)) {
 	t.Helper()
 	ctx := t.Context()
-	store, err := objstore.OpenS3(ctx, testenv.S3(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := minioStore(t)
 	e = dueWorld(t, store)
 	docs := make([]map[string]vault.Class, n)
 	tcs = e.newCases(t, docs...)
