@@ -245,8 +245,27 @@ type journalReq struct {
 // journal gap (timing.journalGap) after that write began (journalWait).
 func (s *Service) runJournal() {
 	defer s.wg.Done()
-	ctx, cancel := s.untilStop()
+	// A write in flight when the service stops is given journalCloseGrace
+	// to land, so that Close can compact the journal and end it (its rooms
+	// then move at once) rather than leave it to be found gone.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// Owned by runJournal: ends when it returns (ctx), or once it has
+	// cancelled the write the grace after the stop.
+	go func() {
+		select {
+		case <-s.stop:
+		case <-ctx.Done():
+			return
+		}
+		t := time.NewTimer(journalCloseGrace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	gap := s.timing.journalGap
 	if s.log.local != nil {
 		gap = 0 // appends to a local file: nothing to save by waiting
@@ -304,6 +323,10 @@ const (
 	objectJournalGap = 50 * time.Millisecond
 	busyJournal      = 8
 )
+
+// journalCloseGrace is how long a journal write in flight at Close may
+// still take.
+const journalCloseGrace = 2 * time.Second
 
 // journalWait is how long the next journal write waits, given the gap,
 // when the last write began and how many batches wait (counted as the

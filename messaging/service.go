@@ -171,7 +171,8 @@ func (s *Service) Watch(topic string, fn func(data []byte)) (stop func()) {
 
 // Close stops the committers and hubs, compacts what this node owns into
 // its rooms' segments and ends its journal with a tombstone, so that
-// another node (or this one restarted) takes its rooms over at once.
+// another node (or this one restarted) takes its rooms over at once (a
+// journal write in flight is given journalCloseGrace to land first).
 // Messages already acknowledged are durable; pending ones fail.
 func (s *Service) Close() {
 	s.mu.Lock()

@@ -149,3 +149,54 @@ func TestIdleFreeNeverWaitsOnABlockedSender(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCloseLetsAWriteInFlightLand: a node closed while a journal write is
+// in flight lets the write land (within journalCloseGrace), then ends its
+// journal as on any clean close: the message is in its room's segments and
+// the journal ends in a tombstone, so the room moves at once. Before, the
+// write was cancelled at once: the message was not stored, a new journal
+// was started, and the old one was left to be found gone.
+func TestCloseLetsAWriteInFlightLand(t *testing.T) {
+	d, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gateStore{Store: d, gate: make(chan struct{}), waiting: make(chan struct{}, 1)}
+	svc := newService(NewLog(g), NewMemory(), Options{}, neverCompact)
+	const room = "r_close_grace"
+	aid := svc.current().id
+	go func() {
+		// Answered ErrClosed or stored: the room's content says which.
+		_, _ = svc.Publish(context.Background(), room, Message{ID: "m1", From: "u", Body: []byte("x")})
+	}()
+	select { // the commit's journal write is in flight
+	case <-g.waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the journal write never started")
+	}
+	closed := make(chan struct{})
+	go func() { svc.Close(); close(closed) }()
+	waitFor(t, func() bool {
+		select {
+		case <-svc.stop:
+			return true
+		default:
+			return false
+		}
+	})
+	close(g.gate) // the write goes on after the stop
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return")
+	}
+	checkChain(t, pageAll(t, d, room), []string{"m1"})
+	l := NewLog(d)
+	seqs, err := l.journalSeqs(t.Context(), aid)
+	if err != nil || len(seqs) == 0 {
+		t.Fatalf("the closed node's journal: %v %v, want it ended by a tombstone", seqs, err)
+	}
+	if e, err := l.readJournal(t.Context(), aid, seqs[len(seqs)-1]); err != nil || e.FencedBy == "" {
+		t.Fatalf("the closed node's journal ends in %+v (%v), want a tombstone", e, err)
+	}
+}
