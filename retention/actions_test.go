@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,36 @@ func openBundle(t *testing.T, bundle []byte, id age.Identity) map[string][]byte 
 	return files
 }
 
+// noneIn fails t if any of leaks is in a bundle's files: their names,
+// their bytes, or an audit entry of the excerpt (base64 in
+// audit/entries.jsonl, decoded here).
+func noneIn(t *testing.T, files map[string][]byte, leaks ...[]byte) {
+	t.Helper()
+	texts := map[string][]byte{}
+	for name, b := range files {
+		texts[name] = b
+		texts["name "+name] = []byte(name)
+	}
+	for i, line := range strings.Split(strings.TrimSpace(string(files["audit/entries.jsonl"])), "\n") {
+		var x ExcerptEntry
+		if err := json.Unmarshal([]byte(line), &x); err != nil {
+			t.Fatal(err)
+		}
+		data, err := base64.StdEncoding.DecodeString(x.Entry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts["audit entry "+strconv.Itoa(i)] = data
+	}
+	for name, b := range texts {
+		for _, leak := range leaks {
+			if bytes.Contains(b, leak) {
+				t.Fatalf("%s holds %q", name, leak)
+			}
+		}
+	}
+}
+
 func mustIdentity(t *testing.T) *age.X25519Identity {
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
@@ -178,13 +209,7 @@ func checkBundle(t *testing.T, e *env, w *transferWorld, files map[string][]byte
 	if got := files[m.Documents[0].Path]; !bytes.Equal(got, content("exhibit")) {
 		t.Fatalf("exhibit in the bundle: %q", got)
 	}
-	for name, b := range files {
-		for _, leak := range [][]byte{content("caucus-secret"), content("notes"), []byte(w.caucus.ID), []byte(w.tc.docs["notes"].ID), []byte("caucus-secret")} {
-			if bytes.Contains(b, leak) {
-				t.Fatalf("%s holds %q", name, leak)
-			}
-		}
-	}
+	noneIn(t, files, content("caucus-secret"), content("notes"), []byte(w.caucus.ID), []byte(w.tc.docs["notes"].ID), []byte("caucus-secret"))
 	cp, err := audit.OpenCheckpoint(files["audit/checkpoint.txt"], strings.TrimSpace(string(files["audit/key.txt"])))
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package retention
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/parley-mediation/parley/audit"
@@ -19,13 +20,13 @@ func TestExcerptCarriesShareRequests(t *testing.T) {
 		"doc.share.requested.failed", "doc.share.approved.unknown", "doc.share.declined.failed"} {
 		ev := audit.Event{Type: typ, Case: caseID, Objects: []string{carried, req},
 			Attrs: map[string]string{"from": "caucus:A", "to": "joint", "version": "1"}}
-		if !excerptable(ev, caseID, docs, versions) {
+		if !excerptable(ev, caseID, docs, versions, nil) {
 			t.Errorf("%s of a carried document left out", typ)
 		}
 		for _, v := range []string{"2", ""} {
 			other := ev
 			other.Attrs = map[string]string{"from": "caucus:A", "to": "joint", "version": v}
-			if excerptable(other, caseID, docs, versions) {
+			if excerptable(other, caseID, docs, versions, nil) {
 				t.Errorf("%s about version %q, not carried, carried", typ, v)
 			}
 		}
@@ -41,13 +42,13 @@ func TestExcerptCarriesShareRequests(t *testing.T) {
 			if what == "another case's carried doc id" {
 				ev.Case = ids.New("c")
 			}
-			if excerptable(ev, caseID, docs, versions) {
+			if excerptable(ev, caseID, docs, versions, nil) {
 				t.Errorf("%s naming %s carried", typ, what)
 			}
 		}
 	}
 	// The document's share itself is carried as before.
-	if !excerptable(audit.Event{Type: "doc.share", Case: caseID, Objects: []string{carried}}, caseID, docs, versions) {
+	if !excerptable(audit.Event{Type: "doc.share", Case: caseID, Objects: []string{carried}}, caseID, docs, versions, nil) {
 		t.Error("doc.share of a carried document left out")
 	}
 }
@@ -64,10 +65,10 @@ func TestExcerptCarriesHoldRestorations(t *testing.T) {
 		attrs := func(scope string) map[string]string {
 			return map[string]string{"scope": scope, "restores": covering, "cause": "release", "released": ids.New("h")}
 		}
-		if !excerptable(audit.Event{Type: typ, Case: caseID, Objects: []string{covering}, Attrs: attrs("case")}, caseID, docs, versions) {
+		if !excerptable(audit.Event{Type: typ, Case: caseID, Objects: []string{covering}, Attrs: attrs("case")}, caseID, docs, versions, nil) {
 			t.Errorf("%s of a case hold left out", typ)
 		}
-		if !excerptable(audit.Event{Type: typ, Case: caseID, Objects: []string{covering, carried}, Attrs: attrs("document")}, caseID, docs, versions) {
+		if !excerptable(audit.Event{Type: typ, Case: caseID, Objects: []string{covering, carried}, Attrs: attrs("document")}, caseID, docs, versions, nil) {
 			t.Errorf("%s of a carried document's hold left out", typ)
 		}
 		for what, objects := range map[string][]string{
@@ -75,12 +76,62 @@ func TestExcerptCarriesHoldRestorations(t *testing.T) {
 			"no document":         {covering},
 			"a third object":      {covering, carried, withheld},
 		} {
-			if excerptable(audit.Event{Type: typ, Case: caseID, Objects: objects, Attrs: attrs("document")}, caseID, docs, versions) {
+			if excerptable(audit.Event{Type: typ, Case: caseID, Objects: objects, Attrs: attrs("document")}, caseID, docs, versions, nil) {
 				t.Errorf("%s of a document hold naming %s carried", typ, what)
 			}
 		}
-		if excerptable(audit.Event{Type: typ, Case: ids.New("c"), Objects: []string{covering}, Attrs: attrs("case")}, caseID, docs, versions) {
+		if excerptable(audit.Event{Type: typ, Case: ids.New("c"), Objects: []string{covering}, Attrs: attrs("case")}, caseID, docs, versions, nil) {
 			t.Errorf("%s of another case carried", typ)
 		}
+	}
+}
+
+// TestExcerptCarriesDocumentHolds: every hold entry the excerpt knows
+// (hold.placed, hold.released and their corrections) is carried for a
+// case hold, and for a document hold only with its document carried:
+// named in the entry (placed) or known from the hold's placement
+// (released). A hold on a withheld document, or one whose document is
+// not known, is left out.
+func TestExcerptCarriesDocumentHolds(t *testing.T) {
+	caseID, carried, withheld := ids.New("c"), ids.New("d"), ids.New("d")
+	onCarried, onWithheld, unknown, caseHold := ids.New("h"), ids.New("h"), ids.New("h"), ids.New("h")
+	docs, versions := map[string]bool{carried: true}, map[string]bool{carried + "@1": true}
+	holdDocs := map[string]string{onCarried: carried, onWithheld: withheld}
+	n := 0
+	for typ := range excerptTypes {
+		if !strings.HasPrefix(typ, "hold.") || strings.HasPrefix(typ, "hold.restore") {
+			continue // restorations: TestExcerptCarriesHoldRestorations
+		}
+		n++
+		doc := func(h, d string) []string {
+			if typ == "hold.released" || strings.HasPrefix(typ, "hold.release.") {
+				return []string{h}
+			}
+			return []string{h, d}
+		}
+		ev := func(scope string, objects []string) audit.Event {
+			return audit.Event{Type: typ, Case: caseID, Objects: objects, Attrs: map[string]string{"scope": scope}}
+		}
+		if !excerptable(ev("case", []string{caseHold}), caseID, docs, versions, holdDocs) {
+			t.Errorf("%s of a case hold left out", typ)
+		}
+		if !excerptable(ev("document", doc(onCarried, carried)), caseID, docs, versions, holdDocs) {
+			t.Errorf("%s of a carried document's hold left out", typ)
+		}
+		if excerptable(ev("document", doc(onWithheld, withheld)), caseID, docs, versions, holdDocs) {
+			t.Errorf("%s of a withheld document's hold carried", typ)
+		}
+		if excerptable(ev("document", doc(unknown, withheld)), caseID, docs, versions, holdDocs) {
+			t.Errorf("%s of a hold on no known document carried", typ)
+		}
+		if excerptable(ev("", doc(onWithheld, withheld)), caseID, docs, versions, holdDocs) {
+			t.Errorf("%s with no scope, of a withheld document's hold, carried", typ)
+		}
+		if excerptable(ev("case", []string{caseHold, withheld}), caseID, docs, versions, holdDocs) {
+			t.Errorf("%s of a case hold naming a withheld document carried", typ)
+		}
+	}
+	if n < 6 {
+		t.Fatalf("only %d hold entry types in excerptTypes", n)
 	}
 }

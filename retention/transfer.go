@@ -50,8 +50,9 @@ import (
 // mediator notes. Never a caucus document, one shared with named people,
 // or the mediators' own. The audit excerpt holds the case's entries of
 // the kinds listed in excerptTypes, and document entries (share requests
-// and a side's answers to them included) only for the documents carried,
-// so it names nothing withheld either.
+// and a side's answers to them included) and a document hold's entries
+// (placed, released, restored, and their corrections) only for the
+// documents carried, so it names nothing withheld either.
 //
 // Steps, each resumable (Apply runs them before any page, so everything
 // carried is still stored): the journal (retention/plans/<plan>/
@@ -120,10 +121,15 @@ func shareRequestEntry(typ string) bool {
 }
 
 // excerptable reports whether ev goes in caseID's excerpt, given the
-// documents carried and their versions carried ("doc@version").
-func excerptable(ev audit.Event, caseID string, docs, versions map[string]bool) bool {
+// documents carried, their versions carried ("doc@version") and the
+// document of each document hold of the case (holdDocs: from the log's
+// hold.placed entries before ev).
+func excerptable(ev audit.Event, caseID string, docs, versions map[string]bool, holdDocs map[string]string) bool {
 	if ev.Case != caseID || !excerptTypes[ev.Type] {
 		return false
+	}
+	if strings.HasPrefix(ev.Type, "hold.") {
+		return holdExcerptable(ev, docs, holdDocs)
 	}
 	if strings.HasPrefix(ev.Type, "doc.") {
 		objects := ev.Objects
@@ -148,15 +154,34 @@ func excerptable(ev audit.Event, caseID string, docs, versions map[string]bool) 
 		}
 		return len(objects) > 0
 	}
-	if strings.HasPrefix(ev.Type, "hold.restore") && ev.Attrs["scope"] == "document" {
-		// The covering hold, then the document: carried with the document.
-		return len(ev.Objects) == 2 && docs[ev.Objects[1]]
-	}
 	if rec := ev.Attrs["record"]; strings.Contains(rec, "@") { // a document's review or keep
 		doc, _, _ := strings.Cut(strings.TrimPrefix(rec, caseID+"/"), "@")
 		return docs[doc]
 	}
 	return true
+}
+
+// holdExcerptable reports whether a hold's entry (hold.placed,
+// hold.released, hold.restored and their corrections) goes in the
+// excerpt. A case hold's always; any other only with its document
+// carried, so that a hold on a withheld document leaves neither the
+// document's id nor the hold's in the bundle. hold.placed and
+// hold.restored name the hold, then the document; hold.released names
+// only the hold, whose document holdDocs gives (none known: left out).
+func holdExcerptable(ev audit.Event, docs map[string]bool, holdDocs map[string]string) bool {
+	if ev.Attrs["scope"] == "case" {
+		return len(ev.Objects) == 1
+	}
+	switch {
+	case ev.Type == "hold.released" || strings.HasPrefix(ev.Type, "hold.release."):
+		if len(ev.Objects) != 1 {
+			return false
+		}
+		doc := holdDocs[ev.Objects[0]]
+		return doc != "" && docs[doc]
+	default:
+		return len(ev.Objects) == 2 && docs[ev.Objects[1]]
+	}
 }
 
 // makeTransfers makes the bundle of every case the plan transfers.
@@ -391,12 +416,16 @@ func (s *Service) buildBundle(ctx context.Context, p Plan, j *transferJournal, k
 		versions[d.Doc+"@"+strconv.Itoa(d.Version)] = true
 	}
 	var excerpt []ExcerptEntry
+	holdDocs := map[string]string{}
 	for i := range cp.Size {
 		ev, err := s.audit.Entry(ctx, i)
 		if err != nil {
 			return 0, err
 		}
-		if !excerptable(ev, j.Case, docs, versions) {
+		if ev.Case == j.Case && ev.Type == "hold.placed" && ev.Attrs["scope"] == "document" && len(ev.Objects) == 2 {
+			holdDocs[ev.Objects[0]] = ev.Objects[1]
+		}
+		if !excerptable(ev, j.Case, docs, versions, holdDocs) {
 			continue
 		}
 		if len(excerpt) >= MaxExcerpt {

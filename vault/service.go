@@ -356,6 +356,12 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 		// Written despite the error: the document is listed, so the
 		// upload goes on as if the write had answered.
 	}
+	// The document is visible now: what follows runs to its end whether
+	// or not the caller is still there, as AddVersion's steps after its
+	// write do (a caller that left right after the write must not have
+	// its document taken back because a check read an ended context).
+	post, cancel := context.WithTimeout(context.WithoutCancel(ctx), postVisibleTimeout)
+	defer cancel()
 	// The document is taken back, if at all, only by deleting its
 	// record: once that succeeded the upload is known not to stand. A
 	// record that cannot be deleted leaves the document listed (without
@@ -364,13 +370,11 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 	// happen): a WARN says so, as AddVersion's take-back does, so that an
 	// operator can hold or remove it.
 	takeBack := func(cause error) {
-		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), postVisibleTimeout)
-		defer cancel()
-		if derr := s.meta.Delete(bg, docKey(caseID, d.ID)); derr == nil {
-			s.unstageVersion(bg, caseID, d.ID, 1)
-			s.uploadFailed(bg, ev, cause, nil)
+		if derr := s.meta.Delete(post, docKey(caseID, d.ID)); derr == nil {
+			s.unstageVersion(post, caseID, d.ID, 1)
+			s.uploadFailed(post, ev, cause, nil)
 		} else {
-			s.log.WarnContext(bg, "vault: a new document could not be taken back after its upload failed; it stays listed",
+			s.log.WarnContext(post, "vault: a new document could not be taken back after its upload failed; it stays listed",
 				"case", caseID, "doc", d.ID, "cause", fault.Class(cause), "err", derr)
 		}
 	}
@@ -378,9 +382,9 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 		// A case hold placed while this upload ran: SetCaseHold writes
 		// its record before it lists the documents, so either it listed
 		// this one or it is seen here.
-		held, err := s.CaseHeld(ctx, caseID)
+		held, err := s.CaseHeld(post, caseID)
 		if err == nil && held {
-			err = s.holdVersion(ctx, caseID, d.ID, 1, true)
+			err = s.holdVersion(post, caseID, d.ID, 1, true)
 		}
 		if err != nil {
 			// Not left listed without its hold: the upload never
@@ -389,7 +393,7 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 			return Document{}, true, fmt.Errorf("hold new document: %w", err)
 		}
 	}
-	if err := s.refusedSince(ctx, caseID); err != nil {
+	if err := s.refusedSince(post, caseID); err != nil {
 		takeBack(err)
 		return Document{}, true, err
 	}
@@ -893,9 +897,9 @@ func (s *Service) readVersionBack(ctx context.Context, caseID, docID string, v V
 	return r, ok && got.SHA256 == v.SHA256 && got.Created.Equal(v.Created), nil
 }
 
-// postVisibleTimeout bounds the steps after a new version became visible
-// (its hold, the fence check, taking it back), run whether or not the
-// caller is still there.
+// postVisibleTimeout bounds the steps after a new document or version
+// became visible (its hold, the fence check, taking it back), run
+// whether or not the caller is still there.
 const postVisibleTimeout = 30 * time.Second
 
 // writeRefused marks an error the version's record change returned itself:

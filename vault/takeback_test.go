@@ -113,3 +113,54 @@ func TestNewDocumentNotTakenBackIsWarned(t *testing.T) {
 		}
 	})
 }
+
+// afterRecordStore is a real store that runs afterRecord (once) right
+// after a new document's record is first written under prefix.
+type afterRecordStore struct {
+	objstore.Store
+	prefix      string
+	afterRecord func()
+	once        sync.Once
+}
+
+func (s *afterRecordStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	info, err := s.Store.Put(ctx, key, r, size, opts)
+	if err == nil && s.prefix != "" && strings.HasPrefix(key, s.prefix) {
+		s.once.Do(s.afterRecord)
+	}
+	return info, err
+}
+
+// TestNewDocumentStaysWhenTheCallerLeaves: the request's context ends
+// right after a new document's record is written. The checks after it
+// (a case hold placed meanwhile, the fence) run on a context of their
+// own, as AddVersion's do, so the document is not taken back for no
+// reason: the upload answers it and it stays listed (before: those
+// checks failed on the ended context and the document was taken back).
+func TestNewDocumentStaysWhenTheCallerLeaves(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		as := &afterRecordStore{Store: store}
+		e := newEnv(t, as)
+		k := e.newCast(t)
+		med := k.who["mediator"]
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		as.afterRecord = cancel
+		as.prefix = docPrefix(k.caseID)
+		doc, err := e.vault.Upload(ctx, med, k.caseID, NewDocument{Name: "left.pdf", Audience: k.audience(t, "joint"), Class: ClassEvidence},
+			strings.NewReader("the caller left"))
+		if err != nil {
+			t.Fatalf("upload whose caller left after its record was written: %v", err)
+		}
+		if ctx.Err() == nil {
+			t.Fatal("the request's context did not end after the record write")
+		}
+		list, err := e.vault.List(t.Context(), med, k.caseID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 1 || list[0].ID != doc.ID {
+			t.Fatalf("documents listed after the caller left: %+v (want %s)", list, doc.ID)
+		}
+	})
+}
