@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -129,36 +130,51 @@ func (s *Service) holdVersion(ctx context.Context, caseID, docID string, v int, 
 // releaseDocument clears the storage holds of every live version of d,
 // which was read saying not held by itself, its case not held either; then
 // reads its record and its case's hold again and, if either holds it now,
-// sets them all again. A placement (SetHold, SetCaseHold) writes its
-// record before its last pass over the versions, so a placement racing
-// this release either is seen by that second read or runs its pass after
-// this clearing: a document whose record (or case) says held never ends
-// with a version out of storage hold. The other way round (a release
-// racing this re-placement) can leave versions held that nothing holds
-// any more: the safe side, which a later release clears.
+// sets them all again, and looks once more, clearing them again if that
+// hold was released meanwhile, until a look agrees with what it last did.
+// A placement (SetHold, SetCaseHold) writes its record before its last
+// pass over the versions, so a placement racing this release either is
+// seen by a later read or runs its pass after this clearing: a document
+// whose record (or case) says held never ends with a version out of
+// storage hold. Holds placed and released around it more than
+// holdSettleRounds times leave the versions held (the safe side), with a
+// WARN naming the document: place and release a hold on it to clear them.
 func (s *Service) releaseDocument(ctx context.Context, d *docRecord) error {
-	if err := s.holdDocument(ctx, d, false); err != nil {
-		return err
-	}
-	var now docRecord
-	if _, err := s.meta.Get(ctx, docKey(d.Case, d.ID), &now); err != nil {
-		if errors.Is(err, metastore.ErrNotFound) {
-			return nil // disposed meanwhile
+	on, rec := false, d
+	for round := 1; ; round++ {
+		if err := s.holdDocument(ctx, rec, on); err != nil {
+			return err
 		}
-		return fmt.Errorf("read back document after release: %w", err)
-	}
-	held := now.Hold != nil
-	if !held {
-		var err error
-		if held, err = s.CaseHeld(ctx, d.Case); err != nil {
-			return fmt.Errorf("read back case hold after release: %w", err)
+		var now docRecord
+		if _, err := s.meta.Get(ctx, docKey(d.Case, d.ID), &now); err != nil {
+			if errors.Is(err, metastore.ErrNotFound) {
+				return nil // disposed meanwhile
+			}
+			return fmt.Errorf("read back document after release: %w", err)
 		}
+		held := now.Hold != nil
+		if !held {
+			var err error
+			if held, err = s.CaseHeld(ctx, d.Case); err != nil {
+				return fmt.Errorf("read back case hold after release: %w", err)
+			}
+		}
+		if held == on {
+			return nil
+		}
+		if !held && round >= holdSettleRounds {
+			s.log.WarnContext(ctx, "document left under storage hold: holds on it were placed and released while it was being released; place and release a hold on it to clear them",
+				slog.String("case", d.Case), slog.String("document", d.ID))
+			return nil
+		}
+		on, rec = held, &now
 	}
-	if !held {
-		return nil
-	}
-	return s.holdDocument(ctx, &now, true)
 }
+
+// holdSettleRounds bounds how often releaseDocument sets a document's
+// storage holds again and clears them again for holds placed and released
+// meanwhile.
+const holdSettleRounds = 4
 
 // holdAllVersions sets the legal hold of every stored version of key (a
 // key that is gone is left alone).

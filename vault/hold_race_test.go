@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,13 +21,31 @@ type clearGateStore struct {
 	once    sync.Once
 	reached chan struct{} // closed when the release is stopped
 	resume  chan struct{} // closed by the test to let it go on
+	// Once armed, the first storage-hold setting under prefix is stopped
+	// the same way (setReached, setResume).
+	setArmed              atomic.Bool
+	setOnce               sync.Once
+	setReached, setResume chan struct{}
 }
 
 func newClearGate(store objstore.Store) *clearGateStore {
-	return &clearGateStore{Store: store, reached: make(chan struct{}), resume: make(chan struct{})}
+	return &clearGateStore{Store: store, reached: make(chan struct{}), resume: make(chan struct{}),
+		setReached: make(chan struct{}), setResume: make(chan struct{})}
 }
 
 func (s *clearGateStore) SetLegalHold(ctx context.Context, key, versionID string, on bool) error {
+	if on && s.setArmed.Load() && strings.HasPrefix(key, s.prefix) {
+		stop := false
+		s.setOnce.Do(func() { stop = true })
+		if stop {
+			close(s.setReached)
+			select {
+			case <-s.setResume:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
 	if !on && s.prefix != "" && strings.HasPrefix(key, s.prefix) {
 		stop := false
 		s.once.Do(func() { stop = true })
@@ -148,5 +167,64 @@ func TestDocumentHoldReleaseRacingPlacementLeavesItHeld(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantAllHeld(t, e, store, k.caseID, d.ID)
+	})
+}
+
+// TestReleaseSettingHoldsAgainForAHoldReleasedMeanwhileLeavesNothingHeld:
+// a case hold's release clears a document's storage holds, finds a
+// document hold placed meanwhile and sets them again; that hold is
+// released before the setting lands. Before, the setting then stood with
+// nothing holding the document (record and case not held, no hold
+// standing), and every later disposal paused on a storage hold nobody
+// could release. Now the release looks once more and clears them again.
+func TestReleaseSettingHoldsAgainForAHoldReleasedMeanwhileLeavesNothingHeld(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		gate := newClearGate(store)
+		e := newEnv(t, gate)
+		k := e.newCast(t)
+		ctx := t.Context()
+		rec := k.who["records"]
+		if err := e.vault.SetCaseHold(ctx, "retention", k.caseID, true); err != nil {
+			t.Fatal(err)
+		}
+		d := e.upload(t, k.who["mediator"], k.caseID, "held.pdf", k.audience(t, "joint"), ClassEvidence, []byte("held by the case"))
+		gate.prefix = "docs/" + k.caseID + "/" + d.ID + "/"
+		released := make(chan error, 1)
+		go func() { released <- e.vault.SetCaseHold(ctx, "retention", k.caseID, false) }()
+		gate.waitReached(t)
+		if _, err := e.vault.SetHold(ctx, rec, k.caseID, d.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		gate.setArmed.Store(true)
+		close(gate.resume) // the case release clears, reads the document hold, sets again: stopped
+		select {
+		case <-gate.setReached:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the release never set the document's storage holds again")
+		}
+		if _, err := e.vault.SetHold(ctx, rec, k.caseID, d.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		close(gate.setResume)
+		if err := <-released; err != nil {
+			t.Fatal(err)
+		}
+		var now docRecord
+		if _, err := e.meta.Get(ctx, docKey(k.caseID, d.ID), &now); err != nil || now.Hold != nil {
+			t.Fatalf("the document's record: hold %+v (%v), want none", now.Hold, err)
+		}
+		for _, v := range now.Versions {
+			for _, key := range []string{objectKey(k.caseID, d.ID, v.Version), versionKey(k.caseID, d.ID, v.Version)} {
+				vs, err := store.Versions(ctx, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, sv := range vs {
+					if on, err := store.LegalHold(ctx, key, sv.VersionID); err != nil || on {
+						t.Errorf("%s: under storage hold (%v) with no hold standing on the document or its case", key, err)
+					}
+				}
+			}
+		}
 	})
 }

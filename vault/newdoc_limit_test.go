@@ -2,12 +2,15 @@ package vault
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 )
 
@@ -80,4 +83,20 @@ func TestNewDocumentGivenBackOnlyWhenRefused(t *testing.T) {
 		}
 		wantLimited("partyB", "caucus:B", "one new document")
 	})
+}
+
+// TestConflictExhaustionIsARefusal: a record change that lost to other
+// writers on every attempt wrote nothing (metastore.Update returns any
+// other failure as it is), so its staged version is deleted and the
+// uploader told it was not added, not "may still appear" (review L5).
+func TestConflictExhaustionIsARefusal(t *testing.T) {
+	exhausted := fmt.Errorf("vault/c/docs/d: %w after 8 attempts", metastore.ErrConflict)
+	if !refusedWrite(exhausted) {
+		t.Error("a change refused on every attempt is not taken as refused")
+	}
+	for _, cause := range []error{context.DeadlineExceeded, objstore.ErrUnavailable, errors.New("connection reset")} {
+		if refusedWrite(cause) {
+			t.Errorf("%v taken as refused: such a write may still land", cause)
+		}
+	}
 }

@@ -910,11 +910,14 @@ func (r writeRefused) Error() string { return r.err.Error() }
 func (r writeRefused) Unwrap() error { return r.err }
 
 // refusedWrite reports whether cause means the record write was refused
-// for good (nothing of it can still land): a refusal of the change, or a
-// create-only write that found a record there.
+// for good (nothing of it can still land): a refusal of the change, a
+// create-only write that found a record there, or a conditional change
+// that lost to other writers every time it tried (metastore.Update gives
+// up only after each attempt was refused; a write that failed otherwise
+// ends it with that error instead).
 func refusedWrite(cause error) bool {
 	var r writeRefused
-	return errors.As(cause, &r) || errors.Is(cause, metastore.ErrExists)
+	return errors.As(cause, &r) || errors.Is(cause, metastore.ErrExists) || errors.Is(cause, metastore.ErrConflict)
 }
 
 // errListedAlready: the version is in the record already — a write that
