@@ -74,7 +74,8 @@ type Progress struct {
 //     statistical stub is stored (caseclasses.go); statistical stubs due;
 //     the page's outcomes stored.
 //  2. the residue swept, fence markers left without a fence by a crash
-//     deleted (cases.ClearStaleFences), and the case keys of the plan's
+//     or of cases destroyed deleted (cases.ClearStaleFences; a failure is
+//     logged, not returned), and the case keys of the plan's
 //     cases of which nothing remains.
 //  3. the certificate of destruction, signed, stored once, and linked
 //     from the audit log.
@@ -142,9 +143,11 @@ func (s *Service) Apply(ctx context.Context, actor account.Account, id string) (
 			return Progress{}, err
 		}
 		// Fence markers left without a fence by a crash (this plan's or
-		// another's): a hint for the nodes' watches only, deleted here.
+		// another's), and those of cases destroyed (cases.GoneFenceAge):
+		// a hint for the nodes' watches only, deleted here. A failure
+		// (logged) stops nothing: the next apply deletes them.
 		if _, err := s.cases.ClearStaleFences(ctx, cases.StaleFenceAge); err != nil {
-			return Progress{}, err
+			s.logger.WarnContext(ctx, "retention: stale disposal fence markers not listed", "err", err)
 		}
 		if err := s.destroyCaseKeys(ctx, actor, p); err != nil {
 			return Progress{}, err
