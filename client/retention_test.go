@@ -440,7 +440,7 @@ func checkDisposed(t *testing.T, n *nodetest.Node, dw *disposalWorld) {
 	// key directory's log (ids and hashes: their proofs), retention's own
 	// records (plans and certificates: ids, classes, counts), the stub,
 	// the marker that stops a node writing the rooms' history back, and
-	// (in its key only, until a later apply's ClearStaleFences deletes it
+	// (in its key only, until an apply's ClearStaleFences deletes it
 	// once cases.GoneFenceAge old) the fence marker written anew for the
 	// nodes' watches once the case record is gone.
 	allowedContent := []string{"audit/", keydir.LogPrefix, "retention/plans/", "retention/certificates/", cases.StubsPrefix, "rooms-ended/"}
