@@ -158,21 +158,22 @@ func (s *Service) BeginDisposal(ctx context.Context, id, plan string) (*Case, er
 		}
 	case errors.Is(err, metastore.ErrNotFound):
 		// Gone since the Stat: its marker goes too.
-		if derr := s.DestroyFenceMark(ctx, id); derr != nil {
-			s.logger().WarnContext(ctx, "disposal fence marker of a case gone not deleted", "case", id, "error", derr)
+		if derr := s.GoneFenceMark(ctx, id); derr != nil {
+			s.logger().WarnContext(ctx, "disposal fence marker of a case gone not written anew", "case", id, "error", derr)
 		}
 		return nil, fmt.Errorf("case %s: %w", id, fault.ErrNotFound)
 	default:
 		return nil, err
 	}
-	if err := s.keepFenceMark(ctx, id); err != nil {
-		return nil, fmt.Errorf("case %s: fence marker: %w", id, err)
-	}
 	// Every node's open connections are told (a rerun tells them again:
 	// an announcement is at most once, and a crash may have come between
-	// the fence and this call).
+	// the fence and this call), before the marker is checked: the fence
+	// is set, so its announcement must not wait on the marker.
 	if s.OnDisposal != nil {
 		s.OnDisposal(ctx, id)
+	}
+	if err := s.keepFenceMark(ctx, id); err != nil {
+		return nil, fmt.Errorf("case %s: fence marker: %w", id, err)
 	}
 	if len(c.Unaudited) == 0 {
 		return c, nil
@@ -196,6 +197,7 @@ func (s *Service) PauseDisposal(ctx context.Context, id, plan string) (bool, err
 		return false, nil
 	}
 	now := s.now().UTC()
+	mark := s.fenceMarkETag(ctx, id) // before the lift: the marker dropFenceMark may delete
 	_, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
 		if c.Disposing == nil || !c.fencedBy(plan) {
 			return errFenceUnchanged
@@ -205,7 +207,7 @@ func (s *Service) PauseDisposal(ctx context.Context, id, plan string) (bool, err
 	})
 	switch {
 	case err == nil:
-		s.dropFenceMark(ctx, id) // after the lift (fencemarks.go)
+		s.dropFenceMark(ctx, id, mark) // after the lift (fencemarks.go)
 		return true, nil
 	case errors.Is(err, errFenceUnchanged) || errors.Is(err, metastore.ErrNotFound):
 		return false, nil
@@ -222,6 +224,7 @@ func (s *Service) EndDisposal(ctx context.Context, id, plan string) error {
 	if !ids.Valid("c", id) {
 		return nil
 	}
+	mark := s.fenceMarkETag(ctx, id) // before the lift: the marker dropFenceMark may delete
 	_, err := metastore.Update(ctx, s.meta, caseKey(id), func(c *Case) error {
 		if c.Disposing == nil || !c.fencedBy(plan) {
 			return errFenceUnchanged
@@ -230,7 +233,7 @@ func (s *Service) EndDisposal(ctx context.Context, id, plan string) error {
 		return nil
 	})
 	if err == nil {
-		s.dropFenceMark(ctx, id) // after the lift (fencemarks.go)
+		s.dropFenceMark(ctx, id, mark) // after the lift (fencemarks.go)
 		return nil
 	}
 	if errors.Is(err, errFenceUnchanged) || errors.Is(err, metastore.ErrNotFound) {

@@ -14,17 +14,32 @@ import (
 	"github.com/parley-mediation/parley/policy"
 )
 
-// markDown fails every write of a fence marker while down is set.
+// markDown fails every write of a fence marker while down is set, and
+// calls after (if set) after every write that succeeded.
 type markDown struct {
 	objstore.Store
-	down atomic.Bool
+	down  atomic.Bool
+	after func(key string)
+	// getDown fails every read of this key (set while no request runs).
+	getDown string
+}
+
+func (f *markDown) Get(ctx context.Context, key string, o objstore.GetOptions) (io.ReadCloser, objstore.Info, error) {
+	if f.getDown != "" && key == f.getDown {
+		return nil, objstore.Info{}, errors.New("injected: read failed")
+	}
+	return f.Store.Get(ctx, key, o)
 }
 
 func (f *markDown) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
 	if strings.HasPrefix(key, fenceMarkPrefix) && f.down.Load() {
 		return objstore.Info{}, errors.New("injected: fence marker write failed")
 	}
-	return f.Store.Put(ctx, key, r, size, opts)
+	info, err := f.Store.Put(ctx, key, r, size, opts)
+	if err == nil && f.after != nil {
+		f.after(key)
+	}
+	return info, err
 }
 
 // marks lists the fence markers: case → ETag.
@@ -130,5 +145,117 @@ func TestFenceMarkFollowsTheFence(t *testing.T) {
 	}
 	if vs, err := f.Store.Versions(ctx, FenceMarkKey(gone)); !errors.Is(err, objstore.ErrNotFound) && len(vs) != 0 {
 		t.Fatalf("versions of a gone case's marker left: %d %v", len(vs), err)
+	}
+}
+
+// A lift racing another plan's fence leaves that fence its marker, even
+// when no marker can be written after the lift: plan one lifts its fence,
+// plan two then writes its marker and fences the case, and plan one's
+// delete of the marker it read before its lift must not delete plan two's
+// (before, it deleted whatever marker was there and then failed to write
+// it back: a fence without a marker, unseen by the watches).
+func TestFenceMarkOfARacingFenceSurvivesTheLift(t *testing.T) {
+	f := &markDown{}
+	e := newEnvWith(t, func(s objstore.Store) objstore.Store { f.Store = s; return f })
+	ctx := t.Context()
+	c := e.newCase(t, staff(policy.RoleMediator, "M"), "Lee v. Park")
+	if _, err := e.svc.BeginDisposal(ctx, c.ID, "p_one"); err != nil {
+		t.Fatal(err)
+	}
+	var armed atomic.Bool
+	armed.Store(true)
+	f.after = func(key string) {
+		if key != RecordKey(c.ID) || !armed.CompareAndSwap(true, false) {
+			return
+		}
+		// Plan one's lift just landed: plan two fences the case, then
+		// marker writes fail.
+		if _, err := e.svc.BeginDisposal(ctx, c.ID, "p_two"); err != nil {
+			t.Errorf("plan two's fence: %v", err)
+		}
+		f.down.Store(true)
+	}
+	if err := e.svc.EndDisposal(ctx, c.ID, "p_one"); err != nil {
+		t.Fatal(err)
+	}
+	f.after = nil
+	f.down.Store(false)
+	if armed.Load() {
+		t.Fatal("the lift was not seen")
+	}
+	if r := e.raw(t, c.ID); r.Disposing == nil || r.DisposingPlan != "p_two" {
+		t.Fatalf("case after the race: disposing %v by %q, want plan two's fence", r.Disposing, r.DisposingPlan)
+	}
+	if m := e.marks(t); m[c.ID] == "" {
+		t.Fatal("plan two's fence stands without a marker after plan one's lift")
+	}
+}
+
+// A fence set whose marker then cannot be kept (deleted by a racing lift,
+// and written again fails) is still announced: BeginDisposal returns the
+// marker's error only after OnDisposal (before, it returned first, and
+// the open connections were told neither by the announcement nor by the
+// watches).
+func TestFenceAnnouncedWhenItsMarkerIsLost(t *testing.T) {
+	f := &markDown{}
+	e := newEnvWith(t, func(s objstore.Store) objstore.Store { f.Store = s; return f })
+	ctx := t.Context()
+	c := e.newCase(t, staff(policy.RoleMediator, "M"), "Lee v. Park")
+	var announced atomic.Int64
+	e.svc.OnDisposal = func(_ context.Context, id string) {
+		if id == c.ID {
+			announced.Add(1)
+		}
+	}
+	var armed atomic.Bool
+	armed.Store(true)
+	f.after = func(key string) {
+		if key != RecordKey(c.ID) || !armed.CompareAndSwap(true, false) {
+			return
+		}
+		// The fence just landed: its marker goes, and cannot be written.
+		if err := f.Store.Delete(ctx, FenceMarkKey(c.ID), ""); err != nil {
+			t.Errorf("delete the marker: %v", err)
+		}
+		f.down.Store(true)
+	}
+	_, err := e.svc.BeginDisposal(ctx, c.ID, "p_one")
+	f.after = nil
+	f.down.Store(false)
+	if err == nil {
+		t.Fatal("no error with the fence's marker lost")
+	}
+	if e.raw(t, c.ID).Disposing == nil {
+		t.Fatal("not fenced")
+	}
+	if n := announced.Load(); n != 1 {
+		t.Fatalf("fence announced %d times, want once", n)
+	}
+}
+
+// ClearStaleFences goes on past a marker whose case cannot be read (left
+// for the next call) and clears the others, with no error: a hint must not
+// stop the apply that calls it (before, the first such read failed it).
+func TestClearStaleFencesGoesOnPastAnUnreadableCase(t *testing.T) {
+	f := &markDown{}
+	e := newEnvWith(t, func(s objstore.Store) objstore.Store { f.Store = s; return f })
+	ctx := t.Context()
+	med := staff(policy.RoleMediator, "M")
+	bad := e.newCase(t, med, "Lee v. Park")
+	unfenced := e.newCase(t, med, "Kim v. Ortiz")
+	gone := ids.New("c")
+	for _, id := range []string{bad.ID, unfenced.ID, gone} {
+		if err := e.svc.writeFenceMark(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.getDown = RecordKey(bad.ID)
+	n, err := e.svc.ClearStaleFences(ctx, 0)
+	f.getDown = ""
+	if err != nil || n != 2 {
+		t.Fatalf("cleared %d: %v; want 2 and no error", n, err)
+	}
+	if m := e.marks(t); len(m) != 1 || m[bad.ID] == "" {
+		t.Fatalf("markers left: %v, want the unreadable case's only", m)
 	}
 }

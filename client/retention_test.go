@@ -439,9 +439,12 @@ func checkDisposed(t *testing.T, n *nodetest.Node, dw *disposalWorld) {
 	// Where a disposed case's id may still appear: the audit log and the
 	// key directory's log (ids and hashes: their proofs), retention's own
 	// records (plans and certificates: ids, classes, counts), the stub,
-	// and the marker that stops a node writing the rooms' history back.
+	// the marker that stops a node writing the rooms' history back, and
+	// (in its key only, until an apply's ClearStaleFences deletes it
+	// once cases.GoneFenceAge old) the fence marker written anew for the
+	// nodes' watches once the case record is gone.
 	allowedContent := []string{"audit/", keydir.LogPrefix, "retention/plans/", "retention/certificates/", cases.StubsPrefix, "rooms-ended/"}
-	allowedKey := []string{"retention/plans/", cases.StubsPrefix, "rooms-ended/"}
+	allowedKey := []string{"retention/plans/", cases.StubsPrefix, "rooms-ended/", cases.FenceMarkKey("")}
 	// Journaled batches are copied to their rooms (or, for an ended room,
 	// dropped) and their journal entries deleted once compaction's wait
 	// has passed (package messaging: 5 s): dw.after is every stored

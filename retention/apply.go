@@ -74,8 +74,9 @@ type Progress struct {
 //     statistical stub is stored (caseclasses.go); statistical stubs due;
 //     the page's outcomes stored.
 //  2. the residue swept, fence markers left without a fence by a crash
-//     deleted (cases.ClearStaleFences), and the case keys of the plan's
-//     cases of which nothing remains.
+//     or of cases destroyed deleted (cases.ClearStaleFences, also after
+//     every page; a failure is logged, not returned), and the case keys
+//     of the plan's cases of which nothing remains.
 //  3. the certificate of destruction, signed, stored once, and linked
 //     from the audit log.
 //
@@ -135,17 +136,18 @@ func (s *Service) Apply(ctx context.Context, actor account.Account, id string) (
 			return Progress{}, err
 		}
 		pr.PagesDone = done + 1
+		// The fence markers of the cases this apply destroyed so far
+		// (written anew for the nodes' watches) go once
+		// cases.GoneFenceAge old, so a long apply leaves no more of them
+		// to list than it destroys in that time.
+		s.clearFenceMarks(ctx)
 		return pr, nil
 	}
 	if !p.CaseKeysDone {
 		if err := s.applyResidue(ctx, actor, p); err != nil { // sweep.go: once, before the case keys
 			return Progress{}, err
 		}
-		// Fence markers left without a fence by a crash (this plan's or
-		// another's): a hint for the nodes' watches only, deleted here.
-		if _, err := s.cases.ClearStaleFences(ctx, cases.StaleFenceAge); err != nil {
-			return Progress{}, err
-		}
+		s.clearFenceMarks(ctx)
 		if err := s.destroyCaseKeys(ctx, actor, p); err != nil {
 			return Progress{}, err
 		}
@@ -364,4 +366,15 @@ func (s *Service) destroyCaseKeys(ctx context.Context, actor account.Account, p 
 	}
 	_, errs := s.vault.DestroyCaseKeys(ctx, actor.ID, caseIDs, map[string]string{"plan": p.ID}, s.parallel)
 	return errors.Join(errs...)
+}
+
+// clearFenceMarks deletes the fence markers left without a fence by a
+// crash (this plan's or another's) once cases.StaleFenceAge old, and those
+// of cases destroyed (cases.GoneFenceAge): a hint for the nodes' watches
+// only, so a failure is logged and stops nothing (the next call deletes
+// them).
+func (s *Service) clearFenceMarks(ctx context.Context) {
+	if _, err := s.cases.ClearStaleFences(ctx, cases.StaleFenceAge); err != nil {
+		s.logger.WarnContext(ctx, "retention: stale disposal fence markers not listed", "err", err)
+	}
 }

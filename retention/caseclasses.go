@@ -822,13 +822,16 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 			return Outcome{}, err
 		}
 	}
-	// The case's fence marker (cases/fencemarks.go), every version, after
-	// the record: until then a node's watch still finds the case fenced.
-	// A crash before this leaves it to the rerun (or ClearStaleFences).
+	// The case's fence marker (cases/fencemarks.go), after the record:
+	// every version deleted and one written anew, so that a node's watch
+	// that never listed the fence's marker (fenced and destroyed between
+	// two of its passes) sees one appear and finds the case gone;
+	// ClearStaleFences deletes it once cases.GoneFenceAge old. A crash
+	// before this leaves it to the rerun (or ClearStaleFences).
 	if err := s.step("case-record-deleted"); err != nil {
 		return Outcome{}, err
 	}
-	if err := s.cases.DestroyFenceMark(ctx, caseID); err != nil {
+	if err := s.cases.GoneFenceMark(ctx, caseID); err != nil {
 		return Outcome{}, err
 	}
 	if err := s.step("case-record"); err != nil {

@@ -9,9 +9,11 @@ import (
 	"github.com/parley-mediation/parley/policy"
 )
 
-// A case's fence marker (cases/fencemarks.go) does not outlive it: the
-// disposal deletes every stored version of it after the case record, and
-// a node dying between the two leaves it to the rerun, which deletes it.
+// A case's fence marker (cases/fencemarks.go) does not outlive it for
+// long: the disposal, after the case record, deletes every stored version
+// of it and writes it anew (for the watches: the case is gone), a node
+// dying between the two leaving it to the rerun; ClearStaleFences then
+// deletes every version once cases.GoneFenceAge old.
 // A case kept (a hold met after the fence) has its marker deleted with
 // the lift.
 func TestFenceMarkGoesWithTheCase(t *testing.T) {
@@ -48,13 +50,30 @@ func TestFenceMarkGoesWithTheCase(t *testing.T) {
 		if !marked() {
 			t.Fatal("no fence marker after a crash between the case record's deletion and the marker's")
 		}
+		fenceMark, err := store.Stat(ctx, cases.FenceMarkKey(tc.id))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
 			t.Fatalf("apply again: %v %+v", err, pr)
 		}
-		if marked() {
-			t.Fatal("the fence marker of a destroyed case is left")
-		}
+		// Written anew once the record is gone: one version, not the
+		// fence's, so a watch that never listed the fence's sees one.
 		vs, err := store.Versions(ctx, cases.FenceMarkKey(tc.id))
+		if err != nil {
+			t.Fatalf("no fence marker of a destroyed case: %v", err)
+		}
+		if len(vs) != 1 || vs[0].DeleteMarker || vs[0].ETag == fenceMark.ETag {
+			t.Fatalf("versions of a destroyed case's fence marker: %+v, want one written anew (the fence's was %s)", vs, fenceMark.ETag)
+		}
+		// And deleted, every version, once cases.GoneFenceAge old.
+		if _, err := e.cases.ClearStaleFences(ctx, 0); err != nil {
+			t.Fatal(err)
+		}
+		if marked() {
+			t.Fatal("the fence marker of a destroyed case is left by ClearStaleFences")
+		}
+		vs, err = store.Versions(ctx, cases.FenceMarkKey(tc.id))
 		if err != nil && !errors.Is(err, objstore.ErrNotFound) {
 			t.Fatal(err)
 		}

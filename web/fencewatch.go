@@ -19,8 +19,9 @@ import (
 // acknowledged and then destroyed with the case. So each node also
 // watches the cases its open connections are to, itself, every
 // fenceCheck: a fenced case has a fence marker (cases/fencemarks.go,
-// written before the fence and deleted after it is lifted or the case
-// destroyed), and a pass lists the markers (cases.FenceMarks: one store
+// written before the fence, deleted after it is lifted, and written anew
+// once the case is destroyed, so a case fenced and destroyed between two
+// passes shows a marker too), and a pass lists the markers (cases.FenceMarks: one store
 // request while fewer than 1000 are stored, whatever the number of cases
 // or connections) and checks the record (cases.CheckFence: a Stat, and a
 // read only when it changed) of a watched case only when its marker
