@@ -5,6 +5,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -20,6 +23,7 @@ import (
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/retention"
 	"github.com/parley-mediation/parley/server"
 )
 
@@ -65,6 +69,16 @@ func TestBrowserRecordsActions(t *testing.T) {
 				t.Fatal(err)
 			}
 			caucusID = d.ID
+			// A hold once placed on the caucus document and released: its
+			// entries name the document, and must not travel in a bundle
+			// that does not carry it.
+			h, err := rec.PlaceHold(ctx, api.NewHold{Case: c.ID, Doc: d.ID, Reason: "Subpoena 2026-31", Authority: "Court order 12"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := rec.ReleaseHold(ctx, c.ID, h.ID, "Subpoena answered"); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if _, err := med.CaseAction(ctx, c.ID, "stage", map[string]string{"stage": "closure"}); err != nil {
 			t.Fatal(err)
@@ -136,8 +150,26 @@ func TestBrowserRecordsActions(t *testing.T) {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(tr)
-		if bytes.Contains(body, []byte("CANARY")) || bytes.Contains(body, []byte(caucusID)) || bytes.Contains(body, []byte("side-a-offer")) {
-			t.Fatalf("%s holds the caucus document", h.Name)
+		// The audit excerpt's entries are base64: each is read decoded
+		// too, as is every file's name.
+		texts := map[string][]byte{h.Name: body, "name " + h.Name: []byte(h.Name)}
+		if strings.HasSuffix(h.Name, "audit/entries.jsonl") {
+			for i, line := range strings.Split(strings.TrimSpace(string(body)), "\n") {
+				var x retention.ExcerptEntry
+				if err := json.Unmarshal([]byte(line), &x); err != nil {
+					t.Fatal(err)
+				}
+				entry, err := base64.StdEncoding.DecodeString(x.Entry)
+				if err != nil {
+					t.Fatal(err)
+				}
+				texts[fmt.Sprintf("audit entry %d", i)] = entry
+			}
+		}
+		for where, text := range texts {
+			if bytes.Contains(text, []byte("CANARY")) || bytes.Contains(text, []byte(caucusID)) || bytes.Contains(text, []byte("side-a-offer")) {
+				t.Fatalf("%s (in %s) holds the caucus document or its id", where, h.Name)
+			}
 		}
 		exhibit = exhibit || (strings.HasSuffix(h.Name, "/exhibit.txt") && string(body) == "JOINT exhibit")
 	}
