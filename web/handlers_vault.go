@@ -75,14 +75,6 @@ func (a *API) writeVaultError(w http.ResponseWriter, r *http.Request, err error)
 			Detail: "It was altered, truncated or mixed up with another document in storage; the event is in the audit log."})
 		return
 	}
-	if errors.Is(err, vault.ErrUnconfirmed) {
-		// The store's error names internal keys: it stays in the log.
-		a.log.WarnContext(r.Context(), "upload not confirmed", slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
-		writeProblem(w, r, problem{Type: api.ProblemUnavailable, Title: "The upload could not be confirmed",
-			Status: http.StatusServiceUnavailable,
-			Detail: "Its contents were stored, but storage did not confirm that the document or version was added, so it may still appear. Look at the documents list before uploading it again."})
-		return
-	}
 	a.writeError(w, r, err)
 }
 

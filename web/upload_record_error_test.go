@@ -8,8 +8,10 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/objstore"
@@ -37,7 +39,9 @@ func (s *recordWriteFailing) Put(ctx context.Context, key string, r io.Reader, s
 	prefix, fail := s.prefix, s.fail
 	s.mu.Unlock()
 	if fail != nil && strings.HasPrefix(key, prefix) {
-		return objstore.Info{}, fail(key)
+		if err := fail(key); err != nil {
+			return objstore.Info{}, err
+		}
 	}
 	return s.Store.Put(ctx, key, r, size, opts)
 }
@@ -93,5 +97,42 @@ func TestUploadRecordWriteFailureSaysNoKey(t *testing.T) {
 				t.Errorf("status %d, problem %+v: want 503 unavailable saying to look at the documents list before uploading again", ce.Status, p)
 			}
 		})
+	}
+}
+
+// TestAgreementSaveNotConfirmedSaysSo: saving an agreement's text adds a
+// version to its document; when that version's record write may still
+// land, the mediator is told so in the same words as for an upload (look
+// before saving again), not "try it again shortly", which could add the
+// version twice (review: the save path answered the store's fault kind).
+func TestAgreementSaveNotConfirmedSaysSo(t *testing.T) {
+	fs := &recordWriteFailing{}
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fs.Store = s; return fs }})
+	k := newVaultCast(t, n)
+	med := k.as["mediator"]
+	a, err := med.StartAgreement(t.Context(), k.caseID, api.AgreementStartRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The save reserves its version number in the document's record
+	// first (a failure there adds nothing: "try again" is right); the
+	// record write that lists the version is the second.
+	var writes atomic.Int32
+	fs.arm("vault/"+k.caseID+"/docs/", func(key string) error {
+		if writes.Add(1) == 1 {
+			return nil
+		}
+		return fmt.Errorf("%w: s3 put %q: connection reset by peer", objstore.ErrUnavailable, key)
+	})
+	defer fs.arm("", nil)
+	_, err = med.SaveAgreement(t.Context(), k.caseID, a.Current.Version, "The parties agree to a payment plan.")
+	var ce *client.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("save whose version record write failed: %v", err)
+	}
+	p := ce.Problem
+	if ce.Status != 503 || p.Type != "urn:parley:problem:unavailable" || !strings.Contains(p.Detail, "documents list") ||
+		strings.Contains(p.Detail+p.Title, "vault/") || strings.Contains(p.Detail+p.Title, "connection reset") {
+		t.Errorf("status %d, problem %+v: want 503 unavailable saying to look before saving again, naming nothing internal", ce.Status, p)
 	}
 }
