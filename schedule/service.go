@@ -56,6 +56,8 @@ type Config struct {
 	// (nil: DefaultReminders; empty non-nil: none).
 	Reminders []time.Duration
 	Now       func() time.Time
+	// Log receives what cannot be returned (slog.Default() when nil).
+	Log *slog.Logger
 }
 
 // Service schedules sessions.
@@ -306,7 +308,11 @@ func (s *Service) settle(ctx context.Context, ev audit.Event, cause error, lande
 		_, err := s.cfg.Audit.Append(ctx, e)
 		return err
 	}
-	audit.Settle(ctx, record, slog.Default(), "schedule", ev, ev.Type, fault.Class(cause), landed)
+	log := s.cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	audit.Settle(ctx, record, log, "schedule", ev, ev.Type, fault.Class(cause), landed)
 }
 
 // Move reschedules a session (a new start, and optionally a new zone or
