@@ -115,27 +115,44 @@ func wantAllHeld(t *testing.T, e *env, store objstore.Store, caseID, docID strin
 // held over versions without their legal hold).
 func TestCaseHoldReleaseRacingDocumentHoldLeavesItHeld(t *testing.T) {
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
-		gate := newClearGate(store)
-		e := newEnv(t, gate)
-		k := e.newCast(t)
-		ctx := t.Context()
-		if err := e.vault.SetCaseHold(ctx, "retention", k.caseID, true); err != nil {
+		r := caseReleaseMeetsDocumentHold(t, store)
+		close(r.gate.resume)
+		if err := <-r.released; err != nil {
 			t.Fatal(err)
 		}
-		d := e.upload(t, k.who["mediator"], k.caseID, "held.pdf", k.audience(t, "joint"), ClassEvidence, []byte("held by the case"))
-		gate.prefix = "docs/" + k.caseID + "/" + d.ID + "/"
-		released := make(chan error, 1)
-		go func() { released <- e.vault.SetCaseHold(ctx, "retention", k.caseID, false) }()
-		gate.waitReached(t)
-		if _, err := e.vault.SetHold(ctx, k.who["records"], k.caseID, d.ID, true); err != nil {
-			t.Fatal(err)
-		}
-		close(gate.resume)
-		if err := <-released; err != nil {
-			t.Fatal(err)
-		}
-		wantAllHeld(t, e, store, k.caseID, d.ID)
+		wantAllHeld(t, r.e, store, r.k.caseID, r.doc)
 	})
+}
+
+// racingRelease is a case hold's release stopped at its first clearing
+// of a document's storage holds, with a hold on that document placed
+// meanwhile (its record written, its versions held).
+type racingRelease struct {
+	gate     *clearGateStore
+	e        *env
+	k        *cast
+	doc      string
+	released chan error // the release's answer, once the gate lets it go
+}
+
+func caseReleaseMeetsDocumentHold(t *testing.T, store objstore.Store) *racingRelease {
+	t.Helper()
+	gate := newClearGate(store)
+	e := newEnv(t, gate)
+	k := e.newCast(t)
+	ctx := t.Context()
+	if err := e.vault.SetCaseHold(ctx, "retention", k.caseID, true); err != nil {
+		t.Fatal(err)
+	}
+	d := e.upload(t, k.who["mediator"], k.caseID, "held.pdf", k.audience(t, "joint"), ClassEvidence, []byte("held by the case"))
+	gate.prefix = "docs/" + k.caseID + "/" + d.ID + "/"
+	released := make(chan error, 1)
+	go func() { released <- e.vault.SetCaseHold(ctx, "retention", k.caseID, false) }()
+	gate.waitReached(t)
+	if _, err := e.vault.SetHold(ctx, k.who["records"], k.caseID, d.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	return &racingRelease{gate: gate, e: e, k: k, doc: d.ID, released: released}
 }
 
 // TestDocumentHoldReleaseRacingPlacementLeavesItHeld: SetHold's own
@@ -179,22 +196,11 @@ func TestDocumentHoldReleaseRacingPlacementLeavesItHeld(t *testing.T) {
 // could release. Now the release looks once more and clears them again.
 func TestReleaseSettingHoldsAgainForAHoldReleasedMeanwhileLeavesNothingHeld(t *testing.T) {
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
-		gate := newClearGate(store)
-		e := newEnv(t, gate)
-		k := e.newCast(t)
+		r := caseReleaseMeetsDocumentHold(t, store)
+		gate, e, k, released := r.gate, r.e, r.k, r.released
+		doc := r.doc
 		ctx := t.Context()
 		rec := k.who["records"]
-		if err := e.vault.SetCaseHold(ctx, "retention", k.caseID, true); err != nil {
-			t.Fatal(err)
-		}
-		d := e.upload(t, k.who["mediator"], k.caseID, "held.pdf", k.audience(t, "joint"), ClassEvidence, []byte("held by the case"))
-		gate.prefix = "docs/" + k.caseID + "/" + d.ID + "/"
-		released := make(chan error, 1)
-		go func() { released <- e.vault.SetCaseHold(ctx, "retention", k.caseID, false) }()
-		gate.waitReached(t)
-		if _, err := e.vault.SetHold(ctx, rec, k.caseID, d.ID, true); err != nil {
-			t.Fatal(err)
-		}
 		gate.setArmed.Store(true)
 		close(gate.resume) // the case release clears, reads the document hold, sets again: stopped
 		select {
@@ -202,7 +208,7 @@ func TestReleaseSettingHoldsAgainForAHoldReleasedMeanwhileLeavesNothingHeld(t *t
 		case <-time.After(30 * time.Second):
 			t.Fatal("the release never set the document's storage holds again")
 		}
-		if _, err := e.vault.SetHold(ctx, rec, k.caseID, d.ID, false); err != nil {
+		if _, err := e.vault.SetHold(ctx, rec, k.caseID, doc, false); err != nil {
 			t.Fatal(err)
 		}
 		close(gate.setResume)
@@ -210,11 +216,11 @@ func TestReleaseSettingHoldsAgainForAHoldReleasedMeanwhileLeavesNothingHeld(t *t
 			t.Fatal(err)
 		}
 		var now docRecord
-		if _, err := e.meta.Get(ctx, docKey(k.caseID, d.ID), &now); err != nil || now.Hold != nil {
+		if _, err := e.meta.Get(ctx, docKey(k.caseID, doc), &now); err != nil || now.Hold != nil {
 			t.Fatalf("the document's record: hold %+v (%v), want none", now.Hold, err)
 		}
 		for _, v := range now.Versions {
-			for _, key := range []string{objectKey(k.caseID, d.ID, v.Version), versionKey(k.caseID, d.ID, v.Version)} {
+			for _, key := range []string{objectKey(k.caseID, doc, v.Version), versionKey(k.caseID, doc, v.Version)} {
 				vs, err := store.Versions(ctx, key)
 				if err != nil {
 					t.Fatal(err)
