@@ -113,14 +113,7 @@ func TestCaseHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 func TestDocumentHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	store := minioStore(t)
-	e := newEnv(t, store)
-	tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
-	doc := tc.docs["exhibit"].ID
-	first, err := e.ret.PlaceHold(ctx, e.records, NewHold{Case: tc.id, Doc: doc, Reason: "Subpoena 2026-23", Authority: "Court order 6"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, e, tc, doc, first := heldExhibit(t, "Subpoena 2026-23", "Court order 6")
 	var second Hold
 	var placeErr error
 	e.ret.releaseListed = func() {
@@ -160,14 +153,7 @@ func TestDocumentHoldPlacedDuringReleaseStaysOnStorage(t *testing.T) {
 func TestDocumentHoldReleasedAsAnotherIsPlacedStaysOnStorage(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	store := minioStore(t)
-	e := newEnv(t, store)
-	tc := e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
-	doc := tc.docs["exhibit"].ID
-	first, err := e.ret.PlaceHold(ctx, e.records, NewHold{Case: tc.id, Doc: doc, Reason: "Subpoena 2026-24", Authority: "Court order 8"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, e, tc, doc, first := heldExhibit(t, "Subpoena 2026-24", "Court order 8")
 	var releaseErr error
 	e.ret.placeStep = func(step string, _ Hold) {
 		if step != "doc-held" {
@@ -263,4 +249,19 @@ func TestDocumentHoldOvertakenLeavesNothingHeld(t *testing.T) {
 			t.Fatalf("%d versions under %s after the case was disposed of: %v", len(vs), prefix, err)
 		}
 	}
+}
+
+// heldExhibit is a case on real MinIO with one evidence document under a
+// document hold placed by the records person (reason, authority).
+func heldExhibit(t *testing.T, reason, authority string) (store objstore.Store, e *env, tc *testCase, doc string, first Hold) {
+	t.Helper()
+	store = minioStore(t)
+	e = newEnv(t, store)
+	tc = e.newCase(t, map[string]vault.Class{"exhibit": vault.ClassEvidence})
+	doc = tc.docs["exhibit"].ID
+	first, err := e.ret.PlaceHold(t.Context(), e.records, NewHold{Case: tc.id, Doc: doc, Reason: reason, Authority: authority})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, e, tc, doc, first
 }
