@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,13 +79,41 @@ func newEnvWith(t *testing.T, mp *mailpit.Client, wrap func(objstore.Store) objs
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	meta, err := metastore.New(store, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return newEnvOver(t, mp, store, key)
+}
+
+// newEnvOver is newEnv over store, its records sealed under recordsKey.
+func newEnvOver(t *testing.T, mp *mailpit.Client, store objstore.Store, recordsKey []byte) *env {
+	t.Helper()
 	seed := sha256.Sum256([]byte("parley schedule test audit key"))
 	signer, _ := audit.NewSigner("test/audit", ed25519.NewKeyFromSeed(seed[:]))
 	log, err := audit.Open(t.Context(), store, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{log: log, clock: &clock{t: time.Now().UTC().Truncate(time.Minute)}}
+	meta := e.open(t, mp, store, recordsKey)
+	e.mediator = account.Account{ID: ids.New("u"), Name: "Morgan Reyes", Role: policy.RoleMediator}
+	// Stored (without a password, to keep argon2 out): the invites below
+	// work only while their maker's account is there and may still invite.
+	if _, err := meta.Create(t.Context(), "accounts/"+e.mediator.ID, e.mediator); err != nil {
+		t.Fatal(err)
+	}
+	e.c, err = e.cases.Create(t.Context(), e.mediator, cases.NewCase{Title: "Deposit dispute at 12 Elm Street", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tenant = e.join(t, cases.RoleParty, "A", "Alex Tenant", "alex@example.test")
+	e.landlord = e.join(t, cases.RoleParty, "B", "Blair Landlord", "blair@example.test")
+	return e
+}
+
+// open (re)makes e's services over store with its records sealed under
+// recordsKey, as a node starting on it would, and returns their metastore:
+// newEnvOver's first start, or a restart over the same store and clock.
+func (e *env) open(t *testing.T, mp *mailpit.Client, store objstore.Store, recordsKey []byte) *metastore.Store {
+	t.Helper()
+	meta, err := metastore.New(store, recordsKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,11 +121,9 @@ func newEnvWith(t *testing.T, mp *mailpit.Client, wrap func(objstore.Store) objs
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Now().UTC().Truncate(time.Minute)}
-	accts := account.NewService(meta, ratelimit.NewMemory())
-	cs := cases.NewService(meta, accts, pol, log)
-	e := &env{cases: cs, accounts: accts, log: log, clock: clk}
-	oc := mail.Config{Meta: meta, Now: clk.Now, Current: func(ctx context.Context, m *mail.Message) (bool, error) { return e.svc.Current(ctx, m) }}
+	e.accounts = account.NewService(meta, ratelimit.NewMemory())
+	e.cases = cases.NewService(meta, e.accounts, pol, e.log)
+	oc := mail.Config{Meta: meta, Now: e.clock.Now, Current: func(ctx context.Context, m *mail.Message) (bool, error) { return e.svc.Current(ctx, m) }}
 	if mp != nil {
 		tr, err := mail.NewSMTP(mail.SMTPConfig{URL: "smtp://" + mp.SMTP + "?starttls=off", From: "sessions@program.test"})
 		if err != nil {
@@ -103,23 +131,10 @@ func newEnvWith(t *testing.T, mp *mailpit.Client, wrap func(objstore.Store) objs
 		}
 		oc.Transport = tr
 	}
-	ob := mail.New(oc)
-	e.outbox = ob
-	e.svc = New(Config{Meta: meta, Cases: cs, Accounts: accts, Policy: pol, Audit: log, Outbox: ob,
-		From: "sessions@program.test", JoinURL: joinURL, Now: clk.Now})
-	e.mediator = account.Account{ID: ids.New("u"), Name: "Morgan Reyes", Role: policy.RoleMediator}
-	// Stored (without a password, to keep argon2 out): the invites below
-	// work only while their maker's account is there and may still invite.
-	if _, err := meta.Create(t.Context(), "accounts/"+e.mediator.ID, e.mediator); err != nil {
-		t.Fatal(err)
-	}
-	e.c, err = cs.Create(t.Context(), e.mediator, cases.NewCase{Title: "Deposit dispute at 12 Elm Street", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.tenant = e.join(t, cases.RoleParty, "A", "Alex Tenant", "alex@example.test")
-	e.landlord = e.join(t, cases.RoleParty, "B", "Blair Landlord", "blair@example.test")
-	return e
+	e.outbox = mail.New(oc)
+	e.svc = New(Config{Meta: meta, Cases: e.cases, Accounts: e.accounts, Policy: pol, Audit: e.log, Outbox: e.outbox,
+		From: "sessions@program.test", JoinURL: joinURL, Now: e.clock.Now})
+	return meta
 }
 
 func (e *env) join(t *testing.T, role cases.ParticipantRole, side, name, email string) account.Account {
@@ -173,4 +188,33 @@ func (e *env) sentIDs() func() (map[string]string, error) {
 		}
 		return out, nil
 	}
+}
+
+// uidsOf sends what the outbox holds and returns the UID in the invitation
+// (or update, or cancellation) of sequence seq of session s that each of
+// its two recipients was sent, by account; it fails unless there are two.
+func (e *env) uidsOf(t *testing.T, s *Session, seq int) map[string]string {
+	t.Helper()
+	if _, err := e.outbox.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := e.outbox.List(t.Context(), e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, m := range msgs {
+		if m.Ref != s.ID || !strings.HasPrefix(m.ID, mailID("inv", s.ID, fmt.Sprint(seq))+"-") || m.Attachment == nil {
+			continue
+		}
+		for _, line := range strings.Split(string(m.Attachment.Data), "\n") {
+			if uid, ok := strings.CutPrefix(strings.TrimSuffix(line, "\r"), "UID:"); ok {
+				out[m.ToAccount] = uid
+			}
+		}
+	}
+	if len(out) != 2 {
+		t.Fatalf("%d invitations with a UID for sequence %d, want 2", len(out), seq)
+	}
+	return out
 }

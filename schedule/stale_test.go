@@ -1,7 +1,6 @@
 package schedule
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -324,31 +323,6 @@ func TestSessionScheduledBeforePerRecipientUIDsKeepsItsUID(t *testing.T) {
 	ctx := t.Context()
 	e.svc.cfg.Reminders = []time.Duration{}
 	start := e.clock.Now().Add(72 * time.Hour).Truncate(time.Hour)
-	uidsOf := func(s *Session, seq int) map[string]string {
-		t.Helper()
-		if _, err := e.outbox.RunOnce(ctx); err != nil {
-			t.Fatal(err)
-		}
-		msgs, err := e.outbox.List(ctx, e.c.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]string{}
-		for _, m := range msgs {
-			if m.Ref != s.ID || !strings.HasPrefix(m.ID, mailID("inv", s.ID, fmt.Sprint(seq))+"-") || m.Attachment == nil {
-				continue
-			}
-			for _, line := range strings.Split(string(m.Attachment.Data), "\n") {
-				if uid, ok := strings.CutPrefix(strings.TrimSuffix(line, "\r"), "UID:"); ok {
-					out[m.ToAccount] = uid
-				}
-			}
-		}
-		if len(out) != 2 {
-			t.Fatalf("%d invitations with a UID for sequence %d, want 2", len(out), seq)
-		}
-		return out
-	}
 	legacy, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(start, "UTC"), TimeZone: "UTC", Minutes: 60})
 	if err != nil {
 		t.Fatal(err)
@@ -359,11 +333,11 @@ func TestSessionScheduledBeforePerRecipientUIDsKeepsItsUID(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	uidsOf(legacy, 0)
+	e.uidsOf(t, legacy, 0)
 	if _, err := e.svc.Move(ctx, e.mediator, e.c.ID, legacy.ID, local(start.Add(time.Hour), "UTC"), "UTC", 0, "later"); err != nil {
 		t.Fatal(err)
 	}
-	for who, uid := range uidsOf(legacy, 1) {
+	for who, uid := range e.uidsOf(t, legacy, 1) {
 		if uid != legacy.ID+"@parley" {
 			t.Errorf("the update of an earlier session to %s carries UID %q, want its old %q", who, uid, legacy.ID+"@parley")
 		}
@@ -372,7 +346,7 @@ func TestSessionScheduledBeforePerRecipientUIDsKeepsItsUID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := uidsOf(fresh, 0)
+	got := e.uidsOf(t, fresh, 0)
 	if got[e.tenant.ID] == got[e.landlord.ID] || strings.Contains(got[e.tenant.ID], fresh.ID) {
 		t.Errorf("a new session's UIDs are not per recipient: %v", got)
 	}
