@@ -60,7 +60,9 @@ func isoDuration(minutes int) string {
 // uid is the iCalendar UID of session sess in the invitations to account
 // who: a keyed hash of the two under the server's index key, so that it is
 // stable across the session's updates and cancellation (RFC 5546 matches
-// them by UID) yet names no session, case or account, and differs between
+// them by UID), master-key rotations included (the index key derives from
+// the records key, which a rotation rewraps but does not change), yet
+// names no session, case or account, and differs between
 // recipients: two invitees comparing their calendars, or anyone reading
 // one of them, learn no id and cannot tell the same session's UID in
 // another person's calendar.
