@@ -24,6 +24,7 @@ import (
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/vault"
 )
 
 // Limits.
@@ -94,6 +95,13 @@ func Key(caseID string) string { return "agreements/" + caseID + "/agreement" }
 // DocVer, Filed) once the document is stored, and released when storing
 // it fails. A claim older than claimTTL was abandoned (its node stopped
 // between the claim and the completion) and is taken over or dropped.
+//
+// A version's save whose text the vault stored but could not confirm
+// (vault.ErrUnconfirmed: the version may still appear in the document)
+// keeps its claim, marked Unconfirmed, and so does one abandoned: the
+// next read or save settles it against the document (settle): listed
+// there, the version is completed; not listed once claimTTL has passed,
+// it is dropped.
 type record struct {
 	Case      string            `json:"case"`
 	Title     string            `json:"title"`
@@ -119,6 +127,10 @@ type claim struct {
 	ID string    `json:"id"`
 	By string    `json:"by"`
 	At time.Time `json:"at"`
+	// Unconfirmed: the document write answered vault.ErrUnconfirmed; the
+	// request that made the claim has ended, and settle completes or drops
+	// it.
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
 }
 
 // claimTTL is how long a claim stands; an older one was abandoned. A claim
@@ -132,10 +144,11 @@ func (s *Service) newClaim(actor account.Account) *claim {
 // live reports whether c stands (made, and not abandoned).
 func (s *Service) live(c *claim) bool { return c != nil && s.now().Sub(c.At) < claimTTL }
 
-// dropAbandoned removes a version whose save was abandoned and a filing
-// that was. It does no I/O (it runs inside metastore.Update).
+// dropAbandoned removes a filing that was abandoned. It does no I/O (it
+// runs inside metastore.Update). A version whose save was abandoned is
+// not dropped here but by settle, once the agreement's document is seen
+// not to list it.
 func (s *Service) dropAbandoned(r *record) {
-	r.Versions = slices.DeleteFunc(r.Versions, func(v version) bool { return v.Claim != nil && !s.live(v.Claim) })
 	if r.Filing != nil && !s.live(r.Filing) {
 		r.Filing = nil
 	}
@@ -276,6 +289,73 @@ func (s *Service) load(ctx context.Context, caseID string) (*record, error) {
 	return &r, nil
 }
 
+// loadFor is load, then settle: what actor reads, saves, signs or files
+// on.
+func (s *Service) loadFor(ctx context.Context, actor account.Account, caseID string) (*record, error) {
+	r, err := s.load(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	return s.settle(ctx, actor, r), nil
+}
+
+// settle completes or drops a version whose save ended without completing
+// its claim: one the vault did not confirm (Unconfirmed), or one abandoned
+// (older than claimTTL: its node stopped after the claim). It looks in
+// the agreement's document for a version, newer than every version of the
+// agreement, whose text has the claimed hash: found, the agreement's
+// version is completed with it (and audited as saved, by whoever saved
+// it); not found, the claim stands while it is live (the version may
+// still appear) and is dropped once it is not. A claim that is live and
+// not marked Unconfirmed is a save under way, completed by its own
+// request, and is left alone. When the document cannot be read, or the
+// record not written, r is returned as it is: the claimed version is not
+// shown, and the next read settles it.
+//
+// The bound is claimTTL: a version that lands in the document more than
+// claimTTL after its claim was made (and after a read dropped the claim)
+// stays a version of the document that the agreement does not list.
+func (s *Service) settle(ctx context.Context, actor account.Account, r *record) *record {
+	v := r.saving()
+	if v == nil || (s.live(v.Claim) && !v.Claim.Unconfirmed) {
+		return r
+	}
+	after := 0
+	for _, x := range r.Versions {
+		if x.Claim == nil {
+			after = max(after, x.DocVer)
+		}
+	}
+	dv, err := s.cfg.Docs.Find(ctx, actor, r.Case, r.Doc, v.SHA256, after)
+	if err != nil || (dv == 0 && s.live(v.Claim)) {
+		return r
+	}
+	cl := *v.Claim
+	out, err := metastore.Update(ctx, s.cfg.Meta, Key(r.Case), func(x *record) error {
+		i := slices.IndexFunc(x.Versions, func(y version) bool { return y.Claim != nil && y.Claim.ID == cl.ID })
+		if i < 0 {
+			return errNotOurs // settled meanwhile
+		}
+		if dv == 0 {
+			x.Versions = slices.Delete(x.Versions, i, i+1)
+		} else {
+			x.Versions[i].DocVer, x.Versions[i].Claim = dv, nil
+		}
+		return nil
+	})
+	if err != nil {
+		if again, err := s.load(ctx, r.Case); err == nil {
+			return again
+		}
+		return r
+	}
+	if dv != 0 {
+		s.audit(ctx, audit.Event{Type: "agreement.saved", Actor: cl.By, Case: r.Case, Objects: []string{r.Doc, strconv.Itoa(v.Num)},
+			Attrs: map[string]string{"settled": "later"}})
+	}
+	return &out
+}
+
 func checkText(text string) error {
 	switch {
 	case strings.TrimSpace(text) == "":
@@ -399,7 +479,7 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 	if err != nil {
 		return api.Agreement{}, err
 	}
-	r, err := s.load(ctx, caseID)
+	r, err := s.loadFor(ctx, actor, caseID)
 	if err != nil {
 		return api.Agreement{}, err
 	}
@@ -428,6 +508,22 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 	dv, err := s.cfg.Docs.AddVersion(ctx, actor, caseID, r.Doc, []byte(req.Text))
 	if err != nil {
 		metastore.Update(context.WithoutCancel(ctx), s.cfg.Meta, Key(caseID), func(r *record) error {
+			if errors.Is(err, vault.ErrUnconfirmed) {
+				// The text was stored but the vault could not confirm
+				// the version, which may still appear in the document:
+				// the claim is kept, so the version is neither listed
+				// before it is there nor lost if it lands, and a later
+				// read or save settles it against the document (settle).
+				// Not settled here at once: the vault has just read the
+				// document back and not found it, and a write that lands
+				// later lands after any bounded re-read too.
+				i := slices.IndexFunc(r.Versions, ours)
+				if i < 0 {
+					return errNotOurs
+				}
+				r.Versions[i].Claim.Unconfirmed = true
+				return nil
+			}
 			r.Versions = slices.DeleteFunc(r.Versions, ours)
 			return nil
 		})
@@ -436,6 +532,9 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(r *record) error {
 		i := slices.IndexFunc(r.Versions, ours)
 		if i < 0 {
+			if slices.ContainsFunc(r.Versions, func(v version) bool { return v.Claim == nil && v.Num == num && v.DocVer == dv }) {
+				return nil // completed already by a read that settled it (settle)
+			}
 			return fmt.Errorf("this save was dropped as abandoned after %v; save again: %w", claimTTL, fault.ErrConflict)
 		}
 		r.Versions[i].DocVer, r.Versions[i].Claim = dv, nil
@@ -459,6 +558,13 @@ func (s *Service) saveRefusal(r *record, req api.AgreementSaveRequest) error {
 		return fmt.Errorf("the signed agreement was filed; it cannot change: %w: %w", ErrFiled, fault.ErrConflict)
 	case s.live(r.Filing):
 		return fmt.Errorf("the signed agreement is being filed now; it cannot change: %w", fault.ErrConflict)
+	case r.saving() != nil && !s.live(r.saving().Claim):
+		// Not settled (settle could not read the agreement's document).
+		return fmt.Errorf("version %d's earlier save could not be checked against the stored agreement just now; try again shortly: %w",
+			r.saving().Num, fault.ErrUnavailable)
+	case r.saving() != nil && r.saving().Claim.Unconfirmed:
+		return fmt.Errorf("storage did not confirm %s's save of version %d, so it may still appear; read the agreement again in a few minutes before saving: %w",
+			r.saving().ByName, r.saving().Num, fault.ErrConflict)
 	case r.saving() != nil:
 		return fmt.Errorf("%s is saving version %d now; read it and edit again: %w", r.saving().ByName, r.saving().Num, fault.ErrConflict)
 	case req.Base != cur.Num:
@@ -477,7 +583,7 @@ func (s *Service) Get(ctx context.Context, actor account.Account, caseID string)
 	if err != nil {
 		return api.Agreement{}, err
 	}
-	r, err := s.load(ctx, caseID)
+	r, err := s.loadFor(ctx, actor, caseID)
 	if errors.Is(err, errNone) {
 		return api.Agreement{Case: caseID, State: api.AgreementNone, Versions: []api.AgreementVersion{}, Signers: []api.AgreementSigner{},
 			MaySign:  s.cfg.Policy.Decide(actor.Principal(), policy.AgreementSign, c.Facts()).Allowed,
@@ -498,11 +604,13 @@ func (s *Service) Version(ctx context.Context, actor account.Account, caseID str
 	if num < 1 {
 		return api.AgreementVersion{}, fault.Invalid("version", "a version number (1 or more)")
 	}
-	r, err := s.load(ctx, caseID)
+	r, err := s.loadFor(ctx, actor, caseID)
 	if err != nil {
 		return api.AgreementVersion{}, err
 	}
-	if num < 1 || num > len(r.Versions) {
+	// A version being saved (claimed: its text may not be stored) is not
+	// shown, as in the agreement's history.
+	if num < 1 || num > len(r.Versions) || r.Versions[num-1].Claim != nil {
 		return api.AgreementVersion{}, fmt.Errorf("version %d: %w", num, fault.ErrNotFound)
 	}
 	v := r.Versions[num-1]
@@ -644,7 +752,7 @@ func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string
 	if err != nil {
 		return api.Agreement{}, err
 	}
-	r, err := s.load(ctx, caseID)
+	r, err := s.loadFor(ctx, actor, caseID)
 	if err != nil {
 		return api.Agreement{}, err
 	}
@@ -772,7 +880,7 @@ func (s *Service) Signed(ctx context.Context, actor account.Account, caseID stri
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.load(ctx, caseID)
+	r, err := s.loadFor(ctx, actor, caseID)
 	if err != nil {
 		return nil, err
 	}
@@ -841,7 +949,7 @@ func (s *Service) File(ctx context.Context, actor account.Account, caseID string
 	if err := checkEffort(req.Sessions, req.Hours); err != nil {
 		return api.Agreement{}, nil, nil, err
 	}
-	r, err := s.load(ctx, caseID)
+	r, err := s.loadFor(ctx, actor, caseID)
 	if err != nil {
 		return api.Agreement{}, nil, nil, err
 	}
@@ -866,6 +974,9 @@ func (s *Service) File(ctx context.Context, actor account.Account, caseID string
 				return nil // filed meanwhile
 			case s.live(x.Filing):
 				return fmt.Errorf("another mediator is filing the agreement now: %w", fault.ErrConflict)
+			case x.saving() != nil && x.saving().Claim.Unconfirmed:
+				return fmt.Errorf("storage did not confirm the save of version %d, so it may still appear; read the agreement again in a few minutes before filing: %w",
+					x.saving().Num, fault.ErrConflict)
 			case x.saving() != nil || x.current().Num != sg.Version:
 				return fmt.Errorf("a new version was saved while filing; everyone signs it first: %w", fault.ErrConflict)
 			}

@@ -1,0 +1,216 @@
+package agreement_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/agreement"
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/server"
+	"github.com/parley-mediation/parley/vault"
+)
+
+// unconfirmingStore is the node's real store, except that once armed, the
+// second write of a document record under prefix (the first reserves the
+// new version's number; the second lists it) answers an error: after
+// writing it (land) or without writing it; and, when it landed, the one
+// read of that record that follows (the vault's read-back) fails too. The
+// vault then answers vault.ErrUnconfirmed: the version may still appear.
+type unconfirmingStore struct {
+	objstore.Store
+	mu       sync.Mutex
+	prefix   string
+	land     bool
+	writes   int
+	failRead string // the key whose next read fails
+}
+
+func (s *unconfirmingStore) arm(prefix string, land bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prefix, s.land, s.writes, s.failRead = prefix, land, 0, ""
+}
+
+func (s *unconfirmingStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	s.mu.Lock()
+	hit := s.prefix != "" && strings.HasPrefix(key, s.prefix)
+	if hit {
+		s.writes++
+		hit = s.writes == 2
+	}
+	land := s.land
+	if hit {
+		s.prefix = "" // once
+		if land {
+			s.failRead = key
+		}
+	}
+	s.mu.Unlock()
+	if !hit {
+		return s.Store.Put(ctx, key, r, size, opts)
+	}
+	if land {
+		if _, err := s.Store.Put(ctx, key, r, size, opts); err != nil {
+			return objstore.Info{}, err
+		}
+	}
+	return objstore.Info{}, fmt.Errorf("%w: s3 put %q: connection reset by peer", objstore.ErrUnavailable, key)
+}
+
+func (s *unconfirmingStore) Get(ctx context.Context, key string, opts objstore.GetOptions) (io.ReadCloser, objstore.Info, error) {
+	s.mu.Lock()
+	fail := s.failRead != "" && key == s.failRead
+	if fail {
+		s.failRead = ""
+	}
+	s.mu.Unlock()
+	if fail {
+		return nil, objstore.Info{}, fmt.Errorf("%w: s3 get %q: connection reset by peer", objstore.ErrUnavailable, key)
+	}
+	return s.Store.Get(ctx, key, opts)
+}
+
+// unconfirmedSave starts an agreement on a node whose store is fs and
+// saves a second version whose document write is not confirmed (landing
+// or not, as land says).
+func unconfirmedSave(t *testing.T, land bool) (svc *agreement.Service, actor account.Account, med *person, caseID, text string) {
+	t.Helper()
+	ctx := t.Context()
+	fs := &unconfirmingStore{}
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fs.Store = s; return fs }})
+	_, c := n.Staff(t, policy.RoleMediator, "med-unconfirmed@example.org")
+	k, err := c.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, actor = serviceOn(t, n, c.Token, agreement.VaultDocs{Vault: n.Vault})
+	a, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text = "The parties agree to a payment plan."
+	fs.arm("vault/"+k.ID+"/docs/", land)
+	_, err = svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: a.Current.Version, Text: text})
+	if !errors.Is(err, vault.ErrUnconfirmed) {
+		t.Fatalf("a save whose version's record write was not confirmed: %v", err)
+	}
+	return svc, actor, &person{c: c}, k.ID, text
+}
+
+// TestUnconfirmedSaveThatLandedIsListed: a save whose new version the
+// vault could not confirm, though it did land in the agreement's
+// document, is version 2 of the agreement (history and current text), as
+// it is of the document; the mediator, told to look before saving again,
+// sees the two agree (before: the agreement dropped its claim, so the
+// document listed a version the agreement's history did not).
+func TestUnconfirmedSaveThatLandedIsListed(t *testing.T) {
+	_, _, med, caseID, text := unconfirmedSave(t, true)
+	ctx := t.Context()
+	a, err := med.c.Agreement(ctx, caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := med.c.Document(ctx, caseID, a.Document)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Versions) != 2 {
+		t.Fatalf("the document lists %d versions, want 2 (the unconfirmed one landed)", len(doc.Versions))
+	}
+	if len(a.Versions) != 2 || a.Current.Version != 2 || a.Current.Text != text {
+		t.Fatalf("the agreement lists %d versions, current %d %q; want version 2, the text that landed in its document",
+			len(a.Versions), a.Current.Version, a.Current.Text)
+	}
+	// And it is the agreement's for good: the next save builds on it.
+	if a, err = med.c.SaveAgreement(ctx, caseID, 2, text+" Monthly."); err != nil || a.Current.Version != 3 {
+		t.Fatalf("a save on the version that landed: %+v %v", a.Current, err)
+	}
+}
+
+// TestUnconfirmedSaveThatDidNotLandIsNotListed: a save whose new version
+// the vault could not confirm and which did not land is never listed; a
+// save meanwhile is refused in plain words (the version may still
+// appear), and once the claim's lifetime has passed with no such version
+// in the document, the save is dropped and the next one is version 2.
+func TestUnconfirmedSaveThatDidNotLandIsNotListed(t *testing.T) {
+	svc, actor, med, caseID, text := unconfirmedSave(t, false)
+	ctx := t.Context()
+	a, err := med.c.Agreement(ctx, caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Versions) != 1 || a.Current.Version != 1 {
+		t.Fatalf("the agreement lists %d versions, current %d; want only version 1", len(a.Versions), a.Current.Version)
+	}
+	if _, err := med.c.AgreementVersion(ctx, caseID, 2); status(err) != http.StatusNotFound {
+		t.Fatalf("reading the version that did not land: %v", err)
+	}
+	_, err = med.c.SaveAgreement(ctx, caseID, 1, text+" Again.")
+	if status(err) != http.StatusConflict || !strings.Contains(problemOf(err).Detail, "may still appear") {
+		t.Fatalf("a save while the unconfirmed one may still land: %v", err)
+	}
+	svc.SetClock(func() time.Time { return time.Now().Add(3 * time.Minute) })
+	out, err := svc.Save(ctx, actor, caseID, api.AgreementSaveRequest{Base: 1, Text: text + " Again."})
+	if err != nil || out.Current.Version != 2 || len(out.Versions) != 2 {
+		t.Fatalf("a save once the unconfirmed one was past its lifetime: %+v %v", out.Current, err)
+	}
+}
+
+// stopsAfterAdd stores a version and then stops (its node dies before the
+// save completes its claim).
+type stopsAfterAdd struct{ agreement.Docs }
+
+func (d stopsAfterAdd) AddVersion(ctx context.Context, actor account.Account, caseID, docID string, text []byte) (int, error) {
+	if _, err := d.Docs.AddVersion(ctx, actor, caseID, docID, text); err != nil {
+		return 0, err
+	}
+	panic("node stops here")
+}
+
+// TestAbandonedSaveThatLandedIsListed: a node that stops after storing a
+// new version but before completing its claim leaves a claim that is not
+// shown while it may still be completed; once it is older than the
+// claim's lifetime, the next read finds the version in the document and
+// lists it (before: it was dropped, and the document listed a version the
+// agreement did not).
+func TestAbandonedSaveThatLandedIsListed(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := t.Context()
+	_, med := n.Staff(t, policy.RoleMediator, "med-stops@example.org")
+	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := med.StartAgreement(ctx, k.ID, api.AgreementStartRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, actor := serviceOn(t, n, med.Token, stopsAfterAdd{agreement.VaultDocs{Vault: n.Vault}})
+	text := "The parties agree to a payment plan."
+	func() {
+		defer func() { recover() }()
+		svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: a.Current.Version, Text: text})
+	}()
+	if a, err := med.Agreement(ctx, k.ID); err != nil || len(a.Versions) != 1 {
+		t.Fatalf("a save under way reads as: %d versions, %v", len(a.Versions), err)
+	}
+	svc.SetClock(func() time.Time { return time.Now().Add(3 * time.Minute) })
+	got, err := svc.Get(ctx, actor, k.ID)
+	if err != nil || len(got.Versions) != 2 || got.Current.Version != 2 || got.Current.Text != text {
+		t.Fatalf("an abandoned save whose version landed reads as: %d versions, current %d, %v", len(got.Versions), got.Current.Version, err)
+	}
+	if a, err := med.Agreement(ctx, k.ID); err != nil || len(a.Versions) != 2 {
+		t.Fatalf("and for everyone: %d versions, %v", len(a.Versions), err)
+	}
+}
