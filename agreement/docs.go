@@ -3,10 +3,12 @@ package agreement
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/vault"
 )
@@ -25,8 +27,9 @@ type Docs interface {
 	// AddVersion stores text as a new version of docID.
 	AddVersion(ctx context.Context, actor account.Account, caseID, docID string, text []byte) (version int, err error)
 	// Find returns the oldest version of docID numbered above after whose
-	// text has SHA-256 sha (lower-case hex), 0 if none: how a save the
-	// store did not confirm is found once it landed.
+	// text has SHA-256 sha (lower-case hex), 0 if none or if there is no
+	// such document (or none actor may see): how a write the store did not
+	// confirm is found once it landed.
 	Find(ctx context.Context, actor account.Account, caseID, docID, sha string, after int) (version int, err error)
 	// Read returns a version's bytes (at most max, else an error).
 	Read(ctx context.Context, actor account.Account, caseID, docID string, version int, max int64) ([]byte, error)
@@ -64,6 +67,9 @@ func (v VaultDocs) AddVersion(ctx context.Context, actor account.Account, caseID
 // encrypted on a device (its hash is not of the plaintext), is not found.
 func (v VaultDocs) Find(ctx context.Context, actor account.Account, caseID, docID, sha string, after int) (int, error) {
 	d, err := v.Vault.Get(ctx, actor, caseID, docID)
+	if errors.Is(err, fault.ErrNotFound) {
+		return 0, nil // not there, or not for actor to see (Docs.Find)
+	}
 	if err != nil {
 		return 0, err
 	}

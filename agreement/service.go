@@ -96,12 +96,12 @@ func Key(caseID string) string { return "agreements/" + caseID + "/agreement" }
 // it fails. A claim older than claimTTL was abandoned (its node stopped
 // between the claim and the completion) and is taken over or dropped.
 //
-// A version's save whose text the vault stored but could not confirm
-// (vault.ErrUnconfirmed: the version may still appear in the document)
-// keeps its claim, marked Unconfirmed, and so does one abandoned: the
-// next read or save settles it against the document (settle): listed
-// there, the version is completed; not listed once claimTTL has passed,
-// it is dropped.
+// A write whose document the vault stored but could not confirm
+// (vault.ErrUnconfirmed: it may still appear) keeps its claim, marked
+// Unconfirmed and naming the document, as does a version's save that was
+// abandoned: the next read, save, start or filing settles it against the
+// document (settle): listed there, the claim is completed; not listed
+// once claimTTL has passed, it is dropped (a start's, released).
 type record struct {
 	Case      string            `json:"case"`
 	Title     string            `json:"title"`
@@ -115,7 +115,7 @@ type record struct {
 	Filed     string            `json:"filed,omitempty"`
 	FiledAt   *time.Time        `json:"filedAt,omitempty"`
 	// Starting: a Start claimed the record and is storing version 1; until
-	// it completes the case has no agreement (load says errNone).
+	// it completes the case has no agreement (loadFor says errNone).
 	Starting *claim `json:"starting,omitempty"`
 	// Filing: a File claimed the filing and is storing the signed PDF.
 	Filing *claim `json:"filing,omitempty"`
@@ -131,6 +131,10 @@ type claim struct {
 	// request that made the claim has ended, and settle completes or drops
 	// it.
 	Unconfirmed bool `json:"unconfirmed,omitempty"`
+	// Doc (a start's or a filing's): the document that may still appear,
+	// as the vault named it; SHA256 (a filing's): its PDF's hash.
+	Doc    string `json:"doc,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // claimTTL is how long a claim stands; an older one was abandoned. A claim
@@ -145,11 +149,11 @@ func (s *Service) newClaim(actor account.Account) *claim {
 func (s *Service) live(c *claim) bool { return c != nil && s.now().Sub(c.At) < claimTTL }
 
 // dropAbandoned removes a filing that was abandoned. It does no I/O (it
-// runs inside metastore.Update). A version whose save was abandoned is
-// not dropped here but by settle, once the agreement's document is seen
-// not to list it.
+// runs inside metastore.Update). A filing whose PDF may still appear
+// (claim.Doc), and a version whose save was abandoned, are not dropped
+// here but by settle, once the vault is seen not to list them.
 func (s *Service) dropAbandoned(r *record) {
-	if r.Filing != nil && !s.live(r.Filing) {
+	if r.Filing != nil && !s.live(r.Filing) && r.Filing.Doc == "" {
 		r.Filing = nil
 	}
 }
@@ -275,7 +279,8 @@ func (s *Service) authorize(ctx context.Context, actor account.Account, caseID s
 // refused: GET answers state "none", anything else is a conflict.
 var errNone = fmt.Errorf("this case has no agreement yet; a mediator drafts one first: %w", fault.ErrConflict)
 
-func (s *Service) load(ctx context.Context, caseID string) (*record, error) {
+// loadRaw is the record as stored, one being started included.
+func (s *Service) loadRaw(ctx context.Context, caseID string) (*record, error) {
 	var r record
 	if _, err := s.cfg.Meta.Get(ctx, Key(caseID), &r); err != nil {
 		if errors.Is(err, metastore.ErrNotFound) {
@@ -283,20 +288,110 @@ func (s *Service) load(ctx context.Context, caseID string) (*record, error) {
 		}
 		return nil, err
 	}
-	if r.Starting != nil {
-		return nil, errNone // being started: nothing of it is visible yet
-	}
 	return &r, nil
 }
 
-// loadFor is load, then settle: what actor reads, saves, signs or files
-// on.
-func (s *Service) loadFor(ctx context.Context, actor account.Account, caseID string) (*record, error) {
-	r, err := s.load(ctx, caseID)
+// loadFor is load after settle: what actor reads, saves, signs or files
+// on. drafter: actor may draft the agreement (a mediator of the case, who
+// sees its joint documents), so a claimed document actor does not find
+// is not there; anyone else only completes claims, never drops one (the
+// vault answers a document someone may not see as not found).
+func (s *Service) loadFor(ctx context.Context, actor account.Account, caseID string, drafter bool) (*record, error) {
+	r, err := s.loadRaw(ctx, caseID)
 	if err != nil {
 		return nil, err
 	}
-	return s.settle(ctx, actor, r), nil
+	r = s.settleStart(ctx, actor, r, drafter)
+	r = s.settle(ctx, actor, r, drafter)
+	r = s.settleFiling(ctx, actor, r, drafter)
+	if r.Starting != nil {
+		return nil, errNone // being started: nothing of it is visible yet
+	}
+	return r, nil
+}
+
+// unsettled reports whether c is a start's or filing's claim that settle
+// must look at: its document may have landed (Doc), and the request that
+// made it has ended (Unconfirmed) or was abandoned.
+func (s *Service) unsettled(c *claim) bool {
+	return c != nil && c.Doc != "" && (c.Unconfirmed || !s.live(c))
+}
+
+// settleStart settles a start whose document the vault did not confirm:
+// version 1 listed in the named document completes the start; not listed
+// once the claim's lifetime has passed, the claim forgets the document
+// and is released (a Start may take it over). On any error r is returned
+// as it is (the case reads as having no agreement yet).
+func (s *Service) settleStart(ctx context.Context, actor account.Account, r *record, drafter bool) *record {
+	st := r.Starting
+	if !s.unsettled(st) || len(r.Versions) == 0 {
+		return r
+	}
+	dv, err := s.cfg.Docs.Find(ctx, actor, r.Case, st.Doc, r.Versions[0].SHA256, 0)
+	if err != nil || (dv == 0 && (s.live(st) || !drafter)) {
+		return r
+	}
+	out, err := metastore.Update(ctx, s.cfg.Meta, Key(r.Case), func(x *record) error {
+		if x.Starting == nil || x.Starting.ID != st.ID {
+			return errNotOurs
+		}
+		if dv == 0 {
+			x.Starting.Doc, x.Starting.At = "", time.Time{}
+			return nil
+		}
+		x.Starting, x.Doc, x.Versions[0].DocVer = nil, st.Doc, dv
+		return nil
+	})
+	if err != nil {
+		if again, err := s.loadRaw(ctx, r.Case); err == nil {
+			return again
+		}
+		return r
+	}
+	if dv != 0 {
+		s.audit(ctx, audit.Event{Type: "agreement.started", Actor: st.By, Case: r.Case, Objects: []string{st.Doc, "1"},
+			Attrs: map[string]string{"template": r.Template, "outcome": string(r.Outcome), "settled": "later"}})
+	}
+	return &out
+}
+
+// settleFiling settles a filing whose PDF the vault did not confirm, or
+// whose request was abandoned after the vault named its document: the
+// document listed completes the filing; not listed once the claim's
+// lifetime has passed, the filing is dropped. On any error r is returned
+// as it is (not filed; saves and filings are refused meanwhile).
+func (s *Service) settleFiling(ctx context.Context, actor account.Account, r *record, drafter bool) *record {
+	fl := r.Filing
+	if r.Starting != nil || r.Filed != "" || !s.unsettled(fl) {
+		return r
+	}
+	dv, err := s.cfg.Docs.Find(ctx, actor, r.Case, fl.Doc, fl.SHA256, 0)
+	if err != nil || (dv == 0 && (s.live(fl) || !drafter)) {
+		return r
+	}
+	out, err := metastore.Update(ctx, s.cfg.Meta, Key(r.Case), func(x *record) error {
+		if x.Filing == nil || x.Filing.ID != fl.ID {
+			return errNotOurs
+		}
+		if dv == 0 {
+			x.Filing = nil
+			return nil
+		}
+		now := s.now().UTC()
+		x.Filed, x.FiledAt, x.Filing = fl.Doc, &now, nil
+		return nil
+	})
+	if err != nil {
+		if again, err := s.loadRaw(ctx, r.Case); err == nil {
+			return again
+		}
+		return r
+	}
+	if dv != 0 {
+		s.audit(ctx, audit.Event{Type: "agreement.filed", Actor: fl.By, Case: r.Case, Objects: []string{fl.Doc, strconv.Itoa(r.current().Num)},
+			Attrs: map[string]string{"outcome": string(r.Outcome), "settled": "later"}})
+	}
+	return &out
 }
 
 // settle completes or drops a version whose save ended without completing
@@ -315,9 +410,9 @@ func (s *Service) loadFor(ctx context.Context, actor account.Account, caseID str
 // The bound is claimTTL: a version that lands in the document more than
 // claimTTL after its claim was made (and after a read dropped the claim)
 // stays a version of the document that the agreement does not list.
-func (s *Service) settle(ctx context.Context, actor account.Account, r *record) *record {
+func (s *Service) settle(ctx context.Context, actor account.Account, r *record, drafter bool) *record {
 	v := r.saving()
-	if v == nil || (s.live(v.Claim) && !v.Claim.Unconfirmed) {
+	if r.Starting != nil || v == nil || (s.live(v.Claim) && !v.Claim.Unconfirmed) {
 		return r
 	}
 	after := 0
@@ -327,7 +422,7 @@ func (s *Service) settle(ctx context.Context, actor account.Account, r *record) 
 		}
 	}
 	dv, err := s.cfg.Docs.Find(ctx, actor, r.Case, r.Doc, v.SHA256, after)
-	if err != nil || (dv == 0 && s.live(v.Claim)) {
+	if err != nil || (dv == 0 && (s.live(v.Claim) || !drafter)) {
 		return r
 	}
 	cl := *v.Claim
@@ -344,7 +439,7 @@ func (s *Service) settle(ctx context.Context, actor account.Account, r *record) 
 		return nil
 	})
 	if err != nil {
-		if again, err := s.load(ctx, r.Case); err == nil {
+		if again, err := s.loadRaw(ctx, r.Case); err == nil {
 			return again
 		}
 		return r
@@ -401,7 +496,7 @@ func (s *Service) Start(ctx context.Context, actor account.Account, caseID strin
 	default:
 		return api.Agreement{}, fault.Invalid("outcome", "full-agreement or partial-agreement")
 	}
-	if _, err := s.load(ctx, caseID); err == nil {
+	if _, err := s.loadFor(ctx, actor, caseID, true); err == nil {
 		return api.Agreement{}, fmt.Errorf("this case already has an agreement; save a new version of it instead: %w", fault.ErrConflict)
 	} else if !errors.Is(err, errNone) {
 		return api.Agreement{}, err
@@ -422,6 +517,11 @@ func (s *Service) Start(ctx context.Context, actor account.Account, caseID strin
 			switch {
 			case x.Starting == nil:
 				return fmt.Errorf("this case already has an agreement; save a new version of it instead: %w", fault.ErrConflict)
+			case x.Starting.Unconfirmed && s.live(x.Starting):
+				return fmt.Errorf("storage did not confirm an earlier start of this case's agreement, so it may still appear; read the agreement again in a few minutes before starting it: %w", fault.ErrConflict)
+			case x.Starting.Doc != "":
+				// Not settled (settleStart could not read its document).
+				return fmt.Errorf("an earlier start of this case's agreement could not be checked against storage just now; try again shortly: %w", fault.ErrUnavailable)
 			case s.live(x.Starting):
 				return fmt.Errorf("another mediator is starting this case's agreement now: %w", fault.ErrConflict)
 			}
@@ -436,12 +536,20 @@ func (s *Service) Start(ctx context.Context, actor account.Account, caseID strin
 	}
 	docID, dv, err := s.cfg.Docs.Create(ctx, actor, caseID, "Settlement agreement.txt", []byte(text))
 	if err != nil {
-		// Released: the claim is marked abandoned so that a Start may
-		// take it over now.
+		var ue *vault.UnconfirmedError
+		unconfirmed := errors.As(err, &ue)
 		metastore.Update(context.WithoutCancel(ctx), s.cfg.Meta, Key(caseID), func(x *record) error {
 			if x.Starting == nil || x.Starting.ID != cl.ID {
 				return errNotOurs
 			}
+			if unconfirmed {
+				// The document may still appear: the claim is kept,
+				// naming it, and settled by a later read (settleStart).
+				x.Starting.Unconfirmed, x.Starting.Doc = true, ue.Doc
+				return nil
+			}
+			// Released: the claim is marked abandoned so that a Start
+			// may take it over now.
 			x.Starting.At = time.Time{}
 			return nil
 		})
@@ -479,7 +587,7 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 	if err != nil {
 		return api.Agreement{}, err
 	}
-	r, err := s.loadFor(ctx, actor, caseID)
+	r, err := s.loadFor(ctx, actor, caseID, true)
 	if err != nil {
 		return api.Agreement{}, err
 	}
@@ -556,6 +664,11 @@ func (s *Service) saveRefusal(r *record, req api.AgreementSaveRequest) error {
 	switch {
 	case r.Filed != "":
 		return fmt.Errorf("the signed agreement was filed; it cannot change: %w: %w", ErrFiled, fault.ErrConflict)
+	case r.Filing != nil && r.Filing.Unconfirmed && s.live(r.Filing):
+		return fmt.Errorf("storage did not confirm the filing of the signed agreement, so it may still appear; it cannot change meanwhile: read the agreement again in a few minutes: %w", fault.ErrConflict)
+	case r.Filing != nil && r.Filing.Doc != "":
+		// Not settled (settleFiling could not read its document).
+		return fmt.Errorf("an earlier filing of the signed agreement could not be checked against storage just now; try again shortly: %w", fault.ErrUnavailable)
 	case s.live(r.Filing):
 		return fmt.Errorf("the signed agreement is being filed now; it cannot change: %w", fault.ErrConflict)
 	case r.saving() != nil && !s.live(r.saving().Claim):
@@ -583,7 +696,7 @@ func (s *Service) Get(ctx context.Context, actor account.Account, caseID string)
 	if err != nil {
 		return api.Agreement{}, err
 	}
-	r, err := s.loadFor(ctx, actor, caseID)
+	r, err := s.loadFor(ctx, actor, caseID, s.cfg.Policy.Decide(actor.Principal(), policy.AgreementDraft, c.Facts()).Allowed)
 	if errors.Is(err, errNone) {
 		return api.Agreement{Case: caseID, State: api.AgreementNone, Versions: []api.AgreementVersion{}, Signers: []api.AgreementSigner{},
 			MaySign:  s.cfg.Policy.Decide(actor.Principal(), policy.AgreementSign, c.Facts()).Allowed,
@@ -604,7 +717,7 @@ func (s *Service) Version(ctx context.Context, actor account.Account, caseID str
 	if num < 1 {
 		return api.AgreementVersion{}, fault.Invalid("version", "a version number (1 or more)")
 	}
-	r, err := s.loadFor(ctx, actor, caseID)
+	r, err := s.loadFor(ctx, actor, caseID, false)
 	if err != nil {
 		return api.AgreementVersion{}, err
 	}
@@ -752,7 +865,7 @@ func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string
 	if err != nil {
 		return api.Agreement{}, err
 	}
-	r, err := s.loadFor(ctx, actor, caseID)
+	r, err := s.loadFor(ctx, actor, caseID, false)
 	if err != nil {
 		return api.Agreement{}, err
 	}
@@ -880,7 +993,7 @@ func (s *Service) Signed(ctx context.Context, actor account.Account, caseID stri
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.loadFor(ctx, actor, caseID)
+	r, err := s.loadFor(ctx, actor, caseID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -949,7 +1062,7 @@ func (s *Service) File(ctx context.Context, actor account.Account, caseID string
 	if err := checkEffort(req.Sessions, req.Hours); err != nil {
 		return api.Agreement{}, nil, nil, err
 	}
-	r, err := s.loadFor(ctx, actor, caseID)
+	r, err := s.loadFor(ctx, actor, caseID, true)
 	if err != nil {
 		return api.Agreement{}, nil, nil, err
 	}
@@ -967,11 +1080,16 @@ func (s *Service) File(ctx context.Context, actor account.Account, caseID string
 		// version saved before the claim refuses this filing before its
 		// PDF is written.
 		cl := s.newClaim(actor)
+		cl.SHA256 = SHA256Hex(pdf)
 		claimed, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(x *record) error {
 			s.dropAbandoned(x)
 			switch {
 			case x.Filed != "":
 				return nil // filed meanwhile
+			case x.Filing != nil && x.Filing.Unconfirmed && s.live(x.Filing):
+				return fmt.Errorf("storage did not confirm an earlier filing of the signed agreement, so it may still appear; read the agreement again in a few minutes before filing: %w", fault.ErrConflict)
+			case x.Filing != nil && x.Filing.Doc != "":
+				return fmt.Errorf("an earlier filing of the signed agreement could not be checked against storage just now; try again shortly: %w", fault.ErrUnavailable)
 			case s.live(x.Filing):
 				return fmt.Errorf("another mediator is filing the agreement now: %w", fault.ErrConflict)
 			case x.saving() != nil && x.saving().Claim.Unconfirmed:
@@ -1023,9 +1141,17 @@ func checkEffort(sessions int, hours float64) error {
 func (s *Service) file(ctx context.Context, actor account.Account, caseID string, sg *Signed, pdf []byte, cl *claim) (*record, error) {
 	docID, err := s.cfg.Docs.File(ctx, actor, caseID, fmt.Sprintf("Signed settlement agreement (version %d).pdf", sg.Version), "application/pdf", pdf)
 	if err != nil {
+		var ue *vault.UnconfirmedError
+		unconfirmed := errors.As(err, &ue)
 		metastore.Update(context.WithoutCancel(ctx), s.cfg.Meta, Key(caseID), func(x *record) error {
 			if x.Filing == nil || x.Filing.ID != cl.ID {
 				return errNotOurs
+			}
+			if unconfirmed {
+				// The PDF may still appear: the claim is kept, naming
+				// it, and settled by a later read (settleFiling).
+				x.Filing.Unconfirmed, x.Filing.Doc = true, ue.Doc
+				return nil
 			}
 			x.Filing = nil
 			return nil

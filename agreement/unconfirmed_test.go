@@ -22,24 +22,26 @@ import (
 )
 
 // unconfirmingStore is the node's real store, except that once armed, the
-// second write of a document record under prefix (the first reserves the
-// new version's number; the second lists it) answers an error: after
-// writing it (land) or without writing it; and, when it landed, the one
-// read of that record that follows (the vault's read-back) fails too. The
-// vault then answers vault.ErrUnconfirmed: the version may still appear.
+// nth write of a document record under prefix (a new version's: the
+// first reserves its number, the second lists it; a new document's: the
+// first) answers an error: after writing it (land) or without writing it;
+// and, when it landed, the one read of that record that follows (the
+// vault's read-back) fails too. The vault then answers
+// vault.ErrUnconfirmed: the version or document may still appear.
 type unconfirmingStore struct {
 	objstore.Store
 	mu       sync.Mutex
 	prefix   string
+	nth      int
 	land     bool
 	writes   int
 	failRead string // the key whose next read fails
 }
 
-func (s *unconfirmingStore) arm(prefix string, land bool) {
+func (s *unconfirmingStore) arm(prefix string, nth int, land bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.prefix, s.land, s.writes, s.failRead = prefix, land, 0, ""
+	s.prefix, s.nth, s.land, s.writes, s.failRead = prefix, nth, land, 0, ""
 }
 
 func (s *unconfirmingStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
@@ -47,7 +49,7 @@ func (s *unconfirmingStore) Put(ctx context.Context, key string, r io.Reader, si
 	hit := s.prefix != "" && strings.HasPrefix(key, s.prefix)
 	if hit {
 		s.writes++
-		hit = s.writes == 2
+		hit = s.writes == s.nth
 	}
 	land := s.land
 	if hit {
@@ -100,7 +102,7 @@ func unconfirmedSave(t *testing.T, land bool) (svc *agreement.Service, actor acc
 		t.Fatal(err)
 	}
 	text = "The parties agree to a payment plan."
-	fs.arm("vault/"+k.ID+"/docs/", land)
+	fs.arm("vault/"+k.ID+"/docs/", 2, land)
 	_, err = svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: a.Current.Version, Text: text})
 	if !errors.Is(err, vault.ErrUnconfirmed) {
 		t.Fatalf("a save whose version's record write was not confirmed: %v", err)
@@ -212,5 +214,121 @@ func TestAbandonedSaveThatLandedIsListed(t *testing.T) {
 	}
 	if a, err := med.Agreement(ctx, k.ID); err != nil || len(a.Versions) != 2 {
 		t.Fatalf("and for everyone: %d versions, %v", len(a.Versions), err)
+	}
+}
+
+// unconfirmedNode is a node whose store is an unconfirmingStore.
+func unconfirmedNode(t *testing.T) (*nodetest.Node, *unconfirmingStore) {
+	fs := &unconfirmingStore{}
+	return nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fs.Store = s; return fs }}), fs
+}
+
+// TestUnconfirmedStartIsSettled: a Start whose document the vault stored
+// but could not confirm. Landed, the next read shows the agreement with
+// that document as version 1 and a Start again is refused as for any
+// agreement, so the joint room lists one "Settlement agreement.txt"
+// (before: the claim was released, the case read as having no agreement,
+// and a second Start listed a second one). Not landed, the case reads as
+// having none, a Start meanwhile is refused in words (it may still
+// appear), and once the claim's lifetime has passed a Start starts it.
+func TestUnconfirmedStartIsSettled(t *testing.T) {
+	for _, land := range []bool{true, false} {
+		t.Run(fmt.Sprintf("landed=%v", land), func(t *testing.T) {
+			ctx := t.Context()
+			n, fs := unconfirmedNode(t)
+			_, med := n.Staff(t, policy.RoleMediator, "med-start@example.org")
+			k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
+			fs.arm("vault/"+k.ID+"/docs/", 1, land)
+			if _, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{}); !errors.Is(err, vault.ErrUnconfirmed) {
+				t.Fatalf("a Start whose document was not confirmed: %v", err)
+			}
+			a, err := med.Agreement(ctx, k.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			list, err := med.Documents(ctx, k.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			listed := namedDocs(t, list, "Settlement agreement")
+			if land {
+				if len(listed) != 1 || a.State != api.AgreementDrafting || a.Current.Version != 1 || a.Current.Text == "" {
+					t.Fatalf("landed: documents %q, agreement %s v%d", listed, a.State, a.Current.Version)
+				}
+				if _, err := med.StartAgreement(ctx, k.ID, api.AgreementStartRequest{}); status(err) != http.StatusConflict || !strings.Contains(err.Error(), "already has an agreement") {
+					t.Fatalf("a Start after one that landed: %v", err)
+				}
+				return
+			}
+			if len(listed) != 0 || a.State != api.AgreementNone {
+				t.Fatalf("not landed: documents %q, agreement %s", listed, a.State)
+			}
+			if _, err := med.StartAgreement(ctx, k.ID, api.AgreementStartRequest{}); status(err) != http.StatusConflict || !strings.Contains(problemOf(err).Detail, "may still appear") {
+				t.Fatalf("a Start while the unconfirmed one may still land: %v", err)
+			}
+			svc.SetClock(func() time.Time { return time.Now().Add(3 * time.Minute) })
+			if _, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{}); err != nil {
+				t.Fatalf("a Start once the unconfirmed one was past its lifetime: %v", err)
+			}
+			if list, err = med.Documents(ctx, k.ID); err != nil || len(namedDocs(t, list, "Settlement agreement")) != 1 {
+				t.Fatalf("documents: %q %v", namedDocs(t, list, "Settlement agreement"), err)
+			}
+		})
+	}
+}
+
+// TestUnconfirmedFilingIsSettled: a filing whose signed PDF the vault
+// stored but could not confirm. Landed, the next read shows the agreement
+// filed as that PDF, and filing again files nothing more (before: the
+// filing was dropped, the agreement read as not filed while its PDF was
+// listed, and filing again listed a second PDF). Not landed, it reads as
+// not filed, a filing meanwhile is refused in words, and once the
+// claim's lifetime has passed a filing files it.
+func TestUnconfirmedFilingIsSettled(t *testing.T) {
+	for _, land := range []bool{true, false} {
+		t.Run(fmt.Sprintf("landed=%v", land), func(t *testing.T) {
+			ctx := t.Context()
+			n, fs := unconfirmedNode(t)
+			caseID, med, _ := signedCase(t, n, "med-filing@example.org")
+			svc, actor := serviceOn(t, n, med.c.Token, agreement.VaultDocs{Vault: n.Vault})
+			fs.arm("vault/"+caseID+"/docs/", 1, land)
+			if _, _, _, err := svc.File(ctx, actor, caseID, api.AgreementFileRequest{}); !errors.Is(err, vault.ErrUnconfirmed) {
+				t.Fatalf("a filing whose PDF was not confirmed: %v", err)
+			}
+			a, err := med.c.Agreement(ctx, caseID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			list, err := med.c.Documents(ctx, caseID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pdfs := namedDocs(t, list, "Signed settlement agreement")
+			if land {
+				if len(pdfs) != 1 || a.Filed == "" {
+					t.Fatalf("landed: PDFs %q, filed %q", pdfs, a.Filed)
+				}
+				if _, err := med.c.FileAgreement(ctx, caseID, api.AgreementFileRequest{}); err != nil {
+					t.Fatalf("filing again: %v", err)
+				}
+				checkFiled(t, n, med, caseID)
+				return
+			}
+			if len(pdfs) != 0 || a.Filed != "" {
+				t.Fatalf("not landed: PDFs %q, filed %q", pdfs, a.Filed)
+			}
+			if _, err := med.c.FileAgreement(ctx, caseID, api.AgreementFileRequest{}); status(err) != http.StatusConflict || !strings.Contains(problemOf(err).Detail, "may still appear") {
+				t.Fatalf("a filing while the unconfirmed one may still land: %v", err)
+			}
+			svc.SetClock(func() time.Time { return time.Now().Add(3 * time.Minute) })
+			if _, _, _, err := svc.File(ctx, actor, caseID, api.AgreementFileRequest{}); err != nil {
+				t.Fatalf("a filing once the unconfirmed one was past its lifetime: %v", err)
+			}
+			checkFiled(t, n, med, caseID)
+		})
 	}
 }

@@ -349,7 +349,7 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 				return Document{}, false, fmt.Errorf("document %s exists already: choose another id: %w", docID, fault.ErrConflict)
 			}
 			if !refused {
-				err = unconfirmed(err)
+				err = unconfirmed(err, d.ID, v.Version)
 			}
 			return Document{}, !refused, err
 		}
@@ -447,9 +447,24 @@ func (s *Service) checkDocCount(ctx context.Context, caseID string, places int) 
 // it before uploading it again), never with that error.
 var ErrUnconfirmed = errors.New("vault: the upload was not confirmed")
 
+// UnconfirmedError is an ErrUnconfirmed (errors.Is) naming what may still
+// appear: version Version of document Doc (1 for a new document). A
+// caller that keeps a reference to what it uploads (an agreement's text or
+// signed PDF) looks for it there later.
+type UnconfirmedError struct {
+	Doc     string
+	Version int
+	cause   error
+}
+
+func (e *UnconfirmedError) Error() string   { return ErrUnconfirmed.Error() + ": " + e.cause.Error() }
+func (e *UnconfirmedError) Unwrap() []error { return []error{ErrUnconfirmed, e.cause} }
+
 // unconfirmed marks cause, the failed record write of an upload that may
-// still land, as ErrUnconfirmed.
-func unconfirmed(cause error) error { return fmt.Errorf("%w: %w", ErrUnconfirmed, cause) }
+// still land as version num of document docID, as ErrUnconfirmed.
+func unconfirmed(cause error, docID string, num int) error {
+	return &UnconfirmedError{Doc: docID, Version: num, cause: cause}
+}
 
 // ErrDocumentLimit marks the refusal of a new document in a case that
 // already holds the most documents one case holds (a conflict); the web
@@ -725,7 +740,7 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		r, landed, refused := s.versionNotShown(ctx, ev, err, caseID, docID, v)
 		if !landed {
 			if !refused {
-				err = unconfirmed(err)
+				err = unconfirmed(err, docID, v.Version)
 			}
 			return Document{}, err
 		}
