@@ -129,7 +129,8 @@ type claim struct {
 	At time.Time `json:"at"`
 	// Unconfirmed: the document write answered vault.ErrUnconfirmed; the
 	// request that made the claim has ended, and settle completes or drops
-	// it.
+	// it. At is then when the vault answered, not when the claim was made:
+	// the write may land from then on.
 	Unconfirmed bool `json:"unconfirmed,omitempty"`
 	// Doc (a start's or a filing's): the document that may still appear,
 	// as the vault named it; SHA256 (a filing's): its PDF's hash.
@@ -545,7 +546,8 @@ func (s *Service) Start(ctx context.Context, actor account.Account, caseID strin
 			if unconfirmed {
 				// The document may still appear: the claim is kept,
 				// naming it, and settled by a later read (settleStart).
-				x.Starting.Unconfirmed, x.Starting.Doc = true, ue.Doc
+				// Its lifetime runs from now (see Save).
+				x.Starting.Unconfirmed, x.Starting.Doc, x.Starting.At = true, ue.Doc, s.now().UTC()
 				return nil
 			}
 			// Released: the claim is marked abandoned so that a Start
@@ -629,7 +631,9 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 				if i < 0 {
 					return errNotOurs
 				}
-				r.Versions[i].Claim.Unconfirmed = true
+				// The claim's lifetime runs from now: the write may
+				// land from now on, however long the vault took.
+				r.Versions[i].Claim.Unconfirmed, r.Versions[i].Claim.At = true, s.now().UTC()
 				return nil
 			}
 			r.Versions = slices.DeleteFunc(r.Versions, ours)
@@ -1150,7 +1154,8 @@ func (s *Service) file(ctx context.Context, actor account.Account, caseID string
 			if unconfirmed {
 				// The PDF may still appear: the claim is kept, naming
 				// it, and settled by a later read (settleFiling).
-				x.Filing.Unconfirmed, x.Filing.Doc = true, ue.Doc
+				// Its lifetime runs from now (see Save).
+				x.Filing.Unconfirmed, x.Filing.Doc, x.Filing.At = true, ue.Doc, s.now().UTC()
 				return nil
 			}
 			x.Filing = nil

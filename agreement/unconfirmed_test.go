@@ -8,12 +8,14 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/agreement"
 	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
@@ -330,5 +332,51 @@ func TestUnconfirmedFilingIsSettled(t *testing.T) {
 			}
 			checkFiled(t, n, med, caseID)
 		})
+	}
+}
+
+// slowDocs stores versions through Docs, but the service's clock moves on
+// by slow while it does (a vault that takes long to answer).
+type slowDocs struct {
+	agreement.Docs
+	offset *atomic.Int64
+	slow   time.Duration
+}
+
+func (d slowDocs) AddVersion(ctx context.Context, actor account.Account, caseID, docID string, text []byte) (int, error) {
+	d.offset.Add(int64(d.slow))
+	return d.Docs.AddVersion(ctx, actor, caseID, docID, text)
+}
+
+// TestUnconfirmedClaimLivesFromTheAnswer: a save whose vault answered
+// "not confirmed" 90 seconds after the claim was made still may land for
+// the claim's whole lifetime from that answer: a minute later a save is
+// refused as one that may still appear (before: the lifetime ran from the
+// claim, so it was dropped 30 seconds after the answer).
+func TestUnconfirmedClaimLivesFromTheAnswer(t *testing.T) {
+	ctx := t.Context()
+	n, fs := unconfirmedNode(t)
+	_, med := n.Staff(t, policy.RoleMediator, "med-slow@example.org")
+	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offset atomic.Int64
+	svc, actor := serviceOn(t, n, med.Token, slowDocs{Docs: agreement.VaultDocs{Vault: n.Vault}, offset: &offset, slow: 90 * time.Second})
+	svc.SetClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) })
+	a, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offset.Store(0)
+	fs.arm("vault/"+k.ID+"/docs/", 2, false)
+	text := "The parties agree to a payment plan."
+	if _, err := svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: a.Current.Version, Text: text}); !errors.Is(err, vault.ErrUnconfirmed) {
+		t.Fatalf("a save whose version was not confirmed: %v", err)
+	}
+	offset.Add(int64(time.Minute))
+	_, err = svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: 1, Text: text + " Again."})
+	if !errors.Is(err, fault.ErrConflict) || !strings.Contains(err.Error(), "may still appear") {
+		t.Fatalf("a save a minute after the vault's answer: %v", err)
 	}
 }
