@@ -29,7 +29,8 @@ type Docs interface {
 	// Find returns the oldest version of docID numbered above after whose
 	// text has SHA-256 sha (lower-case hex), 0 if none or if there is no
 	// such document (or none actor may see): how a write the store did not
-	// confirm is found once it landed.
+	// confirm is found once it landed. A document not there (yet) is not
+	// an access attempt: it writes no audit entry.
 	Find(ctx context.Context, actor account.Account, caseID, docID, sha string, after int) (version int, err error)
 	// Read returns a version's bytes (at most max, else an error).
 	Read(ctx context.Context, actor account.Account, caseID, docID string, version int, max int64) ([]byte, error)
@@ -66,7 +67,9 @@ func (v VaultDocs) AddVersion(ctx context.Context, actor account.Account, caseID
 // Find implements Docs. A version whose key was erased, or that was
 // encrypted on a device (its hash is not of the plaintext), is not found.
 func (v VaultDocs) Find(ctx context.Context, actor account.Account, caseID, docID, sha string, after int) (int, error) {
-	d, err := v.Vault.Get(ctx, actor, caseID, docID)
+	// Lookup, not Get: a document not there yet is not audited as a
+	// refused access (Find runs at every read while a write may land).
+	d, err := v.Vault.Lookup(ctx, actor, caseID, docID)
 	if errors.Is(err, fault.ErrNotFound) {
 		return 0, nil // not there, or not for actor to see (Docs.Find)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/agreement"
 	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/objstore"
@@ -379,4 +380,74 @@ func TestUnconfirmedClaimLivesFromTheAnswer(t *testing.T) {
 	if !errors.Is(err, fault.ErrConflict) || !strings.Contains(err.Error(), "may still appear") {
 		t.Fatalf("a save a minute after the vault's answer: %v", err)
 	}
+}
+
+// deniedSince counts the access.denied entries appended to the node's
+// audit log from index before.
+func deniedSince(t *testing.T, n *nodetest.Node, before int64) int {
+	t.Helper()
+	count := 0
+	for i := before; i < n.Audit.Size(); i++ {
+		ev, err := n.Audit.Entry(t.Context(), i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "access.denied" {
+			count++
+		}
+	}
+	return count
+}
+
+// TestUnconfirmedDocumentNotThereIsNoRefusal: while a start's or a
+// filing's document the vault did not confirm has not appeared, reading
+// the agreement (a party's page polls it, and so does the mediator's)
+// looks for it every time, and writes no access.denied entry (before:
+// every read was audited as a refused access to that document).
+func TestUnconfirmedDocumentNotThereIsNoRefusal(t *testing.T) {
+	t.Run("start", func(t *testing.T) {
+		ctx := t.Context()
+		n, fs := unconfirmedNode(t)
+		_, med := n.Staff(t, policy.RoleMediator, "med-start-denied@example.org")
+		k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tenant := join(t, n, med, k.ID, "party", "A", "Avery Tran")
+		svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
+		fs.arm("vault/"+k.ID+"/docs/", 1, false)
+		if _, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{}); !errors.Is(err, vault.ErrUnconfirmed) {
+			t.Fatalf("a Start whose document was not confirmed: %v", err)
+		}
+		before := n.Audit.Size()
+		for range 3 {
+			for _, c := range []*client.Client{tenant.c, med} {
+				if a, err := c.Agreement(ctx, k.ID); err != nil || a.State != api.AgreementNone {
+					t.Fatalf("reading the agreement: %v %v", a.State, err)
+				}
+			}
+		}
+		if got := deniedSince(t, n, before); got != 0 {
+			t.Fatalf("six reads of an agreement whose start may still appear wrote %d access.denied entries, want 0", got)
+		}
+	})
+	t.Run("filing", func(t *testing.T) {
+		ctx := t.Context()
+		n, fs := unconfirmedNode(t)
+		caseID, med, _ := signedCase(t, n, "med-filing-denied@example.org")
+		svc, actor := serviceOn(t, n, med.c.Token, agreement.VaultDocs{Vault: n.Vault})
+		fs.arm("vault/"+caseID+"/docs/", 1, false)
+		if _, _, _, err := svc.File(ctx, actor, caseID, api.AgreementFileRequest{}); !errors.Is(err, vault.ErrUnconfirmed) {
+			t.Fatalf("a filing whose PDF was not confirmed: %v", err)
+		}
+		before := n.Audit.Size()
+		for range 3 {
+			if a, err := med.c.Agreement(ctx, caseID); err != nil || a.Filed != "" {
+				t.Fatalf("reading the agreement: filed %q %v", a.Filed, err)
+			}
+		}
+		if got := deniedSince(t, n, before); got != 0 {
+			t.Fatalf("three reads of an agreement whose filing may still appear wrote %d access.denied entries, want 0", got)
+		}
+	})
 }

@@ -1082,6 +1082,37 @@ func (s *Service) Get(ctx context.Context, actor account.Account, caseID, docID 
 	return d.view(cs.allowed(policy.DocDownload, d.policyDoc()), true), nil
 }
 
+// Lookup is Get for a caller looking for a document it uploaded itself and
+// was told may still appear (ErrUnconfirmed: an UnconfirmedError names
+// it), on behalf of actor: package agreement settling a write, at every
+// read of the agreement. A document that does not exist (yet) is answered
+// fault.ErrNotFound with no audit entry: nobody asked for it, so the log
+// records no access attempt, however often it is looked for. A document
+// that does exist is decided by policy as for Get, a refusal audited as
+// there. No route reaches Lookup with an id a person chose (answering
+// "not there" unaudited would then tell it from "not yours").
+func (s *Service) Lookup(ctx context.Context, actor account.Account, caseID, docID string) (Document, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return Document{}, err
+	}
+	if !ids.Valid("d", docID) {
+		return Document{}, fmt.Errorf("document: %w", fault.ErrNotFound)
+	}
+	var d docRecord
+	_, err = s.meta.Get(ctx, docKey(cs.c.ID, docID), &d)
+	if errors.Is(err, metastore.ErrNotFound) || (err == nil && len(d.Versions) == 0) {
+		return Document{}, fmt.Errorf("document %s: %w", docID, fault.ErrNotFound)
+	}
+	if err != nil {
+		return Document{}, err
+	}
+	if !cs.allowed(policy.DocReadMetadata, d.policyDoc()) {
+		return Document{}, s.denied(ctx, cs, policy.DocReadMetadata, docID, d.policyDoc())
+	}
+	return d.view(cs.allowed(policy.DocDownload, d.policyDoc()), true), nil
+}
+
 // ---- download ----
 
 // Download is an open document version. Body yields the plaintext (or the
