@@ -408,23 +408,39 @@ func (s *Service) settleFiling(ctx context.Context, actor account.Account, r *re
 // record not written, r is returned as it is: the claimed version is not
 // shown, and the next read settles it.
 //
-// The bound is claimTTL: a version that lands in the document more than
-// claimTTL after its claim was made (and after a read dropped the claim)
-// stays a version of the document that the agreement does not list.
+// The bound is claimTTL: an unconfirmed version not found within claimTTL
+// of the vault's answer is dropped by the next mediator's read, even if it
+// is in the document by then (it landed late, or was not looked for in
+// time: a version made current so late would supersede signatures given
+// meanwhile on the version before); it stays a version of the document
+// that the agreement does not list. Until a mediator reads, it is not
+// shown. An abandoned claim's version (its save's node stopped) is looked
+// for at any age: its write ended with the node.
 func (s *Service) settle(ctx context.Context, actor account.Account, r *record, drafter bool) *record {
 	v := r.saving()
 	if r.Starting != nil || v == nil || (s.live(v.Claim) && !v.Claim.Unconfirmed) {
 		return r
 	}
-	after := 0
-	for _, x := range r.Versions {
-		if x.Claim == nil {
-			after = max(after, x.DocVer)
+	dv := 0
+	if v.Claim.Unconfirmed && !s.live(v.Claim) {
+		// Late: not found while its claim stood, it is dropped, found
+		// or not. Made current now, it would supersede signatures given
+		// since on the version before, which everyone was told stands.
+		if !drafter {
+			return r
 		}
-	}
-	dv, err := s.cfg.Docs.Find(ctx, actor, r.Case, r.Doc, v.SHA256, after)
-	if err != nil || (dv == 0 && (s.live(v.Claim) || !drafter)) {
-		return r
+	} else {
+		after := 0
+		for _, x := range r.Versions {
+			if x.Claim == nil {
+				after = max(after, x.DocVer)
+			}
+		}
+		var err error
+		dv, err = s.cfg.Docs.Find(ctx, actor, r.Case, r.Doc, v.SHA256, after)
+		if err != nil || (dv == 0 && (s.live(v.Claim) || !drafter)) {
+			return r
+		}
 	}
 	cl := *v.Claim
 	out, err := metastore.Update(ctx, s.cfg.Meta, Key(r.Case), func(x *record) error {

@@ -451,3 +451,31 @@ func TestUnconfirmedDocumentNotThereIsNoRefusal(t *testing.T) {
 		}
 	})
 }
+
+// TestUnconfirmedSaveFoundLateIsNotMadeCurrent: a save the vault did not
+// confirm whose version is first found more than two minutes after the
+// vault's answer is not made the agreement's current version (it would
+// supersede signatures given meanwhile on version 1): the mediator's read
+// drops it, though the document lists it, and the next save is version 2
+// (before: the read found it and made it current however late).
+func TestUnconfirmedSaveFoundLateIsNotMadeCurrent(t *testing.T) {
+	svc, actor, med, caseID, text := unconfirmedSave(t, true)
+	ctx := t.Context()
+	svc.SetClock(func() time.Time { return time.Now().Add(3 * time.Minute) })
+	a, err := svc.Get(ctx, actor, caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Versions) != 1 || a.Current.Version != 1 {
+		t.Fatalf("a version found late: the agreement lists %d versions, current %d; want only version 1", len(a.Versions), a.Current.Version)
+	}
+	if a, err = med.c.Agreement(ctx, caseID); err != nil || len(a.Versions) != 1 {
+		t.Fatalf("and for everyone: %d versions, %v", len(a.Versions), err)
+	}
+	if doc, err := med.c.Document(ctx, caseID, a.Document); err != nil || len(doc.Versions) != 2 {
+		t.Fatalf("the document keeps what landed: %d versions, %v", len(doc.Versions), err)
+	}
+	if a, err = med.c.SaveAgreement(ctx, caseID, 1, text+" Again."); err != nil || a.Current.Version != 2 || a.Current.Text != text+" Again." {
+		t.Fatalf("the next save: %+v %v", a.Current, err)
+	}
+}
