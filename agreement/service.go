@@ -102,6 +102,9 @@ func Key(caseID string) string { return "agreements/" + caseID + "/agreement" }
 // abandoned: the next read, save, start or filing settles it against the
 // document (settle): listed there, the claim is completed; not listed
 // once claimTTL has passed, it is dropped (a start's, released).
+//
+// A completion's audit entry is kept in the record (Unaudited) by the
+// update that completes it, until it is written.
 type record struct {
 	Case      string            `json:"case"`
 	Title     string            `json:"title"`
@@ -119,6 +122,102 @@ type record struct {
 	Starting *claim `json:"starting,omitempty"`
 	// Filing: a File claimed the filing and is storing the signed PDF.
 	Filing *claim `json:"filing,omitempty"`
+	// Unaudited: completions (a start, save or filing) whose audit entry
+	// is not known to be in the audit log yet (writeAudit).
+	Unaudited []unaudited `json:"unaudited,omitempty"`
+}
+
+// unaudited is the audit entry of a completion, kept in the record by the
+// same update that completes the claim, and removed once the entry is
+// written: so every completion is audited though the request that made it
+// ends, or its audit write or record update fails, in between. Writing is
+// a lease: the request writing it now, since then; after auditLease a
+// read takes it over (flushAudits).
+type unaudited struct {
+	ID      string      `json:"id"` // the completed claim's
+	Event   audit.Event `json:"event"`
+	Writing *time.Time  `json:"writing,omitempty"`
+}
+
+// auditTimeout bounds one completion's audit write, on a context that is
+// not the request's (a browser that leaves does not cancel it);
+// auditLease, longer, is how long a lease on writing it stands.
+const (
+	auditTimeout = 10 * time.Second
+	auditLease   = 30 * time.Second
+)
+
+// pending is the entry ev of the completion of claim id, leased to this
+// request.
+func (s *Service) pending(id string, ev audit.Event) unaudited {
+	now := s.now().UTC()
+	return unaudited{ID: id, Event: ev, Writing: &now}
+}
+
+// leasedTo reports whether r still holds u with u's lease.
+func leasedTo(r *record, u unaudited) bool {
+	i := slices.IndexFunc(r.Unaudited, func(x unaudited) bool { return x.ID == u.ID })
+	if i < 0 {
+		return false
+	}
+	w := r.Unaudited[i].Writing
+	return w != nil && u.Writing != nil && w.Equal(*u.Writing)
+}
+
+// writeAudit writes u's entry, which r holds leased to this request, and
+// then removes it from the record; when the entry could not be written,
+// the lease is released, so that a later read writes it (flushAudits).
+// It runs on a context that is not the request's, bounded by
+// auditTimeout. An entry written whose removal then fails stays, and is
+// written again once its lease has passed: the one case it is logged
+// twice, rather than not at all.
+func (s *Service) writeAudit(ctx context.Context, caseID string, u unaudited) error {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	err := s.audit(actx, u.Event)
+	metastore.Update(actx, s.cfg.Meta, Key(caseID), func(x *record) error {
+		if !leasedTo(x, u) {
+			return errNotOurs
+		}
+		i := slices.IndexFunc(x.Unaudited, func(y unaudited) bool { return y.ID == u.ID })
+		if err != nil {
+			x.Unaudited[i].Writing = nil
+		} else {
+			x.Unaudited = slices.Delete(x.Unaudited, i, i+1)
+		}
+		return nil
+	})
+	return err
+}
+
+// flushAudits writes the entries r holds that nobody is writing now: one
+// whose writer failed, or ended before it could (its lease passed). Each
+// is leased first, so that two readers do not both write it. r itself is
+// returned: what it shows does not change.
+func (s *Service) flushAudits(ctx context.Context, r *record) *record {
+	for _, u := range r.Unaudited {
+		if u.Writing != nil && s.now().Sub(*u.Writing) < auditLease {
+			continue
+		}
+		lease := s.now().UTC()
+		_, err := metastore.Update(ctx, s.cfg.Meta, Key(r.Case), func(x *record) error {
+			i := slices.IndexFunc(x.Unaudited, func(y unaudited) bool { return y.ID == u.ID })
+			if i < 0 {
+				return errNotOurs // written meanwhile
+			}
+			if w := x.Unaudited[i].Writing; (w == nil) != (u.Writing == nil) || (w != nil && !w.Equal(*u.Writing)) {
+				return errNotOurs // leased by another meanwhile
+			}
+			x.Unaudited[i].Writing = &lease
+			return nil
+		})
+		if err != nil {
+			continue
+		}
+		u.Writing = &lease
+		s.writeAudit(ctx, r.Case, u)
+	}
+	return r
 }
 
 // claim is a write in progress: who, when, and an id that only the
@@ -305,6 +404,7 @@ func (s *Service) loadFor(ctx context.Context, actor account.Account, caseID str
 	r = s.settleStart(ctx, actor, r, drafter)
 	r = s.settle(ctx, actor, r, drafter)
 	r = s.settleFiling(ctx, actor, r, drafter)
+	r = s.flushAudits(ctx, r)
 	if r.Starting != nil {
 		return nil, errNone // being started: nothing of it is visible yet
 	}
@@ -332,6 +432,8 @@ func (s *Service) settleStart(ctx context.Context, actor account.Account, r *rec
 	if err != nil || (dv == 0 && (s.live(st) || !drafter)) {
 		return r
 	}
+	u := s.pending(st.ID, audit.Event{Type: "agreement.started", Actor: st.By, Case: r.Case, Objects: []string{st.Doc, "1"},
+		Attrs: map[string]string{"template": r.Template, "outcome": string(r.Outcome), "settled": "later"}})
 	out, err := metastore.Update(ctx, s.cfg.Meta, Key(r.Case), func(x *record) error {
 		if x.Starting == nil || x.Starting.ID != st.ID {
 			return errNotOurs
@@ -341,19 +443,28 @@ func (s *Service) settleStart(ctx context.Context, actor account.Account, r *rec
 			return nil
 		}
 		x.Starting, x.Doc, x.Versions[0].DocVer = nil, st.Doc, dv
+		x.Unaudited = append(x.Unaudited, u)
 		return nil
 	})
+	return s.completed(ctx, r, &out, err, dv != 0, u)
+}
+
+// completed ends a settle's update (out, err): the record as it is now,
+// and, when the update completed a claim (done) and the record holds its
+// entry leased to this request (so also when the update landed but
+// answered an error), the entry written.
+func (s *Service) completed(ctx context.Context, r, out *record, err error, done bool, u unaudited) *record {
 	if err != nil {
-		if again, err := s.loadRaw(ctx, r.Case); err == nil {
-			return again
+		again, lerr := s.loadRaw(ctx, r.Case)
+		if lerr != nil {
+			return r
 		}
-		return r
+		out = again
 	}
-	if dv != 0 {
-		s.audit(ctx, audit.Event{Type: "agreement.started", Actor: st.By, Case: r.Case, Objects: []string{st.Doc, "1"},
-			Attrs: map[string]string{"template": r.Template, "outcome": string(r.Outcome), "settled": "later"}})
+	if done && leasedTo(out, u) {
+		s.writeAudit(ctx, r.Case, u)
 	}
-	return &out
+	return out
 }
 
 // settleFiling settles a filing whose PDF the vault did not confirm, or
@@ -370,6 +481,8 @@ func (s *Service) settleFiling(ctx context.Context, actor account.Account, r *re
 	if err != nil || (dv == 0 && (s.live(fl) || !drafter)) {
 		return r
 	}
+	u := s.pending(fl.ID, audit.Event{Type: "agreement.filed", Actor: fl.By, Case: r.Case, Objects: []string{fl.Doc, strconv.Itoa(r.current().Num)},
+		Attrs: map[string]string{"outcome": string(r.Outcome), "settled": "later"}})
 	out, err := metastore.Update(ctx, s.cfg.Meta, Key(r.Case), func(x *record) error {
 		if x.Filing == nil || x.Filing.ID != fl.ID {
 			return errNotOurs
@@ -380,19 +493,10 @@ func (s *Service) settleFiling(ctx context.Context, actor account.Account, r *re
 		}
 		now := s.now().UTC()
 		x.Filed, x.FiledAt, x.Filing = fl.Doc, &now, nil
+		x.Unaudited = append(x.Unaudited, u)
 		return nil
 	})
-	if err != nil {
-		if again, err := s.loadRaw(ctx, r.Case); err == nil {
-			return again
-		}
-		return r
-	}
-	if dv != 0 {
-		s.audit(ctx, audit.Event{Type: "agreement.filed", Actor: fl.By, Case: r.Case, Objects: []string{fl.Doc, strconv.Itoa(r.current().Num)},
-			Attrs: map[string]string{"outcome": string(r.Outcome), "settled": "later"}})
-	}
-	return &out
+	return s.completed(ctx, r, &out, err, dv != 0, u)
 }
 
 // settle completes or drops a version whose save ended without completing
@@ -443,6 +547,8 @@ func (s *Service) settle(ctx context.Context, actor account.Account, r *record, 
 		}
 	}
 	cl := *v.Claim
+	u := s.pending(cl.ID, audit.Event{Type: "agreement.saved", Actor: cl.By, Case: r.Case, Objects: []string{r.Doc, strconv.Itoa(v.Num)},
+		Attrs: map[string]string{"settled": "later"}})
 	out, err := metastore.Update(ctx, s.cfg.Meta, Key(r.Case), func(x *record) error {
 		i := slices.IndexFunc(x.Versions, func(y version) bool { return y.Claim != nil && y.Claim.ID == cl.ID })
 		if i < 0 {
@@ -452,20 +558,11 @@ func (s *Service) settle(ctx context.Context, actor account.Account, r *record, 
 			x.Versions = slices.Delete(x.Versions, i, i+1)
 		} else {
 			x.Versions[i].DocVer, x.Versions[i].Claim = dv, nil
+			x.Unaudited = append(x.Unaudited, u)
 		}
 		return nil
 	})
-	if err != nil {
-		if again, err := s.loadRaw(ctx, r.Case); err == nil {
-			return again
-		}
-		return r
-	}
-	if dv != 0 {
-		s.audit(ctx, audit.Event{Type: "agreement.saved", Actor: cl.By, Case: r.Case, Objects: []string{r.Doc, strconv.Itoa(v.Num)},
-			Attrs: map[string]string{"settled": "later"}})
-	}
-	return &out
+	return s.completed(ctx, r, &out, err, dv != 0, u)
 }
 
 func checkText(text string) error {
@@ -573,19 +670,23 @@ func (s *Service) Start(ctx context.Context, actor account.Account, caseID strin
 		})
 		return api.Agreement{}, err
 	}
+	u := s.pending(cl.ID, audit.Event{Type: "agreement.started", Actor: actor.ID, Case: caseID, Objects: []string{docID, "1"},
+		Attrs: map[string]string{"template": t.ID, "outcome": string(req.Outcome)}})
 	r, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(x *record) error {
 		if x.Starting == nil || x.Starting.ID != cl.ID {
 			return fmt.Errorf("this start was taken over by another mediator's after %v: %w", claimTTL, fault.ErrConflict)
 		}
 		x.Starting, x.Doc, x.Versions[0].DocVer = nil, docID, dv
+		x.Unaudited = append(x.Unaudited, u)
 		return nil
 	})
 	if err != nil {
+		// It may have landed: a later read writes its entry once the
+		// lease has passed (flushAudits).
 		return api.Agreement{}, err
 	}
-	if err := s.audit(ctx, audit.Event{Type: "agreement.started", Actor: actor.ID, Case: caseID, Objects: []string{docID, "1"},
-		Attrs: map[string]string{"template": t.ID, "outcome": string(req.Outcome)}}); err != nil {
-		return api.Agreement{}, fmt.Errorf("the agreement was started, but the audit log could not be written: %w", err)
+	if err := s.writeAudit(ctx, caseID, u); err != nil {
+		return api.Agreement{}, fmt.Errorf("the agreement was started, but the audit log could not be written yet (it will be, at a later read): %w", err)
 	}
 	return s.view(ctx, actor, c, &r, true)
 }
@@ -657,22 +758,33 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 		})
 		return api.Agreement{}, err
 	}
+	u := s.pending(cl.ID, audit.Event{Type: "agreement.saved", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}})
+	completed := false
 	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(r *record) error {
+		completed = false
 		i := slices.IndexFunc(r.Versions, ours)
 		if i < 0 {
 			if slices.ContainsFunc(r.Versions, func(v version) bool { return v.Claim == nil && v.Num == num && v.DocVer == dv }) {
-				return nil // completed already by a read that settled it (settle)
+				// Completed already by a read that settled it, which
+				// audited it (settle): not audited again here.
+				return nil
 			}
 			return fmt.Errorf("this save was dropped as abandoned after %v; save again: %w", claimTTL, fault.ErrConflict)
 		}
 		r.Versions[i].DocVer, r.Versions[i].Claim = dv, nil
+		r.Unaudited = append(r.Unaudited, u)
+		completed = true
 		return nil
 	})
 	if err != nil {
+		// It may have landed: a later read writes its entry once the
+		// lease has passed (flushAudits).
 		return api.Agreement{}, err
 	}
-	if err := s.audit(ctx, audit.Event{Type: "agreement.saved", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}}); err != nil {
-		return api.Agreement{}, fmt.Errorf("version %d was saved, but the audit log could not be written: %w", num, err)
+	if completed {
+		if err := s.writeAudit(ctx, caseID, u); err != nil {
+			return api.Agreement{}, fmt.Errorf("version %d was saved, but the audit log could not be written yet (it will be, at a later read): %w", num, err)
+		}
 	}
 	return s.view(ctx, actor, c, &out, true)
 }
@@ -1179,20 +1291,24 @@ func (s *Service) file(ctx context.Context, actor account.Account, caseID string
 		})
 		return nil, err
 	}
+	u := s.pending(cl.ID, audit.Event{Type: "agreement.filed", Actor: actor.ID, Case: caseID, Objects: []string{docID, strconv.Itoa(sg.Version)},
+		Attrs: map[string]string{"outcome": string(sg.Outcome)}})
 	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(x *record) error {
 		if x.Filing == nil || x.Filing.ID != cl.ID {
 			return fmt.Errorf("this filing was dropped as abandoned after %v; file again: %w", claimTTL, fault.ErrConflict)
 		}
 		now := s.now().UTC()
 		x.Filed, x.FiledAt, x.Filing = docID, &now, nil
+		x.Unaudited = append(x.Unaudited, u)
 		return nil
 	})
 	if err != nil {
+		// It may have landed: a later read writes its entry once the
+		// lease has passed (flushAudits).
 		return nil, err
 	}
-	if err := s.audit(ctx, audit.Event{Type: "agreement.filed", Actor: actor.ID, Case: caseID, Objects: []string{out.Filed, strconv.Itoa(sg.Version)},
-		Attrs: map[string]string{"outcome": string(out.Outcome)}}); err != nil {
-		return nil, fmt.Errorf("the agreement was filed, but the audit log could not be written: %w", err)
+	if err := s.writeAudit(ctx, caseID, u); err != nil {
+		return nil, fmt.Errorf("the agreement was filed, but the audit log could not be written yet (it will be, at a later read): %w", err)
 	}
 	return &out, nil
 }

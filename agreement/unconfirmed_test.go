@@ -479,3 +479,108 @@ func TestUnconfirmedSaveFoundLateIsNotMadeCurrent(t *testing.T) {
 		t.Fatalf("the next save: %+v %v", a.Current, err)
 	}
 }
+
+// savedEntries counts the agreement.saved entries of version num in the
+// node's audit log.
+func savedEntries(t *testing.T, n *nodetest.Node, num int) int {
+	t.Helper()
+	count := 0
+	for i := range n.Audit.Size() {
+		ev, err := n.Audit.Entry(t.Context(), i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "agreement.saved" && len(ev.Objects) == 2 && ev.Objects[1] == fmt.Sprint(num) {
+			count++
+		}
+	}
+	return count
+}
+
+// TestSettledSaveIsAuditedOnceThoughTheLogFailed: a read that completes
+// an unconfirmed save whose version landed, but cannot write the audit
+// entry for it (the audit log's store fails once), leaves the entry for a
+// later read to write: after the next reads, version 2's save is in the
+// audit log exactly once (before: it was never written, the claim being
+// completed already).
+func TestSettledSaveIsAuditedOnceThoughTheLogFailed(t *testing.T) {
+	ctx := t.Context()
+	n, fs := unconfirmedNode(t)
+	_, med := n.Staff(t, policy.RoleMediator, "med-audit@example.org")
+	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
+	a, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs.arm("vault/"+k.ID+"/docs/", 2, true)
+	if _, err := svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: a.Current.Version, Text: "The parties agree."}); !errors.Is(err, vault.ErrUnconfirmed) {
+		t.Fatalf("a save whose version was not confirmed: %v", err)
+	}
+	fs.arm("audit/entries/", 1, false)
+	if a, err := svc.Get(ctx, actor, k.ID); err != nil || a.Current.Version != 2 {
+		t.Fatalf("the read that settles the save: v%d %v", a.Current.Version, err)
+	}
+	if got := savedEntries(t, n, 2); got != 0 {
+		t.Fatalf("the audit log's write failed, yet version 2's save is in it %d times", got)
+	}
+	for range 3 {
+		if _, err := svc.Get(ctx, actor, k.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := savedEntries(t, n, 2); got != 1 {
+		t.Fatalf("after later reads, version 2's save is in the audit log %d times, want once", got)
+	}
+}
+
+// settlesDuring stores a version, and before it answers, the service's
+// clock passes the claim's lifetime and someone reads the agreement (a
+// save slower than the claim's lifetime).
+type settlesDuring struct {
+	agreement.Docs
+	offset *atomic.Int64
+	read   func()
+}
+
+func (d settlesDuring) AddVersion(ctx context.Context, actor account.Account, caseID, docID string, text []byte) (int, error) {
+	v, err := d.Docs.AddVersion(ctx, actor, caseID, docID, text)
+	d.offset.Store(int64(3 * time.Minute))
+	d.read()
+	return v, err
+}
+
+// TestSlowSaveSettledByAReadIsAuditedOnce: a save slower than the claim's
+// lifetime, completed meanwhile by a read that found its version, is in
+// the audit log once (before: the read audited it, then the save's own
+// completion audited it again).
+func TestSlowSaveSettledByAReadIsAuditedOnce(t *testing.T) {
+	ctx := t.Context()
+	n := nodetest.Embedded(t)
+	_, med := n.Staff(t, policy.RoleMediator, "med-slow-save@example.org")
+	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := med.StartAgreement(ctx, k.ID, api.AgreementStartRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offset atomic.Int64
+	var svc *agreement.Service
+	var actor account.Account
+	var readErr error
+	svc, actor = serviceOn(t, n, med.Token, settlesDuring{Docs: agreement.VaultDocs{Vault: n.Vault}, offset: &offset,
+		read: func() { _, readErr = svc.Get(ctx, actor, k.ID) }})
+	svc.SetClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) })
+	out, err := svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: a.Current.Version, Text: "The parties agree."})
+	if err != nil || readErr != nil || out.Current.Version != 2 {
+		t.Fatalf("a slow save: v%d %v (the read meanwhile: %v)", out.Current.Version, err, readErr)
+	}
+	if got := savedEntries(t, n, 2); got != 1 {
+		t.Fatalf("version 2's save is in the audit log %d times, want once", got)
+	}
+}
