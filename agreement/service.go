@@ -280,6 +280,10 @@ type version struct {
 	// Claim: the version is being saved (its text is not stored yet); it
 	// is not shown, signed or filed.
 	Claim *claim `json:"claim,omitempty"`
+	// Settled: the claim a read completed this version from (settle),
+	// while its save may still have been running; a save that then fails
+	// withdraws it (Save).
+	Settled string `json:"settled,omitempty"`
 }
 
 type signature struct {
@@ -557,7 +561,7 @@ func (s *Service) settle(ctx context.Context, actor account.Account, r *record, 
 		if dv == 0 {
 			x.Versions = slices.Delete(x.Versions, i, i+1)
 		} else {
-			x.Versions[i].DocVer, x.Versions[i].Claim = dv, nil
+			x.Versions[i].DocVer, x.Versions[i].Claim, x.Versions[i].Settled = dv, nil, cl.ID
 			x.Unaudited = append(x.Unaudited, u)
 		}
 		return nil
@@ -734,7 +738,9 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 	ours := func(v version) bool { return v.Claim != nil && v.Claim.ID == cl.ID }
 	dv, err := s.cfg.Docs.AddVersion(ctx, actor, caseID, r.Doc, []byte(req.Text))
 	if err != nil {
+		withdrawn, audited := false, false
 		metastore.Update(context.WithoutCancel(ctx), s.cfg.Meta, Key(caseID), func(r *record) error {
+			withdrawn, audited = false, false
 			if errors.Is(err, vault.ErrUnconfirmed) {
 				// The text was stored but the vault could not confirm
 				// the version, which may still appear in the document:
@@ -754,8 +760,33 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 				return nil
 			}
 			r.Versions = slices.DeleteFunc(r.Versions, ours)
+			// A save slower than claimTTL may have been completed by a
+			// read that found its version (settle) before the vault took
+			// the version back (a hold or fence check after it was
+			// listed): the version is withdrawn too, with its audit
+			// entry if not written yet, while nothing depends on it (the
+			// latest version, unsigned, not being filed).
+			last := len(r.Versions) - 1
+			if last > 0 && r.Versions[last].Settled == cl.ID && r.Versions[last].Num == num && r.Filed == "" && r.Filing == nil &&
+				!slices.ContainsFunc(r.Sigs, func(g signature) bool { return g.Version == num }) {
+				r.Versions = r.Versions[:last]
+				withdrawn = true
+				// Its entry was written, or may be being written (leased),
+				// unless the record holds it unleased.
+				i := slices.IndexFunc(r.Unaudited, func(u unaudited) bool { return u.ID == cl.ID })
+				audited = i < 0 || r.Unaudited[i].Writing != nil
+				if i >= 0 {
+					r.Unaudited = slices.Delete(r.Unaudited, i, i+1)
+				}
+			}
 			return nil
 		})
+		if withdrawn && audited {
+			// Its agreement.saved entry is in the log: corrected.
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+			s.audit(actx, audit.Event{Type: "agreement.save.withdrawn", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}})
+			cancel()
+		}
 		return api.Agreement{}, err
 	}
 	u := s.pending(cl.ID, audit.Event{Type: "agreement.saved", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}})

@@ -584,3 +584,97 @@ func TestSlowSaveSettledByAReadIsAuditedOnce(t *testing.T) {
 		t.Fatalf("version 2's save is in the audit log %d times, want once", got)
 	}
 }
+
+// hookStore is the node's real store, except that once armed, after the
+// nth write under prefix has been stored, hook runs before the write
+// answers.
+type hookStore struct {
+	objstore.Store
+	mu     sync.Mutex
+	prefix string
+	nth    int
+	writes int
+	hook   func()
+}
+
+func (s *hookStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	s.mu.Lock()
+	hit := s.prefix != "" && strings.HasPrefix(key, s.prefix)
+	if hit {
+		s.writes++
+		hit = s.writes == s.nth
+		if hit {
+			s.prefix = ""
+		}
+	}
+	s.mu.Unlock()
+	info, err := s.Store.Put(ctx, key, r, size, opts)
+	if hit && err == nil {
+		s.hook()
+	}
+	return info, err
+}
+
+// TestSlowSaveTakenBackIsWithdrawn: a save slower than the claim's
+// lifetime whose version a read found and completed, and which the vault
+// then took back (the case was fenced for disposal meanwhile), is not
+// left in the agreement: version 2 is withdrawn with it, and the audit
+// log says so after its saved entry (before: the agreement listed a
+// version 2 whose bytes were gone).
+func TestSlowSaveTakenBackIsWithdrawn(t *testing.T) {
+	ctx := t.Context()
+	hs := &hookStore{}
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { hs.Store = s; return hs }})
+	_, med := n.Staff(t, policy.RoleMediator, "med-taken-back@example.org")
+	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offset atomic.Int64
+	svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
+	svc.SetClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) })
+	a, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var readVersions int
+	var readErr, fenceErr error
+	hs.mu.Lock()
+	hs.prefix, hs.nth, hs.writes = "vault/"+k.ID+"/docs/", 2, 0
+	hs.hook = func() {
+		// The version is listed; the save is past its claim's lifetime.
+		offset.Store(int64(3 * time.Minute))
+		var got api.Agreement
+		got, readErr = svc.Get(ctx, actor, k.ID)
+		readVersions = len(got.Versions)
+		_, fenceErr = n.Cases.BeginDisposal(ctx, k.ID, "plan-test")
+	}
+	hs.mu.Unlock()
+	if _, err := svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: a.Current.Version, Text: "The parties agree."}); err == nil {
+		t.Fatal("a save whose version the vault took back succeeded")
+	}
+	if readErr != nil || readVersions != 2 || fenceErr != nil {
+		t.Fatalf("the read meanwhile: %d versions, %v; fencing: %v", readVersions, readErr, fenceErr)
+	}
+	var rec struct {
+		Versions []struct {
+			Num    int `json:"num"`
+			DocVer int `json:"docVersion"`
+		} `json:"versions"`
+	}
+	if _, err := n.Meta.Get(ctx, agreement.Key(k.ID), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Versions) != 1 {
+		t.Fatalf("the agreement keeps %d versions (%+v), want only version 1: the vault took version 2 back", len(rec.Versions), rec.Versions)
+	}
+	withdrawn := 0
+	for i := range n.Audit.Size() {
+		if ev, err := n.Audit.Entry(ctx, i); err == nil && ev.Type == "agreement.save.withdrawn" {
+			withdrawn++
+		}
+	}
+	if saved := savedEntries(t, n, 2); saved != 1 || withdrawn != 1 {
+		t.Fatalf("audit: version 2 saved %d times, withdrawn %d times; want once each", saved, withdrawn)
+	}
+}
