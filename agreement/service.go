@@ -99,9 +99,11 @@ func Key(caseID string) string { return "agreements/" + caseID + "/agreement" }
 // A write whose document the vault stored but could not confirm
 // (vault.ErrUnconfirmed: it may still appear) keeps its claim, marked
 // Unconfirmed and naming the document, as does a version's save that was
-// abandoned: the next read, save, start or filing settles it against the
-// document (settle): listed there, the claim is completed; not listed
-// once claimTTL has passed, it is dropped (a start's, released).
+// abandoned or slow: the next read, save, start or filing settles it
+// against the document (settle): listed there, the claim is completed
+// (a version's, unless a signature was recorded after its claim: then it
+// is dropped); not listed once claimTTL has passed, it is dropped (a
+// start's, released).
 //
 // A completion's audit entry is kept in the record (Unaudited) by the
 // update that completes it, until it is written.
@@ -266,6 +268,14 @@ func (r *record) saving() *version {
 		}
 	}
 	return nil
+}
+
+// supersededSigs reports whether a signature (on any version) was
+// recorded in r after v's claim was made (v.Saved, the claim's own time,
+// which an unconfirmed answer does not move): completing v now would
+// supersede a signature given while it was not shown.
+func supersededSigs(r *record, v version) bool {
+	return slices.ContainsFunc(r.Sigs, func(g signature) bool { return g.Recorded.After(v.Saved) })
 }
 
 type version struct {
@@ -505,50 +515,47 @@ func (s *Service) settleFiling(ctx context.Context, actor account.Account, r *re
 
 // settle completes or drops a version whose save ended without completing
 // its claim: one the vault did not confirm (Unconfirmed), or one abandoned
-// (older than claimTTL: its node stopped after the claim). It looks in
-// the agreement's document for a version, newer than every version of the
-// agreement, whose text has the claimed hash: found, the agreement's
-// version is completed with it (and audited as saved, by whoever saved
-// it); not found, the claim stands while it is live (the version may
-// still appear) and is dropped once it is not. A claim that is live and
-// not marked Unconfirmed is a save under way, completed by its own
-// request, and is left alone. When the document cannot be read, or the
-// record not written, r is returned as it is: the claimed version is not
-// shown, and the next read settles it.
+// or slow (older than claimTTL: its node stopped after the claim, or the
+// vault is taking long). It looks in the agreement's document for a
+// version, newer than every version of the agreement, whose text has the
+// claimed hash. One rule, whatever the claim's age or mark:
 //
-// The bound is claimTTL: an unconfirmed version not found within claimTTL
-// of the vault's answer is dropped by the next mediator's read, even if it
-// is in the document by then (it landed late, or was not looked for in
-// time: a version made current so late would supersede signatures given
-// meanwhile on the version before); it stays a version of the document
-// that the agreement does not list. Until a mediator reads, it is not
-// shown. An abandoned claim's version (its save's node stopped) is looked
-// for at any age: its write ended with the node.
+//   - found, the agreement's version is completed with it (and audited as
+//     saved, by whoever saved it), unless a signature (on any version) was
+//     recorded after the claim was made (supersededSigs): made current, it
+//     would supersede that signature, given on a version everyone was told
+//     stands. It is then dropped by a mediator's read (it stays a version
+//     of the document that the agreement does not list); anyone else's
+//     read leaves it, not shown;
+//   - not found, the claim stands while it is live (the version may still
+//     appear) and is dropped by a mediator's read once it is not (claimTTL
+//     from the vault's answer for an unconfirmed claim, from the claim
+//     otherwise).
+//
+// A claim that is live and not marked Unconfirmed is a save under way,
+// completed by its own request, and is left alone. When the document
+// cannot be read, or the record not written, r is returned as it is: the
+// claimed version is not shown, and the next read settles it.
 func (s *Service) settle(ctx context.Context, actor account.Account, r *record, drafter bool) *record {
 	v := r.saving()
 	if r.Starting != nil || v == nil || (s.live(v.Claim) && !v.Claim.Unconfirmed) {
 		return r
 	}
-	dv := 0
-	if v.Claim.Unconfirmed && !s.live(v.Claim) {
-		// Late: not found while its claim stood, it is dropped, found
-		// or not. Made current now, it would supersede signatures given
-		// since on the version before, which everyone was told stands.
+	after := 0
+	for _, x := range r.Versions {
+		if x.Claim == nil {
+			after = max(after, x.DocVer)
+		}
+	}
+	dv, err := s.cfg.Docs.Find(ctx, actor, r.Case, r.Doc, v.SHA256, after)
+	if err != nil || (dv == 0 && (s.live(v.Claim) || !drafter)) {
+		return r
+	}
+	if dv != 0 && supersededSigs(r, *v) {
 		if !drafter {
 			return r
 		}
-	} else {
-		after := 0
-		for _, x := range r.Versions {
-			if x.Claim == nil {
-				after = max(after, x.DocVer)
-			}
-		}
-		var err error
-		dv, err = s.cfg.Docs.Find(ctx, actor, r.Case, r.Doc, v.SHA256, after)
-		if err != nil || (dv == 0 && (s.live(v.Claim) || !drafter)) {
-			return r
-		}
+		dv = 0 // dropped: a signature was given meanwhile
 	}
 	cl := *v.Claim
 	u := s.pending(cl.ID, audit.Event{Type: "agreement.saved", Actor: cl.By, Case: r.Case, Objects: []string{r.Doc, strconv.Itoa(v.Num)},
@@ -560,6 +567,8 @@ func (s *Service) settle(ctx context.Context, actor account.Account, r *record, 
 		}
 		if dv == 0 {
 			x.Versions = slices.Delete(x.Versions, i, i+1)
+		} else if supersededSigs(x, x.Versions[i]) {
+			return errNotOurs // signed meanwhile: the next read drops it
 		} else {
 			x.Versions[i].DocVer, x.Versions[i].Claim, x.Versions[i].Settled = dv, nil, cl.ID
 			x.Unaudited = append(x.Unaudited, u)
@@ -790,17 +799,25 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 		return api.Agreement{}, err
 	}
 	u := s.pending(cl.ID, audit.Event{Type: "agreement.saved", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}})
-	completed := false
+	completed, dropped := false, false
 	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(r *record) error {
-		completed = false
+		completed, dropped = false, false
 		i := slices.IndexFunc(r.Versions, ours)
+		if i >= 0 && !s.live(r.Versions[i].Claim) && supersededSigs(r, r.Versions[i]) {
+			// Slower than claimTTL, and signed meanwhile (settle's
+			// rule): dropped, so that no signature given since is
+			// superseded; the document keeps the version unlisted.
+			r.Versions = slices.Delete(r.Versions, i, i+1)
+			dropped = true
+			return nil
+		}
 		if i < 0 {
 			if slices.ContainsFunc(r.Versions, func(v version) bool { return v.Claim == nil && v.Num == num && v.DocVer == dv }) {
 				// Completed already by a read that settled it, which
 				// audited it (settle): not audited again here.
 				return nil
 			}
-			return fmt.Errorf("this save was dropped as abandoned after %v; save again: %w", claimTTL, fault.ErrConflict)
+			return fmt.Errorf("this save took longer than %v and was dropped (not found in time, or the agreement was signed meanwhile); read the agreement and save again: %w", claimTTL, fault.ErrConflict)
 		}
 		r.Versions[i].DocVer, r.Versions[i].Claim = dv, nil
 		r.Unaudited = append(r.Unaudited, u)
@@ -811,6 +828,9 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 		// It may have landed: a later read writes its entry once the
 		// lease has passed (flushAudits).
 		return api.Agreement{}, err
+	}
+	if dropped {
+		return api.Agreement{}, fmt.Errorf("this save took longer than %v and the agreement was signed meanwhile, so version %d was not made current; read the agreement and save again: %w", claimTTL, num, fault.ErrConflict)
 	}
 	if completed {
 		if err := s.writeAudit(ctx, caseID, u); err != nil {

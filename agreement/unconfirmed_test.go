@@ -39,6 +39,9 @@ type unconfirmingStore struct {
 	land     bool
 	writes   int
 	failRead string // the key whose next read fails
+	// thenFail: once the armed write has been hit, the next write of this
+	// key fails without writing.
+	thenFail string
 }
 
 func (s *unconfirmingStore) arm(prefix string, nth int, land bool) {
@@ -49,6 +52,11 @@ func (s *unconfirmingStore) arm(prefix string, nth int, land bool) {
 
 func (s *unconfirmingStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
 	s.mu.Lock()
+	if s.prefix == "" && s.thenFail != "" && key == s.thenFail {
+		s.thenFail = ""
+		s.mu.Unlock()
+		return objstore.Info{}, fmt.Errorf("%w: s3 put %q: connection reset by peer", objstore.ErrUnavailable, key)
+	}
 	hit := s.prefix != "" && strings.HasPrefix(key, s.prefix)
 	if hit {
 		s.writes++
@@ -452,13 +460,14 @@ func TestUnconfirmedDocumentNotThereIsNoRefusal(t *testing.T) {
 	})
 }
 
-// TestUnconfirmedSaveFoundLateIsNotMadeCurrent: a save the vault did not
-// confirm whose version is first found more than two minutes after the
-// vault's answer is not made the agreement's current version (it would
-// supersede signatures given meanwhile on version 1): the mediator's read
-// drops it, though the document lists it, and the next save is version 2
-// (before: the read found it and made it current however late).
-func TestUnconfirmedSaveFoundLateIsNotMadeCurrent(t *testing.T) {
+// TestUnconfirmedSaveFoundLateIsCompleted: a save the vault did not
+// confirm whose version landed at once, and which nobody read until three
+// minutes after the vault's answer (past the claim's lifetime), is
+// version 2 of the agreement when it is first read: nobody signed
+// meanwhile, so completing it supersedes nothing (before: the mediator's
+// read dropped it without looking, and the document listed a version the
+// agreement did not).
+func TestUnconfirmedSaveFoundLateIsCompleted(t *testing.T) {
 	svc, actor, med, caseID, text := unconfirmedSave(t, true)
 	ctx := t.Context()
 	svc.SetClock(func() time.Time { return time.Now().Add(3 * time.Minute) })
@@ -466,17 +475,136 @@ func TestUnconfirmedSaveFoundLateIsNotMadeCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a.Versions) != 1 || a.Current.Version != 1 {
-		t.Fatalf("a version found late: the agreement lists %d versions, current %d; want only version 1", len(a.Versions), a.Current.Version)
+	if len(a.Versions) != 2 || a.Current.Version != 2 || a.Current.Text != text {
+		t.Fatalf("a version that landed, first read late: the agreement lists %d versions, current %d; want version 2", len(a.Versions), a.Current.Version)
 	}
-	if a, err = med.c.Agreement(ctx, caseID); err != nil || len(a.Versions) != 1 {
+	if a, err = med.c.Agreement(ctx, caseID); err != nil || len(a.Versions) != 2 {
 		t.Fatalf("and for everyone: %d versions, %v", len(a.Versions), err)
 	}
 	if doc, err := med.c.Document(ctx, caseID, a.Document); err != nil || len(doc.Versions) != 2 {
-		t.Fatalf("the document keeps what landed: %d versions, %v", len(doc.Versions), err)
+		t.Fatalf("the document: %d versions, %v", len(doc.Versions), err)
 	}
-	if a, err = med.c.SaveAgreement(ctx, caseID, 1, text+" Again."); err != nil || a.Current.Version != 2 || a.Current.Text != text+" Again." {
-		t.Fatalf("the next save: %+v %v", a.Current, err)
+}
+
+// TestUnconfirmedMarkLostSameOutcome: a save whose version landed at once
+// but which the vault could not confirm, and whose record update marking
+// the claim unconfirmed then failed too (the claim reads as a save that
+// was never answered), is settled by the same rule: first read three
+// minutes later, its version is found and completed.
+func TestUnconfirmedMarkLostSameOutcome(t *testing.T) {
+	ctx := t.Context()
+	n, fs := unconfirmedNode(t)
+	_, med := n.Staff(t, policy.RoleMediator, "med-mark-lost@example.org")
+	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
+	if _, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	fs.arm("vault/"+k.ID+"/docs/", 2, true)
+	fs.mu.Lock()
+	fs.thenFail = agreement.Key(k.ID)
+	fs.mu.Unlock()
+	text := "The parties agree to a payment plan."
+	if _, err := svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: 1, Text: text}); !errors.Is(err, vault.ErrUnconfirmed) {
+		t.Fatalf("a save whose version was not confirmed: %v", err)
+	}
+	fs.mu.Lock()
+	lost := fs.thenFail == ""
+	fs.mu.Unlock()
+	if !lost {
+		t.Fatal("the update marking the claim unconfirmed was not made to fail")
+	}
+	svc.SetClock(func() time.Time { return time.Now().Add(3 * time.Minute) })
+	if a, err := svc.Get(ctx, actor, k.ID); err != nil || len(a.Versions) != 2 || a.Current.Text != text {
+		t.Fatalf("first read three minutes later: %d versions, %v; want version 2", len(a.Versions), err)
+	}
+}
+
+// signsDuring stores a version, and before it answers, the service's
+// clock passes the claim's lifetime and a party signs the version before
+// (a save slower than the claim's lifetime, signed meanwhile), and then
+// read runs, if set.
+type signsDuring struct {
+	agreement.Docs
+	offset *atomic.Int64
+	sign   func()
+	read   func()
+}
+
+func (d signsDuring) AddVersion(ctx context.Context, actor account.Account, caseID, docID string, text []byte) (int, error) {
+	v, err := d.Docs.AddVersion(ctx, actor, caseID, docID, text)
+	d.offset.Store(int64(3 * time.Minute))
+	d.sign()
+	if d.read != nil {
+		d.read()
+	}
+	return v, err
+}
+
+// TestSlowSaveSignedMeanwhileIsDropped: a save slower than the claim's
+// lifetime, during which a party signed version 1, is not made current,
+// whether a read finds its version first (a party's read leaves it not
+// shown, the mediator's drops it) or the save completes it itself: the
+// save is refused, version 1 stays current and signed (before: it was
+// completed as version 2, superseding the signature given meanwhile).
+func TestSlowSaveSignedMeanwhileIsDropped(t *testing.T) {
+	for _, byRead := range []bool{true, false} {
+		t.Run(fmt.Sprintf("read=%v", byRead), func(t *testing.T) {
+			ctx := t.Context()
+			n := nodetest.Embedded(t)
+			_, med := n.Staff(t, policy.RoleMediator, "med-slow-signed@example.org")
+			k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tenant := join(t, n, med, k.ID, "party", "A", "Avery Tran")
+			if _, err := med.StartAgreement(ctx, k.ID, api.AgreementStartRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			var offset atomic.Int64
+			var svc, tsvc *agreement.Service
+			var actor, tactor account.Account
+			var signErr, partyErr, readErr error
+			var partyVersions, readVersions int
+			docs := signsDuring{Docs: agreement.VaultDocs{Vault: n.Vault}, offset: &offset,
+				sign: func() { _, signErr = tenant.x.SignAgreement(ctx, k.ID, 1) }}
+			if byRead {
+				docs.read = func() {
+					var a api.Agreement
+					a, partyErr = tsvc.Get(ctx, tactor, k.ID)
+					partyVersions = len(a.Versions)
+					a, readErr = svc.Get(ctx, actor, k.ID)
+					readVersions = len(a.Versions)
+				}
+			}
+			svc, actor = serviceOn(t, n, med.Token, docs)
+			tsvc, tactor = serviceOn(t, n, tenant.c.Token, agreement.VaultDocs{Vault: n.Vault})
+			for _, x := range []*agreement.Service{svc, tsvc} {
+				x.SetClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) })
+			}
+			_, err = svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: 1, Text: "The parties agree to a payment plan."})
+			if signErr != nil {
+				t.Fatalf("signing version 1 during the save: %v", signErr)
+			}
+			if !errors.Is(err, fault.ErrConflict) {
+				t.Fatalf("a slow save signed meanwhile: %v, want a conflict", err)
+			}
+			if byRead && (partyErr != nil || partyVersions != 1 || readErr != nil || readVersions != 1) {
+				t.Fatalf("the reads meanwhile: party %d versions %v, mediator %d versions %v; want version 1 only",
+					partyVersions, partyErr, readVersions, readErr)
+			}
+			a, err := med.Agreement(ctx, k.ID)
+			if err != nil || len(a.Versions) != 1 || a.Current.Version != 1 || a.State != api.AgreementSigned {
+				t.Fatalf("after a slow save signed meanwhile: %d versions, current %d, %s, %v; want version 1, signed",
+					len(a.Versions), a.Current.Version, a.State, err)
+			}
+			if _, err := med.SaveAgreement(ctx, k.ID, 1, "The parties agree to a payment plan. Monthly."); err != nil {
+				t.Fatalf("the next save: %v", err)
+			}
+		})
 	}
 }
 

@@ -1082,15 +1082,20 @@ func (s *Service) Get(ctx context.Context, actor account.Account, caseID, docID 
 	return d.view(cs.allowed(policy.DocDownload, d.policyDoc()), true), nil
 }
 
-// Lookup is Get for a caller looking for a document it uploaded itself and
-// was told may still appear (ErrUnconfirmed: an UnconfirmedError names
-// it), on behalf of actor: package agreement settling a write, at every
-// read of the agreement. A document that does not exist (yet) is answered
-// fault.ErrNotFound with no audit entry: nobody asked for it, so the log
-// records no access attempt, however often it is looked for. A document
-// that does exist is decided by policy as for Get, a refusal audited as
-// there. No route reaches Lookup with an id a person chose (answering
-// "not there" unaudited would then tell it from "not yours").
+// Lookup is Get for a caller looking for a document whose id the vault
+// itself returned to it, on behalf of actor: package agreement, at every
+// read of an agreement, looking for a write that may still land — the
+// agreement's own document (the id Upload returned when it was started)
+// for a version's save, or the document an UnconfirmedError named for a
+// start or filing. Its rule: it is called only with an id the vault
+// itself returned (from Upload or an UnconfirmedError, kept in the
+// caller's record), never with an id taken from a request. A document
+// that does not exist (yet) is answered fault.ErrNotFound with no audit
+// entry: nobody asked for it, so the log records no access attempt,
+// however often it is looked for. A document that does exist is decided
+// by policy as for Get, a refusal audited as there. Called with an id a
+// person chose, answering "not there" unaudited would tell it from "not
+// yours"; no route does.
 func (s *Service) Lookup(ctx context.Context, actor account.Account, caseID, docID string) (Document, error) {
 	cs, err := s.scope(ctx, actor, caseID)
 	if err != nil {
