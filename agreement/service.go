@@ -167,16 +167,25 @@ func leasedTo(r *record, u unaudited) bool {
 }
 
 // writeAudit writes u's entry, which r holds leased to this request, and
-// then removes it from the record; when the entry could not be written,
-// the lease is released, so that a later read writes it (flushAudits).
-// It runs on a context that is not the request's, bounded by
-// auditTimeout. An entry written whose removal then fails stays, and is
-// written again once its lease has passed: the one case it is logged
-// twice, rather than not at all.
+// then removes it from the record; when the entry was not written, the
+// lease is released, so that a later read writes it (flushAudits). An
+// entry audit.Log.Append gave an index is written, though its checkpoint
+// could not be stored (Append returns the index with that error; the
+// next append signs it): it is removed, and no error is returned. It runs
+// on a context that is not the request's, bounded by auditTimeout. An
+// entry is logged twice when it was written but its removal from the
+// record then failed (it is written again once its lease has passed), or
+// when Append failed without an index though the entry's write had landed
+// (a store that answered an error after storing it); never not at all.
 func (s *Service) writeAudit(ctx context.Context, caseID string, u unaudited) error {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
-	err := s.audit(actx, u.Event)
+	ev := u.Event
+	ev.Time = s.now().UTC()
+	idx, err := s.cfg.Audit.Append(actx, ev)
+	if idx >= 0 {
+		err = nil // in the log for good; only its checkpoint is late
+	}
 	metastore.Update(actx, s.cfg.Meta, Key(caseID), func(x *record) error {
 		if !leasedTo(x, u) {
 			return errNotOurs

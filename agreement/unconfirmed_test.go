@@ -665,6 +665,50 @@ func TestSettledSaveIsAuditedOnceThoughTheLogFailed(t *testing.T) {
 	}
 }
 
+// TestSettledSaveIsAuditedOnceThoughTheCheckpointFailed: a read that
+// completes an unconfirmed save whose version landed writes its audit
+// entry, but the audit log's checkpoint after it cannot be stored (the
+// entry is in the log for good: audit.Log.Append returns its index with
+// the error). Later reads do not write it again: version 2's save is in
+// the audit log exactly once (before: the entry was taken as not written,
+// its lease released, and the next read appended it a second time).
+func TestSettledSaveIsAuditedOnceThoughTheCheckpointFailed(t *testing.T) {
+	ctx := t.Context()
+	n, fs := unconfirmedNode(t)
+	_, med := n.Staff(t, policy.RoleMediator, "med-checkpoint@example.org")
+	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
+	a, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs.arm("vault/"+k.ID+"/docs/", 2, true)
+	if _, err := svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: a.Current.Version, Text: "The parties agree."}); !errors.Is(err, vault.ErrUnconfirmed) {
+		t.Fatalf("a save whose version was not confirmed: %v", err)
+	}
+	fs.arm("audit/checkpoints/", 1, false)
+	if a, err := svc.Get(ctx, actor, k.ID); err != nil || a.Current.Version != 2 {
+		t.Fatalf("the read that settles the save: v%d %v", a.Current.Version, err)
+	}
+	fs.mu.Lock()
+	failed := fs.prefix == ""
+	fs.mu.Unlock()
+	if !failed {
+		t.Fatal("no checkpoint write was made to fail")
+	}
+	for range 3 {
+		if _, err := svc.Get(ctx, actor, k.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := savedEntries(t, n, 2); got != 1 {
+		t.Fatalf("version 2's save is in the audit log %d times, want once", got)
+	}
+}
+
 // settlesDuring stores a version, and before it answers, the service's
 // clock passes the claim's lifetime and someone reads the agreement (a
 // save slower than the claim's lifetime).
