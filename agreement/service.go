@@ -105,8 +105,8 @@ func Key(caseID string) string { return "agreements/" + caseID + "/agreement" }
 // is dropped); not listed once claimTTL has passed, it is dropped (a
 // start's, released).
 //
-// A completion's audit entry is kept in the record (Unaudited) by the
-// update that completes it, until it is written.
+// A completion's audit entry, and a withdrawal's, is kept in the record
+// (Unaudited) by the update that makes it, until it is written.
 type record struct {
 	Case      string            `json:"case"`
 	Title     string            `json:"title"`
@@ -129,9 +129,9 @@ type record struct {
 	Unaudited []unaudited `json:"unaudited,omitempty"`
 }
 
-// unaudited is the audit entry of a completion, kept in the record by the
-// same update that completes the claim, and removed once the entry is
-// written: so every completion is audited though the request that made it
+// unaudited is the audit entry of a completion (or of a version's
+// withdrawal: Save), kept in the record by the same update that makes it,
+// and removed once the entry is written: so every completion is audited though the request that made it
 // ends, or its audit write or record update fails, in between. Writing is
 // a lease: the request writing it now, since then; after auditLease a
 // read takes it over (flushAudits).
@@ -139,6 +139,10 @@ type unaudited struct {
 	ID      string      `json:"id"` // the completed claim's
 	Event   audit.Event `json:"event"`
 	Writing *time.Time  `json:"writing,omitempty"`
+	// After: the ID of an entry that must be in the log before this one
+	// (a withdrawal's saved entry); this one is not written while the
+	// record holds that one.
+	After string `json:"after,omitempty"`
 }
 
 // auditTimeout bounds one completion's audit write, on a context that is
@@ -218,6 +222,9 @@ func (s *Service) flushAudits(ctx context.Context, r *record) *record {
 			}
 			if w := x.Unaudited[i].Writing; (w == nil) != (u.Writing == nil) || (w != nil && !w.Equal(*u.Writing)) {
 				return errNotOurs // leased by another meanwhile
+			}
+			if u.After != "" && slices.ContainsFunc(x.Unaudited, func(y unaudited) bool { return y.ID == u.After }) {
+				return errNotOurs // the entry it follows is not written yet
 			}
 			x.Unaudited[i].Writing = &lease
 			return nil
@@ -756,9 +763,12 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 	ours := func(v version) bool { return v.Claim != nil && v.Claim.ID == cl.ID }
 	dv, err := s.cfg.Docs.AddVersion(ctx, actor, caseID, r.Doc, []byte(req.Text))
 	if err != nil {
-		withdrawn, audited := false, false
-		metastore.Update(context.WithoutCancel(ctx), s.cfg.Meta, Key(caseID), func(r *record) error {
-			withdrawn, audited = false, false
+		// w: the withdrawal's audit entry, kept in the record like a
+		// completion's (unaudited), leased to this request.
+		w := s.pending(cl.ID+"/withdrawn", audit.Event{Type: "agreement.save.withdrawn", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}})
+		logged := false
+		out, uerr := metastore.Update(context.WithoutCancel(ctx), s.cfg.Meta, Key(caseID), func(r *record) error {
+			logged = false
 			if errors.Is(err, vault.ErrUnconfirmed) {
 				// The text was stored but the vault could not confirm
 				// the version, which may still appear in the document:
@@ -781,30 +791,37 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 			// A save slower than claimTTL may have been completed by a
 			// read that found its version (settle) before the vault took
 			// the version back (a hold or fence check after it was
-			// listed): the version is withdrawn too, with its audit
-			// entry if not written yet, while nothing depends on it (the
-			// latest version, unsigned, not being filed).
+			// listed): the version is withdrawn too, while nothing
+			// depends on it (the latest version, unsigned, not being
+			// filed).
 			last := len(r.Versions) - 1
 			if last > 0 && r.Versions[last].Settled == cl.ID && r.Versions[last].Num == num && r.Filed == "" && r.Filing == nil &&
 				!slices.ContainsFunc(r.Sigs, func(g signature) bool { return g.Version == num }) {
 				r.Versions = r.Versions[:last]
-				withdrawn = true
-				// Its entry was written, or may be being written (leased),
-				// unless the record holds it unleased.
+				// Its agreement.saved entry: written (not in the record),
+				// the withdrawal is logged after it; held unleased (never
+				// written, nobody writing it), both are dropped: nothing
+				// is left for the log to record; leased (being written,
+				// or its writer ended before writing it: unknown), it is
+				// kept, and the withdrawal is logged once it is written
+				// (flushAudits writes an entry After another only once
+				// that one is).
 				i := slices.IndexFunc(r.Unaudited, func(u unaudited) bool { return u.ID == cl.ID })
-				audited = i < 0 || r.Unaudited[i].Writing != nil
-				if i >= 0 {
+				switch {
+				case i < 0:
+					r.Unaudited = append(r.Unaudited, w)
+					logged = true
+				case r.Unaudited[i].Writing == nil:
 					r.Unaudited = slices.Delete(r.Unaudited, i, i+1)
+				default:
+					r.Unaudited = append(r.Unaudited, unaudited{ID: w.ID, Event: w.Event, After: cl.ID})
 				}
 			}
 			return nil
 		})
-		if withdrawn && audited {
-			// Its agreement.saved entry is in the log: corrected.
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
-			s.audit(actx, audit.Event{Type: "agreement.save.withdrawn", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}})
-			cancel()
-		}
+		// Written when the record holds it leased to this request (so
+		// also when the update landed but answered an error).
+		s.completed(context.WithoutCancel(ctx), r, &out, uerr, logged, w)
 		return api.Agreement{}, err
 	}
 	u := s.pending(cl.ID, audit.Event{Type: "agreement.saved", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}})

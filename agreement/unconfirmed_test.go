@@ -767,10 +767,18 @@ type hookStore struct {
 	nth    int
 	writes int
 	hook   func()
+	// fail: key prefixes, in order; the next write under fail[0] fails
+	// without writing, and the next under fail[1] after it, and so on.
+	fail []string
 }
 
 func (s *hookStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
 	s.mu.Lock()
+	if len(s.fail) > 0 && strings.HasPrefix(key, s.fail[0]) {
+		s.fail = s.fail[1:]
+		s.mu.Unlock()
+		return objstore.Info{}, fmt.Errorf("%w: s3 put %q: connection reset by peer", objstore.ErrUnavailable, key)
+	}
 	hit := s.prefix != "" && strings.HasPrefix(key, s.prefix)
 	if hit {
 		s.writes++
@@ -848,5 +856,87 @@ func TestSlowSaveTakenBackIsWithdrawn(t *testing.T) {
 	}
 	if saved := savedEntries(t, n, 2); saved != 1 || withdrawn != 1 {
 		t.Fatalf("audit: version 2 saved %d times, withdrawn %d times; want once each", saved, withdrawn)
+	}
+}
+
+// TestSlowSaveTakenBackBeforeItsEntryIsWithdrawnAfterIt: as
+// TestSlowSaveTakenBackIsWithdrawn, but the read that completed version 2
+// could neither write its agreement.saved entry nor release its lease on
+// it (as if its node stopped): the withdrawal is not logged before the
+// saved entry is; once the lease has passed, a read writes both, saved
+// first (before: the save logged agreement.save.withdrawn at once and
+// dropped the saved entry, so the log showed a withdrawal of a save it
+// never recorded).
+func TestSlowSaveTakenBackBeforeItsEntryIsWithdrawnAfterIt(t *testing.T) {
+	ctx := t.Context()
+	hs := &hookStore{}
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { hs.Store = s; return hs }})
+	_, med := n.Staff(t, policy.RoleMediator, "med-taken-back-unlogged@example.org")
+	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offset atomic.Int64
+	svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
+	svc.SetClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) })
+	a, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var readVersions int
+	var readErr, fenceErr error
+	hs.mu.Lock()
+	hs.prefix, hs.nth, hs.writes = "vault/"+k.ID+"/docs/", 2, 0
+	hs.hook = func() {
+		offset.Store(int64(3 * time.Minute))
+		hs.mu.Lock()
+		hs.fail = []string{"audit/entries/", agreement.Key(k.ID)}
+		hs.mu.Unlock()
+		var got api.Agreement
+		got, readErr = svc.Get(ctx, actor, k.ID)
+		readVersions = len(got.Versions)
+		_, fenceErr = n.Cases.BeginDisposal(ctx, k.ID, "plan-test")
+	}
+	hs.mu.Unlock()
+	if _, err := svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: a.Current.Version, Text: "The parties agree."}); err == nil {
+		t.Fatal("a save whose version the vault took back succeeded")
+	}
+	hs.mu.Lock()
+	left := len(hs.fail)
+	hs.mu.Unlock()
+	if readErr != nil || readVersions != 2 || fenceErr != nil || left != 0 {
+		t.Fatalf("the read meanwhile: %d versions, %v; fencing: %v; %d failures not made", readVersions, readErr, fenceErr, left)
+	}
+	entries := func() (saved, withdrawn int64) {
+		saved, withdrawn = -1, -1
+		for i := range n.Audit.Size() {
+			ev, err := n.Audit.Entry(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case ev.Type == "agreement.saved" && len(ev.Objects) == 2 && ev.Objects[1] == "2":
+				if saved >= 0 {
+					t.Fatalf("version 2's save logged twice (entries %d, %d)", saved, i)
+				}
+				saved = i
+			case ev.Type == "agreement.save.withdrawn":
+				if withdrawn >= 0 {
+					t.Fatalf("version 2's withdrawal logged twice (entries %d, %d)", withdrawn, i)
+				}
+				withdrawn = i
+			}
+		}
+		return saved, withdrawn
+	}
+	if saved, withdrawn := entries(); saved < 0 && withdrawn >= 0 {
+		t.Fatalf("the log shows version 2 withdrawn (entry %d) but never saved", withdrawn)
+	}
+	offset.Store(int64(5 * time.Minute)) // the read's lease on the saved entry has passed
+	if _, err := svc.Get(ctx, actor, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if saved, withdrawn := entries(); saved < 0 || withdrawn < 0 || withdrawn < saved {
+		t.Fatalf("after a read past the lease: version 2 saved at entry %d, withdrawn at entry %d; want both, saved first", saved, withdrawn)
 	}
 }
