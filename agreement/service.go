@@ -180,7 +180,7 @@ func leasedTo(r *record, u unaudited) bool {
 // entry is logged twice when it was written but its removal from the
 // record then failed (it is written again once its lease has passed), or
 // when Append failed without an index though the entry's write had landed
-// (a store that answered an error after storing it); never not at all.
+// (a store that answered an error after storing it); it is never lost.
 func (s *Service) writeAudit(ctx context.Context, caseID string, u unaudited) error {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
