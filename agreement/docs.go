@@ -3,10 +3,12 @@ package agreement
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/vault"
 )
@@ -24,6 +26,12 @@ type Docs interface {
 	Create(ctx context.Context, actor account.Account, caseID, name string, text []byte) (docID string, version int, err error)
 	// AddVersion stores text as a new version of docID.
 	AddVersion(ctx context.Context, actor account.Account, caseID, docID string, text []byte) (version int, err error)
+	// Find returns the oldest version of docID numbered above after whose
+	// text has SHA-256 sha (lower-case hex), 0 if none or if there is no
+	// such document (or none actor may see): how a write the store did not
+	// confirm is found once it landed. A document not there (yet) is not
+	// an access attempt: it writes no audit entry.
+	Find(ctx context.Context, actor account.Account, caseID, docID, sha string, after int) (version int, err error)
 	// Read returns a version's bytes (at most max, else an error).
 	Read(ctx context.Context, actor account.Account, caseID, docID string, version int, max int64) ([]byte, error)
 	// File stores a finished document (the signed PDF) in the joint room,
@@ -54,6 +62,27 @@ func (v VaultDocs) AddVersion(ctx context.Context, actor account.Account, caseID
 		return 0, err
 	}
 	return d.Version, nil
+}
+
+// Find implements Docs. A version whose key was erased, or that was
+// encrypted on a device (its hash is not of the plaintext), is not found.
+func (v VaultDocs) Find(ctx context.Context, actor account.Account, caseID, docID, sha string, after int) (int, error) {
+	// Lookup, not Get: a document not there yet is not audited as a
+	// refused access (Find runs at every read while a write may land).
+	d, err := v.Vault.Lookup(ctx, actor, caseID, docID)
+	if errors.Is(err, fault.ErrNotFound) {
+		return 0, nil // not there, or not for actor to see (Docs.Find)
+	}
+	if err != nil {
+		return 0, err
+	}
+	found := 0
+	for _, x := range d.Versions {
+		if x.Version > after && x.SHA256 == sha && !x.Erased && !x.E2EE && (found == 0 || x.Version < found) {
+			found = x.Version
+		}
+	}
+	return found, nil
 }
 
 // Read implements Docs.

@@ -24,6 +24,7 @@ import (
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/vault"
 )
 
 // Limits.
@@ -94,6 +95,18 @@ func Key(caseID string) string { return "agreements/" + caseID + "/agreement" }
 // DocVer, Filed) once the document is stored, and released when storing
 // it fails. A claim older than claimTTL was abandoned (its node stopped
 // between the claim and the completion) and is taken over or dropped.
+//
+// A write whose document the vault stored but could not confirm
+// (vault.ErrUnconfirmed: it may still appear) keeps its claim, marked
+// Unconfirmed and naming the document, as does a version's save that was
+// abandoned or slow: the next read, save, start or filing settles it
+// against the document (settle): listed there, the claim is completed
+// (a version's, unless a signature was recorded after its claim: then it
+// is dropped); not listed once claimTTL has passed, it is dropped (a
+// start's, released).
+//
+// A completion's audit entry, and a withdrawal's, is kept in the record
+// (Unaudited) by the update that makes it, until it is written.
 type record struct {
 	Case      string            `json:"case"`
 	Title     string            `json:"title"`
@@ -107,10 +120,122 @@ type record struct {
 	Filed     string            `json:"filed,omitempty"`
 	FiledAt   *time.Time        `json:"filedAt,omitempty"`
 	// Starting: a Start claimed the record and is storing version 1; until
-	// it completes the case has no agreement (load says errNone).
+	// it completes the case has no agreement (loadFor says errNone).
 	Starting *claim `json:"starting,omitempty"`
 	// Filing: a File claimed the filing and is storing the signed PDF.
 	Filing *claim `json:"filing,omitempty"`
+	// Unaudited: completions (a start, save or filing) whose audit entry
+	// is not known to be in the audit log yet (writeAudit).
+	Unaudited []unaudited `json:"unaudited,omitempty"`
+}
+
+// unaudited is the audit entry of a completion (or of a version's
+// withdrawal: Save), kept in the record by the same update that makes it,
+// and removed once the entry is written: so every completion is audited though the request that made it
+// ends, or its audit write or record update fails, in between. Writing is
+// a lease: the request writing it now, since then; after auditLease a
+// read takes it over (flushAudits).
+type unaudited struct {
+	ID      string      `json:"id"` // the completed claim's
+	Event   audit.Event `json:"event"`
+	Writing *time.Time  `json:"writing,omitempty"`
+	// After: the ID of an entry that must be in the log before this one
+	// (a withdrawal's saved entry); this one is not written while the
+	// record holds that one.
+	After string `json:"after,omitempty"`
+}
+
+// auditTimeout bounds one completion's audit write, on a context that is
+// not the request's (a browser that leaves does not cancel it);
+// auditLease, longer, is how long a lease on writing it stands.
+const (
+	auditTimeout = 10 * time.Second
+	auditLease   = 30 * time.Second
+)
+
+// pending is the entry ev of the completion of claim id, leased to this
+// request.
+func (s *Service) pending(id string, ev audit.Event) unaudited {
+	now := s.now().UTC()
+	return unaudited{ID: id, Event: ev, Writing: &now}
+}
+
+// leasedTo reports whether r still holds u with u's lease.
+func leasedTo(r *record, u unaudited) bool {
+	i := slices.IndexFunc(r.Unaudited, func(x unaudited) bool { return x.ID == u.ID })
+	if i < 0 {
+		return false
+	}
+	w := r.Unaudited[i].Writing
+	return w != nil && u.Writing != nil && w.Equal(*u.Writing)
+}
+
+// writeAudit writes u's entry, which r holds leased to this request, and
+// then removes it from the record; when the entry was not written, the
+// lease is released, so that a later read writes it (flushAudits). An
+// entry audit.Log.Append gave an index is written, though its checkpoint
+// could not be stored (Append returns the index with that error; the
+// next append signs it): it is removed, and no error is returned. It runs
+// on a context that is not the request's, bounded by auditTimeout. An
+// entry is logged twice when it was written but its removal from the
+// record then failed (it is written again once its lease has passed), or
+// when Append failed without an index though the entry's write had landed
+// (a store that answered an error after storing it); it is never lost.
+func (s *Service) writeAudit(ctx context.Context, caseID string, u unaudited) error {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	ev := u.Event
+	ev.Time = s.now().UTC()
+	idx, err := s.cfg.Audit.Append(actx, ev)
+	if idx >= 0 {
+		err = nil // in the log for good; only its checkpoint is late
+	}
+	metastore.Update(actx, s.cfg.Meta, Key(caseID), func(x *record) error {
+		if !leasedTo(x, u) {
+			return errNotOurs
+		}
+		i := slices.IndexFunc(x.Unaudited, func(y unaudited) bool { return y.ID == u.ID })
+		if err != nil {
+			x.Unaudited[i].Writing = nil
+		} else {
+			x.Unaudited = slices.Delete(x.Unaudited, i, i+1)
+		}
+		return nil
+	})
+	return err
+}
+
+// flushAudits writes the entries r holds that nobody is writing now: one
+// whose writer failed, or ended before it could (its lease passed). Each
+// is leased first, so that two readers do not both write it. r itself is
+// returned: what it shows does not change.
+func (s *Service) flushAudits(ctx context.Context, r *record) *record {
+	for _, u := range r.Unaudited {
+		if u.Writing != nil && s.now().Sub(*u.Writing) < auditLease {
+			continue
+		}
+		lease := s.now().UTC()
+		_, err := metastore.Update(ctx, s.cfg.Meta, Key(r.Case), func(x *record) error {
+			i := slices.IndexFunc(x.Unaudited, func(y unaudited) bool { return y.ID == u.ID })
+			if i < 0 {
+				return errNotOurs // written meanwhile
+			}
+			if w := x.Unaudited[i].Writing; (w == nil) != (u.Writing == nil) || (w != nil && !w.Equal(*u.Writing)) {
+				return errNotOurs // leased by another meanwhile
+			}
+			if u.After != "" && slices.ContainsFunc(x.Unaudited, func(y unaudited) bool { return y.ID == u.After }) {
+				return errNotOurs // the entry it follows is not written yet
+			}
+			x.Unaudited[i].Writing = &lease
+			return nil
+		})
+		if err != nil {
+			continue
+		}
+		u.Writing = &lease
+		s.writeAudit(ctx, r.Case, u)
+	}
+	return r
 }
 
 // claim is a write in progress: who, when, and an id that only the
@@ -119,6 +244,15 @@ type claim struct {
 	ID string    `json:"id"`
 	By string    `json:"by"`
 	At time.Time `json:"at"`
+	// Unconfirmed: the document write answered vault.ErrUnconfirmed; the
+	// request that made the claim has ended, and settle completes or drops
+	// it. At is then when the vault answered, not when the claim was made:
+	// the write may land from then on.
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
+	// Doc (a start's or a filing's): the document that may still appear,
+	// as the vault named it; SHA256 (a filing's): its PDF's hash.
+	Doc    string `json:"doc,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // claimTTL is how long a claim stands; an older one was abandoned. A claim
@@ -132,11 +266,12 @@ func (s *Service) newClaim(actor account.Account) *claim {
 // live reports whether c stands (made, and not abandoned).
 func (s *Service) live(c *claim) bool { return c != nil && s.now().Sub(c.At) < claimTTL }
 
-// dropAbandoned removes a version whose save was abandoned and a filing
-// that was. It does no I/O (it runs inside metastore.Update).
+// dropAbandoned removes a filing that was abandoned. It does no I/O (it
+// runs inside metastore.Update). A filing whose PDF may still appear
+// (claim.Doc), and a version whose save was abandoned, are not dropped
+// here but by settle, once the vault is seen not to list them.
 func (s *Service) dropAbandoned(r *record) {
-	r.Versions = slices.DeleteFunc(r.Versions, func(v version) bool { return v.Claim != nil && !s.live(v.Claim) })
-	if r.Filing != nil && !s.live(r.Filing) {
+	if r.Filing != nil && !s.live(r.Filing) && r.Filing.Doc == "" {
 		r.Filing = nil
 	}
 }
@@ -151,6 +286,14 @@ func (r *record) saving() *version {
 	return nil
 }
 
+// supersededSigs reports whether a signature (on any version) was
+// recorded in r after v's claim was made (v.Saved, the claim's own time,
+// which an unconfirmed answer does not move): completing v now would
+// supersede a signature given while it was not shown.
+func supersededSigs(r *record, v version) bool {
+	return slices.ContainsFunc(r.Sigs, func(g signature) bool { return g.Recorded.After(v.Saved) })
+}
+
 type version struct {
 	Num      int       `json:"num"`
 	DocVer   int       `json:"docVersion"`
@@ -163,6 +306,10 @@ type version struct {
 	// Claim: the version is being saved (its text is not stored yet); it
 	// is not shown, signed or filed.
 	Claim *claim `json:"claim,omitempty"`
+	// Settled: the claim a read completed this version from (settle),
+	// while its save may still have been running; a save that then fails
+	// withdraws it (Save).
+	Settled string `json:"settled,omitempty"`
 }
 
 type signature struct {
@@ -262,7 +409,8 @@ func (s *Service) authorize(ctx context.Context, actor account.Account, caseID s
 // refused: GET answers state "none", anything else is a conflict.
 var errNone = fmt.Errorf("this case has no agreement yet; a mediator drafts one first: %w", fault.ErrConflict)
 
-func (s *Service) load(ctx context.Context, caseID string) (*record, error) {
+// loadRaw is the record as stored, one being started included.
+func (s *Service) loadRaw(ctx context.Context, caseID string) (*record, error) {
 	var r record
 	if _, err := s.cfg.Meta.Get(ctx, Key(caseID), &r); err != nil {
 		if errors.Is(err, metastore.ErrNotFound) {
@@ -270,10 +418,180 @@ func (s *Service) load(ctx context.Context, caseID string) (*record, error) {
 		}
 		return nil, err
 	}
+	return &r, nil
+}
+
+// loadFor is load after settle: what actor reads, saves, signs or files
+// on. drafter: actor may draft the agreement (a mediator of the case, who
+// sees its joint documents), so a claimed document actor does not find
+// is not there; anyone else only completes claims, never drops one (the
+// vault answers a document someone may not see as not found).
+func (s *Service) loadFor(ctx context.Context, actor account.Account, caseID string, drafter bool) (*record, error) {
+	r, err := s.loadRaw(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	r = s.settleStart(ctx, actor, r, drafter)
+	r = s.settle(ctx, actor, r, drafter)
+	r = s.settleFiling(ctx, actor, r, drafter)
+	r = s.flushAudits(ctx, r)
 	if r.Starting != nil {
 		return nil, errNone // being started: nothing of it is visible yet
 	}
-	return &r, nil
+	return r, nil
+}
+
+// unsettled reports whether c is a start's or filing's claim that settle
+// must look at: its document may have landed (Doc), and the request that
+// made it has ended (Unconfirmed) or was abandoned.
+func (s *Service) unsettled(c *claim) bool {
+	return c != nil && c.Doc != "" && (c.Unconfirmed || !s.live(c))
+}
+
+// settleStart settles a start whose document the vault did not confirm:
+// version 1 listed in the named document completes the start; not listed
+// once the claim's lifetime has passed, the claim forgets the document
+// and is released (a Start may take it over). On any error r is returned
+// as it is (the case reads as having no agreement yet).
+func (s *Service) settleStart(ctx context.Context, actor account.Account, r *record, drafter bool) *record {
+	st := r.Starting
+	if !s.unsettled(st) || len(r.Versions) == 0 {
+		return r
+	}
+	dv, err := s.cfg.Docs.Find(ctx, actor, r.Case, st.Doc, r.Versions[0].SHA256, 0)
+	if err != nil || (dv == 0 && (s.live(st) || !drafter)) {
+		return r
+	}
+	u := s.pending(st.ID, audit.Event{Type: "agreement.started", Actor: st.By, Case: r.Case, Objects: []string{st.Doc, "1"},
+		Attrs: map[string]string{"template": r.Template, "outcome": string(r.Outcome), "settled": "later"}})
+	out, err := metastore.Update(ctx, s.cfg.Meta, Key(r.Case), func(x *record) error {
+		if x.Starting == nil || x.Starting.ID != st.ID {
+			return errNotOurs
+		}
+		if dv == 0 {
+			x.Starting.Doc, x.Starting.At = "", time.Time{}
+			return nil
+		}
+		x.Starting, x.Doc, x.Versions[0].DocVer = nil, st.Doc, dv
+		x.Unaudited = append(x.Unaudited, u)
+		return nil
+	})
+	return s.completed(ctx, r, &out, err, dv != 0, u)
+}
+
+// completed ends a settle's update (out, err): the record as it is now,
+// and, when the update completed a claim (done) and the record holds its
+// entry leased to this request (so also when the update landed but
+// answered an error), the entry written.
+func (s *Service) completed(ctx context.Context, r, out *record, err error, done bool, u unaudited) *record {
+	if err != nil {
+		again, lerr := s.loadRaw(ctx, r.Case)
+		if lerr != nil {
+			return r
+		}
+		out = again
+	}
+	if done && leasedTo(out, u) {
+		s.writeAudit(ctx, r.Case, u)
+	}
+	return out
+}
+
+// settleFiling settles a filing whose PDF the vault did not confirm, or
+// whose request was abandoned after the vault named its document: the
+// document listed completes the filing; not listed once the claim's
+// lifetime has passed, the filing is dropped. On any error r is returned
+// as it is (not filed; saves and filings are refused meanwhile).
+func (s *Service) settleFiling(ctx context.Context, actor account.Account, r *record, drafter bool) *record {
+	fl := r.Filing
+	if r.Starting != nil || r.Filed != "" || !s.unsettled(fl) {
+		return r
+	}
+	dv, err := s.cfg.Docs.Find(ctx, actor, r.Case, fl.Doc, fl.SHA256, 0)
+	if err != nil || (dv == 0 && (s.live(fl) || !drafter)) {
+		return r
+	}
+	u := s.pending(fl.ID, audit.Event{Type: "agreement.filed", Actor: fl.By, Case: r.Case, Objects: []string{fl.Doc, strconv.Itoa(r.current().Num)},
+		Attrs: map[string]string{"outcome": string(r.Outcome), "settled": "later"}})
+	out, err := metastore.Update(ctx, s.cfg.Meta, Key(r.Case), func(x *record) error {
+		if x.Filing == nil || x.Filing.ID != fl.ID {
+			return errNotOurs
+		}
+		if dv == 0 {
+			x.Filing = nil
+			return nil
+		}
+		now := s.now().UTC()
+		x.Filed, x.FiledAt, x.Filing = fl.Doc, &now, nil
+		x.Unaudited = append(x.Unaudited, u)
+		return nil
+	})
+	return s.completed(ctx, r, &out, err, dv != 0, u)
+}
+
+// settle completes or drops a version whose save ended without completing
+// its claim: one the vault did not confirm (Unconfirmed), or one abandoned
+// or slow (older than claimTTL: its node stopped after the claim, or the
+// vault is taking long). It looks in the agreement's document for a
+// version, newer than every version of the agreement, whose text has the
+// claimed hash. One rule, whatever the claim's age or mark:
+//
+//   - found, the agreement's version is completed with it (and audited as
+//     saved, by whoever saved it), unless a signature (on any version) was
+//     recorded after the claim was made (supersededSigs): made current, it
+//     would supersede that signature, given on a version everyone was told
+//     stands. It is then dropped by a mediator's read (it stays a version
+//     of the document that the agreement does not list); anyone else's
+//     read leaves it, not shown;
+//   - not found, the claim stands while it is live (the version may still
+//     appear) and is dropped by a mediator's read once it is not (claimTTL
+//     from the vault's answer for an unconfirmed claim, from the claim
+//     otherwise).
+//
+// A claim that is live and not marked Unconfirmed is a save under way,
+// completed by its own request, and is left alone. When the document
+// cannot be read, or the record not written, r is returned as it is: the
+// claimed version is not shown, and the next read settles it.
+func (s *Service) settle(ctx context.Context, actor account.Account, r *record, drafter bool) *record {
+	v := r.saving()
+	if r.Starting != nil || v == nil || (s.live(v.Claim) && !v.Claim.Unconfirmed) {
+		return r
+	}
+	after := 0
+	for _, x := range r.Versions {
+		if x.Claim == nil {
+			after = max(after, x.DocVer)
+		}
+	}
+	dv, err := s.cfg.Docs.Find(ctx, actor, r.Case, r.Doc, v.SHA256, after)
+	if err != nil || (dv == 0 && (s.live(v.Claim) || !drafter)) {
+		return r
+	}
+	if dv != 0 && supersededSigs(r, *v) {
+		if !drafter {
+			return r
+		}
+		dv = 0 // dropped: a signature was given meanwhile
+	}
+	cl := *v.Claim
+	u := s.pending(cl.ID, audit.Event{Type: "agreement.saved", Actor: cl.By, Case: r.Case, Objects: []string{r.Doc, strconv.Itoa(v.Num)},
+		Attrs: map[string]string{"settled": "later"}})
+	out, err := metastore.Update(ctx, s.cfg.Meta, Key(r.Case), func(x *record) error {
+		i := slices.IndexFunc(x.Versions, func(y version) bool { return y.Claim != nil && y.Claim.ID == cl.ID })
+		if i < 0 {
+			return errNotOurs // settled meanwhile
+		}
+		if dv == 0 {
+			x.Versions = slices.Delete(x.Versions, i, i+1)
+		} else if supersededSigs(x, x.Versions[i]) {
+			return errNotOurs // signed meanwhile: the next read drops it
+		} else {
+			x.Versions[i].DocVer, x.Versions[i].Claim, x.Versions[i].Settled = dv, nil, cl.ID
+			x.Unaudited = append(x.Unaudited, u)
+		}
+		return nil
+	})
+	return s.completed(ctx, r, &out, err, dv != 0, u)
 }
 
 func checkText(text string) error {
@@ -321,7 +639,7 @@ func (s *Service) Start(ctx context.Context, actor account.Account, caseID strin
 	default:
 		return api.Agreement{}, fault.Invalid("outcome", "full-agreement or partial-agreement")
 	}
-	if _, err := s.load(ctx, caseID); err == nil {
+	if _, err := s.loadFor(ctx, actor, caseID, true); err == nil {
 		return api.Agreement{}, fmt.Errorf("this case already has an agreement; save a new version of it instead: %w", fault.ErrConflict)
 	} else if !errors.Is(err, errNone) {
 		return api.Agreement{}, err
@@ -342,6 +660,11 @@ func (s *Service) Start(ctx context.Context, actor account.Account, caseID strin
 			switch {
 			case x.Starting == nil:
 				return fmt.Errorf("this case already has an agreement; save a new version of it instead: %w", fault.ErrConflict)
+			case x.Starting.Unconfirmed && s.live(x.Starting):
+				return fmt.Errorf("storage did not confirm an earlier start of this case's agreement, so it may still appear; read the agreement again in a few minutes before starting it: %w", fault.ErrConflict)
+			case x.Starting.Doc != "":
+				// Not settled (settleStart could not read its document).
+				return fmt.Errorf("an earlier start of this case's agreement could not be checked against storage just now; try again shortly: %w", fault.ErrUnavailable)
 			case s.live(x.Starting):
 				return fmt.Errorf("another mediator is starting this case's agreement now: %w", fault.ErrConflict)
 			}
@@ -356,30 +679,43 @@ func (s *Service) Start(ctx context.Context, actor account.Account, caseID strin
 	}
 	docID, dv, err := s.cfg.Docs.Create(ctx, actor, caseID, "Settlement agreement.txt", []byte(text))
 	if err != nil {
-		// Released: the claim is marked abandoned so that a Start may
-		// take it over now.
+		var ue *vault.UnconfirmedError
+		unconfirmed := errors.As(err, &ue)
 		metastore.Update(context.WithoutCancel(ctx), s.cfg.Meta, Key(caseID), func(x *record) error {
 			if x.Starting == nil || x.Starting.ID != cl.ID {
 				return errNotOurs
 			}
+			if unconfirmed {
+				// The document may still appear: the claim is kept,
+				// naming it, and settled by a later read (settleStart).
+				// Its lifetime runs from now (see Save).
+				x.Starting.Unconfirmed, x.Starting.Doc, x.Starting.At = true, ue.Doc, s.now().UTC()
+				return nil
+			}
+			// Released: the claim is marked abandoned so that a Start
+			// may take it over now.
 			x.Starting.At = time.Time{}
 			return nil
 		})
 		return api.Agreement{}, err
 	}
+	u := s.pending(cl.ID, audit.Event{Type: "agreement.started", Actor: actor.ID, Case: caseID, Objects: []string{docID, "1"},
+		Attrs: map[string]string{"template": t.ID, "outcome": string(req.Outcome)}})
 	r, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(x *record) error {
 		if x.Starting == nil || x.Starting.ID != cl.ID {
 			return fmt.Errorf("this start was taken over by another mediator's after %v: %w", claimTTL, fault.ErrConflict)
 		}
 		x.Starting, x.Doc, x.Versions[0].DocVer = nil, docID, dv
+		x.Unaudited = append(x.Unaudited, u)
 		return nil
 	})
 	if err != nil {
+		// It may have landed: a later read writes its entry once the
+		// lease has passed (flushAudits).
 		return api.Agreement{}, err
 	}
-	if err := s.audit(ctx, audit.Event{Type: "agreement.started", Actor: actor.ID, Case: caseID, Objects: []string{docID, "1"},
-		Attrs: map[string]string{"template": t.ID, "outcome": string(req.Outcome)}}); err != nil {
-		return api.Agreement{}, fmt.Errorf("the agreement was started, but the audit log could not be written: %w", err)
+	if err := s.writeAudit(ctx, caseID, u); err != nil {
+		return api.Agreement{}, fmt.Errorf("the agreement was started, but the audit log could not be written yet (it will be, at a later read): %w", err)
 	}
 	return s.view(ctx, actor, c, &r, true)
 }
@@ -399,7 +735,7 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 	if err != nil {
 		return api.Agreement{}, err
 	}
-	r, err := s.load(ctx, caseID)
+	r, err := s.loadFor(ctx, actor, caseID, true)
 	if err != nil {
 		return api.Agreement{}, err
 	}
@@ -427,25 +763,105 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 	ours := func(v version) bool { return v.Claim != nil && v.Claim.ID == cl.ID }
 	dv, err := s.cfg.Docs.AddVersion(ctx, actor, caseID, r.Doc, []byte(req.Text))
 	if err != nil {
-		metastore.Update(context.WithoutCancel(ctx), s.cfg.Meta, Key(caseID), func(r *record) error {
+		// w: the withdrawal's audit entry, kept in the record like a
+		// completion's (unaudited), leased to this request.
+		w := s.pending(cl.ID+"/withdrawn", audit.Event{Type: "agreement.save.withdrawn", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}})
+		logged := false
+		out, uerr := metastore.Update(context.WithoutCancel(ctx), s.cfg.Meta, Key(caseID), func(r *record) error {
+			logged = false
+			if errors.Is(err, vault.ErrUnconfirmed) {
+				// The text was stored but the vault could not confirm
+				// the version, which may still appear in the document:
+				// the claim is kept, so the version is neither listed
+				// before it is there nor lost if it lands, and a later
+				// read or save settles it against the document (settle).
+				// Not settled here at once: the vault has just read the
+				// document back and not found it, and a write that lands
+				// later lands after any bounded re-read too.
+				i := slices.IndexFunc(r.Versions, ours)
+				if i < 0 {
+					return errNotOurs
+				}
+				// The claim's lifetime runs from now: the write may
+				// land from now on, however long the vault took.
+				r.Versions[i].Claim.Unconfirmed, r.Versions[i].Claim.At = true, s.now().UTC()
+				return nil
+			}
 			r.Versions = slices.DeleteFunc(r.Versions, ours)
+			// A save slower than claimTTL may have been completed by a
+			// read that found its version (settle) before the vault took
+			// the version back (a hold or fence check after it was
+			// listed): the version is withdrawn too, while nothing
+			// depends on it (the latest version, unsigned, not being
+			// filed).
+			last := len(r.Versions) - 1
+			if last > 0 && r.Versions[last].Settled == cl.ID && r.Versions[last].Num == num && r.Filed == "" && r.Filing == nil &&
+				!slices.ContainsFunc(r.Sigs, func(g signature) bool { return g.Version == num }) {
+				r.Versions = r.Versions[:last]
+				// Its agreement.saved entry: written (not in the record),
+				// the withdrawal is logged after it; held unleased (never
+				// written, nobody writing it), both are dropped: nothing
+				// is left for the log to record; leased (being written,
+				// or its writer ended before writing it: unknown), it is
+				// kept, and the withdrawal is logged once it is written
+				// (flushAudits writes an entry After another only once
+				// that one is).
+				i := slices.IndexFunc(r.Unaudited, func(u unaudited) bool { return u.ID == cl.ID })
+				switch {
+				case i < 0:
+					r.Unaudited = append(r.Unaudited, w)
+					logged = true
+				case r.Unaudited[i].Writing == nil:
+					r.Unaudited = slices.Delete(r.Unaudited, i, i+1)
+				default:
+					r.Unaudited = append(r.Unaudited, unaudited{ID: w.ID, Event: w.Event, After: cl.ID})
+				}
+			}
 			return nil
 		})
+		// Written when the record holds it leased to this request (so
+		// also when the update landed but answered an error).
+		s.completed(context.WithoutCancel(ctx), r, &out, uerr, logged, w)
 		return api.Agreement{}, err
 	}
+	u := s.pending(cl.ID, audit.Event{Type: "agreement.saved", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}})
+	completed, dropped := false, false
 	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(r *record) error {
+		completed, dropped = false, false
 		i := slices.IndexFunc(r.Versions, ours)
+		if i >= 0 && !s.live(r.Versions[i].Claim) && supersededSigs(r, r.Versions[i]) {
+			// Slower than claimTTL, and signed meanwhile (settle's
+			// rule): dropped, so that no signature given since is
+			// superseded; the document keeps the version unlisted.
+			r.Versions = slices.Delete(r.Versions, i, i+1)
+			dropped = true
+			return nil
+		}
 		if i < 0 {
-			return fmt.Errorf("this save was dropped as abandoned after %v; save again: %w", claimTTL, fault.ErrConflict)
+			if slices.ContainsFunc(r.Versions, func(v version) bool { return v.Claim == nil && v.Num == num && v.DocVer == dv }) {
+				// Completed already by a read that settled it, which
+				// audited it (settle): not audited again here.
+				return nil
+			}
+			return fmt.Errorf("this save took longer than %v and was dropped (not found in time, or the agreement was signed meanwhile); read the agreement and save again: %w", claimTTL, fault.ErrConflict)
 		}
 		r.Versions[i].DocVer, r.Versions[i].Claim = dv, nil
+		r.Unaudited = append(r.Unaudited, u)
+		completed = true
 		return nil
 	})
 	if err != nil {
+		// It may have landed: a later read writes its entry once the
+		// lease has passed (flushAudits).
 		return api.Agreement{}, err
 	}
-	if err := s.audit(ctx, audit.Event{Type: "agreement.saved", Actor: actor.ID, Case: caseID, Objects: []string{r.Doc, strconv.Itoa(num)}}); err != nil {
-		return api.Agreement{}, fmt.Errorf("version %d was saved, but the audit log could not be written: %w", num, err)
+	if dropped {
+		return api.Agreement{}, fmt.Errorf("this save took longer than %v and the agreement was signed meanwhile, so version %d was not made current; read the agreement and save again: %w", claimTTL, num, fault.ErrConflict)
+	}
+	if completed {
+		if err := s.writeAudit(ctx, caseID, u); err != nil {
+			return api.Agreement{}, fmt.Errorf("version %d was saved, but the audit log could not be written yet (it will be, at a later read): %w", num, err)
+		}
 	}
 	return s.view(ctx, actor, c, &out, true)
 }
@@ -457,8 +873,20 @@ func (s *Service) saveRefusal(r *record, req api.AgreementSaveRequest) error {
 	switch {
 	case r.Filed != "":
 		return fmt.Errorf("the signed agreement was filed; it cannot change: %w: %w", ErrFiled, fault.ErrConflict)
+	case r.Filing != nil && r.Filing.Unconfirmed && s.live(r.Filing):
+		return fmt.Errorf("storage did not confirm the filing of the signed agreement, so it may still appear; it cannot change meanwhile: read the agreement again in a few minutes: %w", fault.ErrConflict)
+	case r.Filing != nil && r.Filing.Doc != "":
+		// Not settled (settleFiling could not read its document).
+		return fmt.Errorf("an earlier filing of the signed agreement could not be checked against storage just now; try again shortly: %w", fault.ErrUnavailable)
 	case s.live(r.Filing):
 		return fmt.Errorf("the signed agreement is being filed now; it cannot change: %w", fault.ErrConflict)
+	case r.saving() != nil && !s.live(r.saving().Claim):
+		// Not settled (settle could not read the agreement's document).
+		return fmt.Errorf("version %d's earlier save could not be checked against the stored agreement just now; try again shortly: %w",
+			r.saving().Num, fault.ErrUnavailable)
+	case r.saving() != nil && r.saving().Claim.Unconfirmed:
+		return fmt.Errorf("storage did not confirm %s's save of version %d, so it may still appear; read the agreement again in a few minutes before saving: %w",
+			r.saving().ByName, r.saving().Num, fault.ErrConflict)
 	case r.saving() != nil:
 		return fmt.Errorf("%s is saving version %d now; read it and edit again: %w", r.saving().ByName, r.saving().Num, fault.ErrConflict)
 	case req.Base != cur.Num:
@@ -477,7 +905,7 @@ func (s *Service) Get(ctx context.Context, actor account.Account, caseID string)
 	if err != nil {
 		return api.Agreement{}, err
 	}
-	r, err := s.load(ctx, caseID)
+	r, err := s.loadFor(ctx, actor, caseID, s.cfg.Policy.Decide(actor.Principal(), policy.AgreementDraft, c.Facts()).Allowed)
 	if errors.Is(err, errNone) {
 		return api.Agreement{Case: caseID, State: api.AgreementNone, Versions: []api.AgreementVersion{}, Signers: []api.AgreementSigner{},
 			MaySign:  s.cfg.Policy.Decide(actor.Principal(), policy.AgreementSign, c.Facts()).Allowed,
@@ -498,11 +926,13 @@ func (s *Service) Version(ctx context.Context, actor account.Account, caseID str
 	if num < 1 {
 		return api.AgreementVersion{}, fault.Invalid("version", "a version number (1 or more)")
 	}
-	r, err := s.load(ctx, caseID)
+	r, err := s.loadFor(ctx, actor, caseID, false)
 	if err != nil {
 		return api.AgreementVersion{}, err
 	}
-	if num < 1 || num > len(r.Versions) {
+	// A version being saved (claimed: its text may not be stored) is not
+	// shown, as in the agreement's history.
+	if num < 1 || num > len(r.Versions) || r.Versions[num-1].Claim != nil {
 		return api.AgreementVersion{}, fmt.Errorf("version %d: %w", num, fault.ErrNotFound)
 	}
 	v := r.Versions[num-1]
@@ -644,7 +1074,7 @@ func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string
 	if err != nil {
 		return api.Agreement{}, err
 	}
-	r, err := s.load(ctx, caseID)
+	r, err := s.loadFor(ctx, actor, caseID, false)
 	if err != nil {
 		return api.Agreement{}, err
 	}
@@ -772,7 +1202,7 @@ func (s *Service) Signed(ctx context.Context, actor account.Account, caseID stri
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.load(ctx, caseID)
+	r, err := s.loadFor(ctx, actor, caseID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -841,7 +1271,7 @@ func (s *Service) File(ctx context.Context, actor account.Account, caseID string
 	if err := checkEffort(req.Sessions, req.Hours); err != nil {
 		return api.Agreement{}, nil, nil, err
 	}
-	r, err := s.load(ctx, caseID)
+	r, err := s.loadFor(ctx, actor, caseID, true)
 	if err != nil {
 		return api.Agreement{}, nil, nil, err
 	}
@@ -859,13 +1289,21 @@ func (s *Service) File(ctx context.Context, actor account.Account, caseID string
 		// version saved before the claim refuses this filing before its
 		// PDF is written.
 		cl := s.newClaim(actor)
+		cl.SHA256 = SHA256Hex(pdf)
 		claimed, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(x *record) error {
 			s.dropAbandoned(x)
 			switch {
 			case x.Filed != "":
 				return nil // filed meanwhile
+			case x.Filing != nil && x.Filing.Unconfirmed && s.live(x.Filing):
+				return fmt.Errorf("storage did not confirm an earlier filing of the signed agreement, so it may still appear; read the agreement again in a few minutes before filing: %w", fault.ErrConflict)
+			case x.Filing != nil && x.Filing.Doc != "":
+				return fmt.Errorf("an earlier filing of the signed agreement could not be checked against storage just now; try again shortly: %w", fault.ErrUnavailable)
 			case s.live(x.Filing):
 				return fmt.Errorf("another mediator is filing the agreement now: %w", fault.ErrConflict)
+			case x.saving() != nil && x.saving().Claim.Unconfirmed:
+				return fmt.Errorf("storage did not confirm the save of version %d, so it may still appear; read the agreement again in a few minutes before filing: %w",
+					x.saving().Num, fault.ErrConflict)
 			case x.saving() != nil || x.current().Num != sg.Version:
 				return fmt.Errorf("a new version was saved while filing; everyone signs it first: %w", fault.ErrConflict)
 			}
@@ -912,29 +1350,42 @@ func checkEffort(sessions int, hours float64) error {
 func (s *Service) file(ctx context.Context, actor account.Account, caseID string, sg *Signed, pdf []byte, cl *claim) (*record, error) {
 	docID, err := s.cfg.Docs.File(ctx, actor, caseID, fmt.Sprintf("Signed settlement agreement (version %d).pdf", sg.Version), "application/pdf", pdf)
 	if err != nil {
+		var ue *vault.UnconfirmedError
+		unconfirmed := errors.As(err, &ue)
 		metastore.Update(context.WithoutCancel(ctx), s.cfg.Meta, Key(caseID), func(x *record) error {
 			if x.Filing == nil || x.Filing.ID != cl.ID {
 				return errNotOurs
+			}
+			if unconfirmed {
+				// The PDF may still appear: the claim is kept, naming
+				// it, and settled by a later read (settleFiling).
+				// Its lifetime runs from now (see Save).
+				x.Filing.Unconfirmed, x.Filing.Doc, x.Filing.At = true, ue.Doc, s.now().UTC()
+				return nil
 			}
 			x.Filing = nil
 			return nil
 		})
 		return nil, err
 	}
+	u := s.pending(cl.ID, audit.Event{Type: "agreement.filed", Actor: actor.ID, Case: caseID, Objects: []string{docID, strconv.Itoa(sg.Version)},
+		Attrs: map[string]string{"outcome": string(sg.Outcome)}})
 	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(x *record) error {
 		if x.Filing == nil || x.Filing.ID != cl.ID {
 			return fmt.Errorf("this filing was dropped as abandoned after %v; file again: %w", claimTTL, fault.ErrConflict)
 		}
 		now := s.now().UTC()
 		x.Filed, x.FiledAt, x.Filing = docID, &now, nil
+		x.Unaudited = append(x.Unaudited, u)
 		return nil
 	})
 	if err != nil {
+		// It may have landed: a later read writes its entry once the
+		// lease has passed (flushAudits).
 		return nil, err
 	}
-	if err := s.audit(ctx, audit.Event{Type: "agreement.filed", Actor: actor.ID, Case: caseID, Objects: []string{out.Filed, strconv.Itoa(sg.Version)},
-		Attrs: map[string]string{"outcome": string(out.Outcome)}}); err != nil {
-		return nil, fmt.Errorf("the agreement was filed, but the audit log could not be written: %w", err)
+	if err := s.writeAudit(ctx, caseID, u); err != nil {
+		return nil, fmt.Errorf("the agreement was filed, but the audit log could not be written yet (it will be, at a later read): %w", err)
 	}
 	return &out, nil
 }

@@ -349,7 +349,7 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 				return Document{}, false, fmt.Errorf("document %s exists already: choose another id: %w", docID, fault.ErrConflict)
 			}
 			if !refused {
-				err = unconfirmed(err)
+				err = unconfirmed(err, d.ID, v.Version)
 			}
 			return Document{}, !refused, err
 		}
@@ -447,9 +447,24 @@ func (s *Service) checkDocCount(ctx context.Context, caseID string, places int) 
 // it before uploading it again), never with that error.
 var ErrUnconfirmed = errors.New("vault: the upload was not confirmed")
 
+// UnconfirmedError is an ErrUnconfirmed (errors.Is) naming what may still
+// appear: version Version of document Doc (1 for a new document). A
+// caller that keeps a reference to what it uploads (an agreement's text or
+// signed PDF) looks for it there later.
+type UnconfirmedError struct {
+	Doc     string
+	Version int
+	cause   error
+}
+
+func (e *UnconfirmedError) Error() string   { return ErrUnconfirmed.Error() + ": " + e.cause.Error() }
+func (e *UnconfirmedError) Unwrap() []error { return []error{ErrUnconfirmed, e.cause} }
+
 // unconfirmed marks cause, the failed record write of an upload that may
-// still land, as ErrUnconfirmed.
-func unconfirmed(cause error) error { return fmt.Errorf("%w: %w", ErrUnconfirmed, cause) }
+// still land as version num of document docID, as ErrUnconfirmed.
+func unconfirmed(cause error, docID string, num int) error {
+	return &UnconfirmedError{Doc: docID, Version: num, cause: cause}
+}
 
 // ErrDocumentLimit marks the refusal of a new document in a case that
 // already holds the most documents one case holds (a conflict); the web
@@ -725,7 +740,7 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		r, landed, refused := s.versionNotShown(ctx, ev, err, caseID, docID, v)
 		if !landed {
 			if !refused {
-				err = unconfirmed(err)
+				err = unconfirmed(err, docID, v.Version)
 			}
 			return Document{}, err
 		}
@@ -1063,6 +1078,42 @@ func (s *Service) Get(ctx context.Context, actor account.Account, caseID, docID 
 	d, err := s.loadDoc(ctx, cs, docID, policy.DocReadMetadata)
 	if err != nil {
 		return Document{}, err
+	}
+	return d.view(cs.allowed(policy.DocDownload, d.policyDoc()), true), nil
+}
+
+// Lookup is Get for a caller looking for a document whose id the vault
+// itself returned to it, on behalf of actor: package agreement, at every
+// read of an agreement, looking for a write that may still land — the
+// agreement's own document (the id Upload returned when it was started)
+// for a version's save, or the document an UnconfirmedError named for a
+// start or filing. Its rule: it is called only with an id the vault
+// itself returned (from Upload or an UnconfirmedError, kept in the
+// caller's record), never with an id taken from a request. A document
+// that does not exist (yet) is answered fault.ErrNotFound with no audit
+// entry: nobody asked for it, so the log records no access attempt,
+// however often it is looked for. A document that does exist is decided
+// by policy as for Get, a refusal audited as there. Called with an id a
+// person chose, answering "not there" unaudited would tell it from "not
+// yours"; no route does.
+func (s *Service) Lookup(ctx context.Context, actor account.Account, caseID, docID string) (Document, error) {
+	cs, err := s.scope(ctx, actor, caseID)
+	if err != nil {
+		return Document{}, err
+	}
+	if !ids.Valid("d", docID) {
+		return Document{}, fmt.Errorf("document: %w", fault.ErrNotFound)
+	}
+	var d docRecord
+	_, err = s.meta.Get(ctx, docKey(cs.c.ID, docID), &d)
+	if errors.Is(err, metastore.ErrNotFound) || (err == nil && len(d.Versions) == 0) {
+		return Document{}, fmt.Errorf("document %s: %w", docID, fault.ErrNotFound)
+	}
+	if err != nil {
+		return Document{}, err
+	}
+	if !cs.allowed(policy.DocReadMetadata, d.policyDoc()) {
+		return Document{}, s.denied(ctx, cs, policy.DocReadMetadata, docID, d.policyDoc())
 	}
 	return d.view(cs.allowed(policy.DocDownload, d.policyDoc()), true), nil
 }
