@@ -287,11 +287,11 @@ func (r *record) saving() *version {
 }
 
 // supersededSigs reports whether a signature (on any version) was
-// recorded in r after v's claim was made (v.Saved, the claim's own time,
-// which an unconfirmed answer does not move): completing v now would
-// supersede a signature given while it was not shown.
+// recorded in r after v's claim was made (more signatures than when it
+// was claimed): completing v now would supersede a signature given while
+// it was not shown.
 func supersededSigs(r *record, v version) bool {
-	return slices.ContainsFunc(r.Sigs, func(g signature) bool { return g.Recorded.After(v.Saved) })
+	return len(r.Sigs) > v.SigsBefore
 }
 
 type version struct {
@@ -310,6 +310,11 @@ type version struct {
 	// while its save may still have been running; a save that then fails
 	// withdraws it (Save).
 	Settled string `json:"settled,omitempty"`
+	// SigsBefore: how many signatures the record held when the version
+	// was claimed (signatures are only ever appended), so that a
+	// signature given meanwhile is told by the count, not by comparing
+	// clocks of different nodes.
+	SigsBefore int `json:"sigsBefore,omitempty"`
 }
 
 type signature struct {
@@ -755,7 +760,7 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 		}
 		num = r.current().Num + 1
 		r.Versions = append(r.Versions, version{Num: num, SHA256: SHA256Hex([]byte(req.Text)), Size: len(req.Text),
-			Saved: cl.At, By: actor.ID, ByName: m.Name, Claim: cl})
+			Saved: cl.At, By: actor.ID, ByName: m.Name, Claim: cl, SigsBefore: len(r.Sigs)})
 		return nil
 	}); err != nil {
 		return api.Agreement{}, err
@@ -799,20 +804,17 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 				!slices.ContainsFunc(r.Sigs, func(g signature) bool { return g.Version == num }) {
 				r.Versions = r.Versions[:last]
 				// Its agreement.saved entry: written (not in the record),
-				// the withdrawal is logged after it; held unleased (never
-				// written, nobody writing it), both are dropped: nothing
-				// is left for the log to record; leased (being written,
-				// or its writer ended before writing it: unknown), it is
-				// kept, and the withdrawal is logged once it is written
-				// (flushAudits writes an entry After another only once
-				// that one is).
+				// the withdrawal is logged after it; still in the record
+				// (leased, or released after a write that may have landed
+				// all the same: unknown), it is kept, and the withdrawal
+				// is logged once it is written (flushAudits writes an
+				// entry After another only once that one is): at worst
+				// the log says saved, then withdrawn.
 				i := slices.IndexFunc(r.Unaudited, func(u unaudited) bool { return u.ID == cl.ID })
 				switch {
 				case i < 0:
 					r.Unaudited = append(r.Unaudited, w)
 					logged = true
-				case r.Unaudited[i].Writing == nil:
-					r.Unaudited = slices.Delete(r.Unaudited, i, i+1)
 				default:
 					r.Unaudited = append(r.Unaudited, unaudited{ID: w.ID, Event: w.Event, After: cl.ID})
 				}
@@ -1148,7 +1150,11 @@ func (s *Service) Sign(ctx context.Context, actor account.Account, caseID string
 		return api.Agreement{}, err
 	}
 	if added {
-		if err := s.audit(ctx, audit.Event{Type: "agreement.signed", Actor: actor.ID, Case: caseID,
+		// The signature stands once recorded: its entry is written though
+		// the request ends now (a browser closing), within auditTimeout.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+		defer cancel()
+		if err := s.audit(actx, audit.Event{Type: "agreement.signed", Actor: actor.ID, Case: caseID,
 			Objects: []string{r.Doc, strconv.Itoa(req.Version), dev.ID}, Attrs: map[string]string{"device": how, "logIndex": strconv.FormatInt(idx, 10)}}); err != nil {
 			return api.Agreement{}, fmt.Errorf("your signature was recorded, but the audit log could not be written: %w", err)
 		}

@@ -550,9 +550,16 @@ func (d signsDuring) AddVersion(ctx context.Context, actor account.Account, case
 // shown, the mediator's drops it) or the save completes it itself: the
 // save is refused, version 1 stays current and signed (before: it was
 // completed as version 2, superseding the signature given meanwhile).
+// With skew, the saving node's clock runs a minute ahead of the node that
+// records the signature, so the signature's time is before the claim's:
+// it is still told as given meanwhile (before: completed over it).
 func TestSlowSaveSignedMeanwhileIsDropped(t *testing.T) {
-	for _, byRead := range []bool{true, false} {
-		t.Run(fmt.Sprintf("read=%v", byRead), func(t *testing.T) {
+	for _, tc := range []struct {
+		byRead bool
+		skew   time.Duration
+	}{{true, 0}, {false, 0}, {true, time.Minute}, {false, time.Minute}} {
+		byRead := tc.byRead
+		t.Run(fmt.Sprintf("read=%v/skew=%v", byRead, tc.skew), func(t *testing.T) {
 			ctx := t.Context()
 			n := nodetest.Embedded(t)
 			_, med := n.Staff(t, policy.RoleMediator, "med-slow-signed@example.org")
@@ -583,7 +590,7 @@ func TestSlowSaveSignedMeanwhileIsDropped(t *testing.T) {
 			svc, actor = serviceOn(t, n, med.Token, docs)
 			tsvc, tactor = serviceOn(t, n, tenant.c.Token, agreement.VaultDocs{Vault: n.Vault})
 			for _, x := range []*agreement.Service{svc, tsvc} {
-				x.SetClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) })
+				x.SetClock(func() time.Time { return time.Now().Add(tc.skew + time.Duration(offset.Load())) })
 			}
 			_, err = svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: 1, Text: "The parties agree to a payment plan."})
 			if signErr != nil {
