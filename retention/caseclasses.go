@@ -463,7 +463,11 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	// in which an upload or a post landed and went with the record,
 	// without vault.Dispose. An upload checks the fence again once its
 	// document or version is visible (cases.RefuseAdditions), so it is
-	// seen here (the case is kept, its fence lifted) or taken back there.
+	// seen here (the case is kept, its fence lifted) or taken back there;
+	// it reads the fence once its version is staged, before the record
+	// change that lists it, too, so a change that lands only later (its
+	// upload answered ErrUnconfirmed) is of a version staged before this
+	// look, which keeps the case (vault.StagedVersions).
 	// A post is refused where a connection's right to post is decided
 	// (caucus), which a connection caches until the case's topic announces
 	// a change: the fence announces itself (caucus DisposalBegun), and a
@@ -512,6 +516,16 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 			}
 		}
 	}
+	// Versions staged but not listed keep the case too: an upload whose
+	// record change was not confirmed may still list one after this look
+	// (it read the fence before that change, and saw none). They go with
+	// the retention sweep (abandoned-upload), after which a later plan
+	// disposes of the case.
+	staged, err := s.vault.StagedVersions(ctx, it.Case)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	left += staged
 	msgs, _, err := s.messageHistory(ctx, it.Case)
 	if err != nil {
 		return nil, nil, nil, err

@@ -402,6 +402,16 @@ func (s *Service) applyResidue(ctx context.Context, actor account.Account, p Pla
 		return fmt.Errorf("audit: %w", err)
 	}
 	for _, e := range goes {
+		if e.Kind == ResidueCiphertext || e.Kind == ResidueUpload {
+			// A staged version may carry a storage hold no hold stands
+			// for any more: one set before its upload's record write
+			// failed, or by a case hold's pass over the staged versions
+			// (vault holdStored), since released. stillResidue found its
+			// case and document unheld and no document listing it.
+			if _, err := holdAllVersions(ctx, s.store, e.Key, false); err != nil {
+				return fmt.Errorf("residue %s: %w", e.Kind, err)
+			}
+		}
 		vs, err := s.store.Versions(ctx, e.Key)
 		if err != nil {
 			return err

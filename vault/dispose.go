@@ -86,6 +86,37 @@ func (s *Service) Records(ctx context.Context, caseID string) ([]Record, error) 
 	return out, err
 }
 
+// StagedVersions counts the version records of a case that no document
+// record lists: versions staged by uploads under way, or by uploads whose
+// record change was not confirmed (ErrUnconfirmed) and may still land,
+// until the retention sweep removes them (abandoned-upload). Retention
+// reads it after fencing a case: an upload reads the fence again once its
+// version is staged, before its record change, so a change that lands
+// later, after retention's look at Records, is of a version counted here.
+func (s *Service) StagedVersions(ctx context.Context, caseID string) (int, error) {
+	listed := map[string]bool{}
+	err := s.eachDocument(ctx, caseID, func(d *docRecord) error {
+		for _, v := range d.Versions {
+			listed[versionKey(caseID, d.ID, v.Version)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	err = s.store.List(ctx, "vault/"+caseID+"/versions/", func(info objstore.Info) error {
+		if !listed[info.Key] {
+			n++
+		}
+		return nil
+	})
+	if errors.Is(err, objstore.ErrNotFound) {
+		err = nil
+	}
+	return n, err
+}
+
 // DestroyDataKey crypto-erases one version: it deletes every stored copy
 // of the version's wrapped data key, after which its ciphertext can never
 // be decrypted, by anyone. A held document is refused.

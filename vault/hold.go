@@ -245,10 +245,11 @@ func (s *Service) SetCaseHold(ctx context.Context, actorID, caseID string, on bo
 		s.settle(ctx, ev, "case.hold", err, held)
 		return err
 	}
+	if on {
+		return s.holdStored(ctx, caseID)
+	}
 	return s.eachDocument(ctx, caseID, func(d *docRecord) error {
 		switch {
-		case on:
-			return s.holdDocument(ctx, d, true)
 		case d.Hold != nil:
 			return nil // held by its own hold
 		default:
@@ -257,6 +258,37 @@ func (s *Service) SetCaseHold(ctx context.Context, actorID, caseID string, on bo
 			return s.releaseDocument(ctx, d)
 		}
 	})
+}
+
+// holdStored sets the storage hold of every stored version of every
+// version record and ciphertext object of a case: those its documents
+// list, and those staged by an upload whose document record change is
+// not listed yet — one answered ErrUnconfirmed may still land after
+// this pass, and must not land unheld. An upload reads the case hold
+// after it staged its version (and holds the version itself if it sees
+// the hold) and before it writes the record that lists it; SetCaseHold
+// writes its record before this pass. So either the upload sees the hold
+// or its staged objects are here to be held, whenever its record lands.
+func (s *Service) holdStored(ctx context.Context, caseID string) error {
+	for _, prefix := range []string{"vault/" + caseID + "/versions/", "docs/" + caseID + "/"} {
+		err := s.store.VersionsUnder(ctx, prefix, func(v objstore.Version) error {
+			if v.DeleteMarker {
+				return nil
+			}
+			err := s.store.SetLegalHold(ctx, v.Key, v.VersionID, true)
+			if errors.Is(err, objstore.ErrNotFound) {
+				return nil // deleted since the listing (a version unstaged)
+			}
+			if err != nil {
+				return fmt.Errorf("legal hold on %s: %w", v.Key, err)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // eachDocument calls fn with every document record of a case.

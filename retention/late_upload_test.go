@@ -1,0 +1,181 @@
+package retention
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/vault"
+)
+
+// lateWrites is a real store whose write under an armed prefix (after
+// skip others) is held back: the call answers context.DeadlineExceeded
+// at once, having written nothing, and the write is made later, as sent
+// (create-only too), when the test calls it — a request the store carries
+// out after its caller gave up.
+type lateWrites struct {
+	objstore.Store
+	mu      sync.Mutex
+	prefix  string
+	skip    int // writes under prefix that pass before the held-back one
+	pending func() error
+}
+
+func (s *lateWrites) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	s.mu.Lock()
+	hit := s.prefix != "" && strings.HasPrefix(key, s.prefix)
+	if hit && s.skip > 0 {
+		s.skip--
+		hit = false
+	}
+	if hit {
+		s.prefix = ""
+	}
+	s.mu.Unlock()
+	if !hit {
+		return s.Store.Put(ctx, key, r, size, opts)
+	}
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return objstore.Info{}, err
+	}
+	s.mu.Lock()
+	s.pending = func() error {
+		_, err := s.Store.Put(context.Background(), key, bytes.NewReader(body), int64(len(body)), opts)
+		return err
+	}
+	s.mu.Unlock()
+	return objstore.Info{}, context.DeadlineExceeded
+}
+
+// TestUnconfirmedUploadLandingLateKeepsItsCase: an upload whose document
+// record write is answered with an error (vault.ErrUnconfirmed) and
+// carried out by the store only after retention fenced the case, found no
+// document in it, and disposed of it. Before, the record then landed in
+// the destroyed case: a document record (name, media type, hashes) of a
+// case certified destroyed. Now retention counts the staged version
+// after its fence (vault.StagedVersions) and keeps the case, so the late
+// record lands in a case that still exists and takes additions again.
+func TestUnconfirmedUploadLandingLateKeepsItsCase(t *testing.T) {
+	dir, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := &lateWrites{Store: dir}
+	e := newEnv(t, late)
+	ctx := t.Context()
+	for _, class := range policy.CaseClasses() {
+		if _, err := e.setRule(ctx, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := e.cases.Create(ctx, e.mediator, cases.NewCase{Title: "Quiet v. Late", Type: "workplace", SideLabels: []string{"Employee", "Employer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &testCase{id: c.ID}
+	late.mu.Lock()
+	late.prefix = "vault/" + c.ID + "/docs/"
+	late.mu.Unlock()
+	_, err = e.vault.Upload(ctx, e.mediator, c.ID, vault.NewDocument{Name: "late.pdf", MediaType: "application/pdf",
+		Audience: vault.Audience{Kind: policy.AudienceJoint}, Class: vault.ClassEvidence}, bytes.NewReader(content("late")))
+	if !errors.Is(err, vault.ErrUnconfirmed) {
+		t.Fatalf("upload whose record write was held back: %v, want ErrUnconfirmed", err)
+	}
+	p := e.planClosed(t, tc)
+	if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
+		t.Fatalf("apply: %v %+v", err, pr)
+	}
+	late.mu.Lock()
+	land := late.pending
+	late.mu.Unlock()
+	if land == nil {
+		t.Fatal("no write was held back")
+	}
+	if err := land(); err != nil {
+		t.Fatalf("the held-back document record write: %v", err)
+	}
+	var docs []string
+	if err := dir.List(ctx, "vault/"+c.ID+"/docs/", func(i objstore.Info) error { docs = append(docs, i.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 1 {
+		t.Fatalf("document records after the late write = %v, want the one it wrote", docs)
+	}
+	kept, err := e.cases.Load(ctx, c.ID)
+	if err != nil {
+		t.Fatalf("the case a late document record landed in: %v (a document record outlives its case)", err)
+	}
+	if err := cases.RefuseAdditions(kept); err != nil {
+		t.Fatalf("the kept case is still fenced: %v", err)
+	}
+}
+
+// TestHeldStagedVersionIsSweptOnceReleased: a new version staged in a
+// held case (its storage hold set before its record write) whose record
+// write then failed without a refusal stays staged, under its storage
+// hold, for a write that may still land. Once the case hold is released
+// and the version is abandoned, the sweep clears that storage hold and
+// deletes it. Before, the sweep's delete was refused by the store (the
+// release clears only the versions documents list), and the apply
+// stopped at its residue step, plan after plan.
+func TestHeldStagedVersionIsSweptOnceReleased(t *testing.T) {
+	dir, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := &lateWrites{Store: dir}
+	e := newEnv(t, late)
+	ctx := t.Context()
+	if _, err := e.setRule(ctx, policy.RetentionRule{Class: policy.ClassResidue, Trigger: policy.TriggerCreated, Days: 0}); err != nil {
+		t.Fatal(err)
+	}
+	tc := e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes})
+	doc := tc.docs["notes"]
+	h, err := e.ret.PlaceHold(ctx, e.records, NewHold{Case: tc.id, Reason: "Subpoena", Authority: "Order 2026-114"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	late.mu.Lock()
+	late.prefix, late.skip = "vault/"+tc.id+"/docs/"+doc.ID, 1 // the first write reserves the number
+	late.mu.Unlock()
+	if _, err := e.vault.AddVersion(ctx, e.mediator, tc.id, doc.ID, vault.NewVersion{}, bytes.NewReader(content("v2"))); !errors.Is(err, vault.ErrUnconfirmed) {
+		t.Fatalf("AddVersion whose record write was held back: %v, want ErrUnconfirmed", err)
+	}
+	staged := []string{docObject(tc.id, doc.ID, 2), versionObject(tc.id, doc.ID, 2)}
+	for _, k := range staged {
+		if e.versionsOf(t, k) == 0 {
+			t.Fatalf("%s: the staged version is not kept", k)
+		}
+	}
+	if _, err := e.ret.ReleaseHold(ctx, e.records, tc.id, h.ID, "Subpoena withdrawn"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock = e.clock.Add(AbandonedAfter + time.Hour)
+	p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Residue[ResidueCiphertext] != 1 || p.Residue[ResidueUpload] != 1 {
+		t.Fatalf("residue = %v, want the staged version's ciphertext and record", p.Residue)
+	}
+	if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	for _, k := range staged {
+		if n := e.versionsOf(t, k); n != 0 {
+			t.Errorf("%s: %d stored versions remain", k, n)
+		}
+	}
+}
