@@ -82,13 +82,9 @@ func (s *lateStore) land(t *testing.T) error {
 	return p()
 }
 
-func newLateEnv(t *testing.T) (*env, *lateStore) {
+func newLateEnv(t *testing.T, store objstore.Store) (*env, *lateStore) {
 	t.Helper()
-	dir, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &lateStore{Store: dir}
+	s := &lateStore{Store: store}
 	return newEnv(t, s), s
 }
 
@@ -130,55 +126,57 @@ func wantListedHeld(t *testing.T, e *env, caseID, docID string) {
 // it was listed under the case hold without its storage hold. Now the
 // case hold holds every staged version too (holdStored).
 func TestUnconfirmedAdditionLandingUnderCaseHoldIsHeld(t *testing.T) {
-	e, s := newLateEnv(t)
-	k := e.newCast(t)
-	med := k.who["mediator"]
-	ctx := t.Context()
-	d := e.upload(t, med, k.caseID, "Offer.pdf", k.audience(t, "joint"), ClassCorrespondence, []byte("offer v1"))
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e, s := newLateEnv(t, store)
+		k := e.newCast(t)
+		med := k.who["mediator"]
+		ctx := t.Context()
+		d := e.upload(t, med, k.caseID, "Offer.pdf", k.audience(t, "joint"), ClassCorrespondence, []byte("offer v1"))
 
-	s.arm(docKey(k.caseID, d.ID), 1) // the first write reserves the number
-	if _, err := e.vault.AddVersion(ctx, med, k.caseID, d.ID, NewVersion{}, strings.NewReader("offer v2")); !errors.Is(err, ErrUnconfirmed) {
-		t.Fatalf("AddVersion whose record write was held back: %v, want ErrUnconfirmed", err)
-	}
-	s.mu.Lock()
-	addition := s.pending
-	s.pending = nil
-	s.mu.Unlock()
-
-	s.arm(docPrefix(k.caseID), 0)
-	if _, err := e.vault.Upload(ctx, med, k.caseID, NewDocument{Name: "late.pdf", MediaType: "application/pdf",
-		Audience: k.audience(t, "joint"), Class: ClassEvidence}, strings.NewReader("late")); !errors.Is(err, ErrUnconfirmed) {
-		t.Fatalf("Upload whose record write was held back: %v, want ErrUnconfirmed", err)
-	}
-
-	if err := e.vault.SetCaseHold(ctx, k.who["records"].ID, k.caseID, true); err != nil {
-		t.Fatal(err)
-	}
-	if err := addition(); err != nil {
-		t.Fatalf("the held-back version write: %v", err)
-	}
-	if err := s.land(t); err != nil {
-		t.Fatalf("the held-back document write: %v", err)
-	}
-
-	if vs := e.listedVersions(t, k.caseID, d.ID); !slices.Equal(vs, []int{1, 2}) {
-		t.Fatalf("listed versions = %v, want [1 2] (the write landed)", vs)
-	}
-	wantListedHeld(t, e, k.caseID, d.ID)
-	list, err := e.vault.List(ctx, med, k.caseID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	late := ""
-	for _, doc := range list {
-		if doc.Name == "late.pdf" {
-			late = doc.ID
+		s.arm(docKey(k.caseID, d.ID), 1) // the first write reserves the number
+		if _, err := e.vault.AddVersion(ctx, med, k.caseID, d.ID, NewVersion{}, strings.NewReader("offer v2")); !errors.Is(err, ErrUnconfirmed) {
+			t.Fatalf("AddVersion whose record write was held back: %v, want ErrUnconfirmed", err)
 		}
-	}
-	if late == "" {
-		t.Fatal("the document whose record landed late is not listed")
-	}
-	wantListedHeld(t, e, k.caseID, late)
+		s.mu.Lock()
+		addition := s.pending
+		s.pending = nil
+		s.mu.Unlock()
+
+		s.arm(docPrefix(k.caseID), 0)
+		if _, err := e.vault.Upload(ctx, med, k.caseID, NewDocument{Name: "late.pdf", MediaType: "application/pdf",
+			Audience: k.audience(t, "joint"), Class: ClassEvidence}, strings.NewReader("late")); !errors.Is(err, ErrUnconfirmed) {
+			t.Fatalf("Upload whose record write was held back: %v, want ErrUnconfirmed", err)
+		}
+
+		if err := e.vault.SetCaseHold(ctx, k.who["records"].ID, k.caseID, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := addition(); err != nil {
+			t.Fatalf("the held-back version write: %v", err)
+		}
+		if err := s.land(t); err != nil {
+			t.Fatalf("the held-back document write: %v", err)
+		}
+
+		if vs := e.listedVersions(t, k.caseID, d.ID); !slices.Equal(vs, []int{1, 2}) {
+			t.Fatalf("listed versions = %v, want [1 2] (the write landed)", vs)
+		}
+		wantListedHeld(t, e, k.caseID, d.ID)
+		list, err := e.vault.List(ctx, med, k.caseID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		late := ""
+		for _, doc := range list {
+			if doc.Name == "late.pdf" {
+				late = doc.ID
+			}
+		}
+		if late == "" {
+			t.Fatal("the document whose record landed late is not listed")
+		}
+		wantListedHeld(t, e, k.caseID, late)
+	})
 }
 
 // TestUnconfirmedVersionLandingUnderDocumentHoldIsHeld: a hold is placed
@@ -190,30 +188,32 @@ func TestUnconfirmedAdditionLandingUnderCaseHoldIsHeld(t *testing.T) {
 // its storage hold. Now the change refuses to list an unheld version in
 // a held document: the version is held first (errHoldFirst).
 func TestUnconfirmedVersionLandingUnderDocumentHoldIsHeld(t *testing.T) {
-	e, s := newLateEnv(t)
-	k := e.newCast(t)
-	med := k.who["mediator"]
-	ctx := t.Context()
-	d := e.upload(t, med, k.caseID, "Offer.pdf", k.audience(t, "joint"), ClassCorrespondence, []byte("offer v1"))
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e, s := newLateEnv(t, store)
+		k := e.newCast(t)
+		med := k.who["mediator"]
+		ctx := t.Context()
+		d := e.upload(t, med, k.caseID, "Offer.pdf", k.audience(t, "joint"), ClassCorrespondence, []byte("offer v1"))
 
-	var holdErr error
-	s.mu.Lock()
-	s.beforePrefix = objectKey(k.caseID, d.ID, 2)
-	s.before = func() { _, holdErr = e.vault.SetHold(context.Background(), k.who["records"], k.caseID, d.ID, true) }
-	s.mu.Unlock()
-	s.arm(docKey(k.caseID, d.ID), 2) // the reservation and the hold pass
-	_, err := e.vault.AddVersion(ctx, med, k.caseID, d.ID, NewVersion{}, strings.NewReader("offer v2"))
-	if holdErr != nil {
-		t.Fatal(holdErr)
-	}
-	if !errors.Is(err, ErrUnconfirmed) {
-		t.Fatalf("AddVersion whose record write was held back: %v, want ErrUnconfirmed", err)
-	}
-	if err := s.land(t); err != nil {
-		t.Fatalf("the held-back version write: %v", err)
-	}
-	if vs := e.listedVersions(t, k.caseID, d.ID); !slices.Equal(vs, []int{1, 2}) {
-		t.Fatalf("listed versions = %v, want [1 2] (the write landed)", vs)
-	}
-	wantAllHeld(t, e, e.store, k.caseID, d.ID)
+		var holdErr error
+		s.mu.Lock()
+		s.beforePrefix = objectKey(k.caseID, d.ID, 2)
+		s.before = func() { _, holdErr = e.vault.SetHold(context.Background(), k.who["records"], k.caseID, d.ID, true) }
+		s.mu.Unlock()
+		s.arm(docKey(k.caseID, d.ID), 2) // the reservation and the hold pass
+		_, err := e.vault.AddVersion(ctx, med, k.caseID, d.ID, NewVersion{}, strings.NewReader("offer v2"))
+		if holdErr != nil {
+			t.Fatal(holdErr)
+		}
+		if !errors.Is(err, ErrUnconfirmed) {
+			t.Fatalf("AddVersion whose record write was held back: %v, want ErrUnconfirmed", err)
+		}
+		if err := s.land(t); err != nil {
+			t.Fatalf("the held-back version write: %v", err)
+		}
+		if vs := e.listedVersions(t, k.caseID, d.ID); !slices.Equal(vs, []int{1, 2}) {
+			t.Fatalf("listed versions = %v, want [1 2] (the write landed)", vs)
+		}
+		wantAllHeld(t, e, e.store, k.caseID, d.ID)
+	})
 }
