@@ -179,3 +179,105 @@ func TestHeldStagedVersionIsSweptOnceReleased(t *testing.T) {
 		}
 	}
 }
+
+// clearHook is a real store that runs hook once, before the first call
+// turning a storage hold off under prefix is carried out.
+type clearHook struct {
+	objstore.Store
+	mu     sync.Mutex
+	prefix string
+	hook   func()
+}
+
+func (s *clearHook) SetLegalHold(ctx context.Context, key, versionID string, on bool) error {
+	s.mu.Lock()
+	var hook func()
+	if !on && s.hook != nil && s.prefix != "" && strings.HasPrefix(key, s.prefix) {
+		hook, s.hook = s.hook, nil
+	}
+	s.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return s.Store.SetLegalHold(ctx, key, versionID, on)
+}
+
+// TestStagedVersionHeldDuringTheSweepIsKept: the sweep found a staged
+// version of an unheld case abandoned (its upload answered
+// vault.ErrUnconfirmed), and a case hold is placed while it clears the
+// version's storage hold, the hold's pass (vault holdStored) having set
+// it just before. Before, the sweep, having checked once, cleared that
+// storage hold and deleted the version under the case hold. Now it
+// checks again once the storage hold is cleared, sets it back and keeps
+// the version.
+func TestStagedVersionHeldDuringTheSweepIsKept(t *testing.T) {
+	dir, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := &lateWrites{Store: dir}
+	hooked := &clearHook{Store: late}
+	e := newEnv(t, hooked)
+	ctx := t.Context()
+	if _, err := e.setRule(ctx, policy.RetentionRule{Class: policy.ClassResidue, Trigger: policy.TriggerCreated, Days: 0}); err != nil {
+		t.Fatal(err)
+	}
+	tc := e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes})
+	doc := tc.docs["notes"]
+	late.mu.Lock()
+	late.prefix, late.skip = "vault/"+tc.id+"/docs/"+doc.ID, 1 // the first write reserves the number
+	late.mu.Unlock()
+	if _, err := e.vault.AddVersion(ctx, e.mediator, tc.id, doc.ID, vault.NewVersion{}, bytes.NewReader(content("v2"))); !errors.Is(err, vault.ErrUnconfirmed) {
+		t.Fatalf("AddVersion whose record write was held back: %v, want ErrUnconfirmed", err)
+	}
+	staged := []string{docObject(tc.id, doc.ID, 2), versionObject(tc.id, doc.ID, 2)}
+	e.clock = e.clock.Add(AbandonedAfter + time.Hour)
+	p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Residue[ResidueCiphertext] != 1 || p.Residue[ResidueUpload] != 1 {
+		t.Fatalf("residue = %v, want the staged version's ciphertext and record", p.Residue)
+	}
+	if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	var holdErr error
+	placed := false
+	hooked.mu.Lock()
+	hooked.prefix = "docs/" + tc.id + "/"
+	hooked.hook = func() {
+		placed = true
+		_, holdErr = e.ret.PlaceHold(context.Background(), e.records, NewHold{Case: tc.id, Reason: "Subpoena", Authority: "Order 2026-115"})
+	}
+	hooked.mu.Unlock()
+	_, applyErr := e.ret.ApplyAll(ctx, e.records, p.ID, nil)
+	if holdErr != nil {
+		t.Fatal(holdErr)
+	}
+	if !placed {
+		t.Fatal("the sweep cleared no storage hold under the staged ciphertext")
+	}
+	if applyErr != nil {
+		t.Errorf("apply: %v", applyErr)
+	}
+	for _, k := range staged {
+		vs, err := dir.Versions(ctx, k)
+		if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+			t.Fatalf("%s: %v", k, err)
+		}
+		if len(vs) == 0 {
+			t.Errorf("%s: deleted under the case hold placed during the sweep", k)
+		}
+		for _, v := range vs {
+			if v.DeleteMarker {
+				continue
+			}
+			if on, err := dir.LegalHold(ctx, k, v.VersionID); err != nil {
+				t.Fatal(err)
+			} else if !on {
+				t.Errorf("%s: kept without its storage hold under the case hold", k)
+			}
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/vault"
 )
 
 // Nothing falls through: the sweep finds what no record class covers —
@@ -321,11 +322,7 @@ func (s *Service) stillResidue(ctx context.Context, e residueEntry, plan string)
 	newest := vs[0]
 	switch e.Kind {
 	case ResidueCiphertext, ResidueUpload:
-		parts := strings.Split(e.Key, "/")
-		doc, ver := parts[2], parts[3]
-		if e.Kind == ResidueUpload {
-			doc, ver = parts[3], strings.TrimLeft(parts[4], "0")
-		}
+		doc, ver := residueDocVersion(e)
 		recs, err := s.vault.Records(ctx, e.Case)
 		if err != nil {
 			return false, err
@@ -364,6 +361,66 @@ func (s *Service) stillResidue(ctx context.Context, e residueEntry, plan string)
 	return false, fmt.Errorf("residue of unknown kind %q", e.Kind)
 }
 
+// residueDocVersion names the document and version number (as stored
+// in the key) of an orphaned ciphertext or abandoned upload.
+func residueDocVersion(e residueEntry) (doc, ver string) {
+	parts := strings.Split(e.Key, "/")
+	if e.Kind == ResidueUpload {
+		return parts[3], strings.TrimLeft(parts[4], "0")
+	}
+	return parts[2], parts[3]
+}
+
+// unholdResidue clears the storage hold an orphaned ciphertext or
+// abandoned upload stillResidue let go may carry — one set before its
+// upload's record write failed, or by a case hold's pass over the staged
+// versions (vault holdStored), since released — and then checks the
+// entry again, as vault's releaseDocument does: a case or document hold
+// placed since that check, whose pass may have set the storage hold just
+// cleared, is seen now, and the storage hold is set back and the entry
+// kept (false). A hold recorded after this second check sets the storage
+// hold before the delete (which the store then refuses; the apply stops
+// there and, resumed, keeps the entry) or finds the version gone.
+func (s *Service) unholdResidue(ctx context.Context, e residueEntry, plan string) (bool, error) {
+	if _, err := holdAllVersions(ctx, s.store, e.Key, false); err != nil {
+		return false, s.rehold(ctx, e, fmt.Errorf("residue %s: %w", e.Kind, err))
+	}
+	ok, err := s.stillResidue(ctx, e, plan)
+	if err != nil {
+		return false, s.rehold(ctx, e, err)
+	}
+	if ok {
+		return true, nil
+	}
+	held, err := s.caseHeldAnyhow(ctx, e.Case)
+	if err == nil && !held {
+		var recs []vault.Record
+		recs, err = s.vault.Records(ctx, e.Case)
+		doc, _ := residueDocVersion(e)
+		for _, r := range recs {
+			held = held || r.Doc == doc && r.Held
+		}
+	}
+	if err != nil || held {
+		return false, s.rehold(ctx, e, err)
+	}
+	return false, nil // kept unheld: its upload's record landed since
+}
+
+// rehold sets the storage hold of every stored version of a residue
+// entry back (one unholdResidue cleared: the safe side when a hold may
+// stand) and returns cause joined with what that failed on.
+func (s *Service) rehold(ctx context.Context, e residueEntry, cause error) error {
+	_, err := holdAllVersions(ctx, s.store, e.Key, true)
+	if errors.Is(err, objstore.ErrNotFound) {
+		err = nil // deleted meanwhile
+	}
+	if err != nil {
+		err = fmt.Errorf("residue %s: storage hold not set back: %w", e.Kind, err)
+	}
+	return errors.Join(cause, err)
+}
+
 // applyResidue disposes of a plan's residue (once; its outcome is stored):
 // each entry checked again, the destruction audited by counts, then every
 // stored version of each deleted.
@@ -387,6 +444,13 @@ func (s *Service) applyResidue(ctx context.Context, actor account.Account, p Pla
 		if err != nil {
 			return err
 		}
+		if ok && (e.Kind == ResidueCiphertext || e.Kind == ResidueUpload) {
+			// Its storage hold cleared, then checked again (a hold
+			// placed meanwhile keeps it, held).
+			if ok, err = s.unholdResidue(ctx, e, p.ID); err != nil {
+				return err
+			}
+		}
 		if ok {
 			goes = append(goes, e)
 		} else {
@@ -402,16 +466,6 @@ func (s *Service) applyResidue(ctx context.Context, actor account.Account, p Pla
 		return fmt.Errorf("audit: %w", err)
 	}
 	for _, e := range goes {
-		if e.Kind == ResidueCiphertext || e.Kind == ResidueUpload {
-			// A staged version may carry a storage hold no hold stands
-			// for any more: one set before its upload's record write
-			// failed, or by a case hold's pass over the staged versions
-			// (vault holdStored), since released. stillResidue found its
-			// case and document unheld and no document listing it.
-			if _, err := holdAllVersions(ctx, s.store, e.Key, false); err != nil {
-				return fmt.Errorf("residue %s: %w", e.Kind, err)
-			}
-		}
 		vs, err := s.store.Versions(ctx, e.Key)
 		if err != nil {
 			return err
