@@ -62,8 +62,9 @@ func (s *lateWrites) Put(ctx context.Context, key string, r io.Reader, size int6
 // document in it, and disposed of it. Before, the record then landed in
 // the destroyed case: a document record (name, media type, hashes) of a
 // case certified destroyed. Now retention counts the staged version
-// after its fence (vault.StagedVersions) and keeps the case, so the late
-// record lands in a case that still exists and takes additions again.
+// after its fence (vault.RecordsAndStaged) and keeps the case, so the
+// late record lands in a case that still exists and takes additions
+// again.
 func TestUnconfirmedUploadLandingLateKeepsItsCase(t *testing.T) {
 	dir, err := objstore.OpenDir(t.TempDir())
 	if err != nil {
@@ -279,5 +280,119 @@ func TestStagedVersionHeldDuringTheSweepIsKept(t *testing.T) {
 				t.Errorf("%s: kept without its storage hold under the case hold", k)
 			}
 		}
+	}
+}
+
+// landBetweenReads is a real store that, once armed, lands a held-back
+// write right after the first List under docs that follows a write of
+// fence (the case record: retention's fence).
+type landBetweenReads struct {
+	objstore.Store
+	mu          sync.Mutex
+	fence, docs string
+	fenced      bool
+	land        func() error
+	landed      bool
+	landErr     error
+}
+
+func (s *landBetweenReads) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	info, err := s.Store.Put(ctx, key, r, size, opts)
+	s.mu.Lock()
+	if err == nil && s.fence != "" && key == s.fence {
+		s.fenced = true
+	}
+	s.mu.Unlock()
+	return info, err
+}
+
+func (s *landBetweenReads) List(ctx context.Context, prefix string, fn func(objstore.Info) error) error {
+	err := s.Store.List(ctx, prefix, fn)
+	s.mu.Lock()
+	var land func() error
+	if s.fenced && !s.landed && s.land != nil && prefix == s.docs {
+		land, s.landed = s.land, true
+	}
+	s.mu.Unlock()
+	if land != nil {
+		lerr := land()
+		s.mu.Lock()
+		s.landErr = lerr
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// TestLateRecordLandingBetweenRetentionsReadsKeepsItsCase: an upload
+// answered vault.ErrUnconfirmed whose document record the store carries
+// out just after retention, having fenced the case, read its documents
+// (none). Before, retention read the documents a second time to find
+// staged versions no document lists: that read saw the late record
+// listing the version, so neither read counted it and the case was
+// destroyed, the late document record with it or outliving it. Now the
+// version records are listed first and the documents read once: the
+// version staged before the fence is counted, and the case kept.
+func TestLateRecordLandingBetweenRetentionsReadsKeepsItsCase(t *testing.T) {
+	dir, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := &lateWrites{Store: dir}
+	between := &landBetweenReads{Store: late}
+	e := newEnv(t, between)
+	ctx := t.Context()
+	for _, class := range policy.CaseClasses() {
+		if _, err := e.setRule(ctx, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := e.cases.Create(ctx, e.mediator, cases.NewCase{Title: "Between v. Reads", Type: "workplace", SideLabels: []string{"Employee", "Employer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &testCase{id: c.ID}
+	late.mu.Lock()
+	late.prefix = "vault/" + c.ID + "/docs/"
+	late.mu.Unlock()
+	_, err = e.vault.Upload(ctx, e.mediator, c.ID, vault.NewDocument{Name: "late.pdf", MediaType: "application/pdf",
+		Audience: vault.Audience{Kind: policy.AudienceJoint}, Class: vault.ClassEvidence}, bytes.NewReader(content("late")))
+	if !errors.Is(err, vault.ErrUnconfirmed) {
+		t.Fatalf("upload whose record write was held back: %v, want ErrUnconfirmed", err)
+	}
+	late.mu.Lock()
+	land := late.pending
+	late.mu.Unlock()
+	if land == nil {
+		t.Fatal("no write was held back")
+	}
+	p := e.planClosed(t, tc)
+	between.mu.Lock()
+	between.fence, between.docs, between.land = cases.RecordKey(c.ID), "vault/"+c.ID+"/docs/", land
+	between.mu.Unlock()
+	if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
+		t.Fatalf("apply: %v %+v", err, pr)
+	}
+	between.mu.Lock()
+	landed, landErr := between.landed, between.landErr
+	between.mu.Unlock()
+	if !landed {
+		t.Fatal("the held-back document record did not land during the apply")
+	}
+	if landErr != nil {
+		t.Fatalf("the held-back document record write: %v", landErr)
+	}
+	kept, err := e.cases.Load(ctx, c.ID)
+	if err != nil {
+		t.Fatalf("the case a late document record landed in: %v (destroyed under it)", err)
+	}
+	if err := cases.RefuseAdditions(kept); err != nil {
+		t.Fatalf("the kept case is still fenced: %v", err)
+	}
+	var docs []string
+	if err := dir.List(ctx, "vault/"+c.ID+"/docs/", func(i objstore.Info) error { docs = append(docs, i.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 1 {
+		t.Fatalf("document records after the late write = %v, want the one it wrote", docs)
 	}
 }

@@ -317,7 +317,7 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 		return Document{}, false, fmt.Errorf("hold new document: %w", err)
 	}
 	// The fence, read again now that the version is staged: retention
-	// fences a case before it looks for staged versions (StagedVersions),
+	// fences a case before it looks for staged versions (RecordsAndStaged),
 	// so a record write that lands whenever it lands (even after an
 	// ErrUnconfirmed answer) is either refused here or seen there.
 	if err := s.refusedSince(ctx, caseID); err != nil {
