@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -395,4 +396,136 @@ func TestLateRecordLandingBetweenRetentionsReadsKeepsItsCase(t *testing.T) {
 	if len(docs) != 1 {
 		t.Fatalf("document records after the late write = %v, want the one it wrote", docs)
 	}
+}
+
+// holdCycler is a real store whose storage hold calls on key, while
+// cycles last, place a hold before a clear is carried out (place) and
+// release it after a set is (release). Calls made by place and release
+// themselves pass straight through.
+type holdCycler struct {
+	objstore.Store
+	mu             sync.Mutex
+	key            string
+	cycles         int
+	busy           bool
+	place, release func()
+}
+
+func (s *holdCycler) SetLegalHold(ctx context.Context, key, versionID string, on bool) error {
+	s.mu.Lock()
+	run := key == s.key && !s.busy && s.cycles > 0
+	if run {
+		s.busy = true
+		if on {
+			s.cycles--
+		}
+	}
+	s.mu.Unlock()
+	if !run {
+		return s.Store.SetLegalHold(ctx, key, versionID, on)
+	}
+	defer func() { s.mu.Lock(); s.busy = false; s.mu.Unlock() }()
+	if !on {
+		s.place()
+		return s.Store.SetLegalHold(ctx, key, versionID, on)
+	}
+	err := s.Store.SetLegalHold(ctx, key, versionID, on)
+	s.release()
+	return err
+}
+
+// TestStagedVersionHoldsCyclingDuringTheSweepEndHeld: while the sweep
+// clears the storage hold of an abandoned staged version, a case hold is
+// placed each time it clears it and released each time it sets it back.
+// The sweep stops after a bounded number of rounds, keeping the version
+// under its storage hold with a WARN. Before, it checked once and deleted
+// the version under the hold placed while it cleared it.
+func TestStagedVersionHoldsCyclingDuringTheSweepEndHeld(t *testing.T) {
+	dir, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := &lateWrites{Store: dir}
+	cycler := &holdCycler{Store: late}
+	e := newEnv(t, cycler)
+	var logs bytes.Buffer
+	e.ret.logger = slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+	ctx := t.Context()
+	if _, err := e.setRule(ctx, policy.RetentionRule{Class: policy.ClassResidue, Trigger: policy.TriggerCreated, Days: 0}); err != nil {
+		t.Fatal(err)
+	}
+	tc := e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes})
+	doc := tc.docs["notes"]
+	late.mu.Lock()
+	late.prefix, late.skip = "vault/"+tc.id+"/docs/"+doc.ID, 1 // the first write reserves the number
+	late.mu.Unlock()
+	if _, err := e.vault.AddVersion(ctx, e.mediator, tc.id, doc.ID, vault.NewVersion{}, bytes.NewReader(content("v2"))); !errors.Is(err, vault.ErrUnconfirmed) {
+		t.Fatalf("AddVersion whose record write was held back: %v, want ErrUnconfirmed", err)
+	}
+	e.clock = e.clock.Add(AbandonedAfter + time.Hour)
+	p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	ciphertext := docObject(tc.id, doc.ID, 2)
+	var hookErr error
+	holdID := ""
+	cycler.mu.Lock()
+	cycler.key, cycler.cycles = ciphertext, 100
+	cycler.place = func() {
+		h, err := e.ret.PlaceHold(context.Background(), e.records, NewHold{Case: tc.id, Reason: "Subpoena", Authority: "Order 2026-116"})
+		holdID, hookErr = h.ID, errors.Join(hookErr, err)
+	}
+	cycler.release = func() {
+		if holdID != "" {
+			_, err := e.ret.ReleaseHold(context.Background(), e.records, tc.id, holdID, "Withdrawn")
+			holdID, hookErr = "", errors.Join(hookErr, err)
+		}
+	}
+	cycler.mu.Unlock()
+	if _, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if hookErr != nil {
+		t.Fatal(hookErr)
+	}
+	cycler.mu.Lock()
+	rounds := 100 - cycler.cycles
+	cycler.key = ""
+	cycler.mu.Unlock()
+	vs, err := dir.Versions(ctx, ciphertext)
+	if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatal(err)
+	}
+	if len(vs) == 0 {
+		t.Fatal("the staged ciphertext was deleted while holds were placed on its case")
+	}
+	for _, v := range vs {
+		if on, err := dir.LegalHold(ctx, ciphertext, v.VersionID); err != nil {
+			t.Fatal(err)
+		} else if !on && !v.DeleteMarker {
+			t.Error("the staged ciphertext was kept without its storage hold")
+		}
+	}
+	if rounds < 2 {
+		t.Errorf("holds placed and released %d times, want the sweep to go round", rounds)
+	}
+	if !strings.Contains(logs.String(), "a staged version was kept under storage hold") {
+		t.Errorf("no WARN that it was kept under storage hold; log:\n%s", logs.String())
+	}
+}
+
+// syncWriter serializes writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
-	"github.com/parley-mediation/parley/vault"
 )
 
 // Nothing falls through: the sweep finds what no record class covers —
@@ -378,33 +377,65 @@ func residueDocVersion(e residueEntry) (doc, ver string) {
 // entry again, as vault's releaseDocument does: a case or document hold
 // placed since that check, whose pass may have set the storage hold just
 // cleared, is seen now, and the storage hold is set back and the entry
-// kept (false). A hold recorded after this second check sets the storage
+// kept (false). A hold recorded after the last check sets the storage
 // hold before the delete (which the store then refuses; the apply stops
-// there and, resumed, keeps the entry) or finds the version gone.
+// there and, resumed, keeps the entry) or finds the version gone. Holds
+// placed and released meanwhile have it set and cleared again, up to
+// vault's holdSettleRounds (4) times; then it is kept, under its storage
+// hold, with a WARN.
 func (s *Service) unholdResidue(ctx context.Context, e residueEntry, plan string) (bool, error) {
-	if _, err := holdAllVersions(ctx, s.store, e.Key, false); err != nil {
-		return false, s.rehold(ctx, e, fmt.Errorf("residue %s: %w", e.Kind, err))
+	on := false
+	for round := 1; ; round++ {
+		if _, err := holdAllVersions(ctx, s.store, e.Key, on); err != nil {
+			return false, s.rehold(ctx, e, fmt.Errorf("residue %s: %w", e.Kind, err))
+		}
+		ok, err := s.stillResidue(ctx, e, plan)
+		if err != nil {
+			return false, s.rehold(ctx, e, err)
+		}
+		held := false
+		if ok {
+			if !on {
+				return true, nil
+			}
+		} else if held, err = s.residueHeld(ctx, e); err != nil {
+			return false, s.rehold(ctx, e, err)
+		}
+		if !ok && held == on {
+			return false, nil // kept: held, or listed and unheld (its record landed since)
+		}
+		if !held && round >= residueSettleRounds {
+			s.logger.WarnContext(ctx, "retention: a staged version was kept under storage hold: holds on its case or document were placed and released while the sweep checked it; a later sweep removes it if no document lists it, else place and release a hold on its document to clear it",
+				"plan", plan, "case", e.Case, "object", e.Key)
+			return false, nil
+		}
+		on = held
 	}
-	ok, err := s.stillResidue(ctx, e, plan)
-	if err != nil {
-		return false, s.rehold(ctx, e, err)
-	}
-	if ok {
-		return true, nil
-	}
+}
+
+// residueSettleRounds bounds how often unholdResidue sets a staged
+// version's storage hold again and clears it again (as vault's
+// holdSettleRounds does for a document's release).
+const residueSettleRounds = 4
+
+// residueHeld reports whether the case or document of an orphaned
+// ciphertext or abandoned upload is under any legal hold.
+func (s *Service) residueHeld(ctx context.Context, e residueEntry) (bool, error) {
 	held, err := s.caseHeldAnyhow(ctx, e.Case)
-	if err == nil && !held {
-		var recs []vault.Record
-		recs, err = s.vault.Records(ctx, e.Case)
-		doc, _ := residueDocVersion(e)
-		for _, r := range recs {
-			held = held || r.Doc == doc && r.Held
+	if err != nil || held {
+		return held, err
+	}
+	recs, err := s.vault.Records(ctx, e.Case)
+	if err != nil {
+		return false, err
+	}
+	doc, _ := residueDocVersion(e)
+	for _, r := range recs {
+		if r.Doc == doc && r.Held {
+			return true, nil
 		}
 	}
-	if err != nil || held {
-		return false, s.rehold(ctx, e, err)
-	}
-	return false, nil // kept unheld: its upload's record landed since
+	return false, nil
 }
 
 // rehold sets the storage hold of every stored version of a residue
