@@ -463,7 +463,11 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	// in which an upload or a post landed and went with the record,
 	// without vault.Dispose. An upload checks the fence again once its
 	// document or version is visible (cases.RefuseAdditions), so it is
-	// seen here (the case is kept, its fence lifted) or taken back there.
+	// seen here (the case is kept, its fence lifted) or taken back there;
+	// it reads the fence once its version is staged, before the record
+	// change that lists it, too, so a change that lands only later (its
+	// upload answered ErrUnconfirmed) is of a version staged before this
+	// look, which keeps the case (vault.RecordsAndStaged).
 	// A post is refused where a connection's right to post is decided
 	// (caucus), which a connection caches until the case's topic announces
 	// a change: the fence announces itself (caucus DisposalBegun), and a
@@ -500,11 +504,23 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	if c == nil {
 		return nil, nil, nil, fmt.Errorf("case %s: %w", it.Case, err)
 	}
-	records, err := s.vault.Records(ctx, it.Case)
+	// Versions staged but not listed keep the case too: an upload whose
+	// record change was not confirmed may still list one after this look
+	// (it read the fence before that change, and saw none). Counted in
+	// the same look as the documents (one read of them: a change landing
+	// between two reads would be missed by both counts), and only those
+	// staged within AbandonedAfter before the fence was first placed: a
+	// record change lands minutes late, not days, and older ones go with
+	// the retention sweep (abandoned-upload).
+	var since time.Time
+	if c.Disposing != nil {
+		since = c.Disposing.Add(-AbandonedAfter)
+	}
+	records, staged, err := s.vault.RecordsAndStaged(ctx, it.Case, since)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	left := 0
+	left := staged
 	for _, r := range records {
 		for _, v := range r.Versions {
 			if !v.Erased {

@@ -321,11 +321,7 @@ func (s *Service) stillResidue(ctx context.Context, e residueEntry, plan string)
 	newest := vs[0]
 	switch e.Kind {
 	case ResidueCiphertext, ResidueUpload:
-		parts := strings.Split(e.Key, "/")
-		doc, ver := parts[2], parts[3]
-		if e.Kind == ResidueUpload {
-			doc, ver = parts[3], strings.TrimLeft(parts[4], "0")
-		}
+		doc, ver := residueDocVersion(e)
 		recs, err := s.vault.Records(ctx, e.Case)
 		if err != nil {
 			return false, err
@@ -364,6 +360,98 @@ func (s *Service) stillResidue(ctx context.Context, e residueEntry, plan string)
 	return false, fmt.Errorf("residue of unknown kind %q", e.Kind)
 }
 
+// residueDocVersion names the document and version number (as stored
+// in the key) of an orphaned ciphertext or abandoned upload.
+func residueDocVersion(e residueEntry) (doc, ver string) {
+	parts := strings.Split(e.Key, "/")
+	if e.Kind == ResidueUpload {
+		return parts[3], strings.TrimLeft(parts[4], "0")
+	}
+	return parts[2], parts[3]
+}
+
+// unholdResidue clears the storage hold an orphaned ciphertext or
+// abandoned upload stillResidue let go may carry — one set before its
+// upload's record write failed, or by a case hold's pass over the staged
+// versions (vault holdStored), since released — and then checks the
+// entry again, as vault's releaseDocument does: a case or document hold
+// placed since that check, whose pass may have set the storage hold just
+// cleared, is seen now, and the storage hold is set back and the entry
+// kept (false). A hold recorded after the last check sets the storage
+// hold before the delete (which the store then refuses; the apply stops
+// there and, resumed, keeps the entry) or finds the version gone. Holds
+// placed and released meanwhile have it set and cleared again, up to
+// vault's holdSettleRounds (4) times; then it is kept, under its storage
+// hold, with a WARN.
+func (s *Service) unholdResidue(ctx context.Context, e residueEntry, plan string) (bool, error) {
+	on := false
+	for round := 1; ; round++ {
+		if _, err := holdAllVersions(ctx, s.store, e.Key, on); err != nil {
+			return false, s.rehold(ctx, e, fmt.Errorf("residue %s: %w", e.Kind, err))
+		}
+		ok, err := s.stillResidue(ctx, e, plan)
+		if err != nil {
+			return false, s.rehold(ctx, e, err)
+		}
+		held := false
+		if ok {
+			if !on {
+				return true, nil
+			}
+		} else if held, err = s.residueHeld(ctx, e); err != nil {
+			return false, s.rehold(ctx, e, err)
+		}
+		if !ok && held == on {
+			return false, nil // kept: held, or listed and unheld (its record landed since)
+		}
+		if !held && round >= residueSettleRounds {
+			s.logger.WarnContext(ctx, "retention: a staged version was kept under storage hold: holds on its case or document were placed and released while the sweep checked it; a later sweep removes it if no document lists it, else place and release a hold on its document to clear it",
+				"plan", plan, "case", e.Case, "object", e.Key)
+			return false, nil
+		}
+		on = held
+	}
+}
+
+// residueSettleRounds bounds how often unholdResidue sets a staged
+// version's storage hold again and clears it again (as vault's
+// holdSettleRounds does for a document's release).
+const residueSettleRounds = 4
+
+// residueHeld reports whether the case or document of an orphaned
+// ciphertext or abandoned upload is under any legal hold.
+func (s *Service) residueHeld(ctx context.Context, e residueEntry) (bool, error) {
+	held, err := s.caseHeldAnyhow(ctx, e.Case)
+	if err != nil || held {
+		return held, err
+	}
+	recs, err := s.vault.Records(ctx, e.Case)
+	if err != nil {
+		return false, err
+	}
+	doc, _ := residueDocVersion(e)
+	for _, r := range recs {
+		if r.Doc == doc && r.Held {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// rehold sets the storage hold of every stored version of a residue
+// entry back (one unholdResidue cleared: the safe side when a hold may
+// stand) and returns cause joined with what that failed on.
+func (s *Service) rehold(ctx context.Context, e residueEntry, cause error) error {
+	_, err := holdAllVersions(ctx, s.store, e.Key, true)
+	if errors.Is(err, objstore.ErrNotFound) {
+		err = nil // deleted meanwhile
+	}
+	if err != nil {
+		err = fmt.Errorf("residue %s: storage hold not set back: %w", e.Kind, err)
+	}
+	return errors.Join(cause, err)
+}
+
 // applyResidue disposes of a plan's residue (once; its outcome is stored):
 // each entry checked again, the destruction audited by counts, then every
 // stored version of each deleted.
@@ -386,6 +474,13 @@ func (s *Service) applyResidue(ctx context.Context, actor account.Account, p Pla
 		ok, err := s.stillResidue(ctx, e, p.ID)
 		if err != nil {
 			return err
+		}
+		if ok && (e.Kind == ResidueCiphertext || e.Kind == ResidueUpload) {
+			// Its storage hold cleared, then checked again (a hold
+			// placed meanwhile keeps it, held).
+			if ok, err = s.unholdResidue(ctx, e, p.ID); err != nil {
+				return err
+			}
 		}
 		if ok {
 			goes = append(goes, e)

@@ -86,6 +86,44 @@ func (s *Service) Records(ctx context.Context, caseID string) ([]Record, error) 
 	return out, err
 }
 
+// RecordsAndStaged is Records, and a count of the version records of the
+// case stored since since that no document in that same read lists:
+// versions staged by uploads under way, or by uploads whose record change
+// was not confirmed (ErrUnconfirmed) and may still land, until the
+// retention sweep removes them (abandoned-upload). The version records
+// are listed first and the documents read once after: a record change
+// that lands after the listing is seen by the read, one that lands after
+// the read is of a version in the listing that the read does not list.
+// (Two reads of the documents would miss one landing between them in the
+// first and count it listed in the second.) Retention reads it after
+// fencing a case: an upload reads the fence again once its version is
+// staged, before its record change, so a version staged after the
+// listing is of an upload refused. since bounds the count: a record
+// change lands late by minutes, not days, and an older staged version
+// must not keep a case until the sweep gets to it.
+func (s *Service) RecordsAndStaged(ctx context.Context, caseID string, since time.Time) ([]Record, int, error) {
+	staged := map[string]bool{}
+	err := s.store.List(ctx, "vault/"+caseID+"/versions/", func(info objstore.Info) error {
+		if !info.Modified.Before(since) {
+			staged[info.Key] = true
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+		return nil, 0, err
+	}
+	recs, err := s.Records(ctx, caseID)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, r := range recs {
+		for _, v := range r.Versions {
+			delete(staged, versionKey(caseID, r.Doc, v.Version))
+		}
+	}
+	return recs, len(staged), nil
+}
+
 // DestroyDataKey crypto-erases one version: it deletes every stored copy
 // of the version's wrapped data key, after which its ciphertext can never
 // be decrypted, by anyone. A held document is refused.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/workers"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
@@ -245,10 +246,11 @@ func (s *Service) SetCaseHold(ctx context.Context, actorID, caseID string, on bo
 		s.settle(ctx, ev, "case.hold", err, held)
 		return err
 	}
+	if on {
+		return s.holdStored(ctx, caseID)
+	}
 	return s.eachDocument(ctx, caseID, func(d *docRecord) error {
 		switch {
-		case on:
-			return s.holdDocument(ctx, d, true)
 		case d.Hold != nil:
 			return nil // held by its own hold
 		default:
@@ -258,6 +260,45 @@ func (s *Service) SetCaseHold(ctx context.Context, actorID, caseID string, on bo
 		}
 	})
 }
+
+// holdStored sets the storage hold of every stored version of every
+// version record and ciphertext object of a case: those its documents
+// list, and those staged by an upload whose document record change is
+// not listed yet — one answered ErrUnconfirmed may still land after
+// this pass, and must not land unheld. An upload reads the case hold
+// after it staged its version (and holds the version itself if it sees
+// the hold) and before it writes the record that lists it; SetCaseHold
+// writes its record before this pass. So either the upload sees the hold
+// or its staged objects are here to be held, whenever its record lands.
+//
+// The versions are listed first, then held holdParallel at a time (a
+// case of many documents is held within the PlaceHold request).
+func (s *Service) holdStored(ctx context.Context, caseID string) error {
+	var all []objstore.Version
+	for _, prefix := range []string{"vault/" + caseID + "/versions/", "docs/" + caseID + "/"} {
+		err := s.store.VersionsUnder(ctx, prefix, func(v objstore.Version) error {
+			if !v.DeleteMarker {
+				all = append(all, v)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+			return err
+		}
+	}
+	errs := make([]error, len(all))
+	workers.Run(len(all), holdParallel, func(i int) {
+		v := all[i]
+		err := s.store.SetLegalHold(ctx, v.Key, v.VersionID, true)
+		if err != nil && !errors.Is(err, objstore.ErrNotFound) { // not: deleted since the listing (a version unstaged)
+			errs[i] = fmt.Errorf("legal hold on %s: %w", v.Key, err)
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// holdParallel is how many storage holds holdStored sets at a time.
+const holdParallel = 8
 
 // eachDocument calls fn with every document record of a case.
 func (s *Service) eachDocument(ctx context.Context, caseID string, fn func(*docRecord) error) error {

@@ -316,6 +316,14 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
 		return Document{}, false, fmt.Errorf("hold new document: %w", err)
 	}
+	// The fence, read again now that the version is staged: retention
+	// fences a case before it looks for staged versions (RecordsAndStaged),
+	// so a record write that lands whenever it lands (even after an
+	// ErrUnconfirmed answer) is either refused here or seen there.
+	if err := s.refusedSince(ctx, caseID); err != nil {
+		s.unstageVersion(context.WithoutCancel(ctx), caseID, d.ID, 1)
+		return Document{}, false, err
+	}
 	// The place is claimed before the upload is audited: an upload the
 	// case has no room for leaves no entry. The entry is appended before
 	// the document record makes the version visible.
@@ -690,6 +698,11 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, docID, num)
 		return Document{}, fmt.Errorf("hold new version: %w", err)
 	}
+	// The fence, read again now that the version is staged (as Upload).
+	if err := s.refusedSince(ctx, caseID); err != nil {
+		s.unstageVersion(context.WithoutCancel(ctx), caseID, docID, num)
+		return Document{}, err
+	}
 	// Audited before the version becomes visible. Its place is decided
 	// only as it does (uploads side by side each passed the count when
 	// they reserved their numbers): a version refused there is followed
@@ -698,7 +711,7 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		s.unstageVersion(context.WithoutCancel(ctx), caseID, docID, num)
 		return Document{}, err
 	}
-	committed, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
+	change := func(r *docRecord) error {
 		// Decided once more as the version becomes visible: if the document
 		// was shared to another audience while this version was uploading,
 		// the people who newly gained access never saw it reviewed, so the
@@ -717,6 +730,16 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		if err := s.checkVersionCount(r); err != nil {
 			return writeRefused{err}
 		}
+		// A document hold placed since the hold was read above: the
+		// version is held before a record that says held lists it. The
+		// write is conditional on the record read here, so a write that
+		// lands late (after an ErrUnconfirmed answer) lands on a held
+		// record only with its version held; on one without the hold, a
+		// hold placed meanwhile refuses it, or its own pass over the
+		// versions (SetHold) finds it listed.
+		if r.Hold != nil && !heldBefore {
+			return errHoldFirst
+		}
 		// A party's or lawyer's version makes the document their side's own
 		// material, for good (approval.go).
 		keepSides(r, cs.c, v.Uploader)
@@ -724,7 +747,16 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		r.Versions = append(r.Versions, v)
 		slices.SortFunc(r.Versions, func(a, b VersionInfo) int { return a.Version - b.Version })
 		return nil
-	})
+	}
+	committed, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), change)
+	if errors.Is(err, errHoldFirst) {
+		if err = s.holdVersion(ctx, caseID, docID, num, true); err != nil {
+			err = writeRefused{fmt.Errorf("hold new version: %w", err)}
+		} else {
+			heldBefore = true
+			committed, err = metastore.Update(ctx, s.meta, docKey(caseID, docID), change)
+		}
+	}
 	if errors.Is(err, errListedAlready) {
 		// A write that landed, lost its answer and was tried again.
 		if _, err = s.meta.Get(context.WithoutCancel(ctx), docKey(caseID, docID), &committed); err != nil {
@@ -934,6 +966,10 @@ func refusedWrite(cause error) bool {
 	var r writeRefused
 	return errors.As(cause, &r) || errors.Is(cause, metastore.ErrExists) || errors.Is(cause, metastore.ErrConflict)
 }
+
+// errHoldFirst: the document was put under hold since the version's hold
+// was decided; it is held before it is listed.
+var errHoldFirst = errors.New("document held since the version was staged")
 
 // errListedAlready: the version is in the record already — a write that
 // landed, lost its answer and was tried again.
