@@ -508,15 +508,11 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	// record change was not confirmed may still list one after this look
 	// (it read the fence before that change, and saw none). Counted in
 	// the same look as the documents (one read of them: a change landing
-	// between two reads would be missed by both counts), and only those
-	// staged within AbandonedAfter before the fence was first placed: a
-	// record change lands minutes late, not days, and older ones go with
-	// the retention sweep (abandoned-upload).
-	var since time.Time
-	if c.Disposing != nil {
-		since = c.Disposing.Add(-AbandonedAfter)
-	}
-	records, staged, err := s.vault.RecordsAndStaged(ctx, it.Case, since)
+	// between two reads would be missed by both counts), however old: the
+	// case record's disposal does not reach a staged version's ciphertext
+	// (docs/<case>/), so the case waits until the retention sweep
+	// (abandoned-upload) has removed it.
+	records, staged, err := s.vault.RecordsAndStaged(ctx, it.Case)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -438,10 +438,16 @@ func (s *Service) residueHeld(ctx context.Context, e residueEntry) (bool, error)
 	return false, nil
 }
 
+// reholdTimeout bounds rehold, which runs though the apply's context ends.
+const reholdTimeout = 30 * time.Second
+
 // rehold sets the storage hold of every stored version of a residue
 // entry back (one unholdResidue cleared: the safe side when a hold may
 // stand) and returns cause joined with what that failed on.
 func (s *Service) rehold(ctx context.Context, e residueEntry, cause error) error {
+	// Set back though the apply is being cancelled: a hold may stand.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reholdTimeout)
+	defer cancel()
 	_, err := holdAllVersions(ctx, s.store, e.Key, true)
 	if errors.Is(err, objstore.ErrNotFound) {
 		err = nil // deleted meanwhile

@@ -87,7 +87,7 @@ func (s *Service) Records(ctx context.Context, caseID string) ([]Record, error) 
 }
 
 // RecordsAndStaged is Records, and a count of the version records of the
-// case stored since since that no document in that same read lists:
+// case that no document in that same read lists:
 // versions staged by uploads under way, or by uploads whose record change
 // was not confirmed (ErrUnconfirmed) and may still land, until the
 // retention sweep removes them (abandoned-upload). The version records
@@ -98,15 +98,14 @@ func (s *Service) Records(ctx context.Context, caseID string) ([]Record, error) 
 // first and count it listed in the second.) Retention reads it after
 // fencing a case: an upload reads the fence again once its version is
 // staged, before its record change, so a version staged after the
-// listing is of an upload refused. since bounds the count: a record
-// change lands late by minutes, not days, and an older staged version
-// must not keep a case until the sweep gets to it.
-func (s *Service) RecordsAndStaged(ctx context.Context, caseID string, since time.Time) ([]Record, int, error) {
+// listing is of an upload refused. Every staged version counts, however
+// old: the case record's disposal does not reach its ciphertext (under
+// docs/<case>/, which documents kept longer than the case share), so a
+// case disposed of around one would leave that behind until the sweep.
+func (s *Service) RecordsAndStaged(ctx context.Context, caseID string) ([]Record, int, error) {
 	staged := map[string]bool{}
 	err := s.store.List(ctx, "vault/"+caseID+"/versions/", func(info objstore.Info) error {
-		if !info.Modified.Before(since) {
-			staged[info.Key] = true
-		}
+		staged[info.Key] = true
 		return nil
 	})
 	if err != nil && !errors.Is(err, objstore.ErrNotFound) {
