@@ -48,12 +48,14 @@ const (
 
 // maxTailBytes is the node's budget for journaled batches kept in memory
 // until compaction (sizes as Batch.size estimates them): past it, every
-// room is compacted without waiting for the interval. At a few thousand
-// messages a second the interval's 5 s of batches would otherwise be tens
-// of megabytes, which the garbage collector marks on every cycle while
-// the node's goroutines wait on its assists; a quiet node never reaches
-// it, so its rooms keep few, large segments.
-const maxTailBytes = 16 << 20
+// room is compacted without waiting for the interval. At tens of
+// thousands of messages a second the interval's 10 s of batches would
+// otherwise be hundreds of megabytes, which the garbage collector marks
+// on every cycle while the node's goroutines wait on its assists; at a
+// few thousand a second (8,000 on two nodes in BENCHMARKS.md) the
+// interval comes first, and a quiet node never reaches it, so its rooms
+// keep few, large segments.
+const maxTailBytes = 48 << 20
 
 func (or *ownedRoom) tailMsgs() int {
 	n := 0

@@ -20,8 +20,8 @@
 // most one such object per 50 ms). A message is
 // acknowledged once its journal entry is durable. Compaction
 // looks every 200 ms and copies a room's journaled batches, once the
-// oldest has waited 5 s (or 1,024 messages wait, or the node holds more
-// than 16 MiB of journaled batches), into its own chain of
+// oldest has waited 10 s (or 1,024 messages wait, or the node holds more
+// than 48 MiB of journaled batches), into its own chain of
 // segments, rooms/<room>/e<epoch>/<first offset> (create-only, each at the
 // offset right after the previous one), and deletes spent journal entries
 // (never the newest: it marks how far the journal got). Another node

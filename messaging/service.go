@@ -106,7 +106,7 @@ func (t timing) idleAfter() time.Duration {
 	return defaultIdle
 }
 
-var defaultTiming = timing{probe: time.Second, compact: 5 * time.Second, sweep: 5 * time.Second, journalGap: objectJournalGap}
+var defaultTiming = timing{probe: time.Second, compact: 10 * time.Second, sweep: 5 * time.Second, journalGap: objectJournalGap}
 
 // Options configures a Service.
 type Options struct {

@@ -746,7 +746,7 @@ func (c *benchConn) read(measuring *atomic.Bool, measured *atomic.Int64) {
 // already open.
 func (b *fanoutBench) idleMemory(ctx context.Context, n int, hold time.Duration) (idleFigures, error) {
 	// First let the nodes finish with the run: its messages wait in each
-	// node's journal up to the compaction interval (5 s), and its rooms'
+	// node's journal up to the compaction interval (10 s), and its rooms'
 	// hubs and committers until they are idle (see idleSettle).
 	select {
 	case <-ctx.Done():
