@@ -94,6 +94,17 @@ func (s *unconfirmingStore) Get(ctx context.Context, key string, opts objstore.G
 	return s.Store.Get(ctx, key, opts)
 }
 
+// mediatorCase is a mediator on n (email) and the case they opened.
+func mediatorCase(t *testing.T, n *nodetest.Node, email string) (*client.Client, api.Case) {
+	t.Helper()
+	_, med := n.Staff(t, policy.RoleMediator, email)
+	k, err := med.CreateCase(t.Context(), "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return med, k
+}
+
 // unconfirmedSave starts an agreement on a node whose store is fs and
 // saves a second version whose document write is not confirmed (landing
 // or not, as land says).
@@ -102,11 +113,7 @@ func unconfirmedSave(t *testing.T, land bool) (svc *agreement.Service, actor acc
 	ctx := t.Context()
 	fs := &unconfirmingStore{}
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fs.Store = s; return fs }})
-	_, c := n.Staff(t, policy.RoleMediator, "med-unconfirmed@example.org")
-	k, err := c.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, k := mediatorCase(t, n, "med-unconfirmed@example.org")
 	svc, actor = serviceOn(t, n, c.Token, agreement.VaultDocs{Vault: n.Vault})
 	a, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
 	if err != nil {
@@ -200,11 +207,7 @@ func (d stopsAfterAdd) AddVersion(ctx context.Context, actor account.Account, ca
 func TestAbandonedSaveThatLandedIsListed(t *testing.T) {
 	n := nodetest.Embedded(t)
 	ctx := t.Context()
-	_, med := n.Staff(t, policy.RoleMediator, "med-stops@example.org")
-	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	med, k := mediatorCase(t, n, "med-stops@example.org")
 	a, err := med.StartAgreement(ctx, k.ID, api.AgreementStartRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -247,11 +250,7 @@ func TestUnconfirmedStartIsSettled(t *testing.T) {
 		t.Run(fmt.Sprintf("landed=%v", land), func(t *testing.T) {
 			ctx := t.Context()
 			n, fs := unconfirmedNode(t)
-			_, med := n.Staff(t, policy.RoleMediator, "med-start@example.org")
-			k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			med, k := mediatorCase(t, n, "med-start@example.org")
 			svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
 			fs.arm("vault/"+k.ID+"/docs/", 1, land)
 			if _, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{}); !errors.Is(err, vault.ErrUnconfirmed) {
@@ -365,11 +364,7 @@ func (d slowDocs) AddVersion(ctx context.Context, actor account.Account, caseID,
 func TestUnconfirmedClaimLivesFromTheAnswer(t *testing.T) {
 	ctx := t.Context()
 	n, fs := unconfirmedNode(t)
-	_, med := n.Staff(t, policy.RoleMediator, "med-slow@example.org")
-	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	med, k := mediatorCase(t, n, "med-slow@example.org")
 	var offset atomic.Int64
 	svc, actor := serviceOn(t, n, med.Token, slowDocs{Docs: agreement.VaultDocs{Vault: n.Vault}, offset: &offset, slow: 90 * time.Second})
 	svc.SetClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) })
@@ -416,11 +411,7 @@ func TestUnconfirmedDocumentNotThereIsNoRefusal(t *testing.T) {
 	t.Run("start", func(t *testing.T) {
 		ctx := t.Context()
 		n, fs := unconfirmedNode(t)
-		_, med := n.Staff(t, policy.RoleMediator, "med-start-denied@example.org")
-		k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		med, k := mediatorCase(t, n, "med-start-denied@example.org")
 		tenant := join(t, n, med, k.ID, "party", "A", "Avery Tran")
 		svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
 		fs.arm("vault/"+k.ID+"/docs/", 1, false)
@@ -494,11 +485,7 @@ func TestUnconfirmedSaveFoundLateIsCompleted(t *testing.T) {
 func TestUnconfirmedMarkLostSameOutcome(t *testing.T) {
 	ctx := t.Context()
 	n, fs := unconfirmedNode(t)
-	_, med := n.Staff(t, policy.RoleMediator, "med-mark-lost@example.org")
-	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	med, k := mediatorCase(t, n, "med-mark-lost@example.org")
 	svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
 	if _, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{}); err != nil {
 		t.Fatal(err)
@@ -562,11 +549,7 @@ func TestSlowSaveSignedMeanwhileIsDropped(t *testing.T) {
 		t.Run(fmt.Sprintf("read=%v/skew=%v", byRead, tc.skew), func(t *testing.T) {
 			ctx := t.Context()
 			n := nodetest.Embedded(t)
-			_, med := n.Staff(t, policy.RoleMediator, "med-slow-signed@example.org")
-			k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			med, k := mediatorCase(t, n, "med-slow-signed@example.org")
 			tenant := join(t, n, med, k.ID, "party", "A", "Avery Tran")
 			if _, err := med.StartAgreement(ctx, k.ID, api.AgreementStartRequest{}); err != nil {
 				t.Fatal(err)
@@ -592,7 +575,7 @@ func TestSlowSaveSignedMeanwhileIsDropped(t *testing.T) {
 			for _, x := range []*agreement.Service{svc, tsvc} {
 				x.SetClock(func() time.Time { return time.Now().Add(tc.skew + time.Duration(offset.Load())) })
 			}
-			_, err = svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: 1, Text: "The parties agree to a payment plan."})
+			_, err := svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: 1, Text: "The parties agree to a payment plan."})
 			if signErr != nil {
 				t.Fatalf("signing version 1 during the save: %v", signErr)
 			}
@@ -641,11 +624,7 @@ func savedEntries(t *testing.T, n *nodetest.Node, num int) int {
 func TestSettledSaveIsAuditedOnceThoughTheLogFailed(t *testing.T) {
 	ctx := t.Context()
 	n, fs := unconfirmedNode(t)
-	_, med := n.Staff(t, policy.RoleMediator, "med-audit@example.org")
-	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	med, k := mediatorCase(t, n, "med-audit@example.org")
 	svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
 	a, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
 	if err != nil {
@@ -682,11 +661,7 @@ func TestSettledSaveIsAuditedOnceThoughTheLogFailed(t *testing.T) {
 func TestSettledSaveIsAuditedOnceThoughTheCheckpointFailed(t *testing.T) {
 	ctx := t.Context()
 	n, fs := unconfirmedNode(t)
-	_, med := n.Staff(t, policy.RoleMediator, "med-checkpoint@example.org")
-	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	med, k := mediatorCase(t, n, "med-checkpoint@example.org")
 	svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
 	a, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
 	if err != nil {
@@ -739,11 +714,7 @@ func (d settlesDuring) AddVersion(ctx context.Context, actor account.Account, ca
 func TestSlowSaveSettledByAReadIsAuditedOnce(t *testing.T) {
 	ctx := t.Context()
 	n := nodetest.Embedded(t)
-	_, med := n.Staff(t, policy.RoleMediator, "med-slow-save@example.org")
-	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	med, k := mediatorCase(t, n, "med-slow-save@example.org")
 	a, err := med.StartAgreement(ctx, k.ID, api.AgreementStartRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -802,6 +773,24 @@ func (s *hookStore) Put(ctx context.Context, key string, r io.Reader, size int64
 	return info, err
 }
 
+// hookedAgreement is an agreement started, by a mediator (email) on a
+// node whose store is hs, through a service whose clock runs offset
+// ahead of now.
+func hookedAgreement(t *testing.T, email string) (n *nodetest.Node, hs *hookStore, k api.Case, svc *agreement.Service, actor account.Account, offset *atomic.Int64, a api.Agreement) {
+	t.Helper()
+	hs = &hookStore{}
+	n = nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { hs.Store = s; return hs }})
+	med, k := mediatorCase(t, n, email)
+	offset = new(atomic.Int64)
+	svc, actor = serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
+	svc.SetClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) })
+	a, err := svc.Start(t.Context(), actor, k.ID, api.AgreementStartRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, hs, k, svc, actor, offset, a
+}
+
 // TestSlowSaveTakenBackIsWithdrawn: a save slower than the claim's
 // lifetime whose version a read found and completed, and which the vault
 // then took back (the case was fenced for disposal meanwhile), is not
@@ -810,20 +799,7 @@ func (s *hookStore) Put(ctx context.Context, key string, r io.Reader, size int64
 // version 2 whose bytes were gone).
 func TestSlowSaveTakenBackIsWithdrawn(t *testing.T) {
 	ctx := t.Context()
-	hs := &hookStore{}
-	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { hs.Store = s; return hs }})
-	_, med := n.Staff(t, policy.RoleMediator, "med-taken-back@example.org")
-	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var offset atomic.Int64
-	svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
-	svc.SetClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) })
-	a, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, hs, k, svc, actor, offset, a := hookedAgreement(t, "med-taken-back@example.org")
 	var readVersions int
 	var readErr, fenceErr error
 	hs.mu.Lock()
@@ -876,20 +852,7 @@ func TestSlowSaveTakenBackIsWithdrawn(t *testing.T) {
 // never recorded).
 func TestSlowSaveTakenBackBeforeItsEntryIsWithdrawnAfterIt(t *testing.T) {
 	ctx := t.Context()
-	hs := &hookStore{}
-	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { hs.Store = s; return hs }})
-	_, med := n.Staff(t, policy.RoleMediator, "med-taken-back-unlogged@example.org")
-	k, err := med.CreateCase(ctx, "Rivera v. Chen", "landlord-tenant", "", []string{"Tenant", "Landlord"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var offset atomic.Int64
-	svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
-	svc.SetClock(func() time.Time { return time.Now().Add(time.Duration(offset.Load())) })
-	a, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, hs, k, svc, actor, offset, a := hookedAgreement(t, "med-taken-back-unlogged@example.org")
 	var readVersions int
 	var readErr, fenceErr error
 	hs.mu.Lock()
