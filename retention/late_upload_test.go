@@ -57,6 +57,84 @@ func (s *lateWrites) Put(ctx context.Context, key string, r io.Reader, size int6
 	return objstore.Info{}, context.DeadlineExceeded
 }
 
+// lateDir is a store in a temporary directory and lateWrites over it.
+func lateDir(t *testing.T) (*objstore.Dir, *lateWrites) {
+	t.Helper()
+	dir, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, &lateWrites{Store: dir}
+}
+
+// arm holds back the write under prefix after skip others pass.
+func (s *lateWrites) arm(prefix string, skip int) {
+	s.mu.Lock()
+	s.prefix, s.skip = prefix, skip
+	s.mu.Unlock()
+}
+
+// held is the write held back, to be made when the test calls it.
+func (s *lateWrites) held(t *testing.T) func() error {
+	t.Helper()
+	s.mu.Lock()
+	land := s.pending
+	s.mu.Unlock()
+	if land == nil {
+		t.Fatal("no write was held back")
+	}
+	return land
+}
+
+// closeRules keeps every class of case for 30 days after it closes.
+func closeRules(t *testing.T, e *env) {
+	t.Helper()
+	for _, class := range policy.CaseClasses() {
+		if _, err := e.setRule(t.Context(), policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// lateUpload opens a case (title) and uploads a document to it whose
+// record write late holds back.
+func lateUpload(t *testing.T, e *env, late *lateWrites, title string) *cases.Case {
+	t.Helper()
+	ctx := t.Context()
+	c, err := e.cases.Create(ctx, e.mediator, cases.NewCase{Title: title, Type: "workplace", SideLabels: []string{"Employee", "Employer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	late.arm("vault/"+c.ID+"/docs/", 0)
+	_, err = e.vault.Upload(ctx, e.mediator, c.ID, vault.NewDocument{Name: "late.pdf", MediaType: "application/pdf",
+		Audience: vault.Audience{Kind: policy.AudienceJoint}, Class: vault.ClassEvidence}, bytes.NewReader(content("late")))
+	if !errors.Is(err, vault.ErrUnconfirmed) {
+		t.Fatalf("upload whose record write was held back: %v, want ErrUnconfirmed", err)
+	}
+	return c
+}
+
+// residueCase makes residue due at once and opens a case with one
+// document, mediator notes.
+func residueCase(t *testing.T, e *env) (*testCase, vault.Document) {
+	t.Helper()
+	if _, err := e.setRule(t.Context(), policy.RetentionRule{Class: policy.ClassResidue, Trigger: policy.TriggerCreated, Days: 0}); err != nil {
+		t.Fatal(err)
+	}
+	tc := e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes})
+	return tc, tc.docs["notes"]
+}
+
+// lateVersion adds version 2 to document docID of tc, its record write
+// held back by late.
+func lateVersion(t *testing.T, e *env, late *lateWrites, tc *testCase, docID string) {
+	t.Helper()
+	late.arm("vault/"+tc.id+"/docs/"+docID, 1) // the first write reserves the number
+	if _, err := e.vault.AddVersion(t.Context(), e.mediator, tc.id, docID, vault.NewVersion{}, bytes.NewReader(content("v2"))); !errors.Is(err, vault.ErrUnconfirmed) {
+		t.Fatalf("AddVersion whose record write was held back: %v, want ErrUnconfirmed", err)
+	}
+}
+
 // TestUnconfirmedUploadLandingLateKeepsItsCase: an upload whose document
 // record write is answered with an error (vault.ErrUnconfirmed) and
 // carried out by the store only after retention fenced the case, found no
@@ -67,41 +145,17 @@ func (s *lateWrites) Put(ctx context.Context, key string, r io.Reader, size int6
 // late record lands in a case that still exists and takes additions
 // again.
 func TestUnconfirmedUploadLandingLateKeepsItsCase(t *testing.T) {
-	dir, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	late := &lateWrites{Store: dir}
+	dir, late := lateDir(t)
 	e := newEnv(t, late)
 	ctx := t.Context()
-	for _, class := range policy.CaseClasses() {
-		if _, err := e.setRule(ctx, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := e.cases.Create(ctx, e.mediator, cases.NewCase{Title: "Quiet v. Late", Type: "workplace", SideLabels: []string{"Employee", "Employer"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	closeRules(t, e)
+	c := lateUpload(t, e, late, "Quiet v. Late")
 	tc := &testCase{id: c.ID}
-	late.mu.Lock()
-	late.prefix = "vault/" + c.ID + "/docs/"
-	late.mu.Unlock()
-	_, err = e.vault.Upload(ctx, e.mediator, c.ID, vault.NewDocument{Name: "late.pdf", MediaType: "application/pdf",
-		Audience: vault.Audience{Kind: policy.AudienceJoint}, Class: vault.ClassEvidence}, bytes.NewReader(content("late")))
-	if !errors.Is(err, vault.ErrUnconfirmed) {
-		t.Fatalf("upload whose record write was held back: %v, want ErrUnconfirmed", err)
-	}
 	p := e.planClosed(t, tc)
 	if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
 		t.Fatalf("apply: %v %+v", err, pr)
 	}
-	late.mu.Lock()
-	land := late.pending
-	late.mu.Unlock()
-	if land == nil {
-		t.Fatal("no write was held back")
-	}
+	land := late.held(t)
 	if err := land(); err != nil {
 		t.Fatalf("the held-back document record write: %v", err)
 	}
@@ -130,28 +184,15 @@ func TestUnconfirmedUploadLandingLateKeepsItsCase(t *testing.T) {
 // release clears only the versions documents list), and the apply
 // stopped at its residue step, plan after plan.
 func TestHeldStagedVersionIsSweptOnceReleased(t *testing.T) {
-	dir, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	late := &lateWrites{Store: dir}
+	_, late := lateDir(t)
 	e := newEnv(t, late)
 	ctx := t.Context()
-	if _, err := e.setRule(ctx, policy.RetentionRule{Class: policy.ClassResidue, Trigger: policy.TriggerCreated, Days: 0}); err != nil {
-		t.Fatal(err)
-	}
-	tc := e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes})
-	doc := tc.docs["notes"]
+	tc, doc := residueCase(t, e)
 	h, err := e.ret.PlaceHold(ctx, e.records, NewHold{Case: tc.id, Reason: "Subpoena", Authority: "Order 2026-114"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	late.mu.Lock()
-	late.prefix, late.skip = "vault/"+tc.id+"/docs/"+doc.ID, 1 // the first write reserves the number
-	late.mu.Unlock()
-	if _, err := e.vault.AddVersion(ctx, e.mediator, tc.id, doc.ID, vault.NewVersion{}, bytes.NewReader(content("v2"))); !errors.Is(err, vault.ErrUnconfirmed) {
-		t.Fatalf("AddVersion whose record write was held back: %v, want ErrUnconfirmed", err)
-	}
+	lateVersion(t, e, late, tc, doc.ID)
 	staged := []string{docObject(tc.id, doc.ID, 2), versionObject(tc.id, doc.ID, 2)}
 	for _, k := range staged {
 		if e.versionsOf(t, k) == 0 {
@@ -213,25 +254,12 @@ func (s *clearHook) SetLegalHold(ctx context.Context, key, versionID string, on 
 // checks again once the storage hold is cleared, sets it back and keeps
 // the version.
 func TestStagedVersionHeldDuringTheSweepIsKept(t *testing.T) {
-	dir, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	late := &lateWrites{Store: dir}
+	dir, late := lateDir(t)
 	hooked := &clearHook{Store: late}
 	e := newEnv(t, hooked)
 	ctx := t.Context()
-	if _, err := e.setRule(ctx, policy.RetentionRule{Class: policy.ClassResidue, Trigger: policy.TriggerCreated, Days: 0}); err != nil {
-		t.Fatal(err)
-	}
-	tc := e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes})
-	doc := tc.docs["notes"]
-	late.mu.Lock()
-	late.prefix, late.skip = "vault/"+tc.id+"/docs/"+doc.ID, 1 // the first write reserves the number
-	late.mu.Unlock()
-	if _, err := e.vault.AddVersion(ctx, e.mediator, tc.id, doc.ID, vault.NewVersion{}, bytes.NewReader(content("v2"))); !errors.Is(err, vault.ErrUnconfirmed) {
-		t.Fatalf("AddVersion whose record write was held back: %v, want ErrUnconfirmed", err)
-	}
+	tc, doc := residueCase(t, e)
+	lateVersion(t, e, late, tc, doc.ID)
 	staged := []string{docObject(tc.id, doc.ID, 2), versionObject(tc.id, doc.ID, 2)}
 	e.clock = e.clock.Add(AbandonedAfter + time.Hour)
 	p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
@@ -334,38 +362,14 @@ func (s *landBetweenReads) List(ctx context.Context, prefix string, fn func(objs
 // version records are listed first and the documents read once: the
 // version staged before the fence is counted, and the case kept.
 func TestLateRecordLandingBetweenRetentionsReadsKeepsItsCase(t *testing.T) {
-	dir, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	late := &lateWrites{Store: dir}
+	dir, late := lateDir(t)
 	between := &landBetweenReads{Store: late}
 	e := newEnv(t, between)
 	ctx := t.Context()
-	for _, class := range policy.CaseClasses() {
-		if _, err := e.setRule(ctx, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: 30}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c, err := e.cases.Create(ctx, e.mediator, cases.NewCase{Title: "Between v. Reads", Type: "workplace", SideLabels: []string{"Employee", "Employer"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	closeRules(t, e)
+	c := lateUpload(t, e, late, "Between v. Reads")
 	tc := &testCase{id: c.ID}
-	late.mu.Lock()
-	late.prefix = "vault/" + c.ID + "/docs/"
-	late.mu.Unlock()
-	_, err = e.vault.Upload(ctx, e.mediator, c.ID, vault.NewDocument{Name: "late.pdf", MediaType: "application/pdf",
-		Audience: vault.Audience{Kind: policy.AudienceJoint}, Class: vault.ClassEvidence}, bytes.NewReader(content("late")))
-	if !errors.Is(err, vault.ErrUnconfirmed) {
-		t.Fatalf("upload whose record write was held back: %v, want ErrUnconfirmed", err)
-	}
-	late.mu.Lock()
-	land := late.pending
-	late.mu.Unlock()
-	if land == nil {
-		t.Fatal("no write was held back")
-	}
+	land := late.held(t)
 	p := e.planClosed(t, tc)
 	between.mu.Lock()
 	between.fence, between.docs, between.land = cases.RecordKey(c.ID), "vault/"+c.ID+"/docs/", land
@@ -441,27 +445,14 @@ func (s *holdCycler) SetLegalHold(ctx context.Context, key, versionID string, on
 // under its storage hold with a WARN. Before, it checked once and deleted
 // the version under the hold placed while it cleared it.
 func TestStagedVersionHoldsCyclingDuringTheSweepEndHeld(t *testing.T) {
-	dir, err := objstore.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	late := &lateWrites{Store: dir}
+	dir, late := lateDir(t)
 	cycler := &holdCycler{Store: late}
 	e := newEnv(t, cycler)
 	var logs bytes.Buffer
 	e.ret.logger = slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
 	ctx := t.Context()
-	if _, err := e.setRule(ctx, policy.RetentionRule{Class: policy.ClassResidue, Trigger: policy.TriggerCreated, Days: 0}); err != nil {
-		t.Fatal(err)
-	}
-	tc := e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes})
-	doc := tc.docs["notes"]
-	late.mu.Lock()
-	late.prefix, late.skip = "vault/"+tc.id+"/docs/"+doc.ID, 1 // the first write reserves the number
-	late.mu.Unlock()
-	if _, err := e.vault.AddVersion(ctx, e.mediator, tc.id, doc.ID, vault.NewVersion{}, bytes.NewReader(content("v2"))); !errors.Is(err, vault.ErrUnconfirmed) {
-		t.Fatalf("AddVersion whose record write was held back: %v, want ErrUnconfirmed", err)
-	}
+	tc, doc := residueCase(t, e)
+	lateVersion(t, e, late, tc, doc.ID)
 	e.clock = e.clock.Add(AbandonedAfter + time.Hour)
 	p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
 	if err != nil {
