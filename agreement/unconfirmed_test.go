@@ -615,17 +615,15 @@ func savedEntries(t *testing.T, n *nodetest.Node, num int) int {
 	return count
 }
 
-// TestSettledSaveIsAuditedOnceThoughTheLogFailed: a read that completes
-// an unconfirmed save whose version landed, but cannot write the audit
-// entry for it (the audit log's store fails once), leaves the entry for a
-// later read to write: after the next reads, version 2's save is in the
-// audit log exactly once (before: it was never written, the claim being
-// completed already).
-func TestSettledSaveIsAuditedOnceThoughTheLogFailed(t *testing.T) {
+// landedUnconfirmedSave is an agreement started by a mediator (email) on
+// a node whose store is fs, and saved again through svc: version 2
+// landed, but the vault could not confirm it.
+func landedUnconfirmedSave(t *testing.T, email string) (n *nodetest.Node, fs *unconfirmingStore, k api.Case, svc *agreement.Service, actor account.Account) {
+	t.Helper()
 	ctx := t.Context()
-	n, fs := unconfirmedNode(t)
-	med, k := mediatorCase(t, n, "med-audit@example.org")
-	svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
+	n, fs = unconfirmedNode(t)
+	med, k := mediatorCase(t, n, email)
+	svc, actor = serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
 	a, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -634,6 +632,18 @@ func TestSettledSaveIsAuditedOnceThoughTheLogFailed(t *testing.T) {
 	if _, err := svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: a.Current.Version, Text: "The parties agree."}); !errors.Is(err, vault.ErrUnconfirmed) {
 		t.Fatalf("a save whose version was not confirmed: %v", err)
 	}
+	return n, fs, k, svc, actor
+}
+
+// TestSettledSaveIsAuditedOnceThoughTheLogFailed: a read that completes
+// an unconfirmed save whose version landed, but cannot write the audit
+// entry for it (the audit log's store fails once), leaves the entry for a
+// later read to write: after the next reads, version 2's save is in the
+// audit log exactly once (before: it was never written, the claim being
+// completed already).
+func TestSettledSaveIsAuditedOnceThoughTheLogFailed(t *testing.T) {
+	ctx := t.Context()
+	n, fs, k, svc, actor := landedUnconfirmedSave(t, "med-audit@example.org")
 	fs.arm("audit/entries/", 1, false)
 	if a, err := svc.Get(ctx, actor, k.ID); err != nil || a.Current.Version != 2 {
 		t.Fatalf("the read that settles the save: v%d %v", a.Current.Version, err)
@@ -660,17 +670,7 @@ func TestSettledSaveIsAuditedOnceThoughTheLogFailed(t *testing.T) {
 // its lease released, and the next read appended it a second time).
 func TestSettledSaveIsAuditedOnceThoughTheCheckpointFailed(t *testing.T) {
 	ctx := t.Context()
-	n, fs := unconfirmedNode(t)
-	med, k := mediatorCase(t, n, "med-checkpoint@example.org")
-	svc, actor := serviceOn(t, n, med.Token, agreement.VaultDocs{Vault: n.Vault})
-	a, err := svc.Start(ctx, actor, k.ID, api.AgreementStartRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs.arm("vault/"+k.ID+"/docs/", 2, true)
-	if _, err := svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: a.Current.Version, Text: "The parties agree."}); !errors.Is(err, vault.ErrUnconfirmed) {
-		t.Fatalf("a save whose version was not confirmed: %v", err)
-	}
+	n, fs, k, svc, actor := landedUnconfirmedSave(t, "med-checkpoint@example.org")
 	fs.arm("audit/checkpoints/", 1, false)
 	if a, err := svc.Get(ctx, actor, k.ID); err != nil || a.Current.Version != 2 {
 		t.Fatalf("the read that settles the save: v%d %v", a.Current.Version, err)
