@@ -135,6 +135,17 @@ func lateVersion(t *testing.T, e *env, late *lateWrites, tc *testCase, docID str
 	}
 }
 
+// abandonedPlan is a plan made once a staged version is abandoned.
+func (e *env) abandonedPlan(t *testing.T) Plan {
+	t.Helper()
+	e.clock = e.clock.Add(AbandonedAfter + time.Hour)
+	p, err := e.ret.MakePlan(t.Context(), e.records, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // TestUnconfirmedUploadLandingLateKeepsItsCase: an upload whose document
 // record write is answered with an error (vault.ErrUnconfirmed) and
 // carried out by the store only after retention fenced the case, found no
@@ -202,11 +213,7 @@ func TestHeldStagedVersionIsSweptOnceReleased(t *testing.T) {
 	if _, err := e.ret.ReleaseHold(ctx, e.records, tc.id, h.ID, "Subpoena withdrawn"); err != nil {
 		t.Fatal(err)
 	}
-	e.clock = e.clock.Add(AbandonedAfter + time.Hour)
-	p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := e.abandonedPlan(t)
 	if p.Residue[ResidueCiphertext] != 1 || p.Residue[ResidueUpload] != 1 {
 		t.Fatalf("residue = %v, want the staged version's ciphertext and record", p.Residue)
 	}
@@ -261,11 +268,7 @@ func TestStagedVersionHeldDuringTheSweepIsKept(t *testing.T) {
 	tc, doc := residueCase(t, e)
 	lateVersion(t, e, late, tc, doc.ID)
 	staged := []string{docObject(tc.id, doc.ID, 2), versionObject(tc.id, doc.ID, 2)}
-	e.clock = e.clock.Add(AbandonedAfter + time.Hour)
-	p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := e.abandonedPlan(t)
 	if p.Residue[ResidueCiphertext] != 1 || p.Residue[ResidueUpload] != 1 {
 		t.Fatalf("residue = %v, want the staged version's ciphertext and record", p.Residue)
 	}
@@ -453,11 +456,7 @@ func TestStagedVersionHoldsCyclingDuringTheSweepEndHeld(t *testing.T) {
 	ctx := t.Context()
 	tc, doc := residueCase(t, e)
 	lateVersion(t, e, late, tc, doc.ID)
-	e.clock = e.clock.Add(AbandonedAfter + time.Hour)
-	p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := e.abandonedPlan(t)
 	if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
 		t.Fatal(err)
 	}
