@@ -791,6 +791,36 @@ func hookedAgreement(t *testing.T, email string) (n *nodetest.Node, hs *hookStor
 	return n, hs, k, svc, actor, offset, a
 }
 
+// meanwhile is what the read and the fencing during a save answered.
+type meanwhile struct {
+	versions          int
+	readErr, fenceErr error
+}
+
+// readAndFenceMeanwhile arms hs so that once the second write of a
+// document record under caseID is made (version 2 listed), the clock
+// passes the claim's lifetime, then during runs (if set), then the
+// agreement is read through svc and the case is fenced for disposal.
+func readAndFenceMeanwhile(t *testing.T, n *nodetest.Node, hs *hookStore, caseID string, svc *agreement.Service, actor account.Account, offset *atomic.Int64, during func()) *meanwhile {
+	ctx := t.Context()
+	m := &meanwhile{}
+	hs.mu.Lock()
+	hs.prefix, hs.nth, hs.writes = "vault/"+caseID+"/docs/", 2, 0
+	hs.hook = func() {
+		// The version is listed; the save is past its claim's lifetime.
+		offset.Store(int64(3 * time.Minute))
+		if during != nil {
+			during()
+		}
+		var got api.Agreement
+		got, m.readErr = svc.Get(ctx, actor, caseID)
+		m.versions = len(got.Versions)
+		_, m.fenceErr = n.Cases.BeginDisposal(ctx, caseID, "plan-test")
+	}
+	hs.mu.Unlock()
+	return m
+}
+
 // TestSlowSaveTakenBackIsWithdrawn: a save slower than the claim's
 // lifetime whose version a read found and completed, and which the vault
 // then took back (the case was fenced for disposal meanwhile), is not
@@ -800,24 +830,12 @@ func hookedAgreement(t *testing.T, email string) (n *nodetest.Node, hs *hookStor
 func TestSlowSaveTakenBackIsWithdrawn(t *testing.T) {
 	ctx := t.Context()
 	n, hs, k, svc, actor, offset, a := hookedAgreement(t, "med-taken-back@example.org")
-	var readVersions int
-	var readErr, fenceErr error
-	hs.mu.Lock()
-	hs.prefix, hs.nth, hs.writes = "vault/"+k.ID+"/docs/", 2, 0
-	hs.hook = func() {
-		// The version is listed; the save is past its claim's lifetime.
-		offset.Store(int64(3 * time.Minute))
-		var got api.Agreement
-		got, readErr = svc.Get(ctx, actor, k.ID)
-		readVersions = len(got.Versions)
-		_, fenceErr = n.Cases.BeginDisposal(ctx, k.ID, "plan-test")
-	}
-	hs.mu.Unlock()
+	m := readAndFenceMeanwhile(t, n, hs, k.ID, svc, actor, offset, nil)
 	if _, err := svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: a.Current.Version, Text: "The parties agree."}); err == nil {
 		t.Fatal("a save whose version the vault took back succeeded")
 	}
-	if readErr != nil || readVersions != 2 || fenceErr != nil {
-		t.Fatalf("the read meanwhile: %d versions, %v; fencing: %v", readVersions, readErr, fenceErr)
+	if m.readErr != nil || m.versions != 2 || m.fenceErr != nil {
+		t.Fatalf("the read meanwhile: %d versions, %v; fencing: %v", m.versions, m.readErr, m.fenceErr)
 	}
 	var rec struct {
 		Versions []struct {
@@ -853,29 +871,19 @@ func TestSlowSaveTakenBackIsWithdrawn(t *testing.T) {
 func TestSlowSaveTakenBackBeforeItsEntryIsWithdrawnAfterIt(t *testing.T) {
 	ctx := t.Context()
 	n, hs, k, svc, actor, offset, a := hookedAgreement(t, "med-taken-back-unlogged@example.org")
-	var readVersions int
-	var readErr, fenceErr error
-	hs.mu.Lock()
-	hs.prefix, hs.nth, hs.writes = "vault/"+k.ID+"/docs/", 2, 0
-	hs.hook = func() {
-		offset.Store(int64(3 * time.Minute))
+	m := readAndFenceMeanwhile(t, n, hs, k.ID, svc, actor, offset, func() {
 		hs.mu.Lock()
 		hs.fail = []string{"audit/entries/", agreement.Key(k.ID)}
 		hs.mu.Unlock()
-		var got api.Agreement
-		got, readErr = svc.Get(ctx, actor, k.ID)
-		readVersions = len(got.Versions)
-		_, fenceErr = n.Cases.BeginDisposal(ctx, k.ID, "plan-test")
-	}
-	hs.mu.Unlock()
+	})
 	if _, err := svc.Save(ctx, actor, k.ID, api.AgreementSaveRequest{Base: a.Current.Version, Text: "The parties agree."}); err == nil {
 		t.Fatal("a save whose version the vault took back succeeded")
 	}
 	hs.mu.Lock()
 	left := len(hs.fail)
 	hs.mu.Unlock()
-	if readErr != nil || readVersions != 2 || fenceErr != nil || left != 0 {
-		t.Fatalf("the read meanwhile: %d versions, %v; fencing: %v; %d failures not made", readVersions, readErr, fenceErr, left)
+	if m.readErr != nil || m.versions != 2 || m.fenceErr != nil || left != 0 {
+		t.Fatalf("the read meanwhile: %d versions, %v; fencing: %v; %d failures not made", m.versions, m.readErr, m.fenceErr, left)
 	}
 	entries := func() (saved, withdrawn int64) {
 		saved, withdrawn = -1, -1
