@@ -146,6 +146,16 @@ func (e *env) abandonedPlan(t *testing.T) Plan {
 	return p
 }
 
+// docRecords lists the document records of case caseID in dir.
+func docRecords(t *testing.T, dir objstore.Store, caseID string) []string {
+	t.Helper()
+	var docs []string
+	if err := dir.List(t.Context(), "vault/"+caseID+"/docs/", func(i objstore.Info) error { docs = append(docs, i.Key); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return docs
+}
+
 // TestUnconfirmedUploadLandingLateKeepsItsCase: an upload whose document
 // record write is answered with an error (vault.ErrUnconfirmed) and
 // carried out by the store only after retention fenced the case, found no
@@ -170,10 +180,7 @@ func TestUnconfirmedUploadLandingLateKeepsItsCase(t *testing.T) {
 	if err := land(); err != nil {
 		t.Fatalf("the held-back document record write: %v", err)
 	}
-	var docs []string
-	if err := dir.List(ctx, "vault/"+c.ID+"/docs/", func(i objstore.Info) error { docs = append(docs, i.Key); return nil }); err != nil {
-		t.Fatal(err)
-	}
+	docs := docRecords(t, dir, c.ID)
 	if len(docs) != 1 {
 		t.Fatalf("document records after the late write = %v, want the one it wrote", docs)
 	}
@@ -396,10 +403,7 @@ func TestLateRecordLandingBetweenRetentionsReadsKeepsItsCase(t *testing.T) {
 	if err := cases.RefuseAdditions(kept); err != nil {
 		t.Fatalf("the kept case is still fenced: %v", err)
 	}
-	var docs []string
-	if err := dir.List(ctx, "vault/"+c.ID+"/docs/", func(i objstore.Info) error { docs = append(docs, i.Key); return nil }); err != nil {
-		t.Fatal(err)
-	}
+	docs := docRecords(t, dir, c.ID)
 	if len(docs) != 1 {
 		t.Fatalf("document records after the late write = %v, want the one it wrote", docs)
 	}
