@@ -746,14 +746,17 @@ type hookStore struct {
 	writes int
 	hook   func()
 	// fail: key prefixes, in order; the next write under fail[0] fails
-	// without writing, and the next under fail[1] after it, and so on.
-	fail []string
+	// without writing, and the next under fail[1] after it, and so on;
+	// failed counts the writes so failed.
+	fail   []string
+	failed int
 }
 
 func (s *hookStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
 	s.mu.Lock()
 	if len(s.fail) > 0 && strings.HasPrefix(key, s.fail[0]) {
 		s.fail = s.fail[1:]
+		s.failed++
 		s.mu.Unlock()
 		return objstore.Info{}, fmt.Errorf("%w: s3 put %q: connection reset by peer", objstore.ErrUnavailable, key)
 	}
@@ -880,10 +883,10 @@ func TestSlowSaveTakenBackBeforeItsEntryIsWithdrawnAfterIt(t *testing.T) {
 		t.Fatal("a save whose version the vault took back succeeded")
 	}
 	hs.mu.Lock()
-	left := len(hs.fail)
+	left, failed := len(hs.fail), hs.failed
 	hs.mu.Unlock()
-	if m.readErr != nil || m.versions != 2 || m.fenceErr != nil || left != 0 {
-		t.Fatalf("the read meanwhile: %d versions, %v; fencing: %v; %d failures not made", m.versions, m.readErr, m.fenceErr, left)
+	if m.readErr != nil || m.versions != 2 || m.fenceErr != nil || left != 0 || failed != 2 {
+		t.Fatalf("the read meanwhile: %d versions, %v; fencing: %v; %d failures not made, %d made (want 2)", m.versions, m.readErr, m.fenceErr, left, failed)
 	}
 	entries := func() (saved, withdrawn int64) {
 		saved, withdrawn = -1, -1
