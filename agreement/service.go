@@ -257,7 +257,7 @@ type claim struct {
 
 // claimTTL is how long a claim stands; an older one was abandoned. A claim
 // covers storing one agreement text or one PDF (well under a second).
-const claimTTL = 2 * time.Minute
+const claimTTL = 2 * time.Minute // "two minutes" in the refusals that name it
 
 func (s *Service) newClaim(actor account.Account) *claim {
 	return &claim{ID: ids.New("claim"), By: actor.ID, At: s.now().UTC()}
@@ -708,7 +708,7 @@ func (s *Service) Start(ctx context.Context, actor account.Account, caseID strin
 		Attrs: map[string]string{"template": t.ID, "outcome": string(req.Outcome)}})
 	r, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(x *record) error {
 		if x.Starting == nil || x.Starting.ID != cl.ID {
-			return fmt.Errorf("this start was taken over by another mediator's after %v: %w", claimTTL, fault.ErrConflict)
+			return fmt.Errorf("this start took longer than two minutes and another mediator's start took its place; read the agreement again: %w", fault.ErrConflict)
 		}
 		x.Starting, x.Doc, x.Versions[0].DocVer = nil, docID, dv
 		x.Unaudited = append(x.Unaudited, u)
@@ -845,7 +845,7 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 				// audited it (settle): not audited again here.
 				return nil
 			}
-			return fmt.Errorf("this save took longer than %v and was dropped (not found in time, or the agreement was signed meanwhile); read the agreement and save again: %w", claimTTL, fault.ErrConflict)
+			return fmt.Errorf("this save took longer than two minutes and was dropped (not found in time, or the agreement was signed meanwhile); read the agreement and save again: %w", fault.ErrConflict)
 		}
 		r.Versions[i].DocVer, r.Versions[i].Claim = dv, nil
 		r.Unaudited = append(r.Unaudited, u)
@@ -858,7 +858,7 @@ func (s *Service) Save(ctx context.Context, actor account.Account, caseID string
 		return api.Agreement{}, err
 	}
 	if dropped {
-		return api.Agreement{}, fmt.Errorf("this save took longer than %v and the agreement was signed meanwhile, so version %d was not made current; read the agreement and save again: %w", claimTTL, num, fault.ErrConflict)
+		return api.Agreement{}, fmt.Errorf("this save took longer than two minutes and the agreement was signed meanwhile, so version %d was not made current; read the agreement and save again: %w", num, fault.ErrConflict)
 	}
 	if completed {
 		if err := s.writeAudit(ctx, caseID, u); err != nil {
@@ -1378,7 +1378,7 @@ func (s *Service) file(ctx context.Context, actor account.Account, caseID string
 		Attrs: map[string]string{"outcome": string(sg.Outcome)}})
 	out, err := metastore.Update(ctx, s.cfg.Meta, Key(caseID), func(x *record) error {
 		if x.Filing == nil || x.Filing.ID != cl.ID {
-			return fmt.Errorf("this filing was dropped as abandoned after %v; file again: %w", claimTTL, fault.ErrConflict)
+			return fmt.Errorf("this filing took longer than two minutes and was dropped; file again: %w", fault.ErrConflict)
 		}
 		now := s.now().UTC()
 		x.Filed, x.FiledAt, x.Filing = docID, &now, nil

@@ -582,6 +582,9 @@ func TestSlowSaveSignedMeanwhileIsDropped(t *testing.T) {
 			if !errors.Is(err, fault.ErrConflict) {
 				t.Fatalf("a slow save signed meanwhile: %v, want a conflict", err)
 			}
+			if msg := err.Error(); !strings.Contains(msg, "two minutes") || strings.Contains(msg, "2m0s") {
+				t.Fatalf("the refusal %q should say \"two minutes\" in words", msg)
+			}
 			if byRead && (partyErr != nil || partyVersions != 1 || readErr != nil || readVersions != 1) {
 				t.Fatalf("the reads meanwhile: party %d versions %v, mediator %d versions %v; want version 1 only",
 					partyVersions, partyErr, readVersions, readErr)
