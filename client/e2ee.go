@@ -384,13 +384,18 @@ type SecureEvent struct {
 	Notice string
 }
 
-// CarryInfo is the carry a proposal or a carried message names.
+// CarryInfo is the carry a proposal, a decline or a carried message
+// names.
 type CarryInfo struct {
-	ID       string
-	Room     string // proposal: the target; carried: the source
+	ID   string
+	Room string // proposal, decline: the target; carried: the source
+	// Ref and RefHash (proposal, decline) are the original's position in
+	// the caucus and its payload's hash; always zero for a carried
+	// message, which names neither (whoever reads the caucus finds the
+	// original through ID and the proposal there).
 	Ref      api.Position
 	RefHash  [32]byte
-	Proposer string
+	Proposer string // carried: the mediator who proposed it
 }
 
 func eventFrom(room string, m api.Message, r *e2ee.Received, chain *e2ee.Chain) SecureEvent {
@@ -404,8 +409,14 @@ func eventFrom(room string, m api.Message, r *e2ee.Received, chain *e2ee.Chain) 
 		ev.Kind = e2ee.KindText
 	}
 	if r.Plain.Kind != e2ee.KindText && r.Plain.Kind != e2ee.KindNotice {
-		ev.Carry = &CarryInfo{ID: r.Plain.CarryID, Room: r.Plain.Room, RefHash: r.Plain.RefHash, Proposer: r.Plain.Proposer,
-			Ref: api.Position{Epoch: r.Plain.Ref.Epoch, Offset: r.Plain.Ref.Offset}}
+		ev.Carry = &CarryInfo{ID: r.Plain.CarryID, Room: r.Plain.Room, Proposer: r.Plain.Proposer}
+		if r.Plain.Kind != e2ee.KindCarried {
+			// A carried copy's position and hash are ignored: clients
+			// write them zero, and one an older client wrote would tell
+			// the joint room about the author's caucus.
+			ev.Carry.Ref = api.Position{Epoch: r.Plain.Ref.Epoch, Offset: r.Plain.Ref.Offset}
+			ev.Carry.RefHash = r.Plain.RefHash
+		}
 	}
 	return ev
 }

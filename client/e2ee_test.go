@@ -674,6 +674,148 @@ func TestConsentedCarry(t *testing.T) {
 	}
 }
 
+// TestCarriedCopyNamesNoCaucusPosition: the carried copy in the joint room
+// tells its readers nothing about the author's caucus beyond the approved
+// text, the carry id, the source room and the proposer. Before, it named
+// the original's position in the caucus (epoch and offset: how many
+// payloads the caucus had exchanged) and its payload's hash, and every
+// joint-room member, the other side included, decrypted them. The
+// mediator, who reads the caucus, still finds the original through the
+// carry id and the proposal there, and so sees whether the text differs.
+// A copy from an older client that still names the position shows it to
+// nobody: receivers ignore those fields of a carried message.
+func TestCarriedCopyNamesNoCaucusPosition(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
+	a := open(t, tc.a, tc.caseID, client.SecureOptions{})
+	b := open(t, tc.b, tc.caseID, client.SecureOptions{})
+	var orig messaging.Message
+	for i := 1; i <= 6; i++ {
+		orig = send(t, a, "caucus:A", fmt.Sprintf("caucus line %d", i))
+	}
+	if orig.Pos() == (api.Position{}) {
+		t.Fatal("the original has no position")
+	}
+	id, err := med.ProposeCarry(ctx, "caucus:A", orig.Pos(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proposal := expect(t, a, "caucus:A")
+	for proposal.Kind != e2ee.KindCarryProposal {
+		proposal = expect(t, a, "caucus:A")
+	}
+	if _, err := a.ApproveCarry(ctx, proposal); err != nil {
+		t.Fatal(err)
+	}
+	carriedBy := func(s *client.SecureChat) client.SecureEvent {
+		t.Helper()
+		ev := expect(t, s, "joint")
+		for ev.Kind != e2ee.KindCarried {
+			ev = expect(t, s, "joint")
+		}
+		if ev.Carry == nil || ev.Carry.ID != id || ev.Carry.Room != "caucus:A" || ev.Carry.Proposer != tc.med.id || ev.Text != "caucus line 6" {
+			t.Fatalf("carried: %+v", ev)
+		}
+		return ev
+	}
+	// The other side (every joint-room member outside caucus A).
+	if ev := carriedBy(b); ev.Carry.Ref != (api.Position{}) || ev.Carry.RefHash != ([32]byte{}) {
+		t.Fatalf("side B reads the original's place in caucus A: ref %v, hash %x", ev.Carry.Ref, ev.Carry.RefHash)
+	}
+	// What A's device encrypted, as B's own keys open it from the store.
+	devs, _, err := tc.b.x.CaseDevices(ctx, tc.caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := tc.b.x.Statements(ctx, tc.caseID, devs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs := e2ee.NewSession(tc.b.x.Me, tc.caseID, chain, devs)
+	msgs, _, err := n.Messages.Page(ctx, tc.caseID+"/joint", messaging.Position{}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw int
+	for _, m := range msgs {
+		if m.From == "" {
+			continue
+		}
+		r, err := bs.Receive("joint", m.Epoch, m.From, m.Body)
+		if err != nil {
+			t.Fatalf("B opens %v: %v", m.Pos(), err)
+		}
+		if r.Plain != nil && r.Plain.Kind == e2ee.KindCarried {
+			raw++
+			if r.Plain.Ref != (e2ee.Position{}) || r.Plain.RefHash != ([32]byte{}) {
+				t.Fatalf("the carried payload names ref %v, hash %x", r.Plain.Ref, r.Plain.RefHash)
+			}
+		}
+	}
+	if raw != 1 {
+		t.Fatalf("%d carried payloads in the joint room, want 1", raw)
+	}
+
+	// The mediator: the carried copy names no position either, yet the
+	// proposal in the caucus (found by the carry id) leads to the
+	// original, so the mediator's client tells whether the text differs.
+	mc := carriedBy(med)
+	if mc.Carry.Ref != (api.Position{}) || mc.Carry.RefHash != ([32]byte{}) {
+		t.Fatalf("the mediator's copy names ref %v, hash %x", mc.Carry.Ref, mc.Carry.RefHash)
+	}
+	caucus, err := tc.med.x.ReadRoom(ctx, tc.caseID, "caucus:A", api.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref api.Position
+	for _, ev := range caucus {
+		if ev.Rejected == nil && ev.Kind == e2ee.KindCarryProposal && ev.Carry != nil && ev.Carry.ID == mc.Carry.ID {
+			ref = ev.Carry.Ref
+		}
+	}
+	var original *client.SecureEvent
+	for i, ev := range caucus {
+		if ev.Rejected == nil && ev.Pos == ref && ev.Kind == e2ee.KindText {
+			original = &caucus[i]
+		}
+	}
+	if ref != orig.Pos() || original == nil || original.From != mc.From || original.Text != mc.Text {
+		t.Fatalf("the mediator cannot find the original through carry %s: ref %v, original %+v", id, ref, original)
+	}
+
+	// An older client's copy that still names the position: B's client
+	// takes the consent and ignores the position and hash.
+	adevs, _, err := tc.a.x.CaseDevices(ctx, tc.caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	achain, err := tc.a.x.Statements(ctx, tc.caseID, adevs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := e2ee.NewSession(tc.a.x.Me, tc.caseID, achain, adevs)
+	dists, err := as.Prepare("joint", a.Epoch("joint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := as.Encrypt("joint", &e2ee.Plaintext{Kind: e2ee.KindCarried, CarryID: id, Room: "caucus:A", Proposer: tc.med.id,
+		Ref: e2ee.Position{Epoch: orig.Epoch, Offset: orig.Offset}, RefHash: [32]byte{7}, Text: "caucus line 6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, body := range append(dists, old) {
+		if _, err := n.Messages.Publish(ctx, tc.caseID+"/joint", messaging.Message{ID: fmt.Sprint("old-client-", i), From: tc.a.id, Body: body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ev := carriedBy(b); ev.Carry.Ref != (api.Position{}) || ev.Carry.RefHash != ([32]byte{}) {
+		t.Fatalf("B's client shows an older client's ref %v, hash %x", ev.Carry.Ref, ev.Carry.RefHash)
+	}
+}
+
 // TestNewParticipantAdmittedByMediator: a party who joins later is
 // admitted by the mediator's device and reads only what follows.
 func TestNewParticipantAdmittedByMediator(t *testing.T) {

@@ -1047,8 +1047,11 @@ func (s *SecureChat) ApproveCarry(ctx context.Context, proposal SecureEvent) (ap
 	if orig.hash != proposal.Carry.RefHash || orig.kind != e2ee.KindText {
 		return api.Message{}, errors.New("the proposal does not match the message")
 	}
+	// The carried copy names the carry, the source room and the proposer,
+	// never the original's position or payload hash: every joint-room
+	// member reads it, and those say how active the caucus was. Whoever
+	// reads the caucus finds the original through the carry id.
 	p := &e2ee.Plaintext{Kind: e2ee.KindCarried, CarryID: proposal.Carry.ID, Room: proposal.Room,
-		Ref: e2ee.Position{Epoch: proposal.Carry.Ref.Epoch, Offset: proposal.Carry.Ref.Offset}, RefHash: proposal.Carry.RefHash,
 		Proposer: proposal.From, Text: orig.text}
 	return s.send(ctx, proposal.Carry.Room, p, func(payload []byte) error {
 		return s.x.C.Do(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(s.caseID)+"/carries/"+url.PathEscape(proposal.Carry.ID)+"/consent",

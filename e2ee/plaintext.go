@@ -31,11 +31,15 @@ type Plaintext struct {
 	Kind int
 	Text string
 	// Carry fields (proposal and carried copy).
-	CarryID  string
-	Room     string   // proposal, declined: the target room; carried: the source room
-	Ref      Position // the carried message's position in the source room
-	RefHash  [32]byte // SHA-256 of the carried message's payload
-	Proposer string   // carried: the mediator who proposed it
+	CarryID string
+	Room    string // proposal, declined: the target room; carried: the source room
+	// Ref and RefHash: proposal, declined: the original's position in the
+	// caucus and the SHA-256 of its payload. A carried copy names neither:
+	// clients write them zero (the encoding keeps the fields) and ignore
+	// them on reading, since the whole joint room reads the copy.
+	Ref      Position
+	RefHash  [32]byte
+	Proposer string // carried: the mediator who proposed it
 }
 
 // MaxText bounds one message's text in bytes of UTF-8 (the payload limit,
