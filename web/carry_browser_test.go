@@ -2,13 +2,18 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/keydir"
+	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/server"
 )
 
@@ -17,8 +22,11 @@ import (
 // party's caucus message is proposed for the joint room, the party edits
 // and approves it, and the mediator's view follows without a reload and
 // says it was edited, while the other side reads only the edited text;
-// another carry is declined, and the mediator sees that live; the server
-// then holds one consented and one declined carry record ("ask carries");
+// the carried copy the author's browser encrypted names no position or
+// payload hash of the caucus original, as side B's counsel's device (a Go
+// client) decrypts it ("ask carried"); another carry is declined, and the
+// mediator sees that live; the server then holds one consented and one
+// declined carry record ("ask carries");
 // at phone width the audience select fits and the composer is reachable.
 func TestBrowserCarry(t *testing.T) {
 	needBrowser(t)
@@ -29,6 +37,72 @@ func TestBrowserCarry(t *testing.T) {
 	invB, err := medC.Invite(ctx, k.ID, "party", "B", "Lars Lindqvist", "", time.Hour)
 	if err != nil {
 		t.Fatal(err)
+	}
+
+	// Side B's counsel reads the joint room with a Go device, registered
+	// before anyone's browser opens the case.
+	invC, err := medC.Invite(ctx, k.ID, "counsel", "B", "Noor Haddad", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counselC := client.New(n.URL, "")
+	cs, err := counselC.Join(ctx, invC.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counselDir := t.TempDir()
+	if _, err := client.InitDevice(counselDir, cs.Account.ID, e2ee.KEMXWing); err != nil {
+		t.Fatal(err)
+	}
+	counsel, err := counselC.E2EE(counselDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := counsel.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// carried opens every payload stored in the joint room with the
+	// counsel's device keys and lists what each carried message holds,
+	// the fields as encrypted (not as a client would show them).
+	carried := func() (string, error) {
+		devs, _, err := counsel.CaseDevices(ctx, k.ID)
+		if err != nil {
+			return "", err
+		}
+		chain, err := counsel.Statements(ctx, k.ID, devs)
+		if err != nil {
+			return "", err
+		}
+		sess := e2ee.NewSession(counsel.Me, k.ID, chain, devs)
+		msgs, _, err := n.Messages.Page(ctx, k.ID+"/joint", messaging.Position{}, 1000)
+		if err != nil {
+			return "", err
+		}
+		type copyFields struct {
+			Text, Room string
+			Ref        string
+			RefHash    string
+		}
+		out := []copyFields{}
+		for _, m := range msgs {
+			if m.From == "" {
+				continue
+			}
+			r, err := sess.Receive("joint", m.Epoch, m.From, m.Body)
+			if err != nil {
+				return "", fmt.Errorf("counsel B opens %d:%d: %v", m.Epoch, m.Offset, err)
+			}
+			if r.Plain != nil && r.Plain.Kind == e2ee.KindCarried {
+				h := "zero"
+				if r.Plain.RefHash != ([32]byte{}) {
+					h = fmt.Sprintf("%x", r.Plain.RefHash)
+				}
+				out = append(out, copyFields{Text: r.Plain.Text, Room: r.Plain.Room,
+					Ref: fmt.Sprintf("%d:%d", r.Plain.Ref.Epoch, r.Plain.Ref.Offset), RefHash: h})
+			}
+		}
+		b, err := json.Marshal(out)
+		return string(b), err
 	}
 
 	// carries reads the case's carry records as the server stores them:
@@ -61,6 +135,7 @@ func TestBrowserCarry(t *testing.T) {
 			"PARLEY_INVITE_A=" + invA.Link, "PARLEY_INVITE_B=" + invB.Link, "PARLEY_CASE=" + k.ID},
 		ask: map[string]func(string) (string, error){
 			"carries": func(string) (string, error) { return carries() },
+			"carried": func(string) (string, error) { return carried() },
 		},
 		shots: []string{"welcome-party.png", "welcome-party-phone.png", "carry-party.png", "carry-party-phone.png",
 			"carry-mediator.png", "carry-mediator-phone.png", "carry-mediator-first-screen-phone.png"},

@@ -31,13 +31,30 @@ let cx: CarryContext;
 /** Called once by the page. */
 export function initCarry(ctx: CarryContext): void { cx = ctx; }
 
-interface Outcome { carried?: SecureEvent; declined?: SecureEvent }
-const outcomes = new Map<string, Outcome>();      // carry id → what its author decided
-const proposals = new Map<string, SecureEvent>(); // carry id → the proposal
-const views = new Map<string, (() => void)[]>();  // carry id → views to refresh when it changes
+const declines = new Map<string, SecureEvent>();     // carry id → its author's decline
+const copies = new Map<string, SecureEvent[]>();     // carry id → carried copies read in the joint room
+const proposals = new Map<string, SecureEvent>();    // carry id → the proposal
+const views = new Map<string, (() => void)[]>();     // carry id → views to refresh when it changes
 
 function original(room: string, ref?: { epoch: number; offset: number }): SecureEvent | undefined {
   return ref ? cx.sc().seen.get(`${room}|${ref.epoch}|${ref.offset}`) : undefined;
+}
+
+/**
+ * What this device knows of a carried copy's source: the proposal its
+ * carry id names and, through the proposal's position, the original. A
+ * carried copy names no position itself (the whole joint room reads it),
+ * so only those who read the caucus (its side and the mediators) find
+ * the original; for them a copy whose author is not the original's, or
+ * whose source room is not the proposal's, was not consented.
+ */
+function sourceOf(copy: SecureEvent): { orig?: SecureEvent; consented: boolean } {
+  const p = copy.plain!;
+  const prop = proposals.get(p.carryID!);
+  if (!prop) return { consented: true };
+  if (prop.room !== p.room) return { consented: false };
+  const orig = original(prop.room, prop.plain?.ref);
+  return { orig, consented: !orig || orig.from === copy.from };
 }
 
 function whoWords(account: string): string {
@@ -70,6 +87,7 @@ function proposalItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
   const { h } = cx;
   const id = p.carryID!;
   proposals.set(id, ev);
+  changed(id); // a carried copy read before it now finds its original
   const orig = original(ev.room, p.ref);
   const author = orig?.from ?? "";
   const mine = author === cx.me();
@@ -83,18 +101,19 @@ function proposalItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
   li.append(state, controls);
   let decided = false;
   watch(id, () => {
-    const o = outcomes.get(id) ?? {};
-    if (o.carried) {
-      const edited = orig ? (o.carried.text ?? "") !== (orig.text ?? "") : false;
+    const carried = (copies.get(id) ?? []).find((c) => sourceOf(c).consented);
+    const declined = declines.get(id);
+    if (carried) {
+      const edited = orig ? (carried.text ?? "") !== (orig.text ?? "") : false;
       state.dataset.carryState = edited ? "carried-edited" : "carried";
       state.textContent = mine
         ? `Carried to the joint room with your consent${edited ? ", as you edited it" : ""}.`
-        : `Carried to the joint room with ${whoWords(o.carried.from)}’s consent${edited ? `, edited by them before approving: “${o.carried.text}”` : ", word for word"}.`;
+        : `Carried to the joint room with ${whoWords(carried.from)}’s consent${edited ? `, edited by them before approving: “${carried.text}”` : ", word for word"}.`;
       controls.replaceChildren();
       decided = true;
-    } else if (o.declined) {
+    } else if (declined) {
       state.dataset.carryState = "declined";
-      state.textContent = mine ? "You declined; nothing was carried." : `Declined by ${whoWords(o.declined.from)}; nothing was carried.`;
+      state.textContent = mine ? "You declined; nothing was carried." : `Declined by ${whoWords(declined.from)}; nothing was carried.`;
       controls.replaceChildren();
       decided = true;
     } else {
@@ -166,21 +185,24 @@ function authorControls(ev: SecureEvent, orig: SecureEvent): HTMLElement {
 function carriedItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
   const { h } = cx;
   const id = p.carryID!;
-  const orig = original(p.room ?? "", p.ref);
-  // Only the author's own device can consent: a copy from anyone else is not a consented carry.
-  const fromAuthor = !orig || orig.from === ev.from;
-  if (fromAuthor) {
-    outcomes.set(id, { ...(outcomes.get(id) ?? {}), carried: ev });
-    changed(id);
-  }
-  const edited = orig ? (ev.text ?? "") !== (orig.text ?? "") : false;
-  // Who can see that it was edited: only those who can read the caucus
-  // (its side and the mediators) hold the original to compare.
+  copies.set(id, [...(copies.get(id) ?? []), ev]);
+  changed(id);
   const words = ev.from === cx.me() ? "your" : "their";
-  return h("li", { class: "carried " + cx.roomClass(p.room ?? ""), "data-carry": id, "data-edited": String(edited) },
-    h("span", { class: "meta" }, `${cx.fmtTime(ev.at)} · ${ev.from === cx.me() ? "You" : cx.sc().nameOf(ev.from)} · carried from the ${cx.roomTitle(p.room ?? "")} with ${words} consent (proposed by ${cx.sc().nameOf(p.proposer ?? "")})${edited ? " · edited by its author before approving" : ""}`),
-    h("br"), h("span", { class: "text" }, ev.text ?? ""),
-    fromAuthor ? null : h("p", { class: "error" }, "This copy does not come from the message’s author; it was not consented."));
+  const li = h("li", { class: "carried " + cx.roomClass(p.room ?? ""), "data-carry": id });
+  // Followed as the proposal (in the caucus, perhaps read later) comes:
+  // only those who can read the caucus (its side and the mediators) find
+  // the original, to compare, and to tell a copy from someone else (only
+  // the author's own device can consent).
+  watch(id, () => {
+    const { orig, consented } = sourceOf(ev);
+    const edited = consented && orig ? (ev.text ?? "") !== (orig.text ?? "") : false;
+    li.dataset.edited = String(edited);
+    li.replaceChildren(
+      h("span", { class: "meta" }, `${cx.fmtTime(ev.at)} · ${ev.from === cx.me() ? "You" : cx.sc().nameOf(ev.from)} · carried from the ${cx.roomTitle(p.room ?? "")} with ${words} consent (proposed by ${cx.sc().nameOf(p.proposer ?? "")})${edited ? " · edited by its author before approving" : ""}`),
+      h("br"), h("span", { class: "text" }, ev.text ?? ""),
+      ...(consented ? [] : [h("p", { class: "error" }, "This copy does not come from the message’s author; it was not consented.")]));
+  });
+  return li;
 }
 
 function declinedItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
@@ -188,8 +210,8 @@ function declinedItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
   const id = p.carryID!;
   const orig = original(ev.room, p.ref);
   const fromAuthor = !!orig && orig.from === ev.from;
-  if (fromAuthor) {
-    outcomes.set(id, { ...(outcomes.get(id) ?? {}), declined: ev });
+  if (fromAuthor && !declines.has(id)) {
+    declines.set(id, ev);
     changed(id);
   }
   const who = ev.from === cx.me() ? "You" : cx.sc().nameOf(ev.from);

@@ -742,6 +742,11 @@ export interface Plaintext {
   text: string;
   carryID?: string;
   room?: string;
+  /**
+   * Proposal, declined: the original's position in the caucus and its
+   * payload's hash. A carried copy names neither: written zero (the
+   * encoding keeps the fields), ignored on reading.
+   */
   ref?: { epoch: number; offset: number };
   refHash?: Uint8Array;
   proposer?: string;

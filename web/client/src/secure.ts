@@ -400,6 +400,10 @@ export class SecureCase {
       try {
         const r = await this.sess.receive(room, m.epoch, m.from, body);
         if (!r.plain) return;
+        // A carried copy's position and hash are ignored (this client
+        // writes them zero; an older one's would tell the joint room about
+        // the author's caucus): the carry id leads to the proposal.
+        if (r.plain.kind === E.KindCarried) { delete r.plain.ref; delete r.plain.refHash; }
         ev.plain = r.plain;
         ev.kind = r.plain.kind;
         // Only a mediator sends notices: anyone else's "notice" is an
@@ -769,7 +773,11 @@ export class SecureCase {
     const { p, orig } = this.ownProposal(proposal);
     const words = text ?? orig.text ?? "";
     if (!words.trim()) throw new Error("there is nothing to carry; write the text or decline");
-    const carried: E.Plaintext = { kind: E.KindCarried, text: words, carryID: p.carryID, room: proposal.room, ref: p.ref, refHash: p.refHash, proposer: proposal.from };
+    // The copy names the carry, the source room and the proposer, never the
+    // original's position or payload hash (written zero): every joint-room
+    // member reads it, and those would say how active the caucus was.
+    // Whoever reads the caucus finds the original through the carry id.
+    const carried: E.Plaintext = { kind: E.KindCarried, text: words, carryID: p.carryID, room: proposal.room, ref: { epoch: 0, offset: 0 }, refHash: new Uint8Array(32), proposer: proposal.from };
     return this.send(p.room ?? "joint", carried, async (payload) => {
       await api.consentCarry(this.caseID, p.carryID!, "sha256:" + hex(await E.payloadHash(payload)));
     });

@@ -120,6 +120,12 @@ await run(async () => {
   await openRoom(b, "joint");
   await logOf(b).locator("li.carried", { hasText: EDITED }).waitFor({ timeout: 60000 });
   check(!(await b.content()).includes(ASK) && !(await b.content()).includes(KEEP), "party B reads exactly the edited text, never the original or what was kept");
+  // What the author's browser encrypted for the joint room, as side B's
+  // counsel's device opens it: the text, the source room, nothing about
+  // the original's place in the caucus (how many messages it held then).
+  const copies = JSON.parse(await ask("carried"));
+  check(copies.length === 1 && copies[0].Text === EDITED && copies[0].Room === "caucus:A" && copies[0].Ref === "0:0" && copies[0].RefHash === "zero",
+    "the carried copy side B decrypts names no position or payload hash of the original in the Tenant caucus: " + JSON.stringify(copies));
 
   // --- another carry, declined ---
   await openRoom(med, "caucus:A");
@@ -149,6 +155,10 @@ await run(async () => {
   await logOf(med).locator("li.proposal[data-carry]", { hasText: ASK }).first().locator("[data-carry-state=carried-edited]").waitFor({ timeout: 60000 });
   await logOf(med).locator("li.proposal[data-carry]", { hasText: KEEP }).first().locator("[data-carry-state=declined]").waitFor({ timeout: 60000 });
   check(true, "after a reload, the mediator's proposals show carried (edited) and declined");
+  await openRoom(med, "joint");
+  await logOf(med).locator("li.carried[data-edited=true]", { hasText: EDITED }).waitFor({ timeout: 60000 });
+  check((await logOf(med).locator("li.carried", { hasText: EDITED }).innerText()).includes("edited by its author"),
+    "after a reload too, the joint room shows the mediator it was edited (the original found through the proposal in the caucus)");
 
   // --- phone width ---
   for (const [who, page] of [["mediator", med], ["party B", b]]) {
