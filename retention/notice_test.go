@@ -210,3 +210,38 @@ func TestDueNoticeNothingDue(t *testing.T) {
 		}
 	})
 }
+
+// TestDueNoticeCheckedBeforeSending: a notice queued for a records clerk
+// whose account is disabled before it goes out is not sent (the outbox
+// asks NoticeCurrent, as server.Node wires it); the other clerk's is.
+func TestDueNoticeCheckedBeforeSending(t *testing.T) {
+	t.Parallel()
+	store, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, store)
+	ctx := t.Context()
+	tc := e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes})
+	e.close(t, tc)
+	e.clock = e.clock.Add(20 * 24 * time.Hour)
+	out := mail.New(mail.Config{Meta: e.meta, Now: func() time.Time { return e.clock }, Current: e.ret.NoticeCurrent})
+	if q, err := e.ret.NoticeOnce(ctx, Notices{Outbox: out}); err != nil || q != 2 {
+		t.Fatalf("%d queued, %v", q, err)
+	}
+	if _, err := e.accounts.Disable(ctx, e.records2.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range notices(t, out) {
+		want := mail.Held // the development outbox's "sent"
+		if m.ToAccount == e.records2.ID {
+			want = mail.Cancelled
+		}
+		if m.State != want {
+			t.Errorf("the notice to %s: %s, want %s", m.To, m.State, want)
+		}
+	}
+}
