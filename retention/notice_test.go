@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +244,26 @@ func TestDueNoticeCheckedBeforeSending(t *testing.T) {
 		if m.State != want {
 			t.Errorf("the notice to %s: %s, want %s", m.To, m.State, want)
 		}
+	}
+}
+
+// TestDueNoticeTextBounded: however many cases fall due, the notice stays
+// within what the outbox takes, lists what fits and counts the rest.
+func TestDueNoticeTextBounded(t *testing.T) {
+	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	var items []Item
+	for i := range 2000 {
+		for _, class := range []string{"evidence", "correspondence", policy.ClassMessageHistory} {
+			items = append(items, Item{Case: "c" + strconv.Itoa(i), Reference: "2026-CV-" + strconv.Itoa(1000+i), Class: class, DueAt: now.Add(time.Duration(i) * time.Minute)})
+		}
+	}
+	sum := summarize(items, nil, now)
+	_, text := noticeText(sum, now.Add(14*24*time.Hour), 14, recordsURL)
+	if len(text) > mail.MaxTextLen {
+		t.Fatalf("%d bytes, more than the outbox takes (%d)", len(text), mail.MaxTextLen)
+	}
+	listed := strings.Count(text, "Case 2026-CV-")
+	if listed == 0 || !strings.Contains(text, "And "+strconv.Itoa(2000-listed)+" more: the records screen lists them all.") || !strings.Contains(text, recordsURL) {
+		t.Fatalf("%d listed:\n%s", listed, text)
 	}
 }
