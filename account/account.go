@@ -335,6 +335,19 @@ func (s *Service) List(ctx context.Context) ([]api.Account, error) {
 	return out, err
 }
 
+// Each calls fn with every stored account, one at a time, in key order;
+// an error from fn stops it (retention's notice of what falls due asks
+// policy about each).
+func (s *Service) Each(ctx context.Context, fn func(Account) error) error {
+	return s.meta.List(ctx, "accounts/", func(key string) error {
+		var a Account
+		if _, err := s.meta.Get(ctx, key, &a); err != nil {
+			return err
+		}
+		return fn(a)
+	})
+}
+
 // SetPassword replaces an account's password.
 func (s *Service) SetPassword(ctx context.Context, id, password string) error {
 	if err := ValidatePassword("password", password); err != nil {

@@ -1,6 +1,6 @@
 // Package mail sends the server's mail — session invitations and their
-// updates, reminders, survey requests and follow-ups — through an outbox in
-// the object store.
+// updates, reminders, survey requests, follow-ups and records staff's
+// notice of what falls due — through an outbox in the object store.
 //
 // Each message is one create-only record under outbox/cases/<case>/<id>,
 // whose id is stable (derived by the caller from what the message is for),
@@ -21,5 +21,7 @@
 // and after the last attempt marked "failed" with the server's answer.
 //
 // A mail server is outside the confidentiality boundary: messages carry
-// times and links only (docs/security.md).
+// times and links only, and records staff's daily notice of what falls
+// due (KindDueNotice, kept under NoticeOutbox) case references and counts
+// (docs/security.md).
 package mail

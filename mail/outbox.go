@@ -47,6 +47,10 @@ const (
 	KindSurvey       Kind = "survey"
 	KindFollowUp     Kind = "follow-up"
 	KindJoin         Kind = "join" // an invitation link to join a case
+	// KindDueNotice: records staff's daily notice of what falls due for
+	// disposal (package retention). It belongs to no case: its messages
+	// are kept under the outbox name NoticeOutbox.
+	KindDueNotice Kind = "due-notice"
 )
 
 // CarriesLink reports whether a kind's body holds a bearer link: a join or
@@ -254,6 +258,13 @@ func New(cfg Config) *Outbox {
 
 // Development reports whether this is a development outbox (no transport).
 func (o *Outbox) Development() bool { return o.cfg.Transport == nil }
+
+// NoticeOutbox is the name, in place of a case id, under which messages
+// that belong to no case are kept (outbox/cases/retention-notices/…):
+// records staff's notices of what falls due. It is no case id (those are
+// "c_…"), so no case's mail list shows them, and disposing of a case
+// never reaches them.
+const NoticeOutbox = "retention-notices"
 
 func msgKey(caseID, id string) string { return "outbox/cases/" + caseID + "/" + id }
 func dueKey(caseID, id string) string { return "outbox/due/" + caseID + "/" + id }

@@ -35,12 +35,16 @@ const (
 	HoldManage Action = "hold.manage"
 	// HoldList: list legal holds, server-wide.
 	HoldList Action = "hold.list"
+	// RetentionDueNotice: be mailed the daily notice of what falls due
+	// (retention.Service.NoticeOnce asks it about every account; the
+	// outbox asks again before sending).
+	RetentionDueNotice Action = "retention.due.notice"
 )
 
 // RetentionActions lists the retention actions, for tables and tests.
 func RetentionActions() []Action {
 	return []Action{RetentionScheduleRead, RetentionScheduleSet, RetentionPlan, RetentionApprove,
-		RetentionApply, RetentionCertificateRead, RetentionReview, RetentionKeep, RetentionTransfer, HoldManage, HoldList, RetentionScheduleApprove}
+		RetentionApply, RetentionCertificateRead, RetentionReview, RetentionKeep, RetentionTransfer, HoldManage, HoldList, RetentionScheduleApprove, RetentionDueNotice}
 }
 
 // Plan is a disposition plan as policy sees it: who drew it up and who

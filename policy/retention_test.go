@@ -40,6 +40,11 @@ func TestRetentionMatrix(t *testing.T) {
 		if got := e.Decide(u, HoldManage, theCase).Allowed; got != (name == "records") {
 			t.Errorf("%s hold.manage: allowed=%v", name, got)
 		}
+		// The notice of what falls due is mailed to records staff only:
+		// not an administrator, who may plan too (TestDueNoticeThroughMailpit).
+		if got := e.Decide(u, RetentionDueNotice, nil).Allowed; got != (name == "records") {
+			t.Errorf("%s %s: allowed=%v", name, RetentionDueNotice, got)
+		}
 		if got := e.DecidePlan(u, RetentionApprove, Plan{Planner: "someone-else"}).Allowed; got != want {
 			t.Errorf("%s approve another's plan: allowed=%v, want %v", name, got, want)
 		}

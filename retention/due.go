@@ -40,30 +40,11 @@ func (s *Service) Due(ctx context.Context, actor account.Account, days int) (Due
 	}
 	now := s.now().UTC()
 	until := now.Add(time.Duration(days) * 24 * time.Hour)
-	sched, err := s.currentSchedule(ctx)
+	items, _, err := s.dueItems(ctx, until)
 	if err != nil {
 		return DueReport{}, err
 	}
-	var all []*cases.Case
-	if err := s.cases.All(ctx, func(c *cases.Case) error { all = append(all, c); return nil }); err != nil {
-		return DueReport{}, err
-	}
-	inv, err := s.takeInventory(ctx)
-	if err != nil {
-		return DueReport{}, err
-	}
-	perCase := make([][]Item, len(all))
-	errs := make([]error, len(all))
-	workers.Run(len(all), s.parallel, func(i int) {
-		perCase[i], errs[i] = s.dueInCase(ctx, sched.Schedule, all[i], until, inv)
-	})
-	if err := errors.Join(errs...); err != nil {
-		return DueReport{}, err
-	}
-	r := DueReport{Now: now, Until: until, Items: []Item{}}
-	for _, l := range perCase {
-		r.Items = append(r.Items, l...)
-	}
+	r := DueReport{Now: now, Until: until, Items: items}
 	if len(r.Items) > MaxPlanRecords {
 		return DueReport{}, fmt.Errorf("%d records fall due, more than a report lists (%d); look fewer days ahead: %w", len(r.Items), MaxPlanRecords, fault.ErrTooLarge)
 	}
@@ -71,4 +52,36 @@ func (s *Service) Due(ctx context.Context, actor account.Account, days int) (Due
 		return cmp.Or(a.DueAt.Compare(b.DueAt), strings.Compare(a.Case, b.Case), strings.Compare(a.Doc, b.Doc), a.Version-b.Version)
 	})
 	return r, nil
+}
+
+// dueItems lists every record due on or before until under the schedule
+// in force, held ones with their holds, and the cases it looked at. It
+// decides nothing about access: Due asks policy about its reader, and the
+// daily notice (notice.go) about each of its recipients.
+func (s *Service) dueItems(ctx context.Context, until time.Time) ([]Item, []*cases.Case, error) {
+	sched, err := s.currentSchedule(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var all []*cases.Case
+	if err := s.cases.All(ctx, func(c *cases.Case) error { all = append(all, c); return nil }); err != nil {
+		return nil, nil, err
+	}
+	inv, err := s.takeInventory(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	perCase := make([][]Item, len(all))
+	errs := make([]error, len(all))
+	workers.Run(len(all), s.parallel, func(i int) {
+		perCase[i], errs[i] = s.dueInCase(ctx, sched.Schedule, all[i], until, inv)
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	items := []Item{}
+	for _, l := range perCase {
+		items = append(items, l...)
+	}
+	return items, all, nil
 }

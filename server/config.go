@@ -2,12 +2,14 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"path/filepath"
 	"time"
 
 	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/retention"
 )
 
 // Config is a node's configuration. cmd/parley fills it from flags and
@@ -83,6 +85,11 @@ type Config struct {
 	// Reminders are how long before a session reminders go out (nil: 48
 	// and 2 hours).
 	Reminders []time.Duration
+	// DueNoticeDays is how far ahead records staff's daily mail notice of
+	// what falls due looks (retention.Notices; records already due are
+	// always counted), 1 to retention.MaxDueDays; 0: no notice is sent
+	// (`parley serve --due-notice-days`, default 14).
+	DueNoticeDays int
 	// MailPoll is how often the sender loop looks for due mail (0: 5 s).
 	MailPoll time.Duration
 	// MailClock is the clock of the outbox and the schedule (sessions,
@@ -117,6 +124,9 @@ func (c *Config) fill() error {
 	}
 	if c.SessionIdle > 0 && c.SessionMaxAge > 0 && c.SessionIdle > c.SessionMaxAge {
 		return errors.New("--session-idle must not be longer than --session-max-age")
+	}
+	if c.DueNoticeDays < 0 || c.DueNoticeDays > retention.MaxDueDays {
+		return fmt.Errorf("--due-notice-days: from 0 (no notice) to %d days ahead, not %d", retention.MaxDueDays, c.DueNoticeDays)
 	}
 	if c.AuditName == "" {
 		c.AuditName = "parley/audit"

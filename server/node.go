@@ -74,9 +74,13 @@ type Node struct {
 	// sweepDone closes when the cases' audit sweep (cases.RunSweep),
 	// started and stopped with the mail sender (stopMail), has returned.
 	sweepDone chan struct{}
-	broker    messaging.Broker
-	redis     *redis.Client
-	vkey      string
+	// noticeDone closes when records staff's daily notice of what falls
+	// due (retention.RunNotices), started and stopped with the mail
+	// sender, has returned (closed at once when Config.DueNoticeDays is 0).
+	noticeDone chan struct{}
+	broker     messaging.Broker
+	redis      *redis.Client
+	vkey       string
 }
 
 // AuditVerifierKey is the public key that verifies the audit log.
@@ -212,7 +216,14 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	// The outbox asks the schedule, before sending a session's reminder or
 	// update, whether it is still current; the sender loop starts below,
 	// after n.Schedule is set.
-	oc.Current = func(ctx context.Context, m *mail.Message) (bool, error) { return n.Schedule.Current(ctx, m) }
+	// Records staff's notice of what falls due is retention's to judge: its
+	// recipient must still be records staff (retention.NoticeCurrent).
+	oc.Current = func(ctx context.Context, m *mail.Message) (bool, error) {
+		if m.Kind == mail.KindDueNotice {
+			return n.Retention.NoticeCurrent(ctx, m)
+		}
+		return n.Schedule.Current(ctx, m)
+	}
 	n.Outbox = mail.New(oc)
 	n.Schedule = schedule.New(schedule.Config{Meta: meta, Cases: n.Cases, Accounts: n.Accounts, Policy: pol, Audit: log,
 		Outbox: n.Outbox, From: cfg.MailFrom, JoinURL: strings.TrimRight(cfg.PublicURL, "/") + "/app", Reminders: cfg.Reminders, Now: cfg.MailClock, Log: cfg.Log})
@@ -237,7 +248,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return n, nil
 	}
 	mailCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	n.stopMail, n.mailDone, n.sweepDone = stop, make(chan struct{}), make(chan struct{})
+	n.stopMail, n.mailDone, n.sweepDone, n.noticeDone = stop, make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(n.mailDone)
 		n.Outbox.Run(mailCtx)
@@ -247,6 +258,17 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	go func() {
 		defer close(n.sweepDone)
 		n.Cases.RunSweep(mailCtx)
+	}()
+	// Records staff's daily notice of what falls due: every serving node
+	// runs one; the day's record and the messages' ids (retention/notice.go)
+	// make it one message a day per recipient however many nodes run.
+	go func() {
+		defer close(n.noticeDone)
+		if cfg.DueNoticeDays == 0 {
+			return
+		}
+		n.Retention.RunNotices(mailCtx, retention.Notices{Outbox: n.Outbox, Days: cfg.DueNoticeDays,
+			URL: strings.TrimRight(cfg.PublicURL, "/") + "/app"})
 	}()
 	return n, nil
 }
@@ -275,6 +297,7 @@ func (n *Node) Close() error {
 		n.stopMail()
 		<-n.mailDone
 		<-n.sweepDone
+		<-n.noticeDone
 	}
 	n.API.CloseSockets()
 	n.Messages.Close()

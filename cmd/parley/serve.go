@@ -15,12 +15,13 @@ import (
 
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/messaging"
+	"github.com/parley-mediation/parley/retention"
 	"github.com/parley-mediation/parley/server"
 	"github.com/parley-mediation/parley/web"
 )
 
 func init() {
-	register("serve", "serve [--addr 127.0.0.1:8080] [--data DIR | --s3-endpoint HOST:PORT --s3-bucket B --s3-access-key K --s3-secret-key-file F --master-key-file F] [--redis-url URL] [--public-url URL] [--metrics-addr 127.0.0.1:9464|off] [--smtp-url URL --mail-from ADDR] [--reminders 48h,2h] [--demo]", serve)
+	register("serve", "serve [--addr 127.0.0.1:8080] [--data DIR | --s3-endpoint HOST:PORT --s3-bucket B --s3-access-key K --s3-secret-key-file F --master-key-file F] [--redis-url URL] [--public-url URL] [--metrics-addr 127.0.0.1:9464|off] [--smtp-url URL --mail-from ADDR] [--reminders 48h,2h] [--due-notice-days 14] [--demo]", serve)
 }
 
 // nodeFlags declares the flags that select and open a node's storage; verbs
@@ -86,6 +87,7 @@ func serve(ctx context.Context, args []string) error {
 		}
 		return nil
 	})
+	fs.IntVar(&cfg.DueNoticeDays, "due-notice-days", retention.DefaultNoticeDays, fmt.Sprintf("records staff are mailed, at most once a day, what falls due for disposal in this many days (and what is already due): case references, classes and counts; 1 to %d, 0 for no notice", retention.MaxDueDays))
 	demo := fs.Bool("demo", false, "seed a demo case and print its sign-in and invite links")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	debugAddr := fs.String("debug-addr", "", "serve Go's pprof profiles on this (loopback) address")

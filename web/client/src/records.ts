@@ -255,7 +255,10 @@ function dueView(): HTMLElement {
       } catch (x) { out.replaceChildren(h("p", { class: "error" }, "Could not look ahead: " + errText(x))); }
     },
   }, h("h3", { id: "due-title" }, "Records due soon"),
-  h("div", { class: "row" }, h("div", {}, h("label", { for: "due-days" }, "What falls due in"), days), h("button", { type: "submit" }, "Show records due")), out);
+  h("div", { class: "row" }, h("div", {}, h("label", { for: "due-days" }, "What falls due in"), days), h("button", { type: "submit" }, "Show records due")),
+  // The daily notice (retention/notice.go; parley serve --due-notice-days).
+  h("p", { class: "note", id: "due-notice-note" }, "Parley also mails a summary of what falls due to the address of every records staff account, at most once a day and only when something falls due: case references, classes and counts, never what the records hold. It cannot be turned off for one account; the program's operator sets how far ahead it looks, or turns it off."),
+  out);
 }
 
 /** Plans and outcomes name holds by id ("hold h_…"): say what each rests on. */

@@ -14,6 +14,10 @@ await run(async () => {
   // Rita proposed the shorter period: she sees it waiting, with no approve button.
   const rita = await signIn("rita", "rita@sweep.test");
   await rita.click("#tab-plans");
+  // The screen says that what falls due is also mailed to records staff's addresses, and what the mail carries.
+  const notice = await rita.locator("#due-notice-note").innerText();
+  check(notice.includes("mails a summary of what falls due to the address of every records staff account") && notice.includes("never what the records hold") &&
+    notice.includes("cannot be turned off for one account"), "the records screen states the daily notice: " + notice);
   const mine = rita.locator("#schedule-changes li[data-change]");
   await mine.waitFor();
   const mineText = await mine.innerText();

@@ -1,0 +1,314 @@
+package retention
+
+// Records staff's daily mail notice of what falls due for disposal
+// (docs/operations.md, "The daily notice of records due").
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/mail"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// DefaultNoticeDays is how far ahead records staff's daily notice looks.
+const DefaultNoticeDays = 14
+
+// NoticeEvery is how often a node looks whether the day's notice is made.
+const NoticeEvery = 10 * time.Minute
+
+// noticeTextBudget bounds the cases' part of a notice, in bytes, well
+// within mail.MaxTextLen: the rest are counted, not listed.
+const noticeTextBudget = 6000
+
+// Notices says how the daily notice of what falls due is sent.
+type Notices struct {
+	// Outbox queues the notices (nil: none is made).
+	Outbox *mail.Outbox
+	// Days is how far ahead the notice looks, 1 to MaxDueDays (0:
+	// DefaultNoticeDays). Records already due and not disposed of are
+	// always counted.
+	Days int
+	// URL is where records staff act: the browser app's address, whose
+	// records screen lists what falls due ("" : the notice says "the
+	// records screen in Parley" without a link).
+	URL string
+	// Every is how often RunNotices looks (0: NoticeEvery).
+	Every time.Duration
+}
+
+// noticeDay records that the day's notices were made (or that nothing
+// was due), so that the other passes of the day, on any node, read one
+// small record and stop. Without it they would make the same notices
+// again, which the outbox would store once (noticeID): it saves work, it
+// is not what keeps a notice from going out twice.
+type noticeDay struct {
+	Made       time.Time `json:"made"`
+	Recipients int       `json:"recipients"`
+	Cases      int       `json:"cases"`
+}
+
+func noticeDayKey(t time.Time) string { return "retention/notices/" + t.UTC().Format("2006-01-02") }
+
+// noticeID is the outbox id of the day's notice to one account: the same
+// on every node and every pass of the day (UTC), so the outbox, which
+// stores an id once, queues at most one notice a day per recipient.
+func noticeID(t time.Time, accountID string) string {
+	return "due-" + t.UTC().Format("20060102") + "-" + accountID
+}
+
+// RunNotices makes the day's notice of what falls due (NoticeOnce) now
+// and then every n.Every until ctx ends. Its caller owns it (server.Node
+// starts one per serving node, beside the mail sender, and stops it on
+// Close). Every node runs one: the day's record and the notices' ids make
+// it one notice a day per recipient however many nodes there are.
+func (s *Service) RunNotices(ctx context.Context, n Notices) {
+	every := cmp.Or(n.Every, NoticeEvery)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := s.NoticeOnce(ctx, n); err != nil && ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "retention: the notice of records due", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// NoticeOnce makes the day's notice of what falls due, unless this day's
+// (UTC) was made already: it queues, for every account policy lets receive
+// it (policy.RetentionDueNotice: records staff, enabled) that has a mail
+// address, one message summarising by case reference what falls due in
+// the next n.Days days and what is already due, class by class, held
+// records counted apart. Nothing is queued when nothing is due. It
+// returns how many messages it queued (the outbox keeps one per id: a
+// pass that repeats an earlier one's queues nothing new).
+func (s *Service) NoticeOnce(ctx context.Context, n Notices) (int, error) {
+	if n.Outbox == nil {
+		return 0, nil
+	}
+	days := cmp.Or(n.Days, DefaultNoticeDays)
+	if days < 1 || days > MaxDueDays {
+		return 0, fault.Invalid("days", fmt.Sprintf("from 1 to %d days ahead", MaxDueDays))
+	}
+	now := s.now().UTC()
+	var made noticeDay
+	if _, err := s.meta.Get(ctx, noticeDayKey(now), &made); err == nil {
+		return 0, nil
+	} else if !errors.Is(err, metastore.ErrNotFound) {
+		return 0, err
+	}
+	to, err := s.noticeRecipients(ctx)
+	if err != nil {
+		return 0, err
+	}
+	made = noticeDay{Made: now, Recipients: len(to)}
+	queued := 0
+	if len(to) > 0 {
+		until := now.Add(time.Duration(days) * 24 * time.Hour)
+		items, all, err := s.dueItems(ctx, until)
+		if err != nil {
+			return 0, err
+		}
+		sum := summarize(items, all, now)
+		made.Cases = len(sum)
+		if len(sum) > 0 {
+			subject, text := noticeText(sum, until, days, n.URL)
+			var errs []error
+			for _, a := range to {
+				err := n.Outbox.Enqueue(ctx, mail.Message{ID: noticeID(now, a.ID), CaseID: mail.NoticeOutbox, Kind: mail.KindDueNotice,
+					To: a.Email, ToAccount: a.ID, Subject: subject, Text: text})
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				queued++
+			}
+			if err := errors.Join(errs...); err != nil {
+				return queued, fmt.Errorf("%d of %d notices of records due could not be queued: %w", len(errs), len(to), err)
+			}
+		}
+	}
+	if _, err := s.meta.Create(ctx, noticeDayKey(now), made); err != nil && !errors.Is(err, metastore.ErrExists) {
+		return queued, err
+	}
+	return queued, nil
+}
+
+// noticeRecipients lists the accounts policy lets receive the notice,
+// with a mail address.
+func (s *Service) noticeRecipients(ctx context.Context) ([]account.Account, error) {
+	var out []account.Account
+	err := s.accounts.Each(ctx, func(a account.Account) error {
+		if a.Email != "" && s.policy.Decide(a.Principal(), policy.RetentionDueNotice, nil).Allowed {
+			out = append(out, a)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// NoticeCurrent tells the outbox, when a notice is about to be sent,
+// whether its recipient may still receive it: the account is there, has
+// the address the notice was queued for, and policy still lets it receive
+// the notice (records staff, not disabled). Other messages are not
+// retention's to judge.
+func (s *Service) NoticeCurrent(ctx context.Context, m *mail.Message) (bool, error) {
+	if m.Kind != mail.KindDueNotice {
+		return true, nil
+	}
+	a, err := s.accounts.Get(ctx, m.ToAccount)
+	if errors.Is(err, fault.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return a.Email != "" && a.Email == m.To && s.policy.Decide(a.Principal(), policy.RetentionDueNotice, nil).Allowed, nil
+}
+
+// dueClass counts one class's records of one case.
+type dueClass struct {
+	class   string
+	overdue int       // due already, not held
+	coming  int       // due within the window, not held
+	first   time.Time // the first of coming
+	held    int       // on legal hold, whenever due
+}
+
+// dueCase is one case's part of the notice: its words (the reference, or
+// the day it was opened) and its classes.
+type dueCase struct {
+	words   string
+	first   time.Time
+	classes []*dueClass
+}
+
+// summarize groups items by case and class. A case is named by its
+// reference (the program's own docket or file number), else by the day it
+// was opened, as the records screen names it: never by its id or title.
+func summarize(items []Item, all []*cases.Case, now time.Time) []*dueCase {
+	opened := map[string]time.Time{}
+	for _, c := range all {
+		opened[c.ID] = c.Created
+	}
+	byCase := map[string]*dueCase{}
+	var out []*dueCase
+	for _, it := range items {
+		dc := byCase[it.Case]
+		if dc == nil {
+			words := "Case " + it.Reference
+			if it.Reference == "" {
+				words = "Case opened " + opened[it.Case].UTC().Format("2 January 2006") + " (no reference)"
+			}
+			dc = &dueCase{words: words, first: it.DueAt}
+			byCase[it.Case] = dc
+			out = append(out, dc)
+		}
+		if it.DueAt.Before(dc.first) {
+			dc.first = it.DueAt
+		}
+		i := slices.IndexFunc(dc.classes, func(c *dueClass) bool { return c.class == it.Class })
+		if i < 0 {
+			dc.classes = append(dc.classes, &dueClass{class: it.Class})
+			i = len(dc.classes) - 1
+		}
+		cl := dc.classes[i]
+		switch {
+		case len(it.Held) > 0:
+			cl.held++
+		case !it.DueAt.After(now):
+			cl.overdue++
+		default:
+			if cl.coming == 0 || it.DueAt.Before(cl.first) {
+				cl.first = it.DueAt
+			}
+			cl.coming++
+		}
+	}
+	for _, dc := range out {
+		slices.SortFunc(dc.classes, func(a, b *dueClass) int { return strings.Compare(a.class, b.class) })
+	}
+	slices.SortFunc(out, func(a, b *dueCase) int { return cmp.Or(a.first.Compare(b.first), strings.Compare(a.words, b.words)) })
+	return out
+}
+
+func records(n int) string {
+	if n == 1 {
+		return "1 record"
+	}
+	return fmt.Sprintf("%d records", n)
+}
+
+func day(t time.Time) string { return t.UTC().Format("2 January 2006") }
+
+// line is one class of a case in words: "evidence: 2 records already
+// due, 1 record falling due (the first on 15 December 2026); 1 record on
+// legal hold (kept)".
+func (c *dueClass) line() string {
+	var parts []string
+	if c.overdue > 0 {
+		parts = append(parts, records(c.overdue)+" already due")
+	}
+	if c.coming > 0 {
+		parts = append(parts, fmt.Sprintf("%s falling due (the first on %s)", records(c.coming), day(c.first)))
+	}
+	s := strings.Join(parts, ", ")
+	if c.held > 0 {
+		if s != "" {
+			s += "; "
+		}
+		s += records(c.held) + " on legal hold (kept)"
+	}
+	return "  " + c.class + ": " + s
+}
+
+// noticeText writes the notice: the cases by reference with their counts,
+// what happens next, where to act, and why the reader gets it. It carries
+// no title, name, document name, hold reason or id.
+func noticeText(sum []*dueCase, until time.Time, days int, url string) (subject, text string) {
+	n := len(sum)
+	cs := "1 case"
+	if n != 1 {
+		cs = fmt.Sprintf("%d cases", n)
+	}
+	subject = "Records due for disposal: " + cs
+	var b strings.Builder
+	fmt.Fprintf(&b, "Records of %s fall due for disposal by %s (the next %d days), counting those already due and not yet disposed of:\n\n", cs, day(until), days)
+	listed := 0
+	for _, dc := range sum {
+		var block strings.Builder
+		block.WriteString(dc.words + "\n")
+		for _, c := range dc.classes {
+			block.WriteString(c.line() + "\n")
+		}
+		if b.Len()+block.Len() > noticeTextBudget {
+			break
+		}
+		b.WriteString(block.String() + "\n")
+		listed++
+	}
+	if listed < n {
+		fmt.Fprintf(&b, "And %d more: the records screen lists them all.\n\n", n-listed)
+	}
+	b.WriteString("Nothing is destroyed until one of you makes a disposal plan, a second person approves it and it is carried out. Records on legal hold are kept whatever their date.\n\n")
+	where := "the records screen in Parley"
+	if url != "" {
+		where = "Parley at " + url
+	}
+	fmt.Fprintf(&b, "Where to act: sign in to %s and open \"Disposal of old records\". \"Records due soon\" there shows the detail; \"Make a plan\" starts a disposal.\n\n", where)
+	b.WriteString("You get this because your Parley account is a records staff account. Parley mails every records staff account at most once a day, and only when something falls due. It gives case references, record classes and counts only, never what the records hold. It cannot be turned off for one account; the program's operator sets it for everyone.\n")
+	return subject, b.String()
+}
