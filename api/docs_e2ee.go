@@ -2,12 +2,21 @@ package api
 
 // End-to-end encrypted documents (docs/security.md, "Documents end to
 // end"). The upload of a version encrypted on the client's device is the
-// ordinary upload with e2ee=1 (and, for a new document, the document id the
-// client chose: doc=<id>) and the document key wrap in DocumentKeyHeader;
-// the body is the client's ciphertext in the vault's streaming format.
+// ordinary upload with e2ee=1 (and, for a new document, the document id
+// derived on the client, doc=<id>, with the nonce it was derived from,
+// DocumentNonceParam) and the document key wrap in DocumentKeyHeader; the
+// body is the client's ciphertext in the vault's streaming format.
 // Downloads of such a version answer with the client's ciphertext (the
 // server's own envelope removed), Repr-Digest its SHA-256 as recorded at
 // upload, and DocumentE2EEHeader set.
+
+// DocumentNonceParam is the query parameter of a new end-to-end encrypted
+// document's upload that carries the nonce (16 bytes, base64url, no
+// padding) its id is derived from: e2ee.DocumentID of the case, the
+// uploader's account and the nonce. The server derives the id again from
+// the signed-in account and refuses (400) an upload whose doc is not that
+// id, so no one can name another account's document.
+const DocumentNonceParam = "nonce"
 
 // DocumentKeyHeader carries a document key wrap (base64url, no padding) on
 // an end-to-end encrypted upload.

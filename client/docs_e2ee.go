@@ -20,7 +20,6 @@ import (
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/e2ee"
-	"github.com/parley-mediation/parley/internal/ids"
 )
 
 // End-to-end encrypted documents (docs/security.md, "Documents end to
@@ -106,7 +105,11 @@ func (x *E2EE) UploadDocumentE2EE(ctx context.Context, caseID string, u Upload) 
 	if err != nil {
 		return api.Document{}, err
 	}
-	docID := ids.New("d")
+	// The id is derived from this account and a fresh nonce (the server
+	// derives it again and refuses any other), so it is known before the
+	// stream and the wrap are bound to it.
+	nonce := e2ee.NewDocIDNonce()
+	docID := e2ee.DocumentID(caseID, x.Me.Account, nonce)
 	aud := canonicalAudience(u.Audience)
 	name, mt, err := uploadLabel(u.Name, u.MediaType)
 	if err != nil {
@@ -124,7 +127,8 @@ func (x *E2EE) UploadDocumentE2EE(ctx context.Context, caseID string, u Upload) 
 	if u.Size >= 0 {
 		size = e2ee.StreamCiphertextSize(u.Size)
 	}
-	q := url.Values{"audience": {aud}, "class": {u.Class}, "e2ee": {"1"}, "doc": {docID}}
+	q := url.Values{"audience": {aud}, "class": {u.Class}, "e2ee": {"1"}, "doc": {docID},
+		api.DocumentNonceParam: {base64.RawURLEncoding.EncodeToString(nonce)}}
 	req, err := http.NewRequest(http.MethodPost, c(x).BaseURL+docsPath(caseID)+"?"+q.Encode(), body)
 	if err != nil {
 		return api.Document{}, err

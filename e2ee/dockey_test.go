@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"testing/cryptotest"
 	"time"
@@ -224,6 +225,16 @@ type docVectors struct {
 	Devices   []docVectorDevice `json:"devices"`
 	First     hexBytes          `json:"first"`
 	Statement hexBytes          `json:"statement"`
+	// DocIDs: new end-to-end encrypted documents' ids, DocumentID of
+	// case, account and nonce; every client derives the same.
+	DocIDs []docVectorID `json:"docIds"`
+}
+
+type docVectorID struct {
+	Case    string   `json:"case"`
+	Account string   `json:"account"`
+	Nonce   hexBytes `json:"nonce"`
+	Doc     string   `json:"doc"`
 }
 
 type docVectorName struct {
@@ -265,6 +276,13 @@ type browserDocVectors struct {
 }
 
 const docVectorsFile = "testdata/doc-vectors.json"
+
+// validDocID is internal/ids.Valid("d", s) (package e2ee imports only the
+// standard library).
+func validDocID(s string) bool {
+	rest, ok := strings.CutPrefix(s, "d_")
+	return ok && len(rest) == 26 && strings.Trim(rest, "abcdefghijklmnopqrstuvwxyz234567") == ""
+}
 
 // docPlain is the stream vector's plaintext: size bytes, byte i = i*7 mod 251.
 func docPlain(size int) []byte {
@@ -323,6 +341,11 @@ func generateDocVectors(t *testing.T) *docVectors {
 	if v.Unbound.Payload, err = w.session(w.a1).WrapDocKey(b.Doc, 1, "caucus:A", NameBinding{}, key, nil, docNow); err != nil {
 		t.Fatal(err)
 	}
+	for _, d := range []struct{ caseID, account, nonce string }{{w.caseID, "u_partya", "id nonce 1"}, {w.caseID, "u_partyb", "id nonce 1"},
+		{w.caseID, "u_partya", "id nonce 2"}, {"c_othercase", "u_partya", "id nonce 1"}} {
+		n := seed(d.nonce)[:DocIDNonceSize]
+		v.DocIDs = append(v.DocIDs, docVectorID{Case: d.caseID, Account: d.account, Nonce: n, Doc: DocumentID(d.caseID, d.account, n)})
+	}
 	return v
 }
 
@@ -374,6 +397,17 @@ func TestDocVectors(t *testing.T) {
 	}
 	if key, k, err := w.session(w.a2).OpenDocKey(v.Stream.Doc, 1, "Hearing schedule.pdf", "application/pdf", v.Unbound.Payload); err != nil || !bytes.Equal(key, v.Wrap.Key) || k.Ctx.Name.Bound() {
 		t.Fatalf("the unbound wrap: %v", err)
+	}
+	if len(v.DocIDs) < 4 {
+		t.Fatalf("%d document id vectors", len(v.DocIDs))
+	}
+	seen := map[string]bool{}
+	for _, d := range v.DocIDs {
+		got := DocumentID(d.Case, d.Account, d.Nonce)
+		if got != d.Doc || !validDocID(got) || seen[got] {
+			t.Fatalf("document id of %s, %s, %x: %s, want %s (d_ and 26 base32 characters, each vector's its own)", d.Case, d.Account, []byte(d.Nonce), got, d.Doc)
+		}
+		seen[got] = true
 	}
 
 	// What the browser's code made in the same world opens here.

@@ -159,10 +159,10 @@ func (e *env) e2eeToJoint(t *testing.T, k *cast) (docID string, rewrap []byte, s
 	t.Helper()
 	ctx := t.Context()
 	a, med := k.who["partyA"], k.who["mediator"]
-	docID = ids.New("d")
+	docID, nonce := e2eeDocID(k.caseID, a.ID)
 	plain := randomBytes(100)
 	ct, wrap := clientSide(t, k.caseID, docID, a.ID, 1, "caucus:A", plain)
-	if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:A"), Class: ClassCorrespondence}, wrap, bytes.NewReader(ct)); err != nil {
+	if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, nonce, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:A"), Class: ClassCorrespondence}, wrap, bytes.NewReader(ct)); err != nil {
 		t.Fatal(err)
 	}
 	_, rewrap = clientSide(t, k.caseID, docID, med.ID, 1, "joint", plain)

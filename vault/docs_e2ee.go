@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/fault"
@@ -126,12 +127,20 @@ func checkWrap(raw []byte, actor, caseID, docID string, version int, aud Audienc
 }
 
 // UploadE2EE stores body, the client's ciphertext of version 1 of a new
-// document whose id (docID) the client chose and bound into the
-// ciphertext, with wrap, the document key wrap for its audience. Every
-// check of Upload applies.
-func (s *Service) UploadE2EE(ctx context.Context, actor account.Account, caseID, docID string, n NewDocument, wrap []byte, body io.Reader) (Document, error) {
-	if !ids.Valid("d", docID) {
-		return Document{}, fault.Invalid("doc", "a document id the client made (d_ and 26 base32 characters)")
+// document whose id (docID) the client derived from nonce
+// (e2ee.DocumentID of the case, the actor's account and nonce) and bound
+// into the ciphertext, with wrap, the document key wrap for its audience.
+// Every check of Upload applies.
+func (s *Service) UploadE2EE(ctx context.Context, actor account.Account, caseID, docID string, nonce []byte, n NewDocument, wrap []byte, body io.Reader) (Document, error) {
+	// The id must be the one derived from the signed-in account and the
+	// nonce sent with it, checked before anything is read: an id another
+	// account's upload made (or any id not so derived) cannot be named, and
+	// the refusal is the same whether or not a document holds that id, so
+	// an upload cannot ask which ids exist. A collision with the actor's
+	// own earlier upload (a retry) is still answered as one, later.
+	if !ids.Valid("d", docID) || len(nonce) != e2ee.DocIDNonceSize || docID != e2ee.DocumentID(caseID, actor.ID, nonce) {
+		return Document{}, fault.Invalid("doc", "the new document's id is not the one made for your account from the nonce sent with it "+
+			"(the "+api.DocumentNonceParam+" parameter): update the app or program you upload with and try again")
 	}
 	return s.upload(ctx, actor, caseID, n, body, docID, &e2eeUpload{wrap: wrap})
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/fault"
-	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/objstore"
 )
 
@@ -23,9 +22,9 @@ func TestE2EEWrapCaps(t *testing.T) {
 		k := e.newCast(t)
 		ctx := t.Context()
 		a := k.who["partyA"]
-		docID := ids.New("d")
+		docID, nonce := e2eeDocID(k.caseID, a.ID)
 		ct, wrap := clientSide(t, k.caseID, docID, a.ID, 1, "caucus:A", []byte("side A's figures"))
-		if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:A"), Class: ClassEvidence},
+		if _, err := e.vault.UploadE2EE(ctx, a, k.caseID, docID, nonce, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:A"), Class: ClassEvidence},
 			wrap, bytes.NewReader(ct)); err != nil {
 			t.Fatal(err)
 		}

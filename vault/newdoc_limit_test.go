@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/parley-mediation/parley/internal/fault"
-	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 )
@@ -65,18 +64,19 @@ func TestNewDocumentGivenBackOnlyWhenRefused(t *testing.T) {
 		}
 		wantLimited("counselA", "caucus:A", "a write that failed")
 
-		// Refused: the client-chosen id is another document's record; the
-		// create-only write cannot land, and the place is given back.
+		// Refused: a record holds the id party B's client derived already
+		// (as for a retry of an upload that was written); the create-only
+		// write cannot land, and the place is given back.
 		pB := k.who["partyB"]
-		docID := ids.New("d")
+		docID, nonce := e2eeDocID(k.caseID, pB.ID)
 		if _, err := e.meta.Create(ctx, docKey(k.caseID, docID), docRecord{ID: docID, Case: k.caseID, Class: ClassEvidence,
 			Audience: k.audience(t, "caucus:B"), NextVersion: 1}); err != nil {
 			t.Fatal(err)
 		}
 		ct, wrap := clientSide(t, k.caseID, docID, pB.ID, 1, "caucus:B", randomBytes(100))
-		_, err = e.vault.UploadE2EE(ctx, pB, k.caseID, docID, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:B"), Class: ClassEvidence}, wrap, bytes.NewReader(ct))
+		_, err = e.vault.UploadE2EE(ctx, pB, k.caseID, docID, nonce, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:B"), Class: ClassEvidence}, wrap, bytes.NewReader(ct))
 		if err == nil || !errors.Is(err, fault.ErrConflict) {
-			t.Fatalf("upload onto another document's id: %v, want a conflict", err)
+			t.Fatalf("upload onto a record at its id: %v, want a conflict", err)
 		}
 		if err := upload("partyB", "caucus:B", "after refusal.pdf"); err != nil {
 			t.Fatalf("party B's new document after a refused write: %v (the refused one was counted)", err)

@@ -298,7 +298,7 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 	v, ev, err := s.storeVersionAs(ctx, cs, d, 1, name, mt, body, e)
 	if err != nil {
 		if e != nil && errors.Is(err, objstore.ErrPrecondition) {
-			return Document{}, false, fmt.Errorf("document %s exists already: choose another id: %w", docID, fault.ErrConflict)
+			return Document{}, false, fmt.Errorf("document %s exists already (this upload was sent before): upload it again under a new id: %w", docID, fault.ErrConflict)
 		}
 		return Document{}, false, err
 	}
@@ -350,11 +350,12 @@ func (s *Service) uploadPlaced(ctx context.Context, cs *caseScope, n NewDocument
 	if err != nil {
 		// The record may have been written all the same (a store that
 		// writes and then answers an error): read back before anything
-		// is deleted. A client-chosen id already taken reads back as
+		// is deleted. A client-derived id already taken (only the same
+		// account's earlier upload can hold it: e2ee.DocumentID) reads back as
 		// another document, so the version stored above goes.
 		if _, landed, refused := s.versionNotShown(ctx, ev, err, caseID, d.ID, v); !landed {
 			if refused && e != nil && errors.Is(err, metastore.ErrExists) {
-				return Document{}, false, fmt.Errorf("document %s exists already: choose another id: %w", docID, fault.ErrConflict)
+				return Document{}, false, fmt.Errorf("document %s exists already (this upload was sent before): upload it again under a new id: %w", docID, fault.ErrConflict)
 			}
 			if !refused {
 				err = unconfirmed(err, d.ID, v.Version)
@@ -529,7 +530,7 @@ func (s *Service) claimDocPlace(ctx context.Context, caseID, docID string, place
 	key := placeKey(caseID, docID)
 	if _, err := s.meta.Create(ctx, key, placeRecord{Doc: docID, At: s.now().UTC()}); err != nil {
 		if errors.Is(err, metastore.ErrExists) {
-			return nil, fmt.Errorf("document %s is being added already: choose another id: %w", docID, fault.ErrConflict)
+			return nil, fmt.Errorf("document %s is being added already (this upload was sent twice): upload it again under a new id: %w", docID, fault.ErrConflict)
 		}
 		return nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 )
@@ -134,7 +133,7 @@ func TestAddVersionThatLandedDespiteAnErrorKeepsItsBytes(t *testing.T) {
 // server-chosen id, a record written despite an error stands (before,
 // Upload answered the error and left the document listed); one not
 // written takes its staged version away (before, it was left for the
-// sweep); one that cannot be read back keeps it. With a client-chosen id
+// sweep); one that cannot be read back keeps it. With a client-derived id
 // (end-to-end encrypted), a record written despite an error kept its
 // version (before, it was deleted: the document was listed without its
 // bytes).
@@ -212,12 +211,12 @@ func TestUploadThatLandedDespiteAnErrorKeepsItsBytes(t *testing.T) {
 		t.Fatalf("an upload whose write failed but could still land lost its record (%v) or ciphertext (%v)", !rec, !obj)
 	}
 
-	// End-to-end encrypted, client-chosen id, landed: kept.
+	// End-to-end encrypted, client-derived id, landed: kept.
 	a := k.who["partyA"]
-	docID := ids.New("d")
+	docID, nonce := e2eeDocID(k.caseID, a.ID)
 	ct, wrap := clientSide(t, k.caseID, docID, a.ID, 1, "caucus:A", randomBytes(100))
 	f.armLateAfter(docKey(k.caseID, docID), false, 0, false)
-	_, err = e.vault.UploadE2EE(t.Context(), a, k.caseID, docID, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:A"), Class: ClassCorrespondence}, wrap, bytes.NewReader(ct))
+	_, err = e.vault.UploadE2EE(t.Context(), a, k.caseID, docID, nonce, NewDocument{Name: "offer.pdf", Audience: k.audience(t, "caucus:A"), Class: ClassCorrespondence}, wrap, bytes.NewReader(ct))
 	f.arm("")
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatal(err)

@@ -169,7 +169,10 @@ func (a *API) uploadDocument(w http.ResponseWriter, r *http.Request) {
 			a.writeError(w, r, werr)
 			return
 		}
-		d, err = a.vault.UploadE2EE(r.Context(), actor, caseID, q.Get("doc"), nd, wrap, r.Body)
+		// A nonce that does not decode is no nonce: the vault refuses the
+		// id with the same words as one that is not derived from it.
+		nonce, _ := base64.RawURLEncoding.DecodeString(q.Get(api.DocumentNonceParam))
+		d, err = a.vault.UploadE2EE(r.Context(), actor, caseID, q.Get("doc"), nonce, nd, wrap, r.Body)
 	} else {
 		d, err = a.vault.Upload(r.Context(), actor, caseID, nd, r.Body)
 	}

@@ -31,28 +31,14 @@
 import { APIError, casePath } from "./api";
 import type { Document } from "./api";
 import {
-  audienceMembers, bindName, ciphertextSize, DocSession, HeaderSize, IntegrityError, newDocKey, pickDocKey, RelabelledError, SegmentSize, StreamOpener, StreamSealer, TagSize,
-  uploadLabel, wrapForAudience,
+  audienceMembers, bindName, ciphertextSize, DocSession, documentID, HeaderSize, IntegrityError, newDocIDNonce, newDocKey, pickDocKey, RelabelledError, SegmentSize, StreamOpener,
+  StreamSealer, TagSize, uploadLabel, wrapForAudience,
 } from "./docs-e2ee";
 import { unb64 } from "./wire";
 import * as W from "./wire_gen";
 
 /** How much of the file is read, encrypted or written at a time. */
 const SLICE = 64 * SegmentSize; // 4 MiB
-
-const b32 = "abcdefghijklmnopqrstuvwxyz234567";
-/** A document id as the server makes them (d_ and 26 base32 characters): the client picks it, since the ciphertext is bound to it. */
-export function newDocID(): string {
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  let out = "", bits = 0, value = 0;
-  for (const x of b) {
-    value = ((value << 8) | x) & 0xffff;
-    bits += 8;
-    while (bits >= 5) { out += b32[(value >>> (bits - 5)) & 31]; bits -= 5; }
-  }
-  if (bits > 0) out += b32[(value << (5 - bits)) & 31];
-  return "d_" + out;
-}
 
 // --- temporary files ---
 
@@ -245,7 +231,10 @@ export interface PlainSource {
 export async function uploadE2EE(caseID: string, sess: DocSession, file: PlainSource, audience: string, cls: string,
   send: (body: Blob, query: Record<string, string>, headers: Record<string, string>, label: { name: string; mediaType: string }) => Promise<Document>, progress: Progress,
   into?: { doc: string; version: number }): Promise<Document> {
-  const docID = into?.doc ?? newDocID();
+  // A new document's id is derived from this account and a fresh nonce,
+  // sent with it (the server derives it again and refuses any other).
+  const nonce = into ? null : newDocIDNonce();
+  const docID = into?.doc ?? documentID(caseID, sess.me.account, nonce!);
   const version = into?.version ?? 1;
   const key = newDocKey();
   const b = { case: caseID, doc: docID, version };
@@ -289,7 +278,9 @@ export async function uploadE2EE(caseID: string, sess: DocSession, file: PlainSo
     } while (off < total);
     const body = await out.finish();
     if (body.size !== ciphertextSize(total)) throw new Error("The encrypted copy came out the wrong size, so nothing was sent. Try again.");
-    return await send(body, { e2ee: "1", doc: docID }, { [W.DocumentKeyHeader]: b64url(wrap) }, label);
+    const query: Record<string, string> = { e2ee: "1", doc: docID };
+    if (nonce) query[W.DocumentNonceParam] = b64url(nonce);
+    return await send(body, query, { [W.DocumentKeyHeader]: b64url(wrap) }, label);
   } catch (e) {
     throw e instanceof NoRoomError ? new Error(noRoomWords(new NoRoomError(need, e.free), "the encrypted copy it sends")) : e;
   } finally {

@@ -226,6 +226,36 @@ export function bindName(name: string, mediaType: string): Uint8Array {
   return sha256(concat(utf8("parley/e2ee/v1/docname\x00"), new Writer().str(name).str(mediaType).done()));
 }
 
+/** The size of the nonce a new document's id is derived from (Go: e2ee.DocIDNonceSize). */
+export const DocIDNonceSize = 16;
+
+/** A fresh nonce for documentID. */
+export function newDocIDNonce(): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(DocIDNonceSize));
+}
+
+/**
+ * The id of the new end-to-end encrypted document account uploads to
+ * caseID with nonce (Go: e2ee.DocumentID, the same vectors): "d_" and the
+ * lowercase base32 of the first 16 bytes of SHA-256 over
+ * "parley/e2ee/v1/docid\0" || caseID || account || nonce (each a field).
+ * The server derives it again from the signed-in account and refuses any
+ * other id, so no upload can name (and so ask about) another account's
+ * document.
+ */
+export function documentID(caseID: string, account: string, nonce: Uint8Array): string {
+  const h = sha256(concat(utf8("parley/e2ee/v1/docid\x00"), new Writer().str(caseID).str(account).bytes(nonce).done())).subarray(0, 16);
+  const b32 = "abcdefghijklmnopqrstuvwxyz234567";
+  let out = "", bits = 0, value = 0;
+  for (const x of h) {
+    value = ((value << 8) | x) & 0xffff;
+    bits += 8;
+    while (bits >= 5) { out += b32[(value >>> (bits - 5)) & 31]; bits -= 5; }
+  }
+  if (bits > 0) out += b32[(value << (5 - bits)) & 31];
+  return "d_" + out;
+}
+
 /** The document's name or media type as the server shows it is not the one its uploader's device bound into the keys. */
 export class RelabelledError extends E2EEError {
   constructor(readonly shownName: string, readonly shownType: string) { super("relabelled", `shown as ${JSON.stringify(shownName)} (${shownType})`); }

@@ -848,6 +848,8 @@ export interface TransferDocument {
   size: number;
 }
 
+export const DocumentNonceParam = "nonce";
+
 export const DocumentKeyHeader = "Parley-Document-Key";
 
 export const DocumentE2EEHeader = "Parley-Document-E2EE";

@@ -221,6 +221,12 @@ for (const name of ["med", "a1", "counsela"]) ok(hex((await D.openDocKey(sess(na
   ok(e instanceof D.RelabelledError, "the re-wrap shown under the relabelling server's name: refused");
 }
 
+// New documents' ids: derived as Go derives them (e2ee.DocumentID), each its own.
+ok(Array.isArray(v.docIds) && v.docIds.length >= 4, "document id vectors present");
+for (const d of v.docIds) ok(D.documentID(d.case, d.account, unhex(d.nonce)) === d.doc, `document id of ${d.case}, ${d.account}, ${d.nonce}`);
+ok(new Set(v.docIds.map((d) => d.doc)).size === v.docIds.length, "document ids differ by case, account and nonce");
+ok(/^d_[a-z2-7]{26}$/.test(D.documentID("c_x", "u_y", D.newDocIDNonce())), "a fresh document id has the form of every document id");
+
 if (process.argv.includes("--write")) {
   const fresh = await D.StreamSealer.create(key, b);
   const parts = [fresh.header];
