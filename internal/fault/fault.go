@@ -50,10 +50,31 @@ type RateLimitedError struct {
 }
 
 func (e *RateLimitedError) Error() string {
-	if e.Reason != "" {
-		return fmt.Sprintf("%s; try again in %s", e.Reason, e.RetryAfter.Round(time.Minute))
+	reason := e.Reason
+	if reason == "" {
+		reason = "too many attempts"
 	}
-	return fmt.Sprintf("too many attempts; try again in %s", e.RetryAfter.Round(time.Second))
+	return reason + "; try again in " + inWords(e.RetryAfter)
+}
+
+// inWords says a wait as people do ("a minute", "15 minutes", "40
+// seconds"), rounded up so that trying again then works; never Go's
+// "15m0s".
+func inWords(d time.Duration) string {
+	switch {
+	case d <= time.Second:
+		return "a second"
+	case d < time.Minute:
+		return fmt.Sprintf("%d seconds", int((d+time.Second-1)/time.Second))
+	case d <= time.Minute:
+		return "a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("%d minutes", int((d+time.Minute-1)/time.Minute))
+	case d <= time.Hour:
+		return "an hour"
+	default:
+		return fmt.Sprintf("%d hours", int((d+time.Hour-1)/time.Hour))
+	}
 }
 
 // AsInvalid returns the InvalidError in err's chain, if any.

@@ -75,12 +75,12 @@ await run(async () => {
   await party.route(uploads, (r) => (r.request().method() === "POST" ? r.fulfill({
     status: 429, contentType: "application/problem+json", headers: { "Retry-After": "7200" },
     body: JSON.stringify({ type: "urn:parley:problem:rate-limited", title: "Too many attempts", status: 429,
-      detail: "you have added 100 new documents to this case in the last day, the most one person may (new versions of documents already there are not counted); try again in 2h0m0s" }),
+      detail: "you have added 100 new documents to this case in the last day, the most one person may (new versions of documents already there are not counted); try again in 2 hours" }),
   }) : r.continue()));
   await party.click("#doc-upload");
   const day = await party.locator("#doc-upload-error", { hasText: "100 new documents" }).innerText();
   check(day.includes("you have added 100 new documents to this case today, the most one person can add in a day") && day.includes("You can add more from ") &&
-    !day.includes("2h0m0s") && !day.includes("Wait a minute"), "a person's day of new documents says when more can be added: " + day);
+    !day.includes("2 hours") && !day.includes("Wait a minute"), "a person's day of new documents says when more can be added: " + day);
   await party.unroute(uploads);
 
   // An upload with progress.
