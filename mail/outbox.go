@@ -126,8 +126,14 @@ type Message struct {
 //     machine; `make run` shows the body, with its link, to the developer);
 //   - Failed or Uncertain without a link (Kind.CarriesLink), which a
 //     mediator may resend: the resend is a new message with this body.
+//
+// Records staff's notice of what falls due (KindDueNotice) keeps neither:
+// no one reads or resends it (it belongs to no case's mail list, and the
+// next day's notice says what is still due), so its case references and
+// counts are cleared however it ended.
 func finish(m *Message) {
 	switch {
+	case m.Kind == KindDueNotice:
 	case m.State == Held:
 		return
 	case (m.State == Failed || m.State == Uncertain) && !m.Kind.CarriesLink():
@@ -462,6 +468,9 @@ func (o *Outbox) ResendAs(ctx context.Context, caseID, id, newID string) (Messag
 	}
 	if m.State != Failed && m.State != Uncertain {
 		return Message{}, fmt.Errorf("only a failed or uncertain message can be resent (this one is %s): %w", m.State, fault.ErrConflict)
+	}
+	if m.BodyCleared && m.Kind == KindDueNotice {
+		return Message{}, fmt.Errorf("a notice of records due is not kept once it failed; the next day's notice lists what is still due: %w", fault.ErrConflict)
 	}
 	if m.BodyCleared {
 		return Message{}, fmt.Errorf("the link this message carried is not kept once it failed (links are stored only as keyed hashes); send the person a new link instead (a new invitation, or `parley case reentry`): %w", fault.ErrConflict)
