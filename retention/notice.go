@@ -26,6 +26,12 @@ const DefaultNoticeDays = 14
 // NoticeEvery is how often a node looks whether the day's notice is made.
 const NoticeEvery = 10 * time.Minute
 
+// NoticeRetry is how long a node waits after a failed pass before the
+// next: a failed pass writes no day's record, so each pass searches every
+// case again (and every stored version of the token-keyed records), which
+// a store that keeps failing should not be asked to do every NoticeEvery.
+const NoticeRetry = time.Hour
+
 // noticeTextBudget bounds the cases' part of a notice, in bytes, well
 // within mail.MaxTextLen: the rest are counted, not listed.
 const noticeTextBudget = 6000
@@ -44,6 +50,9 @@ type Notices struct {
 	URL string
 	// Every is how often RunNotices looks (0: NoticeEvery).
 	Every time.Duration
+	// Retry is how long RunNotices waits after a failed pass (0:
+	// NoticeRetry).
+	Retry time.Duration
 }
 
 // noticeDay records that the day's notices were made (or that nothing
@@ -67,18 +76,24 @@ func noticeID(t time.Time, accountID string) string {
 }
 
 // RunNotices makes the day's notice of what falls due (NoticeOnce) now
-// and then every n.Every until ctx ends. Its caller owns it (server.Node
-// starts one per serving node, beside the mail sender, and stops it on
-// Close). Every node runs one: the day's record and the notices' ids make
-// it one notice a day per recipient however many nodes there are.
+// and then every n.Every until ctx ends; after a pass that failed it
+// waits n.Retry instead (at least n.Every), this node only. Its caller
+// owns it (server.Node starts one per serving node, beside the mail
+// sender, and stops it on Close). Every node runs one: the day's record
+// and the notices' ids make it one notice a day per recipient however
+// many nodes there are.
 func (s *Service) RunNotices(ctx context.Context, n Notices) {
 	every := cmp.Or(n.Every, NoticeEvery)
-	t := time.NewTicker(every)
+	retry := max(cmp.Or(n.Retry, NoticeRetry), every)
+	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
+		wait := every
 		if _, err := s.NoticeOnce(ctx, n); err != nil && ctx.Err() == nil {
-			s.logger.WarnContext(ctx, "retention: the notice of records due", "err", err)
+			s.logger.WarnContext(ctx, "retention: the notice of records due", "err", err, "retry", retry.String())
+			wait = retry
 		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
