@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
@@ -40,7 +41,13 @@ func (s *Service) Due(ctx context.Context, actor account.Account, days int) (Due
 	}
 	now := s.now().UTC()
 	until := now.Add(time.Duration(days) * 24 * time.Hour)
-	items, _, err := s.dueItems(ctx, until)
+	var mu sync.Mutex
+	items := []Item{}
+	err := s.eachDueCase(ctx, until, func(_ *cases.Case, l []Item) {
+		mu.Lock()
+		items = append(items, l...)
+		mu.Unlock()
+	})
 	if err != nil {
 		return DueReport{}, err
 	}
@@ -54,34 +61,35 @@ func (s *Service) Due(ctx context.Context, actor account.Account, days int) (Due
 	return r, nil
 }
 
-// dueItems lists every record due on or before until under the schedule
-// in force, held ones with their holds, and the cases it looked at. It
-// decides nothing about access: Due asks policy about its reader, and the
-// daily notice (notice.go) about each of its recipients.
-func (s *Service) dueItems(ctx context.Context, until time.Time) ([]Item, []*cases.Case, error) {
+// eachDueCase calls fn with each case's records due on or before until
+// under the schedule in force, held ones with their holds (none: fn is
+// not called), from up to s.parallel workers at once. It decides nothing
+// about access: Due asks policy about its reader, and the daily notice
+// (notice.go) about each of its recipients. What fn keeps of them is
+// fn's: Due keeps every record, the notice a summary of what it can list.
+func (s *Service) eachDueCase(ctx context.Context, until time.Time, fn func(c *cases.Case, items []Item)) error {
 	sched, err := s.currentSchedule(ctx)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	var all []*cases.Case
 	if err := s.cases.All(ctx, func(c *cases.Case) error { all = append(all, c); return nil }); err != nil {
-		return nil, nil, err
+		return err
 	}
 	inv, err := s.takeInventory(ctx)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	perCase := make([][]Item, len(all))
 	errs := make([]error, len(all))
 	workers.Run(len(all), s.parallel, func(i int) {
-		perCase[i], errs[i] = s.dueInCase(ctx, sched.Schedule, all[i], until, inv)
+		items, err := s.dueInCase(ctx, sched.Schedule, all[i], until, inv)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		if len(items) > 0 {
+			fn(all[i], items)
+		}
 	})
-	if err := errors.Join(errs...); err != nil {
-		return nil, nil, err
-	}
-	items := []Item{}
-	for _, l := range perCase {
-		items = append(items, l...)
-	}
-	return items, all, nil
+	return errors.Join(errs...)
 }

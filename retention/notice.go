@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
@@ -35,6 +36,12 @@ const NoticeRetry = time.Hour
 // noticeTextBudget bounds the cases' part of a notice, in bytes, well
 // within mail.MaxTextLen: the rest are counted, not listed.
 const noticeTextBudget = 6000
+
+// maxNoticeCases bounds the cases a notice gathers: no more than its text
+// can list, since a case's part takes more than 32 bytes (its reference
+// line and at least one class's: "Case 7\n  admin: 1 record already due\n\n"). The
+// rest are counted only.
+const maxNoticeCases = noticeTextBudget / 32
 
 // Notices says how the daily notice of what falls due is sent.
 type Notices struct {
@@ -133,14 +140,16 @@ func (s *Service) NoticeOnce(ctx context.Context, n Notices) (int, error) {
 	queued := 0
 	if len(to) > 0 {
 		until := now.Add(time.Duration(days) * 24 * time.Hour)
-		items, all, err := s.dueItems(ctx, until)
-		if err != nil {
+		var g noticeCases
+		if err := s.eachDueCase(ctx, until, func(c *cases.Case, items []Item) {
+			g.add(summarize(items, []*cases.Case{c}, now)...)
+		}); err != nil {
 			return 0, err
 		}
-		sum := summarize(items, all, now)
-		made.Cases = len(sum)
-		if len(sum) > 0 {
-			subject, text := noticeText(sum, until, days, n.URL)
+		sum, total := g.gathered()
+		made.Cases = total
+		if total > 0 {
+			subject, text := noticeText(sum, total, until, days, n.URL)
 			var errs []error
 			for _, a := range to {
 				err := n.Outbox.Enqueue(ctx, mail.Message{ID: noticeID(now, a.ID), CaseID: mail.NoticeOutbox, Kind: mail.KindDueNotice,
@@ -256,8 +265,51 @@ func summarize(items []Item, all []*cases.Case, now time.Time) []*dueCase {
 	for _, dc := range out {
 		slices.SortFunc(dc.classes, func(a, b *dueClass) int { return strings.Compare(a.class, b.class) })
 	}
-	slices.SortFunc(out, func(a, b *dueCase) int { return cmp.Or(a.first.Compare(b.first), strings.Compare(a.words, b.words)) })
+	sortDueCases(out)
 	return out
+}
+
+// noticeCases gathers a notice's cases as the search finds them (from
+// several workers at once), keeping at most 2·maxNoticeCases of them at
+// any time and, in the end, the maxNoticeCases first by date: what the
+// notice can list. It counts them all. Its lock guards no I/O.
+type noticeCases struct {
+	mu    sync.Mutex
+	kept  []*dueCase
+	total int
+}
+
+func (g *noticeCases) add(dcs ...*dueCase) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.total += len(dcs)
+	g.kept = append(g.kept, dcs...)
+	if len(g.kept) >= 2*maxNoticeCases {
+		g.trim()
+	}
+}
+
+// trim sorts the kept cases as the notice lists them and keeps the first
+// maxNoticeCases. Called with g.mu held.
+func (g *noticeCases) trim() {
+	sortDueCases(g.kept)
+	if len(g.kept) > maxNoticeCases {
+		clear(g.kept[maxNoticeCases:])
+		g.kept = g.kept[:maxNoticeCases]
+	}
+}
+
+// gathered returns the cases the notice lists, in its order, and how many
+// cases it counts in all.
+func (g *noticeCases) gathered() ([]*dueCase, int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.trim()
+	return g.kept, g.total
+}
+
+func sortDueCases(l []*dueCase) {
+	slices.SortFunc(l, func(a, b *dueCase) int { return cmp.Or(a.first.Compare(b.first), strings.Compare(a.words, b.words)) })
 }
 
 func records(n int) string {
@@ -290,11 +342,11 @@ func (c *dueClass) line() string {
 	return "  " + c.class + ": " + s
 }
 
-// noticeText writes the notice: the cases by reference with their counts,
-// what happens next, where to act, and why the reader gets it. It carries
-// no title, name, document name, hold reason or id.
-func noticeText(sum []*dueCase, until time.Time, days int, url string) (subject, text string) {
-	n := len(sum)
+// noticeText writes the notice of n cases, sum the first of them: the
+// cases by reference with their counts, what happens next, where to act,
+// and why the reader gets it. It carries no title, name, document name,
+// hold reason or id.
+func noticeText(sum []*dueCase, n int, until time.Time, days int, url string) (subject, text string) {
 	cs := "1 case"
 	if n != 1 {
 		cs = fmt.Sprintf("%d cases", n)

@@ -3,9 +3,11 @@ package retention
 import (
 	"bytes"
 	"context"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -258,12 +260,60 @@ func TestDueNoticeTextBounded(t *testing.T) {
 		}
 	}
 	sum := summarize(items, nil, now)
-	_, text := noticeText(sum, now.Add(14*24*time.Hour), 14, recordsURL)
+	_, text := noticeText(sum, len(sum), now.Add(14*24*time.Hour), 14, recordsURL)
 	if len(text) > mail.MaxTextLen {
 		t.Fatalf("%d bytes, more than the outbox takes (%d)", len(text), mail.MaxTextLen)
 	}
 	listed := strings.Count(text, "Case 2026-CV-")
 	if listed == 0 || !strings.Contains(text, "And "+strconv.Itoa(2000-listed)+" more: the records screen lists them all.") || !strings.Contains(text, recordsURL) {
 		t.Fatalf("%d listed:\n%s", listed, text)
+	}
+}
+
+// TestDueNoticeGathersWhatItShows: the notice's search keeps no more
+// cases than its text can list, however many fall due and in whatever
+// order its workers find them, and the notice it makes is the one it
+// would make from every case: the same cases listed, the rest counted.
+// The cases here are the shortest a notice lists (one-character
+// references, the shortest class, one record each), so the most fit.
+func TestDueNoticeGathersWhatItShows(t *testing.T) {
+	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	const n = 3000
+	var all []*dueCase
+	for i := range n {
+		ref := string(rune('A' + i%26))
+		it := Item{Case: "c" + strconv.Itoa(i), Reference: ref, Class: string(vault.ClassAdmin), DueAt: now.Add(-time.Duration(i%500) * time.Minute)}
+		all = append(all, summarize([]Item{it}, nil, now)...)
+	}
+	var g noticeCases
+	order := rand.Perm(n)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for j := w; j < n; j += 8 {
+				g.add(all[order[j]])
+				g.mu.Lock()
+				kept := len(g.kept)
+				g.mu.Unlock()
+				if kept >= 2*maxNoticeCases {
+					t.Errorf("%d cases kept while gathering, want fewer than %d", kept, 2*maxNoticeCases)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got, total := g.gathered()
+	if total != n || len(got) > maxNoticeCases {
+		t.Fatalf("gathered %d of %d cases (counted %d), want at most %d kept", len(got), n, total, maxNoticeCases)
+	}
+	sortDueCases(all)
+	until := now.Add(14 * 24 * time.Hour)
+	_, want := noticeText(all, n, until, 14, recordsURL)
+	_, text := noticeText(got, total, until, 14, recordsURL)
+	if text != want {
+		t.Fatalf("the notice from what was gathered differs from the one from every case:\n%s\n---\n%s", text, want)
+	}
+	if listed := strings.Count(text, "\nCase "); listed == 0 || listed >= len(got) && len(got) < n {
+		t.Fatalf("%d cases listed of %d kept: the bound cut what the notice lists", listed, len(got))
 	}
 }
