@@ -221,8 +221,10 @@ type dueCase struct {
 }
 
 // summarize groups items by case and class. A case is named by its
-// reference (the program's own docket or file number), else by the day it
-// was opened, as the records screen names it: never by its id or title.
+// reference, as the program wrote it (stored upper-case: meant to be its
+// docket or file number, but letters and spaces are allowed, so it is
+// the program's to keep names out of it), else by the day it was opened,
+// as the records screen names it: never by its id or title.
 func summarize(items []Item, all []*cases.Case, now time.Time) []*dueCase {
 	opened := map[string]time.Time{}
 	for _, c := range all {
@@ -344,8 +346,9 @@ func (c *dueClass) line() string {
 
 // noticeText writes the notice of n cases, sum the first of them: the
 // cases by reference with their counts, what happens next, where to act,
-// and why the reader gets it. It carries no title, name, document name,
-// hold reason or id.
+// and why the reader gets it. Of a case it carries the reference only, as
+// the program wrote it; no title, side label, document name, hold reason
+// or id.
 func noticeText(sum []*dueCase, n int, until time.Time, days int, url string) (subject, text string) {
 	cs := "1 case"
 	if n != 1 {
@@ -376,6 +379,6 @@ func noticeText(sum []*dueCase, n int, until time.Time, days int, url string) (s
 		where = "Parley at " + url
 	}
 	fmt.Fprintf(&b, "Where to act: sign in to %s and open \"Disposal of old records\". \"Records due soon\" there shows the detail; \"Make a plan\" starts a disposal.\n\n", where)
-	b.WriteString("You get this because your Parley account is a records staff account. Parley mails every records staff account at most once a day, and only when something falls due. It gives case references, record classes and counts only, never what the records hold. It cannot be turned off for one account; the program's operator sets it for everyone.\n")
+	b.WriteString("You get this because your Parley account is a records staff account. Parley mails every records staff account at most once a day, and only when something falls due. It gives each case's reference as your program recorded it, and nothing else about the case, with its record classes and counts, never what the records hold. It cannot be turned off for one account; the program's operator sets it for everyone.\n")
 	return subject, b.String()
 }

@@ -317,3 +317,25 @@ func TestDueNoticeGathersWhatItShows(t *testing.T) {
 		t.Fatalf("%d cases listed of %d kept: the bound cut what the notice lists", listed, len(got))
 	}
 }
+
+// TestDueNoticeSaysWhatItCarries: a reference is the program's text,
+// letters and spaces allowed, so a program may have written a name into
+// one; the notice carries it as stored, and its own words claim no more
+// than that: the reference as the program wrote it, nothing else about
+// the case.
+func TestDueNoticeSaysWhatItCarries(t *testing.T) {
+	now := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	items := []Item{{Case: "c1", Reference: "RIVERA V. CHEN", Class: "evidence", DueAt: now.Add(-time.Hour)}}
+	_, text := noticeText(summarize(items, nil, now), 1, now.Add(14*24*time.Hour), 14, recordsURL)
+	for _, w := range []string{
+		"Case RIVERA V. CHEN\n",
+		"each case's reference as your program recorded it, and nothing else about the case",
+	} {
+		if !strings.Contains(text, w) {
+			t.Errorf("the notice lacks %q:\n%s", w, text)
+		}
+	}
+	if strings.Contains(text, "case references, record classes and counts only") {
+		t.Errorf("the notice still claims to carry references and counts only:\n%s", text)
+	}
+}
