@@ -32,7 +32,11 @@ import (
 // joint room, a proposal naming the consented carry and then a copy of it
 // ("ask forge-proposal", "ask forge-copy"): the genuine copy stays
 // consented and edited for the mediator and the author, live and after a
-// reload, and the forged copy is shown as not from the author;
+// reload, and the forged copy is shown as not from the author; before the
+// second carry is declined, a second party of side A (a Go device) posts
+// a decline naming it and a caucus message of their own ("ask
+// forge-decline"): the author keeps Approve and Decline and the mediator
+// does not see it declined;
 // at phone width the audience select fits and the composer is reachable.
 func TestBrowserCarry(t *testing.T) {
 	needBrowser(t)

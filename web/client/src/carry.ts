@@ -254,11 +254,18 @@ function carriedItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
   return li;
 }
 
+/**
+ * A decline counts only through the accepted proposal: posted in that
+ * proposal's caucus by the author of the message the proposal names (the
+ * server lets only them decline). The decline's own position is not used:
+ * anyone could name a message of their own there.
+ */
 function declinedItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
   const { h } = cx;
   const id = p.carryID!;
-  const orig = original(ev.room, p.ref);
-  const fromAuthor = !!orig && orig.from === ev.from;
+  const prop = proposals.get(id);
+  const orig = prop ? original(prop.room, prop.plain?.ref) : undefined;
+  const fromAuthor = !!prop && !conflicting.has(id) && ev.room === prop.room && !!orig && orig.from === ev.from;
   if (fromAuthor && !declines.has(id)) {
     declines.set(id, ev);
     changed(id);

@@ -165,6 +165,20 @@ await run(async () => {
   await shoot(med, "carry-mediator");
   const proposal2 = logOf(a).locator("li.proposal[data-carry]", { hasText: KEEP }).first();
   await proposal2.waitFor({ timeout: 60000 });
+  // Sam Ortiz (side A, a Go device) posts a "decline" naming this carry and
+  // a caucus message of their own: only the message's author declines.
+  const carry2 = await medProposal2.getAttribute("data-carry");
+  check(await ask("forge-decline", carry2) === "ok", "another member of side A posted a decline naming the carry");
+  for (const [who, page] of [["the author", a], ["the mediator", med]]) {
+    const line = logOf(page).locator(`li.declined[data-carry="${carry2}"]`).first();
+    await line.waitFor({ timeout: 60000 });
+    check((await line.innerText()).includes("was ignored"), `${who} sees the other member's decline as ignored: ` + await line.innerText());
+  }
+  check(await proposal2.locator("[data-carry-state=proposed]").count() === 1 &&
+    await proposal2.locator("button", { hasText: "Approve" }).count() === 1 && await proposal2.locator("button", { hasText: "Decline" }).count() === 1,
+    "the author still has Approve and Decline: " + await proposal2.locator(".carry-state").innerText());
+  check(await medProposal2.locator("[data-carry-state=proposed]").count() === 1 && !(await medProposal2.innerText()).includes("Declined"),
+    "the mediator does not see it declined: " + await medProposal2.locator(".carry-state").innerText());
   await proposal2.locator("button", { hasText: "Decline" }).click();
   await proposal2.locator("button", { hasText: "Yes, decline" }).click();
   await proposal2.locator("[data-carry-state=declined]").waitFor({ timeout: 60000 });
