@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/policy"
 )
 
 // postAs encrypts each plaintext with u's CLI device and posts it in room
@@ -135,6 +138,77 @@ func TestChatShowsOnlyRealCarryDecisions(t *testing.T) {
 		t.Fatalf("/approve: %d %s", code, out)
 	}
 	if code, out := b.run(t, "", "chat", "read", k.ID, "--room", "joint"); code != 0 || !strings.Contains(out, "CARRY-ME") || strings.Contains(out, "KEEP-ME") {
+		t.Fatalf("B reads the joint room: %d %s", code, out)
+	}
+}
+
+// TestChatCarryInDoubtWhenTwoProposalsShareAnId: a second mediator posts,
+// in the caucus, a different proposal with the carry id of the first one
+// (naming the author's other message). Neither is taken: `chat read`
+// says the carry is in doubt, and the author's /approve refuses in plain
+// words, carrying nothing.
+func TestChatCarryInDoubtWhenTwoProposalsShareAnId(t *testing.T) {
+	n := nodetest.Embedded(t)
+	k, med, join := cliCase(t, n, "cli-carry2@example.org", "CLI carry in doubt", "family", []string{"A", "B"})
+	a, b := join("A", "Avery"), join("B", "Blake")
+	coAcct, coC := n.Staff(t, policy.RoleMediator, "cli-carry2-co@example.org")
+	co := cliUser{t.TempDir(), coC, coAcct.ID}
+	for _, u := range []cliUser{med, a, b, co} {
+		if code, out := u.run(t, "", "keys", "init"); code != 0 {
+			t.Fatalf("keys init: %d %s", code, out)
+		}
+	}
+	if code, out := med.run(t, "", "chat", "send", k.ID, "--room", "joint", "Welcome"); code != 0 {
+		t.Fatalf("mediator chat send: %d %s", code, out)
+	}
+	if code, out := med.run(t, "", "case", "add-mediator", k.ID, co.id); code != 0 {
+		t.Fatalf("case add-mediator: %d %s", code, out)
+	}
+	if code, out := med.run(t, "", "chat", "admit", k.ID, co.id); code != 0 {
+		t.Fatalf("chat admit: %d %s", code, out)
+	}
+	for _, text := range []string{"CARRY-ME we could accept 1,200", "KEEP-ME our lowest is 900"} {
+		if code, out := a.run(t, "", "chat", "send", k.ID, "--room", "caucus:A", text); code != 0 {
+			t.Fatalf("party chat send: %d %s", code, out)
+		}
+	}
+	code, out := a.run(t, "", "chat", "read", k.ID, "--room", "caucus:A", "--json")
+	var lines []chatLine
+	if code != 0 || json.Unmarshal([]byte(out), &lines) != nil || len(lines) != 2 {
+		t.Fatalf("chat read --json: %d %s", code, out)
+	}
+	carryPos, keep := fmt.Sprintf("%d:%d", lines[0].Epoch, lines[0].Offset), lines[1]
+	code, out = med.run(t, "/carry "+carryPos+"\n/quit\n", "chat", k.ID, "--room", "caucus:A")
+	m := regexp.MustCompile(`proposed carry (cr_[a-z0-9]+)`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("/carry: %d %s", code, out)
+	}
+	id := m[1]
+	// The second proposal names the kept message by its real payload hash,
+	// so only the doubt keeps the author's /approve from carrying it.
+	var page api.HistoryPage
+	if err := a.c.Do(context.Background(), http.MethodGet, fmt.Sprintf("/api/v1/cases/%s/rooms/%s/messages?epoch=%d&offset=%d&limit=1",
+		k.ID, url.PathEscape("caucus:A"), keep.Epoch, keep.Offset-1), nil, &page); err != nil {
+		t.Fatal(err)
+	}
+	var keepHash [32]byte
+	if len(page.Messages) == 1 && page.Messages[0].Pos() == (api.Position{Epoch: keep.Epoch, Offset: keep.Offset}) {
+		keepHash = e2ee.PayloadHash(page.Messages[0].Body)
+	}
+	if keepHash == ([32]byte{}) {
+		t.Fatal("the kept message is not stored")
+	}
+	postAs(t, co, k.ID, "caucus:A", &e2ee.Plaintext{Kind: e2ee.KindCarryProposal, CarryID: id, Room: "joint",
+		Ref: e2ee.Position{Epoch: keep.Epoch, Offset: keep.Offset}, RefHash: keepHash})
+	code, out = a.run(t, "", "chat", "read", k.ID, "--room", "caucus:A")
+	if code != 0 || !strings.Contains(out, "another, different proposal uses the same carry id ("+id+"): it cannot be approved; ask the mediator to propose it again") {
+		t.Fatalf("chat read caucus:A: %d\n%s", code, out)
+	}
+	code, out = a.run(t, "/approve "+id+"\n/quit\n", "chat", k.ID, "--room", "caucus:A")
+	if code != 0 || strings.Contains(out, "carried to joint") {
+		t.Fatalf("/approve of a carry in doubt: %d %s", code, out)
+	}
+	if code, out := b.run(t, "", "chat", "read", k.ID, "--room", "joint"); code != 0 || strings.Contains(out, "CARRY-ME") || strings.Contains(out, "KEEP-ME") {
 		t.Fatalf("B reads the joint room: %d %s", code, out)
 	}
 }
