@@ -94,51 +94,6 @@ func TestBrowserCarry(t *testing.T) {
 	if err := a2.Register(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// post encrypts each plaintext with who's device and posts it in room
-	// through the server, as any member's own client may post whatever it
-	// likes; it returns the position and payload hash of the last one.
-	post := func(who *client.E2EE, wc *client.Client, room string, ps ...*e2ee.Plaintext) (api.Position, [32]byte, error) {
-		devs, _, err := who.CaseDevices(ctx, k.ID)
-		if err != nil {
-			return api.Position{}, [32]byte{}, err
-		}
-		chain, err := who.Statements(ctx, k.ID, devs)
-		if err != nil {
-			return api.Position{}, [32]byte{}, err
-		}
-		r, ok := chain.Latest().Room(room)
-		if !ok {
-			return api.Position{}, [32]byte{}, fmt.Errorf("no signed membership for %s", room)
-		}
-		raw, err := wc.Chat(ctx, k.ID, map[string]*api.Position{room: nil})
-		if err != nil {
-			return api.Position{}, [32]byte{}, err
-		}
-		defer raw.Close()
-		sess := e2ee.NewSession(who.Me, k.ID, chain, devs)
-		epoch := r.Epoch
-		var pos api.Position
-		var hash [32]byte
-		for _, p := range ps {
-			dists, err := sess.Prepare(room, epoch)
-			if err != nil {
-				return api.Position{}, [32]byte{}, err
-			}
-			body, err := sess.Encrypt(room, p)
-			if err != nil {
-				return api.Position{}, [32]byte{}, err
-			}
-			for _, b := range append(dists, body) {
-				m, err := raw.SendFor(ctx, room, ids.New("m"), b, epoch)
-				if err != nil {
-					return api.Position{}, [32]byte{}, err
-				}
-				pos = m.Pos()
-			}
-			hash = e2ee.PayloadHash(body)
-		}
-		return pos, hash, nil
-	}
 	mediatorID := func() (string, error) {
 		k2, err := medC.Case(ctx, k.ID)
 		if err != nil || len(k2.Mediators) == 0 {
@@ -149,11 +104,11 @@ func TestBrowserCarry(t *testing.T) {
 	// forge-proposal: side B's counsel posts a joint message, then a
 	// "proposal" in the joint room naming the carry id and that message.
 	forgeProposal := func(id string) (string, error) {
-		pos, hash, err := post(counsel, counselC, "joint", &e2ee.Plaintext{Kind: e2ee.KindText, Text: "Our offer stands."})
+		pos, hash, err := postEncrypted(ctx, counsel, counselC, k.ID, "joint", &e2ee.Plaintext{Kind: e2ee.KindText, Text: "Our offer stands."})
 		if err != nil {
 			return "", err
 		}
-		_, _, err = post(counsel, counselC, "joint", &e2ee.Plaintext{Kind: e2ee.KindCarryProposal, CarryID: id, Room: "joint",
+		_, _, err = postEncrypted(ctx, counsel, counselC, k.ID, "joint", &e2ee.Plaintext{Kind: e2ee.KindCarryProposal, CarryID: id, Room: "joint",
 			Ref: e2ee.Position{Epoch: pos.Epoch, Offset: pos.Offset}, RefHash: hash})
 		return "ok", err
 	}
@@ -164,18 +119,18 @@ func TestBrowserCarry(t *testing.T) {
 		if err != nil {
 			return "", err
 		}
-		_, _, err = post(counsel, counselC, "joint", &e2ee.Plaintext{Kind: e2ee.KindCarried, CarryID: id, Room: "joint",
+		_, _, err = postEncrypted(ctx, counsel, counselC, k.ID, "joint", &e2ee.Plaintext{Kind: e2ee.KindCarried, CarryID: id, Room: "joint",
 			Proposer: med, Text: "FORGED: the tenant accepts 500."})
 		return "ok", err
 	}
 	// forge-decline: Sam Ortiz (side A) posts a caucus message, then a
 	// "decline" naming the carry id and that message of their own.
 	forgeDecline := func(id string) (string, error) {
-		pos, hash, err := post(a2, a2C, "caucus:A", &e2ee.Plaintext{Kind: e2ee.KindText, Text: "I will handle this one."})
+		pos, hash, err := postEncrypted(ctx, a2, a2C, k.ID, "caucus:A", &e2ee.Plaintext{Kind: e2ee.KindText, Text: "I will handle this one."})
 		if err != nil {
 			return "", err
 		}
-		_, _, err = post(a2, a2C, "caucus:A", &e2ee.Plaintext{Kind: e2ee.KindCarryDeclined, CarryID: id, Room: "joint",
+		_, _, err = postEncrypted(ctx, a2, a2C, k.ID, "caucus:A", &e2ee.Plaintext{Kind: e2ee.KindCarryDeclined, CarryID: id, Room: "joint",
 			Ref: e2ee.Position{Epoch: pos.Epoch, Offset: pos.Offset}, RefHash: hash})
 		return "ok", err
 	}
@@ -262,4 +217,49 @@ func TestBrowserCarry(t *testing.T) {
 		shots: []string{"welcome-party.png", "welcome-party-phone.png", "carry-party.png", "carry-party-phone.png",
 			"carry-mediator.png", "carry-mediator-phone.png", "carry-mediator-first-screen-phone.png"},
 	}.run(t, n.URL)
+}
+
+// postEncrypted encrypts each plaintext with who's device and posts it in
+// room through the server, as any member's own client may post whatever
+// it likes; it returns the position and payload hash of the last one.
+func postEncrypted(ctx context.Context, who *client.E2EE, wc *client.Client, caseID, room string, ps ...*e2ee.Plaintext) (api.Position, [32]byte, error) {
+	devs, _, err := who.CaseDevices(ctx, caseID)
+	if err != nil {
+		return api.Position{}, [32]byte{}, err
+	}
+	chain, err := who.Statements(ctx, caseID, devs)
+	if err != nil {
+		return api.Position{}, [32]byte{}, err
+	}
+	r, ok := chain.Latest().Room(room)
+	if !ok {
+		return api.Position{}, [32]byte{}, fmt.Errorf("no signed membership for %s", room)
+	}
+	raw, err := wc.Chat(ctx, caseID, map[string]*api.Position{room: nil})
+	if err != nil {
+		return api.Position{}, [32]byte{}, err
+	}
+	defer raw.Close()
+	sess := e2ee.NewSession(who.Me, caseID, chain, devs)
+	var pos api.Position
+	var hash [32]byte
+	for _, p := range ps {
+		dists, err := sess.Prepare(room, r.Epoch)
+		if err != nil {
+			return api.Position{}, [32]byte{}, err
+		}
+		body, err := sess.Encrypt(room, p)
+		if err != nil {
+			return api.Position{}, [32]byte{}, err
+		}
+		for _, b := range append(dists, body) {
+			m, err := raw.SendFor(ctx, room, ids.New("m"), b, r.Epoch)
+			if err != nil {
+				return api.Position{}, [32]byte{}, err
+			}
+			pos = m.Pos()
+		}
+		hash = e2ee.PayloadHash(body)
+	}
+	return pos, hash, nil
 }

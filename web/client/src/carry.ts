@@ -144,7 +144,7 @@ function proposalItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
     if (conflicting.has(id)) {
       state.dataset.carryState = "conflict";
       state.textContent = "Two different proposals use the same reference, so this browser cannot tell which one was answered. " +
-        "Nothing is shown as carried or declined; ask the mediator to propose it again.";
+        `Nothing is shown as carried or declined; ${cx.sc().mediator ? "propose it again" : "ask the mediator to propose it again"}.`;
       controls.replaceChildren();
       decided = true;
     } else if (carried) {
