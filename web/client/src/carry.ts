@@ -68,11 +68,12 @@ function sourceOf(copy: SecureEvent): { orig?: SecureEvent; consented: boolean; 
 /**
  * Whether ev can be a carry's proposal: posted in a caucus (never in the
  * joint room, nor in the room it would carry to), naming a position, by a
- * mediator of the signed membership (never the case record).
+ * mediator of the signed statement the sender's keys were issued under
+ * (never the case record).
  */
 function acceptable(ev: SecureEvent): boolean {
   const p = ev.plain!;
-  return !!E.caucusSide(ev.room) && ev.room !== p.room && !!p.ref && cx.sc().signedMediator(ev.from);
+  return !!E.caucusSide(ev.room) && ev.room !== p.room && !!p.ref && !!ev.fromMediator;
 }
 
 const hexOf = (b?: Uint8Array) => (b ? Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("") : "");
