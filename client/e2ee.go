@@ -376,7 +376,11 @@ type SecureEvent struct {
 	Kind   int // e2ee.KindText, KindNotice, KindCarryProposal, KindCarried or KindCarryDeclined
 	Text   string
 	Carry  *CarryInfo
-	Seal   *api.Seal
+	// FromMediator: the sender is a mediator in the signed membership
+	// statement its keys were issued under (never the case record). Only
+	// a mediator's proposal in a caucus is a carry's proposal.
+	FromMediator bool
+	Seal         *api.Seal
 	// Rejected says why a payload was refused (it wraps an e2ee.Err…).
 	Rejected error
 	// Notice is a membership event for people: who a mediator's device
@@ -400,8 +404,8 @@ type CarryInfo struct {
 
 func eventFrom(room string, m api.Message, r *e2ee.Received, chain *e2ee.Chain) SecureEvent {
 	ev := SecureEvent{Room: room, Pos: m.Pos(), At: time.UnixMilli(m.At), From: m.From, Device: r.Ctx.Device,
-		Kind: r.Plain.Kind, Text: r.Plain.Text}
-	if ev.Kind == e2ee.KindNotice && !SignedMediator(chain, r.Ctx.StatementSeq, m.From) {
+		Kind: r.Plain.Kind, Text: r.Plain.Text, FromMediator: SignedMediator(chain, r.Ctx.StatementSeq, m.From)}
+	if ev.Kind == e2ee.KindNotice && !ev.FromMediator {
 		// Only a mediator sends notices: anyone else's "notice" is an
 		// ordinary message from them. Who is a mediator comes from the
 		// signed membership statement the sender's keys were issued

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/messaging"
@@ -26,7 +28,15 @@ import (
 // payload hash of the caucus original, as side B's counsel's device (a Go
 // client) decrypts it ("ask carried"); another carry is declined, and the
 // mediator sees that live; the server then holds one consented and one
-// declined carry record ("ask carries");
+// declined carry record ("ask carries"); side B's counsel forges, in the
+// joint room, a proposal naming the consented carry and then a copy of it
+// ("ask forge-proposal", "ask forge-copy"): the genuine copy stays
+// consented and edited for the mediator and the author, live and after a
+// reload, and the forged copy is shown as not from the author; before the
+// second carry is declined, a second party of side A (a Go device) posts
+// a decline naming it and a caucus message of their own ("ask
+// forge-decline"): the author keeps Approve and Decline and the mediator
+// does not see it declined;
 // at phone width the audience select fits and the composer is reachable.
 func TestBrowserCarry(t *testing.T) {
 	needBrowser(t)
@@ -61,6 +71,70 @@ func TestBrowserCarry(t *testing.T) {
 	if err := counsel.Register(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// A second member of side A (Sam Ortiz, a party) with a Go device,
+	// registered before the browsers open, posts a decline that is not
+	// theirs to post.
+	invA2, err := medC.Invite(ctx, k.ID, "party", "A", "Sam Ortiz", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2C := client.New(n.URL, "")
+	a2s, err := a2C.Join(ctx, invA2.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2Dir := t.TempDir()
+	if _, err := client.InitDevice(a2Dir, a2s.Account.ID, e2ee.KEMXWing); err != nil {
+		t.Fatal(err)
+	}
+	a2, err := a2C.E2EE(a2Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a2.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mediatorID := func() (string, error) {
+		k2, err := medC.Case(ctx, k.ID)
+		if err != nil || len(k2.Mediators) == 0 {
+			return "", fmt.Errorf("the case's mediator: %v", err)
+		}
+		return k2.Mediators[0].AccountID, nil
+	}
+	// forge-proposal: side B's counsel posts a joint message, then a
+	// "proposal" in the joint room naming the carry id and that message.
+	forgeProposal := func(id string) (string, error) {
+		pos, hash, err := postEncrypted(ctx, counsel, counselC, k.ID, "joint", &e2ee.Plaintext{Kind: e2ee.KindText, Text: "Our offer stands."})
+		if err != nil {
+			return "", err
+		}
+		_, _, err = postEncrypted(ctx, counsel, counselC, k.ID, "joint", &e2ee.Plaintext{Kind: e2ee.KindCarryProposal, CarryID: id, Room: "joint",
+			Ref: e2ee.Position{Epoch: pos.Epoch, Offset: pos.Offset}, RefHash: hash})
+		return "ok", err
+	}
+	// forge-copy: side B's counsel posts a "carried copy" naming the carry
+	// id, the joint room as its source and the mediator as proposer.
+	forgeCopy := func(id string) (string, error) {
+		med, err := mediatorID()
+		if err != nil {
+			return "", err
+		}
+		_, _, err = postEncrypted(ctx, counsel, counselC, k.ID, "joint", &e2ee.Plaintext{Kind: e2ee.KindCarried, CarryID: id, Room: "joint",
+			Proposer: med, Text: "FORGED: the tenant accepts 500."})
+		return "ok", err
+	}
+	// forge-decline: Sam Ortiz (side A) posts a caucus message, then a
+	// "decline" naming the carry id and that message of their own.
+	forgeDecline := func(id string) (string, error) {
+		pos, hash, err := postEncrypted(ctx, a2, a2C, k.ID, "caucus:A", &e2ee.Plaintext{Kind: e2ee.KindText, Text: "I will handle this one."})
+		if err != nil {
+			return "", err
+		}
+		_, _, err = postEncrypted(ctx, a2, a2C, k.ID, "caucus:A", &e2ee.Plaintext{Kind: e2ee.KindCarryDeclined, CarryID: id, Room: "joint",
+			Ref: e2ee.Position{Epoch: pos.Epoch, Offset: pos.Offset}, RefHash: hash})
+		return "ok", err
+	}
+
 	// carried opens every payload stored in the joint room with the
 	// counsel's device keys and lists what each carried message holds,
 	// the fields as encrypted (not as a client would show them).
@@ -134,10 +208,58 @@ func TestBrowserCarry(t *testing.T) {
 		env: []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password,
 			"PARLEY_INVITE_A=" + invA.Link, "PARLEY_INVITE_B=" + invB.Link, "PARLEY_CASE=" + k.ID},
 		ask: map[string]func(string) (string, error){
-			"carries": func(string) (string, error) { return carries() },
-			"carried": func(string) (string, error) { return carried() },
+			"carries":        func(string) (string, error) { return carries() },
+			"carried":        func(string) (string, error) { return carried() },
+			"forge-proposal": forgeProposal,
+			"forge-copy":     forgeCopy,
+			"forge-decline":  forgeDecline,
 		},
 		shots: []string{"welcome-party.png", "welcome-party-phone.png", "carry-party.png", "carry-party-phone.png",
 			"carry-mediator.png", "carry-mediator-phone.png", "carry-mediator-first-screen-phone.png"},
 	}.run(t, n.URL)
+}
+
+// postEncrypted encrypts each plaintext with who's device and posts it in
+// room through the server, as any member's own client may post whatever
+// it likes; it returns the position and payload hash of the last one.
+func postEncrypted(ctx context.Context, who *client.E2EE, wc *client.Client, caseID, room string, ps ...*e2ee.Plaintext) (api.Position, [32]byte, error) {
+	devs, _, err := who.CaseDevices(ctx, caseID)
+	if err != nil {
+		return api.Position{}, [32]byte{}, err
+	}
+	chain, err := who.Statements(ctx, caseID, devs)
+	if err != nil {
+		return api.Position{}, [32]byte{}, err
+	}
+	r, ok := chain.Latest().Room(room)
+	if !ok {
+		return api.Position{}, [32]byte{}, fmt.Errorf("no signed membership for %s", room)
+	}
+	raw, err := wc.Chat(ctx, caseID, map[string]*api.Position{room: nil})
+	if err != nil {
+		return api.Position{}, [32]byte{}, err
+	}
+	defer raw.Close()
+	sess := e2ee.NewSession(who.Me, caseID, chain, devs)
+	var pos api.Position
+	var hash [32]byte
+	for _, p := range ps {
+		dists, err := sess.Prepare(room, r.Epoch)
+		if err != nil {
+			return api.Position{}, [32]byte{}, err
+		}
+		body, err := sess.Encrypt(room, p)
+		if err != nil {
+			return api.Position{}, [32]byte{}, err
+		}
+		for _, b := range append(dists, body) {
+			m, err := raw.SendFor(ctx, room, ids.New("m"), b, r.Epoch)
+			if err != nil {
+				return api.Position{}, [32]byte{}, err
+			}
+			pos = m.Pos()
+		}
+		hash = e2ee.PayloadHash(body)
+	}
+	return pos, hash, nil
 }

@@ -64,8 +64,82 @@ func parsePos(s string) (api.Position, error) {
 	return api.Position{Epoch: ep, Offset: off}, nil
 }
 
-// describe renders an event as one line for people.
-func describe(ev client.SecureEvent, who map[string]string) string {
+// carryBook is what a chat has read of carries, to tell a carry's real
+// proposal and decisions from messages that only say they are. Anyone in
+// a room can post a message of the proposal or decline kind (the server
+// cannot read the kind): the proposal of a carry id is the first one a
+// mediator of the signed membership posted in a caucus (not the room it
+// carries to); a decline counts only if posted in that proposal's caucus
+// by the author of the message the proposal names (as the server lets
+// only them decline).
+type carryBook struct {
+	accepted map[string]client.SecureEvent      // carry id → its proposal
+	conflict map[string]bool                    // carry ids a second, different proposal named
+	authors  map[string]map[api.Position]string // room → position → who wrote the message there
+}
+
+func newCarryBook() *carryBook {
+	return &carryBook{accepted: map[string]client.SecureEvent{}, conflict: map[string]bool{}, authors: map[string]map[api.Position]string{}}
+}
+
+// read notes ev; call it for every event, in each room's order.
+func (b *carryBook) read(ev client.SecureEvent) {
+	if ev.Rejected != nil || ev.Seal != nil || ev.Notice != "" {
+		return
+	}
+	if ev.Kind == e2ee.KindText {
+		if b.authors[ev.Room] == nil {
+			b.authors[ev.Room] = map[api.Position]string{}
+		}
+		b.authors[ev.Room][ev.Pos] = ev.From
+	}
+	if ev.Kind != e2ee.KindCarryProposal || ev.Carry == nil || !b.acceptable(ev) {
+		return
+	}
+	prior, ok := b.accepted[ev.Carry.ID]
+	switch {
+	case !ok:
+		b.accepted[ev.Carry.ID] = ev
+	case prior.Room != ev.Room || prior.From != ev.From || prior.Carry.Room != ev.Carry.Room ||
+		prior.Carry.Ref != ev.Carry.Ref || prior.Carry.RefHash != ev.Carry.RefHash:
+		b.conflict[ev.Carry.ID] = true
+	}
+}
+
+// acceptable: posted in a caucus, not in the room it carries to, by a
+// mediator of the signed membership.
+func (b *carryBook) acceptable(ev client.SecureEvent) bool {
+	_, caucus := e2ee.CaucusSide(ev.Room)
+	return caucus && ev.Carry.Room != ev.Room && ev.FromMediator
+}
+
+// proposal is the carry id's proposal, if this chat read one and no other
+// proposal puts it in doubt.
+func (b *carryBook) proposal(id string) (client.SecureEvent, error) {
+	if b.conflict[id] {
+		return client.SecureEvent{}, fmt.Errorf("two different proposals use carry %s, so this device cannot tell which one is real; ask the mediator to propose it again", id)
+	}
+	p, ok := b.accepted[id]
+	if !ok {
+		return client.SecureEvent{}, fmt.Errorf("no carry proposal %s from a mediator seen in this session", id)
+	}
+	return p, nil
+}
+
+// declinedByAuthor says whether a decline comes from the author of the
+// message its carry's proposal names, in that proposal's caucus.
+func (b *carryBook) declinedByAuthor(ev client.SecureEvent) bool {
+	p, err := b.proposal(ev.Carry.ID)
+	if err != nil || ev.Room != p.Room {
+		return false
+	}
+	author, ok := b.authors[p.Room][p.Carry.Ref]
+	return ok && author == ev.From
+}
+
+// describe renders an event as one line for people, after book (nil: no
+// carry checks) has read it.
+func describe(ev client.SecureEvent, who map[string]string, book *carryBook) string {
 	name := func(id string) string {
 		if n := who[id]; n != "" {
 			return n
@@ -83,14 +157,25 @@ func describe(ev client.SecureEvent, who map[string]string) string {
 		return fmt.Sprintf("  %s %s [%s] (a message this device cannot read: it was not a member then)", pos, at, name(ev.From))
 	case ev.Rejected != nil:
 		return fmt.Sprintf("! %s %s refused a message claiming to be from %s: %v", pos, at, name(ev.From), ev.Rejected)
+	case ev.Kind == e2ee.KindCarryProposal && ev.Carry != nil && book != nil && !book.acceptable(ev):
+		return fmt.Sprintf("  %s %s %s posted a carry proposal, but only a mediator proposes a carry, in a side's caucus; ignored", pos, at, name(ev.From))
+	case ev.Kind == e2ee.KindCarryProposal && ev.Carry != nil && book != nil && book.conflict[ev.Carry.ID]:
+		return fmt.Sprintf("  %s %s %s proposes carrying message %d:%d to the %s room, but another, different proposal uses the same carry id (%s): it cannot be approved; ask the mediator to propose it again",
+			pos, at, name(ev.From), ev.Carry.Ref.Epoch, ev.Carry.Ref.Offset, ev.Carry.Room, ev.Carry.ID)
 	case ev.Kind == e2ee.KindCarryProposal:
 		line := fmt.Sprintf("  %s %s %s proposes carrying message %d:%d to the %s room", pos, at, name(ev.From), ev.Carry.Ref.Epoch, ev.Carry.Ref.Offset, ev.Carry.Room)
 		if ev.Text != "" {
 			line += " (" + ev.Text + ")"
 		}
 		return line + "; its author approves with /approve " + ev.Carry.ID
+	case ev.Kind == e2ee.KindCarryDeclined && ev.Carry != nil && book != nil && !book.declinedByAuthor(ev):
+		return fmt.Sprintf("  %s %s %s posted a decline of carry %s that this device cannot confirm comes from the author of the message proposed; ignored", pos, at, name(ev.From), ev.Carry.ID)
 	case ev.Kind == e2ee.KindCarryDeclined && ev.Carry != nil:
-		return fmt.Sprintf("  %s %s %s declined carrying message %d:%d (carry %s); nothing was carried", pos, at, name(ev.From), ev.Carry.Ref.Epoch, ev.Carry.Ref.Offset, ev.Carry.ID)
+		p := ev // without a book, the decline's own words
+		if book != nil {
+			p, _ = book.proposal(ev.Carry.ID)
+		}
+		return fmt.Sprintf("  %s %s %s declined carrying message %d:%d (carry %s); nothing was carried", pos, at, name(ev.From), p.Carry.Ref.Epoch, p.Carry.Ref.Offset, ev.Carry.ID)
 	case ev.Kind == e2ee.KindNotice:
 		return fmt.Sprintf("  %s %s NOTICE from %s to every room: %s", pos, at, name(ev.From), ev.Text)
 	case ev.Kind == e2ee.KindCarried:
@@ -152,13 +237,11 @@ func chatInteractive(ctx context.Context, args []string) error {
 		defer close(lines)
 		inputErr = scanLines(os.Stdin, lines)
 	}()
-	proposals := map[string]client.SecureEvent{}
+	book := newCarryBook()
 	show := func(ev client.SecureEvent) {
-		if ev.Kind == e2ee.KindCarryProposal && ev.Carry != nil && ev.Rejected == nil {
-			proposals[ev.Carry.ID] = ev
-		}
+		book.read(ev)
 		if ev.Room == *room || ev.Notice != "" || (ev.Kind == e2ee.KindCarryProposal && ev.Rejected == nil) {
-			fmt.Println(describe(ev, who))
+			fmt.Println(describe(ev, who, book))
 		}
 	}
 	startInput := func() {
@@ -193,7 +276,7 @@ func chatInteractive(ctx context.Context, args []string) error {
 			if line == "/quit" {
 				return nil
 			}
-			if err := chatCommand(ctx, s, *room, line, proposals); err != nil {
+			if err := chatCommand(ctx, s, *room, line, book); err != nil {
 				fmt.Fprintf(os.Stderr, "! %s\n", oneLine(err.Error()))
 			}
 		}
@@ -246,7 +329,7 @@ func readMessage(r io.Reader) (string, error) {
 const backlogPatience = 15 * time.Second
 
 // chatCommand sends a line, or runs /carry and /approve.
-func chatCommand(ctx context.Context, s *client.SecureChat, room, line string, proposals map[string]client.SecureEvent) error {
+func chatCommand(ctx context.Context, s *client.SecureChat, room, line string, book *carryBook) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	switch {
@@ -266,9 +349,9 @@ func chatCommand(ctx context.Context, s *client.SecureChat, room, line string, p
 		return nil
 	case strings.HasPrefix(line, "/approve "):
 		id := strings.TrimSpace(strings.TrimPrefix(line, "/approve "))
-		p, ok := proposals[id]
-		if !ok {
-			return fmt.Errorf("no carry proposal %s seen in this session", id)
+		p, err := book.proposal(id)
+		if err != nil {
+			return err
 		}
 		m, err := s.ApproveCarry(ctx, p)
 		if err != nil {
@@ -461,8 +544,10 @@ func chatRead(ctx context.Context, args []string) error {
 		return err
 	}
 	who := names(k)
+	book := newCarryBook()
 	for _, ev := range evs {
-		fmt.Println(describe(ev, who))
+		book.read(ev)
+		fmt.Println(describe(ev, who, book))
 	}
 	return nil
 }

@@ -33,7 +33,12 @@ export function initCarry(ctx: CarryContext): void { cx = ctx; }
 
 const declines = new Map<string, SecureEvent>();     // carry id → its author's decline
 const copies = new Map<string, SecureEvent[]>();     // carry id → carried copies read in the joint room
-const proposals = new Map<string, SecureEvent>();    // carry id → the proposal
+// carry id → the accepted proposal: the first one a mediator of the signed
+// membership posted in a caucus. Anyone in a room can post a message that
+// says it is a proposal; only this one decides what a copy or a decline
+// naming the id is checked against.
+const proposals = new Map<string, SecureEvent>();
+const conflicting = new Set<string>();               // carry ids a second, different proposal named too
 const views = new Map<string, (() => void)[]>();     // carry id → views to refresh when it changes
 
 function original(room: string, ref?: { epoch: number; offset: number }): SecureEvent | undefined {
@@ -48,13 +53,36 @@ function original(room: string, ref?: { epoch: number; offset: number }): Secure
  * the original; for them a copy whose author is not the original's, or
  * whose source room is not the proposal's, was not consented.
  */
-function sourceOf(copy: SecureEvent): { orig?: SecureEvent; consented: boolean } {
+function sourceOf(copy: SecureEvent): { orig?: SecureEvent; consented: boolean; conflict?: boolean } {
   const p = copy.plain!;
+  if (conflicting.has(p.carryID!)) return { consented: false, conflict: true };
   const prop = proposals.get(p.carryID!);
   if (!prop) return { consented: true };
-  if (prop.room !== p.room) return { consented: false };
+  // The copy must come from the proposal's caucus, land in its target
+  // room, and name its proposer.
+  if (prop.room !== p.room || prop.plain?.room !== copy.room || prop.from !== p.proposer) return { consented: false };
   const orig = original(prop.room, prop.plain?.ref);
   return { orig, consented: !orig || orig.from === copy.from };
+}
+
+/**
+ * Whether ev can be a carry's proposal: posted in a caucus (never in the
+ * joint room, nor in the room it would carry to), naming a position, by a
+ * mediator of the signed statement the sender's keys were issued under
+ * (never the case record).
+ */
+function acceptable(ev: SecureEvent): boolean {
+  const p = ev.plain!;
+  return !!E.caucusSide(ev.room) && ev.room !== p.room && !!p.ref && !!ev.fromMediator;
+}
+
+const hexOf = (b?: Uint8Array) => (b ? Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("") : "");
+
+/** Whether two proposals say the same (the same one, read or sent twice). */
+function sameProposal(a: SecureEvent, b: SecureEvent): boolean {
+  const x = a.plain!, y = b.plain!;
+  return a.room === b.room && a.from === b.from && x.room === y.room &&
+    x.ref?.epoch === y.ref?.epoch && x.ref?.offset === y.ref?.offset && hexOf(x.refHash) === hexOf(y.refHash);
 }
 
 function whoWords(account: string): string {
@@ -86,8 +114,19 @@ export function carryItem(ev: SecureEvent): HTMLElement | null {
 function proposalItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
   const { h } = cx;
   const id = p.carryID!;
-  proposals.set(id, ev);
-  changed(id); // a carried copy read before it now finds its original
+  if (!acceptable(ev)) {
+    return h("li", { class: "proposal ignored", "data-carry": id },
+      h("span", { class: "meta" }, `${cx.fmtTime(ev.at)} · ${ev.from === cx.me() ? "You" : cx.sc().nameOf(ev.from)}`), h("br"),
+      "A proposal to carry a message was ignored: only a mediator proposes that, in a side’s caucus.");
+  }
+  const prior = proposals.get(id);
+  if (!prior) {
+    proposals.set(id, ev);
+    changed(id); // a carried copy read before it now finds its original
+  } else if (!sameProposal(prior, ev) && !conflicting.has(id)) {
+    conflicting.add(id);
+    changed(id);
+  }
   const orig = original(ev.room, p.ref);
   const author = orig?.from ?? "";
   const mine = author === cx.me();
@@ -103,7 +142,13 @@ function proposalItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
   watch(id, () => {
     const carried = (copies.get(id) ?? []).find((c) => sourceOf(c).consented);
     const declined = declines.get(id);
-    if (carried) {
+    if (conflicting.has(id)) {
+      state.dataset.carryState = "conflict";
+      state.textContent = "Two different proposals use the same reference, so this browser cannot tell which one was answered. " +
+        `Nothing is shown as carried or declined; ${cx.sc().mediator ? "propose it again" : "ask the mediator to propose it again"}.`;
+      controls.replaceChildren();
+      decided = true;
+    } else if (carried) {
       const edited = orig ? (carried.text ?? "") !== (orig.text ?? "") : false;
       state.dataset.carryState = edited ? "carried-edited" : "carried";
       state.textContent = mine
@@ -194,22 +239,34 @@ function carriedItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
   // the original, to compare, and to tell a copy from someone else (only
   // the author's own device can consent).
   watch(id, () => {
-    const { orig, consented } = sourceOf(ev);
+    const { orig, consented, conflict } = sourceOf(ev);
     const edited = consented && orig ? (ev.text ?? "") !== (orig.text ?? "") : false;
     li.dataset.edited = String(edited);
+    const from = `${cx.fmtTime(ev.at)} · ${ev.from === cx.me() ? "You" : cx.sc().nameOf(ev.from)} · `;
     li.replaceChildren(
-      h("span", { class: "meta" }, `${cx.fmtTime(ev.at)} · ${ev.from === cx.me() ? "You" : cx.sc().nameOf(ev.from)} · carried from the ${cx.roomTitle(p.room ?? "")} with ${words} consent (proposed by ${cx.sc().nameOf(p.proposer ?? "")})${edited ? " · edited by its author before approving" : ""}`),
+      h("span", { class: "meta" }, consented
+        ? `${from}carried from the ${cx.roomTitle(p.room ?? "")} with ${words} consent (proposed by ${cx.sc().nameOf(p.proposer ?? "")})${edited ? " · edited by its author before approving" : ""}`
+        : `${from}says it was carried from the ${cx.roomTitle(p.room ?? "")}`),
       h("br"), h("span", { class: "text" }, ev.text ?? ""),
-      ...(consented ? [] : [h("p", { class: "error" }, "This copy does not come from the message’s author; it was not consented.")]));
+      ...(consented ? [] : [h("p", { class: "error" }, conflict
+        ? "Two different proposals use this copy’s reference, so this browser cannot confirm that the message’s author consented."
+        : "This copy does not come from the message’s author; it was not consented.")]));
   });
   return li;
 }
 
+/**
+ * A decline counts only through the accepted proposal: posted in that
+ * proposal's caucus by the author of the message the proposal names (the
+ * server lets only them decline). The decline's own position is not used:
+ * anyone could name a message of their own there.
+ */
 function declinedItem(ev: SecureEvent, p: E.Plaintext): HTMLElement {
   const { h } = cx;
   const id = p.carryID!;
-  const orig = original(ev.room, p.ref);
-  const fromAuthor = !!orig && orig.from === ev.from;
+  const prop = proposals.get(id);
+  const orig = prop ? original(prop.room, prop.plain?.ref) : undefined;
+  const fromAuthor = !!prop && !conflicting.has(id) && ev.room === prop.room && !!orig && orig.from === ev.from;
   if (fromAuthor && !declines.has(id)) {
     declines.set(id, ev);
     changed(id);

@@ -22,6 +22,8 @@ export interface SecureEvent {
   plain?: E.Plaintext;
   hash?: string; // sha256 hex of the payload
   rejected?: string;
+  /** The sender is a mediator in the signed statement its keys were issued under (never the case record). */
+  fromMediator?: boolean;
 }
 
 export type Status = "connecting" | "live" | "reconnecting" | "closed";
@@ -406,10 +408,11 @@ export class SecureCase {
         if (r.plain.kind === E.KindCarried) { delete r.plain.ref; delete r.plain.refHash; }
         ev.plain = r.plain;
         ev.kind = r.plain.kind;
+        ev.fromMediator = this.signedMediator(m.from, r.ctx.statementSeq);
         // Only a mediator sends notices: anyone else's "notice" is an
         // ordinary message. Who is a mediator comes from the signed
         // statement the sender's keys were issued under, never the case record.
-        if (ev.kind === E.KindNotice && !this.signedMediator(m.from, r.ctx.statementSeq)) ev.kind = E.KindText;
+        if (ev.kind === E.KindNotice && !ev.fromMediator) ev.kind = E.KindText;
         ev.text = r.plain.text;
         ev.hash = hex(await E.payloadHash(body));
         this.seen.set(`${room}|${mp.epoch}|${mp.offset}`, ev);

@@ -127,6 +127,34 @@ await run(async () => {
   check(copies.length === 1 && copies[0].Text === EDITED && copies[0].Room === "caucus:A" && copies[0].Ref === "0:0" && copies[0].RefHash === "zero",
     "the carried copy side B decrypts names no position or payload hash of the original in the Tenant caucus: " + JSON.stringify(copies));
 
+  // --- side B forges a proposal and a copy naming the consented carry ---
+  // Noor Haddad (side B's counsel, a Go device) posts in the joint room a
+  // "proposal" naming this carry and one of B's own joint messages, then a
+  // "carried copy" naming it with the joint room as its source. Neither
+  // comes from a mediator in a caucus or from the author: the genuine copy
+  // stays consented and edited, and the forged one is shown as not consented.
+  await openRoom(med, "caucus:A");
+  const carry1 = await medProposal.getAttribute("data-carry");
+  await openRoom(med, "joint");
+  check(await ask("forge-proposal", carry1) === "ok", "side B's counsel posted a proposal in the joint room naming the carry");
+  await logOf(med).locator(`li[data-carry="${carry1}"]:not(.carried)`).first().waitFor({ timeout: 60000 });
+  check(await medCarried.locator(".error").count() === 0 && await medCarried.getAttribute("data-edited") === "true",
+    "after side B's proposal, the mediator's joint room still shows the genuine copy as consented and edited: " + await medCarried.innerText());
+  check(await ask("forge-copy", carry1) === "ok", "side B's counsel posted a copy naming the carry");
+  for (const [who, page] of [["the mediator", med], ["the author", a]]) {
+    await openRoom(page, "joint");
+    const forged = logOf(page).locator("li.carried", { hasText: "FORGED" });
+    await forged.waitFor({ timeout: 60000 });
+    check((await forged.innerText()).includes("does not come from the message’s author"), `${who} sees side B's copy as not from the author: ` + await forged.innerText());
+    const genuine = logOf(page).locator("li.carried", { hasText: EDITED });
+    check(await genuine.locator(".error").count() === 0, `${who} still sees the genuine copy as consented: ` + await genuine.innerText());
+    await openRoom(page, "caucus:A");
+    const state = logOf(page).locator("li.proposal[data-carry]", { hasText: ASK }).first().locator(".carry-state");
+    check(await state.getAttribute("data-carry-state") === "carried-edited", `${who}'s proposal still says carried, as edited: ` + await state.innerText());
+    if (page === med) check((await state.innerText()).includes("Ada Okafor") && !(await state.innerText()).includes("FORGED"),
+      "the mediator's proposal names Ada Okafor's consent and her text, not side B's: " + await state.innerText());
+  }
+
   // --- another carry, declined ---
   await openRoom(med, "caucus:A");
   const m2 = logOf(med).locator("li", { hasText: KEEP }).first();
@@ -137,6 +165,20 @@ await run(async () => {
   await shoot(med, "carry-mediator");
   const proposal2 = logOf(a).locator("li.proposal[data-carry]", { hasText: KEEP }).first();
   await proposal2.waitFor({ timeout: 60000 });
+  // Sam Ortiz (side A, a Go device) posts a "decline" naming this carry and
+  // a caucus message of their own: only the message's author declines.
+  const carry2 = await medProposal2.getAttribute("data-carry");
+  check(await ask("forge-decline", carry2) === "ok", "another member of side A posted a decline naming the carry");
+  for (const [who, page] of [["the author", a], ["the mediator", med]]) {
+    const line = logOf(page).locator(`li.declined[data-carry="${carry2}"]`).first();
+    await line.waitFor({ timeout: 60000 });
+    check((await line.innerText()).includes("was ignored"), `${who} sees the other member's decline as ignored: ` + await line.innerText());
+  }
+  check(await proposal2.locator("[data-carry-state=proposed]").count() === 1 &&
+    await proposal2.locator("button", { hasText: "Approve" }).count() === 1 && await proposal2.locator("button", { hasText: "Decline" }).count() === 1,
+    "the author still has Approve and Decline: " + await proposal2.locator(".carry-state").innerText());
+  check(await medProposal2.locator("[data-carry-state=proposed]").count() === 1 && !(await medProposal2.innerText()).includes("Declined"),
+    "the mediator does not see it declined: " + await medProposal2.locator(".carry-state").innerText());
   await proposal2.locator("button", { hasText: "Decline" }).click();
   await proposal2.locator("button", { hasText: "Yes, decline" }).click();
   await proposal2.locator("[data-carry-state=declined]").waitFor({ timeout: 60000 });
@@ -159,6 +201,15 @@ await run(async () => {
   await logOf(med).locator("li.carried[data-edited=true]", { hasText: EDITED }).waitFor({ timeout: 60000 });
   check((await logOf(med).locator("li.carried", { hasText: EDITED }).innerText()).includes("edited by its author"),
     "after a reload too, the joint room shows the mediator it was edited (the original found through the proposal in the caucus)");
+  const genuine = logOf(med).locator("li.carried", { hasText: EDITED });
+  check(await genuine.locator(".error").count() === 0, "after a reload, side B's proposal does not make the genuine copy look forged: " + await genuine.innerText());
+  const forgedAfter = logOf(med).locator("li.carried", { hasText: "FORGED" });
+  await forgedAfter.waitFor({ timeout: 60000 });
+  check((await forgedAfter.innerText()).includes("does not come from the message’s author"), "after a reload, side B's copy is still shown as not from the author");
+  await openRoom(med, "caucus:A");
+  const st2 = await logOf(med).locator("li.proposal[data-carry]", { hasText: ASK }).first().locator(".carry-state").innerText();
+  check(st2.includes("Ada Okafor") && st2.includes("edited by them"), "after a reload, the proposal names the author's consent: " + st2);
+  await openRoom(med, "joint");
 
   // --- phone width ---
   for (const [who, page] of [["mediator", med], ["party B", b]]) {
