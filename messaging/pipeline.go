@@ -21,9 +21,11 @@ import (
 // the batches in flight, then commits as one synchronous step (commit), so
 // that a room's order holds across owners. A batch whose journal write
 // came back errMoved (its incarnation ended: the incarnation's earlier
-// write failed) is committed again in the same way; since every batch in
-// flight belongs to one incarnation, the ones after it come back errMoved
-// too and follow it in order.
+// write failed) is committed again in the same way — of a batch that mixed
+// the node's own requests with forwarded ones (joins), only its own; the
+// forwarded ones are refused and their node sends them again — and since
+// every batch in flight belongs to one incarnation, the ones after it come
+// back errMoved too and follow it in order.
 
 // pipelineDepth is how many batches a room's committer may have in the
 // journal's hands at once.

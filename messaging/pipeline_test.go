@@ -376,3 +376,44 @@ func TestMixedBatchMovedCommitsItsOwnAgain(t *testing.T) {
 	}
 	checkRoomHolds(t, svc, room, []string{"m0", "o0", "o1"})
 }
+
+// TestForwardedToAnEndedIncarnationNeverJoins: requests forwarded to two
+// incarnations of the owner (the current one, and one that has ended)
+// never share a batch: the one sent to the ended incarnation is refused,
+// never committed by the current one.
+func TestForwardedToAnEndedIncarnationNeverJoins(t *testing.T) {
+	g := newGatedStore(stores(t)["dir"](t))
+	svc := newService(NewLog(g), NewMemory(), Options{}, neverCompact)
+	t.Cleanup(svc.Close)
+	room := "c_mixended/joint"
+	if _, err := svc.Publish(t.Context(), room, Message{ID: "m0", From: "u", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	res := pipelineRoom(t, svc, g, room, pipelineDepth-1)
+	fnew, err := svc.queueForwarded(svc.current(), forwardRequest{Op: "commit", Room: room, Msgs: []Message{{ID: "fnew", From: "v", Body: []byte("x")}}}, time.Now().Add(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fold, err := svc.queueForwarded(&incarnation{}, forwardRequest{Op: "commit", Room: room, Msgs: []Message{{ID: "fold", From: "v", Body: []byte("x")}}}, time.Now().Add(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitQueued(t, svc, room, pipelineDepth+1)
+	g.open()
+	for _, ch := range res {
+		if r := result(t, ch); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if r := result(t, fnew[0].done); r.Err != nil {
+		t.Fatalf("forwarded to the current incarnation: %v", r.Err)
+	}
+	if r := result(t, fold[0].done); !errors.Is(r.Err, errMoved) {
+		t.Fatalf("forwarded to an ended incarnation: %+v, want refused as moved", r)
+	}
+	want := []string{"m0", "blocker"}
+	for i := range pipelineDepth - 1 {
+		want = append(want, fmt.Sprintf("p%d", i))
+	}
+	checkRoomHolds(t, svc, room, append(want, "fnew"))
+}

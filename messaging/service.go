@@ -457,7 +457,7 @@ func (s *Service) runCommitter(c *committer) {
 		for first.seal == "" && len(batch) < maxBatchMessages {
 			select {
 			case q := <-c.queue:
-				if q.seal != "" || !joins(s, via, q.via) {
+				if q.seal != "" || !joins(s, c.room, via, q.via) {
 					next = q
 					break drain
 				}
@@ -486,14 +486,18 @@ func (s *Service) runCommitter(c *committer) {
 // (fewer journal records, broadcasts and frames). Should the batch's
 // commit come back errMoved, commitBatch commits this node's own again
 // and refuses only the forwarded ones.
-func joins(s *Service, batch, v *incarnation) bool {
+func joins(s *Service, room string, batch, v *incarnation) bool {
 	if batch == v {
 		return true
 	}
 	if batch != nil && v != nil {
-		return false
+		return false // forwarded to two incarnations: each only by its own
 	}
-	return cmp.Or(batch, v) == s.current()
+	// Only on the owner: elsewhere (forwarded here on a stale view of
+	// the owner) the node's own requests are forwarded on, pipelined,
+	// while the forwarded ones are refused.
+	inc := s.current()
+	return cmp.Or(batch, v) == inc && inc.owns(s, room)
 }
 
 // freeCommitter ends an idle committer and removes it from the service,
