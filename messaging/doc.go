@@ -27,14 +27,16 @@
 // (never the newest: it marks how far the journal got). Another node
 // forwards its publishers' messages to the owner over the Broker and
 // relays the answer; the owner queues a room's forwarded requests in the
-// order they arrived.
+// order they arrived, and batches them with its own publishers' messages
+// (one batch a commit, whichever node each came from).
 //
 // A room's committer does not wait for one batch to be durable before it
 // takes the next: up to 4 batches are in flight at once (pipeline.go), on
 // the owner in the journal's hands, elsewhere forwarded to the owner.
 // Each is placed after the one before and the journal writes them in the
 // order given, so they land, are broadcast and are acknowledged in order;
-// if one fails, the ones behind it are committed again after it, in order.
+// if one fails, the ones behind it are committed again after it, in order
+// (the owner's own requests; forwarded ones are refused and sent again).
 //
 // Because journal entries are create-only at consecutive numbers, a
 // journal is its own fence. A node that finds an owner gone (nobody

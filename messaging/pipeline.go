@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"cmp"
 	"context"
 	"errors"
 )
@@ -20,9 +21,11 @@ import (
 // the batches in flight, then commits as one synchronous step (commit), so
 // that a room's order holds across owners. A batch whose journal write
 // came back errMoved (its incarnation ended: the incarnation's earlier
-// write failed) is committed again in the same way; since every batch in
-// flight belongs to one incarnation, the ones after it come back errMoved
-// too and follow it in order.
+// write failed) is committed again in the same way — of a batch that mixed
+// the node's own requests with forwarded ones (joins), only its own; the
+// forwarded ones are refused and their node sends them again — and since
+// every batch in flight belongs to one incarnation, the ones after it come
+// back errMoved too and follow it in order.
 
 // pipelineDepth is how many batches a room's committer may have in the
 // journal's hands at once.
@@ -99,7 +102,34 @@ func (s *Service) start(ctx context.Context, c *committer, p *flights, batch []p
 		}
 	}
 	s.drain(ctx, c, p)
+	s.commitBatch(ctx, c, batch)
+}
+
+// commitBatch commits batch synchronously (commit) and answers it. A
+// batch mixing this node's own requests with forwarded ones (joins) whose
+// commit came back errMoved is split: the forwarded requests are refused
+// (their node asks the room's owner again) and this node's own are
+// committed afresh, wherever the room's owner now is.
+func (s *Service) commitBatch(ctx context.Context, c *committer, batch []pending) {
+	msgs, expect, seal, via := unpack(batch)
 	out, err := s.commit(ctx, c, msgs, expect, seal, via)
+	if errors.Is(err, errMoved) && via != nil && batch[0].seal == "" {
+		var own, forwarded []pending
+		for _, q := range batch {
+			if q.via == nil {
+				own = append(own, q)
+			} else {
+				forwarded = append(forwarded, q)
+			}
+		}
+		if len(own) > 0 {
+			c.answer(forwarded, nil, err)
+			msgs, expect, _, _ := unpack(own)
+			out, err := s.commit(ctx, c, msgs, expect, "", nil)
+			c.answer(own, out, err)
+			return
+		}
+	}
 	c.answer(batch, out, err)
 }
 
@@ -118,8 +148,11 @@ func (s *Service) finish(ctx context.Context, c *committer, p *flights, err erro
 		if f.owner != "" {
 			c.forget() // the owner moved: look it up again
 		}
-		msgs, expect, seal, via := unpack(f.batch)
-		out, err = s.commit(ctx, c, msgs, expect, seal, via)
+		s.commitBatch(ctx, c, f.batch)
+		if len(p.fl) == 0 {
+			p.fl, p.failed = nil, false
+		}
+		return
 	case f.owner != "":
 		if err == nil && f.batch[0].seal == "" {
 			msgs, _, _, _ := unpack(f.batch)
@@ -190,7 +223,9 @@ func (c *committer) abandon(p *flights) {
 
 // unpack is batch as commit's arguments.
 func unpack(batch []pending) (msgs []Message, expect []int64, seal string, via *incarnation) {
-	via = batch[0].via
+	for _, p := range batch {
+		via = cmp.Or(via, p.via) // a batch's forwarded requests share one (joins)
+	}
 	if batch[0].seal != "" {
 		return nil, nil, batch[0].seal, via
 	}

@@ -2,11 +2,15 @@ package messaging
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parley-mediation/parley/api"
 )
 
 // pipelineRoom publishes a blocker that waits at g's gate, then n more
@@ -241,4 +245,175 @@ func TestStalledBroadcastsAreBoundedAndKeepTheCommitter(t *testing.T) {
 	if last != n {
 		t.Fatalf("the newest broadcast sent was %d, want %d", last, n)
 	}
+}
+
+// frameSink records the ids of each frame of messages it is sent.
+type frameSink struct {
+	mu     sync.Mutex
+	frames [][]string
+}
+
+func (s *frameSink) Send(frame []byte) bool {
+	var sf api.ServerFrame
+	if json.Unmarshal(frame, &sf) != nil || sf.Type != api.FrameMsgs {
+		return true
+	}
+	var ids []string
+	for _, m := range sf.Msgs {
+		ids = append(ids, m.ID)
+	}
+	s.mu.Lock()
+	s.frames = append(s.frames, ids)
+	s.mu.Unlock()
+	return true
+}
+
+func (s *frameSink) Overflow() {}
+
+// frameOf returns the ids of the frame that carried id.
+func (s *frameSink) frameOf(id string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.frames {
+		if slices.Contains(f, id) {
+			return f
+		}
+	}
+	return nil
+}
+
+// TestOwnAndForwardedRequestsShareABatch: on a room's owner, what its own
+// members send and what another node forwarded, waiting together, are
+// committed as one batch (one journal record, one broadcast, one frame to
+// each subscriber), not a batch for each run of one source.
+func TestOwnAndForwardedRequestsShareABatch(t *testing.T) {
+	g := newGatedStore(stores(t)["dir"](t))
+	svc := newService(NewLog(g), NewMemory(), Options{}, neverCompact)
+	t.Cleanup(svc.Close)
+	room := "c_mix/joint"
+	if _, err := svc.Publish(t.Context(), room, Message{ID: "m0", From: "u", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	sink := &frameSink{}
+	sub, err := svc.Subscribe(t.Context(), Room{ID: room, Name: "joint"}, "u", "c1", &Position{Epoch: 1, Offset: 1}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Unsubscribe(context.Background()) })
+	// A full pipeline: the blocker at the gate and pipelineDepth-1 more.
+	res := pipelineRoom(t, svc, g, room, pipelineDepth-1)
+	inc := svc.current()
+	ids := []string{"o0", "f0", "o1", "f1", "o2"}
+	for i, id := range ids {
+		if id[0] == 'o' {
+			res = append(res, enqueueFor(t, svc, room, id, 0))
+		} else {
+			svc.admit(inc, forwardRequest{Op: "commit", Req: id, Reply: "nobody", Room: room, At: time.Now().UnixMilli(),
+				Msgs: []Message{{ID: id, From: "v", Body: []byte(id)}}})
+		}
+		waitQueued(t, svc, room, pipelineDepth-1+i+1)
+	}
+	g.open()
+	for _, ch := range res {
+		if r := result(t, ch); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if !pollUntil(func() bool { return sink.frameOf("o2") != nil }) {
+		t.Fatal("the last message was never delivered")
+	}
+	if got := sink.frameOf("o0"); !slices.Equal(got, ids) {
+		t.Fatalf("o0 was delivered in a frame of %v, want one batch of %v", got, ids)
+	}
+	want := []string{"m0", "blocker"}
+	for i := range pipelineDepth - 1 {
+		want = append(want, fmt.Sprintf("p%d", i))
+	}
+	checkRoomHolds(t, svc, room, append(want, ids...))
+}
+
+// TestMixedBatchMovedCommitsItsOwnAgain: a batch of this node's own
+// requests and forwarded ones whose commit comes back errMoved (the
+// incarnation the forwarded ones were sent to has ended) commits its own
+// again and refuses only the forwarded ones, whose node asks the room's
+// owner again.
+func TestMixedBatchMovedCommitsItsOwnAgain(t *testing.T) {
+	svc := newService(NewLog(stores(t)["dir"](t)), NewMemory(), Options{}, neverCompact)
+	t.Cleanup(svc.Close)
+	room := "c_mixmoved/joint"
+	if _, err := svc.Publish(t.Context(), room, Message{ID: "m0", From: "u", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := svc.committer(room)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := &incarnation{} // not the node's current one: as after its journal ended
+	var batch []pending
+	for _, id := range []string{"o0", "f0", "o1"} {
+		p := pending{msg: Message{ID: id, From: "u", Body: []byte(id)}, done: make(chan Result, 1)}
+		if id[0] == 'f' {
+			p.via = ended
+		}
+		batch = append(batch, p)
+	}
+	c.busy.Add(int64(len(batch)))
+	svc.commitBatch(t.Context(), c, batch)
+	for _, p := range batch {
+		r := result(t, p.done)
+		if p.via != nil {
+			if !errors.Is(r.Err, errMoved) {
+				t.Fatalf("forwarded %s: %+v, want refused as moved", p.msg.ID, r)
+			}
+			continue
+		}
+		if r.Err != nil {
+			t.Fatalf("own %s: %v, want committed again", p.msg.ID, r.Err)
+		}
+	}
+	if got := c.busy.Load(); got != 0 {
+		t.Fatalf("the committer counts %d requests busy after all were answered", got)
+	}
+	checkRoomHolds(t, svc, room, []string{"m0", "o0", "o1"})
+}
+
+// TestForwardedToAnEndedIncarnationNeverJoins: requests forwarded to two
+// incarnations of the owner (the current one, and one that has ended)
+// never share a batch: the one sent to the ended incarnation is refused,
+// never committed by the current one.
+func TestForwardedToAnEndedIncarnationNeverJoins(t *testing.T) {
+	g := newGatedStore(stores(t)["dir"](t))
+	svc := newService(NewLog(g), NewMemory(), Options{}, neverCompact)
+	t.Cleanup(svc.Close)
+	room := "c_mixended/joint"
+	if _, err := svc.Publish(t.Context(), room, Message{ID: "m0", From: "u", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	res := pipelineRoom(t, svc, g, room, pipelineDepth-1)
+	fnew, err := svc.queueForwarded(svc.current(), forwardRequest{Op: "commit", Room: room, Msgs: []Message{{ID: "fnew", From: "v", Body: []byte("x")}}}, time.Now().Add(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fold, err := svc.queueForwarded(&incarnation{}, forwardRequest{Op: "commit", Room: room, Msgs: []Message{{ID: "fold", From: "v", Body: []byte("x")}}}, time.Now().Add(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitQueued(t, svc, room, pipelineDepth+1)
+	g.open()
+	for _, ch := range res {
+		if r := result(t, ch); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	if r := result(t, fnew[0].done); r.Err != nil {
+		t.Fatalf("forwarded to the current incarnation: %v", r.Err)
+	}
+	if r := result(t, fold[0].done); !errors.Is(r.Err, errMoved) {
+		t.Fatalf("forwarded to an ended incarnation: %+v, want refused as moved", r)
+	}
+	want := []string{"m0", "blocker"}
+	for i := range pipelineDepth - 1 {
+		want = append(want, fmt.Sprintf("p%d", i))
+	}
+	checkRoomHolds(t, svc, room, append(want, "fnew"))
 }

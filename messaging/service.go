@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -391,7 +392,8 @@ type committer struct {
 func (c *committer) forget() { c.known = false }
 
 // runCommitter is a room's group commit loop: it takes every message
-// waiting (up to maxBatchMessages, all from the same source), commits them
+// waiting (up to maxBatchMessages; this node's own requests and those
+// forwarded to it share a batch when joins allows), commits them
 // as one batch, and acknowledges each; on the room's owner, with up to
 // pipelineDepth batches in flight (pipeline.go).
 func (s *Service) runCommitter(c *committer) {
@@ -450,14 +452,16 @@ func (s *Service) runCommitter(c *committer) {
 		idle.Reset(s.timing.idleAfter())
 		c.origin, c.taken = first.at, StageClock()
 		batch := []pending{first}
+		via := first.via
 	drain:
 		for first.seal == "" && len(batch) < maxBatchMessages {
 			select {
 			case q := <-c.queue:
-				if q.seal != "" || q.via != first.via {
+				if q.seal != "" || !joins(s, c.room, via, q.via) {
 					next = q
 					break drain
 				}
+				via = cmp.Or(via, q.via)
 				batch = append(batch, *q)
 			default:
 				break drain
@@ -470,6 +474,30 @@ func (s *Service) runCommitter(c *committer) {
 		}
 		s.start(ctx, c, &p, batch)
 	}
+}
+
+// joins reports whether a request forwarded via v (nil: this node's own)
+// may join a batch whose requests so far were forwarded via batch. A
+// forwarded request may be committed only by the incarnation it was
+// forwarded to, and this node's own by whichever commits the room, so the
+// two share a batch when that incarnation is the node's current one: on
+// an owner, what its own members send and what the other nodes forward
+// make one batch a commit rather than a batch per run of one source
+// (fewer journal records, broadcasts and frames). Should the batch's
+// commit come back errMoved, commitBatch commits this node's own again
+// and refuses only the forwarded ones.
+func joins(s *Service, room string, batch, v *incarnation) bool {
+	if batch == v {
+		return true
+	}
+	if batch != nil && v != nil {
+		return false // forwarded to two incarnations: each only by its own
+	}
+	// Only on the owner: elsewhere (forwarded here on a stale view of
+	// the owner) the node's own requests are forwarded on, pipelined,
+	// while the forwarded ones are refused.
+	inc := s.current()
+	return cmp.Or(batch, v) == inc && inc.owns(s, room)
 }
 
 // freeCommitter ends an idle committer and removes it from the service,
