@@ -353,10 +353,16 @@ func (s *Service) SetPassword(ctx context.Context, id, password string) error {
 // creates the account, so that a redemption interrupted by a crash finishes
 // with the same account rather than a second one. The email, if any, is kept
 // for contact but not claimed as a sign-in email: participants sign in by
-// invite, and one person may join several cases.
+// invite, re-entry or emailed sign-in link, and one person may join
+// several cases (the email is indexed for the sign-in link, unclaimed).
 func (s *Service) EnsureParticipant(ctx context.Context, id, name, email string) (Account, error) {
 	a := Account{ID: id, Name: strings.TrimSpace(name), Email: normalizeEmail(email),
 		Role: policy.RoleParticipant, Created: s.now().UTC(), SessionGeneration: newGeneration(0)}
+	// Indexed first (for the emailed sign-in link: SignInLinkCandidates),
+	// so a rerun after a crash between the two writes still indexes it.
+	if err := s.indexParticipantEmail(ctx, id, a.Email); err != nil {
+		return Account{}, err
+	}
 	_, err := s.meta.Create(ctx, accountKey(id), a)
 	if errors.Is(err, metastore.ErrExists) {
 		return s.Get(ctx, id)

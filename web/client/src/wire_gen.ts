@@ -1758,6 +1758,25 @@ export interface MailMessage {
 }
 
 /**
+ * SignInLinkRequest asks for a link to sign in by email (POST
+ * /api/v1/session/link, no session needed): "Email me a link to sign in".
+ */
+export interface SignInLinkRequest {
+  email: string;
+}
+
+/**
+ * SignInLinkResponse is the answer to every accepted request (202),
+ * whether or not an account has the address: Message is always
+ * SignInLinkSent.
+ */
+export interface SignInLinkResponse {
+  message: string;
+}
+
+export const SignInLinkSent = "If this address belongs to someone taking part in a mediation, we have sent a link to it. The link works once, for 15 minutes.";
+
+/**
  * ResetPasswordResponse answers an administrator's password reset (POST
  * /api/v1/accounts/{accountID}/reset-password, and .../approve): a
  * temporary password, shown once, that works for one sign-in after which
