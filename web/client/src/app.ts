@@ -3,6 +3,7 @@
 // and document says in words who can read it; each caucus keeps one colour.
 import { renderSessions, renderCaseload } from "./sessions";
 import { recordsView } from "./records";
+import { emailLinkButton } from "./signinlink";
 import { staffNav, staffScreen, peopleView, passwordView, signInErrorWords, rememberSignInPassword, sessionEndedWords } from "./staff";
 import { consentGate, renderConsentPanel } from "./consent";
 import { deskView, deskButton, inviteWords } from "./desk";
@@ -181,7 +182,9 @@ async function signIn(): Promise<void> {
     h("label", { for: "email" }, "Email"), email,
     h("label", { for: "password" }, "Password"), pw,
     h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Sign in")), err,
-    h("p", { class: "note" }, "Invited to a mediation? Open the link your mediator sent you instead."));
+    h("p", { class: "note" }, "Invited to a mediation? Open the link your mediator sent you instead."),
+    h("p", { class: "note" }, "Taking part in a mediation and already joined? You can also sign in on this phone or computer with a link by email."),
+    h("div", { class: "row" }, emailLinkButton(main(), () => { main().replaceChildren(form); email.focus(); })));
     main().replaceChildren(form);
     email.focus();
   });
@@ -206,7 +209,9 @@ function inviteFailed(e: unknown): void {
       h("p", { class: "note" }, "Please do not ask for a new invitation: it would add a second you, who cannot read anything said so far.")];
     again = false;
   } else if (status === 410) {
-    words = "This invitation has expired or was already used. Please ask your mediator for a new link.";
+    words = "This link has expired or was already used. Please ask your mediator for a new link.";
+    more = [h("p", {}, "If you have already joined and your mediator has your email address, you can also get a new link yourself, at once:"),
+      h("div", { class: "row" }, h("a", { href: "/app", id: "get-email-link" }, "Get a link by email"))];
     again = false;
   } else if (status === 409) {
     words = "This invitation is being opened right now, perhaps in another tab or window. Wait a minute, then try again.";
