@@ -8,7 +8,6 @@ import (
 
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/metastore"
-	"github.com/parley-mediation/parley/policy"
 )
 
 // Limits on asking for an emailed sign-in link (docs/security.md, "The
@@ -20,9 +19,9 @@ const (
 	SignInLinkWindow     = 15 * time.Minute
 )
 
-// participantEmailPrefix is where a participant's contact email is
-// indexed: participant-emails/<keyed hash of the email>/<account id>, an
-// empty record. Unlike a staff account's sign-in email (emailKey) it is
+// participantEmailPrefix is where a participant's confirmed email is
+// indexed (ConfirmParticipantEmail): participant-emails/<keyed hash of
+// the email>/<account id>, an empty record. Unlike a staff account's sign-in email (emailKey) it is
 // not claimed: one person joining several cases has one account per case,
 // all with the same email.
 func (s *Service) participantEmailPrefix(email string) string {
@@ -44,45 +43,9 @@ func (s *Service) indexParticipantEmail(ctx context.Context, id, email string) e
 	return err
 }
 
-// participantEmailsIndexed marks that the participant accounts stored
-// before the index existed were indexed (IndexParticipantEmails).
-const participantEmailsIndexed = "migrations/participant-emails-indexed"
-
-// IndexParticipantEmails indexes the email of every participant account
-// stored before EnsureParticipant indexed them, once per deployment (a
-// marker record says it was done; two nodes doing it at once write the
-// same entries). Node start calls it.
-func (s *Service) IndexParticipantEmails(ctx context.Context) error {
-	if _, err := s.meta.Stat(ctx, participantEmailsIndexed); err == nil {
-		return nil
-	} else if !errors.Is(err, metastore.ErrNotFound) {
-		return err
-	}
-	err := s.meta.List(ctx, "accounts/", func(key string) error {
-		var a Account
-		if _, err := s.meta.Get(ctx, key, &a); err != nil {
-			if errors.Is(err, metastore.ErrNotFound) {
-				return nil
-			}
-			return err
-		}
-		if a.Role != policy.RoleParticipant {
-			return nil
-		}
-		return s.indexParticipantEmail(ctx, a.ID, a.Email)
-	})
-	if err != nil {
-		return err
-	}
-	if _, err := s.meta.Create(ctx, participantEmailsIndexed, participantEmail{}); err != nil && !errors.Is(err, metastore.ErrExists) {
-		return err
-	}
-	return nil
-}
-
 // SignInLinkCandidates returns the enabled participant accounts whose
-// contact email is email (staff accounts are never among them: they sign
-// in with their password only). An index entry whose account is gone (a
+// contact email is email and who confirmed it (SignInEmail; staff
+// accounts are never among them: they sign in with their password only). An index entry whose account is gone (a
 // disposed case's participant) is deleted on the way.
 func (s *Service) SignInLinkCandidates(ctx context.Context, email string) ([]Account, error) {
 	email = normalizeEmail(email)
@@ -104,7 +67,7 @@ func (s *Service) SignInLinkCandidates(ctx context.Context, email string) ([]Acc
 		if err != nil {
 			return nil, err
 		}
-		if a.Role != policy.RoleParticipant || a.Disabled || normalizeEmail(a.Email) != email {
+		if a.Disabled || a.SignInEmail() != email {
 			continue
 		}
 		out = append(out, a)

@@ -11,11 +11,12 @@ import (
 )
 
 // TestSignInLinkOwnStanding: a sign-in link a participant had emailed to
-// themselves is a re-entry link into their newest open case, 15 minutes,
-// once (of concurrent uses exactly one wins), audited as made by them via
+// themselves is a re-entry link into their open case, 15 minutes, once
+// (of concurrent uses exactly one wins), audited as made by them via
 // email; it counts their own standing, not a mediator's: once they are
 // removed it is refused and no new one is made. An address nobody in a
-// case has gets none.
+// case has gets none; an address also on file in another open case gets
+// none until that seat is gone.
 func TestSignInLinkOwnStanding(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
@@ -23,20 +24,23 @@ func TestSignInLinkOwnStanding(t *testing.T) {
 	old := e.newCase(t, med, "Flat 2")
 	c := e.newCase(t, med, "Flat 3")
 	const addr = "pat@example.test"
-	for _, id := range []string{old.ID, c.ID} {
-		inv := e.invite(t, med, id, NewInvite{Role: RoleParty, Side: "A", Name: "Pat", Email: addr})
-		if _, err := e.svc.Join(ctx, inv.Token); err != nil {
-			t.Fatal(err)
-		}
+	before := e.joinAs(t, med, old.ID, RoleParty, "A", "Pat", addr)
+	pat := e.joinAs(t, med, c.ID, RoleParty, "A", "Pat", addr)
+	e.confirm(t, pat, c.ID)
+	if _, ans, err := e.svc.IssueSignInLink(ctx, "nobody@example.test"); ans != SignInNone || err != nil {
+		t.Fatalf("an unknown address: answer %v, %v", ans, err)
 	}
-	if _, ok, err := e.svc.IssueSignInLink(ctx, "nobody@example.test"); ok || err != nil {
-		t.Fatalf("an unknown address: ok %v, %v", ok, err)
+	if _, ans, err := e.svc.IssueSignInLink(ctx, addr); ans != SignInShared || err != nil {
+		t.Fatalf("an address in two open cases: answer %v, %v; want SignInShared", ans, err)
 	}
-	r, ok, err := e.svc.IssueSignInLink(ctx, "PAT@example.test ")
-	if err != nil || !ok {
-		t.Fatalf("Pat's address: ok %v, %v", ok, err)
+	if _, err := e.svc.RemoveParticipant(ctx, med, old.ID, before.ID); err != nil {
+		t.Fatal(err)
 	}
-	if r.CaseID != c.ID || r.Email != addr || r.Expires.Sub(time.Now()) > SignInLinkTTL {
+	r, ans, err := e.svc.IssueSignInLink(ctx, "PAT@example.test ")
+	if err != nil || ans != SignInLinkMade {
+		t.Fatalf("Pat's address: answer %v, %v", ans, err)
+	}
+	if r.CaseID != c.ID || r.Email != addr || time.Until(r.Expires) > SignInLinkTTL {
 		t.Fatalf("link into %s for %s until %s", r.CaseID, r.Email, r.Expires)
 	}
 	if ev := e.lastEntry(t); ev.Type != "case.reentry.created" || ev.Actor != r.AccountID || ev.Attrs["via"] != "email" {
@@ -59,30 +63,19 @@ func TestSignInLinkOwnStanding(t *testing.T) {
 		t.Fatalf("audit entry %+v", ev)
 	}
 
-	// Removed from the newer case: an unused link is refused; a new one
-	// goes to the case they are still in.
+	// Removed from the case: an unused link is refused and no new one is
+	// made.
 	r2, _, err := e.svc.IssueSignInLink(ctx, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.RemoveParticipant(ctx, med, c.ID, r.AccountID); err != nil {
+	if _, err := e.svc.RemoveParticipant(ctx, med, c.ID, pat.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.Join(ctx, r2.Token); !errors.Is(err, ErrInviteGone) {
 		t.Fatalf("after removal: %v, want ErrInviteGone", err)
 	}
-	r3, ok, err := e.svc.IssueSignInLink(ctx, addr)
-	if err != nil || !ok || r3.CaseID != old.ID {
-		t.Fatalf("after removal from %s: a link into %s (ok %v, %v), want %s", c.ID, r3.CaseID, ok, err, old.ID)
-	}
-	oldCase, err := e.svc.Load(ctx, old.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.RemoveParticipant(ctx, med, old.ID, oldCase.Participants[0].AccountID); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok, err := e.svc.IssueSignInLink(ctx, addr); ok || err != nil {
-		t.Fatalf("removed from every case: ok %v, %v", ok, err)
+	if _, ans, err := e.svc.IssueSignInLink(ctx, addr); ans != SignInNone || err != nil {
+		t.Fatalf("removed from every case: answer %v, %v", ans, err)
 	}
 }

@@ -47,14 +47,27 @@ const (
 	KindSurvey       Kind = "survey"
 	KindFollowUp     Kind = "follow-up"
 	KindJoin         Kind = "join" // an invitation link to join a case
+	// KindSignIn: an answer to "Email me a link to sign in" (a sign-in
+	// link, or word that the address is shared), and KindEmailConfirm: a
+	// link confirming a participant's address for sign-in links. Their
+	// bodies are shown to nobody, not even held in development
+	// (SecretBody): the links are the participant's own way in.
+	KindSignIn       Kind = "sign-in"
+	KindEmailConfirm Kind = "email-confirmation"
 )
 
 // CarriesLink reports whether a kind's body holds a bearer link: a join or
 // re-entry token, a survey or a check-in token. Such a body is kept only
 // until the message is final (see Message.BodyCleared).
 func (k Kind) CarriesLink() bool {
-	return k == KindJoin || k == KindSurvey || k == KindFollowUp
+	return k == KindJoin || k == KindSurvey || k == KindFollowUp || k == KindSignIn || k == KindEmailConfirm
 }
+
+// SecretBody reports whether a message of this kind is for its recipient
+// only: its body is never shown in a case's mail list (development
+// included), since it carries a participant's own sign-in or
+// confirmation link.
+func (k Kind) SecretBody() bool { return k == KindSignIn || k == KindEmailConfirm }
 
 // Limits on what a message may hold.
 const (

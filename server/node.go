@@ -164,13 +164,6 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.SessionMaxAge > 0 {
 		n.Accounts.SessionMaxAge = cfg.SessionMaxAge
 	}
-	if !cfg.Command {
-		// Once per deployment: participants who joined before their
-		// emails were indexed can ask for a sign-in link too.
-		if err := n.Accounts.IndexParticipantEmails(ctx); err != nil {
-			return nil, fmt.Errorf("indexing participants' emails: %w", err)
-		}
-	}
 	n.Cases = cases.NewService(meta, n.Accounts, pol, log)
 	n.Cases.Log = cfg.Log
 	if cfg.Clock != nil {

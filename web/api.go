@@ -209,6 +209,8 @@ func (a *API) routes() chi.Router {
 			r.Use(a.requireSession)
 			r.Delete("/session", a.logout)
 			r.Get("/me", a.me)
+			r.Post("/me/email-confirmation", a.requestEmailConfirmation)
+			r.Post("/me/email-confirmation/use", a.confirmEmail)
 			r.Get("/accounts", a.listAccounts)
 			r.Post("/accounts", a.createAccount)
 			r.Post("/accounts/{accountID}/revoke-sessions", a.revokeSessions)

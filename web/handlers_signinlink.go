@@ -11,6 +11,7 @@ import (
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
 )
 
@@ -75,19 +76,89 @@ func (a *API) signInLinkWorker() {
 	}
 }
 
-// sendSignInLink makes the link for the participant with this email, if
-// there is one with an open case (cases.IssueSignInLink), and queues its
-// mail to the address on their account.
+// sendSignInLink makes the link for the participant who confirmed this
+// email, if there is exactly one with an open case
+// (cases.IssueSignInLink), and queues its mail to that address; to an
+// address more than one person in open cases has, it mails word to ask
+// their mediator instead.
 func (a *API) sendSignInLink(ctx context.Context, email string) error {
 	if a.schedule == nil {
 		return nil
 	}
-	re, ok, err := a.cases.IssueSignInLink(ctx, email)
-	if err != nil || !ok {
+	re, ans, err := a.cases.IssueSignInLink(ctx, email)
+	if err != nil {
 		return err
 	}
-	_, err = a.schedule.MailSignInLink(ctx, re.CaseID, re.Email, a.InviteLink(re.Token), re.Expires)
+	switch ans {
+	case cases.SignInLinkMade:
+		_, err = a.schedule.MailSignInLink(ctx, re.CaseID, re.Email, a.InviteLink(re.Token), re.Expires)
+	case cases.SignInShared:
+		_, err = a.schedule.MailSignInShared(ctx, re.CaseID, re.Email, time.Now())
+	}
 	return err
+}
+
+// EmailConfirmationLink is the link in the mail confirming a
+// participant's address: the app, signed in, uses the token.
+func (a *API) EmailConfirmationLink(token string) string {
+	return a.publicURL + "/app#confirm-email=" + token
+}
+
+// requestEmailConfirmation mails a signed-in participant a link
+// confirming the address on file for sign-in links
+// (cases.RequestEmailConfirmation), to that address only, at most
+// account.EmailConfirmationsPerAddress per 15 minutes
+// (account.AllowEmailConfirmation), so nobody floods an address with it.
+func (a *API) requestEmailConfirmation(w http.ResponseWriter, r *http.Request) {
+	var req api.EmailConfirmationRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	if actor.Email != "" {
+		if err := a.accounts.AllowEmailConfirmation(r.Context(), actor.Email); err != nil {
+			if re, ok := fault.AsRateLimited(err); ok {
+				w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(re.RetryAfter.Seconds()))))
+				writeProblem(w, r, problem{Type: api.ProblemRateLimited, Title: "Too many links asked for", Status: http.StatusTooManyRequests,
+					Detail: "Too many links were sent to this address in a short time. Wait " + minutesWords(re.RetryAfter) + ", then ask again."})
+				return
+			}
+			a.writeError(w, r, err)
+			return
+		}
+	}
+	c, err := a.cases.RequestEmailConfirmation(r.Context(), actor, req.CaseID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if a.schedule != nil {
+		if _, err := a.schedule.MailEmailConfirmation(r.Context(), c.CaseID, c.Email, a.EmailConfirmationLink(c.Token), c.Expires); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusAccepted, api.EmailConfirmationResponse{Email: c.Email,
+		Message: "We have sent a link to " + c.Email + ". Open it in this browser within 24 hours to confirm the address is yours."})
+}
+
+// confirmEmail uses a confirmation link, signed in as the account that
+// asked for it (cases.ConfirmEmail), and answers the account as it is
+// now.
+func (a *API) confirmEmail(w http.ResponseWriter, r *http.Request) {
+	var req api.ConfirmEmailRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	acct, err := a.cases.ConfirmEmail(r.Context(), req.Token, actor)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, acct.View())
 }
 
 // minutesWords is a wait in whole minutes, in words ("1 minute",

@@ -35,10 +35,49 @@ func askSignInLink(t *testing.T, base, email string) (int, string, http.Header) 
 	return resp.StatusCode, buf.String(), resp.Header
 }
 
+// confirmAddress has a signed-in participant (token) ask, as in the app,
+// to sign in by email link at the address on file, reads the
+// confirmation mail (the want-th to the case) from Mailpit and uses its
+// link in that session. It returns the link.
+func confirmAddress(t *testing.T, n *nodetest.Node, mp *mailpit.Client, token, caseID, addr string, want int) string {
+	t.Helper()
+	ctx := context.Background()
+	cl := client.New(n.URL, token)
+	var resp api.EmailConfirmationResponse
+	if err := cl.Do(ctx, http.MethodPost, "/api/v1/me/email-confirmation", api.EmailConfirmationRequest{CaseID: caseID}, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if resp.Email != addr || !strings.Contains(resp.Message, addr) {
+		t.Fatalf("confirmation answer %+v", resp)
+	}
+	var link string
+	for _, x := range mp.Outbox(sentIDs(n, caseID)).WaitFor(t, "confirm-"+caseID+"-", want, 20*time.Second) {
+		if x.To[0].Address != addr {
+			continue
+		}
+		m, err := mp.Get(x.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		link = strings.Fields(m.Text[strings.Index(m.Text, "http"):])[0]
+	}
+	_, tok, ok := strings.Cut(link, "#confirm-email=")
+	if !ok {
+		t.Fatalf("no confirmation link to %s: %q", addr, link)
+	}
+	var me api.Account
+	if err := cl.Do(ctx, http.MethodPost, "/api/v1/me/email-confirmation/use", api.ConfirmEmailRequest{Token: tok}, &me); err != nil || !me.EmailConfirmed {
+		t.Fatalf("confirming %s: %+v, %v", addr, me, err)
+	}
+	return link
+}
+
 // A party asks for a sign-in link by email, on a scale-mode node (MinIO,
 // Redis) with real mail (Mailpit). Every address gets the same answer:
-// unknown, a mediator's, a disabled party's, a removed party's and the
-// party's own. Only the party gets mail, with the link and its expiry and
+// unknown, a mediator's, a disabled party's, a removed party's, an
+// unconfirmed party's, a family mailbox two parties on opposite sides
+// share, and the party's own (confirmed in the app). Only the party gets
+// a link; the family mailbox gets word to ask the mediator, and no link; with the link and its expiry and
 // nothing of the case; the link signs them in to their case once; a later
 // link, past 15 minutes, is refused in words; asking too often is refused
 // in words, per address and per client address; the audit log records the
@@ -77,6 +116,13 @@ func TestSignInLinkByEmail(t *testing.T) {
 	disabled := "off-" + tag + "@example.test"
 	unknown := "nobody-" + tag + "@example.test"
 	ada := join("Ada Okafor", "A", party)
+	unconfirmed := "unconf-" + tag + "@example.test"
+	join("Una Unconfirmed", "B", unconfirmed)
+	family := "family-" + tag + "@example.test"
+	famA := join("Fay Okafor", "A", family)
+	join("Finn Lindqvist", "B", family)
+	confirmAddress(t, n, mp, ada.Token, c.ID, party, 1)
+	confirmAddress(t, n, mp, famA.Token, c.ID, family, 2)
 	gone := join("Gil Gone", "B", removed)
 	off := join("Olu Off", "B", disabled)
 	if _, err := med.RemoveParticipant(ctx, c.ID, gone.Account.ID); err != nil {
@@ -129,7 +175,7 @@ func TestSignInLinkByEmail(t *testing.T) {
 	// mail is queued the worker has handled the others (one worker, in
 	// order).
 	var first string
-	for _, addr := range []string{unknown, medEmail, offMedEmail, disabled, removed, closedParty, strings.ToUpper(party)} {
+	for _, addr := range []string{unknown, medEmail, offMedEmail, disabled, removed, closedParty, unconfirmed, family, strings.ToUpper(party)} {
 		status, body, _ := askSignInLink(t, n.URL, addr)
 		if status != http.StatusAccepted {
 			t.Fatalf("%s: status %d: %s", addr, status, body)
@@ -161,10 +207,23 @@ func TestSignInLinkByEmail(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, x := range msgs {
-			if strings.HasPrefix(x.ID, "signin-") && x.To != party {
+			if strings.HasPrefix(x.ID, "signin-") && !strings.HasPrefix(x.ID, "signin-shared-") && x.To != party {
 				t.Fatalf("a sign-in link was queued to %s", x.To)
 			}
 		}
+	}
+	// The family mailbox: word to ask the mediator, no link, no name.
+	shared := mp.Outbox(sentIDs(n, c.ID)).WaitFor(t, "signin-shared-"+c.ID+"-", 1, 20*time.Second)
+	if len(shared) != 1 || shared[0].To[0].Address != family {
+		t.Fatalf("shared-address mails: %+v", shared)
+	}
+	sm, err := mp.Get(shared[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(sm.Text, "used by more than one person") || !strings.Contains(sm.Text, "ask your mediator for a link back in") ||
+		strings.Contains(sm.Text, "http") || strings.Contains(sm.Text, "Fay") || strings.Contains(sm.Text, "Finn") || strings.Contains(sm.Text, "CANARY") {
+		t.Fatalf("shared-address mail:\n%s", sm.Text)
 	}
 	all, err := mp.WithPrefix("")
 	if err != nil {
@@ -172,10 +231,10 @@ func TestSignInLinkByEmail(t *testing.T) {
 	}
 	for _, x := range all {
 		for _, to := range x.To {
-			if strings.Contains(to.Address, tag) && to.Address != party && x.Subject == m.Subject {
+			if strings.Contains(to.Address, tag) && to.Address != party && (x.Subject == m.Subject || strings.Contains(x.Subject, "sign in") && to.Address != family) {
 				t.Fatalf("a sign-in link went to %s", to.Address)
 			}
-			if to.Address == unknown || to.Address == medEmail || to.Address == offMedEmail {
+			if to.Address == unknown || to.Address == medEmail || to.Address == offMedEmail || to.Address == unconfirmed && x.Subject != "Your invitation to a mediation" {
 				t.Fatalf("mail went to %s: %q", to.Address, x.Subject)
 			}
 		}
@@ -248,8 +307,8 @@ func TestSignInLinkByEmail(t *testing.T) {
 	for k := 0; ; k++ {
 		status, body, _ := askSignInLink(t, n.URL, "many-"+tag+"-"+ids.New("x")[2:8]+"@example.test")
 		if status == http.StatusTooManyRequests {
-			if k+10 != 20 || !strings.Contains(body, "from your network") {
-				t.Fatalf("refused after %d requests: %s", k+10, body)
+			if k+12 != 20 || !strings.Contains(body, "from your network") {
+				t.Fatalf("refused after %d requests: %s", k+12, body)
 			}
 			break
 		}

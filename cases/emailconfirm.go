@@ -1,0 +1,131 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// EmailConfirmationTTL is how long a link confirming a participant's
+// address for sign-in links works.
+const EmailConfirmationTTL = 24 * time.Hour
+
+// EmailConfirmation is a link, mailed to a participant's contact address
+// at their request while signed in, that confirms the address for emailed
+// sign-in links (docs/security.md, "The emailed sign-in link"). Stored at
+// email-confirmations/<keyed hash of the token>; the token itself is only
+// in the mail.
+type EmailConfirmation struct {
+	AccountID string     `json:"accountId"`
+	CaseID    string     `json:"caseId"`
+	Email     string     `json:"email"`
+	Created   time.Time  `json:"created"`
+	Expires   time.Time  `json:"expires"`
+	Used      *time.Time `json:"used,omitempty"`
+}
+
+// IssuedEmailConfirmation is the confirmation link's token, returned once
+// to be mailed to Email.
+type IssuedEmailConfirmation struct {
+	CaseID  string
+	Token   string
+	Email   string
+	Expires time.Time
+}
+
+// ErrNoAddressToConfirm: the account has no address on file, or is not a
+// participant of the case (staff confirm nothing: they sign in with their
+// password only).
+var ErrNoAddressToConfirm = fmt.Errorf("there is no address to confirm for signing in: %w", fault.ErrConflict)
+
+// ErrConfirmationNotYours: a confirmation link opened while signed in as
+// another account (or none). It is not spent.
+var ErrConfirmationNotYours = fmt.Errorf("confirmation link belongs to another account: %w", fault.ErrForbidden)
+
+func (s *Service) emailConfirmationKey(token string) string {
+	return "email-confirmations/" + s.meta.IndexKey("email-confirmation", token)
+}
+
+// RequestEmailConfirmation makes a link confirming actor's contact
+// address for emailed sign-in links; the caller mails it to that address
+// (IssuedEmailConfirmation.Email) and to no other. actor must be an
+// enabled participant of the open case caseID with an address on file.
+// Audited as account.email.confirmation.requested, with the token's keyed
+// hash and never the address.
+func (s *Service) RequestEmailConfirmation(ctx context.Context, actor account.Account, caseID string) (IssuedEmailConfirmation, error) {
+	acct, err := s.accounts.Get(ctx, actor.ID)
+	if err != nil {
+		return IssuedEmailConfirmation{}, err
+	}
+	if acct.Role != policy.RoleParticipant || acct.Disabled || acct.Email == "" {
+		return IssuedEmailConfirmation{}, ErrNoAddressToConfirm
+	}
+	c, err := s.load(ctx, caseID)
+	if err != nil {
+		return IssuedEmailConfirmation{}, err
+	}
+	if _, ok := c.Participant(acct.ID); !ok || !s.policy.Decide(acct.Principal(), policy.CaseRead, c.Facts()).Allowed {
+		return IssuedEmailConfirmation{}, ErrNoAddressToConfirm
+	}
+	if c.Closed != nil {
+		return IssuedEmailConfirmation{}, ErrClosed
+	}
+	now := s.now().UTC()
+	token := ids.Token()
+	r := EmailConfirmation{AccountID: acct.ID, CaseID: caseID, Email: acct.Email, Created: now, Expires: now.Add(EmailConfirmationTTL)}
+	if _, err := s.meta.Create(ctx, s.emailConfirmationKey(token), r); err != nil {
+		return IssuedEmailConfirmation{}, err
+	}
+	if err := s.record(ctx, audit.Event{Type: "account.email.confirmation.requested", Actor: acct.ID, Case: caseID,
+		Objects: []string{acct.ID}, Hashes: []string{s.meta.IndexKey("email-confirmation", token)}}); err != nil {
+		return IssuedEmailConfirmation{}, err
+	}
+	return IssuedEmailConfirmation{CaseID: caseID, Token: token, Email: acct.Email, Expires: r.Expires}, nil
+}
+
+// ConfirmEmail uses a confirmation link, opened by current (the session
+// of the browser that opened it): only the account that asked for it may
+// use it, once (a conditional write: of concurrent uses one wins), within
+// EmailConfirmationTTL. Opened by anyone else it is refused and not spent
+// (ErrConfirmationNotYours), so the holder of a mistyped address cannot
+// confirm it. It marks the address confirmed and indexes it
+// (account.ConfirmParticipantEmail); audited as account.email.confirmed.
+// It returns the account as confirmed.
+func (s *Service) ConfirmEmail(ctx context.Context, token string, current account.Account) (account.Account, error) {
+	var caseID string
+	r, err := metastore.Update(ctx, s.meta, s.emailConfirmationKey(token), func(r *EmailConfirmation) error {
+		if r.Used != nil || !s.now().Before(r.Expires) {
+			return ErrInviteGone
+		}
+		if r.AccountID != current.ID {
+			return ErrConfirmationNotYours
+		}
+		now := s.now().UTC()
+		r.Used = &now
+		return nil
+	})
+	if errors.Is(err, metastore.ErrNotFound) {
+		return account.Account{}, ErrInviteGone
+	}
+	if err != nil {
+		return account.Account{}, err
+	}
+	caseID = r.CaseID
+	acct, err := s.accounts.ConfirmParticipantEmail(ctx, r.AccountID, r.Email)
+	if err != nil {
+		return account.Account{}, err
+	}
+	if err := s.record(ctx, audit.Event{Type: "account.email.confirmed", Actor: acct.ID, Case: caseID,
+		Objects: []string{acct.ID}, Hashes: []string{s.meta.IndexKey("email-confirmation", token)}}); err != nil {
+		return account.Account{}, err
+	}
+	return acct, nil
+}

@@ -1,0 +1,146 @@
+package cases
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// joinAs invites and joins a party (or lawyer) of side with addr, and
+// returns their account.
+func (e *env) joinAs(t *testing.T, med account.Account, caseID string, role ParticipantRole, side, name, addr string) account.Account {
+	t.Helper()
+	inv := e.invite(t, med, caseID, NewInvite{Role: role, Side: side, Name: name, Email: addr})
+	j, err := e.svc.Join(t.Context(), inv.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j.Account
+}
+
+// confirm has participant a ask for and use a confirmation of their
+// address, as in the app.
+func (e *env) confirm(t *testing.T, a account.Account, caseID string) {
+	t.Helper()
+	c, err := e.svc.RequestEmailConfirmation(t.Context(), a, caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ConfirmEmail(t.Context(), c.Token, a); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSignInLinkSharedAddress: two parties on opposite sides with one
+// address (a family mailbox). Whoever asks, and even once both confirmed
+// it, no link is made: the answer is SignInShared (the caller mails the
+// address to ask the mediator), so nobody signs in as the other side. The
+// same for a party and their lawyer, and for one address in two cases.
+func TestSignInLinkSharedAddress(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	med := staff(policy.RoleMediator, "Mia")
+	c := e.newCase(t, med, "Flat 3")
+	const family = "family@example.test"
+	a := e.joinAs(t, med, c.ID, RoleParty, "A", "Pat", family)
+	b := e.joinAs(t, med, c.ID, RoleParty, "B", "Sam", family)
+	e.confirm(t, a, c.ID)
+	check := func(what, addr string) {
+		t.Helper()
+		r, ans, err := e.svc.IssueSignInLink(ctx, addr)
+		if err != nil || ans != SignInShared || r.Token != "" || r.Email != addr || r.CaseID != c.ID {
+			t.Fatalf("%s: answer %v, link %q to %q in %q, %v; want SignInShared and no link", what, ans, r.Token, r.Email, r.CaseID, err)
+		}
+		if ev := e.lastEntry(t); ev.Type == "case.reentry.created" {
+			t.Fatalf("%s: a link was made (%+v)", what, ev)
+		}
+	}
+	check("one of two confirmed", family)
+	e.confirm(t, b, c.ID)
+	check("both confirmed", family)
+
+	// A party and their lawyer.
+	const firm = "firm@example.test"
+	p := e.joinAs(t, med, c.ID, RoleParty, "A", "Kim", firm)
+	e.joinAs(t, med, c.ID, RoleCounsel, "A", "Lee", firm)
+	e.confirm(t, p, c.ID)
+	check("party and lawyer", firm)
+
+	// One address in two cases (one account per case).
+	other := e.newCase(t, med, "Flat 9")
+	const two = "two@example.test"
+	x := e.joinAs(t, med, c.ID, RoleParty, "B", "Ola", two)
+	e.joinAs(t, med, other.ID, RoleParty, "A", "Ola", two)
+	e.confirm(t, x, c.ID)
+	check("two cases", two)
+}
+
+// TestSignInLinkNeedsConfirmedAddress: the address a mediator typed is
+// not a way in until the participant, signed in, confirmed it. Asking for
+// an unconfirmed address makes nothing; a confirmation link works only
+// for the account that asked (another account's session is refused and
+// does not spend it), once, for 24 hours; after it the address gets a
+// link. Staff have no address to confirm.
+func TestSignInLinkNeedsConfirmedAddress(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	med := staff(policy.RoleMediator, "Mia")
+	c := e.newCase(t, med, "Flat 3")
+	const addr = "pat@example.test"
+	pat := e.joinAs(t, med, c.ID, RoleParty, "A", "Pat", addr)
+	sam := e.joinAs(t, med, c.ID, RoleParty, "B", "Sam", "sam@example.test")
+	if _, ans, err := e.svc.IssueSignInLink(ctx, addr); ans != SignInNone || err != nil {
+		t.Fatalf("unconfirmed: answer %v, %v; want SignInNone", ans, err)
+	}
+	if _, err := e.svc.RequestEmailConfirmation(ctx, med, c.ID); !errors.Is(err, ErrNoAddressToConfirm) {
+		t.Fatalf("a mediator asking: %v, want ErrNoAddressToConfirm", err)
+	}
+	if _, err := e.svc.RequestEmailConfirmation(ctx, pat, "c_nosuchcase"); err == nil {
+		t.Fatal("a confirmation for a case Pat is not in was made")
+	}
+	conf, err := e.svc.RequestEmailConfirmation(ctx, pat, c.ID)
+	if err != nil || conf.Email != addr || time.Until(conf.Expires) > EmailConfirmationTTL {
+		t.Fatalf("Pat asks: %+v, %v", conf, err)
+	}
+	if ev := e.lastEntry(t); ev.Type != "account.email.confirmation.requested" || ev.Actor != pat.ID {
+		t.Fatalf("audit entry %+v", ev)
+	}
+	// Someone else signed in (the holder of a mistyped address would be
+	// nobody at all; a session of another account) cannot use it.
+	if _, err := e.svc.ConfirmEmail(ctx, conf.Token, sam); !errors.Is(err, ErrConfirmationNotYours) {
+		t.Fatalf("Sam opens Pat's link: %v, want ErrConfirmationNotYours", err)
+	}
+	if _, err := e.svc.ConfirmEmail(ctx, conf.Token, account.Account{}); !errors.Is(err, ErrConfirmationNotYours) {
+		t.Fatalf("opened signed out: %v, want ErrConfirmationNotYours", err)
+	}
+	if _, ans, _ := e.svc.IssueSignInLink(ctx, addr); ans != SignInNone {
+		t.Fatalf("after others opened the link: answer %v, want SignInNone", ans)
+	}
+	got, err := e.svc.ConfirmEmail(ctx, conf.Token, pat)
+	if err != nil || got.SignInEmail() != addr || !got.View().EmailConfirmed {
+		t.Fatalf("Pat confirms: %+v, %v", got, err)
+	}
+	if ev := e.lastEntry(t); ev.Type != "account.email.confirmed" || ev.Actor != pat.ID {
+		t.Fatalf("audit entry %+v", ev)
+	}
+	if _, err := e.svc.ConfirmEmail(ctx, conf.Token, pat); !errors.Is(err, ErrInviteGone) {
+		t.Fatalf("the link again: %v, want ErrInviteGone", err)
+	}
+	r, ans, err := e.svc.IssueSignInLink(ctx, addr)
+	if err != nil || ans != SignInLinkMade || r.AccountID != pat.ID || r.CaseID != c.ID {
+		t.Fatalf("confirmed: answer %v, link for %s into %s, %v", ans, r.AccountID, r.CaseID, err)
+	}
+
+	// A confirmation link past 24 hours is refused.
+	late, err := e.svc.RequestEmailConfirmation(ctx, sam, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.now = func() time.Time { return time.Now().Add(EmailConfirmationTTL + time.Minute) }
+	if _, err := e.svc.ConfirmEmail(ctx, late.Token, sam); !errors.Is(err, ErrInviteGone) {
+		t.Fatalf("after 24 hours: %v, want ErrInviteGone", err)
+	}
+}
