@@ -21,7 +21,7 @@ func (s *Service) MailReentry(ctx context.Context, caseID, to, link string, expi
 	err := s.cfg.Outbox.Enqueue(ctx, mail.Message{
 		ID: mailID("reentry", caseID, hex.EncodeToString(h[:8])), CaseID: caseID, Kind: mail.KindJoin, To: to,
 		Subject: "Your link back into your mediation",
-		Text: fmt.Sprintf("Your mediator sent you a link back into your mediation in Parley. It signs you in as yourself. On a phone or computer you have not used for this mediation before, messages sent before you sign in there cannot be read there; your mediation, its documents and what is said from then on can. It works once, until %s UTC:\n\n%s%s",
+		Text: fmt.Sprintf("Your mediator sent you a link back into your mediation in Parley. It signs you in as yourself. On a phone or computer you have not used for this mediation before, earlier messages and end-to-end encrypted documents cannot be opened until you link it from one you used before (Your devices, in the app). It works once, until %s UTC:\n\n%s%s",
 			expires.UTC().Format("Mon 2 January 2006 15:04"), link, mailFooter),
 	})
 	if err != nil {
@@ -45,7 +45,7 @@ func (s *Service) MailSignInLink(ctx context.Context, caseID, to, link string, e
 	err := s.cfg.Outbox.Enqueue(ctx, mail.Message{
 		ID: mailID("signin", caseID, hex.EncodeToString(h[:8])), CaseID: caseID, Kind: mail.KindSignIn, To: to,
 		Subject: "Your link to sign in to your mediation",
-		Text: fmt.Sprintf("You asked for a link to sign in to your mediation in Parley. It signs you in as yourself. It works once, until %s UTC:\n\n%s\n\nOn a phone or computer you have not used for this mediation before, messages sent before you sign in there cannot be read there; your mediation, its documents and what is said from then on can.\n\nIf you did not ask for it, you can ignore this message: nobody can use the link without this mailbox.%s",
+		Text: fmt.Sprintf("You asked for a link to sign in to your mediation in Parley. It signs you in as yourself. It works once, until %s UTC:\n\n%s\n\nOn a phone or computer you have not used for this mediation before, earlier messages and end-to-end encrypted documents cannot be opened until you link it from one you used before (Your devices, in the app).\n\nIf you did not ask for it, you can ignore this message: nobody can use the link without this mailbox.%s",
 			expires.UTC().Format("Mon 2 January 2006 15:04"), link, mailFooter),
 	})
 	if err != nil {

@@ -14,8 +14,10 @@ import (
 )
 
 // TestBrowserSignInLink drives web/client/test/signinlink.mjs in
-// Chromium: a party joined on their computer asks, on a phone-width page
-// with no session, for a link by email; the page gives the one answer
+// Chromium: a party joined on their computer first confirms their address
+// in the app (the confirmation mail read from Mailpit, its link opened in
+// that browser); then, on a phone-width page with no session, asks for a
+// link by email; the page gives the one answer
 // every address gets; the link reaches Mailpit through the outbox; opened
 // on the phone, it signs the party in as their own account, into their
 // mediation; opened again elsewhere, it is refused in words.
@@ -32,6 +34,26 @@ func TestBrowserSignInLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	var joinedAs string
+	// linkIn reads the want-th mail whose id starts with prefix and
+	// returns its link.
+	linkIn := func(prefix string, want int) (string, error) {
+		got := mp.Outbox(sentIDs(n, k.ID)).WaitFor(t, prefix, want, 30*time.Second)
+		if len(got) != want {
+			return "", fmt.Errorf("%d mails %s… arrived", len(got), prefix)
+		}
+		m, err := mp.Get(got[want-1].ID)
+		if err != nil {
+			return "", err
+		}
+		if len(m.To) != 1 || m.To[0].Address != addr {
+			return "", fmt.Errorf("mail to %+v", m.To)
+		}
+		i := strings.Index(m.Text, "http")
+		if i < 0 {
+			return "", fmt.Errorf("no link in %q", m.Text)
+		}
+		return strings.Fields(m.Text[i:])[0], nil
+	}
 	browserScript{
 		name: "signinlink.mjs",
 		env:  []string{"PARLEY_INVITE=" + inv.Link, "PARLEY_PARTY_EMAIL=" + addr},
@@ -44,24 +66,8 @@ func TestBrowserSignInLink(t *testing.T) {
 				joinedAs = c.Participants[0].AccountID
 				return "", nil
 			},
-			"mail": func(string) (string, error) {
-				got := mp.Outbox(sentIDs(n, k.ID)).WaitFor(t, "signin-"+k.ID+"-", 1, 30*time.Second)
-				if len(got) != 1 {
-					return "", fmt.Errorf("%d sign-in mails arrived", len(got))
-				}
-				m, err := mp.Get(got[0].ID)
-				if err != nil {
-					return "", err
-				}
-				if len(m.To) != 1 || m.To[0].Address != addr {
-					return "", fmt.Errorf("mail to %+v", m.To)
-				}
-				i := strings.Index(m.Text, "http")
-				if i < 0 {
-					return "", fmt.Errorf("no link in %q", m.Text)
-				}
-				return strings.Fields(m.Text[i:])[0], nil
-			},
+			"confirm": func(string) (string, error) { return linkIn("confirm-"+k.ID+"-", 1) },
+			"mail": func(string) (string, error) { return linkIn("signin-"+k.ID+"-", 1) },
 			"same": func(me string) (string, error) {
 				if me != joinedAs {
 					return "", fmt.Errorf("signed in as %s, joined as %s", me, joinedAs)
@@ -69,6 +75,6 @@ func TestBrowserSignInLink(t *testing.T) {
 				return "", nil
 			},
 		},
-		shots: []string{"signinlink-ask.png", "signinlink-ask-phone.png", "signinlink-sent.png", "signinlink-sent-phone.png", "signinlink-in-phone.png"},
+		shots: []string{"signinlink-confirm.png", "signinlink-confirm-phone.png", "signinlink-confirmed.png", "signinlink-confirmed-phone.png", "signinlink-ask.png", "signinlink-ask-phone.png", "signinlink-sent.png", "signinlink-sent-phone.png", "signinlink-in-phone.png"},
 	}.run(t, n.URL)
 }

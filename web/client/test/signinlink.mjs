@@ -2,7 +2,8 @@
 // web/signinlink_browser_test.go, which starts a node that mails through
 // Mailpit, makes a mediator, a case and an invitation (with an email
 // address) for a party, and answers: "ask joined" (note the party's
-// account), "ask mail" (the link from the mail that reached Mailpit),
+// account), "ask confirm" (the link from the confirmation mail), "ask
+// mail" (the sign-in link from the mail that reached Mailpit),
 // "ask same ID" (is ID the account that joined?).
 import { passGate } from "./gate.mjs";
 import { ask, base, check, env, fitsWidth, newPage, run, shots } from "./harness.mjs";
@@ -24,6 +25,33 @@ await run(async () => {
   await passGate(desk);
   await desk.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
   await ask("joined");
+
+  // Signed in there, the party confirms the address their mediator has
+  // for them: only then can a sign-in link be mailed to it.
+  const email = env("PARLEY_PARTY_EMAIL");
+  await desk.locator("#email-signin-address").waitFor();
+  const offer = await desk.innerText("#email-signin");
+  check(offer.includes("Sign in by email link at " + email), "the case page offers sign-in by email link at the party's address: " + offer);
+  await desk.click("#email-confirm-send");
+  await desk.locator("#email-confirm-out", { hasText: "We have sent a link to " + email }).waitFor();
+  check(!/[a-z]+_[a-z]+|u_[0-9a-z]|HTTP|\b20[0-9]\b/.test(await desk.innerText("#email-signin")), "no ids, field names or status codes in the offer");
+  await desk.locator("#email-signin").scrollIntoViewIfNeeded();
+  await shoot(desk, "signinlink-confirm");
+  const confirm = await ask("confirm");
+  check(confirm.startsWith(base + "/app#confirm-email="), "the confirmation mail carries an /app#confirm-email= link: " + confirm);
+  // Opened from the mail, as a new page load in the same browser.
+  await desk.goto("about:blank");
+  await desk.goto(confirm);
+  await desk.locator("#email-confirmed-title", { hasText: "Your address is confirmed" }).waitFor();
+  const done = await desk.innerText("#email-confirmed");
+  check(done.includes(email), "the page names the confirmed address: " + done);
+  check(!(await desk.evaluate(() => location.hash)).includes("confirm-email"), "the token left the address bar");
+  await fitsWidth(desk, "the confirmation on a phone");
+  await shoot(desk, "signinlink-confirmed");
+  await desk.click("#email-confirmed-continue");
+  await passGate(desk);
+  await desk.locator("#email-signin-on").waitFor();
+  check((await desk.innerText("#email-signin-on")).includes(email), "the case page says the party can sign in by email link");
 
   // Later, on their phone (a new browser, no session): a link by email.
   const p = await newPage("party-phone", phone);
