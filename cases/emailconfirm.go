@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
@@ -22,11 +23,13 @@ const EmailConfirmationTTL = 24 * time.Hour
 // at their request while signed in, that confirms the address for emailed
 // sign-in links (docs/security.md, "The emailed sign-in link"). Stored at
 // email-confirmations/<keyed hash of the token>; the token itself is only
-// in the mail.
+// in the mail, and the address only as a keyed hash (EmailHash: the
+// address on file when it was asked for, which must still be on file when
+// it is used). Deleted once used.
 type EmailConfirmation struct {
 	AccountID string     `json:"accountId"`
 	CaseID    string     `json:"caseId"`
-	Email     string     `json:"email"`
+	EmailHash string     `json:"emailHash"`
 	Created   time.Time  `json:"created"`
 	Expires   time.Time  `json:"expires"`
 	Used      *time.Time `json:"used,omitempty"`
@@ -49,6 +52,11 @@ var ErrNoAddressToConfirm = fmt.Errorf("there is no address to confirm for signi
 // ErrConfirmationNotYours: a confirmation link opened while signed in as
 // another account (or none). It is not spent.
 var ErrConfirmationNotYours = fmt.Errorf("confirmation link belongs to another account: %w", fault.ErrForbidden)
+
+// emailHash is the keyed hash an EmailConfirmation keeps of the address.
+func (s *Service) emailHash(email string) string {
+	return s.meta.IndexKey("email-confirmation-address", strings.ToLower(strings.TrimSpace(email)))
+}
 
 func (s *Service) emailConfirmationKey(token string) string {
 	return "email-confirmations/" + s.meta.IndexKey("email-confirmation", token)
@@ -80,7 +88,7 @@ func (s *Service) RequestEmailConfirmation(ctx context.Context, actor account.Ac
 	}
 	now := s.now().UTC()
 	token := ids.Token()
-	r := EmailConfirmation{AccountID: acct.ID, CaseID: caseID, Email: acct.Email, Created: now, Expires: now.Add(EmailConfirmationTTL)}
+	r := EmailConfirmation{AccountID: acct.ID, CaseID: caseID, EmailHash: s.emailHash(acct.Email), Created: now, Expires: now.Add(EmailConfirmationTTL)}
 	if _, err := s.meta.Create(ctx, s.emailConfirmationKey(token), r); err != nil {
 		return IssuedEmailConfirmation{}, err
 	}
@@ -98,7 +106,7 @@ func (s *Service) RequestEmailConfirmation(ctx context.Context, actor account.Ac
 // (ErrConfirmationNotYours), so the holder of a mistyped address cannot
 // confirm it. It marks the address confirmed and indexes it
 // (account.ConfirmParticipantEmail); audited as account.email.confirmed.
-// It returns the account as confirmed.
+// The record is deleted once used. It returns the account as confirmed.
 func (s *Service) ConfirmEmail(ctx context.Context, token string, current account.Account) (account.Account, error) {
 	var caseID string
 	r, err := metastore.Update(ctx, s.meta, s.emailConfirmationKey(token), func(r *EmailConfirmation) error {
@@ -119,7 +127,17 @@ func (s *Service) ConfirmEmail(ctx context.Context, token string, current accoun
 		return account.Account{}, err
 	}
 	caseID = r.CaseID
-	acct, err := s.accounts.ConfirmParticipantEmail(ctx, r.AccountID, r.Email)
+	// Used: the record goes (a second use finds nothing: gone, as a used
+	// one). A failed delete leaves it marked used.
+	_ = s.meta.Delete(ctx, s.emailConfirmationKey(token))
+	onFile, err := s.accounts.Get(ctx, r.AccountID)
+	if err != nil {
+		return account.Account{}, err
+	}
+	if onFile.Email == "" || s.emailHash(onFile.Email) != r.EmailHash {
+		return account.Account{}, account.ErrEmailNotConfirmable
+	}
+	acct, err := s.accounts.ConfirmParticipantEmail(ctx, r.AccountID, onFile.Email)
 	if err != nil {
 		return account.Account{}, err
 	}

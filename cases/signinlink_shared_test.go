@@ -1,7 +1,9 @@
 package cases
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,6 +109,20 @@ func TestSignInLinkNeedsConfirmedAddress(t *testing.T) {
 	}
 	if ev := e.lastEntry(t); ev.Type != "account.email.confirmation.requested" || ev.Actor != pat.ID {
 		t.Fatalf("audit entry %+v", ev)
+	}
+	// At rest: the token and the address only as keyed hashes.
+	if err := e.meta.List(ctx, "email-confirmations/", func(key string) error {
+		var rec map[string]any
+		if _, err := e.meta.Get(ctx, key, &rec); err != nil {
+			return err
+		}
+		b, _ := json.Marshal(rec)
+		if strings.Contains(key+string(b), addr) || strings.Contains(key+string(b), conf.Token) {
+			t.Fatalf("confirmation record %s carries the address or the token: %s", key, b)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	// Someone else signed in (the holder of a mistyped address would be
 	// nobody at all; a session of another account) cannot use it.
