@@ -67,7 +67,7 @@ func TestBrowserSignInLink(t *testing.T) {
 				return "", nil
 			},
 			"confirm": func(string) (string, error) { return linkIn("confirm-"+k.ID+"-", 1) },
-			"mail": func(string) (string, error) { return linkIn("signin-"+k.ID+"-", 1) },
+			"mail":    func(string) (string, error) { return linkIn("signin-"+k.ID+"-", 1) },
 			"same": func(me string) (string, error) {
 				if me != joinedAs {
 					return "", fmt.Errorf("signed in as %s, joined as %s", me, joinedAs)
