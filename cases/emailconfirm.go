@@ -102,48 +102,80 @@ func (s *Service) RequestEmailConfirmation(ctx context.Context, actor account.Ac
 // ConfirmEmail uses a confirmation link, opened by current (the session
 // of the browser that opened it): only the account that asked for it may
 // use it, once (a conditional write: of concurrent uses one wins), within
-// EmailConfirmationTTL. Opened by anyone else it is refused and not spent
-// (ErrConfirmationNotYours), so the holder of a mistyped address cannot
-// confirm it. It marks the address confirmed and indexes it
-// (account.ConfirmParticipantEmail); audited as account.email.confirmed.
-// The record is deleted once used. It returns the account as confirmed.
+// EmailConfirmationTTL, and only while the address it was sent to is
+// still the one on file. Opened by anyone else it is refused and not
+// spent (ErrConfirmationNotYours), so the holder of a mistyped address
+// cannot confirm it. It marks the address confirmed and indexes it
+// (account.ConfirmParticipantEmail). As every account change it is
+// audited first (account.email.confirmed, paired), and a change that then
+// fails is followed by its .failed or .unknown entry (audit.Settle). The
+// record is deleted once used. It returns the account as confirmed.
 func (s *Service) ConfirmEmail(ctx context.Context, token string, current account.Account) (account.Account, error) {
-	var caseID string
-	r, err := metastore.Update(ctx, s.meta, s.emailConfirmationKey(token), func(r *EmailConfirmation) error {
+	key := s.emailConfirmationKey(token)
+	usable := func(r *EmailConfirmation) error {
 		if r.Used != nil || !s.now().Before(r.Expires) {
 			return ErrInviteGone
 		}
 		if r.AccountID != current.ID {
 			return ErrConfirmationNotYours
 		}
+		return nil
+	}
+	var cur EmailConfirmation
+	if _, err := s.meta.Get(ctx, key, &cur); errors.Is(err, metastore.ErrNotFound) {
+		return account.Account{}, ErrInviteGone
+	} else if err != nil {
+		return account.Account{}, err
+	}
+	if err := usable(&cur); err != nil {
+		return account.Account{}, err
+	}
+	onFile, err := s.accounts.Get(ctx, cur.AccountID)
+	if err != nil {
+		return account.Account{}, err
+	}
+	if onFile.Email == "" || s.emailHash(onFile.Email) != cur.EmailHash {
+		return account.Account{}, account.ErrEmailNotConfirmable
+	}
+	ev := audit.Paired(audit.Event{Type: "account.email.confirmed", Actor: cur.AccountID, Case: cur.CaseID,
+		Objects: []string{cur.AccountID}, Hashes: []string{s.meta.IndexKey("email-confirmation", token)}})
+	if err := s.record(ctx, ev); err != nil {
+		return account.Account{}, fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
+	}
+	var refused error
+	_, err = metastore.Update(ctx, s.meta, key, func(r *EmailConfirmation) error {
+		if refused = usable(r); refused != nil {
+			return refused
+		}
 		now := s.now().UTC()
 		r.Used = &now
 		return nil
 	})
-	if errors.Is(err, metastore.ErrNotFound) {
-		return account.Account{}, ErrInviteGone
+	var acct account.Account
+	if err == nil {
+		acct, err = s.accounts.ConfirmParticipantEmail(ctx, cur.AccountID, onFile.Email)
 	}
 	if err != nil {
+		// Nothing changed if the link was refused (another use won);
+		// otherwise the account says whether the address is confirmed.
+		var landed func(context.Context) (bool, error)
+		if refused == nil && !errors.Is(err, metastore.ErrNotFound) {
+			landed = func(ctx context.Context) (bool, error) {
+				a, err := s.accounts.Get(ctx, cur.AccountID)
+				if err != nil {
+					return false, err
+				}
+				return a.SignInEmail() != "" && s.emailHash(a.SignInEmail()) == cur.EmailHash, nil
+			}
+		}
+		audit.Settle(ctx, s.record, s.logger(), "cases", ev, ev.Type, fault.Class(err), landed)
+		if errors.Is(err, metastore.ErrNotFound) {
+			return account.Account{}, ErrInviteGone
+		}
 		return account.Account{}, err
 	}
-	caseID = r.CaseID
 	// Used: the record goes (a second use finds nothing: gone, as a used
 	// one). A failed delete leaves it marked used.
-	_ = s.meta.Delete(ctx, s.emailConfirmationKey(token))
-	onFile, err := s.accounts.Get(ctx, r.AccountID)
-	if err != nil {
-		return account.Account{}, err
-	}
-	if onFile.Email == "" || s.emailHash(onFile.Email) != r.EmailHash {
-		return account.Account{}, account.ErrEmailNotConfirmable
-	}
-	acct, err := s.accounts.ConfirmParticipantEmail(ctx, r.AccountID, onFile.Email)
-	if err != nil {
-		return account.Account{}, err
-	}
-	if err := s.record(ctx, audit.Event{Type: "account.email.confirmed", Actor: acct.ID, Case: caseID,
-		Objects: []string{acct.ID}, Hashes: []string{s.meta.IndexKey("email-confirmation", token)}}); err != nil {
-		return account.Account{}, err
-	}
+	_ = s.meta.Delete(ctx, key)
 	return acct, nil
 }
