@@ -37,6 +37,7 @@ await run(async () => {
   check(!/[a-z]+_[a-z]+|u_[0-9a-z]|HTTP|\b20[0-9]\b/.test(await desk.innerText("#email-signin")), "no ids, field names or status codes in the offer");
   await desk.locator("#email-signin").scrollIntoViewIfNeeded();
   await shoot(desk, "signinlink-confirm");
+  await fitsWidth(desk, "the offer on a phone");
   const confirm = await ask("confirm");
   check(confirm.startsWith(base + "/app#confirm-email="), "the confirmation mail carries an /app#confirm-email= link: " + confirm);
   // Opened from the mail, as a new page load in the same browser.
