@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/vault"
@@ -80,6 +81,95 @@ func TestDisposalRemovesEmailIndexEntry(t *testing.T) {
 		}
 		if r, ok, err := e.cases.IssueSignInLink(ctx, open.email); !ok || err != nil || r.AccountID != open.party {
 			t.Fatalf("the open case's party: %+v ok %v, %v", r, ok, err)
+		}
+	})
+}
+
+// TestSweepStaleEmailIndex: an entry of the participant-email index that
+// points at no account with its address — its account gone (a crash
+// between the entry and the account, or an older node's disposal), its
+// account of another address, a staff account's — is residue once
+// AbandonedAfter old (a join writes the entry just before the account),
+// and a deleted one (whose older version the bucket keeps) from its
+// deletion; the approved plan deletes every stored version of each, and
+// one gone meanwhile does not stop the apply. A live participant's entry
+// stays, and still finds them.
+func TestSweepStaleEmailIndex(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		ctx := t.Context()
+		if _, err := e.setRule(ctx, policy.RetentionRule{Class: policy.ClassResidue, Trigger: policy.TriggerCreated, Days: 0}); err != nil {
+			t.Fatal(err)
+		}
+		tc := e.newCase(t, map[string]vault.Class{})
+		entry := func(address, id string) string {
+			t.Helper()
+			key := e.accounts.ParticipantEmailPrefix(address) + id
+			if _, err := e.meta.Create(ctx, key, struct{}{}); err != nil {
+				t.Fatal(err)
+			}
+			return key
+		}
+		goneAccount := entry("gone@example.org", ids.New("u"))
+		otherAddress := entry("before@example.org", tc.party)
+		staffAccount := entry(e.mediator.Email, e.mediator.ID)
+		vanishes := entry("vanishes@example.org", ids.New("u"))
+		deleted := entry("deleted@example.org", ids.New("u"))
+		if err := e.meta.Delete(ctx, deleted); err != nil {
+			t.Fatal(err)
+		}
+		stale := []string{goneAccount, otherAddress, staffAccount, vanishes, deleted}
+		live := e.accounts.ParticipantEmailPrefix(tc.email) + tc.party
+		if e.versionsOf(t, live) == 0 {
+			t.Fatal("the party's address was never indexed")
+		}
+
+		// Now: the entries are younger than AbandonedAfter, and the
+		// deletion is later than the test's clock.
+		p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+		if err == nil {
+			if p.Residue[ResidueEmailIndex] != 0 {
+				t.Fatalf("residue now: %v", p.Residue)
+			}
+			if _, err := e.ret.Discard(ctx, e.records, p.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.clock = e.clock.Add(AbandonedAfter + time.Hour)
+		p, err = e.ret.MakePlan(ctx, e.records, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Residue[ResidueEmailIndex] != len(stale) {
+			t.Fatalf("residue a day later: %v, want %d %s", p.Residue, len(stale), ResidueEmailIndex)
+		}
+		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		// Gone between the plan and its apply.
+		vs, err := store.Versions(ctx, vanishes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs {
+			if err := store.Delete(ctx, v.Key, v.VersionID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
+			t.Fatalf("apply: %v %+v", err, pr)
+		}
+		for _, k := range stale {
+			if n := e.versionsOf(t, k); n != 0 {
+				t.Errorf("%s: %d stored versions remain", k, n)
+			}
+		}
+		if e.versionsOf(t, live) == 0 {
+			t.Fatal("the live party's entry was taken")
+		}
+		if r, ok, err := e.cases.IssueSignInLink(ctx, tc.email); !ok || err != nil || r.AccountID != tc.party {
+			t.Fatalf("the live party: %+v ok %v, %v", r, ok, err)
 		}
 	})
 }
