@@ -8,6 +8,7 @@ import (
 
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
 )
 
 // Limits on asking for an emailed sign-in link (docs/security.md, "The
@@ -19,13 +20,54 @@ const (
 	SignInLinkWindow     = 15 * time.Minute
 )
 
-// participantEmailPrefix is where a participant's confirmed email is
+// ParticipantEmailsPrefix is where participants' confirmed emails are
 // indexed (ConfirmParticipantEmail): participant-emails/<keyed hash of
-// the email>/<account id>, an empty record. Unlike a staff account's sign-in email (emailKey) it is
+// the email>/<account id>, an empty record. Unlike a staff account's
+// sign-in email (emailKey) it is
 // not claimed: one person joining several cases has one account per case,
-// all with the same email.
-func (s *Service) participantEmailPrefix(email string) string {
-	return "participant-emails/" + s.meta.IndexKey("participant-email", normalizeEmail(email)) + "/"
+// all with the same email. An entry goes with its account: retention's
+// disposal of a participant account deletes every stored version of the
+// account's entries with it, and its sweep takes an entry whose account
+// is gone or no longer has the address (ParticipantEmailEntryStale).
+const ParticipantEmailsPrefix = "participant-emails/"
+
+// ParticipantEmailPrefix is the prefix under which the accounts with
+// contact email email are indexed.
+func (s *Service) ParticipantEmailPrefix(email string) string {
+	return ParticipantEmailsPrefix + s.meta.IndexKey("participant-email", normalizeEmail(email)) + "/"
+}
+
+// ParticipantEmailAccount returns the account id an index entry's key
+// names, or "" if key is not an index entry's.
+func ParticipantEmailAccount(key string) string {
+	rest, ok := strings.CutPrefix(key, ParticipantEmailsPrefix)
+	if !ok {
+		return ""
+	}
+	hash, id, ok := strings.Cut(rest, "/")
+	if !ok || hash == "" || id == "" || strings.Contains(id, "/") {
+		return ""
+	}
+	return id
+}
+
+// ParticipantEmailEntryStale reports whether the index entry at key
+// points at an account that no longer has its address: the account is
+// gone, is not a participant's, or has another (or no) email. A key that
+// is not an index entry's is not stale (nothing to say about it).
+func (s *Service) ParticipantEmailEntryStale(ctx context.Context, key string) (bool, error) {
+	id := ParticipantEmailAccount(key)
+	if id == "" {
+		return false, nil
+	}
+	var a Account
+	if _, err := s.meta.Get(ctx, accountKey(id), &a); errors.Is(err, metastore.ErrNotFound) {
+		return true, nil
+	} else if err != nil {
+		return false, err
+	}
+	email := a.SignInEmail() // "" unless confirmed: only confirmed addresses are indexed
+	return a.Role != policy.RoleParticipant || email == "" || s.ParticipantEmailPrefix(email)+id != key, nil
 }
 
 type participantEmail struct{}
@@ -36,7 +78,7 @@ func (s *Service) indexParticipantEmail(ctx context.Context, id, email string) e
 	if email == "" {
 		return nil
 	}
-	_, err := s.meta.Create(ctx, s.participantEmailPrefix(email)+id, participantEmail{})
+	_, err := s.meta.Create(ctx, s.ParticipantEmailPrefix(email)+id, participantEmail{})
 	if errors.Is(err, metastore.ErrExists) {
 		return nil
 	}
@@ -45,12 +87,15 @@ func (s *Service) indexParticipantEmail(ctx context.Context, id, email string) e
 
 // SignInLinkCandidates returns the enabled participant accounts whose
 // contact email is email and who confirmed it (SignInEmail; staff
-// accounts are never among them: they sign in with their password only). An index entry whose account is gone (a
-// disposed case's participant) is deleted on the way.
+// accounts are never among them: they sign in with their password only).
+// An index entry whose account is gone is skipped, not deleted: disposal
+// deletes an account's entries with it, and the retention sweep what a
+// crash left (docs/security.md, "The emailed sign-in link"). A delete here
+// would leave the entry's older version in a versioned bucket.
 func (s *Service) SignInLinkCandidates(ctx context.Context, email string) ([]Account, error) {
 	email = normalizeEmail(email)
 	var ids []string
-	prefix := s.participantEmailPrefix(email)
+	prefix := s.ParticipantEmailPrefix(email)
 	if err := s.meta.List(ctx, prefix, func(key string) error {
 		ids = append(ids, strings.TrimPrefix(key, prefix))
 		return nil
@@ -61,7 +106,6 @@ func (s *Service) SignInLinkCandidates(ctx context.Context, email string) ([]Acc
 	for _, id := range ids {
 		a, err := s.Get(ctx, id)
 		if errors.Is(err, fault.ErrNotFound) {
-			_ = s.meta.Delete(ctx, prefix+id)
 			continue
 		}
 		if err != nil {
