@@ -26,9 +26,9 @@ const (
 	SignInNone SignInLinkAnswer = iota
 	// SignInLinkMade: a link was made, to be mailed to the address.
 	SignInLinkMade
-	// SignInShared: the address is on file for more than one person in
-	// open cases; no link is made, and the address is told to ask a
-	// mediator (no names, no case).
+	// SignInShared: the address is on file for more than one seat in
+	// cases not yet disposed of; no link is made, and the address is told
+	// to ask a mediator (no names, no case).
 	SignInShared
 )
 
@@ -37,11 +37,15 @@ const (
 // own account, for SignInLinkTTL, into their open case. Only enabled
 // participant accounts that confirmed the address (SignInLinkCandidates:
 // staff keep password sign-in only) are considered, and only when the
-// address is on file for exactly one seat in open cases: every
-// participant of every open case whose account (enabled) has the address
-// counts, confirmed or not, so a party whose address is also the other
-// side's, their lawyer's, or anyone's in another case, gets no link
-// (SignInShared: the caller mails the address to ask their mediator) and
+// address is on file for exactly one seat in the cases not yet disposed
+// of: every invitation to the address (pending, claimed, used or expired:
+// invitations go with their case), and every participant, present or
+// removed, of every case, open or closed, whose account (enabled or not)
+// has it, confirmed or not. The holder's own invitation and account are
+// their one seat; any other makes the address shared, so a party whose
+// address is also the other side's (invited or joined), their lawyer's,
+// or anyone's in another case, gets no link (SignInShared: the caller
+// mails the address to ask their mediator) and
 // nobody signs in as someone else. An address of no confirmed account,
 // or of one with no open case, gets SignInNone and nothing is made. The
 // caller answers the same either way and sends mail only to the address
@@ -57,10 +61,35 @@ func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReen
 	for _, a := range accts {
 		byID[a.ID] = a
 	}
-	// Every seat in an open case whose account has the address; accounts
-	// read once each.
+	same := func(addr string) bool { return strings.ToLower(strings.TrimSpace(addr)) == email }
+	// Every seat with the address in a case not yet disposed of: each
+	// invitation (pending, claimed, used or expired: they go with their
+	// case), and each participant, present or removed, of an open or
+	// closed case whose account has it. A seat is its account, or, for an
+	// invitation nobody claimed, the invitation itself.
+	seats := map[string]bool{}
+	err = s.meta.List(ctx, "invites/", func(key string) error {
+		var inv Invite
+		if _, err := s.meta.Get(ctx, key, &inv); err != nil {
+			if errors.Is(err, fault.ErrNotFound) {
+				return nil // used up or disposed of meanwhile
+			}
+			return err
+		}
+		switch {
+		case !same(inv.Email):
+		case inv.ClaimedBy != "":
+			seats[inv.ClaimedBy] = true
+		default:
+			seats[key] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return IssuedReentry{}, SignInNone, err
+	}
+	// Accounts are read once each.
 	seen := map[string]bool{}
-	var seats []string
 	var best *Case
 	var who account.Account
 	candCase := "" // an open case where a confirmed holder sits
@@ -70,29 +99,49 @@ func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReen
 		}
 		id := strings.TrimSuffix(strings.TrimPrefix(key, "cases/"), "/case")
 		c, err := s.load(ctx, id)
-		if err != nil || c.Closed != nil {
+		if errors.Is(err, fault.ErrNotFound) {
+			return nil // disposed of meanwhile
+		}
+		if err != nil {
 			return err
 		}
+		held := make([]string, 0, len(c.Participants)+len(c.Removed))
 		for _, p := range c.Participants {
-			if seen[p.AccountID] {
+			held = append(held, p.AccountID)
+		}
+		for _, p := range c.Removed {
+			held = append(held, p.AccountID)
+		}
+		for _, id := range held {
+			if seen[id] {
 				continue
 			}
-			seen[p.AccountID] = true
+			seen[id] = true
+			if _, ok := byID[id]; ok {
+				seats[id] = true
+				continue
+			}
+			other, err := s.accounts.Get(ctx, id)
+			if errors.Is(err, fault.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if same(other.Email) { // disabled or not: it is someone's seat
+				seats[id] = true
+			}
+		}
+		if c.Closed != nil {
+			return nil
+		}
+		// A link goes only into an open case where the confirmed holder
+		// is a participant now.
+		for _, p := range c.Participants {
 			a, ok := byID[p.AccountID]
 			if !ok {
-				other, err := s.accounts.Get(ctx, p.AccountID)
-				if errors.Is(err, fault.ErrNotFound) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				if !other.Disabled && strings.ToLower(strings.TrimSpace(other.Email)) == email {
-					seats = append(seats, p.AccountID)
-				}
 				continue
 			}
-			seats = append(seats, p.AccountID)
 			if candCase == "" {
 				candCase = c.ID
 			}

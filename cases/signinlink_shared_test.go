@@ -160,3 +160,59 @@ func TestSignInLinkNeedsConfirmedAddress(t *testing.T) {
 		t.Fatalf("after 24 hours: %v, want ErrInviteGone", err)
 	}
 }
+
+// TestSignInLinkSharedSeats: every seat of a case not yet disposed of
+// counts for the address, not only participants of open cases. Pat (side
+// A) joined and confirmed family@; the mediator then invited Sam (side B)
+// at the same address. Sam, not yet in, asks for a link for family@: no
+// link (it would sign Sam in as Pat). The same when the other seat was
+// removed from the case, or is in a closed case. Pat alone, with only
+// her own invitation and seat, gets one.
+func TestSignInLinkSharedSeats(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	med := staff(policy.RoleMediator, "Mia")
+	shared := func(what, addr string) {
+		t.Helper()
+		r, ans, err := e.svc.IssueSignInLink(ctx, addr)
+		if err != nil || ans != SignInShared || r.Token != "" {
+			t.Errorf("%s: answer %v, link %q, %v; want SignInShared and no link", what, ans, r.Token, err)
+		}
+	}
+
+	c := e.newCase(t, med, "Flat 3")
+	const alone = "alone@example.test"
+	kim := e.joinAs(t, med, c.ID, RoleParty, "A", "Kim", alone)
+	e.confirm(t, kim, c.ID)
+	if r, ans, err := e.svc.IssueSignInLink(ctx, alone); err != nil || ans != SignInLinkMade || r.AccountID != kim.ID {
+		t.Fatalf("one confirmed seat: answer %v for %s, %v; want a link for Kim", ans, r.AccountID, err)
+	}
+
+	// A pending invitation to the other side at the same address.
+	const family = "family@example.test"
+	pat := e.joinAs(t, med, c.ID, RoleParty, "A", "Pat", family)
+	e.confirm(t, pat, c.ID)
+	e.invite(t, med, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: "Sam", Email: family})
+	shared("a pending invitation to the other side", family)
+
+	// The other seat joined, then was removed.
+	const home = "home@example.test"
+	lou := e.joinAs(t, med, c.ID, RoleParty, "A", "Lou", home)
+	e.confirm(t, lou, c.ID)
+	ada := e.joinAs(t, med, c.ID, RoleParty, "B", "Ada", home)
+	if _, err := e.svc.RemoveParticipant(ctx, med, c.ID, ada.ID); err != nil {
+		t.Fatal(err)
+	}
+	shared("the other seat removed", home)
+
+	// The other seat is in a closed case.
+	const flat = "flat@example.test"
+	old := e.newCase(t, med, "Flat 1")
+	e.joinAs(t, med, old.ID, RoleParty, "B", "Bo", flat)
+	if _, err := e.svc.SetStage(ctx, med, old.ID, StageClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	eve := e.joinAs(t, med, c.ID, RoleParty, "B", "Eve", flat)
+	e.confirm(t, eve, c.ID)
+	shared("the other seat in a closed case", flat)
+}

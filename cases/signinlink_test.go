@@ -16,7 +16,8 @@ import (
 // email; it counts their own standing, not a mediator's: once they are
 // removed it is refused and no new one is made. An address nobody in a
 // case has gets none; an address also on file in another open case gets
-// none until that seat is gone.
+// none, and still none once that other seat is removed (a removed seat
+// counts until its case is disposed of).
 func TestSignInLinkOwnStanding(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
@@ -24,17 +25,23 @@ func TestSignInLinkOwnStanding(t *testing.T) {
 	old := e.newCase(t, med, "Flat 2")
 	c := e.newCase(t, med, "Flat 3")
 	const addr = "pat@example.test"
-	before := e.joinAs(t, med, old.ID, RoleParty, "A", "Pat", addr)
 	pat := e.joinAs(t, med, c.ID, RoleParty, "A", "Pat", addr)
 	e.confirm(t, pat, c.ID)
 	if _, ans, err := e.svc.IssueSignInLink(ctx, "nobody@example.test"); ans != SignInNone || err != nil {
 		t.Fatalf("an unknown address: answer %v, %v", ans, err)
 	}
-	if _, ans, err := e.svc.IssueSignInLink(ctx, addr); ans != SignInShared || err != nil {
+	const two = "ola@example.test"
+	before := e.joinAs(t, med, old.ID, RoleParty, "A", "Ola", two)
+	ola := e.joinAs(t, med, c.ID, RoleParty, "B", "Ola", two)
+	e.confirm(t, ola, c.ID)
+	if _, ans, err := e.svc.IssueSignInLink(ctx, two); ans != SignInShared || err != nil {
 		t.Fatalf("an address in two open cases: answer %v, %v; want SignInShared", ans, err)
 	}
 	if _, err := e.svc.RemoveParticipant(ctx, med, old.ID, before.ID); err != nil {
 		t.Fatal(err)
+	}
+	if _, ans, err := e.svc.IssueSignInLink(ctx, two); ans != SignInShared || err != nil {
+		t.Fatalf("the other seat removed: answer %v, %v; want SignInShared", ans, err)
 	}
 	r, ans, err := e.svc.IssueSignInLink(ctx, "PAT@example.test ")
 	if err != nil || ans != SignInLinkMade {
