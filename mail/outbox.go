@@ -781,3 +781,11 @@ func validMessageID(id string) bool {
 	b, err := messageIDEncoding.DecodeString(id)
 	return err == nil && len(b) == 16
 }
+
+// SignInOutbox is the outbox name, in place of a case id, under which the
+// answers to "Email me a link to sign in" that name no participant (the
+// word to a shared address, schedule.MailSignInShared) are filed for a
+// case: "sign-in.<case id>". It is no case id, so the case's mail list
+// does not show them to its mediators, and retention disposes of it with
+// the case (retention's invites-sessions class).
+func SignInOutbox(caseID string) string { return "sign-in." + caseID }

@@ -19,6 +19,7 @@ import (
 	"github.com/parley-mediation/parley/evaluation"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/workers"
+	"github.com/parley-mediation/parley/mail"
 	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
@@ -41,7 +42,8 @@ import (
 //	                   email-confirmations/<hash> (CaseID),
 //	                   sessions/<case>/ (package
 //	                   schedule: scheduled sessions and their reminders),
-//	                   outbox/cases/<case>/, outbox/due/<case>/ (package mail)
+//	                   outbox/cases/<case>/, outbox/due/<case>/, and the
+//	                   same under sign-in.<case> (package mail: SignInOutbox)
 //	carries-consents   keydir/carries/<case>/
 //	survey-responses   surveys/responses/<case>/, surveys/tokens/<hash>
 //	                   (CaseID), followups/plans/<case>, followups/responses/<case>/
@@ -214,7 +216,9 @@ func (s *Service) groupTokenRecords(ctx context.Context, prefix string, of func(
 func classPlaces(class, caseID string, inv *inventory) (prefixes, keys []string) {
 	switch class {
 	case policy.ClassInvitesSessions:
-		return []string{"sessions/" + caseID + "/", "outbox/cases/" + caseID + "/", "outbox/due/" + caseID + "/"}, inv.invites[caseID]
+		signIn := mail.SignInOutbox(caseID)
+		return []string{"sessions/" + caseID + "/", "outbox/cases/" + caseID + "/", "outbox/due/" + caseID + "/",
+			"outbox/cases/" + signIn + "/", "outbox/due/" + signIn + "/"}, inv.invites[caseID]
 	case policy.ClassCarriesConsents:
 		return []string{"keydir/carries/" + caseID + "/"}, nil
 	case policy.ClassSurveyResponses:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/mail"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/vault"
@@ -178,7 +179,9 @@ func TestSweepStaleEmailIndex(t *testing.T) {
 // TestDisposalRemovesEmailConfirmations: a disposed case's email
 // confirmations (used and unused: account and case ids, keyed hashes of
 // the token and the address) go with its invitations and links back in,
-// every stored version; the open case's stay.
+// every stored version; the open case's stay. So do the mails in its
+// sign-in outbox (mail.SignInOutbox: the word to a shared address, which
+// holds the address).
 func TestDisposalRemovesEmailConfirmations(t *testing.T) {
 	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
@@ -205,6 +208,15 @@ func TestDisposalRemovesEmailConfirmations(t *testing.T) {
 			}
 			if _, err := e.cases.RequestEmailConfirmation(ctx, party, tc.id); err != nil { // left unused
 				t.Fatal(err)
+			}
+		}
+		signIn := map[string][]string{}
+		for _, tc := range tcs {
+			for _, key := range []string{"outbox/cases/" + mail.SignInOutbox(tc.id) + "/m_1", "outbox/due/" + mail.SignInOutbox(tc.id) + "/m_1"} {
+				if _, err := e.meta.Create(ctx, key, map[string]string{"caseId": mail.SignInOutbox(tc.id), "to": "family@example.test"}); err != nil {
+					t.Fatal(err)
+				}
+				signIn[tc.id] = append(signIn[tc.id], key)
 			}
 		}
 		// Every key with a stored version, by case (a used one's newest
@@ -247,6 +259,12 @@ func TestDisposalRemovesEmailConfirmations(t *testing.T) {
 		}
 		if stored(byCase[open.id]) == 0 {
 			t.Fatal("the open case's confirmations went too")
+		}
+		if n := stored(signIn[gone.id]); n != 0 {
+			t.Fatalf("%d stored versions of the disposed case's sign-in mail are left", n)
+		}
+		if stored(signIn[open.id]) != 2 {
+			t.Fatal("the open case's sign-in mail went too")
 		}
 	})
 }

@@ -59,16 +59,18 @@ func (s *Service) MailSignInLink(ctx context.Context, caseID, to, link string, e
 const SignInSharedText = "You asked for a link to sign in to a mediation in Parley. This address is used by more than one person in a mediation, so we cannot tell who is asking, and we have not sent a link. Please ask your mediator for a link back in.\n\nIf you did not ask, you can ignore this message."
 
 // MailSignInShared queues, instead of a sign-in link, word to an address
-// that more than one person in open cases has on file
-// (cases.SignInShared): ask your mediator for a link back in. It names
-// nobody and no case (caseID only files it in the outbox).
+// that more than one seat has on file (cases.SignInShared): ask your
+// mediator for a link back in. It names nobody and no case. It is filed
+// under the case's sign-in outbox (mail.SignInOutbox), not the case's
+// own, so the case's mail list does not show its mediators who asked;
+// caseID only ties it to the case for disposal.
 func (s *Service) MailSignInShared(ctx context.Context, caseID, to string, asked time.Time) (bool, error) {
 	if s.cfg.Outbox == nil || to == "" {
 		return false, nil
 	}
 	h := sha256.Sum256([]byte(to + asked.UTC().Format(time.RFC3339Nano)))
 	err := s.cfg.Outbox.Enqueue(ctx, mail.Message{
-		ID: mailID("signin-shared", caseID, hex.EncodeToString(h[:8])), CaseID: caseID, Kind: mail.KindSignIn, To: to,
+		ID: mailID("signin-shared", caseID, hex.EncodeToString(h[:8])), CaseID: mail.SignInOutbox(caseID), Kind: mail.KindSignIn, To: to,
 		Subject: "About your request to sign in to your mediation",
 		Text:    SignInSharedText + mailFooter,
 	})

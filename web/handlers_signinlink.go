@@ -79,8 +79,8 @@ func (a *API) signInLinkWorker() {
 // sendSignInLink makes the link for the participant who confirmed this
 // email, if there is exactly one with an open case
 // (cases.IssueSignInLink), and queues its mail to that address; to an
-// address more than one person in open cases has, it mails word to ask
-// their mediator instead.
+// address more than one seat has (cases.SignInShared), it mails word to
+// ask their mediator instead, filed where no case's mail list shows it.
 func (a *API) sendSignInLink(ctx context.Context, email string) error {
 	if a.schedule == nil {
 		return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/mailpit"
 	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/mail"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -213,9 +214,20 @@ func TestSignInLinkByEmail(t *testing.T) {
 		}
 	}
 	// The family mailbox: word to ask the mediator, no link, no name.
-	shared := mp.Outbox(sentIDs(n, c.ID)).WaitFor(t, "signin-shared-"+c.ID+"-", 1, 20*time.Second)
+	// It is filed under the case's sign-in outbox, not in the case's mail
+	// list its mediators read.
+	shared := mp.Outbox(sentIDs(n, mail.SignInOutbox(c.ID))).WaitFor(t, "signin-shared-"+c.ID+"-", 1, 20*time.Second)
 	if len(shared) != 1 || shared[0].To[0].Address != family {
 		t.Fatalf("shared-address mails: %+v", shared)
+	}
+	if msgs, err := n.Outbox.List(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	} else {
+		for _, x := range msgs {
+			if strings.HasPrefix(x.ID, "signin-shared-") || x.Kind == mail.KindSignIn && x.To == family {
+				t.Fatalf("the case's mail list shows %s to %s", x.ID, x.To)
+			}
+		}
 	}
 	sm, err := mp.Get(shared[0].ID)
 	if err != nil {
