@@ -102,8 +102,9 @@ func (s *Service) RequestEmailConfirmation(ctx context.Context, actor account.Ac
 // ConfirmEmail uses a confirmation link, opened by current (the session
 // of the browser that opened it): only the account that asked for it may
 // use it, once (a conditional write: of concurrent uses one wins), within
-// EmailConfirmationTTL, and only while the address it was sent to is
-// still the one on file. Opened by anyone else it is refused and not
+// EmailConfirmationTTL, only while the address it was sent to is still
+// the one on file, and only while the case it was asked in is open
+// (ErrClosed once it is closed, as RequestEmailConfirmation). Opened by anyone else it is refused and not
 // spent (ErrConfirmationNotYours), so the holder of a mistyped address
 // cannot confirm it. It marks the address confirmed and indexes it
 // (account.ConfirmParticipantEmail). As every account change it is
@@ -136,6 +137,17 @@ func (s *Service) ConfirmEmail(ctx context.Context, token string, current accoun
 	}
 	if onFile.Email == "" || s.emailHash(onFile.Email) != cur.EmailHash {
 		return account.Account{}, account.ErrEmailNotConfirmable
+	}
+	// Only while the case it was asked in is open, as asking is.
+	c, err := s.load(ctx, cur.CaseID)
+	if errors.Is(err, fault.ErrNotFound) {
+		return account.Account{}, ErrInviteGone
+	}
+	if err != nil {
+		return account.Account{}, err
+	}
+	if c.Closed != nil {
+		return account.Account{}, ErrClosed
 	}
 	ev := audit.Paired(audit.Event{Type: "account.email.confirmed", Actor: cur.AccountID, Case: cur.CaseID,
 		Objects: []string{cur.AccountID}, Hashes: []string{s.meta.IndexKey("email-confirmation", token)}})

@@ -216,3 +216,32 @@ func TestSignInLinkSharedSeats(t *testing.T) {
 	e.confirm(t, eve, c.ID)
 	shared("the other seat in a closed case", flat)
 }
+
+// TestConfirmEmailClosedCase: a confirmation link asked for while the
+// case was open is refused once the case is closed (as asking for one
+// is), and the address stays unconfirmed.
+func TestConfirmEmailClosedCase(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	med := staff(policy.RoleMediator, "Mia")
+	c := e.newCase(t, med, "Flat 3")
+	const addr = "pat@example.test"
+	pat := e.joinAs(t, med, c.ID, RoleParty, "A", "Pat", addr)
+	conf, err := e.svc.RequestEmailConfirmation(ctx, pat, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.SetStage(ctx, med, c.ID, StageClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RequestEmailConfirmation(ctx, pat, c.ID); !errors.Is(err, ErrClosed) {
+		t.Fatalf("asking in a closed case: %v, want ErrClosed", err)
+	}
+	if _, err := e.svc.ConfirmEmail(ctx, conf.Token, pat); !errors.Is(err, ErrClosed) {
+		t.Fatalf("confirming in a closed case: %v, want ErrClosed", err)
+	}
+	got, err := e.accounts.Get(ctx, pat.ID)
+	if err != nil || got.View().EmailConfirmed {
+		t.Fatalf("after the refusal: confirmed %v, %v", got.View().EmailConfirmed, err)
+	}
+}

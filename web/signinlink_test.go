@@ -154,11 +154,34 @@ func TestSignInLinkByEmail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.New(n.URL, "").Join(ctx, inv2.Link); err != nil {
+	cora, err := client.New(n.URL, "").Join(ctx, inv2.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// She asked to confirm her address while the case was open; opened
+	// after it closed, the link is refused in the words the app tells
+	// apart (409, "case is closed"), and confirms nothing.
+	coraCl := client.New(n.URL, cora.Token)
+	var coraConf api.EmailConfirmationResponse
+	if err := coraCl.Do(ctx, http.MethodPost, "/api/v1/me/email-confirmation", api.EmailConfirmationRequest{CaseID: c2.ID}, &coraConf); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := med.CaseAction(ctx, c2.ID, "stage", map[string]string{"stage": "closure"}); err != nil {
 		t.Fatal(err)
+	}
+	coraMail := mp.Outbox(sentIDs(n, c2.ID)).WaitFor(t, "confirm-"+c2.ID+"-", 1, 20*time.Second)
+	if len(coraMail) != 1 {
+		t.Fatalf("%d confirmation mails to Cora", len(coraMail))
+	}
+	cm, err := mp.Get(coraMail[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, coraTok, _ := strings.Cut(strings.Fields(cm.Text[strings.Index(cm.Text, "http"):])[0], "#confirm-email=")
+	var closedErr *client.Error
+	if err := coraCl.Do(ctx, http.MethodPost, "/api/v1/me/email-confirmation/use", api.ConfirmEmailRequest{Token: coraTok}, nil); !errors.As(err, &closedErr) ||
+		closedErr.Status != http.StatusConflict || closedErr.Problem.Detail != "case is closed" {
+		t.Fatalf("confirming in a closed case: %v, want 409 \"case is closed\"", err)
 	}
 	if _, err := med.RecordOutcome(ctx, c2.ID, "full-agreement", 1, 1); err != nil {
 		t.Fatal(err)

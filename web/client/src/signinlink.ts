@@ -111,6 +111,7 @@ export function emailSignInPanel(el: HTMLElement, me: Account, caseID: string): 
 function confirmErrorWords(e: unknown): string {
   if (e instanceof APIError && e.status === 403) return "This link is for another account. Open it in the browser where you asked for it, signed in as yourself.";
   if (e instanceof APIError && e.status === 410) return "This link has expired or was already used. If your address is not confirmed yet, ask for a new link on your case page.";
+  if (e instanceof APIError && e.status === 409 && e.problem.detail === "case is closed") return "Your mediation is closed, so this address can no longer be confirmed for signing in.";
   if (e instanceof APIError && e.status === 409) return "This address can no longer be confirmed: it is not the one your mediator has for you now.";
   return "We could not confirm your address: " + plainWords(e) + ".";
 }
