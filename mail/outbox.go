@@ -50,8 +50,12 @@ const (
 	// KindSignIn: an answer to "Email me a link to sign in" (a sign-in
 	// link, or word that the address is shared), and KindEmailConfirm: a
 	// link confirming a participant's address for sign-in links. Their
-	// bodies are shown to nobody, not even held in development
-	// (SecretBody): the links are the participant's own way in.
+	// bodies are never shown in a case's mail list, development included
+	// (SecretBody): the links are the participant's own way in. As any
+	// message's, the body stays in the sealed outbox record until the
+	// message is final (finish), and in development, where mail is held
+	// and not sent, it stays there: only someone reading the store
+	// itself, with its records key, sees it.
 	KindSignIn       Kind = "sign-in"
 	KindEmailConfirm Kind = "email-confirmation"
 )

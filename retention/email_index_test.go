@@ -91,7 +91,8 @@ func TestDisposalRemovesEmailIndexEntry(t *testing.T) {
 // points at no account with its address — its account gone (a crash
 // between the entry and the account, or an older node's disposal), its
 // account of another address, a staff account's — is residue once
-// AbandonedAfter old (a join writes the entry just before the account),
+// AbandonedAfter old (a confirmation writes the entry just before it
+// marks the account),
 // and a deleted one (whose older version the bucket keeps) from its
 // deletion; the approved plan deletes every stored version of each, and
 // one gone meanwhile does not stop the apply. A live participant's entry

@@ -40,11 +40,14 @@ import (
 //	spent-journal        retention/plans/<plan>/cases/<case>, the per-case journals
 //	                     of a plan already certified (from its completion)
 //	stale-email-index    participant-emails/<hash>/<account> (package account)
-//	                     whose account is gone or no longer has that address,
-//	                     AbandonedAfter after it was written (a join writes
-//	                     it just before the account), or deleted (from the
-//	                     deletion): left by a crash, or by a node of a
-//	                     release that did not dispose of it with the account
+//	                     whose account is gone, is not a participant's, or
+//	                     has not confirmed (or no longer has) that address,
+//	                     AbandonedAfter after it was written (a confirmation
+//	                     writes it just before it marks the account), or
+//	                     deleted (from the deletion): left by a crash between
+//	                     the two writes, or by a node of an earlier release
+//	                     (which indexed addresses unconfirmed at the join, or
+//	                     did not dispose of the entry with the account)
 //
 // Never residue: anything of a case under a legal hold (a case hold or a
 // hold on the document), an invite claimed but not finished, a session
