@@ -10,6 +10,7 @@ import (
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -71,8 +72,8 @@ func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReen
 	err = s.meta.List(ctx, "invites/", func(key string) error {
 		var inv Invite
 		if _, err := s.meta.Get(ctx, key, &inv); err != nil {
-			if errors.Is(err, fault.ErrNotFound) {
-				return nil // used up or disposed of meanwhile
+			if errors.Is(err, metastore.ErrNotFound) {
+				return nil // disposed of meanwhile
 			}
 			return err
 		}

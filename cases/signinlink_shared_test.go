@@ -1,13 +1,16 @@
 package cases
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -243,5 +246,45 @@ func TestConfirmEmailClosedCase(t *testing.T) {
 	got, err := e.accounts.Get(ctx, pat.ID)
 	if err != nil || got.View().EmailConfirmed {
 		t.Fatalf("after the refusal: confirmed %v, %v", got.View().EmailConfirmed, err)
+	}
+}
+
+// vanishOnList is a store whose listing deletes the records vanish picks
+// just before handing out their keys: a case or invitation disposed of
+// between the listing and the read.
+type vanishOnList struct {
+	objstore.Store
+	vanish atomic.Pointer[func(key string) bool]
+}
+
+func (v *vanishOnList) List(ctx context.Context, prefix string, fn func(objstore.Info) error) error {
+	return v.Store.List(ctx, prefix, func(info objstore.Info) error {
+		if f := v.vanish.Load(); f != nil && (*f)(info.Key) {
+			if err := v.Store.Delete(ctx, info.Key, ""); err != nil {
+				return err
+			}
+		}
+		return fn(info)
+	})
+}
+
+// TestSignInLinkSkipsDisposed: a case or an invitation disposed of
+// between the worker's listing and its read is skipped; the request goes
+// on and the one confirmed seat gets its link.
+func TestSignInLinkSkipsDisposed(t *testing.T) {
+	v := &vanishOnList{}
+	e := newEnvWith(t, func(s objstore.Store) objstore.Store { v.Store = s; return v })
+	ctx := t.Context()
+	med := staff(policy.RoleMediator, "Mia")
+	gone := e.newCase(t, med, "Flat 1")
+	e.joinAs(t, med, gone.ID, RoleParty, "A", "Bo", "bo@example.test")
+	c := e.newCase(t, med, "Flat 3")
+	const addr = "pat@example.test"
+	pat := e.joinAs(t, med, c.ID, RoleParty, "A", "Pat", addr)
+	e.confirm(t, pat, c.ID)
+	vanish := func(key string) bool { return key == "cases/"+gone.ID+"/case" || strings.HasPrefix(key, "invites/") }
+	v.vanish.Store(&vanish)
+	if r, ans, err := e.svc.IssueSignInLink(ctx, addr); err != nil || ans != SignInLinkMade || r.AccountID != pat.ID {
+		t.Fatalf("answer %v for %s, %v; want Pat's link", ans, r.AccountID, err)
 	}
 }
