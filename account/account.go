@@ -22,11 +22,16 @@ import (
 // the password hash. It is never an API answer: handlers encode only
 // package api's types, and View is the account as the API shows it.
 type Account struct {
-	ID       string      `json:"id"`
-	Email    string      `json:"email,omitempty"`
-	Name     string      `json:"name"`
-	Role     policy.Role `json:"role"`
-	Disabled bool        `json:"disabled,omitempty"`
+	ID    string `json:"id"`
+	Email string `json:"email,omitempty"`
+	// EmailConfirmed is the address a participant confirmed, signed in,
+	// for emailed sign-in links (ConfirmParticipantEmail): a link is
+	// mailed only while it is Email. Empty for staff and for participants
+	// who never confirmed.
+	EmailConfirmed string      `json:"emailConfirmed,omitempty"`
+	Name           string      `json:"name"`
+	Role           policy.Role `json:"role"`
+	Disabled       bool        `json:"disabled,omitempty"`
 	// PasswordChangeRequired: an administrator reset the password (see
 	// ResetPassword); until the person chooses a new one, the API lets
 	// them do nothing else.
@@ -86,7 +91,7 @@ func (a Account) ProvenanceKnown() bool { return a.Origin != "" }
 
 // View is the account as the API shows it: no password hash.
 func (a Account) View() api.Account {
-	v := api.Account{ID: a.ID, Email: a.Email, Name: a.Name, Role: a.Role, Disabled: a.Disabled,
+	v := api.Account{ID: a.ID, Email: a.Email, EmailConfirmed: a.SignInEmail() != "", Name: a.Name, Role: a.Role, Disabled: a.Disabled,
 		PasswordChangeRequired: a.PasswordChangeRequired, SessionsNotBefore: a.SessionsNotBefore, Created: a.Created, CreatedBy: a.CreatedBy, Lineage: a.Lineage}
 	if a.PendingReset != nil {
 		v.PendingReset = &api.PasswordResetPending{RequestedBy: a.PendingReset.RequestedBy, Requested: a.PendingReset.Requested}
@@ -366,7 +371,9 @@ func (s *Service) SetPassword(ctx context.Context, id, password string) error {
 // creates the account, so that a redemption interrupted by a crash finishes
 // with the same account rather than a second one. The email, if any, is kept
 // for contact but not claimed as a sign-in email: participants sign in by
-// invite, and one person may join several cases.
+// invite, re-entry or emailed sign-in link, and one person may join
+// several cases (the email is indexed for the sign-in link only once the
+// participant confirmed it: ConfirmParticipantEmail).
 func (s *Service) EnsureParticipant(ctx context.Context, id, name, email string) (Account, error) {
 	a := Account{ID: id, Name: strings.TrimSpace(name), Email: normalizeEmail(email),
 		Role: policy.RoleParticipant, Created: s.now().UTC(), SessionGeneration: newGeneration(0)}

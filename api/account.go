@@ -19,11 +19,14 @@ const (
 // list, a session). It has no password hash: the server's stored account
 // record is another type, which no handler can encode.
 type Account struct {
-	ID       string `json:"id"`
-	Email    string `json:"email,omitempty"`
-	Name     string `json:"name"`
-	Role     Role   `json:"role"`
-	Disabled bool   `json:"disabled,omitempty"`
+	ID    string `json:"id"`
+	Email string `json:"email,omitempty"`
+	// EmailConfirmed: a participant confirmed Email, signed in, so a
+	// sign-in link can be emailed to it ("Email me a link to sign in").
+	EmailConfirmed bool   `json:"emailConfirmed,omitempty"`
+	Name           string `json:"name"`
+	Role           Role   `json:"role"`
+	Disabled       bool   `json:"disabled,omitempty"`
 	// PasswordChangeRequired: an administrator reset the password; the
 	// person must choose a new one (POST /api/v1/me/password) before the
 	// server lets them do anything else.

@@ -30,10 +30,16 @@ type Reentry struct {
 	CreatedBy string     `json:"createdBy"`
 	Expires   time.Time  `json:"expires"`
 	Used      *time.Time `json:"used,omitempty"`
+	// Self: the participant asked for it by email (IssueSignInLink), so
+	// CreatedBy is the participant and no mediator's standing counts;
+	// their own (a participant of the open case, account enabled) does,
+	// as for every re-entry link.
+	Self bool `json:"self,omitempty"`
 }
 
 // IssuedReentry is returned once, to the mediator who made the link.
 type IssuedReentry struct {
+	CaseID    string
 	Token     string
 	Expires   time.Time
 	AccountID string
@@ -121,7 +127,7 @@ func (s *Service) CreateReentry(ctx context.Context, actor account.Account, id, 
 		Attrs: map[string]string{"role": string(p.Role), "side": p.Side}}); err != nil {
 		return IssuedReentry{}, err
 	}
-	return IssuedReentry{Token: token, Expires: r.Expires, AccountID: accountID, Name: p.Name, Email: acct.Email}, nil
+	return IssuedReentry{CaseID: id, Token: token, Expires: r.Expires, AccountID: accountID, Name: p.Name, Email: acct.Email}, nil
 }
 
 // redeemReentry uses a re-entry token: it marks the link used (only one
@@ -139,8 +145,10 @@ func (s *Service) redeemReentry(ctx context.Context, token string, current *acco
 		}
 		// Not used up if its maker has lost the case (mayStillMake):
 		// every try says the same, gone.
-		if _, err := s.mayStillMake(ctx, r.CaseID, r.CreatedBy, policy.CaseReentry); err != nil {
-			return err
+		if !r.Self {
+			if _, err := s.mayStillMake(ctx, r.CaseID, r.CreatedBy, policy.CaseReentry); err != nil {
+				return err
+			}
 		}
 		// As CreateReentry: no re-entry into a closed case. Checked
 		// before the mark, so the link is not spent and every try says
@@ -195,15 +203,22 @@ func (s *Service) redeemReentry(ctx context.Context, token string, current *acco
 	}
 	// The maker once more, on the case as it is now: a recusal or a
 	// disabling that landed since the mark still wins.
-	maker, err := s.linkMaker(ctx, r.CreatedBy)
-	if err != nil {
-		return Joined{}, err
-	}
-	if !s.makerMay(maker, policy.CaseReentry, c) {
-		return Joined{}, ErrInviteGone
+	var attrs map[string]string
+	if r.Self {
+		// Asked for by the participant: their own standing, checked
+		// above, is what counts.
+		attrs = map[string]string{"via": "email"}
+	} else {
+		maker, err := s.linkMaker(ctx, r.CreatedBy)
+		if err != nil {
+			return Joined{}, err
+		}
+		if !s.makerMay(maker, policy.CaseReentry, c) {
+			return Joined{}, ErrInviteGone
+		}
 	}
 	if err := s.record(ctx, audit.Event{Type: "case.reentry.redeemed", Actor: acct.ID, Case: r.CaseID,
-		Hashes: []string{s.meta.IndexKey("reentry", token)}}); err != nil {
+		Hashes: []string{s.meta.IndexKey("reentry", token)}, Attrs: attrs}); err != nil {
 		return Joined{}, err
 	}
 	sessToken, sess, err := s.accounts.NewSession(ctx, acct)

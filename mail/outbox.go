@@ -51,14 +51,31 @@ const (
 	// disposal (package retention). It belongs to no case: its messages
 	// are kept under the outbox name NoticeOutbox.
 	KindDueNotice Kind = "due-notice"
+	// KindSignIn: an answer to "Email me a link to sign in" (a sign-in
+	// link, or word that the address is shared), and KindEmailConfirm: a
+	// link confirming a participant's address for sign-in links. Their
+	// bodies are never shown in a case's mail list, development included
+	// (SecretBody): the links are the participant's own way in. As any
+	// message's, the body stays in the sealed outbox record until the
+	// message is final (finish), and in development, where mail is held
+	// and not sent, it stays there: only someone reading the store
+	// itself, with its records key, sees it.
+	KindSignIn       Kind = "sign-in"
+	KindEmailConfirm Kind = "email-confirmation"
 )
 
 // CarriesLink reports whether a kind's body holds a bearer link: a join or
 // re-entry token, a survey or a check-in token. Such a body is kept only
 // until the message is final (see Message.BodyCleared).
 func (k Kind) CarriesLink() bool {
-	return k == KindJoin || k == KindSurvey || k == KindFollowUp
+	return k == KindJoin || k == KindSurvey || k == KindFollowUp || k == KindSignIn || k == KindEmailConfirm
 }
+
+// SecretBody reports whether a message of this kind is for its recipient
+// only: its body is never shown in a case's mail list (development
+// included), since it carries a participant's own sign-in or
+// confirmation link.
+func (k Kind) SecretBody() bool { return k == KindSignIn || k == KindEmailConfirm }
 
 // Limits on what a message may hold.
 const (
@@ -788,3 +805,11 @@ func validMessageID(id string) bool {
 	b, err := messageIDEncoding.DecodeString(id)
 	return err == nil && len(b) == 16
 }
+
+// SignInOutbox is the outbox name, in place of a case id, under which the
+// answers to "Email me a link to sign in" that name no participant (the
+// word to a shared address, schedule.MailSignInShared) are filed for a
+// case: "sign-in.<case id>". It is no case id, so the case's mail list
+// does not show them to its mediators, and retention disposes of it with
+// the case (retention's invites-sessions class).
+func SignInOutbox(caseID string) string { return "sign-in." + caseID }

@@ -19,6 +19,7 @@ import (
 	"github.com/parley-mediation/parley/evaluation"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/workers"
+	"github.com/parley-mediation/parley/mail"
 	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
@@ -37,10 +38,12 @@ import (
 //
 // Where each class lives (kept in step with the packages that write it):
 //
-//	invites-sessions   invites/<hash> and reentries/<hash> (CaseID),
+//	invites-sessions   invites/<hash>, reentries/<hash> and
+//	                   email-confirmations/<hash> (CaseID),
 //	                   sessions/<case>/ (package
 //	                   schedule: scheduled sessions and their reminders),
-//	                   outbox/cases/<case>/, outbox/due/<case>/ (package mail)
+//	                   outbox/cases/<case>/, outbox/due/<case>/, and the
+//	                   same under sign-in.<case> (package mail: SignInOutbox)
 //	carries-consents   keydir/carries/<case>/
 //	survey-responses   surveys/responses/<case>/, surveys/tokens/<hash>
 //	                   (CaseID), followups/plans/<case>, followups/responses/<case>/
@@ -56,7 +59,10 @@ import (
 //	                   keydir/revocations/<id>/, keydir/endorsements/<id>/
 //	                   (which device vouched for which), keydir/pairings/<id>/
 //	                   (pairing codes' records and the key shares they
-//	                   carried), sessions/<hash> (AccountID)
+//	                   carried), sessions/<hash> (AccountID),
+//	                   participant-emails/<hash>/<id> (package account: the
+//	                   contact email's index entries for the emailed sign-in
+//	                   link; the id is in the key)
 
 // tokenRecord is the part of a token-keyed record retention needs.
 type tokenRecord struct {
@@ -70,6 +76,7 @@ type inventory struct {
 	invites      map[string][]string // case → keys
 	surveyTokens map[string][]string // case → keys
 	sessions     map[string][]string // account → keys
+	emailIndex   map[string][]string // account → its participant-email index entries' keys
 }
 
 // takeInventory reads every version of every token-keyed record.
@@ -87,13 +94,48 @@ func (s *Service) takeInventory(ctx context.Context) (*inventory, error) {
 	for c, keys := range reentries {
 		inv.invites[c] = append(inv.invites[c], keys...)
 	}
+	// So are a participant's email confirmations (package cases: a link
+	// that confirms their address for emailed sign-in links), kept by case.
+	confirmations, err := s.groupTokenRecords(ctx, "email-confirmations/", func(r tokenRecord) string { return r.CaseID })
+	if err != nil {
+		return nil, err
+	}
+	for c, keys := range confirmations {
+		inv.invites[c] = append(inv.invites[c], keys...)
+	}
 	if inv.surveyTokens, err = s.groupTokenRecords(ctx, "surveys/tokens/", func(r tokenRecord) string { return r.CaseID }); err != nil {
 		return nil, err
 	}
 	if inv.sessions, err = s.groupTokenRecords(ctx, "sessions/", func(r tokenRecord) string { return r.AccountID }); err != nil {
 		return nil, err
 	}
+	if inv.emailIndex, err = emailIndexEntries(ctx, s.store); err != nil {
+		return nil, err
+	}
 	return inv, nil
+}
+
+// emailIndexEntries groups the keys of the participant-email index
+// (account.ParticipantEmailsPrefix: <hash>/<account id>) by the account
+// they name, every key with a stored version (a delete marker too: its
+// older versions are still stored). The account is in the key, so
+// nothing is read: an entry is found whether or not its account's record
+// (and so its email) is still there — after a crash between the two, or
+// for an address the account had before.
+func emailIndexEntries(ctx context.Context, store objstore.Store) (map[string][]string, error) {
+	out := map[string][]string{}
+	last := ""
+	err := store.VersionsUnder(ctx, account.ParticipantEmailsPrefix, func(v objstore.Version) error {
+		if v.Key == last {
+			return nil
+		}
+		last = v.Key
+		if id := account.ParticipantEmailAccount(v.Key); id != "" {
+			out[id] = append(out[id], v.Key)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // planInventory is the inventory for applying a plan: taken at its first
@@ -174,7 +216,9 @@ func (s *Service) groupTokenRecords(ctx context.Context, prefix string, of func(
 func classPlaces(class, caseID string, inv *inventory) (prefixes, keys []string) {
 	switch class {
 	case policy.ClassInvitesSessions:
-		return []string{"sessions/" + caseID + "/", "outbox/cases/" + caseID + "/", "outbox/due/" + caseID + "/"}, inv.invites[caseID]
+		signIn := mail.SignInOutbox(caseID)
+		return []string{"sessions/" + caseID + "/", "outbox/cases/" + caseID + "/", "outbox/due/" + caseID + "/",
+			"outbox/cases/" + signIn + "/", "outbox/due/" + signIn + "/"}, inv.invites[caseID]
 	case policy.ClassCarriesConsents:
 		return []string{"keydir/carries/" + caseID + "/"}, nil
 	case policy.ClassSurveyResponses:
@@ -737,8 +781,8 @@ func (s *Service) isParticipantAccount(ctx context.Context, id string) (bool, er
 //
 //  1. the statistical stub stored (create-only);
 //  2. the destruction audited (once: its index is journaled);
-//  3. the journaled participants' accounts, devices and sign-in sessions
-//     deleted, every stored version;
+//  3. the journaled participants' accounts, devices, sign-in sessions and
+//     email index entries deleted, every stored version;
 //  4. the case's room history ended and every stored version under its
 //     rooms deleted (endRooms: what was posted after the keep check);
 //  5. every stored version of every class's records of the case deleted,
@@ -795,7 +839,22 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		// sign-in-able, until the apply finished.
 		prefixes := []string{"keydir/devices/" + id + "/", "keydir/revocations/" + id + "/",
 			"keydir/endorsements/" + id + "/", "keydir/pairings/" + id + "/"}
+		// The account's email index entries go in the same call: those
+		// the plan's inventory found (by the account id in their keys, so
+		// a rerun finds them though the account's record went first), and
+		// those of every address a stored version of the account names
+		// (an entry written since the inventory was taken).
 		keys := append([]string{"accounts/" + id}, inv.sessions[id]...)
+		keys = append(keys, inv.emailIndex[id]...)
+		indexed, err := s.emailIndexKeys(ctx, id)
+		if err != nil {
+			return Outcome{}, err
+		}
+		for _, k := range indexed {
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
 		vs, err := s.storedVersions(ctx, prefixes, keys)
 		if err != nil {
 			return Outcome{}, err
@@ -850,6 +909,37 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		return Outcome{}, err
 	}
 	return Outcome{Result: OutcomeDestroyed, Counts: maps.Clone(j.Counts), Audit: j.Audit}, nil
+}
+
+// emailIndexKeys returns the participant-email index entries of account
+// id for every address a stored version of its record names.
+func (s *Service) emailIndexKeys(ctx context.Context, id string) ([]string, error) {
+	vs, err := s.store.Versions(ctx, "accounts/"+id)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, v := range vs {
+		if v.DeleteMarker {
+			continue
+		}
+		var a account.Account
+		if _, err := s.meta.GetVersion(ctx, v.Key, v.VersionID, &a); errors.Is(err, objstore.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if a.Email == "" {
+			continue
+		}
+		if k := s.accounts.ParticipantEmailPrefix(a.Email) + id; !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
 }
 
 // pauseDisposal ends a case record's disposal that met a storage (legal)

@@ -110,7 +110,7 @@ func (e *env) checkNoHalfDisposed(t *testing.T, p Plan) {
 // step boundary of a case record's disposal (and of the other classes'),
 // then run again. It converges: A's and C's invitations are gone and
 // counted once, case A's record and its
-// party's account are gone, its stub is stored once, one audit entry
+// party's account (and its email index entry) are gone, its stub is stored once, one audit entry
 // records the case's destruction, the held case B and case C (a document
 // held, so its record is kept) keep their records, and there is one
 // certificate, which counts the classes. The scenario is built as in
@@ -168,6 +168,16 @@ func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 				for _, key := range []string{"cases/" + s.a.id + "/case", "accounts/" + s.a.party} {
 					if n := e.versionsOf(t, key); n != 0 {
 						t.Fatalf("%s: %d stored versions left", key, n)
+					}
+				}
+				// The party's email index entry went with the account;
+				// the kept cases' parties keep theirs.
+				if left := e.emailIndexOf(t, s.a.email, s.a.party); len(left) != 0 {
+					t.Fatalf("case A's party's email index entry stays: %v", left)
+				}
+				for _, tc := range []*testCase{s.b, s.c} {
+					if len(e.emailIndexOf(t, tc.email, tc.party)) == 0 {
+						t.Fatalf("the party of kept case %s lost their email index entry", tc.id)
 					}
 				}
 				if n := e.versionsOf(t, cases.StubKey(s.a.id)); n != 1 {

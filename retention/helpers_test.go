@@ -225,6 +225,7 @@ func onEachStoreFrom[W any](t *testing.T, tmpl *dirTemplate[W], build func(e *en
 type testCase struct {
 	id    string
 	party string                    // the participant account the invite made
+	email string                    // the party's contact email (confirmed, so indexed for the sign-in link)
 	docs  map[string]vault.Document // by a test name
 }
 
@@ -279,7 +280,9 @@ func (e *env) openCase(ctx context.Context, docs map[string]vault.Class) (*testC
 	if err != nil {
 		return nil, account.Account{}, err
 	}
-	inv, err := e.cases.CreateInvite(ctx, e.mediator, c.ID, cases.NewInvite{Role: cases.RoleParty, Side: "A", Name: "Ola Okafor"})
+	// One address per case: each party's email index entry is its own.
+	email := "ola." + strings.ToLower(strings.TrimPrefix(c.ID, "c_")) + "@example.org"
+	inv, err := e.cases.CreateInvite(ctx, e.mediator, c.ID, cases.NewInvite{Role: cases.RoleParty, Side: "A", Name: "Ola Okafor", Email: email})
 	if err != nil {
 		return nil, account.Account{}, err
 	}
@@ -287,7 +290,12 @@ func (e *env) openCase(ctx context.Context, docs map[string]vault.Class) (*testC
 	if err != nil {
 		return nil, account.Account{}, err
 	}
-	tc := &testCase{id: c.ID, party: j.Account.ID, docs: map[string]vault.Document{}}
+	// The party confirms the address, as in the app, so it is indexed
+	// for emailed sign-in links.
+	if _, err := e.accounts.ConfirmParticipantEmail(ctx, j.Account.ID, email); err != nil {
+		return nil, account.Account{}, err
+	}
+	tc := &testCase{id: c.ID, party: j.Account.ID, email: email, docs: map[string]vault.Document{}}
 	for name, class := range docs {
 		aud := vault.Audience{Kind: policy.AudienceJoint}
 		if class == vault.ClassMediatorNotes {
@@ -336,6 +344,24 @@ func (e *env) objectsOf(t testing.TB, caseID string) []string {
 				out = append(out, k+"@"+v.VersionID)
 			}
 		}
+	}
+	return out
+}
+
+// emailIndexOf lists every stored version (delete markers too) under the
+// participant-email index, read from the store directly: of the entries
+// for address, and of any entry naming account id.
+func (e *env) emailIndexOf(t testing.TB, address, id string) []string {
+	t.Helper()
+	prefix := e.accounts.ParticipantEmailPrefix(address)
+	var out []string
+	if err := e.store.VersionsUnder(t.Context(), account.ParticipantEmailsPrefix, func(v objstore.Version) error {
+		if strings.HasPrefix(v.Key, prefix) || account.ParticipantEmailAccount(v.Key) == id {
+			out = append(out, v.Key+"@"+v.VersionID)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/workers"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
@@ -38,6 +39,15 @@ import (
 //	                     its expiry), or deleted (from the deletion)
 //	spent-journal        retention/plans/<plan>/cases/<case>, the per-case journals
 //	                     of a plan already certified (from its completion)
+//	stale-email-index    participant-emails/<hash>/<account> (package account)
+//	                     whose account is gone, is not a participant's, or
+//	                     has not confirmed (or no longer has) that address,
+//	                     AbandonedAfter after it was written (a confirmation
+//	                     writes it just before it marks the account), or
+//	                     deleted (from the deletion): left by a crash between
+//	                     the two writes, or by a node of an earlier release
+//	                     (which indexed addresses unconfirmed at the join, or
+//	                     did not dispose of the entry with the account)
 //
 // Never residue: anything of a case under a legal hold (a case hold or a
 // hold on the document), an invite claimed but not finished, a session
@@ -56,11 +66,12 @@ const (
 	ResidueSession    = "expired-session"
 	ResidueInvite     = "expired-invite"
 	ResidueJournal    = "spent-journal"
+	ResidueEmailIndex = "stale-email-index"
 )
 
 // ResidueKinds lists the kinds of residue, in the order a plan lists them.
 func ResidueKinds() []string {
-	return []string{ResidueCiphertext, ResidueUpload, ResidueSession, ResidueInvite, ResidueJournal}
+	return []string{ResidueCiphertext, ResidueUpload, ResidueSession, ResidueInvite, ResidueEmailIndex, ResidueJournal}
 }
 
 // residueEntry is one object found by the sweep.
@@ -176,7 +187,33 @@ func (s *Service) sweep(ctx context.Context, sched policy.Schedule, asOf time.Ti
 			}
 		}
 	}
-	// 3. Journals of plans already certified.
+	// 3. Participant-email index entries that point at no account with
+	// their address (each entry's account read, a few at a time).
+	var entries []objstore.Version
+	if err := s.newestUnder(ctx, account.ParticipantEmailsPrefix, func(v objstore.Version) {
+		entries = append(entries, v)
+	}); err != nil {
+		return nil, err
+	}
+	stale := make([]bool, len(entries))
+	errs := make([]error, len(entries))
+	workers.Run(len(entries), s.parallel, func(i int) {
+		if !entries[i].DeleteMarker {
+			stale[i], errs[i] = s.accounts.ParticipantEmailEntryStale(ctx, entries[i].Key)
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for i, v := range entries {
+		switch {
+		case v.DeleteMarker: // deleted: what older versions hold is residue
+			add(residueEntry{Kind: ResidueEmailIndex, Key: v.Key, Since: v.Modified})
+		case stale[i]:
+			add(residueEntry{Kind: ResidueEmailIndex, Key: v.Key, Since: v.Modified.Add(AbandonedAfter)})
+		}
+	}
+	// 4. Journals of plans already certified.
 	var done []Plan
 	if err := s.meta.List(ctx, "retention/plans/", func(key string) error {
 		if !strings.HasSuffix(key, "/plan") {
@@ -312,11 +349,13 @@ func (s *Service) stillResidue(ctx context.Context, e residueEntry, plan string)
 		}
 	}
 	vs, err := s.store.Versions(ctx, e.Key)
+	if errors.Is(err, objstore.ErrNotFound) || err == nil && len(vs) == 0 {
+		// Gone already: an earlier run, or a disposal since the plan
+		// (both stores answer ErrNotFound for a key with no version).
+		return true, nil
+	}
 	if err != nil {
 		return false, err
-	}
-	if len(vs) == 0 {
-		return true, nil // gone already (an earlier run)
 	}
 	newest := vs[0]
 	switch e.Kind {
@@ -356,6 +395,16 @@ func (s *Service) stillResidue(ctx context.Context, e residueEntry, plan string)
 		return true, nil
 	case ResidueJournal:
 		return strings.HasPrefix(e.Key, "retention/plans/") && !strings.HasPrefix(e.Key, planPrefix(plan)), nil
+	case ResidueEmailIndex:
+		if newest.DeleteMarker {
+			return true, nil
+		}
+		// Written again since (a join finishing), or its account back
+		// with the address: kept.
+		if s.now().Sub(newest.Modified) < AbandonedAfter {
+			return false, nil
+		}
+		return s.accounts.ParticipantEmailEntryStale(ctx, e.Key)
 	}
 	return false, fmt.Errorf("residue of unknown kind %q", e.Kind)
 }
@@ -504,6 +553,9 @@ func (s *Service) applyResidue(ctx context.Context, actor account.Account, p Pla
 	}
 	for _, e := range goes {
 		vs, err := s.store.Versions(ctx, e.Key)
+		if errors.Is(err, objstore.ErrNotFound) {
+			continue // gone already
+		}
 		if err != nil {
 			return err
 		}

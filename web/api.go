@@ -117,6 +117,12 @@ type API struct {
 	agreements     *agreement.Service
 	floor          *floor.Service
 	bodyTimeout    time.Duration
+	// signInLinks queues the addresses asked for an emailed sign-in link
+	// (handlers_signinlink.go) to one worker, started at the first
+	// request on a goroutine CloseSockets waits for: the request is
+	// answered before any account is looked up.
+	signInLinks     chan string
+	signInLinkStart sync.Once
 }
 
 // New builds the API. Each API has its own metrics registry, so several
@@ -140,6 +146,7 @@ func New(d Deps) *API {
 	if a.log == nil {
 		a.log = slog.Default()
 	}
+	a.signInLinks = make(chan string, signInLinkQueue)
 	a.sockets, a.closeSockets = context.WithCancel(context.Background())
 	a.fences = newCaseFenceWatch(a.sockets, fenceCheck, a.log, a.cases)
 	return a
@@ -191,6 +198,7 @@ func (a *API) routes() chi.Router {
 			w.Write(openAPI)
 		})
 		r.Post("/session", a.login)
+		r.Post("/session/link", a.requestSignInLink)
 		r.Post("/invites/redeem", a.redeemInvite)
 		r.Post("/surveys/responses", a.submitSurvey)
 		r.Get("/surveys/questions", a.surveyQuestions)
@@ -201,6 +209,8 @@ func (a *API) routes() chi.Router {
 			r.Use(a.requireSession)
 			r.Delete("/session", a.logout)
 			r.Get("/me", a.me)
+			r.Post("/me/email-confirmation", a.requestEmailConfirmation)
+			r.Post("/me/email-confirmation/use", a.confirmEmail)
 			r.Get("/accounts", a.listAccounts)
 			r.Post("/accounts", a.createAccount)
 			r.Post("/accounts/{accountID}/revoke-sessions", a.revokeSessions)

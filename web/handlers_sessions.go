@@ -116,7 +116,7 @@ func mailView(m *mail.Message, development bool) api.MailMessage {
 	v := api.MailMessage{ID: m.ID, Kind: string(m.Kind), To: m.To, ToAccount: m.ToAccount, Subject: m.Subject,
 		State: string(m.State), Attempts: m.Attempts, NotBefore: m.NotBefore, NextAttempt: m.NextAttempt,
 		Created: m.Created, Done: m.Done, LastError: m.LastError, ResendOf: m.ResendOf, Development: development}
-	if development {
+	if development && !m.Kind.SecretBody() {
 		v.Text = m.Text
 	}
 	if m.Attachment != nil {

@@ -3,6 +3,7 @@
 // and document says in words who can read it; each caucus keeps one colour.
 import { renderSessions, renderCaseload } from "./sessions";
 import { recordsView } from "./records";
+import { confirmEmailView, emailLinkButton, emailSignInPanel } from "./signinlink";
 import { staffNav, staffScreen, peopleView, passwordView, signInErrorWords, rememberSignInPassword, sessionEndedWords } from "./staff";
 import { consentGate, renderConsentPanel } from "./consent";
 import { deskView, deskButton, inviteWords } from "./desk";
@@ -181,7 +182,9 @@ async function signIn(): Promise<void> {
     h("label", { for: "email" }, "Email"), email,
     h("label", { for: "password" }, "Password"), pw,
     h("div", { class: "row" }, h("button", { class: "primary", type: "submit" }, "Sign in")), err,
-    h("p", { class: "note" }, "Invited to a mediation? Open the link your mediator sent you instead."));
+    h("p", { class: "note" }, "Invited to a mediation? Open the link your mediator sent you instead."),
+    h("p", { class: "note" }, "Taking part in a mediation and already joined? You can also sign in on this phone or computer with a link by email."),
+    h("div", { class: "row" }, emailLinkButton(main(), () => { main().replaceChildren(form); email.focus(); })));
     main().replaceChildren(form);
     email.focus();
   });
@@ -202,11 +205,13 @@ function inviteFailed(e: unknown): void {
   let more: HTMLElement[] = [];
   if (type === "already-joined" || (status === 410 && /link back in/.test(e instanceof APIError ? e.problem.detail ?? "" : ""))) {
     words = "This link cannot be used: someone with your name has already joined this mediation with another link — most likely you, on another phone, computer or browser.";
-    more = [h("p", {}, "Ask your mediator for a “link back in”. It brings you back as yourself, with everything you could see before."),
+    more = [h("p", {}, "Ask your mediator for a “link back in”. It brings you back as yourself. On a phone or computer you have not used for this mediation before, earlier messages cannot be opened until you link it from one you used before."),
       h("p", { class: "note" }, "Please do not ask for a new invitation: it would add a second you, who cannot read anything said so far.")];
     again = false;
   } else if (status === 410) {
-    words = "This invitation has expired or was already used. Please ask your mediator for a new link.";
+    words = "This link has expired or was already used. Please ask your mediator for a new link.";
+    more = [h("p", {}, "If you have already joined and your mediator has your email address, you can also get a new link yourself, at once:"),
+      h("div", { class: "row" }, h("a", { href: "/app", id: "get-email-link" }, "Get a link by email"))];
     again = false;
   } else if (status === 409) {
     words = "This invitation is being opened right now, perhaps in another tab or window. Wait a minute, then try again.";
@@ -269,6 +274,13 @@ async function start(): Promise<void> {
     });
   }
   if (screen === "people") return peopleView(main(), me);
+  if (me.role === "participant" && location.hash.startsWith("#confirm-email=")) {
+    // A link confirming the participant's address for sign-in links: used
+    // once, in this session; off the address bar at once.
+    const token = location.hash.slice("#confirm-email=".length);
+    history.replaceState(null, "", "/app");
+    return confirmEmailView(main(), token);
+  }
 
   if (me.role === "records" || me.role === "admin") return recordsView(me, main());
   if (me.role === "mediator" && location.hash === "#caseload") return caseloadView();
@@ -399,6 +411,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   switchRoom(current);
   if (!sc.mediator) welcome(false);
   renderDevices($("devices"), devicesContext());
+  if (me.role === "participant") emailSignInPanel($("email-signin"), me, caseID);
   mountRooms($("defined-rooms"), {
     sc: () => sc, c: () => c, me: () => me.id, personWords, switchRoom,
     changed: () => { renderRooms(); document.querySelector("#room > .banner")?.replaceWith(roomBanner(current)); if (definedRoom(current)) switchRoom(current); floorRoomsChanged(); },
@@ -454,7 +467,8 @@ function render() {
         h("section", { id: "defined-rooms" }),
         h("section", { id: "people" }),
         h("h2", {}, "Safety numbers"), h("div", { id: "safety" }),
-        h("section", { id: "devices", "aria-labelledby": "devices-title" }), h("div", { id: "invite" }))));
+        h("section", { id: "devices", "aria-labelledby": "devices-title" }),
+        h("section", { id: "email-signin", "aria-labelledby": "email-signin-title" }), h("div", { id: "invite" }))));
 }
 
 /**

@@ -11,6 +11,7 @@ const kindWords: Record<string, string> = {
   "abandoned-upload": "key records of uploads that never finished",
   "expired-session": "expired or signed-out sign-ins",
   "expired-invite": "invitation links that expired unused",
+  "stale-email-index": "email look-up entries of participants no longer on the server",
   "spent-journal": "working notes of disposals already certified",
 };
 const kinds = Object.keys(kindWords);

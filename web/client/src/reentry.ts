@@ -6,6 +6,7 @@ import { call, casePath, APIError, plainWords } from "./api";
 import type { Case, Participant, ReentryResponse } from "./wire_gen";
 import { h } from "./dom";
 import { personName } from "./names";
+import { emailLinkButton } from "./signinlink";
 
 const errText = plainWords; // never a status, an id or the browser's network text
 
@@ -47,7 +48,7 @@ export function comeBackPage(main: HTMLElement): Promise<void> {
   // After "Sign out and forget this browser": what was done (forget.ts).
   const forgot = location.hash === "#forgotten" ? "Your keys and any copies of documents are deleted from this browser, so it cannot read anything from your mediation." : "";
   return new Promise((resolve) => {
-    main.replaceChildren(h("section", { id: "come-back", class: "form", "aria-labelledby": "come-back-title" },
+    const page: HTMLElement = h("section", { id: "come-back", class: "form", "aria-labelledby": "come-back-title" },
       h("h1", { id: "come-back-title" }, forgot ? "You are signed out, and this browser has forgotten you" : signedOut ? "You are signed out" : "Your session has ended"),
       h("p", {}, forgot || (signedOut
         ? "You signed out of your mediation on this browser."
@@ -56,13 +57,16 @@ export function comeBackPage(main: HTMLElement): Promise<void> {
         ? "To come back, ask your mediator for a new link. It brings you back as yourself, but this browser will not show your earlier messages: to read them here, add this browser from another phone or computer where you use Parley (“Add a device” there)."
         : "To come back, ask your mediator for a new link. It brings you back as yourself, with your conversations and documents — nothing is lost."),
       h("p", { class: "note" }, "If you still have the link you used before, it will not work again: each link works once."),
+      h("p", {}, "If your mediator has your email address, you can also get a link yourself:"),
+      h("div", { class: "row" }, emailLinkButton(main, () => { main.replaceChildren(page); })),
       h("div", { class: "row" }, h("button", {
         type: "button", id: "staff-sign-in", onclick: () => {
           rememberRole("");
           history.replaceState(null, "", "/app");
           resolve();
         },
-      }, "I am mediation staff: sign in with email and password"))));
+      }, "I am mediation staff: sign in with email and password")));
+    main.replaceChildren(page);
   });
 }
 

@@ -97,6 +97,7 @@ const mailState: Record<string, (m: MailMessage) => string> = {
 };
 const kindWords: Record<string, string> = {
   invitation: "Invitation", update: "New time", cancellation: "Cancellation", reminder: "Reminder", survey: "Survey", "follow-up": "Check-in", join: "Invitation link",
+  "sign-in": "Sign-in link (asked for by the participant; not shown)", "email-confirmation": "Address confirmation (not shown)",
 };
 
 // What a mediator has filled in the form to schedule a session and not yet

@@ -17,6 +17,7 @@ export type Role = "admin" | "mediator" | "records" | "participant";
 export interface Account {
   id: string;
   email?: string;
+  emailConfirmed?: boolean;
   name: string;
   role: Role;
   disabled?: boolean;
@@ -1757,6 +1758,53 @@ export interface MailMessage {
   development?: boolean;
   text?: string;
   attachment?: string;
+}
+
+/**
+ * SignInLinkRequest asks for a link to sign in by email (POST
+ * /api/v1/session/link, no session needed): "Email me a link to sign in".
+ */
+export interface SignInLinkRequest {
+  email: string;
+}
+
+/**
+ * SignInLinkResponse is the answer to every accepted request (202),
+ * whether or not an account has the address: Message is always
+ * SignInLinkSent.
+ */
+export interface SignInLinkResponse {
+  message: string;
+}
+
+export const SignInLinkSent = "If this address belongs to someone taking part in a mediation, we have sent a link to it. The link works once, for 15 minutes.";
+
+/**
+ * EmailConfirmationRequest asks, signed in as a participant, for a link
+ * confirming the address on file for sign-in links (POST
+ * /api/v1/me/email-confirmation). CaseID is the case the participant has
+ * open.
+ */
+export interface EmailConfirmationRequest {
+  caseId: string;
+}
+
+/**
+ * EmailConfirmationResponse is the answer (202): the link was mailed to
+ * Email, the address on file.
+ */
+export interface EmailConfirmationResponse {
+  email: string;
+  message: string;
+}
+
+/**
+ * ConfirmEmailRequest uses a confirmation link (POST
+ * /api/v1/me/email-confirmation/use), signed in as the account that asked
+ * for it.
+ */
+export interface ConfirmEmailRequest {
+  token: string;
 }
 
 /**

@@ -1,0 +1,182 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// SignInLinkTTL is how long an emailed sign-in link works.
+const SignInLinkTTL = 15 * time.Minute
+
+// SignInLinkAnswer is what a request for a sign-in link by email comes
+// to (IssueSignInLink). The person asking is told the same in every case.
+type SignInLinkAnswer int
+
+const (
+	// SignInNone: nothing is mailed (no participant confirmed the
+	// address, or none with an open case).
+	SignInNone SignInLinkAnswer = iota
+	// SignInLinkMade: a link was made, to be mailed to the address.
+	SignInLinkMade
+	// SignInShared: the address is on file for more than one seat in
+	// cases not yet disposed of; no link is made, and the address is told
+	// to ask a mediator (no names, no case).
+	SignInShared
+)
+
+// IssueSignInLink makes the link a participant asked for by email
+// ("Email me a link to sign in"): a re-entry link (Reentry.Self) to their
+// own account, for SignInLinkTTL, into their open case. Only enabled
+// participant accounts that confirmed the address (SignInLinkCandidates:
+// staff keep password sign-in only) are considered, and only when the
+// address is on file for exactly one seat in the cases not yet disposed
+// of: every invitation to the address (pending, claimed, used or expired:
+// invitations go with their case), and every participant, present or
+// removed, of every case, open or closed, whose account (enabled or not)
+// has it, confirmed or not. The holder's own invitation and account are
+// their one seat; any other makes the address shared, so a party whose
+// address is also the other side's (invited or joined), their lawyer's,
+// or anyone's in another case, gets no link (SignInShared: the caller
+// mails the address to ask their mediator) and
+// nobody signs in as someone else. An address of no confirmed account,
+// or of one with no open case, gets SignInNone and nothing is made. The
+// caller answers the same either way and sends mail only to the address
+// asked for (IssuedReentry.Email). Issuing is audited as a re-entry link
+// made by the participant themselves (via "email").
+func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReentry, SignInLinkAnswer, error) {
+	accts, err := s.accounts.SignInLinkCandidates(ctx, email)
+	if err != nil || len(accts) == 0 {
+		return IssuedReentry{}, SignInNone, err
+	}
+	email = accts[0].SignInEmail()
+	byID := make(map[string]account.Account, len(accts))
+	for _, a := range accts {
+		byID[a.ID] = a
+	}
+	same := func(addr string) bool { return strings.ToLower(strings.TrimSpace(addr)) == email }
+	// Every seat with the address in a case not yet disposed of: each
+	// invitation (pending, claimed, used or expired: they go with their
+	// case), and each participant, present or removed, of an open or
+	// closed case whose account has it. A seat is its account, or, for an
+	// invitation nobody claimed, the invitation itself.
+	seats := map[string]bool{}
+	err = s.meta.List(ctx, "invites/", func(key string) error {
+		var inv Invite
+		if _, err := s.meta.Get(ctx, key, &inv); err != nil {
+			if errors.Is(err, metastore.ErrNotFound) {
+				return nil // disposed of meanwhile
+			}
+			return err
+		}
+		switch {
+		case !same(inv.Email):
+		case inv.ClaimedBy != "":
+			seats[inv.ClaimedBy] = true
+		default:
+			seats[key] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return IssuedReentry{}, SignInNone, err
+	}
+	// Accounts are read once each.
+	seen := map[string]bool{}
+	var best *Case
+	var who account.Account
+	candCase := "" // an open case where a confirmed holder sits
+	err = s.meta.List(ctx, "cases/", func(key string) error {
+		if !strings.HasSuffix(key, "/case") {
+			return nil
+		}
+		id := strings.TrimSuffix(strings.TrimPrefix(key, "cases/"), "/case")
+		c, err := s.load(ctx, id)
+		if errors.Is(err, fault.ErrNotFound) {
+			return nil // disposed of meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		held := make([]string, 0, len(c.Participants)+len(c.Removed))
+		for _, p := range c.Participants {
+			held = append(held, p.AccountID)
+		}
+		for _, p := range c.Removed {
+			held = append(held, p.AccountID)
+		}
+		for _, id := range held {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			if _, ok := byID[id]; ok {
+				seats[id] = true
+				continue
+			}
+			other, err := s.accounts.Get(ctx, id)
+			if errors.Is(err, fault.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if same(other.Email) { // disabled or not: it is someone's seat
+				seats[id] = true
+			}
+		}
+		if c.Closed != nil {
+			return nil
+		}
+		// A link goes only into an open case where the confirmed holder
+		// is a participant now.
+		for _, p := range c.Participants {
+			a, ok := byID[p.AccountID]
+			if !ok {
+				continue
+			}
+			if candCase == "" {
+				candCase = c.ID
+			}
+			if s.policy.Decide(a.Principal(), policy.CaseRead, c.Facts()).Allowed {
+				best, who = c, a
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return IssuedReentry{}, SignInNone, err
+	}
+	if candCase == "" {
+		return IssuedReentry{}, SignInNone, nil
+	}
+	if len(seats) > 1 {
+		// The mail needs a case for the outbox: one where a confirmed
+		// holder of the address sits (the mail names none).
+		return IssuedReentry{CaseID: candCase, Email: email}, SignInShared, nil
+	}
+	if best == nil {
+		return IssuedReentry{}, SignInNone, nil
+	}
+	p, _ := best.Participant(who.ID)
+	now := s.now().UTC()
+	token := ids.Token()
+	r := Reentry{CaseID: best.ID, AccountID: who.ID, Created: now, CreatedBy: who.ID, Expires: now.Add(SignInLinkTTL), Self: true}
+	if _, err := s.meta.Create(ctx, s.reentryKey(token), r); err != nil {
+		return IssuedReentry{}, SignInNone, err
+	}
+	if err := s.record(ctx, audit.Event{Type: "case.reentry.created", Actor: who.ID, Case: best.ID,
+		Objects: []string{who.ID}, Hashes: []string{s.meta.IndexKey("reentry", token)},
+		Attrs: map[string]string{"role": string(p.Role), "side": p.Side, "via": "email"}}); err != nil {
+		return IssuedReentry{}, SignInNone, err
+	}
+	return IssuedReentry{CaseID: best.ID, Token: token, Expires: r.Expires, AccountID: who.ID, Name: p.Name, Email: who.Email}, SignInLinkMade, nil
+}

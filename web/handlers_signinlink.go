@@ -1,0 +1,172 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/fault"
+)
+
+// signInLinkQueue is how many requests for a sign-in link wait for the
+// worker; past it a request is answered as any other and dropped (logged,
+// without its address): the limits per address keep honest use far below.
+const signInLinkQueue = 256
+
+// signInLinkWork bounds one request's lookup, link and mail.
+const signInLinkWork = 30 * time.Second
+
+// requestSignInLink answers "Email me a link to sign in" (docs/security.md,
+// "The emailed sign-in link"). Every well-formed request within the limits
+// gets the same 202 and the same words, before anything about accounts is
+// read: the lookup, the link and its mail happen on the worker
+// (signInLinkWorker), so neither the answer nor its timing says whether an
+// account has the address.
+func (a *API) requestSignInLink(w http.ResponseWriter, r *http.Request) {
+	var req api.SignInLinkRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	email := strings.TrimSpace(req.Email)
+	if err := account.ValidateEmail("email", email); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if err := a.accounts.AllowSignInLink(r.Context(), email, a.clientAddr(r)); err != nil {
+		if re, ok := fault.AsRateLimited(err); ok {
+			w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(re.RetryAfter.Seconds()))))
+			writeProblem(w, r, problem{Type: api.ProblemRateLimited, Title: "Too many links asked for", Status: http.StatusTooManyRequests,
+				Detail: "Too many sign-in links were asked for this address, or from your network, in a short time. Wait " + minutesWords(re.RetryAfter) + ", then ask again."})
+			return
+		}
+		a.writeError(w, r, err)
+		return
+	}
+	a.signInLinkStart.Do(func() { a.goSocket(a.signInLinkWorker) })
+	select {
+	case a.signInLinks <- email:
+	default:
+		a.log.WarnContext(r.Context(), "sign-in link queue full; a request was dropped")
+	}
+	writeJSON(w, http.StatusAccepted, api.SignInLinkResponse{Message: api.SignInLinkSent})
+}
+
+// signInLinkWorker makes and mails the links asked for, one at a time, in
+// the order asked, until the node's sockets close (shutdown).
+func (a *API) signInLinkWorker() {
+	for {
+		select {
+		case <-a.sockets.Done():
+			return
+		case email := <-a.signInLinks:
+			ctx, cancel := context.WithTimeout(a.sockets, signInLinkWork)
+			if err := a.sendSignInLink(ctx, email); err != nil {
+				a.log.WarnContext(ctx, "sign-in link", slog.String("error", err.Error()))
+			}
+			cancel()
+		}
+	}
+}
+
+// sendSignInLink makes the link for the participant who confirmed this
+// email, if there is exactly one with an open case
+// (cases.IssueSignInLink), and queues its mail to that address; to an
+// address more than one seat has (cases.SignInShared), it mails word to
+// ask their mediator instead, filed where no case's mail list shows it.
+func (a *API) sendSignInLink(ctx context.Context, email string) error {
+	if a.schedule == nil {
+		return nil
+	}
+	re, ans, err := a.cases.IssueSignInLink(ctx, email)
+	if err != nil {
+		return err
+	}
+	switch ans {
+	case cases.SignInLinkMade:
+		_, err = a.schedule.MailSignInLink(ctx, re.CaseID, re.Email, a.InviteLink(re.Token), re.Expires)
+	case cases.SignInShared:
+		_, err = a.schedule.MailSignInShared(ctx, re.CaseID, re.Email, time.Now())
+	}
+	return err
+}
+
+// EmailConfirmationLink is the link in the mail confirming a
+// participant's address: the app, signed in, uses the token.
+func (a *API) EmailConfirmationLink(token string) string {
+	return a.publicURL + "/app#confirm-email=" + token
+}
+
+// requestEmailConfirmation mails a signed-in participant a link
+// confirming the address on file for sign-in links
+// (cases.RequestEmailConfirmation), to that address only, at most
+// account.EmailConfirmationsPerAddress per 15 minutes
+// (account.AllowEmailConfirmation), so nobody floods an address with it.
+func (a *API) requestEmailConfirmation(w http.ResponseWriter, r *http.Request) {
+	var req api.EmailConfirmationRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	if actor.Email != "" {
+		if err := a.accounts.AllowEmailConfirmation(r.Context(), actor.Email); err != nil {
+			if re, ok := fault.AsRateLimited(err); ok {
+				w.Header().Set("Retry-After", fmt.Sprint(int(math.Ceil(re.RetryAfter.Seconds()))))
+				writeProblem(w, r, problem{Type: api.ProblemRateLimited, Title: "Too many links asked for", Status: http.StatusTooManyRequests,
+					Detail: "Too many links were sent to this address in a short time. Wait " + minutesWords(re.RetryAfter) + ", then ask again."})
+				return
+			}
+			a.writeError(w, r, err)
+			return
+		}
+	}
+	c, err := a.cases.RequestEmailConfirmation(r.Context(), actor, req.CaseID)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	if a.schedule != nil {
+		if _, err := a.schedule.MailEmailConfirmation(r.Context(), c.CaseID, c.Email, a.EmailConfirmationLink(c.Token), c.Expires); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusAccepted, api.EmailConfirmationResponse{Email: c.Email,
+		Message: "We have sent a link to " + c.Email + ". Open it in this browser within 24 hours to confirm the address is yours."})
+}
+
+// confirmEmail uses a confirmation link, signed in as the account that
+// asked for it (cases.ConfirmEmail), and answers the account as it is
+// now.
+func (a *API) confirmEmail(w http.ResponseWriter, r *http.Request) {
+	var req api.ConfirmEmailRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	acct, err := a.cases.ConfirmEmail(r.Context(), req.Token, actor)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, acct.View())
+}
+
+// minutesWords is a wait in whole minutes, in words ("1 minute",
+// "14 minutes").
+func minutesWords(d time.Duration) string {
+	m := int(math.Ceil(d.Minutes()))
+	if m <= 1 {
+		return "a minute"
+	}
+	return fmt.Sprintf("%d minutes", m)
+}
