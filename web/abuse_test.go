@@ -194,11 +194,12 @@ func TestCSRFEveryWriteRoute(t *testing.T) {
 			}
 			res.Body.Close()
 			checked++
-			// The routes that need no session (sign-in, invite redemption,
-			// survey and check-in answers) take their credential from the body, not a
-			// cookie: a forged one has nothing to ride on. They must not
-			// succeed on the cookie alone either.
-			public := r.pattern == "/api/v1/session" && r.method == http.MethodPost ||
+			// The routes that need no session (sign-in, asking for an
+			// emailed sign-in link, invite redemption, survey and check-in
+			// answers) take their credential from the body, not a cookie: a
+			// forged one has nothing to ride on. They must not succeed on
+			// the cookie alone either.
+			public := r.pattern == "/api/v1/session" && r.method == http.MethodPost || r.pattern == "/api/v1/session/link" ||
 				r.pattern == "/api/v1/invites/redeem" || r.pattern == "/api/v1/surveys/responses" || r.pattern == "/api/v1/checkins"
 			switch {
 			case public && res.StatusCode < 400:
