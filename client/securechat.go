@@ -999,9 +999,10 @@ func (s *SecureChat) ProposeCarry(ctx context.Context, room string, pos api.Posi
 
 // ApproveCarry is the author's consent to a proposal they received: this
 // device checks the proposal names one of its account's own messages
-// (by position and payload hash), re-encrypts that message's text for the
-// joint room, records the consent with the new payload's hash (audited),
-// and posts it.
+// (by position and payload hash) and that the server's record of the
+// carry names the same (checkRecord; ErrCarryMismatch if not: nothing is
+// carried), re-encrypts that message's text for the joint room, records
+// the consent with the new payload's hash (audited), and posts it.
 func (s *SecureChat) ApproveCarry(ctx context.Context, proposal SecureEvent) (api.Message, error) {
 	if proposal.Kind != e2ee.KindCarryProposal || proposal.Carry == nil {
 		return api.Message{}, errors.New("not a carry proposal")
