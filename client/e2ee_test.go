@@ -674,6 +674,84 @@ func TestConsentedCarry(t *testing.T) {
 	}
 }
 
+// TestApproveCarryChecksServerRecord: the author's device compares the
+// proposal it decrypted with the server's record of that carry id before
+// consenting. A mediator registers a carry of one message and then posts,
+// in the caucus, a proposal with the same id naming another of the
+// author's messages (what a second mediator's client could do). Before,
+// ApproveCarry carried the second message under a consent the server
+// records, and audits, for the first; now it refuses, nothing is carried
+// and no consent is recorded. The record itself is for the author and the
+// case's mediators only: the other side's request answers 404.
+func TestApproveCarryChecksServerRecord(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
+	a := open(t, tc.a, tc.caseID, client.SecureOptions{})
+	registered := send(t, a, "caucus:A", "the line the mediator registered")
+	other := send(t, a, "caucus:A", "CANARY-OTHER the line nobody registered")
+	expect(t, med, "caucus:A")
+	expect(t, med, "caucus:A")
+	id, err := med.ProposeCarry(ctx, "caucus:A", registered.Pos(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The hash of other's payload as the server stores it.
+	var page api.HistoryPage
+	if err := tc.med.c.Do(ctx, "GET", fmt.Sprintf("/api/v1/cases/%s/rooms/caucus:A/messages?epoch=%d&offset=%d&limit=1",
+		tc.caseID, other.Epoch, other.Offset-1), nil, &page); err != nil || len(page.Messages) != 1 || page.Messages[0].Pos() != other.Pos() {
+		t.Fatalf("reading the other message: %v, %+v", err, page)
+	}
+	if err := client.SendCarryProposalForTest(ctx, med, "caucus:A", id, other.Pos(), e2ee.PayloadHash(page.Messages[0].Body)); err != nil {
+		t.Fatal(err)
+	}
+	var genuine, forged client.SecureEvent
+	for forged.Carry == nil {
+		ev := expect(t, a, "caucus:A")
+		switch {
+		case ev.Kind != e2ee.KindCarryProposal || ev.Carry == nil:
+		case ev.Carry.Ref == registered.Pos():
+			genuine = ev
+		case ev.Carry.Ref == other.Pos():
+			forged = ev
+		}
+	}
+	if genuine.Carry == nil || genuine.Carry.ID != id || forged.Carry.ID != id {
+		t.Fatalf("proposals %+v, %+v", genuine, forged)
+	}
+	if _, err := a.ApproveCarry(ctx, forged); !errors.Is(err, client.ErrCarryMismatch) {
+		t.Fatalf("approving a proposal that names another message than the record: %v", err)
+	}
+	joint, err := tc.med.x.ReadRoom(ctx, tc.caseID, "joint", api.Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range joint {
+		if ev.Kind == e2ee.KindCarried || strings.Contains(ev.Text, "CANARY-OTHER") {
+			t.Fatalf("carried to the joint room: %+v", ev)
+		}
+	}
+	var rec api.Carry
+	for _, who := range []person{tc.med, tc.a} {
+		if err := who.c.Do(ctx, "GET", "/api/v1/cases/"+tc.caseID+"/carries/"+id, nil, &rec); err != nil {
+			t.Fatalf("%s reads the carry: %v", who.id, err)
+		}
+		if rec.Consented != nil || rec.CarriedHash != "" || rec.Ref != registered.Pos() || rec.Author != tc.a.id {
+			t.Fatalf("record as %s reads it: %+v", who.id, rec)
+		}
+	}
+	var ae *client.Error
+	if err := tc.b.c.Do(ctx, "GET", "/api/v1/cases/"+tc.caseID+"/carries/"+id, nil, &rec); !errors.As(err, &ae) || ae.Status != 404 {
+		t.Fatalf("the other side reads the carry: %v", err)
+	}
+	// The genuine proposal still carries.
+	if _, err := a.ApproveCarry(ctx, genuine); err != nil {
+		t.Fatalf("approving the registered proposal: %v", err)
+	}
+}
+
 // TestCarriedCopyNamesNoCaucusPosition: the carried copy in the joint room
 // tells its readers nothing about the author's caucus beyond the approved
 // text, the carry id, the source room and the proposer. Before, it named

@@ -49,3 +49,12 @@ func AdvanceRefreshClockForTest(s *SecureChat, d time.Duration) {
 	defer s.refreshMu.Unlock()
 	s.ahead += d
 }
+
+// SendCarryProposalForTest posts a carry proposal in room naming ref and
+// refHash under carryID, without registering anything with the server, as
+// a second mediator's (or a modified) client could.
+func SendCarryProposalForTest(ctx context.Context, s *SecureChat, room, carryID string, ref api.Position, refHash [32]byte) error {
+	_, err := s.send(ctx, room, &e2ee.Plaintext{Kind: e2ee.KindCarryProposal, CarryID: carryID, Room: api.RoomJoint,
+		Ref: e2ee.Position{Epoch: ref.Epoch, Offset: ref.Offset}, RefHash: refHash}, nil)
+	return err
+}

@@ -999,9 +999,10 @@ func (s *SecureChat) ProposeCarry(ctx context.Context, room string, pos api.Posi
 
 // ApproveCarry is the author's consent to a proposal they received: this
 // device checks the proposal names one of its account's own messages
-// (by position and payload hash), re-encrypts that message's text for the
-// joint room, records the consent with the new payload's hash (audited),
-// and posts it.
+// (by position and payload hash) and that the server's record of the
+// carry names the same (checkRecord; ErrCarryMismatch if not: nothing is
+// carried), re-encrypts that message's text for the joint room, records
+// the consent with the new payload's hash (audited), and posts it.
 func (s *SecureChat) ApproveCarry(ctx context.Context, proposal SecureEvent) (api.Message, error) {
 	if proposal.Kind != e2ee.KindCarryProposal || proposal.Carry == nil {
 		return api.Message{}, errors.New("not a carry proposal")
@@ -1047,6 +1048,9 @@ func (s *SecureChat) ApproveCarry(ctx context.Context, proposal SecureEvent) (ap
 	if orig.hash != proposal.Carry.RefHash || orig.kind != e2ee.KindText {
 		return api.Message{}, errors.New("the proposal does not match the message")
 	}
+	if err := s.checkRecord(ctx, proposal); err != nil {
+		return api.Message{}, err
+	}
 	// The carried copy names the carry, the source room and the proposer,
 	// never the original's position or payload hash: every joint-room
 	// member reads it, and those say how active the caucus was. Whoever
@@ -1057,6 +1061,34 @@ func (s *SecureChat) ApproveCarry(ctx context.Context, proposal SecureEvent) (ap
 		return s.x.C.Do(ctx, http.MethodPost, "/api/v1/cases/"+url.PathEscape(s.caseID)+"/carries/"+url.PathEscape(proposal.Carry.ID)+"/consent",
 			api.ConsentRequest{Hash: fmt.Sprintf("sha256:%x", e2ee.PayloadHash(payload))}, nil)
 	})
+}
+
+// ErrCarryMismatch: the proposal a device decrypted does not name what the
+// mediator registered with the server for that carry id (a second
+// proposal with the same id, say); nothing is carried.
+var ErrCarryMismatch = errors.New("this proposal does not match what the mediator registered; nothing was carried")
+
+// checkRecord compares the proposal with the server's record of its
+// carry: the same source room, position and payload hash, and this
+// account as the author. The consent names only the carry id, so without
+// this a second proposal under the same id could have this device carry
+// another message than the one the record (and its audit) names.
+func (s *SecureChat) checkRecord(ctx context.Context, proposal SecureEvent) error {
+	var rec api.Carry
+	if err := s.x.C.Do(ctx, http.MethodGet, "/api/v1/cases/"+url.PathEscape(s.caseID)+"/carries/"+url.PathEscape(proposal.Carry.ID), nil, &rec); err != nil {
+		var ae *Error
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			return ErrCarryMismatch
+		}
+		return err
+	}
+	ref := proposal.Carry.Ref
+	if rec.ID != proposal.Carry.ID || rec.From != proposal.Room || rec.To != proposal.Carry.Room ||
+		rec.Ref != (api.Position{Epoch: ref.Epoch, Offset: ref.Offset}) ||
+		rec.Hash != fmt.Sprintf("sha256:%x", proposal.Carry.RefHash) || rec.Author != s.x.Me.Account {
+		return ErrCarryMismatch
+	}
+	return nil
 }
 
 // checkHash checks the payload stored at a proposal's position has the

@@ -161,6 +161,34 @@ func posString(p messaging.Position) string {
 	return strconv.FormatInt(p.Epoch, 10) + ":" + strconv.FormatInt(p.Offset, 10)
 }
 
+// GetCarry is the server's record of one carry, for those who may see
+// it: its author (whose device checks, before consenting, that the
+// proposal it decrypted names what the mediator registered) and the case's
+// mediators. Anyone else's request, and one for a carry that does not
+// exist, get one answer, audited alike (as decideCarry).
+func (s *Service) GetCarry(ctx context.Context, actor account.Account, caseID, carryID string) (*Carry, error) {
+	if err := validCase(caseID); err != nil {
+		return nil, err
+	}
+	if !ids.Valid("cr", carryID) {
+		return nil, fmt.Errorf("carry %q: %w", carryID, fault.ErrNotFound)
+	}
+	c, err := s.cfg.Cases.Get(ctx, actor, caseID)
+	if err != nil {
+		return nil, err
+	}
+	var cr Carry
+	_, err = s.cfg.Meta.Get(ctx, carryKey(caseID, carryID), &cr)
+	if err != nil && !errors.Is(err, metastore.ErrNotFound) {
+		return nil, err
+	}
+	if err != nil || (cr.Author != actor.ID && !s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, c.Facts()).Allowed) {
+		s.denied(ctx, actor, caseID, "carry.read", carryID)
+		return nil, fmt.Errorf("carry %s: %w", carryID, fault.ErrNotFound)
+	}
+	return cr.redacted(), nil
+}
+
 // ConsentCarry records the author's consent, with the hash of the payload
 // their device made for the joint room (the text the author approved,
 // edited or not: the server never sees it). Only the author may consent,

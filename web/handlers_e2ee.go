@@ -31,6 +31,7 @@ func (a *API) e2eeRoutes(r chi.Router) {
 	r.Post("/e2ee/statements", a.postStatement)
 	r.Post("/e2ee/admissions", a.admitDevice)
 	r.Post("/carries", a.proposeCarry)
+	r.Get("/carries/{carryID}", a.getCarry)
 	r.Post("/carries/{carryID}/consent", a.consentCarry)
 	r.Post("/carries/{carryID}/decline", a.declineCarry)
 }
@@ -140,6 +141,21 @@ func (a *API) proposeCarry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, cr.View())
+}
+
+// getCarry is the server's record of one carry: for its author and the
+// case's mediators; anyone else's is answered as a missing one (404).
+func (a *API) getCarry(w http.ResponseWriter, r *http.Request) {
+	if !a.keydirReady(w, r) {
+		return
+	}
+	actor, _ := actorFrom(r.Context())
+	cr, err := a.keydir.GetCarry(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "carryID"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, cr.View())
 }
 
 func (a *API) consentCarry(w http.ResponseWriter, r *http.Request) {

@@ -114,6 +114,7 @@ export const api = {
     call<W.DefinedRoom>("POST", `${casePath(id)}/defined-rooms/${encodeURIComponent(room).replace(/%3A/g, ":")}/entries`, { record: b64(record) } satisfies W.RecordRequest),
   postStatement: (id: string, record: Uint8Array, since: number) => call<Proven>("POST", casePath(id) + "/e2ee/statements?since=" + since, { record: b64(record) } satisfies W.RecordRequest),
   proposeCarry: (id: string, req: CarryRequest) => call<W.Carry>("POST", casePath(id) + "/carries", req),
+  getCarry: (id: string, carry: string) => call<W.Carry>("GET", `${casePath(id)}/carries/${encodeURIComponent(carry)}`),
   consentCarry: (id: string, carry: string, hash: string) =>
     call<W.Carry>("POST", `${casePath(id)}/carries/${encodeURIComponent(carry)}/consent`, { hash } satisfies W.ConsentRequest),
   declineCarry: (id: string, carry: string) => call<W.Carry>("POST", `${casePath(id)}/carries/${encodeURIComponent(carry)}/decline`, {}),

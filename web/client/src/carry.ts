@@ -195,6 +195,10 @@ function authorControls(ev: SecureEvent, orig: SecureEvent): HTMLElement {
           await act();
           out.replaceChildren();
         } catch (e) {
+          if (e instanceof Error && e.name === "CarryMismatch") {
+            out.replaceChildren(h("p", { class: "error", role: "alert", "data-carry-mismatch": id }, e.message));
+            return;
+          }
           out.replaceChildren(h("p", { class: "error", role: "alert" }, "That did not work: " + cx.errText(e) + ". You can try again."));
           (go as HTMLButtonElement).disabled = false;
         }

@@ -4,7 +4,7 @@
 // delivered; every payload is checked and decrypted here, and only
 // ciphertext (key distributions and messages) is ever sent.
 import { api, APIError, Case, casePath, plainWords, Pos, saysInternal, WireMessage } from "./api";
-import type { ClientFrame, FloorView, ServerFrame } from "./wire_gen";
+import type { Carry, ClientFrame, FloorView, ServerFrame } from "./wire_gen";
 import { CloseAccessLost, CloseSessionEnded } from "./wire_gen";
 import * as E from "./e2ee";
 import { loadPins, loadShared, savePins } from "./store";
@@ -40,6 +40,14 @@ function carryID(): string {
   const a = "abcdefghijklmnopqrstuvwxyz234567";
   const b = crypto.getRandomValues(new Uint8Array(26));
   return "cr_" + Array.from(b, (x) => a[x & 31]).join("");
+}
+
+/** The proposal does not name what the mediator registered with the server for its carry: nothing was carried. */
+export class CarryMismatch extends Error {
+  constructor() {
+    super("This proposal does not match what the mediator registered, so nothing was carried. Ask your mediator to propose it again.");
+    this.name = "CarryMismatch";
+  }
 }
 
 export class SecureCase {
@@ -776,6 +784,7 @@ export class SecureCase {
     const { p, orig } = this.ownProposal(proposal);
     const words = text ?? orig.text ?? "";
     if (!words.trim()) throw new Error("there is nothing to carry; write the text or decline");
+    await this.checkRecord(proposal, p);
     // The copy names the carry, the source room and the proposer, never the
     // original's position or payload hash (written zero): every joint-room
     // member reads it, and those would say how active the caucus was.
@@ -784,6 +793,26 @@ export class SecureCase {
     return this.send(p.room ?? "joint", carried, async (payload) => {
       await api.consentCarry(this.caseID, p.carryID!, "sha256:" + hex(await E.payloadHash(payload)));
     });
+  }
+
+  /**
+   * Compares the proposal with the server's record of its carry: the same
+   * source room, target room, position and payload hash, and this account
+   * as the author. The consent names only the carry id, so without this a
+   * second proposal under the same id could have this device carry another
+   * message than the one the server recorded (and audited).
+   */
+  private async checkRecord(proposal: SecureEvent, p: E.Plaintext): Promise<void> {
+    let rec: Carry;
+    try {
+      rec = await api.getCarry(this.caseID, p.carryID!);
+    } catch (e) {
+      if (e instanceof APIError && e.status === 404) throw new CarryMismatch();
+      throw e;
+    }
+    if (rec.id !== p.carryID || rec.from !== proposal.room || rec.to !== (p.room ?? "joint") ||
+      rec.ref.epoch !== p.ref!.epoch || rec.ref.offset !== p.ref!.offset ||
+      rec.hash !== "sha256:" + hex(p.refHash!) || rec.author !== this.me.account) throw new CarryMismatch();
   }
 
   /** Author: decline a proposal: recorded (and audited) on the server, then said in the caucus, signed by this device. */
