@@ -42,10 +42,12 @@ const (
 // of: every invitation to the address (pending, claimed, used or expired:
 // invitations go with their case), and every participant, present or
 // removed, of every case, open or closed, whose account (enabled or not)
-// has it, confirmed or not. The holder's own invitation and account are
-// their one seat; any other makes the address shared, so a party whose
-// address is also the other side's (invited or joined), their lawyer's,
-// or anyone's in another case, gets no link (SignInShared: the caller
+// has it, confirmed or not, and any staff account (any role but
+// participant, enabled or not) with it (account.StaffHasEmail). The
+// holder's own invitation and account are their one seat; any other
+// makes the address shared, so a party whose address is also the other
+// side's (invited or joined), their lawyer's, a mediator's, or anyone's
+// in another case, gets no link (SignInShared: the caller
 // mails the address to ask their mediator) and
 // nobody signs in as someone else. An address of no confirmed account,
 // or of one with no open case, gets SignInNone and nothing is made. The
@@ -69,6 +71,14 @@ func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReen
 	// closed case whose account has it. A seat is its account, or, for an
 	// invitation nobody claimed, the invitation itself.
 	seats := map[string]bool{}
+	// A staff account with the address (a mediator's, an administrator's
+	// or a records clerk's, enabled or not) is another seat: whoever reads
+	// that mailbox is not to sign in as the participant.
+	if staffHas, err := s.accounts.StaffHasEmail(ctx, email); err != nil {
+		return IssuedReentry{}, SignInNone, err
+	} else if staffHas {
+		seats["staff"] = true
+	}
 	err = s.meta.List(ctx, "invites/", func(key string) error {
 		var inv Invite
 		if _, err := s.meta.Get(ctx, key, &inv); err != nil {
