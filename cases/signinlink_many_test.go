@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -131,7 +132,7 @@ func TestSignInLinkReadsInParallel(t *testing.T) {
 
 // manyRecords fills e with n cases, each with an invitation to its own
 // address: one in three joined, one in four closed.
-func (e *env) manyRecords(t *testing.T, med account.Account, n int) {
+func (e *env) manyRecords(t testing.TB, med account.Account, n int) {
 	t.Helper()
 	for i := range n {
 		c := e.newCase(t, med, fmt.Sprintf("Flat %d", i))
@@ -217,4 +218,33 @@ func TestSignInLinkManyRecords(t *testing.T) {
 	if r, ans, err := e.svc.IssueSignInLink(ctx, "p4@example.test"); err != nil || ans != SignInShared || r.Token != "" {
 		t.Fatalf("an invitation in a closed case: answer %v, link %q, %v; want SignInShared", ans, r.Token, err)
 	}
+}
+
+// BenchmarkIssueSignInLink: one request for a sign-in link among 300
+// cases and invitations, on the directory store ("dir") and on the test
+// MinIO ("s3", skipped without it: scripts/services.sh), where each read
+// is a round trip.
+func BenchmarkIssueSignInLink(b *testing.B) {
+	run := func(b *testing.B, wrap func(objstore.Store) objstore.Store) {
+		e := newEnvWith(b, wrap)
+		med := staff(policy.RoleMediator, "Mia")
+		e.manyRecords(b, med, 300)
+		c := e.newCase(b, med, "Flat 3")
+		const addr = "pat@example.test"
+		pat := e.joinAs(b, med, c.ID, RoleParty, "A", "Pat", addr)
+		e.confirm(b, pat, c.ID)
+		for b.Loop() {
+			if _, ans, err := e.svc.IssueSignInLink(b.Context(), addr); err != nil || ans != SignInLinkMade {
+				b.Fatalf("answer %v, %v", ans, err)
+			}
+		}
+	}
+	b.Run("dir", func(b *testing.B) { run(b, nil) })
+	b.Run("s3", func(b *testing.B) {
+		s3, err := objstore.OpenS3(b.Context(), testenv.S3(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		run(b, func(objstore.Store) objstore.Store { return s3 })
+	})
 }

@@ -16,7 +16,7 @@ import (
 
 // joinAs invites and joins a party (or lawyer) of side with addr, and
 // returns their account.
-func (e *env) joinAs(t *testing.T, med account.Account, caseID string, role ParticipantRole, side, name, addr string) account.Account {
+func (e *env) joinAs(t testing.TB, med account.Account, caseID string, role ParticipantRole, side, name, addr string) account.Account {
 	t.Helper()
 	inv := e.invite(t, med, caseID, NewInvite{Role: role, Side: side, Name: name, Email: addr})
 	j, err := e.svc.Join(t.Context(), inv.Token)
@@ -28,7 +28,7 @@ func (e *env) joinAs(t *testing.T, med account.Account, caseID string, role Part
 
 // confirm has participant a ask for and use a confirmation of their
 // address, as in the app.
-func (e *env) confirm(t *testing.T, a account.Account, caseID string) {
+func (e *env) confirm(t testing.TB, a account.Account, caseID string) {
 	t.Helper()
 	c, err := e.svc.RequestEmailConfirmation(t.Context(), a, caseID)
 	if err != nil {
