@@ -119,6 +119,23 @@ func (s *Service) SignInLinkCandidates(ctx context.Context, email string) ([]Acc
 	return out, nil
 }
 
+// StaffHasEmail reports whether a staff account (any role but
+// participant), enabled or disabled, has email as its address. Staff
+// addresses are claimed, one account each (emailKey), so this is one read
+// of the claim and one of the account it names; a claim whose account is
+// gone, or no longer has the address, is no staff account's.
+func (s *Service) StaffHasEmail(ctx context.Context, email string) (bool, error) {
+	email = normalizeEmail(email)
+	a, err := s.ByEmail(ctx, email)
+	if errors.Is(err, fault.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return a.Role != policy.RoleParticipant && normalizeEmail(a.Email) == email, nil
+}
+
 // AllowSignInLink counts one request for an emailed sign-in link to email
 // from clientAddr against the limits (SignInLinkPerEmail and
 // SignInLinkPerAddress per SignInLinkWindow), on every node alike (Redis in

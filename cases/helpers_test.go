@@ -34,14 +34,14 @@ type env struct {
 	root     string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvWith(t, nil)
 }
 
 // newEnvWith is newEnv over the store wrap makes of the local one (nil:
 // the local one itself), for tests that make the store fail.
-func newEnvWith(t *testing.T, wrap func(objstore.Store) objstore.Store) *env {
+func newEnvWith(t testing.TB, wrap func(objstore.Store) objstore.Store) *env {
 	t.Helper()
 	root := t.TempDir()
 	var store objstore.Store
@@ -87,7 +87,7 @@ func staff(role policy.Role, name string) account.Account {
 
 // newCase opens a case. Its mediator's account is stored if it was not
 // (see storeStaff).
-func (e *env) newCase(t *testing.T, mediator account.Account, title string) *Case {
+func (e *env) newCase(t testing.TB, mediator account.Account, title string) *Case {
 	t.Helper()
 	e.storeStaff(t, mediator)
 	c, err := e.svc.Create(t.Context(), mediator, NewCase{Title: title, Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
@@ -102,7 +102,7 @@ func (e *env) newCase(t *testing.T, mediator account.Account, title string) *Cas
 // account is there and may still make them (mayStillMake); staff accounts
 // are made without a password to keep argon2 out of the tests, so they are
 // written straight to the key account.Service reads (which Get checks).
-func (e *env) storeStaff(t *testing.T, a account.Account) {
+func (e *env) storeStaff(t testing.TB, a account.Account) {
 	t.Helper()
 	if _, err := e.meta.Create(t.Context(), "accounts/"+a.ID, a); err != nil && !errors.Is(err, metastore.ErrExists) {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func (e *env) storeStaff(t *testing.T, a account.Account) {
 	}
 }
 
-func (e *env) invite(t *testing.T, actor account.Account, caseID string, n NewInvite) IssuedInvite {
+func (e *env) invite(t testing.TB, actor account.Account, caseID string, n NewInvite) IssuedInvite {
 	t.Helper()
 	inv, err := e.svc.CreateInvite(t.Context(), actor, caseID, n)
 	if err != nil {

@@ -3,19 +3,48 @@ package cases
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/workers"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
 
 // SignInLinkTTL is how long an emailed sign-in link works.
 const SignInLinkTTL = 15 * time.Minute
+
+// signInLinkParallel is how many records IssueSignInLink reads at a time.
+const signInLinkParallel = 16
+
+// firstError keeps the first error of parallel reads. Its lock guards
+// only the error: no I/O is done under it.
+type firstError struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (f *firstError) set(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.err = err
+	}
+}
+
+func (f *firstError) get() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+func (f *firstError) failed() bool { return f.get() != nil }
 
 // SignInLinkAnswer is what a request for a sign-in link by email comes
 // to (IssueSignInLink). The person asking is told the same in every case.
@@ -42,10 +71,12 @@ const (
 // of: every invitation to the address (pending, claimed, used or expired:
 // invitations go with their case), and every participant, present or
 // removed, of every case, open or closed, whose account (enabled or not)
-// has it, confirmed or not. The holder's own invitation and account are
-// their one seat; any other makes the address shared, so a party whose
-// address is also the other side's (invited or joined), their lawyer's,
-// or anyone's in another case, gets no link (SignInShared: the caller
+// has it, confirmed or not, and any staff account (any role but
+// participant, enabled or not) with it (account.StaffHasEmail). The
+// holder's own invitation and account are their one seat; any other
+// makes the address shared, so a party whose address is also the other
+// side's (invited or joined), their lawyer's, a mediator's, or anyone's
+// in another case, gets no link (SignInShared: the caller
 // mails the address to ask their mediator) and
 // nobody signs in as someone else. An address of no confirmed account,
 // or of one with no open case, gets SignInNone and nothing is made. The
@@ -69,42 +100,82 @@ func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReen
 	// closed case whose account has it. A seat is its account, or, for an
 	// invitation nobody claimed, the invitation itself.
 	seats := map[string]bool{}
-	err = s.meta.List(ctx, "invites/", func(key string) error {
+	// A staff account with the address (a mediator's, an administrator's
+	// or a records clerk's, enabled or not) is another seat: whoever reads
+	// that mailbox is not to sign in as the participant.
+	if staffHas, err := s.accounts.StaffHasEmail(ctx, email); err != nil {
+		return IssuedReentry{}, SignInNone, err
+	} else if staffHas {
+		seats["staff"] = true
+	}
+	// The records are listed, then read in parallel (signInLinkParallel
+	// at a time): a program with many thousands of invitations and cases
+	// fits the worker's time. A record disposed of between the listing and
+	// the read is skipped; any other error ends the request with no link.
+	var invKeys []string
+	if err := s.meta.List(ctx, "invites/", func(key string) error {
+		invKeys = append(invKeys, key)
+		return nil
+	}); err != nil {
+		return IssuedReentry{}, SignInNone, err
+	}
+	var fail firstError
+	invSeat := make([]string, len(invKeys)) // the seat an invitation to the address is, or ""
+	workers.Run(len(invKeys), signInLinkParallel, func(i int) {
+		if fail.failed() {
+			return
+		}
 		var inv Invite
-		if _, err := s.meta.Get(ctx, key, &inv); err != nil {
-			if errors.Is(err, metastore.ErrNotFound) {
-				return nil // disposed of meanwhile
+		if _, err := s.meta.Get(ctx, invKeys[i], &inv); err != nil {
+			if !errors.Is(err, metastore.ErrNotFound) { // else disposed of meanwhile
+				fail.set(err)
 			}
-			return err
+			return
 		}
 		switch {
 		case !same(inv.Email):
 		case inv.ClaimedBy != "":
-			seats[inv.ClaimedBy] = true
+			invSeat[i] = inv.ClaimedBy
 		default:
-			seats[key] = true
+			invSeat[i] = invKeys[i]
 		}
-		return nil
 	})
-	if err != nil {
+	if err := fail.get(); err != nil {
 		return IssuedReentry{}, SignInNone, err
 	}
-	// Accounts are read once each.
-	seen := map[string]bool{}
-	var best *Case
-	var who account.Account
-	candCase := "" // an open case where a confirmed holder sits
-	err = s.meta.List(ctx, "cases/", func(key string) error {
-		if !strings.HasSuffix(key, "/case") {
-			return nil
+	for _, seat := range invSeat {
+		if seat != "" {
+			seats[seat] = true
 		}
-		id := strings.TrimSuffix(strings.TrimPrefix(key, "cases/"), "/case")
-		c, err := s.load(ctx, id)
-		if errors.Is(err, fault.ErrNotFound) {
-			return nil // disposed of meanwhile
+	}
+
+	var caseIDs []string
+	if err := s.meta.List(ctx, "cases/", func(key string) error {
+		if id, ok := strings.CutSuffix(strings.TrimPrefix(key, "cases/"), "/case"); ok {
+			caseIDs = append(caseIDs, id)
 		}
+		return nil
+	}); err != nil {
+		return IssuedReentry{}, SignInNone, err
+	}
+	// Of each case, only what the answer needs: the accounts holding a
+	// seat (present or removed participants), and the case itself when it
+	// is open and a confirmed holder sits in it.
+	type caseSeats struct {
+		held []string
+		open *Case
+	}
+	loaded := make([]caseSeats, len(caseIDs))
+	workers.Run(len(caseIDs), signInLinkParallel, func(i int) {
+		if fail.failed() {
+			return
+		}
+		c, err := s.load(ctx, caseIDs[i])
 		if err != nil {
-			return err
+			if !errors.Is(err, fault.ErrNotFound) { // else disposed of meanwhile
+				fail.set(err)
+			}
+			return
 		}
 		held := make([]string, 0, len(c.Participants)+len(c.Removed))
 		for _, p := range c.Participants {
@@ -113,7 +184,19 @@ func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReen
 		for _, p := range c.Removed {
 			held = append(held, p.AccountID)
 		}
-		for _, id := range held {
+		loaded[i].held = held
+		if c.Closed == nil && slices.ContainsFunc(c.Participants, func(p Participant) bool { _, ok := byID[p.AccountID]; return ok }) {
+			loaded[i].open = c
+		}
+	})
+	if err := fail.get(); err != nil {
+		return IssuedReentry{}, SignInNone, err
+	}
+	// Every other account holding a seat is read once.
+	var others []string
+	seen := map[string]bool{}
+	for _, l := range loaded {
+		for _, id := range l.held {
 			if seen[id] {
 				continue
 			}
@@ -122,22 +205,42 @@ func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReen
 				seats[id] = true
 				continue
 			}
-			other, err := s.accounts.Get(ctx, id)
-			if errors.Is(err, fault.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if same(other.Email) { // disabled or not: it is someone's seat
-				seats[id] = true
-			}
+			others = append(others, id)
 		}
-		if c.Closed != nil {
-			return nil
+	}
+	hasIt := make([]bool, len(others))
+	workers.Run(len(others), signInLinkParallel, func(i int) {
+		if fail.failed() {
+			return
 		}
-		// A link goes only into an open case where the confirmed holder
-		// is a participant now.
+		other, err := s.accounts.Get(ctx, others[i])
+		if err != nil {
+			if !errors.Is(err, fault.ErrNotFound) {
+				fail.set(err)
+			}
+			return
+		}
+		hasIt[i] = same(other.Email) // disabled or not: it is someone's seat
+	})
+	if err := fail.get(); err != nil {
+		return IssuedReentry{}, SignInNone, err
+	}
+	for i, id := range others {
+		if hasIt[i] {
+			seats[id] = true
+		}
+	}
+	// A link goes only into an open case where the confirmed holder is a
+	// participant now (in listing order, as before: the first such case
+	// for the shared mail, the last the holder may read for the link).
+	var best *Case
+	var who account.Account
+	candCase := ""
+	for _, l := range loaded {
+		c := l.open
+		if c == nil {
+			continue
+		}
 		for _, p := range c.Participants {
 			a, ok := byID[p.AccountID]
 			if !ok {
@@ -150,10 +253,6 @@ func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReen
 				best, who = c, a
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return IssuedReentry{}, SignInNone, err
 	}
 	if candCase == "" {
 		return IssuedReentry{}, SignInNone, nil

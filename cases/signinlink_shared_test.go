@@ -16,7 +16,7 @@ import (
 
 // joinAs invites and joins a party (or lawyer) of side with addr, and
 // returns their account.
-func (e *env) joinAs(t *testing.T, med account.Account, caseID string, role ParticipantRole, side, name, addr string) account.Account {
+func (e *env) joinAs(t testing.TB, med account.Account, caseID string, role ParticipantRole, side, name, addr string) account.Account {
 	t.Helper()
 	inv := e.invite(t, med, caseID, NewInvite{Role: role, Side: side, Name: name, Email: addr})
 	j, err := e.svc.Join(t.Context(), inv.Token)
@@ -28,7 +28,7 @@ func (e *env) joinAs(t *testing.T, med account.Account, caseID string, role Part
 
 // confirm has participant a ask for and use a confirmation of their
 // address, as in the app.
-func (e *env) confirm(t *testing.T, a account.Account, caseID string) {
+func (e *env) confirm(t testing.TB, a account.Account, caseID string) {
 	t.Helper()
 	c, err := e.svc.RequestEmailConfirmation(t.Context(), a, caseID)
 	if err != nil {
@@ -286,5 +286,34 @@ func TestSignInLinkSkipsDisposed(t *testing.T) {
 	v.vanish.Store(&vanish)
 	if r, ans, err := e.svc.IssueSignInLink(ctx, addr); err != nil || ans != SignInLinkMade || r.AccountID != pat.ID {
 		t.Fatalf("answer %v for %s, %v; want Pat's link", ans, r.AccountID, err)
+	}
+}
+
+// TestSignInLinkStaffAddress: a staff account's address is a seat too. A
+// lawyer who confirms an office address that is also a mediator's
+// account address gets no link (SignInShared): whoever reads that mailbox
+// would otherwise sign in as the lawyer.
+func TestSignInLinkStaffAddress(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	med := staff(policy.RoleMediator, "Mia")
+	c := e.newCase(t, med, "Flat 3")
+	const office = "office@example.test"
+	lee := e.joinAs(t, med, c.ID, RoleCounsel, "A", "Lee", office)
+	e.confirm(t, lee, c.ID)
+	if r, ans, err := e.svc.IssueSignInLink(ctx, office); err != nil || ans != SignInLinkMade || r.AccountID != lee.ID {
+		t.Fatalf("no staff account yet: answer %v for %s, %v; want Lee's link", ans, r.AccountID, err)
+	}
+	if _, err := e.accounts.Create(ctx, account.NewAccount{Email: " Office@Example.test", Name: "Max",
+		Role: policy.RoleMediator, Password: "correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	before := e.log.Size()
+	r, ans, err := e.svc.IssueSignInLink(ctx, office)
+	if err != nil || ans != SignInShared || r.Token != "" || r.Email != office || r.CaseID != c.ID {
+		t.Fatalf("a mediator's address: answer %v, link %q to %q in %q, %v; want SignInShared and no link", ans, r.Token, r.Email, r.CaseID, err)
+	}
+	if n := e.log.Size(); n != before {
+		t.Fatalf("%d audit entries written; want none (no link made)", n-before)
 	}
 }
