@@ -164,8 +164,12 @@ func posString(p messaging.Position) string {
 // GetCarry is the server's record of one carry, for those who may see
 // it: its author (whose device checks, before consenting, that the
 // proposal it decrypted names what the mediator registered) and the case's
-// mediators. Anyone else's request, and one for a carry that does not
-// exist, get one answer, audited alike (as decideCarry).
+// mediators. Both are policy decisions: a mediator's is case.update, the
+// author's the history of the caucus the carry is from (room.history, so
+// an author who may no longer read that caucus may not read its carries
+// either). Anyone else's request, and one for a carry that does not
+// exist, get one answer, audited alike (as decideCarry), after the same
+// decisions.
 func (s *Service) GetCarry(ctx context.Context, actor account.Account, caseID, carryID string) (*Carry, error) {
 	if err := validCase(caseID); err != nil {
 		return nil, err
@@ -177,12 +181,15 @@ func (s *Service) GetCarry(ctx context.Context, actor account.Account, caseID, c
 	if err != nil {
 		return nil, err
 	}
+	facts := c.Facts()
+	mediator := s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, facts).Allowed
 	var cr Carry
 	_, err = s.cfg.Meta.Get(ctx, carryKey(caseID, carryID), &cr)
 	if err != nil && !errors.Is(err, metastore.ErrNotFound) {
 		return nil, err
 	}
-	if err != nil || (cr.Author != actor.ID && !s.cfg.Policy.Decide(actor.Principal(), policy.CaseUpdate, c.Facts()).Allowed) {
+	author := err == nil && cr.Author == actor.ID && s.mayReadHistory(actor, facts, cr.From)
+	if err != nil || !(mediator || author) {
 		s.denied(ctx, actor, caseID, "carry.read", carryID)
 		return nil, fmt.Errorf("carry %s: %w", carryID, fault.ErrNotFound)
 	}
@@ -356,6 +363,16 @@ func (s *Service) mayPostIn(actor account.Account, c *policy.Case, room string) 
 		return false
 	}
 	return s.cfg.Policy.DecideRoom(actor.Principal(), policy.RoomPost, policy.Room{Case: c, Kind: policy.RoomCaucus, Side: side}).Allowed
+}
+
+// mayReadHistory reports whether policy lets actor read the history of
+// the caucus room names.
+func (s *Service) mayReadHistory(actor account.Account, c *policy.Case, room string) bool {
+	side, ok := e2ee.CaucusSide(room)
+	if !ok {
+		return false
+	}
+	return s.cfg.Policy.DecideRoom(actor.Principal(), policy.RoomHistory, policy.Room{Case: c, Kind: policy.RoomCaucus, Side: side}).Allowed
 }
 
 // View is the carry as the API shows it.

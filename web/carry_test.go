@@ -112,3 +112,66 @@ func TestCarryDecline(t *testing.T) {
 		t.Fatalf("the audit log carries the message")
 	}
 }
+
+// TestCarryRecordReaders: the server's record of a carry is read by its
+// author and the case's mediators; the other side, and anyone asking for
+// a carry that does not exist, get the same 404.
+func TestCarryRecordReaders(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	_, med := n.Staff(t, policy.RoleMediator, "med@carryread.test")
+	k, err := med.CreateCase(ctx, "Carry record case", "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	join := func(side string) *client.Client {
+		inv, err := med.Invite(ctx, k.ID, "party", side, "Party "+side, "", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := client.New(n.URL, "")
+		if _, err := p.Join(ctx, inv.Link); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	partyA, partyB := join("A"), join("B")
+	chat, err := partyA.Chat(ctx, k.ID, map[string]*messaging.Position{"caucus:A": nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("opaque payload")
+	m, err := chat.Send(ctx, "caucus:A", ids.New("m"), body)
+	chat.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ids.New("cr")
+	if err := med.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.ID+"/carries", keydir.CarryRequest{ID: id, From: "caucus:A", To: "joint",
+		Epoch: m.Epoch, Offset: m.Offset, Hash: fmt.Sprintf("sha256:%x", e2ee.PayloadHash(body))}, nil); err != nil {
+		t.Fatal(err)
+	}
+	get := func(c *client.Client, carry string) (api.Carry, int) {
+		var rec api.Carry
+		err := c.Do(ctx, http.MethodGet, "/api/v1/cases/"+k.ID+"/carries/"+carry, nil, &rec)
+		var p *client.Error
+		if errors.As(err, &p) {
+			return rec, p.Status
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec, http.StatusOK
+	}
+	for who, c := range map[string]*client.Client{"the author": partyA, "the mediator": med} {
+		if rec, st := get(c, id); st != http.StatusOK || rec.ID != id || rec.From != "caucus:A" || rec.Ref.Offset != m.Offset {
+			t.Fatalf("%s reading the record: %d %+v", who, st, rec)
+		}
+	}
+	if _, st := get(partyB, id); st != http.StatusNotFound {
+		t.Fatalf("the other side reading the record: %d, want 404", st)
+	}
+	if _, st := get(partyA, ids.New("cr")); st != http.StatusNotFound {
+		t.Fatalf("a carry that does not exist: %d, want 404", st)
+	}
+}
