@@ -42,26 +42,9 @@ func TestBrowserCarryInDoubt(t *testing.T) {
 			// The program adds Sam Lee to the case as a co-mediator; Sam
 			// registers a Go device.
 			"comediator": func(string) (string, error) {
-				email := "sam-" + ids.New("x")[2:10] + "@browser.test"
-				co, err := n.Accounts.Create(ctx, account.NewAccount{Email: email, Name: "Sam Lee", Role: policy.RoleMediator, Password: nodetest.Password})
-				if err != nil {
-					return "", err
-				}
-				if _, err := medC.CaseAction(ctx, k.ID, "mediators", map[string]string{"accountId": co.ID}); err != nil {
-					return "", err
-				}
-				samC = client.New(n.URL, "")
-				if _, err := samC.Login(ctx, email, nodetest.Password); err != nil {
-					return "", err
-				}
-				dir := t.TempDir()
-				if _, err := client.InitDevice(dir, co.ID, e2ee.KEMXWing); err != nil {
-					return "", err
-				}
-				if sam, err = samC.E2EE(dir); err != nil {
-					return "", err
-				}
-				return "ok", sam.Register(ctx)
+				var err error
+				samC, sam, err = addCoMediator(t, n, medC, k.ID)
+				return "ok", err
 			},
 			// "CARRY-ID EPOCH:OFFSET": Sam posts in A's caucus a proposal
 			// with that carry id naming the message at that position.
@@ -85,4 +68,32 @@ func TestBrowserCarryInDoubt(t *testing.T) {
 			},
 		},
 	}.run(t, n.URL)
+}
+
+// addCoMediator adds Sam Lee to the case as a co-mediator (through the
+// program's mediator change) with a registered Go device, as the carry
+// browser tests' "comediator" step does.
+func addCoMediator(t *testing.T, n *nodetest.Node, medC *client.Client, caseID string) (*client.Client, *client.E2EE, error) {
+	ctx := context.Background()
+	email := "sam-" + ids.New("x")[2:10] + "@browser.test"
+	co, err := n.Accounts.Create(ctx, account.NewAccount{Email: email, Name: "Sam Lee", Role: policy.RoleMediator, Password: nodetest.Password})
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := medC.CaseAction(ctx, caseID, "mediators", map[string]string{"accountId": co.ID}); err != nil {
+		return nil, nil, err
+	}
+	samC := client.New(n.URL, "")
+	if _, err := samC.Login(ctx, email, nodetest.Password); err != nil {
+		return nil, nil, err
+	}
+	dir := t.TempDir()
+	if _, err := client.InitDevice(dir, co.ID, e2ee.KEMXWing); err != nil {
+		return nil, nil, err
+	}
+	sam, err := samC.E2EE(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return samC, sam, sam.Register(ctx)
 }

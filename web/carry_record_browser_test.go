@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
@@ -16,7 +15,6 @@ import (
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/messaging"
-	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
 )
 
@@ -47,26 +45,9 @@ func TestBrowserCarryChecksServerRecord(t *testing.T) {
 			"PARLEY_INVITE_A=" + invA.Link, "PARLEY_CASE=" + k.ID},
 		ask: map[string]func(string) (string, error){
 			"comediator": func(string) (string, error) {
-				email := "sam-" + ids.New("x")[2:10] + "@browser.test"
-				co, err := n.Accounts.Create(ctx, account.NewAccount{Email: email, Name: "Sam Lee", Role: policy.RoleMediator, Password: nodetest.Password})
-				if err != nil {
-					return "", err
-				}
-				if _, err := medC.CaseAction(ctx, k.ID, "mediators", map[string]string{"accountId": co.ID}); err != nil {
-					return "", err
-				}
-				samC = client.New(n.URL, "")
-				if _, err := samC.Login(ctx, email, nodetest.Password); err != nil {
-					return "", err
-				}
-				dir := t.TempDir()
-				if _, err := client.InitDevice(dir, co.ID, e2ee.KEMXWing); err != nil {
-					return "", err
-				}
-				if sam, err = samC.E2EE(dir); err != nil {
-					return "", err
-				}
-				return "ok", sam.Register(ctx)
+				var err error
+				samC, sam, err = addCoMediator(t, n, medC, k.ID)
+				return "ok", err
 			},
 			// "E:O E:O": Sam registers a carry of the first message and
 			// posts a proposal with its id naming the second.
