@@ -25,35 +25,8 @@ import (
 // never consented afterwards and a consented one is not declined; the
 // decline is audited like a consent, with ids and hashes only.
 func TestCarryDecline(t *testing.T) {
-	n := nodetest.Embedded(t)
 	ctx := context.Background()
-	_, med := n.Staff(t, policy.RoleMediator, "med@carry.test")
-	k, err := med.CreateCase(ctx, "Carry case", "family", "", []string{"A", "B"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	join := func(side string) *client.Client {
-		inv, err := med.Invite(ctx, k.ID, "party", side, "Party "+side, "", time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := client.New(n.URL, "")
-		if _, err := p.Join(ctx, inv.Link); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	partyA, partyB := join("A"), join("B")
-	chat, err := partyA.Chat(ctx, k.ID, map[string]*messaging.Position{"caucus:A": nil})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := []byte("opaque payload")
-	m, err := chat.Send(ctx, "caucus:A", ids.New("m"), body)
-	chat.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, med, k, partyA, partyB, m, body := carryWorld(t, "med@carry.test", "Carry case")
 	propose := func() string {
 		id := ids.New("cr")
 		if err := med.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.ID+"/carries", keydir.CarryRequest{ID: id, From: "caucus:A", To: "joint",
@@ -117,35 +90,8 @@ func TestCarryDecline(t *testing.T) {
 // author and the case's mediators; the other side, and anyone asking for
 // a carry that does not exist, get the same 404.
 func TestCarryRecordReaders(t *testing.T) {
-	n := nodetest.Embedded(t)
 	ctx := context.Background()
-	_, med := n.Staff(t, policy.RoleMediator, "med@carryread.test")
-	k, err := med.CreateCase(ctx, "Carry record case", "family", "", []string{"A", "B"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	join := func(side string) *client.Client {
-		inv, err := med.Invite(ctx, k.ID, "party", side, "Party "+side, "", time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := client.New(n.URL, "")
-		if _, err := p.Join(ctx, inv.Link); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	partyA, partyB := join("A"), join("B")
-	chat, err := partyA.Chat(ctx, k.ID, map[string]*messaging.Position{"caucus:A": nil})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := []byte("opaque payload")
-	m, err := chat.Send(ctx, "caucus:A", ids.New("m"), body)
-	chat.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, med, k, partyA, partyB, m, body := carryWorld(t, "med@carryread.test", "Carry record case")
 	id := ids.New("cr")
 	if err := med.Do(ctx, http.MethodPost, "/api/v1/cases/"+k.ID+"/carries", keydir.CarryRequest{ID: id, From: "caucus:A", To: "joint",
 		Epoch: m.Epoch, Offset: m.Offset, Hash: fmt.Sprintf("sha256:%x", e2ee.PayloadHash(body))}, nil); err != nil {
@@ -174,4 +120,40 @@ func TestCarryRecordReaders(t *testing.T) {
 	if _, st := get(partyA, ids.New("cr")); st != http.StatusNotFound {
 		t.Fatalf("a carry that does not exist: %d, want 404", st)
 	}
+}
+
+// carryWorld makes a case with a mediator (medEmail) and a party on each
+// side, and the message party A posted in caucus A (its body given back)
+// that the carry tests propose to carry.
+func carryWorld(t *testing.T, medEmail, title string) (n *nodetest.Node, med *client.Client, k api.Case, partyA, partyB *client.Client, m messaging.Message, body []byte) {
+	n = nodetest.Embedded(t)
+	ctx := context.Background()
+	_, med = n.Staff(t, policy.RoleMediator, medEmail)
+	k, err := med.CreateCase(ctx, title, "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	join := func(side string) *client.Client {
+		inv, err := med.Invite(ctx, k.ID, "party", side, "Party "+side, "", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := client.New(n.URL, "")
+		if _, err := p.Join(ctx, inv.Link); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	partyA, partyB = join("A"), join("B")
+	chat, err := partyA.Chat(ctx, k.ID, map[string]*messaging.Position{"caucus:A": nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = []byte("opaque payload")
+	m, err = chat.Send(ctx, "caucus:A", ids.New("m"), body)
+	chat.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, med, k, partyA, partyB, m, body
 }
