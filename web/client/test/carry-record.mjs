@@ -4,38 +4,11 @@
 // program adds Sam Lee as a co-mediator, with a Go device), "ask forge
 // E:O E:O" (Sam registers a carry of the first message and posts in A's
 // caucus a proposal with its id naming the second) and "ask state".
-import { passGate } from "./gate.mjs";
-import { ask, base, check, env, newPage, run } from "./harness.mjs";
-
-const LONG = 60000;
-const connected = (page) => page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: LONG });
-const openRoom = async (page, r) => { await page.locator(`#rooms button[data-room="${r}"]`).click(); await page.locator("#room-title").waitFor(); };
-const logOf = (page) => page.locator("#room ol.log");
-async function sendText(page, r, text) {
-  await openRoom(page, r);
-  await page.fill("#draft", text);
-  await page.click("#room form button[type=submit]");
-  await logOf(page).locator("li", { hasText: text }).first().waitFor({ timeout: LONG });
-}
-
-const ASK = "I could accept 1,200 if the deposit comes back by March.";
-const KEEP = "Our lowest is 900, but do not say so.";
+import { ASK, KEEP, LONG, logOf, startCarryCase } from "./carry-lib.mjs";
+import { ask, check, run } from "./harness.mjs";
 
 await run(async () => {
-  const med = await newPage("mediator");
-  await med.goto(base + "/app#case=" + env("PARLEY_CASE"));
-  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
-  await med.fill("#password", env("PARLEY_PASSWORD"));
-  await med.click("button[type=submit]");
-  await connected(med);
-
-  const a = await newPage("party A");
-  await a.goto(env("PARLEY_INVITE_A"));
-  await passGate(a);
-  await a.locator("#welcome-dismiss").click();
-  await connected(a);
-  await sendText(a, "caucus:A", ASK);
-  await sendText(a, "caucus:A", KEEP);
+  const { med, a } = await startCarryCase();
   const askAt = await logOf(a).locator("li[data-pos]", { hasText: ASK }).first().getAttribute("data-pos");
   const keepAt = await logOf(a).locator("li[data-pos]", { hasText: KEEP }).first().getAttribute("data-pos");
 
