@@ -286,7 +286,8 @@ func (o *Outbox) Development() bool { return o.cfg.Transport == nil }
 // that belong to no case are kept (outbox/cases/retention-notices/…):
 // records staff's notices of what falls due. It is no case id (those are
 // "c_…"), so no case's mail list shows them, and disposing of a case
-// never reaches them.
+// never reaches them: package retention's notice passes delete them, and
+// their due markers' versions, once final and a week old.
 const NoticeOutbox = "retention-notices"
 
 func msgKey(caseID, id string) string { return "outbox/cases/" + caseID + "/" + id }

@@ -18,6 +18,7 @@ import (
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/mail"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -32,6 +33,14 @@ const NoticeEvery = 10 * time.Minute
 // case again (and every stored version of the token-keyed records), which
 // a store that keeps failing should not be asked to do every NoticeEvery.
 const NoticeRetry = time.Hour
+
+// NoticeKeepDays is how many days (UTC) the records a day's notice leaves
+// are kept after that day.
+const NoticeKeepDays = 7
+
+// NoticeCollect is how many keys of past notices' records one pass looks
+// at, at most.
+const NoticeCollect = 100
 
 // noticeTextBudget bounds the cases' part of a notice, in bytes, well
 // within mail.MaxTextLen: the rest are counted, not listed.
@@ -60,6 +69,9 @@ type Notices struct {
 	// Retry is how long RunNotices waits after a failed pass (0:
 	// NoticeRetry).
 	Retry time.Duration
+	// Collect is how many keys of past notices' records a pass looks at,
+	// at most (0: NoticeCollect).
+	Collect int
 }
 
 // noticeDay records that the day's notices were made (or that nothing
@@ -73,7 +85,7 @@ type noticeDay struct {
 	Cases      int       `json:"cases"`
 }
 
-func noticeDayKey(t time.Time) string { return "retention/notices/" + t.UTC().Format("2006-01-02") }
+func noticeDayKey(t time.Time) string { return noticeDayPrefix + t.UTC().Format(time.DateOnly) }
 
 // noticeID is the outbox id of the day's notice to one account: the same
 // on every node and every pass of the day (UTC), so the outbox, which
@@ -116,7 +128,9 @@ func (s *Service) RunNotices(ctx context.Context, n Notices) {
 // the next n.Days days and what is already due, class by class, held
 // records counted apart. Nothing is queued when nothing is due. It
 // returns how many messages it queued (the outbox keeps one per id: a
-// pass that repeats an earlier one's queues nothing new).
+// pass that repeats an earlier one's queues nothing new). Then, the day's
+// notice made now or before, it collects what past notices left
+// (collectNotices), at most n.Collect keys.
 func (s *Service) NoticeOnce(ctx context.Context, n Notices) (int, error) {
 	if n.Outbox == nil {
 		return 0, nil
@@ -126,6 +140,19 @@ func (s *Service) NoticeOnce(ctx context.Context, n Notices) (int, error) {
 		return 0, fault.Invalid("days", fmt.Sprintf("from 1 to %d days ahead", MaxDueDays))
 	}
 	now := s.now().UTC()
+	queued, err := s.makeNotice(ctx, n, days, now)
+	if err != nil {
+		return queued, err
+	}
+	if _, err := s.collectNotices(ctx, now, cmp.Or(n.Collect, NoticeCollect)); err != nil {
+		return queued, fmt.Errorf("past notices' records could not be collected: %w", err)
+	}
+	return queued, nil
+}
+
+// makeNotice is NoticeOnce's making of the day's notice, unless it was
+// made already.
+func (s *Service) makeNotice(ctx context.Context, n Notices, days int, now time.Time) (int, error) {
 	var made noticeDay
 	if _, err := s.meta.Get(ctx, noticeDayKey(now), &made); err == nil {
 		return 0, nil
@@ -181,6 +208,128 @@ func (s *Service) noticeRecipients(ctx context.Context) ([]account.Account, erro
 		}
 		return nil
 	})
+	return out, err
+}
+
+// What a day's notice leaves, under keys that sort by its day, and that
+// collectNotices deletes, every stored version, once NoticeKeepDays have
+// passed since: the day's record (noticeDayKey), each message's record
+// once it is final (sent, held, refused, out of attempts, uncertain or
+// cancelled: none is resent, see mail.finish) and the versions of its due
+// marker, which the outbox deletes (a delete marker over them) once the
+// message is final. A message still pending or being sent, and its live
+// due marker, are never collected.
+const noticeDayPrefix = "retention/notices/"
+
+var (
+	noticeMsgPrefix = "outbox/cases/" + mail.NoticeOutbox + "/"
+	noticeDuePrefix = "outbox/due/" + mail.NoticeOutbox + "/"
+)
+
+// collectNotices deletes every stored version of the records past notices
+// left (see noticeDayPrefix) of the days before NoticeKeepDays before
+// now's (UTC): the days' records first, then the messages, then the due
+// markers, the oldest first, looking at no more than limit keys in all, so
+// that a backlog (records of a release that kept them all) takes several
+// passes. It returns how many keys it collected.
+func (s *Service) collectNotices(ctx context.Context, now time.Time, limit int) (int, error) {
+	cutoff := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -NoticeKeepDays)
+	dayOf := func(rest string) (time.Time, bool) {
+		t, err := time.Parse(time.DateOnly, rest)
+		return t, err == nil
+	}
+	idDay := func(rest string) (time.Time, bool) { // due-<YYYYMMDD>-<account>
+		d, ok := strings.CutPrefix(rest, "due-")
+		if !ok || len(d) < 8 {
+			return time.Time{}, false
+		}
+		t, err := time.Parse("20060102", d[:8])
+		return t, err == nil
+	}
+	final := func(vs []objstore.Version) (bool, error) {
+		if vs[0].DeleteMarker {
+			return true, nil // deleted already: what older versions hold goes
+		}
+		var m mail.Message
+		if _, err := s.meta.GetVersion(ctx, vs[0].Key, vs[0].VersionID, &m); err != nil {
+			return false, err
+		}
+		return m.State != mail.Pending && m.State != mail.Sending, nil
+	}
+	spent := func(vs []objstore.Version) (bool, error) { return vs[0].DeleteMarker, nil } // a live marker: its message is not final
+	collected := 0
+	for _, p := range []struct {
+		prefix string
+		day    func(string) (time.Time, bool)
+		goes   func([]objstore.Version) (bool, error)
+	}{
+		{noticeDayPrefix, dayOf, func([]objstore.Version) (bool, error) { return true, nil }},
+		{noticeMsgPrefix, idDay, final},
+		{noticeDuePrefix, idDay, spent},
+	} {
+		if limit <= 0 {
+			break
+		}
+		keys, err := s.oldNoticeKeys(ctx, p.prefix, p.day, cutoff, limit)
+		if err != nil {
+			return collected, err
+		}
+		limit -= len(keys)
+		var older, newest []objstore.Info
+		for _, vs := range keys {
+			ok, err := p.goes(vs)
+			if err != nil {
+				return collected, err
+			}
+			if !ok {
+				continue
+			}
+			newest = append(newest, vs[0].Info)
+			for _, v := range vs[1:] {
+				older = append(older, v.Info)
+			}
+			collected++
+		}
+		// Older versions first, the newest last, in calls of their own: an
+		// older version of a message, made current by a pass stopped in
+		// between, would be one not yet sent, with its text.
+		for _, part := range [][]objstore.Info{older, newest} {
+			if err := errors.Join(s.store.DeleteVersions(ctx, part)...); err != nil {
+				return collected, err
+			}
+		}
+	}
+	return collected, nil
+}
+
+// errListed stops oldNoticeKeys' listing.
+var errListed = errors.New("listed")
+
+// oldNoticeKeys lists the stored versions (newest first) of up to limit keys
+// under prefix whose day (day of the key's rest) is before cutoff, oldest
+// first: the keys sort by their day, so the listing stops at the first
+// that is not, or at the key after the limit-th. A key whose day cannot be
+// read is not one of them.
+func (s *Service) oldNoticeKeys(ctx context.Context, prefix string, day func(string) (time.Time, bool), cutoff time.Time, limit int) ([][]objstore.Version, error) {
+	var out [][]objstore.Version
+	err := s.store.VersionsUnder(ctx, prefix, func(v objstore.Version) error {
+		if n := len(out); n > 0 && out[n-1][0].Key == v.Key {
+			out[n-1] = append(out[n-1], v)
+			return nil
+		}
+		d, ok := day(strings.TrimPrefix(v.Key, prefix))
+		switch {
+		case !ok:
+			return nil
+		case !d.Before(cutoff) || len(out) == limit:
+			return errListed
+		}
+		out = append(out, []objstore.Version{v})
+		return nil
+	})
+	if errors.Is(err, errListed) {
+		err = nil
+	}
 	return out, err
 }
 
