@@ -115,8 +115,6 @@ func (s *Service) hub(room Room) (*hub, error) {
 		quoted, _ := json.Marshal(room.Name)
 		h = &hub{s: s, room: room, quoted: quoted, subs: map[*Subscription]struct{}{},
 			inbox: make(chan *hubEvent, hubInbox), joins: make(chan *joinReq), done: make(chan struct{})}
-		h.cancelTopic = s.broker.Subscribe(roomTopic(room.ID), h.onBatch)
-		h.cancelPresence = s.broker.Subscribe(presenceTopic(room.ID), h.onPresence)
 		s.hubs[room.ID] = h
 		s.wg.Add(1)
 		go h.run()
@@ -126,6 +124,17 @@ func (s *Service) hub(room Room) (*hub, error) {
 
 func presenceTopic(room string) string { return "presence:" + room }
 
+// subscribeBroker subscribes the hub to its room's broker topics; run
+// does it before it takes a join (so a subscriber misses no batch
+// broadcast after the head its join reads), never under s.mu: with Redis
+// a subscription is a round trip, retried for up to about 1.5 s while
+// Redis is away, which every room's publish would otherwise wait out.
+func (h *hub) subscribeBroker() {
+	h.cancelTopic = h.s.broker.Subscribe(roomTopic(h.room.ID), h.onBatch)
+	h.cancelPresence = h.s.broker.Subscribe(presenceTopic(h.room.ID), h.onPresence)
+}
+
+// cancelBroker ends what subscribeBroker began; run does it as it ends.
 func (h *hub) cancelBroker() {
 	h.cancelTopic()
 	h.cancelPresence()
@@ -261,6 +270,8 @@ func (h *hub) post(ev hubEvent) {
 func (h *hub) run() {
 	defer h.s.wg.Done()
 	defer close(h.done)
+	h.subscribeBroker()
+	defer h.cancelBroker()
 	t := time.NewTicker(h.s.timing.probe)
 	defer t.Stop()
 	refresh := time.Now()
@@ -384,8 +395,8 @@ func (h *hub) tick(refresh *time.Time) bool {
 	return false
 }
 
-// free removes an idle hub from the service and ends its broker
-// subscriptions. Only run adds subscriptions, so one found empty here
+// free removes an idle hub from the service (run, ending, then ends its
+// broker subscriptions). Only run adds subscriptions, so one found empty here
 // stays empty; a Subscribe that looked the hub up before it was removed
 // finds done closed and makes a new one.
 func (h *hub) free() bool {
@@ -397,7 +408,6 @@ func (h *hub) free() bool {
 	}
 	delete(s.hubs, h.room.ID)
 	s.mu.Unlock()
-	h.cancelBroker()
 	return true
 }
 

@@ -183,15 +183,8 @@ func (s *Service) Close() {
 	}
 	s.closed = true
 	close(s.stop)
-	hubs := make([]*hub, 0, len(s.hubs))
-	for _, h := range s.hubs {
-		hubs = append(hubs, h)
-	}
 	s.mu.Unlock()
-	for _, h := range hubs {
-		h.cancelBroker()
-	}
-	s.wg.Wait()
+	s.wg.Wait() // each hub's run ends its broker subscriptions as it returns
 	s.cancelReplies()
 	s.retire()
 }
