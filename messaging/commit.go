@@ -399,6 +399,7 @@ func (s *Service) writeJournal(ctx context.Context, reqs []journalReq) {
 			or.tail = append(or.tail, j)
 			or.tailBytes += j.size
 			or.pos = r.b.End()
+			or.used = now
 		}
 	}
 	s.incMu.Unlock()

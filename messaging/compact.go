@@ -65,6 +65,19 @@ func (or *ownedRoom) tailMsgs() int {
 	return n
 }
 
+// forgettable reports whether an owned room can be forgotten: nothing of
+// it journaled and not yet compacted, no batch in flight, and unused for
+// idle. Forgetting it drops only memory: the room's claim still names
+// this incarnation, so its committer owns it again from the claim and the
+// segments' head (route, adopt) when it is next used, and a batch started
+// meanwhile against the forgotten entry comes back errMoved and is
+// committed again that way. Without it a node kept an entry for every
+// room it ever owned until restart, and compaction walked them all every
+// tick under incMu. Caller holds incMu.
+func forgettable(or *ownedRoom, now time.Time, idle time.Duration) bool {
+	return len(or.tail) == 0 && !or.pos.Before(or.next) && now.Sub(or.used) >= idle
+}
+
 // compactTick is how often compaction looks for rooms to compact.
 const compactTick = 200 * time.Millisecond
 
@@ -90,6 +103,10 @@ func (s *Service) compact(ctx context.Context, inc *incarnation, all bool) error
 	// first, maxCompactPerTick a tick), however young its tail.
 	over := held > s.timing.tailBudget()
 	for room, or := range inc.owned {
+		if forgettable(or, now, s.timing.idleAfter()) {
+			delete(inc.owned, room)
+			continue
+		}
 		if len(or.tail) > 0 && (all || over || now.Sub(or.tail[0].at) >= s.timing.compact || or.tailMsgs() >= compactEarly) {
 			todo = append(todo, work{room, append([]journaled(nil), or.tail...)})
 		}
@@ -117,7 +134,13 @@ func (s *Service) compact(ctx context.Context, inc *incarnation, all bool) error
 			for _, j := range or.tail[:written] {
 				or.tailBytes -= j.size
 			}
+			// Cleared, not just sliced past: the array behind the tail
+			// would keep the compacted batches (ciphertext) reachable.
+			clear(or.tail[:written])
 			or.tail = or.tail[written:]
+			if len(or.tail) == 0 {
+				or.tail = nil
+			}
 		}
 		for _, j := range w.batch[:written] {
 			if e := inc.live[j.seq]; e != nil {

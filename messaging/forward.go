@@ -306,9 +306,14 @@ func (s *Service) serveTail(inc *incarnation, req forwardRequest) {
 	reply := forwardReply{Req: req.Req}
 	s.incMu.Lock()
 	or := inc.owned[req.Room]
-	if or == nil || inc.ended {
+	switch {
+	case inc.ended:
 		reply.Err = "moved"
-	} else {
+	case or == nil:
+		// Not held here: forgotten while idle (its tail was empty), or its
+		// claim written and not yet taken up. Either way nothing of it is
+		// journaled by inc and not in its segments: the tail is empty.
+	default:
 		size := 0
 		for _, j := range or.tail {
 			if !req.After.Before(j.b.End()) {

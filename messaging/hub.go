@@ -177,11 +177,15 @@ func (s *Service) Subscribe(ctx context.Context, room Room, user, conn string, f
 }
 
 // join adds a subscription: the reads it needs (head, catch-up, presence)
-// happen here, outside mu; the frames go out and the subscription is
+// happen here, outside mu, within gapFillTimeout (a catch-up that cannot
+// be read in time sends the range to page instead); the frames go out and the subscription is
 // added under mu, so no batch delivered meanwhile is missed or doubled
 // (only run delivers).
 func (h *hub) join(req *joinReq) (*Subscription, error) {
-	ctx, room, sink := req.ctx, h.room, req.sink
+	// Bounded like a gap fill: the room's deliveries wait for it.
+	ctx, cancel := context.WithTimeout(req.ctx, gapFillTimeout)
+	defer cancel()
+	room, sink := h.room, req.sink
 	if err := h.ensureKnown(ctx); err != nil {
 		return nil, err
 	}

@@ -146,7 +146,9 @@ func TestSlowReadStallsOnlyItsRoom(t *testing.T) {
 // TestIdleRoomsAreFreed: a node that opened many rooms (a subscriber came
 // and left, a message was published) frees each room's hub, committer,
 // goroutines and broker subscriptions once idle (issue #19: they were
-// kept for every room the node ever touched).
+// kept for every room the node ever touched), and forgets its ownership
+// entry once the room's batches are compacted (kept until restart
+// before).
 func TestIdleRoomsAreFreed(t *testing.T) {
 	store := stores(t)["dir"](t)
 	broker := NewMemory()
@@ -170,7 +172,7 @@ func TestIdleRoomsAreFreed(t *testing.T) {
 		}
 		sub.Unsubscribe(t.Context())
 	}
-	var hubs, committers, topics, g int
+	var hubs, committers, topics, owned, g int
 	for range 500 {
 		s.mu.Lock()
 		hubs, committers = len(s.hubs), len(s.committers)
@@ -178,14 +180,17 @@ func TestIdleRoomsAreFreed(t *testing.T) {
 		broker.mu.Lock()
 		topics = len(broker.subs)
 		broker.mu.Unlock()
+		s.incMu.Lock()
+		owned = len(s.inc.owned)
+		s.incMu.Unlock()
 		g = settle()
-		if hubs == 0 && committers == 0 && topics <= 2 && g <= base+10 {
+		if hubs == 0 && committers == 0 && topics <= 2 && owned == 0 && g <= base+10 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if hubs != 0 || committers != 0 || topics > 2 || g > base+10 {
-		t.Fatalf("after %d idle rooms: %d hubs, %d committers, %d broker topics, %d goroutines (%d before)", rooms, hubs, committers, topics, g, base)
+	if hubs != 0 || committers != 0 || topics > 2 || owned != 0 || g > base+10 {
+		t.Fatalf("after %d idle rooms: %d hubs, %d committers, %d broker topics, %d rooms still owned in memory, %d goroutines (%d before)", rooms, hubs, committers, topics, owned, g, base)
 	}
 	// A freed room works again, with its history.
 	room := Room{ID: fmt.Sprintf("c_idle%d_0/joint", tag), Name: "joint"}
@@ -242,5 +247,63 @@ func TestBrokersForgetQuietRooms(t *testing.T) {
 				t.Errorf("%s expires in %v; want within %v", key, ttl, recentKeep)
 			}
 		}
+	}
+}
+
+// TestHungJoinIsBounded: a subscriber's join whose store read hangs (its
+// catch-up) gives up within the gap-fill bound (the subscriber is sent
+// the range to page instead), and its room's other
+// subscribers get their messages again, without the read ever returning.
+// Before, a join read with its socket's context, which has no deadline,
+// on the goroutine that delivers for the room: the room stayed silent for
+// as long as the store did.
+func TestHungJoinIsBounded(t *testing.T) {
+	store := stores(t)["dir"](t)
+	tag := time.Now().UnixNano()
+	room := Room{ID: fmt.Sprintf("c_hung%d/joint", tag), Name: "joint"}
+	slow := &slowRoomStore{Store: store, prefix: "rooms/" + room.ID, release: make(chan struct{}), waiting: make(chan struct{}, 1)}
+	defer close(slow.release)
+	s := newService(NewLog(slow), noRecent{NewMemory()}, Options{}, timing{probe: time.Hour, compact: 20 * time.Millisecond, sweep: time.Minute})
+	defer s.Close()
+	publishN(t, s, room.ID, "a", 3)
+	if !pollUntil(func() bool {
+		head, err := NewLog(store).Head(t.Context(), room.ID)
+		return err == nil && head.Offset == 3
+	}) {
+		t.Fatal("the messages were never compacted")
+	}
+	live := &sink{}
+	if _, err := s.Subscribe(t.Context(), room, "u1", "c1", nil, live); err != nil {
+		t.Fatal(err)
+	}
+	slow.blocked.Store(true)
+	joined := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		from := Position{Epoch: 1, Offset: 0}
+		_, err := s.Subscribe(context.Background(), room, "u2", "c2", &from, &sink{})
+		joined <- err
+	}()
+	select {
+	case <-slow.waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the catch-up never read the store")
+	}
+	select {
+	case <-joined: // with a reload frame (the gap is paged over HTTP) or an error
+		if d := time.Since(start); d > gapFillTimeout+3*time.Second {
+			t.Fatalf("the hung join gave up after %v", d)
+		}
+	case <-time.After(gapFillTimeout + 5*time.Second):
+		t.Fatal("the hung join never gave up")
+	}
+	if _, err := s.Publish(t.Context(), room.ID, Message{ID: "a-late", From: "u", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if !pollUntil(func() bool {
+		got := live.msgs()
+		return len(got) > 0 && got[len(got)-1].ID == "a-late"
+	}) {
+		t.Fatalf("the room's subscriber got %v after the hung join, never a-late", ids(live.msgs()))
 	}
 }

@@ -45,6 +45,10 @@ type ownedRoom struct {
 	tail []journaled // journaled, not yet in the room's segments, in order
 	// tailBytes is the sum of tail's sizes.
 	tailBytes int
+	// used is when the room was owned or last journaled a batch: a room
+	// idle for timing.idle with nothing journaled or in flight is
+	// forgotten (compact), and owned again from its claim when next used.
+	used time.Time
 }
 
 type journaled struct {
@@ -161,7 +165,7 @@ func (s *Service) own(inc *incarnation, room string, gen int64, head Position) e
 		return errMoved
 	}
 	if inc.owned[room] == nil {
-		inc.owned[room] = &ownedRoom{gen: gen, pos: head}
+		inc.owned[room] = &ownedRoom{gen: gen, pos: head, used: time.Now()}
 	}
 	return nil
 }
