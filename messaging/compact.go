@@ -67,7 +67,7 @@ func (or *ownedRoom) tailMsgs() int {
 
 // forgettable reports whether an owned room can be forgotten: nothing of
 // it journaled and not yet compacted, no batch in flight, and unused for
-// idle. Forgetting it drops only memory: the room's claim still names
+// idle (timing.forget: an hour). Forgetting it drops only memory: the room's claim still names
 // this incarnation, so its committer owns it again from the claim and the
 // segments' head (route, adopt) when it is next used, and a batch started
 // meanwhile against the forgotten entry comes back errMoved and is
@@ -103,7 +103,7 @@ func (s *Service) compact(ctx context.Context, inc *incarnation, all bool) error
 	// first, maxCompactPerTick a tick), however young its tail.
 	over := held > s.timing.tailBudget()
 	for room, or := range inc.owned {
-		if forgettable(or, now, s.timing.idleAfter()) {
+		if forgettable(or, now, s.timing.forgetAfter()) {
 			delete(inc.owned, room)
 			continue
 		}

@@ -127,8 +127,9 @@ func presenceTopic(room string) string { return "presence:" + room }
 // subscribeBroker subscribes the hub to its room's broker topics; run
 // does it before it takes a join (so a subscriber misses no batch
 // broadcast after the head its join reads), never under s.mu: with Redis
-// a subscription is a round trip, retried for up to about 1.5 s while
-// Redis is away, which every room's publish would otherwise wait out.
+// a subscription is a round trip, tried up to 5 times with 5 s each while
+// Redis does not answer, which every room's publish would otherwise wait
+// out.
 func (h *hub) subscribeBroker() {
 	h.cancelTopic = h.s.broker.Subscribe(roomTopic(h.room.ID), h.onBatch)
 	h.cancelPresence = h.s.broker.Subscribe(presenceTopic(h.room.ID), h.onPresence)

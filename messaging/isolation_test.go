@@ -152,7 +152,7 @@ func TestSlowReadStallsOnlyItsRoom(t *testing.T) {
 func TestIdleRoomsAreFreed(t *testing.T) {
 	store := stores(t)["dir"](t)
 	broker := NewMemory()
-	s := newService(NewLog(store), broker, Options{}, timing{probe: 20 * time.Millisecond, compact: 20 * time.Millisecond, sweep: time.Minute, idle: 50 * time.Millisecond})
+	s := newService(NewLog(store), broker, Options{}, timing{probe: 20 * time.Millisecond, compact: 20 * time.Millisecond, sweep: time.Minute, idle: 50 * time.Millisecond, forget: 50 * time.Millisecond})
 	defer s.Close()
 	settle := func() int {
 		runtime.GC()
@@ -305,5 +305,32 @@ func TestHungJoinIsBounded(t *testing.T) {
 		return len(got) > 0 && got[len(got)-1].ID == "a-late"
 	}) {
 		t.Fatalf("the room's subscriber got %v after the hung join, never a-late", ids(live.msgs()))
+	}
+}
+
+// TestIdleRoomKeepsOwnershipForAnHour: a room whose hub and committer
+// were freed (idle for seconds) keeps its ownership entry: forgetting it
+// would make the room's next message list its segments again (Log.Head),
+// on the sender's path, after every pause of a mediation.
+func TestIdleRoomKeepsOwnershipForAnHour(t *testing.T) {
+	s := newService(NewLog(stores(t)["dir"](t)), NewMemory(), Options{}, timing{probe: 20 * time.Millisecond, compact: 20 * time.Millisecond, sweep: time.Minute, idle: 50 * time.Millisecond})
+	defer s.Close()
+	room := fmt.Sprintf("c_keep%d/joint", time.Now().UnixNano())
+	publishN(t, s, room, "m", 2)
+	if !pollUntil(func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.committers) == 0
+	}) {
+		t.Fatal("the idle room's committer was never freed")
+	}
+	s.incMu.Lock()
+	or := s.inc.owned[room]
+	s.incMu.Unlock()
+	if or == nil {
+		t.Fatal("the room's ownership entry was forgotten with its committer")
+	}
+	if defaultTiming.forgetAfter() < time.Hour {
+		t.Fatalf("rooms are forgotten after %v", defaultTiming.forgetAfter())
 	}
 }

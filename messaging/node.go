@@ -46,7 +46,7 @@ type ownedRoom struct {
 	// tailBytes is the sum of tail's sizes.
 	tailBytes int
 	// used is when the room was owned or last journaled a batch: a room
-	// idle for timing.idle with nothing journaled or in flight is
+	// idle for timing.forget with nothing journaled or in flight is
 	// forgotten (compact), and owned again from its claim when next used.
 	used time.Time
 }

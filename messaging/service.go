@@ -82,6 +82,9 @@ type timing struct {
 	// idle: how long a room's hub stays without subscribers, or its
 	// committer without messages, before it is freed (0: defaultIdle).
 	idle time.Duration
+	// forget: how long an owned room goes without a batch before its
+	// ownership entry is forgotten (0: defaultForget).
+	forget time.Duration
 	// tailBytes: the budget of journaled batches held until compaction
 	// (0: maxTailBytes).
 	tailBytes int
@@ -99,6 +102,18 @@ func (t timing) tailBudget() int {
 
 // defaultIdle is how long an unused hub or committer is kept.
 const defaultIdle = 30 * time.Second
+
+// defaultForget is how long an owned room goes unused before the owner
+// forgets its entry: long, since taking the room up again lists its
+// segments (Log.Head), and mediation rooms pause for minutes at a time.
+const defaultForget = time.Hour
+
+func (t timing) forgetAfter() time.Duration {
+	if t.forget > 0 {
+		return t.forget
+	}
+	return defaultForget
+}
 
 func (t timing) idleAfter() time.Duration {
 	if t.idle > 0 {
