@@ -24,8 +24,15 @@ const maxRetries = 100
 // entry N is what decides the order, and every Log catches up with entries
 // written by the others before it appends.
 //
-// A Log is safe for concurrent use. Appends through one Log are serialised
-// by a mutex (they would only race each other for the same index anyway).
+// A Log is safe for concurrent use, and no lock of it is held across store
+// I/O. Everything that writes (Append, AppendBatch, Checkpoint, and Entry
+// when it must catch up) is a request to the Log's writer: a goroutine the
+// Log starts when a request waits and that ends when none is left. The
+// writer takes what is queued, writes it in one round — at most
+// roundEntries entries, a larger batch continuing in later rounds behind
+// what queued meanwhile — and publishes one checkpoint for the round. mu
+// guards only the in-memory tree, which only the writer (or Open) changes;
+// Size and the proofs take it for as long as they read the tree.
 type Log struct {
 	store    objstore.Store
 	lay      layout
@@ -33,7 +40,203 @@ type Log struct {
 	verifier note.Verifier
 
 	mu   sync.Mutex
-	tree tree // entries [0, tree.n) as this Log has seen them
+	tree tree // entries [0, tree.n) as this Log has seen them; changed only by the writer, under mu
+
+	qmu     sync.Mutex
+	queue   []*request // waiting for the writer, oldest first
+	writing bool       // a writer goroutine is running
+}
+
+// roundEntries is the most entries the writer writes before publishing a
+// checkpoint and answering: what a request queued behind a large batch
+// waits for at most, beyond its own round.
+const roundEntries = 64
+
+// request is one caller's work for the writer. Only the writer touches it
+// between submit and the answer on done.
+type request struct {
+	ctx        context.Context
+	records    [][]byte // to append, in order
+	next       int      // records[:next] are written
+	indices    []int64  // where records[:next] went
+	checkpoint bool     // answer with the latest signed checkpoint
+	signed     []byte
+	err        error
+	done       chan struct{} // closed by the writer once answered
+}
+
+func (r *request) pending() int { return len(r.records) - r.next }
+
+// submit queues r for the writer, starting it if none runs, and waits for
+// the answer or for ctx. A caller that gives up may still have its entries
+// written if the writer had begun them (as with a timed-out write); one
+// that gives up while queued is skipped.
+func (l *Log) submit(ctx context.Context, r *request) error {
+	r.ctx = ctx
+	r.done = make(chan struct{})
+	l.qmu.Lock()
+	l.queue = append(l.queue, r)
+	if !l.writing {
+		l.writing = true
+		go l.write()
+	}
+	l.qmu.Unlock()
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		select {
+		case <-r.done: // answered as it gave up: the answer wins
+			return nil
+		default:
+			return ctx.Err()
+		}
+	}
+}
+
+// write is the writer goroutine: it runs rounds until the queue is empty.
+func (l *Log) write() {
+	for {
+		l.qmu.Lock()
+		round := l.takeRound()
+		if len(round) == 0 {
+			l.writing = false
+			l.qmu.Unlock()
+			return
+		}
+		l.qmu.Unlock()
+
+		unfinished := l.runRound(round)
+
+		l.qmu.Lock()
+		l.queue = append(l.queue, unfinished...) // behind what queued meanwhile
+		l.qmu.Unlock()
+	}
+}
+
+// takeRound removes from the queue what the next round serves: every
+// request that needs no entries written, and in queue order every request
+// whose remaining entries fit in what is left of roundEntries; if the
+// oldest request with entries does not fit, the round writes roundEntries
+// of it instead. Caller holds qmu.
+func (l *Log) takeRound() []*request {
+	var round, keep []*request
+	budget := roundEntries
+	for _, r := range l.queue {
+		switch p := r.pending(); {
+		case p <= budget:
+			budget -= p
+			round = append(round, r)
+		case budget == roundEntries:
+			budget = 0
+			round = append(round, r)
+		default:
+			keep = append(keep, r)
+		}
+	}
+	l.queue = keep
+	return round
+}
+
+// runRound serves one round and answers every request of it that is done;
+// it returns those with entries still to write.
+func (l *Log) runRound(round []*request) (unfinished []*request) {
+	// Shared I/O (catching up, publishing) runs while anyone in the round
+	// still waits; each request's entries are written with its own context.
+	ctx, stop := roundContext(round)
+	defer stop()
+
+	live := round[:0:0]
+	for _, r := range round {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err // gave up while queued: write nothing more of it
+			close(r.done)
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	if err := l.refresh(ctx); err != nil {
+		for _, r := range live {
+			r.err = err
+			close(r.done)
+		}
+		return nil
+	}
+
+	budget := roundEntries
+	wrote, wantCheckpoint := false, false
+	wroteNow := make([]bool, len(live)) // entries of live[i] written this round
+	for i, r := range live {
+		wantCheckpoint = wantCheckpoint || r.checkpoint
+		for budget > 0 && r.pending() > 0 {
+			idx, err := l.appendRecord(r.ctx, r.records[r.next])
+			if err != nil {
+				r.err = err // the rest of r is not written
+				break
+			}
+			r.indices = append(r.indices, idx)
+			r.next++
+			budget--
+			wrote, wroteNow[i] = true, true
+		}
+	}
+
+	var pubErr error
+	if wrote {
+		pubErr = l.publish(ctx)
+	}
+	var signed []byte
+	var cpErr error
+	if wantCheckpoint {
+		if pubErr != nil {
+			cpErr = pubErr
+		} else {
+			signed, cpErr = l.checkpoint(ctx)
+		}
+	}
+	for i, r := range live {
+		switch {
+		case r.checkpoint:
+			r.signed, r.err = signed, cpErr
+		case wroteNow[i] && pubErr != nil:
+			// Its entries are in the log for good and are reported with the
+			// error; the rest of it is not written.
+			r.err = errors.Join(r.err, pubErr)
+		case r.err == nil && r.pending() > 0:
+			unfinished = append(unfinished, r)
+			continue
+		}
+		close(r.done)
+	}
+	return unfinished
+}
+
+// roundContext returns a context that ends when every request of round
+// has given up (or when stop is called), keeping the first one's values.
+func roundContext(round []*request) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(round[0].ctx))
+	var mu sync.Mutex
+	left := len(round)
+	stops := make([]func() bool, len(round))
+	for i, r := range round {
+		stops[i] = context.AfterFunc(r.ctx, func() {
+			mu.Lock()
+			left--
+			if left == 0 {
+				cancel()
+			}
+			mu.Unlock()
+		})
+	}
+	return ctx, func() {
+		for _, s := range stops {
+			s()
+		}
+		cancel()
+	}
 }
 
 // Open loads the log in store, rebuilding its Merkle tree in memory, and
@@ -89,18 +292,32 @@ func (l *Log) Size() int64 {
 	return l.tree.n
 }
 
+// addLeaf adds data, a checked entry, as the next leaf. Only the writer (or
+// Open) calls it: it alone changes the tree, so it may read the tree without
+// mu, and takes mu only for the change.
+func (l *Log) addLeaf(data []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tree.add(data)
+}
+
 // refresh ingests entries other nodes appended beyond the local size, by
-// reading the next index until there is none. Caller holds l.mu.
+// reading the next index until there is none. Only the writer (or Open)
+// calls it.
 func (l *Log) refresh(ctx context.Context) error {
 	for {
-		data, _, err := readObject(ctx, l.store, l.lay.entry(l.tree.n))
+		n := l.tree.n
+		data, _, err := readObject(ctx, l.store, l.lay.entry(n))
 		if errors.Is(err, objstore.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("audit: entry %d: %w", l.tree.n, err)
+			return fmt.Errorf("audit: entry %d: %w", n, err)
 		}
-		if err := addEntry(&l.tree, l.tree.n, data); err != nil {
+		if _, err := ParseEvent(data); err != nil {
+			return fmt.Errorf("audit: entry %d: %w", n, err)
+		}
+		if err := l.addLeaf(data); err != nil {
 			return err
 		}
 	}
@@ -125,15 +342,21 @@ func (l *Log) Append(ctx context.Context, ev Event) (int64, error) {
 	return idx[0], err
 }
 
-// AppendBatch appends events in order and publishes one checkpoint at the
-// end — for bulk work such as a retention purge logging thousands of
-// disposals, where a checkpoint per event would double the writes.
+// AppendBatch appends events in order and publishes a checkpoint covering
+// them before it returns — for bulk work such as a retention purge logging
+// thousands of disposals, where a checkpoint per event would double the
+// writes. A batch is written roundEntries at a time, each round with its
+// checkpoint, so that appends queued meanwhile wait for one round, not for
+// the whole batch; appends queued together share their round's checkpoint.
 //
 // Every event is validated before any is written, so an invalid event
 // appends nothing. The returned indices are ascending but need not be
-// contiguous: other nodes may interleave their entries. On an error part way,
-// the indices of the events already appended are returned with it (they are
-// in the log for good) and a checkpoint covering them is still attempted.
+// contiguous: other nodes, and other appends through this Log, may
+// interleave their entries. On an error part way, the indices of the events
+// already appended are returned with it (they are in the log for good) and a
+// checkpoint covering them is still attempted. If ctx ends first, AppendBatch
+// returns ctx's error and no indices; events whose writes had begun may
+// still be in the log, as after any failed write.
 func (l *Log) AppendBatch(ctx context.Context, events []Event) ([]int64, error) {
 	records := make([][]byte, len(events))
 	for i, ev := range events {
@@ -149,36 +372,24 @@ func (l *Log) AppendBatch(ctx context.Context, events []Event) ([]int64, error) 
 	if len(records) == 0 {
 		return nil, nil
 	}
-
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := l.refresh(ctx); err != nil {
+	r := &request{records: records}
+	if err := l.submit(ctx, r); err != nil {
 		return nil, err
 	}
-	indices := make([]int64, 0, len(records))
-	var appendErr error
-	for _, rec := range records {
-		i, err := l.appendRecord(ctx, rec)
-		if err != nil {
-			appendErr = err
-			break
-		}
-		indices = append(indices, i)
+	if len(r.indices) == 0 {
+		return nil, r.err
 	}
-	if len(indices) == 0 {
-		return nil, appendErr
-	}
-	return indices, errors.Join(appendErr, l.publish(ctx))
+	return r.indices, r.err
 }
 
 // appendRecord writes rec as the next entry, catching up and retrying when
-// another node got there first. Caller holds l.mu and has refreshed.
+// another node got there first. Only the writer calls it, having refreshed.
 func (l *Log) appendRecord(ctx context.Context, rec []byte) (int64, error) {
 	for range maxRetries {
 		n := l.tree.n
 		_, err := putObject(ctx, l.store, l.lay.entry(n), rec, objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
 		if err == nil {
-			if err := l.tree.add(rec); err != nil {
+			if err := l.addLeaf(rec); err != nil {
 				return -1, err
 			}
 			return n, nil
@@ -196,8 +407,8 @@ func (l *Log) appendRecord(ctx context.Context, rec []byte) (int64, error) {
 
 // publish signs a checkpoint of the local tree and stores it, both under
 // its size in audit/checkpoints/ (so every signed size stays provable) and
-// as audit/checkpoint, the latest, which only ever moves forward. Caller
-// holds l.mu.
+// as audit/checkpoint, the latest, which only ever moves forward. Only the
+// writer calls it, so one Log never publishes two checkpoints at once.
 func (l *Log) publish(ctx context.Context) error {
 	n := l.tree.n
 	root, err := l.tree.root(n)
@@ -236,7 +447,7 @@ func (l *Log) publish(ctx context.Context) error {
 // advanceLatest makes one attempt to store signed (a checkpoint of size n)
 // as the latest checkpoint. It succeeds without writing when the stored one
 // is already at least as large, and returns ErrPrecondition when another
-// node changed it between our read and our write. Caller holds l.mu.
+// node changed it between our read and our write. Only the writer calls it.
 func (l *Log) advanceLatest(ctx context.Context, n int64, signed []byte) error {
 	opts := objstore.PutOptions{ContentType: "text/plain; charset=utf-8"}
 	data, info, err := readObject(ctx, l.store, l.lay.latest())
@@ -278,7 +489,8 @@ func (l *Log) checkStored(ctx context.Context, key string) error {
 // checkAgainstTree opens a signed checkpoint with this log's key and, when
 // the local tree is at least as large, checks its root. A mismatch means the
 // store holds a history other than the one this Log has read: a fork, or
-// entries rewritten after they were signed. Caller holds l.mu.
+// entries rewritten after they were signed. Only the writer (or Open) calls
+// it, so it reads the tree without mu.
 func (l *Log) checkAgainstTree(signed []byte, key string) (Checkpoint, error) {
 	c, err := openCheckpoint(signed, l.verifier)
 	if err != nil {
@@ -299,7 +511,7 @@ func (l *Log) checkAgainstTree(signed []byte, key string) (Checkpoint, error) {
 // readLatest reads and checks the latest signed checkpoint, catching up
 // with the entries first if it is ahead of the local tree (entries are always
 // written before the checkpoint that covers them). found is false when no
-// checkpoint has been written yet. Caller holds l.mu or is Open.
+// checkpoint has been written yet. Only the writer (or Open) calls it.
 func (l *Log) readLatest(ctx context.Context) (signed []byte, c Checkpoint, found bool, err error) {
 	data, _, err := readObject(ctx, l.store, l.lay.latest())
 	if errors.Is(err, objstore.ErrNotFound) {
@@ -331,13 +543,22 @@ func (l *Log) readLatest(ctx context.Context) (signed []byte, c Checkpoint, foun
 // missing or behind the entries (a node stopped between writing an entry and
 // signing), signs and stores a current one — so the result always covers
 // every entry written before the call, and the Log can serve inclusion and
-// consistency proofs up to its size.
+// consistency proofs up to its size. It is served by the Log's writer, with
+// the appends queued at the time.
 func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := l.refresh(ctx); err != nil {
+	r := &request{checkpoint: true}
+	if err := l.submit(ctx, r); err != nil {
 		return nil, err
 	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.signed, nil
+}
+
+// checkpoint is Checkpoint's work, after the round's catching up. Only the
+// writer calls it.
+func (l *Log) checkpoint(ctx context.Context) ([]byte, error) {
 	for range 2 {
 		signed, c, found, err := l.readLatest(ctx)
 		if err != nil {
@@ -394,19 +615,24 @@ func (l *Log) Entry(ctx context.Context, index int64) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("audit: entry %d: %w", index, err)
 	}
-	l.mu.Lock()
-	if index >= l.tree.n {
-		err = l.refresh(ctx)
+	if index >= l.Size() {
+		// Written by another node since this Log last looked: the writer
+		// catches up (a request with nothing to write).
+		r := &request{}
+		if err := l.submit(ctx, r); err != nil {
+			return Event{}, err
+		}
+		if r.err != nil {
+			return Event{}, r.err
+		}
 	}
+	l.mu.Lock()
 	var want tlog.Hash
 	known := index < l.tree.n
 	if known {
 		want = l.tree.leaf(index)
 	}
 	l.mu.Unlock()
-	if err != nil {
-		return Event{}, err
-	}
 	if !known {
 		return Event{}, fmt.Errorf("audit: entry %d: %w", index, objstore.ErrNotFound)
 	}

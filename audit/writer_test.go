@@ -1,0 +1,450 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// watchedStore is a real store that records every Put that succeeded (key
+// and body, in order) and can hold Puts the test picks until it releases
+// them, or fail them: the log's I/O, stopped at a known point.
+type watchedStore struct {
+	objstore.Store
+	mu      sync.Mutex
+	hold    func(key string, body []byte) bool  // true: wait for release
+	fail    func(key string, body []byte) error // non-nil: answer it, write nothing
+	release chan struct{}
+	held    int
+	keys    []string
+	bodies  [][]byte
+}
+
+func newWatchedStore(tb testing.TB) *watchedStore {
+	return &watchedStore{Store: newStore(tb), release: make(chan struct{})}
+}
+
+func (s *watchedStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return objstore.Info{}, err
+	}
+	s.mu.Lock()
+	hold, fail := s.hold != nil && s.hold(key, body), s.fail
+	if hold {
+		s.held++
+	}
+	s.mu.Unlock()
+	if hold {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+		}
+		s.mu.Lock()
+		s.held--
+		s.mu.Unlock()
+	}
+	if fail != nil {
+		if err := fail(key, body); err != nil {
+			return objstore.Info{}, err
+		}
+	}
+	info, err := s.Store.Put(ctx, key, bytes.NewReader(body), int64(len(body)), opts)
+	if err == nil {
+		s.mu.Lock()
+		s.keys = append(s.keys, key)
+		s.bodies = append(s.bodies, body)
+		s.mu.Unlock()
+	}
+	return info, err
+}
+
+func (s *watchedStore) setHold(f func(key string, body []byte) bool) {
+	s.mu.Lock()
+	s.hold = f
+	s.mu.Unlock()
+}
+
+func (s *watchedStore) heldPuts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
+}
+
+// puts returns the keys and bodies of the successful Puts under prefix.
+func (s *watchedStore) puts(prefix string) (keys []string, bodies [][]byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, k := range s.keys {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+			bodies = append(bodies, s.bodies[i])
+		}
+	}
+	return keys, bodies
+}
+
+// holdFirstEntryPut makes the next entry Put wait for release, and no other.
+func holdFirstEntryPut(s *watchedStore) {
+	first := true
+	s.setHold(func(key string, _ []byte) bool {
+		if strings.HasPrefix(key, entriesPrefix) && first {
+			first = false
+			return true
+		}
+		return false
+	})
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// parkedIn counts the goroutines that are blocked (not running) with fn on
+// their stack: callers of AppendBatch waiting for their answer, whatever
+// they wait on.
+func parkedIn(fn string) int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for g := range strings.SplitSeq(string(buf), "\n\n") {
+		header, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(header, "[running]") || strings.Contains(header, "[runnable]") {
+			continue
+		}
+		if strings.Contains(g, fn) {
+			count++
+		}
+	}
+	return count
+}
+
+// awaitDone waits up to 10 s for done, failing the test (after running
+// cleanup, so nothing stays blocked) if it does not come.
+func awaitDone(tb testing.TB, what string, done <-chan struct{}, cleanup func()) {
+	tb.Helper()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cleanup()
+		tb.Fatalf("%s did not answer while an append's write was held", what)
+	}
+}
+
+// Proofs, Size and reading a known entry need only the in-memory tree:
+// they must answer while an append waits on the store.
+func TestReadersDoNotWaitForAppendIO(t *testing.T) {
+	ctx := context.Background()
+	store := newWatchedStore(t)
+	l := openLog(t, store, newSigner(t, testOrigin, "k1"))
+	appendN(t, l, 3)
+
+	holdFirstEntryPut(store)
+	released := sync.OnceFunc(func() { close(store.release) })
+	defer released()
+	appended := make(chan error, 1)
+	go func() {
+		i, err := l.Append(ctx, ev("doc.view", "u-slow"))
+		if err == nil && i != 3 {
+			err = fmt.Errorf("index %d, want 3", i)
+		}
+		appended <- err
+	}()
+	waitFor(t, "the append's entry write to be held", func() bool { return store.heldPuts() == 1 })
+
+	done := make(chan struct{})
+	var size int64
+	var proofErr, consErr, entryErr error
+	go func() {
+		defer close(done)
+		size = l.Size()
+		_, proofErr = l.InclusionProof(1, 3)
+		_, consErr = l.ConsistencyProof(1, 3)
+		_, entryErr = l.Entry(ctx, 0)
+	}()
+	awaitDone(t, "Size, InclusionProof, ConsistencyProof and Entry", done, released)
+	if size != 3 || proofErr != nil || consErr != nil || entryErr != nil {
+		t.Fatalf("while appending: Size %d, proofs %v / %v, entry %v", size, proofErr, consErr, entryErr)
+	}
+	released()
+	if err := <-appended; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A single event appended while a 500-event batch is being written waits
+// for at most one round of the batch (64 entries), not the whole batch.
+// Counted in writes, not time: the single's entry must be among the first
+// 65 entry writes.
+func TestSingleAppendNotHeldBehindBatch(t *testing.T) {
+	const chunk, batchLen = 64, 500
+	ctx := context.Background()
+	store := newWatchedStore(t)
+	s := newSigner(t, testOrigin, "k1")
+	l := openLog(t, store, s)
+
+	holdFirstEntryPut(store)
+	released := sync.OnceFunc(func() { close(store.release) })
+	defer released()
+	batch := make([]Event, batchLen)
+	for i := range batch {
+		batch[i] = Event{Type: "retention.purge", Actor: "svc", Attrs: map[string]string{"n": fmt.Sprint(i)}}
+	}
+	var batchIdx []int64
+	var batchErr error
+	batchDone := make(chan struct{})
+	go func() {
+		defer close(batchDone)
+		batchIdx, batchErr = l.AppendBatch(ctx, batch)
+	}()
+	waitFor(t, "the batch's first write to be held", func() bool { return store.heldPuts() == 1 })
+
+	var loneIdx int64
+	var loneErr error
+	loneDone := make(chan struct{})
+	go func() {
+		defer close(loneDone)
+		loneIdx, loneErr = l.Append(ctx, ev("doc.view", "u-lone"))
+	}()
+	waitFor(t, "the single append to wait", func() bool { return parkedIn("audit.(*Log).AppendBatch") == 2 })
+	released()
+
+	<-loneDone
+	if loneErr != nil {
+		t.Fatal(loneErr)
+	}
+	keys, bodies := store.puts(entriesPrefix)
+	pos := -1
+	for i, b := range bodies {
+		if bytes.Contains(b, []byte(`"u-lone"`)) {
+			pos = i
+		}
+	}
+	if pos < 0 {
+		t.Fatal("the single event's entry was never written")
+	}
+	if keys[pos] != entryKey(loneIdx) {
+		t.Fatalf("single event written at %s, Append said %d", keys[pos], loneIdx)
+	}
+	if pos > chunk {
+		t.Fatalf("single event was entry write %d: it waited for %d of the batch's writes, want at most %d", pos+1, pos, chunk)
+	}
+
+	<-batchDone
+	if batchErr != nil || len(batchIdx) != batchLen {
+		t.Fatalf("batch: %d indices, %v", len(batchIdx), batchErr)
+	}
+	for i := 1; i < len(batchIdx); i++ {
+		if batchIdx[i] <= batchIdx[i-1] || batchIdx[i] == loneIdx {
+			t.Fatalf("batch indices not ascending or reuse the single's: %v", batchIdx[i-1:i+1])
+		}
+	}
+	for i, idx := range []int64{batchIdx[0], batchIdx[chunk], batchIdx[batchLen-1]} {
+		e, err := l.Entry(ctx, idx)
+		want := []int{0, chunk, batchLen - 1}[i]
+		if err != nil || e.Attrs["n"] != fmt.Sprint(want) {
+			t.Fatalf("entry %d = %+v, %v; want batch event %d", idx, e, err, want)
+		}
+	}
+	if rep := mustVerify(t, store, s.VerifierKey(), nil); rep.Size != batchLen+1 || rep.CheckpointSize != batchLen+1 {
+		t.Fatalf("report %+v, want %d entries, all signed", rep, batchLen+1)
+	}
+}
+
+// Appends that queue while another is being written are written together
+// and share one checkpoint; each still gets its own index, holding its own
+// event, covered by the latest checkpoint.
+func TestConcurrentAppendsShareCheckpoint(t *testing.T) {
+	const n = 8
+	ctx := context.Background()
+	store := newWatchedStore(t)
+	s := newSigner(t, testOrigin, "k1")
+	l := openLog(t, store, s)
+	appendN(t, l, 2)
+	cpBefore, _ := store.puts(DefaultPrefix + "checkpoints/")
+
+	holdFirstEntryPut(store)
+	released := sync.OnceFunc(func() { close(store.release) })
+	defer released()
+	idx := make([]int64, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := func(w int) {
+		wg.Go(func() { idx[w], errs[w] = l.Append(ctx, ev("doc.view", fmt.Sprintf("u-%d", w))) })
+	}
+	start(0)
+	waitFor(t, "the first append's write to be held", func() bool { return store.heldPuts() == 1 })
+	for w := 1; w < n; w++ {
+		start(w)
+	}
+	waitFor(t, "every append to wait", func() bool { return parkedIn("audit.(*Log).AppendBatch") == n })
+	released()
+	wg.Wait()
+
+	cpAfter, _ := store.puts(DefaultPrefix + "checkpoints/")
+	if published := len(cpAfter) - len(cpBefore); published >= n {
+		t.Fatalf("%d concurrent appends published %d checkpoints, want fewer", n, published)
+	}
+	latest, err := OpenCheckpoint(getObject(t, store, latestKey), s.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]bool{}
+	for w := range n {
+		if errs[w] != nil {
+			t.Fatalf("append %d: %v", w, errs[w])
+		}
+		if seen[idx[w]] {
+			t.Fatalf("index %d returned twice", idx[w])
+		}
+		seen[idx[w]] = true
+		if idx[w] >= latest.Size {
+			t.Fatalf("append %d at %d not covered by the latest checkpoint (size %d)", w, idx[w], latest.Size)
+		}
+		e, err := l.Entry(ctx, idx[w])
+		if err != nil || e.Actor != fmt.Sprintf("u-%d", w) {
+			t.Fatalf("entry %d = %+v, %v; want append %d's event", idx[w], e, err, w)
+		}
+		rec, _ := e.Encode()
+		proof, err := l.InclusionProof(idx[w], latest.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tlog.CheckRecord(proof, latest.Size, latest.Hash, idx[w], tlog.RecordHash(rec)); err != nil {
+			t.Fatalf("entry %d not in the latest checkpoint: %v", idx[w], err)
+		}
+	}
+}
+
+// An append whose write fails gets the error and no index, while the
+// appends written in the same round succeed; nothing is reported written
+// that is not in the log.
+func TestFailedWriteReportedOnlyToItsAppend(t *testing.T) {
+	const n = 4
+	ctx := context.Background()
+	store := newWatchedStore(t)
+	s := newSigner(t, testOrigin, "k1")
+	l := openLog(t, store, s)
+	appendN(t, l, 1)
+
+	boom := errors.New("disk on fire")
+	store.fail = func(key string, body []byte) error {
+		if strings.HasPrefix(key, entriesPrefix) && bytes.Contains(body, []byte(`"u-doomed"`)) {
+			return boom
+		}
+		return nil
+	}
+	holdFirstEntryPut(store)
+	released := sync.OnceFunc(func() { close(store.release) })
+	defer released()
+	idx := make([]int64, n)
+	errs := make([]error, n)
+	actor := func(w int) string {
+		if w == 2 {
+			return "u-doomed"
+		}
+		return fmt.Sprintf("u-%d", w)
+	}
+	var wg sync.WaitGroup
+	start := func(w int) {
+		wg.Go(func() { idx[w], errs[w] = l.Append(ctx, ev("doc.view", actor(w))) })
+	}
+	start(0)
+	waitFor(t, "the first append's write to be held", func() bool { return store.heldPuts() == 1 })
+	for w := 1; w < n; w++ {
+		start(w)
+	}
+	waitFor(t, "every append to wait", func() bool { return parkedIn("audit.(*Log).AppendBatch") == n })
+	released()
+	wg.Wait()
+
+	if !errors.Is(errs[2], boom) || idx[2] != -1 {
+		t.Fatalf("doomed append = %d, %v; want -1 and its write's error", idx[2], errs[2])
+	}
+	for w := range n {
+		if w == 2 {
+			continue
+		}
+		if errs[w] != nil {
+			t.Fatalf("append %d failed with another's error: %v", w, errs[w])
+		}
+		if e, err := l.Entry(ctx, idx[w]); err != nil || e.Actor != actor(w) {
+			t.Fatalf("entry %d = %+v, %v; want append %d's event", idx[w], e, err, w)
+		}
+	}
+	if rep := mustVerify(t, store, s.VerifierKey(), nil); rep.Size != n || rep.CheckpointSize != n {
+		t.Fatalf("report %+v, want %d entries, all signed", rep, n)
+	}
+}
+
+// An append whose caller gives up while it waits its turn is answered with
+// the context's error and not written.
+func TestCancelledQueuedAppendNotWritten(t *testing.T) {
+	ctx := context.Background()
+	store := newWatchedStore(t)
+	s := newSigner(t, testOrigin, "k1")
+	l := openLog(t, store, s)
+
+	holdFirstEntryPut(store)
+	released := sync.OnceFunc(func() { close(store.release) })
+	defer released()
+	firstDone := make(chan error, 1)
+	go func() {
+		_, err := l.Append(ctx, ev("doc.view", "u-first"))
+		firstDone <- err
+	}()
+	waitFor(t, "the first append's write to be held", func() bool { return store.heldPuts() == 1 })
+
+	cctx, cancel := context.WithCancel(ctx)
+	quitDone := make(chan struct{})
+	var quitIdx int64
+	var quitErr error
+	go func() {
+		defer close(quitDone)
+		quitIdx, quitErr = l.Append(cctx, ev("doc.view", "u-quitter"))
+	}()
+	waitFor(t, "the second append to wait", func() bool { return parkedIn("audit.(*Log).AppendBatch") == 2 })
+	cancel()
+	awaitDone(t, "the cancelled append", quitDone, released)
+	if !errors.Is(quitErr, context.Canceled) || quitIdx != -1 {
+		t.Fatalf("cancelled append = %d, %v", quitIdx, quitErr)
+	}
+	released()
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	if i, err := l.Append(ctx, ev("doc.view", "u-after")); err != nil || i != 1 {
+		t.Fatalf("next append = %d, %v; want 1 (the cancelled event not written)", i, err)
+	}
+	_, bodies := store.puts(entriesPrefix)
+	for _, b := range bodies {
+		if bytes.Contains(b, []byte(`"u-quitter"`)) {
+			t.Fatal("the cancelled append's event was written")
+		}
+	}
+}
