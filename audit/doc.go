@@ -50,12 +50,14 @@
 // AppendBatch, Checkpoint, and Entry when it must catch up with other nodes —
 // is a request to the Log's writer, a goroutine the Log starts when a
 // request waits and that ends when none is left (a group commit). Each round
-// the writer catches up, writes what is queued, at most 64 entries, in queue
-// order, and publishes one checkpoint for the round before it answers; a
-// batch larger than what is left of the round goes on in later rounds,
-// behind what queued meanwhile, so a single event queued behind a
-// 500-event retention batch waits for one round of it, not all of it, and
-// appends that queue together share a checkpoint. Each caller waits for its
+// the writer catches up, writes what is queued in queue order, and
+// publishes one checkpoint for the round before it answers. While anyone
+// else waits a round holds at most 64 entries, and a batch larger than what
+// is left of it goes on in later rounds, behind what queued meanwhile: a
+// single event queued behind a 500-event retention batch waits for one
+// round of it, not all of it. A batch no one waits behind is written in one
+// round and signed once, and appends that queue together share a
+// checkpoint. Each caller waits for its
 // own answer or its context: an append is answered with its indices only
 // once its entries are written and the round's checkpoint published (or
 // with its indices and the checkpoint's error), one whose write fails gets

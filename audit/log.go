@@ -29,10 +29,11 @@ const maxRetries = 100
 // when it must catch up) is a request to the Log's writer: a goroutine the
 // Log starts when a request waits and that ends when none is left. The
 // writer takes what is queued, writes it in one round — at most
-// roundEntries entries, a larger batch continuing in later rounds behind
-// what queued meanwhile — and publishes one checkpoint for the round. mu
-// guards only the in-memory tree, which only the writer (or Open) changes;
-// Size and the proofs take it for as long as they read the tree.
+// roundEntries entries while anyone else waits, a larger batch continuing
+// in later rounds behind what queued meanwhile — and publishes one
+// checkpoint for the round. mu guards only the in-memory tree, which only
+// the writer (or Open) changes; Size, the proofs and Entry take it for as
+// long as they read the tree.
 type Log struct {
 	store    objstore.Store
 	lay      layout
@@ -48,8 +49,9 @@ type Log struct {
 }
 
 // roundEntries is the most entries the writer writes before publishing a
-// checkpoint and answering: what a request queued behind a large batch
-// waits for at most, beyond its own round.
+// checkpoint and answering when anyone else waits: what a request queued
+// behind a large batch waits for at most, beyond its own round. A batch
+// that no one waits behind is written in one round, with one checkpoint.
 const roundEntries = 64
 
 // request is one caller's work for the writer. Only the writer touches it
@@ -181,6 +183,11 @@ func (l *Log) runRound(round []*request) (unfinished []*request) {
 			r.next++
 			budget--
 			wrote, wroteNow[i] = true, true
+			if budget == 0 && r.pending() > 0 && len(live) == 1 && l.queueEmpty() {
+				// A batch alone: no one waits for the round to end, so it
+				// goes on, and keeps its one checkpoint.
+				budget = roundEntries
+			}
 		}
 	}
 
@@ -212,6 +219,13 @@ func (l *Log) runRound(round []*request) (unfinished []*request) {
 		close(r.done)
 	}
 	return unfinished
+}
+
+// queueEmpty reports whether no request waits for the writer.
+func (l *Log) queueEmpty() bool {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	return len(l.queue) == 0
 }
 
 // roundContext returns a context that ends when every request of round
@@ -345,9 +359,10 @@ func (l *Log) Append(ctx context.Context, ev Event) (int64, error) {
 // AppendBatch appends events in order and publishes a checkpoint covering
 // them before it returns — for bulk work such as a retention purge logging
 // thousands of disposals, where a checkpoint per event would double the
-// writes. A batch is written roundEntries at a time, each round with its
-// checkpoint, so that appends queued meanwhile wait for one round, not for
-// the whole batch; appends queued together share their round's checkpoint.
+// writes. While other appends wait, a batch is written roundEntries at a
+// time, each round with its checkpoint, so that they wait for one round,
+// not for the whole batch; appends queued together share their round's
+// checkpoint.
 //
 // Every event is validated before any is written, so an invalid event
 // appends nothing. The returned indices are ascending but need not be

@@ -448,3 +448,23 @@ func TestCancelledQueuedAppendNotWritten(t *testing.T) {
 		}
 	}
 }
+
+// A batch no other append waits behind is written in one round and signed
+// once, as a batch always was: rounds end early only for someone waiting.
+func TestLoneBatchPublishesOneCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	store := newWatchedStore(t)
+	s := newSigner(t, testOrigin, "k1")
+	l := openLog(t, store, s)
+	batch := make([]Event, 200)
+	for i := range batch {
+		batch[i] = ev("retention.purge", "svc")
+	}
+	idx, err := l.AppendBatch(ctx, batch)
+	if err != nil || len(idx) != len(batch) || idx[0] != 0 || idx[len(idx)-1] != int64(len(batch)-1) {
+		t.Fatalf("AppendBatch = %d indices, %v", len(idx), err)
+	}
+	if cps, _ := store.puts(DefaultPrefix + "checkpoints/"); len(cps) != 1 {
+		t.Fatalf("a lone batch published %d checkpoints, want 1: %v", len(cps), cps)
+	}
+}
