@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/objstore"
 )
 
@@ -31,8 +32,8 @@ type watchedStore struct {
 	bodies  [][]byte
 }
 
-func newWatchedStore(tb testing.TB) *watchedStore {
-	return &watchedStore{Store: newStore(tb), release: make(chan struct{})}
+func newWatchedStore(base objstore.Store) *watchedStore {
+	return &watchedStore{Store: base, release: make(chan struct{})}
 }
 
 func (s *watchedStore) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
@@ -159,8 +160,12 @@ func awaitDone(tb testing.TB, what string, done <-chan struct{}, cleanup func())
 // Proofs, Size and reading a known entry need only the in-memory tree:
 // they must answer while an append waits on the store.
 func TestReadersDoNotWaitForAppendIO(t *testing.T) {
+	testenv.OnEachStore(t, testReadersDoNotWaitForAppendIO)
+}
+
+func testReadersDoNotWaitForAppendIO(t *testing.T, base objstore.Store) {
 	ctx := context.Background()
-	store := newWatchedStore(t)
+	store := newWatchedStore(base)
 	l := openLog(t, store, newSigner(t, testOrigin, "k1"))
 	appendN(t, l, 3)
 
@@ -202,9 +207,13 @@ func TestReadersDoNotWaitForAppendIO(t *testing.T) {
 // Counted in writes, not time: the single's entry must be among the first
 // 65 entry writes.
 func TestSingleAppendNotHeldBehindBatch(t *testing.T) {
+	testenv.OnEachStore(t, testSingleAppendNotHeldBehindBatch)
+}
+
+func testSingleAppendNotHeldBehindBatch(t *testing.T, base objstore.Store) {
 	const chunk, batchLen = 64, 500
 	ctx := context.Background()
-	store := newWatchedStore(t)
+	store := newWatchedStore(base)
 	s := newSigner(t, testOrigin, "k1")
 	l := openLog(t, store, s)
 
@@ -280,9 +289,13 @@ func TestSingleAppendNotHeldBehindBatch(t *testing.T) {
 // and share one checkpoint; each still gets its own index, holding its own
 // event, covered by the latest checkpoint.
 func TestConcurrentAppendsShareCheckpoint(t *testing.T) {
+	testenv.OnEachStore(t, testConcurrentAppendsShareCheckpoint)
+}
+
+func testConcurrentAppendsShareCheckpoint(t *testing.T, base objstore.Store) {
 	const n = 8
 	ctx := context.Background()
-	store := newWatchedStore(t)
+	store := newWatchedStore(base)
 	s := newSigner(t, testOrigin, "k1")
 	l := openLog(t, store, s)
 	appendN(t, l, 2)
@@ -345,9 +358,13 @@ func TestConcurrentAppendsShareCheckpoint(t *testing.T) {
 // appends written in the same round succeed; nothing is reported written
 // that is not in the log.
 func TestFailedWriteReportedOnlyToItsAppend(t *testing.T) {
+	testenv.OnEachStore(t, testFailedWriteReportedOnlyToItsAppend)
+}
+
+func testFailedWriteReportedOnlyToItsAppend(t *testing.T, base objstore.Store) {
 	const n = 4
 	ctx := context.Background()
-	store := newWatchedStore(t)
+	store := newWatchedStore(base)
 	s := newSigner(t, testOrigin, "k1")
 	l := openLog(t, store, s)
 	appendN(t, l, 1)
@@ -405,8 +422,12 @@ func TestFailedWriteReportedOnlyToItsAppend(t *testing.T) {
 // An append whose caller gives up while it waits its turn is answered with
 // the context's error and not written.
 func TestCancelledQueuedAppendNotWritten(t *testing.T) {
+	testenv.OnEachStore(t, testCancelledQueuedAppendNotWritten)
+}
+
+func testCancelledQueuedAppendNotWritten(t *testing.T, base objstore.Store) {
 	ctx := context.Background()
-	store := newWatchedStore(t)
+	store := newWatchedStore(base)
 	s := newSigner(t, testOrigin, "k1")
 	l := openLog(t, store, s)
 
@@ -452,8 +473,12 @@ func TestCancelledQueuedAppendNotWritten(t *testing.T) {
 // A batch no other append waits behind is written in one round and signed
 // once, as a batch always was: rounds end early only for someone waiting.
 func TestLoneBatchPublishesOneCheckpoint(t *testing.T) {
+	testenv.OnEachStore(t, testLoneBatchPublishesOneCheckpoint)
+}
+
+func testLoneBatchPublishesOneCheckpoint(t *testing.T, base objstore.Store) {
 	ctx := context.Background()
-	store := newWatchedStore(t)
+	store := newWatchedStore(base)
 	s := newSigner(t, testOrigin, "k1")
 	l := openLog(t, store, s)
 	batch := make([]Event, 200)
