@@ -62,8 +62,12 @@
 // once its entries are written and the round's checkpoint published (or
 // with its indices and the checkpoint's error), one whose write fails gets
 // that error and nothing of it is reported written, and one whose caller
-// gave up while queued is not written. Only the writer publishes, so one
-// Log never publishes two checkpoints at once.
+// gave up while queued is not written. A caller that gives up later is
+// answered at once with its context's error and the indices of its entries
+// written by then (so it does not log them again), and the writer writes
+// nothing more of it; only an entry whose write was under way as it gave
+// up may land unreported, as after any timed-out write. Only the writer
+// publishes, so one Log never publishes two checkpoints at once.
 //
 // # What it must never do
 //

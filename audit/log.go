@@ -54,25 +54,62 @@ type Log struct {
 // that no one waits behind is written in one round, with one checkpoint.
 const roundEntries = 64
 
-// request is one caller's work for the writer. Only the writer touches it
-// between submit and the answer on done.
+// request is one caller's work for the writer. Between submit and the
+// answer on done only the writer touches it, except for indices and
+// abandoned, which submit also reads and sets, under mu, when its caller
+// gives up.
 type request struct {
 	ctx        context.Context
 	records    [][]byte // to append, in order
-	next       int      // records[:next] are written
-	indices    []int64  // where records[:next] went
+	next       int      // records[:next] are written (or their writes failed)
 	checkpoint bool     // answer with the latest signed checkpoint
 	signed     []byte
 	err        error
+	answered   bool          // done is closed; writer only
 	done       chan struct{} // closed by the writer once answered
+
+	mu        sync.Mutex
+	indices   []int64 // where the written records went; under mu
+	abandoned bool    // the caller gave up: nothing more of it is written; under mu
 }
 
 func (r *request) pending() int { return len(r.records) - r.next }
 
+// answer closes done, once. Only the writer calls it.
+func (r *request) answer() {
+	if !r.answered {
+		r.answered = true
+		close(r.done)
+	}
+}
+
+// mayWrite reports whether the writer may write r's next entry: its caller
+// still waits. The writer checks it before every entry write, so a store
+// that ignores contexts cannot have a caller's remaining entries written
+// after it gave up.
+func (r *request) mayWrite() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.abandoned && r.ctx.Err() == nil
+}
+
+// wrote records that r's next entry went to idx, unless the caller has
+// already given up (and been told what was written before).
+func (r *request) wrote(idx int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.abandoned {
+		r.indices = append(r.indices, idx)
+	}
+}
+
 // submit queues r for the writer, starting it if none runs, and waits for
-// the answer or for ctx. A caller that gives up may still have its entries
-// written if the writer had begun them (as with a timed-out write); one
-// that gives up while queued is skipped.
+// the answer or for ctx. A caller that gives up is answered at once with
+// ctx's error and the indices of its entries written so far (which the
+// caller then reads alone: the writer records no more and writes nothing
+// more of it). An entry whose write was under way as it gave up may still
+// land, unreported, as with any timed-out write; a request that gives up
+// while queued is skipped.
 func (l *Log) submit(ctx context.Context, r *request) error {
 	r.ctx = ctx
 	r.done = make(chan struct{})
@@ -91,8 +128,11 @@ func (l *Log) submit(ctx context.Context, r *request) error {
 		case <-r.done: // answered as it gave up: the answer wins
 			return nil
 		default:
-			return ctx.Err()
 		}
+		r.mu.Lock()
+		r.abandoned = true
+		r.mu.Unlock()
+		return ctx.Err()
 	}
 }
 
@@ -152,7 +192,7 @@ func (l *Log) runRound(round []*request) (unfinished []*request) {
 	for _, r := range round {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err // gave up while queued: write nothing more of it
-			close(r.done)
+			r.answer()
 			continue
 		}
 		live = append(live, r)
@@ -163,7 +203,7 @@ func (l *Log) runRound(round []*request) (unfinished []*request) {
 	if err := l.refresh(ctx); err != nil {
 		for _, r := range live {
 			r.err = err
-			close(r.done)
+			r.answer()
 		}
 		return nil
 	}
@@ -174,12 +214,16 @@ func (l *Log) runRound(round []*request) (unfinished []*request) {
 	for i, r := range live {
 		wantCheckpoint = wantCheckpoint || r.checkpoint
 		for budget > 0 && r.pending() > 0 {
+			if !r.mayWrite() {
+				r.err = r.ctx.Err() // gave up: the rest of r is not written
+				break
+			}
 			idx, err := l.appendRecord(r.ctx, r.records[r.next])
 			if err != nil {
 				r.err = err // the rest of r is not written
 				break
 			}
-			r.indices = append(r.indices, idx)
+			r.wrote(idx)
 			r.next++
 			budget--
 			wrote, wroteNow[i] = true, true
@@ -216,7 +260,7 @@ func (l *Log) runRound(round []*request) (unfinished []*request) {
 			unfinished = append(unfinished, r)
 			continue
 		}
-		close(r.done)
+		r.answer()
 	}
 	return unfinished
 }
@@ -345,9 +389,13 @@ func (l *Log) refresh(ctx context.Context) error {
 // lost race is returned at once and not retried here: if the write may have
 // happened (a timeout, say), retrying blindly could log the event twice.
 //
-// If the entry is written but the checkpoint is not, Append returns the
-// index together with the error; the entry stays in the log (it cannot be
-// taken back) and the next successful Append or Checkpoint signs it.
+// If the entry is written but the checkpoint is not — the checkpoint's
+// write failed, or ctx ended after the entry was written — Append returns
+// the index together with the error; the entry stays in the log (it cannot
+// be taken back) and the next successful Append or Checkpoint signs it. An
+// index of -1 with an error means the entry was not written, or that ctx
+// ended while its write was under way (it may then have landed, as after
+// any timed-out write).
 func (l *Log) Append(ctx context.Context, ev Event) (int64, error) {
 	idx, err := l.AppendBatch(ctx, []Event{ev})
 	if len(idx) == 0 {
@@ -370,8 +418,10 @@ func (l *Log) Append(ctx context.Context, ev Event) (int64, error) {
 // interleave their entries. On an error part way, the indices of the events
 // already appended are returned with it (they are in the log for good) and a
 // checkpoint covering them is still attempted. If ctx ends first, AppendBatch
-// returns ctx's error and no indices; events whose writes had begun may
-// still be in the log, as after any failed write.
+// returns ctx's error with the indices of the events written by then (a
+// prefix of events, possibly empty), and no later event is written; the
+// event whose write was under way as ctx ended may still land, unreported,
+// as after any timed-out write.
 func (l *Log) AppendBatch(ctx context.Context, events []Event) ([]int64, error) {
 	records := make([][]byte, len(events))
 	for i, ev := range events {
@@ -389,7 +439,11 @@ func (l *Log) AppendBatch(ctx context.Context, events []Event) ([]int64, error) 
 	}
 	r := &request{records: records}
 	if err := l.submit(ctx, r); err != nil {
-		return nil, err
+		// Gave up: r.indices is what was written before, and stays so.
+		if len(r.indices) == 0 {
+			return nil, err
+		}
+		return r.indices, err
 	}
 	if len(r.indices) == 0 {
 		return nil, r.err

@@ -27,8 +27,11 @@ type watchedStore struct {
 	fail    func(key string, body []byte) error // non-nil: answer it, write nothing
 	release chan struct{}
 	held    int
-	keys    []string
-	bodies  [][]byte
+	// ignoreCtx makes the store behave as one that ignores contexts: a
+	// held Put waits for release alone, and every Put completes.
+	ignoreCtx bool
+	keys      []string
+	bodies    [][]byte
 }
 
 func newWatchedStore(base objstore.Store) *watchedStore {
@@ -46,6 +49,9 @@ func (s *watchedStore) Put(ctx context.Context, key string, r io.Reader, size in
 		s.held++
 	}
 	s.mu.Unlock()
+	if s.ignoreCtx {
+		ctx = context.WithoutCancel(ctx)
+	}
 	if hold {
 		select {
 		case <-s.release:
@@ -124,6 +130,13 @@ func queued(l *Log) int {
 	l.qmu.Lock()
 	defer l.qmu.Unlock()
 	return len(l.queue)
+}
+
+// writerIdle reports whether l has no writer running.
+func writerIdle(l *Log) bool {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	return !l.writing
 }
 
 // awaitDone waits up to 10 s for done, failing the test (after running
@@ -474,5 +487,114 @@ func testLoneBatchPublishesOneCheckpoint(t *testing.T, base objstore.Store) {
 	}
 	if cps, _ := store.puts(DefaultPrefix + "checkpoints/"); len(cps) != 1 {
 		t.Fatalf("a lone batch published %d checkpoints, want 1: %v", len(cps), cps)
+	}
+}
+
+// An append whose caller gives up after its entry was written — here while
+// the round's checkpoint is being written — gets the entry's index with the
+// context's error, as Append's doc promises: callers take idx >= 0 as
+// "landed" and do not append the event again.
+func TestCancelledAfterWriteGetsIndex(t *testing.T) {
+	testenv.OnEachStore(t, testCancelledAfterWriteGetsIndex)
+}
+
+func testCancelledAfterWriteGetsIndex(t *testing.T, base objstore.Store) {
+	ctx := context.Background()
+	store := newWatchedStore(base)
+	s := newSigner(t, testOrigin, "k1")
+	l := openLog(t, store, s)
+	appendN(t, l, 1)
+
+	first := true
+	store.setHold(func(key string, _ []byte) bool {
+		if strings.HasPrefix(key, DefaultPrefix+"checkpoints/") && first {
+			first = false
+			return true
+		}
+		return false
+	})
+	released := sync.OnceFunc(func() { close(store.release) })
+	defer released()
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	var idx int64
+	var err error
+	go func() {
+		defer close(done)
+		idx, err = l.Append(cctx, ev("doc.view", "u-quitter"))
+	}()
+	waitFor(t, "the round's checkpoint write to be held", func() bool { return store.heldPuts() == 1 })
+	cancel()
+	awaitDone(t, "the cancelled append", done, released)
+	if !errors.Is(err, context.Canceled) || idx != 1 {
+		t.Fatalf("append cancelled after its entry was written = %d, %v; want 1 and the context's error", idx, err)
+	}
+	if e, err := l.Entry(ctx, idx); err != nil || e.Actor != "u-quitter" {
+		t.Fatalf("entry %d = %+v, %v; want the cancelled append's event", idx, e, err)
+	}
+	released()
+	if i, err := l.Append(ctx, ev("doc.view", "u-after")); err != nil || i != 2 {
+		t.Fatalf("next append = %d, %v; want 2", i, err)
+	}
+	if rep := mustVerify(t, store, s.VerifierKey(), nil); rep.Size != 3 || rep.CheckpointSize != 3 {
+		t.Fatalf("report %+v, want 3 entries, all signed", rep)
+	}
+}
+
+// A batch whose caller gives up part way gets the indices written before,
+// with the context's error, and nothing more of it is written afterwards —
+// even on a store that ignores contexts and completes the write that was
+// under way.
+func TestCancelledBatchStopsAndReportsWritten(t *testing.T) {
+	testenv.OnEachStore(t, testCancelledBatchStopsAndReportsWritten)
+}
+
+func testCancelledBatchStopsAndReportsWritten(t *testing.T, base objstore.Store) {
+	ctx := context.Background()
+	store := newWatchedStore(base)
+	store.ignoreCtx = true
+	s := newSigner(t, testOrigin, "k1")
+	l := openLog(t, store, s)
+
+	entryPuts := 0
+	store.setHold(func(key string, _ []byte) bool {
+		if !strings.HasPrefix(key, entriesPrefix) {
+			return false
+		}
+		entryPuts++
+		return entryPuts == 2 // the batch's second event
+	})
+	released := sync.OnceFunc(func() { close(store.release) })
+	defer released()
+	batch := make([]Event, 3)
+	for i := range batch {
+		batch[i] = Event{Type: "retention.purge", Actor: "svc", Attrs: map[string]string{"n": fmt.Sprint(i)}}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	var idx []int64
+	var err error
+	go func() {
+		defer close(done)
+		idx, err = l.AppendBatch(cctx, batch)
+	}()
+	waitFor(t, "the batch's second write to be held", func() bool { return store.heldPuts() == 1 })
+	cancel()
+	awaitDone(t, "the cancelled batch", done, released)
+	if !errors.Is(err, context.Canceled) || len(idx) != 1 || idx[0] != 0 {
+		t.Fatalf("batch cancelled after its first event = %v, %v; want [0] and the context's error", idx, err)
+	}
+	released()
+	waitFor(t, "the writer to finish", func() bool { return writerIdle(l) })
+	_, bodies := store.puts(entriesPrefix)
+	for _, b := range bodies {
+		if bytes.Contains(b, []byte(`"n":"2"`)) {
+			t.Fatal("the batch's third event was written after its caller gave up")
+		}
+	}
+	if len(bodies) != 2 {
+		t.Fatalf("%d entries written, want 2 (the first, and the second whose write was under way)", len(bodies))
 	}
 }
