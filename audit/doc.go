@@ -67,7 +67,10 @@
 // written by then (so it does not log them again), and the writer writes
 // nothing more of it; only an entry whose write was under way as it gave
 // up may land unreported, as after any timed-out write. Only the writer
-// publishes, so one Log never publishes two checkpoints at once.
+// publishes, so one Log never publishes two checkpoints at once. A panic
+// in the writer (a store's bug, say) is recovered and logged: the requests
+// of its round not yet answered get an error, and a new writer serves what
+// is queued, so it fails those appends rather than the process.
 //
 // # What it must never do
 //

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -137,10 +139,38 @@ func (l *Log) submit(ctx context.Context, r *request) error {
 }
 
 // write is the writer goroutine: it runs rounds until the queue is empty.
+//
+// A panic in a round (a store's bug, say) does not take the process down
+// with it, as it would from a goroutine no one recovers: the round's
+// requests not yet answered get an error (with the indices of the entries
+// already written, if any), the panic is logged, and this writer ends; one
+// is started again for whatever is queued, and the next round catches up
+// with the store as every round does.
 func (l *Log) write() {
+	var round []*request
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		slog.Error("audit: log writer panicked; its round's appends failed", "panic", p, "stack", string(debug.Stack()))
+		err := fmt.Errorf("audit: log writer failed: %v", p)
+		for _, r := range round {
+			if !r.answered {
+				r.err = errors.Join(r.err, err)
+				r.answer()
+			}
+		}
+		l.qmu.Lock()
+		l.writing = len(l.queue) > 0
+		if l.writing {
+			go l.write()
+		}
+		l.qmu.Unlock()
+	}()
 	for {
 		l.qmu.Lock()
-		round := l.takeRound()
+		round = l.takeRound()
 		if len(round) == 0 {
 			l.writing = false
 			l.qmu.Unlock()
@@ -149,6 +179,7 @@ func (l *Log) write() {
 		l.qmu.Unlock()
 
 		unfinished := l.runRound(round)
+		round = nil
 
 		l.qmu.Lock()
 		l.queue = append(l.queue, unfinished...) // behind what queued meanwhile

@@ -598,3 +598,57 @@ func testCancelledBatchStopsAndReportsWritten(t *testing.T, base objstore.Store)
 		t.Fatalf("%d entries written, want 2 (the first, and the second whose write was under way)", len(bodies))
 	}
 }
+
+// A panic in the writer (here, from the store) fails the round's append
+// with an error instead of crashing the process, and the next request —
+// one already queued, and one after — gets a writer again.
+func TestWriterPanicFailsItsRound(t *testing.T) {
+	testenv.OnEachStore(t, testWriterPanicFailsItsRound)
+}
+
+func testWriterPanicFailsItsRound(t *testing.T, base objstore.Store) {
+	ctx := context.Background()
+	store := newWatchedStore(base)
+	s := newSigner(t, testOrigin, "k1")
+	l := openLog(t, store, s)
+	store.fail = func(key string, body []byte) error {
+		if strings.HasPrefix(key, entriesPrefix) && bytes.Contains(body, []byte(`"u-boom"`)) {
+			panic("store bug")
+		}
+		return nil
+	}
+	holdFirstEntryPut(store)
+	released := sync.OnceFunc(func() { close(store.release) })
+	defer released()
+	boomDone := make(chan struct{})
+	var boomIdx int64
+	var boomErr error
+	go func() {
+		defer close(boomDone)
+		boomIdx, boomErr = l.Append(ctx, ev("doc.view", "u-boom"))
+	}()
+	waitFor(t, "the panicking append's write to be held", func() bool { return store.heldPuts() == 1 })
+	okDone := make(chan struct{})
+	var okIdx int64
+	var okErr error
+	go func() {
+		defer close(okDone)
+		okIdx, okErr = l.Append(ctx, ev("doc.view", "u-ok"))
+	}()
+	waitFor(t, "the next append to queue", func() bool { return queued(l) == 1 })
+	released()
+	awaitDone(t, "the panicking append", boomDone, func() {})
+	if boomErr == nil || boomIdx != -1 {
+		t.Fatalf("append whose write panicked = %d, %v; want -1 and an error", boomIdx, boomErr)
+	}
+	awaitDone(t, "the append queued behind the panic", okDone, func() {})
+	if okErr != nil || okIdx != 0 {
+		t.Fatalf("append queued behind the panic = %d, %v; want 0", okIdx, okErr)
+	}
+	if i, err := l.Append(ctx, ev("doc.view", "u-after")); err != nil || i != 1 {
+		t.Fatalf("append after the panic = %d, %v; want 1", i, err)
+	}
+	if rep := mustVerify(t, store, s.VerifierKey(), nil); rep.Size != 2 || rep.CheckpointSize != 2 {
+		t.Fatalf("report %+v, want 2 entries, all signed", rep)
+	}
+}
