@@ -643,8 +643,11 @@ func (l *Log) readLatest(ctx context.Context) (signed []byte, c Checkpoint, foun
 // missing or behind the entries (a node stopped between writing an entry and
 // signing), signs and stores a current one — so the result always covers
 // every entry written before the call, and the Log can serve inclusion and
-// consistency proofs up to its size. It is served by the Log's writer, with
-// the appends queued at the time.
+// consistency proofs up to its size. It is answered by the Log's writer at
+// the end of a round, so it also covers the entries that round wrote; it
+// need not cover appends still waiting or in flight when it was called (a
+// batch that goes on in later rounds, say): what it guarantees is every
+// entry written before the call.
 func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 	r := &request{checkpoint: true}
 	if err := l.submit(ctx, r); err != nil {
