@@ -41,6 +41,37 @@
 // That makes the store's conditional write the only coordination the cluster
 // needs — there is no leader and no lock service.
 //
+// # Concurrency within a node
+//
+// One Log serves every audited action of a node, so no lock of it is held
+// across store I/O. Its in-memory tree is guarded by a mutex held only while
+// the tree is read or a leaf added: Size, the proofs and Entry (for an entry
+// it knows) never wait for a write. Everything that writes — Append,
+// AppendBatch, Checkpoint, and Entry when it must catch up with other nodes —
+// is a request to the Log's writer, a goroutine the Log starts when a
+// request waits and that ends when none is left (a group commit). Each round
+// the writer catches up, writes what is queued in queue order, and
+// publishes one checkpoint for the round before it answers. While anyone
+// else waits a round holds at most 64 entries, and a batch larger than what
+// is left of it goes on in later rounds, behind what queued meanwhile: a
+// single event queued behind a 500-event retention batch waits for one
+// round of it, not all of it. A batch no one waits behind is written in one
+// round and signed once, and appends that queue together share a
+// checkpoint. Each caller waits for its
+// own answer or its context: an append is answered with its indices only
+// once its entries are written and the round's checkpoint published (or
+// with its indices and the checkpoint's error), one whose write fails gets
+// that error and nothing of it is reported written, and one whose caller
+// gave up while queued is not written. A caller that gives up later is
+// answered at once with its context's error and the indices of its entries
+// written by then (so it does not log them again), and the writer writes
+// nothing more of it; only an entry whose write was under way as it gave
+// up may land unreported, as after any timed-out write. Only the writer
+// publishes, so one Log never publishes two checkpoints at once. A panic
+// in the writer (a store's bug, say) is recovered and logged: the requests
+// of its round not yet answered get an error, and a new writer serves what
+// is queued, so it fails those appends rather than the process.
+//
 // # What it must never do
 //
 // Hold confidential content. Leaves carry an event type, actor id, case id,

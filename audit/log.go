@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -24,8 +26,16 @@ const maxRetries = 100
 // entry N is what decides the order, and every Log catches up with entries
 // written by the others before it appends.
 //
-// A Log is safe for concurrent use. Appends through one Log are serialised
-// by a mutex (they would only race each other for the same index anyway).
+// A Log is safe for concurrent use, and no lock of it is held across store
+// I/O. Everything that writes (Append, AppendBatch, Checkpoint, and Entry
+// when it must catch up) is a request to the Log's writer: a goroutine the
+// Log starts when a request waits and that ends when none is left. The
+// writer takes what is queued, writes it in one round — at most
+// roundEntries entries while anyone else waits, a larger batch continuing
+// in later rounds behind what queued meanwhile — and publishes one
+// checkpoint for the round. mu guards only the in-memory tree, which only
+// the writer (or Open) changes; Size, the proofs and Entry take it for as
+// long as they read the tree.
 type Log struct {
 	store    objstore.Store
 	lay      layout
@@ -33,7 +43,289 @@ type Log struct {
 	verifier note.Verifier
 
 	mu   sync.Mutex
-	tree tree // entries [0, tree.n) as this Log has seen them
+	tree tree // entries [0, tree.n) as this Log has seen them; changed only by the writer, under mu
+
+	qmu     sync.Mutex
+	queue   []*request // waiting for the writer, oldest first
+	writing bool       // a writer goroutine is running
+}
+
+// roundEntries is the most entries the writer writes before publishing a
+// checkpoint and answering when anyone else waits: what a request queued
+// behind a large batch waits for at most, beyond its own round. A batch
+// that no one waits behind is written in one round, with one checkpoint.
+const roundEntries = 64
+
+// request is one caller's work for the writer. Between submit and the
+// answer on done only the writer touches it, except for indices and
+// abandoned, which submit also reads and sets, under mu, when its caller
+// gives up.
+type request struct {
+	ctx        context.Context
+	records    [][]byte // to append, in order
+	next       int      // records[:next] are written (or their writes failed)
+	checkpoint bool     // answer with the latest signed checkpoint
+	signed     []byte
+	err        error
+	answered   bool          // done is closed; writer only
+	done       chan struct{} // closed by the writer once answered
+
+	mu        sync.Mutex
+	indices   []int64 // where the written records went; under mu
+	abandoned bool    // the caller gave up: nothing more of it is written; under mu
+}
+
+func (r *request) pending() int { return len(r.records) - r.next }
+
+// answer closes done, once. Only the writer calls it.
+func (r *request) answer() {
+	if !r.answered {
+		r.answered = true
+		close(r.done)
+	}
+}
+
+// mayWrite reports whether the writer may write r's next entry: its caller
+// still waits. The writer checks it before every entry write, so a store
+// that ignores contexts cannot have a caller's remaining entries written
+// after it gave up.
+func (r *request) mayWrite() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.abandoned && r.ctx.Err() == nil
+}
+
+// wrote records that r's next entry went to idx, unless the caller has
+// already given up (and been told what was written before).
+func (r *request) wrote(idx int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.abandoned {
+		r.indices = append(r.indices, idx)
+	}
+}
+
+// submit queues r for the writer, starting it if none runs, and waits for
+// the answer or for ctx. A caller that gives up is answered at once with
+// ctx's error and the indices of its entries written so far (which the
+// caller then reads alone: the writer records no more and writes nothing
+// more of it). An entry whose write was under way as it gave up may still
+// land, unreported, as with any timed-out write; a request that gives up
+// while queued is skipped.
+func (l *Log) submit(ctx context.Context, r *request) error {
+	r.ctx = ctx
+	r.done = make(chan struct{})
+	l.qmu.Lock()
+	l.queue = append(l.queue, r)
+	if !l.writing {
+		l.writing = true
+		go l.write()
+	}
+	l.qmu.Unlock()
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		select {
+		case <-r.done: // answered as it gave up: the answer wins
+			return nil
+		default:
+		}
+		r.mu.Lock()
+		r.abandoned = true
+		r.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+// write is the writer goroutine: it runs rounds until the queue is empty.
+//
+// A panic in a round (a store's bug, say) does not take the process down
+// with it, as it would from a goroutine no one recovers: the round's
+// requests not yet answered get an error (with the indices of the entries
+// already written, if any), the panic is logged, and this writer ends; one
+// is started again for whatever is queued, and the next round catches up
+// with the store as every round does.
+func (l *Log) write() {
+	var round []*request
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		slog.Error("audit: log writer panicked; its round's appends failed", "panic", p, "stack", string(debug.Stack()))
+		err := fmt.Errorf("audit: log writer failed: %v", p)
+		for _, r := range round {
+			if !r.answered {
+				r.err = errors.Join(r.err, err)
+				r.answer()
+			}
+		}
+		l.qmu.Lock()
+		l.writing = len(l.queue) > 0
+		if l.writing {
+			go l.write()
+		}
+		l.qmu.Unlock()
+	}()
+	for {
+		l.qmu.Lock()
+		round = l.takeRound()
+		if len(round) == 0 {
+			l.writing = false
+			l.qmu.Unlock()
+			return
+		}
+		l.qmu.Unlock()
+
+		unfinished := l.runRound(round)
+		round = nil
+
+		l.qmu.Lock()
+		l.queue = append(l.queue, unfinished...) // behind what queued meanwhile
+		l.qmu.Unlock()
+	}
+}
+
+// takeRound removes from the queue what the next round serves: every
+// request that needs no entries written, and in queue order every request
+// whose remaining entries fit in what is left of roundEntries; if the
+// oldest request with entries does not fit, the round writes roundEntries
+// of it instead. Caller holds qmu.
+func (l *Log) takeRound() []*request {
+	var round, keep []*request
+	budget := roundEntries
+	for _, r := range l.queue {
+		switch p := r.pending(); {
+		case p <= budget:
+			budget -= p
+			round = append(round, r)
+		case budget == roundEntries:
+			budget = 0
+			round = append(round, r)
+		default:
+			keep = append(keep, r)
+		}
+	}
+	l.queue = keep
+	return round
+}
+
+// runRound serves one round and answers every request of it that is done;
+// it returns those with entries still to write.
+func (l *Log) runRound(round []*request) (unfinished []*request) {
+	// Shared I/O (catching up, publishing) runs while anyone in the round
+	// still waits; each request's entries are written with its own context.
+	ctx, stop := roundContext(round)
+	defer stop()
+
+	live := round[:0:0]
+	for _, r := range round {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err // gave up while queued: write nothing more of it
+			r.answer()
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	if err := l.refresh(ctx); err != nil {
+		for _, r := range live {
+			r.err = err
+			r.answer()
+		}
+		return nil
+	}
+
+	budget := roundEntries
+	wrote, wantCheckpoint := false, false
+	wroteNow := make([]bool, len(live)) // entries of live[i] written this round
+	for i, r := range live {
+		wantCheckpoint = wantCheckpoint || r.checkpoint
+		for budget > 0 && r.pending() > 0 {
+			if !r.mayWrite() {
+				r.err = r.ctx.Err() // gave up: the rest of r is not written
+				break
+			}
+			idx, err := l.appendRecord(r.ctx, r.records[r.next])
+			if err != nil {
+				r.err = err // the rest of r is not written
+				break
+			}
+			r.wrote(idx)
+			r.next++
+			budget--
+			wrote, wroteNow[i] = true, true
+			if budget == 0 && r.pending() > 0 && len(live) == 1 && l.queueEmpty() {
+				// A batch alone: no one waits for the round to end, so it
+				// goes on, and keeps its one checkpoint.
+				budget = roundEntries
+			}
+		}
+	}
+
+	var pubErr error
+	if wrote {
+		pubErr = l.publish(ctx)
+	}
+	var signed []byte
+	var cpErr error
+	if wantCheckpoint {
+		if pubErr != nil {
+			cpErr = pubErr
+		} else {
+			signed, cpErr = l.checkpoint(ctx)
+		}
+	}
+	for i, r := range live {
+		switch {
+		case r.checkpoint:
+			r.signed, r.err = signed, cpErr
+		case wroteNow[i] && pubErr != nil:
+			// Its entries are in the log for good and are reported with the
+			// error; the rest of it is not written.
+			r.err = errors.Join(r.err, pubErr)
+		case r.err == nil && r.pending() > 0:
+			unfinished = append(unfinished, r)
+			continue
+		}
+		r.answer()
+	}
+	return unfinished
+}
+
+// queueEmpty reports whether no request waits for the writer.
+func (l *Log) queueEmpty() bool {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	return len(l.queue) == 0
+}
+
+// roundContext returns a context that ends when every request of round
+// has given up (or when stop is called), keeping the first one's values.
+func roundContext(round []*request) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(round[0].ctx))
+	var mu sync.Mutex
+	left := len(round)
+	stops := make([]func() bool, len(round))
+	for i, r := range round {
+		stops[i] = context.AfterFunc(r.ctx, func() {
+			mu.Lock()
+			left--
+			if left == 0 {
+				cancel()
+			}
+			mu.Unlock()
+		})
+	}
+	return ctx, func() {
+		for _, s := range stops {
+			s()
+		}
+		cancel()
+	}
 }
 
 // Open loads the log in store, rebuilding its Merkle tree in memory, and
@@ -89,18 +381,32 @@ func (l *Log) Size() int64 {
 	return l.tree.n
 }
 
+// addLeaf adds data, a checked entry, as the next leaf. Only the writer (or
+// Open) calls it: it alone changes the tree, so it may read the tree without
+// mu, and takes mu only for the change.
+func (l *Log) addLeaf(data []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.tree.add(data)
+}
+
 // refresh ingests entries other nodes appended beyond the local size, by
-// reading the next index until there is none. Caller holds l.mu.
+// reading the next index until there is none. Only the writer (or Open)
+// calls it.
 func (l *Log) refresh(ctx context.Context) error {
 	for {
-		data, _, err := readObject(ctx, l.store, l.lay.entry(l.tree.n))
+		n := l.tree.n
+		data, _, err := readObject(ctx, l.store, l.lay.entry(n))
 		if errors.Is(err, objstore.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("audit: entry %d: %w", l.tree.n, err)
+			return fmt.Errorf("audit: entry %d: %w", n, err)
 		}
-		if err := addEntry(&l.tree, l.tree.n, data); err != nil {
+		if _, err := ParseEvent(data); err != nil {
+			return fmt.Errorf("audit: entry %d: %w", n, err)
+		}
+		if err := l.addLeaf(data); err != nil {
 			return err
 		}
 	}
@@ -114,9 +420,13 @@ func (l *Log) refresh(ctx context.Context) error {
 // lost race is returned at once and not retried here: if the write may have
 // happened (a timeout, say), retrying blindly could log the event twice.
 //
-// If the entry is written but the checkpoint is not, Append returns the
-// index together with the error; the entry stays in the log (it cannot be
-// taken back) and the next successful Append or Checkpoint signs it.
+// If the entry is written but the checkpoint is not — the checkpoint's
+// write failed, or ctx ended after the entry was written — Append returns
+// the index together with the error; the entry stays in the log (it cannot
+// be taken back) and the next successful Append or Checkpoint signs it. An
+// index of -1 with an error means the entry was not written, or that ctx
+// ended while its write was under way (it may then have landed, as after
+// any timed-out write).
 func (l *Log) Append(ctx context.Context, ev Event) (int64, error) {
 	idx, err := l.AppendBatch(ctx, []Event{ev})
 	if len(idx) == 0 {
@@ -125,15 +435,24 @@ func (l *Log) Append(ctx context.Context, ev Event) (int64, error) {
 	return idx[0], err
 }
 
-// AppendBatch appends events in order and publishes one checkpoint at the
-// end — for bulk work such as a retention purge logging thousands of
-// disposals, where a checkpoint per event would double the writes.
+// AppendBatch appends events in order and publishes a checkpoint covering
+// them before it returns — for bulk work such as a retention purge logging
+// thousands of disposals, where a checkpoint per event would double the
+// writes. While other appends wait, a batch is written roundEntries at a
+// time, each round with its checkpoint, so that they wait for one round,
+// not for the whole batch; appends queued together share their round's
+// checkpoint.
 //
 // Every event is validated before any is written, so an invalid event
 // appends nothing. The returned indices are ascending but need not be
-// contiguous: other nodes may interleave their entries. On an error part way,
-// the indices of the events already appended are returned with it (they are
-// in the log for good) and a checkpoint covering them is still attempted.
+// contiguous: other nodes, and other appends through this Log, may
+// interleave their entries. On an error part way, the indices of the events
+// already appended are returned with it (they are in the log for good) and a
+// checkpoint covering them is still attempted. If ctx ends first, AppendBatch
+// returns ctx's error with the indices of the events written by then (a
+// prefix of events, possibly empty), and no later event is written; the
+// event whose write was under way as ctx ended may still land, unreported,
+// as after any timed-out write.
 func (l *Log) AppendBatch(ctx context.Context, events []Event) ([]int64, error) {
 	records := make([][]byte, len(events))
 	for i, ev := range events {
@@ -149,36 +468,28 @@ func (l *Log) AppendBatch(ctx context.Context, events []Event) ([]int64, error) 
 	if len(records) == 0 {
 		return nil, nil
 	}
-
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := l.refresh(ctx); err != nil {
-		return nil, err
-	}
-	indices := make([]int64, 0, len(records))
-	var appendErr error
-	for _, rec := range records {
-		i, err := l.appendRecord(ctx, rec)
-		if err != nil {
-			appendErr = err
-			break
+	r := &request{records: records}
+	if err := l.submit(ctx, r); err != nil {
+		// Gave up: r.indices is what was written before, and stays so.
+		if len(r.indices) == 0 {
+			return nil, err
 		}
-		indices = append(indices, i)
+		return r.indices, err
 	}
-	if len(indices) == 0 {
-		return nil, appendErr
+	if len(r.indices) == 0 {
+		return nil, r.err
 	}
-	return indices, errors.Join(appendErr, l.publish(ctx))
+	return r.indices, r.err
 }
 
 // appendRecord writes rec as the next entry, catching up and retrying when
-// another node got there first. Caller holds l.mu and has refreshed.
+// another node got there first. Only the writer calls it, having refreshed.
 func (l *Log) appendRecord(ctx context.Context, rec []byte) (int64, error) {
 	for range maxRetries {
 		n := l.tree.n
 		_, err := putObject(ctx, l.store, l.lay.entry(n), rec, objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
 		if err == nil {
-			if err := l.tree.add(rec); err != nil {
+			if err := l.addLeaf(rec); err != nil {
 				return -1, err
 			}
 			return n, nil
@@ -196,8 +507,8 @@ func (l *Log) appendRecord(ctx context.Context, rec []byte) (int64, error) {
 
 // publish signs a checkpoint of the local tree and stores it, both under
 // its size in audit/checkpoints/ (so every signed size stays provable) and
-// as audit/checkpoint, the latest, which only ever moves forward. Caller
-// holds l.mu.
+// as audit/checkpoint, the latest, which only ever moves forward. Only the
+// writer calls it, so one Log never publishes two checkpoints at once.
 func (l *Log) publish(ctx context.Context) error {
 	n := l.tree.n
 	root, err := l.tree.root(n)
@@ -236,7 +547,7 @@ func (l *Log) publish(ctx context.Context) error {
 // advanceLatest makes one attempt to store signed (a checkpoint of size n)
 // as the latest checkpoint. It succeeds without writing when the stored one
 // is already at least as large, and returns ErrPrecondition when another
-// node changed it between our read and our write. Caller holds l.mu.
+// node changed it between our read and our write. Only the writer calls it.
 func (l *Log) advanceLatest(ctx context.Context, n int64, signed []byte) error {
 	opts := objstore.PutOptions{ContentType: "text/plain; charset=utf-8"}
 	data, info, err := readObject(ctx, l.store, l.lay.latest())
@@ -278,7 +589,8 @@ func (l *Log) checkStored(ctx context.Context, key string) error {
 // checkAgainstTree opens a signed checkpoint with this log's key and, when
 // the local tree is at least as large, checks its root. A mismatch means the
 // store holds a history other than the one this Log has read: a fork, or
-// entries rewritten after they were signed. Caller holds l.mu.
+// entries rewritten after they were signed. Only the writer (or Open) calls
+// it, so it reads the tree without mu.
 func (l *Log) checkAgainstTree(signed []byte, key string) (Checkpoint, error) {
 	c, err := openCheckpoint(signed, l.verifier)
 	if err != nil {
@@ -299,7 +611,7 @@ func (l *Log) checkAgainstTree(signed []byte, key string) (Checkpoint, error) {
 // readLatest reads and checks the latest signed checkpoint, catching up
 // with the entries first if it is ahead of the local tree (entries are always
 // written before the checkpoint that covers them). found is false when no
-// checkpoint has been written yet. Caller holds l.mu or is Open.
+// checkpoint has been written yet. Only the writer (or Open) calls it.
 func (l *Log) readLatest(ctx context.Context) (signed []byte, c Checkpoint, found bool, err error) {
 	data, _, err := readObject(ctx, l.store, l.lay.latest())
 	if errors.Is(err, objstore.ErrNotFound) {
@@ -331,13 +643,25 @@ func (l *Log) readLatest(ctx context.Context) (signed []byte, c Checkpoint, foun
 // missing or behind the entries (a node stopped between writing an entry and
 // signing), signs and stores a current one — so the result always covers
 // every entry written before the call, and the Log can serve inclusion and
-// consistency proofs up to its size.
+// consistency proofs up to its size. It is answered by the Log's writer at
+// the end of a round, so it also covers the entries that round wrote; it
+// need not cover appends still waiting or in flight when it was called (a
+// batch that goes on in later rounds, say): what it guarantees is every
+// entry written before the call.
 func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := l.refresh(ctx); err != nil {
+	r := &request{checkpoint: true}
+	if err := l.submit(ctx, r); err != nil {
 		return nil, err
 	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.signed, nil
+}
+
+// checkpoint is Checkpoint's work, after the round's catching up. Only the
+// writer calls it.
+func (l *Log) checkpoint(ctx context.Context) ([]byte, error) {
 	for range 2 {
 		signed, c, found, err := l.readLatest(ctx)
 		if err != nil {
@@ -394,19 +718,24 @@ func (l *Log) Entry(ctx context.Context, index int64) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("audit: entry %d: %w", index, err)
 	}
-	l.mu.Lock()
-	if index >= l.tree.n {
-		err = l.refresh(ctx)
+	if index >= l.Size() {
+		// Written by another node since this Log last looked: the writer
+		// catches up (a request with nothing to write).
+		r := &request{}
+		if err := l.submit(ctx, r); err != nil {
+			return Event{}, err
+		}
+		if r.err != nil {
+			return Event{}, r.err
+		}
 	}
+	l.mu.Lock()
 	var want tlog.Hash
 	known := index < l.tree.n
 	if known {
 		want = l.tree.leaf(index)
 	}
 	l.mu.Unlock()
-	if err != nil {
-		return Event{}, err
-	}
 	if !known {
 		return Event{}, fmt.Errorf("audit: entry %d: %w", index, objstore.ErrNotFound)
 	}
