@@ -8,7 +8,8 @@
 // outbox/due/ lists the messages still to be sent and when each is due at
 // the earliest (moved on after the message's record when a retry puts it
 // off, never before), so a pass reads only the markers and the messages
-// whose time has come. Every node runs a sender loop; to send a message a node first
+// whose time has come. A final message's marker is deleted with every
+// stored version (dropDue), the newest last. Every node runs a sender loop; to send a message a node first
 // claims it with a conditional write (If-Match on the record's ETag), so of
 // two nodes only one wins, and only then talks to the SMTP server.
 //

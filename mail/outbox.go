@@ -17,6 +17,7 @@ import (
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
 )
 
 // State is where a message is in its life.
@@ -286,8 +287,9 @@ func (o *Outbox) Development() bool { return o.cfg.Transport == nil }
 // that belong to no case are kept (outbox/cases/retention-notices/…):
 // records staff's notices of what falls due. It is no case id (those are
 // "c_…"), so no case's mail list shows them, and disposing of a case
-// never reaches them: package retention's notice passes delete them, and
-// their due markers' versions, once final and a week old.
+// never reaches them: package retention's notice passes delete them,
+// every stored version, once final and a week old (their due markers go,
+// every version, when they are final: dropDue).
 const NoticeOutbox = "retention-notices"
 
 func msgKey(caseID, id string) string { return "outbox/cases/" + caseID + "/" + id }
@@ -464,7 +466,7 @@ func (o *Outbox) CancelRef(ctx context.Context, caseID, ref string, keep func(*M
 			return err
 		}
 		if err == nil {
-			o.cfg.Meta.Delete(ctx, dueKey(caseID, m.ID))
+			o.dropDue(ctx, caseID, m.ID) // on failure the sender drops it (errFinal)
 		}
 	}
 	return nil
@@ -621,7 +623,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 	case errors.Is(err, errSkip):
 		return false, nil
 	case errors.Is(err, errFinal):
-		return false, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
+		return false, o.dropDue(ctx, caseID, id)
 	case errors.Is(err, metastore.ErrNotFound):
 		// A marker without its message: an Enqueue between its two writes
 		// (leave it), or one that stopped there long ago and was never
@@ -629,12 +631,12 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 		if o.cfg.Now().Sub(mk.Created) < orphanAge {
 			return false, nil
 		}
-		return false, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
+		return false, o.dropDue(ctx, caseID, id)
 	case err != nil:
 		return false, err
 	}
 	if expire {
-		return true, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
+		return true, o.dropDue(ctx, caseID, id)
 	}
 	if o.cfg.Current != nil {
 		if ok, err := o.cfg.Current(ctx, &claimed); err != nil || !ok {
@@ -704,9 +706,44 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 		return false, fmt.Errorf("record outcome of %s: %w", id, err)
 	}
 	if finished {
-		return true, o.cfg.Meta.Delete(rctx, dueKey(caseID, id))
+		return true, o.dropDue(rctx, caseID, id)
 	}
 	return false, o.later(rctx, caseID, id, next)
+}
+
+// dropDue deletes a message's due marker, every stored version of it (in
+// a versioned store a plain delete would only hide them behind a delete
+// marker, and they would stay as long as the outbox), once the message is
+// final, or is missing long after its marker was made (an orphan). The
+// older versions go first and the newest, the live marker, last, in calls
+// of their own: a stop in between leaves the live marker, which the next
+// pass finds over a final message and drops again (errFinal). Nor could an
+// older version made current do harm: a marker only says where to look,
+// and a message is sent only by claiming its record from Pending, which a
+// final message never is again. A version written after the listing (a
+// retry moving the marker on while the message was cancelled) is left live
+// and dropped the same way.
+func (o *Outbox) dropDue(ctx context.Context, caseID, id string) error {
+	store := o.cfg.Meta.Objects()
+	vs, err := store.Versions(ctx, dueKey(caseID, id))
+	switch {
+	case errors.Is(err, objstore.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case len(vs) == 0:
+		return nil
+	}
+	older := make([]objstore.Info, 0, len(vs)-1)
+	for _, v := range vs[1:] {
+		older = append(older, v.Info)
+	}
+	if len(older) > 0 {
+		if err := errors.Join(store.DeleteVersions(ctx, older)...); err != nil {
+			return err
+		}
+	}
+	return errors.Join(store.DeleteVersions(ctx, []objstore.Info{vs[0].Info})...)
 }
 
 // later moves a message's due marker on to the next attempt, written
@@ -775,7 +812,7 @@ func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) 
 	case checkErr != nil:
 		return false, errors.Join(fmt.Errorf("check %s: %w", claimed.ID, checkErr), o.later(rctx, claimed.CaseID, claimed.ID, next))
 	}
-	return true, o.cfg.Meta.Delete(rctx, dueKey(claimed.CaseID, claimed.ID))
+	return true, o.dropDue(rctx, claimed.CaseID, claimed.ID)
 }
 
 var errFinal = errors.New("message is final")
