@@ -8,8 +8,12 @@
 // outbox/due/ lists the messages still to be sent and when each is due at
 // the earliest (moved on after the message's record when a retry puts it
 // off, never before), so a pass reads only the markers and the messages
-// whose time has come. A final message's marker is deleted with every
-// stored version (dropDue), the newest last. Every node runs a sender loop; to send a message a node first
+// whose time has come. Enqueue writes the marker before the message and
+// again after it; a marker whose message is still missing 10 minutes on
+// is tidied, looking for the message again before deleting only the
+// marker's versions it listed, so an Enqueue of the same id meanwhile
+// keeps a live marker (dropOrphan). A final message's marker is deleted
+// with every stored version (dropDue), the newest last. Every node runs a sender loop; to send a message a node first
 // claims it with a conditional write (If-Match on the record's ETag), so of
 // two nodes only one wins, and only then talks to the SMTP server.
 //

@@ -389,11 +389,40 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) error {
 	if _, err := o.cfg.Meta.Create(ctx, dueKey(m.CaseID, m.ID), dueMarker{NotBefore: m.NotBefore, Created: now}); err != nil && !errors.Is(err, metastore.ErrExists) {
 		return err
 	}
-	if _, err := o.cfg.Meta.Create(ctx, msgKey(m.CaseID, m.ID), m); err != nil && !errors.Is(err, metastore.ErrExists) {
+	_, err := o.cfg.Meta.Create(ctx, msgKey(m.CaseID, m.ID), m)
+	switch {
+	case errors.Is(err, metastore.ErrExists):
+	case err != nil:
 		return err
+	default:
+		// Then the marker once more, a version of its own written after
+		// the message: a sender tidying the marker as an orphan's (it
+		// found no message) deletes only the versions it listed before
+		// it looked for the message a second time, so this one is left
+		// live (dropOrphan). It says when this message is due, which a
+		// marker left by an earlier try might not.
+		if err := o.markDue(ctx, m.CaseID, m.ID, dueMarker{NotBefore: m.NotBefore, Created: now}); err != nil {
+			return err
+		}
 	}
 	o.Wake()
 	return nil
+}
+
+// markDue writes a message's due marker, a new version whether or not
+// there is one.
+func (o *Outbox) markDue(ctx context.Context, caseID, id string, mk dueMarker) error {
+	_, err := metastore.Update(ctx, o.cfg.Meta, dueKey(caseID, id), func(old *dueMarker) error {
+		*old = mk
+		return nil
+	})
+	if errors.Is(err, metastore.ErrNotFound) {
+		_, err = o.cfg.Meta.Create(ctx, dueKey(caseID, id), mk)
+	}
+	if errors.Is(err, metastore.ErrExists) {
+		return nil // written meanwhile, after the message too
+	}
+	return err
 }
 
 // Wake makes the sender loop look for due messages now.
@@ -625,13 +654,13 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 	case errors.Is(err, errFinal):
 		return false, o.dropDue(ctx, caseID, id)
 	case errors.Is(err, metastore.ErrNotFound):
-		// A marker without its message: an Enqueue between its two writes
+		// A marker without its message: an Enqueue between its writes
 		// (leave it), or one that stopped there long ago and was never
 		// retried (tidy it).
 		if o.cfg.Now().Sub(mk.Created) < orphanAge {
 			return false, nil
 		}
-		return false, o.dropDue(ctx, caseID, id)
+		return false, o.dropOrphan(ctx, caseID, id)
 	case err != nil:
 		return false, err
 	}
@@ -714,26 +743,81 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 // dropDue deletes a message's due marker, every stored version of it (in
 // a versioned store a plain delete would only hide them behind a delete
 // marker, and they would stay as long as the outbox), once the message is
-// final, or is missing long after its marker was made (an orphan). The
-// older versions go first and the newest, the live marker, last, in calls
-// of their own: a stop in between leaves the live marker, which the next
-// pass finds over a final message and drops again (errFinal). Nor could an
-// older version made current do harm: a marker only says where to look,
-// and a message is sent only by claiming its record from Pending, which a
-// final message never is again. A version written after the listing (a
-// retry moving the marker on while the message was cancelled) is left live
-// and dropped the same way.
+// final. The older versions go first and the newest, the live
+// marker, last, in calls of their own: a stop in between leaves the live
+// marker, which the next pass finds over a final message and drops again
+// (errFinal). Nor could an older version made current do harm: a marker
+// only says where to look, and a message is sent only by claiming its
+// record from Pending, which a final message never is again. A version
+// written after the listing (a retry moving the marker on while the
+// message was cancelled) is left live and dropped the same way.
 func (o *Outbox) dropDue(ctx context.Context, caseID, id string) error {
-	store := o.cfg.Meta.Objects()
-	vs, err := store.Versions(ctx, dueKey(caseID, id))
+	vs, err := o.dueVersions(ctx, caseID, id)
+	if err != nil {
+		return err
+	}
+	return o.dropVersions(ctx, vs)
+}
+
+// dropOrphan tidies the due marker of a message that is missing long
+// after the marker was made (orphanAge), as dropDue does, but an Enqueue
+// of the same id may be under way (a caller's retry, or records staff's
+// notice, whose id is the day's): it creates the message and then writes
+// the marker again, a version of its own (Enqueue). So the marker's
+// versions are listed first, then the message is looked for again, and
+// only if it is still missing are the versions listed deleted. A message
+// created before that look keeps its marker untouched; one created after
+// it had its marker written after the listing, a version not deleted,
+// which is live once the older ones are gone. Should the Enqueue have
+// stopped between its message and that write, the message is looked for
+// once more after the delete, and a live one gets a marker back. Either
+// way, no interleaving leaves a pending message without its marker, and
+// none makes a message sent twice: a marker never sends by itself.
+func (o *Outbox) dropOrphan(ctx context.Context, caseID, id string) error {
+	vs, err := o.dueVersions(ctx, caseID, id)
+	if err != nil || len(vs) == 0 {
+		return err
+	}
+	if _, err := o.cfg.Meta.Stat(ctx, msgKey(caseID, id)); !errors.Is(err, metastore.ErrNotFound) {
+		return err // there now (nil): the next pass sees to it
+	}
+	if err := o.dropVersions(ctx, vs); err != nil {
+		return err
+	}
+	var m Message
+	_, err = o.cfg.Meta.Get(ctx, msgKey(caseID, id), &m)
 	switch {
-	case errors.Is(err, objstore.ErrNotFound):
+	case errors.Is(err, metastore.ErrNotFound):
 		return nil
 	case err != nil:
 		return err
-	case len(vs) == 0:
+	case m.State != Pending && m.State != Sending:
 		return nil
 	}
+	_, err = o.cfg.Meta.Create(ctx, dueKey(caseID, id), dueMarker{NotBefore: m.NextAttempt, Created: o.cfg.Now().UTC()})
+	if errors.Is(err, metastore.ErrExists) {
+		return nil
+	}
+	return err
+}
+
+// dueVersions lists a message's due marker's stored versions, newest
+// first (none when there are none).
+func (o *Outbox) dueVersions(ctx context.Context, caseID, id string) ([]objstore.Version, error) {
+	vs, err := o.cfg.Meta.Objects().Versions(ctx, dueKey(caseID, id))
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil, nil
+	}
+	return vs, err
+}
+
+// dropVersions deletes a marker's versions vs (newest first, as listed):
+// the older ones first, the newest last, in calls of their own.
+func (o *Outbox) dropVersions(ctx context.Context, vs []objstore.Version) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	store := o.cfg.Meta.Objects()
 	older := make([]objstore.Info, 0, len(vs)-1)
 	for _, v := range vs[1:] {
 		older = append(older, v.Info)
