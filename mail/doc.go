@@ -12,8 +12,10 @@
 // again after it; a marker whose message is still missing 10 minutes on
 // is tidied, looking for the message again before deleting only the
 // marker's versions it listed, so an Enqueue of the same id meanwhile
-// keeps a live marker (dropOrphan). A final message's marker is deleted
-// with every stored version (dropDue), the newest last. Every node runs a sender loop; to send a message a node first
+// keeps a live marker (dropOrphan). Once a message is final its record's
+// older versions, which hold the body that finish cleared, are deleted,
+// never the newest, and then its marker with every stored version
+// (retire, dropDue), the newest last. Every node runs a sender loop; to send a message a node first
 // claims it with a conditional write (If-Match on the record's ETag), so of
 // two nodes only one wins, and only then talks to the SMTP server.
 //

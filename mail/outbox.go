@@ -149,6 +149,9 @@ type Message struct {
 // no one reads or resends it (it belongs to no case's mail list, and the
 // next day's notice says what is still due), so its case references and
 // counts are cleared however it ended.
+//
+// The record's older stored versions, which still hold the body, are
+// deleted after this update is written (retire), never the newest.
 func finish(m *Message) {
 	switch {
 	case m.Kind == KindDueNotice:
@@ -482,7 +485,7 @@ func (o *Outbox) CancelRef(ctx context.Context, caseID, ref string, keep func(*M
 		if m.Ref != ref || m.State != Pending || keep(&m) {
 			continue
 		}
-		_, err := metastore.Update(ctx, o.cfg.Meta, msgKey(caseID, m.ID), func(r *Message) error {
+		rec, err := metastore.Update(ctx, o.cfg.Meta, msgKey(caseID, m.ID), func(r *Message) error {
 			if r.State != Pending {
 				return errNotPending
 			}
@@ -495,7 +498,7 @@ func (o *Outbox) CancelRef(ctx context.Context, caseID, ref string, keep func(*M
 			return err
 		}
 		if err == nil {
-			o.dropDue(ctx, caseID, m.ID) // on failure the sender drops it (errFinal)
+			o.retire(ctx, &rec) // on failure the sender does it (errFinal)
 		}
 	}
 	return nil
@@ -625,6 +628,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 	_, err := metastore.Update(ctx, o.cfg.Meta, key, func(m *Message) error {
 		now := o.cfg.Now().UTC()
 		expire = false
+		claimed = *m
 		switch m.State {
 		case Pending:
 			if now.Before(m.NextAttempt) {
@@ -643,7 +647,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 			finish(m)
 			expire = true
 		default:
-			return errFinal
+			return errFinal // claimed: the final record, for retire
 		}
 		claimed = *m
 		return nil
@@ -652,7 +656,10 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 	case errors.Is(err, errSkip):
 		return false, nil
 	case errors.Is(err, errFinal):
-		return false, o.dropDue(ctx, caseID, id)
+		// Final, and its marker still there: the node that made it final
+		// stopped before retire was done, or it was cancelled (CancelRef
+		// leaves a failed retire to the sender).
+		return false, o.retire(ctx, &claimed)
 	case errors.Is(err, metastore.ErrNotFound):
 		// A marker without its message: an Enqueue between its writes
 		// (leave it), or one that stopped there long ago and was never
@@ -665,7 +672,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 		return false, err
 	}
 	if expire {
-		return true, o.dropDue(ctx, caseID, id)
+		return true, o.retire(ctx, &claimed)
 	}
 	if o.cfg.Current != nil {
 		if ok, err := o.cfg.Current(ctx, &claimed); err != nil || !ok {
@@ -696,7 +703,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 	defer cancel()
 	finished := false
 	var next time.Time
-	_, err = metastore.Update(rctx, o.cfg.Meta, key, func(m *Message) error {
+	rec, err := metastore.Update(rctx, o.cfg.Meta, key, func(m *Message) error {
 		if m.State != Sending || m.ClaimedBy != o.cfg.Node || m.Attempts != claimed.Attempts {
 			return errFinal // declared uncertain meanwhile; leave it so
 		}
@@ -735,15 +742,57 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 		return false, fmt.Errorf("record outcome of %s: %w", id, err)
 	}
 	if finished {
-		return true, o.dropDue(rctx, caseID, id)
+		return true, o.retire(rctx, &rec)
 	}
 	return false, o.later(rctx, caseID, id, next)
+}
+
+// retire does what is left to do once a message is final, after the
+// write that made it so. A record whose body was cleared (finish) has
+// older stored versions that still hold it, the link included: they are
+// deleted, the oldest first, never the newest (dropOlder). Then its due
+// marker goes (dropDue). A stop in between leaves the live marker, so the
+// next pass finds the message final and retires it again (errFinal).
+func (o *Outbox) retire(ctx context.Context, m *Message) error {
+	if m.BodyCleared {
+		if err := o.dropOlder(ctx, msgKey(m.CaseID, m.ID)); err != nil {
+			return err
+		}
+	}
+	return o.dropDue(ctx, m.CaseID, m.ID)
+}
+
+// dropOlder deletes every stored version of a final message's record but
+// the newest. What the record says is its newest version's, and deleting
+// only older ones never changes which is newest: a stop part way never
+// makes an older version, one not yet sent with its text, current again,
+// and a reader or a claimer, which reads the newest, sees the final
+// record throughout (one that read an older version before it was made
+// final loses its conditional write, reads again and finds it final).
+// Nothing writes a final message's record again.
+func (o *Outbox) dropOlder(ctx context.Context, key string) error {
+	store := o.cfg.Meta.Objects()
+	vs, err := store.Versions(ctx, key)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var older []objstore.Info
+	for i := len(vs) - 1; i > 0; i-- {
+		older = append(older, vs[i].Info)
+	}
+	if len(older) == 0 {
+		return nil
+	}
+	return errors.Join(store.DeleteVersions(ctx, older)...)
 }
 
 // dropDue deletes a message's due marker, every stored version of it (in
 // a versioned store a plain delete would only hide them behind a delete
 // marker, and they would stay as long as the outbox), once the message is
-// final. The older versions go first and the newest, the live
+// final (retire). The older versions go first and the newest, the live
 // marker, last, in calls of their own: a stop in between leaves the live
 // marker, which the next pass finds over a final message and drops again
 // (errFinal). Nor could an older version made current do harm: a marker
@@ -859,7 +908,7 @@ func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) 
 	defer cancel()
 	var next time.Time
 	gaveUp := false
-	_, err := metastore.Update(rctx, o.cfg.Meta, msgKey(claimed.CaseID, claimed.ID), func(m *Message) error {
+	rec, err := metastore.Update(rctx, o.cfg.Meta, msgKey(claimed.CaseID, claimed.ID), func(m *Message) error {
 		if m.State != Sending || m.ClaimedBy != o.cfg.Node || m.Attempts != claimed.Attempts {
 			return errFinal
 		}
@@ -896,7 +945,7 @@ func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) 
 	case checkErr != nil:
 		return false, errors.Join(fmt.Errorf("check %s: %w", claimed.ID, checkErr), o.later(rctx, claimed.CaseID, claimed.ID, next))
 	}
-	return true, o.dropDue(rctx, claimed.CaseID, claimed.ID)
+	return true, o.retire(rctx, &rec)
 }
 
 var errFinal = errors.New("message is final")
