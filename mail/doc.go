@@ -8,11 +8,12 @@
 // outbox/due/ lists the messages still to be sent and when each is due at
 // the earliest (moved on after the message's record when a retry puts it
 // off, never before), so a pass reads only the markers and the messages
-// whose time has come. Enqueue writes the marker before the message and
-// again after it; a marker whose message is still missing 10 minutes on
-// is tidied, looking for the message again before deleting only the
-// marker's versions it listed, so an Enqueue of the same id meanwhile
-// keeps a live marker (dropOrphan). Once a message is final its record's
+// whose time has come. Enqueue writes the marker, a fresh version even
+// over an old one, before the message; a marker whose newest version is
+// 10 minutes old and whose message is still missing is tidied, looking
+// for the message again before deleting only the marker's versions it
+// listed, so an Enqueue of the same id meanwhile keeps a live marker
+// (dropOrphan). Once a message is final its record's
 // older versions, which hold the body that finish cleared, are deleted,
 // never the newest, and then its marker with every stored version
 // (retire, dropDue), the newest last. Every node runs a sender loop; to send a message a node first

@@ -88,6 +88,23 @@ func TestOrphanTidyingKeepsEnqueuedMessage(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"a whole pass between the enqueue's marker and its message, which it then stops right after storing", func(t *testing.T, w world) {
+			// The retried Enqueue finds the old marker there; a sender
+			// runs its whole pass (lists the marker, finds no message,
+			// deletes what it listed, finds none again) before the
+			// message is stored, and the Enqueue stops right after that.
+			g := w.gs.at("Put", w.msg)
+			enq := make(chan error, 1)
+			go func() { enq <- w.o.Enqueue(t.Context(), w.m) }()
+			g.wait(t, "the Enqueue's write of the message")
+			if _, err := w.o.RunOnce(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			g.release <- errAfterWrite
+			if err := answer(t, enq, "the Enqueue"); err == nil {
+				t.Fatal("the Enqueue stopped after storing the message reported no error")
+			}
+		}},
 		{"enqueue stopped right after storing the message", func(t *testing.T, w world) {
 			g := w.gs.at("DeleteVersions", w.due)
 			done := pass(t.Context(), w.o)

@@ -388,42 +388,48 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) error {
 	}
 	m.NextAttempt = m.NotBefore
 	// The marker goes first: a marker without its message is skipped (and
-	// tidied), while a message without a marker would never be sent.
-	if _, err := o.cfg.Meta.Create(ctx, dueKey(m.CaseID, m.ID), dueMarker{NotBefore: m.NotBefore, Created: now}); err != nil && !errors.Is(err, metastore.ErrExists) {
-		return err
-	}
-	_, err := o.cfg.Meta.Create(ctx, msgKey(m.CaseID, m.ID), m)
-	switch {
-	case errors.Is(err, metastore.ErrExists):
-	case err != nil:
-		return err
-	default:
-		// Then the marker once more, a version of its own written after
-		// the message: a sender tidying the marker as an orphan's (it
-		// found no message) deletes only the versions it listed before
-		// it looked for the message a second time, so this one is left
-		// live (dropOrphan). It says when this message is due, which a
-		// marker left by an earlier try might not.
-		if err := o.markDue(ctx, m.CaseID, m.ID, dueMarker{NotBefore: m.NotBefore, Created: now}); err != nil {
+	// tidied), while a message without a marker would never be sent. It is
+	// a fresh version even when a marker is there already (one left by an
+	// earlier try that stopped before its message): a sender tidying that
+	// marker as an orphan's judges its age by the newest version it listed
+	// and deletes only what it listed (dropOrphan), so this version is
+	// either too young to be tidied or written after the listing and left
+	// live. Either way the message stored next has a live marker.
+	mk := dueMarker{NotBefore: m.NotBefore, Created: now}
+	if _, err := o.cfg.Meta.Create(ctx, dueKey(m.CaseID, m.ID), mk); errors.Is(err, metastore.ErrExists) {
+		err = o.markDue(ctx, m.CaseID, m.ID, mk)
+		if err != nil {
 			return err
 		}
+	} else if err != nil {
+		return err
+	}
+	if _, err := o.cfg.Meta.Create(ctx, msgKey(m.CaseID, m.ID), m); err != nil && !errors.Is(err, metastore.ErrExists) {
+		return err
 	}
 	o.Wake()
 	return nil
 }
 
-// markDue writes a message's due marker, a new version whether or not
-// there is one.
+// markDue writes a message's due marker, a new version (made at mk.Created)
+// whether or not there is one. A marker there already keeps its
+// NotBefore if that is earlier: a marker saying earlier than the message
+// is due costs only a read of the message, one saying later would hold
+// it back.
 func (o *Outbox) markDue(ctx context.Context, caseID, id string, mk dueMarker) error {
 	_, err := metastore.Update(ctx, o.cfg.Meta, dueKey(caseID, id), func(old *dueMarker) error {
-		*old = mk
+		nb := mk.NotBefore
+		if old.NotBefore.Before(nb) {
+			nb = old.NotBefore
+		}
+		*old = dueMarker{NotBefore: nb, Created: mk.Created}
 		return nil
 	})
 	if errors.Is(err, metastore.ErrNotFound) {
 		_, err = o.cfg.Meta.Create(ctx, dueKey(caseID, id), mk)
 	}
 	if errors.Is(err, metastore.ErrExists) {
-		return nil // written meanwhile, after the message too
+		return nil // a fresh version written meanwhile (an Enqueue, or dropOrphan giving a live message its marker back)
 	}
 	return err
 }
@@ -811,21 +817,40 @@ func (o *Outbox) dropDue(ctx context.Context, caseID, id string) error {
 // dropOrphan tidies the due marker of a message that is missing long
 // after the marker was made (orphanAge), as dropDue does, but an Enqueue
 // of the same id may be under way (a caller's retry, or records staff's
-// notice, whose id is the day's): it creates the message and then writes
-// the marker again, a version of its own (Enqueue). So the marker's
-// versions are listed first, then the message is looked for again, and
-// only if it is still missing are the versions listed deleted. A message
-// created before that look keeps its marker untouched; one created after
-// it had its marker written after the listing, a version not deleted,
-// which is live once the older ones are gone. Should the Enqueue have
-// stopped between its message and that write, the message is looked for
-// once more after the delete, and a live one gets a marker back. Either
-// way, no interleaving leaves a pending message without its marker, and
-// none makes a message sent twice: a marker never sends by itself.
+// notice, whose id is the day's). An Enqueue writes a fresh marker
+// version (made now) before it creates the message, whether or not a
+// marker is there. So the marker's versions are listed, and the age is
+// judged again by the newest listed version's own Created (read by its
+// version id, not the marker read earlier in the pass): if it is young,
+// an Enqueue may be between its writes and nothing is done. If it is
+// old, any Enqueue's fresh version was written after the listing: the
+// message is looked for again, and only if it is still missing are the
+// versions listed deleted, never a later one, which is left live. So an
+// Enqueue's message always has a live marker, in every interleaving and
+// whenever the Enqueue stops. Should the message be there after the
+// delete all the same, a live one gets a marker back (a fresh version).
+// None of this makes a message sent twice: a marker never sends by
+// itself.
 func (o *Outbox) dropOrphan(ctx context.Context, caseID, id string) error {
 	vs, err := o.dueVersions(ctx, caseID, id)
 	if err != nil || len(vs) == 0 {
 		return err
+	}
+	for _, v := range vs {
+		if v.DeleteMarker {
+			continue
+		}
+		var newest dueMarker
+		if _, err := o.cfg.Meta.GetVersion(ctx, dueKey(caseID, id), v.VersionID, &newest); err != nil {
+			if errors.Is(err, metastore.ErrNotFound) {
+				return nil // deleted meanwhile (another node tidied it)
+			}
+			return err
+		}
+		if o.cfg.Now().Sub(newest.Created) < orphanAge {
+			return nil
+		}
+		break
 	}
 	if _, err := o.cfg.Meta.Stat(ctx, msgKey(caseID, id)); !errors.Is(err, metastore.ErrNotFound) {
 		return err // there now (nil): the next pass sees to it
