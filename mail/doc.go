@@ -16,7 +16,9 @@
 // (dropOrphan). Once a message is final its record's
 // older versions, which hold the body that finish cleared, are deleted,
 // never the newest, and then its marker with every stored version
-// (retire, dropDue), the newest last. Every node runs a sender loop; to send a message a node first
+// (retire, dropDue), the newest last; those of messages made final by an
+// earlier release, which kept them, go in the sender loop's background
+// sweep (sweepOlder, a bounded pass a minute). Every node runs a sender loop; to send a message a node first
 // claims it with a conditional write (If-Match on the record's ETag), so of
 // two nodes only one wins, and only then talks to the SMTP server.
 //

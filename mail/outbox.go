@@ -555,12 +555,24 @@ func ResendID(id string) string {
 
 // Run is the sender loop: it sends due messages until ctx ends. Its
 // caller owns it (server.Node starts one per node and stops it on Close).
+// Once a minute it also makes a pass of the sweep of older record
+// versions (sweepOlder), resuming where the last one stopped.
 func (o *Outbox) Run(ctx context.Context) {
 	t := time.NewTicker(o.cfg.Poll)
 	defer t.Stop()
+	var sweptAfter string
+	lastSweep := time.Now() // the first sweep a minute after the start
 	for {
 		if _, err := o.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			o.cfg.Log.WarnContext(ctx, "outbox", slog.String("error", err.Error()))
+		}
+		if now := time.Now(); now.Sub(lastSweep) >= sweepEvery {
+			lastSweep = now
+			next, err := o.sweepOlder(ctx, "outbox/cases/", sweptAfter, sweepKeys)
+			if err != nil && ctx.Err() == nil {
+				o.cfg.Log.WarnContext(ctx, "outbox", slog.String("error", err.Error()))
+			}
+			sweptAfter = next // a failed listing: the same place again; a failed record: the next time round
 		}
 		select {
 		case <-ctx.Done():
@@ -569,6 +581,67 @@ func (o *Outbox) Run(ctx context.Context) {
 		case <-o.wake:
 		}
 	}
+}
+
+// The sweep of older record versions: a pass a minute per node, over at
+// most sweepKeys message records.
+const (
+	sweepEvery = time.Minute
+	sweepKeys  = 100
+)
+
+var errSweepFull = errors.New("sweep pass full")
+
+// sweepOlder makes one pass of the background sweep over the message
+// records under prefix that sort after the key after: at most limit of
+// them, in key order. A record whose newest version is final with its
+// body cleared has its older versions deleted (dropOlder: the oldest
+// first, never the newest). retire does that when a message becomes
+// final; the sweep is for those made final by a release that did not
+// (their due markers gone, no pass of the sender visits them again). It
+// returns the last key it visited, where the next pass resumes, or "" when
+// it reached the end (the next pass begins again at the start).
+func (o *Outbox) sweepOlder(ctx context.Context, prefix, after string, limit int) (string, error) {
+	var keys []string
+	err := objstore.ListAfter(ctx, o.cfg.Meta.Objects(), prefix, after, func(i objstore.Info) error {
+		keys = append(keys, i.Key)
+		if len(keys) >= limit {
+			return errSweepFull
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errSweepFull) {
+		return after, err
+	}
+	next := ""
+	if errors.Is(err, errSweepFull) {
+		next = keys[len(keys)-1]
+	}
+	var errs []error
+	for _, key := range keys {
+		vs, err := o.cfg.Meta.Objects().Versions(ctx, key)
+		if errors.Is(err, objstore.ErrNotFound) || err == nil && (len(vs) < 2 || vs[0].DeleteMarker) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var m Message
+		if _, err := o.cfg.Meta.GetVersion(ctx, key, vs[0].VersionID, &m); err != nil {
+			if !errors.Is(err, metastore.ErrNotFound) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if !m.BodyCleared {
+			continue
+		}
+		if err := o.dropOlder(ctx, key); err != nil {
+			errs = append(errs, fmt.Errorf("older versions of %s: %w", key, err))
+		}
+	}
+	return next, errors.Join(errs...)
 }
 
 // RunOnce makes one pass over the due messages: sends those whose time has
