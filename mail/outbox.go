@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -252,7 +253,28 @@ type Config struct {
 type Outbox struct {
 	cfg  Config
 	wake chan struct{}
+
+	// failing: the final messages whose retire failed in a pass, and
+	// when to try again (retryRetire); at most maxFailing of them.
+	mu      sync.Mutex
+	failing map[string]retireFailure
 }
+
+type retireFailure struct {
+	n    int
+	next time.Time
+}
+
+// A final message whose retire keeps failing (its versions cannot be
+// deleted: a bucket's default retention, no DeleteObjectVersion
+// permission) is tried again after a growing delay, and after
+// retireTries failures its due marker is removed with a plain delete.
+// The failures are kept in memory, per node, for at most maxFailing
+// messages (others are tried at every pass).
+const (
+	retireTries = 4
+	maxFailing  = 1000
+)
 
 // New makes an outbox.
 func New(cfg Config) *Outbox {
@@ -280,7 +302,7 @@ func New(cfg Config) *Outbox {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Outbox{cfg: cfg, wake: make(chan struct{}, 1)}
+	return &Outbox{cfg: cfg, wake: make(chan struct{}, 1), failing: map[string]retireFailure{}}
 }
 
 // Development reports whether this is a development outbox (no transport).
@@ -738,7 +760,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 		// Final, and its marker still there: the node that made it final
 		// stopped before retire was done, or it was cancelled (CancelRef
 		// leaves a failed retire to the sender).
-		return false, o.retire(ctx, &claimed)
+		return false, o.retryRetire(ctx, &claimed)
 	case errors.Is(err, metastore.ErrNotFound):
 		// A marker without its message: an Enqueue between its writes
 		// (leave it), or one that stopped there long ago and was never
@@ -839,6 +861,51 @@ func (o *Outbox) retire(ctx context.Context, m *Message) error {
 		}
 	}
 	return o.dropDue(ctx, m.CaseID, m.ID)
+}
+
+// retryRetire retires a final message found with its marker still live,
+// unless its last tries failed and its next is not yet due. After
+// retireTries failures in a row the marker is removed with a plain delete
+// (in a versioned store, hidden behind a delete marker), so no pass comes
+// back to it, and this is logged once. The record's older versions, if
+// they are what could not be deleted, are left to the sweep (sweepOlder).
+func (o *Outbox) retryRetire(ctx context.Context, m *Message) error {
+	k := m.CaseID + "/" + m.ID
+	now := o.cfg.Now()
+	o.mu.Lock()
+	f, known := o.failing[k]
+	o.mu.Unlock()
+	if known && now.Before(f.next) {
+		return nil
+	}
+	err := o.retire(ctx, m)
+	if err == nil {
+		if known {
+			o.mu.Lock()
+			delete(o.failing, k)
+			o.mu.Unlock()
+		}
+		return nil
+	}
+	f.n++
+	if f.n < retireTries {
+		f.next = now.Add(o.backoff(f.n + 3)) // Backoff·8 (4 min), ·16, ·32, at most MaxBackoff
+		o.mu.Lock()
+		if known || len(o.failing) < maxFailing {
+			o.failing[k] = f
+		}
+		o.mu.Unlock()
+		return err
+	}
+	o.mu.Lock()
+	delete(o.failing, k)
+	o.mu.Unlock()
+	if derr := o.cfg.Meta.Delete(ctx, dueKey(m.CaseID, m.ID)); derr != nil && !errors.Is(derr, metastore.ErrNotFound) {
+		return errors.Join(err, derr)
+	}
+	o.cfg.Log.WarnContext(ctx, "outbox final message: its stored versions could not be deleted; its due marker was removed",
+		slog.String("id", m.ID), slog.String("case", m.CaseID), slog.Int("tries", f.n), slog.String("error", err.Error()))
+	return nil
 }
 
 // dropOlder deletes every stored version of a final message's record but
