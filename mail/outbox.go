@@ -759,7 +759,8 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 	case errors.Is(err, errFinal):
 		// Final, and its marker still there: the node that made it final
 		// stopped before retire was done, or it was cancelled (CancelRef
-		// leaves a failed retire to the sender).
+		// leaves a failed retire to the sender), or retire failed
+		// (retryRetire spaces out the tries).
 		return false, o.retryRetire(ctx, &claimed)
 	case errors.Is(err, metastore.ErrNotFound):
 		// A marker without its message: an Enqueue between its writes
