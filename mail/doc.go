@@ -8,7 +8,17 @@
 // outbox/due/ lists the messages still to be sent and when each is due at
 // the earliest (moved on after the message's record when a retry puts it
 // off, never before), so a pass reads only the markers and the messages
-// whose time has come. Every node runs a sender loop; to send a message a node first
+// whose time has come. Enqueue writes the marker, a fresh version even
+// over an old one, before the message; a marker whose newest version is
+// 10 minutes old and whose message is still missing is tidied, looking
+// for the message again before deleting only the marker's versions it
+// listed, so an Enqueue of the same id meanwhile keeps a live marker
+// (dropOrphan). Once a message is final its record's
+// older versions, which hold the body that finish cleared, are deleted,
+// never the newest, and then its marker with every stored version
+// (retire, dropDue), the newest last; those of messages made final by an
+// earlier release, which kept them, go in the sender loop's background
+// sweep (sweepOlder, a bounded pass a minute). Every node runs a sender loop; to send a message a node first
 // claims it with a conditional write (If-Match on the record's ETag), so of
 // two nodes only one wins, and only then talks to the SMTP server.
 //

@@ -11,12 +11,14 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
 )
 
 // State is where a message is in its life.
@@ -148,6 +150,9 @@ type Message struct {
 // no one reads or resends it (it belongs to no case's mail list, and the
 // next day's notice says what is still due), so its case references and
 // counts are cleared however it ended.
+//
+// The record's older stored versions, which still hold the body, are
+// deleted after this update is written (retire), never the newest.
 func finish(m *Message) {
 	switch {
 	case m.Kind == KindDueNotice:
@@ -248,7 +253,28 @@ type Config struct {
 type Outbox struct {
 	cfg  Config
 	wake chan struct{}
+
+	// failing: the final messages whose retire failed in a pass, and
+	// when to try again (retryRetire); at most maxFailing of them.
+	mu      sync.Mutex
+	failing map[string]retireFailure
 }
+
+type retireFailure struct {
+	n    int
+	next time.Time
+}
+
+// A final message whose retire keeps failing (its versions cannot be
+// deleted: a bucket's default retention, no DeleteObjectVersion
+// permission) is tried again after a growing delay, and after
+// retireTries failures its due marker is removed with a plain delete.
+// The failures are kept in memory, per node, for at most maxFailing
+// messages (others are tried at every pass).
+const (
+	retireTries = 4
+	maxFailing  = 1000
+)
 
 // New makes an outbox.
 func New(cfg Config) *Outbox {
@@ -276,7 +302,7 @@ func New(cfg Config) *Outbox {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Outbox{cfg: cfg, wake: make(chan struct{}, 1)}
+	return &Outbox{cfg: cfg, wake: make(chan struct{}, 1), failing: map[string]retireFailure{}}
 }
 
 // Development reports whether this is a development outbox (no transport).
@@ -286,8 +312,9 @@ func (o *Outbox) Development() bool { return o.cfg.Transport == nil }
 // that belong to no case are kept (outbox/cases/retention-notices/…):
 // records staff's notices of what falls due. It is no case id (those are
 // "c_…"), so no case's mail list shows them, and disposing of a case
-// never reaches them: package retention's notice passes delete them, and
-// their due markers' versions, once final and a week old.
+// never reaches them: package retention's notice passes delete them,
+// every stored version, once final and a week old (their due markers go,
+// every version, when they are final: dropDue).
 const NoticeOutbox = "retention-notices"
 
 func msgKey(caseID, id string) string { return "outbox/cases/" + caseID + "/" + id }
@@ -383,8 +410,20 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) error {
 	}
 	m.NextAttempt = m.NotBefore
 	// The marker goes first: a marker without its message is skipped (and
-	// tidied), while a message without a marker would never be sent.
-	if _, err := o.cfg.Meta.Create(ctx, dueKey(m.CaseID, m.ID), dueMarker{NotBefore: m.NotBefore, Created: now}); err != nil && !errors.Is(err, metastore.ErrExists) {
+	// tidied), while a message without a marker would never be sent. It is
+	// a fresh version even when a marker is there already (one left by an
+	// earlier try that stopped before its message): a sender tidying that
+	// marker as an orphan's judges its age by the newest version it listed
+	// and deletes only what it listed (dropOrphan), so this version is
+	// either too young to be tidied or written after the listing and left
+	// live. Either way the message stored next has a live marker.
+	mk := dueMarker{NotBefore: m.NotBefore, Created: now}
+	if _, err := o.cfg.Meta.Create(ctx, dueKey(m.CaseID, m.ID), mk); errors.Is(err, metastore.ErrExists) {
+		err = o.markDue(ctx, m.CaseID, m.ID, mk)
+		if err != nil {
+			return err
+		}
+	} else if err != nil {
 		return err
 	}
 	if _, err := o.cfg.Meta.Create(ctx, msgKey(m.CaseID, m.ID), m); err != nil && !errors.Is(err, metastore.ErrExists) {
@@ -392,6 +431,29 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) error {
 	}
 	o.Wake()
 	return nil
+}
+
+// markDue writes a message's due marker, a new version (made at mk.Created)
+// whether or not there is one. A marker there already keeps its
+// NotBefore if that is earlier: a marker saying earlier than the message
+// is due costs only a read of the message, one saying later would hold
+// it back.
+func (o *Outbox) markDue(ctx context.Context, caseID, id string, mk dueMarker) error {
+	_, err := metastore.Update(ctx, o.cfg.Meta, dueKey(caseID, id), func(old *dueMarker) error {
+		nb := mk.NotBefore
+		if old.NotBefore.Before(nb) {
+			nb = old.NotBefore
+		}
+		*old = dueMarker{NotBefore: nb, Created: mk.Created}
+		return nil
+	})
+	if errors.Is(err, metastore.ErrNotFound) {
+		_, err = o.cfg.Meta.Create(ctx, dueKey(caseID, id), mk)
+	}
+	if errors.Is(err, metastore.ErrExists) {
+		return nil // a fresh version written meanwhile (an Enqueue, or dropOrphan giving a live message its marker back)
+	}
+	return err
 }
 
 // Wake makes the sender loop look for due messages now.
@@ -451,7 +513,7 @@ func (o *Outbox) CancelRef(ctx context.Context, caseID, ref string, keep func(*M
 		if m.Ref != ref || m.State != Pending || keep(&m) {
 			continue
 		}
-		_, err := metastore.Update(ctx, o.cfg.Meta, msgKey(caseID, m.ID), func(r *Message) error {
+		rec, err := metastore.Update(ctx, o.cfg.Meta, msgKey(caseID, m.ID), func(r *Message) error {
 			if r.State != Pending {
 				return errNotPending
 			}
@@ -464,7 +526,7 @@ func (o *Outbox) CancelRef(ctx context.Context, caseID, ref string, keep func(*M
 			return err
 		}
 		if err == nil {
-			o.cfg.Meta.Delete(ctx, dueKey(caseID, m.ID))
+			o.retire(ctx, &rec) // on failure the sender does it (errFinal)
 		}
 	}
 	return nil
@@ -515,12 +577,24 @@ func ResendID(id string) string {
 
 // Run is the sender loop: it sends due messages until ctx ends. Its
 // caller owns it (server.Node starts one per node and stops it on Close).
+// Once a minute it also makes a pass of the sweep of older record
+// versions (sweepOlder), resuming where the last one stopped.
 func (o *Outbox) Run(ctx context.Context) {
 	t := time.NewTicker(o.cfg.Poll)
 	defer t.Stop()
+	var sweptAfter string
+	lastSweep := time.Now() // the first sweep a minute after the start
 	for {
 		if _, err := o.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			o.cfg.Log.WarnContext(ctx, "outbox", slog.String("error", err.Error()))
+		}
+		if now := time.Now(); now.Sub(lastSweep) >= sweepEvery {
+			lastSweep = now
+			next, err := o.sweepOlder(ctx, "outbox/cases/", sweptAfter, sweepKeys)
+			if err != nil && ctx.Err() == nil {
+				o.cfg.Log.WarnContext(ctx, "outbox", slog.String("error", err.Error()))
+			}
+			sweptAfter = next // a failed listing: the same place again; a failed record: the next time round
 		}
 		select {
 		case <-ctx.Done():
@@ -529,6 +603,67 @@ func (o *Outbox) Run(ctx context.Context) {
 		case <-o.wake:
 		}
 	}
+}
+
+// The sweep of older record versions: a pass a minute per node, over at
+// most sweepKeys message records.
+const (
+	sweepEvery = time.Minute
+	sweepKeys  = 100
+)
+
+var errSweepFull = errors.New("sweep pass full")
+
+// sweepOlder makes one pass of the background sweep over the message
+// records under prefix that sort after the key after: at most limit of
+// them, in key order. A record whose newest version is final with its
+// body cleared has its older versions deleted (dropOlder: the oldest
+// first, never the newest). retire does that when a message becomes
+// final; the sweep is for those made final by a release that did not
+// (their due markers gone, no pass of the sender visits them again). It
+// returns the last key it visited, where the next pass resumes, or "" when
+// it reached the end (the next pass begins again at the start).
+func (o *Outbox) sweepOlder(ctx context.Context, prefix, after string, limit int) (string, error) {
+	var keys []string
+	err := objstore.ListAfter(ctx, o.cfg.Meta.Objects(), prefix, after, func(i objstore.Info) error {
+		keys = append(keys, i.Key)
+		if len(keys) >= limit {
+			return errSweepFull
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errSweepFull) {
+		return after, err
+	}
+	next := ""
+	if errors.Is(err, errSweepFull) {
+		next = keys[len(keys)-1]
+	}
+	var errs []error
+	for _, key := range keys {
+		vs, err := o.cfg.Meta.Objects().Versions(ctx, key)
+		if errors.Is(err, objstore.ErrNotFound) || err == nil && (len(vs) < 2 || vs[0].DeleteMarker) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var m Message
+		if _, err := o.cfg.Meta.GetVersion(ctx, key, vs[0].VersionID, &m); err != nil {
+			if !errors.Is(err, metastore.ErrNotFound) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if !m.BodyCleared {
+			continue
+		}
+		if err := o.dropOlder(ctx, key); err != nil {
+			errs = append(errs, fmt.Errorf("older versions of %s: %w", key, err))
+		}
+	}
+	return next, errors.Join(errs...)
 }
 
 // RunOnce makes one pass over the due messages: sends those whose time has
@@ -594,6 +729,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 	_, err := metastore.Update(ctx, o.cfg.Meta, key, func(m *Message) error {
 		now := o.cfg.Now().UTC()
 		expire = false
+		claimed = *m
 		switch m.State {
 		case Pending:
 			if now.Before(m.NextAttempt) {
@@ -612,7 +748,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 			finish(m)
 			expire = true
 		default:
-			return errFinal
+			return errFinal // claimed: the final record, for retire
 		}
 		claimed = *m
 		return nil
@@ -621,20 +757,24 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 	case errors.Is(err, errSkip):
 		return false, nil
 	case errors.Is(err, errFinal):
-		return false, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
+		// Final, and its marker still there: the node that made it final
+		// stopped before retire was done, or it was cancelled (CancelRef
+		// leaves a failed retire to the sender), or retire failed
+		// (retryRetire spaces out the tries).
+		return false, o.retryRetire(ctx, &claimed)
 	case errors.Is(err, metastore.ErrNotFound):
-		// A marker without its message: an Enqueue between its two writes
+		// A marker without its message: an Enqueue between its writes
 		// (leave it), or one that stopped there long ago and was never
 		// retried (tidy it).
 		if o.cfg.Now().Sub(mk.Created) < orphanAge {
 			return false, nil
 		}
-		return false, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
+		return false, o.dropOrphan(ctx, caseID, id)
 	case err != nil:
 		return false, err
 	}
 	if expire {
-		return true, o.cfg.Meta.Delete(ctx, dueKey(caseID, id))
+		return true, o.retire(ctx, &claimed)
 	}
 	if o.cfg.Current != nil {
 		if ok, err := o.cfg.Current(ctx, &claimed); err != nil || !ok {
@@ -665,7 +805,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 	defer cancel()
 	finished := false
 	var next time.Time
-	_, err = metastore.Update(rctx, o.cfg.Meta, key, func(m *Message) error {
+	rec, err := metastore.Update(rctx, o.cfg.Meta, key, func(m *Message) error {
 		if m.State != Sending || m.ClaimedBy != o.cfg.Node || m.Attempts != claimed.Attempts {
 			return errFinal // declared uncertain meanwhile; leave it so
 		}
@@ -704,9 +844,205 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 		return false, fmt.Errorf("record outcome of %s: %w", id, err)
 	}
 	if finished {
-		return true, o.cfg.Meta.Delete(rctx, dueKey(caseID, id))
+		return true, o.retire(rctx, &rec)
 	}
 	return false, o.later(rctx, caseID, id, next)
+}
+
+// retire does what is left to do once a message is final, after the
+// write that made it so. A record whose body was cleared (finish) has
+// older stored versions that still hold it, the link included: they are
+// deleted, the oldest first, never the newest (dropOlder). Then its due
+// marker goes (dropDue). A stop in between leaves the live marker, so the
+// next pass finds the message final and retires it again (errFinal).
+func (o *Outbox) retire(ctx context.Context, m *Message) error {
+	if m.BodyCleared {
+		if err := o.dropOlder(ctx, msgKey(m.CaseID, m.ID)); err != nil {
+			return err
+		}
+	}
+	return o.dropDue(ctx, m.CaseID, m.ID)
+}
+
+// retryRetire retires a final message found with its marker still live,
+// unless its last tries failed and its next is not yet due. After
+// retireTries failures in a row the marker is removed with a plain delete
+// (in a versioned store, hidden behind a delete marker), so no pass comes
+// back to it, and this is logged once. The record's older versions, if
+// they are what could not be deleted, are left to the sweep (sweepOlder).
+func (o *Outbox) retryRetire(ctx context.Context, m *Message) error {
+	k := m.CaseID + "/" + m.ID
+	now := o.cfg.Now()
+	o.mu.Lock()
+	f, known := o.failing[k]
+	o.mu.Unlock()
+	if known && now.Before(f.next) {
+		return nil
+	}
+	err := o.retire(ctx, m)
+	if err == nil {
+		if known {
+			o.mu.Lock()
+			delete(o.failing, k)
+			o.mu.Unlock()
+		}
+		return nil
+	}
+	f.n++
+	if f.n < retireTries {
+		f.next = now.Add(o.backoff(f.n + 3)) // Backoff·8 (4 min), ·16, ·32, at most MaxBackoff
+		o.mu.Lock()
+		if known || len(o.failing) < maxFailing {
+			o.failing[k] = f
+		}
+		o.mu.Unlock()
+		return err
+	}
+	o.mu.Lock()
+	delete(o.failing, k)
+	o.mu.Unlock()
+	if derr := o.cfg.Meta.Delete(ctx, dueKey(m.CaseID, m.ID)); derr != nil && !errors.Is(derr, metastore.ErrNotFound) {
+		return errors.Join(err, derr)
+	}
+	o.cfg.Log.WarnContext(ctx, "outbox final message: its stored versions could not be deleted; its due marker was removed",
+		slog.String("id", m.ID), slog.String("case", m.CaseID), slog.Int("tries", f.n), slog.String("error", err.Error()))
+	return nil
+}
+
+// dropOlder deletes every stored version of a final message's record but
+// the newest. What the record says is its newest version's, and deleting
+// only older ones never changes which is newest: a stop part way never
+// makes an older version, one not yet sent with its text, current again,
+// and a reader or a claimer, which reads the newest, sees the final
+// record throughout (one that read an older version before it was made
+// final loses its conditional write, reads again and finds it final).
+// Nothing writes a final message's record again.
+func (o *Outbox) dropOlder(ctx context.Context, key string) error {
+	store := o.cfg.Meta.Objects()
+	vs, err := store.Versions(ctx, key)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var older []objstore.Info
+	for i := len(vs) - 1; i > 0; i-- {
+		older = append(older, vs[i].Info)
+	}
+	if len(older) == 0 {
+		return nil
+	}
+	return errors.Join(store.DeleteVersions(ctx, older)...)
+}
+
+// dropDue deletes a message's due marker, every stored version of it (in
+// a versioned store a plain delete would only hide them behind a delete
+// marker, and they would stay as long as the outbox), once the message is
+// final (retire). The older versions go first and the newest, the live
+// marker, last, in calls of their own: a stop in between leaves the live
+// marker, which the next pass finds over a final message and drops again
+// (errFinal). Nor could an older version made current do harm: a marker
+// only says where to look, and a message is sent only by claiming its
+// record from Pending, which a final message never is again. A version
+// written after the listing (a retry moving the marker on while the
+// message was cancelled) is left live and dropped the same way.
+func (o *Outbox) dropDue(ctx context.Context, caseID, id string) error {
+	vs, err := o.dueVersions(ctx, caseID, id)
+	if err != nil {
+		return err
+	}
+	return o.dropVersions(ctx, vs)
+}
+
+// dropOrphan tidies the due marker of a message that is missing long
+// after the marker was made (orphanAge), as dropDue does, but an Enqueue
+// of the same id may be under way (a caller's retry, or records staff's
+// notice, whose id is the day's). An Enqueue writes a fresh marker
+// version (made now) before it creates the message, whether or not a
+// marker is there. So the marker's versions are listed, and the age is
+// judged again by the newest listed version's own Created (read by its
+// version id, not the marker read earlier in the pass): if it is young,
+// an Enqueue may be between its writes and nothing is done. If it is
+// old, any Enqueue's fresh version was written after the listing: the
+// message is looked for again, and only if it is still missing are the
+// versions listed deleted, never a later one, which is left live. So an
+// Enqueue's message always has a live marker, in every interleaving and
+// whenever the Enqueue stops. Should the message be there after the
+// delete all the same, a live one gets a marker back (a fresh version).
+// None of this makes a message sent twice: a marker never sends by
+// itself.
+func (o *Outbox) dropOrphan(ctx context.Context, caseID, id string) error {
+	vs, err := o.dueVersions(ctx, caseID, id)
+	if err != nil || len(vs) == 0 {
+		return err
+	}
+	for _, v := range vs {
+		if v.DeleteMarker {
+			continue
+		}
+		var newest dueMarker
+		if _, err := o.cfg.Meta.GetVersion(ctx, dueKey(caseID, id), v.VersionID, &newest); err != nil {
+			if errors.Is(err, metastore.ErrNotFound) {
+				return nil // deleted meanwhile (another node tidied it)
+			}
+			return err
+		}
+		if o.cfg.Now().Sub(newest.Created) < orphanAge {
+			return nil
+		}
+		break
+	}
+	if _, err := o.cfg.Meta.Stat(ctx, msgKey(caseID, id)); !errors.Is(err, metastore.ErrNotFound) {
+		return err // there now (nil): the next pass sees to it
+	}
+	if err := o.dropVersions(ctx, vs); err != nil {
+		return err
+	}
+	var m Message
+	_, err = o.cfg.Meta.Get(ctx, msgKey(caseID, id), &m)
+	switch {
+	case errors.Is(err, metastore.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case m.State != Pending && m.State != Sending:
+		return nil
+	}
+	_, err = o.cfg.Meta.Create(ctx, dueKey(caseID, id), dueMarker{NotBefore: m.NextAttempt, Created: o.cfg.Now().UTC()})
+	if errors.Is(err, metastore.ErrExists) {
+		return nil
+	}
+	return err
+}
+
+// dueVersions lists a message's due marker's stored versions, newest
+// first (none when there are none).
+func (o *Outbox) dueVersions(ctx context.Context, caseID, id string) ([]objstore.Version, error) {
+	vs, err := o.cfg.Meta.Objects().Versions(ctx, dueKey(caseID, id))
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil, nil
+	}
+	return vs, err
+}
+
+// dropVersions deletes a marker's versions vs (newest first, as listed):
+// the older ones first, the newest last, in calls of their own.
+func (o *Outbox) dropVersions(ctx context.Context, vs []objstore.Version) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	store := o.cfg.Meta.Objects()
+	older := make([]objstore.Info, 0, len(vs)-1)
+	for _, v := range vs[1:] {
+		older = append(older, v.Info)
+	}
+	if len(older) > 0 {
+		if err := errors.Join(store.DeleteVersions(ctx, older)...); err != nil {
+			return err
+		}
+	}
+	return errors.Join(store.DeleteVersions(ctx, []objstore.Info{vs[0].Info})...)
 }
 
 // later moves a message's due marker on to the next attempt, written
@@ -738,7 +1074,7 @@ func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) 
 	defer cancel()
 	var next time.Time
 	gaveUp := false
-	_, err := metastore.Update(rctx, o.cfg.Meta, msgKey(claimed.CaseID, claimed.ID), func(m *Message) error {
+	rec, err := metastore.Update(rctx, o.cfg.Meta, msgKey(claimed.CaseID, claimed.ID), func(m *Message) error {
 		if m.State != Sending || m.ClaimedBy != o.cfg.Node || m.Attempts != claimed.Attempts {
 			return errFinal
 		}
@@ -775,7 +1111,7 @@ func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) 
 	case checkErr != nil:
 		return false, errors.Join(fmt.Errorf("check %s: %w", claimed.ID, checkErr), o.later(rctx, claimed.CaseID, claimed.ID, next))
 	}
-	return true, o.cfg.Meta.Delete(rctx, dueKey(claimed.CaseID, claimed.ID))
+	return true, o.retire(rctx, &rec)
 }
 
 var errFinal = errors.New("message is final")

@@ -60,6 +60,11 @@ type Notices struct {
 	// DefaultNoticeDays). Records already due and not disposed of are
 	// always counted.
 	Days int
+	// Off: no notice is made (`--due-notice-days 0`, which a node passes
+	// as Off, not as Days 0), but the passes still collect what notices
+	// left while it was on (collectNotices), so turning the notice off
+	// does not keep those records for good.
+	Off bool
 	// URL is where records staff act: the browser app's address, whose
 	// records screen lists what falls due ("" : the notice says "the
 	// records screen in Parley" without a link).
@@ -98,9 +103,9 @@ func noticeID(t time.Time, accountID string) string {
 // and then every n.Every until ctx ends; after a pass that failed it
 // waits n.Retry instead (at least n.Every), this node only. Its caller
 // owns it (server.Node starts one per serving node, beside the mail
-// sender, and stops it on Close). Every node runs one: the day's record
-// and the notices' ids make it one notice a day per recipient however
-// many nodes there are.
+// sender, and stops it on Close, the notice on or Off: an Off pass only
+// collects). Every node runs one: the day's record and the notices' ids
+// make it one notice a day per recipient however many nodes there are.
 func (s *Service) RunNotices(ctx context.Context, n Notices) {
 	every := cmp.Or(n.Every, NoticeEvery)
 	retry := max(cmp.Or(n.Retry, NoticeRetry), every)
@@ -130,19 +135,23 @@ func (s *Service) RunNotices(ctx context.Context, n Notices) {
 // returns how many messages it queued (the outbox keeps one per id: a
 // pass that repeats an earlier one's queues nothing new). Then, the day's
 // notice made now or before, it collects what past notices left
-// (collectNotices), at most n.Collect keys.
+// (collectNotices), at most n.Collect keys. With n.Off it makes no notice
+// and only collects.
 func (s *Service) NoticeOnce(ctx context.Context, n Notices) (int, error) {
-	if n.Outbox == nil {
+	if n.Outbox == nil && !n.Off {
 		return 0, nil
 	}
-	days := cmp.Or(n.Days, DefaultNoticeDays)
-	if days < 1 || days > MaxDueDays {
-		return 0, fault.Invalid("days", fmt.Sprintf("from 1 to %d days ahead", MaxDueDays))
-	}
 	now := s.now().UTC()
-	queued, err := s.makeNotice(ctx, n, days, now)
-	if err != nil {
-		return queued, err
+	queued := 0
+	if !n.Off {
+		days := cmp.Or(n.Days, DefaultNoticeDays)
+		if days < 1 || days > MaxDueDays {
+			return 0, fault.Invalid("days", fmt.Sprintf("from 1 to %d days ahead", MaxDueDays))
+		}
+		var err error
+		if queued, err = s.makeNotice(ctx, n, days, now); err != nil {
+			return queued, err
+		}
 	}
 	if _, err := s.collectNotices(ctx, now, cmp.Or(n.Collect, NoticeCollect)); err != nil {
 		return queued, fmt.Errorf("past notices' records could not be collected: %w", err)
@@ -215,10 +224,12 @@ func (s *Service) noticeRecipients(ctx context.Context) ([]account.Account, erro
 // collectNotices deletes, every stored version, once NoticeKeepDays have
 // passed since: the day's record (noticeDayKey), each message's record
 // once it is final (sent, held, refused, out of attempts, uncertain or
-// cancelled: none is resent, see mail.finish) and the versions of its due
-// marker, which the outbox deletes (a delete marker over them) once the
-// message is final. A message still pending or being sent, and its live
-// due marker, are never collected.
+// cancelled: none is resent, see mail.finish) and, of a release whose
+// outbox deleted a final message's due marker behind a delete marker
+// only, that marker's versions (the outbox now deletes every version
+// itself). A message still pending or being sent, and its live due
+// marker, are never collected. The passes collect with the notice Off
+// too.
 const noticeDayPrefix = "retention/notices/"
 
 var (
@@ -256,7 +267,9 @@ func (s *Service) collectNotices(ctx context.Context, now time.Time, limit int) 
 		}
 		return m.State != mail.Pending && m.State != mail.Sending, nil
 	}
-	spent := func(vs []objstore.Version) (bool, error) { return vs[0].DeleteMarker, nil } // a live marker: its message is not final
+	// A marker under a delete marker was left by an earlier release's
+	// outbox; a live one's message is not final, or the sender drops it.
+	spent := func(vs []objstore.Version) (bool, error) { return vs[0].DeleteMarker, nil }
 	collected := 0
 	for _, p := range []struct {
 		prefix string

@@ -12,11 +12,13 @@ import (
 )
 
 // TestDueNoticeRecordsCollected: the records a day's notice leaves — its
-// day's record, its messages once final and their spent due markers, every
-// stored version of each — are collected by the notice pass once they are
+// day's record and its messages once final, every stored version of each,
+// and the spent due markers an earlier release's outbox left behind a
+// delete marker — are collected by the notice pass once they are
 // NoticeKeepDays old, at most Notices.Collect keys a pass, the oldest
 // first; the records of the days since stay, and so does an old notice not
-// sent yet, with its due marker.
+// sent yet, with its due marker. A final notice's own due marker is gone,
+// every version, as soon as it is final (the outbox deletes it).
 func TestDueNoticeRecordsCollected(t *testing.T) {
 	t.Parallel()
 	onEachStore(t, func(t *testing.T, store objstore.Store) {
@@ -69,12 +71,27 @@ func TestDueNoticeRecordsCollected(t *testing.T) {
 			}
 			return len(vs) > 0
 		}
-		// A sent message's due marker is deleted, but in a versioned store
-		// its versions stay until collected.
-		for _, m := range sent[0] {
-			if !stored(msgKey(m)) || !stored(dueKey(m)) {
+		// A final message's due marker is deleted, every version, by the
+		// outbox; the message stays until collected.
+		for _, m := range append(sent[0], sent[1]...) {
+			if !stored(msgKey(m)) {
 				t.Fatalf("%s: not stored before the collection", m.ID)
 			}
+			if stored(dueKey(m)) {
+				t.Errorf("%s: its due marker left stored versions once final", m.ID)
+			}
+		}
+		// What an earlier release's outbox left of a final notice of the
+		// first day: its due marker behind a delete marker.
+		earlier := mail.Message{ID: noticeID(day0, "u_earlier"), CaseID: mail.NoticeOutbox}
+		if _, err := e.meta.Create(ctx, dueKey(earlier), map[string]time.Time{"notBefore": day0, "created": day0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Delete(ctx, dueKey(earlier), ""); err != nil {
+			t.Fatal(err)
+		}
+		if !stored(dueKey(earlier)) {
+			t.Fatal("the earlier release's spent due marker is not stored")
 		}
 		// The first day on which the first day's records are old.
 		e.clock = day0.Add((NoticeKeepDays + 1) * 24 * time.Hour)
@@ -89,9 +106,12 @@ func TestDueNoticeRecordsCollected(t *testing.T) {
 			t.Errorf("the next day's record is gone %d days on", NoticeKeepDays)
 		}
 		for _, m := range sent[0] {
-			if !stored(msgKey(m)) || !stored(dueKey(m)) {
+			if !stored(msgKey(m)) {
 				t.Errorf("%s: collected in a pass that may collect only one key, already taken", m.ID)
 			}
+		}
+		if !stored(dueKey(earlier)) {
+			t.Errorf("a spent due marker collected in a pass that may collect only one key, already taken")
 		}
 		// The next pass takes the rest that is old.
 		if _, err := e.ret.NoticeOnce(ctx, n); err != nil {
@@ -101,6 +121,9 @@ func TestDueNoticeRecordsCollected(t *testing.T) {
 			if stored(msgKey(m)) || stored(dueKey(m)) {
 				t.Errorf("%s (%s): kept %d days on (message %v, due marker %v)", m.ID, m.State, NoticeKeepDays+1, stored(msgKey(m)), stored(dueKey(m)))
 			}
+		}
+		if stored(dueKey(earlier)) {
+			t.Errorf("the spent due marker an earlier release left is kept %d days on", NoticeKeepDays+1)
 		}
 		for _, m := range sent[1] {
 			if !stored(msgKey(m)) {
@@ -116,6 +139,36 @@ func TestDueNoticeRecordsCollected(t *testing.T) {
 		}
 		if !stored(noticeDayKey(e.clock)) || !stored(noticeDayKey(day0.Add(24*time.Hour))) {
 			t.Errorf("a recent day's record is gone")
+		}
+	})
+}
+
+// TestDueNoticeOffOnlyCollects: with the notice Off (`--due-notice-days
+// 0`) a pass makes no notice, however much is due, and writes no day's
+// record, but still collects what notices left while it was on.
+func TestDueNoticeOffOnlyCollects(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		ctx := t.Context()
+		tc := e.newCase(t, map[string]vault.Class{"notes": vault.ClassMediatorNotes})
+		e.close(t, tc)
+		e.clock = e.clock.Add(20 * 24 * time.Hour)
+		out := e.noticeOutbox(t, nil)
+		old := e.clock.AddDate(0, 0, -NoticeKeepDays-3)
+		if _, err := e.meta.Create(ctx, noticeDayKey(old), noticeDay{Made: old, Recipients: 2, Cases: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if q, err := e.ret.NoticeOnce(ctx, Notices{Outbox: out, Off: true}); err != nil || q != 0 {
+			t.Fatalf("a pass with the notice off: %d queued, %v", q, err)
+		}
+		if msgs := notices(t, out); len(msgs) != 0 {
+			t.Errorf("a pass with the notice off queued %d notices", len(msgs))
+		}
+		for _, k := range []string{noticeDayKey(old), noticeDayKey(e.clock)} {
+			if _, err := store.Versions(ctx, k); !errors.Is(err, objstore.ErrNotFound) {
+				t.Errorf("%s: stored after a pass with the notice off (%v)", k, err)
+			}
 		}
 	})
 }

@@ -87,8 +87,10 @@ type Config struct {
 	Reminders []time.Duration
 	// DueNoticeDays is how far ahead records staff's daily mail notice of
 	// what falls due looks (retention.Notices; records already due are
-	// always counted), 1 to retention.MaxDueDays; 0: no notice is sent
-	// (`parley serve --due-notice-days`, default 14).
+	// always counted), 1 to retention.MaxDueDays; 0: no notice is sent,
+	// though the node's notice passes still collect what earlier notices
+	// left (retention.Notices.Off) (`parley serve --due-notice-days`,
+	// default 14).
 	DueNoticeDays int
 	// MailPoll is how often the sender loop looks for due mail (0: 5 s).
 	MailPoll time.Duration

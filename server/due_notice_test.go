@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/parley-mediation/parley/internal/mailpit"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/mail"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
 	"github.com/parley-mediation/parley/vault"
@@ -113,5 +115,74 @@ func TestDueNoticeDaysBounded(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "--due-notice-days: from 0 (no notice) to 366 days ahead") {
 			t.Errorf("%d days: %v", days, err)
 		}
+	}
+}
+
+// TestDueNoticeOffStillCollects: with the notice turned off
+// (--due-notice-days 0) a serving node makes no notice, but its passes
+// still collect what notices left while it was on, every stored version,
+// once the week after their day has passed; a recent day's record stays.
+func TestDueNoticeOffStillCollects(t *testing.T) {
+	cfg := nodetest.Scale(t) // DueNoticeDays 0: no notice
+	a := nodetest.Start(t, cfg)
+	ctx := context.Background()
+	store := a.Meta.Objects()
+	oldDay, recentDay := "retention/notices/2020-01-01", "retention/notices/"+time.Now().UTC().Format(time.DateOnly)
+	for _, k := range []string{oldDay, recentDay} {
+		if _, err := a.Meta.Create(ctx, k, map[string]any{"made": time.Now(), "recipients": 1, "cases": 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A notice of that old day, sent while the notice was on (here: its
+	// recipient gone, so cancelled; final either way).
+	old := mail.Message{ID: "due-20200101-u_gone", CaseID: mail.NoticeOutbox, Kind: mail.KindDueNotice,
+		To: "gone@example.org", ToAccount: "u_gone", Subject: "Records due for disposal: 1 case", Text: "Case 2019-CV-0001"}
+	if err := a.Outbox.Enqueue(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	oldMsg := "outbox/cases/" + mail.NoticeOutbox + "/" + old.ID
+	poll := func(what string, done func() (bool, error)) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			ok, err := done()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 20 s", what)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	poll("the old notice final", func() (bool, error) {
+		m, err := a.Outbox.Get(ctx, mail.NoticeOutbox, old.ID)
+		return err == nil && m.State != mail.Pending && m.State != mail.Sending, nil
+	})
+	stored := func(key string) (bool, error) {
+		vs, err := store.Versions(ctx, key)
+		if errors.Is(err, objstore.ErrNotFound) {
+			return false, nil
+		}
+		return len(vs) > 0, err
+	}
+	// A node started now makes its first pass at once.
+	nodetest.Start(t, cfg)
+	poll("the old notice's records collected", func() (bool, error) {
+		day, err := stored(oldDay)
+		if err != nil || day {
+			return false, err
+		}
+		msg, err := stored(oldMsg)
+		return !msg, err
+	})
+	if ok, err := stored(recentDay); err != nil || !ok {
+		t.Fatalf("today's record is gone (%v)", err)
+	}
+	if msgs, err := a.Outbox.List(ctx, mail.NoticeOutbox); err != nil || len(msgs) != 0 {
+		t.Fatalf("notices in the outbox with the notice off: %+v, %v", msgs, err)
 	}
 }

@@ -76,7 +76,8 @@ type Node struct {
 	sweepDone chan struct{}
 	// noticeDone closes when records staff's daily notice of what falls
 	// due (retention.RunNotices), started and stopped with the mail
-	// sender, has returned (closed at once when Config.DueNoticeDays is 0).
+	// sender, has returned (with Config.DueNoticeDays 0 too: its passes
+	// then only collect what earlier notices left).
 	noticeDone chan struct{}
 	broker     messaging.Broker
 	redis      *redis.Client
@@ -262,12 +263,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	// Records staff's daily notice of what falls due: every serving node
 	// runs one; the day's record and the messages' ids (retention/notice.go)
 	// make it one message a day per recipient however many nodes run.
+	// With --due-notice-days 0 it makes none (Off) and its passes only
+	// collect what notices left while it was on.
 	go func() {
 		defer close(n.noticeDone)
-		if cfg.DueNoticeDays == 0 {
-			return
-		}
-		n.Retention.RunNotices(mailCtx, retention.Notices{Outbox: n.Outbox, Days: cfg.DueNoticeDays,
+		n.Retention.RunNotices(mailCtx, retention.Notices{Outbox: n.Outbox, Days: cfg.DueNoticeDays, Off: cfg.DueNoticeDays == 0,
 			URL: strings.TrimRight(cfg.PublicURL, "/") + "/app"})
 	}()
 	return n, nil
