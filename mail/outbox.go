@@ -582,19 +582,15 @@ func ResendID(id string) string {
 func (o *Outbox) Run(ctx context.Context) {
 	t := time.NewTicker(o.cfg.Poll)
 	defer t.Stop()
-	var sweptAfter string
-	lastSweep := time.Now() // the first sweep a minute after the start
+	// The sweep on a goroutine of its own, which Run waits for: a pass
+	// (a listing and up to sweepKeys version listings, seconds on S3)
+	// must not hold up due mail, sign-in links included.
+	var sweep sync.WaitGroup
+	defer sweep.Wait()
+	sweep.Go(func() { o.runSweep(ctx) })
 	for {
 		if _, err := o.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			o.cfg.Log.WarnContext(ctx, "outbox", slog.String("error", err.Error()))
-		}
-		if now := time.Now(); now.Sub(lastSweep) >= sweepEvery {
-			lastSweep = now
-			next, err := o.sweepOlder(ctx, "outbox/cases/", sweptAfter, sweepKeys)
-			if err != nil && ctx.Err() == nil {
-				o.cfg.Log.WarnContext(ctx, "outbox", slog.String("error", err.Error()))
-			}
-			sweptAfter = next // a failed listing: the same place again; a failed record: the next time round
 		}
 		select {
 		case <-ctx.Done():
@@ -602,6 +598,26 @@ func (o *Outbox) Run(ctx context.Context) {
 		case <-t.C:
 		case <-o.wake:
 		}
+	}
+}
+
+// runSweep makes a pass of sweepOlder a minute (the first a minute after
+// the start), resuming where the last stopped, until ctx ends.
+func (o *Outbox) runSweep(ctx context.Context) {
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	var sweptAfter string
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		next, err := o.sweepOlder(ctx, "outbox/cases/", sweptAfter, sweepKeys)
+		if err != nil && ctx.Err() == nil {
+			o.cfg.Log.WarnContext(ctx, "outbox", slog.String("error", err.Error()))
+		}
+		sweptAfter = next // a failed listing: the same place again; a failed record: the next time round
 	}
 }
 
@@ -892,6 +908,9 @@ func (o *Outbox) retryRetire(ctx context.Context, m *Message) error {
 	if f.n < retireTries {
 		f.next = now.Add(o.backoff(f.n + 3)) // Backoff·8 (4 min), ·16, ·32, at most MaxBackoff
 		o.mu.Lock()
+		if !known && len(o.failing) >= maxFailing {
+			o.dropStaleFailures(now)
+		}
 		if known || len(o.failing) < maxFailing {
 			o.failing[k] = f
 		}
@@ -1126,6 +1145,19 @@ func (o *Outbox) backoff(n int) time.Duration {
 	d = min(d, o.cfg.MaxBackoff)
 	jitter := time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
 	return d + jitter
+}
+
+// dropStaleFailures forgets, when failing is full, the failures whose
+// retry time is more than MaxBackoff past: nothing came back for them
+// (another node retired or removed the message, or its case went), and
+// kept, they would fill the map for good and leave new failures
+// untracked (retried every poll again). o.mu is held.
+func (o *Outbox) dropStaleFailures(now time.Time) {
+	for k, f := range o.failing {
+		if now.Sub(f.next) > o.cfg.MaxBackoff {
+			delete(o.failing, k)
+		}
+	}
 }
 
 var messageIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
