@@ -174,8 +174,12 @@ func TestFenceWatchListsOncePerPass(t *testing.T) {
 		t.Fatalf("%d requests other than listings over %d passes, one case fenced and its fence seen (%v → %v): want one listing a pass",
 			got, end["list"]-mid["list"], mid, end)
 	}
-	if got := others(mid) - others(after); got > 2 {
-		t.Fatalf("%d requests other than listings to find one case fenced (%v → %v): want a Stat and a read of it", got, after, mid)
+	// A Stat and a read of the fenced case; twice when a pass lists
+	// between the marker's first write and the fence (it reads the case
+	// not yet fenced) and the next sees the marker written again after it
+	// (BeginDisposal: marker, fence, marker kept).
+	if got := others(mid) - others(after); got > 4 {
+		t.Fatalf("%d requests other than listings to find one case fenced (%v → %v): want a Stat and a read of it, at most twice", got, after, mid)
 	}
 	if got := kicks[fenced].Load(); got != 1 {
 		t.Fatalf("the fenced case's connection kicked %d times, want once", got)
