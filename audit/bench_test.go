@@ -32,4 +32,20 @@ func BenchmarkAppend(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/event")
 	})
+	// Single appends from many goroutines at once (requests on a busy
+	// node): the log's writer writes what is queued in one round, under
+	// one checkpoint, so ns/op is per event across all of them.
+	b.Run("parallel", func(b *testing.B) {
+		l := openLog(b, newStore(b), newSigner(b, testOrigin, "k1"))
+		e := ev("doc.view", "u-1")
+		b.SetParallelism(4)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := l.Append(ctx, e); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
 }
