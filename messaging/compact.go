@@ -24,7 +24,7 @@ func (s *Service) runCompactor() {
 	defer s.wg.Done()
 	ctx, cancel := s.untilStop()
 	defer cancel()
-	t := time.NewTicker(min(s.timing.compact, compactTick))
+	t := time.NewTicker(s.timing.compactEvery())
 	defer t.Stop()
 	for {
 		select {
@@ -81,6 +81,80 @@ func forgettable(or *ownedRoom, now time.Time, idle time.Duration) bool {
 // compactTick is how often compaction looks for rooms to compact.
 const compactTick = 200 * time.Millisecond
 
+// compactEvery is how often compaction looks: compactTick, or the
+// interval itself when that is shorter (tests).
+func (t timing) compactEvery() time.Duration { return min(t.compact, compactTick) }
+
+// Compaction is paced so that a node's rooms are compacted one after
+// another through the interval rather than together. Rooms whose traffic
+// began together (a node's rooms after a restart or a takeover, a
+// benchmark's) would all be due in the same ticks, interval after
+// interval, and their segment writes — each an object-store write and two
+// history-ended checks — come as a burst that slows the journal writes
+// acknowledgements wait on: in the two-node benchmark (BENCHMARKS.md,
+// "Compaction paced through the interval") the seconds of those bursts
+// held the p99. So each tick the node may take, besides the rooms due,
+// tails × tick / (compactReach × interval) rooms early (tails: the rooms
+// with journaled batches), the oldest first, of those whose oldest batch
+// has waited at least interval / compactMinAge; the allowance a tick
+// does not use carries over up to two ticks' worth (at least one room),
+// and the rooms due spend it first. Every room is then reached within
+// about compactReach of the interval, before it falls due, and a node
+// writes about as many segments a second in every second. A quiet room is
+// compacted somewhat sooner than the interval (after about 7 s rather
+// than 10 s), never before interval / compactMinAge.
+const (
+	compactReach  = 0.7
+	compactMinAge = 10
+)
+
+// tailInfo is what choose needs of an owned room's journaled tail.
+type tailInfo struct {
+	oldest time.Time // when its oldest batch was journaled
+	msgs   int
+}
+
+// compactPace is the compactor's allowance of rooms to take early
+// (guarded by incMu; only the compactor's own passes use it).
+type compactPace struct {
+	credit float64
+}
+
+// choose returns the indices of the tails to compact this tick: those due
+// (over the budget, past the interval, or long), then as many as the pace
+// allows of the oldest among the rest that have waited interval /
+// compactMinAge, maxCompactPerTick in all, the longest-waiting first.
+func (p *compactPace) choose(tails []tailInfo, now time.Time, over bool, t timing) []int {
+	var due, early []int
+	for i, ti := range tails {
+		age := now.Sub(ti.oldest)
+		switch {
+		case over || age >= t.compact || ti.msgs >= compactEarly:
+			due = append(due, i)
+		case age >= t.compact/compactMinAge:
+			early = append(early, i)
+		}
+	}
+	older := func(a, b int) int { return tails[a].oldest.Compare(tails[b].oldest) }
+	if len(due) > maxCompactPerTick {
+		// Spread the rooms' segment writes over the ticks rather than
+		// writing every room at once, which stalls the journal behind them
+		// on the disk: the longest-waiting rooms go first.
+		slices.SortFunc(due, older)
+		due = due[:maxCompactPerTick]
+	}
+	rate := float64(len(tails)) * float64(t.compactEvery()) / (compactReach * float64(t.compact))
+	p.credit = min(p.credit+rate, max(1, 2*rate)) - float64(len(due))
+	p.credit = max(p.credit, -maxCompactPerTick)
+	n := min(int(p.credit), len(early), maxCompactPerTick-len(due))
+	if n <= 0 {
+		return due
+	}
+	slices.SortFunc(early, older)
+	p.credit -= float64(n)
+	return append(due, early[:n]...)
+}
+
 // errFenced: this incarnation's journal has ended.
 var errFenced = errors.New("messaging: this node's journal was ended")
 
@@ -102,23 +176,31 @@ func (s *Service) compact(ctx context.Context, inc *incarnation, all bool) error
 	// Past the node's budget every room is due (the longest-waiting
 	// first, maxCompactPerTick a tick), however young its tail.
 	over := held > s.timing.tailBudget()
+	var cands []tailInfo
+	var rooms []string
 	for room, or := range inc.owned {
 		if forgettable(or, now, s.timing.forgetAfter()) {
 			delete(inc.owned, room)
 			continue
 		}
-		if len(or.tail) > 0 && (all || over || now.Sub(or.tail[0].at) >= s.timing.compact || or.tailMsgs() >= compactEarly) {
-			todo = append(todo, work{room, append([]journaled(nil), or.tail...)})
+		if len(or.tail) > 0 {
+			cands = append(cands, tailInfo{oldest: or.tail[0].at, msgs: or.tailMsgs()})
+			rooms = append(rooms, room)
 		}
 	}
-	s.incMu.Unlock()
-	if !all && len(todo) > maxCompactPerTick {
-		// Spread the rooms' segment writes over the ticks rather than
-		// writing every room at once, which stalls the journal behind them
-		// on the disk: the longest-waiting rooms go first.
-		slices.SortFunc(todo, func(a, b work) int { return a.batch[0].at.Compare(b.batch[0].at) })
-		todo = todo[:maxCompactPerTick]
+	var chosen []int
+	if all {
+		chosen = make([]int, len(cands))
+		for i := range chosen {
+			chosen[i] = i
+		}
+	} else {
+		chosen = s.pace.choose(cands, now, over, s.timing)
 	}
+	for _, i := range chosen {
+		todo = append(todo, work{rooms[i], append([]journaled(nil), inc.owned[rooms[i]].tail...)})
+	}
+	s.incMu.Unlock()
 	var errs []error
 	for _, w := range todo {
 		batches := make([]*Batch, len(w.batch))

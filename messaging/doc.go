@@ -21,7 +21,9 @@
 // acknowledged once its journal entry is durable. Compaction
 // looks every 200 ms and copies a room's journaled batches, once the
 // oldest has waited 10 s (or 1,024 messages wait, or the node holds more
-// than 48 MiB of journaled batches), into its own chain of
+// than 48 MiB of journaled batches) — or sooner, as the node paces its
+// rooms through the interval, a few each look, the oldest first, so that
+// rooms busy since the same moment are not all due together — into its own chain of
 // segments, rooms/<room>/e<epoch>/<first offset> (create-only, each at the
 // offset right after the previous one), and deletes spent journal entries
 // (never the newest: it marks how far the journal got). Another node

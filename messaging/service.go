@@ -65,6 +65,7 @@ type Service struct {
 	sweeping bool
 
 	timing timing
+	pace   compactPace // guarded by incMu
 }
 
 // timing sets the node's background work.
