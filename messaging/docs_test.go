@@ -27,7 +27,7 @@ func TestDocsStateTheCompactionTimes(t *testing.T) {
 	}{
 		{"doc.go", []string{"every " + tick, "waited " + wait, early, budget}},
 		{"../docs/messaging.md", []string{"every\n" + tick, "waited " + wait, early, budget, "within about " + wait,
-			fmt.Sprintf("about %.0f/10 of it (%s)", compactReach*10, words(time.Duration(compactReach*float64(defaultTiming.compact)))),
+			fmt.Sprintf("about %.0f/10 of it (%s)", compactReach*10, words(time.Duration(compactReach*float64(defaultTiming.compact)).Round(time.Second))),
 			fmt.Sprintf("at least a tenth of the interval (%s)", words(defaultTiming.compact/compactMinAge))}},
 		{"../docs/security.md", []string{"compaction within about " + wait}},
 	} {

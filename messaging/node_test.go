@@ -43,7 +43,9 @@ func (c *cutStore) DeleteVersions(ctx context.Context, v []objstore.Info) []erro
 	return c.Store.DeleteVersions(ctx, v)
 }
 
-// neverCompact keeps a node's acknowledged messages in its journal only.
+// neverCompact keeps a node's acknowledged messages in its journal only
+// (for the length of a test: paced compaction would take a room early
+// after interval / compactMinAge, six minutes).
 var neverCompact = timing{probe: time.Second, compact: time.Hour, sweep: time.Hour}
 
 // kill cuts a node off the store (and its local journal, if it has one)

@@ -65,7 +65,8 @@ type Service struct {
 	sweeping bool
 
 	timing timing
-	pace   compactPace // guarded by incMu
+	paceMu sync.Mutex
+	pace   compactPace // guarded by paceMu
 }
 
 // timing sets the node's background work.
