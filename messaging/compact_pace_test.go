@@ -10,7 +10,7 @@ import (
 // are compacted a few each tick through the interval, not all in the
 // ticks where they fall due, and each is reached before it is due, with
 // none taken before interval / compactMinAge. Simulated ticks of the
-// compactor's choice (compactPace.choose) over two minutes of traffic
+// compactor's choice (compactPace.choose) over twelve intervals of traffic
 // that goes on in every room; before pacing, every room was compacted in
 // the ticks it fell due, maxCompactPerTick at a time.
 func TestCompactionPacedThroughInterval(t *testing.T) {
