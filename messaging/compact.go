@@ -69,7 +69,8 @@ func (or *ownedRoom) tailMsgs() int {
 // it journaled and not yet compacted, no batch in flight, and unused for
 // idle (timing.forget: an hour). Forgetting it drops only memory: the room's claim still names
 // this incarnation, so its committer owns it again from the claim and the
-// segments' head (route, adopt) when it is next used, and a batch started
+// segments' head (route, adopt) when it is next used — unless its history
+// has ended meanwhile: then adopt refuses it (ErrHistoryEnded) — and a batch started
 // meanwhile against the forgotten entry comes back errMoved and is
 // committed again that way. Without it a node kept an entry for every
 // room it ever owned until restart, and compaction walked them all every

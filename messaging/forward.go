@@ -49,7 +49,9 @@ type forwardRequest struct {
 
 type forwardReply struct {
 	Req string `json:"req"`
-	// Err is "moved" (not the owner any more: look again) or "failed".
+	// Err is "moved" (not the owner any more: look again), "ended" (the
+	// room's history has ended: ErrHistoryEnded, nothing stored) or
+	// "failed". (A node that predates "ended" takes it as "failed".)
 	Err string `json:"err,omitempty"`
 	// Pos holds each message's position; offset 0 marks one refused for
 	// expecting another epoch, with the room's current epoch.
@@ -192,6 +194,8 @@ func (s *Service) await(ctx context.Context, a *asking, timeout time.Duration) (
 			return r, nil
 		case "moved":
 			return r, errMoved
+		case "ended":
+			return r, ErrHistoryEnded
 		default:
 			return r, errors.New("messaging: the room's owner could not store it")
 		}
@@ -382,6 +386,8 @@ func (s *Service) serveForward(req forwardRequest, ps []pending, err error, dead
 	switch {
 	case errors.Is(err, errMoved):
 		reply.Err = "moved"
+	case errors.Is(err, ErrHistoryEnded):
+		reply.Err = "ended"
 	case err != nil:
 		reply.Err = "failed"
 	default:

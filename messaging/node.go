@@ -132,7 +132,10 @@ func (s *Service) reincarnate(inc *incarnation) {
 
 // claimRoom makes inc the owner of room at generation gen. The previous
 // owner, if any, has been fenced and its journal recovered, so the
-// room's segments are complete: their head is where inc goes on.
+// room's segments are complete: their head is where inc goes on. A room
+// whose history has ended is not claimed: the claim is written with
+// putInRoom, which checks the marker after the head was read (see adopt)
+// and refuses with ErrHistoryEnded.
 func (s *Service) claimRoom(ctx context.Context, inc *incarnation, room string, gen int64) error {
 	head, err := s.log.Head(ctx, room)
 	if err != nil {
@@ -149,11 +152,26 @@ func (s *Service) claimRoom(ctx context.Context, inc *incarnation, room string, 
 }
 
 // adopt takes up a claim of inc's whose outcome was not seen (the write
-// landed but its answer was lost).
+// landed but its answer was lost), or of a room inc forgot while idle
+// (compact).
+//
+// A room whose history has ended is not taken up: ErrHistoryEnded, and
+// nothing of the room is journaled or written. Its claim can outlive the
+// end (disposal deletes the room's objects after writing the marker, and
+// may stop part-way), and its segments may be gone, so without the check
+// the room would be owned again at their head, {1,0} for a room emptied,
+// as if new. The marker is read after the head: a disposal writes it
+// before deleting anything, so a head that missed any of the room's
+// segments is always followed by a check that sees it. (A room held in
+// memory is not checked on each commit: no store read on that path. What
+// it journals after the end, compaction drops.)
 func (s *Service) adopt(ctx context.Context, inc *incarnation, room string, gen int64) error {
 	head, err := s.log.Head(ctx, room)
 	if err != nil {
 		return err
+	}
+	if ended, err := s.log.ended(ctx, room); err != nil || ended {
+		return errors.Join(err, endedErr(ended))
 	}
 	return s.own(inc, room, gen, head)
 }
