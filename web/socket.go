@@ -637,6 +637,11 @@ func (c *socket) error(room, id string, code api.ErrorCode, detail string) {
 	c.Send(encodeFrame(api.ServerFrame{Type: api.FrameError, Room: room, ID: id, Code: code, Detail: detail}))
 }
 
+// disposingDetail is the refusal of a post to a case whose records are
+// being disposed of: by the fence before the engine, or by the engine
+// itself once the room's history has ended (messaging.ErrHistoryEnded).
+const disposingDetail = "not stored: this case is being disposed of under its retention schedule, so nothing can be added to it"
+
 // refuse answers an authorization failure: a room refusal is an error
 // frame; lost access closes the connection.
 func (c *socket) refuse(room, id string, err error) {
@@ -647,7 +652,7 @@ func (c *socket) refuse(room, id string, err error) {
 	if errors.Is(err, cases.ErrNothingAdded) {
 		// Retention is disposing of the case (its fence, announced on
 		// the Watch topic): nothing more is stored in any of its rooms.
-		c.error(room, id, api.CodeForbidden, "not stored: this case is being disposed of under its retention schedule, so nothing can be added to it")
+		c.error(room, id, api.CodeForbidden, disposingDetail)
 		return
 	}
 	c.error(room, id, api.CodeForbidden, "not allowed in this room")
@@ -777,6 +782,11 @@ func (c *socket) acker(ctx context.Context, in <-chan *inFlightPub) {
 			if errors.As(r.Err, &moved) {
 				c.Send(encodeFrame(api.ServerFrame{Type: api.FrameError, Room: p.room, ID: p.id, Code: api.CodeEpochMoved,
 					Epoch: moved.Current, Detail: "not stored: the room moved to a new epoch; encrypt again and send"}))
+				continue
+			}
+			if errors.Is(r.Err, messaging.ErrHistoryEnded) {
+				// Sending again would be refused again: say why.
+				c.error(p.room, p.id, api.CodeForbidden, disposingDetail)
 				continue
 			}
 			if r.Err != nil {
