@@ -68,9 +68,12 @@
 // nothing more of it; only an entry whose write was under way as it gave
 // up may land unreported, as after any timed-out write. Only the writer
 // publishes, so one Log never publishes two checkpoints at once. A panic
-// in the writer (a store's bug, say) is recovered and logged: the requests
-// of its round not yet answered get an error, and a new writer serves what
-// is queued, so it fails those appends rather than the process.
+// in the writer (a store's bug, say) is recovered and logged, and a
+// runtime.Goexit in it is logged: either way the requests of its round not
+// yet answered get an error, and a new writer serves what is queued (and
+// any later request), so it fails those appends rather than the process or
+// every later append. The queue's lock is never held across a store call
+// or caller code.
 //
 // # What it must never do
 //

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -647,6 +648,72 @@ func testWriterPanicFailsItsRound(t *testing.T, base objstore.Store) {
 	}
 	if i, err := l.Append(ctx, ev("doc.view", "u-after")); err != nil || i != 1 {
 		t.Fatalf("append after the panic = %d, %v; want 1", i, err)
+	}
+	if rep := mustVerify(t, store, s.VerifierKey(), nil); rep.Size != 2 || rep.CheckpointSize != 2 {
+		t.Fatalf("report %+v, want 2 entries, all signed", rep)
+	}
+}
+
+// A writer that ends by runtime.Goexit (here, called by the store, as
+// t.FailNow in a test store would) fails the append it was writing with an
+// error instead of leaving it, and every later append, waiting on a writer
+// that is gone: the append queued behind it and one after are written.
+func TestWriterGoexitFailsItsRound(t *testing.T) {
+	testenv.OnEachStore(t, testWriterGoexitFailsItsRound)
+}
+
+func testWriterGoexitFailsItsRound(t *testing.T, base objstore.Store) {
+	// Cancelled if an append does not answer, so that nothing stays blocked.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store := newWatchedStore(base)
+	s := newSigner(t, testOrigin, "k1")
+	l := openLog(t, store, s)
+	store.fail = func(key string, body []byte) error {
+		if strings.HasPrefix(key, entriesPrefix) && bytes.Contains(body, []byte(`"u-exit"`)) {
+			runtime.Goexit()
+		}
+		return nil
+	}
+	holdFirstEntryPut(store)
+	released := sync.OnceFunc(func() { close(store.release) })
+	defer released()
+	exitDone := make(chan struct{})
+	var exitIdx int64
+	var exitErr error
+	go func() {
+		defer close(exitDone)
+		exitIdx, exitErr = l.Append(ctx, ev("doc.view", "u-exit"))
+	}()
+	waitFor(t, "the exiting append's write to be held", func() bool { return store.heldPuts() == 1 })
+	okDone := make(chan struct{})
+	var okIdx int64
+	var okErr error
+	go func() {
+		defer close(okDone)
+		okIdx, okErr = l.Append(ctx, ev("doc.view", "u-ok"))
+	}()
+	waitFor(t, "the next append to queue", func() bool { return queued(l) == 1 })
+	released()
+	awaitDone(t, "the append whose writer exited", exitDone, cancel)
+	if exitErr == nil || errors.Is(exitErr, context.Canceled) || exitIdx != -1 {
+		t.Fatalf("append whose writer exited = %d, %v; want -1 and the writer's error", exitIdx, exitErr)
+	}
+	awaitDone(t, "the append queued behind the exit", okDone, cancel)
+	if okErr != nil || okIdx != 0 {
+		t.Fatalf("append queued behind the exit = %d, %v; want 0", okIdx, okErr)
+	}
+	waitFor(t, "the writer to finish", func() bool { return writerIdle(l) })
+	afterDone := make(chan struct{})
+	var afterIdx int64
+	var afterErr error
+	go func() {
+		defer close(afterDone)
+		afterIdx, afterErr = l.Append(ctx, ev("doc.view", "u-after"))
+	}()
+	awaitDone(t, "the append after the exit", afterDone, cancel)
+	if afterErr != nil || afterIdx != 1 {
+		t.Fatalf("append after the exit = %d, %v; want 1", afterIdx, afterErr)
 	}
 	if rep := mustVerify(t, store, s.VerifierKey(), nil); rep.Size != 2 || rep.CheckpointSize != 2 {
 		t.Fatalf("report %+v, want 2 entries, all signed", rep)
