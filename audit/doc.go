@@ -37,7 +37,9 @@
 //	audit/checkpoints/<size, 20-digit zero-padded> every checkpoint ever signed
 //
 // Entries are created with If-None-Match, so two nodes can never both write
-// entry N: the loser re-reads what the winner wrote and retries at the end.
+// entry N: the loser re-reads what the winner wrote and retries at the end
+// (unless its caller has given up meanwhile: then it stops with the
+// context's error and writes nothing).
 // That makes the store's conditional write the only coordination the cluster
 // needs — there is no leader and no lock service.
 //

@@ -432,9 +432,11 @@ func (l *Log) refresh(ctx context.Context) error {
 // signed checkpoint covering it. A zero ev.Time is set to now.
 //
 // If another node takes the index first, Append reads what it wrote and
-// tries again at the new end, up to maxRetries times. An error other than a
-// lost race is returned at once and not retried here: if the write may have
-// happened (a timeout, say), retrying blindly could log the event twice.
+// tries again at the new end, up to maxRetries times, and only while ctx
+// lasts: once ctx has ended it does not try again but returns ctx's error.
+// An error other than a lost race is returned at once and not retried
+// here: if the write may have happened (a timeout, say), retrying blindly
+// could log the event twice.
 //
 // If the entry is written but the checkpoint is not — the checkpoint's
 // write failed, or ctx ended after the entry was written — Append returns
@@ -499,9 +501,17 @@ func (l *Log) AppendBatch(ctx context.Context, events []Event) ([]int64, error) 
 }
 
 // appendRecord writes rec as the next entry, catching up and retrying when
-// another node got there first. Only the writer calls it, having refreshed.
+// another node got there first. ctx is the caller's: it is checked before
+// every retry, so a caller that gave up while its append lost races gets
+// ctx's error and rec is not written after — even on a store that ignores
+// contexts. Only the writer calls it, having refreshed and checked ctx.
 func (l *Log) appendRecord(ctx context.Context, rec []byte) (int64, error) {
-	for range maxRetries {
+	for attempt := range maxRetries {
+		if attempt > 0 {
+			if err := ctx.Err(); err != nil {
+				return -1, err
+			}
+		}
 		n := l.tree.n
 		_, err := putObject(ctx, l.store, l.lay.entry(n), rec, objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
 		if err == nil {
