@@ -37,7 +37,9 @@
 //	audit/checkpoints/<size, 20-digit zero-padded> every checkpoint ever signed
 //
 // Entries are created with If-None-Match, so two nodes can never both write
-// entry N: the loser re-reads what the winner wrote and retries at the end.
+// entry N: the loser re-reads what the winner wrote and retries at the end
+// (unless its caller has given up meanwhile: then it stops with the
+// context's error and writes nothing).
 // That makes the store's conditional write the only coordination the cluster
 // needs — there is no leader and no lock service.
 //
@@ -68,9 +70,12 @@
 // nothing more of it; only an entry whose write was under way as it gave
 // up may land unreported, as after any timed-out write. Only the writer
 // publishes, so one Log never publishes two checkpoints at once. A panic
-// in the writer (a store's bug, say) is recovered and logged: the requests
-// of its round not yet answered get an error, and a new writer serves what
-// is queued, so it fails those appends rather than the process.
+// in the writer (a store's bug, say) is recovered and logged, and a
+// runtime.Goexit in it is logged: either way the requests of its round not
+// yet answered get an error, and a new writer serves what is queued (and
+// any later request), so it fails those appends rather than the process or
+// every later append. The queue's lock is never held across a store call
+// or caller code.
 //
 // # What it must never do
 //

@@ -45,7 +45,7 @@ type Log struct {
 	mu   sync.Mutex
 	tree tree // entries [0, tree.n) as this Log has seen them; changed only by the writer, under mu
 
-	qmu     sync.Mutex
+	qmu     sync.Mutex // guards queue and writing; held only in enqueue, takeRound and queueEmpty
 	queue   []*request // waiting for the writer, oldest first
 	writing bool       // a writer goroutine is running
 }
@@ -115,13 +115,7 @@ func (r *request) wrote(idx int64) {
 func (l *Log) submit(ctx context.Context, r *request) error {
 	r.ctx = ctx
 	r.done = make(chan struct{})
-	l.qmu.Lock()
-	l.queue = append(l.queue, r)
-	if !l.writing {
-		l.writing = true
-		go l.write()
-	}
-	l.qmu.Unlock()
+	l.enqueue(r)
 	select {
 	case <-r.done:
 		return nil
@@ -138,23 +132,45 @@ func (l *Log) submit(ctx context.Context, r *request) error {
 	}
 }
 
+// enqueue puts requests at the back of the queue and starts a writer if
+// none runs.
+func (l *Log) enqueue(rs ...*request) {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	l.queue = append(l.queue, rs...)
+	if !l.writing && len(l.queue) > 0 {
+		l.writing = true
+		go l.write()
+	}
+}
+
 // write is the writer goroutine: it runs rounds until the queue is empty.
+// qmu is held only in enqueue, takeRound and queueEmpty, which unlock with
+// defer and call neither the store nor a caller's code, so no failure can
+// leave it held.
 //
-// A panic in a round (a store's bug, say) does not take the process down
-// with it, as it would from a goroutine no one recovers: the round's
-// requests not yet answered get an error (with the indices of the entries
-// already written, if any), the panic is logged, and this writer ends; one
-// is started again for whatever is queued, and the next round catches up
-// with the store as every round does.
+// A writer that ends any other way — a panic in a round (a store's bug,
+// say), which would otherwise take the process down with it, or a
+// runtime.Goexit — does not leave requests waiting on a writer that is
+// gone: the requests it was serving and had not answered get an error
+// (with the indices of the entries already written, if any), a panic is
+// logged, and a writer is started again for whatever is queued, whose
+// first round catches up with the store as every round does.
 func (l *Log) write() {
-	var round []*request
+	var round []*request // taken from the queue and not yet answered or queued again
+	ended := false       // the queue was empty: this writer ended normally
 	defer func() {
-		p := recover()
-		if p == nil {
+		if ended {
 			return
 		}
-		slog.Error("audit: log writer panicked; its round's appends failed", "panic", p, "stack", string(debug.Stack()))
-		err := fmt.Errorf("audit: log writer failed: %v", p)
+		var err error
+		if p := recover(); p != nil {
+			slog.Error("audit: log writer panicked; its round's appends failed", "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("audit: log writer failed: %v", p)
+		} else {
+			slog.Error("audit: log writer exited (runtime.Goexit); its round's appends failed", "stack", string(debug.Stack()))
+			err = errors.New("audit: log writer exited")
+		}
 		for _, r := range round {
 			if !r.answered {
 				r.err = errors.Join(r.err, err)
@@ -162,28 +178,21 @@ func (l *Log) write() {
 			}
 		}
 		l.qmu.Lock()
+		defer l.qmu.Unlock()
 		l.writing = len(l.queue) > 0
 		if l.writing {
 			go l.write()
 		}
-		l.qmu.Unlock()
 	}()
 	for {
-		l.qmu.Lock()
 		round = l.takeRound()
 		if len(round) == 0 {
-			l.writing = false
-			l.qmu.Unlock()
+			ended = true
 			return
 		}
-		l.qmu.Unlock()
-
-		unfinished := l.runRound(round)
+		round = l.runRound(round) // what is unfinished is still this writer's
+		l.enqueue(round...)       // behind what queued meanwhile
 		round = nil
-
-		l.qmu.Lock()
-		l.queue = append(l.queue, unfinished...) // behind what queued meanwhile
-		l.qmu.Unlock()
 	}
 }
 
@@ -191,8 +200,12 @@ func (l *Log) write() {
 // request that needs no entries written, and in queue order every request
 // whose remaining entries fit in what is left of roundEntries; if the
 // oldest request with entries does not fit, the round writes roundEntries
-// of it instead. Caller holds qmu.
+// of it instead. When it takes nothing, the writer that called it is done:
+// it clears writing in the same critical section, so a request queued
+// after it starts a new writer.
 func (l *Log) takeRound() []*request {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
 	var round, keep []*request
 	budget := roundEntries
 	for _, r := range l.queue {
@@ -208,6 +221,9 @@ func (l *Log) takeRound() []*request {
 		}
 	}
 	l.queue = keep
+	if len(round) == 0 {
+		l.writing = false
+	}
 	return round
 }
 
@@ -416,9 +432,11 @@ func (l *Log) refresh(ctx context.Context) error {
 // signed checkpoint covering it. A zero ev.Time is set to now.
 //
 // If another node takes the index first, Append reads what it wrote and
-// tries again at the new end, up to maxRetries times. An error other than a
-// lost race is returned at once and not retried here: if the write may have
-// happened (a timeout, say), retrying blindly could log the event twice.
+// tries again at the new end, up to maxRetries times, and only while ctx
+// lasts: once ctx has ended it does not try again but returns ctx's error.
+// An error other than a lost race is returned at once and not retried
+// here: if the write may have happened (a timeout, say), retrying blindly
+// could log the event twice.
 //
 // If the entry is written but the checkpoint is not — the checkpoint's
 // write failed, or ctx ended after the entry was written — Append returns
@@ -483,9 +501,17 @@ func (l *Log) AppendBatch(ctx context.Context, events []Event) ([]int64, error) 
 }
 
 // appendRecord writes rec as the next entry, catching up and retrying when
-// another node got there first. Only the writer calls it, having refreshed.
+// another node got there first. ctx is the caller's: it is checked before
+// every retry, so a caller that gave up while its append lost races gets
+// ctx's error and rec is not written after — even on a store that ignores
+// contexts. Only the writer calls it, having refreshed and checked ctx.
 func (l *Log) appendRecord(ctx context.Context, rec []byte) (int64, error) {
-	for range maxRetries {
+	for attempt := range maxRetries {
+		if attempt > 0 {
+			if err := ctx.Err(); err != nil {
+				return -1, err
+			}
+		}
 		n := l.tree.n
 		_, err := putObject(ctx, l.store, l.lay.entry(n), rec, objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
 		if err == nil {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -650,5 +652,148 @@ func testWriterPanicFailsItsRound(t *testing.T, base objstore.Store) {
 	}
 	if rep := mustVerify(t, store, s.VerifierKey(), nil); rep.Size != 2 || rep.CheckpointSize != 2 {
 		t.Fatalf("report %+v, want 2 entries, all signed", rep)
+	}
+}
+
+// A writer that ends by runtime.Goexit (here, called by the store, as
+// t.FailNow in a test store would) fails the append it was writing with an
+// error instead of leaving it, and every later append, waiting on a writer
+// that is gone: the append queued behind it and one after are written.
+func TestWriterGoexitFailsItsRound(t *testing.T) {
+	testenv.OnEachStore(t, testWriterGoexitFailsItsRound)
+}
+
+func testWriterGoexitFailsItsRound(t *testing.T, base objstore.Store) {
+	// Cancelled if an append does not answer, so that nothing stays blocked.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store := newWatchedStore(base)
+	s := newSigner(t, testOrigin, "k1")
+	l := openLog(t, store, s)
+	store.fail = func(key string, body []byte) error {
+		if strings.HasPrefix(key, entriesPrefix) && bytes.Contains(body, []byte(`"u-exit"`)) {
+			runtime.Goexit()
+		}
+		return nil
+	}
+	holdFirstEntryPut(store)
+	released := sync.OnceFunc(func() { close(store.release) })
+	defer released()
+	exitDone := make(chan struct{})
+	var exitIdx int64
+	var exitErr error
+	go func() {
+		defer close(exitDone)
+		exitIdx, exitErr = l.Append(ctx, ev("doc.view", "u-exit"))
+	}()
+	waitFor(t, "the exiting append's write to be held", func() bool { return store.heldPuts() == 1 })
+	okDone := make(chan struct{})
+	var okIdx int64
+	var okErr error
+	go func() {
+		defer close(okDone)
+		okIdx, okErr = l.Append(ctx, ev("doc.view", "u-ok"))
+	}()
+	waitFor(t, "the next append to queue", func() bool { return queued(l) == 1 })
+	released()
+	awaitDone(t, "the append whose writer exited", exitDone, cancel)
+	if exitErr == nil || errors.Is(exitErr, context.Canceled) || exitIdx != -1 {
+		t.Fatalf("append whose writer exited = %d, %v; want -1 and the writer's error", exitIdx, exitErr)
+	}
+	awaitDone(t, "the append queued behind the exit", okDone, cancel)
+	if okErr != nil || okIdx != 0 {
+		t.Fatalf("append queued behind the exit = %d, %v; want 0", okIdx, okErr)
+	}
+	waitFor(t, "the writer to finish", func() bool { return writerIdle(l) })
+	afterDone := make(chan struct{})
+	var afterIdx int64
+	var afterErr error
+	go func() {
+		defer close(afterDone)
+		afterIdx, afterErr = l.Append(ctx, ev("doc.view", "u-after"))
+	}()
+	awaitDone(t, "the append after the exit", afterDone, cancel)
+	if afterErr != nil || afterIdx != 1 {
+		t.Fatalf("append after the exit = %d, %v; want 1", afterIdx, afterErr)
+	}
+	if rep := mustVerify(t, store, s.VerifierKey(), nil); rep.Size != 2 || rep.CheckpointSize != 2 {
+		t.Fatalf("report %+v, want 2 entries, all signed", rep)
+	}
+}
+
+// ctxBlindStore reads as a store that ignores contexts does (watchedStore's
+// ignoreCtx does the same for writes): a Get completes after its caller
+// gave up.
+type ctxBlindStore struct{ objstore.Store }
+
+func (s ctxBlindStore) Get(ctx context.Context, key string, opts objstore.GetOptions) (io.ReadCloser, objstore.Info, error) {
+	return s.Store.Get(context.WithoutCancel(ctx), key, opts)
+}
+
+// An append that loses the race for its index to another node, again and
+// again, stops retrying once its caller gives up: it gets the context's
+// error at once and its event is not written after — even on a store that
+// ignores contexts, where only the writer's own check can stop it.
+func TestRetryStopsWhenCallerGivesUp(t *testing.T) {
+	testenv.OnEachStore(t, testRetryStopsWhenCallerGivesUp)
+}
+
+func testRetryStopsWhenCallerGivesUp(t *testing.T, base objstore.Store) {
+	ctx := context.Background()
+	store := newWatchedStore(ctxBlindStore{base})
+	store.ignoreCtx = true
+	s := newSigner(t, testOrigin, "k1")
+	l := openLog(t, store, s)
+	rival, err := Event{Type: "doc.view", Actor: "u-rival", Time: time.Now()}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const losses = 3
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var attempts, lost atomic.Int32
+	store.fail = func(key string, body []byte) error {
+		if !strings.HasPrefix(key, entriesPrefix) || !bytes.Contains(body, []byte(`"u-quitter"`)) {
+			return nil
+		}
+		attempts.Add(1)
+		if lost.Load() < losses {
+			// Another node takes the index just before this write of it.
+			if _, err := base.Put(ctx, key, bytes.NewReader(rival), int64(len(rival)), objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"}); err != nil {
+				return fmt.Errorf("the rival's write: %w", err)
+			}
+			if lost.Add(1) == losses {
+				cancel() // the caller gives up while its append loses races
+			}
+		}
+		return nil
+	}
+	done := make(chan struct{})
+	var idx int64
+	var aerr error
+	go func() {
+		defer close(done)
+		idx, aerr = l.Append(cctx, ev("doc.view", "u-quitter"))
+	}()
+	awaitDone(t, "the append whose caller gave up while it lost races", done, func() {})
+	if !errors.Is(aerr, context.Canceled) || idx != -1 {
+		t.Fatalf("append cancelled while losing races = %d, %v; want -1 and the context's error", idx, aerr)
+	}
+	waitFor(t, "the writer to finish", func() bool { return writerIdle(l) })
+	if n := attempts.Load(); n != losses {
+		t.Fatalf("the event's entry was written %d times, want %d: it was tried again after its caller gave up", n, losses)
+	}
+	_, bodies := store.puts(entriesPrefix)
+	for _, b := range bodies {
+		if bytes.Contains(b, []byte(`"u-quitter"`)) {
+			t.Fatal("the event was written after its caller gave up")
+		}
+	}
+	if i, err := l.Append(ctx, ev("doc.view", "u-after")); err != nil || i != losses {
+		t.Fatalf("next append = %d, %v; want %d, after the rival's entries", i, err, losses)
+	}
+	if rep := mustVerify(t, store, s.VerifierKey(), nil); rep.Size != losses+1 || rep.CheckpointSize != losses+1 {
+		t.Fatalf("report %+v, want %d entries, all signed", rep, losses+1)
 	}
 }
