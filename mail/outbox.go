@@ -278,7 +278,7 @@ type retireFailure struct {
 // A final message whose retire keeps failing (its versions cannot be
 // deleted: a bucket's default retention, no DeleteObjectVersion
 // permission) is tried again after a growing delay, and after
-// retireTries failures its due marker is removed with a plain delete.
+// retireTries failures its due marker is removed (retryRetire).
 // The failures are kept in memory, per node, for at most maxFailing
 // messages (others are tried at every pass).
 const (
@@ -891,10 +891,16 @@ func (o *Outbox) retire(ctx context.Context, m *Message) error {
 
 // retryRetire retires a final message found with its marker still live,
 // unless its last tries failed and its next is not yet due. After
-// retireTries failures in a row the marker is removed with a plain delete
-// (in a versioned store, hidden behind a delete marker), so no pass comes
+// retireTries failures in a row the marker is removed, so no pass comes
 // back to it, and this is logged once. The record's older versions, if
-// they are what could not be deleted, are left to the sweep (sweepOlder).
+// they are what could not be deleted, are left to the sweep (sweepOlder,
+// which needs no marker): the marker's own versions are deleted as
+// retire would, by version id, those listed only (dropDue), so none is
+// left behind a delete marker and a version written since stays live
+// (the next pass retires it again). Only if those deletes are refused as
+// well (a bucket's default retention) is the marker hidden with a plain
+// delete: kept live, it would be read, with its record, at every pass
+// for good, and it holds only when the message was due.
 func (o *Outbox) retryRetire(ctx context.Context, m *Message) error {
 	k := m.CaseID + "/" + m.ID
 	now := o.cfg.Now()
@@ -929,8 +935,10 @@ func (o *Outbox) retryRetire(ctx context.Context, m *Message) error {
 	o.mu.Lock()
 	delete(o.failing, k)
 	o.mu.Unlock()
-	if derr := o.cfg.Meta.Delete(ctx, dueKey(m.CaseID, m.ID)); derr != nil && !errors.Is(derr, metastore.ErrNotFound) {
-		return errors.Join(err, derr)
+	if derr := o.dropDue(ctx, m.CaseID, m.ID); derr != nil {
+		if perr := o.cfg.Meta.Delete(ctx, dueKey(m.CaseID, m.ID)); perr != nil && !errors.Is(perr, metastore.ErrNotFound) {
+			return errors.Join(err, derr, perr)
+		}
 	}
 	o.cfg.Log.WarnContext(ctx, "outbox final message: its stored versions could not be deleted; its due marker was removed",
 		slog.String("id", m.ID), slog.String("case", m.CaseID), slog.Int("tries", f.n), slog.String("error", err.Error()))
