@@ -9,8 +9,9 @@
 // the earliest (moved on after the message's record when a retry puts it
 // off, never before), so a pass reads only the markers and the messages
 // whose time has come. Enqueue writes the marker, a fresh version even
-// over an old one, before the message; a marker whose newest version is
-// 10 minutes old and whose message is still missing is tidied, looking
+// over an old one, before the message; a marker whose message is missing
+// and whose newest version a node has seen unchanged for 10 minutes, by
+// its own clock (nodes' clocks are never compared), is tidied, looking
 // for the message again before deleting only the marker's versions it
 // listed, so an Enqueue of the same id meanwhile keeps a live marker
 // (dropOrphan). Once a message is final its record's

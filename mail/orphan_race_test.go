@@ -11,8 +11,8 @@ import (
 )
 
 // TestOrphanTidyingKeepsEnqueuedMessage: a due marker left by an Enqueue
-// that stopped before storing its message is tidied once it is over
-// orphanAge old, and an Enqueue of the same id (a caller's retry, or
+// that stopped before storing its message is tidied once the sender has
+// seen it unchanged for orphanAge, and an Enqueue of the same id (a caller's retry, or
 // records staff's notice, whose id is the day's) may run just then. In
 // every order of the sender's steps (reading the message, listing the
 // marker, looking again, deleting) and the Enqueue's, a stop of the
@@ -132,6 +132,11 @@ func TestOrphanTidyingKeepsEnqueuedMessage(t *testing.T) {
 				// An Enqueue stopped long ago between its marker and its
 				// message.
 				if _, err := o.cfg.Meta.Create(ctx, w.due, dueMarker{NotBefore: clk.Now(), Created: clk.Now()}); err != nil {
+					t.Fatal(err)
+				}
+				// The sender saw it then, and sees it unchanged
+				// orphanAge later (dropOrphan).
+				if _, err := o.RunOnce(ctx); err != nil {
 					t.Fatal(err)
 				}
 				clk.Add(orphanAge + time.Minute)

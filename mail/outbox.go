@@ -258,6 +258,16 @@ type Outbox struct {
 	// when to try again (retryRetire); at most maxFailing of them.
 	mu      sync.Mutex
 	failing map[string]retireFailure
+	// orphans: the due markers whose message this node found missing,
+	// each with the newest stored version it listed and when (by this
+	// node's clock) it first listed that one (dropOrphan); at most
+	// maxFailing of them.
+	orphans map[string]orphanSeen
+}
+
+type orphanSeen struct {
+	version string // the version id and ETag of the newest stored version (a delete marker's too)
+	at      time.Time
 }
 
 type retireFailure struct {
@@ -268,7 +278,7 @@ type retireFailure struct {
 // A final message whose retire keeps failing (its versions cannot be
 // deleted: a bucket's default retention, no DeleteObjectVersion
 // permission) is tried again after a growing delay, and after
-// retireTries failures its due marker is removed with a plain delete.
+// retireTries failures its due marker is removed (retryRetire).
 // The failures are kept in memory, per node, for at most maxFailing
 // messages (others are tried at every pass).
 const (
@@ -302,7 +312,7 @@ func New(cfg Config) *Outbox {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Outbox{cfg: cfg, wake: make(chan struct{}, 1), failing: map[string]retireFailure{}}
+	return &Outbox{cfg: cfg, wake: make(chan struct{}, 1), failing: map[string]retireFailure{}, orphans: map[string]orphanSeen{}}
 }
 
 // Development reports whether this is a development outbox (no transport).
@@ -325,8 +335,9 @@ type dueMarker struct {
 	Created   time.Time `json:"created"`
 }
 
-// orphanAge is how old a due marker without its message must be before it
-// is taken for the leftover of an interrupted Enqueue and removed.
+// orphanAge is how long a due marker without its message must have been
+// seen, unchanged, by the node tidying it before it is taken for the
+// leftover of an interrupted Enqueue and removed (dropOrphan).
 const orphanAge = 10 * time.Minute
 
 // CheckHeader refuses a value that would reach a mail header with a line
@@ -413,10 +424,11 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) error {
 	// tidied), while a message without a marker would never be sent. It is
 	// a fresh version even when a marker is there already (one left by an
 	// earlier try that stopped before its message): a sender tidying that
-	// marker as an orphan's judges its age by the newest version it listed
-	// and deletes only what it listed (dropOrphan), so this version is
-	// either too young to be tidied or written after the listing and left
-	// live. Either way the message stored next has a live marker.
+	// marker as an orphan's waits until it has seen the same newest
+	// version for orphanAge and deletes only what it listed (dropOrphan),
+	// so this version either restarts that wait or is written after the
+	// listing and left live. Either way the message stored next has a
+	// live marker.
 	mk := dueMarker{NotBefore: m.NotBefore, Created: now}
 	if _, err := o.cfg.Meta.Create(ctx, dueKey(m.CaseID, m.ID), mk); errors.Is(err, metastore.ErrExists) {
 		err = o.markDue(ctx, m.CaseID, m.ID, mk)
@@ -722,7 +734,7 @@ func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
 		if o.cfg.Now().Before(mk.NotBefore) {
 			continue
 		}
-		finished, err := o.process(ctx, caseID, id, mk)
+		finished, err := o.process(ctx, caseID, id)
 		if err != nil {
 			o.cfg.Log.WarnContext(ctx, "outbox message", slog.String("id", id), slog.String("error", err.Error()))
 			continue
@@ -738,7 +750,7 @@ var errSkip = errors.New("skip")
 
 // process handles one due message; it reports whether the message reached
 // a final state in this call.
-func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (bool, error) {
+func (o *Outbox) process(ctx context.Context, caseID, id string) (bool, error) {
 	key := msgKey(caseID, id)
 	var claimed Message
 	var expire bool
@@ -781,10 +793,7 @@ func (o *Outbox) process(ctx context.Context, caseID, id string, mk dueMarker) (
 	case errors.Is(err, metastore.ErrNotFound):
 		// A marker without its message: an Enqueue between its writes
 		// (leave it), or one that stopped there long ago and was never
-		// retried (tidy it).
-		if o.cfg.Now().Sub(mk.Created) < orphanAge {
-			return false, nil
-		}
+		// retried (tidy it). dropOrphan tells them apart.
 		return false, o.dropOrphan(ctx, caseID, id)
 	case err != nil:
 		return false, err
@@ -882,10 +891,16 @@ func (o *Outbox) retire(ctx context.Context, m *Message) error {
 
 // retryRetire retires a final message found with its marker still live,
 // unless its last tries failed and its next is not yet due. After
-// retireTries failures in a row the marker is removed with a plain delete
-// (in a versioned store, hidden behind a delete marker), so no pass comes
+// retireTries failures in a row the marker is removed, so no pass comes
 // back to it, and this is logged once. The record's older versions, if
-// they are what could not be deleted, are left to the sweep (sweepOlder).
+// they are what could not be deleted, are left to the sweep (sweepOlder,
+// which needs no marker): the marker's own versions are deleted as
+// retire would, by version id, those listed only (dropDue), so none is
+// left behind a delete marker and a version written since stays live
+// (the next pass retires it again). Only if those deletes are refused as
+// well (a bucket's default retention) is the marker hidden with a plain
+// delete: kept live, it would be read, with its record, at every pass
+// for good, and it holds only when the message was due.
 func (o *Outbox) retryRetire(ctx context.Context, m *Message) error {
 	k := m.CaseID + "/" + m.ID
 	now := o.cfg.Now()
@@ -920,8 +935,10 @@ func (o *Outbox) retryRetire(ctx context.Context, m *Message) error {
 	o.mu.Lock()
 	delete(o.failing, k)
 	o.mu.Unlock()
-	if derr := o.cfg.Meta.Delete(ctx, dueKey(m.CaseID, m.ID)); derr != nil && !errors.Is(derr, metastore.ErrNotFound) {
-		return errors.Join(err, derr)
+	if derr := o.dropDue(ctx, m.CaseID, m.ID); derr != nil {
+		if perr := o.cfg.Meta.Delete(ctx, dueKey(m.CaseID, m.ID)); perr != nil && !errors.Is(perr, metastore.ErrNotFound) {
+			return errors.Join(err, derr, perr)
+		}
 	}
 	o.cfg.Log.WarnContext(ctx, "outbox final message: its stored versions could not be deleted; its due marker was removed",
 		slog.String("id", m.ID), slog.String("case", m.CaseID), slog.Int("tries", f.n), slog.String("error", err.Error()))
@@ -975,49 +992,61 @@ func (o *Outbox) dropDue(ctx context.Context, caseID, id string) error {
 }
 
 // dropOrphan tidies the due marker of a message that is missing long
-// after the marker was made (orphanAge), as dropDue does, but an Enqueue
-// of the same id may be under way (a caller's retry, or records staff's
-// notice, whose id is the day's). An Enqueue writes a fresh marker
-// version (made now) before it creates the message, whether or not a
-// marker is there. So the marker's versions are listed, and the age is
-// judged again by the newest listed version's own Created (read by its
-// version id, not the marker read earlier in the pass): if it is young,
-// an Enqueue may be between its writes and nothing is done. If it is
-// old, any Enqueue's fresh version was written after the listing: the
-// message is looked for again, and only if it is still missing are the
-// versions listed deleted, never a later one, which is left live. So an
-// Enqueue's message always has a live marker, in every interleaving and
-// whenever the Enqueue stops. Should the message be there after the
-// delete all the same, a live one gets a marker back (a fresh version).
-// None of this makes a message sent twice: a marker never sends by
-// itself.
+// after the marker was made, as dropDue does, but an Enqueue of the same
+// id may be under way (a caller's retry, or records staff's notice, whose
+// id is the day's). An Enqueue writes a fresh marker version before it
+// creates the message, whether or not a marker is there.
+//
+// How long is judged by this node's own clock alone, as time passed
+// between two of its own looks, never by comparing its clock with a time
+// another node wrote (the marker's Created) or the store's: nodes' clocks
+// may disagree by more than orphanAge, and a fast one would take a marker
+// written a moment ago for an old one. So the marker's versions are
+// listed, and the newest (its version id and ETag: any later write makes
+// another) is remembered with this node's time the first time it is seen
+// (orphans). Only once this node has seen that same newest version for
+// orphanAge, the message missing each time, is the marker tidied: any
+// Enqueue's fresh version was then written either before the first look,
+// orphanAge ago (an Enqueue stopped between its writes), or after the
+// listing. The message is looked for again, and only if it is still
+// missing are the versions listed deleted, never a later one, which is
+// left live. So an Enqueue's message always has a live marker, in every
+// interleaving and whenever the Enqueue stops, whatever the nodes'
+// clocks say. Should the message be there after the delete all the same,
+// a live one gets a marker back (a fresh version). None of this makes a
+// message sent twice: a marker never sends by itself. A node that
+// restarts, or that remembers maxFailing orphans already, starts its
+// wait again; another node may tidy the marker meanwhile.
 func (o *Outbox) dropOrphan(ctx context.Context, caseID, id string) error {
 	vs, err := o.dueVersions(ctx, caseID, id)
 	if err != nil || len(vs) == 0 {
 		return err
 	}
-	for _, v := range vs {
-		if v.DeleteMarker {
-			continue
+	k, newest, now := caseID+"/"+id, vs[0].VersionID+" "+vs[0].ETag, o.cfg.Now()
+	o.mu.Lock()
+	seen, known := o.orphans[k]
+	if !known || seen.version != newest {
+		if !known && len(o.orphans) >= maxFailing {
+			o.dropStaleOrphans(now)
 		}
-		var newest dueMarker
-		if _, err := o.cfg.Meta.GetVersion(ctx, dueKey(caseID, id), v.VersionID, &newest); err != nil {
-			if errors.Is(err, metastore.ErrNotFound) {
-				return nil // deleted meanwhile (another node tidied it)
-			}
-			return err
+		if known || len(o.orphans) < maxFailing {
+			o.orphans[k] = orphanSeen{version: newest, at: now}
 		}
-		if o.cfg.Now().Sub(newest.Created) < orphanAge {
-			return nil
-		}
-		break
+	}
+	o.mu.Unlock()
+	if !known || seen.version != newest || now.Sub(seen.at) < orphanAge {
+		return nil
 	}
 	if _, err := o.cfg.Meta.Stat(ctx, msgKey(caseID, id)); !errors.Is(err, metastore.ErrNotFound) {
+		if err == nil {
+			o.forgetOrphan(k)
+		}
 		return err // there now (nil): the next pass sees to it
 	}
 	if err := o.dropVersions(ctx, vs); err != nil {
 		return err
 	}
+	o.forgetOrphan(k)
 	var m Message
 	_, err = o.cfg.Meta.Get(ctx, msgKey(caseID, id), &m)
 	switch {
@@ -1033,6 +1062,25 @@ func (o *Outbox) dropOrphan(ctx context.Context, caseID, id string) error {
 		return nil
 	}
 	return err
+}
+
+func (o *Outbox) forgetOrphan(k string) {
+	o.mu.Lock()
+	delete(o.orphans, k)
+	o.mu.Unlock()
+}
+
+// dropStaleOrphans forgets, when orphans is full, the markers first seen
+// more than twice orphanAge ago: one still an orphan's would have been
+// tidied at a pass since (or its delete keeps failing, and its wait
+// starts again), so their messages came or their markers went. o.mu is
+// held.
+func (o *Outbox) dropStaleOrphans(now time.Time) {
+	for k, s := range o.orphans {
+		if now.Sub(s.at) > 2*orphanAge {
+			delete(o.orphans, k)
+		}
+	}
 }
 
 // dueVersions lists a message's due marker's stored versions, newest

@@ -268,9 +268,10 @@ func TestPassBetweenEnqueueWrites(t *testing.T) {
 		t.Fatalf("the message was not sent after the marker survived: %d %v", n, err)
 	}
 	// A marker left alone for long (an Enqueue that never finished) is
-	// tidied away.
+	// tidied away, orphanAge after the sender first saw it.
 	orphan := testMessage("race", 2)
 	o.cfg.Meta.Create(t.Context(), dueKey(orphan.CaseID, orphan.ID), dueMarker{NotBefore: clk.Now(), Created: clk.Now()})
+	o.RunOnce(t.Context())
 	clk.Add(orphanAge)
 	o.RunOnce(t.Context())
 	var due int
