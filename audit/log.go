@@ -45,7 +45,7 @@ type Log struct {
 	mu   sync.Mutex
 	tree tree // entries [0, tree.n) as this Log has seen them; changed only by the writer, under mu
 
-	qmu     sync.Mutex // guards queue and writing; held only in enqueue, takeRound and queueEmpty
+	qmu     sync.Mutex // guards queue and writing; held only in enqueue, takeRound, queueEmpty and a failed writer's recovery (write)
 	queue   []*request // waiting for the writer, oldest first
 	writing bool       // a writer goroutine is running
 }
@@ -145,9 +145,9 @@ func (l *Log) enqueue(rs ...*request) {
 }
 
 // write is the writer goroutine: it runs rounds until the queue is empty.
-// qmu is held only in enqueue, takeRound and queueEmpty, which unlock with
-// defer and call neither the store nor a caller's code, so no failure can
-// leave it held.
+// qmu is held only in enqueue, takeRound, queueEmpty and the recovery
+// below, which unlock with defer and call neither the store nor a
+// caller's code, so no failure can leave it held.
 //
 // A writer that ends any other way — a panic in a round (a store's bug,
 // say), which would otherwise take the process down with it, or a

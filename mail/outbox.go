@@ -899,7 +899,8 @@ func (o *Outbox) retire(ctx context.Context, m *Message) error {
 // left behind a delete marker and a version written since stays live
 // (the next pass retires it again). Only if those deletes are refused as
 // well (a bucket's default retention) is the marker hidden with a plain
-// delete: kept live, it would be read, with its record, at every pass
+// delete — not when the store did not answer (ErrUnavailable, or ctx
+// ended): then the marker stays for a later pass: kept live, it would be read, with its record, at every pass
 // for good, and it holds only when the message was due.
 func (o *Outbox) retryRetire(ctx context.Context, m *Message) error {
 	k := m.CaseID + "/" + m.ID
@@ -936,6 +937,12 @@ func (o *Outbox) retryRetire(ctx context.Context, m *Message) error {
 	delete(o.failing, k)
 	o.mu.Unlock()
 	if derr := o.dropDue(ctx, m.CaseID, m.ID); derr != nil {
+		if errors.Is(derr, objstore.ErrUnavailable) || ctx.Err() != nil {
+			// Not a refusal: the store did not answer. The marker stays
+			// as it is (live, with every version) for a later pass,
+			// which counts its tries afresh.
+			return errors.Join(err, derr)
+		}
 		if perr := o.cfg.Meta.Delete(ctx, dueKey(m.CaseID, m.ID)); perr != nil && !errors.Is(perr, metastore.ErrNotFound) {
 			return errors.Join(err, derr, perr)
 		}

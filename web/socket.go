@@ -767,7 +767,8 @@ type inFlightPub struct {
 
 // acker answers the connection's publishes in the order they arrived: an
 // ack once durable, "moved" (with the room's current epoch) when the body
-// was encrypted for an epoch the room has left, or "send again".
+// was encrypted for an epoch the room has left, "forbidden" with the
+// disposal wording when the room's history has ended, or "send again".
 func (c *socket) acker(ctx context.Context, in <-chan *inFlightPub) {
 	for {
 		var p *inFlightPub
