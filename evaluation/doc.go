@@ -12,7 +12,11 @@
 //   - categorical fields are mapped onto fixed vocabularies (anything else
 //     becomes "other"), so a free-typed value cannot smuggle a name out;
 //   - survey comments are scrubbed of every roster name of their case and of
-//     PII patterns, and dropped whenever the scrub is not confident;
+//     PII patterns, and dropped whenever the scrub is not confident; a name
+//     is matched as a whole word in any script and any letter case, after
+//     both it and the comment are put in Unicode NFC with typographic
+//     apostrophes (’ ‘ ʼ) folded to ' ("zoë", "Zoe\u0308" and "O’Brien" are
+//     all found), so a released comment is in that form too;
 //   - k-anonymity over every column someone could know of a case without
 //     the export (QuasiIdentifiers: type, referral, opening period, sides,
 //     roster size, sessions, hours, days per stage, outcome, number of

@@ -4,6 +4,9 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // The PII patterns removed from free text.
@@ -27,20 +30,79 @@ var allowedCapitalized = map[string]bool{"I": true, "I'm": true, "I've": true, "
 
 // scrubComment removes roster strings and PII patterns from a comment and
 // returns the result, or ok=false when it cannot be confident that nothing
-// identifying remains (the caller then drops the comment).
-func scrubComment(text string, roster []string) (string, bool) {
-	out := text
+// identifying remains (the caller then drops the comment). The comment is
+// put in the form the roster is in (normalize) first, so the result is in
+// that form too.
+func scrubComment(text string, roster scrubRoster) (string, bool) {
+	out := normalize(text)
 	for _, name := range roster {
-		if name == "" {
-			continue
-		}
-		re := regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(name) + `\b`)
-		out = re.ReplaceAllString(out, removed)
+		out = removeName(out, name)
 	}
 	for _, re := range piiPatterns {
 		out = re.ReplaceAllString(out, removed)
 	}
 	return out, confident(out)
+}
+
+// normalize puts text in Unicode NFC and folds typographic apostrophes to
+// ', so "Zoe\u0308" matches "Zoë" and "O’Brien" matches "O'Brien".
+func normalize(s string) string {
+	return norm.NFC.String(apostrophes.Replace(s))
+}
+
+var apostrophes = strings.NewReplacer("\u2019", "'", "\u2018", "'", "\u02bc", "'")
+
+// A scrubRoster is what rosterStrings returns: the case-insensitive
+// pattern (Unicode simple folding) of each roster string, longest first,
+// compiled once per case.
+type scrubRoster []*regexp.Regexp
+
+// removeName replaces every occurrence of the name in text that is not part of
+// a longer word: the letters, marks, digits or _ on either side of it end
+// a match only where the name itself starts or ends with one. This is
+// `\b` for any script (Go's `\b` is ASCII-only, so it never matched next
+// to the "ë" of "Zoë"). After a rejected match the search resumes one rune
+// later, so an overlapping occurrence is still found.
+func removeName(text string, name *regexp.Regexp) string {
+	var b strings.Builder
+	last, pos := 0, 0
+	for pos < len(text) {
+		loc := name.FindStringIndex(text[pos:])
+		if loc == nil || loc[0] == loc[1] {
+			break
+		}
+		start, end := pos+loc[0], pos+loc[1]
+		if boundary(text, start) && boundary(text, end) {
+			b.WriteString(text[last:start])
+			b.WriteString(removed)
+			last, pos = end, end
+			continue
+		}
+		_, size := utf8.DecodeRuneInString(text[start:])
+		pos = start + size
+	}
+	if b.Len() == 0 {
+		return text
+	}
+	b.WriteString(text[last:])
+	return b.String()
+}
+
+// boundary reports whether text can be cut at i without splitting a word:
+// the runes on both sides of i are not both word runes.
+func boundary(text string, i int) bool {
+	if i == 0 || i == len(text) {
+		return true
+	}
+	before, _ := utf8.DecodeLastRuneInString(text[:i])
+	after, _ := utf8.DecodeRuneInString(text[i:])
+	return !wordRune(before) || !wordRune(after)
+}
+
+// wordRune is a rune that continues a word: a letter, a combining mark, a
+// digit or _ (Go's `\w`, for every script).
+func wordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsNumber(r) || r == '_'
 }
 
 // confident refuses text that still holds what looks like a name (a
@@ -66,8 +128,9 @@ func confident(text string) bool {
 
 // rosterStrings lists what must never appear in a case's export: every
 // person's full name and each part of it, emails, side labels and the
-// words of the title.
-func rosterStrings(parts ...[]string) []string {
+// words of the title, normalized (NFC, plain apostrophes) and each with
+// its pattern.
+func rosterStrings(parts ...[]string) scrubRoster {
 	seen := map[string]bool{}
 	var out []string
 	add := func(s string) {
@@ -80,6 +143,7 @@ func rosterStrings(parts ...[]string) []string {
 	}
 	for _, list := range parts {
 		for _, s := range list {
+			s = normalize(s)
 			add(s)
 			for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' && r != '-' }) {
 				if len([]rune(w)) >= 3 {
@@ -94,5 +158,9 @@ func rosterStrings(parts ...[]string) []string {
 			out[j], out[j-1] = out[j-1], out[j]
 		}
 	}
-	return out
+	roster := make(scrubRoster, len(out))
+	for i, s := range out {
+		roster[i] = regexp.MustCompile(`(?i)` + regexp.QuoteMeta(s))
+	}
+	return roster
 }
