@@ -41,7 +41,7 @@ func Dictionary(k int, format string) string {
 		doc := columnDocs[c]
 		if strings.HasPrefix(c, "mean_") {
 			item := strings.TrimPrefix(c, "mean_")
-			doc = fmt.Sprintf("Mean of the 5-point Likert answers (1 strongly disagree … 5 strongly agree) to: %q (empty with fewer than %d responses: not released).", cases.SurveyItemText[item], MinSurveyResponses)
+			doc = fmt.Sprintf("Mean of the 5-point Likert answers (1 strongly disagree … 5 strongly agree) to: %q, rounded to the nearest 0.5 (halves up; one decimal), so that it does not tell the number of responses (empty with fewer than %d responses: not released).", cases.SurveyItemText[item], MinSurveyResponses)
 		}
 		fmt.Fprintf(&b, "| %s | %s |\n", c, doc)
 	}

@@ -83,6 +83,17 @@ func meanColumns() []string {
 // would read; those cells are left empty ("not released").
 const MinSurveyResponses = 3
 
+// halfMean is how a survey mean is published: rounded to the nearest 0.5
+// (halves round up), written with one decimal ("4.0", "4.5"). Records
+// staff know each case's number of responses; a mean printed as sum/n
+// with two decimals gave n back (a 3-response case's means are thirds, a
+// 4-response case's quarters), and with it the row's case inside its
+// group. Every value of the 0.5 grid is reachable from any n >= 2, so a
+// rounded mean does not say n.
+func halfMean(v float64) string {
+	return strconv.FormatFloat(math.Round(v*2)/2, 'f', 1, 64)
+}
+
 // QuasiIdentifiers are the columns someone may know of a case without the
 // export. Records staff, who run the export, see each case's type, opening
 // and stage dates, closure, sides, roster size and outcome (sessions, hours)
@@ -299,7 +310,7 @@ func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int
 			}
 		}
 		if n >= MinSurveyResponses {
-			means[i] = strconv.FormatFloat(float64(sum)/float64(n), 'f', 2, 64)
+			means[i] = halfMean(float64(sum) / float64(n))
 		}
 	}
 	for _, r := range resps {
@@ -342,6 +353,7 @@ var steps = []string{"days_per_stage:any", "days_to_resolution:any", "sessions_h
 const (
 	colType, colReferral, colOpened, colSides, colParticipants, colSessions, colHours = 1, 2, 3, 4, 5, 6, 7
 	colDaysFirst, colDaysLast, colResolution, colOutcome, colResponses                = 8, 11, 12, 13, 14
+	colMeansFirst                                                                     = qiLast + 1
 )
 
 func (r *row) generalize() {
