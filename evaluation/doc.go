@@ -38,7 +38,10 @@
 // goes): the same banded cells, without comments or follow-up counts, so
 // an export after disposal still counts the case. A stub's means are
 // rounded to the nearest 0.5 when exported, as a stored case's are (a
-// stub made before that rule keeps two decimals). A case still stored is
+// stub made before that rule keeps two decimals). Records staff know
+// which cases were disposed of, and a stub row is the one row of its
+// group with means and no comments, so comments are withheld from every
+// row of a released group that includes a disposed case. A case still stored is
 // counted from its record only, though its stub is stored too (a disposal
 // paused at a storage hold, or under way).
 //

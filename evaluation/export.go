@@ -127,6 +127,8 @@ type row struct {
 	// followups: the follow-up columns are released (derived
 	// quasi-identifier "followups_released").
 	followups bool
+	// stub: the row is a disposed case's, made from its statistical stub.
+	stub bool
 }
 
 // qi is the row's quasi-identifier tuple as a grouping key.
@@ -222,6 +224,7 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 		}
 	}
 	rows, rep.Suppressed = anonymize(rows, opts.K, rep.Generalized)
+	withholdCommentsBesideStubs(rows)
 	rep.Rows = len(rows)
 	slices.SortFunc(rows, func(a, b *row) int { return strings.Compare(a.values[0], b.values[0]) })
 
@@ -356,6 +359,9 @@ const (
 	colMeansFirst                                                                     = qiLast + 1
 )
 
+// colComments is the comments column's position in a row.
+var colComments = colMeansFirst + len(cases.SurveyItems)
+
 func (r *row) generalize() {
 	r.level++
 	v := r.values
@@ -425,6 +431,25 @@ func anonymize(rows []*row, k int, generalized map[string]int) ([]*row, int) {
 		}
 	}
 	return kept, suppressed
+}
+
+// withholdCommentsBesideStubs empties the comments of every row of a
+// released group that holds a disposed case's row. A stub keeps no
+// comments, while a stored case with enough responses usually has some;
+// records staff know which cases were disposed of, so the one row of its
+// group with means and no comments would be the disposed case.
+func withholdCommentsBesideStubs(rows []*row) {
+	withStub := map[string]bool{}
+	for _, r := range rows {
+		if r.stub {
+			withStub[r.qi()] = true
+		}
+	}
+	for _, r := range rows {
+		if withStub[r.qi()] {
+			r.values[colComments] = ""
+		}
+	}
 }
 
 func groupCounts(rows []*row) map[string]int {

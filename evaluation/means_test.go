@@ -200,3 +200,38 @@ func TestStubMeansRoundedLikeStoredOnes(t *testing.T) {
 		}
 	}
 }
+
+// Records staff know which cases were disposed of. A stub keeps no
+// comments, while a stored case with 3+ responses usually has some: in a
+// group with a stub row, the one row with means and no comments would be
+// the disposed case. Comments are withheld from every row of a released
+// group that holds a stub row.
+func TestDisposedCaseRowDoesNotStandOutByComments(t *testing.T) {
+	src := surveyed{resps: map[string][]cases.SurveyResponse{}}
+	for _, id := range []string{"c_a", "c_b", "c_c"} {
+		src.cs = append(src.cs, alikeCase(id))
+		src.resps[id] = answers(id, "The process felt fair and calm.", 4, 5, 4)
+	}
+	st := MakeStub(alikeCase("c_gone"), answers("c_gone", "It was fine.", 4, 5, 4), time.Now())
+	src.stubs = append(src.stubs, st)
+	rows, col, rep := exportRows(t, src, 4)
+	if len(rows) != 4 || rep.Stubs != 1 || rep.Suppressed != 0 {
+		t.Fatalf("rows %d, stubs %d, suppressed %d: want the 3 cases and the stub in one group", len(rows), rep.Stubs, rep.Suppressed)
+	}
+	for _, row := range rows {
+		if rowMeans(row, col)[0] == "" {
+			t.Fatalf("row %v: means not released", row)
+		}
+		if c := row[col["comments"]]; c != "" {
+			t.Errorf("row %v has comments %q in a group with a disposed case's row (which has none): the stub row stands out", row, c)
+		}
+	}
+	// Without the stub, the stored cases' comments are released.
+	src.stubs = nil
+	rows, col, _ = exportRows(t, src, 3)
+	for _, row := range rows {
+		if row[col["comments"]] == "" {
+			t.Errorf("row %v: comments withheld from a group without a disposed case", row)
+		}
+	}
+}

@@ -45,7 +45,7 @@ func stubRow(st *cases.Stub, key []byte) *row {
 		values[i] = roundStubMean(values[i])
 	}
 	values = append(values, "", "", "", "") // comments, follow-ups: not kept
-	return &row{opened: st.Opened, responses: st.Responses, values: values}
+	return &row{opened: st.Opened, responses: st.Responses, values: values, stub: true}
 }
 
 // roundStubMean is a stub's mean cell as halfMean publishes it: empty
