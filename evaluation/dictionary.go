@@ -26,7 +26,7 @@ var columnDocs = map[string]string{
 	"followup_honoured":  "Anonymous check-ins on the case's agreement (30, 90 … days after closure, as the mediator set them) answered \"honoured\", in bands: " + bandLabels(countBands) + ". The three follow-up columns are empty (not released) when the case had fewer than " + fmt.Sprint(MinSurveyResponses) + " check-ins in all, so no one person's answer is released, and they are also left empty when released counts would single the row out: records staff know which cases have follow-ups, so whether these columns are released is a quasi-identifier (followups_released), and the last generalization step (followups:any) empties them. The audit log records each check-in without its case.",
 	"followup_partly":    "Check-ins answered \"partly\" (banded as above).",
 	"followup_not":       "Check-ins answered \"not\" (banded as above).",
-	"comments":           `Survey comments, scrubbed of every name in the case's roster and of PII patterns (emails, phone numbers, addresses, ids, URLs, IP addresses; replaced by "[removed]"); names are matched as whole words in any script and letter case, and the text is in Unicode NFC with typographic apostrophes made plain ('); a comment that could not be scrubbed with confidence is dropped. Joined with " | ". Empty when the case had fewer than ` + fmt.Sprint(MinSurveyResponses) + ` responses (not released).`,
+	"comments":           `Survey comments, scrubbed of every name in the case's roster and of PII patterns (emails, phone numbers, addresses, ids, URLs, IP addresses; replaced by "[removed]"); names are matched as whole words in any script and letter case, and the text is in Unicode NFC with typographic apostrophes made plain ('); a comment that could not be scrubbed with confidence is dropped. Joined with " | ". Empty when the case had fewer than ` + fmt.Sprint(MinSurveyResponses) + ` responses (not released), and in every row of a group that includes a disposed case (counted from its statistical stub, which keeps no comments).`,
 }
 
 // Dictionary documents the columns of an export made with k.
@@ -41,7 +41,7 @@ func Dictionary(k int, format string) string {
 		doc := columnDocs[c]
 		if strings.HasPrefix(c, "mean_") {
 			item := strings.TrimPrefix(c, "mean_")
-			doc = fmt.Sprintf("Mean of the 5-point Likert answers (1 strongly disagree … 5 strongly agree) to: %q (empty with fewer than %d responses: not released).", cases.SurveyItemText[item], MinSurveyResponses)
+			doc = fmt.Sprintf("Mean of the 5-point Likert answers (1 strongly disagree … 5 strongly agree) to: %q, rounded to the nearest 0.5 (halves up; one decimal), so that it does not tell the number of responses (empty with fewer than %d responses: not released).", cases.SurveyItemText[item], MinSurveyResponses)
 		}
 		fmt.Fprintf(&b, "| %s | %s |\n", c, doc)
 	}

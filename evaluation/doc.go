@@ -29,13 +29,23 @@
 //   - survey means and comments only for cases with at least
 //     MinSurveyResponses responses, so no released mean is one or two
 //     people's exact answers;
+//   - survey means rounded to the nearest 0.5 (halves up, one decimal):
+//     records staff know each case's number of responses, and a mean
+//     printed as sum/n with two decimals gave n back (thirds, quarters…),
+//     and with it the row's case inside its group; every 0.5 step is
+//     reachable from any n, so a rounded mean does not say n;
 //   - with an age recipient the file is encrypted (filippo.io/age) before
 //     it leaves the server.
 //
 // Cases disposed of under the retention schedule are counted from their
 // statistical stubs (cases.Stub, made by MakeStub before the case record
 // goes): the same banded cells, without comments or follow-up counts, so
-// an export after disposal still counts the case. A case still stored is
+// an export after disposal still counts the case. A stub's means are
+// rounded to the nearest 0.5 when exported, as a stored case's are (a
+// stub made before that rule keeps two decimals). Records staff know
+// which cases were disposed of, and a stub row is the one row of its
+// group with means and no comments, so comments are withheld from every
+// row of a released group that includes a disposed case. A case still stored is
 // counted from its record only, though its stub is stored too (a disposal
 // paused at a storage hold, or under way).
 //

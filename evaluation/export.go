@@ -83,6 +83,17 @@ func meanColumns() []string {
 // would read; those cells are left empty ("not released").
 const MinSurveyResponses = 3
 
+// halfMean is how a survey mean is published: rounded to the nearest 0.5
+// (halves round up), written with one decimal ("4.0", "4.5"). Records
+// staff know each case's number of responses; a mean printed as sum/n
+// with two decimals gave n back (a 3-response case's means are thirds, a
+// 4-response case's quarters), and with it the row's case inside its
+// group. Every value of the 0.5 grid is reachable from any n >= 2, so a
+// rounded mean does not say n.
+func halfMean(v float64) string {
+	return strconv.FormatFloat(math.Round(v*2)/2, 'f', 1, 64)
+}
+
 // QuasiIdentifiers are the columns someone may know of a case without the
 // export. Records staff, who run the export, see each case's type, opening
 // and stage dates, closure, sides, roster size and outcome (sessions, hours)
@@ -116,6 +127,8 @@ type row struct {
 	// followups: the follow-up columns are released (derived
 	// quasi-identifier "followups_released").
 	followups bool
+	// stub: the row is a disposed case's, made from its statistical stub.
+	stub bool
 }
 
 // qi is the row's quasi-identifier tuple as a grouping key.
@@ -211,6 +224,7 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 		}
 	}
 	rows, rep.Suppressed = anonymize(rows, opts.K, rep.Generalized)
+	withholdCommentsBesideStubs(rows)
 	rep.Rows = len(rows)
 	slices.SortFunc(rows, func(a, b *row) int { return strings.Compare(a.values[0], b.values[0]) })
 
@@ -299,7 +313,7 @@ func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int
 			}
 		}
 		if n >= MinSurveyResponses {
-			means[i] = strconv.FormatFloat(float64(sum)/float64(n), 'f', 2, 64)
+			means[i] = halfMean(float64(sum) / float64(n))
 		}
 	}
 	for _, r := range resps {
@@ -342,7 +356,11 @@ var steps = []string{"days_per_stage:any", "days_to_resolution:any", "sessions_h
 const (
 	colType, colReferral, colOpened, colSides, colParticipants, colSessions, colHours = 1, 2, 3, 4, 5, 6, 7
 	colDaysFirst, colDaysLast, colResolution, colOutcome, colResponses                = 8, 11, 12, 13, 14
+	colMeansFirst                                                                     = qiLast + 1
 )
+
+// colComments is the comments column's position in a row.
+var colComments = colMeansFirst + len(cases.SurveyItems)
 
 func (r *row) generalize() {
 	r.level++
@@ -413,6 +431,25 @@ func anonymize(rows []*row, k int, generalized map[string]int) ([]*row, int) {
 		}
 	}
 	return kept, suppressed
+}
+
+// withholdCommentsBesideStubs empties the comments of every row of a
+// released group that holds a disposed case's row. A stub keeps no
+// comments, while a stored case with enough responses usually has some;
+// records staff know which cases were disposed of, so the one row of its
+// group with means and no comments would be the disposed case.
+func withholdCommentsBesideStubs(rows []*row) {
+	withStub := map[string]bool{}
+	for _, r := range rows {
+		if r.stub {
+			withStub[r.qi()] = true
+		}
+	}
+	for _, r := range rows {
+		if withStub[r.qi()] {
+			r.values[colComments] = ""
+		}
+	}
 }
 
 func groupCounts(rows []*row) map[string]int {

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"time"
 
 	"github.com/parley-mediation/parley/cases"
@@ -37,6 +38,26 @@ func stubRow(st *cases.Stub, key []byte) *row {
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte("stub\x00" + st.Case))
 	values := append([]string{hex.EncodeToString(mac.Sum(nil)[:10])}, st.Cells...)
+	// A stub keeps its means at the precision of the code that made it
+	// (two decimals before the 0.5 rounding, which give the response count
+	// back): they are published rounded like a stored case's.
+	for i := colMeansFirst; i < colMeansFirst+len(cases.SurveyItems); i++ {
+		values[i] = roundStubMean(values[i])
+	}
 	values = append(values, "", "", "", "") // comments, follow-ups: not kept
-	return &row{opened: st.Opened, responses: st.Responses, values: values}
+	return &row{opened: st.Opened, responses: st.Responses, values: values, stub: true}
+}
+
+// roundStubMean is a stub's mean cell as halfMean publishes it: empty
+// stays empty (not released), and a cell that is not a number in the 1–5
+// range is not released either.
+func roundStubMean(cell string) string {
+	if cell == "" {
+		return ""
+	}
+	v, err := strconv.ParseFloat(cell, 64)
+	if err != nil || !(v >= 1 && v <= 5) {
+		return ""
+	}
+	return halfMean(v)
 }

@@ -28,7 +28,7 @@ type linkCase struct {
 	parties   int
 	responses int
 	result    string
-	means     []string // the case's exact means, formatted as the export does
+	means     []string // the case's means, rounded and formatted as the export does
 }
 
 // TestRecordsCannotLinkExportRows plays a records person who wants to know
@@ -57,7 +57,8 @@ func TestRecordsCannotLinkExportRows(t *testing.T) {
 		{3, 3, 3, "full-agreement"}, // three like cases, fully surveyed
 		{1, 2, 1, "full-agreement"}, // the target: its own roster band, one response
 		{4, 2, 0, "no-agreement"},   // four like cases, no survey
-		{2, 4, 3, "full-agreement"}, // two more surveyed cases
+		{1, 4, 3, "full-agreement"}, // two more surveyed cases, one with
+		{1, 4, 4, "full-agreement"}, // 4 responses among the 3-response ones
 	}
 	var all []*linkCase
 	next := 1 // makes every answer, so every case's means, distinct
@@ -99,7 +100,7 @@ func TestRecordsCannotLinkExportRows(t *testing.T) {
 				}
 			}
 			for _, s := range sums {
-				lc.means = append(lc.means, strconv.FormatFloat(float64(s)/float64(max(sp.responses, 1)), 'f', 2, 64))
+				lc.means = append(lc.means, strconv.FormatFloat(math.Round(float64(s)/float64(max(sp.responses, 1))*2)/2, 'f', 1, 64))
 			}
 			all = append(all, lc)
 		}
@@ -209,9 +210,15 @@ func TestRecordsCannotLinkExportRows(t *testing.T) {
 // consistentWith reports whether a case, as records staff see it (its
 // summary, its number of survey.response audit events, its case.outcome
 // audit event), could be the case of an export row. A "*" cell matches
-// anything; a band matches the values it holds.
+// anything; a band matches the values it holds; a survey mean must be one
+// that the case's number of responses can give.
 func consistentWith(row []string, col map[string]int, s cases.Summary, responses int, outcome string) bool {
 	cell := func(name string) string { return row[col[name]] }
+	for _, item := range cases.SurveyItems {
+		if m := cell("mean_" + item); m != "" && !meanFromCount(m, responses) {
+			return false
+		}
+	}
 	if v := cell("case_type"); v != "*" && v != s.Type {
 		return false
 	}
@@ -296,4 +303,28 @@ func inLabel(label string, x float64) bool {
 		v, err := strconv.ParseFloat(label, 64)
 		return err == nil && v == x
 	}
+}
+
+// meanFromCount reports whether a survey mean cell could come from n
+// answers on the 1–5 scale, read the way records staff would: a whole or
+// a half with one decimal as the documented rounding to the nearest 0.5,
+// anything else as the exact mean at the decimals printed (sum/n gives n
+// back).
+func meanFromCount(m string, n int) bool {
+	v, err := strconv.ParseFloat(m, 64)
+	if err != nil || n == 0 {
+		return false
+	}
+	_, frac, _ := strings.Cut(m, ".")
+	for sum := n; sum <= 5*n; sum++ {
+		mean := float64(sum) / float64(n)
+		if len(frac) == 1 && v*2 == math.Trunc(v*2) {
+			if math.Round(mean*2)/2 == v {
+				return true
+			}
+		} else if strconv.FormatFloat(mean, 'f', len(frac), 64) == m {
+			return true
+		}
+	}
+	return false
 }
