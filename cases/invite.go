@@ -50,6 +50,11 @@ type IssuedInvite struct {
 	Expires time.Time `json:"expires"`
 	Role    ParticipantRole
 	Side    string
+	// SharedAddress: the invitation's address is already on file for a
+	// seat of the case not on its side (SharedWith; for an observer, any
+	// seat but another observer's). Whoever reads that mailbox could
+	// redeem it and join that side, so it is not to be mailed.
+	SharedAddress bool `json:"-"`
 }
 
 func (s *Service) inviteKey(token string) string {
@@ -78,7 +83,9 @@ const claimLease = time.Minute
 // claimed in time (and interrupted) can still be finished.
 const finishGrace = 24 * time.Hour
 
-// CreateInvite issues an invite link token for the case.
+// CreateInvite issues an invite link token for the case. It says whether
+// the address given is already on file for a seat of another side
+// (IssuedInvite.SharedAddress), for the caller not to mail the link.
 func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id string, n NewInvite) (IssuedInvite, error) {
 	switch n.Role {
 	case RoleParty, RoleCounsel:
@@ -131,6 +138,18 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 	if len(c.Participants) >= MaxParticipants {
 		return IssuedInvite{}, fault.Invalid("role", fmt.Sprintf("a case holds at most %d participants", MaxParticipants))
 	}
+	shared := false
+	if n.Email != "" {
+		seats, err := s.Seats(ctx, c)
+		if err != nil {
+			return IssuedInvite{}, err
+		}
+		for _, st := range SharedWith(seats, n.Email, "") {
+			if st.Side != n.Side {
+				shared = true
+			}
+		}
+	}
 	now := s.now().UTC()
 	token := ids.Token()
 	inv := Invite{CaseID: id, Role: n.Role, Side: n.Side, Name: strings.TrimSpace(n.Name),
@@ -146,7 +165,7 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 		Attrs:  map[string]string{"role": string(n.Role), "side": n.Side}}); err != nil {
 		return IssuedInvite{}, err
 	}
-	return IssuedInvite{Token: token, Expires: inv.Expires, Role: n.Role, Side: n.Side}, nil
+	return IssuedInvite{Token: token, Expires: inv.Expires, Role: n.Role, Side: n.Side, SharedAddress: shared}, nil
 }
 
 // mayStillMake returns the maker (createdBy) of a link of kind a to case

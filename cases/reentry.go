@@ -45,6 +45,12 @@ type IssuedReentry struct {
 	AccountID string
 	Name      string
 	Email     string
+	// SharedAddress: Email is also on file for another seat of the case
+	// (SharedWith: another participant account, present or removed, or
+	// an invitation nobody claimed). Whoever reads that mailbox may be
+	// the other seat, who could open the link first and be signed in as
+	// this participant, so the link is not mailed (CreateReentry only).
+	SharedAddress bool
 }
 
 func (s *Service) reentryKey(token string) string {
@@ -87,7 +93,9 @@ func existingParticipant(c *Case, n NewInvite, emailOf func(accountID string) st
 
 // CreateReentry issues a re-entry link for participant accountID of case
 // id. Policy decides who may (the case's mediators); the link is audited,
-// single-use, and expires after ttl (0: DefaultReentryTTL).
+// single-use, and expires after ttl (0: DefaultReentryTTL). It says
+// whether the account's address is shared within the case
+// (IssuedReentry.SharedAddress), for the caller not to mail the link.
 func (s *Service) CreateReentry(ctx context.Context, actor account.Account, id, accountID string, ttl time.Duration) (IssuedReentry, error) {
 	if ttl == 0 {
 		ttl = DefaultReentryTTL
@@ -116,6 +124,14 @@ func (s *Service) CreateReentry(ctx context.Context, actor account.Account, id, 
 	if acct.Disabled {
 		return IssuedReentry{}, fault.Invalid("accountId", "this account is disabled")
 	}
+	shared := false
+	if acct.Email != "" {
+		seats, err := s.Seats(ctx, c)
+		if err != nil {
+			return IssuedReentry{}, err
+		}
+		shared = len(SharedWith(seats, acct.Email, accountID)) > 0
+	}
 	now := s.now().UTC()
 	token := ids.Token()
 	r := Reentry{CaseID: id, AccountID: accountID, Created: now, CreatedBy: actor.ID, Expires: now.Add(ttl)}
@@ -127,7 +143,7 @@ func (s *Service) CreateReentry(ctx context.Context, actor account.Account, id, 
 		Attrs: map[string]string{"role": string(p.Role), "side": p.Side}}); err != nil {
 		return IssuedReentry{}, err
 	}
-	return IssuedReentry{CaseID: id, Token: token, Expires: r.Expires, AccountID: accountID, Name: p.Name, Email: acct.Email}, nil
+	return IssuedReentry{CaseID: id, Token: token, Expires: r.Expires, AccountID: accountID, Name: p.Name, Email: acct.Email, SharedAddress: shared}, nil
 }
 
 // redeemReentry uses a re-entry token: it marks the link used (only one

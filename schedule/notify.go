@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/mail"
@@ -77,7 +78,9 @@ func roundText(d time.Duration) string {
 func mailID(parts ...string) string { return strings.Join(parts, "-") }
 
 // notify queues the mail about sess after a change: an invitation, update
-// or cancellation with the .ics for each expected person with an address,
+// or cancellation with the .ics for each expected person with an address
+// no seat of the case not expected at the session shares (else they are
+// named in a NotMailedError),
 // and (unless cancelled) the reminders, after withdrawing the reminders of
 // the session's earlier times. Message ids are derived from the session,
 // its sequence and the recipient, so running it again (a retried request)
@@ -101,6 +104,15 @@ func (s *Service) notify(ctx context.Context, sess *Session, kind mail.Kind) err
 	// are written to: someone recused or removed since the session was
 	// scheduled gets no update.
 	current := peopleOf(c, sess.Rooms)
+	// Someone whose address another seat of the case, not expected at
+	// the session, has on file is not mailed (sharedOutside): that
+	// mailbox's other reader would learn when, say, the other side
+	// caucuses. The scheduler is told who (NotMailedError).
+	seats, err := s.cfg.Cases.Seats(ctx, c)
+	if err != nil {
+		return fmt.Errorf("the session is saved, but its mail could not be queued: %w", err)
+	}
+	var notMailed []string
 	var errs []error
 	for _, who := range sess.Expected {
 		if !slices.Contains(current, who) {
@@ -115,6 +127,10 @@ func (s *Service) notify(ctx context.Context, sess *Session, kind mail.Kind) err
 			continue
 		}
 		if acct.Email == "" {
+			continue
+		}
+		if sharedOutside(seats, sess.Rooms, current, acct.Email, who) {
+			notMailed = append(notMailed, nameIn(c, who, acct.Name))
 			continue
 		}
 		subject, text := s.compose(sess, kind, 0)
@@ -156,10 +172,23 @@ func (s *Service) notify(ctx context.Context, sess *Session, kind mail.Kind) err
 				m.Kind == mail.KindUpdate && strings.HasPrefix(m.ID, mailID("inv", sess.ID, seq)+"-"))
 		}))
 	}
+	var qerr error
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("the session is saved, but some of its mail could not be queued: %w", err)
+		qerr = fmt.Errorf("the session is saved, but some of its mail could not be queued: %w", err)
 	}
-	return nil
+	if len(notMailed) > 0 {
+		return &NotMailedError{Names: notMailed, Err: qerr}
+	}
+	return qerr
+}
+
+// nameIn is who's name in case c (as a participant or mediator), else
+// fallback (their account's).
+func nameIn(c *cases.Case, who, fallback string) string {
+	if p, ok := c.Participant(who); ok {
+		return p.Name
+	}
+	return fallback
 }
 
 // Current tells the outbox, when a message's time has come, whether a
@@ -169,8 +198,10 @@ func (s *Service) notify(ctx context.Context, sess *Session, kind mail.Kind) err
 // Move of the same session) thus queues nothing that goes out. And any of
 // a session's mail only while its recipient may still enter one of the
 // session's rooms: someone removed from the case, recused, or moved to
-// another side since it was queued is not told the session's time. Other
-// messages are not this package's to judge.
+// another side since it was queued is not told the session's time; and
+// only while no seat of the case not expected at the session has the
+// address it goes to (sharedOutside). Other messages are not this
+// package's to judge.
 func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 	var prefix string
 	switch m.Kind {
@@ -205,5 +236,15 @@ func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 		}
 		return false, err
 	}
-	return slices.Contains(peopleOf(c, sess.Rooms), m.ToAccount), nil
+	people := peopleOf(c, sess.Rooms)
+	if !slices.Contains(people, m.ToAccount) {
+		return false, nil
+	}
+	// Nor while its address has become another's, of a seat not expected
+	// at the session (someone invited or joined at it since): as notify.
+	seats, err := s.cfg.Cases.Seats(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	return !sharedOutside(seats, sess.Rooms, people, m.To, m.ToAccount), nil
 }

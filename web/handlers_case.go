@@ -131,6 +131,13 @@ func (a *API) addMediator(w http.ResponseWriter, r *http.Request) {
 	})(w, r)
 }
 
+// SharedAddressInviteWarning tells the mediator why an invitation was not
+// mailed: its address is already someone's on another side of the case.
+const SharedAddressInviteWarning = "Not emailed: this address is also on file for someone on another side of this case, who could use the link. Give the link to this person another way, in person or by phone."
+
+// createInvite makes an invitation, mailed to the address given unless
+// that address is already on file for a seat of another side
+// (cases.IssuedInvite.SharedAddress).
 func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 	var req api.InviteRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -153,7 +160,10 @@ func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := api.InviteResponse{Link: a.InviteLink(inv.Token), Token: inv.Token, Expires: inv.Expires, Role: inv.Role, Side: inv.Side}
-	if email := strings.TrimSpace(req.Email); email != "" {
+	switch email := strings.TrimSpace(req.Email); {
+	case email != "" && inv.SharedAddress:
+		out.MailWarning = SharedAddressInviteWarning
+	case email != "":
 		out.Mailed, err = a.schedule.MailInvite(r.Context(), chi.URLParam(r, "caseID"), email, out.Link, inv.Expires)
 		if err != nil {
 			a.log.WarnContext(r.Context(), "invite mail", "error", err.Error())

@@ -16,8 +16,11 @@ import (
 )
 
 // createReentry issues a re-entry link for a participant's existing
-// account, mailed to them when their account has an address and mail is
-// configured.
+// account, mailed to them when their account has an address, mail is
+// configured, and no other seat of the case has that address
+// (cases.SharedWith): whoever else reads that mailbox could open the link
+// first and be signed in as them. Then the mediator is told to give it
+// another way.
 func (a *API) createReentry(w http.ResponseWriter, r *http.Request) {
 	var req api.ReentryRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -37,7 +40,10 @@ func (a *API) createReentry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := api.ReentryResponse{Link: a.InviteLink(re.Token), Token: re.Token, Expires: re.Expires, Name: re.Name}
-	if re.Email != "" && a.schedule != nil {
+	switch {
+	case re.Email != "" && re.SharedAddress:
+		out.MailWarning = SharedAddressReentryWarning
+	case re.Email != "" && a.schedule != nil:
 		out.Mailed, err = a.schedule.MailReentry(r.Context(), caseID, re.Email, out.Link, re.Expires)
 		if err != nil {
 			a.log.WarnContext(r.Context(), "re-entry mail", "error", err.Error())
@@ -46,6 +52,10 @@ func (a *API) createReentry(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusCreated, out)
 }
+
+// SharedAddressReentryWarning tells the mediator why a link back in was
+// not mailed: its address is also someone else's in the case.
+const SharedAddressReentryWarning = "Not emailed: this address is also on file for someone else in this case. Give the link to them another way, in person or by phone."
 
 // removeParticipant takes a participant out of the case; their sessions
 // end and their open sockets close on every node.

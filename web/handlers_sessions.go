@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -60,16 +62,23 @@ func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
 }
 
 // sessionResult answers a change: the session, and (when the session was
-// saved but its mail could not all be queued) a warning naming that.
+// saved but its mail could not all be queued, or some expected people
+// were not mailed because their address is shared with someone not
+// expected: schedule.NotMailedError) a warning naming that, and them.
 func (a *API) sessionResult(w http.ResponseWriter, r *http.Request, status int, s *schedule.Session, err error) {
 	if s == nil {
 		a.writeError(w, r, err)
 		return
 	}
 	v := sessionView(s, true)
+	var notMailed *schedule.NotMailedError
+	if errors.As(err, &notMailed) {
+		v.MailWarning = notMailed.NotMailedText()
+		err = notMailed.Err
+	}
 	if err != nil {
 		a.log.WarnContext(r.Context(), "session mail", "error", err.Error())
-		v.MailWarning = "The session is saved, but some of its mail could not be queued. Check the mail list and resend."
+		v.MailWarning = strings.TrimSpace(v.MailWarning + " The session is saved, but some of its mail could not be queued. Check the mail list and resend.")
 	}
 	writeJSON(w, status, v)
 }

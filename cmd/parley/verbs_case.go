@@ -348,5 +348,8 @@ func caseInvite(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("Invite for %s (%s %s), valid until %s — send it privately, it works once:\n%s\n",
 		*name, inv.Role, inv.Side, inv.Expires.Local().Format("2 Jan 2006 15:04"), inv.Link)
+	if inv.MailWarning != "" {
+		fmt.Println(inv.MailWarning)
+	}
 	return nil
 }

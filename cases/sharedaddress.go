@@ -1,0 +1,128 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/workers"
+	"github.com/parley-mediation/parley/metastore"
+)
+
+// NormalAddress is an email address as seats are compared by it: trimmed
+// and lower-cased, as the sign-in link compares it (IssueSignInLink).
+func NormalAddress(addr string) string { return strings.ToLower(strings.TrimSpace(addr)) }
+
+// Seat is one seat of a case with an address on file: a participant
+// account, present or removed (not yet disposed of), or an invitation
+// nobody has claimed, whatever its state (pending or expired). An
+// invitation someone claimed is the claiming account's seat, not
+// another: within one case, one account is one person, and two seats
+// with one address are two people unless they are the same account (a
+// person removed and invited again has a new account, so two seats).
+type Seat struct {
+	// Key tells seats apart: the account id, or for an unclaimed
+	// invitation "invite:" and its keyed token hash.
+	Key       string
+	AccountID string // "" for an unclaimed invitation
+	Name      string
+	Role      ParticipantRole
+	Side      string
+	Removed   bool
+	Address   string // NormalAddress of the address on file
+}
+
+// Invitation reports whether the seat is an invitation nobody claimed.
+func (s Seat) Invitation() bool { return s.AccountID == "" }
+
+// Seats lists every seat of case c that has an address on file: its
+// participants and removed participants whose accounts have one, and its
+// invitations (the case's invitation markers, caseInvitesPrefix; an
+// invitation made before the markers existed is not seen) that nobody
+// claimed. An account or invitation disposed of meanwhile is skipped.
+// Reads are done signInLinkParallel at a time, under no lock.
+func (s *Service) Seats(ctx context.Context, c *Case) ([]Seat, error) {
+	var people []Seat
+	for _, p := range c.Participants {
+		people = append(people, Seat{Key: p.AccountID, AccountID: p.AccountID, Name: p.Name, Role: p.Role, Side: p.Side})
+	}
+	for _, p := range c.Removed {
+		people = append(people, Seat{Key: p.AccountID, AccountID: p.AccountID, Name: p.Name, Role: p.Role, Side: p.Side, Removed: true})
+	}
+	var fail firstError
+	workers.Run(len(people), signInLinkParallel, func(i int) {
+		if fail.failed() {
+			return
+		}
+		a, err := s.accounts.Get(ctx, people[i].AccountID)
+		if err != nil {
+			if !errors.Is(err, fault.ErrNotFound) {
+				fail.set(err)
+			}
+			return
+		}
+		people[i].Address = NormalAddress(a.Email)
+	})
+	if err := fail.get(); err != nil {
+		return nil, err
+	}
+	prefix := caseInvitesPrefix(c.ID)
+	var names []string
+	if err := s.meta.List(ctx, prefix, func(key string) error {
+		names = append(names, strings.TrimPrefix(key, prefix))
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	invs := make([]Seat, len(names))
+	workers.Run(len(names), signInLinkParallel, func(i int) {
+		if fail.failed() {
+			return
+		}
+		var inv Invite
+		if _, err := s.meta.Get(ctx, "invites/"+names[i], &inv); err != nil {
+			if !errors.Is(err, metastore.ErrNotFound) {
+				fail.set(err)
+			}
+			return
+		}
+		if inv.CaseID != c.ID || inv.ClaimedBy != "" {
+			return // a claimed invitation is its account's seat
+		}
+		invs[i] = Seat{Key: "invite:" + names[i], Name: inv.Name, Role: inv.Role, Side: inv.Side, Address: NormalAddress(inv.Email)}
+	})
+	if err := fail.get(); err != nil {
+		return nil, err
+	}
+	var out []Seat
+	seen := map[string]bool{}
+	for _, st := range append(people, invs...) {
+		if st.Address == "" || seen[st.Key] {
+			continue
+		}
+		seen[st.Key] = true
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// SharedWith returns the seats, other than the seat self (a Seat.Key:
+// an account id), that have address addr on file: an address is shared
+// within a case when another seat of it has the same address. Whoever
+// reads a shared mailbox may be any of them, so mail meant for one seat
+// only (a link that signs in as it, word of a session others are not
+// expected at) does not go there. An empty address is shared with nobody.
+func SharedWith(seats []Seat, addr, self string) []Seat {
+	addr = NormalAddress(addr)
+	if addr == "" {
+		return nil
+	}
+	var out []Seat
+	for _, st := range seats {
+		if st.Key != self && st.Address == addr {
+			out = append(out, st)
+		}
+	}
+	return out
+}

@@ -1,0 +1,61 @@
+package schedule
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/caucus"
+)
+
+// NotMailedError: a session change was saved and its mail queued, except
+// to the people named, whose address is also on file for someone in the
+// case who is not expected at the session (sharedOutside): mail about
+// the session there would tell that other person when it is, and for how
+// long. Err is any other failure to queue the change's mail (nil if none).
+// Its text names nobody: the names are for the scheduler's answer only.
+type NotMailedError struct {
+	Names []string
+	Err   error
+}
+
+func (e *NotMailedError) Error() string {
+	s := fmt.Sprintf("the session is saved; %d expected people were not mailed: their address is also on file for someone in the case not expected at it", len(e.Names))
+	if e.Err != nil {
+		s += "; " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *NotMailedError) Unwrap() error { return e.Err }
+
+// NotMailedText is the scheduler's plain-words notice of who was not
+// emailed and why (it does not name the other person).
+func (e *NotMailedError) NotMailedText() string {
+	return "Not emailed: " + strings.Join(e.Names, ", ") + ". Their address is also on file for someone else in this case who is not expected at this session. Tell them the time another way."
+}
+
+// seatExpected reports whether seat st would be expected at a session in
+// rooms, as peopleOf decides: a participant's seat when they are among
+// people (peopleOf of the rooms), an invitation nobody claimed when the
+// joint room is among the rooms, or, for a party's or counsel's, their
+// side's caucus. A removed participant is expected at nothing.
+func seatExpected(st cases.Seat, rooms, people []string) bool {
+	if !st.Invitation() {
+		return !st.Removed && slices.Contains(people, st.AccountID)
+	}
+	if slices.Contains(rooms, caucus.JointName) {
+		return true
+	}
+	return st.Role != cases.RoleObserver && st.Side != "" && slices.Contains(rooms, caucus.CaucusName(st.Side))
+}
+
+// sharedOutside reports whether addr, the address of who (expected at a
+// session in rooms; people is peopleOf the rooms), is also on file for a
+// seat of the case that is not expected there (cases.SharedWith).
+func sharedOutside(seats []cases.Seat, rooms, people []string, addr, who string) bool {
+	return slices.ContainsFunc(cases.SharedWith(seats, addr, who), func(st cases.Seat) bool {
+		return !seatExpected(st, rooms, people)
+	})
+}

@@ -1,0 +1,201 @@
+package web_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/mailpit"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/server"
+)
+
+// sharedCase is a case whose party A and party B were both invited at one
+// family address, and both joined.
+type sharedCase struct {
+	n      *nodetest.Node
+	mp     *mailpit.Client
+	med    *client.Client
+	caseID string
+	family string
+	a, b   api.SessionResponse
+}
+
+func newSharedCase(t *testing.T) sharedCase {
+	t.Helper()
+	mp := mailpit.FromEnv(t)
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), SMTPURL: "smtp://" + mp.SMTP + "?starttls=off",
+		MailFrom: "sessions@shared.test", MailPoll: 50 * time.Millisecond})
+	ctx := context.Background()
+	_, med := n.Staff(t, policy.RoleMediator, "shared-med-"+ids.New("x")[2:8]+"@example.org")
+	c, err := med.CreateCase(ctx, "Family case", "family", "", []string{"Parent one", "Parent two"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	family := "family-x-" + ids.New("x")[2:10] + "@example.test"
+	join := func(side, name string) api.SessionResponse {
+		inv, err := med.Invite(ctx, c.ID, "party", side, name, family, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := client.New(n.URL, "").Join(ctx, inv.Link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	sc := sharedCase{n: n, mp: mp.Outbox(sentIDs(n, c.ID)), med: med, caseID: c.ID, family: family}
+	sc.a = join("A", "Alex Parent")
+	sc.b = join("B", "Bo Parent")
+	return sc
+}
+
+// queuedTo lists the ids of the case's outbox messages to addr whose id
+// starts with prefix: what was queued is what can ever be sent.
+func (sc sharedCase) queuedTo(t *testing.T, prefix, addr string) []string {
+	t.Helper()
+	msgs, err := sc.n.Outbox.List(context.Background(), sc.caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range msgs {
+		if strings.HasPrefix(m.ID, prefix) && strings.EqualFold(m.To, addr) {
+			out = append(out, m.ID)
+		}
+	}
+	return out
+}
+
+// A's link back in is not mailed to an address side B also reads: B could
+// open it first and be signed in as A. The mediator is told in plain words
+// to give it another way.
+func TestReentryNotMailedToSharedAddress(t *testing.T) {
+	sc := newSharedCase(t)
+	ctx := context.Background()
+	re, err := sc.med.Reentry(ctx, sc.caseID, sc.a.Account.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if re.Mailed {
+		t.Fatal("A's re-entry link was mailed to an address side B reads")
+	}
+	if !strings.Contains(re.MailWarning, "Not emailed") || !strings.Contains(re.MailWarning, "someone else in this case") {
+		t.Fatalf("warning %q", re.MailWarning)
+	}
+	if re.Link == "" {
+		t.Fatal("no link for the mediator to give by hand")
+	}
+	if got := sc.queuedTo(t, "reentry-", sc.family); len(got) != 0 {
+		t.Fatalf("re-entry mail queued to the shared address: %v", got)
+	}
+	// The same mediator's link for someone with an address of their own
+	// is mailed as before.
+	own := "own-" + ids.New("x")[2:10] + "@example.test"
+	inv, err := sc.med.Invite(ctx, sc.caseID, "observer", "", "Olu Observer", own, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := client.New(sc.n.URL, "").Join(ctx, inv.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, err = sc.med.Reentry(ctx, sc.caseID, o.Account.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !re.Mailed || re.MailWarning != "" {
+		t.Fatalf("own address: mailed %v, warning %q", re.Mailed, re.MailWarning)
+	}
+	sc.mp.WaitFor(t, "reentry-"+sc.caseID+"-", 1, 20*time.Second)
+	if got := sc.queuedTo(t, "reentry-", sc.family); len(got) != 0 {
+		t.Fatalf("re-entry mail queued to the shared address: %v", got)
+	}
+}
+
+// An invitation for one side to an address a seat of another side has is
+// made, but not mailed: whoever reads that mailbox could join as that side.
+func TestInviteNotMailedToAnotherSidesAddress(t *testing.T) {
+	sc := newSharedCase(t)
+	ctx := context.Background()
+	solo := "solo-" + ids.New("x")[2:10] + "@example.test"
+	inv, err := sc.med.Invite(ctx, sc.caseID, "party", "A", "Ann Solo", solo, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.New(sc.n.URL, "").Join(ctx, inv.Link); err != nil {
+		t.Fatal(err)
+	}
+	// Counsel for side A at the same address shares side A's caucus
+	// anyway: mailed.
+	inv, err = sc.med.Invite(ctx, sc.caseID, "counsel", "A", "Cal Counsel", solo, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.MailWarning != "" || !inv.Mailed {
+		t.Fatalf("same side: mailed %v, warning %q", inv.Mailed, inv.MailWarning)
+	}
+	before := len(sc.queuedTo(t, "join-", solo))
+	inv, err = sc.med.Invite(ctx, sc.caseID, "counsel", "B", "Bea Counsel", solo, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Link == "" || inv.Mailed {
+		t.Fatalf("invitation for side B to side A's address: link %q, mailed %v", inv.Link, inv.Mailed)
+	}
+	if !strings.Contains(inv.MailWarning, "Not emailed") {
+		t.Fatalf("warning %q", inv.MailWarning)
+	}
+	if got := sc.queuedTo(t, "join-", solo); len(got) != before {
+		t.Fatalf("invitation mail queued to the other side's address: %v", got)
+	}
+}
+
+// Mail about a session of caucus A only does not go to an address side B
+// also reads (it would tell B when A caucuses); the scheduler is told who
+// was not emailed. A joint session is mailed as before.
+func TestCaucusSessionNotMailedToSharedAddress(t *testing.T) {
+	sc := newSharedCase(t)
+	ctx := context.Background()
+	future := time.Now().Add(96 * time.Hour).UTC().Format("2006-01-02T15:04")
+	s, err := sc.med.AddSession(ctx, sc.caseID, api.NewSessionRequest{Start: future, TimeZone: "UTC", Minutes: 60, Rooms: []string{"caucus:A"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s.MailWarning, "Alex Parent") || !strings.Contains(s.MailWarning, "Not emailed") {
+		t.Fatalf("warning %q", s.MailWarning)
+	}
+	if strings.Contains(s.MailWarning, "Bo Parent") {
+		t.Fatalf("warning names the other seat: %q", s.MailWarning)
+	}
+	if got := sc.queuedTo(t, "inv-"+s.ID+"-", sc.family); len(got) != 0 {
+		t.Fatalf("caucus A's session mail queued to the shared address: %v", got)
+	}
+	if got := sc.queuedTo(t, "rem-"+s.ID+"-", sc.family); len(got) != 0 {
+		t.Fatalf("caucus A's reminders queued to the shared address: %v", got)
+	}
+	j, err := sc.med.AddSession(ctx, sc.caseID, api.NewSessionRequest{Start: future, TimeZone: "UTC", Minutes: 60, Rooms: []string{"joint"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.MailWarning != "" {
+		t.Fatalf("joint session: warning %q", j.MailWarning)
+	}
+	// Both parents and the mediator are expected: both parents' mails go
+	// to the family address.
+	got := sc.mp.WaitFor(t, "inv-"+j.ID+"-", 3, 20*time.Second)
+	family := 0
+	for _, m := range got {
+		if len(m.To) == 1 && strings.EqualFold(m.To[0].Address, sc.family) {
+			family++
+		}
+	}
+	if len(got) != 3 || family != 2 {
+		t.Fatalf("%d joint session mails arrived, %d to the family address; want 3 and 2", len(got), family)
+	}
+}
