@@ -105,9 +105,16 @@ type DocShareAsk struct {
 
 // DocShareAnswer is a side's answer to a share request
 // (POST …/documents/{id}/share-requests/{request}): Allow true allows the
-// share, false declines it. The answer is final.
+// share, false declines it. The answer is final. Either answer is signed
+// by one of the person's own devices (first registered, or linked from
+// one of theirs; not one a mediator admitted) as a consent of kind
+// "share": item the request's id, text e2ee.ShareConsentText of the
+// document, request, version, target audience and answer.
 type DocShareAnswer struct {
-	Allow *bool `json:"allow"`
+	Allow     *bool  `json:"allow"`
+	Device    string `json:"device,omitempty"`
+	SignedAt  int64  `json:"signedAt,omitempty"` // the device's clock, unix milliseconds
+	Signature string `json:"signature,omitempty"`
 }
 
 // The states of a share request.
@@ -144,6 +151,8 @@ type DocShareRequest struct {
 	Status      DocShareStatus `json:"status"`
 	DecidedBy   string         `json:"decidedBy,omitempty"`
 	Decided     *time.Time     `json:"decided,omitempty"`
+	// DecidedDevice: the device of DecidedBy's own that signed the answer.
+	DecidedDevice string `json:"decidedDevice,omitempty"`
 	// Gaining: who could open the document after such a share and cannot
 	// now, as the case stands (people who join later are not named).
 	Gaining []Person `json:"gaining"`

@@ -222,6 +222,16 @@ func (s *Service) verifyConsent(ctx context.Context, actor account.Account, k e2
 	return how, nil
 }
 
+// VerifyConsent is verifyConsent for another service's consent (the
+// vault's answers to share requests): the same device rule, the same
+// signature check, the same refusals and their audit.
+func (s *Service) VerifyConsent(ctx context.Context, actor account.Account, k e2ee.Consent, sigB64 string) (string, error) {
+	if !validDeviceID(k.Device) {
+		return "", fault.Invalid("device", "your device's id (dv_…)")
+	}
+	return s.verifyConsent(ctx, actor, k, sigB64)
+}
+
 func validDeviceID(d string) bool {
 	return strings.HasPrefix(d, "dv_") && len(d) < 64 && utf8.ValidString(d) && !strings.ContainsAny(d, "\r\n ")
 }

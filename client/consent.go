@@ -77,3 +77,27 @@ func (x *E2EE) Acknowledge(ctx context.Context, caseID, disclosureID string) (ap
 	}
 	return x.C.CaseAction(ctx, caseID, "disclosures/"+disclosureID+"/ack", req)
 }
+
+// ShareAnswer is this device's signed answer to r, a request to share one
+// of the person's side's documents, as the person read it: allow (true)
+// or decline, over the document, the request, the version and the
+// audience r names (e2ee.ShareConsentText).
+func (x *E2EE) ShareAnswer(caseID string, r api.DocShareRequest, allow bool) (api.DocShareAnswer, error) {
+	k, err := x.signConsent(e2ee.ConsentShare, caseID, r.ID, e2ee.ShareConsentText(r.Doc, r.ID, r.Version, r.To, allow))
+	if err != nil {
+		return api.DocShareAnswer{}, err
+	}
+	return api.DocShareAnswer{Allow: &allow, Device: k.Device, SignedAt: k.SignedAt, Signature: k.Signature}, nil
+}
+
+// AnswerShareRequest allows (true) or declines r, a request to share one
+// of the caller's side's documents, signed by this device. The answer is
+// final. The server refuses it from a device that counts for the account
+// only because a mediator admitted it.
+func (x *E2EE) AnswerShareRequest(ctx context.Context, caseID string, r api.DocShareRequest, allow bool) (api.DocShareRequest, error) {
+	ans, err := x.ShareAnswer(caseID, r, allow)
+	if err != nil {
+		return api.DocShareRequest{}, err
+	}
+	return x.C.PostShareAnswer(ctx, caseID, r.Doc, r.ID, ans)
+}

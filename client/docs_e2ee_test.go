@@ -587,7 +587,7 @@ func sideAllows(t *testing.T, med, party person, caseID, docID, to string) {
 	if err != nil {
 		t.Fatalf("ask to share: %v", err)
 	}
-	if r, err = party.c.AnswerShareRequest(ctx, caseID, docID, r.ID, true); err != nil || r.Status != "approved" {
+	if r, err = party.x.AnswerShareRequest(ctx, caseID, r, true); err != nil || r.Status != "approved" {
 		t.Fatalf("allow the share: %+v %v", r, err)
 	}
 }

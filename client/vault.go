@@ -152,11 +152,11 @@ func (c *Client) ShareRequests(ctx context.Context, caseID string) ([]api.DocSha
 	return out, err
 }
 
-// AnswerShareRequest allows (true) or declines a request to share one of
-// the caller's side's documents. The answer is final.
-func (c *Client) AnswerShareRequest(ctx context.Context, caseID, docID, requestID string, allow bool) (api.DocShareRequest, error) {
+// PostShareAnswer sends an answer to a share request as it is (signed by
+// ShareAnswer, or not: the server refuses an unsigned one).
+func (c *Client) PostShareAnswer(ctx context.Context, caseID, docID, requestID string, ans api.DocShareAnswer) (api.DocShareRequest, error) {
 	var out api.DocShareRequest
-	err := c.Do(ctx, http.MethodPost, docPath(caseID, docID)+"/share-requests/"+url.PathEscape(requestID), api.DocShareAnswer{Allow: &allow}, &out)
+	err := c.Do(ctx, http.MethodPost, docPath(caseID, docID)+"/share-requests/"+url.PathEscape(requestID), ans, &out)
 	return out, err
 }
 

@@ -13,11 +13,30 @@ import (
 // membership statement or a message, nor the other way round.
 const ConsentLabel = "parley/consent/v1\x00"
 
-// Consent kinds: accepting a case's terms, acknowledging a disclosure.
+// Consent kinds: accepting a case's terms, acknowledging a disclosure,
+// answering a mediator's request to share a side's document wider (the
+// item is the request's id, the text ShareConsentText).
 const (
 	ConsentTerms      = "terms"
 	ConsentDisclosure = "disclosure"
+	ConsentShare      = "share"
 )
+
+// ShareConsentText is the text whose SHA-256 a side's answer to a share
+// request signs (kind ConsentShare, item the request's id): the document,
+// the request, the version asked about, the audience it would be shown to
+// ("joint", "caucus:B", "user:…") and the answer ("allow" or "decline"),
+// one "name: value" line each. The server builds it from its own record
+// of the request: an answer signed over another document, request,
+// audience or answer does not verify.
+func ShareConsentText(doc, request string, version int, to string, allow bool) string {
+	answer := "decline"
+	if allow {
+		answer = "allow"
+	}
+	return "share a side's document\ndocument: " + doc + "\nrequest: " + request + "\nversion: " + strconv.Itoa(version) +
+		"\nto: " + to + "\nanswer: " + answer + "\n"
+}
 
 // Consent is what a person's device signs when they accept a case's terms
 // or acknowledge a mediator's disclosure: which case, which item (the

@@ -2,6 +2,8 @@ package vault
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +13,7 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
@@ -82,6 +85,15 @@ type ShareApproval struct {
 	// the only one policy let answer: theirs is the side asked
 	// (decidedSide()).
 	DecidedSide string `json:"decidedSide,omitempty"`
+	// The answer's consent: the device of DecidedBy's own that signed it
+	// (e2ee.ConsentShare over e2ee.ShareConsentText), how that device
+	// counts for the account ("first" or "linked"), its clock when it
+	// signed (unix ms) and the signature, base64. Answers stored before
+	// answers were signed have none.
+	DecidedDevice string `json:"decidedDevice,omitempty"`
+	DeviceTrust   string `json:"deviceTrust,omitempty"`
+	SignedAt      int64  `json:"signedAt,omitempty"`
+	Signature     string `json:"signature,omitempty"`
 	// Gaining (in answers only): who could open the document after such a
 	// share and cannot now, as the case stands.
 	Gaining []Person `json:"gaining,omitempty"`
@@ -543,14 +555,35 @@ func (s *Service) ShareRequests(ctx context.Context, actor account.Account, case
 	return out, nil
 }
 
+// ShareAnswer is a side's answer to a share request: Allow or decline,
+// signed by one of the person's own devices (Device, its clock SignedAt in
+// unix ms, Signature base64) as an e2ee.Consent of kind ConsentShare
+// whose item is the request's id and whose text is ShareConsentText.
+type ShareAnswer struct {
+	Allow     bool
+	Device    string
+	SignedAt  int64
+	Signature string
+}
+
 // DecideShareRequest records a side's answer to a share request: allow
-// (true) or decline. Only a party or lawyer of the document's side, still
-// in the case, answers (policy: doc.approve_share); a request whose
-// document changed since it was asked (a new version, another audience)
-// or that expired is answered no more. An answer is final: allowing it
-// again is harmless, changing it is a conflict. It is audited first
-// (doc.share.approved or doc.share.declined), then stored.
-func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account, caseID, docID, requestID string, allow bool) (ShareApproval, error) {
+// or decline. Only a party or lawyer of the document's side, still in the
+// case, answers (policy: doc.approve_share), and only one who was already
+// in the case when the request was made: a person a mediator invited to
+// the side afterwards answers nothing (a mediator must not make a side's
+// consent by inviting someone to answer for it). The answer is signed by
+// one of the person's own devices (cases.Service.VerifyConsent: first
+// registered or linked by their own chain, not admitted by a mediator; a
+// mediator who signed in as a party through a re-entry link cannot answer
+// in the party's name) over the document, the request, the version, the
+// audience and the answer; the device is recorded with the answer and in
+// its audit entry. A request whose document changed since it was asked (a
+// new version, another audience) or that expired is answered no more. An
+// answer is final: allowing it again is harmless, changing it is a
+// conflict. It is audited first (doc.share.approved or
+// doc.share.declined), then stored.
+func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account, caseID, docID, requestID string, ans ShareAnswer) (ShareApproval, error) {
+	allow := ans.Allow
 	cs, err := s.scope(ctx, actor, caseID)
 	if err != nil {
 		return ShareApproval{}, err
@@ -581,6 +614,21 @@ func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account,
 	if !requestAbout(&d, &a) {
 		return ShareApproval{}, fmt.Errorf("the version of the document this request was about has been erased; there is nothing left to answer: %w", fault.ErrGone)
 	}
+	if p, ok := cs.c.Participant(actor.ID); !ok || p.Joined.After(a.Requested) {
+		s.record(ctx, audit.Event{Type: "consent.refused", Actor: actor.ID, Case: caseID, Objects: []string{docID, a.ID},
+			Attrs: map[string]string{"kind": e2ee.ConsentShare, "reason": "joined-after"}})
+		return ShareApproval{}, fmt.Errorf("you joined this mediation after the mediator asked this; only someone who was already on your side then can answer it: %w", fault.ErrForbidden)
+	}
+	if ans.Signature == "" || ans.Device == "" {
+		return ShareApproval{}, fault.Invalid("signature", "an answer signed by your device; answer from a phone or computer you have used for this mediation before (older apps cannot answer: update or reload the page)")
+	}
+	k := e2ee.Consent{Kind: e2ee.ConsentShare, Case: caseID, Item: a.ID,
+		TextSHA: textSHA256(e2ee.ShareConsentText(a.Doc, a.ID, a.Version, a.To.String(), allow)),
+		Account: actor.ID, Device: ans.Device, At: ans.SignedAt}
+	how, err := s.cases.VerifyConsent(ctx, actor, k, ans.Signature)
+	if err != nil {
+		return ShareApproval{}, err
+	}
 	want := ShareDeclined
 	if allow {
 		want = ShareApproved
@@ -601,8 +649,8 @@ func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account,
 	if allow {
 		typ = "doc.share.approved"
 	}
-	ev := audit.Paired(audit.Event{Type: typ, Actor: actor.ID, Case: caseID, Objects: []string{docID, a.ID},
-		Attrs: map[string]string{"from": a.From.String(), "to": a.To.String(), "side": a.side(), "version": strconv.Itoa(a.Version)}})
+	ev := audit.Paired(audit.Event{Type: typ, Actor: actor.ID, Case: caseID, Objects: []string{docID, a.ID, ans.Device},
+		Attrs: map[string]string{"from": a.From.String(), "to": a.To.String(), "side": a.side(), "version": strconv.Itoa(a.Version), "device": how}})
 	if err := s.record(ctx, ev); err != nil {
 		return ShareApproval{}, fmt.Errorf("audit: %w", err)
 	}
@@ -613,6 +661,7 @@ func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account,
 		// The side the approver answers as, as the case stands: policy
 		// let them answer only as a person of the side asked.
 		r.Status, r.DecidedBy, r.DecidedSide, r.Decided = want, actor.ID, participantSide(cs.c, actor.ID), &now
+		r.DecidedDevice, r.DeviceTrust, r.SignedAt, r.Signature = ans.Device, how, ans.SignedAt, ans.Signature
 		return nil
 	})
 	if err != nil {
@@ -675,4 +724,9 @@ func (s *Service) dropRequests(ctx context.Context, caseID, docID string, versio
 func requestAbout(d *docRecord, a *ShareApproval) bool {
 	v, ok := d.version(a.Version)
 	return ok && !v.Erased
+}
+
+func textSHA256(text string) string {
+	h := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(h[:])
 }

@@ -71,7 +71,7 @@ func TestApprovalCountsOnlyForTheSideThatGaveIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.vault.DecideShareRequest(ctx, cA, k.caseID, d.ID, req.ID, true); err != nil {
+	if _, err := e.decide(t, ctx, cA, k.caseID, d.ID, req.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	var raw map[string]any

@@ -72,10 +72,10 @@ func TestShareOfSideDocumentNeedsSideApproval(t *testing.T) {
 		}
 
 		// The other side's party cannot approve it.
-		if _, err := e.vault.DecideShareRequest(ctx, pB, k.caseID, d.ID, req.ID, true); !isRefusal(err) {
+		if _, err := e.decide(t, ctx, pB, k.caseID, d.ID, req.ID, true); !isRefusal(err) {
 			t.Fatalf("party B approved side A's request: %v", err)
 		}
-		if _, err := e.vault.DecideShareRequest(ctx, k.who["observer"], k.caseID, d.ID, req.ID, true); !isRefusal(err) {
+		if _, err := e.decide(t, ctx, k.who["observer"], k.caseID, d.ID, req.ID, true); !isRefusal(err) {
 			t.Fatalf("the observer approved: %v", err)
 		}
 		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); !errors.Is(err, fault.ErrForbidden) {
@@ -83,7 +83,7 @@ func TestShareOfSideDocumentNeedsSideApproval(t *testing.T) {
 		}
 
 		// Side A's lawyer allows it: audited, then the share goes through.
-		ok, err := e.vault.DecideShareRequest(ctx, cA, k.caseID, d.ID, req.ID, true)
+		ok, err := e.decide(t, ctx, cA, k.caseID, d.ID, req.ID, true)
 		if err != nil || ok.Status != ShareApproved || ok.DecidedBy != cA.ID {
 			t.Fatalf("approve: %+v %v", ok, err)
 		}
@@ -91,7 +91,7 @@ func TestShareOfSideDocumentNeedsSideApproval(t *testing.T) {
 			t.Fatalf("approval audited as %+v", ev)
 		}
 		// Declining after allowing is a conflict.
-		if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req.ID, false); !errors.Is(err, fault.ErrConflict) {
+		if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, req.ID, false); !errors.Is(err, fault.ErrConflict) {
 			t.Fatalf("decline after approval: %v", err)
 		}
 		// Approved for the joint room, not for the other caucus.
@@ -155,10 +155,10 @@ func TestShareOfSideDocumentNeedsSideApproval(t *testing.T) {
 			if list, err := e.vault.ShareRequests(ctx, cA, k.caseID); err != nil || !slices.ContainsFunc(list, func(a ShareApproval) bool { return a.ID == req.ID }) {
 				t.Fatalf("via %s: side A's lawyer does not see the request: %+v %v", via, list, err)
 			}
-			if _, err := e.vault.DecideShareRequest(ctx, pB, k.caseID, d.ID, req.ID, true); !isRefusal(err) {
+			if _, err := e.decide(t, ctx, pB, k.caseID, d.ID, req.ID, true); !isRefusal(err) {
 				t.Fatalf("via %s: party B approved side A's request: %v", via, err)
 			}
-			if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req.ID, true); err != nil {
+			if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, req.ID, true); err != nil {
 				t.Fatalf("via %s: approve: %v", via, err)
 			}
 			if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, caucusB, false); !errors.Is(err, fault.ErrForbidden) {
@@ -188,7 +188,7 @@ func TestShareApprovalVersionDeclineExpiry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req.ID, true); err != nil {
+		if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, req.ID, true); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.vault.AddVersion(ctx, pA, k.caseID, d.ID, NewVersion{}, strings.NewReader("v2")); err != nil {
@@ -203,14 +203,14 @@ func TestShareApprovalVersionDeclineExpiry(t *testing.T) {
 		if err != nil || req2.ID == req.ID || req2.Version != 2 {
 			t.Fatalf("request for version 2: %+v %v", req2, err)
 		}
-		no, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req2.ID, false)
+		no, err := e.decide(t, ctx, pA, k.caseID, d.ID, req2.ID, false)
 		if err != nil || no.Status != ShareDeclined {
 			t.Fatalf("decline: %+v %v", no, err)
 		}
 		if ev := e.lastEntry(t); ev.Type != "doc.share.declined" || ev.Actor != pA.ID {
 			t.Fatalf("decline audited as %+v", ev)
 		}
-		if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req2.ID, true); !errors.Is(err, fault.ErrConflict) {
+		if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, req2.ID, true); !errors.Is(err, fault.ErrConflict) {
 			t.Fatalf("allow after decline: %v", err)
 		}
 		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); !errors.Is(err, fault.ErrForbidden) {
@@ -227,7 +227,7 @@ func TestShareApprovalVersionDeclineExpiry(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.vault.now = func() time.Time { return time.Now().Add(ShareRequestTTL + time.Hour) }
-		if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req3.ID, true); !errors.Is(err, fault.ErrGone) {
+		if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, req3.ID, true); !errors.Is(err, fault.ErrGone) {
 			t.Fatalf("allow after expiry: %v", err)
 		}
 		list, err = e.vault.ShareRequests(ctx, med, k.caseID)
@@ -246,7 +246,7 @@ func (e *env) sideApproves(t *testing.T, k *cast, docID string, to Audience) {
 	if err != nil {
 		t.Fatalf("request share: %v", err)
 	}
-	if _, err := e.vault.DecideShareRequest(t.Context(), k.who["partyA"], k.caseID, docID, req.ID, true); err != nil {
+	if _, err := e.decide(t, t.Context(), k.who["partyA"], k.caseID, docID, req.ID, true); err != nil {
 		t.Fatalf("approve share: %v", err)
 	}
 }
@@ -289,7 +289,7 @@ func TestShareRequestsGoWithTheirVersions(t *testing.T) {
 		if err := e.vault.DestroyDataKey(ctx, "u-retention", k.caseID, d.ID, 2); err != nil {
 			t.Fatal(err)
 		}
-		if _, err = e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req.ID, false); !errors.Is(err, fault.ErrNotFound) {
+		if _, err = e.decide(t, ctx, pA, k.caseID, d.ID, req.ID, false); !errors.Is(err, fault.ErrNotFound) {
 			t.Fatalf("decline a request about an erased version: %v", err)
 		}
 		if n := stored(d.ID); n != 0 {
@@ -319,7 +319,7 @@ func TestShareRequestsGoWithTheirVersions(t *testing.T) {
 		if _, err := e.meta.Create(ctx, approvalKey(k.caseID, only.ID, req.ID), &saved); err != nil {
 			t.Fatal(err)
 		}
-		_, err = e.vault.DecideShareRequest(ctx, pA, k.caseID, only.ID, req.ID, true)
+		_, err = e.decide(t, ctx, pA, k.caseID, only.ID, req.ID, true)
 		gone("allow a request about the erased only version", err)
 		_, err = e.vault.RequestShare(ctx, med, k.caseID, only.ID, joint)
 		gone("ask about a document whose every version is erased", err)
@@ -385,7 +385,7 @@ func TestApprovalNamesEveryVersionItShows(t *testing.T) {
 	if _, err := e.meta.Get(ctx, approvalKey(k.caseID, d.ID, req.ID), &stored); err != nil || stored.Shows != nil {
 		t.Errorf("the stored request keeps names (%+v) or is unreadable (%v): it holds ids only", stored.Shows, err)
 	}
-	ans, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req.ID, true)
+	ans, err := e.decide(t, ctx, pA, k.caseID, d.ID, req.ID, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -477,13 +477,13 @@ func TestSideOwnershipSticksToTheDocument(t *testing.T) {
 				t.Fatalf("%s's requests: %+v %v", who, list, err)
 			}
 		}
-		if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, reqB.ID, true); !isRefusal(err) {
+		if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, reqB.ID, true); !isRefusal(err) {
 			t.Fatalf("party A answered side B's request: %v", err)
 		}
-		if _, err := e.vault.DecideShareRequest(ctx, pB, k.caseID, d.ID, reqA.ID, true); !isRefusal(err) {
+		if _, err := e.decide(t, ctx, pB, k.caseID, d.ID, reqA.ID, true); !isRefusal(err) {
 			t.Fatalf("party B answered side A's request: %v", err)
 		}
-		if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, reqA.ID, true); err != nil {
+		if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, reqA.ID, true); err != nil {
 			t.Fatal(err)
 		}
 		_, err = e.vault.Share(ctx, med, k.caseID, d.ID, joint, false)
@@ -497,7 +497,7 @@ func TestSideOwnershipSticksToTheDocument(t *testing.T) {
 		if res, err := e.vault.Share(ctx, med, k.caseID, d.ID, k.audience(t, "caucus:A"), true); err != nil || res.ApprovalSide != "B" {
 			t.Fatalf("preview to caucus A: %+v %v", res, err)
 		}
-		if _, err := e.vault.DecideShareRequest(ctx, pB, k.caseID, d.ID, reqB.ID, true); err != nil {
+		if _, err := e.decide(t, ctx, pB, k.caseID, d.ID, reqB.ID, true); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); err != nil {
@@ -624,7 +624,7 @@ func TestApprovalBySomeoneWhoLeftIsAskedAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.vault.DecideShareRequest(ctx, cA, k.caseID, d.ID, req.ID, true); err != nil {
+	if _, err := e.decide(t, ctx, cA, k.caseID, d.ID, req.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.cases.RemoveParticipant(ctx, med, k.caseID, cA.ID); err != nil {
@@ -637,7 +637,7 @@ func TestApprovalBySomeoneWhoLeftIsAskedAgain(t *testing.T) {
 	if err != nil || again.ID == req.ID || again.Status != SharePending || again.Side != "A" {
 		t.Fatalf("asking again: %+v %v (first request %s)", again, err, req.ID)
 	}
-	if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, again.ID, true); err != nil {
+	if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, again.ID, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); err != nil {

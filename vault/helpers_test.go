@@ -13,6 +13,7 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/testenv"
@@ -37,6 +38,7 @@ type env struct {
 	vault    *Service
 	mk       *kms.MasterKey
 	policy   *policy.Engine
+	devices  *ownDevices
 }
 
 // newDirEnv is newEnv on a fresh local-directory store (for what needs no
@@ -80,11 +82,13 @@ func newEnv(t testing.TB, store objstore.Store) *env {
 	}
 	accts := account.NewService(meta, ratelimit.NewMemory())
 	cs := cases.NewService(meta, accts, pol, log)
+	devs := &ownDevices{keys: map[string]*e2ee.DeviceKeys{}}
+	cs.Devices = devs
 	v, err := New(Config{Meta: meta, Cases: cs, MasterKey: mk, Policy: pol, Audit: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{store: store, meta: meta, log: log, accounts: accts, cases: cs, vault: v, mk: mk, policy: pol}
+	return &env{store: store, meta: meta, log: log, accounts: accts, cases: cs, vault: v, mk: mk, policy: pol, devices: devs}
 }
 
 // cast is one case with one person in every relation to it.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
@@ -56,24 +57,32 @@ func TestSideApprovesShareOverHTTP(t *testing.T) {
 		t.Fatalf("party A's requests: %+v %v", list, err)
 	}
 	// Side B's party cannot approve it (A's document is not B's to know of).
-	if _, err := k.as["partyB"].AnswerShareRequest(ctx, k.caseID, d.ID, req.ID, true); status(err) != 404 {
+	if _, err := k.device(t, "partyB").AnswerShareRequest(ctx, k.caseID, req, true); status(err) != 404 {
 		t.Fatalf("party B approving: %v", err)
 	}
 	if _, err := med.ShareDocument(ctx, k.caseID, d.ID, "joint", false); status(err) != 403 {
 		t.Fatalf("share after party B's attempt: %v", err)
 	}
 	// The mediator cannot approve their own request.
-	if _, err := med.AnswerShareRequest(ctx, k.caseID, d.ID, req.ID, true); status(err) != 403 {
+	if _, err := k.device(t, "mediator").AnswerShareRequest(ctx, k.caseID, req, true); status(err) != 403 {
 		t.Fatalf("mediator approving: %v", err)
 	}
-	// An answer must say which.
+	// An answer must say which, and be signed by the person's device.
 	if err := k.as["partyA"].Do(ctx, "POST", "/api/v1/cases/"+k.caseID+"/documents/"+d.ID+"/share-requests/"+req.ID, map[string]any{}, nil); status(err) != 400 {
 		t.Fatalf("answer without allow: %v", err)
 	}
+	allow := true
+	_, err = k.as["counselA"].PostShareAnswer(ctx, k.caseID, d.ID, req.ID, api.DocShareAnswer{Allow: &allow})
+	if ce := problem(err); ce.Status != 400 || !strings.Contains(ce.Problem.Detail, "a phone or computer you have used for this mediation before") {
+		t.Fatalf("unsigned allow: %d %+v", ce.Status, ce.Problem)
+	}
+	if _, err := med.ShareDocument(ctx, k.caseID, d.ID, "joint", false); status(err) != 403 {
+		t.Fatalf("share after an unsigned allow: %v", err)
+	}
 
-	// Side A's lawyer allows it.
-	ok, err := k.as["counselA"].AnswerShareRequest(ctx, k.caseID, d.ID, req.ID, true)
-	if err != nil || ok.Status != "approved" || ok.DecidedBy != k.id["counselA"] {
+	// Side A's lawyer allows it, signed by their own device.
+	ok, err := k.device(t, "counselA").AnswerShareRequest(ctx, k.caseID, req, true)
+	if err != nil || ok.Status != "approved" || ok.DecidedBy != k.id["counselA"] || ok.DecidedDevice != k.device(t, "counselA").Me.ID {
 		t.Fatalf("allow: %+v %v", ok, err)
 	}
 	// Still refused for another target than the one allowed.
@@ -144,7 +153,7 @@ func TestSideApprovesShareOverHTTP(t *testing.T) {
 		if err != nil || !slices.ContainsFunc(list, func(r api.DocShareRequest) bool { return r.ID == req.ID }) {
 			t.Fatalf("via %s: side A's lawyer's requests: %+v %v", via, list, err)
 		}
-		if _, err := k.as["counselA"].AnswerShareRequest(ctx, k.caseID, d.ID, req.ID, true); err != nil {
+		if _, err := k.device(t, "counselA").AnswerShareRequest(ctx, k.caseID, req, true); err != nil {
 			t.Fatalf("via %s: allow: %v", via, err)
 		}
 		if _, err := med.ShareDocument(ctx, k.caseID, d.ID, "joint", false); err != nil {
@@ -174,12 +183,131 @@ func TestShareRequestOfErasedVersionOverHTTP(t *testing.T) {
 	if list, err := k.as["partyA"].ShareRequests(ctx, k.caseID); err != nil || len(list) != 0 {
 		t.Fatalf("party A's requests after the erasure: %+v %v", list, err)
 	}
-	_, err = k.as["partyA"].AnswerShareRequest(ctx, k.caseID, d.ID, req.ID, true)
+	_, err = k.device(t, "partyA").AnswerShareRequest(ctx, k.caseID, req, true)
 	var ce *client.Error
 	if !errors.As(err, &ce) || ce.Status != 404 || ce.Problem.Title == "" {
 		t.Fatalf("answering a request about an erased version: %v", err)
 	}
 	if _, err := k.as["mediator"].ShareDocument(ctx, k.caseID, d.ID, "joint", false); status(err) != 403 {
 		t.Fatalf("share after the erasure: %v", err)
+	}
+}
+
+// A mediator who signs in as party A through a re-entry link they made
+// cannot allow a share of A's caucus document in A's name: an answer
+// signed by the device the mediator registered for A's account is
+// refused, and so is one from that device once the mediator admitted it
+// to the case (it counts for reading, not for consent). The share stays
+// refused and side B never sees the document. Party A's own device still
+// answers.
+func TestShareApprovalByReentryDeviceIsRefused(t *testing.T) {
+	n := nodetest.Embedded(t)
+	k := newVaultCast(t, n)
+	ctx := t.Context()
+	med := k.as["mediator"]
+	own := k.device(t, "partyA") // party A's own first device
+	d := k.upload(t, "partyA", "Bottom line.pdf", "caucus:A", "evidence", []byte("side A only"))
+	req, err := med.AskToShare(ctx, k.caseID, d.ID, "joint")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	link, err := med.Reentry(ctx, k.caseID, k.id["partyA"], time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asA := client.New(n.URL, "")
+	s, err := asA.Join(ctx, link.Link)
+	if err != nil || s.Account.ID != k.id["partyA"] {
+		t.Fatalf("re-entry as party A: %+v %v", s.Account, err)
+	}
+	fake := newRegisteredDevice(t, asA, k.id["partyA"])
+	refused := func(when string) {
+		t.Helper()
+		_, err := fake.AnswerShareRequest(ctx, k.caseID, req, true)
+		var ce *client.Error
+		if !errors.As(err, &ce) || ce.Status != 403 || !strings.Contains(ce.Problem.Detail, "admitted by a mediator rather than linked from your own device") {
+			t.Fatalf("%s: the mediator's device allowing in party A's name: %v", when, err)
+		}
+		if _, err := med.ShareDocument(ctx, k.caseID, d.ID, "joint", false); status(err) != 403 {
+			t.Fatalf("%s: share to the joint room: %v", when, err)
+		}
+		if _, err := k.as["partyB"].Document(ctx, k.caseID, d.ID); status(err) != 404 {
+			t.Fatalf("%s: party B sees A's document: %v", when, err)
+		}
+		list, err := own.C.ShareRequests(ctx, k.caseID)
+		if err != nil || len(list) != 1 || list[0].Status != "pending" {
+			t.Fatalf("%s: the request is no longer pending: %+v %v", when, list, err)
+		}
+	}
+	refused("registered, not admitted")
+
+	// The mediator admits that device to the case from their own.
+	mx := k.device(t, "mediator")
+	if err := mx.AdmitDevice(ctx, k.caseID, k.id["partyA"], fake.Me.ID); err != nil {
+		t.Fatal(err)
+	}
+	refused("admitted by the mediator")
+
+	// Party A's own device answers; the answer names it, and so does the audit entry.
+	ok, err := own.AnswerShareRequest(ctx, k.caseID, req, true)
+	if err != nil || ok.Status != "approved" || ok.DecidedBy != k.id["partyA"] || ok.DecidedDevice != own.Me.ID {
+		t.Fatalf("party A's own answer: %+v %v", ok, err)
+	}
+	found := false
+	for i := int64(0); i < n.Audit.Size(); i++ {
+		ev, err := n.Audit.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "doc.share.approved" && slices.Contains(ev.Objects, req.ID) {
+			found = ev.Actor == k.id["partyA"] && slices.Contains(ev.Objects, own.Me.ID) && ev.Attrs["device"] == "first"
+		}
+	}
+	if !found {
+		t.Fatal("the approval's audit entry does not name party A's own device")
+	}
+	if _, err := med.ShareDocument(ctx, k.caseID, d.ID, "joint", false); err != nil {
+		t.Fatalf("share after party A's own answer: %v", err)
+	}
+}
+
+// A lawyer the mediator invites to side A after asking side A cannot
+// answer that request (their account's first device would count as their
+// own): refused in words, and the share stays refused.
+func TestShareApprovalByLaterJoinerIsRefused(t *testing.T) {
+	n := nodetest.Embedded(t)
+	k := newVaultCast(t, n)
+	ctx := t.Context()
+	med := k.as["mediator"]
+	d := k.upload(t, "partyA", "Bottom line.pdf", "caucus:A", "evidence", []byte("side A only"))
+	req, err := med.AskToShare(ctx, k.caseID, d.ID, "joint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := med.Invite(ctx, k.caseID, "counsel", "A", "Late Lawyer", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := client.New(n.URL, "")
+	s, err := lc.Join(ctx, inv.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lx := newRegisteredDevice(t, lc, s.Account.ID)
+	list, err := lc.ShareRequests(ctx, k.caseID)
+	if err != nil || len(list) != 1 || list[0].ID != req.ID {
+		t.Fatalf("the late lawyer's requests: %+v %v", list, err)
+	}
+	_, err = lx.AnswerShareRequest(ctx, k.caseID, list[0], true)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Status != 403 || !strings.Contains(ce.Problem.Detail, "you joined this mediation after the mediator asked") {
+		t.Fatalf("the late lawyer allowing: %v", err)
+	}
+	if _, err := med.ShareDocument(ctx, k.caseID, d.ID, "joint", false); status(err) != 403 {
+		t.Fatalf("share after the late lawyer's answer: %v", err)
+	}
+	if _, err := k.as["partyB"].Document(ctx, k.caseID, d.ID); status(err) != 404 {
+		t.Fatalf("party B sees A's document: %v", err)
 	}
 }

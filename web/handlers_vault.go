@@ -499,7 +499,8 @@ func (a *API) answerShare(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor, _ := actorFrom(r.Context())
-	sa, err := a.vault.DecideShareRequest(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "docID"), chi.URLParam(r, "requestID"), *req.Allow)
+	sa, err := a.vault.DecideShareRequest(r.Context(), actor, chi.URLParam(r, "caseID"), chi.URLParam(r, "docID"), chi.URLParam(r, "requestID"),
+		vault.ShareAnswer{Allow: *req.Allow, Device: req.Device, SignedAt: req.SignedAt, Signature: req.Signature})
 	if err != nil {
 		a.writeVaultError(w, r, err)
 		return

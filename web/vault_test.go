@@ -18,6 +18,7 @@ import (
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/objstore/storetest"
@@ -33,12 +34,41 @@ type vaultCast struct {
 	caseID string
 	as     map[string]*client.Client
 	id     map[string]string
+	devs   map[string]*client.E2EE // registered devices, made by device
+}
+
+// device is who's device, made and registered the first time it is asked
+// for (for a party, their account's first device: one of their own).
+func (k *vaultCast) device(t *testing.T, who string) *client.E2EE {
+	t.Helper()
+	if x, ok := k.devs[who]; ok {
+		return x
+	}
+	x := newRegisteredDevice(t, k.as[who], k.id[who])
+	k.devs[who] = x
+	return x
+}
+
+func newRegisteredDevice(t *testing.T, c *client.Client, account string) *client.E2EE {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := client.InitDevice(dir, account, e2ee.KEMX25519); err != nil {
+		t.Fatal(err)
+	}
+	x, err := c.E2EE(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Register(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return x
 }
 
 func newVaultCast(t *testing.T, n *nodetest.Node) *vaultCast {
 	t.Helper()
 	ctx := t.Context()
-	k := &vaultCast{node: n, as: map[string]*client.Client{}, id: map[string]string{}}
+	k := &vaultCast{node: n, as: map[string]*client.Client{}, id: map[string]string{}, devs: map[string]*client.E2EE{}}
 	for who, role := range map[string]policy.Role{"mediator": policy.RoleMediator, "recused": policy.RoleMediator, "records": policy.RoleRecords, "admin": policy.RoleAdmin} {
 		a, c := n.Staff(t, role, who+"@example.org")
 		k.as[who], k.id[who] = c, a.ID

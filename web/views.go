@@ -44,7 +44,7 @@ func shareView(s vault.ShareResult) api.ShareResult {
 func shareRequestView(s vault.ShareApproval) api.DocShareRequest {
 	return api.DocShareRequest{ID: s.ID, Doc: s.Doc, Version: s.Version, From: s.From.String(), Side: s.Side, To: s.To.String(),
 		RequestedBy: s.RequestedBy, Requested: s.Requested, Expires: s.Expires, Status: api.DocShareStatus(s.Status),
-		DecidedBy: s.DecidedBy, Decided: s.Decided, Gaining: personViews(s.Gaining), Shows: append([]api.VersionInfo{}, s.Shows...)}
+		DecidedBy: s.DecidedBy, Decided: s.Decided, DecidedDevice: s.DecidedDevice, Gaining: personViews(s.Gaining), Shows: append([]api.VersionInfo{}, s.Shows...)}
 }
 
 func scheduleView(s policy.Schedule) api.Schedule {

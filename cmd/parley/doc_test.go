@@ -233,6 +233,10 @@ func TestDocAnswerNamesEveryVersion(t *testing.T) {
 		t.Errorf("doc requests names the audiences in words: exit %d\n%s", code, out)
 	}
 	actAs(t, n.URL, party)
+	// The answer is signed by the party's device.
+	if code := run(ctx, []string{"keys", "init"}); code != 0 {
+		t.Fatalf("keys init: exit %d", code)
+	}
 	var stderr string
 	withStdin(t, "n\n", func() {
 		stderr = captureStderr(t, func() { code = run(ctx, []string{"doc", "answer", d.ID, reqs[0].ID, "--case", c.ID, "--allow"}) })

@@ -710,15 +710,22 @@ func docAnswer(ctx context.Context, args []string) error {
 		return usagef("give --allow or --decline")
 	}
 	docID, reqID := fs.Arg(0), fs.Arg(1)
+	_, x, err := e2eeClient()
+	if errors.Is(err, client.ErrNoDevice) {
+		return fmt.Errorf("your answer is signed with this device's key, and it has none yet: run `parley keys init` first")
+	}
+	if err != nil {
+		return err
+	}
+	list, err := c.ShareRequests(ctx, *caseID)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(list, func(r api.DocShareRequest) bool { return r.ID == reqID && r.Doc == docID })
+	if i < 0 {
+		return fmt.Errorf("no request %s about %s for your side in case %s", reqID, docID, *caseID)
+	}
 	if *allow && !*yes {
-		list, err := c.ShareRequests(ctx, *caseID)
-		if err != nil {
-			return err
-		}
-		i := slices.IndexFunc(list, func(r api.DocShareRequest) bool { return r.ID == reqID })
-		if i < 0 {
-			return fmt.Errorf("no request %s for your side in case %s", reqID, *caseID)
-		}
 		fmt.Fprintf(os.Stderr, "Allow the mediator to show %s to %s? This cannot be undone.\n", docID, list[i].To)
 		describeVersions(os.Stderr, list[i].Shows)
 		describePeople(os.Stderr, "would newly see it", list[i].Gaining, caseSideLabels(ctx, c, *caseID))
@@ -728,7 +735,7 @@ func docAnswer(ctx context.Context, args []string) error {
 			return errors.New("not answered")
 		}
 	}
-	r, err := c.AnswerShareRequest(ctx, *caseID, docID, reqID, *allow)
+	r, err := x.AnswerShareRequest(ctx, *caseID, list[i], *allow)
 	if err != nil {
 		return err
 	}

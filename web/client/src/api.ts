@@ -126,8 +126,8 @@ export const api = {
   askShare: (id: string, doc: string, audience: string) =>
     call<W.DocShareRequest>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/share-requests`, { audience } satisfies W.DocShareAsk),
   shareRequests: (id: string) => call<W.DocShareRequest[]>("GET", casePath(id) + "/share-requests"),
-  answerShare: (id: string, doc: string, request: string, allow: boolean) =>
-    call<W.DocShareRequest>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/share-requests/${encodeURIComponent(request)}`, { allow } satisfies W.DocShareAnswer),
+  answerShare: (id: string, doc: string, request: string, answer: W.DocShareAnswer) =>
+    call<W.DocShareRequest>("POST", `${casePath(id)}/documents/${encodeURIComponent(doc)}/share-requests/${encodeURIComponent(request)}`, answer),
   async upload(id: string, file: File, audience: string, cls: string): Promise<Document> {
     const q = new URLSearchParams({ audience, class: cls });
     const res = await fetch(`${casePath(id)}/documents?${q}`, {

@@ -417,7 +417,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     changed: () => { renderRooms(); document.querySelector("#room > .banner")?.replaceWith(roomBanner(current)); if (definedRoom(current)) switchRoom(current); floorRoomsChanged(); },
   });
   docs = mountDocuments($("documents"), {
-    caseID, meID: me.id, mediator: sc.mediator, c: () => c, room: () => current,
+    caseID, keys, meID: me.id, mediator: sc.mediator, c: () => c, room: () => current,
     roomTitle, roomClass, visibleTo, banner, personWords, errText,
     e2ee: async () => { await sc.syncChain(); return sc.sess; },
     verified: () => sc.sess,

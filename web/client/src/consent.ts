@@ -6,7 +6,7 @@
 // against the key directory before recording it. Mediators get a panel of
 // who has and has not accepted, and can edit the case's terms.
 import { call, casePath, APIError } from "./api";
-import type { Case, Disclosure, SignedConsentRequest, Terms, TermsView } from "./wire_gen";
+import type { Case, Disclosure, DocShareAnswer, DocShareRequest, SignedConsentRequest, Terms, TermsView } from "./wire_gen";
 import type { DeviceKeys } from "./e2ee";
 import * as P from "./primitives";
 import { b64, hex } from "./wire";
@@ -34,6 +34,17 @@ async function signConsent(keys: DeviceKeys, kind: string, caseID: string, item:
   const st = enc.encode("parley/consent/v1\x00" + consentStatement(kind, caseID, item, sha, keys.account, keys.id, at));
   const sig = await P.ed25519Sign(keys.sig, st);
   return { item, sha256: sha, device: keys.id, signedAt: at, signature: b64(sig) };
+}
+
+/** The text a side's answer to a share request signs the hash of (the same bytes as Go's e2ee.ShareConsentText). */
+export function shareConsentText(doc: string, request: string, version: number, to: string, allow: boolean): string {
+  return `share a side's document\ndocument: ${doc}\nrequest: ${request}\nversion: ${version}\nto: ${to}\nanswer: ${allow ? "allow" : "decline"}\n`;
+}
+
+/** This device's signed answer to r (a consent of kind "share" over r's document, id, version and audience as this page shows them). */
+export async function signShareAnswer(keys: DeviceKeys, caseID: string, r: DocShareRequest, allow: boolean): Promise<DocShareAnswer> {
+  const k = await signConsent(keys, "share", caseID, r.id, shareConsentText(r.doc, r.id, r.version, r.to, allow));
+  return { allow, device: k.device, signedAt: k.signedAt, signature: k.signature };
 }
 
 const when = (t: string) => new Date(t).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });

@@ -13,8 +13,10 @@
 // or decline after a confirmation; the mediator's page follows (waiting,
 // allowed, declined, expired). A document a mediator added is theirs: no
 // request.
-import { api, Document } from "./api";
+import { api, APIError, Document } from "./api";
 import type * as W from "./wire_gen";
+import type { DeviceKeys } from "./e2ee";
+import { signShareAnswer } from "./consent";
 import { h } from "./dom";
 
 export interface ApprovalsContext {
@@ -27,6 +29,8 @@ export interface ApprovalsContext {
   errText: (e: unknown) => string;
   /** The documents as last listed (for their names). */
   docs: () => Document[];
+  /** This browser's device keys: a side's answer is signed with them, as terms and acknowledgements are. */
+  keys?: DeviceKeys;
 }
 
 export interface Approvals {
@@ -79,9 +83,23 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
     return names.length ? names.join(", ") + later : "nobody who has joined yet" + (later ? " (but anyone who joins later)" : "");
   };
 
+  /** Why an answer was refused, in words that say what to do. */
+  const answerError = (e: unknown) => {
+    if (e instanceof APIError && e.status === 403 && /joined this mediation after/.test(e.problem.detail ?? ""))
+      return "you joined this mediation after the mediator asked, so someone who was already on your side then must answer it";
+    if (e instanceof APIError && e.status === 403)
+      return "this phone or computer cannot give your consent. Answer from a phone or computer you have used before for this mediation (one your mediator let in for you cannot give it)";
+    if (e instanceof APIError && e.status === 400 && ["signature", "device"].includes(e.problem.errors?.[0]?.field ?? ""))
+      return "this browser's signature on it could not be checked. Reload the page and try again; if this keeps happening, tell your mediator";
+    if (e instanceof APIError && e.status === 400 && e.problem.errors?.[0]?.field === "signedAt")
+      return "the clock on this device is more than 15 minutes wrong. Set the correct date and time on this device, then try again";
+    return ctx.errText(e);
+  };
+
   async function answer(r: W.DocShareRequest, allow: boolean) {
     try {
-      await api.answerShare(ctx.caseID, r.doc, r.id, allow);
+      if (!ctx.keys) throw new Error("this page has no key for this device yet; reload the page and try again");
+      await api.answerShare(ctx.caseID, r.doc, r.id, await signShareAnswer(ctx.keys, ctx.caseID, r, allow));
       const name = docName(r.doc) ?? "the document";
       note = allow ? `You allowed the mediator to show “${name}” to ${audienceWords(ctx, r.to)}.` : `You declined: “${name}” stays within your side.`;
       confirming = null;
@@ -89,7 +107,7 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
     } catch (e) {
       note = "";
       confirming = null;
-      failed = "Your answer was not recorded: " + ctx.errText(e);
+      failed = "Your answer was not recorded: " + answerError(e) + ".";
     }
     render();
   }

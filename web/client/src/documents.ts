@@ -15,6 +15,7 @@ import { api, Case, Document } from "./api";
 import type { ShareResult, UploadAudience, UploadOptions } from "./wire_gen";
 import * as W from "./wire_gen";
 import type { DocSession } from "./docs-e2ee";
+import type { DeviceKeys } from "./e2ee";
 import { downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTemporary, unverifiedNameWords, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
 import { RelabelledError } from "./docs-e2ee";
 import { downloadPlain } from "./docs-e2ee-ui";
@@ -33,6 +34,8 @@ const NEWCOMERS_MS = 60000;
 /** What the documents screen needs from the case screen (app.ts). */
 export interface DocsContext {
   caseID: string;
+  /** This browser's device keys (a side's answer to a share request is signed with them). */
+  keys?: DeviceKeys;
   meID: string;
   mediator: boolean;
   c: () => Case;
@@ -172,7 +175,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   // Requests to show a side's caucus documents wider: the side answers, the mediator follows (doc-approvals.ts).
   const requestsBox = h("div", { id: "doc-share-requests", "aria-live": "polite" });
   const approvals = mountApprovals(requestsBox, { caseID: ctx.caseID, meID: ctx.meID, mediator: ctx.mediator, c: ctx.c,
-    roomTitle: ctx.roomTitle, personWords: ctx.personWords, errText: ctx.errText, docs: () => docs });
+    roomTitle: ctx.roomTitle, personWords: ctx.personWords, errText: ctx.errText, docs: () => docs, keys: ctx.keys });
   sec.replaceChildren(heading, scope, newcomerBox, upgradeBox, requestsBox, listBox, formBox,
     h("p", { class: "note" }, "Documents added here are encrypted by the server's vault at rest and released only to the people named on each. " +
       "Those encrypted on a device (end to end) can be opened only by the devices of the people named on them; the server cannot read them. This list updates by itself."));

@@ -1919,10 +1919,17 @@ export interface DocShareAsk {
 /**
  * DocShareAnswer is a side's answer to a share request
  * (POST …/documents/{id}/share-requests/{request}): Allow true allows the
- * share, false declines it. The answer is final.
+ * share, false declines it. The answer is final. Either answer is signed
+ * by one of the person's own devices (first registered, or linked from
+ * one of theirs; not one a mediator admitted) as a consent of kind
+ * "share": item the request's id, text e2ee.ShareConsentText of the
+ * document, request, version, target audience and answer.
  */
 export interface DocShareAnswer {
   allow: boolean | null;
+  device?: string;
+  signedAt?: number;
+  signature?: string;
 }
 
 /**
@@ -1950,6 +1957,7 @@ export interface DocShareRequest {
   status: DocShareStatus;
   decidedBy?: string;
   decided?: string;
+  decidedDevice?: string;
   gaining: Person[];
   shows: VersionInfo[];
 }
