@@ -168,7 +168,7 @@ func followUpView(p *schedule.FollowUpPlan) api.FollowUpResponse {
 	out := api.FollowUpResponse{Checkpoints: []api.FollowUpCheckpoint{}}
 	if p != nil {
 		for _, c := range p.Checkpoints {
-			out.Checkpoints = append(out.Checkpoints, api.FollowUpCheckpoint{Days: c.Days, Due: c.Due, Issued: c.Issued})
+			out.Checkpoints = append(out.Checkpoints, api.FollowUpCheckpoint{Days: c.Days, Due: c.Due, Issued: c.Issued, NotMailed: c.NotMailed})
 		}
 	}
 	return out

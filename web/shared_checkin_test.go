@@ -61,6 +61,11 @@ func TestCheckInAndSurveyNotMailedToSharedAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	notEmailed("check-ins", fu.MailWarning)
+	for _, cp := range fu.Checkpoints {
+		if cp.NotMailed != 2 {
+			t.Fatalf("set, check-in after %d days: %d links shown as not emailed, want 2", cp.Days, cp.NotMailed)
+		}
+	}
 	if len(fu.Links) != 6 {
 		t.Fatalf("%d check-in links for the mediator, want 6", len(fu.Links))
 	}
