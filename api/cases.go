@@ -294,10 +294,13 @@ type OutcomeRequest struct {
 }
 
 // OutcomeResponse is the case with its outcome and the survey links to
-// hand out, one per participant.
+// hand out, one per participant. MailWarning says, in plain words, whose
+// link was not emailed (their address is also on file for someone else in
+// the case) or that some could not be queued.
 type OutcomeResponse struct {
-	Case    *Case        `json:"case"`
-	Surveys []SurveyLink `json:"surveys"`
+	Case        *Case        `json:"case"`
+	Surveys     []SurveyLink `json:"surveys"`
+	MailWarning string       `json:"mailWarning,omitempty"`
 }
 
 func (OutcomeResponse) wire() {}

@@ -11,14 +11,17 @@ type FollowUpRequest struct {
 // FollowUpCheckpoint is one check-in: due Days after closure; Issued links
 // went out (one per party and lawyer).
 // In GET answers, Mailed and MailFailed count its mails the server
-// accepted or that failed for good, and Answered the links answered:
-// counts only, never who or what.
+// accepted or that failed for good, NotMailed its links not emailed
+// because their address is also on file for someone else in the case
+// (given by hand instead), and Answered the links answered: counts only,
+// never who or what.
 type FollowUpCheckpoint struct {
 	Days       int       `json:"days"`
 	Due        time.Time `json:"due"`
 	Issued     int       `json:"issued"`
 	Mailed     int       `json:"mailed"`
 	MailFailed int       `json:"mailFailed"`
+	NotMailed  int       `json:"notMailed"`
 	Answered   int       `json:"answered"`
 }
 

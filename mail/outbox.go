@@ -1170,7 +1170,7 @@ func (o *Outbox) unclaim(ctx context.Context, claimed *Message, checkErr error) 
 			return nil
 		}
 		m.State, m.Done = Cancelled, &now
-		m.LastError = "no longer current when its time came (the session moved again or was cancelled, or its recipient left the case); not sent"
+		m.LastError = "no longer current when its time came (the session moved again or was cancelled, its recipient left the case, or someone else in the case has the same address); not sent"
 		finish(m)
 		return nil
 	})

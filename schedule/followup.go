@@ -50,11 +50,14 @@ type FollowUpPlan struct {
 	Checkpoints []Checkpoint `json:"checkpoints"`
 }
 
-// Checkpoint is one check-in: due Days after closure, with Issued links.
+// Checkpoint is one check-in: due Days after closure, with Issued links,
+// NotMailed of which were not queued for mail because their address is
+// also on file for another seat of the case (SetFollowUps).
 type Checkpoint struct {
-	Days   int       `json:"days"`
-	Due    time.Time `json:"due"`
-	Issued int       `json:"issued"`
+	Days      int       `json:"days"`
+	Due       time.Time `json:"due"`
+	Issued    int       `json:"issued"`
+	NotMailed int       `json:"notMailed,omitempty"`
 }
 
 // CheckInResponse is one anonymous answer.
@@ -119,9 +122,30 @@ func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseI
 			who = append(who, p)
 		}
 	}
+	// Each one's address, "" when their link is not mailed: none on file,
+	// or one another seat of the case has (cases.SharedWith: whoever reads
+	// that mailbox could answer their check-in in their name; they are
+	// named to the mediator, who has every link).
+	seats, err := s.cfg.Cases.Seats(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	addrs := make([]string, len(who))
+	var notMailed []string
+	for i, p := range who {
+		acct, err := s.cfg.Accounts.Get(ctx, p.AccountID)
+		if err != nil || acct.Email == "" {
+			continue
+		}
+		if len(cases.SharedWith(seats, acct.Email, p.AccountID)) > 0 {
+			notMailed = append(notMailed, p.Name)
+			continue
+		}
+		addrs[i] = acct.Email
+	}
 	plan := &FollowUpPlan{CaseID: caseID, Set: now, By: actor.ID}
 	for _, d := range days {
-		plan.Checkpoints = append(plan.Checkpoints, Checkpoint{Days: d, Due: c.Closed.Add(time.Duration(d) * 24 * time.Hour), Issued: len(who)})
+		plan.Checkpoints = append(plan.Checkpoints, Checkpoint{Days: d, Due: c.Closed.Add(time.Duration(d) * 24 * time.Hour), Issued: len(who), NotMailed: len(notMailed)})
 	}
 	if _, err := s.cfg.Meta.Create(ctx, planKey(caseID), plan); err != nil {
 		if errors.Is(err, metastore.ErrExists) {
@@ -132,20 +156,19 @@ func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseI
 	var links []CheckInLink
 	var errs []error
 	for _, cp := range plan.Checkpoints {
-		for _, p := range who {
+		for i, p := range who {
 			token := ids.Token()
 			if _, err := s.cfg.Meta.Create(ctx, s.checkInTokenKey(token), checkInToken{CaseID: caseID, Days: cp.Days,
 				Opens: cp.Due.Add(-24 * time.Hour), Expires: cp.Due.Add(FollowUpLinkTTL)}); err != nil {
 				return nil, nil, err
 			}
 			links = append(links, CheckInLink{Name: p.Name, Days: cp.Days, Token: token})
-			acct, err := s.cfg.Accounts.Get(ctx, p.AccountID)
-			if err != nil || acct.Email == "" || s.cfg.Outbox == nil {
+			if addrs[i] == "" || s.cfg.Outbox == nil {
 				continue
 			}
 			errs = append(errs, s.cfg.Outbox.Enqueue(ctx, mail.Message{
 				ID: mailID("fu", caseID, fmt.Sprint(cp.Days), p.AccountID), CaseID: caseID, Kind: mail.KindFollowUp,
-				To: acct.Email, ToAccount: p.AccountID, NotBefore: cp.Due,
+				To: addrs[i], ToAccount: p.AccountID, NotBefore: cp.Due,
 				Subject: "How is your agreement working?",
 				Text: fmt.Sprintf("It is %d days since your mediation ended. Has what was agreed been done?\n\nAnswer in one minute (honoured, partly or not): %s#%s\n\nYour answer is anonymous: it is stored without your name.%s",
 					cp.Days, s.CheckInURL(), token, mailFooter),
@@ -156,10 +179,14 @@ func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseI
 		Attrs: map[string]string{"days": strings.Trim(strings.Join(strings.Fields(fmt.Sprint(days)), ","), "[]")}}); err != nil {
 		return nil, nil, fmt.Errorf("audit: %w", err)
 	}
+	var qerr error
 	if err := errors.Join(errs...); err != nil {
-		return plan, links, fmt.Errorf("the follow-ups are set, but some of their mail could not be queued: %w", err)
+		qerr = fmt.Errorf("the follow-ups are set, but some of their mail could not be queued: %w", err)
 	}
-	return plan, links, nil
+	if len(notMailed) > 0 {
+		return plan, links, &LinksNotMailedError{What: "check-in links", Names: notMailed, Err: qerr}
+	}
+	return plan, links, qerr
 }
 
 // FollowUps returns a case's plan (nil if none) to its mediators.
@@ -172,8 +199,11 @@ func (s *Service) FollowUps(ctx context.Context, actor account.Account, caseID s
 
 // CheckpointStatus is how a check-in stands, in counts only: how many of
 // its mails the server accepted (Mailed), how many failed for good
-// (MailFailed), and how many links were answered. Nothing says who
-// answered or what.
+// (MailFailed), how many links were not emailed because their address is
+// also on file for another seat of the case (NotMailed: the plan's count
+// from SetFollowUps, and its mails withheld when their time came,
+// Current), and how many links were answered. Nothing says who answered
+// or what.
 type CheckpointStatus struct {
 	Checkpoint
 	Mailed     int `json:"mailed"`
@@ -216,6 +246,8 @@ func (s *Service) FollowUpStatus(ctx context.Context, actor account.Account, cas
 				st.Mailed++
 			case mail.Failed:
 				st.MailFailed++
+			case mail.Cancelled:
+				st.NotMailed++ // only Current cancels a check-in's mail
 			}
 		}
 		out = append(out, st)
@@ -402,11 +434,19 @@ func (s *Service) Overdue(ctx context.Context, caseID string, now time.Time) ([]
 // MailSurveys mails each party and lawyer with an address their survey
 // link after the outcome is recorded. links are RecordOutcome's, one per
 // non-observer participant in roster order; surveyURL is the survey page.
-// The message says nothing of the case.
+// The message says nothing of the case. Someone whose address another seat
+// of the case has (cases.SharedWith) is not mailed, and is named in a
+// LinksNotMailedError: whoever reads that mailbox could answer their
+// survey in their name.
 func (s *Service) MailSurveys(ctx context.Context, c *cases.Case, links []cases.SurveyLink, surveyURL string) error {
 	if s.cfg.Outbox == nil {
 		return nil
 	}
+	seats, err := s.cfg.Cases.Seats(ctx, c)
+	if err != nil {
+		return err
+	}
+	var notMailed []string
 	var errs []error
 	i := 0
 	for _, p := range c.Participants {
@@ -422,6 +462,10 @@ func (s *Service) MailSurveys(ctx context.Context, c *cases.Case, links []cases.
 		if err != nil || acct.Email == "" {
 			continue
 		}
+		if len(cases.SharedWith(seats, acct.Email, p.AccountID)) > 0 {
+			notMailed = append(notMailed, p.Name)
+			continue
+		}
 		errs = append(errs, s.cfg.Outbox.Enqueue(ctx, mail.Message{
 			ID: mailID("survey", c.ID, p.AccountID), CaseID: c.ID, Kind: mail.KindSurvey, To: acct.Email, ToAccount: p.AccountID,
 			Subject: "How was your mediation?",
@@ -429,5 +473,5 @@ func (s *Service) MailSurveys(ctx context.Context, c *cases.Case, links []cases.
 				surveyURL, link.Token, mailFooter),
 		}))
 	}
-	return errors.Join(errs...)
+	return notMailedErr("survey links", notMailed, errs)
 }

@@ -200,8 +200,9 @@ func nameIn(c *cases.Case, who, fallback string) string {
 // session's rooms: someone removed from the case, recused, or moved to
 // another side since it was queued is not told the session's time; and
 // only while no seat of the case not expected at the session has the
-// address it goes to (sharedOutside). Other messages are not this
-// package's to judge.
+// address it goes to (sharedOutside). A check-in's or survey's link only
+// while no other seat of the case has its address (linkCurrent). Other
+// messages are not this package's to judge.
 func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 	var prefix string
 	switch m.Kind {
@@ -210,6 +211,8 @@ func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 	case mail.KindUpdate, mail.KindInvitation:
 		prefix = "inv" // an invitation is for the sequence it was queued at, as an update is
 	case mail.KindCancellation:
+	case mail.KindFollowUp, mail.KindSurvey:
+		return s.linkCurrent(ctx, m)
 	default:
 		return true, nil
 	}

@@ -1,12 +1,18 @@
 package schedule
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/caucus"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/mail"
 )
 
 // NotMailedError: a session change was saved and its mail queued, except
@@ -58,4 +64,76 @@ func sharedOutside(seats []cases.Seat, rooms, people []string, addr, who string)
 	return slices.ContainsFunc(cases.SharedWith(seats, addr, who), func(st cases.Seat) bool {
 		return !seatExpected(st, rooms, people)
 	})
+}
+
+// LinksNotMailedError: single-use links (check-ins, surveys) were made and
+// their mail queued, except to the people named, whose address is also on
+// file for another seat of the case (cases.SharedWith): whoever reads that
+// mailbox could answer in their name. Their links are still given to the
+// mediator, to hand over another way. Err is any other failure to queue
+// the mail (nil if none). Its text names nobody: the names are for the
+// mediator's answer only.
+type LinksNotMailedError struct {
+	What  string // "check-in links", "survey links"
+	Names []string
+	Err   error
+}
+
+func (e *LinksNotMailedError) Error() string {
+	s := fmt.Sprintf("%d people's %s were not mailed: their address is also on file for someone else in the case", len(e.Names), e.What)
+	if e.Err != nil {
+		s += "; " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *LinksNotMailedError) Unwrap() error { return e.Err }
+
+// NotMailedText is the mediator's plain-words notice of whose links were
+// not emailed and why (it does not name the other person).
+func (e *LinksNotMailedError) NotMailedText() string {
+	return "Not emailed: " + strings.Join(e.Names, ", ") + ". Their address is also on file for someone else in this case, who could open their " +
+		e.What + " and answer in their name. Give them theirs, below, another way."
+}
+
+// notMailedErr is errs joined, wrapped in a LinksNotMailedError when names
+// is not empty (nil when both are).
+func notMailedErr(what string, names []string, errs []error) error {
+	err := errors.Join(errs...)
+	if len(names) == 0 {
+		return err
+	}
+	return &LinksNotMailedError{What: what, Names: names, Err: err}
+}
+
+// linkCurrent is Current for a message carrying one person's single-use
+// link (a check-in or a survey): not while another seat of the case has
+// the address it goes to (cases.SharedWith), which a link queued before
+// that rule, or before the address became shared, would otherwise reach.
+// The case gone (disposed), nothing is sent: its seats cannot be checked.
+func (s *Service) linkCurrent(ctx context.Context, m *mail.Message) (bool, error) {
+	if m.ToAccount == "" || !ids.Valid("c", m.CaseID) {
+		return true, nil
+	}
+	c, err := s.cfg.Cases.Load(ctx, m.CaseID)
+	if err != nil {
+		if errors.Is(err, fault.ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	seats, err := s.cfg.Cases.Seats(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	if len(cases.SharedWith(seats, m.To, m.ToAccount)) == 0 {
+		return true, nil
+	}
+	log := s.cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log.WarnContext(ctx, "link mail withheld: address shared in the case",
+		slog.String("case", m.CaseID), slog.String("id", m.ID), slog.String("kind", string(m.Kind)))
+	return false, nil
 }

@@ -144,13 +144,16 @@ func (a *API) fileAgreement(w http.ResponseWriter, r *http.Request) {
 	}
 	out := api.AgreementFiled{Agreement: v}
 	if c != nil {
+		var warning string
 		if a.schedule != nil {
-			if err := a.schedule.MailSurveys(r.Context(), c, links, a.publicURL+"/survey"); err != nil {
+			var err error
+			warning, err = linkMailWarning(a.schedule.MailSurveys(r.Context(), c, links, a.publicURL+"/survey"), surveyQueueFailed)
+			if err != nil {
 				a.log.WarnContext(r.Context(), "survey mail", "error", err.Error())
 			}
 		}
 		view := c.View()
-		out.Outcome = &api.OutcomeResponse{Case: &view, Surveys: []api.SurveyLink{}}
+		out.Outcome = &api.OutcomeResponse{Case: &view, Surveys: []api.SurveyLink{}, MailWarning: warning}
 		for _, l := range links {
 			out.Outcome.Surveys = append(out.Outcome.Surveys, api.SurveyLink{Name: l.Name, Link: a.publicURL + "/survey#" + l.Token})
 		}

@@ -18,6 +18,10 @@ import (
 	"github.com/parley-mediation/parley/policy"
 )
 
+// surveyQueueFailed is the mediator's warning when some survey mail could
+// not be queued.
+const surveyQueueFailed = "Some survey mail could not be queued. Give the links below by hand."
+
 func (a *API) recordOutcome(w http.ResponseWriter, r *http.Request) {
 	var req api.OutcomeRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -30,13 +34,16 @@ func (a *API) recordOutcome(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
+	var warning string
 	if a.schedule != nil {
-		if err := a.schedule.MailSurveys(r.Context(), c, links, a.publicURL+"/survey"); err != nil {
+		var err error
+		warning, err = linkMailWarning(a.schedule.MailSurveys(r.Context(), c, links, a.publicURL+"/survey"), surveyQueueFailed)
+		if err != nil {
 			a.log.WarnContext(r.Context(), "survey mail", "error", err.Error())
 		}
 	}
 	view := c.View()
-	out := api.OutcomeResponse{Case: &view, Surveys: []api.SurveyLink{}}
+	out := api.OutcomeResponse{Case: &view, Surveys: []api.SurveyLink{}, MailWarning: warning}
 	for _, l := range links {
 		out.Surveys = append(out.Surveys, api.SurveyLink{Name: l.Name, Link: a.publicURL + "/survey#" + l.Token})
 	}

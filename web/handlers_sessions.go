@@ -168,10 +168,29 @@ func followUpView(p *schedule.FollowUpPlan) api.FollowUpResponse {
 	out := api.FollowUpResponse{Checkpoints: []api.FollowUpCheckpoint{}}
 	if p != nil {
 		for _, c := range p.Checkpoints {
-			out.Checkpoints = append(out.Checkpoints, api.FollowUpCheckpoint{Days: c.Days, Due: c.Due, Issued: c.Issued})
+			out.Checkpoints = append(out.Checkpoints, api.FollowUpCheckpoint{Days: c.Days, Due: c.Due, Issued: c.Issued, NotMailed: c.NotMailed})
 		}
 	}
 	return out
+}
+
+// linkMailWarning is the mediator's warning after single-use links were
+// made and mailed (check-ins, surveys), from err: whose were not emailed
+// because their address is shared in the case (schedule.LinksNotMailedError,
+// in plain words), and queueFailed when some mail could not be queued;
+// "" when all went. It returns that queueing error too, for the caller
+// to log.
+func linkMailWarning(err error, queueFailed string) (string, error) {
+	var warning string
+	var notMailed *schedule.LinksNotMailedError
+	if errors.As(err, &notMailed) {
+		warning = notMailed.NotMailedText()
+		err = notMailed.Err
+	}
+	if err != nil {
+		warning = strings.TrimSpace(warning + " " + queueFailed)
+	}
+	return warning, err
 }
 
 func (a *API) setFollowUps(w http.ResponseWriter, r *http.Request) {
@@ -187,9 +206,9 @@ func (a *API) setFollowUps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := followUpView(plan)
+	out.MailWarning, err = linkMailWarning(err, "The follow-ups are set, but some of their mail could not be queued. Give the links below by hand.")
 	if err != nil {
 		a.log.WarnContext(r.Context(), "follow-up mail", "error", err.Error())
-		out.MailWarning = "The follow-ups are set, but some of their mail could not be queued. Give the links below by hand."
 	}
 	for _, l := range links {
 		out.Links = append(out.Links, api.CheckInLink{Name: l.Name, Days: l.Days, Link: a.schedule.CheckInURL() + "#" + l.Token})
@@ -207,7 +226,7 @@ func (a *API) getFollowUps(w http.ResponseWriter, r *http.Request) {
 	out := api.FollowUpResponse{Checkpoints: []api.FollowUpCheckpoint{}}
 	for _, c := range list {
 		out.Checkpoints = append(out.Checkpoints, api.FollowUpCheckpoint{Days: c.Days, Due: c.Due, Issued: c.Issued,
-			Mailed: c.Mailed, MailFailed: c.MailFailed, Answered: c.Answered})
+			Mailed: c.Mailed, MailFailed: c.MailFailed, NotMailed: c.NotMailed, Answered: c.Answered})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -99,8 +99,8 @@ func TestFollowUpVerbs(t *testing.T) {
 	out := runOK("followup", "ls", c.ID)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[0], "ANSWERED") ||
-		strings.Join(strings.Fields(lines[1]), " ") != "1 "+strings.Join(strings.Fields(set.Checkpoints[0].Due.Local().Format("2 Jan 2006")), " ")+" 2 0 0 1" ||
-		!strings.HasSuffix(strings.Join(strings.Fields(lines[2]), " "), " 2 0 0 0") {
+		strings.Join(strings.Fields(lines[1]), " ") != "1 "+strings.Join(strings.Fields(set.Checkpoints[0].Due.Local().Format("2 Jan 2006")), " ")+" 2 0 0 0 1" ||
+		!strings.HasSuffix(strings.Join(strings.Fields(lines[2]), " "), " 2 0 0 0 0") {
 		t.Fatalf("ls:\n%s", out)
 	}
 	if strings.Contains(out, "http") || strings.Contains(out, "Party") {

@@ -48,6 +48,9 @@ func caseOutcome(ctx context.Context, args []string) error {
 	for _, s := range out.Surveys {
 		fmt.Printf("  %-40s %s\n", s.Name, s.Link)
 	}
+	if out.MailWarning != "" {
+		fmt.Println("warning:", out.MailWarning)
+	}
 	return nil
 }
 

@@ -89,9 +89,14 @@ func printFollowUps(out api.FollowUpResponse) {
 		return
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "DAYS\tDUE\tLINKS\tMAILED\tMAIL FAILED\tANSWERED")
+	fmt.Fprintln(w, "DAYS\tDUE\tLINKS\tMAILED\tMAIL FAILED\tNOT EMAILED\tANSWERED")
+	notMailed := false
 	for _, cp := range out.Checkpoints {
-		fmt.Fprintf(w, "%d\t%s\t%d\t%d\t%d\t%d\n", cp.Days, cp.Due.Local().Format("2 Jan 2006"), cp.Issued, cp.Mailed, cp.MailFailed, cp.Answered)
+		fmt.Fprintf(w, "%d\t%s\t%d\t%d\t%d\t%d\t%d\n", cp.Days, cp.Due.Local().Format("2 Jan 2006"), cp.Issued, cp.Mailed, cp.MailFailed, cp.NotMailed, cp.Answered)
+		notMailed = notMailed || cp.NotMailed > 0
 	}
 	w.Flush()
+	if notMailed {
+		fmt.Println("NOT EMAILED: their address is also on file for someone else in this case; give them their links yourself.")
+	}
 }

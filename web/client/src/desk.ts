@@ -577,7 +577,8 @@ function outcomeSection(mine: boolean): HTMLElement {
           const r = await deskAPI.outcome(c.id, req);
           if (r.case) c = r.case;
           renderCase();
-          document.getElementById("desk-outcome")!.append(surveyLinks(r.surveys));
+          document.getElementById("desk-outcome")!.append(surveyLinks(r.surveys),
+            r.mailWarning ? h("p", { class: "error", role: "alert", id: "desk-survey-mail" }, r.mailWarning) : "");
           document.getElementById("desk-surveys")?.scrollIntoView({ block: "nearest" });
         } catch (x) { box.replaceChildren(); err.textContent = "Not recorded: " + errWords(x) + "."; }
       });

@@ -35,7 +35,7 @@ const sessionsAPI = {
   followUps: (id: string) => call<FollowUps>("GET", casePath(id) + "/followups"),
   setFollowUps: (id: string, days: number[]) => call<FollowUps>("POST", casePath(id) + "/followups", { days }),
 };
-export interface Checkpoint { days: number; due: string; issued: number; mailed: number; mailFailed: number; answered: number }
+export interface Checkpoint { days: number; due: string; issued: number; mailed: number; mailFailed: number; notMailed: number; answered: number }
 export interface FollowUps { checkpoints: Checkpoint[]; links?: { name: string; days: number; link: string }[]; mailWarning?: string }
 
 const errText = plainWords; // never a status, an id or the browser's network text
@@ -267,7 +267,8 @@ async function renderFollowUps(box: HTMLElement, ctx: SessionContext, justSet?: 
   const rows = f.checkpoints.map((c) => {
     const due = new Date(c.due) > new Date();
     const went = c.mailed ? `${c.mailed} of ${c.issued} emailed` : due ? `Goes out ${when(c.due)}` : "Not emailed (no addresses, or no mail server): give the links yourself";
-    return h("tr", { "data-days": String(c.days) }, h("td", {}, `${c.days} days`), h("td", {}, went, c.mailFailed ? h("strong", { class: "flag" }, ` — ${c.mailFailed} failed, see the mail below`) : ""),
+    return h("tr", { "data-days": String(c.days) }, h("td", {}, `${c.days} days`), h("td", {}, went, c.mailFailed ? h("strong", { class: "flag" }, ` — ${c.mailFailed} failed, see the mail below`) : "",
+      c.notMailed ? h("strong", { class: "flag" }, ` — ${c.notMailed} not emailed: their address is also on file for someone else in this case; give them their links yourself`) : ""),
       h("td", {}, `${c.answered} of ${c.issued}`));
   });
   box.replaceChildren(h("h3", {}, "Check-ins on the agreement"),

@@ -583,11 +583,14 @@ export interface OutcomeRequest {
 
 /**
  * OutcomeResponse is the case with its outcome and the survey links to
- * hand out, one per participant.
+ * hand out, one per participant. MailWarning says, in plain words, whose
+ * link was not emailed (their address is also on file for someone else in
+ * the case) or that some could not be queued.
  */
 export interface OutcomeResponse {
   case: Case | null;
   surveys: SurveyLink[];
+  mailWarning?: string;
 }
 
 /**
@@ -1018,8 +1021,10 @@ export interface FollowUpRequest {
  * FollowUpCheckpoint is one check-in: due Days after closure; Issued links
  * went out (one per party and lawyer).
  * In GET answers, Mailed and MailFailed count its mails the server
- * accepted or that failed for good, and Answered the links answered:
- * counts only, never who or what.
+ * accepted or that failed for good, NotMailed its links not emailed
+ * because their address is also on file for someone else in the case
+ * (given by hand instead), and Answered the links answered: counts only,
+ * never who or what.
  */
 export interface FollowUpCheckpoint {
   days: number;
@@ -1027,6 +1032,7 @@ export interface FollowUpCheckpoint {
   issued: number;
   mailed: number;
   mailFailed: number;
+  notMailed: number;
   answered: number;
 }
 
