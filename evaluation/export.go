@@ -129,6 +129,10 @@ type row struct {
 	followups bool
 	// stub: the row is a disposed case's, made from its statistical stub.
 	stub bool
+	// comments: the case's scrubbed comments, in the order of its
+	// responses (none for a stub); capComments decides how many are
+	// released.
+	comments []string
 }
 
 // qi is the row's quasi-identifier tuple as a grouping key.
@@ -225,6 +229,7 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 	}
 	rows, rep.Suppressed = anonymize(rows, opts.K, rep.Generalized)
 	withholdCommentsBesideStubs(rows)
+	capComments(rows)
 	rep.Rows = len(rows)
 	slices.SortFunc(rows, func(a, b *row) int { return strings.Compare(a.values[0], b.values[0]) })
 
@@ -339,6 +344,7 @@ func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int
 		sessions, hours, dayCell(cases.StagePreparation), dayCell(cases.StageOpening), dayCell(cases.StageIssues),
 		dayCell(cases.StageNegotiation), resolution, outcome, itoaBand(len(resps), responseBands)}, means...)
 	r.values = append(r.values, strings.Join(comments, " | "))
+	r.comments = comments
 	return r, kept, dropped
 }
 
@@ -448,6 +454,28 @@ func withholdCommentsBesideStubs(rows []*row) {
 	for _, r := range rows {
 		if withStub[r.qi()] {
 			r.values[colComments] = ""
+			r.comments = nil
+		}
+	}
+}
+
+// capComments releases at most as many comments per row as the fewest
+// responses its released survey_responses cell allows (3 for "3-4" and
+// "3+", 5 for "5-9", 10 for "10+"). Each response can add a comment, and
+// records staff know every case's exact number of responses (one
+// survey.response audit entry each), so a row of a "3-4" group with four
+// comments would be the case with 4 responses. Capped at the band's low
+// end, the number of comments fits every count in the band.
+func capComments(rows []*row) {
+	for _, r := range rows {
+		limit := MinSurveyResponses
+		for _, b := range responseBands {
+			if r.values[colResponses] == b.label && int(b.lo) > limit {
+				limit = int(b.lo)
+			}
+		}
+		if len(r.comments) > limit {
+			r.values[colComments] = strings.Join(r.comments[:limit], " | ")
 		}
 	}
 }

@@ -106,10 +106,19 @@ func wordRune(r rune) bool {
 }
 
 // confident refuses text that still holds what looks like a name (a
-// capitalized word that does not start a sentence), an @, or digits.
+// capitalized word that does not start a sentence), an @, or digits; and
+// text in a script written without spaces between words or without
+// capital letters to tell a name by (Chinese, Japanese, Korean, Thai and
+// their neighbours: unspaced), where neither a roster name's part nor an
+// unknown name can be found as a word.
 func confident(text string) bool {
 	if strings.ContainsAny(text, "@0123456789") {
 		return false
+	}
+	for _, r := range text {
+		if unicode.In(r, unspaced...) {
+			return false
+		}
 	}
 	words := strings.Fields(strings.ReplaceAll(text, removed, " "))
 	sentenceStart := true
@@ -126,6 +135,10 @@ func confident(text string) bool {
 	return true
 }
 
+// unspaced are the scripts confident refuses.
+var unspaced = []*unicode.RangeTable{unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul,
+	unicode.Thai, unicode.Lao, unicode.Khmer, unicode.Myanmar, unicode.Tibetan}
+
 // rosterStrings lists what must never appear in a case's export: every
 // person's full name and each part of it, emails, side labels and the
 // words of the title, normalized (NFC, plain apostrophes) and each with
@@ -141,13 +154,25 @@ func rosterStrings(parts ...[]string) scrubRoster {
 		seen[strings.ToLower(s)] = true
 		out = append(out, s)
 	}
-	for _, list := range parts {
+	for i, list := range parts {
+		// People's names (the first list) give every part of two letters
+		// or more, the halves of a hyphenated name too ("Li", "Marie" of
+		// "Anne-Marie"); the other lists (labels, the title's words) only
+		// words of three or more, so common short words stay.
+		minPart := 3
+		seps := []func(rune) bool{func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' && r != '-' }}
+		if i == 0 {
+			minPart = 2
+			seps = append(seps, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' })
+		}
 		for _, s := range list {
 			s = normalize(s)
 			add(s)
-			for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' && r != '-' }) {
-				if len([]rune(w)) >= 3 {
-					add(w)
+			for _, sep := range seps {
+				for _, w := range strings.FieldsFunc(s, sep) {
+					if len([]rune(w)) >= minPart {
+						add(w)
+					}
 				}
 			}
 		}
