@@ -55,6 +55,10 @@ type IssuedInvite struct {
 	// seat but another observer's). Whoever reads that mailbox could
 	// redeem it and join that side, so it is not to be mailed.
 	SharedAddress bool `json:"-"`
+	// Seat is the invitation's Seat.Key ("invite:" and its token's keyed
+	// hash), for its mail to name the seat it is for (LinkAddressShared
+	// judges it again when the mail is sent). It names nobody.
+	Seat string `json:"-"`
 }
 
 func (s *Service) inviteKey(token string) string {
@@ -165,7 +169,8 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 		Attrs:  map[string]string{"role": string(n.Role), "side": n.Side}}); err != nil {
 		return IssuedInvite{}, err
 	}
-	return IssuedInvite{Token: token, Expires: inv.Expires, Role: n.Role, Side: n.Side, SharedAddress: shared}, nil
+	return IssuedInvite{Token: token, Expires: inv.Expires, Role: n.Role, Side: n.Side, SharedAddress: shared,
+		Seat: inviteSeatPrefix + s.meta.IndexKey("invite", token)}, nil
 }
 
 // mayStillMake returns the maker (createdBy) of a link of kind a to case

@@ -200,11 +200,14 @@ func nameIn(c *cases.Case, who, fallback string) string {
 // session's rooms: someone removed from the case, recused, or moved to
 // another side since it was queued is not told the session's time; and
 // only while no seat of the case not expected at the session has the
-// address it goes to (sharedOutside). Other messages are not this
-// package's to judge.
+// address it goes to (sharedOutside). A link back in or an invitation
+// only while its address is not shared as its maker would have been told
+// (linkCurrent). Other messages are not this package's to judge.
 func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 	var prefix string
 	switch m.Kind {
+	case mail.KindJoin:
+		return s.linkCurrent(ctx, m)
 	case mail.KindReminder:
 		prefix = "rem"
 	case mail.KindUpdate, mail.KindInvitation:
