@@ -33,6 +33,10 @@ type Invite struct {
 	ClaimedBy string     `json:"claimedBy,omitempty"`
 	Claimed   *time.Time `json:"claimed,omitempty"`
 	Completed bool       `json:"completed,omitempty"`
+	// AddressAlone: when the invitation was made, its address was on
+	// file for no seat of another side, so it may have been mailed there.
+	// It is not claimed once such a seat has the address (ErrLinkShared).
+	AddressAlone bool `json:"addressAlone,omitempty"`
 }
 
 // NewInvite is what CreateInvite needs.
@@ -55,6 +59,10 @@ type IssuedInvite struct {
 	// seat but another observer's). Whoever reads that mailbox could
 	// redeem it and join that side, so it is not to be mailed.
 	SharedAddress bool `json:"-"`
+	// Seat is the invitation's Seat.Key ("invite:" and its token's keyed
+	// hash), for its mail to name the seat it is for (LinkAddressShared
+	// judges it again when the mail is sent). It names nobody.
+	Seat string `json:"-"`
 }
 
 func (s *Service) inviteKey(token string) string {
@@ -64,6 +72,13 @@ func (s *Service) inviteKey(token string) string {
 // ErrInviteGone: the invite expired, was used, or never existed. The three
 // are not told apart, so a guessed token learns nothing.
 var ErrInviteGone = fmt.Errorf("invite link is expired, already used, or not valid: %w", fault.ErrGone)
+
+// ErrLinkShared: the link was made, and so mailed, while its address was
+// nobody else's in the case, and another seat has that address now (a
+// re-entry link: any other seat; an invitation: a seat of another side).
+// Whoever reads that mailbox may be the other person, so the link no
+// longer works; a new one is given by hand.
+var ErrLinkShared = fmt.Errorf("this link was emailed to an address that someone else in this mediation now also uses, so it no longer works; ask your mediator for a new link: %w", fault.ErrGone)
 
 // ErrAlreadyJoined: the invite is for someone of the same name, side and
 // role who has already joined the case (by another invite).
@@ -153,7 +168,8 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 	now := s.now().UTC()
 	token := ids.Token()
 	inv := Invite{CaseID: id, Role: n.Role, Side: n.Side, Name: strings.TrimSpace(n.Name),
-		Email: strings.TrimSpace(n.Email), Created: now, CreatedBy: actor.ID, Expires: now.Add(n.TTL)}
+		Email: strings.TrimSpace(n.Email), Created: now, CreatedBy: actor.ID, Expires: now.Add(n.TTL),
+		AddressAlone: n.Email != "" && !shared}
 	if _, err := s.meta.Create(ctx, s.inviteKey(token), inv); err != nil {
 		return IssuedInvite{}, err
 	}
@@ -165,7 +181,8 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 		Attrs:  map[string]string{"role": string(n.Role), "side": n.Side}}); err != nil {
 		return IssuedInvite{}, err
 	}
-	return IssuedInvite{Token: token, Expires: inv.Expires, Role: n.Role, Side: n.Side, SharedAddress: shared}, nil
+	return IssuedInvite{Token: token, Expires: inv.Expires, Role: n.Role, Side: n.Side, SharedAddress: shared,
+		Seat: inviteSeatPrefix + s.meta.IndexKey("invite", token)}, nil
 }
 
 // mayStillMake returns the maker (createdBy) of a link of kind a to case
@@ -282,6 +299,19 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 		var err error
 		if maker, err = s.mayStillMake(ctx, inv.CaseID, inv.CreatedBy, policy.CaseInvite); err != nil {
 			return err
+		}
+		// Mailed to an address no seat of another side had, which one
+		// has now: not claimed (a claim already made is finished).
+		if inv.ClaimedBy == "" && inv.AddressAlone {
+			c, err := s.reload(ctx, inv.CaseID)
+			if err != nil {
+				return err
+			}
+			if shared, err := s.LinkAddressShared(ctx, c, inviteSeatPrefix+s.meta.IndexKey("invite", token), inv.Email); err != nil {
+				return err
+			} else if shared {
+				return ErrLinkShared
+			}
 		}
 		if inv.ClaimedBy == "" {
 			inv.ClaimedBy = ids.New("u")

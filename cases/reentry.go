@@ -35,6 +35,12 @@ type Reentry struct {
 	// their own (a participant of the open case, account enabled) does,
 	// as for every re-entry link.
 	Self bool `json:"self,omitempty"`
+	// AddressAlone: when the link was made, the account's address was on
+	// file for no other seat of the case, so the link may have been
+	// mailed there. It stops working once another seat has the address
+	// (ErrLinkShared). A link made while the address was shared is given
+	// by hand, and is not judged so.
+	AddressAlone bool `json:"addressAlone,omitempty"`
 }
 
 // IssuedReentry is returned once, to the mediator who made the link.
@@ -134,7 +140,8 @@ func (s *Service) CreateReentry(ctx context.Context, actor account.Account, id, 
 	}
 	now := s.now().UTC()
 	token := ids.Token()
-	r := Reentry{CaseID: id, AccountID: accountID, Created: now, CreatedBy: actor.ID, Expires: now.Add(ttl)}
+	r := Reentry{CaseID: id, AccountID: accountID, Created: now, CreatedBy: actor.ID, Expires: now.Add(ttl),
+		AddressAlone: acct.Email != "" && !shared}
 	if _, err := s.meta.Create(ctx, s.reentryKey(token), r); err != nil {
 		return IssuedReentry{}, err
 	}
@@ -169,10 +176,29 @@ func (s *Service) redeemReentry(ctx context.Context, token string, current *acco
 		// As CreateReentry: no re-entry into a closed case. Checked
 		// before the mark, so the link is not spent and every try says
 		// the same.
-		if c, err := s.reload(ctx, r.CaseID); err != nil {
+		c, err := s.reload(ctx, r.CaseID)
+		if err != nil {
 			return err
-		} else if c.Closed != nil {
+		}
+		if c.Closed != nil {
 			return ErrClosed
+		}
+		// Mailed to an address nobody else had, which another seat has
+		// now: its reader may be that other person. Checked before the
+		// mark, as above.
+		if r.AddressAlone {
+			acct, err := s.accounts.Get(ctx, r.AccountID)
+			if err != nil {
+				if errors.Is(err, fault.ErrNotFound) {
+					return ErrInviteGone
+				}
+				return err
+			}
+			if shared, err := s.LinkAddressShared(ctx, c, r.AccountID, acct.Email); err != nil {
+				return err
+			} else if shared {
+				return ErrLinkShared
+			}
 		}
 		now := s.now().UTC()
 		r.Used = &now

@@ -102,7 +102,7 @@ func (s *Service) Seats(ctx context.Context, c *Case) ([]Seat, error) {
 			invs[i] = Seat{Key: inv.ClaimedBy, AccountID: inv.ClaimedBy, Name: inv.Name, Role: inv.Role, Side: inv.Side, Address: NormalAddress(inv.Email)}
 			return
 		}
-		invs[i] = Seat{Key: "invite:" + names[i], Name: inv.Name, Role: inv.Role, Side: inv.Side, Address: NormalAddress(inv.Email)}
+		invs[i] = Seat{Key: inviteSeatPrefix + names[i], Name: inv.Name, Role: inv.Role, Side: inv.Side, Address: NormalAddress(inv.Email)}
 	})
 	if err := fail.get(); err != nil {
 		return nil, err
@@ -137,4 +137,53 @@ func SharedWith(seats []Seat, addr, self string) []Seat {
 		}
 	}
 	return out
+}
+
+// inviteSeatPrefix begins the Seat.Key of an invitation nobody claimed.
+const inviteSeatPrefix = "invite:"
+
+// LinkAddressShared reports whether addr, where a link for seat self of
+// case c is to be mailed, is now shared as the link's maker judged it
+// when the link was made: for a re-entry link (self: the participant's
+// account id, CreateReentry) with any other seat of the case; for an
+// invitation (self: IssuedInvite.Seat, CreateInvite) with a seat not on
+// its side (the account that claimed it is its own seat, not another).
+// The outbox asks it just before sending such a link (schedule.Current):
+// a seat invited or joined at the address after the link was queued,
+// whose reader could open the link first, keeps it from being sent. An
+// invitation no longer on file works no more, and shares nothing. Any
+// read that fails is returned: the caller does not send on it.
+func (s *Service) LinkAddressShared(ctx context.Context, c *Case, self, addr string) (bool, error) {
+	if NormalAddress(addr) == "" || self == "" {
+		return false, nil
+	}
+	hash, invitation := strings.CutPrefix(self, inviteSeatPrefix)
+	var inv Invite
+	if invitation {
+		if hash == "" || strings.ContainsAny(hash, "/.") {
+			return false, nil
+		}
+		if _, err := s.meta.Get(ctx, "invites/"+hash, &inv); err != nil {
+			if errors.Is(err, metastore.ErrNotFound) {
+				return false, nil
+			}
+			return false, err
+		}
+		if inv.CaseID != c.ID {
+			return false, nil
+		}
+	}
+	seats, err := s.Seats(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	for _, st := range SharedWith(seats, addr, self) {
+		if !invitation {
+			return true, nil
+		}
+		if st.Side != inv.Side && (inv.ClaimedBy == "" || st.AccountID != inv.ClaimedBy) {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -14,14 +14,17 @@ import (
 // with the invite. The message carries the link and when it expires,
 // nothing else: not the case's title, not who else is in it. It reports
 // whether the message goes to a mail server (false for the development
-// outbox, which only shows it to the mediator).
-func (s *Service) MailInvite(ctx context.Context, caseID, to, link string, expires time.Time) (bool, error) {
+// outbox, which only shows it to the mediator). seat is the invitation's
+// cases.IssuedInvite.Seat, kept as the message's Ref: the outbox asks
+// again just before sending whether the address has become another
+// side's (Current, cases.LinkAddressShared).
+func (s *Service) MailInvite(ctx context.Context, caseID, seat, to, link string, expires time.Time) (bool, error) {
 	if s.cfg.Outbox == nil || to == "" {
 		return false, nil
 	}
 	h := sha256.Sum256([]byte(link))
 	err := s.cfg.Outbox.Enqueue(ctx, mail.Message{
-		ID: mailID("join", caseID, hex.EncodeToString(h[:8])), CaseID: caseID, Kind: mail.KindJoin, To: to,
+		ID: mailID("join", caseID, hex.EncodeToString(h[:8])), CaseID: caseID, Kind: mail.KindJoin, To: to, Ref: seat,
 		Subject: "Your invitation to a mediation",
 		Text: fmt.Sprintf("You are invited to take part in a mediation in Parley. Open this link to join (it works once, until %s UTC):\n\n%s%s",
 			expires.UTC().Format("Mon 2 January 2006 15:04"), link, mailFooter),

@@ -201,11 +201,15 @@ func nameIn(c *cases.Case, who, fallback string) string {
 // another side since it was queued is not told the session's time; and
 // only while no seat of the case not expected at the session has the
 // address it goes to (sharedOutside). A check-in's or survey's link only
-// while no other seat of the case has its address (linkCurrent). Other
-// messages are not this package's to judge.
+// while no other seat of the case has its address (linkCurrent); a link
+// back in or an invitation only while its address is not shared as its
+// maker would have been told (joinLinkCurrent). Other messages are not
+// this package's to judge.
 func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 	var prefix string
 	switch m.Kind {
+	case mail.KindJoin:
+		return s.joinLinkCurrent(ctx, m)
 	case mail.KindReminder:
 		prefix = "rem"
 	case mail.KindUpdate, mail.KindInvitation:

@@ -13,13 +13,16 @@ import (
 // MailReentry queues a re-entry link to a participant's own address. Like
 // an invitation it carries only the link and its expiry. It reports whether
 // the message goes to a mail server (false for the development outbox).
-func (s *Service) MailReentry(ctx context.Context, caseID, to, link string, expires time.Time) (bool, error) {
+// accountID, the participant it signs in as, is kept as the message's
+// ToAccount: the outbox asks again just before sending whether the
+// address has become another seat's (Current, cases.LinkAddressShared).
+func (s *Service) MailReentry(ctx context.Context, caseID, accountID, to, link string, expires time.Time) (bool, error) {
 	if s.cfg.Outbox == nil || to == "" {
 		return false, nil
 	}
 	h := sha256.Sum256([]byte(link))
 	err := s.cfg.Outbox.Enqueue(ctx, mail.Message{
-		ID: mailID("reentry", caseID, hex.EncodeToString(h[:8])), CaseID: caseID, Kind: mail.KindJoin, To: to,
+		ID: mailID("reentry", caseID, hex.EncodeToString(h[:8])), CaseID: caseID, Kind: mail.KindJoin, To: to, ToAccount: accountID,
 		Subject: "Your link back into your mediation",
 		Text: fmt.Sprintf("Your mediator sent you a link back into your mediation in Parley. It signs you in as yourself. On a phone or computer you have not used for this mediation before, earlier messages and end-to-end encrypted documents cannot be opened until you link it from one you used before (Your devices, in the app). It works once, until %s UTC:\n\n%s%s",
 			expires.UTC().Format("Mon 2 January 2006 15:04"), link, mailFooter),

@@ -137,3 +137,46 @@ func (s *Service) linkCurrent(ctx context.Context, m *mail.Message) (bool, error
 		slog.String("case", m.CaseID), slog.String("id", m.ID), slog.String("kind", string(m.Kind)))
 	return false, nil
 }
+
+// joinLinkCurrent tells the outbox whether a link mail (mail.KindJoin) is
+// still to be sent: a link back in (MailReentry, its ToAccount the
+// participant) or an invitation (MailInvite, its Ref the invitation's
+// seat) is not, once its address is shared within the case as the
+// mediator would have been told when making it
+// (cases.LinkAddressShared): someone invited or joined at it since, on
+// another seat, could open the link first. A case gone takes its links
+// with it. A read that fails is returned, so the message is tried again
+// later, never sent on it. A link mail queued before link mails named
+// their seat names none, and is sent.
+func (s *Service) joinLinkCurrent(ctx context.Context, m *mail.Message) (bool, error) {
+	var self string
+	switch {
+	case strings.HasPrefix(m.ID, "reentry-"):
+		self = m.ToAccount
+	case strings.HasPrefix(m.ID, "join-"):
+		self = m.Ref
+	}
+	if self == "" || !ids.Valid("c", m.CaseID) {
+		return true, nil
+	}
+	c, err := s.cfg.Cases.Load(ctx, m.CaseID)
+	if err != nil {
+		if errors.Is(err, fault.ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	shared, err := s.cfg.Cases.LinkAddressShared(ctx, c, self, m.To)
+	if err != nil {
+		return false, err
+	}
+	if shared {
+		log := s.cfg.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.WarnContext(ctx, "schedule: a link was not sent: its address is now on file for another seat of the case", "case", m.CaseID, "mail", m.ID)
+		return false, nil
+	}
+	return true, nil
+}

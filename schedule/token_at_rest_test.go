@@ -22,10 +22,10 @@ func TestSentLinksNotKeptInOutbox(t *testing.T) {
 	ctx := t.Context()
 	invite, reentry := ids.Token(), ids.Token()
 	exp := e.clock.Now().Add(time.Hour)
-	if mailed, err := e.svc.MailInvite(ctx, e.c.ID, "invitee@example.test", joinURL+"/join#"+invite, exp); err != nil || !mailed {
+	if mailed, err := e.svc.MailInvite(ctx, e.c.ID, "", "invitee@example.test", joinURL+"/join#"+invite, exp); err != nil || !mailed {
 		t.Fatalf("invite: %v %v", mailed, err)
 	}
-	if mailed, err := e.svc.MailReentry(ctx, e.c.ID, "alex@example.test", joinURL+"/join#"+reentry, exp); err != nil || !mailed {
+	if mailed, err := e.svc.MailReentry(ctx, e.c.ID, e.tenant.ID, "alex@example.test", joinURL+"/join#"+reentry, exp); err != nil || !mailed {
 		t.Fatalf("re-entry: %v %v", mailed, err)
 	}
 	if _, err := e.cases.SetStage(ctx, e.mediator, e.c.ID, cases.StageClosure, ""); err != nil {

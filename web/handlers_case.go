@@ -164,7 +164,7 @@ func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 	case email != "" && inv.SharedAddress:
 		out.MailWarning = SharedAddressInviteWarning
 	case email != "":
-		out.Mailed, err = a.schedule.MailInvite(r.Context(), chi.URLParam(r, "caseID"), email, out.Link, inv.Expires)
+		out.Mailed, err = a.schedule.MailInvite(r.Context(), chi.URLParam(r, "caseID"), inv.Seat, email, out.Link, inv.Expires)
 		if err != nil {
 			a.log.WarnContext(r.Context(), "invite mail", "error", err.Error())
 			out.MailWarning = "The invitation is made, but its mail could not be queued. Give the link by hand."

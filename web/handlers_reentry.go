@@ -44,7 +44,7 @@ func (a *API) createReentry(w http.ResponseWriter, r *http.Request) {
 	case re.Email != "" && re.SharedAddress:
 		out.MailWarning = SharedAddressReentryWarning
 	case re.Email != "" && a.schedule != nil:
-		out.Mailed, err = a.schedule.MailReentry(r.Context(), caseID, re.Email, out.Link, re.Expires)
+		out.Mailed, err = a.schedule.MailReentry(r.Context(), caseID, re.AccountID, re.Email, out.Link, re.Expires)
 		if err != nil {
 			a.log.WarnContext(r.Context(), "re-entry mail", "error", err.Error())
 			out.MailWarning = "The link is made, but its mail could not be queued. Give the link by hand."

@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -197,5 +198,50 @@ func TestCaucusSessionNotMailedToSharedAddress(t *testing.T) {
 	}
 	if len(got) != 3 || family != 2 {
 		t.Fatalf("%d joint session mails arrived, %d to the family address; want 3 and 2", len(got), family)
+	}
+}
+
+// A link back in mailed to A's own address stops working once side B is
+// invited at that address: opening it is refused (410) in plain words that
+// tell the person to ask their mediator, naming nobody; a new link the
+// mediator makes then (not mailed, given by hand) works.
+func TestMailedLinkRefusedOnceAddressShared(t *testing.T) {
+	mp := mailpit.FromEnv(t)
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), SMTPURL: "smtp://" + mp.SMTP + "?starttls=off",
+		MailFrom: "sessions@shared.test", MailPoll: 50 * time.Millisecond})
+	ctx := context.Background()
+	_, med := n.Staff(t, policy.RoleMediator, "shared-med-"+ids.New("x")[2:8]+"@example.org")
+	c, err := med.CreateCase(ctx, "Family case", "family", "", []string{"Parent one", "Parent two"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	family := "family-y-" + ids.New("x")[2:10] + "@example.test"
+	inv, err := med.Invite(ctx, c.ID, "party", "A", "Alex Parent", family, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := client.New(n.URL, "").Join(ctx, inv.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, err := med.Reentry(ctx, c.ID, a.Account.ID, time.Hour)
+	if err != nil || !re.Mailed {
+		t.Fatalf("A's link back in to A's own address: mailed %v, %v", re.Mailed, err)
+	}
+	if b, err := med.Invite(ctx, c.ID, "party", "B", "Bo Parent", family, time.Hour); err != nil || b.Mailed {
+		t.Fatalf("side B at A's address: mailed %v, %v", b.Mailed, err)
+	}
+	_, err = client.New(n.URL, "").Join(ctx, re.Link)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Status != 410 || !strings.Contains(ce.Problem.Detail, "ask your mediator for a new link") ||
+		strings.Contains(ce.Problem.Detail, family) || strings.Contains(ce.Problem.Detail, a.Account.ID) {
+		t.Fatalf("A's mailed link after the address became shared: %v (%+v)", err, ce)
+	}
+	re, err = med.Reentry(ctx, c.ID, a.Account.ID, time.Hour)
+	if err != nil || re.Mailed {
+		t.Fatalf("new link back in: mailed %v, %v", re.Mailed, err)
+	}
+	if s, err := client.New(n.URL, "").Join(ctx, re.Link); err != nil || s.Account.ID != a.Account.ID {
+		t.Fatalf("the link given by hand: %v", err)
 	}
 }

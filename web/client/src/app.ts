@@ -195,7 +195,10 @@ async function signIn(): Promise<void> {
  * a failure that may pass (a dropped connection, the same link opening in
  * another tab, too many attempts) offers to try again with the same link;
  * an invitation for someone who already joined says to ask for a link back
- * in, never for a new invitation (which would make a second copy of them).
+ * in, never for a new invitation (which would make a second copy of them);
+ * a link whose address is now shared with someone else in the case
+ * (cases.ErrLinkShared) says to ask the mediator for a new one, not to get
+ * one by email (none goes to a shared address).
  */
 function inviteFailed(e: unknown): void {
   const type = e instanceof APIError ? (e.problem.type ?? "").replace(/^urn:parley:problem:/, "") : "";
@@ -207,6 +210,11 @@ function inviteFailed(e: unknown): void {
     words = "This link cannot be used: someone with your name has already joined this mediation with another link — most likely you, on another phone, computer or browser.";
     more = [h("p", {}, "Ask your mediator for a “link back in”. It brings you back as yourself. On a phone or computer you have not used for this mediation before, earlier messages cannot be opened until you link it from one you used before."),
       h("p", { class: "note" }, "Please do not ask for a new invitation: it would add a second you, who cannot read anything said so far.")];
+    again = false;
+  } else if (status === 410 && /now also uses/.test(e instanceof APIError ? e.problem.detail ?? "" : "")) {
+    // cases.ErrLinkShared: the address it was emailed to is now someone
+    // else's in the mediation too; the link is not used up, but refused.
+    words = "This link no longer works: the email address it was sent to is now also used by someone else in this mediation. Please ask your mediator for a new link; they will give it to you in person or by phone.";
     again = false;
   } else if (status === 410) {
     words = "This link has expired or was already used. Please ask your mediator for a new link.";
