@@ -571,7 +571,7 @@ func (s *Service) activeDevice(ctx context.Context, account, device string) (*e2
 // ErrFirstDeviceByMediatorLink: RegisterInSession refused an account's
 // first device in a session opened by a re-entry link a mediator made.
 var ErrFirstDeviceByMediatorLink = errors.New("this sign-in came from a link your mediator made, so it cannot set up your first device: " +
-	"confirm your email address here if you have not, then sign in with the link Parley emails you and set it up there")
+	"set it up where you joined the mediation, or sign in with a link Parley emails you (once you have confirmed your email address)")
 
 // ConsentDevice returns the account's device that may sign a consent
 // (cases.DeviceVerifier: an acceptance of terms, a disclosure's
