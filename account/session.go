@@ -34,6 +34,14 @@ type Session struct {
 	Expires    time.Time `json:"expires"`
 	Cap        time.Time `json:"cap,omitzero"`
 	Generation *uint64   `json:"generation,omitempty"`
+	// ByMediatorLink: the session was opened by a re-entry link a mediator
+	// made (cases.CreateReentry), whose token the mediator held. Whoever
+	// holds it is not necessarily the participant, so it cannot register
+	// the account's first device (keydir.RegisterInSession): that device
+	// is the root of what counts as the participant's own consent. False
+	// for a staff password sign-in, an invitation's join and an emailed
+	// sign-in link (sent only to the address the participant confirmed).
+	ByMediatorLink bool `json:"byMediatorLink,omitempty"`
 }
 
 // revoked reports whether a revocation of the account's sessions
@@ -172,7 +180,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 	// The session carries the generation of the record read before the
 	// password check: a revocation written since (a disabling meanwhile)
 	// ends it.
-	token, sess, err := s.newSession(ctx, a)
+	token, sess, err := s.newSession(ctx, a, false)
 	if err != nil {
 		undo()
 		return Account{}, "", Session{}, err
@@ -273,7 +281,13 @@ func (s *Service) limit(ctx context.Context, key string, n int, window time.Dura
 // that read: a revocation written since (a disabling, a participant's
 // removal landing after the caller's checks) ends it, as does a later one.
 func (s *Service) NewSession(ctx context.Context, a Account) (string, Session, error) {
-	return s.newSession(ctx, a)
+	return s.newSession(ctx, a, false)
+}
+
+// NewMediatorLinkSession is NewSession for a re-entry link a mediator made
+// (Session.ByMediatorLink).
+func (s *Service) NewMediatorLinkSession(ctx context.Context, a Account) (string, Session, error) {
+	return s.newSession(ctx, a, true)
 }
 
 // errRevokedMeanwhile: the account's sessions were revoked between the
@@ -286,7 +300,7 @@ var errRevokedMeanwhile = fmt.Errorf("the account's sessions were ended meanwhil
 // older release that drops the field) first takes a random one
 // (raiseGeneration): no session is opened at 0, which a dropped field would
 // bring back.
-func (s *Service) newSession(ctx context.Context, a Account) (string, Session, error) {
+func (s *Service) newSession(ctx context.Context, a Account, byMediatorLink bool) (string, Session, error) {
 	gen := a.SessionGeneration
 	if gen == 0 {
 		var err error
@@ -296,7 +310,7 @@ func (s *Service) newSession(ctx context.Context, a Account) (string, Session, e
 	}
 	token := ids.Token()
 	now := s.now().UTC()
-	sess := Session{AccountID: a.ID, Created: now, Expires: now.Add(s.SessionTTL), Cap: now.Add(s.SessionMaxAge), Generation: &gen}
+	sess := Session{AccountID: a.ID, Created: now, Expires: now.Add(s.SessionTTL), Cap: now.Add(s.SessionMaxAge), Generation: &gen, ByMediatorLink: byMediatorLink}
 	if sess.Expires.After(sess.Cap) {
 		sess.Expires = sess.Cap
 	}

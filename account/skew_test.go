@@ -170,7 +170,7 @@ func TestSessionOpenedDuringRevocationEnds(t *testing.T) {
 	if err := behind.RevokeSessions(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	token, _, err := ahead.newSession(ctx, read)
+	token, _, err := ahead.newSession(ctx, read, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -319,7 +319,7 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 	}
 	opened := a
 	opened.SessionGeneration = gen
-	token, sess, err := s.newSession(ctx, opened)
+	token, sess, err := s.newSession(ctx, opened, false)
 	if err != nil {
 		// The change stands (its entry is true): only the caller's new
 		// session is missing.

@@ -263,7 +263,15 @@ func (s *Service) redeemReentry(ctx context.Context, token string, current *acco
 		Hashes: []string{s.meta.IndexKey("reentry", token)}, Attrs: attrs}); err != nil {
 		return Joined{}, err
 	}
-	sessToken, sess, err := s.accounts.NewSession(ctx, acct)
+	// A link a mediator made opens a session marked as such: its holder
+	// may be the mediator, who must not register the account's first
+	// device (keydir.RegisterInSession). The emailed link is the
+	// participant's own.
+	open := s.accounts.NewMediatorLinkSession
+	if r.Self {
+		open = s.accounts.NewSession
+	}
+	sessToken, sess, err := open(ctx, acct)
 	if err != nil {
 		return Joined{}, err
 	}

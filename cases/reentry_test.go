@@ -242,3 +242,49 @@ func TestDuplicateJoinMakesNoAccount(t *testing.T) {
 		t.Fatalf("the refused join made an account: %d accounts before, %d after", len(before), len(after))
 	}
 }
+
+// TestReentrySessionRecordsMediatorLink: a session opened by a re-entry
+// link a mediator made is marked so (account.Session.ByMediatorLink: its
+// holder may be the mediator, and the key directory refuses it the
+// account's first device); one opened by an invitation's join or by a
+// sign-in link the participant had emailed to their confirmed address is
+// not.
+func TestReentrySessionRecordsMediatorLink(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	med := staff(policy.RoleMediator, "Mia")
+	c := e.newCase(t, med, "Flat 3")
+	inv := e.invite(t, med, c.ID, NewInvite{Role: RoleParty, Side: "A", Name: "Pat", Email: "pat@example.test"})
+	joined, err := e.svc.Join(ctx, inv.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pat := joined.Account
+	marked := func(what, token string, want bool) {
+		t.Helper()
+		acct, sess, err := e.accounts.Authenticate(ctx, token)
+		if err != nil || acct.ID != pat.ID || sess.ByMediatorLink != want {
+			t.Fatalf("%s: session of %s marked %v (%v), want %v", what, acct.ID, sess.ByMediatorLink, err, want)
+		}
+	}
+	marked("the invitation's join", joined.Token, false)
+	r, err := e.svc.CreateReentry(ctx, med, c.ID, pat.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := e.svc.Join(ctx, r.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked("the mediator's re-entry link", j.Token, true)
+	e.confirm(t, pat, c.ID)
+	s, ans, err := e.svc.IssueSignInLink(ctx, "pat@example.test")
+	if err != nil || ans != SignInLinkMade {
+		t.Fatalf("the emailed sign-in link: %v %v", ans, err)
+	}
+	j, err = e.svc.Join(ctx, s.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked("the emailed sign-in link", j.Token, false)
+}

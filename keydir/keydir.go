@@ -387,9 +387,24 @@ func (s *Service) checkSince(ctx context.Context, since int64) error {
 	return nil
 }
 
-// Register adds a device of the signed-in account. record is the device's
-// self-signed e2ee.DeviceRecord.
+// Register adds a device of the signed-in account, in a session of the
+// account's own (RegisterInSession). record is the device's self-signed
+// e2ee.DeviceRecord.
 func (s *Service) Register(ctx context.Context, actor account.Account, record []byte, since int64) (*Proven, error) {
+	return s.RegisterInSession(ctx, actor, account.Session{}, record, since)
+}
+
+// RegisterInSession adds a device of the signed-in account, in session
+// sess. The account's first device is the root of its own chain: what
+// counts as the person's own consent (ConsentDevice), and, in every
+// client, as the author of a carry or an agreement's signature
+// (e2ee.Devices.OwnChain). A session opened by a re-entry link a mediator
+// made (sess.ByMediatorLink) may be the mediator's, so it cannot register
+// the account's first device: refused (403), in words that say how. Once
+// the account has a device (even a revoked one: it stays first), a device
+// registered there counts only if one of the account's own devices links
+// it or a mediator admits it, as for every later device.
+func (s *Service) RegisterInSession(ctx context.Context, actor account.Account, sess account.Session, record []byte, since int64) (*Proven, error) {
 	rec, err := e2ee.DecodeDeviceRecord(record)
 	if err != nil {
 		return nil, fault.Invalid("record", err.Error())
@@ -403,6 +418,12 @@ func (s *Service) Register(ctx context.Context, actor account.Account, record []
 	existing, err := s.list(ctx, "keydir/devices/"+actor.ID+"/")
 	if err != nil {
 		return nil, err
+	}
+	if len(existing) == 0 && sess.ByMediatorLink {
+		// list logged every stored record: a device of the account's own
+		// registered meanwhile is logged before anything stored after this
+		// check, so it stays first.
+		return nil, fmt.Errorf("%w: %w", ErrFirstDeviceByMediatorLink, fault.ErrForbidden)
 	}
 	if len(existing) >= MaxDevicesPerAccount {
 		return nil, fmt.Errorf("at most %d devices per account: %w", MaxDevicesPerAccount, fault.ErrConflict)
@@ -546,6 +567,11 @@ func (s *Service) activeDevice(ctx context.Context, account, device string) (*e2
 	}
 	return e2ee.DecodeDeviceRecord(st.Record)
 }
+
+// ErrFirstDeviceByMediatorLink: RegisterInSession refused an account's
+// first device in a session opened by a re-entry link a mediator made.
+var ErrFirstDeviceByMediatorLink = errors.New("this sign-in came from a link your mediator made, so it cannot set up your first device: " +
+	"set it up where you joined the mediation, or sign in with a link Parley emails you (once you have confirmed your email address)")
 
 // ConsentDevice returns the account's device that may sign a consent
 // (cases.DeviceVerifier: an acceptance of terms, a disclosure's

@@ -25,6 +25,13 @@ func actorFrom(ctx context.Context) (account.Account, bool) {
 	return a, ok
 }
 
+// sessionFrom is the session requireSession resolved (how it was opened:
+// account.Session.ByMediatorLink).
+func sessionFrom(ctx context.Context) account.Session {
+	s, _ := ctx.Value(sessionKey).(account.Session)
+	return s
+}
+
 type tokenSource int
 
 const (
@@ -60,7 +67,7 @@ func (a *API) requireSession(next http.Handler) http.Handler {
 			a.writeError(w, r, fmt.Errorf("cross-origin write refused: %w", fault.ErrForbidden))
 			return
 		}
-		acct, _, err := a.accounts.Authenticate(r.Context(), token)
+		acct, sess, err := a.accounts.Authenticate(r.Context(), token)
 		if err != nil {
 			a.refuseSession(w, r, err)
 			return
@@ -69,7 +76,8 @@ func (a *API) requireSession(next http.Handler) http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey, acct)))
+		ctx := context.WithValue(r.Context(), actorKey, acct)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, sessionKey, sess)))
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
+	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
 )
 
@@ -269,6 +270,78 @@ func TestShareApprovalByReentryDeviceIsRefused(t *testing.T) {
 	}
 	if _, err := med.ShareDocument(ctx, k.caseID, d.ID, "joint", false); err != nil {
 		t.Fatalf("share after party A's own answer: %v", err)
+	}
+}
+
+// A party who has no device yet (a CLI or API user who never set up
+// keys): the mediator makes a re-entry link for them, opens it, and tries
+// to register the account's first device there — the root of what counts
+// as the party's own consent (and, in every client, of who authored a
+// carry or signed an agreement). Refused in words; so the mediator can
+// neither allow a share in the party's name nor accept terms, the share
+// stays refused and side B sees nothing. The party's own session (their
+// invitation's) then registers the first device, which answers.
+func TestShareApprovalByReentryFirstDeviceIsRefused(t *testing.T) {
+	n := nodetest.Embedded(t)
+	k := newVaultCast(t, n)
+	ctx := t.Context()
+	med := k.as["mediator"]
+	d := k.upload(t, "partyA", "Bottom line.pdf", "caucus:A", "evidence", []byte("side A only"))
+	req, err := med.AskToShare(ctx, k.caseID, d.ID, "joint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := k.devs["partyA"]; ok {
+		t.Fatal("party A has a device before the test begins")
+	}
+
+	link, err := med.Reentry(ctx, k.caseID, k.id["partyA"], time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asA := client.New(n.URL, "")
+	s, err := asA.Join(ctx, link.Link)
+	if err != nil || s.Account.ID != k.id["partyA"] {
+		t.Fatalf("re-entry as party A: %+v %v", s.Account, err)
+	}
+	dir := t.TempDir()
+	if _, err := client.InitDevice(dir, k.id["partyA"], e2ee.KEMX25519); err != nil {
+		t.Fatal(err)
+	}
+	fake, err := asA.E2EE(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = fake.Register(ctx)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Status != 403 || !strings.Contains(ce.Problem.Detail, "a link your mediator made") {
+		t.Fatalf("the mediator registering party A's first device: %v", err)
+	}
+	if _, err := fake.AnswerShareRequest(ctx, k.caseID, req, true); status(err) != 403 {
+		t.Fatalf("the mediator's device allowing in party A's name: %v", err)
+	}
+	if v, err := asA.Terms(ctx, k.caseID); err == nil {
+		if _, err := fake.AcceptTerms(ctx, k.caseID, v.Terms); status(err) != 403 {
+			t.Fatalf("the mediator's device accepting terms in party A's name: %v", err)
+		}
+	}
+	if _, err := med.ShareDocument(ctx, k.caseID, d.ID, "joint", false); status(err) != 403 {
+		t.Fatalf("share to the joint room: %v", err)
+	}
+	if _, err := k.as["partyB"].Document(ctx, k.caseID, d.ID); status(err) != 404 {
+		t.Fatalf("party B sees A's document: %v", err)
+	}
+
+	// Party A's own session (the invitation's) registers the first device.
+	own := k.device(t, "partyA")
+	ok, err := own.AnswerShareRequest(ctx, k.caseID, req, true)
+	if err != nil || ok.Status != "approved" || ok.DecidedDevice != own.Me.ID {
+		t.Fatalf("party A's own answer: %+v %v", ok, err)
+	}
+	// Once the account has its first device, the re-entry session may
+	// register another (it counts only if linked or admitted, as before).
+	if err := fake.Register(ctx); err != nil {
+		t.Fatalf("a later device in the re-entry session: %v", err)
 	}
 }
 

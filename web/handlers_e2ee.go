@@ -78,7 +78,7 @@ func (a *API) registerDevice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.proven(w, r, http.StatusCreated, func(since int64) (*keydir.Proven, error) {
-		return a.keydir.Register(r.Context(), actor, rec, since)
+		return a.keydir.RegisterInSession(r.Context(), actor, sessionFrom(r.Context()), rec, since)
 	})
 }
 

@@ -23,6 +23,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	actorKey
+	sessionKey // the actor's account.Session (requireSession)
 )
 
 func requestID(ctx context.Context) string {
