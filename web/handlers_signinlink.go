@@ -116,6 +116,9 @@ func (a *API) requestEmailConfirmation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor, _ := actorFrom(r.Context())
+	if refuseByMediatorLink(w, r) {
+		return
+	}
 	if actor.Email != "" {
 		if err := a.accounts.AllowEmailConfirmation(r.Context(), actor.Email); err != nil {
 			if re, ok := fault.AsRateLimited(err); ok {
@@ -153,12 +156,31 @@ func (a *API) confirmEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	actor, _ := actorFrom(r.Context())
+	if refuseByMediatorLink(w, r) {
+		return
+	}
 	acct, err := a.cases.ConfirmEmail(r.Context(), req.Token, actor)
 	if err != nil {
 		a.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, acct.View())
+}
+
+// refuseByMediatorLink refuses (403) asking for or using an address
+// confirmation in a session opened by a re-entry link a mediator made
+// (account.Session.ByMediatorLink): that session may be the mediator's,
+// and the address on file is what the mediator typed, so a confirmed
+// address there would give the mediator emailed sign-in links, an
+// unmarked session and the account's first device (keydir
+// RegisterInSession). It reports whether it refused.
+func refuseByMediatorLink(w http.ResponseWriter, r *http.Request) bool {
+	if !sessionFrom(r.Context()).ByMediatorLink {
+		return false
+	}
+	writeProblem(w, r, problem{Type: api.ProblemForbidden, Title: "You are not allowed to do this", Status: http.StatusForbidden,
+		Detail: "this sign-in came from a link your mediator made, so it cannot confirm your email address: confirm it on the phone or computer where you joined the mediation"})
+	return true
 }
 
 // minutesWords is a wait in whole minutes, in words ("1 minute",
