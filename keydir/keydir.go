@@ -575,11 +575,13 @@ var ErrFirstDeviceByMediatorLink = errors.New("this sign-in came from a link you
 
 // ConsentDevice returns the account's device that may sign a consent
 // (cases.DeviceVerifier: an acceptance of terms, a disclosure's
-// acknowledgement): registered, unrevoked, and counting for the account by
-// its own chain — its first device, or one linked by a device that does
-// (e2ee.Devices.OwnChain). A device a mediator admitted does not: anyone
-// holding a session for the account (a re-entry link) could register one.
-// how is "first" or "linked".
+// acknowledgement, a side's answer to a share request): registered,
+// unrevoked, and counting for the account by its own chain — its first
+// device, or one linked by a device that does (e2ee.Devices.OwnChain). A
+// device a mediator admitted does not: anyone holding a session for the
+// account (a re-entry link) could register a later one. The first device
+// is the party's own because a session opened by a mediator's link cannot
+// register it (RegisterInSession). how is "first" or "linked".
 func (s *Service) ConsentDevice(ctx context.Context, account, device string) (*e2ee.DeviceRecord, string, error) {
 	if !ids.Valid("u", account) || !ids.Valid("dv", device) {
 		return nil, "", fmt.Errorf("device %s: %w", device, fault.ErrForbidden)
