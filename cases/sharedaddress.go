@@ -3,7 +3,6 @@ package cases
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 
 	"github.com/parley-mediation/parley/internal/fault"
@@ -88,19 +87,8 @@ func (s *Service) Seats(ctx context.Context, c *Case) ([]Seat, error) {
 			}
 			return
 		}
-		if inv.CaseID != c.ID {
-			return
-		}
-		if inv.ClaimedBy != "" {
-			// A claimed invitation is its account's seat: counted above
-			// once the join made it a participant; until then (a join
-			// under way, or stopped part way and not yet finished) it is
-			// counted here, as that account's.
-			if _, ok := c.Participant(inv.ClaimedBy); ok || slices.ContainsFunc(c.Removed, func(r RemovedParticipant) bool { return r.AccountID == inv.ClaimedBy }) {
-				return
-			}
-			invs[i] = Seat{Key: inv.ClaimedBy, AccountID: inv.ClaimedBy, Name: inv.Name, Role: inv.Role, Side: inv.Side, Address: NormalAddress(inv.Email)}
-			return
+		if inv.CaseID != c.ID || inv.ClaimedBy != "" {
+			return // a claimed invitation is its account's seat
 		}
 		invs[i] = Seat{Key: inviteSeatPrefix + names[i], Name: inv.Name, Role: inv.Role, Side: inv.Side, Address: NormalAddress(inv.Email)}
 	})
