@@ -45,15 +45,18 @@ func TestCommentCountDoesNotGiveResponseCount(t *testing.T) {
 }
 
 // TestScrubDropsUnspacedScriptsAndShortNameParts: a comment in a script
-// written without spaces between words (Japanese, Chinese, Thai…) cannot
-// be scrubbed with confidence (a name is not a word there, and there are
-// no capitals to tell one by), so it is dropped; a two-letter part of a
-// person's name and each half of a hyphenated one are removed as words.
+// without capital letters (Japanese, Chinese, Thai, Korean, Arabic,
+// Hebrew, Devanagari…) cannot be scrubbed with confidence (an unknown name
+// cannot be told by its capital, and where words are not spaced a name is
+// not even a word), so it is dropped, as is one with digits of any
+// script; a two-letter part of a person's name, each half of a hyphenated
+// one and the part after an apostrophe are removed as words.
 // Before: "田中さんは親切でした" was released with the name in it, and
 // "Li was late." and "Marie was late." kept the names.
 func TestScrubDropsUnspacedScriptsAndShortNameParts(t *testing.T) {
-	roster := rosterStrings([]string{"田中 花子", "Li Wei", "Anne-Marie Dubois"}, nil, []string{"Side one"}, []string{"Of mice and men"})
-	for _, text := range []string{"田中さんは親切でした", "王先生很好", "คุณสมชายมาสาย", "민수가 늦었다"} {
+	roster := rosterStrings([]string{"田中 花子", "Li Wei", "Anne-Marie Dubois", "Rosa D'Angelo"}, nil, []string{"Side one"}, []string{"Of mice and men"})
+	for _, text := range []string{"田中さんは親切でした", "王先生很好", "คุณสมชายมาสาย", "민수가 늦었다",
+		"المحامي أحمد لم يستمع", "עורך הדין משה לא הקשיב", "वकील राम ने नहीं सुना", "call me on ٠١٢٣٤٥٦٧٨٩"} {
 		if out, ok := scrubComment(text, roster); ok {
 			t.Errorf("%q released as %q; want it dropped", text, out)
 		}
@@ -62,6 +65,7 @@ func TestScrubDropsUnspacedScriptsAndShortNameParts(t *testing.T) {
 		"Li was late.":             removed + " was late.",
 		"marie was late.":          removed + " was late.",
 		"thanks to anne-marie":     "thanks to " + removed,
+		"angelo listened":          removed + " listened",
 		"it was of use to me":      "it was of use to me", // the title's short words stay
 		"the mediator was helpful": "the mediator was helpful",
 	} {

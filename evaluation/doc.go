@@ -18,9 +18,10 @@
 //     apostrophes (’ ‘ ʼ) folded to ' ("zoë", "Zoe\u0308" and "O’Brien" are
 //     all found), so a released comment is in that form too; every part
 //     of a person's name of two letters or more, and each half of a
-//     hyphenated one, is a roster string; a comment in a script written
-//     without spaces or capitals (Chinese, Japanese, Korean, Thai…) is
-//     dropped; a row releases at most as many comments as the low end of
+//     hyphenated one or after an apostrophe, is a roster string; a
+//     comment with a digit of any script, or a letter of a script without
+//     capitals (Arabic, Hebrew, Devanagari, Chinese, Japanese, Korean,
+//     Thai…), is dropped; a row releases at most as many comments as the low end of
 //     its survey-count band, so their number does not say the count;
 //   - k-anonymity over every column someone could know of a case without
 //     the export (QuasiIdentifiers: type, referral, opening period, sides,

@@ -106,17 +106,18 @@ func wordRune(r rune) bool {
 }
 
 // confident refuses text that still holds what looks like a name (a
-// capitalized word that does not start a sentence), an @, or digits; and
-// text in a script written without spaces between words or without
-// capital letters to tell a name by (Chinese, Japanese, Korean, Thai and
-// their neighbours: unspaced), where neither a roster name's part nor an
-// unknown name can be found as a word.
+// capitalized word that does not start a sentence), an @, or digits of
+// any script; and text holding a letter of a script without capital
+// letters (Arabic, Hebrew, Devanagari, Chinese, Japanese, Korean, Thai…):
+// there an unknown name cannot be told by its capital, and in the scripts
+// written without spaces between words not even a roster name's part can
+// be found as a word.
 func confident(text string) bool {
-	if strings.ContainsAny(text, "@0123456789") {
+	if strings.Contains(text, "@") {
 		return false
 	}
 	for _, r := range text {
-		if unicode.In(r, unspaced...) {
+		if unicode.IsDigit(r) || caseless(r) {
 			return false
 		}
 	}
@@ -135,9 +136,11 @@ func confident(text string) bool {
 	return true
 }
 
-// unspaced are the scripts confident refuses.
-var unspaced = []*unicode.RangeTable{unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul,
-	unicode.Thai, unicode.Lao, unicode.Khmer, unicode.Myanmar, unicode.Tibetan}
+// caseless is a letter with no upper or lower case (of a script without
+// capitals).
+func caseless(r rune) bool {
+	return unicode.IsLetter(r) && !unicode.IsUpper(r) && !unicode.IsLower(r) && !unicode.IsTitle(r)
+}
 
 // rosterStrings lists what must never appear in a case's export: every
 // person's full name and each part of it, emails, side labels and the
@@ -163,7 +166,8 @@ func rosterStrings(parts ...[]string) scrubRoster {
 		seps := []func(rune) bool{func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' && r != '-' }}
 		if i == 0 {
 			minPart = 2
-			seps = append(seps, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' })
+			seps = append(seps, func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' },
+				func(r rune) bool { return !unicode.IsLetter(r) && r != '-' }) // "Angelo" of "D'Angelo"
 		}
 		for _, s := range list {
 			s = normalize(s)
