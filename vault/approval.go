@@ -620,6 +620,8 @@ func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account,
 		return ShareApproval{}, fmt.Errorf("you joined this mediation after the mediator asked this; only someone who was already on your side then can answer it: %w", fault.ErrForbidden)
 	}
 	if ans.Signature == "" || ans.Device == "" {
+		s.record(ctx, audit.Event{Type: "consent.refused", Actor: actor.ID, Case: caseID, Objects: []string{docID, a.ID},
+			Attrs: map[string]string{"kind": e2ee.ConsentShare, "reason": "unsigned"}})
 		return ShareApproval{}, fault.Invalid("signature", "an answer signed by your device; answer from a phone or computer you have used for this mediation before (older apps cannot answer: update or reload the page)")
 	}
 	k := e2ee.Consent{Kind: e2ee.ConsentShare, Case: caseID, Item: a.ID,

@@ -26,8 +26,14 @@ func TestShareAnswerIsSignedByTheSidesOwnDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	var invalid *fault.InvalidError
+	before := int64(len(e.entries(t, 0)))
 	if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req.ID, ShareAnswer{Allow: true}); !errors.As(err, &invalid) {
 		t.Fatalf("unsigned answer: %v", err)
+	}
+	// The refused attempt is in the audit log (an older app, or a script
+	// answering without a signature, leaves a trace).
+	if got := e.entries(t, before); len(got) != 1 || got[0].Type != "consent.refused" || got[0].Attrs["reason"] != "unsigned" || got[0].Actor != pA.ID {
+		t.Fatalf("audit entries after an unsigned answer: %+v", got)
 	}
 	byCounsel := e.answer(t, cA, k.caseID, d.ID, req.ID, true)
 	if _, err := e.vault.DecideShareRequest(ctx, pA, k.caseID, d.ID, req.ID, byCounsel); !errors.Is(err, fault.ErrForbidden) {
