@@ -1,12 +1,7 @@
 package web
 
 import (
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/messaging"
@@ -30,19 +25,7 @@ func TestPubToEndedRoomIsRefusedInWords(t *testing.T) {
 	if err := messaging.EndHistory(t.Context(), store, "c_ended"); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := upgrader.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_a", Auth: oneRoomAuth{id: room}})
-	}))
-	defer srv.Close()
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	ws := oneRoomSocket(t, svc, room)
 	sendFrame(t, ws, api.ClientFrame{Type: api.FramePub, Room: "joint", ID: "late", Body: []byte("ciphertext")})
 	f := nextFrame(t, ws, func(f api.ServerFrame) bool {
 		return f.ID == "late" && (f.Type == api.FrameAck || f.Type == api.FrameError)

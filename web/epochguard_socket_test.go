@@ -27,6 +27,28 @@ func (a oneRoomAuth) Resolve(_ context.Context, name, _ string) (messaging.Room,
 
 func (oneRoomAuth) Invalidate() {}
 
+// oneRoomSocket serves svc's socket layer to user u_a, whose every room
+// name resolves to room, and returns a client connection to it (closed,
+// with the server, when the test ends).
+func oneRoomSocket(t *testing.T, svc *messaging.Service, room string) *websocket.Conn {
+	t.Helper()
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_a", Auth: oneRoomAuth{id: room}})
+	}))
+	t.Cleanup(srv.Close)
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return ws
+}
+
 // sendFrame writes one client frame.
 func sendFrame(t *testing.T, ws *websocket.Conn, f api.ClientFrame) {
 	t.Helper()
@@ -86,20 +108,7 @@ func dirService(t *testing.T) *messaging.Service {
 func TestStaleEpochPubIsRefusedAndNotStored(t *testing.T) {
 	svc := dirService(t)
 	const room = "c_guard/joint"
-	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_a", Auth: oneRoomAuth{id: room}})
-	}))
-	defer srv.Close()
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	ws := oneRoomSocket(t, svc, room)
 	ctx := t.Context()
 	pubBody := func(id string, epoch int64, body []byte) api.ServerFrame {
 		t.Helper()
