@@ -37,6 +37,10 @@ type Invite struct {
 	// file for no seat of another side, so it may have been mailed there.
 	// It is not claimed once such a seat has the address (ErrLinkShared).
 	AddressAlone bool `json:"addressAlone,omitempty"`
+	// SharedRefused: when it was first refused so, once that refusal was
+	// audited (case.link.refused); later tries are refused alike but not
+	// audited again.
+	SharedRefused *time.Time `json:"sharedRefused,omitempty"`
 }
 
 // NewInvite is what CreateInvite needs.
@@ -273,7 +277,9 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 	key := s.inviteKey(token)
 	var claimedID string
 	var maker account.Account
+	var refused *Invite // refused for its address, not yet audited so
 	inv, err := metastore.Update(ctx, s.meta, key, func(inv *Invite) error {
+		refused = nil
 		now := s.now().UTC()
 		switch {
 		case inv.Completed:
@@ -310,6 +316,9 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 			if shared, err := s.LinkAddressShared(ctx, c, inviteSeatPrefix+s.meta.IndexKey("invite", token), inv.Email); err != nil {
 				return err
 			} else if shared {
+				if inv.SharedRefused == nil {
+					refused = inv
+				}
 				return ErrLinkShared
 			}
 		}
@@ -322,6 +331,21 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 	})
 	if errors.Is(err, metastore.ErrNotFound) {
 		return s.redeemReentry(ctx, token, current)
+	}
+	if errors.Is(err, ErrLinkShared) && refused != nil {
+		return Joined{}, s.linkRefusedShared(ctx, audit.Event{Case: refused.CaseID,
+			Hashes: []string{s.meta.IndexKey("invite", token)}, Attrs: map[string]string{"link": "invite"}},
+			func(ctx context.Context) error {
+				_, err := metastore.Update(ctx, s.meta, key, func(inv *Invite) error {
+					if inv.SharedRefused != nil {
+						return errAlreadyMarked
+					}
+					now := s.now().UTC()
+					inv.SharedRefused = &now
+					return nil
+				})
+				return err
+			})
 	}
 	if errors.Is(err, ErrInviteGone) && current != nil {
 		var used Invite

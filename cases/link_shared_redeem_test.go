@@ -2,10 +2,12 @@ package cases
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -37,6 +39,7 @@ func TestLinkRefusedOnceAddressShared(t *testing.T) {
 	if !invB.SharedAddress {
 		t.Fatal("side B's invitation at side A's address was not taken as shared")
 	}
+	from := e.log.Size()
 	for what, tok := range map[string]string{"A's link back in": re.Token, "side A's invitation": invA.Token} {
 		for range 2 { // not spent: every try says the same
 			_, err := e.svc.Join(ctx, tok)
@@ -44,6 +47,24 @@ func TestLinkRefusedOnceAddressShared(t *testing.T) {
 				t.Fatalf("%s after its address became shared: %v", what, err)
 			}
 		}
+	}
+	// Each link's refusal is audited once, whatever the number of tries.
+	refused := map[string]audit.Event{}
+	for i := from; i < e.log.Size(); i++ {
+		if ev, err := e.log.Entry(ctx, i); err == nil && ev.Type == "case.link.refused" {
+			refused[ev.Attrs["link"]] = ev
+		}
+	}
+	if got := count(e.entryTypes(t, from), "case.link.refused"); got != 2 || len(refused) != 2 {
+		t.Fatalf("%d case.link.refused entries (%v) for two links refused twice each; want one a link", got, refused)
+	}
+	if ev := refused["reentry"]; ev.Case != c.ID || !slices.Equal(ev.Objects, []string{a.ID}) || ev.Attrs["reason"] != "address-shared" ||
+		!slices.Equal(ev.Hashes, []string{e.meta.IndexKey("reentry", re.Token)}) {
+		t.Fatalf("link back in's refusal: %+v", ev)
+	}
+	if ev := refused["invite"]; ev.Case != c.ID || len(ev.Objects) != 0 || ev.Attrs["reason"] != "address-shared" ||
+		!slices.Equal(ev.Hashes, []string{e.meta.IndexKey("invite", invA.Token)}) {
+		t.Fatalf("invitation's refusal: %+v", ev)
 	}
 	if _, err := e.svc.Join(ctx, invOwn.Token); err != nil {
 		t.Fatalf("invitation to an address nobody else has: %v", err)

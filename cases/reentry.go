@@ -41,6 +41,10 @@ type Reentry struct {
 	// (ErrLinkShared). A link made while the address was shared is given
 	// by hand, and is not judged so.
 	AddressAlone bool `json:"addressAlone,omitempty"`
+	// SharedRefused: when it was first refused so, once that refusal was
+	// audited (case.link.refused); later tries are refused alike but not
+	// audited again.
+	SharedRefused *time.Time `json:"sharedRefused,omitempty"`
 }
 
 // IssuedReentry is returned once, to the mediator who made the link.
@@ -162,7 +166,9 @@ func (s *Service) CreateReentry(ctx context.Context, actor account.Account, id, 
 // used; the mediator issues another.
 func (s *Service) redeemReentry(ctx context.Context, token string, current *account.Account) (Joined, error) {
 	key := s.reentryKey(token)
+	var refused *Reentry // refused for its address, not yet audited so
 	r, err := metastore.Update(ctx, s.meta, key, func(r *Reentry) error {
+		refused = nil
 		if r.Used != nil || !s.now().Before(r.Expires) {
 			return ErrInviteGone
 		}
@@ -197,6 +203,9 @@ func (s *Service) redeemReentry(ctx context.Context, token string, current *acco
 			if shared, err := s.LinkAddressShared(ctx, c, r.AccountID, acct.Email); err != nil {
 				return err
 			} else if shared {
+				if r.SharedRefused == nil {
+					refused = r
+				}
 				return ErrLinkShared
 			}
 		}
@@ -206,6 +215,25 @@ func (s *Service) redeemReentry(ctx context.Context, token string, current *acco
 	})
 	if errors.Is(err, metastore.ErrNotFound) {
 		return Joined{}, ErrInviteGone
+	}
+	if errors.Is(err, ErrLinkShared) && refused != nil {
+		attrs := map[string]string{"link": "reentry"}
+		if refused.Self {
+			attrs["via"] = "email"
+		}
+		return Joined{}, s.linkRefusedShared(ctx, audit.Event{Case: refused.CaseID, Objects: []string{refused.AccountID},
+			Hashes: []string{s.meta.IndexKey("reentry", token)}, Attrs: attrs},
+			func(ctx context.Context) error {
+				_, err := metastore.Update(ctx, s.meta, key, func(r *Reentry) error {
+					if r.SharedRefused != nil {
+						return errAlreadyMarked
+					}
+					now := s.now().UTC()
+					r.SharedRefused = &now
+					return nil
+				})
+				return err
+			})
 	}
 	if errors.Is(err, ErrInviteGone) && current != nil {
 		// Its owner, still signed in, opening it again goes to the case.

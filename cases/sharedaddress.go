@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/workers"
 	"github.com/parley-mediation/parley/metastore"
@@ -174,4 +175,31 @@ func (s *Service) LinkAddressShared(ctx context.Context, c *Case, self, addr str
 		}
 	}
 	return false, nil
+}
+
+// errAlreadyMarked: a link's SharedRefused is set already (another try
+// audited its refusal first); nothing more to write.
+var errAlreadyMarked = errors.New("link already marked refused")
+
+// linkRefusedShared audits the first refusal of a link (an invitation or
+// a link back in, the emailed sign-in link among them) for its address
+// having become shared (ErrLinkShared): case.link.refused, reason
+// address-shared, with ev's case, the participant (a link back in), the
+// token's keyed hash and which link. Once the entry is in the log, mark
+// sets the link's SharedRefused, so later tries are refused without a new
+// entry; an entry that could not be appended leaves the link unmarked,
+// for the next try to audit (two tries at once may both append: an entry
+// may appear twice, never be missing). The link stays refused either
+// way: it returns ErrLinkShared.
+func (s *Service) linkRefusedShared(ctx context.Context, ev audit.Event, mark func(context.Context) error) error {
+	ev.Type = "case.link.refused"
+	ev.Attrs["reason"] = "address-shared"
+	if err := s.record(ctx, ev); err != nil {
+		s.logger().WarnContext(ctx, "refusal of a link whose address became shared not audited; its next try will be", "case", ev.Case, "error", err)
+		return ErrLinkShared
+	}
+	if err := mark(ctx); err != nil && !errors.Is(err, errAlreadyMarked) {
+		s.logger().WarnContext(ctx, "refused link not marked as audited; its next try is audited again", "case", ev.Case, "error", err)
+	}
+	return ErrLinkShared
 }

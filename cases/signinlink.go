@@ -82,7 +82,9 @@ const (
 // or of one with no open case, gets SignInNone and nothing is made. The
 // caller answers the same either way and sends mail only to the address
 // asked for (IssuedReentry.Email). Issuing is audited as a re-entry link
-// made by the participant themselves (via "email").
+// made by the participant themselves (via "email"). Like a mailed link
+// back in (Reentry.AddressAlone), the link is refused at redemption once
+// another seat of its case has the address (ErrLinkShared).
 func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReentry, SignInLinkAnswer, error) {
 	accts, err := s.accounts.SignInLinkCandidates(ctx, email)
 	if err != nil || len(accts) == 0 {
@@ -268,7 +270,11 @@ func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReen
 	p, _ := best.Participant(who.ID)
 	now := s.now().UTC()
 	token := ids.Token()
-	r := Reentry{CaseID: best.ID, AccountID: who.ID, Created: now, CreatedBy: who.ID, Expires: now.Add(SignInLinkTTL), Self: true}
+	// Made only for an address no other seat has (above), so it is judged
+	// again at redemption as a mailed link back in is: refused once
+	// another seat of its case has the address (ErrLinkShared).
+	r := Reentry{CaseID: best.ID, AccountID: who.ID, Created: now, CreatedBy: who.ID, Expires: now.Add(SignInLinkTTL), Self: true,
+		AddressAlone: true}
 	if _, err := s.meta.Create(ctx, s.reentryKey(token), r); err != nil {
 		return IssuedReentry{}, SignInNone, err
 	}

@@ -245,3 +245,55 @@ func TestMailedLinkRefusedOnceAddressShared(t *testing.T) {
 		t.Fatalf("the link given by hand: %v", err)
 	}
 }
+
+// The sign-in link a party asked for by email, mailed to their own
+// confirmed address, stops working if, within its 15 minutes, side B is
+// invited at that address: opening it is refused (410) in the same plain
+// words as a mailed link back in, naming nobody, and signs nobody in.
+func TestSignInLinkRefusedOnceAddressShared(t *testing.T) {
+	mp := mailpit.FromEnv(t)
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), SMTPURL: "smtp://" + mp.SMTP + "?starttls=off",
+		MailFrom: "sessions@shared.test", MailPoll: 50 * time.Millisecond})
+	ctx := context.Background()
+	_, med := n.Staff(t, policy.RoleMediator, "shared-med-"+ids.New("x")[2:8]+"@example.org")
+	c, err := med.CreateCase(ctx, "Family case", "family", "", []string{"Parent one", "Parent two"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	family := "family-s-" + ids.New("x")[2:10] + "@example.test"
+	inv, err := med.Invite(ctx, c.ID, "party", "A", "Alex Parent", family, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := client.New(n.URL, "").Join(ctx, inv.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	confirmAddress(t, n, mp, a.Token, c.ID, family, 1)
+	if status, body, _ := askSignInLink(t, n.URL, family); status != 202 {
+		t.Fatalf("asking for a sign-in link: %d %s", status, body)
+	}
+	got := mp.Outbox(sentIDs(n, c.ID)).WaitFor(t, "signin-"+c.ID+"-", 1, 20*time.Second)
+	if len(got) != 1 {
+		t.Fatalf("%d sign-in mails arrived", len(got))
+	}
+	m, err := mp.Get(got[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := strings.Fields(m.Text[strings.Index(m.Text, "http"):])[0]
+	if !strings.Contains(link, "/join#") {
+		t.Fatalf("no sign-in link in the mail: %q", link)
+	}
+	if b, err := med.Invite(ctx, c.ID, "party", "B", "Bo Parent", family, time.Hour); err != nil || b.Mailed {
+		t.Fatalf("side B at A's address: mailed %v, %v", b.Mailed, err)
+	}
+	for range 2 { // every try says the same
+		s, err := client.New(n.URL, "").Join(ctx, link)
+		var ce *client.Error
+		if !errors.As(err, &ce) || ce.Status != 410 || !strings.Contains(ce.Problem.Detail, "ask your mediator for a new link") ||
+			strings.Contains(ce.Problem.Detail, family) || strings.Contains(ce.Problem.Detail, a.Account.ID) || s.Token != "" {
+			t.Fatalf("A's sign-in link after the address became shared: %v (%+v)", err, ce)
+		}
+	}
+}
