@@ -650,7 +650,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         if (!cls.value) {
           // Said here, before anything is sent or asked.
           ask.replaceChildren();
-          err.textContent = `Choose what kind of document “${f.name}” is under “Kind” (for example Evidence or Correspondence), then press Upload again. Nothing was sent.`;
+          err.textContent = `Choose what kind of document “${f.name}” is under “Kind”, then press Upload again. Nothing was sent.`;
           err.dataset.kind = "1";
           cls.setAttribute("aria-invalid", "true");
           cls.focus();

@@ -254,7 +254,7 @@ try {
   const confirmBox = docItem.locator(".confirm");
   await confirmBox.waitFor();
   const confirmText = await confirmBox.innerText();
-  check(/widens who can see/.test(confirmText) && confirmText.includes("Alex Rivera") && !confirmText.includes("Sam Chen"), `sharing asks to confirm who gains access (${confirmText})`);
+  check(/^Show “settlement-offer.txt” to .*They will be able to open and download it. This cannot be undone./m.test(confirmText) && confirmText.includes("Alex Rivera") && !confirmText.includes("Sam Chen"), `sharing asks to confirm who gains access (${confirmText})`);
   await confirmBox.locator("button.share-confirm").click();
   await med.locator("#doc-list li", { hasText: "settlement-offer.txt" }).locator(".banner", { hasText: "Tenant side only" }).waitFor();
 
