@@ -210,6 +210,7 @@ await run(async () => {
   await A.check("#agreement-read");
   await A.click("#agreement-sign");
   await A.locator("#agreement-sign-ask").waitFor();
+  await axeCheck(A, "party, confirming a signature", { selector: "#agreement" });
   await shoot(A, "agreement-sign", "#agreement-sign-box");
   await A.click("#agreement-sign-cancel");
   await A.locator("#agreement-sign-ask").waitFor({ state: "detached" });

@@ -195,7 +195,10 @@ await run(async () => {
       checked.includes("size and date come from the server") && checked.includes("Its keys will go to the devices of these people, as the case's signed membership lists them: ") &&
       !/\d\d:\d\d:\d\d|\d\d\/\d\d\/\d{4}/.test(checked),
       "Technical details name the document as its uploader's device signed it, and say what the device checked and what it cannot, with a plain date: " + checked);
-    if (to === "joint") await sc.screenshot({ path: `${shots}/e2ee-docs-share.png` });
+    if (to === "joint") {
+      await axeCheck(med, "the share confirmation, its technical details open");
+      await sc.screenshot({ path: `${shots}/e2ee-docs-share.png` });
+    }
     await confirm.click();
     await confirm.waitFor({ state: "detached" });
     check(await sc.locator(".error").filter({ hasText: /\S/ }).count() === 0, `shared to ${to} from this device: ` + await sc.innerText());
