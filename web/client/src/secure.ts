@@ -528,10 +528,15 @@ export class SecureCase {
     throw new Error("the case was closed before your message could be sent");
   }
 
-  /** The epoch to encrypt for in room: the later of the server's word and the verified chain's latest statement. */
+  /**
+   * The epoch to encrypt for in room: the later of the server's word and the verified chain's latest statement.
+   * A defined (sealed) room is looked up as the chain places it (E.roomOf; Go: Statement.Room): the statement's
+   * own list names it only by its slot.
+   */
   private sendEpoch(room: string): number {
     const known = this.epochs.get(room) ?? 1;
-    const signed = this.sess?.chain.latest()?.rooms.find((r) => r.name === room)?.epoch ?? 0;
+    const latest = this.sess?.chain.latest();
+    const signed = (latest ? E.roomOf(latest, room)?.epoch : undefined) ?? 0;
     return Math.max(known, signed);
   }
 
