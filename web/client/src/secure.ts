@@ -7,7 +7,7 @@ import { api, APIError, Case, casePath, plainWords, Pos, saysInternal, WireMessa
 import type { Carry, ClientFrame, FloorView, ServerFrame } from "./wire_gen";
 import { CloseAccessLost, CloseSessionEnded } from "./wire_gen";
 import * as E from "./e2ee";
-import { loadPins, loadShared, savePins } from "./store";
+import { loadPins, loadShared, updatePins } from "./store";
 import { verifyProven } from "./tlog";
 import { b64, hex, unb64 } from "./wire";
 
@@ -101,8 +101,33 @@ export class SecureCase {
 
   constructor(public caseID: string, public me: E.DeviceKeys) {}
 
-  /** Fetches and verifies the devices and the membership chain (against what this browser pinned). */
-  async refresh(): Promise<void> {
+  /**
+   * Fetches and verifies the devices and the membership chain (against what this browser pinned). One at a time: a
+   * caller while one runs waits for the next, which starts when that one ends and is shared by every caller
+   * meanwhile (so it sees what changed after they asked). Overlapping checks would each save what they saw, and an
+   * older one finishing last would take the pins back.
+   */
+  refresh(): Promise<void> {
+    if (this.refreshNext) return this.refreshNext;
+    if (!this.refreshing) return this.startRefresh();
+    const next = this.refreshing.catch(() => {}).then(() => {
+      this.refreshNext = null;
+      return this.startRefresh();
+    });
+    this.refreshNext = next;
+    return next;
+  }
+
+  private refreshing: Promise<void> | null = null;
+  private refreshNext: Promise<void> | null = null;
+
+  private startRefresh(): Promise<void> {
+    const p: Promise<void> = this.refreshOnce().finally(() => { if (this.refreshing === p) this.refreshing = null; });
+    this.refreshing = p;
+    return p;
+  }
+
+  private async refreshOnce(): Promise<void> {
     const wait = 500 - (Date.now() - this.lastRefresh);
     if (wait > 0) await sleep(wait);
     this.lastRefresh = Date.now();
@@ -159,11 +184,21 @@ export class SecureCase {
       throw new Error("the server's list of devices leaves out the first device of someone in this case, or shows another one in its place. " +
         "This browser will not send messages in this case until that is resolved: tell your mediator (by phone) and do not use this case here meanwhile");
     }
-    const latest = chain.latest();
-    if (latest) cases[this.caseID] = { first: hex(chain.get(1)!.hash), seq: latest.seq, latest: hex(latest.hash), entries: chain.entries().map((x) => b64(x)) };
-    await savePins(this.me.account, { logKey: devP.key, logSize: stV.size, logCheckpoint: stV.checkpoint, cases, firsts });
+    // Each revocation this browser verified stays: an answer that shows a revoked device as working again (the server
+    // left its revocation out) is refused, so nothing is sealed to a lost device.
+    const revoked = Object.fromEntries(Object.entries(pins.revoked ?? {}).map(([a, ids]) => [a, [...ids]]));
+    try {
+      dir.checkRevocations(revoked);
+    } catch {
+      throw new Error("the server now shows a device as working again that someone in this case took out of use (this browser saw it taken out of use before). " +
+        "This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
+    }
     if (this.sess && chain.length < this.sess.chain.length) throw new Error("the server now shows fewer changes to who is in this case than this browser already checked. " +
       "This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
+    const latest = chain.latest();
+    if (latest) cases[this.caseID] = { first: hex(chain.get(1)!.hash), seq: latest.seq, latest: hex(latest.hash), entries: chain.entries().map((x) => b64(x)) };
+    // Merged with the pins saved now (another tab may have saved newer ones meanwhile): nothing moves back.
+    await updatePins(this.me.account, { logKey: devP.key, logSize: stV.size, logCheckpoint: stV.checkpoint, cases, firsts, revoked });
     if (!this.sess) {
       this.sess = new E.Session(this.me, this.caseID, chain, dir);
       this.sess.addShared(await loadShared(this.me.account)); // chains another device of this account handed over
@@ -857,7 +892,7 @@ export async function registerDevice(me: E.DeviceKeys): Promise<void> {
   const p = await api.registerDevice(me.record.raw, pins.logSize ?? 0);
   const v = await verifyProven(p, pins);
   if (v.devices.length !== 1 || v.devices[0].rec.id !== me.id) throw new Error("this browser could not be added to your account: the server's record of devices did not take it. Reload the page to try again; if this keeps happening, tell your mediator");
-  await savePins(me.account, { ...pins, logKey: p.key, logSize: v.size, logCheckpoint: v.checkpoint });
+  await updatePins(me.account, { logKey: p.key, logSize: v.size, logCheckpoint: v.checkpoint });
 }
 
 /** The server stored nothing of a pub: the room moved on to epoch (a seal came first). */
