@@ -525,7 +525,12 @@ function disclosureAudience(): string {
 function outcomeSection(mine: boolean): HTMLElement {
   const sec = h("section", { id: "desk-outcome", "aria-labelledby": "outcome-title" }, h("h2", { id: "outcome-title" }, "Outcome"));
   if (c.outcome) {
-    sec.append(h("p", { id: "desk-outcome-recorded" }, `${resultWords[c.outcome.result]} · ${plural(c.outcome.sessions, "session")} · ${c.outcome.hours} hours · recorded ${when(c.outcome.recorded)} by ${nameOf(c.outcome.by)}.`));
+    // The server sends sessions, hours and who recorded it to the case's
+    // mediators only (parties and observers get the result alone), and
+    // leaves out a zero.
+    const o = c.outcome;
+    const effort = o.recorded ? ` · ${plural(o.sessions ?? 0, "session")} · ${o.hours ?? 0} hours · recorded ${when(o.recorded)} by ${nameOf(o.by ?? "")}` : "";
+    sec.append(h("p", { id: "desk-outcome-recorded" }, `${resultWords[o.result]}${effort}.`));
     return sec;
   }
   if (c.stage !== "closure") {
@@ -571,7 +576,7 @@ function outcomeSection(mine: boolean): HTMLElement {
         "It can be recorded only once: it cannot be changed afterwards.",
         surveyed.length ? `Each party and lawyer — ${nameList(surveyed)} — gets a single-use satisfaction survey link by email (if they gave an address), and you see every link once to hand on. Their answers are anonymous.`
           : "Nobody joined as a party or lawyer, so no survey links are made.",
-        "Everyone in the case sees the result. The program's evaluation counts it without names.",
+        "Everyone in the case sees the result; the sessions and hours only the case's mediators and records staff (they count each side's caucuses too). The program's evaluation counts it without names.",
       ], "Record this outcome", ask, async () => {
         try {
           const r = await deskAPI.outcome(c.id, req);
@@ -587,7 +592,7 @@ function outcomeSection(mine: boolean): HTMLElement {
     h("div", {}, h("label", { for: "desk-outcome-result" }, "Result"), result),
     h("div", {}, h("label", { for: "desk-outcome-sessions" }, "Sessions held"), sessions),
     h("div", {}, h("label", { for: "desk-outcome-hours" }, "Hours in all"), hours)),
-  audience("everyone in the case sees the result. The program's evaluation counts it without names. Recording it makes one single-use satisfaction survey link for each party and lawyer; the answers are anonymous."),
+  audience("everyone in the case sees the result; the sessions and hours only the case's mediators and records staff (they count each side's caucuses too). The program's evaluation counts it without names. Recording it makes one single-use satisfaction survey link for each party and lawyer; the answers are anonymous."),
   h("p", { class: "note" }, "The outcome can be recorded only once."),
   h("div", { class: "row" }, ask), missing, err, box));
   ready();

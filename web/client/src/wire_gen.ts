@@ -405,14 +405,18 @@ export interface Ack {
 }
 
 /**
- * Outcome is what the mediator records at closure.
+ * Outcome is what the mediator records at closure. The case's mediators
+ * and records staff see all of it; parties, counsel and observers see the
+ * result alone (Sessions and Hours count caucuses too, so one side could
+ * work out how much the other caucused), so every member but Result may be
+ * absent.
  */
 export interface Outcome {
   result: OutcomeResult;
-  sessions: number;
-  hours: number;
-  recorded: string;
-  by: string;
+  sessions?: number;
+  hours?: number;
+  recorded?: string;
+  by?: string;
 }
 
 /**
