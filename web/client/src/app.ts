@@ -13,7 +13,7 @@ import { forgetDecrypted, sweepAllTemporary } from "./docs-e2ee-ui";
 import { forgetDialog, forgetThisBrowser } from "./forget";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
-import { registerDevice, SecureCase, SecureEvent } from "./secure";
+import { registerDevice, SecureCase, SecureEvent, unconfirmedWords } from "./secure";
 import { loadOrCreateDevice, markRegistered } from "./store";
 import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
 import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
@@ -689,7 +689,9 @@ function switchRoom(room: string) {
         if (current === room) for (const box of [ta, document.getElementById("draft") as HTMLTextAreaElement | null]) if (box && box.value === text) box.value = "";
         floorAfterSend(room);
       } catch (x) {
-        const words = "Not sent: " + errText(x);
+        const words = x instanceof Error && x.message === unconfirmedWords
+          ? "The server did not confirm your message, so it may or may not have arrived. Your text is still in the box: if the message does not appear above within a minute, send it again."
+          : "Not sent: " + errText(x);
         err.textContent = words;
         // The same room drawn again while sending: the composer on the page
         // now is another one, and it is the one the person reads.
@@ -705,12 +707,15 @@ function switchRoom(room: string) {
     },
   },
   h("label", { for: "draft" }, definedRoom(room) ? `Message in “${roomTitle(room)}”` : `Message to the ${roomTitle(room)}`), turnNote(room), ta,
-  h("div", { class: "row" }, h("button", { class: "primary", type: "submit", ...(sendingIn.has(room) ? { disabled: "" } : {}) }, "Send encrypted"),
-    h("span", { class: "note", id: "draft-hint" }, "Enter sends; Shift+Enter starts a new line.")), err);
-  // Enter sends (as in most chat apps), Shift+Enter is a new line; not
-  // while an input method is composing a character.
+  h("div", { class: "row" }, h("button", { class: "primary", type: "submit", ...(sendingIn.has(room) ? { disabled: "" } : {}) }, sendLabel(room)),
+    h("span", { class: "note", id: "draft-hint" }, touchScreen() ? "Enter starts a new line; the button sends." : "Enter sends; Shift+Enter starts a new line.")), err);
+  // With a keyboard, Enter sends (as in most chat apps) and Shift+Enter is
+  // a new line; not while an input method is composing a character. On a
+  // touch screen (a phone's keyboard has no Shift+Enter, and a stray tap
+  // must not send half a message to the joint room) Enter is a new line
+  // and only the button sends.
   ta.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); (form as HTMLFormElement).requestSubmit(); }
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !touchScreen()) { e.preventDefault(); (form as HTMLFormElement).requestSubmit(); }
   });
   // Phones: the conversation can push the message box off the first screen; a jump to it.
   const jump = observer ? null : h("button", { type: "button", id: "jump-to-draft", class: "link jump", onclick: () => { ta.scrollIntoView({ block: "center" }); ta.focus(); } }, "Write a message ↓");
@@ -725,6 +730,20 @@ function switchRoom(room: string) {
   const log = logs.get(room)!;
   log.scrollTop = log.scrollHeight;
   docs?.roomChanged(same);
+}
+
+/** Whether the main pointer is a finger (a phone or tablet): Enter then makes a new line rather than sending. */
+const touchScreen = () => matchMedia("(pointer: coarse)").matches;
+
+/** The Send button, naming who will read the message (short enough for a phone's width). */
+function sendLabel(room: string): string {
+  if (room === "joint") return "Send to everyone";
+  if (room === "mediators") return "Send to the mediators";
+  if (definedRoom(room)) return `Send to “${roomTitle(room)}”`;
+  const side = E.caucusSide(room);
+  const mine = myself();
+  if (side && mine?.side === side) return "Send to your side only";
+  return `Send to the ${sideLabel(side ?? undefined)} side only`;
 }
 
 function fmtTime(ms: number) {
