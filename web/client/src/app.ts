@@ -14,6 +14,7 @@ import { forgetDialog, forgetThisBrowser } from "./forget";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
 import { registerDevice, SecureCase, SecureEvent, unconfirmedWords } from "./secure";
+import { signOutDialog } from "./signout";
 import { loadOrCreateDevice, markRegistered } from "./store";
 import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
 import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
@@ -270,7 +271,11 @@ async function start(): Promise<void> {
   out.hidden = false;
   // Signing out deletes the decrypted documents' temporary files at once,
   // before the page goes (not at the next visit of the documents screen).
-  out.onclick = async () => { sc?.close(); await sweepAllTemporary(); await api.logout().catch(() => {}); afterSignOut(me.role); };
+  const signOut = async () => { sc?.close(); await sweepAllTemporary(); await api.logout().catch(() => {}); afterSignOut(me.role); };
+  // A party or lawyer has no password: signed out, they need a new link to
+  // come back, so they are asked first (signout.ts). Staff sign in again
+  // with their password: their Sign out acts at once.
+  out.onclick = me.role === "participant" ? () => signOutDialog(signOut) : signOut;
   if (me.role === "participant") out.after(forgetButton());
   rememberRole(me.role);
   const nav = staffNav(me);
