@@ -308,7 +308,7 @@ async function start(): Promise<void> {
   if (!caseID) {
     const list = await api.cases();
     if (list.length === 0 && me.role === "mediator") return deskView(me, main());
-    if (list.length === 0) return say("You are not in any case yet.");
+    if (list.length === 0) return say("You're not part of a mediation yet. Open the invitation link from your email or message.");
     if (list.length > 1) return chooseCase(list, dev.keys);
     caseID = list[0].id;
   }
@@ -398,7 +398,13 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords(me.role === "participant").then((w) => {
       el.textContent = "Signed out";
       hideAccountButtons();
-      main().replaceChildren(h("h1", {}, "You are signed out"), h("p", { id: "status", role: "status", class: "error" }, w));
+      // Plain text, not an error: nothing the person did was wrong. A party
+      // whose way back is a link gets the email-link button too, as on the
+      // come-back page (reentry.ts).
+      const page = () => main().replaceChildren(h("h1", {}, "You are signed out"), h("p", { id: "status", role: "status" }, w.text),
+        ...(w.emailLink ? [h("p", {}, "If your mediator has your email address, you can also get a link yourself:"),
+          h("div", { class: "row" }, emailLinkButton(main(), page))] : []));
+      page();
     });
     // The server closed this case to this account (removed, stepped off,
     // recused, the case closed to them): a page that still looked alive
