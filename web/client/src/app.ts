@@ -398,10 +398,11 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords(me.role === "participant").then((w) => {
       el.textContent = "Signed out";
       hideAccountButtons();
-      // Plain text, not an error: nothing the person did was wrong. A party
-      // whose way back is a link gets the email-link button too, as on the
-      // come-back page (reentry.ts).
-      const page = () => main().replaceChildren(h("h1", {}, "You are signed out"), h("p", { id: "status", role: "status" }, w.text),
+      // A party whose way back is a link reads plain text, not an error
+      // (nothing they did was wrong), and gets the email-link button, as
+      // on the come-back page (reentry.ts). A disabled account, or staff
+      // signed out by a password change, still reads it as a problem.
+      const page = () => main().replaceChildren(h("h1", {}, "You are signed out"), h("p", { id: "status", role: "status", class: w.emailLink ? "" : "error" }, w.text),
         ...(w.emailLink ? [h("p", {}, "If your mediator has your email address, you can also get a link yourself:"),
           h("div", { class: "row" }, emailLinkButton(main(), page))] : []));
       page();
