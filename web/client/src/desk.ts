@@ -5,7 +5,7 @@
 // them; stepping off a case; the outcome and its survey links. Every form
 // says who will see what it saves. Nothing here needs this browser's
 // encryption keys: it is the case's record, not its conversation.
-import { call, casePath, APIError, plainWords, saysInternal } from "./api";
+import { call, casePath, APIError, staffWords, saysInternal } from "./api";
 import type * as W from "./wire_gen";
 import { h } from "./dom";
 import { personName } from "./names";
@@ -32,7 +32,7 @@ function errWords(e: unknown): string {
     const f = e.problem.errors?.[0];
     if (f && fieldWords[f.field] && !saysInternal(f.detail)) return `${fieldWords[f.field]}: ${f.detail}`;
   }
-  return plainWords(e);
+  return staffWords(e); // a mediator's screen: the refusal's own words (who has not accepted yet)
 }
 const fieldWords: Record<string, string> = {
   title: "Title", type: "Type of case", referralSource: "Referred by", sides: "Sides", text: "Text", note: "Note",

@@ -43,6 +43,15 @@ function carryID(): string {
 }
 
 /** The proposal does not name what the mediator registered with the server for its carry: nothing was carried. */
+/**
+ * Why a send failed when the server did not confirm it within a minute:
+ * it may have been stored all the same (the confirmation lost on the
+ * way), so the words never say "not sent", and they say what to do. The
+ * composer (app.ts) says it in a sentence of its own, the text kept in
+ * the box.
+ */
+export const unconfirmedWords = "the server did not confirm your message in time, so it may or may not have arrived; if it does not appear in the room within a minute, send it again";
+
 export class CarryMismatch extends Error {
   constructor() {
     super("This proposal does not match what the mediator registered, so nothing was carried. Ask your mediator to propose it again.");
@@ -481,7 +490,7 @@ export class SecureCase {
   }
 
   private async sendNow(room: string, p: E.Plaintext, beforePost?: (payload: Uint8Array) => Promise<void>): Promise<Pos> {
-    if (!this.rooms.includes(room)) throw new Error(`room ${room} is not open`);
+    if (!this.rooms.includes(room)) throw new Error("this room is closed; choose another room");
     // Pick up devices registered since (a member's new browser) before keying.
     if (Date.now() - this.lastRefresh > 3000) await this.refresh();
     for (let attempt = 0; attempt < 4; attempt++) {
@@ -583,7 +592,7 @@ export class SecureCase {
       this.pending.set(id, { room, body, epoch, resolve, reject });
       if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ t: "pub", room, id, body, epoch } satisfies ClientFrame));
       setTimeout(() => {
-        if (this.pending.delete(id)) reject(new Error("the server did not confirm the message within 60 s"));
+        if (this.pending.delete(id)) reject(new Error(unconfirmedWords));
       }, 60000);
     });
   }
