@@ -59,6 +59,10 @@ type Service struct {
 	// Devices checks the device signatures on acceptances of terms and
 	// acknowledgements of disclosures (the key directory).
 	Devices DeviceVerifier
+	// Membership tells which mediators the case's signed membership
+	// seats (the key directory): only they invite people and make links
+	// back in (seated.go).
+	Membership MembershipReader
 	// Log receives the service's warnings (audit events left pending in a
 	// case record, outbox.go); nil means slog.Default().
 	Log *slog.Logger

@@ -93,6 +93,7 @@ function words(e: unknown, said: (p: Partial<Problem>) => string | undefined): s
     const s = e.status;
     if (s === 400) return field(e.problem.errors?.[0]?.detail) ?? "the request was not understood; reload the page and try again";
     if (s === 401) return "you are signed out; sign in again to go on";
+    if (s === 403 && notConfirmed(e)) return field(e.problem.detail) ?? "you can invite people or make links back in once a mediator already in this case has confirmed you as a co-mediator";
     if (s === 403) return e.problem.type === W.ProblemTypeBase + ("account-disabled" satisfies W.ProblemType) ? "your account is disabled; ask the program administrator" : "this is not allowed for you here";
     if (s === 404) return "it is no longer there; reload the page to see what is";
     if (s === 409) return said(e.problem) ?? "it changed meanwhile (someone may have acted on it already); reload the page to see where it stands";
@@ -104,6 +105,13 @@ function words(e: unknown, said: (p: Partial<Problem>) => string | undefined): s
   if (e instanceof Error && e.constructor === Error && !internalWords.test(e.message)) return e.message.replace(/\.$/, "");
   return "something went wrong on this page; reload it and try again";
 }
+
+/**
+ * Whether e refuses an invitation or a link back in because the case's
+ * signed membership does not seat this mediator yet (its detail, written
+ * for people, says what they wait for).
+ */
+export const notConfirmed = (e: APIError) => e.problem.type === W.ProblemTypeBase + ("mediator-not-confirmed" satisfies W.ProblemType);
 
 export async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
   const init: RequestInit = { method, credentials: "same-origin", headers: { ...headers } };

@@ -5,7 +5,7 @@
 // them; stepping off a case; the outcome and its survey links. Every form
 // says who will see what it saves. Nothing here needs this browser's
 // encryption keys: it is the case's record, not its conversation.
-import { call, casePath, APIError, staffWords, saysInternal } from "./api";
+import { call, casePath, APIError, staffWords, notConfirmed, saysInternal } from "./api";
 import type * as W from "./wire_gen";
 import { h } from "./dom";
 import { personName } from "./names";
@@ -28,7 +28,7 @@ const deskAPI = {
 function errWords(e: unknown): string {
   if (e instanceof APIError) {
     if (e.status === 0 || e.status >= 500) return "the server could not be reached or had a problem; try again in a moment";
-    if (e.status === 403) return "you are not allowed to do this on this case";
+    if (e.status === 403 && !notConfirmed(e)) return "you are not allowed to do this on this case";
     const f = e.problem.errors?.[0];
     if (f && fieldWords[f.field] && !saysInternal(f.detail)) return `${fieldWords[f.field]}: ${f.detail}`;
   }
