@@ -125,13 +125,17 @@ type Ack struct {
 	Signed *Consent `json:"signed,omitempty"`
 }
 
-// Outcome is what the mediator records at closure.
+// Outcome is what the mediator records at closure. The case's mediators
+// and records staff see all of it; parties, counsel and observers see the
+// result alone (Sessions and Hours count caucuses too, so one side could
+// work out how much the other caucused), so every member but Result may be
+// absent.
 type Outcome struct {
 	Result   OutcomeResult `json:"result"`
-	Sessions int           `json:"sessions"`
-	Hours    float64       `json:"hours"`
-	Recorded time.Time     `json:"recorded"`
-	By       string        `json:"by"`
+	Sessions int           `json:"sessions,omitzero"`
+	Hours    float64       `json:"hours,omitzero"`
+	Recorded time.Time     `json:"recorded,omitzero"`
+	By       string        `json:"by,omitzero"`
 }
 
 // Case is a whole case as its members see it (GET /api/v1/cases/{id} and

@@ -59,6 +59,11 @@ const (
 	// already joined the case with another link (410): a link back in, not
 	// a new invitation, brings them back.
 	ProblemAlreadyJoined ProblemType = "already-joined"
+	// An invitation or a link back in asked by a mediator whom the case's
+	// signed membership does not seat (403): a mediator already in the
+	// case confirms them first (or, in a case whose conversation nobody
+	// has opened, a mediator opens it). The detail says which.
+	ProblemMediatorNotConfirmed ProblemType = "mediator-not-confirmed"
 	// A new document in a case that already holds the most documents one
 	// case holds (409): the detail names the limit.
 	ProblemDocumentLimit ProblemType = "document-limit"

@@ -196,40 +196,63 @@ func (s *Service) SetTerms(ctx context.Context, actor account.Account, id, text 
 // mediator's admission: a mediator who made a device for a party through
 // a re-entry link must not sign in the party's name), its signature holds
 // over the canonical statement, and its clock is near the server's. It
-// returns how the device counts ("first" or "linked").
-func (s *Service) verifyConsent(ctx context.Context, actor account.Account, k e2ee.Consent, sigB64 string) (string, error) {
+// returns how the device counts ("first" or "linked"). Every refusal is
+// audited consent.refused (refuseConsent), about the given objects and
+// the device.
+func (s *Service) verifyConsent(ctx context.Context, actor account.Account, k e2ee.Consent, sigB64 string, about []string) (string, error) {
 	if s.Devices == nil {
 		return "", fmt.Errorf("device signatures cannot be checked on this server: %w", fault.ErrUnavailable)
 	}
 	sig, err := base64.StdEncoding.DecodeString(sigB64)
 	if err != nil || len(sig) != 64 {
+		s.refuseConsent(ctx, actor, k, about, "malformed")
 		return "", fault.Invalid("signature", "an Ed25519 signature in base64 (64 bytes)")
 	}
 	if d := time.UnixMilli(k.At).Sub(s.now()); d > MaxConsentSkew || d < -MaxConsentSkew {
+		s.refuseConsent(ctx, actor, k, about, "clock")
 		return "", fault.Invalid("signedAt", "the device's clock is more than 15 minutes off; set the clock and try again")
 	}
 	dev, how, err := s.Devices.ConsentDevice(ctx, actor.ID, k.Device)
 	if err != nil {
-		s.record(ctx, audit.Event{Type: "consent.refused", Actor: actor.ID, Case: k.Case, Objects: []string{k.Device},
-			Attrs: map[string]string{"kind": k.Kind, "reason": "device"}})
+		s.refuseConsent(ctx, actor, k, about, "device")
 		return "", fmt.Errorf("this device cannot sign for your account: it is not registered, was revoked, or was admitted by a mediator rather than linked from your own device: %w", fault.ErrForbidden)
 	}
 	if err := dev.VerifyConsent(k, sig); err != nil {
-		s.record(ctx, audit.Event{Type: "consent.refused", Actor: actor.ID, Case: k.Case, Objects: []string{k.Device},
-			Attrs: map[string]string{"kind": k.Kind, "reason": "signature"}})
+		s.refuseConsent(ctx, actor, k, about, "signature")
 		return "", fault.Invalid("signature", "does not verify against your registered device")
 	}
 	return how, nil
 }
 
+// refuseConsent audits a refused consent: consent.refused, its kind and
+// why (malformed: the signature or the device id is not one; clock: the
+// device's time is more than MaxConsentSkew off the server's; device: not
+// one of the account's own, unrevoked devices; signature: it does not
+// verify over the statement), about the given objects and the device
+// when its id is one. Ids and reasons only: nothing the person wrote or
+// read. Best effort, as every refusal's entry: the refusal stands
+// whether or not the log takes it.
+func (s *Service) refuseConsent(ctx context.Context, actor account.Account, k e2ee.Consent, about []string, reason string) {
+	objects := slices.Clone(about)
+	if validDeviceID(k.Device) {
+		objects = append(objects, k.Device)
+	}
+	s.record(ctx, audit.Event{Type: "consent.refused", Actor: actor.ID, Case: k.Case, Objects: objects,
+		Attrs: map[string]string{"kind": k.Kind, "reason": reason}})
+}
+
 // VerifyConsent is verifyConsent for another service's consent (the
 // vault's answers to share requests): the same device rule, the same
-// signature check, the same refusals and their audit.
-func (s *Service) VerifyConsent(ctx context.Context, actor account.Account, k e2ee.Consent, sigB64 string) (string, error) {
+// signature check, the same refusals, each audited consent.refused about
+// the objects given (the vault's: the document and the request) and the
+// device; a device id that is not one is refused and audited too
+// (reason malformed).
+func (s *Service) VerifyConsent(ctx context.Context, actor account.Account, k e2ee.Consent, sigB64 string, about ...string) (string, error) {
 	if !validDeviceID(k.Device) {
+		s.refuseConsent(ctx, actor, k, about, "malformed")
 		return "", fault.Invalid("device", "your device's id (dv_…)")
 	}
-	return s.verifyConsent(ctx, actor, k, sigB64)
+	return s.verifyConsent(ctx, actor, k, sigB64, about)
 }
 
 func validDeviceID(d string) bool {
@@ -256,7 +279,7 @@ func (s *Service) AcceptTerms(ctx context.Context, actor account.Account, id str
 		return api.TermsView{}, fmt.Errorf("the terms changed since you read them; read the new version and accept it: %w", fault.ErrConflict)
 	}
 	k := e2ee.Consent{Kind: e2ee.ConsentTerms, Case: c.ID, Item: req.Item, TextSHA: req.SHA256, Account: actor.ID, Device: req.Device, At: req.SignedAt}
-	how, err := s.verifyConsent(ctx, actor, k, req.Signature)
+	how, err := s.verifyConsent(ctx, actor, k, req.Signature, nil)
 	if err != nil {
 		return api.TermsView{}, err
 	}
@@ -317,7 +340,7 @@ func (s *Service) AcknowledgeSigned(ctx context.Context, actor account.Account, 
 		return nil, fault.Invalid("sha256", "not the disclosure's text")
 	}
 	k := e2ee.Consent{Kind: e2ee.ConsentDisclosure, Case: c.ID, Item: disclosureID, TextSHA: sha, Account: actor.ID, Device: req.Device, At: req.SignedAt}
-	how, err := s.verifyConsent(ctx, actor, k, req.Signature)
+	how, err := s.verifyConsent(ctx, actor, k, req.Signature, nil)
 	if err != nil {
 		return nil, err
 	}

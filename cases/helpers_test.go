@@ -1,6 +1,7 @@
 package cases
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -162,4 +163,13 @@ func wantIs(t *testing.T, err, target error) {
 	if !errors.Is(err, target) {
 		t.Fatalf("err = %v, want %v", err, target)
 	}
+}
+
+// seatedIn is the key directory's answer for the cases tests, which run
+// without one (MembershipReader): every case has a signed membership
+// statement, and it seats these mediators.
+type seatedIn []string
+
+func (m seatedIn) SeatedMediators(context.Context, string) ([]string, bool, error) {
+	return m, true, nil
 }

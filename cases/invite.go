@@ -136,7 +136,7 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 	if err != nil {
 		return IssuedInvite{}, err
 	}
-	if err := s.authorize(ctx, actor, policy.CaseInvite, c); err != nil {
+	if err := s.authorizeAdding(ctx, actor, policy.CaseInvite, c); err != nil {
 		return IssuedInvite{}, err
 	}
 	if c.Closed != nil {

@@ -61,6 +61,9 @@ func TestLinksDieWithTheirMakersAccess(t *testing.T) {
 			if _, err := e.svc.AddMediator(ctx, mia, c.ID, max.ID); err != nil {
 				t.Fatal(err)
 			}
+			// Mia confirmed Max: the case's signed membership seats
+			// both (only a seated mediator makes links, seated.go).
+			e.svc.Membership = seatedIn{mia.ID, max.ID}
 			pat := e.join(t, mia, c.ID, RoleParty, "A", "Pat")
 			miaBack, err := e.svc.CreateReentry(ctx, mia, c.ID, pat.ID, 0)
 			if err != nil {

@@ -142,7 +142,8 @@ func (c *Case) Redacted() *Case {
 	return &out
 }
 
-// Summary returns the case's metadata-only view.
+// Summary returns the case's metadata-only view, whole: for records staff
+// and the case's mediators. SummaryFor is what one account may see.
 func (c *Case) Summary() Summary {
 	hist := make([]StageChange, len(c.StageHistory))
 	for i, h := range c.StageHistory {
@@ -153,14 +154,30 @@ func (c *Case) Summary() Summary {
 		Participants: len(c.Participants), Created: c.Created, Closed: c.Closed, StageHistory: hist, Outcome: c.Outcome}
 }
 
+// SummaryFor returns the case's summary as accountID sees it: whole for
+// the case's active mediators and for records staff (who are not in the
+// case), the outcome's result alone (outcomeResult) for anyone else in it.
+func (c *Case) SummaryFor(accountID string) Summary {
+	s := c.Summary()
+	if c.activeMediator(accountID) {
+		return s
+	}
+	_, participant := c.Participant(accountID)
+	if _, mediator := c.Mediator(accountID); participant || mediator {
+		s.Outcome = outcomeResult(s.Outcome)
+	}
+	return s
+}
+
 // ForViewer returns the case as accountID, who may read it, sees it. A
 // stage change's note is for the case's mediators only: a mediator may
 // write why talks went back a stage in words one side must not read, and
 // parties, counsel and observers of both sides read the same case record.
-// They see that the stage changed, when, and by whom; never the note. The
-// result shares nothing mutable with c.
+// They see that the stage changed, when, and by whom; never the note. Of
+// the outcome they see the result alone (outcomeResult). The result shares
+// nothing mutable with c.
 func (c *Case) ForViewer(accountID string) *Case {
-	if m, ok := c.Mediator(accountID); ok && m.Recused == nil {
+	if c.activeMediator(accountID) {
 		return c
 	}
 	out := *c
@@ -169,7 +186,25 @@ func (c *Case) ForViewer(accountID string) *Case {
 		h.Note = ""
 		out.StageHistory[i] = h
 	}
+	out.Outcome = outcomeResult(c.Outcome)
 	return &out
+}
+
+// outcomeResult is the outcome as parties, counsel and observers see it:
+// how the case ended, without the sessions and hours the mediator
+// recorded (they count caucuses too: side B, knowing the joint sessions
+// and its own caucuses, would work out how much side A caucused), nor
+// when or by whom it was recorded.
+func outcomeResult(o *Outcome) *Outcome {
+	if o == nil {
+		return nil
+	}
+	return &Outcome{Result: o.Result}
+}
+
+func (c *Case) activeMediator(accountID string) bool {
+	m, ok := c.Mediator(accountID)
+	return ok && m.Recused == nil
 }
 
 // Facts returns what policy needs to decide about this case.

@@ -117,7 +117,7 @@ func (s *Service) CreateReentry(ctx context.Context, actor account.Account, id, 
 	if err != nil {
 		return IssuedReentry{}, err
 	}
-	if err := s.authorize(ctx, actor, policy.CaseReentry, c); err != nil {
+	if err := s.authorizeAdding(ctx, actor, policy.CaseReentry, c); err != nil {
 		return IssuedReentry{}, err
 	}
 	if c.Closed != nil {

@@ -59,6 +59,10 @@ type Service struct {
 	// Devices checks the device signatures on acceptances of terms and
 	// acknowledgements of disclosures (the key directory).
 	Devices DeviceVerifier
+	// Membership tells which mediators the case's signed membership
+	// seats (the key directory): only they invite people and make links
+	// back in (seated.go).
+	Membership MembershipReader
 	// Log receives the service's warnings (audit events left pending in a
 	// case record, outbox.go); nil means slog.Default().
 	Log *slog.Logger
@@ -335,7 +339,7 @@ func (s *Service) Summary(ctx context.Context, actor account.Account, id string)
 	if err := s.authorize(ctx, actor, policy.CaseReadSummary, c); err != nil {
 		return Summary{}, err
 	}
-	return c.Summary(), nil
+	return c.SummaryFor(actor.ID), nil
 }
 
 // Listed is one row of a case list: the whole case when the actor may read
@@ -364,7 +368,7 @@ func (s *Service) List(ctx context.Context, actor account.Account) ([]Listed, er
 		p := actor.Principal()
 		switch {
 		case s.policy.Decide(p, policy.CaseRead, c.Facts()).Allowed:
-			out = append(out, Listed{Summary: c.Summary(), Title: c.Title, Relation: relation(&c, actor.ID)})
+			out = append(out, Listed{Summary: c.SummaryFor(actor.ID), Title: c.Title, Relation: relation(&c, actor.ID)})
 		case s.policy.Decide(p, policy.CaseReadSummary, c.Facts()).Allowed:
 			out = append(out, Listed{Summary: c.Summary(), Relation: "records"})
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
@@ -122,7 +123,9 @@ func TestTermsVersionsAndOpening(t *testing.T) {
 
 // TestTermsSignatureChecked: an acceptance whose signature is not the
 // named device's, or names another account's device, an unregistered
-// device, or another text, is refused and nothing is recorded.
+// device, or another text, or is not a signature, or whose clock is far
+// off, is refused and nothing is recorded; each refusal is audited
+// consent.refused with its reason.
 func TestTermsSignatureChecked(t *testing.T) {
 	t.Parallel()
 	n := nodetest.Embedded(t)
@@ -134,6 +137,24 @@ func TestTermsSignatureChecked(t *testing.T) {
 	}
 	post := func(p person, req api.SignedConsentRequest) error {
 		return p.c.Do(ctx, http.MethodPost, "/api/v1/cases/"+tc.caseID+"/terms/accept", req, nil)
+	}
+	// audited checks that what happened since from is one consent.refused
+	// of kind terms by A, with reason.
+	audited := func(what string, from int64, reason string) {
+		t.Helper()
+		var got []audit.Event
+		for i := from; i < n.Audit.Size(); i++ {
+			ev, err := n.Audit.Entry(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Type == "consent.refused" {
+				got = append(got, ev)
+			}
+		}
+		if len(got) != 1 || got[0].Actor != tc.a.id || got[0].Attrs["kind"] != e2ee.ConsentTerms || got[0].Attrs["reason"] != reason {
+			t.Fatalf("%s: consent.refused entries %+v, want one by A with reason %q", what, got, reason)
+		}
 	}
 	sign := func(keys *e2ee.DeviceKeys, account, device, sha string) api.SignedConsentRequest {
 		k := e2ee.Consent{Kind: e2ee.ConsentTerms, Case: tc.caseID, Item: "1", TextSHA: sha, Account: account, Device: device, At: time.Now().UnixMilli()}
@@ -149,30 +170,48 @@ func TestTermsSignatureChecked(t *testing.T) {
 	sha := v.Terms.SHA256
 	// A forger's key (never registered) claiming A's registered device.
 	forger, _ := e2ee.NewDeviceKeys(tc.a.id, e2ee.KEMX25519, time.Now())
+	from := n.Audit.Size()
 	if err := post(tc.a, sign(forger, tc.a.id, tc.a.x.Me.ID, sha)); status(err) != http.StatusBadRequest {
 		t.Fatalf("forged signature: %v", err)
 	}
+	audited("forged signature", from, "signature")
 	// A's request naming an unregistered device of A's own.
+	from = n.Audit.Size()
 	if err := post(tc.a, sign(forger, tc.a.id, forger.ID, sha)); status(err) != http.StatusForbidden {
 		t.Fatalf("unregistered device: %v", err)
 	}
+	audited("unregistered device", from, "device")
 	// A presenting B's device (and B's valid signature, for B's account).
 	bReq := sign(tc.b.x.Me, tc.b.id, tc.b.x.Me.ID, sha)
+	from = n.Audit.Size()
 	if err := post(tc.a, bReq); status(err) != http.StatusForbidden {
 		t.Fatalf("another account's device: %v", err)
 	}
+	audited("another account's device", from, "device")
 	// A signature over another text, presented as this one.
 	other := sign(tc.a.x.Me, tc.a.id, tc.a.x.Me.ID, strings.Repeat("0", 64))
 	other.SHA256 = sha
+	from = n.Audit.Size()
 	if err := post(tc.a, other); status(err) != http.StatusBadRequest {
 		t.Fatalf("signature over another text: %v", err)
 	}
+	audited("signature over another text", from, "signature")
+	// Not a signature at all.
+	garbled := sign(tc.a.x.Me, tc.a.id, tc.a.x.Me.ID, sha)
+	garbled.Signature = "not base64!"
+	from = n.Audit.Size()
+	if err := post(tc.a, garbled); status(err) != http.StatusBadRequest {
+		t.Fatalf("not a signature: %v", err)
+	}
+	audited("not a signature", from, "malformed")
 	// A clock far off.
 	old := sign(tc.a.x.Me, tc.a.id, tc.a.x.Me.ID, sha)
 	old.SignedAt -= int64(time.Hour / time.Millisecond)
+	from = n.Audit.Size()
 	if err := post(tc.a, old); status(err) != http.StatusBadRequest {
 		t.Fatalf("stale clock: %v", err)
 	}
+	audited("stale clock", from, "clock")
 	mv, _ := tc.med.c.Terms(ctx, tc.caseID)
 	if len(mv.Missing) != 2 {
 		t.Fatalf("a refused acceptance was recorded: %+v", mv)

@@ -24,15 +24,18 @@ import (
 // keys and what it has verified live in a directory of its own (the CLI's
 // config dir): device.json (private keys), keydir.json (the pinned log key
 // and the last checkpoint verified), statements.json (the first
-// membership statement seen per case, pinned) and firsts.json (each
-// account's first device, pinned the first time it was seen). Directories are 0700 and
-// files 0600; private keys never leave them.
+// membership statement seen per case, pinned), firsts.json (each
+// account's first device, pinned the first time it was seen) and
+// revoked.json (each account's devices whose revocation this device
+// verified, at most e2ee.MaxRevocationPinsPerAccount per account).
+// Directories are 0700 and files 0600; private keys never leave them.
 
 const (
 	deviceFile     = "device.json"
 	keydirFile     = "keydir.json"
 	statementsFile = "statements.json"
 	firstsFile     = "firsts.json"
+	revokedFile    = "revoked.json"
 )
 
 // ErrNoDevice: this config dir has no device keys yet (`parley keys init`).
@@ -184,7 +187,7 @@ func (x *E2EE) MyDevices(ctx context.Context) (*e2ee.Devices, *tlogverify.Verifi
 	if err != nil {
 		return nil, nil, err
 	}
-	return d, v, x.checkFirsts(d)
+	return d, v, x.checkPins(d)
 }
 
 // strictDevices is the directory every client uses: an account's devices
@@ -213,33 +216,62 @@ func (x *E2EE) CaseDevices(ctx context.Context, caseID string) (*e2ee.Devices, *
 	if err != nil {
 		return nil, nil, err
 	}
-	return d, v, x.checkFirsts(d)
+	return d, v, x.checkPins(d)
 }
 
-// checkFirsts checks each account's first device in d against the ones
-// this device pinned (firsts.json) and pins the accounts it sees for the
-// first time. The log proves each listed device is in it, not that the
-// list is complete: a server that left an account's real first device out
-// would make a device of its own the first, and get keys sealed to it.
-func (x *E2EE) checkFirsts(d *e2ee.Devices) error {
+// checkPins checks d against what this device pinned and pins what it
+// sees for the first time: each account's first device (firsts.json) and
+// each revocation that counted (revoked.json). The log proves each listed
+// record is in it, not that the list is complete: a server that left an
+// account's real first device out would make a device of its own the
+// first, and one that left a revocation out would make a lost device
+// active again; either would get keys sealed to it.
+func (x *E2EE) checkPins(d *e2ee.Devices) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	path := filepath.Join(x.Dir, firstsFile)
-	pins := e2ee.FirstPins{}
-	if b, err := os.ReadFile(path); err == nil {
-		if err := json.Unmarshal(b, &pins); err != nil {
-			return fmt.Errorf("%s is damaged", path)
-		}
+	firsts := e2ee.FirstPins{}
+	if err := x.readPins(firstsFile, &firsts); err != nil {
+		return err
 	}
-	changed, err := d.CheckFirsts(pins)
+	revoked := e2ee.RevocationPins{}
+	if err := x.readPins(revokedFile, &revoked); err != nil {
+		return err
+	}
+	changed, err := d.CheckFirsts(firsts)
 	if err != nil {
 		return fmt.Errorf("%w (refusing to send to or trust this account's devices: the server may be hiding one)", err)
 	}
-	if !changed {
+	if changed {
+		b, _ := json.Marshal(firsts)
+		if err := writePrivate(filepath.Join(x.Dir, firstsFile), b); err != nil {
+			return err
+		}
+	}
+	changed, err = d.CheckRevocations(revoked)
+	if err != nil {
+		return fmt.Errorf("%w (refusing to send to or trust this account's devices: the server may be bringing back a device its person took out of use)", err)
+	}
+	if changed {
+		b, _ := json.Marshal(revoked)
+		return writePrivate(filepath.Join(x.Dir, revokedFile), b)
+	}
+	return nil
+}
+
+// readPins reads a pin file of this device into v (nothing when missing).
+func (x *E2EE) readPins(name string, v any) error {
+	path := filepath.Join(x.Dir, name)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	b, _ := json.Marshal(pins)
-	return writePrivate(path, b)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s is damaged", path)
+	}
+	return nil
 }
 
 type pin struct {

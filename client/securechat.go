@@ -566,9 +566,6 @@ func (s *SecureChat) rotate(room string, epoch int64) {
 	s.epochs[room] = max(s.epochs[room], epoch)
 }
 
-// encrypt prepares room for its current epoch and encrypts p. When no
-// mediator has signed the epoch's membership yet it waits for one (a
-// mediator's own chat signs it), up to StatementWait.
 // sendEpoch is the epoch to encrypt for in room: the later of what the
 // server reported and what the verified membership chain names. A server
 // that reports a stale epoch cannot make this device encrypt to an earlier
@@ -584,6 +581,9 @@ func (s *SecureChat) sendEpoch(room string) int64 {
 	return epoch
 }
 
+// encrypt prepares room for its current epoch and encrypts p. When no
+// mediator has signed the epoch's membership yet it waits for one (a
+// mediator's own chat signs it), up to StatementWait.
 func (s *SecureChat) encrypt(ctx context.Context, room string, p *e2ee.Plaintext) ([][]byte, int64, error) {
 	deadline := time.Now().Add(s.opts.StatementWait)
 	backoff := 200 * time.Millisecond

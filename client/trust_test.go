@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,6 +23,31 @@ import (
 // omittingServer is a server that leaves one device out of every device
 // list it answers (each remaining record keeps its valid inclusion proof).
 func omittingServer(t *testing.T, upstream, device string) string {
+	t.Helper()
+	return rewritingServer(t, upstream, func(p *api.Proven) {
+		p.Devices = slices.DeleteFunc(p.Devices, func(l api.Logged) bool {
+			rec, err := e2ee.DecodeDeviceRecord(l.Record)
+			return err == nil && rec.ID == device
+		})
+	})
+}
+
+// revocationOmittingServer is a server that leaves every revocation of
+// one device out of the device lists it answers, keeping the device (and
+// the other records, each with its valid inclusion proof).
+func revocationOmittingServer(t *testing.T, upstream, device string) string {
+	t.Helper()
+	return rewritingServer(t, upstream, func(p *api.Proven) {
+		p.Revocations = slices.DeleteFunc(p.Revocations, func(l api.Logged) bool {
+			r, err := e2ee.DecodeRevocation(l.Record)
+			return err == nil && r.Device == device
+		})
+	})
+}
+
+// rewritingServer passes requests to upstream and lets rewrite change
+// each device list it answers.
+func rewritingServer(t *testing.T, upstream string, rewrite func(*api.Proven)) string {
 	t.Helper()
 	u, err := url.Parse(upstream)
 	if err != nil {
@@ -41,14 +67,7 @@ func omittingServer(t *testing.T, upstream, device string) string {
 		if err := json.Unmarshal(b, &p); err != nil {
 			return err
 		}
-		kept := p.Devices[:0]
-		for _, l := range p.Devices {
-			if rec, err := e2ee.DecodeDeviceRecord(l.Record); err == nil && rec.ID == device {
-				continue
-			}
-			kept = append(kept, l)
-		}
-		p.Devices = kept
+		rewrite(&p)
 		b, _ = json.Marshal(p)
 		r.Body = io.NopCloser(bytes.NewReader(b))
 		r.ContentLength = int64(len(b))
@@ -98,6 +117,58 @@ func TestOmittedFirstDeviceRefused(t *testing.T) {
 	}
 	// The honest answer still passes.
 	if _, _, err := tc.b.x.CaseDevices(ctx, tc.caseID); err != nil {
+		t.Fatalf("honest answer after the refused one: %v", err)
+	}
+}
+
+// TestOmittedRevocationRefused: party A links a second device L, then
+// (L lost) revokes it from the first. Side B's client verified the
+// revocation; a server colluding with the thief then leaves it out of
+// later device lists, so that L looks active again and every member's
+// client would seal the rooms' chain keys to it. B's client pinned the
+// revocation and refuses the answer (it seals nothing to L); the honest
+// answer still passes.
+func TestOmittedRevocationRefused(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	lost := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMX25519)
+	link(t, tc.a.x, lost)
+	devs, _, err := tc.b.x.CaseDevices(ctx, tc.caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(devs.Active(tc.a.id), func(r *e2ee.DeviceRecord) bool { return r.ID == lost.Me.ID }) {
+		t.Fatal("A's linked device L does not count for B: test proves nothing")
+	}
+	if err := tc.a.x.Revoke(ctx, lost.Me.ID); err != nil {
+		t.Fatal(err)
+	}
+	if devs, _, err = tc.b.x.CaseDevices(ctx, tc.caseID); err != nil || !devs.Revoked(tc.a.id, lost.Me.ID) {
+		t.Fatalf("B after A revoked L: %v", err)
+	}
+
+	// The same device of B (a fresh process on its config dir), now
+	// talking to a server that leaves L's revocation out.
+	lying := client.New(revocationOmittingServer(t, n.URL, lost.Me.ID), tc.b.c.Token)
+	bx, err := lying.E2EE(tc.b.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devs, v, err := bx.CaseDevices(ctx, tc.caseID)
+	if err == nil && len(v.Revocations) != 0 {
+		t.Fatal("the lying server still shows the revocation: test proves nothing")
+	}
+	if !errors.Is(err, e2ee.ErrRevocationOmitted) {
+		active := devs != nil && slices.ContainsFunc(devs.Active(tc.a.id), func(r *e2ee.DeviceRecord) bool { return r.ID == lost.Me.ID })
+		t.Fatalf("ATTACK WORKS? answer without L's revocation: err %v, L active: %v", err, active)
+	}
+	if _, err := bx.OpenSecureChat(ctx, tc.caseID, client.SecureOptions{}); !errors.Is(err, e2ee.ErrRevocationOmitted) {
+		t.Fatalf("opening the case through the lying server: %v", err)
+	}
+	// The honest answer still passes, with L revoked.
+	if devs, _, err := tc.b.x.CaseDevices(ctx, tc.caseID); err != nil || !devs.Revoked(tc.a.id, lost.Me.ID) {
 		t.Fatalf("honest answer after the refused one: %v", err)
 	}
 }

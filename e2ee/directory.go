@@ -485,3 +485,56 @@ func (d *Devices) CheckFirsts(pins FirstPins) (changed bool, err error) {
 	}
 	return changed, nil
 }
+
+// RevocationPins maps an account to the ids of its devices whose
+// revocation a client verified (one that counted: [Devices.Revoke]),
+// oldest first. Device ids are hashes of their keys, so the id alone
+// recognises the device in any later answer.
+type RevocationPins map[string][]string
+
+// MaxRevocationPinsPerAccount bounds the revocations a client keeps
+// pinned per account: the key directory's own limit on an account's
+// devices (keydir.MaxDevicesPerAccount), so an honest server never makes
+// a client drop one. Past it, the revocations pinned first are dropped.
+const MaxRevocationPinsPerAccount = 32
+
+// CheckRevocations checks d against pins: a device whose revocation was
+// pinned, if this answer lists it, must be revoked in it (by a revocation
+// that counts). An answer that lists it unrevoked is an
+// [ErrRevocationOmitted]: the server leaves the revocation out (the log
+// proves each listed record is in it, not that the list is complete), or
+// one that made it count, and a lost device would get keys again. An
+// answer that leaves the device out too is not refused: the device is
+// then no recipient. Then every revocation that counts in d and is not
+// pinned yet is pinned, in device id order (pins is updated; changed
+// reports it), at most [MaxRevocationPinsPerAccount] per account.
+func (d *Devices) CheckRevocations(pins RevocationPins) (changed bool, err error) {
+	for _, a := range d.Accounts() {
+		for _, id := range pins[a] {
+			if ld, ok := d.byAccount[a][id]; ok {
+				if _, revoked := d.revokedAt(ld); !revoked {
+					return false, fmt.Errorf("%w: %s's device %s was revoked, but the server now shows it as not revoked", ErrRevocationOmitted, a, id)
+				}
+			}
+		}
+	}
+	for _, a := range d.Accounts() {
+		var add []string
+		for id, ld := range d.byAccount[a] {
+			if _, revoked := d.revokedAt(ld); revoked && !slices.Contains(pins[a], id) {
+				add = append(add, id)
+			}
+		}
+		if len(add) == 0 {
+			continue
+		}
+		slices.Sort(add)
+		p := append(slices.Clone(pins[a]), add...)
+		if over := len(p) - MaxRevocationPinsPerAccount; over > 0 {
+			p = p[over:]
+		}
+		pins[a] = p
+		changed = true
+	}
+	return changed, nil
+}

@@ -37,6 +37,11 @@ var (
 	// account (the server leaves the real one out, or shows another
 	// history).
 	ErrDeviceFork = errors.New("e2ee: the key directory changed an account's first device")
+	// ErrRevocationOmitted: the key directory shows a device as not
+	// revoked whose revocation this client verified before (the server
+	// leaves the revocation out, or shows another history), so that a
+	// lost device would get keys again.
+	ErrRevocationOmitted = errors.New("e2ee: the key directory left out a revocation this client verified")
 	// ErrAdmittedDevice: a consent (a carried message) signed by a device
 	// that counts only through a mediator's admission, not through the
 	// account's own devices.

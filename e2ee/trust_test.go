@@ -2,6 +2,8 @@ package e2ee
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -304,5 +306,83 @@ func TestAdmittedDeviceCannotRevokeOthers(t *testing.T) {
 	w.dir.Revoke(vs, 50)
 	if !w.dir.Revoked("u_partyb", bnew.ID) {
 		t.Fatal("an admitted device's own revocation was ignored")
+	}
+}
+
+// TestRevocationPinnedAgainstOmission: a revocation that counted is
+// pinned; an answer that lists the revoked device without it (or without
+// what made it count) is an ErrRevocationOmitted; one that leaves the
+// device out too passes (the device is no recipient); a revocation that
+// does not count is not pinned; the pins of an account are bounded.
+func TestRevocationPinnedAgainstOmission(t *testing.T) {
+	now := time.UnixMilli(1767225600000)
+	first := device(t, "u_party", "first", KEMX25519)
+	lost := device(t, "u_party", "lost", KEMX25519)
+	rogue := device(t, "u_party", "rogue", KEMX25519)
+	link, err := first.Endorse(lost.Record(), "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := DecodeEndorsement(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := func(by *DeviceKeys, id string) *Revocation {
+		t.Helper()
+		r, err := DecodeRevocation(by.Revoke(id, now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	dir := func(withLost, withRevocation bool) *Devices {
+		d := NewDevices()
+		d.RequireEndorsement()
+		d.Add(first.Record(), 1)
+		d.Add(rogue.Record(), 2)
+		if withLost {
+			d.Add(lost.Record(), 3)
+		}
+		d.Endorse(e, 4)
+		d.Revoke(rev(rogue, first.ID), 5) // by a device nobody counts: ignored, never pinned
+		if withRevocation {
+			d.Revoke(rev(first, lost.ID), 6)
+		}
+		return d
+	}
+	pins := RevocationPins{}
+	if changed, err := dir(true, false).CheckRevocations(pins); err != nil || changed {
+		t.Fatalf("before the revocation: changed %v err %v pins %v", changed, err, pins)
+	}
+	if changed, err := dir(true, true).CheckRevocations(pins); err != nil || !changed || !slices.Equal(pins["u_party"], []string{lost.ID}) {
+		t.Fatalf("after the revocation: changed %v err %v pins %v", changed, err, pins)
+	}
+	if changed, err := dir(true, true).CheckRevocations(pins); err != nil || changed {
+		t.Fatalf("the same answer again: changed %v err %v", changed, err)
+	}
+	omit := dir(true, false)
+	if !slices.ContainsFunc(omit.Active("u_party"), func(r *DeviceRecord) bool { return r.ID == lost.ID }) {
+		t.Fatal("the omitting answer should make the lost device active: test proves nothing")
+	}
+	if _, err := omit.CheckRevocations(pins); !errors.Is(err, ErrRevocationOmitted) {
+		t.Fatalf("answer without the revocation: %v, want ErrRevocationOmitted", err)
+	}
+	if changed, err := dir(false, false).CheckRevocations(pins); err != nil || changed {
+		t.Fatalf("answer without the lost device at all: changed %v err %v", changed, err)
+	}
+	if !slices.Equal(pins["u_party"], []string{lost.ID}) {
+		t.Fatalf("pins after refused answers: %v", pins)
+	}
+
+	// Bounded: past the limit the pins taken first go.
+	many := RevocationPins{"u_party": nil}
+	for i := range MaxRevocationPinsPerAccount {
+		many["u_party"] = append(many["u_party"], fmt.Sprintf("old-%02d", i))
+	}
+	if changed, err := dir(true, true).CheckRevocations(many); err != nil || !changed {
+		t.Fatalf("full pins: changed %v err %v", changed, err)
+	}
+	if p := many["u_party"]; len(p) != MaxRevocationPinsPerAccount || p[0] != "old-01" || p[len(p)-1] != lost.ID {
+		t.Fatalf("full pins after one more: %d, first %s, last %s", len(p), p[0], p[len(p)-1])
 	}
 }

@@ -628,21 +628,44 @@ func checkRevocationVectors(t *testing.T, v *vectors, devs map[string]*DeviceKey
 		t.Fatal("revocation logs differ from the vector")
 	}
 	for _, l := range v.RevocationLogs {
-		d := NewDevices()
-		d.RequireEndorsement()
-		for i, vd := range v.Devices {
-			d.Add(devs[vd.Name].Record(), int64(i))
-		}
-		d.AdmitBy("c_vectorcase", l.Mediators...)
-		for _, le := range l.Endorsements {
-			e, err := DecodeEndorsement(v.Endorsements[le.Item].Encoded)
-			if err != nil {
-				t.Fatal(err)
+		build := func(withRevocations bool) *Devices {
+			d := NewDevices()
+			d.RequireEndorsement()
+			for i, vd := range v.Devices {
+				d.Add(devs[vd.Name].Record(), int64(i))
 			}
-			d.Endorse(e, le.Index)
+			d.AdmitBy("c_vectorcase", l.Mediators...)
+			for _, le := range l.Endorsements {
+				e, err := DecodeEndorsement(v.Endorsements[le.Item].Encoded)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d.Endorse(e, le.Index)
+			}
+			for _, lr := range l.Revocations {
+				if withRevocations {
+					d.Revoke(revs[lr.Item], lr.Index)
+				}
+			}
+			return d
 		}
-		for _, lr := range l.Revocations {
-			d.Revoke(revs[lr.Item], lr.Index)
+		d := build(true)
+		// Revocation pins (the browser's Devices.checkRevocations, in
+		// web/client/test/vectors-lib.mjs, on the same logs): a client
+		// with none pins exactly the revoked devices, in id order, and
+		// refuses the same directory without its revocations.
+		pins, want := RevocationPins{}, RevocationPins{}
+		for _, name := range l.Revoked {
+			want[devs[name].Account] = append(want[devs[name].Account], devs[name].ID)
+		}
+		for _, ids := range want {
+			slices.Sort(ids)
+		}
+		if _, err := d.CheckRevocations(pins); err != nil || !reflect.DeepEqual(pins, want) {
+			t.Fatalf("%s: revocation pins %v (%v), want %v", l.What, pins, err, want)
+		}
+		if _, err := build(false).CheckRevocations(pins); len(l.Revoked) > 0 && !errors.Is(err, ErrRevocationOmitted) {
+			t.Fatalf("%s: the directory without its revocations: %v, want ErrRevocationOmitted", l.What, err)
 		}
 		for _, name := range l.Revoked {
 			if !d.Revoked(devs[name].Account, devs[name].ID) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -798,6 +799,49 @@ func (s *Service) Statements(ctx context.Context, actor account.Account, caseID 
 	}
 	p.Statements = groups[0]
 	return p, nil
+}
+
+// SeatedMediators returns the mediators of case caseID's signed
+// membership (cases.MembershipReader), and whether the case has any
+// statement stored: those of the latest statement that the chain, by its
+// authority rule, reaches — the first statement names one mediator, its
+// signer, and each later one is signed by a mediator of the one before
+// (e2ee.Chain.Extend). A statement past the first that breaks the rule
+// (one the server stored from an account the chain does not seat: it
+// checks the signer's device on upload, not the signer's seat) ends the
+// walk, as it stops every client. Signatures were checked when each was
+// stored (PostStatement).
+func (s *Service) SeatedMediators(ctx context.Context, caseID string) ([]string, bool, error) {
+	if err := validCase(caseID); err != nil {
+		return nil, false, err
+	}
+	all, err := s.list(ctx, "keydir/statements/"+caseID+"/")
+	if err != nil {
+		return nil, false, err
+	}
+	var seated []string
+	for i, st := range all {
+		next, err := e2ee.DecodeStatement(st.Record)
+		if err != nil || next.Case != caseID || next.Seq != uint64(i)+1 {
+			break
+		}
+		var mediators []string
+		for _, p := range next.People {
+			if p.Role == e2ee.RoleMediator {
+				mediators = append(mediators, p.Account)
+			}
+		}
+		if i == 0 {
+			// The first statement names one mediator, its signer.
+			if !slices.Equal(mediators, []string{next.SignerAccount}) {
+				break
+			}
+		} else if !slices.Contains(seated, next.SignerAccount) {
+			break
+		}
+		seated = mediators
+	}
+	return seated, len(all) > 0, nil
 }
 
 // validCase checks a case id before it becomes part of an object key.

@@ -62,6 +62,9 @@ type hub struct {
 
 	mu   sync.Mutex
 	subs map[*Subscription]struct{}
+	// conns counts each user's subscriptions in subs: the room is told a
+	// user left only when their last one here ends (Unsubscribe).
+	conns map[string]int
 
 	inbox  chan *hubEvent // pointers: the collector scans a channel's whole buffer
 	joins  chan *joinReq
@@ -113,7 +116,7 @@ func (s *Service) hub(room Room) (*hub, error) {
 	h := s.hubs[room.ID]
 	if h == nil {
 		quoted, _ := json.Marshal(room.Name)
-		h = &hub{s: s, room: room, quoted: quoted, subs: map[*Subscription]struct{}{},
+		h = &hub{s: s, room: room, quoted: quoted, subs: map[*Subscription]struct{}{}, conns: map[string]int{},
 			inbox: make(chan *hubEvent, hubInbox), joins: make(chan *joinReq), done: make(chan struct{})}
 		s.hubs[room.ID] = h
 		s.wg.Add(1)
@@ -222,11 +225,17 @@ func (h *hub) join(req *joinReq) (*Subscription, error) {
 		}
 	}
 	h.subs[sub] = struct{}{}
+	h.conns[sub.user]++
 	h.idleSince = time.Time{}
 	return sub, nil
 }
 
-// Unsubscribe ends the subscription (idempotent).
+// Unsubscribe ends the subscription (idempotent). Its connection's
+// presence entry goes; the room is told the user left only if this was
+// their last subscription to it on this node (another tab or device of
+// theirs here keeps them here). A connection of theirs on another node is
+// not looked for: closing this one still tells the room they left
+// (docs/messaging.md, Presence).
 func (sub *Subscription) Unsubscribe(ctx context.Context) {
 	h := sub.h
 	h.mu.Lock()
@@ -235,10 +244,21 @@ func (sub *Subscription) Unsubscribe(ctx context.Context) {
 		return
 	}
 	sub.ended = true
-	delete(h.subs, sub)
+	h.remove(sub)
+	last := h.conns[sub.user] == 0
 	h.mu.Unlock()
 	h.s.broker.SetPresence(ctx, h.room.ID, sub.conn, sub.user, 0)
-	h.s.announce(ctx, h.room.ID, sub.user, false)
+	if last {
+		h.s.announce(ctx, h.room.ID, sub.user, false)
+	}
+}
+
+// remove takes sub out of subs and its user's count; the caller holds mu.
+func (h *hub) remove(sub *Subscription) {
+	delete(h.subs, sub)
+	if h.conns[sub.user]--; h.conns[sub.user] <= 0 {
+		delete(h.conns, sub.user)
+	}
 }
 
 type presenceEvent struct {
@@ -633,7 +653,7 @@ func (h *hub) send(sub *Subscription, frame []byte) bool {
 		return true
 	}
 	sub.ended = true
-	delete(h.subs, sub)
+	h.remove(sub)
 	go sub.sink.Overflow()
 	return false
 }

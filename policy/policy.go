@@ -106,6 +106,13 @@ type Case struct {
 	// Decide makes each of them a member of the Side entity "<case>/<side>",
 	// so rules can say `principal in resource.side`.
 	SideMembers map[string][]string
+	// Unadmitted are the mediators on the record whom the case's signed
+	// membership does not seat (no sitting mediator has confirmed them;
+	// before any statement, every mediator of a case with more than one).
+	// Only the decisions that add someone to the case — an invitation, a
+	// link back in — are asked with it (cases.Service.authorizeAdding);
+	// it is empty everywhere else.
+	Unadmitted []string
 }
 
 // Decision is the outcome of one request.
@@ -200,11 +207,12 @@ func (e *Engine) addCase(entities cedar.EntityMap, c *Case) cedar.EntityUID {
 	entities[uid] = cedar.Entity{
 		UID: uid,
 		Attributes: cedar.NewRecord(cedar.RecordMap{
-			"mediators": userSet(c.Mediators),
-			"recused":   userSet(c.Recused),
-			"parties":   userSet(c.Parties),
-			"counsel":   userSet(c.Counsel),
-			"observers": userSet(c.Observers),
+			"mediators":  userSet(c.Mediators),
+			"recused":    userSet(c.Recused),
+			"parties":    userSet(c.Parties),
+			"counsel":    userSet(c.Counsel),
+			"observers":  userSet(c.Observers),
+			"unadmitted": userSet(c.Unadmitted),
 		}),
 	}
 	return uid

@@ -179,6 +179,47 @@ func peopleOf(c *cases.Case, rooms []string) []string {
 	return out
 }
 
+// oneSided refuses a session in the joint room whose expected people,
+// besides the mediators (and observers, who belong to no side), are all
+// parties and counsel of one side. Every joint session is listed to
+// everyone in the case with the people expected at it (List), so such a
+// session would be a caucus the other side watches: when the mediator
+// meets side A, and for how long. It belongs in that side's caucus, where
+// the other side sees nothing of it. Only a list the mediator chose is
+// checked: the default, everyone in the case, leaves no one out (before
+// the other side has joined, everyone is one side's people).
+func oneSided(c *cases.Case, rooms, expected []string) error {
+	if !slices.Contains(rooms, caucus.JointName) {
+		return nil
+	}
+	side := ""
+	for _, id := range expected {
+		p, ok := c.Participant(id)
+		if !ok || p.Role == cases.RoleObserver || p.Side == "" {
+			continue
+		}
+		if side != "" && p.Side != side {
+			return nil // both sides meet
+		}
+		side = p.Side
+	}
+	if side == "" {
+		return nil // no side's people at all: the mediators, observers
+	}
+	label, again := "one side", "that side" // never the side's id
+	for _, sd := range c.Sides {
+		if sd.ID == side && strings.TrimSpace(sd.Label) != "" {
+			label = "the " + sd.Label + " side"
+			again = label
+		}
+	}
+	other := "the other side"
+	if len(c.Sides) > 2 {
+		other = "another side"
+	}
+	return fault.Invalid("expected", "this meets only "+label+"'s people: schedule it in "+again+"'s private room (caucus) instead, or add someone from "+other)
+}
+
 func (s *Service) authorize(ctx context.Context, actor account.Account, a policy.Action, c *cases.Case) error {
 	if s.cfg.Policy.Decide(actor.Principal(), a, c.Facts()).Allowed {
 		return nil
@@ -251,6 +292,11 @@ func (s *Service) Add(ctx context.Context, actor account.Account, caseID string,
 	for i, e := range expected {
 		if !slices.Contains(candidates, e) || slices.Index(expected, e) != i {
 			return nil, fault.Invalid(fmt.Sprintf("expected[%d]", i), "a mediator or participant of this case, each once")
+		}
+	}
+	if len(n.Expected) > 0 {
+		if err := oneSided(c, rooms, expected); err != nil {
+			return nil, err
 		}
 	}
 	existing, err := s.list(ctx, caseID)

@@ -237,3 +237,69 @@ func TestSessionShowsOnlyTheViewersRooms(t *testing.T) {
 		}
 	}
 }
+
+// A joint-room session whose expected people, besides the mediators, are
+// all of one side works as a caucus everyone can see: side B reads in its
+// list that the mediator meets side A's party, when and for how long. It
+// is refused in plain words (the side's label, never its id or a wire
+// room name) that say what to do instead; a list that meets both sides, no
+// side, or the default (everyone in the case), and a caucus session, are
+// scheduled.
+func TestOneSidedJointSessionRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	counsel := e.join(t, cases.RoleCounsel, "A", "Casey Counsel", "casey@example.test")
+	observer := e.join(t, cases.RoleObserver, "", "Olu Observer", "olu@example.test")
+	start := local(e.clock.Now().Add(72*time.Hour), "UTC")
+	joint, jointAndA := []string{caucus.JointName}, []string{caucus.JointName, caucus.CaucusName("A")}
+	for _, b := range []struct {
+		name     string
+		rooms    []string
+		expected []string
+	}{
+		{"mediator and side A's party", joint, []string{e.mediator.ID, e.tenant.ID}},
+		{"side A's party alone (rooms defaulted)", nil, []string{e.tenant.ID}},
+		{"side A with an observer", joint, []string{e.mediator.ID, e.tenant.ID, observer.ID}},
+		{"joint and A's caucus, side A's people", jointAndA, []string{e.mediator.ID, e.tenant.ID, counsel.ID}},
+		{"side B's party", joint, []string{e.landlord.ID, e.mediator.ID}},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			_, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: start, TimeZone: "UTC", Minutes: 45, Rooms: b.rooms, Expected: b.expected})
+			wantInvalid(t, err, "expected")
+			ie, _ := fault.AsInvalid(err)
+			label := "Tenant"
+			if slices.Contains(b.expected, e.landlord.ID) {
+				label = "Landlord"
+			}
+			want := "this meets only the " + label + " side's people: schedule it in the " + label + " side's private room (caucus) instead, or add someone from the other side"
+			if ie.Detail != want {
+				t.Errorf("detail %q, want %q", ie.Detail, want)
+			}
+		})
+	}
+	for _, b := range []struct {
+		name     string
+		rooms    []string
+		expected []string
+	}{
+		{"both sides", joint, []string{e.mediator.ID, e.tenant.ID, e.landlord.ID}},
+		{"the mediator alone", joint, []string{e.mediator.ID}},
+		{"the mediator and the observer", joint, []string{e.mediator.ID, observer.ID}},
+		{"everyone (default)", joint, nil},
+		{"side A's caucus", []string{caucus.CaucusName("A")}, []string{e.mediator.ID, e.tenant.ID}},
+	} {
+		if _, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: start, TimeZone: "UTC", Minutes: 45, Rooms: b.rooms, Expected: b.expected}); err != nil {
+			t.Errorf("%s: %v", b.name, err)
+		}
+	}
+	// Side B's list shows the mediator meeting no one of side A alone.
+	list, err := e.svc.List(ctx, e.landlord, e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list {
+		if slices.Contains(s.Expected, e.tenant.ID) && !slices.Contains(s.Expected, e.landlord.ID) {
+			t.Errorf("side B is shown a session where side A meets without it: %+v", s)
+		}
+	}
+}

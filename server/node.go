@@ -202,6 +202,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.Cases.Devices = n.KeyDir
+	n.Cases.Membership = n.KeyDir
 	if n.Agreements, err = agreement.New(agreement.Config{Meta: meta, Cases: n.Cases, Docs: agreement.VaultDocs{Vault: n.Vault},
 		Devices: n.KeyDir, Log: n.KeyDir, Policy: pol, Audit: log}); err != nil {
 		return nil, err

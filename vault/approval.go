@@ -577,7 +577,11 @@ type ShareAnswer struct {
 // mediator who signed in as a party through a re-entry link cannot answer
 // in the party's name) over the document, the request, the version, the
 // audience and the answer; the device is recorded with the answer and in
-// its audit entry. A request whose document changed since it was asked (a
+// its audit entry. Every refused answer (one by someone who joined after
+// the request, unsigned, malformed, a device clock off by more than 15
+// minutes, a device not the person's own, a signature that does not
+// verify) is audited consent.refused with its reason, naming the document
+// and the request (ids only). A request whose document changed since it was asked (a
 // new version, another audience) or that expired is answered no more. An
 // answer is final: allowing it again is harmless, changing it is a
 // conflict. It is audited first (doc.share.approved or
@@ -627,7 +631,7 @@ func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account,
 	k := e2ee.Consent{Kind: e2ee.ConsentShare, Case: caseID, Item: a.ID,
 		TextSHA: textSHA256(e2ee.ShareConsentText(a.Doc, a.ID, a.Version, a.To.String(), allow)),
 		Account: actor.ID, Device: ans.Device, At: ans.SignedAt}
-	how, err := s.cases.VerifyConsent(ctx, actor, k, ans.Signature)
+	how, err := s.cases.VerifyConsent(ctx, actor, k, ans.Signature, docID, a.ID)
 	if err != nil {
 		return ShareApproval{}, err
 	}

@@ -127,9 +127,6 @@ func (e *env) newCast(t testing.TB) *cast {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.cases.AddMediator(ctx, med, c.ID, co.ID); err != nil {
-		t.Fatal(err)
-	}
 	k := &cast{caseID: c.ID, who: map[string]account.Account{
 		"admin": staffAccount(policy.RoleAdmin, "Ada Admin"), "records": staffAccount(policy.RoleRecords, "Rita Records"),
 		"mediator": med, "recused": co, "outsider": staffAccount(policy.RoleParticipant, "Otto Outsider"),
@@ -150,6 +147,12 @@ func (e *env) newCast(t testing.TB) *cast {
 	join("partyB", cases.RoleParty, "B", "Lena Lind")
 	join("counselB", cases.RoleCounsel, "B", "Bo Barrister")
 	join("observer", cases.RoleObserver, "", "Obi Observer")
+	// The co-mediator joins once the people are in: a case with two
+	// mediators and no signed membership yet takes no invitation from
+	// either (cases.ErrNotOpenYet).
+	if _, err := e.cases.AddMediator(ctx, med, c.ID, co.ID); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.cases.Recuse(ctx, co, c.ID, co.ID, "conflict of interest"); err != nil {
 		t.Fatal(err)
 	}

@@ -257,3 +257,95 @@ func TestNotYoursLooksLikeNotThere(t *testing.T) {
 		}
 	}
 }
+
+// The outcome's sessions and hours count every session, caucuses
+// included: side B, knowing the joint sessions and its own caucuses, would
+// work out how much side A caucused. Parties, counsel and observers see
+// how the case ended (the result) and nothing else of the outcome, in the
+// case, the case list and the summary; the mediators and records staff
+// keep it whole.
+func TestOutcomeEffortForMediatorsAndRecords(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	_, med := n.Staff(t, policy.RoleMediator, "med@effort.test")
+	_, rec := n.Staff(t, policy.RoleRecords, "records@effort.test")
+	k, err := med.CreateCase(ctx, "Effort case", "family", "", []string{"A", "B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var people []*client.Client
+	for _, who := range [][2]string{{"party", "A"}, {"party", "B"}, {"counsel", "B"}, {"observer", ""}} {
+		inv, err := med.Invite(ctx, k.ID, who[0], who[1], "Someone "+who[0]+" "+who[1], "", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := client.New(n.URL, "")
+		if _, err := p.Join(ctx, inv.Link); err != nil {
+			t.Fatal(err)
+		}
+		nodetest.AcceptTerms(t, p, k.ID)
+		people = append(people, p)
+	}
+	if _, err := med.CaseAction(ctx, k.ID, "stage", map[string]string{"stage": "closure"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := med.RecordOutcome(ctx, k.ID, "no-agreement", 9, 14.5); err != nil {
+		t.Fatal(err)
+	}
+	// outcomes reads every outcome object in a JSON answer (a case, a
+	// summary, or a list of them).
+	outcomes := func(who, path, token string) []map[string]any {
+		t.Helper()
+		code, body := get(t, n.URL+path, token)
+		if code != http.StatusOK {
+			t.Fatalf("%s: GET %s: %d %.200s", who, path, code, body)
+		}
+		var one struct {
+			Outcome map[string]any `json:"outcome"`
+		}
+		var many []struct {
+			Outcome map[string]any `json:"outcome"`
+		}
+		if strings.HasPrefix(body, "[") {
+			if err := json.Unmarshal([]byte(body), &many); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := json.Unmarshal([]byte(body), &one); err != nil {
+			t.Fatal(err)
+		} else {
+			many = append(many, one)
+		}
+		var out []map[string]any
+		for _, m := range many {
+			if m.Outcome == nil {
+				t.Errorf("%s: GET %s: no outcome", who, path)
+			}
+			out = append(out, m.Outcome)
+		}
+		return out
+	}
+	paths := []string{"/api/v1/cases/" + k.ID, "/api/v1/cases", "/api/v1/cases/" + k.ID + "/summary"}
+	for i, p := range people {
+		for _, path := range paths {
+			for _, o := range outcomes(fmt.Sprintf("participant %d", i), path, p.Token) {
+				if len(o) != 1 || o["result"] != "no-agreement" {
+					t.Errorf("participant %d: GET %s: outcome %v, want the result alone", i, path, o)
+				}
+			}
+		}
+	}
+	for _, path := range paths {
+		for _, o := range outcomes("the mediator", path, med.Token) {
+			if o["sessions"] != 9.0 || o["hours"] != 14.5 {
+				t.Errorf("the mediator: GET %s: outcome %v, want 9 sessions and 14.5 hours", path, o)
+			}
+		}
+	}
+	for _, path := range paths[1:] {
+		for _, o := range outcomes("records staff", path, rec.Token) {
+			if o["sessions"] != 9.0 || o["hours"] != 14.5 {
+				t.Errorf("records staff: GET %s: outcome %v, want 9 sessions and 14.5 hours", path, o)
+			}
+		}
+	}
+}

@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,5 +38,71 @@ func TestBrowserDocShareConsent(t *testing.T) {
 			"PARLEY_INVITE_A=" + invA.Link, "PARLEY_INVITE_B=" + invB.Link, "PARLEY_CASE=" + k.ID},
 		shots: []string{"docshare-ask.png", "docshare-ask-phone.png", "docshare-party.png", "docshare-party-phone.png",
 			"docshare-party-confirm.png", "docshare-party-confirm-phone.png", "docshare-mediator.png", "docshare-mediator-phone.png"},
+	}.run(t, n.URL)
+}
+
+// TestBrowserDocShareForeignDevice drives web/client/test/docshare-device.mjs
+// in Chromium: the Tenant party Ada adds a document to her caucus and the
+// mediator asks her side to allow showing it in the joint room; Ada opens
+// a link back in the mediator made for her in a new browser and allows it
+// there. The server refuses (the browser is not one of her own: not her
+// first, not linked from it) and audits it; the page says so in plain
+// words (no id, action name or network text), the request stays pending,
+// the mediator's share is still refused and the document stays in the
+// Tenant caucus.
+func TestBrowserDocShareForeignDevice(t *testing.T) {
+	needBrowser(t)
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
+	ctx := context.Background()
+	medEmail, _, medC, k := tenancyCase(t, n)
+	invA := inviteAda(t, medC, k)
+	var reqID string
+	browserScript{
+		name: "docshare-device.mjs",
+		env: []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password,
+			"PARLEY_INVITE_A=" + invA.Link, "PARLEY_CASE=" + k.ID},
+		ask: map[string]func(string) (string, error){
+			"ask": func(docID string) (string, error) {
+				r, err := medC.AskToShare(ctx, k.ID, docID, "joint")
+				reqID = r.ID
+				return "", err
+			},
+			"reentry": func(string) (string, error) {
+				c, err := n.Cases.Load(ctx, k.ID)
+				if err != nil || len(c.Participants) != 1 {
+					return "", fmt.Errorf("the case's participants: %v", err)
+				}
+				l, err := medC.Reentry(ctx, k.ID, c.Participants[0].AccountID, time.Hour)
+				return l.Link, err
+			},
+			"unshared": func(docID string) (string, error) {
+				list, err := medC.ShareRequests(ctx, k.ID)
+				if err != nil || len(list) != 1 || list[0].ID != reqID || list[0].Status != "pending" {
+					return "", fmt.Errorf("the request after the refused answer: %+v %v", list, err)
+				}
+				if _, err := medC.ShareDocument(ctx, k.ID, docID, "joint", false); status(err) != 403 {
+					return "", fmt.Errorf("the mediator's share after the refused answer: %v", err)
+				}
+				d, err := medC.Document(ctx, k.ID, docID)
+				if err != nil || d.Audience != "caucus:A" {
+					return "", fmt.Errorf("the document after the refused answer: %+v %v", d, err)
+				}
+				// The refusal is in the audit log: the request, the reason, ids only.
+				for i := n.Audit.Size() - 1; i >= 0; i-- {
+					ev, err := n.Audit.Entry(ctx, i)
+					if err != nil {
+						return "", err
+					}
+					if ev.Type == "consent.refused" && ev.Attrs["kind"] == "share" {
+						if ev.Attrs["reason"] != "device" || !slices.Contains(ev.Objects, reqID) || !slices.Contains(ev.Objects, docID) {
+							return "", fmt.Errorf("the refusal's audit entry: %+v", ev)
+						}
+						return "", nil
+					}
+				}
+				return "", fmt.Errorf("no consent.refused entry for the answer from the new browser")
+			},
+		},
+		shots: []string{"docshare-foreign-device.png", "docshare-foreign-device-phone.png"},
 	}.run(t, n.URL)
 }

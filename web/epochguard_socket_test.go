@@ -32,13 +32,20 @@ func (oneRoomAuth) Invalidate() {}
 // with the server, when the test ends).
 func oneRoomSocket(t *testing.T, svc *messaging.Service, room string) *websocket.Conn {
 	t.Helper()
+	return optionsSocket(t, svc, socketOptions{User: "u_a", Auth: oneRoomAuth{id: room}})
+}
+
+// optionsSocket serves svc's socket layer with opts and returns a client
+// connection to it (closed, with the server, when the test ends).
+func optionsSocket(t *testing.T, svc *messaging.Service, opts socketOptions) *websocket.Conn {
+	t.Helper()
 	up := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
-		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_a", Auth: oneRoomAuth{id: room}})
+		serveSocket(r.Context(), svc, ws, opts)
 	}))
 	t.Cleanup(srv.Close)
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)

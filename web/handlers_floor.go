@@ -150,7 +150,8 @@ func (a *API) lowerHand(w http.ResponseWriter, r *http.Request) {
 // every connection; only a person whose own filtered view changed gets a
 // frame, so side B's socket stays silent when side A raises a hand or
 // A's caucus timer moves. The first call (when the connection opens)
-// only records the view. Called from the connection's writer only.
+// only records the view. Called from the connection's checker only (one
+// call at a time), never its writer: the reads must not hold up frames.
 func (a *API) floorFrame(actor account.Account, caseID string) func(ctx context.Context) []byte {
 	if a.floor == nil {
 		return nil

@@ -53,9 +53,6 @@ func newIsolationCast(t *testing.T) *isolationCast {
 		t.Fatal(err)
 	}
 	k.caseID = c.ID
-	if _, err := med.CaseAction(ctx, c.ID, "mediators", map[string]string{"accountId": k.id["recused"]}); err != nil {
-		t.Fatal(err)
-	}
 	d, err := med.CaseAction(ctx, c.ID, "disclosures", map[string]string{"text": "I once met the buyer's cousin"})
 	if err != nil || len(d.Disclosures) == 0 {
 		t.Fatalf("disclosure: %v", err)
@@ -72,6 +69,12 @@ func newIsolationCast(t *testing.T) *isolationCast {
 			t.Fatal(err)
 		}
 		k.as[who], k.id[who] = pc, s.Account.ID
+	}
+	// The co-mediator joins once the people are in: a case with two
+	// mediators and no signed membership yet takes no invitation from
+	// either (cases.ErrNotOpenYet).
+	if _, err := med.CaseAction(ctx, c.ID, "mediators", map[string]string{"accountId": k.id["recused"]}); err != nil {
+		t.Fatal(err)
 	}
 	// Side A talks and files in its caucus.
 	msg, name, body := "CANARY-caucusA-message-5e1f", "CANARY-caucusA-docname-77b2.txt", "CANARY-caucusA-doccontent-0c9d"

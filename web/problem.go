@@ -131,7 +131,9 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // case holds the most documents it can and a version because its document
 // holds the most versions (all 409), and an invitation for
 // someone who already joined with another link (410, where a new
-// invitation would make a second copy of them). The detail is the
+// invitation would make a second copy of them), and an invitation or a
+// link back in asked by a mediator the signed membership does not seat
+// (403, where other refusals say only "not allowed"). The detail is the
 // refusal's own sentence.
 func typedProblem(err error) (problem, bool) {
 	var (
@@ -150,6 +152,8 @@ func typedProblem(err error) (problem, bool) {
 		t, status, title, marker, base = api.ProblemDocumentLimit, http.StatusConflict, "This case holds as many documents as it can", vault.ErrDocumentLimit, fault.ErrConflict
 	case errors.Is(err, vault.ErrVersionLimit):
 		t, status, title, marker, base = api.ProblemVersionLimit, http.StatusConflict, "This document holds as many versions as it can", vault.ErrVersionLimit, fault.ErrConflict
+	case errors.Is(err, cases.ErrNotConfirmed), errors.Is(err, cases.ErrNotOpenYet):
+		t, status, title, base = api.ProblemMediatorNotConfirmed, http.StatusForbidden, "Not yet", fault.ErrForbidden
 	case errors.Is(err, cases.ErrAlreadyJoined):
 		t, status, title, base = api.ProblemAlreadyJoined, http.StatusGone, "Already joined", fault.ErrGone
 	default:

@@ -82,6 +82,6 @@ func TestBrowserReentry(t *testing.T) {
 				return "", nil
 			},
 		},
-		shots: []string{"reentry-ended.png", "reentry-ended-phone.png", "reentry-mediator.png", "reentry-mediator-phone.png", "reentry-back.png", "reentry-signed-out-phone.png"},
+		shots: []string{"reentry-ended.png", "reentry-ended-phone.png", "reentry-mediator.png", "reentry-mediator-phone.png", "reentry-back.png", "reentry-signed-out-phone.png", "signout-confirm.png", "signout-confirm-phone.png"},
 	}.run(t, n.URL)
 }

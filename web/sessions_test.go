@@ -35,7 +35,8 @@ func TestSessionsHTTP(t *testing.T) {
 		t.Fatal("the development outbox says the invite was mailed")
 	}
 	party := client.New(n.URL, "")
-	if _, err := party.Join(ctx, inv.Link); err != nil {
+	joined, err := party.Join(ctx, inv.Link)
+	if err != nil {
 		t.Fatal(err)
 	}
 	base := n.URL + "/api/v1/cases/" + c.ID + "/sessions"
@@ -52,6 +53,13 @@ func TestSessionsHTTP(t *testing.T) {
 		if status != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != b.field {
 			t.Errorf("%s: got %d %+v, want 400 on %s", b.body, status, p, b.field)
 		}
+	}
+	// A joint session the mediator chose to meet one side's people at
+	// alone is refused in words the browser shows as they are (no id, no
+	// wire room name): every joint session is listed to everyone.
+	status, p, _ := rawPost(t, base, med.Token, `{"start":"`+future+`","timeZone":"Europe/Berlin","minutes":60,"expected":["`+joined.Account.ID+`"]}`, nil)
+	if want := "this meets only the Lee side's people: schedule it in the Lee side's private room (caucus) instead, or add someone from the other side"; status != http.StatusBadRequest || len(p.Errors) != 1 || p.Errors[0].Field != "expected" || p.Errors[0].Detail != want {
+		t.Errorf("a joint session for side A's party alone: got %d %+v, want 400 on expected: %q", status, p, want)
 	}
 	// A header injection through an invite's address never gets as far as
 	// the outbox.

@@ -28,10 +28,12 @@ import (
 )
 
 // The WebSocket session layer: one goroutine reads a connection's frames;
-// a writer, started only while there is something to write or check and
-// gone after writerLinger without work, writes them (pings included); a
-// bounded queue sits between the rooms and the writer, and the close codes
-// say why a connection ended. The rooms
+// a writer, started only while there is something to write and gone after
+// writerLinger without work, writes them (pings included); a checker,
+// started only while a check is due and gone as soon as none is, runs the
+// access, floor and session checks (store reads) beside it, so that no
+// frame waits behind them; a bounded queue sits between the rooms and the
+// writer, and the close codes say why a connection ended. The rooms
 // themselves (ordering, durability, fan-out) are package messaging's; this
 // file is the only place that knows a WebSocket.
 
@@ -90,6 +92,8 @@ type socketOptions struct {
 	// change; nil when there is none to send (among them: the person's
 	// view did not change). It is called once when the connection opens,
 	// to record the view the person starts from (nothing is sent then).
+	// Like every check, it is called from the connection's checker, one
+	// call at a time.
 	Floor func(ctx context.Context) []byte
 	// Fence, if set, registers the connection with its node's check of
 	// the case for a disposal fence it was not told of (fencewatch.go):
@@ -113,7 +117,8 @@ type socketOptions struct {
 }
 
 // socket is one client connection: one reader (the goroutine that runs
-// serve), and a writer goroutine while there is work for it.
+// serve), a writer goroutine while there are frames or pings to write, and
+// a checker goroutine while there are checks to run.
 type socket struct {
 	s    *messaging.Service
 	ws   *websocket.Conn
@@ -126,12 +131,14 @@ type socket struct {
 	// thousand frames (24 KiB) it will rarely need.
 	qmu   sync.Mutex
 	queue [][]byte
-	// pending is the writer's other work (want* flags): checks raised by
-	// announcements and timers, a ping, the server's shutdown.
-	pending uint8
+	// pending is the writer's other work (wantPing, wantShutdown);
+	// checks is the checker's (checkWork flags: checks raised by
+	// announcements, timers and subscribes).
+	pending, checks uint8
 	// writing: a writer goroutine runs (and will see queue and pending
-	// before it ends); ended: close has begun, no writer starts.
-	writing, ended bool
+	// before it ends); checking: a checker runs (and will see checks
+	// before it ends); ended: close has begun, neither starts.
+	writing, checking, ended bool
 	// wake tells a lingering writer that work arrived.
 	wake chan struct{}
 	// oldest is the messaging.StageClock of the queue's first frame
@@ -153,18 +160,18 @@ type socket struct {
 	// that touches inFlight before the acker starts), so that an idle
 	// connection costs neither.
 	inFlight chan *inFlightPub // pointers: the collector scans a channel's whole buffer
-	// tasks: the writer and the acker, waited for by close.
+	// tasks: the writer, the checker and the acker, waited for by close.
 	tasks sync.WaitGroup
 	done  chan struct{}
 	// ctx is the connection's context (open derives it from newSocket's
-	// and close cancels it), for the writer's checks.
+	// and close cancels it), for the checker's checks.
 	ctx          context.Context
 	cancel       context.CancelFunc
 	stopShutdown func() bool
 	unwatch      []func() // the broker watches open started
 	// ping raises wantPing every pingInterval, fallbackTick wantFallback
 	// every opts.Fallback (nil with neither SessionValid nor Watch); the
-	// writer re-arms them.
+	// writer re-arms ping, the checker fallbackTick.
 	ping, fallbackTick *time.Timer
 }
 
@@ -218,10 +225,10 @@ func (c *socket) open() {
 	c.ctx, c.cancel = ctx, cancel
 	opts := c.opts
 	// Pings, the session's fallback check and the server's shutdown are
-	// timers and a context callback that raise a flag for the writer:
-	// nothing waits on them while the connection is idle. (A timer's
-	// callback runs on a goroutine of the runtime's that only raises the
-	// flag and ends.)
+	// timers and a context callback that raise a flag for the writer or
+	// the checker: nothing waits on them while the connection is idle.
+	// (A timer's callback runs on a goroutine of the runtime's that only
+	// raises the flag and ends.)
 	c.ping = time.AfterFunc(pingInterval, func() { c.kick(wantPing) })
 	if opts.SessionValid != nil || opts.Watch != "" {
 		c.fallbackTick = time.AfterFunc(spread(opts.Fallback), func() { c.kick(wantFallback) })
@@ -233,7 +240,7 @@ func (c *socket) open() {
 		c.kick(wantFloorStart)
 	}
 	// Announcements only raise a flag (a broker callback must not block or
-	// spawn more than the connection's one writer); the writer acts on
+	// spawn more than the connection's one checker); the checker acts on
 	// them, so a burst of announcements costs one check, not a goroutine
 	// each.
 	if opts.Watch != "" {
@@ -278,16 +285,16 @@ func spread(d time.Duration) time.Duration {
 	return d - d/10 + mrand.N(d/5+1)
 }
 
-// close ends the connection once its reader has returned: no writer
-// starts after end, the one that may run is waited for, and the timers,
-// subscriptions and watches go.
+// close ends the connection once its reader has returned: no writer or
+// checker starts after end, those that may run are waited for, and the
+// timers, subscriptions and watches go.
 func (c *socket) close() {
 	c.shutdown(websocket.CloseNormalClosure, "")
 	c.end()
 	c.stopShutdown()
 	c.cancel()
 	c.tasks.Wait()
-	// No writer runs any more, so none re-arms these timers.
+	// No writer or checker runs any more, so none re-arms these timers.
 	c.ping.Stop()
 	if c.fallbackTick != nil {
 		c.fallbackTick.Stop()
@@ -300,7 +307,8 @@ func (c *socket) close() {
 	}
 }
 
-// The writer's work besides the send queue (socket.pending).
+// The connection's work besides the send queue: the checker's
+// (checkWork, in socket.checks) and the writer's (socket.pending).
 const (
 	wantFloorStart uint8 = 1 << iota // record the person's starting floor view (nothing is sent)
 	wantRecheck                      // an access change was announced
@@ -311,18 +319,99 @@ const (
 	wantShutdown                     // the server is shutting down
 )
 
+// checkWork is the work that reads the store: the checker's, never the
+// writer's, so that no frame waits behind a read. An announcement
+// reaches every socket of the case, the other side's too, and a frame of
+// theirs that waited behind the checks it starts (their floor view, a
+// re-check of their rooms) would let them time this side's actions.
+const checkWork = wantFloorStart | wantRecheck | wantFloor | wantSession | wantFallback
+
 // writerLinger is how long a writer with nothing to do waits for more
 // before it ends: a busy connection keeps its writer, an idle one holds no
 // goroutine (its stack, and the wait on its channels).
 const writerLinger = 2 * time.Second
 
-// kick raises want for the writer and starts one if none runs.
+// kick raises want for the checker or the writer (checkWork is the
+// checker's) and starts the one that does not run.
 func (c *socket) kick(want uint8) {
 	c.qmu.Lock()
-	c.pending |= want
-	started := c.startWriterLocked()
+	check, write := want&checkWork, want&^checkWork
+	if check != 0 {
+		c.checks |= check
+		c.startCheckerLocked()
+	}
+	started := false
+	if write != 0 {
+		c.pending |= write
+		started = c.startWriterLocked()
+	}
 	c.qmu.Unlock()
-	c.wakeWriter(started)
+	if write != 0 {
+		c.wakeWriter(started)
+	}
+}
+
+// startCheckerLocked starts a checker if none runs and the connection is
+// not ending; c.qmu is held. Like the writer, it joins c.tasks under
+// c.qmu.
+func (c *socket) startCheckerLocked() {
+	if c.checking || c.ended {
+		return
+	}
+	c.checking = true
+	c.tasks.Go(c.checker)
+}
+
+// takeChecks returns the checks raised; with none, it marks the checker
+// gone (ok false): from then on, a check raised starts a new one.
+func (c *socket) takeChecks() (want uint8, ok bool) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	want, c.checks = c.checks, 0
+	if want == 0 {
+		c.checking = false
+	}
+	return want, want != 0
+}
+
+// checker runs the checks raised (checkWork) until none is left, then
+// ends: at most one runs (see startCheckerLocked), so checks raised while
+// it reads the store coalesce into one more round, no two Floor calls
+// overlap, and the starting floor view is recorded before any change to
+// it is looked for (wantFloorStart is raised first, and taken first in a
+// round). It needs no goroutine while no check is due. It writes
+// nothing itself: what it has to say (a floor frame, "you are no longer
+// in this room") goes through Send, a close through shutdown. Frames keep
+// going out meanwhile, those of the rooms it is checking included; a
+// room or case it finds lost is dropped or closed when it has decided.
+func (c *socket) checker() {
+	ctx := c.ctx
+	for {
+		if c.isClosed() {
+			return // checking stays set: no checker starts again
+		}
+		want, ok := c.takeChecks()
+		if !ok {
+			return
+		}
+		if want&wantFloorStart != 0 {
+			c.opts.Floor(ctx) // records the starting view; nothing to send
+		}
+		if want&wantRecheck != 0 || (want&wantFallback != 0 && c.opts.Watch != "") {
+			c.recheck(ctx)
+		}
+		if want&wantFloor != 0 {
+			if f := c.opts.Floor(ctx); f != nil && !c.isClosed() {
+				c.Send(f)
+			}
+		}
+		if want&(wantSession|wantFallback) != 0 {
+			c.checkSession(ctx)
+		}
+		if want&wantFallback != 0 {
+			c.fallbackTick.Reset(spread(c.opts.Fallback))
+		}
+	}
 }
 
 // startWriterLocked starts a writer if none runs and the connection is
@@ -349,8 +438,8 @@ func (c *socket) wakeWriter(started bool) {
 	}
 }
 
-// end stops writers from starting: close then waits for the one
-// that may run.
+// end stops writers and checkers from starting: close then waits for
+// those that may run.
 func (c *socket) end() {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
@@ -436,12 +525,12 @@ func (c *socket) shutdown(code int, reason string) {
 	c.ws.Close()
 }
 
-// writer writes queued frames and pings, and runs the connection's
-// access and session checks when raised, until it has had nothing to do
+// writer writes queued frames and pings until it has had nothing to do
 // for writerLinger or the connection closes. At most one runs (see
-// startWriterLocked), so frames go out in the order they were queued.
+// startWriterLocked), so frames go out in the order they were queued. It
+// reads nothing from the store (the checker does), so a frame waits only
+// for the frames before it.
 func (c *socket) writer() {
-	ctx := c.ctx
 	var spare [][]byte
 	var linger *time.Timer
 	defer func() {
@@ -483,9 +572,6 @@ func (c *socket) writer() {
 			c.shutdown(websocket.CloseGoingAway, "server shutting down")
 			return
 		}
-		if want&wantFloorStart != 0 {
-			c.opts.Floor(ctx) // records the starting view; nothing to send
-		}
 		if !c.writeFrames(frames) {
 			c.shutdown(websocket.CloseAbnormalClosure, "")
 			return
@@ -494,20 +580,6 @@ func (c *socket) writer() {
 		if cap(frames) <= keepSpare {
 			clear(frames)
 			spare = frames[:0]
-		}
-		if want&wantRecheck != 0 || (want&wantFallback != 0 && c.opts.Watch != "") {
-			c.recheck(ctx)
-		}
-		if want&wantFloor != 0 {
-			if f := c.opts.Floor(ctx); f != nil && !c.isClosed() {
-				c.Send(f)
-			}
-		}
-		if want&(wantSession|wantFallback) != 0 {
-			c.checkSession(ctx)
-		}
-		if want&wantFallback != 0 {
-			c.fallbackTick.Reset(spread(c.opts.Fallback))
 		}
 		if want&wantPing != 0 {
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {

@@ -46,6 +46,6 @@ func TestBrowserPlainWords(t *testing.T) {
 				return "", err
 			},
 		},
-		shots: []string{"invite-retry-phone.png", "invite-already-joined-phone.png", "words-pinned-phone.png"},
+		shots: []string{"invite-retry-phone.png", "invite-already-joined-phone.png", "words-pinned-phone.png", "composer-touch-phone.png", "send-unconfirmed-phone.png"},
 	}.run(t, n.URL)
 }

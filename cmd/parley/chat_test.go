@@ -258,7 +258,8 @@ func TestChatSendOpensOnlyItsRoom(t *testing.T) {
 // until a mediator admits them with `chat admit`: the mediator's chat
 // signs the rooms' new epochs without them, `chat admit <case>` lists
 // them, and `chat admit <case> <account>` says what it does and signs
-// them in.
+// them in. Until then `case invite` by the co-mediator is refused in one
+// line of words.
 func TestChatAdmitCoMediator(t *testing.T) {
 	n := nodetest.Embedded(t)
 	k, med, join := cliCase(t, n, "admit-med@example.org", "CLI admit", "family", []string{"A", "B"})
@@ -287,6 +288,14 @@ func TestChatAdmitCoMediator(t *testing.T) {
 	if _, out := co.run(t, "", "chat", "read", k.ID, "--room", "caucus:A"); strings.Contains(out, "CANARY-before-admission") {
 		t.Fatalf("the co-mediator read A's caucus before any admission: %s", out)
 	}
+	// Nor does the co-mediator invite anyone meanwhile: one line, in words.
+	var code2 int
+	said := captureStderr(t, func() {
+		code2, _ = co.run(t, "", "case", "invite", k.ID, "--role", "party", "--side", "A", "--name", "Pat Plant")
+	})
+	if code2 == 0 || strings.Count(strings.TrimSpace(said), "\n") != 0 || !strings.Contains(said, "once a mediator already in this case has confirmed you") {
+		t.Fatalf("case invite by the co-mediator nobody admitted: %d %q", code2, said)
+	}
 	if code, out := med.run(t, "", "chat", "admit", k.ID); code != 0 || !strings.Contains(out, "not admitted") || !strings.Contains(out, co.id) ||
 		!strings.Contains(out, "safety number with them:") || !strings.Contains(out, "by phone before you admit them") {
 		t.Fatalf("chat admit (list): %d %s", code, out)
@@ -297,6 +306,9 @@ func TestChatAdmitCoMediator(t *testing.T) {
 	}
 	if code, out := med.run(t, "", "chat", "admit", k.ID); code != 0 || !strings.Contains(out, "no mediator waits") {
 		t.Fatalf("chat admit (list after): %d %s", code, out)
+	}
+	if code, out := co.run(t, "", "case", "invite", k.ID, "--role", "party", "--side", "A", "--name", "Pat Plant"); code != 0 {
+		t.Fatalf("case invite by the admitted co-mediator: %d %s", code, out)
 	}
 	if code, out := a.run(t, "", "chat", "send", k.ID, "--room", "caucus:A", "CANARY-after-admission"); code != 0 {
 		t.Fatalf("party chat send: %d %s", code, out)

@@ -66,7 +66,7 @@ func sessionAdd(ctx context.Context, args []string) error {
 	tz := fs.String("tz", localZone(), "IANA time zone of --start")
 	minutes := fs.Int("minutes", 60, "length in minutes")
 	rooms := fs.String("rooms", "", "comma-separated rooms (default joint)")
-	expected := fs.String("expected", "", "comma-separated account ids (default everyone in the case)")
+	expected := fs.String("expected", "", "comma-separated account ids (default everyone in the case); a joint session must not meet only one side's people (use that side's caucus)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -21,26 +21,83 @@ const internalWords = /\b[a-z]{1,4}_[a-z2-7]{6,}|\bcaucus:|(?<![@\w.])(?:account
 /** Whether text names something internal (an id, a wire room name, a policy action). */
 export const saysInternal = (text: string) => internalWords.test(text);
 
+// Problem types whose detail the server writes for the person who acted
+// (web/problem.go typedProblem and the record-full answer,
+// web/handlers_staff.go staffProblem, web/handlers_docs_e2ee.go): their
+// sentence is shown as the server gives it. Every other type's detail —
+// the generic "conflict" and "gone" carry whatever a package's error said,
+// such as "keydir: you have seen a log of 12 entries, this one has 9" — is
+// not, unless it is one of peopleSentences.
+const peopleTypes: ReadonlySet<string> = new Set<W.ProblemType>([
+  "agreement-superseded", "agreement-filed", "already-joined", "document-limit", "version-limit", "too-large", "rewrap-required",
+  "no-pending-reset", "last-admin",
+]);
+
+// Sentences of the generic "conflict" and "gone" refusals that are written
+// for people, each matched whole (cases, agreement, vault, floor, keydir).
+// Anything else of those types gets the plain words of its status.
+const peopleSentences: readonly RegExp[] = [
+  /^(the )?case is closed$/,
+  /^this link was emailed to an address that someone else in this mediation now also uses, so it no longer works; ask your mediator for a new link$/,
+  /^someone of this name has already joined this case with another link; ask your mediator for a link back in$/,
+  /^the terms changed since you read them; read the new version and accept it$/,
+  /^the opening session cannot start until everyone has accepted the case's terms; still to accept: [^:]+$/,
+  /^this request (expired on [^;]+; the mediator can ask again|was already [a-z ]+|was answered meanwhile \([a-z ]+\))$/,
+  /^the document changed since the mediator asked \(a new version, or it was moved\); the mediator must ask again$/,
+  /^(every version of this document has been erased|the version of the document this request was about has (just )?been erased); there is nothing (left )?to (share|answer)$/,
+  /^too many raised hands in this case \(\d+\); the mediator must lower some$/,
+  /^(version \d+ was saved since you began editing version \d+; read it and edit again|this text is already version \d+|this case already has an agreement; save a new version of it instead|this case has no agreement yet; a mediator drafts one first)$/,
+  /^(not everyone has signed version \d+ yet; still to sign: [^:]+|a new version was saved while filing; everyone signs it first|another mediator is (starting this case's agreement|filing the agreement) now)$/,
+  /^(the pairing changed meanwhile, try again|the pairing kept changing, try again|this pairing is no longer waiting for confirmation: start again|at most \d+ pairings may be open at once; wait for one to expire|at most \d+ devices per account)$/,
+];
+
+/** Whether a refusal's detail was written for people (peopleTypes, peopleSentences) and names nothing internal. */
+function forPeople(p: Partial<Problem>): string | undefined {
+  const d = p.detail?.trim().replace(/\.$/, "");
+  if (!d || internalWords.test(d)) return undefined;
+  const type = p.type?.startsWith(W.ProblemTypeBase) ? p.type.slice(W.ProblemTypeBase.length) : "";
+  if (peopleTypes.has(type)) return d;
+  if ((type === "conflict" || type === "gone") && peopleSentences.some((r) => r.test(d))) return d;
+  return undefined;
+}
+
 /**
  * What went wrong, in plain words, as a clause to follow "Not saved: " or
  * similar (lower case, no final full stop). Never a status number, a
  * server id, a policy action's name or the browser's own network text
- * ("Failed to fetch"): a server's detail is shown only for refusals whose
- * detail is written for people (a field's problem, a conflict, an expiry),
- * and only when it names nothing internal. Errors this client throws with
- * a sentence of its own (a plain Error) keep their words.
+ * ("Failed to fetch"): a server's detail is shown only for a field's
+ * problem (400) and for refusals known to be written for people (an
+ * allow-list: forPeople), and only when it names nothing internal.
+ * Errors this client throws with a sentence of its own (a plain Error)
+ * keep their words.
  */
 export function plainWords(e: unknown): string {
+  return words(e, forPeople);
+}
+
+/**
+ * plainWords for screens only staff see (the desk, records and
+ * retention): a conflict's or expiry's detail is shown unless it names
+ * something internal, as the server's refusals there (a plan already
+ * approved, who has not accepted the terms yet) say what to do. Never on
+ * a screen a party or lawyer sees.
+ */
+export function staffWords(e: unknown): string {
+  return words(e, (p) => (p.detail && !internalWords.test(p.detail) ? p.detail.replace(/\.$/, "") : undefined));
+}
+
+function words(e: unknown, said: (p: Partial<Problem>) => string | undefined): string {
   if (e instanceof TypeError) return "the server could not be reached; check your connection and try again";
   if (e instanceof APIError) {
-    const said = (d: string | undefined) => (d && !internalWords.test(d) ? d.replace(/\.$/, "") : undefined);
+    const field = (d: string | undefined) => (d && !internalWords.test(d) ? d.replace(/\.$/, "") : undefined);
     const s = e.status;
-    if (s === 400) return said(e.problem.errors?.[0]?.detail) ?? "the request was not understood; reload the page and try again";
+    if (s === 400) return field(e.problem.errors?.[0]?.detail) ?? "the request was not understood; reload the page and try again";
     if (s === 401) return "you are signed out; sign in again to go on";
+    if (s === 403 && notConfirmed(e)) return field(e.problem.detail) ?? "you can invite people or make links back in once a mediator already in this case has confirmed you as a co-mediator";
     if (s === 403) return e.problem.type === W.ProblemTypeBase + ("account-disabled" satisfies W.ProblemType) ? "your account is disabled; ask the program administrator" : "this is not allowed for you here";
     if (s === 404) return "it is no longer there; reload the page to see what is";
-    if (s === 409) return said(e.problem.detail) ?? "it changed meanwhile (someone may have acted on it already); reload the page to see where it stands";
-    if (s === 410) return said(e.problem.detail) ?? "it is no longer available";
+    if (s === 409) return said(e.problem) ?? "it changed meanwhile (someone may have acted on it already); reload the page to see where it stands";
+    if (s === 410) return said(e.problem) ?? "it is no longer available";
     if (s === 413) return "it is too large";
     if (s === 429) return "there were too many attempts in a short time; wait a minute and try again";
     return "the service is not answering properly just now; wait a minute, reload the page and try again";
@@ -48,6 +105,13 @@ export function plainWords(e: unknown): string {
   if (e instanceof Error && e.constructor === Error && !internalWords.test(e.message)) return e.message.replace(/\.$/, "");
   return "something went wrong on this page; reload it and try again";
 }
+
+/**
+ * Whether e refuses an invitation or a link back in because the case's
+ * signed membership does not seat this mediator yet (its detail, written
+ * for people, says what they wait for).
+ */
+export const notConfirmed = (e: APIError) => e.problem.type === W.ProblemTypeBase + ("mediator-not-confirmed" satisfies W.ProblemType);
 
 export async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
   const init: RequestInit = { method, credentials: "same-origin", headers: { ...headers } };

@@ -13,7 +13,8 @@ import { forgetDecrypted, sweepAllTemporary } from "./docs-e2ee-ui";
 import { forgetDialog, forgetThisBrowser } from "./forget";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
-import { registerDevice, SecureCase, SecureEvent } from "./secure";
+import { registerDevice, SecureCase, SecureEvent, unconfirmedWords } from "./secure";
+import { signOutDialog } from "./signout";
 import { loadOrCreateDevice, markRegistered } from "./store";
 import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
 import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
@@ -270,7 +271,11 @@ async function start(): Promise<void> {
   out.hidden = false;
   // Signing out deletes the decrypted documents' temporary files at once,
   // before the page goes (not at the next visit of the documents screen).
-  out.onclick = async () => { sc?.close(); await sweepAllTemporary(); await api.logout().catch(() => {}); afterSignOut(me.role); };
+  const signOut = async () => { sc?.close(); await sweepAllTemporary(); await api.logout().catch(() => {}); afterSignOut(me.role); };
+  // A party or lawyer has no password: signed out, they need a new link to
+  // come back, so they are asked first (signout.ts). Staff sign in again
+  // with their password: their Sign out acts at once.
+  out.onclick = me.role === "participant" ? () => signOutDialog(signOut) : signOut;
   if (me.role === "participant") out.after(forgetButton());
   rememberRole(me.role);
   const nav = staffNav(me);
@@ -303,7 +308,7 @@ async function start(): Promise<void> {
   if (!caseID) {
     const list = await api.cases();
     if (list.length === 0 && me.role === "mediator") return deskView(me, main());
-    if (list.length === 0) return say("You are not in any case yet.");
+    if (list.length === 0) return say("You're not part of a mediation yet. Open the invitation link from your email or message.");
     if (list.length > 1) return chooseCase(list, dev.keys);
     caseID = list[0].id;
   }
@@ -393,7 +398,14 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
     if (s === "closed" && detail?.startsWith("Your session ended")) void sessionEndedWords(me.role === "participant").then((w) => {
       el.textContent = "Signed out";
       hideAccountButtons();
-      main().replaceChildren(h("h1", {}, "You are signed out"), h("p", { id: "status", role: "status", class: "error" }, w));
+      // A party whose way back is a link reads plain text, not an error
+      // (nothing they did was wrong), and gets the email-link button, as
+      // on the come-back page (reentry.ts). A disabled account, or staff
+      // signed out by a password change, still reads it as a problem.
+      const page = () => main().replaceChildren(h("h1", {}, "You are signed out"), h("p", { id: "status", role: "status", class: w.emailLink ? "" : "error" }, w.text),
+        ...(w.emailLink ? [h("p", {}, "If your mediator has your email address, you can also get a link yourself:"),
+          h("div", { class: "row" }, emailLinkButton(main(), page))] : []));
+      page();
     });
     // The server closed this case to this account (removed, stepped off,
     // recused, the case closed to them): a page that still looked alive
@@ -689,7 +701,9 @@ function switchRoom(room: string) {
         if (current === room) for (const box of [ta, document.getElementById("draft") as HTMLTextAreaElement | null]) if (box && box.value === text) box.value = "";
         floorAfterSend(room);
       } catch (x) {
-        const words = "Not sent: " + errText(x);
+        const words = x instanceof Error && x.message === unconfirmedWords
+          ? "The server did not confirm your message, so it may or may not have arrived. Your text is still in the box: if the message does not appear above within a minute, send it again."
+          : "Not sent: " + errText(x);
         err.textContent = words;
         // The same room drawn again while sending: the composer on the page
         // now is another one, and it is the one the person reads.
@@ -705,12 +719,15 @@ function switchRoom(room: string) {
     },
   },
   h("label", { for: "draft" }, definedRoom(room) ? `Message in “${roomTitle(room)}”` : `Message to the ${roomTitle(room)}`), turnNote(room), ta,
-  h("div", { class: "row" }, h("button", { class: "primary", type: "submit", ...(sendingIn.has(room) ? { disabled: "" } : {}) }, "Send encrypted"),
-    h("span", { class: "note", id: "draft-hint" }, "Enter sends; Shift+Enter starts a new line.")), err);
-  // Enter sends (as in most chat apps), Shift+Enter is a new line; not
-  // while an input method is composing a character.
+  h("div", { class: "row" }, h("button", { class: "primary", type: "submit", ...(sendingIn.has(room) ? { disabled: "" } : {}) }, sendLabel(room)),
+    h("span", { class: "note", id: "draft-hint" }, touchScreen() ? "Enter starts a new line; the button sends." : "Enter sends; Shift+Enter starts a new line.")), err);
+  // With a keyboard, Enter sends (as in most chat apps) and Shift+Enter is
+  // a new line; not while an input method is composing a character. On a
+  // touch screen (a phone's keyboard has no Shift+Enter, and a stray tap
+  // must not send half a message to the joint room) Enter is a new line
+  // and only the button sends.
   ta.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); (form as HTMLFormElement).requestSubmit(); }
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && !touchScreen()) { e.preventDefault(); (form as HTMLFormElement).requestSubmit(); }
   });
   // Phones: the conversation can push the message box off the first screen; a jump to it.
   const jump = observer ? null : h("button", { type: "button", id: "jump-to-draft", class: "link jump", onclick: () => { ta.scrollIntoView({ block: "center" }); ta.focus(); } }, "Write a message ↓");
@@ -725,6 +742,20 @@ function switchRoom(room: string) {
   const log = logs.get(room)!;
   log.scrollTop = log.scrollHeight;
   docs?.roomChanged(same);
+}
+
+/** Whether the main pointer is a finger (a phone or tablet): Enter then makes a new line rather than sending. */
+const touchScreen = () => matchMedia("(pointer: coarse)").matches;
+
+/** The Send button, naming who will read the message (short enough for a phone's width). */
+function sendLabel(room: string): string {
+  if (room === "joint") return "Send to everyone";
+  if (room === "mediators") return "Send to the mediators";
+  if (definedRoom(room)) return `Send to “${roomTitle(room)}”`;
+  const side = E.caucusSide(room);
+  const mine = myself();
+  if (side && mine?.side === side) return "Send to your side only";
+  return `Send to the ${sideLabel(side ?? undefined)} side only`;
 }
 
 function fmtTime(ms: number) {

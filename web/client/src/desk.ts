@@ -5,7 +5,7 @@
 // them; stepping off a case; the outcome and its survey links. Every form
 // says who will see what it saves. Nothing here needs this browser's
 // encryption keys: it is the case's record, not its conversation.
-import { call, casePath, APIError, plainWords, saysInternal } from "./api";
+import { call, casePath, APIError, staffWords, notConfirmed, saysInternal } from "./api";
 import type * as W from "./wire_gen";
 import { h } from "./dom";
 import { personName } from "./names";
@@ -28,11 +28,11 @@ const deskAPI = {
 function errWords(e: unknown): string {
   if (e instanceof APIError) {
     if (e.status === 0 || e.status >= 500) return "the server could not be reached or had a problem; try again in a moment";
-    if (e.status === 403) return "you are not allowed to do this on this case";
+    if (e.status === 403 && !notConfirmed(e)) return "you are not allowed to do this on this case";
     const f = e.problem.errors?.[0];
     if (f && fieldWords[f.field] && !saysInternal(f.detail)) return `${fieldWords[f.field]}: ${f.detail}`;
   }
-  return plainWords(e);
+  return staffWords(e); // a mediator's screen: the refusal's own words (who has not accepted yet)
 }
 const fieldWords: Record<string, string> = {
   title: "Title", type: "Type of case", referralSource: "Referred by", sides: "Sides", text: "Text", note: "Note",
@@ -525,7 +525,12 @@ function disclosureAudience(): string {
 function outcomeSection(mine: boolean): HTMLElement {
   const sec = h("section", { id: "desk-outcome", "aria-labelledby": "outcome-title" }, h("h2", { id: "outcome-title" }, "Outcome"));
   if (c.outcome) {
-    sec.append(h("p", { id: "desk-outcome-recorded" }, `${resultWords[c.outcome.result]} · ${plural(c.outcome.sessions, "session")} · ${c.outcome.hours} hours · recorded ${when(c.outcome.recorded)} by ${nameOf(c.outcome.by)}.`));
+    // The server sends sessions, hours and who recorded it to the case's
+    // mediators only (parties and observers get the result alone), and
+    // leaves out a zero.
+    const o = c.outcome;
+    const effort = o.recorded ? ` · ${plural(o.sessions ?? 0, "session")} · ${o.hours ?? 0} hours · recorded ${when(o.recorded)} by ${nameOf(o.by ?? "")}` : "";
+    sec.append(h("p", { id: "desk-outcome-recorded" }, `${resultWords[o.result]}${effort}.`));
     return sec;
   }
   if (c.stage !== "closure") {
@@ -571,7 +576,7 @@ function outcomeSection(mine: boolean): HTMLElement {
         "It can be recorded only once: it cannot be changed afterwards.",
         surveyed.length ? `Each party and lawyer — ${nameList(surveyed)} — gets a single-use satisfaction survey link by email (if they gave an address), and you see every link once to hand on. Their answers are anonymous.`
           : "Nobody joined as a party or lawyer, so no survey links are made.",
-        "Everyone in the case sees the result. The program's evaluation counts it without names.",
+        "Everyone in the case sees the result; the sessions and hours only the case's mediators and records staff (they count each side's caucuses too). The program's evaluation counts it without names.",
       ], "Record this outcome", ask, async () => {
         try {
           const r = await deskAPI.outcome(c.id, req);
@@ -587,7 +592,7 @@ function outcomeSection(mine: boolean): HTMLElement {
     h("div", {}, h("label", { for: "desk-outcome-result" }, "Result"), result),
     h("div", {}, h("label", { for: "desk-outcome-sessions" }, "Sessions held"), sessions),
     h("div", {}, h("label", { for: "desk-outcome-hours" }, "Hours in all"), hours)),
-  audience("everyone in the case sees the result. The program's evaluation counts it without names. Recording it makes one single-use satisfaction survey link for each party and lawyer; the answers are anonymous."),
+  audience("everyone in the case sees the result; the sessions and hours only the case's mediators and records staff (they count each side's caucuses too). The program's evaluation counts it without names. Recording it makes one single-use satisfaction survey link for each party and lawyer; the answers are anonymous."),
   h("p", { class: "note" }, "The outcome can be recorded only once."),
   h("div", { class: "row" }, ask), missing, err, box));
   ready();

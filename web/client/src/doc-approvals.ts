@@ -88,7 +88,7 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
     if (e instanceof APIError && e.status === 403 && /joined this mediation after/.test(e.problem.detail ?? ""))
       return "you joined this mediation after the mediator asked, so someone who was already on your side then must answer it";
     if (e instanceof APIError && e.status === 403 && /device cannot sign for your account/.test(e.problem.detail ?? ""))
-      return "this phone or computer cannot give your consent. Answer from a phone or computer you have used before for this mediation (one your mediator let in for you cannot give it)";
+      return "this phone or computer cannot give your consent. Answer from a phone or computer you have used before for this mediation, or link this one from it under “Your devices” (one your mediator let in for you cannot give it)";
     if (e instanceof APIError && e.status === 400 && ["signature", "device"].includes(e.problem.errors?.[0]?.field ?? ""))
       return "this browser's signature on it could not be checked. Reload the page and try again; if this keeps happening, tell your mediator";
     if (e instanceof APIError && e.status === 400 && e.problem.errors?.[0]?.field === "signedAt")

@@ -12,7 +12,7 @@
 // segment, never the file.
 import { sha256 } from "@noble/hashes/sha2.js";
 import * as P from "./primitives";
-import type { Chain, DeviceKeys, DeviceRecord, Devices, Statement } from "./e2ee";
+import { roomOf, type Chain, type DeviceKeys, type DeviceRecord, type Devices, type Statement } from "./e2ee";
 import { concat, E2EEError, label, malformed, maxList, Reader, typeNames, utf8, Writer } from "./wire";
 
 export const SegmentSize = 64 << 10;
@@ -377,7 +377,7 @@ export function audienceMembers(st: Statement, audience: string): string[] {
     }
     return out.sort();
   }
-  const r = st.rooms.find((x) => x.name === audience);
+  const r = roomOf(st, audience); // a defined room as the chain places it (Go: Statement.Room)
   if (!r) throw new E2EEError("membership", `membership statement ${st.seq} has no room ${audience}`);
   return [...r.members];
 }

@@ -152,6 +152,12 @@ export async function verifyEndorsement(e: Endorsement, rec: DeviceRecord, by: D
 type Logged = { rec: DeviceRecord; index: number; revoked: number };
 
 /**
+ * How many revocations a client keeps pinned per account (as Go's e2ee.MaxRevocationPinsPerAccount): the key
+ * directory's own limit on an account's devices, so an honest server never makes one drop.
+ */
+export const MaxRevocationPinsPerAccount = 32;
+
+/**
  * The verified device directory: records with their log indexes. Of each
  * account it counts the first registered device (trust on first use) and
  * the devices endorsed by a counted device (computeTrust); a device the
@@ -214,6 +220,34 @@ export class Devices {
         continue;
       }
       pins[a] = f.rec.id;
+      changed = true;
+    }
+    return changed;
+  }
+  /**
+   * Checks this answer against the revocations this browser pinned (account → ids of its devices whose revocation
+   * counted, oldest first) and pins the new ones; returns whether pins changed. As Go's Devices.CheckRevocations: a
+   * pinned device this answer lists must be revoked in it (by a revocation that counts), or the answer is refused
+   * (e2ee.ErrRevocationOmitted): the log proves each listed record is in it, not that the list is complete, so a
+   * server could leave the revocation out and make a lost device active again. An answer that leaves the device out
+   * too passes (it is no recipient). Then every revocation that counts and is not pinned is pinned, in device id
+   * order, at most MaxRevocationPinsPerAccount per account (the ones pinned first go). After computeTrust.
+   */
+  checkRevocations(pins: Record<string, string[]>): boolean {
+    const accounts = [...this.by.keys()].filter((a) => (this.by.get(a)?.size ?? 0) > 0).sort();
+    for (const a of accounts) {
+      for (const id of pins[a] ?? []) {
+        const ld = this.by.get(a)?.get(id);
+        if (ld && ld.revoked < 0) throw new E2EEError("revocation left out", `${a}'s device ${id} was revoked, but the server now shows it as not revoked`);
+      }
+    }
+    let changed = false;
+    for (const a of accounts) {
+      const have = pins[a] ?? [];
+      const add = [...(this.by.get(a)?.values() ?? [])].filter((ld) => ld.revoked >= 0 && !have.includes(ld.rec.id)).map((ld) => ld.rec.id)
+        .sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+      if (!add.length) continue;
+      pins[a] = [...have, ...add].slice(-MaxRevocationPinsPerAccount);
       changed = true;
     }
     return changed;

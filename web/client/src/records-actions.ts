@@ -6,11 +6,11 @@
 // deliberate confirmation naming what will happen. Once the plan is carried
 // out, the transfer bundles download here. Like the rest of the records
 // screens, nothing here shows a document's name or content.
-import { call, APIError, Account, Plan, PlanItem, plainWords } from "./api";
+import { call, APIError, Account, Plan, PlanItem, staffWords } from "./api";
 import type { ChooseAction, DisposalAction, PlanActions, Transfer } from "./wire_gen";
 import { h } from "./dom";
 
-const errText = plainWords; // never a status, an id or the browser's network text
+const errText = staffWords; // staff only: never a status, an id or the browser's network text
 const day = (t?: string) => (t ? new Date(t).toISOString().slice(0, 10) : "");
 const plan = (id: string) => "/api/v1/retention/plans/" + encodeURIComponent(id);
 

@@ -1,7 +1,7 @@
 // Records staff: residue in a disposition plan (what no record class
 // covers, by kind and count, never names) and schedule changes that
 // shorten a period, which a second person approves here.
-import { call, APIError, plainWords } from "./api";
+import { call, APIError, staffWords } from "./api";
 import type { Plan, ScheduleChange } from "./wire_gen";
 import { h } from "./dom";
 
@@ -71,7 +71,7 @@ export function scheduleChangesView(meID: string): HTMLElement {
             status.className = "error";
             status.textContent = e instanceof APIError && e.status === 409
               ? "Not approved: the rule for this class changed after this was proposed, so it was withdrawn. Ask for it to be proposed again."
-              : e instanceof APIError && e.status === 403 ? "Not approved: you may not approve this change." : "Not approved: " + plainWords(e) + ".";
+              : e instanceof APIError && e.status === 403 ? "Not approved: you may not approve this change." : "Not approved: " + staffWords(e) + ".";
           }
         },
       }, "Approve this shorter period") as HTMLButtonElement;

@@ -3,13 +3,13 @@
 // any room. Administrators see the disposition plans only: policy lets them
 // approve and apply plans, not place holds or run exports.
 import { renderCaseload } from "./sessions";
-import { api, call, APIError, Account, Document, Hold, Listed, Outcome, Plan, PlanItem, plainWords } from "./api";
+import { api, call, APIError, Account, Document, Hold, Listed, Outcome, Plan, PlanItem, staffWords } from "./api";
 import { openSignedNote } from "./tlog";
 import { renderActions } from "./records-actions";
 import { residueCount, residueSection, residueWords, scheduleChangesView } from "./records-sweep";
 import { h } from "./dom";
 
-const errText = plainWords; // never a status, an id or the browser's network text
+const errText = staffWords; // staff only: never a status, an id or the browser's network text
 /** Case ids to the program's references (docket or file numbers), from the case list. */
 const refs = new Map<string, string>();
 /** Staff names, for those allowed to list accounts (administrators); others read "another member of staff". */

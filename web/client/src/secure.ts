@@ -7,7 +7,7 @@ import { api, APIError, Case, casePath, plainWords, Pos, saysInternal, WireMessa
 import type { Carry, ClientFrame, FloorView, ServerFrame } from "./wire_gen";
 import { CloseAccessLost, CloseSessionEnded } from "./wire_gen";
 import * as E from "./e2ee";
-import { loadPins, loadShared, savePins } from "./store";
+import { loadPins, loadShared, updatePins } from "./store";
 import { verifyProven } from "./tlog";
 import { b64, hex, unb64 } from "./wire";
 
@@ -43,6 +43,15 @@ function carryID(): string {
 }
 
 /** The proposal does not name what the mediator registered with the server for its carry: nothing was carried. */
+/**
+ * Why a send failed when the server did not confirm it within a minute:
+ * it may have been stored all the same (the confirmation lost on the
+ * way), so the words never say "not sent", and they say what to do. The
+ * composer (app.ts) says it in a sentence of its own, the text kept in
+ * the box.
+ */
+export const unconfirmedWords = "the server did not confirm your message in time, so it may or may not have arrived; if it does not appear in the room within a minute, send it again";
+
 export class CarryMismatch extends Error {
   constructor() {
     super("This proposal does not match what the mediator registered, so nothing was carried. Ask your mediator to propose it again.");
@@ -101,8 +110,33 @@ export class SecureCase {
 
   constructor(public caseID: string, public me: E.DeviceKeys) {}
 
-  /** Fetches and verifies the devices and the membership chain (against what this browser pinned). */
-  async refresh(): Promise<void> {
+  /**
+   * Fetches and verifies the devices and the membership chain (against what this browser pinned). One at a time: a
+   * caller while one runs waits for the next, which starts when that one ends and is shared by every caller
+   * meanwhile (so it sees what changed after they asked). Overlapping checks would each save what they saw, and an
+   * older one finishing last would take the pins back.
+   */
+  refresh(): Promise<void> {
+    if (this.refreshNext) return this.refreshNext;
+    if (!this.refreshing) return this.startRefresh();
+    const next = this.refreshing.catch(() => {}).then(() => {
+      this.refreshNext = null;
+      return this.startRefresh();
+    });
+    this.refreshNext = next;
+    return next;
+  }
+
+  private refreshing: Promise<void> | null = null;
+  private refreshNext: Promise<void> | null = null;
+
+  private startRefresh(): Promise<void> {
+    const p: Promise<void> = this.refreshOnce().finally(() => { if (this.refreshing === p) this.refreshing = null; });
+    this.refreshing = p;
+    return p;
+  }
+
+  private async refreshOnce(): Promise<void> {
     const wait = 500 - (Date.now() - this.lastRefresh);
     if (wait > 0) await sleep(wait);
     this.lastRefresh = Date.now();
@@ -159,11 +193,21 @@ export class SecureCase {
       throw new Error("the server's list of devices leaves out the first device of someone in this case, or shows another one in its place. " +
         "This browser will not send messages in this case until that is resolved: tell your mediator (by phone) and do not use this case here meanwhile");
     }
-    const latest = chain.latest();
-    if (latest) cases[this.caseID] = { first: hex(chain.get(1)!.hash), seq: latest.seq, latest: hex(latest.hash), entries: chain.entries().map((x) => b64(x)) };
-    await savePins(this.me.account, { logKey: devP.key, logSize: stV.size, logCheckpoint: stV.checkpoint, cases, firsts });
+    // Each revocation this browser verified stays: an answer that shows a revoked device as working again (the server
+    // left its revocation out) is refused, so nothing is sealed to a lost device.
+    const revoked = Object.fromEntries(Object.entries(pins.revoked ?? {}).map(([a, ids]) => [a, [...ids]]));
+    try {
+      dir.checkRevocations(revoked);
+    } catch {
+      throw new Error("the server now shows a device as working again that someone in this case took out of use (this browser saw it taken out of use before). " +
+        "This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
+    }
     if (this.sess && chain.length < this.sess.chain.length) throw new Error("the server now shows fewer changes to who is in this case than this browser already checked. " +
       "This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
+    const latest = chain.latest();
+    if (latest) cases[this.caseID] = { first: hex(chain.get(1)!.hash), seq: latest.seq, latest: hex(latest.hash), entries: chain.entries().map((x) => b64(x)) };
+    // Merged with the pins saved now (another tab may have saved newer ones meanwhile): nothing moves back.
+    await updatePins(this.me.account, { logKey: devP.key, logSize: stV.size, logCheckpoint: stV.checkpoint, cases, firsts, revoked });
     if (!this.sess) {
       this.sess = new E.Session(this.me, this.caseID, chain, dir);
       this.sess.addShared(await loadShared(this.me.account)); // chains another device of this account handed over
@@ -446,7 +490,7 @@ export class SecureCase {
   }
 
   private async sendNow(room: string, p: E.Plaintext, beforePost?: (payload: Uint8Array) => Promise<void>): Promise<Pos> {
-    if (!this.rooms.includes(room)) throw new Error(`room ${room} is not open`);
+    if (!this.rooms.includes(room)) throw new Error("this room is closed; choose another room");
     // Pick up devices registered since (a member's new browser) before keying.
     if (Date.now() - this.lastRefresh > 3000) await this.refresh();
     for (let attempt = 0; attempt < 4; attempt++) {
@@ -528,10 +572,15 @@ export class SecureCase {
     throw new Error("the case was closed before your message could be sent");
   }
 
-  /** The epoch to encrypt for in room: the later of the server's word and the verified chain's latest statement. */
+  /**
+   * The epoch to encrypt for in room: the later of the server's word and the verified chain's latest statement.
+   * A defined (sealed) room is looked up as the chain places it (E.roomOf; Go: Statement.Room): the statement's
+   * own list names it only by its slot.
+   */
   private sendEpoch(room: string): number {
     const known = this.epochs.get(room) ?? 1;
-    const signed = this.sess?.chain.latest()?.rooms.find((r) => r.name === room)?.epoch ?? 0;
+    const latest = this.sess?.chain.latest();
+    const signed = (latest ? E.roomOf(latest, room)?.epoch : undefined) ?? 0;
     return Math.max(known, signed);
   }
 
@@ -543,7 +592,7 @@ export class SecureCase {
       this.pending.set(id, { room, body, epoch, resolve, reject });
       if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ t: "pub", room, id, body, epoch } satisfies ClientFrame));
       setTimeout(() => {
-        if (this.pending.delete(id)) reject(new Error("the server did not confirm the message within 60 s"));
+        if (this.pending.delete(id)) reject(new Error(unconfirmedWords));
       }, 60000);
     });
   }
@@ -852,7 +901,7 @@ export async function registerDevice(me: E.DeviceKeys): Promise<void> {
   const p = await api.registerDevice(me.record.raw, pins.logSize ?? 0);
   const v = await verifyProven(p, pins);
   if (v.devices.length !== 1 || v.devices[0].rec.id !== me.id) throw new Error("this browser could not be added to your account: the server's record of devices did not take it. Reload the page to try again; if this keeps happening, tell your mediator");
-  await savePins(me.account, { ...pins, logKey: p.key, logSize: v.size, logCheckpoint: v.checkpoint });
+  await updatePins(me.account, { logKey: p.key, logSize: v.size, logCheckpoint: v.checkpoint });
 }
 
 /** The server stored nothing of a pub: the room moved on to epoch (a seal came first). */

@@ -64,19 +64,20 @@ export function rememberSignInPassword(pw: string) { signInPassword = pw; }
 
 /**
  * After a session ends on a socket (close 4001, also when a reconnect
- * finds it ended): say why, in words. A party or lawyer has no password:
- * they come back through a new link from their mediator.
+ * finds it ended): say why, in words, and whether the way back for this
+ * person is a link (a party or lawyer has no password: they come back
+ * through a new link from their mediator, or one by email).
  */
-export async function sessionEndedWords(participant: boolean): Promise<string> {
+export async function sessionEndedWords(participant: boolean): Promise<{ text: string; emailLink: boolean }> {
   try {
     await call<Account>("GET", "/api/v1/me");
-    return "Your session ended. Reload the page to carry on.";
+    return { text: "Your session ended. Reload the page to carry on.", emailLink: false };
   } catch (e) {
     const w = accountProblemWords(e);
     if (w && e instanceof APIError && e.problem.type === ProblemTypeBase + ("account-disabled" satisfies ProblemType))
-      return "Your account has been disabled by the program administrator, so you have been signed out. Ask the program administrator if you think this is a mistake.";
-    if (participant) return "You have been signed out of this mediation on this browser. To come back, ask your mediator for a new link: it brings you back as yourself, with your conversations and documents.";
-    return "You have been signed out (your session ended or your password changed). Sign in again to carry on.";
+      return { text: "Your account has been disabled by the program administrator, so you have been signed out. Ask the program administrator if you think this is a mistake.", emailLink: false };
+    if (participant) return { text: "You have been signed out of this mediation on this browser. To come back, ask your mediator for a new link: it brings you back as yourself, with your conversations and documents.", emailLink: true };
+    return { text: "You have been signed out (your session ended or your password changed). Sign in again to carry on.", emailLink: false };
   }
 }
 

@@ -99,20 +99,70 @@ export async function markRegistered(account: string): Promise<void> {
 /** What this browser verified before (trust on first use): the log key and
  * checkpoint size, per case the first and latest membership statement (and
  * the sealed rooms' entries its chain held, base64, so a signed closing
- * stands after a reload), and
- * each account's first device. */
+ * stands after a reload), each account's first device, and each account's
+ * devices whose revocation it verified. */
 export interface Pins {
   logKey?: string; logSize?: number; logCheckpoint?: string; cases?: Record<string, { first: string; seq: number; latest: string; entries?: string[] }>;
   /** Each account's first device (account → device id), pinned the first time this browser saw it. */
   firsts?: Record<string, string>;
+  /** Each account's revoked devices (account → device ids, oldest first, at most E.MaxRevocationPinsPerAccount). */
+  revoked?: Record<string, string[]>;
 }
 
 export async function loadPins(account: string): Promise<Pins> {
   return (await op<Pins | undefined>(PINS, "readonly", (s) => s.get(account))) ?? {};
 }
 
-export async function savePins(account: string, p: Pins): Promise<void> {
-  await op(PINS, "readwrite", (s) => s.put(p, account));
+/**
+ * Saves what this browser verified, merged with the pins saved now (read again in the same transaction, so a
+ * refresh of another tab, or one that finished meanwhile, is not undone): mergePins.
+ */
+export async function updatePins(account: string, mine: Pins): Promise<void> {
+  const db = await open();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const tx = db.transaction(PINS, "readwrite");
+      const s = tx.objectStore(PINS);
+      const req = s.get(account);
+      req.onsuccess = () => { s.put(mergePins((req.result as Pins | undefined) ?? {}, mine), account); };
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * The pins saved (saved) merged with what one check verified (mine), never moving back: the log checkpoint of the
+ * larger size (a pinned log key is never replaced); per case the statement pin of the higher sequence (one with
+ * another first statement never replaces the saved one), with the sealed rooms' entries of both; every account's
+ * first device (the saved one wins); every pinned revocation (the saved ones first, at most
+ * E.MaxRevocationPinsPerAccount per account).
+ */
+export function mergePins(saved: Pins, mine: Pins): Pins {
+  const out: Pins = { ...saved };
+  if (mine.logKey !== undefined && (saved.logKey === undefined || (saved.logKey === mine.logKey && (mine.logSize ?? 0) > (saved.logSize ?? 0)))) {
+    out.logKey = mine.logKey; out.logSize = mine.logSize; out.logCheckpoint = mine.logCheckpoint;
+  }
+  const cases = { ...(saved.cases ?? {}) };
+  for (const [id, m] of Object.entries(mine.cases ?? {})) {
+    const s = cases[id];
+    if (!s) { cases[id] = m; continue; }
+    if (s.first !== m.first) continue;
+    const entries = [...new Set([...(m.entries ?? []), ...(s.entries ?? [])])];
+    cases[id] = { ...(m.seq >= s.seq ? m : s), entries };
+  }
+  out.cases = cases;
+  out.firsts = { ...(mine.firsts ?? {}), ...(saved.firsts ?? {}) };
+  const revoked = { ...(saved.revoked ?? {}) };
+  for (const [a, ids] of Object.entries(mine.revoked ?? {})) {
+    const have = revoked[a] ?? [];
+    revoked[a] = [...have, ...ids.filter((x) => !have.includes(x))].slice(-E.MaxRevocationPinsPerAccount);
+  }
+  out.revoked = revoked;
+  return out;
 }
 
 /**

@@ -405,14 +405,18 @@ export interface Ack {
 }
 
 /**
- * Outcome is what the mediator records at closure.
+ * Outcome is what the mediator records at closure. The case's mediators
+ * and records staff see all of it; parties, counsel and observers see the
+ * result alone (Sessions and Hours count caucuses too, so one side could
+ * work out how much the other caucused), so every member but Result may be
+ * absent.
  */
 export interface Outcome {
   result: OutcomeResult;
-  sessions: number;
-  hours: number;
-  recorded: string;
-  by: string;
+  sessions?: number;
+  hours?: number;
+  recorded?: string;
+  by?: string;
 }
 
 /**
@@ -1410,7 +1414,7 @@ export const ProblemTypeBase = "urn:parley:problem:";
 /**
  * ProblemType is the last part of a problem's type.
  */
-export type ProblemType = "invalid-input" | "rate-limited" | "unauthenticated" | "forbidden" | "not-found" | "method-not-allowed" | "conflict" | "gone" | "too-large" | "unavailable" | "not-ready" | "held" | "request-timeout" | "internal" | "bad-request" | "headers-too-large" | "agreement-superseded" | "agreement-filed" | "already-joined" | "document-limit" | "version-limit" | "integrity-failure" | "range-not-satisfiable" | "upload-unconfirmed" | "rewrap-required" | "account-disabled" | "password-change-required" | "second-admin-required" | "no-pending-reset" | "password-not-changed" | "password-changed-sign-in-again" | "last-admin";
+export type ProblemType = "invalid-input" | "rate-limited" | "unauthenticated" | "forbidden" | "not-found" | "method-not-allowed" | "conflict" | "gone" | "too-large" | "unavailable" | "not-ready" | "held" | "request-timeout" | "internal" | "bad-request" | "headers-too-large" | "agreement-superseded" | "agreement-filed" | "already-joined" | "mediator-not-confirmed" | "document-limit" | "version-limit" | "integrity-failure" | "range-not-satisfiable" | "upload-unconfirmed" | "rewrap-required" | "account-disabled" | "password-change-required" | "second-admin-required" | "no-pending-reset" | "password-not-changed" | "password-changed-sign-in-again" | "last-admin";
 
 export const DocumentNameHeader = "Parley-Document-Name";
 

@@ -6,8 +6,9 @@
 //
 // The mediator's page signs the rooms' new epochs without Sam and shows a
 // notice naming them; Sam, signed in, reads nothing A writes in the
-// caucus. The mediator asks, cancels (nothing happens), asks again and
-// confirms; A writes again and Sam reads it.
+// caucus, and Sam's invitation is refused in words. The mediator asks,
+// cancels (nothing happens), asks again and confirms; A writes again and
+// Sam reads it.
 import { passGate } from "./gate.mjs";
 import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
 
@@ -63,6 +64,18 @@ await run(async () => {
   await sam.waitForTimeout(3000);
   check(await sam.locator("#room ol.log li", { hasText: "Only for Morgan" }).count() === 0,
     "Sam reads nothing of A's caucus before the mediator admits them");
+  // Nor does Sam bring anyone in meanwhile: the server refuses Sam's
+  // invitation (one Sam kept could join side A, whom Morgan's page would
+  // sign into A's caucus), and Sam's page says why in words.
+  await sam.locator("#invite-form").waitFor({ timeout: LONG });
+  await sam.fill("#invite-name", "Pat Plant");
+  await sam.selectOption("#invite-role", "party");
+  await sam.click("#invite-form button[type=submit]");
+  const refusal = sam.locator("#invite-form p.error");
+  await refusal.waitFor({ timeout: LONG });
+  const refused = await refusal.innerText();
+  check(refused.includes("once a mediator already in this case has confirmed you") && !/HTTP|403|[a-z]{1,4}_[a-z2-7]{6,}|case\.[a-z]/.test(refused),
+    "Sam's invitation is refused in plain words: " + refused);
 
   // Ask, cancel: nothing happens.
   await item.locator("button.admit-mediator-ask").click();

@@ -3,24 +3,9 @@
 // (Tenant, Landlord), invitations for Ada Okafor (Tenant) and Lars
 // Lindqvist (Landlord).
 import { axeCheck } from "./axe.mjs";
-import { base, check, env, joinByInvite, newPage, run, shots, signInMediator } from "./harness.mjs";
-async function shoot(page, name) {
-  const size = page.viewportSize();
-  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: `${shots}/${name}-phone.png`, fullPage: true });
-  await page.setViewportSize(size);
-}
-const openRoom = async (page, r) => { await page.locator(`#rooms button[data-room="${r}"]`).click(); await page.locator("#room-title").waitFor(); };
-const docCard = (page, name) => page.locator("#doc-list li[data-doc]", { hasText: name });
+import { docCard, openRoom, shoot, upload } from "./docshare-lib.mjs";
+import { base, check, env, joinByInvite, newPage, run, signInMediator } from "./harness.mjs";
 const T = 30000;
-
-async function upload(page, name, body) {
-  await page.setInputFiles("#doc-file", { name, mimeType: "application/pdf", buffer: Buffer.from(body) });
-  await page.selectOption("#doc-class", "evidence");
-  await page.click("#doc-upload");
-  await page.locator("#doc-upload-status", { hasText: `Uploaded “${name}”` }).waitFor({ timeout: 60000 });
-}
 
 await run(async () => {
   const ada = await newPage("Ada (Tenant)", { width: 1280, height: 900 });

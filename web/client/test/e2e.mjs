@@ -463,11 +463,13 @@ try {
   // the page says in words that B was signed out and how to come back,
   // rather than trying to reconnect for minutes.
   await ask("restart-revoke", "B");
-  const ended = b.locator("#status.error", { hasText: "signed out" });
+  const ended = b.locator("#status", { hasText: "signed out" });
   await ended.waitFor({ timeout: 30000 });
   const endedText = (await ended.innerText()).replace(/\s+/g, " ");
   check(endedText.includes("ask your mediator for a new link") && (await b.innerText("#conn")).includes("Signed out"),
     "party B's page, reconnecting after B's sessions ended, says so and how to come back: " + endedText);
+  check(!(await ended.getAttribute("class") ?? "").includes("error"), "in plain text, not as an error");
+  check(await b.locator("main #email-link-open").count() === 1, "with the button to get a sign-in link by email, as the come-back page has");
   check(await b.locator("#signout").isHidden() && await b.locator("#nav-password").count() === 0,
     "the signed-out page offers no Sign out (or Change password) button, which would do nothing there");
   await axeCheck(b, "party signed out while away");

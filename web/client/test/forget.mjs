@@ -65,6 +65,7 @@ await run(async () => {
   await leaveDecrypted(party);
   check((await kept(party)).files.includes("parley-tmp/a-crashed-tab/decrypted"), "a decrypted temporary file is in OPFS before signing out");
   await party.click("#signout");
+  await party.locator("#signout-confirm[open] button", { hasText: /^Sign out$/ }).click();
   await party.locator("#come-back-title", { hasText: "You are signed out" }).waitFor();
   k = await kept(party);
   check(!k.files.some((f) => f.startsWith("parley-tmp")), "signing out deleted the decrypted temporary files: " + k.files.join(", "));

@@ -113,12 +113,36 @@ await run(async () => {
   await stranger.locator("text=expired or was already used").waitFor();
   check(true, "a second use from another browser is refused");
 
-  // Signing out: how to come back, never an email and password form.
+  // Signing out asks first, naming what it means; "Stay signed in" keeps
+  // everything as it was, the half-written message too.
   await party.setViewportSize({ width: 390, height: 844 });
+  const HALF = "I would accept if the deposit";
+  await party.fill("#draft", HALF);
   await party.click("#signout");
+  const question = party.locator("#signout-confirm[open]");
+  await question.waitFor();
+  const asked = (await question.innerText()).replace(/\s+/g, " ");
+  check(asked.includes("Sign out?") && asked.includes("new link from your mediator") && asked.includes("emailed sign-in link") && asked.includes("just close this page"),
+    "Sign out asks first, saying how to come back and how to take a break instead: " + asked);
+  check(await question.locator("button", { hasText: "Stay signed in" }).count() === 1 && await question.locator("button", { hasText: /^Sign out$/ }).count() === 1,
+    "with the buttons Stay signed in and Sign out");
+  check(await party.evaluate(() => document.activeElement?.textContent) === "Stay signed in", "the safe answer has the focus");
+  await party.screenshot({ path: `${shots}/signout-confirm-phone.png`, fullPage: false });
+  await party.setViewportSize({ width: 1280, height: 900 });
+  await party.screenshot({ path: `${shots}/signout-confirm.png`, fullPage: false });
+  await party.setViewportSize({ width: 390, height: 844 });
+  await question.locator("button", { hasText: "Stay signed in" }).click();
+  await party.locator("#signout-confirm").waitFor({ state: "detached" });
+  check(await party.evaluate(async () => (await fetch("/api/v1/me")).status) === 200, "Stay signed in leaves the party signed in");
+  check(await party.inputValue("#draft") === HALF && (await party.innerText("#conn")).includes("Connected"), "with the half-written message still in the box, still connected");
+
+  // Signing out: how to come back, never an email and password form.
+  await party.click("#signout");
+  await party.locator("#signout-confirm[open] button", { hasText: /^Sign out$/ }).click();
   await party.locator("#come-back-title", { hasText: "You are signed out" }).waitFor();
   check(await party.locator("#password").count() === 0, "signed out, the party sees how to come back, not a password form");
   check((await party.innerText("#come-back")).includes("ask your mediator for a new link"), "in plain words");
+  check(await party.locator("#come-back #email-link-open").count() === 1, "with the button to get a link by email");
   await party.screenshot({ path: `${shots}/reentry-signed-out-phone.png`, fullPage: true });
   await party.setViewportSize({ width: 1280, height: 900 });
   await party.screenshot({ path: `${shots}/reentry-signed-out.png`, fullPage: true });

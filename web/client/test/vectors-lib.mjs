@@ -63,6 +63,23 @@ for (const l of v.revocationLogs) {
   for (const name of ["partyA", "partyA-fallback"]) {
     if (!(l.active ?? []).includes(name) && !(l.revoked ?? []).includes(name)) ok(!rd.device(devs[name].account, devs[name].id, -1), `${l.what}: ${name} does not count`);
   }
+  // Revocation pins (as Go's Devices.CheckRevocations, on the same logs): a browser with none pins exactly the
+  // revoked devices, in id order, and refuses the same directory without its revocations.
+  const rp = {}, want = {};
+  for (const name of l.revoked ?? []) (want[devs[name].account] ??= []).push(devs[name].id);
+  for (const ids of Object.values(want)) ids.sort();
+  rd.checkRevocations(rp);
+  ok(JSON.stringify(rp) === JSON.stringify(want), `${l.what}: the revocations pinned are the revoked devices`);
+  if ((l.revoked ?? []).length) {
+    const bare = new E.Devices();
+    v.devices.forEach((d, i) => bare.add(devs[d.name].record, i));
+    bare.admitFrom({ caseID: "c_vectorcase", latest: () => ({ people: (l.mediators ?? []).map((account) => ({ account, role: E.RoleMediator })) }) });
+    for (const le of l.endorsements ?? []) bare.endorse(E.decodeEndorsement(unhex(v.endorsements[le.item].encoded)), le.index);
+    await bare.computeTrust();
+    let refused = false;
+    try { bare.checkRevocations(rp); } catch { refused = true; }
+    ok(refused, `${l.what}: the same directory without its revocations is refused`);
+  }
 }
 
 const chain = new E.Chain(v.statements[0].case);

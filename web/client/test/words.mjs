@@ -22,8 +22,23 @@ await run(async () => {
   const med = await newPage("med");
   await signInMediator(med);
 
-  // 1. Ada opens her invitation on her phone; the connection drops while it is redeemed.
-  const A = await newPage("partyA", phone);
+  // 1. Ada opens her invitation on her phone (a touch screen); the connection drops while it is redeemed.
+  const A = await newPage("partyA", phone, { isMobile: true, hasTouch: true });
+  // Her socket goes through this route: it counts the messages her page
+  // sends ("pub" frames), and drops them while swallow is set, as a
+  // connection that loses them on the way would.
+  let pubs = 0, swallowed = 0, swallow = false;
+  await A.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => {
+      if (JSON.parse(m).t === "pub") {
+        pubs++;
+        if (swallow) { swallowed++; return; }
+      }
+      server.send(m);
+    });
+    server.onMessage((m) => ws.send(m));
+  });
   const redeem = (u) => u.pathname === "/api/v1/invites/redeem";
   await A.route(redeem, (r) => r.abort("connectionreset"));
   await A.goto(env("PARLEY_INVITE"));
@@ -67,6 +82,34 @@ await run(async () => {
   const said = await notice.innerText();
   check(said.includes("Now admitted: Ada Okafor"), "the mediator is told who can read each room and who was admitted: " + said);
   plain(said, "mediator's notice");
+
+  // 8. On a phone, Enter starts a new line: a stray tap on it sends nothing to the joint room; the button sends.
+  await A.locator('#rooms button[data-room="joint"]').click();
+  await A.locator("#room-title", { hasText: "Joint room" }).waitFor();
+  const hint = await A.innerText("#draft-hint");
+  check(!hint.includes("Enter sends") && !hint.includes("Shift"), "on a touch screen the composer does not say Enter sends: " + hint);
+  const sendButton = A.locator("#room form.composer button[type=submit]");
+  const label = await sendButton.innerText();
+  check(label.includes("everyone"), "the Send button in the joint room says everyone reads it: " + label);
+  const pubsBefore = pubs;
+  await A.tap("#draft");
+  await A.keyboard.type("First, the deposit.");
+  await A.keyboard.press("Enter");
+  await A.keyboard.type("Second, the repairs.");
+  check(await A.inputValue("#draft") === "First, the deposit.\nSecond, the repairs.", "Enter made a new line in the box: " + JSON.stringify(await A.inputValue("#draft")));
+  await sendButton.tap();
+  const both = A.locator("#room ol.log li", { hasText: "Second, the repairs." });
+  await both.first().waitFor({ timeout: 60000 });
+  check(await A.locator("#room ol.log li", { hasText: "First, the deposit." }).count() === 1 && (await both.first().innerText()).includes("First, the deposit."),
+    "Enter sent nothing: the button sent both lines as one message");
+  check(await A.inputValue("#draft") === "", "and the box is empty after the button sent it");
+  const shown = await both.first().locator(".text").innerText();
+  check(shown === "First, the deposit.\nSecond, the repairs.", "the message shows the two lines its author made: " + JSON.stringify(shown));
+  check(pubs > pubsBefore, "the message went through the socket this test watches");
+  const overflow = await A.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow <= 0, "the composer fits the phone's width");
+  await A.locator("#draft").scrollIntoViewIfNeeded();
+  await A.screenshot({ path: `${shots}/composer-touch-phone.png` });
 
   // 2. An upload the server refuses for its name says what to do, not "required".
   const uploads = (u) => u.pathname.endsWith("/documents");
@@ -114,6 +157,15 @@ await run(async () => {
   const closed = await signOnce();
   log("signature in a closed case: " + closed);
   check(closed.includes("the case is closed") && !closed.includes("new version"), "a signature in a closed case says so");
+  // A conflict whose detail the server did not write for people (a package's own error): never shown; plain words instead.
+  for (const detail of ["keydir: you have seen a log of 12 entries, this one has 9", 'room "joint" is already closed']) {
+    await conflict("conflict", detail);
+    await A.locator("#agreement-status.error").evaluate((e) => { e.textContent = ""; e.className = ""; });
+    const said = await signOnce();
+    log("signature refused with an internal conflict: " + said);
+    check(!said.includes("keydir") && !said.includes("12 entries") && !said.includes('"joint"') && !said.includes("already closed") && said.includes("reload the page"),
+      "a conflict the server did not word for people is not shown, plain words instead: " + said);
+  }
   // A comment on version 1 reads as one in the joint room.
   await A.fill("#agreement-comment", "Thank you all — we agree.");
   await A.click("#agreement-comment-send");
@@ -123,6 +175,32 @@ await run(async () => {
   await line.waitFor({ timeout: 60000 });
   const comment = await line.innerText();
   check(comment.includes("Comment on version 1 of the agreement: Thank you all — we agree.") && !comment.includes("[agreement"), "the comment reads as one in the joint room: " + comment);
+
+  // 9. A message the server does not confirm within a minute (lost on the way): the page does not say it
+  // was not sent (it may have arrived), keeps the text in the box and says what to do. The page's clock
+  // is moved on, not waited for.
+  const LOST = "Can we meet on Thursday instead?";
+  await A.clock.install();
+  swallow = true;
+  await A.fill("#draft", LOST);
+  await sendButton.tap();
+  for (let i = 0; i < 300 && swallowed === 0; i++) await A.waitForTimeout(100); // bounded: until a frame of it is dropped
+  check(swallowed > 0, "a frame of the message was lost on the way");
+  await A.clock.fastForward("01:01");
+  const unconfirmed = A.locator("#draft-error", { hasText: "did not confirm" });
+  await unconfirmed.waitFor({ timeout: 10000 });
+  const unsure = await unconfirmed.innerText();
+  log("message not confirmed: " + unsure);
+  check(!unsure.startsWith("Not sent") && unsure.includes("may or may not have arrived") && unsure.includes("still in the box") && unsure.includes("send it again") && !/\b60 s\b/.test(unsure),
+    "an unconfirmed message says it may have arrived, that the text is kept, and what to do: " + unsure);
+  plain(unsure, "message not confirmed");
+  check(await A.inputValue("#draft") === LOST, "and the text is still in the box");
+  await A.screenshot({ path: `${shots}/send-unconfirmed-phone.png` });
+  // Sent again, it arrives.
+  swallow = false;
+  await sendButton.tap();
+  await A.locator("#room ol.log li", { hasText: LOST }).first().waitFor({ timeout: 60000 });
+  check(await A.inputValue("#draft") === "", "sent again with the button, it arrives and the box empties");
 
   // 3. The server shows another record of who is in the case than this browser checked before:
   // the page stops the case and says to tell the mediator, not to reload (which cannot help).
