@@ -80,6 +80,12 @@ const (
 	// (416; Content-Range says the size). Ask for a range within it, or
 	// for the whole version.
 	ProblemRangeNotSatisfiable ProblemType = "range-not-satisfiable"
+	// An upload (a document, a version, an agreement's text) whose
+	// contents were stored but whose record storage did not confirm
+	// (503): it may still appear, so it is looked for before it is added
+	// again — unlike "unavailable", where nothing was added and trying
+	// again is right.
+	ProblemUploadUnconfirmed ProblemType = "upload-unconfirmed"
 	// A share of an end-to-end encrypted document that does not carry its
 	// keys wrapped for the new audience (409): the server holds no keys, so
 	// the share is done from a device that holds them.

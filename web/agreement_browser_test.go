@@ -23,7 +23,12 @@ import (
 // shows the diff; a party signs version 2, which version 3 supersedes;
 // the other party's signature on version 2 is refused in plain words;
 // both parties and a lawyer sign version 3 in their own browsers after a
-// confirmation naming what they sign; a comment on version 3 reaches the
+// confirmation in the page (not a browser dialog) naming what they sign,
+// saying the other side will see it and that a signature cannot be taken
+// back, warning about [bracketed] blanks; Cancel signs nothing; device
+// keys and the CLI hint are under "Technical details" only. A save the
+// server could not confirm (503 upload-unconfirmed) says to look before
+// saving again, not "try again". A comment on version 3 reaches the
 // mediator under that version; the rows of who signs name people in words
 // ("Lars Lindqvist (Landlord)", "Jordan Blake (Tenant's lawyer)", and "You
 // (Tenant)" for the reader's own); the signatures check out in the browser;

@@ -18,7 +18,12 @@ import (
 // a party invited and not joined yet; when that party joins (here, through
 // the Go client on "ask join"), the "Visible to" lines name them without a
 // reload. An upload into a case that holds the most documents it can
-// says so in plain words, and what to do. axe runs on each screen.
+// says so in plain words, and what to do. Kind starts on "Choose…" and
+// must be chosen; the extra lock (end to end) is explained with its cost.
+// An upload that may have been saved (503 upload-unconfirmed, another
+// 5xx) says to look before adding it again, never "nothing was saved";
+// a share asks "Show … to …? … This cannot be undone." with a button
+// naming the act. axe runs on each screen.
 func TestBrowserDocuments(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
@@ -40,6 +45,6 @@ func TestBrowserDocuments(t *testing.T) {
 				return "", err
 			},
 		},
-		shots: []string{"documents-party.png", "documents-party-phone.png", "documents-share.png", "documents-share-phone.png", "documents-limit-phone.png"},
+		shots: []string{"documents-party.png", "documents-party-phone.png", "documents-share.png", "documents-share-phone.png", "documents-limit-phone.png", "documents-unsure-phone.png"},
 	}.run(t, n.URL)
 }

@@ -78,7 +78,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// record write may still land: "try again" could add it twice.
 		// The store's error names internal keys: it stays in the log.
 		a.log.WarnContext(r.Context(), "upload not confirmed", slog.String("request_id", requestID(r.Context())), slog.String("error", err.Error()))
-		writeProblem(w, r, problem{Type: api.ProblemUnavailable, Title: "The upload could not be confirmed",
+		writeProblem(w, r, problem{Type: api.ProblemUploadUnconfirmed, Title: "The upload could not be confirmed",
 			Status: http.StatusServiceUnavailable,
 			Detail: "Its contents were stored, but storage did not confirm that the document or version was added, so it may still appear. Look at the documents list before adding it again."})
 		return

@@ -93,8 +93,8 @@ func TestUploadRecordWriteFailureSaysNoKey(t *testing.T) {
 			// What happened, plainly: the document may still appear, so
 			// look before uploading it again (not "try it again", which
 			// could add it twice, nor "something went wrong").
-			if ce.Status != 503 || p.Type != "urn:parley:problem:unavailable" || !strings.Contains(p.Detail, "documents list") {
-				t.Errorf("status %d, problem %+v: want 503 unavailable saying to look at the documents list before uploading again", ce.Status, p)
+			if ce.Status != 503 || p.Type != "urn:parley:problem:upload-unconfirmed" || !strings.Contains(p.Detail, "documents list") {
+				t.Errorf("status %d, problem %+v: want 503 upload-unconfirmed (not unavailable, which the browser reads as \"nothing was saved\") saying to look at the documents list before uploading again", ce.Status, p)
 			}
 		})
 	}
@@ -131,8 +131,8 @@ func TestAgreementSaveNotConfirmedSaysSo(t *testing.T) {
 		t.Fatalf("save whose version record write failed: %v", err)
 	}
 	p := ce.Problem
-	if ce.Status != 503 || p.Type != "urn:parley:problem:unavailable" || !strings.Contains(p.Detail, "documents list") ||
+	if ce.Status != 503 || p.Type != "urn:parley:problem:upload-unconfirmed" || !strings.Contains(p.Detail, "documents list") ||
 		strings.Contains(p.Detail+p.Title, "vault/") || strings.Contains(p.Detail+p.Title, "connection reset") {
-		t.Errorf("status %d, problem %+v: want 503 unavailable saying to look before saving again, naming nothing internal", ce.Status, p)
+		t.Errorf("status %d, problem %+v: want 503 upload-unconfirmed saying to look before saving again, naming nothing internal", ce.Status, p)
 	}
 }

@@ -109,7 +109,20 @@ const signFieldWords: Record<string, string> = {
   version: "the version this page shows is not the current one. Reload the page, read the current version, then sign if you agree with it",
 };
 
-function plainError(e: unknown, what: string): string {
+/**
+ * Whether a failed save, draft or filing may have happened after all: the
+ * server stored the text but storage did not confirm it (503
+ * upload-unconfirmed), or it failed in a way that does not say how far it
+ * got (a 5xx other than a plain 503, where nothing was added).
+ */
+function mayHaveHappened(e: unknown): boolean {
+  if (!(e instanceof APIError)) return false;
+  return (e.problem.type ?? "").endsWith(":upload-unconfirmed") || (e.status >= 500 && e.status !== 503);
+}
+
+/** unsure: the words for an answer that leaves open whether it happened (mayHaveHappened). */
+function plainError(e: unknown, what: string, unsure?: string): string {
+  if (unsure && mayHaveHappened(e)) return unsure;
   if (e instanceof APIError) {
     const f = e.problem.errors?.[0];
     if (e.status === 400 && what === "Not signed") {
@@ -168,6 +181,8 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   }
   let shown = 0; // the version being read (0: the current one)
   let readVersion = 0; // the version this person ticked "I have read" for (0: none)
+  let confirming = 0; // the version whose "Sign version N?" confirmation is open (0: none)
+  let signing = false; // a signature is on its way: a redraw meanwhile keeps Sign off
   let draft = { v: 0, text: "" }; // a comment being written, kept across redraws (a poll, a signature arriving)
   let edit = { base: 0, text: "" }; // the mediator's unsaved text (made on version base), kept across redraws and a failed save
   let skipped = false; // a redraw skipped while the editor had the focus: the next poll draws it
@@ -205,7 +220,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         go.onclick = async () => {
           go.disabled = true;
           try { a = await agreementAPI.start(ctx.caseID, sel.value, kind.value); say("Drafted from the template as version 1. Everyone in the joint room can read it."); }
-          catch (e) { say(plainError(e, "Not drafted"), true); go.disabled = false; }
+          catch (e) { say(plainError(e, "Not drafted", "We can't tell yet whether the agreement was drafted. It appears here by itself if it was; wait a minute before drafting it again."), true); go.disabled = false; }
           await draw();
         };
         parts.push(h("label", { for: "agreement-template" }, "Start from the template"), sel,
@@ -304,7 +319,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     // Who signs.
     parts.push(h("h3", {}, `Who signs version ${cur}`),
       h("ul", { id: "agreement-signers", class: "docs" }, ...ag.signers.map((s) => h("li", { "data-signer": s.name, class: s.signed ? "verified" : "" },
-        `${signerWords(s, ctx.keys.account)}: `, s.signed ? `signed ${when(s.signed.signedAt)}, device key ${s.signed.fingerprint}` : "not yet"))));
+        `${signerWords(s, ctx.keys.account)}: `, s.signed ? `signed ${when(s.signed.signedAt)}` : "not yet"))));
     if ((ag.superseded ?? []).length) parts.push(h("p", { class: "note", id: "agreement-superseded" },
       ag.superseded!.length === 1
         ? `1 signature on an earlier version no longer counts: the text changed after it was signed, so everyone signs version ${cur}.`
@@ -337,7 +352,15 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     }
     if (ag.state === "signed") {
       parts.push(h("p", {}, h("a", { id: "agreement-pdf", href: path(ctx.caseID) + "/pdf", download: `settlement-agreement-v${cur}.pdf` }, `Download the signed agreement (PDF, version ${cur})`),
-        " — it carries the text and every signature, so anyone can check it with “parley agreement verify”."));
+        " — it carries the text and every signature."));
+    }
+    // What staff may need (which device key signed, how to check the PDF
+    // outside Parley), out of a party's way.
+    const keyed = ag.signers.filter((s) => s.signed);
+    if (keyed.length) {
+      parts.push(h("details", { id: "agreement-technical" }, h("summary", {}, "Technical details"),
+        h("ul", { class: "docs" }, ...keyed.map((s) => h("li", {}, `${s.name} (${roleWords(s)}) signed with the device key ${s.signed!.fingerprint}.`))),
+        ag.state === "signed" ? h("p", { class: "note" }, "The signed PDF carries the text and every signature, so anyone can check it with the command “parley agreement verify”.") : ""));
     }
 
     // The mediator's editor.
@@ -358,7 +381,10 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         save.disabled = true;
         saving = true;
         try { a = await agreementAPI.save(ctx.caseID, cur, ta.value); shown = 0; edit = { base: 0, text: "" }; say(`Saved as version ${cur + 1}. Everyone in the joint room can read it${signedBy.length ? "; everyone signs it again" : ""}.`); }
-        catch (e) { say(plainError(e, "Not saved"), true); save.disabled = false; }
+        catch (e) {
+          say(plainError(e, "Not saved", `We can't tell yet whether your text was saved as version ${cur + 1}. Look at the versions under “Read version” in a minute before saving again; your text stays in the editor.`), true);
+          save.disabled = false;
+        }
         finally { saving = false; }
         await draw();
       };
@@ -383,13 +409,14 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         if (!confirm(`File version ${cur}, signed by everyone? Its PDF becomes a document of the case that everyone in the joint room can open, and the agreement can no longer change. At closure, it records the case's outcome.`)) return;
         file.disabled = true;
         try { a = (await call<{ agreement: Agreement }>("POST", path(ctx.caseID) + "/file", { sessions: 0, hours: 0 })).agreement; say("Filed. The signed PDF is with the case's documents."); }
-        catch (e) { say(plainError(e, "Not filed"), true); file.disabled = false; }
+        catch (e) { say(plainError(e, "Not filed", "We can't tell yet whether the agreement was filed. Wait a minute: this page says so by itself if it was; file it again only if it does not."), true); file.disabled = false; }
         await draw();
       };
       parts.push(h("div", {}, file));
     }
     if (ag.filed) parts.push(h("p", { class: "note", id: "agreement-filed" }, "The signed agreement is filed with the case's documents; it no longer changes."));
     const open = el.querySelector("#agreement-editor")?.hasAttribute("open");
+    const openTech = el.querySelector("#agreement-technical")?.hasAttribute("open");
     const openCompare = el.querySelector("#agreement-compare")?.hasAttribute("open");
     // The focus stays where it was (the tick on the terms, the Sign button,
     // a picker), and someone typing a comment keeps the cursor where it was.
@@ -399,6 +426,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     el.replaceChildren(...parts, status);
     if (open) el.querySelector("#agreement-editor")?.setAttribute("open", "");
     if (openCompare) el.querySelector("#agreement-compare")?.setAttribute("open", "");
+    if (openTech) el.querySelector("#agreement-technical")?.setAttribute("open", "");
     const again = focused ? el.querySelector<HTMLElement>("#" + CSS.escape(focused)) : null;
     if (again) {
       again.focus({ preventScroll: true });
@@ -406,20 +434,36 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     }
   }
 
-  /** The signing box: the text this browser shows, hashed here, signed by this device after a deliberate confirmation. */
+  /**
+   * The signing box: the text this browser shows, hashed here, signed by
+   * this device after a deliberate confirmation in the page that names the
+   * version, says who will see it and that it cannot be taken back, and
+   * warns (without stopping anyone) when the text still has [blanks].
+   */
   function signBox(ag: Agreement, v: number, text: string): HTMLElement {
     const cur = ag.current.version;
     const box = h("input", { type: "checkbox", id: "agreement-read" }) as HTMLInputElement;
-    const btn = h("button", { type: "button", id: "agreement-sign", class: "primary", disabled: true }, `Sign version ${v}`) as HTMLButtonElement;
-    // The tick survives a redraw (another person's signature arriving) as
-    // long as the same version is shown.
+    const btn = h("button", { type: "button", id: "agreement-sign", class: "primary", disabled: true }, `Sign version ${v}…`) as HTMLButtonElement;
+    // The tick and an open confirmation survive a redraw (another
+    // person's signature arriving) as long as the same version is shown.
     box.checked = readVersion === v;
-    btn.disabled = !box.checked;
-    box.onchange = () => { readVersion = box.checked ? v : 0; btn.disabled = !box.checked; };
+    btn.disabled = !box.checked || signing;
+    box.onchange = () => {
+      readVersion = box.checked ? v : 0;
+      btn.disabled = !box.checked || signing;
+      if (!box.checked && confirming) { confirming = 0; void draw(); }
+    };
     btn.onclick = async () => {
-      const words = `You are signing version ${v} of the agreement for case “${ctx.caseTitle()}”. Everyone else sees that you signed.`;
-      if (!confirm(words)) return;
-      btn.disabled = true;
+      confirming = v;
+      await draw();
+      document.getElementById("agreement-sign-confirm")?.focus();
+    };
+    const sign = async () => {
+      if (signing) return;
+      confirming = 0;
+      signing = true;
+      const yes = document.getElementById("agreement-sign-confirm") as HTMLButtonElement | null;
+      if (yes) yes.disabled = true;
       say("Signing on this device and recording your signature…");
       try {
         const textSHA = await sha(text);
@@ -444,14 +488,28 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
           }
           await load().catch(() => {});
         } else say(plainError(e, "Not signed"), true);
+      } finally {
+        signing = false;
       }
       await draw();
     };
+    // Blanks left in [square brackets] ("[amount owed, payment plan, dates]"): said, not enforced.
+    const blanks = text.match(/\[[^\]\n]{1,200}\]/g) ?? [];
+    const asking = confirming === v ? h("div", { class: "confirm", role: "alertdialog", id: "agreement-sign-ask", "aria-labelledby": "agreement-sign-question" },
+      h("p", { id: "agreement-sign-question" }, h("strong", {}, `Sign version ${v} of the agreement for “${ctx.caseTitle()}”?`),
+        " Everyone, including the other side, will see that you signed. You cannot take a signature back."),
+      blanks.length ? h("p", { class: "error", id: "agreement-sign-blanks" }, blanks.length === 1
+        ? `This version still has a blank to fill in: “${blanks[0]}”. You can still sign, but ask the mediator first if you are not sure what it means.`
+        : `This version still has ${blanks.length} blanks to fill in, such as “${blanks[0]}”. You can still sign, but ask the mediator first if you are not sure what they mean.`) : "",
+      h("div", { class: "row" },
+        h("button", { type: "button", class: "primary", id: "agreement-sign-confirm", onclick: () => void sign() }, `Sign version ${v}`),
+        h("button", { type: "button", id: "agreement-sign-cancel", onclick: async () => { confirming = 0; await draw(); document.getElementById("agreement-sign")?.focus(); } }, "Cancel"))) : null;
+    if (asking) btn.hidden = true;
     return h("section", { id: "agreement-sign-box", class: "confirm", "aria-labelledby": "agreement-sign-title" },
       h("h3", { id: "agreement-sign-title" }, `Sign version ${v}`),
       v !== cur ? h("p", { class: "note" }, `You are reading version ${v}; version ${cur} replaced it.`) : "",
-      h("p", {}, "Signing is a record that you agree to this text. It is signed by this browser's own key, and everyone in this mediation — the other side too — sees that you signed, and when."),
-      h("label", { for: "agreement-read" }, box, ` I have read version ${v} and I agree to it`), h("div", {}, btn));
+      h("p", {}, "Signing records that you agree to this text. It is signed on this device, and everyone in this mediation — the other side too — sees that you signed, and when. A signature cannot be taken back."),
+      h("label", { for: "agreement-read" }, box, ` I have read version ${v} and I agree to it`), h("div", {}, btn), asking);
   }
 
   let isMediatorView = false;
@@ -508,17 +566,22 @@ async function checkSignatures(caseID: string, ag: Agreement, dir: Devices): Pro
   const text = ag.current.text ?? "";
   const mine = await sha(text);
   const rows: HTMLElement[] = [];
+  // The device key each signature checked out with, for staff (behind "Technical details").
+  const keys: HTMLElement[] = [];
   let all = true;
   for (const s of ag.signers) {
     const g: AgreementSignature | undefined = s.signed;
     if (!g) { rows.push(h("li", {}, `${s.name} (${roleWords(s)}): has not signed version ${ag.current.version} yet.`)); all = false; continue; }
     const why = await signatureProblem(caseID, ag, mine, s.accountId, s.role, g, dir);
     if (why) all = false;
+    else keys.push(h("li", {}, `${s.name} (${roleWords(s)}): device key ${await keyFingerprint(unb64(g.deviceKey))}`));
     rows.push(h("li", { class: why ? "error" : "verified", "data-checked": s.name },
-      !why ? `${s.name} (${roleWords(s)}) signed this text on ${when(g.signedAt)} with their own device: the signature checks out (device key ${await keyFingerprint(unb64(g.deviceKey))}).`
+      !why ? `${s.name} (${roleWords(s)}) signed this text on ${when(g.signedAt)} with their own device: the signature checks out.`
         : `${s.name}'s signature does NOT check out: ${why}. Tell the mediator.`));
   }
   return h("div", {}, h("p", { id: "agreement-check-summary", class: all ? "verified" : "note" }, all
     ? `Every signature on version ${ag.current.version} checks out, here in your browser, against the text you see and each person's own devices.`
-    : "Not every signature is there, or one does not check out:"), h("ul", { class: "docs" }, ...rows));
+    : "Not every signature is there, or one does not check out:"), h("ul", { class: "docs" }, ...rows),
+    keys.length ? h("details", { class: "agreement-check-technical" }, h("summary", {}, "Technical details of this check"),
+      h("p", { class: "note" }, "The device keys the signatures checked out with:"), h("ul", { class: "docs" }, ...keys)) : "");
 }

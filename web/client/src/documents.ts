@@ -92,17 +92,35 @@ const uploadFieldWords: Record<string, string> = {
   mediaType: "Parley could not tell what kind of file it is. Save it as a PDF or a picture and try again",
 };
 
+/**
+ * An upload that may have been saved after all, or was saved though this
+ * page could not read the answer: its words stand alone (not "… was not
+ * uploaded"), and say to look before adding it again, so it is not added twice.
+ */
+export class UploadUnsure extends Error {}
+
+/**
+ * Words for an upload whose outcome is not known (the server stored its
+ * contents but could not confirm the record, or answered in a way that
+ * does not say): it may still appear.
+ */
+export function unsureWords(name: string): string {
+  return `We can't tell yet whether “${name}” was saved. Look at the documents list in a minute before adding it again.`;
+}
+
 /** A failed upload in words: what happened and what the person can do. */
-export function uploadErrorWords(status: number, body: string, maxSize: number, retryAfter = 0): string {
+export function uploadErrorWords(status: number, body: string, maxSize: number, retryAfter = 0, name = "the document"): string {
   let p: Partial<W.Problem> = {};
   try { p = JSON.parse(body) as Partial<W.Problem>; } catch { /* not a problem */ }
+  if (isUnsure(status, p)) return unsureWords(name);
   if (status === 0) return "The connection was lost during the upload, so nothing was saved. Check your connection and try again.";
   if (status === 413) return `The file is too large: the limit is ${sizeWords(maxSize)}. Nothing was saved.`;
   if (status === 401) return "Your session has ended, so nothing was saved. Sign in again and try once more.";
   if (status === 403 || status === 404) return "You cannot add a document there, so nothing was saved. Choose one of the places offered.";
   if (status === 400) return "The document was not accepted, so nothing was saved: " + (uploadFieldWords[p.errors?.[0]?.field ?? ""] ??
     "this browser could not send it properly. Reload the page and try again; if this keeps happening, tell your mediator") + ".";
-  if (status >= 500) return "The server could not store the document just now, so nothing was saved. Try again in a minute.";
+  // Storage unavailable (503): refused before anything was added.
+  if (status === 503) return "The server could not store the document just now, so nothing was saved. Try again in a minute.";
   if (status === 409 && p.type === W.ProblemTypeBase + ("document-limit" satisfies W.ProblemType)) {
     // The server's detail names the limit ("this case already has 1,000 documents, …").
     const most = /\b(\d[\d,]*) documents\b/.exec(p.detail ?? "")?.[1];
@@ -126,6 +144,18 @@ export function uploadErrorWords(status: number, body: string, maxSize: number, 
 }
 
 /**
+ * Whether an answer leaves the upload's outcome open: the server stored
+ * its contents but storage did not confirm the record (503
+ * upload-unconfirmed), or the server failed in a way that does not say
+ * how far it got (any other 5xx but a plain 503, where storage refused
+ * before anything was added).
+ */
+function isUnsure(status: number, p: Partial<W.Problem>): boolean {
+  if (p.type === W.ProblemTypeBase + ("upload-unconfirmed" satisfies W.ProblemType)) return true;
+  return status >= 500 && status !== 503;
+}
+
+/**
  * Sends a file as the request body (the vault streams it), reporting
  * progress; resolves with the new document or rejects with words to show.
  */
@@ -143,8 +173,16 @@ function sendFile(caseID: string, file: File, audience: string, cls: string, max
     x.upload.onprogress = (e) => progress(e.loaded, e.lengthComputable ? e.total : file.size);
     x.onload = () => {
       if (x.status === 201) {
-        try { resolve(JSON.parse(x.responseText) as Document); } catch { reject(new Error(uploadErrorWords(500, "", maxSize))); }
-      } else reject(new Error(uploadErrorWords(x.status, x.responseText, maxSize, Number(x.getResponseHeader("Retry-After")) || 0)));
+        // Created: the server saved it, whatever became of its answer.
+        try { resolve(JSON.parse(x.responseText) as Document); } catch {
+          reject(new UploadUnsure(`“${file.name}” was saved, but this page could not read the server's answer. It will appear in the documents list in a minute; there is no need to add it again.`));
+        }
+      } else {
+        const words = uploadErrorWords(x.status, x.responseText, maxSize, Number(x.getResponseHeader("Retry-After")) || 0, file.name);
+        let p: Partial<W.Problem> = {};
+        try { p = JSON.parse(x.responseText) as Partial<W.Problem>; } catch { /* not a problem */ }
+        reject(isUnsure(x.status, p) ? new UploadUnsure(words) : new Error(words));
+      }
     };
     x.onerror = () => reject(new Error(uploadErrorWords(0, "", maxSize)));
     x.onabort = () => reject(new Error("The upload was stopped, so nothing was saved."));
@@ -177,8 +215,8 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   const approvals = mountApprovals(requestsBox, { caseID: ctx.caseID, meID: ctx.meID, mediator: ctx.mediator, c: ctx.c,
     roomTitle: ctx.roomTitle, personWords: ctx.personWords, errText: ctx.errText, docs: () => docs, keys: ctx.keys });
   sec.replaceChildren(heading, scope, newcomerBox, upgradeBox, requestsBox, listBox, formBox,
-    h("p", { class: "note" }, "Documents added here are encrypted by the server's vault at rest and released only to the people named on each. " +
-      "Those encrypted on a device (end to end) can be opened only by the devices of the people named on them; the server cannot read them. This list updates by itself."));
+    h("p", { class: "note" }, "Every document is stored encrypted, and only the people named on it can open it. " +
+      "A document with the extra lock can be opened only on those people's own phones and computers: not even Parley's staff can open it. This list updates by itself."));
   if (ctx.e2ee) {
     // Decrypted copies handed over are deleted a minute later, at sign-out,
     // or (best effort) when the page goes; what a closed page left is swept
@@ -191,8 +229,9 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   async function signedWho(audience: string): Promise<string> {
     const sess = await ctx.e2ee!();
     const who = signedAudience(sess, audience);
-    if (!who) return "This device cannot encrypt for these people yet: the case's signed membership does not list them.";
-    return "Encrypted on this device for the devices of, as the case's signed membership lists them: " + who.map(ctx.personWords).join(", ") + ".";
+    if (!who) return "The extra lock cannot be used for these people yet: the mediator's device has not yet confirmed that they are in this case. Try again later, or leave the extra lock off.";
+    // who: from the case's membership as the mediator's device signed it.
+    return "With the extra lock, only these people can open it: " + who.map(ctx.personWords).join(", ") + ".";
   }
 
   const inRoom = (d: Document) => d.audience === ctx.room();
@@ -345,20 +384,25 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       // and type its uploader's device bound) and who its new keys go to
       // (the signed membership). Size and dates come from the server.
       let checked: HTMLElement | null = null;
+      // What this device found wrong, shown above the question; what it checked, behind "Technical details".
+      let warned: HTMLElement | null = null;
       if (d.e2ee && ctx.e2ee) {
         try {
           const sess = await ctx.e2ee();
           const v = await verifiedVersion(ctx.caseID, sess, d);
           const to = signedAudience(sess, sel.value);
-          checked = h("div", { class: "share-verified" },
-            v ? h("p", { class: "share-name" }, v.nameVerified
-              ? `Checked on this device: this is “${v.name}”, the name its uploader's device signed.`
-              : unverifiedNameWords(v.name)) : null,
-            h("p", {}, v
-              ? `The keys this device holds for it are for version ${v.version}, signed by ${v.by === ctx.meID ? "your" : ctx.personWords(v.by) + "'s"} device on ${new Date(v.signed).toLocaleString()} for the ${placeWords(v.audience)}. ` +
-                "Its size and date come from the server."
-              : "This device holds no key for this document, so it cannot share it."),
-            h("p", {}, to ? "Its keys will go to the devices of, as the case's signed membership lists them: " + to.map(ctx.personWords).join(", ") + "." : "The case's signed membership does not list these people yet, so this device cannot give them the keys."));
+          const problems = [
+            v && !v.nameVerified ? h("p", { class: "share-name" }, unverifiedNameWords(v.name)) : null,
+            v ? null : h("p", {}, "This device holds no key for this document, so it cannot share it."),
+            to ? null : h("p", {}, "The case's signed membership does not list these people yet, so this device cannot give them the keys."),
+          ].filter((x): x is HTMLElement => x !== null);
+          warned = problems.length ? h("div", { class: "share-warning error" }, ...problems) : null;
+          checked = h("details", { class: "share-technical" }, h("summary", {}, "Technical details"),
+            h("div", { class: "share-verified" },
+              v && v.nameVerified ? h("p", { class: "share-name" }, `Checked on this device: this is “${v.name}”, the name its uploader's device signed.`) : null,
+              v ? h("p", {}, `The keys this device holds for it are for version ${v.version}, signed by ${v.by === ctx.meID ? "your" : ctx.personWords(v.by) + "'s"} device on ${dateWords(new Date(v.signed).toISOString())} for the ${placeWords(v.audience)}. ` +
+                "Its size and date come from the server.") : null,
+              to ? h("p", {}, "Its keys will go to the devices of these people, as the case's signed membership lists them: " + to.map(ctx.personWords).join(", ") + ".") : null));
         } catch (e) {
           // A document shown under a name its uploader did not give it: no
           // confirmation to press, only what happened.
@@ -373,8 +417,16 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         (out.querySelector("button.share-ask") as HTMLButtonElement | null)?.focus();
         return;
       }
+      // The question names what it does: who will be able to open and
+      // download it (the people gaining access, with their side, and
+      // those invited who will when they join), and that it cannot be
+      // taken back; a share that only narrows says who loses it.
+      const widens = gain.length > 0 || invited.length > 0;
+      const question = widens
+        ? `Show “${name}” to ${listWords([...gain, ...invited])}? They will be able to open and download it. This cannot be undone.`
+        : `Show “${name}” only to ${toWords(sel.value)}? Nobody new will be able to open it.`;
       const confirm = h("button", {
-        type: "button", class: "primary",
+        type: "button", class: "primary share-confirm",
         onclick: async () => {
           try {
             // An end-to-end encrypted document is shared by this device: it
@@ -385,13 +437,15 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
             await refresh(true);
           } catch (e) { out.replaceChildren(h("p", { class: "error" }, e instanceof Error && e.constructor === Error ? e.message : ctx.errText(e))); }
         },
-      }, "Confirm sharing");
+      }, widens ? `Show it to ${toWords(sel.value)}` : `Show it only to ${toWords(sel.value)}`);
       out.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-label": "Confirm who gains access", "aria-describedby": "share-words-" + d.id },
         h("div", { id: "share-words-" + d.id },
-          h("p", {}, gain.length ? `This widens who can see “${name}”: ${gain.join(", ")} will be able to open it.` : "Nobody who has joined the case gains access."),
-          invited.length ? h("p", { class: "share-invited" }, `Invited and not joined yet: ${invited.join(", ")}. They will be able to open it as soon as they join.`) : null,
-          lose.length ? h("p", {}, `${lose.join(", ")} will lose access.`) : null,
-          h("p", {}, ctx.visibleTo(sel.value)), checked),
+          warned,
+          h("p", { class: "share-question" }, question),
+          invited.length ? h("p", { class: "share-invited" }, `${invited.join(", ")} ${invited.length === 1 ? "is" : "are"} invited and not joined yet. They will be able to open it as soon as they join.`) : null,
+          lose.length ? h("p", {}, `${listWords(lose)} will no longer be able to open it.`) : null,
+          h("p", {}, ctx.visibleTo(sel.value) + ".")),
+        checked,
         h("div", { class: "row" }, confirm, h("button", { type: "button", onclick: () => out.replaceChildren() }, "Cancel"))));
       confirm.focus();
     };
@@ -428,6 +482,19 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     const side = sideOf(a);
     if (side) return side === mySide() ? "your side only, in your caucus" : `the ${sideName(side)} side only, in the ${ctx.roomTitle(a)}`;
     return `the members of “${ctx.roomTitle(a)}”`;
+  }
+  /** Whom a share shows a document to, for its question and button: "the joint room", "the Landlord side". */
+  function toWords(a: string): string {
+    if (a === "joint") return "the joint room";
+    if (a === "mediators") return "the mediators";
+    if (a.startsWith("user:")) return "the people named";
+    const side = sideOf(a);
+    if (side) return side === mySide() ? "your side" : `the ${sideName(side)} side`;
+    return `the members of “${ctx.roomTitle(a)}”`;
+  }
+  /** "A", "A and B", "A, B and C". */
+  function listWords(xs: string[]): string {
+    return xs.length < 2 ? xs.join("") : xs.slice(0, -1).join(", ") + " and " + xs[xs.length - 1];
   }
   /** The room being read, in words: "your private caucus". */
   function lookingWords(room: string): string {
@@ -480,15 +547,18 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     const file = h("input", { id: "doc-file", type: "file", required: true }) as HTMLInputElement;
     const pick = allowed.find((a) => a.audience === ctx.room()) ?? allowed[0];
     const aud = h("select", { id: "doc-audience" }, ...allowed.map((a) => h("option", { value: a.audience, selected: a === pick }, placeWords(a.audience)))) as HTMLSelectElement;
-    const cls = h("select", { id: "doc-class" }) as HTMLSelectElement;
+    // Kind starts on "Choose…": a party's evidence must not go in as an
+    // "Agreement" because that came first. Only a single kind is chosen for them.
+    const cls = h("select", { id: "doc-class", "aria-describedby": "doc-upload-error" }) as HTMLSelectElement;
     const fillClasses = () => {
       const a = allowed.find((x) => x.audience === aud.value) as UploadAudience;
-      const was = cls.value;
-      cls.replaceChildren(...a.classes.map((c) => h("option", { value: c, selected: c === was }, classWords[c] ?? c)));
+      const was = a.classes.length === 1 ? a.classes[0] : cls.value;
+      cls.replaceChildren(h("option", { value: "", selected: !a.classes.includes(was), disabled: a.classes.length === 1 }, "Choose…"),
+        ...a.classes.map((c) => h("option", { value: c, selected: c === was }, classWords[c] ?? c)));
     };
     fillClasses();
     const audNote = h("p", { class: "note", id: "doc-audience-note", "aria-live": "polite" }, ctx.visibleTo(aud.value));
-    const e2ee = h("input", { id: "doc-e2ee", type: "checkbox" }) as HTMLInputElement;
+    const e2ee = h("input", { id: "doc-e2ee", type: "checkbox", "aria-describedby": "doc-e2ee-help doc-e2ee-who" }) as HTMLInputElement;
     const e2eeWho = h("p", { class: "note", id: "doc-e2ee-who", "aria-live": "polite" });
     const showWho = async () => {
       if (!e2ee.checked || !ctx.e2ee) { e2eeWho.textContent = ""; return; }
@@ -497,6 +567,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       if (aud.value === want && e2ee.checked) e2eeWho.textContent = words;
     };
     e2ee.onchange = () => void showWho();
+    cls.onchange = () => { if (cls.value) { cls.removeAttribute("aria-invalid"); if (err.dataset.kind) { err.textContent = ""; delete err.dataset.kind; } } };
     // chosen: the person picked the place themselves (until the next upload).
     let chosen = false;
     aud.onchange = () => { chosen = true; ask.replaceChildren(); audNote.textContent = ctx.visibleTo(aud.value); fillClasses(); void showWho(); };
@@ -551,7 +622,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           : await sendFile(ctx.caseID, f, to, kind, options!.maxSize, uploading);
         bar.value = 100;
         status.textContent = d.e2ee
-          ? `Uploaded “${d.name ?? f.name}” (${where}), encrypted on this device. ${await signedWho(d.audience)}`
+          ? `Uploaded “${d.name ?? f.name}” (${where}). ${await signedWho(d.audience)}`
           : `Uploaded “${d.name ?? f.name}” (${where}). ${ctx.visibleTo(d.audience)}.`;
         file.value = "";
         chosen = false;
@@ -559,6 +630,12 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       } catch (x) {
         bar.hidden = true;
         status.textContent = "";
+        if (x instanceof UploadUnsure) {
+          // It may be there (or is): the form keeps the file, and the list is asked again now.
+          err.textContent = x.message;
+          void refresh(true).catch(() => {});
+          return;
+        }
         err.textContent = `“${f.name}” was not uploaded. ` + (x instanceof Error && x.constructor === Error ? x.message : ((w) => w.charAt(0).toUpperCase() + w.slice(1))(ctx.errText(x)) + ".");
       } finally {
         submit.disabled = false;
@@ -570,6 +647,15 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         e.preventDefault();
         const f = file.files?.[0];
         if (!f || submit.disabled) return;
+        if (!cls.value) {
+          // Said here, before anything is sent or asked.
+          ask.replaceChildren();
+          err.textContent = `Choose what kind of document “${f.name}” is under “Kind”, then press Upload again. Nothing was sent.`;
+          err.dataset.kind = "1";
+          cls.setAttribute("aria-invalid", "true");
+          cls.focus();
+          return;
+        }
         const to = aud.value, room = ctx.room();
         // Everyone an upload from the joint room can reach is in the joint
         // room, and the case's mediators are in the joint room, every
@@ -583,7 +669,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
           type: "button", class: "primary", id: "doc-upload-confirm",
           onclick: () => {
             // Asked about this file, this place and this room: anything changed since asks again.
-            if (file.files?.[0] !== f || aud.value !== to || ctx.room() !== room) { ask.replaceChildren(); return; }
+            if (file.files?.[0] !== f || aud.value !== to || ctx.room() !== room || !cls.value) { ask.replaceChildren(); return; }
             void upload(f);
           },
         }, `Yes, share it with ${shareWords(to)}`);
@@ -605,8 +691,9 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       h("div", {}, h("label", { for: "doc-audience" }, "Who may see it"), aud),
       h("div", {}, h("label", { for: "doc-class" }, "Kind"), cls)),
     audNote,
-    ctx.e2ee ? h("p", { class: "doc-e2ee-choice" }, h("label", { class: "check" }, e2ee,
-      "Encrypt on this device (end to end): only the devices of the people named above can open it, not the server")) : "",
+    ctx.e2ee ? h("div", { class: "doc-e2ee-choice" }, h("label", { class: "check" }, e2ee, "Extra lock (optional)"),
+      h("p", { class: "note", id: "doc-e2ee-help" }, "Only the people listed above can open this file — not even Parley's staff. " +
+        "People who join later can open it only after a mediator next opens Parley. If unsure, leave this off.")) : "",
     ctx.e2ee ? e2eeWho : "",
     h("div", { class: "row" }, submit),
     ask,

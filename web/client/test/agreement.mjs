@@ -31,12 +31,26 @@ async function join(name, link, before = async () => {}) {
   await connected(page);
   return page;
 }
-/** Signs the version shown after the confirmation, checking its words; returns the dialog's text. */
+/**
+ * Signs the version shown after the confirmation in the page (not a
+ * browser dialog, which says nothing can be undone and is easy to wave
+ * through); returns the confirmation's text.
+ */
 async function sign(page) {
-  let asked = "";
-  page.once("dialog", (d) => { asked = d.message(); void d.accept(); });
+  let dialog = "";
+  const onDialog = (d) => { dialog = d.message(); void d.dismiss(); };
+  page.on("dialog", onDialog);
   await page.check("#agreement-read");
   await page.click("#agreement-sign");
+  const q = page.locator("#agreement-sign-ask");
+  await q.waitFor();
+  const asked = await q.innerText();
+  const yes = page.locator("#agreement-sign-confirm");
+  const label = await yes.innerText();
+  await yes.click();
+  page.off("dialog", onDialog);
+  check(!dialog, "signing asks in the page, not in a browser dialog: " + dialog);
+  check(/^Sign version \d+$/.test(label), "the confirmation's button names the act: " + label);
   return () => asked;
 }
 const noJargon = (text, who) => check(!/c_[a-z0-9]{10}|u_[a-z0-9]{10}|agreement\.(sign|draft|read)|problem|HTTP \d/.test(text), `${who}: no internal ids, action names or raw errors`);
@@ -85,14 +99,39 @@ await run(async () => {
     await med.fill("#agreement-edit", text.replace(from, to));
     await med.click("#agreement-save");
   };
+  // The first save's text is stored but storage does not confirm it (the
+  // server's 503 upload-unconfirmed, web TestAgreementSaveNotConfirmedSaysSo):
+  // it may still appear, so the mediator is told to look before saving
+  // again, not "try again" (which could add the version twice); her text stays.
+  const saves = (u) => u.pathname.endsWith("/agreement/versions");
+  await med.route(saves, (r) => (r.request().method() === "POST" ? r.fulfill({ status: 503, contentType: "application/problem+json",
+    body: JSON.stringify({ type: "urn:parley:problem:upload-unconfirmed", title: "The upload could not be confirmed", status: 503,
+      detail: "Its contents were stored, but storage did not confirm that the document or version was added, so it may still appear. Look at the documents list before adding it again." }) }) : r.continue()));
   await edit("1. Rent and arrears: [amount owed, payment plan, dates].", "1. Rent and arrears: the tenant pays 1,200 in three monthly parts from 1 January.");
+  const unsure = await med.locator("#agreement-status.error").innerText();
+  check(unsure.startsWith("We can't tell yet whether your text was saved as version 2.") && unsure.includes("before saving again") && !/try again|nothing was saved/i.test(unsure),
+    "a save the server could not confirm says it may have been saved and to look before saving again: " + unsure);
+  check((await med.inputValue("#agreement-edit")).includes("the tenant pays 1,200 in three monthly parts"), "and her text stays in the editor");
+  await med.unroute(saves);
+  await med.click("#agreement-save");
   await state(med, "version 2");
-  // Party A reads version 2 and signs it.
+  // Party A reads version 2 and signs it; first she opens the
+  // confirmation and cancels it: nothing is signed.
   await state(A, "version 2");
+  await A.check("#agreement-read");
+  await A.click("#agreement-sign");
+  await A.locator("#agreement-sign-ask").waitFor();
+  await A.click("#agreement-sign-cancel");
+  await A.locator("#agreement-sign-ask").waitFor({ state: "detached" });
+  check(await A.locator("#agreement-mine").count() === 0 && await A.evaluate(() => document.activeElement?.id) === "agreement-sign",
+    "Cancel signs nothing and puts the focus back on Sign");
   const asked2 = await sign(A);
   await A.locator("#agreement-mine").waitFor();
-  check(asked2().includes("You are signing version 2 of the agreement for case “Okafor v. Lindqvist — deposit”") && asked2().includes("Everyone else sees that you signed."),
-    "the confirmation names the version and the case, and says everyone sees it");
+  check(asked2().includes("Sign version 2 of the agreement for “Okafor v. Lindqvist — deposit”?") &&
+    asked2().includes("Everyone, including the other side, will see that you signed. You cannot take a signature back."),
+    "the confirmation names the version and the case, says everyone sees it and that it cannot be taken back: " + asked2());
+  check(/This version still has \d+ blanks to fill in, such as “\[[^\]]+\]”\. You can still sign/.test(asked2()),
+    "version 2 still has [blanks]: the confirmation warns, and still lets her sign: " + asked2());
   // The mediator edits again: a confirmation says A signed and everyone signs again.
   let medAsked = "";
   med.once("dialog", (d) => { medAsked = d.message(); void d.accept(); });
@@ -168,7 +207,13 @@ await run(async () => {
     "a party sees that the earlier signature no longer counts, in a plain sentence (not “signature(s)”): " + superseded);
   await A.locator("#agreement-sign-box").scrollIntoViewIfNeeded();
   await axeCheck(A, "party, signing", { selector: "#agreement" });
+  await A.check("#agreement-read");
+  await A.click("#agreement-sign");
+  await A.locator("#agreement-sign-ask").waitFor();
+  await axeCheck(A, "party, confirming a signature", { selector: "#agreement" });
   await shoot(A, "agreement-sign", "#agreement-sign-box");
+  await A.click("#agreement-sign-cancel");
+  await A.locator("#agreement-sign-ask").waitFor({ state: "detached" });
   // B and counsel tick "I have read" before A signs: their pages redraw as
   // A's (and B's) signature arrives, and the tick must survive that.
   for (const page of [A, B, C]) {
@@ -192,7 +237,7 @@ await run(async () => {
     const asked = await sign(page);
     await page.locator("#agreement-mine").waitFor();
     signedSoFar++;
-    check(asked().includes("You are signing version 3 of the agreement"), `${name} confirms signing version 3`);
+    check(asked().includes("Sign version 3 of the agreement") && asked().includes("You cannot take a signature back"), `${name} confirms signing version 3`);
     // A starts a comment at once; B's signature then redraws A's page, and
     // what A typed survives it. A sends it, and while it is on its way
     // (held here) counsel's signature draws A's page again.
@@ -238,7 +283,17 @@ await run(async () => {
   const checked = await A.innerText("#agreement-check");
   check(["Ada Okafor", "Lars Lindqvist", "Jordan Blake"].every((n) => checked.includes(n + " (")), "the check names who signed");
   noJargon(await A.innerText("#agreement"), "party A");
+  // Device keys and the command-line check are for staff: behind
+  // "Technical details", closed at first, and there when opened.
+  const seen = await A.innerText("#agreement");
+  check(!/device key|[0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}|parley agreement verify/.test(seen), "party A sees no device key or command line: " + seen);
   await shoot(A, "agreement-signed", "#agreement-check");
+  await A.locator("#agreement-technical summary", { hasText: "Technical details" }).click();
+  const tech = await A.innerText("#agreement-technical");
+  check(/Ada Okafor \(Tenant\) signed with the device key [0-9a-f]{4} [0-9a-f]{4}/.test(tech) && tech.includes("parley agreement verify"),
+    "Technical details name each signer's device key and the command that checks the PDF: " + tech);
+  await A.locator("#agreement-check .agreement-check-technical summary").click();
+  check((await A.innerText("#agreement-check")).includes("Jordan Blake (Tenant's lawyer): device key "), "the check's own Technical details name the keys it checked");
 
   // A server that forges: Ada's row carries a signature made with the
   // server's own key (a valid Ed25519 signature over a statement naming

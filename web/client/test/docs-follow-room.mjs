@@ -3,6 +3,11 @@
 // case (Tenant, Landlord) and Ada Okafor (Tenant), who joins here.
 import { axeCheck } from "./axe.mjs";
 import { ask, check, joinByInvite, newPage, run, shots, signInMediator } from "./harness.mjs";
+// Kind starts on "Choose…" (documents.ts): Upload, choosing the first kind offered if none is chosen yet.
+const pressUpload = async (page) => {
+  if (!(await page.inputValue("#doc-class"))) await page.selectOption("#doc-class", { index: 1 });
+  await page.click("#doc-upload");
+};
 
 const openRoom = async (page, r) => { await page.locator(`#rooms button[data-room="${r}"]`).click(); await page.locator("#room-title").waitFor(); };
 const file = (name) => ({ name, mimeType: "application/pdf", buffer: Buffer.from("%PDF " + name) });
@@ -31,7 +36,7 @@ await run(async () => {
   check(await med.inputValue("#doc-audience") === "caucus:A", "the place follows the room: " + await med.inputValue("#doc-audience"));
   const note = await med.innerText("#doc-audience-note");
   check(note.includes("the Tenant side only") && !note.includes("everyone"), "and the note says who will see it: " + note);
-  await med.click("#doc-upload");
+  await pressUpload(med);
   await med.locator("#doc-upload-status", { hasText: "Uploaded “Offer draft.pdf”" }).waitFor();
   check(await med.locator("#doc-upload-confirm").count() === 0, "an upload to the room being read asks nothing");
   check(await serverAudience("Offer draft.pdf") === "caucus:A", "the server holds it in the Tenant caucus, not the joint room");
@@ -40,7 +45,7 @@ await run(async () => {
   // nothing is sent before the answer.
   await med.setInputFiles("#doc-file", file("Agenda.pdf"));
   await med.selectOption("#doc-audience", "joint");
-  await med.click("#doc-upload");
+  await pressUpload(med);
   const q = med.locator("#doc-upload-ask .confirm");
   await q.waitFor();
   const words = await q.innerText();
@@ -57,13 +62,13 @@ await run(async () => {
   check(await ask("documents") === "1", "Cancel sends nothing");
 
   // The question is about the room she was in: opening another room takes it away.
-  await med.click("#doc-upload");
+  await pressUpload(med);
   await q.waitFor();
   await openRoom(med, "caucus:B");
   await med.locator("#docs-title", { hasText: "Documents of the Landlord caucus" }).waitFor();
   check(await q.count() === 0, "a question asked in another room is gone when the room changes");
   check(await med.inputValue("#doc-audience") === "joint", "a place she picked herself stays picked when the room changes: " + await med.inputValue("#doc-audience"));
-  await med.click("#doc-upload");
+  await pressUpload(med);
   await q.waitFor();
   const again = await q.innerText();
   check(again.includes("You are looking at the Landlord caucus."), "and it is asked about again, from the room she is in now: " + again.replace(/\n/g, " / "));
@@ -71,7 +76,7 @@ await run(async () => {
   await q.waitFor({ state: "detached" });
   await openRoom(med, "caucus:A");
   await med.selectOption("#doc-audience", "joint");
-  await med.click("#doc-upload");
+  await pressUpload(med);
   await q.locator("#doc-upload-confirm", { hasText: "Yes, share it with everyone in the joint room" }).click();
   await med.locator("#doc-upload-status", { hasText: "Uploaded “Agenda.pdf”" }).waitFor();
   check(await serverAudience("Agenda.pdf") === "joint", "confirmed, it goes to the joint room");
@@ -82,13 +87,13 @@ await run(async () => {
   await openRoom(med, "joint");
   await med.setInputFiles("#doc-file", file("Notes.pdf"));
   await med.selectOption("#doc-audience", "mediators");
-  await med.click("#doc-upload");
+  await pressUpload(med);
   await med.locator("#doc-upload-status", { hasText: "Uploaded “Notes.pdf”" }).waitFor();
   check(await serverAudience("Notes.pdf") === "mediators", "the mediators-only upload from the joint room went without a question");
   await openRoom(party, "joint");
   await party.locator("#doc-audience").waitFor();
   await party.setInputFiles("#doc-file", file("Lease.pdf"));
-  await party.click("#doc-upload");
+  await pressUpload(party);
   await party.locator("#doc-upload-status", { hasText: "Uploaded “Lease.pdf”" }).waitFor();
   check(await party.locator("#doc-upload-confirm").count() === 0, "the party was asked nothing");
   check(await serverAudience("Lease.pdf") === "caucus:A", "her upload from the joint room went to her caucus");

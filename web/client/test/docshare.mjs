@@ -43,7 +43,7 @@ await run(async () => {
   const askBtn = needs.locator("button.share-ask");
   check((await askBtn.innerText()) === "Ask the Tenant side to allow showing “Deposit receipt.pdf” to everyone in the joint room",
     "the button says what it asks, of whom: " + await askBtn.innerText());
-  check(await card.locator("button", { hasText: "Confirm sharing" }).count() === 0, "no one-click share is offered");
+  check(await card.locator("button.share-confirm").count() === 0, "no one-click share is offered");
   // The server refuses the share itself, in words, whatever the page does.
   const docID = await card.getAttribute("data-doc");
   const refused = await med.evaluate(async ([c, d]) => {
@@ -98,7 +98,7 @@ await run(async () => {
   await share.waitFor();
   await axeCheck(med, "the mediator's page after the approval");
   await shoot(med, "docshare-mediator");
-  await share.locator("button", { hasText: "Confirm sharing" }).click();
+  await share.locator("button.share-confirm").click();
   await openRoom(lars, "joint");
   await docCard(lars, "Deposit receipt.pdf").waitFor({ timeout: T });
   check(true, "once the Tenant side allowed it and the mediator shared it, the Landlord party's joint room lists it");
@@ -130,7 +130,7 @@ await run(async () => {
   await bottom.waitFor({ timeout: T });
   await bottom.locator("select").selectOption("mediators");
   await bottom.locator("button", { hasText: "Share…" }).click();
-  await bottom.locator("button", { hasText: "Confirm sharing" }).click();
+  await bottom.locator("button.share-confirm").click();
   await openRoom(med, "mediators");
   const moved = docCard(med, "Bottom line.pdf");
   await moved.waitFor({ timeout: T });
@@ -138,7 +138,7 @@ await run(async () => {
   await moved.locator("button", { hasText: "Share…" }).click();
   const needs2 = moved.locator(".share-needs-approval");
   await needs2.waitFor({ timeout: T });
-  check(await moved.locator("button", { hasText: "Confirm sharing" }).count() === 0,
+  check(await moved.locator("button.share-confirm").count() === 0,
     "after a move to the mediators only, the share to the joint room still offers only to ask the Tenant side");
   await needs2.locator("button.share-ask").click();
   await needs2.locator("p", { hasText: "Asked." }).waitFor();

@@ -32,10 +32,31 @@ await run(async () => {
   check(missing.includes("Joint room") && missing.includes("Only a mediator can add documents here"), "and is told in words why the rest is missing: " + missing);
   check(!lower(await party.innerText("main")).includes("doc.upload"), "no policy action name on the page");
 
-  // A failed upload says what happened in plain words.
+  // "Kind" starts on "Choose…", not on the first kind ("Agreement"): a
+  // party's evidence must be chosen as such. Upload without it says so
+  // in words, sends nothing and puts the focus on Kind.
   const uploads = (u) => u.pathname.endsWith("/documents");
-  await party.route(uploads, (r) => (r.request().method() === "POST" ? r.abort("connectionreset") : r.continue()));
+  let posted = 0;
+  await party.route(uploads, (r) => { if (r.request().method() === "POST") posted++; return r.continue(); });
+  check(await party.inputValue("#doc-class") === "" && (await party.locator("#doc-class option").first().innerText()) === "Choose…",
+    "Kind starts on “Choose…”: " + await party.locator("#doc-class option:checked").innerText());
   await party.setInputFiles("#doc-file", { name: "Lease.pdf", mimeType: "application/pdf", buffer: Buffer.from("lease") });
+  await party.click("#doc-upload");
+  const noKind = await party.locator("#doc-upload-error", { hasText: "Kind" }).innerText();
+  check(noKind.startsWith("Choose what kind of document “Lease.pdf” is under “Kind”") && noKind.includes("Nothing was sent") && posted === 0,
+    "Upload without a kind says to choose one, and sends nothing: " + noKind);
+  check(await party.evaluate(() => document.activeElement?.id) === "doc-class", "and puts the focus on Kind");
+  await party.selectOption("#doc-class", "evidence");
+  check(await party.locator("#doc-upload-error").innerText() === "", "choosing a kind clears that message");
+  await party.unroute(uploads);
+  // The extra lock (end to end) is explained in plain words, with its downside.
+  const lock = await party.locator(".doc-e2ee-choice").innerText();
+  check(lock.includes("Extra lock (optional)") && lock.includes("not even Parley's staff") && lock.includes("People who join later") && lock.includes("If unsure, leave this off") &&
+    !/end to end|vault|at rest|devices/.test(lock), "the extra lock says what it does and what it costs, without jargon: " + lock);
+  check(!/vault at rest|end to end/.test(await party.innerText("#documents")), "no “vault at rest” or “end to end” on the party's documents");
+
+  // A failed upload says what happened in plain words.
+  await party.route(uploads, (r) => (r.request().method() === "POST" ? r.abort("connectionreset") : r.continue()));
   await party.click("#doc-upload");
   const failed = await party.locator("#doc-upload-error", { hasText: "was not uploaded" }).innerText();
   check(failed.includes("The connection was lost during the upload, so nothing was saved") && !failed.includes("Failed to fetch"), "a failed upload says what happened: " + failed);
@@ -81,6 +102,43 @@ await run(async () => {
   const day = await party.locator("#doc-upload-error", { hasText: "100 new documents" }).innerText();
   check(day.includes("you have added 100 new documents to this case today, the most one person can add in a day") && day.includes("You can add more from ") &&
     !day.includes("2 hours") && !day.includes("Wait a minute"), "a person's day of new documents says when more can be added: " + day);
+  await party.unroute(uploads);
+  // An upload whose contents were stored but whose record storage did not
+  // confirm (the server's 503 upload-unconfirmed, as web
+  // TestUploadRecordWriteFailureSaysNoKey checks it is): it may still
+  // appear, so the party is told to look before adding it again, never
+  // "nothing was saved" (before: every 5xx said so, and the party added it
+  // twice). A 201 whose answer cannot be read was saved. A plain 503
+  // (storage unavailable) added nothing, and says so.
+  const unsureCases = [
+    [503, { type: "urn:parley:problem:upload-unconfirmed", title: "The upload could not be confirmed", status: 503,
+      detail: "Its contents were stored, but storage did not confirm that the document or version was added, so it may still appear. Look at the documents list before adding it again." }],
+    [502, "<html>Bad gateway</html>"],
+  ];
+  for (const [status, body] of unsureCases) {
+    await party.route(uploads, (r) => (r.request().method() === "POST" ? r.fulfill({ status, contentType: typeof body === "string" ? "text/html" : "application/problem+json",
+      body: typeof body === "string" ? body : JSON.stringify(body) }) : r.continue()));
+    await party.click("#doc-upload");
+    const unsure = await party.locator("#doc-upload-error", { hasText: "We can't tell yet" }).innerText();
+    check(unsure === "We can't tell yet whether “Lease.pdf” was saved. Look at the documents list in a minute before adding it again.",
+      `an upload answered ${status} says it may have been saved and to look before adding it again: ` + unsure);
+    await party.unroute(uploads);
+  }
+  await party.setViewportSize({ width: 390, height: 844 });
+  await party.locator("#doc-upload-error").scrollIntoViewIfNeeded();
+  await party.screenshot({ path: `${shots}/documents-unsure-phone.png` });
+  await party.setViewportSize({ width: 1280, height: 900 });
+  await party.route(uploads, (r) => (r.request().method() === "POST" ? r.fulfill({ status: 201, contentType: "application/json", body: "{\"id\": \"d_cut" }) : r.continue()));
+  await party.click("#doc-upload");
+  const saved = await party.locator("#doc-upload-error", { hasText: "was saved" }).innerText();
+  check(saved.includes("“Lease.pdf” was saved, but this page could not read the server's answer") && saved.includes("no need to add it again") && !saved.includes("nothing was saved"),
+    "an upload the server accepted, whose answer could not be read, says it was saved: " + saved);
+  await party.unroute(uploads);
+  await party.route(uploads, (r) => (r.request().method() === "POST" ? r.fulfill({ status: 503, contentType: "application/problem+json",
+    body: JSON.stringify({ type: "urn:parley:problem:unavailable", title: "Storage is unavailable; try again shortly", status: 503 }) }) : r.continue()));
+  await party.click("#doc-upload");
+  const down = await party.locator("#doc-upload-error", { hasText: "nothing was saved" }).innerText();
+  check(down.includes("could not store the document just now, so nothing was saved"), "storage unavailable: nothing was saved, and it says so: " + down);
   await party.unroute(uploads);
 
   // An upload with progress.
@@ -218,14 +276,19 @@ await run(async () => {
   // Sharing wider names the invited party who has not joined yet.
   await card.locator("select").selectOption("joint");
   await card.locator("button", { hasText: "Share…" }).click();
-  const confirm = card.locator(".confirm", { hasText: "Confirm sharing" });
+  const confirm = card.locator(".confirm", { has: med.locator("button.share-confirm") });
   await confirm.waitFor();
   const words = await confirm.innerText();
   check(words.includes("Lars Lindqvist (Landlord)") && words.includes("They will be able to open it as soon as they join"),
     "the share confirmation names the invited, not joined party: " + words.replace(/\n/g, " / "));
+  // It asks in words what it does, names whom with their side, says it
+  // cannot be undone, and its button names the act (not "Confirm sharing").
+  check(words.includes("Show “Deposit receipt.pdf” to Lars Lindqvist (Landlord)? They will be able to open and download it. This cannot be undone."),
+    "the share asks what it does and says it cannot be undone: " + words.replace(/\n/g, " / "));
+  check(await confirm.locator("button.share-confirm").innerText() === "Show it to the joint room", "its button names the act: " + await confirm.locator("button.share-confirm").innerText());
   await axeCheck(med, "the mediator's share confirmation");
   await shoot(med, "documents-share");
-  await confirm.locator("button", { hasText: "Confirm sharing" }).click();
+  await confirm.locator("button.share-confirm").click();
   await openRoom(party, "joint");
   await docCard(party, "Deposit receipt.pdf").waitFor({ timeout: 30000 });
   check(true, "once shared, the party's joint room lists it without a refresh");

@@ -244,6 +244,7 @@ try {
   for (const p of [med, a, b]) await p.click("#doc-scope-all");
   await med.setInputFiles("#doc-file", { name: "settlement-offer.txt", mimeType: "text/plain", buffer: Buffer.from(DOC_TEXT) });
   await med.selectOption("#doc-audience", "mediators");
+  await med.selectOption("#doc-class", "evidence");
   await med.click("#documents form button[type=submit]");
   const docItem = med.locator("#doc-list li", { hasText: "settlement-offer.txt" });
   await docItem.waitFor();
@@ -253,8 +254,8 @@ try {
   const confirmBox = docItem.locator(".confirm");
   await confirmBox.waitFor();
   const confirmText = await confirmBox.innerText();
-  check(/widens who can see/.test(confirmText) && confirmText.includes("Alex Rivera") && !confirmText.includes("Sam Chen"), `sharing asks to confirm who gains access (${confirmText})`);
-  await confirmBox.locator("button", { hasText: "Confirm sharing" }).click();
+  check(/^Show “settlement-offer.txt” to .*They will be able to open and download it. This cannot be undone./m.test(confirmText) && confirmText.includes("Alex Rivera") && !confirmText.includes("Sam Chen"), `sharing asks to confirm who gains access (${confirmText})`);
+  await confirmBox.locator("button.share-confirm").click();
   await med.locator("#doc-list li", { hasText: "settlement-offer.txt" }).locator(".banner", { hasText: "Tenant side only" }).waitFor();
 
   const aDoc = a.locator("#doc-list li", { hasText: "settlement-offer.txt" });
@@ -274,6 +275,7 @@ try {
   // Party A uploads to their caucus; the mediator sees it.
   await a.setInputFiles("#doc-file", { name: "tenant-photos.txt", mimeType: "text/plain", buffer: Buffer.from("photos of the flat\n") });
   await a.selectOption("#doc-audience", "caucus:A");
+  await a.selectOption("#doc-class", "evidence");
   await a.click("#documents form button[type=submit]");
   await a.locator("#doc-list li", { hasText: "tenant-photos.txt" }).waitFor();
   await med.locator("#doc-list li", { hasText: "tenant-photos.txt" }).waitFor();

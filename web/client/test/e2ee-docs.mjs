@@ -119,7 +119,7 @@ await run(async () => {
   const shareWords = await refusedShare.innerText();
   check(shareWords.includes("The server shows this document as “Hearing schedule.pdf”, but that is not the name") && shareWords.includes("Nothing was shared"),
     "a relabelled document's share is refused in plain words: " + shareWords);
-  check(await lie.getByRole("button", { name: "Confirm sharing" }).count() === 0, "a relabelled document offers no confirmation");
+  check(await lie.locator("button.share-confirm").count() === 0, "a relabelled document offers no confirmation");
   let relabelledFile = false;
   const onRelabelled = () => { relabelledFile = true; };
   med.on("download", onRelabelled);
@@ -146,16 +146,16 @@ await run(async () => {
   await med.selectOption("#doc-class", "evidence");
   await med.check("#doc-e2ee");
   // Who it is encrypted for, from the signed membership, before the upload.
-  const who = med.locator("#doc-e2ee-who", { hasText: "signed membership lists them" });
+  const who = med.locator("#doc-e2ee-who", { hasText: "only these people can open it" });
   await who.waitFor();
   const whoText = await who.innerText();
   check(whoText.includes("Ada Okafor") && !whoText.includes("Ben Lindqvist"), "the note before the upload names the signed caucus's members: " + whoText);
   await med.locator("#doc-upload-form").screenshot({ path: `${shots}/e2ee-docs-upload.png` });
   await med.click("#doc-upload");
   const status = med.locator("#doc-upload-status");
-  await status.filter({ hasText: "encrypted on this device" }).waitFor();
+  await status.filter({ hasText: "With the extra lock" }).waitFor();
   const upText = await status.innerText();
-  check(upText.includes("signed membership lists them") && upText.includes("Ada Okafor") && !upText.includes("Ben Lindqvist"), "the upload says whose devices it was encrypted for: " + upText);
+  check(upText.includes("With the extra lock, only these people can open it") && upText.includes("Ada Okafor") && !upText.includes("Ben Lindqvist"), "the upload says whose devices it was encrypted for: " + upText);
   await ask("summary", sha(summary));
 
   // 3. Share to the joint room, then narrow back: this device re-wraps.
@@ -164,18 +164,40 @@ await run(async () => {
   const share = async (to) => {
     await sc.locator("select").selectOption(to);
     await sc.getByRole("button", { name: "Share…" }).click();
-    const confirm = sc.getByRole("button", { name: "Confirm sharing" });
+    const confirm = sc.locator("button.share-confirm");
     await confirm.waitFor();
-    const checked = await sc.locator(".share-verified").innerText();
-    check(checked.includes("Checked on this device: this is “Medical-summary.pdf”, the name its uploader's device signed") && checked.includes("version 1") &&
-      checked.includes("size and date come from the server") && checked.includes("signed membership lists them"),
-      "the share confirmation names the document as its uploader's device signed it, and says what the device checked and what it cannot: " + checked);
+    // The question in words: whom (with their side), what they can do,
+    // that it cannot be undone; the button names the act. What this
+    // device checked is behind "Technical details", closed at first.
+    const asked = await sc.locator(".share-question").innerText();
+    const button = await confirm.innerText();
     if (to === "joint") {
-      await sc.screenshot({ path: `${shots}/e2ee-docs-share.png` });
+      check(asked === "Show “Medical-summary.pdf” to Ben Lindqvist (Landlord)? They will be able to open and download it. This cannot be undone." &&
+        button === "Show it to the joint room", "sharing an encrypted document asks in plain words, and says it cannot be undone: " + asked + " / " + button);
+    } else {
+      check(asked === "Show “Medical-summary.pdf” only to the Tenant side? Nobody new will be able to open it." && button === "Show it only to the Tenant side" &&
+        (await sc.locator(".confirm").innerText()).includes("Ben Lindqvist (Landlord) will no longer be able to open it."),
+      "narrowing it back says who loses it: " + asked + " / " + button);
+    }
+    const shown = await sc.locator(".confirm").innerText();
+    check(!/keys|signed membership|version 1|\d\d\/\d\d\/\d{4}/.test(shown), "the question itself has no key, version or membership jargon: " + shown);
+    const tech = sc.locator("details.share-technical");
+    check(await tech.getAttribute("open") === null && !(await sc.locator(".share-verified").isVisible()), "the technical checks are closed at first");
+    if (to === "joint") {
       await med.setViewportSize({ width: 390, height: 844 });
       await sc.scrollIntoViewIfNeeded();
       await sc.screenshot({ path: `${shots}/e2ee-docs-share-phone.png` });
       await med.setViewportSize({ width: 1280, height: 900 });
+    }
+    await tech.locator("summary", { hasText: "Technical details" }).click();
+    const checked = await sc.locator(".share-verified").innerText();
+    check(checked.includes("Checked on this device: this is “Medical-summary.pdf”, the name its uploader's device signed") && checked.includes("version 1") &&
+      checked.includes("size and date come from the server") && checked.includes("Its keys will go to the devices of these people, as the case's signed membership lists them: ") &&
+      !/\d\d:\d\d:\d\d|\d\d\/\d\d\/\d{4}/.test(checked),
+      "Technical details name the document as its uploader's device signed it, and say what the device checked and what it cannot, with a plain date: " + checked);
+    if (to === "joint") {
+      await axeCheck(med, "the share confirmation, its technical details open");
+      await sc.screenshot({ path: `${shots}/e2ee-docs-share.png` });
     }
     await confirm.click();
     await confirm.waitFor({ state: "detached" });

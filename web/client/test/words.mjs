@@ -4,6 +4,11 @@
 // (the mediator drafts version 1 of the agreement).
 import { passGate } from "./gate.mjs";
 import { ask, check, env, log, newPage, run, shots, signInMediator } from "./harness.mjs";
+// Kind starts on "Choose…" (documents.ts): Upload, choosing the first kind offered if none is chosen yet.
+const pressUpload = async (page) => {
+  if (!(await page.inputValue("#doc-class"))) await page.selectOption("#doc-class", { index: 1 });
+  await page.click("#doc-upload");
+};
 
 const phone = { width: 390, height: 844 };
 const caseID = env("PARLEY_CASE");
@@ -110,7 +115,7 @@ await run(async () => {
   const uploads = (u) => u.pathname.endsWith("/documents");
   await A.route(uploads, (r) => (r.request().method() === "POST" ? r.continue({ headers: { ...r.request().headers(), "parley-document-name": "" } }) : r.continue()));
   await A.setInputFiles("#doc-file", { name: "Lease.pdf", mimeType: "application/pdf", buffer: Buffer.from("lease") });
-  await A.click("#doc-upload");
+  await pressUpload(A);
   const upErr = A.locator("#doc-upload-error", { hasText: "was not accepted" });
   await upErr.waitFor();
   const up = await upErr.innerText();
@@ -127,6 +132,7 @@ await run(async () => {
   const signOnce = async () => {
     if (!(await A.isChecked("#agreement-read"))) await A.check("#agreement-read");
     await A.click("#agreement-sign");
+    await A.click("#agreement-sign-confirm");
     await A.locator("#agreement-status.error").waitFor();
     const t = await A.innerText("#agreement-status");
     await A.unroute(sign);
