@@ -174,6 +174,17 @@ func (s *Service) Subscribe(ctx context.Context, room Room, user, conn string, f
 		// Presence goes out from here, not from run: the in-process broker
 		// delivers synchronously, back into this hub.
 		s.broker.SetPresence(ctx, room.ID, conn, user, presenceTTL)
+		// A subscription that ended during that round trip (closed, or
+		// dropped as too slow) has had its leave decided already: saying
+		// here:true now would come after it and show the user present
+		// while gone, and the entry just written would outlive it.
+		h.mu.Lock()
+		ended := r.sub.ended
+		h.mu.Unlock()
+		if ended {
+			s.broker.SetPresence(ctx, room.ID, conn, user, 0)
+			return r.sub, nil
+		}
 		s.announce(ctx, room.ID, user, true)
 		return r.sub, nil
 	}
@@ -230,12 +241,8 @@ func (h *hub) join(req *joinReq) (*Subscription, error) {
 	return sub, nil
 }
 
-// Unsubscribe ends the subscription (idempotent). Its connection's
-// presence entry goes; the room is told the user left only if this was
-// their last subscription to it on this node (another tab or device of
-// theirs here keeps them here). A connection of theirs on another node is
-// not looked for: closing this one still tells the room they left
-// (docs/messaging.md, Presence).
+// Unsubscribe ends the subscription (idempotent) and its connection
+// leaves the room (see leave).
 func (sub *Subscription) Unsubscribe(ctx context.Context) {
 	h := sub.h
 	h.mu.Lock()
@@ -245,10 +252,28 @@ func (sub *Subscription) Unsubscribe(ctx context.Context) {
 	}
 	sub.ended = true
 	h.remove(sub)
-	last := h.conns[sub.user] == 0
 	h.mu.Unlock()
+	h.leave(ctx, sub)
+}
+
+// leave removes the presence entry of an ended subscription's connection
+// and tells the room the user left if no subscription of theirs is here
+// any more (another tab or device of theirs on this node keeps them
+// here). A connection of theirs on another node is not looked for:
+// closing this one still tells the room they left (docs/messaging.md,
+// Presence). It does broker I/O, so never under mu. Whether they are
+// still here is decided after the entry's removal (a broker round trip),
+// just before the announcement, not before the round trip: a connection
+// of theirs that joined meanwhile has announced here:true, and a leave
+// decided earlier would arrive after it and show them gone while they
+// are here. (A join counted after that decision announces after its own
+// presence write, a round trip later than this announcement.)
+func (h *hub) leave(ctx context.Context, sub *Subscription) {
 	h.s.broker.SetPresence(ctx, h.room.ID, sub.conn, sub.user, 0)
-	if last {
+	h.mu.Lock()
+	gone := h.conns[sub.user] == 0
+	h.mu.Unlock()
+	if gone {
 		h.s.announce(ctx, h.room.ID, sub.user, false)
 	}
 }
@@ -644,7 +669,10 @@ func (h *hub) deliver(b *Batch) {
 }
 
 // send queues a frame, dropping a subscriber whose queue is full. The
-// caller holds mu.
+// caller (run) holds mu. A dropped subscription's connection leaves the
+// room as a closed one does (its later Unsubscribe finds it ended and
+// does nothing): off mu, on a goroutine the service waits for, bounded
+// like a gap fill.
 func (h *hub) send(sub *Subscription, frame []byte) bool {
 	if sub.ended {
 		return false
@@ -655,5 +683,12 @@ func (h *hub) send(sub *Subscription, frame []byte) bool {
 	sub.ended = true
 	h.remove(sub)
 	go sub.sink.Overflow()
+	// run is counted in s.wg while it calls this, so Close waits for
+	// this too.
+	h.s.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), gapFillTimeout)
+		defer cancel()
+		h.leave(ctx, sub)
+	})
 	return false
 }

@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -84,5 +85,115 @@ func TestPresenceLeavesWithTheLastConnection(t *testing.T) {
 	marker("m2")
 	if got := watcher.presenceOf("ada"); len(got) != n {
 		t.Fatalf("a second Unsubscribe announced again: %v", got)
+	}
+}
+
+// TestPresenceLeavesOnOverflow: a user whose last connection to a room is
+// dropped for falling behind (its send queue full) leaves the room: its
+// presence entry goes and the room is told here:false. Before, the drop
+// ended the subscription without either, the later Unsubscribe found it
+// ended and did nothing, and a user who did not reconnect was shown
+// present to everyone else until their browsers reloaded.
+func TestPresenceLeavesOnOverflow(t *testing.T) {
+	s := NewService(NewLog(stores(t)["dir"](t)), NewMemory(), Options{})
+	defer s.Close()
+	room := Room{ID: fmt.Sprintf("c_over%d/joint", time.Now().UnixNano()), Name: "joint"}
+	watcher := &sink{}
+	if _, err := s.Subscribe(t.Context(), room, "watcher", "w1", nil, watcher); err != nil {
+		t.Fatal(err)
+	}
+	slow := &sink{}
+	if _, err := s.Subscribe(t.Context(), room, "ada", "ada-1", nil, slow); err != nil {
+		t.Fatal(err)
+	}
+	if !pollUntil(func() bool { got := watcher.presenceOf("ada"); return len(got) > 0 && got[len(got)-1] }) {
+		t.Fatal("ada's joining never arrived")
+	}
+	// From now on ada's queue takes nothing more.
+	slow.mu.Lock()
+	slow.cap = len(slow.frames)
+	slow.mu.Unlock()
+	if _, err := s.Publish(t.Context(), room.ID, Message{ID: "m1", From: "watcher", Body: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if !pollUntil(slow.overflow.Load) {
+		t.Fatal("ada's full queue was never dropped")
+	}
+	if !pollUntil(func() bool { got := watcher.presenceOf("ada"); return len(got) > 0 && !got[len(got)-1] }) {
+		t.Fatalf("ada's only connection was dropped, and the room was told %v about her; want here:false last", watcher.presenceOf("ada"))
+	}
+	if users, err := s.broker.Presence(t.Context(), room.ID); err != nil || slices.Contains(users, "ada") {
+		t.Fatalf("presence after the drop: %v %v; want ada gone", users, err)
+	}
+}
+
+// slowLeave is a Broker (the in-process one beneath) whose removal of one
+// connection's presence entry waits until released, as a Redis round
+// trip can.
+type slowLeave struct {
+	Broker
+	conn    string
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *slowLeave) SetPresence(ctx context.Context, room, conn, user string, ttl time.Duration) {
+	if ttl == 0 && conn == b.conn {
+		close(b.entered)
+		<-b.release
+	}
+	b.Broker.SetPresence(ctx, room, conn, user, ttl)
+}
+
+// TestPresenceLeaveNotAfterRejoin: a user closes their only connection to
+// a room and, while that close is still removing its presence entry (a
+// broker round trip), opens another, which announces here:true. The
+// close's here:false must not arrive after it: the room would show the
+// user gone while they are in it. Before, the close decided "last
+// connection" before its round trip and announced after it, whatever had
+// joined meanwhile.
+func TestPresenceLeaveNotAfterRejoin(t *testing.T) {
+	b := &slowLeave{Broker: NewMemory(), conn: "ada-1", entered: make(chan struct{}), release: make(chan struct{})}
+	s := NewService(NewLog(stores(t)["dir"](t)), b, Options{})
+	defer s.Close()
+	room := Room{ID: fmt.Sprintf("c_back%d/joint", time.Now().UnixNano()), Name: "joint"}
+	watcher := &sink{}
+	if _, err := s.Subscribe(t.Context(), room, "watcher", "w1", nil, watcher); err != nil {
+		t.Fatal(err)
+	}
+	tab1, err := s.Subscribe(t.Context(), room, "ada", "ada-1", nil, &sink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		tab1.Unsubscribe(context.Background())
+	}()
+	select {
+	case <-b.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the close never removed its presence entry")
+	}
+	if _, err := s.Subscribe(t.Context(), room, "ada", "ada-2", nil, &sink{}); err != nil {
+		t.Fatal(err)
+	}
+	if !pollUntil(func() bool { return len(watcher.presenceOf("ada")) >= 2 }) {
+		t.Fatalf("ada's second joining never arrived: %v", watcher.presenceOf("ada"))
+	}
+	close(b.release)
+	<-closed
+	// A marker's leaving, announced after the close returned, bounds
+	// what the close could still announce.
+	m, err := s.Subscribe(t.Context(), room, "marker", "m1", nil, &sink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Unsubscribe(t.Context())
+	if !pollUntil(func() bool { got := watcher.presenceOf("marker"); return len(got) >= 2 && !got[len(got)-1] }) {
+		t.Fatal("the marker's leaving never arrived")
+	}
+	if got := watcher.presenceOf("ada"); !got[len(got)-1] {
+		t.Fatalf("ada came back before her first close finished, and the room was told %v; want here:true last", got)
 	}
 }

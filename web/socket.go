@@ -139,6 +139,16 @@ type socket struct {
 	// before it ends); checking: a checker runs (and will see checks
 	// before it ends); ended: close has begun, neither starts.
 	writing, checking, ended bool
+	// hold counts the announcements naming this socket's own person as
+	// losing the case (losesCase, endsAccount); cleared is the count up
+	// to which a check has since decided they have not (or the socket
+	// closed first). While the two differ the writer takes no frame
+	// (pings and the close still go out), so that the person reads
+	// nothing of the case's rooms while their check decides; holdNeeds
+	// are the checks those announcements asked for (wantRecheck,
+	// wantSession), which must all decide before the frames go.
+	hold, cleared uint64
+	holdNeeds     uint8
 	// wake tells a lingering writer that work arrived.
 	wake chan struct{}
 	// oldest is the messaging.StageClock of the queue's first frame
@@ -250,6 +260,9 @@ func (c *socket) open() {
 			var want uint8
 			if !floor.IsAnnouncement(data) {
 				want |= wantRecheck
+				if losesCase(data, opts.User) {
+					c.holdFrames(wantRecheck)
+				}
 			}
 			if opts.Floor != nil {
 				want |= wantFloor
@@ -263,7 +276,12 @@ func (c *socket) open() {
 	}
 	if opts.SessionValid != nil {
 		for _, topic := range opts.SessionTopics {
-			c.unwatch = append(c.unwatch, c.s.Watch(topic, func([]byte) { c.kick(wantSession) }))
+			c.unwatch = append(c.unwatch, c.s.Watch(topic, func(data []byte) {
+				if endsAccount(data) {
+					c.holdFrames(wantSession)
+				}
+				c.kick(wantSession)
+			}))
 		}
 		// A sign-out announced between the handshake's authentication
 		// and these watches reached no one: check the session once now
@@ -351,6 +369,64 @@ func (c *socket) kick(want uint8) {
 	}
 }
 
+// holdFrames stops the writer taking frames until check (wantRecheck or
+// wantSession), raised with it, has decided that the person has not lost
+// the case (see socket.hold).
+func (c *socket) holdFrames(check uint8) {
+	c.qmu.Lock()
+	c.hold++
+	c.holdNeeds |= check
+	c.checks |= check
+	c.startCheckerLocked()
+	c.qmu.Unlock()
+}
+
+// heldLocked: frames are held (see socket.hold); c.qmu is held.
+func (c *socket) heldLocked() bool { return c.hold != c.cleared }
+
+// release lets the frames go once a check round that began with holds
+// up to h, and ran every check they asked for, has decided: holds raised
+// since keep them.
+func (c *socket) release(h uint64) {
+	c.qmu.Lock()
+	if c.cleared < h {
+		c.cleared = h
+	}
+	started, wake := false, false
+	if !c.heldLocked() {
+		c.holdNeeds = 0
+		if len(c.queue) > 0 {
+			started, wake = c.startWriterLocked(), true
+		}
+	}
+	c.qmu.Unlock()
+	if wake {
+		c.wakeWriter(started)
+	}
+}
+
+// losesCase reports whether an announcement on the case's topic
+// (api.MembershipEvent, from caucus.MembershipChanged) names user as
+// leaving the whole case: removed from it, or recused
+// (cases.MembershipChange kinds).
+func losesCase(data []byte, user string) bool {
+	var ev api.MembershipEvent
+	if json.Unmarshal(data, &ev) != nil || ev.Account != user {
+		return false
+	}
+	return ev.Change == "participant.removed" || ev.Change == "mediator.recused"
+}
+
+// endsAccount reports whether an announcement on the account's topic
+// (account.AccountTopic) is its disabling ("disabled", handlers_staff.go)
+// or the revocation of all its sessions, as a removal from a case makes
+// ("revoked", handlers_reentry.go and others): the person may have lost
+// the case. (The session topic's "ended", a sign-out, holds nothing.)
+func endsAccount(data []byte) bool {
+	s := string(data)
+	return s == "disabled" || s == "revoked"
+}
+
 // startCheckerLocked starts a checker if none runs and the connection is
 // not ending; c.qmu is held. Like the writer, it joins c.tasks under
 // c.qmu.
@@ -362,16 +438,21 @@ func (c *socket) startCheckerLocked() {
 	c.tasks.Go(c.checker)
 }
 
-// takeChecks returns the checks raised; with none, it marks the checker
-// gone (ok false): from then on, a check raised starts a new one.
-func (c *socket) takeChecks() (want uint8, ok bool) {
+// takeChecks returns the checks raised and, while frames are held, the
+// holds so far and the checks they need (hold 0: none); with no check
+// raised, it marks the checker gone (ok false): from then on, a check
+// raised starts a new one.
+func (c *socket) takeChecks() (want uint8, hold uint64, needs uint8, ok bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
 	want, c.checks = c.checks, 0
 	if want == 0 {
 		c.checking = false
 	}
-	return want, want != 0
+	if c.heldLocked() {
+		hold, needs = c.hold, c.holdNeeds
+	}
+	return want, hold, needs, want != 0
 }
 
 // checker runs the checks raised (checkWork) until none is left, then
@@ -383,22 +464,29 @@ func (c *socket) takeChecks() (want uint8, ok bool) {
 // nothing itself: what it has to say (a floor frame, "you are no longer
 // in this room") goes through Send, a close through shutdown. Frames keep
 // going out meanwhile, those of the rooms it is checking included; a
-// room or case it finds lost is dropped or closed when it has decided.
+// room or case it finds lost is dropped or closed when it has decided —
+// except after an announcement naming this socket's own person as
+// losing the case (socket.hold): then the writer takes no frame until
+// the checks it asked for decide.
 func (c *socket) checker() {
 	ctx := c.ctx
 	for {
 		if c.isClosed() {
 			return // checking stays set: no checker starts again
 		}
-		want, ok := c.takeChecks()
+		want, hold, needs, ok := c.takeChecks()
 		if !ok {
 			return
 		}
+		// ran: the checks of this round that decided (for holds).
+		var ran uint8
 		if want&wantFloorStart != 0 {
 			c.opts.Floor(ctx) // records the starting view; nothing to send
 		}
 		if want&wantRecheck != 0 || (want&wantFallback != 0 && c.opts.Watch != "") {
-			c.recheck(ctx)
+			if c.recheck(ctx) {
+				ran |= wantRecheck
+			}
 		}
 		if want&wantFloor != 0 {
 			if f := c.opts.Floor(ctx); f != nil && !c.isClosed() {
@@ -407,9 +495,18 @@ func (c *socket) checker() {
 		}
 		if want&(wantSession|wantFallback) != 0 {
 			c.checkSession(ctx)
+			ran |= wantSession
 		}
 		if want&wantFallback != 0 {
 			c.fallbackTick.Reset(spread(c.opts.Fallback))
+		}
+		// Held frames go once every check the holds asked for has
+		// decided and left the connection open; a check that decided
+		// nothing (the store failed a read) keeps them held until the
+		// next announcement or fallback check decides (or the queue
+		// fills and the connection is dropped as too slow).
+		if hold != 0 && needs&^ran == 0 && !c.isClosed() {
+			c.release(hold)
 		}
 	}
 }
@@ -474,6 +571,10 @@ func (c *socket) Send(frame []byte) bool {
 		c.oldest = messaging.StageClock()
 	}
 	c.queue = append(c.queue, frame)
+	if c.heldLocked() {
+		c.qmu.Unlock()
+		return true // the writer takes it once released
+	}
 	started := c.startWriterLocked()
 	c.qmu.Unlock()
 	c.wakeWriter(started)
@@ -487,12 +588,17 @@ func (c *socket) Send(frame []byte) bool {
 func (c *socket) takeWork(spare [][]byte, final bool) (frames [][]byte, want uint8, ok bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
-	if len(c.queue) == 0 && c.pending == 0 {
+	held := c.heldLocked() // frames stay queued (see socket.hold)
+	if (len(c.queue) == 0 || held) && c.pending == 0 {
 		if final {
 			c.writing = false
 			return nil, 0, false
 		}
 		return nil, 0, true
+	}
+	if held {
+		want, c.pending = c.pending, 0
+		return nil, want, true
 	}
 	frames, want = c.queue, c.pending
 	c.queue, c.pending = spare, 0
@@ -889,8 +995,9 @@ func (c *socket) checkSession(ctx context.Context) {
 // access change, dropping the rooms no longer allowed. The cache goes
 // before the rooms are listed, so that a subscribe recorded after the
 // listing was either decided afresh or sees the listing (rechecks) and
-// asks for another check.
-func (c *socket) recheck(ctx context.Context) {
+// asks for another check. It reports whether every answer decided (false
+// when the store failed a read).
+func (c *socket) recheck(ctx context.Context) bool {
 	c.authMu.Lock()
 	c.opts.Auth.Invalidate()
 	c.authMu.Unlock()
@@ -905,24 +1012,27 @@ func (c *socket) recheck(ctx context.Context) {
 	// the case itself.
 	if len(names) == 0 && c.opts.CaseGone != nil && c.opts.CaseGone(ctx) {
 		c.shutdown(api.CloseAccessLost, "access to this case ended")
-		return
+		return true
 	}
+	decided := true
 	for _, n := range names {
 		if _, err := c.resolve(ctx, n, "join"); err != nil {
 			if errors.Is(err, messaging.ErrAccessLost) {
 				c.shutdown(api.CloseAccessLost, "access to this case ended")
-				return
+				return true
 			}
 			// Only a refusal drops the room. An answer that decided
 			// nothing (the store failed a read) keeps it: the next
 			// announcement or fallback check asks again.
 			if !errors.Is(err, messaging.ErrForbidden) {
+				decided = false
 				continue
 			}
 			c.unsubscribe(n)
 			c.error(n, "", api.CodeForbidden, "you are no longer in this room")
 		}
 	}
+	return decided
 }
 
 // decodeClientFrame parses and checks one client frame. Every limit is
