@@ -248,6 +248,9 @@ func (x *E2EE) checkPins(d *e2ee.Devices) error {
 		}
 	}
 	changed, err = d.CheckRevocations(revoked)
+	if errors.Is(err, e2ee.ErrRevocationPinsFull) {
+		return fmt.Errorf("%w (refusing to send to or trust this account's devices: the server shows more of them taken out of use than an account can have)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("%w (refusing to send to or trust this account's devices: the server may be bringing back a device its person took out of use)", err)
 	}

@@ -9,7 +9,7 @@ import { CloseAccessLost, CloseSessionEnded } from "./wire_gen";
 import * as E from "./e2ee";
 import { loadPins, loadShared, updatePins } from "./store";
 import { verifyProven } from "./tlog";
-import { b64, hex, unb64 } from "./wire";
+import { b64, E2EEError, hex, unb64 } from "./wire";
 
 export interface SecureEvent {
   room: string;
@@ -198,7 +198,8 @@ export class SecureCase {
     const revoked = Object.fromEntries(Object.entries(pins.revoked ?? {}).map(([a, ids]) => [a, [...ids]]));
     try {
       dir.checkRevocations(revoked);
-    } catch {
+    } catch (e) {
+      if (e instanceof E2EEError && e.kind === "too many revocations") throw new Error(E.tooManyRevocationsWords);
       throw new Error("the server now shows a device as working again that someone in this case took out of use (this browser saw it taken out of use before). " +
         "This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
     }

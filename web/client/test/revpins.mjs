@@ -139,5 +139,14 @@ await run(async () => {
   });
   check(merged.logSize === 9 && merged.logCheckpoint === "nine" && merged.firsts.a === "a1" && merged.firsts.n === "n1" &&
     merged.revoked.b.join() === "b1,b2" && merged.cases.c.seq === 3, `mergePins keeps the newer of each pin and drops none: ${JSON.stringify(merged)}`);
+  // Past the bound a merge is refused in plain words, never a pin dropped (a server's flood must not push one out).
+  const full = await lab.evaluate(() => {
+    const ids = Array.from({ length: 32 }, (_, i) => "old" + i);
+    try {
+      const m = window.lab.St.mergePins({ revoked: { b: ids } }, { revoked: { b: ["new"] } });
+      return "merged: " + m.revoked.b.length + " " + m.revoked.b[0];
+    } catch (e) { return e.message; }
+  });
+  check(/more devices taken out of use/.test(full) && /tell your mediator/.test(full), `mergePins past the bound is refused in plain words: ${JSON.stringify(full)}`);
   log("revpins: all passed");
 });
