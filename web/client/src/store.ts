@@ -105,7 +105,10 @@ export interface Pins {
   logKey?: string; logSize?: number; logCheckpoint?: string; cases?: Record<string, { first: string; seq: number; latest: string; entries?: string[] }>;
   /** Each account's first device (account → device id), pinned the first time this browser saw it. */
   firsts?: Record<string, string>;
-  /** Each account's revoked devices (account → device ids, oldest first, at most E.MaxRevocationPinsPerAccount). */
+  /**
+   * Each account's revoked devices of its own chain (account → device ids, oldest first, at most
+   * E.MaxRevocationPinsPerAccount: past it a check is refused, never a pin dropped).
+   */
   revoked?: Record<string, string[]>;
 }
 
