@@ -26,8 +26,9 @@ import (
 // and the last checkpoint verified), statements.json (the first
 // membership statement seen per case, pinned), firsts.json (each
 // account's first device, pinned the first time it was seen) and
-// revoked.json (each account's devices whose revocation this device
-// verified, at most e2ee.MaxRevocationPinsPerAccount per account).
+// revoked.json (each account's devices of its own chain whose revocation
+// this device verified, at most e2ee.MaxRevocationPinsPerAccount per
+// account: past it an answer is refused, never a pin dropped).
 // Directories are 0700 and files 0600; private keys never leave them.
 
 const (
@@ -248,6 +249,9 @@ func (x *E2EE) checkPins(d *e2ee.Devices) error {
 		}
 	}
 	changed, err = d.CheckRevocations(revoked)
+	if errors.Is(err, e2ee.ErrRevocationPinsFull) {
+		return fmt.Errorf("%w (refusing to send to or trust this account's devices: the server shows more of them taken out of use than an account can have)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("%w (refusing to send to or trust this account's devices: the server may be bringing back a device its person took out of use)", err)
 	}

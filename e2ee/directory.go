@@ -487,15 +487,19 @@ func (d *Devices) CheckFirsts(pins FirstPins) (changed bool, err error) {
 }
 
 // RevocationPins maps an account to the ids of its devices whose
-// revocation a client verified (one that counted: [Devices.Revoke]),
-// oldest first. Device ids are hashes of their keys, so the id alone
-// recognises the device in any later answer.
+// revocation a client verified (one that counted: [Devices.Revoke]) and
+// that counted by the account's own chain ([Devices.OwnChain]), oldest
+// first. Device ids are hashes of their keys, so the id alone recognises
+// the device in any later answer.
 type RevocationPins map[string][]string
 
 // MaxRevocationPinsPerAccount bounds the revocations a client keeps
 // pinned per account: the key directory's own limit on an account's
-// devices (keydir.MaxDevicesPerAccount), so an honest server never makes
-// a client drop one. Past it, the revocations pinned first are dropped.
+// devices (keydir.MaxDevicesPerAccount, which counts revoked devices
+// too). Only devices of the account's own chain are pinned, and the
+// server cannot make more of those (each needs a link signed by one), so
+// an honest server never reaches it; an answer that would take an account
+// past it is refused ([ErrRevocationPinsFull]), never a pin dropped.
 const MaxRevocationPinsPerAccount = 32
 
 // CheckRevocations checks d against pins: a device whose revocation was
@@ -505,9 +509,13 @@ const MaxRevocationPinsPerAccount = 32
 // proves each listed record is in it, not that the list is complete), or
 // one that made it count, and a lost device would get keys again. An
 // answer that leaves the device out too is not refused: the device is
-// then no recipient. Then every revocation that counts in d and is not
-// pinned yet is pinned, in device id order (pins is updated; changed
-// reports it), at most [MaxRevocationPinsPerAccount] per account.
+// then no recipient. Then every revocation that counts in d, of a device
+// that counts by its account's own chain, and is not pinned yet is
+// pinned, in device id order (pins is updated; changed reports it). A
+// device nobody linked that revokes itself is not pinned: the server can
+// log any number of those, and nothing is sealed to them. An answer that
+// would take an account past [MaxRevocationPinsPerAccount] is an
+// [ErrRevocationPinsFull], and pins is left as it was.
 func (d *Devices) CheckRevocations(pins RevocationPins) (changed bool, err error) {
 	for _, a := range d.Accounts() {
 		for _, id := range pins[a] {
@@ -518,22 +526,26 @@ func (d *Devices) CheckRevocations(pins RevocationPins) (changed bool, err error
 			}
 		}
 	}
+	_, own, _ := d.trust()
+	adds := map[string][]string{}
 	for _, a := range d.Accounts() {
 		var add []string
 		for id, ld := range d.byAccount[a] {
-			if _, revoked := d.revokedAt(ld); revoked && !slices.Contains(pins[a], id) {
+			if _, revoked := d.revokedAt(ld); revoked && own[ld] && !slices.Contains(pins[a], id) {
 				add = append(add, id)
 			}
 		}
 		if len(add) == 0 {
 			continue
 		}
-		slices.Sort(add)
-		p := append(slices.Clone(pins[a]), add...)
-		if over := len(p) - MaxRevocationPinsPerAccount; over > 0 {
-			p = p[over:]
+		if len(pins[a])+len(add) > MaxRevocationPinsPerAccount {
+			return false, fmt.Errorf("%w: %s would have %d revoked devices of its own, more than an account can have (%d)", ErrRevocationPinsFull, a, len(pins[a])+len(add), MaxRevocationPinsPerAccount)
 		}
-		pins[a] = p
+		slices.Sort(add)
+		adds[a] = add
+	}
+	for a, add := range adds {
+		pins[a] = append(slices.Clone(pins[a]), add...)
 		changed = true
 	}
 	return changed, nil

@@ -42,6 +42,11 @@ var (
 	// leaves the revocation out, or shows another history), so that a
 	// lost device would get keys again.
 	ErrRevocationOmitted = errors.New("e2ee: the key directory left out a revocation this client verified")
+	// ErrRevocationPinsFull: the key directory shows more revoked devices
+	// of an account's own chain than an account can have
+	// (MaxRevocationPinsPerAccount): the client refuses rather than drop a
+	// pinned revocation.
+	ErrRevocationPinsFull = errors.New("e2ee: the key directory shows more revoked devices of an account than an account can have")
 	// ErrAdmittedDevice: a consent (a carried message) signed by a device
 	// that counts only through a mediator's admission, not through the
 	// account's own devices.

@@ -374,15 +374,89 @@ func TestRevocationPinnedAgainstOmission(t *testing.T) {
 		t.Fatalf("pins after refused answers: %v", pins)
 	}
 
-	// Bounded: past the limit the pins taken first go.
+	// Bounded: an answer that would take an account past the limit is
+	// refused and no pin is dropped.
 	many := RevocationPins{"u_party": nil}
 	for i := range MaxRevocationPinsPerAccount {
 		many["u_party"] = append(many["u_party"], fmt.Sprintf("old-%02d", i))
 	}
-	if changed, err := dir(true, true).CheckRevocations(many); err != nil || !changed {
-		t.Fatalf("full pins: changed %v err %v", changed, err)
+	full := slices.Clone(many["u_party"])
+	if changed, err := dir(true, true).CheckRevocations(many); !errors.Is(err, ErrRevocationPinsFull) || changed {
+		t.Fatalf("full pins: changed %v err %v, want ErrRevocationPinsFull", changed, err)
 	}
-	if p := many["u_party"]; len(p) != MaxRevocationPinsPerAccount || p[0] != "old-01" || p[len(p)-1] != lost.ID {
-		t.Fatalf("full pins after one more: %d, first %s, last %s", len(p), p[0], p[len(p)-1])
+	if !slices.Equal(many["u_party"], full) {
+		t.Fatalf("full pins after a refused answer: %v", many["u_party"])
+	}
+}
+
+// TestRevocationPinsSurviveJunkFlood: a server cannot push a pinned
+// revocation out. It logs 32 devices of its own for the account, each
+// revoking itself (the log proves each entry; its own device limit does
+// not bind a malicious server), then leaves the lost device's revocation
+// out. Only revocations of devices that count by the account's own chain
+// are pinned, so the flood pins nothing and the omission is refused.
+func TestRevocationPinsSurviveJunkFlood(t *testing.T) {
+	now := time.UnixMilli(1767225600000)
+	first := device(t, "u_party", "first", KEMX25519)
+	lost := device(t, "u_party", "lost", KEMX25519)
+	link, err := first.Endorse(lost.Record(), "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := DecodeEndorsement(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := func(by *DeviceKeys, id string) *Revocation {
+		t.Helper()
+		r, err := DecodeRevocation(by.Revoke(id, now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	var junk []*DeviceKeys
+	for i := range MaxRevocationPinsPerAccount {
+		junk = append(junk, device(t, "u_party", fmt.Sprintf("junk-%02d", i), KEMX25519))
+	}
+	dir := func(withLostRevocation, withJunk bool) *Devices {
+		d := NewDevices()
+		d.RequireEndorsement()
+		d.Add(first.Record(), 1)
+		d.Add(lost.Record(), 2)
+		d.Endorse(e, 3)
+		if withLostRevocation {
+			d.Revoke(rev(first, lost.ID), 4)
+		}
+		if withJunk {
+			for i, j := range junk {
+				d.Add(j.Record(), int64(10+i))
+				d.Revoke(rev(j, j.ID), int64(100+i))
+			}
+		}
+		return d
+	}
+	pins := RevocationPins{}
+	if _, err := dir(true, false).CheckRevocations(pins); err != nil || !slices.Equal(pins["u_party"], []string{lost.ID}) {
+		t.Fatalf("lost laptop revoked: err %v pins %v", err, pins)
+	}
+	flood := dir(true, true)
+	for _, j := range junk {
+		if !flood.Revoked("u_party", j.ID) {
+			t.Fatal("a junk device's revocation of itself should count: test proves nothing")
+		}
+	}
+	if _, err := flood.CheckRevocations(pins); err != nil {
+		t.Fatalf("the flood: %v", err)
+	}
+	if !slices.Equal(pins["u_party"], []string{lost.ID}) {
+		t.Fatalf("pins after the flood: %v, want only the lost device", pins["u_party"])
+	}
+	omit := dir(false, true)
+	if !slices.ContainsFunc(omit.Active("u_party"), func(r *DeviceRecord) bool { return r.ID == lost.ID }) {
+		t.Fatal("the omitting answer should make the lost device active: test proves nothing")
+	}
+	if _, err := omit.CheckRevocations(pins); !errors.Is(err, ErrRevocationOmitted) {
+		t.Fatalf("answer without the lost device's revocation after the flood: %v, want ErrRevocationOmitted", err)
 	}
 }

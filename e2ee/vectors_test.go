@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -168,15 +169,41 @@ type vecRevocation struct {
 // 1, … in their order, then the endorsements and revocations named (by
 // their place in the vectors' lists) at the indexes given. Mediators are
 // the mediator accounts of the case's statement in force (c_vectorcase):
-// their admissions count (Devices.AdmitBy, AdmitFrom). Revoked and Active
-// name the devices that end revoked and not (Active: counted, unrevoked).
+// their admissions count (Devices.AdmitBy, AdmitFrom). Junk are more
+// devices (records), junk i logged at index 100+i, each revoking itself
+// (its revocation) at 200+i. Revoked and Active name the vector devices
+// that end revoked and not (Active: counted, unrevoked); Pinned the ones
+// whose revocation a client with no pins pins (revoked, of the account's
+// own chain: Devices.CheckRevocations).
 type vecRevocationLog struct {
 	What         string      `json:"what"`
 	Mediators    []string    `json:"mediators,omitempty"`
 	Endorsements []vecLogged `json:"endorsements"`
 	Revocations  []vecLogged `json:"revocations"`
+	Junk         []vecJunk   `json:"junk,omitempty"`
 	Revoked      []string    `json:"revoked"`
 	Active       []string    `json:"active"`
+	Pinned       []string    `json:"pinned"`
+}
+
+type vecJunk struct {
+	Record     hexBytes `json:"record"`
+	Revocation hexBytes `json:"revocation"`
+}
+
+// junkDevices are n devices of u_partya nobody linked, each with its
+// revocation of itself: a server's flood.
+func junkDevices(n int) []vecJunk {
+	var out []vecJunk
+	for i := range n {
+		name := fmt.Sprintf("junk-%02d", i)
+		k, err := DeviceKeysFromSeeds("u_partya", KEMX25519, seed(name+" sig"), seed(name+" kem"), 1767225600000)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, vecJunk{Record: k.Record().Raw, Revocation: k.Revoke(k.ID, time.UnixMilli(1767225604000))})
+	}
+	return out
 }
 
 type vecLogged struct {
@@ -193,12 +220,12 @@ func revocationLogs() []vecRevocationLog {
 	return []vecRevocationLog{
 		{What: "a device nobody counts yet revokes the account's first device (ignored: not even once it is linked later); the first device then revokes it; the revoked device's revocation of the first is ignored",
 			Endorsements: []vecLogged{{0, 20}}, Revocations: []vecLogged{{0, 10}, {1, 30}, {0, 40}},
-			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}},
-		{What: "a device nobody counts revokes itself (a device may always retire itself)",
+			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}, Pinned: []string{"partyA-fallback"}},
+		{What: "a device nobody counts revokes itself (a device may always retire itself; not pinned: it is not of the account's own chain)",
 			Revocations: []vecLogged{{2, 10}}, Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}},
 		{What: "a linked device revokes the account's first device",
 			Endorsements: []vecLogged{{0, 20}}, Revocations: []vecLogged{{0, 30}},
-			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}},
+			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}, Pinned: []string{"partyA"}},
 		{What: "a device linked after its revocation of the account's first device (ignored)",
 			Endorsements: []vecLogged{{0, 40}}, Revocations: []vecLogged{{0, 30}},
 			Active: []string{"partyA", "partyA-fallback"}},
@@ -210,16 +237,19 @@ func revocationLogs() []vecRevocationLog {
 			Active: []string{"partyA"}},
 		{What: "a device linked and admitted revokes the account's first device (counts, by the link)",
 			Mediators: med, Endorsements: []vecLogged{{2, 20}, {0, 21}}, Revocations: []vecLogged{{0, 30}},
-			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}},
+			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}, Pinned: []string{"partyA"}},
 		{What: "the same log once the admitting mediator has left the statement (still counts: no statement decides a revocation)",
 			Endorsements: []vecLogged{{2, 20}, {0, 21}}, Revocations: []vecLogged{{0, 30}},
-			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}},
-		{What: "a device a mediator admitted revokes itself (counts)",
+			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}, Pinned: []string{"partyA"}},
+		{What: "a device a mediator admitted revokes itself (counts; not pinned: it is not of the account's own chain)",
 			Mediators: med, Endorsements: []vecLogged{{2, 20}}, Revocations: []vecLogged{{2, 30}},
 			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}},
 		{What: "an admission onto a mediator's account (u_partya a mediator too) does not count",
 			Mediators: []string{"u_mediator", "u_partya"}, Endorsements: []vecLogged{{2, 20}},
 			Active: []string{"partyA"}},
+		{What: "the first device revokes its linked device, then the server logs 32 devices nobody linked, each revoking itself: only the linked device's revocation is pinned (the flood cannot push it out)",
+			Endorsements: []vecLogged{{0, 20}}, Revocations: []vecLogged{{1, 30}}, Junk: junkDevices(MaxRevocationPinsPerAccount),
+			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}, Pinned: []string{"partyA-fallback"}},
 	}
 }
 
@@ -647,15 +677,28 @@ func checkRevocationVectors(t *testing.T, v *vectors, devs map[string]*DeviceKey
 					d.Revoke(revs[lr.Item], lr.Index)
 				}
 			}
+			for i, j := range l.Junk {
+				rec, err := DecodeDeviceRecord(j.Record)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := DecodeRevocation(j.Revocation)
+				if err != nil || r.Verify(rec) != nil {
+					t.Fatalf("%s: junk revocation %d: %v", l.What, i, err)
+				}
+				d.Add(rec, int64(100+i))
+				d.Revoke(r, int64(200+i))
+			}
 			return d
 		}
 		d := build(true)
 		// Revocation pins (the browser's Devices.checkRevocations, in
 		// web/client/test/vectors-lib.mjs, on the same logs): a client
-		// with none pins exactly the revoked devices, in id order, and
-		// refuses the same directory without its revocations.
+		// with none pins exactly the revoked devices of the accounts' own
+		// chains, in id order, and refuses the same directory without its
+		// revocations.
 		pins, want := RevocationPins{}, RevocationPins{}
-		for _, name := range l.Revoked {
+		for _, name := range l.Pinned {
 			want[devs[name].Account] = append(want[devs[name].Account], devs[name].ID)
 		}
 		for _, ids := range want {
@@ -664,7 +707,7 @@ func checkRevocationVectors(t *testing.T, v *vectors, devs map[string]*DeviceKey
 		if _, err := d.CheckRevocations(pins); err != nil || !reflect.DeepEqual(pins, want) {
 			t.Fatalf("%s: revocation pins %v (%v), want %v", l.What, pins, err, want)
 		}
-		if _, err := build(false).CheckRevocations(pins); len(l.Revoked) > 0 && !errors.Is(err, ErrRevocationOmitted) {
+		if _, err := build(false).CheckRevocations(pins); len(l.Pinned) > 0 && !errors.Is(err, ErrRevocationOmitted) {
 			t.Fatalf("%s: the directory without its revocations: %v, want ErrRevocationOmitted", l.What, err)
 		}
 		for _, name := range l.Revoked {

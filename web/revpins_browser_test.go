@@ -19,7 +19,9 @@ import (
 // words, by that page and a fresh one of the same profile; and two
 // overlapping checks, the first held while the log grows, leave the
 // larger log and the newcomer's first device pinned, whichever ends
-// last. "ask revoke": B's device (a Go client) revokes itself, answering
+// last; and a check whose devices request the server never answers is
+// given up after the page's bound (set to 3 s there), in plain words, and
+// the checks asked meanwhile and after pass. "ask revoke": B's device (a Go client) revokes itself, answering
 // "account device"; "ask grow": a new participant of side B joins and
 // registers a device, answering their account.
 func TestBrowserRevocationPins(t *testing.T) {

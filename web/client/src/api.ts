@@ -113,8 +113,8 @@ function words(e: unknown, said: (p: Partial<Problem>) => string | undefined): s
  */
 export const notConfirmed = (e: APIError) => e.problem.type === W.ProblemTypeBase + ("mediator-not-confirmed" satisfies W.ProblemType);
 
-export async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-  const init: RequestInit = { method, credentials: "same-origin", headers: { ...headers } };
+export async function call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<T> {
+  const init: RequestInit = { method, credentials: "same-origin", headers: { ...headers }, signal };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     (init.headers as Record<string, string>)["Content-Type"] = "application/json";
@@ -170,10 +170,10 @@ export const api = {
   history: (id: string, room: string, after: Position) =>
     call<HistoryPage>("GET", `${casePath(id)}/rooms/${encodeURIComponent(room).replace(/%3A/g, ":")}/messages?epoch=${after.epoch}&offset=${after.offset}&limit=500`),
   registerDevice: (record: Uint8Array, since: number) => call<Proven>("POST", "/api/v1/keys/devices?since=" + since, { record: b64(record) } satisfies W.RecordRequest),
-  caseDevices: (id: string, since: number) => call<Proven>("GET", casePath(id) + "/devices?since=" + since),
-  statements: (id: string, since: number) => call<Proven>("GET", casePath(id) + "/e2ee/statements?since=" + since),
+  caseDevices: (id: string, since: number, signal?: AbortSignal) => call<Proven>("GET", casePath(id) + "/devices?since=" + since, undefined, {}, signal),
+  statements: (id: string, since: number, signal?: AbortSignal) => call<Proven>("GET", casePath(id) + "/e2ee/statements?since=" + since, undefined, {}, signal),
   /** The rooms a mediator opened that the caller is in, with their sealed entries (rooms.ts, secure.ts). */
-  definedRooms: (id: string) => call<W.DefinedRoom[]>("GET", casePath(id) + "/defined-rooms"),
+  definedRooms: (id: string, signal?: AbortSignal) => call<W.DefinedRoom[]>("GET", casePath(id) + "/defined-rooms", undefined, {}, signal),
   addRoomEntry: (id: string, room: string, record: Uint8Array) =>
     call<W.DefinedRoom>("POST", `${casePath(id)}/defined-rooms/${encodeURIComponent(room).replace(/%3A/g, ":")}/entries`, { record: b64(record) } satisfies W.RecordRequest),
   postStatement: (id: string, record: Uint8Array, since: number) => call<Proven>("POST", casePath(id) + "/e2ee/statements?since=" + since, { record: b64(record) } satisfies W.RecordRequest),

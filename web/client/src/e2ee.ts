@@ -153,9 +153,15 @@ type Logged = { rec: DeviceRecord; index: number; revoked: number };
 
 /**
  * How many revocations a client keeps pinned per account (as Go's e2ee.MaxRevocationPinsPerAccount): the key
- * directory's own limit on an account's devices, so an honest server never makes one drop.
+ * directory's own limit on an account's devices (revoked ones included). Only devices of the account's own chain are
+ * pinned, and the server cannot make more of those, so an honest server never reaches it; an answer that would take
+ * an account past it is refused, never a pin dropped.
  */
 export const MaxRevocationPinsPerAccount = 32;
+
+/** What the page says when the server shows more devices taken out of use than an account can have (the cap). */
+export const tooManyRevocationsWords = "the server shows more devices taken out of use for someone in this case than one person can have, " +
+  "so this browser cannot keep track of them all. This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile";
 
 /**
  * The verified device directory: records with their log indexes. Of each
@@ -230,8 +236,10 @@ export class Devices {
    * pinned device this answer lists must be revoked in it (by a revocation that counts), or the answer is refused
    * (e2ee.ErrRevocationOmitted): the log proves each listed record is in it, not that the list is complete, so a
    * server could leave the revocation out and make a lost device active again. An answer that leaves the device out
-   * too passes (it is no recipient). Then every revocation that counts and is not pinned is pinned, in device id
-   * order, at most MaxRevocationPinsPerAccount per account (the ones pinned first go). After computeTrust.
+   * too passes (it is no recipient). Then every revocation that counts, of a device of its account's own chain, and
+   * is not pinned is pinned, in device id order: a device nobody linked that revokes itself is not (the server can log
+   * any number of those, and nothing is sealed to them). An answer that would take an account past
+   * MaxRevocationPinsPerAccount is refused (e2ee.ErrRevocationPinsFull) and pins is left as it was. After computeTrust.
    */
   checkRevocations(pins: Record<string, string[]>): boolean {
     const accounts = [...this.by.keys()].filter((a) => (this.by.get(a)?.size ?? 0) > 0).sort();
@@ -241,16 +249,19 @@ export class Devices {
         if (ld && ld.revoked < 0) throw new E2EEError("revocation left out", `${a}'s device ${id} was revoked, but the server now shows it as not revoked`);
       }
     }
-    let changed = false;
+    const adds = new Map<string, string[]>();
     for (const a of accounts) {
       const have = pins[a] ?? [];
-      const add = [...(this.by.get(a)?.values() ?? [])].filter((ld) => ld.revoked >= 0 && !have.includes(ld.rec.id)).map((ld) => ld.rec.id)
+      const add = [...(this.by.get(a)?.values() ?? [])].filter((ld) => ld.revoked >= 0 && this.own.has(ld) && !have.includes(ld.rec.id)).map((ld) => ld.rec.id)
         .sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
       if (!add.length) continue;
-      pins[a] = [...have, ...add].slice(-MaxRevocationPinsPerAccount);
-      changed = true;
+      if (have.length + add.length > MaxRevocationPinsPerAccount) {
+        throw new E2EEError("too many revocations", `${a} would have ${have.length + add.length} revoked devices of its own, more than an account can have (${MaxRevocationPinsPerAccount})`);
+      }
+      adds.set(a, add);
     }
-    return changed;
+    for (const [a, add] of adds) pins[a] = [...(pins[a] ?? []), ...add];
+    return adds.size > 0;
   }
   /**
    * Works out, in log order, which revocations count (each against the own-chain devices that counted just before it),

@@ -9,7 +9,7 @@ import { CloseAccessLost, CloseSessionEnded } from "./wire_gen";
 import * as E from "./e2ee";
 import { loadPins, loadShared, updatePins } from "./store";
 import { verifyProven } from "./tlog";
-import { b64, hex, unb64 } from "./wire";
+import { b64, E2EEError, hex, unb64 } from "./wire";
 
 export interface SecureEvent {
   room: string;
@@ -51,6 +51,9 @@ function carryID(): string {
  * the box.
  */
 export const unconfirmedWords = "the server did not confirm your message in time, so it may or may not have arrived; if it does not appear in the room within a minute, send it again";
+
+/** Why a check of who is in the case and their devices failed when the server did not answer it in time. */
+export const refreshTimeoutWords = "the server did not answer in time while this page checked who is in this case; try again in a moment, and reload the page if it keeps happening";
 
 export class CarryMismatch extends Error {
   constructor() {
@@ -136,12 +139,34 @@ export class SecureCase {
     return p;
   }
 
+  /**
+   * How long one check may take (ms) before it is given up, its requests aborted: refreshes run one at a time, so a
+   * server that never answers one must not hold every later check (a send, the devices screen, the agreement).
+   */
+  refreshTimeoutMs = 60_000;
+
+  /** One check, bounded by refreshTimeoutMs: past it, it fails with refreshTimeoutWords and commits nothing more. */
   private async refreshOnce(): Promise<void> {
+    const ctl = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => { ctl.abort(); reject(new Error(refreshTimeoutWords)); }, this.refreshTimeoutMs);
+    });
+    const check = this.check(ctl.signal);
+    check.catch(() => {}); // past the deadline its own failure (the aborted requests) is no one's
+    try {
+      await Promise.race([check, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async check(signal: AbortSignal): Promise<void> {
     const wait = 500 - (Date.now() - this.lastRefresh);
     if (wait > 0) await sleep(wait);
     this.lastRefresh = Date.now();
     const pins = await loadPins(this.me.account);
-    const devP = await api.caseDevices(this.caseID, pins.logSize ?? 0);
+    const devP = await api.caseDevices(this.caseID, pins.logSize ?? 0, signal);
     const devV = await verifyProven(devP, pins);
     const dir = new E.Devices();
     for (const d of devV.devices) dir.add(d.rec, d.index);
@@ -153,7 +178,7 @@ export class SecureCase {
     }
     for (const e of devV.endorsements) dir.endorse(e.e, e.index);
     await dir.computeTrust();
-    const stP = await api.statements(this.caseID, devV.size);
+    const stP = await api.statements(this.caseID, devV.size, signal);
     const stV = await verifyProven(stP, { logKey: devP.key, logSize: devV.size, logCheckpoint: devV.checkpoint });
     const chain = new E.Chain(this.caseID);
     for (const st of stV.statements) await chain.extend(st, dir);
@@ -163,7 +188,7 @@ export class SecureCase {
       // left out (its room is not shown). What this page saw before stays seen (a closing cannot be undone).
       // What this page held goes in first, so it takes precedence over the server's list; a room opened twice
       // (with different people) stops the page.
-      const defined = await api.definedRooms(this.caseID).catch(() => []); // without it, no sealed room is shown
+      const defined = await api.definedRooms(this.caseID, signal).catch(() => []); // without it, no sealed room is shown
       const held = [...(this.sess?.chain.entries() ?? []), ...(pins.cases?.[this.caseID]?.entries ?? []).map((x) => unb64(x))];
       for (const entries of [held, defined.flatMap((d) => (d.entries ?? []).map((x) => unb64(x)))]) {
         if (E.isRoomConflict(await chain.addEntries(entries))) {
@@ -198,7 +223,8 @@ export class SecureCase {
     const revoked = Object.fromEntries(Object.entries(pins.revoked ?? {}).map(([a, ids]) => [a, [...ids]]));
     try {
       dir.checkRevocations(revoked);
-    } catch {
+    } catch (e) {
+      if (e instanceof E2EEError && e.kind === "too many revocations") throw new Error(E.tooManyRevocationsWords);
       throw new Error("the server now shows a device as working again that someone in this case took out of use (this browser saw it taken out of use before). " +
         "This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
     }
@@ -206,8 +232,11 @@ export class SecureCase {
       "This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
     const latest = chain.latest();
     if (latest) cases[this.caseID] = { first: hex(chain.get(1)!.hash), seq: latest.seq, latest: hex(latest.hash), entries: chain.entries().map((x) => b64(x)) };
-    // Merged with the pins saved now (another tab may have saved newer ones meanwhile): nothing moves back.
+    // Merged with the pins saved now (another tab may have saved newer ones meanwhile): nothing moves back. A check
+    // given up (refreshOnce) takes nothing: a later one may have run meanwhile.
+    signal.throwIfAborted();
     await updatePins(this.me.account, { logKey: devP.key, logSize: stV.size, logCheckpoint: stV.checkpoint, cases, firsts, revoked });
+    signal.throwIfAborted();
     if (!this.sess) {
       this.sess = new E.Session(this.me, this.caseID, chain, dir);
       this.sess.addShared(await loadShared(this.me.account)); // chains another device of this account handed over

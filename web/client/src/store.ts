@@ -105,7 +105,10 @@ export interface Pins {
   logKey?: string; logSize?: number; logCheckpoint?: string; cases?: Record<string, { first: string; seq: number; latest: string; entries?: string[] }>;
   /** Each account's first device (account → device id), pinned the first time this browser saw it. */
   firsts?: Record<string, string>;
-  /** Each account's revoked devices (account → device ids, oldest first, at most E.MaxRevocationPinsPerAccount). */
+  /**
+   * Each account's revoked devices of its own chain (account → device ids, oldest first, at most
+   * E.MaxRevocationPinsPerAccount: past it a check is refused, never a pin dropped).
+   */
   revoked?: Record<string, string[]>;
 }
 
@@ -124,10 +127,13 @@ export async function updatePins(account: string, mine: Pins): Promise<void> {
       const tx = db.transaction(PINS, "readwrite");
       const s = tx.objectStore(PINS);
       const req = s.get(account);
-      req.onsuccess = () => { s.put(mergePins((req.result as Pins | undefined) ?? {}, mine), account); };
+      let failed: unknown = null; // mergePins refused: nothing is saved
+      req.onsuccess = () => {
+        try { s.put(mergePins((req.result as Pins | undefined) ?? {}, mine), account); } catch (e) { failed = e; tx.abort(); }
+      };
       tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
+      tx.onerror = () => reject(failed ?? tx.error);
+      tx.onabort = () => reject(failed ?? tx.error);
     });
   } finally {
     db.close();
@@ -138,8 +144,9 @@ export async function updatePins(account: string, mine: Pins): Promise<void> {
  * The pins saved (saved) merged with what one check verified (mine), never moving back: the log checkpoint of the
  * larger size (a pinned log key is never replaced); per case the statement pin of the higher sequence (one with
  * another first statement never replaces the saved one), with the sealed rooms' entries of both; every account's
- * first device (the saved one wins); every pinned revocation (the saved ones first, at most
- * E.MaxRevocationPinsPerAccount per account).
+ * first device (the saved one wins); every pinned revocation (the saved ones first). More than
+ * E.MaxRevocationPinsPerAccount revocations of one account is refused (E.tooManyRevocationsWords), never one dropped:
+ * only revocations of an account's own chain are pinned, and an honest server never shows that many.
  */
 export function mergePins(saved: Pins, mine: Pins): Pins {
   const out: Pins = { ...saved };
@@ -159,7 +166,9 @@ export function mergePins(saved: Pins, mine: Pins): Pins {
   const revoked = { ...(saved.revoked ?? {}) };
   for (const [a, ids] of Object.entries(mine.revoked ?? {})) {
     const have = revoked[a] ?? [];
-    revoked[a] = [...have, ...ids.filter((x) => !have.includes(x))].slice(-E.MaxRevocationPinsPerAccount);
+    const all = [...have, ...ids.filter((x) => !have.includes(x))];
+    if (all.length > E.MaxRevocationPinsPerAccount) throw new Error(E.tooManyRevocationsWords);
+    revoked[a] = all;
   }
   out.revoked = revoked;
   return out;

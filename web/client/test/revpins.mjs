@@ -19,6 +19,8 @@
 //    held while the log grows (a new participant's device) and a second
 //    check is asked for; whatever the order they end in, the saved pins
 //    keep the larger log and the new participant's first device.
+// 3. A check whose devices request is never answered is given up after
+//    the page's bound, in plain words, and does not hold the later ones.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { passGate } from "./gate.mjs";
@@ -48,10 +50,14 @@ await run(async () => {
   // Every key-directory answer of the case passes through here: omit
   // drops the revocations from device lists, hold keeps the next
   // statements answer until released, and the largest log seen is noted.
-  let omit = false, maxSize = 0;
+  let omit = false, maxSize = 0, hangDevices = false;
   let hold = null; // { held: resolve when held, release: promise }
   await lab.route(/\/api\/v1\/cases\/[^/]+\/(devices|e2ee\/statements)(\?|$)/, async (route) => {
     if (route.request().method() !== "GET") return route.continue();
+    if (hangDevices && /\/devices/.test(route.request().url())) {
+      hangDevices = false;
+      return; // never answered
+    }
     const res = await route.fetch();
     const body = await res.json();
     maxSize = Math.max(maxSize, sizeOf(body));
@@ -130,6 +136,20 @@ await run(async () => {
   check(after.cases?.[caseID]?.seq >= (before.cases?.[caseID]?.seq ?? 0) || !before.cases?.[caseID], "the latest statement pin did not move back");
   check((after.revoked?.[bAccount] ?? []).includes(bDevice), "the pinned revocation stays");
 
+  // 3. A check the server never answers does not hold the later ones: it is given up after the page's bound (set
+  // short here), in plain words, and the check asked meanwhile, and the next, pass.
+  hangDevices = true;
+  const hung = await lab.evaluate(async () => {
+    const sc = window.lab.sc;
+    sc.refreshTimeoutMs = 3000;
+    const within = (p) => Promise.race([p.then(() => "ok", (e) => e.message), new Promise((ok) => setTimeout(() => ok("still waiting after 20 s"), 20000))]);
+    const first = within(sc.refresh()), second = within(sc.refresh());
+    return [await first, await second, await within(sc.refresh())];
+  });
+  check(/did not answer in time/.test(hung[0]) && !/\b[a-z]{1,4}_[a-z2-7]{6,}/.test(hung[0]),
+    `the check never answered is given up in plain words: ${JSON.stringify(hung[0])}`);
+  check(hung[1] === "ok" && hung[2] === "ok", `the checks asked meanwhile and after pass (${hung.slice(1)})`);
+
   // mergePins itself: nothing moves back, whatever is saved first.
   const merged = await lab.evaluate(() => {
     const m = window.lab.St.mergePins(
@@ -139,5 +159,14 @@ await run(async () => {
   });
   check(merged.logSize === 9 && merged.logCheckpoint === "nine" && merged.firsts.a === "a1" && merged.firsts.n === "n1" &&
     merged.revoked.b.join() === "b1,b2" && merged.cases.c.seq === 3, `mergePins keeps the newer of each pin and drops none: ${JSON.stringify(merged)}`);
+  // Past the bound a merge is refused in plain words, never a pin dropped (a server's flood must not push one out).
+  const full = await lab.evaluate(() => {
+    const ids = Array.from({ length: 32 }, (_, i) => "old" + i);
+    try {
+      const m = window.lab.St.mergePins({ revoked: { b: ids } }, { revoked: { b: ["new"] } });
+      return "merged: " + m.revoked.b.length + " " + m.revoked.b[0];
+    } catch (e) { return e.message; }
+  });
+  check(/more devices taken out of use/.test(full) && /tell your mediator/.test(full), `mergePins past the bound is refused in plain words: ${JSON.stringify(full)}`);
   log("revpins: all passed");
 });

@@ -57,24 +57,36 @@ for (const l of v.revocationLogs) {
   rd.admitFrom({ caseID: "c_vectorcase", latest: () => ({ people: (l.mediators ?? []).map((account) => ({ account, role: E.RoleMediator })) }) });
   for (const le of l.endorsements ?? []) rd.endorse(E.decodeEndorsement(unhex(v.endorsements[le.item].encoded)), le.index);
   for (const lr of l.revocations ?? []) rd.revoke(revs[lr.item], lr.index);
+  // A server's flood: junk i (a device nobody linked) logged at 100+i, its revocation of itself at 200+i.
+  const junk = [];
+  for (const j of l.junk ?? []) {
+    const rec = await E.decodeDeviceRecord(unhex(j.record)), r = E.decodeRevocation(unhex(j.revocation));
+    await E.verifyRevocation(r, rec);
+    junk.push({ rec, r });
+  }
+  const addJunk = (d) => junk.forEach(({ rec, r }, i) => { d.add(rec, 100 + i); d.revoke(r, 200 + i); });
+  addJunk(rd);
   await rd.computeTrust();
+  for (const { rec } of junk) ok(rd.revoked(rec.account, rec.id), `${l.what}: a junk device's revocation of itself counts`);
   for (const name of l.revoked ?? []) ok(!rd.device(devs[name].account, devs[name].id, -1) && rd.revoked(devs[name].account, devs[name].id), `${l.what}: ${name} is revoked`);
   for (const name of l.active ?? []) ok(!!rd.device(devs[name].account, devs[name].id, -1) && !rd.revoked(devs[name].account, devs[name].id), `${l.what}: ${name} is active`);
   for (const name of ["partyA", "partyA-fallback"]) {
     if (!(l.active ?? []).includes(name) && !(l.revoked ?? []).includes(name)) ok(!rd.device(devs[name].account, devs[name].id, -1), `${l.what}: ${name} does not count`);
   }
   // Revocation pins (as Go's Devices.CheckRevocations, on the same logs): a browser with none pins exactly the
-  // revoked devices, in id order, and refuses the same directory without its revocations.
+  // revoked devices of the accounts' own chains (l.pinned), in id order, and refuses the same directory without its
+  // revocations.
   const rp = {}, want = {};
-  for (const name of l.revoked ?? []) (want[devs[name].account] ??= []).push(devs[name].id);
+  for (const name of l.pinned ?? []) (want[devs[name].account] ??= []).push(devs[name].id);
   for (const ids of Object.values(want)) ids.sort();
   rd.checkRevocations(rp);
-  ok(JSON.stringify(rp) === JSON.stringify(want), `${l.what}: the revocations pinned are the revoked devices`);
-  if ((l.revoked ?? []).length) {
+  ok(JSON.stringify(rp) === JSON.stringify(want), `${l.what}: the revocations pinned are the revoked devices of the account's own chain (${JSON.stringify(rp)})`);
+  if ((l.pinned ?? []).length) {
     const bare = new E.Devices();
     v.devices.forEach((d, i) => bare.add(devs[d.name].record, i));
     bare.admitFrom({ caseID: "c_vectorcase", latest: () => ({ people: (l.mediators ?? []).map((account) => ({ account, role: E.RoleMediator })) }) });
     for (const le of l.endorsements ?? []) bare.endorse(E.decodeEndorsement(unhex(v.endorsements[le.item].encoded)), le.index);
+    addJunk(bare);
     await bare.computeTrust();
     let refused = false;
     try { bare.checkRevocations(rp); } catch { refused = true; }
