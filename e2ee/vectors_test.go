@@ -731,6 +731,21 @@ func checkRevocationVectors(t *testing.T, v *vectors, devs map[string]*DeviceKey
 			if _, err := later.CheckRevocations(pins); !errors.Is(err, ErrRevocationOmitted) {
 				t.Fatalf("%s: the later answer: %v, want ErrRevocationOmitted", l.What, err)
 			}
+			// Pins saved before they had an index take the index of
+			// the first answer that revokes the device.
+			old := RevocationPins{}
+			for a, m := range pins {
+				old[a] = map[string]int64{}
+				for id := range m {
+					old[a][id] = UnknownRevocationIndex
+				}
+			}
+			if changed, err := d.CheckRevocations(old); err != nil || !changed || !reflect.DeepEqual(old, want) {
+				t.Fatalf("%s: pins without an index: %v (%v), want %v", l.What, old, err, want)
+			}
+			if _, err := later.CheckRevocations(old); !errors.Is(err, ErrRevocationOmitted) {
+				t.Fatalf("%s: pins without an index, then the later answer: %v, want ErrRevocationOmitted", l.What, err)
+			}
 		}
 		for _, name := range l.Revoked {
 			if !d.Revoked(devs[name].Account, devs[name].ID) {

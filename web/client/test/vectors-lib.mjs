@@ -98,6 +98,13 @@ for (const l of v.revocationLogs) {
     for (const p of l.pinned ?? []) ok(later.revoked(devs[p.name].account, devs[p.name].id), `${l.what}: ${p.name} is revoked in the later answer (else the vector proves nothing)`);
     ok(refusedBy(later), `${l.what}: the later answer is refused`);
     ok(canon(rp) === canon(want), `${l.what}: the pins stay as they were after the refusal`);
+    // Pins saved before they had an index (ids alone) take the index of the first answer that revokes the device.
+    const old = E.revocationPinsFrom(Object.fromEntries(Object.entries(rp).map(([a, m]) => [a, Object.keys(m)])));
+    ok((() => { try { return rd.checkRevocations(old); } catch { return false; } })() && canon(old) === canon(want),
+      `${l.what}: pins saved without an index take this answer's (${JSON.stringify(old)})`);
+    let oldRefused = false;
+    try { later.checkRevocations(old); } catch { oldRefused = true; }
+    ok(oldRefused, `${l.what}: and then refuse the later answer`);
   }
 }
 
