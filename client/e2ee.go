@@ -27,8 +27,12 @@ import (
 // membership statement seen per case, pinned), firsts.json (each
 // account's first device, pinned the first time it was seen) and
 // revoked.json (each account's devices of its own chain whose revocation
-// this device verified, at most e2ee.MaxRevocationPinsPerAccount per
-// account: past it an answer is refused, never a pin dropped).
+// this device verified, each with the log index of that revocation, at
+// most e2ee.MaxRevocationPinsPerAccount per account: past it an answer is
+// refused, never a pin dropped; a file of id lists, saved before pins had
+// an index, is read as pins of unknown index, which the next check sets).
+// Pin files are saved only once every check of an answer passed, merged
+// with the file as it is then.
 // Directories are 0700 and files 0600; private keys never leave them.
 
 const (
@@ -56,11 +60,27 @@ func writePrivate(path string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	// A temporary file of its own (CreateTemp makes it 0600), so two
+	// processes writing the same file never write into one another's.
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	tmp := f.Name()
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 // InitDevice makes new device keys for account in dir. It refuses to
@@ -222,11 +242,15 @@ func (x *E2EE) CaseDevices(ctx context.Context, caseID string) (*e2ee.Devices, *
 
 // checkPins checks d against what this device pinned and pins what it
 // sees for the first time: each account's first device (firsts.json) and
-// each revocation that counted (revoked.json). The log proves each listed
-// record is in it, not that the list is complete: a server that left an
-// account's real first device out would make a device of its own the
-// first, and one that left a revocation out would make a lost device
-// active again; either would get keys sealed to it.
+// each revocation that counted, with its log index (revoked.json). The log
+// proves each listed record is in it, not that the list is complete: a
+// server that left an account's real first device out would make a device
+// of its own the first, and one that left a revocation out (or showed a
+// later one in its place) would make a lost device active again, or what
+// it signed after its revocation count; either would get keys sealed to
+// it. Nothing is saved unless every check passed, and what is saved is
+// merged with the files as they are then (savePins), so another process
+// that pinned meanwhile keeps its pins.
 func (x *E2EE) checkPins(d *e2ee.Devices) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -238,28 +262,64 @@ func (x *E2EE) checkPins(d *e2ee.Devices) error {
 	if err := x.readPins(revokedFile, &revoked); err != nil {
 		return err
 	}
-	changed, err := d.CheckFirsts(firsts)
+	firstsChanged, err := d.CheckFirsts(firsts)
 	if err != nil {
 		return fmt.Errorf("%w (refusing to send to or trust this account's devices: the server may be hiding one)", err)
 	}
-	if changed {
-		b, _ := json.Marshal(firsts)
-		if err := writePrivate(filepath.Join(x.Dir, firstsFile), b); err != nil {
+	revokedChanged, err := d.CheckRevocations(revoked)
+	if err != nil {
+		return revocationWords(err)
+	}
+	if firstsChanged {
+		if err := savePins(x, firstsFile, func(saved e2ee.FirstPins) error {
+			for a, id := range firsts {
+				if _, ok := saved[a]; !ok {
+					saved[a] = id // the saved one wins, as in the browser's mergePins
+				}
+			}
+			return nil
+		}); err != nil {
 			return err
 		}
 	}
-	changed, err = d.CheckRevocations(revoked)
+	if revokedChanged {
+		return savePins(x, revokedFile, func(saved e2ee.RevocationPins) error {
+			return revocationWords(saved.Merge(revoked))
+		})
+	}
+	return nil
+}
+
+// revocationWords says what a refused revocation check means (nil stays
+// nil).
+func revocationWords(err error) error {
 	if errors.Is(err, e2ee.ErrRevocationPinsFull) {
 		return fmt.Errorf("%w (refusing to send to or trust this account's devices: the server shows more of them taken out of use than an account can have)", err)
 	}
 	if err != nil {
 		return fmt.Errorf("%w (refusing to send to or trust this account's devices: the server may be bringing back a device its person took out of use)", err)
 	}
-	if changed {
-		b, _ := json.Marshal(revoked)
-		return writePrivate(filepath.Join(x.Dir, revokedFile), b)
-	}
 	return nil
+}
+
+// savePins reads the pin file name as it is now, lets merge add this
+// check's pins to it, and writes it (a temporary file renamed over it).
+// Another process's pins saved since this one read the file are kept;
+// two processes renaming within the same instant can still lose one
+// check's new pins, which the next check pins again.
+func savePins[T ~map[K]V, K comparable, V any](x *E2EE, name string, merge func(saved T) error) error {
+	saved := T{}
+	if err := x.readPins(name, &saved); err != nil {
+		return err
+	}
+	if err := merge(saved); err != nil {
+		return err
+	}
+	b, err := json.Marshal(saved)
+	if err != nil {
+		return err
+	}
+	return writePrivate(filepath.Join(x.Dir, name), b)
 }
 
 // readPins reads a pin file of this device into v (nothing when missing).

@@ -58,3 +58,7 @@ func SendCarryProposalForTest(ctx context.Context, s *SecureChat, room, carryID 
 		Ref: e2ee.Position{Epoch: ref.Epoch, Offset: ref.Offset}, RefHash: refHash}, nil)
 	return err
 }
+
+// CheckPinsForTest checks d against the pins in x's directory, as every
+// key-directory answer is.
+func CheckPinsForTest(x *E2EE, d *e2ee.Devices) error { return x.checkPins(d) }

@@ -2,7 +2,9 @@ package e2ee
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -486,12 +488,75 @@ func (d *Devices) CheckFirsts(pins FirstPins) (changed bool, err error) {
 	return changed, nil
 }
 
-// RevocationPins maps an account to the ids of its devices whose
-// revocation a client verified (one that counted: [Devices.Revoke]) and
-// that counted by the account's own chain ([Devices.OwnChain]), oldest
-// first. Device ids are hashes of their keys, so the id alone recognises
-// the device in any later answer.
-type RevocationPins map[string][]string
+// RevocationPins maps an account to its devices whose revocation a client
+// verified (one that counted: [Devices.Revoke]) and that counted by the
+// account's own chain ([Devices.OwnChain]): device id → the log index of
+// the revocation that counted. Device ids are hashes of their keys, so the
+// id alone recognises the device in any later answer; the index keeps a
+// later revocation (one the lost device signs of itself, after linking a
+// device of its own) from standing in for the one pinned. An index of
+// [UnknownRevocationIndex] is a pin saved before pins had one: the next
+// answer that revokes the device sets it.
+type RevocationPins map[string]map[string]int64
+
+// UnknownRevocationIndex is the index of a pin saved before pins recorded
+// one (revoked.json, the browser's Pins.revoked as id lists): the device
+// must be revoked in every answer that lists it, and the first such answer
+// sets the index.
+const UnknownRevocationIndex int64 = -1
+
+// UnmarshalJSON reads pins as saved (account → device id → index), or as
+// saved before pins had an index (account → device ids): those get
+// [UnknownRevocationIndex].
+func (p *RevocationPins) UnmarshalJSON(b []byte) error {
+	var now map[string]map[string]int64
+	if err := json.Unmarshal(b, &now); err == nil {
+		*p = now
+		return nil
+	}
+	var old map[string][]string
+	if err := json.Unmarshal(b, &old); err != nil {
+		return err
+	}
+	*p = RevocationPins{}
+	for a, ids := range old {
+		m := map[string]int64{}
+		for _, id := range ids {
+			m[id] = UnknownRevocationIndex
+		}
+		(*p)[a] = m
+	}
+	return nil
+}
+
+// Merge adds other's pins to p: a device pinned in both keeps the earlier
+// index (a known one over [UnknownRevocationIndex]). It refuses
+// ([ErrRevocationPinsFull]) to take an account past
+// [MaxRevocationPinsPerAccount], and p is then left as it was.
+func (p RevocationPins) Merge(other RevocationPins) error {
+	for a, m := range other {
+		n := len(p[a])
+		for id := range m {
+			if _, ok := p[a][id]; !ok {
+				n++
+			}
+		}
+		if n > MaxRevocationPinsPerAccount {
+			return fmt.Errorf("%w: %s would have %d revoked devices of its own, more than an account can have (%d)", ErrRevocationPinsFull, a, n, MaxRevocationPinsPerAccount)
+		}
+	}
+	for a, m := range other {
+		if p[a] == nil {
+			p[a] = map[string]int64{}
+		}
+		for id, at := range m {
+			if have, ok := p[a][id]; !ok || have == UnknownRevocationIndex || (at != UnknownRevocationIndex && at < have) {
+				p[a][id] = at
+			}
+		}
+	}
+	return nil
+}
 
 // MaxRevocationPinsPerAccount bounds the revocations a client keeps
 // pinned per account: the key directory's own limit on an account's
@@ -503,50 +568,67 @@ type RevocationPins map[string][]string
 const MaxRevocationPinsPerAccount = 32
 
 // CheckRevocations checks d against pins: a device whose revocation was
-// pinned, if this answer lists it, must be revoked in it (by a revocation
-// that counts). An answer that lists it unrevoked is an
-// [ErrRevocationOmitted]: the server leaves the revocation out (the log
-// proves each listed record is in it, not that the list is complete), or
-// one that made it count, and a lost device would get keys again. An
-// answer that leaves the device out too is not refused: the device is
-// then no recipient. Then every revocation that counts in d, of a device
-// that counts by its account's own chain, and is not pinned yet is
-// pinned, in device id order (pins is updated; changed reports it). A
-// device nobody linked that revokes itself is not pinned: the server can
-// log any number of those, and nothing is sealed to them. An answer that
-// would take an account past [MaxRevocationPinsPerAccount] is an
-// [ErrRevocationPinsFull], and pins is left as it was.
+// pinned, if this answer lists it, must be revoked in it by a revocation
+// that counts and was logged no later than the pinned one. An answer that
+// lists it unrevoked, or revoked only later, is an [ErrRevocationOmitted]:
+// the server leaves the revocation out (the log proves each listed record
+// is in it, not that the list is complete), or one that made it count, and
+// a lost device would get keys again, or a later revocation (the lost
+// device's own, say) would stand in for it, and whatever the device signed
+// between the two (a link to a device of its own) would count. An answer
+// that leaves the device out too is not refused: the device is then no
+// recipient. A pin of [UnknownRevocationIndex] takes the index of this
+// answer's revocation; one earlier than pinned moves the pin to it. Then
+// every revocation that counts in d, of a device that counts by its
+// account's own chain, and is not pinned yet is pinned with its index
+// (pins is updated; changed reports it). A device nobody linked that
+// revokes itself is not pinned: the server can log any number of those,
+// and nothing is sealed to them. An answer that would take an account past
+// [MaxRevocationPinsPerAccount] is an [ErrRevocationPinsFull]; on any
+// error pins is left as it was.
 func (d *Devices) CheckRevocations(pins RevocationPins) (changed bool, err error) {
+	next := RevocationPins{}
 	for _, a := range d.Accounts() {
-		for _, id := range pins[a] {
-			if ld, ok := d.byAccount[a][id]; ok {
-				if _, revoked := d.revokedAt(ld); !revoked {
-					return false, fmt.Errorf("%w: %s's device %s was revoked, but the server now shows it as not revoked", ErrRevocationOmitted, a, id)
+		for _, id := range slices.Sorted(maps.Keys(pins[a])) {
+			pinned := pins[a][id]
+			ld, ok := d.byAccount[a][id]
+			if !ok {
+				continue
+			}
+			at, revoked := d.revokedAt(ld)
+			if !revoked {
+				return false, fmt.Errorf("%w: %s's device %s was revoked, but the server now shows it as not revoked", ErrRevocationOmitted, a, id)
+			}
+			if pinned != UnknownRevocationIndex && at > pinned {
+				return false, fmt.Errorf("%w: %s's device %s was revoked at %d, but the server now shows it revoked only at %d", ErrRevocationOmitted, a, id, pinned, at)
+			}
+			if at != pinned {
+				if next[a] == nil {
+					next[a] = map[string]int64{}
 				}
+				next[a][id] = at
 			}
 		}
 	}
 	_, own, _ := d.trust()
-	adds := map[string][]string{}
 	for _, a := range d.Accounts() {
-		var add []string
 		for id, ld := range d.byAccount[a] {
-			if _, revoked := d.revokedAt(ld); revoked && own[ld] && !slices.Contains(pins[a], id) {
-				add = append(add, id)
+			if _, pinned := pins[a][id]; pinned {
+				continue
+			}
+			if at, revoked := d.revokedAt(ld); revoked && own[ld] {
+				if next[a] == nil {
+					next[a] = map[string]int64{}
+				}
+				next[a][id] = at
 			}
 		}
-		if len(add) == 0 {
-			continue
-		}
-		if len(pins[a])+len(add) > MaxRevocationPinsPerAccount {
-			return false, fmt.Errorf("%w: %s would have %d revoked devices of its own, more than an account can have (%d)", ErrRevocationPinsFull, a, len(pins[a])+len(add), MaxRevocationPinsPerAccount)
-		}
-		slices.Sort(add)
-		adds[a] = add
 	}
-	for a, add := range adds {
-		pins[a] = append(slices.Clone(pins[a]), add...)
-		changed = true
+	if len(next) == 0 {
+		return false, nil
 	}
-	return changed, nil
+	if err := pins.Merge(next); err != nil {
+		return false, err
+	}
+	return true, nil
 }

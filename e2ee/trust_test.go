@@ -1,8 +1,10 @@
 package e2ee
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -354,7 +356,7 @@ func TestRevocationPinnedAgainstOmission(t *testing.T) {
 	if changed, err := dir(true, false).CheckRevocations(pins); err != nil || changed {
 		t.Fatalf("before the revocation: changed %v err %v pins %v", changed, err, pins)
 	}
-	if changed, err := dir(true, true).CheckRevocations(pins); err != nil || !changed || !slices.Equal(pins["u_party"], []string{lost.ID}) {
+	if changed, err := dir(true, true).CheckRevocations(pins); err != nil || !changed || !maps.Equal(pins["u_party"], map[string]int64{lost.ID: 6}) {
 		t.Fatalf("after the revocation: changed %v err %v pins %v", changed, err, pins)
 	}
 	if changed, err := dir(true, true).CheckRevocations(pins); err != nil || changed {
@@ -370,21 +372,21 @@ func TestRevocationPinnedAgainstOmission(t *testing.T) {
 	if changed, err := dir(false, false).CheckRevocations(pins); err != nil || changed {
 		t.Fatalf("answer without the lost device at all: changed %v err %v", changed, err)
 	}
-	if !slices.Equal(pins["u_party"], []string{lost.ID}) {
+	if !maps.Equal(pins["u_party"], map[string]int64{lost.ID: 6}) {
 		t.Fatalf("pins after refused answers: %v", pins)
 	}
 
 	// Bounded: an answer that would take an account past the limit is
 	// refused and no pin is dropped.
-	many := RevocationPins{"u_party": nil}
+	many := RevocationPins{"u_party": {}}
 	for i := range MaxRevocationPinsPerAccount {
-		many["u_party"] = append(many["u_party"], fmt.Sprintf("old-%02d", i))
+		many["u_party"][fmt.Sprintf("old-%02d", i)] = 1
 	}
-	full := slices.Clone(many["u_party"])
+	full := maps.Clone(many["u_party"])
 	if changed, err := dir(true, true).CheckRevocations(many); !errors.Is(err, ErrRevocationPinsFull) || changed {
 		t.Fatalf("full pins: changed %v err %v, want ErrRevocationPinsFull", changed, err)
 	}
-	if !slices.Equal(many["u_party"], full) {
+	if !maps.Equal(many["u_party"], full) {
 		t.Fatalf("full pins after a refused answer: %v", many["u_party"])
 	}
 }
@@ -437,7 +439,7 @@ func TestRevocationPinsSurviveJunkFlood(t *testing.T) {
 		return d
 	}
 	pins := RevocationPins{}
-	if _, err := dir(true, false).CheckRevocations(pins); err != nil || !slices.Equal(pins["u_party"], []string{lost.ID}) {
+	if _, err := dir(true, false).CheckRevocations(pins); err != nil || !maps.Equal(pins["u_party"], map[string]int64{lost.ID: 4}) {
 		t.Fatalf("lost laptop revoked: err %v pins %v", err, pins)
 	}
 	flood := dir(true, true)
@@ -449,7 +451,7 @@ func TestRevocationPinsSurviveJunkFlood(t *testing.T) {
 	if _, err := flood.CheckRevocations(pins); err != nil {
 		t.Fatalf("the flood: %v", err)
 	}
-	if !slices.Equal(pins["u_party"], []string{lost.ID}) {
+	if !maps.Equal(pins["u_party"], map[string]int64{lost.ID: 4}) {
 		t.Fatalf("pins after the flood: %v, want only the lost device", pins["u_party"])
 	}
 	omit := dir(false, true)
@@ -458,5 +460,106 @@ func TestRevocationPinsSurviveJunkFlood(t *testing.T) {
 	}
 	if _, err := omit.CheckRevocations(pins); !errors.Is(err, ErrRevocationOmitted) {
 		t.Fatalf("answer without the lost device's revocation after the flood: %v, want ErrRevocationOmitted", err)
+	}
+}
+
+// TestRevocationPinKeepsItsIndex: a pin records where the revocation that
+// counted was logged. Alice's laptop revokes her lost phone at 100 and a
+// client pins it; whoever holds the phone's key, with the server, logs a
+// link from the phone to a new device at 150 and the phone's revocation of
+// itself at 200, and the server's answer leaves the laptop's revocation
+// out. The phone is still revoked in that answer, but later: the answer is
+// refused, or the new device would count (linked while the phone was
+// valid) and get keys.
+func TestRevocationPinKeepsItsIndex(t *testing.T) {
+	now := time.UnixMilli(1767225600000)
+	laptop := device(t, "u_alice", "laptop", KEMX25519)
+	phone := device(t, "u_alice", "phone", KEMX25519)
+	rogue := device(t, "u_alice", "rogue", KEMX25519)
+	endorse := func(by, d *DeviceKeys) *Endorsement {
+		t.Helper()
+		raw, err := by.Endorse(d.Record(), "", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := DecodeEndorsement(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	rev := func(by *DeviceKeys, id string) *Revocation {
+		t.Helper()
+		r, err := DecodeRevocation(by.Revoke(id, now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	dir := func(honest bool) *Devices {
+		d := NewDevices()
+		d.RequireEndorsement()
+		d.Add(laptop.Record(), 1)
+		d.Add(phone.Record(), 2)
+		d.Endorse(endorse(laptop, phone), 3)
+		if honest {
+			d.Revoke(rev(laptop, phone.ID), 100)
+		}
+		d.Add(rogue.Record(), 140)
+		d.Endorse(endorse(phone, rogue), 150)
+		d.Revoke(rev(phone, phone.ID), 200)
+		return d
+	}
+	pins := RevocationPins{}
+	if _, err := dir(true).CheckRevocations(pins); err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(pins["u_alice"], map[string]int64{phone.ID: 100}) {
+		t.Fatalf("pins after the honest answer: %v, want the phone at 100", pins)
+	}
+	forged := dir(false)
+	if !slices.ContainsFunc(forged.Active("u_alice"), func(r *DeviceRecord) bool { return r.ID == rogue.ID }) {
+		t.Fatal("the forged answer should make the rogue device active: test proves nothing")
+	}
+	if _, err := forged.CheckRevocations(pins); !errors.Is(err, ErrRevocationOmitted) {
+		t.Fatalf("answer revoking the phone later than pinned: %v, want ErrRevocationOmitted", err)
+	}
+	if !maps.Equal(pins["u_alice"], map[string]int64{phone.ID: 100}) {
+		t.Fatalf("pins after the refused answer: %v", pins)
+	}
+	if changed, err := dir(true).CheckRevocations(pins); err != nil || changed {
+		t.Fatalf("the honest answer again: changed %v err %v", changed, err)
+	}
+
+	// A pin saved before pins had an index (revoked.json as id lists)
+	// reads as UnknownRevocationIndex and takes the index of the first
+	// answer that revokes the device; from then on it holds.
+	var old RevocationPins
+	if err := json.Unmarshal([]byte(`{"u_alice":["`+phone.ID+`"]}`), &old); err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(old["u_alice"], map[string]int64{phone.ID: UnknownRevocationIndex}) {
+		t.Fatalf("old pins read as %v", old)
+	}
+	if changed, err := dir(true).CheckRevocations(old); err != nil || !changed || !maps.Equal(old["u_alice"], map[string]int64{phone.ID: 100}) {
+		t.Fatalf("old pin on the honest answer: changed %v err %v pins %v", changed, err, old)
+	}
+	if _, err := forged.CheckRevocations(old); !errors.Is(err, ErrRevocationOmitted) {
+		t.Fatalf("old pin, re-pinned, on the forged answer: %v, want ErrRevocationOmitted", err)
+	}
+	b, err := json.Marshal(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var again RevocationPins
+	if err := json.Unmarshal(b, &again); err != nil || !maps.Equal(again["u_alice"], old["u_alice"]) {
+		t.Fatalf("pins saved and read back: %s -> %v (%v)", b, again, err)
+	}
+
+	// Merging keeps the earlier index, a known one over an unknown one.
+	m := RevocationPins{"u_alice": {phone.ID: UnknownRevocationIndex, "x": 7}}
+	if err := m.Merge(RevocationPins{"u_alice": {phone.ID: 100, "x": 9, "y": 3}}); err != nil ||
+		!maps.Equal(m["u_alice"], map[string]int64{phone.ID: 100, "x": 7, "y": 3}) {
+		t.Fatalf("merged: %v (%v)", m, err)
 	}
 }

@@ -174,7 +174,10 @@ type vecRevocation struct {
 // (its revocation) at 200+i. Revoked and Active name the vector devices
 // that end revoked and not (Active: counted, unrevoked); Pinned the ones
 // whose revocation a client with no pins pins (revoked, of the account's
-// own chain: Devices.CheckRevocations).
+// own chain: Devices.CheckRevocations), each with the log index of the
+// revocation that counted. Later, if set, are the revocations of a later
+// answer (the same devices, endorsements and junk): checked against the
+// pins of this one, it is refused (ErrRevocationOmitted).
 type vecRevocationLog struct {
 	What         string      `json:"what"`
 	Mediators    []string    `json:"mediators,omitempty"`
@@ -183,7 +186,13 @@ type vecRevocationLog struct {
 	Junk         []vecJunk   `json:"junk,omitempty"`
 	Revoked      []string    `json:"revoked"`
 	Active       []string    `json:"active"`
-	Pinned       []string    `json:"pinned"`
+	Pinned       []vecPin    `json:"pinned"`
+	Later        []vecLogged `json:"later,omitempty"`
+}
+
+type vecPin struct {
+	Name  string `json:"name"`
+	Index int64  `json:"index"`
 }
 
 type vecJunk struct {
@@ -220,12 +229,12 @@ func revocationLogs() []vecRevocationLog {
 	return []vecRevocationLog{
 		{What: "a device nobody counts yet revokes the account's first device (ignored: not even once it is linked later); the first device then revokes it; the revoked device's revocation of the first is ignored",
 			Endorsements: []vecLogged{{0, 20}}, Revocations: []vecLogged{{0, 10}, {1, 30}, {0, 40}},
-			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}, Pinned: []string{"partyA-fallback"}},
+			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}, Pinned: []vecPin{{"partyA-fallback", 30}}},
 		{What: "a device nobody counts revokes itself (a device may always retire itself; not pinned: it is not of the account's own chain)",
 			Revocations: []vecLogged{{2, 10}}, Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}},
 		{What: "a linked device revokes the account's first device",
 			Endorsements: []vecLogged{{0, 20}}, Revocations: []vecLogged{{0, 30}},
-			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}, Pinned: []string{"partyA"}},
+			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}, Pinned: []vecPin{{"partyA", 30}}},
 		{What: "a device linked after its revocation of the account's first device (ignored)",
 			Endorsements: []vecLogged{{0, 40}}, Revocations: []vecLogged{{0, 30}},
 			Active: []string{"partyA", "partyA-fallback"}},
@@ -237,10 +246,10 @@ func revocationLogs() []vecRevocationLog {
 			Active: []string{"partyA"}},
 		{What: "a device linked and admitted revokes the account's first device (counts, by the link)",
 			Mediators: med, Endorsements: []vecLogged{{2, 20}, {0, 21}}, Revocations: []vecLogged{{0, 30}},
-			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}, Pinned: []string{"partyA"}},
+			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}, Pinned: []vecPin{{"partyA", 30}}},
 		{What: "the same log once the admitting mediator has left the statement (still counts: no statement decides a revocation)",
 			Endorsements: []vecLogged{{2, 20}, {0, 21}}, Revocations: []vecLogged{{0, 30}},
-			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}, Pinned: []string{"partyA"}},
+			Revoked: []string{"partyA"}, Active: []string{"partyA-fallback"}, Pinned: []vecPin{{"partyA", 30}}},
 		{What: "a device a mediator admitted revokes itself (counts; not pinned: it is not of the account's own chain)",
 			Mediators: med, Endorsements: []vecLogged{{2, 20}}, Revocations: []vecLogged{{2, 30}},
 			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}},
@@ -249,7 +258,10 @@ func revocationLogs() []vecRevocationLog {
 			Active: []string{"partyA"}},
 		{What: "the first device revokes its linked device, then the server logs 32 devices nobody linked, each revoking itself: only the linked device's revocation is pinned (the flood cannot push it out)",
 			Endorsements: []vecLogged{{0, 20}}, Revocations: []vecLogged{{1, 30}}, Junk: junkDevices(MaxRevocationPinsPerAccount),
-			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}, Pinned: []string{"partyA-fallback"}},
+			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}, Pinned: []vecPin{{"partyA-fallback", 30}}},
+		{What: "the first device revokes its linked device at 30; a later answer leaves that out and shows the linked device revoking itself at 50: refused (the pin holds index 30, so a later revocation cannot stand in for it, nor what the device signed between the two count)",
+			Endorsements: []vecLogged{{0, 20}}, Revocations: []vecLogged{{1, 30}}, Later: []vecLogged{{2, 50}},
+			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}, Pinned: []vecPin{{"partyA-fallback", 30}}},
 	}
 }
 
@@ -293,7 +305,7 @@ func generateVectors(t *testing.T) *vectors {
 		"endorsements: encoded (Ed25519 is deterministic); each verifies against the endorsed record and the signer",
 		"revocations: encoded (Ed25519 is deterministic); each verifies against its signer",
 		"genesis: each chain extended from empty with the devices above; error \"\" = every statement accepted, else the last is refused with an error containing it (a first statement names exactly one mediator, its signer)",
-		"revocationLogs: a revocation counts only if signed by the revoked device or by a device of the account's own chain (first, or linked from one; never through an admission) that counted, unrevoked, before it in the log; the others are ignored, not errors. mediators: the case's mediators whose admissions count; a device not in active or revoked must not count",
+		"revocationLogs: a revocation counts only if signed by the revoked device or by a device of the account's own chain (first, or linked from one; never through an admission) that counted, unrevoked, before it in the log; the others are ignored, not errors. mediators: the case's mediators whose admissions count; a device not in active or revoked must not count. pinned: what a client with no pins pins (device, index of the revocation that counted); the same log without its revocations, or with later's instead, is refused against those pins",
 	}}
 	devs := map[string]*DeviceKeys{}
 	for _, d := range []struct {
@@ -658,7 +670,7 @@ func checkRevocationVectors(t *testing.T, v *vectors, devs map[string]*DeviceKey
 		t.Fatal("revocation logs differ from the vector")
 	}
 	for _, l := range v.RevocationLogs {
-		build := func(withRevocations bool) *Devices {
+		build := func(revocations []vecLogged) *Devices {
 			d := NewDevices()
 			d.RequireEndorsement()
 			for i, vd := range v.Devices {
@@ -672,10 +684,8 @@ func checkRevocationVectors(t *testing.T, v *vectors, devs map[string]*DeviceKey
 				}
 				d.Endorse(e, le.Index)
 			}
-			for _, lr := range l.Revocations {
-				if withRevocations {
-					d.Revoke(revs[lr.Item], lr.Index)
-				}
+			for _, lr := range revocations {
+				d.Revoke(revs[lr.Item], lr.Index)
 			}
 			for i, j := range l.Junk {
 				rec, err := DecodeDeviceRecord(j.Record)
@@ -691,24 +701,51 @@ func checkRevocationVectors(t *testing.T, v *vectors, devs map[string]*DeviceKey
 			}
 			return d
 		}
-		d := build(true)
+		d := build(l.Revocations)
 		// Revocation pins (the browser's Devices.checkRevocations, in
 		// web/client/test/vectors-lib.mjs, on the same logs): a client
 		// with none pins exactly the revoked devices of the accounts' own
-		// chains, in id order, and refuses the same directory without its
-		// revocations.
+		// chains, each at the index of the revocation that counted, and
+		// refuses the same directory without its revocations, or with
+		// Later's instead.
 		pins, want := RevocationPins{}, RevocationPins{}
-		for _, name := range l.Pinned {
-			want[devs[name].Account] = append(want[devs[name].Account], devs[name].ID)
-		}
-		for _, ids := range want {
-			slices.Sort(ids)
+		for _, p := range l.Pinned {
+			if want[devs[p.Name].Account] == nil {
+				want[devs[p.Name].Account] = map[string]int64{}
+			}
+			want[devs[p.Name].Account][devs[p.Name].ID] = p.Index
 		}
 		if _, err := d.CheckRevocations(pins); err != nil || !reflect.DeepEqual(pins, want) {
 			t.Fatalf("%s: revocation pins %v (%v), want %v", l.What, pins, err, want)
 		}
-		if _, err := build(false).CheckRevocations(pins); len(l.Pinned) > 0 && !errors.Is(err, ErrRevocationOmitted) {
+		if _, err := build(nil).CheckRevocations(pins); len(l.Pinned) > 0 && !errors.Is(err, ErrRevocationOmitted) {
 			t.Fatalf("%s: the directory without its revocations: %v, want ErrRevocationOmitted", l.What, err)
+		}
+		if l.Later != nil {
+			later := build(l.Later)
+			for _, p := range l.Pinned {
+				if !later.Revoked(devs[p.Name].Account, devs[p.Name].ID) {
+					t.Fatalf("%s: %s is not revoked in the later answer: the vector proves nothing", l.What, p.Name)
+				}
+			}
+			if _, err := later.CheckRevocations(pins); !errors.Is(err, ErrRevocationOmitted) {
+				t.Fatalf("%s: the later answer: %v, want ErrRevocationOmitted", l.What, err)
+			}
+			// Pins saved before they had an index take the index of
+			// the first answer that revokes the device.
+			old := RevocationPins{}
+			for a, m := range pins {
+				old[a] = map[string]int64{}
+				for id := range m {
+					old[a][id] = UnknownRevocationIndex
+				}
+			}
+			if changed, err := d.CheckRevocations(old); err != nil || !changed || !reflect.DeepEqual(old, want) {
+				t.Fatalf("%s: pins without an index: %v (%v), want %v", l.What, old, err, want)
+			}
+			if _, err := later.CheckRevocations(old); !errors.Is(err, ErrRevocationOmitted) {
+				t.Fatalf("%s: pins without an index, then the later answer: %v, want ErrRevocationOmitted", l.What, err)
+			}
 		}
 		for _, name := range l.Revoked {
 			if !d.Revoked(devs[name].Account, devs[name].ID) {

@@ -159,6 +159,48 @@ type Logged = { rec: DeviceRecord; index: number; revoked: number };
  */
 export const MaxRevocationPinsPerAccount = 32;
 
+/**
+ * Revocations a client pinned (as Go's e2ee.RevocationPins): account → id of a device of its own chain whose
+ * revocation counted → the log index of that revocation. UnknownRevocationIndex: saved before pins had an index.
+ */
+export type RevocationPins = Record<string, Record<string, number>>;
+
+/** The index of a pin saved before pins recorded one (as Go's e2ee.UnknownRevocationIndex): the next answer sets it. */
+export const UnknownRevocationIndex = -1;
+
+/**
+ * Pins as saved: account → device id → index, or, saved before pins had an index, account → device ids (those get
+ * UnknownRevocationIndex). A copy: the caller's changes leave what was read as it was.
+ */
+export function revocationPinsFrom(saved: Record<string, Record<string, number> | string[]> | undefined): RevocationPins {
+  const out: RevocationPins = {};
+  for (const [a, v] of Object.entries(saved ?? {})) {
+    out[a] = Array.isArray(v) ? Object.fromEntries(v.map((id) => [id, UnknownRevocationIndex])) : { ...v };
+  }
+  return out;
+}
+
+/**
+ * Adds other's pins to pins (as Go's RevocationPins.Merge): a device pinned in both keeps the earlier index (a known
+ * one over UnknownRevocationIndex). Taking an account past MaxRevocationPinsPerAccount is refused
+ * (e2ee.ErrRevocationPinsFull), and pins is then left as it was.
+ */
+export function mergeRevocationPins(pins: RevocationPins, other: RevocationPins): void {
+  for (const [a, m] of Object.entries(other)) {
+    const n = new Set([...Object.keys(pins[a] ?? {}), ...Object.keys(m)]).size;
+    if (n > MaxRevocationPinsPerAccount) {
+      throw new E2EEError("too many revocations", `${a} would have ${n} revoked devices of its own, more than an account can have (${MaxRevocationPinsPerAccount})`);
+    }
+  }
+  for (const [a, m] of Object.entries(other)) {
+    const have = (pins[a] ??= {});
+    for (const [id, at] of Object.entries(m)) {
+      const h = have[id];
+      if (h === undefined || h === UnknownRevocationIndex || (at !== UnknownRevocationIndex && at < h)) have[id] = at;
+    }
+  }
+}
+
 /** What the page says when the server shows more devices taken out of use than an account can have (the cap). */
 export const tooManyRevocationsWords = "the server shows more devices taken out of use for someone in this case than one person can have, " +
   "so this browser cannot keep track of them all. This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile";
@@ -231,37 +273,43 @@ export class Devices {
     return changed;
   }
   /**
-   * Checks this answer against the revocations this browser pinned (account → ids of its devices whose revocation
-   * counted, oldest first) and pins the new ones; returns whether pins changed. As Go's Devices.CheckRevocations: a
-   * pinned device this answer lists must be revoked in it (by a revocation that counts), or the answer is refused
-   * (e2ee.ErrRevocationOmitted): the log proves each listed record is in it, not that the list is complete, so a
-   * server could leave the revocation out and make a lost device active again. An answer that leaves the device out
-   * too passes (it is no recipient). Then every revocation that counts, of a device of its account's own chain, and
-   * is not pinned is pinned, in device id order: a device nobody linked that revokes itself is not (the server can log
-   * any number of those, and nothing is sealed to them). An answer that would take an account past
-   * MaxRevocationPinsPerAccount is refused (e2ee.ErrRevocationPinsFull) and pins is left as it was. After computeTrust.
+   * Checks this answer against the revocations this browser pinned (account → device id → log index of the revocation
+   * that counted) and pins the new ones; returns whether pins changed. As Go's Devices.CheckRevocations: a pinned
+   * device this answer lists must be revoked in it by a revocation that counts and was logged no later than the pinned
+   * one, or the answer is refused (e2ee.ErrRevocationOmitted): the log proves each listed record is in it, not that
+   * the list is complete, so a server could leave the revocation out and make a lost device active again, or show a
+   * later one (the lost device's own) in its place, and what the device signed between the two (a link to a device of
+   * its own) would count. An answer that leaves the device out too passes (it is no recipient). A pin of
+   * UnknownRevocationIndex (saved before pins had an index) takes this answer's index; an earlier one than pinned
+   * moves the pin to it. Then every revocation that counts, of a device of its account's own chain, and is not pinned
+   * is pinned with its index: a device nobody linked that revokes itself is not (the server can log any number of
+   * those, and nothing is sealed to them). An answer that would take an account past MaxRevocationPinsPerAccount is
+   * refused (e2ee.ErrRevocationPinsFull); on any refusal pins is left as it was. After computeTrust.
    */
-  checkRevocations(pins: Record<string, string[]>): boolean {
+  checkRevocations(pins: RevocationPins): boolean {
     const accounts = [...this.by.keys()].filter((a) => (this.by.get(a)?.size ?? 0) > 0).sort();
+    const next: RevocationPins = {};
     for (const a of accounts) {
-      for (const id of pins[a] ?? []) {
+      for (const id of Object.keys(pins[a] ?? {}).sort()) {
+        const pinned = pins[a][id];
         const ld = this.by.get(a)?.get(id);
-        if (ld && ld.revoked < 0) throw new E2EEError("revocation left out", `${a}'s device ${id} was revoked, but the server now shows it as not revoked`);
+        if (!ld) continue;
+        if (ld.revoked < 0) throw new E2EEError("revocation left out", `${a}'s device ${id} was revoked, but the server now shows it as not revoked`);
+        if (pinned !== UnknownRevocationIndex && ld.revoked > pinned) {
+          throw new E2EEError("revocation left out", `${a}'s device ${id} was revoked at ${pinned}, but the server now shows it revoked only at ${ld.revoked}`);
+        }
+        if (ld.revoked !== pinned) (next[a] ??= {})[id] = ld.revoked;
       }
     }
-    const adds = new Map<string, string[]>();
     for (const a of accounts) {
-      const have = pins[a] ?? [];
-      const add = [...(this.by.get(a)?.values() ?? [])].filter((ld) => ld.revoked >= 0 && this.own.has(ld) && !have.includes(ld.rec.id)).map((ld) => ld.rec.id)
-        .sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-      if (!add.length) continue;
-      if (have.length + add.length > MaxRevocationPinsPerAccount) {
-        throw new E2EEError("too many revocations", `${a} would have ${have.length + add.length} revoked devices of its own, more than an account can have (${MaxRevocationPinsPerAccount})`);
+      for (const ld of this.by.get(a)?.values() ?? []) {
+        if (pins[a]?.[ld.rec.id] !== undefined) continue;
+        if (ld.revoked >= 0 && this.own.has(ld)) (next[a] ??= {})[ld.rec.id] = ld.revoked;
       }
-      adds.set(a, add);
     }
-    for (const [a, add] of adds) pins[a] = [...(pins[a] ?? []), ...add];
-    return adds.size > 0;
+    if (!Object.keys(next).length) return false;
+    mergeRevocationPins(pins, next);
+    return true;
   }
   /**
    * Works out, in log order, which revocations count (each against the own-chain devices that counted just before it),

@@ -220,7 +220,9 @@ export class SecureCase {
     }
     // Each revocation this browser verified stays: an answer that shows a revoked device as working again (the server
     // left its revocation out) is refused, so nothing is sealed to a lost device.
-    const revoked = Object.fromEntries(Object.entries(pins.revoked ?? {}).map(([a, ids]) => [a, [...ids]]));
+    // Each pinned with the index of the revocation that counted: a later one (the lost device's own) does not stand in
+    // for it. Pins saved before they had an index take the index of this answer's revocation.
+    const revoked = E.revocationPinsFrom(pins.revoked);
     try {
       dir.checkRevocations(revoked);
     } catch (e) {

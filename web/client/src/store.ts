@@ -106,10 +106,12 @@ export interface Pins {
   /** Each account's first device (account → device id), pinned the first time this browser saw it. */
   firsts?: Record<string, string>;
   /**
-   * Each account's revoked devices of its own chain (account → device ids, oldest first, at most
-   * E.MaxRevocationPinsPerAccount: past it a check is refused, never a pin dropped).
+   * Each account's revoked devices of its own chain (account → device id → log index of the revocation that counted,
+   * at most E.MaxRevocationPinsPerAccount: past it a check is refused, never a pin dropped). Saved before pins had an
+   * index: account → device ids, read by E.revocationPinsFrom as pins of E.UnknownRevocationIndex, which the next
+   * check sets.
    */
-  revoked?: Record<string, string[]>;
+  revoked?: Record<string, Record<string, number> | string[]>;
 }
 
 export async function loadPins(account: string): Promise<Pins> {
@@ -144,7 +146,7 @@ export async function updatePins(account: string, mine: Pins): Promise<void> {
  * The pins saved (saved) merged with what one check verified (mine), never moving back: the log checkpoint of the
  * larger size (a pinned log key is never replaced); per case the statement pin of the higher sequence (one with
  * another first statement never replaces the saved one), with the sealed rooms' entries of both; every account's
- * first device (the saved one wins); every pinned revocation (the saved ones first). More than
+ * first device (the saved one wins); every pinned revocation (a device pinned in both at the earlier index, a known one over an unknown one). More than
  * E.MaxRevocationPinsPerAccount revocations of one account is refused (E.tooManyRevocationsWords), never one dropped:
  * only revocations of an account's own chain are pinned, and an honest server never shows that many.
  */
@@ -163,12 +165,11 @@ export function mergePins(saved: Pins, mine: Pins): Pins {
   }
   out.cases = cases;
   out.firsts = { ...(mine.firsts ?? {}), ...(saved.firsts ?? {}) };
-  const revoked = { ...(saved.revoked ?? {}) };
-  for (const [a, ids] of Object.entries(mine.revoked ?? {})) {
-    const have = revoked[a] ?? [];
-    const all = [...have, ...ids.filter((x) => !have.includes(x))];
-    if (all.length > E.MaxRevocationPinsPerAccount) throw new Error(E.tooManyRevocationsWords);
-    revoked[a] = all;
+  const revoked = E.revocationPinsFrom(saved.revoked);
+  try {
+    E.mergeRevocationPins(revoked, E.revocationPinsFrom(mine.revoked));
+  } catch {
+    throw new Error(E.tooManyRevocationsWords);
   }
   out.revoked = revoked;
   return out;

@@ -105,7 +105,8 @@ await run(async () => {
   const again = await refresh(true);
   check(again === said, `a fresh page of this profile refuses it too (the pin is saved): ${JSON.stringify(again)}`);
   const p1 = await pins();
-  check((p1.revoked?.[bAccount] ?? []).includes(bDevice), "the revocation is pinned in IndexedDB");
+  check(Number.isInteger(p1.revoked?.[bAccount]?.[bDevice]) && p1.revoked[bAccount][bDevice] >= 0,
+    `the revocation is pinned in IndexedDB with its log index (${JSON.stringify(p1.revoked)})`);
   omit = false;
   check(await refresh() === "ok", "the honest answer passes again");
 
@@ -134,7 +135,7 @@ await run(async () => {
     `the saved log size did not move back (${after.logSize}; the largest answer was ${maxSize}, before ${before.logSize})`);
   check(after.firsts?.[newcomer] !== undefined, "the newcomer's first device, which the second check saw, stays pinned");
   check(after.cases?.[caseID]?.seq >= (before.cases?.[caseID]?.seq ?? 0) || !before.cases?.[caseID], "the latest statement pin did not move back");
-  check((after.revoked?.[bAccount] ?? []).includes(bDevice), "the pinned revocation stays");
+  check(after.revoked?.[bAccount]?.[bDevice] === p1.revoked[bAccount][bDevice], "the pinned revocation stays, at its index");
 
   // 3. A check the server never answers does not hold the later ones: it is given up after the page's bound (set
   // short here), in plain words, and the check asked meanwhile, and the next, pass.
@@ -153,18 +154,19 @@ await run(async () => {
   // mergePins itself: nothing moves back, whatever is saved first.
   const merged = await lab.evaluate(() => {
     const m = window.lab.St.mergePins(
-      { logKey: "k", logSize: 9, logCheckpoint: "nine", firsts: { a: "a1" }, revoked: { b: ["b1"] }, cases: { c: { first: "f", seq: 3, latest: "l3" } } },
-      { logKey: "k", logSize: 7, logCheckpoint: "seven", firsts: { a: "other", n: "n1" }, revoked: { b: ["b2"] }, cases: { c: { first: "f", seq: 2, latest: "l2" } } });
+      { logKey: "k", logSize: 9, logCheckpoint: "nine", firsts: { a: "a1" }, revoked: { b: ["b1"], d: { d1: 10 } }, cases: { c: { first: "f", seq: 3, latest: "l3" } } },
+      { logKey: "k", logSize: 7, logCheckpoint: "seven", firsts: { a: "other", n: "n1" }, revoked: { b: { b1: 30, b2: 40 }, d: { d1: 20 } }, cases: { c: { first: "f", seq: 2, latest: "l2" } } });
     return m;
   });
   check(merged.logSize === 9 && merged.logCheckpoint === "nine" && merged.firsts.a === "a1" && merged.firsts.n === "n1" &&
-    merged.revoked.b.join() === "b1,b2" && merged.cases.c.seq === 3, `mergePins keeps the newer of each pin and drops none: ${JSON.stringify(merged)}`);
+    merged.revoked.b.b1 === 30 && merged.revoked.b.b2 === 40 && merged.revoked.d.d1 === 10 && merged.cases.c.seq === 3,
+    `mergePins keeps the newer of each pin and drops none; a revocation pin saved without an index (b1) takes the check's, and of two indexes the earlier stays: ${JSON.stringify(merged)}`);
   // Past the bound a merge is refused in plain words, never a pin dropped (a server's flood must not push one out).
   const full = await lab.evaluate(() => {
     const ids = Array.from({ length: 32 }, (_, i) => "old" + i);
     try {
-      const m = window.lab.St.mergePins({ revoked: { b: ids } }, { revoked: { b: ["new"] } });
-      return "merged: " + m.revoked.b.length + " " + m.revoked.b[0];
+      const m = window.lab.St.mergePins({ revoked: { b: ids } }, { revoked: { b: { new: 99 } } });
+      return "merged: " + Object.keys(m.revoked.b).length;
     } catch (e) { return e.message; }
   });
   check(/more devices taken out of use/.test(full) && /tell your mediator/.test(full), `mergePins past the bound is refused in plain words: ${JSON.stringify(full)}`);

@@ -74,23 +74,37 @@ for (const l of v.revocationLogs) {
     if (!(l.active ?? []).includes(name) && !(l.revoked ?? []).includes(name)) ok(!rd.device(devs[name].account, devs[name].id, -1), `${l.what}: ${name} does not count`);
   }
   // Revocation pins (as Go's Devices.CheckRevocations, on the same logs): a browser with none pins exactly the
-  // revoked devices of the accounts' own chains (l.pinned), in id order, and refuses the same directory without its
-  // revocations.
+  // revoked devices of the accounts' own chains (l.pinned), each at the index of the revocation that counted, and
+  // refuses the same directory without its revocations, or with l.later's instead.
   const rp = {}, want = {};
-  for (const name of l.pinned ?? []) (want[devs[name].account] ??= []).push(devs[name].id);
-  for (const ids of Object.values(want)) ids.sort();
+  for (const p of l.pinned ?? []) (want[devs[p.name].account] ??= {})[devs[p.name].id] = p.index;
+  const canon = (pins) => JSON.stringify(Object.keys(pins).sort().map((a) => [a, Object.keys(pins[a]).sort().map((id) => [id, pins[a][id]])]));
   rd.checkRevocations(rp);
-  ok(JSON.stringify(rp) === JSON.stringify(want), `${l.what}: the revocations pinned are the revoked devices of the account's own chain (${JSON.stringify(rp)})`);
-  if ((l.pinned ?? []).length) {
-    const bare = new E.Devices();
-    v.devices.forEach((d, i) => bare.add(devs[d.name].record, i));
-    bare.admitFrom({ caseID: "c_vectorcase", latest: () => ({ people: (l.mediators ?? []).map((account) => ({ account, role: E.RoleMediator })) }) });
-    for (const le of l.endorsements ?? []) bare.endorse(E.decodeEndorsement(unhex(v.endorsements[le.item].encoded)), le.index);
-    addJunk(bare);
-    await bare.computeTrust();
-    let refused = false;
-    try { bare.checkRevocations(rp); } catch { refused = true; }
-    ok(refused, `${l.what}: the same directory without its revocations is refused`);
+  ok(canon(rp) === canon(want), `${l.what}: the revocations pinned are the revoked devices of the account's own chain, at their indexes (${JSON.stringify(rp)})`);
+  const answer = async (revocations) => {
+    const d = new E.Devices();
+    v.devices.forEach((dv, i) => d.add(devs[dv.name].record, i));
+    d.admitFrom({ caseID: "c_vectorcase", latest: () => ({ people: (l.mediators ?? []).map((account) => ({ account, role: E.RoleMediator })) }) });
+    for (const le of l.endorsements ?? []) d.endorse(E.decodeEndorsement(unhex(v.endorsements[le.item].encoded)), le.index);
+    for (const lr of revocations) d.revoke(revs[lr.item], lr.index);
+    addJunk(d);
+    await d.computeTrust();
+    return d;
+  };
+  const refusedBy = (d) => { try { d.checkRevocations(rp); return false; } catch { return true; } };
+  if ((l.pinned ?? []).length) ok(refusedBy(await answer([])), `${l.what}: the same directory without its revocations is refused`);
+  if (l.later) {
+    const later = await answer(l.later);
+    for (const p of l.pinned ?? []) ok(later.revoked(devs[p.name].account, devs[p.name].id), `${l.what}: ${p.name} is revoked in the later answer (else the vector proves nothing)`);
+    ok(refusedBy(later), `${l.what}: the later answer is refused`);
+    ok(canon(rp) === canon(want), `${l.what}: the pins stay as they were after the refusal`);
+    // Pins saved before they had an index (ids alone) take the index of the first answer that revokes the device.
+    const old = E.revocationPinsFrom(Object.fromEntries(Object.entries(rp).map(([a, m]) => [a, Object.keys(m)])));
+    ok((() => { try { return rd.checkRevocations(old); } catch { return false; } })() && canon(old) === canon(want),
+      `${l.what}: pins saved without an index take this answer's (${JSON.stringify(old)})`);
+    let oldRefused = false;
+    try { later.checkRevocations(old); } catch { oldRefused = true; }
+    ok(oldRefused, `${l.what}: and then refuse the later answer`);
   }
 }
 
