@@ -339,3 +339,37 @@ type ExportRequest struct {
 	AgeRecipient string `json:"ageRecipient"`
 	K            int    `json:"k"`
 }
+
+// Opener returns the one mediator who may sign the first membership
+// statement of a case created by createdBy with these mediators, or ""
+// when any of them may: a case with at most one mediator who is not
+// recused. With more, it is the creator if they are a mediator of the
+// case who is not recused, otherwise the mediator not recused who was
+// added earliest (the record's order breaks a tie). The first statement
+// seats its signer alone and the others wait to be confirmed by them, so
+// without this whoever opened the conversation first — a co-mediator the
+// creator never meant to sit with — would be the one confirming the
+// others. The key directory refuses a first statement from anyone else
+// (keydir.Service.PostStatement); web/client/src/secure.ts opener is the
+// browser's copy.
+func Opener(createdBy string, mediators []Mediator) string {
+	var active []Mediator
+	for _, m := range mediators {
+		if m.Recused == nil {
+			active = append(active, m)
+		}
+	}
+	if len(active) <= 1 {
+		return ""
+	}
+	first := active[0]
+	for _, m := range active {
+		if m.AccountID == createdBy {
+			return createdBy
+		}
+		if m.Added.Before(first.Added) {
+			first = m
+		}
+	}
+	return first.AccountID
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/policy"
@@ -32,7 +33,16 @@ var ErrNotConfirmed = errors.New("you can invite people or make links back in on
 
 // ErrNotOpenYet: the same, in a case with more than one mediator whose
 // conversation nobody has opened yet, so no one is seated.
-var ErrNotOpenYet = errors.New("you can invite people or make links back in once this case's conversation is open and you are in it: the mediator who opens it first is in it, and confirms the others")
+var ErrNotOpenYet = errors.New("you can invite people or make links back in once this case's conversation is open and you are in it: the mediator who created the case (or, if they are no longer one of its mediators, the one longest on it) opens it, and then confirms the others")
+
+// ErrNotOpener: a mediator who may not sign a case's first membership
+// statement asked to (Opener; its text is the refusal's detail).
+var ErrNotOpener = errors.New("another mediator opens this case's conversation: the mediator who created the case, or, if they are no longer one of its mediators, the one longest on it. Once it is open, they check your safety number with you and confirm you")
+
+// Opener returns the one mediator who may sign case c's first membership
+// statement, or "" when any mediator of it may (api.Opener states the
+// rule; the Go and browser clients apply the same one before signing).
+func Opener(c *Case) string { return api.Opener(c.CreatedBy, c.Mediators) }
 
 // unadmitted lists the mediators on c's record whom the case's signed
 // membership does not seat, and whether the case has a statement. With a
@@ -40,8 +50,8 @@ var ErrNotOpenYet = errors.New("you can invite people or make links back in once
 // does not name as a mediator. Without one, no membership exists yet for
 // anyone to be signed into, and only a case with a single mediator who
 // is not recused has someone who may add people: in a case with more,
-// every mediator is unadmitted until one of them opens the conversation
-// (whose first statement seats its signer alone) — otherwise a
+// every mediator is unadmitted until the case's opener (Opener) opens
+// the conversation (whose first statement seats its signer alone) — otherwise a
 // co-mediator nobody will confirm could invite people now whom the
 // first statement would sign in. With no MembershipReader (a service
 // without a key directory), the case is taken to have no statement.

@@ -829,6 +829,14 @@ func (s *SecureChat) signAdmitting(ctx context.Context, open []e2ee.RoomMembers,
 			s.emit(SecureEvent{Notice: err.Error()})
 			return err
 		}
+		if o := api.Opener(c.CreatedBy, c.Mediators); latest == nil && o != "" && o != s.x.Me.Account {
+			// The key directory takes the first statement only from the
+			// case's opener: say so rather than sign one it refuses.
+			s.mu.Unlock()
+			err := notOpener(c, o)
+			s.emit(SecureEvent{Notice: err.Error()})
+			return err
+		}
 		var tell []string
 		for _, a := range pending {
 			if !s.told[a] {
@@ -911,6 +919,12 @@ func notSitting(c api.Case, chain *e2ee.Chain, me string) error {
 			e2ee.ErrMembership, first.SignerAccount)
 	}
 	return fmt.Errorf("%w: you are listed as a mediator of this case, but no mediator of it has admitted you yet: you read nothing until one does", e2ee.ErrMembership)
+}
+
+// notOpener is what a mediator is told who may not open the case's
+// conversation (api.Opener names another mediator).
+func notOpener(c api.Case, opener string) error {
+	return fmt.Errorf("%w: %s opens this case's conversation (the mediator who created the case, or, if they are no longer one of its mediators, the one longest on it); once it is open, they check your safety number with you and admit you", e2ee.ErrMembership, nameIn(c, opener))
 }
 
 // inChain reports whether any statement of chain names account.

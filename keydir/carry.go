@@ -157,6 +157,13 @@ func (s *Service) denied(ctx context.Context, actor account.Account, caseID, act
 		Attrs: map[string]string{"action": action}})
 }
 
+// deniedBy records a refusal by one of the key directory's own rules
+// (not a policy decision), naming the rule.
+func (s *Service) deniedBy(ctx context.Context, actor account.Account, caseID, action, rule string) {
+	s.cfg.Audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
+		Attrs: map[string]string{"action": action, "rule": rule}})
+}
+
 func posString(p messaging.Position) string {
 	return strconv.FormatInt(p.Epoch, 10) + ":" + strconv.FormatInt(p.Offset, 10)
 }

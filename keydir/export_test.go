@@ -3,3 +3,7 @@ package keydir
 // SetBeforeCaseRecordForTest has s call f as it begins storing a record
 // of a case (after the caller checked the case's fence).
 func SetBeforeCaseRecordForTest(s *Service, f func(key string)) { s.beforeCaseRecord = f }
+
+// SetStatementCapForTest has s hold at most n statements per case in
+// place of MaxStatements.
+func SetStatementCapForTest(s *Service, n int) { s.statementCap = n }

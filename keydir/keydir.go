@@ -66,6 +66,8 @@ type Service struct {
 	// beforeCaseRecord, for tests, is called as storeInCase begins (after
 	// its caller checked the fence).
 	beforeCaseRecord func(key string)
+	// statementCap, for tests, replaces MaxStatements when above zero.
+	statementCap int
 }
 
 // Open loads (or starts) the key directory.
@@ -719,8 +721,23 @@ func (s *Service) CaseDevices(ctx context.Context, actor account.Account, caseID
 	return p, nil
 }
 
+// MaxStatements is the most membership statements one case holds. A
+// statement is signed for each room opened or closed, each admission and
+// each change of who is in the case; a long case at the participant cap
+// (cases.MaxParticipants, each joining, admitted on a second device and
+// leaving) with a few hundred room changes stays well under it, while
+// each invitation and link back in reads them all (SeatedMediators).
+const MaxStatements = 4096
+
+// ErrNotSeated: a mediator on the case record whom the case's signed
+// membership does not seat signed a statement (its text is the
+// refusal's detail).
+var ErrNotSeated = errors.New("you can change who is in this case's conversation once a mediator already in it has confirmed you as a co-mediator (they check your safety number with you, then admit you)")
+
 // PostStatement stores the next membership statement of a case, signed by
-// the calling mediator's device.
+// the calling mediator's device, if it keeps to the chain's authority
+// rule (follows; the first one only from cases.Opener, when the case
+// names one) and the case holds fewer than MaxStatements.
 func (s *Service) PostStatement(ctx context.Context, actor account.Account, caseID string, record []byte, since int64) (*Proven, error) {
 	if err := validCase(caseID); err != nil {
 		return nil, err
@@ -760,8 +777,35 @@ func (s *Service) PostStatement(ctx context.Context, actor account.Account, case
 	if len(all) > 0 {
 		prev = e2ee.PayloadHash(all[len(all)-1].Record)
 	}
+	limit := MaxStatements
+	if s.statementCap > 0 {
+		limit = s.statementCap
+	}
+	if len(all) >= limit {
+		s.deniedBy(ctx, actor, caseID, "statement.post", "statement-limit")
+		return nil, fmt.Errorf("this case already has %d membership statements, the most one case holds, so no room can be opened and nobody can be admitted or let in any more: start a new case to go on: %w", limit, fault.ErrForbidden)
+	}
 	if st.Seq != uint64(len(all))+1 || st.Prev != prev {
 		return nil, fmt.Errorf("statement %d does not follow the latest (%d): fetch the chain and sign again: %w", st.Seq, len(all), fault.ErrConflict)
+	}
+	// The chain's authority rule, as every client applies it: a statement
+	// that breaks it would take its place in the chain for good and stop
+	// every client at it. The first is signed by the case's opener alone.
+	if o := cases.Opener(c); st.Seq == 1 && o != "" && o != actor.ID {
+		s.deniedBy(ctx, actor, caseID, "statement.post", "statement-first-by-opener")
+		return nil, fmt.Errorf("%w: %w", cases.ErrNotOpener, fault.ErrForbidden)
+	}
+	seated, reached := seatedBy(caseID, all)
+	if reached < len(all) {
+		seated = nil // stored before the rule was checked: no client gets past it
+	}
+	if _, ok := follows(seated, st); !ok {
+		if st.Seq == 1 {
+			s.deniedBy(ctx, actor, caseID, "statement.post", "statement-first-names-signer")
+			return nil, fmt.Errorf("the first membership statement of a case names one mediator, the one who signs it: %w", fault.ErrForbidden)
+		}
+		s.deniedBy(ctx, actor, caseID, "statement.post", "statement-signer-seated")
+		return nil, fmt.Errorf("%w: %w", ErrNotSeated, fault.ErrForbidden)
 	}
 	if err := s.checkSince(ctx, since); err != nil {
 		return nil, err
@@ -804,13 +848,11 @@ func (s *Service) Statements(ctx context.Context, actor account.Account, caseID 
 // SeatedMediators returns the mediators of case caseID's signed
 // membership (cases.MembershipReader), and whether the case has any
 // statement stored: those of the latest statement that the chain, by its
-// authority rule, reaches — the first statement names one mediator, its
-// signer, and each later one is signed by a mediator of the one before
-// (e2ee.Chain.Extend). A statement past the first that breaks the rule
-// (one the server stored from an account the chain does not seat: it
-// checks the signer's device on upload, not the signer's seat) ends the
-// walk, as it stops every client. Signatures were checked when each was
-// stored (PostStatement).
+// authority rule, reaches (seatedBy). PostStatement stores only a
+// statement that keeps to the rule, so the walk reaches the latest one;
+// a statement stored before it checked (from an account the chain does
+// not seat) ends the walk, as it stops every client. Signatures were
+// checked when each was stored.
 func (s *Service) SeatedMediators(ctx context.Context, caseID string) ([]string, bool, error) {
 	if err := validCase(caseID); err != nil {
 		return nil, false, err
@@ -819,29 +861,49 @@ func (s *Service) SeatedMediators(ctx context.Context, caseID string) ([]string,
 	if err != nil {
 		return nil, false, err
 	}
-	var seated []string
+	seated, _ := seatedBy(caseID, all)
+	return seated, len(all) > 0, nil
+}
+
+// seatedBy walks a case's stored statements, in order, by the chain's
+// authority rule (e2ee.Chain.Extend): the first names one mediator, its
+// signer, and each later one is signed by a mediator of the one before
+// (follows). It returns the mediators of the last statement it reaches
+// and how many it reaches; a statement that breaks the rule, or is not
+// the next of the case, ends the walk.
+func seatedBy(caseID string, all []*stored) (seated []string, reached int) {
 	for i, st := range all {
 		next, err := e2ee.DecodeStatement(st.Record)
 		if err != nil || next.Case != caseID || next.Seq != uint64(i)+1 {
 			break
 		}
-		var mediators []string
-		for _, p := range next.People {
-			if p.Role == e2ee.RoleMediator {
-				mediators = append(mediators, p.Account)
-			}
-		}
-		if i == 0 {
-			// The first statement names one mediator, its signer.
-			if !slices.Equal(mediators, []string{next.SignerAccount}) {
-				break
-			}
-		} else if !slices.Contains(seated, next.SignerAccount) {
+		mediators, ok := follows(seated, next)
+		if !ok {
 			break
 		}
-		seated = mediators
+		seated, reached = mediators, i+1
 	}
-	return seated, len(all) > 0, nil
+	return seated, reached
+}
+
+// follows applies the chain's authority rule to next, the statement
+// after one that seats the mediators seated (none for the first): the
+// first statement names one mediator, its signer; a later one is signed
+// by a mediator seated. It returns the mediators next seats, and whether
+// next keeps to the rule. SeatedMediators and PostStatement both decide
+// by it, so the server stores only statements every client accepts by
+// this rule, and seats whom they seat.
+func follows(seated []string, next *e2ee.Statement) ([]string, bool) {
+	var mediators []string
+	for _, p := range next.People {
+		if p.Role == e2ee.RoleMediator {
+			mediators = append(mediators, p.Account)
+		}
+	}
+	if next.Seq == 1 {
+		return mediators, slices.Equal(mediators, []string{next.SignerAccount})
+	}
+	return mediators, slices.Contains(seated, next.SignerAccount)
 }
 
 // validCase checks a case id before it becomes part of an object key.

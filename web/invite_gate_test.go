@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -12,6 +14,8 @@ import (
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/keydir"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -96,10 +100,11 @@ func TestInviteNeedsASeatedMediator(t *testing.T) {
 	refused("the unconfirmed co-mediator's link back in", err, "confirmed you")
 
 	// M2 signs a statement of their own that names them a mediator. The
-	// server stores it (it checks the signer's device, not their seat),
-	// but the chain does not reach it — only a mediator of the statement
-	// before signs the next, and every client stops there — so it seats
-	// nobody.
+	// key directory refuses it (only a mediator of the statement before
+	// signs the next: keydir TestStatementFromUnseatedMediatorIsRefused).
+	// One stored anyway — before the directory checked, or written into
+	// the bucket by whoever can — is not reached by the chain (every
+	// client stops there), so it seats nobody.
 	m2x := newRegisteredDevice(t, m2C, m2.ID)
 	latest := sc.Chain().Latest()
 	people := append(slices.Clone(latest.People), e2ee.Person{Account: m2.ID, Role: e2ee.RoleMediator})
@@ -113,8 +118,11 @@ func TestInviteNeedsASeatedMediator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m2C.Do(ctx, http.MethodPost, "/api/v1/cases/"+c.ID+"/e2ee/statements", api.RecordRequest{Record: raw}, nil); err != nil {
-		t.Fatalf("the server did not store the co-mediator's own statement (%v): the test proves nothing", err)
+	err = m2C.Do(ctx, http.MethodPost, "/api/v1/cases/"+c.ID+"/e2ee/statements", api.RecordRequest{Record: raw}, nil)
+	refused("the co-mediator's own statement", err, "confirmed you")
+	b, _ := json.Marshal(map[string]any{"kind": keydir.EventStatement, "record": raw, "index": -1})
+	if _, err := n.Store.Put(ctx, keydir.StatementKey(c.ID, own.Seq), bytes.NewReader(b), int64(len(b)), objstore.PutOptions{IfNoneMatch: true}); err != nil {
+		t.Fatal(err)
 	}
 	_, err = m2C.Invite(ctx, c.ID, "observer", "", "Sam", "", time.Hour)
 	refused("the co-mediator's invitation after signing themselves in", err, "confirmed you")

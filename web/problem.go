@@ -13,6 +13,7 @@ import (
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/vault"
 )
@@ -152,7 +153,7 @@ func typedProblem(err error) (problem, bool) {
 		t, status, title, marker, base = api.ProblemDocumentLimit, http.StatusConflict, "This case holds as many documents as it can", vault.ErrDocumentLimit, fault.ErrConflict
 	case errors.Is(err, vault.ErrVersionLimit):
 		t, status, title, marker, base = api.ProblemVersionLimit, http.StatusConflict, "This document holds as many versions as it can", vault.ErrVersionLimit, fault.ErrConflict
-	case errors.Is(err, cases.ErrNotConfirmed), errors.Is(err, cases.ErrNotOpenYet):
+	case errors.Is(err, cases.ErrNotConfirmed), errors.Is(err, cases.ErrNotOpenYet), errors.Is(err, cases.ErrNotOpener), errors.Is(err, keydir.ErrNotSeated):
 		t, status, title, base = api.ProblemMediatorNotConfirmed, http.StatusForbidden, "Not yet", fault.ErrForbidden
 	case errors.Is(err, cases.ErrAlreadyJoined):
 		t, status, title, base = api.ProblemAlreadyJoined, http.StatusGone, "Already joined", fault.ErrGone
