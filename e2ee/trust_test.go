@@ -321,22 +321,8 @@ func TestRevocationPinnedAgainstOmission(t *testing.T) {
 	first := device(t, "u_party", "first", KEMX25519)
 	lost := device(t, "u_party", "lost", KEMX25519)
 	rogue := device(t, "u_party", "rogue", KEMX25519)
-	link, err := first.Endorse(lost.Record(), "", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := DecodeEndorsement(link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rev := func(by *DeviceKeys, id string) *Revocation {
-		t.Helper()
-		r, err := DecodeRevocation(by.Revoke(id, now))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	e := endorsement(t, first, lost, now)
+	rev := func(by *DeviceKeys, id string) *Revocation { return revocation(t, by, id, now) }
 	dir := func(withLost, withRevocation bool) *Devices {
 		d := NewDevices()
 		d.RequireEndorsement()
@@ -401,22 +387,8 @@ func TestRevocationPinsSurviveJunkFlood(t *testing.T) {
 	now := time.UnixMilli(1767225600000)
 	first := device(t, "u_party", "first", KEMX25519)
 	lost := device(t, "u_party", "lost", KEMX25519)
-	link, err := first.Endorse(lost.Record(), "", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := DecodeEndorsement(link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rev := func(by *DeviceKeys, id string) *Revocation {
-		t.Helper()
-		r, err := DecodeRevocation(by.Revoke(id, now))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	e := endorsement(t, first, lost, now)
+	rev := func(by *DeviceKeys, id string) *Revocation { return revocation(t, by, id, now) }
 	var junk []*DeviceKeys
 	for i := range MaxRevocationPinsPerAccount {
 		junk = append(junk, device(t, "u_party", fmt.Sprintf("junk-%02d", i), KEMX25519))
@@ -476,26 +448,8 @@ func TestRevocationPinKeepsItsIndex(t *testing.T) {
 	laptop := device(t, "u_alice", "laptop", KEMX25519)
 	phone := device(t, "u_alice", "phone", KEMX25519)
 	rogue := device(t, "u_alice", "rogue", KEMX25519)
-	endorse := func(by, d *DeviceKeys) *Endorsement {
-		t.Helper()
-		raw, err := by.Endorse(d.Record(), "", now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := DecodeEndorsement(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
-	rev := func(by *DeviceKeys, id string) *Revocation {
-		t.Helper()
-		r, err := DecodeRevocation(by.Revoke(id, now))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	endorse := func(by, d *DeviceKeys) *Endorsement { return endorsement(t, by, d, now) }
+	rev := func(by *DeviceKeys, id string) *Revocation { return revocation(t, by, id, now) }
 	dir := func(honest bool) *Devices {
 		d := NewDevices()
 		d.RequireEndorsement()
@@ -562,4 +516,28 @@ func TestRevocationPinKeepsItsIndex(t *testing.T) {
 		!maps.Equal(m["u_alice"], map[string]int64{phone.ID: 100, "x": 7, "y": 3}) {
 		t.Fatalf("merged: %v (%v)", m, err)
 	}
+}
+
+// endorsement is by's link of device d, made at now and decoded.
+func endorsement(t *testing.T, by, d *DeviceKeys, now time.Time) *Endorsement {
+	t.Helper()
+	raw, err := by.Endorse(d.Record(), "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := DecodeEndorsement(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// revocation is by's revocation of device id, made at now and decoded.
+func revocation(t *testing.T, by *DeviceKeys, id string, now time.Time) *Revocation {
+	t.Helper()
+	r, err := DecodeRevocation(by.Revoke(id, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
