@@ -51,7 +51,7 @@ export function showWelcome(into: HTMLElement, w: WelcomeContext, force = false)
     h("li", {}, h("strong", {}, "The joint room"), " is where everyone meets. What you write there, all of them can read.", who("joint")),
     w.caucus ? h("li", {}, h("strong", {}, `Your caucus (${w.caucusTitle})`), ` is private to your side. The other side never sees it; use it to talk to ${med} privately.`, who(w.caucus)) : null,
     h("li", {}, h("strong", {}, "End-to-end encrypted: "), "your messages are locked in this browser and opened only in the browsers of the people listed above. The people running Parley cannot read them. Each room says at the top who can read it."),
-    w.caucus ? h("li", {}, h("strong", {}, "Nothing leaves your caucus without you. "), `${med} may ask to carry something you wrote to the joint room. You decide: you can edit the words first, approve, or decline.`) : null,
+    w.caucus ? h("li", {}, h("strong", {}, "Nothing you write leaves your caucus without you. "), `${med} may ask to carry something you wrote to the joint room. You decide: you can edit the words first, approve, or decline. A document in your caucus is shown to others only if someone on your side (you, or your lawyer) allows it.`) : null,
     h("li", {}, h("strong", {}, "Documents"), " are stored encrypted by the service and shown only to the people named under each one."),
     h("li", {}, h("strong", {}, "To ask the mediator something, "), w.caucus ? `write in your caucus: only your side and ${med} will read it.` : `write in the joint room, or ask ${med} at the session.`),
   ];

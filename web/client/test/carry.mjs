@@ -36,6 +36,8 @@ await run(async () => {
   check(words.includes("The joint room") && words.includes("Tenant caucus") && /end-to-end encrypted/i.test(words) && words.includes("The other side never sees it"),
     "the welcome says what the joint room and the caucus are, who sees them, and that messages are end-to-end encrypted: " + words.replace(/\s+/g, " "));
   check(words.includes("Morgan Reyes") && !/caucus:[A-Za-z0-9]|room\.post|doc\.upload/.test(words), "it names the mediator, in plain words");
+  check(words.includes("Nothing you write leaves your caucus without you") && words.includes("shown to others only if someone on your side (you, or your lawyer) allows it"),
+    "it promises only what holds: a message you wrote is carried only with your consent, a caucus document shown only if someone on your side allows it");
   const whoLines = (await a.locator("#welcome .welcome-who").allInnerTexts()).map((t) => t.trim());
   check(!/\(Visible to/.test(words) && whoLines.length === 2 && whoLines[0].startsWith("Visible to: everyone in this mediation: you") &&
     whoLines[1].startsWith("Visible to: the Tenant side only: you") && whoLines.every((t) => t.endsWith(".")),
