@@ -692,7 +692,12 @@ export class SecureCase {
         throw e;
       }
       const added = dec.people.filter((p) => !latest?.people.some((q) => q.account === p.account)).map((p) => this.nameOf(p.account));
-      this.onNotice("Who can read each room is up to date." + (added.length ? ` Now admitted: ${added.join(", ")}.` : ""));
+      const removed = (latest?.people ?? []).filter((p) => !dec.people.some((q) => q.account === p.account)).map((p) => this.nameOf(p.account));
+      // Only a change of who reads is news: a re-signing for a new epoch alone would replace the
+      // notice naming who was just admitted with one that names nobody.
+      if (added.length || removed.length) {
+        this.onNotice("Who can read each room is up to date." + (added.length ? ` Now admitted: ${added.join(", ")}.` : "") + (removed.length ? ` No longer reading: ${removed.join(", ")}.` : ""));
+      }
       await this.refresh();
       return;
     }
