@@ -17,10 +17,11 @@ import (
 )
 
 // sharedCase is a case whose party A and party B were both invited at one
-// family address, and both joined.
+// family address, and both joined (newFamilyCase: only A).
 type sharedCase struct {
 	n      *nodetest.Node
-	mp     *mailpit.Client
+	raw    *mailpit.Client // every message Mailpit holds
+	mp     *mailpit.Client // the case's outbox messages only
 	med    *client.Client
 	caseID string
 	family string
@@ -29,31 +30,43 @@ type sharedCase struct {
 
 func newSharedCase(t *testing.T) sharedCase {
 	t.Helper()
+	sc := newFamilyCase(t)
+	sc.b = sc.join(t, "B", "Bo Parent")
+	return sc
+}
+
+// newFamilyCase is a case on a node that mails through Mailpit, whose
+// party A was invited at a family address nobody else in it has, and
+// joined.
+func newFamilyCase(t *testing.T) sharedCase {
+	t.Helper()
 	mp := mailpit.FromEnv(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), SMTPURL: "smtp://" + mp.SMTP + "?starttls=off",
 		MailFrom: "sessions@shared.test", MailPoll: 50 * time.Millisecond})
-	ctx := context.Background()
 	_, med := n.Staff(t, policy.RoleMediator, "shared-med-"+ids.New("x")[2:8]+"@example.org")
-	c, err := med.CreateCase(ctx, "Family case", "family", "", []string{"Parent one", "Parent two"})
+	c, err := med.CreateCase(context.Background(), "Family case", "family", "", []string{"Parent one", "Parent two"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	family := "family-x-" + ids.New("x")[2:10] + "@example.test"
-	join := func(side, name string) api.SessionResponse {
-		inv, err := med.Invite(ctx, c.ID, "party", side, name, family, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := client.New(n.URL, "").Join(ctx, inv.Link)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	sc := sharedCase{n: n, mp: mp.Outbox(sentIDs(n, c.ID)), med: med, caseID: c.ID, family: family}
-	sc.a = join("A", "Alex Parent")
-	sc.b = join("B", "Bo Parent")
+	sc := sharedCase{n: n, raw: mp, mp: mp.Outbox(sentIDs(n, c.ID)), med: med, caseID: c.ID,
+		family: "family-x-" + ids.New("x")[2:10] + "@example.test"}
+	sc.a = sc.join(t, "A", "Alex Parent")
 	return sc
+}
+
+// join invites a party of side at the family address and joins as them.
+func (sc sharedCase) join(t *testing.T, side, name string) api.SessionResponse {
+	t.Helper()
+	ctx := context.Background()
+	inv, err := sc.med.Invite(ctx, sc.caseID, "party", side, name, sc.family, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := client.New(sc.n.URL, "").Join(ctx, inv.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // queuedTo lists the ids of the case's outbox messages to addr whose id
@@ -206,29 +219,15 @@ func TestCaucusSessionNotMailedToSharedAddress(t *testing.T) {
 // tell the person to ask their mediator, naming nobody; a new link the
 // mediator makes then (not mailed, given by hand) works.
 func TestMailedLinkRefusedOnceAddressShared(t *testing.T) {
-	mp := mailpit.FromEnv(t)
-	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), SMTPURL: "smtp://" + mp.SMTP + "?starttls=off",
-		MailFrom: "sessions@shared.test", MailPoll: 50 * time.Millisecond})
+	sc := newFamilyCase(t)
+	n, med, family, a := sc.n, sc.med, sc.family, sc.a
 	ctx := context.Background()
-	_, med := n.Staff(t, policy.RoleMediator, "shared-med-"+ids.New("x")[2:8]+"@example.org")
-	c, err := med.CreateCase(ctx, "Family case", "family", "", []string{"Parent one", "Parent two"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	family := "family-y-" + ids.New("x")[2:10] + "@example.test"
-	inv, err := med.Invite(ctx, c.ID, "party", "A", "Alex Parent", family, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := client.New(n.URL, "").Join(ctx, inv.Link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	re, err := med.Reentry(ctx, c.ID, a.Account.ID, time.Hour)
+	var err error
+	re, err := med.Reentry(ctx, sc.caseID, a.Account.ID, time.Hour)
 	if err != nil || !re.Mailed {
 		t.Fatalf("A's link back in to A's own address: mailed %v, %v", re.Mailed, err)
 	}
-	if b, err := med.Invite(ctx, c.ID, "party", "B", "Bo Parent", family, time.Hour); err != nil || b.Mailed {
+	if b, err := med.Invite(ctx, sc.caseID, "party", "B", "Bo Parent", family, time.Hour); err != nil || b.Mailed {
 		t.Fatalf("side B at A's address: mailed %v, %v", b.Mailed, err)
 	}
 	_, err = client.New(n.URL, "").Join(ctx, re.Link)
@@ -237,7 +236,7 @@ func TestMailedLinkRefusedOnceAddressShared(t *testing.T) {
 		strings.Contains(ce.Problem.Detail, family) || strings.Contains(ce.Problem.Detail, a.Account.ID) {
 		t.Fatalf("A's mailed link after the address became shared: %v (%+v)", err, ce)
 	}
-	re, err = med.Reentry(ctx, c.ID, a.Account.ID, time.Hour)
+	re, err = med.Reentry(ctx, sc.caseID, a.Account.ID, time.Hour)
 	if err != nil || re.Mailed {
 		t.Fatalf("new link back in: mailed %v, %v", re.Mailed, err)
 	}
@@ -251,29 +250,15 @@ func TestMailedLinkRefusedOnceAddressShared(t *testing.T) {
 // invited at that address: opening it is refused (410) in the same plain
 // words as a mailed link back in, naming nobody, and signs nobody in.
 func TestSignInLinkRefusedOnceAddressShared(t *testing.T) {
-	mp := mailpit.FromEnv(t)
-	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), SMTPURL: "smtp://" + mp.SMTP + "?starttls=off",
-		MailFrom: "sessions@shared.test", MailPoll: 50 * time.Millisecond})
+	sc := newFamilyCase(t)
+	n, mp, med, family, a := sc.n, sc.raw, sc.med, sc.family, sc.a
 	ctx := context.Background()
-	_, med := n.Staff(t, policy.RoleMediator, "shared-med-"+ids.New("x")[2:8]+"@example.org")
-	c, err := med.CreateCase(ctx, "Family case", "family", "", []string{"Parent one", "Parent two"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	family := "family-s-" + ids.New("x")[2:10] + "@example.test"
-	inv, err := med.Invite(ctx, c.ID, "party", "A", "Alex Parent", family, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := client.New(n.URL, "").Join(ctx, inv.Link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	confirmAddress(t, n, mp, a.Token, c.ID, family, 1)
+	var err error
+	confirmAddress(t, n, mp, a.Token, sc.caseID, family, 1)
 	if status, body, _ := askSignInLink(t, n.URL, family); status != 202 {
 		t.Fatalf("asking for a sign-in link: %d %s", status, body)
 	}
-	got := mp.Outbox(sentIDs(n, c.ID)).WaitFor(t, "signin-"+c.ID+"-", 1, 20*time.Second)
+	got := mp.Outbox(sentIDs(n, sc.caseID)).WaitFor(t, "signin-"+sc.caseID+"-", 1, 20*time.Second)
 	if len(got) != 1 {
 		t.Fatalf("%d sign-in mails arrived", len(got))
 	}
@@ -285,7 +270,7 @@ func TestSignInLinkRefusedOnceAddressShared(t *testing.T) {
 	if !strings.Contains(link, "/join#") {
 		t.Fatalf("no sign-in link in the mail: %q", link)
 	}
-	if b, err := med.Invite(ctx, c.ID, "party", "B", "Bo Parent", family, time.Hour); err != nil || b.Mailed {
+	if b, err := med.Invite(ctx, sc.caseID, "party", "B", "Bo Parent", family, time.Hour); err != nil || b.Mailed {
 		t.Fatalf("side B at A's address: mailed %v, %v", b.Mailed, err)
 	}
 	for range 2 { // every try says the same
