@@ -257,21 +257,33 @@ func (sub *Subscription) Unsubscribe(ctx context.Context) {
 }
 
 // leave removes the presence entry of an ended subscription's connection
-// and tells the room the user left if no subscription of theirs is here
-// any more (another tab or device of theirs on this node keeps them
-// here). A connection of theirs on another node is not looked for:
-// closing this one still tells the room they left (docs/messaging.md,
-// Presence). It does broker I/O, so never under mu. Whether they are
-// still here is decided after the entry's removal (a broker round trip),
-// just before the announcement, not before the round trip: a connection
-// of theirs that joined meanwhile has announced here:true, and a leave
-// decided earlier would arrive after it and show them gone while they
-// are here. (A join counted after that decision announces after its own
-// presence write, a round trip later than this announcement.)
+// and tells the room the user left if no connection of theirs is in the
+// room any more: another tab or device of theirs on this node keeps them
+// here, and so does one on another node, whose presence entry the broker
+// still holds (docs/messaging.md, Presence). It does broker I/O, so never
+// under mu. Whether they are still here is decided after the entry's
+// removal (a broker round trip), just before the announcement, not before
+// the round trip: a connection of theirs that joined meanwhile has
+// announced here:true, and a leave decided earlier would arrive after it
+// and show them gone while they are here. (A join counted after that
+// decision announces after its own presence write, a round trip later than
+// this announcement.) Two last connections closing at once, on two nodes,
+// each remove their entry before reading the others', so at least one of
+// them sees none left and announces. When the entries cannot be read the
+// leave is announced, as if none were left.
 func (h *hub) leave(ctx context.Context, sub *Subscription) {
 	h.s.broker.SetPresence(ctx, h.room.ID, sub.conn, sub.user, 0)
 	h.mu.Lock()
 	gone := h.conns[sub.user] == 0
+	h.mu.Unlock()
+	if !gone {
+		return
+	}
+	if users, err := h.s.broker.Presence(ctx, h.room.ID); err == nil && slices.Contains(users, sub.user) {
+		return // a connection of theirs elsewhere: its own close announces
+	}
+	h.mu.Lock()
+	gone = h.conns[sub.user] == 0
 	h.mu.Unlock()
 	if gone {
 		h.s.announce(ctx, h.room.ID, sub.user, false)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -195,5 +196,76 @@ func TestPresenceLeaveNotAfterRejoin(t *testing.T) {
 	}
 	if got := watcher.presenceOf("ada"); !got[len(got)-1] {
 		t.Fatalf("ada came back before her first close finished, and the room was told %v; want here:true last", got)
+	}
+}
+
+// TestPresenceAcrossNodes: a user connected to a room through two nodes
+// (a phone and a laptop behind a load balancer with no sticky sessions)
+// who closes one is still here; the room hears they left only when the
+// other closes too. Before, the node whose last connection of theirs
+// closed told the room here:false without looking at the other node's
+// presence entry, and everyone saw them gone while they were in the room.
+// Two last connections closing at the same moment, on the two nodes,
+// still end in here:false.
+func TestPresenceAcrossNodes(t *testing.T) {
+	for bname, mk := range brokers(t) {
+		t.Run(bname, func(t *testing.T) {
+			store := stores(t)["dir"](t)
+			ba, bb := mk(t)
+			a, b := NewService(NewLog(store), ba, Options{}), NewService(NewLog(store), bb, Options{})
+			defer a.Close()
+			defer b.Close()
+			room := Room{ID: fmt.Sprintf("c_nodes%d/joint", time.Now().UnixNano()), Name: "joint"}
+			watcher := &sink{}
+			if _, err := a.Subscribe(t.Context(), room, "watcher", "w1", nil, watcher); err != nil {
+				t.Fatal(err)
+			}
+			marks := 0
+			marker := func() {
+				t.Helper()
+				marks++
+				before := len(watcher.presenceOf("marker"))
+				m, err := b.Subscribe(t.Context(), room, "marker", fmt.Sprintf("m%d", marks), nil, &sink{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.Unsubscribe(t.Context())
+				if !pollUntil(func() bool {
+					got := watcher.presenceOf("marker")
+					return len(got) >= before+2 && !got[len(got)-1]
+				}) {
+					t.Fatalf("the marker's leaving never arrived: %v", watcher.presenceOf("marker"))
+				}
+			}
+			for round, together := range []bool{false, true} {
+				onA, err := a.Subscribe(t.Context(), room, "ada", fmt.Sprintf("ada-a%d", round), nil, &sink{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				onB, err := b.Subscribe(t.Context(), room, "ada", fmt.Sprintf("ada-b%d", round), nil, &sink{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !pollUntil(func() bool { got := watcher.presenceOf("ada"); return len(got) > 0 && got[len(got)-1] }) {
+					t.Fatalf("round %d: ada's joining never arrived: %v", round, watcher.presenceOf("ada"))
+				}
+				if !together {
+					onB.Unsubscribe(t.Context())
+					marker()
+					if got := watcher.presenceOf("ada"); !got[len(got)-1] {
+						t.Fatalf("ada closed her connection through one node and still has one through the other; the room was told %v, want her still here", got)
+					}
+					onA.Unsubscribe(t.Context())
+				} else {
+					var wg sync.WaitGroup
+					wg.Go(func() { onA.Unsubscribe(context.Background()) })
+					wg.Go(func() { onB.Unsubscribe(context.Background()) })
+					wg.Wait()
+				}
+				if !pollUntil(func() bool { got := watcher.presenceOf("ada"); return !got[len(got)-1] }) {
+					t.Fatalf("round %d: after her last connections closed, the room was told %v about ada; want here:false last", round, watcher.presenceOf("ada"))
+				}
+			}
+		})
 	}
 }
