@@ -350,8 +350,9 @@ type ExportRequest struct {
 // without this whoever opened the conversation first — a co-mediator the
 // creator never meant to sit with — would be the one confirming the
 // others. The key directory refuses a first statement from anyone else
-// (keydir.Service.PostStatement); web/client/src/secure.ts opener is the
-// browser's copy.
+// (keydir.Service.PostStatement); web/client/src/e2ee.ts opener is the
+// browser's copy. Both pass the opener cases of e2ee/testdata/vectors.json
+// (TestOpenerVectors; web TestBrowserVectors).
 func Opener(createdBy string, mediators []Mediator) string {
 	var active []Mediator
 	for _, m := range mediators {

@@ -156,6 +156,28 @@ type vectors struct {
 	// exactly one mediator, its signer (checkGenesis); co-mediators come in
 	// by a later statement.
 	Genesis []vecGenesis `json:"genesis"`
+	// Opener: who may sign a case's first statement, given the case
+	// record's creator and mediators in their wire form (api.Mediator).
+	// Package e2ee only carries them: api.Opener (TestOpenerVectors in
+	// package api) and the browser's opener (src/e2ee.ts) check them.
+	Opener []vecOpener `json:"opener"`
+}
+
+// vecOpener is one opener case: Want is the one mediator who may sign
+// the case's first statement, "" when any of them may.
+type vecOpener struct {
+	What      string              `json:"what"`
+	CreatedBy string              `json:"createdBy"`
+	Mediators []vecOpenerMediator `json:"mediators"`
+	Want      string              `json:"want"`
+}
+
+// vecOpenerMediator is api.Mediator's wire form (times in RFC 3339 with
+// up to nine fractional digits, as Go writes them).
+type vecOpenerMediator struct {
+	AccountID string `json:"accountId"`
+	Added     string `json:"added"`
+	Recused   string `json:"recused,omitempty"`
 }
 
 type vecRevocation struct {
@@ -304,6 +326,7 @@ func generateVectors(t *testing.T) *vectors {
 		"invalid: each payload must be refused (error names the check)",
 		"endorsements: encoded (Ed25519 is deterministic); each verifies against the endorsed record and the signer",
 		"revocations: encoded (Ed25519 is deterministic); each verifies against its signer",
+		"opener: api.Opener(createdBy, mediators) is want (\"\" = any mediator may sign the first statement); mediators in api.Mediator's wire form, times compared to the nanosecond",
 		"genesis: each chain extended from empty with the devices above; error \"\" = every statement accepted, else the last is refused with an error containing it (a first statement names exactly one mediator, its signer)",
 		"revocationLogs: a revocation counts only if signed by the revoked device or by a device of the account's own chain (first, or linked from one; never through an admission) that counted, unrevoked, before it in the log; the others are ignored, not errors. mediators: the case's mediators whose admissions count; a device not in active or revoked must not count. pinned: what a client with no pins pins (device, index of the revocation that counted); the same log without its revocations, or with later's instead, is refused against those pins",
 	}}
@@ -395,7 +418,39 @@ func generateVectors(t *testing.T) *vectors {
 	}
 	v.RevocationLogs = revocationLogs()
 	v.Genesis = genesisVectors(t, devs)
+	v.Opener = openerVectors()
 	return v
+}
+
+// openerVectors: the statement opener rule (api.Opener). The creator
+// opens when they are a mediator of the case not recused; else the
+// mediator not recused added earliest; the record's order breaks a tie;
+// with at most one mediator not recused, anyone may ("").
+func openerVectors() []vecOpener {
+	const t0, t1, t2 = "2026-01-01T09:00:00Z", "2026-01-02T09:00:00Z", "2026-01-03T09:00:00Z"
+	m := func(id, added string) vecOpenerMediator { return vecOpenerMediator{AccountID: id, Added: added} }
+	r := func(id, added, recused string) vecOpenerMediator {
+		return vecOpenerMediator{AccountID: id, Added: added, Recused: recused}
+	}
+	return []vecOpener{
+		{"no mediator", "u_admin", []vecOpenerMediator{}, ""},
+		{"one mediator, the creator", "u_mia", []vecOpenerMediator{m("u_mia", t0)}, ""},
+		{"two mediators, one of them recused", "u_mia", []vecOpenerMediator{r("u_mia", t0, t1), m("u_noah", t1)}, ""},
+		{"the creator, a mediator not recused", "u_mia", []vecOpenerMediator{m("u_mia", t0), m("u_noah", t1)}, "u_mia"},
+		{"the creator, listed after and added after another mediator", "u_mia", []vecOpenerMediator{m("u_noah", t0), m("u_mia", t1)}, "u_mia"},
+		{"the creator recused: the earliest added of the others", "u_mia",
+			[]vecOpenerMediator{r("u_mia", t0, t2), m("u_zoe", t2), m("u_noah", t1)}, "u_noah"},
+		{"the creator no mediator (an administrator): the earliest added", "u_admin",
+			[]vecOpenerMediator{m("u_zoe", t1), m("u_noah", t0)}, "u_noah"},
+		{"the earliest added recused: the next earliest", "u_admin",
+			[]vecOpenerMediator{r("u_ava", t0, t1), m("u_zoe", t2), m("u_noah", t1)}, "u_noah"},
+		{"added at the same instant: the record's order", "u_admin",
+			[]vecOpenerMediator{m("u_zoe", t1), m("u_noah", t1)}, "u_zoe"},
+		{"added within one millisecond: the nanoseconds decide", "u_admin",
+			[]vecOpenerMediator{m("u_zoe", "2026-01-02T09:00:00.000000900Z"), m("u_noah", "2026-01-02T09:00:00.0000001Z")}, "u_noah"},
+		{"the same instant written with another offset", "u_admin",
+			[]vecOpenerMediator{m("u_zoe", "2026-01-02T10:00:00+01:00"), m("u_noah", "2026-01-02T09:00:00.5Z")}, "u_zoe"},
+	}
 }
 
 // genesisVectors: a first statement signed by the mediator that also names
@@ -651,6 +706,9 @@ func TestVectors(t *testing.T) {
 	}
 	checkRevocationVectors(t, &v, devs)
 	checkGenesisVectors(t, &v, dir)
+	if len(v.Opener) == 0 {
+		t.Fatal("no opener vectors (api.TestOpenerVectors and the browser check them)")
+	}
 }
 
 func checkRevocationVectors(t *testing.T, v *vectors, devs map[string]*DeviceKeys) {

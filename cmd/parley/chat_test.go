@@ -318,3 +318,97 @@ func TestChatAdmitCoMediator(t *testing.T) {
 		t.Fatalf("the admitted co-mediator reads from the admission on: %d %s", code, out)
 	}
 }
+
+// TestChatPinRefusalsInWords: when the key directory's answer breaks what
+// this device pinned — another first device for someone (e2ee.ErrDeviceFork),
+// a revoked device shown working again (ErrRevocationOmitted), more devices
+// taken out of use than an account can have (ErrRevocationPinsFull) — the
+// CLI says so on one plain line (what happened, that nothing was sent,
+// whom to contact), never an account or device id, and the message is not
+// sent. The pins are written into the party's config dir as a server that
+// changed its answer would leave them.
+func TestChatPinRefusalsInWords(t *testing.T) {
+	n := nodetest.Embedded(t)
+	k, med, join := cliCase(t, n, "pins-med@example.org", "CLI pins", "family", []string{"A", "B"})
+	a, b := join("A", "Avery"), join("B", "Blake")
+	for _, u := range []cliUser{med, a, b} {
+		if code, out := u.run(t, "", "keys", "init"); code != 0 {
+			t.Fatalf("keys init: %d %s", code, out)
+		}
+	}
+	if code, out := med.run(t, "", "chat", "send", k.ID, "--room", "joint", "Welcome"); code != 0 {
+		t.Fatalf("mediator chat send: %d %s", code, out)
+	}
+	if code, out := a.run(t, "", "chat", "send", k.ID, "--room", "joint", "Hello"); code != 0 {
+		t.Fatalf("party chat send: %d %s", code, out)
+	}
+	deviceOf := func(u cliUser) string {
+		t.Helper()
+		code, out := u.run(t, "", "keys", "list", "--json")
+		var rows []struct {
+			Device string `json:"device"`
+			This   bool   `json:"thisDevice"`
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &rows) != nil {
+			t.Fatalf("keys list: %d %s", code, out)
+		}
+		for _, r := range rows {
+			if r.This {
+				return r.Device
+			}
+		}
+		t.Fatalf("keys list names no device as this one: %s", out)
+		return ""
+	}
+	medDev, bDev := deviceOf(med), deviceOf(b)
+	pin := func(name string, v any) {
+		t.Helper()
+		raw, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(a.dir+"/"+name, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := func(what, canary string, words ...string) {
+		t.Helper()
+		var code int
+		said := captureStderr(t, func() {
+			code, _ = a.run(t, "", "chat", "send", k.ID, "--room", "joint", canary)
+		})
+		if code == 0 || strings.Count(strings.TrimSpace(said), "\n") != 0 {
+			t.Fatalf("%s: exit %d, want one line: %q", what, code, said)
+		}
+		for _, w := range append(words, "Nothing was sent", "program's administration") {
+			if !strings.Contains(said, w) {
+				t.Errorf("%s: %q does not say %q", what, said, w)
+			}
+		}
+		for _, id := range []string{med.id, a.id, b.id, medDev, bDev, "e2ee:", "d_", "dv_", "u_"} {
+			if strings.Contains(said, id) {
+				t.Errorf("%s: %q shows %q", what, said, id)
+			}
+		}
+		if _, out := med.run(t, "", "chat", "read", k.ID, "--room", "joint"); strings.Contains(out, canary) {
+			t.Errorf("%s: the message was sent anyway: %s", what, out)
+		}
+	}
+
+	pin("firsts.json", map[string]string{med.id: "d_someotherdevice"})
+	refused("another first device", "CANARY-fork", "first device")
+	os.Remove(a.dir + "/firsts.json")
+
+	pin("revoked.json", map[string]map[string]int64{med.id: {medDev: 1}})
+	refused("a revoked device working again", "CANARY-omitted", "working again")
+
+	full := map[string]int64{}
+	for i := range 32 {
+		full["d_gone"+strconv.Itoa(i)] = 1
+	}
+	pin("revoked.json", map[string]map[string]int64{b.id: full})
+	if code, out := b.run(t, "", "keys", "revoke", bDev); code != 0 {
+		t.Fatalf("B's device revokes itself: %d %s", code, out)
+	}
+	refused("more devices taken out of use than one person has", "CANARY-full", "more devices taken out of use")
+}

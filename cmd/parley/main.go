@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/parley-mediation/parley/e2ee"
 )
 
 // verb is one CLI command. Verbs with sub-verbs ("case create") are looked
@@ -57,7 +59,7 @@ func run(ctx context.Context, args []string) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(os.Stderr, "parley %s: %s\n", name, oneLine(err.Error()))
+	fmt.Fprintf(os.Stderr, "parley %s: %s\n", name, errWords(err))
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(os.Stderr, "usage: parley %s\n", verbs[name].usage)
@@ -78,6 +80,25 @@ func findVerb(args []string) (string, []string) {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// errWords is how the CLI says err: on one line, and a key-directory
+// answer that breaks what this device pinned (e2ee.ErrDeviceFork,
+// ErrRevocationOmitted, ErrRevocationPinsFull) in plain words — what
+// happened, that nothing was sent, whom to tell — without the account and
+// device ids those errors carry.
+func errWords(err error) string {
+	const after = ", so Parley stopped. Nothing was sent. " +
+		"Tell the program's administration (by phone or email, not here) and your mediator before you write anything more."
+	switch {
+	case errors.Is(err, e2ee.ErrDeviceFork):
+		return "The server now shows someone's devices starting from another first device than the one this device saw before" + after
+	case errors.Is(err, e2ee.ErrRevocationOmitted):
+		return "The server now shows a device as working again that its owner had taken out of use" + after
+	case errors.Is(err, e2ee.ErrRevocationPinsFull):
+		return "The server shows more devices taken out of use for one person than a person can have" + after
+	}
+	return oneLine(err.Error())
+}
 
 func printUsage() {
 	names := make([]string, 0, len(verbs))

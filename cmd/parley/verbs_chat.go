@@ -277,7 +277,7 @@ func chatInteractive(ctx context.Context, args []string) error {
 				return nil
 			}
 			if err := chatCommand(ctx, s, *room, line, book); err != nil {
-				fmt.Fprintf(os.Stderr, "! %s\n", oneLine(err.Error()))
+				fmt.Fprintf(os.Stderr, "! %s\n", errWords(err))
 			}
 		}
 	}

@@ -583,7 +583,7 @@ func docUpgrade(ctx context.Context, args []string) error {
 		if err != nil {
 			var pe *client.Error
 			if errors.As(err, &pe) && pe.Status == 409 {
-				fmt.Fprintf(os.Stderr, "%s: not upgraded: %v\n", id, err)
+				fmt.Fprintf(os.Stderr, "%s: not upgraded: %s\n", id, errWords(err))
 				skipped++
 				continue
 			}

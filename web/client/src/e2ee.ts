@@ -6,8 +6,41 @@ import {
   TypeDevice, TypeEndorse, TypeKeyDist, TypeKeyShare, TypeShared, TypeMessage, TypePlaintext, TypeRevocation, TypeStatement, utf8, Writer,
   TypeRoomEntry,
 } from "./wire";
+import type { Mediator } from "./wire_gen";
 
 export { KEMX25519, KEMXWing, kemName } from "./primitives";
+
+// --- the statement opener ---
+
+/**
+ * An RFC 3339 time as Go writes it (up to nine fractional digits) to the nanosecond, as a bigint: Date.parse keeps
+ * milliseconds only, and Go's api.Opener orders mediators added within one millisecond by their nanoseconds.
+ * An unreadable time is NaN-like: undefined, never earlier than another.
+ */
+function nanos(t: string): bigint | undefined {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/i.exec(t);
+  const ms = m ? Date.parse(m[1] + m[3]) : NaN;
+  if (!m || Number.isNaN(ms)) return undefined;
+  return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? "").padEnd(9, "0"));
+}
+
+/**
+ * The one mediator who may sign a case's first membership statement, or "" when any may (at most one mediator
+ * not recused): the creator if a mediator not recused, else the one not recused added earliest, to the
+ * nanosecond (record order breaks a tie). The Go rule is api.Opener; both pass the opener cases of
+ * e2ee/testdata/vectors.json. The key directory refuses a first statement from anyone else.
+ */
+export function opener(createdBy: string | undefined, mediators: readonly Mediator[]): string {
+  const active = mediators.filter((m) => !m.recused);
+  if (active.length <= 1) return "";
+  let first = active[0];
+  for (const m of active) {
+    if (m.accountId === createdBy) return createdBy;
+    const a = nanos(m.added), b = nanos(first.added);
+    if (a !== undefined && (b === undefined || a < b)) first = m;
+  }
+  return first.accountId;
+}
 
 // --- devices ---
 

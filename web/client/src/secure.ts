@@ -4,7 +4,7 @@
 // delivered; every payload is checked and decrypted here, and only
 // ciphertext (key distributions and messages) is ever sent.
 import { api, APIError, Case, casePath, plainWords, Pos, saysInternal, WireMessage } from "./api";
-import type { Carry, ClientFrame, FloorView, Mediator, ServerFrame } from "./wire_gen";
+import type { Carry, ClientFrame, FloorView, ServerFrame } from "./wire_gen";
 import { CloseAccessLost, CloseSessionEnded } from "./wire_gen";
 import * as E from "./e2ee";
 import { loadPins, loadShared, updatePins } from "./store";
@@ -663,7 +663,7 @@ export class SecureCase {
       // A case's first statement names this mediator alone (e2ee.ts checkGenesis): an admission waits for it.
       for (const m of c.mediators) if (!m.recused && (this.sitting(m.accountId) || (latest && m.accountId === this.admitting))) people.push({ account: m.accountId, role: E.RoleMediator, side: "" });
       if (latest && !this.sitting(this.me.account)) throw new NotSitting(this.startedElsewhere(c.createdBy));
-      const o = latest ? "" : opener(c.createdBy, c.mediators);
+      const o = latest ? "" : E.opener(c.createdBy, c.mediators);
       if (o && o !== this.me.account) {
         // The key directory takes the first statement only from the case's opener: say so rather than sign one it refuses.
         throw new NotSitting(`${this.nameOf(o)} opens this case's conversation (the mediator who created the case, or, if they are no longer one of its mediators, the one longest on it). Once it is open, they check your safety number with you and admit you.`);
@@ -976,22 +976,6 @@ function errorText(e: unknown): string {
 /** What a mediator is told when this browser could not sign who is in a room, in plain words. */
 /** A mediator of the case record whom no signed statement has as one: said as it is (startedElsewhere). */
 class NotSitting extends Error {}
-
-/**
- * The one mediator who may sign a case's first membership statement, or "" when any may (at most one mediator
- * not recused): the creator if a mediator not recused, else the one not recused added earliest (record order
- * breaks a tie). The Go rule is api.Opener; the key directory refuses a first statement from anyone else.
- */
-export function opener(createdBy: string | undefined, mediators: readonly Mediator[]): string {
-  const active = mediators.filter((m) => !m.recused);
-  if (active.length <= 1) return "";
-  let first = active[0];
-  for (const m of active) {
-    if (m.accountId === createdBy) return createdBy;
-    if (Date.parse(m.added) < Date.parse(first.added)) first = m;
-  }
-  return first.accountId;
-}
 
 function membershipWords(e: unknown): string {
   if (e instanceof NotSitting) return e.message;

@@ -300,5 +300,11 @@ for (const g of v.genesis) {
   if (g.error === "") ok(!err && chain.length === g.statements.length, `genesis "${g.what}": accepted (got ${err && err.message})`);
   else ok(err && err.message.includes(g.error), `genesis "${g.what}": refused with "${g.error}" (got ${err && err.message})`);
 }
+// Who may sign a case's first statement (api.Opener; TestOpenerVectors in Go).
+ok((v.opener ?? []).length >= 5, "opener vectors present");
+for (const o of v.opener) {
+  const got = E.opener(o.createdBy, o.mediators);
+  ok(got === o.want, `opener "${o.what}": ${JSON.stringify(got)}, want ${JSON.stringify(o.want)}`);
+}
 return checks;
 }
