@@ -114,6 +114,9 @@ type socketOptions struct {
 	// lingered, for tests, is called when the writer has waited Linger
 	// without work, just before it looks for work one last time and ends.
 	lingered func(c *socket)
+	// rechecked, for tests, is called by the checker when an access
+	// re-check has ended (whatever it decided).
+	rechecked func()
 }
 
 // socket is one client connection: one reader (the goroutine that runs
@@ -154,8 +157,6 @@ type socket struct {
 	// oldest is the messaging.StageClock of the queue's first frame
 	// (0: not traced).
 	oldest int64
-
-	authMu sync.Mutex // serialises calls to opts.Auth
 
 	mu     sync.Mutex
 	subs   map[string]*messaging.Subscription // by client room name
@@ -486,6 +487,9 @@ func (c *socket) checker() {
 		if want&wantRecheck != 0 || (want&wantFallback != 0 && c.opts.Watch != "") {
 			if c.recheck(ctx) {
 				ran |= wantRecheck
+			}
+			if c.opts.rechecked != nil {
+				c.opts.rechecked()
 			}
 		}
 		if want&wantFloor != 0 {
@@ -836,9 +840,9 @@ func (c *socket) refuse(room, id string, err error) {
 	c.error(room, id, api.CodeForbidden, "not allowed in this room")
 }
 
+// resolve asks the connection's authorizer, which the checker may be
+// asking at the same time: no lock is held here across its store reads.
 func (c *socket) resolve(ctx context.Context, name, action string) (messaging.Room, error) {
-	c.authMu.Lock()
-	defer c.authMu.Unlock()
 	return c.opts.Auth.Resolve(ctx, name, action)
 }
 
@@ -870,8 +874,8 @@ func (c *socket) subscribe(ctx context.Context, f *api.ClientFrame) {
 	// decided and subscribed left it out, and the answer it was allowed
 	// on may predate the change that check was for: check again, now
 	// with this room. (A check that listed the rooms before seen was
-	// read had invalidated the authorizer's cache first, so this room's
-	// answer was read after the change.)
+	// read had put the authorizer's cached answers in doubt first, so
+	// this room's answer was read after the change.)
 	if missed {
 		c.kick(wantRecheck)
 	}
@@ -992,15 +996,18 @@ func (c *socket) checkSession(ctx context.Context) {
 }
 
 // recheck asks the Authorizer again about every subscribed room after an
-// access change, dropping the rooms no longer allowed. The cache goes
-// before the rooms are listed, so that a subscribe recorded after the
-// listing was either decided afresh or sees the listing (rechecks) and
-// asks for another check. It reports whether every answer decided (false
+// access change, dropping the rooms no longer allowed. The cached answers
+// are put in doubt before the rooms are listed, so that a subscribe
+// recorded after the listing was either decided afresh or sees the
+// listing (rechecks) and asks for another check. An authorizer that
+// decides its answers again itself (messaging.Redecider: package
+// caucus's) does so here, from one read, and swaps them in: the person's
+// next post is answered from that read, not from a read on its own path,
+// unless it comes while the read is in flight (then, its answer in doubt,
+// it decides afresh). It reports whether every answer decided (false
 // when the store failed a read).
 func (c *socket) recheck(ctx context.Context) bool {
-	c.authMu.Lock()
 	c.opts.Auth.Invalidate()
-	c.authMu.Unlock()
 	c.mu.Lock()
 	c.rechecks++
 	names := make([]string, 0, len(c.subs))
@@ -1014,9 +1021,18 @@ func (c *socket) recheck(ctx context.Context) bool {
 		c.shutdown(api.CloseAccessLost, "access to this case ended")
 		return true
 	}
+	var errs []error
+	if r, ok := c.opts.Auth.(messaging.Redecider); ok {
+		errs = r.Redecide(ctx, names)
+	} else {
+		errs = make([]error, len(names))
+		for i, n := range names {
+			_, errs[i] = c.resolve(ctx, n, "join")
+		}
+	}
 	decided := true
-	for _, n := range names {
-		if _, err := c.resolve(ctx, n, "join"); err != nil {
+	for i, n := range names {
+		if err := errs[i]; err != nil {
 			if errors.Is(err, messaging.ErrAccessLost) {
 				c.shutdown(api.CloseAccessLost, "access to this case ended")
 				return true
