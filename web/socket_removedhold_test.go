@@ -76,13 +76,13 @@ func TestRemovedPersonGetsNoFramesDuringRecheck(t *testing.T) {
 			var sessionChecks atomic.Int32
 			removed := optionsSocket(t, svc, socketOptions{User: "u_a", Auth: removedAuth{gR}, Watch: topic,
 				SessionTopics: []string{account},
-				SessionValid: func(ctx context.Context) bool {
+				Session: func(ctx context.Context) sessionState {
 					defer sessionChecks.Add(1)
 					if !gR.armed.Load() {
-						return true
+						return sessionValid
 					}
 					gR.read(ctx)
-					return false
+					return sessionEnded
 				}})
 			control := optionsSocket(t, svc, socketOptions{User: "u_c", Auth: gateAuth{gC}, Watch: topic})
 			sendFrame(t, removed, api.ClientFrame{Type: api.FrameSub, Room: "joint"})
