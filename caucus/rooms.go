@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
@@ -131,20 +132,30 @@ func (s *Service) decide(ctx context.Context, actor account.Account, caseID, nam
 
 // decideIn is decide on a case already read (name checked already).
 func (s *Service) decideIn(ctx context.Context, actor account.Account, c *cases.Case, name string, a policy.Action) (*cases.Case, messaging.Room, error) {
-	caseID := c.ID
-	if !s.policy.Decide(actor.Principal(), policy.CaseRead, c.Facts()).Allowed {
-		s.audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
+	mr, refused, err := s.judge(actor, c, name, a)
+	if refused {
+		s.audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: c.ID,
 			Attrs: map[string]string{"action": string(a), "room": name}})
-		return nil, messaging.Room{}, fmt.Errorf("case %s: %w: %w", caseID, fault.ErrForbidden, messaging.ErrAccessLost)
+	}
+	if err != nil {
+		return nil, messaging.Room{}, err
+	}
+	return c, mr, nil
+}
+
+// judge decides action a on room name of case c for actor, as decideIn
+// does, without auditing: the bool reports a refusal decideIn audits (the
+// case or the room not the actor's; not a fence's refusal of posts).
+func (s *Service) judge(actor account.Account, c *cases.Case, name string, a policy.Action) (messaging.Room, bool, error) {
+	if !s.policy.Decide(actor.Principal(), policy.CaseRead, c.Facts()).Allowed {
+		return messaging.Room{}, true, fmt.Errorf("case %s: %w: %w", c.ID, fault.ErrForbidden, messaging.ErrAccessLost)
 	}
 	// A room that is not the actor's (another side's caucus) and a room
 	// that does not exist get one answer, audited alike, so that neither
 	// the answer nor its time tells them apart.
 	pr, mr, err := roomOf(c, name)
 	if err != nil || !s.policy.DecideRoom(actor.Principal(), a, pr).Allowed {
-		s.audit.Append(ctx, audit.Event{Type: "access.denied", Actor: actor.ID, Case: caseID,
-			Attrs: map[string]string{"action": string(a), "room": name}})
-		return nil, messaging.Room{}, fmt.Errorf("room %q: %w", name, errNoRoom{})
+		return messaging.Room{}, true, fmt.Errorf("room %q: %w", name, errNoRoom{})
 	}
 	if a == policy.RoomPost {
 		// A case being disposed of takes no more messages. A connection
@@ -153,10 +164,10 @@ func (s *Service) decideIn(ctx context.Context, actor account.Account, c *cases.
 		// of the case finds the fence (package web, every 2 s) or its
 		// fallback check, so the fence costs no read per message.
 		if err := cases.RefuseAdditions(c); err != nil {
-			return nil, messaging.Room{}, fmt.Errorf("%w: %w", messaging.ErrForbidden, err)
+			return messaging.Room{}, false, fmt.Errorf("%w: %w", messaging.ErrForbidden, err)
 		}
 	}
-	return c, mr, nil
+	return mr, false, nil
 }
 
 // errNoRoom is "not found" over HTTP and a room refusal on a WebSocket
@@ -408,18 +419,35 @@ func affects(c *cases.Case, ch cases.MembershipChange, room string) bool {
 }
 
 // Authorizer returns the messaging.Authorizer for one connection of actor
-// to a case. Decisions are cached for the connection and dropped whenever
-// the case's membership changes.
+// to a case. Decisions are cached for the connection; an access change
+// puts them in doubt (Invalidate) and the connection's checker decides
+// them again from one read of the case (Redecide).
 func (s *Service) Authorizer(actor account.Account, caseID string) messaging.Authorizer {
-	return &connAuth{s: s, actor: actor, caseID: caseID, cache: map[string]messaging.Room{}}
+	return &connAuth{s: s, actor: actor, caseID: caseID, cache: map[authKey]messaging.Room{}}
 }
 
+// connAuth is one connection's authorizer (a messaging.Redecider). Its
+// reader's Resolve and its checker's Redecide run at the same time; mu
+// guards the cache and is never held across a read of the store, so that
+// neither waits for the other's read.
 type connAuth struct {
 	s      *Service
 	actor  account.Account
 	caseID string
-	cache  map[string]messaging.Room
+
+	mu sync.Mutex
+	// gen counts Invalidate calls: an answer is cached only if the read
+	// it was decided from began at the current gen, so no answer read
+	// before an access change is served after the connection heard of it.
+	gen   uint64
+	cache map[authKey]messaging.Room
+	// doubt holds the answers Invalidate put in doubt: not served, and
+	// decided again by the next Redecide.
+	doubt map[authKey]bool
 }
+
+// authKey is one cached answer: an action ("join", "post") on a room name.
+type authKey struct{ action, name string }
 
 var actions = map[string]policy.Action{"join": policy.RoomJoin, "post": policy.RoomPost}
 
@@ -428,25 +456,123 @@ func (a *connAuth) Resolve(ctx context.Context, name, action string) (messaging.
 	if !ok {
 		return messaging.Room{}, errors.New("unknown room action")
 	}
-	if r, ok := a.cache[action+" "+name]; ok {
+	k := authKey{action, name}
+	a.mu.Lock()
+	r, ok := a.cache[k]
+	gen := a.gen
+	a.mu.Unlock()
+	if ok {
 		return r, nil
 	}
 	_, r, err := a.s.decide(ctx, a.actor, a.caseID, name, pa)
 	if err != nil {
-		if errors.Is(err, messaging.ErrAccessLost) || errors.Is(err, messaging.ErrForbidden) {
-			return messaging.Room{}, err
-		}
-		// A name outside the grammar, or a case that is gone, is a refusal
-		// too; anything else (the store failed a read) decided nothing,
-		// and is not one: a re-check keeps the room and asks again later.
-		var inv *fault.InvalidError
-		if errors.As(err, &inv) || errors.Is(err, fault.ErrNotFound) {
-			return messaging.Room{}, fmt.Errorf("%w: %w", messaging.ErrForbidden, err)
-		}
-		return messaging.Room{}, err
+		return messaging.Room{}, connErr(err)
 	}
-	a.cache[action+" "+name] = r
+	a.remember(gen, map[authKey]messaging.Room{k: r}, nil)
 	return r, nil
 }
 
-func (a *connAuth) Invalidate() { a.cache = map[string]messaging.Room{} }
+// connErr is the answer Resolve gives for a decision's error.
+func connErr(err error) error {
+	if errors.Is(err, messaging.ErrAccessLost) || errors.Is(err, messaging.ErrForbidden) {
+		return err
+	}
+	// A name outside the grammar, or a case that is gone, is a refusal
+	// too; anything else (the store failed a read) decided nothing, and
+	// is not one: a re-check keeps the room and asks again later.
+	var inv *fault.InvalidError
+	if errors.As(err, &inv) || errors.Is(err, fault.ErrNotFound) {
+		return fmt.Errorf("%w: %w", messaging.ErrForbidden, err)
+	}
+	return err
+}
+
+// remember caches answers decided from a read that began at gen, and
+// takes the keys decided out of doubt, unless Invalidate was called since
+// (then they stay in doubt, or are decided afresh).
+func (a *connAuth) remember(gen uint64, allowed map[authKey]messaging.Room, decided map[authKey]bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gen != gen {
+		return
+	}
+	for k, r := range allowed {
+		a.cache[k] = r
+		delete(a.doubt, k)
+	}
+	for k := range decided {
+		delete(a.doubt, k)
+	}
+}
+
+// Invalidate puts every cached answer in doubt: none is served until
+// decided again (by Resolve's own read or by Redecide).
+func (a *connAuth) Invalidate() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.gen++
+	if a.doubt == nil && len(a.cache) > 0 {
+		a.doubt = map[authKey]bool{}
+	}
+	for k := range a.cache {
+		a.doubt[k] = true
+	}
+	a.cache = map[authKey]messaging.Room{}
+}
+
+// Redecide implements messaging.Redecider: one read of the case decides
+// "join" for each subscribed room (refusals audited, as Resolve's are) and
+// every answer in doubt (not audited: an answer now refused is dropped,
+// and the person's next use of it decides, and audits, afresh).
+func (a *connAuth) Redecide(ctx context.Context, names []string) []error {
+	a.mu.Lock()
+	gen := a.gen
+	doubt := make([]authKey, 0, len(a.doubt))
+	for k := range a.doubt {
+		doubt = append(doubt, k)
+	}
+	a.mu.Unlock()
+	errs := make([]error, len(names))
+	if len(names) == 0 && len(doubt) == 0 {
+		return errs
+	}
+	c, err := a.s.cases.Load(ctx, a.caseID)
+	if err != nil {
+		// Every answer is the read's: a case gone is a refusal, a store
+		// failure decided nothing (the doubt stays for the next check).
+		for i := range names {
+			errs[i] = connErr(err)
+		}
+		return errs
+	}
+	allowed := map[authKey]messaging.Room{}
+	decided := map[authKey]bool{}
+	for i, name := range names {
+		k := authKey{"join", name}
+		decided[k] = true
+		if !api.ValidRoomName(name) {
+			errs[i] = connErr(fault.Invalid("room", "not a room name"))
+			continue
+		}
+		_, r, err := a.s.decideIn(ctx, a.actor, c, name, policy.RoomJoin)
+		if err != nil {
+			errs[i] = connErr(err)
+			continue
+		}
+		allowed[k] = r
+	}
+	for _, k := range doubt {
+		if decided[k] {
+			continue
+		}
+		decided[k] = true
+		if !api.ValidRoomName(k.name) {
+			continue
+		}
+		if r, _, err := a.s.judge(a.actor, c, k.name, actions[k.action]); err == nil {
+			allowed[k] = r
+		}
+	}
+	a.remember(gen, allowed, decided)
+	return errs
+}

@@ -19,10 +19,29 @@ var (
 // join or post there. It is asked again for every subscribed room when the
 // connection's watch topic announces a change.
 //
-// The connection serialises its calls (its reader and its re-check after a
-// change take turns), so an Authorizer may cache without locks; Invalidate
-// drops any cache before a re-check.
+// The connection's reader (subscribes, posts) and its checker (re-checks
+// after a change) may call it at the same time, so an Authorizer that
+// caches guards its cache itself, and holds no lock that the other waits
+// on across a store read. Invalidate puts every cached answer in doubt
+// before a re-check: from then on Resolve answers only from a decision read
+// after it (its own read, or Redecide's).
 type Authorizer interface {
 	Resolve(ctx context.Context, name string, action string) (Room, error)
 	Invalidate()
+}
+
+// Redecider is an Authorizer that decides its cached answers again itself
+// (package caucus's): the connection's checker calls Redecide after
+// Invalidate, off any lock the reader waits on, so that the person's next
+// post after a change is answered from the checker's read rather than
+// reading the case on the post's path.
+type Redecider interface {
+	Authorizer
+	// Redecide reads afresh once and decides again "join" for each of
+	// names (the connection's subscribed rooms) and every answer put in
+	// doubt by Invalidate. Answers still allowed are cached, unless
+	// Invalidate was called again meanwhile; the others are dropped (the
+	// next Resolve decides them). It returns the "join" answer for each
+	// name, in order, as Resolve would give it.
+	Redecide(ctx context.Context, names []string) []error
 }

@@ -131,10 +131,7 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	opts := socketOptions{
 		User: actor.ID, Auth: a.caucus.Authorizer(actor, caseID), Watch: caucus.CaseTopic(caseID), Queue: a.wsQueue,
 		SessionTopics: []string{a.accounts.SessionTopic(token), account.AccountTopic(actor.ID)},
-		SessionValid: func(ctx context.Context) bool {
-			_, _, err := a.accounts.Authenticate(ctx, token)
-			return !errors.Is(err, fault.ErrUnauthenticated) // a store outage is not a sign-out
-		},
+		Session:       sessionCheck(a.accounts, token),
 		CaseGone: func(ctx context.Context) bool {
 			_, err := a.cases.Get(ctx, actor, caseID)
 			return errors.Is(err, fault.ErrForbidden) || errors.Is(err, fault.ErrNotFound)
@@ -150,5 +147,21 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	if !a.goSocket(newSocket(a.sockets, a.messaging, ws, opts).serve) {
 		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(writeWait))
 		ws.Close()
+	}
+}
+
+// sessionCheck is a socket's session check of token: valid, ended (signed
+// out, expired or revoked, the account disabled or gone), or unknown when
+// the store could not answer — an outage is neither a sign-out nor a yes.
+func sessionCheck(accounts *account.Service, token string) func(context.Context) sessionState {
+	return func(ctx context.Context) sessionState {
+		_, _, err := accounts.Authenticate(ctx, token)
+		switch {
+		case err == nil:
+			return sessionValid
+		case errors.Is(err, fault.ErrUnauthenticated):
+			return sessionEnded
+		}
+		return sessionUnknown
 	}
 }

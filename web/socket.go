@@ -76,12 +76,19 @@ type socketOptions struct {
 	Queue int    // send queue length (default DefaultSendQueue)
 	// SessionTopics are the broker topics announcing that the
 	// connection's session may have ended (its sign-out, a revocation of
-	// all its account's sessions); SessionValid says whether it is still
-	// valid. On an announcement, and every minute as a fallback for a
-	// lost announcement or an expiry, a session that is no longer
-	// valid closes the connection with CloseSessionEnded.
+	// all its account's sessions); Session says whether it is still
+	// valid, has ended, or could not be told (the store failed a read).
+	// On an announcement, and every minute as a fallback for a lost
+	// announcement or an expiry, a session that has ended closes the
+	// connection with CloseSessionEnded; one that could not be told is
+	// asked again (see checkSession).
 	SessionTopics []string
-	SessionValid  func(ctx context.Context) bool
+	Session       func(ctx context.Context) sessionState
+	// SessionRetry is how long a session check that could not be told,
+	// while the connection's frames are held for it, is retried before
+	// the connection is closed for the client to reconnect (default
+	// sessionRetryBudget; tests shorten it).
+	SessionRetry time.Duration
 	// CaseGone, if set, says whether the person's access to the whole
 	// case has ended (removed, recused, the case disposed of); a re-check
 	// of a connection with no room subscribed asks it, so that such a
@@ -114,7 +121,36 @@ type socketOptions struct {
 	// lingered, for tests, is called when the writer has waited Linger
 	// without work, just before it looks for work one last time and ends.
 	lingered func(c *socket)
+	// rechecked, for tests, is called by the checker when an access
+	// re-check has ended (whatever it decided).
+	rechecked func()
 }
+
+// sessionState is what a session check found.
+type sessionState uint8
+
+const (
+	sessionValid   sessionState = iota // the session is still valid
+	sessionEnded                       // signed out, expired or revoked, the account disabled
+	sessionUnknown                     // nothing decided: the store failed a read (an outage is neither a sign-out nor a yes)
+)
+
+// A session check that could not be told while frames are held for it
+// (socket.hold) is asked again after sessionRetryFirst, doubling up to
+// sessionRetryMax between tries, for sessionRetryBudget in all; then the
+// connection closes with closeTryAgain, its held frames unwritten.
+const (
+	sessionRetryFirst  = 250 * time.Millisecond
+	sessionRetryMax    = 4 * time.Second
+	sessionRetryBudget = 30 * time.Second
+)
+
+// closeTryAgain closes a connection whose session could not be checked:
+// RFC 6455's "try again later" (1013). Every client reconnects on a close
+// other than CloseSessionEnded and CloseAccessLost (the browser's
+// secure.ts, client.Chat), as after CloseTooSlow, and its handshake
+// checks the session afresh.
+const closeTryAgain = websocket.CloseTryAgainLater
 
 // socket is one client connection: one reader (the goroutine that runs
 // serve), a writer goroutine while there are frames or pings to write, and
@@ -155,8 +191,6 @@ type socket struct {
 	// (0: not traced).
 	oldest int64
 
-	authMu sync.Mutex // serialises calls to opts.Auth
-
 	mu     sync.Mutex
 	subs   map[string]*messaging.Subscription // by client room name
 	closed bool
@@ -180,9 +214,17 @@ type socket struct {
 	stopShutdown func() bool
 	unwatch      []func() // the broker watches open started
 	// ping raises wantPing every pingInterval, fallbackTick wantFallback
-	// every opts.Fallback (nil with neither SessionValid nor Watch); the
+	// every opts.Fallback (nil with neither Session nor Watch); the
 	// writer re-arms ping, the checker fallbackTick.
 	ping, fallbackTick *time.Timer
+	// sessionRetry raises wantSession again after a session check that
+	// could not be told while frames were held for it; unknownSince is
+	// when the first of those checks ran (zero: none since one decided),
+	// retryWait the wait before the next. Only the checker sets them (one
+	// runs at a time); close stops the timer once none runs.
+	sessionRetry *time.Timer
+	unknownSince time.Time
+	retryWait    time.Duration
 }
 
 // serveSocket runs a WebSocket connection on the rooms of s until the
@@ -201,6 +243,9 @@ func newSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, op
 	}
 	if opts.Fallback <= 0 {
 		opts.Fallback = fallbackCheck
+	}
+	if opts.SessionRetry <= 0 {
+		opts.SessionRetry = sessionRetryBudget
 	}
 	if opts.Frames == nil {
 		opts.Frames = rate.NewLimiter(frameRate, frameBurst)
@@ -240,7 +285,7 @@ func (c *socket) open() {
 	// (A timer's callback runs on a goroutine of the runtime's that only
 	// raises the flag and ends.)
 	c.ping = time.AfterFunc(pingInterval, func() { c.kick(wantPing) })
-	if opts.SessionValid != nil || opts.Watch != "" {
+	if opts.Session != nil || opts.Watch != "" {
 		c.fallbackTick = time.AfterFunc(spread(opts.Fallback), func() { c.kick(wantFallback) })
 	}
 	c.stopShutdown = context.AfterFunc(ctx, func() { c.kick(wantShutdown) })
@@ -274,7 +319,7 @@ func (c *socket) open() {
 	if opts.Fence != nil {
 		c.unwatch = append(c.unwatch, opts.Fence(func() { c.kick(wantRecheck) }))
 	}
-	if opts.SessionValid != nil {
+	if opts.Session != nil {
 		for _, topic := range opts.SessionTopics {
 			c.unwatch = append(c.unwatch, c.s.Watch(topic, func(data []byte) {
 				if endsAccount(data) {
@@ -316,6 +361,9 @@ func (c *socket) close() {
 	c.ping.Stop()
 	if c.fallbackTick != nil {
 		c.fallbackTick.Stop()
+	}
+	if c.sessionRetry != nil {
+		c.sessionRetry.Stop()
 	}
 	for _, sub := range c.takeSubs() {
 		sub.Unsubscribe(context.Background())
@@ -487,6 +535,9 @@ func (c *socket) checker() {
 			if c.recheck(ctx) {
 				ran |= wantRecheck
 			}
+			if c.opts.rechecked != nil {
+				c.opts.rechecked()
+			}
 		}
 		if want&wantFloor != 0 {
 			if f := c.opts.Floor(ctx); f != nil && !c.isClosed() {
@@ -494,17 +545,19 @@ func (c *socket) checker() {
 			}
 		}
 		if want&(wantSession|wantFallback) != 0 {
-			c.checkSession(ctx)
-			ran |= wantSession
+			if c.checkSession(ctx, needs&wantSession != 0) {
+				ran |= wantSession
+			}
 		}
 		if want&wantFallback != 0 {
 			c.fallbackTick.Reset(spread(c.opts.Fallback))
 		}
 		// Held frames go once every check the holds asked for has
 		// decided and left the connection open; a check that decided
-		// nothing (the store failed a read) keeps them held until the
-		// next announcement or fallback check decides (or the queue
-		// fills and the connection is dropped as too slow).
+		// nothing (the store failed a read) keeps them held: a session
+		// check asks again shortly (checkSession), an access check at
+		// the next announcement or fallback check (or the queue fills
+		// and the connection is dropped as too slow).
 		if hold != 0 && needs&^ran == 0 && !c.isClosed() {
 			c.release(hold)
 		}
@@ -836,9 +889,9 @@ func (c *socket) refuse(room, id string, err error) {
 	c.error(room, id, api.CodeForbidden, "not allowed in this room")
 }
 
+// resolve asks the connection's authorizer, which the checker may be
+// asking at the same time: no lock is held here across its store reads.
 func (c *socket) resolve(ctx context.Context, name, action string) (messaging.Room, error) {
-	c.authMu.Lock()
-	defer c.authMu.Unlock()
 	return c.opts.Auth.Resolve(ctx, name, action)
 }
 
@@ -870,8 +923,8 @@ func (c *socket) subscribe(ctx context.Context, f *api.ClientFrame) {
 	// decided and subscribed left it out, and the answer it was allowed
 	// on may predate the change that check was for: check again, now
 	// with this room. (A check that listed the rooms before seen was
-	// read had invalidated the authorizer's cache first, so this room's
-	// answer was read after the change.)
+	// read had put the authorizer's cached answers in doubt first, so
+	// this room's answer was read after the change.)
 	if missed {
 		c.kick(wantRecheck)
 	}
@@ -981,26 +1034,65 @@ func (c *socket) acker(ctx context.Context, in <-chan *inFlightPub) {
 }
 
 // checkSession closes the connection with CloseSessionEnded once its
-// session is no longer valid.
-func (c *socket) checkSession(ctx context.Context) {
-	if c.isClosed() || ctx.Err() != nil || c.opts.SessionValid == nil {
-		return
+// session has ended, and reports whether the check decided (valid or
+// ended). One that could not be told (the store failed a read) decides
+// nothing: the connection stays, its session asked again at the next
+// announcement or fallback check — unless held (its frames are held for
+// this check: socket.hold), when it is asked again after a backoff
+// (sessionRetryFirst, doubling to sessionRetryMax) until it decides, and
+// after opts.SessionRetry without an answer the connection closes with
+// closeTryAgain, the held frames unwritten: they never go out on a check
+// that decided nothing.
+func (c *socket) checkSession(ctx context.Context, held bool) bool {
+	if c.opts.Session == nil {
+		return true
 	}
-	if !c.opts.SessionValid(ctx) {
+	if c.isClosed() || ctx.Err() != nil {
+		return false
+	}
+	switch c.opts.Session(ctx) {
+	case sessionValid:
+		c.unknownSince = time.Time{}
+		return true
+	case sessionEnded:
 		c.shutdown(api.CloseSessionEnded, "session ended; sign in again")
+		return true
 	}
+	if !held || ctx.Err() != nil {
+		return false
+	}
+	now := time.Now()
+	if c.unknownSince.IsZero() {
+		c.unknownSince, c.retryWait = now, sessionRetryFirst
+	}
+	left := c.opts.SessionRetry - now.Sub(c.unknownSince)
+	if left <= 0 {
+		c.shutdown(closeTryAgain, "could not check your sign-in; reconnecting")
+		return false
+	}
+	wait := min(c.retryWait, left)
+	c.retryWait = min(2*c.retryWait, sessionRetryMax)
+	if c.sessionRetry == nil {
+		c.sessionRetry = time.AfterFunc(wait, func() { c.kick(wantSession) })
+	} else {
+		c.sessionRetry.Reset(wait)
+	}
+	return false
 }
 
 // recheck asks the Authorizer again about every subscribed room after an
-// access change, dropping the rooms no longer allowed. The cache goes
-// before the rooms are listed, so that a subscribe recorded after the
-// listing was either decided afresh or sees the listing (rechecks) and
-// asks for another check. It reports whether every answer decided (false
+// access change, dropping the rooms no longer allowed. The cached answers
+// are put in doubt before the rooms are listed, so that a subscribe
+// recorded after the listing was either decided afresh or sees the
+// listing (rechecks) and asks for another check. An authorizer that
+// decides its answers again itself (messaging.Redecider: package
+// caucus's) does so here, from one read, and swaps them in: the person's
+// next post is answered from that read, not from a read on its own path,
+// unless it comes while the read is in flight (then, its answer in doubt,
+// it decides afresh). It reports whether every answer decided (false
 // when the store failed a read).
 func (c *socket) recheck(ctx context.Context) bool {
-	c.authMu.Lock()
 	c.opts.Auth.Invalidate()
-	c.authMu.Unlock()
 	c.mu.Lock()
 	c.rechecks++
 	names := make([]string, 0, len(c.subs))
@@ -1014,9 +1106,18 @@ func (c *socket) recheck(ctx context.Context) bool {
 		c.shutdown(api.CloseAccessLost, "access to this case ended")
 		return true
 	}
+	var errs []error
+	if r, ok := c.opts.Auth.(messaging.Redecider); ok {
+		errs = r.Redecide(ctx, names)
+	} else {
+		errs = make([]error, len(names))
+		for i, n := range names {
+			_, errs[i] = c.resolve(ctx, n, "join")
+		}
+	}
 	decided := true
-	for _, n := range names {
-		if _, err := c.resolve(ctx, n, "join"); err != nil {
+	for i, n := range names {
+		if err := errs[i]; err != nil {
 			if errors.Is(err, messaging.ErrAccessLost) {
 				c.shutdown(api.CloseAccessLost, "access to this case ended")
 				return true

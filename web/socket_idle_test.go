@@ -44,7 +44,7 @@ func TestIdleConnectionHoldsOneGoroutine(t *testing.T) {
 			return
 		}
 		serveSocket(r.Context(), svc, ws, socketOptions{User: "u_idle", Auth: idleRoomAuth{}, Watch: "case:c_idle",
-			SessionTopics: []string{"session:s_idle"}, SessionValid: func(context.Context) bool { return true },
+			SessionTopics: []string{"session:s_idle"}, Session: func(context.Context) sessionState { return sessionValid },
 			Floor: func(context.Context) []byte { return nil }})
 	}))
 	defer srv.Close()

@@ -76,13 +76,13 @@ func TestRemovedPersonGetsNoFramesDuringRecheck(t *testing.T) {
 			var sessionChecks atomic.Int32
 			removed := optionsSocket(t, svc, socketOptions{User: "u_a", Auth: removedAuth{gR}, Watch: topic,
 				SessionTopics: []string{account},
-				SessionValid: func(ctx context.Context) bool {
+				Session: func(ctx context.Context) sessionState {
 					defer sessionChecks.Add(1)
 					if !gR.armed.Load() {
-						return true
+						return sessionValid
 					}
 					gR.read(ctx)
-					return false
+					return sessionEnded
 				}})
 			control := optionsSocket(t, svc, socketOptions{User: "u_c", Auth: gateAuth{gC}, Watch: topic})
 			sendFrame(t, removed, api.ClientFrame{Type: api.FrameSub, Room: "joint"})
@@ -90,9 +90,15 @@ func TestRemovedPersonGetsNoFramesDuringRecheck(t *testing.T) {
 			sendFrame(t, control, api.ClientFrame{Type: api.FrameSub, Room: "joint"})
 			nextFrame(t, control, func(f api.ServerFrame) bool { return f.Type == api.FrameSubscribed })
 			// Everything for the removed person before the announcement
-			// has been read: the last of it is the control's joining.
+			// has been read: the last of it is the removed person's own
+			// arrival and the control's, which the room announces in
+			// either order.
+			seen := map[string]bool{}
 			nextFrame(t, removed, func(f api.ServerFrame) bool {
-				return f.Type == api.FramePresence && f.User == "u_c" && f.Here
+				if f.Type == api.FramePresence && f.Here {
+					seen[f.User] = true
+				}
+				return seen["u_a"] && seen["u_c"]
 			})
 			for deadline := time.Now().Add(10 * time.Second); sessionChecks.Load() == 0; time.Sleep(5 * time.Millisecond) {
 				if time.Now().After(deadline) {

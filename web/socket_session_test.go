@@ -34,7 +34,12 @@ func TestSocketSignedOutDuringStartIsClosed(t *testing.T) {
 		signedOut.Store(true)
 		serveSocket(context.Background(), svc, ws, socketOptions{User: "u_a", Auth: &gatedAuth{}, Watch: "case:c_start",
 			SessionTopics: []string{"session:s_start", "account:u_a"},
-			SessionValid:  func(context.Context) bool { return !signedOut.Load() }})
+			Session: func(context.Context) sessionState {
+				if signedOut.Load() {
+					return sessionEnded
+				}
+				return sessionValid
+			}})
 	}))
 	defer srv.Close()
 	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)

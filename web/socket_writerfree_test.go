@@ -97,7 +97,7 @@ func TestFramesNeverWaitBehindChecks(t *testing.T) {
 			opts: func(g *storeGate) socketOptions {
 				return socketOptions{User: "u_b", Auth: idleRoomAuth{}, Watch: topic,
 					SessionTopics: []string{"session:s_wf"},
-					SessionValid:  func(ctx context.Context) bool { g.read(ctx); return true }}
+					Session:       func(ctx context.Context) sessionState { g.read(ctx); return sessionValid }}
 			},
 			announce: func(svc *messaging.Service) {
 				svc.Announce(context.Background(), "session:s_wf", []byte("x"))
