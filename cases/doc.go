@@ -24,7 +24,10 @@
 // work on one case at once without locks. An invitation is a record under
 // "invites/<keyed token hash>"; an empty marker of the same name under
 // "cases/<id>/invites/" lets the case's mediators list the ones not yet
-// used (PendingInvites) without any token being stored.
+// used (PendingInvites) without any token being stored. Each invitation
+// with an address, and each participant, has an entry in the index of
+// seats by address ("seat-index/", seatindex.go), written before the
+// record, where an emailed sign-in link finds who else has its address.
 //
 // What cases must never do: carry messages or documents (packages messaging
 // and vault do), or decide access itself instead of asking policy.

@@ -75,7 +75,25 @@ func newEnvWith(t testing.TB, wrap func(objstore.Store) objstore.Store) *env {
 		t.Fatal(err)
 	}
 	accts := account.NewService(meta, ratelimit.NewMemory())
-	return &env{svc: NewService(meta, accts, pol, log), accounts: accts, meta: meta, log: log, root: root}
+	e := &env{svc: NewService(meta, accts, pol, log), accounts: accts, meta: meta, log: log, root: root}
+	// A new program's index of seats by address is complete from the
+	// start, as the web server's worker makes it (BackfillSeatIndex over
+	// an empty store): requests read the index (withoutSeatIndex: every
+	// record).
+	if err := e.svc.BackfillSeatIndex(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// withoutSeatIndex takes away the marker that the index of seats by
+// address is complete: IssueSignInLink reads every record again, as
+// before the index existed (the entries stay).
+func (e *env) withoutSeatIndex(t testing.TB) {
+	t.Helper()
+	if err := e.meta.Delete(t.Context(), seatIndexCompleteKey); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // staff returns an account of the given role without storing it: the case

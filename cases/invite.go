@@ -174,6 +174,11 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 	inv := Invite{CaseID: id, Role: n.Role, Side: n.Side, Name: strings.TrimSpace(n.Name),
 		Email: strings.TrimSpace(n.Email), Created: now, CreatedBy: actor.ID, Expires: now.Add(n.TTL),
 		AddressAlone: n.Email != "" && !shared}
+	// The seat's index entry first (seatindex.go): an invitation is never
+	// stored without it, so an emailed sign-in link never misses it.
+	if err := s.indexSeat(ctx, inv.Email, seatEntry{CaseID: id, Invite: s.inviteKey(token)}); err != nil {
+		return IssuedInvite{}, err
+	}
 	if _, err := s.meta.Create(ctx, s.inviteKey(token), inv); err != nil {
 		return IssuedInvite{}, err
 	}
@@ -373,6 +378,11 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 	}
 	acct, err := s.accounts.EnsureParticipant(ctx, claimedID, inv.Name, inv.Email)
 	if err != nil {
+		return Joined{}, err
+	}
+	// The participant's index entry before the case names them
+	// (seatindex.go): the account's address never changes after this.
+	if err := s.indexSeat(ctx, acct.Email, seatEntry{CaseID: inv.CaseID, AccountID: acct.ID}); err != nil {
 		return Joined{}, err
 	}
 	_, err = s.commitChange(ctx, inv.CaseID, func(c *Case) error {

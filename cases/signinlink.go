@@ -95,7 +95,6 @@ func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReen
 	for _, a := range accts {
 		byID[a.ID] = a
 	}
-	same := func(addr string) bool { return strings.ToLower(strings.TrimSpace(addr)) == email }
 	// Every seat with the address in a case not yet disposed of: each
 	// invitation (pending, claimed, used or expired: they go with their
 	// case), and each participant, present or removed, of an open or
@@ -110,127 +109,23 @@ func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReen
 	} else if staffHas {
 		seats["staff"] = true
 	}
-	// The records are listed, then read in parallel (signInLinkParallel
-	// at a time): a program with many thousands of invitations and cases
-	// fits the worker's time. A record disposed of between the listing and
-	// the read is skipped; any other error ends the request with no link.
-	var invKeys []string
-	if err := s.meta.List(ctx, "invites/", func(key string) error {
-		invKeys = append(invKeys, key)
-		return nil
-	}); err != nil {
+	// With the index of seats by address complete (seatindex.go), only
+	// the address's entries and the records they name are read; before it
+	// is, every invitation and case.
+	indexed, err := s.seatIndexComplete(ctx)
+	if err != nil {
 		return IssuedReentry{}, SignInNone, err
 	}
-	var fail firstError
-	invSeat := make([]string, len(invKeys)) // the seat an invitation to the address is, or ""
-	workers.Run(len(invKeys), signInLinkParallel, func(i int) {
-		if fail.failed() {
-			return
-		}
-		var inv Invite
-		if _, err := s.meta.Get(ctx, invKeys[i], &inv); err != nil {
-			if !errors.Is(err, metastore.ErrNotFound) { // else disposed of meanwhile
-				fail.set(err)
-			}
-			return
-		}
-		switch {
-		case !same(inv.Email):
-		case inv.ClaimedBy != "":
-			invSeat[i] = inv.ClaimedBy
-		default:
-			invSeat[i] = invKeys[i]
-		}
-	})
-	if err := fail.get(); err != nil {
+	find := s.scannedSeats
+	if indexed {
+		find = s.indexedSeats
+	}
+	found, open, err := find(ctx, email, byID)
+	if err != nil {
 		return IssuedReentry{}, SignInNone, err
 	}
-	for _, seat := range invSeat {
-		if seat != "" {
-			seats[seat] = true
-		}
-	}
-
-	var caseIDs []string
-	if err := s.meta.List(ctx, "cases/", func(key string) error {
-		if id, ok := strings.CutSuffix(strings.TrimPrefix(key, "cases/"), "/case"); ok {
-			caseIDs = append(caseIDs, id)
-		}
-		return nil
-	}); err != nil {
-		return IssuedReentry{}, SignInNone, err
-	}
-	// Of each case, only what the answer needs: the accounts holding a
-	// seat (present or removed participants), and the case itself when it
-	// is open and a confirmed holder sits in it.
-	type caseSeats struct {
-		held []string
-		open *Case
-	}
-	loaded := make([]caseSeats, len(caseIDs))
-	workers.Run(len(caseIDs), signInLinkParallel, func(i int) {
-		if fail.failed() {
-			return
-		}
-		c, err := s.load(ctx, caseIDs[i])
-		if err != nil {
-			if !errors.Is(err, fault.ErrNotFound) { // else disposed of meanwhile
-				fail.set(err)
-			}
-			return
-		}
-		held := make([]string, 0, len(c.Participants)+len(c.Removed))
-		for _, p := range c.Participants {
-			held = append(held, p.AccountID)
-		}
-		for _, p := range c.Removed {
-			held = append(held, p.AccountID)
-		}
-		loaded[i].held = held
-		if c.Closed == nil && slices.ContainsFunc(c.Participants, func(p Participant) bool { _, ok := byID[p.AccountID]; return ok }) {
-			loaded[i].open = c
-		}
-	})
-	if err := fail.get(); err != nil {
-		return IssuedReentry{}, SignInNone, err
-	}
-	// Every other account holding a seat is read once.
-	var others []string
-	seen := map[string]bool{}
-	for _, l := range loaded {
-		for _, id := range l.held {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			if _, ok := byID[id]; ok {
-				seats[id] = true
-				continue
-			}
-			others = append(others, id)
-		}
-	}
-	hasIt := make([]bool, len(others))
-	workers.Run(len(others), signInLinkParallel, func(i int) {
-		if fail.failed() {
-			return
-		}
-		other, err := s.accounts.Get(ctx, others[i])
-		if err != nil {
-			if !errors.Is(err, fault.ErrNotFound) {
-				fail.set(err)
-			}
-			return
-		}
-		hasIt[i] = same(other.Email) // disabled or not: it is someone's seat
-	})
-	if err := fail.get(); err != nil {
-		return IssuedReentry{}, SignInNone, err
-	}
-	for i, id := range others {
-		if hasIt[i] {
-			seats[id] = true
-		}
+	for seat := range found {
+		seats[seat] = true
 	}
 	// A link goes only into an open case where the confirmed holder is a
 	// participant now (in listing order, as before: the first such case
@@ -238,11 +133,7 @@ func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReen
 	var best *Case
 	var who account.Account
 	candCase := ""
-	for _, l := range loaded {
-		c := l.open
-		if c == nil {
-			continue
-		}
+	for _, c := range open {
 		for _, p := range c.Participants {
 			a, ok := byID[p.AccountID]
 			if !ok {
@@ -284,4 +175,144 @@ func (s *Service) IssueSignInLink(ctx context.Context, email string) (IssuedReen
 		return IssuedReentry{}, SignInNone, err
 	}
 	return IssuedReentry{CaseID: best.ID, Token: token, Expires: r.Expires, AccountID: who.ID, Name: p.Name, Email: who.Email}, SignInLinkMade, nil
+}
+
+// scannedSeats finds the seats holding email (trimmed, lower-cased) by
+// reading every invitation record, every case record and the accounts of
+// their participants, present and removed: what IssueSignInLink does
+// until the index of seats by address is complete. It returns the seats
+// (an account id, or an unclaimed invitation's key) and, in listing
+// order, the open cases where an account of byID is a participant.
+func (s *Service) scannedSeats(ctx context.Context, email string, byID map[string]account.Account) (map[string]bool, []*Case, error) {
+	same := func(addr string) bool { return seatAddress(addr) == email }
+	seats := map[string]bool{}
+	// The records are listed, then read in parallel (signInLinkParallel
+	// at a time): a program with many thousands of invitations and cases
+	// fits the worker's time. A record disposed of between the listing and
+	// the read is skipped; any other error ends the request with no link.
+	var invKeys []string
+	if err := s.meta.List(ctx, "invites/", func(key string) error {
+		invKeys = append(invKeys, key)
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	var fail firstError
+	invSeat := make([]string, len(invKeys)) // the seat an invitation to the address is, or ""
+	workers.Run(len(invKeys), signInLinkParallel, func(i int) {
+		if fail.failed() {
+			return
+		}
+		var inv Invite
+		if _, err := s.meta.Get(ctx, invKeys[i], &inv); err != nil {
+			if !errors.Is(err, metastore.ErrNotFound) { // else disposed of meanwhile
+				fail.set(err)
+			}
+			return
+		}
+		switch {
+		case !same(inv.Email):
+		case inv.ClaimedBy != "":
+			invSeat[i] = inv.ClaimedBy
+		default:
+			invSeat[i] = invKeys[i]
+		}
+	})
+	if err := fail.get(); err != nil {
+		return nil, nil, err
+	}
+	for _, seat := range invSeat {
+		if seat != "" {
+			seats[seat] = true
+		}
+	}
+
+	var caseIDs []string
+	if err := s.meta.List(ctx, "cases/", func(key string) error {
+		if id, ok := strings.CutSuffix(strings.TrimPrefix(key, "cases/"), "/case"); ok {
+			caseIDs = append(caseIDs, id)
+		}
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	// Of each case, only what the answer needs: the accounts holding a
+	// seat (present or removed participants), and the case itself when it
+	// is open and a confirmed holder sits in it.
+	type caseSeats struct {
+		held []string
+		open *Case
+	}
+	loaded := make([]caseSeats, len(caseIDs))
+	workers.Run(len(caseIDs), signInLinkParallel, func(i int) {
+		if fail.failed() {
+			return
+		}
+		c, err := s.load(ctx, caseIDs[i])
+		if err != nil {
+			if !errors.Is(err, fault.ErrNotFound) { // else disposed of meanwhile
+				fail.set(err)
+			}
+			return
+		}
+		held := make([]string, 0, len(c.Participants)+len(c.Removed))
+		for _, p := range c.Participants {
+			held = append(held, p.AccountID)
+		}
+		for _, p := range c.Removed {
+			held = append(held, p.AccountID)
+		}
+		loaded[i].held = held
+		if c.Closed == nil && slices.ContainsFunc(c.Participants, func(p Participant) bool { _, ok := byID[p.AccountID]; return ok }) {
+			loaded[i].open = c
+		}
+	})
+	if err := fail.get(); err != nil {
+		return nil, nil, err
+	}
+	// Every other account holding a seat is read once.
+	var others []string
+	seen := map[string]bool{}
+	for _, l := range loaded {
+		for _, id := range l.held {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			if _, ok := byID[id]; ok {
+				seats[id] = true
+				continue
+			}
+			others = append(others, id)
+		}
+	}
+	hasIt := make([]bool, len(others))
+	workers.Run(len(others), signInLinkParallel, func(i int) {
+		if fail.failed() {
+			return
+		}
+		other, err := s.accounts.Get(ctx, others[i])
+		if err != nil {
+			if !errors.Is(err, fault.ErrNotFound) {
+				fail.set(err)
+			}
+			return
+		}
+		hasIt[i] = same(other.Email) // disabled or not: it is someone's seat
+	})
+	if err := fail.get(); err != nil {
+		return nil, nil, err
+	}
+	for i, id := range others {
+		if hasIt[i] {
+			seats[id] = true
+		}
+	}
+	var open []*Case
+	for _, l := range loaded {
+		if l.open != nil {
+			open = append(open, l.open)
+		}
+	}
+	return seats, open, nil
 }

@@ -87,6 +87,7 @@ func (g *overlapGate) overlapped() bool {
 func TestSignInLinkReadsInParallel(t *testing.T) {
 	g := &overlapGate{}
 	e := newEnvWith(t, func(s objstore.Store) objstore.Store { g.Store = s; return g })
+	e.withoutSeatIndex(t) // the reads of every record
 	ctx := t.Context()
 	med := staff(policy.RoleMediator, "Mia")
 	var last *Case
@@ -153,9 +154,18 @@ func (e *env) manyRecords(t testing.TB, med account.Account, n int) {
 // TestSignInLinkManyRecords: with a few hundred cases and invitations
 // the answer is what it is with a few: the one confirmed seat gets its
 // link; a second seat anywhere (a pending invitation in one of the
-// cases, a joined participant in a closed one) makes it SignInShared.
+// cases, a joined participant in a closed one) makes it SignInShared;
+// with the index of seats by address and reading every record alike.
 func TestSignInLinkManyRecords(t *testing.T) {
+	t.Run("index", func(t *testing.T) { signInLinkManyRecords(t, true) })
+	t.Run("every-record", func(t *testing.T) { signInLinkManyRecords(t, false) })
+}
+
+func signInLinkManyRecords(t *testing.T, indexed bool) {
 	e := newEnv(t)
+	if !indexed {
+		e.withoutSeatIndex(t)
+	}
 	ctx := t.Context()
 	med := staff(policy.RoleMediator, "Mia")
 	e.manyRecords(t, med, 200)
@@ -225,26 +235,41 @@ func TestSignInLinkManyRecords(t *testing.T) {
 // MinIO ("s3", skipped without it: scripts/services.sh), where each read
 // is a round trip.
 func BenchmarkIssueSignInLink(b *testing.B) {
-	run := func(b *testing.B, wrap func(objstore.Store) objstore.Store) {
-		e := newEnvWith(b, wrap)
-		med := staff(policy.RoleMediator, "Mia")
-		e.manyRecords(b, med, 300)
-		c := e.newCase(b, med, "Flat 3")
-		const addr = "pat@example.test"
-		pat := e.joinAs(b, med, c.ID, RoleParty, "A", "Pat", addr)
-		e.confirm(b, pat, c.ID)
-		for b.Loop() {
-			if _, ans, err := e.svc.IssueSignInLink(b.Context(), addr); err != nil || ans != SignInLinkMade {
-				b.Fatalf("answer %v, %v", ans, err)
-			}
-		}
-	}
-	b.Run("dir", func(b *testing.B) { run(b, nil) })
-	b.Run("s3", func(b *testing.B) {
+	dir := func(testing.TB) func(objstore.Store) objstore.Store { return nil }
+	s3 := func(b testing.TB) func(objstore.Store) objstore.Store {
 		s3, err := objstore.OpenS3(b.Context(), testenv.S3(b))
 		if err != nil {
 			b.Fatal(err)
 		}
-		run(b, func(objstore.Store) objstore.Store { return s3 })
-	})
+		return func(objstore.Store) objstore.Store { return s3 }
+	}
+	for _, store := range []struct {
+		name  string
+		store func(testing.TB) func(objstore.Store) objstore.Store
+	}{{"dir", dir}, {"s3", s3}} {
+		b.Run(store.name, func(b *testing.B) {
+			b.Run("index", func(b *testing.B) { benchSignInLink(b, store.store(b), true) })
+			b.Run("every-record", func(b *testing.B) { benchSignInLink(b, store.store(b), false) })
+		})
+	}
+}
+
+// benchSignInLink is one of BenchmarkIssueSignInLink's runs: with the
+// index of seats by address, or reading every record.
+func benchSignInLink(b *testing.B, wrap func(objstore.Store) objstore.Store, indexed bool) {
+	e := newEnvWith(b, wrap)
+	if !indexed {
+		e.withoutSeatIndex(b)
+	}
+	med := staff(policy.RoleMediator, "Mia")
+	e.manyRecords(b, med, 300)
+	c := e.newCase(b, med, "Flat 3")
+	const addr = "pat@example.test"
+	pat := e.joinAs(b, med, c.ID, RoleParty, "A", "Pat", addr)
+	e.confirm(b, pat, c.ID)
+	for b.Loop() {
+		if _, ans, err := e.svc.IssueSignInLink(b.Context(), addr); err != nil || ans != SignInLinkMade {
+			b.Fatalf("answer %v, %v", ans, err)
+		}
+	}
 }

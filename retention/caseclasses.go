@@ -38,8 +38,10 @@ import (
 //
 // Where each class lives (kept in step with the packages that write it):
 //
-//	invites-sessions   invites/<hash>, reentries/<hash> and
-//	                   email-confirmations/<hash> (CaseID),
+//	invites-sessions   invites/<hash>, reentries/<hash>,
+//	                   email-confirmations/<hash> and
+//	                   seat-index/<hash>/<hash> (package cases: the index
+//	                   of seats by address) (CaseID),
 //	                   sessions/<case>/ (package
 //	                   schedule: scheduled sessions and their reminders),
 //	                   outbox/cases/<case>/, outbox/due/<case>/, and the
@@ -101,6 +103,15 @@ func (s *Service) takeInventory(ctx context.Context) (*inventory, error) {
 		return nil, err
 	}
 	for c, keys := range confirmations {
+		inv.invites[c] = append(inv.invites[c], keys...)
+	}
+	// So are the entries of the index of seats by address (package cases,
+	// seatindex.go: seat-index/<hash>/<hash>), kept by case.
+	seatEntries, err := s.groupRecords(ctx, cases.SeatIndexPrefix, func(string) bool { return true }, func(r tokenRecord) string { return r.CaseID })
+	if err != nil {
+		return nil, err
+	}
+	for c, keys := range seatEntries {
 		inv.invites[c] = append(inv.invites[c], keys...)
 	}
 	if inv.surveyTokens, err = s.groupTokenRecords(ctx, "surveys/tokens/", func(r tokenRecord) string { return r.CaseID }); err != nil {
@@ -174,11 +185,17 @@ func (s *Service) dropInventory(planID string) {
 // "sessions/<case>/…" are scheduled sessions, not sign-in ones) by what
 // of reads from the newest stored version of each.
 func (s *Service) groupTokenRecords(ctx context.Context, prefix string, of func(tokenRecord) string) (map[string][]string, error) {
+	return s.groupRecords(ctx, prefix, func(rest string) bool { return !strings.Contains(rest, "/") }, of)
+}
+
+// groupRecords is groupTokenRecords for the keys under prefix whose rest
+// keep accepts.
+func (s *Service) groupRecords(ctx context.Context, prefix string, keep func(rest string) bool, of func(tokenRecord) string) (map[string][]string, error) {
 	type kv struct{ key, version string }
 	var list []kv
 	last := ""
 	err := s.store.VersionsUnder(ctx, prefix, func(v objstore.Version) error {
-		if strings.Contains(v.Key[len(prefix):], "/") || v.DeleteMarker || v.Key == last {
+		if !keep(v.Key[len(prefix):]) || v.DeleteMarker || v.Key == last {
 			return nil
 		}
 		last = v.Key // newest first: the first version of a key is its newest

@@ -219,8 +219,11 @@ func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 				for _, cc := range c.Classes {
 					counts[cc.Class] = cc
 				}
+				// Each of the two cases' invitation and its two entries
+				// in the index of seats by address (the invitation's,
+				// the participant's).
 				if counts[policy.ClassCaseRecord].Records != 1 || counts[policy.ClassParticipantAccount].Objects != 1 ||
-					counts[policy.ClassInvitesSessions].Records != 2 || counts[policy.ClassInvitesSessions].Objects != 2 {
+					counts[policy.ClassInvitesSessions].Records != 2 || counts[policy.ClassInvitesSessions].Objects != 6 {
 					t.Fatalf("certificate classes: %+v", c.Classes)
 				}
 				kept := false
