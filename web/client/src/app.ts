@@ -712,16 +712,18 @@ function switchRoom(room: string) {
     b.replaceChildren(...roomLabel(r));
   }
   const sec = $("room");
-  const ta = h("textarea", { id: "draft", name: "draft", required: true, maxlength: "40000", "aria-describedby": "draft-hint", "data-room": room }) as HTMLTextAreaElement;
+  const ta = h("textarea", { id: "draft", name: "draft", required: true, maxlength: "40000", "aria-describedby": "draft-hint draft-error", "data-room": room }) as HTMLTextAreaElement;
   const err = h("p", { class: "error", role: "alert", id: "draft-error" });
   const observer = myself()?.role === "observer";
+  ta.addEventListener("input", () => { if (ta.value.trim() && err.textContent?.startsWith("Type your message")) err.textContent = ""; });
   // A new, empty composer for every room: a draft typed for one room is never kept for another.
   const form = h("form", {
-    class: "composer " + roomClass(room),
+    class: "composer " + roomClass(room), novalidate: true,
     onsubmit: async (e: Event) => {
       e.preventDefault();
       const text = ta.value;
-      if (!text.trim()) return;
+      // Said in words, next to the box (not the browser's bubble, which a phone may not show).
+      if (!text.trim()) { err.textContent = "Type your message in the box first: there is nothing to send yet."; ta.focus(); return; }
       if (tooLong(text)) {
         err.textContent = tooLongWords;
         return;
@@ -755,7 +757,7 @@ function switchRoom(room: string) {
     },
   },
   h("label", { for: "draft" }, definedRoom(room) ? `Message in “${roomTitle(room)}”` : `Message to the ${roomTitle(room)}`), turnNote(room), ta,
-  h("div", { class: "row" }, h("button", { class: "primary", type: "submit", ...(sendingIn.has(room) ? { disabled: "" } : {}) }, sendLabel(room)),
+  h("div", { class: "row" }, h("button", { class: "primary", type: "submit", "aria-describedby": "draft-error", ...(sendingIn.has(room) ? { disabled: "" } : {}) }, sendLabel(room)),
     h("span", { class: "note", id: "draft-hint" }, touchScreen() ? "Enter starts a new line; the button sends." : "Enter sends; Shift+Enter starts a new line.")), err);
   // With a keyboard, Enter sends (as in most chat apps) and Shift+Enter is
   // a new line; not while an input method is composing a character. On a

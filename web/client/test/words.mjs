@@ -92,11 +92,17 @@ await run(async () => {
   const sendButton = A.locator("#room form.composer button[type=submit]");
   const label = await sendButton.innerText();
   check(label.includes("everyone"), "the Send button in the joint room says everyone reads it: " + label);
+  // Send with nothing typed answers in words next to the box (not a browser bubble a phone may not show), and sends nothing.
+  const pubsEmpty = pubs;
+  await sendButton.tap();
+  check(await A.innerText("#draft-error") === "Type your message in the box first: there is nothing to send yet." && pubs === pubsEmpty &&
+    await A.evaluate(() => document.activeElement?.id) === "draft", "Send with an empty box says to type a message first: " + await A.innerText("#draft-error"));
   const pubsBefore = pubs;
   await A.tap("#draft");
   await A.keyboard.type("First, the deposit.");
   await A.keyboard.press("Enter");
   await A.keyboard.type("Second, the repairs.");
+  check(await A.innerText("#draft-error") === "", "once she types, the words about an empty box go");
   check(await A.inputValue("#draft") === "First, the deposit.\nSecond, the repairs.", "Enter made a new line in the box: " + JSON.stringify(await A.inputValue("#draft")));
   await sendButton.tap();
   const both = A.locator("#room ol.log li", { hasText: "Second, the repairs." });
