@@ -259,6 +259,31 @@ await run(async () => {
   await A.screenshot({ path: `${shots}/words-pinned.png`, fullPage: true });
   await A.setViewportSize(phone);
 
+  // 3b. Another tab, loaded after an update, saved this browser's pins in a newer form: this (older) page cannot
+  // read them, so it refuses the case as before, and says the page is out of date, not that something went wrong.
+  const newer = await A.evaluate(() => new Promise((resolve, reject) => {
+    const rq = indexedDB.open("parley");
+    rq.onerror = () => reject(rq.error);
+    rq.onsuccess = () => {
+      const tx = rq.result.transaction("pins", "readwrite");
+      let n = 0;
+      const cur = tx.objectStore("pins").openCursor();
+      cur.onsuccess = () => {
+        const c = cur.result;
+        if (!c) return;
+        c.update({ ...c.value, format: 99, signedRooms: {} }); n++;
+        c.continue();
+      };
+      tx.oncomplete = () => { rq.result.close(); resolve(n); };
+      tx.onerror = () => reject(tx.error);
+    };
+  }));
+  check(newer === 1, "the test saved the pins in a newer form");
+  await A.reload();
+  const outdated = await A.locator("#status.error").innerText({ timeout: 60000 });
+  check(outdated === "This page is out of date: reload it.", "pins in a newer form: the page says it is out of date and to reload: " + outdated);
+  check(await A.locator("#draft").count() === 0 && await A.locator("#security-stop").count() === 0, "and the case stays closed");
+
   // 1. The second invitation for Ada, who has joined: a link back in, not a new invitation.
   const again = await newPage("partyA-again", phone);
   await again.goto(env("PARLEY_INVITE_AGAIN"));
