@@ -186,6 +186,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   // askedAt; kept across redraws, and dropped once it no longer applies (another version, the agreement filed).
   let asking: "" | "save" | "discard" | "file" = "";
   let askedAt = 0;
+  let filing = false; // the filing is on its way: a redraw meanwhile keeps File off
   let signing = false; // a signature is on its way: a redraw meanwhile keeps Sign off
   let draft = { v: 0, text: "" }; // a comment being written, kept across redraws (a poll, a signature arriving)
   let edit = { base: 0, text: "" }; // the mediator's unsaved text (made on version base), kept across redraws and a failed save
@@ -428,15 +429,16 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         unsaved, h("div", {}, save, " ", discard), question ?? ""));
     }
     if (ag.mayDraft && ag.state === "signed" && !ag.filed) {
-      const file = h("button", { type: "button", id: "agreement-file" }, "File the signed agreement") as HTMLButtonElement;
+      const file = h("button", { type: "button", id: "agreement-file", disabled: filing }, "File the signed agreement") as HTMLButtonElement;
       file.onclick = () => ask("file", cur, "agreement-file-confirm");
       const doFile = async () => {
+        if (filing) return;
         asking = "";
+        filing = true;
         await draw();
-        const now = document.getElementById("agreement-file") as HTMLButtonElement | null;
-        if (now) now.disabled = true;
         try { a = (await call<{ agreement: Agreement }>("POST", path(ctx.caseID) + "/file", { sessions: 0, hours: 0 })).agreement; say("Filed. The signed PDF is with the case's documents."); }
         catch (e) { say(plainError(e, "Not filed", "We can't tell yet whether the agreement was filed. Wait a minute: this page says so by itself if it was; file it again only if it does not."), true); }
+        finally { filing = false; }
         await draw();
       };
       const question = asking === "file" && askedAt === cur ? askBox("file", `File version ${cur} of the agreement, signed by everyone?`, [
