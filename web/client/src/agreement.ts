@@ -182,6 +182,11 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   let shown = 0; // the version being read (0: the current one)
   let readVersion = 0; // the version this person ticked "I have read" for (0: none)
   let confirming = 0; // the version whose "Sign version N?" confirmation is open (0: none)
+  // The mediator's open question in the page (save over signatures or a newer version, discard, file), for version
+  // askedAt; kept across redraws, and dropped once it no longer applies (another version, the agreement filed).
+  let asking: "" | "save" | "discard" | "file" = "";
+  let askedAt = 0;
+  let filing = false; // the filing is on its way: a redraw meanwhile keeps File off
   let signing = false; // a signature is on its way: a redraw meanwhile keeps Sign off
   let draft = { v: 0, text: "" }; // a comment being written, kept across redraws (a poll, a signature arriving)
   let edit = { base: 0, text: "" }; // the mediator's unsaved text (made on version base), kept across redraws and a failed save
@@ -288,8 +293,11 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     if (draft.v === v) note.value = draft.text;
     note.oninput = () => { draft = { v, text: note.value }; };
     const send = h("button", { type: "button", id: "agreement-comment-send", disabled: commentSending.has(ctx.caseID) }, `Comment on version ${v}`) as HTMLButtonElement;
+    const noComment = h("p", { class: "error", id: "agreement-comment-missing", role: "alert" });
+    send.setAttribute("aria-describedby", "agreement-comment-missing");
+    note.addEventListener("input", () => { if (note.value.trim()) noComment.textContent = ""; });
     send.onclick = async () => {
-      if (!note.value.trim()) return;
+      if (!note.value.trim()) { noComment.textContent = "Type your comment in the box first: there is nothing to send yet."; note.focus(); return; }
       if (commentSending.has(ctx.caseID)) return; // one comment at a time: a redraw meanwhile must not send it twice
       commentSending.add(ctx.caseID);
       send.disabled = true;
@@ -314,7 +322,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
       list.length ? h("ul", { class: "docs" }, ...list.map((c) => h("li", {}, h("span", { class: "meta" }, `${when(c.at)} · ${c.who}`), h("br"), c.text)))
         : h("p", {}, "No comments on this version yet."),
       isObserver ? h("p", { class: "note" }, "Observers read the agreement and do not comment.") : h("div", {},
-        h("label", { for: "agreement-comment" }, `Your comment on version ${v} (sent to the joint room: everyone in this mediation reads it)`), note, h("div", {}, send))));
+        h("label", { for: "agreement-comment" }, `Your comment on version ${v} (sent to the joint room: everyone in this mediation reads it)`), note, h("div", {}, send), noComment)));
 
     // Who signs.
     parts.push(h("h3", {}, `Who signs version ${cur}`),
@@ -371,13 +379,10 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
       ta.oninput = () => { edit = { base: edit.base || cur, text: ta.value }; discard.hidden = unsaved.hidden = false; };
       const save = h("button", { type: "button", id: "agreement-save", class: "primary" }, `Save as version ${cur + 1}`) as HTMLButtonElement;
       save.onpointerdown = () => { savePressedAt = Date.now(); };
-      save.onclick = async () => {
-        savePressedAt = 0;
-        const signedBy = ag.signers.filter((s) => s.signed).map((s) => s.name);
-        // Changes begun on an older version replace a version someone saved
-        // since only if the mediator says so (the server checks the base).
-        if (edit.base && edit.base !== cur && !confirm(`Version ${cur} was saved since you began your changes on version ${edit.base}. Saving makes version ${cur + 1} from your text, which replaces what version ${cur} changed. Save anyway?`)) return;
-        if (signedBy.length && !confirm(`${signedBy.join(", ")} signed version ${cur}. Saving version ${cur + 1} means everyone signs again. Save?`)) return;
+      const signedBy = ag.signers.filter((s) => s.signed).map((s) => s.name);
+      const stale = !!edit.base && edit.base !== cur;
+      const doSave = async () => {
+        asking = "";
         save.disabled = true;
         saving = true;
         try { a = await agreementAPI.save(ctx.caseID, cur, ta.value); shown = 0; edit = { base: 0, text: "" }; say(`Saved as version ${cur + 1}. Everyone in the joint room can read it${signedBy.length ? "; everyone signs it again" : ""}.`); }
@@ -388,32 +393,63 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         finally { saving = false; }
         await draw();
       };
+      save.onclick = async () => {
+        savePressedAt = 0;
+        // Changes begun on an older version, or a version someone signed, are replaced only after a question in the
+        // page that names what goes (the server checks the base too).
+        if (stale || signedBy.length) { await ask("save", cur, "agreement-save-confirm"); return; }
+        await doSave();
+      };
       // Unsaved changes can be dropped, after a confirmation that says what goes.
       const discard = h("button", { type: "button", id: "agreement-discard" }, "Discard my changes") as HTMLButtonElement;
       const unsaved = h("p", { class: "note", id: "agreement-unsaved" }, "Not saved yet: only you see these changes until you save them.");
       discard.hidden = unsaved.hidden = !edit.base;
-      discard.onclick = async () => {
-        if (!confirm(`Discard your unsaved changes to the agreement? The editor goes back to the text of version ${cur}; what you typed is not kept anywhere.`)) return;
+      discard.onclick = () => ask("discard", cur, "agreement-discard-confirm");
+      const doDiscard = async () => {
+        asking = "";
         edit = { base: 0, text: "" };
         say("Your unsaved changes were discarded.");
         await draw();
+        document.getElementById("agreement-save")?.focus();
       };
+      const everyone = ctx.visibleTo().replace(/^Visible to: /, "");
+      const question = asking === "save" && askedAt === cur && (stale || signedBy.length) ? askBox("save", `Save your text as version ${cur + 1}?`, [
+        stale ? `Version ${cur} was saved since you began your changes on version ${edit.base}. Saving makes version ${cur + 1} from your text, which replaces what version ${cur} changed.` : "",
+        signedBy.length ? `${signedBy.join(", ")} signed version ${cur}. ${signedBy.length === 1 ? "That signature" : "Those signatures"} will no longer count: everyone signs version ${cur + 1} again.` : "",
+        `Version ${cur + 1} is shared with ${everyone}.`,
+      ], `Save as version ${cur + 1}`, doSave)
+        : asking === "discard" && askedAt === cur && edit.base ? askBox("discard", "Discard your unsaved changes to the agreement?", [
+          `The editor goes back to the text of version ${cur}.`,
+          "What you typed is not kept anywhere, and you cannot get it back. Nobody else saw it.",
+        ], "Discard my changes", doDiscard, "Keep editing") : null;
+      if (question) save.hidden = discard.hidden = true;
       parts.push(h("details", { id: "agreement-editor" }, h("summary", {}, "Edit the agreement"),
         h("label", { for: "agreement-edit" }, `The text of version ${cur}. Saving makes version ${cur + 1}, which everyone in the joint room reads.`),
-        edit.base && edit.base !== cur ? h("p", { class: "error", id: "agreement-edit-stale" }, `Your unsaved changes were made to version ${edit.base}; version ${cur} was saved since. Compare the versions before you save.`) : "", ta,
-        unsaved, h("div", {}, save, " ", discard)));
+        stale ? h("p", { class: "error", id: "agreement-edit-stale" }, `Your unsaved changes were made to version ${edit.base}; version ${cur} was saved since. Compare the versions before you save.`) : "", ta,
+        unsaved, h("div", {}, save, " ", discard), question ?? ""));
     }
     if (ag.mayDraft && ag.state === "signed" && !ag.filed) {
-      const file = h("button", { type: "button", id: "agreement-file" }, "File the signed agreement") as HTMLButtonElement;
-      file.onclick = async () => {
-        if (!confirm(`File version ${cur}, signed by everyone? Its PDF becomes a document of the case that everyone in the joint room can open, and the agreement can no longer change. At closure, it records the case's outcome.`)) return;
-        file.disabled = true;
+      const file = h("button", { type: "button", id: "agreement-file", disabled: filing }, "File the signed agreement") as HTMLButtonElement;
+      file.onclick = () => ask("file", cur, "agreement-file-confirm");
+      const doFile = async () => {
+        if (filing) return;
+        asking = "";
+        filing = true;
+        await draw();
         try { a = (await call<{ agreement: Agreement }>("POST", path(ctx.caseID) + "/file", { sessions: 0, hours: 0 })).agreement; say("Filed. The signed PDF is with the case's documents."); }
-        catch (e) { say(plainError(e, "Not filed", "We can't tell yet whether the agreement was filed. Wait a minute: this page says so by itself if it was; file it again only if it does not."), true); file.disabled = false; }
+        catch (e) { say(plainError(e, "Not filed", "We can't tell yet whether the agreement was filed. Wait a minute: this page says so by itself if it was; file it again only if it does not."), true); }
+        finally { filing = false; }
         await draw();
       };
-      parts.push(h("div", {}, file));
+      const question = asking === "file" && askedAt === cur ? askBox("file", `File version ${cur} of the agreement, signed by everyone?`, [
+        `Its signed PDF becomes one of the case's documents, shared with ${ctx.visibleTo().replace(/^Visible to: /, "")}.`,
+        "The agreement can no longer change, and nobody signs it again. This cannot be undone.",
+        "When the case is closed, it records the case's outcome.",
+      ], `File version ${cur}`, doFile) : null;
+      if (question) file.hidden = true;
+      parts.push(h("div", {}, file, question ?? ""));
     }
+    if (!(ag.mayDraft && !ag.filed) || (asking === "file" && ag.state !== "signed")) asking = "";
     if (ag.filed) parts.push(h("p", { class: "note", id: "agreement-filed" }, "The signed agreement is filed with the case's documents; it no longer changes."));
     const open = el.querySelector("#agreement-editor")?.hasAttribute("open");
     const openTech = el.querySelector("#agreement-technical")?.hasAttribute("open");
@@ -434,6 +470,28 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     }
   }
 
+  /** Opens the mediator's question what (for version v) in the page and puts the focus on its confirming button. */
+  async function ask(what: "save" | "discard" | "file", v: number, focus: string): Promise<void> {
+    asking = what;
+    askedAt = v;
+    await draw();
+    document.getElementById(focus)?.focus();
+  }
+
+  /**
+   * A deliberate confirmation in the page (the markup of the signing box's): the question, what it will do and who
+   * will see it, a button naming the act and one to go back (the focus returns to the button that asked).
+   */
+  function askBox(what: "save" | "discard" | "file", question: string, lines: string[], act: string, yes: () => Promise<void>, no = "Cancel"): HTMLElement {
+    const back = async () => { asking = ""; await draw(); document.getElementById("agreement-" + what)?.focus(); };
+    return h("div", { class: "confirm", role: "alertdialog", id: `agreement-${what}-ask`, "aria-labelledby": `agreement-${what}-question`, "aria-describedby": `agreement-${what}-what` },
+      h("p", { id: `agreement-${what}-question` }, h("strong", {}, question)),
+      h("ul", { id: `agreement-${what}-what` }, ...lines.filter((l) => l).map((l) => h("li", {}, l))),
+      h("div", { class: "row" },
+        h("button", { type: "button", class: what === "discard" ? "danger" : "primary", id: `agreement-${what}-confirm`, onclick: () => void yes() }, act),
+        h("button", { type: "button", id: `agreement-${what}-cancel`, onclick: () => void back() }, no)));
+  }
+
   /**
    * The signing box: the text this browser shows, hashed here, signed by
    * this device after a deliberate confirmation in the page that names the
@@ -443,14 +501,20 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   function signBox(ag: Agreement, v: number, text: string): HTMLElement {
     const cur = ag.current.version;
     const box = h("input", { type: "checkbox", id: "agreement-read" }) as HTMLInputElement;
-    const btn = h("button", { type: "button", id: "agreement-sign", class: "primary", disabled: true }, `Sign version ${v}…`) as HTMLButtonElement;
+    const btn = h("button", { type: "button", id: "agreement-sign", class: "primary", disabled: true, "aria-describedby": "agreement-sign-missing" }, `Sign version ${v}…`) as HTMLButtonElement;
+    // While Sign is off, it says why, next to it.
+    const missing = h("p", { class: "note", id: "agreement-sign-missing" });
+    const ready = () => {
+      btn.disabled = !box.checked || signing;
+      missing.textContent = signing ? "Your signature is being recorded…" : box.checked ? "" : `Tick “I have read version ${v} and I agree to it” first.`;
+    };
     // The tick and an open confirmation survive a redraw (another
     // person's signature arriving) as long as the same version is shown.
     box.checked = readVersion === v;
-    btn.disabled = !box.checked || signing;
+    ready();
     box.onchange = () => {
       readVersion = box.checked ? v : 0;
-      btn.disabled = !box.checked || signing;
+      ready();
       if (!box.checked && confirming) { confirming = 0; void draw(); }
     };
     btn.onclick = async () => {
@@ -509,7 +573,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
       h("h3", { id: "agreement-sign-title" }, `Sign version ${v}`),
       v !== cur ? h("p", { class: "note" }, `You are reading version ${v}; version ${cur} replaced it.`) : "",
       h("p", {}, "Signing records that you agree to this text. It is signed on this device, and everyone in this mediation — the other side too — sees that you signed, and when. A signature cannot be taken back."),
-      h("label", { for: "agreement-read" }, box, ` I have read version ${v} and I agree to it`), h("div", {}, btn), asking);
+      h("label", { for: "agreement-read" }, box, ` I have read version ${v} and I agree to it`), h("div", {}, btn), missing, asking);
   }
 
   let isMediatorView = false;

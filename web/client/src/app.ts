@@ -13,7 +13,8 @@ import { forgetDecrypted, sweepAllTemporary } from "./docs-e2ee-ui";
 import { forgetDialog, forgetThisBrowser } from "./forget";
 import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
-import { registerDevice, SecureCase, SecureEvent, unconfirmedWords } from "./secure";
+import { registerDevice, SecureCase, SecureEvent, SecurityStop, unconfirmedWords } from "./secure";
+import { showSecurityStop } from "./alarm";
 import { signOutDialog } from "./signout";
 import { loadOrCreateDevice, markRegistered } from "./store";
 import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
@@ -354,7 +355,7 @@ async function caseloadView(): Promise<void> {
 const relationWords: Record<string, string> = { party: "party", counsel: "lawyer", mediator: "mediator", observer: "observer", records: "records" };
 function chooseCase(list: { id: string; title?: string; relation: string }[], keys: E.DeviceKeys) {
   main().replaceChildren(h("h1", {}, "Your cases"), deskButton(me) ?? "", caseloadButton() ?? "", h("ul", {}, ...list.map((l) =>
-    h("li", {}, h("button", { type: "button", onclick: () => { history.replaceState(null, "", "/app#case=" + l.id); openCase(l.id, keys).catch((e) => say("The case could not be opened: " + errText(e) + ".", true)); } },
+    h("li", {}, h("button", { type: "button", onclick: () => { history.replaceState(null, "", "/app#case=" + l.id); openCase(l.id, keys).catch((e) => { if (e instanceof SecurityStop) stopCase(e); else say("The case could not be opened: " + errText(e) + ".", true); }); } },
       `${l.title ?? "A case"} (${relationWords[l.relation] ?? "in this case"})`)))));
 }
 
@@ -367,11 +368,24 @@ function hideAccountButtons(): void {
   document.querySelector(".staff-nav")?.remove();
 }
 
+/**
+ * A check of the case's keys failed (at opening or any later check): the connection is closed and the page shows
+ * the alarm screen instead of the case, so nothing more is written or sent in it from here.
+ */
+function stopCase(e: SecurityStop): void {
+  if (sc) { sc.onStatus = () => {}; sc.onEvent = () => {}; sc.close(); }
+  const el = $("conn");
+  el.textContent = "Stopped for safety";
+  el.className = "conn bad";
+  showSecurityStop(main(), e, me?.role !== "participant");
+}
+
 async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   say("Opening the case and checking its keys…");
   sc = new SecureCase(caseID, keys);
   initCarry({ h, sc: () => sc, me: () => me.id, fmtTime, roomTitle, roomClass, errText, visibleTo, readersOf, isMediator: (a) => c.mediators.some((m) => m.accountId === a) });
   sc.onEvent = onEvent;
+  sc.onStop = (e) => stopCase(e);
   sc.onNotice = (t) => notice(t);
   sc.onPendingMediators = (pending) => renderPendingMediators(pending);
   sc.onPresence = (room) => {
@@ -486,7 +500,7 @@ function render() {
         c.mediators.some((m) => m.accountId === me.id) ? "" : h("button", { type: "button", id: "show-welcome", onclick: () => welcome(true) }, "About this mediation"),
         h("section", { id: "defined-rooms" }),
         h("section", { id: "people" }),
-        h("h2", {}, "Safety numbers"), h("div", { id: "safety" }),
+        h("section", { id: "safety-numbers", "aria-labelledby": "safety-title" }, h("h2", { id: "safety-title" }, "Safety numbers"), safetyHelp(), h("div", { id: "safety" })),
         h("section", { id: "devices", "aria-labelledby": "devices-title" }),
         h("section", { id: "email-signin", "aria-labelledby": "email-signin-title" }), h("div", { id: "invite" }))));
 }
@@ -579,12 +593,34 @@ function renderRooms() {
   const people = [...new Set([...c.mediators.filter((m) => !m.recused).map((m) => m.accountId), ...c.participants.map((p) => p.accountId), ...signed])].filter((a) => a !== me.id);
   for (const a of people) {
     const out = h("p", { class: "safety", "aria-live": "polite" });
+    const hint = h("p", { class: "note safety-compare" });
+    const name = sc.nameOf(a);
     safety.append(h("div", {}, h("button", {
       type: "button", onclick: async () => {
-        try { out.textContent = await sc.safetyNumber(a); } catch (e) { out.textContent = errText(e); }
+        try {
+          out.textContent = await sc.safetyNumber(a);
+          hint.textContent = `Read it aloud to ${name} by phone or in a joint session: their screen shows the same digits under your name. If any digit differs, stop and call the mediation program.`;
+        } catch (e) { out.textContent = errText(e); hint.textContent = ""; }
       },
-    }, "Safety number with " + sc.nameOf(a)), out));
+    }, "Safety number with " + name), out, hint));
   }
+}
+
+/**
+ * What a safety number is for and how to compare it, in a few words, with the steps one click away: a party
+ * who never heard of one reads what it proves, how to check it and what to do when it differs.
+ */
+function safetyHelp(): HTMLElement {
+  return h("div", { id: "safety-help" },
+    h("p", {}, "A safety number lets you check that nobody else is secretly reading what you and one other person write here."),
+    h("details", { id: "safety-how" }, h("summary", {}, "How to check a safety number"),
+      h("ol", {},
+        h("li", {}, "Press the button with the person’s name below: a number appears."),
+        h("li", {}, "Read it aloud to that person by phone, or in a joint session. Their screen shows the same number under your name."),
+        h("li", {}, "If every digit is the same, all is well: there is nothing more to do.")),
+      h("p", {}, h("strong", {}, "If the numbers are different, stop. "),
+        "Do not type or upload anything private in this case. Call the mediation program or your mediator by phone and tell them the safety numbers do not match."),
+      h("p", { class: "note" }, "The number changes when someone adds or removes a device. If it changed, compare it again.")));
 }
 
 /** A room button's contents: its name, who is here, and how many new messages. */
@@ -676,16 +712,18 @@ function switchRoom(room: string) {
     b.replaceChildren(...roomLabel(r));
   }
   const sec = $("room");
-  const ta = h("textarea", { id: "draft", name: "draft", required: true, maxlength: "40000", "aria-describedby": "draft-hint", "data-room": room }) as HTMLTextAreaElement;
+  const ta = h("textarea", { id: "draft", name: "draft", required: true, maxlength: "40000", "aria-describedby": "draft-hint draft-error", "data-room": room }) as HTMLTextAreaElement;
   const err = h("p", { class: "error", role: "alert", id: "draft-error" });
   const observer = myself()?.role === "observer";
+  ta.addEventListener("input", () => { if (ta.value.trim() && err.textContent?.startsWith("Type your message")) err.textContent = ""; });
   // A new, empty composer for every room: a draft typed for one room is never kept for another.
   const form = h("form", {
-    class: "composer " + roomClass(room),
+    class: "composer " + roomClass(room), novalidate: true,
     onsubmit: async (e: Event) => {
       e.preventDefault();
       const text = ta.value;
-      if (!text.trim()) return;
+      // Said in words, next to the box (not the browser's bubble, which a phone may not show).
+      if (!text.trim()) { err.textContent = "Type your message in the box first: there is nothing to send yet."; ta.focus(); return; }
       if (tooLong(text)) {
         err.textContent = tooLongWords;
         return;
@@ -719,7 +757,7 @@ function switchRoom(room: string) {
     },
   },
   h("label", { for: "draft" }, definedRoom(room) ? `Message in “${roomTitle(room)}”` : `Message to the ${roomTitle(room)}`), turnNote(room), ta,
-  h("div", { class: "row" }, h("button", { class: "primary", type: "submit", ...(sendingIn.has(room) ? { disabled: "" } : {}) }, sendLabel(room)),
+  h("div", { class: "row" }, h("button", { class: "primary", type: "submit", "aria-describedby": "draft-error", ...(sendingIn.has(room) ? { disabled: "" } : {}) }, sendLabel(room)),
     h("span", { class: "note", id: "draft-hint" }, touchScreen() ? "Enter starts a new line; the button sends." : "Enter sends; Shift+Enter starts a new line.")), err);
   // With a keyboard, Enter sends (as in most chat apps) and Shift+Enter is
   // a new line; not while an input method is composing a character. On a
@@ -817,4 +855,4 @@ export function startFailedWords(e: unknown): string {
   return "Something went wrong: " + w + ". Reload the page to try again.";
 }
 
-start().catch((e) => say(startFailedWords(e), true));
+start().catch((e) => { if (e instanceof SecurityStop) stopCase(e); else say(startFailedWords(e), true); });

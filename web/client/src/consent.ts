@@ -128,10 +128,13 @@ export async function consentGate(root: HTMLElement, caseID: string, keys: Devic
         termsSec.append(h("p", { class: "verified", id: "terms-accepted" }, `You accepted these terms on ${when(view.mine!.recorded)}.`));
       } else {
         const box = h("input", { type: "checkbox", id: "terms-read" }) as HTMLInputElement;
-        const btn = h("button", { type: "button", class: "primary", id: "accept-terms", disabled: true }, "Accept the terms") as HTMLButtonElement;
+        const btn = h("button", { type: "button", class: "primary", id: "accept-terms", disabled: true, "aria-describedby": "accept-terms-missing" }, "Accept the terms") as HTMLButtonElement;
+        // While Accept is off, it says why, next to it.
+        const missing = h("p", { class: "note", id: "accept-terms-missing" });
+        const ready = () => { btn.disabled = !box.checked; missing.textContent = box.checked ? "" : "Tick “I have read these terms and I accept them” first."; };
         box.checked = tickedFor === view.terms.version;
-        btn.disabled = !box.checked;
-        box.onchange = () => { btn.disabled = !box.checked; tickedFor = box.checked ? view.terms.version : 0; };
+        ready();
+        box.onchange = () => { ready(); tickedFor = box.checked ? view.terms.version : 0; };
         btn.onclick = async () => {
           btn.disabled = true;
           status.textContent = "Signing and recording your acceptance…";
@@ -150,7 +153,7 @@ export async function consentGate(root: HTMLElement, caseID: string, keys: Devic
         termsSec.append(h("div", { class: "confirm" },
           h("p", {}, "Accepting is a record that you read these terms and agree to them. It is signed by this browser, and the mediators and the program's records will see it (with the date and time); the other side does not."),
           h("label", { for: "terms-read" }, box, " I have read these terms and I accept them"),
-          h("div", {}, btn)));
+          h("div", {}, btn), missing));
       }
       const discSec = h("section", { id: "consent-disclosures", "aria-labelledby": "consent-disclosures-title" },
         h("h2", { id: "consent-disclosures-title" }, "What your mediator disclosed"),
@@ -185,13 +188,16 @@ export async function consentGate(root: HTMLElement, caseID: string, keys: Devic
       }
       if (kase.disclosures.length) discSec.append(list);
       const done = termsDone && pending.length === 0;
-      const go = h("button", { type: "button", class: "primary", id: "consent-continue", disabled: !done }, "Go on to the case") as HTMLButtonElement;
+      const go = h("button", { type: "button", class: "primary", id: "consent-continue", disabled: !done, "aria-describedby": "consent-continue-missing" }, "Go on to the case") as HTMLButtonElement;
+      // While it is off, what is still to do, next to it.
+      const todo = [termsDone ? "" : "accept the terms", pending.length === 0 ? "" : pending.length === 1 ? "acknowledge the disclosure" : `acknowledge the ${pending.length} disclosures`].filter(Boolean);
+      const missing = h("p", { class: "note", id: "consent-continue-missing" }, todo.length ? `To go on, first ${todo.join(" and ")} above.` : "");
       go.onclick = () => resolve(kase);
       root.replaceChildren(h("h1", { id: "consent-title" }, "Before you go on"),
         h("p", {}, done
           ? "Thank you. You can go on to the case now."
           : "Your mediator asks everyone taking part to read and accept the terms below, and to acknowledge what the mediator disclosed, before the mediation begins."),
-        termsSec, discSec, status, h("div", {}, go));
+        termsSec, discSec, status, h("div", {}, go), missing);
       if (done) go.focus();
     };
     draw();
@@ -238,9 +244,10 @@ export async function renderConsentPanel(el: HTMLElement, caseID: string, c: Cas
   ta.value = view.terms.text;
   const msg = h("p", { id: "terms-edit-status", role: "status", "aria-live": "polite" }, saved);
   const save = h("button", { type: "button", id: "terms-save" }, "Save the terms") as HTMLButtonElement;
-  save.onclick = async () => {
-    const anyone = people.some((p) => p.accepted);
-    if (anyone && !confirm(`Some people already accepted version ${view.terms.version}. Saving makes version ${view.terms.version + 1}, and everyone must accept it again before the opening session. Save?`)) return;
+  const ask = h("div", { id: "terms-save-box" });
+  const doSave = async () => {
+    ask.replaceChildren();
+    save.hidden = false;
     save.disabled = true;
     try {
       const v = await consentAPI.setTerms(caseID, ta.value);
@@ -252,6 +259,22 @@ export async function renderConsentPanel(el: HTMLElement, caseID: string, c: Cas
       save.disabled = false;
     }
   };
+  // Terms someone accepted are replaced only after a question in the page naming whose acceptance stops counting.
+  save.onclick = async () => {
+    const accepted = people.filter((p) => p.accepted).map((p) => personName(p.name, p.role, side(p.side)));
+    if (!accepted.length) { await doSave(); return; }
+    const v = view.terms.version;
+    const yes = h("button", { type: "button", class: "primary", id: "terms-save-confirm", onclick: () => void doSave() }, `Save as version ${v + 1}`);
+    const no = h("button", { type: "button", id: "terms-save-cancel", onclick: () => { ask.replaceChildren(); save.hidden = false; save.focus(); } }, "Cancel");
+    ask.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "terms-save-q", "aria-describedby": "terms-save-what" },
+      h("p", { id: "terms-save-q" }, h("strong", {}, `Save the terms as version ${v + 1}?`)),
+      h("ul", { id: "terms-save-what" },
+        h("li", {}, `${listWords(accepted)} already accepted version ${v}. ${accepted.length === 1 ? "That acceptance no longer counts" : "Those acceptances no longer count"}: everyone must accept version ${v + 1} before the opening session.`),
+        h("li", {}, "Every party, lawyer and observer of this case is shown the new terms and asked to accept them.")),
+      h("div", { class: "row" }, yes, no)));
+    save.hidden = true;
+    yes.focus();
+  };
   el.replaceChildren(h("h2", { id: "consent-panel-title" }, "Terms and disclosures"),
     h("p", { class: "note" }, "Only the mediators of this case see this list. Each acceptance is signed by the person's own device."),
     table, summary,
@@ -259,5 +282,5 @@ export async function renderConsentPanel(el: HTMLElement, caseID: string, c: Cas
     c.disclosures.length ? disc : h("p", {}, "No disclosures yet."),
     h("details", {}, h("summary", {}, "Edit the terms"),
       h("label", { for: "terms-edit" }, `Terms of this case (version ${view.terms.version}). Saved terms are shown to every party, lawyer and observer of this case.`),
-      ta, h("div", {}, save), msg));
+      ta, h("div", {}, save), ask, msg));
 }

@@ -231,38 +231,63 @@ export function refreshAdmissions(d: DevicesContext): Promise<void> {
   return admitCheck;
 }
 
+/** The device whose admission question is open (kept when the panel is drawn again, as when someone comes and goes). */
+let admitAsking = "";
+
 function admitPanel(d: DevicesContext): HTMLElement {
   const box = h("div", { id: "admit" });
   const dir = d.sc.sess.dir;
+  const closers: (() => void)[] = []; // one question open at a time
   for (const a of d.participants) {
     for (const rec of dir.pending(a)) {
       const status = h("span", { role: "status" });
       const num = h("span", { class: "safety" }, "…");
-      void E.fingerprint(rec.account, [rec]).then((n) => { num.textContent = E.formatSafetyNumber(n); });
+      const fingerprintShown = E.fingerprint(rec.account, [rec]).then((n) => { num.textContent = E.formatSafetyNumber(n); });
       const working = dir.active(a).length;
-      const b = h("button", {
-        type: "button",
-        onclick: async () => {
-          const warn = working > 0
-            ? `${d.nameOf(a)} still has ${working === 1 ? "a device" : working + " devices"} that works in this mediation: they have not lost every device, and can add this one themselves ("Add a device"). `
-            : "";
-          if (!confirm(`${warn}Admit this new device of ${d.nameOf(a)}, number ${num.textContent}? It will receive everything said in ${d.nameOf(a)}'s rooms from now on (not before), but cannot consent for them. Do this only if you called ${d.nameOf(a)} and they read you the same number from their new device. Their other devices will be told.`)) return;
-          (b as HTMLButtonElement).disabled = true;
-          try {
-            const end = await E.endorse(d.sc.me, rec, d.sc.caseID);
-            await call("POST", casePath(d.sc.caseID) + "/e2ee/admissions", { record: b64(end) });
-            await d.sc.refresh();
-            status.textContent = ` Admitted. ${d.nameOf(a)}'s new device reads what is said from now on.`;
-          } catch (e) {
-            status.textContent = " Not admitted: " + errText(e);
-            (b as HTMLButtonElement).disabled = false;
-          }
-        },
-      }, `Admit this new device of ${d.nameOf(a)}`);
+      const name = d.nameOf(a);
+      const ask = h("div", {});
+      const admit = async (yes: HTMLButtonElement) => {
+        yes.disabled = true;
+        try {
+          const end = await E.endorse(d.sc.me, rec, d.sc.caseID);
+          await call("POST", casePath(d.sc.caseID) + "/e2ee/admissions", { record: b64(end) });
+          admitAsking = "";
+          ask.replaceChildren();
+          await d.sc.refresh();
+          status.textContent = ` Admitted. ${name}'s new device reads what is said from now on.`;
+        } catch (e) {
+          status.textContent = " Not admitted: " + errText(e);
+          yes.disabled = false;
+        }
+      };
+      // A deliberate question in the page, naming what admitting does and who is told.
+      const close = () => { ask.replaceChildren(); b.hidden = false; };
+      closers.push(close);
+      const open = () => {
+        for (const c of closers) c();
+        admitAsking = rec.id;
+        status.textContent = "";
+        const yes = h("button", { type: "button", class: "primary", id: "admit-confirm" }, `Admit ${name}'s new device`) as HTMLButtonElement;
+        yes.onclick = () => void admit(yes);
+        const no = h("button", { type: "button", id: "admit-cancel", onclick: () => { admitAsking = ""; close(); b.focus(); } }, "Cancel");
+        ask.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "admit-q", "aria-describedby": "admit-what" },
+          h("p", { id: "admit-q" }, h("strong", {}, `Admit this new device of ${name}?`)),
+          h("ul", { id: "admit-what" },
+            working > 0 ? h("li", {}, h("strong", {}, `${name} still has ${working === 1 ? "a device" : working + " devices"} that works in this mediation: `),
+              `they have not lost every device, and can add this one themselves (“Add a device”).`) : "",
+            h("li", {}, `Do this only if you phoned ${name} on a number you already have and they read you the same number from their new device: `, h("strong", { class: "safety" }, num.textContent ?? "")),
+            h("li", {}, `It will receive everything said in ${name}'s rooms from now on (not before), but cannot give consent for them.`),
+            h("li", {}, `${name}'s other devices will be told.`)),
+          h("div", { class: "row" }, yes, no)));
+        b.hidden = true;
+        return yes;
+      };
+      const b = h("button", { type: "button", onclick: async () => { await fingerprintShown; open().focus(); } }, `Admit this new device of ${name}`) as HTMLButtonElement;
+      if (admitAsking === rec.id) void fingerprintShown.then(() => open());
       box.append(h("p", {}, `${d.nameOf(a)} has a new device no other device of theirs added. Its device number is `, num,
         `. Call ${d.nameOf(a)} (on a number you already have) and ask them to read you the number their new device shows; admit it only if the two match.`,
         working > 0 ? h("strong", {}, ` ${d.nameOf(a)} still has a device that works here, so they can add this one themselves.`) : null,
-        h("br"), b, status));
+        h("br"), b, status, ask));
     }
   }
   if (!box.childElementCount) {

@@ -136,7 +136,10 @@ function openEditor(box: HTMLElement, p: Plan, it: PlanItem, current: DisposalAc
   };
   const confirmBox = h("input", { type: "checkbox", id: "action-confirm" }) as HTMLInputElement;
   const confirmWords = h("span", { id: "action-confirm-words" });
-  const save = h("button", { type: "submit", class: "primary", id: "action-save", disabled: true }, "Save this choice") as HTMLButtonElement;
+  const save = h("button", { type: "submit", class: "primary", id: "action-save", disabled: true, "aria-describedby": "action-save-missing" }, "Save this choice") as HTMLButtonElement;
+  // While Save is off, it says why, next to it.
+  const saveMissing = h("p", { class: "note", id: "action-save-missing" }, "Tick the “I understand” box above first.");
+  const sync = () => { saveMissing.textContent = save.disabled && !confirmBox.checked ? "Tick the “I understand” box above first." : ""; };
   const status = h("p", { id: "action-status", role: "status", "aria-live": "polite" });
   const kind = () => (box.querySelector("input[name=action-kind]:checked") as HTMLInputElement | null)?.value ?? "destroy";
   const describe = () => {
@@ -149,9 +152,10 @@ function openEditor(box: HTMLElement, p: Plan, it: PlanItem, current: DisposalAc
       : ` I understand: ${name} will be destroyed as planned, once a second person approves and the plan is carried out.`;
     confirmBox.checked = false;
     save.disabled = true;
+    sync();
     status.textContent = "";
   };
-  confirmBox.addEventListener("change", () => { save.disabled = !confirmBox.checked; });
+  confirmBox.addEventListener("change", () => { save.disabled = !confirmBox.checked; sync(); });
   const form = h("form", {
     id: "action-form", "aria-labelledby": "action-title",
     onsubmit: async (e: Event) => {
@@ -183,6 +187,7 @@ function openEditor(box: HTMLElement, p: Plan, it: PlanItem, current: DisposalAc
         // A field the server refused is named by what it wants ("the recipient's age public key…").
         status.textContent = "Not saved: " + (x instanceof APIError && x.status === 400 && x.problem.errors?.length ? "check " : "") + errText(x);
         save.disabled = !confirmBox.checked;
+        sync();
       }
     },
   },
@@ -195,9 +200,9 @@ function openEditor(box: HTMLElement, p: Plan, it: PlanItem, current: DisposalAc
   ...Object.values(fields),
   h("p", {}, h("label", { for: "action-confirm", class: "check" }, confirmBox, confirmWords)),
   h("div", { class: "row" }, save, h("button", { type: "button", onclick: () => box.replaceChildren() }, "Cancel")),
-  status);
+  saveMissing, status);
   form.addEventListener("change", (e) => { if ((e.target as HTMLElement).getAttribute("name") === "action-kind") describe(); });
-  for (const el of [until, reason, authority, recipientName, recipient]) el.addEventListener("input", () => { const c = confirmBox.checked; describe(); confirmBox.checked = c; save.disabled = !c; });
+  for (const el of [until, reason, authority, recipientName, recipient]) el.addEventListener("input", () => { const c = confirmBox.checked; describe(); confirmBox.checked = c; save.disabled = !c; sync(); });
   box.replaceChildren(form);
   describe();
   (document.getElementById("action-title") as HTMLElement).focus();

@@ -75,8 +75,10 @@ export function scheduleChangesView(meID: string): HTMLElement {
           }
         },
       }, "Approve this shorter period") as HTMLButtonElement;
-      box.addEventListener("change", () => { go.disabled = !box.checked; });
-      li.append(h("p", {}, h("label", { for: id, class: "check" }, box, ` I understand: ${c.rule.class} records become due sooner, and the next plan may destroy some at once`)), h("p", {}, go));
+      const missing = h("p", { class: "note", id: `${id}-missing` }, "Tick the “I understand” box first.");
+      go.setAttribute("aria-describedby", `${id}-missing`);
+      box.addEventListener("change", () => { go.disabled = !box.checked; missing.textContent = box.checked ? "" : "Tick the “I understand” box first."; });
+      li.append(h("p", {}, h("label", { for: id, class: "check" }, box, ` I understand: ${c.rule.class} records become due sooner, and the next plan may destroy some at once`)), h("p", {}, go), missing);
     }
     li.append(status);
     return li;

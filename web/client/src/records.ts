@@ -327,11 +327,13 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
   const confirm = (verb: string, button: HTMLElement) => {
     const box = h("input", { type: "checkbox", id: "plan-confirm" }) as HTMLInputElement;
     (button as HTMLButtonElement).disabled = true;
-    box.addEventListener("change", () => { (button as HTMLButtonElement).disabled = !box.checked; });
+    const missing = h("p", { class: "note", id: "plan-confirm-missing" }, "Tick the box above first, once you have checked the list.");
+    button.setAttribute("aria-describedby", "plan-confirm-missing");
+    box.addEventListener("change", () => { (button as HTMLButtonElement).disabled = !box.checked; missing.textContent = box.checked ? "" : "Tick the box above first, once you have checked the list."; });
     return h("div", { class: "confirm", id: "plan-confirm-box", role: "group", "aria-labelledby": "plan-confirm-what" },
       h("p", { id: "plan-confirm-what" }, h("strong", {}, `${verb} ${destroyWords(p, due)}`), " This cannot be undone."),
       h("p", {}, h("label", { for: "plan-confirm", class: "check" }, box, ` I have checked the list above: ${verb.toLowerCase()} ${p.records === 1 ? "this record" : `these ${countWords(p)}`} of this plan`)),
-      h("p", {}, button));
+      h("p", {}, button), missing);
   };
   if (p.state === "planned" || p.state === "approved") {
     actions.append(h("button", {

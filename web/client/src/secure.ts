@@ -28,6 +28,18 @@ export interface SecureEvent {
 
 export type Status = "connecting" | "live" | "reconnecting" | "closed";
 
+/**
+ * A check of the case's keys failed (what this browser verified before is contradicted, or the server's answer
+ * does not verify): the case is not used on this device. what says what happened in plain words, for the person;
+ * technical, for the program, sits behind "Technical details" on the alarm screen (app.ts showSecurityStop). The
+ * message is a whole sentence in plain words too, for any screen that shows only that.
+ */
+export class SecurityStop extends Error {
+  constructor(readonly what: string, readonly technical: string) {
+    super(what + ". This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
+  }
+}
+
 /** What a party is told while their message waits for a mediator's device to admit the room's newest members. */
 export const PendingNotice = "Your message will be sent when your mediator connects. You can keep writing; keep this page open.";
 
@@ -96,6 +108,8 @@ export class SecureCase {
   private admitting = "";
   /** Called after each signing with the mediators the case record lists that no statement admits yet. */
   onPendingMediators: (pending: { accountId: string; name: string }[]) => void = () => {};
+  /** Called when a check of the case's keys fails (SecurityStop), before the failure reaches whoever asked. */
+  onStop: (e: SecurityStop) => void = () => {};
   private lastRefresh = 0;
   /** Defined rooms this mediator is opening: signed with the next statement (rooms.ts). */
   private opening: E.RoomMembers[] = [];
@@ -156,6 +170,9 @@ export class SecureCase {
     check.catch(() => {}); // past the deadline its own failure (the aborted requests) is no one's
     try {
       await Promise.race([check, late]);
+    } catch (e) {
+      if (e instanceof SecurityStop) this.onStop(e);
+      throw e;
     } finally {
       clearTimeout(timer);
     }
@@ -167,7 +184,9 @@ export class SecureCase {
     this.lastRefresh = Date.now();
     const pins = await loadPins(this.me.account);
     const devP = await api.caseDevices(this.caseID, pins.logSize ?? 0, signal);
-    const devV = await verifyProven(devP, pins);
+    const devV = await verifyProven(devP, pins).catch((e: unknown) => {
+      throw new SecurityStop("the server's record of the devices in this case does not match the one this browser checked before", "key-directory: " + errorText(e));
+    });
     const dir = new E.Devices();
     for (const d of devV.devices) dir.add(d.rec, d.index);
     for (const r of devV.revocations) {
@@ -179,9 +198,15 @@ export class SecureCase {
     for (const e of devV.endorsements) dir.endorse(e.e, e.index);
     await dir.computeTrust();
     const stP = await api.statements(this.caseID, devV.size, signal);
-    const stV = await verifyProven(stP, { logKey: devP.key, logSize: devV.size, logCheckpoint: devV.checkpoint });
+    const stV = await verifyProven(stP, { logKey: devP.key, logSize: devV.size, logCheckpoint: devV.checkpoint }).catch((e: unknown) => {
+      throw new SecurityStop("the server's record of who is in this case does not match its record of the devices in it", "statements: " + errorText(e));
+    });
     const chain = new E.Chain(this.caseID);
-    for (const st of stV.statements) await chain.extend(st, dir);
+    for (const st of stV.statements) {
+      await chain.extend(st, dir).catch((e: unknown) => {
+        throw new SecurityStop("the server shows a change to who is in this case that this browser cannot confirm a mediator of this case made", `statement ${st.seq}: ` + errorText(e));
+      });
+    }
     if (chain.length) {
       // The sealed rooms this person is in: the statements hold only commitments to their entries, which the
       // server gives to each room's members only; an entry no statement commits to, or that breaks a rule, is
@@ -192,8 +217,8 @@ export class SecureCase {
       const held = [...(this.sess?.chain.entries() ?? []), ...(pins.cases?.[this.caseID]?.entries ?? []).map((x) => unb64(x))];
       for (const entries of [held, defined.flatMap((d) => (d.entries ?? []).map((x) => unb64(x)))]) {
         if (E.isRoomConflict(await chain.addEntries(entries))) {
-          throw new Error("the server shows one of your rooms opened twice, with different people. This browser will not use this case until that is resolved: " +
-            "tell your mediator (by phone) and do not write in this case here meanwhile");
+          throw new SecurityStop("the server shows one of your rooms opened twice, with different people in it",
+            "room-opened-twice: two signed entries open the same sealed room with different members");
         }
       }
     }
@@ -204,19 +229,19 @@ export class SecureCase {
     const pin = cases[this.caseID];
     if (pin) {
       const first = chain.get(1), old = chain.get(pin.seq);
-      if (!first || hex(first.hash) !== pin.first) throw new Error("the server now shows a different record of who was in this case from the start than the one this browser checked before. " +
-        "This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
-      if (!old || hex(old.hash) !== pin.latest) throw new Error("the server no longer shows the record of who is in this case that this browser checked before: it was changed or removed. " +
-        "This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
+      if (!first || hex(first.hash) !== pin.first) throw new SecurityStop("the server now shows a different record of who was in this case from the start than the one this browser checked before",
+        `first-statement-changed: pinned ${pin.first.slice(0, 16)}…, server ${first ? hex(first.hash).slice(0, 16) + "…" : "none"}`);
+      if (!old || hex(old.hash) !== pin.latest) throw new SecurityStop("the server no longer shows the record of who is in this case that this browser checked before: it was changed or removed",
+        `statement-changed: statement ${pin.seq} pinned ${pin.latest.slice(0, 16)}…, server ${old ? hex(old.hash).slice(0, 16) + "…" : "none"}`);
     }
     // Trust on first use of each account's first device: an answer that
     // leaves it out (making another device "first") is refused.
     const firsts = { ...(pins.firsts ?? {}) };
     try {
       dir.checkFirsts(firsts);
-    } catch {
-      throw new Error("the server's list of devices leaves out the first device of someone in this case, or shows another one in its place. " +
-        "This browser will not send messages in this case until that is resolved: tell your mediator (by phone) and do not use this case here meanwhile");
+    } catch (e) {
+      throw new SecurityStop("the server's list of devices leaves out the first device of someone in this case, or shows another one in its place",
+        "first-device-changed: " + errorText(e));
     }
     // Each revocation this browser verified stays: an answer that shows a revoked device as working again (the server
     // left its revocation out) is refused, so nothing is sealed to a lost device.
@@ -227,11 +252,11 @@ export class SecureCase {
       dir.checkRevocations(revoked);
     } catch (e) {
       if (e instanceof E2EEError && e.kind === "too many revocations") throw new Error(E.tooManyRevocationsWords);
-      throw new Error("the server now shows a device as working again that someone in this case took out of use (this browser saw it taken out of use before). " +
-        "This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
+      throw new SecurityStop("the server now shows a device as working again that someone in this case took out of use (this browser saw it taken out of use before)",
+        "revocation-left-out: " + errorText(e));
     }
-    if (this.sess && chain.length < this.sess.chain.length) throw new Error("the server now shows fewer changes to who is in this case than this browser already checked. " +
-      "This browser will not use this case until that is resolved: tell your mediator (by phone) and do not write in this case here meanwhile");
+    if (this.sess && chain.length < this.sess.chain.length) throw new SecurityStop("the server now shows fewer changes to who is in this case than this browser already checked",
+      `chain-shorter: server ${chain.length} statements, this page ${this.sess.chain.length}`);
     const latest = chain.latest();
     if (latest) cases[this.caseID] = { first: hex(chain.get(1)!.hash), seq: latest.seq, latest: hex(latest.hash), entries: chain.entries().map((x) => b64(x)) };
     // Merged with the pins saved now (another tab may have saved newer ones meanwhile): nothing moves back. A check

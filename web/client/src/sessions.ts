@@ -106,6 +106,13 @@ const kindWords: Record<string, string> = {
 interface ScheduleDraft { start: string; zone: string; minutes: string; rooms: string[] }
 const scheduling = new Map<string, ScheduleDraft>();
 
+/**
+ * The server's warning after the last scheduling, move or cancellation of a case's session (some mail could not be
+ * queued, or someone was not mailed): shown in the page above the list, not in a browser alert, until the next one.
+ */
+const mailWarnings = new Map<string, string>();
+const noteMail = (caseID: string, warning?: string) => { if (warning) mailWarnings.set(caseID, warning); else mailWarnings.delete(caseID); };
+
 export async function renderSessions(sec: HTMLElement, ctx: SessionContext): Promise<void> {
   let list: Session[] = [];
   let err = "";
@@ -123,6 +130,7 @@ export async function renderSessions(sec: HTMLElement, ctx: SessionContext): Pro
       ? "Joint sessions are shown to everyone in the case; a caucus session only to that side and the mediators. Invitations by email carry only the time and the link, never what the case is about."
       : "You see the joint sessions and the sessions you are invited to. Invitations by email carry only the time and the link, never what the case is about."),
     err ? h("p", { class: "error" }, "Sessions could not be loaded: " + err) : "",
+    ctx.mediator && mailWarnings.get(ctx.caseID) ? h("p", { class: "error", role: "alert", id: "sessions-mail-warning" }, mailWarnings.get(ctx.caseID)!) : "",
     shown.length ? ul : h("p", { class: "note" }, "No sessions are scheduled yet."));
   if (!ctx.mediator) return;
   if (ctx.agreement) {
@@ -161,7 +169,7 @@ function sessionItem(s: Session, ctx: SessionContext, refresh: () => void): HTML
         out.textContent = "";
         try {
           const r = await sessionsAPI.move(ctx.caseID, s.id, start.value, s.timeZone, reason.value);
-          if (r.mailWarning) alert(r.mailWarning);
+          noteMail(ctx.caseID, r.mailWarning);
           refresh();
         } catch (x) { out.textContent = "Not moved: " + errText(x); }
       },
@@ -180,7 +188,7 @@ function sessionItem(s: Session, ctx: SessionContext, refresh: () => void): HTML
             h("button", {
               type: "button", class: "danger", id: "cancel-confirm-" + s.id,
               onclick: async () => {
-                try { await sessionsAPI.cancel(ctx.caseID, s.id, cancelReason.value); refresh(); } catch (x) { out.textContent = "Not cancelled: " + errText(x); }
+                try { await sessionsAPI.cancel(ctx.caseID, s.id, cancelReason.value); noteMail(ctx.caseID); refresh(); } catch (x) { out.textContent = "Not cancelled: " + errText(x); }
               },
             }, "Yes, cancel it and tell everyone"),
             h("button", { type: "button", onclick: () => cancelBox.replaceChildren() }, "Keep it"));
@@ -213,7 +221,7 @@ function scheduleForm(ctx: SessionContext, refresh: () => void): HTMLElement {
       try {
         const s = await sessionsAPI.add(ctx.caseID, start.value, zone.value.trim(), Number(minutes.value), chosen);
         scheduling.delete(ctx.caseID); // scheduled: the next form starts empty
-        if (s.mailWarning) alert(s.mailWarning);
+        noteMail(ctx.caseID, s.mailWarning);
         refresh();
       } catch (x) { out.textContent = "Not scheduled: " + errText(x); }
     },
@@ -318,13 +326,15 @@ async function renderMail(box: HTMLElement, ctx: SessionContext): Promise<void> 
   const rows = mail.slice().reverse().sort((a, b) => order(a) - order(b)).map((m) => {
     const state = (mailState[m.state] ?? (() => m.state))(m);
     const problem = m.state === "failed" || m.state === "uncertain";
+    const failed = h("span", { class: "error", role: "alert" });
     const tr = h("tr", { "data-mail": m.id, "data-state": m.state, class: problem ? "problem" : m.state === "cancelled" ? "withdrawn" : "" },
       h("td", {}, kindWords[m.kind] ?? m.kind), h("td", {}, m.to), h("td", {}, state,
         problem ? h("button", {
           type: "button", onclick: async () => {
-            try { await sessionsAPI.resend(ctx.caseID, m.id); await renderMail(box, ctx); } catch (x) { alert("Not resent: " + errText(x)); }
+            failed.textContent = "";
+            try { await sessionsAPI.resend(ctx.caseID, m.id); await renderMail(box, ctx); } catch (x) { failed.textContent = " Not resent: " + errText(x) + "."; }
           },
-        }, "Resend") : "",
+        }, "Resend") : "", failed,
         m.development && m.text ? h("details", {}, h("summary", {}, "The text"), h("pre", { class: "mailtext" }, `Subject: ${m.subject}\n\n${m.text}`)) : ""));
     return tr;
   });

@@ -102,6 +102,8 @@ export async function markRegistered(account: string): Promise<void> {
  * stands after a reload), each account's first device, and each account's
  * devices whose revocation it verified. */
 export interface Pins {
+  /** The form these pins are saved in (PinsFormat; none: 1). A page that knows an older form refuses them (parsePins). */
+  format?: number;
   logKey?: string; logSize?: number; logCheckpoint?: string; cases?: Record<string, { first: string; seq: number; latest: string; entries?: string[] }>;
   /** Each account's first device (account → device id), pinned the first time this browser saw it. */
   firsts?: Record<string, string>;
@@ -115,7 +117,42 @@ export interface Pins {
 }
 
 export async function loadPins(account: string): Promise<Pins> {
-  return (await op<Pins | undefined>(PINS, "readonly", (s) => s.get(account))) ?? {};
+  return parsePins(await op<unknown>(PINS, "readonly", (s) => s.get(account)));
+}
+
+/** The form of the pins this page saves: a page that finds a later one (saved by a newer Parley in another tab) refuses them. */
+export const PinsFormat = 1;
+
+/**
+ * What a page says when the pins saved in this browser are in a form it cannot read: another tab, loaded after an
+ * update of Parley, saved them in a newer form. The case is refused as for a failed check (nothing is sent, no pin
+ * is overwritten) until the page is reloaded, which loads the newer code.
+ */
+export const stalePageWords = "this page is out of date: reload it";
+
+/**
+ * The pins saved (as read from IndexedDB), checked to be in a form this page reads: any other (a later format, a
+ * field this page does not know, a field of another shape) is refused with stalePageWords, never read in part:
+ * a pin this page skipped would be a check it does not make.
+ */
+export function parsePins(v: unknown): Pins {
+  if (v === undefined) return {};
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+  const str = (x: unknown) => typeof x === "string";
+  const nat = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0;
+  const opt = (x: unknown, ok: (y: unknown) => boolean) => x === undefined || ok(x);
+  const every = (x: unknown, ok: (y: unknown) => boolean) => isObj(x) && Object.values(x).every(ok);
+  const known = new Set(["format", "logKey", "logSize", "logCheckpoint", "cases", "firsts", "revoked"]);
+  const ok = isObj(v) && Object.keys(v).every((k) => known.has(k)) &&
+    opt(v.format, (f) => Number.isSafeInteger(f) && (f as number) >= 1 && (f as number) <= PinsFormat) &&
+    opt(v.logKey, str) && opt(v.logSize, nat) && opt(v.logCheckpoint, str) &&
+    opt(v.cases, (cs) => every(cs, (c) => isObj(c) && str(c.first) && nat(c.seq) && str(c.latest) &&
+      opt(c.entries, (e) => Array.isArray(e) && e.every(str)))) &&
+    opt(v.firsts, (f) => every(f, str)) &&
+    // Revoked: account → device → log index (UnknownRevocationIndex is -1), or, saved before pins had an index, a list of ids.
+    opt(v.revoked, (r) => every(r, (m) => (Array.isArray(m) && m.every(str)) || every(m, (i) => Number.isSafeInteger(i) && (i as number) >= -1)));
+  if (!ok) throw new Error(stalePageWords);
+  return v as Pins;
 }
 
 /**
@@ -131,7 +168,7 @@ export async function updatePins(account: string, mine: Pins): Promise<void> {
       const req = s.get(account);
       let failed: unknown = null; // mergePins refused: nothing is saved
       req.onsuccess = () => {
-        try { s.put(mergePins((req.result as Pins | undefined) ?? {}, mine), account); } catch (e) { failed = e; tx.abort(); }
+        try { s.put(mergePins(parsePins(req.result), mine), account); } catch (e) { failed = e; tx.abort(); }
       };
       tx.oncomplete = () => resolve();
       tx.onerror = () => reject(failed ?? tx.error);
@@ -151,7 +188,7 @@ export async function updatePins(account: string, mine: Pins): Promise<void> {
  * only revocations of an account's own chain are pinned, and an honest server never shows that many.
  */
 export function mergePins(saved: Pins, mine: Pins): Pins {
-  const out: Pins = { ...saved };
+  const out: Pins = { ...saved, format: PinsFormat };
   if (mine.logKey !== undefined && (saved.logKey === undefined || (saved.logKey === mine.logKey && (mine.logSize ?? 0) > (saved.logSize ?? 0)))) {
     out.logKey = mine.logKey; out.logSize = mine.logSize; out.logCheckpoint = mine.logCheckpoint;
   }

@@ -23,6 +23,14 @@ async function shoot(page, name, selector = "#agreement") {
   await page.locator("#agreement").screenshot({ path: `${shots}/${name}-phone.png` });
   await page.setViewportSize(size);
 }
+/** A question in the page alone, at the page's width and a phone's. */
+async function shootQuestion(page, name, selector) {
+  const size = page.viewportSize();
+  await page.locator(selector).screenshot({ path: `${shots}/${name}.png` });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.locator(selector).screenshot({ path: `${shots}/${name}-phone.png` });
+  await page.setViewportSize(size);
+}
 async function join(name, link, before = async () => {}) {
   const page = await newPage(name);
   await before(page);
@@ -52,6 +60,22 @@ async function sign(page) {
   check(!dialog, "signing asks in the page, not in a browser dialog: " + dialog);
   check(/^Sign version \d+$/.test(label), "the confirmation's button names the act: " + label);
   return () => asked;
+}
+/**
+ * Opens the mediator's question in the page for what (save, discard, file) by pressing the button that asks, and
+ * returns its words; no browser dialog may appear (it says nothing of who sees what and is easy to wave through).
+ */
+async function question(page, what) {
+  let dialog = "";
+  const onDialog = (d) => { dialog = d.message(); void d.dismiss(); };
+  page.on("dialog", onDialog);
+  await page.click(`#agreement-${what}`);
+  const q = page.locator(`#agreement-${what}-ask[role=alertdialog]`);
+  await q.waitFor();
+  page.off("dialog", onDialog);
+  check(!dialog, `${what} asks in the page, not in a browser dialog: ${dialog}`);
+  check(await page.evaluate(() => document.activeElement?.id) === `agreement-${what}-confirm`, `${what}: the focus is on the button that confirms`);
+  return q.innerText();
 }
 const noJargon = (text, who) => check(!/c_[a-z0-9]{10}|u_[a-z0-9]{10}|agreement\.(sign|draft|read)|problem|HTTP \d/.test(text), `${who}: no internal ids, action names or raw errors`);
 
@@ -132,13 +156,20 @@ await run(async () => {
     "the confirmation names the version and the case, says everyone sees it and that it cannot be taken back: " + asked2());
   check(/This version still has \d+ blanks to fill in, such as “\[[^\]]+\]”\. You can still sign/.test(asked2()),
     "version 2 still has [blanks]: the confirmation warns, and still lets her sign: " + asked2());
-  // The mediator edits again: a confirmation says A signed and everyone signs again.
-  let medAsked = "";
-  med.once("dialog", (d) => { medAsked = d.message(); void d.accept(); });
+  // The mediator edits again: a confirmation in the page says A signed, that her signature will no longer count
+  // and who reads the new version.
   await state(med, "Being signed");
-  await edit("2. Repairs: [what will be repaired, by whom, by when; access arrangements].", "2. Repairs: the landlord repairs the boiler by 1 February.");
+  if (await med.locator("#agreement-editor[open]").count() === 0) await med.locator("#agreement-editor summary").click();
+  await med.fill("#agreement-edit", (await med.inputValue("#agreement-edit")).replace("2. Repairs: [what will be repaired, by whom, by when; access arrangements].", "2. Repairs: the landlord repairs the boiler by 1 February."));
+  const medAsked = await question(med, "save");
+  check(medAsked.includes("Save your text as version 3?") && medAsked.includes("Ada Okafor signed version 2. That signature will no longer count: everyone signs version 3 again.") &&
+    medAsked.includes("Version 3 is shared with everyone in this mediation: ") && medAsked.includes("Ada Okafor"),
+    "saving over a signature asks in the page, naming who signed, that everyone signs again and who reads it: " + medAsked);
+  check(await med.locator("#agreement-save-confirm").innerText() === "Save as version 3", "the confirming button names the act");
+  await axeCheck(med, "mediator, saving over a signature", { selector: "#agreement" });
+  await shootQuestion(med, "agreement-save-ask", "#agreement-save-ask");
+  await med.click("#agreement-save-confirm");
   await state(med, "version 3");
-  check(medAsked.includes("Ada Okafor signed version 2") && medAsked.includes("everyone signs again"), "saving over a signature says everyone signs again");
 
   // The diff between versions 2 and 3.
   if (await med.locator("#agreement-compare[open]").count() === 0) await med.locator("#agreement-compare summary").click();
@@ -183,11 +214,19 @@ await run(async () => {
   check(await med.inputValue("#diff-from") === "1" && await med.inputValue("#diff-to") === "3" && await diff13.count() === 1,
     "the versions compared and the comparison survive a comment arriving");
   await shoot(med, "agreement-unsaved", "#agreement-editor");
-  let discardAsked = "";
-  med.once("dialog", (d) => { discardAsked = d.message(); void d.accept(); });
-  await med.click("#agreement-discard");
+  // "Keep editing" keeps them; asked again, the mediator discards them.
+  const keep = await question(med, "discard");
+  await axeCheck(med, "mediator, discarding changes", { selector: "#agreement" });
+  await med.click("#agreement-discard-cancel");
+  await med.locator("#agreement-discard-ask").waitFor({ state: "detached" });
+  check((await med.inputValue("#agreement-edit")).endsWith("4. Keys: returned on the last day.") && await med.evaluate(() => document.activeElement?.id) === "agreement-discard",
+    "Keep editing keeps the changes and puts the focus back on Discard");
+  const discardAsked = await question(med, "discard");
+  check(discardAsked === keep && discardAsked.includes("Discard your unsaved changes to the agreement?") && discardAsked.includes("goes back to the text of version 3") &&
+    discardAsked.includes("you cannot get it back") && discardAsked.includes("Nobody else saw it"), "discarding asks first in the page and names what goes: " + discardAsked);
+  check(await med.locator("#agreement-discard-confirm").innerText() === "Discard my changes", "the confirming button names the act");
+  await med.click("#agreement-discard-confirm");
   await med.locator("#agreement-status", { hasText: "Your unsaved changes were discarded" }).waitFor();
-  check(discardAsked.includes("Discard your unsaved changes") && discardAsked.includes("version 3"), "discarding asks first and names what goes: " + discardAsked);
   check(await med.inputValue("#agreement-edit") === text3 && await med.locator("#agreement-discard").isHidden(), "after discarding, the editor holds version 3 again");
 
   // Party B, reading version 2, tries to sign it: refused in plain words.
@@ -207,7 +246,18 @@ await run(async () => {
     "a party sees that the earlier signature no longer counts, in a plain sentence (not “signature(s)”): " + superseded);
   await A.locator("#agreement-sign-box").scrollIntoViewIfNeeded();
   await axeCheck(A, "party, signing", { selector: "#agreement" });
+  // Sign is off until she ticks "I have read", and says so next to it.
+  check(await A.isDisabled("#agreement-sign") && await A.getAttribute("#agreement-sign", "aria-describedby") === "agreement-sign-missing" &&
+    await A.innerText("#agreement-sign-missing") === "Tick “I have read version 3 and I agree to it” first.",
+    "a faded Sign says what is missing: " + await A.innerText("#agreement-sign-missing"));
+  // A comment with nothing typed answers in words.
+  await A.fill("#agreement-comment", "  ");
+  await A.click("#agreement-comment-send");
+  check(await A.innerText("#agreement-comment-missing") === "Type your comment in the box first: there is nothing to send yet." &&
+    await A.evaluate(() => document.activeElement?.id) === "agreement-comment", "an empty comment says to type it first, and the focus goes to the box");
+  await A.fill("#agreement-comment", "");
   await A.check("#agreement-read");
+  check(await A.innerText("#agreement-sign-missing") === "", "ticked, Sign no longer says anything is missing");
   await A.click("#agreement-sign");
   await A.locator("#agreement-sign-ask").waitFor();
   await axeCheck(A, "party, confirming a signature", { selector: "#agreement" });
@@ -334,6 +384,20 @@ await run(async () => {
   await dl.saveAs(file);
   check(await ask("verify", file) === "verified", "the downloaded PDF verifies with the CLI, and a flipped byte does not");
 
+  // Filing asks in the page, naming what it does and who will see the PDF; Cancel files nothing.
+  await state(med, "Signed by everyone");
+  const fileAsked = await question(med, "file");
+  check(fileAsked.includes("File version 3 of the agreement, signed by everyone?") && fileAsked.includes("one of the case's documents, shared with everyone in this mediation: ") &&
+    fileAsked.includes("Ada Okafor") && fileAsked.includes("This cannot be undone") && fileAsked.includes("records the case's outcome"),
+    "filing asks in the page, naming the version, who opens the PDF and that it cannot be undone: " + fileAsked);
+  check(await med.locator("#agreement-file-confirm").innerText() === "File version 3", "the confirming button names the act");
+  await axeCheck(med, "mediator, filing the agreement", { selector: "#agreement" });
+  await shootQuestion(med, "agreement-file-ask", "#agreement-file-ask");
+  await med.click("#agreement-file-cancel");
+  await med.locator("#agreement-file-ask").waitFor({ state: "detached" });
+  check(await med.locator("#agreement-filed").count() === 0 && await med.evaluate(() => document.activeElement?.id) === "agreement-file",
+    "Cancel files nothing and puts the focus back on File");
+
   // Two mediators: the first begins a change on version 3 and leaves the
   // box; a co-mediator, in her own browser, saves version 4 meanwhile. The
   // first mediator's editor warns that her changes were made to version 3,
@@ -354,23 +418,36 @@ await run(async () => {
   check(await med.locator("#agreement-edit-stale").count() === 0, "no warning while nobody else saved");
   await co.locator("#agreement-editor summary").click();
   await co.fill("#agreement-edit", (await co.inputValue("#agreement-edit")) + "\n5. Costs: the landlord bears them.");
-  co.once("dialog", (d) => void d.accept()); // everyone signed version 3: they sign again
-  await co.click("#agreement-save");
+  check((await question(co, "save")).includes("Jordan Blake"), "everyone signed version 3: the co-mediator is asked, naming who signed");
+  await co.click("#agreement-save-confirm");
   await state(co, "version 4");
   const stale = med.locator("#agreement-edit-stale");
   await stale.waitFor({ timeout: 30000 });
   check((await stale.innerText()).includes("Your unsaved changes were made to version 3; version 4 was saved since"), "the editor warns that a newer version was saved: " + await stale.innerText());
   check(await med.inputValue("#agreement-edit") === mine, "the mediator's changes are still in the editor");
-  let staleAsked = "";
-  med.once("dialog", (d) => { staleAsked = d.message(); void d.dismiss(); });
-  await med.click("#agreement-save");
-  check(staleAsked.includes("Version 4 was saved since you began your changes on version 3") && staleAsked.includes("replaces what version 4 changed") && staleAsked.includes("Save anyway?"),
+  const staleAsked = await question(med, "save");
+  check(staleAsked.includes("Version 4 was saved since you began your changes on version 3") && staleAsked.includes("replaces what version 4 changed") && staleAsked.includes("Save your text as version 5?"),
     "Save asks first, naming the newer version it replaces: " + staleAsked);
+  await med.click("#agreement-save-cancel");
+  await med.locator("#agreement-save-ask").waitFor({ state: "detached" });
   check((await med.innerText("#agreement-state")).includes("version 4") && await med.inputValue("#agreement-edit") === mine, "declined: nothing is saved and the changes stay");
-  med.once("dialog", (d) => void d.accept());
-  await med.click("#agreement-save");
+  await question(med, "save");
+  await med.click("#agreement-save-confirm");
   await state(med, "version 5");
   check((await med.innerText("#agreement-text")).includes("5. Costs: each side bears its own."), "accepted: the mediator's text is saved as version 5");
+
+  // Everyone signs version 5, and the mediator files it after the question in the page.
+  for (const page of [A, B, C]) {
+    await state(page, "version 5");
+    if (await page.locator("#agreement-version").inputValue() !== "5") await page.selectOption("#agreement-version", "5");
+    await sign(page);
+    await page.locator("#agreement-mine").waitFor();
+  }
+  await state(med, "Signed by everyone");
+  check((await question(med, "file")).includes("File version 5 of the agreement"), "filing version 5 names it");
+  await med.click("#agreement-file-confirm");
+  await med.locator("#agreement-filed").waitFor({ timeout: 60000 });
+  check((await med.innerText("#agreement-status")).includes("Filed. The signed PDF is with the case's documents."), "once confirmed, the agreement is filed");
   log("agreement done");
 }, async () => {
   log("(failed)");

@@ -5,6 +5,7 @@
 import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
+import { axeCheck } from "./axe.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -55,6 +56,13 @@ async function consent(page, shot) {
   check(text.includes("the mediators and the program's records will see it"), "the gate says who will see the acceptance");
   check(!/c_[a-z0-9]{10}|dv_|case\.terms|caucus:/.test(text), "the gate shows no internal ids or action names");
   check(await page.isDisabled("#accept-terms") && await page.isDisabled("#consent-continue"), "nothing is accepted, and the case stays closed, until the person confirms");
+  // Each faded button says, next to it, what is missing.
+  check(await page.getAttribute("#accept-terms", "aria-describedby") === "accept-terms-missing" &&
+    await page.innerText("#accept-terms-missing") === "Tick “I have read these terms and I accept them” first.",
+    "a faded Accept says what is missing: " + await page.innerText("#accept-terms-missing"));
+  const todo = await page.innerText("#consent-continue-missing");
+  check(await page.getAttribute("#consent-continue", "aria-describedby") === "consent-continue-missing" &&
+    /^To go on, first accept the terms and acknowledge the (disclosure|\d+ disclosures) above\.$/.test(todo), "a faded Go on says what is still to do: " + todo);
   if (shot) await page.screenshot({ path: shots + "/" + shot, fullPage: true });
   await page.check("#terms-read");
   // Acknowledging a disclosure draws the gate again: the tick on the terms stays.
@@ -63,8 +71,11 @@ async function consent(page, shot) {
     await page.waitForFunction((k) => document.querySelectorAll("button.ack-disclosure").length < k, n);
   }
   check(await page.isChecked("#terms-read") && await page.isEnabled("#accept-terms"), "the tick on the terms stays while disclosures are acknowledged");
+  check(await page.innerText("#accept-terms-missing") === "" && await page.innerText("#consent-continue-missing") === "To go on, first accept the terms above.",
+    "ticked and acknowledged, only accepting is left: " + await page.innerText("#consent-continue-missing"));
   await page.click("#accept-terms");
   await page.waitForSelector("#terms-accepted");
+  check(await page.innerText("#consent-continue-missing") === "", "all done, Go on says nothing is missing");
   await page.click("#consent-continue");
 }
 
@@ -119,6 +130,31 @@ try {
   check(roles.includes("Tenant's lawyer") && roles.every((r) => !/counsel|party\b|observer\b/.test(r)), "the terms table says each role in words (“Tenant’s lawyer”, not “counsel”): " + roles.join(" | "));
   check(panel.includes("Acknowledged by: Ada Okafor, Lars Lindqvist") && panel.includes("Not yet: Jordan Blake"), "the panel shows who acknowledged the disclosure");
   await med.locator("#consent-panel").screenshot({ path: shots + "/consent-mediator.png" });
+  // Saving terms someone already accepted asks in the page (not a browser dialog), naming whose acceptance no
+  // longer counts and who is shown the new terms; Cancel saves nothing.
+  await med.locator("#consent-panel summary", { hasText: "Edit the terms" }).click();
+  const termsBefore = await med.inputValue("#terms-edit");
+  await med.fill("#terms-edit", termsBefore + "\nSessions start on time.");
+  let browserDialog = "";
+  const onDialog = (d) => { browserDialog = d.message(); void d.dismiss(); };
+  med.on("dialog", onDialog);
+  await med.click("#terms-save");
+  const termsAsk = med.locator("#terms-save-box [role=alertdialog]");
+  await termsAsk.waitFor();
+  med.off("dialog", onDialog);
+  const termsWords = await termsAsk.innerText();
+  check(!browserDialog && termsWords.includes("Save the terms as version 2?") && /Ada Okafor \(Tenant\)/.test(termsWords) &&
+    termsWords.includes("already accepted version 1. Those acceptances no longer count: everyone must accept version 2 before the opening session.") &&
+    termsWords.includes("Every party, lawyer and observer of this case is shown the new terms"),
+    "saving accepted terms asks in the page, naming who accepted and who is shown the new terms: " + (browserDialog || termsWords));
+  check(await med.evaluate(() => document.activeElement?.id) === "terms-save-confirm" && await med.innerText("#terms-save-confirm") === "Save as version 2",
+    "the focus is on the button that names the act");
+  await axeCheck(med, "mediator, saving terms someone accepted", { selector: "#consent-panel" });
+  await med.locator("#consent-panel").screenshot({ path: shots + "/consent-terms-save-ask.png" });
+  await med.click("#terms-save-cancel");
+  await termsAsk.waitFor({ state: "detached" });
+  check(await med.evaluate(() => document.activeElement?.id) === "terms-save" && (await med.innerText("#consent-panel")).includes("version 1 of the terms"),
+    "Cancel saves nothing and puts the focus back on Save");
   const medPhone = await newPage("med-phone", { width: 390, height: 844 });
   await medPhone.context().addCookies(await med.context().cookies());
   await medPhone.goto(base + "/app");

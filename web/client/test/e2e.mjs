@@ -223,6 +223,26 @@ try {
   };
   const snA = await safety(a, "Morgan Reyes"), snM = await safety(med, "Alex Rivera");
   check(snA === snM, `party A and the mediator see the same safety number (${snA})`);
+  // What the number is for, how to compare it and what to do if it differs, in words a party understands.
+  const intro = await a.innerText("#safety-help > p");
+  check(intro.includes("check that nobody else is secretly reading what you and one other person write"), "the safety numbers say what they are for: " + intro);
+  const hint = await a.locator("#safety .safety-compare").first().innerText();
+  check(hint.includes("Read it aloud to Morgan Reyes by phone or in a joint session") && hint.includes("If any digit differs, stop and call the mediation program"),
+    "a number shown says how to compare it, with whom: " + hint);
+  await a.locator("#safety-how summary").click();
+  const how = await a.innerText("#safety-how");
+  check(how.includes("Read it aloud to that person by phone, or in a joint session") && how.includes("If the numbers are different, stop.") &&
+    how.includes("Do not type or upload anything private") && how.includes("Call the mediation program or your mediator by phone"),
+    "how to check says how to compare and what to do if the numbers differ: " + how);
+  check(!/\b(fingerprint|key|SHA|device id|c_[a-z0-9]{6,}|u_[a-z0-9]{6,})\b/i.test(intro + hint + how.replace(/adds or removes a device/, "")), "no technical words in the explanation");
+  await axeCheck(a, "party, safety numbers explained", { selector: "#safety-numbers" });
+  await a.locator("#safety-numbers").screenshot({ path: shots + "/safety-numbers.png" });
+  {
+    const size = a.viewportSize();
+    await a.setViewportSize({ width: 390, height: 844 });
+    await a.locator("#safety-numbers").screenshot({ path: shots + "/safety-numbers-phone.png" });
+    await a.setViewportSize(size);
+  }
 
   // Drafts never follow you to another room.
   await openRoom(a, "caucus:A");

@@ -40,9 +40,12 @@ await run(async () => {
   await rob.check("#action-keep");
   await rob.fill("#action-authority", "Order 2026-7, Superior Court");
   check(await rob.locator("#action-save").isDisabled(), "a choice is not saved before its deliberate confirmation");
+  check(await rob.getAttribute("#action-save", "aria-describedby") === "action-save-missing" && await rob.innerText("#action-save-missing") === "Tick the “I understand” box above first.",
+    "the faded Save says what is missing: " + await rob.innerText("#action-save-missing"));
   const keepWords = await rob.locator("#action-confirm-words").innerText();
   check(keepWords.includes("never be destroyed") && keepWords.includes("2026-CV-0202"), "the confirmation names the record and what happens: " + keepWords);
   await rob.check("#action-confirm");
+  check(await rob.innerText("#action-save-missing") === "", "ticked, Save no longer says anything is missing");
   await rob.click("#action-save");
   await row(rob, "2026-CV-0202").locator(".action-words", { hasText: "Keep permanently (Order 2026-7, Superior Court)" }).waitFor();
   check(true, "the record now says it is kept permanently, with its authority");
@@ -83,7 +86,10 @@ await run(async () => {
     "the approval's confirmation names the other actions: " + approveWhat);
   await ros.screenshot({ path: shots + "/records-actions-approve.png", fullPage: true });
   await phoneShot(ros, "records-actions-approve-phone.png");
+  check(await ros.isDisabled("#plan-approve") && await ros.getAttribute("#plan-approve", "aria-describedby") === "plan-confirm-missing" &&
+    await ros.innerText("#plan-confirm-missing") === "Tick the box above first, once you have checked the list.", "the faded Approve says what is missing");
   await ros.check("#plan-confirm");
+  check(await ros.innerText("#plan-confirm-missing") === "", "ticked, Approve no longer says anything is missing");
   await ros.click("#plan-approve");
   await ros.locator("section.plan[data-state=approved]").waitFor();
   await ros.check("#plan-confirm");

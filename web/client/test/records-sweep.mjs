@@ -33,6 +33,9 @@ await run(async () => {
   const changeText = await change.innerText();
   check(await approve.isDisabled() && changeText.includes("become due sooner") && changeText.includes("a period of 0d") && noIds(changeText),
     "approving waits for a confirmation naming what happens, and warns of the 0-day period");
+  const missingID = await approve.getAttribute("aria-describedby");
+  check(/^change-confirm-.+-missing$/.test(missingID ?? "") && await rob.locator("#" + missingID).innerText() === "Tick the “I understand” box first.",
+    "the faded Approve says what is missing, next to it");
   await rob.screenshot({ path: shots + "/records-sweep-approve.png", fullPage: true });
   await phoneShot(rob, "records-sweep-approve-phone.png");
   await change.locator("input[type=checkbox]").check();

@@ -170,5 +170,15 @@ await run(async () => {
     } catch (e) { return e.message; }
   });
   check(/more devices taken out of use/.test(full) && /tell your mediator/.test(full), `mergePins past the bound is refused in plain words: ${JSON.stringify(full)}`);
+  // Pins this page cannot read (a newer form, a field of another shape) are refused in words, never read in part.
+  const parsed = await lab.evaluate(() => {
+    const St = window.lab.St;
+    const tryParse = (v) => { try { St.parsePins(v); return "read"; } catch (e) { return e.message; } };
+    return [tryParse({ format: 2 }), tryParse({ revoked: { b: "b1" } }), tryParse({ logSize: 3, later: true }),
+      tryParse({ logSize: 3, revoked: { b: ["b1"], d: { d1: 4, d2: -1 } }, cases: { c: { first: "a", seq: 2, latest: "b", entries: ["x"] } }, firsts: { a: "a1" } }),
+      tryParse(undefined)];
+  });
+  check(JSON.stringify(parsed) === JSON.stringify(["this page is out of date: reload it", "this page is out of date: reload it", "this page is out of date: reload it", "read", "read"]),
+    `pins in a form this page cannot read are refused as out of date; today's and the older revocation lists are read: ${JSON.stringify(parsed)}`);
   log("revpins: all passed");
 });

@@ -84,8 +84,25 @@ try {
   check((await med.innerText("#session-form .error")).includes("past"), "a past time is refused in plain words");
   await med.fill("#session-start", env("PARLEY_START"));
   await med.fill("#session-minutes", "90");
+  // The server's warning after scheduling (here added to its real answer, as when some mail could not be queued)
+  // is shown in the page above the list, never in a browser alert; the next change (the move below) clears it.
+  const adds = (u) => u.pathname.endsWith("/sessions");
+  const warning = "The session is saved, but some of its mail could not be queued. Check the mail list and resend.";
+  await med.route(adds, async (r) => {
+    if (r.request().method() !== "POST") return r.continue();
+    const res = await r.fetch();
+    await r.fulfill({ response: res, json: { ...(await res.json()), mailWarning: warning } });
+  });
+  let alerted = "";
+  const onAlert = (d) => { alerted = d.message(); void d.dismiss(); };
+  med.on("dialog", onAlert);
   await med.click("#session-form button[type=submit]");
   await med.waitForSelector("#session-list li");
+  await med.locator("#sessions-mail-warning").waitFor();
+  med.off("dialog", onAlert);
+  await med.unroute(adds);
+  check(!alerted && await med.innerText("#sessions-mail-warning") === warning,
+    "a mail warning after scheduling is shown in the page, not in a browser alert: " + (alerted || await med.innerText("#sessions-mail-warning")));
   const li = await med.innerText("#session-list li");
   check(li.includes("your time (Berlin)") && li.includes("90 minutes"), "the session is listed in the mediator's time: " + li.replace(/\s+/g, " "));
   await ask("mail", "invitation");
@@ -105,6 +122,7 @@ try {
   await med.fill(`#move-reason-${sid}`, "The landlord's lawyer is in court that day");
   await med.click(`#move-${sid}`);
   await med.waitForSelector("text=Moved ");
+  check(await med.locator("#sessions-mail-warning").count() === 0, "a move with all its mail queued clears the earlier warning");
   const rooms = await med.$$eval("#session-form input[name=session-room]:checked", (is) => is.map((i) => i.value));
   check(await med.inputValue("#session-start") === env("PARLEY_START") && await med.inputValue("#session-zone") === "Europe/Paris" &&
     await med.inputValue("#session-minutes") === "60" && rooms.join(",") === `joint,${caucusRoom}`,

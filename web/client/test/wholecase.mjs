@@ -325,8 +325,25 @@ try {
   const admit = med.locator("#admit button", { hasText: "Admit this new device of Lars Lindqvist" });
   await admit.waitFor({ timeout: LONG });
   await axeCheck(med, "mediator, a device waiting to be admitted");
-  med.once("dialog", (d) => d.accept());
+  // Admitting asks in the page (not a browser dialog), naming the number to compare by phone, what the device
+  // will read and who is told.
+  let admitDialog = "";
+  const onAdmitDialog = (d) => { admitDialog = d.message(); void d.dismiss(); };
+  med.on("dialog", onAdmitDialog);
   await admit.click();
+  const admitAsk = med.locator("#admit [role=alertdialog]");
+  await admitAsk.waitFor();
+  med.off("dialog", onAdmitDialog);
+  const admitWords = flat(await admitAsk.innerText());
+  check(!admitDialog && admitWords.includes("Admit this new device of Lars Lindqvist?") && /read you the same number from their new device: \d{5}( \d{5}){5}/.test(admitWords) &&
+    admitWords.includes("from now on (not before)") && admitWords.includes("Lars Lindqvist's other devices will be told"),
+    "admitting a device asks in the page, naming the number to compare and what the device will read: " + (admitDialog || admitWords));
+  await axeCheck(med, "mediator, confirming a device's admission");
+  await med.click("#admit-cancel");
+  await admitAsk.waitFor({ state: "detached" });
+  check(await med.locator("#admit", { hasText: "Admitted." }).count() === 0, "Cancel admits nothing");
+  await admit.click();
+  await med.click("#admit-confirm");
   await med.locator("#admit", { hasText: "Admitted." }).waitFor({ timeout: LONG });
   await ask("admitted");
   await send(med, "caucus:B", M_B2);

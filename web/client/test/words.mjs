@@ -3,6 +3,7 @@
 // invitations for the same party (Ada Okafor) and answers "ask agreement"
 // (the mediator drafts version 1 of the agreement).
 import { passGate } from "./gate.mjs";
+import { axeCheck } from "./axe.mjs";
 import { ask, check, env, log, newPage, run, shots, signInMediator } from "./harness.mjs";
 // Kind starts on "Choose…" (documents.ts): Upload, choosing the first kind offered if none is chosen yet.
 const pressUpload = async (page) => {
@@ -91,11 +92,17 @@ await run(async () => {
   const sendButton = A.locator("#room form.composer button[type=submit]");
   const label = await sendButton.innerText();
   check(label.includes("everyone"), "the Send button in the joint room says everyone reads it: " + label);
+  // Send with nothing typed answers in words next to the box (not a browser bubble a phone may not show), and sends nothing.
+  const pubsEmpty = pubs;
+  await sendButton.tap();
+  check(await A.innerText("#draft-error") === "Type your message in the box first: there is nothing to send yet." && pubs === pubsEmpty &&
+    await A.evaluate(() => document.activeElement?.id) === "draft", "Send with an empty box says to type a message first: " + await A.innerText("#draft-error"));
   const pubsBefore = pubs;
   await A.tap("#draft");
   await A.keyboard.type("First, the deposit.");
   await A.keyboard.press("Enter");
   await A.keyboard.type("Second, the repairs.");
+  check(await A.innerText("#draft-error") === "", "once she types, the words about an empty box go");
   check(await A.inputValue("#draft") === "First, the deposit.\nSecond, the repairs.", "Enter made a new line in the box: " + JSON.stringify(await A.inputValue("#draft")));
   await sendButton.tap();
   const both = A.locator("#room ol.log li", { hasText: "Second, the repairs." });
@@ -224,12 +231,58 @@ await run(async () => {
   }), caseID);
   check(changed === 1, "the test changed what this browser pinned");
   await A.reload();
-  const stopped = await A.locator("#status.error").innerText({ timeout: 60000 });
+  // The alarm screen: what happened in plain words, that nothing was sent, and what to do; the technical
+  // reason only behind "Technical details".
+  const alarm = A.locator("#security-stop");
+  await alarm.waitFor({ timeout: 60000 });
+  const stopped = await alarm.innerText();
   log("pinned record changed: " + stopped);
-  check(stopped.includes("tell your mediator (by phone)") && !/reload/i.test(stopped) && !stopped.includes("Something went wrong"),
-    "a changed record says to tell the mediator, not to reload");
-  plain(stopped, "pinned record changed");
+  check((await A.innerText("#security-stop h1")).startsWith("Stop: this case is not safe to use on this device"), "the alarm screen says to stop, in its heading");
+  check((await A.innerText("#security-stop-what")).includes("the record of who is in this case that this browser checked before: it was changed or removed"),
+    "it says what happened in plain words: " + await A.innerText("#security-stop-what"));
+  check((await A.innerText("#security-stop-sent")).startsWith("Your messages were not sent."), "it says her messages were not sent");
+  const todo = await A.innerText("#security-stop-do");
+  check(todo.includes("Phone your mediator or the mediation program") && todo.includes("Do not write, upload or sign anything in this case on this device until they tell you it is safe"),
+    "it says exactly what to do: phone the mediator or the program, and not use the case here until told: " + todo);
+  check(!/reload/i.test(stopped) && !stopped.includes("Something went wrong"), "it does not say to reload (which cannot help)");
+  const technical = await A.innerText("#security-stop-technical");
+  check(!(await A.locator("#security-stop-technical").evaluate((d) => d.open)), "the technical details are closed until asked for");
+  const seen = stopped.replace(technical, "") + (await A.locator("#security-stop-technical summary").innerText());
+  check(!/\b(statement|epoch|pin|pinned|fork|hash|id)\b/i.test(seen), "the words a party reads name no statement, epoch, pin or fork: " + seen.match(/\b(statement|epoch|pin|pinned|fork|hash|id)\b/i)?.[0]);
+  await A.locator("#security-stop-technical summary").click();
+  check((await A.innerText("#security-stop-technical")).includes("statement-changed"), "the technical details, opened, name the check that failed");
+  check(await A.locator("#conn").innerText() === "Stopped for safety" && await A.locator("#draft").count() === 0, "no composer is left to type into");
+  plain(stopped, "the alarm screen");
+  await axeCheck(A, "the alarm screen");
   await A.screenshot({ path: `${shots}/words-pinned-phone.png`, fullPage: true });
+  await A.setViewportSize({ width: 1280, height: 900 });
+  await A.screenshot({ path: `${shots}/words-pinned.png`, fullPage: true });
+  await A.setViewportSize(phone);
+
+  // 3b. Another tab, loaded after an update, saved this browser's pins in a newer form: this (older) page cannot
+  // read them, so it refuses the case as before, and says the page is out of date, not that something went wrong.
+  const newer = await A.evaluate(() => new Promise((resolve, reject) => {
+    const rq = indexedDB.open("parley");
+    rq.onerror = () => reject(rq.error);
+    rq.onsuccess = () => {
+      const tx = rq.result.transaction("pins", "readwrite");
+      let n = 0;
+      const cur = tx.objectStore("pins").openCursor();
+      cur.onsuccess = () => {
+        const c = cur.result;
+        if (!c) return;
+        c.update({ ...c.value, format: 99, signedRooms: {} }); n++;
+        c.continue();
+      };
+      tx.oncomplete = () => { rq.result.close(); resolve(n); };
+      tx.onerror = () => reject(tx.error);
+    };
+  }));
+  check(newer === 1, "the test saved the pins in a newer form");
+  await A.reload();
+  const outdated = await A.locator("#status.error").innerText({ timeout: 60000 });
+  check(outdated === "This page is out of date: reload it.", "pins in a newer form: the page says it is out of date and to reload: " + outdated);
+  check(await A.locator("#draft").count() === 0 && await A.locator("#security-stop").count() === 0, "and the case stays closed");
 
   // 1. The second invitation for Ada, who has joined: a link back in, not a new invitation.
   const again = await newPage("partyA-again", phone);
