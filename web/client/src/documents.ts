@@ -544,7 +544,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       formBox.replaceChildren(h("h3", {}, "Add a document"), h("p", { class: "note", id: "doc-upload-none" }, "You cannot add documents in this case. If you need to share something, ask your mediator."));
       return;
     }
-    const file = h("input", { id: "doc-file", type: "file", required: true }) as HTMLInputElement;
+    const file = h("input", { id: "doc-file", type: "file", required: true, "aria-describedby": "doc-upload-error" }) as HTMLInputElement;
     const pick = allowed.find((a) => a.audience === ctx.room()) ?? allowed[0];
     const aud = h("select", { id: "doc-audience" }, ...allowed.map((a) => h("option", { value: a.audience, selected: a === pick }, placeWords(a.audience)))) as HTMLSelectElement;
     // Kind starts on "Choose…": a party's evidence must not go in as an
@@ -567,6 +567,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       if (aud.value === want && e2ee.checked) e2eeWho.textContent = words;
     };
     e2ee.onchange = () => void showWho();
+    file.addEventListener("change", () => { if (file.files?.length) { file.removeAttribute("aria-invalid"); if (err.dataset.file) { err.textContent = ""; delete err.dataset.file; } } });
     cls.onchange = () => { if (cls.value) { cls.removeAttribute("aria-invalid"); if (err.dataset.kind) { err.textContent = ""; delete err.dataset.kind; } } };
     // chosen: the person picked the place themselves (until the next upload).
     let chosen = false;
@@ -643,10 +644,21 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     };
     const form = h("form", {
       id: "doc-upload-form", class: "doc-upload", "aria-labelledby": "doc-upload-title",
+      // The page says what is missing, in words (a phone may show no
+      // bubble for a required field, and then the button did nothing).
+      novalidate: true,
       onsubmit: (e: Event) => {
         e.preventDefault();
         const f = file.files?.[0];
-        if (!f || submit.disabled) return;
+        if (submit.disabled) return;
+        if (!f) {
+          ask.replaceChildren();
+          err.textContent = "Choose the file to add first (under “File”), then press Upload. Nothing was sent.";
+          err.dataset.file = "1";
+          file.setAttribute("aria-invalid", "true");
+          file.focus();
+          return;
+        }
         if (!cls.value) {
           // Said here, before anything is sent or asked.
           ask.replaceChildren();

@@ -40,7 +40,15 @@ await run(async () => {
   await party.route(uploads, (r) => { if (r.request().method() === "POST") posted++; return r.continue(); });
   check(await party.inputValue("#doc-class") === "" && (await party.locator("#doc-class option").first().innerText()) === "Choose…",
     "Kind starts on “Choose…”: " + await party.locator("#doc-class option:checked").innerText());
+  // Upload with no file chosen says so in words (not a bubble some
+  // phones never show), sends nothing and puts the focus on the file.
+  await party.click("#doc-upload");
+  const noFile = await party.locator("#doc-upload-error", { hasText: "File" }).innerText();
+  check(noFile.startsWith("Choose the file to add first") && noFile.includes("Nothing was sent") && posted === 0,
+    "Upload without a file says to choose one, and sends nothing: " + noFile);
+  check(await party.evaluate(() => document.activeElement?.id) === "doc-file", "and puts the focus on the file");
   await party.setInputFiles("#doc-file", { name: "Lease.pdf", mimeType: "application/pdf", buffer: Buffer.from("lease") });
+  check(await party.locator("#doc-upload-error").innerText() === "", "choosing a file clears that message");
   await party.click("#doc-upload");
   const noKind = await party.locator("#doc-upload-error", { hasText: "Kind" }).innerText();
   check(noKind.startsWith("Choose what kind of document “Lease.pdf” is under “Kind”") && noKind.includes("Nothing was sent") && posted === 0,
