@@ -47,7 +47,7 @@ await run(async () => {
   const rita = await signIn("rita", "rita@paused.test");
   const first = await makePlan(rita);
   const firstText = await rita.locator("#plan-detail section.plan").innerText();
-  check(/The message history\s+Case 2026-CV-0142\s+message-history/.test(firstText) && /The case record\s+Case 2026-CV-0142\s+case-record/.test(firstText),
+  check(/The message history\s+Case 2026-CV-0142\s+Message history\s/.test(firstText) && /The case record\s+Case 2026-CV-0142\s+Case record\s/.test(firstText) && !/message-history|case-record|case-closed/.test(firstText),
     "the first plan lists the case's message history and its case record, each by what it is, the case by its reference: " + firstText);
   check(await rita.locator("[data-paused]").count() === 0, "nothing has paused yet, so the first plan says nothing of a pause");
   const rob = await signIn("rob", "rob@paused.test");

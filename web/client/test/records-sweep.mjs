@@ -21,7 +21,7 @@ await run(async () => {
   const mine = rita.locator("#schedule-changes li[data-change]");
   await mine.waitFor();
   const mineText = await mine.innerText();
-  check(mineText.includes("residue records kept 0 days after it is made, instead of 30 days after it is made") && mineText.includes("someone else must approve it") &&
+  check(mineText.includes("Records of the kind “Leftovers no record class covers” kept 0 days after it is made, instead of 30 days after it is made") && !/\bresidue\b/.test(mineText) && mineText.includes("someone else must approve it") &&
     await mine.locator("button").count() === 0, "the proposer sees the change waiting for someone else: " + mineText);
 
   // Rob approves it, confirming deliberately what it does.
@@ -31,13 +31,13 @@ await run(async () => {
   await change.waitFor();
   const approve = change.locator("button", { hasText: "Approve this shorter period" });
   const changeText = await change.innerText();
-  check(await approve.isDisabled() && changeText.includes("become due sooner") && changeText.includes("a period of 0d") && noIds(changeText),
+  check(await approve.isDisabled() && changeText.includes("become due sooner") && changeText.includes("a period of 0 days makes these records due as soon as it is made") && !/\b0d\b|\(created\)/.test(changeText) && noIds(changeText),
     "approving waits for a confirmation naming what happens, and warns of the 0-day period");
   await rob.screenshot({ path: shots + "/records-sweep-approve.png", fullPage: true });
   await phoneShot(rob, "records-sweep-approve-phone.png");
   await change.locator("input[type=checkbox]").check();
   await approve.click();
-  await rob.locator("#schedule-change-done", { hasText: "Approved: residue records kept 0 days" }).waitFor();
+  await rob.locator("#schedule-change-done", { hasText: "Approved: Records of the kind “Leftovers no record class covers” kept 0 days" }).waitFor();
   check(await rob.locator("#schedule-changes li[data-change]").count() === 0, "once approved, nothing is left waiting");
 
   // Rita's plan now lists the leftovers, by kind and count only.
