@@ -9,6 +9,7 @@
 import { call, APIError, Account, Plan, PlanItem, staffWords } from "./api";
 import type { ChooseAction, DisposalAction, PlanActions, Transfer } from "./wire_gen";
 import { h } from "./dom";
+import { stacked } from "./records-words";
 
 const errText = staffWords; // staff only: never a status, an id or the browser's network text
 const day = (t?: string) => (t ? new Date(t).toISOString().slice(0, 10) : "");
@@ -72,9 +73,9 @@ export async function renderActions(into: HTMLElement, p: Plan, due: PlanItem[],
     h("p", { id: "plan-actions-summary" }, chosen.length
       ? `${chosen.length} of ${due.length} records are not simply destroyed: ${[...new Set(chosen.map((it) => actionWords(actionOf(pa, it)).split(":")[0].split(" (")[0]))].join("; ")}.`
       : "Every record in this plan is destroyed; no other action was chosen."),
-    h("div", { class: "scroll" }, h("table", { id: "plan-actions-table" }, h("caption", {}, "Action per record"),
+    h("div", { class: "scroll" }, stacked(h("table", { id: "plan-actions-table" }, h("caption", {}, "Action per record"),
       h("thead", {}, h("tr", {}, ...["Record", "Case", "What happens", ...(canChoose ? ["Change"] : [])].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, ...rows))),
+      h("tbody", {}, ...rows)))),
     editor,
     bundles.length ? transferList(p, bundles, ctx) : null));
   // The approval's confirmation names the other actions too.

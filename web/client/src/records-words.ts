@@ -41,3 +41,15 @@ const triggerNames: Record<string, string> = {
 export function triggerWords(t: string): string {
   return triggerNames[t] ?? "its clock started";
 }
+
+/**
+ * Marks a records table to stack at phone width (app.css, table.stack):
+ * each row a card, each cell led by its column's name, so no column and
+ * no button in it is cut off behind a sideways scroll.
+ */
+export function stacked(table: HTMLElement): HTMLElement {
+  const heads = [...table.querySelectorAll("thead th")].map((t) => t.textContent ?? "");
+  for (const tr of table.querySelectorAll("tbody tr")) [...tr.children].forEach((td, i) => td.setAttribute("data-label", heads[i] ?? ""));
+  table.classList.add("stack");
+  return table;
+}

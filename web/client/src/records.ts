@@ -8,7 +8,7 @@ import { openSignedNote } from "./tlog";
 import { renderActions } from "./records-actions";
 import { residueCount, residueSection, residueWords, scheduleChangesView } from "./records-sweep";
 import { h } from "./dom";
-import { classInSentence, classWords, triggerWords } from "./records-words";
+import { classInSentence, classWords, stacked, triggerWords } from "./records-words";
 
 const errText = staffWords; // staff only: never a status, an id or the browser's network text
 /** Case ids to the program's references (docket or file numbers), from the case list. */
@@ -189,7 +189,7 @@ function releaseConfirm(slot: HTMLElement, id: string, what: string, after: stri
   slot.replaceChildren(h("div", { class: "confirm release-confirm", id, role: "group", "aria-labelledby": id + "-what" },
     h("p", { id: id + "-what" }, h("strong", {}, `Release ${what}?`),
       ` Nothing is destroyed now, but ${after} then kept only as long as the retention schedule says: the next disposal plan lists what is due, and once a second person approves that plan and it is carried out, those records are destroyed for good. ` +
-      `Records staff and administrators see that it was released; the audit log records that you released it, with your reason: “${reason.trim()}”.`),
+      `Records staff see that it was released; the audit log records that you released it, with your reason: “${reason.trim()}”.`),
     h("p", {}, h("label", { for: tick.id, class: "check" }, tick, ` I understand: ${what} will no longer stop these records from being destroyed`)),
     h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => slot.replaceChildren() }, "Cancel, keep the hold")), out));
   tick.focus();
@@ -274,10 +274,10 @@ function dueView(): HTMLElement {
           groups.set(k, g);
         }
         out.replaceChildren(h("p", {}, `${plural(r.items.length, "record")} fall due by ${day(r.until)}. Nothing is destroyed until a plan is made, approved by a second person and carried out; records on legal hold are kept.`),
-          h("div", { class: "scroll" }, h("table", {}, h("caption", {}, "Falling due"),
+          h("div", { class: "scroll" }, stacked(h("table", {}, h("caption", {}, "Falling due"),
             h("thead", {}, h("tr", {}, ...["Case", "Kind of record", "Records", "First due", "Size", "Legal hold"].map((t) => h("th", { scope: "col" }, t)))),
             h("tbody", {}, ...[...groups.values()].map((g) => h("tr", {}, h("td", {}, g.ref), h("td", {}, classWords(g.cls)), h("td", {}, String(g.n)),
-              h("td", {}, day(g.first) + (g.first < r.now ? " (due now)" : "")), h("td", {}, bytes(g.size)), h("td", {}, g.held.size ? "Kept: " + [...g.held].join("; ") : "None")))))));
+              h("td", {}, day(g.first) + (g.first < r.now ? " (due now)" : "")), h("td", {}, bytes(g.size)), h("td", {}, g.held.size ? "Kept: " + [...g.held].join("; ") : "None"))))))));
       } catch (x) { out.replaceChildren(h("p", { class: "error" }, "Could not look ahead: " + errText(x))); }
     },
   }, h("h3", { id: "due-title" }, "Records due soon"),
@@ -342,9 +342,9 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     h("td", {}, itemName(it)), h("td", {}, caseWords(it.case, it.reference)), h("td", {}, classWords(it.class)),
     h("td", {}, `${day(it.triggerAt)} (when ${triggerWords(it.trigger)})`), h("td", {}, bytes(it.size)));
   const table = (caption: string, rows: PlanItem[], extra?: (it: PlanItem) => HTMLElement) => h("div", { class: "scroll" },
-    h("table", {}, h("caption", {}, caption),
+    stacked(h("table", {}, h("caption", {}, caption),
       h("thead", {}, h("tr", {}, ...["Record", "Case", "Kind of record", "Clock started", "Size", ...(extra ? ["Why kept"] : [])].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, ...rows.map((it) => { const r = row(it); if (extra) r.append(extra(it)); return r; }))));
+      h("tbody", {}, ...rows.map((it) => { const r = row(it); if (extra) r.append(extra(it)); return r; })))));
   const status = h("p", { id: "plan-status", role: "status", "aria-live": "polite" });
   const actions = h("div", { class: "row" });
   const progress = h("div", { id: "apply-progress" });

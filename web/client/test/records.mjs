@@ -49,6 +49,11 @@ await run(async () => {
   check(releaseWords.includes("Release the legal hold on the whole of Case 2026-CV-0142?") && releaseWords.includes("destroyed for good") && releaseWords.includes("“Complaint withdrawn”") &&
     await release.locator("button.danger").isDisabled() && await rivera.locator("li[data-hold]").count() === 1,
   "releasing a legal hold asks a deliberate confirmation in the page, naming the case and what follows, and waits for the tick: " + releaseWords);
+  await rita.setViewportSize({ width: 390, height: 844 });
+  await release.scrollIntoViewIfNeeded();
+  check(await rita.evaluate(() => document.documentElement.scrollWidth) <= 390, "at phone width the release question fits, nothing overflows");
+  await rita.screenshot({ path: shots + "/records-release-confirm-phone.png", fullPage: false });
+  await rita.setViewportSize({ width: 1280, height: 900 });
   await release.locator("button", { hasText: "Cancel" }).click();
   await release.waitFor({ state: "detached" });
   check(await rivera.locator("li[data-hold]", { hasText: "Whole case on legal hold" }).count() === 1, "cancelled, the hold stays");
@@ -77,6 +82,7 @@ await run(async () => {
   const exportWords = await exportAsk.innerText();
   check(exportWords.includes("opened from 1 January 2000") && exportWords.includes("anyone you give it to can read it") && exportWords.includes("audit log") &&
     await rita.locator("#export-confirm-yes").isDisabled() && !exported, "the export asks a deliberate confirmation naming the dates, what the file holds and who can read it, before anything is made: " + exportWords);
+  await exportAsk.screenshot({ path: shots + "/records-export-confirm.png" });
   await rita.check("#export-confirm-check");
   await Promise.all([rita.waitForEvent("download"), rita.click("#export-confirm-yes")]);
   await rita.locator("#export-report", { hasText: "rows left out" }).waitFor();
