@@ -349,7 +349,7 @@ function nextSteps(person: string, role: string, label: string, to: string, mail
   const where = role === "observer" ? "under People, as an observer" : `under People, on the ${label} side`;
   return h("div", { id: "desk-invite-next" }, h("h4", {}, "What happens next"), h("ul", {},
     h("li", {}, `${person} opens the link, reads the case's terms and accepts them, then enters ${rooms}. They are then listed ${where}.`),
-    h("li", {}, `Until then they are listed below under “Invited, not joined yet”. If the link is lost, or expires unused on ${when(expires)}, make a new invitation.`),
+    h("li", {}, `Until then they are listed on this page under “Invited, not joined yet”. If the link expires unused (${when(expires)}), make a new invitation.`),
     h("li", {}, to && mailed ? `Invitations to sessions in ${rooms}, and reminders, are emailed to ${to}: the times and links only.`
       : to ? `Invitations to sessions, and reminders, are emailed to ${to} once this server sends mail; until then, tell ${person} the times yourself.`
       : `No email address was given, so Parley emails ${person} no session invitations or reminders: tell them the times yourself.`),
