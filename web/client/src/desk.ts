@@ -50,6 +50,8 @@ const resultWords: Record<W.OutcomeResult, string> = {
 const when = (iso: string) => new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
 /** A day in words ("5 December 2026"): never "05/12/2026", which reads as May in some places. */
 const dayWords = (iso: string) => new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric" }).format(new Date(iso));
+/** A moment someone acts by (a link's expiry, the next session), with its time zone: the link may be passed to someone elsewhere. */
+const whenZoned = (iso: string) => new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" }).format(new Date(iso));
 const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
 
 /** Who will see what a form saves: one line, always above the button. */
@@ -141,7 +143,7 @@ async function caseList(): Promise<void> {
       h("td", {}, h("button", { type: "button", class: "link", onclick: () => { go("desk=" + l.id); void caseDesk(l.id); } }, l.title ?? `${l.type} case`),
         h("span", { class: "note" }, ` · ${l.type}`)),
       h("td", {}, stageTitle[l.stage] ?? l.stage, l.closed ? h("span", { class: "note" }, ` (closed ${dayWords(l.closed)})`) : ""),
-      h("td", {}, r?.nextSession ? when(r.nextSession) : l.closed ? "—" : "none scheduled"),
+      h("td", {}, r?.nextSession ? whenZoned(r.nextSession) : l.closed ? "—" : "none scheduled"),
       h("td", { class: items.length ? "open-items" : "" }, items.length ? items.join("; ") : "—"),
       h("td", {}, h("button", { type: "button", "aria-label": `Rooms of ${l.title ?? l.type + " case"}`, onclick: () => toRooms(l.id) }, "Open")));
   });
@@ -280,7 +282,7 @@ function peopleSection(canInvite: boolean): HTMLElement {
 function pendingList(): HTMLElement {
   return h("div", { id: "desk-pending" }, h("h3", {}, "Invited, not joined yet"),
     pending.length ? h("ul", {}, ...pending.map((p) => h("li", {}, personName(p.name, p.role, p.side ? sideLabel(p.side) : ""),
-      h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${when(p.expires)}${p.emailed ? "; emailed" : ""}`))))
+      h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${whenZoned(p.expires)}${p.emailed ? "; emailed" : ""}`))))
       : h("p", { class: "note" }, "Nobody: every invitation made here has been used or has expired."));
 }
 
@@ -318,7 +320,7 @@ function inviteForm(): HTMLElement {
         const link = h("input", { id: "desk-invite-link", type: "text", readonly: true, value: inv.link, "aria-describedby": "desk-invite-once" }) as HTMLInputElement;
         out.replaceChildren(h("div", { class: "confirm invite-result", "data-role": inv.role, "data-side": inv.side ?? "" },
           h("h3", {}, `Invitation for ${personName(person, inv.role, sideLabelNow)}`),
-          h("p", { id: "desk-invite-once" }, h("strong", {}, "This link is shown only once."), ` Copy it now and send it to ${person} privately. It works once and expires ${when(inv.expires)}. Anyone holding it can join as ${person}.`),
+          h("p", { id: "desk-invite-once" }, h("strong", {}, "This link is shown only once."), ` Copy it now and send it to ${person} privately. It works once and expires ${whenZoned(inv.expires)}. Anyone holding it can join as ${person}.`),
           h("label", { for: "desk-invite-link" }, "Invitation link"), link,
           h("div", { class: "row" }, copyButton(link, "desk-invite-copy", "Copy the link")),
           inv.mailed ? h("p", { class: "note", id: "desk-invite-mailed" }, `It was also sent by email to ${to}. The email holds only the link and when it expires, not the case's name.`)
@@ -349,7 +351,7 @@ function nextSteps(person: string, role: string, label: string, to: string, mail
   const where = role === "observer" ? "under People, as an observer" : `under People, on the ${label} side`;
   return h("div", { id: "desk-invite-next" }, h("h4", {}, "What happens next"), h("ul", {},
     h("li", {}, `${person} opens the link, reads the case's terms and accepts them, then enters ${rooms}. They are then listed ${where}.`),
-    h("li", {}, `Until then they are listed on this page under “Invited, not joined yet”. If the link expires unused (${when(expires)}), make a new invitation.`),
+    h("li", {}, `Until then they are listed on this page under “Invited, not joined yet”. If the link expires unused (${whenZoned(expires)}), make a new invitation.`),
     h("li", {}, to && mailed ? `Invitations to sessions in ${rooms}, and reminders, are emailed to ${to}: the times and links only.`
       : to ? `Invitations to sessions, and reminders, are emailed to ${to} once this server sends mail; until then, tell ${person} the times yourself.`
       : `No email address was given, so Parley emails ${person} no session invitations or reminders: tell them the times yourself.`),

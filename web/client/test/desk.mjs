@@ -51,6 +51,7 @@ await run(async () => {
   await med.waitForSelector("#desk-invite-link");
   const res = flat(await med.innerText("#desk-invite-out"));
   check(res.includes("This link is shown only once") && res.includes("Ada Okafor"), "the link is shown once, in those words");
+  check(/expires \w{3}, \d{1,2} \w{3} \d{4}, \d{2}:\d{2} (UTC|GMT|[A-Z]{3,4}|GMT[+-]\d{1,2}(:\d{2})?)\./.test(res), "the link's expiry says its time zone (the link may go to someone elsewhere): " + res);
   check((await med.innerText("#desk-invite-mailed")).includes("also sent by email to " + env("PARLEY_PARTY_EMAIL")), "the invitation was also emailed");
   // No dead end: the mediator reads what the invited person does next, what the desk shows meanwhile, who gets mail, and their own next step.
   const next = flat(await med.innerText("#desk-invite-next"));
