@@ -105,6 +105,10 @@ const kindWords: Record<string, string> = {
 // it; scheduling the session, or the case closing, drops it.
 interface ScheduleDraft { start: string; zone: string; minutes: string; rooms: string[] }
 const scheduling = new Map<string, ScheduleDraft>();
+// What the server said it could not email after the last scheduling or
+// move, by case: shown in the page under the sessions (never an alert box,
+// which blocks the page and is gone once dismissed) until the next change.
+const mailWarnings = new Map<string, string>();
 
 export async function renderSessions(sec: HTMLElement, ctx: SessionContext): Promise<void> {
   let list: Session[] = [];
@@ -125,6 +129,8 @@ export async function renderSessions(sec: HTMLElement, ctx: SessionContext): Pro
     err ? h("p", { class: "error" }, "Sessions could not be loaded: " + err) : "",
     shown.length ? ul : h("p", { class: "note" }, "No sessions are scheduled yet."));
   if (!ctx.mediator) return;
+  const warned = mailWarnings.get(ctx.caseID);
+  if (warned) sec.append(h("p", { class: "error", role: "alert", id: "session-mail-warning" }, warned));
   if (ctx.agreement) {
     const fu = h("div", { id: "followups" });
     sec.append(fu);
@@ -161,7 +167,7 @@ function sessionItem(s: Session, ctx: SessionContext, refresh: () => void): HTML
         out.textContent = "";
         try {
           const r = await sessionsAPI.move(ctx.caseID, s.id, start.value, s.timeZone, reason.value);
-          if (r.mailWarning) alert(r.mailWarning);
+          if (r.mailWarning) mailWarnings.set(ctx.caseID, r.mailWarning); else mailWarnings.delete(ctx.caseID);
           refresh();
         } catch (x) { out.textContent = "Not moved: " + errText(x); }
       },
@@ -213,7 +219,7 @@ function scheduleForm(ctx: SessionContext, refresh: () => void): HTMLElement {
       try {
         const s = await sessionsAPI.add(ctx.caseID, start.value, zone.value.trim(), Number(minutes.value), chosen);
         scheduling.delete(ctx.caseID); // scheduled: the next form starts empty
-        if (s.mailWarning) alert(s.mailWarning);
+        if (s.mailWarning) mailWarnings.set(ctx.caseID, s.mailWarning); else mailWarnings.delete(ctx.caseID);
         refresh();
       } catch (x) { out.textContent = "Not scheduled: " + errText(x); }
     },
@@ -321,8 +327,13 @@ async function renderMail(box: HTMLElement, ctx: SessionContext): Promise<void> 
     const tr = h("tr", { "data-mail": m.id, "data-state": m.state, class: problem ? "problem" : m.state === "cancelled" ? "withdrawn" : "" },
       h("td", {}, kindWords[m.kind] ?? m.kind), h("td", {}, m.to), h("td", {}, state,
         problem ? h("button", {
-          type: "button", onclick: async () => {
-            try { await sessionsAPI.resend(ctx.caseID, m.id); await renderMail(box, ctx); } catch (x) { alert("Not resent: " + errText(x)); }
+          type: "button", onclick: async (e: Event) => {
+            const cell = (e.currentTarget as HTMLElement).parentElement!;
+            try { await sessionsAPI.resend(ctx.caseID, m.id); await renderMail(box, ctx); } catch (x) {
+              // Said in the row, in the page (never an alert box).
+              cell.querySelector(".resend-error")?.remove();
+              cell.append(h("span", { class: "error resend-error", role: "alert" }, " Not resent: " + errText(x) + ". Try again in a moment."));
+            }
           },
         }, "Resend") : "",
         m.development && m.text ? h("details", {}, h("summary", {}, "The text"), h("pre", { class: "mailtext" }, `Subject: ${m.subject}\n\n${m.text}`)) : ""));
