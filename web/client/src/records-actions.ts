@@ -100,7 +100,7 @@ function transferList(p: Plan, ts: Transfer[], ctx: ActionsContext): HTMLElement
             const sum = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()))).map((b) => b.toString(16).padStart(2, "0")).join("");
             if ("sha256:" + sum !== t.sha256) throw new Error("the download does not match the recorded SHA-256; it was not saved");
             const url = URL.createObjectURL(blob);
-            const a = h("a", { href: url, download: `transfer-${t.reference || t.case}.age`, hidden: true });
+            const a = h("a", { href: url, download: `transfer-${t.reference || "case-without-reference"}.age`, hidden: true });
             document.body.append(a);
             a.click();
             a.remove();

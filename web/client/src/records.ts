@@ -466,7 +466,7 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
       c.missing?.length ? h("p", { id: "cert-missing" }, `${plural(c.missing.length, "case record")} missing when the plan reached ${c.missing.length === 1 ? "it" : "them"}: no retention plan destroyed ${c.missing.length === 1 ? "it" : "them"}, so ${c.missing.length === 1 ? "it is" : "they are"} not certified as destroyed (${c.missing.map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")).join("; ")}).`) : null,
       h("p", {}, "Cases: " + [...new Set([...c.destroyed, ...c.kept, ...(c.missing ?? [])].map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")))].join("; ")),
       h("p", { class: "note" }, "Method: " + c.method),
-      h("button", { type: "button", onclick: () => saveFile(`certificate-${id}.txt`, new Blob([signed], { type: "text/plain" })) }, "Download the signed certificate")));
+      h("button", { type: "button", onclick: () => saveFile(`certificate-of-destruction-${day(c.completed)}.txt`, new Blob([signed], { type: "text/plain" })) }, "Download the signed certificate")));
   } catch (e) {
     box.replaceChildren(h("p", { class: "error", role: "alert" }, "The certificate could not be checked: " + errText(e)));
   }

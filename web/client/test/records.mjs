@@ -169,4 +169,6 @@ await run(async () => {
   check(/1 record destroyed/.test(cert) && cert.includes("Cases: 2026-CV-0142") && noIds(await rob.locator("#apply-outcomes").innerText()),
     "the verified certificate and each record's outcome name the case by its reference");
   await rob.screenshot({ path: shots + "/records-certificate.png", fullPage: true });
+  const [certDl] = await Promise.all([rob.waitForEvent("download"), rob.locator("#certificate button", { hasText: "Download the signed certificate" }).click()]);
+  check(/^certificate-of-destruction-\d{4}-\d{2}-\d{2}\.txt$/.test(certDl.suggestedFilename()), "the certificate downloads under a name in words and its date, never the plan's id: " + certDl.suggestedFilename());
 });
