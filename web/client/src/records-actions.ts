@@ -12,7 +12,9 @@ import { h } from "./dom";
 import { stacked } from "./records-words";
 
 const errText = staffWords; // staff only: never a status, an id or the browser's network text
-const day = (t?: string) => (t ? new Date(t).toISOString().slice(0, 10) : "");
+/** A day as a date input wants it (UTC), and in words: "5 December 2026". */
+const isoDay = (t?: string) => (t ? new Date(t).toISOString().slice(0, 10) : "");
+const day = (t?: string) => (t ? new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" }).format(new Date(t)) : "");
 const plan = (id: string) => "/api/v1/retention/plans/" + encodeURIComponent(id);
 
 /** The key the server gives a record among a plan's actions. */
@@ -120,7 +122,7 @@ function openEditor(box: HTMLElement, p: Plan, it: PlanItem, current: DisposalAc
     if ((current?.kind ?? "destroy") === value) r.checked = true;
     return h("div", {}, h("label", { for: "action-" + value, class: "check" }, r, " " + label));
   };
-  const until = h("input", { id: "action-until", type: "date", value: current?.until ? day(current.until) : "" }) as HTMLInputElement;
+  const until = h("input", { id: "action-until", type: "date", value: current?.until ? isoDay(current.until) : "" }) as HTMLInputElement;
   const reason = h("input", { id: "action-reason", type: "text", maxlength: "500", value: current?.reason ?? "" }) as HTMLInputElement;
   const authority = h("input", { id: "action-authority", type: "text", maxlength: "500", value: current?.authority ?? "" }) as HTMLInputElement;
   const recipientName = h("input", { id: "action-recipient-name", type: "text", maxlength: "200", value: current?.recipientName ?? "" }) as HTMLInputElement;

@@ -34,12 +34,14 @@ const main = () => mainEl;
 // Administrators see the disposition plans only: policy lets them approve
 // and apply plans, not place holds or run exports.
 
-const day = (t?: string) => (t ? new Date(t).toISOString().slice(0, 10) : "");
-/** A moment in the viewer's own time zone, to the minute (with seconds: to the second): "2026-12-05 14:03". */
-const localTime = (t: string, seconds = false) => {
-  const d = new Date(t), p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}${seconds ? ":" + p(d.getSeconds()) : ""}`;
-};
+/** A day as a date input and a file name want it: "2026-12-05" (UTC). */
+const isoDay = (t?: string) => (t ? new Date(t).toISOString().slice(0, 10) : "");
+/** A day in words, as people read it: "5 December 2026" (the UTC day, as plans and schedules count days). */
+const day = (t?: string) => (t ? new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" }).format(new Date(t)) : "");
+/** A moment in the viewer's own time zone, named, to the minute (with seconds: to the second): "5 December 2026 at 14:03 GMT". */
+const localTime = (t: string, seconds = false) => new Intl.DateTimeFormat(undefined, {
+  day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", ...(seconds ? { second: "2-digit" } : {}), timeZoneName: "short",
+}).format(new Date(t));
 /** A plan in words, distinct from the others listed (never its id): when it was made (the viewer's time), by whom, and the day it covers. */
 const planWords = (p: { created: string; planner: string; asOf: string }, seconds = false) =>
   `Plan made ${localTime(p.created, seconds)} by ${who(p.planner)}, for records due by ${day(p.asOf)}`;
@@ -212,7 +214,7 @@ function caseHoldItem(caseID: string, x: Hold, refresh: () => Promise<void>): HT
 // --- disposition plans ---
 
 async function renderPlans(sec: HTMLElement): Promise<void> {
-  const today = day(new Date().toISOString());
+  const today = isoDay(new Date().toISOString());
   const asOf = h("input", { id: "plan-asof", type: "date", value: today, required: true, "aria-describedby": "plan-asof-note" }) as HTMLInputElement;
   const out = h("p", { role: "status", class: "note" });
   const list = h("ul", { class: "docs", id: "plan-list" });
@@ -232,8 +234,8 @@ async function renderPlans(sec: HTMLElement): Promise<void> {
       id: "plan-form", onsubmit: async (e: Event) => {
         e.preventDefault();
         out.textContent = "Making the plan…";
-        if (asOf.value > day(new Date().toISOString())) {
-          out.textContent = `No plan made: ${asOf.value} is in the future. A plan lists records already due, so make it on that day or later.`;
+        if (asOf.value > isoDay(new Date().toISOString())) {
+          out.textContent = `No plan made: ${day(asOf.value)} is in the future. A plan lists records already due, so make it on that day or later.`;
           return;
         }
         try {
@@ -466,7 +468,7 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
       c.missing?.length ? h("p", { id: "cert-missing" }, `${plural(c.missing.length, "case record")} missing when the plan reached ${c.missing.length === 1 ? "it" : "them"}: no retention plan destroyed ${c.missing.length === 1 ? "it" : "them"}, so ${c.missing.length === 1 ? "it is" : "they are"} not certified as destroyed (${c.missing.map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")).join("; ")}).`) : null,
       h("p", {}, "Cases: " + [...new Set([...c.destroyed, ...c.kept, ...(c.missing ?? [])].map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")))].join("; ")),
       h("p", { class: "note" }, "Method: " + c.method),
-      h("button", { type: "button", onclick: () => saveFile(`certificate-of-destruction-${day(c.completed)}.txt`, new Blob([signed], { type: "text/plain" })) }, "Download the signed certificate")));
+      h("button", { type: "button", onclick: () => saveFile(`certificate-of-destruction-${isoDay(c.completed)}.txt`, new Blob([signed], { type: "text/plain" })) }, "Download the signed certificate")));
   } catch (e) {
     box.replaceChildren(h("p", { class: "error", role: "alert" }, "The certificate could not be checked: " + errText(e)));
   }
@@ -477,7 +479,7 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
 function exportForm(): HTMLElement {
   const today = new Date();
   const from = h("input", { id: "export-from", type: "date", required: true, value: `${today.getUTCFullYear() - 1}-01-01` }) as HTMLInputElement;
-  const to = h("input", { id: "export-to", type: "date", required: true, value: day(new Date(today.getTime() + 86400000).toISOString()) }) as HTMLInputElement;
+  const to = h("input", { id: "export-to", type: "date", required: true, value: isoDay(new Date(today.getTime() + 86400000).toISOString()) }) as HTMLInputElement;
   const k = h("input", { id: "export-k", type: "number", min: "2", max: "1000", value: "5", required: true, inputmode: "numeric" }) as HTMLInputElement;
   const format = h("select", { id: "export-format" }, h("option", { value: "csv" }, "CSV (spreadsheets)"), h("option", { value: "jsonl" }, "JSON lines")) as HTMLSelectElement;
   const out = h("div", { id: "export-report", role: "status", "aria-live": "polite" });

@@ -320,7 +320,7 @@ try {
   await planBox.waitFor();
   const planID = await planBox.getAttribute("data-plan");
   const planText = await planBox.innerText();
-  check(/1 record to destroy/.test(planText) && /Mediator.s notes/.test(planText) && /Case opened \d{4}-\d{2}-\d{2} \(no reference\)/.test(planText) && !planText.includes(env("PARLEY_OLD_CASE")),
+  check(/1 record to destroy/.test(planText) && /Mediator.s notes/.test(planText) && /Case opened (\d{1,2} [A-Z][a-z]+|[A-Z][a-z]+ \d{1,2},) \d{4} \(no reference\)/.test(planText) && !planText.includes(env("PARLEY_OLD_CASE")),
     "records user A makes a disposition plan in the browser: the closed case's due record, with its class, the case (no reference) named by the day it was opened, not its id");
   check(/Records kept \(on legal hold\)/.test(planText) && planText.includes("Complaint received (Program rule 12)"), "the held record is listed as kept, with the hold's reason");
   await rec.check("#plan-confirm");

@@ -64,8 +64,8 @@ await run(async () => {
   const note = rita.locator(`#plan-detail [data-paused]`);
   await note.waitFor();
   const words = await note.innerText();
-  const stopped = /^Case 2026-CV-0142: an earlier plan began destroying this case and stopped on (\d{4}-\d{2}-\d{2}),/.exec(words);
-  check(stopped && stopped[1] <= latest,
+  const stopped = /^Case 2026-CV-0142: an earlier plan began destroying this case and stopped on (\d{1,2} [A-Z][a-z]+ \d{4}),/.exec(words);
+  check(stopped && new Date(Date.parse(stopped[1] + " UTC")).toISOString().slice(0, 10) <= latest,
     "the note names the case by its reference and the day the earlier plan stopped: " + words);
   check(words.includes("because the storage refused to delete a record under a legal hold") && words.includes("What was left has been kept") &&
     words.includes("Carrying out this plan finishes destroying it."), "the note says why it stopped, what was kept, and what this plan does: " + words);

@@ -51,7 +51,7 @@ await run(async () => {
   check(residue.includes("expired or signed-out sign-ins") && residue.includes("invitation links that expired unused") && !residue.includes("Lee") && !residue.includes("sessions/"),
     "the plan lists the leftovers by kind and count, never names or keys: " + residue);
   const planText = await plan.innerText();
-  check(!/\bp_[a-z2-7]{4,}/.test(planText) && /^Plan made \d{4}-\d{2}-\d{2} \d{2}:\d{2} by /.test(await rita.innerText("#plan-title")), "the plan (its heading and its confirmation) is named by when and by whom it was made, never its id");
+  check(!/\bp_[a-z2-7]{4,}/.test(planText) && /^Plan made \d{1,2} [A-Z][a-z]+ \d{4} at \d{2}:\d{2} [A-Z][A-Za-z0-9+:-]* by /.test(await rita.innerText("#plan-title")), "the plan (its heading and its confirmation) is named by when and by whom it was made, never its id");
   await rita.screenshot({ path: shots + "/records-sweep-plan.png", fullPage: true });
   await phoneShot(rita, "records-sweep-plan-phone.png");
 

@@ -19,7 +19,7 @@ await run(async () => {
   // A case with no reference is named by the day it was opened, its id only secondary (to quote), never as its name.
   const noRef = rita.locator('.case-holds[data-reference=""]');
   const noRefName = await noRef.locator("h3").innerText();
-  check(/^Case opened \d{4}-\d{2}-\d{2} \(no reference\)$/.test(noRefName), "a case with no reference is named by the day it was opened, not by its id: " + noRefName);
+  check(/^Case opened \d{1,2} [A-Z][a-z]+ \d{4} \(no reference\)$/.test(noRefName), "a case with no reference is named by the day it was opened, not by its id: " + noRefName);
   check((await noRef.locator(".ref-number").innerText()).includes("Parley number"), "its Parley number is there to quote, secondary, beside the case's dates");
   await rita.fill("#case-search", "2026-cv-0142");
   const rivera = rita.locator(".case-holds:not([hidden])");
@@ -117,14 +117,14 @@ await run(async () => {
   check(noCodes(planText) && planText.includes("Mediator's notes document, version 1") && planText.includes("(when the case closed)"),
     "the plan says each record's kind and what started its clock in words, never the schedule's codes: " + planText);
   const planTitle = await rita.innerText("#plan-title");
-  check(/^Plan made \d{4}-\d{2}-\d{2} \d{2}:\d{2} by you, for records due by \d{4}-\d{2}-\d{2}$/.test(planTitle) && !/\bp_[a-z2-7]/.test(await plan.innerText()), "the plan is named by when and by whom it was made and the day it covers, never by its id: " + planTitle);
+  check(/^Plan made \d{1,2} [A-Z][a-z]+ \d{4} at \d{2}:\d{2} [A-Z][A-Za-z0-9+:-]* by you, for records due by \d{1,2} [A-Z][a-z]+ \d{4}$/.test(planTitle) && !/\bp_[a-z2-7]/.test(await plan.innerText()), "the plan is named by when and by whom it was made and the day it covers, never by its id: " + planTitle);
   // A second plan the same day, as of the same day: the list tells them apart.
   const firstPlan = await plan.getAttribute("data-plan");
   await rita.click("#plan-form button[type=submit]");
   await rita.locator("#plan-detail section.plan:not([data-plan=\"" + firstPlan + "\"])").waitFor();
   await rita.locator("#plan-list li[data-plan]").nth(1).waitFor();
   const labels = await rita.locator("#plan-list li[data-plan] button").allInnerTexts();
-  check(labels.length === 2 && labels[0] !== labels[1] && labels.every((l) => /^Plan made \d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})? by you, for records due by /.test(l) && !/\bp_[a-z2-7]/.test(l)),
+  check(labels.length === 2 && labels[0] !== labels[1] && labels.every((l) => /^Plan made \d{1,2} [A-Z][a-z]+ \d{4} at \d{2}:\d{2}(:\d{2})? [A-Z][A-Za-z0-9+:-]* by you, for records due by \d{1,2} [A-Z][a-z]+ \d{4}/.test(l) && !/\bp_[a-z2-7]/.test(l)),
     "two plans made the same day as of the same day have distinct labels, in plain words: " + JSON.stringify(labels));
   await rita.click("#plan-discard");
   await rita.locator("#plan-detail", { hasText: "discarded: nothing was destroyed" }).waitFor();
