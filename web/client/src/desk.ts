@@ -350,7 +350,7 @@ function nextSteps(person: string, role: string, label: string, to: string, mail
   const rooms = role === "observer" ? "the joint room" : `the joint room and the ${label} caucus`;
   const where = role === "observer" ? "under People, as an observer" : `under People, on the ${label} side`;
   return h("div", { id: "desk-invite-next" }, h("h4", {}, "What happens next"), h("ul", {},
-    h("li", {}, `${person} opens the link, reads the case's terms and accepts them, then enters ${rooms}. They are then listed ${where}.`),
+    h("li", {}, `${person} opens the link and is then listed ${where}. Before entering ${rooms} they read the case's terms and accept them; the case cannot move on to the opening session until everyone who has joined has accepted.`),
     h("li", {}, `Until then they are listed on this page under “Invited, not joined yet”. If the link expires unused (${whenZoned(expires)}), make a new invitation.`),
     h("li", {}, to && mailed ? `Invitations to sessions in ${rooms}, and reminders, are emailed to ${to}: the times and links only.`
       : to ? `Invitations to sessions, and reminders, are emailed to ${to} once this server sends mail; until then, tell ${person} the times yourself.`

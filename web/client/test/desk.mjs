@@ -55,8 +55,8 @@ await run(async () => {
   check((await med.innerText("#desk-invite-mailed")).includes("also sent by email to " + env("PARLEY_PARTY_EMAIL")), "the invitation was also emailed");
   // No dead end: the mediator reads what the invited person does next, what the desk shows meanwhile, who gets mail, and their own next step.
   const next = flat(await med.innerText("#desk-invite-next"));
-  check(next.includes("What happens next") && next.includes("Ada Okafor opens the link, reads the case's terms and accepts them, then enters the joint room and the Tenant caucus") &&
-    next.includes("listed under People, on the Tenant side") && next.includes("“Invited, not joined yet”") && next.includes("emailed to " + env("PARLEY_PARTY_EMAIL")) && next.includes("Schedule a session"),
+  check(next.includes("What happens next") && next.includes("Ada Okafor opens the link and is then listed under People, on the Tenant side") &&
+    next.includes("Before entering the joint room and the Tenant caucus they read the case's terms and accept them") && next.includes("“Invited, not joined yet”") && next.includes("emailed to " + env("PARLEY_PARTY_EMAIL")) && next.includes("Schedule a session"),
   "after an invitation the desk says what happens next and who receives what: " + next);
   await med.click("#desk-invite-copy");
   await med.waitForSelector("#desk-invite-out :text('Copied.')");
