@@ -48,6 +48,10 @@ const resultWords: Record<W.OutcomeResult, string> = {
   "full-agreement": "Full agreement", "partial-agreement": "Partial agreement", "no-agreement": "No agreement", withdrawn: "Withdrawn",
 };
 const when = (iso: string) => new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
+/** A day in words ("5 December 2026"): never "05/12/2026", which reads as May in some places. */
+const dayWords = (iso: string) => new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric" }).format(new Date(iso));
+/** A moment someone acts by (a link's expiry, the next session), with its time zone: the link may be passed to someone elsewhere. */
+const whenZoned = (iso: string) => new Intl.DateTimeFormat(undefined, { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" }).format(new Date(iso));
 const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
 
 /** Who will see what a form saves: one line, always above the button. */
@@ -138,8 +142,8 @@ async function caseList(): Promise<void> {
     return h("tr", { "data-case": l.id },
       h("td", {}, h("button", { type: "button", class: "link", onclick: () => { go("desk=" + l.id); void caseDesk(l.id); } }, l.title ?? `${l.type} case`),
         h("span", { class: "note" }, ` · ${l.type}`)),
-      h("td", {}, stageTitle[l.stage] ?? l.stage, l.closed ? h("span", { class: "note" }, ` (closed ${new Date(l.closed).toLocaleDateString()})`) : ""),
-      h("td", {}, r?.nextSession ? when(r.nextSession) : l.closed ? "—" : "none scheduled"),
+      h("td", {}, stageTitle[l.stage] ?? l.stage, l.closed ? h("span", { class: "note" }, ` (closed ${dayWords(l.closed)})`) : ""),
+      h("td", {}, r?.nextSession ? whenZoned(r.nextSession) : l.closed ? "—" : "none scheduled"),
       h("td", { class: items.length ? "open-items" : "" }, items.length ? items.join("; ") : "—"),
       h("td", {}, h("button", { type: "button", "aria-label": `Rooms of ${l.title ?? l.type + " case"}`, onclick: () => toRooms(l.id) }, "Open")));
   });
@@ -244,7 +248,7 @@ function renderCase(hello = "") {
     h("div", { class: "row desk-nav" }, backButton(), h("button", { type: "button", id: "desk-rooms", onclick: () => toRooms(c.id) }, "Go to this case's rooms")),
     h("h1", { id: "desk-title" }, c.title),
     hello ? h("p", { role: "status", class: "verified" }, hello) : "",
-    h("p", { class: "note" }, `${c.type} case` + (c.referralSource ? `, referred by ${c.referralSource}` : "") + (c.reference ? ` · docket or file number ${c.reference}` : "") + ` · opened ${new Date(c.created).toLocaleDateString()}` +
+    h("p", { class: "note" }, `${c.type} case` + (c.referralSource ? `, referred by ${c.referralSource}` : "") + (c.reference ? ` · docket or file number ${c.reference}` : "") + ` · opened ${dayWords(c.created)}` +
       ` · sides: ${c.sides.map((s) => s.label).join(", ")}`),
     !mine ? h("p", { class: "refusal", role: "status" }, "You are no longer a mediator on this case, so you cannot change it.") : "",
     peopleSection(mine && !closed),
@@ -278,7 +282,7 @@ function peopleSection(canInvite: boolean): HTMLElement {
 function pendingList(): HTMLElement {
   return h("div", { id: "desk-pending" }, h("h3", {}, "Invited, not joined yet"),
     pending.length ? h("ul", {}, ...pending.map((p) => h("li", {}, personName(p.name, p.role, p.side ? sideLabel(p.side) : ""),
-      h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${when(p.expires)}${p.emailed ? "; emailed" : ""}`))))
+      h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${whenZoned(p.expires)}${p.emailed ? "; emailed" : ""}`))))
       : h("p", { class: "note" }, "Nobody: every invitation made here has been used or has expired."));
 }
 
@@ -316,11 +320,12 @@ function inviteForm(): HTMLElement {
         const link = h("input", { id: "desk-invite-link", type: "text", readonly: true, value: inv.link, "aria-describedby": "desk-invite-once" }) as HTMLInputElement;
         out.replaceChildren(h("div", { class: "confirm invite-result", "data-role": inv.role, "data-side": inv.side ?? "" },
           h("h3", {}, `Invitation for ${personName(person, inv.role, sideLabelNow)}`),
-          h("p", { id: "desk-invite-once" }, h("strong", {}, "This link is shown only once."), ` Copy it now and send it to ${person} privately. It works once and expires ${when(inv.expires)}. Anyone holding it can join as ${person}.`),
+          h("p", { id: "desk-invite-once" }, h("strong", {}, "This link is shown only once."), ` Copy it now and send it to ${person} privately. It works once and expires ${whenZoned(inv.expires)}. Anyone holding it can join as ${person}.`),
           h("label", { for: "desk-invite-link" }, "Invitation link"), link,
           h("div", { class: "row" }, copyButton(link, "desk-invite-copy", "Copy the link")),
           inv.mailed ? h("p", { class: "note", id: "desk-invite-mailed" }, `It was also sent by email to ${to}. The email holds only the link and when it expires, not the case's name.`)
-            : to ? h("p", { class: "note", id: "desk-invite-mailed" }, inv.mailWarning ?? "No email went out: this server does not send mail. Give the link yourself.") : ""));
+            : to ? h("p", { class: "note", id: "desk-invite-mailed" }, inv.mailWarning ?? "No email went out: this server does not send mail. Give the link yourself.") : "",
+          nextSteps(person, inv.role, sideLabelNow, to, !!inv.mailed, inv.expires)));
         name.value = email.value = "";
         update();
         link.select();
@@ -338,6 +343,19 @@ function inviteForm(): HTMLElement {
     h("div", {}, h("label", { for: "desk-invite-side" }, "Side"), side)),
   who,
   h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Make the invitation link")), out);
+}
+
+/** After an invitation: what the invited person does with the link, what the mediator sees meanwhile, who gets mail, and the mediator's next step. */
+function nextSteps(person: string, role: string, label: string, to: string, mailed: boolean, expires: string): HTMLElement {
+  const rooms = role === "observer" ? "the joint room" : `the joint room and the ${label} caucus`;
+  const where = role === "observer" ? "under People, as an observer" : `under People, on the ${label} side`;
+  return h("div", { id: "desk-invite-next" }, h("h4", {}, "What happens next"), h("ul", {},
+    h("li", {}, `${person} opens the link and is then listed ${where}. Before entering ${rooms} they read the case's terms and accept them; the case cannot move on to the opening session until everyone who has joined has accepted.`),
+    h("li", {}, `Until then they are listed on this page under “Invited, not joined yet”. If the link expires unused (${whenZoned(expires)}), make a new invitation.`),
+    h("li", {}, to && mailed ? `Invitations to sessions in ${rooms}, and reminders, are emailed to ${to}: the times and links only.`
+      : to ? `Invitations to sessions, and reminders, are emailed to ${to} once this server sends mail; until then, tell ${person} the times yourself.`
+      : `No email address was given, so Parley emails ${person} no session invitations or reminders: tell them the times yourself.`),
+    h("li", {}, "Your next step: schedule a session, from this case's rooms (“Go to this case's rooms”, then “Schedule a session”).")));
 }
 
 function copyButton(input: HTMLInputElement, id: string, label: string): HTMLElement {
@@ -439,7 +457,7 @@ function closeControl(move: (to: W.Stage, note: string, done: string) => Promise
 function objectivesSection(canAdd: boolean): HTMLElement {
   const list = (kind: W.ObjectiveKind) => {
     const xs = c.objectives.filter((o) => o.kind === kind);
-    return xs.length ? h("ul", { id: "desk-" + kind }, ...xs.map((o) => h("li", {}, o.text, h("span", { class: "note" }, ` — added ${new Date(o.added).toLocaleDateString()} by ${nameOf(o.by)}`))))
+    return xs.length ? h("ul", { id: "desk-" + kind }, ...xs.map((o) => h("li", {}, o.text, h("span", { class: "note" }, ` — added ${dayWords(o.added)} by ${nameOf(o.by)}`))))
       : h("p", { class: "note", id: "desk-" + kind }, "None yet.");
   };
   const text = h("textarea", { id: "desk-objective-text", required: true, maxlength: "4000", rows: "2" }) as HTMLTextAreaElement;

@@ -9,9 +9,12 @@
 import { call, APIError, Account, Plan, PlanItem, staffWords } from "./api";
 import type { ChooseAction, DisposalAction, PlanActions, Transfer } from "./wire_gen";
 import { h } from "./dom";
+import { stacked } from "./records-words";
 
 const errText = staffWords; // staff only: never a status, an id or the browser's network text
-const day = (t?: string) => (t ? new Date(t).toISOString().slice(0, 10) : "");
+/** A day as a date input wants it (UTC), and in words: "5 December 2026". */
+const isoDay = (t?: string) => (t ? new Date(t).toISOString().slice(0, 10) : "");
+const day = (t?: string) => (t ? new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" }).format(new Date(t)) : "");
 const plan = (id: string) => "/api/v1/retention/plans/" + encodeURIComponent(id);
 
 /** The key the server gives a record among a plan's actions. */
@@ -72,9 +75,9 @@ export async function renderActions(into: HTMLElement, p: Plan, due: PlanItem[],
     h("p", { id: "plan-actions-summary" }, chosen.length
       ? `${chosen.length} of ${due.length} records are not simply destroyed: ${[...new Set(chosen.map((it) => actionWords(actionOf(pa, it)).split(":")[0].split(" (")[0]))].join("; ")}.`
       : "Every record in this plan is destroyed; no other action was chosen."),
-    h("div", { class: "scroll" }, h("table", { id: "plan-actions-table" }, h("caption", {}, "Action per record"),
+    h("div", { class: "scroll" }, stacked(h("table", { id: "plan-actions-table" }, h("caption", {}, "Action per record"),
       h("thead", {}, h("tr", {}, ...["Record", "Case", "What happens", ...(canChoose ? ["Change"] : [])].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, ...rows))),
+      h("tbody", {}, ...rows)))),
     editor,
     bundles.length ? transferList(p, bundles, ctx) : null));
   // The approval's confirmation names the other actions too.
@@ -99,7 +102,7 @@ function transferList(p: Plan, ts: Transfer[], ctx: ActionsContext): HTMLElement
             const sum = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()))).map((b) => b.toString(16).padStart(2, "0")).join("");
             if ("sha256:" + sum !== t.sha256) throw new Error("the download does not match the recorded SHA-256; it was not saved");
             const url = URL.createObjectURL(blob);
-            const a = h("a", { href: url, download: `transfer-${t.reference || t.case}.age`, hidden: true });
+            const a = h("a", { href: url, download: `transfer-${t.reference || "case-without-reference"}.age`, hidden: true });
             document.body.append(a);
             a.click();
             a.remove();
@@ -119,7 +122,7 @@ function openEditor(box: HTMLElement, p: Plan, it: PlanItem, current: DisposalAc
     if ((current?.kind ?? "destroy") === value) r.checked = true;
     return h("div", {}, h("label", { for: "action-" + value, class: "check" }, r, " " + label));
   };
-  const until = h("input", { id: "action-until", type: "date", value: current?.until ? day(current.until) : "" }) as HTMLInputElement;
+  const until = h("input", { id: "action-until", type: "date", value: current?.until ? isoDay(current.until) : "" }) as HTMLInputElement;
   const reason = h("input", { id: "action-reason", type: "text", maxlength: "500", value: current?.reason ?? "" }) as HTMLInputElement;
   const authority = h("input", { id: "action-authority", type: "text", maxlength: "500", value: current?.authority ?? "" }) as HTMLInputElement;
   const recipientName = h("input", { id: "action-recipient-name", type: "text", maxlength: "200", value: current?.recipientName ?? "" }) as HTMLInputElement;

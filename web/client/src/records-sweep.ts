@@ -4,6 +4,7 @@
 import { call, APIError, staffWords } from "./api";
 import type { Plan, ScheduleChange } from "./wire_gen";
 import { h } from "./dom";
+import { classWords } from "./records-words";
 
 /** Plain words for each kind of residue. */
 const kindWords: Record<string, string> = {
@@ -51,11 +52,14 @@ export function scheduleChangesView(meID: string): HTMLElement {
       h("ul", { class: "docs" }, ...l.map((c) => item(c))));
   };
   const item = (c: ScheduleChange) => {
-    const what = `${c.rule.class} records kept ${period(c.rule.days)} after ${trig[c.rule.trigger] ?? c.rule.trigger}, instead of ${period(c.was.days)} after ${trig[c.was.trigger] ?? c.was.trigger}`;
+    const what = `Records of the kind “${classWords(c.rule.class)}” kept ${period(c.rule.days)} after ${trig[c.rule.trigger] ?? c.rule.trigger}, instead of ${period(c.was.days)} after ${trig[c.was.trigger] ?? c.was.trigger}`;
     const status = h("p", { role: "status", "aria-live": "polite" });
     const li = h("li", { "data-change": c.id }, h("p", {}, h("strong", {}, what + "."),
       c.proposedBy === meID ? " You proposed it, so someone else must approve it." : ""),
-      ...(c.warnings ?? []).map((w) => h("p", { class: "note" }, "Note: " + w + ".")));
+      // The server's warning names the schedule's codes ("0d", "created"): the same warning, in words.
+      ...(c.warnings?.length ? [h("p", { class: "note" }, "Note: " + (c.rule.days === 0
+        ? `a period of 0 days makes these records due as soon as ${trig[c.rule.trigger] ?? "their clock starts"}: the next plan lists them at once.`
+        : `a period of ${period(c.rule.days)} is very short: these records fall due ${period(c.rule.days)} after ${trig[c.rule.trigger] ?? "their clock starts"}.`))] : []));
     if (c.proposedBy !== meID) {
       const id = `change-confirm-${c.id}`;
       const box = h("input", { type: "checkbox", id }) as HTMLInputElement;
@@ -78,7 +82,7 @@ export function scheduleChangesView(meID: string): HTMLElement {
       const missing = h("p", { class: "note", id: `${id}-missing` }, "Tick the “I understand” box first.");
       go.setAttribute("aria-describedby", `${id}-missing`);
       box.addEventListener("change", () => { go.disabled = !box.checked; missing.textContent = box.checked ? "" : "Tick the “I understand” box first."; });
-      li.append(h("p", {}, h("label", { for: id, class: "check" }, box, ` I understand: ${c.rule.class} records become due sooner, and the next plan may destroy some at once`)), h("p", {}, go), missing);
+      li.append(h("p", {}, h("label", { for: id, class: "check" }, box, ` I understand: records of the kind “${classWords(c.rule.class)}” become due sooner, and the next plan may destroy some at once`)), h("p", {}, go), missing);
     }
     li.append(status);
     return li;

@@ -8,6 +8,7 @@ import { openSignedNote } from "./tlog";
 import { renderActions } from "./records-actions";
 import { residueCount, residueSection, residueWords, scheduleChangesView } from "./records-sweep";
 import { h } from "./dom";
+import { classInSentence, classWords, stacked, triggerWords } from "./records-words";
 
 const errText = staffWords; // staff only: never a status, an id or the browser's network text
 /** Case ids to the program's references (docket or file numbers), from the case list. */
@@ -15,7 +16,7 @@ const refs = new Map<string, string>();
 /** Staff names, for those allowed to list accounts (administrators); others read "another member of staff". */
 const names = new Map<string, string>();
 const who = (id: string) => (id === me.id ? "you" : names.get(id) ?? "another member of staff");
-const docWords = (cls: string) => `${cls.charAt(0).toUpperCase()}${cls.slice(1)} document`;
+const docWords = (cls: string) => `${classWords(cls)} document`;
 /** Case ids to the day each case was opened, from the case list: what names a case that has no reference. */
 const opened = new Map<string, string>();
 /** A case in words: its reference, else the day it was opened (never its id, which the case's own box shows, secondary). */
@@ -33,12 +34,14 @@ const main = () => mainEl;
 // Administrators see the disposition plans only: policy lets them approve
 // and apply plans, not place holds or run exports.
 
-const day = (t?: string) => (t ? new Date(t).toISOString().slice(0, 10) : "");
-/** A moment in the viewer's own time zone, to the minute (with seconds: to the second): "2026-12-05 14:03". */
-const localTime = (t: string, seconds = false) => {
-  const d = new Date(t), p = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}${seconds ? ":" + p(d.getSeconds()) : ""}`;
-};
+/** A day as a date input and a file name want it: "2026-12-05" (UTC). */
+const isoDay = (t?: string) => (t ? new Date(t).toISOString().slice(0, 10) : "");
+/** A day in words, as people read it: "5 December 2026" (the UTC day, as plans and schedules count days). */
+const day = (t?: string) => (t ? new Intl.DateTimeFormat(undefined, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" }).format(new Date(t)) : "");
+/** A moment in the viewer's own time zone, named, to the minute (with seconds: to the second): "5 December 2026 at 14:03 GMT". */
+const localTime = (t: string, seconds = false) => new Intl.DateTimeFormat(undefined, {
+  day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", ...(seconds ? { second: "2-digit" } : {}), timeZoneName: "short",
+}).format(new Date(t));
 /** A plan in words, distinct from the others listed (never its id): when it was made (the viewer's time), by whom, and the day it covers. */
 const planWords = (p: { created: string; planner: string; asOf: string }, seconds = false) =>
   `Plan made ${localTime(p.created, seconds)} by ${who(p.planner)}, for records due by ${day(p.asOf)}`;
@@ -170,23 +173,48 @@ async function caseHolds(l: Listed): Promise<HTMLElement> {
   return box;
 }
 
+/**
+ * A hold's release, asked for in the page before it is done: it names the
+ * hold and what follows (the records become due under the schedule again,
+ * and a plan may then destroy them), and waits for a tick. Cancel leaves
+ * the hold in place.
+ */
+function releaseConfirm(slot: HTMLElement, id: string, what: string, after: string, reason: string, release: () => Promise<void>): void {
+  const tick = h("input", { type: "checkbox", id: id + "-check" }) as HTMLInputElement;
+  const yes = h("button", { type: "button", class: "primary danger", id: id + "-yes", disabled: true }, "Yes, release it now") as HTMLButtonElement;
+  const out = h("p", { role: "status" });
+  tick.addEventListener("change", () => { yes.disabled = !tick.checked; });
+  yes.onclick = async () => {
+    yes.disabled = true;
+    try { await release(); } catch (err) { out.className = "error"; out.textContent = "Not released: " + errText(err) + ". The hold is still in place."; yes.disabled = !tick.checked; }
+  };
+  slot.replaceChildren(h("div", { class: "confirm release-confirm", id, role: "group", "aria-labelledby": id + "-what" },
+    h("p", { id: id + "-what" }, h("strong", {}, `Release ${what}?`),
+      ` Nothing is destroyed now, but ${after} then kept only as long as the retention schedule says: the next disposal plan lists what is due, and once a second person approves that plan and it is carried out, those records are destroyed for good. ` +
+      `Records staff see that it was released; the audit log records that you released it, with your reason: “${reason.trim()}”.`),
+    h("p", {}, h("label", { for: tick.id, class: "check" }, tick, ` I understand: ${what} will no longer stop these records from being destroyed`)),
+    h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => slot.replaceChildren() }, "Cancel, keep the hold")), out));
+  tick.focus();
+}
+
 function caseHoldItem(caseID: string, x: Hold, refresh: () => Promise<void>): HTMLElement {
   const why = h("input", { id: "release-" + x.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
-  const out = h("span", { role: "status" });
+  const slot = h("div", {});
+  const what = x.doc ? `the legal hold on one document of ${caseWords(caseID)}` : `the legal hold on the whole of ${caseWords(caseID)}`;
   return h("li", { "data-hold": x.id },
     h("strong", {}, x.doc ? "One document on legal hold" : "Whole case on legal hold"), h("span", { class: "note" }, ` since ${day(x.placed)} · why: ${x.reason} · authority: ${x.authority}`),
     h("form", {
-      class: "row", onsubmit: async (e: Event) => {
+      class: "row", onsubmit: (e: Event) => {
         e.preventDefault();
-        try { await api.releaseHold(caseID, x.id, why.value); await refresh(); } catch (err) { out.textContent = "Not released: " + errText(err); }
+        releaseConfirm(slot, "release-confirm-" + x.id, what, x.doc ? "that document is" : "the case's records are", why.value, async () => { await api.releaseHold(caseID, x.id, why.value); await refresh(); });
       },
-    }, h("div", {}, h("label", { for: why.id }, "Why release it"), why), h("button", { type: "submit" }, x.doc ? "Release this hold" : "Release the case hold"), out));
+    }, h("div", {}, h("label", { for: why.id }, "Why release it"), why), h("button", { type: "submit" }, x.doc ? "Release this hold…" : "Release the case hold…")), slot);
 }
 
 // --- disposition plans ---
 
 async function renderPlans(sec: HTMLElement): Promise<void> {
-  const today = day(new Date().toISOString());
+  const today = isoDay(new Date().toISOString());
   const asOf = h("input", { id: "plan-asof", type: "date", value: today, required: true, "aria-describedby": "plan-asof-note" }) as HTMLInputElement;
   const out = h("p", { role: "status", class: "note" });
   const list = h("ul", { class: "docs", id: "plan-list" });
@@ -206,8 +234,8 @@ async function renderPlans(sec: HTMLElement): Promise<void> {
       id: "plan-form", onsubmit: async (e: Event) => {
         e.preventDefault();
         out.textContent = "Making the plan…";
-        if (asOf.value > day(new Date().toISOString())) {
-          out.textContent = `No plan made: ${asOf.value} is in the future. A plan lists records already due, so make it on that day or later.`;
+        if (asOf.value > isoDay(new Date().toISOString())) {
+          out.textContent = `No plan made: ${day(asOf.value)} is in the future. A plan lists records already due, so make it on that day or later.`;
           return;
         }
         try {
@@ -248,10 +276,10 @@ function dueView(): HTMLElement {
           groups.set(k, g);
         }
         out.replaceChildren(h("p", {}, `${plural(r.items.length, "record")} fall due by ${day(r.until)}. Nothing is destroyed until a plan is made, approved by a second person and carried out; records on legal hold are kept.`),
-          h("div", { class: "scroll" }, h("table", {}, h("caption", {}, "Falling due"),
-            h("thead", {}, h("tr", {}, ...["Case", "Class", "Records", "First due", "Size", "Legal hold"].map((t) => h("th", { scope: "col" }, t)))),
-            h("tbody", {}, ...[...groups.values()].map((g) => h("tr", {}, h("td", {}, g.ref), h("td", {}, g.cls), h("td", {}, String(g.n)),
-              h("td", {}, day(g.first) + (g.first < r.now ? " (due now)" : "")), h("td", {}, bytes(g.size)), h("td", {}, g.held.size ? "Kept: " + [...g.held].join("; ") : "None")))))));
+          h("div", { class: "scroll" }, stacked(h("table", {}, h("caption", {}, "Falling due"),
+            h("thead", {}, h("tr", {}, ...["Case", "Kind of record", "Records", "First due", "Size", "Legal hold"].map((t) => h("th", { scope: "col" }, t)))),
+            h("tbody", {}, ...[...groups.values()].map((g) => h("tr", {}, h("td", {}, g.ref), h("td", {}, classWords(g.cls)), h("td", {}, String(g.n)),
+              h("td", {}, day(g.first) + (g.first < r.now ? " (due now)" : "")), h("td", {}, bytes(g.size)), h("td", {}, g.held.size ? "Kept: " + [...g.held].join("; ") : "None"))))))));
       } catch (x) { out.replaceChildren(h("p", { class: "error" }, "Could not look ahead: " + errText(x))); }
     },
   }, h("h3", { id: "due-title" }, "Records due soon"),
@@ -280,7 +308,7 @@ const caseClassNames: Record<string, string> = {
 };
 
 function itemName(it: PlanItem): string {
-  return it.doc ? `${docWords(it.class)}, version ${it.version}` : caseClassNames[it.class] ?? `The case's ${it.class} records`;
+  return it.doc ? `${docWords(it.class)}, version ${it.version}` : caseClassNames[it.class] ?? `The case's ${classInSentence(it.class)} records`;
 }
 
 /** "14 records of 3 cases: 12 documents (10 evidence, 2 correspondence), 2 message histories." */
@@ -291,7 +319,7 @@ function destroyWords(p: Plan, due: PlanItem[]): string {
   const docs = due.filter((i) => i.doc), byClass = new Map<string, number>();
   for (const d of docs) byClass.set(d.class, (byClass.get(d.class) ?? 0) + 1);
   const parts = [];
-  if (docs.length) parts.push(`${plural(docs.length, "document")} (${[...byClass].map(([c, n]) => `${n} ${c}`).join(", ")})`);
+  if (docs.length) parts.push(`${plural(docs.length, "document")} (${[...byClass].map(([c, n]) => `${n} ${classInSentence(c)}`).join(", ")})`);
   const hist = due.filter((i) => !i.doc && i.class === "message-history").length;
   if (hist) parts.push(hist === 1 ? "1 message history" : `${hist} message histories`);
   const recs = due.filter((i) => !i.doc && i.class === "case-record").length;
@@ -313,12 +341,12 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
   const reasons = await holdWords();
   const due = items.filter((i) => !i.held?.length), held = items.filter((i) => i.held?.length);
   const row = (it: PlanItem) => h("tr", {},
-    h("td", {}, itemName(it)), h("td", {}, caseWords(it.case, it.reference)), h("td", {}, it.class),
-    h("td", {}, `${day(it.triggerAt)} (${it.trigger})`), h("td", {}, bytes(it.size)));
+    h("td", {}, itemName(it)), h("td", {}, caseWords(it.case, it.reference)), h("td", {}, classWords(it.class)),
+    h("td", {}, `${day(it.triggerAt)} (when ${triggerWords(it.trigger)})`), h("td", {}, bytes(it.size)));
   const table = (caption: string, rows: PlanItem[], extra?: (it: PlanItem) => HTMLElement) => h("div", { class: "scroll" },
-    h("table", {}, h("caption", {}, caption),
-      h("thead", {}, h("tr", {}, ...["Record", "Case", "Class", "Clock started", "Size", ...(extra ? ["Why kept"] : [])].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, ...rows.map((it) => { const r = row(it); if (extra) r.append(extra(it)); return r; }))));
+    stacked(h("table", {}, h("caption", {}, caption),
+      h("thead", {}, h("tr", {}, ...["Record", "Case", "Kind of record", "Clock started", "Size", ...(extra ? ["Why kept"] : [])].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", {}, ...rows.map((it) => { const r = row(it); if (extra) r.append(extra(it)); return r; })))));
   const status = h("p", { id: "plan-status", role: "status", "aria-live": "polite" });
   const actions = h("div", { class: "row" });
   const progress = h("div", { id: "apply-progress" });
@@ -442,7 +470,7 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
       c.missing?.length ? h("p", { id: "cert-missing" }, `${plural(c.missing.length, "case record")} missing when the plan reached ${c.missing.length === 1 ? "it" : "them"}: no retention plan destroyed ${c.missing.length === 1 ? "it" : "them"}, so ${c.missing.length === 1 ? "it is" : "they are"} not certified as destroyed (${c.missing.map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")).join("; ")}).`) : null,
       h("p", {}, "Cases: " + [...new Set([...c.destroyed, ...c.kept, ...(c.missing ?? [])].map((r: { case: string; reference?: string }) => caseWords(r.case, r.reference).replace(/^Case /, "")))].join("; ")),
       h("p", { class: "note" }, "Method: " + c.method),
-      h("button", { type: "button", onclick: () => saveFile(`certificate-${id}.txt`, new Blob([signed], { type: "text/plain" })) }, "Download the signed certificate")));
+      h("button", { type: "button", onclick: () => saveFile(`certificate-of-destruction-${isoDay(c.completed)}.txt`, new Blob([signed], { type: "text/plain" })) }, "Download the signed certificate")));
   } catch (e) {
     box.replaceChildren(h("p", { class: "error", role: "alert" }, "The certificate could not be checked: " + errText(e)));
   }
@@ -453,16 +481,15 @@ async function showCertificate(id: string, box: HTMLElement): Promise<void> {
 function exportForm(): HTMLElement {
   const today = new Date();
   const from = h("input", { id: "export-from", type: "date", required: true, value: `${today.getUTCFullYear() - 1}-01-01` }) as HTMLInputElement;
-  const to = h("input", { id: "export-to", type: "date", required: true, value: day(new Date(today.getTime() + 86400000).toISOString()) }) as HTMLInputElement;
+  const to = h("input", { id: "export-to", type: "date", required: true, value: isoDay(new Date(today.getTime() + 86400000).toISOString()) }) as HTMLInputElement;
   const k = h("input", { id: "export-k", type: "number", min: "2", max: "1000", value: "5", required: true, inputmode: "numeric" }) as HTMLInputElement;
   const format = h("select", { id: "export-format" }, h("option", { value: "csv" }, "CSV (spreadsheets)"), h("option", { value: "jsonl" }, "JSON lines")) as HTMLSelectElement;
   const out = h("div", { id: "export-report", role: "status", "aria-live": "polite" });
-  return h("form", {
-    id: "export-form",
-    onsubmit: async (e: Event) => {
-      e.preventDefault();
-      out.replaceChildren("Making the export…");
-      try {
+  const confirmSlot = h("div", {});
+  const longDay = (d: string) => new Date(d + "T00:00:00Z").toLocaleDateString(undefined, { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+  const run = async () => {
+    out.replaceChildren("Making the export…");
+    try {
         const { blob, report } = await api.runExport({ from: from.value, to: to.value, k: Number(k.value), format: format.value });
         saveFile(`parley-evaluation-${from.value}-to-${to.value}.${format.value}`, blob);
         out.replaceChildren(h("p", {}, "The export was downloaded."), h("ul", {},
@@ -471,8 +498,25 @@ function exportForm(): HTMLElement {
           h("li", {}, `${report.generalized} values made less precise for the same reason`),
           h("li", {}, `${report.commentsDropped} free-text comments left out`),
           h("li", { class: "note" }, "SHA-256 of the file: " + report.sha256)));
-      } catch (x) { out.replaceChildren(h("p", { class: "error" }, "No export: " + errText(x))); }
-    },
+      } catch (x) { out.replaceChildren(h("p", { class: "error" }, "No export: " + errText(x) + ". Nothing was downloaded.")); }
+  };
+  // The file leaves Parley for good once downloaded: say what it holds and who can read it, and wait for a tick.
+  const ask = () => {
+    const tick = h("input", { type: "checkbox", id: "export-confirm-check" }) as HTMLInputElement;
+    const yes = h("button", { type: "button", class: "primary", id: "export-confirm-yes", disabled: true }, "Download the export") as HTMLButtonElement;
+    tick.addEventListener("change", () => { yes.disabled = !tick.checked; });
+    yes.onclick = () => { confirmSlot.replaceChildren(); void run(); };
+    confirmSlot.replaceChildren(h("div", { class: "confirm", id: "export-confirm", role: "group", "aria-labelledby": "export-confirm-what" },
+      h("p", { id: "export-confirm-what" }, h("strong", {}, `Download an anonymous table of the cases opened from ${longDay(from.value)} up to (not including) ${longDay(to.value)}?`),
+        ` One row per case: no names, messages or documents; a case in a group of fewer than ${k.value} alike is left out or made less precise. ` +
+        "Once downloaded, the file is out of Parley's hands: anyone you give it to can read it, and it cannot be called back. The audit log records that you made it, with the file's SHA-256."),
+      h("p", {}, h("label", { for: tick.id, class: "check" }, tick, " I understand: once downloaded, this file is out of Parley's hands")),
+      h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => confirmSlot.replaceChildren() }, "Cancel"))));
+    tick.focus();
+  };
+  return h("form", {
+    id: "export-form",
+    onsubmit: (e: Event) => { e.preventDefault(); out.replaceChildren(); ask(); },
   }, h("h2", { id: "export-title" }, "Evaluation export"),
   h("p", { class: "note" }, "An anonymous table of cases for evaluating the program: no names, no messages, no documents. Cases that could be recognised are left out or made less precise."),
   h("div", { class: "row" },
@@ -482,13 +526,13 @@ function exportForm(): HTMLElement {
     h("div", {}, h("label", { for: "export-k" }, "Smallest group of alike cases (k)"), k),
     h("div", {}, h("label", { for: "export-format" }, "File type"), format)),
   h("div", { class: "row" },
-    h("button", { type: "submit", class: "primary" }, "Make and download the export"),
+    h("button", { type: "submit", class: "primary" }, "Make and download the export…"),
     h("button", {
       type: "button", id: "export-dictionary",
       onclick: async () => {
         try { saveFile(`parley-evaluation-dictionary.md`, new Blob([await api.dictionary(Number(k.value), format.value)], { type: "text/markdown" })); } catch (x) { out.replaceChildren(h("p", { class: "error" }, errText(x))); }
       },
-    }, "Download the data dictionary")), out);
+    }, "Download the data dictionary")), confirmSlot, out);
 }
 
 /** One document for records staff: its class, size and hold, never its name. Held by the
@@ -504,6 +548,7 @@ function recordsItem(caseID: string, d: Document, holds: Hold[], refresh: () => 
   ];
   const status = h("span", { role: "status", class: "hold-state" }, words.length ? words.join(" · ") : "Not on hold");
   const out = h("span", { role: "status" });
+  const slot = h("div", {});
   const reason = h("input", { id: "doc-reason-" + d.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
   const authority = h("input", { id: "doc-authority-" + d.id, type: "text", required: true, maxlength: "200", autocomplete: "off" }) as HTMLInputElement;
   const releasing = own.length > 0 || d.held;
@@ -511,16 +556,21 @@ function recordsItem(caseID: string, d: Document, holds: Hold[], refresh: () => 
     class: "row doc-hold-form",
     onsubmit: async (e: Event) => {
       e.preventDefault();
+      if (releasing) {
+        releaseConfirm(slot, "release-confirm-" + d.id, `the legal hold of its own on this ${docWords(d.class).toLowerCase()} (version ${d.version}) of ${caseWords(caseID)}`,
+          caseHold ? "it stays held by the whole case's hold; once that is released too, it is" : "it is", reason.value,
+          async () => { await api.holdDocument(caseID, d.id, false, reason.value, ""); await refresh(); });
+        return;
+      }
       try {
-        if (releasing) await api.holdDocument(caseID, d.id, false, reason.value, "");
-        else await api.holdDocument(caseID, d.id, true, reason.value, authority.value);
+        await api.holdDocument(caseID, d.id, true, reason.value, authority.value);
         await refresh();
       } catch (x) { out.textContent = "Not changed: " + errText(x); }
     },
   }, h("div", {}, h("label", { for: reason.id }, releasing ? "Why release this document's own hold" : "Why hold this document"), reason),
   releasing ? null : h("div", {}, h("label", { for: authority.id }, "On what authority"), authority),
-  h("button", { type: "submit" }, releasing ? "Release this document's hold" : "Place a legal hold on this document"), out);
+  h("button", { type: "submit" }, releasing ? "Release this document's hold…" : "Place a legal hold on this document"), out);
   return h("li", { "data-doc": d.id, "data-held": String(words.length > 0) },
     h("strong", {}, docWords(d.class)), h("span", { class: "note" }, ` · version ${d.version} · ${bytes(d.size)} (records staff never see its name)`),
-    h("div", {}, status), form);
+    h("div", {}, status), form, slot);
 }

@@ -51,7 +51,13 @@ await run(async () => {
   await med.waitForSelector("#desk-invite-link");
   const res = flat(await med.innerText("#desk-invite-out"));
   check(res.includes("This link is shown only once") && res.includes("Ada Okafor"), "the link is shown once, in those words");
+  check(/expires \w{3}, \d{1,2} \w{3} \d{4}, \d{2}:\d{2} (UTC|GMT|[A-Z]{3,4}|GMT[+-]\d{1,2}(:\d{2})?)\./.test(res), "the link's expiry says its time zone (the link may go to someone elsewhere): " + res);
   check((await med.innerText("#desk-invite-mailed")).includes("also sent by email to " + env("PARLEY_PARTY_EMAIL")), "the invitation was also emailed");
+  // No dead end: the mediator reads what the invited person does next, what the desk shows meanwhile, who gets mail, and their own next step.
+  const next = flat(await med.innerText("#desk-invite-next"));
+  check(next.includes("What happens next") && next.includes("Ada Okafor opens the link and is then listed under People, on the Tenant side") &&
+    next.includes("Before entering the joint room and the Tenant caucus they read the case's terms and accept them") && next.includes("“Invited, not joined yet”") && next.includes("emailed to " + env("PARLEY_PARTY_EMAIL")) && next.includes("Schedule a session"),
+  "after an invitation the desk says what happens next and who receives what: " + next);
   await med.click("#desk-invite-copy");
   await med.waitForSelector("#desk-invite-out :text('Copied.')");
   const linkA = await med.evaluate(() => navigator.clipboard.readText());
@@ -72,6 +78,9 @@ await run(async () => {
   await med.click("#desk-invite button[type=submit]");
   await med.waitForSelector(`#desk-invite-out :text("Invitation for Jordan Blake (Tenant's lawyer)")`);
   check(await med.inputValue("#desk-invite-link") !== linkB, "each invitation has its own link");
+  const nextNoMail = flat(await med.innerText("#desk-invite-next"));
+  check(nextNoMail.includes("No email address was given, so Parley emails Jordan Blake no session invitations or reminders: tell them the times yourself"),
+    "without an email address, the desk says the person gets no session mail: " + nextNoMail);
   await med.waitForSelector(`#desk-pending li:has-text("Jordan Blake (Tenant's lawyer)")`);
   const pend = flat(await med.innerText("#desk-pending"));
   check(pend.includes("Ada Okafor (Tenant)") && pend.includes("Lars Lindqvist (Landlord)") && pend.includes("emailed") && !pend.includes("/join#"),
@@ -170,6 +179,9 @@ await run(async () => {
     await med.click("#desk-stage-forward");
     await med.waitForSelector(`#desk-stages li[data-stage=${s}][aria-current=step]`);
   }
+  const deskText = await med.innerText("main");
+  check(!/\b\d{1,2}\/\d{1,2}\/\d{2,4}\b/.test(deskText) && /opened \d{1,2} [A-Z][a-z]+ \d{4}/.test(deskText) && /added \d{1,2} [A-Z][a-z]+ \d{4} by/.test(deskText),
+    "the desk writes days in words (5 December 2026), never as 05/12/2026, which reads as May in some places");
   await med.screenshot({ path: shots + "/desk-case.png", fullPage: true });
   await med.setViewportSize({ width: 390, height: 844 });
   await med.evaluate(() => window.scrollTo(0, 0));

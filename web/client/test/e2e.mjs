@@ -327,6 +327,8 @@ try {
   await caseHold.filter({ hasText: "Program rule 12" }).waitFor();
   await caseHold.locator("input").fill("Complaint withdrawn");
   await caseHold.locator("button", { hasText: "Release the case hold" }).click();
+  await caseHold.locator(".release-confirm input[type=checkbox]").check();
+  await caseHold.locator(".release-confirm button.danger").click();
   await caseHolds.locator("li", { hasText: "No hold on the whole case" }).waitFor();
   log("ok: records staff place and release a case-wide hold with reason and authority");
 
@@ -338,7 +340,7 @@ try {
   await planBox.waitFor();
   const planID = await planBox.getAttribute("data-plan");
   const planText = await planBox.innerText();
-  check(/1 record to destroy/.test(planText) && /mediator-notes/.test(planText) && /Case opened \d{4}-\d{2}-\d{2} \(no reference\)/.test(planText) && !planText.includes(env("PARLEY_OLD_CASE")),
+  check(/1 record to destroy/.test(planText) && /Mediator.s notes/.test(planText) && /Case opened (\d{1,2} [A-Z][a-z]+|[A-Z][a-z]+ \d{1,2},) \d{4} \(no reference\)/.test(planText) && !planText.includes(env("PARLEY_OLD_CASE")),
     "records user A makes a disposition plan in the browser: the closed case's due record, with its class, the case (no reference) named by the day it was opened, not its id");
   check(/Records kept \(on legal hold\)/.test(planText) && planText.includes("Complaint received (Program rule 12)"), "the held record is listed as kept, with the hold's reason");
   await rec.check("#plan-confirm");
@@ -380,7 +382,9 @@ try {
   await rec.fill("#export-k", "2");
   await rec.selectOption("#export-format", "csv");
   const readAll = async (d) => { let t = ""; for await (const c of await d.createReadStream()) t += c; return t; };
-  const [csvDl] = await Promise.all([rec.waitForEvent("download"), rec.click("#export-form button[type=submit]")]);
+  await rec.click("#export-form button[type=submit]");
+  await rec.check("#export-confirm-check");
+  const [csvDl] = await Promise.all([rec.waitForEvent("download"), rec.click("#export-confirm-yes")]);
   const csv = await readAll(csvDl);
   const [dictDl] = await Promise.all([rec.waitForEvent("download"), rec.click("#export-dictionary")]);
   const dict = await readAll(dictDl);

@@ -298,6 +298,8 @@ await run(async () => {
   check(heldWords.includes("“Intake-form.pdf” was not upgraded: it is on legal hold") && heldWords.includes("until the hold is released"), "a case hold's refusal is said in words: " + heldWords);
   await caseHold.locator("input").fill("Complaint withdrawn");
   await caseHold.locator("button", { hasText: "Release the case hold" }).click();
+  await caseHold.locator(".release-confirm input[type=checkbox]").check();
+  await caseHold.locator(".release-confirm button.danger").click();
   await caseHold.waitFor({ state: "detached" });
   await panel.locator("#doc-upgrade").click();
   await med.setViewportSize({ width: 390, height: 844 });
@@ -385,6 +387,8 @@ await run(async () => {
   await rita.click("#tab-holds");
   await ritaDoc.locator("input[id^=doc-reason-]").fill("Subpoena withdrawn");
   await ritaDoc.locator("button", { hasText: "Release this document's hold" }).click();
+  await ritaDoc.locator(".release-confirm input[type=checkbox]").check();
+  await ritaDoc.locator(".release-confirm button.danger").click();
   await ritaDoc.locator(".hold-state", { hasText: "Not on hold" }).waitFor();
   await rita.click("#tab-plans");
   const second = await dispose("after the release");

@@ -67,6 +67,15 @@ await run(async () => {
     "the transfer's confirmation names the recipient, what is and is not sealed, and that it cannot be undone");
   await axeCheck(rob, "choosing an action");
   await rob.screenshot({ path: shots + "/records-actions-choose.png", fullPage: true });
+  // At phone width every cell of the plan's tables, and every “Choose…” button, is on the screen: none cut off behind a sideways scroll.
+  await rob.setViewportSize({ width: 390, height: 844 });
+  const cutOff = await rob.evaluate(() => [...document.querySelectorAll("#plan-detail td, button.choose-action")].filter((e) => {
+    const r = e.getBoundingClientRect(), box = e.closest(".scroll")?.getBoundingClientRect();
+    return r.right > Math.min(innerWidth, box ? box.right : innerWidth) + 1;
+  }).map((e) => (e.textContent ?? "").slice(0, 30)));
+  check(cutOff.length === 0, "at phone width no cell of the plan and no “Choose…” button is cut off: " + JSON.stringify(cutOff.slice(0, 5)));
+  await fitsWidth(rob, "choosing an action on a phone");
+  await rob.setViewportSize({ width: 1280, height: 900 });
   await phoneShot(rob, "records-actions-choose-phone.png");
   await rob.click("#action-save");
   await row(rob, "2026-CV-0201").locator(".action-words", { hasText: "Transfer the case to State Archives, then destroy" }).waitFor();

@@ -21,7 +21,7 @@ await run(async () => {
   const mine = rita.locator("#schedule-changes li[data-change]");
   await mine.waitFor();
   const mineText = await mine.innerText();
-  check(mineText.includes("residue records kept 0 days after it is made, instead of 30 days after it is made") && mineText.includes("someone else must approve it") &&
+  check(mineText.includes("Records of the kind “Leftovers no record class covers” kept 0 days after it is made, instead of 30 days after it is made") && !/\bresidue\b/.test(mineText) && mineText.includes("someone else must approve it") &&
     await mine.locator("button").count() === 0, "the proposer sees the change waiting for someone else: " + mineText);
 
   // Rob approves it, confirming deliberately what it does.
@@ -31,7 +31,7 @@ await run(async () => {
   await change.waitFor();
   const approve = change.locator("button", { hasText: "Approve this shorter period" });
   const changeText = await change.innerText();
-  check(await approve.isDisabled() && changeText.includes("become due sooner") && changeText.includes("a period of 0d") && noIds(changeText),
+  check(await approve.isDisabled() && changeText.includes("become due sooner") && changeText.includes("a period of 0 days makes these records due as soon as it is made") && !/\b0d\b|\(created\)/.test(changeText) && noIds(changeText),
     "approving waits for a confirmation naming what happens, and warns of the 0-day period");
   const missingID = await approve.getAttribute("aria-describedby");
   check(/^change-confirm-.+-missing$/.test(missingID ?? "") && await rob.locator("#" + missingID).innerText() === "Tick the “I understand” box first.",
@@ -40,7 +40,7 @@ await run(async () => {
   await phoneShot(rob, "records-sweep-approve-phone.png");
   await change.locator("input[type=checkbox]").check();
   await approve.click();
-  await rob.locator("#schedule-change-done", { hasText: "Approved: residue records kept 0 days" }).waitFor();
+  await rob.locator("#schedule-change-done", { hasText: "Approved: Records of the kind “Leftovers no record class covers” kept 0 days" }).waitFor();
   check(await rob.locator("#schedule-changes li[data-change]").count() === 0, "once approved, nothing is left waiting");
 
   // Rita's plan now lists the leftovers, by kind and count only.
@@ -54,7 +54,7 @@ await run(async () => {
   check(residue.includes("expired or signed-out sign-ins") && residue.includes("invitation links that expired unused") && !residue.includes("Lee") && !residue.includes("sessions/"),
     "the plan lists the leftovers by kind and count, never names or keys: " + residue);
   const planText = await plan.innerText();
-  check(!/\bp_[a-z2-7]{4,}/.test(planText) && /^Plan made \d{4}-\d{2}-\d{2} \d{2}:\d{2} by /.test(await rita.innerText("#plan-title")), "the plan (its heading and its confirmation) is named by when and by whom it was made, never its id");
+  check(!/\bp_[a-z2-7]{4,}/.test(planText) && /^Plan made \d{1,2} [A-Z][a-z]+ \d{4} at \d{2}:\d{2} [A-Z][A-Za-z0-9+:-]* by /.test(await rita.innerText("#plan-title")), "the plan (its heading and its confirmation) is named by when and by whom it was made, never its id");
   await rita.screenshot({ path: shots + "/records-sweep-plan.png", fullPage: true });
   await phoneShot(rita, "records-sweep-plan-phone.png");
 

@@ -4,6 +4,8 @@
 // schedule.
 import { base, check, env, log, run, shots, signIn } from "./harness.mjs";
 const noIds = (text) => !/\b[cu]_[a-z2-7]{6,}/.test(text);
+// The schedule's codes for kinds of record and for what starts their clock are never read by people.
+const noCodes = (text) => !/mediator-notes|\bevidence\b|case-closed|message-history|case-record/.test(text);
 async function phoneShot(page, name) {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: `${shots}/${name}`, fullPage: true });
@@ -17,7 +19,7 @@ await run(async () => {
   // A case with no reference is named by the day it was opened, its id only secondary (to quote), never as its name.
   const noRef = rita.locator('.case-holds[data-reference=""]');
   const noRefName = await noRef.locator("h3").innerText();
-  check(/^Case opened \d{4}-\d{2}-\d{2} \(no reference\)$/.test(noRefName), "a case with no reference is named by the day it was opened, not by its id: " + noRefName);
+  check(/^Case opened \d{1,2} [A-Z][a-z]+ \d{4} \(no reference\)$/.test(noRefName), "a case with no reference is named by the day it was opened, not by its id: " + noRefName);
   check((await noRef.locator(".ref-number").innerText()).includes("Parley number"), "its Parley number is there to quote, secondary, beside the case's dates");
   await rita.fill("#case-search", "2026-cv-0142");
   const rivera = rita.locator(".case-holds:not([hidden])");
@@ -38,8 +40,26 @@ await run(async () => {
   await phoneShot(rita, "records-holds-phone.png");
 
   // The complaint is withdrawn; a subpoena covers one document.
+  // Releasing it is asked for in the page, naming the hold and what follows; nothing is released until the tick.
   await rivera.locator("li[data-hold] input").fill("Complaint withdrawn");
   await rivera.locator("li[data-hold] button", { hasText: "Release the case hold" }).click();
+  const release = rivera.locator("li[data-hold] .release-confirm");
+  await release.waitFor();
+  const releaseWords = await release.innerText();
+  check(releaseWords.includes("Release the legal hold on the whole of Case 2026-CV-0142?") && releaseWords.includes("destroyed for good") && releaseWords.includes("“Complaint withdrawn”") &&
+    await release.locator("button.danger").isDisabled() && await rivera.locator("li[data-hold]").count() === 1,
+  "releasing a legal hold asks a deliberate confirmation in the page, naming the case and what follows, and waits for the tick: " + releaseWords);
+  await rita.setViewportSize({ width: 390, height: 844 });
+  await release.scrollIntoViewIfNeeded();
+  check(await rita.evaluate(() => document.documentElement.scrollWidth) <= 390, "at phone width the release question fits, nothing overflows");
+  await rita.screenshot({ path: shots + "/records-release-confirm-phone.png", fullPage: false });
+  await rita.setViewportSize({ width: 1280, height: 900 });
+  await release.locator("button", { hasText: "Cancel" }).click();
+  await release.waitFor({ state: "detached" });
+  check(await rivera.locator("li[data-hold]", { hasText: "Whole case on legal hold" }).count() === 1, "cancelled, the hold stays");
+  await rivera.locator("li[data-hold] button", { hasText: "Release the case hold" }).click();
+  await release.locator("input[type=checkbox]").check();
+  await release.locator("button.danger").click();
   await rivera.locator("li", { hasText: "No hold on the whole case" }).waitFor();
   const exhibit = rivera.locator(`li[data-doc="${env("PARLEY_EXHIBIT_DOC")}"]`);
   await exhibit.locator("button", { hasText: "Place a legal hold" }).click();
@@ -50,6 +70,24 @@ await run(async () => {
   await rivera.locator(`li[data-doc="${env("PARLEY_EXHIBIT_DOC")}"] .hold-state`, { hasText: "Held on its own: Subpoena (Order 2026-114)" }).waitFor();
   check((await rivera.locator(`li[data-doc="${env("PARLEY_NOTES_DOC")}"] .hold-state`).innerText()) === "Not on hold", "a document hold asks for a reason and an authority and says so; the other document is not held");
 
+  // The evaluation export leaves Parley once downloaded: it is asked for in the page first, saying what the file holds and who can read it.
+  await rita.click("#tab-exports");
+  await rita.fill("#export-from", "2000-01-01");
+  await rita.fill("#export-k", "2");
+  let exported = false;
+  rita.on("download", () => { exported = true; });
+  await rita.click("#export-form button[type=submit]");
+  const exportAsk = rita.locator("#export-confirm");
+  await exportAsk.waitFor();
+  const exportWords = await exportAsk.innerText();
+  check(exportWords.includes("opened from 1 January 2000") && exportWords.includes("anyone you give it to can read it") && exportWords.includes("audit log") &&
+    await rita.locator("#export-confirm-yes").isDisabled() && !exported, "the export asks a deliberate confirmation naming the dates, what the file holds and who can read it, before anything is made: " + exportWords);
+  await exportAsk.screenshot({ path: shots + "/records-export-confirm.png" });
+  await rita.check("#export-confirm-check");
+  await Promise.all([rita.waitForEvent("download"), rita.click("#export-confirm-yes")]);
+  await rita.locator("#export-report", { hasText: "rows left out" }).waitFor();
+  check(await exportAsk.count() === 0, "confirmed, the export downloads and the report replaces the question");
+
   // What falls due in the next 90 days.
   await rita.click("#tab-plans");
   await rita.selectOption("#due-days", "90");
@@ -57,8 +95,8 @@ await run(async () => {
   const due = rita.locator("#due-report table");
   await due.waitFor();
   const dueText = await due.innerText();
-  check(/2026-CV-0142\s+mediator-notes\s+1/.test(dueText) && /due now/.test(dueText) && /evidence/.test(dueText) && /Kept: document hold: Subpoena \(Order 2026-114\)/.test(dueText) && noIds(dueText),
-    "the due view lists what falls due in 90 days by reference and class, with the hold");
+  check(/2026-CV-0142\s+Mediator's notes\s+1/.test(dueText) && /due now/.test(dueText) && /\bEvidence\b/.test(dueText) && /Kept: document hold: Subpoena \(Order 2026-114\)/.test(dueText) && noIds(dueText) && noCodes(dueText),
+    "the due view lists what falls due in 90 days by reference and kind of record in words (no class codes), with the hold: " + dueText);
   await rita.screenshot({ path: shots + "/records-due.png", fullPage: true });
 
   // A plan dated tomorrow is refused in words, not quietly made as of today.
@@ -75,15 +113,18 @@ await run(async () => {
   let plan = rita.locator("#plan-detail section.plan");
   await plan.waitFor();
   check(/1 record to destroy/.test(await plan.innerText()) && (await plan.innerText()).includes("2026-CV-0142"), "the plan names the case by its reference");
+  const planText = await plan.innerText();
+  check(noCodes(planText) && planText.includes("Mediator's notes document, version 1") && planText.includes("(when the case closed)"),
+    "the plan says each record's kind and what started its clock in words, never the schedule's codes: " + planText);
   const planTitle = await rita.innerText("#plan-title");
-  check(/^Plan made \d{4}-\d{2}-\d{2} \d{2}:\d{2} by you, for records due by \d{4}-\d{2}-\d{2}$/.test(planTitle) && !/\bp_[a-z2-7]/.test(await plan.innerText()), "the plan is named by when and by whom it was made and the day it covers, never by its id: " + planTitle);
+  check(/^Plan made \d{1,2} [A-Z][a-z]+ \d{4} at \d{2}:\d{2} [A-Z][A-Za-z0-9+:-]* by you, for records due by \d{1,2} [A-Z][a-z]+ \d{4}$/.test(planTitle) && !/\bp_[a-z2-7]/.test(await plan.innerText()), "the plan is named by when and by whom it was made and the day it covers, never by its id: " + planTitle);
   // A second plan the same day, as of the same day: the list tells them apart.
   const firstPlan = await plan.getAttribute("data-plan");
   await rita.click("#plan-form button[type=submit]");
   await rita.locator("#plan-detail section.plan:not([data-plan=\"" + firstPlan + "\"])").waitFor();
   await rita.locator("#plan-list li[data-plan]").nth(1).waitFor();
   const labels = await rita.locator("#plan-list li[data-plan] button").allInnerTexts();
-  check(labels.length === 2 && labels[0] !== labels[1] && labels.every((l) => /^Plan made \d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})? by you, for records due by /.test(l) && !/\bp_[a-z2-7]/.test(l)),
+  check(labels.length === 2 && labels[0] !== labels[1] && labels.every((l) => /^Plan made \d{1,2} [A-Z][a-z]+ \d{4} at \d{2}:\d{2}(:\d{2})? [A-Z][A-Za-z0-9+:-]* by you, for records due by \d{1,2} [A-Z][a-z]+ \d{4}/.test(l) && !/\bp_[a-z2-7]/.test(l)),
     "two plans made the same day as of the same day have distinct labels, in plain words: " + JSON.stringify(labels));
   await rita.click("#plan-discard");
   await rita.locator("#plan-detail", { hasText: "discarded: nothing was destroyed" }).waitFor();
@@ -110,13 +151,13 @@ await run(async () => {
   await rob.click("#tab-plans");
   await rob.locator(`#plan-list li[data-plan="${planID}"] button`).click();
   const approveWhat = await rob.locator("#plan-confirm-what").innerText();
-  check(approveWhat.includes("Approve destroying 1 record of 1 case (2026-CV-0142): 1 document (1 mediator-notes).") && await rob.locator("#plan-approve").isDisabled(),
+  check(approveWhat.includes("Approve destroying 1 record of 1 case (2026-CV-0142): 1 document (1 mediator's notes).") && await rob.locator("#plan-approve").isDisabled(),
     "the approval names what will go: " + approveWhat);
   await rob.check("#plan-confirm");
   await rob.click("#plan-approve");
   await rob.locator("section.plan[data-state=approved]").waitFor();
   const destroyWhat = await rob.locator("#plan-confirm-what").innerText();
-  check(destroyWhat.includes("Destroy 1 record of 1 case (2026-CV-0142): 1 document (1 mediator-notes).") && destroyWhat.includes("This cannot be undone") &&
+  check(destroyWhat.includes("Destroy 1 record of 1 case (2026-CV-0142): 1 document (1 mediator's notes).") && destroyWhat.includes("This cannot be undone") &&
     await rob.locator("#plan-apply").isDisabled() && (await rob.locator("#plan-apply").innerText()) === "Destroy 1 record now",
   "carrying it out asks a deliberate confirmation naming counts, classes and the case, and the button names the action");
   await rob.screenshot({ path: shots + "/records-confirm.png", fullPage: true });
@@ -128,4 +169,6 @@ await run(async () => {
   check(/1 record destroyed/.test(cert) && cert.includes("Cases: 2026-CV-0142") && noIds(await rob.locator("#apply-outcomes").innerText()),
     "the verified certificate and each record's outcome name the case by its reference");
   await rob.screenshot({ path: shots + "/records-certificate.png", fullPage: true });
+  const [certDl] = await Promise.all([rob.waitForEvent("download"), rob.locator("#certificate button", { hasText: "Download the signed certificate" }).click()]);
+  check(/^certificate-of-destruction-\d{4}-\d{2}-\d{2}\.txt$/.test(certDl.suggestedFilename()), "the certificate downloads under a name in words and its date, never the plan's id: " + certDl.suggestedFilename());
 });
