@@ -34,8 +34,9 @@ import (
 // backs: IssueSignInLink checks every entry against the records and
 // ignores it (as it does an entry whose invitation or case was disposed
 // of, or whose account is no longer the case's). Entries are not deleted
-// by requests: they go, every stored version, with their case's
-// invites-sessions records (package retention reads their CaseID).
+// by requests: they go, every stored version, with their case's record,
+// after it and its participants' accounts (package retention reads their
+// CaseID): a closed case's seats count as long as its record is stored.
 //
 // Records written before the index existed are indexed once
 // (BackfillSeatIndex), and only then is the marker written that makes
