@@ -77,9 +77,9 @@ func newEnvWith(t testing.TB, wrap func(objstore.Store) objstore.Store) *env {
 	accts := account.NewService(meta, ratelimit.NewMemory())
 	e := &env{svc: NewService(meta, accts, pol, log), accounts: accts, meta: meta, log: log, root: root}
 	// A new program's index of seats by address is complete from the
-	// start, as the web server's worker makes it (BackfillSeatIndex over
-	// an empty store): requests read the index (withoutSeatIndex: every
-	// record).
+	// start, as an embedded node's sign-in link worker or, in scale mode,
+	// `parley admin seat-index` makes it (BackfillSeatIndex over an empty
+	// store): requests read the index (withoutSeatIndex: every record).
 	if err := e.svc.BackfillSeatIndex(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -34,8 +34,9 @@ import (
 // backs: IssueSignInLink checks every entry against the records and
 // ignores it (as it does an entry whose invitation or case was disposed
 // of, or whose account is no longer the case's). Entries are not deleted
-// by requests: they go, every stored version, with their case's
-// invites-sessions records (package retention reads their CaseID).
+// by requests: they go, every stored version, with their case's record,
+// after it and its participants' accounts (package retention reads their
+// CaseID): a closed case's seats count as long as its record is stored.
 //
 // Records written before the index existed are indexed once
 // (BackfillSeatIndex), and only then is the marker written that makes
@@ -80,6 +81,13 @@ func (s *Service) indexSeat(ctx context.Context, addr string, e seatEntry) error
 	return nil
 }
 
+// SeatIndexComplete reports whether the marker says every seat is
+// indexed, so that a request for an emailed sign-in link reads the index
+// of seats by address rather than every record.
+func (s *Service) SeatIndexComplete(ctx context.Context) (bool, error) {
+	return s.seatIndexComplete(ctx)
+}
+
 // seatIndexComplete reports whether the marker says every seat is
 // indexed.
 func (s *Service) seatIndexComplete(ctx context.Context) (bool, error) {
@@ -97,8 +105,12 @@ func (s *Service) seatIndexComplete(ctx context.Context) (bool, error) {
 // marker there it reads nothing more. Idempotent and safe to run on
 // several nodes at once or again after a failure (an entry already there
 // is kept; the marker is written only after every entry). A seat made
-// while it runs is indexed by the code that makes it. The web server's
-// sign-in link worker runs it when it starts.
+// while it runs is indexed by the code that makes it — by a node of this
+// release: one of an earlier release makes seats without entries, so it
+// must run only once no such node does. In embedded mode (a data
+// directory one process owns) the web server's sign-in link worker runs
+// it when it starts; in scale mode the operator does, with `parley admin
+// seat-index`, once every node runs this release (docs/operations.md).
 func (s *Service) BackfillSeatIndex(ctx context.Context) error {
 	if done, err := s.seatIndexComplete(ctx); err != nil || done {
 		return err

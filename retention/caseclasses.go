@@ -38,10 +38,8 @@ import (
 //
 // Where each class lives (kept in step with the packages that write it):
 //
-//	invites-sessions   invites/<hash>, reentries/<hash>,
-//	                   email-confirmations/<hash> and
-//	                   seat-index/<hash>/<hash> (package cases: the index
-//	                   of seats by address) (CaseID),
+//	invites-sessions   invites/<hash>, reentries/<hash> and
+//	                   email-confirmations/<hash> (CaseID),
 //	                   sessions/<case>/ (package
 //	                   schedule: scheduled sessions and their reminders),
 //	                   outbox/cases/<case>/, outbox/due/<case>/, and the
@@ -56,7 +54,14 @@ import (
 //	                   vault keeps beside its documents: released holds),
 //	                   agreements/<case>/ (package agreement: version numbers and
 //	                   signatures; its texts and signed PDF are vault documents),
-//	                   retention/holds/<case>/, and all of the above
+//	                   retention/holds/<case>/, and all of the above;
+//	                   then, once the case record and its participants'
+//	                   accounts are gone, seat-index/<hash>/<hash>
+//	                   (package cases: the index of seats by address)
+//	                   (CaseID), a step of its own (disposeCaseRecord):
+//	                   a seat counts for the emailed sign-in link as long
+//	                   as its case record or account is stored, so its
+//	                   entry must be stored as long
 //	participant-account accounts/<id>, keydir/devices/<id>/,
 //	                   keydir/revocations/<id>/, keydir/endorsements/<id>/
 //	                   (which device vouched for which), keydir/pairings/<id>/
@@ -79,6 +84,7 @@ type inventory struct {
 	surveyTokens map[string][]string // case → keys
 	sessions     map[string][]string // account → keys
 	emailIndex   map[string][]string // account → its participant-email index entries' keys
+	seats        map[string][]string // case → its entries in the index of seats by address
 }
 
 // takeInventory reads every version of every token-keyed record.
@@ -105,14 +111,11 @@ func (s *Service) takeInventory(ctx context.Context) (*inventory, error) {
 	for c, keys := range confirmations {
 		inv.invites[c] = append(inv.invites[c], keys...)
 	}
-	// So are the entries of the index of seats by address (package cases,
-	// seatindex.go: seat-index/<hash>/<hash>), kept by case.
-	seatEntries, err := s.groupRecords(ctx, cases.SeatIndexPrefix, func(string) bool { return true }, func(r tokenRecord) string { return r.CaseID })
-	if err != nil {
+	// The entries of the index of seats by address (package cases,
+	// seatindex.go: seat-index/<hash>/<hash>), kept by case: they go with
+	// the case record, after it (disposeCaseRecord).
+	if inv.seats, err = s.groupRecords(ctx, cases.SeatIndexPrefix, func(string) bool { return true }, func(r tokenRecord) string { return r.CaseID }); err != nil {
 		return nil, err
-	}
-	for c, keys := range seatEntries {
-		inv.invites[c] = append(inv.invites[c], keys...)
 	}
 	if inv.surveyTokens, err = s.groupTokenRecords(ctx, "surveys/tokens/", func(r tokenRecord) string { return r.CaseID }); err != nil {
 		return nil, err
@@ -319,6 +322,9 @@ func (s *Service) caseClassItems(ctx context.Context, sched policy.Schedule, c *
 			continue
 		}
 		prefixes, keys := classPlaces(class, c.ID, inv)
+		if class == policy.ClassCaseRecord {
+			keys = append(slices.Clone(keys), inv.seats[c.ID]...) // destroyed after it
+		}
 		vs, err := s.storedVersions(ctx, prefixes, keys)
 		if err != nil {
 			return nil, err
@@ -605,6 +611,11 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	j.Counts = map[string]int{}
 	for _, class := range policy.CaseClasses() {
 		prefixes, keys := classPlaces(class, it.Case, inv)
+		if class == policy.ClassCaseRecord {
+			// The case's entries in the index of seats by address go
+			// with it, after it (disposeCaseRecord).
+			keys = append(slices.Clone(keys), inv.seats[it.Case]...)
+		}
 		vs, err := s.storedVersions(ctx, prefixes, keys)
 		if err != nil {
 			return nil, nil, nil, err
@@ -804,7 +815,16 @@ func (s *Service) isParticipantAccount(ctx context.Context, id string) (bool, er
 //     rooms deleted (endRooms: what was posted after the keep check);
 //  5. every stored version of every class's records of the case deleted,
 //     the case record's own places (cases/<case>/) last, each class's
-//     after the audit events pending in what it deletes (auditListed).
+//     after the audit events pending in what it deletes (auditListed);
+//  6. then the case's entries in the index of seats by address (package
+//     cases), every stored version. IssueSignInLink counts a seat while
+//     its case record (or, for a participant, their account) is stored,
+//     and the index must never miss one: deleted any earlier, an apply
+//     stopped between the two (or a case-record rule longer than the
+//     invitations', as the default schedule's) would leave a seat the
+//     index misses, and a link mailed to an address another seat has.
+//     Left after a crash, an entry no record backs is ignored by
+//     IssueSignInLink, and the rerun deletes it.
 //
 // The case is fenced first (cases.BeginDisposal) and nothing is done
 // while an event is pending in it.
@@ -910,15 +930,30 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 			return Outcome{}, err
 		}
 	}
+	if err := s.step("case-record-deleted"); err != nil {
+		return Outcome{}, err
+	}
+	// The case's entries in the index of seats by address, once the case
+	// record and its participants' accounts are gone (step 6 above).
+	seatKeys := inv.seats[caseID]
+	vs, err := s.storedVersions(ctx, nil, seatKeys)
+	if err != nil {
+		return Outcome{}, err
+	}
+	// The case record is gone, so there is no disposal to pause: an
+	// error (a storage hold too) stops the apply, to be resumed.
+	if err := s.destroyPlaces(ctx, caseID, nil, seatKeys, vs, caseHidden(caseID), ga); err != nil {
+		return Outcome{}, fmt.Errorf("case %s: its entries in the index of seats by address: %w", caseID, err)
+	}
+	if err := s.step("seat-index"); err != nil {
+		return Outcome{}, err
+	}
 	// The case's fence marker (cases/fencemarks.go), after the record:
 	// every version deleted and one written anew, so that a node's watch
 	// that never listed the fence's marker (fenced and destroyed between
 	// two of its passes) sees one appear and finds the case gone;
 	// ClearStaleFences deletes it once cases.GoneFenceAge old. A crash
 	// before this leaves it to the rerun (or ClearStaleFences).
-	if err := s.step("case-record-deleted"); err != nil {
-		return Outcome{}, err
-	}
 	if err := s.cases.GoneFenceMark(ctx, caseID); err != nil {
 		return Outcome{}, err
 	}

@@ -128,7 +128,7 @@ func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 		return s
 	}
 	tmpl := newDirTemplate(t, world)
-	for _, step := range []string{"case-classes", "case-journal", "stub", "case-audit", "accounts", "case-record", "page", "certificate"} {
+	for _, step := range []string{"case-classes", "case-journal", "stub", "case-audit", "accounts", "case-record-deleted", "seat-index", "case-record", "page", "certificate"} {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
 			onEachStoreFrom(t, tmpl, world, func(t *testing.T, e *env, s *scenario) {
@@ -140,6 +140,18 @@ func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 				if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
 					t.Fatal(err)
 				}
+				// Case A's entries in the index of seats by address (its
+				// invitation's, its party's): stored while A's record or its
+				// party's account is, whatever step the apply stopped at.
+				all := func(string) bool { return true }
+				seatsOf, err := e.ret.groupRecords(ctx, cases.SeatIndexPrefix, all, func(r tokenRecord) string { return r.CaseID })
+				if err != nil {
+					t.Fatal(err)
+				}
+				aSeats := seatsOf[s.a.id]
+				if len(aSeats) != 2 || len(seatsOf[s.c.id]) != 2 {
+					t.Fatalf("seat index entries by case: %v; want two of A's and two of C's", seatsOf)
+				}
 				e.ret.hook = func(name string) error {
 					if name == step {
 						return errCrash
@@ -150,6 +162,13 @@ func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 					t.Fatalf("apply ran through the crash at %s: %v", step, err)
 				}
 				e.checkNoHalfDisposed(t, p)
+				if e.versionsOf(t, "cases/"+s.a.id+"/case") > 0 || e.versionsOf(t, "accounts/"+s.a.party) > 0 {
+					for _, k := range aSeats {
+						if e.versionsOf(t, k) == 0 {
+							t.Fatalf("stopped at %s: case A's record or party stays, its seat index entry %s is gone", step, k)
+						}
+					}
+				}
 				e.ret.hook = nil
 				if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
 					t.Fatalf("rerun: %v %+v", err, pr)
@@ -165,7 +184,7 @@ func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 				if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
 					t.Fatalf("third run: %v", err)
 				}
-				for _, key := range []string{"cases/" + s.a.id + "/case", "accounts/" + s.a.party} {
+				for _, key := range append([]string{"cases/" + s.a.id + "/case", "accounts/" + s.a.party}, aSeats...) {
 					if n := e.versionsOf(t, key); n != 0 {
 						t.Fatalf("%s: %d stored versions left", key, n)
 					}
@@ -219,12 +238,24 @@ func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 				for _, cc := range c.Classes {
 					counts[cc.Class] = cc
 				}
-				// Each of the two cases' invitation and its two entries
-				// in the index of seats by address (the invitation's,
-				// the participant's).
+				// Each of the two cases' invitation; case A's record
+				// with its two entries in the index of seats by address
+				// (the invitation's, the participant's), which go with
+				// it, not with the invitations (case C's stay with its
+				// kept record).
 				if counts[policy.ClassCaseRecord].Records != 1 || counts[policy.ClassParticipantAccount].Objects != 1 ||
-					counts[policy.ClassInvitesSessions].Records != 2 || counts[policy.ClassInvitesSessions].Objects != 6 {
+					counts[policy.ClassInvitesSessions].Records != 2 || counts[policy.ClassInvitesSessions].Objects != 2 {
 					t.Fatalf("certificate classes: %+v", c.Classes)
+				}
+				for _, k := range seatsOf[s.c.id] {
+					if e.versionsOf(t, k) == 0 {
+						t.Fatalf("kept case C lost its seat index entry %s", k)
+					}
+				}
+				// Case A's record counts its two index entries among its
+				// objects (two of its record's places, two entries).
+				if counts[policy.ClassCaseRecord].Objects != 4 {
+					t.Fatalf("case record's objects: %+v; want 4", counts[policy.ClassCaseRecord])
 				}
 				kept := false
 				for _, r := range c.Kept {

@@ -14,7 +14,7 @@ import (
 // TestDisposalRemovesSeatIndexEntries: a disposed case's entries in the
 // index of seats by address (package cases: the invitation's and the
 // participant's, and one no record backs, as a crash between an entry
-// and its invitation leaves) go with its invitations, every stored
+// and its invitation leaves) go with its case record, after it, every stored
 // version; the open case's stay. With the index complete, asking for a
 // link for the disposed party's address then makes none, and the open
 // case's party still gets theirs.
@@ -95,5 +95,75 @@ func TestDisposalRemovesSeatIndexEntries(t *testing.T) {
 		if r, ok, err := e.cases.IssueSignInLink(ctx, open.email); ok != cases.SignInLinkMade || err != nil || r.AccountID != open.party {
 			t.Fatalf("the open case's party: %+v ok %v, %v", r, ok, err)
 		}
+	})
+}
+
+// TestSeatIndexOutlivesInvitations: under the default schedule a closed
+// case's invitations go 30 days after it closes, but its record and its
+// participants' accounts stay six years, and their seats still count for
+// the emailed sign-in link. The index entries of those seats must stay as
+// long: a closed case's party and an open case's party who share an
+// address (spouses, family@x) are told "shared" before the invitations'
+// disposal and after it, as the reading of every record says; with the
+// entries gone with the invitations the open case's party got a link the
+// other could open.
+func TestSeatIndexOutlivesInvitations(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		ctx := t.Context()
+		tcs := e.newCases(t, map[string]vault.Class{}, map[string]vault.Class{})
+		closed, open := tcs[0], tcs[1]
+		if err := e.cases.BackfillSeatIndex(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.close(t, closed)
+		// Kim joins the open case with the closed case's party's address,
+		// and confirms it.
+		inv, err := e.cases.CreateInvite(ctx, e.mediator, open.id, cases.NewInvite{Role: cases.RoleParty, Side: "B", Name: "Kim", Email: closed.email})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := e.cases.Join(ctx, inv.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.accounts.ConfirmParticipantEmail(ctx, j.Account.ID, closed.email); err != nil {
+			t.Fatal(err)
+		}
+		ask := func(when string) {
+			t.Helper()
+			if r, ok, err := e.cases.IssueSignInLink(ctx, closed.email); ok != cases.SignInShared || err != nil {
+				t.Fatalf("%s: a sign-in link for the shared address: %+v answer %v, %v; want shared", when, r, ok, err)
+			}
+		}
+		ask("before disposal")
+		e.clock = e.clock.Add(month)
+		p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+			t.Fatal(err)
+		}
+		if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
+			t.Fatalf("apply: %v %+v", err, pr)
+		}
+		planned := false
+		for _, it := range e.planItems(t, p) {
+			planned = planned || (it.Case == closed.id && it.Class == policy.ClassInvitesSessions)
+		}
+		if !planned {
+			t.Fatalf("the closed case's invitations were not due: %+v", e.planItems(t, p))
+		}
+		if _, err := e.cases.Load(ctx, closed.id); err != nil {
+			t.Fatalf("the closed case's record: %v; it stays six years", err)
+		}
+		ask("after the invitations' disposal (index)")
+		// The reading of every record says the same.
+		if err := e.meta.Delete(ctx, "seat-index.complete"); err != nil {
+			t.Fatal(err)
+		}
+		ask("after the invitations' disposal (every record)")
 	})
 }

@@ -236,6 +236,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		Accounts: n.Accounts, Cases: n.Cases, Audit: log, AuditVerifierKey: signer.VerifierKey(), Policy: pol,
 		Ready: n.Ready, Log: cfg.Log, PublicURL: cfg.PublicURL, TrustForwardedFor: cfg.TrustForwardedFor,
 		WebSocketQueue: cfg.WebSocketQueue, BodyTimeout: cfg.BodyTimeout, Agreements: n.Agreements, Floor: n.Floor,
+		// Embedded mode's data directory belongs to one process: its
+		// worker may index the seats and write the marker; in scale mode
+		// the operator does (`parley admin seat-index`), once every node
+		// runs this release.
+		SeatIndexBackfill: !cfg.ScaleMode(),
 	})
 	if redisBroker != nil {
 		n.API.Registry().MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{

@@ -84,6 +84,14 @@ type Deps struct {
 	// Agreements serves the cases' settlement agreements
 	// (handlers_agreement.go).
 	Agreements *agreement.Service
+	// SeatIndexBackfill has the sign-in link worker index the seats
+	// stored before the index of seats by address existed, and write the
+	// marker that makes requests read it (cases.BackfillSeatIndex), when
+	// it starts. Only for a store one process owns (embedded mode): in
+	// scale mode a node of an earlier release, still running in a rolling
+	// upgrade, makes seats without entries, so the operator writes it
+	// (`parley admin seat-index`) once every node runs this release.
+	SeatIndexBackfill bool
 }
 
 // API is the HTTP face of one Parley node.
@@ -123,6 +131,8 @@ type API struct {
 	// answered before any account is looked up.
 	signInLinks     chan string
 	signInLinkStart sync.Once
+	// seatIndexBackfill: Deps.SeatIndexBackfill.
+	seatIndexBackfill bool
 }
 
 // New builds the API. Each API has its own metrics registry, so several
@@ -136,7 +146,7 @@ func New(d Deps) *API {
 		publicURL: strings.TrimRight(d.PublicURL, "/"), trustForwarded: d.TrustForwardedFor,
 		auditKeyText: d.AuditVerifierKey,
 		messaging:    d.Messaging, caucus: d.Caucus, keydir: d.KeyDir, vault: d.Vault,
-		agreements: d.Agreements, floor: d.Floor,
+		agreements: d.Agreements, floor: d.Floor, seatIndexBackfill: d.SeatIndexBackfill,
 		wsQueue: d.WebSocketQueue, bodyTimeout: d.BodyTimeout, retention: d.Retention, schedule: d.Schedule, caseload: d.Caseload,
 	}
 	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {

@@ -62,12 +62,19 @@ func (a *API) requestSignInLink(w http.ResponseWriter, r *http.Request) {
 // signInLinkWorker makes and mails the links asked for, one at a time, in
 // the order asked, until the node's sockets close (shutdown).
 func (a *API) signInLinkWorker() {
-	// Once, before the first request: the seats stored before the index
-	// of seats by address existed are indexed (cases.BackfillSeatIndex),
-	// and only then does a request read the index. Until that succeeds
-	// (on this node or another), requests read every record, as before.
-	if err := a.cases.BackfillSeatIndex(a.sockets); err != nil {
-		a.log.WarnContext(a.sockets, "sign-in link seat index backfill", slog.String("error", err.Error()))
+	// Once, before the first request, on a store this process owns
+	// (embedded mode; Deps.SeatIndexBackfill): the seats stored before the
+	// index of seats by address existed are indexed
+	// (cases.BackfillSeatIndex), and only then does a request read the
+	// index. In scale mode the operator does it (`parley admin
+	// seat-index`) once every node runs this release: a node of the
+	// release before, still running in a rolling upgrade, makes seats
+	// without entries, which the index would miss. Until the marker is
+	// written, requests read every record, as before.
+	if a.seatIndexBackfill {
+		if err := a.cases.BackfillSeatIndex(a.sockets); err != nil {
+			a.log.WarnContext(a.sockets, "sign-in link seat index backfill", slog.String("error", err.Error()))
+		}
 	}
 	for {
 		select {

@@ -84,18 +84,28 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // errWords is how the CLI says err: on one line, and a key-directory
 // answer that breaks what this device pinned (e2ee.ErrDeviceFork,
 // ErrRevocationOmitted, ErrRevocationPinsFull) in plain words — what
-// happened, that nothing was sent, whom to tell — without the account and
-// device ids those errors carry.
+// happened, that nothing (more) was sent, whom to tell — without the
+// account and device ids those errors carry. A `doc upgrade` stopped part
+// way (stoppedUpgrade) keeps the document it stopped at and how many
+// versions were upgraded before it.
 func errWords(err error) string {
-	const after = ", so Parley stopped. Nothing was sent. " +
+	prefix, sent := "", "Nothing was sent."
+	var su *stoppedUpgrade
+	if errors.As(err, &su) {
+		prefix = su.Doc + ": "
+		if su.Upgraded > 0 {
+			sent = fmt.Sprintf("Nothing more was sent (%d versions were upgraded before it).", su.Upgraded)
+		}
+	}
+	after := ", so Parley stopped. " + sent + " " +
 		"Tell the program's administration (by phone or email, not here) and your mediator before you write anything more."
 	switch {
 	case errors.Is(err, e2ee.ErrDeviceFork):
-		return "The server now shows someone's devices starting from another first device than the one this device saw before" + after
+		return prefix + "The server now shows someone's devices starting from another first device than the one this device saw before" + after
 	case errors.Is(err, e2ee.ErrRevocationOmitted):
-		return "The server now shows a device as working again that its owner had taken out of use" + after
+		return prefix + "The server now shows a device as working again that its owner had taken out of use" + after
 	case errors.Is(err, e2ee.ErrRevocationPinsFull):
-		return "The server shows more devices taken out of use for one person than a person can have" + after
+		return prefix + "The server shows more devices taken out of use for one person than a person can have" + after
 	}
 	return oneLine(err.Error())
 }

@@ -16,6 +16,7 @@ func init() {
 	register("admin user create", "admin user create --email EMAIL --name NAME [--role admin|mediator|records] [--password-file FILE|-] [storage flags as for serve]", adminUserCreate)
 	register("admin user revoke-sessions", "admin user revoke-sessions --email EMAIL [storage flags as for serve]", adminRevokeSessions)
 	register("admin gen-master-key", "admin gen-master-key FILE", adminGenMasterKey)
+	register("admin seat-index", "admin seat-index [storage flags as for serve]  (once every node runs this release)", adminSeatIndex)
 	register("audit verify", "audit verify [--key VKEY-FILE] [--checkpoint FILE] [storage flags as for serve]", auditVerify)
 	register("audit key", "audit key [storage flags as for serve]", auditKey)
 	register("policy show", "policy show", policyShow)
@@ -94,6 +95,41 @@ func adminRevokeSessions(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "Could not tell the nodes at once (%v); open WebSockets close within a minute.\n", err)
 	}
 	fmt.Printf("Revoked every session of %s (%s).\n", a.ID, a.Email)
+	return nil
+}
+
+// adminSeatIndex indexes the seats stored before the index of seats by
+// address existed and then writes the marker that makes a request for an
+// emailed sign-in link read the index (cases.BackfillSeatIndex). In scale
+// mode no node does it by itself: a node of an earlier release, still
+// running in a rolling upgrade, makes seats without entries, which the
+// index would miss for good; so the operator runs it once every node runs
+// this release (docs/operations.md). Until then requests read every
+// record. Safe to run again, or beside serving nodes.
+func adminSeatIndex(ctx context.Context, args []string) error {
+	fs := newFlags("admin seat-index")
+	cfg := nodeFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg.Command = true // may run beside `parley serve` on the same data directory
+	node, err := server.Open(ctx, *cfg)
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	done, err := node.Cases.SeatIndexComplete(ctx)
+	if err != nil {
+		return err
+	}
+	if done {
+		fmt.Println("The index of seats by address was already complete: nothing to do.")
+		return nil
+	}
+	if err := node.Cases.BackfillSeatIndex(ctx); err != nil {
+		return fmt.Errorf("indexing the seats: %w (nothing is lost: run it again)", err)
+	}
+	fmt.Println("Indexed every seat stored before the index of seats by address; emailed sign-in links now read the index.")
 	return nil
 }
 

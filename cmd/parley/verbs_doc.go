@@ -587,7 +587,7 @@ func docUpgrade(ctx context.Context, args []string) error {
 				skipped++
 				continue
 			}
-			return fmt.Errorf("%s: %w (%d versions upgraded before it)", id, err, total)
+			return upgradeStopped(id, total+n, err)
 		}
 		total += n
 	}
@@ -776,3 +776,22 @@ func describePeople(w io.Writer, verb string, ps []api.Person, labels map[string
 		fmt.Fprintf(w, "    %s\n", personOf(p, labels))
 	}
 }
+
+// stoppedUpgrade is `parley doc upgrade` stopped at document Doc after
+// Upgraded versions (of earlier documents, and of this one) were
+// upgraded: errWords keeps both in its plain words.
+type stoppedUpgrade struct {
+	Doc      string
+	Upgraded int
+	Err      error
+}
+
+func upgradeStopped(doc string, upgraded int, err error) error {
+	return &stoppedUpgrade{Doc: doc, Upgraded: upgraded, Err: err}
+}
+
+func (e *stoppedUpgrade) Error() string {
+	return fmt.Sprintf("%s: %v (%d versions upgraded before it)", e.Doc, e.Err, e.Upgraded)
+}
+
+func (e *stoppedUpgrade) Unwrap() error { return e.Err }
