@@ -24,7 +24,9 @@ var (
 // caches guards its cache itself, and holds no lock that the other waits
 // on across a store read. Invalidate puts every cached answer in doubt
 // before a re-check: from then on Resolve answers only from a decision read
-// after it (its own read, or Redecide's).
+// after it (its own read, or Redecide's). The connection calls it as soon
+// as it hears of a change (in the broker's callback), so it must not block
+// or read anything.
 type Authorizer interface {
 	Resolve(ctx context.Context, name string, action string) (Room, error)
 	Invalidate()

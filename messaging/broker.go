@@ -51,9 +51,11 @@ type Broker interface {
 	SetHeadHint(ctx context.Context, room string, pos Position)
 	// SetPresence records that connection conn of user is in room until
 	// ttl passes (refreshed while it stays); ttl 0 removes it. Presence
-	// returns the users present now.
+	// returns the users present now; PresentConns the connections present
+	// now, each with its user.
 	SetPresence(ctx context.Context, room, conn, user string, ttl time.Duration)
 	Presence(ctx context.Context, room string) ([]string, error)
+	PresentConns(ctx context.Context, room string) (map[string]string, error)
 	Close() error
 }
 
@@ -245,6 +247,23 @@ func (m *Memory) Presence(_ context.Context, room string) ([]string, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return presentUsers(m.here[room], m.now()), nil
+}
+
+// PresentConns implements Broker.
+func (m *Memory) PresentConns(_ context.Context, room string) (map[string]string, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return presentConns(m.here[room], m.now()), nil
+}
+
+func presentConns(conns map[string]presence, now time.Time) map[string]string {
+	out := map[string]string{}
+	for conn, p := range conns {
+		if now.Before(p.expires) {
+			out[conn] = p.user
+		}
+	}
+	return out
 }
 
 func presentUsers(conns map[string]presence, now time.Time) []string {

@@ -518,6 +518,24 @@ func (r *Redis) SetPresence(ctx context.Context, room, conn, user string, ttl ti
 
 // Presence implements Broker.
 func (r *Redis) Presence(ctx context.Context, room string) ([]string, error) {
+	conns, err := r.presence(ctx, room)
+	if err != nil {
+		return nil, err
+	}
+	return presentUsers(conns, time.Now()), nil
+}
+
+// PresentConns implements Broker.
+func (r *Redis) PresentConns(ctx context.Context, room string) (map[string]string, error) {
+	conns, err := r.presence(ctx, room)
+	if err != nil {
+		return nil, err
+	}
+	return presentConns(conns, time.Now()), nil
+}
+
+// presence reads the room's entries that verify.
+func (r *Redis) presence(ctx context.Context, room string) (map[string]presence, error) {
 	vals, err := r.client.HGetAll(ctx, presenceKey(room)).Result()
 	if err != nil {
 		return nil, err
@@ -536,7 +554,7 @@ func (r *Redis) Presence(ctx context.Context, room string) ([]string, error) {
 		}
 		conns[conn] = presence{user: user, expires: time.UnixMilli(ms)}
 	}
-	return presentUsers(conns, time.Now()), nil
+	return conns, nil
 }
 
 // Close implements Broker. A publish still waiting fails with

@@ -65,6 +65,12 @@ type hub struct {
 	// conns counts each user's subscriptions in subs: the room is told a
 	// user left only when their last one here ends (Unsubscribe).
 	conns map[string]int
+	// ended holds the connections whose subscriptions here ended in the
+	// last presenceTTL, with when: a presence entry of theirs that is
+	// still in the broker (a removal that failed, or a refresh that raced
+	// the end) is not someone still here. tick forgets entries older
+	// than presenceTTL, when any such entry has expired anyway.
+	ended map[string]time.Time
 
 	inbox  chan *hubEvent // pointers: the collector scans a channel's whole buffer
 	joins  chan *joinReq
@@ -116,7 +122,7 @@ func (s *Service) hub(room Room) (*hub, error) {
 	h := s.hubs[room.ID]
 	if h == nil {
 		quoted, _ := json.Marshal(room.Name)
-		h = &hub{s: s, room: room, quoted: quoted, subs: map[*Subscription]struct{}{}, conns: map[string]int{},
+		h = &hub{s: s, room: room, quoted: quoted, subs: map[*Subscription]struct{}{}, conns: map[string]int{}, ended: map[string]time.Time{},
 			inbox: make(chan *hubEvent, hubInbox), joins: make(chan *joinReq), done: make(chan struct{})}
 		s.hubs[room.ID] = h
 		s.wg.Add(1)
@@ -237,6 +243,7 @@ func (h *hub) join(req *joinReq) (*Subscription, error) {
 	}
 	h.subs[sub] = struct{}{}
 	h.conns[sub.user]++
+	delete(h.ended, sub.conn)
 	h.idleSince = time.Time{}
 	return sub, nil
 }
@@ -279,11 +286,17 @@ func (h *hub) leave(ctx context.Context, sub *Subscription) {
 	if !gone {
 		return
 	}
-	if users, err := h.s.broker.Presence(ctx, h.room.ID); err == nil && slices.Contains(users, sub.user) {
-		return // a connection of theirs elsewhere: its own close announces
-	}
+	conns, err := h.s.broker.PresentConns(ctx, h.room.ID)
 	h.mu.Lock()
 	gone = h.conns[sub.user] == 0
+	if err == nil {
+		for conn, user := range conns {
+			if _, over := h.ended[conn]; user == sub.user && conn != sub.conn && !over {
+				gone = false // a connection of theirs elsewhere: its own close announces
+				break
+			}
+		}
+	}
 	h.mu.Unlock()
 	if gone {
 		h.s.announce(ctx, h.room.ID, sub.user, false)
@@ -296,6 +309,7 @@ func (h *hub) remove(sub *Subscription) {
 	if h.conns[sub.user]--; h.conns[sub.user] <= 0 {
 		delete(h.conns, sub.user)
 	}
+	h.ended[sub.conn] = time.Now()
 }
 
 type presenceEvent struct {
@@ -428,6 +442,11 @@ func (h *hub) tick(refresh *time.Time) bool {
 	now := time.Now()
 	h.mu.Lock()
 	n := len(h.subs)
+	for conn, at := range h.ended {
+		if now.Sub(at) > presenceTTL {
+			delete(h.ended, conn)
+		}
+	}
 	var live []*Subscription
 	if n > 0 && now.Sub(*refresh) > presenceTTL/3 {
 		for sub := range h.subs {

@@ -269,3 +269,47 @@ func TestPresenceAcrossNodes(t *testing.T) {
 		})
 	}
 }
+
+// keptEntry is a broker whose removal of conn's presence entry fails
+// (silently, as SetPresence's errors are): the entry stays until it
+// expires, as one a refresh wrote back after its subscription ended would.
+type keptEntry struct {
+	Broker
+	conn string
+}
+
+func (b *keptEntry) SetPresence(ctx context.Context, room, conn, user string, ttl time.Duration) {
+	if ttl == 0 && conn == b.conn {
+		return
+	}
+	b.Broker.SetPresence(ctx, room, conn, user, ttl)
+}
+
+// TestPresenceLeaveDespiteOwnStaleEntry: a user's first connection's
+// presence entry outlives it (its removal failed); when their last
+// connection closes, the room is still told they left. Before (review
+// 235), the close found that entry in the broker, took it for a
+// connection of theirs on another node and announced nothing, so everyone
+// saw them here until they came back and left again.
+func TestPresenceLeaveDespiteOwnStaleEntry(t *testing.T) {
+	s := NewService(NewLog(stores(t)["dir"](t)), &keptEntry{Broker: NewMemory(), conn: "ada-1"}, Options{})
+	defer s.Close()
+	room := Room{ID: fmt.Sprintf("c_kept%d/joint", time.Now().UnixNano()), Name: "joint"}
+	watcher := &sink{}
+	if _, err := s.Subscribe(t.Context(), room, "watcher", "w1", nil, watcher); err != nil {
+		t.Fatal(err)
+	}
+	tab1, err := s.Subscribe(t.Context(), room, "ada", "ada-1", nil, &sink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab2, err := s.Subscribe(t.Context(), room, "ada", "ada-2", nil, &sink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab1.Unsubscribe(t.Context())
+	tab2.Unsubscribe(t.Context())
+	if !pollUntil(func() bool { got := watcher.presenceOf("ada"); return len(got) > 0 && !got[len(got)-1] }) {
+		t.Fatalf("after both her connections closed, the room was told %v about ada; want here:false last", watcher.presenceOf("ada"))
+	}
+}

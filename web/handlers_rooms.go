@@ -132,9 +132,12 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 		User: actor.ID, Auth: a.caucus.Authorizer(actor, caseID), Watch: caucus.CaseTopic(caseID), Queue: a.wsQueue,
 		SessionTopics: []string{a.accounts.SessionTopic(token), account.AccountTopic(actor.ID)},
 		Session:       sessionCheck(a.accounts, token),
-		CaseGone: func(ctx context.Context) bool {
+		CaseGone: func(ctx context.Context) (bool, error) {
 			_, err := a.cases.Get(ctx, actor, caseID)
-			return errors.Is(err, fault.ErrForbidden) || errors.Is(err, fault.ErrNotFound)
+			if errors.Is(err, fault.ErrForbidden) || errors.Is(err, fault.ErrNotFound) {
+				return true, nil
+			}
+			return false, err
 		},
 		Floor: a.floorFrame(actor, caseID),
 		Fence: func(kick func()) func() { return a.fences.add(caseID, kick) }}

@@ -92,8 +92,9 @@ type socketOptions struct {
 	// CaseGone, if set, says whether the person's access to the whole
 	// case has ended (removed, recused, the case disposed of); a re-check
 	// of a connection with no room subscribed asks it, so that such a
-	// connection closes with CloseAccessLost too. False on a store outage.
-	CaseGone func(ctx context.Context) bool
+	// connection closes with CloseAccessLost too. An error (a store
+	// outage) decided nothing: frames held for the re-check stay held.
+	CaseGone func(ctx context.Context) (bool, error)
 	// Floor returns this person's "floor" frame (room controls), sent
 	// when the Watch topic announces a floor change or a membership
 	// change; nil when there is none to send (among them: the person's
@@ -308,6 +309,13 @@ func (c *socket) open() {
 				if losesCase(data, opts.User) {
 					c.holdFrames(wantRecheck)
 				}
+				// Cached answers are in doubt from the moment the
+				// socket hears of the change, not only once the
+				// checker reaches its re-check (it may be busy with
+				// an earlier round's reads): a post or join after
+				// this decides afresh (Invalidate takes a short lock
+				// and reads nothing).
+				opts.Auth.Invalidate()
 			}
 			if opts.Floor != nil {
 				want |= wantFloor
@@ -317,7 +325,7 @@ func (c *socket) open() {
 	}
 	// Registered, like the Watch, before the reader asks about any room.
 	if opts.Fence != nil {
-		c.unwatch = append(c.unwatch, opts.Fence(func() { c.kick(wantRecheck) }))
+		c.unwatch = append(c.unwatch, opts.Fence(func() { opts.Auth.Invalidate(); c.kick(wantRecheck) }))
 	}
 	if opts.Session != nil {
 		for _, topic := range opts.SessionTopics {
@@ -1102,9 +1110,15 @@ func (c *socket) recheck(ctx context.Context) bool {
 	c.mu.Unlock()
 	// With no room subscribed there is no room to ask about: ask about
 	// the case itself.
-	if len(names) == 0 && c.opts.CaseGone != nil && c.opts.CaseGone(ctx) {
-		c.shutdown(api.CloseAccessLost, "access to this case ended")
-		return true
+	if len(names) == 0 && c.opts.CaseGone != nil {
+		gone, err := c.opts.CaseGone(ctx)
+		if err != nil {
+			return false // nothing decided: a hold stays, the next check asks again
+		}
+		if gone {
+			c.shutdown(api.CloseAccessLost, "access to this case ended")
+			return true
+		}
 	}
 	var errs []error
 	if r, ok := c.opts.Auth.(messaging.Redecider); ok {

@@ -268,12 +268,12 @@ func TestCaseLeftWithNoRoomSubscribedCloses(t *testing.T) {
 			return
 		}
 		serveSocket(context.Background(), svc, ws, socketOptions{User: "u_a", Auth: &switchAuth{listed: make(chan struct{})}, Watch: "case:c_left",
-			CaseGone: func(context.Context) bool {
+			CaseGone: func(context.Context) (bool, error) {
 				select {
 				case asked <- struct{}{}:
 				default:
 				}
-				return gone.Load()
+				return gone.Load(), nil
 			}})
 	}))
 	defer srv.Close()

@@ -17,8 +17,10 @@ import (
 	"github.com/parley-mediation/parley/messaging"
 )
 
-// gatedAuth is an Authorizer whose Invalidate waits at a gate, as a slow
-// access check does; it counts the calls.
+// gatedAuth is an Authorizer whose access check (of a connection with no
+// room subscribed: caseGone, its CaseGone) waits at a gate, as a slow
+// store read does; it counts the checks. Invalidate, called from the
+// broker's callback, must not block, and does not.
 type gatedAuth struct {
 	calls   atomic.Int32
 	entered chan struct{}
@@ -29,11 +31,14 @@ func (a *gatedAuth) Resolve(context.Context, string, string) (messaging.Room, er
 	return messaging.Room{}, nil
 }
 
-func (a *gatedAuth) Invalidate() {
+func (a *gatedAuth) Invalidate() {}
+
+func (a *gatedAuth) caseGone(context.Context) (bool, error) {
 	if a.calls.Add(1) == 1 {
 		close(a.entered)
 	}
 	<-a.gate
+	return false, nil
 }
 
 // TestAnnouncementsAreCoalescedPerConnection: a burst of access-change
@@ -49,7 +54,7 @@ func TestAnnouncementsAreCoalescedPerConnection(t *testing.T) {
 		if err != nil {
 			return
 		}
-		serveSocket(context.Background(), svc, ws, socketOptions{User: "u_a", Auth: auth, Watch: "case:c_burst"})
+		serveSocket(context.Background(), svc, ws, socketOptions{User: "u_a", Auth: auth, Watch: "case:c_burst", CaseGone: auth.caseGone})
 		close(ended)
 	}))
 	defer srv.Close()
