@@ -189,6 +189,9 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
   const who = a.id === me.id ? `${a.name} (you)` : a.name;
   const report = (text: string, error = false) => { status.className = error ? "error" : ""; status.textContent = text; };
   const confirmThen = (question: string, yes: string, act: () => Promise<void>) => {
+    // One question at a time for a person: a second press (or another
+    // action) replaces the open one rather than stacking a second box.
+    actions.querySelectorAll(".confirm").forEach((b) => b.remove());
     const box = h("div", { class: "confirm", role: "alertdialog", "aria-label": question },
       h("p", {}, question),
       h("div", { class: "row" },

@@ -62,8 +62,11 @@ await run(async () => {
   check(lastAdmin.includes("last enabled administrator"), "disabling the last admin is refused in words: " + lastAdmin);
 
   // Disable the mediator, by keyboard, with a confirmation naming what happens.
+  // A second press of the same button asks once, not twice.
+  await row.locator("button[data-act=disable]").click();
   await row.locator("button[data-act=disable]").focus();
   await admin.keyboard.press("Enter");
+  check(await row.locator(".confirm").count() === 1, "pressing Disable twice asks one question, not two stacked: " + await row.locator(".confirm").count());
   const confirmText = await row.locator(".confirm").innerText();
   check(confirmText.includes("signed out at once") && confirmText.includes("refused") && confirmText.includes("links back in"), "the confirmation says what disabling does: " + confirmText);
   await axeCheck(admin, "People, confirming a disable");
