@@ -471,6 +471,15 @@ func (h *hub) tick(refresh *time.Time) bool {
 		defer cancel()
 		for _, sub := range live {
 			h.s.broker.SetPresence(ctx, h.room.ID, sub.conn, sub.user, presenceTTL)
+			// A subscription that ended meanwhile has removed its
+			// entry already: the refresh must not bring it back (it
+			// would show the user here after they left).
+			h.mu.Lock()
+			ended := sub.ended
+			h.mu.Unlock()
+			if ended {
+				h.s.broker.SetPresence(ctx, h.room.ID, sub.conn, sub.user, 0)
+			}
 		}
 	}
 	return false

@@ -850,6 +850,20 @@ func (c *socket) handle(ctx context.Context, kind int, r io.Reader) bool {
 		c.error("", "", api.CodeInvalid, err.Error())
 		return true
 	}
+	// While the socket's person may have lost the case (frames held for
+	// their removal, recusal, revoked sessions or disabled account), it
+	// takes no post and no subscription: a cached or fresh room decision
+	// does not know of a revoked session, and a post must not land on an
+	// answer read before the change. The refusal asks to send again; it
+	// goes out only if the check keeps the person.
+	if f.Type != api.FrameUnsub && c.framesHeld() {
+		if f.Type == api.FramePub {
+			c.error(f.Room, f.ID, api.CodeUnavailable, "not stored; send again")
+		} else {
+			c.error(f.Room, "", api.CodeUnavailable, "could not subscribe; try again")
+		}
+		return !c.isClosed()
+	}
 	switch f.Type {
 	case api.FrameSub, api.FrameUnsub:
 		if c.opts.Subs.Wait(ctx) != nil {
@@ -864,6 +878,14 @@ func (c *socket) handle(ctx context.Context, kind int, r io.Reader) bool {
 		c.publish(ctx, f, read)
 	}
 	return !c.isClosed()
+}
+
+// framesHeld reports whether the socket's frames are held (see
+// socket.hold).
+func (c *socket) framesHeld() bool {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	return c.heldLocked()
 }
 
 func (c *socket) isClosed() bool {

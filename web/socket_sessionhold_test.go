@@ -13,6 +13,7 @@ import (
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
@@ -140,5 +141,79 @@ func TestHeldFramesStayHeldWhileSessionUnknown(t *testing.T) {
 				t.Fatalf("the session was asked %d times during the outage; want it asked again before closing", n)
 			}
 		})
+	}
+}
+
+// TestPostRefusedWhileHeldForSession: the person's sessions are announced
+// revoked (a stolen laptop), so the socket holds its frames until its
+// session check decides; the check is slow. A post sent meanwhile must not
+// be stored: the room decision cached at the handshake knows nothing of
+// the revocation, and a fresh one would allow it too. Before (review 238),
+// the hold stopped only what the socket wrote, and every post until the
+// check ended the session was stored and delivered to the others.
+func TestPostRefusedWhileHeldForSession(t *testing.T) {
+	ctx := t.Context()
+	svc := dirService(t)
+	const room = "r_held"
+	gate := make(chan struct{})
+	var checks atomic.Int32
+	ws := optionsSocket(t, svc, socketOptions{User: "u_a", Auth: oneRoomAuth{id: room},
+		SessionTopics: []string{account.AccountTopic("u_a")},
+		Session: func(ctx context.Context) sessionState {
+			if checks.Add(1) == 1 {
+				return sessionValid // the check at start
+			}
+			select {
+			case <-gate:
+			case <-ctx.Done():
+			}
+			return sessionEnded
+		}})
+	sendFrame(t, ws, api.ClientFrame{Type: api.FrameSub, Room: "joint"})
+	nextFrame(t, ws, func(f api.ServerFrame) bool { return f.Type == api.FrameSubscribed })
+	sendFrame(t, ws, api.ClientFrame{Type: api.FramePub, Room: "joint", ID: "m-before", Body: []byte("before")})
+	nextFrame(t, ws, func(f api.ServerFrame) bool { return f.Type == api.FrameAck && f.ID == "m-before" })
+	if err := svc.Announce(ctx, account.AccountTopic("u_a"), []byte("revoked")); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); checks.Load() < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no session check after the announcement")
+		}
+	}
+	sendFrame(t, ws, api.ClientFrame{Type: api.FramePub, Room: "joint", ID: "m-held", Body: []byte("after revocation")})
+	stored := func() bool {
+		msgs, _, err := svc.Page(ctx, room, messaging.Position{}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.ID == "m-held" {
+				return true
+			}
+		}
+		return false
+	}
+	// Bounded: a post taken is committed within milliseconds.
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if stored() {
+			t.Fatal("a post sent after the socket heard its sessions were revoked was stored")
+		}
+	}
+	close(gate)
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var err error
+	for err == nil {
+		var f api.ServerFrame
+		err = ws.ReadJSON(&f)
+		if err == nil && f.Type == api.FrameAck && f.ID == "m-held" {
+			t.Fatal("the post sent while held was acknowledged")
+		}
+	}
+	if !websocket.IsCloseError(err, api.CloseSessionEnded) {
+		t.Fatalf("socket ended with %v, want close %d", err, api.CloseSessionEnded)
+	}
+	if stored() {
+		t.Fatal("the post sent while held was stored")
 	}
 }

@@ -46,7 +46,12 @@ async function openNote(signed: string, vkey: string): Promise<Checkpoint> {
   if (lines.length < 3 || lines[0] !== name || !/^(0|[1-9][0-9]*)$/.test(lines[1])) throw logErr("malformed checkpoint");
   const hash = unb64(lines[2]);
   if (hash.length !== 32) throw logErr("malformed checkpoint root");
-  return { origin: lines[0], size: Number(lines[1]), hash };
+  // A size past 2^53 cannot be held exactly; saved as a pin it would make
+  // every later reading of the pins fail. Refused here, as any malformed
+  // checkpoint is, before anything is pinned.
+  const size = Number(lines[1]);
+  if (!Number.isSafeInteger(size)) throw logErr("checkpoint size out of range");
+  return { origin: lines[0], size, hash };
 }
 
 const nodeHash = (l: Uint8Array, r: Uint8Array) => sha256(concat(new Uint8Array([1]), l, r));
