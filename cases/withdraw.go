@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
@@ -95,4 +96,23 @@ func validInviteID(id string) bool {
 		}
 	}
 	return true
+}
+
+// InviteWithdrawn reports whether self (an invitation's Seat.Key, as a
+// link mail's Ref names it) is an invitation of case c that was
+// withdrawn: its mail is not sent. Anything else (a re-entry link's
+// account id, an invitation no longer on file) is not withdrawn.
+func (s *Service) InviteWithdrawn(ctx context.Context, c *Case, self string) (bool, error) {
+	hash, invitation := strings.CutPrefix(self, inviteSeatPrefix)
+	if !invitation || !validInviteID(hash) {
+		return false, nil
+	}
+	var inv Invite
+	if _, err := s.meta.Get(ctx, "invites/"+hash, &inv); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	return inv.CaseID == c.ID && inv.Withdrawn != nil, nil
 }
