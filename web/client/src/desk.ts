@@ -294,7 +294,7 @@ function pendingItem(p: W.PendingInvite): HTMLElement {
   const box = h("div", { class: "withdraw-box" });
   const err = h("p", { class: "error", role: "alert" });
   const ask = h("button", {
-    type: "button", class: "withdraw-invite", "data-name": p.name, "aria-label": `Withdraw the invitation for ${p.name}`,
+    type: "button", class: "withdraw-invite", "aria-label": `Withdraw the invitation for ${p.name}`,
     onclick: () => {
       const q = "withdraw-q-" + p.id;
       const yes = h("button", {
@@ -318,7 +318,7 @@ function pendingItem(p: W.PendingInvite): HTMLElement {
       yes.focus();
     },
   }, "Withdraw…");
-  return h("li", { "data-invite": p.id }, who,
+  return h("li", {}, who,
     h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${whenZoned(p.expires)}${p.emailed ? "; emailed" : ""} `), ask, box);
 }
 
