@@ -288,6 +288,8 @@ function pendingList(said = ""): HTMLElement {
     status);
 }
 
+let withdrawAsked = 0; // numbers each withdrawal question's heading (never the invitation's id)
+
 /** One pending invitation, with its Withdraw button and, once pressed, an in-page confirmation naming the person. */
 function pendingItem(p: W.PendingInvite): HTMLElement {
   const who = personName(p.name, p.role, p.side ? sideLabel(p.side) : "");
@@ -296,7 +298,7 @@ function pendingItem(p: W.PendingInvite): HTMLElement {
   const ask = h("button", {
     type: "button", class: "withdraw-invite", "aria-label": `Withdraw the invitation for ${p.name}`,
     onclick: () => {
-      const q = "withdraw-q-" + p.id;
+      const q = "withdraw-q-" + (++withdrawAsked);
       const yes = h("button", {
         type: "button", class: "danger withdraw-confirm",
         onclick: async () => {
