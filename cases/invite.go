@@ -41,6 +41,12 @@ type Invite struct {
 	// audited (case.link.refused); later tries are refused alike but not
 	// audited again.
 	SharedRefused *time.Time `json:"sharedRefused,omitempty"`
+	// Withdrawn: when a mediator of the case withdrew it unused
+	// (WithdrawInvite), and by whom. A withdrawn invite is never claimed;
+	// its record stays until the case's invitations are disposed of, like
+	// a used one's.
+	Withdrawn   *time.Time `json:"withdrawn,omitempty"`
+	WithdrawnBy string     `json:"withdrawnBy,omitempty"`
 }
 
 // NewInvite is what CreateInvite needs.
@@ -287,7 +293,9 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 		refused = nil
 		now := s.now().UTC()
 		switch {
-		case inv.Completed:
+		case inv.Completed, inv.Withdrawn != nil:
+			// Withdrawn (WithdrawInvite): refused in the words an
+			// expired or used link gets, so its holder learns nothing.
 			return ErrInviteGone
 		case inv.ClaimedBy != "" && !now.Before(inv.Expires.Add(finishGrace)):
 			// A redemption claimed in time may be finished after expiry,

@@ -15,6 +15,10 @@ import (
 // PendingInvite is an invitation not yet used and not expired, as its
 // case's mediators see it: who and as what, never the token.
 type PendingInvite struct {
+	// ID names the invitation to its case's mediators (for
+	// WithdrawInvite): its token's keyed hash, which the audit log also
+	// names it by. The token cannot be had from it.
+	ID      string
 	Name    string
 	Role    ParticipantRole
 	Side    string
@@ -71,7 +75,7 @@ func (s *Service) PendingInvites(ctx context.Context, actor account.Account, id 
 			}
 			return nil, err
 		}
-		if inv.CaseID != id || inv.Completed || inv.Claimed != nil || !now.Before(inv.Expires) {
+		if inv.CaseID != id || inv.Completed || inv.Claimed != nil || inv.Withdrawn != nil || !now.Before(inv.Expires) {
 			continue
 		}
 		may, known := makers[inv.CreatedBy]
@@ -88,7 +92,7 @@ func (s *Service) PendingInvites(ctx context.Context, actor account.Account, id 
 		if !may {
 			continue
 		}
-		out = append(out, PendingInvite{Name: inv.Name, Role: inv.Role, Side: inv.Side, Created: inv.Created, Expires: inv.Expires, Emailed: inv.Email != ""})
+		out = append(out, PendingInvite{ID: name, Name: inv.Name, Role: inv.Role, Side: inv.Side, Created: inv.Created, Expires: inv.Expires, Emailed: inv.Email != ""})
 	}
 	slices.SortFunc(out, func(a, b PendingInvite) int { return a.Created.Compare(b.Created) })
 	return out, nil

@@ -88,8 +88,8 @@ func (s *Service) Seats(ctx context.Context, c *Case) ([]Seat, error) {
 			}
 			return
 		}
-		if inv.CaseID != c.ID || inv.ClaimedBy != "" {
-			return // a claimed invitation is its account's seat
+		if inv.CaseID != c.ID || inv.ClaimedBy != "" || inv.Withdrawn != nil {
+			return // a claimed invitation is its account's seat; a withdrawn one is no one's
 		}
 		invs[i] = Seat{Key: inviteSeatPrefix + names[i], Name: inv.Name, Role: inv.Role, Side: inv.Side, Address: NormalAddress(inv.Email)}
 	})

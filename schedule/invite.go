@@ -34,3 +34,15 @@ func (s *Service) MailInvite(ctx context.Context, caseID, seat, to, link string,
 	}
 	return !s.Development(), nil
 }
+
+// CancelInviteMail cancels the invitation's mail (seat: its
+// cases.WithdrawnInvite.Seat) if it is still waiting in the outbox, for a
+// withdrawn invitation. A message a sender has already claimed is left to
+// it: it asks Current just before sending, which refuses a withdrawn
+// invitation's mail (joinLinkCurrent).
+func (s *Service) CancelInviteMail(ctx context.Context, caseID, seat string) error {
+	if s.cfg.Outbox == nil || seat == "" {
+		return nil
+	}
+	return s.cfg.Outbox.CancelRef(ctx, caseID, seat, func(m *mail.Message) bool { return m.Kind != mail.KindJoin })
+}

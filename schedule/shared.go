@@ -141,7 +141,8 @@ func (s *Service) linkCurrent(ctx context.Context, m *mail.Message) (bool, error
 // joinLinkCurrent tells the outbox whether a link mail (mail.KindJoin) is
 // still to be sent: a link back in (MailReentry, its ToAccount the
 // participant) or an invitation (MailInvite, its Ref the invitation's
-// seat) is not, once its address is shared within the case as the
+// seat) is not once the invitation is withdrawn (cases.InviteWithdrawn),
+// nor once its address is shared within the case as the
 // mediator would have been told when making it
 // (cases.LinkAddressShared): someone invited or joined at it since, on
 // another seat, could open the link first. A case gone takes its links
@@ -164,6 +165,9 @@ func (s *Service) joinLinkCurrent(ctx context.Context, m *mail.Message) (bool, e
 		if errors.Is(err, fault.ErrNotFound) {
 			return false, nil
 		}
+		return false, err
+	}
+	if withdrawn, err := s.cfg.Cases.InviteWithdrawn(ctx, c, self); err != nil || withdrawn {
 		return false, err
 	}
 	shared, err := s.cfg.Cases.LinkAddressShared(ctx, c, self, m.To)

@@ -253,6 +253,7 @@ func (a *API) routes() chi.Router {
 				r.Post("/participants/{accountID}/reentry", a.createReentry)
 				r.Delete("/participants/{accountID}", a.removeParticipant)
 				r.Get("/invites", a.pendingInvites)
+				r.Delete("/invites/{inviteID}", a.withdrawInvite)
 				r.Post("/outcome", a.recordOutcome)
 				r.Get("/rooms", a.listRooms)
 				r.With(a.roomNamed).Get("/rooms/{room}/messages", a.roomHistory)

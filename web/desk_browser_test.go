@@ -3,7 +3,9 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +31,9 @@ import (
 // Go side acknowledges as the other party, through the API); move the
 // stage forward, are refused going back without a note and allowed with
 // one; close the case (after a confirmation naming what closing does),
-// record the outcome and get survey links; and step off. At each "ask"
+// record the outcome and get survey links; and step off. An invitation
+// made by mistake is withdrawn after a confirmation naming the person,
+// and its link no longer works. At each "ask"
 // the Go side checks what the server holds (and Mailpit for the mailed
 // invitation), so the screens cannot pass on their own say-so.
 func TestBrowserDesk(t *testing.T) {
@@ -120,6 +124,24 @@ func TestBrowserDesk(t *testing.T) {
 			other = client.New(n.URL, "")
 			_, err := other.Join(ctx, link)
 			return "", err
+		},
+		// The withdrawn invitation's link is refused as an expired one
+		// is, and the server lists it no more.
+		"withdrawn": func(link string) (string, error) {
+			var apiErr *client.Error
+			if _, err := client.New(n.URL, "").Join(ctx, link); !errors.As(err, &apiErr) || apiErr.Status != http.StatusGone {
+				return "", fmt.Errorf("the withdrawn link: %v", err)
+			}
+			list, err := medC.PendingInvites(ctx, caseID)
+			if err != nil {
+				return "", err
+			}
+			for _, p := range list {
+				if p.Name == "Lee Typo" {
+					return "", fmt.Errorf("the withdrawn invitation is still pending: %+v", list)
+				}
+			}
+			return "", nil
 		},
 		// The Landlord party accepts the case's terms, signed by a device.
 		"accept": func(string) (string, error) {

@@ -185,7 +185,29 @@ func (a *API) pendingInvites(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make(api.List[api.PendingInvite], len(list))
 	for i, p := range list {
-		out[i] = api.PendingInvite{Name: p.Name, Role: p.Role, Side: p.Side, Created: p.Created, Expires: p.Expires, Emailed: p.Emailed}
+		out[i] = api.PendingInvite{ID: p.ID, Name: p.Name, Role: p.Role, Side: p.Side, Created: p.Created, Expires: p.Expires, Emailed: p.Emailed}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// withdrawInvite withdraws an unused invitation (a mediator who may
+// invite to the case): its link is refused from now on as an expired one
+// is, and its mail, if still waiting in the outbox, is cancelled. A used
+// one is a conflict: its person is removed instead.
+func (a *API) withdrawInvite(w http.ResponseWriter, r *http.Request) {
+	actor, _ := actorFrom(r.Context())
+	caseID := chi.URLParam(r, "caseID")
+	wd, err := a.cases.WithdrawInvite(r.Context(), actor, caseID, chi.URLParam(r, "inviteID"))
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	out := api.InviteWithdrawn{Already: wd.Already}
+	if a.schedule != nil {
+		if err := a.schedule.CancelInviteMail(r.Context(), caseID, wd.Seat); err != nil {
+			a.log.WarnContext(r.Context(), "withdrawn invitation: its mail was not cancelled", "case", caseID, "error", err.Error())
+			out.MailWarning = "The invitation is withdrawn, but its mail could not be stopped. If it arrives, its link will not work."
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

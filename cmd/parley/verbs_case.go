@@ -25,6 +25,7 @@ func init() {
 	register("case recuse", "case recuse <case> --reason TEXT [--mediator ACCOUNT] [--json]", caseRecuse)
 	register("case add-mediator", "case add-mediator <case> <account> [--json]", caseAddMediator)
 	register("case invite", "case invite <case> --role party|counsel|observer [--side A] --name NAME [--email E] [--ttl 72h] [--json]", caseInvite)
+	register("case invite withdraw", "case invite withdraw <case> --name NAME [--side A] [--json]", caseInviteWithdraw)
 }
 
 // showCase prints a case for people, or JSON for scripts.
@@ -350,6 +351,59 @@ func caseInvite(ctx context.Context, args []string) error {
 		*name, inv.Role, inv.Side, inv.Expires.Local().Format("2 Jan 2006 15:04"), inv.Link)
 	if inv.MailWarning != "" {
 		fmt.Println(inv.MailWarning)
+	}
+	return nil
+}
+
+// caseInviteWithdraw withdraws an invitation not yet used, found among the
+// case's pending ones by the invitee's name (and side, when two sides
+// have one of that name): its link stops working at once.
+func caseInviteWithdraw(ctx context.Context, args []string) error {
+	fs := newFlags("case invite withdraw")
+	name := fs.String("name", "", "the invitee's name, as invited")
+	side := fs.String("side", "", "their side (A, B, …), if invitations for that name wait on more than one")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a case id"); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*name) == "" {
+		return usagef("--name is required")
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	pending, err := c.PendingInvites(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	var match []api.PendingInvite
+	for _, p := range pending {
+		if strings.EqualFold(strings.TrimSpace(p.Name), strings.TrimSpace(*name)) && (*side == "" || p.Side == *side) {
+			match = append(match, p)
+		}
+	}
+	switch {
+	case len(match) == 0:
+		return fmt.Errorf("no unused invitation for %q waits in this case (see the desk's \"Invited, not joined yet\")", *name)
+	case len(match) > 1 && *side == "":
+		return usagef("%d unused invitations for %q wait in this case; say which with --side", len(match), *name)
+	case len(match) > 1:
+		return fmt.Errorf("%d unused invitations for %q on side %s wait in this case; withdraw them from the desk", len(match), *name, *side)
+	}
+	out, err := c.WithdrawInvite(ctx, fs.Arg(0), match[0].ID)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(out)
+	}
+	fmt.Printf("Withdrawn: the link sent to %s no longer works. You can invite them again.\n", match[0].Name)
+	if out.MailWarning != "" {
+		fmt.Println(out.MailWarning)
 	}
 	return nil
 }

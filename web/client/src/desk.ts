@@ -16,6 +16,7 @@ const deskAPI = {
   create: (req: W.CreateCaseRequest) => call<W.Case>("POST", "/api/v1/cases", req),
   get: (id: string) => call<W.Case>("GET", casePath(id)),
   pending: (id: string) => call<W.PendingInvite[]>("GET", casePath(id) + "/invites"),
+  withdrawInvite: (id: string, inviteId: string) => call<W.InviteWithdrawn>("DELETE", casePath(id) + "/invites/" + encodeURIComponent(inviteId)),
   invite: (id: string, req: W.InviteRequest) => call<W.InviteResponse>("POST", casePath(id) + "/invites", req),
   objective: (id: string, kind: W.ObjectiveKind, text: string) => call<W.Case>("POST", casePath(id) + "/objectives", { kind, text } satisfies W.TextRequest),
   disclose: (id: string, text: string) => call<W.Case>("POST", casePath(id) + "/disclosures", { text }),
@@ -278,12 +279,49 @@ function peopleSection(canInvite: boolean): HTMLElement {
     canInvite ? inviteForm() : "");
 }
 
-/** Invited and not joined yet: names, roles, sides and expiry (the links themselves were shown once). */
-function pendingList(): HTMLElement {
+/** Invited and not joined yet: names, roles, sides and expiry (the links themselves were shown once), each with "Withdraw…" (said is the list's last outcome). */
+function pendingList(said = ""): HTMLElement {
+  const status = h("p", { id: "desk-pending-said", role: "status", tabindex: "-1", class: said ? "done" : "note" }, said);
   return h("div", { id: "desk-pending" }, h("h3", {}, "Invited, not joined yet"),
-    pending.length ? h("ul", {}, ...pending.map((p) => h("li", {}, personName(p.name, p.role, p.side ? sideLabel(p.side) : ""),
-      h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${whenZoned(p.expires)}${p.emailed ? "; emailed" : ""}`))))
-      : h("p", { class: "note" }, "Nobody: every invitation made here has been used or has expired."));
+    pending.length ? h("ul", {}, ...pending.map((p) => pendingItem(p)))
+      : h("p", { class: "note" }, "Nobody: every invitation made here has been used, has expired or was withdrawn."),
+    status);
+}
+
+let withdrawAsked = 0; // numbers each withdrawal question's heading (never the invitation's id)
+
+/** One pending invitation, with its Withdraw button and, once pressed, an in-page confirmation naming the person. */
+function pendingItem(p: W.PendingInvite): HTMLElement {
+  const who = personName(p.name, p.role, p.side ? sideLabel(p.side) : "");
+  const box = h("div", { class: "withdraw-box" });
+  const err = h("p", { class: "error", role: "alert" });
+  const ask = h("button", {
+    type: "button", class: "withdraw-invite", "aria-label": `Withdraw the invitation for ${p.name}`,
+    onclick: () => {
+      const q = "withdraw-q-" + (++withdrawAsked);
+      const yes = h("button", {
+        type: "button", class: "danger withdraw-confirm",
+        onclick: async () => {
+          err.textContent = "";
+          try {
+            const out = await deskAPI.withdrawInvite(c.id, p.id);
+            try { pending = await deskAPI.pending(c.id); } catch { pending = pending.filter((x) => x.id !== p.id); }
+            const said = `Withdrawn: the invitation for ${p.name} no longer works.` + (out.mailWarning ? " " + out.mailWarning : "");
+            document.getElementById("desk-pending")?.replaceWith(pendingList(said));
+            document.getElementById("desk-pending-said")?.focus();
+          } catch (x) { err.textContent = "Not withdrawn: " + errWords(x) + "."; }
+        },
+      }, "Withdraw the invitation");
+      box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": q },
+        h("p", { id: q }, h("strong", {}, `Withdraw the invitation for ${who}?`)),
+        h("p", {}, `The link sent to ${p.name} stops working at once. They will not be able to join with it. You can invite them again.`),
+        p.emailed ? h("p", { class: "note" }, "If its email has not gone out yet, it is not sent.") : "",
+        h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => { box.replaceChildren(); ask.focus(); } }, "Cancel")), err));
+      yes.focus();
+    },
+  }, "Withdraw…");
+  return h("li", {}, who,
+    h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${whenZoned(p.expires)}${p.emailed ? "; emailed" : ""} `), ask, box);
 }
 
 /** Who will see a person invited as role on the side labelled label (the desk's and the case page's invitation forms). */

@@ -724,12 +724,22 @@ export interface SignedConsentRequest {
  * invited and as what, never the link (the server keeps only its hash).
  */
 export interface PendingInvite {
+  id: string;
   name: string;
   role: ParticipantRole;
   side?: string;
   created: string;
   expires: string;
   emailed?: boolean;
+}
+
+/**
+ * InviteWithdrawn answers a withdrawn invitation (DELETE
+ * /api/v1/cases/{id}/invites/{inviteId}): its link no longer works.
+ */
+export interface InviteWithdrawn {
+  already?: boolean;
+  mailWarning?: string;
 }
 
 /**

@@ -105,6 +105,32 @@ await run(async () => {
   check(flat(await med.innerText("#desk-people-list")).includes("Tenant side: Ada Okafor (Tenant)"), "the joined party is listed under their side");
   const pend2 = flat(await med.innerText("#desk-pending"));
   check(pend2.includes("Jordan Blake") && !pend2.includes("Ada Okafor") && !pend2.includes("Lars Lindqvist"), "once joined, they leave the invited list: " + pend2);
+  // An invitation made by mistake is withdrawn, after an in-page confirmation naming the person.
+  await med.fill("#desk-invite-name", "Lee Typo");
+  await med.selectOption("#desk-invite-role", "observer");
+  await med.click("#desk-invite button[type=submit]");
+  await med.waitForSelector("#desk-invite-out :text('Lee Typo')");
+  const linkTypo = await med.inputValue("#desk-invite-link");
+  await med.waitForSelector(`#desk-pending li:has-text("Lee Typo") button.withdraw-invite`);
+  await med.click(`#desk-pending li:has-text("Lee Typo") button.withdraw-invite`);
+  const wbox = `#desk-pending li:has-text("Lee Typo") [role=alertdialog]`;
+  await med.waitForSelector(wbox);
+  const wq = flat(await med.innerText(wbox));
+  check(wq.includes("Withdraw the invitation for Lee Typo (observer)?") && wq.includes("The link sent to Lee Typo stops working at once. They will not be able to join with it. You can invite them again."),
+    "withdrawing asks first, naming the person and what it does: " + wq);
+  check(await med.evaluate(() => document.activeElement?.classList.contains("withdraw-confirm")), "focus moves to the button that withdraws");
+  await med.locator("#desk-pending").screenshot({ path: shots + "/desk-withdraw-confirm.png" });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator(wbox).scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/desk-withdraw-confirm-phone.png", fullPage: false });
+  await med.setViewportSize({ width: 1280, height: 900 });
+  await med.click(`${wbox} .withdraw-confirm`);
+  await med.waitForSelector("#desk-pending-said:has-text('Withdrawn')");
+  const pend3 = flat(await med.innerText("#desk-pending"));
+  check(pend3.includes("Withdrawn: the invitation for Lee Typo no longer works.") && !pend3.includes("Lee Typo (observer)") && pend3.includes("Jordan Blake"),
+    "after withdrawing, the list drops the invitation and says so: " + pend3);
+  await ask("withdrawn", linkTypo);
+
   await med.fill("#desk-objective-text", "Agree what happens to the deposit");
   await med.click("#desk-objective-form button[type=submit]");
   await med.waitForSelector("#desk-objective li:has-text('Agree what happens to the deposit')");

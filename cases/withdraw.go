@@ -1,0 +1,118 @@
+package cases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// ErrInviteClaimed: the invitation to withdraw was already used (or is
+// being used right now); its person is in the case, and is removed
+// instead (RemoveParticipant).
+var ErrInviteClaimed = fmt.Errorf("already joined: remove the person instead: %w", fault.ErrConflict)
+
+// errInviteNotFound: no invitation of this case by that id.
+var errInviteNotFound = fmt.Errorf("no such invitation in this case: %w", fault.ErrNotFound)
+
+// WithdrawnInvite is what WithdrawInvite reports: the invitation's mail
+// seat (IssuedInvite.Seat), for its unsent mail to be cancelled.
+type WithdrawnInvite struct {
+	Seat string
+	// Already: it had been withdrawn before; nothing was written or
+	// audited again.
+	Already bool
+}
+
+// WithdrawInvite withdraws an unused invitation of the case (inviteID:
+// PendingInvite.ID). Who may make invitations to the case may withdraw
+// them: a seated mediator (authorizeAdding, as CreateInvite). The record
+// is marked withdrawn, not deleted, by the same conditional write Join's
+// claim makes on it, so a withdrawal racing a Join has exactly one
+// winner: whichever write lands first. If the claim lands first, the
+// withdrawal is refused with ErrInviteClaimed; if the withdrawal does,
+// the Join is refused with ErrInviteGone, in the words of an expired
+// link. A withdrawn invitation is withdrawn again without error (Already).
+// The withdrawal is audited (case.invite.withdrawn: actor, case and the
+// invitation's keyed hash; never its address).
+func (s *Service) WithdrawInvite(ctx context.Context, actor account.Account, caseID, inviteID string) (WithdrawnInvite, error) {
+	if !validInviteID(inviteID) {
+		return WithdrawnInvite{}, errInviteNotFound
+	}
+	c, err := s.loadFor(ctx, actor, caseID, policy.CaseInvite)
+	if err != nil {
+		return WithdrawnInvite{}, err
+	}
+	if err := s.authorizeAdding(ctx, actor, policy.CaseInvite, c); err != nil {
+		return WithdrawnInvite{}, err
+	}
+	already := false
+	_, err = metastore.Update(ctx, s.meta, "invites/"+inviteID, func(inv *Invite) error {
+		already = false
+		switch {
+		case inv.CaseID != caseID:
+			return errInviteNotFound
+		case inv.Withdrawn != nil:
+			already = true
+			return errAlreadyMarked
+		case inv.Completed || inv.ClaimedBy != "":
+			return ErrInviteClaimed
+		}
+		now := s.now().UTC()
+		inv.Withdrawn, inv.WithdrawnBy = &now, actor.ID
+		return nil
+	})
+	out := WithdrawnInvite{Seat: inviteSeatPrefix + inviteID, Already: already}
+	switch {
+	case errors.Is(err, metastore.ErrNotFound):
+		return WithdrawnInvite{}, errInviteNotFound
+	case already:
+		return out, nil
+	case err != nil:
+		return WithdrawnInvite{}, err
+	}
+	if err := s.record(ctx, audit.Event{Type: "case.invite.withdrawn", Actor: actor.ID, Case: caseID,
+		Hashes: []string{inviteID}}); err != nil {
+		return WithdrawnInvite{}, err
+	}
+	return out, nil
+}
+
+// validInviteID: the shape of a keyed hash (metastore IndexKey), so that
+// no other key is ever read by an id from a request.
+func validInviteID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for _, r := range id {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// InviteWithdrawn reports whether self (an invitation's Seat.Key, as a
+// link mail's Ref names it) is an invitation of case c that was
+// withdrawn: its mail is not sent. Anything else (a re-entry link's
+// account id, an invitation no longer on file) is not withdrawn.
+func (s *Service) InviteWithdrawn(ctx context.Context, c *Case, self string) (bool, error) {
+	hash, invitation := strings.CutPrefix(self, inviteSeatPrefix)
+	if !invitation || !validInviteID(hash) {
+		return false, nil
+	}
+	var inv Invite
+	if _, err := s.meta.Get(ctx, "invites/"+hash, &inv); err != nil {
+		if errors.Is(err, metastore.ErrNotFound) {
+			return false, nil
+		}
+		return false, err
+	}
+	return inv.CaseID == c.ID && inv.Withdrawn != nil, nil
+}

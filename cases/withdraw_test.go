@@ -1,0 +1,179 @@
+package cases
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/policy"
+)
+
+func inviteID(inv IssuedInvite) string { return strings.TrimPrefix(inv.Seat, inviteSeatPrefix) }
+
+// TestWithdrawInviteThenRedeemRefused: a withdrawn invitation is no longer
+// listed as pending, and redeeming it is refused in the words of an
+// expired link (ErrInviteGone). The withdrawal is audited with the
+// invitation's keyed hash and never its address; withdrawing again is no
+// error and is not audited again.
+func TestWithdrawInviteThenRedeemRefused(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	m := staff(policy.RoleMediator, "Mia")
+	c := e.newCase(t, m, "withdrawn")
+	inv := e.invite(t, m, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: "Pat", Email: "typo@example.com"})
+	pending, err := e.svc.PendingInvites(ctx, m, c.ID)
+	if err != nil || len(pending) != 1 || pending[0].ID != inviteID(inv) {
+		t.Fatalf("pending: %+v, %v; want one with id %s", pending, err, inviteID(inv))
+	}
+
+	w, err := e.svc.WithdrawInvite(ctx, m, c.ID, pending[0].ID)
+	if err != nil || w.Already || w.Seat != inv.Seat {
+		t.Fatalf("withdraw: %+v, %v", w, err)
+	}
+	ev := e.lastEntry(t)
+	if ev.Type != "case.invite.withdrawn" || ev.Actor != m.ID || ev.Case != c.ID || len(ev.Hashes) != 1 || ev.Hashes[0] != inviteID(inv) {
+		t.Fatalf("audit: %+v", ev)
+	}
+	for k, v := range ev.Attrs {
+		if strings.Contains(v, "typo") {
+			t.Fatalf("audit names the address: %s=%s", k, v)
+		}
+	}
+	if pending, err := e.svc.PendingInvites(ctx, m, c.ID); err != nil || len(pending) != 0 {
+		t.Fatalf("pending after withdrawal: %+v, %v", pending, err)
+	}
+	_, err = e.svc.Join(ctx, inv.Token)
+	wantIs(t, err, ErrInviteGone)
+	if err.Error() != ErrInviteGone.Error() {
+		t.Fatalf("a withdrawn link is refused as %q, not as an expired one", err)
+	}
+	n := e.log.Size()
+	if w, err := e.svc.WithdrawInvite(ctx, m, c.ID, inviteID(inv)); err != nil || !w.Already {
+		t.Fatalf("withdrawing again: %+v, %v", w, err)
+	}
+	if e.log.Size() != n {
+		t.Fatal("a second withdrawal was audited again")
+	}
+	got, err := e.svc.Get(ctx, m, c.ID)
+	if err != nil || len(got.Participants) != 0 {
+		t.Fatalf("participants: %+v, %v", got, err)
+	}
+	// Ids of no invitation, or of another case's, are not found.
+	other := e.newCase(t, m, "other")
+	otherInv := e.invite(t, m, other.ID, NewInvite{Role: RoleObserver, Name: "Obi"})
+	for _, id := range []string{"", "../cases/x", strings.Repeat("0", 32), inviteID(otherInv)} {
+		_, err := e.svc.WithdrawInvite(ctx, m, c.ID, id)
+		wantIs(t, err, fault.ErrNotFound)
+	}
+	if _, err := e.svc.Join(ctx, otherInv.Token); err != nil {
+		t.Fatalf("the other case's invitation: %v", err)
+	}
+}
+
+// TestWithdrawInviteClaimedConflict: a used invitation is not withdrawn;
+// the answer is a conflict in words (remove the person instead).
+func TestWithdrawInviteClaimedConflict(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	m := staff(policy.RoleMediator, "Mia")
+	c := e.newCase(t, m, "claimed")
+	inv := e.invite(t, m, c.ID, NewInvite{Role: RoleParty, Side: "A", Name: "Pat"})
+	if _, err := e.svc.Join(ctx, inv.Token); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.svc.WithdrawInvite(ctx, m, c.ID, inviteID(inv))
+	wantIs(t, err, ErrInviteClaimed)
+	wantIs(t, err, fault.ErrConflict)
+	if !strings.HasPrefix(err.Error(), "already joined: remove the person instead") {
+		t.Fatalf("words: %q", err)
+	}
+	// Claimed and not yet completed (a Join in progress) is refused alike.
+	inv2 := e.invite(t, m, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: "Sam"})
+	e.claim(t, inv2.Token)
+	_, err = e.svc.WithdrawInvite(ctx, m, c.ID, inviteID(inv2))
+	wantIs(t, err, ErrInviteClaimed)
+}
+
+// TestWithdrawInviteRacingJoin: a withdrawal and a Join of the same
+// invitation, started together: exactly one wins, every time. The Join
+// that loses gets ErrInviteGone; the withdrawal that loses gets
+// ErrInviteClaimed.
+func TestWithdrawInviteRacingJoin(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	m := staff(policy.RoleMediator, "Mia")
+	c := e.newCase(t, m, "race")
+	joins, withdrawals := 0, 0
+	for i := range 12 {
+		inv := e.invite(t, m, c.ID, NewInvite{Role: RoleObserver, Name: "Obi " + string(rune('A'+i))})
+		var jerr, werr error
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Go(func() { <-start; _, jerr = e.svc.Join(ctx, inv.Token) })
+		wg.Go(func() { <-start; _, werr = e.svc.WithdrawInvite(ctx, m, c.ID, inviteID(inv)) })
+		close(start)
+		wg.Wait()
+		switch {
+		case jerr == nil && errors.Is(werr, ErrInviteClaimed):
+			joins++
+		case werr == nil && errors.Is(jerr, ErrInviteGone):
+			withdrawals++
+		default:
+			t.Fatalf("round %d: join %v, withdrawal %v: want exactly one winner", i, jerr, werr)
+		}
+	}
+	got, err := e.svc.Get(ctx, m, c.ID)
+	if err != nil || len(got.Participants) != joins {
+		t.Fatalf("%d participants after %d winning joins (%d withdrawals): %v", len(got.Participants), joins, withdrawals, err)
+	}
+	t.Logf("%d joins won, %d withdrawals won", joins, withdrawals)
+}
+
+// TestWithdrawInviteOnlySeatedMediators: who may invite may withdraw — a
+// mediator the signed membership seats. A co-mediator nobody confirmed is
+// refused (ErrNotConfirmed, audited as access.denied by the unadmitted
+// rule), and so are a participant and a mediator of another case.
+func TestWithdrawInviteOnlySeatedMediators(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	mia := e.stored(t, policy.RoleMediator, "mia@example.org", nil)
+	max := e.stored(t, policy.RoleMediator, "max@example.org", nil)
+	ann := e.stored(t, policy.RoleMediator, "ann@example.org", nil)
+	c := e.newCase(t, mia, "Flat 3")
+	pat := e.join(t, mia, c.ID, RoleParty, "A", "Pat")
+	if _, err := e.svc.AddMediator(ctx, mia, c.ID, max.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Membership = seatedIn{mia.ID}
+	inv := e.invite(t, mia, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: "Sam"})
+
+	_, err := e.svc.WithdrawInvite(ctx, max, c.ID, inviteID(inv))
+	wantIs(t, err, ErrNotConfirmed)
+	if ev := e.lastEntry(t); ev.Type != "access.denied" || ev.Actor != max.ID || ev.Attrs["rule"] != ruleUnadmitted {
+		t.Fatalf("audited as %+v", ev)
+	}
+	for _, who := range []struct {
+		name string
+		id   string
+	}{{"a party", pat.ID}, {"another case's mediator", ann.ID}} {
+		a, err := e.accounts.Get(ctx, who.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.svc.WithdrawInvite(ctx, a, c.ID, inviteID(inv))
+		if err == nil || !(errors.Is(err, fault.ErrForbidden) || errors.Is(err, fault.ErrNotFound)) {
+			t.Fatalf("%s withdrew: %v", who.name, err)
+		}
+	}
+	// Still usable: nobody withdrew it.
+	var stored Invite
+	if _, err := e.meta.Get(ctx, "invites/"+inviteID(inv), &stored); err != nil || stored.Withdrawn != nil {
+		t.Fatalf("record: %+v, %v", stored, err)
+	}
+	e.svc.Membership = seatedIn{mia.ID, max.ID}
+	if _, err := e.svc.WithdrawInvite(ctx, max, c.ID, inviteID(inv)); err != nil {
+		t.Fatalf("the confirmed co-mediator's withdrawal: %v", err)
+	}
+}
