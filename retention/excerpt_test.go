@@ -135,3 +135,17 @@ func TestExcerptCarriesDocumentHolds(t *testing.T) {
 		t.Fatalf("only %d hold entry types in excerptTypes", n)
 	}
 }
+
+// TestExcerptCarriesInvitationLifecycle: a transfer's excerpt shows what
+// became of each invitation — made, used, or withdrawn — so an
+// invitation made and then withdrawn does not read as one still open.
+// Before, case.invite.withdrawn was left out.
+func TestExcerptCarriesInvitationLifecycle(t *testing.T) {
+	caseID := ids.New("c")
+	for _, typ := range []string{"case.invite.created", "case.invite.redeemed", "case.invite.withdrawn"} {
+		ev := audit.Event{Type: typ, Case: caseID, Objects: []string{"inv"}}
+		if !excerptable(ev, caseID, map[string]bool{}, map[string]bool{}, map[string]string{}) {
+			t.Errorf("%s left out of a transfer's excerpt", typ)
+		}
+	}
+}

@@ -86,7 +86,7 @@ type transferJournal struct {
 // excerptTypes are the audit entries of a case a transfer's excerpt
 // carries (document entries only for the documents carried).
 var excerptTypes = map[string]bool{
-	"case.created": true, "case.invite.created": true, "case.invite.redeemed": true, "case.mediator.added": true,
+	"case.created": true, "case.invite.created": true, "case.invite.redeemed": true, "case.invite.withdrawn": true, "case.mediator.added": true,
 	"case.reentry.created": true, "case.reentry.redeemed": true, "case.hold": true, "case.imported": true,
 	"hold.placed": true, "hold.released": true, "retention.action": true, "retention.kept": true,
 	"retention.transfer": true,
