@@ -42,15 +42,17 @@ type WithdrawnInvite struct {
 // The withdrawal is audited (case.invite.withdrawn: actor, case and the
 // invitation's keyed hash; never its address).
 func (s *Service) WithdrawInvite(ctx context.Context, actor account.Account, caseID, inviteID string) (WithdrawnInvite, error) {
-	if !validInviteID(inviteID) {
-		return WithdrawnInvite{}, errInviteNotFound
-	}
+	// Who may withdraw is decided (and a refusal audited) before the id
+	// is looked at, so that a refusal is the same whatever id was asked.
 	c, err := s.loadFor(ctx, actor, caseID, policy.CaseInvite)
 	if err != nil {
 		return WithdrawnInvite{}, err
 	}
 	if err := s.authorizeAdding(ctx, actor, policy.CaseInvite, c); err != nil {
 		return WithdrawnInvite{}, err
+	}
+	if !validInviteID(inviteID) {
+		return WithdrawnInvite{}, errInviteNotFound
 	}
 	already := false
 	_, err = metastore.Update(ctx, s.meta, "invites/"+inviteID, func(inv *Invite) error {

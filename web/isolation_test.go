@@ -146,6 +146,7 @@ func (k *isolationCast) sampleBodies() map[string]string {
 		"/recusals":                         `{"reason":"x"}`,
 		"/mediators":                        `{"accountId":"` + k.id["records"] + `"}`,
 		"/invites":                          `{"role":"party","side":"A","name":"x","ttlSeconds":3600}`,
+		"/invites/{inviteID}":               `{}`,
 		"/outcome":                          `{"result":"no-agreement","sessions":1,"hours":1}`,
 		"/carries":                          `{"id":"cr_` + strings.Repeat("a", 26) + `","from":"caucus:A","to":"joint","epoch":1,"offset":1,"hash":"` + zeroHash + `"}`,
 		"/carries/{carryID}/consent":        `{"hash":"` + zeroHash + `"}`,
