@@ -336,6 +336,17 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 			}
 		}
 		if inv.ClaimedBy == "" {
+			// A duplicate is refused before the claim is written: a claim
+			// left on a refused invitation would hide it from the pending
+			// list, keep it from being withdrawn, and let its holder
+			// finish it later, once the person it duplicated was removed.
+			c, err := s.reload(ctx, inv.CaseID)
+			if err != nil {
+				return err
+			}
+			if _, dup := existingParticipant(c, NewInvite{Role: inv.Role, Side: inv.Side, Name: inv.Name}, nil); dup {
+				return ErrAlreadyJoined
+			}
 			inv.ClaimedBy = ids.New("u")
 		}
 		inv.Claimed = &now

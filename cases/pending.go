@@ -75,7 +75,17 @@ func (s *Service) PendingInvites(ctx context.Context, actor account.Account, id 
 			}
 			return nil, err
 		}
-		if inv.CaseID != id || inv.Completed || inv.Claimed != nil || inv.Withdrawn != nil || !now.Before(inv.Expires) {
+		if inv.CaseID != id || inv.Completed || inv.Withdrawn != nil {
+			continue
+		}
+		// Opened and not finished (a join that stopped after its claim)
+		// is listed until it could no longer be finished, so that it can
+		// be withdrawn; one whose account is in the case is used.
+		if inv.ClaimedBy != "" {
+			if _, in := c.Participant(inv.ClaimedBy); in || !now.Before(inv.Expires.Add(finishGrace)) {
+				continue
+			}
+		} else if !now.Before(inv.Expires) {
 			continue
 		}
 		may, known := makers[inv.CreatedBy]

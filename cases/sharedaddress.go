@@ -88,9 +88,12 @@ func (s *Service) Seats(ctx context.Context, c *Case) ([]Seat, error) {
 			}
 			return
 		}
-		if inv.CaseID != c.ID || inv.ClaimedBy != "" || inv.Withdrawn != nil {
-			return // a claimed invitation is its account's seat; a withdrawn one is no one's
+		if inv.CaseID != c.ID || inv.ClaimedBy != "" {
+			return // a claimed invitation is its account's seat
 		}
+		// A withdrawn invitation still counts, as an expired one does,
+		// until it is swept: it went to that address, and nobody can
+		// tell whose the address is (as for emailed sign-in links).
 		invs[i] = Seat{Key: inviteSeatPrefix + names[i], Name: inv.Name, Role: inv.Role, Side: inv.Side, Address: NormalAddress(inv.Email)}
 	})
 	if err := fail.get(); err != nil {

@@ -18,6 +18,10 @@ import (
 // instead (RemoveParticipant).
 var ErrInviteClaimed = fmt.Errorf("already joined: remove the person instead: %w", fault.ErrConflict)
 
+// ErrInviteBeingJoined: the invitation to withdraw is being used right
+// now; asked again in a minute, it is either joined or withdrawn.
+var ErrInviteBeingJoined = fmt.Errorf("someone is joining with this invitation right now: try again in a minute: %w", fault.ErrConflict)
+
 // errInviteNotFound: no invitation of this case by that id.
 var errInviteNotFound = fmt.Errorf("no such invitation in this case: %w", fault.ErrNotFound)
 
@@ -63,8 +67,20 @@ func (s *Service) WithdrawInvite(ctx context.Context, actor account.Account, cas
 		case inv.Withdrawn != nil:
 			already = true
 			return errAlreadyMarked
-		case inv.Completed || inv.ClaimedBy != "":
+		case inv.Completed:
 			return ErrInviteClaimed
+		case inv.ClaimedBy != "":
+			// Opened and not finished: being joined right now (a claim
+			// younger than claimLease, which a finisher renews), or a
+			// join that stopped (interrupted, or refused after its
+			// claim by a build before the duplicate check came first).
+			// The latter is withdrawn, unless its account is in the case.
+			if _, in := c.Participant(inv.ClaimedBy); in {
+				return ErrInviteClaimed
+			}
+			if inv.Claimed == nil || s.now().Sub(*inv.Claimed) < claimLease {
+				return ErrInviteBeingJoined
+			}
 		}
 		now := s.now().UTC()
 		inv.Withdrawn, inv.WithdrawnBy = &now, actor.ID

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -89,11 +91,72 @@ func TestWithdrawInviteClaimedConflict(t *testing.T) {
 	if !strings.HasPrefix(err.Error(), "already joined: remove the person instead") {
 		t.Fatalf("words: %q", err)
 	}
-	// Claimed and not yet completed (a Join in progress) is refused alike.
+	// Claimed and not yet completed (a Join in progress) is refused too,
+	// in its own words: try again in a minute.
 	inv2 := e.invite(t, m, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: "Sam"})
 	e.claim(t, inv2.Token)
 	_, err = e.svc.WithdrawInvite(ctx, m, c.ID, inviteID(inv2))
-	wantIs(t, err, ErrInviteClaimed)
+	wantIs(t, err, ErrInviteBeingJoined)
+	wantIs(t, err, fault.ErrConflict)
+}
+
+// TestWithdrawInviteOpenedNotFinished: an invitation whose join stopped
+// after its claim (a refused duplicate under an earlier build, an
+// interrupted join) and whose claim is older than the lease is listed as
+// pending and can be withdrawn, and its holder can then no longer finish
+// it. Before (review 240), a second invitation to someone already in the
+// case, opened by whoever read the mistyped address, was refused as a
+// duplicate but kept its claim: it left the pending list, withdrawing it
+// answered "already joined: remove the person instead", and once the
+// mediator did remove that person the link's holder joined in their
+// place. The duplicate is now refused before anything is claimed.
+func TestWithdrawInviteOpenedNotFinished(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	m := staff(policy.RoleMediator, "Mia")
+	c := e.newCase(t, m, "half-used")
+	typo := e.invite(t, m, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: "Pat", Email: "pat@exampel.com"})
+	right := e.invite(t, m, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: "Pat", Email: "pat@example.com"})
+	if _, err := e.svc.Join(ctx, right.Token); err != nil {
+		t.Fatal(err)
+	}
+	// Whoever reads the mistyped address opens the first link.
+	_, err := e.svc.Join(ctx, typo.Token)
+	wantIs(t, err, ErrAlreadyJoined)
+	pending, err := e.svc.PendingInvites(ctx, m, c.ID)
+	if err != nil || len(pending) != 1 || pending[0].ID != inviteID(typo) {
+		t.Fatalf("pending after a refused duplicate: %+v, %v; want the mistyped invitation, still withdrawable", pending, err)
+	}
+	if _, err := e.svc.WithdrawInvite(ctx, m, c.ID, inviteID(typo)); err != nil {
+		t.Fatalf("withdrawing the refused duplicate: %v", err)
+	}
+	_, err = e.svc.Join(ctx, typo.Token)
+	wantIs(t, err, ErrInviteGone)
+
+	// A claim left by an earlier build (or an interrupted join) whose
+	// account is not in the case, older than the lease: listed, and
+	// withdrawn; its holder cannot finish it.
+	stale := e.invite(t, m, c.ID, NewInvite{Role: RoleParty, Side: "A", Name: "Ada"})
+	old := e.svc.now().UTC().Add(-2 * claimLease)
+	if _, err := metastore.Update(ctx, e.meta, e.svc.inviteKey(stale.Token), func(inv *Invite) error {
+		inv.ClaimedBy, inv.Claimed = ids.New("u"), &old
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pending, err = e.svc.PendingInvites(ctx, m, c.ID)
+	if err != nil || len(pending) != 1 || pending[0].ID != inviteID(stale) {
+		t.Fatalf("pending with a stale claim: %+v, %v", pending, err)
+	}
+	if _, err := e.svc.WithdrawInvite(ctx, m, c.ID, inviteID(stale)); err != nil {
+		t.Fatalf("withdrawing a stale claim: %v", err)
+	}
+	_, err = e.svc.Join(ctx, stale.Token)
+	wantIs(t, err, ErrInviteGone)
+	got, err := e.svc.Get(ctx, m, c.ID)
+	if err != nil || len(got.Participants) != 1 {
+		t.Fatalf("participants: %+v, %v; want Pat alone", got.Participants, err)
+	}
 }
 
 // TestWithdrawInviteRacingJoin: a withdrawal and a Join of the same
@@ -116,7 +179,7 @@ func TestWithdrawInviteRacingJoin(t *testing.T) {
 		close(start)
 		wg.Wait()
 		switch {
-		case jerr == nil && errors.Is(werr, ErrInviteClaimed):
+		case jerr == nil && (errors.Is(werr, ErrInviteClaimed) || errors.Is(werr, ErrInviteBeingJoined)):
 			joins++
 		case werr == nil && errors.Is(jerr, ErrInviteGone):
 			withdrawals++
