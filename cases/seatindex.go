@@ -317,27 +317,8 @@ func (s *Service) indexedSeats(ctx context.Context, email string, byID map[strin
 			open = append(open, c)
 		}
 	}
-	hasIt := make([]bool, len(others))
-	workers.Run(len(others), signInLinkParallel, func(i int) {
-		if fail.failed() {
-			return
-		}
-		other, err := s.accounts.Get(ctx, others[i])
-		if err != nil {
-			if !errors.Is(err, fault.ErrNotFound) {
-				fail.set(err)
-			}
-			return
-		}
-		hasIt[i] = same(other.Email) // disabled or not: it is someone's seat
-	})
-	if err := fail.get(); err != nil {
+	if err := s.markSeatsWithAddress(ctx, others, same, seats); err != nil {
 		return nil, nil, err
-	}
-	for i, id := range others {
-		if hasIt[i] {
-			seats[id] = true
-		}
 	}
 	return seats, open, nil
 }

@@ -286,6 +286,25 @@ func (s *Service) scannedSeats(ctx context.Context, email string, byID map[strin
 			others = append(others, id)
 		}
 	}
+	if err := s.markSeatsWithAddress(ctx, others, same, seats); err != nil {
+		return nil, nil, err
+	}
+	var open []*Case
+	for _, l := range loaded {
+		if l.open != nil {
+			open = append(open, l.open)
+		}
+	}
+	return seats, open, nil
+}
+
+// markSeatsWithAddress reads the accounts others (participants of the
+// cases read, not yet known to hold the address), 16 at a time, and marks
+// in seats each whose address same accepts — disabled or not: it is
+// someone's seat. An account no longer on file is skipped; any other
+// error ends the reading.
+func (s *Service) markSeatsWithAddress(ctx context.Context, others []string, same func(string) bool, seats map[string]bool) error {
+	var fail firstError
 	hasIt := make([]bool, len(others))
 	workers.Run(len(others), signInLinkParallel, func(i int) {
 		if fail.failed() {
@@ -298,21 +317,15 @@ func (s *Service) scannedSeats(ctx context.Context, email string, byID map[strin
 			}
 			return
 		}
-		hasIt[i] = same(other.Email) // disabled or not: it is someone's seat
+		hasIt[i] = same(other.Email)
 	})
 	if err := fail.get(); err != nil {
-		return nil, nil, err
+		return err
 	}
 	for i, id := range others {
 		if hasIt[i] {
 			seats[id] = true
 		}
 	}
-	var open []*Case
-	for _, l := range loaded {
-		if l.open != nil {
-			open = append(open, l.open)
-		}
-	}
-	return seats, open, nil
+	return nil
 }
