@@ -54,8 +54,10 @@ func TestHeldFramesStayHeldWhenCaseCannotBeRead(t *testing.T) {
 		CaseGone:  func(context.Context) (bool, error) { return false, errors.New("store unavailable") }, // the store could not answer
 		rechecked: func() { rechecked <- struct{}{} }})
 	sendFrame(t, ws, api.ClientFrame{Type: api.FrameSub, Room: "joint", From: &api.Position{}})
-	for auth.calls.Load() < 1 {
-		time.Sleep(5 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); auth.calls.Load() < 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the subscribe never asked about the room")
+		}
 	}
 	if err := svc.Announce(ctx, "case:c1", []byte(`{"change":"participant.removed","account":"`+user+`"}`)); err != nil {
 		t.Fatal(err)
