@@ -149,20 +149,7 @@ func TestPostAfterOthersRoomChangeReadsNoCase(t *testing.T) {
 	frames, ended := framesOf(ws)
 	next := func(what string, want func(api.ServerFrame) bool) {
 		t.Helper()
-		timeout := time.After(10 * time.Second)
-		for {
-			select {
-			case f, ok := <-frames:
-				if !ok {
-					t.Fatalf("the connection ended before %s: %v", what, <-ended)
-				}
-				if want(f) {
-					return
-				}
-			case <-timeout:
-				t.Fatalf("no %s within 10 s", what)
-			}
-		}
+		awaitFrame(t, frames, ended, what, want)
 	}
 	sendFrame(t, ws, api.ClientFrame{Type: api.FrameSub, Room: caucus.JointName})
 	next("subscribed", func(f api.ServerFrame) bool { return f.Type == api.FrameSubscribed })
@@ -249,20 +236,7 @@ func TestPostWhileRecheckReadsIsDecidedAfresh(t *testing.T) {
 	frames, ended := framesOf(ws)
 	next := func(what string, want func(api.ServerFrame) bool) {
 		t.Helper()
-		timeout := time.After(10 * time.Second)
-		for {
-			select {
-			case f, ok := <-frames:
-				if !ok {
-					t.Fatalf("the connection ended before %s: %v", what, <-ended)
-				}
-				if want(f) {
-					return
-				}
-			case <-timeout:
-				t.Fatalf("no %s within 10 s", what)
-			}
-		}
+		awaitFrame(t, frames, ended, what, want)
 	}
 	sendFrame(t, ws, api.ClientFrame{Type: api.FrameSub, Room: caucus.JointName})
 	next("subscribed", func(f api.ServerFrame) bool { return f.Type == api.FrameSubscribed })
@@ -325,5 +299,25 @@ func TestPostWhileRecheckReadsIsDecidedAfresh(t *testing.T) {
 	}
 	if stored() {
 		t.Fatal("a recused mediator's post was stored")
+	}
+}
+
+// awaitFrame reads frames (from framesOf) until one that want accepts,
+// failing if the connection ends first or none comes within 10 s.
+func awaitFrame(t *testing.T, frames <-chan api.ServerFrame, ended <-chan error, what string, want func(api.ServerFrame) bool) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case f, ok := <-frames:
+			if !ok {
+				t.Fatalf("the connection ended before %s: %v", what, <-ended)
+			}
+			if want(f) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no %s within 10 s", what)
+		}
 	}
 }
