@@ -19,8 +19,11 @@ import (
 )
 
 // TestBrowserAgreement drives web/client/test/agreement.mjs in Chromium:
-// the mediator drafts the agreement from a template, edits it twice and
-// shows the diff; a party signs version 2, which version 3 supersedes;
+// the mediator drafts the agreement from a template (the page's poll of
+// the agreement asked before the draft and answered after it, "no
+// agreement yet", is dropped: it does not take the draft, and with it the
+// editor under her next save, off the page), edits it twice and shows the
+// diff; a party signs version 2, which version 3 supersedes;
 // the other party's signature on version 2 is refused in plain words;
 // both parties and a lawyer sign version 3 in their own browsers after a
 // confirmation in the page (not a browser dialog) naming what they sign,

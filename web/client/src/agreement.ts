@@ -201,21 +201,40 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   const status = h("p", { id: "agreement-status", role: "status", "aria-live": "polite" });
   const say = (text: string, error = false) => { status.textContent = text; status.className = error ? "error" : ""; };
 
-  const load = async () => {
-    const got = await agreementAPI.get(ctx.caseID);
+  // Every answer about the agreement is numbered: a poll's when it is asked,
+  // a write's (draft, save, sign, file) when it arrives, since it holds what
+  // the server has after the write. An answer older than the one taken is
+  // dropped: a poll asked before a write and answered after it (a slow
+  // network, a loaded server) would otherwise put back what was there before
+  // the write — "no agreement yet" after the draft, which took the editor
+  // away, with the mediator's changes, under her next save.
+  let asked = 0;
+  let taken = 0;
+  const take = (got: Agreement, n = ++asked): boolean => {
+    if (n < taken) return false;
+    taken = n;
     missing = got.state === "none";
     a = missing ? null : got;
+    return true;
   };
+  /** Reads the agreement; false when a newer answer arrived meanwhile (this one is dropped). */
+  const load = async (): Promise<boolean> => {
+    const n = ++asked;
+    return take(await agreementAPI.get(ctx.caseID), n);
+  };
+  let drawing = 0; // the draws begun: one that waited (the templates) draws nothing once a newer one began
 
   async function draw() {
     if (editing()) { skipped = true; return; }
     skipped = false;
+    const turn = ++drawing;
     const head = h("h2", { id: "agreement-title" }, "Settlement agreement");
     if (!a) {
       if (!missing) return;
       const parts: (Node | string)[] = [head, h("p", {}, "There is no written agreement in this case yet.")];
       // Only mediators may start one; a party's screen just says so.
       const tmpl = isMediatorView ? await agreementAPI.templates().catch(() => null) : null;
+      if (turn !== drawing) return;
       if (!isMediatorView) parts.push(h("p", { class: "note" }, "When the mediator drafts one, it appears here for everyone in the joint room to read, comment on and sign."));
       if (tmpl) {
         const sel = h("select", { id: "agreement-template" }, ...tmpl.templates.map((t) => h("option", { value: t.id }, t.title))) as HTMLSelectElement;
@@ -224,7 +243,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         const go = h("button", { type: "button", id: "agreement-start", class: "primary" }, "Draft the agreement") as HTMLButtonElement;
         go.onclick = async () => {
           go.disabled = true;
-          try { a = await agreementAPI.start(ctx.caseID, sel.value, kind.value); say("Drafted from the template as version 1. Everyone in the joint room can read it."); }
+          try { take(await agreementAPI.start(ctx.caseID, sel.value, kind.value)); say("Drafted from the template as version 1. Everyone in the joint room can read it."); }
           catch (e) { say(plainError(e, "Not drafted", "We can't tell yet whether the agreement was drafted. It appears here by itself if it was; wait a minute before drafting it again."), true); go.disabled = false; }
           await draw();
         };
@@ -385,7 +404,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         asking = "";
         save.disabled = true;
         saving = true;
-        try { a = await agreementAPI.save(ctx.caseID, cur, ta.value); shown = 0; edit = { base: 0, text: "" }; say(`Saved as version ${cur + 1}. Everyone in the joint room can read it${signedBy.length ? "; everyone signs it again" : ""}.`); }
+        try { take(await agreementAPI.save(ctx.caseID, cur, ta.value)); shown = 0; edit = { base: 0, text: "" }; say(`Saved as version ${cur + 1}. Everyone in the joint room can read it${signedBy.length ? "; everyone signs it again" : ""}.`); }
         catch (e) {
           say(plainError(e, "Not saved", `We can't tell yet whether your text was saved as version ${cur + 1}. Look at the versions under “Read version” in a minute before saving again; your text stays in the editor.`), true);
           save.disabled = false;
@@ -436,7 +455,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         asking = "";
         filing = true;
         await draw();
-        try { a = (await call<{ agreement: Agreement }>("POST", path(ctx.caseID) + "/file", { sessions: 0, hours: 0 })).agreement; say("Filed. The signed PDF is with the case's documents."); }
+        try { take((await call<{ agreement: Agreement }>("POST", path(ctx.caseID) + "/file", { sessions: 0, hours: 0 })).agreement); say("Filed. The signed PDF is with the case's documents."); }
         catch (e) { say(plainError(e, "Not filed", "We can't tell yet whether the agreement was filed. Wait a minute: this page says so by itself if it was; file it again only if it does not."), true); }
         finally { filing = false; }
         await draw();
@@ -535,7 +554,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
         const role = ag.signers.find((s) => s.accountId === ctx.keys.account)?.role ?? "";
         const st = agreementStatement(ctx.caseID, ag.document, v, textSHA, ag.outcome, ctx.keys.account, role, ctx.keys.id, b64(ctx.keys.record.sigPub), at);
         const sig = await P.ed25519Sign(ctx.keys.sig, enc.encode(LABEL + st));
-        a = await agreementAPI.sign(ctx.caseID, { version: v, sha256: textSHA, device: ctx.keys.id, signedAt: at, signature: b64(sig) });
+        take(await agreementAPI.sign(ctx.caseID, { version: v, sha256: textSHA, device: ctx.keys.id, signedAt: at, signature: b64(sig) }));
         say(`You signed version ${v}. Everyone in this mediation sees that you signed.`);
       } catch (e) {
         const type = e instanceof APIError ? (e.problem.type ?? "").replace(/^urn:parley:problem:/, "") : "";
@@ -583,10 +602,11 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     if (document.visibilityState !== "visible" || editing()) return;
     const before = JSON.stringify(a);
     const was = a?.current.version;
-    await load().catch(() => {});
+    // Dropped (a write's answer arrived meanwhile): that write drew the page and said what it did.
+    const fresh = await load().catch(() => false);
     // A new version: what the status said about the old one no longer holds.
-    if (a && was && a.current.version !== was && status.className !== "error") say("");
-    if (JSON.stringify(a) !== before || skipped) await draw();
+    if (fresh && a && was && a.current.version !== was && status.className !== "error") say("");
+    if ((fresh && JSON.stringify(a) !== before) || skipped) await draw();
   };
   void (async () => {
     const c = await call<{ mediators: { accountId: string }[]; participants: { accountId: string; role: string }[] }>("GET", casePath(ctx.caseID));

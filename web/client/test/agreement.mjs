@@ -77,6 +77,12 @@ async function question(page, what) {
   check(await page.evaluate(() => document.activeElement?.id) === `agreement-${what}-confirm`, `${what}: the focus is on the button that confirms`);
   return q.innerText();
 }
+/** within waits for p, failing with what after ms milliseconds. */
+async function within(p, ms, what) {
+  let timer;
+  try { return await Promise.race([p, new Promise((_, no) => { timer = setTimeout(() => no(new Error(`timed out after ${ms} ms: ${what}`)), ms); })]); }
+  finally { clearTimeout(timer); }
+}
 const noJargon = (text, who) => check(!/c_[a-z0-9]{10}|u_[a-z0-9]{10}|agreement\.(sign|draft|read)|problem|HTTP \d/.test(text), `${who}: no internal ids, action names or raw errors`);
 
 await run(async () => {
@@ -110,8 +116,29 @@ await run(async () => {
   check(await med.locator("#agreement-template option").count() === 3, "the program's three templates are offered");
   await med.selectOption("#agreement-template", "landlord-tenant");
   check((await med.innerText("#agreement")).includes("shared with everyone in the joint room"), "the draft form says who will see it");
+  // The page's poll of the agreement asked just before the draft is made and
+  // answered after it (a slow network, a loaded server) says "no agreement
+  // yet": that old answer must not take the draft from the page, which would
+  // close the editor under the mediator's next save. Later polls wait until
+  // her second save, so that old answer is the only one in play.
+  const polls = (u) => u.pathname.endsWith("/agreement");
+  const gate = () => { let open; const p = new Promise((r) => { open = r; }); return { p, open }; };
+  const pollAsked = gate(), draftShown = gate(), pollsGo = gate();
+  let stalePoll = null;
+  await med.route(polls, async (r) => {
+    if (r.request().method() !== "GET") return r.continue();
+    if (stalePoll) { await pollsGo.p; return r.continue(); }
+    stalePoll = r.request();
+    const res = await r.fetch(); // answered now: no agreement yet
+    pollAsked.open();
+    await draftShown.p;
+    return r.fulfill({ response: res });
+  });
+  await within(pollAsked.p, 30000, "the page polls the agreement");
   await med.click("#agreement-start");
   await state(med, "version 1");
+  draftShown.open();
+  await within(stalePoll.response().then((res) => res.finished()), 30000, "the old answer reaches the page");
   const v1 = await med.innerText("#agreement-text");
   check(v1.includes("SETTLEMENT AGREEMENT — TENANCY") && v1.includes("- Ada Okafor (Tenant)") && v1.includes("- Jordan Blake (Tenant's lawyer)")
     && v1.includes("Settle the deposit and the boiler repairs"), "the template is filled with the parties and objectives");
@@ -136,9 +163,12 @@ await run(async () => {
   check(unsure.startsWith("We can't tell yet whether your text was saved as version 2.") && unsure.includes("before saving again") && !/try again|nothing was saved/i.test(unsure),
     "a save the server could not confirm says it may have been saved and to look before saving again: " + unsure);
   check((await med.inputValue("#agreement-edit")).includes("the tenant pays 1,200 in three monthly parts"), "and her text stays in the editor");
+  check(await med.locator("#agreement-editor[open] #agreement-save").isVisible(), "the editor stays open for her to save again");
   await med.unroute(saves);
   await med.click("#agreement-save");
   await state(med, "version 2");
+  pollsGo.open();
+  await med.unroute(polls);
   // Party A reads version 2 and signs it; first she opens the
   // confirmation and cancels it: nothing is signed.
   await state(A, "version 2");
