@@ -31,8 +31,11 @@ async function shootQuestion(page, name, selector) {
   await page.locator(selector).screenshot({ path: `${shots}/${name}-phone.png` });
   await page.setViewportSize(size);
 }
+// The pages open, by name: on a failure, what their agreement section showed is logged.
+const pages = new Map();
 async function join(name, link, before = async () => {}) {
   const page = await newPage(name);
+  pages.set(name, page);
   await before(page);
   await page.goto(link);
   await passGate(page);
@@ -87,6 +90,7 @@ const noJargon = (text, who) => check(!/c_[a-z0-9]{10}|u_[a-z0-9]{10}|agreement\
 
 await run(async () => {
   const med = await newPage("med");
+  pages.set("med", med);
   await med.goto(base + "/app#case=" + env("PARLEY_CASE"));
   await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
   await med.fill("#password", env("PARLEY_PASSWORD"));
@@ -434,6 +438,7 @@ await run(async () => {
   // and Save asks before it replaces version 4, naming it.
   const coEmail = await ask("comediator");
   const co = await newPage("co-mediator");
+  pages.set("co-mediator", co);
   await co.goto(base + "/app#case=" + env("PARLEY_CASE"));
   await co.fill("#email", coEmail);
   await co.fill("#password", env("PARLEY_PASSWORD"));
@@ -481,4 +486,17 @@ await run(async () => {
   log("agreement done");
 }, async () => {
   log("(failed)");
+  // What each page's agreement section showed: its state line and status, whether the editor is open and Save
+  // shown, which question is open (null: not on that page).
+  for (const [name, page] of pages) {
+    const seen = await within(page.evaluate(() => {
+      const el = document.getElementById("agreement");
+      const text = (id) => document.getElementById(id)?.innerText ?? null;
+      const save = document.getElementById("agreement-save");
+      return el ? JSON.stringify({ state: text("agreement-state") ?? el.innerText.slice(0, 200), status: text("agreement-status"),
+        editorOpen: document.getElementById("agreement-editor")?.hasAttribute("open") ?? null, saveShown: save ? save.checkVisibility() : null,
+        asking: [...el.querySelectorAll("[role=alertdialog]")].map((q) => q.id) }) : "no agreement section";
+    }), 5000, "reading the page").catch((e) => "could not be read: " + e.message);
+    log(`${name}'s agreement section: ${seen}`);
+  }
 });
