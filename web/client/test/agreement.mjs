@@ -129,14 +129,21 @@ await run(async () => {
   const gate = () => { let open; const p = new Promise((r) => { open = r; }); return { p, open }; };
   const pollAsked = gate(), draftShown = gate(), pollsGo = gate();
   let stalePoll = null;
-  await med.route(polls, async (r) => {
-    if (r.request().method() !== "GET") return r.continue();
-    if (stalePoll) { await pollsGo.p; return r.continue(); }
-    stalePoll = r.request();
-    const res = await r.fetch(); // answered now: no agreement yet
-    pollAsked.open();
-    await draftShown.p;
-    return r.fulfill({ response: res });
+  const pollsHeld = new Set(); // the polls' handlers still running
+  await med.route(polls, (r) => {
+    const handled = (async () => {
+      if (r.request().method() !== "GET") return r.continue();
+      if (stalePoll) { await pollsGo.p; return r.continue(); }
+      stalePoll = r.request();
+      const res = await r.fetch(); // answered now: no agreement yet
+      pollAsked.open();
+      await draftShown.p;
+      return r.fulfill({ response: res });
+    })();
+    pollsHeld.add(handled);
+    const done = () => pollsHeld.delete(handled);
+    handled.then(done, done);
+    return handled;
   });
   await within(pollAsked.p, 30000, "the page polls the agreement");
   await med.click("#agreement-start");
@@ -171,7 +178,11 @@ await run(async () => {
   await med.unroute(saves);
   await med.click("#agreement-save");
   await state(med, "version 2");
+  // The polls held go on before the route goes: taken away under them, it
+  // would let them go itself, and their own going on would fail.
   pollsGo.open();
+  for (let i = 0; i < 20 && pollsHeld.size; i++) await within(Promise.all([...pollsHeld]), 30000, "the held polls go on");
+  check(pollsHeld.size === 0, "the held polls went on");
   await med.unroute(polls);
   // Party A reads version 2 and signs it; first she opens the
   // confirmation and cancels it: nothing is signed.
