@@ -50,9 +50,12 @@ type WithdrawnInvite struct {
 // the mark is cleared once the entry is appended. If the append fails the
 // request fails, and withdrawing it again (a retry, by any mediator who
 // may) appends the entry — as its withdrawer made it, at the withdrawal's
-// time — and clears the mark. As with the case's outbox (outbox.go), an
-// entry may appear twice (a crash between the append and the clearing,
-// or two retries at once), never be missing once a retry succeeds.
+// time — and clears the mark; a failed append also marks the case for
+// the audit sweep (outbox.go), which does the same once the withdrawal is
+// StaleAfter old, should nobody withdraw it again. As with the case's
+// outbox, an entry may appear twice (a crash between the append and the
+// clearing, a retry racing the sweep), never be missing once a retry or
+// the sweep succeeds.
 func (s *Service) WithdrawInvite(ctx context.Context, actor account.Account, caseID, inviteID string) (WithdrawnInvite, error) {
 	// Who may withdraw is decided (and a refusal audited) before the id
 	// is looked at, so that a refusal is the same whatever id was asked.
@@ -106,9 +109,47 @@ func (s *Service) WithdrawInvite(ctx context.Context, actor account.Account, cas
 		return WithdrawnInvite{}, err
 	}
 	if err := s.auditWithdrawal(ctx, inviteID, marked); err != nil {
+		// Marked for the audit sweep, should nobody withdraw it again
+		// (sweepCase: sweepWithdrawals). The request fails either way.
+		_, _ = s.meta.Create(ctx, unauditedKey(caseID), struct{}{})
 		return WithdrawnInvite{}, err
 	}
 	return out, nil
+}
+
+// sweepWithdrawals finds the withdrawals of the case's invitations whose
+// audit entry is not known to be in the log (WithdrawnUnaudited) and, if
+// flush, appends the entry of each once it is StaleAfter old (a younger
+// one is its request's own). It reports whether any is left unaudited.
+func (s *Service) sweepWithdrawals(ctx context.Context, caseID string, flush bool) (bool, error) {
+	prefix := caseInvitesPrefix(caseID)
+	var names []string
+	if err := s.meta.List(ctx, prefix, func(key string) error {
+		names = append(names, strings.TrimPrefix(key, prefix))
+		return nil
+	}); err != nil {
+		return false, err
+	}
+	left := false
+	for _, name := range names {
+		var inv Invite
+		if _, err := s.meta.Get(ctx, "invites/"+name, &inv); errors.Is(err, metastore.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return true, err
+		}
+		if inv.CaseID != caseID || inv.Withdrawn == nil || !inv.WithdrawnUnaudited {
+			continue
+		}
+		if !flush || s.now().Before(inv.Withdrawn.Add(StaleAfter)) {
+			left = true
+			continue
+		}
+		if err := s.auditWithdrawal(ctx, name, inv); err != nil {
+			return true, err
+		}
+	}
+	return left, nil
 }
 
 // auditWithdrawal appends the audit entry of the withdrawal inv records
