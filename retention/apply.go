@@ -73,13 +73,13 @@ type Progress struct {
 //     nothing else remains, with its participants' accounts, after its
 //     statistical stub is stored (caseclasses.go); statistical stubs due;
 //     the page's outcomes stored.
-//  2. the entries in the index of seats by address of the cases
-//     destroyed that were written after the plan's inventory read the
-//     index (during their disposal) listed again and destroyed
-//     (lateseats.go); the residue swept, fence markers left without a fence by a crash
-//     or of cases destroyed deleted (cases.ClearStaleFences, also after
-//     every page; a failure is logged, not returned), and the case keys
-//     of the plan's cases of which nothing remains.
+//  2. the index of seats by address listed again, and the entries of
+//     the cases destroyed written after the plan's inventory read it
+//     (during their disposal) destroyed (lateseats.go); the residue
+//     swept, fence markers left without a fence by a crash or of cases
+//     destroyed deleted (cases.ClearStaleFences, also after every page;
+//     a failure is logged, not returned), and the case keys of the
+//     plan's cases of which nothing remains.
 //  3. the certificate of destruction, signed, stored once, and linked
 //     from the audit log.
 //
