@@ -82,7 +82,8 @@ type Plan struct {
 	Cases   int   `json:"cases"`
 	// Residue counts, by kind, what the sweep found that no record class
 	// covers (orphaned-ciphertext, abandoned-upload, expired-session,
-	// expired-invite, stale-email-index, spent-journal): counts only,
+	// expired-invite, stale-email-index, orphaned-seat-index,
+	// spent-journal): counts only,
 	// never names.
 	Residue      map[string]int `json:"residue,omitempty"`
 	Approved     *Approval      `json:"approved,omitempty"`

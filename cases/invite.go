@@ -47,6 +47,11 @@ type Invite struct {
 	// a used one's.
 	Withdrawn   *time.Time `json:"withdrawn,omitempty"`
 	WithdrawnBy string     `json:"withdrawnBy,omitempty"`
+	// WithdrawnUnaudited: the withdrawal's audit entry is not known to
+	// be in the log. Set in the write that withdraws it, cleared once the
+	// entry is appended; a withdrawal that finds it set (a retry after
+	// the append failed) appends the entry (WithdrawInvite).
+	WithdrawnUnaudited bool `json:"withdrawnUnaudited,omitempty"`
 }
 
 // NewInvite is what CreateInvite needs.

@@ -374,7 +374,13 @@ func (s *Service) sweepCase(ctx context.Context, key string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("case %s: %w", id, err)
 	}
-	if len(c.Unaudited) > 0 {
+	// Withdrawals of its invitations whose entry failed (withdraw.go),
+	// once no longer their requests' own.
+	withdrawals, err := s.sweepWithdrawals(ctx, id, true)
+	if err != nil {
+		return false, fmt.Errorf("case %s: %w", id, err)
+	}
+	if len(c.Unaudited) > 0 || withdrawals {
 		return false, nil // young events: their requests' own, or a later pass's
 	}
 	if err := s.meta.Delete(ctx, key); err != nil {
@@ -384,6 +390,10 @@ func (s *Service) sweepCase(ctx context.Context, key string) (bool, error) {
 	// found the marker there and left it to us: read the case again, and
 	// mark it again if something is pending.
 	if c, err := s.reload(ctx, id); err == nil && len(c.Unaudited) > 0 {
+		s.markUnaudited(ctx, id)
+		return false, nil
+	}
+	if left, err := s.sweepWithdrawals(ctx, id, false); err != nil || left {
 		s.markUnaudited(ctx, id)
 		return false, nil
 	}

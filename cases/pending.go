@@ -3,11 +3,14 @@ package cases
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/workers"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -27,9 +30,17 @@ type PendingInvite struct {
 	Emailed bool
 }
 
-// MaxPendingListed bounds how many invitations of one case are read for
-// the list of pending ones.
-const MaxPendingListed = 500
+// MaxPendingRead bounds how many invitations of one case the list of
+// pending ones reads (every one it has, used, expired and withdrawn
+// included): a case with more is refused with ErrTooManyInvites, never
+// listed in part. Far more than a case's people (MaxParticipants), so
+// only a case flooded with invitations meets it.
+const MaxPendingRead = 10000
+
+// ErrTooManyInvites refuses the list of pending invitations of a case
+// with more than MaxPendingRead invitations: a list of some of them
+// would hide the others from the mediator who looks for one to withdraw.
+var ErrTooManyInvites = fmt.Errorf("this case has more than %d invitations, too many to list its pending ones: %w", MaxPendingRead, fault.ErrConflict)
 
 // caseInvitesPrefix holds one empty marker per invitation of a case, named
 // by the invitation's keyed token hash (the same name its record has under
@@ -42,8 +53,9 @@ type inviteMarker struct{}
 // PendingInvites lists the case's invitations that are neither used nor
 // expired, nor made by someone who may no longer invite to the case (a
 // recused or disabled mediator, whose invites are refused: mayStillMake),
-// oldest first. Only someone who may invite to the case (its mediators)
-// may list them.
+// oldest first: every one, however many the case has, up to
+// MaxPendingRead invitations in all (ErrTooManyInvites beyond). Only
+// someone who may invite to the case (its mediators) may list them.
 func (s *Service) PendingInvites(ctx context.Context, actor account.Account, id string) ([]PendingInvite, error) {
 	c, err := s.loadFor(ctx, actor, id, policy.CaseInvite)
 	if err != nil {
@@ -52,30 +64,51 @@ func (s *Service) PendingInvites(ctx context.Context, actor account.Account, id 
 	if err := s.authorize(ctx, actor, policy.CaseInvite, c); err != nil {
 		return nil, err
 	}
+	// Every invitation of the case, read 16 at a time; more than the
+	// bound is refused, not listed in part.
+	limit := MaxPendingRead
+	if s.maxPendingRead > 0 {
+		limit = s.maxPendingRead
+	}
 	prefix := caseInvitesPrefix(id)
 	var names []string
 	err = s.meta.List(ctx, prefix, func(key string) error {
-		if len(names) >= MaxPendingListed {
+		if len(names) >= limit {
 			return errStopListing
 		}
 		names = append(names, strings.TrimPrefix(key, prefix))
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStopListing) {
+	if errors.Is(err, errStopListing) {
+		return nil, ErrTooManyInvites
+	}
+	if err != nil {
+		return nil, err
+	}
+	invs := make([]*Invite, len(names))
+	var fail firstError
+	workers.Run(len(names), signInLinkParallel, func(i int) {
+		if fail.failed() {
+			return
+		}
+		var inv Invite
+		if _, err := s.meta.Get(ctx, "invites/"+names[i], &inv); err != nil {
+			if !errors.Is(err, metastore.ErrNotFound) {
+				fail.set(err)
+			}
+			return
+		}
+		invs[i] = &inv
+	})
+	if err := fail.get(); err != nil {
 		return nil, err
 	}
 	now := s.now()
 	out := []PendingInvite{}
 	makers := map[string]bool{} // maker → may still invite
-	for _, name := range names {
-		var inv Invite
-		if _, err := s.meta.Get(ctx, "invites/"+name, &inv); err != nil {
-			if errors.Is(err, metastore.ErrNotFound) {
-				continue
-			}
-			return nil, err
-		}
-		if inv.CaseID != id || inv.Completed || inv.Withdrawn != nil {
+	for i, name := range names {
+		inv := invs[i]
+		if inv == nil || inv.CaseID != id || inv.Completed || inv.Withdrawn != nil {
 			continue
 		}
 		// Opened and not finished (a join that stopped after its claim)

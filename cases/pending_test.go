@@ -2,10 +2,14 @@ package cases
 
 import (
 	"errors"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -61,5 +65,74 @@ func TestPendingInvites(t *testing.T) {
 	stranger := staff(policy.RoleMediator, "Other Mediator")
 	if _, err := e.svc.PendingInvites(t.Context(), stranger, c.ID); !errors.Is(err, fault.ErrForbidden) && !errors.Is(err, fault.ErrNotFound) {
 		t.Fatalf("another case's mediator listed the invitations: %v", err)
+	}
+}
+
+// TestPendingInvitesEveryOne: a case with more invitations than the 500
+// the list read until it was found to hide the rest lists every pending
+// one. The first ten are made by CreateInvite; the rest are stored as it
+// stores them (the record, then the case's marker), without its seat
+// index entries and audit entries, so that the test stays fast.
+func TestPendingInvitesEveryOne(t *testing.T) {
+	e := newEnv(t)
+	med := staff(policy.RoleMediator, "Morgan Reyes")
+	c := e.newCase(t, med, "A crowded case")
+	const n = 520
+	for i := range 10 {
+		e.invite(t, med, c.ID, NewInvite{Role: RoleObserver, Name: fmt.Sprintf("Observer %d", i)})
+	}
+	now := time.Now().UTC()
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for w := range errs {
+		wg.Go(func() {
+			for i := 10 + w; i < n && errs[w] == nil; i += len(errs) {
+				token := ids.Token()
+				inv := Invite{CaseID: c.ID, Role: RoleObserver, Name: fmt.Sprintf("Observer %d", i), Created: now,
+					CreatedBy: med.ID, Expires: now.Add(DefaultInviteTTL)}
+				if _, errs[w] = e.meta.Create(t.Context(), e.svc.inviteKey(token), inv); errs[w] == nil {
+					_, errs[w] = e.meta.Create(t.Context(), caseInvitesPrefix(c.ID)+e.meta.IndexKey("invite", token), inviteMarker{})
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	list, err := e.svc.PendingInvites(t.Context(), med, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, p := range list {
+		seen[p.Name] = true
+	}
+	if len(list) != n || len(seen) != n {
+		t.Fatalf("%d pending invitations listed (%d names), want %d", len(list), len(seen), n)
+	}
+}
+
+// TestPendingInvitesTooMany: a case with more invitations than the list
+// reads (MaxPendingRead, lowered here) is refused in words, never listed
+// in part; at the bound it is listed whole.
+func TestPendingInvitesTooMany(t *testing.T) {
+	e := newEnv(t)
+	med := staff(policy.RoleMediator, "Morgan Reyes")
+	c := e.newCase(t, med, "A crowded case")
+	for i := range 4 {
+		e.invite(t, med, c.ID, NewInvite{Role: RoleObserver, Name: fmt.Sprintf("Observer %d", i)})
+	}
+	e.svc.maxPendingRead = 4
+	if list, err := e.svc.PendingInvites(t.Context(), med, c.ID); err != nil || len(list) != 4 {
+		t.Fatalf("at the bound: %d listed, %v; want 4", len(list), err)
+	}
+	e.svc.maxPendingRead = 3
+	list, err := e.svc.PendingInvites(t.Context(), med, c.ID)
+	if !errors.Is(err, ErrTooManyInvites) || !errors.Is(err, fault.ErrConflict) || list != nil {
+		t.Fatalf("over the bound: %d listed, %v; want ErrTooManyInvites", len(list), err)
+	}
+	if !strings.Contains(err.Error(), "too many to list") {
+		t.Fatalf("the refusal's words: %q", err)
 	}
 }

@@ -37,6 +37,9 @@ import (
 // by requests: they go, every stored version, with their case's record,
 // after it and its participants' accounts (package retention reads their
 // CaseID): a closed case's seats count as long as its record is stored.
+// One written while the case was being disposed of is found by the
+// apply's second listing of the index, or later by the retention sweep
+// (residue orphaned-seat-index: no case record backs it).
 //
 // Records written before the index existed are indexed once
 // (BackfillSeatIndex), and only then is the marker written that makes

@@ -78,6 +78,9 @@ type Service struct {
 	// number of markers.
 	sweepMu    sync.Mutex
 	sweepAfter string
+
+	// maxPendingRead, when set (tests), replaces MaxPendingRead.
+	maxPendingRead int
 }
 
 // NewService wires a case service.

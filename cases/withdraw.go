@@ -29,8 +29,9 @@ var errInviteNotFound = fmt.Errorf("no such invitation in this case: %w", fault.
 // seat (IssuedInvite.Seat), for its unsent mail to be cancelled.
 type WithdrawnInvite struct {
 	Seat string
-	// Already: it had been withdrawn before; nothing was written or
-	// audited again.
+	// Already: it had been withdrawn before; nothing was changed again
+	// (its audit entry is appended now if that withdrawal's append
+	// failed).
 	Already bool
 }
 
@@ -44,7 +45,17 @@ type WithdrawnInvite struct {
 // the Join is refused with ErrInviteGone, in the words of an expired
 // link. A withdrawn invitation is withdrawn again without error (Already).
 // The withdrawal is audited (case.invite.withdrawn: actor, case and the
-// invitation's keyed hash; never its address).
+// invitation's keyed hash; never its address), after the write that
+// marks it withdrawn, which also marks it unaudited (WithdrawnUnaudited);
+// the mark is cleared once the entry is appended. If the append fails the
+// request fails, and withdrawing it again (a retry, by any mediator who
+// may) appends the entry — as its withdrawer made it, at the withdrawal's
+// time — and clears the mark; a failed append also marks the case for
+// the audit sweep (outbox.go), which does the same once the withdrawal is
+// StaleAfter old, should nobody withdraw it again. As with the case's
+// outbox, an entry may appear twice (a crash between the append and the
+// clearing, a retry racing the sweep), never be missing once a retry or
+// the sweep succeeds.
 func (s *Service) WithdrawInvite(ctx context.Context, actor account.Account, caseID, inviteID string) (WithdrawnInvite, error) {
 	// Who may withdraw is decided (and a refusal audited) before the id
 	// is looked at, so that a refusal is the same whatever id was asked.
@@ -59,13 +70,14 @@ func (s *Service) WithdrawInvite(ctx context.Context, actor account.Account, cas
 		return WithdrawnInvite{}, errInviteNotFound
 	}
 	already := false
+	var marked Invite // as withdrawn, by this request or an earlier one
 	_, err = metastore.Update(ctx, s.meta, "invites/"+inviteID, func(inv *Invite) error {
 		already = false
 		switch {
 		case inv.CaseID != caseID:
 			return errInviteNotFound
 		case inv.Withdrawn != nil:
-			already = true
+			already, marked = true, *inv
 			return errAlreadyMarked
 		case inv.Completed:
 			return ErrInviteClaimed
@@ -83,23 +95,81 @@ func (s *Service) WithdrawInvite(ctx context.Context, actor account.Account, cas
 			}
 		}
 		now := s.now().UTC()
-		inv.Withdrawn, inv.WithdrawnBy = &now, actor.ID
+		inv.Withdrawn, inv.WithdrawnBy, inv.WithdrawnUnaudited = &now, actor.ID, true
+		marked = *inv
 		return nil
 	})
 	out := WithdrawnInvite{Seat: inviteSeatPrefix + inviteID, Already: already}
 	switch {
 	case errors.Is(err, metastore.ErrNotFound):
 		return WithdrawnInvite{}, errInviteNotFound
-	case already:
+	case already && !marked.WithdrawnUnaudited:
 		return out, nil
-	case err != nil:
+	case err != nil && !already:
 		return WithdrawnInvite{}, err
 	}
-	if err := s.record(ctx, audit.Event{Type: "case.invite.withdrawn", Actor: actor.ID, Case: caseID,
-		Hashes: []string{inviteID}}); err != nil {
+	if err := s.auditWithdrawal(ctx, inviteID, marked); err != nil {
+		// Marked for the audit sweep, should nobody withdraw it again
+		// (sweepCase: sweepWithdrawals). The request fails either way.
+		_, _ = s.meta.Create(ctx, unauditedKey(caseID), struct{}{})
 		return WithdrawnInvite{}, err
 	}
 	return out, nil
+}
+
+// sweepWithdrawals finds the withdrawals of the case's invitations whose
+// audit entry is not known to be in the log (WithdrawnUnaudited) and, if
+// flush, appends the entry of each once it is StaleAfter old (a younger
+// one is its request's own). It reports whether any is left unaudited.
+func (s *Service) sweepWithdrawals(ctx context.Context, caseID string, flush bool) (bool, error) {
+	prefix := caseInvitesPrefix(caseID)
+	var names []string
+	if err := s.meta.List(ctx, prefix, func(key string) error {
+		names = append(names, strings.TrimPrefix(key, prefix))
+		return nil
+	}); err != nil {
+		return false, err
+	}
+	left := false
+	for _, name := range names {
+		var inv Invite
+		if _, err := s.meta.Get(ctx, "invites/"+name, &inv); errors.Is(err, metastore.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return true, err
+		}
+		if inv.CaseID != caseID || inv.Withdrawn == nil || !inv.WithdrawnUnaudited {
+			continue
+		}
+		if !flush || s.now().Before(inv.Withdrawn.Add(StaleAfter)) {
+			left = true
+			continue
+		}
+		if err := s.auditWithdrawal(ctx, name, inv); err != nil {
+			return true, err
+		}
+	}
+	return left, nil
+}
+
+// auditWithdrawal appends the audit entry of the withdrawal inv records
+// (its withdrawer, at its time), then clears WithdrawnUnaudited.
+func (s *Service) auditWithdrawal(ctx context.Context, inviteID string, inv Invite) error {
+	if _, err := s.audit.Append(ctx, audit.Event{Type: "case.invite.withdrawn", Actor: inv.WithdrawnBy, Case: inv.CaseID,
+		Time: inv.Withdrawn.UTC(), Hashes: []string{inviteID}}); err != nil {
+		return err
+	}
+	_, err := metastore.Update(ctx, s.meta, "invites/"+inviteID, func(r *Invite) error {
+		if !r.WithdrawnUnaudited {
+			return errAlreadyMarked
+		}
+		r.WithdrawnUnaudited = false
+		return nil
+	})
+	if errors.Is(err, errAlreadyMarked) {
+		return nil
+	}
+	return err
 }
 
 // validInviteID: the shape of a keyed hash (metastore IndexKey), so that

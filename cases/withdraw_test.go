@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
@@ -238,5 +239,103 @@ func TestWithdrawInviteOnlySeatedMediators(t *testing.T) {
 	e.svc.Membership = seatedIn{mia.ID, max.ID}
 	if _, err := e.svc.WithdrawInvite(ctx, max, c.ID, inviteID(inv)); err != nil {
 		t.Fatalf("the confirmed co-mediator's withdrawal: %v", err)
+	}
+}
+
+// TestWithdrawInviteAuditedOnRetry: a withdrawal whose audit entry
+// cannot be appended fails, though the invitation is withdrawn (its link
+// is refused); withdrawing it again once the log takes writes appends the
+// entry — its withdrawer's, at the withdrawal's time — and a third
+// withdrawal appends nothing: one case.invite.withdrawn entry in all.
+// Before the mark, the retry found it withdrawn and appended nothing: no
+// entry, ever.
+func TestWithdrawInviteAuditedOnRetry(t *testing.T) {
+	e, fo, _ := outboxEnv(t)
+	ctx := t.Context()
+	m := staff(policy.RoleMediator, "Mia")
+	c := e.newCase(t, m, "withdrawn, audited late")
+	inv := e.invite(t, m, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: "Pat", Email: "typo@example.com"})
+	from := e.log.Size()
+	fo.down.Store(true)
+	if _, err := e.svc.WithdrawInvite(ctx, m, c.ID, inviteID(inv)); err == nil {
+		t.Fatal("a withdrawal whose audit entry failed answered success")
+	}
+	fo.down.Store(false)
+	if n := count(e.entryTypes(t, from), "case.invite.withdrawn"); n != 0 {
+		t.Fatalf("%d withdrawal entries with the log down", n)
+	}
+	_, err := e.svc.Join(ctx, inv.Token)
+	wantIs(t, err, ErrInviteGone)
+	w, err := e.svc.WithdrawInvite(ctx, m, c.ID, inviteID(inv))
+	if err != nil || !w.Already || w.Seat != inv.Seat {
+		t.Fatalf("the retry: %+v, %v", w, err)
+	}
+	if _, err := e.svc.WithdrawInvite(ctx, m, c.ID, inviteID(inv)); err != nil {
+		t.Fatalf("a third withdrawal: %v", err)
+	}
+	var withdrawn []int64
+	for i := from; i < e.log.Size(); i++ {
+		ev, err := e.log.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "case.invite.withdrawn" {
+			withdrawn = append(withdrawn, i)
+			if ev.Actor != m.ID || ev.Case != c.ID || len(ev.Hashes) != 1 || ev.Hashes[0] != inviteID(inv) {
+				t.Fatalf("the withdrawal's entry: %+v", ev)
+			}
+		}
+	}
+	if len(withdrawn) != 1 {
+		t.Fatalf("%d case.invite.withdrawn entries, want 1", len(withdrawn))
+	}
+	var rec Invite
+	if _, err := e.meta.Get(ctx, "invites/"+inviteID(inv), &rec); err != nil || rec.WithdrawnUnaudited || rec.Withdrawn == nil {
+		t.Fatalf("the invitation record: %+v, %v; want withdrawn, audited", rec, err)
+	}
+}
+
+// TestWithdrawInviteAuditedBySweep: a withdrawal whose audit entry
+// failed, and that nobody withdraws again, is audited by the audit sweep
+// once it is no longer its request's own (StaleAfter): one
+// case.invite.withdrawn entry, the case's marker cleared; a later
+// withdrawal appends nothing more.
+func TestWithdrawInviteAuditedBySweep(t *testing.T) {
+	e, fo, clk := outboxEnv(t)
+	ctx := t.Context()
+	m := staff(policy.RoleMediator, "Mia")
+	c := e.newCase(t, m, "withdrawn, swept")
+	inv := e.invite(t, m, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: "Pat", Email: "typo@example.com"})
+	from := e.log.Size()
+	fo.down.Store(true)
+	if _, err := e.svc.WithdrawInvite(ctx, m, c.ID, inviteID(inv)); err == nil {
+		t.Fatal("a withdrawal whose audit entry failed answered success")
+	}
+	fo.down.Store(false)
+	if !e.marked(t, c.ID) {
+		t.Fatal("the case is not marked for the audit sweep")
+	}
+	// Still the request's own: the sweep leaves it, and the marker.
+	if _, err := e.svc.SweepOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(e.entryTypes(t, from), "case.invite.withdrawn"); n != 0 || !e.marked(t, c.ID) {
+		t.Fatalf("a young withdrawal swept: %d entries, marked %v", n, e.marked(t, c.ID))
+	}
+	clk.advance(StaleAfter + time.Second)
+	if _, err := e.svc.SweepOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(e.entryTypes(t, from), "case.invite.withdrawn"); n != 1 {
+		t.Fatalf("%d case.invite.withdrawn entries after the sweep, want 1", n)
+	}
+	if e.marked(t, c.ID) {
+		t.Fatal("the case's marker stays after the sweep")
+	}
+	if w, err := e.svc.WithdrawInvite(ctx, m, c.ID, inviteID(inv)); err != nil || !w.Already {
+		t.Fatalf("withdrawing again: %+v, %v", w, err)
+	}
+	if n := count(e.entryTypes(t, from), "case.invite.withdrawn"); n != 1 {
+		t.Fatalf("%d case.invite.withdrawn entries after withdrawing again, want 1", n)
 	}
 }

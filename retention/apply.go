@@ -73,10 +73,13 @@ type Progress struct {
 //     nothing else remains, with its participants' accounts, after its
 //     statistical stub is stored (caseclasses.go); statistical stubs due;
 //     the page's outcomes stored.
-//  2. the residue swept, fence markers left without a fence by a crash
-//     or of cases destroyed deleted (cases.ClearStaleFences, also after
-//     every page; a failure is logged, not returned), and the case keys
-//     of the plan's cases of which nothing remains.
+//  2. the index of seats by address listed again, and the entries of
+//     the cases destroyed written after the plan's inventory read it
+//     (during their disposal) destroyed (lateseats.go); the residue
+//     swept, fence markers left without a fence by a crash or of cases
+//     destroyed deleted (cases.ClearStaleFences, also after every page;
+//     a failure is logged, not returned), and the case keys of the
+//     plan's cases of which nothing remains.
 //  3. the certificate of destruction, signed, stored once, and linked
 //     from the audit log.
 //
@@ -144,6 +147,13 @@ func (s *Service) Apply(ctx context.Context, actor account.Account, id string) (
 		return pr, nil
 	}
 	if !p.CaseKeysDone {
+		// The seat index entries of the plan's destroyed cases that its
+		// pages did not find (written during their disposal): listed
+		// again now that every case record of the plan is gone
+		// (lateseats.go).
+		if err := s.lateSeats(ctx, actor, p); err != nil {
+			return Progress{}, err
+		}
 		if err := s.applyResidue(ctx, actor, p); err != nil { // sweep.go: once, before the case keys
 			return Progress{}, err
 		}

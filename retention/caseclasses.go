@@ -85,6 +85,7 @@ type inventory struct {
 	sessions     map[string][]string // account → keys
 	emailIndex   map[string][]string // account → its participant-email index entries' keys
 	seats        map[string][]string // case → its entries in the index of seats by address
+	seatCase     map[string]string   // each entry of the index of seats by address → its case
 }
 
 // takeInventory reads every version of every token-keyed record.
@@ -114,8 +115,12 @@ func (s *Service) takeInventory(ctx context.Context) (*inventory, error) {
 	// The entries of the index of seats by address (package cases,
 	// seatindex.go: seat-index/<hash>/<hash>), kept by case: they go with
 	// the case record, after it (disposeCaseRecord).
-	if inv.seats, err = s.groupRecords(ctx, cases.SeatIndexPrefix, func(string) bool { return true }, func(r tokenRecord) string { return r.CaseID }); err != nil {
+	if inv.seatCase, err = s.seatEntryCases(ctx, nil); err != nil {
 		return nil, err
+	}
+	inv.seats = map[string][]string{}
+	for _, key := range slices.Sorted(maps.Keys(inv.seatCase)) {
+		inv.seats[inv.seatCase[key]] = append(inv.seats[inv.seatCase[key]], key)
 	}
 	if inv.surveyTokens, err = s.groupTokenRecords(ctx, "surveys/tokens/", func(r tokenRecord) string { return r.CaseID }); err != nil {
 		return nil, err
@@ -127,6 +132,32 @@ func (s *Service) takeInventory(ctx context.Context) (*inventory, error) {
 		return nil, err
 	}
 	return inv, nil
+}
+
+// seatEntryCases maps every entry of the index of seats by address
+// (cases.SeatIndexPrefix) with a stored version to its case, read from
+// its newest version that is not a delete marker. An entry's key is a
+// keyed hash of its case and seat, so an entry known (the case it names)
+// is not read again; only the others are.
+func (s *Service) seatEntryCases(ctx context.Context, known map[string]string) (map[string]string, error) {
+	out := map[string]string{}
+	byCase, err := s.groupRecords(ctx, cases.SeatIndexPrefix, func(rest string) bool {
+		key := cases.SeatIndexPrefix + rest
+		if c, ok := known[key]; ok {
+			out[key] = c
+			return false
+		}
+		return true
+	}, func(r tokenRecord) string { return r.CaseID })
+	if err != nil {
+		return nil, err
+	}
+	for c, keys := range byCase {
+		for _, k := range keys {
+			out[k] = c
+		}
+	}
+	return out, nil
 }
 
 // emailIndexEntries groups the keys of the participant-email index
@@ -824,7 +855,9 @@ func (s *Service) isParticipantAccount(ctx context.Context, id string) (bool, er
 //     invitations', as the default schedule's) would leave a seat the
 //     index misses, and a link mailed to an address another seat has.
 //     Left after a crash, an entry no record backs is ignored by
-//     IssueSignInLink, and the rerun deletes it.
+//     IssueSignInLink, and the rerun deletes it. These are the entries
+//     the plan's inventory found; one written since (during the
+//     disposal) goes once every page is applied (lateseats.go).
 //
 // The case is fenced first (cases.BeginDisposal) and nothing is done
 // while an event is pending in it.

@@ -290,6 +290,9 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 			}
 		}
 	}
+	if err := s.certifyLateSeats(ctx, p, &c, count); err != nil { // lateseats.go
+		return Certificate{}, err
+	}
 	if c.Residue, err = s.certifyResidue(ctx, p, count); err != nil { // sweep.go
 		return Certificate{}, err
 	}

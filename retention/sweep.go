@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parley-mediation/parley/account"
@@ -38,7 +39,15 @@ import (
 //	expired-invite       invites/<hash> never claimed whose link expired (from
 //	                     its expiry), or deleted (from the deletion)
 //	spent-journal        retention/plans/<plan>/cases/<case>, the per-case journals
-//	                     of a plan already certified (from its completion)
+//	                     of a plan already certified, and its cases/late-seats
+//	                     (lateseats.go) if it has one (from its completion)
+//	orphaned-seat-index  seat-index/<hash>/<hash> (package cases: the index of
+//	                     seats by address) whose case record is gone and, for an
+//	                     invitation's entry, whose invitation record is gone too
+//	                     (from when it was written), or deleted (from the
+//	                     deletion): an entry written for a case being destroyed
+//	                     after the apply's last listing of the index (lateseats.go)
+//	                     by a writer that read the case before its record went
 //	stale-email-index    participant-emails/<hash>/<account> (package account)
 //	                     whose account is gone, is not a participant's, or
 //	                     has not confirmed (or no longer has) that address,
@@ -67,11 +76,12 @@ const (
 	ResidueInvite     = "expired-invite"
 	ResidueJournal    = "spent-journal"
 	ResidueEmailIndex = "stale-email-index"
+	ResidueSeatIndex  = "orphaned-seat-index"
 )
 
 // ResidueKinds lists the kinds of residue, in the order a plan lists them.
 func ResidueKinds() []string {
-	return []string{ResidueCiphertext, ResidueUpload, ResidueSession, ResidueInvite, ResidueEmailIndex, ResidueJournal}
+	return []string{ResidueCiphertext, ResidueUpload, ResidueSession, ResidueInvite, ResidueEmailIndex, ResidueSeatIndex, ResidueJournal}
 }
 
 // residueEntry is one object found by the sweep.
@@ -213,7 +223,16 @@ func (s *Service) sweep(ctx context.Context, sched policy.Schedule, asOf time.Ti
 			add(residueEntry{Kind: ResidueEmailIndex, Key: v.Key, Since: v.Modified.Add(AbandonedAfter)})
 		}
 	}
-	// 4. Journals of plans already certified.
+	// 4. Entries in the index of seats by address that no case record
+	// (nor, for an invitation's, its invitation record) backs.
+	seats, err := s.orphanedSeats(ctx, heldCases)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range seats {
+		add(e)
+	}
+	// 5. Journals of plans already certified.
 	var done []Plan
 	if err := s.meta.List(ctx, "retention/plans/", func(key string) error {
 		if !strings.HasSuffix(key, "/plan") {
@@ -238,6 +257,111 @@ func (s *Service) sweep(ctx context.Context, sched policy.Schedule, asOf time.Ti
 		}
 	}
 	return out, nil
+}
+
+// orphanedSeats lists the entries of the index of seats by address
+// that are residue (ResidueSeatIndex): deleted (what their older
+// versions hold), or naming a case whose record is gone and, for an
+// invitation's entry, an invitation whose record is gone too — no record
+// backs them, so IssueSignInLink ignores them and no seat is missed once
+// they go. Each entry is read, and each case's record looked for once,
+// a few at a time. An entry of a held case is not residue.
+func (s *Service) orphanedSeats(ctx context.Context, heldCases map[string]bool) ([]residueEntry, error) {
+	var vs []objstore.Version
+	if err := s.newestUnder(ctx, cases.SeatIndexPrefix, func(v objstore.Version) { vs = append(vs, v) }); err != nil {
+		return nil, err
+	}
+	out := make([]residueEntry, len(vs))
+	ok := make([]bool, len(vs))
+	errs := make([]error, len(vs))
+	var mu sync.Mutex
+	gone := map[string]bool{} // case → its record is gone (looked for once)
+	caseGone := func(id string) (bool, error) {
+		mu.Lock()
+		g, known := gone[id]
+		mu.Unlock()
+		if known {
+			return g, nil
+		}
+		_, err := s.meta.Stat(ctx, cases.RecordKey(id))
+		if err != nil && !errors.Is(err, metastore.ErrNotFound) {
+			return false, err
+		}
+		mu.Lock()
+		gone[id] = err != nil
+		mu.Unlock()
+		return err != nil, nil
+	}
+	workers.Run(len(vs), s.parallel, func(i int) {
+		v := vs[i]
+		e := residueEntry{Kind: ResidueSeatIndex, Key: v.Key, Since: v.Modified}
+		if v.DeleteMarker {
+			var entry tokenRecord
+			if errs[i] = s.olderVersion(ctx, v.Key, &entry); errs[i] != nil {
+				return
+			}
+			e.Case = entry.CaseID
+			out[i], ok[i] = e, !heldCases[e.Case]
+			return
+		}
+		var caseID string
+		caseID, ok[i], errs[i] = s.seatOrphaned(ctx, v, caseGone)
+		e.Case = caseID
+		out[i] = e
+		ok[i] = ok[i] && !heldCases[caseID]
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var l []residueEntry
+	for i := range out {
+		if ok[i] {
+			l = append(l, out[i])
+		}
+	}
+	return l, nil
+}
+
+// seatOrphaned reads the entry of the index of seats by address stored
+// as version v and reports its case and whether no record backs it: its
+// case record gone (caseGone, or looked for now if nil) and, for an
+// invitation's entry, the invitation's record gone too.
+func (s *Service) seatOrphaned(ctx context.Context, v objstore.Version, caseGone func(string) (bool, error)) (string, bool, error) {
+	var entry struct {
+		CaseID string `json:"caseId"`
+		Invite string `json:"invite"`
+	}
+	if _, err := s.meta.GetVersion(ctx, v.Key, v.VersionID, &entry); errors.Is(err, objstore.ErrNotFound) {
+		return "", false, nil // deleted meanwhile
+	} else if err != nil {
+		return "", false, err
+	}
+	if entry.CaseID == "" {
+		return "", false, nil
+	}
+	if caseGone == nil {
+		caseGone = func(id string) (bool, error) {
+			_, err := s.meta.Stat(ctx, cases.RecordKey(id))
+			if errors.Is(err, metastore.ErrNotFound) {
+				return true, nil
+			}
+			return false, err
+		}
+	}
+	g, err := caseGone(entry.CaseID)
+	if err != nil || !g {
+		return entry.CaseID, false, err
+	}
+	if entry.Invite != "" {
+		_, err := s.meta.Stat(ctx, entry.Invite)
+		if err == nil {
+			return entry.CaseID, false, nil // its invitation still stored: a seat
+		}
+		if !errors.Is(err, metastore.ErrNotFound) {
+			return entry.CaseID, false, err
+		}
+	}
+	return entry.CaseID, true, nil
 }
 
 // caseHeldAnyhow: the case is under a case hold, or any hold of retention's
@@ -395,6 +519,12 @@ func (s *Service) stillResidue(ctx context.Context, e residueEntry, plan string)
 		return true, nil
 	case ResidueJournal:
 		return strings.HasPrefix(e.Key, "retention/plans/") && !strings.HasPrefix(e.Key, planPrefix(plan)), nil
+	case ResidueSeatIndex:
+		if newest.DeleteMarker {
+			return true, nil
+		}
+		_, orphaned, err := s.seatOrphaned(ctx, newest, nil)
+		return orphaned, err
 	case ResidueEmailIndex:
 		if newest.DeleteMarker {
 			return true, nil

@@ -94,7 +94,7 @@ func printResidue(r map[string]int) {
 		return
 	}
 	var parts []string
-	for _, k := range []string{"orphaned-ciphertext", "abandoned-upload", "expired-session", "expired-invite", "stale-email-index", "spent-journal"} {
+	for _, k := range []string{"orphaned-ciphertext", "abandoned-upload", "expired-session", "expired-invite", "stale-email-index", "orphaned-seat-index", "spent-journal"} {
 		if r[k] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", r[k], k))
 		}

@@ -13,6 +13,7 @@ const kindWords: Record<string, string> = {
   "expired-session": "expired or signed-out sign-ins",
   "expired-invite": "invitation links that expired unused",
   "stale-email-index": "email look-up entries of participants no longer on the server",
+  "orphaned-seat-index": "sign-in look-up entries of cases no longer on the server",
   "spent-journal": "working notes of disposals already certified",
 };
 const kinds = Object.keys(kindWords);
