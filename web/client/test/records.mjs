@@ -3,6 +3,7 @@
 // references (Rivera v. Chen is 2026-CV-0142), one case with none, and a
 // schedule.
 import { base, check, env, log, run, shots, signIn } from "./harness.mjs";
+import { fieldsStyled } from "./fields.mjs";
 const noIds = (text) => !/\b[cu]_[a-z2-7]{6,}/.test(text);
 // The schedule's codes for kinds of record and for what starts their clock are never read by people.
 const noCodes = (text) => !/mediator-notes|\bevidence\b|case-closed|message-history|case-record/.test(text);
@@ -24,6 +25,10 @@ await run(async () => {
   await rita.fill("#case-search", "2026-cv-0142");
   const rivera = rita.locator(".case-holds:not([hidden])");
   await rita.locator("#case-search-status", { hasText: "1 case" }).waitFor();
+  // The search box (type=search), like the plan's and the export's dates and numbers, looks like every other field.
+  const odd = await fieldsStyled(rita);
+  for (const o of odd) log("styled unlike a text field: " + o);
+  check(odd.length === 0, "every field on the records screen looks like the app's text field");
   check(await rivera.count() === 1 && (await rivera.locator("h3").innerText()) === "Case 2026-CV-0142", "the search box finds the case by its reference (any letter case)");
   const riveraText = await rivera.innerText();
   check(noIds(riveraText) && !riveraText.includes("Rivera") && !riveraText.includes("notes.txt"), "the case is named by its reference, with no opaque ids, no title, no document names");

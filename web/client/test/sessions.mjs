@@ -6,6 +6,7 @@
 import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
+import { fieldsStyled } from "./fields.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -78,6 +79,10 @@ try {
   await med.click(`tr[data-case="${env("PARLEY_CASE")}"] button`);
   await med.waitForSelector("#session-form");
   check(await med.inputValue("#session-zone") === "Europe/Berlin", "the zone defaults to the mediator's own");
+  // The time (datetime-local), the zone and the length look like every other field of the app.
+  const odd = await fieldsStyled(med);
+  for (const o of odd) log("styled unlike a text field: " + o);
+  check(odd.length === 0, "every field of the session form looks like the app's text field");
   await med.fill("#session-start", "2020-01-01T10:00");
   await med.click("#session-form button[type=submit]");
   await med.waitForSelector("#session-form .error:has-text('Not scheduled')");
