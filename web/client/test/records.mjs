@@ -15,13 +15,18 @@ async function phoneShot(page, name) {
 
 await run(async () => {
   // Told to hold "Rivera v. Chen, 2026-CV-0142", the clerk finds it by its reference.
-  const rita = await signIn("rita", "rita@records.test");
+  const rita = await signIn("rita", "rita@records.test", undefined, { permissions: ["clipboard-read", "clipboard-write"] });
   await rita.locator(".case-holds").nth(2).waitFor();
   // A case with no reference is named by the day it was opened, its id only secondary (to quote), never as its name.
   const noRef = rita.locator('.case-holds[data-reference=""]');
   const noRefName = await noRef.locator("h3").innerText();
   check(/^Case opened \d{1,2} [A-Z][a-z]+ \d{4} \(no reference\)$/.test(noRefName), "a case with no reference is named by the day it was opened, not by its id: " + noRefName);
   check((await noRef.locator(".ref-number").innerText()).includes("Parley number"), "its Parley number is there to quote, secondary, beside the case's dates");
+  // A clerk quoting it (to support, the program) copies it with a button rather than by hand.
+  await noRef.locator("button.copy-number").click();
+  await noRef.locator(".copy-said", { hasText: "Copied." }).waitFor();
+  const copied = await rita.evaluate(() => navigator.clipboard.readText());
+  check(copied === await noRef.locator(".ref-number code").innerText() && copied.length > 0, "“Copy the number” puts the case's Parley number on the clipboard");
   await rita.fill("#case-search", "2026-cv-0142");
   const rivera = rita.locator(".case-holds:not([hidden])");
   await rita.locator("#case-search-status", { hasText: "1 case" }).waitFor();
