@@ -7,6 +7,7 @@ import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
 import { fieldsStyled } from "./fields.mjs";
+import { tooSmall } from "./taps.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -196,6 +197,10 @@ try {
   const answerer = await newPage("answerer", { width: 390, height: 844 }, "America/New_York");
   await answerer.goto(link);
   await answerer.waitForSelector("#checkin:not([hidden])");
+  // On the phone, every control of the check-in page is at least 44 × 44 px (a radio counts with its label).
+  const small = (await tooSmall(answerer)).out;
+  for (const o of small) log("check-in page, too small: " + o);
+  check(small.length === 0, "every control of the check-in page is at least 44 × 44 px at phone width");
   await answerer.check("#a-partly");
   await answerer.fill("#comment", "The deposit came back late");
   // A phone that loses its connection, or a gateway that answers with a
