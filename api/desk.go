@@ -17,6 +17,9 @@ type PendingInvite struct {
 	Expires time.Time       `json:"expires"`
 	// Emailed: an email address was given with the invitation.
 	Emailed bool `json:"emailed,omitempty"`
+	// EmailHint is that address masked ("l***@example.org"), to tell two
+	// invitations of one name apart.
+	EmailHint string `json:"emailHint,omitempty"`
 }
 
 func (PendingInvite) wire() {}

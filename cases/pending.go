@@ -28,6 +28,10 @@ type PendingInvite struct {
 	Created time.Time
 	Expires time.Time
 	Emailed bool
+	// EmailHint is the address it was mailed to, masked
+	// ("l***@example.org"), for telling two invitations of one name
+	// apart; "" when none was given.
+	EmailHint string
 }
 
 // MaxPendingRead bounds how many invitations of one case the list of
@@ -135,10 +139,23 @@ func (s *Service) PendingInvites(ctx context.Context, actor account.Account, id 
 		if !may {
 			continue
 		}
-		out = append(out, PendingInvite{ID: name, Name: inv.Name, Role: inv.Role, Side: inv.Side, Created: inv.Created, Expires: inv.Expires, Emailed: inv.Email != ""})
+		out = append(out, PendingInvite{ID: name, Name: inv.Name, Role: inv.Role, Side: inv.Side, Created: inv.Created, Expires: inv.Expires, Emailed: inv.Email != "", EmailHint: MaskEmail(inv.Email)})
 	}
 	slices.SortFunc(out, func(a, b PendingInvite) int { return a.Created.Compare(b.Created) })
 	return out, nil
 }
 
 var errStopListing = errors.New("enough listed")
+
+// MaskEmail is an address with all but the first character of its local
+// part hidden ("lars@example.org" is "l***@example.org"): enough for the
+// mediator who typed it to recognise it, not the whole address on a
+// screen or in a terminal. "" for "".
+func MaskEmail(addr string) string {
+	local, domain, ok := strings.Cut(addr, "@")
+	if addr == "" || !ok || local == "" {
+		return ""
+	}
+	r := []rune(local)
+	return string(r[0]) + "***@" + domain
+}

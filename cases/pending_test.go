@@ -37,7 +37,7 @@ func TestPendingInvites(t *testing.T) {
 		var out []string
 		for _, p := range list {
 			out = append(out, p.Name)
-			if p.Name == "Lars Lindqvist" && (!p.Emailed || p.Side != "B" || p.Role != RoleParty) {
+			if p.Name == "Lars Lindqvist" && (!p.Emailed || p.EmailHint != "l***@example.test" || p.Side != "B" || p.Role != RoleParty) {
 				t.Errorf("pending invite %+v", p)
 			}
 		}
@@ -134,5 +134,21 @@ func TestPendingInvitesTooMany(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "too many to list") {
 		t.Fatalf("the refusal's words: %q", err)
+	}
+}
+
+// TestMaskEmail: an address keeps the first character of its local part
+// and its domain; anything that is not an address is "".
+func TestMaskEmail(t *testing.T) {
+	for in, want := range map[string]string{
+		"lars@example.org": "l***@example.org",
+		"é@example.org":    "é***@example.org",
+		"":                 "",
+		"no-at-sign":       "",
+		"@example.org":     "",
+	} {
+		if got := MaskEmail(in); got != want {
+			t.Errorf("MaskEmail(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

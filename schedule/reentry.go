@@ -11,7 +11,8 @@ import (
 )
 
 // MailReentry queues a re-entry link to a participant's own address. Like
-// an invitation it carries only the link and its expiry. It reports whether
+// an invitation it carries only the link and its expiry (in the case's time
+// zone and UTC, untilText). It reports whether
 // the message goes to a mail server (false for the development outbox).
 // accountID, the participant it signs in as, is kept as the message's
 // ToAccount: the outbox asks again just before sending whether the
@@ -24,8 +25,8 @@ func (s *Service) MailReentry(ctx context.Context, caseID, accountID, to, link s
 	err := s.cfg.Outbox.Enqueue(ctx, mail.Message{
 		ID: mailID("reentry", caseID, hex.EncodeToString(h[:8])), CaseID: caseID, Kind: mail.KindJoin, To: to, ToAccount: accountID,
 		Subject: "Your link back into your mediation",
-		Text: fmt.Sprintf("Your mediator sent you a link back into your mediation in Parley. It signs you in as yourself. On a phone or computer you have not used for this mediation before, earlier messages and end-to-end encrypted documents cannot be opened until you link it from one you used before (Your devices, in the app). It works once, until %s UTC:\n\n%s%s",
-			expires.UTC().Format("Mon 2 January 2006 15:04"), link, mailFooter),
+		Text: fmt.Sprintf("Your mediator sent you a link back into your mediation in Parley. It signs you in as yourself. On a phone or computer you have not used for this mediation before, earlier messages and end-to-end encrypted documents cannot be opened until you link it from one you used before (Your devices, in the app). It works once, until %s:\n\n%s%s",
+			s.untilText(ctx, caseID, expires), link, mailFooter),
 	})
 	if err != nil {
 		return false, err
@@ -48,8 +49,8 @@ func (s *Service) MailSignInLink(ctx context.Context, caseID, to, link string, e
 	err := s.cfg.Outbox.Enqueue(ctx, mail.Message{
 		ID: mailID("signin", caseID, hex.EncodeToString(h[:8])), CaseID: caseID, Kind: mail.KindSignIn, To: to,
 		Subject: "Your link to sign in to your mediation",
-		Text: fmt.Sprintf("You asked for a link to sign in to your mediation in Parley. It signs you in as yourself. It works once, until %s UTC:\n\n%s\n\nOn a phone or computer you have not used for this mediation before, earlier messages and end-to-end encrypted documents cannot be opened until you link it from one you used before (Your devices, in the app).\n\nIf you did not ask for it, you can ignore this message: nobody can use the link without this mailbox.%s",
-			expires.UTC().Format("Mon 2 January 2006 15:04"), link, mailFooter),
+		Text: fmt.Sprintf("You asked for a link to sign in to your mediation in Parley. It signs you in as yourself. It works once, until %s:\n\n%s\n\nOn a phone or computer you have not used for this mediation before, earlier messages and end-to-end encrypted documents cannot be opened until you link it from one you used before (Your devices, in the app).\n\nIf you did not ask for it, you can ignore this message: nobody can use the link without this mailbox.%s",
+			s.untilText(ctx, caseID, expires), link, mailFooter),
 	})
 	if err != nil {
 		return false, err
@@ -95,8 +96,8 @@ func (s *Service) MailEmailConfirmation(ctx context.Context, caseID, to, link st
 	err := s.cfg.Outbox.Enqueue(ctx, mail.Message{
 		ID: mailID("confirm", caseID, hex.EncodeToString(h[:8])), CaseID: caseID, Kind: mail.KindEmailConfirm, To: to,
 		Subject: "Confirm your address for signing in to your mediation",
-		Text: fmt.Sprintf("You asked to sign in to your mediation in Parley by a link sent to this address. To confirm that this address is yours, open this link in the browser where you are signed in to your mediation. It works once, until %s UTC:\n\n%s\n\nIf you did not ask for this, do not open the link, and tell your mediator: somebody may have your address wrong.%s",
-			expires.UTC().Format("Mon 2 January 2006 15:04"), link, mailFooter),
+		Text: fmt.Sprintf("You asked to sign in to your mediation in Parley by a link sent to this address. To confirm that this address is yours, open this link in the browser where you are signed in to your mediation. It works once, until %s:\n\n%s\n\nIf you did not ask for this, do not open the link, and tell your mediator: somebody may have your address wrong.%s",
+			s.untilText(ctx, caseID, expires), link, mailFooter),
 	})
 	if err != nil {
 		return false, err

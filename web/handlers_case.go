@@ -185,7 +185,7 @@ func (a *API) pendingInvites(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make(api.List[api.PendingInvite], len(list))
 	for i, p := range list {
-		out[i] = api.PendingInvite{ID: p.ID, Name: p.Name, Role: p.Role, Side: p.Side, Created: p.Created, Expires: p.Expires, Emailed: p.Emailed}
+		out[i] = api.PendingInvite{ID: p.ID, Name: p.Name, Role: p.Role, Side: p.Side, Created: p.Created, Expires: p.Expires, Emailed: p.Emailed, EmailHint: p.EmailHint}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

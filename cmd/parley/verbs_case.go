@@ -25,7 +25,8 @@ func init() {
 	register("case recuse", "case recuse <case> --reason TEXT [--mediator ACCOUNT] [--json]", caseRecuse)
 	register("case add-mediator", "case add-mediator <case> <account> [--json]", caseAddMediator)
 	register("case invite", "case invite <case> --role party|counsel|observer [--side A] --name NAME [--email E] [--ttl 72h] [--json]", caseInvite)
-	register("case invite withdraw", "case invite withdraw <case> --name NAME [--side A] [--json]", caseInviteWithdraw)
+	register("case invite list", "case invite list <case> [--json]   (unused invitations: who, when made, to which address)", caseInviteList)
+	register("case invite withdraw", "case invite withdraw <case> --name NAME [--side A] [--made HH:MM:SS] [--json]", caseInviteWithdraw)
 }
 
 // showCase prints a case for people, or JSON for scripts.
@@ -355,13 +356,83 @@ func caseInvite(ctx context.Context, args []string) error {
 	return nil
 }
 
+// madeHandle is how the CLI tells two invitations of one name apart:
+// when each was made, to the second, in this computer's time
+// (`case invite list` shows it; `case invite withdraw --made` takes it).
+func madeHandle(p api.PendingInvite) string { return p.Created.Local().Format("15:04:05") }
+
+// madeMatches reports whether --made's value names when p was made: the
+// time of day as `case invite list` shows it (HH:MM:SS), or to the minute
+// (HH:MM), or with its day ("6 Dec 2026 11:40:12").
+func madeMatches(p api.PendingInvite, made string) bool {
+	made = strings.Join(strings.Fields(made), " ")
+	at := p.Created.Local()
+	for _, layout := range []string{"15:04:05", "15:04", "2 Jan 2006 15:04:05", "2 Jan 2006 15:04"} {
+		if strings.EqualFold(at.Format(layout), made) {
+			return true
+		}
+	}
+	return false
+}
+
+// describeInvite is one unused invitation on one line: who, as what, when
+// made (the handle --made takes), until when, and to which address
+// (masked).
+func describeInvite(p api.PendingInvite) string {
+	as := string(p.Role)
+	if p.Side != "" {
+		as += ", side " + p.Side
+	}
+	mailed := "not emailed"
+	if p.EmailHint != "" {
+		mailed = "emailed to " + p.EmailHint
+	} else if p.Emailed {
+		mailed = "emailed"
+	}
+	return fmt.Sprintf("%s (%s) · made %s %s · until %s · %s", p.Name, as, p.Created.Local().Format("2 Jan 2006"), madeHandle(p),
+		p.Expires.Local().Format("2 Jan 2006 15:04"), mailed)
+}
+
+// caseInviteList lists the case's invitations not yet used, oldest first.
+func caseInviteList(ctx context.Context, args []string) error {
+	fs := newFlags("case invite list")
+	asJSON := clientFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := needArgs(fs, 1, "a case id"); err != nil {
+		return err
+	}
+	c, err := apiClient()
+	if err != nil {
+		return err
+	}
+	pending, err := c.PendingInvites(ctx, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(pending)
+	}
+	if len(pending) == 0 {
+		fmt.Println("No invitation of this case waits unused.")
+		return nil
+	}
+	for _, p := range pending {
+		fmt.Println(describeInvite(p))
+	}
+	return nil
+}
+
 // caseInviteWithdraw withdraws an invitation not yet used, found among the
 // case's pending ones by the invitee's name (and side, when two sides
-// have one of that name): its link stops working at once.
+// have one of that name, and when it was made, --made, when one side has
+// two of that name): its link stops working at once.
 func caseInviteWithdraw(ctx context.Context, args []string) error {
 	fs := newFlags("case invite withdraw")
 	name := fs.String("name", "", "the invitee's name, as invited")
 	side := fs.String("side", "", "their side (A, B, …), if invitations for that name wait on more than one")
+	made := fs.String("made", "", "when it was made, as `case invite list` shows it (HH:MM:SS), if two for that name wait")
 	asJSON := clientFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -382,17 +453,26 @@ func caseInviteWithdraw(ctx context.Context, args []string) error {
 	}
 	var match []api.PendingInvite
 	for _, p := range pending {
-		if strings.EqualFold(strings.TrimSpace(p.Name), strings.TrimSpace(*name)) && (*side == "" || p.Side == *side) {
+		if strings.EqualFold(strings.TrimSpace(p.Name), strings.TrimSpace(*name)) && (*side == "" || p.Side == *side) && (*made == "" || madeMatches(p, *made)) {
 			match = append(match, p)
 		}
 	}
 	switch {
+	case len(match) == 0 && *made != "":
+		return fmt.Errorf("no unused invitation for %q made at %s waits in this case (see `parley case invite list %s`)", *name, *made, fs.Arg(0))
 	case len(match) == 0:
 		return fmt.Errorf("no unused invitation for %q waits in this case (see the desk's \"Invited, not joined yet\")", *name)
-	case len(match) > 1 && *side == "":
+	case len(match) > 1 && *side == "" && *made == "" && !oneSide(match):
 		return usagef("%d unused invitations for %q wait in this case; say which with --side", len(match), *name)
 	case len(match) > 1:
-		return fmt.Errorf("%d unused invitations for %q on side %s wait in this case; withdraw them from the desk", len(match), *name, *side)
+		var which []string
+		for _, p := range match {
+			which = append(which, madeHandle(p)+maskedOr(p))
+		}
+		if !distinctHandles(match) {
+			return fmt.Errorf("%d unused invitations for %q were made at %s; withdraw the one you mean from the desk", len(match), *name, strings.Join(which, " and "))
+		}
+		return fmt.Errorf("%d unused invitations for %q wait in this case, made at %s; say which with --made (e.g. --made %s)", len(match), *name, strings.Join(which, ", "), madeHandle(match[0]))
 	}
 	out, err := c.WithdrawInvite(ctx, fs.Arg(0), match[0].ID)
 	if err != nil {
@@ -406,4 +486,35 @@ func caseInviteWithdraw(ctx context.Context, args []string) error {
 		fmt.Println(out.MailWarning)
 	}
 	return nil
+}
+
+// oneSide reports whether the invitations are all for one side.
+func oneSide(ps []api.PendingInvite) bool {
+	for _, p := range ps {
+		if p.Side != ps[0].Side {
+			return false
+		}
+	}
+	return true
+}
+
+// distinctHandles reports whether no two of the invitations were made in
+// the same second (so --made can pick each).
+func distinctHandles(ps []api.PendingInvite) bool {
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if seen[madeHandle(p)] {
+			return false
+		}
+		seen[madeHandle(p)] = true
+	}
+	return true
+}
+
+// maskedOr is " (to l***@example.org)" for an invitation mailed to an address, else "".
+func maskedOr(p api.PendingInvite) string {
+	if p.EmailHint == "" {
+		return ""
+	}
+	return " (to " + p.EmailHint + ")"
 }

@@ -166,11 +166,25 @@ async function caseHolds(l: Listed): Promise<HTMLElement> {
     h("div", {}, h("label", { for: authority.id }, "On what authority (court order, rule)"), authority),
     h("button", { type: "submit" }, "Hold the whole case")), out);
   box.append(h("h3", {}, caseWords(l.id, l.reference)), h("p", { class: "note" }, `${l.type} · opened ${day(l.created)} · ${l.closed ? "closed " + day(l.closed) : "open"}`,
-    // No reference to quote: Parley's own number for it, secondary, for asking support or the program.
-    l.reference ? "" : h("span", { class: "ref-number" }, " · Parley number ", h("code", { class: "hash" }, l.id))),
+    // No reference to quote: Parley's own number for it, secondary, for asking support or the program, with a button to copy it.
+    l.reference ? "" : h("span", { class: "ref-number" }, " · Parley number ", h("code", { class: "hash" }, l.id), " ", copyNumber(l.id))),
     caseList, form, h("h4", {}, "Documents"), ul);
   await refresh();
   return box;
+}
+
+/** A button that copies a case's Parley number (for a case with no reference to quote), and says whether it did. */
+function copyNumber(id: string): HTMLElement {
+  const said = h("span", { role: "status", class: "copy-said" });
+  const b = h("button", {
+    type: "button", class: "copy-number",
+    onclick: async () => {
+      try { await navigator.clipboard.writeText(id); said.textContent = " Copied."; } catch {
+        said.textContent = " Not copied: select the number and copy it (Ctrl+C).";
+      }
+    },
+  }, "Copy the number");
+  return h("span", {}, b, said);
 }
 
 /**

@@ -731,6 +731,7 @@ export interface PendingInvite {
   created: string;
   expires: string;
   emailed?: boolean;
+  emailHint?: string;
 }
 
 /**

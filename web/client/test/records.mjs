@@ -3,6 +3,7 @@
 // references (Rivera v. Chen is 2026-CV-0142), one case with none, and a
 // schedule.
 import { base, check, env, log, run, shots, signIn } from "./harness.mjs";
+import { fieldsStyled } from "./fields.mjs";
 const noIds = (text) => !/\b[cu]_[a-z2-7]{6,}/.test(text);
 // The schedule's codes for kinds of record and for what starts their clock are never read by people.
 const noCodes = (text) => !/mediator-notes|\bevidence\b|case-closed|message-history|case-record/.test(text);
@@ -14,16 +15,25 @@ async function phoneShot(page, name) {
 
 await run(async () => {
   // Told to hold "Rivera v. Chen, 2026-CV-0142", the clerk finds it by its reference.
-  const rita = await signIn("rita", "rita@records.test");
+  const rita = await signIn("rita", "rita@records.test", undefined, { permissions: ["clipboard-read", "clipboard-write"] });
   await rita.locator(".case-holds").nth(2).waitFor();
   // A case with no reference is named by the day it was opened, its id only secondary (to quote), never as its name.
   const noRef = rita.locator('.case-holds[data-reference=""]');
   const noRefName = await noRef.locator("h3").innerText();
   check(/^Case opened \d{1,2} [A-Z][a-z]+ \d{4} \(no reference\)$/.test(noRefName), "a case with no reference is named by the day it was opened, not by its id: " + noRefName);
   check((await noRef.locator(".ref-number").innerText()).includes("Parley number"), "its Parley number is there to quote, secondary, beside the case's dates");
+  // A clerk quoting it (to support, the program) copies it with a button rather than by hand.
+  await noRef.locator("button.copy-number").click();
+  await noRef.locator(".copy-said", { hasText: "Copied." }).waitFor();
+  const copied = await rita.evaluate(() => navigator.clipboard.readText());
+  check(copied === await noRef.locator(".ref-number code").innerText() && copied.length > 0, "“Copy the number” puts the case's Parley number on the clipboard");
   await rita.fill("#case-search", "2026-cv-0142");
   const rivera = rita.locator(".case-holds:not([hidden])");
   await rita.locator("#case-search-status", { hasText: "1 case" }).waitFor();
+  // The search box (type=search), like the plan's and the export's dates and numbers, looks like every other field.
+  const odd = await fieldsStyled(rita);
+  for (const o of odd) log("styled unlike a text field: " + o);
+  check(odd.length === 0, "every field on the records screen looks like the app's text field");
   check(await rivera.count() === 1 && (await rivera.locator("h3").innerText()) === "Case 2026-CV-0142", "the search box finds the case by its reference (any letter case)");
   const riveraText = await rivera.innerText();
   check(noIds(riveraText) && !riveraText.includes("Rivera") && !riveraText.includes("notes.txt"), "the case is named by its reference, with no opaque ids, no title, no document names");

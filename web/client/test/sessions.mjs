@@ -6,6 +6,8 @@
 import { chromium } from "playwright-core";
 import { createInterface } from "node:readline";
 import { mkdirSync } from "node:fs";
+import { fieldsStyled } from "./fields.mjs";
+import { tooSmall } from "./taps.mjs";
 
 const env = (k) => {
   const v = process.env[k];
@@ -78,6 +80,10 @@ try {
   await med.click(`tr[data-case="${env("PARLEY_CASE")}"] button`);
   await med.waitForSelector("#session-form");
   check(await med.inputValue("#session-zone") === "Europe/Berlin", "the zone defaults to the mediator's own");
+  // The time (datetime-local), the zone and the length look like every other field of the app.
+  const odd = await fieldsStyled(med);
+  for (const o of odd) log("styled unlike a text field: " + o);
+  check(odd.length === 0, "every field of the session form looks like the app's text field");
   await med.fill("#session-start", "2020-01-01T10:00");
   await med.click("#session-form button[type=submit]");
   await med.waitForSelector("#session-form .error:has-text('Not scheduled')");
@@ -191,6 +197,10 @@ try {
   const answerer = await newPage("answerer", { width: 390, height: 844 }, "America/New_York");
   await answerer.goto(link);
   await answerer.waitForSelector("#checkin:not([hidden])");
+  // On the phone, every control of the check-in page is at least 44 × 44 px (a radio counts with its label).
+  const small = (await tooSmall(answerer)).out;
+  for (const o of small) log("check-in page, too small: " + o);
+  check(small.length === 0, "every control of the check-in page is at least 44 × 44 px at phone width");
   await answerer.check("#a-partly");
   await answerer.fill("#comment", "The deposit came back late");
   // A phone that loses its connection, or a gateway that answers with a
