@@ -125,6 +125,9 @@ type socketOptions struct {
 	// rechecked, for tests, is called by the checker when an access
 	// re-check has ended (whatever it decided).
 	rechecked func()
+	// refusedHeld, for tests, is called by the reader when it has
+	// answered a frame refused while frames are held.
+	refusedHeld func()
 }
 
 // sessionState is what a session check found.
@@ -860,7 +863,10 @@ func (c *socket) handle(ctx context.Context, kind int, r io.Reader) bool {
 		if f.Type == api.FramePub {
 			c.error(f.Room, f.ID, api.CodeUnavailable, "not stored; send again")
 		} else {
-			c.error(f.Room, "", api.CodeUnavailable, "could not subscribe; try again")
+			c.subError(f.Room, api.CodeUnavailable, subAgainDetail)
+		}
+		if c.opts.refusedHeld != nil {
+			c.opts.refusedHeld()
 		}
 		return !c.isClosed()
 	}
@@ -898,25 +904,42 @@ func (c *socket) error(room, id string, code api.ErrorCode, detail string) {
 	c.Send(encodeFrame(api.ServerFrame{Type: api.FrameError, Room: room, ID: id, Code: code, Detail: detail}))
 }
 
+// subError answers a subscribe to room that was not taken: the frame
+// says it refuses a "sub" (api.ServerFrame.Refused), so that a client
+// asks again after an unavailable one (the browser's secure.ts) rather
+// than leave the room silent until it reconnects.
+func (c *socket) subError(room string, code api.ErrorCode, detail string) {
+	c.Send(encodeFrame(api.ServerFrame{Type: api.FrameError, Room: room, Refused: api.FrameSub, Code: code, Detail: detail}))
+}
+
+// subAgainDetail is the refusal of a subscribe that may be taken if sent
+// again (the store did not answer, or frames were held).
+const subAgainDetail = "could not subscribe; try again"
+
 // disposingDetail is the refusal of a post to a case whose records are
 // being disposed of: by the fence before the engine, or by the engine
 // itself once the room's history has ended (messaging.ErrHistoryEnded).
 const disposingDetail = "not stored: this case is being disposed of under its retention schedule, so nothing can be added to it"
 
-// refuse answers an authorization failure: a room refusal is an error
-// frame; lost access closes the connection.
+// refuse answers an authorization failure of a pub (id) or, with id
+// empty, a sub: a room refusal is an error frame; lost access closes the
+// connection.
 func (c *socket) refuse(room, id string, err error) {
 	if errors.Is(err, messaging.ErrAccessLost) {
 		c.shutdown(api.CloseAccessLost, "access to this case ended")
 		return
 	}
+	say := c.error
+	if id == "" {
+		say = func(room, _ string, code api.ErrorCode, detail string) { c.subError(room, code, detail) }
+	}
 	if errors.Is(err, cases.ErrNothingAdded) {
 		// Retention is disposing of the case (its fence, announced on
 		// the Watch topic): nothing more is stored in any of its rooms.
-		c.error(room, id, api.CodeForbidden, disposingDetail)
+		say(room, id, api.CodeForbidden, disposingDetail)
 		return
 	}
-	c.error(room, id, api.CodeForbidden, "not allowed in this room")
+	say(room, id, api.CodeForbidden, "not allowed in this room")
 }
 
 // resolve asks the connection's authorizer, which the checker may be
@@ -937,7 +960,7 @@ func (c *socket) subscribe(ctx context.Context, f *api.ClientFrame) {
 	c.unsubscribe(f.Room)
 	sub, err := c.s.Subscribe(ctx, room, c.opts.User, c.id, f.From, c)
 	if err != nil {
-		c.error(f.Room, "", api.CodeUnavailable, "could not subscribe; try again")
+		c.subError(f.Room, api.CodeUnavailable, subAgainDetail)
 		return
 	}
 	c.mu.Lock()
