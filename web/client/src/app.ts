@@ -387,6 +387,10 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   sc.onEvent = onEvent;
   sc.onStop = (e) => stopCase(e);
   sc.onNotice = (t) => notice(t);
+  sc.onRoomStalled = (room) => {
+    noticeEl.replaceChildren(`New messages in “${roomTitle(room)}” are not reaching this page just now. Reload the page to bring it up to date (copy any message you have not sent yet first). `,
+      h("button", { type: "button", id: "room-stalled-reload", onclick: () => location.reload() }, "Reload the page"));
+  };
   sc.onPendingMediators = (pending) => renderPendingMediators(pending);
   sc.onPresence = (room) => {
     roomButtons.get(room)?.replaceChildren(...roomLabel(room));
