@@ -12,6 +12,7 @@ import (
 	mrand "math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -85,9 +86,10 @@ type socketOptions struct {
 	SessionTopics []string
 	Session       func(ctx context.Context) sessionState
 	// RetryBudget is how long a check that decided nothing (the store
-	// failed a read) while the connection's frames are held for it is
-	// retried before the connection is closed for the client to
-	// reconnect (default retryBudget; tests shorten it).
+	// failed a read) while the connection's frames are held for it, or a
+	// session check after an announcement on SessionTopics, is retried
+	// before the connection is closed for the client to reconnect
+	// (default retryBudget; tests shorten it).
 	RetryBudget time.Duration
 	// CaseGone, if set, says whether the person's access to the whole
 	// case has ended (removed, recused, the case disposed of); a re-check
@@ -140,10 +142,11 @@ const (
 )
 
 // A check that decided nothing (the store failed a read) while frames are
-// held for it (socket.hold) is asked again after retryFirst, doubling up
-// to retryMax between tries, for retryBudget in all (see socket.retry);
-// then the connection closes with closeTryAgain, the held frames
-// unwritten.
+// held for it (socket.hold), or a session check that did so after its
+// session was announced as possibly ended (checkSession), is asked again
+// after retryFirst, doubling up to retryMax between tries, for
+// retryBudget in all (see socket.retry); then the connection closes with
+// closeTryAgain, any held frames unwritten.
 const (
 	retryFirst  = 250 * time.Millisecond
 	retryMax    = 4 * time.Second
@@ -226,11 +229,19 @@ type socket struct {
 	// every opts.Fallback (nil with neither Session nor Watch); the
 	// writer re-arms ping, the checker fallbackTick.
 	ping, fallbackTick *time.Timer
-	// sessionRetry and accessRetry ask again a session check, or an
-	// access check held for, that decided nothing (see undecided). Only
+	// sessionRetry and accessRetry ask again a session check (held for
+	// or announced), or an access check held for, that decided nothing
+	// (see undecided). Only
 	// the checker touches them (one runs at a time); close stops their
 	// timers once none runs.
 	sessionRetry, accessRetry undecided
+	// sessionAsked counts the announcements on the session's topics
+	// (each says the session may have ended); sessionDecided is the
+	// count a session check last decided after (the checker's only). A
+	// check that cannot tell while sessionAsked is past sessionDecided is
+	// retried, with a deadline, as one frames are held for is.
+	sessionAsked   atomic.Uint64
+	sessionDecided uint64
 }
 
 // undecided is the retry state of one check that decided nothing (the
@@ -348,6 +359,7 @@ func (c *socket) open() {
 				if endsAccount(data) {
 					c.holdFrames(wantSession)
 				}
+				c.sessionAsked.Add(1)
 				c.kick(wantSession)
 			}))
 		}
@@ -1171,11 +1183,16 @@ func (c *socket) acker(ctx context.Context, in <-chan *inFlightPub) {
 // checkSession closes the connection with CloseSessionEnded once its
 // session has ended, and reports whether the check decided (valid or
 // ended). One that could not be told (the store failed a read) decides
-// nothing: the connection stays, its session asked again at the next
-// announcement or fallback check — unless held (its frames are held for
-// this check: socket.hold), when it is asked again after a backoff until
-// it decides, and after opts.RetryBudget without an answer the connection
-// closes with closeTryAgain, the held frames unwritten (see retry).
+// nothing. If frames are held for this check (socket.hold), or a session
+// topic announced, since the check last decided, that the session may
+// have ended (a sign-out of this session from another device), it is
+// asked again after a backoff until it decides, and after
+// opts.RetryBudget without an answer the connection closes with
+// closeTryAgain, any held frames unwritten (see retry): an outage does
+// not keep a session announced ended reading the case. Otherwise (a
+// fallback check, nothing announced) the connection stays and the
+// session is asked again at the next announcement or fallback check, so
+// that a store outage alone does not close every connection of the node.
 func (c *socket) checkSession(ctx context.Context, held bool) bool {
 	if c.opts.Session == nil {
 		return true
@@ -1183,15 +1200,17 @@ func (c *socket) checkSession(ctx context.Context, held bool) bool {
 	if c.isClosed() || ctx.Err() != nil {
 		return false
 	}
+	asked := c.sessionAsked.Load() // announcements heard before this check's read
 	switch c.opts.Session(ctx) {
 	case sessionValid:
 		c.sessionRetry.since = time.Time{}
+		c.sessionDecided = asked
 		return true
 	case sessionEnded:
 		c.shutdown(api.CloseSessionEnded, "session ended; sign in again")
 		return true
 	}
-	if held {
+	if held || asked > c.sessionDecided {
 		c.retry(ctx, &c.sessionRetry, wantSession, "could not check your sign-in; reconnecting")
 	} else {
 		c.sessionRetry.since = time.Time{} // nothing held waits for it

@@ -228,3 +228,64 @@ func TestSubscribeRefusedWhileHeldNamesTheSub(t *testing.T) {
 		return f.Type == api.FrameSubscribed && f.Room == "joint"
 	})
 }
+
+// TestSessionUnknownAfterSignOutAnnounced: a sign-out of the socket's
+// session is announced (from another device) while the store cannot
+// read the session, so the check cannot tell; nothing is held. The check
+// is asked again, and once the retry budget passes undecided the socket
+// closes with 1013 (the reconnect's handshake checks the session
+// afresh). Before, the socket stayed open, and read the case, for as long
+// as the store failed that read. A check that cannot tell with nothing
+// announced (the minute's fallback check during an outage) keeps the
+// socket open, as before: a store outage alone does not close every
+// socket of the node.
+func TestSessionUnknownAfterSignOutAnnounced(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		announce bool
+	}{
+		{"announced", true},
+		{"fallback only", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			svc := dirService(t)
+			var checks atomic.Int32
+			opts := socketOptions{User: "u_a", Auth: oneRoomAuth{id: "c1/joint"},
+				SessionTopics: []string{"session:s1"}, RetryBudget: 200 * time.Millisecond,
+				Session: func(context.Context) sessionState {
+					if checks.Add(1) == 1 {
+						return sessionValid // the check at start
+					}
+					return sessionUnknown
+				}}
+			if !tc.announce {
+				opts.Fallback = 50 * time.Millisecond
+			}
+			ws := optionsSocket(t, svc, opts)
+			waitUntil(t, "the starting session check", func() bool { return checks.Load() > 0 })
+			ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			frames, ended := framesOf(ws)
+			if !tc.announce {
+				// Several fallback checks, undecided, over more than the
+				// retry budget: the socket still answers.
+				waitUntil(t, "fallback checks during the outage", func() bool { return checks.Load() > 8 })
+				sendFrame(t, ws, api.ClientFrame{Type: api.FrameSub})
+				awaitFrame(t, frames, ended, "the error a malformed frame gets", func(f api.ServerFrame) bool { return f.Type == api.FrameError })
+				return
+			}
+			if err := svc.Announce(ctx, "session:s1", []byte("ended")); err != nil {
+				t.Fatal(err)
+			}
+			for f := range frames {
+				t.Fatalf("unexpected %s frame", f.Type)
+			}
+			if err := <-ended; !websocket.IsCloseError(err, websocket.CloseTryAgainLater) {
+				t.Fatalf("the socket ended with %v, want close %d (try again later)", err, websocket.CloseTryAgainLater)
+			}
+			if n := checks.Load(); n < 3 {
+				t.Fatalf("the session was checked %d times; want it asked again after the announcement before closing", n)
+			}
+		})
+	}
+}
