@@ -1048,6 +1048,12 @@ func (c *socket) subscribe(ctx context.Context, f *api.ClientFrame) {
 	c.mu.Unlock()
 	room, err := c.resolve(ctx, f.Room, "join")
 	if err != nil {
+		if !errors.Is(err, messaging.ErrForbidden) && !errors.Is(err, messaging.ErrAccessLost) && !errors.Is(err, cases.ErrNothingAdded) {
+			// Decided nothing (the store failed a read; an unknown
+			// room is ErrForbidden): it may be taken if asked again.
+			c.subError(f.Room, api.CodeUnavailable, subAgainDetail)
+			return
+		}
 		c.refuse(f.Room, "", err)
 		return
 	}

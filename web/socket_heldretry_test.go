@@ -289,3 +289,24 @@ func TestSessionUnknownAfterSignOutAnnounced(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscribeUndecidedIsUnavailable: a subscribe whose room decision
+// could not read the store is answered "could not subscribe; try again"
+// (a refused "sub", unavailable), which a client asks again, not "not
+// allowed in this room", which it does not; a room refused is still
+// "forbidden". Before, a store failure answered "forbidden" and the
+// browser never asked again on that connection.
+func TestSubscribeUndecidedIsUnavailable(t *testing.T) {
+	svc := dirService(t)
+	auth := &downAuth{id: "c1/joint"}
+	auth.down.Store(true)
+	ws := optionsSocket(t, svc, socketOptions{User: "u_a", Auth: auth})
+	sendFrame(t, ws, api.ClientFrame{Type: api.FrameSub, Room: "joint"})
+	f := nextFrame(t, ws, func(f api.ServerFrame) bool { return f.Type == api.FrameError })
+	if f.Room != "joint" || f.Refused != api.FrameSub || f.Code != api.CodeUnavailable {
+		t.Fatalf("answer %+v: want room joint, refused %q, code %q", f, api.FrameSub, api.CodeUnavailable)
+	}
+	auth.down.Store(false)
+	sendFrame(t, ws, api.ClientFrame{Type: api.FrameSub, Room: "joint"})
+	nextFrame(t, ws, func(f api.ServerFrame) bool { return f.Type == api.FrameSubscribed && f.Room == "joint" })
+}
