@@ -12,7 +12,8 @@ import (
 // answered "could not subscribe; try again" (an error frame that refuses
 // a "sub") is sent again on the same connection and the room follows;
 // one refused every time ends, after five tries, in a notice in plain
-// words that the room is not updating, with a Reload button. Before, the
+// words that the room is not updating, with a Reload button, which goes
+// once a reconnection subscribes the room. Before, the
 // page dropped the refusal (it names no message) and the room stayed
 // silent on that connection until a reconnect.
 func TestBrowserSubscribeRefusedAskedAgain(t *testing.T) {

@@ -89,6 +89,9 @@ export class SecureCase {
    * (subRetries): the room's new messages do not reach this page until it reconnects or is reloaded.
    */
   onRoomStalled: (room: string) => void = () => {};
+  /** A room onRoomStalled named follows again (a reconnection subscribed it). */
+  onRoomResumed: (room: string) => void = () => {};
+  private stalled = new Set<string>();
   /** Whether a connection of this page has opened before (the next one is a reconnection). */
   private connectedBefore = false;
   onPresence: (room: string) => void = () => {};
@@ -435,6 +438,7 @@ export class SecureCase {
     switch (f.t) {
       case "subscribed":
         this.subRefusals.delete(f.room);
+        if (this.stalled.delete(f.room)) this.onRoomResumed(f.room);
         if (f.head) {
           const known = this.epochs.get(f.room) ?? 1;
           this.epochs.set(f.room, Math.max(known, f.head.epoch));
@@ -520,7 +524,7 @@ export class SecureCase {
     const n = (this.subRefusals.get(room) ?? 0) + 1;
     this.subRefusals.set(room, n);
     if (n > this.subRetries) {
-      this.onRoomStalled(room);
+      if (n === this.subRetries + 1) { this.stalled.add(room); this.onRoomStalled(room); }
       return;
     }
     const ws = this.ws;
