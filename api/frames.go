@@ -138,6 +138,7 @@ type ClientFrame struct {
 //	{"t":"presence","room":R,"user":U,"here":bool}
 //	{"t":"error","room":R,"id":ID,"code":C,"detail":D}
 //	{"t":"error","room":R,"id":ID,"code":"moved","detail":D,"epoch":E}  not stored: the room is at epoch E
+//	{"t":"error","room":R,"refused":"sub","code":C,"detail":D}  the subscribe to R was refused
 //	{"t":"floor","floor":FloorView}  timers, turns and hands this person sees
 type ServerFrame struct {
 	Type   FrameType `json:"t"`
@@ -153,6 +154,10 @@ type ServerFrame struct {
 	Here   bool      `json:"here,omitempty" frames:"presence?"`
 	Code   ErrorCode `json:"code,omitempty" frames:"error"`
 	Detail string    `json:"detail,omitempty" frames:"error"`
+	// Refused is the kind of client frame an error refuses, when it is
+	// a subscribe ([FrameSub]: the "sub" to Room was not taken; with
+	// [CodeUnavailable], the client asks again). Absent on other errors.
+	Refused FrameType `json:"refused,omitempty" frames:"error?"`
 
 	// Floor is the room controls this person sees (package floor).
 	Floor *FloorView `json:"floor,omitempty" frames:"floor"`

@@ -26,8 +26,9 @@
 // 45 s read deadline, a bounded send queue (a client that lets it overflow
 // is closed with 4008 and resumes after reconnecting), frame decoding with
 // every limit enforced before anything else sees a frame, the close codes
-// (4001 session ended, 4003 access lost, 1013 a held session check that
-// could not read the store; reconnect), and per-connection publish
+// (4001 session ended, 4003 access lost, 1013 an access or session check
+// that was held for, or announced, and could not read the store for 30 s;
+// reconnect), and per-connection publish
 // pipelining with acknowledgements in arrival order. Rooms themselves —
 // ordering, durability, fan-out, presence — are package messaging's, which
 // knows no transport; whether a user may enter a room is asked of the

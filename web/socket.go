@@ -12,6 +12,7 @@ import (
 	mrand "math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -84,11 +85,12 @@ type socketOptions struct {
 	// asked again (see checkSession).
 	SessionTopics []string
 	Session       func(ctx context.Context) sessionState
-	// SessionRetry is how long a session check that could not be told,
-	// while the connection's frames are held for it, is retried before
-	// the connection is closed for the client to reconnect (default
-	// sessionRetryBudget; tests shorten it).
-	SessionRetry time.Duration
+	// RetryBudget is how long a check that decided nothing (the store
+	// failed a read) while the connection's frames are held for it, or a
+	// session check after an announcement on SessionTopics, is retried
+	// before the connection is closed for the client to reconnect
+	// (default retryBudget; tests shorten it).
+	RetryBudget time.Duration
 	// CaseGone, if set, says whether the person's access to the whole
 	// case has ended (removed, recused, the case disposed of); a re-check
 	// of a connection with no room subscribed asks it, so that such a
@@ -125,6 +127,9 @@ type socketOptions struct {
 	// rechecked, for tests, is called by the checker when an access
 	// re-check has ended (whatever it decided).
 	rechecked func()
+	// refusedHeld, for tests, is called by the reader when it has
+	// answered a frame refused while frames are held.
+	refusedHeld func()
 }
 
 // sessionState is what a session check found.
@@ -136,21 +141,23 @@ const (
 	sessionUnknown                     // nothing decided: the store failed a read (an outage is neither a sign-out nor a yes)
 )
 
-// A session check that could not be told while frames are held for it
-// (socket.hold) is asked again after sessionRetryFirst, doubling up to
-// sessionRetryMax between tries, for sessionRetryBudget in all; then the
-// connection closes with closeTryAgain, its held frames unwritten.
+// A check that decided nothing (the store failed a read) while frames are
+// held for it (socket.hold), or a session check that did so after its
+// session was announced as possibly ended (checkSession), is asked again
+// after retryFirst, doubling up to retryMax between tries, for
+// retryBudget in all (see socket.retry); then the connection closes with
+// closeTryAgain, any held frames unwritten.
 const (
-	sessionRetryFirst  = 250 * time.Millisecond
-	sessionRetryMax    = 4 * time.Second
-	sessionRetryBudget = 30 * time.Second
+	retryFirst  = 250 * time.Millisecond
+	retryMax    = 4 * time.Second
+	retryBudget = 30 * time.Second
 )
 
-// closeTryAgain closes a connection whose session could not be checked:
-// RFC 6455's "try again later" (1013). Every client reconnects on a close
-// other than CloseSessionEnded and CloseAccessLost (the browser's
-// secure.ts, client.Chat), as after CloseTooSlow, and its handshake
-// checks the session afresh.
+// closeTryAgain closes a connection whose access or session could not be
+// checked: RFC 6455's "try again later" (1013). Every client reconnects
+// on a close other than CloseSessionEnded and CloseAccessLost (the
+// browser's secure.ts, client.Chat), as after CloseTooSlow, and its
+// handshake checks the case and the session afresh.
 const closeTryAgain = websocket.CloseTryAgainLater
 
 // socket is one client connection: one reader (the goroutine that runs
@@ -178,14 +185,18 @@ type socket struct {
 	writing, checking, ended bool
 	// hold counts the announcements naming this socket's own person as
 	// losing the case (losesCase, endsAccount); cleared is the count up
-	// to which a check has since decided they have not (or the socket
-	// closed first). While the two differ the writer takes no frame
-	// (pings and the close still go out), so that the person reads
-	// nothing of the case's rooms while their check decides; holdNeeds
-	// are the checks those announcements asked for (wantRecheck,
-	// wantSession), which must all decide before the frames go.
+	// to which checks have since decided they have not. While the two
+	// differ the writer takes no frame (pings and the close still go
+	// out), so that the person reads nothing of the case's rooms while
+	// their checks decide. Each check those announcements ask for
+	// (holdChecks: the access re-check, the session check) is tracked on
+	// its own: asked is the count of the last announcement that asked
+	// for it, kept the count up to which a round of it, begun after
+	// those announcements were heard, decided to keep the person. The
+	// frames go once every check is kept up to the announcement that last
+	// asked for it (see decided), whichever rounds decided them.
 	hold, cleared uint64
-	holdNeeds     uint8
+	asked, kept   [len(holdChecks)]uint64
 	// wake tells a lingering writer that work arrived.
 	wake chan struct{}
 	// oldest is the messaging.StageClock of the queue's first frame
@@ -218,14 +229,29 @@ type socket struct {
 	// every opts.Fallback (nil with neither Session nor Watch); the
 	// writer re-arms ping, the checker fallbackTick.
 	ping, fallbackTick *time.Timer
-	// sessionRetry raises wantSession again after a session check that
-	// could not be told while frames were held for it; unknownSince is
-	// when the first of those checks ran (zero: none since one decided),
-	// retryWait the wait before the next. Only the checker sets them (one
-	// runs at a time); close stops the timer once none runs.
-	sessionRetry *time.Timer
-	unknownSince time.Time
-	retryWait    time.Duration
+	// sessionRetry and accessRetry ask again a session check (held for
+	// or announced), or an access check held for, that decided nothing
+	// (see undecided). Only
+	// the checker touches them (one runs at a time); close stops their
+	// timers once none runs.
+	sessionRetry, accessRetry undecided
+	// sessionAsked counts the announcements on the session's topics
+	// (each says the session may have ended); sessionDecided is the
+	// count a session check last decided after (the checker's only). A
+	// check that cannot tell while sessionAsked is past sessionDecided is
+	// retried, with a deadline, as one frames are held for is.
+	sessionAsked   atomic.Uint64
+	sessionDecided uint64
+}
+
+// undecided is the retry state of one check that decided nothing (the
+// store failed a read): since is when the first of its undecided answers
+// came (zero: none since it decided), wait the wait before the next try,
+// timer raises the check again.
+type undecided struct {
+	since time.Time
+	wait  time.Duration
+	timer *time.Timer
 }
 
 // serveSocket runs a WebSocket connection on the rooms of s until the
@@ -245,8 +271,8 @@ func newSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, op
 	if opts.Fallback <= 0 {
 		opts.Fallback = fallbackCheck
 	}
-	if opts.SessionRetry <= 0 {
-		opts.SessionRetry = sessionRetryBudget
+	if opts.RetryBudget <= 0 {
+		opts.RetryBudget = retryBudget
 	}
 	if opts.Frames == nil {
 		opts.Frames = rate.NewLimiter(frameRate, frameBurst)
@@ -333,6 +359,7 @@ func (c *socket) open() {
 				if endsAccount(data) {
 					c.holdFrames(wantSession)
 				}
+				c.sessionAsked.Add(1)
 				c.kick(wantSession)
 			}))
 		}
@@ -370,8 +397,10 @@ func (c *socket) close() {
 	if c.fallbackTick != nil {
 		c.fallbackTick.Stop()
 	}
-	if c.sessionRetry != nil {
-		c.sessionRetry.Stop()
+	for _, r := range []*undecided{&c.sessionRetry, &c.accessRetry} {
+		if r.timer != nil {
+			r.timer.Stop()
+		}
 	}
 	for _, sub := range c.takeSubs() {
 		sub.Unsubscribe(context.Background())
@@ -425,13 +454,21 @@ func (c *socket) kick(want uint8) {
 	}
 }
 
+// holdChecks are the checks a hold can ask for, each tracked on its own
+// (socket.asked, socket.kept).
+var holdChecks = [...]uint8{wantRecheck, wantSession}
+
 // holdFrames stops the writer taking frames until check (wantRecheck or
 // wantSession), raised with it, has decided that the person has not lost
 // the case (see socket.hold).
 func (c *socket) holdFrames(check uint8) {
 	c.qmu.Lock()
 	c.hold++
-	c.holdNeeds |= check
+	for i, k := range holdChecks {
+		if check&k != 0 {
+			c.asked[i] = c.hold
+		}
+	}
 	c.checks |= check
 	c.startCheckerLocked()
 	c.qmu.Unlock()
@@ -440,17 +477,40 @@ func (c *socket) holdFrames(check uint8) {
 // heldLocked: frames are held (see socket.hold); c.qmu is held.
 func (c *socket) heldLocked() bool { return c.hold != c.cleared }
 
-// release lets the frames go once a check round that began with holds
-// up to h, and ran every check they asked for, has decided: holds raised
-// since keep them.
-func (c *socket) release(h uint64) {
+// waitingLocked returns the checks the frames are held for that have not
+// yet decided to keep the person since the announcement that last asked
+// for them (none while nothing is held); c.qmu is held.
+func (c *socket) waitingLocked() uint8 {
+	var w uint8
+	if !c.heldLocked() {
+		return 0
+	}
+	for i, k := range holdChecks {
+		if c.asked[i] > c.cleared && c.kept[i] < c.asked[i] {
+			w |= k
+		}
+	}
+	return w
+}
+
+// decided records that the checks in kept, in a round that began with
+// holds up to h (every announcement up to h heard before its reads),
+// decided to keep the person, and lets the frames go once every check the
+// holds asked for is kept up to the announcement that last asked for it,
+// whether it decided in this round or an earlier one: a session check
+// retried alone after the access check decided releases them. Holds
+// raised since the round began ask again (asked > h), so they keep the
+// frames. It is called only while the connection is open.
+func (c *socket) decided(h uint64, kept uint8) {
 	c.qmu.Lock()
-	if c.cleared < h {
-		c.cleared = h
+	for i, k := range holdChecks {
+		if kept&k != 0 && c.kept[i] < h {
+			c.kept[i] = h
+		}
 	}
 	started, wake := false, false
-	if !c.heldLocked() {
-		c.holdNeeds = 0
+	if c.heldLocked() && c.waitingLocked() == 0 {
+		c.cleared = c.hold
 		if len(c.queue) > 0 {
 			started, wake = c.startWriterLocked(), true
 		}
@@ -495,10 +555,10 @@ func (c *socket) startCheckerLocked() {
 }
 
 // takeChecks returns the checks raised and, while frames are held, the
-// holds so far and the checks they need (hold 0: none); with no check
-// raised, it marks the checker gone (ok false): from then on, a check
-// raised starts a new one.
-func (c *socket) takeChecks() (want uint8, hold uint64, needs uint8, ok bool) {
+// holds so far and the checks they still wait for (hold 0: none); with no
+// check raised, it marks the checker gone (ok false): from then on, a
+// check raised starts a new one.
+func (c *socket) takeChecks() (want uint8, hold uint64, waiting uint8, ok bool) {
 	c.qmu.Lock()
 	defer c.qmu.Unlock()
 	want, c.checks = c.checks, 0
@@ -506,9 +566,9 @@ func (c *socket) takeChecks() (want uint8, hold uint64, needs uint8, ok bool) {
 		c.checking = false
 	}
 	if c.heldLocked() {
-		hold, needs = c.hold, c.holdNeeds
+		hold, waiting = c.hold, c.waitingLocked()
 	}
-	return want, hold, needs, want != 0
+	return want, hold, waiting, want != 0
 }
 
 // checker runs the checks raised (checkWork) until none is left, then
@@ -530,7 +590,7 @@ func (c *socket) checker() {
 		if c.isClosed() {
 			return // checking stays set: no checker starts again
 		}
-		want, hold, needs, ok := c.takeChecks()
+		want, hold, waiting, ok := c.takeChecks()
 		if !ok {
 			return
 		}
@@ -540,8 +600,17 @@ func (c *socket) checker() {
 			c.opts.Floor(ctx) // records the starting view; nothing to send
 		}
 		if want&wantRecheck != 0 || (want&wantFallback != 0 && c.opts.Watch != "") {
-			if c.recheck(ctx) {
+			switch {
+			case c.recheck(ctx):
 				ran |= wantRecheck
+				c.accessRetry.since = time.Time{}
+			case waiting&wantRecheck != 0:
+				// Undecided, and frames are held for it: ask again
+				// shortly, and close once it has decided nothing for
+				// opts.RetryBudget.
+				c.retry(ctx, &c.accessRetry, wantRecheck, "could not check your access; reconnecting")
+			default:
+				c.accessRetry.since = time.Time{} // nothing held waits for it
 			}
 			if c.opts.rechecked != nil {
 				c.opts.rechecked()
@@ -553,7 +622,7 @@ func (c *socket) checker() {
 			}
 		}
 		if want&(wantSession|wantFallback) != 0 {
-			if c.checkSession(ctx, needs&wantSession != 0) {
+			if c.checkSession(ctx, waiting&wantSession != 0) {
 				ran |= wantSession
 			}
 		}
@@ -561,14 +630,42 @@ func (c *socket) checker() {
 			c.fallbackTick.Reset(spread(c.opts.Fallback))
 		}
 		// Held frames go once every check the holds asked for has
-		// decided and left the connection open; a check that decided
-		// nothing (the store failed a read) keeps them held: a session
-		// check asks again shortly (checkSession), an access check at
-		// the next announcement or fallback check (or the queue fills
-		// and the connection is dropped as too slow).
-		if hold != 0 && needs&^ran == 0 && !c.isClosed() {
-			c.release(hold)
+		// decided, in this round or an earlier one, and left the
+		// connection open (decided); a check that decided nothing (the
+		// store failed a read) keeps them held and is asked again
+		// shortly (retry), until it decides or opts.RetryBudget passes
+		// and the connection closes, the frames unwritten.
+		if hold != 0 && !c.isClosed() {
+			c.decided(hold, ran)
 		}
+	}
+}
+
+// retry asks check (wantRecheck or wantSession), which decided nothing,
+// again after a backoff (retryFirst, doubling to retryMax), the state in
+// r; once opts.RetryBudget has passed since it first decided nothing, it
+// closes the connection with closeTryAgain and reason instead. Any held
+// frames stay unwritten: they never go out on a check that decided
+// nothing. Only the checker calls it.
+func (c *socket) retry(ctx context.Context, r *undecided, check uint8, reason string) {
+	if c.isClosed() || ctx.Err() != nil {
+		return
+	}
+	now := time.Now()
+	if r.since.IsZero() {
+		r.since, r.wait = now, retryFirst
+	}
+	left := c.opts.RetryBudget - now.Sub(r.since)
+	if left <= 0 {
+		c.shutdown(closeTryAgain, reason)
+		return
+	}
+	wait := min(r.wait, left)
+	r.wait = min(2*r.wait, retryMax)
+	if r.timer == nil {
+		r.timer = time.AfterFunc(wait, func() { c.kick(check) })
+	} else {
+		r.timer.Reset(wait)
 	}
 }
 
@@ -860,7 +957,10 @@ func (c *socket) handle(ctx context.Context, kind int, r io.Reader) bool {
 		if f.Type == api.FramePub {
 			c.error(f.Room, f.ID, api.CodeUnavailable, "not stored; send again")
 		} else {
-			c.error(f.Room, "", api.CodeUnavailable, "could not subscribe; try again")
+			c.subError(f.Room, api.CodeUnavailable, subAgainDetail)
+		}
+		if c.opts.refusedHeld != nil {
+			c.opts.refusedHeld()
 		}
 		return !c.isClosed()
 	}
@@ -898,25 +998,42 @@ func (c *socket) error(room, id string, code api.ErrorCode, detail string) {
 	c.Send(encodeFrame(api.ServerFrame{Type: api.FrameError, Room: room, ID: id, Code: code, Detail: detail}))
 }
 
+// subError answers a subscribe to room that was not taken: the frame
+// says it refuses a "sub" (api.ServerFrame.Refused), so that a client
+// asks again after an unavailable one (the browser's secure.ts) rather
+// than leave the room silent until it reconnects.
+func (c *socket) subError(room string, code api.ErrorCode, detail string) {
+	c.Send(encodeFrame(api.ServerFrame{Type: api.FrameError, Room: room, Refused: api.FrameSub, Code: code, Detail: detail}))
+}
+
+// subAgainDetail is the refusal of a subscribe that may be taken if sent
+// again (the store did not answer, or frames were held).
+const subAgainDetail = "could not subscribe; try again"
+
 // disposingDetail is the refusal of a post to a case whose records are
 // being disposed of: by the fence before the engine, or by the engine
 // itself once the room's history has ended (messaging.ErrHistoryEnded).
 const disposingDetail = "not stored: this case is being disposed of under its retention schedule, so nothing can be added to it"
 
-// refuse answers an authorization failure: a room refusal is an error
-// frame; lost access closes the connection.
+// refuse answers an authorization failure of a pub (id) or, with id
+// empty, a sub: a room refusal is an error frame; lost access closes the
+// connection.
 func (c *socket) refuse(room, id string, err error) {
 	if errors.Is(err, messaging.ErrAccessLost) {
 		c.shutdown(api.CloseAccessLost, "access to this case ended")
 		return
 	}
+	say := c.error
+	if id == "" {
+		say = func(room, _ string, code api.ErrorCode, detail string) { c.subError(room, code, detail) }
+	}
 	if errors.Is(err, cases.ErrNothingAdded) {
 		// Retention is disposing of the case (its fence, announced on
 		// the Watch topic): nothing more is stored in any of its rooms.
-		c.error(room, id, api.CodeForbidden, disposingDetail)
+		say(room, id, api.CodeForbidden, disposingDetail)
 		return
 	}
-	c.error(room, id, api.CodeForbidden, "not allowed in this room")
+	say(room, id, api.CodeForbidden, "not allowed in this room")
 }
 
 // resolve asks the connection's authorizer, which the checker may be
@@ -931,13 +1048,19 @@ func (c *socket) subscribe(ctx context.Context, f *api.ClientFrame) {
 	c.mu.Unlock()
 	room, err := c.resolve(ctx, f.Room, "join")
 	if err != nil {
+		if !errors.Is(err, messaging.ErrForbidden) && !errors.Is(err, messaging.ErrAccessLost) && !errors.Is(err, cases.ErrNothingAdded) {
+			// Decided nothing (the store failed a read; an unknown
+			// room is ErrForbidden): it may be taken if asked again.
+			c.subError(f.Room, api.CodeUnavailable, subAgainDetail)
+			return
+		}
 		c.refuse(f.Room, "", err)
 		return
 	}
 	c.unsubscribe(f.Room)
 	sub, err := c.s.Subscribe(ctx, room, c.opts.User, c.id, f.From, c)
 	if err != nil {
-		c.error(f.Room, "", api.CodeUnavailable, "could not subscribe; try again")
+		c.subError(f.Room, api.CodeUnavailable, subAgainDetail)
 		return
 	}
 	c.mu.Lock()
@@ -1066,13 +1189,16 @@ func (c *socket) acker(ctx context.Context, in <-chan *inFlightPub) {
 // checkSession closes the connection with CloseSessionEnded once its
 // session has ended, and reports whether the check decided (valid or
 // ended). One that could not be told (the store failed a read) decides
-// nothing: the connection stays, its session asked again at the next
-// announcement or fallback check — unless held (its frames are held for
-// this check: socket.hold), when it is asked again after a backoff
-// (sessionRetryFirst, doubling to sessionRetryMax) until it decides, and
-// after opts.SessionRetry without an answer the connection closes with
-// closeTryAgain, the held frames unwritten: they never go out on a check
-// that decided nothing.
+// nothing. If frames are held for this check (socket.hold), or a session
+// topic announced, since the check last decided, that the session may
+// have ended (a sign-out of this session from another device), it is
+// asked again after a backoff until it decides, and after
+// opts.RetryBudget without an answer the connection closes with
+// closeTryAgain, any held frames unwritten (see retry): an outage does
+// not keep a session announced ended reading the case. Otherwise (a
+// fallback check, nothing announced) the connection stays and the
+// session is asked again at the next announcement or fallback check, so
+// that a store outage alone does not close every connection of the node.
 func (c *socket) checkSession(ctx context.Context, held bool) bool {
 	if c.opts.Session == nil {
 		return true
@@ -1080,32 +1206,20 @@ func (c *socket) checkSession(ctx context.Context, held bool) bool {
 	if c.isClosed() || ctx.Err() != nil {
 		return false
 	}
+	asked := c.sessionAsked.Load() // announcements heard before this check's read
 	switch c.opts.Session(ctx) {
 	case sessionValid:
-		c.unknownSince = time.Time{}
+		c.sessionRetry.since = time.Time{}
+		c.sessionDecided = asked
 		return true
 	case sessionEnded:
 		c.shutdown(api.CloseSessionEnded, "session ended; sign in again")
 		return true
 	}
-	if !held || ctx.Err() != nil {
-		return false
-	}
-	now := time.Now()
-	if c.unknownSince.IsZero() {
-		c.unknownSince, c.retryWait = now, sessionRetryFirst
-	}
-	left := c.opts.SessionRetry - now.Sub(c.unknownSince)
-	if left <= 0 {
-		c.shutdown(closeTryAgain, "could not check your sign-in; reconnecting")
-		return false
-	}
-	wait := min(c.retryWait, left)
-	c.retryWait = min(2*c.retryWait, sessionRetryMax)
-	if c.sessionRetry == nil {
-		c.sessionRetry = time.AfterFunc(wait, func() { c.kick(wantSession) })
+	if held || asked > c.sessionDecided {
+		c.retry(ctx, &c.sessionRetry, wantSession, "could not check your sign-in; reconnecting")
 	} else {
-		c.sessionRetry.Reset(wait)
+		c.sessionRetry.since = time.Time{} // nothing held waits for it
 	}
 	return false
 }

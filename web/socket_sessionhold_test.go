@@ -47,7 +47,7 @@ func (s *downStore) Get(ctx context.Context, key string, o objstore.GetOptions) 
 func TestHeldFramesStayHeldWhileSessionUnknown(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		retry   time.Duration // the socket's SessionRetry
+		retry   time.Duration // the socket's RetryBudget
 		recover bool          // the store answers again after two checks failed
 	}{
 		{"outage", time.Second, false},
@@ -80,7 +80,7 @@ func TestHeldFramesStayHeldWhileSessionUnknown(t *testing.T) {
 			svc := dirService(t)
 			const room = "r_sess"
 			ws := optionsSocket(t, svc, socketOptions{User: a.ID, Auth: oneRoomAuth{id: room},
-				SessionTopics: []string{account.AccountTopic(a.ID)}, SessionRetry: tc.retry,
+				SessionTopics: []string{account.AccountTopic(a.ID)}, RetryBudget: tc.retry,
 				Session: func(ctx context.Context) sessionState {
 					s := check(ctx)
 					switch s {

@@ -387,6 +387,13 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   sc.onEvent = onEvent;
   sc.onStop = (e) => stopCase(e);
   sc.onNotice = (t) => notice(t);
+  sc.onRoomStalled = (room) => {
+    noticeEl.replaceChildren(`New messages in “${roomTitle(room)}” are not reaching this page just now. Reload the page to bring it up to date (copy any message you have not sent yet first). `,
+      h("button", { type: "button", id: "room-stalled-reload", "data-room": room, onclick: () => location.reload() }, "Reload the page"));
+  };
+  sc.onRoomResumed = (room) => {
+    if (document.getElementById("room-stalled-reload")?.dataset.room === room) notice("");
+  };
   sc.onPendingMediators = (pending) => renderPendingMediators(pending);
   sc.onPresence = (room) => {
     roomButtons.get(room)?.replaceChildren(...roomLabel(room));

@@ -84,6 +84,14 @@ export class SecureCase {
   onStatus: (s: Status, detail?: string) => void = () => {};
   onNotice: (text: string) => void = () => {};
   onCase: (c: Case) => void = () => {};
+  /**
+   * The server refused to follow room on this connection (it could not, just then) and asking again did not help
+   * (subRetries): the room's new messages do not reach this page until it reconnects or is reloaded.
+   */
+  onRoomStalled: (room: string) => void = () => {};
+  /** A room onRoomStalled named follows again (a reconnection subscribed it). */
+  onRoomResumed: (room: string) => void = () => {};
+  private stalled = new Set<string>();
   /** Whether a connection of this page has opened before (the next one is a reconnection). */
   private connectedBefore = false;
   onPresence: (room: string) => void = () => {};
@@ -101,6 +109,8 @@ export class SecureCase {
   // Each unacknowledged pub, with the epoch its body was encrypted for.
   private pending = new Map<string, { room: string; body: string; epoch: number; resolve: (p: Pos) => void; reject: (e: Error) => void }>();
   private closed = false;
+  /** The subscribes the server answered "could not subscribe; try again" on this connection, by room: how many so far. */
+  private subRefusals = new Map<string, number>();
   private sendLock: Promise<unknown> = Promise.resolve();
   private signing: Promise<void> | null = null;
   private signAgain = false;
@@ -395,6 +405,7 @@ export class SecureCase {
       // record (names, sides) is read again.
       if (this.connectedBefore) void api.getCase(this.caseID).then((c) => { this.c = c; this.onCase(c); }).catch(() => {});
       this.connectedBefore = true;
+      this.subRefusals.clear(); // a new connection asks for every room afresh
       for (const room of this.rooms) ws.send(JSON.stringify({ t: "sub", room, from: this.pos.get(room) } satisfies ClientFrame));
       this.setStatus("live");
       // Unacknowledged messages go again (receivers drop duplicates by sender and id).
@@ -426,6 +437,8 @@ export class SecureCase {
   private async frame(f: ServerFrame): Promise<void> {
     switch (f.t) {
       case "subscribed":
+        this.subRefusals.delete(f.room);
+        if (this.stalled.delete(f.room)) this.onRoomResumed(f.room);
         if (f.head) {
           const known = this.epochs.get(f.room) ?? 1;
           this.epochs.set(f.room, Math.max(known, f.head.epoch));
@@ -469,6 +482,10 @@ export class SecureCase {
         break;
       }
       case "error": {
+        if (f.refused === "sub") {
+          if (f.room) this.subRefused(f.room, f.code);
+          break;
+        }
         const p = f.id ? this.pending.get(f.id) : undefined;
         if (!p || !f.id) break;
         if (f.code === "unavailable") {
@@ -492,6 +509,34 @@ export class SecureCase {
       }
     }
   }
+
+  /**
+   * The server did not take this connection's subscribe to room. One it could not take just then ("unavailable": its
+   * store did not answer, or it was still checking this person's access) is asked again on the same connection after
+   * a pause (1 s, doubling to 4 s), subRetries times at most; after that the person is told (onRoomStalled), and a
+   * reconnection asks again anyway. A refusal ("forbidden") is not asked again.
+   */
+  private subRefused(room: string, code: string): void {
+    if (code !== "unavailable" || !this.rooms.includes(room)) {
+      console.warn("subscription refused by the server:", code); // the technical reason, for the browser's console
+      return;
+    }
+    const n = (this.subRefusals.get(room) ?? 0) + 1;
+    this.subRefusals.set(room, n);
+    if (n > this.subRetries) {
+      if (n === this.subRetries + 1) { this.stalled.add(room); this.onRoomStalled(room); }
+      return;
+    }
+    const ws = this.ws;
+    setTimeout(() => {
+      if (this.closed || this.ws !== ws || ws?.readyState !== WebSocket.OPEN || this.subRefusals.get(room) !== n) return;
+      ws.send(JSON.stringify({ t: "sub", room, from: this.pos.get(room) } satisfies ClientFrame));
+    }, Math.min(this.subRetryMs * 2 ** (n - 1), 4 * this.subRetryMs));
+  }
+
+  /** How often a subscribe the server could not take is asked again on one connection, and the first pause (ms). */
+  subRetries = 5;
+  subRetryMs = 1000;
 
   /** Checks and decrypts one stored message, in room order. */
   private async deliver(room: string, m: WireMessage): Promise<void> {

@@ -1196,6 +1196,7 @@ export type ClientFrame =
  * 	{"t":"presence","room":R,"user":U,"here":bool}
  * 	{"t":"error","room":R,"id":ID,"code":C,"detail":D}
  * 	{"t":"error","room":R,"id":ID,"code":"moved","detail":D,"epoch":E}  not stored: the room is at epoch E
+ * 	{"t":"error","room":R,"refused":"sub","code":C,"detail":D}  the subscribe to R was refused
  * 	{"t":"floor","floor":FloorView}  timers, turns and hands this person sees
  */
 export interface ServerFrameSubscribed {
@@ -1239,6 +1240,7 @@ export interface ServerFrameError {
   id?: string;
   code: ErrorCode;
   detail: string;
+  refused?: FrameType;
 }
 export interface ServerFrameFloor {
   t: "floor";
