@@ -1036,6 +1036,14 @@ func (c *socket) refuse(room, id string, err error) {
 	say(room, id, api.CodeForbidden, "not allowed in this room")
 }
 
+// decidedNothing reports whether a room decision's error decided nothing: the
+// store failed a read. A refusal (an unknown room or one the person may
+// not enter is messaging.ErrForbidden), a lost case and a disposal's
+// fence are decisions.
+func decidedNothing(err error) bool {
+	return !errors.Is(err, messaging.ErrForbidden) && !errors.Is(err, messaging.ErrAccessLost) && !errors.Is(err, cases.ErrNothingAdded)
+}
+
 // resolve asks the connection's authorizer, which the checker may be
 // asking at the same time: no lock is held here across its store reads.
 func (c *socket) resolve(ctx context.Context, name, action string) (messaging.Room, error) {
@@ -1048,9 +1056,8 @@ func (c *socket) subscribe(ctx context.Context, f *api.ClientFrame) {
 	c.mu.Unlock()
 	room, err := c.resolve(ctx, f.Room, "join")
 	if err != nil {
-		if !errors.Is(err, messaging.ErrForbidden) && !errors.Is(err, messaging.ErrAccessLost) && !errors.Is(err, cases.ErrNothingAdded) {
-			// Decided nothing (the store failed a read; an unknown
-			// room is ErrForbidden): it may be taken if asked again.
+		if decidedNothing(err) {
+			// It may be taken if asked again.
 			c.subError(f.Room, api.CodeUnavailable, subAgainDetail)
 			return
 		}
@@ -1098,6 +1105,11 @@ func (c *socket) unsubscribe(name string) {
 func (c *socket) publish(ctx context.Context, f *api.ClientFrame, read int64) {
 	room, err := c.resolve(ctx, f.Room, "post")
 	if err != nil {
+		if decidedNothing(err) {
+			// Not "you may not write here": the client sends it again.
+			c.error(f.Room, f.ID, api.CodeUnavailable, "not stored; send again")
+			return
+		}
 		c.refuse(f.Room, f.ID, err)
 		return
 	}

@@ -310,3 +310,19 @@ func TestSubscribeUndecidedIsUnavailable(t *testing.T) {
 	sendFrame(t, ws, api.ClientFrame{Type: api.FrameSub, Room: "joint"})
 	nextFrame(t, ws, func(f api.ServerFrame) bool { return f.Type == api.FrameSubscribed && f.Room == "joint" })
 }
+
+// TestPostUndecidedIsUnavailable: a post whose room decision could not
+// read the store is answered "not stored; send again" (the client sends
+// it again), not forbidden ("you cannot write in this room any more",
+// which the browser told the person before).
+func TestPostUndecidedIsUnavailable(t *testing.T) {
+	svc := dirService(t)
+	auth := &downAuth{id: "c1/joint"}
+	auth.down.Store(true)
+	ws := optionsSocket(t, svc, socketOptions{User: "u_a", Auth: auth})
+	sendFrame(t, ws, api.ClientFrame{Type: api.FramePub, Room: "joint", ID: "m1", Body: []byte("ciphertext")})
+	f := nextFrame(t, ws, func(f api.ServerFrame) bool { return f.Type == api.FrameError })
+	if f.Room != "joint" || f.ID != "m1" || f.Code != api.CodeUnavailable {
+		t.Fatalf("answer %+v: want room joint, id m1, code %q", f, api.CodeUnavailable)
+	}
+}
