@@ -62,6 +62,10 @@ type Chat struct {
 	// yet; ready closes when it empties.
 	waiting map[string]bool
 	ready   chan struct{}
+	// subTries counts, per room, the subscriptions this connection sent
+	// again after the server could not take one ("unavailable"); a
+	// reconnection clears it (it asks for every room anyway).
+	subTries map[string]int
 	// Reconnects counts reconnections (for tests and the CLI's status line).
 	Reconnects int
 }
@@ -181,6 +185,7 @@ func (ch *Chat) connect(ctx context.Context) error {
 	ws.SetReadLimit(api.MaxFrame * 2)
 	ch.mu.Lock()
 	ch.ws = ws
+	clear(ch.subTries)
 	subs := make([]api.ClientFrame, 0, len(ch.pos))
 	for room, p := range ch.pos {
 		f := api.ClientFrame{Type: api.FrameSub, Room: room}
@@ -410,6 +415,11 @@ func (ch *Chat) handle(f *api.ServerFrame) error {
 			ch.mu.Unlock()
 			ch.confirmed(f.Room)
 		}
+		if f.Refused == api.FrameSub && f.Code == api.CodeUnavailable {
+			// Not taken just then (the store did not answer, or the
+			// server was still checking this person's access): ask again.
+			ch.subLater(f.Room)
+		}
 		if f.ID != "" && f.Code == "unavailable" {
 			// Not stored (the object store did not answer): send it again
 			// after a backoff, for as long as the caller's Send waits.
@@ -458,6 +468,50 @@ func (ch *Chat) resendLater(id string) {
 		ch.mu.Unlock()
 		if still && ws != nil {
 			ch.write(ws, o.frame) // on failure the reconnect resends it
+		}
+	}()
+}
+
+// subMaxTries bounds the subscriptions of one room sent again on one
+// connection; past it the room waits for the next reconnection (and a
+// first subscription, Chat's 30 s).
+const subMaxTries = 5
+
+// subLater asks again, after a growing pause (1 s, doubling, at most 4 s),
+// for a room whose subscription the server could not take, if the chat
+// still follows the room and the connection is the one that was refused.
+func (ch *Chat) subLater(room string) {
+	ch.mu.Lock()
+	ws := ch.ws
+	_, follows := ch.pos[room]
+	if ws == nil || !follows || ch.subTries[room] >= subMaxTries {
+		ch.mu.Unlock()
+		return
+	}
+	if ch.subTries == nil {
+		ch.subTries = map[string]int{}
+	}
+	n := ch.subTries[room]
+	ch.subTries[room] = n + 1
+	ch.mu.Unlock()
+	wait := min(time.Second<<n, 4*time.Second)
+	go func() {
+		select {
+		case <-time.After(wait):
+		case <-ch.done:
+			return
+		}
+		ch.mu.Lock()
+		p, follows := ch.pos[room]
+		same := ch.ws == ws
+		f := api.ClientFrame{Type: api.FrameSub, Room: room}
+		if p != nil {
+			cp := *p
+			f.From = &cp
+		}
+		ch.mu.Unlock()
+		if follows && same {
+			ch.write(ws, f) // on failure the reconnect asks again
 		}
 	}()
 }
