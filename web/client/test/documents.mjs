@@ -16,6 +16,59 @@ const openRoom = async (page, r) => { await page.locator(`#rooms button[data-roo
 
 const docCard = (page, name) => page.locator("#doc-list li[data-doc]", { hasText: name });
 const lower = (s) => s.toLowerCase();
+/** within waits for p, failing with what after ms milliseconds. */
+async function within(p, ms, what) {
+  let timer;
+  try { return await Promise.race([p, new Promise((_, no) => { timer = setTimeout(() => no(new Error(`timed out after ${ms} ms: ${what}`)), ms); })]); }
+  finally { clearTimeout(timer); }
+}
+const gate = () => { let open; const p = new Promise((r) => { open = r; }); return { p, open }; };
+/**
+ * staleAnswers answers the page's poll out of order around a write, as a
+ * slow network or a loaded server may: the poll asked before the write (its
+ * list read then, its share requests held) is answered only after write()
+ * has shown the write's result. Once that old answer has reached the page
+ * (the next poll is asked, and waits), look() checks what the person sees.
+ */
+async function staleAnswers(page, what, write, look) {
+  const polls = (u) => /\/(documents|share-requests)$/.test(u.pathname);
+  const pollAsked = gate(), writeShown = gate(), nextAsked = gate(), looked = gate();
+  let phase = "hold"; // then "write", then "after"
+  const stale = [];
+  const handlers = new Set(); // the route's handlers still running
+  await page.route(polls, (r) => {
+    const handled = (async () => {
+      const req = r.request();
+      if (req.method() !== "GET") return r.continue();
+      const list = new URL(req.url()).pathname.endsWith("/documents");
+      if (phase === "hold" && !list) {
+        stale.push(req);
+        const res = await r.fetch(); // answered now, before the write
+        pollAsked.open();
+        await writeShown.p;
+        return r.fulfill({ response: res });
+      }
+      if (phase === "after" && list) { nextAsked.open(); await looked.p; }
+      return r.continue();
+    })();
+    handlers.add(handled);
+    const done = () => handlers.delete(handled);
+    handled.then(done, done);
+    return handled;
+  });
+  await within(pollAsked.p, 30000, what + ": the page polls");
+  phase = "write";
+  await write();
+  phase = "after";
+  writeShown.open();
+  await within(Promise.all(stale.map((q) => q.response().then((res) => res?.finished()))), 30000, what + ": the old answers reach the page");
+  await within(nextAsked.p, 30000, what + ": the next poll is asked");
+  try { await look(); } finally {
+    looked.open();
+    for (let i = 0; i < 20 && handlers.size; i++) await within(Promise.all([...handlers]), 30000, what + ": the held polls go on");
+    await page.unroute(polls);
+  }
+}
 
 await run(async () => {
   const party = await newPage("party", { width: 1280, height: 900 });
@@ -189,8 +242,15 @@ await run(async () => {
   await med.selectOption("#doc-audience", "joint");
   await med.setInputFiles("#doc-file", { name: "Agenda.txt", mimeType: "text/plain", buffer: Buffer.from("1. Deposit\n2. Repairs\n") });
   await med.selectOption("#doc-class", "admin");
-  await med.click("#doc-upload");
-  await med.locator("#doc-upload-status", { hasText: "Uploaded “Agenda.txt”" }).waitFor();
+  // A poll of the list asked before the upload and answered after it must
+  // not take the just-uploaded document off the mediator's list.
+  await staleAnswers(med, "upload", async () => {
+    await med.click("#doc-upload");
+    await med.locator("#doc-upload-status", { hasText: "Uploaded “Agenda.txt”" }).waitFor();
+    await docCard(med, "Agenda.txt").waitFor();
+  }, async () => {
+    check(await docCard(med, "Agenda.txt").count() === 1, "a poll asked before the upload and answered after it leaves the uploaded document on the list");
+  });
   await openRoom(party, "joint");
   const agenda = docCard(party, "Agenda.txt");
   await agenda.waitFor({ timeout: 30000 });
@@ -276,8 +336,17 @@ await run(async () => {
   await card.locator("button.share-ask").click();
   const req = party.locator("#doc-share-requests .share-request", { hasText: "Deposit receipt.pdf" });
   await req.waitFor({ timeout: 30000 });
-  await req.locator("button.share-request-allow").click();
-  await req.locator("button.share-request-yes").click();
+  // A poll asked before her answer and answered after it must not ask her
+  // again, as if her answer had not counted.
+  const reqDone = party.locator("#doc-share-requests .share-request-done", { hasText: "Deposit receipt.pdf" });
+  await staleAnswers(party, "allow", async () => {
+    await req.locator("button.share-request-allow").click();
+    await req.locator("button.share-request-yes").click();
+    await reqDone.waitFor();
+  }, async () => {
+    check(await reqDone.count() === 1 && await party.locator("#doc-share-requests button.share-request-allow").count() === 0,
+      "a poll asked before her answer and answered after it does not ask her again: " + await party.innerText("#doc-share-requests"));
+  });
   await med.locator("#doc-share-requests .share-request-approved").waitFor({ timeout: 30000 });
   check(true, "the Tenant party allowed showing it in the joint room");
 
@@ -296,7 +365,16 @@ await run(async () => {
   check(await confirm.locator("button.share-confirm").innerText() === "Show it to the joint room", "its button names the act: " + await confirm.locator("button.share-confirm").innerText());
   await axeCheck(med, "the mediator's share confirmation");
   await shoot(med, "documents-share");
-  await confirm.locator("button.share-confirm").click();
+  // A poll asked before the share and answered after it must not show the
+  // document as still only in the Tenant caucus: the mediator would be told
+  // wrong who sees it.
+  await staleAnswers(med, "share", async () => {
+    await confirm.locator("button.share-confirm").click();
+    await docCard(med, "Deposit receipt.pdf").waitFor({ state: "detached" });
+  }, async () => {
+    check(await docCard(med, "Deposit receipt.pdf").count() === 0,
+      "a poll asked before the share and answered after it does not put the document back in the Tenant caucus's list: " + await med.innerText("#doc-list").catch(() => ""));
+  });
   await openRoom(party, "joint");
   await docCard(party, "Deposit receipt.pdf").waitFor({ timeout: 30000 });
   check(true, "once shared, the party's joint room lists it without a refresh");
