@@ -5,6 +5,7 @@
 import { axeCheck } from "./axe.mjs";
 import { ask, base, check, env, joinByInvite, log, newPage, run, shots, signInMediator } from "./harness.mjs";
 import { statSync } from "node:fs";
+import { staleAnswers } from "./stale-lib.mjs";
 async function shoot(page, name) {
   const size = page.viewportSize();
   await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
@@ -16,59 +17,8 @@ const openRoom = async (page, r) => { await page.locator(`#rooms button[data-roo
 
 const docCard = (page, name) => page.locator("#doc-list li[data-doc]", { hasText: name });
 const lower = (s) => s.toLowerCase();
-/** within waits for p, failing with what after ms milliseconds. */
-async function within(p, ms, what) {
-  let timer;
-  try { return await Promise.race([p, new Promise((_, no) => { timer = setTimeout(() => no(new Error(`timed out after ${ms} ms: ${what}`)), ms); })]); }
-  finally { clearTimeout(timer); }
-}
-const gate = () => { let open; const p = new Promise((r) => { open = r; }); return { p, open }; };
-/**
- * staleAnswers answers the page's poll out of order around a write, as a
- * slow network or a loaded server may: the poll asked before the write (its
- * list read then, its share requests held) is answered only after write()
- * has shown the write's result. Once that old answer has reached the page
- * (the next poll is asked, and waits), look() checks what the person sees.
- */
-async function staleAnswers(page, what, write, look) {
-  const polls = (u) => /\/(documents|share-requests)$/.test(u.pathname);
-  const pollAsked = gate(), writeShown = gate(), nextAsked = gate(), looked = gate();
-  let phase = "hold"; // then "write", then "after"
-  const stale = [];
-  const handlers = new Set(); // the route's handlers still running
-  await page.route(polls, (r) => {
-    const handled = (async () => {
-      const req = r.request();
-      if (req.method() !== "GET") return r.continue();
-      const list = new URL(req.url()).pathname.endsWith("/documents");
-      if (phase === "hold" && !list) {
-        stale.push(req);
-        const res = await r.fetch(); // answered now, before the write
-        pollAsked.open();
-        await writeShown.p;
-        return r.fulfill({ response: res });
-      }
-      if (phase === "after" && list) { nextAsked.open(); await looked.p; }
-      return r.continue();
-    })();
-    handlers.add(handled);
-    const done = () => handlers.delete(handled);
-    handled.then(done, done);
-    return handled;
-  });
-  await within(pollAsked.p, 30000, what + ": the page polls");
-  phase = "write";
-  await write();
-  phase = "after";
-  writeShown.open();
-  await within(Promise.all(stale.map((q) => q.response().then((res) => res?.finished()))), 30000, what + ": the old answers reach the page");
-  await within(nextAsked.p, 30000, what + ": the next poll is asked");
-  try { await look(); } finally {
-    looked.open();
-    for (let i = 0; i < 20 && handlers.size; i++) await within(Promise.all([...handlers]), 30000, what + ": the held polls go on");
-    await page.unroute(polls);
-  }
-}
+/** The documents page's poll: its list answered at once, its share requests (read after it) held; the next poll is its next list. */
+const docPolls = { polls: (u) => /\/(documents|share-requests)$/.test(u.pathname), hold: (u) => u.pathname.endsWith("/share-requests"), next: (u) => u.pathname.endsWith("/documents") };
 
 await run(async () => {
   const party = await newPage("party", { width: 1280, height: 900 });
@@ -244,7 +194,7 @@ await run(async () => {
   await med.selectOption("#doc-class", "admin");
   // A poll of the list asked before the upload and answered after it must
   // not take the just-uploaded document off the mediator's list.
-  await staleAnswers(med, "upload", async () => {
+  await staleAnswers(med, "upload", docPolls, async () => {
     await med.click("#doc-upload");
     await med.locator("#doc-upload-status", { hasText: "Uploaded “Agenda.txt”" }).waitFor();
     await docCard(med, "Agenda.txt").waitFor();
@@ -339,7 +289,7 @@ await run(async () => {
   // A poll asked before her answer and answered after it must not ask her
   // again, as if her answer had not counted.
   const reqDone = party.locator("#doc-share-requests .share-request-done", { hasText: "Deposit receipt.pdf" });
-  await staleAnswers(party, "allow", async () => {
+  await staleAnswers(party, "allow", docPolls, async () => {
     await req.locator("button.share-request-allow").click();
     await req.locator("button.share-request-yes").click();
     await reqDone.waitFor();
@@ -368,7 +318,7 @@ await run(async () => {
   // A poll asked before the share and answered after it must not show the
   // document as still only in the Tenant caucus: the mediator would be told
   // wrong who sees it.
-  await staleAnswers(med, "share", async () => {
+  await staleAnswers(med, "share", docPolls, async () => {
     await confirm.locator("button.share-confirm").click();
     await docCard(med, "Deposit receipt.pdf").waitFor({ state: "detached" });
   }, async () => {

@@ -6,6 +6,7 @@
 import { axeCheck } from "./axe.mjs";
 import { passGate } from "./gate.mjs";
 import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
+import { staleAnswers } from "./stale-lib.mjs";
 
 const CASE = env("PARLEY_CASE");
 const t0 = Date.now();
@@ -29,12 +30,6 @@ async function join(name, link) {
   await page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
   await page.click("#welcome-dismiss");
   return page;
-}
-/** within waits for p, failing with what after ms milliseconds. */
-async function within(p, ms, what) {
-  let timer;
-  try { return await Promise.race([p, new Promise((_, no) => { timer = setTimeout(() => no(new Error(`timed out after ${ms} ms: ${what}`)), ms); })]); }
-  finally { clearTimeout(timer); }
 }
 const roomButton = (page, label) => page.locator("#rooms button", { hasText: label });
 async function openRoom(page, label) {
@@ -169,46 +164,13 @@ await run(async () => {
   // it (a slow network, a loaded server) still lists the room open: that old
   // answer must not draw the list again over "Closed …", the only word that
   // the closing was done. The next poll waits until that is checked.
-  const roomPolls = (u) => u.pathname.endsWith("/defined-rooms");
-  const gate = () => { let open; const p = new Promise((r) => { open = r; }); return { p, open }; };
-  const pollAsked = gate(), closedShown = gate(), nextAsked = gate(), looked = gate();
-  let phase = "hold"; // then "close", then "after"
-  const stale = [];
-  const pollsHeld = new Set(); // the route's handlers still running
-  await med.route(roomPolls, (r) => {
-    const handled = (async () => {
-      if (r.request().method() !== "GET") return r.continue();
-      if (phase === "hold") {
-        stale.push(r.request());
-        const res = await r.fetch(); // answered now: the room open
-        pollAsked.open();
-        await closedShown.p;
-        return r.fulfill({ response: res });
-      }
-      if (phase === "after") { nextAsked.open(); await looked.p; }
-      return r.continue();
-    })();
-    pollsHeld.add(handled);
-    const done = () => pollsHeld.delete(handled);
-    handled.then(done, done);
-    return handled;
-  });
-  await within(pollAsked.p, 30000, "the mediator's page polls the rooms");
-  phase = "close";
-  await med.click("#confirm-close-room");
-  await med.locator("#room-closed-status").waitFor({ timeout: 60000 });
-  phase = "after";
-  closedShown.open();
-  await within(Promise.all(stale.map((q) => q.response().then((res) => res?.finished()))), 30000, "the old answers reach the page");
-  await within(nextAsked.p, 30000, "the next poll of the rooms is asked");
-  try {
+  await staleAnswers(med, "close", { polls: (u) => u.pathname.endsWith("/defined-rooms") }, async () => {
+    await med.click("#confirm-close-room");
+    await med.locator("#room-closed-status").waitFor({ timeout: 60000 });
+  }, async () => {
     check(await med.locator("#room-closed-status").count() === 1 && (await med.innerText(`li[data-room-label="${ROOM1}"]`)).includes("— closed"),
       "a poll asked before the closing and answered after it leaves “Closed …” and the room shown closed: " + await med.innerText("#defined-rooms"));
-  } finally {
-    looked.open();
-    for (let i = 0; i < 20 && pollsHeld.size; i++) await within(Promise.all([...pollsHeld]), 30000, "the held polls go on");
-    await med.unroute(roomPolls);
-  }
+  });
   await party.locator("#room-closed").waitFor({ timeout: 20000 });
   check(await party.locator("#draft").count() === 0, "the tenant can no longer write in the closed room");
   await sees(party, "Honestly, I would take 1,200.");
