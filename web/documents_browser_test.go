@@ -23,7 +23,10 @@ import (
 // An upload that may have been saved (503 upload-unconfirmed, another
 // 5xx) says to look before adding it again, never "nothing was saved";
 // a share asks "Show … to …? … This cannot be undone." with a button
-// naming the act. axe runs on each screen.
+// naming the act. A poll of the list asked before a write and answered
+// after it is dropped: the mediator's upload stays on her list, a party's
+// answer to a share request is not asked again, and a shared document is
+// not shown back in its old place. axe runs on each screen.
 func TestBrowserDocuments(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})

@@ -16,7 +16,9 @@ import (
 // sees nothing of it and is refused it through the API); a room mixing
 // sides is refused until it is declared cross-side, then both lawyers'
 // banners say "cross-side" and name everyone in it; the mediator closes
-// the first room after a confirmation naming who loses it, and the tenant
+// the first room after a confirmation naming who loses it (her page's poll
+// of the rooms asked before the closing and answered after it is dropped:
+// it does not draw the list again over "Closed …"), and the tenant
 // keeps reading it but can no longer write. In the open cross-side room a
 // timer shows its countdown and a raised hand reaches the mediator; a
 // notice to every room then reaches every open room (the page says how

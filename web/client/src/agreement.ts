@@ -17,6 +17,7 @@ import type { DeviceKeys, Devices } from "./e2ee";
 import * as P from "./primitives";
 import { b64, hex, unb64 } from "./wire";
 import { h } from "./dom";
+import { latest } from "./latest";
 import { roleName } from "./names";
 
 const path = (id: string) => casePath(id) + "/agreement";
@@ -208,18 +209,16 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
   // network, a loaded server) would otherwise put back what was there before
   // the write — "no agreement yet" after the draft, which took the editor
   // away, with the mediator's changes, under her next save.
-  let asked = 0;
-  let taken = 0;
-  const take = (got: Agreement, n = ++asked): boolean => {
-    if (n < taken) return false;
-    taken = n;
+  const order = latest();
+  const take = (got: Agreement, n = order.ask()): boolean => {
+    if (!order.take(n)) return false;
     missing = got.state === "none";
     a = missing ? null : got;
     return true;
   };
   /** Reads the agreement; false when a newer answer arrived meanwhile (this one is dropped). */
   const load = async (): Promise<boolean> => {
-    const n = ++asked;
+    const n = order.ask();
     return take(await agreementAPI.get(ctx.caseID), n);
   };
   let drawing = 0; // the draws begun: one that waited (the templates) draws nothing once a newer one began

@@ -18,6 +18,7 @@ import type * as W from "./wire_gen";
 import type { DeviceKeys } from "./e2ee";
 import { signShareAnswer } from "./consent";
 import { h } from "./dom";
+import { latest } from "./latest";
 
 export interface ApprovalsContext {
   caseID: string;
@@ -184,8 +185,13 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
         ...shown.slice(0, 10).map((r) => ctx.mediator ? mediatorItem(r) : sideItem(r))));
   }
 
+  // A load asked before an answer (or a request) and answered after it is
+  // dropped: it would put the request back as pending and ask again.
+  const order = latest();
   async function load(): Promise<boolean> {
+    const n = order.ask();
     const next = await api.shareRequests(ctx.caseID);
+    if (!order.take(n)) return false;
     const p = JSON.stringify(next.map((r) => [r.id, r.status, r.decidedBy ?? "", r.gaining.map((g) => g.accountId)]));
     failed = "";
     if (p === print) return false;

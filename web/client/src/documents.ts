@@ -23,6 +23,7 @@ import { newcomerWords, wrapForNewcomers } from "./docs-newcomers";
 import { mountUpgrade } from "./docs-upgrade";
 import { mountApprovals } from "./doc-approvals";
 import { h } from "./dom";
+import { latest } from "./latest";
 import { personName } from "./names";
 
 /** How often a visible page asks for the case's documents. */
@@ -755,11 +756,18 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
 
   // Renders only when the listing (or its failure) changed: re-inserting the
   // same cards would take the keyboard focus away every few seconds.
+  // A listing asked before another one that was already taken is dropped:
+  // a poll asked before an upload or a share and answered after the list
+  // read once it was done would put back the list from before it (the
+  // document just added gone, or shown as still only in its old place).
+  const order = latest();
   async function refresh(force = false): Promise<void> {
+    const n = order.ask();
     let next: Document[];
     try {
       next = await api.documents(ctx.caseID);
     } catch (e) {
+      if (!order.take(n)) throw e; // a newer listing was taken: it is what the list shows
       const was = listErr;
       listErr = "The list could not be brought up to date: " + ctx.errText(e);
       if (force || was !== listErr) renderList();
@@ -768,6 +776,10 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     const print = JSON.stringify(next.map(cardKey));
     // The share requests follow the listing (their words name its documents).
     const asked = await approvals.load().catch(() => false);
+    if (!order.take(n)) {
+      if (asked) approvals.render(); // the requests are numbered on their own: these are the latest
+      return;
+    }
     if (asked || force || print !== listed) { docs = next; approvals.render(); }
     if (!force && print === listed && !listErr) return;
     listErr = "";

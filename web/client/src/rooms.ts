@@ -8,6 +8,7 @@ import type { DefinedRoom, OpenRoomRequest } from "./wire_gen";
 import type { SecureCase } from "./secure";
 import * as E from "./e2ee";
 import { h } from "./dom";
+import { latest } from "./latest";
 import { personName } from "./names";
 
 const errText = plainWords; // never a status, an id or the browser's network text
@@ -22,6 +23,11 @@ const roomsAPI = {
 const maxLabel = 60;
 
 const known = new Map<string, DefinedRoom>();
+// The server's answers about the rooms are numbered (a list when it is
+// asked, an opening or closing when it arrives): a poll asked before a
+// closing and answered after it still lists the room open, and drew the
+// list again over "Closed …"; it is dropped.
+const order = latest();
 
 let secure: SecureCase | undefined;
 
@@ -98,7 +104,9 @@ export function closedNote(room: string): HTMLElement | null {
 /** Loads the defined rooms this person is in (before the room list is drawn). */
 export async function loadDefinedRooms(caseID: string, sc: SecureCase): Promise<void> {
   secure = sc;
+  const n = order.ask();
   const list = await roomsAPI.list(caseID);
+  if (!order.take(n)) return;
   for (const r of list) known.set(r.room, r);
   lastShown = shownNow();
 }
@@ -121,7 +129,9 @@ async function update(): Promise<void> {
   if (!ctx) return;
   const sc = ctx.sc();
   let list: DefinedRoom[];
+  const n = order.ask();
   try { list = await roomsAPI.list(sc.caseID); } catch { return; }
+  if (!order.take(n)) return;
   let change = false;
   for (const r of list) {
     const old = known.get(r.room);
@@ -213,6 +223,7 @@ function openForm(): HTMLElement {
         // This browser names the room (from the salt of the entry that seals who is in it), not the server.
         const entry = await E.newRoomOpening(ctx!.sc().caseID, cross.checked, members);
         const r = await roomsAPI.open(ctx!.sc().caseID, { id: E.definedRoom(entry.room)!.id, label: name.value, members, crossSide: cross.checked });
+        order.take(order.ask());
         known.set(r.room, r);
         try {
           await ctx!.sc().signRoom(r, entry);
@@ -251,6 +262,7 @@ function confirmClose(r: DefinedRoom, out: HTMLElement): void {
           if (!(e instanceof APIError && e.status === 409)) throw e;
           closed = { ...r, closed: r.closed ?? new Date().toISOString() }; // closed on the server already: sign it
         }
+        order.take(order.ask());
         known.set(closed.room, closed);
         // Your browser signs the closing, so every member's browser refuses to write there and no server can reopen it.
         await ctx!.sc().signClose(r.room).catch((e) => {

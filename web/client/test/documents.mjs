@@ -5,6 +5,7 @@
 import { axeCheck } from "./axe.mjs";
 import { ask, base, check, env, joinByInvite, log, newPage, run, shots, signInMediator } from "./harness.mjs";
 import { statSync } from "node:fs";
+import { staleAnswers } from "./stale-lib.mjs";
 async function shoot(page, name) {
   const size = page.viewportSize();
   await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
@@ -16,6 +17,8 @@ const openRoom = async (page, r) => { await page.locator(`#rooms button[data-roo
 
 const docCard = (page, name) => page.locator("#doc-list li[data-doc]", { hasText: name });
 const lower = (s) => s.toLowerCase();
+/** The documents page's poll: its list answered at once, its share requests (read after it) held; the next poll is its next list. */
+const docPolls = { polls: (u) => /\/(documents|share-requests)$/.test(u.pathname), hold: (u) => u.pathname.endsWith("/share-requests"), next: (u) => u.pathname.endsWith("/documents") };
 
 await run(async () => {
   const party = await newPage("party", { width: 1280, height: 900 });
@@ -189,8 +192,15 @@ await run(async () => {
   await med.selectOption("#doc-audience", "joint");
   await med.setInputFiles("#doc-file", { name: "Agenda.txt", mimeType: "text/plain", buffer: Buffer.from("1. Deposit\n2. Repairs\n") });
   await med.selectOption("#doc-class", "admin");
-  await med.click("#doc-upload");
-  await med.locator("#doc-upload-status", { hasText: "Uploaded “Agenda.txt”" }).waitFor();
+  // A poll of the list asked before the upload and answered after it must
+  // not take the just-uploaded document off the mediator's list.
+  await staleAnswers(med, "upload", docPolls, async () => {
+    await med.click("#doc-upload");
+    await med.locator("#doc-upload-status", { hasText: "Uploaded “Agenda.txt”" }).waitFor();
+    await docCard(med, "Agenda.txt").waitFor();
+  }, async () => {
+    check(await docCard(med, "Agenda.txt").count() === 1, "a poll asked before the upload and answered after it leaves the uploaded document on the list");
+  });
   await openRoom(party, "joint");
   const agenda = docCard(party, "Agenda.txt");
   await agenda.waitFor({ timeout: 30000 });
@@ -276,8 +286,17 @@ await run(async () => {
   await card.locator("button.share-ask").click();
   const req = party.locator("#doc-share-requests .share-request", { hasText: "Deposit receipt.pdf" });
   await req.waitFor({ timeout: 30000 });
-  await req.locator("button.share-request-allow").click();
-  await req.locator("button.share-request-yes").click();
+  // A poll asked before her answer and answered after it must not ask her
+  // again, as if her answer had not counted.
+  const reqDone = party.locator("#doc-share-requests .share-request-done", { hasText: "Deposit receipt.pdf" });
+  await staleAnswers(party, "allow", docPolls, async () => {
+    await req.locator("button.share-request-allow").click();
+    await req.locator("button.share-request-yes").click();
+    await reqDone.waitFor();
+  }, async () => {
+    check(await reqDone.count() === 1 && await party.locator("#doc-share-requests button.share-request-allow").count() === 0,
+      "a poll asked before her answer and answered after it does not ask her again: " + await party.innerText("#doc-share-requests"));
+  });
   await med.locator("#doc-share-requests .share-request-approved").waitFor({ timeout: 30000 });
   check(true, "the Tenant party allowed showing it in the joint room");
 
@@ -296,7 +315,16 @@ await run(async () => {
   check(await confirm.locator("button.share-confirm").innerText() === "Show it to the joint room", "its button names the act: " + await confirm.locator("button.share-confirm").innerText());
   await axeCheck(med, "the mediator's share confirmation");
   await shoot(med, "documents-share");
-  await confirm.locator("button.share-confirm").click();
+  // A poll asked before the share and answered after it must not show the
+  // document as still only in the Tenant caucus: the mediator would be told
+  // wrong who sees it.
+  await staleAnswers(med, "share", docPolls, async () => {
+    await confirm.locator("button.share-confirm").click();
+    await docCard(med, "Deposit receipt.pdf").waitFor({ state: "detached" });
+  }, async () => {
+    check(await docCard(med, "Deposit receipt.pdf").count() === 0,
+      "a poll asked before the share and answered after it does not put the document back in the Tenant caucus's list: " + await med.innerText("#doc-list").catch(() => ""));
+  });
   await openRoom(party, "joint");
   await docCard(party, "Deposit receipt.pdf").waitFor({ timeout: 30000 });
   check(true, "once shared, the party's joint room lists it without a refresh");

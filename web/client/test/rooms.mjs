@@ -6,6 +6,7 @@
 import { axeCheck } from "./axe.mjs";
 import { passGate } from "./gate.mjs";
 import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
+import { staleAnswers } from "./stale-lib.mjs";
 
 const CASE = env("PARLEY_CASE");
 const t0 = Date.now();
@@ -159,8 +160,17 @@ await run(async () => {
   const q = await med.innerText("#close-room-q");
   check(q.includes(ROOM1) && q.includes("Ada Okafor") && q.includes("cannot be undone") && q.includes("keeps reading"), "closing asks a deliberate confirmation: " + q);
   await med.screenshot({ path: `${shots}/rooms-close-confirm.png`, fullPage: true });
-  await med.click("#confirm-close-room");
-  await med.locator("#room-closed-status").waitFor({ timeout: 60000 });
+  // The page's poll of the rooms asked before the closing and answered after
+  // it (a slow network, a loaded server) still lists the room open: that old
+  // answer must not draw the list again over "Closed …", the only word that
+  // the closing was done. The next poll waits until that is checked.
+  await staleAnswers(med, "close", { polls: (u) => u.pathname.endsWith("/defined-rooms") }, async () => {
+    await med.click("#confirm-close-room");
+    await med.locator("#room-closed-status").waitFor({ timeout: 60000 });
+  }, async () => {
+    check(await med.locator("#room-closed-status").count() === 1 && (await med.innerText(`li[data-room-label="${ROOM1}"]`)).includes("— closed"),
+      "a poll asked before the closing and answered after it leaves “Closed …” and the room shown closed: " + await med.innerText("#defined-rooms"));
+  });
   await party.locator("#room-closed").waitFor({ timeout: 20000 });
   check(await party.locator("#draft").count() === 0, "the tenant can no longer write in the closed room");
   await sees(party, "Honestly, I would take 1,200.");
