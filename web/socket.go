@@ -184,7 +184,8 @@ type socket struct {
 	// before it ends); ended: close has begun, neither starts.
 	writing, checking, ended bool
 	// hold counts the announcements naming this socket's own person as
-	// losing the case (losesCase, endsAccount); cleared is the count up
+	// losing the case (losesCase) or ending sessions (every one on
+	// SessionTopics); cleared is the count up
 	// to which checks have since decided they have not. While the two
 	// differ the writer takes no frame (pings and the close still go
 	// out), so that the person reads nothing of the case's rooms while
@@ -356,9 +357,13 @@ func (c *socket) open() {
 	if opts.Session != nil {
 		for _, topic := range opts.SessionTopics {
 			c.unwatch = append(c.unwatch, c.s.Watch(topic, func(data []byte) {
-				if endsAccount(data) {
-					c.holdFrames(wantSession)
-				}
+				// Every announcement on these topics ends sessions:
+				// a sign-out of this one ("ended"), or on the
+				// account's, its disabling, a revocation, a password
+				// changed or reset (announceAccountEnded). Whichever
+				// it is, the person reads nothing more until the
+				// session check keeps them.
+				c.holdFrames(wantSession)
 				c.sessionAsked.Add(1)
 				c.kick(wantSession)
 			}))
@@ -531,16 +536,6 @@ func losesCase(data []byte, user string) bool {
 		return false
 	}
 	return ev.Change == "participant.removed" || ev.Change == "mediator.recused"
-}
-
-// endsAccount reports whether an announcement on the account's topic
-// (account.AccountTopic) is its disabling ("disabled", handlers_staff.go)
-// or the revocation of all its sessions, as a removal from a case makes
-// ("revoked", handlers_reentry.go and others): the person may have lost
-// the case. (The session topic's "ended", a sign-out, holds nothing.)
-func endsAccount(data []byte) bool {
-	s := string(data)
-	return s == "disabled" || s == "revoked"
 }
 
 // startCheckerLocked starts a checker if none runs and the connection is

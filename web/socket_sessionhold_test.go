@@ -217,3 +217,57 @@ func TestPostRefusedWhileHeldForSession(t *testing.T) {
 		t.Fatal("the post sent while held was stored")
 	}
 }
+
+// TestEverySessionEndingAnnouncementHolds: a sign-out of the socket's
+// session ("ended"), a password changed or reset, like a revocation,
+// holds the person's frames until the session check keeps them; with
+// the store failing that check, no message published after the
+// announcement is written before the socket closes with 1013. Before
+// (review 248), only "disabled" and "revoked" held: after the owner of a
+// stolen laptop changed their password, its open socket went on reading
+// the rooms for the 30 s the check retried. The socket's first session
+// check answers valid, every later one cannot tell.
+func TestEverySessionEndingAnnouncementHolds(t *testing.T) {
+	for _, tc := range []struct{ topic, data string }{
+		{"session:s1", "ended"},
+		{account.AccountTopic("u_a"), "password-changed"},
+		{account.AccountTopic("u_a"), "password-reset"},
+		{account.AccountTopic("u_a"), "password-reset-requested"},
+		{account.AccountTopic("u_a"), "revoked"},
+	} {
+		t.Run(tc.data, func(t *testing.T) {
+			ctx := t.Context()
+			svc := dirService(t)
+			const room = "c1/joint"
+			var checks atomic.Int32
+			ws := optionsSocket(t, svc, socketOptions{User: "u_a", Auth: oneRoomAuth{id: room},
+				SessionTopics: []string{"session:s1", account.AccountTopic("u_a")}, RetryBudget: 2 * time.Second,
+				Session: func(context.Context) sessionState {
+					if checks.Add(1) == 1 {
+						return sessionValid
+					}
+					return sessionUnknown
+				}})
+			sendFrame(t, ws, api.ClientFrame{Type: api.FrameSub, Room: "joint"})
+			nextFrame(t, ws, func(f api.ServerFrame) bool { return f.Type == api.FrameSubscribed })
+			waitUntil(t, "the first session check", func() bool { return checks.Load() > 0 })
+			if err := svc.Announce(ctx, tc.topic, []byte(tc.data)); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, "the check after the announcement", func() bool { return checks.Load() > 1 })
+			if _, err := svc.Publish(ctx, room, api.Message{ID: "m1", From: "u_b", Body: []byte("x")}); err != nil {
+				t.Fatal(err)
+			}
+			ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			frames, ended := framesOf(ws)
+			for f := range frames {
+				if f.Type == api.FrameMsgs {
+					t.Errorf("a message frame reached the socket while its session check could not tell")
+				}
+			}
+			if err := <-ended; !websocket.IsCloseError(err, closeTryAgain) {
+				t.Errorf("socket ended with %v, want a close with %d", err, closeTryAgain)
+			}
+		})
+	}
+}
