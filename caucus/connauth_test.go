@@ -84,3 +84,32 @@ func TestConnAuthAnswersInDoubt(t *testing.T) {
 	}
 	up()
 }
+
+// TestRedecideCaseGoneLosesTheCase: a re-check that finds the case gone
+// answers every room "access lost" (the socket closes, frames it held
+// unwritten), not a refusal of each room, after which a socket dropped
+// the rooms one by one and wrote the frames it held for the person
+// (review 248).
+func TestRedecideCaseGoneLosesTheCase(t *testing.T) {
+	e := newRoomsEnv(t)
+	ctx := t.Context()
+	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
+	tenant := account.Account{ID: ids.New("u"), Name: "Tara", Role: policy.RoleParticipant}
+	c := e.tenancyCase(t, med, func(k *cases.Case) {
+		k.Participants = append(k.Participants, cases.Participant{AccountID: tenant.ID, Name: tenant.Name, Role: cases.RoleParty, Side: k.Sides[0].ID})
+	})
+	auth := e.rooms.Authorizer(tenant, c.ID).(*connAuth)
+	if _, err := auth.Resolve(ctx, JointName, "join"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.meta.Delete(ctx, "cases/"+c.ID+"/case"); err != nil {
+		t.Fatal(err)
+	}
+	auth.Invalidate()
+	errs := auth.Redecide(ctx, []string{JointName, "caucus:" + c.Sides[0].ID})
+	for i, err := range errs {
+		if !errors.Is(err, messaging.ErrAccessLost) {
+			t.Errorf("room %d with the case gone: %v, want access lost", i, err)
+		}
+	}
+}

@@ -538,8 +538,13 @@ func (a *connAuth) Redecide(ctx context.Context, names []string) []error {
 	}
 	c, err := a.s.cases.Load(ctx, a.caseID)
 	if err != nil {
-		// Every answer is the read's: a case gone is a refusal, a store
+		// Every answer is the read's: a case gone is the case lost (the
+		// socket closes, its held frames unwritten, rather than dropping
+		// its rooms one by one and writing what was held), a store
 		// failure decided nothing (the doubt stays for the next check).
+		if errors.Is(err, fault.ErrNotFound) {
+			err = fmt.Errorf("%w: %w", messaging.ErrAccessLost, err)
+		}
 		for i := range names {
 			errs[i] = connErr(err)
 		}
