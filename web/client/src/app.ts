@@ -387,13 +387,16 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   sc.onEvent = onEvent;
   sc.onStop = (e) => stopCase(e);
   sc.onNotice = (t) => notice(t);
-  sc.onRoomStalled = (room) => {
-    noticeEl.replaceChildren(`New messages in “${roomTitle(room)}” are not reaching this page just now. Reload the page to bring it up to date (copy any message you have not sent yet first). `,
-      h("button", { type: "button", id: "room-stalled-reload", "data-room": room, onclick: () => location.reload() }, "Reload the page"));
+  // Every room not updating is named in one notice; it goes once none is left.
+  const stalledRooms = new Set<string>();
+  const drawStalled = () => {
+    if (!stalledRooms.size) { if (document.getElementById("room-stalled-reload")) notice(""); return; }
+    const names = [...stalledRooms].map((r) => `“${roomTitle(r)}”`).join(" and ");
+    noticeEl.replaceChildren(`New messages in ${names} are not reaching this page just now. Reload the page to bring it up to date (copy any message you have not sent yet first). `,
+      h("button", { type: "button", id: "room-stalled-reload", onclick: () => location.reload() }, "Reload the page"));
   };
-  sc.onRoomResumed = (room) => {
-    if (document.getElementById("room-stalled-reload")?.dataset.room === room) notice("");
-  };
+  sc.onRoomStalled = (room) => { stalledRooms.add(room); drawStalled(); };
+  sc.onRoomResumed = (room) => { if (stalledRooms.delete(room)) drawStalled(); };
   sc.onPendingMediators = (pending) => renderPendingMediators(pending);
   sc.onPresence = (room) => {
     roomButtons.get(room)?.replaceChildren(...roomLabel(room));

@@ -416,7 +416,10 @@ export class SecureCase {
       // The server sends only ServerFrames (package api); a frame of a
       // kind this client does not know is ignored by frame's switch.
       const f = JSON.parse(e.data as string) as ServerFrame;
-      this.enqueue(() => this.frame(f));
+      // A refused subscribe counts against the connection that sent it: one
+      // of a connection since replaced (handled after the new one opened
+      // and asked for every room) is dropped.
+      this.enqueue(async () => { if (f.t !== "error" || f.refused !== "sub" || this.ws === ws) await this.frame(f); });
     };
     ws.onclose = (e) => {
       if (this.ws !== ws || this.closed) return;
