@@ -660,6 +660,13 @@ func (s *Service) applyResidue(ctx context.Context, actor account.Account, p Pla
 		if err != nil {
 			return err
 		}
+		if ok && e.Kind == ResidueInvite {
+			// A withdrawal still waiting for its audit entry gets it
+			// before its record goes.
+			if err := s.auditWithdrawals(ctx, []string{e.Key}); err != nil {
+				return err
+			}
+		}
 		if ok && (e.Kind == ResidueCiphertext || e.Kind == ResidueUpload) {
 			// Its storage hold cleared, then checked again (a hold
 			// placed meanwhile keeps it, held).
