@@ -11,6 +11,7 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/workers"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -56,6 +57,7 @@ func lateSeatsKey(planID string) string { return planPrefix(planID) + "cases/lat
 // record as destroyed, in page order.
 func (s *Service) planDestroyedCases(ctx context.Context, p Plan) ([]string, error) {
 	var out []string
+	seen := map[string]bool{}
 	for n := range p.Pages {
 		items, err := s.loadPage(ctx, p.ID, n)
 		if err != nil {
@@ -69,7 +71,8 @@ func (s *Service) planDestroyedCases(ctx context.Context, p Plan) ([]string, err
 			return nil, fmt.Errorf("page %d: %d outcomes for %d records", n, len(done.Outcomes), len(items))
 		}
 		for i, it := range items {
-			if it.Class == policy.ClassCaseRecord && done.Outcomes[i].Result == OutcomeDestroyed && !slices.Contains(out, it.Case) {
+			if it.Class == policy.ClassCaseRecord && done.Outcomes[i].Result == OutcomeDestroyed && !seen[it.Case] {
+				seen[it.Case] = true
 				out = append(out, it.Case)
 			}
 		}
@@ -192,17 +195,34 @@ func (s *Service) findLateSeats(ctx context.Context, p Plan, destroyed []string)
 	if err != nil {
 		return j, err
 	}
+	gone := make(map[string]bool, len(destroyed))
+	for _, c := range destroyed {
+		gone[c] = true
+	}
+	var keys []string
 	for _, key := range slices.Sorted(maps.Keys(owners)) {
-		c := owners[key]
-		if !slices.Contains(destroyed, c) {
-			continue
+		if gone[owners[key]] {
+			keys = append(keys, key)
 		}
-		vs, err := s.storedVersions(ctx, nil, []string{key})
+	}
+	// Each entry's versions looked for a few at a time, as elsewhere.
+	stored := make([]bool, len(keys))
+	errs := make([]error, len(keys))
+	workers.Run(len(keys), s.parallel, func(i int) {
+		vs, err := s.storedVersions(ctx, nil, []string{keys[i]})
 		if err != nil {
-			return j, err
+			errs[i] = err
+			return
 		}
-		if n, _ := countKeys(vs); n > 0 {
-			j.Cases[c] = append(j.Cases[c], key)
+		n, _ := countKeys(vs)
+		stored[i] = n > 0
+	})
+	if err := errors.Join(errs...); err != nil {
+		return j, err
+	}
+	for i, key := range keys {
+		if stored[i] {
+			j.Cases[owners[key]] = append(j.Cases[owners[key]], key)
 		}
 	}
 	return j, nil
