@@ -14,6 +14,7 @@ import (
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/visible"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/ratelimit"
 )
@@ -385,4 +386,33 @@ func (s *Service) EnsureParticipant(ctx context.Context, id, name, email string)
 		return Account{}, err
 	}
 	return a, nil
+}
+
+// DiscardParticipant permanently deletes every stored version of the
+// participant account id: the account of a join that a case refused
+// after EnsureParticipant made it (cases.Service.JoinAs), which no case
+// names and so no disposal would ever reach. Its id was minted for that
+// one invitation's claim, so no other seat shares it. An account whose
+// stored record is not a participant's is refused, and one that is not
+// stored is not an error.
+func (s *Service) DiscardParticipant(ctx context.Context, id string) error {
+	var a Account
+	if _, err := s.meta.Get(ctx, accountKey(id), &a); err == nil && a.Role != policy.RoleParticipant {
+		return fmt.Errorf("account %s is not a participant's: %w", id, fault.ErrConflict)
+	} else if err != nil && !errors.Is(err, metastore.ErrNotFound) {
+		return err
+	}
+	obj := s.meta.Objects()
+	vs, err := obj.Versions(ctx, accountKey(id))
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	infos := make([]objstore.Info, 0, len(vs))
+	for _, v := range vs {
+		infos = append(infos, v.Info)
+	}
+	return errors.Join(obj.DeleteVersions(ctx, infos)...)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -389,15 +390,24 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 	if err != nil {
 		return Joined{}, err
 	}
-	// Refuse a duplicate before making an account: an account made for a
-	// refused join would hold a name and email in no case, which nothing
-	// disposes of. (The check inside the update below still decides when
-	// two joins race.)
+	// Refuse, before making an account, every join the case's update below
+	// would refuse as things stand: an account made for a refused join
+	// would hold a name and email in no case, which no disposal reaches.
+	// (The checks inside the update still decide when a change races this
+	// one; an account made for a join refused there is deleted:
+	// discardRefused.)
 	if c, err := s.load(ctx, inv.CaseID); err != nil {
 		return Joined{}, err
 	} else if _, ok := c.Participant(claimedID); !ok {
-		if _, dup := existingParticipant(c, NewInvite{Role: inv.Role, Side: inv.Side, Name: inv.Name}, nil); dup {
-			return Joined{}, ErrAlreadyJoined
+		refusal := s.joinRefused(c, maker, inv, claimedID)
+		if c.Disposing != nil {
+			refusal = fmt.Errorf("case %s: %w", inv.CaseID, ErrDisposing)
+		}
+		if refusal != nil {
+			// An earlier run of this join, interrupted after it made the
+			// account, left it behind: deleted now.
+			s.discardRefused(ctx, inv.CaseID, claimedID, inv.Email)
+			return Joined{}, refusal
 		}
 	}
 	acct, err := s.accounts.EnsureParticipant(ctx, claimedID, inv.Name, inv.Email)
@@ -418,24 +428,8 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 		if _, ok := c.Participant(acct.ID); ok {
 			return nil
 		}
-		if c.Closed != nil {
-			return ErrClosed
-		}
-		// A removed account never comes back (finishing a join that was
-		// interrupted before the removal): it would still be in the
-		// defined rooms' signed members, since pruning drops only people
-		// a signed statement leaves out. A new invite makes a new account.
-		if slices.ContainsFunc(c.Removed, func(r RemovedParticipant) bool { return r.AccountID == acct.ID }) {
-			return ErrInviteGone
-		}
-		if inv.Side != "" && !c.HasSide(inv.Side) {
-			return fault.Invalid("side", "no such side in this case")
-		}
-		// Two invites made for one person before either was used: the
-		// second would make a second person of the same name, who could
-		// read nothing the first can.
-		if _, dup := existingParticipant(c, NewInvite{Role: inv.Role, Side: inv.Side, Name: inv.Name}, nil); dup {
-			return ErrAlreadyJoined
+		if err := s.joinRefused(c, maker, inv, acct.ID); err != nil {
+			return err
 		}
 		c.Participants = append(c.Participants, Participant{AccountID: acct.ID, Name: acct.Name,
 			Role: inv.Role, Side: inv.Side, Joined: s.now().UTC()})
@@ -445,6 +439,9 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 			Hashes: []string{s.meta.IndexKey("invite", token)},
 			Attrs:  map[string]string{"role": string(inv.Role), "side": inv.Side}})
 	})
+	if joinRefusal(err) {
+		s.discardRefused(ctx, inv.CaseID, acct.ID, acct.Email)
+	}
 	if err != nil {
 		return Joined{}, err
 	}
@@ -468,4 +465,82 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 		return Joined{}, err
 	}
 	return Joined{Account: acct, Token: sessToken, Session: sess, CaseID: inv.CaseID}, nil
+}
+
+// joinRefused is why case c refuses to seat the account accountID by
+// invitation inv made by maker (nil: it does not). JoinAs asks it before
+// it makes the account and again in the case's update; the case's
+// disposal fence is commitChange's to refuse.
+func (s *Service) joinRefused(c *Case, maker account.Account, inv Invite, accountID string) error {
+	// The maker's recusal, should it be written after the claim, wins.
+	if !s.makerMay(maker, policy.CaseInvite, c) {
+		return ErrInviteGone
+	}
+	if c.Closed != nil {
+		return ErrClosed
+	}
+	// A removed account never comes back (finishing a join that was
+	// interrupted before the removal): it would still be in the defined
+	// rooms' signed members, since pruning drops only people a signed
+	// statement leaves out. A new invite makes a new account.
+	if slices.ContainsFunc(c.Removed, func(r RemovedParticipant) bool { return r.AccountID == accountID }) {
+		return ErrInviteGone
+	}
+	if inv.Side != "" && !c.HasSide(inv.Side) {
+		return fault.Invalid("side", "no such side in this case")
+	}
+	// Two invites made for one person before either was used: the second
+	// would make a second person of the same name, who could read nothing
+	// the first can.
+	if _, dup := existingParticipant(c, NewInvite{Role: inv.Role, Side: inv.Side, Name: inv.Name}, nil); dup {
+		return ErrAlreadyJoined
+	}
+	return nil
+}
+
+// joinRefusal reports whether err is the case's refusal of a join
+// (joinRefused, or its disposal fence) rather than a failure to write.
+func joinRefusal(err error) bool {
+	return errors.Is(err, ErrDisposing) || errors.Is(err, ErrClosed) || errors.Is(err, ErrInviteGone) ||
+		errors.Is(err, ErrAlreadyJoined) || errors.As(err, new(*fault.InvalidError))
+}
+
+// discardRefused deletes the participant account accountID, and its entry
+// in the index of seats by address, made for a join that case caseID
+// refused: the case names it nowhere, so no disposal of the case would
+// reach it. The id was minted for this invitation's claim (JoinAs), so no
+// other case seats it. Kept if the case names it after all (a removed
+// participant's account goes with the case). A failure is logged (WARN):
+// the account stays until an operator deletes it (docs/operations.md).
+func (s *Service) discardRefused(ctx context.Context, caseID, accountID, addr string) {
+	c, err := s.load(ctx, caseID)
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
+		s.logger().WarnContext(ctx, "the account of a refused join was not deleted", "case", caseID, "account", accountID, "error", err)
+		return
+	}
+	if err == nil {
+		if _, ok := c.Participant(accountID); ok ||
+			slices.ContainsFunc(c.Removed, func(r RemovedParticipant) bool { return r.AccountID == accountID }) {
+			return
+		}
+	}
+	errs := []error{s.accounts.DiscardParticipant(ctx, accountID)}
+	if seatAddress(addr) != "" {
+		obj := s.meta.Objects()
+		key := s.seatAddressPrefix(addr) + s.meta.IndexKey("seat", caseID, "", accountID)
+		vs, err := obj.Versions(ctx, key)
+		if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+			errs = append(errs, err)
+		}
+		infos := make([]objstore.Info, 0, len(vs))
+		for _, v := range vs {
+			infos = append(infos, v.Info)
+		}
+		if len(infos) > 0 {
+			errs = append(errs, obj.DeleteVersions(ctx, infos)...)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		s.logger().WarnContext(ctx, "the account of a refused join was not deleted", "case", caseID, "account", accountID, "error", err)
+	}
 }

@@ -383,6 +383,13 @@ func (s *Service) sweepCase(ctx context.Context, key string) (bool, error) {
 	if len(c.Unaudited) > 0 || withdrawals {
 		return false, nil // young events: their requests' own, or a later pass's
 	}
+	// A withdrawal's marker, written before its write (withdraw.go), is
+	// that request's own while young: its withdrawal may be written yet.
+	if young, err := s.markYoung(ctx, key); err != nil {
+		return false, fmt.Errorf("case %s: %w", id, err)
+	} else if young {
+		return false, nil
+	}
 	if err := s.meta.Delete(ctx, key); err != nil {
 		return false, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
@@ -47,12 +48,14 @@ type WithdrawnInvite struct {
 // The withdrawal is audited (case.invite.withdrawn: actor, case and the
 // invitation's keyed hash; never its address), after the write that
 // marks it withdrawn, which also marks it unaudited (WithdrawnUnaudited);
-// the mark is cleared once the entry is appended. If the append fails the
-// request fails, and withdrawing it again (a retry, by any mediator who
-// may) appends the entry — as its withdrawer made it, at the withdrawal's
-// time — and clears the mark; a failed append also marks the case for
-// the audit sweep (outbox.go), which does the same once the withdrawal is
-// StaleAfter old, should nobody withdraw it again. As with the case's
+// the mark is cleared once the entry is appended. The case is marked for
+// the audit sweep (outbox.go) before that write, so that a node dying
+// before the append leaves the withdrawal to the sweep, which appends the
+// entry — as its withdrawer made it, at the withdrawal's time — and
+// clears the mark once the withdrawal is StaleAfter old. If the append
+// fails the request fails, and withdrawing it again (a retry, by any
+// mediator who may) appends the entry as well. Retention appends it
+// before it destroys a record still so marked (AuditPendingWithdrawal). As with the case's
 // outbox, an entry may appear twice (a crash between the append and the
 // clearing, a retry racing the sweep), never be missing once a retry or
 // the sweep succeeds.
@@ -68,6 +71,15 @@ func (s *Service) WithdrawInvite(ctx context.Context, actor account.Account, cas
 	}
 	if !validInviteID(inviteID) {
 		return WithdrawnInvite{}, errInviteNotFound
+	}
+	// The audit sweep's marker before the write that withdraws, so that
+	// a node dying between that write and the append leaves the
+	// withdrawal to the sweep (sweepWithdrawals). The marker is written
+	// anew, with its time: the sweep keeps a marker younger than
+	// StaleAfter though it finds nothing yet (sweepCase). If it cannot be
+	// written, nothing is withdrawn.
+	if err := s.markWithdrawing(ctx, caseID); err != nil {
+		return WithdrawnInvite{}, err
 	}
 	already := false
 	var marked Invite // as withdrawn, by this request or an earlier one
@@ -109,9 +121,11 @@ func (s *Service) WithdrawInvite(ctx context.Context, actor account.Account, cas
 		return WithdrawnInvite{}, err
 	}
 	if err := s.auditWithdrawal(ctx, inviteID, marked); err != nil {
-		// Marked for the audit sweep, should nobody withdraw it again
-		// (sweepCase: sweepWithdrawals). The request fails either way.
-		_, _ = s.meta.Create(ctx, unauditedKey(caseID), struct{}{})
+		// Marked for the audit sweep (again, should a sweep have
+		// dropped the marker written above), should nobody withdraw it
+		// again (sweepCase: sweepWithdrawals); a marker that cannot be
+		// written is logged (WARN). The request fails either way.
+		s.markUnaudited(ctx, caseID)
 		return WithdrawnInvite{}, err
 	}
 	return out, nil
@@ -203,4 +217,47 @@ func (s *Service) InviteWithdrawn(ctx context.Context, c *Case, self string) (bo
 		return false, err
 	}
 	return inv.CaseID == c.ID && inv.Withdrawn != nil, nil
+}
+
+// unauditedMark is the audit sweep's marker (unauditedKey) as a
+// withdrawal writes it: since when. (A case's change writes it empty.)
+type unauditedMark struct {
+	Since *time.Time `json:"since,omitempty"`
+}
+
+// markWithdrawing writes the audit sweep's marker of the case anew, with
+// the time, before a withdrawal's write.
+func (s *Service) markWithdrawing(ctx context.Context, caseID string) error {
+	now := s.now().UTC()
+	_, err := s.meta.Replace(ctx, unauditedKey(caseID), unauditedMark{Since: &now}, "")
+	return err
+}
+
+// markYoung reports whether the sweep's marker at key was written by a
+// withdrawal less than StaleAfter ago: that withdrawal's write may be
+// still to come, and the marker is kept for it.
+func (s *Service) markYoung(ctx context.Context, key string) (bool, error) {
+	var m unauditedMark
+	if _, err := s.meta.Get(ctx, key, &m); errors.Is(err, metastore.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return m.Since != nil && s.now().Before(m.Since.Add(StaleAfter)), nil
+}
+
+// AuditPendingWithdrawal appends the case.invite.withdrawn entry of inv,
+// the record invites/<inviteID> as some version of it was stored, if its
+// withdrawal is still unaudited (WithdrawnUnaudited), then clears the
+// mark on the stored record if it is still there. Retention calls it
+// before it destroys an invitation record.
+func (s *Service) AuditPendingWithdrawal(ctx context.Context, inviteID string, inv Invite) error {
+	if inv.Withdrawn == nil || !inv.WithdrawnUnaudited {
+		return nil
+	}
+	err := s.auditWithdrawal(ctx, inviteID, inv)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return nil
+	}
+	return err
 }

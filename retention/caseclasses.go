@@ -477,6 +477,9 @@ func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p
 	if err != nil {
 		return Outcome{}, err
 	}
+	if err := s.auditWithdrawals(ctx, keys); err != nil {
+		return Outcome{}, err
+	}
 	if err := s.auditListed(ctx, it.Case, vs, ga); err != nil {
 		return Outcome{}, err
 	}
@@ -951,6 +954,9 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		prefixes, keys := classPlaces(class, caseID, inv)
 		vs, err := s.storedVersions(ctx, prefixes, keys)
 		if err != nil {
+			return Outcome{}, err
+		}
+		if err := s.auditWithdrawals(ctx, keys); err != nil {
 			return Outcome{}, err
 		}
 		if err := s.auditListed(ctx, caseID, vs, ga); err != nil {
@@ -1452,4 +1458,31 @@ func (s *Service) unhide(ctx context.Context, keys []string, before map[[2]strin
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// auditWithdrawals appends, before invitation records among keys are
+// destroyed, the case.invite.withdrawn entry of each whose withdrawal is
+// still unaudited (cases.Invite.WithdrawnUnaudited: its request's append
+// failed, or its node died, before the entry was in the log), as read
+// from its newest stored version that is not a delete marker: destroying
+// the record would otherwise lose the withdrawal from the log for good.
+// An append that fails stops the apply (resumed later), the record kept.
+// A rerun may append an entry twice, never lose it.
+func (s *Service) auditWithdrawals(ctx context.Context, keys []string) error {
+	for _, key := range keys {
+		id, ok := strings.CutPrefix(key, "invites/")
+		if !ok || strings.Contains(id, "/") {
+			continue
+		}
+		var inv cases.Invite
+		if err := s.olderVersion(ctx, key, &inv); errors.Is(err, objstore.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if err := s.cases.AuditPendingWithdrawal(ctx, id, inv); err != nil {
+			return fmt.Errorf("invitation withdrawn, its audit entry not yet in the log: %w", err)
+		}
+	}
+	return nil
 }

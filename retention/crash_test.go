@@ -128,7 +128,7 @@ func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 		return s
 	}
 	tmpl := newDirTemplate(t, world)
-	for _, step := range []string{"case-classes", "case-journal", "stub", "case-audit", "accounts", "case-record-deleted", "seat-index", "case-record", "page", "late-seats-journal", "certificate"} {
+	for _, step := range []string{"case-classes", "case-journal", "stub", "case-audit", "accounts", "case-record-deleted", "seat-index", "case-record", "page", "late-seats-journal", "late-seats-audit", "late-seats", "certificate"} {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
 			onEachStoreFrom(t, tmpl, world, func(t *testing.T, e *env, s *scenario) {

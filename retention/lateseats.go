@@ -10,6 +10,8 @@ import (
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/workers"
 	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -23,21 +25,30 @@ import (
 // page is applied, before the certificate, the index is listed again
 // (lateSeats): whatever entry names a case this plan destroyed is
 // journaled, audited and deleted, every stored version, and counted on
-// the case record's line of the certificate. A writer that read the case
+// the case record's line of the certificate; the first listing is
+// journaled even if it found nothing, and every run follows it. A writer that read the case
 // before its record went can still write its entry after this listing
 // (a process stalled for that long); the sweep finds such an entry,
 // whose case record is gone, as residue (ResidueSeatIndex) for the next
 // plan.
 
 // lateSeatsJournal is what lateSeats writes before it deletes anything,
-// if it found anything, at retention/plans/<plan>/cases/late-seats,
-// create-only (with the per-case journals, so the sweep deletes it once
-// the plan is certified, as spent-journal residue): the entries found for
-// each case destroyed, and each case's audit entry once written, so that
-// a rerun deletes, audits and certifies the same.
+// whatever it found (nothing too; a plan that destroyed no case record
+// writes none), at
+// retention/plans/<plan>/cases/late-seats, create-only (with the per-case
+// journals, so the sweep deletes it once the plan is certified, as
+// spent-journal residue): the entries found for each case destroyed, each
+// case's audit entry once written, and Done once every entry is deleted.
+// Every run of the plan follows the stored journal — the first listing
+// is the one that counts — and none goes past lateSeats before it is
+// Done, so that two applies of one plan (certificate.go) certify what
+// was destroyed: before review 246 a run that found nothing stored
+// nothing and went on to the certificate while another run's listing,
+// later, journaled entries it had not yet deleted.
 type lateSeatsJournal struct {
 	Cases map[string][]string `json:"cases"`           // case → its entries' keys
 	Audit map[string]int64    `json:"audit,omitempty"` // case → its audit entry
+	Done  bool                `json:"done,omitempty"`
 }
 
 func lateSeatsKey(planID string) string { return planPrefix(planID) + "cases/late-seats" }
@@ -46,6 +57,7 @@ func lateSeatsKey(planID string) string { return planPrefix(planID) + "cases/lat
 // record as destroyed, in page order.
 func (s *Service) planDestroyedCases(ctx context.Context, p Plan) ([]string, error) {
 	var out []string
+	seen := map[string]bool{}
 	for n := range p.Pages {
 		items, err := s.loadPage(ctx, p.ID, n)
 		if err != nil {
@@ -59,7 +71,8 @@ func (s *Service) planDestroyedCases(ctx context.Context, p Plan) ([]string, err
 			return nil, fmt.Errorf("page %d: %d outcomes for %d records", n, len(done.Outcomes), len(items))
 		}
 		for i, it := range items {
-			if it.Class == policy.ClassCaseRecord && done.Outcomes[i].Result == OutcomeDestroyed && !slices.Contains(out, it.Case) {
+			if it.Class == policy.ClassCaseRecord && done.Outcomes[i].Result == OutcomeDestroyed && !seen[it.Case] {
+				seen[it.Case] = true
 				out = append(out, it.Case)
 			}
 		}
@@ -78,13 +91,17 @@ func (s *Service) lateSeats(ctx context.Context, actor account.Account, p Plan) 
 	var j lateSeatsJournal
 	_, err := s.meta.Get(ctx, lateSeatsKey(p.ID), &j)
 	if errors.Is(err, metastore.ErrNotFound) {
-		if j, err = s.findLateSeats(ctx, p); err != nil {
+		// A plan that destroyed no case record has no entry to look for,
+		// whichever run asks (its pages' outcomes are final): no journal.
+		destroyed, err := s.planDestroyedCases(ctx, p)
+		if err != nil {
 			return err
 		}
-		if len(j.Cases) == 0 {
-			// Nothing to destroy, so nothing to journal: a rerun lists
-			// the index again.
+		if len(destroyed) == 0 {
 			return s.step("late-seats-journal")
+		}
+		if j, err = s.findLateSeats(ctx, p, destroyed); err != nil {
+			return err
 		}
 		if _, err := s.meta.Create(ctx, lateSeatsKey(p.ID), j); err != nil && !errors.Is(err, metastore.ErrExists) {
 			return err
@@ -98,11 +115,11 @@ func (s *Service) lateSeats(ctx context.Context, actor account.Account, p Plan) 
 	if err := s.step("late-seats-journal"); err != nil {
 		return err
 	}
-	if len(j.Cases) == 0 {
+	if j.Done {
 		return nil
 	}
 	caseIDs := slices.Sorted(maps.Keys(j.Cases))
-	if j.Audit == nil {
+	if j.Audit == nil && len(caseIDs) > 0 {
 		events := make([]audit.Event, len(caseIDs))
 		for i, c := range caseIDs {
 			events[i] = audit.Event{Type: "retention.records.destroyed", Actor: actor.ID, Case: c, Time: s.now().UTC(),
@@ -146,19 +163,28 @@ func (s *Service) lateSeats(ctx context.Context, actor account.Account, p Plan) 
 			return fmt.Errorf("case %s: its entries in the index of seats by address written during its disposal: %w", c, err)
 		}
 	}
-	return s.step("late-seats")
+	if err := s.step("late-seats"); err != nil {
+		return err
+	}
+	_, err = metastore.Update(ctx, s.meta, lateSeatsKey(p.ID), func(r *lateSeatsJournal) error {
+		if r.Done {
+			return errNoChange
+		}
+		r.Done = true
+		return nil
+	})
+	if errors.Is(err, errNoChange) {
+		return nil
+	}
+	return err
 }
 
 // findLateSeats lists the index of seats by address again and keeps the
 // entries, with a stored version that is not a delete marker, of the
-// cases p destroyed. Entries the plan's inventory (if this process holds
-// it) knew are not read again.
-func (s *Service) findLateSeats(ctx context.Context, p Plan) (lateSeatsJournal, error) {
+// cases p destroyed (destroyed). Entries the plan's inventory (if this
+// process holds it) knew are not read again.
+func (s *Service) findLateSeats(ctx context.Context, p Plan, destroyed []string) (lateSeatsJournal, error) {
 	j := lateSeatsJournal{Cases: map[string][]string{}}
-	destroyed, err := s.planDestroyedCases(ctx, p)
-	if err != nil || len(destroyed) == 0 {
-		return j, err
-	}
 	var known map[string]string
 	s.invMu.Lock()
 	if inv := s.inv[p.ID]; inv != nil {
@@ -169,17 +195,34 @@ func (s *Service) findLateSeats(ctx context.Context, p Plan) (lateSeatsJournal, 
 	if err != nil {
 		return j, err
 	}
+	gone := make(map[string]bool, len(destroyed))
+	for _, c := range destroyed {
+		gone[c] = true
+	}
+	var keys []string
 	for _, key := range slices.Sorted(maps.Keys(owners)) {
-		c := owners[key]
-		if !slices.Contains(destroyed, c) {
-			continue
+		if gone[owners[key]] {
+			keys = append(keys, key)
 		}
-		vs, err := s.storedVersions(ctx, nil, []string{key})
+	}
+	// Each entry's versions looked for a few at a time, as elsewhere.
+	stored := make([]bool, len(keys))
+	errs := make([]error, len(keys))
+	workers.Run(len(keys), s.parallel, func(i int) {
+		vs, err := s.storedVersions(ctx, nil, []string{keys[i]})
 		if err != nil {
-			return j, err
+			errs[i] = err
+			return
 		}
-		if n, _ := countKeys(vs); n > 0 {
-			j.Cases[c] = append(j.Cases[c], key)
+		n, _ := countKeys(vs)
+		stored[i] = n > 0
+	})
+	if err := errors.Join(errs...); err != nil {
+		return j, err
+	}
+	for i, key := range keys {
+		if stored[i] {
+			j.Cases[owners[key]] = append(j.Cases[owners[key]], key)
 		}
 	}
 	return j, nil
@@ -188,13 +231,17 @@ func (s *Service) findLateSeats(ctx context.Context, p Plan) (lateSeatsJournal, 
 // certifyLateSeats adds what lateSeats destroyed to the certificate's
 // case records: each case's entries to its record's counts (case-record
 // objects) and its audit entry to the certificate's. A plan whose apply
-// passed this step before lateSeats existed has no journal: nothing.
+// passed this step before lateSeats existed has no journal: nothing. A
+// journal not Done is refused: its entries may not be deleted yet.
 func (s *Service) certifyLateSeats(ctx context.Context, p Plan, c *Certificate, count func(class string, records, objects int)) error {
 	var j lateSeatsJournal
 	if _, err := s.meta.Get(ctx, lateSeatsKey(p.ID), &j); errors.Is(err, metastore.ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("late seat index entries: %w", err)
+	}
+	if !j.Done {
+		return fmt.Errorf("late seat index entries journaled, not yet all deleted; apply again: %w", fault.ErrUnavailable)
 	}
 	for i := range c.Destroyed {
 		r := &c.Destroyed[i]
@@ -215,3 +262,6 @@ func (s *Service) certifyLateSeats(ctx context.Context, p Plan, c *Certificate, 
 	}
 	return nil
 }
+
+// errNoChange leaves a record as it is in metastore.Update.
+var errNoChange = errors.New("no change")

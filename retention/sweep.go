@@ -283,14 +283,14 @@ func (s *Service) orphanedSeats(ctx context.Context, heldCases map[string]bool) 
 		if known {
 			return g, nil
 		}
-		_, err := s.meta.Stat(ctx, cases.RecordKey(id))
-		if err != nil && !errors.Is(err, metastore.ErrNotFound) {
+		g, err := s.caseRecordGone(ctx, id)
+		if err != nil {
 			return false, err
 		}
 		mu.Lock()
-		gone[id] = err != nil
+		gone[id] = g
 		mu.Unlock()
-		return err != nil, nil
+		return g, nil
 	}
 	workers.Run(len(vs), s.parallel, func(i int) {
 		v := vs[i]
@@ -340,13 +340,7 @@ func (s *Service) seatOrphaned(ctx context.Context, v objstore.Version, caseGone
 		return "", false, nil
 	}
 	if caseGone == nil {
-		caseGone = func(id string) (bool, error) {
-			_, err := s.meta.Stat(ctx, cases.RecordKey(id))
-			if errors.Is(err, metastore.ErrNotFound) {
-				return true, nil
-			}
-			return false, err
-		}
+		caseGone = func(id string) (bool, error) { return s.caseRecordGone(ctx, id) }
 	}
 	g, err := caseGone(entry.CaseID)
 	if err != nil || !g {
@@ -362,6 +356,23 @@ func (s *Service) seatOrphaned(ctx context.Context, v objstore.Version, caseGone
 		}
 	}
 	return entry.CaseID, true, nil
+}
+
+// caseRecordGone reports whether no version of case id's record is
+// stored (delete markers aside). A record a disposal has hidden behind a
+// delete marker (destroyPlaces hides first, then deletes) still has its
+// versions while that disposal runs: not gone, as prepareCaseRecord
+// sees it; before review 246 the newest version alone decided, so the
+// case's seat index entries could be taken for residue mid-disposal.
+func (s *Service) caseRecordGone(ctx context.Context, id string) (bool, error) {
+	vs, err := s.store.Versions(ctx, cases.RecordKey(id))
+	if errors.Is(err, objstore.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !slices.ContainsFunc(vs, func(v objstore.Version) bool { return !v.DeleteMarker }), nil
 }
 
 // caseHeldAnyhow: the case is under a case hold, or any hold of retention's
@@ -659,6 +670,13 @@ func (s *Service) applyResidue(ctx context.Context, actor account.Account, p Pla
 		ok, err := s.stillResidue(ctx, e, p.ID)
 		if err != nil {
 			return err
+		}
+		if ok && e.Kind == ResidueInvite {
+			// A withdrawal still waiting for its audit entry gets it
+			// before its record goes.
+			if err := s.auditWithdrawals(ctx, []string{e.Key}); err != nil {
+				return err
+			}
 		}
 		if ok && (e.Kind == ResidueCiphertext || e.Kind == ResidueUpload) {
 			// Its storage hold cleared, then checked again (a hold
