@@ -454,9 +454,15 @@ func (s *Service) membership(ctx context.Context) (map[string][]string, error) {
 // at retention/plans/<plan>/classes/<case>.<class>, create-only: the count
 // the certificate gives, and the audit entry once written, so a rerun
 // certifies the same count and audits once.
+//
+// Accounts (the invitations' class only) are the participant accounts its
+// invitations claimed for a join that never seated them
+// (claimedAccounts), destroyed before the invitations, counted as
+// participant-account.
 type classJournal struct {
-	Objects int    `json:"objects"`
-	Audit   *int64 `json:"audit,omitempty"`
+	Objects  int      `json:"objects"`
+	Accounts []string `json:"accounts,omitempty"`
+	Audit    *int64   `json:"audit,omitempty"`
 }
 
 func classJournalKey(planID, caseID, class string) string {
@@ -487,6 +493,11 @@ func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p
 	var j classJournal
 	if _, err := s.meta.Get(ctx, jkey, &j); errors.Is(err, metastore.ErrNotFound) {
 		j.Objects, _ = countKeys(vs)
+		if it.Class == policy.ClassInvitesSessions {
+			if j.Accounts, err = s.closedCaseClaims(ctx, it.Case, keys); err != nil {
+				return Outcome{}, err
+			}
+		}
 		if _, err := s.meta.Create(ctx, jkey, j); err != nil && !errors.Is(err, metastore.ErrExists) {
 			return Outcome{}, err
 		}
@@ -496,9 +507,17 @@ func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p
 	} else if err != nil {
 		return Outcome{}, err
 	}
+	counts := map[string]int{it.Class: j.Objects}
+	if len(j.Accounts) > 0 {
+		counts[policy.ClassParticipantAccount] = len(j.Accounts)
+	}
 	if j.Audit == nil {
+		attrs := map[string]string{"plan": p.ID, "class": it.Class, "objects": strconv.Itoa(j.Objects)}
+		if len(j.Accounts) > 0 {
+			attrs[policy.ClassParticipantAccount] = strconv.Itoa(len(j.Accounts))
+		}
 		idx, err := ga.append(audit.Event{Type: "retention.records.destroyed", Actor: actor.ID, Case: it.Case,
-			Time: s.now().UTC(), Attrs: map[string]string{"plan": p.ID, "class": it.Class, "objects": strconv.Itoa(j.Objects)}})
+			Objects: j.Accounts, Time: s.now().UTC(), Attrs: attrs})
 		if err != nil {
 			return Outcome{}, fmt.Errorf("audit: %w", err)
 		}
@@ -512,13 +531,28 @@ func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p
 		}
 		j.Audit = &idx
 	}
+	// The claimed accounts before the invitations that name them, so a
+	// rerun after a crash still finds them (journaled, too).
+	for _, id := range j.Accounts {
+		if err := s.destroyAccount(ctx, it.Case, id, inv, ga); err != nil {
+			if errors.Is(err, objstore.ErrHeld) {
+				return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, nil
+			}
+			return Outcome{}, err
+		}
+	}
+	if len(j.Accounts) > 0 {
+		if err := s.step("claimed-accounts"); err != nil {
+			return Outcome{}, err
+		}
+	}
 	if err := s.destroyPlaces(ctx, it.Case, prefixes, keys, vs, caseHidden(it.Case), ga); err != nil {
 		if errors.Is(err, objstore.ErrHeld) {
 			return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, nil
 		}
 		return Outcome{}, err
 	}
-	return Outcome{Result: OutcomeDestroyed, Counts: map[string]int{it.Class: j.Objects}, Audit: j.Audit}, nil
+	return Outcome{Result: OutcomeDestroyed, Counts: counts, Audit: j.Audit}, nil
 }
 
 // prepareCaseRecord decides what becomes of a case record: kept (while a
@@ -906,33 +940,7 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		return Outcome{}, err
 	}
 	for _, id := range j.Accounts {
-		// Hidden first, as the case record: deleted newest first, an
-		// account's older version (before its sessions were revoked), or a
-		// session's from before its sign-out, would be current again, and
-		// sign-in-able, until the apply finished.
-		prefixes := []string{"keydir/devices/" + id + "/", "keydir/revocations/" + id + "/",
-			"keydir/endorsements/" + id + "/", "keydir/pairings/" + id + "/"}
-		// The account's email index entries go in the same call: those
-		// the plan's inventory found (by the account id in their keys, so
-		// a rerun finds them though the account's record went first), and
-		// those of every address a stored version of the account names
-		// (an entry written since the inventory was taken).
-		keys := append([]string{"accounts/" + id}, inv.sessions[id]...)
-		keys = append(keys, inv.emailIndex[id]...)
-		indexed, err := s.emailIndexKeys(ctx, id)
-		if err != nil {
-			return Outcome{}, err
-		}
-		for _, k := range indexed {
-			if !slices.Contains(keys, k) {
-				keys = append(keys, k)
-			}
-		}
-		vs, err := s.storedVersions(ctx, prefixes, keys)
-		if err != nil {
-			return Outcome{}, err
-		}
-		if err := s.destroyPlaces(ctx, caseID, prefixes, keys, vs, hideAll, ga); err != nil {
+		if err := s.destroyAccount(ctx, caseID, id, inv, ga); err != nil {
 			if errors.Is(err, objstore.ErrHeld) {
 				return s.pauseDisposal(ctx, actor, p, caseID)
 			}
@@ -1000,6 +1008,39 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		return Outcome{}, err
 	}
 	return Outcome{Result: OutcomeDestroyed, Counts: maps.Clone(j.Counts), Audit: j.Audit}, nil
+}
+
+// destroyAccount deletes every stored version of a participant's account
+// id, its devices, sign-in sessions and email index entries, for the
+// disposal of case caseID (a storage hold: objstore.ErrHeld).
+func (s *Service) destroyAccount(ctx context.Context, caseID, id string, inv *inventory, ga *groupAudit) error {
+	// Hidden first, as the case record: deleted newest first, an
+	// account's older version (before its sessions were revoked), or a
+	// session's from before its sign-out, would be current again, and
+	// sign-in-able, until the apply finished.
+	prefixes := []string{"keydir/devices/" + id + "/", "keydir/revocations/" + id + "/",
+		"keydir/endorsements/" + id + "/", "keydir/pairings/" + id + "/"}
+	// The account's email index entries go in the same call: those
+	// the plan's inventory found (by the account id in their keys, so
+	// a rerun finds them though the account's record went first), and
+	// those of every address a stored version of the account names
+	// (an entry written since the inventory was taken).
+	keys := append([]string{"accounts/" + id}, inv.sessions[id]...)
+	keys = append(keys, inv.emailIndex[id]...)
+	indexed, err := s.emailIndexKeys(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, k := range indexed {
+		if !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	vs, err := s.storedVersions(ctx, prefixes, keys)
+	if err != nil {
+		return err
+	}
+	return s.destroyPlaces(ctx, caseID, prefixes, keys, vs, hideAll, ga)
 }
 
 // emailIndexKeys returns the participant-email index entries of account
@@ -1197,6 +1238,19 @@ func (s *Service) disposeCaseItems(ctx context.Context, actor account.Account, p
 				if ok && !slices.Contains(journals[i].Accounts, pt.AccountID) {
 					journals[i].Accounts = append(journals[i].Accounts, pt.AccountID)
 				}
+			}
+		}
+		// And the accounts its invitations claimed for a join that never
+		// seated them (claimedAccounts): the case's disposal destroys
+		// the invitations, the only link to them. The case is fenced, so
+		// no join seats anyone now.
+		claimed, err := s.claimedAccounts(ctx, inv.invites[c.ID], members)
+		if err != nil {
+			return err
+		}
+		for _, id := range claimed {
+			if !slices.Contains(journals[i].Accounts, id) {
+				journals[i].Accounts = append(journals[i].Accounts, id)
 			}
 		}
 		if len(journals[i].Accounts) > 0 {

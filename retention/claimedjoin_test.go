@@ -1,0 +1,130 @@
+package retention
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/vault"
+)
+
+// A join that stopped between making the participant's account and the
+// case's update that seats them (the node killed, an error that is no
+// refusal, the person gone; review 249), its link never opened again:
+// the disposal of the case's invitations — with their own class's rule,
+// or with the case record's — destroys that account first (its
+// invitation's claimedBy is the only link to it), counts it on the
+// certificate and names it in the audit entry.
+func TestDisposalDestroysTheAccountOfAStoppedJoin(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		inviteDays int // the invitations' rule (the others': 30 days)
+		event      string
+		crash      string // the step an apply is killed at first ("": none)
+	}{
+		{"invitations' class", 30, "retention.records.destroyed", ""},
+		{"invitations' class, killed after the accounts", 30, "retention.records.destroyed", "claimed-accounts"},
+		{"with the case record", 400, "retention.case.destroyed", ""},
+		{"with the case record, killed after its journal", 400, "retention.case.destroyed", "case-journal"},
+		{"with the case record, killed after the accounts", 400, "retention.case.destroyed", "accounts"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			onEachStore(t, func(t *testing.T, store objstore.Store) {
+				e := newEnv(t, store)
+				ctx := t.Context()
+				for _, class := range policy.CaseClasses() {
+					days := 30
+					if class == policy.ClassInvitesSessions {
+						days = tt.inviteDays
+					}
+					if _, err := e.setRule(ctx, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: days}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				tc := e.newCase(t, map[string]vault.Class{})
+				iss, err := e.cases.CreateInvite(ctx, e.mediator, tc.id, cases.NewInvite{Role: cases.RoleParty, Side: "B", Name: "Stopped Sam", Email: "stopped.sam@example.test"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The join's claim and account (cases.JoinAs), then it stops.
+				const id = "ustoppedjoin0000000000001"
+				now := e.clock
+				if _, err := metastore.Update(ctx, e.meta, "invites/"+e.meta.IndexKey("invite", iss.Token), func(inv *cases.Invite) error {
+					inv.ClaimedBy, inv.Claimed = id, &now
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.accounts.EnsureParticipant(ctx, id, "Stopped Sam", "stopped.sam@example.test"); err != nil {
+					t.Fatal(err)
+				}
+				if e.versionsOf(t, "accounts/"+id) == 0 {
+					t.Fatal("the stopped join's account was not made")
+				}
+				e.close(t, tc)
+				e.clock = e.clock.Add(month)
+				p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+					t.Fatal(err)
+				}
+				if tt.crash != "" {
+					e.ret.hook = func(name string) error {
+						if name == tt.crash {
+							return errCrash
+						}
+						return nil
+					}
+					if _, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); !errors.Is(err, errCrash) {
+						t.Fatalf("apply ran through the crash at %s: %v", tt.crash, err)
+					}
+					e.ret.hook = nil
+				}
+				if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
+					t.Fatalf("apply: %v %+v", err, pr)
+				}
+				if n := e.versionsOf(t, "accounts/"+id); n != 0 {
+					t.Fatalf("the stopped join's account (a name and an email in no case) stays: %d stored versions", n)
+				}
+				signed, err := e.ret.SignedCertificate(ctx, e.records, p.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, _, err := VerifyCertificate(signed, e.signer.VerifierKey())
+				if err != nil {
+					t.Fatal(err)
+				}
+				accounts := 0
+				for _, cc := range c.Classes {
+					if cc.Class == policy.ClassParticipantAccount {
+						accounts = cc.Objects
+					}
+				}
+				// The case's own party and the stopped join's account.
+				if accounts != 2 {
+					t.Fatalf("certificate counts %d participant accounts, want 2: %+v", accounts, c.Classes)
+				}
+				named := 0
+				for i := range e.log.Size() {
+					ev, err := e.log.Entry(ctx, i)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if ev.Type == tt.event && slices.Contains(ev.Objects, id) {
+						named++
+					}
+				}
+				if named != 1 {
+					t.Fatalf("%d %s audit entries name the destroyed account, want 1", named, tt.event)
+				}
+			})
+		})
+	}
+}
