@@ -533,10 +533,10 @@ func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p
 	}
 	// The claimed accounts before the invitations that name them, so a
 	// rerun after a crash still finds them (journaled, too).
-	for _, id := range j.Accounts {
+	for i, id := range j.Accounts {
 		if err := s.destroyAccount(ctx, it.Case, id, inv, ga); err != nil {
 			if errors.Is(err, objstore.ErrHeld) {
-				return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, nil
+				return heldAfterAccounts(i, j.Audit), nil
 			}
 			return Outcome{}, err
 		}
@@ -548,11 +548,23 @@ func (s *Service) disposeClassItem(ctx context.Context, actor account.Account, p
 	}
 	if err := s.destroyPlaces(ctx, it.Case, prefixes, keys, vs, caseHidden(it.Case), ga); err != nil {
 		if errors.Is(err, objstore.ErrHeld) {
-			return Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}, nil
+			return heldAfterAccounts(len(j.Accounts), j.Audit), nil
 		}
 		return Outcome{}, err
 	}
 	return Outcome{Result: OutcomeDestroyed, Counts: counts, Audit: j.Audit}, nil
+}
+
+// heldAfterAccounts is the outcome of a class item a storage hold stopped
+// after the first n of its claimed accounts were destroyed (and audited,
+// audit): kept, and those accounts counted, so that the certificate names
+// every account it destroyed (a later plan no longer finds them).
+func heldAfterAccounts(n int, audit *int64) Outcome {
+	o := Outcome{Result: OutcomeHeld, Held: []string{"storage hold"}}
+	if n > 0 {
+		o.Counts, o.Audit = map[string]int{policy.ClassParticipantAccount: n}, audit
+	}
+	return o
 }
 
 // prepareCaseRecord decides what becomes of a case record: kept (while a
@@ -863,10 +875,13 @@ func underWay() *Outcome {
 
 // isParticipantAccount reports whether an account is stored and a
 // participant's (staff accounts are never destroyed by retention).
+// An account hidden by an earlier disposal stopped by a storage hold (a
+// delete marker over its versions) is read from its newest stored
+// version, so a later plan still finds and destroys it.
 func (s *Service) isParticipantAccount(ctx context.Context, id string) (bool, error) {
 	var a account.Account
-	_, err := s.meta.Get(ctx, "accounts/"+id, &a)
-	if errors.Is(err, metastore.ErrNotFound) {
+	err := s.olderVersion(ctx, "accounts/"+id, &a)
+	if errors.Is(err, metastore.ErrNotFound) || errors.Is(err, objstore.ErrNotFound) {
 		return false, nil
 	}
 	return err == nil && a.Role == policy.RoleParticipant, err

@@ -277,6 +277,18 @@ func (s *Service) buildCertificate(ctx context.Context, p Plan) (Certificate, er
 				c.Missing = append(c.Missing, r)
 			} else {
 				r.Held, r.Kept = o.Held, o.Kept
+				// Kept by a storage hold after some of its claimed
+				// accounts were destroyed (heldAfterAccounts): those
+				// are counted, and their audit entry named.
+				if len(o.Counts) > 0 {
+					r.Counts, r.Audit = o.Counts, o.Audit
+					for class, k := range o.Counts {
+						count(class, 0, k)
+					}
+					if o.Audit != nil {
+						c.AuditEntries = append(c.AuditEntries, *o.Audit)
+					}
+				}
 				c.Kept = append(c.Kept, r)
 			}
 			if !seen[it.Case] {

@@ -128,3 +128,101 @@ func TestDisposalDestroysTheAccountOfAStoppedJoin(t *testing.T) {
 		})
 	}
 }
+
+// A storage hold on the invitation records, found once the stopped
+// join's account is destroyed (it goes first): the invitations are kept,
+// and the certificate still counts the account it destroyed and names
+// its audit entry (review 251: before, a held outcome carried no counts,
+// so the account was destroyed and audited but on no certificate — a
+// later plan no longer finds it). MinIO: real object-lock holds.
+func TestHeldInvitationsStillCertifyTheDestroyedAccount(t *testing.T) {
+	store := minioStore(t)
+	e := newEnv(t, store)
+	ctx := t.Context()
+	for _, class := range policy.CaseClasses() {
+		days := 30
+		if class == policy.ClassCaseRecord {
+			days = 400
+		}
+		if _, err := e.setRule(ctx, policy.RetentionRule{Class: class, Trigger: policy.TriggerCaseClosed, Days: days}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tc := e.newCase(t, map[string]vault.Class{})
+	iss, err := e.cases.CreateInvite(ctx, e.mediator, tc.id, cases.NewInvite{Role: cases.RoleParty, Side: "B", Name: "Stopped Sam", Email: "stopped.sam@example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "ustoppedjoin0000000000002"
+	now := e.clock
+	invKey := "invites/" + e.meta.IndexKey("invite", iss.Token)
+	if _, err := metastore.Update(ctx, e.meta, invKey, func(inv *cases.Invite) error {
+		inv.ClaimedBy, inv.Claimed = id, &now
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.accounts.EnsureParticipant(ctx, id, "Stopped Sam", "stopped.sam@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	e.close(t, tc)
+	e.clock = e.clock.Add(month)
+	p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := store.Versions(ctx, invKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		if !v.DeleteMarker {
+			if err := store.SetLegalHold(ctx, invKey, v.VersionID, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		vs, _ := store.Versions(ctx, invKey)
+		for _, v := range vs {
+			if !v.DeleteMarker {
+				store.SetLegalHold(ctx, invKey, v.VersionID, false)
+			}
+		}
+	})
+	if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
+		t.Fatalf("apply: %v %+v", err, pr)
+	}
+	if n := e.versionsOf(t, "accounts/"+id); n != 0 {
+		t.Fatalf("the stopped join's account stays: %d stored versions", n)
+	}
+	signed, err := e.ret.SignedCertificate(ctx, e.records, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := VerifyCertificate(signed, e.signer.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts := 0
+	for _, cc := range c.Classes {
+		if cc.Class == policy.ClassParticipantAccount {
+			accounts = cc.Objects
+		}
+	}
+	if accounts != 1 {
+		t.Fatalf("certificate counts %d participant accounts, want 1 (the stopped join's, destroyed before the hold was found): %+v", accounts, c.Classes)
+	}
+	held := false
+	for _, r := range c.Kept {
+		if r.Class == policy.ClassInvitesSessions && len(r.Held) > 0 {
+			held = true
+		}
+	}
+	if !held {
+		t.Fatalf("the held invitations are not listed as kept: %+v", c.Kept)
+	}
+}
