@@ -47,22 +47,8 @@ func TestDisposalDestroysTheAccountOfAStoppedJoin(t *testing.T) {
 					}
 				}
 				tc := e.newCase(t, map[string]vault.Class{})
-				iss, err := e.cases.CreateInvite(ctx, e.mediator, tc.id, cases.NewInvite{Role: cases.RoleParty, Side: "B", Name: "Stopped Sam", Email: "stopped.sam@example.test"})
-				if err != nil {
-					t.Fatal(err)
-				}
-				// The join's claim and account (cases.JoinAs), then it stops.
 				const id = "ustoppedjoin0000000000001"
-				now := e.clock
-				if _, err := metastore.Update(ctx, e.meta, "invites/"+e.meta.IndexKey("invite", iss.Token), func(inv *cases.Invite) error {
-					inv.ClaimedBy, inv.Claimed = id, &now
-					return nil
-				}); err != nil {
-					t.Fatal(err)
-				}
-				if _, err := e.accounts.EnsureParticipant(ctx, id, "Stopped Sam", "stopped.sam@example.test"); err != nil {
-					t.Fatal(err)
-				}
+				e.stoppedJoin(t, tc.id, id)
 				if e.versionsOf(t, "accounts/"+id) == 0 {
 					t.Fatal("the stopped join's account was not made")
 				}
@@ -149,22 +135,8 @@ func TestHeldInvitationsStillCertifyTheDestroyedAccount(t *testing.T) {
 		}
 	}
 	tc := e.newCase(t, map[string]vault.Class{})
-	iss, err := e.cases.CreateInvite(ctx, e.mediator, tc.id, cases.NewInvite{Role: cases.RoleParty, Side: "B", Name: "Stopped Sam", Email: "stopped.sam@example.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const id = "ustoppedjoin0000000000002"
-	now := e.clock
-	invKey := "invites/" + e.meta.IndexKey("invite", iss.Token)
-	if _, err := metastore.Update(ctx, e.meta, invKey, func(inv *cases.Invite) error {
-		inv.ClaimedBy, inv.Claimed = id, &now
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.accounts.EnsureParticipant(ctx, id, "Stopped Sam", "stopped.sam@example.test"); err != nil {
-		t.Fatal(err)
-	}
+	invKey := e.stoppedJoin(t, tc.id, id)
 	e.close(t, tc)
 	e.clock = e.clock.Add(month)
 	p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
@@ -225,4 +197,28 @@ func TestHeldInvitationsStillCertifyTheDestroyedAccount(t *testing.T) {
 	if !held {
 		t.Fatalf("the held invitations are not listed as kept: %+v", c.Kept)
 	}
+}
+
+// stoppedJoin invites "Stopped Sam" to caseID and writes what a join
+// that then stopped leaves (cases.JoinAs): the invitation claimed for
+// account id, and that account. It returns the invitation's key.
+func (e *env) stoppedJoin(t *testing.T, caseID, id string) string {
+	t.Helper()
+	ctx := t.Context()
+	iss, err := e.cases.CreateInvite(ctx, e.mediator, caseID, cases.NewInvite{Role: cases.RoleParty, Side: "B", Name: "Stopped Sam", Email: "stopped.sam@example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock
+	invKey := "invites/" + e.meta.IndexKey("invite", iss.Token)
+	if _, err := metastore.Update(ctx, e.meta, invKey, func(inv *cases.Invite) error {
+		inv.ClaimedBy, inv.Claimed = id, &now
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.accounts.EnsureParticipant(ctx, id, "Stopped Sam", "stopped.sam@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	return invKey
 }
