@@ -533,11 +533,17 @@ func (h *hub) ensureKnown(ctx context.Context) error {
 	return nil
 }
 
-// catchUp gathers the frames after from up to h.pos, from the recent
-// window and (on the owner) what it has journaled, filling holes from the
-// store by name. ok is false when the gap
+// catchUp gathers the frames after from up to h.pos, and none after it,
+// from the recent window and (on the owner) what it has journaled, filling
+// holes from the store by name. ok is false when the gap
 // cannot be served here (too long, or from is not at a batch boundary the
 // store can be read from).
+//
+// Up to h.pos exactly: join records the subscription there, and what
+// follows reaches it with the hub's own deliveries. A segment read from the
+// store may run past h.pos (compaction merges the batches this hub
+// delivered with later ones whose broadcast it has not had yet: lost,
+// or still on its way); sending that part here as well delivered it twice.
 func (h *hub) catchUp(ctx context.Context, from Position) ([][]byte, bool) {
 	window := h.window(ctx)
 	tail, _ := h.s.ownTailAfter(h.room.ID, from)
@@ -553,6 +559,7 @@ func (h *hub) catchUp(ctx context.Context, from Position) ([][]byte, bool) {
 				return nil, false
 			}
 		}
+		b = upTo(b, h.pos)
 		frames = append(frames, h.frames(b, cur)...)
 		for _, m := range b.Msgs {
 			if cur.Before(m.Pos()) {
@@ -565,6 +572,17 @@ func (h *hub) catchUp(ctx context.Context, from Position) ([][]byte, bool) {
 		cur = b.End()
 	}
 	return frames, true
+}
+
+// upTo is b without its messages after pos (b itself when it has none).
+// catchUp calls it with a b that holds the message right after its cursor,
+// which is at or before pos, so what is left is never empty; a seal is
+// never cut (a hub's position is never inside one).
+func upTo(b *Batch, pos Position) *Batch {
+	if b.Seal != nil || !pos.Before(b.End()) || b.Epoch != pos.Epoch || pos.Offset < b.First {
+		return b
+	}
+	return &Batch{Room: b.Room, Epoch: b.Epoch, First: b.First, Msgs: b.Msgs[:pos.Offset-b.First+1]}
 }
 
 func (h *hub) window(ctx context.Context) []*Batch {

@@ -1,0 +1,94 @@
+package messaging
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// flushdb empties m's recent windows and head hints, as FLUSHDB does to
+// Redis (subscriptions stay).
+func (m *Memory) flushdb() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.window)
+	clear(m.hints)
+}
+
+// TestCatchUpStopsAtTheHubsHead: a resume served from a segment that
+// runs past what the hub has delivered (compaction merged the batches the
+// hub has with ones whose broadcast it has not had yet) sends only up to
+// the hub's head; the rest arrives once, with the hub's next delivery.
+// Before, the catch-up sent the whole segment but recorded the
+// subscription at the hub's head, so the batches after it were delivered
+// again when the hub reached them (TestCheckedHistory: "delivery 418 is
+// offset 418", after a kill moved a subscriber to a node behind the store
+// and a flush had emptied the recent window).
+func TestCatchUpStopsAtTheHubsHead(t *testing.T) {
+	store := stores(t)["dir"](t)
+	shared := NewMemory()
+	lossy := &lossyBroker{Broker: shared}
+	// Nothing is compacted, probed or swept but by the test.
+	still := timing{probe: time.Hour, compact: time.Hour, sweep: time.Hour}
+	owner := newService(NewLog(store), lossy, Options{}, still)
+	defer owner.Close()
+	reader := newService(NewLog(store), shared, Options{}, still)
+	defer reader.Close()
+	room := Room{ID: fmt.Sprintf("c_catchup%d/joint", time.Now().UnixNano()), Name: "joint"}
+
+	// The reader's hub delivers m0..m2 (offsets 1..3) live.
+	live := &sink{}
+	if _, err := reader.Subscribe(t.Context(), room, "u1", "c1", nil, live); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, owner, room.ID, "m", 3)
+	waitMsgs(t, live, 3)
+	// The broadcasts of m3..m5 are lost; the owner compacts all six into
+	// one segment (1..6), and the recent window is flushed.
+	lossy.drop.Store(true)
+	publishN(t, owner, room.ID, "n", 3)
+	if err := owner.compact(t.Context(), owner.current(), true); err != nil {
+		t.Fatal(err)
+	}
+	shared.flushdb()
+
+	// A client that has offset 1 resumes on the reader, whose hub is at 3:
+	// the catch-up (2..3) is read from the segment.
+	resumed := &sink{}
+	from := Position{Epoch: 1, Offset: 1}
+	if _, err := reader.Subscribe(t.Context(), room, "u2", "c2", &from, resumed); err != nil {
+		t.Fatal(err)
+	}
+	if f := waitFrame(t, resumed, "subscribed"); f == nil || f.Head == nil || *f.Head != (Position{Epoch: 1, Offset: 3}) {
+		t.Fatalf("subscribed: %+v; want head 1/3", f)
+	}
+	// The next broadcast arrives: the hub fills 4..6 from the segment,
+	// then delivers 7, to both subscribers.
+	lossy.drop.Store(false)
+	publishN(t, owner, room.ID, "p", 1)
+	waitMsgs(t, live, 7)
+	waitMsgs(t, resumed, 6)
+	for name, s := range map[string]*sink{"live": live, "resumed": resumed} {
+		got := s.msgs()
+		first := int64(1)
+		if s == resumed {
+			first = 2
+		}
+		for i, m := range got {
+			if m.Offset != first+int64(i) {
+				t.Fatalf("%s: delivery %d is offset %d, want %d (a gap or a duplicate): %v", name, i, m.Offset, first+int64(i), offsets(got))
+			}
+		}
+		if want := 7 - first + 1; int64(len(got)) != want {
+			t.Fatalf("%s: %d delivered, want %d: %v", name, len(got), want, offsets(got))
+		}
+	}
+}
+
+func offsets(msgs []Message) []int64 {
+	out := make([]int64, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.Offset
+	}
+	return out
+}
