@@ -293,10 +293,11 @@ let withdrawAsked = 0; // numbers each withdrawal question's heading (never the 
 /** One pending invitation, with its Withdraw button and, once pressed, an in-page confirmation naming the person. */
 function pendingItem(p: W.PendingInvite): HTMLElement {
   const who = personName(p.name, p.role, p.side ? sideLabel(p.side) : "");
+  const to = p.emailHint ? `, email address ${p.emailHint}` : ""; // tells two invitations for one name apart
   const box = h("div", { class: "withdraw-box" });
   const err = h("p", { class: "error", role: "alert" });
   const ask = h("button", {
-    type: "button", class: "withdraw-invite", "aria-label": `Withdraw the invitation for ${p.name}`,
+    type: "button", class: "withdraw-invite", "aria-label": `Withdraw the invitation for ${p.name}${to}`,
     onclick: () => {
       const q = "withdraw-q-" + (++withdrawAsked);
       const yes = h("button", {
@@ -313,15 +314,15 @@ function pendingItem(p: W.PendingInvite): HTMLElement {
         },
       }, "Withdraw the invitation");
       box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": q },
-        h("p", { id: q }, h("strong", {}, `Withdraw the invitation for ${who}?`)),
+        h("p", { id: q }, h("strong", {}, `Withdraw the invitation for ${who}${to}?`)),
         h("p", {}, `The link sent to ${p.name} stops working at once. They will not be able to join with it. You can invite them again.`),
         p.emailed ? h("p", { class: "note" }, "If its email has not gone out yet, it is not sent.") : "",
         h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => { box.replaceChildren(); ask.focus(); } }, "Cancel")), err));
       yes.focus();
     },
   }, "Withdraw…");
-  return h("li", {}, who,
-    h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${whenZoned(p.expires)}${p.emailed ? "; emailed" : ""} `), ask, box);
+  return h("li", {}, who, p.emailHint ? h("span", { class: "invite-address" }, to) : "",
+    h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${whenZoned(p.expires)}${p.emailHint ? "" : p.emailed ? "; emailed" : "; no email address given"} `), ask, box);
 }
 
 /** Who will see a person invited as role on the side labelled label (the desk's and the case page's invitation forms). */
