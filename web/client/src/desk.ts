@@ -8,6 +8,7 @@
 import { call, casePath, APIError, staffWords, notConfirmed, saysInternal } from "./api";
 import type * as W from "./wire_gen";
 import { h } from "./dom";
+import { latest } from "./latest";
 import { personName } from "./names";
 
 const deskAPI = {
@@ -208,6 +209,21 @@ function newCaseForm(): HTMLElement {
 
 let c: W.Case;
 let pending: W.PendingInvite[] = [];
+// The invited list is read again after each invitation and withdrawal, and
+// after two quick ones the first read can be answered after the second:
+// taken, it would put the list back as it was before the second (an
+// invitation just made missing, one just withdrawn back). Reads are
+// numbered when asked; an older answer than the list taken is dropped.
+const pendingOrder = latest();
+
+/** Reads the invited list into pending; false when a list asked later was taken already (this answer is dropped). */
+async function readPending(id: string): Promise<boolean> {
+  const n = pendingOrder.ask();
+  const got = await deskAPI.pending(id);
+  if (!pendingOrder.take(n)) return false;
+  pending = got;
+  return true;
+}
 
 const sideLabel = (id?: string) => c.sides.find((s) => s.id === id)?.label ?? "";
 const nameOf = (acc: string) => acc === me.id ? "you" : c.mediators.find((m) => m.accountId === acc)?.name ?? c.participants.find((p) => p.accountId === acc)?.name ?? "someone no longer in the case";
@@ -216,9 +232,12 @@ const activeMediator = () => c.mediators.some((m) => m.accountId === me.id && !m
 async function caseDesk(id: string, hello = ""): Promise<void> {
   main.replaceChildren(h("p", { role: "status" }, "Loading the case…"));
   try {
-    c = await deskAPI.get(id);
+    const n = caseOrder.ask();
+    const got = await deskAPI.get(id);
+    if (!caseOrder.take(n)) return; // another case, or this one, opened since
+    c = got;
     pending = [];
-    if (activeMediator() && !c.closed) pending = await deskAPI.pending(id).catch(() => []);
+    if (activeMediator() && !c.closed) await readPending(id).catch(() => false);
   } catch (e) {
     main.replaceChildren(h("p", { class: "error", role: "alert" }, "This case could not be opened: " + errWords(e) + "."), backButton());
     return;
@@ -228,6 +247,22 @@ async function caseDesk(id: string, hello = ""): Promise<void> {
 
 function backButton(): HTMLElement {
   return h("button", { type: "button", id: "desk-back", onclick: () => { go("desk"); void caseList(); } }, "← All your cases");
+}
+
+// The case as the server answers it: read when the case is opened, and
+// with each write (a stage, an objective, a disclosure, the outcome), whose
+// answer holds the case after it. After two quick writes the first's
+// answer can arrive after the second's: taken, it would put the case back
+// as it was before the second (an objective just added gone). Answers are
+// numbered when asked (the server applies a person's writes in the order
+// they are sent); one older than the case taken is dropped.
+const caseOrder = latest();
+
+/** Sends a write that answers with the case, and re-renders with that answer (changed) unless a write asked later was taken already. */
+async function write(send: () => Promise<W.Case>, focus: string, status = ""): Promise<void> {
+  const n = caseOrder.ask();
+  const nc = await send();
+  if (caseOrder.take(n)) changed(nc, focus, status);
 }
 
 /** Re-render after a change, keeping the reader where they were. */
@@ -293,10 +328,11 @@ let withdrawAsked = 0; // numbers each withdrawal question's heading (never the 
 /** One pending invitation, with its Withdraw button and, once pressed, an in-page confirmation naming the person. */
 function pendingItem(p: W.PendingInvite): HTMLElement {
   const who = personName(p.name, p.role, p.side ? sideLabel(p.side) : "");
+  const to = p.emailHint ? `, email address ${p.emailHint}` : ""; // tells two invitations for one name apart
   const box = h("div", { class: "withdraw-box" });
   const err = h("p", { class: "error", role: "alert" });
   const ask = h("button", {
-    type: "button", class: "withdraw-invite", "aria-label": `Withdraw the invitation for ${p.name}`,
+    type: "button", class: "withdraw-invite", "aria-label": `Withdraw the invitation for ${p.name}${to}`,
     onclick: () => {
       const q = "withdraw-q-" + (++withdrawAsked);
       const yes = h("button", {
@@ -305,7 +341,7 @@ function pendingItem(p: W.PendingInvite): HTMLElement {
           err.textContent = "";
           try {
             const out = await deskAPI.withdrawInvite(c.id, p.id);
-            try { pending = await deskAPI.pending(c.id); } catch { pending = pending.filter((x) => x.id !== p.id); }
+            try { await readPending(c.id); } catch { pending = pending.filter((x) => x.id !== p.id); }
             const said = `Withdrawn: the invitation for ${p.name} no longer works.` + (out.mailWarning ? " " + out.mailWarning : "");
             document.getElementById("desk-pending")?.replaceWith(pendingList(said));
             document.getElementById("desk-pending-said")?.focus();
@@ -313,15 +349,15 @@ function pendingItem(p: W.PendingInvite): HTMLElement {
         },
       }, "Withdraw the invitation");
       box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": q },
-        h("p", { id: q }, h("strong", {}, `Withdraw the invitation for ${who}?`)),
+        h("p", { id: q }, h("strong", {}, `Withdraw the invitation for ${who}${to}?`)),
         h("p", {}, `The link sent to ${p.name} stops working at once. They will not be able to join with it. You can invite them again.`),
         p.emailed ? h("p", { class: "note" }, "If its email has not gone out yet, it is not sent.") : "",
         h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => { box.replaceChildren(); ask.focus(); } }, "Cancel")), err));
       yes.focus();
     },
   }, "Withdraw…");
-  return h("li", {}, who,
-    h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${whenZoned(p.expires)}${p.emailed ? "; emailed" : ""} `), ask, box);
+  return h("li", {}, who, p.emailHint ? h("span", { class: "invite-address" }, to) : "",
+    h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${whenZoned(p.expires)}${p.emailHint ? "" : p.emailed ? "; emailed" : "; no email address given"} `), ask, box);
 }
 
 /** Who will see a person invited as role on the side labelled label (the desk's and the case page's invitation forms). */
@@ -367,7 +403,7 @@ function inviteForm(): HTMLElement {
         name.value = email.value = "";
         update();
         link.select();
-        try { pending = await deskAPI.pending(c.id); document.getElementById("desk-pending")?.replaceWith(pendingList()); } catch { /* the list catches up on the next visit */ }
+        try { if (await readPending(c.id)) document.getElementById("desk-pending")?.replaceWith(pendingList()); } catch { /* the list catches up on the next visit */ }
       } catch (x) { out.replaceChildren(h("p", { class: "error", role: "alert" }, "No invitation made: " + errWords(x) + ".")); }
     },
   },
@@ -425,7 +461,7 @@ function stageSection(mine: boolean): HTMLElement {
     out.textContent = "";
     const said = document.querySelector("#desk-stage .done");
     if (said) said.textContent = "";
-    try { changed(await deskAPI.stage(c.id, to, note), "desk-stage", done); } catch (x) {
+    try { await write(() => deskAPI.stage(c.id, to, note), "desk-stage", done); } catch (x) {
       out.className = "error refusal";
       out.textContent = stageRefusal(x, to);
     }
@@ -510,7 +546,7 @@ function objectivesSection(canAdd: boolean): HTMLElement {
       id: "desk-objective-form",
       onsubmit: async (e: Event) => {
         e.preventDefault();
-        try { changed(await deskAPI.objective(c.id, kind.value as W.ObjectiveKind, text.value), "desk-objectives", "Added."); } catch (x) { err.textContent = "Not added: " + errWords(x) + "."; }
+        try { await write(() => deskAPI.objective(c.id, kind.value as W.ObjectiveKind, text.value), "desk-objectives", "Added."); } catch (x) { err.textContent = "Not added: " + errWords(x) + "."; }
       },
     }, h("div", { class: "row" }, h("div", {}, h("label", { for: "desk-objective-kind" }, "Add"), kind)),
     h("label", { for: "desk-objective-text" }, "In words everyone can agree with"), text,
@@ -557,7 +593,7 @@ function disclosuresSection(canAdd: boolean): HTMLElement {
           "It cannot be withdrawn or changed afterwards. To correct it, add another disclosure.",
         ], "Disclose it to everyone", ask, async () => {
           try {
-            changed(await deskAPI.disclose(c.id, words), "desk-disclosures", "Disclosed.");
+            await write(() => deskAPI.disclose(c.id, words), "desk-disclosures", "Disclosed.");
           } catch (x) { box.replaceChildren(); err.textContent = "Not disclosed: " + errWords(x) + "."; }
         });
       },
@@ -635,8 +671,9 @@ function outcomeSection(mine: boolean): HTMLElement {
         "Everyone in the case sees the result; the sessions and hours only the case's mediators and records staff (they count each side's caucuses too). The program's evaluation counts it without names.",
       ], "Record this outcome", ask, async () => {
         try {
+          const n = caseOrder.ask();
           const r = await deskAPI.outcome(c.id, req);
-          if (r.case) c = r.case;
+          if (r.case && caseOrder.take(n)) c = r.case;
           renderCase();
           document.getElementById("desk-outcome")!.append(surveyLinks(r.surveys),
             r.mailWarning ? h("p", { class: "error", role: "alert", id: "desk-survey-mail" }, r.mailWarning) : "");

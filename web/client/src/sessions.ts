@@ -3,6 +3,7 @@
 // in, when that differs).
 import { call, casePath, APIError, plainWords } from "./api";
 import { h } from "./dom";
+import { latest, type Latest } from "./latest";
 import type * as W from "./wire_gen";
 
 export interface SessionChange { kind: string; at: string; by: string; from?: string; reason?: string }
@@ -113,10 +114,21 @@ const scheduling = new Map<string, ScheduleDraft>();
 const mailWarnings = new Map<string, string>();
 const noteMail = (caseID: string, warning?: string) => { if (warning) mailWarnings.set(caseID, warning); else mailWarnings.delete(caseID); };
 
+/**
+ * The list's reads, numbered when asked, per sessions section: each write (schedule, move, cancel) is followed by a
+ * read, and after two quick writes the first read can be answered after the second; taken, it would put the list back
+ * as it was before the second write (a session just scheduled gone, a cancelled one back).
+ */
+const listOrder = new WeakMap<HTMLElement, Latest>();
+
 export async function renderSessions(sec: HTMLElement, ctx: SessionContext): Promise<void> {
+  let order = listOrder.get(sec);
+  if (!order) listOrder.set(sec, order = latest());
+  const asked = order.ask();
   let list: Session[] = [];
   let err = "";
   try { list = await sessionsAPI.list(ctx.caseID); } catch (e) { err = errText(e); }
+  if (!order.take(asked)) return; // a newer list is on the screen
   const now = Date.now();
   const shown = ctx.mediator ? list : list.filter((s) => new Date(s.end).getTime() > now);
   if (ctx.closed) scheduling.delete(ctx.caseID);

@@ -2,7 +2,8 @@
 // asked before a write and answered after it (a slow network, a loaded
 // server) must not put back on the page what was there before the write.
 // Used by documents.mjs and rooms.mjs (agreement.mjs holds its polls its
-// own way: until a later save).
+// own way: until a later save); sessions-order.mjs and desk-order.mjs use
+// gate and within to hold one answer past the next write's.
 
 /** within waits for p, failing with what after ms milliseconds. */
 export async function within(p, ms, what) {

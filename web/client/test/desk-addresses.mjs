@@ -1,0 +1,55 @@
+// Two invitations for one name told apart on the mediator's desk. Run by
+// web/desk_addresses_browser_test.go. The mediator invites "Sam Ortiz"
+// twice, to two addresses; once the page is opened again (the form no
+// longer holds what they typed) the invited list shows each address
+// masked, and neither the page nor the server's answer that the list is
+// drawn from holds a whole address.
+import { ask, base, check, env, newPage, run, shots } from "./harness.mjs";
+
+const flat = (s) => s.replace(/\s+/g, " ");
+const first = env("PARLEY_EMAIL_1"), second = env("PARLEY_EMAIL_2");
+
+await run(async () => {
+  const med = await newPage("med", { width: 1280, height: 900 }, { timezoneId: "Europe/London" });
+  await med.goto(base + "/app#desk=" + env("PARLEY_CASE"));
+  await med.fill("#email", env("PARLEY_MEDIATOR_EMAIL"));
+  await med.fill("#password", env("PARLEY_PASSWORD"));
+  await med.click("button[type=submit]");
+  await med.waitForSelector("#desk-invite");
+  for (const addr of [first, second]) {
+    await med.fill("#desk-invite-name", "Sam Ortiz");
+    await med.fill("#desk-invite-email", addr);
+    await med.selectOption("#desk-invite-role", "party");
+    await med.selectOption("#desk-invite-side", "A");
+    await med.click("#desk-invite button[type=submit]");
+    await med.waitForSelector(`#desk-invite-mailed:has-text("${addr}")`);
+  }
+  check(await ask("two") === "2", "the server holds both invitations");
+
+  // Opened again, the desk's list comes from the server alone.
+  await med.goto("about:blank");
+  const listed = med.waitForResponse((r) => r.request().method() === "GET" && r.url().endsWith(`/cases/${env("PARLEY_CASE")}/invites`));
+  await med.goto(base + "/app#desk=" + env("PARLEY_CASE"));
+  const answer = await listed;
+  check(answer.status() === 200, "the desk's list of invitations was answered");
+  const body = await answer.text();
+  await med.waitForSelector("#desk-pending li");
+  const pend = flat(await med.innerText("#desk-pending"));
+  check(pend.includes("Sam Ortiz (Tenant), email address j***@example.test") && pend.includes("Sam Ortiz (Tenant), email address s***@example.org"),
+    "both invitations for Sam Ortiz show their masked address: " + pend);
+  check((pend.match(/Sam Ortiz \(Tenant\)/g) || []).length === 2, "both are listed under the one name: " + pend);
+  const html = await med.content();
+  for (const addr of [first, second]) {
+    check(!html.includes(addr) && !html.includes(addr.split("@")[0]), "the page does not hold the whole address " + addr);
+    check(!body.includes(addr) && !body.includes(addr.split("@")[0]), "the server's list does not send the whole address " + addr);
+  }
+  check(body.includes("j***@example.test") && body.includes("s***@example.org"), "the server's list sends the masked addresses");
+  // Withdrawing one asks about that one: the question names the address too.
+  await med.click(`#desk-pending li:has-text("s***@example.org") button.withdraw-invite`);
+  const q = flat(await med.innerText(`#desk-pending li:has-text("s***@example.org") [role=alertdialog]`));
+  check(q.includes("Withdraw the invitation for Sam Ortiz (Tenant), email address s***@example.org?"), "the withdrawal question names which of the two: " + q);
+  await med.locator("#desk-pending").screenshot({ path: shots + "/desk-invite-addresses.png" });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator("#desk-pending").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/desk-invite-addresses-phone.png", fullPage: false });
+});
