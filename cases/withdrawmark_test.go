@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -96,6 +97,8 @@ func TestSweepKeepsAMarkerWrittenAfterItsRead(t *testing.T) {
 		clk.advance(StaleAfter + time.Second)
 
 		marked, resume := make(chan struct{}), make(chan struct{})
+		release := sync.OnceFunc(func() { close(resume) })
+		t.Cleanup(release) // a test that stops early leaves no withdrawal waiting
 		done := make(chan any, 1)
 		var markedOnce atomic.Bool
 		hs.setAfterPut(func(k string) {
@@ -138,7 +141,7 @@ func TestSweepKeepsAMarkerWrittenAfterItsRead(t *testing.T) {
 		}
 		// The sweep is done, having read the invitations again: the
 		// withdrawal's write, and its node dies.
-		close(resume)
+		release()
 		select {
 		case r := <-done:
 			if r != (errKilled{}) {
@@ -180,9 +183,9 @@ func TestSweepKeepsAMarkerWrittenAfterItsRead(t *testing.T) {
 // a versioned bucket); once the withdrawals are audited — by their
 // requests, or by the sweep for those whose append failed — and the sweep
 // has dropped the marker, no stored version of it remains, nor a delete
-// marker. Before, the sweep hid the marker behind a delete marker and
-// every version stayed (a case id and a time each) until the case was
-// disposed of.
+// marker: neither these nor those an earlier release's sweep left hidden.
+// Before, the sweep hid the marker behind a delete marker and every
+// version stayed (a case id and a time each) for good.
 func TestWithdrawalMarkersLeaveNoVersions(t *testing.T) {
 	const n = 4
 	onEachStore(t, func(t *testing.T, base func(objstore.Store) objstore.Store) {
@@ -193,6 +196,13 @@ func TestWithdrawalMarkersLeaveNoVersions(t *testing.T) {
 		ctx := t.Context()
 		m := staff(policy.RoleMediator, "Mia")
 		c := e.newCase(t, m, "many withdrawals")
+		// A marker an earlier release's sweep hid (a delete marker over it).
+		if err := e.svc.markWithdrawing(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.meta.Delete(ctx, unauditedKey(c.ID)); err != nil {
+			t.Fatal(err)
+		}
 		from := e.log.Size()
 		for i := range n {
 			inv := e.invite(t, m, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: fmt.Sprint("Pat ", i), Email: fmt.Sprintf("pat%d@example.com", i)})
@@ -203,8 +213,8 @@ func TestWithdrawalMarkersLeaveNoVersions(t *testing.T) {
 				t.Fatalf("withdrawal %d: %v", i, err)
 			}
 		}
-		if v := markerVersions(t, e, c.ID); v < n {
-			t.Fatalf("%d stored versions of the marker after %d withdrawals, want one each", v, n)
+		if v := markerVersions(t, e, c.ID); v < n+2 {
+			t.Fatalf("%d stored versions of the marker after %d withdrawals and a hidden one, want one each and two", v, n)
 		}
 		clk.advance(StaleAfter + time.Second)
 		if _, err := e.svc.SweepOnce(ctx); err != nil {
@@ -218,6 +228,33 @@ func TestWithdrawalMarkersLeaveNoVersions(t *testing.T) {
 		}
 		if v := markerVersions(t, e, c.ID); v != 0 {
 			t.Fatalf("%d stored versions of the case's marker after the sweep, want none", v)
+		}
+	})
+}
+
+// The marker of a case that is gone (its record destroyed by retention,
+// which does not reach cases/unaudited/) goes in every stored version
+// when the sweep comes to it. Before, the sweep hid it behind a delete
+// marker, and its versions stayed for good.
+func TestSweepDeletesTheMarkerOfAGoneCaseInEveryVersion(t *testing.T) {
+	onEachStore(t, func(t *testing.T, base func(objstore.Store) objstore.Store) {
+		e := newEnvWith(t, base)
+		ctx := t.Context()
+		m := staff(policy.RoleMediator, "Mia")
+		c := e.newCase(t, m, "disposed of")
+		for range 2 {
+			if err := e.svc.markWithdrawing(ctx, c.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := deleteEveryVersion(ctx, e.meta.Objects(), caseKey(c.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.SweepOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if v := markerVersions(t, e, c.ID); v != 0 {
+			t.Fatalf("%d stored versions of a gone case's marker after the sweep, want none", v)
 		}
 	})
 }
