@@ -3,7 +3,6 @@ package cases
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"time"
 
@@ -119,29 +118,13 @@ func (s *Service) fenceMarkETag(ctx context.Context, id string) string {
 // deletes it; a fence left without its marker (ERROR) is seen by the
 // watches only at the connections' fallback check.
 func (s *Service) dropFenceMark(ctx context.Context, id, seen string) {
-	if seen == "" {
-		return
-	}
-	obj := s.meta.Objects()
-	vs, err := obj.Versions(ctx, FenceMarkKey(id))
-	switch {
-	case errors.Is(err, objstore.ErrNotFound):
-		return
-	case err != nil:
+	found, err := dropVersionsThrough(ctx, s.meta.Objects(), FenceMarkKey(id), seen)
+	if err != nil {
 		s.logger().WarnContext(ctx, "disposal fence marker not deleted after the fence was lifted", "case", id, "error", err)
 		return
 	}
-	at := slices.IndexFunc(vs, func(v objstore.Version) bool { return !v.DeleteMarker && v.ETag == seen })
-	if at < 0 {
+	if !found {
 		return // written anew or deleted since: not the marker of this fence
-	}
-	infos := make([]objstore.Info, 0, len(vs)-at)
-	for _, v := range vs[at:] { // newest first: it and the older ones
-		infos = append(infos, v.Info)
-	}
-	if err := errors.Join(obj.DeleteVersions(ctx, infos)...); err != nil {
-		s.logger().WarnContext(ctx, "disposal fence marker not deleted after the fence was lifted", "case", id, "error", err)
-		return
 	}
 	for range 3 {
 		var c Case
@@ -256,17 +239,5 @@ func (s *Service) GoneFenceMark(ctx context.Context, id string) error {
 
 // deleteFenceMark deletes every stored version of case id's marker.
 func (s *Service) deleteFenceMark(ctx context.Context, id string) error {
-	obj := s.meta.Objects()
-	vs, err := obj.Versions(ctx, FenceMarkKey(id))
-	if errors.Is(err, objstore.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	infos := make([]objstore.Info, len(vs))
-	for i, v := range vs {
-		infos[i] = v.Info
-	}
-	return errors.Join(obj.DeleteVersions(ctx, infos)...)
+	return deleteEveryVersion(ctx, s.meta.Objects(), FenceMarkKey(id))
 }

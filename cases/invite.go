@@ -486,6 +486,11 @@ func (s *Service) joinRefused(c *Case, maker account.Account, inv Invite, accoun
 	if slices.ContainsFunc(c.Removed, func(r RemovedParticipant) bool { return r.AccountID == accountID }) {
 		return ErrInviteGone
 	}
+	// Nor does the account of a join refused before (discardRefused): it
+	// was deleted, or is being deleted, and its link is refused for good.
+	if slices.Contains(c.RefusedAccounts, accountID) {
+		return ErrInviteGone
+	}
 	if inv.Side != "" && !c.HasSide(inv.Side) {
 		return fault.Invalid("side", "no such side in this case")
 	}
@@ -505,24 +510,57 @@ func joinRefusal(err error) bool {
 		errors.Is(err, ErrAlreadyJoined) || errors.As(err, new(*fault.InvalidError))
 }
 
+// errAccountInCase and errRefusedMarked stop discardRefused's mark: the
+// case names the account (it is kept), or marked it already.
+var (
+	errAccountInCase = errors.New("the account is in the case")
+	errRefusedMarked = errors.New("the account is marked refused already")
+)
+
 // discardRefused deletes the participant account accountID, and its entry
 // in the index of seats by address, made for a join that case caseID
 // refused: the case names it nowhere, so no disposal of the case would
 // reach it. The id was minted for this invitation's claim (JoinAs), so no
-// other case seats it. Kept if the case names it after all (a removed
-// participant's account goes with the case). A failure is logged (WARN):
-// the account stays until an operator deletes it (docs/operations.md).
+// other case seats it. First the case marks it refused (RefusedAccounts),
+// by a conditional write of the record, as a seating is: a later open of
+// the link (taking over a claim older than its lease), or an earlier one
+// still running, seated meanwhile keeps it — the mark is not written and
+// nothing is deleted — and once the mark is written no join seats it.
+// Kept, too, if the case names it otherwise (a removed participant's
+// account goes with the case). A case fenced for its disposal takes no
+// mark (ErrDisposing) and seats nobody: the account is deleted without
+// one. A failure is logged (WARN): the account stays until an operator
+// deletes it, the link is opened again, or the case's disposal destroys
+// it (docs/operations.md).
 func (s *Service) discardRefused(ctx context.Context, caseID, accountID, addr string) {
-	c, err := s.load(ctx, caseID)
-	if err != nil && !errors.Is(err, fault.ErrNotFound) {
+	inCase := func(c *Case) bool {
+		_, ok := c.Participant(accountID)
+		return ok || slices.ContainsFunc(c.Removed, func(r RemovedParticipant) bool { return r.AccountID == accountID })
+	}
+	_, err := s.commitChange(ctx, caseID, func(c *Case) error {
+		if inCase(c) {
+			return errAccountInCase
+		}
+		if slices.Contains(c.RefusedAccounts, accountID) {
+			return errRefusedMarked
+		}
+		c.RefusedAccounts = append(c.RefusedAccounts, accountID)
+		return nil
+	})
+	if errors.Is(err, ErrDisposing) {
+		// Fenced: no mark, and no seating while the fence stands.
+		var c *Case
+		if c, err = s.load(ctx, caseID); err == nil && inCase(c) {
+			err = errAccountInCase
+		}
+	}
+	switch {
+	case err == nil, errors.Is(err, errRefusedMarked), errors.Is(err, metastore.ErrNotFound), errors.Is(err, fault.ErrNotFound):
+	case errors.Is(err, errAccountInCase):
+		return
+	default:
 		s.logger().WarnContext(ctx, "the account of a refused join was not deleted", "case", caseID, "account", accountID, "error", err)
 		return
-	}
-	if err == nil {
-		if _, ok := c.Participant(accountID); ok ||
-			slices.ContainsFunc(c.Removed, func(r RemovedParticipant) bool { return r.AccountID == accountID }) {
-			return
-		}
 	}
 	errs := []error{s.accounts.DiscardParticipant(ctx, accountID)}
 	if seatAddress(addr) != "" {

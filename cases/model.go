@@ -87,6 +87,14 @@ type Case struct {
 	// (RemoveParticipant), kept for the record. They are in no policy
 	// fact, no room and no membership statement.
 	Removed []RemovedParticipant `json:"removed,omitempty"`
+	// RefusedAccounts are the accounts of joins the case refused after
+	// their invitation was claimed (the id minted for that claim, JoinAs),
+	// marked by a conditional write of this record, as a seating is,
+	// before the account is deleted (discardRefused): no join seats them
+	// any more (joinRefused), so that deletion never takes the account of
+	// someone a later open of the link seated meanwhile. Server business,
+	// as Unaudited.
+	RefusedAccounts []string `json:"refusedAccounts,omitempty"`
 	// Terms are the case's ground rules once a mediator set them or
 	// someone accepted them (nil: the program's default, consent.go);
 	// TermsConsents are every signed acceptance, of every version.
@@ -139,6 +147,7 @@ func (c *Case) Redacted() *Case {
 	out.Proposals = nil
 	out.Unaudited = nil
 	out.DisposingPlan = ""
+	out.RefusedAccounts = nil
 	return &out
 }
 

@@ -365,7 +365,8 @@ func (s *Service) sweepCase(ctx context.Context, key string) (bool, error) {
 	id := strings.TrimPrefix(key, unauditedPrefix)
 	c, err := s.reload(ctx, id)
 	if errors.Is(err, fault.ErrNotFound) {
-		_ = s.meta.Delete(ctx, key) // the case is gone (disposed)
+		// The case is gone (disposed): every stored version of its marker.
+		_ = deleteEveryVersion(ctx, s.meta.Objects(), key)
 		return false, nil
 	}
 	if err == nil && slices.ContainsFunc(c.Unaudited, s.stale) {
@@ -385,12 +386,17 @@ func (s *Service) sweepCase(ctx context.Context, key string) (bool, error) {
 	}
 	// A withdrawal's marker, written before its write (withdraw.go), is
 	// that request's own while young: its withdrawal may be written yet.
-	if young, err := s.markYoung(ctx, key); err != nil {
+	young, seen, err := s.markYoung(ctx, key)
+	if err != nil {
 		return false, fmt.Errorf("case %s: %w", id, err)
 	} else if young {
 		return false, nil
 	}
-	if err := s.meta.Delete(ctx, key); err != nil {
+	// Only the marker read just now goes — that stored version and the
+	// older ones, never a version written since (a withdrawal marking the
+	// case before its write, which this pass may not have seen) — and no
+	// version of it stays stored (versions.go).
+	if _, err := dropVersionsThrough(ctx, s.meta.Objects(), key, seen); err != nil {
 		return false, nil
 	}
 	// A change whose append failed between the reload and the delete

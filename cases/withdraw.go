@@ -235,15 +235,18 @@ func (s *Service) markWithdrawing(ctx context.Context, caseID string) error {
 
 // markYoung reports whether the sweep's marker at key was written by a
 // withdrawal less than StaleAfter ago: that withdrawal's write may be
-// still to come, and the marker is kept for it.
-func (s *Service) markYoung(ctx context.Context, key string) (bool, error) {
+// still to come, and the marker is kept for it. It returns the ETag of
+// the marker it read ("" if there is none): the sweep deletes that
+// stored version of it (and older ones), never one written since.
+func (s *Service) markYoung(ctx context.Context, key string) (young bool, etag string, err error) {
 	var m unauditedMark
-	if _, err := s.meta.Get(ctx, key, &m); errors.Is(err, metastore.ErrNotFound) {
-		return false, nil
+	etag, err = s.meta.Get(ctx, key, &m)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return false, "", nil
 	} else if err != nil {
-		return false, err
+		return false, "", err
 	}
-	return m.Since != nil && s.now().Before(m.Since.Add(StaleAfter)), nil
+	return m.Since != nil && s.now().Before(m.Since.Add(StaleAfter)), etag, nil
 }
 
 // AuditPendingWithdrawal appends the case.invite.withdrawn entry of inv,
