@@ -50,6 +50,10 @@ func TestCatchUpStopsAtTheHubsHead(t *testing.T) {
 	if err := owner.compact(t.Context(), owner.current(), true); err != nil {
 		t.Fatal(err)
 	}
+	// One segment, or nothing would run past the hub's head.
+	if b, err := owner.log.ReadAt(t.Context(), room.ID, 1, 1); err != nil || b.End() != (Position{Epoch: 1, Offset: 6}) {
+		t.Fatalf("the segment at 1/1: %v, %v; want one segment 1..6", b, err)
+	}
 	shared.flushdb()
 
 	// A client that has offset 1 resumes on the reader, whose hub is at 3:
@@ -81,6 +85,57 @@ func TestCatchUpStopsAtTheHubsHead(t *testing.T) {
 		}
 		if want := 7 - first + 1; int64(len(got)) != want {
 			t.Fatalf("%s: %d delivered, want %d: %v", name, len(got), want, offsets(got))
+		}
+	}
+}
+
+// TestCatchUpFromEpochZero: a resume from the zero position ("before
+// everything") against a hub at the start of epoch 1 sends nothing from
+// the store: the hub delivers the room from its start, once. Before, the
+// store read (epoch 0 read as epoch 1) sent the whole first segment past
+// the hub's head, and the hub's gap fill sent it again ([1 2 3 1 2 3 4];
+// review 256).
+func TestCatchUpFromEpochZero(t *testing.T) {
+	store := stores(t)["dir"](t)
+	shared := NewMemory()
+	lossy := &lossyBroker{Broker: shared}
+	still := timing{probe: time.Hour, compact: time.Hour, sweep: time.Hour}
+	owner := newService(NewLog(store), lossy, Options{}, still)
+	defer owner.Close()
+	reader := newService(NewLog(store), shared, Options{}, still)
+	defer reader.Close()
+	room := Room{ID: fmt.Sprintf("c_catchup0%d/joint", time.Now().UnixNano()), Name: "joint"}
+
+	// The reader's hub knows the empty room (head 1/0); the broadcasts of
+	// m0..m2 are lost, they are compacted, and the window is flushed.
+	live := &sink{}
+	if _, err := reader.Subscribe(t.Context(), room, "u1", "c1", nil, live); err != nil {
+		t.Fatal(err)
+	}
+	lossy.drop.Store(true)
+	publishN(t, owner, room.ID, "m", 3)
+	if err := owner.compact(t.Context(), owner.current(), true); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := owner.log.ReadAt(t.Context(), room.ID, 1, 1); err != nil || b.End() != (Position{Epoch: 1, Offset: 3}) {
+		t.Fatalf("the segment at 1/1: %v, %v; want one segment 1..3", b, err)
+	}
+	shared.flushdb()
+
+	resumed := &sink{}
+	if _, err := reader.Subscribe(t.Context(), room, "u2", "c2", &Position{}, resumed); err != nil {
+		t.Fatal(err)
+	}
+	if f := waitFrame(t, resumed, "subscribed"); f == nil || f.Head == nil || *f.Head != (Position{Epoch: 1}) {
+		t.Fatalf("subscribed: %+v; want head 1/0", f)
+	}
+	lossy.drop.Store(false)
+	publishN(t, owner, room.ID, "p", 1)
+	waitMsgs(t, live, 4)
+	waitMsgs(t, resumed, 4)
+	for name, s := range map[string]*sink{"live": live, "resumed": resumed} {
+		if got := offsets(s.msgs()); fmt.Sprint(got) != "[1 2 3 4]" {
+			t.Fatalf("%s: delivered %v, want [1 2 3 4]", name, got)
 		}
 	}
 }

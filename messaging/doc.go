@@ -92,9 +92,9 @@
 // journaled (in memory), elsewhere from the segments once compacted. A reconnecting client resumes from (epoch, offset) out of
 // the recent window or the segments, or is told to reload history over
 // HTTP when its gap is long; history includes the owner's journaled tail.
-// The catch-up stops at the node's head (what its hub has delivered; a
+// The catch-up stops at the node's head (its position in the room; a
 // segment read may run past it), and the subscriber gets the rest with
-// the hub's own deliveries, so nothing comes twice.
+// the hub's own deliveries, so the two never overlap.
 // Nothing in the Broker is needed for correctness: flushing Redis only
 // costs speed.
 //

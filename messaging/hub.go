@@ -213,7 +213,15 @@ func (h *hub) join(req *joinReq) (*Subscription, error) {
 	sub := &Subscription{h: h, sink: sink, user: req.user, conn: req.conn, last: h.pos}
 	head := h.pos
 	frames := [][]byte{}
-	if from := req.from; from != nil && from.Before(h.pos) {
+	from := req.from
+	if from != nil && from.Epoch == 0 {
+		// Epoch 0 is before everything: the room's first epoch is 1, and
+		// its start is the position a catch-up reads from (readNext reads
+		// epoch 0 as epoch 1, so {0,0} against a head of {1,0} read a
+		// whole segment past the head).
+		from = &Position{Epoch: 1}
+	}
+	if from != nil && from.Before(h.pos) {
 		caught, ok := h.catchUp(ctx, *from)
 		if ok {
 			frames = append(frames, encodeFrame(api.ServerFrame{Type: api.FrameSubscribed, Room: room.Name, Head: &head}))
@@ -559,7 +567,9 @@ func (h *hub) catchUp(ctx context.Context, from Position) ([][]byte, bool) {
 				return nil, false
 			}
 		}
-		b = upTo(b, h.pos)
+		if b = upTo(b, h.pos); b == nil {
+			return nil, false // nothing of it is at or before the head: page instead
+		}
 		frames = append(frames, h.frames(b, cur)...)
 		for _, m := range b.Msgs {
 			if cur.Before(m.Pos()) {
@@ -574,12 +584,17 @@ func (h *hub) catchUp(ctx context.Context, from Position) ([][]byte, bool) {
 	return frames, true
 }
 
-// upTo is b without its messages after pos (b itself when it has none).
-// catchUp calls it with a b that holds the message right after its cursor,
-// which is at or before pos, so what is left is never empty; a seal is
-// never cut (a hub's position is never inside one).
+// upTo is b without its messages after pos (b itself when it has none;
+// nil when all of it is after pos). catchUp calls it with a b that holds
+// the message right after its cursor, which is before pos, so nil means
+// the store answered with something the cursor did not ask for, and the
+// catch-up pages instead of sending it; a seal is never cut (a hub's
+// position is never inside one).
 func upTo(b *Batch, pos Position) *Batch {
-	if b.Seal != nil || !pos.Before(b.End()) || b.Epoch != pos.Epoch || pos.Offset < b.First {
+	if b.Epoch > pos.Epoch || (b.Epoch == pos.Epoch && b.First > pos.Offset) {
+		return nil
+	}
+	if b.Seal != nil || !pos.Before(b.End()) || b.Epoch != pos.Epoch {
 		return b
 	}
 	return &Batch{Room: b.Room, Epoch: b.Epoch, First: b.First, Msgs: b.Msgs[:pos.Offset-b.First+1]}
