@@ -406,7 +406,7 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 		if refusal != nil {
 			// An earlier run of this join, interrupted after it made the
 			// account, left it behind: deleted now.
-			s.discardRefused(ctx, inv.CaseID, claimedID, inv.Email)
+			s.discardRefused(ctx, inv.CaseID, claimedID, inv.Email, errors.Is(refusal, ErrDisposing))
 			return Joined{}, refusal
 		}
 	}
@@ -440,7 +440,7 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 			Attrs:  map[string]string{"role": string(inv.Role), "side": inv.Side}})
 	})
 	if joinRefusal(err) {
-		s.discardRefused(ctx, inv.CaseID, acct.ID, acct.Email)
+		s.discardRefused(ctx, inv.CaseID, acct.ID, acct.Email, errors.Is(err, ErrDisposing))
 	}
 	if err != nil {
 		return Joined{}, err
@@ -510,11 +510,14 @@ func joinRefusal(err error) bool {
 		errors.Is(err, ErrAlreadyJoined) || errors.As(err, new(*fault.InvalidError))
 }
 
-// errAccountInCase and errRefusedMarked stop discardRefused's mark: the
-// case names the account (it is kept), or marked it already.
+// errAccountInCase, errRefusedMarked and errFenceLifted stop
+// discardRefused's mark: the case names the account (it is kept), marked
+// it already, or no longer has the disposal fence that refused the join
+// (kept: the link's next open seats it).
 var (
 	errAccountInCase = errors.New("the account is in the case")
 	errRefusedMarked = errors.New("the account is marked refused already")
+	errFenceLifted   = errors.New("the disposal fence that refused the join is lifted")
 )
 
 // discardRefused deletes the participant account accountID, and its entry
@@ -529,24 +532,44 @@ var (
 // Kept, too, if the case names it otherwise (a removed participant's
 // account goes with the case). A case fenced for its disposal takes no
 // mark (ErrDisposing) and seats nobody: the account is deleted without
-// one. A failure is logged (WARN): the account stays until an operator
-// deletes it, the link is opened again, or the case's disposal destroys
-// it (docs/operations.md).
-func (s *Service) discardRefused(ctx context.Context, caseID, accountID, addr string) {
+// one; a join refused by that fence (fenced) whose case is found unfenced
+// when the mark would be written (a disposal paused meanwhile) keeps its
+// account and takes no mark, so the link works again. No account made (a
+// join refused before it made one, and no earlier run of it did): no
+// mark either, nothing to delete. A failure is logged (WARN): the
+// account stays until an operator deletes it, the link is opened again,
+// or the case's disposal destroys it (docs/operations.md).
+func (s *Service) discardRefused(ctx context.Context, caseID, accountID, addr string, fenced bool) {
 	inCase := func(c *Case) bool {
 		_, ok := c.Participant(accountID)
 		return ok || slices.ContainsFunc(c.Removed, func(r RemovedParticipant) bool { return r.AccountID == accountID })
 	}
-	_, err := s.commitChange(ctx, caseID, func(c *Case) error {
-		if inCase(c) {
-			return errAccountInCase
-		}
-		if slices.Contains(c.RefusedAccounts, accountID) {
-			return errRefusedMarked
-		}
-		c.RefusedAccounts = append(c.RefusedAccounts, accountID)
-		return nil
-	})
+	if _, err := s.accounts.Get(ctx, accountID); errors.Is(err, fault.ErrNotFound) {
+		// Nothing to delete. A run of this join still making it meets
+		// the case's refusal in its own update and comes here again, or,
+		// the refusal undone meanwhile, is seated.
+		return
+	}
+	var err error
+	if c, lerr := s.load(ctx, caseID); lerr == nil && slices.Contains(c.RefusedAccounts, accountID) && !inCase(c) {
+		// Marked already (a reopened dead link): no write, so a case's
+		// audit backlog does not stop the deletion.
+		err = errRefusedMarked
+	} else {
+		_, err = s.commitChange(ctx, caseID, func(c *Case) error {
+			if inCase(c) {
+				return errAccountInCase
+			}
+			if slices.Contains(c.RefusedAccounts, accountID) {
+				return errRefusedMarked
+			}
+			if fenced && c.Disposing == nil {
+				return errFenceLifted
+			}
+			c.RefusedAccounts = append(c.RefusedAccounts, accountID)
+			return nil
+		})
+	}
 	if errors.Is(err, ErrDisposing) {
 		// Fenced: no mark, and no seating while the fence stands.
 		var c *Case
@@ -556,7 +579,7 @@ func (s *Service) discardRefused(ctx context.Context, caseID, accountID, addr st
 	}
 	switch {
 	case err == nil, errors.Is(err, errRefusedMarked), errors.Is(err, metastore.ErrNotFound), errors.Is(err, fault.ErrNotFound):
-	case errors.Is(err, errAccountInCase):
+	case errors.Is(err, errAccountInCase), errors.Is(err, errFenceLifted):
 		return
 	default:
 		s.logger().WarnContext(ctx, "the account of a refused join was not deleted", "case", caseID, "account", accountID, "error", err)

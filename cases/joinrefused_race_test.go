@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -148,4 +149,123 @@ func TestRefusedJoinsAccountIsSeatedNoMore(t *testing.T) {
 func isParticipant(c *Case, accountID string) bool {
 	_, ok := c.Participant(accountID)
 	return ok
+}
+
+// A join whose update the case's disposal fence refused, the fence lifted
+// before the refusal marks the account (the disposal paused: a storage
+// hold, or a plan that keeps the case), keeps its account and marks
+// nothing: the fence's refusal is undone, and the link's next open seats
+// that account. Before (review 258), the mark was written once the fence
+// was gone, and the link was refused for good.
+func TestJoinRefusedByALiftedFenceKeepsItsAccount(t *testing.T) {
+	onEachStore(t, func(t *testing.T, base func(objstore.Store) objstore.Store) {
+		hs := &readHookStore{}
+		e := newEnvWith(t, func(s objstore.Store) objstore.Store { hs.Store = base(s); return hs })
+		ctx := t.Context()
+		m := staff(policy.RoleMediator, "Mia")
+		c := e.newCase(t, m, "a fence lifted")
+		x := e.invite(t, m, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: "Pat", Email: "pat@example.com"})
+		var state atomic.Int32
+		var acct string
+		// Once the join has made its account, the case is fenced for a
+		// disposal: the join's update refuses it.
+		hs.setAfterPut(func(k string) {
+			if strings.HasPrefix(k, "accounts/") && state.CompareAndSwap(0, 1) {
+				acct = strings.TrimPrefix(k, "accounts/")
+				if _, err := e.svc.BeginDisposal(ctx, c.ID, "plan-x"); err != nil {
+					t.Error(err)
+				}
+				state.Store(2)
+			}
+		})
+		// The refusal then looks the account up; the disposal pauses
+		// before it reads the case.
+		f := func(k string) {
+			if strings.HasPrefix(k, "accounts/") && state.CompareAndSwap(2, 3) {
+				if _, err := e.svc.PauseDisposal(ctx, c.ID, "plan-x"); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		hs.afterGet.Store(&f)
+		_, err := e.svc.Join(ctx, x.Token)
+		hs.afterGet.Store(nil)
+		hs.setAfterPut(nil)
+		if state.Load() != 3 {
+			t.Fatalf("the fence was not set and lifted during the join (state %d)", state.Load())
+		}
+		wantIs(t, err, ErrDisposing)
+		if cs := e.raw(t, c.ID); len(cs.RefusedAccounts) != 0 || cs.Disposing != nil {
+			t.Fatalf("after the fence was lifted: refused accounts %v, fence %v; want none", cs.RefusedAccounts, cs.Disposing)
+		}
+		if _, err := e.accounts.Get(ctx, claimedBy(t, e, x.Token)); err != nil {
+			t.Fatalf("the account of a join refused by a lifted fence was deleted: %v", err)
+		}
+		e.svc.SetClock(func() time.Time { return time.Now().Add(claimLease + time.Second) })
+		j, err := e.svc.Join(ctx, x.Token)
+		if err != nil {
+			t.Fatalf("the link opened again after the fence was lifted: %v", err)
+		}
+		if j.Account.ID != claimedBy(t, e, x.Token) {
+			t.Fatalf("seated %q, the claim's account is %q (made %q)", j.Account.ID, claimedBy(t, e, x.Token), acct)
+		}
+	})
+}
+
+// A join refused before it made its account (the case closed when the
+// link is opened) writes nothing to the case: there is no account to
+// mark or delete (review 258: every open of a link to a closed case added
+// a mark and a version of its record).
+func TestJoinRefusedBeforeItsAccountWritesNoMark(t *testing.T) {
+	onEachStore(t, func(t *testing.T, base func(objstore.Store) objstore.Store) {
+		e := newEnvWith(t, base)
+		ctx := t.Context()
+		m := staff(policy.RoleMediator, "Mia")
+		c := e.newCase(t, m, "closed before the link is opened")
+		x := e.invite(t, m, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: "Pat", Email: "pat@example.com"})
+		if _, err := metastore.Update(ctx, e.meta, caseKey(c.ID), func(cs *Case) error {
+			now := time.Now().UTC()
+			cs.Closed = &now
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		before, err := e.meta.Objects().Versions(ctx, caseKey(c.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.svc.Join(ctx, x.Token)
+		wantIs(t, err, ErrClosed)
+		after, err := e.meta.Objects().Versions(ctx, caseKey(c.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(after) != len(before) {
+			t.Fatalf("a join refused before its account was made wrote the case: %d versions, was %d", len(after), len(before))
+		}
+		if cs := e.raw(t, c.ID); len(cs.RefusedAccounts) != 0 {
+			t.Fatalf("refused accounts %v; want none", cs.RefusedAccounts)
+		}
+	})
+}
+
+// An invitation whose join was refused and its account marked is no
+// longer listed as waiting: its link can never be used (review 258: it
+// was listed, looking usable, until it expired).
+func TestRefusedJoinsInvitationNotPending(t *testing.T) {
+	onEachStore(t, func(t *testing.T, base func(objstore.Store) objstore.Store) {
+		r := newRefusedJoin(t, base)
+		_, err := r.e.svc.Join(t.Context(), r.x.Token)
+		wantIs(t, err, ErrAlreadyJoined)
+		if cs := r.e.raw(t, r.c.ID); len(cs.RefusedAccounts) != 1 {
+			t.Fatalf("refused accounts %v; want the refused join's", cs.RefusedAccounts)
+		}
+		list, err := r.e.svc.PendingInvites(t.Context(), r.m, r.c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 0 {
+			t.Fatalf("%d invitations listed as waiting (%+v); want none: one is used, the other refused for good", len(list), list)
+		}
+	})
 }

@@ -119,7 +119,11 @@ func (s *Service) PendingInvites(ctx context.Context, actor account.Account, id 
 		// is listed until it could no longer be finished, so that it can
 		// be withdrawn; one whose account is in the case is used.
 		if inv.ClaimedBy != "" {
-			if _, in := c.Participant(inv.ClaimedBy); in || !now.Before(inv.Expires.Add(finishGrace)) {
+			// One whose join was refused and its account marked
+			// (discardRefused) can never be used: not listed, so the
+			// mediator sees the person as not invited and invites again.
+			if _, in := c.Participant(inv.ClaimedBy); in || slices.Contains(c.RefusedAccounts, inv.ClaimedBy) ||
+				!now.Before(inv.Expires.Add(finishGrace)) {
 				continue
 			}
 		} else if !now.Before(inv.Expires) {
