@@ -255,8 +255,8 @@ type socket struct {
 	// sessionRetry and accessRetry ask again a session check (held for
 	// or announced), or an access check held for, that decided nothing
 	// (see undecided). Only
-	// the checker touches them (one runs at a time); close stops their
-	// timers once none runs.
+	// the checker touches them (one runs at a time); it stops a timer
+	// once its check decides (undecided.settle), close once none runs.
 	sessionRetry, accessRetry undecided
 	// sessionAsked counts the announcements on the session's topics
 	// (each says the session may have ended); sessionDecided is the
@@ -279,6 +279,17 @@ type undecided struct {
 	since time.Time
 	wait  time.Duration
 	timer *time.Timer
+}
+
+// settle forgets the retry state of a check that decided, or that nothing
+// waits for any more, and stops its timer: a retry armed before would
+// otherwise ask it once more, a store read for nothing. (A timer that has
+// fired already has raised the check: that round runs.)
+func (r *undecided) settle() {
+	r.since = time.Time{}
+	if r.timer != nil {
+		r.timer.Stop()
+	}
 }
 
 // serveSocket runs a WebSocket connection on the rooms of s until the
@@ -627,14 +638,14 @@ func (c *socket) checker() {
 			switch {
 			case c.recheck(ctx):
 				ran |= wantRecheck
-				c.accessRetry.since = time.Time{}
+				c.accessRetry.settle()
 			case waiting&wantRecheck != 0:
 				// Undecided, and frames are held for it: ask again
 				// shortly, and close once it has decided nothing for
 				// opts.RetryBudget.
 				c.retry(ctx, &c.accessRetry, wantRecheck, "could not check your access; reconnecting")
 			default:
-				c.accessRetry.since = time.Time{} // nothing held waits for it
+				c.accessRetry.settle() // nothing held waits for it
 			}
 			if c.opts.rechecked != nil {
 				c.opts.rechecked()
@@ -1249,7 +1260,7 @@ func (c *socket) checkSession(ctx context.Context, held bool) bool {
 	asked := c.sessionAsked.Load() // announcements heard before this check's read
 	switch c.opts.Session(ctx) {
 	case sessionValid:
-		c.sessionRetry.since = time.Time{}
+		c.sessionRetry.settle()
 		c.sessionUnread = time.Time{}
 		c.sessionDecided = asked
 		return true
@@ -1271,7 +1282,7 @@ func (c *socket) checkSession(ctx context.Context, held bool) bool {
 	if held || asked > c.sessionDecided {
 		c.retry(ctx, &c.sessionRetry, wantSession, "could not check your sign-in; reconnecting")
 	} else {
-		c.sessionRetry.since = time.Time{} // nothing held waits for it
+		c.sessionRetry.settle() // nothing held waits for it
 	}
 	return false
 }
