@@ -82,7 +82,8 @@ type socketOptions struct {
 	// On an announcement, and every minute as a fallback for a lost
 	// announcement or an expiry, a session that has ended closes the
 	// connection with CloseSessionEnded; one that could not be told is
-	// asked again (see checkSession).
+	// asked again, and closes the connection with closeTryAgain once it
+	// has not been told for a bounded time (see checkSession).
 	SessionTopics []string
 	Session       func(ctx context.Context) sessionState
 	// RetryBudget is how long a check that decided nothing (the store
@@ -91,6 +92,11 @@ type socketOptions struct {
 	// before the connection is closed for the client to reconnect
 	// (default retryBudget; tests shorten it).
 	RetryBudget time.Duration
+	// UnreadBudget is how long the session may go unread (every session
+	// check since the last that decided failed to read the store) before
+	// the connection closes with closeTryAgain, announced or not (default
+	// unreadBudget; tests shorten it).
+	UnreadBudget time.Duration
 	// CaseGone, if set, says whether the person's access to the whole
 	// case has ended (removed, recused, the case disposed of); a re-check
 	// of a connection with no room subscribed asks it, so that such a
@@ -152,6 +158,22 @@ const (
 	retryMax    = 4 * time.Second
 	retryBudget = 30 * time.Second
 )
+
+// unreadBudget bounds how long a session may stay unread with nothing
+// announced (its fallback checks failing their reads), so that a
+// sign-out whose announcement was lost (announcements are at most once)
+// does not keep its socket reading the case for as long as the store
+// fails. The connection closes with closeTryAgain at the first check at
+// least this long after the first that could not read: with the
+// minute's fallback check, after three to four minutes of unreadable
+// checks. It is longer than retryBudget because nothing says this
+// session has ended, and every socket of the node is in the same state
+// during an outage: a store's restart or failover (a minute or two)
+// closes none of them, where 30 s would send every client of the node
+// into handshakes that fail too (a browser gives up after about eight
+// minutes of those); and short enough that a lost sign-out reads the
+// case for minutes at most, not for the whole outage.
+const unreadBudget = 3 * time.Minute
 
 // closeTryAgain closes a connection whose access or session could not be
 // checked: RFC 6455's "try again later" (1013). Every client reconnects
@@ -233,8 +255,8 @@ type socket struct {
 	// sessionRetry and accessRetry ask again a session check (held for
 	// or announced), or an access check held for, that decided nothing
 	// (see undecided). Only
-	// the checker touches them (one runs at a time); close stops their
-	// timers once none runs.
+	// the checker touches them (one runs at a time); it stops a timer
+	// once its check decides (undecided.settle), close once none runs.
 	sessionRetry, accessRetry undecided
 	// sessionAsked counts the announcements on the session's topics
 	// (each says the session may have ended); sessionDecided is the
@@ -243,6 +265,10 @@ type socket struct {
 	// retried, with a deadline, as one frames are held for is.
 	sessionAsked   atomic.Uint64
 	sessionDecided uint64
+	// sessionUnread is when the first session check since the last that
+	// decided could not read the store (zero: the last one decided); the
+	// checker's only.
+	sessionUnread time.Time
 }
 
 // undecided is the retry state of one check that decided nothing (the
@@ -253,6 +279,17 @@ type undecided struct {
 	since time.Time
 	wait  time.Duration
 	timer *time.Timer
+}
+
+// settle forgets the retry state of a check that decided, or that nothing
+// waits for any more, and stops its timer: a retry armed before would
+// otherwise ask it once more, a store read for nothing. (A timer that has
+// fired already has raised the check: that round runs.)
+func (r *undecided) settle() {
+	r.since = time.Time{}
+	if r.timer != nil {
+		r.timer.Stop()
+	}
 }
 
 // serveSocket runs a WebSocket connection on the rooms of s until the
@@ -274,6 +311,9 @@ func newSocket(ctx context.Context, s *messaging.Service, ws *websocket.Conn, op
 	}
 	if opts.RetryBudget <= 0 {
 		opts.RetryBudget = retryBudget
+	}
+	if opts.UnreadBudget <= 0 {
+		opts.UnreadBudget = unreadBudget
 	}
 	if opts.Frames == nil {
 		opts.Frames = rate.NewLimiter(frameRate, frameBurst)
@@ -598,14 +638,14 @@ func (c *socket) checker() {
 			switch {
 			case c.recheck(ctx):
 				ran |= wantRecheck
-				c.accessRetry.since = time.Time{}
+				c.accessRetry.settle()
 			case waiting&wantRecheck != 0:
 				// Undecided, and frames are held for it: ask again
 				// shortly, and close once it has decided nothing for
 				// opts.RetryBudget.
 				c.retry(ctx, &c.accessRetry, wantRecheck, "could not check your access; reconnecting")
 			default:
-				c.accessRetry.since = time.Time{} // nothing held waits for it
+				c.accessRetry.settle() // nothing held waits for it
 			}
 			if c.opts.rechecked != nil {
 				c.opts.rechecked()
@@ -1205,7 +1245,11 @@ func (c *socket) acker(ctx context.Context, in <-chan *inFlightPub) {
 // not keep a session announced ended reading the case. Otherwise (a
 // fallback check, nothing announced) the connection stays and the
 // session is asked again at the next announcement or fallback check, so
-// that a store outage alone does not close every connection of the node.
+// that a short store outage does not close every connection of the node
+// — until the session has gone unread for opts.UnreadBudget (see
+// unreadBudget): then the connection closes with closeTryAgain too, so
+// that a sign-out whose announcement was lost is not kept reading the
+// case for as long as the store fails.
 func (c *socket) checkSession(ctx context.Context, held bool) bool {
 	if c.opts.Session == nil {
 		return true
@@ -1216,17 +1260,29 @@ func (c *socket) checkSession(ctx context.Context, held bool) bool {
 	asked := c.sessionAsked.Load() // announcements heard before this check's read
 	switch c.opts.Session(ctx) {
 	case sessionValid:
-		c.sessionRetry.since = time.Time{}
+		c.sessionRetry.settle()
+		c.sessionUnread = time.Time{}
 		c.sessionDecided = asked
 		return true
 	case sessionEnded:
 		c.shutdown(api.CloseSessionEnded, "session ended; sign in again")
 		return true
 	}
+	// However the check was asked, a session unread for
+	// opts.UnreadBudget closes the connection: a sign-out whose
+	// announcement was lost is not kept reading the case for as long as
+	// the store fails.
+	now := time.Now()
+	if c.sessionUnread.IsZero() {
+		c.sessionUnread = now
+	} else if now.Sub(c.sessionUnread) >= c.opts.UnreadBudget {
+		c.shutdown(closeTryAgain, "could not check your sign-in; reconnecting")
+		return false
+	}
 	if held || asked > c.sessionDecided {
 		c.retry(ctx, &c.sessionRetry, wantSession, "could not check your sign-in; reconnecting")
 	} else {
-		c.sessionRetry.since = time.Time{} // nothing held waits for it
+		c.sessionRetry.settle() // nothing held waits for it
 	}
 	return false
 }

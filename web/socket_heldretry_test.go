@@ -237,8 +237,9 @@ func TestSubscribeRefusedWhileHeldNamesTheSub(t *testing.T) {
 // afresh). Before, the socket stayed open, and read the case, for as long
 // as the store failed that read. A check that cannot tell with nothing
 // announced (the minute's fallback check during an outage) keeps the
-// socket open, as before: a store outage alone does not close every
-// socket of the node.
+// socket open past the retry budget: a short store outage does not close
+// every socket of the node (it closes only after UnreadBudget, minutes:
+// TestSessionUnreadableAtFallbackChecksCloses).
 func TestSessionUnknownAfterSignOutAnnounced(t *testing.T) {
 	for _, tc := range []struct {
 		name     string

@@ -1,0 +1,102 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/parley-mediation/parley/account"
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/ratelimit"
+)
+
+// TestSessionUnreadableAtFallbackChecksCloses: nothing is announced (a
+// sign-out whose announcement was lost), and the store then fails every
+// read, so the socket's fallback session checks (the real one,
+// sessionCheck over package account) cannot tell. Once the session has
+// gone unread for the socket's UnreadBudget the socket closes with 1013
+// ("try again later"; the reconnect's handshake checks the session
+// afresh). A store that answers again before the budget passes keeps the
+// socket open: an outage shorter than the budget closes nothing. Before,
+// the socket stayed open, reading the case, for as long as the store
+// failed the read.
+func TestSessionUnreadableAtFallbackChecksCloses(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		budget  time.Duration // the socket's UnreadBudget
+		recover bool          // the store answers again after two checks failed
+	}{
+		{"outage", 300 * time.Millisecond, false},
+		{"recovers", time.Minute, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			dir, err := objstore.OpenDir(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			store := &downStore{Store: dir}
+			key := make([]byte, 32)
+			rand.Read(key)
+			meta, err := metastore.New(store, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			accounts := account.NewService(meta, ratelimit.NewMemory())
+			a, err := accounts.Create(ctx, account.NewAccount{Name: "Ann", Role: policy.RoleParticipant})
+			if err != nil {
+				t.Fatal(err)
+			}
+			token, _, err := accounts.NewSession(ctx, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := sessionCheck(accounts, token)
+			var valid, unknown atomic.Int32
+			svc := dirService(t)
+			ws := optionsSocket(t, svc, socketOptions{User: a.ID, Auth: oneRoomAuth{id: "r_unread"},
+				SessionTopics: []string{accounts.SessionTopic(token), account.AccountTopic(a.ID)},
+				Fallback:      50 * time.Millisecond, UnreadBudget: tc.budget,
+				Session: func(ctx context.Context) sessionState {
+					s := check(ctx)
+					switch s {
+					case sessionValid:
+						valid.Add(1)
+					case sessionUnknown:
+						unknown.Add(1)
+					}
+					return s
+				}})
+			waitUntil(t, "the starting session check", func() bool { return valid.Load() > 0 })
+			store.down.Store(true)
+			ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+			frames, ended := framesOf(ws)
+			if tc.recover {
+				waitUntil(t, "two fallback checks during the outage", func() bool { return unknown.Load() > 1 })
+				store.down.Store(false)
+				n := valid.Load()
+				waitUntil(t, "a fallback check once the store answers", func() bool { return valid.Load() > n })
+				// Still open: it answers a malformed frame.
+				sendFrame(t, ws, api.ClientFrame{Type: api.FrameSub})
+				awaitFrame(t, frames, ended, "the error a malformed frame gets", func(f api.ServerFrame) bool { return f.Type == api.FrameError })
+				return
+			}
+			for f := range frames {
+				t.Fatalf("unexpected %s frame", f.Type)
+			}
+			if err := <-ended; !websocket.IsCloseError(err, closeTryAgain) {
+				t.Fatalf("the socket ended with %v, want close %d (try again later)", err, closeTryAgain)
+			}
+			if n := unknown.Load(); n < 2 {
+				t.Fatalf("the session was asked %d times during the outage; want more than one fallback check before closing", n)
+			}
+		})
+	}
+}
