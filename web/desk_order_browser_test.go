@@ -33,5 +33,6 @@ func TestBrowserDeskOrder(t *testing.T) {
 		name: "desk-order.mjs",
 		env: []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password, "PARLEY_CASE=" + k.ID,
 			"PARLEY_TITLE=" + k.Title, "PARLEY_CLOSED=" + closed.ID, "PARLEY_CLOSED_TITLE=" + closedTitle},
+		shots: []string{"desk-refusal-note.png", "desk-refusal-note-phone.png"},
 	}.run(t, n.URL)
 }

@@ -301,7 +301,7 @@ const said = h("div", { id: "desk-said" }, savingHint, notes);
 /** Adds a note to the desk's status area, with a button to dismiss it. */
 function note(words: string, kind: "error" | "done"): void {
   const p: HTMLElement = h("p", { class: kind === "error" ? "error" : "done", role: kind === "error" ? "alert" : "status" }, words, " ",
-    h("button", { type: "button", class: "link desk-note-dismiss", onclick: () => p.remove() }, "Dismiss"));
+    h("button", { type: "button", class: "desk-note-dismiss", onclick: () => p.remove() }, "Dismiss"));
   notes.append(p);
 }
 
@@ -747,6 +747,7 @@ function disclosureAudience(): string {
 // --- outcome and surveys ---
 
 function outcomeSection(mine: boolean): HTMLElement {
+  outcomeReady = null;
   const sec = h("section", { id: "desk-outcome", "aria-labelledby": "outcome-title" }, h("h2", { id: "outcome-title" }, "Outcome"));
   if (c.outcome) {
     // The server sends sessions, hours and who recorded it to the case's

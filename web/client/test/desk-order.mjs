@@ -17,7 +17,7 @@
 //     survey links are not put under the other case's Outcome (nor is the
 //     other case's invitation link, shown once, wiped); they are shown when
 //     the first case is opened again.
-import { base, check, env, newPage, run } from "./harness.mjs";
+import { base, check, env, newPage, run, shots } from "./harness.mjs";
 import { gate, within } from "./stale-lib.mjs";
 
 const flat = (s) => s.replace(/\s+/g, " ");
@@ -121,7 +121,8 @@ await run(async () => {
   await within(slow.asked, 30000, "the objective is sent");
   await reopen(med, caseID);
   check(!flat(await med.innerText("#desk-objectives")).includes("boiler"), "opened again before the objective is saved, the case is read without it");
-  check(await med.isDisabled(add), "and adding another waits");
+  check(await med.isDisabled(add) && await med.isDisabled("#desk-stepoff-form button[type=submit]") && await med.isDisabled("#desk-stage-forward"),
+    "and adding another, stepping off or moving the stage waits");
   await slow.release("the objective's answer, after the case was read again");
   await med.waitForSelector(`#desk-objectives .done:has-text("Added.")`, { timeout: 30000 });
   const objs = flat(await med.innerText("#desk-objectives"));
@@ -141,6 +142,11 @@ await run(async () => {
   const said = flat(await refusal.innerText());
   check(said.includes(`On “${title}”: Not added:`), "the refusal is shown in the desk's status area, naming the case: " + said);
   check(await med.inputValue("#desk-objective-text") === nothing, "what was written is back in the form");
+  await med.locator("#desk-said").screenshot({ path: shots + "/desk-refusal-note.png" });
+  await med.setViewportSize({ width: 390, height: 844 });
+  await med.locator("#desk-said").scrollIntoViewIfNeeded();
+  await med.screenshot({ path: shots + "/desk-refusal-note-phone.png", fullPage: false });
+  await med.setViewportSize({ width: 1280, height: 900 });
   await med.click("#desk-notes .desk-note-dismiss");
   check(await refusal.count() === 0, "the note goes once dismissed");
 
