@@ -11,7 +11,8 @@ import (
 // Chromium: the mediator schedules two sessions one after the other, and
 // the list the sessions screen reads after the first reaches the page only
 // after the second's list is on the screen; the old list must not take the
-// second session off the screen.
+// second session off the screen. A scheduling refused after a later one was
+// listed has its refusal shown above the list.
 func TestBrowserSessionsOrder(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Embedded(t)
@@ -20,6 +21,6 @@ func TestBrowserSessionsOrder(t *testing.T) {
 	browserScript{
 		name: "sessions-order.mjs",
 		env: []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password, "PARLEY_CASE=" + k.ID,
-			"PARLEY_START_1=" + at(48*time.Hour), "PARLEY_START_2=" + at(72*time.Hour)},
+			"PARLEY_START_1=" + at(48*time.Hour), "PARLEY_START_2=" + at(72*time.Hour), "PARLEY_START_3=" + at(96*time.Hour)},
 	}.run(t, n.URL)
 }

@@ -69,10 +69,12 @@ const audience = (text: string, id?: string) => h("p", { class: "banner room-med
  */
 function confirmStep(box: HTMLElement, id: string, question: string, what: (Node | string)[], yesWords: string, asker: HTMLElement | null, act: () => Promise<void>): void {
   const yes = h("button", {
-    type: "button", class: "primary", id: id + "-confirm",
+    type: "button", class: "primary", id: id + "-confirm", "data-write": "",
+    disabled: !!saving,
     onclick: async () => {
+      if (saving) return;
       yes.disabled = true;
-      try { await act(); } finally { yes.disabled = false; }
+      try { await act(); } finally { yes.disabled = !!saving; }
     },
   }) as HTMLButtonElement;
   yes.textContent = yesWords;
@@ -114,6 +116,7 @@ const toRooms = (id: string) => { location.hash = "case=" + id; location.reload(
 // --- the list of cases ---
 
 async function caseList(): Promise<void> {
+  shown = "";
   document.getElementById("case-title")!.textContent = "";
   main.replaceChildren(h("p", { role: "status" }, "Loading your cases…"));
   let list: W.Listed[];
@@ -149,8 +152,10 @@ async function caseList(): Promise<void> {
       h("td", { class: items.length ? "open-items" : "" }, items.length ? items.join("; ") : "—"),
       h("td", {}, h("button", { type: "button", "aria-label": `Rooms of ${l.title ?? l.type + " case"}`, onclick: () => toRooms(l.id) }, "Open")));
   });
+  if (shown !== "") return; // a case was opened meanwhile
   main.replaceChildren(
     h("h1", { id: "desk-title" }, "Case desk"),
+    said,
     h("div", { class: "row desk-nav" },
       h("button", { type: "button", id: "open-caseload", onclick: () => { location.hash = "caseload"; location.reload(); } }, "Caseload: open cases and delays"),
       h("a", { href: "#new-case-title", class: "button-link" }, "Open a new case ↓")),
@@ -220,7 +225,8 @@ const pendingOrder = latest();
 async function readPending(id: string): Promise<boolean> {
   const n = pendingOrder.ask();
   const got = await deskAPI.pending(id);
-  if (!pendingOrder.take(n)) return false;
+  counted();
+  if (shown !== id || !pendingOrder.take(n)) return false;
   pending = got;
   return true;
 }
@@ -230,18 +236,24 @@ const nameOf = (acc: string) => acc === me.id ? "you" : c.mediators.find((m) => 
 const activeMediator = () => c.mediators.some((m) => m.accountId === me.id && !m.recused);
 
 async function caseDesk(id: string, hello = ""): Promise<void> {
+  shown = id;
   main.replaceChildren(h("p", { role: "status" }, "Loading the case…"));
   try {
     const n = caseOrder.ask();
     const got = await deskAPI.get(id);
-    if (!caseOrder.take(n)) return; // another case, or this one, opened since
+    counted();
+    // Another case (or the list) opened since, or a write's answer arrived
+    // since this was asked (that answer, newer, is drawn already).
+    if (shown !== id || !caseOrder.take(n)) return;
     c = got;
     pending = [];
     if (activeMediator() && !c.closed) await readPending(id).catch(() => false);
   } catch (e) {
+    if (shown !== id) return;
     main.replaceChildren(h("p", { class: "error", role: "alert" }, "This case could not be opened: " + errWords(e) + "."), backButton());
     return;
   }
+  if (shown !== id) return;
   renderCase(hello);
 }
 
@@ -250,19 +262,103 @@ function backButton(): HTMLElement {
 }
 
 // The case as the server answers it: read when the case is opened, and
-// with each write (a stage, an objective, a disclosure, the outcome), whose
-// answer holds the case after it. After two quick writes the first's
-// answer can arrive after the second's: taken, it would put the case back
-// as it was before the second (an objective just added gone). Answers are
-// numbered when asked (the server applies a person's writes in the order
-// they are sent); one older than the case taken is dropped.
+// with each write (a stage, an objective, a disclosure, the outcome,
+// stepping off), whose answer holds the case after it.
+//
+// One write at a time: while one is being saved, the desk's other buttons
+// that change a case are disabled, with a line saying why. Two writes sent
+// together could be saved by the server in either order (separate
+// requests, possibly to different servers), and each answer holds only
+// what was saved before it: the first one shown could lack the other
+// (a disclosure just confirmed missing, with no error, so the mediator
+// discloses it again).
+//
+// A read is numbered when asked, a write's answer when it arrives (it holds
+// the case after the write: newer than any read asked before): one older
+// than the case drawn is dropped, so reopening the case while a write is
+// saved does not put the case back as it was before it. An answer about a
+// case that is no longer on screen is not drawn (its outcome's survey
+// links are kept for when it is opened again; an error or "saved" is said
+// in the desk's status area, which every redraw keeps).
 const caseOrder = latest();
+/** The case on screen, or being opened; "" on the list of cases (or after stepping off). */
+let shown = "";
+/** The one write being saved, and the title of its case. */
+let saving: { id: string; title: string } | null = null;
+/** The outcome's survey links by case ("shown only once"): kept for the page, under the case's Outcome. */
+const surveysKept = new Map<string, HTMLElement>();
+/** The invitation just made (its link shown only once), by case: a redraw of the case keeps it. */
+const invitationShown = new Map<string, HTMLElement>();
+/** Whether the outcome form's button may be pressed now (set by the form drawn last). */
+let outcomeReady: (() => void) | null = null;
 
-/** Sends a write that answers with the case, and re-renders with that answer (changed) unless a write asked later was taken already. */
-async function write(send: () => Promise<W.Case>, focus: string, status = ""): Promise<void> {
-  const n = caseOrder.ask();
-  const nc = await send();
-  if (caseOrder.take(n)) changed(nc, focus, status);
+// The desk's status area: the same elements in every drawing of the desk,
+// so what is said there survives a redraw. Each note stays until dismissed.
+const savingHint = h("p", { id: "desk-saving", role: "status", class: "note" });
+const notes = h("div", { id: "desk-notes" });
+const said = h("div", { id: "desk-said" }, savingHint, notes);
+
+/** Adds a note to the desk's status area, with a button to dismiss it. */
+function note(words: string, kind: "error" | "done"): void {
+  const p: HTMLElement = h("p", { class: kind === "error" ? "error" : "done", role: kind === "error" ? "alert" : "status" }, words, " ",
+    h("button", { type: "button", class: "desk-note-dismiss", onclick: () => p.remove() }, "Dismiss"));
+  notes.append(p);
+}
+
+/** Says that a write failed: next to its form when that form is still on screen, else in the desk's status area, naming the case (and what the mediator wrote). */
+function failed(err: HTMLElement, id: string, title: string, words: string, wrote = ""): void {
+  if (err.isConnected && shown === id) { err.textContent = words; return; }
+  note(`On “${title}”: ${words}` + (wrote ? ` What you wrote: “${wrote}”` : ""), "error");
+}
+
+/** Disables (or enables again) every button that changes a case, by whether a write is being saved, and says so. */
+function syncSaving(): void {
+  savingHint.textContent = saving ? "Saving… one change at a time: the other changes wait until this one is saved." : "";
+  for (const b of main.querySelectorAll<HTMLButtonElement>("button[data-write]")) b.disabled = !!saving;
+  outcomeReady?.();
+}
+
+// Leaving the page while a write is being saved asks first (the browser's own question).
+addEventListener("beforeunload", (e) => { if (saving) e.preventDefault(); });
+
+/**
+ * Sends one write about case id (none while another is being saved) and
+ * takes the case in its answer (caseOf) when it arrives, if that case is
+ * still on screen: onScreen says whether it is (c is then the answer's case).
+ */
+async function saveCase<T>(id: string, send: () => Promise<T>, caseOf: (r: T) => W.Case | undefined): Promise<{ r: T; onScreen: boolean }> {
+  if (saving) throw new Error("another change is being saved; try again once it is");
+  saving = { id, title: c.title };
+  syncSaving();
+  try {
+    let r: T;
+    try { r = await send(); } finally { counted(); }
+    const n = caseOrder.ask(); // numbered now: it holds the case after this write
+    const nc = caseOf(r);
+    const onScreen = shown === id && (!nc || nc.id === id);
+    if (onScreen && nc && caseOrder.take(n)) c = nc;
+    return { r, onScreen };
+  } finally {
+    saving = null;
+    syncSaving();
+  }
+}
+
+/**
+ * Counts the answers the desk has read (taken or dropped) in data-answers
+ * on its container: a test that holds an old answer waits for the count to
+ * grow before it checks that the old answer changed nothing.
+ */
+function counted(): void {
+  main.dataset.answers = String(Number(main.dataset.answers ?? "0") + 1);
+}
+
+/** Sends a write that answers with the case and re-renders with that answer (changed) if the case is on screen; else says in the status area that it is saved. */
+async function write(send: (id: string) => Promise<W.Case>, focus: string, status = ""): Promise<void> {
+  const id = c.id, title = c.title;
+  const { onScreen } = await saveCase(id, () => send(id), (x) => x);
+  if (onScreen) changed(c, focus, status);
+  else if (status) note(`Saved on “${title}”: ${status}`, "done");
 }
 
 /** Re-render after a change, keeping the reader where they were. */
@@ -284,6 +380,7 @@ function renderCase(hello = "") {
     h("div", { class: "row desk-nav" }, backButton(), h("button", { type: "button", id: "desk-rooms", onclick: () => toRooms(c.id) }, "Go to this case's rooms")),
     h("h1", { id: "desk-title" }, c.title),
     hello ? h("p", { role: "status", class: "verified" }, hello) : "",
+    said,
     h("p", { class: "note" }, `${c.type} case` + (c.referralSource ? `, referred by ${c.referralSource}` : "") + (c.reference ? ` · docket or file number ${c.reference}` : "") + ` · opened ${dayWords(c.created)}` +
       ` · sides: ${c.sides.map((s) => s.label).join(", ")}`),
     !mine ? h("p", { class: "refusal", role: "status" }, "You are no longer a mediator on this case, so you cannot change it.") : "",
@@ -293,6 +390,9 @@ function renderCase(hello = "") {
     disclosuresSection(mine),
     outcomeSection(mine),
     mine ? stepOffSection() : "");
+  const kept = surveysKept.get(c.id);
+  if (kept) document.getElementById("desk-outcome")?.append(kept);
+  syncSaving();
 }
 
 // --- people and invitations ---
@@ -325,14 +425,31 @@ function pendingList(said = ""): HTMLElement {
 
 let withdrawAsked = 0; // numbers each withdrawal question's heading (never the invitation's id)
 
+/**
+ * A masked address (the server keeps its first character and its domain:
+ * "s***@example.org") as a screen reader should say it: "an address
+ * starting with s at example.org", never "s star star star".
+ */
+export function spokenAddress(hint: string): string {
+  const m = /^(.)\*+@(.+)$/.exec(hint);
+  return m ? `an address starting with ${m[1]} at ${m[2]}` : hint;
+}
+
+/** "email address s***@example.org" as shown, read aloud in words instead (spokenAddress). */
+const addressWords = (hint: string): HTMLElement =>
+  h("span", {}, h("span", { "aria-hidden": "true" }, "email address " + hint), h("span", { class: "visually-hidden" }, " " + spokenAddress(hint)));
+
 /** One pending invitation, with its Withdraw button and, once pressed, an in-page confirmation naming the person. */
 function pendingItem(p: W.PendingInvite): HTMLElement {
   const who = personName(p.name, p.role, p.side ? sideLabel(p.side) : "");
-  const to = p.emailHint ? `, email address ${p.emailHint}` : ""; // tells two invitations for one name apart
+  // Two invitations for one name are told apart by the address (masked: two
+  // can look alike, sam.ortz@ and sam.ortiz@) and by when each link was made.
+  const made = `link made ${when(p.created)}`;
   const box = h("div", { class: "withdraw-box" });
   const err = h("p", { class: "error", role: "alert" });
   const ask = h("button", {
-    type: "button", class: "withdraw-invite", "aria-label": `Withdraw the invitation for ${p.name}${to}`,
+    type: "button", class: "withdraw-invite",
+    "aria-label": `Withdraw the invitation for ${p.name}${p.emailHint ? ", " + spokenAddress(p.emailHint) : ""}, ${made}`,
     onclick: () => {
       const q = "withdraw-q-" + (++withdrawAsked);
       const yes = h("button", {
@@ -349,14 +466,14 @@ function pendingItem(p: W.PendingInvite): HTMLElement {
         },
       }, "Withdraw the invitation");
       box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": q },
-        h("p", { id: q }, h("strong", {}, `Withdraw the invitation for ${who}${to}?`)),
+        h("p", { id: q }, h("strong", {}, `Withdraw the invitation for ${who}`, p.emailHint ? h("span", {}, ", ", addressWords(p.emailHint)) : "", `, ${made}?`)),
         h("p", {}, `The link sent to ${p.name} stops working at once. They will not be able to join with it. You can invite them again.`),
         p.emailed ? h("p", { class: "note" }, "If its email has not gone out yet, it is not sent.") : "",
         h("div", { class: "row" }, yes, h("button", { type: "button", onclick: () => { box.replaceChildren(); ask.focus(); } }, "Cancel")), err));
       yes.focus();
     },
   }, "Withdraw…");
-  return h("li", {}, who, p.emailHint ? h("span", { class: "invite-address" }, to) : "",
+  return h("li", {}, who, p.emailHint ? h("span", { class: "invite-address" }, ", ", addressWords(p.emailHint)) : "",
     h("span", { class: "note" }, ` — link made ${when(p.created)}, works until ${whenZoned(p.expires)}${p.emailHint ? "" : p.emailed ? "; emailed" : "; no email address given"} `), ask, box);
 }
 
@@ -381,7 +498,8 @@ function inviteForm(): HTMLElement {
   role.onchange = side.onchange = update;
   name.oninput = update;
   update();
-  const out = h("div", { id: "desk-invite-out", "aria-live": "polite" });
+  // The invitation just made (its link shown only once) stays through a redraw of the case, and a visit to another.
+  const out = invitationShown.get(c.id) ?? h("div", { id: "desk-invite-out", "aria-live": "polite" });
   return h("form", {
     id: "desk-invite", "aria-labelledby": "desk-invite-title",
     onsubmit: async (e: Event) => {
@@ -389,8 +507,10 @@ function inviteForm(): HTMLElement {
       const person = name.value.trim();
       const to = email.value.trim();
       const sideLabelNow = role.value === "observer" ? "" : sideLabel(side.value);
+      const id = c.id;
+      invitationShown.set(id, out);
       try {
-        const inv = await deskAPI.invite(c.id, { role: role.value as W.ParticipantRole, side: role.value === "observer" ? "" : side.value, name: person, email: to, ttlSeconds: 7 * 24 * 3600 });
+        const inv = await deskAPI.invite(id, { role: role.value as W.ParticipantRole, side: role.value === "observer" ? "" : side.value, name: person, email: to, ttlSeconds: 7 * 24 * 3600 });
         const link = h("input", { id: "desk-invite-link", type: "text", readonly: true, value: inv.link, "aria-describedby": "desk-invite-once" }) as HTMLInputElement;
         out.replaceChildren(h("div", { class: "confirm invite-result", "data-role": inv.role, "data-side": inv.side ?? "" },
           h("h3", {}, `Invitation for ${personName(person, inv.role, sideLabelNow)}`),
@@ -403,7 +523,7 @@ function inviteForm(): HTMLElement {
         name.value = email.value = "";
         update();
         link.select();
-        try { if (await readPending(c.id)) document.getElementById("desk-pending")?.replaceWith(pendingList()); } catch { /* the list catches up on the next visit */ }
+        try { if (await readPending(id)) document.getElementById("desk-pending")?.replaceWith(pendingList()); } catch { /* the list catches up on the next visit */ }
       } catch (x) { out.replaceChildren(h("p", { class: "error", role: "alert" }, "No invitation made: " + errWords(x) + ".")); }
     },
   },
@@ -456,20 +576,22 @@ function stageSection(mine: boolean): HTMLElement {
     "data-stage": s, class: i < at ? "past" : i === at ? "current" : "", ...(i === at ? { "aria-current": "step" } : {}),
   }, stageTitle[s], i === at ? h("strong", {}, " — now") : "")));
   const controls = h("div", {});
-  const move = async (to: W.Stage, note: string, done: string) => {
+  const move = async (to: W.Stage, why: string, done: string) => {
+    if (saving) return;
     out.className = "";
     out.textContent = "";
-    const said = document.querySelector("#desk-stage .done");
-    if (said) said.textContent = "";
-    try { await write(() => deskAPI.stage(c.id, to, note), "desk-stage", done); } catch (x) {
+    const was = document.querySelector("#desk-stage .done");
+    if (was) was.textContent = "";
+    const id = c.id, title = c.title;
+    try { await write((k) => deskAPI.stage(k, to, why), "desk-stage", done); } catch (x) {
       out.className = "error refusal";
-      out.textContent = stageRefusal(x, to);
+      failed(out, id, title, stageRefusal(x, to), why);
     }
   };
   if (mine && !closed) {
     const next = stageOrder[at + 1];
     if (next && next !== "closure") {
-      controls.append(h("div", { class: "row" }, h("button", { type: "button", class: "primary", id: "desk-stage-forward", onclick: () => move(next, "", `Moved on to ${stageTitle[next]}.`) },
+      controls.append(h("div", { class: "row" }, h("button", { type: "button", class: "primary", id: "desk-stage-forward", "data-write": "", onclick: () => move(next, "", `Moved on to ${stageTitle[next]}.`) },
         `Move on to: ${stageTitle[next]}`)));
     }
     if (next === "closure") controls.append(closeControl(move));
@@ -482,7 +604,7 @@ function stageSection(mine: boolean): HTMLElement {
       }, h("h3", {}, "Go back to an earlier stage"),
       h("div", { class: "row" }, h("div", {}, h("label", { for: "desk-stage-back" }, "Back to"), back)),
       h("label", { for: "desk-stage-note" }, "Why (needed to go back)"), note,
-      h("div", { class: "row" }, h("button", { type: "submit" }, "Go back"))));
+      h("div", { class: "row" }, h("button", { type: "submit", "data-write": "" }, "Go back"))));
     }
   }
   const history = c.stageHistory.slice(1).map((x) => h("li", {}, `${when(x.at)}: ${x.from ? stageTitle[x.from] + " → " : ""}${stageTitle[x.to]} by ${nameOf(x.by)}`,
@@ -508,9 +630,9 @@ function stageRefusal(x: unknown, to: W.Stage): string {
 function closeControl(move: (to: W.Stage, note: string, done: string) => Promise<void>): HTMLElement {
   const box = h("div", { id: "desk-close" });
   const ask = h("button", {
-    type: "button", id: "desk-close-ask",
+    type: "button", id: "desk-close-ask", "data-write": "",
     onclick: () => {
-      const yes = h("button", { type: "button", class: "danger", id: "desk-close-confirm", onclick: () => move("closure", "", "The case is closed. Record its outcome below.") }, "Close this case for good");
+      const yes = h("button", { type: "button", class: "danger", id: "desk-close-confirm", "data-write": "", disabled: !!saving, onclick: () => move("closure", "", "The case is closed. Record its outcome below.") }, "Close this case for good");
       box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "desk-close-q", "aria-describedby": "desk-close-what" },
         h("p", { id: "desk-close-q" }, h("strong", {}, `Close “${c.title}”?`)),
         h("ul", { id: "desk-close-what" },
@@ -546,12 +668,20 @@ function objectivesSection(canAdd: boolean): HTMLElement {
       id: "desk-objective-form",
       onsubmit: async (e: Event) => {
         e.preventDefault();
-        try { await write(() => deskAPI.objective(c.id, kind.value as W.ObjectiveKind, text.value), "desk-objectives", "Added."); } catch (x) { err.textContent = "Not added: " + errWords(x) + "."; }
+        if (saving) return;
+        err.textContent = "";
+        const id = c.id, title = c.title, words = text.value;
+        try { await write((k) => deskAPI.objective(k, kind.value as W.ObjectiveKind, words), "desk-objectives", "Added."); } catch (x) {
+          failed(err, id, title, "Not added: " + errWords(x) + ".", words);
+          // Drawn again meanwhile (the case opened again): what was written goes back in the form.
+          const now = document.getElementById("desk-objective-text") as HTMLTextAreaElement | null;
+          if (now && now !== text && shown === id && !now.value) now.value = words;
+        }
       },
     }, h("div", { class: "row" }, h("div", {}, h("label", { for: "desk-objective-kind" }, "Add"), kind)),
     h("label", { for: "desk-objective-text" }, "In words everyone can agree with"), text,
     audience("everyone in the case — both sides and the mediators — reads the objectives and success criteria."),
-    h("div", { class: "row" }, h("button", { type: "submit" }, "Add")), err) : "",
+    h("div", { class: "row" }, h("button", { type: "submit", "data-write": "" }, "Add")), err) : "",
     h("p", { class: "done", role: "status" }));
 }
 
@@ -571,7 +701,7 @@ function disclosuresSection(canAdd: boolean): HTMLElement {
   });
   const text = h("textarea", { id: "desk-disclosure-text", required: true, maxlength: "4000", rows: "3" }) as HTMLTextAreaElement;
   const err = h("p", { class: "error", role: "alert" });
-  const ask = h("button", { type: "submit", id: "desk-disclosure-ask" }, "Disclose to everyone in the case…");
+  const ask = h("button", { type: "submit", id: "desk-disclosure-ask", "data-write": "" }, "Disclose to everyone in the case…");
   const box = h("div", { id: "desk-disclosure-box" });
   return h("section", { id: "desk-disclosures", "aria-labelledby": "disclosures-title" },
     h("h2", { id: "disclosures-title" }, "Conflict disclosures"),
@@ -584,8 +714,10 @@ function disclosuresSection(canAdd: boolean): HTMLElement {
       onsubmit: (e: Event) => {
         e.preventDefault();
         err.textContent = "";
+        if (saving) return;
         const words = text.value.trim();
         if (!words) { err.textContent = "Write the disclosure first."; text.focus(); return; }
+        const id = c.id, title = c.title;
         confirmStep(box, "desk-disclosure", "Disclose this to everyone in the case?", [
           h("span", {}, h("q", { id: "desk-disclosure-quote" }, words)),
           disclosureAudience(),
@@ -593,8 +725,8 @@ function disclosuresSection(canAdd: boolean): HTMLElement {
           "It cannot be withdrawn or changed afterwards. To correct it, add another disclosure.",
         ], "Disclose it to everyone", ask, async () => {
           try {
-            await write(() => deskAPI.disclose(c.id, words), "desk-disclosures", "Disclosed.");
-          } catch (x) { box.replaceChildren(); err.textContent = "Not disclosed: " + errWords(x) + "."; }
+            await write((k) => deskAPI.disclose(k, words), "desk-disclosures", "Disclosed.");
+          } catch (x) { box.replaceChildren(); failed(err, id, title, "Not disclosed: " + errWords(x) + ".", words); }
         });
       },
     }, h("label", { for: "desk-disclosure-text" }, "Add a disclosure"), text,
@@ -615,6 +747,7 @@ function disclosureAudience(): string {
 // --- outcome and surveys ---
 
 function outcomeSection(mine: boolean): HTMLElement {
+  outcomeReady = null;
   const sec = h("section", { id: "desk-outcome", "aria-labelledby": "outcome-title" }, h("h2", { id: "outcome-title" }, "Outcome"));
   if (c.outcome) {
     // The server sends sessions, hours and who recorded it to the case's
@@ -643,7 +776,7 @@ function outcomeSection(mine: boolean): HTMLElement {
   const box = h("div", { id: "desk-outcome-box" });
   const ready = () => {
     const gaps = [result.value ? "" : "the result", sessions.value === "" || !sessions.validity.valid ? "the sessions held" : "", hours.value === "" || !hours.validity.valid ? "the hours" : ""].filter(Boolean);
-    ask.disabled = gaps.length > 0;
+    ask.disabled = gaps.length > 0 || !!saving;
     missing.textContent = gaps.length ? `To record the outcome, fill in ${nameList(gaps)}.` : "";
   };
   const surveyed = c.participants.filter((p) => p.role !== "observer").map((p) => p.name);
@@ -662,6 +795,7 @@ function outcomeSection(mine: boolean): HTMLElement {
       err.textContent = "";
       ready();
       if (ask.disabled) return;
+      const id = c.id, title = c.title;
       asked = filled();
       const req: W.OutcomeRequest = { result: result.value as W.OutcomeResult, sessions: Number(sessions.value), hours: Number(hours.value) };
       confirmStep(box, "desk-outcome", `Record “${resultWords[req.result]}”, ${plural(req.sessions, "session")}, ${plural(req.hours, "hour")} for “${c.title}”?`, [
@@ -671,14 +805,17 @@ function outcomeSection(mine: boolean): HTMLElement {
         "Everyone in the case sees the result; the sessions and hours only the case's mediators and records staff (they count each side's caucuses too). The program's evaluation counts it without names.",
       ], "Record this outcome", ask, async () => {
         try {
-          const n = caseOrder.ask();
-          const r = await deskAPI.outcome(c.id, req);
-          if (r.case && caseOrder.take(n)) c = r.case;
+          const { r, onScreen } = await saveCase(id, () => deskAPI.outcome(id, req), (x) => x.case ?? undefined);
+          // The links are shown only once: kept for this page under this case's Outcome, whichever case is on screen now.
+          surveysKept.set(id, h("div", { class: "desk-surveys-kept" }, surveyLinks(r.surveys),
+            r.mailWarning ? h("p", { class: "error", role: "alert", id: "desk-survey-mail" }, r.mailWarning) : ""));
+          if (!onScreen) {
+            note(`The outcome of “${title}” is recorded. Its survey links are shown only in this page: open “${title}” again to copy them before you leave the page.`, "done");
+            return;
+          }
           renderCase();
-          document.getElementById("desk-outcome")!.append(surveyLinks(r.surveys),
-            r.mailWarning ? h("p", { class: "error", role: "alert", id: "desk-survey-mail" }, r.mailWarning) : "");
           document.getElementById("desk-surveys")?.scrollIntoView({ block: "nearest" });
-        } catch (x) { box.replaceChildren(); err.textContent = "Not recorded: " + errWords(x) + "."; }
+        } catch (x) { box.replaceChildren(); failed(err, id, title, "Not recorded: " + errWords(x) + "."); }
       });
     },
   }, h("div", { class: "row" },
@@ -688,6 +825,7 @@ function outcomeSection(mine: boolean): HTMLElement {
   audience("everyone in the case sees the result; the sessions and hours only the case's mediators and records staff (they count each side's caucuses too). The program's evaluation counts it without names. Recording it makes one single-use satisfaction survey link for each party and lawyer; the answers are anonymous."),
   h("p", { class: "note" }, "The outcome can be recorded only once."),
   h("div", { class: "row" }, ask), missing, err, box));
+  outcomeReady = ready;
   ready();
   return sec;
 }
@@ -716,16 +854,20 @@ function stepOffSection(): HTMLElement {
       e.preventDefault();
       err.textContent = "";
       if (!reason.value.trim()) { err.textContent = "Say why you are stepping off: the reason is part of the case's record."; reason.focus(); return; }
+      const id = c.id, title = c.title;
       const yes = h("button", {
-        type: "button", class: "danger", id: "desk-stepoff-confirm",
+        type: "button", class: "danger", id: "desk-stepoff-confirm", "data-write": "", disabled: !!saving,
         onclick: async () => {
+          if (saving) return;
           try {
-            c = await deskAPI.recuse(c.id, me.id, reason.value);
+            const { onScreen } = await saveCase(id, () => deskAPI.recuse(id, me.id, reason.value), (x) => x);
+            if (!onScreen) { note(`You stepped off “${title}”.`, "done"); return; }
+            shown = ""; // nothing answered later is drawn over this
             main.replaceChildren(h("h1", { id: "desk-title" }, "You stepped off the case"),
               h("p", { role: "status" }, "You are no longer a mediator on it and can no longer open it. " +
                 (others.length ? `${others.map((m) => m.name).join(", ")} carr${others.length === 1 ? "ies" : "y"} on.` : "The mediation program will assign another mediator.")),
               backButton());
-          } catch (x) { err.textContent = "Not stepped off: " + errWords(x) + "."; }
+          } catch (x) { failed(err, id, title, "Not stepped off: " + errWords(x) + "."); }
         },
       }, "Step off this case for good");
       box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": "desk-stepoff-q" },
@@ -743,7 +885,7 @@ function stepOffSection(): HTMLElement {
     },
   }, h("label", { for: "desk-stepoff-reason" }, "Why you are stepping off (for example: a conflict of interest came to light)"), reason,
   audience("everyone in the case sees that you stepped off and your reason. The audit log records that you did."),
-  h("div", { class: "row" }, h("button", { type: "submit" }, "Step off this case…")), err, box);
+  h("div", { class: "row" }, h("button", { type: "submit", "data-write": "" }, "Step off this case…")), err, box);
   return h("section", { id: "desk-stepoff", "aria-labelledby": "stepoff-title" },
     h("h2", { id: "stepoff-title" }, "Step off this case"),
     h("p", { class: "note" }, "If you can no longer be impartial, or cannot go on for another reason, you can recuse yourself."), form);

@@ -108,11 +108,44 @@ interface ScheduleDraft { start: string; zone: string; minutes: string; rooms: s
 const scheduling = new Map<string, ScheduleDraft>();
 
 /**
- * The server's warning after the last scheduling, move or cancellation of a case's session (some mail could not be
- * queued, or someone was not mailed): shown in the page above the list, not in a browser alert, until the next one.
+ * What the mediator has not dismissed yet about a case's sessions, shown above the list (never in a browser alert)
+ * and kept through every redraw until dismissed or the page is left: each warning of the server after a scheduling,
+ * move or cancellation (some mail could not be queued, or someone was not mailed) — a later write without one does
+ * not take an earlier one away — and each write's refusal that its form, drawn again meanwhile (after another
+ * write), can no longer show.
  */
-const mailWarnings = new Map<string, string>();
-const noteMail = (caseID: string, warning?: string) => { if (warning) mailWarnings.set(caseID, warning); else mailWarnings.delete(caseID); };
+interface SessionNote { kind: "mail" | "error"; words: string }
+const sessionNotes = new Map<string, SessionNote[]>();
+function addNote(caseID: string, kind: SessionNote["kind"], words: string): void {
+  const xs = sessionNotes.get(caseID) ?? [];
+  xs.push({ kind, words });
+  sessionNotes.set(caseID, xs);
+  document.getElementById("sessions-notes")?.replaceWith(notesBox(caseID));
+}
+const noteMail = (caseID: string, warning?: string) => { if (warning) addNote(caseID, "mail", warning); };
+/** A write's refusal: next to its form when that is still on screen, else above the list (with what was asked). */
+function refused(out: HTMLElement, caseID: string, words: string, asked: string): void {
+  if (out.isConnected) out.textContent = words;
+  else addNote(caseID, "error", `${words} (${asked})`);
+}
+function notesBox(caseID: string): HTMLElement {
+  const xs = sessionNotes.get(caseID) ?? [];
+  let mail = 0, errs = 0;
+  return h("div", { id: "sessions-notes" }, ...xs.map((x) => {
+    const id = x.kind === "mail" ? (mail++ ? `sessions-mail-warning-${mail}` : "sessions-mail-warning") : `sessions-refused-${++errs}`;
+    return h("div", { class: "sessions-note" }, h("p", { class: "error", role: "alert", id }, x.words),
+      h("button", {
+        type: "button", class: "sessions-note-dismiss", "aria-describedby": id,
+        onclick: () => {
+          const left = (sessionNotes.get(caseID) ?? []).filter((y) => y !== x);
+          sessionNotes.set(caseID, left);
+          document.getElementById("sessions-notes")?.replaceWith(notesBox(caseID));
+        },
+      }, "Dismiss"));
+  }));
+}
+/** A session asked for, in words for a note: "the session asked for 2026-06-09 10:00 Paris time". */
+const askedFor = (start: string, zone: string) => `the session asked for ${start.replace("T", " ")} ${zoneWords(zone)} time`;
 
 /**
  * The list's reads, numbered when asked, per sessions section: each write (schedule, move, cancel) is followed by a
@@ -128,6 +161,8 @@ export async function renderSessions(sec: HTMLElement, ctx: SessionContext): Pro
   let list: Session[] = [];
   let err = "";
   try { list = await sessionsAPI.list(ctx.caseID); } catch (e) { err = errText(e); }
+  // The lists read (taken or dropped), for a test that holds an old one to wait on before it looks.
+  sec.dataset.listsRead = String(Number(sec.dataset.listsRead ?? "0") + 1);
   if (!order.take(asked)) return; // a newer list is on the screen
   const now = Date.now();
   const shown = ctx.mediator ? list : list.filter((s) => new Date(s.end).getTime() > now);
@@ -142,7 +177,7 @@ export async function renderSessions(sec: HTMLElement, ctx: SessionContext): Pro
       ? "Joint sessions are shown to everyone in the case; a caucus session only to that side and the mediators. Invitations by email carry only the time and the link, never what the case is about."
       : "You see the joint sessions and the sessions you are invited to. Invitations by email carry only the time and the link, never what the case is about."),
     err ? h("p", { class: "error" }, "Sessions could not be loaded: " + err) : "",
-    ctx.mediator && mailWarnings.get(ctx.caseID) ? h("p", { class: "error", role: "alert", id: "sessions-mail-warning" }, mailWarnings.get(ctx.caseID)!) : "",
+    ctx.mediator ? notesBox(ctx.caseID) : "",
     shown.length ? ul : h("p", { class: "note" }, "No sessions are scheduled yet."));
   if (!ctx.mediator) return;
   if (ctx.agreement) {
@@ -183,7 +218,7 @@ function sessionItem(s: Session, ctx: SessionContext, refresh: () => void): HTML
           const r = await sessionsAPI.move(ctx.caseID, s.id, start.value, s.timeZone, reason.value);
           noteMail(ctx.caseID, r.mailWarning);
           refresh();
-        } catch (x) { out.textContent = "Not moved: " + errText(x); }
+        } catch (x) { refused(out, ctx.caseID, "Not moved: " + errText(x), `moving the session of ${when(s.start)}`); }
       },
     },
     h("div", { class: "row" },
@@ -200,7 +235,9 @@ function sessionItem(s: Session, ctx: SessionContext, refresh: () => void): HTML
             h("button", {
               type: "button", class: "danger", id: "cancel-confirm-" + s.id,
               onclick: async () => {
-                try { await sessionsAPI.cancel(ctx.caseID, s.id, cancelReason.value); noteMail(ctx.caseID); refresh(); } catch (x) { out.textContent = "Not cancelled: " + errText(x); }
+                try { const r = await sessionsAPI.cancel(ctx.caseID, s.id, cancelReason.value); noteMail(ctx.caseID, r.mailWarning); refresh(); } catch (x) {
+                  refused(out, ctx.caseID, "Not cancelled: " + errText(x), `cancelling the session of ${when(s.start)}`);
+                }
               },
             }, "Yes, cancel it and tell everyone"),
             h("button", { type: "button", onclick: () => cancelBox.replaceChildren() }, "Keep it"));
@@ -230,12 +267,13 @@ function scheduleForm(ctx: SessionContext, refresh: () => void): HTMLElement {
       e.preventDefault();
       out.textContent = "";
       const chosen = [...document.querySelectorAll<HTMLInputElement>("input[name=session-room]:checked")].map((i) => i.value);
+      const at = start.value, tz = zone.value.trim();
       try {
-        const s = await sessionsAPI.add(ctx.caseID, start.value, zone.value.trim(), Number(minutes.value), chosen);
+        const s = await sessionsAPI.add(ctx.caseID, at, tz, Number(minutes.value), chosen);
         scheduling.delete(ctx.caseID); // scheduled: the next form starts empty
         noteMail(ctx.caseID, s.mailWarning);
         refresh();
-      } catch (x) { out.textContent = "Not scheduled: " + errText(x); }
+      } catch (x) { refused(out, ctx.caseID, "Not scheduled: " + errText(x), askedFor(at, tz)); }
     },
   },
   h("h3", {}, "Schedule a session"),

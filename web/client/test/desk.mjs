@@ -116,7 +116,7 @@ await run(async () => {
   const wbox = `#desk-pending li:has-text("Lee Typo") [role=alertdialog]`;
   await med.waitForSelector(wbox);
   const wq = flat(await med.innerText(wbox));
-  check(wq.includes("Withdraw the invitation for Lee Typo (observer)?") && wq.includes("The link sent to Lee Typo stops working at once. They will not be able to join with it. You can invite them again."),
+  check(/Withdraw the invitation for Lee Typo \(observer\), link made [^?]+\?/.test(wq) && wq.includes("The link sent to Lee Typo stops working at once. They will not be able to join with it. You can invite them again."),
     "withdrawing asks first, naming the person and what it does: " + wq);
   check(await med.evaluate(() => document.activeElement?.classList.contains("withdraw-confirm")), "focus moves to the button that withdraws");
   await med.locator("#desk-pending").screenshot({ path: shots + "/desk-withdraw-confirm.png" });

@@ -4,13 +4,16 @@
 // answered by the server at once but reaches the page only after the
 // second scheduling's list is on the screen (a slow network, a loaded
 // server). That old list — without the second session — must not put the
-// screen back as it was before the second scheduling.
+// screen back as it was before the second scheduling. Then a scheduling
+// refused (an unknown time zone), its answer held until another scheduling
+// is listed: the refusal is shown above the list, naming the session asked
+// for, not in the form drawn again meanwhile (where nobody would see it).
 import { check, env, newPage, run, signInMediator } from "./harness.mjs";
 import { gate, within } from "./stale-lib.mjs";
 
 const listed = (page) => page.locator("#session-list li.session").count();
-/** The answers to page's fetches of a path ending in tail that have reached the page (not the network: the page). */
-const arrived = (page, tail) => page.evaluate((t) => performance.getEntriesByType("resource").filter((e) => new URL(e.name).pathname.endsWith(t)).length, tail);
+/** The lists of sessions the screen has read, taken or dropped (its data-lists-read). */
+const read = (page) => page.evaluate(() => Number(document.getElementById("sessions")?.dataset.listsRead ?? "0"));
 
 await run(async () => {
   const med = await newPage("med", { width: 1280, height: 900 });
@@ -41,14 +44,43 @@ await run(async () => {
   await med.waitForFunction(() => document.querySelectorAll("#session-list li.session").length === 2);
   check(true, "after the second scheduling, both sessions are listed");
 
-  // Now the old list (the first session alone) reaches the page.
-  const before = await arrived(med, "/sessions");
+  // Now the old list (the first session alone) reaches the page: once the
+  // screen has read it (taken or dropped), both sessions are still listed.
+  const before = await read(med);
   release.open();
   await within((await held.response()).finished(), 30000, "the old list reaches the browser");
-  await med.waitForFunction(([t, k]) => performance.getEntriesByType("resource").filter((e) => new URL(e.name).pathname.endsWith(t)).length > k, ["/sessions", before]);
-  // A few turns of the page's event loop: the answer is read and, were it taken, drawn.
-  for (let i = 0; i < 5; i++) await med.evaluate(() => new Promise((r) => setTimeout(r, 0)));
+  await med.waitForFunction((k) => Number(document.getElementById("sessions")?.dataset.listsRead ?? "0") > k, before, { timeout: 30000 });
   const n = await listed(med);
   check(n === 2, `the old list does not put the screen back: both sessions are still listed (${n} are)`);
   await med.unroute(sessions);
+
+  // A scheduling refused after another one was listed: its refusal is shown
+  // above the list (its form was drawn again meanwhile), saying which.
+  const adds = (u) => new URL(u).pathname.endsWith(`/cases/${env("PARLEY_CASE")}/sessions`);
+  const refusedAnswered = gate(), refusedRelease = gate();
+  let holdAdd = true, refusedReq = null;
+  await med.route(adds, async (r) => {
+    if (r.request().method() !== "POST" || !holdAdd) return r.continue();
+    holdAdd = false;
+    refusedReq = r.request();
+    const res = await r.fetch();
+    refusedAnswered.open();
+    await refusedRelease.p;
+    return r.fulfill({ response: res });
+  });
+  await med.fill("#session-start", env("PARLEY_START_3"));
+  await med.fill("#session-zone", "Atlantis/Nowhere");
+  await med.click("#session-form button[type=submit]");
+  await within(refusedAnswered.p, 30000, "the scheduling in an unknown time zone is refused");
+  await med.fill("#session-start", env("PARLEY_START_3"));
+  await med.fill("#session-zone", "UTC");
+  await med.click("#session-form button[type=submit]");
+  await med.waitForFunction(() => document.querySelectorAll("#session-list li.session").length === 3);
+  refusedRelease.open();
+  await within((await refusedReq.response()).finished(), 30000, "the refusal reaches the browser");
+  const note = med.locator("#sessions-refused-1");
+  await note.waitFor({ timeout: 30000 });
+  const said = (await note.innerText()).replace(/\s+/g, " ");
+  check(said.startsWith("Not scheduled:") && said.includes("Nowhere time"), "the refusal is shown above the list, naming the session asked for: " + said);
+  await med.unroute(adds);
 });

@@ -128,7 +128,10 @@ try {
   await med.fill(`#move-reason-${sid}`, "The landlord's lawyer is in court that day");
   await med.click(`#move-${sid}`);
   await med.waitForSelector("text=Moved ");
-  check(await med.locator("#sessions-mail-warning").count() === 0, "a move with all its mail queued clears the earlier warning");
+  check(await med.locator("#sessions-mail-warning").count() === 1 && await med.innerText("#sessions-mail-warning") === warning,
+    "a move with all its mail queued does not take away the earlier scheduling's warning: it stays until dismissed");
+  await med.click("#sessions-notes .sessions-note-dismiss");
+  check(await med.locator("#sessions-mail-warning").count() === 0, "dismissed, the warning goes");
   const rooms = await med.$$eval("#session-form input[name=session-room]:checked", (is) => is.map((i) => i.value));
   check(await med.inputValue("#session-start") === env("PARLEY_START") && await med.inputValue("#session-zone") === "Europe/Paris" &&
     await med.inputValue("#session-minutes") === "60" && rooms.join(",") === `joint,${caucusRoom}`,
