@@ -22,7 +22,7 @@ import { downloadPlain } from "./docs-e2ee-ui";
 import { newcomerWords, wrapForNewcomers } from "./docs-newcomers";
 import { mountUpgrade } from "./docs-upgrade";
 import { mountApprovals } from "./doc-approvals";
-import { h } from "./dom";
+import { h, stamp } from "./dom";
 import { latest } from "./latest";
 import { personName } from "./names";
 
@@ -78,11 +78,7 @@ function sizeWords(n: number): string {
   return `${(n / 1024 / 1024 / 1024).toFixed(1)} GB`;
 }
 
-function dateWords(iso: string): string {
-  const d = new Date(iso);
-  return d.toLocaleDateString([], { day: "numeric", month: "short", year: "numeric" }) + ", " +
-    d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
+const dateWords = (iso: string) => stamp(iso);
 
 // A refused upload's field (the server's detail describes it for programs:
 // "required", "one of agreement, evidence, …") as what the person can do.
@@ -136,7 +132,7 @@ export function uploadErrorWords(status: number, body: string, maxSize: number, 
     const most = /added (\d[\d,]*) new documents/.exec(p.detail ?? "")?.[1];
     if (most) {
       const when = new Date(Date.now() + retryAfter * 1000);
-      const at = when.toLocaleString([], { weekday: "long", hour: "2-digit", minute: "2-digit" });
+      const at = when.toLocaleString([], { weekday: "long", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
       return `The document was not saved: you have added ${most} new documents to this case today, the most one person can add in a day. You can add more from ${at}; new versions of documents already here can be added now.`;
     }
     return "The document was not saved: there were too many attempts in a short time. Wait a minute and try again.";

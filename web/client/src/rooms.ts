@@ -98,7 +98,7 @@ export function closedNote(room: string): HTMLElement | null {
   const d = definedRoom(room) ?? known.get(room); // a signed closing stands whatever the server's list says
   if (!d?.closed) return null;
   return h("p", { class: "note", id: "room-closed" },
-    `A mediator closed this room on ${new Date(d.closed).toLocaleDateString()}. The people in it can still read what was said; nothing more can be written here.`);
+    `A mediator closed this room on ${new Date(d.closed).toLocaleDateString(undefined, { day: "numeric", month: "long", year: "numeric" })}. The people in it can still read what was said; nothing more can be written here.`);
 }
 
 /** Loads the defined rooms this person is in (before the room list is drawn). */

@@ -173,6 +173,8 @@ await run(async () => {
   });
   await party.locator("#room-closed").waitFor({ timeout: 20000 });
   check(await party.locator("#draft").count() === 0, "the tenant can no longer write in the closed room");
+  const closedNote = await party.innerText("#room-closed");
+  check(/closed this room on \d{1,2} [A-Z][a-z]+ \d{4}\./.test(closedNote), "the day the room was closed is said with the month in words (not “06/12/2026”): " + closedNote);
   await sees(party, "Honestly, I would take 1,200.");
   check(true, "and still reads what was said there");
   stage("closed");
