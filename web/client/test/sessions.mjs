@@ -206,6 +206,9 @@ try {
   const small = (await tooSmall(answerer)).out;
   for (const o of small) log("check-in page, too small: " + o);
   check(small.length === 0, "every control of the check-in page is at least 44 × 44 px at phone width");
+  // Its one action looks like the app's main action (filled blue), not a grey browser default.
+  const sendLook = await answerer.$eval("#checkin button[type=submit]", (b) => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color].join(" / "));
+  check(sendLook === "rgb(11, 87, 208) / rgb(255, 255, 255)", "the check-in's Send button is shown as the main action: " + sendLook);
   await answerer.check("#a-partly");
   await answerer.fill("#comment", "The deposit came back late");
   // A phone that loses its connection, or a gateway that answers with a
