@@ -18,6 +18,7 @@ import type { DocSession } from "./docs-e2ee";
 import type { DeviceKeys } from "./e2ee";
 import { downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTemporary, unverifiedNameWords, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
 import { RelabelledError } from "./docs-e2ee";
+import { definedRoom } from "./e2ee";
 import { downloadPlain } from "./docs-e2ee-ui";
 import { newcomerWords, wrapForNewcomers } from "./docs-newcomers";
 import { mountUpgrade } from "./docs-upgrade";
@@ -518,7 +519,10 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     renderScope();
     const room = ctx.room();
     const shown = showAll ? docs : docs.filter(inRoom);
-    heading.textContent = showAll ? "All documents you can see" : `Documents of the ${ctx.roomTitle(room)}`;
+    // A room a mediator named is called by its name in quotes, as its composer calls it ("Message in “Lawyers' talk”"):
+    // "the Joint room", "the Tenant caucus", but not "the Ada and the mediator".
+    const here = definedRoom(room) ? `“${ctx.roomTitle(room)}”` : `the ${ctx.roomTitle(room)}`;
+    heading.textContent = showAll ? "All documents you can see" : `Documents of ${here}`;
     const list = h("ul", { class: "docs", id: "doc-list", "aria-labelledby": "docs-title" });
     const keep = new Map<string, HTMLElement>();
     for (const d of shown) {
@@ -529,7 +533,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     }
     for (const [k, el] of keep) cards.set(k, el);
     listBox.replaceChildren(listErr ? h("p", { class: "error" }, listErr) : "",
-      shown.length ? list : h("p", { class: "note", id: "doc-none" }, showAll ? "No documents are shared with you yet." : `No documents in the ${ctx.roomTitle(room)} yet.`));
+      shown.length ? list : h("p", { class: "note", id: "doc-none" }, showAll ? "No documents are shared with you yet." : `No documents in ${here} yet.`));
   }
 
   function renderForm() {

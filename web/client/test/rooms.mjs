@@ -92,6 +92,11 @@ await run(async () => {
   check(await party.inputValue("#draft") === "And the deposit back by March.", "the tenant's unsent message survives her room being drawn again");
   check(chosen !== undefined && await party.inputValue("#doc-class") === chosen, "and so does the kind of document she chose to add");
   await party.fill("#draft", "");
+  // The room's documents are named as its composer names it ("Message in “Ada and the mediator”"), not "of the Ada and the mediator".
+  const docsHeading = await party.innerText("#docs-title");
+  const docsNone = await party.innerText("#doc-none");
+  check(docsHeading === `Documents of “${ROOM1}”` && docsNone === `No documents in “${ROOM1}” yet.`,
+    "the documents of a room the mediator named are called by its name in quotes: " + JSON.stringify([docsHeading, docsNone]));
   await shoot(party, "rooms-party");
 
   stage("room 1 used");
