@@ -166,7 +166,7 @@ function draw(box: HTMLElement): void {
     list.append(h("li", { "data-room-label": r.label },
       h("strong", {}, r.label), r.crossSide ? " (cross-side)" : "", r.closed ? " — closed" : "", h("br"),
       h("span", { class: "note" }, "In it: " + peopleWords(r.members)), " ",
-      r.closed ? "" : h("button", { type: "button", class: "close-room", "aria-label": `Close the room ${r.label}`, onclick: () => confirmClose(r, out) }, "Close room"),
+      r.closed ? "" : h("button", { type: "button", class: "close-room", "aria-label": `Close the room ${r.label}`, onclick: () => confirmClose(r, out) }, "Close room…"),
       out));
   }
   box.setAttribute("aria-labelledby", "defined-rooms-title");
