@@ -16,7 +16,7 @@ import type { Agreement, AgreementSignRequest, AgreementSignature, AgreementTemp
 import type { DeviceKeys, Devices } from "./e2ee";
 import * as P from "./primitives";
 import { b64, hex, unb64 } from "./wire";
-import { h } from "./dom";
+import { h, stamp } from "./dom";
 import { latest } from "./latest";
 import { roleName } from "./names";
 
@@ -88,7 +88,7 @@ export interface AgreementContext {
   devices: () => Promise<Devices>;
 }
 
-const when = (t: string | number) => new Date(t).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+const when = (t: string | number) => stamp(t); // with its zone: the signers may be in different ones
 /**
  * A signer's role in words, as everyone is named (names.ts): a party by
  * their side's label ("Tenant"), a lawyer as that side's lawyer

@@ -3,7 +3,7 @@
 // send, the devices panel, a document). It says what happened in plain
 // words, that nothing was sent, and what to do; the technical reason, for
 // the program, is behind "Technical details".
-import { h } from "./dom";
+import { h, stamp } from "./dom";
 import type { SecurityStop } from "./secure";
 
 /**
@@ -29,6 +29,6 @@ export function showSecurityStop(main: HTMLElement, e: SecurityStop, mediator: b
       h("li", {}, "Opening the page again will not change this. You can close it.")),
     h("details", { id: "security-stop-technical" }, h("summary", {}, "Technical details (for the mediation program)"),
       h("p", {}, e.technical),
-      h("p", {}, `Shown ${new Date().toLocaleString()}.`))));
+      h("p", {}, `Shown ${stamp(Date.now(), { seconds: true })}.`))));
   main.querySelector<HTMLElement>("#security-stop-title")?.focus();
 }

@@ -10,7 +10,7 @@ import type { Case, Disclosure, DocShareAnswer, DocShareRequest, SignedConsentRe
 import type { DeviceKeys } from "./e2ee";
 import * as P from "./primitives";
 import { b64, hex } from "./wire";
-import { h } from "./dom";
+import { h, stamp } from "./dom";
 import { personName, roleName } from "./names";
 
 const consentAPI = {
@@ -47,7 +47,7 @@ export async function signShareAnswer(keys: DeviceKeys, caseID: string, r: DocSh
   return { allow, device: k.device, signedAt: k.signedAt, signature: k.signature };
 }
 
-const when = (t: string) => new Date(t).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+const when = (t: string) => stamp(t); // with its zone: the people in a case may be in different ones
 
 // What a refused signed acceptance or acknowledgement means, by the field
 // the server named, in words that say what to do (the server's own detail

@@ -17,7 +17,7 @@ import { api, APIError, Document } from "./api";
 import type * as W from "./wire_gen";
 import type { DeviceKeys } from "./e2ee";
 import { signShareAnswer } from "./consent";
-import { h } from "./dom";
+import { h, stamp } from "./dom";
 import { latest } from "./latest";
 
 export interface ApprovalsContext {
@@ -56,10 +56,8 @@ export function audienceWords(ctx: ApprovalsContext, a: string): string {
   return a;
 }
 
-function dayWords(iso: string): string {
-  const d = new Date(iso);
-  return d.toLocaleDateString([], { day: "numeric", month: "short" }) + ", " + d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
+/** When, with the zone: a request's deadline is read by a side that may be in another zone than the mediator. */
+const dayWords = (iso: string) => stamp(iso);
 
 export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approvals {
   let reqs: W.DocShareRequest[] = [];
@@ -75,7 +73,7 @@ export function mountApprovals(box: HTMLElement, ctx: ApprovalsContext): Approva
   const reqName = (r: W.DocShareRequest, fallback: string) => r.shows.find((v) => v.name)?.name || docName(r.doc) || fallback;
   /** One version in words: its name, or what it is when the reader may not see the name. */
   const versionWords = (v: W.VersionInfo) => v.name ? `“${v.name}”` : "a version added outside your side, which you cannot open";
-  /** The earlier versions a share would show too, in words: "“Draft.pdf” (version 1, 5 Dec, 10:29)". */
+  /** The earlier versions a share would show too, in words: "“Draft.pdf” (version 1, 5 Dec 2026, 10:29 GMT)". */
   const earlierWords = (r: W.DocShareRequest) =>
     r.shows.slice(1).map((v) => `${versionWords(v)} (version ${v.version}${v.name ? ", " + dayWords(v.created) : ""})`);
   const gainingWords = (r: W.DocShareRequest) => {

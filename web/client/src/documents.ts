@@ -18,11 +18,12 @@ import type { DocSession } from "./docs-e2ee";
 import type { DeviceKeys } from "./e2ee";
 import { downloadE2EE, forgetDecrypted, relabelledWords, signedAudience, sweepTemporary, unverifiedNameWords, uploadE2EE, verifiedVersion, wrapsForShare } from "./docs-e2ee-ui";
 import { RelabelledError } from "./docs-e2ee";
+import { definedRoom } from "./e2ee";
 import { downloadPlain } from "./docs-e2ee-ui";
 import { newcomerWords, wrapForNewcomers } from "./docs-newcomers";
 import { mountUpgrade } from "./docs-upgrade";
 import { mountApprovals } from "./doc-approvals";
-import { h } from "./dom";
+import { h, stamp } from "./dom";
 import { latest } from "./latest";
 import { personName } from "./names";
 
@@ -78,11 +79,7 @@ function sizeWords(n: number): string {
   return `${(n / 1024 / 1024 / 1024).toFixed(1)} GB`;
 }
 
-function dateWords(iso: string): string {
-  const d = new Date(iso);
-  return d.toLocaleDateString([], { day: "numeric", month: "short", year: "numeric" }) + ", " +
-    d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
+const dateWords = (iso: string) => stamp(iso);
 
 // A refused upload's field (the server's detail describes it for programs:
 // "required", "one of agreement, evidence, …") as what the person can do.
@@ -136,7 +133,7 @@ export function uploadErrorWords(status: number, body: string, maxSize: number, 
     const most = /added (\d[\d,]*) new documents/.exec(p.detail ?? "")?.[1];
     if (most) {
       const when = new Date(Date.now() + retryAfter * 1000);
-      const at = when.toLocaleString([], { weekday: "long", hour: "2-digit", minute: "2-digit" });
+      const at = when.toLocaleString([], { weekday: "long", hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
       return `The document was not saved: you have added ${most} new documents to this case today, the most one person can add in a day. You can add more from ${at}; new versions of documents already here can be added now.`;
     }
     return "The document was not saved: there were too many attempts in a short time. Wait a minute and try again.";
@@ -522,7 +519,10 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     renderScope();
     const room = ctx.room();
     const shown = showAll ? docs : docs.filter(inRoom);
-    heading.textContent = showAll ? "All documents you can see" : `Documents of the ${ctx.roomTitle(room)}`;
+    // A room a mediator named is called by its name in quotes, as its composer calls it ("Message in “Lawyers' talk”"):
+    // "the Joint room", "the Tenant caucus", but not "the Ada and the mediator".
+    const here = definedRoom(room) ? `“${ctx.roomTitle(room)}”` : `the ${ctx.roomTitle(room)}`;
+    heading.textContent = showAll ? "All documents you can see" : `Documents of ${here}`;
     const list = h("ul", { class: "docs", id: "doc-list", "aria-labelledby": "docs-title" });
     const keep = new Map<string, HTMLElement>();
     for (const d of shown) {
@@ -533,7 +533,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     }
     for (const [k, el] of keep) cards.set(k, el);
     listBox.replaceChildren(listErr ? h("p", { class: "error" }, listErr) : "",
-      shown.length ? list : h("p", { class: "note", id: "doc-none" }, showAll ? "No documents are shared with you yet." : `No documents in the ${ctx.roomTitle(room)} yet.`));
+      shown.length ? list : h("p", { class: "note", id: "doc-none" }, showAll ? "No documents are shared with you yet." : `No documents in ${here} yet.`));
   }
 
   function renderForm() {

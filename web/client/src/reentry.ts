@@ -193,7 +193,7 @@ function personRow(p: Participant, ctx: PeopleContext): HTMLElement {
   return h("li", { "data-person": p.name },
     h("span", {}, personName(p.name, p.role, ctx.sideLabel(p.side ?? ""))), " ",
     h("button", { type: "button", class: "reentry", "aria-label": `Link back in for ${p.name}`, onclick: () => issue(ctx.caseID, p, out, "reentry-" + slug) }, "Link back in"), " ",
-    h("button", { type: "button", class: "remove", "aria-label": `Remove ${p.name}`, onclick: () => confirmRemove(p, ctx, out) }, "Remove"),
+    h("button", { type: "button", class: "remove", "aria-label": `Remove ${p.name}`, onclick: () => confirmRemove(p, ctx, out) }, "Remove…"),
     out);
 }
 

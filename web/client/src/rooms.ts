@@ -98,7 +98,7 @@ export function closedNote(room: string): HTMLElement | null {
   const d = definedRoom(room) ?? known.get(room); // a signed closing stands whatever the server's list says
   if (!d?.closed) return null;
   return h("p", { class: "note", id: "room-closed" },
-    `A mediator closed this room on ${new Date(d.closed).toLocaleDateString()}. The people in it can still read what was said; nothing more can be written here.`);
+    `A mediator closed this room on ${new Date(d.closed).toLocaleDateString(undefined, { day: "numeric", month: "long", year: "numeric" })}. The people in it can still read what was said; nothing more can be written here.`);
 }
 
 /** Loads the defined rooms this person is in (before the room list is drawn). */
@@ -166,7 +166,7 @@ function draw(box: HTMLElement): void {
     list.append(h("li", { "data-room-label": r.label },
       h("strong", {}, r.label), r.crossSide ? " (cross-side)" : "", r.closed ? " — closed" : "", h("br"),
       h("span", { class: "note" }, "In it: " + peopleWords(r.members)), " ",
-      r.closed ? "" : h("button", { type: "button", class: "close-room", "aria-label": `Close the room ${r.label}`, onclick: () => confirmClose(r, out) }, "Close room"),
+      r.closed ? "" : h("button", { type: "button", class: "close-room", "aria-label": `Close the room ${r.label}`, onclick: () => confirmClose(r, out) }, "Close room…"),
       out));
   }
   box.setAttribute("aria-labelledby", "defined-rooms-title");

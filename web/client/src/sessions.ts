@@ -43,8 +43,9 @@ const errText = plainWords; // never a status, an id or the browser's network te
 
 export const myZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 
+/** When, in zone (then the caller names the zone), or in this browser's zone, said with its name ("… at 12:30 CET"). */
 function when(iso: string, zone?: string): string {
-  return new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: zone })
+  return new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: zone, ...(zone ? {} : { timeZoneName: "short" }) })
     .format(new Date(iso));
 }
 function clock(iso: string, zone?: string): string {

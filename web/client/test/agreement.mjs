@@ -86,6 +86,8 @@ async function within(p, ms, what) {
   try { return await Promise.race([p, new Promise((_, no) => { timer = setTimeout(() => no(new Error(`timed out after ${ms} ms: ${what}`)), ms); })]); }
   finally { clearTimeout(timer); }
 }
+// A time with its zone ("6 Dec 2026, 12:18 GMT"): the signers may be in different zones.
+const zoned = /\b\d{1,2}:\d{2}(:\d{2})? (UTC|GMT|[A-Z]{2,5})([+-]\d{1,2}(:\d{2})?)?\b/;
 const noJargon = (text, who) => check(!/c_[a-z0-9]{10}|u_[a-z0-9]{10}|agreement\.(sign|draft|read)|problem|HTTP \d/.test(text), `${who}: no internal ids, action names or raw errors`);
 
 await run(async () => {
@@ -196,6 +198,8 @@ await run(async () => {
     "Cancel signs nothing and puts the focus back on Sign");
   const asked2 = await sign(A);
   await A.locator("#agreement-mine").waitFor();
+  const mine2 = await A.innerText("#agreement-mine");
+  check(zoned.test(mine2), "when she signed is said with its time zone: " + mine2);
   check(asked2().includes("Sign version 2 of the agreement for “Okafor v. Lindqvist — deposit”?") &&
     asked2().includes("Everyone, including the other side, will see that you signed. You cannot take a signature back."),
     "the confirmation names the version and the case, says everyone sees it and that it cannot be taken back: " + asked2());
@@ -377,6 +381,10 @@ await run(async () => {
   check(await med.locator("#agreement-comments li", { hasText: "Thank you all — we agree." }).count() === 1, "a comment on version 3 is shown under version 3, once");
   const checked = await A.innerText("#agreement-check");
   check(["Ada Okafor", "Lars Lindqvist", "Jordan Blake"].every((n) => checked.includes(n + " (")), "the check names who signed");
+  const signedLines = checked.split("\n").filter((l) => / signed this text on /.test(l));
+  check(signedLines.length === 3 && signedLines.every((l) => zoned.test(l)), "each checked signature's time is said with its time zone: " + signedLines.join(" | "));
+  const commentMeta = await A.locator("#agreement-comments .meta").allInnerTexts();
+  check(commentMeta.length > 0 && commentMeta.every((l) => zoned.test(l)), "each comment's time is said with its time zone: " + commentMeta.join(" | "));
   noJargon(await A.innerText("#agreement"), "party A");
   // Device keys and the command-line check are for staff: behind
   // "Technical details", closed at first, and there when opened.

@@ -48,6 +48,9 @@ async function newPage(name, viewport = { width: 1280, height: 900 }) {
 const room = (page, r) => page.locator(`#rooms button[data-room="${r}"]`);
 const connected = (page) => page.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
 
+// A time with its zone ("6 Dec 2026, 12:18 GMT"): the people in a case may be in different zones.
+const zoned = /\b\d{1,2}:\d{2}(:\d{2})? (UTC|GMT|[A-Z]{2,5})([+-]\d{1,2}(:\d{2})?)?\b/;
+
 /** Reads the gate, accepts the terms and acknowledges every open disclosure, then goes on. */
 async function consent(page, shot) {
   await page.waitForSelector("#consent-title");
@@ -55,6 +58,8 @@ async function consent(page, shot) {
   check(text.includes("What is said here stays here") && text.includes("Ten years ago I worked at the same firm"), "the gate shows the case's terms and the disclosure");
   check(text.includes("the mediators and the program's records will see it"), "the gate says who will see the acceptance");
   check(!/c_[a-z0-9]{10}|dv_|case\.terms|caucus:/.test(text), "the gate shows no internal ids or action names");
+  const disclosed = await page.locator("main .meta", { hasText: "Disclosed by" }).first().innerText();
+  check(zoned.test(disclosed), "when the mediator disclosed is said with its time zone: " + disclosed);
   check(await page.isDisabled("#accept-terms") && await page.isDisabled("#consent-continue"), "nothing is accepted, and the case stays closed, until the person confirms");
   // Each faded button says, next to it, what is missing.
   check(await page.getAttribute("#accept-terms", "aria-describedby") === "accept-terms-missing" &&
@@ -75,6 +80,8 @@ async function consent(page, shot) {
     "ticked and acknowledged, only accepting is left: " + await page.innerText("#consent-continue-missing"));
   await page.click("#accept-terms");
   await page.waitForSelector("#terms-accepted");
+  const accepted = await page.innerText("#terms-accepted");
+  check(zoned.test(accepted), "when the person accepted is said with its time zone: " + accepted);
   check(await page.innerText("#consent-continue-missing") === "", "all done, Go on says nothing is missing");
   await page.click("#consent-continue");
 }
@@ -126,6 +133,8 @@ try {
   check(waits === "The opening session waits until this person accepts the terms: Jordan Blake (Tenant's lawyer).",
     "the mediator's panel names who has not accepted, in words (the side's name and “lawyer”, not “counsel”): " + waits);
   check(/Ada Okafor[\s\S]*Accepted/.test(panel) && /Jordan Blake[\s\S]*Not yet/.test(panel), "the panel shows who has and has not accepted");
+  const acceptedCells = (await med.locator("#terms-table tbody td:nth-child(3)").allInnerTexts()).filter((c) => c.startsWith("Accepted"));
+  check(acceptedCells.length > 0 && acceptedCells.every((c) => zoned.test(c)), "the mediator's table says each acceptance's time with its zone: " + acceptedCells.join(" | "));
   const roles = await med.locator("#terms-table tbody td:nth-child(2)").allInnerTexts();
   check(roles.includes("Tenant's lawyer") && roles.every((r) => !/counsel|party\b|observer\b/.test(r)), "the terms table says each role in words (“Tenant’s lawyer”, not “counsel”): " + roles.join(" | "));
   check(panel.includes("Acknowledged by: Ada Okafor, Lars Lindqvist") && panel.includes("Not yet: Jordan Blake"), "the panel shows who acknowledged the disclosure");

@@ -174,6 +174,8 @@ await run(async () => {
   check(true, "the mediator's Tenant caucus list shows the party's upload without a refresh");
   check(await med.locator("#docs-refresh").count() === 0, "no Refresh documents button");
   check((await onMed.innerText()).includes("Added by Ada Okafor (Tenant)"), "the card names the uploader: " + (await onMed.locator(".doc-uploader").innerText()));
+  const addedOn = await onMed.locator(".doc-meta").innerText();
+  check(/ on \d{1,2} \w+ \d{4}, \d{1,2}:\d{2} (UTC|GMT|[A-Z]{2,5})([+-]\d{1,2})? ·/.test(addedOn), "when it was added is said with its time zone: " + addedOn);
 
   // Per room: the joint room does not list the caucus document; all documents do, labelled.
   await openRoom(med, "joint");

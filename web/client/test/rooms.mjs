@@ -92,6 +92,11 @@ await run(async () => {
   check(await party.inputValue("#draft") === "And the deposit back by March.", "the tenant's unsent message survives her room being drawn again");
   check(chosen !== undefined && await party.inputValue("#doc-class") === chosen, "and so does the kind of document she chose to add");
   await party.fill("#draft", "");
+  // The room's documents are named as its composer names it ("Message in “Ada and the mediator”"), not "of the Ada and the mediator".
+  const docsHeading = await party.innerText("#docs-title");
+  const docsNone = await party.innerText("#doc-none");
+  check(docsHeading === `Documents of “${ROOM1}”` && docsNone === `No documents in “${ROOM1}” yet.`,
+    "the documents of a room the mediator named are called by its name in quotes: " + JSON.stringify([docsHeading, docsNone]));
   await shoot(party, "rooms-party");
 
   stage("room 1 used");
@@ -155,7 +160,17 @@ await run(async () => {
   check(await roomButton(counselA, "Secret meeting").count() === 0 && !(await counselA.innerText("body")).includes("Secret meeting"), "a room no signed statement names is not shown");
   await counselA.unroute("**/defined-rooms");
   stage("server's list not trusted");
-  // 3. Closing the first room asks first, naming who loses it.
+  // 3. Closing the first room asks first, naming who loses it. A button that asks before it acts ends in "…", as
+  // "Withdraw…", "Share…" and "Record the outcome…" do; so does Remove, whose question names the person and what
+  // removing does, and whose "Keep" removes nothing.
+  const asksFirst = [await med.innerText(`li[data-room-label="${ROOM1}"] button.close-room`), await med.innerText('button.remove[aria-label="Remove Sam Lindqvist"]')];
+  check(JSON.stringify(asksFirst) === JSON.stringify(["Close room…", "Remove…"]), "the buttons that ask a confirmation first say so with “…”: " + JSON.stringify(asksFirst));
+  await med.click('button.remove[aria-label="Remove Sam Lindqvist"]');
+  const removeQ = await med.innerText("#remove-q");
+  check(removeQ.startsWith("Remove Sam Lindqvist from this case?") && removeQ.includes("signed out at once") && removeQ.includes("This cannot be undone") &&
+    await med.innerText("#confirm-remove") === "Yes, remove Sam Lindqvist", "removing asks a confirmation naming the person and what it does: " + removeQ);
+  await med.click("text=Keep Sam Lindqvist");
+  check(await med.locator("#remove-q").count() === 0 && await med.locator('button.remove[aria-label="Remove Sam Lindqvist"]').count() === 1, "keeping him removes nothing");
   await med.locator(`li[data-room-label="${ROOM1}"] button.close-room`).click();
   const q = await med.innerText("#close-room-q");
   check(q.includes(ROOM1) && q.includes("Ada Okafor") && q.includes("cannot be undone") && q.includes("keeps reading"), "closing asks a deliberate confirmation: " + q);
@@ -173,6 +188,8 @@ await run(async () => {
   });
   await party.locator("#room-closed").waitFor({ timeout: 20000 });
   check(await party.locator("#draft").count() === 0, "the tenant can no longer write in the closed room");
+  const closedNote = await party.innerText("#room-closed");
+  check(/closed this room on \d{1,2} [A-Z][a-z]+ \d{4}\./.test(closedNote), "the day the room was closed is said with the month in words (not “06/12/2026”): " + closedNote);
   await sees(party, "Honestly, I would take 1,200.");
   check(true, "and still reads what was said there");
   stage("closed");

@@ -146,6 +146,10 @@ try {
   await med.waitForSelector("#mail-table tr[data-state=sent]");
   const states = await med.$$eval("#mail-table tbody tr", (rs) => rs.map((r) => r.getAttribute("data-state")));
   check(states.filter((s) => s === "sent").length >= 4, "the mail list shows the invitations and updates as sent: " + states.join(","));
+  // A time with its zone ("Thursday 10 December 2026 at 12:30 CET"), as the session above it says "your time (Berlin)".
+  const zoned = /\b\d{1,2}:\d{2} (UTC|GMT|[A-Z]{2,5})([+-]\d{1,2}(:\d{2})?)?\b/;
+  const goesOut = (await med.$$eval("#mail-table tbody tr td:last-child", (ts) => ts.map((t) => t.innerText))).filter((t) => t.startsWith("Goes out"));
+  check(goesOut.length > 0 && goesOut.every((t) => zoned.test(t)), "when each reminder goes out is said with its time zone: " + goesOut.join(" | "));
   await med.locator("#sessions").screenshot({ path: shots + "/mediator-sessions.png" });
 
   // The party sees the moved session in New York time.
@@ -190,6 +194,7 @@ try {
   const fuRows = await med.$$eval("#followup-table tbody tr", (rs) => rs.map((r) => r.getAttribute("data-days") + ":" + r.innerText.replace(/\s+/g, " ")));
   check(fuRows.length === 2 && fuRows[0].startsWith("30:") && fuRows[1].startsWith("90:") && fuRows.every((r) => r.includes("Goes out") && r.includes("0 of 2")),
     "the check-ins at 30 and 90 days are listed, not yet sent, none answered: " + fuRows.join(" | "));
+  check(fuRows.every((r) => /Goes out [^|]*\d{1,2}:\d{2} (UTC|GMT|[A-Z]{2,5})([+-]\d{1,2})?\b/.test(r)), "when each check-in goes out is said with its time zone: " + fuRows.join(" | "));
   await ask("followups", "30,90");
   await med.reload();
   await med.waitForSelector("#followup-table");
@@ -204,6 +209,9 @@ try {
   const small = (await tooSmall(answerer)).out;
   for (const o of small) log("check-in page, too small: " + o);
   check(small.length === 0, "every control of the check-in page is at least 44 × 44 px at phone width");
+  // Its one action looks like the app's main action (filled blue), not a grey browser default.
+  const sendLook = await answerer.$eval("#checkin button[type=submit]", (b) => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color].join(" / "));
+  check(sendLook === "rgb(11, 87, 208) / rgb(255, 255, 255)", "the check-in's Send button is shown as the main action: " + sendLook);
   await answerer.check("#a-partly");
   await answerer.fill("#comment", "The deposit came back late");
   // A phone that loses its connection, or a gateway that answers with a

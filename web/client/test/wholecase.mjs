@@ -423,6 +423,9 @@ try {
   await axeCheck(s, "the survey");
   for (const fs of await s.locator("#survey fieldset").all()) await fs.getByLabel("Agree", { exact: true }).check();
   await s.fill("#comment", "Clear and calm throughout.");
+  // Its one action looks like the app's main action (filled blue), not a grey browser default.
+  const sendLook = await s.$eval("#survey button[type=submit]", (b) => [getComputedStyle(b).backgroundColor, getComputedStyle(b).color].join(" / "));
+  check(sendLook === "rgb(11, 87, 208) / rgb(255, 255, 255)", "the survey's Send button is shown as the main action: " + sendLook);
   await s.screenshot({ path: shots + "/wholecase-survey.png", fullPage: true });
   await s.setViewportSize({ width: 390, height: 844 });
   await s.screenshot({ path: shots + "/wholecase-survey-phone.png", fullPage: true });

@@ -251,6 +251,9 @@ await run(async () => {
   check(!/\b(statement|epoch|pin|pinned|fork|hash|id)\b/i.test(seen), "the words a party reads name no statement, epoch, pin or fork: " + seen.match(/\b(statement|epoch|pin|pinned|fork|hash|id)\b/i)?.[0]);
   await A.locator("#security-stop-technical summary").click();
   check((await A.innerText("#security-stop-technical")).includes("statement-changed"), "the technical details, opened, name the check that failed");
+  // The party quotes this on the phone: a date no reader can take the wrong way round (not "06/12/2026") and the time's zone.
+  const stopShownAt = /Shown ([^\n]+)\./.exec(await A.innerText("#security-stop-technical"))?.[1] ?? "";
+  check(/^\d{1,2} [A-Z][a-z]+ \d{4}, \d{1,2}:\d{2}:\d{2} (UTC|GMT|[A-Z]{2,5})([+-]\d{1,2})?$/.test(stopShownAt), "when the alarm was shown is said with the month in words and the time zone: " + stopShownAt);
   check(await A.locator("#conn").innerText() === "Stopped for safety" && await A.locator("#draft").count() === 0, "no composer is left to type into");
   plain(stopped, "the alarm screen");
   await axeCheck(A, "the alarm screen");
