@@ -163,10 +163,12 @@ const (
 // announced (its fallback checks failing their reads), so that a
 // sign-out whose announcement was lost (announcements are at most once)
 // does not keep its socket reading the case for as long as the store
-// fails. The connection closes with closeTryAgain at the first check at
-// least this long after the first that could not read: with the
-// minute's fallback check, after three to four minutes of unreadable
-// checks. It is longer than retryBudget because nothing says this
+// fails. The connection closes with closeTryAgain at the first check
+// ending at least this long after the first that could not read began
+// (each read bounded by sessionReadTimeout): with the fallback check
+// every 54–66 s, at most about five minutes after the outage began (the
+// first failing check up to 66 s into it, the closing one up to 66 s
+// after the budget). It is longer than retryBudget because nothing says this
 // session has ended, and every socket of the node is in the same state
 // during an outage: a store's restart or failover (a minute or two)
 // closes none of them, where 30 s would send every client of the node
@@ -174,6 +176,12 @@ const (
 // minutes of those); and short enough that a lost sign-out reads the
 // case for minutes at most, not for the whole outage.
 const unreadBudget = 3 * time.Minute
+
+// sessionReadTimeout bounds a session check's read of the store (or half
+// the unread budget, if shorter): a store that hangs rather than failing
+// counts as unreadable, so the unread budget holds however the store
+// fails (minio-go's own retries can take minutes).
+const sessionReadTimeout = 10 * time.Second
 
 // closeTryAgain closes a connection whose access or session could not be
 // checked: RFC 6455's "try again later" (1013). Every client reconnects
@@ -1258,7 +1266,14 @@ func (c *socket) checkSession(ctx context.Context, held bool) bool {
 		return false
 	}
 	asked := c.sessionAsked.Load() // announcements heard before this check's read
-	switch c.opts.Session(ctx) {
+	// The read is bounded: the writer goes on meanwhile, so a store that
+	// hangs instead of failing must not stretch the unread budget (a
+	// check's unknown is counted from when it began).
+	began := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, min(sessionReadTimeout, c.opts.UnreadBudget/2))
+	state := c.opts.Session(rctx)
+	cancel()
+	switch state {
 	case sessionValid:
 		c.sessionRetry.settle()
 		c.sessionUnread = time.Time{}
@@ -1272,10 +1287,9 @@ func (c *socket) checkSession(ctx context.Context, held bool) bool {
 	// opts.UnreadBudget closes the connection: a sign-out whose
 	// announcement was lost is not kept reading the case for as long as
 	// the store fails.
-	now := time.Now()
 	if c.sessionUnread.IsZero() {
-		c.sessionUnread = now
-	} else if now.Sub(c.sessionUnread) >= c.opts.UnreadBudget {
+		c.sessionUnread = began
+	} else if time.Since(c.sessionUnread) >= c.opts.UnreadBudget {
 		c.shutdown(closeTryAgain, "could not check your sign-in; reconnecting")
 		return false
 	}

@@ -25,9 +25,14 @@ import (
 type downStore struct {
 	objstore.Store
 	down atomic.Bool
+	hang atomic.Bool // reads wait for their context instead of failing
 }
 
 func (s *downStore) Get(ctx context.Context, key string, o objstore.GetOptions) (io.ReadCloser, objstore.Info, error) {
+	if s.hang.Load() {
+		<-ctx.Done()
+		return nil, objstore.Info{}, ctx.Err()
+	}
 	if s.down.Load() {
 		return nil, objstore.Info{}, errors.New("objstore: get: storage unavailable")
 	}

@@ -32,9 +32,18 @@ func TestSessionUnreadableAtFallbackChecksCloses(t *testing.T) {
 		name    string
 		budget  time.Duration // the socket's UnreadBudget
 		recover bool          // the store answers again after two checks failed
+		hang    bool          // the store's reads hang instead of failing
+		again   bool          // recovered, healthy past the budget, then one failed check
 	}{
-		{"outage", 300 * time.Millisecond, false},
-		{"recovers", time.Minute, true},
+		{"outage", 300 * time.Millisecond, false, false, false},
+		{"recovers", time.Minute, true, false, false},
+		// A store that hangs: each check's read is bounded, so the
+		// budget holds (review 261: the read waited for ever, and the
+		// socket kept reading the case).
+		{"hangs", 300 * time.Millisecond, false, true, false},
+		// The budget starts again after a check that read: one failed
+		// check long after an earlier outage closes nothing.
+		{"recovers then one failure", 300 * time.Millisecond, true, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
@@ -75,7 +84,11 @@ func TestSessionUnreadableAtFallbackChecksCloses(t *testing.T) {
 					return s
 				}})
 			waitUntil(t, "the starting session check", func() bool { return valid.Load() > 0 })
-			store.down.Store(true)
+			if tc.hang {
+				store.hang.Store(true)
+			} else {
+				store.down.Store(true)
+			}
 			ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 			frames, ended := framesOf(ws)
 			if tc.recover {
@@ -83,6 +96,19 @@ func TestSessionUnreadableAtFallbackChecksCloses(t *testing.T) {
 				store.down.Store(false)
 				n := valid.Load()
 				waitUntil(t, "a fallback check once the store answers", func() bool { return valid.Load() > n })
+				if tc.again {
+					// Healthy for twice the budget, then one check fails.
+					healthy := time.Now()
+					waitUntil(t, "fallback checks past twice the budget", func() bool {
+						return time.Since(healthy) > 2*tc.budget && valid.Load() > n+2
+					})
+					u := unknown.Load()
+					store.down.Store(true)
+					waitUntil(t, "one failed check", func() bool { return unknown.Load() > u })
+					store.down.Store(false)
+					v := valid.Load()
+					waitUntil(t, "a fallback check after it", func() bool { return valid.Load() > v })
+				}
 				// Still open: it answers a malformed frame.
 				sendFrame(t, ws, api.ClientFrame{Type: api.FrameSub})
 				awaitFrame(t, frames, ended, "the error a malformed frame gets", func(f api.ServerFrame) bool { return f.Type == api.FrameError })
