@@ -423,7 +423,14 @@ func affects(c *cases.Case, ch cases.MembershipChange, room string) bool {
 // puts them in doubt (Invalidate) and the connection's checker decides
 // them again from one read of the case (Redecide).
 func (s *Service) Authorizer(actor account.Account, caseID string) messaging.Authorizer {
-	return &connAuth{s: s, actor: actor, caseID: caseID, cache: map[authKey]messaging.Room{}}
+	return s.AuthorizerOf(&actor, caseID)
+}
+
+// AuthorizerOf is Authorizer for an actor the caller keeps and never
+// changes while the connection lasts: the authorizer holds the pointer,
+// not a copy of the account (a connection's caller holds one already).
+func (s *Service) AuthorizerOf(actor *account.Account, caseID string) messaging.Authorizer {
+	return &connAuth{s: s, actor: actor, caseID: caseID}
 }
 
 // connAuth is one connection's authorizer (a messaging.Redecider). Its
@@ -432,15 +439,19 @@ func (s *Service) Authorizer(actor account.Account, caseID string) messaging.Aut
 // neither waits for the other's read.
 type connAuth struct {
 	s      *Service
-	actor  account.Account
+	actor  *account.Account // never changed (see AuthorizerOf)
 	caseID string
 
 	mu sync.Mutex
 	// gen counts Invalidate calls: an answer is cached only if the read
 	// it was decided from began at the current gen, so no answer read
 	// before an access change is served after the connection heard of it.
-	gen   uint64
-	cache map[authKey]messaging.Room
+	gen uint64
+	// cache holds the answers served: a slice, not a map, since a
+	// connection holds a few (an action on each of its person's rooms)
+	// and a map's first group alone takes eight answers' room (576
+	// bytes for the one answer of an idle connection's joint room).
+	cache []authAnswer
 	// doubt holds the answers Invalidate put in doubt: not served, and
 	// decided again by the next Redecide.
 	doubt map[authKey]bool
@@ -448,6 +459,22 @@ type connAuth struct {
 
 // authKey is one cached answer: an action ("join", "post") on a room name.
 type authKey struct{ action, name string }
+
+// authAnswer is one cached answer and the room it allowed.
+type authAnswer struct {
+	k authKey
+	r messaging.Room
+}
+
+// cached returns the cached answer for k; a.mu is held.
+func (a *connAuth) cached(k authKey) (messaging.Room, bool) {
+	for _, e := range a.cache {
+		if e.k == k {
+			return e.r, true
+		}
+	}
+	return messaging.Room{}, false
+}
 
 var actions = map[string]policy.Action{"join": policy.RoomJoin, "post": policy.RoomPost}
 
@@ -458,13 +485,13 @@ func (a *connAuth) Resolve(ctx context.Context, name, action string) (messaging.
 	}
 	k := authKey{action, name}
 	a.mu.Lock()
-	r, ok := a.cache[k]
+	r, ok := a.cached(k)
 	gen := a.gen
 	a.mu.Unlock()
 	if ok {
 		return r, nil
 	}
-	_, r, err := a.s.decide(ctx, a.actor, a.caseID, name, pa)
+	_, r, err := a.s.decide(ctx, *a.actor, a.caseID, name, pa)
 	if err != nil {
 		return messaging.Room{}, connErr(err)
 	}
@@ -497,7 +524,11 @@ func (a *connAuth) remember(gen uint64, allowed map[authKey]messaging.Room, deci
 		return
 	}
 	for k, r := range allowed {
-		a.cache[k] = r
+		if i := slices.IndexFunc(a.cache, func(e authAnswer) bool { return e.k == k }); i >= 0 {
+			a.cache[i].r = r
+		} else {
+			a.cache = append(a.cache, authAnswer{k, r})
+		}
 		delete(a.doubt, k)
 	}
 	for k := range decided {
@@ -514,10 +545,10 @@ func (a *connAuth) Invalidate() {
 	if a.doubt == nil && len(a.cache) > 0 {
 		a.doubt = map[authKey]bool{}
 	}
-	for k := range a.cache {
-		a.doubt[k] = true
+	for _, e := range a.cache {
+		a.doubt[e.k] = true
 	}
-	a.cache = map[authKey]messaging.Room{}
+	a.cache = nil
 }
 
 // Redecide implements messaging.Redecider: one read of the case decides
@@ -559,7 +590,7 @@ func (a *connAuth) Redecide(ctx context.Context, names []string) []error {
 			errs[i] = connErr(fault.Invalid("room", "not a room name"))
 			continue
 		}
-		_, r, err := a.s.decideIn(ctx, a.actor, c, name, policy.RoomJoin)
+		_, r, err := a.s.decideIn(ctx, *a.actor, c, name, policy.RoomJoin)
 		if err != nil {
 			errs[i] = connErr(err)
 			continue
@@ -574,7 +605,7 @@ func (a *connAuth) Redecide(ctx context.Context, names []string) []error {
 		if !api.ValidRoomName(k.name) {
 			continue
 		}
-		if r, _, err := a.s.judge(a.actor, c, k.name, actions[k.action]); err == nil {
+		if r, _, err := a.s.judge(*a.actor, c, k.name, actions[k.action]); err == nil {
 			allowed[k] = r
 		}
 	}

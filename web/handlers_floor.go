@@ -152,12 +152,14 @@ func (a *API) lowerHand(w http.ResponseWriter, r *http.Request) {
 // A's caucus timer moves. The first call (when the connection opens)
 // only records the view. Called from the connection's checker only (one
 // call at a time), never its writer: the reads must not hold up frames.
-func (a *API) floorFrame(actor account.Account, caseID string) func(ctx context.Context) []byte {
+// actor is the connection's, never changed while it lasts: the frames
+// keep the pointer, not a copy of the account.
+func (a *API) floorFrame(actor *account.Account, caseID string) func(ctx context.Context) []byte {
 	if a.floor == nil {
 		return nil
 	}
 	return floorFrames(func(ctx context.Context) (api.FloorView, error) {
-		return a.floor.Pushed(ctx, actor, caseID)
+		return a.floor.Pushed(ctx, *actor, caseID)
 	})
 }
 

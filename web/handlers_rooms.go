@@ -129,7 +129,7 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	token, _ := sessionToken(r)
 	opts := socketOptions{
-		User: actor.ID, Auth: a.caucus.Authorizer(actor, caseID), Watch: caucus.CaseTopic(caseID), Queue: a.wsQueue,
+		User: actor.ID, Auth: a.caucus.AuthorizerOf(&actor, caseID), Watch: caucus.CaseTopic(caseID), Queue: a.wsQueue,
 		SessionTopics: []string{a.accounts.SessionTopic(token), account.AccountTopic(actor.ID)},
 		Session:       sessionCheck(a.accounts, token),
 		CaseGone: func(ctx context.Context) (bool, error) {
@@ -139,7 +139,7 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 			}
 			return false, err
 		},
-		Floor: a.floorFrame(actor, caseID),
+		Floor: a.floorFrame(&actor, caseID),
 		Fence: func(kick func()) func() { return a.fences.add(caseID, kick) }}
 	// The connection runs on a goroutine of its own and this handler
 	// returns, so that net/http's goroutine for the request ends: its

@@ -352,9 +352,11 @@ func (c *socket) serve() {
 // open starts what the connection waits on besides its client: timers,
 // the server's shutdown and the broker topics it watches.
 func (c *socket) open() {
-	ctx, cancel := context.WithCancel(c.ctx)
-	c.ctx, c.cancel = ctx, cancel
-	opts := c.opts
+	parent := c.ctx
+	c.ctx, c.cancel = context.WithCancel(parent)
+	// A pointer: the callbacks below would otherwise keep a copy of the
+	// options each connection holds already.
+	opts := &c.opts
 	// Pings, the session's fallback check and the server's shutdown are
 	// timers and a context callback that raise a flag for the writer or
 	// the checker: nothing waits on them while the connection is idle.
@@ -364,7 +366,10 @@ func (c *socket) open() {
 	if opts.Session != nil || opts.Watch != "" {
 		c.fallbackTick = time.AfterFunc(spread(opts.Fallback), func() { c.kick(wantFallback) })
 	}
-	c.stopShutdown = context.AfterFunc(ctx, func() { c.kick(wantShutdown) })
+	// On the server's context, not the connection's own (close stops it
+	// before it cancels that one): registered there it costs the
+	// connection's context no map of children of its own.
+	c.stopShutdown = context.AfterFunc(parent, func() { c.kick(wantShutdown) })
 	// The starting floor view is recorded before any announcement can
 	// ask for a change to it.
 	if opts.Floor != nil {
@@ -894,6 +899,12 @@ func (c *socket) writer() {
 				return
 			}
 			c.ping.Reset(pingInterval)
+			// A ping is no sign of a busy connection: with nothing else
+			// to write, the writer ends now rather than lingering (an
+			// idle connection's ping every pingInterval would otherwise
+			// keep a writer, its stack and its timer, a tenth of the
+			// time).
+			final = len(frames) == 0
 		}
 	}
 }
@@ -935,7 +946,7 @@ func (c *socket) reader(ctx context.Context) {
 	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(pongWait)) })
 	for {
 		// Past the connection's frame limit the next frame waits (see frameRate).
-		if c.opts.Frames.Wait(ctx) != nil {
+		if wait(ctx, c.opts.Frames) != nil {
 			return
 		}
 		kind, r, err := c.ws.NextReader()
@@ -946,6 +957,17 @@ func (c *socket) reader(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// wait takes one of lim's tokens, waiting for it if need be (or until
+// ctx ends). A token there to take is taken without Wait, which would
+// ask ctx for its Done channel and so make one for every connection (the
+// connection's context makes it only when asked).
+func wait(ctx context.Context, lim *rate.Limiter) error {
+	if lim.Allow() {
+		return nil
+	}
+	return lim.Wait(ctx)
 }
 
 // frameBufs holds read buffers for client frames: a frame's bytes are
@@ -1009,7 +1031,7 @@ func (c *socket) handle(ctx context.Context, kind int, r io.Reader) bool {
 	}
 	switch f.Type {
 	case api.FrameSub, api.FrameUnsub:
-		if c.opts.Subs.Wait(ctx) != nil {
+		if wait(ctx, c.opts.Subs) != nil {
 			return false
 		}
 		if f.Type == api.FrameSub {
