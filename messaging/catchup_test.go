@@ -25,16 +25,7 @@ func (m *Memory) flushdb() {
 // offset 418", after a kill moved a subscriber to a node behind the store
 // and a flush had emptied the recent window).
 func TestCatchUpStopsAtTheHubsHead(t *testing.T) {
-	store := stores(t)["dir"](t)
-	shared := NewMemory()
-	lossy := &lossyBroker{Broker: shared}
-	// Nothing is compacted, probed or swept but by the test.
-	still := timing{probe: time.Hour, compact: time.Hour, sweep: time.Hour}
-	owner := newService(NewLog(store), lossy, Options{}, still)
-	defer owner.Close()
-	reader := newService(NewLog(store), shared, Options{}, still)
-	defer reader.Close()
-	room := Room{ID: fmt.Sprintf("c_catchup%d/joint", time.Now().UnixNano()), Name: "joint"}
+	owner, reader, lossy, shared, room := catchUpNodes(t)
 
 	// The reader's hub delivers m0..m2 (offsets 1..3) live.
 	live := &sink{}
@@ -96,15 +87,7 @@ func TestCatchUpStopsAtTheHubsHead(t *testing.T) {
 // the hub's head, and the hub's gap fill sent it again ([1 2 3 1 2 3 4];
 // review 256).
 func TestCatchUpFromEpochZero(t *testing.T) {
-	store := stores(t)["dir"](t)
-	shared := NewMemory()
-	lossy := &lossyBroker{Broker: shared}
-	still := timing{probe: time.Hour, compact: time.Hour, sweep: time.Hour}
-	owner := newService(NewLog(store), lossy, Options{}, still)
-	defer owner.Close()
-	reader := newService(NewLog(store), shared, Options{}, still)
-	defer reader.Close()
-	room := Room{ID: fmt.Sprintf("c_catchup0%d/joint", time.Now().UnixNano()), Name: "joint"}
+	owner, reader, lossy, shared, room := catchUpNodes(t)
 
 	// The reader's hub knows the empty room (head 1/0); the broadcasts of
 	// m0..m2 are lost, they are compacted, and the window is flushed.
@@ -138,6 +121,22 @@ func TestCatchUpFromEpochZero(t *testing.T) {
 			t.Fatalf("%s: delivered %v, want [1 2 3 4]", name, got)
 		}
 	}
+}
+
+// catchUpNodes is an owner, whose broadcasts the test can lose (lossy),
+// and a reader beside it on one directory store and broker (shared), and a
+// new room; nothing is compacted, probed or swept but by the test.
+func catchUpNodes(t *testing.T) (owner, reader *Service, lossy *lossyBroker, shared *Memory, room Room) {
+	t.Helper()
+	store := stores(t)["dir"](t)
+	shared = NewMemory()
+	lossy = &lossyBroker{Broker: shared}
+	still := timing{probe: time.Hour, compact: time.Hour, sweep: time.Hour}
+	owner = newService(NewLog(store), lossy, Options{}, still)
+	t.Cleanup(owner.Close)
+	reader = newService(NewLog(store), shared, Options{}, still)
+	t.Cleanup(reader.Close)
+	return owner, reader, lossy, shared, Room{ID: fmt.Sprintf("c_catchup%d/joint", time.Now().UnixNano()), Name: "joint"}
 }
 
 func offsets(msgs []Message) []int64 {
