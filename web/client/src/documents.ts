@@ -488,7 +488,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     if (a === "mediators") return "the mediators only";
     if (a.startsWith("user:")) return "the people named";
     const side = sideOf(a);
-    if (side === mySide()) return `your ${ctx.roomTitle(a)}`;
+    if (side && side === mySide()) return `your ${ctx.roomTitle(a)}`;
     return definedRoom(a) ? `“${ctx.roomTitle(a)}”` : `the ${ctx.roomTitle(a)}`;
   }
   /**

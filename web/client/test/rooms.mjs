@@ -108,6 +108,12 @@ await run(async () => {
     placeNote === `Documents can't be added to “${ROOM1}”. This one will go to your Tenant caucus instead: your lawyer Jordan Blake, who is not in this room, will see it too.` &&
     visible === "Visible to: the Tenant side only: you, your lawyer Jordan Blake, the mediator Morgan Reyes",
   "in a room the mediator named, the tenant's upload form says it goes to her caucus, not this room, and who will see it: " + JSON.stringify({ places, placeNote, visible }));
+  // The mediator, in the same room, is told the same of the place his form starts on.
+  const medPlace = await med.locator("#doc-place-note").count() ? await med.innerText("#doc-place-note") : "";
+  const medTo = await med.inputValue("#doc-audience");
+  const medWhere = { joint: "the Joint room", mediators: "the mediators only" }[medTo] ?? "";
+  check(medWhere !== "" && medPlace.startsWith(`Documents can't be added to “${ROOM1}”. This one will go to ${medWhere} instead`) && !medPlace.includes("your "),
+    "the mediator's upload form in that room says where a document goes instead: " + JSON.stringify({ medTo, medPlace }));
   await shoot(party, "rooms-party");
 
   stage("room 1 used");
