@@ -259,8 +259,13 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     const v = shown || cur;
     if (v === cur) shownText = ag.current.text ?? "";
     const stateWords = ag.state === "signed" ? "Signed by everyone." : ag.state === "signing" ? "Being signed." : "Not signed by anyone yet.";
-    const versions = h("select", { id: "agreement-version" }, ...ag.versions.slice().reverse().map((x) =>
-      h("option", { value: String(x.version), selected: x.version === v }, `Version ${x.version}${x.version === cur ? " (current)" : ""} — ${when(x.saved)}, ${x.by}`))) as HTMLSelectElement;
+    // The picker names the version only (with when it was saved and by whom
+    // the closed picker ran past a phone's width and was cut off); the
+    // line under it says when the version shown was saved, and by whom.
+    const versions = h("select", { id: "agreement-version", "aria-describedby": "agreement-version-saved" }, ...ag.versions.slice().reverse().map((x) =>
+      h("option", { value: String(x.version), selected: x.version === v }, `Version ${x.version}${x.version === cur ? " (current)" : ""}`))) as HTMLSelectElement;
+    const shownVersion = ag.versions.find((x) => x.version === v);
+    const saved = h("p", { class: "note", id: "agreement-version-saved" }, shownVersion ? `Version ${v} was saved ${when(shownVersion.saved)} by ${shownVersion.by}.` : "");
     versions.onchange = async () => {
       const n = Number(versions.value);
       try { shownText = n === cur ? ag.current.text ?? "" : (await agreementAPI.version(ctx.caseID, n)).text ?? ""; shown = n === cur ? 0 : n; }
@@ -272,7 +277,7 @@ export function mountAgreement(el: HTMLElement, ctx: AgreementContext): void {
     const parts: (Node | string)[] = [head,
       h("p", { class: "banner room-joint" }, h("strong", {}, ctx.visibleTo()), h("span", { class: "note" }, " — every version, every comment and who signed.")),
       h("p", { id: "agreement-state" }, `${ag.title}, version ${cur}. ${stateWords}`),
-      h("label", { for: "agreement-version" }, "Read version"), versions];
+      h("label", { for: "agreement-version" }, "Read version"), versions, saved];
     if (v !== cur) parts.push(h("p", { class: "note", id: "agreement-old" }, `This is version ${v}; version ${cur} replaced it. Only version ${cur} can be signed.`));
     parts.push(text);
 

@@ -462,7 +462,7 @@ async function openCase(caseID: string, keys: E.DeviceKeys): Promise<void> {
   });
   docs = mountDocuments($("documents"), {
     caseID, keys, meID: me.id, mediator: sc.mediator, c: () => c, room: () => current,
-    roomTitle, roomClass, visibleTo, banner, personWords, errText,
+    roomTitle, roomClass, visibleTo, membersOf, banner, personWords, errText,
     e2ee: async () => { await sc.syncChain(); return sc.sess; },
     verified: () => sc.sess,
   });

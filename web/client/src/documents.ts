@@ -47,6 +47,8 @@ export interface DocsContext {
   roomClass: (audience: string) => string;
   /** The "Visible to: …" words for an audience, from the case as it is now. */
   visibleTo: (audience: string) => string;
+  /** The accounts who can read an audience (the people "Visible to" names). */
+  membersOf: (audience: string) => string[];
   /** The coloured banner naming who can read an audience. */
   banner: (audience: string, what: string) => HTMLElement;
   /** How the viewer reads a person ("you", "your lawyer …"). */
@@ -481,6 +483,26 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     if (side) return side === mySide() ? "your side only, in your caucus" : `the ${sideName(side)} side only, in the ${ctx.roomTitle(a)}`;
     return `the members of “${ctx.roomTitle(a)}”`;
   }
+  /** Where an upload goes, for a sentence: "your Tenant caucus", "the Joint room", "the mediators only". */
+  function destWords(a: string): string {
+    if (a === "mediators") return "the mediators only";
+    if (a.startsWith("user:")) return "the people named";
+    const side = sideOf(a);
+    if (side && side === mySide()) return `your ${ctx.roomTitle(a)}`;
+    return definedRoom(a) ? `“${ctx.roomTitle(a)}”` : `the ${ctx.roomTitle(a)}`;
+  }
+  /**
+   * In a room a mediator named, no document can be added to the room itself
+   * (documents have no such place): the form says where this one goes
+   * instead, and names who outside the room will see it. Empty elsewhere.
+   */
+  function elsewhereWords(to: string, room: string): string {
+    if (!definedRoom(room) || to === room) return "";
+    const inRoom = new Set(ctx.membersOf(room));
+    const outside = [...new Set(ctx.membersOf(to))].filter((a) => !inRoom.has(a)).map(ctx.personWords);
+    const who = outside.length ? `: ${listWords(outside)}, who ${outside.length === 1 ? "is" : "are"} not in this room, will see it too` : "";
+    return `Documents can't be added to “${ctx.roomTitle(room)}”. This one will go to ${destWords(to)} instead${who}.`;
+  }
   /** Whom a share shows a document to, for its question and button: "the joint room", "the Landlord side". */
   function toWords(a: string): string {
     if (a === "joint") return "the joint room";
@@ -559,6 +581,10 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     };
     fillClasses();
     const audNote = h("p", { class: "note", id: "doc-audience-note", "aria-live": "polite" }, ctx.visibleTo(aud.value));
+    // In a room a mediator named: where the document goes instead, above "Visible to".
+    const placeNote = h("p", { class: "note", id: "doc-place-note", "aria-live": "polite" });
+    const sayPlace = () => { placeNote.textContent = elsewhereWords(aud.value, ctx.room()); placeNote.hidden = !placeNote.textContent; };
+    sayPlace();
     const e2ee = h("input", { id: "doc-e2ee", type: "checkbox", "aria-describedby": "doc-e2ee-help doc-e2ee-who" }) as HTMLInputElement;
     const e2eeWho = h("p", { class: "note", id: "doc-e2ee-who", "aria-live": "polite" });
     const showWho = async () => {
@@ -572,7 +598,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     cls.onchange = () => { if (cls.value) { cls.removeAttribute("aria-invalid"); if (err.dataset.kind) { err.textContent = ""; delete err.dataset.kind; } } };
     // chosen: the person picked the place themselves (until the next upload).
     let chosen = false;
-    aud.onchange = () => { chosen = true; ask.replaceChildren(); audNote.textContent = ctx.visibleTo(aud.value); fillClasses(); void showWho(); };
+    aud.onchange = () => { chosen = true; ask.replaceChildren(); sayPlace(); audNote.textContent = ctx.visibleTo(aud.value); fillClasses(); void showWho(); };
     file.onchange = () => ask.replaceChildren();
     // The room changed while a file is chosen: the form is kept (the file
     // stays) but its place follows the room when the room is one this
@@ -586,6 +612,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
         fillClasses();
         void showWho();
       }
+      sayPlace();
     };
     const bar = h("progress", { id: "doc-progress", max: "100", value: "0", "aria-label": "Upload progress", hidden: true }) as HTMLProgressElement;
     const status = h("p", { id: "doc-upload-status", role: "status", class: "note" });
@@ -703,6 +730,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       h("div", {}, h("label", { for: "doc-file" }, "File"), file),
       h("div", {}, h("label", { for: "doc-audience" }, "Who may see it"), aud),
       h("div", {}, h("label", { for: "doc-class" }, "Kind"), cls)),
+    placeNote,
     audNote,
     ctx.e2ee ? h("div", { class: "doc-e2ee-choice" }, h("label", { class: "check" }, e2ee, "Extra lock (optional)"),
       h("p", { class: "note", id: "doc-e2ee-help" }, "Only the people listed above can open this file — not even Parley's staff. " +
@@ -825,6 +853,8 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
       const note = document.getElementById("doc-audience-note");
       const aud = document.getElementById("doc-audience") as HTMLSelectElement | null;
       if (note && aud) note.textContent = ctx.visibleTo(aud.value);
+      const place = document.getElementById("doc-place-note");
+      if (place && aud) { place.textContent = elsewhereWords(aud.value, ctx.room()); place.hidden = !place.textContent; }
     },
     refresh: () => refresh(true).catch(() => {}),
   };

@@ -20,6 +20,22 @@ async function shoot(page, name, selector = "#agreement") {
   await page.setViewportSize({ width: 390, height: 844 });
   const wide = await page.evaluate(() => document.documentElement.scrollWidth);
   check(wide <= 390, `${name}: nothing is wider than a phone (${wide}px)`);
+  // The version picker, closed, fits the phone: its box ends inside the
+  // screen and the version it shows is not cut off.
+  if (await page.locator("#agreement-version").count()) {
+    const fit = await page.evaluate(() => {
+      const sel = document.getElementById("agreement-version");
+      const r = sel.getBoundingClientRect(), cs = getComputedStyle(sel);
+      const ctx = document.createElement("canvas").getContext("2d");
+      ctx.font = `${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+      const text = sel.options[sel.selectedIndex]?.text ?? "";
+      const room = sel.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - 20; // the arrow
+      return { left: r.left, right: r.right, view: window.innerWidth, text, textWidth: Math.ceil(ctx.measureText(text).width), room: Math.floor(room) };
+    });
+    log(`${name}: version picker at 390px: ` + JSON.stringify(fit));
+    check(fit.left >= 0 && fit.right <= fit.view && fit.textWidth <= fit.room,
+      `${name}: the version picker fits a phone, its words not cut off: ` + JSON.stringify(fit));
+  }
   await page.locator("#agreement").screenshot({ path: `${shots}/${name}-phone.png` });
   await page.setViewportSize(size);
 }

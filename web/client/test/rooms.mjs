@@ -97,6 +97,23 @@ await run(async () => {
   const docsNone = await party.innerText("#doc-none");
   check(docsHeading === `Documents of “${ROOM1}”` && docsNone === `No documents in “${ROOM1}” yet.`,
     "the documents of a room the mediator named are called by its name in quotes: " + JSON.stringify([docsHeading, docsNone]));
+  // Policy lets a party add documents to her own side's caucus only, never
+  // to a room the mediator named: the form offers her caucus and says, in
+  // the room, that the document goes there and not to this room, and the
+  // "Visible to" line names exactly who can read it (her lawyer included).
+  const places = await party.locator("#doc-audience option").evaluateAll((os) => os.map((o) => o.value));
+  const placeNote = await party.locator("#doc-place-note").count() ? await party.innerText("#doc-place-note") : "";
+  const visible = await party.innerText("#doc-audience-note");
+  check(places.length === 1 && places[0].startsWith("caucus:") && await party.inputValue("#doc-audience") === places[0] &&
+    placeNote === `Documents can't be added to “${ROOM1}”. This one will go to your Tenant caucus instead: your lawyer Jordan Blake, who is not in this room, will see it too.` &&
+    visible === "Visible to: the Tenant side only: you, your lawyer Jordan Blake, the mediator Morgan Reyes",
+  "in a room the mediator named, the tenant's upload form says it goes to her caucus, not this room, and who will see it: " + JSON.stringify({ places, placeNote, visible }));
+  // The mediator, in the same room, is told the same of the place his form starts on.
+  const medPlace = await med.locator("#doc-place-note").count() ? await med.innerText("#doc-place-note") : "";
+  const medTo = await med.inputValue("#doc-audience");
+  const medWhere = { joint: "the Joint room", mediators: "the mediators only" }[medTo] ?? "";
+  check(medWhere !== "" && medPlace.startsWith(`Documents can't be added to “${ROOM1}”. This one will go to ${medWhere} instead`) && !medPlace.includes("your "),
+    "the mediator's upload form in that room says where a document goes instead: " + JSON.stringify({ medTo, medPlace }));
   await shoot(party, "rooms-party");
 
   stage("room 1 used");
