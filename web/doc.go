@@ -20,7 +20,7 @@
 // socket.go is the rooms' session layer: the upgrade (same-origin checked),
 // one reader goroutine per connection and a writer goroutine only while
 // there is something to write or check (it ends after 2 s without work,
-// so an idle connection holds one goroutine, its reader, on a stack the
+// and at once after a round that wrote only a ping, so an idle connection holds one goroutine, its reader, on a stack the
 // runtime shrinks to 4 KiB; the frames it finds waiting go out in one
 // write to the connection, coalesce.go), pings every 20 s and a
 // 45 s read deadline, a bounded send queue (a client that lets it overflow

@@ -30,7 +30,8 @@ import (
 
 // The WebSocket session layer: one goroutine reads a connection's frames;
 // a writer, started only while there is something to write and gone after
-// writerLinger without work, writes them (pings included); a checker,
+// writerLinger without work (at once after a round that wrote only a
+// ping), writes them (pings included); a checker,
 // started only while a check is due and gone as soon as none is, runs the
 // access, floor and session checks (store reads) beside it, so that no
 // frame waits behind them; a bounded queue sits between the rooms and the
@@ -838,7 +839,9 @@ func (c *socket) shutdown(code int, reason string) {
 }
 
 // writer writes queued frames and pings until it has had nothing to do
-// for writerLinger or the connection closes. At most one runs (see
+// for writerLinger (or at once, after a round that wrote only a ping: an
+// idle connection's ping keeps no writer) or the connection closes. At
+// most one runs (see
 // startWriterLocked), so frames go out in the order they were queued. It
 // reads nothing from the store (the checker does), so a frame waits only
 // for the frames before it.
