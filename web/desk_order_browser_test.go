@@ -52,6 +52,6 @@ func TestBrowserDeskOrder(t *testing.T) {
 		env: []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password, "PARLEY_CASE=" + k.ID,
 			"PARLEY_TITLE=" + k.Title, "PARLEY_CLOSED=" + closed.ID, "PARLEY_CLOSED_TITLE=" + closedTitle,
 			"PARLEY_OTHER=" + other.ID, "PARLEY_OTHER_TITLE=" + otherTitle},
-		shots: []string{"desk-refusal-note.png", "desk-refusal-note-phone.png"},
+		shots: []string{"desk-refusal-note.png", "desk-refusal-note-phone.png", "desk-note-pointer.png"},
 	}.run(t, n.URL)
 }

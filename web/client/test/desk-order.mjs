@@ -280,6 +280,7 @@ await run(async () => {
   notesNow = flat(await med.innerText("#desk-notes"));
   check(notesNow.includes(`A change to “${title}” needs your attention: open “${title}”.`) && !notesNow.includes("What you wrote") && !notesNow.includes("Not added"),
     "under the other case, only a pointer, without what was written: " + notesNow);
+  await med.locator("#desk-said").screenshot({ path: shots + "/desk-note-pointer.png" });
   await med.click(`#desk-notes .error[data-case="${caseID}"] .desk-note-open`);
   await med.waitForSelector(`#desk-notes .error:has-text("Not added")`, { timeout: 30000 });
   check(flat(await med.innerText("#desk-notes")).includes(`On “${title}”: Not added:`), "opened from the pointer, the case shows the refusal");
