@@ -176,7 +176,8 @@ await run(async () => {
   await med.fill("#desk-invite-name", "Pat Quinn");
   await med.selectOption("#desk-invite-side", "A");
   await med.click("#desk-invite button[type=submit]");
-  await med.waitForSelector("#desk-invite-link");
+  // (Lars's link box, kept since the second invitation, is on screen already: wait for Pat's.)
+  await med.waitForSelector(`#desk-invite-out h3:has-text("Pat Quinn")`);
   await out.release("the other case's outcome");
   check(await med.locator("#desk-surveys").count() === 0, "its survey links are not put under this case's Outcome");
   check(await med.locator("#desk-invite-link").count() === 1, "this case's invitation link, shown only once, is still on screen");
@@ -229,10 +230,10 @@ await run(async () => {
   check(notesNow.includes(`On “${title}”: Withdrawn: the invitation for Ada Okafor no longer works.`), "under its case, the note says it: " + notesNow);
   await med.waitForSelector(`#desk-pending li:has-text("Lars Lindqvist")`);
   check(!flat(await med.innerText("#desk-pending")).includes("Ada Okafor"), "and Ada is no longer listed");
-  const dismissed = med.locator(`#desk-notes [data-case="${caseID}"] .desk-note-dismiss`);
-  const describedBy = await dismissed.first().getAttribute("aria-describedby");
+  const dismissed = med.locator(`#desk-notes [data-case="${caseID}"]:has-text("Withdrawn") .desk-note-dismiss`);
+  const describedBy = await dismissed.getAttribute("aria-describedby");
   check(!!describedBy && flat(await med.innerText("#" + describedBy)).includes("Withdrawn"), "its Dismiss button is described by the note");
-  await dismissed.first().click();
+  await dismissed.click();
   check(await med.evaluate(() => document.activeElement?.id) === "desk-title", "dismissed, focus goes to the page's heading");
 
   // Making an invitation: one at a time; its link ready while the other case is open.
