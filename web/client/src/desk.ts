@@ -116,7 +116,7 @@ const toRooms = (id: string) => { location.hash = "case=" + id; location.reload(
 // --- the list of cases ---
 
 async function caseList(): Promise<void> {
-  shown = "";
+  showCase("");
   document.getElementById("case-title")!.textContent = "";
   main.replaceChildren(h("p", { role: "status" }, "Loading your cases…"));
   let list: W.Listed[];
@@ -213,7 +213,15 @@ function newCaseForm(): HTMLElement {
 // --- one case ---
 
 let c: W.Case;
-let pending: W.PendingInvite[] = [];
+/**
+ * The invited list of case pendingOf (always the case on screen: it is
+ * emptied whenever another case is opened, so one case's invitations are
+ * never drawn under another): null until it is read, or when its read
+ * failed (pendingFailed).
+ */
+let pending: W.PendingInvite[] | null = null;
+let pendingOf = "";
+let pendingFailed = false;
 // The invited list is read again after each invitation and withdrawal, and
 // after two quick ones the first read can be answered after the second:
 // taken, it would put the list back as it was before the second (an
@@ -224,11 +232,32 @@ const pendingOrder = latest();
 /** Reads the invited list into pending; false when a list asked later was taken already (this answer is dropped). */
 async function readPending(id: string): Promise<boolean> {
   const n = pendingOrder.ask();
-  const got = await deskAPI.pending(id);
-  counted();
-  if (shown !== id || !pendingOrder.take(n)) return false;
+  let got: W.PendingInvite[];
+  try { got = await deskAPI.pending(id); } finally { counted(); }
+  if (shown !== id || pendingOf !== id || !pendingOrder.take(n)) return false;
   pending = got;
+  pendingFailed = false;
   return true;
+}
+
+/** Reads case id's invited list and draws it (with said, the list's last outcome) if that case is still on screen. */
+async function redrawPending(id: string, said = ""): Promise<void> {
+  try {
+    if (!(await readPending(id))) return;
+  } catch {
+    if (shown !== id || pendingOf !== id) return;
+    if (pending === null) pendingFailed = true;
+  }
+  document.getElementById("desk-pending")?.replaceWith(pendingList(said));
+}
+
+/** The case on screen is now id ("" for the list of cases): the invited list drawn is read for it alone. */
+function showCase(id: string): void {
+  shown = id;
+  pending = null;
+  pendingOf = id;
+  pendingFailed = false;
+  drawNotes();
 }
 
 const sideLabel = (id?: string) => c.sides.find((s) => s.id === id)?.label ?? "";
@@ -236,18 +265,24 @@ const nameOf = (acc: string) => acc === me.id ? "you" : c.mediators.find((m) => 
 const activeMediator = () => c.mediators.some((m) => m.accountId === me.id && !m.recused);
 
 async function caseDesk(id: string, hello = ""): Promise<void> {
-  shown = id;
+  showCase(id);
   main.replaceChildren(h("p", { role: "status" }, "Loading the case…"));
   try {
     const n = caseOrder.ask();
-    const got = await deskAPI.get(id);
-    counted();
-    // Another case (or the list) opened since, or a write's answer arrived
-    // since this was asked (that answer, newer, is drawn already).
-    if (shown !== id || !caseOrder.take(n)) return;
+    let got: W.Case;
+    try { got = await deskAPI.get(id); } finally { counted(); }
+    // Another case (or the list) opened since.
+    if (shown !== id) return;
+    // A write's answer arrived since this was asked: that answer, newer, is
+    // drawn already, but without this case's invited list: read it now.
+    if (!caseOrder.take(n)) {
+      if (activeMediator() && !c.closed) void redrawPending(id);
+      return;
+    }
     c = got;
-    pending = [];
-    if (activeMediator() && !c.closed) await readPending(id).catch(() => false);
+    if (activeMediator() && !c.closed) {
+      await readPending(id).catch(() => { if (shown === id && pendingOf === id && pending === null) pendingFailed = true; return false; });
+    }
   } catch (e) {
     if (shown !== id) return;
     main.replaceChildren(h("p", { class: "error", role: "alert" }, "This case could not be opened: " + errWords(e) + "."), backButton());
@@ -287,28 +322,79 @@ let shown = "";
 let saving: { id: string; title: string } | null = null;
 /** The outcome's survey links by case ("shown only once"): kept for the page, under the case's Outcome. */
 const surveysKept = new Map<string, HTMLElement>();
-/** The invitation just made (its link shown only once), by case: a redraw of the case keeps it. */
-const invitationShown = new Map<string, HTMLElement>();
+/**
+ * The invitation just made (its link shown only once), by case: a redraw
+ * of the case keeps it, until that invitation is withdrawn. who is the
+ * invitation the box shows (its id when the invited list read after it
+ * told it apart).
+ */
+const invitationShown = new Map<string, { out: HTMLElement; who?: { name: string; role: string; side: string; id?: string } }>();
+/** The cases with an invitation being made (one at a time per case). */
+const inviting = new Set<string>();
 /** Whether the outcome form's button may be pressed now (set by the form drawn last). */
 let outcomeReady: (() => void) | null = null;
 
 // The desk's status area: the same elements in every drawing of the desk,
 // so what is said there survives a redraw. Each note stays until dismissed.
+// A note belongs to its case: it is shown in full under that case only
+// (it can quote what the mediator wrote, a disclosure's text); under
+// another case, and on the list of cases, a pointer says which case to
+// open, without the note's own words.
 const savingHint = h("p", { id: "desk-saving", role: "status", class: "note" });
 const notes = h("div", { id: "desk-notes" });
 const said = h("div", { id: "desk-said" }, savingHint, notes);
+type Note = { id: string; full: HTMLElement; elsewhere: HTMLElement };
+const noteList: Note[] = [];
+let notesMade = 0;
 
-/** Adds a note to the desk's status area, with a button to dismiss it. */
-function note(words: string, kind: "error" | "done"): void {
-  const p: HTMLElement = h("p", { class: kind === "error" ? "error" : "done", role: kind === "error" ? "alert" : "status" }, words, " ",
-    h("button", { type: "button", class: "desk-note-dismiss", onclick: () => p.remove() }, "Dismiss"));
-  notes.append(p);
+/**
+ * Adds a note about case id to the desk's status area, with a button to
+ * dismiss it. elsewhere is what is shown under other cases (by default a
+ * pointer to the case, without words); opens says whether the case can be
+ * opened again (not after stepping off it).
+ */
+function note(id: string, title: string, words: string, kind: "error" | "done", elsewhere = "", opens = true): void {
+  const k = "desk-note-" + (++notesMade);
+  const n: Note = {
+    id,
+    full: h("p", { class: kind === "error" ? "error" : "done", role: kind === "error" ? "alert" : "status", id: k, tabindex: "-1", "data-case": id },
+      h("span", { id: k + "-words" }, words), " ",
+      h("button", { type: "button", class: "desk-note-dismiss", "aria-describedby": k + "-words", onclick: () => dismiss(n) }, "Dismiss")),
+    elsewhere: h("p", { class: (kind === "error" ? "error" : "done") + " desk-note-elsewhere", role: "status", "data-case": id },
+      elsewhere || (kind === "error" ? `A change to “${title}” needs your attention: open “${title}”.` : `A change to “${title}” was saved: open “${title}” to read about it.`),
+      opens ? h("span", {}, " ", h("button", { type: "button", class: "desk-note-open", onclick: () => { go("desk=" + id); void caseDesk(id); } }, `Open “${title}”`)) : ""),
+  };
+  noteList.push(n);
+  drawNotes();
+}
+
+/** Draws the status area's notes for the case on screen: its own in full, one pointer per other case (and wording). */
+function drawNotes(): void {
+  const seen = new Set<string>();
+  notes.replaceChildren(...noteList.flatMap((n) => {
+    if (n.id === shown) return [n.full];
+    const key = n.id + "|" + n.elsewhere.textContent;
+    if (seen.has(key)) return [];
+    seen.add(key);
+    return [n.elsewhere];
+  }));
+}
+
+/** Dismisses a note (and its pointer); focus goes to the case's next note, else to the page's heading. */
+function dismiss(n: Note): void {
+  const at = noteList.indexOf(n);
+  if (at >= 0) noteList.splice(at, 1);
+  drawNotes();
+  const next = noteList.slice(Math.max(at, 0)).find((x) => x.id === n.id && x.full.isConnected) ?? noteList.find((x) => x.id === n.id && x.full.isConnected);
+  if (next) { next.full.focus(); return; }
+  const title = document.getElementById("desk-title");
+  if (title) { title.tabIndex = -1; title.focus(); }
 }
 
 /** Says that a write failed: next to its form when that form is still on screen, else in the desk's status area, naming the case (and what the mediator wrote). */
 function failed(err: HTMLElement, id: string, title: string, words: string, wrote = ""): void {
   if (err.isConnected && shown === id) { err.textContent = words; return; }
-  note(`On “${title}”: ${words}` + (wrote ? ` What you wrote: “${wrote}”` : ""), "error");
+  note(id, title, `On “${title}”: ${words}` + (wrote ? ` What you wrote: “${wrote}”` : ""), "error");
 }
 
 /** Disables (or enables again) every button that changes a case, by whether a write is being saved, and says so. */
@@ -318,8 +404,8 @@ function syncSaving(): void {
   outcomeReady?.();
 }
 
-// Leaving the page while a write is being saved asks first (the browser's own question).
-addEventListener("beforeunload", (e) => { if (saving) e.preventDefault(); });
+// Leaving the page while a write is being saved, or an invitation made (its link shown only once), asks first (the browser's own question).
+addEventListener("beforeunload", (e) => { if (saving || inviting.size) e.preventDefault(); });
 
 /**
  * Sends one write about case id (none while another is being saved) and
@@ -358,7 +444,7 @@ async function write(send: (id: string) => Promise<W.Case>, focus: string, statu
   const id = c.id, title = c.title;
   const { onScreen } = await saveCase(id, () => send(id), (x) => x);
   if (onScreen) changed(c, focus, status);
-  else if (status) note(`Saved on “${title}”: ${status}`, "done");
+  else if (status) note(id, title, `Saved on “${title}”: ${status}`, "done");
 }
 
 /** Re-render after a change, keeping the reader where they were. */
@@ -392,6 +478,7 @@ function renderCase(hello = "") {
     mine ? stepOffSection() : "");
   const kept = surveysKept.get(c.id);
   if (kept) document.getElementById("desk-outcome")?.append(kept);
+  drawNotes();
   syncSaving();
 }
 
@@ -417,10 +504,22 @@ function peopleSection(canInvite: boolean): HTMLElement {
 /** Invited and not joined yet: names, roles, sides and expiry (the links themselves were shown once), each with "Withdraw…" (said is the list's last outcome). */
 function pendingList(said = ""): HTMLElement {
   const status = h("p", { id: "desk-pending-said", role: "status", tabindex: "-1", class: said ? "done" : "note" }, said);
+  const list = pendingOf !== c.id || pending === null ? null : pending; // only this case's own list
   return h("div", { id: "desk-pending" }, h("h3", {}, "Invited, not joined yet"),
-    pending.length ? h("ul", {}, ...pending.map((p) => pendingItem(p)))
+    list === null ? h("p", { class: "note" }, pendingFailed && pendingOf === c.id ? "Who is invited could not be read just now. Open the case again to see it." : "Reading who is invited…")
+      : list.length ? h("ul", {}, ...list.map((p) => pendingItem(p)))
       : h("p", { class: "note" }, "Nobody: every invitation made here has been used, has expired or was withdrawn."),
     status);
+}
+
+/** Clears the kept invitation box of case id when it shows invitation p, just withdrawn (its link no longer works). */
+function forgetInvitation(id: string, p: W.PendingInvite): void {
+  const k = invitationShown.get(id);
+  const w = k?.who;
+  if (!k || !w) return;
+  if (w.id ? w.id !== p.id : w.name !== p.name || w.role !== p.role || w.side !== (p.side ?? "")) return;
+  k.out.replaceChildren();
+  k.who = undefined;
 }
 
 let withdrawAsked = 0; // numbers each withdrawal question's heading (never the invitation's id)
@@ -455,16 +554,28 @@ function pendingItem(p: W.PendingInvite): HTMLElement {
       const yes = h("button", {
         type: "button", class: "danger withdraw-confirm",
         onclick: async () => {
+          if (yes.disabled) return;
+          yes.disabled = true;
           err.textContent = "";
+          // The case asked about: another may be on screen by the time the server answers.
+          const id = c.id, title = c.title;
           try {
-            const out = await deskAPI.withdrawInvite(c.id, p.id);
-            try { await readPending(c.id); } catch { pending = pending.filter((x) => x.id !== p.id); }
+            let out: W.InviteWithdrawn;
+            try { out = await deskAPI.withdrawInvite(id, p.id); } finally { counted(); }
+            forgetInvitation(id, p);
             const said = `Withdrawn: the invitation for ${p.name} no longer works.` + (out.mailWarning ? " " + out.mailWarning : "");
+            if (shown === id) {
+              try { await readPending(id); } catch { /* taken off below */ }
+              if (pendingOf === id && pending) pending = pending.filter((x) => x.id !== p.id);
+            }
+            if (shown !== id) { note(id, title, `On “${title}”: ${said}`, "done"); return; }
             document.getElementById("desk-pending")?.replaceWith(pendingList(said));
             document.getElementById("desk-pending-said")?.focus();
-          } catch (x) { err.textContent = "Not withdrawn: " + errWords(x) + "."; }
+          } catch (x) {
+            failed(err, id, title, `Not withdrawn: the invitation for ${p.name} still works: ${errWords(x)}.`);
+          } finally { yes.disabled = false; }
         },
-      }, "Withdraw the invitation");
+      }, "Withdraw the invitation") as HTMLButtonElement;
       box.replaceChildren(h("div", { class: "confirm", role: "alertdialog", "aria-labelledby": q },
         h("p", { id: q }, h("strong", {}, `Withdraw the invitation for ${who}`, p.emailHint ? h("span", {}, ", ", addressWords(p.emailHint)) : "", `, ${made}?`)),
         h("p", {}, `The link sent to ${p.name} stops working at once. They will not be able to join with it. You can invite them again.`),
@@ -499,18 +610,40 @@ function inviteForm(): HTMLElement {
   name.oninput = update;
   update();
   // The invitation just made (its link shown only once) stays through a redraw of the case, and a visit to another.
-  const out = invitationShown.get(c.id) ?? h("div", { id: "desk-invite-out", "aria-live": "polite" });
+  const kept = invitationShown.get(c.id) ?? { out: h("div", { id: "desk-invite-out", "aria-live": "polite" }) };
+  const out = kept.out;
+  // One invitation at a time per case: a second press would make a second live link, the first never seen.
+  const making = h("span", { role: "status", class: "note", id: "desk-invite-making" }, inviting.has(c.id) ? " Making the invitation link…" : "");
+  const make = h("button", { type: "submit", class: "primary", id: "desk-invite-make", disabled: inviting.has(c.id) }, "Make the invitation link") as HTMLButtonElement;
   return h("form", {
     id: "desk-invite", "aria-labelledby": "desk-invite-title",
     onsubmit: async (e: Event) => {
       e.preventDefault();
+      const id = c.id, title = c.title;
+      if (inviting.has(id)) return;
       const person = name.value.trim();
       const to = email.value.trim();
       const sideLabelNow = role.value === "observer" ? "" : sideLabel(side.value);
-      const id = c.id;
-      invitationShown.set(id, out);
+      invitationShown.set(id, kept);
+      // Who was invited before this one: the invited list read after it then tells this one apart.
+      const before = pendingOf === id && pending ? new Set(pending.map((x) => x.id)) : null;
+      inviting.add(id);
+      make.disabled = true;
+      making.textContent = " Making the invitation link…";
+      const done = () => {
+        inviting.delete(id);
+        if (shown !== id) return;
+        const b = document.getElementById("desk-invite-make") as HTMLButtonElement | null;
+        if (b) b.disabled = false;
+        const m = document.getElementById("desk-invite-making");
+        if (m) m.textContent = "";
+      };
       try {
-        const inv = await deskAPI.invite(id, { role: role.value as W.ParticipantRole, side: role.value === "observer" ? "" : side.value, name: person, email: to, ttlSeconds: 7 * 24 * 3600 });
+        let inv: W.InviteResponse;
+        try {
+          inv = await deskAPI.invite(id, { role: role.value as W.ParticipantRole, side: role.value === "observer" ? "" : side.value, name: person, email: to, ttlSeconds: 7 * 24 * 3600 });
+        } finally { counted(); done(); }
+        kept.who = { name: person, role: inv.role, side: inv.side ?? "" };
         const link = h("input", { id: "desk-invite-link", type: "text", readonly: true, value: inv.link, "aria-describedby": "desk-invite-once" }) as HTMLInputElement;
         out.replaceChildren(h("div", { class: "confirm invite-result", "data-role": inv.role, "data-side": inv.side ?? "" },
           h("h3", {}, `Invitation for ${personName(person, inv.role, sideLabelNow)}`),
@@ -520,11 +653,27 @@ function inviteForm(): HTMLElement {
           inv.mailed ? h("p", { class: "note", id: "desk-invite-mailed" }, `It was also sent by email to ${to}. The email holds only the link and when it expires, not the case's name.`)
             : to ? h("p", { class: "note", id: "desk-invite-mailed" }, inv.mailWarning ?? "No email went out: this server does not send mail. Give the link yourself.") : "",
           nextSteps(person, inv.role, sideLabelNow, to, !!inv.mailed, inv.expires)));
+        if (shown !== id) {
+          note(id, title, `The invitation link for ${person} in “${title}” is ready: open “${title}” again to copy it before you leave the page.`, "done",
+            `An invitation link for “${title}” is ready: open “${title}” again to copy it before you leave the page.`);
+          return;
+        }
         name.value = email.value = "";
         update();
-        link.select();
-        try { if (await readPending(id)) document.getElementById("desk-pending")?.replaceWith(pendingList()); } catch { /* the list catches up on the next visit */ }
-      } catch (x) { out.replaceChildren(h("p", { class: "error", role: "alert" }, "No invitation made: " + errWords(x) + ".")); }
+        if (link.isConnected) link.select();
+        try {
+          if (await readPending(id)) {
+            const w = kept.who;
+            const fresh = before && pending ? pending.filter((x) => !before.has(x.id) && x.name === person && x.role === w?.role && (x.side ?? "") === w?.side) : [];
+            if (w && fresh.length === 1) w.id = fresh[0].id;
+            document.getElementById("desk-pending")?.replaceWith(pendingList());
+          }
+        } catch { /* the list catches up on the next visit */ }
+      } catch (x) {
+        kept.who = undefined;
+        out.replaceChildren(h("p", { class: "error", role: "alert" }, "No invitation made: " + errWords(x) + "."));
+        if (shown !== id) note(id, title, `On “${title}”: no invitation made for ${person}: ${errWords(x)}.`, "error");
+      }
     },
   },
   h("h3", { id: "desk-invite-title" }, "Invite someone"),
@@ -536,7 +685,7 @@ function inviteForm(): HTMLElement {
     h("div", {}, h("label", { for: "desk-invite-role" }, "Takes part as"), role),
     h("div", {}, h("label", { for: "desk-invite-side" }, "Side"), side)),
   who,
-  h("div", { class: "row" }, h("button", { type: "submit", class: "primary" }, "Make the invitation link")), out);
+  h("div", { class: "row" }, make, making), out);
 }
 
 /** After an invitation: what the invited person does with the link, what the mediator sees meanwhile, who gets mail, and the mediator's next step. */
@@ -810,7 +959,8 @@ function outcomeSection(mine: boolean): HTMLElement {
           surveysKept.set(id, h("div", { class: "desk-surveys-kept" }, surveyLinks(r.surveys),
             r.mailWarning ? h("p", { class: "error", role: "alert", id: "desk-survey-mail" }, r.mailWarning) : ""));
           if (!onScreen) {
-            note(`The outcome of “${title}” is recorded. Its survey links are shown only in this page: open “${title}” again to copy them before you leave the page.`, "done");
+            const words = `The outcome of “${title}” is recorded. Its survey links are shown only in this page: open “${title}” again to copy them before you leave the page.`;
+            note(id, title, words, "done", words);
             return;
           }
           renderCase();
@@ -861,8 +1011,8 @@ function stepOffSection(): HTMLElement {
           if (saving) return;
           try {
             const { onScreen } = await saveCase(id, () => deskAPI.recuse(id, me.id, reason.value), (x) => x);
-            if (!onScreen) { note(`You stepped off “${title}”.`, "done"); return; }
-            shown = ""; // nothing answered later is drawn over this
+            if (!onScreen) { note(id, title, `You stepped off “${title}”.`, "done", `You stepped off “${title}”.`, false); return; }
+            showCase(""); // nothing answered later is drawn over this
             main.replaceChildren(h("h1", { id: "desk-title" }, "You stepped off the case"),
               h("p", { role: "status" }, "You are no longer a mediator on it and can no longer open it. " +
                 (others.length ? `${others.map((m) => m.name).join(", ")} carr${others.length === 1 ? "ies" : "y"} on.` : "The mediation program will assign another mediator.")),

@@ -17,12 +17,25 @@
 //     survey links are not put under the other case's Outcome (nor is the
 //     other case's invitation link, shown once, wiped); they are shown when
 //     the first case is opened again.
+//   - Another open case (Bea Norland invited) visited while an objective
+//     of the first is saved, and the first opened again: the objective's
+//     answer, arriving before the first case's own read, draws it without
+//     Bea, and its own invited list is read after all.
+//   - A withdrawal answered while the other case is on screen: said in a
+//     note (a pointer under the other case), never drawn in its list.
+//   - Making an invitation: one at a time (the button waits, leaving the
+//     page asks); ready while the other case is open, it is pointed to
+//     there, and its link is shown when the first case is opened again.
+//   - The link box goes once that invitation is withdrawn.
+//   - A refusal quoting what was written, answered under the other case:
+//     only a pointer there, the words under the first case.
 import { base, check, env, newPage, run, shots } from "./harness.mjs";
 import { gate, within } from "./stale-lib.mjs";
 
 const flat = (s) => s.replace(/\s+/g, " ");
 const caseID = env("PARLEY_CASE"), title = env("PARLEY_TITLE");
 const closedID = env("PARLEY_CLOSED"), closedTitle = env("PARLEY_CLOSED_TITLE");
+const otherID = env("PARLEY_OTHER"), otherTitle = env("PARLEY_OTHER_TITLE");
 /** The answers the desk has read, taken or dropped (its data-answers). */
 const answers = (page) => page.evaluate(() => Number(document.querySelector("[data-answers]")?.getAttribute("data-answers") ?? "0"));
 
@@ -35,7 +48,7 @@ const answers = (page) => page.evaluate(() => Number(document.querySelector("[da
 async function holdNext(page, method, tail, { before = false } = {}) {
   const asked = gate(), answered = gate(), released = gate();
   let armed = true, req = null;
-  const match = (u) => new URL(u).pathname.endsWith(tail);
+  const match = (u) => typeof tail === "string" ? new URL(u).pathname.endsWith(tail) : tail.test(new URL(u).pathname);
   await page.route(match, async (r) => {
     if (r.request().method() !== method || !armed) return r.continue();
     armed = false;
@@ -163,7 +176,8 @@ await run(async () => {
   await med.fill("#desk-invite-name", "Pat Quinn");
   await med.selectOption("#desk-invite-side", "A");
   await med.click("#desk-invite button[type=submit]");
-  await med.waitForSelector("#desk-invite-link");
+  // (Lars's link box, kept since the second invitation, is on screen already: wait for Pat's.)
+  await med.waitForSelector(`#desk-invite-out h3:has-text("Pat Quinn")`);
   await out.release("the other case's outcome");
   check(await med.locator("#desk-surveys").count() === 0, "its survey links are not put under this case's Outcome");
   check(await med.locator("#desk-invite-link").count() === 1, "this case's invitation link, shown only once, is still on screen");
@@ -173,4 +187,102 @@ await run(async () => {
   await reopen(med, closedID);
   await med.waitForSelector("#desk-outcome #desk-surveys");
   check(flat(await med.innerText("#desk-outcome")).includes("Full agreement"), "opened again, the closed case shows its outcome and its survey links");
+
+  // Another open case visited while an objective is on its way, then this
+  // one opened again: the objective is answered before this case's read.
+  await reopen(med, caseID);
+  const keys = await holdNext(med, "POST", `/cases/${caseID}/objectives`, { before: true });
+  await med.fill("#desk-objective-text", "Agree when the keys are returned");
+  await med.click(add);
+  await within(keys.asked, 30000, "the objective is sent");
+  await reopen(med, otherID);
+  await med.waitForSelector(`#desk-pending li:has-text("Bea Norland")`);
+  const read = await holdNext(med, "GET", `/cases/${caseID}`);
+  await med.click("#desk-back");
+  await med.click(`#desk-cases tr[data-case="${caseID}"] button.link`);
+  await within(read.answered, 30000, "the case is read again");
+  await keys.release("the objective's answer, before the case's own read");
+  await med.waitForSelector(`#desk-objectives .done:has-text("Added.")`, { timeout: 30000 });
+  let pendNow = flat(await med.innerText("#desk-pending"));
+  check(!pendNow.includes("Bea Norland") && !pendNow.includes("b***@example.org") && await med.locator(`#desk-pending button[aria-label*="Bea Norland"]`).count() === 0,
+    "drawn by the objective's answer, this case does not show the other case's invited list: " + pendNow);
+  await read.release("the case's own read, older than the objective's answer");
+  await med.waitForSelector(`#desk-pending li:has-text("Ada Okafor")`, { timeout: 30000 });
+  pendNow = flat(await med.innerText("#desk-pending"));
+  check(pendNow.includes("Lars Lindqvist") && !pendNow.includes("Bea Norland"), "its own invited list is read all the same: " + pendNow);
+
+  // A withdrawal answered while the other case is on screen.
+  await reopen(med, caseID); // (each step starts from the case drawn afresh)
+  await med.click(`#desk-pending li:has-text("Ada Okafor") .withdraw-invite`);
+  const wd = await holdNext(med, "DELETE", /\/invites\/[^/]+$/);
+  await med.click(".withdraw-confirm");
+  await within(wd.answered, 30000, "the invitation is withdrawn");
+  await reopen(med, otherID);
+  await med.waitForSelector(`#desk-pending li:has-text("Bea Norland")`);
+  await wd.release("the withdrawal, answered under the other case");
+  await med.waitForSelector(`#desk-notes [data-case="${caseID}"]`, { timeout: 30000 });
+  pendNow = flat(await med.innerText("#desk-pending"));
+  check(!pendNow.includes("Ada") && !pendNow.includes("Withdrawn"), "the withdrawal is not drawn under the other case: " + pendNow);
+  let notesNow = flat(await med.innerText("#desk-notes"));
+  check(notesNow.includes(`A change to “${title}” was saved`) && !notesNow.includes("Ada"), "there, a pointer names the case, without its words: " + notesNow);
+  await reopen(med, caseID);
+  notesNow = flat(await med.innerText("#desk-notes"));
+  check(notesNow.includes(`On “${title}”: Withdrawn: the invitation for Ada Okafor no longer works.`), "under its case, the note says it: " + notesNow);
+  await med.waitForSelector(`#desk-pending li:has-text("Lars Lindqvist")`);
+  check(!flat(await med.innerText("#desk-pending")).includes("Ada Okafor"), "and Ada is no longer listed");
+  const dismissed = med.locator(`#desk-notes [data-case="${caseID}"]:has-text("Withdrawn") .desk-note-dismiss`);
+  const describedBy = await dismissed.getAttribute("aria-describedby");
+  check(!!describedBy && flat(await med.innerText("#" + describedBy)).includes("Withdrawn"), "its Dismiss button is described by the note");
+  await dismissed.click();
+  check(await med.evaluate(() => document.activeElement?.id) === "desk-title", "dismissed, focus goes to the page's heading");
+
+  // Making an invitation: one at a time; its link ready while the other case is open.
+  await reopen(med, caseID); // (each step starts from the case drawn afresh)
+  const inv = await holdNext(med, "POST", `/cases/${caseID}/invites`, { before: true });
+  await med.fill("#desk-invite-name", "Cy Moreno");
+  await med.selectOption("#desk-invite-side", "B");
+  await med.click("#desk-invite button[type=submit]");
+  await within(inv.asked, 30000, "the invitation is asked for");
+  check(await med.isDisabled("#desk-invite button[type=submit]"), "while it is made, the button waits (no second live link)");
+  check(await med.evaluate(() => { const e = new Event("beforeunload", { cancelable: true }); dispatchEvent(e); return e.defaultPrevented; }),
+    "and leaving the page asks first");
+  await reopen(med, otherID);
+  await inv.release("the invitation, answered under the other case");
+  await med.waitForSelector(`#desk-notes [data-case="${caseID}"]:has-text("invitation link")`, { timeout: 30000 });
+  notesNow = flat(await med.innerText("#desk-notes"));
+  check(notesNow.includes(`An invitation link for “${title}” is ready: open “${title}” again to copy it before you leave the page.`), "the other case points to it: " + notesNow);
+  check(await med.locator("#desk-invite-link").count() === 0, "its link is not drawn under the other case");
+  await reopen(med, caseID);
+  await med.waitForSelector("#desk-invite-link");
+  notesNow = flat(await med.innerText("#desk-notes"));
+  check(notesNow.includes(`The invitation link for Cy Moreno in “${title}” is ready`), "under its case, the note names the person: " + notesNow);
+  check(flat(await med.innerText("#desk-invite-out")).includes("Invitation for Cy Moreno"), "and the link is shown");
+
+  // The link box goes once that invitation is withdrawn.
+  await reopen(med, caseID); // (each step starts from the case drawn afresh)
+  await med.waitForSelector(`#desk-pending li:has-text("Cy Moreno")`);
+  await med.click(`#desk-pending li:has-text("Cy Moreno") .withdraw-invite`);
+  await med.click(".withdraw-confirm");
+  await med.waitForSelector(`#desk-pending-said:has-text("Withdrawn: the invitation for Cy Moreno")`);
+  check(await med.locator("#desk-invite-link").count() === 0, "the withdrawn invitation's link box is gone");
+  await reopen(med, caseID);
+  check(await med.locator("#desk-invite-link").count() === 0, "and stays gone when the case is opened again");
+
+  // A refusal quoting what was written, answered under the other case.
+  await reopen(med, caseID); // (each step starts from the case drawn afresh)
+  const words = "\u200B\u200B";
+  const no = await holdNext(med, "POST", `/cases/${caseID}/objectives`);
+  await med.fill("#desk-objective-text", words);
+  await med.click(add);
+  await within(no.answered, 30000, "the objective is refused");
+  await reopen(med, otherID);
+  await no.release("the refusal, under the other case");
+  await med.waitForSelector(`#desk-notes .error[data-case="${caseID}"]`, { timeout: 30000 });
+  notesNow = flat(await med.innerText("#desk-notes"));
+  check(notesNow.includes(`A change to “${title}” needs your attention: open “${title}”.`) && !notesNow.includes("What you wrote") && !notesNow.includes("Not added"),
+    "under the other case, only a pointer, without what was written: " + notesNow);
+  await med.locator("#desk-said").screenshot({ path: shots + "/desk-note-pointer.png" });
+  await med.click(`#desk-notes .error[data-case="${caseID}"] .desk-note-open`);
+  await med.waitForSelector(`#desk-notes .error:has-text("Not added")`, { timeout: 30000 });
+  check(flat(await med.innerText("#desk-notes")).includes(`On “${title}”: Not added:`), "opened from the pointer, the case shows the refusal");
 });
