@@ -271,6 +271,11 @@ type InviteRequest struct {
 
 // InviteResponse carries the link once; the server keeps only its hash.
 type InviteResponse struct {
+	// ID names the invitation to its case's mediators, as PendingInvite.ID
+	// does (its token's keyed hash): the desk knows which listed
+	// invitation a link it shows belongs to. The token cannot be had
+	// from it.
+	ID      string          `json:"id"`
 	Link    string          `json:"link"`
 	Token   string          `json:"token"`
 	Expires time.Time       `json:"expires"`

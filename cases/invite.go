@@ -66,6 +66,8 @@ type NewInvite struct {
 
 // IssuedInvite is returned once, to the mediator who made the invite.
 type IssuedInvite struct {
+	// ID names it to its case's mediators, as PendingInvite.ID does.
+	ID      string    `json:"id"`
 	Token   string    `json:"token"`
 	Expires time.Time `json:"expires"`
 	Role    ParticipantRole
@@ -202,7 +204,7 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 		Attrs:  map[string]string{"role": string(n.Role), "side": n.Side}}); err != nil {
 		return IssuedInvite{}, err
 	}
-	return IssuedInvite{Token: token, Expires: inv.Expires, Role: n.Role, Side: n.Side, SharedAddress: shared,
+	return IssuedInvite{ID: s.meta.IndexKey("invite", token), Token: token, Expires: inv.Expires, Role: n.Role, Side: n.Side, SharedAddress: shared,
 		Seat: inviteSeatPrefix + s.meta.IndexKey("invite", token)}, nil
 }
 

@@ -159,7 +159,7 @@ func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	out := api.InviteResponse{Link: a.InviteLink(inv.Token), Token: inv.Token, Expires: inv.Expires, Role: inv.Role, Side: inv.Side}
+	out := api.InviteResponse{ID: inv.ID, Link: a.InviteLink(inv.Token), Token: inv.Token, Expires: inv.Expires, Role: inv.Role, Side: inv.Side}
 	switch email := strings.TrimSpace(req.Email); {
 	case email != "" && inv.SharedAddress:
 		out.MailWarning = SharedAddressInviteWarning

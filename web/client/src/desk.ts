@@ -328,7 +328,7 @@ const surveysKept = new Map<string, HTMLElement>();
  * invitation the box shows (its id when the invited list read after it
  * told it apart).
  */
-const invitationShown = new Map<string, { out: HTMLElement; who?: { name: string; role: string; side: string; id?: string } }>();
+const invitationShown = new Map<string, { out: HTMLElement; who?: { id: string } }>();
 /** The cases with an invitation being made (one at a time per case). */
 const inviting = new Set<string>();
 /** Whether the outcome form's button may be pressed now (set by the form drawn last). */
@@ -362,9 +362,16 @@ function note(id: string, title: string, words: string, kind: "error" | "done", 
       h("button", { type: "button", class: "desk-note-dismiss", "aria-describedby": k + "-words", onclick: () => dismiss(n) }, "Dismiss")),
     elsewhere: h("p", { class: (kind === "error" ? "error" : "done") + " desk-note-elsewhere", role: "status", "data-case": id },
       elsewhere || (kind === "error" ? `A change to “${title}” needs your attention: open “${title}”.` : `A change to “${title}” was saved: open “${title}” to read about it.`),
-      opens ? h("span", {}, " ", h("button", { type: "button", class: "desk-note-open", onclick: () => { go("desk=" + id); void caseDesk(id); } }, `Open “${title}”`)) : ""),
+      opens ? h("span", {}, " ", h("button", { type: "button", class: "desk-note-open", onclick: () => { go("desk=" + id); void caseDesk(id); } }, `Open “${title}”`))
+        : h("span", {}, " ", h("button", { type: "button", class: "desk-note-dismiss", onclick: () => dismiss(n) }, "Dismiss"))),
   };
   noteList.push(n);
+  drawNotes();
+}
+
+/** Drops every note about case id (the mediator stepped off it: they could no longer open it to read them). */
+function dropNotes(id: string): void {
+  for (let i = noteList.length - 1; i >= 0; i--) if (noteList[i].id === id) noteList.splice(i, 1);
   drawNotes();
 }
 
@@ -516,8 +523,7 @@ function pendingList(said = ""): HTMLElement {
 function forgetInvitation(id: string, p: W.PendingInvite): void {
   const k = invitationShown.get(id);
   const w = k?.who;
-  if (!k || !w) return;
-  if (w.id ? w.id !== p.id : w.name !== p.name || w.role !== p.role || w.side !== (p.side ?? "")) return;
+  if (!k || !w || w.id !== p.id) return; // the server named the invitation it made: never a guess by name
   k.out.replaceChildren();
   k.who = undefined;
 }
@@ -625,8 +631,6 @@ function inviteForm(): HTMLElement {
       const to = email.value.trim();
       const sideLabelNow = role.value === "observer" ? "" : sideLabel(side.value);
       invitationShown.set(id, kept);
-      // Who was invited before this one: the invited list read after it then tells this one apart.
-      const before = pendingOf === id && pending ? new Set(pending.map((x) => x.id)) : null;
       inviting.add(id);
       make.disabled = true;
       making.textContent = " Making the invitation link…";
@@ -643,7 +647,7 @@ function inviteForm(): HTMLElement {
         try {
           inv = await deskAPI.invite(id, { role: role.value as W.ParticipantRole, side: role.value === "observer" ? "" : side.value, name: person, email: to, ttlSeconds: 7 * 24 * 3600 });
         } finally { counted(); done(); }
-        kept.who = { name: person, role: inv.role, side: inv.side ?? "" };
+        kept.who = { id: inv.id };
         const link = h("input", { id: "desk-invite-link", type: "text", readonly: true, value: inv.link, "aria-describedby": "desk-invite-once" }) as HTMLInputElement;
         out.replaceChildren(h("div", { class: "confirm invite-result", "data-role": inv.role, "data-side": inv.side ?? "" },
           h("h3", {}, `Invitation for ${personName(person, inv.role, sideLabelNow)}`),
@@ -660,18 +664,16 @@ function inviteForm(): HTMLElement {
         }
         name.value = email.value = "";
         update();
-        if (link.isConnected) link.select();
+        // Selected for copying, unless the mediator has gone on typing elsewhere meanwhile.
+        const at = document.activeElement;
+        if (link.isConnected && (!at || at === document.body || !!at.closest("#desk-invite"))) link.select();
         try {
-          if (await readPending(id)) {
-            const w = kept.who;
-            const fresh = before && pending ? pending.filter((x) => !before.has(x.id) && x.name === person && x.role === w?.role && (x.side ?? "") === w?.side) : [];
-            if (w && fresh.length === 1) w.id = fresh[0].id;
-            document.getElementById("desk-pending")?.replaceWith(pendingList());
-          }
+          if (await readPending(id)) document.getElementById("desk-pending")?.replaceWith(pendingList());
         } catch { /* the list catches up on the next visit */ }
       } catch (x) {
-        kept.who = undefined;
-        out.replaceChildren(h("p", { class: "error", role: "alert" }, "No invitation made: " + errWords(x) + "."));
+        const refused = h("p", { class: "error", role: "alert", id: "desk-invite-refused" }, "No invitation made: " + errWords(x) + ".");
+        // A link shown before and not withdrawn may not have been copied yet: it stays, under the refusal.
+        if (kept.who) { out.querySelector("#desk-invite-refused")?.remove(); out.prepend(refused); } else out.replaceChildren(refused);
         if (shown !== id) note(id, title, `On “${title}”: no invitation made for ${person}: ${errWords(x)}.`, "error");
       }
     },
@@ -1011,6 +1013,7 @@ function stepOffSection(): HTMLElement {
           if (saving) return;
           try {
             const { onScreen } = await saveCase(id, () => deskAPI.recuse(id, me.id, reason.value), (x) => x);
+            dropNotes(id); // pointers to a case that no longer opens
             if (!onScreen) { note(id, title, `You stepped off “${title}”.`, "done", `You stepped off “${title}”.`, false); return; }
             showCase(""); // nothing answered later is drawn over this
             main.replaceChildren(h("h1", { id: "desk-title" }, "You stepped off the case"),

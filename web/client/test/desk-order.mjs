@@ -258,6 +258,25 @@ await run(async () => {
   check(notesNow.includes(`The invitation link for Cy Moreno in “${title}” is ready`), "under its case, the note names the person: " + notesNow);
   check(flat(await med.innerText("#desk-invite-out")).includes("Invitation for Cy Moreno"), "and the link is shown");
 
+  // A second invitation for the same person, then the first withdrawn
+  // before the invited list shows the second: the box knows the
+  // invitation it shows (the server names it), so the live link's box
+  // stays (review 266 H-1: matched by name, role and side, it was emptied).
+  const firstLink = await med.inputValue("#desk-invite-link");
+  const list2 = await holdNext(med, "GET", `/cases/${caseID}/invites`);
+  await med.fill("#desk-invite-name", "Cy Moreno");
+  await med.selectOption("#desk-invite-side", "B");
+  await med.click("#desk-invite button[type=submit]");
+  await med.waitForFunction((old) => { const l = document.getElementById("desk-invite-link"); return !!l && l.value !== old; }, firstLink, { timeout: 30000 });
+  await within(list2.asked, 30000, "the invited list read after the second invitation");
+  check(await med.locator(`#desk-pending li:has-text("Cy Moreno")`).count() === 1, "the list still shows the first invitation only");
+  await med.click(`#desk-pending li:has-text("Cy Moreno") .withdraw-invite`);
+  await med.click(".withdraw-confirm");
+  await med.waitForSelector(`#desk-pending-said:has-text("Withdrawn: the invitation for Cy Moreno")`);
+  check(await med.locator("#desk-invite-link").count() === 1 && (await med.inputValue("#desk-invite-link")) !== firstLink,
+    "the second invitation's link, still working, keeps its box");
+  await list2.release("the invited list read after the second invitation");
+
   // The link box goes once that invitation is withdrawn.
   await reopen(med, caseID); // (each step starts from the case drawn afresh)
   await med.waitForSelector(`#desk-pending li:has-text("Cy Moreno")`);
