@@ -178,10 +178,11 @@ const (
 // case for minutes at most, not for the whole outage.
 const unreadBudget = 3 * time.Minute
 
-// sessionReadTimeout bounds a session check's read of the store (or half
-// the unread budget, if shorter): a store that hangs rather than failing
-// counts as unreadable, so the unread budget holds however the store
-// fails (minio-go's own retries can take minutes).
+// sessionReadTimeout bounds each check of the checker that reads the
+// store — the session's, the case's re-check, the floor's (or half the
+// unread budget, if shorter; see bounded): a store that hangs rather than
+// failing counts as unreadable, so the unread budget holds however the
+// store fails (minio-go's own retries can take minutes).
 const sessionReadTimeout = 10 * time.Second
 
 // closeTryAgain closes a connection whose access or session could not be
@@ -646,11 +647,13 @@ func (c *socket) checker() {
 		// ran: the checks of this round that decided (for holds).
 		var ran uint8
 		if want&wantFloorStart != 0 {
-			c.opts.Floor(ctx) // records the starting view; nothing to send
+			c.bounded(ctx, func(ctx context.Context) { c.opts.Floor(ctx) }) // records the starting view; nothing to send
 		}
 		if want&wantRecheck != 0 || (want&wantFallback != 0 && c.opts.Watch != "") {
+			var decided bool
+			c.bounded(ctx, func(ctx context.Context) { decided = c.recheck(ctx) })
 			switch {
-			case c.recheck(ctx):
+			case decided:
 				ran |= wantRecheck
 				c.accessRetry.settle()
 			case waiting&wantRecheck != 0:
@@ -666,7 +669,9 @@ func (c *socket) checker() {
 			}
 		}
 		if want&wantFloor != 0 {
-			if f := c.opts.Floor(ctx); f != nil && !c.isClosed() {
+			var f []byte
+			c.bounded(ctx, func(ctx context.Context) { f = c.opts.Floor(ctx) })
+			if f != nil && !c.isClosed() {
 				c.Send(f)
 			}
 		}
@@ -688,6 +693,17 @@ func (c *socket) checker() {
 			c.decided(hold, ran)
 		}
 	}
+}
+
+// bounded runs f, a check that reads the store, with its reads bounded
+// by sessionReadTimeout (or half the unread budget, if shorter): a round
+// of the checker stuck in a read that hangs would keep every later
+// check, the session's among them, from running, and the writer goes on
+// meanwhile.
+func (c *socket) bounded(ctx context.Context, f func(context.Context)) {
+	rctx, cancel := context.WithTimeout(ctx, min(sessionReadTimeout, c.opts.UnreadBudget/2))
+	defer cancel()
+	f(rctx)
 }
 
 // retry asks check (wantRecheck or wantSession), which decided nothing,
@@ -1295,9 +1311,8 @@ func (c *socket) checkSession(ctx context.Context, held bool) bool {
 	// hangs instead of failing must not stretch the unread budget (a
 	// check's unknown is counted from when it began).
 	began := time.Now()
-	rctx, cancel := context.WithTimeout(ctx, min(sessionReadTimeout, c.opts.UnreadBudget/2))
-	state := c.opts.Session(rctx)
-	cancel()
+	var state sessionState
+	c.bounded(ctx, func(ctx context.Context) { state = c.opts.Session(ctx) })
 	switch state {
 	case sessionValid:
 		c.sessionRetry.settle()

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,16 +35,21 @@ func TestSessionUnreadableAtFallbackChecksCloses(t *testing.T) {
 		recover bool          // the store answers again after two checks failed
 		hang    bool          // the store's reads hang instead of failing
 		again   bool          // recovered, healthy past the budget, then one failed check
+		watch   bool          // the socket watches its case: each fallback round first re-checks it, reading the store
 	}{
-		{"outage", 300 * time.Millisecond, false, false, false},
-		{"recovers", time.Minute, true, false, false},
+		{"outage", 300 * time.Millisecond, false, false, false, false},
+		{"recovers", time.Minute, true, false, false, false},
 		// A store that hangs: each check's read is bounded, so the
 		// budget holds (review 261: the read waited for ever, and the
 		// socket kept reading the case).
-		{"hangs", 300 * time.Millisecond, false, true, false},
+		{"hangs", 300 * time.Millisecond, false, true, false, false},
+		// The case's re-check, which comes first in a round, hangs too:
+		// bounded as well, so the session check still runs (review 267:
+		// a round stuck in it never reached the session check).
+		{"hangs with a case watch", 300 * time.Millisecond, false, true, false, true},
 		// The budget starts again after a check that read: one failed
 		// check long after an earlier outage closes nothing.
-		{"recovers then one failure", 300 * time.Millisecond, true, false, true},
+		{"recovers then one failure", 300 * time.Millisecond, true, false, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
@@ -70,7 +76,23 @@ func TestSessionUnreadableAtFallbackChecksCloses(t *testing.T) {
 			check := sessionCheck(accounts, token)
 			var valid, unknown atomic.Int32
 			svc := dirService(t)
-			ws := optionsSocket(t, svc, socketOptions{User: a.ID, Auth: oneRoomAuth{id: "r_unread"},
+			var watch string
+			var caseGone func(context.Context) (bool, error)
+			if tc.watch {
+				watch = "case:c_unread"
+				caseGone = func(ctx context.Context) (bool, error) { // a read of the case's record, as package cases makes
+					rc, _, err := store.Get(ctx, "cases/c_unread/case", objstore.GetOptions{})
+					if errors.Is(err, objstore.ErrNotFound) {
+						return false, nil
+					}
+					if err != nil {
+						return false, err
+					}
+					rc.Close()
+					return false, nil
+				}
+			}
+			ws := optionsSocket(t, svc, socketOptions{User: a.ID, Auth: oneRoomAuth{id: "r_unread"}, Watch: watch, CaseGone: caseGone,
 				SessionTopics: []string{accounts.SessionTopic(token), account.AccountTopic(a.ID)},
 				Fallback:      50 * time.Millisecond, UnreadBudget: tc.budget,
 				Session: func(ctx context.Context) sessionState {
