@@ -547,9 +547,16 @@ func (s *Service) discardRefused(ctx context.Context, caseID, accountID, addr st
 		return ok || slices.ContainsFunc(c.Removed, func(r RemovedParticipant) bool { return r.AccountID == accountID })
 	}
 	if _, err := s.accounts.Get(ctx, accountID); errors.Is(err, fault.ErrNotFound) {
-		// Nothing to delete. A run of this join still making it meets
-		// the case's refusal in its own update and comes here again, or,
-		// the refusal undone meanwhile, is seated.
+		// No account to mark or delete. A run of this join still making
+		// it meets the case's refusal in its own update and comes here
+		// again, or, the refusal undone meanwhile, is seated. Marked
+		// already, it is seated never: its seat-index entry, should a
+		// stalled run have written it again after the deletion, goes.
+		if c, lerr := s.load(ctx, caseID); lerr == nil && slices.Contains(c.RefusedAccounts, accountID) && !inCase(c) {
+			if err := s.dropSeatEntry(ctx, caseID, accountID, addr); err != nil {
+				s.logger().WarnContext(ctx, "the account of a refused join was not deleted", "case", caseID, "account", accountID, "error", err)
+			}
+		}
 		return
 	}
 	var err error
@@ -587,23 +594,30 @@ func (s *Service) discardRefused(ctx context.Context, caseID, accountID, addr st
 		s.logger().WarnContext(ctx, "the account of a refused join was not deleted", "case", caseID, "account", accountID, "error", err)
 		return
 	}
-	errs := []error{s.accounts.DiscardParticipant(ctx, accountID)}
-	if seatAddress(addr) != "" {
-		obj := s.meta.Objects()
-		key := s.seatAddressPrefix(addr) + s.meta.IndexKey("seat", caseID, "", accountID)
-		vs, err := obj.Versions(ctx, key)
-		if err != nil && !errors.Is(err, objstore.ErrNotFound) {
-			errs = append(errs, err)
-		}
-		infos := make([]objstore.Info, 0, len(vs))
-		for _, v := range vs {
-			infos = append(infos, v.Info)
-		}
-		if len(infos) > 0 {
-			errs = append(errs, obj.DeleteVersions(ctx, infos)...)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(s.accounts.DiscardParticipant(ctx, accountID), s.dropSeatEntry(ctx, caseID, accountID, addr)); err != nil {
 		s.logger().WarnContext(ctx, "the account of a refused join was not deleted", "case", caseID, "account", accountID, "error", err)
 	}
+}
+
+// dropSeatEntry deletes every stored version of the entry in the index of
+// seats by address addr for account accountID of case caseID (none for an
+// invitation without an address).
+func (s *Service) dropSeatEntry(ctx context.Context, caseID, accountID, addr string) error {
+	if seatAddress(addr) == "" {
+		return nil
+	}
+	obj := s.meta.Objects()
+	key := s.seatAddressPrefix(addr) + s.meta.IndexKey("seat", caseID, "", accountID)
+	vs, err := obj.Versions(ctx, key)
+	if err != nil && !errors.Is(err, objstore.ErrNotFound) {
+		return err
+	}
+	infos := make([]objstore.Info, 0, len(vs))
+	for _, v := range vs {
+		infos = append(infos, v.Info)
+	}
+	if len(infos) == 0 {
+		return nil
+	}
+	return errors.Join(obj.DeleteVersions(ctx, infos)...)
 }
