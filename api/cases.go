@@ -275,7 +275,7 @@ type InviteResponse struct {
 	// does (its token's keyed hash): the desk knows which listed
 	// invitation a link it shows belongs to. The token cannot be had
 	// from it.
-	ID      string          `json:"id"`
+	ID      string          `json:"id,omitempty"`
 	Link    string          `json:"link"`
 	Token   string          `json:"token"`
 	Expires time.Time       `json:"expires"`

@@ -647,7 +647,7 @@ function inviteForm(): HTMLElement {
         try {
           inv = await deskAPI.invite(id, { role: role.value as W.ParticipantRole, side: role.value === "observer" ? "" : side.value, name: person, email: to, ttlSeconds: 7 * 24 * 3600 });
         } finally { counted(); done(); }
-        kept.who = { id: inv.id };
+        kept.who = { id: inv.id ?? "" };
         const link = h("input", { id: "desk-invite-link", type: "text", readonly: true, value: inv.link, "aria-describedby": "desk-invite-once" }) as HTMLInputElement;
         out.replaceChildren(h("div", { class: "confirm invite-result", "data-role": inv.role, "data-side": inv.side ?? "" },
           h("h3", {}, `Invitation for ${personName(person, inv.role, sideLabelNow)}`),

@@ -560,7 +560,7 @@ export interface InviteRequest {
  * InviteResponse carries the link once; the server keeps only its hash.
  */
 export interface InviteResponse {
-  id: string;
+  id?: string;
   link: string;
   token: string;
   expires: string;
