@@ -39,6 +39,34 @@ func (s *downStore) Get(ctx context.Context, key string, o objstore.GetOptions) 
 	return s.Store.Get(ctx, key, o)
 }
 
+// signedInOnDownStore is a participant, Ann, signed in (her session's
+// token) through accounts on a directory store the test can make fail
+// or hang.
+func signedInOnDownStore(t *testing.T) (*downStore, *account.Service, account.Account, string) {
+	t.Helper()
+	dir, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &downStore{Store: dir}
+	key := make([]byte, 32)
+	rand.Read(key)
+	meta, err := metastore.New(store, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts := account.NewService(meta, ratelimit.NewMemory())
+	a, err := accounts.Create(t.Context(), account.NewAccount{Name: "Ann", Role: policy.RoleParticipant})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := accounts.NewSession(t.Context(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, accounts, a, token
+}
+
 // TestHeldFramesStayHeldWhileSessionUnknown: the person's account is
 // announced disabled, so their socket holds its frames until its session
 // check decides; the store then fails every read, so the check (the real
@@ -60,26 +88,7 @@ func TestHeldFramesStayHeldWhileSessionUnknown(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
-			dir, err := objstore.OpenDir(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			store := &downStore{Store: dir}
-			key := make([]byte, 32)
-			rand.Read(key)
-			meta, err := metastore.New(store, key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			accounts := account.NewService(meta, ratelimit.NewMemory())
-			a, err := accounts.Create(ctx, account.NewAccount{Name: "Ann", Role: policy.RoleParticipant})
-			if err != nil {
-				t.Fatal(err)
-			}
-			token, _, err := accounts.NewSession(ctx, a)
-			if err != nil {
-				t.Fatal(err)
-			}
+			store, accounts, a, token := signedInOnDownStore(t)
 			check := sessionCheck(accounts, token)
 			var valid, unknown atomic.Int32
 			svc := dirService(t)

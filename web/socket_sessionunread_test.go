@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -12,10 +11,7 @@ import (
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
-	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/objstore"
-	"github.com/parley-mediation/parley/policy"
-	"github.com/parley-mediation/parley/ratelimit"
 )
 
 // TestSessionUnreadableAtFallbackChecksCloses: nothing is announced (a
@@ -52,27 +48,7 @@ func TestSessionUnreadableAtFallbackChecksCloses(t *testing.T) {
 		{"recovers then one failure", 300 * time.Millisecond, true, false, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := t.Context()
-			dir, err := objstore.OpenDir(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			store := &downStore{Store: dir}
-			key := make([]byte, 32)
-			rand.Read(key)
-			meta, err := metastore.New(store, key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			accounts := account.NewService(meta, ratelimit.NewMemory())
-			a, err := accounts.Create(ctx, account.NewAccount{Name: "Ann", Role: policy.RoleParticipant})
-			if err != nil {
-				t.Fatal(err)
-			}
-			token, _, err := accounts.NewSession(ctx, a)
-			if err != nil {
-				t.Fatal(err)
-			}
+			store, accounts, a, token := signedInOnDownStore(t)
 			check := sessionCheck(accounts, token)
 			var valid, unknown atomic.Int32
 			svc := dirService(t)
