@@ -37,31 +37,7 @@ func TestResidueSweepAuditsAnUnauditedWithdrawal(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.clock = e.clock.Add(month + 48*time.Hour)
-		p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
-			t.Fatal(err)
-		}
-		if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
-			t.Fatalf("apply: %v %+v", err, pr)
-		}
-		var inv cases.Invite
-		_, gerr := e.meta.Get(ctx, key, &inv)
-		n := 0
-		for i := range e.log.Size() {
-			ev, err := e.log.Entry(ctx, i)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ev.Type == "case.invite.withdrawn" {
-				n++
-			}
-		}
-		if n != 1 || gerr == nil {
-			t.Fatalf("invitation record after apply: %v; case.invite.withdrawn entries: %d, want 1", gerr, n)
-		}
+		e.applyWantOneWithdrawal(t, key, tc.id)
 	})
 }
 
@@ -93,30 +69,22 @@ func TestInvitationsDisposalAuditsAnUnauditedWithdrawal(t *testing.T) {
 		}
 		e.close(t, tc)
 		e.clock = e.clock.Add(month + 48*time.Hour)
-		p, err := e.ret.MakePlan(ctx, e.records, time.Time{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
-			t.Fatal(err)
-		}
-		if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
-			t.Fatalf("apply: %v %+v", err, pr)
-		}
-		var inv cases.Invite
-		_, gerr := e.meta.Get(ctx, key, &inv)
-		n := 0
-		for i := range e.log.Size() {
-			ev, err := e.log.Entry(ctx, i)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ev.Type == "case.invite.withdrawn" {
-				n++
-			}
-		}
-		if n != 1 || gerr == nil {
-			t.Fatalf("invitation record after apply: %v; case.invite.withdrawn entries: %d, want 1", gerr, n)
-		}
+		e.applyWantOneWithdrawal(t, key, tc.id)
 	})
+}
+
+// applyWantOneWithdrawal makes, approves and applies a plan, then wants
+// the invitation record key destroyed and one case.invite.withdrawn entry
+// about case caseID in the log.
+func (e *env) applyWantOneWithdrawal(t *testing.T, key, caseID string) {
+	t.Helper()
+	p := e.planApproved(t)
+	if pr, err := e.ret.ApplyAll(t.Context(), e.records, p.ID, nil); err != nil || !pr.Done {
+		t.Fatalf("apply: %v %+v", err, pr)
+	}
+	var inv cases.Invite
+	_, gerr := e.meta.Get(t.Context(), key, &inv)
+	if n := e.entriesOf(t, "case.invite.withdrawn", caseID); n != 1 || gerr == nil {
+		t.Fatalf("invitation record after apply: %v; case.invite.withdrawn entries: %d, want 1", gerr, n)
+	}
 }
