@@ -79,20 +79,7 @@ func TestDisposalDestroysTheAccountOfAStoppedJoin(t *testing.T) {
 				if n := e.versionsOf(t, "accounts/"+id); n != 0 {
 					t.Fatalf("the stopped join's account (a name and an email in no case) stays: %d stored versions", n)
 				}
-				signed, err := e.ret.SignedCertificate(ctx, e.records, p.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				c, _, err := VerifyCertificate(signed, e.signer.VerifierKey())
-				if err != nil {
-					t.Fatal(err)
-				}
-				accounts := 0
-				for _, cc := range c.Classes {
-					if cc.Class == policy.ClassParticipantAccount {
-						accounts = cc.Objects
-					}
-				}
+				c, accounts := e.certifiedAccounts(t, p.ID)
 				// The case's own party and the stopped join's account.
 				if accounts != 2 {
 					t.Fatalf("certificate counts %d participant accounts, want 2: %+v", accounts, c.Classes)
@@ -171,20 +158,7 @@ func TestHeldInvitationsStillCertifyTheDestroyedAccount(t *testing.T) {
 	if n := e.versionsOf(t, "accounts/"+id); n != 0 {
 		t.Fatalf("the stopped join's account stays: %d stored versions", n)
 	}
-	signed, err := e.ret.SignedCertificate(ctx, e.records, p.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _, err := VerifyCertificate(signed, e.signer.VerifierKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	accounts := 0
-	for _, cc := range c.Classes {
-		if cc.Class == policy.ClassParticipantAccount {
-			accounts = cc.Objects
-		}
-	}
+	c, accounts := e.certifiedAccounts(t, p.ID)
 	if accounts != 1 {
 		t.Fatalf("certificate counts %d participant accounts, want 1 (the stopped join's, destroyed before the hold was found): %+v", accounts, c.Classes)
 	}
@@ -221,4 +195,25 @@ func (e *env) stoppedJoin(t *testing.T, caseID, id string) string {
 		t.Fatal(err)
 	}
 	return invKey
+}
+
+// certifiedAccounts is plan id's verified certificate and the number of
+// participant accounts it counts destroyed.
+func (e *env) certifiedAccounts(t *testing.T, id string) (Certificate, int) {
+	t.Helper()
+	signed, err := e.ret.SignedCertificate(t.Context(), e.records, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := VerifyCertificate(signed, e.signer.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts := 0
+	for _, cc := range c.Classes {
+		if cc.Class == policy.ClassParticipantAccount {
+			accounts = cc.Objects
+		}
+	}
+	return c, accounts
 }
