@@ -14,11 +14,12 @@ import (
 )
 
 // failWrite fails the next write under prefix once, before it reaches the
-// store.
+// store, after letting the first after of them through.
 type failWrite struct {
 	objstore.Store
 	mu     sync.Mutex
 	prefix string
+	after  int
 }
 
 var errInjected = errors.New("injected: the store did not answer")
@@ -26,6 +27,10 @@ var errInjected = errors.New("injected: the store did not answer")
 func (f *failWrite) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
 	f.mu.Lock()
 	hit := f.prefix != "" && strings.HasPrefix(key, f.prefix)
+	if hit && f.after > 0 {
+		f.after--
+		hit = false
+	}
 	if hit {
 		f.prefix = ""
 	}

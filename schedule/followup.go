@@ -98,7 +98,10 @@ func (s *Service) CheckInURL() string {
 // ErrCheckInGone: the link was used, expired or never existed.
 var ErrCheckInGone = fmt.Errorf("check-in link is expired, already used, or not valid: %w", fault.ErrGone)
 
-// SetFollowUps sets a closed case's check-ins, once.
+// SetFollowUps sets a closed case's check-ins, once. It either sets them
+// — plan, links, audit entry, and then their mail queued — or fails with
+// no plan and no mail, so calling it again works (an error with a plan is
+// about mail alone: a LinksNotMailedError, or mail not queued).
 func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseID string, days []int) (*FollowUpPlan, []CheckInLink, error) {
 	c, err := s.loadCase(ctx, actor, caseID, policy.SessionManage)
 	if err != nil {
@@ -147,37 +150,94 @@ func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseI
 	for _, d := range days {
 		plan.Checkpoints = append(plan.Checkpoints, Checkpoint{Days: d, Due: c.Closed.Add(time.Duration(d) * 24 * time.Hour), Issued: len(who), NotMailed: len(notMailed)})
 	}
+	// A plan is shown as set only once everything it counts is in place:
+	// its links' tokens are stored first and its audit entry appended,
+	// then the plan itself is written (create-only), and only then is any
+	// mail queued. A failure before the plan's write leaves no plan and
+	// queues no mail, so setting the check-ins again works and shows every
+	// link (the tokens of the failed attempt are deleted, best effort; one
+	// left behind is referenced by nothing, shown to no one, and expires).
+	// Before, the plan was written first: a failed token write or audit
+	// append left a plan counting links nobody had, mail already queued
+	// went out, and the retry was refused as already set.
+	if existing, err := s.plan(ctx, caseID); err != nil {
+		return nil, nil, err
+	} else if existing != nil {
+		return nil, nil, errFollowUpsSet
+	}
+	type issued struct {
+		cp    Checkpoint
+		i     int
+		token string
+	}
+	var made []issued
+	var tokenKeys []string
+	undo := func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		for _, k := range tokenKeys {
+			if err := s.cfg.Meta.Delete(ctx, k); err != nil && !errors.Is(err, metastore.ErrNotFound) {
+				return // referenced by nothing: they expire
+			}
+		}
+	}
+	for _, cp := range plan.Checkpoints {
+		for i := range who {
+			token := ids.Token()
+			key := s.checkInTokenKey(token)
+			tokenKeys = append(tokenKeys, key)
+			if _, err := s.cfg.Meta.Create(ctx, key, checkInToken{CaseID: caseID, Days: cp.Days,
+				Opens: cp.Due.Add(-24 * time.Hour), Expires: cp.Due.Add(FollowUpLinkTTL)}); err != nil {
+				undo()
+				return nil, nil, err
+			}
+			made = append(made, issued{cp: cp, i: i, token: token})
+		}
+	}
+	ev := audit.Paired(audit.Event{Type: "followup.set", Actor: actor.ID, Case: caseID, Time: now,
+		Attrs: map[string]string{"days": strings.Trim(strings.Join(strings.Fields(fmt.Sprint(days)), ","), "[]")}})
+	if _, err := s.cfg.Audit.Append(ctx, ev); err != nil {
+		undo()
+		return nil, nil, fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
+	}
 	if _, err := s.cfg.Meta.Create(ctx, planKey(caseID), plan); err != nil {
 		if errors.Is(err, metastore.ErrExists) {
-			return nil, nil, fmt.Errorf("follow-ups are already set for this case: %w", fault.ErrConflict)
+			// Another request set them meanwhile: this one's plan is not
+			// written, nor its links shown.
+			undo()
+			s.settle(ctx, ev, err, nil)
+			return nil, nil, errFollowUpsSet
 		}
-		return nil, nil, err
+		var landed bool
+		s.settle(ctx, ev, err, func(ctx context.Context) (bool, error) {
+			var got FollowUpPlan
+			_, gerr := s.cfg.Meta.Get(ctx, planKey(caseID), &got)
+			if errors.Is(gerr, metastore.ErrNotFound) {
+				return false, nil
+			}
+			landed = gerr == nil && got.Set.Equal(plan.Set) && got.By == plan.By
+			return landed, gerr
+		})
+		if !landed {
+			undo()
+			return nil, nil, err
+		}
 	}
 	var links []CheckInLink
 	var errs []error
-	for _, cp := range plan.Checkpoints {
-		for i, p := range who {
-			token := ids.Token()
-			if _, err := s.cfg.Meta.Create(ctx, s.checkInTokenKey(token), checkInToken{CaseID: caseID, Days: cp.Days,
-				Opens: cp.Due.Add(-24 * time.Hour), Expires: cp.Due.Add(FollowUpLinkTTL)}); err != nil {
-				return nil, nil, err
-			}
-			links = append(links, CheckInLink{Name: p.Name, Days: cp.Days, Token: token})
-			if addrs[i] == "" || s.cfg.Outbox == nil {
-				continue
-			}
-			errs = append(errs, s.cfg.Outbox.Enqueue(ctx, mail.Message{
-				ID: mailID("fu", caseID, fmt.Sprint(cp.Days), p.AccountID), CaseID: caseID, Kind: mail.KindFollowUp,
-				To: addrs[i], ToAccount: p.AccountID, NotBefore: cp.Due,
-				Subject: "How is your agreement working?",
-				Text: fmt.Sprintf("It is %d days since your mediation ended. Has what was agreed been done?\n\nAnswer in one minute (honoured, partly or not): %s#%s\n\nYour answer is anonymous: it is stored without your name.%s",
-					cp.Days, s.CheckInURL(), token, mailFooter),
-			}))
+	for _, m := range made {
+		p := who[m.i]
+		links = append(links, CheckInLink{Name: p.Name, Days: m.cp.Days, Token: m.token})
+		if addrs[m.i] == "" || s.cfg.Outbox == nil {
+			continue
 		}
-	}
-	if _, err := s.cfg.Audit.Append(ctx, audit.Event{Type: "followup.set", Actor: actor.ID, Case: caseID, Time: now,
-		Attrs: map[string]string{"days": strings.Trim(strings.Join(strings.Fields(fmt.Sprint(days)), ","), "[]")}}); err != nil {
-		return nil, nil, fmt.Errorf("audit: %w", err)
+		errs = append(errs, s.cfg.Outbox.Enqueue(ctx, mail.Message{
+			ID: mailID("fu", caseID, fmt.Sprint(m.cp.Days), p.AccountID), CaseID: caseID, Kind: mail.KindFollowUp,
+			To: addrs[m.i], ToAccount: p.AccountID, NotBefore: m.cp.Due,
+			Subject: "How is your agreement working?",
+			Text: fmt.Sprintf("It is %d days since your mediation ended. Has what was agreed been done?\n\nAnswer in one minute (honoured, partly or not): %s#%s\n\nYour answer is anonymous: it is stored without your name.%s",
+				m.cp.Days, s.CheckInURL(), m.token, mailFooter),
+		}))
 	}
 	var qerr error
 	if err := errors.Join(errs...); err != nil {
@@ -188,6 +248,8 @@ func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseI
 	}
 	return plan, links, qerr
 }
+
+var errFollowUpsSet = fmt.Errorf("follow-ups are already set for this case: %w", fault.ErrConflict)
 
 // FollowUps returns a case's plan (nil if none) to its mediators.
 func (s *Service) FollowUps(ctx context.Context, actor account.Account, caseID string) (*FollowUpPlan, error) {

@@ -8,6 +8,7 @@ import (
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/mail"
+	"github.com/parley-mediation/parley/objstore"
 )
 
 func (e *env) close(t *testing.T, result cases.OutcomeResult) {
@@ -141,4 +142,84 @@ func TestSurveyMail(t *testing.T) {
 	if got["alex@example.test"] == got["blair@example.test"] {
 		t.Fatal("both parties got the same link")
 	}
+}
+
+// TestFailedFollowUpSetIsRetryable: check-ins whose setting fails — a
+// link's token not stored, or the audit log unable to take the entry —
+// are not set: no plan, no mail queued, no token left, and setting them
+// again works and shows every link. Before, the plan was written first:
+// it stayed, counting links nobody had, the mail already queued went
+// out, and the retry was refused as already set.
+func TestFailedFollowUpSetIsRetryable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail func(fw *failWrite, ad *auditDown)
+		heal func(fw *failWrite, ad *auditDown)
+	}{
+		{"token write fails", func(fw *failWrite, _ *auditDown) {
+			fw.mu.Lock()
+			fw.prefix, fw.after = "followups/tokens/", 1 // the second link's
+			fw.mu.Unlock()
+		}, func(*failWrite, *auditDown) {}},
+		{"audit log down", func(_ *failWrite, ad *auditDown) { ad.down.Store(true) },
+			func(_ *failWrite, ad *auditDown) { ad.down.Store(false) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fw, ad := &failWrite{}, &auditDown{}
+			e := newEnvWith(t, nil, func(s objstore.Store) objstore.Store {
+				ad.Store = s
+				fw.Store = ad
+				return fw
+			})
+			ctx := t.Context()
+			e.close(t, cases.FullAgreement)
+			tc.fail(fw, ad)
+			if plan, links, err := e.svc.SetFollowUps(ctx, e.mediator, e.c.ID, []int{30, 90}); err == nil || plan != nil || links != nil {
+				t.Fatalf("set with a failing store: %+v, %d links, %v", plan, len(links), err)
+			}
+			tc.heal(fw, ad)
+			if plan, err := e.svc.FollowUps(ctx, e.mediator, e.c.ID); err != nil || plan != nil {
+				t.Fatalf("plan after a failed set: %+v, %v", plan, err)
+			}
+			if n := followUpMails(t, e); n != 0 {
+				t.Fatalf("%d check-in mails queued by a failed set", n)
+			}
+			tokens := 0
+			if err := e.svc.cfg.Meta.List(ctx, "followups/tokens/", func(string) error { tokens++; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if tokens != 0 {
+				t.Fatalf("%d check-in tokens left by a failed set", tokens)
+			}
+			plan, links, err := e.svc.SetFollowUps(ctx, e.mediator, e.c.ID, []int{30, 90})
+			if err != nil {
+				t.Fatalf("setting again: %v", err)
+			}
+			if len(plan.Checkpoints) != 2 || plan.Checkpoints[0].Issued != 2 || len(links) != 4 {
+				t.Fatalf("plan %+v, %d links", plan, len(links))
+			}
+			if n := followUpMails(t, e); n != 4 {
+				t.Fatalf("%d check-in mails after setting again, want 4", n)
+			}
+			e.clock.Set(plan.Checkpoints[0].Due)
+			if err := e.svc.SubmitCheckIn(ctx, links[0].Token, Honoured, ""); err != nil {
+				t.Fatalf("answering a link of the retry: %v", err)
+			}
+		})
+	}
+}
+
+func followUpMails(t *testing.T, e *env) int {
+	t.Helper()
+	msgs, err := e.outbox.List(t.Context(), e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range msgs {
+		if m.Kind == mail.KindFollowUp {
+			n++
+		}
+	}
+	return n
 }
