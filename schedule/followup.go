@@ -208,18 +208,24 @@ func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseI
 			s.settle(ctx, ev, err, nil)
 			return nil, nil, errFollowUpsSet
 		}
-		var landed bool
+		// The write may have landed despite its error: read back, the plan
+		// stands with its links if it is this one; its tokens are deleted
+		// only when it is known absent.
+		var landed, absent bool
 		s.settle(ctx, ev, err, func(ctx context.Context) (bool, error) {
 			var got FollowUpPlan
 			_, gerr := s.cfg.Meta.Get(ctx, planKey(caseID), &got)
 			if errors.Is(gerr, metastore.ErrNotFound) {
+				absent = true
 				return false, nil
 			}
 			landed = gerr == nil && got.Set.Equal(plan.Set) && got.By == plan.By
 			return landed, gerr
 		})
 		if !landed {
-			undo()
+			if absent {
+				undo()
+			}
 			return nil, nil, err
 		}
 	}
