@@ -95,3 +95,20 @@ func (s *Service) claimReference(ctx context.Context, ref, caseID string) error 
 	}
 	return nil
 }
+
+// releaseReference gives ref back when a case that claimed it was not
+// stored (best effort: a claim left behind is taken over after
+// referenceGrace). It deletes only a claim still naming caseID.
+func (s *Service) releaseReference(ctx context.Context, ref, caseID string) {
+	if ref == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	key := s.referenceKey(ref)
+	var held referenceRecord
+	if _, err := s.meta.Get(ctx, key, &held); err != nil || held.Case != caseID {
+		return
+	}
+	_ = s.meta.Delete(ctx, key)
+}

@@ -278,11 +278,34 @@ func (s *Service) Create(ctx context.Context, actor account.Account, n NewCase) 
 		{ID: ids.New("o"), Kind: KindCriterion, Added: now, By: actor.ID,
 			Text: "Success criteria: what a successful resolution looks like for each side."},
 	}
-	if _, err := s.meta.Create(ctx, caseKey(c.ID), c); err != nil {
-		return nil, err
+	// Audited first, under the id chosen above, then stored: a case whose
+	// entry the log cannot take is not opened (503) and its reference is
+	// given back, so opening it again makes one case. Before, the case was
+	// stored first and listed even when its entry failed, and the retry
+	// made a second one (or was refused its own reference).
+	ev := audit.Paired(audit.Event{Type: "case.created", Actor: actor.ID, Case: c.ID,
+		Attrs: map[string]string{"sides": fmt.Sprint(len(c.Sides))}})
+	if err := s.record(ctx, ev); err != nil {
+		s.releaseReference(ctx, ref, c.ID)
+		return nil, fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
 	}
-	if err := s.record(ctx, audit.Event{Type: "case.created", Actor: actor.ID, Case: c.ID,
-		Attrs: map[string]string{"sides": fmt.Sprint(len(c.Sides))}}); err != nil {
+	if _, err := s.meta.Create(ctx, caseKey(c.ID), c); err != nil {
+		var landed, absent bool
+		audit.Settle(ctx, s.record, s.logger(), "cases", ev, ev.Type, fault.Class(err), func(ctx context.Context) (bool, error) {
+			_, gerr := s.meta.Stat(ctx, caseKey(c.ID))
+			absent = errors.Is(gerr, metastore.ErrNotFound)
+			if absent {
+				return false, nil
+			}
+			landed = gerr == nil
+			return landed, gerr
+		})
+		switch {
+		case landed: // stored despite the error (its id is fresh: no one else's)
+			return c, nil
+		case absent:
+			s.releaseReference(ctx, ref, c.ID)
+		}
 		return nil, err
 	}
 	return c, nil

@@ -1,0 +1,42 @@
+package cases
+
+import (
+	"testing"
+
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/policy"
+)
+
+// TestCaseWithAuditDownIsNotOpened: a case whose case.created entry the
+// log cannot take is not opened: the request fails, no case is listed,
+// and its reference is free for the retry, which opens one case. Before,
+// the case was stored first and stayed listed with no entry, and the
+// retry made a second case or was refused the reference.
+func TestCaseWithAuditDownIsNotOpened(t *testing.T) {
+	e, fo, _ := outboxEnv(t)
+	ctx := t.Context()
+	m := staff(policy.RoleMediator, "Morgan Reyes")
+	e.storeStaff(t, m)
+	n := NewCase{Title: "Deposit dispute", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}, Reference: "2026-CV-0142"}
+	fo.down.Store(true)
+	c, err := e.svc.Create(ctx, m, n)
+	if err == nil {
+		t.Fatalf("case %s opened with the audit log unwritable", c.ID)
+	}
+	fo.down.Store(false)
+	if list, err := e.svc.List(ctx, m); err != nil || len(list) != 0 {
+		t.Fatalf("%d cases listed after a failed open (%v)", len(list), err)
+	}
+	wantIs(t, err, fault.ErrUnavailable) // try again shortly
+	from := e.log.Size()
+	c, err = e.svc.Create(ctx, m, n)
+	if err != nil {
+		t.Fatalf("opening again once the log is back: %v", err)
+	}
+	if list, err := e.svc.List(ctx, m); err != nil || len(list) != 1 || list[0].ID != c.ID {
+		t.Fatalf("cases listed after the retry: %+v (%v)", list, err)
+	}
+	if types := e.entryTypes(t, from); count(types, "case.created") != 1 {
+		t.Fatalf("entries after the retry: %v", types)
+	}
+}
