@@ -40,3 +40,36 @@ func TestCaseWithAuditDownIsNotOpened(t *testing.T) {
 		t.Fatalf("entries after the retry: %v", types)
 	}
 }
+
+// TestInviteWithAuditDownIsNotListed: an invitation whose
+// case.invite.created entry the log cannot take is not made: the request
+// fails and the case lists no invitation waiting, so the desk never shows
+// "Invited, not joined yet" for a link nobody was shown. Before, the entry
+// came after the invitation and its list marker.
+func TestInviteWithAuditDownIsNotListed(t *testing.T) {
+	e, fo, _ := outboxEnv(t)
+	ctx := t.Context()
+	m := staff(policy.RoleMediator, "Morgan Reyes")
+	c := e.newCase(t, m, "Deposit dispute")
+	n := NewInvite{Role: RoleParty, Side: "A", Name: "Alex Tenant", Email: "alex@example.test"}
+	fo.down.Store(true)
+	_, err := e.svc.CreateInvite(ctx, m, c.ID, n)
+	if err == nil {
+		t.Fatal("an invitation was made with the audit log unwritable")
+	}
+	fo.down.Store(false)
+	if pending, perr := e.svc.PendingInvites(ctx, m, c.ID); perr != nil || len(pending) != 0 {
+		t.Fatalf("%d invitations listed after a failed invite (%v)", len(pending), perr)
+	}
+	wantIs(t, err, fault.ErrUnavailable)
+	inv, err := e.svc.CreateInvite(ctx, m, c.ID, n)
+	if err != nil {
+		t.Fatalf("inviting again once the log is back: %v", err)
+	}
+	if pending, err := e.svc.PendingInvites(ctx, m, c.ID); err != nil || len(pending) != 1 {
+		t.Fatalf("%d invitations listed after the retry (%v)", len(pending), err)
+	}
+	if _, err := e.svc.Join(ctx, inv.Token); err != nil {
+		t.Fatalf("joining by the retry's link: %v", err)
+	}
+}

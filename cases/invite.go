@@ -188,21 +188,45 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 	inv := Invite{CaseID: id, Role: n.Role, Side: n.Side, Name: strings.TrimSpace(n.Name),
 		Email: strings.TrimSpace(n.Email), Created: now, CreatedBy: actor.ID, Expires: now.Add(n.TTL),
 		AddressAlone: n.Email != "" && !shared}
+	// Audited first, then stored (docs/security.md, "What the audit log is
+	// guaranteed to hold"): an invitation whose entry the log cannot take
+	// is not made (503), so no invitation is listed whose link nobody was
+	// shown. Before, the entry came last, and a failed append left
+	// "Invited, not joined yet" on the desk for a link no one had.
+	ev := audit.Paired(audit.Event{Type: "case.invite.created", Actor: actor.ID, Case: id,
+		Hashes: []string{s.meta.IndexKey("invite", token)},
+		Attrs:  map[string]string{"role": string(n.Role), "side": n.Side}})
+	if err := s.record(ctx, ev); err != nil {
+		return IssuedInvite{}, fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
+	}
+	// A write that fails after the entry is followed by its .failed entry
+	// when the invitation is surely not there (audit.Settle).
+	invKey := s.inviteKey(token)
+	failed := func(err error, landed func(context.Context) (bool, error)) (IssuedInvite, error) {
+		audit.Settle(ctx, s.record, s.logger(), "cases", ev, ev.Type, fault.Class(err), landed)
+		return IssuedInvite{}, err
+	}
+	stored := func(ctx context.Context) (bool, error) {
+		_, err := s.meta.Stat(ctx, invKey)
+		if errors.Is(err, metastore.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
 	// The seat's index entry first (seatindex.go): an invitation is never
 	// stored without it, so an emailed sign-in link never misses it.
-	if err := s.indexSeat(ctx, inv.Email, seatEntry{CaseID: id, Invite: s.inviteKey(token)}); err != nil {
-		return IssuedInvite{}, err
+	if err := s.indexSeat(ctx, inv.Email, seatEntry{CaseID: id, Invite: invKey}); err != nil {
+		return failed(err, nil)
 	}
-	if _, err := s.meta.Create(ctx, s.inviteKey(token), inv); err != nil {
-		return IssuedInvite{}, err
+	if _, err := s.meta.Create(ctx, invKey, inv); err != nil {
+		return failed(err, stored)
 	}
-	if _, err := s.meta.Create(ctx, caseInvitesPrefix(id)+s.meta.IndexKey("invite", token), inviteMarker{}); err != nil {
-		return IssuedInvite{}, err
-	}
-	if err := s.record(ctx, audit.Event{Type: "case.invite.created", Actor: actor.ID, Case: id,
-		Hashes: []string{s.meta.IndexKey("invite", token)},
-		Attrs:  map[string]string{"role": string(n.Role), "side": n.Side}}); err != nil {
-		return IssuedInvite{}, err
+	// Then the marker that lists it; an invitation it cannot list is
+	// taken back, as its link is shown to no one.
+	if err := metastore.CreateOrUndo(ctx, s.meta, caseInvitesPrefix(id)+s.meta.IndexKey("invite", token), inviteMarker{}, func(ctx context.Context) error {
+		return s.meta.Delete(ctx, invKey)
+	}); err != nil {
+		return failed(err, stored)
 	}
 	return IssuedInvite{ID: s.meta.IndexKey("invite", token), Token: token, Expires: inv.Expires, Role: n.Role, Side: n.Side, SharedAddress: shared,
 		Seat: inviteSeatPrefix + s.meta.IndexKey("invite", token)}, nil
