@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/mail"
 )
 
@@ -49,8 +51,13 @@ func (s *Service) CancelInviteMail(ctx context.Context, caseID, seat string) err
 
 // caseZone is the time zone of the case, for mail that states a time: a
 // case has no zone of its own, so it is the zone its mediator scheduled
-// its latest session in (the most recently scheduled one not cancelled),
-// or "" while it has none, or its sessions cannot be read now.
+// its latest joint session in (the most recently scheduled one not
+// cancelled that meets in the joint room), or "" while it has none, or
+// its sessions cannot be read now. Only a joint session: every recipient
+// of such a mail may see those (List), while a session in one side's
+// caucus (or the mediators' room) alone is hidden from the other side,
+// and its zone would tell them it exists and where. Before, the latest
+// session of any room counted.
 func (s *Service) caseZone(ctx context.Context, caseID string) string {
 	sessions, err := s.list(ctx, caseID)
 	if err != nil {
@@ -58,7 +65,11 @@ func (s *Service) caseZone(ctx context.Context, caseID string) string {
 	}
 	var latest *Session
 	for i := range sessions {
-		if x := &sessions[i]; x.Status != Cancelled && (latest == nil || x.Created.After(latest.Created)) {
+		x := &sessions[i]
+		if x.Status == Cancelled || !slices.Contains(x.Rooms, caucus.JointName) {
+			continue
+		}
+		if latest == nil || x.Created.After(latest.Created) {
 			latest = x
 		}
 	}
@@ -70,9 +81,9 @@ func (s *Service) caseZone(ctx context.Context, caseID string) string {
 
 // untilText states when a link sent by mail stops working, as a
 // session's mail states its time (WhenText): in the case's time zone
-// first, then in UTC ("Monday 2 January 2006, 16:04 (Europe/Berlin;
-// 15:04 UTC)", the UTC date too when it is another day); in UTC alone
-// when the case has no zone (caseZone) or it is UTC.
+// (its latest joint session's, caseZone) first, then in UTC ("Monday 2
+// January 2006, 16:04 (Europe/Berlin; 15:04 UTC)", the UTC date too when
+// it is another day); in UTC alone when the case has no zone or it is UTC.
 func (s *Service) untilText(ctx context.Context, caseID string, expires time.Time) string {
 	return untilIn(expires, s.caseZone(ctx, caseID))
 }

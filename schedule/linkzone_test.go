@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/caucus"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/mailpit"
 )
@@ -92,6 +93,44 @@ func TestLinkMailsStateCaseZone(t *testing.T) {
 	}
 	if n != 4 {
 		t.Fatalf("%d link mails after the session, want 4", n)
+	}
+}
+
+// TestLinkMailZoneIsNotACaucusSessions: the zone a link mail states is
+// taken from the case's joint sessions only, which every recipient may
+// see. A session in side A's caucus alone, scheduled later in another
+// zone, is hidden from side B (List); its zone must not reach B's mail
+// either. Before, caseZone took the latest session of any room, and B,
+// asking for an address confirmation, learnt that A had a caucus session
+// and where. Through Mailpit.
+func TestLinkMailZoneIsNotACaucusSessions(t *testing.T) {
+	mp := mailpit.FromEnv(t)
+	e := newEnv(t, mp)
+	mp = mp.Outbox(e.sentIDs())
+	ctx := t.Context()
+	e.svc.cfg.Reminders = []time.Duration{}
+	startAt := e.clock.Now().Add(96 * time.Hour).Truncate(time.Hour)
+	if _, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(startAt, "Europe/Berlin"), TimeZone: "Europe/Berlin", Minutes: 60}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(e.clock.Now().Add(time.Minute))
+	if _, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(startAt.Add(2*time.Hour), "America/New_York"), TimeZone: "America/New_York",
+		Minutes: 60, Rooms: []string{caucus.CaucusName("A")}}); err != nil {
+		t.Fatal(err)
+	}
+	if visible, err := e.svc.List(ctx, e.landlord, e.c.ID); err != nil || len(visible) != 1 || visible[0].TimeZone != "Europe/Berlin" {
+		t.Fatalf("side B sees %+v (%v), want the joint session alone", visible, err)
+	}
+	exp := time.Date(2030, 3, 4, 23, 30, 0, 0, time.UTC)
+	if _, err := e.svc.MailEmailConfirmation(ctx, e.c.ID, "blair@example.test", joinURL+"/join#"+ids.Token(), exp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.outbox.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := fetch(t, mp, "confirm-"+e.c.ID+"-", 1)[0]
+	if strings.Contains(got.text, "America/New_York") || !strings.Contains(got.text, "(Europe/Berlin;") {
+		t.Fatalf("side B's mail states a zone other than the joint session's:\n%s", got.text)
 	}
 }
 
