@@ -4,8 +4,17 @@ import (
 	"testing"
 
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
+
+// auditDownEnv is an env over base's store (onEachStore) whose audit
+// store fails on demand.
+func auditDownEnv(t *testing.T, base func(objstore.Store) objstore.Store) (*env, *auditDown) {
+	fo := &auditDown{}
+	e := newEnvWith(t, func(s objstore.Store) objstore.Store { fo.Store = base(s); return fo })
+	return e, fo
+}
 
 // TestCaseWithAuditDownIsNotOpened: a case whose case.created entry the
 // log cannot take is not opened: the request fails, no case is listed,
@@ -13,7 +22,11 @@ import (
 // the case was stored first and stayed listed with no entry, and the
 // retry made a second case or was refused the reference.
 func TestCaseWithAuditDownIsNotOpened(t *testing.T) {
-	e, fo, _ := outboxEnv(t)
+	onEachStore(t, testCaseWithAuditDownIsNotOpened)
+}
+
+func testCaseWithAuditDownIsNotOpened(t *testing.T, base func(objstore.Store) objstore.Store) {
+	e, fo := auditDownEnv(t, base)
 	ctx := t.Context()
 	m := staff(policy.RoleMediator, "Morgan Reyes")
 	e.storeStaff(t, m)
@@ -47,7 +60,11 @@ func TestCaseWithAuditDownIsNotOpened(t *testing.T) {
 // "Invited, not joined yet" for a link nobody was shown. Before, the entry
 // came after the invitation and its list marker.
 func TestInviteWithAuditDownIsNotListed(t *testing.T) {
-	e, fo, _ := outboxEnv(t)
+	onEachStore(t, testInviteWithAuditDownIsNotListed)
+}
+
+func testInviteWithAuditDownIsNotListed(t *testing.T, base func(objstore.Store) objstore.Store) {
+	e, fo := auditDownEnv(t, base)
 	ctx := t.Context()
 	m := staff(policy.RoleMediator, "Morgan Reyes")
 	c := e.newCase(t, m, "Deposit dispute")
