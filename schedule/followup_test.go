@@ -7,6 +7,7 @@ import (
 
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/mail"
 	"github.com/parley-mediation/parley/objstore"
 )
@@ -164,48 +165,56 @@ func TestFailedFollowUpSetIsRetryable(t *testing.T) {
 		{"audit log down", func(_ *failWrite, ad *auditDown) { ad.down.Store(true) },
 			func(_ *failWrite, ad *auditDown) { ad.down.Store(false) }},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			fw, ad := &failWrite{}, &auditDown{}
-			e := newEnvWith(t, nil, func(s objstore.Store) objstore.Store {
-				ad.Store = s
-				fw.Store = ad
-				return fw
+		for _, store := range []string{"dir", "s3"} {
+			t.Run(tc.name+"/"+store, func(t *testing.T) {
+				fw, ad := &failWrite{}, &auditDown{}
+				e := newEnvWith(t, nil, func(s objstore.Store) objstore.Store {
+					if store == "s3" { // a fresh bucket of the test MinIO
+						var err error
+						if s, err = objstore.OpenS3(t.Context(), testenv.S3(t)); err != nil {
+							t.Fatal(err)
+						}
+					}
+					ad.Store = s
+					fw.Store = ad
+					return fw
+				})
+				ctx := t.Context()
+				e.close(t, cases.FullAgreement)
+				tc.fail(fw, ad)
+				if plan, links, err := e.svc.SetFollowUps(ctx, e.mediator, e.c.ID, []int{30, 90}); err == nil || plan != nil || links != nil {
+					t.Fatalf("set with a failing store: %+v, %d links, %v", plan, len(links), err)
+				}
+				tc.heal(fw, ad)
+				if plan, err := e.svc.FollowUps(ctx, e.mediator, e.c.ID); err != nil || plan != nil {
+					t.Fatalf("plan after a failed set: %+v, %v", plan, err)
+				}
+				if n := followUpMails(t, e); n != 0 {
+					t.Fatalf("%d check-in mails queued by a failed set", n)
+				}
+				tokens := 0
+				if err := e.svc.cfg.Meta.List(ctx, "followups/tokens/", func(string) error { tokens++; return nil }); err != nil {
+					t.Fatal(err)
+				}
+				if tokens != 0 {
+					t.Fatalf("%d check-in tokens left by a failed set", tokens)
+				}
+				plan, links, err := e.svc.SetFollowUps(ctx, e.mediator, e.c.ID, []int{30, 90})
+				if err != nil {
+					t.Fatalf("setting again: %v", err)
+				}
+				if len(plan.Checkpoints) != 2 || plan.Checkpoints[0].Issued != 2 || len(links) != 4 {
+					t.Fatalf("plan %+v, %d links", plan, len(links))
+				}
+				if n := followUpMails(t, e); n != 4 {
+					t.Fatalf("%d check-in mails after setting again, want 4", n)
+				}
+				e.clock.Set(plan.Checkpoints[0].Due)
+				if err := e.svc.SubmitCheckIn(ctx, links[0].Token, Honoured, ""); err != nil {
+					t.Fatalf("answering a link of the retry: %v", err)
+				}
 			})
-			ctx := t.Context()
-			e.close(t, cases.FullAgreement)
-			tc.fail(fw, ad)
-			if plan, links, err := e.svc.SetFollowUps(ctx, e.mediator, e.c.ID, []int{30, 90}); err == nil || plan != nil || links != nil {
-				t.Fatalf("set with a failing store: %+v, %d links, %v", plan, len(links), err)
-			}
-			tc.heal(fw, ad)
-			if plan, err := e.svc.FollowUps(ctx, e.mediator, e.c.ID); err != nil || plan != nil {
-				t.Fatalf("plan after a failed set: %+v, %v", plan, err)
-			}
-			if n := followUpMails(t, e); n != 0 {
-				t.Fatalf("%d check-in mails queued by a failed set", n)
-			}
-			tokens := 0
-			if err := e.svc.cfg.Meta.List(ctx, "followups/tokens/", func(string) error { tokens++; return nil }); err != nil {
-				t.Fatal(err)
-			}
-			if tokens != 0 {
-				t.Fatalf("%d check-in tokens left by a failed set", tokens)
-			}
-			plan, links, err := e.svc.SetFollowUps(ctx, e.mediator, e.c.ID, []int{30, 90})
-			if err != nil {
-				t.Fatalf("setting again: %v", err)
-			}
-			if len(plan.Checkpoints) != 2 || plan.Checkpoints[0].Issued != 2 || len(links) != 4 {
-				t.Fatalf("plan %+v, %d links", plan, len(links))
-			}
-			if n := followUpMails(t, e); n != 4 {
-				t.Fatalf("%d check-in mails after setting again, want 4", n)
-			}
-			e.clock.Set(plan.Checkpoints[0].Due)
-			if err := e.svc.SubmitCheckIn(ctx, links[0].Token, Honoured, ""); err != nil {
-				t.Fatalf("answering a link of the retry: %v", err)
-			}
-		})
+		}
 	}
 }
 
