@@ -24,7 +24,9 @@ import (
 // notice to every room then reaches every open room (the page says how
 // many) and leaves the closed one out; when one room refuses a notice
 // (forged on the mediator's socket) the others still get it and the page
-// names the room that did not. The test checks the openings and
+// names the room that did not; the same words sent again go only to that
+// room (the Tenant caucus shows the notice once), while changed words are a
+// new notice for every room. The test checks the openings and
 // closing were audited.
 func TestBrowserRooms(t *testing.T) {
 	needBrowser(t)
