@@ -16,7 +16,9 @@ import (
 // sees nothing of it and is refused it through the API); a room mixing
 // sides is refused until it is declared cross-side, then both lawyers'
 // banners say "cross-side" and name everyone in it; the mediator closes
-// the first room after a confirmation naming who loses it (her page's poll
+// the first room after a confirmation naming who loses it (her browser
+// cannot sign the closing at first: the page says the room is closed, its
+// closing not signed yet, and signs it when she asks; her page's poll
 // of the rooms asked before the closing and answered after it is dropped:
 // it does not draw the list again over "Closed …"), and the tenant
 // keeps reading it but can no longer write. In the open cross-side room a
@@ -24,7 +26,9 @@ import (
 // notice to every room then reaches every open room (the page says how
 // many) and leaves the closed one out; when one room refuses a notice
 // (forged on the mediator's socket) the others still get it and the page
-// names the room that did not. The test checks the openings and
+// names the room that did not; the same words sent again go only to that
+// room (the Tenant caucus shows the notice once), while changed words are a
+// new notice for every room. The test checks the openings and
 // closing were audited.
 func TestBrowserRooms(t *testing.T) {
 	needBrowser(t)
@@ -65,7 +69,7 @@ func TestBrowserRooms(t *testing.T) {
 			},
 		},
 		shots: []string{"rooms-open-form.png", "rooms-open-form-phone.png", "rooms-party.png", "rooms-party-phone.png",
-			"rooms-counsel-cross.png", "rooms-counsel-cross-phone.png", "rooms-close-confirm.png",
+			"rooms-counsel-cross.png", "rooms-counsel-cross-phone.png", "rooms-close-confirm.png", "rooms-close-unsigned.png", "rooms-close-unsigned-phone.png",
 			"rooms-defined-timer.png", "rooms-defined-timer-phone.png", "rooms-notice.png", "rooms-notice-phone.png",
 			"rooms-notice-failed.png", "rooms-notice-failed-phone.png"},
 	}.run(t, n.URL)

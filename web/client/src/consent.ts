@@ -5,8 +5,9 @@
 // canonical consent statement (e2ee/consent.go), which the server checks
 // against the key directory before recording it. Mediators get a panel of
 // who has and has not accepted, and can edit the case's terms.
-import { call, casePath, APIError } from "./api";
-import type { Case, Disclosure, DocShareAnswer, DocShareRequest, SignedConsentRequest, Terms, TermsView } from "./wire_gen";
+import { call, casePath, APIError, staffWords } from "./api";
+import type { Case, Disclosure, DocShareAnswer, DocShareRequest, ProblemType, SignedConsentRequest, Terms, TermsView } from "./wire_gen";
+import { ProblemTypeBase } from "./wire_gen";
 import type { DeviceKeys } from "./e2ee";
 import * as P from "./primitives";
 import { b64, hex } from "./wire";
@@ -204,6 +205,30 @@ export async function consentGate(root: HTMLElement, caseID: string, keys: Devic
   });
 }
 
+/** The longest terms the server keeps, in characters (cases.MaxTermsLen). */
+const maxTermsLen = 20000;
+
+/**
+ * Why the terms were not saved, as a clause after "Not saved: " (staffWords, with the terms' own field problems and
+ * refusals in words: a mediator recused or removed meanwhile is refused by policy, and the server's words for that
+ * name the policy action or the case's id).
+ */
+function termsRefusal(e: unknown): string {
+  if (e instanceof APIError) {
+    const f = e.problem.errors?.[0];
+    if (e.status === 400 && f?.field === "text") {
+      if (f.detail === "required") return "the terms are empty; write them first";
+      if (f.detail?.startsWith("at most")) return `the terms are too long: at most ${maxTermsLen.toLocaleString("en-GB")} characters`;
+      if (f.detail?.startsWith("has no visible")) return "the terms have no letters, digits or symbols";
+    }
+    if (e.status === 503) return "the service is not answering just now; your text stays here: wait a minute and press Save again";
+    if (e.status === 404 || (e.status === 403 && e.problem.type !== ProblemTypeBase + ("account-disabled" satisfies ProblemType))) {
+      return "you can no longer change the terms of this case (you may have been recused or removed from it); reload the page to see where it stands";
+    }
+  }
+  return staffWords(e);
+}
+
 /** "A", "A and B", "A, B and C". */
 const listWords = (xs: string[]) => xs.length <= 1 ? xs.join("") : xs.slice(0, -1).join(", ") + " and " + xs[xs.length - 1];
 
@@ -240,7 +265,7 @@ export async function renderConsentPanel(el: HTMLElement, caseID: string, c: Cas
     return h("li", { "data-disclosure": d.id }, h("p", {}, d.text),
       h("p", { class: "meta" }, `Acknowledged by: ${acked.join(", ") || "nobody yet"}. Not yet: ${not.join(", ") || "nobody"}.`));
   }));
-  const ta = h("textarea", { id: "terms-edit", rows: "8" }) as HTMLTextAreaElement;
+  const ta = h("textarea", { id: "terms-edit", rows: "8", maxlength: String(maxTermsLen) }) as HTMLTextAreaElement;
   ta.value = view.terms.text;
   const msg = h("p", { id: "terms-edit-status", role: "status", "aria-live": "polite" }, saved);
   const save = h("button", { type: "button", id: "terms-save" }, "Save the terms") as HTMLButtonElement;
@@ -254,7 +279,7 @@ export async function renderConsentPanel(el: HTMLElement, caseID: string, c: Cas
       await renderConsentPanel(el, caseID, c, `Saved as version ${v.terms.version}. Every party, lawyer and observer of this case is asked to accept it before the opening session.`);
       el.querySelector("details")?.setAttribute("open", "");
     } catch (e) {
-      msg.textContent = e instanceof APIError && e.problem.detail ? "Not saved: " + e.problem.detail + "." : "Not saved; please try again.";
+      msg.textContent = "Not saved: " + termsRefusal(e) + ".";
       msg.className = "error";
       save.disabled = false;
     }

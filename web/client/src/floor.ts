@@ -44,6 +44,9 @@ let ticker: ReturnType<typeof setInterval> | undefined;
 let fetching = false;
 // A notice is being sent: the panel drawn again meanwhile keeps its Send button off (a second click would send it twice).
 let noticeSending = false;
+// A notice some rooms refused: pressing Send again with the same words sends it only to the rooms that did not get
+// it (the others would show it twice); changed words are a new notice, to every room.
+let noticeRetry: { caseID: string; words: string; missed: string[] } | undefined;
 /** Messages shown so far, to mark those sent out of turn when the turns arrive. */
 const shown: { room: string; at: number; from: string; li: HTMLElement }[] = [];
 
@@ -318,6 +321,28 @@ function list(words: string[]): string {
   return words.length <= 1 ? words.join("") : words.slice(0, -1).join(", ") + " and " + words[words.length - 1];
 }
 
+/**
+ * The rooms still missing the notice with these words, when they are a retry of one some rooms refused (only those
+ * still open and followed); undefined when the words are a new notice, for every room.
+ */
+function retryRooms(words: string): string[] | undefined {
+  const r = noticeRetry;
+  if (!r || r.caseID !== ctx!.sc().caseID || r.words !== words) return undefined;
+  const open = broadcastRooms();
+  return r.missed.filter((x) => open.includes(x));
+}
+
+const sendAgainLabel = (rooms: string[]) => `Send to ${list(rooms.map(roomWords))} again`;
+
+/** The Send button and the line under the notice say where it goes: every room, or only those that missed it. */
+function noticeWhere(words: string): { label: string; goes: string } {
+  const again = retryRooms(words);
+  if (again && again.length > 0) {
+    return { label: sendAgainLabel(again), goes: `This goes to: ${again.map(ctx!.roomTitle).join(", ")} only — the other rooms already have this notice.` };
+  }
+  return { label: "Send the notice to every room", goes: "This goes to: " + broadcastRooms().map(ctx!.roomTitle).join(", ") + "." };
+}
+
 /** The room list changed (a room opened or closed): the panel shows where a notice goes now. */
 export function floorRoomsChanged(): void {
   fillPanel();
@@ -390,8 +415,17 @@ function fillPanel(): void {
     h("p", { class: "note" }, `Everyone in the ${title} sees whose turn it is and the time left. Messages from others are not held: they show as “out of turn”.`));
 
   // A notice to every room.
-  const targets = broadcastRooms();
-  const text = inputs.notice ??= h("textarea", { id: "notice-text", maxlength: "2000" }) as HTMLTextAreaElement;
+  const text = inputs.notice ??= h("textarea", {
+    id: "notice-text", maxlength: "2000",
+    // Words changed from (or back to) those of a notice some rooms missed: the button and the line say where it goes now.
+    oninput: () => {
+      const w = noticeWhere(inputs.notice!.value.trim());
+      const b = document.getElementById("send-notice"), g = document.querySelector("#notice-targets strong");
+      if (b && b.textContent !== w.label) b.textContent = w.label;
+      if (g && g.textContent !== w.goes) g.textContent = w.goes;
+    },
+  }) as HTMLTextAreaElement;
+  const where = noticeWhere(text.value.trim());
   const send = async () => {
     if (noticeSending) return;
     const words = text.value.trim();
@@ -405,16 +439,25 @@ function fillPanel(): void {
     try {
       // A room another mediator closed meanwhile is left out too.
       await ctx!.sc().refresh().catch(() => {});
-      const rooms = broadcastRooms();
+      const again = retryRooms(words);
+      const rooms = again ?? broadcastRooms();
       // Every room is tried: one that refuses the notice does not stop the others.
       for (const r of rooms) {
         try { await ctx!.sc().send(r, { kind: KindNotice, text: words }); sent.push(r); }
         catch { if (!ctx!.sc().sess.chain.closed(r)) missed.push(r); } // closed while sending: not a room to send to
       }
       const n = `${sent.length} ${sent.length === 1 ? "room" : "rooms"}`;
-      if (rooms.length === 0) { failed = true; result = "You are in no open room to send a notice to."; }
-      else if (missed.length === 0) { text.value = ""; result = `Notice sent to ${n}: ${sent.map(ctx!.roomTitle).join(", ")}.`; }
-      else { failed = true; result = `Notice sent to ${n}; it could not be sent to ${list(missed.map(roomWords))} — try again.`; }
+      const tryAgain = () => `“${sendAgainLabel(missed)}” sends it there only: the rooms that have it do not get it twice.`;
+      noticeRetry = missed.length > 0 ? { caseID: ctx!.sc().caseID, words, missed } : undefined;
+      if (again && rooms.length === 0) { text.value = ""; result = "The rooms that missed the notice are closed now or left: there is nowhere left to send it."; }
+      else if (rooms.length === 0) { failed = true; result = "You are in no open room to send a notice to."; }
+      else if (missed.length === 0) {
+        text.value = "";
+        result = again ? `Notice sent to ${list(sent.map(roomWords))} too: every room has it now.` : `Notice sent to ${n}: ${sent.map(ctx!.roomTitle).join(", ")}.`;
+      } else if (again) {
+        failed = true;
+        result = (sent.length > 0 ? `Notice sent to ${list(sent.map(roomWords))} too; it` : "It") + ` still could not be sent to ${list(missed.map(roomWords))}. ${tryAgain()}`;
+      } else { failed = true; result = `Notice sent to ${n}; it could not be sent to ${list(missed.map(roomWords))}. ${tryAgain()}`; }
     } finally {
       noticeSending = false;
       if (btn) btn.disabled = false;
@@ -425,9 +468,9 @@ function fillPanel(): void {
   };
   const noticeBox = h("div", {},
     h("label", { for: "notice-text" }, "Notice to every room"), text,
-    h("p", { id: "notice-targets" }, h("strong", {}, "This goes to: " + targets.map(ctx.roomTitle).join(", ") + ".")),
+    h("p", { id: "notice-targets" }, h("strong", {}, where.goes)),
     h("p", { class: "note" }, "Each room's copy is end-to-end encrypted for the people in that room. Rooms you are not in get nothing."),
-    h("div", { class: "row" }, h("button", { type: "button", class: "primary", id: "send-notice", onclick: send, ...(noticeSending ? { disabled: "" } : {}) }, "Send the notice to every room")));
+    h("div", { class: "row" }, h("button", { type: "button", class: "primary", id: "send-notice", onclick: send, ...(noticeSending ? { disabled: "" } : {}) }, where.label)));
 
   panel.replaceChildren(
     h("h2", { id: "floor-panel-title" }, "Running the session"),

@@ -167,6 +167,8 @@ function draw(box: HTMLElement): void {
       h("strong", {}, r.label), r.crossSide ? " (cross-side)" : "", r.closed ? " — closed" : "", h("br"),
       h("span", { class: "note" }, "In it: " + peopleWords(r.members)), " ",
       r.closed ? "" : h("button", { type: "button", class: "close-room", "aria-label": `Close the room ${r.label}`, onclick: () => confirmClose(r, out) }, "Close room…"),
+      // Closed on the server, its closing not signed yet (the browser that closed it could not): any mediator in it signs.
+      r.closed && !ctx.sc().sess.chain.closed(r.room) && ctx.sc().sess.chain.holdsSealed(r.room) ? signCloseButton(r, out) : "",
       out));
   }
   box.setAttribute("aria-labelledby", "defined-rooms-title");
@@ -252,6 +254,36 @@ function openForm(): HTMLElement {
   return form;
 }
 
+/**
+ * Signs the closing of r, which the server has closed: every member's browser then refuses to write there and no
+ * server can reopen it. If the browser cannot sign it, out says so — the room is closed, the closing not signed yet —
+ * and offers to sign it again (the room's line in the list offers it too, after a reload).
+ */
+async function signClosing(r: DefinedRoom, out: HTMLElement): Promise<void> {
+  try {
+    await ctx!.sc().signClose(r.room);
+  } catch (e) {
+    // (plainWords's words for an outage say to reload, which would not help here: the button below does.)
+    out.parentElement?.querySelector("button.close-room")?.remove(); // it is closed: nothing more to close
+    const why = e instanceof TypeError || (e instanceof APIError && e.status >= 500) ? "the service did not answer" : errText(e);
+    out.replaceChildren(h("p", { class: "error", role: "alert", id: "room-close-unsigned" },
+      `"${r.label}" is closed: nobody can write in it now. But your browser could not sign its closing (${why}), and until it is signed the server could open the room again. Press “Sign the closing” to try again.`),
+    signCloseButton(r, out));
+    return;
+  }
+  ctx!.changed();
+  draw(document.getElementById("defined-rooms")!);
+  document.getElementById("defined-rooms")!.append(h("p", { role: "status", id: "room-closed-status" }, `Closed "${r.label}". Its messages stay readable to the people in it.`));
+}
+
+function signCloseButton(r: DefinedRoom, out: HTMLElement): HTMLElement {
+  const b = h("button", {
+    type: "button", class: "sign-close-room", "aria-label": `Sign the closing of the room ${r.label}`,
+    onclick: async () => { b.disabled = true; try { await signClosing(r, out); } finally { b.disabled = false; } },
+  }, "Sign the closing") as HTMLButtonElement;
+  return b;
+}
+
 function confirmClose(r: DefinedRoom, out: HTMLElement): void {
   const others = (roomMembers(r.room) ?? []).filter((a) => a !== ctx!.me());
   const yes = h("button", {
@@ -264,14 +296,8 @@ function confirmClose(r: DefinedRoom, out: HTMLElement): void {
         }
         order.take(order.ask());
         known.set(closed.room, closed);
-        // Your browser signs the closing, so every member's browser refuses to write there and no server can reopen it.
-        await ctx!.sc().signClose(r.room).catch((e) => {
-          throw new Error(`it is closed on the server, but your browser could not sign its closing (${errText(e)}); reload the page and try again`);
-        });
-        ctx!.changed();
-        draw(document.getElementById("defined-rooms")!);
-        document.getElementById("defined-rooms")!.append(h("p", { role: "status", id: "room-closed-status" }, `Closed "${r.label}". Its messages stay readable to the people in it.`));
-      } catch (e) { out.replaceChildren(h("p", { class: "error", role: "alert" }, `"${r.label}" was not closed: ` + errText(e))); }
+      } catch (e) { out.replaceChildren(h("p", { class: "error", role: "alert" }, `"${r.label}" was not closed: ` + errText(e))); return; }
+      await signClosing(r, out);
     },
   }, `Yes, close ${r.label}`);
   out.replaceChildren(h("div", { role: "alertdialog", "aria-labelledby": "close-room-q", class: "confirm" },
