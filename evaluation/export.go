@@ -69,6 +69,14 @@ type FollowUpSource interface {
 	FollowUpCounts(ctx context.Context, caseID string) (honoured, partly, not int, err error)
 }
 
+// InviteSource is a Source that also has whom the cases' invitations
+// were for (cases.Service.Invited): every one, used or not, withdrawn or
+// refused. Their names are scrubbed from the case's comments like its
+// roster's.
+type InviteSource interface {
+	Invited(ctx context.Context, fn func(cases.InvitedPerson) error) error
+}
+
 func meanColumns() []string {
 	out := make([]string, len(cases.SurveyItems))
 	for i, it := range cases.SurveyItems {
@@ -204,6 +212,15 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 	rand.Read(key)
 	rep := Report{K: opts.K, Format: opts.Format, Generalized: map[string]int{},
 		QuasiIdentifiers: QuasiIdentifiers}
+	invited := map[string][]cases.InvitedPerson{}
+	if is, ok := src.(InviteSource); ok {
+		if err := is.Invited(ctx, func(p cases.InvitedPerson) error {
+			invited[p.CaseID] = append(invited[p.CaseID], p)
+			return nil
+		}); err != nil {
+			return Report{}, err
+		}
+	}
 	var rows []*row
 	done := 0
 	// live: every stored case. A case whose disposal stopped part way
@@ -224,7 +241,7 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 		if err != nil {
 			return err
 		}
-		r, kept, dropped := makeRow(c, resps, key)
+		r, kept, dropped := makeRow(c, resps, invited[c.ID], key)
 		h, p, n := 0, 0, 0
 		if fs, ok := src.(FollowUpSource); ok {
 			if h, p, n, err = fs.FollowUpCounts(ctx, c.ID); err != nil {
@@ -301,7 +318,7 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 	return rep, nil
 }
 
-func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int, int) {
+func makeRow(c *cases.Case, resps []cases.SurveyResponse, invited []cases.InvitedPerson, key []byte) (*row, int, int) {
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(c.ID))
 	token := hex.EncodeToString(mac.Sum(nil)[:10])
@@ -330,9 +347,36 @@ func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int
 	}
 	// Everyone the case ever named: participants, those a mediator
 	// removed, mediators (recused ones too), mediators assigned and still
-	// in their notice period, and the names the program's notices carry
-	// (a withdrawn assignment leaves its name only there).
+	// in their notice period, the names the program's notices carry (a
+	// withdrawn assignment leaves its name only there), everyone invited
+	// (never joined, withdrawn or refused too) with the part of their
+	// address before the @, and every capitalized word of the case's
+	// free text (disclosures, objectives, recusal and notice reasons,
+	// stage notes), where a name given in passing is found.
 	var names, emails, labels []string
+	for _, p := range invited {
+		names = append(names, p.Name)
+		if local, _, ok := strings.Cut(p.Email, "@"); ok {
+			emails = append(emails, local)
+		}
+	}
+	var texts []string
+	for _, d := range c.Disclosures {
+		texts = append(texts, d.Text)
+	}
+	for _, o := range c.Objectives {
+		texts = append(texts, o.Text)
+	}
+	for _, m := range c.Mediators {
+		texts = append(texts, m.RecusalReason)
+	}
+	for _, n := range c.Notices {
+		texts = append(texts, n.Reason)
+	}
+	for _, h := range c.StageHistory {
+		texts = append(texts, h.Note)
+	}
+	names = append(names, capitalizedWords(texts)...)
 	for _, p := range c.Participants {
 		names = append(names, p.Name)
 	}
