@@ -69,6 +69,14 @@ type FollowUpSource interface {
 	FollowUpCounts(ctx context.Context, caseID string) (honoured, partly, not int, err error)
 }
 
+// InviteSource is a Source that also has whom the cases' invitations
+// were for (cases.Service.Invited): every one, used or not, withdrawn or
+// refused. Their names are scrubbed from the case's comments like its
+// roster's.
+type InviteSource interface {
+	Invited(ctx context.Context, fn func(cases.InvitedPerson) error) error
+}
+
 func meanColumns() []string {
 	out := make([]string, len(cases.SurveyItems))
 	for i, it := range cases.SurveyItems {
@@ -102,15 +110,25 @@ func halfMean(v float64) string {
 // columns is part of the k-anonymity grouping: a released row is
 // indistinguishable, on all of them together, from at least k-1 others.
 // Records staff also know which cases have follow-up check-ins (the
-// `followup.set` audit entries name the case), so whether a row's
-// follow-up columns are released is a quasi-identifier too
-// ("followups_released", derived, not a column of its own): a row with
-// follow-up counts is grouped only with rows that have them. What is left
-// to protect is what no one outside the survey knows: the survey means
-// and comments, and the check-in answers.
+// `followup.set` audit entries name the case and its days), and can count
+// a case's check-in answers: each link opens a day before its due date
+// and expires 60 days after, and every `followup.response` entry has its
+// time, so where cases' windows do not overlap the entries in a window
+// are its case's. The three follow-up cells bound that count (their
+// bands' sum), so a row whose cells fit only one case's count would be
+// that case. The number of answers is therefore a quasi-identifier too
+// ("followup_answers", derived, not a column of its own): while a row's
+// follow-up cells are in their count bands it is grouped only with rows
+// of cases with exactly as many answers, so its cells fit every case of
+// its group; generalized ("followups:some-or-all") the cells say only
+// "0", "some" or "all", which fit any number of answers from
+// MinSurveyResponses up, and the row is grouped with every row released
+// so; a row without them is grouped with the rows without them. What is
+// left to protect is what no one outside the survey knows: the survey
+// means and comments, and the check-in answers.
 var QuasiIdentifiers = []string{"case_type", "referral_source", "opened_period", "sides", "participants",
 	"sessions", "hours", "days_preparation", "days_opening", "days_issues", "days_negotiation", "days_to_resolution",
-	"outcome", "survey_responses", "followups_released"}
+	"outcome", "survey_responses", "followup_answers"}
 
 // qiFirst and qiLast bound the QuasiIdentifiers in a row (after the
 // token).
@@ -124,9 +142,15 @@ type row struct {
 	responses int
 	level     int
 	values    []string
-	// followups: the follow-up columns are released (derived
-	// quasi-identifier "followups_released").
+	// followups: the follow-up columns are released; answers is the
+	// case's number of check-in answers, and checkIns the answers
+	// (honoured, partly, not); someOrAll: the cells are generalized to
+	// "0", "some" or "all" (derived quasi-identifier "followup_answers":
+	// answers while the cells are in count bands).
 	followups bool
+	someOrAll bool
+	answers   int
+	checkIns  [3]int
 	// stub: the row is a disposed case's, made from its statistical stub.
 	stub bool
 	// comments: the case's scrubbed comments, in the order of its
@@ -137,7 +161,37 @@ type row struct {
 
 // qi is the row's quasi-identifier tuple as a grouping key.
 func (r *row) qi() string {
-	return strings.Join(r.values[qiFirst:qiLast+1], "\x00") + "\x00" + strconv.FormatBool(r.followups)
+	return strings.Join(r.values[qiFirst:qiLast+1], "\x00") + "\x00" + r.followupAnswers()
+}
+
+// followupAnswers is the row's derived quasi-identifier
+// "followup_answers": "" when the follow-up cells are not released, "any"
+// when they are generalized to "0", "some" or "all" (which fit every
+// number of answers they are released for), else the case's exact number
+// of answers, which records staff can count from the audit log and which
+// the count bands bound.
+func (r *row) followupAnswers() string {
+	switch {
+	case !r.followups:
+		return ""
+	case r.someOrAll:
+		return "any"
+	}
+	return strconv.Itoa(r.answers)
+}
+
+// someOrAll is a follow-up cell generalized: "0", "all" (x is every one
+// of the case's total answers) or "some". With at least
+// MinSurveyResponses answers every combination of the three cells fits
+// every total, so the cells do not bound the number of answers.
+func someOrAll(x, total int) string {
+	switch x {
+	case 0:
+		return "0"
+	case total:
+		return "all"
+	}
+	return "some"
 }
 
 // Run writes the export of src to w and returns its report.
@@ -158,6 +212,15 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 	rand.Read(key)
 	rep := Report{K: opts.K, Format: opts.Format, Generalized: map[string]int{},
 		QuasiIdentifiers: QuasiIdentifiers}
+	invited := map[string][]cases.InvitedPerson{}
+	if is, ok := src.(InviteSource); ok {
+		if err := is.Invited(ctx, func(p cases.InvitedPerson) error {
+			invited[p.CaseID] = append(invited[p.CaseID], p)
+			return nil
+		}); err != nil {
+			return Report{}, err
+		}
+	}
 	var rows []*row
 	done := 0
 	// live: every stored case. A case whose disposal stopped part way
@@ -178,7 +241,7 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 		if err != nil {
 			return err
 		}
-		r, kept, dropped := makeRow(c, resps, key)
+		r, kept, dropped := makeRow(c, resps, invited[c.ID], key)
 		h, p, n := 0, 0, 0
 		if fs, ok := src.(FollowUpSource); ok {
 			if h, p, n, err = fs.FollowUpCounts(ctx, c.ID); err != nil {
@@ -187,7 +250,7 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 		}
 		if h+p+n >= MinSurveyResponses {
 			r.values = append(r.values, itoaBand(h, countBands), itoaBand(p, countBands), itoaBand(n, countBands))
-			r.followups = true
+			r.followups, r.answers, r.checkIns = true, h+p+n, [3]int{h, p, n}
 		} else {
 			// Fewer answers than a survey mean needs: one person's
 			// check-in is not released.
@@ -255,7 +318,7 @@ func Run(ctx context.Context, src Source, w io.Writer, opts Options) (Report, er
 	return rep, nil
 }
 
-func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int, int) {
+func makeRow(c *cases.Case, resps []cases.SurveyResponse, invited []cases.InvitedPerson, key []byte) (*row, int, int) {
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(c.ID))
 	token := hex.EncodeToString(mac.Sum(nil)[:10])
@@ -284,9 +347,36 @@ func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int
 	}
 	// Everyone the case ever named: participants, those a mediator
 	// removed, mediators (recused ones too), mediators assigned and still
-	// in their notice period, and the names the program's notices carry
-	// (a withdrawn assignment leaves its name only there).
+	// in their notice period, the names the program's notices carry (a
+	// withdrawn assignment leaves its name only there), everyone invited
+	// (never joined, withdrawn or refused too) with the part of their
+	// address before the @, and every capitalized word of the case's
+	// free text (disclosures, objectives, recusal and notice reasons,
+	// stage notes), where a name given in passing is found.
 	var names, emails, labels []string
+	for _, p := range invited {
+		names = append(names, p.Name)
+		if local, _, ok := strings.Cut(p.Email, "@"); ok {
+			emails = append(emails, local)
+		}
+	}
+	var texts []string
+	for _, d := range c.Disclosures {
+		texts = append(texts, d.Text)
+	}
+	for _, o := range c.Objectives {
+		texts = append(texts, o.Text)
+	}
+	for _, m := range c.Mediators {
+		texts = append(texts, m.RecusalReason)
+	}
+	for _, n := range c.Notices {
+		texts = append(texts, n.Reason)
+	}
+	for _, h := range c.StageHistory {
+		texts = append(texts, h.Note)
+	}
+	names = append(names, capitalizedWords(texts)...)
 	for _, p := range c.Participants {
 		names = append(names, p.Name)
 	}
@@ -352,9 +442,12 @@ func makeRow(c *cases.Case, resps []cases.SurveyResponse, key []byte) (*row, int
 // first the details that single a case out most easily and matter least to
 // a program report (days per stage, sessions and hours, roster size, the
 // exact survey count), then the calendar, then the outcome and the rest.
-// Last, "followups:any" empties the three follow-up columns: the row then
-// looks like a case without check-ins.
-var steps = []string{"days_per_stage:any", "days_to_resolution:any", "sessions_hours:any", "participants:any",
+// Before all of them, "followups:some-or-all" turns the follow-up cells
+// into "0", "some" or "all", so the row is no longer grouped on its exact
+// number of check-in answers (followupAnswers). Last, "followups:any"
+// empties the three follow-up columns: the row then looks like a case
+// without check-ins.
+var steps = []string{"followups:some-or-all", "days_per_stage:any", "days_to_resolution:any", "sessions_hours:any", "participants:any",
 	"survey_responses:released-or-not", "opened_period:quarter", "opened_period:year", "outcome:any",
 	"opened_period:any", "sides:any", "referral_source:any", "case_type:any", "followups:any"}
 
@@ -368,17 +461,29 @@ const (
 // colComments is the comments column's position in a row.
 var colComments = colMeansFirst + len(cases.SurveyItems)
 
-func (r *row) generalize() {
+// generalize takes the row's next step, and says whether it changed the
+// row (the follow-up steps do not change a row without follow-ups; the
+// report counts only the rows a step changed).
+func (r *row) generalize() bool {
 	r.level++
 	v := r.values
 	switch steps[r.level-1] {
-	case "followups:any":
-		if r.followups {
-			for i := len(v) - 3; i < len(v); i++ {
-				v[i] = ""
-			}
-			r.followups = false
+	case "followups:some-or-all":
+		if !r.followups || r.someOrAll {
+			return false
 		}
+		for i, x := range r.checkIns {
+			v[len(v)-3+i] = someOrAll(x, r.answers)
+		}
+		r.someOrAll = true
+	case "followups:any":
+		if !r.followups {
+			return false
+		}
+		for i := len(v) - 3; i < len(v); i++ {
+			v[i] = ""
+		}
+		r.followups = false
 	case "days_per_stage:any":
 		for i := colDaysFirst; i <= colDaysLast; i++ {
 			v[i] = withheld
@@ -406,6 +511,7 @@ func (r *row) generalize() {
 	case "case_type:any":
 		v[colType] = withheld
 	}
+	return true
 }
 
 // anonymize generalizes rows in groups smaller than k, one step at a time
@@ -417,8 +523,9 @@ func anonymize(rows []*row, k int, generalized map[string]int) ([]*row, int) {
 		changed := false
 		for _, r := range rows {
 			if counts[r.qi()] < k && r.level < len(steps) {
-				r.generalize()
-				generalized[steps[r.level-1]]++
+				if r.generalize() {
+					generalized[steps[r.level-1]]++
+				}
 				changed = true
 			}
 		}

@@ -206,7 +206,7 @@ func TestExportBandsDurationsAndCounts(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		r, _, _ := makeRow(c, resps, key)
+		r, _, _ := makeRow(c, resps, nil, key)
 		rows = append(rows, r.values)
 		return nil
 	})

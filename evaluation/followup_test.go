@@ -28,13 +28,16 @@ func (oneCheckIn) FollowUpCounts(ctx context.Context, caseID string) (int, int, 
 
 // The check-in counts are exported banded, in the columns the dictionary
 // documents, only from MinSurveyResponses answers; fewer (one person's
-// answer, or none) are not released.
+// answer, or none) are not released. A row in a group too small for its
+// exact number of answers has them generalized to "0", "some" or "all"
+// (followups:some-or-all), its only other form.
 func TestExportCountsFollowUps(t *testing.T) {
 	svc, _ := seed(t, 30, t.TempDir())
 	for _, tc := range []struct {
-		src  Source
-		want [3]string
-	}{{withCheckIns{svc}, [3]string{"3-4", "1", "5+"}}, {oneCheckIn{svc}, [3]string{"", "", ""}}, {svc, [3]string{"", "", ""}}} {
+		src        Source
+		want, also [3]string
+	}{{withCheckIns{svc}, [3]string{"3-4", "1", "5+"}, [3]string{"some", "some", "some"}},
+		{oneCheckIn{svc}, [3]string{"", "", ""}, [3]string{"", "", ""}}, {svc, [3]string{"", "", ""}, [3]string{"", "", ""}}} {
 		var out bytes.Buffer
 		if _, err := Run(context.Background(), tc.src, &out, Options{To: time.Now().Add(time.Hour), K: 2}); err != nil {
 			t.Fatal(err)
@@ -52,8 +55,8 @@ func TestExportCountsFollowUps(t *testing.T) {
 		}
 		for _, rec := range recs[1:] {
 			got := [3]string{rec[col["followup_honoured"]], rec[col["followup_partly"]], rec[col["followup_not"]]}
-			if got != tc.want {
-				t.Fatalf("follow-up cells %v, want %v", got, tc.want)
+			if got != tc.want && got != tc.also {
+				t.Fatalf("follow-up cells %v, want %v or %v", got, tc.want, tc.also)
 			}
 		}
 	}

@@ -136,6 +136,25 @@ func confident(text string) bool {
 	return true
 }
 
+// capitalizedWords are the words of texts that start with a capital
+// letter and are not allowedCapitalized, wherever they stand (a name
+// starts a sentence as often as not): the names a case's free text may
+// give. A common word that starts a sentence there is taken too, and so
+// scrubbed from the case's comments in any letter case; that costs a
+// word, never a name.
+func capitalizedWords(texts []string) []string {
+	var out []string
+	for _, t := range texts {
+		for _, w := range strings.FieldsFunc(normalize(t), func(r rune) bool { return !unicode.IsLetter(r) && r != '\'' && r != '-' }) {
+			w = strings.Trim(w, "'-")
+			if r, _ := utf8.DecodeRuneInString(w); unicode.IsUpper(r) && !allowedCapitalized[w] {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
+}
+
 // caseless is a letter with no upper or lower case (of a script without
 // capitals).
 func caseless(r rune) bool {

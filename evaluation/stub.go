@@ -22,7 +22,7 @@ type StubSource interface {
 // the comments (free text may name someone) and the follow-up counts
 // (kept by package schedule, disposed of with the survey responses).
 func MakeStub(c *cases.Case, resps []cases.SurveyResponse, now time.Time) cases.Stub {
-	r, _, _ := makeRow(c, resps, make([]byte, 32))
+	r, _, _ := makeRow(c, resps, nil, make([]byte, 32))
 	cells := append([]string(nil), r.values[1:len(r.values)-1]...) // neither token nor comments
 	y, m, _ := c.Created.UTC().Date()
 	return cases.Stub{Case: c.ID, Made: now.UTC(), Opened: time.Date(y, m, 1, 0, 0, 0, 0, time.UTC),

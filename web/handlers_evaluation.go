@@ -125,8 +125,14 @@ func (a *API) runExport(w http.ResponseWriter, r *http.Request) {
 	}
 	actor, _ := actorFrom(r.Context())
 	if _, err := a.audit.Append(r.Context(), audit.Event{Type: "evaluation.export", Actor: actor.ID, Hashes: []string{rep.SHA256},
+		// What decided the export's strength is recorded with it: k as
+		// the export ran (the default when none was asked), the fewest
+		// responses a released survey mean needs, and the
+		// quasi-identifiers its rows were grouped on.
 		Attrs: map[string]string{"from": req.From, "to": req.To, "rows": fmt.Sprint(rep.Rows), "format": rep.Format,
-			"encrypted": fmt.Sprint(rep.Encrypted), "suppressed": fmt.Sprint(rep.Suppressed)},
+			"encrypted": fmt.Sprint(rep.Encrypted), "suppressed": fmt.Sprint(rep.Suppressed),
+			"k": fmt.Sprint(rep.K), "minSurveyResponses": fmt.Sprint(evaluation.MinSurveyResponses),
+			"quasiIdentifiers": strings.Join(rep.QuasiIdentifiers, ",")},
 		Time: time.Now().UTC()}); err != nil {
 		a.writeError(w, r, err)
 		return
