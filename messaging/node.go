@@ -142,6 +142,12 @@ func (s *Service) claimRoom(ctx context.Context, inc *incarnation, room string, 
 		return err
 	}
 	err = s.log.putClaim(ctx, room, claim{Node: inc.id, Gen: gen})
+	var unchecked *uncheckedWrite
+	if errors.As(err, &unchecked) {
+		// Landed, unchecked: owed the check; the claim is adopted when
+		// next used (route), which checks the marker itself.
+		s.owe(unchecked)
+	}
 	if errors.Is(err, objstore.ErrPrecondition) {
 		return errMoved
 	}
