@@ -546,7 +546,8 @@ func (s *Service) ended(ctx context.Context, node string, seqs []int64) (ended, 
 		return false, false
 	}
 	s.markDead(node)
-	return true, len(seqs) == 1
+	// (A journal with local files as well is recovered as usual.)
+	return true, len(seqs) == 1 && (s.log.local == nil || !s.log.local.has(node))
 }
 
 // gone reports whether no node listens for inc's forwarding topic, asked
