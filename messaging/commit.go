@@ -272,6 +272,15 @@ func (s *Service) runJournal() {
 	}
 	var last time.Time // when the last write began
 	for {
+		// The stop first: a select with both ready picks at random, and
+		// would start writes whose senders were already answered
+		// ErrClosed (stored after all: a duplicate) and that, still
+		// running at the grace, fail and end the journal during Close.
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
 		var first journalReq
 		select {
 		case first = <-s.journalQ:

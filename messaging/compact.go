@@ -1,8 +1,10 @@
 package messaging
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"time"
 
@@ -223,6 +225,11 @@ func (s *Service) compact(ctx context.Context, inc *incarnation, all bool) error
 		if errors.Is(err, ErrHistoryEnded) {
 			written, err = len(w.batch), nil // disposed of: nothing more to keep
 		}
+		if errors.Is(err, objstore.ErrPrecondition) {
+			if k := s.landedBefore(ctx, w.room, w.batch[written:]); k > 0 {
+				written, err = written+k, nil // the rest at the next look
+			}
+		}
 		s.incMu.Lock()
 		if or := inc.owned[w.room]; or != nil {
 			for _, j := range or.tail[:written] {
@@ -243,8 +250,7 @@ func (s *Service) compact(ctx context.Context, inc *incarnation, all bool) error
 		}
 		s.incMu.Unlock()
 		if errors.Is(err, objstore.ErrPrecondition) {
-			// Another node fenced this one and recovered the room (or an
-			// earlier write of ours landed unseen). Either way this
+			// Another node fenced this one and recovered the room. This
 			// journal ends here, and whoever recovers it checks it
 			// against what the segments hold.
 			s.logger.Warn("a room's segment was already written: this journal ends; starting a new one", "room", w.room)
@@ -255,7 +261,7 @@ func (s *Service) compact(ctx context.Context, inc *incarnation, all bool) error
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, s.deleteSpent(ctx, inc))
+	errs = append(errs, s.deleteSpent(ctx, inc), s.settleOwed(ctx))
 	return errors.Join(errs...)
 }
 
@@ -348,10 +354,70 @@ func merge(batches []*Batch) []segment {
 func (s *Service) writeSegments(ctx context.Context, segs []segment) (int, error) {
 	written := 0
 	for _, seg := range segs {
-		if err := s.log.appendSegment(ctx, seg.b, seg.parts); err != nil {
+		err := s.log.appendSegment(ctx, seg.b, seg.parts)
+		var unchecked *uncheckedWrite
+		if errors.As(err, &unchecked) {
+			// Landed: written, whatever the check after it says later.
+			s.owe(unchecked)
+			err = nil
+		}
+		if err != nil {
 			return written, err
 		}
 		written += seg.batches
 	}
 	return written, nil
+}
+
+// landedBefore is called when the segment of batches[0]'s place is already
+// written: it returns how many of batches (a room's journaled tail, in
+// order) that segment holds, when it is exactly what this node would
+// have written of their first ones (an earlier compaction's write that
+// landed though its answer was lost, when the tail has grown since), and
+// 0 otherwise (another node wrote it: this node was fenced). The check
+// after the write that such a segment never had is owed.
+func (s *Service) landedBefore(ctx context.Context, room string, batches []journaled) int {
+	if len(batches) == 0 {
+		return 0
+	}
+	b0 := batches[0].b
+	key := batchKey(room, b0.Epoch, b0.First)
+	rc, info, err := s.log.store.Get(ctx, key, objstore.GetOptions{})
+	if err != nil {
+		return 0
+	}
+	data, err := io.ReadAll(io.LimitReader(rc, s.log.maxObject+1))
+	rc.Close()
+	if err != nil || int64(len(data)) > s.log.maxObject {
+		return 0
+	}
+	stored, err := DecodeBatch(data)
+	if err != nil {
+		return 0
+	}
+	k, n := 0, 0
+	for k < len(batches) && n < len(stored.Msgs) {
+		n += len(batches[k].b.Msgs)
+		k++
+	}
+	if k == 0 || n != len(stored.Msgs) {
+		if stored.Seal == nil || batches[0].b.Seal == nil {
+			return 0
+		}
+		k = 1 // a seal is a segment of its own
+	}
+	mine := make([]*Batch, k)
+	for i := range mine {
+		mine[i] = batches[i].b
+	}
+	segs := merge(mine)
+	if len(segs) != 1 {
+		return 0
+	}
+	want, err := segs[0].b.encodeParts(segs[0].parts)
+	if err != nil || !bytes.Equal(want, data) {
+		return 0
+	}
+	s.owe(&uncheckedWrite{room: room, key: key, version: info.VersionID, err: errors.New("its write's answer was lost")})
+	return k
 }

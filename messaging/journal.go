@@ -147,23 +147,42 @@ func (l *Log) journalSeqs(ctx context.Context, node string) ([]int64, error) {
 	return out, err
 }
 
-// journalNodes lists the incarnations that have a journal in the store
-// (or the local journal).
-func (l *Log) journalNodes(ctx context.Context) ([]string, error) {
-	var out []string
+// journalListing is one listing of every journal: the incarnations that
+// have a journal in the store, in order, with the sequence numbers each
+// holds (in order), and those with files in the local journal (no
+// numbers, unless it also has objects).
+type journalListing struct {
+	nodes []string
+	seqs  map[string][]int64
+}
+
+// listJournals lists every journal in the store (one listing of
+// journal/) and the local journal's incarnations.
+func (l *Log) listJournals(ctx context.Context) (journalListing, error) {
+	out := journalListing{seqs: map[string][]int64{}}
 	err := l.store.List(ctx, journalRoot, func(info objstore.Info) error {
 		rest := info.Key[len(journalRoot):]
-		if node, _, ok := strings.Cut(rest, "/"); ok && (len(out) == 0 || out[len(out)-1] != node) {
-			out = append(out, node)
+		node, num, ok := strings.Cut(rest, "/")
+		if !ok {
+			return nil
+		}
+		if len(out.nodes) == 0 || out.nodes[len(out.nodes)-1] != node {
+			out.nodes = append(out.nodes, node)
+		}
+		if n, err := strconv.ParseInt(num, 10, 64); err == nil {
+			out.seqs[node] = append(out.seqs[node], n)
 		}
 		return nil
 	})
+	for _, seqs := range out.seqs {
+		slices.Sort(seqs)
+	}
 	if err == nil && l.local != nil {
 		var local []string
 		local, err = l.local.nodes()
 		for _, n := range local {
-			if !slices.Contains(out, n) {
-				out = append(out, n)
+			if !slices.Contains(out.nodes, n) {
+				out.nodes = append(out.nodes, n)
 			}
 		}
 	}

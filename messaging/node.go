@@ -142,6 +142,12 @@ func (s *Service) claimRoom(ctx context.Context, inc *incarnation, room string, 
 		return err
 	}
 	err = s.log.putClaim(ctx, room, claim{Node: inc.id, Gen: gen})
+	var unchecked *uncheckedWrite
+	if errors.As(err, &unchecked) {
+		// Landed, unchecked: owed the check; the claim is adopted when
+		// next used (route), which checks the marker itself.
+		s.owe(unchecked)
+	}
 	if errors.Is(err, objstore.ErrPrecondition) {
 		return errMoved
 	}
@@ -434,20 +440,33 @@ func (s *Service) runSweeper() {
 }
 
 func (s *Service) sweep(ctx context.Context) {
-	nodes, err := s.log.journalNodes(ctx)
+	known := s.knownJournals()
+	listing, err := s.log.listJournals(ctx)
 	if err != nil {
 		return
 	}
-	for _, node := range nodes {
+	s.forgetJournals(known, listing)
+	for _, node := range listing.nodes {
 		s.deadMu.Lock()
 		done := s.recovered[node]
 		s.deadMu.Unlock()
 		if done || node == s.current().id || ctx.Err() != nil {
 			continue
 		}
-		if !s.isDead(node) && !s.ended(ctx, node) {
-			if gone, err := s.gone(ctx, node); err != nil || !gone {
+		seqs := listing.seqs[node]
+		if !s.isDead(node) {
+			ended, onlyTombstone := s.ended(ctx, node, seqs)
+			if onlyTombstone {
+				// Only its tombstone is left (a clean shutdown's, or a
+				// journal recovered before this process started): nothing
+				// to fence or recover, and no further request for it.
+				s.markRecovered(node)
 				continue
+			}
+			if !ended {
+				if gone, err := s.gone(ctx, node); err != nil || !gone {
+					continue
+				}
 			}
 		}
 		if err := s.fence(ctx, node); err != nil {
@@ -459,23 +478,76 @@ func (s *Service) sweep(ctx context.Context) {
 	}
 }
 
-// ended reports whether node's journal ends in a tombstone (so it needs
-// no asking whether its node is still there).
-func (s *Service) ended(ctx context.Context, node string) bool {
+// knownJournals is the incarnations this service remembers as fenced or
+// recovered.
+func (s *Service) knownJournals() []string {
+	s.deadMu.Lock()
+	defer s.deadMu.Unlock()
+	out := make([]string, 0, len(s.dead)+len(s.recovered))
+	for node := range s.dead {
+		out = append(out, node)
+	}
+	for node := range s.recovered {
+		if !s.dead[node] {
+			out = append(out, node)
+		}
+	}
+	return out
+}
+
+// forgetJournals drops from the fenced and recovered sets the incarnations
+// of known (taken before listing was) that listing no longer shows: their
+// journal is gone altogether (a local journal's files are deleted once
+// recovered), so nothing is left to fence or recover, and the sets do not
+// grow with every incarnation ever ended. One met again (a claim of a
+// room names it) is fenced and recovered again: its files' absence is
+// read as an empty journal. An incarnation fenced after the listing was
+// taken is not in known, so it is kept. (An object journal keeps its
+// tombstone, which every listing shows: its entry stays while it does.)
+func (s *Service) forgetJournals(known []string, listing journalListing) {
+	listed := make(map[string]bool, len(listing.nodes))
+	for _, node := range listing.nodes {
+		listed[node] = true
+	}
+	s.deadMu.Lock()
+	defer s.deadMu.Unlock()
+	for _, node := range known {
+		if !listed[node] {
+			delete(s.dead, node)
+			delete(s.recovered, node)
+		}
+	}
+}
+
+func (s *Service) markRecovered(node string) {
+	s.deadMu.Lock()
+	defer s.deadMu.Unlock()
+	s.recovered[node] = true
+}
+
+// ended reports whether node's journal, whose entries a listing showed at
+// seqs, ends in a tombstone (so it needs no asking whether its node is
+// still there), and whether that tombstone is all the listing showed.
+// Nothing can land below a tombstone once a listing shows it alone: a
+// node never deletes its newest entry, so the journal was recovered (or
+// never written) below it, and the node's next write meets it; entries
+// above a tombstone on a number compaction had freed were written before
+// it, and a listing shows them with it.
+func (s *Service) ended(ctx context.Context, node string, seqs []int64) (ended, onlyTombstone bool) {
 	if s.log.local != nil && s.log.local.isFenced(node) {
 		s.markDead(node)
-		return true
+		return true, false
 	}
-	seqs, err := s.log.journalSeqs(ctx, node)
-	if err != nil || len(seqs) == 0 {
-		return false
+	if len(seqs) == 0 {
+		return false, false
 	}
 	e, err := s.log.readJournal(ctx, node, seqs[len(seqs)-1])
 	if err != nil || e.FencedBy == "" {
-		return false
+		return false, false
 	}
 	s.markDead(node)
-	return true
+	// (A journal with local files as well is recovered as usual.)
+	return true, len(seqs) == 1 && (s.log.local == nil || !s.log.local.has(node))
 }
 
 // gone reports whether no node listens for inc's forwarding topic, asked

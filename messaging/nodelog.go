@@ -64,8 +64,15 @@ type localJournal struct {
 	root string
 	lock *os.File
 
-	mu   sync.Mutex
-	logs map[string]*nodeLog // incarnations this process created or fenced
+	mu sync.Mutex
+	// logs: the incarnations this process created or fenced. An entry
+	// stays after its files are removed: dropped, a takeover of a room
+	// whose claim names it would fence it with a journal object, and a
+	// write started for one of this process's own would go to the store
+	// as an object. So it holds this process's incarnations and those of
+	// earlier processes found in the directory (at most a few per
+	// restart), not every one ever made.
+	logs map[string]*nodeLog
 }
 
 const (

@@ -22,7 +22,11 @@ func TestPassiveNodeRecoversNoJournal(t *testing.T) {
 	}
 	cmd.Close() // waits for its background work, a sweeper's included
 
-	if cmd.ended(t.Context(), a.current().id) {
+	seqs, err := cmd.log.journalSeqs(t.Context(), a.current().id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ended, _ := cmd.ended(t.Context(), a.current().id, seqs); ended {
 		t.Fatal("the serving node's journal was fenced by the passive node")
 	}
 	if after := publishN(t, a, room, "b", 1); after[0].Offset != 4 {

@@ -61,6 +61,11 @@ type Service struct {
 	deadMu    sync.Mutex
 	dead      map[string]bool // incarnations known fenced
 	recovered map[string]bool // fenced incarnations whose journal is recovered
+	// owed: the checks, by key, still owed after writes into rooms
+	// that landed but could not be checked (ended.go); an entry goes once
+	// its check is made.
+	owedMu sync.Mutex
+	owed   map[string]*uncheckedWrite
 	// sweeping: the sweeper runs (not Options.Passive).
 	sweeping bool
 

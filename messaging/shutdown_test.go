@@ -1,11 +1,13 @@
 package messaging
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,5 +200,97 @@ func TestCloseLetsAWriteInFlightLand(t *testing.T) {
 	}
 	if e, err := l.readJournal(t.Context(), aid, seqs[len(seqs)-1]); err != nil || e.FencedBy == "" {
 		t.Fatalf("the closed node's journal ends in %+v (%v), want a tombstone", e, err)
+	}
+}
+
+// countingGate holds the first journal write until the gate opens and
+// counts the journal writes (not tombstones) that begin after stop is
+// closed.
+type countingGate struct {
+	objstore.Store
+	gate    chan struct{}
+	waiting chan struct{}
+	stop    atomic.Pointer[chan struct{}]
+	held    atomic.Bool
+	late    atomic.Int32
+}
+
+func (g *countingGate) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	if strings.HasPrefix(key, "journal/") {
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return objstore.Info{}, err
+		}
+		r = bytes.NewReader(data)
+		if stop := g.stop.Load(); stop != nil && !bytes.Contains(data, []byte(`"fenced_by"`)) {
+			select {
+			case <-*stop:
+				g.late.Add(1)
+			default:
+			}
+		}
+		if g.held.CompareAndSwap(false, true) {
+			g.waiting <- struct{}{}
+			select {
+			case <-g.gate:
+			case <-ctx.Done():
+				return objstore.Info{}, ctx.Err()
+			}
+		}
+	}
+	return g.Store.Put(ctx, key, r, size, opts)
+}
+
+// TestJournalStartsNoWriteAfterStop: once the service stops, the journal
+// writer finishes the write in flight and starts no other, though more
+// than busyJournal batches wait: their publishers were already answered
+// ErrClosed. Before, its select picked at random between the queue and
+// the stop, and so, about one close in two, wrote the waiting batches
+// after the stop (stored after their senders were told they were not).
+// Several closes, so that a random pick shows.
+func TestJournalStartsNoWriteAfterStop(t *testing.T) {
+	for trial := range 8 {
+		d, err := objstore.OpenDir(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := &countingGate{Store: d, gate: make(chan struct{}), waiting: make(chan struct{}, 1)}
+		svc := newService(NewLog(g), NewMemory(), Options{}, neverCompact)
+		stop := svc.stop
+		g.stop.Store(&stop)
+		go func() {
+			_, _ = svc.Publish(context.Background(), "r_stop_first", Message{ID: "m0", From: "u", Body: []byte("x")})
+		}()
+		select { // the first write is held
+		case <-g.waiting:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the first journal write never started")
+		}
+		const rooms = busyJournal + 4
+		for i := range rooms {
+			go func() {
+				_, _ = svc.Publish(context.Background(), fmt.Sprintf("r_stop_%d", i), Message{ID: "m", From: "u", Body: []byte("x")})
+			}()
+		}
+		waitFor(t, func() bool { return len(svc.journalQ) >= rooms })
+		closed := make(chan struct{})
+		go func() { svc.Close(); close(closed) }()
+		waitFor(t, func() bool {
+			select {
+			case <-svc.stop:
+				return true
+			default:
+				return false
+			}
+		})
+		close(g.gate)
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Close did not return")
+		}
+		if n := g.late.Load(); n > 0 {
+			t.Fatalf("close %d: %d journal writes began after the stop, want 0", trial, n)
+		}
 	}
 }

@@ -1056,7 +1056,7 @@ func (c *socket) handle(ctx context.Context, kind int, r io.Reader) bool {
 		if f.Type == api.FrameSub {
 			c.subscribe(ctx, f)
 		} else {
-			c.unsubscribe(f.Room)
+			c.unsubscribe(context.Background(), f.Room)
 		}
 	case api.FramePub:
 		c.publish(ctx, f, read)
@@ -1148,7 +1148,7 @@ func (c *socket) subscribe(ctx context.Context, f *api.ClientFrame) {
 		c.refuse(f.Room, "", err)
 		return
 	}
-	c.unsubscribe(f.Room)
+	c.unsubscribe(context.Background(), f.Room)
 	sub, err := c.s.Subscribe(ctx, room, c.opts.User, c.id, f.From, c)
 	if err != nil {
 		c.subError(f.Room, api.CodeUnavailable, subAgainDetail)
@@ -1174,13 +1174,19 @@ func (c *socket) subscribe(ctx context.Context, f *api.ClientFrame) {
 	}
 }
 
-func (c *socket) unsubscribe(name string) {
+// unsubscribe ends the connection's subscription to name; leaving the
+// room (its presence entry's removal, the read of who is left, the leave
+// announced) is broker I/O bounded by ctx. The checker's re-check gives
+// it the round's bounded context: against a broker that hangs, a round
+// dropping rooms must not outlast its bound (the entry then expires, and
+// the leave is not announced).
+func (c *socket) unsubscribe(ctx context.Context, name string) {
 	c.mu.Lock()
 	sub := c.subs[name]
 	delete(c.subs, name)
 	c.mu.Unlock()
 	if sub != nil {
-		sub.Unsubscribe(context.Background())
+		sub.Unsubscribe(ctx)
 	}
 }
 
@@ -1396,7 +1402,7 @@ func (c *socket) recheck(ctx context.Context) bool {
 				decided = false
 				continue
 			}
-			c.unsubscribe(n)
+			c.unsubscribe(ctx, n)
 			c.error(n, "", api.CodeForbidden, "you are no longer in this room")
 		}
 	}
