@@ -231,8 +231,9 @@ func checkMediaType(mt string) (string, error) {
 	return out, nil
 }
 
-// VersionInfo describes one version of a document. Name, MediaType and
-// SHA256 are content: they are blank for callers who may not download.
+// VersionInfo describes one version of a document. Name, MediaType,
+// SHA256 and PlainSHA256 are content: they are blank for callers who may
+// not download.
 type VersionInfo = api.VersionInfo
 
 // Document is a document's metadata as one caller may see it.
@@ -332,7 +333,10 @@ func (d *docRecord) view(canDownload, withVersions bool) Document {
 		for i := len(d.Versions) - 1; i >= 0; i-- {
 			v := d.Versions[i]
 			if !canDownload {
-				v.Name, v.MediaType, v.SHA256 = "", "", ""
+				// Content: the name, the type and either hash (an upgraded
+				// version's plaintext hash confirms a guess at its content
+				// as well as the hash does).
+				v.Name, v.MediaType, v.SHA256, v.PlainSHA256 = "", "", "", ""
 			}
 			out.Versions = append(out.Versions, v)
 		}
