@@ -310,6 +310,16 @@ func (d *docRecord) latest() VersionInfo {
 	return VersionInfo{}
 }
 
+// top is the highest version number d lists, erased ones included (0
+// for none).
+func (d *docRecord) top() int {
+	n := 0
+	for _, v := range d.Versions {
+		n = max(n, v.Version)
+	}
+	return n
+}
+
 func (d *docRecord) version(n int) (VersionInfo, bool) {
 	for _, v := range d.Versions {
 		if v.Version == n {
@@ -319,10 +329,31 @@ func (d *docRecord) version(n int) (VersionInfo, bool) {
 	return VersionInfo{}, false
 }
 
+// eraseVersion clears what an erased version's record says of its
+// content: its name, media type, hashes and size. Its number, date,
+// uploader and end-to-end flag stay in the stored record.
+func eraseVersion(v *VersionInfo) {
+	v.Erased = true
+	v.Name, v.MediaType, v.SHA256, v.PlainSHA256, v.Size = "", "", "", "", 0
+}
+
+// erasedView is an erased version as anyone sees it: its number, that it
+// was erased, and the date it was added; nothing of its content or who
+// added it. A share approved of a document shows its new audience every
+// version, erased ones included, though the side was asked about those
+// not erased only (approval.go, shownBy).
+func erasedView(v VersionInfo) VersionInfo {
+	return VersionInfo{Version: v.Version, Created: v.Created, Erased: true}
+}
+
 // view is the document as a caller sees it: without names, media types and
-// hashes unless they may download.
+// hashes unless they may download, and without anything of an erased
+// version but its number and date (erasedView).
 func (d *docRecord) view(canDownload, withVersions bool) Document {
 	l := d.latest()
+	if l.Erased {
+		l = erasedView(l)
+	}
 	out := Document{ID: d.ID, Case: d.Case, Class: d.Class, Audience: d.Audience,
 		Version: l.Version, Size: l.Size, Uploader: l.Uploader, Created: d.Created, Updated: l.Created,
 		Held: d.Hold != nil, CanDownload: canDownload, E2EE: l.E2EE}
@@ -332,6 +363,9 @@ func (d *docRecord) view(canDownload, withVersions bool) Document {
 	if withVersions {
 		for i := len(d.Versions) - 1; i >= 0; i-- {
 			v := d.Versions[i]
+			if v.Erased {
+				v = erasedView(v)
+			}
 			if !canDownload {
 				// Content: the name, the type and either hash (an upgraded
 				// version's plaintext hash confirms a guess at its content
