@@ -351,12 +351,15 @@ func erasedView(v VersionInfo) VersionInfo {
 // version but its number and date (erasedView).
 func (d *docRecord) view(canDownload, withVersions bool) Document {
 	l := d.latest()
+	// (E2EE stays for a document whose every version is erased: a new
+	// version of it is added from a device that encrypts it, d.e2ee.)
+	e2e := l.E2EE
 	if l.Erased {
 		l = erasedView(l)
 	}
 	out := Document{ID: d.ID, Case: d.Case, Class: d.Class, Audience: d.Audience,
 		Version: l.Version, Size: l.Size, Uploader: l.Uploader, Created: d.Created, Updated: l.Created,
-		Held: d.Hold != nil, CanDownload: canDownload, E2EE: l.E2EE}
+		Held: d.Hold != nil, CanDownload: canDownload, E2EE: e2e}
 	if canDownload {
 		out.Name, out.MediaType, out.SHA256 = l.Name, l.MediaType, l.SHA256
 	}
