@@ -101,3 +101,26 @@ func TestErasedVersionShowsNothingButThatItWas(t *testing.T) {
 		}
 	})
 }
+
+// A version added to a document whose every version is erased does not
+// take the erased one's name (gone with it): it names itself.
+func TestVersionAfterEveryVersionErasedNamesItself(t *testing.T) {
+	e := newDirEnv(t)
+	k := e.newCast(t)
+	ctx := t.Context()
+	pA := k.who["partyA"]
+	d := e.upload(t, pA, k.caseID, "Our real bottom line 50k.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("we accept 50k"))
+	if err := e.vault.DestroyDataKey(ctx, "u-retention", k.caseID, d.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.vault.AddVersion(ctx, pA, k.caseID, d.ID, NewVersion{}, strings.NewReader("new")); err == nil {
+		t.Fatalf("a nameless version after every version was erased: %+v", got.Versions)
+	}
+	got, err := e.vault.AddVersion(ctx, pA, k.caseID, d.ID, NewVersion{Name: "Lease.pdf"}, strings.NewReader("the lease"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "Lease.pdf" || got.MediaType != "application/octet-stream" || got.Version != 2 {
+		t.Errorf("the new version: %q %q %d", got.Name, got.MediaType, got.Version)
+	}
+}
