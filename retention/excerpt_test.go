@@ -12,16 +12,39 @@ import (
 // entries of a share request of a carried document (the mediator's
 // request, the side's answer, their corrections) as it carries the
 // document's share; never those of a withheld document, nor an entry
-// that names anything but the document and a request.
+// that names anything but the document, a request and, for an answer,
+// the device that signed it. The vault writes an answer's entries with
+// the device as a third object (vault.DecideShareRequest); before, the
+// excerpt refused every such entry, so an archive showed a share
+// without the side's consent.
 func TestExcerptCarriesShareRequests(t *testing.T) {
-	caseID, carried, withheld, req := ids.New("c"), ids.New("d"), ids.New("d"), ids.New("sa")
+	caseID, carried, withheld, req, device := ids.New("c"), ids.New("d"), ids.New("d"), ids.New("sa"), ids.New("dv")
 	docs, versions := map[string]bool{carried: true}, map[string]bool{carried + "@1": true}
 	for _, typ := range []string{"doc.share.requested", "doc.share.approved", "doc.share.declined",
 		"doc.share.requested.failed", "doc.share.approved.unknown", "doc.share.declined.failed"} {
-		ev := audit.Event{Type: typ, Case: caseID, Objects: []string{carried, req},
+		objects := []string{carried, req}
+		answer := !strings.HasPrefix(typ, "doc.share.requested")
+		if answer {
+			objects = append(objects, device)
+		}
+		ev := audit.Event{Type: typ, Case: caseID, Objects: objects,
 			Attrs: map[string]string{"from": "caucus:A", "to": "joint", "version": "1"}}
 		if !excerptable(ev, caseID, docs, versions, nil) {
-			t.Errorf("%s of a carried document left out", typ)
+			t.Errorf("%s of a carried document left out (objects %q)", typ, objects)
+		}
+		if answer {
+			// An answer stored before its device was named has none.
+			old := ev
+			old.Objects = []string{carried, req}
+			if !excerptable(old, caseID, docs, versions, nil) {
+				t.Errorf("%s of a carried document naming no device left out", typ)
+			}
+		} else {
+			withDevice := ev
+			withDevice.Objects = []string{carried, req, device}
+			if excerptable(withDevice, caseID, docs, versions, nil) {
+				t.Errorf("%s naming a device carried: only an answer names one", typ)
+			}
 		}
 		for _, v := range []string{"2", ""} {
 			other := ev
@@ -31,11 +54,13 @@ func TestExcerptCarriesShareRequests(t *testing.T) {
 			}
 		}
 		for what, objects := range map[string][]string{
-			"a withheld document":           {withheld, req},
-			"a withheld document second":    {carried, withheld},
-			"no request":                    {carried},
-			"a third object":                {carried, req, withheld},
-			"another case's carried doc id": {carried, req},
+			"a withheld document":             {withheld, req},
+			"a withheld document second":      {carried, withheld},
+			"no request":                      {carried},
+			"a third object":                  {carried, req, withheld},
+			"a device, then another object":   {carried, req, device, withheld},
+			"a device in the request's place": {carried, device, req},
+			"another case's carried doc id":   {carried, req},
 		} {
 			ev := ev
 			ev.Objects = objects

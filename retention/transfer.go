@@ -135,8 +135,19 @@ func excerptable(ev audit.Event, caseID string, docs, versions map[string]bool, 
 		objects := ev.Objects
 		if shareRequestEntry(ev.Type) {
 			// The document, then the request's id: carried with the
-			// document, never with another object in its place.
-			if len(objects) != 2 || !ids.Valid("sa", objects[1]) {
+			// document, never with another object in its place. A side's
+			// answer (doc.share.approved, doc.share.declined and their
+			// corrections) names, third, the device that signed it
+			// (vault.DecideShareRequest; answers from before answers were
+			// signed name none): the consent's evidence, carried with it.
+			answer := !strings.HasPrefix(ev.Type, "doc.share.requested")
+			switch {
+			case len(objects) == 3 && answer && ids.Valid("dv", objects[2]):
+			case len(objects) == 2:
+			default:
+				return false
+			}
+			if !ids.Valid("sa", objects[1]) {
 				return false
 			}
 			// And only a request about a version carried: one declined

@@ -38,7 +38,8 @@ import (
 // moves the whole document, so an approval is of the document as it
 // stood when asked: its latest version and every earlier one not erased,
 // each named to the side before it answers (Shows); a version added
-// since voids it.
+// since voids it, for good: erasing that version again does not bring
+// the approval back (ShareApproval.Top).
 
 // ShareRequestTTL is how long a request waits for the side's answer.
 const ShareRequestTTL = 7 * 24 * time.Hour
@@ -64,6 +65,13 @@ type ShareApproval struct {
 	Case    string `json:"case"`
 	Doc     string `json:"doc"`
 	Version int    `json:"version"` // the document's latest version when asked: the approval is for it
+	// Top is the highest version number the document's record listed
+	// when asked, erased ones included (docRecord.top). The approval
+	// counts only while it still is: once a newer version has existed,
+	// the document is no longer as the side was asked about it, even
+	// after that version is erased and Version is the latest again.
+	// Requests stored before it existed have none (top()).
+	Top int `json:"top,omitempty"`
 	// From is the document's audience when asked (its side's caucus, or
 	// where a share within the side put it); To the audience asked for.
 	From Audience `json:"from"`
@@ -133,11 +141,30 @@ func (a *ShareApproval) decidedSide() string {
 	return a.DecidedSide
 }
 
-// approvalFor reports whether a is an approval of sharing version with
-// exactly to given as side's: the side asked is side, and its approver
-// answered as side's (policy then checks they are of side still).
-func (a *ShareApproval) approvalFor(side string, version int, to Audience) bool {
-	return a.Status == ShareApproved && a.Version == version && a.To.Equal(to) &&
+// top is the highest version number the document listed when asked; a
+// request stored before Top existed counts as asked when Version was the
+// highest (so one whose document has listed a newer version since, even
+// one erased now, counts no more).
+func (a *ShareApproval) top() int {
+	if a.Top == 0 {
+		return a.Version
+	}
+	return a.Top
+}
+
+// about reports whether a was asked of d as it stands: its latest version
+// is the one asked about, and no newer version has been listed since
+// (an erased one included).
+func (a *ShareApproval) about(d *docRecord) bool {
+	return a.Version == d.latest().Version && a.top() == d.top()
+}
+
+// approvalFor reports whether a is an approval of sharing d as it stands
+// (about) with exactly to, given as side's: the side asked is side, and
+// its approver answered as side's (policy then checks they are of side
+// still).
+func (a *ShareApproval) approvalFor(side string, d *docRecord, to Audience) bool {
+	return a.Status == ShareApproved && a.about(d) && a.To.Equal(to) &&
 		side != "" && a.side() == side && a.decidedSide() == side
 }
 
@@ -251,16 +278,16 @@ func (s *Service) approvals(ctx context.Context, caseID, docID string) ([]ShareA
 	return out, err
 }
 
-// approvedBy lists, side by side, who approved sharing version of the
-// document with exactly to as that side's (approvalFor): an approval
-// counts for the one side it was asked of and given as, never for
-// another (policy checks the approvers are still of it, in the case).
-func approvedBy(list []ShareApproval, version int, to Audience) map[string][]string {
+// approvedBy lists, side by side, who approved sharing d as it stands
+// with exactly to as that side's (approvalFor): an approval counts for
+// the one side it was asked of and given as, never for another (policy
+// checks the approvers are still of it, in the case).
+func approvedBy(list []ShareApproval, d *docRecord, to Audience) map[string][]string {
 	by := map[string][]string{}
 	for i := range list {
 		a := &list[i]
 		side := a.side()
-		if a.approvalFor(side, version, to) && !slices.Contains(by[side], a.DecidedBy) {
+		if a.approvalFor(side, d, to) && !slices.Contains(by[side], a.DecidedBy) {
 			by[side] = append(by[side], a.DecidedBy)
 		}
 	}
@@ -337,7 +364,10 @@ func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseI
 		asked := false
 		for i := range list {
 			a := &list[i]
-			if a.Version != version || !a.To.Equal(to) || a.side() != sd {
+			// A request about the document as it stood before a newer
+			// version was listed (erased since or not) is not about it
+			// as it stands: it is neither answered again nor counted.
+			if !a.about(d) || !a.To.Equal(to) || a.side() != sd {
 				continue
 			}
 			switch a.state(now) {
@@ -352,7 +382,7 @@ func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseI
 				// side's; one by someone who has left the case or the side
 				// is asked again, of those who remain.
 				var by map[string][]string
-				if a.approvalFor(sd, version, to) {
+				if a.approvalFor(sd, d, to) {
 					by = map[string][]string{sd: {a.DecidedBy}}
 				}
 				if !slices.Contains(cs.dec.SidesToApprove(pd, shareTarget(to, by)), sd) {
@@ -379,7 +409,7 @@ func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseI
 	if len(list) >= MaxShareRequestsPerDocument {
 		return ShareApproval{}, fmt.Errorf("this document has had %d requests already; no more can be made: %w", len(list), fault.ErrConflict)
 	}
-	a := ShareApproval{ID: ids.New("sa"), Case: caseID, Doc: docID, Version: version, From: d.Audience, To: to, Side: side,
+	a := ShareApproval{ID: ids.New("sa"), Case: caseID, Doc: docID, Version: version, Top: d.top(), From: d.Audience, To: to, Side: side,
 		RequestedBy: actor.ID, Requested: now, Expires: now.Add(ShareRequestTTL), Status: SharePending}
 	ev := audit.Paired(audit.Event{Type: "doc.share.requested", Actor: actor.ID, Case: caseID, Objects: []string{docID, a.ID},
 		Attrs: map[string]string{"from": a.From.String(), "to": to.String(), "side": side, "version": strconv.Itoa(version)}})
@@ -648,7 +678,7 @@ func (s *Service) DecideShareRequest(ctx context.Context, actor account.Account,
 	case st != SharePending:
 		return ShareApproval{}, fmt.Errorf("this request was already %s: %w", st, fault.ErrConflict)
 	}
-	if allow && (!d.Audience.Equal(a.From) || d.latest().Version != a.Version) {
+	if allow && (!d.Audience.Equal(a.From) || !a.about(&d)) {
 		return ShareApproval{}, fmt.Errorf("the document changed since the mediator asked (a new version, or it was moved); the mediator must ask again: %w", fault.ErrConflict)
 	}
 	typ := "doc.share.declined"

@@ -306,12 +306,17 @@ func groupByDoc(refs []VersionRef) []*docRefs {
 
 // markErased marks versions of a document erased with one conditional
 // write of the record read at etag, or, if it changed meanwhile (a hold,
-// a new version), by reading it again: a hold placed since refuses.
+// a new version), by reading it again: a hold placed since refuses. An
+// erased version keeps only its number, its date, its uploader (the
+// document's sides of a record from before they were recorded are
+// derived from them: legacySides) and whether it was end to end; its
+// name, media type, hashes and size go with its content (eraseVersion).
 func (s *Service) markErased(ctx context.Context, caseID, docID string, rec *docRecord, etag string, versions []int) error {
 	mark := func(d *docRecord) (changed bool) {
 		for k := range d.Versions {
 			if slices.Contains(versions, d.Versions[k].Version) && !d.Versions[k].Erased {
-				d.Versions[k].Erased, changed = true, true
+				eraseVersion(&d.Versions[k])
+				changed = true
 			}
 		}
 		return changed

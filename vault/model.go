@@ -231,8 +231,9 @@ func checkMediaType(mt string) (string, error) {
 	return out, nil
 }
 
-// VersionInfo describes one version of a document. Name, MediaType and
-// SHA256 are content: they are blank for callers who may not download.
+// VersionInfo describes one version of a document. Name, MediaType,
+// SHA256 and PlainSHA256 are content: they are blank for callers who may
+// not download.
 type VersionInfo = api.VersionInfo
 
 // Document is a document's metadata as one caller may see it.
@@ -309,6 +310,16 @@ func (d *docRecord) latest() VersionInfo {
 	return VersionInfo{}
 }
 
+// top is the highest version number d lists, erased ones included (0
+// for none).
+func (d *docRecord) top() int {
+	n := 0
+	for _, v := range d.Versions {
+		n = max(n, v.Version)
+	}
+	return n
+}
+
 func (d *docRecord) version(n int) (VersionInfo, bool) {
 	for _, v := range d.Versions {
 		if v.Version == n {
@@ -318,21 +329,51 @@ func (d *docRecord) version(n int) (VersionInfo, bool) {
 	return VersionInfo{}, false
 }
 
+// eraseVersion clears what an erased version's record says of its
+// content: its name, media type, hashes and size. Its number, date,
+// uploader and end-to-end flag stay in the stored record.
+func eraseVersion(v *VersionInfo) {
+	v.Erased = true
+	v.Name, v.MediaType, v.SHA256, v.PlainSHA256, v.Size = "", "", "", "", 0
+}
+
+// erasedView is an erased version as anyone sees it: its number, that it
+// was erased, and the date it was added; nothing of its content or who
+// added it. A share approved of a document shows its new audience every
+// version, erased ones included, though the side was asked about those
+// not erased only (approval.go, shownBy).
+func erasedView(v VersionInfo) VersionInfo {
+	return VersionInfo{Version: v.Version, Created: v.Created, Erased: true}
+}
+
 // view is the document as a caller sees it: without names, media types and
-// hashes unless they may download.
+// hashes unless they may download, and without anything of an erased
+// version but its number and date (erasedView).
 func (d *docRecord) view(canDownload, withVersions bool) Document {
 	l := d.latest()
+	// (E2EE stays for a document whose every version is erased: a new
+	// version of it is added from a device that encrypts it, d.e2ee.)
+	e2e := l.E2EE
+	if l.Erased {
+		l = erasedView(l)
+	}
 	out := Document{ID: d.ID, Case: d.Case, Class: d.Class, Audience: d.Audience,
 		Version: l.Version, Size: l.Size, Uploader: l.Uploader, Created: d.Created, Updated: l.Created,
-		Held: d.Hold != nil, CanDownload: canDownload, E2EE: l.E2EE}
+		Held: d.Hold != nil, CanDownload: canDownload, E2EE: e2e}
 	if canDownload {
 		out.Name, out.MediaType, out.SHA256 = l.Name, l.MediaType, l.SHA256
 	}
 	if withVersions {
 		for i := len(d.Versions) - 1; i >= 0; i-- {
 			v := d.Versions[i]
+			if v.Erased {
+				v = erasedView(v)
+			}
 			if !canDownload {
-				v.Name, v.MediaType, v.SHA256 = "", "", ""
+				// Content: the name, the type and either hash (an upgraded
+				// version's plaintext hash confirms a guess at its content
+				// as well as the hash does).
+				v.Name, v.MediaType, v.SHA256, v.PlainSHA256 = "", "", "", ""
 			}
 			out.Versions = append(out.Versions, v)
 		}

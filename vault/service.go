@@ -654,14 +654,20 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		// its audience believes only their devices read.
 		return Document{}, fmt.Errorf("document %s is end-to-end encrypted: add versions from a device that encrypts them: %w", docID, fault.ErrConflict)
 	}
+	// A new version takes the latest's name and type unless it gives its
+	// own; an erased version's went with it (every version erased: the
+	// new one names itself).
 	latest := d.latest()
 	name, mt := latest.Name, latest.MediaType
-	if n.Name != "" {
+	if latest.Erased {
+		name, mt = "", ""
+	}
+	if n.Name != "" || name == "" {
 		if name, err = checkName(n.Name); err != nil {
 			return Document{}, err
 		}
 	}
-	if n.MediaType != "" {
+	if n.MediaType != "" || mt == "" {
 		if mt, err = checkMediaType(n.MediaType); err != nil {
 			return Document{}, err
 		}
@@ -1417,11 +1423,11 @@ func (s *Service) ShareWithKeys(ctx context.Context, actor account.Account, case
 		return ShareResult{}, err
 	}
 	mayShare := func(r *docRecord) bool {
-		return cs.dec.DecideShare(shareDoc(r, cs.c), shareTarget(to, approvedBy(approvals, r.latest().Version, to))).Allowed
+		return cs.dec.DecideShare(shareDoc(r, cs.c), shareTarget(to, approvedBy(approvals, r, to))).Allowed
 	}
 	// lacking names the first side whose approval r's share still lacks.
 	lacking := func(r *docRecord) string {
-		sides := cs.dec.SidesToApprove(shareDoc(r, cs.c), shareTarget(to, approvedBy(approvals, r.latest().Version, to)))
+		sides := cs.dec.SidesToApprove(shareDoc(r, cs.c), shareTarget(to, approvedBy(approvals, r, to)))
 		if len(sides) == 0 {
 			return ""
 		}

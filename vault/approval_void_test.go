@@ -1,0 +1,105 @@
+package vault
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// TestApprovalVoidOnceANewerVersionExisted: an approval named the
+// document as it stood; once a newer version has existed, it counts no
+// more, even after that version is erased and the one it named is the
+// latest again. The review's scenario: A allows v1 to the joint room,
+// adds v2 and declines its share; retention erases v2; the old approval
+// must not let the mediator share v1 (with v2's trace) without asking.
+func TestApprovalVoidOnceANewerVersionExisted(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		k := e.newCast(t)
+		ctx := t.Context()
+		med, pA := k.who["mediator"], k.who["partyA"]
+		joint := k.audience(t, "joint")
+		d := e.upload(t, pA, k.caseID, "Lease.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("the lease"))
+		first, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, first.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.vault.AddVersion(ctx, pA, k.caseID, d.ID, NewVersion{Name: "Our real bottom line 50k.pdf"}, strings.NewReader("we accept 50k")); err != nil {
+			t.Fatal(err)
+		}
+		second, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+		if err != nil || second.Version != 2 {
+			t.Fatalf("request for version 2: %+v %v", second, err)
+		}
+		if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, second.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.vault.DestroyDataKey(ctx, "u-retention", k.caseID, d.ID, 2); err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, true)
+		if err != nil || !res.NeedsApproval {
+			t.Errorf("dry run after version 2 existed: %+v %v, want needsApproval", res, err)
+		}
+		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("share on the approval of version 1 given before version 2 existed: %v, want refused", err)
+		}
+		// The first request is answered no more as an approval...
+		if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, first.ID, true); err != nil {
+			t.Logf("allowing the first request again: %v", err)
+		}
+		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("share after allowing the old request again: %v, want refused", err)
+		}
+		// ...and asking again asks the side anew, about version 1 as the
+		// document stands now; once it allows, the share goes through.
+		third, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if third.ID == first.ID || third.Status != SharePending || third.Version != 1 {
+			t.Fatalf("asking again answers %+v, want a new pending request about version 1 (the first was %s)", third, first.ID)
+		}
+		if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, third.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); err != nil {
+			t.Fatalf("share once the side allowed it again: %v", err)
+		}
+	})
+}
+
+// A pending request made before a newer version existed cannot be
+// allowed once that version is erased: it was about the document as it
+// stood then.
+func TestPendingRequestStaleOnceANewerVersionExisted(t *testing.T) {
+	e := newDirEnv(t)
+	k := e.newCast(t)
+	ctx := t.Context()
+	med, pA := k.who["mediator"], k.who["partyA"]
+	joint := k.audience(t, "joint")
+	d := e.upload(t, pA, k.caseID, "Lease.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("the lease"))
+	first, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.vault.AddVersion(ctx, pA, k.caseID, d.ID, NewVersion{Name: "Offer.pdf"}, strings.NewReader("offer")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.vault.DestroyDataKey(ctx, "u-retention", k.caseID, d.ID, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, first.ID, true); !errors.Is(err, fault.ErrConflict) {
+		t.Errorf("allowing a request made before version 2 existed: %v, want conflict (ask again)", err)
+	}
+	again, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+	if err != nil || again.ID == first.ID {
+		t.Errorf("asking again answers the stale request: %+v %v", again, err)
+	}
+}
