@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -482,6 +483,54 @@ func TestApproverIndependentOfPlannerLineage(t *testing.T) {
 			t.Fatalf("a1 approved a plan whose transfer r1 chose: %v", err)
 		}
 		if got, err := e.ret.Approve(ctx, e.admin, p.ID); err != nil || got.State != StateApproved || got.Approved.By != e.admin.ID {
+			t.Fatalf("independent approval: %v %+v", err, got)
+		}
+	})
+}
+
+// TestUndoingAChoiceMakesAChooser: records clerk K keeps a due version of
+// a plan and transfers its case; clerk C, independent of the planner and
+// of K, sets both back to destroy. C is then one of the plan's choosers
+// and cannot approve the plan that would now destroy what K kept (nor can
+// clerk E, who chose destroy for a record nobody had chosen anything
+// for); an independent D, who chose nothing, can.
+func TestUndoingAChoiceMakesAChooser(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		ctx := t.Context()
+		w := e.transferWorld(t)
+		k, c, d, e2 := e.records2, e.newStaff(t, policy.RoleRecords, nil), e.newStaff(t, policy.RoleRecords, nil), e.newStaff(t, policy.RoleRecords, nil)
+		exhibit := w.tc.docs["exhibit"]
+		if _, err := e.ret.Choose(ctx, k, w.plan.ID, ChooseAction{Case: w.tc.id, Doc: exhibit.ID, Version: 1, Kind: ActionKeep,
+			Authority: "Order 2026-221, Superior Court"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.Choose(ctx, k, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionTransfer,
+			Recipient: w.id.Recipient().String(), RecipientName: "State Archives"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.Choose(ctx, c, w.plan.ID, ChooseAction{Case: w.tc.id, Doc: exhibit.ID, Version: 1, Kind: ActionDestroy}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := e.ret.Choose(ctx, c, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionDestroy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Actions) != 0 || !slices.Contains(p.Choosers, c.ID) {
+			t.Fatalf("after C set both back to destroy: actions %v, choosers %v", p.Actions, p.Choosers)
+		}
+		if _, err := e.ret.Approve(ctx, c, w.plan.ID); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("C undid K's keep and transfer, then approved: %v", err)
+		}
+		// Destroy chosen for a record that had no other choice counts too.
+		if _, err := e.ret.Choose(ctx, e2, w.plan.ID, ChooseAction{Case: w.tc.id, Doc: exhibit.ID, Version: 1, Kind: ActionDestroy}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.Approve(ctx, e2, w.plan.ID); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("E chose destroy, then approved: %v", err)
+		}
+		if got, err := e.ret.Approve(ctx, d, w.plan.ID); err != nil || got.State != StateApproved || got.Approved.By != d.ID {
 			t.Fatalf("independent approval: %v %+v", err, got)
 		}
 	})
