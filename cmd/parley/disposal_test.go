@@ -108,8 +108,25 @@ func TestDisposalActionVerbs(t *testing.T) {
 	if s := runFails(1, "retention", "approve", p); !strings.Contains(s, "chose its actions") {
 		t.Fatalf("chooser approved: %s", s)
 	}
+	// rec3 looks; rec2 then changes the keep's authority: approving what
+	// rec3 saw is refused; approving without --actions lists the choices
+	// as they are now and approves those.
 	actAs(t, n.URL, rec3)
-	runOK("retention", "approve", p)
+	out := runOK("retention", "actions", p)
+	_, seen, ok := strings.Cut(out, "parley retention approve "+p+" --actions ")
+	if !ok || !strings.HasPrefix(seen, "sha256:") {
+		t.Fatalf("actions print no digest to approve with:\n%s", out)
+	}
+	seen = strings.TrimSpace(seen)
+	actAs(t, n.URL, rec2)
+	runOK("retention", "keep", p, "--case", caseIDs[1], "--doc", joint[1], "--authority", "Order 2026-8")
+	actAs(t, n.URL, rec3)
+	if s := runFails(1, "retention", "approve", p, "--actions", seen); !strings.Contains(s, "changed after you looked at them") {
+		t.Fatalf("approved choices rec3 never saw: %s", s)
+	}
+	if out := runOK("retention", "approve", p); !strings.Contains(out, "Approving the plan with these choices") || !strings.Contains(out, "keep permanently: Order 2026-8") || !strings.Contains(out, "Approved plan") {
+		t.Fatalf("approve:\n%s", out)
+	}
 	actAs(t, n.URL, rec1)
 	runOK("retention", "apply", p)
 	file := filepath.Join(t.TempDir(), "bundle.age")
