@@ -140,7 +140,8 @@ async function caseHolds(l: Listed): Promise<HTMLElement> {
   const caseList = h("ul", { class: "holds" });
   const ul = h("ul", { class: "docs" });
   const reason = h("input", { id: "hold-reason-" + l.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
-  const authority = h("input", { id: "hold-authority-" + l.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
+  // As the server takes them (retention MaxReasonLen, MaxAuthorityLen).
+  const authority = h("input", { id: "hold-authority-" + l.id, type: "text", required: true, maxlength: "200", autocomplete: "off" }) as HTMLInputElement;
   const out = h("p", { role: "status", class: "note" });
   const refresh = async () => {
     try {
@@ -259,8 +260,8 @@ async function renderPlans(sec: HTMLElement): Promise<void> {
           await refresh();
           await showPlan(p.id, detail, refresh);
         } catch (x) {
-          const d = x instanceof APIError ? x.problem.errors?.[0]?.detail ?? x.problem.detail : undefined;
-          out.textContent = "No plan made: " + (d ? d.replace(/^asOf: /, "") : errText(x)) + ".";
+          // Plain words, as every staff screen says them (a field's refusal — "nothing is due on …" — as the server wrote it; never a policy action's name).
+          out.textContent = "No plan made: " + errText(x).replace(/, so no plan was made$/, "") + ".";
         }
       },
     }, h("div", { class: "row" }, h("div", {}, h("label", { for: "plan-asof" }, "Records due on or before"), asOf), h("button", { type: "submit", class: "primary" }, "Make a plan")),
