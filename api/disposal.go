@@ -65,9 +65,25 @@ type PlanActions struct {
 	Actions map[string]DisposalAction `json:"actions"`
 	// Transfers: the bundles made so far (once the plan is applied).
 	Transfers []Transfer `json:"transfers"`
+	// ActionsDigest ("sha256:…") covers every field of every action
+	// listed, under the plan's id. Approving the plan carries it back
+	// (ApprovePlanRequest): if the actions changed since, the approval is
+	// refused (409, ProblemChoicesChanged).
+	ActionsDigest string `json:"actionsDigest,omitempty"`
 }
 
 func (PlanActions) wire() {}
+
+// ApprovePlanRequest approves a plan (POST
+// /api/v1/retention/plans/{id}/approve) as its actions were shown to the
+// approver: ActionsDigest is PlanActions.ActionsDigest of the listing
+// they saw. Required (400 without it): an approval covers exactly the
+// choices its approver looked at.
+type ApprovePlanRequest struct {
+	ActionsDigest string `json:"actionsDigest,omitempty"`
+}
+
+func (ApprovePlanRequest) wire() {}
 
 // Transfer is one case's transfer bundle, as the certificate records it
 // (GET /api/v1/retention/plans/{id}/transfers/{case} downloads it).

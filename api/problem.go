@@ -119,6 +119,12 @@ const (
 	// Disabling the last enabled administrator account (409): enable or
 	// create another administrator first.
 	ProblemLastAdmin ProblemType = "last-admin"
+	// An approval of a disposition plan whose chosen actions changed
+	// after the approver was shown them (409): a clerk changed a
+	// transfer's recipient, a review's date, or set a record back to
+	// destroy. Look at the actions again (GET …/actions) and approve what
+	// they now are.
+	ProblemChoicesChanged ProblemType = "choices-changed"
 )
 
 // Header names Parley defines.

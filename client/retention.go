@@ -70,10 +70,12 @@ func (c *Client) PlanRecords(ctx context.Context, id string, n int) ([]api.Item,
 }
 
 // ApprovePlan approves a plan (someone independent of its planner and of
-// whoever chose its actions: retention.cedar).
-func (c *Client) ApprovePlan(ctx context.Context, id string) (api.Plan, error) {
+// whoever chose its actions: retention.cedar) as its actions were shown
+// to the approver: actionsDigest is PlanActions' ActionsDigest. If the
+// actions changed since, the server refuses (409, choices-changed).
+func (c *Client) ApprovePlan(ctx context.Context, id, actionsDigest string) (api.Plan, error) {
 	var out api.Plan
-	err := c.Do(ctx, http.MethodPost, planPath(id)+"/approve", nil, &out)
+	err := c.Do(ctx, http.MethodPost, planPath(id)+"/approve", api.ApprovePlanRequest{ActionsDigest: actionsDigest}, &out)
 	return out, err
 }
 

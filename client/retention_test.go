@@ -306,7 +306,11 @@ func disposeAll(t *testing.T, n *nodetest.Node, mark string) retention.Certifica
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rec2.ApprovePlan(ctx, p.ID); err != nil {
+	pa, err := rec2.PlanActions(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rec2.ApprovePlan(ctx, p.ID, pa.ActionsDigest); err != nil {
 		t.Fatal(err)
 	}
 	for range p.Pages + 3 {

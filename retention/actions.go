@@ -37,8 +37,8 @@ import (
 //
 // The choices live in the plan's header (Plan.Actions), changed only
 // while it is "planned", so what the second person approves is what is
-// carried out; whoever chose one does not approve the plan (Plan.Choosers,
-// a Cedar forbid). Applying a page records each review and keep
+// carried out; whoever chose one, or set a record back to destroy, does not
+// approve the plan (Plan.Choosers, a Cedar forbid). Applying a page records each review and keep
 // (retention/keeps/<case>/…, journaled, one audit entry each) instead of
 // destroying the record; later plans leave a kept record out until its
 // review date, or for good. Every choice is audited with the SHA-256 of
@@ -232,6 +232,16 @@ func (s *Service) Choose(ctx context.Context, actor account.Account, planID stri
 		if r.State != StatePlanned {
 			return fmt.Errorf("plan %s is %s: actions are chosen before approval: %w", planID, r.State, fault.ErrConflict)
 		}
+		// Whoever chooses, destroy included, is a chooser and does not
+		// approve the plan: setting a record back to destroy undoes
+		// someone else's keep, review or transfer, and so decides what
+		// is destroyed as much as choosing one does. A destroy chosen
+		// for a record with no other choice counts too: the audit log
+		// records it as their choice, and whether it changed anything
+		// depends on what others chose meanwhile.
+		if !slices.Contains(r.Choosers, actor.ID) {
+			r.Choosers = append(r.Choosers, actor.ID)
+		}
 		if a.Kind == ActionDestroy {
 			delete(r.Actions, key)
 			return nil
@@ -243,9 +253,6 @@ func (s *Service) Choose(ctx context.Context, actor account.Account, planID stri
 			return fmt.Errorf("a plan takes at most %d choices: %w", MaxActions, fault.ErrTooLarge)
 		}
 		r.Actions[key] = a
-		if !slices.Contains(r.Choosers, actor.ID) {
-			r.Choosers = append(r.Choosers, actor.ID)
-		}
 		return nil
 	})
 }

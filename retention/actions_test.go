@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,10 +87,10 @@ func TestTransferBundle(t *testing.T) {
 			Recipient: w.id.Recipient().String(), RecipientName: "State Archives"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, w.plan.ID); !errors.Is(err, fault.ErrForbidden) {
+		if _, err := e.approve(ctx, e.records2, w.plan.ID); !errors.Is(err, fault.ErrForbidden) {
 			t.Fatalf("the chooser approved: %v", err)
 		}
-		if _, err := e.ret.Approve(ctx, staff(policy.RoleRecords), w.plan.ID); err != nil {
+		if _, err := e.approve(ctx, staff(policy.RoleRecords), w.plan.ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.ret.ApplyAll(ctx, e.records, w.plan.ID, nil); err != nil {
@@ -293,7 +294,7 @@ func TestReviewAndKeep(t *testing.T) {
 		if _, err := e.ret.Choose(ctx, e.records2, p.ID, keepIt); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ret.Approve(ctx, e.admin, p.ID); err != nil {
+		if _, err := e.approve(ctx, e.admin, p.ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.ret.Choose(ctx, e.records2, p.ID, keepIt); !errors.Is(err, fault.ErrConflict) {
@@ -384,7 +385,7 @@ func TestTransferCrashAtEveryStep(t *testing.T) {
 					Recipient: w.id.Recipient().String(), RecipientName: "County Court"}); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := e.ret.Approve(ctx, e.admin, w.plan.ID); err != nil {
+				if _, err := e.approve(ctx, e.admin, w.plan.ID); err != nil {
 					t.Fatal(err)
 				}
 				e.ret.hook = func(name string) error {
@@ -478,11 +479,122 @@ func TestApproverIndependentOfPlannerLineage(t *testing.T) {
 			Recipient: id.Recipient().String(), RecipientName: "r1's own key"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ret.Approve(ctx, a1, q.ID); !errors.Is(err, fault.ErrForbidden) {
+		if _, err := e.approve(ctx, a1, q.ID); !errors.Is(err, fault.ErrForbidden) {
 			t.Fatalf("a1 approved a plan whose transfer r1 chose: %v", err)
 		}
-		if got, err := e.ret.Approve(ctx, e.admin, p.ID); err != nil || got.State != StateApproved || got.Approved.By != e.admin.ID {
+		if got, err := e.approve(ctx, e.admin, p.ID); err != nil || got.State != StateApproved || got.Approved.By != e.admin.ID {
 			t.Fatalf("independent approval: %v %+v", err, got)
+		}
+	})
+}
+
+// TestUndoingAChoiceMakesAChooser: records clerk K keeps a due version of
+// a plan and transfers its case; clerk C, independent of the planner and
+// of K, sets both back to destroy. C is then one of the plan's choosers
+// and cannot approve the plan that would now destroy what K kept (nor can
+// clerk E, who chose destroy for a record nobody had chosen anything
+// for); an independent D, who chose nothing, can.
+func TestUndoingAChoiceMakesAChooser(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		ctx := t.Context()
+		w := e.transferWorld(t)
+		k, c, d, e2 := e.records2, e.newStaff(t, policy.RoleRecords, nil), e.newStaff(t, policy.RoleRecords, nil), e.newStaff(t, policy.RoleRecords, nil)
+		exhibit := w.tc.docs["exhibit"]
+		if _, err := e.ret.Choose(ctx, k, w.plan.ID, ChooseAction{Case: w.tc.id, Doc: exhibit.ID, Version: 1, Kind: ActionKeep,
+			Authority: "Order 2026-221, Superior Court"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.Choose(ctx, k, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionTransfer,
+			Recipient: w.id.Recipient().String(), RecipientName: "State Archives"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.ret.Choose(ctx, c, w.plan.ID, ChooseAction{Case: w.tc.id, Doc: exhibit.ID, Version: 1, Kind: ActionDestroy}); err != nil {
+			t.Fatal(err)
+		}
+		p, err := e.ret.Choose(ctx, c, w.plan.ID, ChooseAction{Case: w.tc.id, Kind: ActionDestroy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Actions) != 0 || !slices.Contains(p.Choosers, c.ID) {
+			t.Fatalf("after C set both back to destroy: actions %v, choosers %v", p.Actions, p.Choosers)
+		}
+		if _, err := e.approve(ctx, c, w.plan.ID); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("C undid K's keep and transfer, then approved: %v", err)
+		}
+		// Destroy chosen for a record that had no other choice counts too.
+		if _, err := e.ret.Choose(ctx, e2, w.plan.ID, ChooseAction{Case: w.tc.id, Doc: exhibit.ID, Version: 1, Kind: ActionDestroy}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.approve(ctx, e2, w.plan.ID); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("E chose destroy, then approved: %v", err)
+		}
+		if got, err := e.approve(ctx, d, w.plan.ID); err != nil || got.State != StateApproved || got.Approved.By != d.ID {
+			t.Fatalf("independent approval: %v %+v", err, got)
+		}
+	})
+}
+
+// TestApprovalIsOfTheChoicesSeen: approver D looks at a plan's choices (a
+// transfer to the State Archives' key, a review until a date); then clerk
+// K, already a chooser, changes the transfer's key, and later the
+// review's date. D's approval of what they saw is refused each time
+// (ErrChoicesChanged, a conflict) and the plan stays unapproved; so is an
+// approval that names no choices seen. Approved once D has looked again.
+func TestApprovalIsOfTheChoicesSeen(t *testing.T) {
+	t.Parallel()
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		ctx := t.Context()
+		w := e.transferWorld(t)
+		k, d := e.records2, e.newStaff(t, policy.RoleRecords, nil)
+		notes := w.tc.docs["notes"]
+		until := e.clock.Add(365 * 24 * time.Hour)
+		review := ChooseAction{Case: w.tc.id, Doc: notes.ID, Version: 1, Kind: ActionReview, Until: &until, Reason: "Appeal pending"}
+		transfer := ChooseAction{Case: w.tc.id, Kind: ActionTransfer, Recipient: w.id.Recipient().String(), RecipientName: "State Archives"}
+		for _, c := range []ChooseAction{review, transfer} {
+			if _, err := e.ret.Choose(ctx, k, w.plan.ID, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		look := func() string {
+			t.Helper()
+			p, err := e.ret.GetPlan(ctx, d, w.plan.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.ActionsDigest()
+		}
+		refused := func(what, seen string) {
+			t.Helper()
+			if _, err := e.ret.Approve(ctx, d, w.plan.ID, seen); !errors.Is(err, ErrChoicesChanged) || !errors.Is(err, fault.ErrConflict) {
+				t.Fatalf("%s: approved choices D never saw: %v", what, err)
+			}
+			if p, err := e.ret.GetPlan(ctx, d, w.plan.ID); err != nil || p.State != StatePlanned || p.Approved != nil {
+				t.Fatalf("%s: %v %+v", what, err, p)
+			}
+		}
+		seen := look()
+		mallory := mustIdentity(t)
+		transfer.Recipient = mallory.Recipient().String()
+		if _, err := e.ret.Choose(ctx, k, w.plan.ID, transfer); err != nil {
+			t.Fatal(err)
+		}
+		refused("another recipient key", seen)
+		seen = look()
+		later := until.Add(24 * time.Hour)
+		review.Until = &later
+		if _, err := e.ret.Choose(ctx, k, w.plan.ID, review); err != nil {
+			t.Fatal(err)
+		}
+		refused("another review date", seen)
+		if _, err := e.ret.Approve(ctx, d, w.plan.ID, ""); !isInvalid(err) {
+			t.Fatalf("approved without naming the choices seen: %v", err)
+		}
+		p, err := e.ret.Approve(ctx, d, w.plan.ID, look())
+		if err != nil || p.State != StateApproved || p.Actions[w.tc.id].Recipient != transfer.Recipient || !p.Actions[ItemKey(Item{Case: w.tc.id, Doc: notes.ID, Version: 1})].Until.Equal(later) {
+			t.Fatalf("approval of what D saw: %v %+v", err, p)
 		}
 	})
 }

@@ -75,7 +75,7 @@ func BenchmarkDisposeWholeCases(b *testing.B) {
 			b.Fatal(err)
 		}
 		planned := time.Since(t0)
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()

@@ -80,7 +80,7 @@ func BenchmarkDispose(b *testing.B) {
 		if p.Records != docs {
 			b.Fatalf("plan has %d records, want %d", p.Records, docs)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()

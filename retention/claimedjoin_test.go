@@ -58,7 +58,7 @@ func TestDisposalDestroysTheAccountOfAStoppedJoin(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+				if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 					t.Fatal(err)
 				}
 				if tt.crash != "" {
@@ -130,7 +130,7 @@ func TestHeldInvitationsStillCertifyTheDestroyedAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+	if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 		t.Fatal(err)
 	}
 	vs, err := store.Versions(ctx, invKey)

@@ -38,7 +38,7 @@ func TestApplyCrashAtEveryStep(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+				if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 					t.Fatal(err)
 				}
 				hits := 0
@@ -137,7 +137,7 @@ func TestApplyCrashAtEveryCaseStep(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+				if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 					t.Fatal(err)
 				}
 				// Case A's entries in the index of seats by address (its

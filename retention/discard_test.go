@@ -63,7 +63,7 @@ func TestDiscardPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, approved.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, approved.ID); err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range []Plan{planned, approved} {
@@ -76,7 +76,7 @@ func TestDiscardPlan(t *testing.T) {
 			if err != nil || ev.Type != "retention.discard" || ev.Actor != e.records2.ID || ev.Objects[0] != p.ID {
 				t.Fatalf("discard not audited: %v %+v", err, ev)
 			}
-			if _, err := e.ret.Approve(ctx, e.admin, p.ID); !errors.Is(err, fault.ErrConflict) {
+			if _, err := e.approve(ctx, e.admin, p.ID); !errors.Is(err, fault.ErrConflict) {
 				t.Fatalf("approve after discard: %v", err)
 			}
 			if _, err := e.ret.Apply(ctx, e.admin, p.ID); !errors.Is(err, fault.ErrConflict) {
@@ -101,7 +101,7 @@ func TestDiscardPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.ret.Apply(ctx, e.records2, p.ID); err != nil {

@@ -43,7 +43,7 @@ func TestDisposalRemovesEmailIndexEntry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 			t.Fatal(err)
 		}
 		e.ret.hook = func(name string) error {
@@ -147,7 +147,7 @@ func TestSweepStaleEmailIndex(t *testing.T) {
 		if p.Residue[ResidueEmailIndex] != len(stale) {
 			t.Fatalf("residue a day later: %v, want %d %s", p.Residue, len(stale), ResidueEmailIndex)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 			t.Fatal(err)
 		}
 		// Gone between the plan and its apply.
@@ -249,7 +249,7 @@ func TestDisposalRemovesEmailConfirmations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 			t.Fatal(err)
 		}
 		if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {

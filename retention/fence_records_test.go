@@ -228,7 +228,7 @@ func TestStorageHoldPausesDisposal(t *testing.T) {
 			if !paused {
 				t.Fatalf("the next plan does not say the case's disposal was paused: %+v", page)
 			}
-			if _, err := e.ret.Approve(ctx, e.records2, p2.ID); err != nil {
+			if _, err := e.approve(ctx, e.records2, p2.ID); err != nil {
 				t.Fatal(err)
 			}
 			if pr, err := e.ret.ApplyAll(ctx, e.records, p2.ID, nil); err != nil || !pr.Done {
@@ -274,7 +274,7 @@ func TestSignedOutSessionResidueNeverSignsInAgain(t *testing.T) {
 		if p.Residue[ResidueSession] != 1 {
 			t.Fatalf("residue %v: want the signed-out session", p.Residue)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 			t.Fatal(err)
 		}
 		st.armed.Store(true)

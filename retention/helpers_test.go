@@ -412,3 +412,13 @@ func (e *env) wantCommitted(t *testing.T, texts ...string) {
 		}
 	}
 }
+
+// approve approves plan id as who, with the digest of the plan's actions
+// as they stand now: as a client that has just listed them.
+func (e *env) approve(ctx context.Context, who account.Account, id string) (Plan, error) {
+	seen := "sha256:none" // a plan not found: Approve says so first
+	if p, _, err := e.ret.loadPlan(ctx, id); err == nil {
+		seen = p.ActionsDigest()
+	}
+	return e.ret.Approve(ctx, who, id, seen)
+}

@@ -224,7 +224,7 @@ func TestHeldStagedVersionIsSweptOnceReleased(t *testing.T) {
 	if p.Residue[ResidueCiphertext] != 1 || p.Residue[ResidueUpload] != 1 {
 		t.Fatalf("residue = %v, want the staged version's ciphertext and record", p.Residue)
 	}
-	if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+	if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil {
@@ -279,7 +279,7 @@ func TestStagedVersionHeldDuringTheSweepIsKept(t *testing.T) {
 	if p.Residue[ResidueCiphertext] != 1 || p.Residue[ResidueUpload] != 1 {
 		t.Fatalf("residue = %v, want the staged version's ciphertext and record", p.Residue)
 	}
-	if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+	if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 		t.Fatal(err)
 	}
 	var holdErr error
@@ -461,7 +461,7 @@ func TestStagedVersionHoldsCyclingDuringTheSweepEndHeld(t *testing.T) {
 	tc, doc := residueCase(t, e)
 	lateVersion(t, e, late, tc, doc.ID)
 	p := e.abandonedPlan(t)
-	if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+	if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 		t.Fatal(err)
 	}
 	ciphertext := docObject(tc.id, doc.ID, 2)

@@ -63,7 +63,7 @@ func TestConcurrentAppliesCertifyOnlyDestroyedLateSeats(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 			t.Fatal(err)
 		}
 		phase := 0 // 0: the first apply; 1: the second, inside it; 2: the first again

@@ -42,7 +42,7 @@ func TestLaunderedApproverApprovesNoRetention(t *testing.T) {
 			laundered[name] = got
 		}
 		_, p, _ := e.planTransferToPlanner(t, r1, laundered)
-		if got, err := e.ret.Approve(ctx, e.admin, p.ID); err != nil || got.State != StateApproved {
+		if got, err := e.approve(ctx, e.admin, p.ID); err != nil || got.State != StateApproved {
 			t.Fatalf("independent approval: %v %+v", err, got)
 		}
 	})
@@ -94,7 +94,7 @@ func (e *env) planTransferToPlanner(t *testing.T, r1 account.Account, refused ma
 		t.Fatal(err)
 	}
 	for name, who := range refused {
-		if _, err := e.ret.Approve(ctx, who, p.ID); !errors.Is(err, fault.ErrForbidden) {
+		if _, err := e.approve(ctx, who, p.ID); !errors.Is(err, fault.ErrForbidden) {
 			t.Fatalf("%s approved r1's plan: %v", name, err)
 		}
 	}

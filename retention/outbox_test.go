@@ -81,7 +81,7 @@ func (e *env) planClosed(t *testing.T, tc *testCase) Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+	if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -58,7 +58,7 @@ func (e *env) planApproved(t *testing.T) Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.ret.Approve(t.Context(), e.records2, p.ID); err != nil {
+	if _, err := e.approve(t.Context(), e.records2, p.ID); err != nil {
 		t.Fatal(err)
 	}
 	return p

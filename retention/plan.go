@@ -3,6 +3,9 @@ package retention
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -370,12 +373,42 @@ func (s *Service) Plans(ctx context.Context, actor account.Account) ([]Plan, err
 	return out, nil
 }
 
+// ErrChoicesChanged refuses an approval whose approver was shown other
+// choices than the plan now holds (a clerk changed a transfer's key, a
+// review's date, or set a record back to destroy, after the approver
+// looked): they look again and approve what they see.
+var ErrChoicesChanged = fmt.Errorf("the choices for this plan's records changed after you looked at them; look at them again, then approve what you see: %w", fault.ErrConflict)
+
+// ActionsDigest is the digest of a plan's chosen actions as the actions
+// listing shows them (GET …/actions, api.PlanActions.ActionsDigest): every
+// field of every choice (kind, reason, review date, authority, recipient's
+// key and name, who chose it and when), under the plan's id. Approve takes
+// it back, so an approval covers exactly the choices its approver saw.
+func (p Plan) ActionsDigest() string {
+	actions := p.Actions
+	if actions == nil {
+		actions = map[string]DisposalAction{} // none chosen, or all dropped: the same
+	}
+	b, err := json.Marshal(struct {
+		Plan    string                    `json:"plan"`
+		Actions map[string]DisposalAction `json:"actions"` // encoding/json sorts the keys
+	}{p.ID, actions})
+	if err != nil {
+		panic(err) // strings and times only
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 // Approve records a second person's approval of a plan. Policy refuses the
 // plan's own planner and whoever chose its actions, and any account one
 // person could hold together with theirs: their creators, accounts they or
 // their creators made, accounts whose lineage is unknown
-// (retention.cedar's four-eyes and independence forbids).
-func (s *Service) Approve(ctx context.Context, actor account.Account, id string) (Plan, error) {
+// (retention.cedar's four-eyes and independence forbids). seen is the
+// ActionsDigest of the choices the approver was shown: required, and if
+// the plan's choices differ now the approval is refused
+// (ErrChoicesChanged), in the same conditional update that approves.
+func (s *Service) Approve(ctx context.Context, actor account.Account, id, seen string) (Plan, error) {
 	p, _, err := s.loadPlan(ctx, id)
 	if err != nil {
 		return Plan{}, err
@@ -405,8 +438,14 @@ func (s *Service) Approve(ctx context.Context, actor account.Account, id string)
 		}
 		return Plan{}, s.refused(ctx, actor, policy.RetentionApprove, "")
 	}
+	if strings.TrimSpace(seen) == "" {
+		return Plan{}, fault.Invalid("actionsDigest", "required: the actionsDigest of the plan's actions as you were shown them (GET …/actions)")
+	}
 	if p.State != StatePlanned {
 		return Plan{}, fmt.Errorf("plan %s is %s, not awaiting approval: %w", id, p.State, fault.ErrConflict)
+	}
+	if p.ActionsDigest() != seen {
+		return Plan{}, ErrChoicesChanged
 	}
 	if err := s.record(ctx, audit.Event{Type: "retention.approve", Actor: actor.ID, Objects: []string{p.ID},
 		Attrs: map[string]string{"planner": p.Planner, "records": strconv.Itoa(p.Records)}}); err != nil {
@@ -416,10 +455,11 @@ func (s *Service) Approve(ctx context.Context, actor account.Account, id string)
 		if r.State != StatePlanned {
 			return fmt.Errorf("plan %s is %s, not awaiting approval: %w", id, r.State, fault.ErrConflict)
 		}
-		if !slices.Equal(r.Choosers, p.Choosers) {
-			// Someone chose an action since policy was asked: their
-			// account was not weighed. Ask again.
-			return fmt.Errorf("plan %s: an action was chosen while it was being approved; approve it again: %w", id, fault.ErrConflict)
+		if r.ActionsDigest() != seen || !slices.Equal(r.Choosers, p.Choosers) {
+			// Someone chose an action since the approver looked, or
+			// since policy was asked (their account was not weighed):
+			// look again.
+			return ErrChoicesChanged
 		}
 		r.State = StateApproved
 		r.Approved = &Approval{By: actor.ID, At: s.now().UTC()}

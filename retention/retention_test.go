@@ -134,13 +134,13 @@ func TestDisposeClosedCase(t *testing.T) {
 		if _, err := e.ret.Apply(ctx, e.records2, p.ID); !errors.Is(err, fault.ErrConflict) {
 			t.Fatalf("apply before approval: %v", err)
 		}
-		if _, err := e.ret.Approve(ctx, e.records, p.ID); !errors.Is(err, fault.ErrForbidden) {
+		if _, err := e.approve(ctx, e.records, p.ID); !errors.Is(err, fault.ErrForbidden) {
 			t.Fatalf("planner approved own plan: %v", err)
 		}
-		if _, err := e.ret.Approve(ctx, e.mediator, p.ID); !errors.Is(err, fault.ErrForbidden) {
+		if _, err := e.approve(ctx, e.mediator, p.ID); !errors.Is(err, fault.ErrForbidden) {
 			t.Fatalf("mediator approved: %v", err)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 			t.Fatal(err)
 		}
 		canRead("after approval")

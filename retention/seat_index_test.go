@@ -82,7 +82,7 @@ func TestDisposalRemovesSeatIndexEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 			t.Fatal(err)
 		}
 		if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
@@ -148,7 +148,7 @@ func TestSeatIndexOutlivesInvitations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 			t.Fatal(err)
 		}
 		if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {
@@ -231,7 +231,7 @@ func TestDisposalRemovesLateSeatIndexEntries(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+				if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 					t.Fatal(err)
 				}
 				// Once the case is fenced and its journal written (the
@@ -413,7 +413,7 @@ func TestSweepOrphanedSeatIndex(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+			if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 				t.Fatal(err)
 			}
 			if pr, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil || !pr.Done {

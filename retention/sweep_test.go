@@ -103,7 +103,7 @@ func TestSweepResidue(t *testing.T) {
 		if _, err := e.ret.Apply(ctx, e.records, p.ID); !errors.Is(err, fault.ErrConflict) {
 			t.Fatalf("applied before approval: %v", err)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.ret.ApplyAll(ctx, e.records, p.ID, nil); err != nil {
@@ -174,7 +174,7 @@ func TestSweepSpentJournal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, p.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, p.ID); err != nil {
 			t.Fatal(err)
 		}
 		journal := caseJournalKey(p.ID, tc.id)
@@ -209,7 +209,7 @@ func TestSweepSpentJournal(t *testing.T) {
 		if q.Residue[ResidueJournal] != 2 {
 			t.Fatalf("residue after the certificate: %v", q.Residue)
 		}
-		if _, err := e.ret.Approve(ctx, e.records2, q.ID); err != nil {
+		if _, err := e.approve(ctx, e.records2, q.ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.ret.ApplyAll(ctx, e.records, q.ID, nil); err != nil {

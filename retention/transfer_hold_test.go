@@ -39,7 +39,7 @@ func TestTransferBundleDocumentHolds(t *testing.T) {
 			Recipient: w.id.Recipient().String(), RecipientName: "State Archives"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ret.Approve(ctx, staff(policy.RoleRecords), w.plan.ID); err != nil {
+		if _, err := e.approve(ctx, staff(policy.RoleRecords), w.plan.ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := e.ret.ApplyAll(ctx, e.records, w.plan.ID, nil); err != nil {

@@ -423,7 +423,11 @@ func TestBrowserE2EEDocuments(t *testing.T) {
 				return "", err
 			},
 			"approve": func(plan string) (string, error) {
-				_, err := rec2C.ApprovePlan(ctx, plan)
+				pa, err := rec2C.PlanActions(ctx, plan)
+				if err != nil {
+					return "", err
+				}
+				_, err = rec2C.ApprovePlan(ctx, plan, pa.ActionsDigest)
 				return "", err
 			},
 			// After the disposal while the summary was held: its stored

@@ -34,7 +34,7 @@ func (a *API) planActions(w http.ResponseWriter, r *http.Request) {
 }
 
 func planActionsView(p retention.Plan, tr []api.Transfer) api.PlanActions {
-	out := api.PlanActions{Plan: p.ID, State: p.State, Actions: map[string]api.DisposalAction{}, Transfers: tr}
+	out := api.PlanActions{Plan: p.ID, State: p.State, Actions: map[string]api.DisposalAction{}, Transfers: tr, ActionsDigest: p.ActionsDigest()}
 	for k, v := range p.Actions {
 		out.Actions[k] = v
 	}

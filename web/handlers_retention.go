@@ -56,8 +56,14 @@ func (a *API) retentionReady(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// writeRetentionError adds "held" (409) to writeError's table.
+// writeRetentionError adds "held" and "choices-changed" (409) to
+// writeError's table.
 func (a *API) writeRetentionError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, retention.ErrChoicesChanged) {
+		writeProblem(w, r, problem{Type: api.ProblemChoicesChanged, Title: "The choices changed", Status: http.StatusConflict,
+			Detail: "The choices for this plan's records changed after you looked at them. Look at them again, then approve what you see."})
+		return
+	}
 	if errors.Is(err, objstore.ErrHeld) {
 		writeProblem(w, r, problem{Type: api.ProblemHeld, Title: "Under legal hold", Status: http.StatusConflict, Detail: err.Error()})
 		return
@@ -207,10 +213,22 @@ func (a *API) planRecords(w http.ResponseWriter, r *http.Request) {
 	}, func(l []retention.Item) api.List[api.Item] { return listOf(l, itemView) })
 }
 
+// approvePlan approves a plan as its actions were shown to the approver
+// (api.ApprovePlanRequest): a body without actionsDigest, or none (as
+// clients before it sent), is refused by package retention with a field
+// error after policy, so an account that may not approve is told that
+// first.
 func (a *API) approvePlan(w http.ResponseWriter, r *http.Request) {
+	var req api.ApprovePlanRequest
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &req); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+	}
 	actor, _ := actorFrom(r.Context())
 	retentionCall(a, w, r, http.StatusOK, func() (retention.Plan, error) {
-		return a.retention.Approve(r.Context(), actor, chi.URLParam(r, "planID"))
+		return a.retention.Approve(r.Context(), actor, chi.URLParam(r, "planID"), req.ActionsDigest)
 	}, planView)
 }
 

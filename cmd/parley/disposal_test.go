@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
@@ -108,8 +110,36 @@ func TestDisposalActionVerbs(t *testing.T) {
 	if s := runFails(1, "retention", "approve", p); !strings.Contains(s, "chose its actions") {
 		t.Fatalf("chooser approved: %s", s)
 	}
+	// rec3 looks; rec2 then changes the keep's authority: approving what
+	// rec3 saw is refused; approving without --actions lists the choices
+	// as they are now and approves those.
 	actAs(t, n.URL, rec3)
-	runOK("retention", "approve", p)
+	out := runOK("retention", "actions", p)
+	_, seen, ok := strings.Cut(out, "parley retention approve "+p+" --actions ")
+	if !ok || !strings.HasPrefix(seen, "sha256:") {
+		t.Fatalf("actions print no digest to approve with:\n%s", out)
+	}
+	seen = strings.TrimSpace(seen)
+	actAs(t, n.URL, rec2)
+	runOK("retention", "keep", p, "--case", caseIDs[1], "--doc", joint[1], "--authority", "Order 2026-8")
+	actAs(t, n.URL, rec3)
+	if s := runFails(1, "retention", "approve", p, "--actions", seen); !strings.Contains(s, "changed after you looked at them") {
+		t.Fatalf("approved choices rec3 never saw: %s", s)
+	}
+	// Over HTTP: the stale digest is 409 choices-changed; none at all (as
+	// clients before it sent, with no body) is 400 on actionsDigest.
+	var ce *client.Error
+	if err := rec3.Do(ctx, http.MethodPost, "/api/v1/retention/plans/"+p+"/approve", api.ApprovePlanRequest{ActionsDigest: seen}, nil); !errors.As(err, &ce) ||
+		ce.Status != http.StatusConflict || ce.Problem.Type != api.ProblemTypeBase+string(api.ProblemChoicesChanged) {
+		t.Fatalf("stale digest: %v", err)
+	}
+	if err := rec3.Do(ctx, http.MethodPost, "/api/v1/retention/plans/"+p+"/approve", nil, nil); !errors.As(err, &ce) ||
+		ce.Status != http.StatusBadRequest || len(ce.Problem.Errors) != 1 || ce.Problem.Errors[0].Field != "actionsDigest" {
+		t.Fatalf("no digest: %v", err)
+	}
+	if out := runOK("retention", "approve", p); !strings.Contains(out, "Approving the plan with these choices") || !strings.Contains(out, "keep permanently: Order 2026-8") || !strings.Contains(out, "Approved plan") {
+		t.Fatalf("approve:\n%s", out)
+	}
 	actAs(t, n.URL, rec1)
 	runOK("retention", "apply", p)
 	file := filepath.Join(t.TempDir(), "bundle.age")

@@ -169,9 +169,17 @@ func retentionActions(ctx context.Context, args []string) error {
 	if *asJSON {
 		return printJSON(pa)
 	}
+	printActions(os.Stdout, pa)
+	if pa.State == "planned" {
+		fmt.Printf("To approve the plan with exactly these choices: parley retention approve %s --actions %s\n", pa.Plan, pa.ActionsDigest)
+	}
+	return nil
+}
+
+// printActions lists a plan's chosen actions and the bundles made.
+func printActions(w io.Writer, pa api.PlanActions) {
 	if len(pa.Actions) == 0 {
-		fmt.Printf("Plan %s (%s): every record is destroyed as planned; no other action chosen.\n", pa.Plan, pa.State)
-		return nil
+		fmt.Fprintf(w, "Plan %s (%s): every record is destroyed as planned; no other action chosen.\n", pa.Plan, pa.State)
 	}
 	keys := make([]string, 0, len(pa.Actions))
 	for k := range pa.Actions {
@@ -182,17 +190,16 @@ func retentionActions(ctx context.Context, args []string) error {
 		a := pa.Actions[k]
 		switch a.Kind {
 		case api.ActionReview:
-			fmt.Printf("%s\treview until %s: %s (chosen by %s)\n", k, a.Until.Format(time.DateOnly), a.Reason, a.By)
+			fmt.Fprintf(w, "%s\treview until %s: %s (chosen by %s)\n", k, a.Until.Format(time.DateOnly), a.Reason, a.By)
 		case api.ActionKeep:
-			fmt.Printf("%s\tkeep permanently: %s (chosen by %s)\n", k, a.Authority, a.By)
+			fmt.Fprintf(w, "%s\tkeep permanently: %s (chosen by %s)\n", k, a.Authority, a.By)
 		case api.ActionTransfer:
-			fmt.Printf("%s\ttransfer to %s (%s) (chosen by %s)\n", k, a.RecipientName, a.Recipient, a.By)
+			fmt.Fprintf(w, "%s\ttransfer to %s (%s) (chosen by %s)\n", k, a.RecipientName, a.Recipient, a.By)
 		}
 	}
 	for _, t := range pa.Transfers {
-		fmt.Printf("bundle of %s: %d documents, %d withheld, %d audit entries, %s\n", t.Case, len(t.Documents), t.Withheld, t.AuditEntries, t.SHA256)
+		fmt.Fprintf(w, "bundle of %s: %d documents, %d withheld, %d audit entries, %s\n", t.Case, len(t.Documents), t.Withheld, t.AuditEntries, t.SHA256)
 	}
-	return nil
 }
 
 // retentionBundle saves a case's transfer bundle and checks it against

@@ -25,7 +25,7 @@ func init() {
 	register("retention schedule show", "retention schedule show [--json]", scheduleShow)
 	register("retention schedule set", "retention schedule set <class> --trigger case-closed|superseded|created --period 30d|6y [--json]", scheduleSet)
 	register("retention plan", "retention plan [--as-of YYYY-MM-DD] [--summary] [--json]", retentionPlan)
-	register("retention approve", "retention approve <plan> [--json]", retentionApprove)
+	register("retention approve", "retention approve <plan> [--actions DIGEST] [--json]", retentionApprove)
 	register("retention discard", "retention discard <plan> [--json]", retentionDiscard)
 	register("retention due", "retention due [--days 30|90] [--json]", retentionDue)
 	register("retention apply", "retention apply <plan> [--json]", retentionApply)
@@ -290,14 +290,33 @@ func recordName(it api.Item) string {
 	return fmt.Sprintf("%s v%d", it.Doc, it.Version)
 }
 
+// retentionApprove approves a plan as its actions were shown: with
+// --actions, the digest `retention actions` printed (refused if they have
+// changed since); without, it lists the actions first (on stderr with
+// --json) and approves those.
 func retentionApprove(ctx context.Context, args []string) error {
 	fs := newFlags("retention approve")
+	seen := fs.String("actions", "", "the actions digest `parley retention actions PLAN` showed you: approve only if the choices are still those (without it, they are listed here and approved as listed)")
 	asJSON := clientFlags(fs)
 	c, err := planClient(fs, args)
 	if err != nil {
 		return err
 	}
-	p, err := c.ApprovePlan(ctx, fs.Arg(0))
+	digest := strings.TrimSpace(*seen)
+	if digest == "" {
+		pa, err := c.PlanActions(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		w := os.Stdout
+		if *asJSON {
+			w = os.Stderr
+		}
+		fmt.Fprintln(w, "Approving the plan with these choices:")
+		printActions(w, pa)
+		digest = pa.ActionsDigest
+	}
+	p, err := c.ApprovePlan(ctx, fs.Arg(0), digest)
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,7 @@ export const saysInternal = (text: string) => internalWords.test(text);
 // not, unless it is one of peopleSentences.
 const peopleTypes: ReadonlySet<string> = new Set<W.ProblemType>([
   "agreement-superseded", "agreement-filed", "already-joined", "document-limit", "version-limit", "too-large", "rewrap-required",
-  "no-pending-reset", "last-admin",
+  "no-pending-reset", "last-admin", "choices-changed",
 ]);
 
 // Sentences of the generic "conflict" and "gone" refusals that are written
@@ -213,7 +213,8 @@ export const api = {
   makePlan: (asOf: string) => call<Plan>("POST", "/api/v1/retention/plans", { asOf } satisfies W.PlanRequest),
   plan: (id: string) => call<Plan>("GET", planPath(id)),
   planRecords: (id: string, page: number) => call<Item[]>("GET", `${planPath(id)}/records?page=${page}`),
-  approvePlan: (id: string) => call<Plan>("POST", planPath(id) + "/approve"),
+  /** Approves a plan as its actions were shown: actionsDigest is the listing's (GET …/actions) that the page showed. */
+  approvePlan: (id: string, actionsDigest: string) => call<Plan>("POST", planPath(id) + "/approve", { actionsDigest } satisfies W.ApprovePlanRequest),
   applyStep: (id: string) => call<Progress>("POST", planPath(id) + "/apply"),
   certificate: async (id: string) => (await text("GET", planPath(id) + "/certificate")).text(),
   auditKey: async () => (await (await text("GET", "/api/v1/audit/key")).text()).trim(),

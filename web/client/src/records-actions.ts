@@ -44,16 +44,26 @@ function actionWords(a: DisposalAction | undefined): string {
 }
 
 /**
- * renderActions fills into with the plan's chosen actions and, while the plan
- * awaits approval and the user is records staff, a way to change them per
- * record; once carried out, the transfer bundles to download.
+ * loadActions lists the plan's chosen actions, or says in words why they
+ * could not be loaded. The page approves the plan with the listing's
+ * actionsDigest: exactly what renderActions showed.
  */
-export async function renderActions(into: HTMLElement, p: Plan, due: PlanItem[], ctx: ActionsContext): Promise<void> {
-  let pa: PlanActions;
+export async function loadActions(p: Plan): Promise<PlanActions | string> {
   try {
-    pa = await call<PlanActions>("GET", plan(p.id) + "/actions");
+    return await call<PlanActions>("GET", plan(p.id) + "/actions");
   } catch (e) {
-    into.replaceChildren(h("p", { class: "error" }, "The chosen actions could not be loaded: " + errText(e)));
+    return "The chosen actions could not be loaded: " + errText(e);
+  }
+}
+
+/**
+ * renderActions fills into with the plan's chosen actions (loadActions') and,
+ * while the plan awaits approval and the user is records staff, a way to
+ * change them per record; once carried out, the transfer bundles to download.
+ */
+export function renderActions(into: HTMLElement, p: Plan, pa: PlanActions | string, due: PlanItem[], ctx: ActionsContext): void {
+  if (typeof pa === "string") {
+    into.replaceChildren(h("p", { class: "error" }, pa));
     return;
   }
   const canChoose = p.state === "planned" && ctx.me.role === "records";

@@ -5,8 +5,9 @@
 import { renderCaseload } from "./sessions";
 import { api, call, APIError, Account, Document, Hold, Listed, Outcome, Plan, PlanItem, staffWords } from "./api";
 import { openSignedNote } from "./tlog";
-import { renderActions } from "./records-actions";
+import { loadActions, renderActions } from "./records-actions";
 import { residueCount, residueSection, residueWords, scheduleChangesView } from "./records-sweep";
+import { ProblemTypeBase, type ProblemType } from "./wire_gen";
 import { h } from "./dom";
 import { classInSentence, classWords, stacked, triggerWords } from "./records-words";
 
@@ -139,7 +140,8 @@ async function caseHolds(l: Listed): Promise<HTMLElement> {
   const caseList = h("ul", { class: "holds" });
   const ul = h("ul", { class: "docs" });
   const reason = h("input", { id: "hold-reason-" + l.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
-  const authority = h("input", { id: "hold-authority-" + l.id, type: "text", required: true, maxlength: "500", autocomplete: "off" }) as HTMLInputElement;
+  // As the server takes them (retention MaxReasonLen, MaxAuthorityLen).
+  const authority = h("input", { id: "hold-authority-" + l.id, type: "text", required: true, maxlength: "200", autocomplete: "off" }) as HTMLInputElement;
   const out = h("p", { role: "status", class: "note" });
   const refresh = async () => {
     try {
@@ -258,8 +260,8 @@ async function renderPlans(sec: HTMLElement): Promise<void> {
           await refresh();
           await showPlan(p.id, detail, refresh);
         } catch (x) {
-          const d = x instanceof APIError ? x.problem.errors?.[0]?.detail ?? x.problem.detail : undefined;
-          out.textContent = "No plan made: " + (d ? d.replace(/^asOf: /, "") : errText(x)) + ".";
+          // Plain words, as every staff screen says them (a field's refusal — "nothing is due on …" — as the server wrote it; never a policy action's name).
+          out.textContent = "No plan made: " + errText(x).replace(/, so no plan was made$/, "") + ".";
         }
       },
     }, h("div", { class: "row" }, h("div", {}, h("label", { for: "plan-asof" }, "Records due on or before"), asOf), h("button", { type: "submit", class: "primary" }, "Make a plan")),
@@ -344,7 +346,8 @@ function destroyWords(p: Plan, due: PlanItem[]): string {
   return `${plural(p.records, "record")} of ${plural(p.cases, "case")} (${cases.join("; ")}): ${parts.join(", ")}.` + residueWords(p);
 }
 
-async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<void>): Promise<void> {
+/** showPlan shows a plan, its records and its chosen actions; notice, if given, is said in its status line (why it is shown again). */
+async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<void>, notice?: string): Promise<void> {
   box.replaceChildren(h("p", { role: "status" }, "Loading the plan…"));
   let p: Plan;
   const items: PlanItem[] = [];
@@ -352,6 +355,8 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     p = await api.plan(id);
     for (let n = 0; n < p.pages; n++) items.push(...(await api.planRecords(id, n)));
   } catch (e) { box.replaceChildren(h("p", { class: "error" }, errText(e))); return; }
+  // The actions shown are the ones approved: approving sends back their digest.
+  const pa = await loadActions(p);
   const reasons = await holdWords();
   const due = items.filter((i) => !i.held?.length), held = items.filter((i) => i.held?.length);
   const row = (it: PlanItem) => h("tr", {},
@@ -393,13 +398,24 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     confirmSlot.append(confirm("Approve destroying", h("button", {
       type: "button", class: "primary", id: "plan-approve",
       onclick: async () => {
+        const seen = typeof pa === "string" ? undefined : pa.actionsDigest;
+        if (!seen) {
+          status.className = "error refusal";
+          status.textContent = "Not approved: what happens to each record could not be loaded, so it cannot be approved unseen. Reload the page and try again.";
+          return;
+        }
         try {
-          await api.approvePlan(id);
+          await api.approvePlan(id, seen);
           status.className = "";
           status.textContent = "Approved. The plan can now be carried out.";
           await refresh();
           await showPlan(id, box, refresh);
         } catch (e) {
+          if (e instanceof APIError && e.problem.type === ProblemTypeBase + ("choices-changed" satisfies ProblemType)) {
+            await showPlan(id, box, refresh, "Not approved: while you were looking, another records clerk changed what happens to some of this plan's records. " +
+              "They are shown again below as they are now. Check them, then approve again if you agree.");
+            return;
+          }
           status.className = "error refusal";
           status.textContent = e instanceof APIError && e.status === 403
             ? (mine ? "Not approved: a second person must approve a plan. You made this one, so someone else must approve it." : "Not approved: you are not allowed to approve plans.")
@@ -429,7 +445,8 @@ async function showPlan(id: string, box: HTMLElement, refresh: () => Promise<voi
     residueSection(p),
     h("div", { id: "plan-actions-box" }), confirmSlot, actions, status, progress));
   (document.getElementById("plan-title") as HTMLElement).focus();
-  if (due.length) await renderActions(document.getElementById("plan-actions-box")!, p, due, { me, caseWords, itemName, reload: () => showPlan(id, box, refresh) }); // records-actions.ts
+  if (due.length) renderActions(document.getElementById("plan-actions-box")!, p, pa, due, { me, caseWords, itemName, reload: () => showPlan(id, box, refresh) }); // records-actions.ts
+  if (notice) { status.className = "error refusal"; status.textContent = notice; }
 }
 
 async function applyPlan(p: Plan, box: HTMLElement, planBox: HTMLElement, refresh: () => Promise<void>): Promise<void> {

@@ -835,6 +835,18 @@ export interface PlanActions {
   state: string;
   actions: Record<string, DisposalAction>;
   transfers: Transfer[];
+  actionsDigest?: string;
+}
+
+/**
+ * ApprovePlanRequest approves a plan (POST
+ * /api/v1/retention/plans/{id}/approve) as its actions were shown to the
+ * approver: ActionsDigest is PlanActions.ActionsDigest of the listing
+ * they saw. Required (400 without it): an approval covers exactly the
+ * choices its approver looked at.
+ */
+export interface ApprovePlanRequest {
+  actionsDigest?: string;
 }
 
 /**
@@ -1428,7 +1440,7 @@ export const ProblemTypeBase = "urn:parley:problem:";
 /**
  * ProblemType is the last part of a problem's type.
  */
-export type ProblemType = "invalid-input" | "rate-limited" | "unauthenticated" | "forbidden" | "not-found" | "method-not-allowed" | "conflict" | "gone" | "too-large" | "unavailable" | "not-ready" | "held" | "request-timeout" | "internal" | "bad-request" | "headers-too-large" | "agreement-superseded" | "agreement-filed" | "already-joined" | "mediator-not-confirmed" | "document-limit" | "version-limit" | "integrity-failure" | "range-not-satisfiable" | "upload-unconfirmed" | "rewrap-required" | "account-disabled" | "password-change-required" | "second-admin-required" | "no-pending-reset" | "password-not-changed" | "password-changed-sign-in-again" | "last-admin";
+export type ProblemType = "invalid-input" | "rate-limited" | "unauthenticated" | "forbidden" | "not-found" | "method-not-allowed" | "conflict" | "gone" | "too-large" | "unavailable" | "not-ready" | "held" | "request-timeout" | "internal" | "bad-request" | "headers-too-large" | "agreement-superseded" | "agreement-filed" | "already-joined" | "mediator-not-confirmed" | "document-limit" | "version-limit" | "integrity-failure" | "range-not-satisfiable" | "upload-unconfirmed" | "rewrap-required" | "account-disabled" | "password-change-required" | "second-admin-required" | "no-pending-reset" | "password-not-changed" | "password-changed-sign-in-again" | "last-admin" | "choices-changed";
 
 export const DocumentNameHeader = "Parley-Document-Name";
 

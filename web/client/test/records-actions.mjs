@@ -4,8 +4,10 @@
 // 2026-CV-0202 with a joint exhibit), three records clerks and the
 // archive's age public key. Rita plans; Rob chooses to keep 0202's exhibit
 // permanently and to transfer 0201 to the State Archives, confirming each;
-// Rob cannot then approve; Ros approves, carries it out and downloads the
-// bundle.
+// Rob cannot then approve; Ros looks at the plan, Rob changes the keep's
+// authority, and Ros's approval of what she saw is refused in plain words
+// and the choices shown again; she approves them, carries it out and
+// downloads the bundle.
 import { axeCheck } from "./axe.mjs";
 import { base, check, env, fitsWidth, log, run, shots, signIn as harnessSignIn } from "./harness.mjs";
 
@@ -97,6 +99,25 @@ await run(async () => {
   await phoneShot(ros, "records-actions-approve-phone.png");
   check(await ros.isDisabled("#plan-approve") && await ros.getAttribute("#plan-approve", "aria-describedby") === "plan-confirm-missing" &&
     await ros.innerText("#plan-confirm-missing") === "Tick the box above first, once you have checked the list.", "the faded Approve says what is missing");
+
+  // Rob changes a choice after Ros loaded the plan: her approval covered
+  // what she saw, so it is refused, and she sees the choices again.
+  await row(rob, "2026-CV-0202").locator("button.choose-action").click();
+  await rob.check("#action-keep");
+  await rob.fill("#action-authority", "Order 2026-8, Superior Court");
+  await rob.check("#action-confirm");
+  await rob.click("#action-save");
+  await row(rob, "2026-CV-0202").locator(".action-words", { hasText: "Order 2026-8" }).waitFor();
+  await ros.check("#plan-confirm");
+  await ros.click("#plan-approve");
+  const changed = ros.locator("#plan-status.refusal", { hasText: "changed what happens" });
+  await changed.waitFor();
+  const changedWords = await changed.innerText();
+  check(changedWords.startsWith("Not approved") && changedWords.includes("shown again") && !/[a-z]+\.[a-z]+\.[a-z]+|sha256|409|digest/i.test(changedWords),
+    "a choice changed after the approver looked: she is told so in plain words: " + changedWords);
+  await row(ros, "2026-CV-0202").locator(".action-words", { hasText: "Keep permanently (Order 2026-8, Superior Court)" }).waitFor();
+  check(await ros.locator("section.plan").getAttribute("data-state") === "planned" && (await ros.innerText("#plan-confirm-what")).includes("Order 2026-8"),
+    "the plan is not approved, and shows the choices (and the confirmation names them) as they now are");
   await ros.check("#plan-confirm");
   check(await ros.innerText("#plan-confirm-missing") === "", "ticked, Approve no longer says anything is missing");
   await ros.click("#plan-approve");
@@ -107,7 +128,7 @@ await run(async () => {
   const certText = await ros.locator("#certificate").innerText();
   check(certText.includes("1 kept by a review or a permanent keep, 1 case transferred first"), "the certificate's summary tells kept-by-choice from held, and counts the transfer: " + certText.split("\n")[2]);
   const outcomes = await ros.locator("#apply-outcomes").innerText();
-  check(outcomes.includes("Kept: kept permanently: Order 2026-7"), "each record's outcome says which was kept, and on what authority");
+  check(outcomes.includes("Kept: kept permanently: Order 2026-8"), "each record's outcome says which was kept, and on what authority");
   await ros.locator("#transfers button.transfer-download").waitFor();
   const bundleText = await ros.locator("#transfers").innerText();
   check(bundleText.includes("State Archives") && bundleText.includes("1 joint document,") && bundleText.includes("1 withheld"), "the bundle says what it carries and what it withholds: " + bundleText);

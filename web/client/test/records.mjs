@@ -41,6 +41,8 @@ await run(async () => {
   // A whole-case hold, with reason and authority: every document says it is held by it.
   await rivera.locator("input[id^=hold-reason-]").fill("Complaint received");
   await rivera.locator("input[id^=hold-authority-]").fill("Program rule 12");
+  check(await rivera.locator("input[id^=hold-authority-]").getAttribute("maxlength") === "200" && await rivera.locator("input[id^=hold-reason-]").getAttribute("maxlength") === "500",
+    "the hold's authority and reason fields take as much as the server does (200 and 500 characters), no more");
   await rivera.locator("button", { hasText: "Hold the whole case" }).click();
   await rivera.locator("li[data-hold]", { hasText: "Program rule 12" }).waitFor();
   await rivera.locator(`li[data-doc="${env("PARLEY_NOTES_DOC")}"] .hold-state`, { hasText: "Held by the case hold: Complaint received (Program rule 12)" }).waitFor();
@@ -181,4 +183,11 @@ await run(async () => {
   await rob.screenshot({ path: shots + "/records-certificate.png", fullPage: true });
   const [certDl] = await Promise.all([rob.waitForEvent("download"), rob.locator("#certificate button", { hasText: "Download the signed certificate" }).click()]);
   check(/^certificate-of-destruction-\d{4}-\d{2}-\d{2}\.txt$/.test(certDl.suggestedFilename()), "the certificate downloads under a name in words and its date, never the plan's id: " + certDl.suggestedFilename());
+
+  // Rita's session is gone (signed out elsewhere): making a plan is refused in plain words, not the server's detail.
+  await rita.context().clearCookies();
+  await rita.click("#plan-form button[type=submit]");
+  await planOut.filter({ hasText: "No plan made" }).waitFor();
+  const refused = await planOut.innerText();
+  check(refused === "No plan made: you are signed out; sign in again to go on.", "a refused plan is said in plain words, as the other staff screens say them: " + refused);
 });
