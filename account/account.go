@@ -280,17 +280,23 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 			return Account{}, err
 		}
 	}
+	release := func(context.Context) error { return nil }
 	if a.Email != "" {
 		// Claim the email first: the create-only write makes the claim
 		// atomic across nodes.
-		if _, err := s.meta.Create(ctx, s.emailKey(a.Email), emailIndex{AccountID: a.ID}); err != nil {
+		claim, err := s.meta.Create(ctx, s.emailKey(a.Email), emailIndex{AccountID: a.ID})
+		if err != nil {
 			if errors.Is(err, metastore.ErrExists) {
 				return Account{}, fmt.Errorf("email: %w: an account with this email exists", fault.ErrConflict)
 			}
 			return Account{}, err
 		}
+		release = func(ctx context.Context) error { return s.releaseEmail(ctx, a.Email, claim) }
 	}
-	if _, err := s.meta.Create(ctx, accountKey(a.ID), a); err != nil {
+	// An account record surely not written gives its email back (the
+	// retry would otherwise be told the email is taken, for ever); one
+	// whose write may still land (cut short) keeps it.
+	if err := metastore.CreateOrUndo(ctx, s.meta, accountKey(a.ID), a, release); err != nil {
 		if errors.Is(err, metastore.ErrExists) {
 			return Account{}, err
 		}
@@ -298,6 +304,25 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 		return s.readBack(ctx, a.ID, err, func(Account) bool { return true })
 	}
 	return a, nil
+}
+
+// releaseEmail deletes the claim of email that Create wrote (its etag is
+// claim) for an account it then failed to store. Only that claim: a claim
+// written since (nobody can while it stands: claims are create-only) is
+// another account's and stays.
+func (s *Service) releaseEmail(ctx context.Context, email, claim string) error {
+	key := s.emailKey(email)
+	etag, err := s.meta.Stat(ctx, key)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if etag != claim {
+		return nil
+	}
+	return s.meta.Delete(ctx, key)
 }
 
 // Get returns an account by id.
