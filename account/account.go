@@ -94,6 +94,9 @@ func (a Account) ProvenanceKnown() bool { return a.Origin != "" }
 func (a Account) View() api.Account {
 	v := api.Account{ID: a.ID, Email: a.Email, EmailConfirmed: a.SignInEmail() != "", Name: a.Name, Role: a.Role, Disabled: a.Disabled,
 		PasswordChangeRequired: a.PasswordChangeRequired, SessionsNotBefore: a.SessionsNotBefore, Created: a.Created, CreatedBy: a.CreatedBy, Lineage: a.Lineage}
+	if a.Role != policy.RoleParticipant && a.PasswordHash == "" {
+		v.NoPassword = true
+	}
 	if a.PendingReset != nil {
 		v.PendingReset = &api.PasswordResetPending{RequestedBy: a.PendingReset.RequestedBy, Requested: a.PendingReset.Requested}
 	}
@@ -168,10 +171,14 @@ func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 // NewAccount is what Create needs.
 type NewAccount struct {
-	Email    string
-	Name     string
-	Role     policy.Role
-	Password string // empty only for participants
+	Email string
+	Name  string
+	Role  policy.Role
+	// Password is the account's first password: required for staff,
+	// except for a mediator's or records clerk's account a staff member
+	// creates (FirstPasswordApproved), where it must be empty; optional
+	// for participants.
+	Password string
 	// Creator is the account creating this one (through the API), or nil
 	// for the operator's command line. It and its lineage become the new
 	// account's lineage.
@@ -232,8 +239,23 @@ func ValidatePassword(field, pw string) error {
 	return nil
 }
 
+// FirstPasswordApproved reports whether an account of role that a staff
+// member (an administrator, through the API) creates gets its first
+// password as a reset does (policy/passwordreset.cedar): a mediator's or a
+// records clerk's, whose holder reads case content or approves what others
+// plan. Its creator chooses none.
+func FirstPasswordApproved(role policy.Role) bool {
+	return role == policy.RoleMediator || role == policy.RoleRecords
+}
+
 // Create makes an account. Staff accounts need an email and a password;
-// the email must not belong to another account.
+// the email must not belong to another account. A mediator's or records
+// clerk's account that a staff member creates (FirstPasswordApproved, and
+// n.Creator set) takes no password: it is stored with none, and with a
+// reset request by its creator waiting (PendingReset), so that only a
+// second, independent administrator's ApproveReset makes its first
+// password, a temporary one its holder replaces at their first sign-in.
+// No password its creator chose or saw ever opens it.
 func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 	if !policy.ValidRole(n.Role) {
 		return Account{}, fault.Invalid("role", "one of admin, mediator, records, participant")
@@ -247,7 +269,11 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 			return Account{}, err
 		}
 	}
-	if staff || n.Password != "" {
+	approved := n.Creator != nil && FirstPasswordApproved(n.Role)
+	if approved && n.Password != "" {
+		return Account{}, fault.Invalid("password", "leave it empty: a mediator's or records clerk's first password is made when a second administrator approves it, and shown only to them")
+	}
+	if (staff && !approved) || n.Password != "" {
 		if err := ValidatePassword("password", n.Password); err != nil {
 			return Account{}, err
 		}
@@ -274,6 +300,12 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 	}
 	if n.Password != "" {
 		a.PasswordHash = hashPassword(n.Password)
+	}
+	if approved {
+		// The creator's request, waiting as RequestReset's does: the
+		// approval policy forbids to the creator and to whoever it
+		// controls or is controlled by.
+		a.PendingReset = &PendingReset{RequestedBy: n.Creator.ID, Requested: a.Created}
 	}
 	if n.Audit != nil {
 		if err := n.Audit(ctx, a); err != nil {
