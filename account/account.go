@@ -94,6 +94,9 @@ func (a Account) ProvenanceKnown() bool { return a.Origin != "" }
 func (a Account) View() api.Account {
 	v := api.Account{ID: a.ID, Email: a.Email, EmailConfirmed: a.SignInEmail() != "", Name: a.Name, Role: a.Role, Disabled: a.Disabled,
 		PasswordChangeRequired: a.PasswordChangeRequired, SessionsNotBefore: a.SessionsNotBefore, Created: a.Created, CreatedBy: a.CreatedBy, Lineage: a.Lineage}
+	if a.Role != policy.RoleParticipant && a.PasswordHash == "" {
+		v.NoPassword = true
+	}
 	if a.PendingReset != nil {
 		v.PendingReset = &api.PasswordResetPending{RequestedBy: a.PendingReset.RequestedBy, Requested: a.PendingReset.Requested}
 	}
@@ -168,10 +171,14 @@ func (s *Service) SetClock(now func() time.Time) { s.now = now }
 
 // NewAccount is what Create needs.
 type NewAccount struct {
-	Email    string
-	Name     string
-	Role     policy.Role
-	Password string // empty only for participants
+	Email string
+	Name  string
+	Role  policy.Role
+	// Password is the account's first password: required for staff,
+	// except for a mediator's or records clerk's account a staff member
+	// creates (FirstPasswordApproved), where it must be empty; optional
+	// for participants.
+	Password string
 	// Creator is the account creating this one (through the API), or nil
 	// for the operator's command line. It and its lineage become the new
 	// account's lineage.
@@ -232,8 +239,23 @@ func ValidatePassword(field, pw string) error {
 	return nil
 }
 
+// FirstPasswordApproved reports whether an account of role that a staff
+// member (an administrator, through the API) creates gets its first
+// password as a reset does (policy/passwordreset.cedar): a mediator's or a
+// records clerk's, whose holder reads case content or approves what others
+// plan. Its creator chooses none.
+func FirstPasswordApproved(role policy.Role) bool {
+	return role == policy.RoleMediator || role == policy.RoleRecords
+}
+
 // Create makes an account. Staff accounts need an email and a password;
-// the email must not belong to another account.
+// the email must not belong to another account. A mediator's or records
+// clerk's account that a staff member creates (FirstPasswordApproved, and
+// n.Creator set) takes no password: it is stored with none, and with a
+// reset request by its creator waiting (PendingReset), so that only a
+// second, independent administrator's ApproveReset makes its first
+// password, a temporary one its holder replaces at their first sign-in.
+// No password its creator chose or saw ever opens it.
 func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 	if !policy.ValidRole(n.Role) {
 		return Account{}, fault.Invalid("role", "one of admin, mediator, records, participant")
@@ -247,7 +269,11 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 			return Account{}, err
 		}
 	}
-	if staff || n.Password != "" {
+	approved := n.Creator != nil && FirstPasswordApproved(n.Role)
+	if approved && n.Password != "" {
+		return Account{}, fault.Invalid("password", "leave it empty: a mediator's or records clerk's first password is made when a second administrator approves it, and shown only to them")
+	}
+	if (staff && !approved) || n.Password != "" {
 		if err := ValidatePassword("password", n.Password); err != nil {
 			return Account{}, err
 		}
@@ -275,22 +301,34 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 	if n.Password != "" {
 		a.PasswordHash = hashPassword(n.Password)
 	}
+	if approved {
+		// The creator's request, waiting as RequestReset's does: the
+		// approval policy forbids to the creator and to whoever it
+		// controls or is controlled by.
+		a.PendingReset = &PendingReset{RequestedBy: n.Creator.ID, Requested: a.Created}
+	}
 	if n.Audit != nil {
 		if err := n.Audit(ctx, a); err != nil {
 			return Account{}, err
 		}
 	}
+	release := func(context.Context) error { return nil }
 	if a.Email != "" {
 		// Claim the email first: the create-only write makes the claim
 		// atomic across nodes.
-		if _, err := s.meta.Create(ctx, s.emailKey(a.Email), emailIndex{AccountID: a.ID}); err != nil {
+		claim, err := s.meta.Create(ctx, s.emailKey(a.Email), emailIndex{AccountID: a.ID})
+		if err != nil {
 			if errors.Is(err, metastore.ErrExists) {
 				return Account{}, fmt.Errorf("email: %w: an account with this email exists", fault.ErrConflict)
 			}
 			return Account{}, err
 		}
+		release = func(ctx context.Context) error { return s.releaseEmail(ctx, a.Email, claim) }
 	}
-	if _, err := s.meta.Create(ctx, accountKey(a.ID), a); err != nil {
+	// An account record surely not written gives its email back (the
+	// retry would otherwise be told the email is taken, for ever); one
+	// whose write may still land (cut short) keeps it.
+	if err := metastore.CreateOrUndo(ctx, s.meta, accountKey(a.ID), a, release); err != nil {
 		if errors.Is(err, metastore.ErrExists) {
 			return Account{}, err
 		}
@@ -298,6 +336,25 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 		return s.readBack(ctx, a.ID, err, func(Account) bool { return true })
 	}
 	return a, nil
+}
+
+// releaseEmail deletes the claim of email that Create wrote (its etag is
+// claim) for an account it then failed to store. Only that claim: a claim
+// written since (nobody can while it stands: claims are create-only) is
+// another account's and stays.
+func (s *Service) releaseEmail(ctx context.Context, email, claim string) error {
+	key := s.emailKey(email)
+	etag, err := s.meta.Stat(ctx, key)
+	if errors.Is(err, metastore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if etag != claim {
+		return nil
+	}
+	return s.meta.Delete(ctx, key)
 }
 
 // Get returns an account by id.

@@ -52,6 +52,12 @@ func newServiceOver(t *testing.T, root string, wrap func(objstore.Store) objstor
 	if wrap != nil {
 		obj = wrap(obj)
 	}
+	return newServiceOn(t, obj)
+}
+
+// newServiceOn returns a Service over obj, with a fresh records key.
+func newServiceOn(t *testing.T, obj objstore.Store) *Service {
+	t.Helper()
 	key := make([]byte, 32)
 	if _, err := rand.Read(key); err != nil {
 		t.Fatal(err)

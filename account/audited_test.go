@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/internal/ids"
+	"github.com/parley-mediation/parley/internal/testenv"
 	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -70,4 +73,53 @@ func TestResetThatLandedDespiteAnErrorAnswersItsPassword(t *testing.T) {
 	if ok, _ := checkPassword(now.PasswordHash, pw); !ok {
 		t.Fatal("a reset the log could not hold changed the password")
 	}
+}
+
+// failsAccountWrite fails the next account record write it is armed for,
+// before the store is touched.
+type failsAccountWrite struct {
+	objstore.Store
+	armed atomic.Bool
+}
+
+var errAccountWriteDown = errors.New("the store refused the account write")
+
+func (f *failsAccountWrite) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	if strings.HasPrefix(key, "accounts/") && f.armed.CompareAndSwap(true, false) {
+		return objstore.Info{}, errAccountWriteDown
+	}
+	return f.Store.Put(ctx, key, r, size, opts)
+}
+
+// TestCreateWhoseWriteFailedFreesItsEmail: an account whose record could
+// not be written (and is not there) gives its email back, so the retry
+// makes it rather than answering that an account with this email exists;
+// the email names the account the retry made.
+func TestCreateWhoseWriteFailedFreesItsEmail(t *testing.T) {
+	testenv.OnEachStore(t, func(t *testing.T, store objstore.Store) {
+		f := &failsAccountWrite{Store: store}
+		svc := newServiceOn(t, f)
+		ctx := t.Context()
+		email := ids.New("e") + "@example.org"
+		n := NewAccount{Email: email, Name: "Mia Mediator", Role: policy.RoleMediator, Password: testPassword}
+		f.armed.Store(true)
+		if _, err := svc.Create(ctx, n); !errors.Is(err, errAccountWriteDown) {
+			t.Fatalf("a create whose account write failed: %v", err)
+		}
+		if _, err := svc.ByEmail(ctx, email); !errors.Is(err, fault.ErrNotFound) {
+			t.Fatalf("the failed create's email still names an account: %v", err)
+		}
+		a, err := svc.Create(ctx, n)
+		if err != nil {
+			t.Fatalf("the retry: %v", err)
+		}
+		got, err := svc.ByEmail(ctx, email)
+		if err != nil || got.ID != a.ID {
+			t.Fatalf("the email names %q (%v), want the retry's %s", got.ID, err, a.ID)
+		}
+		// A second account with that email is still refused.
+		if _, err := svc.Create(ctx, n); !errors.Is(err, fault.ErrConflict) {
+			t.Fatalf("a second account with a taken email: %v", err)
+		}
+	})
 }

@@ -101,3 +101,58 @@ func TestControlUnknownProvenanceSpreads(t *testing.T) {
 		t.Fatalf("the stored origin changed: %+v", got)
 	}
 }
+
+// TestStaffCreatedMediatorHasNoPasswordUntilApproved: a mediator's or
+// records clerk's account that an administrator creates takes no password
+// (one given is refused on "password"); it is stored with none, so no
+// sign-in opens it, and with its creator's reset request waiting. The
+// approval makes its first password, a temporary one to replace. The
+// operator's accounts and an administrator's take the password given.
+func TestStaffCreatedMediatorHasNoPasswordUntilApproved(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	creator, err := svc.Create(ctx, NewAccount{Email: "creator@example.org", Name: "Ada Admin", Role: policy.RoleAdmin, Password: testPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	approver, err := svc.Create(ctx, NewAccount{Email: "approver@example.org", Name: "Bo Admin", Role: policy.RoleAdmin, Password: testPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range []policy.Role{policy.RoleMediator, policy.RoleRecords} {
+		email := string(role) + "@example.org"
+		_, err := svc.Create(ctx, NewAccount{Email: email, Name: "New " + string(role), Role: role, Password: testPassword, Creator: &creator})
+		wantInvalid(t, err, "password")
+		a, err := svc.Create(ctx, NewAccount{Email: email, Name: "New " + string(role), Role: role, Creator: &creator})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.PasswordHash != "" || a.PendingReset == nil || a.PendingReset.RequestedBy != creator.ID || a.PasswordChangeRequired || !a.View().NoPassword {
+			t.Fatalf("a new %s: %+v", role, a)
+		}
+		if _, _, _, err := svc.Login(ctx, email, testPassword, "127.0.0.1"); err == nil {
+			t.Fatalf("signed in as a new %s with its creator's password", role)
+		}
+		if _, _, _, err := svc.Login(ctx, email, "", "127.0.0.1"); err == nil {
+			t.Fatalf("signed in as a new %s with no password", role)
+		}
+		got, pw, err := svc.ApproveReset(ctx, a.ID, creator.ID, approver.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.PasswordChangeRequired || got.PendingReset != nil || got.View().NoPassword {
+			t.Fatalf("the approved %s: %+v", role, got)
+		}
+		if in, _, _, err := svc.Login(ctx, email, pw, "127.0.0.1"); err != nil || !in.PasswordChangeRequired {
+			t.Fatalf("signing in with the first password: %+v %v", in, err)
+		}
+	}
+	// An administrator's account, and the operator's mediator, take one.
+	if _, err := svc.Create(ctx, NewAccount{Email: "admin2@example.org", Name: "Cy Admin", Role: policy.RoleAdmin, Creator: &creator}); err == nil {
+		t.Fatal("an administrator's account made with no password")
+	}
+	op, err := svc.Create(ctx, NewAccount{Email: "op-med@example.org", Name: "Op Mediator", Role: policy.RoleMediator, Password: testPassword})
+	if err != nil || op.PendingReset != nil || op.PasswordHash == "" {
+		t.Fatalf("the operator's mediator: %+v %v", op, err)
+	}
+}

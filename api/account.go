@@ -45,6 +45,12 @@ type Account struct {
 	// PendingReset: a password reset waiting for a second administrator
 	// (api/passwordreset.go).
 	PendingReset *PasswordResetPending `json:"pendingReset,omitempty"`
+	// NoPassword: a staff account with no password yet, so nobody can
+	// sign in as it. A mediator's or records clerk's account an
+	// administrator created starts so: its first password is made when a
+	// second administrator approves its creator's request (PendingReset),
+	// as for a reset (or not, if that request was declined).
+	NoPassword bool `json:"noPassword,omitempty"`
 }
 
 func (Account) wire() {}
@@ -67,6 +73,14 @@ type SessionResponse struct {
 func (SessionResponse) wire() {}
 
 // CreateAccountRequest makes a staff account (POST /api/v1/accounts, admin).
+//
+// Password is the first password of an administrator's account. A
+// mediator's or records clerk's account takes none (a password is refused,
+// 400 on field "password"): it is made with none (Account.NoPassword) and
+// with a password reset requested by its creator waiting
+// (Account.PendingReset); a second, independent administrator approves it
+// (POST /api/v1/accounts/{accountID}/reset-password/approve) and alone gets
+// a temporary password, which its holder replaces at their first sign-in.
 type CreateAccountRequest struct {
 	Email    string `json:"email"`
 	Name     string `json:"name"`

@@ -114,7 +114,11 @@ func (c *Client) Me(ctx context.Context) (api.Account, error) {
 	return a, err
 }
 
-// CreateAccount makes a staff account (admin only).
+// CreateAccount makes a staff account (admin only). password is the first
+// password of an administrator's account; for a mediator or records clerk
+// it must be empty: the account is made with none (Account.NoPassword) and
+// a second administrator approves its first one (ApproveReset), which its
+// holder replaces at their first sign-in.
 func (c *Client) CreateAccount(ctx context.Context, email, name, role, password string) (api.Account, error) {
 	var a api.Account
 	err := c.Do(ctx, http.MethodPost, "/api/v1/accounts",

@@ -115,16 +115,21 @@ func TestAccountChangesWithAuditDownAreNotMade(t *testing.T) {
 
 	// An account created: the retry creates it.
 	fo.down.Store(true)
-	if _, err := approver.CreateAccount(ctx, "new-staff@example.org", "New Staff", "records", "a good long password here"); err == nil {
+	// (A records clerk's account takes no password: a second
+	// administrator approves its first one.)
+	if _, err := approver.CreateAccount(ctx, "new-staff@example.org", "New Staff", "records", ""); err == nil {
 		t.Fatal("an account was created with the audit log unwritable")
 	}
 	fo.down.Store(false)
-	made, err := approver.CreateAccount(ctx, "new-staff@example.org", "New Staff", "records", "a good long password here")
+	made, err := approver.CreateAccount(ctx, "new-staff@example.org", "New Staff", "records", "")
 	if err != nil {
 		t.Fatalf("creating the account again once the log is back: %v", err)
 	}
 	if _, ok := auditHas(t, n, "account.created", approverAcct.ID, made.ID); !ok {
 		t.Fatal("no account.created entry")
+	}
+	if ev, ok := auditHas(t, n, "account.password.reset.requested", approverAcct.ID, made.ID); !ok || ev.Attrs["requestedBy"] != approverAcct.ID {
+		t.Fatalf("the new account's first-password request: %+v %v", ev, ok)
 	}
 }
 

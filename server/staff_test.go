@@ -392,3 +392,107 @@ func TestChangeOwnPassword(t *testing.T) {
 		t.Fatalf("a participant changing a password: %v", err)
 	}
 }
+
+// TestAdminChoosesNoFirstPasswordOfMediator: an administrator who creates
+// a mediator's account through the API chooses no password of it (one
+// given is refused, 400 on "password"), so no password they chose opens
+// it; the account waits with their request for its first password, which
+// they cannot approve, nor can an administrator they made. An independent
+// administrator approves it and alone gets a temporary password, once;
+// the new mediator signs in with it and must choose their own before
+// anything else. Every step is audited. A records clerk's account is made
+// the same way; an administrator's still takes the password its creator
+// gives (an administrator reaches no case content).
+func TestAdminChoosesNoFirstPasswordOfMediator(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	creatorAcct, creator := n.Staff(t, policy.RoleAdmin, "admin-creates@example.org")
+	const medEmail = "new-mediator@example.org"
+	if _, err := creator.CreateAccount(ctx, medEmail, "Nia Mediator", string(policy.RoleMediator), nodetest.Password); problemType(err) != "invalid-input" {
+		t.Fatalf("an admin choosing a new mediator's password: %v", err)
+	}
+	med, err := creator.CreateAccount(ctx, medEmail, "Nia Mediator", string(policy.RoleMediator), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !med.NoPassword || med.PendingReset == nil || med.PendingReset.RequestedBy != creatorAcct.ID || med.PasswordChangeRequired {
+		t.Fatalf("a new mediator's account: %+v", med)
+	}
+	for _, pw := range []string{nodetest.Password, "", "a password the creator made up"} {
+		if _, err := client.New(n.URL, "").Login(ctx, medEmail, pw); err == nil {
+			t.Fatalf("signed in as the new mediator with %q", pw)
+		}
+	}
+	if _, err := creator.ApproveReset(ctx, med.ID); problemType(err) != "second-admin-required" {
+		t.Fatalf("the creator approving the first password: %v", err)
+	}
+	// An administrator the creator made (the creator chose its password).
+	if _, err := creator.CreateAccount(ctx, "made-by-creator@example.org", "Made Admin", string(policy.RoleAdmin), nodetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	made := client.New(n.URL, "")
+	if _, err := made.Login(ctx, "made-by-creator@example.org", nodetest.Password); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := made.ApproveReset(ctx, med.ID); problemType(err) != "forbidden" {
+		t.Fatalf("an admin the creator made approves the first password: %v", err)
+	}
+	if _, ok := auditHas(t, n, "account.created", creatorAcct.ID, med.ID); !ok {
+		t.Fatal("no account.created entry")
+	}
+	if ev, ok := auditHas(t, n, "account.password.reset.requested", creatorAcct.ID, med.ID); !ok ||
+		ev.Attrs["requestedBy"] != creatorAcct.ID || ev.Attrs["reason"] != "new-account" {
+		t.Fatalf("account.password.reset.requested entry: %+v %v", ev, ok)
+	}
+	// An independent administrator approves.
+	secondAcct, second := n.Staff(t, policy.RoleAdmin, "admin-approves@example.org")
+	res, err := second.ApproveReset(ctx, med.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.TemporaryPassword) < 16 || !res.Account.PasswordChangeRequired || res.Account.PendingReset != nil || res.Account.NoPassword {
+		t.Fatalf("the approval's answer: %+v", res)
+	}
+	if ev, ok := auditHas(t, n, "account.password.reset", secondAcct.ID, med.ID); !ok || ev.Attrs["requestedBy"] != creatorAcct.ID {
+		t.Fatalf("account.password.reset entry: %+v %v", ev, ok)
+	}
+	if _, err := second.ApproveReset(ctx, med.ID); problemType(err) != "no-pending-reset" {
+		t.Fatalf("approving again: %v", err)
+	}
+	if _, err := client.New(n.URL, "").Login(ctx, medEmail, nodetest.Password); err == nil {
+		t.Fatal("the password the creator chose opens the account")
+	}
+	medC := client.New(n.URL, "")
+	s, err := medC.Login(ctx, medEmail, res.TemporaryPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Account.PasswordChangeRequired {
+		t.Fatal("the first sign-in does not say a new password is needed")
+	}
+	if _, err := medC.CreateCase(ctx, "Before a password", "landlord-tenant", "", []string{"Tenant", "Landlord"}); problemType(err) != "password-change-required" {
+		t.Fatalf("opening a case before choosing a password: %v", err)
+	}
+	const own = "the new mediator's own passphrase"
+	if _, err := medC.ChangePassword(ctx, res.TemporaryPassword, own); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.New(n.URL, "").Login(ctx, medEmail, own); err != nil {
+		t.Fatalf("the mediator's own password: %v", err)
+	}
+	if _, err := client.New(n.URL, "").Login(ctx, medEmail, res.TemporaryPassword); err == nil {
+		t.Fatal("the temporary password still works")
+	}
+	// A records clerk's account: the same.
+	if _, err := creator.CreateAccount(ctx, "new-records@example.org", "Rita Records", string(policy.RoleRecords), nodetest.Password); problemType(err) != "invalid-input" {
+		t.Fatalf("an admin choosing a records clerk's password: %v", err)
+	}
+	rec, err := creator.CreateAccount(ctx, "new-records@example.org", "Rita Records", string(policy.RoleRecords), "")
+	if err != nil || !rec.NoPassword || rec.PendingReset == nil || rec.PendingReset.RequestedBy != creatorAcct.ID {
+		t.Fatalf("a new records clerk's account: %+v %v", rec, err)
+	}
+	// An administrator's account still takes a password (it is required).
+	if _, err := creator.CreateAccount(ctx, "admin-no-pw@example.org", "No Password", string(policy.RoleAdmin), ""); problemType(err) != "invalid-input" {
+		t.Fatalf("an admin account without a password: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -100,12 +101,28 @@ func (a *API) createAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	actor, _ := actorFrom(r.Context())
 	// Audited before it is stored (accountAudit): an account the log
-	// cannot hold is not made, and its email stays free for the retry.
-	var ev audit.Event
+	// cannot hold is not made, and its email stays free for the retry. A
+	// mediator's or records clerk's account is made with no password and
+	// its creator's reset request waiting (account.FirstPasswordApproved):
+	// that request is audited as a reset request is, after the creation.
+	var created, requested audit.Event
+	auditCreated := a.accountAudit(r, "account.created", roleAttrs, &created)
+	auditRequested := a.accountAudit(r, "account.password.reset.requested", func(acct account.Account) map[string]string {
+		return map[string]string{"role": string(acct.Role), "requestedBy": acct.PendingReset.RequestedBy, "reason": "new-account"}
+	}, &requested)
 	acct, err := a.accounts.Create(r.Context(), account.NewAccount{Email: req.Email, Name: req.Name, Role: policy.Role(req.Role),
-		Password: req.Password, Creator: &actor, Audit: a.accountAudit(r, "account.created", roleAttrs, &ev)})
+		Password: req.Password, Creator: &actor, Audit: func(ctx context.Context, acct account.Account) error {
+			if err := auditCreated(ctx, acct); err != nil {
+				return err
+			}
+			if acct.PendingReset == nil {
+				return nil
+			}
+			return auditRequested(ctx, acct)
+		}})
 	if err != nil {
-		a.accountChangeFailed(r, ev, err)
+		a.accountChangeFailed(r, created, err)
+		a.accountChangeFailed(r, requested, err)
 		a.writeError(w, r, err)
 		return
 	}

@@ -22,7 +22,10 @@ import (
 // administrator disables a mediator whose open conversation (another
 // browser context) closes with a plain message, enables them again,
 // asks for a reset of their password, which a second administrator
-// approves (the mediator must choose a new one at the next sign-in), and the mediator changes their own password. axe-core runs on
+// approves (the mediator must choose a new one at the next sign-in), and the mediator changes their own password. A mediator's
+// account the first administrator created reads as waiting for a second
+// administrator to approve its first password, which only the second
+// may do. axe-core runs on
 // every screen. Between the steps the Go side checks the server agrees.
 func TestBrowserStaff(t *testing.T) {
 	nodeBin, clientDir := needBrowser(t)
@@ -47,6 +50,13 @@ func TestBrowserStaff(t *testing.T) {
 	if _, err := n.Accounts.Create(ctx, account.NewAccount{Email: "rita.records@browser.test", Name: "Rita Records", Role: policy.RoleRecords, Password: nodetest.Password}); err != nil {
 		t.Fatal(err)
 	}
+	// A mediator's account the first administrator created (as through
+	// the API): no password until a second administrator approves one.
+	newEmail := "nia.newcomer@browser.test"
+	newcomer, err := n.Accounts.Create(ctx, account.NewAccount{Email: newEmail, Name: "Nia Newcomer", Role: policy.RoleMediator, Creator: &admin})
+	if err != nil {
+		t.Fatal(err)
+	}
 	medC := client.New(n.URL, "")
 	if _, err := medC.Login(ctx, medEmail, nodetest.Password); err != nil {
 		t.Fatal(err)
@@ -63,7 +73,7 @@ func TestBrowserStaff(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(tctx, nodeBin, "test/staff.mjs")
 	cmd.Dir = clientDir
-	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_ADMIN_EMAIL="+adminEmail, "PARLEY_ADMIN2_EMAIL="+admin2Email, "PARLEY_MEDIATOR_EMAIL="+medEmail,
+	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_ADMIN_EMAIL="+adminEmail, "PARLEY_ADMIN2_EMAIL="+admin2Email, "PARLEY_MEDIATOR_EMAIL="+medEmail, "PARLEY_NEW_EMAIL="+newEmail,
 		"PARLEY_MEDIATOR_NAME=Morgan Reyes", "PARLEY_PASSWORD="+nodetest.Password,
 		"PARLEY_CHROMIUM="+chromiumPath(), "PARLEY_SCREENSHOTS="+shots)
 	stdin, err := cmd.StdinPipe()
@@ -135,6 +145,17 @@ func TestBrowserStaff(t *testing.T) {
 			err := audited("account.password.reset", admin2.ID, med.ID)
 			if err == nil {
 				err = audited("account.password.changed", med.ID, med.ID)
+			}
+			answer(err)
+		case line == "ask first-password "+newEmail:
+			// The second administrator approved the newcomer's first
+			// password: a temporary one, to replace at the first sign-in.
+			a, err := n.Accounts.Get(ctx, newcomer.ID)
+			if err == nil && (a.PasswordHash == "" || !a.PasswordChangeRequired || a.PendingReset != nil) {
+				err = fmt.Errorf("the newcomer's account after the approval: %+v", a.View())
+			}
+			if err == nil {
+				err = audited("account.password.reset", admin2.ID, newcomer.ID)
 			}
 			answer(err)
 		case strings.HasPrefix(line, "ask changed "+medEmail+" "):

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/http"
 	"os"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 )
 
@@ -15,7 +17,7 @@ func init() {
 	register("logout", "logout", logout)
 	register("whoami", "whoami [--json]", whoami)
 	register("join", "join <invite-link> [--server URL] [--json]", join)
-	register("account create", "account create --email EMAIL --name NAME --role admin|mediator|records [--password-file FILE|-]", accountCreate)
+	register("account create", "account create --email EMAIL --name NAME --role admin|mediator|records [--password-file FILE|-]  (an administrator's only: a second administrator approves a mediator's or records clerk's first password)", accountCreate)
 }
 
 func login(ctx context.Context, args []string) error {
@@ -135,12 +137,17 @@ func cutJoinPath(link string) (base, token string, ok bool) {
 	return "", "", false
 }
 
+// accountCreate makes a staff account as the signed-in administrator. An
+// administrator's account takes the password read from --password-file; a
+// mediator's or records clerk's takes none (the server refuses one): it
+// waits for a second administrator to approve its first password
+// (`parley admin user approve-reset`), as a reset does.
 func accountCreate(ctx context.Context, args []string) error {
 	fs := newFlags("account create")
 	email := fs.String("email", "", "email")
 	name := fs.String("name", "", "full name")
 	role := fs.String("role", "", "admin, mediator or records")
-	pwFile := fs.String("password-file", "-", "file holding the new password, or - for standard input")
+	pwFile := fs.String("password-file", "-", "file holding the new administrator's password, or - for standard input (not for a mediator or records clerk)")
 	asJSON := clientFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -148,9 +155,19 @@ func accountCreate(ctx context.Context, args []string) error {
 	if *email == "" || *name == "" || *role == "" {
 		return usagef("--email, --name and --role are required")
 	}
-	pw, err := readSecret(*pwFile)
-	if err != nil {
-		return err
+	approved := *role == string(api.RoleMediator) || *role == string(api.RoleRecords)
+	var pw string
+	if approved {
+		given := false
+		fs.Visit(func(f *flag.Flag) { given = given || f.Name == "password-file" })
+		if given {
+			return usagef("--password-file is for an administrator's account: a second administrator approves a mediator's or records clerk's first password, so you choose none")
+		}
+	} else {
+		var err error
+		if pw, err = readSecret(*pwFile); err != nil {
+			return err
+		}
 	}
 	c, err := apiClient()
 	if err != nil {
@@ -164,5 +181,8 @@ func accountCreate(ctx context.Context, args []string) error {
 		return printJSON(a)
 	}
 	fmt.Printf("Created %s account %s for %s.\n", a.Role, a.ID, a.Email)
+	if a.NoPassword {
+		fmt.Printf("It has no password yet: a second administrator approves its first one (parley admin user approve-reset --email %s) and gives it to them.\n", a.Email)
+	}
 	return nil
 }

@@ -159,7 +159,7 @@ export async function peopleView(box: HTMLElement, me: Account): Promise<void> {
   const list = h("div", { id: "people-list" });
   box.replaceChildren(h("section", { "aria-labelledby": "people-title" },
     h("h1", { id: "people-title" }, "People"),
-    h("p", { class: "note" }, "Staff accounts of this program. Disabling an account signs its holder out at once, everywhere, and keeps them out until you enable it again. Resetting an administrator's password gives you a temporary one to pass on. A mediator's or records clerk's password takes two administrators: one asks for the reset (the person is signed out at once), a second approves it and alone gets the temporary password to pass on. Either way the person must choose their own at their next sign-in. Every change is recorded in the audit log with your name. Parties and lawyers have no account here: their mediator manages who takes part in a case."),
+    h("p", { class: "note" }, "Staff accounts of this program. Disabling an account signs its holder out at once, everywhere, and keeps them out until you enable it again. Resetting an administrator's password gives you a temporary one to pass on. A mediator's or records clerk's password takes two administrators: one asks for the reset (the person is signed out at once), a second approves it and alone gets the temporary password to pass on. A new mediator's or records clerk's account starts with no password in the same way: a second administrator approves its first one here. Either way the person must choose their own at their next sign-in. Every change is recorded in the audit log with your name. Parties and lawyers have no account here: their mediator manages who takes part in a case."),
     status, list));
   const refresh = async () => {
     let accounts: Account[];
@@ -184,7 +184,13 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
   const actions = h("div", { class: "actions" });
   const pending = a.pendingReset;
   const requester = pending ? (pending.requestedBy === me.id ? "you" : names.get(pending.requestedBy) ?? "another administrator") : "";
-  const state = a.disabled ? "Disabled" : pending ? `Password reset asked for by ${requester}, waiting for a second administrator`
+  // A new mediator's or records clerk's account has no password until a
+  // second administrator approves its creator's request: its first one.
+  const first = !!a.noPassword;
+  const state = a.disabled ? "Disabled"
+    : pending && first ? `New account, no password yet: waiting for a second administrator to approve the first password (asked for by ${requester})`
+    : pending ? `Password reset asked for by ${requester}, waiting for a second administrator`
+    : first ? "No password yet: nobody can sign in until a password reset is asked for and approved"
     : a.passwordChangeRequired ? "Must choose a new password" : "Active";
   const who = a.id === me.id ? `${a.name} (you)` : a.name;
   const report = (text: string, error = false) => { status.className = error ? "error" : ""; status.textContent = text; };
@@ -216,15 +222,29 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
       }) }, `Disable ${a.name}`));
   }
   const showTemporary = (r: ResetPasswordResponse) => {
-    report(`${a.name}'s password was reset.`);
+    report(first ? `${a.name}'s first password is made.` : `${a.name}'s password was reset.`);
     status.append(" ", h("span", {}, "Temporary password (shown only now, only to you): "), h("code", { id: "temp-password" }, r.temporaryPassword ?? ""),
       h("span", {}, ". Give it to them in person or by phone. At their next sign-in they must choose their own before anything else."));
   };
   const fail = (e: unknown) => report(accountProblemWords(e) ?? "That did not work. Try again shortly.", true);
   const twoAdmins = a.role === "mediator" || a.role === "records";
-  if (pending && pending.requestedBy === me.id) {
+  const unchanged = first ? "The account still has no password: nobody can sign in as it." : "Their password is unchanged.";
+  if (pending && first && pending.requestedBy === me.id) {
     actions.append(h("button", { type: "button", "data-act": "withdraw-reset", onclick: async () => {
-      try { await staffAPI.declineReset(a.id); await refresh(); report(`You withdrew the password reset of ${a.name}. Their password is unchanged.`); } catch (e) { fail(e); }
+      try { await staffAPI.declineReset(a.id); await refresh(); report(`You withdrew the request for ${a.name}'s first password. ${unchanged}`); } catch (e) { fail(e); }
+    } }, `Withdraw the request for ${a.name}'s first password`));
+  } else if (pending && first) {
+    actions.append(h("button", { type: "button", "data-act": "approve-reset", onclick: () => confirmThen(
+      `Approve the first password of ${a.name}'s new account, asked for by ${requester}? A temporary password is made and shown only to you, only now: you give it to them in person or by phone, and at their first sign-in they choose their own. You become someone who could have signed in as them, and your approval is recorded in the audit log with your name.`,
+      "Yes, approve and show me the temporary password", async () => {
+        try { const r = await staffAPI.approveReset(a.id); await refresh(); showTemporary(r); } catch (e) { fail(e); }
+      }) }, `Approve the first password of ${a.name}`),
+    h("button", { type: "button", "data-act": "decline-reset", onclick: async () => {
+      try { await staffAPI.declineReset(a.id); await refresh(); report(`You declined the first password of ${a.name}. ${unchanged}`); } catch (e) { fail(e); }
+    } }, `Decline the first password of ${a.name}`));
+  } else if (pending && pending.requestedBy === me.id) {
+    actions.append(h("button", { type: "button", "data-act": "withdraw-reset", onclick: async () => {
+      try { await staffAPI.declineReset(a.id); await refresh(); report(`You withdrew the password reset of ${a.name}. ${unchanged}`); } catch (e) { fail(e); }
     } }, `Withdraw the password reset of ${a.name}`));
   } else if (pending) {
     actions.append(h("button", { type: "button", "data-act": "approve-reset", onclick: () => confirmThen(
@@ -253,5 +273,5 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
       }) }, `Reset ${a.name}'s password`));
   }
   return h("tr", { "data-email": a.email ?? "", class: a.disabled ? "disabled" : "" },
-    h("th", { scope: "row" }, who), h("td", { class: "long-value" }, a.email ?? ""), h("td", {}, roleWords[a.role] ?? a.role), h("td", {}, state), h("td", {}, actions));
+    h("th", { scope: "row" }, who), h("td", { class: "long-value" }, a.email ?? ""), h("td", {}, roleWords[a.role] ?? a.role), h("td", first && !a.disabled ? { class: "state-long" } : {}, state), h("td", {}, actions));
 }

@@ -27,6 +27,7 @@ export interface Account {
   createdBy?: string;
   lineage?: string[];
   pendingReset?: PasswordResetPending;
+  noPassword?: boolean;
 }
 
 /**
@@ -50,6 +51,14 @@ export interface SessionResponse {
 
 /**
  * CreateAccountRequest makes a staff account (POST /api/v1/accounts, admin).
+ *
+ * Password is the first password of an administrator's account. A
+ * mediator's or records clerk's account takes none (a password is refused,
+ * 400 on field "password"): it is made with none (Account.NoPassword) and
+ * with a password reset requested by its creator waiting
+ * (Account.PendingReset); a second, independent administrator approves it
+ * (POST /api/v1/accounts/{accountID}/reset-password/approve) and alone gets
+ * a temporary password, which its holder replaces at their first sign-in.
  */
 export interface CreateAccountRequest {
   email: string;

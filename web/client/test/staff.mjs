@@ -30,6 +30,7 @@ async function tabOrder(page, n) {
 }
 
 const medEmail = env("PARLEY_MEDIATOR_EMAIL");
+const newEmail = env("PARLEY_NEW_EMAIL");
 const medName = env("PARLEY_MEDIATOR_NAME");
 const pw = env("PARLEY_PASSWORD");
 await run(async () => {
@@ -48,6 +49,13 @@ await run(async () => {
   await admin.waitForSelector("#people-list table");
   const row = admin.locator(`tr[data-email="${medEmail}"]`);
   check((await row.innerText()).includes("Active"), "the admin sees the mediator, active");
+  // A mediator's account this admin created has no password yet: it says
+  // so, and its creator may only withdraw the request, not approve it.
+  const newRow = admin.locator(`tr[data-email="${newEmail}"]`);
+  check((await newRow.innerText()).includes("waiting for a second administrator to approve the first password"),
+    "a new account reads as waiting for its first password: " + await newRow.innerText());
+  check(await newRow.locator("button[data-act=approve-reset]").count() === 0, "its creator is not offered Approve");
+  check(await newRow.locator("button[data-act=withdraw-reset]").count() === 1, "its creator may withdraw the request");
   await axeCheck(admin, "People");
   const order = await tabOrder(admin, 12);
   check(order.includes("nav-people") && order.includes("nav-password") && order.includes("signout") &&
@@ -146,6 +154,18 @@ await run(async () => {
   check(temp.length >= 16, "the approving admin sees a temporary password once");
   await axeCheck(admin2, "People, after an approval");
   await admin2.screenshot({ path: shots + "/staff-reset-approved.png", fullPage: true });
+  // The second admin approves the new account's first password.
+  const newRow2 = admin2.locator(`tr[data-email="${newEmail}"]`);
+  check((await newRow2.innerText()).includes("approve the first password") && (await newRow2.innerText()).includes("Ines Admin"),
+    "the second admin sees a new account waiting for its first password, and who asked: " + await newRow2.innerText());
+  await newRow2.locator("button[data-act=approve-reset]").click();
+  const firstText = await newRow2.locator(".confirm").innerText();
+  check(firstText.includes("first password") && firstText.includes("shown only to you") && firstText.includes("first sign-in"),
+    "the first password's confirmation names what happens: " + firstText);
+  await newRow2.locator(".confirm button.primary").click();
+  await admin2.waitForSelector("#people-status:has-text('first password is made') #temp-password");
+  check((await admin2.innerText("#temp-password")).trim().length >= 16, "the approving admin sees the first password once");
+  await ask("first-password", newEmail);
   await admin.setViewportSize({ width: 390, height: 844 });
   await admin.reload();
   await admin.waitForSelector(`tr[data-email="${medEmail}"]:has-text("Must choose a new password")`);
