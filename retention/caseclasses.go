@@ -46,7 +46,8 @@ import (
 //	                   same under sign-in.<case> (package mail: SignInOutbox)
 //	carries-consents   keydir/carries/<case>/
 //	survey-responses   surveys/responses/<case>/, surveys/tokens/<hash>
-//	                   (CaseID), followups/plans/<case>, followups/responses/<case>/
+//	                   (CaseID), followups/plans/<case>, followups/responses/<case>/,
+//	                   followups/tokens/<hash> (CaseID: check-in links)
 //	key-directory      keydir/statements/<case>/, keydir/agreements/<case>/
 //	                   (signatures on settlement agreements; the key-directory
 //	                   log's entries keep only their hashes, and stay)
@@ -81,7 +82,7 @@ type tokenRecord struct {
 // plan or page.
 type inventory struct {
 	invites      map[string][]string // case → keys
-	surveyTokens map[string][]string // case → keys
+	surveyTokens map[string][]string // case → keys (survey and check-in links)
 	sessions     map[string][]string // account → keys
 	emailIndex   map[string][]string // account → its participant-email index entries' keys
 	seats        map[string][]string // case → its entries in the index of seats by address
@@ -124,6 +125,15 @@ func (s *Service) takeInventory(ctx context.Context) (*inventory, error) {
 	}
 	if inv.surveyTokens, err = s.groupTokenRecords(ctx, "surveys/tokens/", func(r tokenRecord) string { return r.CaseID }); err != nil {
 		return nil, err
+	}
+	// Follow-up check-in links (package schedule) go with the survey
+	// tokens: the same class, and a link lives up to two years.
+	checkIns, err := s.groupTokenRecords(ctx, "followups/tokens/", func(r tokenRecord) string { return r.CaseID })
+	if err != nil {
+		return nil, err
+	}
+	for c, keys := range checkIns {
+		inv.surveyTokens[c] = append(inv.surveyTokens[c], keys...)
 	}
 	if inv.sessions, err = s.groupTokenRecords(ctx, "sessions/", func(r tokenRecord) string { return r.AccountID }); err != nil {
 		return nil, err
