@@ -47,7 +47,10 @@ import (
 //	carries-consents   keydir/carries/<case>/
 //	survey-responses   surveys/responses/<case>/, surveys/tokens/<hash>
 //	                   (CaseID), followups/plans/<case>, followups/responses/<case>/,
-//	                   followups/tokens/<hash> (CaseID: check-in links)
+//	                   followups/tokens/<hash> (CaseID: check-in links), and
+//	                   the check-ins' mail: outbox/cases/<case>/fu-…,
+//	                   outbox/due/<case>/fu-… (mail.FollowUpIDPrefix), which
+//	                   invites-sessions leaves (carvedOut)
 //	key-directory      keydir/statements/<case>/, keydir/agreements/<case>/
 //	                   (signatures on settlement agreements; the key-directory
 //	                   log's entries keep only their hashes, and stay)
@@ -283,7 +286,8 @@ func classPlaces(class, caseID string, inv *inventory) (prefixes, keys []string)
 	case policy.ClassCarriesConsents:
 		return []string{"keydir/carries/" + caseID + "/"}, nil
 	case policy.ClassSurveyResponses:
-		return []string{"surveys/responses/" + caseID + "/", "followups/responses/" + caseID + "/"},
+		return []string{"surveys/responses/" + caseID + "/", "followups/responses/" + caseID + "/",
+				"outbox/cases/" + caseID + "/" + mail.FollowUpIDPrefix, "outbox/due/" + caseID + "/" + mail.FollowUpIDPrefix},
 			append([]string{"followups/plans/" + caseID}, inv.surveyTokens[caseID]...)
 	case policy.ClassKeyDirectory:
 		return []string{"keydir/statements/" + caseID + "/", "keydir/agreements/" + caseID + "/"}, nil
@@ -297,11 +301,19 @@ func classPlaces(class, caseID string, inv *inventory) (prefixes, keys []string)
 }
 
 // storedVersions lists every stored version (delete markers too) under
-// the given prefixes and keys.
+// the given prefixes and keys. A case's whole outbox
+// (outbox/cases/<case>/, outbox/due/<case>/) is listed without its
+// follow-up check-ins' messages (carvedOut), which go with the
+// survey-responses class under prefixes of their own.
 func (s *Service) storedVersions(ctx context.Context, prefixes, keys []string) ([]objstore.Version, error) {
 	var out []objstore.Version
 	for _, p := range prefixes {
-		if err := s.store.VersionsUnder(ctx, p, func(v objstore.Version) error { out = append(out, v); return nil }); err != nil {
+		if err := s.store.VersionsUnder(ctx, p, func(v objstore.Version) error {
+			if !carvedOut(p, v.Key) {
+				out = append(out, v)
+			}
+			return nil
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -316,6 +328,21 @@ func (s *Service) storedVersions(ctx context.Context, prefixes, keys []string) (
 		out = append(out, vs...)
 	}
 	return out, nil
+}
+
+// carvedOut reports whether key, listed under prefix, belongs to another
+// class than the prefix's: under a case's whole outbox (invites-sessions),
+// a follow-up check-in's message or due marker (mail.FollowUpIDPrefix),
+// which waits for its day up to two years after closure and goes with
+// the follow-ups (survey-responses). By name, not by state, so that a
+// message is in one class only, whatever happens to it meanwhile.
+func carvedOut(prefix, key string) bool {
+	for _, box := range []string{"outbox/cases/", "outbox/due/"} {
+		if c, ok := strings.CutPrefix(prefix, box); ok && strings.Count(c, "/") == 1 && strings.HasSuffix(c, "/") {
+			return strings.HasPrefix(key, prefix+mail.FollowUpIDPrefix)
+		}
+	}
+	return false
 }
 
 // countKeys counts the distinct keys with a stored version that is not a

@@ -9,6 +9,7 @@ import (
 
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
+	"github.com/parley-mediation/parley/mail"
 	"github.com/parley-mediation/parley/objstore"
 )
 
@@ -108,5 +109,35 @@ func TestCheckInTakenBackWhenTheFenceLandsMeanwhile(t *testing.T) {
 	// it, is taken back too: nothing of the case is left behind it.
 	if n := storedUnder(t, e, e.svc.checkInTokenKey(links[0].Token)); n != 0 {
 		t.Fatalf("%d stored versions of the spent link's record", n)
+	}
+}
+
+// Every check-in's mail has an id retention knows it by
+// (mail.FollowUpIDPrefix): it goes with the follow-ups, not with the rest
+// of the case's outbox, which goes a month after closure, before the
+// check-in is due.
+func TestCheckInMailIDsCarryTheFollowUpPrefix(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	e.close(t, cases.FullAgreement)
+	if _, _, err := e.svc.SetFollowUps(ctx, e.mediator, e.c.ID, []int{30, 90}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := e.outbox.List(ctx, e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range msgs {
+		if m.Kind != mail.KindFollowUp {
+			continue
+		}
+		n++
+		if !strings.HasPrefix(m.ID, mail.FollowUpIDPrefix) {
+			t.Errorf("check-in mail %s does not begin with %q", m.ID, mail.FollowUpIDPrefix)
+		}
+	}
+	if n != 4 {
+		t.Fatalf("%d check-in mails, want 4 (two parties, two check-ins)", n)
 	}
 }
