@@ -47,13 +47,15 @@ const (
 	// last: only once no document or message of the case remains.
 	ClassCaseRecord = "case-record"
 	// ClassInvitesSessions: the case's invitations (redeemed or not), its
-	// scheduled sessions and their reminders, and its mail outbox.
+	// scheduled sessions and their reminders, and its mail outbox but the
+	// check-ins' mail (ClassSurveyResponses).
 	ClassInvitesSessions = "invites-sessions"
 	// ClassCarriesConsents: proposals to carry a caucus message to the
 	// joint room and the author's consents.
 	ClassCarriesConsents = "carries-consents"
 	// ClassSurveyResponses: the parties' survey answers, the survey
-	// tokens, and the follow-up check-ins on an agreement.
+	// tokens, and the follow-up check-ins on an agreement (their plan,
+	// answers, links and mail).
 	ClassSurveyResponses = "survey-responses"
 	// ClassKeyDirectory: the case's signed membership statements. The
 	// key-directory log keeps their hashes (its entries never held more),
