@@ -52,7 +52,9 @@ func buildWholeCase(t *testing.T, n *nodetest.Node, med person, mark string) *wh
 	t.Helper()
 	ctx := context.Background()
 	title := "Quintrell-" + mark + " v. Marsh-" + mark
-	k, err := med.c.CreateCase(ctx, title, "family", "court", []string{"Quintrell household", "Marsh household"})
+	// With a reference (its index record names the case: it goes too).
+	k, err := med.c.CreateCaseWith(ctx, api.CreateCaseRequest{Title: title, Type: "family", ReferralSource: "court",
+		Sides: []string{"Quintrell household", "Marsh household"}, Reference: "DISP-" + mark})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,9 @@ import (
 type tokenRecord struct {
 	CaseID    string `json:"caseId"`
 	AccountID string `json:"accountId"`
+	// Case is the case an entry of the index of references names
+	// (cases.ReferencesPrefix).
+	Case string `json:"case"`
 }
 
 // inventory is the token-keyed records, by case or account, read once per
@@ -89,6 +92,7 @@ type inventory struct {
 	sessions     map[string][]string // account → keys
 	emailIndex   map[string][]string // account → its participant-email index entries' keys
 	seats        map[string][]string // case → its entries in the index of seats by address
+	references   map[string][]string // case → its entry in the index of references (newest version names it)
 	seatCase     map[string]string   // each entry of the index of seats by address → its case
 }
 
@@ -137,6 +141,12 @@ func (s *Service) takeInventory(ctx context.Context) (*inventory, error) {
 	}
 	for c, keys := range checkIns {
 		inv.surveyTokens[c] = append(inv.surveyTokens[c], keys...)
+	}
+	// The index of references (package cases, reference.go), by the case
+	// its newest version names: it goes with the case record, after it
+	// (disposeCaseRecord, destroyReference).
+	if inv.references, err = s.groupTokenRecords(ctx, cases.ReferencesPrefix, func(r tokenRecord) string { return r.Case }); err != nil {
+		return nil, err
 	}
 	if inv.sessions, err = s.groupTokenRecords(ctx, "sessions/", func(r tokenRecord) string { return r.AccountID }); err != nil {
 		return nil, err
@@ -391,7 +401,7 @@ func (s *Service) caseClassItems(ctx context.Context, sched policy.Schedule, c *
 		}
 		prefixes, keys := classPlaces(class, c.ID, inv)
 		if class == policy.ClassCaseRecord {
-			keys = append(slices.Clone(keys), inv.seats[c.ID]...) // destroyed after it
+			keys = append(slices.Concat(keys, inv.seats[c.ID]), inv.references[c.ID]...) // destroyed after it
 		}
 		vs, err := s.storedVersions(ctx, prefixes, keys)
 		if err != nil {
@@ -729,9 +739,10 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	for _, class := range policy.CaseClasses() {
 		prefixes, keys := classPlaces(class, it.Case, inv)
 		if class == policy.ClassCaseRecord {
-			// The case's entries in the index of seats by address go
-			// with it, after it (disposeCaseRecord).
-			keys = append(slices.Clone(keys), inv.seats[it.Case]...)
+			// The case's entries in the index of seats by address and
+			// in the index of references go with it, after it
+			// (disposeCaseRecord).
+			keys = append(slices.Concat(keys, inv.seats[it.Case]), inv.references[it.Case]...)
 		}
 		vs, err := s.storedVersions(ctx, prefixes, keys)
 		if err != nil {
@@ -1047,6 +1058,12 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 	if err := s.step("seat-index"); err != nil {
 		return Outcome{}, err
 	}
+	// Its entry in the index of references, once the case record is gone.
+	for _, key := range inv.references[caseID] {
+		if err := s.destroyReference(ctx, caseID, key); err != nil {
+			return Outcome{}, fmt.Errorf("case %s: its entry in the index of references: %w", caseID, err)
+		}
+	}
 	// The case's fence marker (cases/fencemarks.go), after the record:
 	// every version deleted and one written anew, so that a node's watch
 	// that never listed the fence's marker (fenced and destroyed between
@@ -1060,6 +1077,39 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		return Outcome{}, err
 	}
 	return Outcome{Result: OutcomeDestroyed, Counts: maps.Clone(j.Counts), Audit: j.Audit}, nil
+}
+
+// destroyReference deletes every stored version of key, case caseID's
+// entry in the index of references (cases.ReferencesPrefix), listed once:
+// a case opened meanwhile under the same reference (cases.claimReference
+// takes an entry over once the case it names is gone) writes a newer
+// version, which must stay, so nothing listed again is deleted, and an
+// entry whose newest version names another case already is left as it
+// is (that case's disposal takes it, older versions too).
+func (s *Service) destroyReference(ctx context.Context, caseID, key string) error {
+	vs, err := s.store.Versions(ctx, key)
+	if errors.Is(err, objstore.ErrNotFound) || err == nil && len(vs) == 0 {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, v := range vs { // newest first
+		if v.DeleteMarker {
+			continue
+		}
+		var r tokenRecord
+		if _, err := s.meta.GetVersion(ctx, key, v.VersionID, &r); errors.Is(err, objstore.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if r.Case != caseID {
+			return nil // taken over: another case's now
+		}
+		break
+	}
+	return s.deleteVersions(ctx, vs)
 }
 
 // destroyAccount deletes every stored version of a participant's account
