@@ -20,8 +20,10 @@ import (
 //	case-references/<keyed hash of the normalized reference>  → the case id
 //
 // is created (if-none-match) before the case, so two cases never get the
-// same reference; one left behind by a case that was never stored is taken
-// over.
+// same reference; one left behind by a case that was never stored (or by
+// one disposed of before retention deleted entries with their case
+// record) is taken over. Retention deletes a case's entry, every stored
+// version, after its case record, unless another case has taken it over.
 
 // MaxReferenceLen bounds a reference.
 const MaxReferenceLen = 40
@@ -53,8 +55,13 @@ func NormalizeReference(ref string) (string, error) {
 	return r, nil
 }
 
+// ReferencesPrefix is where the index of references is
+// (case-references/<keyed hash>: {case, at}). Package retention deletes a
+// case's entry with its case record.
+const ReferencesPrefix = "case-references/"
+
 func (s *Service) referenceKey(ref string) string {
-	return "case-references/" + s.meta.IndexKey("case-reference", ref)
+	return ReferencesPrefix + s.meta.IndexKey("case-reference", ref)
 }
 
 type referenceRecord struct {

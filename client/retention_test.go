@@ -36,6 +36,9 @@ type wholeCase struct {
 	id       string
 	people   []string // names, emails and the title: none may outlive disposal
 	accounts []string // its participants' accounts
+	// checkIn is a follow-up check-in's token, open now and valid for
+	// weeks: disposal must leave it answering nothing.
+	checkIn string
 }
 
 // buildWholeCase makes a case with every kind of record Parley stores:
@@ -49,7 +52,9 @@ func buildWholeCase(t *testing.T, n *nodetest.Node, med person, mark string) *wh
 	t.Helper()
 	ctx := context.Background()
 	title := "Quintrell-" + mark + " v. Marsh-" + mark
-	k, err := med.c.CreateCase(ctx, title, "family", "court", []string{"Quintrell household", "Marsh household"})
+	// With a reference (its index record names the case: it goes too).
+	k, err := med.c.CreateCaseWith(ctx, api.CreateCaseRequest{Title: title, Type: "family", ReferralSource: "court",
+		Sides: []string{"Quintrell household", "Marsh household"}, Reference: "DISP-" + mark})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +203,33 @@ func buildWholeCase(t *testing.T, n *nodetest.Node, med person, mark string) *wh
 			t.Fatal(err)
 		}
 	}
+	// Follow-up check-ins on the agreement: the first is open now (due a
+	// day after closure), and one of its links is answered; the second's
+	// links and mail wait for day 30.
+	fu, err := med.c.SetFollowUps(ctx, k.ID, []int{1, 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open []string
+	for _, l := range fu.Links {
+		if _, token, _ := strings.Cut(l.Link, "#"); l.Days == 1 {
+			open = append(open, token)
+		}
+	}
+	if len(open) != 3 {
+		t.Fatalf("%d check-in links open now, want 3: %+v", len(open), fu.Links)
+	}
+	if err := submitCheckIn(ctx, med.c, open[0], "Avery Quintrell-"+mark+" paid late"); err != nil {
+		t.Fatal(err)
+	}
+	w.checkIn = open[1]
 	return w
+}
+
+// submitCheckIn answers a follow-up check-in (no session: the token is
+// the capability).
+func submitCheckIn(ctx context.Context, c *client.Client, token, comment string) error {
+	return c.Do(ctx, "POST", "/api/v1/checkins", api.CheckInRequest{Token: token, Answer: "partly", Comment: comment}, nil)
 }
 
 // storedObject is one stored version and what the server could read of
@@ -544,6 +575,25 @@ func checkDisposed(t *testing.T, n *nodetest.Node, dw *disposalWorld) {
 	}
 	if errors.Is(err, nil) && bytes.Contains(buf.Bytes(), []byte(w.id)) {
 		t.Error("export names the case id")
+	}
+	// A check-in link of the disposed case, which would still be valid
+	// for weeks, answers nothing: refused, and nothing stored under
+	// followups/ names the case.
+	var gone *client.Error
+	if err := submitCheckIn(ctx, client.New(n.URL, ""), w.checkIn, "written after disposal"); !errors.As(err, &gone) || gone.Status != 410 {
+		t.Errorf("a check-in answered after disposal: %v, want 410", err)
+	}
+	if err := n.Store.VersionsUnder(ctx, "followups/", func(v objstore.Version) error {
+		if v.DeleteMarker {
+			return nil
+		}
+		o, err := readVersion(ctx, n, v)
+		if err == nil && o != nil && bytes.Contains(o.plain, []byte(w.id)) {
+			t.Errorf("%s@%s names the disposed case after a check-in was answered", v.Key, v.VersionID)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 	_ = fmt.Sprint
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/messaging"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/ratelimit"
 )
@@ -101,6 +103,12 @@ func (s *Service) load(ctx context.Context, caseID string) (record, error) {
 }
 
 // update changes the record (made on first use) and bumps its version.
+// The caller checked the disposal fence (decide); it is checked again
+// once the change is visible, as an upload does (cases.RefuseAdditions):
+// retention fences first and lists the case after, so either its listing
+// finds the record or this look finds the fence, and every stored version
+// of the record is deleted (room controls are a session's: nothing of
+// them is worth keeping once the case is going) and the change refused.
 func (s *Service) update(ctx context.Context, caseID string, change func(*record) error) (record, error) {
 	for range 2 {
 		r, err := metastore.Update(ctx, s.cfg.Meta, key(caseID), func(r *record) error {
@@ -110,6 +118,9 @@ func (s *Service) update(ctx context.Context, caseID string, change func(*record
 			r.Version++
 			return nil
 		})
+		if err == nil {
+			return r, s.refusedSince(ctx, caseID)
+		}
 		if !errors.Is(err, metastore.ErrNotFound) {
 			return r, err
 		}
@@ -118,6 +129,42 @@ func (s *Service) update(ctx context.Context, caseID string, change func(*record
 		}
 	}
 	return record{}, fmt.Errorf("room controls of case %s: %w", caseID, fault.ErrUnavailable)
+}
+
+// refusedSince looks at case caseID again once a change of its room
+// controls is visible: fenced for disposal, or gone, it deletes every
+// stored version of them and returns cases.ErrNothingAdded (410). A look
+// that fails returns its error and leaves the change (harmless unless
+// the case is being disposed of, which the next look would find).
+func (s *Service) refusedSince(ctx context.Context, caseID string) error {
+	seen, err := s.cfg.Cases.CheckFence(ctx, caseID, cases.FenceSeen{})
+	if err != nil {
+		return err
+	}
+	if !seen.Fenced {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	obj := s.cfg.Meta.Objects()
+	vs, err := obj.Versions(ctx, key(caseID))
+	if errors.Is(err, objstore.ErrNotFound) {
+		return cases.ErrNothingAdded
+	}
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, v := range vs {
+		if err := obj.Delete(ctx, key(caseID), v.VersionID); err != nil && !errors.Is(err, objstore.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		slog.Default().ErrorContext(ctx, "floor: room controls written to a case being disposed of could not be taken back",
+			"case", caseID, "error", err.Error())
+		return errors.Join(cases.ErrNothingAdded, err)
+	}
+	return cases.ErrNothingAdded
 }
 
 // scope is one request's case and room, decided.
@@ -159,6 +206,11 @@ func (s *Service) decide(ctx context.Context, actor account.Account, caseID, nam
 	}
 	if !s.cfg.Policy.DecideRoom(u, a, pr).Allowed {
 		return deny(fmt.Errorf("%s: %w", refusals[a], fault.ErrForbidden))
+	}
+	// A case retention is disposing of takes no change (410): one stalled
+	// across the deletion would store room controls no plan reaches.
+	if err := cases.RefuseAdditions(c); err != nil {
+		return scope{}, err
 	}
 	return scope{c: c, room: pr}, nil
 }

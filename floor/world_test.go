@@ -22,9 +22,20 @@ import (
 // an in-process broker.
 func newWorld(t *testing.T) (objstore.Store, *metastore.Store, *audit.Log, *policy.Engine, *cases.Service, *floor.Service) {
 	t.Helper()
+	return newWorldWith(t, nil)
+}
+
+// newWorldWith is newWorld over the store wrap makes of the local one
+// (nil: the local one itself), for tests that step between its calls.
+func newWorldWith(t *testing.T, wrap func(objstore.Store) objstore.Store) (objstore.Store, *metastore.Store, *audit.Log, *policy.Engine, *cases.Service, *floor.Service) {
+	t.Helper()
+	var store objstore.Store
 	store, err := objstore.OpenDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if wrap != nil {
+		store = wrap(store)
 	}
 	key := make([]byte, 32)
 	rand.Read(key)

@@ -7,3 +7,7 @@ func SetBeforeCaseRecordForTest(s *Service, f func(key string)) { s.beforeCaseRe
 // SetStatementCapForTest has s hold at most n statements per case in
 // place of MaxStatements.
 func SetStatementCapForTest(s *Service, n int) { s.statementCap = n }
+
+// SetBeforePairingForTest has s call f as StartPairing begins storing a
+// new pairing (after it checked the device).
+func SetBeforePairingForTest(s *Service, f func(key string)) { s.beforePairing = f }

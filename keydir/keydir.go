@@ -66,6 +66,9 @@ type Service struct {
 	// beforeCaseRecord, for tests, is called as storeInCase begins (after
 	// its caller checked the fence).
 	beforeCaseRecord func(key string)
+	// beforePairing, for tests, is called as StartPairing begins storing
+	// a new pairing (after it checked the device).
+	beforePairing func(key string)
 	// statementCap, for tests, replaces MaxStatements when above zero.
 	statementCap int
 }

@@ -229,13 +229,54 @@ func (s *Service) StartPairing(ctx context.Context, actor account.Account, devic
 	p := &pairing{ID: ids.New("pr"), Account: actor.ID, OldDevice: device, Created: now,
 		Expires: now.Add(PairingTTL), State: PairingOpen}
 	p.CodeHash = codeHash(p.ID, NormalizeCode(code))
+	if s.beforePairing != nil {
+		s.beforePairing(pairingKey(p.Account, p.ID))
+	}
 	if err := s.writePairing(ctx, p, ""); err != nil {
+		return nil, err
+	}
+	if err := s.pairingStands(ctx, p, device); err != nil {
 		return nil, err
 	}
 	s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.pairing.started", Actor: actor.ID, Objects: []string{p.ID, device}})
 	v := p.view()
 	v.Code = code
 	return v, nil
+}
+
+// pairingStands looks at the device again once its new pairing is
+// visible. Retention destroys a participant's account with its devices
+// and pairings (every version under keydir/devices/<account>/ and
+// keydir/pairings/<account>/, listed again until nothing appears), hiding
+// each record before it deletes it: a pairing stored before the last
+// listing is found there, and one stored after finds the device gone here
+// and deletes every version of itself — only a new pairing can be
+// written then (an update's conditional write finds nothing to match).
+// Any failure (device gone or revoked, or the look failed) takes the
+// pairing back and is returned.
+func (s *Service) pairingStands(ctx context.Context, p *pairing, device string) error {
+	_, err := s.activeDevice(ctx, p.Account, device)
+	if err == nil {
+		return nil
+	}
+	key := pairingKey(p.Account, p.ID)
+	dctx := context.WithoutCancel(ctx)
+	vs, verr := s.cfg.Store.Versions(dctx, key)
+	if errors.Is(verr, objstore.ErrNotFound) {
+		return err
+	}
+	errs := []error{verr}
+	for _, v := range vs {
+		if derr := s.cfg.Store.Delete(dctx, key, v.VersionID); !errors.Is(derr, objstore.ErrNotFound) {
+			errs = append(errs, derr)
+		}
+	}
+	if derr := errors.Join(errs...); derr != nil {
+		s.logger().ErrorContext(ctx, "keydir: a pairing written as its device went could not be taken back",
+			"key", key, "error", derr.Error())
+		return errors.Join(err, derr)
+	}
+	return err
 }
 
 // ErrBadCode is what a wrong, used or expired code gets (one answer for

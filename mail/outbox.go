@@ -66,6 +66,14 @@ const (
 	KindEmailConfirm Kind = "email-confirmation"
 )
 
+// FollowUpIDPrefix begins the id of every follow-up check-in's message
+// (package schedule: a resend's id extends its original's). Package
+// retention disposes of those messages with the case's follow-ups (the
+// survey-responses class), not with the rest of its outbox
+// (invites-sessions): a check-in's mail waits for its day, up to two
+// years after closure.
+const FollowUpIDPrefix = "fu-"
+
 // CarriesLink reports whether a kind's body holds a bearer link: a join or
 // re-entry token, a survey or a check-in token. Such a body is kept only
 // until the message is final (see Message.BodyCleared).

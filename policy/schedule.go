@@ -47,13 +47,15 @@ const (
 	// last: only once no document or message of the case remains.
 	ClassCaseRecord = "case-record"
 	// ClassInvitesSessions: the case's invitations (redeemed or not), its
-	// scheduled sessions and their reminders, and its mail outbox.
+	// scheduled sessions and their reminders, and its mail outbox but the
+	// check-ins' mail (ClassSurveyResponses).
 	ClassInvitesSessions = "invites-sessions"
 	// ClassCarriesConsents: proposals to carry a caucus message to the
 	// joint room and the author's consents.
 	ClassCarriesConsents = "carries-consents"
 	// ClassSurveyResponses: the parties' survey answers, the survey
-	// tokens, and the follow-up check-ins on an agreement.
+	// tokens, and the follow-up check-ins on an agreement (their plan,
+	// answers, links and mail).
 	ClassSurveyResponses = "survey-responses"
 	// ClassKeyDirectory: the case's signed membership statements. The
 	// key-directory log keeps their hashes (its entries never held more),
@@ -139,7 +141,7 @@ type Schedule struct {
 //	agreement          6 years signed settlements: limitation periods for enforcing a contract
 //	invites-sessions  30 days  invitations, scheduled sessions, reminders, mail: of no use once closed
 //	carries-consents  30 days  they point into the message history, which goes at 30 days
-//	survey-responses   1 year  long enough for the program's annual report; the stub keeps the means
+//	survey-responses   1 year  long enough for the program's annual report (gone before the stub is made, so stubs carry no means)
 //	key-directory     30 days  membership statements; the log keeps their hashes
 //	case-record        6 years the file of the case, as long as the agreement it records
 //	statistical-stub  10 years after it is made: program evaluation over a decade, no personal data

@@ -46,7 +46,11 @@ import (
 //	                   same under sign-in.<case> (package mail: SignInOutbox)
 //	carries-consents   keydir/carries/<case>/
 //	survey-responses   surveys/responses/<case>/, surveys/tokens/<hash>
-//	                   (CaseID), followups/plans/<case>, followups/responses/<case>/
+//	                   (CaseID), followups/plans/<case>, followups/responses/<case>/,
+//	                   followups/tokens/<hash> (CaseID: check-in links), and
+//	                   the check-ins' mail: outbox/cases/<case>/fu-…,
+//	                   outbox/due/<case>/fu-… (mail.FollowUpIDPrefix), which
+//	                   invites-sessions leaves (carvedOut)
 //	key-directory      keydir/statements/<case>/, keydir/agreements/<case>/
 //	                   (signatures on settlement agreements; the key-directory
 //	                   log's entries keep only their hashes, and stay)
@@ -75,16 +79,20 @@ import (
 type tokenRecord struct {
 	CaseID    string `json:"caseId"`
 	AccountID string `json:"accountId"`
+	// Case is the case an entry of the index of references names
+	// (cases.ReferencesPrefix).
+	Case string `json:"case"`
 }
 
 // inventory is the token-keyed records, by case or account, read once per
 // plan or page.
 type inventory struct {
 	invites      map[string][]string // case → keys
-	surveyTokens map[string][]string // case → keys
+	surveyTokens map[string][]string // case → keys (survey and check-in links)
 	sessions     map[string][]string // account → keys
 	emailIndex   map[string][]string // account → its participant-email index entries' keys
 	seats        map[string][]string // case → its entries in the index of seats by address
+	references   map[string][]string // case → its entry in the index of references (newest version names it)
 	seatCase     map[string]string   // each entry of the index of seats by address → its case
 }
 
@@ -123,6 +131,21 @@ func (s *Service) takeInventory(ctx context.Context) (*inventory, error) {
 		inv.seats[inv.seatCase[key]] = append(inv.seats[inv.seatCase[key]], key)
 	}
 	if inv.surveyTokens, err = s.groupTokenRecords(ctx, "surveys/tokens/", func(r tokenRecord) string { return r.CaseID }); err != nil {
+		return nil, err
+	}
+	// Follow-up check-in links (package schedule) go with the survey
+	// tokens: the same class, and a link lives up to two years.
+	checkIns, err := s.groupTokenRecords(ctx, "followups/tokens/", func(r tokenRecord) string { return r.CaseID })
+	if err != nil {
+		return nil, err
+	}
+	for c, keys := range checkIns {
+		inv.surveyTokens[c] = append(inv.surveyTokens[c], keys...)
+	}
+	// The index of references (package cases, reference.go), by the case
+	// its newest version names: it goes with the case record, after it
+	// (disposeCaseRecord, destroyReference).
+	if inv.references, err = s.groupTokenRecords(ctx, cases.ReferencesPrefix, func(r tokenRecord) string { return r.Case }); err != nil {
 		return nil, err
 	}
 	if inv.sessions, err = s.groupTokenRecords(ctx, "sessions/", func(r tokenRecord) string { return r.AccountID }); err != nil {
@@ -273,7 +296,8 @@ func classPlaces(class, caseID string, inv *inventory) (prefixes, keys []string)
 	case policy.ClassCarriesConsents:
 		return []string{"keydir/carries/" + caseID + "/"}, nil
 	case policy.ClassSurveyResponses:
-		return []string{"surveys/responses/" + caseID + "/", "followups/responses/" + caseID + "/"},
+		return []string{"surveys/responses/" + caseID + "/", "followups/responses/" + caseID + "/",
+				"outbox/cases/" + caseID + "/" + mail.FollowUpIDPrefix, "outbox/due/" + caseID + "/" + mail.FollowUpIDPrefix},
 			append([]string{"followups/plans/" + caseID}, inv.surveyTokens[caseID]...)
 	case policy.ClassKeyDirectory:
 		return []string{"keydir/statements/" + caseID + "/", "keydir/agreements/" + caseID + "/"}, nil
@@ -287,11 +311,19 @@ func classPlaces(class, caseID string, inv *inventory) (prefixes, keys []string)
 }
 
 // storedVersions lists every stored version (delete markers too) under
-// the given prefixes and keys.
+// the given prefixes and keys. A case's whole outbox
+// (outbox/cases/<case>/, outbox/due/<case>/) is listed without its
+// follow-up check-ins' messages (carvedOut), which go with the
+// survey-responses class under prefixes of their own.
 func (s *Service) storedVersions(ctx context.Context, prefixes, keys []string) ([]objstore.Version, error) {
 	var out []objstore.Version
 	for _, p := range prefixes {
-		if err := s.store.VersionsUnder(ctx, p, func(v objstore.Version) error { out = append(out, v); return nil }); err != nil {
+		if err := s.store.VersionsUnder(ctx, p, func(v objstore.Version) error {
+			if !carvedOut(p, v.Key) {
+				out = append(out, v)
+			}
+			return nil
+		}); err != nil {
 			return nil, err
 		}
 	}
@@ -306,6 +338,21 @@ func (s *Service) storedVersions(ctx context.Context, prefixes, keys []string) (
 		out = append(out, vs...)
 	}
 	return out, nil
+}
+
+// carvedOut reports whether key, listed under prefix, belongs to another
+// class than the prefix's: under a case's whole outbox (invites-sessions),
+// a follow-up check-in's message or due marker (mail.FollowUpIDPrefix),
+// which waits for its day up to two years after closure and goes with
+// the follow-ups (survey-responses). By name, not by state, so that a
+// message is in one class only, whatever happens to it meanwhile.
+func carvedOut(prefix, key string) bool {
+	for _, box := range []string{"outbox/cases/", "outbox/due/"} {
+		if c, ok := strings.CutPrefix(prefix, box); ok && strings.Count(c, "/") == 1 && strings.HasSuffix(c, "/") {
+			return strings.HasPrefix(key, prefix+mail.FollowUpIDPrefix)
+		}
+	}
+	return false
 }
 
 // countKeys counts the distinct keys with a stored version that is not a
@@ -354,7 +401,7 @@ func (s *Service) caseClassItems(ctx context.Context, sched policy.Schedule, c *
 		}
 		prefixes, keys := classPlaces(class, c.ID, inv)
 		if class == policy.ClassCaseRecord {
-			keys = append(slices.Clone(keys), inv.seats[c.ID]...) // destroyed after it
+			keys = append(slices.Concat(keys, inv.seats[c.ID]), inv.references[c.ID]...) // destroyed after it
 		}
 		vs, err := s.storedVersions(ctx, prefixes, keys)
 		if err != nil {
@@ -692,9 +739,10 @@ func (s *Service) prepareCaseRecord(ctx context.Context, p Plan, it Item, inv *i
 	for _, class := range policy.CaseClasses() {
 		prefixes, keys := classPlaces(class, it.Case, inv)
 		if class == policy.ClassCaseRecord {
-			// The case's entries in the index of seats by address go
-			// with it, after it (disposeCaseRecord).
-			keys = append(slices.Clone(keys), inv.seats[it.Case]...)
+			// The case's entries in the index of seats by address and
+			// in the index of references go with it, after it
+			// (disposeCaseRecord).
+			keys = append(slices.Concat(keys, inv.seats[it.Case]), inv.references[it.Case]...)
 		}
 		vs, err := s.storedVersions(ctx, prefixes, keys)
 		if err != nil {
@@ -1010,6 +1058,12 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 	if err := s.step("seat-index"); err != nil {
 		return Outcome{}, err
 	}
+	// Its entry in the index of references, once the case record is gone.
+	for _, key := range inv.references[caseID] {
+		if err := s.destroyReference(ctx, caseID, key); err != nil {
+			return Outcome{}, fmt.Errorf("case %s: its entry in the index of references: %w", caseID, err)
+		}
+	}
 	// The case's fence marker (cases/fencemarks.go), after the record:
 	// every version deleted and one written anew, so that a node's watch
 	// that never listed the fence's marker (fenced and destroyed between
@@ -1023,6 +1077,39 @@ func (s *Service) disposeCaseRecord(ctx context.Context, actor account.Account, 
 		return Outcome{}, err
 	}
 	return Outcome{Result: OutcomeDestroyed, Counts: maps.Clone(j.Counts), Audit: j.Audit}, nil
+}
+
+// destroyReference deletes every stored version of key, case caseID's
+// entry in the index of references (cases.ReferencesPrefix), listed once:
+// a case opened meanwhile under the same reference (cases.claimReference
+// takes an entry over once the case it names is gone) writes a newer
+// version, which must stay, so nothing listed again is deleted, and an
+// entry whose newest version names another case already is left as it
+// is (that case's disposal takes it, older versions too).
+func (s *Service) destroyReference(ctx context.Context, caseID, key string) error {
+	vs, err := s.store.Versions(ctx, key)
+	if errors.Is(err, objstore.ErrNotFound) || err == nil && len(vs) == 0 {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, v := range vs { // newest first
+		if v.DeleteMarker {
+			continue
+		}
+		var r tokenRecord
+		if _, err := s.meta.GetVersion(ctx, key, v.VersionID, &r); errors.Is(err, objstore.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if r.Case != caseID {
+			return nil // taken over: another case's now
+		}
+		break
+	}
+	return s.deleteVersions(ctx, vs)
 }
 
 // destroyAccount deletes every stored version of a participant's account

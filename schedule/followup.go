@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/mail"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -375,6 +377,12 @@ func (s *Service) SubmitCheckIn(ctx context.Context, token, answer, comment stri
 	if err := usable(&cur); err != nil {
 		return err
 	}
+	// A case retention is disposing of (or has disposed of, or whose
+	// follow-ups it destroyed) takes no answer: no later plan would reach
+	// it, and it would stay for ever.
+	if err := s.checkInCaseStands(ctx, cur.CaseID); err != nil {
+		return err
+	}
 	// The entry names no case: records staff read the audit log. Its
 	// time still falls in its case's check-in window, so where windows do
 	// not overlap they can count a case's answers; the evaluation export
@@ -394,13 +402,25 @@ func (s *Service) SubmitCheckIn(ctx context.Context, token, answer, comment stri
 	})
 	if err == nil {
 		resp := CheckInResponse{CaseID: tok.CaseID, Days: tok.Days, Answer: answer, Comment: comment, Day: now.UTC().Format(time.DateOnly)}
-		err = metastore.CreateOrUndo(ctx, s.cfg.Meta, checkInPrefix(tok.CaseID)+ids.New("r"), resp, func(ctx context.Context) error {
+		respID := ids.New("r")
+		err = metastore.CreateOrUndo(ctx, s.cfg.Meta, checkInPrefix(tok.CaseID)+respID, resp, func(ctx context.Context) error {
 			_, err := metastore.Update(ctx, s.cfg.Meta, s.checkInTokenKey(token), func(t *checkInToken) error {
 				t.Used = false
 				return nil
 			})
 			return err
 		})
+		if err == nil {
+			// Looked at again once the answer is visible, as an upload
+			// does (cases.RefuseAdditions): retention fences first and
+			// lists after, so either its listing finds the answer or
+			// this look finds the fence, and the answer is taken back.
+			var kept error
+			if err, kept = s.takeBackIfGone(ctx, tok.CaseID, checkInPrefix(tok.CaseID)+respID, s.checkInTokenKey(token)); err != nil {
+				s.settle(ctx, ev, err, func(context.Context) (bool, error) { return false, kept })
+				return errors.Join(err, kept)
+			}
+		}
 	}
 	if err != nil {
 		s.settle(ctx, ev, err, spentLanded(refused, func(ctx context.Context) (bool, error) {
@@ -414,6 +434,81 @@ func (s *Service) SubmitCheckIn(ctx context.Context, token, answer, comment stri
 		return err
 	}
 	return nil
+}
+
+// checkInCaseStands is ErrCheckInGone unless case caseID is stored and
+// not fenced for disposal (cases.CheckFence), and its follow-up plan
+// (followups/plans/<case>, which retention destroys with the
+// survey-responses class) is stored.
+func (s *Service) checkInCaseStands(ctx context.Context, caseID string) error {
+	seen, err := s.cfg.Cases.CheckFence(ctx, caseID, cases.FenceSeen{})
+	if err != nil {
+		return err
+	}
+	if seen.Fenced {
+		return ErrCheckInGone
+	}
+	if _, err := s.cfg.Meta.Stat(ctx, planKey(caseID)); errors.Is(err, metastore.ErrNotFound) {
+		return ErrCheckInGone
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// takeBackIfGone looks at case caseID again once a check-in answer (at
+// key, its link's record at tokenKey) is visible. A case fenced for
+// disposal, gone, or whose follow-ups are gone meanwhile gets every
+// stored version of both deleted (the link's record too: spent after
+// retention may have listed it, it names the case) and ErrCheckInGone; a
+// look that fails takes the answer back too (it may be of a case being
+// disposed of), then gives the link back so that sending again works,
+// and returns the failure. kept is why what was written could not all be
+// taken back (logged: an operator deletes it).
+func (s *Service) takeBackIfGone(ctx context.Context, caseID, key, tokenKey string) (err, kept error) {
+	if err = s.checkInCaseStands(ctx, caseID); err == nil {
+		return nil, nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	obj := s.cfg.Meta.Objects()
+	var errs []error
+	gone := errors.Is(err, ErrCheckInGone)
+	keys := []string{key, tokenKey}
+	if !gone {
+		keys = keys[:1]
+	}
+	for _, k := range keys {
+		vs, verr := obj.Versions(ctx, k)
+		if errors.Is(verr, objstore.ErrNotFound) {
+			continue
+		}
+		if verr != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", k, verr))
+			continue
+		}
+		for _, v := range vs {
+			if derr := obj.Delete(ctx, k, v.VersionID); derr != nil && !errors.Is(derr, objstore.ErrNotFound) {
+				errs = append(errs, fmt.Errorf("%s: %w", k, derr))
+			}
+		}
+	}
+	if !gone && len(errs) == 0 {
+		if _, uerr := metastore.Update(ctx, s.cfg.Meta, tokenKey, func(t *checkInToken) error {
+			t.Used = false
+			return nil
+		}); uerr != nil {
+			errs = append(errs, fmt.Errorf("giving the link back: %w", uerr))
+		}
+	}
+	if kept = errors.Join(errs...); kept != nil {
+		log := s.cfg.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.ErrorContext(ctx, "schedule: a check-in answer written to a case being disposed of could not be taken back",
+			"case", caseID, "error", kept.Error())
+	}
+	return err, kept
 }
 
 // errNotConfirmed: a single-use link was found spent after its answer's
