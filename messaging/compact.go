@@ -226,7 +226,7 @@ func (s *Service) compact(ctx context.Context, inc *incarnation, all bool) error
 			written, err = len(w.batch), nil // disposed of: nothing more to keep
 		}
 		if errors.Is(err, objstore.ErrPrecondition) {
-			if k := s.landedBefore(ctx, w.room, w.batch[written:]); k > 0 {
+			if k := s.landedBefore(ctx, inc, w.room, w.batch[written:]); k > 0 {
 				written, err = written+k, nil // the rest at the next look
 			}
 		}
@@ -376,7 +376,13 @@ func (s *Service) writeSegments(ctx context.Context, segs []segment) (int, error
 // landed though its answer was lost, when the tail has grown since), and
 // 0 otherwise (another node wrote it: this node was fenced). The check
 // after the write that such a segment never had is owed.
-func (s *Service) landedBefore(ctx context.Context, room string, batches []journaled) int {
+//
+// The same bytes are also what a node that fenced inc writes when it
+// recovers inc's journal (it merges the same batches), so a match counts
+// only while inc's journal is not ended: a fenced node must learn it here
+// and start a new incarnation, or it would go on serving its rooms'
+// history as their owner without the new owner's messages.
+func (s *Service) landedBefore(ctx context.Context, inc *incarnation, room string, batches []journaled) int {
 	if len(batches) == 0 {
 		return 0
 	}
@@ -418,6 +424,29 @@ func (s *Service) landedBefore(ctx context.Context, room string, batches []journ
 	if err != nil || !bytes.Equal(want, data) {
 		return 0
 	}
+	if s.journalEnded(ctx, inc) {
+		return 0
+	}
 	s.owe(&uncheckedWrite{room: room, key: key, version: info.VersionID, err: errors.New("its write's answer was lost")})
 	return k
 }
+
+// journalEnded reports whether inc's journal may have been ended by
+// another node (or cannot be told): in a local journal, whether it is
+// fenced; in the store, whether anything is listed after the last entry
+// inc wrote (a tombstone; or an entry of inc's own still being written,
+// which this answers as ended too: a new incarnation is the safe side).
+func (s *Service) journalEnded(ctx context.Context, inc *incarnation) bool {
+	if s.log.local != nil && s.log.local.get(inc.id) != nil {
+		return s.log.local.isFenced(inc.id)
+	}
+	found := false
+	err := objstore.ListAfter(ctx, s.log.store, journalPrefix(inc.id), journalKey(inc.id, inc.lastSeq.Load()), func(objstore.Info) error {
+		found = true
+		return errStopListing
+	})
+	return found || (err != nil && !errors.Is(err, errStopListing))
+}
+
+// errStopListing ends a listing once it has shown what was asked.
+var errStopListing = errors.New("listing stopped")
