@@ -123,3 +123,66 @@ func TestRecheckDroppingRoomsIsBounded(t *testing.T) {
 		t.Fatalf("the re-check that dropped %d rooms took %v, want within the round's bound (%v)", len(rooms), took, budget/2)
 	}
 }
+
+// ctxBroker is the in-process broker failing, as a Redis client does,
+// every presence call and publish whose context has ended.
+type ctxBroker struct{ *messaging.Memory }
+
+func (b ctxBroker) SetPresence(ctx context.Context, room, conn, user string, ttl time.Duration) {
+	if ctx.Err() == nil {
+		b.Memory.SetPresence(ctx, room, conn, user, ttl)
+	}
+}
+
+func (b ctxBroker) PresentConns(ctx context.Context, room string) (map[string]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return b.Memory.PresentConns(ctx, room)
+}
+
+func (b ctxBroker) Publish(ctx context.Context, topic string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return b.Memory.Publish(ctx, topic, data)
+}
+
+// lateRefusingRedecider refuses, once refusing is set, only when the
+// round's bound has run out: its reads took the whole bound.
+type lateRefusingRedecider struct{ refusingRedecider }
+
+func (a *lateRefusingRedecider) Redecide(ctx context.Context, names []string) []error {
+	if a.refusing.Load() {
+		<-ctx.Done()
+	}
+	return a.refusingRedecider.Redecide(ctx, names)
+}
+
+// TestRecheckLeaveIsAnnouncedAfterSlowReads: a room a re-check drops is
+// left, and the others in it are told, even when the round's reads used
+// up its bound. Before, the leave ran on what the round's context had
+// left (nothing): no "left" went out, and nothing sent it later.
+func TestRecheckLeaveIsAnnouncedAfterSlowReads(t *testing.T) {
+	dir, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := messaging.NewService(messaging.NewLog(dir), ctxBroker{messaging.NewMemory()}, messaging.Options{})
+	t.Cleanup(svc.Close)
+	auth := &lateRefusingRedecider{}
+	a := optionsSocket(t, svc, socketOptions{User: "u_a", Auth: auth, Watch: "case:c_bound", UnreadBudget: 400 * time.Millisecond})
+	b := optionsSocket(t, svc, socketOptions{User: "u_b", Auth: &refusingRedecider{}})
+	sendFrame(t, b, api.ClientFrame{Type: api.FrameSub, Room: "joint"})
+	nextFrame(t, b, func(f api.ServerFrame) bool { return f.Type == api.FramePresence && f.User == "u_b" && f.Here })
+	sendFrame(t, a, api.ClientFrame{Type: api.FrameSub, Room: "joint"})
+	nextFrame(t, b, func(f api.ServerFrame) bool { return f.Type == api.FramePresence && f.User == "u_a" && f.Here })
+	auth.refusing.Store(true)
+	if err := svc.Announce(t.Context(), "case:c_bound", []byte(`{"change":"member.removed"}`)); err != nil {
+		t.Fatal(err)
+	}
+	nextFrame(t, a, func(f api.ServerFrame) bool {
+		return f.Type == api.FrameError && f.Code == api.CodeForbidden && f.Room == "joint"
+	})
+	nextFrame(t, b, func(f api.ServerFrame) bool { return f.Type == api.FramePresence && f.User == "u_a" && !f.Here })
+}
