@@ -172,11 +172,17 @@ func (s *Service) LoadFor(ctx context.Context, actor account.Account, id string,
 
 // record appends to the audit log. A failed audit append fails the request
 // that caused it where it can (see mutate); for refusals it is best effort,
-// since the refusal stands either way.
+// since the refusal stands either way. An append that wrote its entry
+// but not the checkpoint covering it (its index with an error: audit.Log.Append)
+// has audited: the entry is in the log for good, and the next append
+// signs it. Before, its error alone was read, and a change audited first
+// was not made although its entry stood, with nothing following it.
 func (s *Service) record(ctx context.Context, ev audit.Event) error {
 	ev.Time = s.now().UTC()
-	_, err := s.audit.Append(ctx, ev)
-	return err
+	if i, err := s.audit.Append(ctx, ev); i < 0 {
+		return err
+	}
+	return nil
 }
 
 // commit hashes text for the audit log with a server-keyed hash, so that a

@@ -209,7 +209,7 @@ func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseI
 	}
 	ev := audit.Paired(audit.Event{Type: "followup.set", Actor: actor.ID, Case: caseID, Time: now,
 		Attrs: map[string]string{"days": strings.Trim(strings.Join(strings.Fields(fmt.Sprint(days)), ","), "[]")}})
-	if _, err := s.cfg.Audit.Append(ctx, ev); err != nil {
+	if err := appended(s.cfg.Audit.Append(ctx, ev)); err != nil {
 		undo()
 		return nil, nil, fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
 	}
@@ -426,7 +426,7 @@ func (s *Service) SubmitCheckIn(ctx context.Context, token, answer, comment stri
 	// groups on that count (evaluation.QuasiIdentifiers,
 	// "followup_answers").
 	ev := audit.Paired(audit.Event{Type: "followup.response", Time: now.UTC()})
-	if _, err := s.cfg.Audit.Append(ctx, ev); err != nil {
+	if err := appended(s.cfg.Audit.Append(ctx, ev)); err != nil {
 		return fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
 	}
 	var refused error
