@@ -113,12 +113,18 @@ func (f *landedWrite) Put(ctx context.Context, key string, r io.Reader, size int
 	return objstore.Info{}, objstore.ErrPrecondition
 }
 
-// TestInviteLandedDespiteItsErrorIsListed: an invitation record whose
-// write landed but answered an error is listed and its link answered;
-// nothing follows its entry. Before, the request failed with the record
+// TestInviteLandedDespiteItsErrorIsListed: an invitation record or list
+// marker whose write landed but answered an error is listed and its link
+// answered; nothing follows its entry. Before, the request failed with the record
 // stored and unlisted: its link nobody had, the desk could not withdraw
 // it, and it counted as a seat for its address.
 func TestInviteLandedDespiteItsErrorIsListed(t *testing.T) {
+	for _, what := range []string{"record", "marker"} {
+		t.Run(what, func(t *testing.T) { testInviteLandedDespiteItsErrorIsListed(t, what) })
+	}
+}
+
+func testInviteLandedDespiteItsErrorIsListed(t *testing.T, what string) {
 	onEachStore(t, func(t *testing.T, base func(objstore.Store) objstore.Store) {
 		lw := &landedWrite{}
 		e := newEnvWith(t, func(s objstore.Store) objstore.Store { lw.Store = base(s); return lw })
@@ -127,6 +133,9 @@ func TestInviteLandedDespiteItsErrorIsListed(t *testing.T) {
 		c := e.newCase(t, m, "Deposit dispute")
 		from := e.log.Size()
 		p := "invites/"
+		if what == "marker" {
+			p = caseInvitesPrefix(c.ID)
+		}
 		lw.prefix.Store(&p)
 		inv, err := e.svc.CreateInvite(ctx, m, c.ID, NewInvite{Role: RoleParty, Side: "A", Name: "Alex Tenant", Email: "alex@example.test"})
 		if err != nil {

@@ -246,12 +246,16 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 	if err := metastore.CreateOrUndo(ctx, s.meta, markerKey, inviteMarker{}, func(ctx context.Context) error {
 		return s.meta.Delete(ctx, invKey)
 	}); err != nil {
+		// Read back the same way: a marker found (its key is this
+		// invitation's alone) lists it, and it is answered.
+		listed := false
 		short := cutShort(ctx, err)
-		return failed(err, func(ctx context.Context) (bool, error) {
+		if _, err := failed(err, func(ctx context.Context) (bool, error) {
 			_, merr := s.meta.Stat(ctx, markerKey)
 			switch {
 			case merr == nil:
-				return true, nil // listed after all
+				listed = true
+				return true, nil
 			case !errors.Is(merr, metastore.ErrNotFound):
 				return false, merr
 			case short:
@@ -261,7 +265,9 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 				return false, errors.Join(errors.New("an invitation unlisted was not taken back"), err)
 			}
 			return false, nil
-		})
+		}); !listed {
+			return IssuedInvite{}, err
+		}
 	}
 	return IssuedInvite{ID: s.meta.IndexKey("invite", token), Token: token, Expires: inv.Expires, Role: n.Role, Side: n.Side, SharedAddress: shared,
 		Seat: inviteSeatPrefix + s.meta.IndexKey("invite", token)}, nil
