@@ -1,6 +1,10 @@
 package cases
 
 import (
+	"context"
+	"io"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/parley-mediation/parley/internal/fault"
@@ -89,4 +93,62 @@ func testInviteWithAuditDownIsNotListed(t *testing.T, base func(objstore.Store) 
 	if _, err := e.svc.Join(ctx, inv.Token); err != nil {
 		t.Fatalf("joining by the retry's link: %v", err)
 	}
+}
+
+// landedWrite answers the first write under prefix with ErrPrecondition
+// although it went through: a retried PUT whose first attempt landed.
+type landedWrite struct {
+	objstore.Store
+	prefix atomic.Pointer[string]
+}
+
+func (f *landedWrite) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	p := f.prefix.Load()
+	if p == nil || !strings.HasPrefix(key, *p) || !f.prefix.CompareAndSwap(p, nil) {
+		return f.Store.Put(ctx, key, r, size, opts)
+	}
+	if _, err := f.Store.Put(ctx, key, r, size, opts); err != nil {
+		return objstore.Info{}, err
+	}
+	return objstore.Info{}, objstore.ErrPrecondition
+}
+
+// TestInviteLandedDespiteItsErrorIsListed: an invitation record or list
+// marker whose write landed but answered an error is listed and its link
+// answered; nothing follows its entry. Before, the request failed with the record
+// stored and unlisted: its link nobody had, the desk could not withdraw
+// it, and it counted as a seat for its address.
+func TestInviteLandedDespiteItsErrorIsListed(t *testing.T) {
+	for _, what := range []string{"record", "marker"} {
+		t.Run(what, func(t *testing.T) { testInviteLandedDespiteItsErrorIsListed(t, what) })
+	}
+}
+
+func testInviteLandedDespiteItsErrorIsListed(t *testing.T, what string) {
+	onEachStore(t, func(t *testing.T, base func(objstore.Store) objstore.Store) {
+		lw := &landedWrite{}
+		e := newEnvWith(t, func(s objstore.Store) objstore.Store { lw.Store = base(s); return lw })
+		ctx := t.Context()
+		m := staff(policy.RoleMediator, "Morgan Reyes")
+		c := e.newCase(t, m, "Deposit dispute")
+		from := e.log.Size()
+		p := "invites/"
+		if what == "marker" {
+			p = caseInvitesPrefix(c.ID)
+		}
+		lw.prefix.Store(&p)
+		inv, err := e.svc.CreateInvite(ctx, m, c.ID, NewInvite{Role: RoleParty, Side: "A", Name: "Alex Tenant", Email: "alex@example.test"})
+		if err != nil {
+			t.Fatalf("an invitation stored despite its write's error: %v (entries %v)", err, e.entryTypes(t, from))
+		}
+		if pending, err := e.svc.PendingInvites(ctx, m, c.ID); err != nil || len(pending) != 1 {
+			t.Fatalf("%d invitations listed (%v)", len(pending), err)
+		}
+		if types := e.entryTypes(t, from); count(types, "case.invite.created") != 1 || len(types) != 1 {
+			t.Fatalf("entries: %v", types)
+		}
+		if _, err := e.svc.Join(ctx, inv.Token); err != nil {
+			t.Fatalf("joining by its link: %v", err)
+		}
+	})
 }

@@ -218,15 +218,56 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 	if err := s.indexSeat(ctx, inv.Email, seatEntry{CaseID: id, Invite: invKey}); err != nil {
 		return failed(err, nil)
 	}
+	// A record write that answers an error may have landed (a retried PUT
+	// whose first attempt landed answers "exists"; its key is a fresh
+	// token's, so a record there is this one): it is read back, and one
+	// found is listed like one written. Before, the request failed with
+	// the record stored and unlisted: a link nobody had, which the desk
+	// could not withdraw and which counted as a seat for its address. A
+	// write cut short may still land after any look (metastore.CreateOrUndo):
+	// its outcome is unknown.
 	if _, err := s.meta.Create(ctx, invKey, inv); err != nil {
-		return failed(err, stored)
+		there := false
+		short := cutShort(ctx, err)
+		if _, err := failed(err, func(ctx context.Context) (bool, error) {
+			ok, err := stored(ctx)
+			if !ok && err == nil && short {
+				return false, errMayStillLand
+			}
+			there = ok
+			return ok, err
+		}); !there {
+			return IssuedInvite{}, err
+		}
 	}
 	// Then the marker that lists it; an invitation it cannot list is
 	// taken back, as its link is shown to no one.
-	if err := metastore.CreateOrUndo(ctx, s.meta, caseInvitesPrefix(id)+s.meta.IndexKey("invite", token), inviteMarker{}, func(ctx context.Context) error {
+	markerKey := caseInvitesPrefix(id) + s.meta.IndexKey("invite", token)
+	if err := metastore.CreateOrUndo(ctx, s.meta, markerKey, inviteMarker{}, func(ctx context.Context) error {
 		return s.meta.Delete(ctx, invKey)
 	}); err != nil {
-		return failed(err, stored)
+		// Read back the same way: a marker found (its key is this
+		// invitation's alone) lists it, and it is answered.
+		listed := false
+		short := cutShort(ctx, err)
+		if _, err := failed(err, func(ctx context.Context) (bool, error) {
+			_, merr := s.meta.Stat(ctx, markerKey)
+			switch {
+			case merr == nil:
+				listed = true
+				return true, nil
+			case !errors.Is(merr, metastore.ErrNotFound):
+				return false, merr
+			case short:
+				return false, errMayStillLand
+			}
+			if ok, err := stored(ctx); ok || err != nil {
+				return false, errors.Join(errors.New("an invitation unlisted was not taken back"), err)
+			}
+			return false, nil
+		}); !listed {
+			return IssuedInvite{}, err
+		}
 	}
 	return IssuedInvite{ID: s.meta.IndexKey("invite", token), Token: token, Expires: inv.Expires, Role: n.Role, Side: n.Side, SharedAddress: shared,
 		Seat: inviteSeatPrefix + s.meta.IndexKey("invite", token)}, nil

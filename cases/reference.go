@@ -22,8 +22,12 @@ import (
 // is created (if-none-match) before the case, so two cases never get the
 // same reference; one left behind by a case that was never stored (or by
 // one disposed of before retention deleted entries with their case
-// record) is taken over. Retention deletes a case's entry, every stored
-// version, after its case record, unless another case has taken it over.
+// record) is taken over once older than referenceGrace. A Create confirms
+// and renews its claim after its audit entry, right before writing its
+// case (confirmReference), so a Create held up past referenceGrace whose
+// claim was taken over writes no case with it. Retention deletes a case's
+// entry, every stored version, after its case record, unless another case
+// has taken it over.
 
 // MaxReferenceLen bounds a reference.
 const MaxReferenceLen = 40
@@ -103,9 +107,38 @@ func (s *Service) claimReference(ctx context.Context, ref, caseID string) error 
 	return nil
 }
 
-// releaseReference gives ref back when a case that claimed it was not
-// stored (best effort: a claim left behind is taken over after
-// referenceGrace). It deletes only a claim still naming caseID.
+// confirmReference is called once a Create's entry is appended, before
+// its case is written: the claim on ref must still be caseID's (a Create
+// held up past referenceGrace may have had it taken over), and it is
+// renewed (its time set to now, conditionally on the claim read), so no
+// other Create takes it over for referenceGrace while the case is
+// written. Otherwise the reference is refused as taken, and no case is
+// written with it.
+func (s *Service) confirmReference(ctx context.Context, ref, caseID string) error {
+	key := s.referenceKey(ref)
+	taken := fault.Invalid("reference", "another case already has the reference "+ref)
+	var held referenceRecord
+	etag, err := s.meta.Get(ctx, key, &held)
+	if errors.Is(err, metastore.ErrNotFound) || err == nil && held.Case != caseID {
+		return taken
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := s.meta.Replace(ctx, key, referenceRecord{Case: caseID, At: s.now().UTC()}, etag); errors.Is(err, metastore.ErrConflict) {
+		return taken
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// releaseReference gives ref back when a case that claimed it is surely
+// not stored (best effort: a claim left behind is taken over after
+// referenceGrace). It deletes only the claim it read, if that names
+// caseID: that stored version and older ones, never one written since
+// (dropVersionsThrough). Before, it read the claim then deleted whatever
+// was there, another case's claim written over it meanwhile too.
 func (s *Service) releaseReference(ctx context.Context, ref, caseID string) {
 	if ref == "" {
 		return
@@ -114,8 +147,9 @@ func (s *Service) releaseReference(ctx context.Context, ref, caseID string) {
 	defer cancel()
 	key := s.referenceKey(ref)
 	var held referenceRecord
-	if _, err := s.meta.Get(ctx, key, &held); err != nil || held.Case != caseID {
+	etag, err := s.meta.Get(ctx, key, &held)
+	if err != nil || held.Case != caseID {
 		return
 	}
-	_ = s.meta.Delete(ctx, key)
+	_, _ = dropVersionsThrough(ctx, s.meta.Objects(), key, etag)
 }

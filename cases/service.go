@@ -172,11 +172,17 @@ func (s *Service) LoadFor(ctx context.Context, actor account.Account, id string,
 
 // record appends to the audit log. A failed audit append fails the request
 // that caused it where it can (see mutate); for refusals it is best effort,
-// since the refusal stands either way.
+// since the refusal stands either way. An append that wrote its entry
+// but not the checkpoint covering it (its index with an error: audit.Log.Append)
+// has audited: the entry is in the log for good, and the next append
+// signs it. Before, its error alone was read, and a change audited first
+// was not made although its entry stood, with nothing following it.
 func (s *Service) record(ctx context.Context, ev audit.Event) error {
 	ev.Time = s.now().UTC()
-	_, err := s.audit.Append(ctx, ev)
-	return err
+	if i, err := s.audit.Append(ctx, ev); i < 0 {
+		return err
+	}
+	return nil
 }
 
 // commit hashes text for the audit log with a server-keyed hash, so that a
@@ -282,19 +288,40 @@ func (s *Service) Create(ctx context.Context, actor account.Account, n NewCase) 
 	// entry the log cannot take is not opened (503) and its reference is
 	// given back, so opening it again makes one case. Before, the case was
 	// stored first and listed even when its entry failed, and the retry
-	// made a second one (or was refused its own reference).
+	// made a second one (or was refused its own reference). A case write
+	// that answers an error is read back: found, the case is opened (its
+	// id is fresh: no one else's); the reference is given back only when
+	// the case is surely absent (not when the write was cut short and may
+	// still land: case.created.unknown then).
 	ev := audit.Paired(audit.Event{Type: "case.created", Actor: actor.ID, Case: c.ID,
 		Attrs: map[string]string{"sides": fmt.Sprint(len(c.Sides))}})
 	if err := s.record(ctx, ev); err != nil {
 		s.releaseReference(ctx, ref, c.ID)
 		return nil, fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
 	}
+	// The claim is confirmed still this case's, and renewed, before the
+	// case is written: a Create held up past referenceGrace (a slow
+	// append) may have had it taken over, and then writes no case with it.
+	if ref != "" {
+		if err := s.confirmReference(ctx, ref, c.ID); err != nil {
+			audit.Settle(ctx, s.record, s.logger(), "cases", ev, ev.Type, fault.Class(err), nil)
+			s.releaseReference(ctx, ref, c.ID)
+			return nil, err
+		}
+	}
 	if _, err := s.meta.Create(ctx, caseKey(c.ID), c); err != nil {
+		// Read back; a write cut short may still land after any look
+		// (metastore.CreateOrUndo), so the reference is given back only
+		// when the case is not there and its write cannot still land.
 		var landed, absent bool
+		short := cutShort(ctx, err)
 		audit.Settle(ctx, s.record, s.logger(), "cases", ev, ev.Type, fault.Class(err), func(ctx context.Context) (bool, error) {
 			_, gerr := s.meta.Stat(ctx, caseKey(c.ID))
-			absent = errors.Is(gerr, metastore.ErrNotFound)
-			if absent {
+			if errors.Is(gerr, metastore.ErrNotFound) {
+				if short {
+					return false, errMayStillLand
+				}
+				absent = true
 				return false, nil
 			}
 			landed = gerr == nil

@@ -169,8 +169,10 @@ func (s *Service) sweepWithdrawals(ctx context.Context, caseID string, flush boo
 // auditWithdrawal appends the audit entry of the withdrawal inv records
 // (its withdrawer, at its time), then clears WithdrawnUnaudited.
 func (s *Service) auditWithdrawal(ctx context.Context, inviteID string, inv Invite) error {
-	if _, err := s.audit.Append(ctx, audit.Event{Type: "case.invite.withdrawn", Actor: inv.WithdrawnBy, Case: inv.CaseID,
-		Time: inv.Withdrawn.UTC(), Hashes: []string{inviteID}}); err != nil {
+	// An index with an error: the entry is written, its checkpoint not;
+	// it is in the log (record).
+	if i, err := s.audit.Append(ctx, audit.Event{Type: "case.invite.withdrawn", Actor: inv.WithdrawnBy, Case: inv.CaseID,
+		Time: inv.Withdrawn.UTC(), Hashes: []string{inviteID}}); i < 0 {
 		return err
 	}
 	_, err := metastore.Update(ctx, s.meta, "invites/"+inviteID, func(r *Invite) error {

@@ -50,6 +50,10 @@ type FollowUpPlan struct {
 	Set         time.Time    `json:"set"`
 	By          string       `json:"by"`
 	Checkpoints []Checkpoint `json:"checkpoints"`
+	// Op is the op id of the plan's followup.set entry (audit.OpAttr): a
+	// plan read back after its write answered an error is this request's
+	// only if it names its op.
+	Op string `json:"op,omitempty"`
 }
 
 // Checkpoint is one check-in: due Days after closure, with Issued links,
@@ -103,7 +107,12 @@ var ErrCheckInGone = fmt.Errorf("check-in link is expired, already used, or not 
 // SetFollowUps sets a closed case's check-ins, once. It either sets them
 // — plan, links, audit entry, and then their mail queued — or fails with
 // no plan and no mail, so calling it again works (an error with a plan is
-// about mail alone: a LinksNotMailedError, or mail not queued).
+// about mail alone: a LinksNotMailedError, or mail not queued). The one
+// exception is a plan write whose outcome cannot be known (cut short, so
+// it may still land, or neither it nor its read-back answered): the
+// request fails, its tokens are kept and followup.set.unknown is logged;
+// if that plan did land, its check-ins stand with links nobody was shown
+// and no mail queued, and setting them again is refused as already set.
 func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseID string, days []int) (*FollowUpPlan, []CheckInLink, error) {
 	c, err := s.loadCase(ctx, actor, caseID, policy.SessionManage)
 	if err != nil {
@@ -161,7 +170,11 @@ func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseI
 	// left behind is referenced by nothing, shown to no one, and expires).
 	// Before, the plan was written first: a failed token write or audit
 	// append left a plan counting links nobody had, mail already queued
-	// went out, and the retry was refused as already set.
+	// went out, and the retry was refused as already set. A plan write
+	// that answers an error is read back (planOutcome): this request's
+	// plan found (its op) is set with its links; its tokens are deleted
+	// only when another's plan is there or none is and the write cannot
+	// still land.
 	if existing, err := s.plan(ctx, caseID); err != nil {
 		return nil, nil, err
 	} else if existing != nil {
@@ -198,36 +211,26 @@ func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseI
 	}
 	ev := audit.Paired(audit.Event{Type: "followup.set", Actor: actor.ID, Case: caseID, Time: now,
 		Attrs: map[string]string{"days": strings.Trim(strings.Join(strings.Fields(fmt.Sprint(days)), ","), "[]")}})
-	if _, err := s.cfg.Audit.Append(ctx, ev); err != nil {
+	if err := appended(s.cfg.Audit.Append(ctx, ev)); err != nil {
 		undo()
 		return nil, nil, fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
 	}
+	plan.Op = ev.Attrs[audit.OpAttr]
 	if _, err := s.cfg.Meta.Create(ctx, planKey(caseID), plan); err != nil {
-		if errors.Is(err, metastore.ErrExists) {
+		switch s.planOutcome(ctx, ev, plan, err) {
+		case planLanded: // stored despite the error: set, with its links
+		case planOthers:
 			// Another request set them meanwhile: this one's plan is not
 			// written, nor its links shown.
 			undo()
-			s.settle(ctx, ev, err, nil)
 			return nil, nil, errFollowUpsSet
-		}
-		// The write may have landed despite its error: read back, the plan
-		// stands with its links if it is this one; its tokens are deleted
-		// only when it is known absent.
-		var landed, absent bool
-		s.settle(ctx, ev, err, func(ctx context.Context) (bool, error) {
-			var got FollowUpPlan
-			_, gerr := s.cfg.Meta.Get(ctx, planKey(caseID), &got)
-			if errors.Is(gerr, metastore.ErrNotFound) {
-				absent = true
-				return false, nil
+		case planAbsent:
+			undo()
+			if errors.Is(err, metastore.ErrExists) {
+				return nil, nil, errFollowUpsSet
 			}
-			landed = gerr == nil && got.Set.Equal(plan.Set) && got.By == plan.By
-			return landed, gerr
-		})
-		if !landed {
-			if absent {
-				undo()
-			}
+			return nil, nil, err
+		default: // unknown: the plan may stand, so its tokens stay
 			return nil, nil, err
 		}
 	}
@@ -255,6 +258,48 @@ func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseI
 		return plan, links, &LinksNotMailedError{What: "check-in links", Names: notMailed, Err: qerr}
 	}
 	return plan, links, qerr
+}
+
+// How a plan write that answered an error stands (planOutcome).
+const (
+	planUnknown = iota // it may stand: its tokens stay
+	planLanded         // this request's plan is stored
+	planOthers         // another request's plan is stored
+	planAbsent         // no plan is stored, and this one's write cannot still land
+)
+
+// planOutcome reads back a plan whose create failed with cause, and
+// follows its entry ev as audit.Settle does: nothing when it landed,
+// followup.set.failed when another request's plan is there or none is
+// and this one's write cannot still land, followup.set.unknown
+// otherwise. A plan is this request's when it names its op: a retried
+// PUT whose first attempt landed answers "exists" for it. A write cut
+// short (the caller gone, a timeout) may still land after any look, as
+// metastore.CreateOrUndo holds: a plan not found then is unknown, not
+// absent, so its tokens are kept.
+func (s *Service) planOutcome(ctx context.Context, ev audit.Event, plan *FollowUpPlan, cause error) int {
+	outcome := planUnknown
+	var te interface{ Timeout() bool }
+	cutShort := ctx.Err() != nil || errors.Is(cause, context.Canceled) || errors.Is(cause, context.DeadlineExceeded) || errors.As(cause, &te) && te.Timeout()
+	s.settle(ctx, ev, cause, func(ctx context.Context) (bool, error) {
+		var got FollowUpPlan
+		_, err := s.cfg.Meta.Get(ctx, planKey(plan.CaseID), &got)
+		switch {
+		case errors.Is(err, metastore.ErrNotFound) && cutShort:
+			return false, errors.New("not stored yet, and its write was cut short: it may still land")
+		case errors.Is(err, metastore.ErrNotFound):
+			outcome = planAbsent
+			return false, nil
+		case err != nil:
+			return false, err
+		case got.Op != "" && got.Op == plan.Op:
+			outcome = planLanded
+			return true, nil
+		}
+		outcome = planOthers
+		return false, nil
+	})
+	return outcome
 }
 
 var errFollowUpsSet = fmt.Errorf("follow-ups are already set for this case: %w", fault.ErrConflict)
@@ -389,7 +434,7 @@ func (s *Service) SubmitCheckIn(ctx context.Context, token, answer, comment stri
 	// groups on that count (evaluation.QuasiIdentifiers,
 	// "followup_answers").
 	ev := audit.Paired(audit.Event{Type: "followup.response", Time: now.UTC()})
-	if _, err := s.cfg.Audit.Append(ctx, ev); err != nil {
+	if err := appended(s.cfg.Audit.Append(ctx, ev)); err != nil {
 		return fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
 	}
 	var refused error

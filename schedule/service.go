@@ -339,11 +339,24 @@ func (s *Service) Add(ctx context.Context, actor account.Account, caseID string,
 // mail sent once). The entry is Paired, for settle.
 func (s *Service) auditFirst(ctx context.Context, typ string, actor account.Account, sess *Session) (audit.Event, error) {
 	ev := audit.Paired(audit.Event{Type: typ, Actor: actor.ID, Case: sess.CaseID, Objects: []string{sess.ID}, Time: s.cfg.Now().UTC()})
-	if _, err := s.cfg.Audit.Append(ctx, ev); err != nil {
+	if err := appended(s.cfg.Audit.Append(ctx, ev)); err != nil {
 		// Nothing was changed: 503, try again.
 		return ev, fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
 	}
 	return ev, nil
+}
+
+// appended is an append's error unless its entry was written: an index
+// with an error is an entry written whose checkpoint was not published
+// (audit.Log.Append); it is in the log for good, and the next append
+// signs it, so the change it audits goes ahead. Before, the error alone
+// was read: the change was not made, and its entry stood with nothing
+// following it.
+func appended(i int64, err error) error {
+	if i >= 0 {
+		return nil
+	}
+	return err
 }
 
 // settle follows ev once its change failed with cause (audit.Settle):
@@ -351,8 +364,7 @@ func (s *Service) auditFirst(ctx context.Context, typ string, actor account.Acco
 func (s *Service) settle(ctx context.Context, ev audit.Event, cause error, landed func(context.Context) (bool, error)) {
 	record := func(ctx context.Context, e audit.Event) error {
 		e.Time = s.cfg.Now().UTC()
-		_, err := s.cfg.Audit.Append(ctx, e)
-		return err
+		return appended(s.cfg.Audit.Append(ctx, e))
 	}
 	log := s.cfg.Log
 	if log == nil {
@@ -572,7 +584,7 @@ func (s *Service) Resend(ctx context.Context, actor account.Account, caseID, id 
 	// retry queues one, not a second.
 	newID := mail.ResendID(id)
 	ev := audit.Paired(audit.Event{Type: "mail.resent", Actor: actor.ID, Case: caseID, Objects: []string{id, newID}, Time: s.cfg.Now().UTC()})
-	if _, err := s.cfg.Audit.Append(ctx, ev); err != nil {
+	if err := appended(s.cfg.Audit.Append(ctx, ev)); err != nil {
 		return mail.Message{}, fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
 	}
 	m, err := s.cfg.Outbox.ResendAs(ctx, caseID, id, newID)
