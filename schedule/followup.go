@@ -121,6 +121,12 @@ func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseI
 	if c.Closed == nil || c.Outcome == nil || (c.Outcome.Result != cases.FullAgreement && c.Outcome.Result != cases.PartialAgreement) {
 		return nil, nil, fmt.Errorf("follow-ups are set at closure, after recording a full or partial agreement: %w", fault.ErrConflict)
 	}
+	// A case retention is disposing of takes no follow-ups: their links,
+	// plan and mail name the case, and its disposal may already have
+	// listed where they go (checked again once the plan is written).
+	if err := cases.RefuseAdditions(c); err != nil {
+		return nil, nil, err
+	}
 	if len(days) == 0 || len(days) > MaxFollowUps {
 		return nil, nil, fault.Invalid("days", fmt.Sprintf("between 1 and %d check-ins", MaxFollowUps))
 	}
@@ -233,6 +239,18 @@ func (s *Service) SetFollowUps(ctx context.Context, actor account.Account, caseI
 		default: // unknown: the plan may stand, so its tokens stay
 			return nil, nil, err
 		}
+	}
+	// Looked at again once the plan stands, as an upload is: a fence that
+	// landed meanwhile (or a look that fails) takes the plan and its links
+	// back, every stored version, before any mail is queued.
+	if seen, ferr := s.cfg.Cases.CheckFence(ctx, caseID, cases.FenceSeen{}); ferr != nil || seen.Fenced {
+		cause := ferr
+		if cause == nil {
+			cause = cases.ErrNothingAdded
+		}
+		kept := s.deleteEveryVersion(ctx, caseID, append(tokenKeys, planKey(caseID)))
+		s.settle(ctx, ev, cause, func(context.Context) (bool, error) { return kept != nil, kept })
+		return nil, nil, cause
 	}
 	var links []CheckInLink
 	var errs []error
@@ -554,6 +572,39 @@ func (s *Service) takeBackIfGone(ctx context.Context, caseID, key, tokenKey stri
 			"case", caseID, "error", kept.Error())
 	}
 	return err, kept
+}
+
+// deleteEveryVersion deletes every stored version of keys (what a write
+// to a case fenced for disposal meanwhile had stored), and returns what it
+// could not delete, also logged (an operator deletes it).
+func (s *Service) deleteEveryVersion(ctx context.Context, caseID string, keys []string) error {
+	ctx = context.WithoutCancel(ctx)
+	obj := s.cfg.Meta.Objects()
+	var errs []error
+	for _, k := range keys {
+		vs, err := obj.Versions(ctx, k)
+		if errors.Is(err, objstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", k, err))
+			continue
+		}
+		for _, v := range vs {
+			if err := obj.Delete(ctx, k, v.VersionID); err != nil && !errors.Is(err, objstore.ErrNotFound) {
+				errs = append(errs, fmt.Errorf("%s: %w", k, err))
+			}
+		}
+	}
+	kept := errors.Join(errs...)
+	if kept != nil {
+		log := s.cfg.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.ErrorContext(ctx, "schedule: follow-ups written to a case being disposed of could not be taken back", "case", caseID, "error", kept.Error())
+	}
+	return kept
 }
 
 // errNotConfirmed: a single-use link was found spent after its answer's
