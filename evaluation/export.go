@@ -351,8 +351,9 @@ func makeRow(c *cases.Case, resps []cases.SurveyResponse, invited []cases.Invite
 	// withdrawn assignment leaves its name only there), everyone invited
 	// (never joined, withdrawn or refused too) with the part of their
 	// address before the @, and every capitalized word of the case's
-	// free text (disclosures, objectives, recusal and notice reasons,
-	// stage notes), where a name given in passing is found.
+	// free text (disclosures, objectives, recusal, notice and proposal
+	// reasons, stage notes, the case's own terms, the labels of the rooms
+	// a mediator defined), where a name given in passing is found.
 	var names, emails, labels []string
 	for _, p := range invited {
 		names = append(names, p.Name)
@@ -375,6 +376,15 @@ func makeRow(c *cases.Case, resps []cases.SurveyResponse, invited []cases.Invite
 	}
 	for _, h := range c.StageHistory {
 		texts = append(texts, h.Note)
+	}
+	for _, p := range c.Proposals {
+		texts = append(texts, p.Reason)
+	}
+	if c.Terms != nil {
+		texts = append(texts, c.Terms.Text)
+	}
+	for _, r := range c.Rooms {
+		texts = append(texts, r.Label)
 	}
 	names = append(names, capitalizedWords(texts)...)
 	for _, p := range c.Participants {

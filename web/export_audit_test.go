@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,8 +52,8 @@ func TestExportAuditEntryRecordsK(t *testing.T) {
 		if got := last.Attrs["minSurveyResponses"]; got != fmt.Sprint(evaluation.MinSurveyResponses) {
 			t.Fatalf("entry's minSurveyResponses = %q, want %d", got, evaluation.MinSurveyResponses)
 		}
-		if last.Attrs["quasiIdentifiers"] == "" {
-			t.Fatalf("entry names no quasi-identifiers: %v", last.Attrs)
+		if got, want := last.Attrs["quasiIdentifiers"], strings.Join(evaluation.QuasiIdentifiers, ","); got != want {
+			t.Fatalf("entry's quasiIdentifiers = %q, want %q (attrs %v)", got, want, last.Attrs)
 		}
 	}
 }

@@ -128,11 +128,11 @@ func (a *API) runExport(w http.ResponseWriter, r *http.Request) {
 		// What decided the export's strength is recorded with it: k as
 		// the export ran (the default when none was asked), the fewest
 		// responses a released survey mean needs, and the
-		// quasi-identifiers its rows were grouped on.
-		Attrs: map[string]string{"from": req.From, "to": req.To, "rows": fmt.Sprint(rep.Rows), "format": rep.Format,
+		// quasi-identifiers its rows were grouped on (split across
+		// attributes so a longer list never outgrows the log's limit).
+		Attrs: exportAuditAttrs(map[string]string{"from": req.From, "to": req.To, "rows": fmt.Sprint(rep.Rows), "format": rep.Format,
 			"encrypted": fmt.Sprint(rep.Encrypted), "suppressed": fmt.Sprint(rep.Suppressed),
-			"k": fmt.Sprint(rep.K), "minSurveyResponses": fmt.Sprint(evaluation.MinSurveyResponses),
-			"quasiIdentifiers": strings.Join(rep.QuasiIdentifiers, ",")},
+			"k": fmt.Sprint(rep.K), "minSurveyResponses": fmt.Sprint(evaluation.MinSurveyResponses)}, rep.QuasiIdentifiers),
 		Time: time.Now().UTC()}); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -169,4 +169,31 @@ func (a *API) exportDictionary(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
 	w.Write([]byte(evaluation.Dictionary(int(k), format)))
+}
+
+// exportAuditAttrs adds the quasi-identifiers to attrs, comma-separated,
+// as "quasiIdentifiers" and, when they do not fit one attribute
+// (audit.MaxAttrValue bytes), "quasiIdentifiers2", "quasiIdentifiers3"
+// and so on: each holds whole names, and joining them in that order with
+// commas gives the list.
+func exportAuditAttrs(attrs map[string]string, qis []string) map[string]string {
+	key := func(n int) string {
+		if n == 1 {
+			return "quasiIdentifiers"
+		}
+		return fmt.Sprintf("quasiIdentifiers%d", n)
+	}
+	n, cur := 1, ""
+	for _, q := range qis {
+		if cur != "" && len(cur)+1+len(q) > audit.MaxAttrValue {
+			attrs[key(n)] = cur
+			n, cur = n+1, ""
+		}
+		if cur != "" {
+			cur += ","
+		}
+		cur += q
+	}
+	attrs[key(n)] = cur
+	return attrs
 }

@@ -44,9 +44,11 @@ let ticker: ReturnType<typeof setInterval> | undefined;
 let fetching = false;
 // A notice is being sent: the panel drawn again meanwhile keeps its Send button off (a second click would send it twice).
 let noticeSending = false;
-// A notice some rooms refused: pressing Send again with the same words sends it only to the rooms that did not get
-// it (the others would show it twice); changed words are a new notice, to every room.
-let noticeRetry: { caseID: string; words: string; missed: string[] } | undefined;
+// A notice some rooms refused: pressing Send again with the same words sends it to every room that can take a notice
+// now and does not have it yet (those that refused it, and any opened or joined since), never to the rooms that have
+// it (they would show it twice); changed words are a new notice, to every room. have: the rooms the page saw take it;
+// missed: those that refused it last time.
+let noticeRetry: { caseID: string; words: string; have: string[]; missed: string[] } | undefined;
 /** Messages shown so far, to mark those sent out of turn when the turns arrive. */
 const shown: { room: string; at: number; from: string; li: HTMLElement }[] = [];
 
@@ -322,23 +324,34 @@ function list(words: string[]): string {
 }
 
 /**
- * The rooms still missing the notice with these words, when they are a retry of one some rooms refused (only those
- * still open and followed); undefined when the words are a new notice, for every room.
+ * The rooms still without the notice with these words, when they are a retry of one some rooms refused: every room
+ * a notice can go to now (open and followed) that the page did not see take it — those that refused it and any room
+ * opened or joined since; undefined when the words are a new notice, for every room.
  */
 function retryRooms(words: string): string[] | undefined {
   const r = noticeRetry;
   if (!r || r.caseID !== ctx!.sc().caseID || r.words !== words) return undefined;
-  const open = broadcastRooms();
-  return r.missed.filter((x) => open.includes(x));
+  return broadcastRooms().filter((x) => !r.have.includes(x));
 }
 
-const sendAgainLabel = (rooms: string[]) => `Send to ${list(rooms.map(roomWords))} again`;
+/** “Send to the Joint room again” for rooms that refused the notice; without “again” when a room is new to it. */
+function sendAgainLabel(rooms: string[]): string {
+  const again = rooms.every((x) => noticeRetry?.missed.includes(x));
+  return `Send to ${list(rooms.map(roomWords))}${again ? " again" : ""}`;
+}
 
-/** The Send button and the line under the notice say where it goes: every room, or only those that missed it. */
-function noticeWhere(words: string): { label: string; goes: string } {
+/**
+ * The Send button and the line under the notice say where it goes: every room, only those without it, or — when every
+ * room it can go to has it — that there is nowhere left to send it (the button is off then).
+ */
+function noticeWhere(words: string): { label: string; goes: string; none?: boolean } {
   const again = retryRooms(words);
   if (again && again.length > 0) {
     return { label: sendAgainLabel(again), goes: `This goes to: ${again.map(ctx!.roomTitle).join(", ")} only — the other rooms already have this notice.` };
+  }
+  if (again) {
+    return { label: "Every room has this notice", none: true,
+      goes: "Every room you can send to has this notice already (the rooms that missed it are closed now or left). Change the words to send a new notice." };
   }
   return { label: "Send the notice to every room", goes: "This goes to: " + broadcastRooms().map(ctx!.roomTitle).join(", ") + "." };
 }
@@ -420,8 +433,9 @@ function fillPanel(): void {
     // Words changed from (or back to) those of a notice some rooms missed: the button and the line say where it goes now.
     oninput: () => {
       const w = noticeWhere(inputs.notice!.value.trim());
-      const b = document.getElementById("send-notice"), g = document.querySelector("#notice-targets strong");
+      const b = document.getElementById("send-notice") as HTMLButtonElement | null, g = document.querySelector("#notice-targets strong");
       if (b && b.textContent !== w.label) b.textContent = w.label;
+      if (b) b.disabled = noticeSending || !!w.none;
       if (g && g.textContent !== w.goes) g.textContent = w.goes;
     },
   }) as HTMLTextAreaElement;
@@ -440,6 +454,7 @@ function fillPanel(): void {
       // A room another mediator closed meanwhile is left out too.
       await ctx!.sc().refresh().catch(() => {});
       const again = retryRooms(words);
+      const have = again ? noticeRetry!.have : [];
       const rooms = again ?? broadcastRooms();
       // Every room is tried: one that refuses the notice does not stop the others.
       for (const r of rooms) {
@@ -448,8 +463,8 @@ function fillPanel(): void {
       }
       const n = `${sent.length} ${sent.length === 1 ? "room" : "rooms"}`;
       const tryAgain = () => `“${sendAgainLabel(missed)}” sends it there only: the rooms that have it do not get it twice.`;
-      noticeRetry = missed.length > 0 ? { caseID: ctx!.sc().caseID, words, missed } : undefined;
-      if (again && rooms.length === 0) { text.value = ""; result = "The rooms that missed the notice are closed now or left: there is nowhere left to send it."; }
+      noticeRetry = missed.length > 0 ? { caseID: ctx!.sc().caseID, words, have: [...have, ...sent], missed } : undefined;
+      if (again && rooms.length === 0) { text.value = ""; result = "Every room you can send to has this notice already: the rooms that missed it are closed now or left."; }
       else if (rooms.length === 0) { failed = true; result = "You are in no open room to send a notice to."; }
       else if (missed.length === 0) {
         text.value = "";
@@ -470,7 +485,7 @@ function fillPanel(): void {
     h("label", { for: "notice-text" }, "Notice to every room"), text,
     h("p", { id: "notice-targets" }, h("strong", {}, where.goes)),
     h("p", { class: "note" }, "Each room's copy is end-to-end encrypted for the people in that room. Rooms you are not in get nothing."),
-    h("div", { class: "row" }, h("button", { type: "button", class: "primary", id: "send-notice", onclick: send, ...(noticeSending ? { disabled: "" } : {}) }, where.label)));
+    h("div", { class: "row" }, h("button", { type: "button", class: "primary", id: "send-notice", onclick: send, ...(noticeSending || where.none ? { disabled: "" } : {}) }, where.label)));
 
   panel.replaceChildren(
     h("h2", { id: "floor-panel-title" }, "Running the session"),

@@ -13,6 +13,7 @@ const t0 = Date.now();
 const stage = (what) => log(`stage ${((Date.now() - t0) / 1000).toFixed(1)}s: ${what}`);
 const ROOM1 = "Ada and the mediator";
 const ROOM2 = "Lawyers' talk";
+const ROOM3 = "Ada once more";
 
 async function shoot(page, name) {
   const size = page.viewportSize();
@@ -295,12 +296,12 @@ await run(async () => {
   // 5. One room refuses the notice (the server's refusal, forged on the mediator's socket): the joint room, the
   // first one tried. The rooms after it still get the notice, and the page names, in plain words, the room that
   // did not.
-  let refuseJoint = true;
+  let refuseJoint = true, refuseRoom = "";
   await med.routeWebSocket(/\/ws$/, (ws) => {
     const server = ws.connectToServer();
     ws.onMessage((m) => {
       const f = JSON.parse(String(m));
-      if (refuseJoint && f.t === "pub" && f.room === "joint") ws.send(JSON.stringify({ t: "error", id: f.id, code: "forbidden", detail: "not allowed" }));
+      if (f.t === "pub" && ((refuseJoint && f.room === "joint") || f.room === refuseRoom)) ws.send(JSON.stringify({ t: "error", id: f.id, code: "forbidden", detail: "not allowed" }));
       else server.send(m);
     });
   });
@@ -327,18 +328,31 @@ await run(async () => {
   check(await party.locator("#room ol.log li", { hasText: AGAIN }).count() === 0, "and the refusing room did not");
   stage("a room refused the notice");
 
-  // 6. Changed words are a new notice, for every room; the same words again go only to the room that missed them
-  // (review M2: a second press sent them to every room, the Tenant caucus showed the notice twice).
+  // 6. Changed words are a new notice, for every room; the same words again go only to the rooms without them: the
+  // one that missed them and one opened since (review M2: a second press sent them to every room, the Tenant caucus
+  // showed the notice twice; review LOW: a room opened since never got them, yet the page said every room had them).
+  await med.fill("#room-label", ROOM3);
+  await med.getByLabel("Ada Okafor (Tenant)").check();
+  await med.click("#open-room-form button[type=submit]");
+  await med.locator("#room-opened", { hasText: ROOM3 }).waitFor({ timeout: 60000 });
+  await med.locator("#notice-targets", { hasText: ROOM3 }).waitFor({ timeout: 20000 });
   await med.fill("#notice-text", AGAIN + " Thank you.");
   check(await med.innerText("#send-notice") === "Send the notice to every room" && (await med.innerText("#notice-targets")).startsWith("This goes to: Joint room, Tenant caucus,"),
     "changed words are a new notice, for every room: " + await med.innerText("#notice-targets"));
   await med.fill("#notice-text", AGAIN);
-  check(await med.innerText("#send-notice") === "Send to the Joint room again", "the same words again are the notice the Joint room missed");
+  check(await med.innerText("#send-notice") === `Send to the Joint room and the “${ROOM3}” room`,
+    "the same words again are the notice the Joint room missed and the new room has not had: " + await med.innerText("#send-notice"));
+  check(await med.innerText("#notice-targets") === `This goes to: Joint room, ${ROOM3} only — the other rooms already have this notice.`,
+    "and the line under the notice names them: " + await med.innerText("#notice-targets"));
   refuseJoint = false;
   await med.click("#send-notice");
   await med.locator("#floor-result.note", { hasText: "every room has it now" }).waitFor({ timeout: 90000 });
   const resent = await med.innerText("#floor-result");
-  check(resent === "Notice sent to the Joint room too: every room has it now.", "the page says the room that missed it has it now: " + resent);
+  check(resent === `Notice sent to the Joint room and the “${ROOM3}” room too: every room has it now.`, "the page says the rooms without it have it now: " + resent);
+  await openRoom(party, ROOM3);
+  await party.locator("#room ol.log li.notice", { hasText: AGAIN }).first().waitFor({ timeout: 60000 });
+  check(await party.locator("#room ol.log li.notice", { hasText: AGAIN }).count() === 1, "the room opened since got the notice, once");
+  await openRoom(party, "Joint room");
   check(await med.inputValue("#notice-text") === "" && await med.innerText("#send-notice") === "Send the notice to every room", "the box is empty and the next notice goes to every room");
   await party.locator("#room ol.log li.notice", { hasText: AGAIN }).first().waitFor({ timeout: 60000 });
   check(await party.locator("#room ol.log li.notice", { hasText: AGAIN }).count() === 1, "the Joint room got the notice once");
@@ -350,9 +364,36 @@ await run(async () => {
   await sees(party, "Written after the notice was sent again.");
   const copies = await party.locator("#room ol.log li.notice", { hasText: AGAIN }).count();
   check(copies === 1, `the Tenant caucus shows the notice once, not again (${copies})`);
-  await med.unrouteAll();
+  for (const [page, label] of [[counselB, "Landlord caucus"], [counselA, ROOM2]]) {
+    await openRoom(page, label);
+    await page.locator("#room ol.log li.notice", { hasText: AGAIN }).first().waitFor({ timeout: 60000 });
+    const n = await page.locator("#room ol.log li.notice", { hasText: AGAIN }).count();
+    check(n === 1, `the ${label} shows the notice once, not again (${n})`);
+  }
   stage("the notice sent again to the room that missed it");
-  await ask("audited", "opened,opened,closed");
+
+  // 7. A notice the room opened since refuses, and that room is then closed: there is nowhere left to send it, and
+  // the button and the line under the notice say so, the button off (review LOW: they said “Send the notice to
+  // every room” while a press sent nothing).
+  refuseRoom = await roomButton(med, ROOM3).getAttribute("data-room");
+  const LAST = "We resume at three.";
+  await med.fill("#notice-text", LAST);
+  await med.click("#send-notice");
+  await med.locator("#floor-result.error", { hasText: "could not be sent to" }).waitFor({ timeout: 90000 });
+  check(await med.innerText("#send-notice") === `Send to the “${ROOM3}” room again`, "the room that refused it is offered: " + await med.innerText("#send-notice"));
+  await med.locator(`li[data-room-label="${ROOM3}"] button.close-room`).click();
+  await med.click("#confirm-close-room");
+  await med.locator(`li[data-room-label="${ROOM3}"]`, { hasText: "— closed" }).waitFor({ timeout: 60000 });
+  await med.locator("#send-notice", { hasText: "Every room has this notice" }).waitFor({ timeout: 20000 });
+  check(await med.locator("#send-notice").isDisabled(), "with nowhere left to send it, the button is off");
+  const nowhere = await med.innerText("#notice-targets");
+  check(nowhere === "Every room you can send to has this notice already (the rooms that missed it are closed now or left). Change the words to send a new notice.",
+    "and the line under the notice says why: " + nowhere);
+  await med.fill("#notice-text", LAST + " Thanks.");
+  check(await med.innerText("#send-notice") === "Send the notice to every room" && await med.locator("#send-notice").isEnabled(), "changed words are a new notice again, the button on");
+  await med.unrouteAll();
+  stage("nowhere left to send the notice");
+  await ask("audited", "opened,opened,closed,opened,closed");
 }, async () => {
   log("FAIL context written by the pages above");
 });
