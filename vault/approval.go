@@ -401,6 +401,12 @@ func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseI
 			}
 			switch a.state(now) {
 			case SharePending:
+				// One asked from where the document no longer is (a
+				// move within the side since) cannot be allowed
+				// (DecideShareRequest): it is asked anew.
+				if !a.From.Equal(d.Audience) {
+					continue
+				}
 				asked = true
 				if pending == nil {
 					pending = a

@@ -159,3 +159,36 @@ func TestApprovalVoidWhenAnEarlierVersionLandsLate(t *testing.T) {
 		}
 	})
 }
+
+// TestAskingAgainAfterAMoveWithinTheSideAsksAnew: a pending request made
+// while the document was in its caucus cannot be allowed once a move
+// within the side changed where it is (it was asked from there), so
+// asking again makes a new request rather than answering that one.
+func TestAskingAgainAfterAMoveWithinTheSideAsksAnew(t *testing.T) {
+	e := newDirEnv(t)
+	k := e.newCast(t)
+	ctx := t.Context()
+	med, pA := k.who["mediator"], k.who["partyA"]
+	joint := k.audience(t, "joint")
+	d := e.upload(t, pA, k.caseID, "Lease.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("the lease"))
+	first, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, k.audience(t, "mediators"), false); err != nil {
+		t.Fatalf("move within the side: %v", err)
+	}
+	if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, first.ID, true); !errors.Is(err, fault.ErrConflict) {
+		t.Fatalf("allowing a request made before the move: %v, want conflict (ask again)", err)
+	}
+	again, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+	if err != nil || again.ID == first.ID || again.Status != SharePending {
+		t.Fatalf("asking again: %+v %v, want a new pending request (the first was %s)", again, err, first.ID)
+	}
+	if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, again.ID, true); err != nil {
+		t.Fatalf("allowing the new request: %v", err)
+	}
+	if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); err != nil {
+		t.Fatalf("share once allowed: %v", err)
+	}
+}
