@@ -751,6 +751,7 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		// material, for good (approval.go).
 		keepSides(r, cs.c, v.Uploader)
 		recordVersionSide(r, cs.c, v.Version, v.Uploader)
+		scrubErased(r)
 		r.Versions = append(r.Versions, v)
 		slices.SortFunc(r.Versions, func(a, b VersionInfo) int { return a.Version - b.Version })
 		return nil
