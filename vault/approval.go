@@ -72,6 +72,14 @@ type ShareApproval struct {
 	// after that version is erased and Version is the latest again.
 	// Requests stored before it existed have none (top()).
 	Top int `json:"top,omitempty"`
+	// Asked lists the numbers of the versions the request named to the
+	// side: every version up to Version not erased when asked (shownBy).
+	// A version's number is taken before its body is read, so one
+	// numbered below Version can still be listed after the side answered;
+	// the approval counts only while every version up to Version not
+	// erased is one of these (about). Requests stored before it existed
+	// have none and count no more: the mediator asks again.
+	Asked []int `json:"asked,omitempty"`
 	// From is the document's audience when asked (its side's caucus, or
 	// where a share within the side put it); To the audience asked for.
 	From Audience `json:"from"`
@@ -153,10 +161,31 @@ func (a *ShareApproval) top() int {
 }
 
 // about reports whether a was asked of d as it stands: its latest version
-// is the one asked about, and no newer version has been listed since
-// (an erased one included).
+// is the one asked about, no newer version has been listed since (an
+// erased one included), and every earlier version not erased was named to
+// the side when asked (Asked): one listed late, after the side answered,
+// was not. A version erased since shares less than the side allowed and
+// leaves the approval standing.
 func (a *ShareApproval) about(d *docRecord) bool {
-	return a.Version == d.latest().Version && a.top() == d.top()
+	if a.Version != d.latest().Version || a.top() != d.top() || len(a.Asked) == 0 {
+		return false
+	}
+	for _, v := range d.Versions {
+		if v.Version <= a.Version && !v.Erased && !slices.Contains(a.Asked, v.Version) {
+			return false
+		}
+	}
+	return true
+}
+
+// askedOf lists the numbers of the versions a request about version of d
+// names to the side (shownBy).
+func askedOf(d *docRecord, version int) []int {
+	var out []int
+	for _, v := range shownBy(d, version) {
+		out = append(out, v.Version)
+	}
+	return out
 }
 
 // approvalFor reports whether a is an approval of sharing d as it stands
@@ -372,6 +401,12 @@ func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseI
 			}
 			switch a.state(now) {
 			case SharePending:
+				// One asked from where the document no longer is (a
+				// move within the side since) cannot be allowed
+				// (DecideShareRequest): it is asked anew.
+				if !a.From.Equal(d.Audience) {
+					continue
+				}
 				asked = true
 				if pending == nil {
 					pending = a
@@ -409,7 +444,7 @@ func (s *Service) RequestShare(ctx context.Context, actor account.Account, caseI
 	if len(list) >= MaxShareRequestsPerDocument {
 		return ShareApproval{}, fmt.Errorf("this document has had %d requests already; no more can be made: %w", len(list), fault.ErrConflict)
 	}
-	a := ShareApproval{ID: ids.New("sa"), Case: caseID, Doc: docID, Version: version, Top: d.top(), From: d.Audience, To: to, Side: side,
+	a := ShareApproval{ID: ids.New("sa"), Case: caseID, Doc: docID, Version: version, Top: d.top(), Asked: askedOf(d, version), From: d.Audience, To: to, Side: side,
 		RequestedBy: actor.ID, Requested: now, Expires: now.Add(ShareRequestTTL), Status: SharePending}
 	ev := audit.Paired(audit.Event{Type: "doc.share.requested", Actor: actor.ID, Case: caseID, Objects: []string{docID, a.ID},
 		Attrs: map[string]string{"from": a.From.String(), "to": to.String(), "side": side, "version": strconv.Itoa(version)}})

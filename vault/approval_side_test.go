@@ -25,14 +25,15 @@ func TestApprovalCountsOnlyForTheSideThatGaveIt(t *testing.T) {
 	caucusA, joint := k.audience(t, "caucus:A"), k.audience(t, "joint")
 
 	// stored is a fresh side A document with one approved request for
-	// its share to the joint room, stored with fields.
+	// its share to the joint room, stored with fields (naming version 1
+	// as asked, unless fields says otherwise).
 	stored := func(fields map[string]any) string {
 		t.Helper()
 		d := e.upload(t, pA, k.caseID, "Receipt.pdf", caucusA, ClassEvidence, []byte("r"))
 		id := ids.New("sa")
 		now := time.Now().UTC()
 		rec := map[string]any{"id": id, "case": k.caseID, "doc": d.ID, "version": 1, "from": "caucus:A", "to": "joint",
-			"requestedBy": med.ID, "requested": now, "expires": now.Add(ShareRequestTTL), "status": ShareApproved, "decided": now}
+			"requestedBy": med.ID, "requested": now, "expires": now.Add(ShareRequestTTL), "status": ShareApproved, "decided": now, "asked": []int{1}}
 		maps.Copy(rec, fields)
 		if _, err := e.meta.Create(ctx, approvalKey(k.caseID, d.ID, id), rec); err != nil {
 			t.Fatal(err)
@@ -49,6 +50,7 @@ func TestApprovalCountsOnlyForTheSideThatGaveIt(t *testing.T) {
 		{"asked of caucus A's side, stored before the side asked was recorded", map[string]any{"decidedBy": cA.ID}, true},
 		{"asked of side B, given by someone of side A now", map[string]any{"side": "B", "decidedBy": cA.ID, "decidedSide": "B"}, false},
 		{"asked of side B, stored before the approver's side was recorded", map[string]any{"side": "B", "decidedBy": cA.ID}, false},
+		{"asked of side A, stored before the versions asked were recorded", map[string]any{"side": "A", "decidedBy": cA.ID, "decidedSide": "A", "asked": nil}, false},
 		{"asked of side A, given by someone then of side B", map[string]any{"side": "A", "decidedBy": cA.ID, "decidedSide": "B"}, false},
 	} {
 		docID := stored(c.fields)

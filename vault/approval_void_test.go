@@ -103,3 +103,92 @@ func TestPendingRequestStaleOnceANewerVersionExisted(t *testing.T) {
 		t.Errorf("asking again answers the stale request: %+v %v", again, err)
 	}
 }
+
+// TestApprovalVoidWhenAnEarlierVersionLandsLate: a version's number is
+// taken before its body is read, so an earlier-numbered version can be
+// listed after a later one, and after the side answered about the
+// document without it. The approval counts no more: the side never saw
+// that version.
+func TestApprovalVoidWhenAnEarlierVersionLandsLate(t *testing.T) {
+	onEachStore(t, func(t *testing.T, store objstore.Store) {
+		e := newEnv(t, store)
+		k := e.newCast(t)
+		ctx := t.Context()
+		med, pA, cA := k.who["mediator"], k.who["partyA"], k.who["counselA"]
+		joint := k.audience(t, "joint")
+		d := e.upload(t, pA, k.caseID, "Lease.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("the lease"))
+		g := &gatedReader{first: strings.NewReader("our "), rest: strings.NewReader("bottom line"), started: make(chan struct{}), release: make(chan struct{})}
+		done := make(chan error, 1)
+		go func() {
+			_, err := e.vault.AddVersion(ctx, pA, k.caseID, d.ID, NewVersion{Name: "Bottom line.pdf"}, g)
+			done <- err
+		}()
+		select {
+		case <-g.started:
+		case err := <-done:
+			t.Fatalf("the slow version finished before its body was read: %v", err)
+		}
+		released := false
+		defer func() {
+			if !released {
+				close(g.release)
+				<-done
+			}
+		}()
+		if _, err := e.vault.AddVersion(ctx, cA, k.caseID, d.ID, NewVersion{Name: "Summary.pdf"}, strings.NewReader("summary")); err != nil {
+			t.Fatal(err)
+		}
+		req, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+		if err != nil || req.Version != 3 {
+			t.Fatalf("request: %+v %v, want about version 3", req, err)
+		}
+		if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, req.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		close(g.release)
+		released = true
+		if err := <-done; err != nil {
+			t.Fatalf("the slow version: %v", err)
+		}
+		if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); !errors.Is(err, fault.ErrForbidden) {
+			t.Fatalf("share on an approval given before version 2 was listed: %v, want refused", err)
+		}
+		again, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+		if err != nil || again.ID == req.ID || again.Status != SharePending {
+			t.Fatalf("asking again: %+v %v, want a new pending request", again, err)
+		}
+	})
+}
+
+// TestAskingAgainAfterAMoveWithinTheSideAsksAnew: a pending request made
+// while the document was in its caucus cannot be allowed once a move
+// within the side changed where it is (it was asked from there), so
+// asking again makes a new request rather than answering that one.
+func TestAskingAgainAfterAMoveWithinTheSideAsksAnew(t *testing.T) {
+	e := newDirEnv(t)
+	k := e.newCast(t)
+	ctx := t.Context()
+	med, pA := k.who["mediator"], k.who["partyA"]
+	joint := k.audience(t, "joint")
+	d := e.upload(t, pA, k.caseID, "Lease.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("the lease"))
+	first, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, k.audience(t, "mediators"), false); err != nil {
+		t.Fatalf("move within the side: %v", err)
+	}
+	if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, first.ID, true); !errors.Is(err, fault.ErrConflict) {
+		t.Fatalf("allowing a request made before the move: %v, want conflict (ask again)", err)
+	}
+	again, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
+	if err != nil || again.ID == first.ID || again.Status != SharePending {
+		t.Fatalf("asking again: %+v %v, want a new pending request (the first was %s)", again, err, first.ID)
+	}
+	if _, err := e.decide(t, ctx, pA, k.caseID, d.ID, again.ID, true); err != nil {
+		t.Fatalf("allowing the new request: %v", err)
+	}
+	if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); err != nil {
+		t.Fatalf("share once allowed: %v", err)
+	}
+}

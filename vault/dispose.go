@@ -319,7 +319,9 @@ func (s *Service) markErased(ctx context.Context, caseID, docID string, rec *doc
 				changed = true
 			}
 		}
-		return changed
+		// An entry erased before erasing cleared its content fields
+		// (scrubErased) is cleared with the write that marks these.
+		return scrubErased(d) || changed
 	}
 	if !mark(rec) {
 		return nil

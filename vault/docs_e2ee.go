@@ -427,6 +427,7 @@ func (s *Service) UpgradeVersion(ctx context.Context, actor account.Account, cas
 		discard()
 		return Document{}, fmt.Errorf("audit: %w", err)
 	}
+	gone := fmt.Errorf("document %s version %d was erased meanwhile: %w", docID, version, fault.ErrGone)
 	if _, err := metastore.Update(ctx, s.meta, versionKey(caseID, docID, version), func(r *versionRecord) error {
 		if r.E2EE {
 			return fmt.Errorf("document %s version %d was upgraded meanwhile: %w", docID, version, fault.ErrConflict)
@@ -439,16 +440,30 @@ func (s *Service) UpgradeVersion(ctx context.Context, actor account.Account, cas
 		return nil
 	}); err != nil {
 		discard()
+		if errors.Is(err, metastore.ErrNotFound) {
+			// Its record is gone: the version was erased (DestroyDataKey).
+			err = gone
+		}
 		return Document{}, err
 	}
+	// A version erased since is left erased: its entry keeps no hash
+	// (eraseVersion), and the upgrade answers gone.
 	updated, err := metastore.Update(ctx, s.meta, docKey(caseID, docID), func(r *docRecord) error {
 		for i := range r.Versions {
 			if r.Versions[i].Version == version {
+				if r.Versions[i].Erased {
+					return gone
+				}
 				r.Versions[i].E2EE, r.Versions[i].SHA256, r.Versions[i].PlainSHA256 = true, sum, v.SHA256
+				return nil
 			}
 		}
-		return nil
+		return gone
 	})
+	if errors.Is(err, fault.ErrGone) || errors.Is(err, metastore.ErrNotFound) {
+		discard()
+		return Document{}, gone
+	}
 	if err != nil {
 		return Document{}, err
 	}

@@ -124,3 +124,39 @@ func TestVersionAfterEveryVersionErasedNamesItself(t *testing.T) {
 		t.Errorf("the new version: %q %q %d", got.Name, got.MediaType, got.Version)
 	}
 }
+
+// TestErasedBeforeScrubbedAtTheNextErasure: a record whose version was
+// erased before erasing cleared its content fields keeps them no longer
+// than the document's next erasure: marking any version erased scrubs
+// every erased entry.
+func TestErasedBeforeScrubbedAtTheNextErasure(t *testing.T) {
+	e := newDirEnv(t)
+	k := e.newCast(t)
+	ctx := t.Context()
+	pA := k.who["partyA"]
+	secret := "Our real bottom line 50k.pdf"
+	d := e.upload(t, pA, k.caseID, secret, k.audience(t, "caucus:A"), ClassEvidence, []byte("we accept 50k"))
+	if _, err := e.vault.AddVersion(ctx, pA, k.caseID, d.ID, NewVersion{Name: "Lease.pdf"}, strings.NewReader("the lease")); err != nil {
+		t.Fatal(err)
+	}
+	// Version 1 as erasing left it before: marked, its content fields kept.
+	if _, err := metastore.Update(ctx, e.meta, docKey(k.caseID, d.ID), func(r *docRecord) error {
+		r.Versions[0].Erased = true
+		r.Versions[0].PlainSHA256 = r.Versions[0].SHA256
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.vault.DestroyDataKey(ctx, "u-retention", k.caseID, d.ID, 2); err != nil {
+		t.Fatal(err)
+	}
+	var raw docRecord
+	if _, err := e.meta.Get(ctx, docKey(k.caseID, d.ID), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range raw.Versions {
+		if !v.Erased || v.Name != "" || v.MediaType != "" || v.SHA256 != "" || v.PlainSHA256 != "" || v.Size != 0 {
+			t.Errorf("stored entry after the erasure: %+v, want erased with nothing of its content", v)
+		}
+	}
+}

@@ -337,6 +337,20 @@ func eraseVersion(v *VersionInfo) {
 	v.Name, v.MediaType, v.SHA256, v.PlainSHA256, v.Size = "", "", "", "", 0
 }
 
+// scrubErased clears the content fields of every erased entry of d that
+// still holds any (one erased before eraseVersion cleared them), and
+// reports whether it changed one.
+func scrubErased(d *docRecord) (changed bool) {
+	for k := range d.Versions {
+		v := &d.Versions[k]
+		if v.Erased && (v.Name != "" || v.MediaType != "" || v.SHA256 != "" || v.PlainSHA256 != "" || v.Size != 0) {
+			eraseVersion(v)
+			changed = true
+		}
+	}
+	return changed
+}
+
 // erasedView is an erased version as anyone sees it: its number, that it
 // was erased, and the date it was added; nothing of its content or who
 // added it. A share approved of a document shows its new audience every

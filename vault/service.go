@@ -723,8 +723,11 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		// was shared to another audience while this version was uploading,
 		// the people who newly gained access never saw it reviewed, so the
 		// version is refused rather than slipped in under the share.
-		if got, ok := r.version(v.Version); ok && got.SHA256 == v.SHA256 && got.Created.Equal(v.Created) {
-			return errListedAlready // (a retried write that had landed)
+		// Its number was reserved above and is never reused: listed, it is
+		// this version (a retried write that had landed), even erased
+		// since (its hashes cleared).
+		if _, ok := r.version(v.Version); ok {
+			return errListedAlready
 		}
 		if !r.Audience.Equal(reserved.Audience) || r.Class != reserved.Class {
 			return writeRefused{fmt.Errorf("document %s: its audience changed while this version was uploading; upload it again to add it for its new audience: %w", docID, fault.ErrConflict)}
@@ -751,6 +754,7 @@ func (s *Service) AddVersion(ctx context.Context, actor account.Account, caseID,
 		// material, for good (approval.go).
 		keepSides(r, cs.c, v.Uploader)
 		recordVersionSide(r, cs.c, v.Version, v.Uploader)
+		scrubErased(r)
 		r.Versions = append(r.Versions, v)
 		slices.SortFunc(r.Versions, func(a, b VersionInfo) int { return a.Version - b.Version })
 		return nil
@@ -938,7 +942,10 @@ func (s *Service) uploadFailed(ctx context.Context, ev audit.Event, cause error,
 }
 
 // readVersionBack reads document docID's record and reports whether it
-// lists version v (the same number and content).
+// lists version v: the same number and date, and the same content unless
+// erased since (an erased entry keeps no hash, eraseVersion). The date is
+// compared too because a new document's id can be the client's
+// (UploadE2EE): another upload's record there is not this one.
 func (s *Service) readVersionBack(ctx context.Context, caseID, docID string, v VersionInfo) (docRecord, bool, error) {
 	var r docRecord
 	if _, err := s.meta.Get(ctx, docKey(caseID, docID), &r); err != nil {
@@ -948,7 +955,7 @@ func (s *Service) readVersionBack(ctx context.Context, caseID, docID string, v V
 		return docRecord{}, false, err
 	}
 	got, ok := r.version(v.Version)
-	return r, ok && got.SHA256 == v.SHA256 && got.Created.Equal(v.Created), nil
+	return r, ok && got.Created.Equal(v.Created) && (got.Erased || got.SHA256 == v.SHA256), nil
 }
 
 // postVisibleTimeout bounds the steps after a new document or version
