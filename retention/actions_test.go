@@ -598,3 +598,68 @@ func TestApprovalIsOfTheChoicesSeen(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusedApprovalIsSettledInTheLog: clerk K's choice lands between
+// approver D's check of the digest and D's update (the hook). The
+// approval is refused (ErrChoicesChanged) and the log says so:
+// retention.approve, naming the digest D approved, then
+// retention.approve.failed paired with it. Before, retention.approve stood
+// alone, as if the plan had been approved.
+func TestRefusedApprovalIsSettledInTheLog(t *testing.T) {
+	t.Parallel()
+	dir, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, dir)
+	ctx := t.Context()
+	w := e.transferWorld(t)
+	k, d := e.records2, e.newStaff(t, policy.RoleRecords, nil)
+	until := e.clock.Add(365 * 24 * time.Hour)
+	review := ChooseAction{Case: w.tc.id, Doc: w.tc.docs["notes"].ID, Version: 1, Kind: ActionReview, Until: &until, Reason: "Appeal pending"}
+	if _, err := e.ret.Choose(ctx, k, w.plan.ID, review); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.ret.GetPlan(ctx, d, w.plan.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := p.ActionsDigest()
+	e.ret.hook = func(step string) error {
+		if step == "approve-recorded" {
+			later := until.Add(24 * time.Hour)
+			review.Until = &later
+			if _, err := e.ret.Choose(ctx, k, w.plan.ID, review); err != nil {
+				t.Error(err)
+			}
+		}
+		return nil
+	}
+	from := e.log.Size()
+	if _, err := e.ret.Approve(ctx, d, w.plan.ID, seen); !errors.Is(err, ErrChoicesChanged) {
+		t.Fatalf("approved choices changed under the approval: %v", err)
+	}
+	e.ret.hook = nil
+	var types []string
+	for i := from; i < e.log.Size(); i++ {
+		ev, err := e.log.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "retention.approve" || ev.Type == "retention.approve.failed" {
+			types = append(types, ev.Type)
+			if ev.Attrs["actions"] != seen || len(ev.Objects) != 1 || ev.Objects[0] != w.plan.ID {
+				t.Fatalf("%s does not name the plan and the digest approved: %+v", ev.Type, ev)
+			}
+			if ev.Type == "retention.approve.failed" && ev.Attrs["cause"] != "conflict" {
+				t.Fatalf("cause = %q, want conflict", ev.Attrs["cause"])
+			}
+		}
+	}
+	if !slices.Equal(types, []string{"retention.approve", "retention.approve.failed"}) {
+		t.Fatalf("approval entries = %v, want [retention.approve retention.approve.failed]", types)
+	}
+	if p, err := e.ret.GetPlan(ctx, d, w.plan.ID); err != nil || p.State != StatePlanned {
+		t.Fatalf("plan after the refused approval: %v %+v", err, p)
+	}
+}

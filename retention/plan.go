@@ -447,22 +447,50 @@ func (s *Service) Approve(ctx context.Context, actor account.Account, id, seen s
 	if p.ActionsDigest() != seen {
 		return Plan{}, ErrChoicesChanged
 	}
-	if err := s.record(ctx, audit.Event{Type: "retention.approve", Actor: actor.ID, Objects: []string{p.ID},
-		Attrs: map[string]string{"planner": p.Planner, "records": strconv.Itoa(p.Records)}}); err != nil {
+	// The entry names the digest approved; if the update then refuses (the
+	// choices or the plan's state changed meanwhile) or fails, it is
+	// settled with retention.approve.failed (or .unknown), like a hold's.
+	ev := audit.Paired(audit.Event{Type: "retention.approve", Actor: actor.ID, Objects: []string{p.ID},
+		Attrs: map[string]string{"planner": p.Planner, "records": strconv.Itoa(p.Records), "actions": seen}})
+	if err := s.record(ctx, ev); err != nil {
 		return Plan{}, fmt.Errorf("audit: %w", err)
 	}
-	return metastore.Update(ctx, s.meta, planKey(id), func(r *Plan) error {
+	if err := s.step("approve-recorded"); err != nil {
+		return Plan{}, err // as a crash would: the entry stands unsettled
+	}
+	refused := false
+	approved, err := metastore.Update(ctx, s.meta, planKey(id), func(r *Plan) error {
+		refused = false
 		if r.State != StatePlanned {
+			refused = true
 			return fmt.Errorf("plan %s is %s, not awaiting approval: %w", id, r.State, fault.ErrConflict)
 		}
 		if r.ActionsDigest() != seen || !slices.Equal(r.Choosers, p.Choosers) {
 			// Someone chose an action since the approver looked, or
 			// since policy was asked (their account was not weighed):
 			// look again.
+			refused = true
 			return ErrChoicesChanged
 		}
 		r.State = StateApproved
 		r.Approved = &Approval{By: actor.ID, At: s.now().UTC()}
 		return nil
 	})
+	if err != nil {
+		var landed func(context.Context) (bool, error)
+		if !refused {
+			// A store error does not prove the approval absent: read the
+			// plan back, approved by this actor or not.
+			landed = func(ctx context.Context) (bool, error) {
+				r, _, err := s.loadPlan(ctx, id)
+				if err != nil {
+					return false, err
+				}
+				return r.State != StatePlanned && r.Approved != nil && r.Approved.By == actor.ID, nil
+			}
+		}
+		s.settle(ctx, ev, "retention.approve", err, landed)
+		return Plan{}, err
+	}
+	return approved, nil
 }

@@ -79,8 +79,9 @@ type Service struct {
 	// disp (guarded by invMu too) is what the plan being applied has
 	// read of the audit log about case disposals (goneCases).
 	disp map[string]*disposals
-	// hook, when set (tests), is called at every step boundary of Apply;
-	// an error from it stops the apply there, as a crash would.
+	// hook, when set (tests), is called at every step boundary of Apply,
+	// and by Approve between its audit entry and its update
+	// ("approve-recorded"); an error from it stops there, as a crash would.
 	hook func(step string) error
 	// placeLoaded, when set (tests), is called by PlaceHold once it has
 	// read the case, before anything is recorded.

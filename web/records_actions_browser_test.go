@@ -100,6 +100,11 @@ func TestBrowserRecordsActions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A key the transfer names first; a clerk later changes it to the archive's.
+	oldKey, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
 	shots := t.TempDir()
 	if os.Getenv("PARLEY_UPDATE_SCREENSHOTS") != "" {
 		shots, _ = filepath.Abs("../docs/screenshots")
@@ -110,7 +115,7 @@ func TestBrowserRecordsActions(t *testing.T) {
 	cmd := exec.CommandContext(tctx, nodeBin, "test/records-actions.mjs")
 	cmd.Dir = clientDir
 	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_PASSWORD="+nodetest.Password,
-		"PARLEY_AGE_RECIPIENT="+archive.Recipient().String(), "PARLEY_DOWNLOADS="+downloads,
+		"PARLEY_AGE_RECIPIENT="+archive.Recipient().String(), "PARLEY_AGE_RECIPIENT_OLD="+oldKey.Recipient().String(), "PARLEY_DOWNLOADS="+downloads,
 		"PARLEY_CHROMIUM="+chromiumPath(), "PARLEY_SCREENSHOTS="+shots)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

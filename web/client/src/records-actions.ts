@@ -40,7 +40,21 @@ function actionWords(a: DisposalAction | undefined): string {
   if (!a || a.kind === "destroy") return "Destroy as planned";
   if (a.kind === "review") return `Review: keep until ${day(a.until)} (${a.reason})`;
   if (a.kind === "keep") return `Keep permanently (${a.authority})`;
-  return `Transfer the case to ${a.recipientName}, then destroy`;
+  return `Transfer the case to ${a.recipientName} (sealed for the key ${a.recipient}), then destroy`;
+}
+
+/** A transfer in words, its recipient's key whole and wrapping (a phone). */
+function transferNode(a: DisposalAction, tail: string): (Node | string)[] {
+  return [`Transfer the case to ${a.recipientName}, sealed for the key `, h("code", { class: "hash recipient-key" }, a.recipient ?? ""), tail];
+}
+
+/**
+ * The case-level transfers a plan's choices hold, whatever its records'
+ * own choices: apply bundles the whole case for each, so the page shows
+ * each one, even when every due record of the case has a choice of its own.
+ */
+function caseTransfers(pa: PlanActions): [string, DisposalAction][] {
+  return Object.entries(pa.actions).filter(([k, a]) => !k.includes("/") && a.kind === "transfer").sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
 }
 
 /**
@@ -68,10 +82,12 @@ export function renderActions(into: HTMLElement, p: Plan, pa: PlanActions | stri
   }
   const canChoose = p.state === "planned" && ctx.me.role === "records";
   const chosen = due.filter((it) => { const a = actionOf(pa, it); return a && a.kind !== "destroy"; });
+  const transfers = caseTransfers(pa);
+  const caseOf = (id: string) => { const it = due.find((x) => x.case === id); return ctx.caseWords(id, it?.reference); };
   const editor = h("div", { id: "action-editor" });
   const rows = due.map((it) => h("tr", { "data-record": itemKey(it) },
     h("td", {}, ctx.itemName(it)), h("td", {}, ctx.caseWords(it.case, it.reference)),
-    h("td", { class: "action-words" }, actionWords(actionOf(pa, it))),
+    h("td", { class: "action-words" }, ...cellWords(pa, it)),
     canChoose ? h("td", {}, h("button", {
       type: "button", class: "choose-action", "aria-label": `Choose what happens to: ${ctx.itemName(it)}, ${ctx.caseWords(it.case, it.reference)}`,
       onclick: () => openEditor(editor, p, it, actionOf(pa, it), ctx),
@@ -84,7 +100,12 @@ export function renderActions(into: HTMLElement, p: Plan, pa: PlanActions | stri
       : "Records staff choose these before the plan is approved; the certificate records them."),
     h("p", { id: "plan-actions-summary" }, chosen.length
       ? `${chosen.length} of ${due.length} records are not simply destroyed: ${[...new Set(chosen.map((it) => actionWords(actionOf(pa, it)).split(":")[0].split(" (")[0]))].join("; ")}.`
-      : "Every record in this plan is destroyed; no other action was chosen."),
+      : transfers.length ? "No record is kept: each is destroyed, after the transfer below." : "Every record in this plan is destroyed; no other action was chosen."),
+    // Every case transfer the approval covers, named with its key, even
+    // where the case's records have choices of their own.
+    transfers.length ? h("div", { id: "plan-transfers" }, h("p", {}, `${transfers.length === 1 ? "One case is" : `${transfers.length} cases are`} transferred whole (its documents shared with everyone in the case, its outcome and its audit record; never caucus documents or mediator notes) before its records are dealt with:`),
+      h("ul", {}, ...transfers.map(([c, a]) => h("li", { "data-case": c }, `${caseOf(c)}: `, ...transferNode(a, ".")))),
+      p.state === "planned" ? h("p", { class: "note" }, "Check each key with the recipient before approving: only that key opens the bundle.") : null) : null,
     h("div", { class: "scroll" }, stacked(h("table", { id: "plan-actions-table" }, h("caption", {}, "Action per record"),
       h("thead", {}, h("tr", {}, ...["Record", "Case", "What happens", ...(canChoose ? ["Change"] : [])].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, ...rows)))),
@@ -92,7 +113,19 @@ export function renderActions(into: HTMLElement, p: Plan, pa: PlanActions | stri
     bundles.length ? transferList(p, bundles, ctx) : null));
   // The approval's confirmation names the other actions too.
   const what = document.getElementById("plan-confirm-what");
-  if (what && chosen.length) what.append(" ", h("strong", { id: "plan-confirm-actions" }, `Instead of destruction: ${chosen.map((it) => `${ctx.itemName(it)} of ${ctx.caseWords(it.case, it.reference)} — ${actionWords(actionOf(pa, it))}`).join("; ")}.`));
+  // Each case transfer is named there, with its key, whatever its records' own choices.
+  const own = chosen.filter((it) => actionOf(pa, it)?.kind !== "transfer");
+  if (what && (own.length || transfers.length)) what.append(" ", h("strong", { id: "plan-confirm-actions" },
+    own.length ? `Instead of destruction: ${own.map((it) => `${ctx.itemName(it)} of ${ctx.caseWords(it.case, it.reference)} — ${actionWords(actionOf(pa, it))}`).join("; ")}.` : "",
+    ...transfers.flatMap(([c, a]) => [` ${caseOf(c)}: `, ...transferNode(a, ".")])));
+}
+
+/** A record's action in the table; a record with a choice of its own in a transferred case says the transfer too. */
+function cellWords(pa: PlanActions, it: PlanItem): (Node | string)[] {
+  const a = actionOf(pa, it), t = pa.actions[it.case];
+  if (a?.kind === "transfer") return transferNode(a, ", then destroy");
+  if (t?.kind !== "transfer") return [actionWords(a)];
+  return [actionWords(a), ". The whole case is transferred too: ", ...transferNode(t, ".")];
 }
 
 function transferList(p: Plan, ts: Transfer[], ctx: ActionsContext): HTMLElement {

@@ -4,8 +4,10 @@
 // 2026-CV-0202 with a joint exhibit), three records clerks and the
 // archive's age public key. Rita plans; Rob chooses to keep 0202's exhibit
 // permanently and to transfer 0201 to the State Archives, confirming each;
-// Rob cannot then approve; Ros looks at the plan, Rob changes the keep's
-// authority, and Ros's approval of what she saw is refused in plain words
+// Rob cannot then approve. Rob then keeps each of 0201's records: Ros
+// still sees the case's transfer, with its key, in the list and in the
+// approval's confirmation; Rob sets them back. Ros looks at the plan, Rob
+// changes the keep's authority and the transfer's key, and Ros's approval of what she saw is refused in plain words
 // and the choices shown again; she approves them, carries it out and
 // downloads the bundle.
 import { axeCheck } from "./axe.mjs";
@@ -61,7 +63,7 @@ await run(async () => {
   await rob.click("#action-save");
   await rob.locator("#action-status.error", { hasText: "Not saved: check the recipient's age public key" }).waitFor();
   check(!/[a-z]+\.[a-z]+\.[a-z]+/.test(await rob.locator("#action-status").innerText()), "a wrong key is refused in plain words: " + await rob.locator("#action-status").innerText());
-  await rob.fill("#action-recipient", env("PARLEY_AGE_RECIPIENT"));
+  await rob.fill("#action-recipient", env("PARLEY_AGE_RECIPIENT_OLD"));
   check((await rob.locator("#action-status").innerText()) === "", "correcting the key clears the refusal");
   await rob.check("#action-confirm");
   const transferWords = await rob.locator("#action-confirm-words").innerText();
@@ -80,8 +82,8 @@ await run(async () => {
   await rob.setViewportSize({ width: 1280, height: 900 });
   await phoneShot(rob, "records-actions-choose-phone.png");
   await rob.click("#action-save");
-  await row(rob, "2026-CV-0201").locator(".action-words", { hasText: "Transfer the case to State Archives, then destroy" }).waitFor();
-  check(true, "the case's records now say they are transferred, then destroyed");
+  await row(rob, "2026-CV-0201").locator(".action-words", { hasText: `Transfer the case to State Archives, sealed for the key ${env("PARLEY_AGE_RECIPIENT_OLD")}, then destroy` }).waitFor();
+  check(true, "the case's records now say they are transferred, then destroyed, and for which key");
 
   // Whoever chose cannot approve.
   await rob.check("#plan-confirm");
@@ -89,8 +91,37 @@ await run(async () => {
   await rob.locator("#plan-status.refusal").waitFor();
   check(true, "the clerk who chose the actions cannot approve the plan: " + await rob.locator("#plan-status").innerText());
 
+  // Rob keeps each of 0201's records: its transfer still stands (apply
+  // seals the whole case), so the approver must still see it, with its key.
+  // Each row by its record (the rows' order is not the test's to rely on).
+  const keys0201 = await rob.locator("#plan-actions-table tbody tr", { hasText: "Case 2026-CV-0201" }).evaluateAll((rs) => rs.map((r) => r.getAttribute("data-record")));
+  const rows0201 = { nth: (i) => rob.locator(`#plan-actions-table tbody tr[data-record="${keys0201[i]}"]`) };
+  const n0201 = keys0201.length;
+  check(n0201 > 0, "case 2026-CV-0201 has records due: " + n0201);
+  for (let i = 0; i < n0201; i++) {
+    await rows0201.nth(i).locator("button.choose-action").click();
+    await rob.check("#action-keep");
+    await rob.fill("#action-authority", "Order 2026-9");
+    await rob.check("#action-confirm");
+    await rob.click("#action-save");
+    await rows0201.nth(i).locator(".action-words", { hasText: "Keep permanently (Order 2026-9)" }).waitFor();
+  }
   const ros = await signIn("ros", "ros@actions.test");
   await openPlan(ros, planID);
+  const hidden = await ros.locator("#plan-actions-section").innerText();
+  const hiddenConfirm = await ros.locator("#plan-confirm-actions").innerText();
+  check(hidden.includes("Transfer the case to State Archives") && hidden.includes(env("PARLEY_AGE_RECIPIENT_OLD")) &&
+    hiddenConfirm.includes("Transfer the case to State Archives") && hiddenConfirm.includes(env("PARLEY_AGE_RECIPIENT_OLD")),
+    "a case transfer whose records each have a choice of their own is still shown to the approver, with its key, and named in the confirmation: " + hiddenConfirm);
+  for (let i = 0; i < n0201; i++) {
+    await rows0201.nth(i).locator("button.choose-action").click();
+    await rob.check("#action-destroy");
+    await rob.check("#action-confirm");
+    await rob.click("#action-save");
+    await rows0201.nth(i).locator(".action-words", { hasText: "Transfer the case to State Archives" }).waitFor();
+  }
+  await openPlan(ros, planID);
+  await row(ros, "2026-CV-0201").locator(".action-words", { hasText: "Transfer the case to State Archives" }).waitFor();
   check(await ros.locator(".choose-action").count() === 3, "a second clerk sees each record's action and could change it before approving");
   const approveWhat = await ros.locator("#plan-confirm-what").innerText();
   check(approveWhat.includes("Instead of destruction") && approveWhat.includes("State Archives") && approveWhat.includes("Order 2026-7"),
@@ -108,6 +139,14 @@ await run(async () => {
   await rob.check("#action-confirm");
   await rob.click("#action-save");
   await row(rob, "2026-CV-0202").locator(".action-words", { hasText: "Order 2026-8" }).waitFor();
+  // And the transfer's key: to the archive's own.
+  await row(rob, "2026-CV-0201").locator("button.choose-action").click();
+  await rob.check("#action-transfer");
+  await rob.fill("#action-recipient-name", "State Archives");
+  await rob.fill("#action-recipient", env("PARLEY_AGE_RECIPIENT"));
+  await rob.check("#action-confirm");
+  await rob.click("#action-save");
+  await rob.locator("#plan-transfers", { hasText: env("PARLEY_AGE_RECIPIENT") }).waitFor();
   await ros.check("#plan-confirm");
   await ros.click("#plan-approve");
   const changed = ros.locator("#plan-status.refusal", { hasText: "changed what happens" });
@@ -118,6 +157,9 @@ await run(async () => {
   await row(ros, "2026-CV-0202").locator(".action-words", { hasText: "Keep permanently (Order 2026-8, Superior Court)" }).waitFor();
   check(await ros.locator("section.plan").getAttribute("data-state") === "planned" && (await ros.innerText("#plan-confirm-what")).includes("Order 2026-8"),
     "the plan is not approved, and shows the choices (and the confirmation names them) as they now are");
+  check((await ros.innerText("#plan-actions-section")).includes(env("PARLEY_AGE_RECIPIENT")) && !(await ros.innerText("#plan-actions-section")).includes(env("PARLEY_AGE_RECIPIENT_OLD")) &&
+    (await ros.innerText("#plan-confirm-actions")).includes(env("PARLEY_AGE_RECIPIENT")),
+    "the re-shown choices, and the confirmation, carry the transfer's new key, not the old one");
   await ros.check("#plan-confirm");
   check(await ros.innerText("#plan-confirm-missing") === "", "ticked, Approve no longer says anything is missing");
   await ros.click("#plan-approve");
