@@ -205,6 +205,16 @@ func (a *API) authorizeReset(r *http.Request, action policy.Action, target accou
 		return err
 	}
 	rr := policy.PasswordReset{Target: target.ID, TargetRole: target.Role, Requester: requester.ID, RequesterLineage: requesterCtl.Lineage}
+	if target.CreatedBy != "" {
+		// The approver must be independent of the account's creator too,
+		// whoever requested (policy: creator-cannot-approve-reset-of-its-account).
+		rr.Creator = target.CreatedBy
+		creatorCtl, err := a.accounts.ControlOf(r.Context(), target.CreatedBy)
+		if err != nil && !errors.Is(err, fault.ErrNotFound) {
+			return err
+		}
+		rr.CreatorLineage = creatorCtl.Lineage
+	}
 	if a.policy.DecideReset(actorCtl.Principal(), action, rr).Allowed {
 		return nil
 	}
