@@ -355,7 +355,14 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 			return Account{}, err
 		}
 		// Stored despite the error? The id is fresh, so its record is ours.
-		return s.readBack(ctx, a.ID, err, func(Account) bool { return true })
+		got, rerr := s.readBack(ctx, a.ID, err, func(Account) bool { return true })
+		if rerr != nil && errors.Is(err, metastore.ErrStoredUnknown) && !errors.Is(rerr, ErrOutcomeUnknown) {
+			// Not there now, but a write cut short may still land: the
+			// creation's entries are settled as of unknown outcome, not
+			// as failed (and the email stays claimed).
+			return Account{}, fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+		}
+		return got, rerr
 	}
 	return a, nil
 }
