@@ -37,6 +37,11 @@ type Account struct {
 	// ResetPassword); until the person chooses a new one, the API lets
 	// them do nothing else.
 	PasswordChangeRequired bool `json:"passwordChangeRequired,omitempty"`
+	// OwnPassword: the current password is one its holder chose
+	// (ChangePassword) or the operator set (SetPassword, on the store),
+	// not one its creating administrator chose. Records written before it
+	// existed lack it; see CreatorsPassword.
+	OwnPassword bool `json:"ownPassword,omitempty"`
 	// SessionGeneration is a random number, new at each revocation of the
 	// account's sessions (a lost laptop, a stolen token: RevokeSessions; a
 	// disabling, a password reset or change). A session is valid only
@@ -85,6 +90,23 @@ const (
 	OriginOperator = "operator"
 	OriginStaff    = "staff"
 )
+
+// CreatorsPassword reports whether the account's password may be the one
+// the administrator who created it chose: a mediator's or records clerk's
+// account an administrator created through the API (CreatedBy set,
+// FirstPasswordApproved) with a password that is neither a reset's
+// temporary one (PasswordChangeRequired) nor recorded as its holder's or
+// the operator's (OwnPassword). Only a release before first passwords
+// were approved stored such an account (its Create took the creator's
+// password), and nothing in those records tells whether the holder has
+// changed it since: the safe side is taken, and Login and Authenticate
+// refuse it (ErrCreatorsPassword) until a reset requested by one
+// administrator and approved by a second, independent one gives it a
+// temporary password its holder replaces.
+func (a Account) CreatorsPassword() bool {
+	return a.CreatedBy != "" && FirstPasswordApproved(a.Role) && a.PasswordHash != "" &&
+		!a.PasswordChangeRequired && !a.OwnPassword
+}
 
 // ProvenanceKnown reports whether the account's creation lineage is
 // known in full.
@@ -333,7 +355,14 @@ func (s *Service) Create(ctx context.Context, n NewAccount) (Account, error) {
 			return Account{}, err
 		}
 		// Stored despite the error? The id is fresh, so its record is ours.
-		return s.readBack(ctx, a.ID, err, func(Account) bool { return true })
+		got, rerr := s.readBack(ctx, a.ID, err, func(Account) bool { return true })
+		if rerr != nil && errors.Is(err, metastore.ErrStoredUnknown) && !errors.Is(rerr, ErrOutcomeUnknown) {
+			// Not there now, but a write cut short may still land: the
+			// creation's entries are settled as of unknown outcome, not
+			// as failed (and the email stays claimed).
+			return Account{}, fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)
+		}
+		return got, rerr
 	}
 	return a, nil
 }
@@ -419,6 +448,8 @@ func (s *Service) SetPassword(ctx context.Context, id, password string) error {
 	hash := hashPassword(password)
 	_, err := metastore.Update(ctx, s.meta, accountKey(id), func(a *Account) error {
 		a.PasswordHash = hash
+		// The operator's (on the store, trusted), not a creator's.
+		a.OwnPassword = true
 		return nil
 	})
 	return err

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -122,4 +123,54 @@ func TestCreateWhoseWriteFailedFreesItsEmail(t *testing.T) {
 			t.Fatalf("a second account with a taken email: %v", err)
 		}
 	})
+}
+
+// landsLate cuts the next account record write it is armed for short (a
+// deadline, nothing written yet) and keeps it: land writes it afterwards,
+// as a request the store had already taken would.
+type landsLate struct {
+	objstore.Store
+	armed atomic.Bool
+	land  func(context.Context) error
+}
+
+func (f *landsLate) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	if strings.HasPrefix(key, "accounts/") && f.armed.CompareAndSwap(true, false) {
+		body, err := io.ReadAll(r)
+		if err != nil {
+			return objstore.Info{}, err
+		}
+		f.land = func(ctx context.Context) error {
+			_, err := f.Store.Put(ctx, key, bytes.NewReader(body), int64(len(body)), opts)
+			return err
+		}
+		return objstore.Info{}, context.DeadlineExceeded
+	}
+	return f.Store.Put(ctx, key, r, size, opts)
+}
+
+// TestCreateCutShortIsOfUnknownOutcome: a create whose account write was
+// cut short (it may still land) is answered as of unknown outcome
+// (ErrOutcomeUnknown: its entries are settled ".unknown", not ".failed"),
+// keeps its email, and the record that lands afterwards is the account.
+func TestCreateCutShortIsOfUnknownOutcome(t *testing.T) {
+	var f *landsLate
+	svc := newServiceOver(t, t.TempDir(), func(obj objstore.Store) objstore.Store { f = &landsLate{Store: obj}; return f })
+	ctx := t.Context()
+	email := "late@example.org"
+	f.armed.Store(true)
+	_, err := svc.Create(ctx, NewAccount{Email: email, Name: "Mia Mediator", Role: policy.RoleMediator, Password: testPassword})
+	if !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("a create cut short: %v, want ErrOutcomeUnknown", err)
+	}
+	if f.land == nil {
+		t.Fatal("the account write was not cut short")
+	}
+	if err := f.land(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := svc.ByEmail(ctx, email)
+	if err != nil || got.Name != "Mia Mediator" {
+		t.Fatalf("the account that landed late: %+v %v", got, err)
+	}
 }

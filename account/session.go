@@ -177,6 +177,12 @@ func (s *Service) Login(ctx context.Context, email, password, clientAddr string)
 		undo()
 		return a, "", Session{}, fmt.Errorf("%w: %w", ErrDisabled, fault.ErrForbidden)
 	}
+	if a.CreatorsPassword() {
+		// Its creator knows this password too: only someone who knows it
+		// learns this, and is told to ask for a reset.
+		undo()
+		return a, "", Session{}, fmt.Errorf("%w: %w", ErrCreatorsPassword, fault.ErrForbidden)
+	}
 	// The session carries the generation of the record read before the
 	// password check: a revocation written since (a disabling meanwhile)
 	// ends it.
@@ -395,6 +401,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Account, Sess
 	}
 	if a.Disabled {
 		return Account{}, Session{}, fmt.Errorf("%w: %w", ErrDisabled, fault.ErrUnauthenticated)
+	}
+	if a.CreatorsPassword() {
+		// A session opened with the creator's password (before the
+		// upgrade) ends too.
+		return Account{}, Session{}, fmt.Errorf("%w: %w", ErrCreatorsPassword, fault.ErrUnauthenticated)
 	}
 	if revoked(a, sess) {
 		return Account{}, Session{}, fmt.Errorf("session revoked: %w", fault.ErrUnauthenticated)

@@ -19,6 +19,12 @@ var ErrDisabled = errors.New("this account is disabled; ask the program administ
 // person must choose a new one before anything else.
 var ErrPasswordChangeRequired = errors.New("choose a new password first: an administrator reset yours")
 
+// ErrCreatorsPassword: the account's password may be the one the
+// administrator who created it chose (Account.CreatorsPassword), so it
+// opens nothing: an administrator must request a reset, and a second one
+// approve it.
+var ErrCreatorsPassword = errors.New("this account's password was chosen by the administrator who created it, so it no longer opens the account: ask an administrator to reset your password; a second administrator approves it and gives you a temporary one")
+
 // ErrLastAdmin: disabling this account would leave no enabled
 // administrator.
 var ErrLastAdmin = errors.New("this is the last enabled administrator: enable or create another administrator first")
@@ -235,6 +241,7 @@ func (s *Service) resetPassword(ctx context.Context, id, by string, audit Audit,
 		}
 		a.PasswordHash = hash
 		a.PasswordChangeRequired = true
+		a.OwnPassword = false
 		revoke(a, now, newGeneration(a.SessionGeneration))
 		for _, j := range joins {
 			if j != a.ID && !slices.Contains(a.Lineage, j) {
@@ -309,6 +316,7 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 		}
 		a.PasswordHash = hash
 		a.PasswordChangeRequired = false
+		a.OwnPassword = true
 		revoke(a, now, gen)
 		// They hold their password: a reset waiting for approval is moot.
 		a.PendingReset = nil

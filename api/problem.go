@@ -101,6 +101,12 @@ const (
 	// first; until then only reading one's own account, changing the
 	// password and signing out are allowed.
 	ProblemPasswordChangeRequired ProblemType = "password-change-required"
+	// The account's password was chosen by the administrator who created it
+	// (a mediator's or records clerk's account made before first passwords
+	// were approved): it opens nothing (403 at sign-in with it, 401 for a
+	// session opened with it) until an administrator requests a reset and a
+	// second one approves it.
+	ProblemPasswordResetNeeded ProblemType = "password-reset-needed"
 	// An administrator tried to approve the password reset they requested
 	// themselves (403): a different administrator approves it.
 	ProblemSecondAdminRequired ProblemType = "second-admin-required"

@@ -33,6 +33,12 @@ type PasswordReset struct {
 	TargetRole       Role
 	Requester        string
 	RequesterLineage []string
+	// Creator is the target's creator (its CreatedBy), empty for an
+	// account the operator made; CreatorLineage is everyone who controls
+	// the creator (account.Control). The approver must be independent of
+	// both, as of the requester.
+	Creator        string
+	CreatorLineage []string
 }
 
 // DecideReset answers whether u may do a (AccountReset, AccountResetRequest,
@@ -47,6 +53,14 @@ func (e *Engine) DecideReset(u User, a Action, r PasswordReset) Decision {
 		"targetRole":       cedar.String(r.TargetRole),
 		"requester":        cedar.NewEntityUID("User", cedar.String(r.Requester)),
 		"requesterControl": userSet(append([]string{r.Requester}, r.RequesterLineage...)),
+		"creatorControl":   userSet(creatorControl(r)),
 	})}
 	return e.evaluate(entities, principal, a, uid)
+}
+
+func creatorControl(r PasswordReset) []string {
+	if r.Creator == "" {
+		return r.CreatorLineage
+	}
+	return append([]string{r.Creator}, r.CreatorLineage...)
 }

@@ -496,3 +496,33 @@ func TestAdminChoosesNoFirstPasswordOfMediator(t *testing.T) {
 		t.Fatalf("an admin account without a password: %v", err)
 	}
 }
+
+// TestCreatorCannotApproveFirstPasswordOnceRequestIsAnothers: the
+// administrator who created a mediator withdraws the first-password
+// request; an independent administrator requests a reset of the account;
+// the creator still may not approve it (it would alone hold the first
+// password of the account it created). A third independent one may.
+func TestCreatorCannotApproveFirstPasswordOnceRequestIsAnothers(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	_, creator := n.Staff(t, policy.RoleAdmin, "creator-a@example.org")
+	_, b := n.Staff(t, policy.RoleAdmin, "independent-b@example.org")
+	med, err := creator.CreateAccount(ctx, "mediator-m@example.org", "Mo Mediator", string(policy.RoleMediator), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := creator.DeclineReset(ctx, med.ID); err != nil {
+		t.Fatalf("the creator withdrawing its request: %v", err)
+	}
+	res, err := b.ResetPassword(ctx, med.ID)
+	if err != nil || res.Account.PendingReset == nil {
+		t.Fatalf("an independent administrator's request: %+v %v", res, err)
+	}
+	if _, err := creator.ApproveReset(ctx, med.ID); problemType(err) != "forbidden" {
+		t.Fatalf("the creator approving another's request for the account it created: %v", err)
+	}
+	_, c := n.Staff(t, policy.RoleAdmin, "independent-c@example.org")
+	if res, err := c.ApproveReset(ctx, med.ID); err != nil || res.TemporaryPassword == "" {
+		t.Fatalf("a third, independent administrator approving: %+v %v", res, err)
+	}
+}

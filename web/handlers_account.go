@@ -32,6 +32,9 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, account.ErrDisabled) {
 			a.auditEvent(r, audit.Event{Type: "account.login.refused", Actor: acct.ID, Attrs: map[string]string{"reason": "disabled"}})
 		}
+		if errors.Is(err, account.ErrCreatorsPassword) {
+			a.auditEvent(r, audit.Event{Type: "account.login.refused", Actor: acct.ID, Attrs: map[string]string{"reason": "creators-password"}})
+		}
 		a.writeError(w, r, err)
 		return
 	}

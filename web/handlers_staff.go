@@ -42,6 +42,13 @@ func staffProblem(err error) (problem, bool) {
 		}
 		return problem{Type: api.ProblemAccountDisabled, Title: "This account is disabled", Status: status,
 			Detail: "This account is disabled. Ask the program administrator to enable it."}, true
+	case errors.Is(err, account.ErrCreatorsPassword):
+		status := http.StatusForbidden
+		if errors.Is(err, fault.ErrUnauthenticated) {
+			status = http.StatusUnauthorized
+		}
+		return problem{Type: api.ProblemPasswordResetNeeded, Title: "Ask an administrator to reset your password", Status: status,
+			Detail: "Your password was chosen by the administrator who made your account, so it no longer lets you in. Ask an administrator to reset it: a second administrator approves the reset and gives you a temporary password, and you then choose your own."}, true
 	case errors.Is(err, account.ErrPasswordChangeRequired):
 		return problem{Type: api.ProblemPasswordChangeRequired, Title: "Choose a new password first", Status: http.StatusForbidden,
 			Detail: "An administrator reset your password. Choose a new one before anything else."}, true
@@ -205,6 +212,16 @@ func (a *API) authorizeReset(r *http.Request, action policy.Action, target accou
 		return err
 	}
 	rr := policy.PasswordReset{Target: target.ID, TargetRole: target.Role, Requester: requester.ID, RequesterLineage: requesterCtl.Lineage}
+	if target.CreatedBy != "" {
+		// The approver must be independent of the account's creator too,
+		// whoever requested (policy: creator-cannot-approve-reset-of-its-account).
+		rr.Creator = target.CreatedBy
+		creatorCtl, err := a.accounts.ControlOf(r.Context(), target.CreatedBy)
+		if err != nil && !errors.Is(err, fault.ErrNotFound) {
+			return err
+		}
+		rr.CreatorLineage = creatorCtl.Lineage
+	}
 	if a.policy.DecideReset(actorCtl.Principal(), action, rr).Allowed {
 		return nil
 	}

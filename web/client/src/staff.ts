@@ -27,6 +27,7 @@ const roleWords: Record<string, string> = { admin: "Administrator", mediator: "M
 const accountProblemText: Partial<Record<ProblemType, string>> = {
   "account-disabled": "This account is disabled. Ask the program administrator to enable it.",
   "password-change-required": "An administrator reset your password. Choose a new one first.",
+  "password-reset-needed": "Your password was chosen by the administrator who made your account, so it no longer lets you in. Ask an administrator to reset it: a second administrator approves the reset and gives you a temporary password, and you then choose your own.",
   "last-admin": "You are the last enabled administrator, so this account cannot be disabled. Enable or create another administrator first.",
   "second-admin-required": "You asked for this password reset, so a different administrator must approve it.",
   "no-pending-reset": "No password reset of this account is waiting any more: someone approved, declined or withdrew it meanwhile.",
