@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// ErrOutcomeUnknown marks a CreateOrUndo error after which the record may
+// be stored or may still land.
+var ErrOutcomeUnknown = errors.New("whether it was stored is not known")
+
 // CreateOrUndo creates the record v at key, the second of two writes that
 // must both land or neither: when the create fails and the record is
 // surely not there, undo takes back the first write and the create's error
@@ -14,7 +18,8 @@ import (
 // cancelled caller or a timeout, so it may still land; or the store cannot
 // say whether the record is there) is not undone: keeping the first
 // write is the safe side (a spent single-use token stays spent). undo runs
-// with a context that outlives a cancelled caller.
+// with a context that outlives a cancelled caller. Such an error is
+// ErrOutcomeUnknown too, so a caller can look again later.
 func CreateOrUndo(ctx context.Context, s *Store, key string, v any, undo func(context.Context) error) error {
 	_, err := s.Create(ctx, key, v)
 	if err == nil || errors.Is(err, ErrExists) {
@@ -24,7 +29,7 @@ func CreateOrUndo(ctx context.Context, s *Store, key string, v any, undo func(co
 	// any look: its outcome is unknown, whatever a read says now.
 	var te interface{ Timeout() bool }
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) && te.Timeout() {
-		return fmt.Errorf("%w (cut short: whether it was stored is not known)", err)
+		return fmt.Errorf("%w (cut short: %w)", err, ErrOutcomeUnknown)
 	}
 	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
@@ -32,7 +37,7 @@ func CreateOrUndo(ctx context.Context, s *Store, key string, v any, undo func(co
 	if _, gerr := s.Get(uctx, key, &probe); gerr == nil {
 		return nil // the create landed after all
 	} else if !errors.Is(gerr, ErrNotFound) {
-		return fmt.Errorf("%w (and whether it was stored is not known: %v)", err, gerr)
+		return fmt.Errorf("%w (and %w: %v)", err, ErrOutcomeUnknown, gerr)
 	}
 	if uerr := undo(uctx); uerr != nil {
 		return fmt.Errorf("%w (and undoing the first write failed: %v)", err, uerr)
