@@ -213,6 +213,10 @@ type NewAccount struct {
 
 func accountKey(id string) string { return "accounts/" + id }
 
+// RecordKey is the metastore key of account id's record (for a look at
+// whether the account is still there).
+func RecordKey(id string) string { return accountKey(id) }
+
 func (s *Service) emailKey(email string) string {
 	return "account-emails/" + s.meta.IndexKey("email", normalizeEmail(email))
 }

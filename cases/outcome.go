@@ -15,6 +15,7 @@ import (
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/metastore"
+	"github.com/parley-mediation/parley/objstore"
 	"github.com/parley-mediation/parley/policy"
 )
 
@@ -185,6 +186,13 @@ func (s *Service) SubmitSurvey(ctx context.Context, token string, scores map[str
 	if err := usable(&cur); err != nil {
 		return err
 	}
+	// A case retention is disposing of (or has disposed of) takes no
+	// answer: no later plan would reach it.
+	if seen, err := s.CheckFence(ctx, cur.CaseID, FenceSeen{}); err != nil {
+		return err
+	} else if seen.Fenced {
+		return ErrSurveyGone
+	}
 	ev := audit.Paired(audit.Event{Type: "survey.response", Case: cur.CaseID})
 	if err := s.record(ctx, ev); err != nil {
 		return fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
@@ -199,13 +207,24 @@ func (s *Service) SubmitSurvey(ctx context.Context, token string, scores map[str
 	})
 	if err == nil {
 		resp := SurveyResponse{CaseID: tok.CaseID, Day: s.now().UTC().Format(time.DateOnly), Scores: scores, Comment: comment}
-		err = metastore.CreateOrUndo(ctx, s.meta, surveyResponsePrefix(tok.CaseID)+ids.New("r"), resp, func(ctx context.Context) error {
+		respKey := surveyResponsePrefix(tok.CaseID) + ids.New("r")
+		err = metastore.CreateOrUndo(ctx, s.meta, respKey, resp, func(ctx context.Context) error {
 			_, err := metastore.Update(ctx, s.meta, s.surveyTokenKey(token), func(t *surveyToken) error {
 				t.Used = false
 				return nil
 			})
 			return err
 		})
+		// Looked at again once the answer is visible (or its write was
+		// cut short: it may land still), as an upload is: retention
+		// fences first and lists after, so either its listing finds the
+		// answer or this look finds the fence and takes it back.
+		if unknown := errors.Is(err, metastore.ErrOutcomeUnknown); err == nil || unknown {
+			if lerr, kept := s.surveyTakeBackIfGone(ctx, tok.CaseID, respKey, s.surveyTokenKey(token), unknown); lerr != nil && (!unknown || errors.Is(lerr, ErrSurveyGone)) {
+				audit.Settle(ctx, s.record, s.logger(), "cases", ev, ev.Type, fault.Class(lerr), func(context.Context) (bool, error) { return false, kept })
+				return errors.Join(lerr, kept)
+			}
+		}
 	}
 	if err != nil {
 		// Follow the entry (audit.Settle): nothing taken if the link was
@@ -230,6 +249,68 @@ func (s *Service) SubmitSurvey(ctx context.Context, token string, scores map[str
 		return err
 	}
 	return nil
+}
+
+// lateSurveyWait is how long a survey answer whose write was cut short is
+// given to land before its case is looked at again.
+var lateSurveyWait = time.Second
+
+// surveyTakeBackIfGone looks at case caseID again once a survey answer
+// (at key, its link's record at tokenKey) is visible or its write was cut
+// short (unknown). A case fenced for disposal or gone gets every stored
+// version of the answer deleted (unknown: again after lateSurveyWait) and
+// ErrSurveyGone; a look that fails (not when unknown) takes the answer
+// back too and returns the failure. Either way the link is given back
+// (a conditional update that writes nothing once retention deleted the
+// record), so a fence later lifted costs no link. kept is why the answer
+// could not be taken back (logged).
+func (s *Service) surveyTakeBackIfGone(ctx context.Context, caseID, key, tokenKey string, unknown bool) (err, kept error) {
+	seen, err := s.CheckFence(ctx, caseID, FenceSeen{})
+	switch {
+	case err == nil && !seen.Fenced:
+		return nil, nil
+	case err == nil:
+		err = ErrSurveyGone
+	case unknown:
+		return err, nil // not known to be going: Settle reads back
+	}
+	ctx = context.WithoutCancel(ctx)
+	obj := s.meta.Objects()
+	var errs []error
+	deleteAnswer := func() {
+		vs, verr := obj.Versions(ctx, key)
+		if errors.Is(verr, objstore.ErrNotFound) {
+			return
+		}
+		if verr != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", key, verr))
+			return
+		}
+		for _, v := range vs {
+			if derr := obj.Delete(ctx, key, v.VersionID); derr != nil && !errors.Is(derr, objstore.ErrNotFound) {
+				errs = append(errs, fmt.Errorf("%s: %w", key, derr))
+			}
+		}
+	}
+	deleteAnswer()
+	if unknown {
+		t := time.NewTimer(lateSurveyWait)
+		<-t.C
+		deleteAnswer()
+	}
+	if len(errs) == 0 {
+		if _, uerr := metastore.Update(ctx, s.meta, tokenKey, func(t *surveyToken) error {
+			t.Used = false
+			return nil
+		}); uerr != nil && !errors.Is(uerr, metastore.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("giving the link back: %w", uerr))
+		}
+	}
+	if kept = errors.Join(errs...); kept != nil {
+		s.logger().ErrorContext(ctx, "cases: a survey answer written to a case being disposed of could not be taken back",
+			"case", caseID, "error", kept.Error())
+	}
+	return err, kept
 }
 
 // errAnswerNotConfirmed: a survey link was found spent after its answer's

@@ -95,3 +95,99 @@ func TestRoomControlsTakenBackWhenTheFenceLandsMeanwhile(t *testing.T) {
 		t.Fatalf("%d stored versions of the fenced case's room controls", n)
 	}
 }
+
+// A change that changes nothing (a hand lowered that was not raised; a
+// timer cleared or extended that is not set, a floor taken that nobody
+// has, alike) creates no record of room controls: on
+// a case with none yet it left an empty record after the disposal had
+// listed the case, and no look after it (the change failed) took it back.
+func TestRoomControlsUnchangedCreateNothing(t *testing.T) {
+	ctx := t.Context()
+	ff := &fenceOnFloor{}
+	store, meta, _, _, cs, fl := newWorldWith(t, func(s objstore.Store) objstore.Store { ff.Store = s; return ff })
+	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
+	c, err := cs.Create(ctx, med, cases.NewCase{Title: "Going", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The disposal fences and deletes the case record as the first write
+	// of its room controls reaches the store.
+	ff.fence = func(ctx context.Context) {
+		if _, err := cs.BeginDisposal(ctx, c.ID, "p_test"); err != nil {
+			t.Error(err)
+		}
+		if err := meta.Delete(ctx, "cases/"+c.ID+"/case"); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := fl.LowerHand(ctx, med, c.ID, "joint", med.ID); err != nil && !errors.Is(err, fault.ErrGone) {
+		t.Fatalf("lowering no hand: %v", err)
+	}
+	if n := floorVersions(t, store, c.ID); n != 0 {
+		t.Fatalf("%d stored versions of room controls after changes that changed nothing", n)
+	}
+}
+
+// failStatAfterFloor fails the first Stat of a case record that follows a
+// write of room controls: the look after the change fails.
+type failStatAfterFloor struct {
+	objstore.Store
+	mu     sync.Mutex
+	armed  bool
+	failed bool
+}
+
+func (f *failStatAfterFloor) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	info, err := f.Store.Put(ctx, key, r, size, opts)
+	if strings.HasSuffix(key, "/floor") {
+		f.mu.Lock()
+		f.armed = !f.failed
+		f.mu.Unlock()
+	}
+	return info, err
+}
+
+func (f *failStatAfterFloor) Stat(ctx context.Context, key string) (objstore.Info, error) {
+	f.mu.Lock()
+	fail := f.armed && strings.HasSuffix(key, "/case")
+	if fail {
+		f.armed, f.failed = false, true
+	}
+	f.mu.Unlock()
+	if fail {
+		return objstore.Info{}, errors.New("store unavailable")
+	}
+	return f.Store.Stat(ctx, key)
+}
+
+// A change of room controls stored, whose look at the case afterwards
+// fails, is audited (and announced) as any other: before, the error was
+// returned, the change kept, and nothing audited.
+func TestRoomControlsKeptAreAuditedWhenTheLookFails(t *testing.T) {
+	ctx := t.Context()
+	fs := &failStatAfterFloor{}
+	store, _, log, _, cs, fl := newWorldWith(t, func(s objstore.Store) objstore.Store { fs.Store = s; return fs })
+	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
+	c, err := cs.Create(ctx, med, cases.NewCase{Title: "Kept", Type: "tenancy", SideLabels: []string{"Tenant", "Landlord"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, serr := fl.SetTimer(ctx, med, c.ID, "joint", api.TimerRequest{Minutes: 10})
+	if !fs.failed {
+		t.Fatal("the look after the change did not fail: the test did not test")
+	}
+	audited := false
+	for i := range log.Size() {
+		ev, err := log.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "room.timer.set" && ev.Case == c.ID {
+			audited = true
+		}
+	}
+	kept := floorVersions(t, store, c.ID) > 0
+	if kept && !audited {
+		t.Fatalf("the timer is kept but not audited (SetTimer: %v)", serr)
+	}
+}

@@ -102,13 +102,19 @@ func (s *Service) load(ctx context.Context, caseID string) (record, error) {
 	return r, err
 }
 
-// update changes the record (made on first use) and bumps its version.
-// The caller checked the disposal fence (decide); it is checked again
-// once the change is visible, as an upload does (cases.RefuseAdditions):
-// retention fences first and lists the case after, so either its listing
-// finds the record or this look finds the fence, and every stored version
-// of the record is deleted (room controls are a session's: nothing of
-// them is worth keeping once the case is going) and the change refused.
+// update changes the record (created on first use, with the change in
+// it: a change that changes nothing, or fails, creates nothing) and bumps
+// its version. The caller checked the disposal fence (decide); it is
+// checked again once the change is visible, as an upload does
+// (cases.RefuseAdditions): retention fences first and lists the case
+// after, so either its listing finds the record or this look finds the
+// fence, and every stored version of the record is deleted and the
+// change refused. The record holds only live session state (running
+// timers, the floor's turns, raised hands), nothing a kept case needs:
+// should the fence be lifted afterwards, the room's mediator sets them
+// again. A look that fails leaves the change stored, and it is returned
+// as made (the caller audits and announces it: never kept unaudited),
+// logged; the next disposal's listing finds it.
 func (s *Service) update(ctx context.Context, caseID string, change func(*record) error) (record, error) {
 	for range 2 {
 		r, err := metastore.Update(ctx, s.cfg.Meta, key(caseID), func(r *record) error {
@@ -124,7 +130,16 @@ func (s *Service) update(ctx context.Context, caseID string, change func(*record
 		if !errors.Is(err, metastore.ErrNotFound) {
 			return r, err
 		}
-		if _, err := s.cfg.Meta.Create(ctx, key(caseID), &record{}); err != nil && !errors.Is(err, metastore.ErrConflict) {
+		var n record
+		if err := change(&n); err != nil {
+			return record{}, err
+		}
+		n.Version++
+		_, err = s.cfg.Meta.Create(ctx, key(caseID), &n)
+		if err == nil {
+			return n, s.refusedSince(ctx, caseID)
+		}
+		if !errors.Is(err, metastore.ErrExists) && !errors.Is(err, metastore.ErrConflict) {
 			return record{}, err
 		}
 	}
@@ -134,12 +149,14 @@ func (s *Service) update(ctx context.Context, caseID string, change func(*record
 // refusedSince looks at case caseID again once a change of its room
 // controls is visible: fenced for disposal, or gone, it deletes every
 // stored version of them and returns cases.ErrNothingAdded (410). A look
-// that fails returns its error and leaves the change (harmless unless
-// the case is being disposed of, which the next look would find).
+// that fails is logged and the change left (nil: it is stored, and the
+// caller audits it).
 func (s *Service) refusedSince(ctx context.Context, caseID string) error {
 	seen, err := s.cfg.Cases.CheckFence(ctx, caseID, cases.FenceSeen{})
 	if err != nil {
-		return err
+		slog.Default().WarnContext(ctx, "floor: room controls changed but their case could not be looked at again",
+			"case", caseID, "error", err.Error())
+		return nil
 	}
 	if !seen.Fenced {
 		return nil

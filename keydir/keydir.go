@@ -66,6 +66,9 @@ type Service struct {
 	// beforeCaseRecord, for tests, is called as storeInCase begins (after
 	// its caller checked the fence).
 	beforeCaseRecord func(key string)
+	// beforeAccountRecord, for tests, is called as storeForAccount
+	// begins (after its caller's checks).
+	beforeAccountRecord func(key string)
 	// beforePairing, for tests, is called as StartPairing begins storing
 	// a new pairing (after it checked the device).
 	beforePairing func(key string)
@@ -240,6 +243,48 @@ func (s *Service) storeInCase(ctx context.Context, caseID, key, kind string, rec
 		// Fenced, gone, or unknown (the read failed): take it back.
 		if derr := s.cfg.Store.Delete(context.WithoutCancel(ctx), key, info.VersionID); derr != nil {
 			s.logger().ErrorContext(ctx, "keydir: a record written to a case being disposed of could not be taken back",
+				"key", key, "error", derr.Error())
+			return nil, errors.Join(err, derr)
+		}
+		return nil, err
+	}
+	return s.ensureLogged(ctx, key)
+}
+
+// ErrAccountGone refuses a device of an account that is no longer stored
+// (destroyed by retention meanwhile).
+var ErrAccountGone = fmt.Errorf("this account no longer exists: %w", fault.ErrGone)
+
+// storeForAccount is storeLogged for a new record of account id (a
+// device): it looks at the account again once the record is visible,
+// before it is logged. Retention destroys a participant's account with
+// its devices (every version of accounts/<id> and under
+// keydir/devices/<id>/, hidden first, listed again until nothing
+// appears), so either its listing finds the record or this look finds
+// the account gone, and the record's version is deleted (so is it when
+// the look fails) and the request refused. A record stored before (the
+// same bytes again) is never taken back.
+func (s *Service) storeForAccount(ctx context.Context, id, key, kind string, record []byte) (*stored, error) {
+	if s.beforeAccountRecord != nil {
+		s.beforeAccountRecord(key)
+	}
+	b, _ := json.Marshal(&stored{Kind: kind, Record: record, Index: -1})
+	info, err := s.cfg.Store.Put(ctx, key, bytes.NewReader(b), int64(len(b)),
+		objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+	if errors.Is(err, objstore.ErrPrecondition) {
+		return s.storeLogged(ctx, key, kind, record) // there before: the same record, or a conflict
+	}
+	if err != nil {
+		return nil, err
+	}
+	_, err = s.cfg.Meta.Stat(ctx, account.RecordKey(id))
+	if errors.Is(err, metastore.ErrNotFound) {
+		err = ErrAccountGone
+	}
+	if err != nil {
+		// Gone, or unknown (the look failed): take it back.
+		if derr := s.cfg.Store.Delete(context.WithoutCancel(ctx), key, info.VersionID); derr != nil && !errors.Is(derr, objstore.ErrNotFound) {
+			s.logger().ErrorContext(ctx, "keydir: a device written as its account went could not be taken back",
 				"key", key, "error", derr.Error())
 			return nil, errors.Join(err, derr)
 		}
@@ -437,7 +482,7 @@ func (s *Service) RegisterInSession(ctx context.Context, actor account.Account, 
 	if err := s.checkSince(ctx, since); err != nil {
 		return nil, err
 	}
-	st, err := s.storeLogged(ctx, deviceKey(rec.Account, rec.ID), EventDevice, record)
+	st, err := s.storeForAccount(ctx, rec.Account, deviceKey(rec.Account, rec.ID), EventDevice, record)
 	if err != nil {
 		return nil, err
 	}

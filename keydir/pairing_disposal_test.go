@@ -60,3 +60,40 @@ func TestPairingRacingTheAccountsDisposalIsTakenBack(t *testing.T) {
 		t.Fatalf("versions left of a pairing taken back: %v", left)
 	}
 }
+
+// TestDeviceRacingTheAccountsDisposalIsTakenBack: retention destroys an
+// account (its record hidden, then its devices listed and deleted) after
+// a device registration checked it and before the device is stored. The
+// registration looks at the account again once its device is visible,
+// finds it gone, and deletes the device's version: none outlives the
+// account's disposal, whose listing came before it. ClaimPairing
+// registers through the same path.
+func TestDeviceRacingTheAccountsDisposalIsTakenBack(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	medAcct, _ := n.Staff(t, policy.RoleMediator, "med-device@example.org")
+	dev, err := e2ee.NewDeviceKeys(medAcct.ID, e2ee.KEMXWing, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keydir.SetBeforeAccountRecordForTest(n.KeyDir, func(string) {
+		// The account's disposal: its record hidden, every version of
+		// its devices deleted (none yet).
+		if err := n.Store.Delete(ctx, "accounts/"+medAcct.ID, ""); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := n.KeyDir.Register(ctx, medAcct, dev.Record().Raw, 0); !errors.Is(err, fault.ErrGone) {
+		t.Fatalf("a device stored as its account went: %v, want gone (410)", err)
+	}
+	var left []string
+	if err := n.Store.VersionsUnder(ctx, "keydir/devices/"+medAcct.ID+"/", func(v objstore.Version) error {
+		left = append(left, v.Key+"@"+v.VersionID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Fatalf("versions left of a device taken back: %v", left)
+	}
+}

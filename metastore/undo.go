@@ -9,8 +9,11 @@ import (
 
 // ErrStoredUnknown: CreateOrUndo's create failed and whether its record was
 // stored is not known (cut short, or the store could not say); it may
-// still be, or land later.
+// still be, or land later, so a caller can look again later.
 var ErrStoredUnknown = errors.New("whether it was stored is not known")
+
+// ErrOutcomeUnknown is ErrStoredUnknown (both names are used).
+var ErrOutcomeUnknown = ErrStoredUnknown
 
 // CreateOrUndo creates the record v at key, the second of two writes that
 // must both land or neither: when the create fails and the record is

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/parley-mediation/parley/cases"
 	"github.com/parley-mediation/parley/internal/fault"
@@ -69,17 +70,25 @@ func TestCheckInRefusedForACaseBeingDisposedOf(t *testing.T) {
 // fenceOnAnswer fences the case for disposal (cases.BeginDisposal) just
 // before the first check-in answer reaches the store: the fence lands
 // after SubmitCheckIn looked for it and before its answer is visible.
+// With cut set, that answer's write lands but reports
+// context.DeadlineExceeded, as a write cut short that landed anyway.
 type fenceOnAnswer struct {
 	objstore.Store
 	once  sync.Once
 	fence func(context.Context)
+	cut   bool
 }
 
 func (f *fenceOnAnswer) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	first := false
 	if strings.HasPrefix(key, "followups/responses/") && f.fence != nil {
-		f.once.Do(func() { f.fence(ctx) })
+		f.once.Do(func() { first = true; f.fence(ctx) })
 	}
-	return f.Store.Put(ctx, key, r, size, opts)
+	info, err := f.Store.Put(ctx, key, r, size, opts)
+	if first && f.cut && err == nil {
+		return objstore.Info{}, context.DeadlineExceeded
+	}
+	return info, err
 }
 
 // An answer written as retention fences the case is taken back: the
@@ -105,10 +114,53 @@ func TestCheckInTakenBackWhenTheFenceLandsMeanwhile(t *testing.T) {
 	if n := storedUnder(t, e, "followups/responses/"); n != 0 {
 		t.Fatalf("%d stored versions under followups/responses/ after an answer the fence overtook", n)
 	}
-	// The link's record, written (spent) after retention may have listed
-	// it, is taken back too: nothing of the case is left behind it.
-	if n := storedUnder(t, e, e.svc.checkInTokenKey(links[0].Token)); n != 0 {
-		t.Fatalf("%d stored versions of the spent link's record", n)
+	// The link is given back, not lost: the fence may be lifted (the
+	// case kept after all), and then the same link answers. Retention,
+	// going on, lists the links again and deletes its record.
+	if err := e.cases.EndDisposal(ctx, e.c.ID, "p_test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.SubmitCheckIn(ctx, links[0].Token, Partly, "the deposit came back late"); err != nil {
+		t.Fatalf("the link after the fence was lifted: %v", err)
+	}
+	if n := storedUnder(t, e, "followups/responses/"); n != 1 {
+		t.Fatalf("%d stored versions under followups/responses/, want the one answer", n)
+	}
+}
+
+// An answer whose write was cut short (it may land after the fence and
+// retention's listing) is looked at again too: under a fenced case it
+// is taken back, and the link given back.
+func TestCheckInCutShortIsLookedAtAgain(t *testing.T) {
+	was := lateAnswerWait
+	lateAnswerWait = 10 * time.Millisecond
+	t.Cleanup(func() { lateAnswerWait = was })
+	fw := &fenceOnAnswer{cut: true}
+	e := newEnvWith(t, nil, func(s objstore.Store) objstore.Store { fw.Store = s; return fw })
+	ctx := t.Context()
+	e.close(t, cases.FullAgreement)
+	plan, links, err := e.svc.SetFollowUps(ctx, e.mediator, e.c.ID, []int{30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(plan.Checkpoints[0].Due)
+	fw.fence = func(ctx context.Context) {
+		if _, err := e.cases.BeginDisposal(ctx, e.c.ID, "p_test"); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := e.svc.SubmitCheckIn(ctx, links[0].Token, Partly, "the deposit came back late"); err == nil {
+		t.Fatal("an answer cut short under a fenced case was taken")
+	}
+	if n := storedUnder(t, e, "followups/responses/"); n != 0 {
+		t.Fatalf("%d stored versions under followups/responses/ after a cut-short answer the fence overtook", n)
+	}
+	var tok checkInToken
+	if _, err := e.svc.cfg.Meta.Get(ctx, e.svc.checkInTokenKey(links[0].Token), &tok); err != nil {
+		t.Fatal(err)
+	}
+	if tok.Used {
+		t.Fatal("the link stays spent though its answer was taken back")
 	}
 }
 

@@ -473,15 +473,26 @@ func (s *Service) SubmitCheckIn(ctx context.Context, token, answer, comment stri
 			})
 			return err
 		})
-		if err == nil {
+		switch {
+		case err == nil:
 			// Looked at again once the answer is visible, as an upload
 			// does (cases.RefuseAdditions): retention fences first and
 			// lists after, so either its listing finds the answer or
 			// this look finds the fence, and the answer is taken back.
 			var kept error
-			if err, kept = s.takeBackIfGone(ctx, tok.CaseID, checkInPrefix(tok.CaseID)+respID, s.checkInTokenKey(token)); err != nil {
+			if err, kept = s.takeBackIfGone(ctx, tok.CaseID, checkInPrefix(tok.CaseID)+respID, s.checkInTokenKey(token), false); err != nil {
 				s.settle(ctx, ev, err, func(context.Context) (bool, error) { return false, kept })
 				return errors.Join(err, kept)
+			}
+		case errors.Is(err, metastore.ErrOutcomeUnknown):
+			// A write cut short may land still, after the fence and
+			// retention's listing: the case is looked at now and, fenced
+			// or gone, the answer taken back now and once more a little
+			// later. Not fenced, it is left to settle's read-back (a
+			// later disposal's listing finds it).
+			if lerr, kept := s.takeBackIfGone(ctx, tok.CaseID, checkInPrefix(tok.CaseID)+respID, s.checkInTokenKey(token), true); errors.Is(lerr, ErrCheckInGone) {
+				s.settle(ctx, ev, lerr, func(context.Context) (bool, error) { return false, kept })
+				return errors.Join(lerr, kept)
 			}
 		}
 	}
@@ -519,47 +530,59 @@ func (s *Service) checkInCaseStands(ctx context.Context, caseID string) error {
 	return nil
 }
 
+// lateAnswerWait is how long a check-in answer whose write was cut short
+// is given to land before its case is looked at again.
+var lateAnswerWait = time.Second
+
 // takeBackIfGone looks at case caseID again once a check-in answer (at
-// key, its link's record at tokenKey) is visible. A case fenced for
-// disposal, gone, or whose follow-ups are gone meanwhile gets every
-// stored version of both deleted (the link's record too: spent after
-// retention may have listed it, it names the case) and ErrCheckInGone; a
-// look that fails takes the answer back too (it may be of a case being
-// disposed of), then gives the link back so that sending again works,
-// and returns the failure. kept is why what was written could not all be
-// taken back (logged: an operator deletes it).
-func (s *Service) takeBackIfGone(ctx context.Context, caseID, key, tokenKey string) (err, kept error) {
+// key, its link's record at tokenKey) is visible, or once its write was
+// cut short (unknown: it may land still). A case fenced for disposal,
+// gone, or whose follow-ups are gone meanwhile gets every stored version
+// of the answer deleted (unknown: again after lateAnswerWait) and
+// ErrCheckInGone; a look that fails takes the answer back too (it may be
+// of a case being disposed of) and returns the failure. Either way the
+// link is given back (Used false, as a failed write does), so that it
+// answers once the case is kept after all (a fence lifted, a disposal
+// paused): a conditional update, which writes nothing once retention
+// deleted the record, and retention lists the links again after each
+// round. kept is why what was written could not all be taken back
+// (logged: an operator deletes it).
+func (s *Service) takeBackIfGone(ctx context.Context, caseID, key, tokenKey string, unknown bool) (err, kept error) {
 	if err = s.checkInCaseStands(ctx, caseID); err == nil {
 		return nil, nil
+	}
+	if unknown && !errors.Is(err, ErrCheckInGone) {
+		return err, nil // not known to be going: settle reads back
 	}
 	ctx = context.WithoutCancel(ctx)
 	obj := s.cfg.Meta.Objects()
 	var errs []error
-	gone := errors.Is(err, ErrCheckInGone)
-	keys := []string{key, tokenKey}
-	if !gone {
-		keys = keys[:1]
-	}
-	for _, k := range keys {
-		vs, verr := obj.Versions(ctx, k)
+	deleteAnswer := func() {
+		vs, verr := obj.Versions(ctx, key)
 		if errors.Is(verr, objstore.ErrNotFound) {
-			continue
+			return
 		}
 		if verr != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", k, verr))
-			continue
+			errs = append(errs, fmt.Errorf("%s: %w", key, verr))
+			return
 		}
 		for _, v := range vs {
-			if derr := obj.Delete(ctx, k, v.VersionID); derr != nil && !errors.Is(derr, objstore.ErrNotFound) {
-				errs = append(errs, fmt.Errorf("%s: %w", k, derr))
+			if derr := obj.Delete(ctx, key, v.VersionID); derr != nil && !errors.Is(derr, objstore.ErrNotFound) {
+				errs = append(errs, fmt.Errorf("%s: %w", key, derr))
 			}
 		}
 	}
-	if !gone && len(errs) == 0 {
+	deleteAnswer()
+	if unknown {
+		t := time.NewTimer(lateAnswerWait)
+		<-t.C
+		deleteAnswer()
+	}
+	if len(errs) == 0 {
 		if _, uerr := metastore.Update(ctx, s.cfg.Meta, tokenKey, func(t *checkInToken) error {
 			t.Used = false
 			return nil
-		}); uerr != nil {
+		}); uerr != nil && !errors.Is(uerr, metastore.ErrNotFound) {
 			errs = append(errs, fmt.Errorf("giving the link back: %w", uerr))
 		}
 	}
