@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -149,6 +150,52 @@ func testInviteLandedDespiteItsErrorIsListed(t *testing.T, what string) {
 		}
 		if _, err := e.svc.Join(ctx, inv.Token); err != nil {
 			t.Fatalf("joining by its link: %v", err)
+		}
+	})
+}
+
+// cancelledAsWritten performs the first write under prefix, then cancels
+// the request (cancel) and answers context.Canceled: a client gone as its
+// invitation's record landed.
+type cancelledAsWritten struct {
+	objstore.Store
+	prefix string
+	once   sync.Once
+	cancel context.CancelFunc
+}
+
+func (f *cancelledAsWritten) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	hit := false
+	if strings.HasPrefix(key, f.prefix) {
+		f.once.Do(func() { hit = true })
+	}
+	if !hit {
+		return f.Store.Put(ctx, key, r, size, opts)
+	}
+	if _, err := f.Store.Put(ctx, key, r, size, opts); err != nil {
+		return objstore.Info{}, err
+	}
+	f.cancel()
+	return objstore.Info{}, context.Canceled
+}
+
+// TestInviteCancelledAsItLandedIsListed: an invitation whose record landed
+// as its request was cancelled (found by the read back) is listed: its
+// marker is written on a context that outlives the caller. Before, the
+// marker's write failed at once on the cancelled context and the
+// invitation stayed stored and unlisted (review 293).
+func TestInviteCancelledAsItLandedIsListed(t *testing.T) {
+	onEachStore(t, func(t *testing.T, base func(objstore.Store) objstore.Store) {
+		cw := &cancelledAsWritten{prefix: "invites/"}
+		e := newEnvWith(t, func(s objstore.Store) objstore.Store { cw.Store = base(s); return cw })
+		m := staff(policy.RoleMediator, "Morgan Reyes")
+		c := e.newCase(t, m, "Deposit dispute")
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		cw.cancel = cancel
+		e.svc.CreateInvite(ctx, m, c.ID, NewInvite{Role: RoleParty, Side: "A", Name: "Alex Tenant", Email: "alex@example.test"})
+		if pending, err := e.svc.PendingInvites(t.Context(), m, c.ID); err != nil || len(pending) != 1 {
+			t.Fatalf("%d invitations listed after a request cancelled as its record landed (%v)", len(pending), err)
 		}
 	})
 }

@@ -241,7 +241,12 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 		}
 	}
 	// Then the marker that lists it; an invitation it cannot list is
-	// taken back, as its link is shown to no one.
+	// taken back, as its link is shown to no one. The record is stored
+	// now, so the marker is written on a context that outlives the
+	// caller: a request cancelled as its record landed (found by the read
+	// back above) still lists it rather than leaving it unlisted.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	markerKey := caseInvitesPrefix(id) + s.meta.IndexKey("invite", token)
 	if err := metastore.CreateOrUndo(ctx, s.meta, markerKey, inviteMarker{}, func(ctx context.Context) error {
 		return s.meta.Delete(ctx, invKey)
