@@ -462,6 +462,13 @@ func (s *Service) UpgradeVersion(ctx context.Context, actor account.Account, cas
 	})
 	if errors.Is(err, fault.ErrGone) || errors.Is(err, metastore.ErrNotFound) {
 		discard()
+		// The version record this upgrade rewrote above may have landed
+		// after the erasure listed its stored copies: a copy with the
+		// plaintext's hash and the new key wraps would outlive the
+		// erasure, which does not look at an erased version again.
+		if derr := deleteAllVersions(context.WithoutCancel(ctx), s.store, versionKey(caseID, docID, version)); derr != nil {
+			return Document{}, fmt.Errorf("%w (and its rewritten record could not be deleted: %v)", gone, derr)
+		}
 		return Document{}, gone
 	}
 	if err != nil {

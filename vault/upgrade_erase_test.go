@@ -66,6 +66,11 @@ func TestUpgradeRacingAnErasureWritesNoHashesBack(t *testing.T) {
 		if !ok || !v.Erased || v.SHA256 != "" || v.PlainSHA256 != "" || v.Name != "" {
 			t.Fatalf("the erased version's stored entry after the upgrade: %+v", v)
 		}
+		// Nor is any copy of its version record left (with the key wraps
+		// and the plaintext's hash the upgrade wrote into it).
+		if vs, err := store.Versions(ctx, versionKey(k.caseID, d.ID, 1)); err == nil && len(vs) > 0 {
+			t.Fatalf("%d stored copies of the erased version's record after the upgrade", len(vs))
+		}
 	})
 }
 
