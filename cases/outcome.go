@@ -278,18 +278,8 @@ func (s *Service) surveyTakeBackIfGone(ctx context.Context, caseID, key, tokenKe
 	obj := s.meta.Objects()
 	var errs []error
 	deleteAnswer := func() {
-		vs, verr := obj.Versions(ctx, key)
-		if errors.Is(verr, objstore.ErrNotFound) {
-			return
-		}
-		if verr != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", key, verr))
-			return
-		}
-		for _, v := range vs {
-			if derr := obj.Delete(ctx, key, v.VersionID); derr != nil && !errors.Is(derr, objstore.ErrNotFound) {
-				errs = append(errs, fmt.Errorf("%s: %w", key, derr))
-			}
+		if derr := objstore.DeleteEveryVersion(ctx, obj, key); derr != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", key, derr))
 		}
 	}
 	deleteAnswer()

@@ -49,16 +49,5 @@ func dropVersionsThrough(ctx context.Context, obj objstore.Store, key, seen stri
 // deleteEveryVersion permanently deletes every stored version of key
 // (delete markers too).
 func deleteEveryVersion(ctx context.Context, obj objstore.Store, key string) error {
-	vs, err := obj.Versions(ctx, key)
-	if errors.Is(err, objstore.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	infos := make([]objstore.Info, len(vs))
-	for i, v := range vs {
-		infos[i] = v.Info
-	}
-	return errors.Join(obj.DeleteVersions(ctx, infos)...)
+	return objstore.DeleteEveryVersion(ctx, obj, key)
 }

@@ -130,3 +130,22 @@ func ListAfter(ctx context.Context, s Store, prefix, startAfter string, fn func(
 		return fn(i)
 	})
 }
+
+// DeleteEveryVersion permanently deletes every stored version of key
+// (delete markers too); a key with none is no error. It is how something
+// written where it must not stay (to a case being disposed of) is taken
+// back whole in a versioned bucket.
+func DeleteEveryVersion(ctx context.Context, s Store, key string) error {
+	vs, err := s.Versions(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	infos := make([]Info, len(vs))
+	for i, v := range vs {
+		infos[i] = v.Info
+	}
+	return errors.Join(s.DeleteVersions(ctx, infos)...)
+}

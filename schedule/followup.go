@@ -558,18 +558,8 @@ func (s *Service) takeBackIfGone(ctx context.Context, caseID, key, tokenKey stri
 	obj := s.cfg.Meta.Objects()
 	var errs []error
 	deleteAnswer := func() {
-		vs, verr := obj.Versions(ctx, key)
-		if errors.Is(verr, objstore.ErrNotFound) {
-			return
-		}
-		if verr != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", key, verr))
-			return
-		}
-		for _, v := range vs {
-			if derr := obj.Delete(ctx, key, v.VersionID); derr != nil && !errors.Is(derr, objstore.ErrNotFound) {
-				errs = append(errs, fmt.Errorf("%s: %w", key, derr))
-			}
+		if derr := objstore.DeleteEveryVersion(ctx, obj, key); derr != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", key, derr))
 		}
 	}
 	deleteAnswer()
@@ -605,18 +595,8 @@ func (s *Service) deleteEveryVersion(ctx context.Context, caseID string, keys []
 	obj := s.cfg.Meta.Objects()
 	var errs []error
 	for _, k := range keys {
-		vs, err := obj.Versions(ctx, k)
-		if errors.Is(err, objstore.ErrNotFound) {
-			continue
-		}
-		if err != nil {
+		if err := objstore.DeleteEveryVersion(ctx, obj, k); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", k, err))
-			continue
-		}
-		for _, v := range vs {
-			if err := obj.Delete(ctx, k, v.VersionID); err != nil && !errors.Is(err, objstore.ErrNotFound) {
-				errs = append(errs, fmt.Errorf("%s: %w", k, err))
-			}
 		}
 	}
 	kept := errors.Join(errs...)
