@@ -423,6 +423,18 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 				return err
 			}
 			if _, dup := existingParticipant(c, NewInvite{Role: inv.Role, Side: inv.Side, Name: inv.Name}, nil); dup {
+				// The person seated may be this link's own concurrent
+				// join, seated after this read of the invitation: then
+				// the link is in use or used, not a duplicate's.
+				var fresh Invite
+				if _, err := s.meta.Get(ctx, key, &fresh); err == nil {
+					switch {
+					case fresh.Completed:
+						return ErrInviteGone
+					case fresh.ClaimedBy != "":
+						return ErrInviteBusy
+					}
+				}
 				return ErrAlreadyJoined
 			}
 			inv.ClaimedBy = ids.New("u")
