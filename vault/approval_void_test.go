@@ -79,16 +79,10 @@ func TestApprovalVoidOnceANewerVersionExisted(t *testing.T) {
 // allowed once that version is erased: it was about the document as it
 // stood then.
 func TestPendingRequestStaleOnceANewerVersionExisted(t *testing.T) {
-	e := newDirEnv(t)
-	k := e.newCast(t)
+	e, k, d, first := askedToShareTenantsLease(t)
 	ctx := t.Context()
 	med, pA := k.who["mediator"], k.who["partyA"]
 	joint := k.audience(t, "joint")
-	d := e.upload(t, pA, k.caseID, "Lease.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("the lease"))
-	first, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := e.vault.AddVersion(ctx, pA, k.caseID, d.ID, NewVersion{Name: "Offer.pdf"}, strings.NewReader("offer")); err != nil {
 		t.Fatal(err)
 	}
@@ -165,16 +159,10 @@ func TestApprovalVoidWhenAnEarlierVersionLandsLate(t *testing.T) {
 // within the side changed where it is (it was asked from there), so
 // asking again makes a new request rather than answering that one.
 func TestAskingAgainAfterAMoveWithinTheSideAsksAnew(t *testing.T) {
-	e := newDirEnv(t)
-	k := e.newCast(t)
+	e, k, d, first := askedToShareTenantsLease(t)
 	ctx := t.Context()
 	med, pA := k.who["mediator"], k.who["partyA"]
 	joint := k.audience(t, "joint")
-	d := e.upload(t, pA, k.caseID, "Lease.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("the lease"))
-	first, err := e.vault.RequestShare(ctx, med, k.caseID, d.ID, joint)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, k.audience(t, "mediators"), false); err != nil {
 		t.Fatalf("move within the side: %v", err)
 	}
@@ -191,4 +179,19 @@ func TestAskingAgainAfterAMoveWithinTheSideAsksAnew(t *testing.T) {
 	if _, err := e.vault.Share(ctx, med, k.caseID, d.ID, joint, false); err != nil {
 		t.Fatalf("share once allowed: %v", err)
 	}
+}
+
+// askedToShareTenantsLease sets up a case (directory store) whose tenant
+// uploaded "Lease.pdf" to their caucus, and the mediator's pending request
+// to share it with the joint room.
+func askedToShareTenantsLease(t *testing.T) (*env, *cast, Document, ShareApproval) {
+	t.Helper()
+	e := newDirEnv(t)
+	k := e.newCast(t)
+	d := e.upload(t, k.who["partyA"], k.caseID, "Lease.pdf", k.audience(t, "caucus:A"), ClassEvidence, []byte("the lease"))
+	first, err := e.vault.RequestShare(t.Context(), k.who["mediator"], k.caseID, d.ID, k.audience(t, "joint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, k, d, first
 }
