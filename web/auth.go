@@ -89,11 +89,23 @@ func (a *API) requireSession(next http.Handler) http.Handler {
 // trying to reconnect for minutes. Clients that send no Origin (the Go
 // client, the CLI) read the 401 as before; a foreign Origin gets it too.
 func (a *API) refuseSession(w http.ResponseWriter, r *http.Request, err error) {
+	if isLogout(r) {
+		// A sign-out whose session could not be resolved (ended already,
+		// or the store did not answer) still clears the cookie, as logout
+		// does when the store fails: nobody stays signed in at this
+		// browser with it. A cross-origin sign-out is refused before this.
+		a.clearSessionCookie(w)
+	}
 	if !errors.Is(err, fault.ErrUnauthenticated) || !isCaseSocket(r.URL.Path) || !a.browserSocket(r) {
 		a.writeError(w, r, err)
 		return
 	}
 	a.closeHandshake(w, r, api.CloseSessionEnded, "session ended; sign in again")
+}
+
+// isLogout says whether r is a sign-out, DELETE /api/v1/session.
+func isLogout(r *http.Request) bool {
+	return r.Method == http.MethodDelete && r.URL.Path == "/api/v1/session"
 }
 
 // browserSocket says whether r is a browser's WebSocket handshake from our
