@@ -91,3 +91,44 @@ func TestBrowserForget(t *testing.T) {
 		shots: []string{"forget-offer-phone.png", "forget-confirm.png", "forget-confirm-phone.png", "forget-confirm-phone-end.png", "forget-done.png", "forget-done-phone.png"},
 	}.run(t, n.URL)
 }
+
+// TestBrowserSignOutUnreached drives web/client/test/signout-unreached.mjs
+// in Chromium: a party's sign-out, then their "Sign out and forget this
+// browser", whose DELETE /api/v1/session never reaches the server (the
+// connection drops). Each time the page stays, without the case on it,
+// and says in plain words that they are not signed out yet and that
+// anyone using this browser can open their mediation until they are
+// (their session is indeed still valid); forgetting deletes this
+// browser's keys all the same. Pressing Sign out again once the
+// connection is back signs out; after forgetting, coming back online
+// signs out by itself. Before, the failure was swallowed and the page
+// said "You are signed out" while the session stayed in the browser.
+func TestBrowserSignOutUnreached(t *testing.T) {
+	needBrowser(t)
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
+	ctx := context.Background()
+	medEmail, _, medC, k := tenancyCase(t, n)
+	inv, err := medC.Invite(ctx, k.ID, "party", "A", "Ada Okafor", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browserScript{
+		name: "signout-unreached.mjs",
+		env:  []string{"PARLEY_MEDIATOR_EMAIL=" + medEmail, "PARLEY_PASSWORD=" + nodetest.Password, "PARLEY_INVITE=" + inv.Link, "PARLEY_CASE=" + k.ID},
+		ask: map[string]func(string) (string, error){
+			// A link back in for the party (as the mediator's people list makes).
+			"link": func(string) (string, error) {
+				c, err := n.Cases.Load(ctx, k.ID)
+				if err != nil {
+					return "", err
+				}
+				if len(c.Participants) != 1 {
+					return "", fmt.Errorf("participants %v", c.Participants)
+				}
+				r, err := medC.Reentry(ctx, k.ID, c.Participants[0].AccountID, time.Hour)
+				return r.Link, err
+			},
+		},
+		shots: []string{"signout-unreached.png", "signout-unreached-phone.png", "forget-unreached.png", "forget-unreached-phone.png"},
+	}.run(t, n.URL)
+}

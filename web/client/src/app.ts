@@ -15,7 +15,7 @@ import type { ParticipantRole } from "./wire_gen";
 import * as E from "./e2ee";
 import { registerDevice, SecureCase, SecureEvent, SecurityStop, unconfirmedWords } from "./secure";
 import { showSecurityStop } from "./alarm";
-import { signOutDialog } from "./signout";
+import { endSession, notSignedOut, signOutDialog } from "./signout";
 import { loadOrCreateDevice, markRegistered } from "./store";
 import { afterSignOut, comeBackPage, offerReentry, rememberRole, renderPeople, shouldShowComeBack } from "./reentry";
 import { isUnreadable, noteUnreadable, refreshAdmissions, renderDevices } from "./devices";
@@ -272,7 +272,15 @@ async function start(): Promise<void> {
   out.hidden = false;
   // Signing out deletes the decrypted documents' temporary files at once,
   // before the page goes (not at the next visit of the documents screen).
-  const signOut = async () => { sc?.close(); await sweepAllTemporary(); await api.logout().catch(() => {}); afterSignOut(me.role); };
+  // A sign-out the server did not take leaves the page here, saying the
+  // person is not signed out yet (signout.ts notSignedOut).
+  const signOut = async () => {
+    sc?.close();
+    await sweepAllTemporary();
+    const r = await endSession();
+    if (r.ended) return afterSignOut(me.role);
+    notSignedOutHere(r.error, false, () => afterSignOut(me.role));
+  };
   // A party or lawyer has no password: signed out, they need a new link to
   // come back, so they are asked first (signout.ts). Staff sign in again
   // with their password: their Sign out acts at once.
@@ -329,10 +337,15 @@ function forgetButton(): HTMLElement {
         status("Forgetting this browser…");
         sc?.close();
         await forgetDecrypted();
-        await api.logout().catch(() => {});
+        const r = await endSession();
+        // This browser's share is deleted either way: that part needs no
+        // server. A session the server did not end is said so, and the
+        // page does not reload into the case (it would register a new
+        // device on this account).
         await forgetThisBrowser(me.id);
-        location.href = "/app#forgotten";
-        location.reload();
+        const forgotten = () => { location.href = "/app#forgotten"; location.reload(); };
+        if (r.ended) return forgotten();
+        notSignedOutHere(r.error, true, forgotten);
       });
       document.body.append(dlg);
       dlg.showModal();
@@ -360,6 +373,20 @@ function chooseCase(list: { id: string; title?: string; relation: string }[], ke
 }
 
 // --- the case ---
+
+/**
+ * A sign-out (forgot: with "forget this browser") the server did not
+ * take: the case gives way to a page saying the person is not signed out
+ * yet, with one Sign out button that tries again; done runs once the
+ * session has ended.
+ */
+function notSignedOutHere(error: unknown, forgot: boolean, done: () => void): void {
+  hideAccountButtons();
+  const el = $("conn");
+  el.textContent = "Not signed out yet";
+  el.className = "conn bad";
+  notSignedOut(main(), { error, participant: me.role === "participant", forgot, retry: endSession, done, back: () => location.reload() });
+}
 
 /** Signed out, or access ended: "Sign out" and "Change password" would do nothing there, so they go. */
 function hideAccountButtons(): void {

@@ -4,7 +4,90 @@
 // lost. The page asks first, in words naming that, and says how to take a
 // break instead. Staff (who sign in again with their password) are not
 // asked (app.ts).
+//
+// A sign-out the server did not take (the connection dropped, or the
+// server could not end the session) is not treated as done: the page
+// stays, says in plain words that the person is NOT signed out yet and
+// that anyone using this browser can open their mediation until they
+// are, and offers Sign out again (notSignedOut). The server expires the
+// session cookie on any same-origin sign-out it receives, even one it
+// could not finish (web/handlers_account.go logout).
+import { api, APIError } from "./api";
 import { h } from "./dom";
+
+/**
+ * Ends this browser's session on the server. Resolves to whether it has
+ * ended: true when the server took the sign-out, or said there was no
+ * valid session to end (401); false when it could not be reached or
+ * could not end the session (the reason is kept in the error).
+ */
+export async function endSession(): Promise<{ ended: true } | { ended: false; error: unknown }> {
+  try {
+    await api.logout();
+    return { ended: true };
+  } catch (e) {
+    if (e instanceof APIError && e.status === 401) return { ended: true };
+    return { ended: false, error: e };
+  }
+}
+
+/** How many times a page retries a failed sign-out by itself when the browser says it is back online. */
+export const SIGNOUT_AUTO_RETRIES = 3;
+
+/** The words for a sign-out the server did not take, naming who can open what until it does. */
+export function notSignedOutWords(error: unknown, participant: boolean): string {
+  const why = error instanceof APIError
+    ? "the server could not sign you out just now. Wait a moment and press Sign out again."
+    : "Parley could not reach the server. Check your connection and press Sign out again.";
+  return "You are not signed out yet: " + why + " Until then, anyone using this browser can open " + (participant ? "your mediation." : "your account.");
+}
+
+/**
+ * The page after a sign-out the server did not take, in place of what
+ * main showed (the case is not left on screen as if nothing happened):
+ * that the person is not signed out yet, and a Sign out button that
+ * tries again (retry). When the browser says it is back online, it tries
+ * again by itself, at most SIGNOUT_AUTO_RETRIES times. done runs once the
+ * session has ended. forgot: this browser's keys and copies are deleted
+ * already (forget.ts), so there is no way back into the case from here;
+ * otherwise the person may also go back to their mediation (back).
+ */
+export function notSignedOut(main: HTMLElement, o: {
+  error: unknown; participant: boolean; forgot: boolean;
+  retry: () => Promise<{ ended: true } | { ended: false; error: unknown }>; done: () => void; back?: () => void;
+}): void {
+  for (const d of document.querySelectorAll<HTMLDialogElement>("dialog[open]")) d.close();
+  const words = h("p", { id: "not-signed-out-words", class: "error", role: "alert" }, notSignedOutWords(o.error, o.participant));
+  const again = h("button", { type: "button", class: "primary", id: "signout-retry" }, "Sign out") as HTMLButtonElement;
+  const status = h("p", { id: "signout-retry-status", role: "status" });
+  let busy = false, auto = 0;
+  const attempt = async () => {
+    if (busy) return;
+    busy = again.disabled = true;
+    status.textContent = "Signing out…";
+    const r = await o.retry();
+    busy = again.disabled = false;
+    if (r.ended) {
+      removeEventListener("online", onOnline);
+      status.textContent = "You are signed out.";
+      o.done();
+      return;
+    }
+    status.textContent = "";
+    words.textContent = notSignedOutWords(r.error, o.participant);
+  };
+  const onOnline = () => { if (auto++ < SIGNOUT_AUTO_RETRIES) void attempt(); };
+  addEventListener("online", onOnline);
+  again.onclick = () => void attempt();
+  main.replaceChildren(h("section", { id: "not-signed-out", "aria-labelledby": "not-signed-out-title" },
+    h("h1", { id: "not-signed-out-title" }, "You are not signed out yet"),
+    words,
+    o.forgot ? h("p", {}, "This browser’s keys and its copies of documents are already deleted: it can no longer read your messages. But until you are signed out, someone using this browser can still see your mediation’s names and rooms and open documents kept on the server.") : "",
+    h("div", { class: "row" }, again,
+      o.back && !o.forgot ? h("button", { type: "button", id: "signout-back", onclick: o.back }, "Stay signed in and go back to my mediation") : ""),
+    status));
+  again.focus();
+}
 
 /** Opens the question; signOut runs only after "Sign out" is pressed in it. */
 export function signOutDialog(signOut: () => Promise<void>): void {

@@ -1,0 +1,89 @@
+// A sign-out that never reaches the server, in real Chromium. Run by
+// web/forget_browser_test.go TestBrowserSignOutUnreached, which makes a
+// mediator, a case and an invitation for a party, and answers "ask link"
+// (a link back in for the party). The page's DELETE /api/v1/session is
+// made to fail as a dropped connection does; the party must be told they
+// are NOT signed out, stay on the page (the case no longer on it), and be
+// signed out by pressing Sign out again once the connection is back — or,
+// after "forget this browser", by the page itself when the browser says
+// it is back online.
+import { axeCheck } from "./axe.mjs";
+import { passGate } from "./gate.mjs";
+import { check, ask, env, fitsWidth, newPage, run, shots } from "./harness.mjs";
+
+const SESSION = "**/api/v1/session";
+/** Makes every sign-out of page fail as a dropped connection does; other requests go through. */
+const dropSignOut = (page) => page.route(SESSION, (r) => (r.request().method() === "DELETE" ? r.abort("internetdisconnected") : r.continue()));
+const status = (page) => page.evaluate(async () => (await fetch("/api/v1/me")).status);
+
+async function shoot(page, name) {
+  const size = page.viewportSize();
+  await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await fitsWidth(page, name);
+  await page.screenshot({ path: `${shots}/${name}-phone.png`, fullPage: true });
+  await page.setViewportSize(size);
+}
+
+/** What the not-signed-out page says, and whether the case is still on screen. */
+async function notSignedOutPage(page, what) {
+  await page.locator("#not-signed-out-title", { hasText: "You are not signed out yet" }).waitFor({ timeout: 60000 });
+  const words = await page.innerText("#not-signed-out");
+  for (const w of ["You are not signed out yet: Parley could not reach the server.", "Check your connection and press Sign out again.",
+    "Until then, anyone using this browser can open your mediation."]) {
+    check(words.includes(w), `${what}: the page says: ${w}`);
+  }
+  check(!/\b(HTTP|ERR_|internetdisconnected|fetch)\b|[a-z]_[a-z2-7]{6,}/i.test(words), `${what}: and shows no raw error or id: ${words}`);
+  check((await page.locator("#rooms, #room, #forget[open], #signout-confirm[open]").count()) === 0, `${what}: the case and the question are no longer on screen`);
+  check(new URL(page.url()).hash.startsWith("#case="), `${what}: the page did not go to a signed-out page: ${page.url()}`);
+  check((await page.locator("#signout-retry", { hasText: /^Sign out$/ }).count()) === 1, `${what}: a Sign out button is there to try again`);
+  check(await status(page) === 200, `${what}: and indeed the session is still valid at this browser`);
+  await axeCheck(page, what);
+  return words;
+}
+
+await run(async () => {
+  const party = await newPage("party", { width: 1280, height: 900 });
+  await party.goto(env("PARLEY_INVITE"));
+  await passGate(party);
+  await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+
+  // A plain sign-out as the connection drops: not signed out, and said so.
+  await dropSignOut(party);
+  await party.click("#signout");
+  await party.locator("#signout-confirm[open] button", { hasText: /^Sign out$/ }).click();
+  await notSignedOutPage(party, "a plain sign-out that did not reach the server");
+  check((await party.locator("#signout-back").count()) === 1, "a plain sign-out that failed also offers to go back to the mediation");
+  await shoot(party, "signout-unreached");
+  // Pressed again while still cut off: still not signed out.
+  await party.click("#signout-retry");
+  await party.locator("#signout-retry:not([disabled])").waitFor();
+  await notSignedOutPage(party, "a second sign-out that did not reach the server");
+  // The connection is back: Sign out again signs out.
+  await party.unroute(SESSION);
+  await party.click("#signout-retry");
+  await party.locator("#come-back-title", { hasText: "You are signed out" }).waitFor({ timeout: 60000 });
+  check(await status(party) === 401, "pressed again with the connection back, the party is signed out");
+
+  // Forgetting this browser as the connection drops: the keys go (that
+  // needs no server), and the party is told they are not signed out.
+  await party.goto(await ask("link"));
+  await passGate(party);
+  await party.locator("#conn", { hasText: "Connected" }).waitFor({ timeout: 60000 });
+  await dropSignOut(party);
+  await party.click("#forget-open");
+  await party.click("#forget-confirm");
+  const words = await notSignedOutPage(party, "forgetting this browser without reaching the server");
+  check(words.includes("keys and its copies of documents are already deleted") && words.includes("until you are signed out, someone using this browser can still see"),
+    "it says the keys are gone but the session is not: " + words);
+  check((await party.locator("#signout-back").count()) === 0, "after forgetting, it offers no way back into the case");
+  const dbs = await party.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+  check(dbs.length === 0, "this browser's keys are deleted all the same: " + dbs.join(", "));
+  await shoot(party, "forget-unreached");
+  // Offline and back online: the page signs out by itself.
+  await party.context().setOffline(true);
+  await party.unroute(SESSION);
+  await party.context().setOffline(false);
+  await party.locator("#come-back-title", { hasText: "this browser has forgotten you" }).waitFor({ timeout: 60000 });
+  check(await status(party) === 401, "back online, the page signed the party out by itself");
+});
