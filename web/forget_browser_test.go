@@ -98,8 +98,9 @@ func TestBrowserForget(t *testing.T) {
 // connection drops). Each time the page stays, without the case on it,
 // and says in plain words that they are not signed out yet and that
 // anyone using this browser can open their mediation until they are
-// (their session is indeed still valid); forgetting deletes this
-// browser's keys all the same. Pressing Sign out again once the
+// (their session is indeed still valid); a server that answers but
+// cannot end the session (503) gets the same page, in its own plain
+// words; forgetting deletes this browser's keys all the same. Pressing Sign out again once the
 // connection is back signs out; after forgetting, coming back online
 // signs out by itself. Before, the failure was swallowed and the page
 // said "You are signed out" while the session stayed in the browser.

@@ -59,6 +59,16 @@ await run(async () => {
   await party.click("#signout-retry");
   await party.locator("#signout-retry:not([disabled])").waitFor();
   await notSignedOutPage(party, "a second sign-out that did not reach the server");
+  // The server answers, but cannot end the session (503): said so too.
+  await party.unroute(SESSION);
+  await party.route(SESSION, (r) => (r.request().method() === "DELETE"
+    ? r.fulfill({ status: 503, contentType: "application/problem+json", body: JSON.stringify({ type: "urn:parley:problem:unavailable", title: "Storage is unavailable; try again shortly", status: 503 }) })
+    : r.continue()));
+  await party.click("#signout-retry");
+  await party.locator("#not-signed-out-words", { hasText: "the server could not sign you out just now. Wait a moment and press Sign out again." }).waitFor();
+  const said = await party.innerText("#not-signed-out-words");
+  check(said.startsWith("You are not signed out yet:") && said.includes("anyone using this browser can open your mediation") && !/storage|unavailable|503/i.test(said),
+    "a sign-out the server could not take is said in plain words, not the server's: " + said);
   // The connection is back: Sign out again signs out.
   await party.unroute(SESSION);
   await party.click("#signout-retry");
