@@ -471,9 +471,9 @@ func (l *Log) refresh(ctx context.Context) error {
 			err = l.auth.admit(key, n, f)
 		}
 		if err != nil {
-			if errors.Is(err, ErrForgedEntry) {
-				l.reportForged(n, err)
-			}
+			// Not an entry a node wrote (unsigned, badly signed or not
+			// even an event): the log is stuck until it is removed.
+			l.reportForged(n, err)
 			return err
 		}
 		if err := l.addLeaf(f.event); err != nil {

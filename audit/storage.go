@@ -147,10 +147,10 @@ func putObject(ctx context.Context, store objstore.Store, key string, data []byt
 
 // fetchEntries reads entries [from, to) in parallel and checks each
 // (readEntry: a canonical event, and its signature if it has one; the
-// workers check signatures, so they are checked in parallel too). A
-// missing entry is an error: the caller has already established that they
-// exist.
-func fetchEntries(ctx context.Context, store objstore.Store, lay layout, v note.Verifier, from, to int64) ([]fetched, error) {
+// workers check signatures, so they are checked in parallel too), with an
+// error for each entry that fails. A missing entry is an error: the
+// caller has already established that they exist.
+func fetchEntries(ctx context.Context, store objstore.Store, lay layout, v note.Verifier, from, to int64) ([]fetched, []error, error) {
 	count := int(to - from)
 	out := make([]fetched, count)
 	errs := make([]error, count)
@@ -178,14 +178,9 @@ func fetchEntries(ctx context.Context, store objstore.Store, lay layout, v note.
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return out, errs, nil
 }
 
 // loadEntries streams entries [from, to) into t in chunks, checking that
@@ -194,11 +189,15 @@ func fetchEntries(ctx context.Context, store objstore.Store, lay layout, v note.
 func loadEntries(ctx context.Context, store objstore.Store, lay layout, v note.Verifier, auth *entryAuth, t *tree, from, to int64) error {
 	for lo := from; lo < to; lo += fetchChunk {
 		hi := min(lo+fetchChunk, to)
-		chunk, err := fetchEntries(ctx, store, lay, v, lo, hi)
+		chunk, errs, err := fetchEntries(ctx, store, lay, v, lo, hi)
 		if err != nil {
 			return err
 		}
+		// In index order, so that the error names the first bad entry.
 		for i, f := range chunk {
+			if errs[i] != nil {
+				return errs[i]
+			}
 			idx := lo + int64(i)
 			if idx != t.n {
 				return fmt.Errorf("audit: internal error: adding entry %d to tree of %d", idx, t.n)
