@@ -301,3 +301,73 @@ func BenchmarkOpen(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/entry")
 }
+
+// TestStrippedAndRolledBackCaughtBySavedCheckpoint: someone with write
+// access to the bucket rolls the latest checkpoint back to one signed
+// before entries were, deletes every checkpoint since, strips the
+// signature lines and adds an unsigned entry. The store alone no longer
+// says from where entries are signed (the residual docs/security.md
+// names), but a checkpoint saved earlier does, so Verify with it names
+// the first unsigned entry it says must be signed.
+func TestStrippedAndRolledBackCaughtBySavedCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	s := newSigner(t, testOrigin, "k1")
+	lay := defaultLayout
+	// An old log of 2 entries and its checkpoint.
+	var tr tree
+	for i := range int64(2) {
+		e := ev("doc.view", "old")
+		e.Time = time.Date(2025, 1, 1, 0, 0, int(i), 0, time.UTC)
+		b, err := e.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		overwrite(t, store, lay.entry(i), b)
+		if err := tr.add(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, _ := tr.root(2)
+	old, err := signNote(Checkpoint{Origin: testOrigin, Size: 2, Hash: root}.Text(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	overwrite(t, store, lay.checkpoint(2), old)
+	overwrite(t, store, lay.latest(), old)
+
+	l := openLog(t, store, s) // signs "entries signed from 2"
+	appendN(t, l, 3)
+	saved, err := l.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	overwrite(t, store, lay.latest(), old)
+	sizes, err := listIndexed(ctx, store, lay.checkpoints())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range sizes {
+		if n > 2 {
+			if err := store.Delete(ctx, lay.checkpoint(n), ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := int64(2); i < 5; i++ {
+		bare, _, err := parseRecord(getObject(t, store, lay.entry(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		overwrite(t, store, lay.entry(i), bare)
+	}
+	forge(t, l, 5, ev("retention.case.destroyed", "svc"))
+
+	mustVerify(t, store, s.VerifierKey(), nil) // the residual
+	verifyFails(t, store, s.VerifierKey(), saved, "entry 2 (audit/entries/00000000000000000002): no entry signature")
+	// A node that ran through it still knows, and signs nothing over it.
+	if _, err := l.Append(ctx, ev("doc.view", "user-z")); err == nil || !strings.Contains(err.Error(), "entry 5") {
+		t.Fatalf("Append after the rollback: %v", err)
+	}
+}
