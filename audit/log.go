@@ -580,7 +580,7 @@ func (l *Log) appendRecord(ctx context.Context, rec []byte) (int64, error) {
 			}
 		}
 		n := l.tree.n
-		_, err := putObject(ctx, l.store, l.lay.entry(n), signRecord(l.signer, n, rec), objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+		_, err := putObject(ctx, l.store, l.lay.entry(n), signRecord(l.signer, n, rec), objstore.PutOptions{IfNoneMatch: true, ContentType: "text/plain; charset=utf-8"})
 		if err == nil {
 			if err := l.addLeaf(rec); err != nil {
 				return -1, err

@@ -765,7 +765,7 @@ func testRetryStopsWhenCallerGivesUp(t *testing.T, base objstore.Store) {
 				return err
 			}
 			rec := signRecord(s, i, rival)
-			if _, err := base.Put(ctx, key, bytes.NewReader(rec), int64(len(rec)), objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"}); err != nil {
+			if _, err := base.Put(ctx, key, bytes.NewReader(rec), int64(len(rec)), objstore.PutOptions{IfNoneMatch: true, ContentType: "text/plain; charset=utf-8"}); err != nil {
 				return fmt.Errorf("the rival's write: %w", err)
 			}
 			if lost.Add(1) == losses {
