@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +35,33 @@ func latestSize(tb testing.TB, l *Log, vkey string) int64 {
 	return c.Size
 }
 
+// captureLogs sends the default logger to a buffer until the test ends.
+func captureLogs(t *testing.T) *syncBuffer {
+	t.Helper()
+	var b syncBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&b, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	return &b
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // TestForgedTailEntryIsRefused: an entry written into the store at the next
 // index by someone without the audit key is not signed over by the next
 // append, and Verify names it.
@@ -44,6 +73,7 @@ func TestForgedTailEntryIsRefused(t *testing.T) {
 	appendN(t, l, 3)
 
 	forge(t, l, 3, Event{Type: "retention.case.destroyed", Actor: "svc", Case: "case-gone"})
+	logs := captureLogs(t)
 
 	verifyFails(t, store, s.VerifierKey(), nil, "entry 3")
 	idx, err := l.Append(ctx, ev("doc.view", "user-z"))
@@ -58,6 +88,11 @@ func TestForgedTailEntryIsRefused(t *testing.T) {
 	}
 	if got := latestSize(t, l, s.VerifierKey()); got != 3 {
 		t.Fatalf("latest checkpoint signs %d entries after Checkpoint, want 3", got)
+	}
+	// One ERROR naming the entry, not one per refused write.
+	const line = "level=ERROR msg=\"audit: an entry in the store was not written by a node; audited writes fail until it is removed\" index=3 key=audit/entries/00000000000000000003"
+	if got := logs.String(); strings.Count(got, line) != 1 || strings.Count(got, "level=ERROR") != 1 {
+		t.Fatalf("logged %q, want one ERROR line starting %q", got, line)
 	}
 	// A node starting now refuses the log too, naming the entry.
 	if _, err := Open(ctx, store, s); err == nil || !strings.Contains(err.Error(), "entry 3") {
