@@ -45,6 +45,13 @@ type Log struct {
 	mu   sync.Mutex
 	tree tree // entries [0, tree.n) as this Log has seen them; changed only by the writer, under mu
 
+	// auth says from which index entries must carry a valid signature
+	// (entrysig.go); forgedIdx and forgedAt are when the last forged entry
+	// was logged. The writer (or Open) alone uses them.
+	auth      entryAuth
+	forgedIdx int64
+	forgedAt  time.Time
+
 	qmu     sync.Mutex // guards queue and writing; held only in enqueue, takeRound, queueEmpty and a failed writer's recovery (write)
 	queue   []*request // waiting for the writer, oldest first
 	writing bool       // a writer goroutine is running
@@ -347,7 +354,14 @@ func roundContext(round []*request) (ctx context.Context, stop func()) {
 // Open loads the log in store, rebuilding its Merkle tree in memory, and
 // checks it against the stored latest checkpoint. A log whose entries do not
 // match its own signed checkpoint (tampering, or a checkpoint from another
-// key) is refused: appending to it would sign over the damage.
+// key) is refused: appending to it would sign over the damage. So is one
+// holding an entry without a valid entry signature where entries are
+// signed (a forged entry, see entrysig.go), naming it.
+//
+// The first Open of a log written before entries were signed (its latest
+// checkpoint has no "entries signed from" line) signs a checkpoint over
+// every entry in it, saying that entries are signed from its size on; if
+// that write fails, Open logs a WARN and the next append signs it.
 //
 // Opening reads every entry once (16 at a time) and keeps about 64 bytes of
 // hashes per entry in memory, so start-up time and memory grow linearly with
@@ -371,20 +385,52 @@ func OpenWithPrefix(ctx context.Context, store objstore.Store, signer *Signer, p
 	if err != nil {
 		return nil, fmt.Errorf("audit: verifier: %w", err)
 	}
-	l := &Log{store: store, lay: layout(prefix), signer: signer, verifier: v}
+	l := &Log{store: store, lay: layout(prefix), signer: signer, verifier: v, auth: newEntryAuth(), forgedIdx: -1}
+	// Where entries are signed from, if the latest checkpoint says, so that
+	// the load names the first unsigned entry beyond it. Its errors are
+	// readLatest's to report, below.
+	if data, _, err := readObject(ctx, store, l.lay.latest()); err == nil {
+		if _, from, err := openCheckpointFrom(data, v); err == nil && from >= 0 {
+			l.auth.signedFrom = from
+		}
+	}
 	n, err := countEntries(ctx, store, l.lay)
 	if err != nil {
 		return nil, err
 	}
-	if err := loadEntries(ctx, store, l.lay, &l.tree, 0, n); err != nil {
+	if err := loadEntries(ctx, store, l.lay, v, &l.auth, &l.tree, 0, n); err != nil {
 		return nil, err
 	}
 	// Pick up anything appended since the listing.
 	if err := l.refresh(ctx); err != nil {
 		return nil, err
 	}
-	if _, _, _, err := l.readLatest(ctx); err != nil {
+	_, c, from, found, err := l.readLatest(ctx)
+	if err != nil {
 		return nil, err
+	}
+	if from >= 0 {
+		if err := l.auth.requireFrom(l.lay, from, l.lay.latest()); err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
+	// No checkpoint yet, or one signed before entries were: from now on
+	// every entry must be signed, and a checkpoint says so.
+	if err := l.auth.requireFrom(l.lay, l.tree.n, "this node"); err != nil {
+		return nil, err
+	}
+	if !found && l.tree.n == 0 {
+		return l, nil // a new log: its first append signs the first checkpoint
+	}
+	if err := l.publish(ctx); err != nil {
+		slog.Warn("audit: could not sign a checkpoint covering the entries written before entries were signed; the next append signs it",
+			"log", l.lay.latest(), "entries", l.tree.n, "err", err)
+		return l, nil
+	}
+	if found {
+		slog.Info("audit: signed a checkpoint over the entries written before entries were signed; from now on every entry must carry its own signature",
+			"log", l.lay.latest(), "entries", l.tree.n, "previous_checkpoint_size", c.Size)
 	}
 	return l, nil
 }
@@ -419,13 +465,34 @@ func (l *Log) refresh(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("audit: entry %d: %w", n, err)
 		}
-		if _, err := ParseEvent(data); err != nil {
-			return fmt.Errorf("audit: entry %d: %w", n, err)
+		key := l.lay.entry(n)
+		f, err := readEntry(l.verifier, key, n, data)
+		if err == nil {
+			err = l.auth.admit(key, n, f)
 		}
-		if err := l.addLeaf(data); err != nil {
+		if err != nil {
+			// Not an entry a node wrote (unsigned, badly signed or not
+			// even an event): the log is stuck until it is removed.
+			l.reportForged(n, err)
+			return err
+		}
+		if err := l.addLeaf(f.event); err != nil {
 			return err
 		}
 	}
+}
+
+// reportForged logs, at most once a minute for the same index, that entry
+// n is forged: the log takes no write until an operator removes it, since
+// appending would sign over it (docs/operations.md). Only the writer (or
+// Open) calls it.
+func (l *Log) reportForged(n int64, err error) {
+	if n == l.forgedIdx && time.Since(l.forgedAt) < time.Minute {
+		return
+	}
+	l.forgedIdx, l.forgedAt = n, time.Now()
+	slog.Error("audit: an entry in the store was not written by a node; audited writes fail until it is removed",
+		"index", n, "key", l.lay.entry(n), "err", err)
 }
 
 // Append adds ev to the log and returns its index, then publishes a new
@@ -513,11 +580,12 @@ func (l *Log) appendRecord(ctx context.Context, rec []byte) (int64, error) {
 			}
 		}
 		n := l.tree.n
-		_, err := putObject(ctx, l.store, l.lay.entry(n), rec, objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+		_, err := putObject(ctx, l.store, l.lay.entry(n), signRecord(l.signer, n, rec), objstore.PutOptions{IfNoneMatch: true, ContentType: "text/plain; charset=utf-8"})
 		if err == nil {
 			if err := l.addLeaf(rec); err != nil {
 				return -1, err
 			}
+			l.auth.signedFrom = min(l.auth.signedFrom, n)
 			return n, nil
 		}
 		if !errors.Is(err, objstore.ErrPrecondition) {
@@ -533,15 +601,16 @@ func (l *Log) appendRecord(ctx context.Context, rec []byte) (int64, error) {
 
 // publish signs a checkpoint of the local tree and stores it, both under
 // its size in audit/checkpoints/ (so every signed size stays provable) and
-// as audit/checkpoint, the latest, which only ever moves forward. Only the
-// writer calls it, so one Log never publishes two checkpoints at once.
+// as audit/checkpoint, the latest, which only ever moves forward. The
+// checkpoint says from which index entries are signed. Only the writer (or
+// Open) calls it, so one Log never publishes two checkpoints at once.
 func (l *Log) publish(ctx context.Context) error {
 	n := l.tree.n
 	root, err := l.tree.root(n)
 	if err != nil {
 		return err
 	}
-	signed, err := signCheckpoint(Checkpoint{Origin: l.signer.Name(), Size: n, Hash: root}, l.signer)
+	signed, err := signNote(checkpointText(Checkpoint{Origin: l.signer.Name(), Size: n, Hash: root}, min(l.auth.signedFrom, n)), l.signer)
 	if err != nil {
 		return err
 	}
@@ -572,8 +641,10 @@ func (l *Log) publish(ctx context.Context) error {
 
 // advanceLatest makes one attempt to store signed (a checkpoint of size n)
 // as the latest checkpoint. It succeeds without writing when the stored one
-// is already at least as large, and returns ErrPrecondition when another
-// node changed it between our read and our write. Only the writer calls it.
+// is already at least as large (unless it is one of the same size signed
+// before entries were: signed replaces it, to say from where they are),
+// and returns ErrPrecondition when another node changed it between our
+// read and our write. Only the writer (or Open) calls it.
 func (l *Log) advanceLatest(ctx context.Context, n int64, signed []byte) error {
 	opts := objstore.PutOptions{ContentType: "text/plain; charset=utf-8"}
 	data, info, err := readObject(ctx, l.store, l.lay.latest())
@@ -583,11 +654,11 @@ func (l *Log) advanceLatest(ctx context.Context, n int64, signed []byte) error {
 	case err != nil:
 		return fmt.Errorf("audit: read %s: %w", l.lay.latest(), err)
 	default:
-		cur, err := l.checkAgainstTree(data, l.lay.latest())
+		cur, from, err := l.checkAgainstTree(data, l.lay.latest())
 		if err != nil {
 			return err
 		}
-		if cur.Size >= n {
+		if cur.Size > n || cur.Size == n && from >= 0 {
 			return nil
 		}
 		opts.IfMatch = info.ETag
@@ -608,60 +679,64 @@ func (l *Log) checkStored(ctx context.Context, key string) error {
 	if err != nil {
 		return fmt.Errorf("audit: read %s: %w", key, err)
 	}
-	_, err = l.checkAgainstTree(data, key)
+	_, _, err = l.checkAgainstTree(data, key)
 	return err
 }
 
 // checkAgainstTree opens a signed checkpoint with this log's key and, when
 // the local tree is at least as large, checks its root. A mismatch means the
 // store holds a history other than the one this Log has read: a fork, or
-// entries rewritten after they were signed. Only the writer (or Open) calls
-// it, so it reads the tree without mu.
-func (l *Log) checkAgainstTree(signed []byte, key string) (Checkpoint, error) {
-	c, err := openCheckpoint(signed, l.verifier)
+// entries rewritten after they were signed. from is the index from which
+// the checkpoint says entries are signed, -1 if it was signed before they
+// were. Only the writer (or Open) calls it, so it reads the tree without
+// mu.
+func (l *Log) checkAgainstTree(signed []byte, key string) (c Checkpoint, from int64, err error) {
+	c, from, err = openCheckpointFrom(signed, l.verifier)
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("audit: %s: %w", key, err)
+		return Checkpoint{}, 0, fmt.Errorf("audit: %s: %w", key, err)
 	}
 	if c.Size <= l.tree.n {
 		root, err := l.tree.root(c.Size)
 		if err != nil {
-			return Checkpoint{}, err
+			return Checkpoint{}, 0, err
 		}
 		if root != c.Hash {
-			return Checkpoint{}, fmt.Errorf("audit: %s: signed root at size %d does not match the stored entries (tampered or forked log)", key, c.Size)
+			return Checkpoint{}, 0, fmt.Errorf("audit: %s: signed root at size %d does not match the stored entries (tampered or forked log)", key, c.Size)
 		}
 	}
-	return c, nil
+	return c, from, nil
 }
 
 // readLatest reads and checks the latest signed checkpoint, catching up
 // with the entries first if it is ahead of the local tree (entries are always
 // written before the checkpoint that covers them). found is false when no
-// checkpoint has been written yet. Only the writer (or Open) calls it.
-func (l *Log) readLatest(ctx context.Context) (signed []byte, c Checkpoint, found bool, err error) {
+// checkpoint has been written yet; from is the index from which the
+// checkpoint says entries are signed (-1: signed before they were). Only
+// the writer (or Open) calls it.
+func (l *Log) readLatest(ctx context.Context) (signed []byte, c Checkpoint, from int64, found bool, err error) {
 	data, _, err := readObject(ctx, l.store, l.lay.latest())
 	if errors.Is(err, objstore.ErrNotFound) {
-		return nil, Checkpoint{}, false, nil
+		return nil, Checkpoint{}, -1, false, nil
 	}
 	if err != nil {
-		return nil, Checkpoint{}, false, fmt.Errorf("audit: read %s: %w", l.lay.latest(), err)
+		return nil, Checkpoint{}, -1, false, fmt.Errorf("audit: read %s: %w", l.lay.latest(), err)
 	}
-	c, err = l.checkAgainstTree(data, l.lay.latest())
+	c, from, err = l.checkAgainstTree(data, l.lay.latest())
 	if err != nil {
-		return nil, Checkpoint{}, false, err
+		return nil, Checkpoint{}, -1, false, err
 	}
 	if c.Size > l.tree.n {
 		if err := l.refresh(ctx); err != nil {
-			return nil, Checkpoint{}, false, err
+			return nil, Checkpoint{}, -1, false, err
 		}
 		if c.Size > l.tree.n {
-			return nil, Checkpoint{}, false, fmt.Errorf("audit: %s signs %d entries but the store has %d (entries deleted)", l.lay.latest(), c.Size, l.tree.n)
+			return nil, Checkpoint{}, -1, false, fmt.Errorf("audit: %s signs %d entries but the store has %d (entries deleted)", l.lay.latest(), c.Size, l.tree.n)
 		}
-		if _, err := l.checkAgainstTree(data, l.lay.latest()); err != nil {
-			return nil, Checkpoint{}, false, err
+		if _, _, err := l.checkAgainstTree(data, l.lay.latest()); err != nil {
+			return nil, Checkpoint{}, -1, false, err
 		}
 	}
-	return data, c, true, nil
+	return data, c, from, true, nil
 }
 
 // Checkpoint returns the latest signed checkpoint, as a C2SP signed note.
@@ -689,7 +764,7 @@ func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 // writer calls it.
 func (l *Log) checkpoint(ctx context.Context) ([]byte, error) {
 	for range 2 {
-		signed, c, found, err := l.readLatest(ctx)
+		signed, c, _, found, err := l.readLatest(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -740,7 +815,11 @@ func (l *Log) Entry(ctx context.Context, index int64) (Event, error) {
 	if index < 0 {
 		return Event{}, fmt.Errorf("audit: no entry %d", index)
 	}
-	data, _, err := readObject(ctx, l.store, l.lay.entry(index))
+	raw, _, err := readObject(ctx, l.store, l.lay.entry(index))
+	if err != nil {
+		return Event{}, fmt.Errorf("audit: entry %d: %w", index, err)
+	}
+	data, _, err := parseRecord(raw)
 	if err != nil {
 		return Event{}, fmt.Errorf("audit: entry %d: %w", index, err)
 	}

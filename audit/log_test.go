@@ -242,8 +242,9 @@ func TestCheckpointDoesNotRegress(t *testing.T) {
 	}
 }
 
-// If a node stops between writing an entry and signing it, Verify reports
-// the unsigned tail and Checkpoint heals it.
+// If a node stops between writing an entry and signing a checkpoint over
+// it, Verify reports the tail beyond the checkpoint (each entry of it
+// vouched for by its own signature) and Checkpoint heals it.
 func TestCheckpointCoversUnsignedTail(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)
@@ -251,7 +252,7 @@ func TestCheckpointCoversUnsignedTail(t *testing.T) {
 	l := openLog(t, store, s)
 	appendN(t, l, 2)
 	rec, _ := ev("doc.view", "u-9").Encode()
-	overwrite(t, store, entryKey(2), rec) // entry written, no checkpoint
+	overwrite(t, store, entryKey(2), signRecord(s, 2, rec)) // entry written, no checkpoint
 
 	if rep := mustVerify(t, store, s.VerifierKey(), nil); rep.Size != 3 || rep.CheckpointSize != 2 {
 		t.Fatalf("report %+v, want 3 entries with 2 signed", rep)
@@ -274,7 +275,11 @@ func TestOpenRefusesTamperedLog(t *testing.T) {
 	appendN(t, openLog(t, store, s), 4)
 	forged, _ := ev("doc.view", "mallory").Encode()
 	overwrite(t, store, entryKey(1), forged)
-
+	if _, err := Open(context.Background(), store, s); err == nil || !errors.Is(err, ErrForgedEntry) || !strings.Contains(err.Error(), "entry 1") {
+		t.Fatalf("Open of a log with a rewritten entry: %v", err)
+	}
+	// Rewritten by someone holding the key: the checkpoints catch it.
+	overwrite(t, store, entryKey(1), signRecord(s, 1, forged))
 	if _, err := Open(context.Background(), store, s); err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Fatalf("Open of tampered log: %v", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/parley-mediation/parley/objstore"
 )
 
@@ -143,11 +145,14 @@ func putObject(ctx context.Context, store objstore.Store, key string, data []byt
 	return store.Put(ctx, key, bytes.NewReader(data), int64(len(data)), opts)
 }
 
-// fetchEntries reads entries [from, to) in parallel. A missing entry is an
-// error: the caller has already established that they exist.
-func fetchEntries(ctx context.Context, store objstore.Store, lay layout, from, to int64) ([][]byte, error) {
+// fetchEntries reads entries [from, to) in parallel and checks each
+// (readEntry: a canonical event, and its signature if it has one; the
+// workers check signatures, so they are checked in parallel too), with an
+// error for each entry that fails. A missing entry is an error: the
+// caller has already established that they exist.
+func fetchEntries(ctx context.Context, store objstore.Store, lay layout, v note.Verifier, from, to int64) ([]fetched, []error, error) {
 	count := int(to - from)
-	out := make([][]byte, count)
+	out := make([]fetched, count)
 	errs := make([]error, count)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -158,50 +163,52 @@ func fetchEntries(ctx context.Context, store objstore.Store, lay layout, from, t
 				if i >= count || ctx.Err() != nil {
 					return
 				}
-				out[i], _, errs[i] = readObject(ctx, store, lay.entry(from+int64(i)))
+				idx := from + int64(i)
+				raw, _, err := readObject(ctx, store, lay.entry(idx))
+				switch {
+				case errors.Is(err, objstore.ErrNotFound):
+					errs[i] = fmt.Errorf("audit: entry %d is missing", idx)
+				case err != nil:
+					errs[i] = fmt.Errorf("audit: entry %d: %w", idx, err)
+				default:
+					out[i], errs[i] = readEntry(v, lay.entry(idx), idx, raw)
+				}
 			}
 		})
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for i, err := range errs {
-		if errors.Is(err, objstore.ErrNotFound) {
-			return nil, fmt.Errorf("audit: entry %d is missing", from+int64(i))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("audit: entry %d: %w", from+int64(i), err)
-		}
-	}
-	return out, nil
+	return out, errs, nil
 }
 
 // loadEntries streams entries [from, to) into t in chunks, checking that
-// each is a canonical event.
-func loadEntries(ctx context.Context, store objstore.Store, lay layout, t *tree, from, to int64) error {
+// each is a canonical event and, with auth, that it is signed where it
+// must be.
+func loadEntries(ctx context.Context, store objstore.Store, lay layout, v note.Verifier, auth *entryAuth, t *tree, from, to int64) error {
 	for lo := from; lo < to; lo += fetchChunk {
 		hi := min(lo+fetchChunk, to)
-		chunk, err := fetchEntries(ctx, store, lay, lo, hi)
+		chunk, errs, err := fetchEntries(ctx, store, lay, v, lo, hi)
 		if err != nil {
 			return err
 		}
-		for i, data := range chunk {
-			if err := addEntry(t, lo+int64(i), data); err != nil {
+		// In index order, so that the error names the first bad entry.
+		for i, f := range chunk {
+			if errs[i] != nil {
+				return errs[i]
+			}
+			idx := lo + int64(i)
+			if idx != t.n {
+				return fmt.Errorf("audit: internal error: adding entry %d to tree of %d", idx, t.n)
+			}
+			if err := auth.admit(lay.entry(idx), idx, f); err != nil {
+				return err
+			}
+			if err := t.add(f.event); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-// addEntry checks that data is a well-formed event and adds it as leaf i.
-func addEntry(t *tree, i int64, data []byte) error {
-	if i != t.n {
-		return fmt.Errorf("audit: internal error: adding entry %d to tree of %d", i, t.n)
-	}
-	if _, err := ParseEvent(data); err != nil {
-		return fmt.Errorf("audit: entry %d: %w", i, err)
-	}
-	return t.add(data)
 }

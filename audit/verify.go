@@ -19,17 +19,26 @@ type Report struct {
 	// RootHash is the Merkle root of all Size entries.
 	RootHash tlog.Hash
 	// CheckpointSize is the size of the latest signed checkpoint. Entries
-	// at or beyond it were appended but not yet covered by a signature (a
+	// at or beyond it were appended but not yet covered by a checkpoint (a
 	// node stopped between the two writes); the next append signs them.
+	// Each of them carries its own entry signature, checked.
 	CheckpointSize int64
+	// SignedFrom is the index from which every entry carries a valid entry
+	// signature. Entries before it were written before entries were
+	// signed, and are vouched for by the checkpoints alone; Size when no
+	// entry is signed yet.
+	SignedFrom int64
 	// CheckpointsChecked counts the stored signed checkpoints (latest and
 	// historical) whose signature and root were checked.
 	CheckpointsChecked int
 }
 
-// signedCheckpoint is a checkpoint read from the store, with where it was.
+// signedCheckpoint is a checkpoint read from the store, with where it was
+// and from which index it says entries are signed (-1: signed before they
+// were).
 type signedCheckpoint struct {
-	key string
+	key  string
+	from int64
 	Checkpoint
 }
 
@@ -37,8 +46,11 @@ type signedCheckpoint struct {
 // needs only the store and the log's public verifier key, so an auditor can
 // run it against a copy of the bucket.
 //
-// It reads every entry, checks each is a canonical event, recomputes the
-// Merkle tree, and then checks that every stored signed checkpoint — the
+// It reads every entry, checks each is a canonical event carrying a valid
+// entry signature (entries written before entries were signed excepted:
+// those before the index the checkpoints say signatures start from, and
+// before the first signed entry), recomputes the Merkle tree, and then
+// checks that every stored signed checkpoint — the
 // latest and every historical one — verifies under vkey and signs exactly
 // the recomputed root at its size. If trusted (a signed checkpoint saved
 // earlier, e.g. by an auditor) is given, the log must also be consistent
@@ -47,8 +59,10 @@ type signedCheckpoint struct {
 // rollback of the latest checkpoint: the store's own checkpoints can be
 // re-signed, but a copy kept elsewhere cannot.
 //
-// Any mismatch, gap in the indices, unparseable entry or bad signature is an
-// error saying where. Historical checkpoints let the error name the damaged
+// Any mismatch, gap in the indices, unparseable entry, bad signature or
+// entry without a valid signature where entries are signed is an error
+// saying where: an entry written into the store by someone without the
+// log's key, beyond the latest checkpoint, is named by its index. Historical checkpoints let the error name the damaged
 // entries: with one checkpoint per append, a rewritten entry is pinned to
 // its index.
 func Verify(ctx context.Context, store objstore.Store, vkey string, trusted []byte) (Report, error) {
@@ -65,13 +79,17 @@ func VerifyWithPrefix(ctx context.Context, store objstore.Store, vkey string, tr
 	if err != nil {
 		return Report{}, fmt.Errorf("audit: verifier key: %w", err)
 	}
+	auth := newEntryAuth()
 	var trustedCP *Checkpoint
 	if trusted != nil {
-		c, err := openCheckpoint(trusted, v)
+		c, from, err := openCheckpointFrom(trusted, v)
 		if err != nil {
 			return Report{}, fmt.Errorf("audit: trusted checkpoint: %w", err)
 		}
 		trustedCP = &c
+		if from >= 0 {
+			auth.signedFrom = min(auth.signedFrom, from)
+		}
 	}
 
 	// Checkpoints are read before entries. Writers store entries before the
@@ -102,13 +120,20 @@ func VerifyWithPrefix(ctx context.Context, store objstore.Store, vkey string, tr
 		}
 		cps = append(cps, c)
 	}
+	// Every checkpoint signed since entries were says from where they are;
+	// the earliest such index is where signatures start.
+	for _, c := range cps {
+		if c.from >= 0 {
+			auth.signedFrom = min(auth.signedFrom, c.from)
+		}
+	}
 
 	n, err := countEntries(ctx, store, lay)
 	if err != nil {
 		return Report{}, err
 	}
 	var t tree
-	if err := loadEntries(ctx, store, lay, &t, 0, n); err != nil {
+	if err := loadEntries(ctx, store, lay, v, &auth, &t, 0, n); err != nil {
 		return Report{}, err
 	}
 	if n > 0 && !haveLatest {
@@ -135,7 +160,7 @@ func VerifyWithPrefix(ctx context.Context, store objstore.Store, vkey string, tr
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Size: n, RootHash: root, CheckpointsChecked: len(cps)}
+	rep := Report{Size: n, RootHash: root, CheckpointsChecked: len(cps), SignedFrom: min(auth.signedFrom, n)}
 	if haveLatest {
 		rep.CheckpointSize = latest.Size
 	}
@@ -152,11 +177,11 @@ func readSignedCheckpoint(ctx context.Context, store objstore.Store, v note.Veri
 	if err != nil {
 		return signedCheckpoint{}, false, fmt.Errorf("audit: read %s: %w", key, err)
 	}
-	cp, err := openCheckpoint(data, v)
+	cp, from, err := openCheckpointFrom(data, v)
 	if err != nil {
 		return signedCheckpoint{}, false, fmt.Errorf("audit: %s: %w", key, err)
 	}
-	return signedCheckpoint{key: key, Checkpoint: cp}, true, nil
+	return signedCheckpoint{key: key, from: from, Checkpoint: cp}, true, nil
 }
 
 // checkCheckpoints compares each checkpoint's root with the recomputed tree.

@@ -9,15 +9,18 @@ import (
 )
 
 // Flipping one byte of one stored entry must be caught, whether the result
-// still parses (caught by the hashes) or not (caught by parsing).
+// still parses (caught by its signature, or, re-signed by someone holding
+// the key, by the hashes) or not (caught by parsing).
 func TestVerifyDetectsFlippedByte(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		flip func([]byte) int // returns the offset to flip
-		want string
+		name   string
+		flip   func([]byte) int // returns the offset to flip
+		resign bool
+		want   string
 	}{
-		{"value", func(b []byte) int { return bytes.Index(b, []byte(`"user-c"`)) + 6 }, "entry 2: hash does not match the signed checkpoint at size 3"},
-		{"syntax", func(b []byte) int { return 0 }, "entry 2: unparseable"},
+		{"value", func(b []byte) int { return bytes.Index(b, []byte(`"user-c"`)) + 6 }, false, "entry 2 (audit/entries/00000000000000000002): signature does not verify"},
+		{"value re-signed", func(b []byte) int { return bytes.Index(b, []byte(`"user-c"`)) + 6 }, true, "entry 2: hash does not match the signed checkpoint at size 3"},
+		{"syntax", func(b []byte) int { return 0 }, false, "entry 2: unparseable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := newStore(t)
@@ -31,6 +34,13 @@ func TestVerifyDetectsFlippedByte(t *testing.T) {
 				t.Fatalf("bad offset %d in %s", off, b)
 			}
 			b[off] ^= 0x01
+			if tc.resign {
+				event, _, err := parseRecord(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b = signRecord(s, 2, event)
+			}
 			overwrite(t, store, entryKey(2), b)
 			verifyFails(t, store, s.VerifierKey(), nil, tc.want)
 		})
@@ -49,7 +59,7 @@ func TestVerifyLocalisesRewrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged, _ := ev("b", "mallory").Encode()
-	overwrite(t, store, entryKey(3), forged)
+	overwrite(t, store, entryKey(3), signRecord(s, 3, forged)) // by someone holding the key
 	verifyFails(t, store, s.VerifierKey(), nil, "entries 2..4: recomputed tree does not match the signed checkpoint at size 5")
 }
 

@@ -760,7 +760,12 @@ func testRetryStopsWhenCallerGivesUp(t *testing.T, base objstore.Store) {
 		attempts.Add(1)
 		if lost.Load() < losses {
 			// Another node takes the index just before this write of it.
-			if _, err := base.Put(ctx, key, bytes.NewReader(rival), int64(len(rival)), objstore.PutOptions{IfNoneMatch: true, ContentType: "application/json"}); err != nil {
+			i, err := parseIndexKey(entriesPrefix, key)
+			if err != nil {
+				return err
+			}
+			rec := signRecord(s, i, rival)
+			if _, err := base.Put(ctx, key, bytes.NewReader(rec), int64(len(rec)), objstore.PutOptions{IfNoneMatch: true, ContentType: "text/plain; charset=utf-8"}); err != nil {
 				return fmt.Errorf("the rival's write: %w", err)
 			}
 			if lost.Add(1) == losses {
