@@ -89,11 +89,11 @@ func (a *API) requireSession(next http.Handler) http.Handler {
 // trying to reconnect for minutes. Clients that send no Origin (the Go
 // client, the CLI) read the 401 as before; a foreign Origin gets it too.
 func (a *API) refuseSession(w http.ResponseWriter, r *http.Request, err error) {
-	if isLogout(r) {
-		// A sign-out whose session could not be resolved (ended already,
-		// or the store did not answer) still clears the cookie, as logout
-		// does when the store fails: nobody stays signed in at this
-		// browser with it. A cross-origin sign-out is refused before this.
+	if isLogout(r) && errors.Is(err, fault.ErrUnauthenticated) && a.sameOrigin(r) {
+		// A sign-out from our own page whose session has already ended (in
+		// another tab, expired, disabled) clears the dead cookie. One whose
+		// session could not be read (the store did not answer) keeps it:
+		// the session may live on, and the page's next try needs it.
 		a.clearSessionCookie(w)
 	}
 	if !errors.Is(err, fault.ErrUnauthenticated) || !isCaseSocket(r.URL.Path) || !a.browserSocket(r) {

@@ -46,12 +46,11 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 	token, _ := sessionToken(r)
 	actor, _ := actorFrom(r.Context())
-	// The browser forgets the cookie whatever the store answers: a
-	// sign-out the store could not take still leaves nobody signed in at
-	// this browser. The error is still answered, so the page says the
-	// session is not ended yet (isLogout: the same when the session could
-	// not even be read).
-	a.clearSessionCookie(w)
+	// A sign-out the store could not take keeps the cookie: the session
+	// lives on (and so do this browser's other tabs with it), so the page
+	// says it is not signed out yet, and its next try, with the cookie,
+	// can end it. Clearing the cookie here would make that try a 401 that
+	// reads as "signed out" while the session lives.
 	if err := a.accounts.Logout(r.Context(), token); err != nil {
 		a.writeError(w, r, err)
 		return
@@ -65,6 +64,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 			a.log.WarnContext(r.Context(), "announcing a sign-out", slog.String("error", err.Error()))
 		}
 	}
+	a.clearSessionCookie(w)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -40,15 +40,17 @@ func (s *sessionStoreFailing) Delete(ctx context.Context, key, version string) e
 	return s.Store.Delete(ctx, key, version)
 }
 
-// TestLogoutClearsTheCookieWhenTheStoreFails: a browser's sign-out whose
+// TestLogoutKeepsTheCookieWhenTheStoreFails: a browser's sign-out whose
 // session the store cannot delete (or cannot even read, so the session is
-// not resolved) is still answered with the error, so the page says it is
-// not signed out yet, and with the session cookie expired, so the next
-// person at that browser is not signed in with it. A sign-out the store
-// does take clears the cookie as before; another origin's is refused
-// and leaves the cookie alone. Before, a failed sign-out left
-// the cookie, and the session in it, in the browser.
-func TestLogoutClearsTheCookieWhenTheStoreFails(t *testing.T) {
+// not resolved) is answered with the error and KEEPS the session cookie:
+// the session lives on, so the page says it is not signed out yet, and its
+// next try, with the cookie, ends it once the store answers. Clearing the
+// cookie then (as an earlier change did) made that next try a 401 the page
+// read as "signed out" while the session, and the browser's other tabs,
+// lived on. A sign-out the store does take clears the cookie; one whose
+// session has already ended clears the dead cookie; another origin's is
+// refused and leaves the cookie alone, with or without a cookie sent.
+func TestLogoutKeepsTheCookieWhenTheStoreFails(t *testing.T) {
 	fs := &sessionStoreFailing{}
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fs.Store = s; return fs }})
 	acct, _ := n.Staff(t, policy.RoleMediator, "logout-fails@browser.test")
@@ -93,8 +95,8 @@ func TestLogoutClearsTheCookieWhenTheStoreFails(t *testing.T) {
 			if res.StatusCode < 500 {
 				t.Errorf("a sign-out the store could not take answered %d: want the error (5xx), so the page says it is not signed out", res.StatusCode)
 			}
-			if c == nil || c.Value != "" || c.MaxAge >= 0 {
-				t.Errorf("a sign-out the store could not take left the session cookie in the browser (Set-Cookie %v)", c)
+			if c != nil {
+				t.Errorf("a sign-out the store could not take changed the session cookie (Set-Cookie %v): the session lives on, and the next try needs it", c)
 			}
 			// The session itself is still there (the store never deleted
 			// it); a sign-out that reaches the store ends it.
@@ -107,6 +109,12 @@ func TestLogoutClearsTheCookieWhenTheStoreFails(t *testing.T) {
 			}
 			if _, _, err := n.Accounts.Authenticate(t.Context(), token); err == nil {
 				t.Error("the session is still valid after a sign-out the store took")
+			}
+			// Signing out again (another tab did it first): the session is
+			// gone, the dead cookie is cleared.
+			res, c = logout(token, n.URL)
+			if res.StatusCode != http.StatusUnauthorized || c == nil || c.Value != "" || c.MaxAge >= 0 {
+				t.Errorf("a sign-out of an ended session: %d, Set-Cookie %v; want 401 with the cookie expired", res.StatusCode, c)
 			}
 		})
 	}
@@ -122,5 +130,21 @@ func TestLogoutClearsTheCookieWhenTheStoreFails(t *testing.T) {
 	}
 	if _, _, err := n.Accounts.Authenticate(t.Context(), token); err != nil {
 		t.Errorf("the session after a cross-origin sign-out: %v", err)
+	}
+	// Nor does another origin's sign-out that sends no cookie clear it.
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, n.URL+"/api/v1/session", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Origin", "https://neighbour.example")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	for _, c := range res.Cookies() {
+		if c.Name == web.SessionCookie {
+			t.Errorf("a cookieless cross-origin sign-out set the session cookie: %v", c)
+		}
 	}
 }

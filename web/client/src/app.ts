@@ -382,6 +382,8 @@ function chooseCase(list: { id: string; title?: string; relation: string }[], ke
  */
 function notSignedOutHere(error: unknown, forgot: boolean, done: () => void): void {
   hideAccountButtons();
+  // The case's title often names the parties: off the screen with the case.
+  $("case-title").textContent = "";
   const el = $("conn");
   el.textContent = "Not signed out yet";
   el.className = "conn bad";

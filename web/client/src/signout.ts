@@ -73,8 +73,10 @@ export function notSignedOut(main: HTMLElement, o: {
       o.done();
       return;
     }
-    status.textContent = "";
+    status.textContent = "Still not signed out.";
     words.textContent = notSignedOutWords(r.error, o.participant);
+    // The button was disabled while it had focus (focus fell to the page): back to it.
+    again.focus();
   };
   const onOnline = () => { if (auto++ < SIGNOUT_AUTO_RETRIES) void attempt(); };
   addEventListener("online", onOnline);

@@ -35,6 +35,7 @@ async function notSignedOutPage(page, what) {
   }
   check(!/\b(HTTP|ERR_|internetdisconnected|fetch)\b|[a-z]_[a-z2-7]{6,}/i.test(words), `${what}: and shows no raw error or id: ${words}`);
   check((await page.locator("#rooms, #room, #forget[open], #signout-confirm[open]").count()) === 0, `${what}: the case and the question are no longer on screen`);
+  check((await page.locator("#case-title").innerText()).trim() === "", `${what}: nor is the case's title (it often names the parties)`);
   check(new URL(page.url()).hash.startsWith("#case="), `${what}: the page did not go to a signed-out page: ${page.url()}`);
   check((await page.locator("#signout-retry", { hasText: /^Sign out$/ }).count()) === 1, `${what}: a Sign out button is there to try again`);
   check(await status(page) === 200, `${what}: and indeed the session is still valid at this browser`);
@@ -59,6 +60,9 @@ await run(async () => {
   await party.click("#signout-retry");
   await party.locator("#signout-retry:not([disabled])").waitFor();
   await notSignedOutPage(party, "a second sign-out that did not reach the server");
+  check(await party.innerText("#signout-retry-status") === "Still not signed out." &&
+    await party.evaluate(() => document.activeElement?.id) === "signout-retry",
+    "a failed try says so and puts the focus back on Sign out (it was disabled while it had it)");
   // The server answers, but cannot end the session (503): said so too.
   await party.unroute(SESSION);
   await party.route(SESSION, (r) => (r.request().method() === "DELETE"
