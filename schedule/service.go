@@ -576,6 +576,21 @@ func (s *Service) Resend(ctx context.Context, actor account.Account, caseID, id 
 	if old.ToAccount != "" && !slices.Contains(people(c), old.ToAccount) {
 		return mail.Message{}, fmt.Errorf("the recipient is no longer in this case: %w", fault.ErrConflict)
 	}
+	// Nor does a disabled account (policy disabled-accounts-do-nothing):
+	// the mediator is told who is not mailed, and why.
+	if old.ToAccount != "" {
+		acct, err := s.cfg.Accounts.Get(ctx, old.ToAccount)
+		if errors.Is(err, fault.ErrNotFound) {
+			return mail.Message{}, fmt.Errorf("the recipient's account no longer exists: %w", fault.ErrConflict)
+		}
+		if err != nil {
+			return mail.Message{}, err
+		}
+		if acct.Disabled {
+			return mail.Message{}, fmt.Errorf("%s is not mailed: an administrator disabled their account, and a disabled account gets no mail from Parley: %w",
+				nameIn(c, old.ToAccount, acct.Name), fault.ErrConflict)
+		}
+	}
 	if old.State != mail.Failed && old.State != mail.Uncertain {
 		// Refused before its entry is appended (Outbox checks it again).
 		return s.cfg.Outbox.Resend(ctx, caseID, id)
