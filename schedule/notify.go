@@ -203,7 +203,8 @@ func nameIn(c *cases.Case, who, fallback string) string {
 // session's rooms: someone removed from the case, recused, or moved to
 // another side since it was queued is not told the session's time; only
 // while its recipient's account is there, not disabled, and still has the
-// address it goes to (recipientCurrent); and
+// address it goes to (recipientCurrent); an invitation, update or
+// reminder only while the case is not closed; and
 // only while no seat of the case not expected at the session has the
 // address it goes to (sharedOutside). A check-in's or survey's link only
 // while no other seat of the case has its address (linkCurrent); a link
@@ -238,19 +239,25 @@ func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 	if prefix != "" && (sess.Status == Cancelled || !strings.HasPrefix(m.ID, mailID(prefix, sess.ID, fmt.Sprint(sess.Sequence))+"-")) {
 		return false, nil
 	}
+	c, err := s.cfg.Cases.Load(ctx, m.CaseID)
+	if err != nil {
+		if errors.Is(err, fault.ErrNotFound) {
+			return false, nil // the case is gone (disposed): nobody is told of its sessions
+		}
+		return false, err
+	}
+	// A closed case has no sessions to come: closing it cancels them
+	// (CaseClosed), and should that have failed for one, its invitation,
+	// update and reminders still do not go. Its cancellation does.
+	if prefix != "" && c.Closed != nil {
+		return false, nil
+	}
 	if m.ToAccount == "" {
 		return true, nil
 	}
 	// Nor once its recipient's account is disabled or gone, or no longer
 	// has the address it goes to: as notify, which writes to neither.
 	if ok, err := s.recipientCurrent(ctx, m); !ok || err != nil {
-		return false, err
-	}
-	c, err := s.cfg.Cases.Load(ctx, m.CaseID)
-	if err != nil {
-		if errors.Is(err, fault.ErrNotFound) {
-			return false, nil // the case is gone (disposed): nobody is told of its sessions
-		}
 		return false, err
 	}
 	people := peopleOf(c, sess.Rooms)
