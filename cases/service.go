@@ -47,6 +47,10 @@ type Service struct {
 	// (disposal.go), so the rooms layer can tell every node's open
 	// connections to stop taking posts to it at once.
 	OnDisposal func(ctx context.Context, caseID string)
+	// OnClosed, if set, is called once SetStage has closed a case, with
+	// the account that closed it, so the schedule can cancel the
+	// sessions still to come (schedule.Service.CaseClosed).
+	OnClosed func(ctx context.Context, caseID, by string)
 	// ReassignmentNotice is how long a mediator the program assigned to an
 	// orphaned case waits, after approval, before reading anything
 	// (default DefaultReassignmentNotice). Every participant sees the

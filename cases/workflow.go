@@ -24,7 +24,8 @@ var ErrClosed = fmt.Errorf("case is closed: %w", fault.ErrConflict)
 //   - back to any earlier stage, with a note saying why (talks often return
 //     from negotiation to issue identification);
 //   - to closure from any stage (agreement, impasse, withdrawal), and
-//     closure is final: it starts the retention clock.
+//     closure is final: it starts the retention clock, and (OnClosed)
+//     the case's sessions still to come are cancelled.
 func (s *Service) SetStage(ctx context.Context, actor account.Account, id string, to Stage, note string) (*Case, error) {
 	if to.Index() < 0 {
 		return nil, fault.Invalid("stage", "one of preparation, opening, issues, negotiation, closure")
@@ -34,7 +35,7 @@ func (s *Service) SetStage(ctx context.Context, actor account.Account, id string
 			return nil, err
 		}
 	}
-	return s.mutate(ctx, actor, id, policy.CaseUpdate, func(c *Case, ev *audit.Event) error {
+	c, err := s.mutate(ctx, actor, id, policy.CaseUpdate, func(c *Case, ev *audit.Event) error {
 		from := c.Stage
 		switch {
 		case c.Stage == StageClosure:
@@ -72,6 +73,10 @@ func (s *Service) SetStage(ctx context.Context, actor account.Account, id string
 		ev.Attrs = map[string]string{"from": string(from), "to": string(to)}
 		return nil
 	})
+	if err == nil && to == StageClosure && s.OnClosed != nil {
+		s.OnClosed(ctx, id, actor.ID)
+	}
+	return c, err
 }
 
 // AddObjective records an objective or success criterion.

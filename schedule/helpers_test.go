@@ -134,6 +134,7 @@ func (e *env) open(t *testing.T, mp *mailpit.Client, store objstore.Store, recor
 	e.outbox = mail.New(oc)
 	e.svc = New(Config{Meta: meta, Cases: e.cases, Accounts: e.accounts, Policy: pol, Audit: e.log, Outbox: e.outbox,
 		From: "sessions@program.test", JoinURL: joinURL, Now: e.clock.Now})
+	e.cases.OnClosed = e.svc.CaseClosed // as server.Node wires it
 	return meta
 }
 

@@ -126,7 +126,10 @@ func (s *Service) notify(ctx context.Context, sess *Session, kind mail.Kind) err
 			errs = append(errs, err)
 			continue
 		}
-		if acct.Email == "" {
+		// A disabled account is refused everything (policy
+		// disabled-accounts-do-nothing): its address, perhaps taken over
+		// by someone else since, is told nothing of the case's sessions.
+		if acct.Email == "" || acct.Disabled {
 			continue
 		}
 		if sharedOutside(seats, sess.Rooms, current, acct.Email, who) {
@@ -198,7 +201,10 @@ func nameIn(c *cases.Case, who, fallback string) string {
 // Move of the same session) thus queues nothing that goes out. And any of
 // a session's mail only while its recipient may still enter one of the
 // session's rooms: someone removed from the case, recused, or moved to
-// another side since it was queued is not told the session's time; and
+// another side since it was queued is not told the session's time; only
+// while its recipient's account is there, not disabled, and still has the
+// address it goes to (recipientCurrent); an invitation, update or
+// reminder only while the case is not closed; and
 // only while no seat of the case not expected at the session has the
 // address it goes to (sharedOutside). A check-in's or survey's link only
 // while no other seat of the case has its address (linkCurrent); a link
@@ -233,14 +239,25 @@ func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 	if prefix != "" && (sess.Status == Cancelled || !strings.HasPrefix(m.ID, mailID(prefix, sess.ID, fmt.Sprint(sess.Sequence))+"-")) {
 		return false, nil
 	}
-	if m.ToAccount == "" {
-		return true, nil
-	}
 	c, err := s.cfg.Cases.Load(ctx, m.CaseID)
 	if err != nil {
 		if errors.Is(err, fault.ErrNotFound) {
 			return false, nil // the case is gone (disposed): nobody is told of its sessions
 		}
+		return false, err
+	}
+	// A closed case has no sessions to come: closing it cancels them
+	// (CaseClosed), and should that have failed for one, its invitation,
+	// update and reminders still do not go. Its cancellation does.
+	if prefix != "" && c.Closed != nil {
+		return false, nil
+	}
+	if m.ToAccount == "" {
+		return true, nil
+	}
+	// Nor once its recipient's account is disabled or gone, or no longer
+	// has the address it goes to: as notify, which writes to neither.
+	if ok, err := s.recipientCurrent(ctx, m); !ok || err != nil {
 		return false, err
 	}
 	people := peopleOf(c, sess.Rooms)
@@ -254,4 +271,20 @@ func (s *Service) Current(ctx context.Context, m *mail.Message) (bool, error) {
 		return false, err
 	}
 	return !sharedOutside(seats, sess.Rooms, people, m.To, m.ToAccount), nil
+}
+
+// recipientCurrent reports whether m's recipient account is still there,
+// not disabled, and has the address m goes to (compared as
+// cases.NormalAddress has it): a disabled account is refused everything
+// (policy disabled-accounts-do-nothing), and an address changed since m
+// was queued may be someone else's now.
+func (s *Service) recipientCurrent(ctx context.Context, m *mail.Message) (bool, error) {
+	acct, err := s.cfg.Accounts.Get(ctx, m.ToAccount)
+	if errors.Is(err, fault.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !acct.Disabled && acct.Email != "" && cases.NormalAddress(acct.Email) == cases.NormalAddress(m.To), nil
 }

@@ -314,7 +314,7 @@ func (s *Service) Add(ctx context.Context, actor account.Account, caseID string,
 	}
 	// Audited first (auditFirst): a session the log cannot hold is not
 	// made, so the retry makes one, not a second.
-	ev, err := s.auditFirst(ctx, "session.scheduled", actor, sess)
+	ev, err := s.auditFirst(ctx, "session.scheduled", actor.ID, nil, sess)
 	if err != nil {
 		return nil, err
 	}
@@ -336,9 +336,10 @@ func (s *Service) Add(ctx context.Context, actor account.Account, caseID string,
 // (docs/security.md, "What the audit log is guaranteed to hold"): a
 // change whose entry cannot be appended is not made, and the request
 // fails with nothing done, so repeating it is safe (one session, its
-// mail sent once). The entry is Paired, for settle.
-func (s *Service) auditFirst(ctx context.Context, typ string, actor account.Account, sess *Session) (audit.Event, error) {
-	ev := audit.Paired(audit.Event{Type: typ, Actor: actor.ID, Case: sess.CaseID, Objects: []string{sess.ID}, Time: s.cfg.Now().UTC()})
+// mail sent once). The entry is Paired, for settle; attrs (nil for a
+// change the actor asked for) say what else caused it.
+func (s *Service) auditFirst(ctx context.Context, typ, actorID string, attrs map[string]string, sess *Session) (audit.Event, error) {
+	ev := audit.Paired(audit.Event{Type: typ, Actor: actorID, Case: sess.CaseID, Objects: []string{sess.ID}, Attrs: attrs, Time: s.cfg.Now().UTC()})
 	if err := appended(s.cfg.Audit.Append(ctx, ev)); err != nil {
 		// Nothing was changed: 503, try again.
 		return ev, fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
@@ -420,14 +421,82 @@ func (s *Service) Cancel(ctx context.Context, actor account.Account, caseID, id,
 
 var errCancelled = fmt.Errorf("the session was cancelled: %w", fault.ErrConflict)
 
+// closedReason is the history's reason for a session cancelled because
+// its case was closed (CaseClosed), which the mediators see.
+const closedReason = "the case was closed"
+
+// CaseClosed cancels the sessions of case caseID still to come once the
+// case is closed (wired as cases.Service.OnClosed; by closed it): each as
+// a mediator's Cancel would, audited (session.cancelled, by as its actor,
+// via case.closed) before it is written, and everyone expected is sent
+// the cancellation, whose .ics removes it from their calendar; the
+// reminders are withdrawn. A session already started is left as it is.
+// What fails is logged (WARN "closed case's session not cancelled") and
+// can be cancelled by a mediator; meanwhile Current sends none of a closed
+// case's invitations, updates or reminders.
+func (s *Service) CaseClosed(ctx context.Context, caseID, by string) {
+	// The closing is written: its request ending does not stop this.
+	ctx = context.WithoutCancel(ctx)
+	warn := func(id string, err error) {
+		log := s.cfg.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.WarnContext(ctx, "closed case's session not cancelled", "case", caseID, "session", id, "error", err.Error())
+	}
+	if c, err := s.cfg.Cases.Load(ctx, caseID); err != nil || c.Closed == nil {
+		if err != nil {
+			warn("", err)
+		}
+		return
+	}
+	all, err := s.list(ctx, caseID)
+	if err != nil {
+		warn("", err)
+		return
+	}
+	now := s.cfg.Now()
+	for _, sess := range all {
+		if sess.Status != Scheduled || !sess.Start.After(now) {
+			continue
+		}
+		_, err := s.write(ctx, by, map[string]string{"via": "case.closed"}, caseID, sess.ID, mail.KindCancellation, func(sess *Session, now time.Time) error {
+			if !sess.Start.After(now) {
+				return errStarted
+			}
+			sess.Status = Cancelled
+			sess.History = append(sess.History, Change{Kind: "cancelled", At: now.UTC(), By: by, Reason: closedReason})
+			return nil
+		})
+		var notMailed *NotMailedError
+		if errors.As(err, &notMailed) {
+			err = notMailed.Err // whoever shares an address outside the session was never told of it
+		}
+		if err != nil && !errors.Is(err, errCancelled) && !errors.Is(err, errStarted) {
+			warn(sess.ID, err)
+		}
+	}
+}
+
+var errStarted = fmt.Errorf("the session has started: %w", fault.ErrConflict)
+
 func (s *Service) change(ctx context.Context, actor account.Account, caseID, id string, kind mail.Kind, apply func(*Session, time.Time) error) (*Session, error) {
 	c, err := s.loadCase(ctx, actor, caseID, policy.SessionManage)
 	if err != nil {
 		return nil, err
 	}
-	if c.Closed != nil {
+	// A closed case's sessions are not moved; one closing left scheduled
+	// (CaseClosed failed) may still be cancelled.
+	if c.Closed != nil && kind != mail.KindCancellation {
 		return nil, cases.ErrClosed
 	}
+	return s.write(ctx, actor.ID, nil, caseID, id, kind, apply)
+}
+
+// write makes a change of session id (a move, or with kind
+// KindCancellation a cancellation) for actorID, audited first with attrs,
+// and queues its mail. The caller decided that actorID may.
+func (s *Service) write(ctx context.Context, actorID string, attrs map[string]string, caseID, id string, kind mail.Kind, apply func(*Session, time.Time) error) (*Session, error) {
 	if !ids.Valid("s", id) {
 		return nil, fmt.Errorf("session: %w", fault.ErrNotFound)
 	}
@@ -460,7 +529,7 @@ func (s *Service) change(ctx context.Context, actor account.Account, caseID, id 
 	if err := step(&cur); err != nil {
 		return nil, err
 	}
-	ev, err := s.auditFirst(ctx, typ, actor, &cur)
+	ev, err := s.auditFirst(ctx, typ, actorID, attrs, &cur)
 	if err != nil {
 		return nil, err
 	}
@@ -478,7 +547,7 @@ func (s *Service) change(ctx context.Context, actor account.Account, caseID, id 
 					return false, err
 				}
 				return slices.ContainsFunc(got.History, func(h Change) bool {
-					return h.Kind == change && h.By == actor.ID && h.At.Equal(now.UTC())
+					return h.Kind == change && h.By == actorID && h.At.Equal(now.UTC())
 				}), nil
 			}
 		}
@@ -575,6 +644,21 @@ func (s *Service) Resend(ctx context.Context, actor account.Account, caseID, id 
 	// participant) gets no more of its mail.
 	if old.ToAccount != "" && !slices.Contains(people(c), old.ToAccount) {
 		return mail.Message{}, fmt.Errorf("the recipient is no longer in this case: %w", fault.ErrConflict)
+	}
+	// Nor does a disabled account (policy disabled-accounts-do-nothing):
+	// the mediator is told who is not mailed, and why.
+	if old.ToAccount != "" {
+		acct, err := s.cfg.Accounts.Get(ctx, old.ToAccount)
+		if errors.Is(err, fault.ErrNotFound) {
+			return mail.Message{}, fmt.Errorf("the recipient's account no longer exists: %w", fault.ErrConflict)
+		}
+		if err != nil {
+			return mail.Message{}, err
+		}
+		if acct.Disabled {
+			return mail.Message{}, fmt.Errorf("%s is not mailed: an administrator disabled their account, and a disabled account gets no mail from Parley: %w",
+				nameIn(c, old.ToAccount, acct.Name), fault.ErrConflict)
+		}
 	}
 	if old.State != mail.Failed && old.State != mail.Uncertain {
 		// Refused before its entry is appended (Outbox checks it again).

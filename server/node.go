@@ -229,6 +229,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.Outbox = mail.New(oc)
 	n.Schedule = schedule.New(schedule.Config{Meta: meta, Cases: n.Cases, Accounts: n.Accounts, Policy: pol, Audit: log,
 		Outbox: n.Outbox, From: cfg.MailFrom, JoinURL: strings.TrimRight(cfg.PublicURL, "/") + "/app", Reminders: cfg.Reminders, Now: cfg.MailClock, Log: cfg.Log})
+	// Closing a case cancels its sessions still to come, and tells
+	// everyone invited.
+	n.Cases.OnClosed = n.Schedule.CaseClosed
 	n.Floor = floor.New(floor.Config{Meta: meta, Cases: n.Cases, Policy: pol, Audit: log, Broker: n.broker, Limiter: limiter, Now: cfg.Clock})
 	n.API = web.New(web.Deps{
 		Schedule: n.Schedule, Caseload: &caseload.Service{Cases: n.Cases, Schedule: n.Schedule, Policy: pol, Audit: log},

@@ -30,7 +30,10 @@ import (
 // another time zone sees it in their own time. Between the steps the Go
 // side reads Mailpit: each party's invitation and then the update arrive,
 // with an .ics the iCalendar library parses (each recipient's own UID, the
-// same in their update; SEQUENCE 0 then 1).
+// same in their update; SEQUENCE 0 then 1). The case is then closed: the
+// session still to come is cancelled (each recipient's cancellation,
+// SEQUENCE 2, the same UID), and both the mediator's list and the
+// party's say so in words.
 func TestBrowserSessions(t *testing.T) {
 	nodeBin, clientDir := needBrowser(t)
 	mp := mailpit.FromEnv(t)
@@ -187,6 +190,14 @@ func TestBrowserSessions(t *testing.T) {
 				continue
 			}
 			if _, err := medC.RecordOutcome(ctx, k.ID, "full-agreement", 2, 3); err != nil {
+				t.Error(err)
+				fmt.Fprintln(stdin, "error "+err.Error())
+				continue
+			}
+			// Closing cancelled the session still to come: each of the
+			// three invited is sent its cancellation, with the UID of
+			// their invitation.
+			if err := checkMail(2, movedAt); err != nil {
 				t.Error(err)
 				fmt.Fprintln(stdin, "error "+err.Error())
 				continue

@@ -167,6 +167,15 @@ try {
   await ask("close", "agreement");
   await med.reload();
   await med.waitForSelector("#followup-form");
+  // Closing cancelled the session still to come: everyone invited was sent the cancellation (asked above), and
+  // the list says so in words, with why for the mediator, and no way left to move it.
+  const closedLi = (await med.innerText(`li[data-session="${sid}"]`)).replace(/\s+/g, " ");
+  check(closedLi.startsWith("Cancelled: ") && closedLi.includes(": the case was closed") && await med.locator(`#move-${sid}`).count() === 0,
+    "closing the case cancelled its session still to come, said in words: " + closedLi);
+  await party.reload();
+  await party.waitForSelector("#session-list li");
+  const partyClosed = (await party.innerText("#session-list li")).replace(/\s+/g, " ");
+  check(partyClosed.startsWith("Cancelled: ") && !partyClosed.includes("case was closed"), "the party sees the session cancelled (not the mediators' reason): " + partyClosed);
   const fuText = await med.innerText("#followup-form");
   check(fuText.includes("Each party and lawyer gets a short email") && fuText.includes("anonymous"), "the form says who gets a check-in and what they see");
   await med.locator("#followups").screenshot({ path: shots + "/mediator-followups-form.png" });

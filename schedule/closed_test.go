@@ -1,0 +1,206 @@
+package schedule
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	ics "github.com/arran4/golang-ical"
+
+	"github.com/parley-mediation/parley/cases"
+	"github.com/parley-mediation/parley/internal/mailpit"
+	"github.com/parley-mediation/parley/mail"
+	"github.com/parley-mediation/parley/objstore"
+)
+
+// TestClosedCaseSessionsAreCancelled: closing a case cancels its sessions
+// still to come, as a mediator's cancellation would (audited, the
+// sequence one up), and everyone invited gets the cancellation, whose
+// .ics (METHOD CANCEL, the UID of their invitation) removes it from their
+// calendar, instead of the reminders. A session already over is left as
+// it is. The mediators see why it was cancelled.
+func TestClosedCaseSessionsAreCancelled(t *testing.T) {
+	mp := mailpit.FromEnv(t)
+	e := newEnv(t, mp)
+	mp = mp.Outbox(e.sentIDs())
+	ctx := t.Context()
+	e.withMediatorAddress(t)
+	t0 := e.clock.Now()
+	past, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(t0.Add(time.Hour), "UTC"), TimeZone: "UTC", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	startAt := t0.Add(72 * time.Hour)
+	s, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(startAt, "Europe/Berlin"), TimeZone: "Europe/Berlin", Minutes: 90})
+	if err != nil {
+		t.Fatal(err)
+	}
+	invited := []string{e.mediator.ID, e.tenant.ID, e.landlord.ID}
+	if _, err := e.outbox.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	uids := map[string]string{} // by address
+	for _, r := range fetch(t, mp, mailID("inv", s.ID, "0"), len(invited)) {
+		uids[r.to] = prop(t, r.cal, ics.ComponentPropertyUniqueId)
+	}
+	// The first session is over when the case is closed.
+	e.clock.Set(t0.Add(3 * time.Hour))
+	from := e.log.Size()
+	if _, err := e.cases.SetStage(ctx, e.mediator, e.c.ID, cases.StageClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	// When the 48-hour reminders were due, and the 2-hour ones.
+	e.clock.Set(startAt.Add(-time.Hour))
+	if _, err := e.outbox.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	list, err := e.svc.List(ctx, e.mediator, e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, got := range list {
+		switch got.ID {
+		case s.ID:
+			if got.Status != Cancelled || got.Sequence != 1 {
+				t.Errorf("the session to come: %s, sequence %d, want cancelled, 1", got.Status, got.Sequence)
+			}
+			last := got.History[len(got.History)-1]
+			if last.Kind != "cancelled" || last.By != e.mediator.ID || last.Reason != "the case was closed" {
+				t.Errorf("its last change: %+v, want cancelled by whoever closed the case, because it was closed", last)
+			}
+		case past.ID:
+			if got.Status != Scheduled || got.Sequence != 0 {
+				t.Errorf("the session already over: %s, sequence %d, want left as it was", got.Status, got.Sequence)
+			}
+		}
+	}
+	audited := false
+	for i := from; i < e.log.Size(); i++ {
+		ev, err := e.log.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "session.cancelled" && slices.Equal(ev.Objects, []string{s.ID}) && ev.Actor == e.mediator.ID && ev.Attrs["via"] == "case.closed" {
+			audited = true
+		}
+		if ev.Type == "session.cancelled" && slices.Contains(ev.Objects, past.ID) {
+			t.Errorf("the session already over was cancelled: %+v", ev)
+		}
+	}
+	if !audited {
+		t.Error("no session.cancelled entry saying the case was closed")
+	}
+
+	msgs, err := e.outbox.List(ctx, e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cancelledTo []string
+	for _, m := range msgs {
+		if m.Ref != s.ID {
+			continue
+		}
+		switch m.Kind {
+		case mail.KindReminder:
+			if m.State != mail.Cancelled {
+				t.Errorf("%s: %s, want cancelled", m.ID, m.State)
+			}
+		case mail.KindCancellation:
+			if m.State != mail.Sent {
+				t.Errorf("%s: %s, want sent", m.ID, m.State)
+			}
+			cancelledTo = append(cancelledTo, m.ToAccount)
+		}
+	}
+	slices.Sort(cancelledTo)
+	want := slices.Sorted(slices.Values(invited))
+	if !slices.Equal(cancelledTo, want) {
+		t.Errorf("cancellations to %v, want one to each of %v", cancelledTo, want)
+	}
+	if got, _ := mp.WithPrefix(mailID("rem", s.ID)); len(got) != 0 {
+		t.Errorf("%d reminders of the closed case's session arrived", len(got))
+	}
+	for _, r := range fetch(t, mp, mailID("inv", s.ID, "1"), len(invited)) {
+		if r.cal == nil || calMethod(r.cal) != "CANCEL" || prop(t, r.cal, ics.ComponentPropertyStatus) != "CANCELLED" {
+			t.Fatalf("%s: not a calendar cancellation", r.to)
+		}
+		if uid := prop(t, r.cal, ics.ComponentPropertyUniqueId); uid != uids[r.to] {
+			t.Errorf("%s: UID %q, their invitation's was %q", r.to, uid, uids[r.to])
+		}
+	}
+}
+
+// TestClosingWhoseCancellationFailsSendsNoReminders: when the session of
+// a case being closed cannot be cancelled (here the audit log refuses the
+// cancellation's entry), its reminders still do not go out (Current looks
+// at the case), and a mediator can cancel it afterwards, which tells
+// everyone expected.
+func TestClosingWhoseCancellationFailsSendsNoReminders(t *testing.T) {
+	fo := &auditDown{}
+	e := newEnvWith(t, nil, func(s objstore.Store) objstore.Store { fo.Store = s; return fo })
+	ctx := t.Context()
+	startAt := e.clock.Now().Add(72 * time.Hour)
+	s, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(startAt, "UTC"), TimeZone: "UTC", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.outbox.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fo.down.Store(true)
+	_, err = e.cases.SetStage(ctx, e.mediator, e.c.ID, cases.StageClosure, "")
+	fo.down.Store(false)
+	if err != nil {
+		t.Fatalf("closing with the audit log down: %v", err)
+	}
+	if c, err := e.cases.Load(ctx, e.c.ID); err != nil || c.Closed == nil {
+		t.Fatalf("the case is not closed (%v)", err)
+	}
+	if all, err := e.svc.Sessions(ctx, e.c.ID); err != nil || all[0].Status != Scheduled {
+		t.Fatalf("the session was cancelled with the audit log down (%v)", err)
+	}
+	e.clock.Set(startAt.Add(-time.Hour))
+	if _, err := e.outbox.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := e.outbox.List(ctx, e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reminders := 0
+	for _, m := range msgs {
+		if m.Kind == mail.KindReminder {
+			reminders++
+			if m.State != mail.Cancelled {
+				t.Errorf("%s: %s, want cancelled", m.ID, m.State)
+			}
+		}
+	}
+	if reminders != 4 {
+		t.Errorf("%d reminders queued, want 4 (two each for the two parties)", reminders)
+	}
+	if _, err := e.svc.Move(ctx, e.mediator, e.c.ID, s.ID, local(startAt.Add(time.Hour), "UTC"), "", 0, "later"); !errors.Is(err, cases.ErrClosed) {
+		t.Errorf("moving a closed case's session: %v, want %v", err, cases.ErrClosed)
+	}
+	if _, err := e.svc.Cancel(ctx, e.mediator, e.c.ID, s.ID, "the case was closed"); err != nil {
+		t.Fatalf("cancelling a closed case's session by hand: %v", err)
+	}
+	if _, err := e.outbox.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err = e.outbox.List(ctx, e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancellations := 0
+	for _, m := range msgs {
+		if m.Kind == mail.KindCancellation && m.State == mail.Held {
+			cancellations++
+		}
+	}
+	if cancellations != 2 {
+		t.Errorf("%d cancellations held, want 2 (one per party)", cancellations)
+	}
+}
