@@ -244,7 +244,8 @@ type vecLogged struct {
 
 // revocationLogs are the directories of the revocation vectors: items 0
 // (partyA-fallback revokes partyA), 1 (partyA revokes partyA-fallback), 2
-// (partyA-fallback revokes itself); endorsement 0 links partyA-fallback,
+// (partyA-fallback revokes itself), 3 (the mediator's device revokes
+// itself); endorsement 0 links partyA-fallback,
 // endorsement 2 admits it (the mediator, for c_vectorcase).
 func revocationLogs() []vecRevocationLog {
 	med := []string{"u_mediator"}
@@ -275,6 +276,12 @@ func revocationLogs() []vecRevocationLog {
 		{What: "a device a mediator admitted revokes itself (counts; not pinned: it is not of the account's own chain)",
 			Mediators: med, Endorsements: []vecLogged{{2, 20}}, Revocations: []vecLogged{{2, 30}},
 			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}},
+		{What: "admission by a later-revoked device no longer counts (the mediator's device that admitted partyA-fallback is revoked after the admission: a revocation of the signer, at any time, ends the admissions it signed)",
+			Mediators: med, Endorsements: []vecLogged{{2, 20}}, Revocations: []vecLogged{{3, 30}},
+			Revoked: []string{"mediator"}, Active: []string{"partyA"}, Pinned: []vecPin{{"mediator", 30}}},
+		{What: "admission by a device revoked before it does not count",
+			Mediators: med, Endorsements: []vecLogged{{2, 20}}, Revocations: []vecLogged{{3, 10}},
+			Revoked: []string{"mediator"}, Active: []string{"partyA"}, Pinned: []vecPin{{"mediator", 10}}},
 		{What: "an admission onto a mediator's account (u_partya a mediator too) does not count",
 			Mediators: []string{"u_mediator", "u_partya"}, Endorsements: []vecLogged{{2, 20}},
 			Active: []string{"partyA"}},
@@ -328,7 +335,7 @@ func generateVectors(t *testing.T) *vectors {
 		"revocations: encoded (Ed25519 is deterministic); each verifies against its signer",
 		"opener: api.Opener(createdBy, mediators) is want (\"\" = any mediator may sign the first statement); mediators in api.Mediator's wire form, times compared to the nanosecond",
 		"genesis: each chain extended from empty with the devices above; error \"\" = every statement accepted, else the last is refused with an error containing it (a first statement names exactly one mediator, its signer)",
-		"revocationLogs: a revocation counts only if signed by the revoked device or by a device of the account's own chain (first, or linked from one; never through an admission) that counted, unrevoked, before it in the log; the others are ignored, not errors. mediators: the case's mediators whose admissions count; a device not in active or revoked must not count. pinned: what a client with no pins pins (device, index of the revocation that counted); the same log without its revocations, or with later's instead, is refused against those pins",
+		"revocationLogs: a revocation counts only if signed by the revoked device or by a device of the account's own chain (first, or linked from one; never through an admission) that counted, unrevoked, before it in the log; the others are ignored, not errors. mediators: the case's mediators whose admissions count, each only while the device that signed it is unrevoked (a revocation of it logged before or after the admission ends it); a device not in active or revoked must not count. pinned: what a client with no pins pins (device, index of the revocation that counted); the same log without its revocations, or with later's instead, is refused against those pins",
 	}}
 	devs := map[string]*DeviceKeys{}
 	for _, d := range []struct {
@@ -412,7 +419,7 @@ func generateVectors(t *testing.T) *vectors {
 		v.Endorsements = append(v.Endorsements, vecEndorsement{Signer: e.signer, Endorsed: e.endorsed, Case: e.caseID, Created: 1767225603000, Encoded: raw})
 	}
 	v.RoomEntry = roomEntryVector()
-	for _, r := range []struct{ signer, revoked string }{{"partyA-fallback", "partyA"}, {"partyA", "partyA-fallback"}, {"partyA-fallback", "partyA-fallback"}} {
+	for _, r := range []struct{ signer, revoked string }{{"partyA-fallback", "partyA"}, {"partyA", "partyA-fallback"}, {"partyA-fallback", "partyA-fallback"}, {"mediator", "mediator"}} {
 		raw := devs[r.signer].Revoke(devs[r.revoked].ID, time.UnixMilli(1767225604000))
 		v.Revocations = append(v.Revocations, vecRevocation{Signer: r.signer, Revoked: r.revoked, Created: 1767225604000, Encoded: raw})
 	}
