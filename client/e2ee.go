@@ -448,10 +448,16 @@ func (x *E2EE) postStatement(ctx context.Context, caseID string, raw []byte) err
 }
 
 // SafetyNumber returns the safety number between this account and other,
-// from both accounts' verified active devices in caseID.
+// from both accounts' verified active devices in caseID: the devices that
+// count in the case, as a session counts them — a device a mediator of the
+// case's latest verified statement admitted too (the browser's
+// safetyNumber reads its session's directory, so both show the same).
 func (x *E2EE) SafetyNumber(ctx context.Context, caseID, other string) (string, error) {
 	devs, _, err := x.CaseDevices(ctx, caseID)
 	if err != nil {
+		return "", err
+	}
+	if _, err := x.Statements(ctx, caseID, devs); err != nil { // lets the case's mediators admit (Devices.AdmitFrom)
 		return "", err
 	}
 	mine, theirs := devs.Active(x.Me.Account), devs.Active(other)
