@@ -338,3 +338,44 @@ func TestPairingGuessesInParallelAllCount(t *testing.T) {
 		t.Fatalf("pairing after %d wrong codes at once: %s", burst, got.State)
 	}
 }
+
+// TestSafetyNumberCountsAdmittedDevices (review): a device a mediator
+// admitted onto party A's account counts for the case (it gets A's keys),
+// so the safety number B compares with A changes — as the browser's, which
+// reads its session's directory, does, and as docs/security.md promises.
+// Before the fix SafetyNumber read the case's devices without the case's
+// statements, so no admission counted and the number stayed the same.
+func TestSafetyNumberCountsAdmittedDevices(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Embedded(t)
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	med := open(t, tc.med, tc.caseID, client.SecureOptions{})
+	send(t, med, "caucus:A", "the mediator's device signed the case's first statement")
+	med.Close()
+	before, err := tc.b.x.SafetyNumber(ctx, tc.caseID, tc.a.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMXWing)
+	if err := fresh.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pending, err := tc.b.x.SafetyNumber(ctx, tc.caseID, tc.a.id); err != nil || pending != before {
+		t.Fatalf("a device nobody linked or admitted changed the safety number: %s → %s (%v)", before, pending, err)
+	}
+	if err := tc.med.x.AdmitDevice(ctx, tc.caseID, tc.a.id, fresh.Me.ID); err != nil {
+		t.Fatal(err)
+	}
+	after, err := tc.b.x.SafetyNumber(ctx, tc.caseID, tc.a.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after == before {
+		t.Fatal("the safety number B compares with A did not change when a mediator admitted a device onto A's account")
+	}
+	want := e2ee.SafetyNumber(tc.b.id, []*e2ee.DeviceRecord{tc.b.x.Me.Record()}, tc.a.id, []*e2ee.DeviceRecord{tc.a.x.Me.Record(), fresh.Me.Record()})
+	if after != want {
+		t.Fatalf("safety number %s, want the one over A's two devices %s", after, want)
+	}
+}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -153,9 +154,14 @@ func (x *E2EE) loadView() tlogverify.View {
 }
 
 // fetchProven calls the key directory and verifies the answer against the
-// saved view, then saves the newer view. A checkpoint older than the saved
-// one (another process of this user saw a newer one meanwhile) is asked
-// again; a real rollback or fork is an error.
+// saved view it asked from, then saves the newer view. An answer that does
+// not verify against that view — a rollback, a fork, a bad signature, a
+// changed key — is final: an error naming it, never asked again (a server
+// showing a split view must not get a second try that hides the first).
+// Only when another process of this user saved a newer checkpoint
+// meanwhile, and the answer is older than it (or newer, with no proof it
+// extends it), is the directory asked again, from the saved one; an
+// answer of the same size as it must be the same log.
 func (x *E2EE) fetchProven(ctx context.Context, method, path string, body any) (*tlogverify.Verified, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -170,12 +176,28 @@ func (x *E2EE) fetchProven(ctx context.Context, method, path string, body any) (
 		if err := x.C.Do(ctx, method, path+sep+"since="+strconv.FormatInt(view.Size(), 10), body, &p); err != nil {
 			return nil, err
 		}
-		v, err := tlogverify.Verify(&p, x.loadView())
+		v, err := tlogverify.Verify(&p, view)
 		if err != nil {
-			lastErr = err
-			continue
+			return nil, err
 		}
-		if v.Checkpoint.Size >= view.Size() {
+		now := x.loadView()
+		if now.Key != view.Key || !bytes.Equal(now.Checkpoint, view.Checkpoint) {
+			// Another process of this user saved a view meanwhile.
+			switch size := now.Size(); {
+			case now.Key == view.Key && size <= view.Size():
+				// Nothing newer than what this answer extends.
+			case now.Key == p.Key && v.Checkpoint.Size != size && size > view.Size():
+				lastErr = fmt.Errorf("%w: the log moved on while this device asked (another process of yours saw %d entries, this answer has %d)", tlogverify.ErrLog, size, v.Checkpoint.Size)
+				continue
+			default:
+				// The same size (or a key pinned meanwhile): the same log,
+				// or a fork.
+				if _, err := tlogverify.Verify(&api.Proven{Key: p.Key, Checkpoint: p.Checkpoint}, now); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if v.Checkpoint.Size >= now.Size() {
 			b, _ := json.Marshal(v.View)
 			if err := writePrivate(filepath.Join(x.Dir, keydirFile), b); err != nil {
 				return nil, err
@@ -448,10 +470,16 @@ func (x *E2EE) postStatement(ctx context.Context, caseID string, raw []byte) err
 }
 
 // SafetyNumber returns the safety number between this account and other,
-// from both accounts' verified active devices in caseID.
+// from both accounts' verified active devices in caseID: the devices that
+// count in the case, as a session counts them — a device a mediator of the
+// case's latest verified statement admitted too (the browser's
+// safetyNumber reads its session's directory, so both show the same).
 func (x *E2EE) SafetyNumber(ctx context.Context, caseID, other string) (string, error) {
 	devs, _, err := x.CaseDevices(ctx, caseID)
 	if err != nil {
+		return "", err
+	}
+	if _, err := x.Statements(ctx, caseID, devs); err != nil { // lets the case's mediators admit (Devices.AdmitFrom)
 		return "", err
 	}
 	mine, theirs := devs.Active(x.Me.Account), devs.Active(other)

@@ -146,7 +146,10 @@ func (d *Devices) Record(account, id string) (*DeviceRecord, bool) {
 // first registered device (trust on first use) and the devices endorsed by
 // a counted device of the same account or, for a case, by a counted device
 // of one of that case's mediators ([Devices.AdmitFrom]) when the account
-// is not one of that case's mediators. Devices the
+// is not one of that case's mediators and the admitting device is not
+// revoked (a revocation of it, logged before or after the admission, ends
+// the admission; a link stays counted if logged before its signer's
+// revocation). Devices the
 // server registered on its own are left out: nothing is sealed to them and
 // nothing they sign is accepted.
 func (d *Devices) RequireEndorsement() { d.strict = true; d.invalidate() }
@@ -362,9 +365,19 @@ func (d *Devices) trustedBefore(limit int64, revoked map[*loggedDevice]int64) ma
 			}
 			// An admission counts when a mediator of its case signed it,
 			// for a device of an account that is not one of them:
-			// admissions are for participants' devices only.
-			if e.Case != "" && (!d.mediators[e.Case][e.By] || d.mediators[e.Case][e.Account]) {
-				continue
+			// admissions are for participants' devices only. It counts
+			// only while the device that signed it is unrevoked: a
+			// revocation of the signer, logged at any time, ends every
+			// admission it signed (a lost or stolen mediator device must
+			// not keep the devices it admitted reading; a live device of a
+			// mediator admits the participant's device again).
+			if e.Case != "" {
+				if !d.mediators[e.Case][e.By] || d.mediators[e.Case][e.Account] {
+					continue
+				}
+				if _, gone := revoked[by]; gone {
+					continue
+				}
 			}
 			if e.Verify(ld.rec, by.rec) != nil {
 				continue

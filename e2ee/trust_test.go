@@ -541,3 +541,62 @@ func revocation(t *testing.T, by *DeviceKeys, id string, now time.Time) *Revocat
 	}
 	return r
 }
+
+// TestAdmissionEndsWithItsSignersRevocation (review): an admission counts
+// only while the mediator device that signed it is unrevoked. A thief with
+// a mediator's linked laptop admits a device of their own onto party B's
+// account; once the mediator revokes the laptop from another device, the
+// admitted device (and any device it linked) no longer counts — before,
+// only a revocation logged before the admission was checked, so it kept
+// receiving B's keys. A live mediator device may admit it again.
+func TestAdmissionEndsWithItsSignersRevocation(t *testing.T) {
+	w := newWorld(t)
+	w.dir.RequireEndorsement()
+	now := time.UnixMilli(1767225600000)
+	laptop := device(t, "u_med", "laptop", KEMXWing)
+	w.dir.Add(laptop.Record(), 7)
+	w.dir.Endorse(endorsement(t, w.med, laptop, now), 8)
+	thief := device(t, "u_partyb", "thief", KEMXWing)
+	w.dir.Add(thief.Record(), 9)
+	admit := func(by *DeviceKeys, index int64) {
+		t.Helper()
+		raw, err := by.Endorse(thief.Record(), w.caseID, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := DecodeEndorsement(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.dir.Endorse(e, index)
+	}
+	admit(laptop, 10)
+	thiefLinked := device(t, "u_partyb", "thief-linked", KEMXWing)
+	w.dir.Add(thiefLinked.Record(), 11)
+	w.dir.Endorse(endorsement(t, thief, thiefLinked, now), 12)
+	w.sign(t, w.med, w.people(), epochs(1))
+	w.dir.AdmitFrom(w.chain)
+	if !w.dir.Trusted("u_partyb", thief.ID) || !w.dir.Trusted("u_partyb", thiefLinked.ID) {
+		t.Fatal("setup: the admitted device and the one it linked should count")
+	}
+	w.dir.Revoke(revocation(t, w.med, laptop.ID, now), 20)
+	for _, d := range []*DeviceKeys{thief, thiefLinked} {
+		if w.dir.Trusted("u_partyb", d.ID) {
+			t.Fatalf("%s still counts once the laptop that admitted it is revoked", d.Account)
+		}
+		if _, ok := w.dir.Device("u_partyb", d.ID, -1); ok {
+			t.Fatal("Device still gives an admitted device whose admitter is revoked")
+		}
+	}
+	if a := w.dir.Active("u_partyb"); len(a) != 1 || a[0].ID != w.b.ID {
+		t.Fatalf("B's active devices %v, want B's own one alone", a)
+	}
+	if len(w.dir.Admitted("u_partyb")) != 0 {
+		t.Fatal("an admission by a revoked device is still listed")
+	}
+	// The mediator's live device admits it again: it counts again.
+	admit(w.med, 30)
+	if !w.dir.Trusted("u_partyb", thief.ID) {
+		t.Fatal("a re-admission by a live mediator device does not count")
+	}
+}

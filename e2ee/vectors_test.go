@@ -161,6 +161,25 @@ type vectors struct {
 	// Package e2ee only carries them: api.Opener (TestOpenerVectors in
 	// package api) and the browser's opener (src/e2ee.ts) check them.
 	Opener []vecOpener `json:"opener"`
+	// SafetyDirectories: safety numbers computed from a directory (the
+	// vector devices at log indexes 0, 1, … with the endorsements and
+	// revocations given, as in RevocationLogs, and the case's mediators):
+	// each account's active devices there, a device a mediator admitted
+	// included. What the CLI's keys fingerprint and the browser's safety
+	// number show.
+	SafetyDirectories []vecSafetyDir `json:"safetyDirectories"`
+}
+
+type vecSafetyDir struct {
+	What         string      `json:"what"`
+	Mediators    []string    `json:"mediators,omitempty"`
+	Endorsements []vecLogged `json:"endorsements"`
+	Revocations  []vecLogged `json:"revocations"`
+	A            string      `json:"a"`
+	ADevices     []string    `json:"aDevices"` // active, by name
+	B            string      `json:"b"`
+	BDevices     []string    `json:"bDevices"`
+	Number       string      `json:"number"`
 }
 
 // vecOpener is one opener case: Want is the one mediator who may sign
@@ -244,7 +263,8 @@ type vecLogged struct {
 
 // revocationLogs are the directories of the revocation vectors: items 0
 // (partyA-fallback revokes partyA), 1 (partyA revokes partyA-fallback), 2
-// (partyA-fallback revokes itself); endorsement 0 links partyA-fallback,
+// (partyA-fallback revokes itself), 3 (the mediator's device revokes
+// itself); endorsement 0 links partyA-fallback,
 // endorsement 2 admits it (the mediator, for c_vectorcase).
 func revocationLogs() []vecRevocationLog {
 	med := []string{"u_mediator"}
@@ -275,6 +295,12 @@ func revocationLogs() []vecRevocationLog {
 		{What: "a device a mediator admitted revokes itself (counts; not pinned: it is not of the account's own chain)",
 			Mediators: med, Endorsements: []vecLogged{{2, 20}}, Revocations: []vecLogged{{2, 30}},
 			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}},
+		{What: "admission by a later-revoked device no longer counts (the mediator's device that admitted partyA-fallback is revoked after the admission: a revocation of the signer, at any time, ends the admissions it signed)",
+			Mediators: med, Endorsements: []vecLogged{{2, 20}}, Revocations: []vecLogged{{3, 30}},
+			Revoked: []string{"mediator"}, Active: []string{"partyA"}, Pinned: []vecPin{{"mediator", 30}}},
+		{What: "admission by a device revoked before it does not count",
+			Mediators: med, Endorsements: []vecLogged{{2, 20}}, Revocations: []vecLogged{{3, 10}},
+			Revoked: []string{"mediator"}, Active: []string{"partyA"}, Pinned: []vecPin{{"mediator", 10}}},
 		{What: "an admission onto a mediator's account (u_partya a mediator too) does not count",
 			Mediators: []string{"u_mediator", "u_partya"}, Endorsements: []vecLogged{{2, 20}},
 			Active: []string{"partyA"}},
@@ -284,6 +310,31 @@ func revocationLogs() []vecRevocationLog {
 		{What: "the first device revokes its linked device at 30; a later answer leaves that out and shows the linked device revoking itself at 50: refused (the pin holds index 30, so a later revocation cannot stand in for it, nor what the device signed between the two count)",
 			Endorsements: []vecLogged{{0, 20}}, Revocations: []vecLogged{{1, 30}}, Later: []vecLogged{{2, 50}},
 			Revoked: []string{"partyA-fallback"}, Active: []string{"partyA"}, Pinned: []vecPin{{"partyA-fallback", 30}}},
+	}
+}
+
+// safetyDirectories: party B's safety number with party A in a
+// directory where the mediator admitted partyA-fallback (endorsement 2)
+// for the case, then the same once the admitting device is revoked
+// (revocation 3).
+func safetyDirectories(devs map[string]*DeviceKeys) []vecSafetyDir {
+	recs := func(names ...string) []*DeviceRecord {
+		var out []*DeviceRecord
+		for _, n := range names {
+			out = append(out, devs[n].Record())
+		}
+		return out
+	}
+	med := []string{"u_mediator"}
+	return []vecSafetyDir{
+		{What: "a device the mediator admitted onto party A's account counts in the safety number",
+			Mediators: med, Endorsements: []vecLogged{{2, 20}},
+			A: "u_partya", ADevices: []string{"partyA", "partyA-fallback"}, B: "u_partyb", BDevices: []string{"partyB"},
+			Number: SafetyNumber("u_partyb", recs("partyB"), "u_partya", recs("partyA", "partyA-fallback"))},
+		{What: "once the admitting device is revoked, the admitted device no longer counts in it",
+			Mediators: med, Endorsements: []vecLogged{{2, 20}}, Revocations: []vecLogged{{3, 30}},
+			A: "u_partya", ADevices: []string{"partyA"}, B: "u_partyb", BDevices: []string{"partyB"},
+			Number: SafetyNumber("u_partyb", recs("partyB"), "u_partya", recs("partyA"))},
 	}
 }
 
@@ -328,7 +379,8 @@ func generateVectors(t *testing.T) *vectors {
 		"revocations: encoded (Ed25519 is deterministic); each verifies against its signer",
 		"opener: api.Opener(createdBy, mediators) is want (\"\" = any mediator may sign the first statement); mediators in api.Mediator's wire form, times compared to the nanosecond",
 		"genesis: each chain extended from empty with the devices above; error \"\" = every statement accepted, else the last is refused with an error containing it (a first statement names exactly one mediator, its signer)",
-		"revocationLogs: a revocation counts only if signed by the revoked device or by a device of the account's own chain (first, or linked from one; never through an admission) that counted, unrevoked, before it in the log; the others are ignored, not errors. mediators: the case's mediators whose admissions count; a device not in active or revoked must not count. pinned: what a client with no pins pins (device, index of the revocation that counted); the same log without its revocations, or with later's instead, is refused against those pins",
+		"safetyDirectories: the directory of the vector devices (log indexes 0, 1, …) with the endorsements and revocations given at their indexes and the case's mediators; aDevices and bDevices are each account's active devices there (a device a mediator admitted included; by name, in any order), number the safety number between b and a computed from them",
+		"revocationLogs: a revocation counts only if signed by the revoked device or by a device of the account's own chain (first, or linked from one; never through an admission) that counted, unrevoked, before it in the log; the others are ignored, not errors. mediators: the case's mediators whose admissions count, each only while the device that signed it is unrevoked (a revocation of it logged before or after the admission ends it); a device not in active or revoked must not count. pinned: what a client with no pins pins (device, index of the revocation that counted); the same log without its revocations, or with later's instead, is refused against those pins",
 	}}
 	devs := map[string]*DeviceKeys{}
 	for _, d := range []struct {
@@ -412,11 +464,12 @@ func generateVectors(t *testing.T) *vectors {
 		v.Endorsements = append(v.Endorsements, vecEndorsement{Signer: e.signer, Endorsed: e.endorsed, Case: e.caseID, Created: 1767225603000, Encoded: raw})
 	}
 	v.RoomEntry = roomEntryVector()
-	for _, r := range []struct{ signer, revoked string }{{"partyA-fallback", "partyA"}, {"partyA", "partyA-fallback"}, {"partyA-fallback", "partyA-fallback"}} {
+	for _, r := range []struct{ signer, revoked string }{{"partyA-fallback", "partyA"}, {"partyA", "partyA-fallback"}, {"partyA-fallback", "partyA-fallback"}, {"mediator", "mediator"}} {
 		raw := devs[r.signer].Revoke(devs[r.revoked].ID, time.UnixMilli(1767225604000))
 		v.Revocations = append(v.Revocations, vecRevocation{Signer: r.signer, Revoked: r.revoked, Created: 1767225604000, Encoded: raw})
 	}
 	v.RevocationLogs = revocationLogs()
+	v.SafetyDirectories = safetyDirectories(devs)
 	v.Genesis = genesisVectors(t, devs)
 	v.Opener = openerVectors()
 	return v
@@ -705,9 +758,63 @@ func TestVectors(t *testing.T) {
 		t.Fatalf("room entry differs from the vector: %+v", e)
 	}
 	checkRevocationVectors(t, &v, devs)
+	checkSafetyDirectories(t, &v, devs)
 	checkGenesisVectors(t, &v, dir)
 	if len(v.Opener) == 0 {
 		t.Fatal("no opener vectors (api.TestOpenerVectors and the browser check them)")
+	}
+}
+
+// checkSafetyDirectories builds each directory as a client does (the
+// browser's check in web/client/test/vectors-lib.mjs builds the same) and
+// computes the safety number from its active devices.
+func checkSafetyDirectories(t *testing.T, v *vectors, devs map[string]*DeviceKeys) {
+	if !reflect.DeepEqual(v.SafetyDirectories, safetyDirectories(devs)) {
+		t.Fatal("safety directories differ from the vector")
+	}
+	if len(v.SafetyDirectories) == 0 {
+		t.Fatal("no safety directories")
+	}
+	for _, sd := range v.SafetyDirectories {
+		d := NewDevices()
+		d.RequireEndorsement()
+		for i, vd := range v.Devices {
+			d.Add(devs[vd.Name].Record(), int64(i))
+		}
+		d.AdmitBy("c_vectorcase", sd.Mediators...)
+		for _, le := range sd.Endorsements {
+			e, err := DecodeEndorsement(v.Endorsements[le.Item].Encoded)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Endorse(e, le.Index)
+		}
+		for _, lr := range sd.Revocations {
+			r, err := DecodeRevocation(v.Revocations[lr.Item].Encoded)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Revoke(r, lr.Index)
+		}
+		ids := func(recs []*DeviceRecord) []string {
+			var out []string
+			for _, r := range recs {
+				for _, vd := range v.Devices {
+					if vd.ID == r.ID {
+						out = append(out, vd.Name)
+					}
+				}
+			}
+			return out
+		}
+		a, b := d.Active(sd.A), d.Active(sd.B)
+		sorted := func(n []string) []string { n = slices.Clone(n); slices.Sort(n); return n }
+		if !slices.Equal(sorted(ids(a)), sorted(sd.ADevices)) || !slices.Equal(sorted(ids(b)), sorted(sd.BDevices)) {
+			t.Fatalf("%s: active devices %v and %v, want %v and %v", sd.What, ids(a), ids(b), sd.ADevices, sd.BDevices)
+		}
+		if n := SafetyNumber(sd.B, b, sd.A, a); n != sd.Number {
+			t.Fatalf("%s: safety number %s, want %s", sd.What, n, sd.Number)
+		}
 	}
 }
 

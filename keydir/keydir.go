@@ -782,6 +782,11 @@ const MaxStatements = 4096
 // refusal's detail).
 var ErrNotSeated = errors.New("you can change who is in this case's conversation once a mediator already in it has confirmed you as a co-mediator (they check your safety number with you, then admit you)")
 
+// ErrSignerNotCounted: PostStatement refused a statement signed by a
+// device of the mediator's account that none of the account's own devices
+// linked (its text is the refusal's detail).
+var ErrSignerNotCounted = errors.New("this device is not linked to your account yet, so the others' apps would not accept what it signs: link it from your first device (or one already linked), or sign on a device that is")
+
 // PostStatement stores the next membership statement of a case, signed by
 // the calling mediator's device, if it keeps to the chain's authority
 // rule (follows; the first one only from cases.Opener, when the case
@@ -816,6 +821,18 @@ func (s *Service) PostStatement(ctx context.Context, actor account.Account, case
 	}
 	if err := st.VerifySignature(dev); err != nil {
 		return nil, fault.Invalid("record", err.Error())
+	}
+	// Clients take a statement only from a device that counts for its
+	// signer by the account's own chain (its first device, or one linked
+	// from one; never an admission onto a mediator's account). A device
+	// registered with a stolen session of the mediator counts for nobody:
+	// a statement it signed would take its place in the chain for good and
+	// stop every client at it.
+	if d, err := s.accountDirectory(ctx, actor.ID); err != nil {
+		return nil, err
+	} else if !d.OwnChain(actor.ID, st.SignerDevice) {
+		s.deniedBy(ctx, actor, caseID, "statement.post", "statement-signer-counted")
+		return nil, fmt.Errorf("%w: %w", ErrSignerNotCounted, fault.ErrForbidden)
 	}
 	all, err := s.list(ctx, "keydir/statements/"+caseID+"/")
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/tlogverify"
 )
 
 // gateCase is a case Mia created, with Max added as a co-mediator; both
@@ -181,4 +182,66 @@ func TestStatementCap(t *testing.T) {
 	_, err := g.post(t, g.mia, g.miaDev, prev, g.miaID)
 	refused(t, "statement 4 of a case capped at 3", err, "forbidden", "the most one case holds")
 	deniedRule(t, g, g.miaID, "statement-limit")
+}
+
+// TestStatementFromUnlinkedDeviceIsRefused (review): someone holding Mia's
+// session (a stolen token, a lost laptop's CLI config) registers a device
+// of their own under her account — allowed, the account has its first
+// device already — and signs the case's next statement with it. No
+// client counts that device (none of Mia's devices linked it), so before
+// the fix the server stored a statement every client's Chain.Extend
+// refuses ("unknown device"), at a place in the chain nobody could post
+// again: the case could never send, admit or open a room again. Now it is
+// refused (403, in words, audited), statement 1 as well as a later one,
+// and Mia's own statements still extend the chain every client verifies.
+func TestStatementFromUnlinkedDeviceIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := newGateCase(t)
+	rogue, err := e2ee.NewDeviceKeys(g.miaID, e2ee.KEMXWing, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.mia.Do(ctx, http.MethodPost, "/api/v1/keys/devices", api.RecordRequest{Record: rogue.Record().Raw}, &keydir.Proven{}); err != nil {
+		t.Fatalf("registering a second device under Mia's account: %v", err)
+	}
+	_, err = g.post(t, g.mia, rogue, nil, g.miaID)
+	refused(t, "statement 1 from a device of Mia's nobody linked", err, "", "not linked")
+	deniedRule(t, g, g.miaID, "statement-signer-counted")
+	first, err := g.post(t, g.mia, g.miaDev, nil, g.miaID)
+	if err != nil {
+		t.Fatalf("Mia's statement 1: %v", err)
+	}
+	_, err = g.post(t, g.mia, rogue, first, g.miaID)
+	refused(t, "statement 2 from a device of Mia's nobody linked", err, "", "not linked")
+	if _, err := g.post(t, g.mia, g.miaDev, first, g.miaID, g.maxID); err != nil {
+		t.Fatalf("Mia's statement 2 after the refusal: %v", err)
+	}
+	// The chain as a client verifies it: the case's devices and
+	// statements, proven against the log, extended one by one.
+	fetch := func(path string) *tlogverify.Verified {
+		var p api.Proven
+		if err := g.max.Do(ctx, http.MethodGet, path, nil, &p); err != nil {
+			t.Fatal(err)
+		}
+		v, err := tlogverify.Verify(&p, tlogverify.View{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	d := e2ee.NewDevices()
+	d.RequireEndorsement()
+	if _, err := fetch("/api/v1/cases/" + g.caseID + "/devices").Directory(d); err != nil {
+		t.Fatal(err)
+	}
+	chain := e2ee.NewChain(g.caseID)
+	for _, st := range fetch("/api/v1/cases/" + g.caseID + "/e2ee/statements").Statements {
+		if err := chain.Extend(st, d); err != nil {
+			t.Fatalf("a client's chain stops at statement %d: %v", st.Seq, err)
+		}
+	}
+	if chain.Len() != 2 {
+		t.Fatalf("a client's chain holds %d statements, want Mia's 2", chain.Len())
+	}
 }

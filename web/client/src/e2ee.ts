@@ -408,9 +408,10 @@ export class Devices {
         const by = this.by.get(e.by)?.get(e.byDev);
         if (!ld || t.has(ld) || !before(ld.index) || !by || !t.has(by) || (by.revoked >= 0 && by.revoked < index)) continue;
         // An admission counts when a mediator of its case signed it, for a device of an account that is not one
-        // of them: admissions are for participants' devices only (as Go's Devices).
+        // of them: admissions are for participants' devices only. It counts only while the device that signed it is
+        // unrevoked: a revocation of the signer, logged before or after it, ends it (as Go's Devices).
         const meds = this.mediators.get(e.case);
-        if (e.case !== "" && (!meds?.has(e.by) || meds.has(e.account))) continue;
+        if (e.case !== "" && (!meds?.has(e.by) || meds.has(e.account) || by.revoked >= 0)) continue;
         try { await verifyEndorsement(e, ld.rec, by.rec); } catch { continue; }
         t.add(ld);
         changed = true;

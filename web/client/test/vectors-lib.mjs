@@ -212,6 +212,21 @@ ok((await E.fingerprint(sn.a, recs(sn.aDevices))) === sn.fingerprintA, "safety: 
 ok((await E.fingerprint(sn.b, recs(sn.bDevices))) === sn.fingerprintB, "safety: fingerprint B");
 const num = await E.safetyNumber(sn.b, recs(sn.bDevices), sn.a, recs(sn.aDevices));
 ok(num === sn.number && E.formatSafetyNumber(num) === sn.formatted, "safety: number");
+// Safety numbers from a directory (as Go's checkSafetyDirectories): each account's active devices, a device a
+// mediator admitted included (what the session's safetyNumber reads), and not once the admitting device is revoked.
+ok((v.safetyDirectories ?? []).length > 0, "safety directories: present");
+for (const sd of v.safetyDirectories ?? []) {
+  const d = new E.Devices();
+  v.devices.forEach((dv, i) => d.add(devs[dv.name].record, i));
+  d.admitFrom({ caseID: "c_vectorcase", latest: () => ({ people: (sd.mediators ?? []).map((account) => ({ account, role: E.RoleMediator })) }) });
+  for (const le of sd.endorsements ?? []) d.endorse(E.decodeEndorsement(unhex(v.endorsements[le.item].encoded)), le.index);
+  for (const lr of sd.revocations ?? []) d.revoke(revs[lr.item], lr.index);
+  await d.computeTrust();
+  const names = (rs) => rs.map((r) => v.devices.find((dv) => dv.id === r.id)?.name).sort().join(",");
+  const a = d.active(sd.a), b = d.active(sd.b);
+  ok(names(a) === [...sd.aDevices].sort().join(",") && names(b) === [...sd.bDevices].sort().join(","), `${sd.what}: active devices (${names(a)} / ${names(b)})`);
+  ok((await E.safetyNumber(sd.b, b, sd.a, a)) === sd.number, `${sd.what}: safety number`);
+}
 
 for (const bad of v.invalid) {
   let err = null;
