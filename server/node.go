@@ -136,6 +136,51 @@ func LockDataDir(cfg Config) (release func(), err error) {
 	return release, err
 }
 
+// OpenStoreToRead opens the configured object store for a command that
+// only reads it (`parley audit verify`, `parley audit key`), which may
+// run beside `parley serve`: in embedded mode the directory must exist
+// and nothing is made or swept in it (objstore.OpenDirToRead).
+func OpenStoreToRead(ctx context.Context, cfg Config) (objstore.Store, error) {
+	if cfg.ScaleMode() {
+		return objstore.OpenS3(ctx, cfg.S3)
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("--data is required in embedded mode")
+	}
+	return objstore.OpenDirToRead(filepath.Join(cfg.DataDir, "objects"))
+}
+
+// ReadAuditVerifierKey reads the audit log's verifier key with the master
+// key, making nothing (no master key file, no key object): for `parley
+// audit key` and `parley audit verify`, which may run beside `parley
+// serve`.
+func ReadAuditVerifierKey(ctx context.Context, cfg Config) (string, error) {
+	if err := cfg.fill(); err != nil {
+		return "", err
+	}
+	mk, err := kms.LoadMasterKey(cfg.MasterKeyFile, false)
+	if err != nil {
+		return "", err
+	}
+	store, err := OpenStoreToRead(ctx, cfg)
+	if err != nil {
+		return "", fmt.Errorf("object store: %w", err)
+	}
+	seed, err := kms.LoadKey(ctx, store, mk, auditSigningKeyObject, auditSigningKeyLabel)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return "", fmt.Errorf("no audit signing key in this store (%s): is it the right data directory or bucket?", auditSigningKeyObject)
+	}
+	if err != nil {
+		return "", err
+	}
+	signer, err := audit.NewSigner(cfg.AuditName, ed25519.NewKeyFromSeed(seed))
+	clear(seed)
+	if err != nil {
+		return "", err
+	}
+	return signer.VerifierKey(), nil
+}
+
 // Open assembles a node. In embedded mode it first takes the data
 // directory's lock: a serving node (its messaging journal, held until
 // Close) or a command's (LockDataDir); either fails with ErrDataDirInUse
