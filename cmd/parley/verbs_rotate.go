@@ -136,12 +136,13 @@ func openExistingStore(ctx context.Context, cfg server.Config) (_ objstore.Store
 			return nil, nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
-	if release, err = server.LockDataDir(cfg); err != nil {
+	unlock, err := server.LockDataDir(cfg)
+	if err != nil {
 		return nil, nil, besideServe(err, &cfg, "stop it first: every node is stopped while the master key is rotated")
 	}
 	defer func() {
 		if err != nil {
-			release()
+			unlock()
 		}
 	}()
 	store, err := server.OpenStore(ctx, cfg)
@@ -156,7 +157,7 @@ func openExistingStore(ctx context.Context, cfg server.Config) (_ objstore.Store
 	if !errors.Is(err, found) {
 		return nil, nil, err
 	}
-	return store, release, nil
+	return store, unlock, nil
 }
 
 // auditRotation records the rotation in the audit log, signed with the
