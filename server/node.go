@@ -184,7 +184,9 @@ func ReadAuditVerifierKey(ctx context.Context, cfg Config) (string, error) {
 // Open assembles a node. In embedded mode it first takes the data
 // directory's lock: a serving node (its messaging journal, held until
 // Close) or a command's (LockDataDir); either fails with ErrDataDirInUse
-// while the other holds it, before anything is written.
+// while the other holds it, before it writes anything in the store
+// (a serving node has only opened it: made its directories if missing
+// and swept temp files a crash left over an hour before).
 func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
