@@ -42,6 +42,13 @@ func LoadOrCreateKey(ctx context.Context, store objstore.Store, mk *MasterKey, o
 	return nil, fmt.Errorf("key %s: could not load or create", objectKey)
 }
 
+// LoadKey returns the 32-byte key stored wrapped at objectKey, and makes
+// none: objstore.ErrNotFound when there is none. For a process that only
+// reads the store (`parley audit key`).
+func LoadKey(ctx context.Context, store objstore.Store, mk *MasterKey, objectKey, label string) ([]byte, error) {
+	return loadKey(ctx, store, mk, objectKey, label)
+}
+
 func loadKey(ctx context.Context, store objstore.Store, mk *MasterKey, objectKey, label string) ([]byte, error) {
 	rc, _, err := store.Get(ctx, objectKey, objstore.GetOptions{})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parley-mediation/parley/objstore"
@@ -28,6 +29,8 @@ type Log struct {
 	maxObject int64
 	// local, when set, keeps this process's journals as files (nodelog.go).
 	local *localJournal
+	// released: Close gave up local's lock (a Log from NewLocalLog).
+	released sync.Once
 }
 
 // NewLog returns the room log on store.
@@ -48,6 +51,17 @@ func NewLocalLog(store objstore.Store, journalDir string) (*Log, error) {
 	l := NewLog(store)
 	l.local = j
 	return l, nil
+}
+
+// Close releases what NewLocalLog took: once every Log of this process
+// on its journal directory is closed, the directory's lock is let go (a
+// later NewLocalLog in this process takes it afresh, as a new process
+// would). Close the Services using l first. Without a local journal it
+// does nothing.
+func (l *Log) Close() {
+	if l.local != nil {
+		l.released.Do(l.local.release)
+	}
 }
 
 // errObjectTooLarge: a stored object of the log is larger than any the

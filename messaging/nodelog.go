@@ -63,6 +63,9 @@ import (
 type localJournal struct {
 	root string
 	lock *os.File
+	// refs counts the Logs open on it (under localJournals' mutex): the
+	// last one's Close releases the lock.
+	refs int
 
 	mu sync.Mutex
 	// logs: the incarnations this process created or fenced. An entry
@@ -97,11 +100,16 @@ var errJournalFenced = fmt.Errorf("messaging: this journal was fenced: %w", objs
 
 // localJournals shares one localJournal per directory within the process,
 // so that every Service on it sees the others' incarnations (and holds
-// the directory's lock once).
+// the directory's lock once), while any Log on it is open.
 var localJournals struct {
 	sync.Mutex
 	m map[string]*localJournal
 }
+
+// ErrJournalInUse: another process holds the lock of a journal directory
+// (a serving process's Log, or a command's HoldJournalDir), or, for
+// HoldJournalDir, an open Log of this process does.
+var ErrJournalInUse = errors.New("in use by another process")
 
 // openLocalJournal opens (creating if needed) the local journal in dir.
 func openLocalJournal(dir string) (*localJournal, error) {
@@ -112,8 +120,25 @@ func openLocalJournal(dir string) (*localJournal, error) {
 	localJournals.Lock()
 	defer localJournals.Unlock()
 	if j := localJournals.m[abs]; j != nil {
+		j.refs++
 		return j, nil
 	}
+	lock, err := lockJournalDir(abs)
+	if err != nil {
+		return nil, err
+	}
+	j := &localJournal{root: abs, lock: lock, refs: 1, logs: map[string]*nodeLog{}}
+	if localJournals.m == nil {
+		localJournals.m = map[string]*localJournal{}
+	}
+	localJournals.m[abs] = j
+	return j, nil
+}
+
+// lockJournalDir makes the directory abs if need be and takes its lock
+// with a descriptor of its own: flock excludes another descriptor of this
+// process as it does another process.
+func lockJournalDir(abs string) (*os.File, error) {
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("messaging: journal directory: %w", err)
 	}
@@ -123,14 +148,59 @@ func openLocalJournal(dir string) (*localJournal, error) {
 	}
 	if err := lockFile(lock); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("messaging: journal directory %s is in use by another process: %w", abs, err)
+		return nil, fmt.Errorf("messaging: journal directory %s is %w (%v)", abs, ErrJournalInUse, err)
 	}
-	j := &localJournal{root: abs, lock: lock, logs: map[string]*nodeLog{}}
-	if localJournals.m == nil {
-		localJournals.m = map[string]*localJournal{}
+	return lock, nil
+}
+
+// release drops one Log's use of j; the last one ends the writers still
+// open and closes the lock, so that a command (HoldJournalDir) or a later
+// NewLocalLog may take the directory: for that one j is an earlier
+// process's, whose incarnations it finds in the directory and recovers.
+func (j *localJournal) release() {
+	localJournals.Lock()
+	defer localJournals.Unlock()
+	if j.refs--; j.refs > 0 {
+		return
 	}
-	localJournals.m[abs] = j
-	return j, nil
+	if localJournals.m[j.root] == j {
+		delete(localJournals.m, j.root)
+	}
+	j.mu.Lock()
+	ids := make([]string, 0, len(j.logs))
+	for id := range j.logs {
+		ids = append(ids, id)
+	}
+	j.mu.Unlock()
+	for _, id := range ids {
+		j.close(id)
+	}
+	j.lock.Close()
+}
+
+// HoldJournalDir takes the lock of the journal directory dir (making it
+// if need be) for a process that writes the local-directory store without
+// a journal of its own there: a CLI command, which holds it for its whole
+// run. While it is held NewLocalLog on dir fails, in this process or
+// another; it fails with ErrJournalInUse while a Log of this process or
+// any lock of another process (a serving process, another command) is on
+// dir. release gives the lock back (once; later calls do nothing).
+func HoldJournalDir(dir string) (release func(), err error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	localJournals.Lock()
+	defer localJournals.Unlock()
+	if localJournals.m[abs] != nil {
+		return nil, fmt.Errorf("messaging: journal directory %s is %w", abs, ErrJournalInUse)
+	}
+	lock, err := lockJournalDir(abs)
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { lock.Close() }) }, nil
 }
 
 // nodeLog is one incarnation's journal files.

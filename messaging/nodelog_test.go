@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -528,4 +529,62 @@ func BenchmarkJournalCommit(b *testing.B) {
 			b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
 		})
 	}
+}
+
+// TestHoldJournalDirExcludesLocalLogs: the journal directory's lock is
+// what keeps a command that writes the local-directory store (whose locks
+// and caches are one process's) from running beside a serving process,
+// and the other way round. HoldJournalDir fails while a Log is open on the
+// directory, in this process (a second Log of it shares the lock) or in
+// another; NewLocalLog fails while a command holds it, as does a second
+// command; once the last Log is closed the lock is free, and a Log opened
+// after the command finds what the first one committed.
+func TestHoldJournalDirExcludesLocalLogs(t *testing.T) {
+	base := stores(t)["dir"](t)
+	dir := filepath.Join(t.TempDir(), "journal")
+	aLog, err := NewLocalLog(base, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewService(aLog, NewMemory(), Options{})
+	room := "c_lhold/joint"
+	sent := publishN(t, a, room, "a", 3)
+	if _, err := HoldJournalDir(dir); !errors.Is(err, ErrJournalInUse) {
+		t.Fatalf("a command beside an open Log: %v, want ErrJournalInUse", err)
+	}
+	bLog, err := NewLocalLog(base, dir)
+	if err != nil {
+		t.Fatalf("a second Log of the same process: %v", err)
+	}
+	a.Close()
+	aLog.Close()
+	if _, err := HoldJournalDir(dir); !errors.Is(err, ErrJournalInUse) {
+		t.Fatalf("a command while one Log of two is still open: %v, want ErrJournalInUse", err)
+	}
+	bLog.Close()
+	bLog.Close() // a second Close releases nothing more
+	release, err := HoldJournalDir(dir)
+	if err != nil {
+		t.Fatalf("a command once every Log is closed: %v", err)
+	}
+	if _, err := NewLocalLog(base, dir); !errors.Is(err, ErrJournalInUse) {
+		t.Fatalf("a Log while a command holds the directory: %v, want ErrJournalInUse", err)
+	}
+	if _, err := HoldJournalDir(dir); !errors.Is(err, ErrJournalInUse) {
+		t.Fatalf("a second command beside the first: %v, want ErrJournalInUse", err)
+	}
+	release()
+	release()
+	cLog, err := NewLocalLog(base, dir)
+	if err != nil {
+		t.Fatalf("a Log once the command is done: %v", err)
+	}
+	defer cLog.Close()
+	c := NewService(cLog, NewMemory(), Options{})
+	defer c.Close()
+	msgs, _, err := c.Page(t.Context(), room, Position{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChain(t, msgs, ids(sent))
 }

@@ -48,8 +48,20 @@ import (
 // key's mutex for its commit step, so conditional writes are checked and
 // committed atomically and versionIDs of one key only ever grow. Streaming
 // the body happens before the lock, so a slow upload does not block other
-// writers. The mutexes live in this process: two processes must not share a
-// root (use S3 for that).
+// writers.
+//
+// One process: the mutexes and the cache of keys' newest versions live in
+// the process that opened the Dir, so only one process may write a root
+// (use S3 for more). Another process's writes would not be seen (a key's
+// cached version is read while its metadata exists, never a newer one),
+// its conditional writes would not be atomic with this one's, and this
+// one's next write of a key would sort above the other's, burying it.
+// The Dir does not enforce it; Parley does: `parley serve` holds the lock
+// of the data directory's journal (messaging.NewLocalLog), and every
+// command that writes to the directory takes the same lock for its whole
+// run (server.LockDataDir), so each refuses to start while the other
+// runs. A process that only reads may open a root beside its writer with
+// OpenDirToRead.
 type Dir struct {
 	objects string // root/objects
 	tmp     string // root/tmp: same file system, so rename is atomic
@@ -58,6 +70,9 @@ type Dir struct {
 	// overwriting an often-updated key (a checkpoint) does not list all
 	// its versions every time (vidcache.go).
 	latestVID vidCache
+	// reader: opened by OpenDirToRead, beside the writing process; it
+	// never trusts the cache, and scans for each key's newest version.
+	reader bool
 }
 
 // dirMeta is the JSON stored in a version's .json file.
@@ -101,6 +116,28 @@ func OpenDir(root string) (*Dir, error) {
 		}
 	}
 	d.sweepTemp()
+	return d, nil
+}
+
+// OpenDirToRead opens an existing Dir store at root for a process that
+// only reads it, possibly beside the process that writes it (`parley
+// audit verify`): it makes nothing and sweeps no temp files, and the
+// caller must not write with it. A root that does not exist is an error.
+// It caches no version ids: every read of a key's latest version looks
+// for the newest the writer has committed.
+func OpenDirToRead(root string) (*Dir, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("objstore: dir root: %w", err)
+	}
+	d := &Dir{objects: filepath.Join(abs, "objects"), tmp: filepath.Join(abs, "tmp"), reader: true}
+	fi, err := os.Stat(d.objects)
+	if err != nil {
+		return nil, fmt.Errorf("objstore: dir root: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("objstore: dir root: %s is not a directory", d.objects)
+	}
 	return d, nil
 }
 
@@ -579,6 +616,9 @@ func (d *Dir) latest(key string) (vid string, m dirMeta, ok bool, err error) {
 
 // latestOf is latest; with remember, what a scan finds is cached.
 func (d *Dir) latestOf(key string, remember bool) (vid string, m dirMeta, ok bool, err error) {
+	if d.reader {
+		return d.scanLatest(key)
+	}
 	v, cached, gen := d.latestVID.load(key)
 	if cached {
 		m, ok, err := d.readMeta(key, v)

@@ -265,3 +265,66 @@ func (c chunky) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// TestOpenDirToReadBesideTheWriter: a Dir opened to read, beside the
+// process that writes the root, makes and sweeps nothing (a missing root
+// is an error, left missing; a writer's stale temp file is left to it) and
+// caches no version: after the writer puts a newer version of a key it
+// has read, it reads the newer one.
+func TestOpenDirToReadBesideTheWriter(t *testing.T) {
+	ctx := context.Background()
+	missing := filepath.Join(t.TempDir(), "none")
+	if _, err := objstore.OpenDirToRead(missing); err == nil {
+		t.Fatal("OpenDirToRead opened a root that does not exist")
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("OpenDirToRead made the missing root: %v", err)
+	}
+	root := t.TempDir()
+	w, err := objstore.OpenDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(root, "tmp", "left-by-a-crash")
+	if err := os.WriteFile(stale, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(stale, old, old); err != nil {
+		t.Fatal(err)
+	}
+	put := func(body string) {
+		t.Helper()
+		if _, err := w.Put(ctx, "accounts/u1", strings.NewReader(body), int64(len(body)), objstore.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("first")
+	r, err := objstore.OpenDirToRead(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err != nil {
+		t.Fatalf("OpenDirToRead swept the writer's temp files: %v", err)
+	}
+	read := func() string {
+		t.Helper()
+		rc, _, err := r.Get(ctx, "accounts/u1", objstore.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if got := read(); got != "first" {
+		t.Fatalf("read %q, want first", got)
+	}
+	put("second")
+	if got := read(); got != "second" {
+		t.Fatalf("after the writer's newer version the reader read %q, want second", got)
+	}
+}

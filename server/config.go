@@ -18,15 +18,17 @@ type Config struct {
 	// Addr is the HTTP listen address.
 	Addr string
 	// DataDir holds the embedded object store (and, by default, the master
-	// key file), and the node's messaging journal (DataDir/journal, held
-	// by one serving process). Used when S3.Endpoint is empty.
+	// key file), and the node's messaging journal (DataDir/journal, whose
+	// lock one process holds: a serving node, or a command's node, which
+	// writes too; see LockDataDir). Used when S3.Endpoint is empty.
 	DataDir string
-	// Command: the node is opened for one CLI command, which may run
-	// beside `parley serve` on the same data directory: it leaves the
-	// messaging journal directory to the serving process (it sends no
-	// messages), runs no mail sender (what it enqueues is sent by the
-	// serving nodes) and recovers no other node's messaging journal
-	// (messaging.Options.Passive).
+	// Command: the node is opened for one CLI command. In embedded mode it
+	// holds the data directory's lock until Close (LockDataDir), so it
+	// does not open while `parley serve` runs on the directory, nor serve
+	// while it is open; in scale mode it may run beside the serving nodes.
+	// It keeps no messaging journal (it sends no messages), runs no mail
+	// sender (what it enqueues is sent by the serving nodes) and recovers
+	// no other node's messaging journal (messaging.Options.Passive).
 	Command bool
 	// S3 selects scale mode when Endpoint is set.
 	S3 objstore.S3Config

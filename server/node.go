@@ -82,6 +82,11 @@ type Node struct {
 	broker     messaging.Broker
 	redis      *redis.Client
 	vkey       string
+	// journal is the messaging log, closed after Messages (it lets go of
+	// the data directory's lock); releaseDir lets go of the lock a
+	// command's node holds (LockDataDir). Both only in embedded mode.
+	journal    *messaging.Log
+	releaseDir func()
 }
 
 // AuditVerifierKey is the public key that verifies the audit log.
@@ -99,10 +104,103 @@ func OpenStore(ctx context.Context, cfg Config) (objstore.Store, error) {
 	return objstore.OpenDir(filepath.Join(cfg.DataDir, "objects"))
 }
 
-// Open assembles a node.
-func Open(ctx context.Context, cfg Config) (*Node, error) {
+// ErrDataDirInUse: another process holds the embedded data directory's
+// lock: a `parley serve`, or a command that writes to it.
+var ErrDataDirInUse = errors.New("in use by another process")
+
+// journalDir is where an embedded node keeps its messaging journal; its
+// lock is the data directory's.
+func journalDir(cfg Config) string { return filepath.Join(cfg.DataDir, "journal") }
+
+// LockDataDir takes, for a CLI command that writes to the embedded data
+// directory, the lock `parley serve` holds on DataDir/journal, to be held
+// for the command's whole run (release lets it go). The directory store
+// is one process's (objstore.Dir: its locks and caches are in memory), so
+// a command writing beside a serving process would write what the server
+// never reads and then overwrites. It fails at once, with
+// ErrDataDirInUse, while serve (or another such command) holds it, and
+// serve does not start while a command does (Open). In scale mode it
+// takes nothing: S3's conditional writes are real and Redis is shared.
+// A node opened with Config.Command takes it itself.
+func LockDataDir(cfg Config) (release func(), err error) {
+	if cfg.ScaleMode() {
+		return func() {}, nil
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("--data is required in embedded mode")
+	}
+	release, err = messaging.HoldJournalDir(journalDir(cfg))
+	if errors.Is(err, messaging.ErrJournalInUse) {
+		return nil, fmt.Errorf("data directory %s is %w (parley serve, or another command writing to it)", cfg.DataDir, ErrDataDirInUse)
+	}
+	return release, err
+}
+
+// OpenStoreToRead opens the configured object store for a command that
+// only reads it (`parley audit verify`, `parley audit key`), which may
+// run beside `parley serve`: in embedded mode the directory must exist
+// and nothing is made or swept in it (objstore.OpenDirToRead).
+func OpenStoreToRead(ctx context.Context, cfg Config) (objstore.Store, error) {
+	if cfg.ScaleMode() {
+		return objstore.OpenS3(ctx, cfg.S3)
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("--data is required in embedded mode")
+	}
+	return objstore.OpenDirToRead(filepath.Join(cfg.DataDir, "objects"))
+}
+
+// ReadAuditVerifierKey reads the audit log's verifier key with the master
+// key, making nothing (no master key file, no key object): for `parley
+// audit key` and `parley audit verify`, which may run beside `parley
+// serve`.
+func ReadAuditVerifierKey(ctx context.Context, cfg Config) (string, error) {
+	if err := cfg.fill(); err != nil {
+		return "", err
+	}
+	mk, err := kms.LoadMasterKey(cfg.MasterKeyFile, false)
+	if err != nil {
+		return "", err
+	}
+	store, err := OpenStoreToRead(ctx, cfg)
+	if err != nil {
+		return "", fmt.Errorf("object store: %w", err)
+	}
+	seed, err := kms.LoadKey(ctx, store, mk, auditSigningKeyObject, auditSigningKeyLabel)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return "", fmt.Errorf("no audit signing key in this store (%s): is it the right data directory or bucket?", auditSigningKeyObject)
+	}
+	if err != nil {
+		return "", err
+	}
+	signer, err := audit.NewSigner(cfg.AuditName, ed25519.NewKeyFromSeed(seed))
+	clear(seed)
+	if err != nil {
+		return "", err
+	}
+	return signer.VerifierKey(), nil
+}
+
+// Open assembles a node. In embedded mode it first takes the data
+// directory's lock: a serving node (its messaging journal, held until
+// Close) or a command's (LockDataDir); either fails with ErrDataDirInUse
+// while the other holds it, before it writes anything in the store
+// (a serving node has only opened it: made its directories if missing
+// and swept temp files a crash left over an hour before).
+func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
+	}
+	var releaseDir func()
+	if cfg.Command && !cfg.ScaleMode() {
+		if releaseDir, err = LockDataDir(cfg); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				releaseDir()
+			}
+		}()
 	}
 	store, err := OpenStore(ctx, cfg)
 	if err != nil {
@@ -110,6 +208,24 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	if cfg.WrapStore != nil {
 		store = cfg.WrapStore(store)
+	}
+	msgLog := messaging.NewLog(store)
+	if !cfg.ScaleMode() && !cfg.Command {
+		// One serving process owns the data directory: its journal is an
+		// append-only file log there, one fdatasync per group commit, and
+		// its lock keeps commands that write (LockDataDir) and other
+		// serving processes off the directory.
+		if msgLog, err = messaging.NewLocalLog(store, journalDir(cfg)); err != nil {
+			if errors.Is(err, messaging.ErrJournalInUse) {
+				return nil, fmt.Errorf("data directory %s is %w (another parley serve, or a parley admin command writing to it): start serve once that has finished", cfg.DataDir, ErrDataDirInUse)
+			}
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				msgLog.Close()
+			}
+		}()
 	}
 	mk, err := kms.LoadMasterKey(cfg.MasterKeyFile, !cfg.ScaleMode())
 	if err != nil {
@@ -179,15 +295,13 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		n.Cases.ReassignmentNotice = cfg.ReassignmentNotice
 	}
 	n.Cases.DefaultTerms = cfg.DefaultTerms
-	msgLog := messaging.NewLog(store)
-	if !cfg.ScaleMode() && !cfg.Command {
-		// One serving process owns the data directory: its journal is an
-		// append-only file log there, one fdatasync per group commit.
-		if msgLog, err = messaging.NewLocalLog(store, filepath.Join(cfg.DataDir, "journal")); err != nil {
-			return nil, err
-		}
-	}
+	n.journal, n.releaseDir = msgLog, releaseDir
 	n.Messages = messaging.NewService(msgLog, n.broker, messaging.Options{Logger: cfg.Log, NodeKey: nodeKey, Passive: cfg.Command})
+	defer func() {
+		if err != nil {
+			n.Messages.Close()
+		}
+	}()
 	n.Rooms = caucus.NewService(n.Cases, pol, n.Messages, n.broker, log)
 	n.Cases.OnMembership = n.Rooms.MembershipChanged
 	n.Cases.OnDisposal = n.Rooms.DisposalBegun
@@ -310,6 +424,10 @@ func (n *Node) Close() error {
 	}
 	n.API.CloseSockets()
 	n.Messages.Close()
+	n.journal.Close()
+	if n.releaseDir != nil {
+		n.releaseDir()
+	}
 	n.broker.Close()
 	if n.redis != nil {
 		return n.redis.Close()

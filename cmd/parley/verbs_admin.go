@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -42,10 +43,10 @@ func adminUserCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg.Command = true // may run beside `parley serve` on the same data directory
+	cfg.Command = true // embedded mode: holds the data directory while it runs
 	node, err := server.Open(ctx, *cfg)
 	if err != nil {
-		return err
+		return besideServe(err, cfg, "stop it first, or, while it runs, have an administrator signed in add the account (`parley account create`)")
 	}
 	defer node.Close()
 	a, err := node.Accounts.Create(ctx, account.NewAccount{Email: *email, Name: *name, Role: policy.Role(*role), Password: pw})
@@ -63,7 +64,9 @@ func adminUserCreate(ctx context.Context, args []string) error {
 // adminRevokeSessions ends every open session of an account (a lost
 // laptop, a stolen token) from the store directly, and tells every node
 // through Redis to close its WebSockets (without Redis they close at their
-// next periodic check, within a minute).
+// next periodic check, within a minute). In embedded mode it does not run
+// beside `parley serve`, which would neither see its write nor keep it
+// (server.LockDataDir): there an administrator revokes through the API.
 func adminRevokeSessions(ctx context.Context, args []string) error {
 	fs := newFlags("admin user revoke-sessions")
 	cfg := nodeFlags(fs)
@@ -74,10 +77,10 @@ func adminRevokeSessions(ctx context.Context, args []string) error {
 	if *email == "" {
 		return usagef("--email is required")
 	}
-	cfg.Command = true // may run beside `parley serve` on the same data directory
+	cfg.Command = true // embedded mode: holds the data directory while it runs
 	node, err := server.Open(ctx, *cfg)
 	if err != nil {
-		return err
+		return besideServe(err, cfg, "stop it first, or, while it runs, have an administrator signed in end the sessions (POST /api/v1/accounts/{id}/revoke-sessions, or disable the account on the People screen, which ends them too)")
 	}
 	defer node.Close()
 	a, err := node.Accounts.ByEmail(ctx, *email)
@@ -105,17 +108,19 @@ func adminRevokeSessions(ctx context.Context, args []string) error {
 // running in a rolling upgrade, makes seats without entries, which the
 // index would miss for good; so the operator runs it once every node runs
 // this release (docs/operations.md). Until then requests read every
-// record. Safe to run again, or beside serving nodes.
+// record. Safe to run again, or beside serving nodes in scale mode; in
+// embedded mode `parley serve` does it by itself, and this does not run
+// beside it.
 func adminSeatIndex(ctx context.Context, args []string) error {
 	fs := newFlags("admin seat-index")
 	cfg := nodeFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg.Command = true // may run beside `parley serve` on the same data directory
+	cfg.Command = true // embedded mode: holds the data directory while it runs
 	node, err := server.Open(ctx, *cfg)
 	if err != nil {
-		return err
+		return besideServe(err, cfg, "stop it first, or leave it: in embedded mode serve indexes the seats by itself")
 	}
 	defer node.Close()
 	done, err := node.Cases.SeatIndexComplete(ctx)
@@ -149,8 +154,9 @@ func adminGenMasterKey(ctx context.Context, args []string) error {
 }
 
 // auditVerify checks the log in the object store. It needs no master key:
-// only the verifier key (from --key, or from the running node's store keys
-// when the master key is at hand).
+// only the verifier key (from --key, or from the store's keys when the
+// master key is at hand). It only reads (server.OpenStoreToRead), so it
+// may run beside `parley serve` in embedded mode too.
 func auditVerify(ctx context.Context, args []string) error {
 	fs := newFlags("audit verify")
 	cfg := nodeFlags(fs)
@@ -169,7 +175,7 @@ func auditVerify(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	store, err := server.OpenStore(ctx, *cfg)
+	store, err := server.OpenStoreToRead(ctx, *cfg)
 	if err != nil {
 		return err
 	}
@@ -189,13 +195,24 @@ func verifierKey(ctx context.Context, cfg *server.Config, keyFile string) (strin
 		}
 		return string(trimSpace(b)), nil
 	}
-	cfg.Command = true // may run beside `parley serve` on the same data directory
-	node, err := server.Open(ctx, *cfg)
+	// Read, making nothing: it may run beside `parley serve`.
+	vkey, err := server.ReadAuditVerifierKey(ctx, *cfg)
 	if err != nil {
-		return "", fmt.Errorf("no --key given and cannot open the node to find it: %w", err)
+		return "", fmt.Errorf("no --key given and cannot read the key from the store: %w", err)
 	}
-	defer node.Close()
-	return node.AuditVerifierKey(), nil
+	return vkey, nil
+}
+
+// besideServe words, on one line, a refusal to write to the embedded data
+// directory while `parley serve` (or another command that writes to it)
+// holds it (server.ErrDataDirInUse); instead says what to do. The
+// directory store is one process's: a write beside serve would be
+// neither seen nor kept by it. Other errors are returned as they are.
+func besideServe(err error, cfg *server.Config, instead string) error {
+	if !errors.Is(err, server.ErrDataDirInUse) {
+		return err
+	}
+	return fmt.Errorf("parley serve is running on %s (or another admin command is): %s", cfg.DataDir, instead)
 }
 
 func trimSpace(b []byte) []byte {

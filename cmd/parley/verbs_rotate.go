@@ -50,8 +50,9 @@ var rotateAfterEach func(objectKey string, done, total int) error
 // key (--master-key-file, as for serve) to a new one (--new-key-file), then
 // checks that the old key unwraps nothing left in the store. Documents and
 // records are not re-encrypted: the keys they are encrypted under do not
-// change, only the wrapping does. Every node must be stopped while it runs;
-// see docs/operations.md for the whole procedure.
+// change, only the wrapping does. Every node must be stopped while it runs
+// (in embedded mode it refuses to run beside `parley serve`); see
+// docs/operations.md for the whole procedure.
 func adminRotateMasterKey(ctx context.Context, args []string) error {
 	fs := newFlags("admin rotate-master-key")
 	cfg := nodeFlags(fs)
@@ -78,10 +79,11 @@ func adminRotateMasterKey(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("new key: %w", err)
 	}
-	store, err := openExistingStore(ctx, *cfg)
+	store, release, err := openExistingStore(ctx, *cfg)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if oldKey.ID() == newKey.ID() {
 		fmt.Fprintf(os.Stderr, "The new key is the current key (%s): checking only.\n", newKey.ID())
 	}
@@ -125,26 +127,37 @@ func adminRotateMasterKey(ctx context.Context, args []string) error {
 
 // openExistingStore opens the configured store and refuses one without any
 // wrapped keys: that is a wrong bucket or data directory, not a deployment
-// (OpenStore would have quietly made the bucket or directory).
-func openExistingStore(ctx context.Context, cfg server.Config) (objstore.Store, error) {
+// (OpenStore would have quietly made the bucket or directory). In embedded
+// mode it first takes the data directory's lock (server.LockDataDir), so
+// the rotation does not run beside `parley serve`, and release lets it go.
+func openExistingStore(ctx context.Context, cfg server.Config) (_ objstore.Store, release func(), err error) {
 	if cfg.S3.Endpoint == "" {
 		if _, err := os.Stat(cfg.DataDir); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
+			return nil, nil, fmt.Errorf("data directory: %w", err)
 		}
 	}
+	unlock, err := server.LockDataDir(cfg)
+	if err != nil {
+		return nil, nil, besideServe(err, &cfg, "stop it first: every node is stopped while the master key is rotated")
+	}
+	defer func() {
+		if err != nil {
+			unlock()
+		}
+	}()
 	store, err := server.OpenStore(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	found := errors.New("found")
 	err = store.List(ctx, kms.KeysPrefix, func(objstore.Info) error { return found })
 	if err == nil {
-		return nil, errors.New("no wrapped keys under keys/ in this store: is it the right bucket or data directory?")
+		return nil, nil, errors.New("no wrapped keys under keys/ in this store: is it the right bucket or data directory?")
 	}
 	if !errors.Is(err, found) {
-		return nil, err
+		return nil, nil, err
 	}
-	return store, nil
+	return store, unlock, nil
 }
 
 // auditRotation records the rotation in the audit log, signed with the
