@@ -90,6 +90,11 @@ func benchFanout(ctx context.Context, args []string) error {
 		ln.Close()
 	}
 	b := &fanoutBench{cfg: cfg, payload: *payload, debugAddr: *debugAddr, stages: *stages, memory: *idle > 0, genProfile: *genProfile}
+	// The mediator first: `admin user create` writes to the data directory,
+	// which it may not do beside a serving node (embedded mode).
+	if err := b.createMediator(ctx); err != nil {
+		return err
+	}
 	if err := b.startNodes(ctx, *nodes, args); err != nil {
 		return err
 	}
@@ -151,8 +156,10 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 }
 
 type fanoutBench struct {
-	cfg     *server.Config
-	payload int
+	cfg *server.Config
+	// mediator is the email of the mediator account createMediator made.
+	mediator string
+	payload  int
 	// debugAddr, if set, is passed to the first node as --debug-addr.
 	debugAddr string
 	// stages: trace the first node's stages (through debugAddr) and the
@@ -268,19 +275,28 @@ func (b *fanoutBench) stopNodes() {
 	}
 }
 
-// setup makes a mediator (directly in the store, as `admin user create`
-// does), then over the API a case per room and an invite per other member.
-func (b *fanoutBench) setup(ctx context.Context, rooms, members int) error {
-	const pw = "bench password, not secret"
-	email := fmt.Sprintf("bench-%d@bench.parley.test", time.Now().UnixNano())
+// benchPassword is the bench mediator's password.
+const benchPassword = "bench password, not secret"
+
+// createMediator makes the bench's mediator with `admin user create`
+// (directly in the store), before any node serves: in embedded mode that
+// command refuses to write beside a serving node.
+func (b *fanoutBench) createMediator(ctx context.Context) error {
+	b.mediator = fmt.Sprintf("bench-%d@bench.parley.test", time.Now().UnixNano())
 	self, _ := os.Executable()
-	cmd := exec.CommandContext(ctx, self, append([]string{"admin", "user", "create", "--email", email, "--name", "Bench Mediator", "--role", "mediator", "--password-file", "-"}, storageArgs(b.cfg)...)...)
-	cmd.Stdin = strings.NewReader(pw + "\n")
+	cmd := exec.CommandContext(ctx, self, append([]string{"admin", "user", "create", "--email", b.mediator, "--name", "Bench Mediator", "--role", "mediator", "--password-file", "-"}, storageArgs(b.cfg)...)...)
+	cmd.Stdin = strings.NewReader(benchPassword + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("create mediator: %v: %s", err, out)
 	}
+	return nil
+}
+
+// setup signs in as the mediator createMediator made, then over the API
+// makes a case per room and an invite per other member.
+func (b *fanoutBench) setup(ctx context.Context, rooms, members int) error {
 	med := client.New(b.urls[0], "")
-	if _, err := med.Login(ctx, email, pw); err != nil {
+	if _, err := med.Login(ctx, b.mediator, benchPassword); err != nil {
 		return err
 	}
 	b.tokens = make([][]string, rooms)
