@@ -111,6 +111,9 @@ var localJournals struct {
 // HoldJournalDir, an open Log of this process does.
 var ErrJournalInUse = errors.New("in use by another process")
 
+// errLocked: lockFile found the lock held by another descriptor.
+var errLocked = errors.New("lock held elsewhere")
+
 // openLocalJournal opens (creating if needed) the local journal in dir.
 func openLocalJournal(dir string) (*localJournal, error) {
 	abs, err := filepath.Abs(dir)
@@ -148,7 +151,10 @@ func lockJournalDir(abs string) (*os.File, error) {
 	}
 	if err := lockFile(lock); err != nil {
 		lock.Close()
-		return nil, fmt.Errorf("messaging: journal directory %s is %w (%v)", abs, ErrJournalInUse, err)
+		if errors.Is(err, errLocked) {
+			return nil, fmt.Errorf("messaging: journal directory %s is %w", abs, ErrJournalInUse)
+		}
+		return nil, fmt.Errorf("messaging: locking journal directory %s: %w", abs, err)
 	}
 	return lock, nil
 }

@@ -17,7 +17,18 @@ func fdatasync(f *os.File) error {
 }
 
 // lockFile takes an exclusive advisory lock on f for the life of the
-// process, failing at once if another process holds it.
+// process, failing at once, with errLocked, if another descriptor holds it;
+// any other failure (a file system without locks: ENOLCK) is returned as
+// it is, so that it is not reported as the directory being in use.
 func lockFile(f *os.File) error {
-	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EWOULDBLOCK:
+			return errLocked
+		}
+		return err
+	}
 }

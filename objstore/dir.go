@@ -75,6 +75,10 @@ type Dir struct {
 	reader bool
 }
 
+// errReader: a write through a Dir opened to read (OpenDirToRead), which
+// holds no lock on the directory and must write nothing beside its writer.
+var errReader = errors.New("objstore: directory opened to read only: no writes")
+
 // dirMeta is the JSON stored in a version's .json file.
 type dirMeta struct {
 	ETag         string    `json:"etag,omitempty"`
@@ -253,6 +257,10 @@ func (d *Dir) resolve(key, vid string) (string, dirMeta, error) {
 // Put implements Store. The body is streamed to a temp file outside the
 // key lock; the lock covers only the precondition check and two renames.
 func (d *Dir) Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (Info, error) {
+	if d.reader {
+		return Info{}, errReader
+	}
+
 	if err := ValidateKey(key); err != nil {
 		return Info{}, err
 	}
@@ -328,6 +336,10 @@ func (d *Dir) spool(ctx context.Context, r io.Reader, size int64) (name, etag st
 
 // Delete implements Store.
 func (d *Dir) Delete(ctx context.Context, key, versionID string) error {
+	if d.reader {
+		return errReader
+	}
+
 	if err := ValidateKey(key); err != nil {
 		return err
 	}
@@ -444,6 +456,14 @@ func (d *Dir) VersionsUnder(ctx context.Context, prefix string, fn func(Version)
 
 // DeleteVersions implements Store, one version at a time.
 func (d *Dir) DeleteVersions(ctx context.Context, versions []Info) []error {
+	if d.reader {
+		errs := make([]error, len(versions))
+		for i := range errs {
+			errs[i] = errReader
+		}
+		return errs
+	}
+
 	errs := make([]error, len(versions))
 	for i, v := range versions {
 		errs[i] = d.Delete(ctx, v.Key, v.VersionID)
@@ -534,6 +554,10 @@ func (d *Dir) Versions(ctx context.Context, key string) ([]Version, error) {
 // SetLegalHold implements Store. As on S3, versionID "" means the latest
 // version, and only a real version (not a delete marker) can be held.
 func (d *Dir) SetLegalHold(ctx context.Context, key, versionID string, on bool) error {
+	if d.reader {
+		return errReader
+	}
+
 	if err := ValidateKey(key); err != nil {
 		return err
 	}

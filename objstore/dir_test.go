@@ -327,4 +327,20 @@ func TestOpenDirToReadBesideTheWriter(t *testing.T) {
 	if got := read(); got != "second" {
 		t.Fatalf("after the writer's newer version the reader read %q, want second", got)
 	}
+	// The reader holds no lock on the directory: it writes nothing.
+	if _, err := r.Put(ctx, "accounts/u1", strings.NewReader("third"), 5, objstore.PutOptions{}); err == nil {
+		t.Error("a directory opened to read took a Put")
+	}
+	if err := r.Delete(ctx, "accounts/u1", ""); err == nil {
+		t.Error("a directory opened to read took a Delete")
+	}
+	if errs := r.DeleteVersions(ctx, []objstore.Info{{Key: "accounts/u1"}}); len(errs) != 1 || errs[0] == nil {
+		t.Errorf("a directory opened to read took a DeleteVersions: %v", errs)
+	}
+	if err := r.SetLegalHold(ctx, "accounts/u1", "", true); err == nil {
+		t.Error("a directory opened to read took a SetLegalHold")
+	}
+	if got := read(); got != "second" {
+		t.Fatalf("after the reader's refused writes it read %q, want second", got)
+	}
 }
