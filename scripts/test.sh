@@ -174,6 +174,17 @@ stage "go test" gotest
 # link), so ./... above does not reach it.
 validate() { (cd deploy/validate && go test -count=1 ./...); }
 stage "deploy/validate" validate
+# The benchmark's own set-up (a mediator made with `admin user create`,
+# nodes, cases, sockets), once, briefly, in embedded mode: its figures are
+# for BENCHMARKS.md, not here; this only keeps it working.
+benchsmoke() {
+	go build -o "$scratch/parley-bench" ./cmd/parley || return 1
+	local out
+	out=$("$scratch/parley-bench" bench fanout --rooms 2 --members 2 --rate 20 --duration 1s --warmup 0s --idle 0 2>&1) || { echo "$out"; return 1; }
+	echo "$out" | tail -6
+	echo "$out" | grep -Eq 'acknowledged +[1-9][0-9]* +lost 0$'
+}
+stage "bench smoke" benchsmoke
 
 # besiderc[i] is job i's exit status once waited for.
 besiderc=()
