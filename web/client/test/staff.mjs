@@ -6,7 +6,10 @@
 // browser context) closes with a plain message; signing in then says the
 // account is disabled; the admin enables it again; resets its password
 // (the mediator must choose a new one at the next sign-in, before anything
-// else); the mediator changes their own password. axe-core runs on each
+// else); the mediator changes their own password. A mediator whose
+// password is still the one the administrator who made the account chose
+// (an account from before first passwords were approved) is told at
+// sign-in, in plain words, to ask for a reset. axe-core runs on each
 // screen, and the main controls are reached by keyboard.
 import { axeCheck } from "./axe.mjs";
 import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
@@ -31,6 +34,7 @@ async function tabOrder(page, n) {
 
 const medEmail = env("PARLEY_MEDIATOR_EMAIL");
 const newEmail = env("PARLEY_NEW_EMAIL");
+const legacyEmail = env("PARLEY_LEGACY_EMAIL");
 const medName = env("PARLEY_MEDIATOR_NAME");
 const pw = env("PARLEY_PASSWORD");
 await run(async () => {
@@ -39,6 +43,24 @@ await run(async () => {
   await signIn(med, medEmail, pw);
   await med.waitForSelector("#conn:has-text('Connected')");
   check(true, "the mediator's conversation is open");
+
+  // A mediator's account from before first passwords were approved: the
+  // right password (its creator's) is refused, in plain words that say
+  // what to do, with no id, problem type or raw error.
+  const legacy = await newPage("old account", { width: 1280, height: 900 });
+  await signIn(legacy, legacyEmail, pw);
+  await legacy.waitForSelector("form .error:has-text('reset')");
+  const refused = await legacy.innerText("form .error");
+  check(refused.includes("Your password was chosen by the administrator who made your account") && refused.includes("Ask an administrator to reset it") &&
+    refused.includes("a second administrator approves"), "an old account with its creator's password is told to ask for a reset: " + refused);
+  check(!/u_[a-z0-9]|password-reset-needed|forbidden|403|urn:|error/i.test(refused), "the refusal shows no id, problem type or raw error: " + refused);
+  check(await legacy.locator("#signin-title").count() === 1 && await legacy.locator("#nav-password").count() === 0, "nothing opens: the sign-in form stays");
+  await ask("refused-reset-needed", legacyEmail);
+  await axeCheck(legacy, "sign-in, a reset needed");
+  await legacy.screenshot({ path: shots + "/staff-reset-needed.png" });
+  await legacy.setViewportSize({ width: 390, height: 844 });
+  await legacy.screenshot({ path: shots + "/staff-reset-needed-phone.png", fullPage: true });
+  await legacy.close();
 
   // The admin opens People, by keyboard from the header.
   const admin = await newPage("admin", { width: 1280, height: 900 });
