@@ -28,6 +28,7 @@ export interface Account {
   lineage?: string[];
   pendingReset?: PasswordResetPending;
   noPassword?: boolean;
+  passwordResetNeeded?: boolean;
 }
 
 /**

@@ -78,6 +78,16 @@ await run(async () => {
     "a new account reads as waiting for its first password: " + await newRow.innerText());
   check(await newRow.locator("button[data-act=approve-reset]").count() === 0, "its creator is not offered Approve");
   check(await newRow.locator("button[data-act=withdraw-reset]").count() === 1, "its creator may withdraw the request");
+  // The old account whose password is still its creator's says so, in
+  // words (not the raw flag), and offers the reset that ends it.
+  const legacyRow = admin.locator(`tr[data-email="${legacyEmail}"]`);
+  const legacyState = await legacyRow.innerText();
+  check(legacyState.includes("Must ask for a password reset before signing in: the password was chosen by the administrator who made this account"),
+    "the admin sees that the old account needs a password reset, and why: " + legacyState);
+  check(!/ownPassword|passwordResetNeeded|true/.test(legacyState), "the row shows words, not a flag: " + legacyState);
+  check(await legacyRow.locator("button[data-act=reset]").count() === 1, "the admin is offered the reset it needs");
+  check(!(await row.innerText()).includes("password reset before signing in") && !(await newRow.innerText()).includes("password reset before signing in"),
+    "accounts whose password is not their creator's do not say so");
   await axeCheck(admin, "People");
   const order = await tabOrder(admin, 12);
   check(order.includes("nav-people") && order.includes("nav-password") && order.includes("signout") &&
