@@ -244,4 +244,15 @@ await run(async () => {
   await med.press("#pw-again", "Enter");
   await med.waitForSelector("#pw-status:has-text('Your password is changed')");
   await ask("changed", medEmail + " yet another passphrase");
+
+  // A reset of the old account asked for: the row says it waits for a
+  // second administrator, and still why it is needed.
+  const legacyRow2 = () => admin.locator(`tr[data-email="${legacyEmail}"]`);
+  await legacyRow2().locator("button[data-act=reset]").click();
+  await legacyRow2().locator(".confirm button.primary").click();
+  await admin.waitForSelector(`tr[data-email="${legacyEmail}"]:has-text("waiting for a second administrator")`);
+  const waiting = await legacyRow2().locator(".reset-needed").innerText();
+  check(waiting.includes("chosen by the administrator who made this account") && waiting.includes("a password reset is needed"),
+    "with a reset waiting, the old account's row still says why it needs one: " + waiting);
+  await axeCheck(admin, "People, an old account's reset waiting");
 });
