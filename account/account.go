@@ -102,7 +102,8 @@ const (
 // changed it since: the safe side is taken, and Login and Authenticate
 // refuse it (ErrCreatorsPassword) until a reset requested by one
 // administrator and approved by a second, independent one gives it a
-// temporary password its holder replaces.
+// temporary password its holder replaces. View shows it to
+// administrators as api.Account.PasswordResetNeeded.
 func (a Account) CreatorsPassword() bool {
 	return a.CreatedBy != "" && FirstPasswordApproved(a.Role) && a.PasswordHash != "" &&
 		!a.PasswordChangeRequired && !a.OwnPassword
@@ -115,7 +116,9 @@ func (a Account) ProvenanceKnown() bool { return a.Origin != "" }
 // View is the account as the API shows it: no password hash.
 func (a Account) View() api.Account {
 	v := api.Account{ID: a.ID, Email: a.Email, EmailConfirmed: a.SignInEmail() != "", Name: a.Name, Role: a.Role, Disabled: a.Disabled,
-		PasswordChangeRequired: a.PasswordChangeRequired, SessionsNotBefore: a.SessionsNotBefore, Created: a.Created, CreatedBy: a.CreatedBy, Lineage: a.Lineage}
+		PasswordChangeRequired: a.PasswordChangeRequired, SessionsNotBefore: a.SessionsNotBefore, Created: a.Created, CreatedBy: a.CreatedBy, Lineage: a.Lineage,
+		// Sign-in's own rule (Login, Authenticate), not a copy of it.
+		PasswordResetNeeded: a.CreatorsPassword()}
 	if a.Role != policy.RoleParticipant && a.PasswordHash == "" {
 		v.NoPassword = true
 	}

@@ -51,6 +51,14 @@ type Account struct {
 	// second administrator approves its creator's request (PendingReset),
 	// as for a reset (or not, if that request was declined).
 	NoPassword bool `json:"noPassword,omitempty"`
+	// PasswordResetNeeded: the account's password may still be the one
+	// the administrator who created it chose (a mediator's or records
+	// clerk's account made through the API by a release before first
+	// passwords were approved), so signing in with it is refused
+	// (ProblemPasswordResetNeeded) until a password reset, asked for by
+	// one administrator and approved by a second, gives it a temporary
+	// one. The server derives it from the rule sign-in applies.
+	PasswordResetNeeded bool `json:"passwordResetNeeded,omitempty"`
 }
 
 func (Account) wire() {}

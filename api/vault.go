@@ -25,6 +25,13 @@ type Document struct {
 	Versions []VersionInfo `json:"versions,omitempty"`
 	// E2EE: the latest version was encrypted on a device (api/docs_e2ee.go).
 	E2EE bool `json:"e2ee,omitempty"`
+	// Erased: every version of the document was erased (crypto-erased
+	// under retention): nothing of its name or content is left, and
+	// nothing can be downloaded. ErasedAt is when the last of them was,
+	// by the erasing node's clock; absent if every version was erased by
+	// a release that did not record when.
+	Erased   bool       `json:"erased,omitempty"`
+	ErasedAt *time.Time `json:"erasedAt,omitempty"`
 }
 
 func (Document) wire() {}
@@ -39,7 +46,10 @@ type VersionInfo struct {
 	Uploader  string    `json:"uploader"`         // account id
 	Created   time.Time `json:"created"`
 	// Erased: the version's data key was destroyed (crypto-erase).
-	Erased bool `json:"erased,omitempty"`
+	// ErasedAt: when, by the erasing node's clock; absent for a version
+	// erased by a release that did not record it.
+	Erased   bool       `json:"erased,omitempty"`
+	ErasedAt *time.Time `json:"erasedAt,omitempty"`
 	// E2EE: the version was encrypted on the uploader's device (api/docs_e2ee.go).
 	E2EE bool `json:"e2ee,omitempty"`
 	// PlainSHA256: for a version upgraded to end-to-end encryption, the

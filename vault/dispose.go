@@ -309,13 +309,15 @@ func groupByDoc(refs []VersionRef) []*docRefs {
 // a new version), by reading it again: a hold placed since refuses. An
 // erased version keeps only its number, its date, its uploader (the
 // document's sides of a record from before they were recorded are
-// derived from them: legacySides) and whether it was end to end; its
-// name, media type, hashes and size go with its content (eraseVersion).
+// derived from them: legacySides), whether it was end to end and when it
+// was erased (this node's clock); its name, media type, hashes and size
+// go with its content (eraseVersion).
 func (s *Service) markErased(ctx context.Context, caseID, docID string, rec *docRecord, etag string, versions []int) error {
+	at := s.now().UTC()
 	mark := func(d *docRecord) (changed bool) {
 		for k := range d.Versions {
 			if slices.Contains(versions, d.Versions[k].Version) && !d.Versions[k].Erased {
-				eraseVersion(&d.Versions[k])
+				eraseVersion(&d.Versions[k], &at)
 				changed = true
 			}
 		}

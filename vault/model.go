@@ -257,6 +257,10 @@ type Document struct {
 	Versions []VersionInfo `json:"versions,omitempty"`
 	// E2EE: the latest version was encrypted on a device.
 	E2EE bool `json:"e2ee,omitempty"`
+	// Erased: every version was erased; ErasedAt: when the last of them
+	// was, if recorded (see view).
+	Erased   bool       `json:"erased,omitempty"`
+	ErasedAt *time.Time `json:"erasedAt,omitempty"`
 }
 
 // Hold is a legal hold on a document.
@@ -329,11 +333,16 @@ func (d *docRecord) version(n int) (VersionInfo, bool) {
 	return VersionInfo{}, false
 }
 
-// eraseVersion clears what an erased version's record says of its
-// content: its name, media type, hashes and size. Its number, date,
-// uploader and end-to-end flag stay in the stored record.
-func eraseVersion(v *VersionInfo) {
+// eraseVersion marks a version erased at (nil: a time not known, for an
+// entry erased before; a time it already holds stays) and clears what its
+// record says of its content: its name, media type, hashes and size. Its
+// number, date, uploader and end-to-end flag stay in the stored record.
+func eraseVersion(v *VersionInfo, at *time.Time) {
 	v.Erased = true
+	if v.ErasedAt == nil && at != nil {
+		t := at.UTC()
+		v.ErasedAt = &t
+	}
 	v.Name, v.MediaType, v.SHA256, v.PlainSHA256, v.Size = "", "", "", "", 0
 }
 
@@ -344,7 +353,7 @@ func scrubErased(d *docRecord) (changed bool) {
 	for k := range d.Versions {
 		v := &d.Versions[k]
 		if v.Erased && (v.Name != "" || v.MediaType != "" || v.SHA256 != "" || v.PlainSHA256 != "" || v.Size != 0) {
-			eraseVersion(v)
+			eraseVersion(v, nil)
 			changed = true
 		}
 	}
@@ -352,12 +361,12 @@ func scrubErased(d *docRecord) (changed bool) {
 }
 
 // erasedView is an erased version as anyone sees it: its number, that it
-// was erased, and the date it was added; nothing of its content or who
-// added it. A share approved of a document shows its new audience every
+// was erased and when (if recorded), and the date it was added; nothing
+// of its content or who added it. A share approved of a document shows its new audience every
 // version, erased ones included, though the side was asked about those
 // not erased only (approval.go, shownBy).
 func erasedView(v VersionInfo) VersionInfo {
-	return VersionInfo{Version: v.Version, Created: v.Created, Erased: true}
+	return VersionInfo{Version: v.Version, Created: v.Created, Erased: true, ErasedAt: v.ErasedAt}
 }
 
 // view is the document as a caller sees it: without names, media types and
@@ -368,12 +377,20 @@ func (d *docRecord) view(canDownload, withVersions bool) Document {
 	// (E2EE stays for a document whose every version is erased: a new
 	// version of it is added from a device that encrypts it, d.e2ee.)
 	e2e := l.E2EE
+	// latest is erased only when every version is: the document is
+	// erased, when the last of them was (the latest time recorded).
+	erased, erasedAt := l.Erased, (*time.Time)(nil)
 	if l.Erased {
 		l = erasedView(l)
+		for _, v := range d.Versions {
+			if v.ErasedAt != nil && (erasedAt == nil || v.ErasedAt.After(*erasedAt)) {
+				erasedAt = v.ErasedAt
+			}
+		}
 	}
 	out := Document{ID: d.ID, Case: d.Case, Class: d.Class, Audience: d.Audience,
 		Version: l.Version, Size: l.Size, Uploader: l.Uploader, Created: d.Created, Updated: l.Created,
-		Held: d.Hold != nil, CanDownload: canDownload, E2EE: e2e}
+		Held: d.Hold != nil, CanDownload: canDownload, E2EE: e2e, Erased: erased, ErasedAt: erasedAt}
 	if canDownload {
 		out.Name, out.MediaType, out.SHA256 = l.Name, l.MediaType, l.SHA256
 	}

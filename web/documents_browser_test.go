@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -26,7 +27,10 @@ import (
 // naming the act. A poll of the list asked before a write and answered
 // after it is dropped: the mediator's upload stays on her list, a party's
 // answer to a share request is not asked again, and a shared document is
-// not shown back in its old place. axe runs on each screen.
+// not shown back in its old place. A document whose every version
+// retention erased reads "A document erased on … (its name and content are
+// gone)", not as one the reader cannot open, and offers nothing to open,
+// download or share. axe runs on each screen.
 func TestBrowserDocuments(t *testing.T) {
 	needBrowser(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir()})
@@ -47,7 +51,26 @@ func TestBrowserDocuments(t *testing.T) {
 				_, err := client.New(n.URL, "").Join(ctx, invB.Link)
 				return "", err
 			},
+			// Retention erases every version of the document named.
+			"erase": func(name string) (string, error) {
+				docs, err := medC.Documents(ctx, k.ID)
+				if err != nil {
+					return "", err
+				}
+				for _, d := range docs {
+					if d.Name != name {
+						continue
+					}
+					for v := 1; v <= d.Version; v++ {
+						if err := n.Vault.DestroyDataKey(ctx, "u-retention", k.ID, d.ID, v); err != nil {
+							return "", err
+						}
+					}
+					return "", nil
+				}
+				return "", fmt.Errorf("no document named %q", name)
+			},
 		},
-		shots: []string{"documents-party.png", "documents-party-phone.png", "documents-share.png", "documents-share-phone.png", "documents-limit-phone.png", "documents-unsure-phone.png"},
+		shots: []string{"documents-party.png", "documents-party-phone.png", "documents-share.png", "documents-share-phone.png", "documents-limit-phone.png", "documents-unsure-phone.png", "documents-erased.png", "documents-erased-phone.png"},
 	}.run(t, n.URL)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/metastore"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
 )
@@ -25,7 +26,9 @@ import (
 // approves (the mediator must choose a new one at the next sign-in), and the mediator changes their own password. A mediator's
 // account the first administrator created reads as waiting for a second
 // administrator to approve its first password, which only the second
-// may do. axe-core runs on
+// may do. A mediator's account an administrator made before first
+// passwords were approved (its password still its creator's) is refused
+// at sign-in in plain words, asking for a reset. axe-core runs on
 // every screen. Between the steps the Go side checks the server agrees.
 func TestBrowserStaff(t *testing.T) {
 	nodeBin, clientDir := needBrowser(t)
@@ -57,6 +60,22 @@ func TestBrowserStaff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A mediator's account an administrator made through the API in a
+	// release before first passwords were approved: stored with the
+	// password its creator chose (account.CreatorsPassword), as
+	// TestCreatorsPasswordFromOldReleaseOpensNothing stores one.
+	legacyEmail := "lena.legacy@browser.test"
+	legacy, err := n.Accounts.Create(ctx, account.NewAccount{Email: legacyEmail, Name: "Lena Legacy", Role: policy.RoleMediator, Password: nodetest.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := metastore.Update(ctx, n.Meta, account.RecordKey(legacy.ID), func(a *account.Account) error {
+		a.CreatedBy, a.Lineage, a.Origin, a.OwnPassword = admin.ID, []string{admin.ID}, account.OriginStaff, false
+		return nil
+	})
+	if err != nil || !stored.CreatorsPassword() {
+		t.Fatalf("storing the old release's account: %+v %v", stored.View(), err)
+	}
 	medC := client.New(n.URL, "")
 	if _, err := medC.Login(ctx, medEmail, nodetest.Password); err != nil {
 		t.Fatal(err)
@@ -73,7 +92,7 @@ func TestBrowserStaff(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(tctx, nodeBin, "test/staff.mjs")
 	cmd.Dir = clientDir
-	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_ADMIN_EMAIL="+adminEmail, "PARLEY_ADMIN2_EMAIL="+admin2Email, "PARLEY_MEDIATOR_EMAIL="+medEmail, "PARLEY_NEW_EMAIL="+newEmail,
+	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_ADMIN_EMAIL="+adminEmail, "PARLEY_ADMIN2_EMAIL="+admin2Email, "PARLEY_MEDIATOR_EMAIL="+medEmail, "PARLEY_NEW_EMAIL="+newEmail, "PARLEY_LEGACY_EMAIL="+legacyEmail,
 		"PARLEY_MEDIATOR_NAME=Morgan Reyes", "PARLEY_PASSWORD="+nodetest.Password,
 		"PARLEY_CHROMIUM="+chromiumPath(), "PARLEY_SCREENSHOTS="+shots)
 	stdin, err := cmd.StdinPipe()
@@ -121,6 +140,30 @@ func TestBrowserStaff(t *testing.T) {
 			}
 			if err == nil {
 				err = audited("account.disabled", admin.ID, med.ID)
+			}
+			answer(err)
+		case line == "ask refused-reset-needed "+legacyEmail:
+			// The server refused the sign-in as its creator's password,
+			// and made no session.
+			err := fmt.Errorf("no account.login.refused audit entry for the old account, reason creators-password")
+			for i := n.Audit.Size() - 1; i >= 0; i-- {
+				ev, rerr := n.Audit.Entry(ctx, i)
+				if rerr != nil {
+					err = rerr
+					break
+				}
+				if ev.Type == "account.login.refused" && ev.Actor == legacy.ID && ev.Attrs["reason"] == "creators-password" {
+					err = nil
+					break
+				}
+			}
+			if err == nil {
+				_, err = client.New(n.URL, "").Login(ctx, legacyEmail, nodetest.Password)
+				if err == nil {
+					err = fmt.Errorf("the old account's creator's password opened a session")
+				} else {
+					err = nil
+				}
 			}
 			answer(err)
 		case strings.TrimSpace(line) == "ask second-admin":

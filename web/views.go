@@ -24,6 +24,7 @@ func documentView(d vault.Document) api.Document {
 		Created: d.Created, Updated: d.Updated, Held: d.Held, CanDownload: d.CanDownload}
 	out.Versions = d.Versions
 	out.E2EE = d.E2EE
+	out.Erased, out.ErasedAt = d.Erased, d.ErasedAt
 	return out
 }
 

@@ -235,7 +235,7 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
   }
 
   const inRoom = (d: Document) => d.audience === ctx.room();
-  const cardKey = (d: Document) => `${d.id}|${d.version}|${d.audience}|${d.held}|${d.uploader}|${d.name ?? ""}|${!!d.e2ee}`;
+  const cardKey = (d: Document) => `${d.id}|${d.version}|${d.audience}|${d.held}|${d.uploader}|${d.name ?? ""}|${!!d.e2ee}|${d.erasedAt ?? !!d.erased}`;
 
   function nameOf(account: string): string {
     const c = ctx.c();
@@ -246,7 +246,23 @@ export function mountDocuments(sec: HTMLElement, ctx: DocsContext): DocsScreen {
     return "someone no longer in this case";
   }
 
+  /**
+   * A document whose every version was erased under retention: said so,
+   * with when, and nothing to open, download or share (its name and
+   * content are gone, for everyone, not hidden from this reader).
+   */
+  function erasedCard(d: Document): HTMLElement {
+    const when = d.erasedAt ? ` on ${dateWords(d.erasedAt)}` : "";
+    return h("li", { class: (d.audience.startsWith("user:") ? "room-mediators" : ctx.roomClass(d.audience)) + " doc-erased", "data-doc": d.id },
+      h("strong", { class: "doc-name" }, `A document erased${when} (its name and content are gone)`),
+      h("p", { class: "note doc-meta" },
+        `Added on ${dateWords(d.created)} · ${classWords[d.class] ?? d.class} · erased under the program's retention rules: nobody can open it any more` +
+        (d.held ? " · on legal hold (kept until released)" : "")),
+      ctx.banner(d.audience, "this document."));
+  }
+
   function card(d: Document): HTMLElement {
+    if (d.erased) return erasedCard(d);
     const name = d.name ?? "a document you cannot open";
     const li = h("li", { class: d.audience.startsWith("user:") ? "room-mediators" : ctx.roomClass(d.audience), "data-doc": d.id },
       h("strong", { class: "doc-name" }, name),

@@ -160,7 +160,7 @@ export async function peopleView(box: HTMLElement, me: Account): Promise<void> {
   const list = h("div", { id: "people-list" });
   box.replaceChildren(h("section", { "aria-labelledby": "people-title" },
     h("h1", { id: "people-title" }, "People"),
-    h("p", { class: "note" }, "Staff accounts of this program. Disabling an account signs its holder out at once, everywhere, and keeps them out until you enable it again. Resetting an administrator's password gives you a temporary one to pass on. A mediator's or records clerk's password takes two administrators: one asks for the reset (the person is signed out at once), a second approves it and alone gets the temporary password to pass on. A new mediator's or records clerk's account starts with no password in the same way: a second administrator approves its first one here. Either way the person must choose their own at their next sign-in. Every change is recorded in the audit log with your name. Parties and lawyers have no account here: their mediator manages who takes part in a case."),
+    h("p", { class: "note" }, "Staff accounts of this program. Disabling an account signs its holder out at once, everywhere, and keeps them out until you enable it again. Resetting an administrator's password gives you a temporary one to pass on. A mediator's or records clerk's password takes two administrators: one asks for the reset (the person is signed out at once), a second approves it and alone gets the temporary password to pass on. A new mediator's or records clerk's account starts with no password in the same way: a second administrator approves its first one here. Either way the person must choose their own at their next sign-in. An older account whose password was chosen by the administrator who made it says so: nobody can sign in as it until its password is reset this way. Every change is recorded in the audit log with your name. Parties and lawyers have no account here: their mediator manages who takes part in a case."),
     status, list));
   const refresh = async () => {
     let accounts: Account[];
@@ -181,6 +181,9 @@ export async function peopleView(box: HTMLElement, me: Account): Promise<void> {
   await refresh();
 }
 
+const resetNeededWords = "Must ask for a password reset before signing in: the password was chosen by the administrator who made this account";
+const resetNeededWhy = "The password was chosen by the administrator who made this account, so it no longer lets anyone sign in: a password reset is needed.";
+
 function personRow(a: Account, me: Account, names: Map<string, string>, status: HTMLElement, refresh: () => Promise<void>): HTMLElement {
   const actions = h("div", { class: "actions" });
   const pending = a.pendingReset;
@@ -188,11 +191,19 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
   // A new mediator's or records clerk's account has no password until a
   // second administrator approves its creator's request: its first one.
   const first = !!a.noPassword;
+  // An account from before first passwords were approved whose password
+  // is still its creator's: sign-in refuses it until a reset (the server
+  // says so with the rule sign-in applies).
+  const resetNeeded = !!a.passwordResetNeeded;
   const state = a.disabled ? "Disabled"
     : pending && first ? `New account, no password yet: waiting for a second administrator to approve the first password (asked for by ${requester})`
     : pending ? `Password reset asked for by ${requester}, waiting for a second administrator`
     : first ? "No password yet: nobody can sign in until a password reset is asked for and approved"
-    : a.passwordChangeRequired ? "Must choose a new password" : "Active";
+    : a.passwordChangeRequired ? "Must choose a new password"
+    : resetNeeded ? resetNeededWords : "Active";
+  // Disabled or a reset already asked for: the reason a reset is needed
+  // still shows, under the state.
+  const why = resetNeeded && (a.disabled || pending) ? h("p", { class: "note reset-needed" }, resetNeededWhy) : null;
   const who = a.id === me.id ? `${a.name} (you)` : a.name;
   const report = (text: string, error = false) => { status.className = error ? "error" : ""; status.textContent = text; };
   const confirmThen = (question: string, yes: string, act: () => Promise<void>) => {
@@ -274,5 +285,5 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
       }) }, `Reset ${a.name}'s password`));
   }
   return h("tr", { "data-email": a.email ?? "", class: a.disabled ? "disabled" : "" },
-    h("th", { scope: "row" }, who), h("td", { class: "long-value" }, a.email ?? ""), h("td", {}, roleWords[a.role] ?? a.role), h("td", first && !a.disabled ? { class: "state-long" } : {}, state), h("td", {}, actions));
+    h("th", { scope: "row" }, who), h("td", { class: "long-value" }, a.email ?? ""), h("td", {}, roleWords[a.role] ?? a.role), h("td", (first || resetNeeded) && !a.disabled ? { class: "state-long" } : {}, state, why), h("td", {}, actions));
 }

@@ -28,6 +28,7 @@ export interface Account {
   lineage?: string[];
   pendingReset?: PasswordResetPending;
   noPassword?: boolean;
+  passwordResetNeeded?: boolean;
 }
 
 /**
@@ -1898,6 +1899,8 @@ export interface Document {
   canDownload: boolean;
   versions?: VersionInfo[];
   e2ee?: boolean;
+  erased?: boolean;
+  erasedAt?: string;
 }
 
 /**
@@ -1912,6 +1915,7 @@ export interface VersionInfo {
   uploader: string;
   created: string;
   erased?: boolean;
+  erasedAt?: string;
   e2ee?: boolean;
   plainSha256?: string;
 }

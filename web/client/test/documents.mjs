@@ -340,4 +340,20 @@ await run(async () => {
   await openRoom(med, "joint");
   await med.locator("#doc-list li[data-doc]", { hasText: "Agenda.txt" }).locator(".banner", { hasText: "Lars Lindqvist" }).waitFor({ timeout: 30000 });
   check(true, "and the mediator's too");
+
+  // Retention erases every version of Agenda.txt: it reads as erased, with
+  // when, not as a document hidden from its reader, and nothing opens.
+  await ask("erase", "Agenda.txt");
+  for (const [who, page] of [["party", party], ["mediator", med]]) {
+    const gone = page.locator("#doc-list li.doc-erased");
+    await gone.waitFor({ timeout: 30000 });
+    const text = await gone.innerText();
+    check(/^A document erased on .*\d{4}.* \(its name and content are gone\)/.test(text) && /(UTC|GMT|[A-Z]{2,5}\b)/.test(text.split("\n")[0]),
+      `the ${who} reads the erased document as erased, with when and the zone: ` + text.replace(/\n/g, " / "));
+    check(!text.includes("cannot open") && !text.includes("Agenda.txt") && !text.includes("someone no longer in this case"),
+      `it does not read as hidden from the ${who}, names nothing of it and no uploader: ` + text.replace(/\n/g, " / "));
+    check(await gone.locator("button, a[href]").count() === 0, `the ${who} is offered nothing to open, download or share`);
+  }
+  await axeCheck(party, "an erased document");
+  await shoot(party, "documents-erased");
 });

@@ -6,7 +6,10 @@
 // browser context) closes with a plain message; signing in then says the
 // account is disabled; the admin enables it again; resets its password
 // (the mediator must choose a new one at the next sign-in, before anything
-// else); the mediator changes their own password. axe-core runs on each
+// else); the mediator changes their own password. A mediator whose
+// password is still the one the administrator who made the account chose
+// (an account from before first passwords were approved) is told at
+// sign-in, in plain words, to ask for a reset. axe-core runs on each
 // screen, and the main controls are reached by keyboard.
 import { axeCheck } from "./axe.mjs";
 import { ask, base, check, env, log, newPage, run, shots } from "./harness.mjs";
@@ -31,6 +34,7 @@ async function tabOrder(page, n) {
 
 const medEmail = env("PARLEY_MEDIATOR_EMAIL");
 const newEmail = env("PARLEY_NEW_EMAIL");
+const legacyEmail = env("PARLEY_LEGACY_EMAIL");
 const medName = env("PARLEY_MEDIATOR_NAME");
 const pw = env("PARLEY_PASSWORD");
 await run(async () => {
@@ -39,6 +43,24 @@ await run(async () => {
   await signIn(med, medEmail, pw);
   await med.waitForSelector("#conn:has-text('Connected')");
   check(true, "the mediator's conversation is open");
+
+  // A mediator's account from before first passwords were approved: the
+  // right password (its creator's) is refused, in plain words that say
+  // what to do, with no id, problem type or raw error.
+  const legacy = await newPage("old account", { width: 1280, height: 900 });
+  await signIn(legacy, legacyEmail, pw);
+  await legacy.waitForSelector("form .error:has-text('reset')");
+  const refused = await legacy.innerText("form .error");
+  check(refused.includes("Your password was chosen by the administrator who made your account") && refused.includes("Ask an administrator to reset it") &&
+    refused.includes("a second administrator approves"), "an old account with its creator's password is told to ask for a reset: " + refused);
+  check(!/u_[a-z0-9]|password-reset-needed|forbidden|403|urn:|error/i.test(refused), "the refusal shows no id, problem type or raw error: " + refused);
+  check(await legacy.locator("#signin-title").count() === 1 && await legacy.locator("#nav-password").count() === 0, "nothing opens: the sign-in form stays");
+  await ask("refused-reset-needed", legacyEmail);
+  await axeCheck(legacy, "sign-in, a reset needed");
+  await legacy.screenshot({ path: shots + "/staff-reset-needed.png" });
+  await legacy.setViewportSize({ width: 390, height: 844 });
+  await legacy.screenshot({ path: shots + "/staff-reset-needed-phone.png", fullPage: true });
+  await legacy.close();
 
   // The admin opens People, by keyboard from the header.
   const admin = await newPage("admin", { width: 1280, height: 900 });
@@ -56,6 +78,16 @@ await run(async () => {
     "a new account reads as waiting for its first password: " + await newRow.innerText());
   check(await newRow.locator("button[data-act=approve-reset]").count() === 0, "its creator is not offered Approve");
   check(await newRow.locator("button[data-act=withdraw-reset]").count() === 1, "its creator may withdraw the request");
+  // The old account whose password is still its creator's says so, in
+  // words (not the raw flag), and offers the reset that ends it.
+  const legacyRow = admin.locator(`tr[data-email="${legacyEmail}"]`);
+  const legacyState = await legacyRow.innerText();
+  check(legacyState.includes("Must ask for a password reset before signing in: the password was chosen by the administrator who made this account"),
+    "the admin sees that the old account needs a password reset, and why: " + legacyState);
+  check(!/ownPassword|passwordResetNeeded|true/.test(legacyState), "the row shows words, not a flag: " + legacyState);
+  check(await legacyRow.locator("button[data-act=reset]").count() === 1, "the admin is offered the reset it needs");
+  check(!(await row.innerText()).includes("password reset before signing in") && !(await newRow.innerText()).includes("password reset before signing in"),
+    "accounts whose password is not their creator's do not say so");
   await axeCheck(admin, "People");
   const order = await tabOrder(admin, 12);
   check(order.includes("nav-people") && order.includes("nav-password") && order.includes("signout") &&
@@ -212,4 +244,15 @@ await run(async () => {
   await med.press("#pw-again", "Enter");
   await med.waitForSelector("#pw-status:has-text('Your password is changed')");
   await ask("changed", medEmail + " yet another passphrase");
+
+  // A reset of the old account asked for: the row says it waits for a
+  // second administrator, and still why it is needed.
+  const legacyRow2 = () => admin.locator(`tr[data-email="${legacyEmail}"]`);
+  await legacyRow2().locator("button[data-act=reset]").click();
+  await legacyRow2().locator(".confirm button.primary").click();
+  await admin.waitForSelector(`tr[data-email="${legacyEmail}"]:has-text("waiting for a second administrator")`);
+  const waiting = await legacyRow2().locator(".reset-needed").innerText();
+  check(waiting.includes("chosen by the administrator who made this account") && waiting.includes("a password reset is needed"),
+    "with a reset waiting, the old account's row still says why it needs one: " + waiting);
+  await axeCheck(admin, "People, an old account's reset waiting");
 });
