@@ -144,7 +144,7 @@ func (s *Service) acknowledge(ctx context.Context, actor account.Account, id, di
 		ev.Objects = []string{d.ID}
 		if signed != nil {
 			ev.Objects = append(ev.Objects, signed.Device)
-			ev.Hashes = []string{"sha256:" + signed.SHA256}
+			ev.Hashes = []string{s.commit(d.Text)}
 		}
 		return nil
 	})
