@@ -184,7 +184,7 @@ func (s *Service) Recuse(ctx context.Context, actor account.Account, id, mediato
 	// in the record if the log cannot take it yet (outbox.go): the rooms
 	// hear of every recusal that stands.
 	if err == nil {
-		s.membership(ctx, id, MembershipChange{Kind: "mediator.recused", Account: mediatorID, Rooms: left})
+		s.membership(ctx, id, MembershipChange{Kind: "mediator.recused", Account: mediatorID, Rooms: left, By: actor.ID})
 	}
 	return c, err
 }
@@ -259,7 +259,7 @@ func (s *Service) AddMediator(ctx context.Context, actor account.Account, id, me
 		return nil
 	})
 	if err == nil {
-		s.membership(ctx, id, MembershipChange{Kind: "mediator.added", Account: m.ID})
+		s.membership(ctx, id, MembershipChange{Kind: "mediator.added", Account: m.ID, By: actor.ID})
 	}
 	return c, err
 }
