@@ -22,11 +22,15 @@
 //     checkpoint extends an older one — nothing earlier was changed, removed
 //     or reordered.
 //
-// A mediator, a party's lawyer or an external auditor can therefore save a
-// checkpoint today and later prove that the operator did not quietly edit
-// history. [Verify] does the full offline check: it recomputes the tree from
-// the stored entries and compares it with every signed checkpoint in the
-// store and, optionally, with a checkpoint the auditor saved earlier.
+// Whoever holds a checkpoint saved today can therefore later prove that the
+// operator did not quietly edit history. The server hands checkpoints to
+// records staff and administrators only (GET /audit/checkpoint, policy
+// action audit.read: 401 without a session, 403 for anyone else, mediators
+// and parties included), and puts one in each transfer bundle for its
+// recipient; an external auditor gets one from them (or from the store).
+// [Verify] does the full offline check: it recomputes the tree from the
+// stored entries and compares it with every signed checkpoint in the store
+// and, optionally, with a checkpoint the auditor saved earlier.
 //
 // # Storage
 //

@@ -182,7 +182,7 @@ func (s *Service) SetTerms(ctx context.Context, actor account.Account, id, text 
 		c.Terms = &api.Terms{Version: version, Text: text, SHA256: TextSHA256(text), Updated: s.now().UTC(), By: actor.ID}
 		ev.Type = "case.terms.set"
 		ev.Objects = []string{strconv.Itoa(version)}
-		ev.Hashes = []string{"sha256:" + c.Terms.SHA256}
+		ev.Hashes = []string{s.commit(text)}
 		return nil
 	})
 	if err != nil {
@@ -293,7 +293,7 @@ func (s *Service) AcceptTerms(ctx context.Context, actor account.Account, id str
 		}
 		ev.Type = "case.terms.accepted"
 		ev.Objects = []string{req.Item, req.Device}
-		ev.Hashes = []string{"sha256:" + req.SHA256}
+		ev.Hashes = []string{s.commit(now.Text)}
 		ev.Attrs = map[string]string{"device": how}
 		if acceptedBy(c, now, actor.ID) != nil {
 			return nil

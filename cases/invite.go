@@ -541,7 +541,7 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 	}); err != nil {
 		return Joined{}, err
 	}
-	s.membership(ctx, inv.CaseID, MembershipChange{Kind: "participant.joined", Account: acct.ID, Side: inv.Side})
+	s.membership(ctx, inv.CaseID, MembershipChange{Kind: "participant.joined", Account: acct.ID, Side: inv.Side, By: acct.ID})
 	// The session is opened from the account as read before the case
 	// checks (EnsureParticipant): a removal written since revokes it.
 	sessToken, sess, err := s.accounts.NewSession(ctx, acct)

@@ -312,7 +312,7 @@ func (s *Service) ApproveProposal(ctx context.Context, actor account.Account, id
 				m.Recused, m.RecusalReason = &now, p.Reason
 				n.Kind, n.Name = NoticeRecused, m.Name
 				n.Text = fmt.Sprintf("The program recused mediator %s on %s. Reason: %s", m.Name, noticeDate(now), p.Reason)
-				change = MembershipChange{Kind: "mediator.recused", Account: subject.ID, Rooms: c.leaveRooms(subject.ID)}
+				change = MembershipChange{Kind: "mediator.recused", Account: subject.ID, Rooms: c.leaveRooms(subject.ID), By: actor.ID}
 			} else if i := slices.IndexFunc(c.PendingMediators, func(pm PendingMediator) bool { return pm.AccountID == subject.ID }); i >= 0 {
 				pm := c.PendingMediators[i]
 				c.PendingMediators = slices.Delete(c.PendingMediators, i, i+1)
@@ -487,7 +487,8 @@ func (s *Service) activateDue(ctx context.Context, c *Case) (*Case, error) {
 			}
 			c.Mediators = append(c.Mediators, Mediator{AccountID: p.AccountID, Name: p.Name, Added: now})
 			activated = append(activated, p)
-			if err := s.queueEvent(c, audit.Event{Type: "case.mediator.added", Actor: p.AccountID, Case: c.ID,
+			// No one acts: the notice elapsed. The nominee is in Objects.
+			if err := s.queueEvent(c, audit.Event{Type: "case.mediator.added", Actor: SystemActor, Case: c.ID,
 				Objects: []string{p.AccountID, p.Proposal}, Attrs: map[string]string{"via": "notice-elapsed"}, Time: now}); err != nil {
 				return err
 			}

@@ -146,13 +146,34 @@ func TestPendingMediatorActivation(t *testing.T) {
 	for _, ch := range log.changes()[before:] {
 		if ch.Kind == "mediator.added" && ch.Account == n2.ID {
 			added++
+			if ch.By != "" {
+				t.Errorf("the activation is made by %s; no one made it", ch.By)
+			}
 		}
 	}
 	if added != 1 {
 		t.Fatalf("%d membership changes for the activation, want 1: %+v", added, log.changes())
 	}
-	if ev := e.lastEntry(t); ev.Type != "case.mediator.added" || ev.Objects[0] != n2.ID {
+	// No one acted: the nominee is what the entry is about, not its actor.
+	if ev := e.lastEntry(t); ev.Type != "case.mediator.added" || ev.Objects[0] != n2.ID || ev.Actor != SystemActor {
 		t.Fatalf("activation audit: %+v", ev)
+	}
+	// A recusal's change names who made it: the mediator recusing
+	// themselves first, then the approver of the proposal.
+	for _, ch := range log.changes() {
+		if ch.Kind == "mediator.recused" && ch.Account == med.ID && ch.By != med.ID {
+			t.Errorf("the mediator's own recusal is made by %q", ch.By)
+		}
+	}
+	r, err := e.svc.ProposeRecusal(ctx, a1, c.ID, n2.ID, "moved firms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.ApproveProposal(ctx, a2, c.ID, r.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if chs := log.changes(); chs[len(chs)-1].Kind != "mediator.recused" || chs[len(chs)-1].Account != n2.ID || chs[len(chs)-1].By != a2.ID {
+		t.Fatalf("the approved recusal's change: %+v, want it made by the approver", chs[len(chs)-1])
 	}
 }
 

@@ -354,6 +354,6 @@ func (s *Service) RemoveParticipant(ctx context.Context, actor account.Account, 
 	if err := s.accounts.RevokeSessions(ctx, accountID); err != nil && !errors.Is(err, fault.ErrNotFound) {
 		return nil, fmt.Errorf("participant removed, but their sessions could not be ended: %w", err)
 	}
-	s.membership(ctx, id, MembershipChange{Kind: "participant.removed", Account: accountID, Side: side, Rooms: left})
+	s.membership(ctx, id, MembershipChange{Kind: "participant.removed", Account: accountID, Side: side, Rooms: left, By: actor.ID})
 	return c, nil
 }

@@ -215,7 +215,18 @@ type MembershipChange struct {
 	// Rooms are the mediator-defined rooms the person left with the
 	// change (they are no longer in their member lists).
 	Rooms []string
+	// By is the account that made the change: the mediator or
+	// administrator who recused, removed or added someone, the approver of
+	// a recusal proposal, the person joining. "" when no one did (a
+	// nominee's notice period elapsed): the audit log names the actor
+	// SystemActor then.
+	By string
 }
+
+// SystemActor is the audit entries' actor for a change no account made
+// (a nominee's notice period elapsed); the entry names whom it concerns
+// in its objects.
+const SystemActor = "system"
 
 func (s *Service) membership(ctx context.Context, caseID string, ch MembershipChange) {
 	if s.OnMembership != nil {

@@ -149,7 +149,7 @@ func (s *Service) acknowledge(ctx context.Context, actor account.Account, id, di
 		ev.Objects = []string{d.ID}
 		if signed != nil {
 			ev.Objects = append(ev.Objects, signed.Device)
-			ev.Hashes = []string{"sha256:" + signed.SHA256}
+			ev.Hashes = []string{s.commit(d.Text)}
 		}
 		return nil
 	})
@@ -189,7 +189,7 @@ func (s *Service) Recuse(ctx context.Context, actor account.Account, id, mediato
 	// in the record if the log cannot take it yet (outbox.go): the rooms
 	// hear of every recusal that stands.
 	if err == nil {
-		s.membership(ctx, id, MembershipChange{Kind: "mediator.recused", Account: mediatorID, Rooms: left})
+		s.membership(ctx, id, MembershipChange{Kind: "mediator.recused", Account: mediatorID, Rooms: left, By: actor.ID})
 	}
 	return c, err
 }
@@ -264,7 +264,7 @@ func (s *Service) AddMediator(ctx context.Context, actor account.Account, id, me
 		return nil
 	})
 	if err == nil {
-		s.membership(ctx, id, MembershipChange{Kind: "mediator.added", Account: m.ID})
+		s.membership(ctx, id, MembershipChange{Kind: "mediator.added", Account: m.ID, By: actor.ID})
 	}
 	return c, err
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/cases"
@@ -141,5 +142,48 @@ func TestMembershipAuditedWithManyRooms(t *testing.T) {
 	}
 	if len(got) != 12 {
 		t.Errorf("room entries for %d rooms, want 12: %v", len(got), got)
+	}
+}
+
+// TestMembershipEntriesNameWhoActed: a membership change's entries name
+// who made it as their actor and whom it concerns as their object: a
+// mediator recusing a co-mediator is the actor of room.membership and
+// room.membership.room, the recused one their object (before, the
+// recused one was named the actor). A change no one made (a nominee's
+// notice period elapsed) names cases.SystemActor.
+func TestMembershipEntriesNameWhoActed(t *testing.T) {
+	e := newRoomsEnv(t)
+	e.cases.OnMembership = e.rooms.MembershipChanged
+	ctx := t.Context()
+	med := account.Account{ID: ids.New("u"), Name: "Mia", Role: policy.RoleMediator}
+	med2 := account.Account{ID: ids.New("u"), Name: "Max", Role: policy.RoleMediator}
+	c := e.tenancyCase(t, med, func(k *cases.Case) {
+		k.Mediators = append(k.Mediators, cases.Mediator{AccountID: med2.ID, Name: med2.Name})
+	})
+	before := e.log.Size()
+	if _, err := e.cases.Recuse(ctx, med, c.ID, med2.ID, "conflict"); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i := before; i < e.log.Size(); i++ {
+		ev, err := e.log.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type != "room.membership" && ev.Type != "room.membership.room" {
+			continue
+		}
+		n++
+		if ev.Actor != med.ID || len(ev.Objects) != 1 || ev.Objects[0] != med2.ID {
+			t.Errorf("%s: actor %s, objects %v; want actor %s (who recused), object %s (recused)", ev.Type, ev.Actor, ev.Objects, med.ID, med2.ID)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no room.membership entries for the recusal")
+	}
+	for _, ev := range membershipEvents(c.ID, cases.MembershipChange{Kind: "mediator.added", Account: med2.ID}, []string{"joint"}, nil, false, time.Now()) {
+		if ev.Actor != cases.SystemActor || ev.Objects[0] != med2.ID {
+			t.Errorf("%s of a change no one made: actor %q, objects %v", ev.Type, ev.Actor, ev.Objects)
+		}
 	}
 }

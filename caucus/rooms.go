@@ -391,8 +391,16 @@ func membershipEvents(caseID string, ch cases.MembershipChange, sealed, unsealed
 	if unreadable {
 		summary["unsealed"] = "case could not be read"
 	}
+	// The actor is who made the change (ch.By), not whom it concerns
+	// (ch.Account, the entries' object): a recused mediator, a removed
+	// party, an added co-mediator did not act. SystemActor when no one
+	// did (a notice period elapsed).
+	actor := ch.By
+	if actor == "" {
+		actor = cases.SystemActor
+	}
 	ev := func(typ string, attrs map[string]string) audit.Event {
-		return audit.Event{Type: typ, Actor: ch.Account, Case: caseID, Objects: []string{ch.Account}, Attrs: attrs, Time: at}
+		return audit.Event{Type: typ, Actor: actor, Case: caseID, Objects: []string{ch.Account}, Attrs: attrs, Time: at}
 	}
 	events := []audit.Event{ev("room.membership", summary)}
 	for _, name := range sealed {

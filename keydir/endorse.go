@@ -23,10 +23,10 @@ func endorsementKey(account, device, by string) string {
 	return "keydir/endorsements/" + account + "/" + device + "/" + by
 }
 
-// endorse checks and logs an endorsement posted by actor (its signer's
-// account). caseID is "" for a link, or the case of an admission (the
-// caller checked actor is a mediator of it).
-func (s *Service) endorse(ctx context.Context, actor account.Account, record []byte, caseID string) (*stored, error) {
+// checkEndorsement decodes and checks an endorsement posted by actor (its
+// signer's account). caseID is "" for a link, or the case of an admission
+// (the caller checked actor is a mediator of it).
+func (s *Service) checkEndorsement(ctx context.Context, actor account.Account, record []byte, caseID string) (*e2ee.Endorsement, error) {
 	e, err := e2ee.DecodeEndorsement(record)
 	if err != nil {
 		return nil, fault.Invalid("record", err.Error())
@@ -52,6 +52,12 @@ func (s *Service) endorse(ctx context.Context, actor account.Account, record []b
 	if err := e.Verify(rec, by); err != nil {
 		return nil, fault.Invalid("record", err.Error())
 	}
+	return e, nil
+}
+
+// storeEndorsement stores and logs an endorsement checkEndorsement
+// passed: an admission (caseID set) as a record of its case.
+func (s *Service) storeEndorsement(ctx context.Context, e *e2ee.Endorsement, record []byte, caseID string) (*stored, error) {
 	store := s.storeLogged
 	if caseID != "" {
 		// An admission belongs to its case: none is added to a case
@@ -65,6 +71,20 @@ func (s *Service) endorse(ctx context.Context, actor account.Account, record []b
 		saved, err = s.ensureLogged(ctx, endorsementKey(e.Account, e.Device, e.ByDev)) // endorsed before
 	}
 	return saved, err
+}
+
+// endorse checks an endorsement, audits ev (made of it) first and only
+// then stores it (auditFirst): an endorsement makes a device count, for
+// its account (a link) or in a case (an admission), so it reads what is
+// sealed to the account's devices from then on.
+func (s *Service) endorse(ctx context.Context, actor account.Account, record []byte, caseID string, ev func(e *e2ee.Endorsement) audit.Event) (*stored, error) {
+	e, err := s.checkEndorsement(ctx, actor, record, caseID)
+	if err != nil {
+		return nil, err
+	}
+	return s.auditFirst(ctx, ev(e), endorsementKey(e.Account, e.Device, e.ByDev), record, func(ctx context.Context) (*stored, error) {
+		return s.storeEndorsement(ctx, e, record, caseID)
+	})
 }
 
 // Admit logs a mediator's admission of a participant's new device in a
@@ -102,12 +122,15 @@ func (s *Service) Admit(ctx context.Context, actor account.Account, caseID strin
 	if err := s.checkSince(ctx, since); err != nil {
 		return nil, err
 	}
-	saved, err := s.endorse(ctx, actor, record, caseID)
+	// Audited first: an admission that stood unaudited would be a device
+	// reading the case's rooms with no entry saying who let it.
+	saved, err := s.endorse(ctx, actor, record, caseID, func(e *e2ee.Endorsement) audit.Event {
+		return audit.Event{Type: "e2ee.device.admitted", Actor: actor.ID, Case: caseID,
+			Objects: []string{e.Account, e.Device}, Hashes: []string{fmt.Sprintf("sha256:%x", e.Hash())}}
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.device.admitted", Actor: actor.ID, Case: caseID,
-		Objects: []string{e.Account, e.Device}, Hashes: []string{fmt.Sprintf("sha256:%x", e.Hash())}})
 	p, groups, err := s.prove(ctx, since, []*stored{saved})
 	if err != nil {
 		return nil, err

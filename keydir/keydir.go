@@ -486,7 +486,7 @@ func (s *Service) RegisterInSession(ctx context.Context, actor account.Account, 
 	if err != nil {
 		return nil, err
 	}
-	s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.device", Actor: actor.ID, Objects: []string{rec.ID},
+	s.recordAfter(ctx, audit.Event{Type: "e2ee.device", Actor: actor.ID, Objects: []string{rec.ID},
 		Hashes: []string{fmt.Sprintf("sha256:%x", rec.Hash())}, Attrs: map[string]string{"kem": rec.KEM.String(), "log-index": strconv.FormatInt(st.Index, 10)}})
 	p, groups, err := s.prove(ctx, since, []*stored{st})
 	if err != nil {
@@ -546,7 +546,7 @@ func (s *Service) Revoke(ctx context.Context, actor account.Account, record []by
 	if err != nil {
 		return nil, err
 	}
-	s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.device.revoked", Actor: actor.ID, Objects: []string{v.Device, v.By}})
+	s.recordAfter(ctx, audit.Event{Type: "e2ee.device.revoked", Actor: actor.ID, Objects: []string{v.Device, v.By}})
 	p, groups, err := s.prove(ctx, since, []*stored{st})
 	if err != nil {
 		return nil, err
@@ -875,12 +875,17 @@ func (s *Service) PostStatement(ctx context.Context, actor account.Account, case
 	if err := s.checkSince(ctx, since); err != nil {
 		return nil, err
 	}
-	saved, err := s.storeInCase(ctx, caseID, StatementKey(caseID, st.Seq), EventStatement, record)
+	// Audited first: a statement says who may read each room, and clients
+	// seal to whom it names.
+	key := StatementKey(caseID, st.Seq)
+	ev := audit.Event{Type: "e2ee.membership", Actor: actor.ID, Case: caseID,
+		Objects: []string{strconv.FormatUint(st.Seq, 10)}, Hashes: []string{fmt.Sprintf("sha256:%x", st.Hash())}}
+	saved, err := s.auditFirst(ctx, ev, key, record, func(ctx context.Context) (*stored, error) {
+		return s.storeInCase(ctx, caseID, key, EventStatement, record)
+	})
 	if err != nil {
 		return nil, err
 	}
-	s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.membership", Actor: actor.ID, Case: caseID,
-		Objects: []string{strconv.FormatUint(st.Seq, 10)}, Hashes: []string{fmt.Sprintf("sha256:%x", st.Hash())}})
 	p, groups, err := s.prove(ctx, since, []*stored{saved})
 	if err != nil {
 		return nil, err

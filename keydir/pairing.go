@@ -379,15 +379,18 @@ func (s *Service) CompletePairing(ctx context.Context, actor account.Account, id
 	if ks.Account != actor.ID || ks.From != p.OldDevice || ks.To != rec.ID {
 		return nil, fault.Invalid("share", "it must go from the device that showed the code to the claimed device")
 	}
-	if _, err := s.endorse(ctx, actor, req.Endorsement, ""); err != nil {
+	// Audited first: once stored, the link makes the new device count for
+	// the account, and it reads what is sealed to it from then on.
+	if _, err := s.endorse(ctx, actor, req.Endorsement, "", func(e *e2ee.Endorsement) audit.Event {
+		return audit.Event{Type: "e2ee.device.linked", Actor: actor.ID, Objects: []string{rec.ID, p.OldDevice},
+			Hashes: []string{fmt.Sprintf("sha256:%x", e.Hash())}}
+	}); err != nil {
 		return nil, err
 	}
 	p.State, p.Share = PairingDone, req.Share
 	if err := s.writePairing(ctx, p, etag); err != nil {
 		return nil, err
 	}
-	s.cfg.Audit.Append(ctx, audit.Event{Type: "e2ee.device.linked", Actor: actor.ID, Objects: []string{rec.ID, p.OldDevice},
-		Hashes: []string{fmt.Sprintf("sha256:%x", e.Hash())}})
 	return p.view(), nil
 }
 

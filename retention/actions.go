@@ -224,11 +224,21 @@ func (s *Service) Choose(ctx context.Context, actor account.Account, planID stri
 		attrs["recipient"] = r
 		hashes = []string{s.commit(a.RecipientName)}
 	}
-	if err := s.record(ctx, audit.Event{Type: "retention.action", Actor: actor.ID, Case: req.Case,
-		Objects: []string{p.ID}, Hashes: hashes, Attrs: attrs}); err != nil {
+	// The entry is appended before the plan's update; if the update then
+	// refuses (the plan was approved or ended meanwhile, or is full) or
+	// fails, it is settled with retention.action.failed (or .unknown), as
+	// an approval's is.
+	ev := audit.Paired(audit.Event{Type: "retention.action", Actor: actor.ID, Case: req.Case,
+		Objects: []string{p.ID}, Hashes: hashes, Attrs: attrs})
+	if err := s.record(ctx, ev); err != nil {
 		return Plan{}, fmt.Errorf("audit: %w", err)
 	}
-	return metastore.Update(ctx, s.meta, planKey(planID), func(r *Plan) error {
+	if err := s.step("action-recorded"); err != nil {
+		return Plan{}, err // as a crash would: the entry stands unsettled
+	}
+	refused := false
+	out, err := metastore.Update(ctx, s.meta, planKey(planID), func(r *Plan) error {
+		refused = true
 		if r.State != StatePlanned {
 			return fmt.Errorf("plan %s is %s: actions are chosen before approval: %w", planID, r.State, fault.ErrConflict)
 		}
@@ -244,6 +254,7 @@ func (s *Service) Choose(ctx context.Context, actor account.Account, planID stri
 		}
 		if a.Kind == ActionDestroy {
 			delete(r.Actions, key)
+			refused = false
 			return nil
 		}
 		if r.Actions == nil {
@@ -253,8 +264,30 @@ func (s *Service) Choose(ctx context.Context, actor account.Account, planID stri
 			return fmt.Errorf("a plan takes at most %d choices: %w", MaxActions, fault.ErrTooLarge)
 		}
 		r.Actions[key] = a
+		refused = false
 		return nil
 	})
+	if err != nil {
+		var landed func(context.Context) (bool, error)
+		if !refused {
+			// A store error does not prove the choice absent: read the
+			// plan back, with this choice of this actor or not.
+			landed = func(ctx context.Context) (bool, error) {
+				r, _, err := s.loadPlan(ctx, planID)
+				if err != nil {
+					return false, err
+				}
+				got, ok := r.Actions[key]
+				if a.Kind == ActionDestroy {
+					return !ok && slices.Contains(r.Choosers, actor.ID), nil
+				}
+				return ok && got.By == actor.ID && got.At.Equal(a.At), nil
+			}
+		}
+		s.settle(ctx, ev, "retention.action", err, landed)
+		return Plan{}, err
+	}
+	return out, nil
 }
 
 // eachItem calls fn with every record of a plan, in order, until it

@@ -663,3 +663,67 @@ func TestRefusedApprovalIsSettledInTheLog(t *testing.T) {
 		t.Fatalf("plan after the refused approval: %v %+v", err, p)
 	}
 }
+
+// TestRefusedChoiceIsSettledInTheLog: approver D approves the plan
+// between clerk K's retention.action entry and K's update of the plan
+// (the hook). The choice is refused (409: the plan is approved) and the
+// log says so: retention.action, then retention.action.failed paired
+// with it (cause conflict). Before, retention.action stood alone, as if
+// the record would be reviewed.
+func TestRefusedChoiceIsSettledInTheLog(t *testing.T) {
+	t.Parallel()
+	dir, err := objstore.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, dir)
+	ctx := t.Context()
+	w := e.transferWorld(t)
+	k, d := e.records2, e.newStaff(t, policy.RoleRecords, nil)
+	p, err := e.ret.GetPlan(ctx, d, w.plan.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := p.ActionsDigest()
+	e.ret.hook = func(step string) error {
+		if step == "action-recorded" {
+			if _, err := e.ret.Approve(ctx, d, w.plan.ID, seen); err != nil {
+				t.Error(err)
+			}
+		}
+		return nil
+	}
+	until := e.clock.Add(365 * 24 * time.Hour)
+	review := ChooseAction{Case: w.tc.id, Doc: w.tc.docs["notes"].ID, Version: 1, Kind: ActionReview, Until: &until, Reason: "Appeal pending"}
+	from := e.log.Size()
+	if _, err := e.ret.Choose(ctx, k, w.plan.ID, review); !errors.Is(err, fault.ErrConflict) {
+		t.Fatalf("a choice made after the plan's approval: %v; want a conflict", err)
+	}
+	e.ret.hook = nil
+	var types, ops []string
+	for i := from; i < e.log.Size(); i++ {
+		ev, err := e.log.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == "retention.action" || ev.Type == "retention.action.failed" {
+			types = append(types, ev.Type)
+			ops = append(ops, ev.Attrs[audit.OpAttr])
+			if ev.Actor != k.ID || len(ev.Objects) != 1 || ev.Objects[0] != w.plan.ID || ev.Attrs["kind"] != ActionReview {
+				t.Fatalf("%s does not name the clerk, the plan and the choice: %+v", ev.Type, ev)
+			}
+			if ev.Type == "retention.action.failed" && ev.Attrs["cause"] != "conflict" {
+				t.Fatalf("cause = %q, want conflict", ev.Attrs["cause"])
+			}
+		}
+	}
+	if !slices.Equal(types, []string{"retention.action", "retention.action.failed"}) {
+		t.Fatalf("choice entries = %v, want [retention.action retention.action.failed]", types)
+	}
+	if ops[0] == "" || ops[1] != ops[0] {
+		t.Fatalf("ops %v: the correction must name its entry's op", ops)
+	}
+	if p, err := e.ret.GetPlan(ctx, d, w.plan.ID); err != nil || p.State != StateApproved || len(p.Actions) != 0 {
+		t.Fatalf("plan after the refused choice: %v %+v", err, p)
+	}
+}

@@ -103,10 +103,12 @@ var excerptTypes = map[string]bool{
 	"case.hold.failed": true, "hold.place.failed": true, "hold.release.failed": true,
 	"doc.share.failed": true, "doc.hold.failed": true, "doc.upload.failed": true,
 	"doc.share.requested.failed": true, "doc.share.approved.failed": true, "doc.share.declined.failed": true,
+	"retention.action.failed": true,
 	// And those saying the outcome was not confirmed (audit.Unknown).
 	"case.hold.unknown": true, "hold.place.unknown": true, "hold.release.unknown": true,
 	"doc.share.unknown": true, "doc.hold.unknown": true, "doc.upload.unknown": true,
 	"doc.share.requested.unknown": true, "doc.share.approved.unknown": true, "doc.share.declined.unknown": true,
+	"retention.action.unknown": true,
 }
 
 // shareRequestEntry reports whether an entry type is a share request's

@@ -1,0 +1,210 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/e2ee"
+	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/keydir"
+	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/server"
+)
+
+// TestKeyDirectoryChangesAuditedFirst: a mediator's admission of a
+// party's device, a membership statement and a device linked to an
+// account each change who can read a room, so each is audited before it
+// is stored: while the audit log takes no writes, each is refused (503)
+// and does not stand (before, it was stored and its entry appended after,
+// its failure ignored: the device read the caucus with no entry saying
+// who let it). Once the log takes writes again the same request goes
+// through, audited once. A registration, which counts for nobody until
+// linked or admitted, still goes through while the log is down.
+func TestKeyDirectoryChangesAuditedFirst(t *testing.T) {
+	t.Parallel()
+	fo := &auditDown{}
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fo.Store = s; return fo }})
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	stored := func(prefix string) int {
+		c := 0
+		if err := fo.List(ctx, prefix, func(objstore.Info) error { c++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	entries := func(typ string) int {
+		c := 0
+		for i := int64(0); i < n.Audit.Size(); i++ {
+			ev, err := n.Audit.Entry(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Type == typ && (ev.Case == "" || ev.Case == tc.caseID) {
+				c++
+			}
+		}
+		return c
+	}
+
+	// A membership statement: the case's first, by its mediator.
+	st := e2ee.StatementFor(tc.caseID, []e2ee.Person{{Account: tc.med.id, Role: e2ee.RoleMediator}}, []string{"Parent 1", "Parent 2"},
+		map[string]int64{"joint": 1, "mediators": 1})
+	st.Seq = 1
+	raw, err := st.Sign(tc.med.x.Me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func() error {
+		var p keydir.Proven
+		return tc.med.c.Do(ctx, http.MethodPost, "/api/v1/cases/"+tc.caseID+"/e2ee/statements", api.RecordRequest{Record: raw}, &p)
+	}
+	fo.down.Store(true)
+	if err := post(); status(err) != http.StatusServiceUnavailable {
+		t.Errorf("a statement posted with the audit log unwritable: %v; want 503", err)
+	}
+	fo.down.Store(false)
+	if c := stored("keydir/statements/" + tc.caseID + "/"); c != 0 {
+		t.Errorf("%d unaudited statement(s) stand", c)
+	} else if err := post(); err != nil {
+		t.Fatalf("the statement once the log takes writes: %v", err)
+	}
+	if c := entries("e2ee.membership"); c != 1 {
+		t.Errorf("%d e2ee.membership entries, want 1", c)
+	}
+
+	// An admission of a party's new device.
+	fo.down.Store(true)
+	fresh := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMXWing)
+	if err := fresh.Register(ctx); err != nil {
+		t.Fatalf("a registration with the audit log unwritable: %v", err)
+	}
+	if err := tc.med.x.AdmitDevice(ctx, tc.caseID, tc.a.id, fresh.Me.ID); status(err) != http.StatusServiceUnavailable {
+		t.Errorf("an admission with the audit log unwritable: %v; want 503", err)
+	}
+	fo.down.Store(false)
+	if c := stored("keydir/endorsements/" + tc.a.id + "/" + fresh.Me.ID + "/"); c != 0 {
+		t.Errorf("%d unaudited admission(s) stand", c)
+	}
+	if pending, err := tc.med.x.PendingDevices(ctx, tc.caseID); err != nil || len(pending[tc.a.id]) != 1 {
+		t.Errorf("the device counts without an admission: pending %v, %v", pending, err)
+	}
+	if err := tc.med.x.AdmitDevice(ctx, tc.caseID, tc.a.id, fresh.Me.ID); err != nil {
+		t.Fatalf("the admission once the log takes writes: %v", err)
+	}
+	if c := entries("e2ee.device.admitted"); c != 1 {
+		t.Errorf("%d e2ee.device.admitted entries, want 1", c)
+	}
+
+	// A device linked to party B's account from B's first device.
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	nw := newKeys(t, tc.b.c, tc.b.id, e2ee.KEMX25519)
+	p, err := tc.b.x.StartPairing(lctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claimed, oldRec, err := nw.ClaimPairing(lctx, strings.ToLower(p.Code))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newRec, err := tc.b.x.WaitClaimed(lctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fo.down.Store(true)
+	if _, err := tc.b.x.CompletePairing(lctx, p.ID, newRec, nil); status(err) != http.StatusServiceUnavailable {
+		t.Errorf("a link with the audit log unwritable: %v; want 503", err)
+	}
+	fo.down.Store(false)
+	if c := stored("keydir/endorsements/" + tc.b.id + "/" + nw.Me.ID + "/"); c != 0 {
+		t.Errorf("%d unaudited link(s) stand", c)
+	} else if _, err := tc.b.x.CompletePairing(lctx, p.ID, newRec, nil); err != nil {
+		t.Fatalf("the link once the log takes writes: %v", err)
+	}
+	if _, err := nw.CollectPairing(lctx, claimed.ID, oldRec); err != nil {
+		t.Fatal(err)
+	}
+	if c := entries("e2ee.device.linked"); c != 1 {
+		t.Errorf("%d e2ee.device.linked entries, want 1", c)
+	}
+	for _, typ := range []string{"e2ee.membership.failed", "e2ee.device.admitted.failed", "e2ee.device.linked.failed"} {
+		if c := entries(typ); c != 0 {
+			t.Errorf("%d %s entries for changes never tried", c, typ)
+		}
+	}
+}
+
+// failPuts fails every write under prefix while down is set.
+type failPuts struct {
+	objstore.Store
+	prefix string
+	down   atomic.Bool
+}
+
+func (f *failPuts) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	if f.down.Load() && strings.HasPrefix(key, f.prefix) {
+		return objstore.Info{}, errors.New("injected: statements down")
+	}
+	return f.Store.Put(ctx, key, r, size, opts)
+}
+
+// TestFailedStatementIsCorrectedInTheLog: a membership statement audited
+// first whose write then fails is followed in the log by
+// e2ee.membership.failed naming the same op, so the log does not say a
+// statement was posted that never was; the retry is audited anew.
+func TestFailedStatementIsCorrectedInTheLog(t *testing.T) {
+	t.Parallel()
+	fo := &failPuts{prefix: "keydir/statements/"}
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fo.Store = s; return fo }})
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	st := e2ee.StatementFor(tc.caseID, []e2ee.Person{{Account: tc.med.id, Role: e2ee.RoleMediator}}, []string{"Parent 1", "Parent 2"},
+		map[string]int64{"joint": 1, "mediators": 1})
+	st.Seq = 1
+	raw, err := st.Sign(tc.med.x.Me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func() error {
+		var p keydir.Proven
+		return tc.med.c.Do(ctx, http.MethodPost, "/api/v1/cases/"+tc.caseID+"/e2ee/statements", api.RecordRequest{Record: raw}, &p)
+	}
+	from := n.Audit.Size()
+	fo.down.Store(true)
+	if err := post(); err == nil {
+		t.Fatal("a statement whose write failed was answered as posted")
+	}
+	fo.down.Store(false)
+	if err := post(); err != nil {
+		t.Fatal(err)
+	}
+	var got, ops []string
+	for i := from; i < n.Audit.Size(); i++ {
+		ev, err := n.Audit.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(ev.Type, "e2ee.membership") {
+			got = append(got, ev.Type)
+			ops = append(ops, ev.Attrs[audit.OpAttr])
+			if ev.Type == "e2ee.membership.failed" && ev.Attrs["cause"] == "" {
+				t.Errorf("no cause: %+v", ev)
+			}
+		}
+	}
+	if want := "e2ee.membership e2ee.membership.failed e2ee.membership"; strings.Join(got, " ") != want {
+		t.Fatalf("entries %v, want %s", got, want)
+	}
+	if ops[0] == "" || ops[1] != ops[0] || ops[2] == ops[0] {
+		t.Fatalf("ops %v: the correction must name its entry's op, the retry a new one", ops)
+	}
+}
