@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-mediation/parley/api"
+	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/web"
@@ -69,5 +70,79 @@ func TestChangePasswordCookieLastsToTheSessionCap(t *testing.T) {
 	}
 	if !ck.Expires.Equal(sess.Cap.Truncate(time.Second)) {
 		t.Fatalf("the cookie expires %s, want the session's cap %s (its idle end is %s)", ck.Expires, sess.Cap, sess.Expires)
+	}
+}
+
+// TestSignInFromAnotherOriginIsRefused: sign-in and an invitation's
+// redemption, which open a session and set its cookie outside
+// requireSession, refuse a body that does not say it is JSON (another
+// site's page sends one without a CORS preflight: a form, a fetch of a
+// string or a Blob) and a request from another origin (Origin, or
+// Referer when there is no Origin), even a same-site neighbour on another
+// port; they set no cookie and the invitation stays unused. Our own page
+// (our Origin) and the Go client (no Origin) still sign in.
+func TestSignInFromAnotherOriginIsRefused(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := t.Context()
+	const email = "origin@example.org"
+	_, med := n.Staff(t, policy.RoleMediator, email)
+	login, _ := json.Marshal(api.LoginRequest{Email: email, Password: nodetest.Password})
+	sibling := strings.Replace(n.URL, "127.0.0.1", "localhost", 1)
+	for _, tc := range []struct {
+		name   string
+		header map[string]string
+	}{
+		{"no Content-Type, foreign Origin", map[string]string{"Origin": "http://sibling.example.org"}},
+		{"no Content-Type, no Origin", nil},
+		{"text/plain, our Origin", map[string]string{"Origin": n.URL, "Content-Type": "text/plain"}},
+		{"JSON, foreign Origin", map[string]string{"Origin": "http://sibling.example.org", "Content-Type": "application/json"}},
+		{"JSON, another host of ours", map[string]string{"Origin": sibling, "Content-Type": "application/json"}},
+		{"JSON, null Origin", map[string]string{"Origin": "null", "Content-Type": "application/json"}},
+		{"JSON, foreign Referer", map[string]string{"Referer": "http://sibling.example.org/page", "Content-Type": "application/json"}},
+	} {
+		res := post(t, n.URL+"/api/v1/session", string(login), tc.header)
+		if res.StatusCode != http.StatusBadRequest && res.StatusCode != http.StatusForbidden && res.StatusCode != http.StatusUnsupportedMediaType {
+			t.Errorf("%s: status %d, want a refusal", tc.name, res.StatusCode)
+		}
+		if ct := res.Header.Get("Content-Type"); ct != "application/problem+json" {
+			t.Errorf("%s: answer's Content-Type %q, want a problem", tc.name, ct)
+		}
+		if ck := sessionCookie(res); ck != nil {
+			t.Errorf("%s: a session cookie was set", tc.name)
+		}
+	}
+	for _, h := range []map[string]string{{"Origin": n.URL}, {"Referer": n.URL + "/app"}, nil} {
+		hh := map[string]string{"Content-Type": "application/json; charset=utf-8"}
+		for k, v := range h {
+			hh[k] = v
+		}
+		res := post(t, n.URL+"/api/v1/session", string(login), hh)
+		if res.StatusCode != http.StatusOK || sessionCookie(res) == nil {
+			t.Fatalf("sign-in with %v: status %d, cookie %v; want 200 with the cookie", h, res.StatusCode, sessionCookie(res))
+		}
+	}
+
+	c, err := med.CreateCase(ctx, "Origins", "family", "", []string{"Parent 1", "Parent 2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := med.Invite(ctx, c.ID, "party", "A", "Ada", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	redeem, _ := json.Marshal(api.RedeemRequest{Token: inv.Token})
+	for name, h := range map[string]map[string]string{
+		"no Content-Type":   {"Origin": n.URL},
+		"a foreign Origin":  {"Origin": "http://sibling.example.org", "Content-Type": "application/json"},
+		"a foreign Referer": {"Referer": "http://sibling.example.org/", "Content-Type": "application/json"},
+	} {
+		res := post(t, n.URL+"/api/v1/invites/redeem", string(redeem), h)
+		if res.StatusCode < 400 || sessionCookie(res) != nil {
+			t.Errorf("redeeming with %s: status %d, cookie %v; want a refusal and none", name, res.StatusCode, sessionCookie(res))
+		}
+	}
+	// The refusals left the invitation unused: the Go client joins with it.
+	if _, err := client.New(n.URL, "").Join(ctx, inv.Link); err != nil {
+		t.Fatalf("the Go client joining: %v", err)
 	}
 }

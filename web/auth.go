@@ -138,6 +138,32 @@ func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
+// foreignOrigin says whether r names an origin (Origin or, failing that,
+// Referer) that is not ours (sameOrigin). A request that names none (the
+// Go client, the CLI) is not foreign.
+func (a *API) foreignOrigin(r *http.Request) bool {
+	if r.Header.Get("Origin") == "" && r.Header.Get("Referer") == "" {
+		return false
+	}
+	return !a.sameOrigin(r)
+}
+
+// refuseForeignSignIn refuses (403) a request that would open a session
+// and set its cookie from another origin's page, and reports whether it
+// did. Sign-in and redemption are outside requireSession, whose Origin
+// check stops a same-site neighbour (a page on a sibling subdomain) from
+// writing with the cookie; without this one such a page could sign the
+// browser in to an account of its choosing (login CSRF) and replace the
+// person's own session cookie.
+func (a *API) refuseForeignSignIn(w http.ResponseWriter, r *http.Request) bool {
+	if !a.foreignOrigin(r) {
+		return false
+	}
+	writeProblem(w, r, problem{Type: api.ProblemForbidden, Title: "Sign in on Parley's own page", Status: http.StatusForbidden,
+		Detail: "This sign-in came from another website's page, so it was refused. Open Parley's own address and sign in there."})
+	return true
+}
+
 // sameOrigin accepts a request whose Origin (or, failing that, Referer)
 // matches the public URL, or the scheme, host and port the request itself
 // arrived on. Scheme and port count: an https:// page is another origin

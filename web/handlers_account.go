@@ -18,6 +18,9 @@ import (
 )
 
 func (a *API) login(w http.ResponseWriter, r *http.Request) {
+	if a.refuseForeignSignIn(w, r) {
+		return
+	}
 	var req api.LoginRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)

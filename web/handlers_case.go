@@ -213,6 +213,9 @@ func (a *API) withdrawInvite(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) redeemInvite(w http.ResponseWriter, r *http.Request) {
+	if a.refuseForeignSignIn(w, r) {
+		return
+	}
 	var req api.RedeemRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
