@@ -1422,6 +1422,10 @@ export interface PasswordResetPending {
   requested: string;
 }
 
+export const ResetRequestDays = 7;
+
+export const ResetRequestTooOld = "This request is more than a week old; ask for the reset again if it is still needed.";
+
 /**
  * Problem is an RFC 9457 problem details object: every HTTP error answer,
  * with Content-Type application/problem+json.
