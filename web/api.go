@@ -184,7 +184,7 @@ func (a *API) Handler() http.Handler { return a.routes() }
 
 func (a *API) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(withRequestID, securityHeaders, a.observe, a.withBodyTimeout)
+	r.Use(withRequestID, securityHeaders, a.strictTransport, a.observe, a.withBodyTimeout)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problem{Type: api.ProblemNotFound, Title: "Not found", Status: http.StatusNotFound})
 	})
