@@ -146,3 +146,67 @@ func TestSignInFromAnotherOriginIsRefused(t *testing.T) {
 		t.Fatalf("the Go client joining: %v", err)
 	}
 }
+
+// TestBrowserAnswersCarryNoToken: sign-in, redemption and a password
+// change answer the session token in the body only to a request without
+// our Origin (the Go client, the CLI, which carry it as a bearer); to our
+// own page (our Origin) the body holds none, and the HttpOnly cookie
+// alone carries the session, which works.
+func TestBrowserAnswersCarryNoToken(t *testing.T) {
+	n := nodetest.Embedded(t)
+	ctx := t.Context()
+	const email = "notoken@example.org"
+	_, med := n.Staff(t, policy.RoleMediator, email)
+	page := map[string]string{"Origin": n.URL, "Content-Type": "application/json"}
+	// noToken reads res's body and fails if it holds a "token" field, or
+	// if res set no cookie; it answers the cookie.
+	noToken := func(what string, res *http.Response) *http.Cookie {
+		t.Helper()
+		var body map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d, %v", what, res.StatusCode, err)
+		}
+		if _, ok := body["token"]; ok {
+			t.Fatalf("%s from our own page: the body holds the session token", what)
+		}
+		ck := sessionCookie(res)
+		if ck == nil {
+			t.Fatalf("%s: no session cookie", what)
+		}
+		return ck
+	}
+	login, _ := json.Marshal(api.LoginRequest{Email: email, Password: nodetest.Password})
+	ck := noToken("sign-in", post(t, n.URL+"/api/v1/session", string(login), page))
+
+	// The cookie alone carries the session: the page changes the password.
+	change, _ := json.Marshal(api.ChangePasswordRequest{CurrentPassword: nodetest.Password, NewPassword: "the mediator's own phrase"})
+	withCookie := map[string]string{"Origin": n.URL, "Content-Type": "application/json", "Cookie": ck.Name + "=" + ck.Value}
+	noToken("password change", post(t, n.URL+"/api/v1/me/password", string(change), withCookie))
+
+	c, err := med.Login(ctx, email, "the mediator's own phrase")
+	if err != nil || c.Token == "" {
+		t.Fatalf("the Go client's sign-in: token %q, %v; want one", c.Token, err)
+	}
+	k, err := med.CreateCase(ctx, "Tokens", "family", "", []string{"Parent 1", "Parent 2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := med.Invite(ctx, k.ID, "party", "A", "Ada", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	redeem, _ := json.Marshal(api.RedeemRequest{Token: inv.Token})
+	noToken("redemption", post(t, n.URL+"/api/v1/invites/redeem", string(redeem), page))
+
+	inv2, err := med.Invite(ctx, k.ID, "party", "B", "Bo", "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	party := client.New(n.URL, "")
+	if s, err := party.Join(ctx, inv2.Link); err != nil || s.Token == "" {
+		t.Fatalf("the Go client's redemption: token %q, %v; want one", s.Token, err)
+	}
+	if _, err := party.Me(ctx); err != nil {
+		t.Fatalf("the Go client's token: %v", err)
+	}
+}

@@ -164,6 +164,26 @@ func (a *API) refuseForeignSignIn(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// browserRequest says whether r carries our own Origin: a script of our
+// own page sent it, and the browser keeps its session in the HttpOnly
+// cookie, so the answer need not (and does not) hold the token.
+func (a *API) browserRequest(r *http.Request) bool {
+	return r.Header.Get("Origin") != "" && a.sameOrigin(r)
+}
+
+// answerToken is the session token a sign-in, redemption or password
+// change answers in its body: none to a request carrying our own Origin
+// (browserRequest), whose session travels in the HttpOnly cookie alone,
+// so no script on the page (an injected one included) can read it; the
+// token to the Go client and the CLI, which send no Origin and carry the
+// token as a bearer.
+func (a *API) answerToken(r *http.Request, token string) string {
+	if a.browserRequest(r) {
+		return ""
+	}
+	return token
+}
+
 // sameOrigin accepts a request whose Origin (or, failing that, Referer)
 // matches the public URL, or the scheme, host and port the request itself
 // arrived on. Scheme and port count: an https:// page is another origin

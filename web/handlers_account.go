@@ -44,7 +44,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 	a.auditEvent(r, audit.Event{Type: "account.login", Actor: acct.ID})
 	a.withdrawResetAtSignIn(r, acct)
 	a.setSessionCookie(w, token, sess.Cap)
-	writeJSON(w, http.StatusOK, api.SessionResponse{Token: token, Expires: sess.Expires, Account: acct.View()})
+	writeJSON(w, http.StatusOK, api.SessionResponse{Token: a.answerToken(r, token), Expires: sess.Expires, Account: acct.View()})
 }
 
 // withdrawResetAtSignIn withdraws the password reset request waiting on

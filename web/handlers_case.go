@@ -233,5 +233,5 @@ func (a *API) redeemInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.setSessionCookie(w, j.Token, j.Session.Cap)
-	writeJSON(w, http.StatusOK, api.SessionResponse{Token: j.Token, Expires: j.Session.Expires, Account: j.Account.View(), CaseID: j.CaseID})
+	writeJSON(w, http.StatusOK, api.SessionResponse{Token: a.answerToken(r, j.Token), Expires: j.Session.Expires, Account: j.Account.View(), CaseID: j.CaseID})
 }
