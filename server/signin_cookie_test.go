@@ -1,16 +1,22 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/account"
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
+	"github.com/parley-mediation/parley/server"
 	"github.com/parley-mediation/parley/web"
 )
 
@@ -208,5 +214,102 @@ func TestBrowserAnswersCarryNoToken(t *testing.T) {
 	}
 	if _, err := party.Me(ctx); err != nil {
 		t.Fatalf("the Go client's token: %v", err)
+	}
+}
+
+// startHTTPS starts a node whose public URL is https (as behind a load
+// balancer that ends TLS), served over plain http on a free loopback
+// port, and answers its address (http://…) and public URL.
+func startHTTPS(t *testing.T) (n *server.Node, addr, public string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	public = "https://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	n, err = server.Open(ctx, server.Config{DataDir: t.TempDir(), Addr: ln.Addr().String(), PublicURL: public,
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		n.Close()
+	})
+	return n, "http://" + ln.Addr().String(), public
+}
+
+// TestHTTPSSessionCookieIsHostOnly: on an https deployment the session
+// cookie is __Host-parley_session (Secure, Path=/, no Domain), which a
+// page on a sibling subdomain can neither set nor overwrite; a
+// parley_session cookie (a neighbour's toss, or one left by an earlier
+// release, which sign-in expires) opens nothing. A plain-http deployment
+// keeps parley_session (TestSignInFromAnotherOriginIsRefused and the
+// browser tests use it).
+func TestHTTPSSessionCookieIsHostOnly(t *testing.T) {
+	n, addr, public := startHTTPS(t)
+	const email = "host@example.org"
+	if _, err := n.Accounts.Create(t.Context(), account.NewAccount{Email: email, Name: "Hana Host", Role: policy.RoleAdmin, Password: nodetest.Password}); err != nil {
+		t.Fatal(err)
+	}
+	login, _ := json.Marshal(api.LoginRequest{Email: email, Password: nodetest.Password})
+	res := post(t, addr+"/api/v1/session", string(login), map[string]string{"Origin": public, "Content-Type": "application/json"})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in: status %d", res.StatusCode)
+	}
+	var host *http.Cookie
+	oldExpired := false
+	for _, c := range res.Cookies() {
+		switch c.Name {
+		case web.SecureSessionCookie:
+			host = c
+		case web.SessionCookie:
+			oldExpired = c.MaxAge < 0
+		}
+	}
+	if host == nil || !host.Secure || host.Path != "/" || host.Domain != "" || !host.HttpOnly || host.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("the session cookie: %+v; want __Host-parley_session, Secure, HttpOnly, SameSite=Strict, Path=/, no Domain", host)
+	}
+	if !oldExpired {
+		t.Fatalf("sign-in did not expire an old parley_session cookie: %v", res.Header.Values("Set-Cookie"))
+	}
+	me := func(cookie string) int {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, addr+"/api/v1/me", nil)
+		req.Header.Set("Cookie", cookie)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := me(web.SecureSessionCookie + "=" + host.Value); got != http.StatusOK {
+		t.Fatalf("the __Host- cookie: status %d, want 200", got)
+	}
+	if got := me(web.SessionCookie + "=" + host.Value); got != http.StatusUnauthorized {
+		t.Fatalf("the same token in parley_session: status %d, want 401", got)
+	}
+	// Signing out expires the __Host- cookie.
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodDelete, addr+"/api/v1/session", nil)
+	req.Header.Set("Cookie", web.SecureSessionCookie+"="+host.Value)
+	req.Header.Set("Origin", public)
+	out, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Body.Close()
+	cleared := false
+	for _, c := range out.Cookies() {
+		cleared = cleared || (c.Name == web.SecureSessionCookie && c.MaxAge < 0 && c.Secure)
+	}
+	if out.StatusCode != http.StatusNoContent || !cleared {
+		t.Fatalf("sign-out: status %d, cookies %v", out.StatusCode, out.Header.Values("Set-Cookie"))
 	}
 }

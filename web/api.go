@@ -107,6 +107,7 @@ type API struct {
 	publicURL      string
 	publicOrigin   string
 	secureCookies  bool
+	sessionCookie  string // SessionCookie, or SecureSessionCookie on https
 	trustForwarded bool
 	auditKeyText   string
 	messaging      *messaging.Service
@@ -152,6 +153,10 @@ func New(d Deps) *API {
 	if u, err := url.Parse(a.publicURL); err == nil && u.Host != "" {
 		a.publicOrigin = u.Scheme + "://" + u.Host
 		a.secureCookies = u.Scheme == "https"
+	}
+	a.sessionCookie = SessionCookie
+	if a.secureCookies {
+		a.sessionCookie = SecureSessionCookie
 	}
 	if a.log == nil {
 		a.log = slog.Default()

@@ -16,9 +16,19 @@ import (
 	"github.com/parley-mediation/parley/internal/fault"
 )
 
-// SessionCookie is the browser's session cookie: HttpOnly (no script reads
-// it) and SameSite=Strict (no other site's page sends it).
+// SessionCookie is the browser's session cookie on a plain-http
+// deployment (tests, `make run`): HttpOnly (no script reads it) and
+// SameSite=Strict (no other site's page sends it).
 const SessionCookie = "parley_session"
+
+// SecureSessionCookie is its name on an https deployment (public URL
+// https). A browser accepts a __Host- cookie only with Secure, Path=/ and
+// no Domain, set by the host itself: a page on a sibling subdomain can
+// neither set nor overwrite it (it could toss a plain parley_session
+// cookie scoped to the parent domain, and so sign the browser in to an
+// account of its choosing). Browsers take __Host- cookies only over https,
+// so a plain-http deployment keeps SessionCookie.
+const SecureSessionCookie = "__Host-parley_session"
 
 func actorFrom(ctx context.Context) (account.Account, bool) {
 	a, ok := ctx.Value(actorKey).(account.Account)
@@ -40,13 +50,13 @@ const (
 	fromCookie
 )
 
-func sessionToken(r *http.Request) (string, tokenSource) {
+func (a *API) sessionToken(r *http.Request) (string, tokenSource) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
 			return strings.TrimSpace(t), fromBearer
 		}
 	}
-	if c, err := r.Cookie(SessionCookie); err == nil {
+	if c, err := r.Cookie(a.sessionCookie); err == nil {
 		return c.Value, fromCookie
 	}
 	return "", fromNone
@@ -58,7 +68,7 @@ func sessionToken(r *http.Request) (string, tokenSource) {
 // same-site neighbour (another app on a sibling subdomain).
 func (a *API) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, src := sessionToken(r)
+		token, src := a.sessionToken(r)
 		if src == fromNone {
 			a.refuseSession(w, r, fmt.Errorf("no session: %w", fault.ErrUnauthenticated))
 			return
@@ -241,16 +251,26 @@ func canonicalOrigin(s string) (string, bool) {
 // absolute end: the server ends an idle session earlier (the cookie then
 // carries a token it refuses), so the cookie need not be rewritten each
 // time the session slides.
+// On an https deployment it also expires a parley_session cookie left by
+// a release before the __Host- name (SecureSessionCookie), which is no
+// longer read.
 func (a *API) setSessionCookie(w http.ResponseWriter, token string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: token, Path: "/", Expires: expires,
+		Name: a.sessionCookie, Value: token, Path: "/", Expires: expires,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: a.secureCookies,
 	})
+	if a.sessionCookie != SessionCookie {
+		a.expireCookie(w, SessionCookie)
+	}
 }
 
 func (a *API) clearSessionCookie(w http.ResponseWriter) {
+	a.expireCookie(w, a.sessionCookie)
+}
+
+func (a *API) expireCookie(w http.ResponseWriter, name string) {
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
+		Name: name, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: a.secureCookies,
 	})
 }

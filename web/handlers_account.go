@@ -83,7 +83,7 @@ func (a *API) withdrawResetAtSignIn(r *http.Request, acct account.Account) {
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
-	token, _ := sessionToken(r)
+	token, _ := a.sessionToken(r)
 	actor, _ := actorFrom(r.Context())
 	if err := a.accounts.Logout(r.Context(), token); err != nil {
 		a.writeError(w, r, err)
