@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/internal/fault"
 	"github.com/parley-mediation/parley/policy"
 )
@@ -128,11 +131,30 @@ func (s *Service) Enable(ctx context.Context, id string, audit Audit) (Account, 
 // (it was approved, declined or superseded meanwhile).
 var ErrNoPendingReset = errors.New("no password reset of this account is waiting for approval")
 
+// ResetRequestLifetime is how long a waiting password reset request
+// (PendingReset) may be approved: an older one is refused
+// (ErrResetRequestStale), so an approval weeks later, when the holder may
+// long have been working with their own password, gives nobody a
+// temporary password on a request nobody renewed.
+const ResetRequestLifetime = api.ResetRequestDays * 24 * time.Hour
+
+// ErrResetRequestStale: the waiting reset request is older than
+// ResetRequestLifetime; it wraps ErrNoPendingReset (no request that can
+// be approved waits).
+var ErrResetRequestStale = fmt.Errorf("%s: %w", strings.TrimSuffix(api.ResetRequestTooOld, "."), ErrNoPendingReset)
+
+// ResetRequestStale reports whether p (a waiting request) is older than
+// ResetRequestLifetime by the service's clock.
+func (s *Service) ResetRequestStale(p *PendingReset) bool {
+	return p != nil && s.now().Sub(p.Requested) > ResetRequestLifetime
+}
+
 // RequestReset records by's request to reset the account's password and
 // ends its sessions at once (safe for one administrator alone: no password
 // is made). A second administrator's ApproveReset makes the temporary
 // password. A request already waiting is kept as it is (its requester
-// stays the first one); the answer's PendingReset says whose it is.
+// stays the first one), unless it is older than ResetRequestLifetime:
+// then this one replaces it. The answer's PendingReset says whose it is.
 // audit appends its entry first (see Audit).
 func (s *Service) RequestReset(ctx context.Context, id, by string, audit Audit) (Account, error) {
 	cur, err := s.staffAccount(ctx, id)
@@ -141,7 +163,7 @@ func (s *Service) RequestReset(ctx context.Context, id, by string, audit Audit) 
 	}
 	now := s.now().UTC()
 	return s.auditedUpdate(ctx, cur, audit, func(a *Account) error {
-		if a.PendingReset == nil {
+		if a.PendingReset == nil || now.Sub(a.PendingReset.Requested) > ResetRequestLifetime {
 			a.PendingReset = &PendingReset{RequestedBy: by, Requested: now}
 		}
 		revoke(a, now, newGeneration(a.SessionGeneration))
@@ -154,11 +176,16 @@ func (s *Service) RequestReset(ctx context.Context, id, by string, audit Audit) 
 // ApproveReset carries out the reset requestedBy asked for, approved by
 // by: as ResetPassword, and the request is cleared. It fails with
 // ErrNoPendingReset (a conflict) if no request by requestedBy waits — the
-// caller's policy decision was about that request.
+// caller's policy decision was about that request — and with
+// ErrResetRequestStale (a conflict too) if it is older than
+// ResetRequestLifetime: the request must be made again.
 func (s *Service) ApproveReset(ctx context.Context, id, requestedBy, by string, audit Audit) (Account, string, error) {
 	return s.resetPassword(ctx, id, by, audit, func(a *Account) error {
 		if a.PendingReset == nil || a.PendingReset.RequestedBy != requestedBy {
 			return fmt.Errorf("%w: %w", ErrNoPendingReset, fault.ErrConflict)
+		}
+		if s.ResetRequestStale(a.PendingReset) {
+			return fmt.Errorf("%w: %w", ErrResetRequestStale, fault.ErrConflict)
 		}
 		a.PendingReset = nil
 		return nil
@@ -184,6 +211,33 @@ func (s *Service) DeclineReset(ctx context.Context, id string, audit Audit) (Acc
 		a.PendingReset = nil
 		return nil
 	}, func(a Account) bool { return a.PendingReset == nil })
+}
+
+// WithdrawResetAtSignIn clears the waiting reset request seen (the one
+// the account had when its holder signed in with their own password,
+// Login): the holder has shown they can sign in, so nobody should later
+// approve it and get a temporary password for their account. A request
+// made since (another one than seen) is kept, and so is the account when
+// none waits: both answer ErrNoPendingReset, with nothing written.
+// audit appends its entry first (see Audit).
+func (s *Service) WithdrawResetAtSignIn(ctx context.Context, id string, seen PendingReset, audit Audit) (Account, error) {
+	cur, err := s.staffAccount(ctx, id)
+	if err != nil {
+		return Account{}, err
+	}
+	same := func(a *Account) bool {
+		return a.PendingReset != nil && a.PendingReset.RequestedBy == seen.RequestedBy && a.PendingReset.Requested.Equal(seen.Requested)
+	}
+	if !same(&cur) {
+		return Account{}, fmt.Errorf("%w: %w", ErrNoPendingReset, fault.ErrConflict)
+	}
+	return s.auditedUpdate(ctx, cur, audit, func(a *Account) error {
+		if !same(a) {
+			return fmt.Errorf("%w: %w", ErrNoPendingReset, fault.ErrConflict)
+		}
+		a.PendingReset = nil
+		return nil
+	}, func(a Account) bool { return !same(&a) })
 }
 
 // ResetPassword replaces an account's password with a temporary one,

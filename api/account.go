@@ -69,10 +69,13 @@ type LoginRequest struct {
 	Password string `json:"password"`
 }
 
-// SessionResponse answers a sign-in or an invite redemption. The token is
-// for the CLI (bearer); the browser uses the cookie set alongside it.
+// SessionResponse answers a sign-in, an invite redemption or a password
+// change. Token is for the Go client and the CLI (bearer), which send no
+// Origin; a request from our own page (our Origin) gets none: the
+// browser's session is the HttpOnly cookie set alongside, which no script
+// reads.
 type SessionResponse struct {
-	Token   string    `json:"token"`
+	Token   string    `json:"token,omitempty"`
 	Expires time.Time `json:"expires"`
 	Account Account   `json:"account"`
 	CaseID  string    `json:"caseId,omitempty"`

@@ -14,3 +14,13 @@ type PasswordResetPending struct {
 }
 
 func (PasswordResetPending) wire() {}
+
+// ResetRequestDays is how many days a waiting password reset request
+// (PasswordResetPending) may be approved; an older one is refused (409,
+// ProblemNoPendingReset, detail ResetRequestTooOld) and must be asked for
+// again (a new request replaces it).
+const ResetRequestDays = 7
+
+// ResetRequestTooOld is the refusal's detail when the request to approve
+// is older than ResetRequestDays.
+const ResetRequestTooOld = "This request is more than a week old; ask for the reset again if it is still needed."

@@ -107,6 +107,7 @@ type API struct {
 	publicURL      string
 	publicOrigin   string
 	secureCookies  bool
+	sessionCookie  string // SessionCookie, or SecureSessionCookie on https
 	trustForwarded bool
 	auditKeyText   string
 	messaging      *messaging.Service
@@ -153,6 +154,10 @@ func New(d Deps) *API {
 		a.publicOrigin = u.Scheme + "://" + u.Host
 		a.secureCookies = u.Scheme == "https"
 	}
+	a.sessionCookie = SessionCookie
+	if a.secureCookies {
+		a.sessionCookie = SecureSessionCookie
+	}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -184,7 +189,7 @@ func (a *API) Handler() http.Handler { return a.routes() }
 
 func (a *API) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(withRequestID, securityHeaders, a.observe, a.withBodyTimeout)
+	r.Use(withRequestID, securityHeaders, a.strictTransport, a.observe, a.withBodyTimeout)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, problem{Type: api.ProblemNotFound, Title: "Not found", Status: http.StatusNotFound})
 	})

@@ -16,9 +16,19 @@ import (
 	"github.com/parley-mediation/parley/internal/fault"
 )
 
-// SessionCookie is the browser's session cookie: HttpOnly (no script reads
-// it) and SameSite=Strict (no other site's page sends it).
+// SessionCookie is the browser's session cookie on a plain-http
+// deployment (tests, `make run`): HttpOnly (no script reads it) and
+// SameSite=Strict (no other site's page sends it).
 const SessionCookie = "parley_session"
+
+// SecureSessionCookie is its name on an https deployment (public URL
+// https). A browser accepts a __Host- cookie only with Secure, Path=/ and
+// no Domain, set by the host itself: a page on a sibling subdomain can
+// neither set nor overwrite it (it could toss a plain parley_session
+// cookie scoped to the parent domain, and so sign the browser in to an
+// account of its choosing). Browsers take __Host- cookies only over https,
+// so a plain-http deployment keeps SessionCookie.
+const SecureSessionCookie = "__Host-parley_session"
 
 func actorFrom(ctx context.Context) (account.Account, bool) {
 	a, ok := ctx.Value(actorKey).(account.Account)
@@ -40,13 +50,13 @@ const (
 	fromCookie
 )
 
-func sessionToken(r *http.Request) (string, tokenSource) {
+func (a *API) sessionToken(r *http.Request) (string, tokenSource) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if t, ok := strings.CutPrefix(h, "Bearer "); ok {
 			return strings.TrimSpace(t), fromBearer
 		}
 	}
-	if c, err := r.Cookie(SessionCookie); err == nil {
+	if c, err := r.Cookie(a.sessionCookie); err == nil {
 		return c.Value, fromCookie
 	}
 	return "", fromNone
@@ -58,7 +68,7 @@ func sessionToken(r *http.Request) (string, tokenSource) {
 // same-site neighbour (another app on a sibling subdomain).
 func (a *API) requireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, src := sessionToken(r)
+		token, src := a.sessionToken(r)
 		if src == fromNone {
 			a.refuseSession(w, r, fmt.Errorf("no session: %w", fault.ErrUnauthenticated))
 			return
@@ -150,6 +160,52 @@ func safeMethod(m string) bool {
 	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
 }
 
+// foreignOrigin says whether r names an origin (Origin or, failing that,
+// Referer) that is not ours (sameOrigin). A request that names none (the
+// Go client, the CLI) is not foreign.
+func (a *API) foreignOrigin(r *http.Request) bool {
+	if r.Header.Get("Origin") == "" && r.Header.Get("Referer") == "" {
+		return false
+	}
+	return !a.sameOrigin(r)
+}
+
+// refuseForeignSignIn refuses (403) a request that would open a session
+// and set its cookie from another origin's page, and reports whether it
+// did. Sign-in and redemption are outside requireSession, whose Origin
+// check stops a same-site neighbour (a page on a sibling subdomain) from
+// writing with the cookie; without this one such a page could sign the
+// browser in to an account of its choosing (login CSRF) and replace the
+// person's own session cookie.
+func (a *API) refuseForeignSignIn(w http.ResponseWriter, r *http.Request) bool {
+	if !a.foreignOrigin(r) {
+		return false
+	}
+	writeProblem(w, r, problem{Type: api.ProblemForbidden, Title: "Sign in on Parley's own page", Status: http.StatusForbidden,
+		Detail: "This sign-in came from another website's page, so it was refused. Open Parley's own address and sign in there."})
+	return true
+}
+
+// browserRequest says whether r carries our own Origin: a script of our
+// own page sent it, and the browser keeps its session in the HttpOnly
+// cookie, so the answer need not (and does not) hold the token.
+func (a *API) browserRequest(r *http.Request) bool {
+	return r.Header.Get("Origin") != "" && a.sameOrigin(r)
+}
+
+// answerToken is the session token a sign-in, redemption or password
+// change answers in its body: none to a request carrying our own Origin
+// (browserRequest), whose session travels in the HttpOnly cookie alone,
+// so no script on the page (an injected one included) can read it; the
+// token to the Go client and the CLI, which send no Origin and carry the
+// token as a bearer.
+func (a *API) answerToken(r *http.Request, token string) string {
+	if a.browserRequest(r) {
+		return ""
+	}
+	return token
+}
+
 // sameOrigin accepts a request whose Origin (or, failing that, Referer)
 // matches the public URL, or the scheme, host and port the request itself
 // arrived on. Scheme and port count: an https:// page is another origin
@@ -207,16 +263,26 @@ func canonicalOrigin(s string) (string, bool) {
 // absolute end: the server ends an idle session earlier (the cookie then
 // carries a token it refuses), so the cookie need not be rewritten each
 // time the session slides.
+// On an https deployment it also expires a parley_session cookie left by
+// a release before the __Host- name (SecureSessionCookie), which is no
+// longer read.
 func (a *API) setSessionCookie(w http.ResponseWriter, token string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: token, Path: "/", Expires: expires,
+		Name: a.sessionCookie, Value: token, Path: "/", Expires: expires,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: a.secureCookies,
 	})
+	if a.sessionCookie != SessionCookie {
+		a.expireCookie(w, SessionCookie)
+	}
 }
 
 func (a *API) clearSessionCookie(w http.ResponseWriter) {
+	a.expireCookie(w, a.sessionCookie)
+}
+
+func (a *API) expireCookie(w http.ResponseWriter, name string) {
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
+		Name: name, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: a.secureCookies,
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"os"
 	"reflect"
@@ -73,7 +74,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 // decodeJSONMax is decodeJSON with another body limit (a pairing's key
 // share is larger than the usual request).
 func decodeJSONMax(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+	if !jsonContent(r) && r.ContentLength != 0 {
 		return fault.Invalid("Content-Type", "must be application/json")
 	}
 	data, err := readBody(w, r, limit)
@@ -95,6 +96,17 @@ func decodeJSONMax(w http.ResponseWriter, r *http.Request, v any, limit int64) e
 		return fault.Invalid("body", "one JSON object expected, found more data after it")
 	}
 	return nil
+}
+
+// jsonContent says whether r says its body is JSON. A body that says
+// nothing, or is text/plain or a form, is refused (decodeJSONMax) even if
+// it parses: those are the bodies another site's page can send without a
+// CORS preflight (a form, a fetch of a string or a Blob), so asking for
+// application/json keeps every JSON route out of such pages' reach,
+// including the routes outside requireSession's Origin check.
+func jsonContent(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
 }
 
 // jsonFault names the field at fault in a decoding error, in plain

@@ -213,6 +213,9 @@ func (a *API) withdrawInvite(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) redeemInvite(w http.ResponseWriter, r *http.Request) {
+	if a.refuseForeignSignIn(w, r) {
+		return
+	}
 	var req api.RedeemRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		a.writeError(w, r, err)
@@ -230,5 +233,5 @@ func (a *API) redeemInvite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.setSessionCookie(w, j.Token, j.Session.Cap)
-	writeJSON(w, http.StatusOK, api.SessionResponse{Token: j.Token, Expires: j.Session.Expires, Account: j.Account.View(), CaseID: j.CaseID})
+	writeJSON(w, http.StatusOK, api.SessionResponse{Token: a.answerToken(r, j.Token), Expires: j.Session.Expires, Account: j.Account.View(), CaseID: j.CaseID})
 }

@@ -90,7 +90,7 @@ func (a *API) inviteConflict(w http.ResponseWriter, r *http.Request, err error) 
 // currentAccount is the signed-in account of a request on a route that
 // does not require one (nil when there is none or it is not valid).
 func (a *API) currentAccount(r *http.Request) *account.Account {
-	token, src := sessionToken(r)
+	token, src := a.sessionToken(r)
 	if src == fromNone {
 		return nil
 	}

@@ -106,7 +106,7 @@ var upgrader = websocket.Upgrader{
 func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	actor, _ := actorFrom(r.Context())
 	caseID := chi.URLParam(r, "caseID")
-	_, src := sessionToken(r)
+	_, src := a.sessionToken(r)
 	if (src == fromCookie || r.Header.Get("Origin") != "") && !a.sameOrigin(r) {
 		a.writeError(w, r, fmt.Errorf("WebSocket from a foreign origin: %w", fault.ErrForbidden))
 		return
@@ -127,7 +127,7 @@ func (a *API) roomSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	token, _ := sessionToken(r)
+	token, _ := a.sessionToken(r)
 	opts := socketOptions{
 		User: actor.ID, Auth: a.caucus.AuthorizerOf(&actor, caseID), Watch: caucus.CaseTopic(caseID), Queue: a.wsQueue,
 		SessionTopics: []string{a.accounts.SessionTopic(token), account.AccountTopic(actor.ID)},

@@ -55,6 +55,9 @@ func staffProblem(err error) (problem, bool) {
 	case errors.Is(err, errSecondAdminRequired):
 		return problem{Type: api.ProblemSecondAdminRequired, Title: "A second administrator must approve", Status: http.StatusForbidden,
 			Detail: "You requested this password reset, so a different administrator must approve it."}, true
+	case errors.Is(err, account.ErrResetRequestStale):
+		return problem{Type: api.ProblemNoPendingReset, Title: "This request is too old to approve", Status: http.StatusConflict,
+			Detail: api.ResetRequestTooOld}, true
 	case errors.Is(err, account.ErrNoPendingReset):
 		return problem{Type: api.ProblemNoPendingReset, Title: "No reset is waiting", Status: http.StatusConflict,
 			Detail: "No password reset of this account is waiting for approval: it was approved, declined or withdrawn meanwhile."}, true
@@ -277,9 +280,10 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 		var ev audit.Event
 		acct, err := a.accounts.RequestReset(r.Context(), target.ID, actor.ID, a.accountAudit(r, "account.password.reset.requested",
 			func(acct account.Account) map[string]string {
-				// A request already waiting is kept: its requester stays.
+				// A request already waiting is kept: its requester stays
+				// (unless it is too old to approve: this one replaces it).
 				by := actor.ID
-				if acct.PendingReset != nil {
+				if acct.PendingReset != nil && !a.accounts.ResetRequestStale(acct.PendingReset) {
 					by = acct.PendingReset.RequestedBy
 				}
 				return map[string]string{"role": string(acct.Role), "requestedBy": by}
@@ -413,6 +417,6 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every other session of the account ended with the change.
 	a.announceAccountEnded(r, actor.ID, "password-changed")
-	a.setSessionCookie(w, token, sess.Expires)
-	writeJSON(w, http.StatusOK, api.SessionResponse{Token: token, Expires: sess.Expires, Account: acct.View()})
+	a.setSessionCookie(w, token, sess.Cap)
+	writeJSON(w, http.StatusOK, api.SessionResponse{Token: a.answerToken(r, token), Expires: sess.Expires, Account: acct.View()})
 }

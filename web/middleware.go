@@ -56,6 +56,26 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
+// HSTS is the Strict-Transport-Security value an https deployment sends:
+// a year, so a browser that has been here once never again asks for it
+// over plain http, where a network attacker could answer instead (and
+// strip the Secure session cookie's protection with a downgrade).
+const HSTS = "max-age=31536000"
+
+// strictTransport sends HSTS when the request came over TLS or the public
+// URL is https (the node usually serves plain http behind a load balancer
+// that ends TLS, so the public URL is what says the deployment is https).
+// A plain-http deployment (tests, `make run`) sends none: a browser
+// ignores it over http, and it would pin the host to https it lacks.
+func (a *API) strictTransport(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil || a.secureCookies {
+			w.Header().Set("Strict-Transport-Security", HSTS)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 type statusRecorder struct {
 	http.ResponseWriter
 	status int

@@ -172,16 +172,18 @@ func TestBrowserStaff(t *testing.T) {
 			answer(err)
 		case line == "ask reset-requested "+medEmail:
 			// One admin's request made no password: the mediator's own
-			// still opens the account.
+			// is unchanged. (Not checked by signing in with it: the
+			// holder's sign-in with their own password withdraws the
+			// request, server TestWaitingResetEndsWithSignInOrAge.)
 			a, err := n.Accounts.Get(ctx, med.ID)
 			if err == nil && (a.PendingReset == nil || a.PendingReset.RequestedBy != admin.ID || a.PasswordChangeRequired) {
 				err = fmt.Errorf("the server holds no waiting reset by the first admin: %+v", a.PendingReset)
 			}
-			if err == nil {
-				err = audited("account.password.reset.requested", admin.ID, med.ID)
+			if err == nil && a.PasswordHash != med.PasswordHash {
+				err = fmt.Errorf("the request changed the mediator's password")
 			}
 			if err == nil {
-				_, err = client.New(n.URL, "").Login(ctx, medEmail, nodetest.Password)
+				err = audited("account.password.reset.requested", admin.ID, med.ID)
 			}
 			answer(err)
 		case line == "ask changed-after-reset "+medEmail:

@@ -4,7 +4,7 @@
 // each action does is said before it is done, and confirmed when it ends
 // someone's sessions.
 import { call, APIError, plainWords } from "./api";
-import { ProblemTypeBase } from "./wire_gen";
+import { ProblemTypeBase, ResetRequestDays, ResetRequestTooOld } from "./wire_gen";
 import type { Account, ProblemType, ResetPasswordResponse, SessionResponse } from "./wire_gen";
 import { h } from "./dom";
 
@@ -41,6 +41,8 @@ export function accountProblemWords(e: unknown): string | undefined {
   if (!(e instanceof APIError)) return undefined;
   const type = e.problem.type ?? "";
   const t = type.startsWith(ProblemTypeBase) ? type.slice(ProblemTypeBase.length) : "";
+  // A request too old to approve is "no-pending-reset" too, with its own sentence.
+  if (t === "no-pending-reset" && e.problem.detail === ResetRequestTooOld) return ResetRequestTooOld;
   const words = Object.hasOwn(accountProblemText, t) ? accountProblemText[t as ProblemType] : undefined;
   if (words) return words;
   const field = e.problem.errors?.[0];
@@ -195,7 +197,12 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
   // is still its creator's: sign-in refuses it until a reset (the server
   // says so with the rule sign-in applies).
   const resetNeeded = !!a.passwordResetNeeded;
+  // A request older than a week can no longer be approved (the server
+  // refuses it): it is shown as such, to be asked for again or cleared.
+  const stale = !!pending && Date.now() - Date.parse(pending.requested) > ResetRequestDays * 24 * 3600 * 1000;
   const state = a.disabled ? "Disabled"
+    : stale && first ? `New account, no password yet: the request for its first password (asked for by ${requester}) is more than a week old and can no longer be approved`
+    : stale ? `Password reset asked for by ${requester} more than a week ago: too old to approve`
     : pending && first ? `New account, no password yet: waiting for a second administrator to approve the first password (asked for by ${requester})`
     : pending ? `Password reset asked for by ${requester}, waiting for a second administrator`
     : first ? "No password yet: nobody can sign in until a password reset is asked for and approved"
@@ -241,7 +248,23 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
   const fail = (e: unknown) => report(accountProblemWords(e) ?? "That did not work. Try again shortly.", true);
   const twoAdmins = a.role === "mediator" || a.role === "records";
   const unchanged = first ? "The account still has no password: nobody can sign in as it." : "Their password is unchanged.";
-  if (pending && first && pending.requestedBy === me.id) {
+  if (pending && stale) {
+    const what = first ? `the request for ${a.name}'s first password` : `the password reset of ${a.name}`;
+    if (twoAdmins && a.id !== me.id) {
+      actions.append(h("button", { type: "button", "data-act": "reset", onclick: () => confirmThen(
+        `Ask again for ${first ? `${a.name}'s first password` : `a reset of ${a.name}'s password`}? The old request, more than a week old, is replaced by yours.${first ? "" : ` ${a.name} is signed out everywhere at once.`} A second administrator then approves it and gets a temporary password to give them. Your request is recorded in the audit log with your name.`,
+        "Yes, ask again", async () => {
+          try {
+            await staffAPI.reset(a.id);
+            await refresh();
+            report(`Asked again: ${first ? `${a.name}'s first password` : `the password reset of ${a.name}`} is waiting for a second administrator to approve it.`);
+          } catch (e) { fail(e); }
+        }) }, first ? `Ask again for ${a.name}'s first password` : `Ask again to reset ${a.name}'s password`));
+    }
+    actions.append(h("button", { type: "button", "data-act": "decline-reset", onclick: async () => {
+      try { await staffAPI.declineReset(a.id); await refresh(); report(`You cleared ${what}. ${unchanged}`); } catch (e) { fail(e); }
+    } }, `Clear ${what}`));
+  } else if (pending && first && pending.requestedBy === me.id) {
     actions.append(h("button", { type: "button", "data-act": "withdraw-reset", onclick: async () => {
       try { await staffAPI.declineReset(a.id); await refresh(); report(`You withdrew the request for ${a.name}'s first password. ${unchanged}`); } catch (e) { fail(e); }
     } }, `Withdraw the request for ${a.name}'s first password`));
@@ -269,7 +292,7 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
     } }, `Decline the password reset of ${a.name}`));
   } else if (a.id !== me.id && twoAdmins) {
     actions.append(h("button", { type: "button", "data-act": "reset", onclick: () => confirmThen(
-      `Ask for a reset of ${a.name}'s password? ${a.name} is signed out everywhere at once. Their password does not change until a second administrator approves; that administrator, not you, then gets a temporary password to give them. Your request is recorded in the audit log with your name.`,
+      `Ask for a reset of ${a.name}'s password? ${a.name} is signed out everywhere at once. Their password does not change until a second administrator approves; that administrator, not you, then gets a temporary password to give them. If ${a.name} signs in with their password before then, the request is withdrawn: if someone else may know it, disable the account first. Your request is recorded in the audit log with your name.`,
       "Yes, ask for the reset", async () => {
         try {
           await staffAPI.reset(a.id);

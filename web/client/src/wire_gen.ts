@@ -40,11 +40,14 @@ export interface LoginRequest {
 }
 
 /**
- * SessionResponse answers a sign-in or an invite redemption. The token is
- * for the CLI (bearer); the browser uses the cookie set alongside it.
+ * SessionResponse answers a sign-in, an invite redemption or a password
+ * change. Token is for the Go client and the CLI (bearer), which send no
+ * Origin; a request from our own page (our Origin) gets none: the
+ * browser's session is the HttpOnly cookie set alongside, which no script
+ * reads.
  */
 export interface SessionResponse {
-  token: string;
+  token?: string;
   expires: string;
   account: Account;
   caseId?: string;
@@ -1422,6 +1425,10 @@ export interface PasswordResetPending {
   requestedBy: string;
   requested: string;
 }
+
+export const ResetRequestDays = 7;
+
+export const ResetRequestTooOld = "This request is more than a week old; ask for the reset again if it is still needed.";
 
 /**
  * Problem is an RFC 9457 problem details object: every HTTP error answer,

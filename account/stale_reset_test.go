@@ -1,0 +1,94 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/parley-mediation/parley/internal/fault"
+)
+
+// TestStaleResetRequestCannotBeApproved: a waiting password reset request
+// older than ResetRequestLifetime is refused at approval
+// (ErrResetRequestStale, a conflict that is also ErrNoPendingReset) and
+// the password is left as it was; one a minute younger is approved. A new
+// request replaces the stale one (its requester and time), and that one
+// is approved. Time moves by the service's clock.
+func TestStaleResetRequestCannotBeApproved(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	svc.SetClock(func() time.Time { return at })
+	first := createAdmin(t, svc, "first@example.org", nil)
+	second := createAdmin(t, svc, "second@example.org", nil)
+	med := createMediator(t, svc, "med@example.org")
+
+	if _, err := svc.RequestReset(ctx, med.ID, first.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	at = at.Add(ResetRequestLifetime + time.Minute)
+	if !svc.ResetRequestStale(mustGet(t, svc, med.ID).PendingReset) {
+		t.Fatal("a request a week and a minute old is not stale")
+	}
+	_, pw, err := svc.ApproveReset(ctx, med.ID, first.ID, second.ID, nil)
+	if !errors.Is(err, ErrResetRequestStale) || !errors.Is(err, ErrNoPendingReset) || !errors.Is(err, fault.ErrConflict) || pw != "" {
+		t.Fatalf("approving a request a week and a minute old: %q, %v; want ErrResetRequestStale, a conflict", pw, err)
+	}
+	if got := mustGet(t, svc, med.ID); got.PasswordHash != med.PasswordHash || got.PasswordChangeRequired {
+		t.Fatal("the refused approval changed the password")
+	}
+
+	// Asked for again: the new request replaces the stale one.
+	again, err := svc.RequestReset(ctx, med.ID, second.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := again.PendingReset; p == nil || p.RequestedBy != second.ID || !p.Requested.Equal(at) {
+		t.Fatalf("the request made again: %+v, want %s's at %s", p, second.ID, at)
+	}
+	// A minute short of the lifetime it still stands.
+	at = at.Add(ResetRequestLifetime - time.Minute)
+	if _, pw, err := svc.ApproveReset(ctx, med.ID, second.ID, first.ID, nil); err != nil || pw == "" {
+		t.Fatalf("approving a request a minute short of a week old: %v", err)
+	}
+}
+
+// TestWithdrawResetAtSignIn: the request its holder's sign-in saw is
+// withdrawn, audited first; another request, or none, is left as it is
+// with nothing audited.
+func TestWithdrawResetAtSignIn(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	admin := createAdmin(t, svc, "admin@example.org", nil)
+	med := createMediator(t, svc, "med@example.org")
+	asked, err := svc.RequestReset(ctx, med.ID, admin.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := 0
+	audit := func(context.Context, Account) error { audited++; return nil }
+	other := PendingReset{RequestedBy: "u_someoneelse", Requested: asked.PendingReset.Requested}
+	if _, err := svc.WithdrawResetAtSignIn(ctx, med.ID, other, audit); !errors.Is(err, ErrNoPendingReset) || audited != 0 {
+		t.Fatalf("withdrawing another request than the waiting one: %v, %d entries", err, audited)
+	}
+	got, err := svc.WithdrawResetAtSignIn(ctx, med.ID, *asked.PendingReset, audit)
+	if err != nil || got.PendingReset != nil || audited != 1 {
+		t.Fatalf("withdrawing the waiting request: %+v, %v, %d entries", got.PendingReset, err, audited)
+	}
+	if mustGet(t, svc, med.ID).PendingReset != nil {
+		t.Fatal("the withdrawn request is still stored")
+	}
+	if _, err := svc.WithdrawResetAtSignIn(ctx, med.ID, *asked.PendingReset, audit); !errors.Is(err, ErrNoPendingReset) || audited != 1 {
+		t.Fatalf("withdrawing again: %v, %d entries", err, audited)
+	}
+}
+
+func mustGet(t *testing.T, svc *Service, id string) Account {
+	t.Helper()
+	a, err := svc.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
