@@ -213,33 +213,6 @@ func (s *Service) DeclineReset(ctx context.Context, id string, audit Audit) (Acc
 	}, func(a Account) bool { return a.PendingReset == nil })
 }
 
-// WithdrawResetAtSignIn clears the waiting reset request seen (the one
-// the account had when its holder signed in with their own password,
-// Login): the holder has shown they can sign in, so nobody should later
-// approve it and get a temporary password for their account. A request
-// made since (another one than seen) is kept, and so is the account when
-// none waits: both answer ErrNoPendingReset, with nothing written.
-// audit appends its entry first (see Audit).
-func (s *Service) WithdrawResetAtSignIn(ctx context.Context, id string, seen PendingReset, audit Audit) (Account, error) {
-	cur, err := s.staffAccount(ctx, id)
-	if err != nil {
-		return Account{}, err
-	}
-	same := func(a *Account) bool {
-		return a.PendingReset != nil && a.PendingReset.RequestedBy == seen.RequestedBy && a.PendingReset.Requested.Equal(seen.Requested)
-	}
-	if !same(&cur) {
-		return Account{}, fmt.Errorf("%w: %w", ErrNoPendingReset, fault.ErrConflict)
-	}
-	return s.auditedUpdate(ctx, cur, audit, func(a *Account) error {
-		if !same(a) {
-			return fmt.Errorf("%w: %w", ErrNoPendingReset, fault.ErrConflict)
-		}
-		a.PendingReset = nil
-		return nil
-	}, func(a Account) bool { return !same(&a) })
-}
-
 // ResetPassword replaces an account's password with a temporary one,
 // returned once, ends its sessions, and requires the person to choose a
 // new password at their next sign-in before anything else. by (the

@@ -1,7 +1,6 @@
 package account
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -51,36 +50,6 @@ func TestStaleResetRequestCannotBeApproved(t *testing.T) {
 	at = at.Add(ResetRequestLifetime - time.Minute)
 	if _, pw, err := svc.ApproveReset(ctx, med.ID, second.ID, first.ID, nil); err != nil || pw == "" {
 		t.Fatalf("approving a request a minute short of a week old: %v", err)
-	}
-}
-
-// TestWithdrawResetAtSignIn: the request its holder's sign-in saw is
-// withdrawn, audited first; another request, or none, is left as it is
-// with nothing audited.
-func TestWithdrawResetAtSignIn(t *testing.T) {
-	svc, _ := newService(t)
-	ctx := t.Context()
-	admin := createAdmin(t, svc, "admin@example.org", nil)
-	med := createMediator(t, svc, "med@example.org")
-	asked, err := svc.RequestReset(ctx, med.ID, admin.ID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	audited := 0
-	audit := func(context.Context, Account) error { audited++; return nil }
-	other := PendingReset{RequestedBy: "u_someoneelse", Requested: asked.PendingReset.Requested}
-	if _, err := svc.WithdrawResetAtSignIn(ctx, med.ID, other, audit); !errors.Is(err, ErrNoPendingReset) || audited != 0 {
-		t.Fatalf("withdrawing another request than the waiting one: %v, %d entries", err, audited)
-	}
-	got, err := svc.WithdrawResetAtSignIn(ctx, med.ID, *asked.PendingReset, audit)
-	if err != nil || got.PendingReset != nil || audited != 1 {
-		t.Fatalf("withdrawing the waiting request: %+v, %v, %d entries", got.PendingReset, err, audited)
-	}
-	if mustGet(t, svc, med.ID).PendingReset != nil {
-		t.Fatal("the withdrawn request is still stored")
-	}
-	if _, err := svc.WithdrawResetAtSignIn(ctx, med.ID, *asked.PendingReset, audit); !errors.Is(err, ErrNoPendingReset) || audited != 1 {
-		t.Fatalf("withdrawing again: %v, %d entries", err, audited)
 	}
 }
 

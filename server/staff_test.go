@@ -228,9 +228,9 @@ func TestOneAdminCannotTakeOverMediator(t *testing.T) {
 		t.Fatalf("an admin whose password the requester reset approves: %v", err)
 	}
 	// Nothing of the above gave anyone a password: the mediator's own
-	// still works (and, used, withdraws the waiting request:
-	// TestWaitingResetEndsWithSignInOrAge), and no account.password.reset
-	// entry exists.
+	// still works (and, used, leaves the waiting request as it is:
+	// TestWaitingResetEndsWithAge), and no account.password.reset entry
+	// exists.
 	medAgain := client.New(n.URL, "")
 	if _, err := medAgain.Login(ctx, p.medEmail, nodetest.Password); err != nil {
 		t.Fatalf("the mediator's own password after the refused approvals: %v", err)

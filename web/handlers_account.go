@@ -42,44 +42,8 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.auditEvent(r, audit.Event{Type: "account.login", Actor: acct.ID})
-	a.withdrawResetAtSignIn(r, acct)
 	a.setSessionCookie(w, token, sess.Cap)
 	writeJSON(w, http.StatusOK, api.SessionResponse{Token: a.answerToken(r, token), Expires: sess.Expires, Account: acct.View()})
-}
-
-// withdrawResetAtSignIn withdraws the password reset request waiting on
-// acct (account.WithdrawResetAtSignIn) once its holder has signed in with
-// their own password, not a temporary one (PasswordChangeRequired): they
-// can sign in, and a request left waiting could be approved weeks later
-// by an administrator who would then get a temporary password for the
-// account. Audited account.password.reset.withdrawn (reason "signed-in").
-// A failure is logged and the sign-in stands; the request then stays
-// waiting until it is approved, declined or too old
-// (account.ResetRequestLifetime).
-func (a *API) withdrawResetAtSignIn(r *http.Request, acct account.Account) {
-	if acct.PendingReset == nil || acct.PasswordChangeRequired {
-		return
-	}
-	seen := *acct.PendingReset
-	var ev audit.Event
-	record := func(ctx context.Context, cur account.Account) error {
-		e := audit.Paired(audit.Event{Type: "account.password.reset.withdrawn", Actor: acct.ID, Objects: []string{acct.ID},
-			Attrs: map[string]string{"requestedBy": seen.RequestedBy, "reason": "signed-in"}, Time: time.Now().UTC()})
-		if _, err := a.audit.Append(ctx, e); err != nil {
-			return fmt.Errorf("audit: %w: %w", err, fault.ErrUnavailable)
-		}
-		ev = e
-		return nil
-	}
-	_, err := a.accounts.WithdrawResetAtSignIn(r.Context(), acct.ID, seen, record)
-	if err == nil {
-		return
-	}
-	a.accountChangeFailed(r, ev, err) // nothing if its entry was never appended
-	if errors.Is(err, account.ErrNoPendingReset) {
-		return // decided, or asked for again, meanwhile: that one stands
-	}
-	a.log.WarnContext(r.Context(), "a sign-in did not withdraw its account's waiting password reset", slog.String("account", acct.ID), slog.String("error", err.Error()))
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {

@@ -172,9 +172,8 @@ func TestBrowserStaff(t *testing.T) {
 			answer(err)
 		case line == "ask reset-requested "+medEmail:
 			// One admin's request made no password: the mediator's own
-			// is unchanged. (Not checked by signing in with it: the
-			// holder's sign-in with their own password withdraws the
-			// request, server TestWaitingResetEndsWithSignInOrAge.)
+			// is unchanged (its stored hash: a sign-in with it is
+			// server TestWaitingResetEndsWithAge's).
 			a, err := n.Accounts.Get(ctx, med.ID)
 			if err == nil && (a.PendingReset == nil || a.PendingReset.RequestedBy != admin.ID || a.PasswordChangeRequired) {
 				err = fmt.Errorf("the server holds no waiting reset by the first admin: %+v", a.PendingReset)

@@ -292,7 +292,7 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
     } }, `Decline the password reset of ${a.name}`));
   } else if (a.id !== me.id && twoAdmins) {
     actions.append(h("button", { type: "button", "data-act": "reset", onclick: () => confirmThen(
-      `Ask for a reset of ${a.name}'s password? ${a.name} is signed out everywhere at once. Their password does not change until a second administrator approves; that administrator, not you, then gets a temporary password to give them. If ${a.name} signs in with their password before then, the request is withdrawn: if someone else may know it, disable the account first. Your request is recorded in the audit log with your name.`,
+      `Ask for a reset of ${a.name}'s password? ${a.name} is signed out everywhere at once. Their password does not change until a second administrator approves; that administrator, not you, then gets a temporary password to give them. Your request is recorded in the audit log with your name.`,
       "Yes, ask for the reset", async () => {
         try {
           await staffAPI.reset(a.id);
