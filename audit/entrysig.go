@@ -161,6 +161,7 @@ func readEntry(v note.Verifier, key string, index int64, raw []byte) (fetched, e
 type entryAuth struct {
 	signedFrom   int64 // noSignedFrom until known
 	lastUnsigned int64 // the last unsigned entry admitted, or -1
+	anySigned    bool  // a signed entry was admitted
 }
 
 func newEntryAuth() entryAuth { return entryAuth{signedFrom: noSignedFrom, lastUnsigned: -1} }
@@ -170,6 +171,7 @@ func newEntryAuth() entryAuth { return entryAuth{signedFrom: noSignedFrom, lastU
 func (a *entryAuth) admit(key string, index int64, f fetched) error {
 	if f.signed {
 		a.signedFrom = min(a.signedFrom, index)
+		a.anySigned = true
 		return nil
 	}
 	if index >= a.signedFrom {
