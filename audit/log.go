@@ -359,10 +359,14 @@ func roundContext(round []*request) (ctx context.Context, stop func()) {
 // holding an entry without a valid entry signature where entries are
 // signed (a forged entry, see entrysig.go), naming it.
 //
-// The first Open of a log written before entries were signed (its latest
-// checkpoint has no "entries signed from" line) signs a checkpoint over
-// every entry in it, saying that entries are signed from its size on; if
-// that write fails, Open logs a WARN and the next append signs it.
+// The first Open of a log written before entries were signed (no signed
+// entry, and its latest checkpoint has no "entries signed from" line)
+// appends a signed EventEntrySignatures entry at its end (once, however
+// many nodes start at once) and signs a checkpoint over it and every entry
+// before, saying that entries are signed from its index on; if a write
+// fails, Open logs a WARN and the next append does it. Where entries are
+// signed from is read from the latest checkpoint and from those stored
+// under its size and under the largest size, whose roots are checked too.
 //
 // Opening reads every entry once (16 at a time) and keeps about 64 bytes of
 // hashes per entry in memory, so start-up time and memory grow linearly with
