@@ -450,7 +450,7 @@ func OpenWithPrefix(ctx context.Context, store objstore.Store, signer *Signer, p
 		return nil, err
 	}
 	switch {
-	case !found && l.tree.n == 0:
+	case l.tree.n == 0 && (!found || from >= 0):
 		return l, nil // a new log: its first append is signed, and so says its checkpoint
 	case l.auth.anySigned && from >= 0:
 		return l, nil

@@ -272,3 +272,31 @@ func TestOldNodeEntryIsCoveredNotForged(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 }
+
+// TestNewLogGetsNoSignaturesEntry: a log started by this release, even one
+// whose first checkpoint was signed while it was empty, is not given the
+// entry that starts signatures on an older log.
+func TestNewLogGetsNoSignaturesEntry(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	s := newSigner(t, testOrigin, "k1")
+	l := openLog(t, store, s)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l2 := openLog(t, store, s); l2.Size() != 0 {
+		t.Fatalf("reopened an empty log: Size = %d, want 0", l2.Size())
+	}
+	appendN(t, l, 2)
+	if l3 := openLog(t, store, s); l3.Size() != 2 {
+		t.Fatalf("reopened: Size = %d, want 2", l3.Size())
+	}
+	// An old release's empty log (a checkpoint of size 0 without the line)
+	// does get it.
+	store2 := newStore(t)
+	writeOldLog(t, store2, s, 0)
+	if l4 := openLog(t, store2, s); l4.Size() != 1 {
+		t.Fatalf("opened an old empty log: Size = %d, want 1", l4.Size())
+	}
+	mustVerify(t, store2, s.VerifierKey(), nil)
+}
