@@ -464,8 +464,10 @@ func OpenWithPrefix(ctx context.Context, store objstore.Store, signer *Signer, p
 		}
 		return l, nil
 	}
-	// A log written before entries were signed (or whose checkpoint says
-	// so but that holds no signed entry yet): append a signed entry at its
+	// A log written before entries were signed (or one whose latest
+	// checkpoint, signed by an earlier build of this release at the log's
+	// old size, states where entries are signed but that holds no signed
+	// entry yet): append a signed entry at its
 	// end, and a checkpoint over it saying that entries are signed from
 	// there. A checkpoint of the old size would not do: the old one is
 	// stored under that size, and a bucket writer could make it the latest
