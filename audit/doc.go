@@ -36,9 +36,14 @@
 //
 // The log lives in an [objstore.Store], the system of record:
 //
-//	audit/entries/<index, 20-digit zero-padded>   one canonical JSON event
-//	audit/checkpoint                               latest signed checkpoint
-//	audit/checkpoints/<size, 20-digit zero-padded> every checkpoint ever signed
+//	audit/entries/<index, 20-digit zero-padded>   one canonical JSON event and its entry signature line
+//	audit/checkpoint                               latest signed checkpoint, a copy of the one stored under its size
+//	audit/checkpoints/<size, 20-digit zero-padded> the checkpoint signed at each size (created once, never replaced)
+//
+// An entry written before entries were signed is the event alone; the
+// first node of the release that signs them appends a signed entry
+// (EventEntrySignatures) to such a log, and every checkpoint since says
+// from which index entries are signed (entrysig.go).
 //
 // Entries are created with If-None-Match, so two nodes can never both write
 // entry N: the loser re-reads what the winner wrote and retries at the end

@@ -37,9 +37,12 @@ import (
 // and inclusion proofs are checked against the event as before.
 //
 // Entries written before this release carry no signature. The first node
-// of this release to open the log signs a checkpoint over everything in it,
-// with an extension line saying from which index entries are signed
-// ("entries signed from N"); every later checkpoint repeats it. Entries
+// of this release to open the log appends a signed entry at its end
+// (EventEntrySignatures, at index N) and signs a checkpoint over it and
+// everything before, with an extension line saying from which index
+// entries are signed ("entries signed from N"); every later checkpoint
+// repeats it. (Not a checkpoint of the old size: the older one stays
+// stored under that size, and could be made the latest again.) Entries
 // before N are vouched for by the checkpoints alone; an entry at N or
 // beyond without a valid signature was not written by a node (forged, or
 // damaged), and is refused by [Open], by a Log catching up with the store,
@@ -161,6 +164,7 @@ func readEntry(v note.Verifier, key string, index int64, raw []byte) (fetched, e
 type entryAuth struct {
 	signedFrom   int64 // noSignedFrom until known
 	lastUnsigned int64 // the last unsigned entry admitted, or -1
+	anySigned    bool  // a signed entry was admitted
 }
 
 func newEntryAuth() entryAuth { return entryAuth{signedFrom: noSignedFrom, lastUnsigned: -1} }
@@ -170,6 +174,7 @@ func newEntryAuth() entryAuth { return entryAuth{signedFrom: noSignedFrom, lastU
 func (a *entryAuth) admit(key string, index int64, f fetched) error {
 	if f.signed {
 		a.signedFrom = min(a.signedFrom, index)
+		a.anySigned = true
 		return nil
 	}
 	if index >= a.signedFrom {

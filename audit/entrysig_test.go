@@ -90,7 +90,7 @@ func TestForgedTailEntryIsRefused(t *testing.T) {
 		t.Fatalf("latest checkpoint signs %d entries after Checkpoint, want 3", got)
 	}
 	// One ERROR naming the entry, not one per refused write.
-	const line = "level=ERROR msg=\"audit: an entry in the store was not written by a node; audited writes fail until it is removed\" index=3 key=audit/entries/00000000000000000003"
+	const line = "level=ERROR msg=\"audit: an entry in the store was not written by a node; audited writes fail until it is removed\" index=3 key=audit/entries/00000000000000000003 covered=false"
 	if got := logs.String(); strings.Count(got, line) != 1 || strings.Count(got, "level=ERROR") != 1 {
 		t.Fatalf("logged %q, want one ERROR line starting %q", got, line)
 	}
@@ -253,33 +253,35 @@ func TestOldFormatLogStillVerifies(t *testing.T) {
 		t.Fatalf("old log: report %+v", rep)
 	}
 
-	// The first node of this release signs a checkpoint over all four.
+	// The first node of this release appends a signed entry and signs a
+	// checkpoint over all five.
 	l := openLog(t, store, s)
-	if got := latestSize(t, l, s.VerifierKey()); got != 4 {
-		t.Fatalf("after the first Open the latest checkpoint signs %d entries, want 4", got)
+	if got := latestSize(t, l, s.VerifierKey()); got != 5 {
+		t.Fatalf("after the first Open the latest checkpoint signs %d entries, want 5", got)
 	}
 	if _, err := l.Append(ctx, ev("doc.view", "new")); err != nil {
 		t.Fatal(err)
 	}
 	rep = mustVerify(t, store, s.VerifierKey(), old)
-	if rep.Size != 5 || rep.SignedFrom != 4 {
+	if rep.Size != 6 || rep.SignedFrom != 4 {
 		t.Fatalf("upgraded log: report %+v", rep)
 	}
 	if r, _ := tr.root(3); r != oldRoot3 {
 		t.Fatal("old root changed")
 	}
 	// An unsigned entry now is forged.
-	forge(t, l, 5, ev("doc.view", "forger"))
-	verifyFails(t, store, s.VerifierKey(), nil, "entry 5")
-	if _, err := Open(ctx, store, s); err == nil || !strings.Contains(err.Error(), "entry 5") {
+	forge(t, l, 6, ev("doc.view", "forger"))
+	verifyFails(t, store, s.VerifierKey(), nil, "entry 6")
+	if _, err := Open(ctx, store, s); err == nil || !strings.Contains(err.Error(), "entry 6") {
 		t.Fatalf("Open: %v", err)
 	}
 	// Stripping the signatures of every signed entry does not make the
 	// forged one pass as old: the checkpoints this release signs say from
 	// where entries are signed.
-	raw := getObject(t, store, lay.entry(4))
-	bare, _, _ := parseRecord(raw)
-	overwrite(t, store, lay.entry(4), bare)
+	for i := int64(4); i < 6; i++ {
+		bare, _, _ := parseRecord(getObject(t, store, lay.entry(i)))
+		overwrite(t, store, lay.entry(i), bare)
+	}
 	verifyFails(t, store, s.VerifierKey(), nil, "entry 4")
 	if _, err := Open(ctx, store, s); err == nil || !strings.Contains(err.Error(), "entry 4") {
 		t.Fatalf("Open with stripped signatures: %v", err)
@@ -371,7 +373,7 @@ func TestStrippedAndRolledBackCaughtBySavedCheckpoint(t *testing.T) {
 	overwrite(t, store, lay.checkpoint(2), old)
 	overwrite(t, store, lay.latest(), old)
 
-	l := openLog(t, store, s) // signs "entries signed from 2"
+	l := openLog(t, store, s) // appends signed entry 2, signs "entries signed from 2"
 	appendN(t, l, 3)
 	saved, err := l.Checkpoint(ctx)
 	if err != nil {
@@ -390,19 +392,19 @@ func TestStrippedAndRolledBackCaughtBySavedCheckpoint(t *testing.T) {
 			}
 		}
 	}
-	for i := int64(2); i < 5; i++ {
+	for i := int64(2); i < 6; i++ {
 		bare, _, err := parseRecord(getObject(t, store, lay.entry(i)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		overwrite(t, store, lay.entry(i), bare)
 	}
-	forge(t, l, 5, ev("retention.case.destroyed", "svc"))
+	forge(t, l, 6, ev("retention.case.destroyed", "svc"))
 
 	mustVerify(t, store, s.VerifierKey(), nil) // the residual
 	verifyFails(t, store, s.VerifierKey(), saved, "entry 2 (audit/entries/00000000000000000002): no entry signature")
 	// A node that ran through it still knows, and signs nothing over it.
-	if _, err := l.Append(ctx, ev("doc.view", "user-z")); err == nil || !strings.Contains(err.Error(), "entry 5") {
+	if _, err := l.Append(ctx, ev("doc.view", "user-z")); err == nil || !strings.Contains(err.Error(), "entry 6") {
 		t.Fatalf("Append after the rollback: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
@@ -358,10 +359,14 @@ func roundContext(round []*request) (ctx context.Context, stop func()) {
 // holding an entry without a valid entry signature where entries are
 // signed (a forged entry, see entrysig.go), naming it.
 //
-// The first Open of a log written before entries were signed (its latest
-// checkpoint has no "entries signed from" line) signs a checkpoint over
-// every entry in it, saying that entries are signed from its size on; if
-// that write fails, Open logs a WARN and the next append signs it.
+// The first Open of a log written before entries were signed (no signed
+// entry, and its latest checkpoint has no "entries signed from" line)
+// appends a signed EventEntrySignatures entry at its end (once, however
+// many nodes start at once) and signs a checkpoint over it and every entry
+// before, saying that entries are signed from its index on; if a write
+// fails, Open logs a WARN and the next append does it. Where entries are
+// signed from is read from the latest checkpoint and from those stored
+// under its size and under the largest size, whose roots are checked too.
 //
 // Opening reads every entry once (16 at a time) and keeps about 64 bytes of
 // hashes per entry in memory, so start-up time and memory grow linearly with
@@ -386,12 +391,28 @@ func OpenWithPrefix(ctx context.Context, store objstore.Store, signer *Signer, p
 		return nil, fmt.Errorf("audit: verifier: %w", err)
 	}
 	l := &Log{store: store, lay: layout(prefix), signer: signer, verifier: v, auth: newEntryAuth(), forgedIdx: -1}
-	// Where entries are signed from, if the latest checkpoint says, so that
-	// the load names the first unsigned entry beyond it. Its errors are
+	// Where entries are signed from, so that the load names the first
+	// unsigned entry beyond it: the lowest index stated by the latest
+	// checkpoint and by the checkpoints stored under its size and the
+	// largest size (a latest rolled back to an older checkpoint does not
+	// hide what a later one states). Errors reading the latest are
 	// readLatest's to report, below.
+	latestSize := int64(-1)
 	if data, _, err := readObject(ctx, store, l.lay.latest()); err == nil {
-		if _, from, err := openCheckpointFrom(data, v); err == nil && from >= 0 {
-			l.auth.signedFrom = from
+		if c, from, err := openCheckpointFrom(data, v); err == nil {
+			latestSize = c.Size
+			if from >= 0 {
+				l.auth.signedFrom = from
+			}
+		}
+	}
+	stored, err := l.storedFrom(ctx, latestSize)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range stored {
+		if c.from >= 0 {
+			l.auth.signedFrom = min(l.auth.signedFrom, c.from)
 		}
 	}
 	n, err := countEntries(ctx, store, l.lay)
@@ -405,6 +426,16 @@ func OpenWithPrefix(ctx context.Context, store objstore.Store, signer *Signer, p
 	if err := l.refresh(ctx); err != nil {
 		return nil, err
 	}
+	// The stored checkpoints read above were written after the entries
+	// they cover, so the tree holds those entries now.
+	for _, c := range stored {
+		if c.Size > l.tree.n {
+			return nil, fmt.Errorf("audit: %s signs %d entries but the store has %d (entries deleted)", c.key, c.Size, l.tree.n)
+		}
+		if root, err := l.tree.root(c.Size); err != nil || root != c.Hash {
+			return nil, fmt.Errorf("audit: %s: signed root at size %d does not match the stored entries (tampered or forked log)", c.key, c.Size)
+		}
+	}
 	_, c, from, found, err := l.readLatest(ctx)
 	if err != nil {
 		return nil, err
@@ -413,26 +444,134 @@ func OpenWithPrefix(ctx context.Context, store objstore.Store, signer *Signer, p
 		if err := l.auth.requireFrom(l.lay, from, l.lay.latest()); err != nil {
 			return nil, err
 		}
-		return l, nil
-	}
-	// No checkpoint yet, or one signed before entries were: from now on
-	// every entry must be signed, and a checkpoint says so.
-	if err := l.auth.requireFrom(l.lay, l.tree.n, "this node"); err != nil {
+	} else if err := l.auth.requireFrom(l.lay, l.tree.n, "this node"); err != nil {
+		// No checkpoint yet, or one signed before entries were: from now
+		// on every entry must be signed.
 		return nil, err
 	}
-	if !found && l.tree.n == 0 {
-		return l, nil // a new log: its first append signs the first checkpoint
+	switch {
+	case l.tree.n == 0 && (!found || from >= 0):
+		return l, nil // a new log: its first append is signed, and so says its checkpoint
+	case l.auth.anySigned && from >= 0:
+		return l, nil
+	case l.auth.anySigned:
+		// A node of this release has written here, but the latest
+		// checkpoint does not say so (its node stopped before it signed
+		// one, or the latest was rolled back): sign one now.
+		if err := l.publish(ctx); err != nil {
+			slog.Warn("audit: could not sign a checkpoint saying from where entries are signed; the next append signs it",
+				"log", l.lay.latest(), "entries", l.tree.n, "err", err)
+		}
+		return l, nil
+	}
+	// A log written before entries were signed (or one whose latest
+	// checkpoint, signed by an earlier build of this release at the log's
+	// old size, states where entries are signed but that holds no signed
+	// entry yet): append a signed entry at its
+	// end, and a checkpoint over it saying that entries are signed from
+	// there. A checkpoint of the old size would not do: the old one is
+	// stored under that size, and a bucket writer could make it the latest
+	// again and write an entry of their own at that index.
+	at := l.tree.n
+	if err := l.startSigning(ctx); err != nil {
+		if errors.Is(err, ErrForgedEntry) {
+			return nil, err
+		}
+		slog.Warn("audit: could not append the signed entry from which entries are signed; the next append is the first signed entry",
+			"log", l.lay.latest(), "entries", at, "err", err)
+		return l, nil
 	}
 	if err := l.publish(ctx); err != nil {
-		slog.Warn("audit: could not sign a checkpoint covering the entries written before entries were signed; the next append signs it",
+		slog.Warn("audit: could not sign a checkpoint saying from where entries are signed; the next append signs it",
 			"log", l.lay.latest(), "entries", l.tree.n, "err", err)
 		return l, nil
 	}
+	prev := int64(-1)
 	if found {
-		slog.Info("audit: signed a checkpoint over the entries written before entries were signed; from now on every entry must carry its own signature",
-			"log", l.lay.latest(), "entries", l.tree.n, "previous_checkpoint_size", c.Size)
+		prev = c.Size
 	}
+	slog.Info("audit: appended the first signed entry and signed a checkpoint over it and the entries written before entries were signed; from now on every entry must carry its own signature",
+		"log", l.lay.latest(), "signed_from", at, "entries", l.tree.n, "previous_checkpoint_size", prev)
 	return l, nil
+}
+
+// EventEntrySignatures is the type of the entry the first node of a
+// release that signs entries appends to a log written before (by actor
+// "system", with attribute "from", its index): the first signed entry.
+const EventEntrySignatures = "audit.entry-signatures.enabled"
+
+// startSigning appends the EventEntrySignatures entry at the end of the
+// log, unless another node gets there first: losing the race for the
+// index, it takes in what that node wrote, which must be signed (Open has
+// required signatures from this index on) and so was written by a node of
+// this release doing the same. Nodes starting at once thus append it once.
+// Only Open calls it.
+func (l *Log) startSigning(ctx context.Context) error {
+	n := l.tree.n
+	rec, err := Event{Type: EventEntrySignatures, Actor: "system", Attrs: map[string]string{"from": strconv.FormatInt(n, 10)}, Time: time.Now()}.Encode()
+	if err != nil {
+		return err
+	}
+	_, err = putObject(ctx, l.store, l.lay.entry(n), signRecord(l.signer, n, rec), objstore.PutOptions{IfNoneMatch: true, ContentType: "text/plain; charset=utf-8"})
+	switch {
+	case err == nil:
+		if err := l.addLeaf(rec); err != nil {
+			return err
+		}
+		l.auth.anySigned = true
+		return nil
+	case !errors.Is(err, objstore.ErrPrecondition):
+		return fmt.Errorf("audit: write entry %d: %w", n, err)
+	}
+	if err := l.refresh(ctx); err != nil {
+		return err
+	}
+	if l.tree.n == n {
+		return fmt.Errorf("audit: write entry %d: lost the race for it, yet it cannot be read", n)
+	}
+	return nil
+}
+
+// storedFrom reads the checkpoints stored by size that are at least as
+// large as the latest (of size latestSize, -1 if none could be read): the
+// one of its size and the largest. Normally these are the latest itself
+// and, if a node stopped between the two writes of publish, one larger.
+// Only Open calls it.
+func (l *Log) storedFrom(ctx context.Context, latestSize int64) ([]signedCheckpoint, error) {
+	after := ""
+	if latestSize > 0 {
+		after = l.lay.checkpoint(latestSize - 1)
+	}
+	var keys []string
+	err := objstore.ListAfter(ctx, l.store, l.lay.checkpoints(), after, func(info objstore.Info) error {
+		if _, err := parseIndexKey(l.lay.checkpoints(), info.Key); err != nil {
+			return err
+		}
+		if len(keys) < 2 {
+			keys = append(keys, info.Key)
+		} else {
+			keys[1] = info.Key
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: list %s: %w", l.lay.checkpoints(), err)
+	}
+	var out []signedCheckpoint
+	for _, key := range keys {
+		c, ok, err := readSignedCheckpoint(ctx, l.store, l.verifier, key)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue // listed but gone: stores may list stale keys
+		}
+		if want, _ := parseIndexKey(l.lay.checkpoints(), key); c.Size != want {
+			return nil, fmt.Errorf("audit: %s holds a checkpoint of size %d", key, c.Size)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // Size returns the number of entries this Log has seen. Other nodes may have
@@ -458,22 +597,30 @@ func (l *Log) addLeaf(data []byte) error {
 func (l *Log) refresh(ctx context.Context) error {
 	for {
 		n := l.tree.n
-		data, _, err := readObject(ctx, l.store, l.lay.entry(n))
+		key := l.lay.entry(n)
+		data, _, err := readObject(ctx, l.store, key)
 		if errors.Is(err, objstore.ErrNotFound) {
 			return nil
 		}
-		if err != nil {
+		var f fetched
+		switch {
+		case errors.Is(err, errTooLarge):
+			// Larger than any entry a node writes.
+			err = fmt.Errorf("audit: entry %d (%s): %w: %w", n, key, err, ErrForgedEntry)
+		case err != nil:
 			return fmt.Errorf("audit: entry %d: %w", n, err)
-		}
-		key := l.lay.entry(n)
-		f, err := readEntry(l.verifier, key, n, data)
-		if err == nil {
-			err = l.auth.admit(key, n, f)
+		default:
+			f, err = readEntry(l.verifier, key, n, data)
+			if err == nil {
+				err = l.auth.admit(key, n, f)
+			}
 		}
 		if err != nil {
-			// Not an entry a node wrote (unsigned, badly signed or not
-			// even an event): the log is stuck until it is removed.
-			l.reportForged(n, err)
+			// Not an entry a node of this release wrote (unsigned, badly
+			// signed, not even an event): the log is stuck until it is
+			// removed, or, if a node of an older release wrote it, until
+			// those nodes are stopped and this one started again.
+			l.reportForged(ctx, n, data, err)
 			return err
 		}
 		if err := l.addLeaf(f.event); err != nil {
@@ -482,17 +629,74 @@ func (l *Log) refresh(ctx context.Context) error {
 	}
 }
 
+// maxCoverCheck bounds how many entries reportForged reads to learn
+// whether a signed checkpoint covers a refused entry.
+const maxCoverCheck = 256
+
 // reportForged logs, at most once a minute for the same index, that entry
-// n is forged: the log takes no write until an operator removes it, since
-// appending would sign over it (docs/operations.md). Only the writer (or
-// Open) calls it.
-func (l *Log) reportForged(n int64, err error) {
+// n (raw, nil if it could not be read) was refused: the log takes no write
+// until it is dealt with, since appending would sign over it
+// (docs/operations.md). The ERROR says whether a checkpoint signed with
+// the log's key covers it: then a node of an older release (which signs
+// checkpoints but not entries) wrote it, it is a genuine record, and
+// removing it would fork the log; if not, no node signed anything over it.
+// Only the writer (or Open) calls it.
+func (l *Log) reportForged(ctx context.Context, n int64, raw []byte, err error) {
 	if n == l.forgedIdx && time.Since(l.forgedAt) < time.Minute {
 		return
 	}
 	l.forgedIdx, l.forgedAt = n, time.Now()
+	if l.coveredBySigned(ctx, n, raw) {
+		slog.Error("audit: an entry in the store has no entry signature but a checkpoint signed with the log's key covers it: a node of an older release wrote it; audited writes fail until every node of the older release is stopped and this node started again (do not remove the entry)",
+			"index", n, "key", l.lay.entry(n), "covered", true, "err", err)
+		return
+	}
 	slog.Error("audit: an entry in the store was not written by a node; audited writes fail until it is removed",
-		"index", n, "key", l.lay.entry(n), "err", err)
+		"index", n, "key", l.lay.entry(n), "covered", false, "err", err)
+}
+
+// coveredBySigned reports whether a checkpoint signed with the log's key
+// — the latest, or the one stored under size n+1 — covers raw as entry n:
+// its root is that of the local tree, raw's event and the entries stored
+// after it up to its size (at most maxCoverCheck of them). Only the writer
+// (or Open) calls it.
+func (l *Log) coveredBySigned(ctx context.Context, n int64, raw []byte) bool {
+	if raw == nil {
+		return false
+	}
+	event, _, err := parseRecord(raw)
+	if err != nil {
+		return false
+	}
+	for _, key := range []string{l.lay.checkpoint(n + 1), l.lay.latest()} {
+		data, _, err := readObject(ctx, l.store, key)
+		if err != nil {
+			continue
+		}
+		c, err := openCheckpoint(data, l.verifier)
+		if err != nil || c.Size <= n || c.Size-n > maxCoverCheck {
+			continue
+		}
+		leaves := [][]byte{event}
+		for i := n + 1; i < c.Size; i++ {
+			raw, _, err := readObject(ctx, l.store, l.lay.entry(i))
+			if err != nil {
+				break
+			}
+			ev, _, err := parseRecord(raw)
+			if err != nil {
+				break
+			}
+			leaves = append(leaves, ev)
+		}
+		if int64(len(leaves)) != c.Size-n {
+			continue
+		}
+		if root, err := l.tree.rootWith(leaves); err == nil && root == c.Hash {
+			return true
+		}
+	}
+	return false
 }
 
 // Append adds ev to the log and returns its index, then publishes a new
@@ -602,8 +806,11 @@ func (l *Log) appendRecord(ctx context.Context, rec []byte) (int64, error) {
 // publish signs a checkpoint of the local tree and stores it, both under
 // its size in audit/checkpoints/ (so every signed size stays provable) and
 // as audit/checkpoint, the latest, which only ever moves forward. The
-// checkpoint says from which index entries are signed. Only the writer (or
-// Open) calls it, so one Log never publishes two checkpoints at once.
+// checkpoint says from which index entries are signed. The latest is
+// always a copy of the checkpoint stored under its size: if another node
+// stored one of that size first, that one is checked and becomes the
+// latest. Only the writer (or Open) calls it, so one Log never publishes
+// two checkpoints at once.
 func (l *Log) publish(ctx context.Context) error {
 	n := l.tree.n
 	root, err := l.tree.root(n)
@@ -615,15 +822,20 @@ func (l *Log) publish(ctx context.Context) error {
 		return err
 	}
 
-	// The historical copy first, so the latest is always also kept by size.
+	// The copy by size first, so the latest is always also kept by size.
 	_, err = putObject(ctx, l.store, l.lay.checkpoint(n), signed, objstore.PutOptions{IfNoneMatch: true, ContentType: "text/plain; charset=utf-8"})
 	switch {
 	case errors.Is(err, objstore.ErrPrecondition):
-		// Another node signed this size first. Same key, same tree, same
-		// bytes (Ed25519 is deterministic) — unless the histories differ.
-		if err := l.checkStored(ctx, l.lay.checkpoint(n)); err != nil {
+		// Another node signed this size first: the same key and tree give
+		// the same root — unless the histories differ.
+		stored, _, err := readObject(ctx, l.store, l.lay.checkpoint(n))
+		if err != nil {
+			return fmt.Errorf("audit: read %s: %w", l.lay.checkpoint(n), err)
+		}
+		if _, _, err := l.checkAgainstTree(stored, l.lay.checkpoint(n)); err != nil {
 			return err
 		}
+		signed = stored
 	case err != nil:
 		return fmt.Errorf("audit: write checkpoint %d: %w", n, err)
 	}
@@ -641,10 +853,9 @@ func (l *Log) publish(ctx context.Context) error {
 
 // advanceLatest makes one attempt to store signed (a checkpoint of size n)
 // as the latest checkpoint. It succeeds without writing when the stored one
-// is already at least as large (unless it is one of the same size signed
-// before entries were: signed replaces it, to say from where they are),
-// and returns ErrPrecondition when another node changed it between our
-// read and our write. Only the writer (or Open) calls it.
+// is already at least as large, and returns ErrPrecondition when another
+// node changed it between our read and our write. Only the writer (or
+// Open) calls it.
 func (l *Log) advanceLatest(ctx context.Context, n int64, signed []byte) error {
 	opts := objstore.PutOptions{ContentType: "text/plain; charset=utf-8"}
 	data, info, err := readObject(ctx, l.store, l.lay.latest())
@@ -654,11 +865,11 @@ func (l *Log) advanceLatest(ctx context.Context, n int64, signed []byte) error {
 	case err != nil:
 		return fmt.Errorf("audit: read %s: %w", l.lay.latest(), err)
 	default:
-		cur, from, err := l.checkAgainstTree(data, l.lay.latest())
+		cur, _, err := l.checkAgainstTree(data, l.lay.latest())
 		if err != nil {
 			return err
 		}
-		if cur.Size > n || cur.Size == n && from >= 0 {
+		if cur.Size >= n {
 			return nil
 		}
 		opts.IfMatch = info.ETag
@@ -670,17 +881,6 @@ func (l *Log) advanceLatest(ctx context.Context, n int64, signed []byte) error {
 		return fmt.Errorf("audit: write %s: %w", l.lay.latest(), err)
 	}
 	return nil
-}
-
-// checkStored reads the signed checkpoint at key and checks it against the
-// local tree.
-func (l *Log) checkStored(ctx context.Context, key string) error {
-	data, _, err := readObject(ctx, l.store, key)
-	if err != nil {
-		return fmt.Errorf("audit: read %s: %w", key, err)
-	}
-	_, _, err = l.checkAgainstTree(data, key)
-	return err
 }
 
 // checkAgainstTree opens a signed checkpoint with this log's key and, when

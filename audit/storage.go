@@ -124,6 +124,10 @@ func countEntries(ctx context.Context, store objstore.Store, lay layout) (int64,
 	return int64(len(idx)), nil
 }
 
+// errTooLarge is wrapped by readObject's error for an object larger than
+// maxObject.
+var errTooLarge = fmt.Errorf("larger than %d bytes", maxObject)
+
 // readObject reads a whole object of at most maxObject bytes.
 func readObject(ctx context.Context, store objstore.Store, key string) ([]byte, objstore.Info, error) {
 	rc, info, err := store.Get(ctx, key, objstore.GetOptions{})
@@ -136,7 +140,7 @@ func readObject(ctx context.Context, store objstore.Store, key string) ([]byte, 
 		return nil, objstore.Info{}, fmt.Errorf("audit: read %s: %w", key, err)
 	}
 	if len(data) > maxObject {
-		return nil, objstore.Info{}, fmt.Errorf("audit: %s is larger than %d bytes", key, maxObject)
+		return nil, objstore.Info{}, fmt.Errorf("audit: %s: %w", key, errTooLarge)
 	}
 	return data, info, nil
 }
@@ -168,6 +172,8 @@ func fetchEntries(ctx context.Context, store objstore.Store, lay layout, v note.
 				switch {
 				case errors.Is(err, objstore.ErrNotFound):
 					errs[i] = fmt.Errorf("audit: entry %d is missing", idx)
+				case errors.Is(err, errTooLarge): // larger than any entry a node writes
+					errs[i] = fmt.Errorf("audit: entry %d (%s): %w: %w", idx, lay.entry(idx), err, ErrForgedEntry)
 				case err != nil:
 					errs[i] = fmt.Errorf("audit: entry %d: %w", idx, err)
 				default:

@@ -58,3 +58,41 @@ func (t *tree) root(size int64) (tlog.Hash, error) {
 func (t *tree) leaf(i int64) tlog.Hash {
 	return t.hashes[tlog.StoredHashIndex(0, i)]
 }
+
+// rootWith returns the root hash of the tree with records added as the
+// next leaves, leaving t as it is.
+func (t *tree) rootWith(records [][]byte) (tlog.Hash, error) {
+	o := &overlay{base: t}
+	n := t.n
+	for _, r := range records {
+		hs, err := tlog.StoredHashes(n, r, o)
+		if err != nil {
+			return tlog.Hash{}, err
+		}
+		o.extra = append(o.extra, hs...)
+		n++
+	}
+	return tlog.TreeHash(n, o)
+}
+
+// overlay reads the stored hashes of base followed by extra.
+type overlay struct {
+	base  *tree
+	extra []tlog.Hash
+}
+
+func (o *overlay) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	nb := int64(len(o.base.hashes))
+	for i, x := range indexes {
+		switch {
+		case x >= 0 && x < nb:
+			out[i] = o.base.hashes[x]
+		case x >= nb && x-nb < int64(len(o.extra)):
+			out[i] = o.extra[x-nb]
+		default:
+			return nil, fmt.Errorf("audit: stored hash %d not in tree", x)
+		}
+	}
+	return out, nil
+}
