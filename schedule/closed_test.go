@@ -1,8 +1,12 @@
 package schedule
 
 import (
+	"context"
 	"errors"
+	"io"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,5 +206,75 @@ func TestClosingWhoseCancellationFailsSendsNoReminders(t *testing.T) {
 	}
 	if cancellations != 2 {
 		t.Errorf("%d cancellations held, want 2 (one per party)", cancellations)
+	}
+}
+
+// landsThenFails is the real store, whose next write of a case record
+// lands and then answers an error, once armed.
+type landsThenFails struct {
+	objstore.Store
+	armed atomic.Bool
+}
+
+func (f *landsThenFails) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	info, err := f.Store.Put(ctx, key, r, size, opts)
+	if err == nil && strings.HasPrefix(key, "cases/") && strings.HasSuffix(key, "/case") && f.armed.CompareAndSwap(true, false) {
+		return objstore.Info{}, errors.New("injected: the write landed, its answer was lost")
+	}
+	return info, err
+}
+
+// TestClosingRetriedCancelsTheSessions: a closing whose write landed but
+// answered an error cancelled no session; closing again (the case is
+// closed: ErrClosed) finishes the job, once: the session is cancelled
+// and everyone invited has their cancellation queued, and a third
+// closing changes and queues nothing more.
+func TestClosingRetriedCancelsTheSessions(t *testing.T) {
+	f := &landsThenFails{}
+	e := newEnvWith(t, nil, func(s objstore.Store) objstore.Store { f.Store = s; return f })
+	ctx := t.Context()
+	s, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(e.clock.Now().Add(72*time.Hour), "UTC"), TimeZone: "UTC", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.armed.Store(true)
+	if _, err := e.cases.SetStage(ctx, e.mediator, e.c.ID, cases.StageClosure, ""); err == nil {
+		t.Fatal("the closing whose answer was lost reported no error")
+	}
+	if c, err := e.cases.Load(ctx, e.c.ID); err != nil || c.Closed == nil {
+		t.Fatalf("the case is not closed (%v): the injected failure did not land", err)
+	}
+	if all, err := e.svc.Sessions(ctx, e.c.ID); err != nil || all[0].Status != Scheduled {
+		t.Fatalf("the closing that answered an error cancelled the session (%v): nothing left for its retry", err)
+	}
+	for range 2 {
+		if _, err := e.cases.SetStage(ctx, e.mediator, e.c.ID, cases.StageClosure, ""); !errors.Is(err, cases.ErrClosed) {
+			t.Fatalf("closing again: %v, want %v", err, cases.ErrClosed)
+		}
+		all, err := e.svc.Sessions(ctx, e.c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if all[0].Status != Cancelled || all[0].Sequence != 1 {
+			t.Fatalf("the session after closing again: %s, sequence %d, want cancelled, 1", all[0].Status, all[0].Sequence)
+		}
+		msgs, err := e.outbox.List(ctx, e.c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var to []string
+		for _, m := range msgs {
+			switch {
+			case m.Ref != s.ID:
+			case m.Kind == mail.KindCancellation:
+				to = append(to, m.ToAccount)
+			case m.Kind == mail.KindReminder && m.State != mail.Cancelled:
+				t.Errorf("%s: %s, want cancelled", m.ID, m.State)
+			}
+		}
+		slices.Sort(to)
+		if want := slices.Sorted(slices.Values([]string{e.tenant.ID, e.landlord.ID})); !slices.Equal(to, want) {
+			t.Errorf("cancellations queued to %v, want one to each of %v", to, want)
+		}
 	}
 }
