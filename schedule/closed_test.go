@@ -1,9 +1,12 @@
 package schedule
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -275,6 +278,58 @@ func TestClosingRetriedCancelsTheSessions(t *testing.T) {
 		slices.Sort(to)
 		if want := slices.Sorted(slices.Values([]string{e.tenant.ID, e.landlord.ID})); !slices.Equal(to, want) {
 			t.Errorf("cancellations queued to %v, want one to each of %v", to, want)
+		}
+	}
+}
+
+// TestClosingTellsOfCancellationsNotMailed: a party invited to their
+// side's caucus whose address a seat of the other side has on file since
+// is not mailed the session's cancellation when the case is closed
+// (the other side would learn of the caucus); the log says so, with
+// the session and how many, and no address or name.
+func TestClosingTellsOfCancellationsNotMailed(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	var logs bytes.Buffer
+	e.svc.cfg.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	s, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(e.clock.Now().Add(96*time.Hour), "UTC"), TimeZone: "UTC", Minutes: 60, Rooms: []string{"caucus:A"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cases.CreateInvite(ctx, e.mediator, e.c.ID, cases.NewInvite{Role: cases.RoleCounsel, Side: "B", Name: "Casey Counsel", Email: "ALEX@example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cases.SetStage(ctx, e.mediator, e.c.ID, cases.StageClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if all, err := e.svc.Sessions(ctx, e.c.ID); err != nil || all[0].Status != Cancelled {
+		t.Fatalf("the caucus was not cancelled (%v)", err)
+	}
+	msgs, err := e.outbox.List(ctx, e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if m.Kind == mail.KindCancellation && m.ToAccount == e.tenant.ID {
+			t.Errorf("the cancellation was queued to the shared address: %s", m.ID)
+		}
+	}
+	var warned bool
+	for line := range strings.Lines(logs.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["msg"] == "closed case's session cancellation not mailed to some" {
+			warned = rec["level"] == "WARN" && rec["session"] == s.ID && rec["case"] == e.c.ID && rec["count"] == float64(1)
+		}
+	}
+	if !warned {
+		t.Errorf("no WARN naming the session and the one not mailed; the log:\n%s", logs.String())
+	}
+	for _, secret := range []string{"alex@", "ALEX@", e.tenant.Name, "Casey"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the log holds %q", secret)
 		}
 	}
 }

@@ -429,7 +429,9 @@ const closedReason = "the case was closed"
 // case is closed (wired as cases.Service.OnClosed; by closed it): each as
 // a mediator's Cancel would, audited (session.cancelled, by as its actor,
 // via case.closed) before it is written, and everyone expected is sent
-// the cancellation, whose .ics removes it from their calendar; the
+// the cancellation, whose .ics removes it from their calendar (but
+// whoever's address a seat not expected at the session has on file: WARN
+// "closed case's session cancellation not mailed to some"); the
 // reminders are withdrawn. A session already started is left as it is.
 // What fails is logged (WARN "closed case's session not cancelled") and
 // can be cancelled by a mediator; meanwhile Current sends none of a closed
@@ -437,11 +439,11 @@ const closedReason = "the case was closed"
 func (s *Service) CaseClosed(ctx context.Context, caseID, by string) {
 	// The closing is written: its request ending does not stop this.
 	ctx = context.WithoutCancel(ctx)
+	log := s.cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
 	warn := func(id string, err error) {
-		log := s.cfg.Log
-		if log == nil {
-			log = slog.Default()
-		}
 		log.WarnContext(ctx, "closed case's session not cancelled", "case", caseID, "session", id, "error", err.Error())
 	}
 	if c, err := s.cfg.Cases.Load(ctx, caseID); err != nil || c.Closed == nil {
@@ -478,7 +480,13 @@ func (s *Service) CaseClosed(ctx context.Context, caseID, by string) {
 		}
 		var notMailed *NotMailedError
 		if errors.As(err, &notMailed) {
-			err = notMailed.Err // whoever shares an address outside the session was never told of it
+			// Someone whose address a seat not expected at the session
+			// has on file is not sent the cancellation — though they may
+			// hold the invitation, sent before the address was shared.
+			// No mediator is there to be told who (a Cancel's
+			// NotMailedError): the log says how many, not who.
+			log.WarnContext(ctx, "closed case's session cancellation not mailed to some", "case", caseID, "session", sess.ID, "count", len(notMailed.Names))
+			err = notMailed.Err
 		}
 		if err != nil && !errors.Is(err, errCancelled) && !errors.Is(err, errStarted) {
 			warn(sess.ID, err)
