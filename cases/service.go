@@ -49,7 +49,10 @@ type Service struct {
 	OnDisposal func(ctx context.Context, caseID string)
 	// OnClosed, if set, is called once SetStage has closed a case, with
 	// the account that closed it, so the schedule can cancel the
-	// sessions still to come (schedule.Service.CaseClosed).
+	// sessions still to come (schedule.Service.CaseClosed); and again
+	// when SetStage is asked to close a case already closed (ErrClosed),
+	// so a closing that answered an error is finished by its retry: it
+	// must do nothing twice.
 	OnClosed func(ctx context.Context, caseID, by string)
 	// ReassignmentNotice is how long a mediator the program assigned to an
 	// orphaned case waits, after approval, before reading anything

@@ -25,7 +25,8 @@ var ErrClosed = fmt.Errorf("case is closed: %w", fault.ErrConflict)
 //     from negotiation to issue identification);
 //   - to closure from any stage (agreement, impasse, withdrawal), and
 //     closure is final: it starts the retention clock, and (OnClosed)
-//     the case's sessions still to come are cancelled.
+//     the case's sessions still to come are cancelled (again on a
+//     closing of the case already closed: see below).
 func (s *Service) SetStage(ctx context.Context, actor account.Account, id string, to Stage, note string) (*Case, error) {
 	if to.Index() < 0 {
 		return nil, fault.Invalid("stage", "one of preparation, opening, issues, negotiation, closure")
@@ -73,7 +74,12 @@ func (s *Service) SetStage(ctx context.Context, actor account.Account, id string
 		ev.Attrs = map[string]string{"from": string(from), "to": string(to)}
 		return nil
 	})
-	if err == nil && to == StageClosure && s.OnClosed != nil {
+	// Also when the case was closed already (ErrClosed, returned only to
+	// those allowed the change): a closing whose write landed but
+	// answered an error, or whose node stopped before OnClosed was done,
+	// is finished by closing again. OnClosed leaves cancelled and started
+	// sessions as they are, and queues nothing twice.
+	if (err == nil || errors.Is(err, ErrClosed)) && to == StageClosure && s.OnClosed != nil {
 		s.OnClosed(ctx, id, actor.ID)
 	}
 	return c, err

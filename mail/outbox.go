@@ -525,12 +525,22 @@ var errNotPending = errors.New("message is not pending")
 // keep returns false (a moved session's reminders). A message already
 // claimed by a sender is left to it.
 func (o *Outbox) CancelRef(ctx context.Context, caseID, ref string, keep func(*Message) bool) error {
+	return o.CancelRefs(ctx, caseID, map[string]bool{ref: true}, keep)
+}
+
+// CancelRefs is CancelRef for every ref in refs at once: the case's
+// messages are read once, whatever the number of refs (closing a case
+// cancels all its sessions' reminders in one pass).
+func (o *Outbox) CancelRefs(ctx context.Context, caseID string, refs map[string]bool, keep func(*Message) bool) error {
+	if len(refs) == 0 {
+		return nil
+	}
 	msgs, err := o.List(ctx, caseID)
 	if err != nil {
 		return err
 	}
 	for _, m := range msgs {
-		if m.Ref != ref || m.State != Pending || keep(&m) {
+		if !refs[m.Ref] || m.State != Pending || keep(&m) {
 			continue
 		}
 		rec, err := metastore.Update(ctx, o.cfg.Meta, msgKey(caseID, m.ID), func(r *Message) error {

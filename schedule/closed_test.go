@@ -1,8 +1,15 @@
 package schedule
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,5 +209,127 @@ func TestClosingWhoseCancellationFailsSendsNoReminders(t *testing.T) {
 	}
 	if cancellations != 2 {
 		t.Errorf("%d cancellations held, want 2 (one per party)", cancellations)
+	}
+}
+
+// landsThenFails is the real store, whose next write of a case record
+// lands and then answers an error, once armed.
+type landsThenFails struct {
+	objstore.Store
+	armed atomic.Bool
+}
+
+func (f *landsThenFails) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	info, err := f.Store.Put(ctx, key, r, size, opts)
+	if err == nil && strings.HasPrefix(key, "cases/") && strings.HasSuffix(key, "/case") && f.armed.CompareAndSwap(true, false) {
+		return objstore.Info{}, errors.New("injected: the write landed, its answer was lost")
+	}
+	return info, err
+}
+
+// TestClosingRetriedCancelsTheSessions: a closing whose write landed but
+// answered an error cancelled no session; closing again (the case is
+// closed: ErrClosed) finishes the job, once: the session is cancelled
+// and everyone invited has their cancellation queued, and a third
+// closing changes and queues nothing more.
+func TestClosingRetriedCancelsTheSessions(t *testing.T) {
+	f := &landsThenFails{}
+	e := newEnvWith(t, nil, func(s objstore.Store) objstore.Store { f.Store = s; return f })
+	ctx := t.Context()
+	s, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(e.clock.Now().Add(72*time.Hour), "UTC"), TimeZone: "UTC", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.armed.Store(true)
+	if _, err := e.cases.SetStage(ctx, e.mediator, e.c.ID, cases.StageClosure, ""); err == nil {
+		t.Fatal("the closing whose answer was lost reported no error")
+	}
+	if c, err := e.cases.Load(ctx, e.c.ID); err != nil || c.Closed == nil {
+		t.Fatalf("the case is not closed (%v): the injected failure did not land", err)
+	}
+	if all, err := e.svc.Sessions(ctx, e.c.ID); err != nil || all[0].Status != Scheduled {
+		t.Fatalf("the closing that answered an error cancelled the session (%v): nothing left for its retry", err)
+	}
+	for range 2 {
+		if _, err := e.cases.SetStage(ctx, e.mediator, e.c.ID, cases.StageClosure, ""); !errors.Is(err, cases.ErrClosed) {
+			t.Fatalf("closing again: %v, want %v", err, cases.ErrClosed)
+		}
+		all, err := e.svc.Sessions(ctx, e.c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if all[0].Status != Cancelled || all[0].Sequence != 1 {
+			t.Fatalf("the session after closing again: %s, sequence %d, want cancelled, 1", all[0].Status, all[0].Sequence)
+		}
+		msgs, err := e.outbox.List(ctx, e.c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var to []string
+		for _, m := range msgs {
+			switch {
+			case m.Ref != s.ID:
+			case m.Kind == mail.KindCancellation:
+				to = append(to, m.ToAccount)
+			case m.Kind == mail.KindReminder && m.State != mail.Cancelled:
+				t.Errorf("%s: %s, want cancelled", m.ID, m.State)
+			}
+		}
+		slices.Sort(to)
+		if want := slices.Sorted(slices.Values([]string{e.tenant.ID, e.landlord.ID})); !slices.Equal(to, want) {
+			t.Errorf("cancellations queued to %v, want one to each of %v", to, want)
+		}
+	}
+}
+
+// TestClosingTellsOfCancellationsNotMailed: a party invited to their
+// side's caucus whose address a seat of the other side has on file since
+// is not mailed the session's cancellation when the case is closed
+// (the other side would learn of the caucus); the log says so, with
+// the session and how many, and no address or name.
+func TestClosingTellsOfCancellationsNotMailed(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := t.Context()
+	var logs bytes.Buffer
+	e.svc.cfg.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	s, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(e.clock.Now().Add(96*time.Hour), "UTC"), TimeZone: "UTC", Minutes: 60, Rooms: []string{"caucus:A"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cases.CreateInvite(ctx, e.mediator, e.c.ID, cases.NewInvite{Role: cases.RoleCounsel, Side: "B", Name: "Casey Counsel", Email: "ALEX@example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cases.SetStage(ctx, e.mediator, e.c.ID, cases.StageClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	if all, err := e.svc.Sessions(ctx, e.c.ID); err != nil || all[0].Status != Cancelled {
+		t.Fatalf("the caucus was not cancelled (%v)", err)
+	}
+	msgs, err := e.outbox.List(ctx, e.c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		if m.Kind == mail.KindCancellation && m.ToAccount == e.tenant.ID {
+			t.Errorf("the cancellation was queued to the shared address: %s", m.ID)
+		}
+	}
+	var warned bool
+	for line := range strings.Lines(logs.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec["msg"] == "closed case's session cancellation not mailed to some" {
+			warned = rec["level"] == "WARN" && rec["session"] == s.ID && rec["case"] == e.c.ID && rec["count"] == float64(1)
+		}
+	}
+	if !warned {
+		t.Errorf("no WARN naming the session and the one not mailed; the log:\n%s", logs.String())
+	}
+	for _, secret := range []string{"alex@", "ALEX@", e.tenant.Name, "Casey"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the log holds %q", secret)
+		}
 	}
 }

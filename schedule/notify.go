@@ -86,14 +86,23 @@ func mailID(parts ...string) string { return strings.Join(parts, "-") }
 // its sequence and the recipient, so running it again (a retried request)
 // queues nothing twice.
 func (s *Service) notify(ctx context.Context, sess *Session, kind mail.Kind) error {
+	return s.notifyWith(ctx, sess, kind, true)
+}
+
+// notifyWith is notify; with withdraw false the reminders of the
+// session's earlier times are left for the caller to withdraw
+// (CaseClosed does it for all the case's sessions at once).
+func (s *Service) notifyWith(ctx context.Context, sess *Session, kind mail.Kind, withdraw bool) error {
 	if s.cfg.Outbox == nil {
 		return nil
 	}
 	seq := fmt.Sprint(sess.Sequence)
-	if err := s.cfg.Outbox.CancelRef(ctx, sess.CaseID, sess.ID, func(m *mail.Message) bool {
-		return m.Kind != mail.KindReminder || strings.HasPrefix(m.ID, mailID("rem", sess.ID, seq)+"-")
-	}); err != nil {
-		return fmt.Errorf("the session is saved, but its mail could not be queued: %w", err)
+	if withdraw {
+		if err := s.cfg.Outbox.CancelRef(ctx, sess.CaseID, sess.ID, func(m *mail.Message) bool {
+			return m.Kind != mail.KindReminder || strings.HasPrefix(m.ID, mailID("rem", sess.ID, seq)+"-")
+		}); err != nil {
+			return fmt.Errorf("the session is saved, but its mail could not be queued: %w", err)
+		}
 	}
 	now := s.cfg.Now()
 	c, err := s.cfg.Cases.Load(ctx, sess.CaseID)

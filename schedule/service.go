@@ -429,7 +429,9 @@ const closedReason = "the case was closed"
 // case is closed (wired as cases.Service.OnClosed; by closed it): each as
 // a mediator's Cancel would, audited (session.cancelled, by as its actor,
 // via case.closed) before it is written, and everyone expected is sent
-// the cancellation, whose .ics removes it from their calendar; the
+// the cancellation, whose .ics removes it from their calendar (but
+// whoever's address a seat not expected at the session has on file: WARN
+// "closed case's session cancellation not mailed to some"); the
 // reminders are withdrawn. A session already started is left as it is.
 // What fails is logged (WARN "closed case's session not cancelled") and
 // can be cancelled by a mediator; meanwhile Current sends none of a closed
@@ -437,11 +439,11 @@ const closedReason = "the case was closed"
 func (s *Service) CaseClosed(ctx context.Context, caseID, by string) {
 	// The closing is written: its request ending does not stop this.
 	ctx = context.WithoutCancel(ctx)
+	log := s.cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
 	warn := func(id string, err error) {
-		log := s.cfg.Log
-		if log == nil {
-			log = slog.Default()
-		}
 		log.WarnContext(ctx, "closed case's session not cancelled", "case", caseID, "session", id, "error", err.Error())
 	}
 	if c, err := s.cfg.Cases.Load(ctx, caseID); err != nil || c.Closed == nil {
@@ -456,11 +458,12 @@ func (s *Service) CaseClosed(ctx context.Context, caseID, by string) {
 		return
 	}
 	now := s.cfg.Now()
+	cancelled := map[string]bool{}
 	for _, sess := range all {
 		if sess.Status != Scheduled || !sess.Start.After(now) {
 			continue
 		}
-		_, err := s.write(ctx, by, map[string]string{"via": "case.closed"}, caseID, sess.ID, mail.KindCancellation, func(sess *Session, now time.Time) error {
+		updated, err := s.save(ctx, by, map[string]string{"via": "case.closed"}, caseID, sess.ID, mail.KindCancellation, func(sess *Session, now time.Time) error {
 			if !sess.Start.After(now) {
 				return errStarted
 			}
@@ -468,12 +471,32 @@ func (s *Service) CaseClosed(ctx context.Context, caseID, by string) {
 			sess.History = append(sess.History, Change{Kind: "cancelled", At: now.UTC(), By: by, Reason: closedReason})
 			return nil
 		})
+		if err == nil {
+			// Its reminders are withdrawn below, with every other
+			// session's, in one reading of the case's outbox: one per
+			// session would read all the case's mail once per session.
+			cancelled[sess.ID] = true
+			err = s.notifyWith(ctx, updated, mail.KindCancellation, false)
+		}
 		var notMailed *NotMailedError
 		if errors.As(err, &notMailed) {
-			err = notMailed.Err // whoever shares an address outside the session was never told of it
+			// Someone whose address a seat not expected at the session
+			// has on file is not sent the cancellation — though they may
+			// hold the invitation, sent before the address was shared.
+			// No mediator is there to be told who (a Cancel's
+			// NotMailedError): the log says how many, not who.
+			log.WarnContext(ctx, "closed case's session cancellation not mailed to some", "case", caseID, "session", sess.ID, "count", len(notMailed.Names))
+			err = notMailed.Err
 		}
 		if err != nil && !errors.Is(err, errCancelled) && !errors.Is(err, errStarted) {
 			warn(sess.ID, err)
+		}
+	}
+	// A cancelled session has no reminders of its own sequence: all its
+	// pending reminders go (as notify withdraws them after a Cancel).
+	if s.cfg.Outbox != nil {
+		if err := s.cfg.Outbox.CancelRefs(ctx, caseID, cancelled, func(m *mail.Message) bool { return m.Kind != mail.KindReminder }); err != nil {
+			warn("", fmt.Errorf("the sessions are cancelled, but their reminders could not be withdrawn (none is sent: the sessions are cancelled): %w", err))
 		}
 	}
 }
@@ -497,6 +520,15 @@ func (s *Service) change(ctx context.Context, actor account.Account, caseID, id 
 // KindCancellation a cancellation) for actorID, audited first with attrs,
 // and queues its mail. The caller decided that actorID may.
 func (s *Service) write(ctx context.Context, actorID string, attrs map[string]string, caseID, id string, kind mail.Kind, apply func(*Session, time.Time) error) (*Session, error) {
+	updated, err := s.save(ctx, actorID, attrs, caseID, id, kind, apply)
+	if err != nil {
+		return nil, err
+	}
+	return updated, s.notify(ctx, updated, kind)
+}
+
+// save is write without the mail: the change audited first, then written.
+func (s *Service) save(ctx context.Context, actorID string, attrs map[string]string, caseID, id string, kind mail.Kind, apply func(*Session, time.Time) error) (*Session, error) {
 	if !ids.Valid("s", id) {
 		return nil, fmt.Errorf("session: %w", fault.ErrNotFound)
 	}
@@ -557,7 +589,7 @@ func (s *Service) write(ctx context.Context, actorID string, attrs map[string]st
 		}
 		return nil, err
 	}
-	return &updated, s.notify(ctx, &updated, kind)
+	return &updated, nil
 }
 
 // List returns a case's sessions, soonest first, to anyone who may read
