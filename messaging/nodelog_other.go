@@ -6,7 +6,6 @@ import "os"
 
 func fdatasync(f *os.File) error { return f.Sync() }
 
-// lockFile: no advisory lock here; the directory must not be shared.
 // lockFile does nothing here: the data directory's lock (docs/operations.md)
 // is taken on Linux only, the platform Parley is built and tested for.
 func lockFile(*os.File) error { return nil }

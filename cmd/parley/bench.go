@@ -188,8 +188,8 @@ func (b *fanoutBench) startNodes(ctx context.Context, n int, args []string) erro
 		return err
 	}
 	storage := storageArgs(b.cfg)
-	// The first node bootstraps the master key in embedded mode; the rest
-	// start after it.
+	// The nodes start one after another (createMediator made the master
+	// key in embedded mode).
 	for i := range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
