@@ -433,22 +433,49 @@ type Admission struct {
 
 // Admitted lists account's unrevoked devices that count only through a
 // mediator's admission (sorted by device id): what the account's own
-// devices tell their person about.
+// devices tell their person about. By names the mediator of an admission
+// that counts (signed by a counted, unrevoked device of a mediator of its
+// case), the earliest logged such one: not an earlier admission whose
+// signer was revoked since and another mediator's re-admission replaced.
 func (d *Devices) Admitted(account string) []Admission {
 	var out []Admission
 	for _, ld := range d.byAccount[account] {
 		if _, revoked := d.revokedAt(ld); !d.strict || revoked || !d.isTrusted(ld) || d.ownChain(ld) {
 			continue
 		}
-		for _, le := range d.endorse {
-			if le.e.Case != "" && le.e.Account == account && le.e.Device == ld.rec.ID {
-				out = append(out, Admission{Device: ld.rec, By: le.e.By})
-				break
+		var best *loggedEndorsement
+		for i := range d.endorse {
+			le := &d.endorse[i]
+			if le.e.Case == "" || le.e.Account != account || le.e.Device != ld.rec.ID || (best != nil && best.index <= le.index) {
+				continue
 			}
+			if d.admissionCounts(le.e, ld) {
+				best = le
+			}
+		}
+		if best != nil {
+			out = append(out, Admission{Device: ld.rec, By: best.e.By})
 		}
 	}
 	slices.SortFunc(out, func(a, b Admission) int { return strings.Compare(a.Device.ID, b.Device.ID) })
 	return out
+}
+
+// admissionCounts reports whether admission e of ld counts now: signed
+// by a counted, unrevoked device of a mediator of its case, for an
+// account that is not one of them, with a valid signature.
+func (d *Devices) admissionCounts(e *Endorsement, ld *loggedDevice) bool {
+	by, ok := d.byAccount[e.By][e.ByDev]
+	if !ok || !d.isTrusted(by) {
+		return false
+	}
+	if _, revoked := d.revokedAt(by); revoked {
+		return false
+	}
+	if !d.mediators[e.Case][e.By] || d.mediators[e.Case][e.Account] {
+		return false
+	}
+	return e.Verify(ld.rec, by.rec) == nil
 }
 
 // Accounts lists the accounts with a device in this directory, sorted.

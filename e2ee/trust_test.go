@@ -600,3 +600,46 @@ func TestAdmissionEndsWithItsSignersRevocation(t *testing.T) {
 		t.Fatal("a re-admission by a live mediator device does not count")
 	}
 }
+
+// TestAdmittedNamesAnAdmissionThatCounts (review LOW): Admitted names the
+// mediator of an admission that counts. A party's device admitted from
+// u_med's laptop, the laptop then revoked and the device re-admitted by
+// u_med2, is listed as admitted by u_med2 — before, the first admission
+// logged was taken, its signer revoked, and u_med named.
+func TestAdmittedNamesAnAdmissionThatCounts(t *testing.T) {
+	w := newWorld(t)
+	w.dir.RequireEndorsement()
+	now := time.UnixMilli(1767225600000)
+	laptop := device(t, "u_med", "laptop", KEMXWing)
+	w.dir.Add(laptop.Record(), 7)
+	w.dir.Endorse(endorsement(t, w.med, laptop, now), 8)
+	bnew := device(t, "u_partyb", "bnew", KEMXWing)
+	w.dir.Add(bnew.Record(), 9)
+	admit := func(by *DeviceKeys, index int64) {
+		t.Helper()
+		raw, err := by.Endorse(bnew.Record(), w.caseID, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := DecodeEndorsement(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.dir.Endorse(e, index)
+	}
+	admit(laptop, 10)
+	w.sign(t, w.med, w.people(), epochs(1))
+	w.dir.AdmitFrom(w.chain)
+	if a := w.dir.Admitted("u_partyb"); len(a) != 1 || a[0].By != "u_med" {
+		t.Fatalf("setup: admitted %v, want bnew by u_med", a)
+	}
+	w.dir.Revoke(revocation(t, w.med, laptop.ID, now), 20)
+	admit(w.m2, 30)
+	a := w.dir.Admitted("u_partyb")
+	if len(a) != 1 || a[0].Device.ID != bnew.ID {
+		t.Fatalf("admitted %v, want bnew alone", a)
+	}
+	if a[0].By != "u_med2" {
+		t.Fatalf("bnew shown as admitted by %s, want u_med2 (u_med's admitting laptop is revoked)", a[0].By)
+	}
+}
