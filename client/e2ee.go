@@ -257,6 +257,20 @@ func (x *E2EE) Revoke(ctx context.Context, device string) error {
 	return err
 }
 
+// StillLinked lists the devices of this account that device linked
+// (directly or through a device it linked) and that still count: after
+// device is revoked, the ones to revoke too unless they are this person's
+// (a link logged before its signer's revocation keeps counting, so a
+// thief who linked a device of their own from a stolen one keeps it).
+// This device, and what it linked, are left out.
+func (x *E2EE) StillLinked(ctx context.Context, device string) ([]e2ee.Link, error) {
+	devs, _, err := x.MyDevices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return devs.LinkedBy(x.Me.Account, device, x.Me.ID), nil
+}
+
 // CaseDevices returns the verified devices of everyone in a case.
 func (x *E2EE) CaseDevices(ctx context.Context, caseID string) (*e2ee.Devices, *tlogverify.Verified, error) {
 	v, err := x.fetchProven(ctx, http.MethodGet, "/api/v1/cases/"+url.PathEscape(caseID)+"/devices", nil)

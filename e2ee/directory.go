@@ -478,6 +478,58 @@ func (d *Devices) admissionCounts(e *Endorsement, ld *loggedDevice) bool {
 	return e.Verify(ld.rec, by.rec) == nil
 }
 
+// Link is a device of an account linked (a same-account endorsement)
+// by another device of it.
+type Link struct {
+	Device  *DeviceRecord
+	ByDev   string // the device that signed the link
+	Created int64  // when the link was made, by its signer's clock (ms since the epoch)
+}
+
+// LinkedBy lists the devices of account that device id linked, directly
+// or through a device it linked, by links that count (logged before
+// their signer's revocation, signature valid), and that still count and
+// are unrevoked (in the order found): what a person revoking id
+// is offered to revoke too. A link counts when logged before its signer's
+// revocation, so revoking a lost or stolen device leaves the devices it
+// linked counting, a thief's among them. The devices in keep (the one
+// revoking, say) and what is reached only through them are left out.
+func (d *Devices) LinkedBy(account, id string, keep ...string) []Link {
+	if _, ok := d.byAccount[account][id]; !ok {
+		return nil
+	}
+	_, _, revoked := d.trust()
+	from := map[string]bool{id: true}
+	seen := map[string]bool{id: true}
+	for _, k := range keep {
+		seen[k] = true
+	}
+	ends := slices.Clone(d.endorse)
+	slices.SortStableFunc(ends, func(a, b loggedEndorsement) int { return cmp.Compare(a.index, b.index) })
+	var out []Link
+	for changed := true; changed; {
+		changed = false
+		for _, le := range ends {
+			e := le.e
+			if e.Case != "" || e.Account != account || e.By != account || !from[e.ByDev] || seen[e.Device] {
+				continue
+			}
+			ld, ok := d.byAccount[account][e.Device]
+			by := d.byAccount[account][e.ByDev]
+			if !ok || revokedBefore(revoked, by, le.index) || e.Verify(ld.rec, by.rec) != nil {
+				continue
+			}
+			seen[e.Device] = true
+			from[e.Device] = true // a revoked one's earlier links count too
+			changed = true
+			if _, gone := revoked[ld]; !gone && d.isTrusted(ld) {
+				out = append(out, Link{Device: ld.rec, ByDev: e.ByDev, Created: e.Created})
+			}
+		}
+	}
+	return out
+}
+
 // Accounts lists the accounts with a device in this directory, sorted.
 func (d *Devices) Accounts() []string {
 	out := make([]string, 0, len(d.byAccount))
