@@ -160,8 +160,9 @@ func (x *E2EE) loadView() tlogverify.View {
 // showing a split view must not get a second try that hides the first).
 // Only when another process of this user saved a newer checkpoint
 // meanwhile, and the answer is older than it (or newer, with no proof it
-// extends it), is the directory asked again, from the saved one; an
-// answer of the same size as it must be the same log.
+// extends it), is the directory asked again, from the saved one; a saved
+// checkpoint of the same size as the answer, or as the one it was asked
+// from, must be the same log (checked: else a fork, final).
 func (x *E2EE) fetchProven(ctx context.Context, method, path string, body any) (*tlogverify.Verified, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -184,7 +185,14 @@ func (x *E2EE) fetchProven(ctx context.Context, method, path string, body any) (
 		if now.Key != view.Key || !bytes.Equal(now.Checkpoint, view.Checkpoint) {
 			// Another process of this user saved a view meanwhile.
 			switch size := now.Size(); {
-			case now.Key == view.Key && size <= view.Size():
+			case now.Key == view.Key && size == view.Size():
+				// A different checkpoint of the size this answer was
+				// verified from: the same log (the same root) or a fork.
+				// The answer's proof, from that size, must hold against it.
+				if _, err := tlogverify.Verify(&p, now); err != nil {
+					return nil, err
+				}
+			case now.Key == view.Key && size < view.Size():
 				// Nothing newer than what this answer extends.
 			case now.Key == p.Key && v.Checkpoint.Size != size && size > view.Size():
 				lastErr = fmt.Errorf("%w: the log moved on while this device asked (another process of yours saw %d entries, this answer has %d)", tlogverify.ErrLog, size, v.Checkpoint.Size)
@@ -247,6 +255,20 @@ func (x *E2EE) Revoke(ctx context.Context, device string) error {
 	_, err := x.fetchProven(ctx, http.MethodPost, "/api/v1/keys/revocations",
 		api.RecordRequest{Record: x.Me.Revoke(device, time.Now())})
 	return err
+}
+
+// StillLinked lists the devices of this account that device linked
+// (directly or through a device it linked) and that still count: after
+// device is revoked, the ones to revoke too unless they are this person's
+// (a link logged before its signer's revocation keeps counting, so a
+// thief who linked a device of their own from a stolen one keeps it).
+// This device, and what it linked, are left out.
+func (x *E2EE) StillLinked(ctx context.Context, device string) ([]e2ee.Link, error) {
+	devs, _, err := x.MyDevices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return devs.LinkedBy(x.Me.Account, device, x.Me.ID), nil
 }
 
 // CaseDevices returns the verified devices of everyone in a case.

@@ -172,3 +172,42 @@ func TestFetchProvenAsksAgainWhenAnotherProcessMovedOn(t *testing.T) {
 		t.Fatalf("the client asked %d times; want 3 (the stale answer asked again once)", asked)
 	}
 }
+
+// TestFetchProvenChecksASameSizeCheckpointSavedMeanwhile (review LOW):
+// while this process waits for an answer, another process of the same
+// user saves a different checkpoint of the same size as the one this
+// process asked from: one of them is a fork. Before the fix the answer
+// was taken unchecked against it (the comment said the same size must be
+// the same log, the code did not look); now it is an error naming the
+// fork.
+func TestFetchProvenChecksASameSizeCheckpointSavedMeanwhile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	honest := tlogverify.Checkpoint{Size: 2, Hash: tlog.Hash(sha256.Sum256([]byte("the log")))}
+	fork := tlogverify.Checkpoint{Size: 2, Hash: tlog.Hash(sha256.Sum256([]byte("another log")))}
+	sv, url := newSplitView(t, honest, honest)
+	dir := t.TempDir()
+	if _, err := client.InitDevice(dir, "u_samesize", e2ee.KEMXWing); err != nil {
+		t.Fatal(err)
+	}
+	sv.before = func(i int) {
+		if i != 1 {
+			return
+		}
+		b, _ := json.Marshal(tlogverify.View{Key: sv.key, Checkpoint: sv.sign(t, fork)})
+		if err := os.WriteFile(filepath.Join(dir, "keydir.json"), b, 0o600); err != nil {
+			t.Error(err)
+		}
+	}
+	x, err := client.New(url, "token").E2EE(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := x.MyDevices(ctx); err != nil {
+		t.Fatalf("the first answer: %v", err)
+	}
+	_, _, err = x.MyDevices(ctx)
+	if !errors.Is(err, tlogverify.ErrLog) || !strings.Contains(err.Error(), "fork") {
+		t.Fatalf("an answer beside another process's same-size, different checkpoint: %v; want an error naming the fork", err)
+	}
+}

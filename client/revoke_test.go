@@ -182,3 +182,43 @@ func TestAdmittedDeviceCannotRevoke(t *testing.T) {
 		t.Fatalf("after A's first device revoked itself: revoked=%v, %d revocations logged (want 3)", devs.Revoked(tc.a.id, tc.a.x.Me.ID), nrev)
 	}
 }
+
+// TestRevokingNamesTheDevicesItLinked (review MEDIUM 1): a thief with the
+// mediator's laptop links a device of their own from it; the mediator
+// revokes the laptop from their first device. A link logged before its
+// signer's revocation keeps counting, so the thief's device still counts:
+// StillLinked names it (what `parley keys revoke` prints), and once it is
+// revoked too nothing is named.
+func TestRevokingNamesTheDevicesItLinked(t *testing.T) {
+	t.Parallel()
+	n := nodetest.Embedded(t)
+	ctx := context.Background()
+	tc := seedE2EE(t, n)
+	laptop := newKeys(t, tc.med.c, tc.med.id, e2ee.KEMX25519)
+	link(t, tc.med.x, laptop)
+	thief := newKeys(t, tc.med.c, tc.med.id, e2ee.KEMX25519)
+	link(t, laptop, thief)
+	if err := tc.med.x.Revoke(ctx, laptop.Me.ID); err != nil {
+		t.Fatal(err)
+	}
+	devs, _, err := tc.med.x.MyDevices(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !devs.Revoked(tc.med.id, laptop.Me.ID) || !devs.Trusted(tc.med.id, thief.Me.ID) || devs.Revoked(tc.med.id, thief.Me.ID) {
+		t.Fatal("setup: the laptop should be revoked and the device it linked still count")
+	}
+	links, err := tc.med.x.StillLinked(ctx, laptop.Me.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(links) != 1 || links[0].Device.ID != thief.Me.ID || links[0].ByDev != laptop.Me.ID || links[0].Created == 0 {
+		t.Fatalf("still linked by the revoked laptop: %+v, want the thief's device, linked by the laptop", links)
+	}
+	if err := tc.med.x.Revoke(ctx, thief.Me.ID); err != nil {
+		t.Fatal(err)
+	}
+	if links, err := tc.med.x.StillLinked(ctx, laptop.Me.ID); err != nil || len(links) != 0 {
+		t.Fatalf("once revoked too: %+v %v, want none", links, err)
+	}
+}

@@ -433,21 +433,100 @@ type Admission struct {
 
 // Admitted lists account's unrevoked devices that count only through a
 // mediator's admission (sorted by device id): what the account's own
-// devices tell their person about.
+// devices tell their person about. By names the mediator of an admission
+// that counts (signed by a counted, unrevoked device of a mediator of its
+// case), the earliest logged such one: not an earlier admission whose
+// signer was revoked since and another mediator's re-admission replaced.
 func (d *Devices) Admitted(account string) []Admission {
 	var out []Admission
 	for _, ld := range d.byAccount[account] {
 		if _, revoked := d.revokedAt(ld); !d.strict || revoked || !d.isTrusted(ld) || d.ownChain(ld) {
 			continue
 		}
-		for _, le := range d.endorse {
-			if le.e.Case != "" && le.e.Account == account && le.e.Device == ld.rec.ID {
-				out = append(out, Admission{Device: ld.rec, By: le.e.By})
-				break
+		var best *loggedEndorsement
+		for i := range d.endorse {
+			le := &d.endorse[i]
+			if le.e.Case == "" || le.e.Account != account || le.e.Device != ld.rec.ID || (best != nil && best.index <= le.index) {
+				continue
 			}
+			if d.admissionCounts(le.e, ld) {
+				best = le
+			}
+		}
+		if best != nil {
+			out = append(out, Admission{Device: ld.rec, By: best.e.By})
 		}
 	}
 	slices.SortFunc(out, func(a, b Admission) int { return strings.Compare(a.Device.ID, b.Device.ID) })
+	return out
+}
+
+// admissionCounts reports whether admission e of ld counts now: signed
+// by a counted, unrevoked device of a mediator of its case, for an
+// account that is not one of them, with a valid signature.
+func (d *Devices) admissionCounts(e *Endorsement, ld *loggedDevice) bool {
+	by, ok := d.byAccount[e.By][e.ByDev]
+	if !ok || !d.isTrusted(by) {
+		return false
+	}
+	if _, revoked := d.revokedAt(by); revoked {
+		return false
+	}
+	if !d.mediators[e.Case][e.By] || d.mediators[e.Case][e.Account] {
+		return false
+	}
+	return e.Verify(ld.rec, by.rec) == nil
+}
+
+// Link is a device of an account linked (a same-account endorsement)
+// by another device of it.
+type Link struct {
+	Device  *DeviceRecord
+	ByDev   string // the device that signed the link
+	Created int64  // when the link was made, by its signer's clock (ms since the epoch)
+}
+
+// LinkedBy lists the devices of account that device id linked, directly
+// or through a device it linked, by links that count (logged before
+// their signer's revocation, signature valid), and that still count and
+// are unrevoked (in the order found): what a person revoking id
+// is offered to revoke too. A link counts when logged before its signer's
+// revocation, so revoking a lost or stolen device leaves the devices it
+// linked counting, a thief's among them. The devices in keep (the one
+// revoking, say) and what is reached only through them are left out.
+func (d *Devices) LinkedBy(account, id string, keep ...string) []Link {
+	if _, ok := d.byAccount[account][id]; !ok {
+		return nil
+	}
+	_, _, revoked := d.trust()
+	from := map[string]bool{id: true}
+	seen := map[string]bool{id: true}
+	for _, k := range keep {
+		seen[k] = true
+	}
+	ends := slices.Clone(d.endorse)
+	slices.SortStableFunc(ends, func(a, b loggedEndorsement) int { return cmp.Compare(a.index, b.index) })
+	var out []Link
+	for changed := true; changed; {
+		changed = false
+		for _, le := range ends {
+			e := le.e
+			if e.Case != "" || e.Account != account || e.By != account || !from[e.ByDev] || seen[e.Device] {
+				continue
+			}
+			ld, ok := d.byAccount[account][e.Device]
+			by := d.byAccount[account][e.ByDev]
+			if !ok || revokedBefore(revoked, by, le.index) || e.Verify(ld.rec, by.rec) != nil {
+				continue
+			}
+			seen[e.Device] = true
+			from[e.Device] = true // a revoked one's earlier links count too
+			changed = true
+			if _, gone := revoked[ld]; !gone && d.isTrusted(ld) {
+				out = append(out, Link{Device: ld.rec, ByDev: e.ByDev, Created: e.Created})
+			}
+		}
+	}
 	return out
 }
 

@@ -600,3 +600,80 @@ func TestAdmissionEndsWithItsSignersRevocation(t *testing.T) {
 		t.Fatal("a re-admission by a live mediator device does not count")
 	}
 }
+
+// TestAdmittedNamesAnAdmissionThatCounts (review LOW): Admitted names the
+// mediator of an admission that counts. A party's device admitted from
+// u_med's laptop, the laptop then revoked and the device re-admitted by
+// u_med2, is listed as admitted by u_med2 — before, the first admission
+// logged was taken, its signer revoked, and u_med named.
+func TestAdmittedNamesAnAdmissionThatCounts(t *testing.T) {
+	w := newWorld(t)
+	w.dir.RequireEndorsement()
+	now := time.UnixMilli(1767225600000)
+	laptop := device(t, "u_med", "laptop", KEMXWing)
+	w.dir.Add(laptop.Record(), 7)
+	w.dir.Endorse(endorsement(t, w.med, laptop, now), 8)
+	bnew := device(t, "u_partyb", "bnew", KEMXWing)
+	w.dir.Add(bnew.Record(), 9)
+	admit := func(by *DeviceKeys, index int64) {
+		t.Helper()
+		raw, err := by.Endorse(bnew.Record(), w.caseID, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := DecodeEndorsement(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.dir.Endorse(e, index)
+	}
+	admit(laptop, 10)
+	w.sign(t, w.med, w.people(), epochs(1))
+	w.dir.AdmitFrom(w.chain)
+	if a := w.dir.Admitted("u_partyb"); len(a) != 1 || a[0].By != "u_med" {
+		t.Fatalf("setup: admitted %v, want bnew by u_med", a)
+	}
+	w.dir.Revoke(revocation(t, w.med, laptop.ID, now), 20)
+	admit(w.m2, 30)
+	a := w.dir.Admitted("u_partyb")
+	if len(a) != 1 || a[0].Device.ID != bnew.ID {
+		t.Fatalf("admitted %v, want bnew alone", a)
+	}
+	if a[0].By != "u_med2" {
+		t.Fatalf("bnew shown as admitted by %s, want u_med2 (u_med's admitting laptop is revoked)", a[0].By)
+	}
+}
+
+// TestLinkedByNamesWhatARevokedDeviceLinked: a revoked device's links
+// logged before its revocation keep counting; LinkedBy names the devices
+// it linked that still count, also through a device it linked that is
+// revoked since, and leaves out the devices kept and what they linked.
+func TestLinkedByNamesWhatARevokedDeviceLinked(t *testing.T) {
+	w := newWorld(t)
+	w.dir.RequireEndorsement()
+	now := time.UnixMilli(1767225600000)
+	laptop := device(t, "u_med", "laptop", KEMXWing)
+	thief := device(t, "u_med", "thief", KEMXWing)
+	thief2 := device(t, "u_med", "thief2", KEMXWing)
+	late := device(t, "u_med", "late", KEMXWing)
+	w.dir.Add(laptop.Record(), 7)
+	w.dir.Endorse(endorsement(t, w.med, laptop, now), 8)
+	w.dir.Add(thief.Record(), 9)
+	w.dir.Endorse(endorsement(t, laptop, thief, now), 10)
+	w.dir.Add(thief2.Record(), 11)
+	w.dir.Endorse(endorsement(t, thief, thief2, now), 12)
+	w.dir.Revoke(revocation(t, w.med, thief.ID, now), 13)
+	w.dir.Revoke(revocation(t, w.med, laptop.ID, now), 14)
+	w.dir.Add(late.Record(), 15)
+	w.dir.Endorse(endorsement(t, laptop, late, now), 16) // after the laptop's revocation: does not count
+	got := w.dir.LinkedBy("u_med", laptop.ID)
+	if len(got) != 1 || got[0].Device.ID != thief2.ID || got[0].ByDev != thief.ID || got[0].Created != now.UnixMilli() {
+		t.Fatalf("LinkedBy(laptop) = %+v, want thief2 alone (linked by the revoked thief before its revocation)", got)
+	}
+	if got := w.dir.LinkedBy("u_med", laptop.ID, thief.ID); len(got) != 0 {
+		t.Fatalf("LinkedBy(laptop, keep thief) = %+v, want none", got)
+	}
+	if got := w.dir.LinkedBy("u_med", "nosuch"); got != nil {
+		t.Fatalf("LinkedBy of an unknown device = %+v", got)
+	}
+}

@@ -180,6 +180,15 @@ type vecSafetyDir struct {
 	B            string      `json:"b"`
 	BDevices     []string    `json:"bDevices"`
 	Number       string      `json:"number"`
+	// AAdmitted is A's devices that count only through an admission, with
+	// the mediator account of an admission that counts (Devices.Admitted).
+	AAdmitted []vecAdmitted `json:"aAdmitted,omitempty"`
+}
+
+// vecAdmitted is a device (by name) admitted by a mediator account.
+type vecAdmitted struct {
+	Device string `json:"device"`
+	By     string `json:"by"`
 }
 
 // vecOpener is one opener case: Want is the one mediator who may sign
@@ -330,11 +339,17 @@ func safetyDirectories(devs map[string]*DeviceKeys) []vecSafetyDir {
 		{What: "a device the mediator admitted onto party A's account counts in the safety number",
 			Mediators: med, Endorsements: []vecLogged{{2, 20}},
 			A: "u_partya", ADevices: []string{"partyA", "partyA-fallback"}, B: "u_partyb", BDevices: []string{"partyB"},
-			Number: SafetyNumber("u_partyb", recs("partyB"), "u_partya", recs("partyA", "partyA-fallback"))},
+			Number:    SafetyNumber("u_partyb", recs("partyB"), "u_partya", recs("partyA", "partyA-fallback")),
+			AAdmitted: []vecAdmitted{{"partyA-fallback", "u_mediator"}}},
 		{What: "once the admitting device is revoked, the admitted device no longer counts in it",
 			Mediators: med, Endorsements: []vecLogged{{2, 20}}, Revocations: []vecLogged{{3, 30}},
 			A: "u_partya", ADevices: []string{"partyA"}, B: "u_partyb", BDevices: []string{"partyB"},
 			Number: SafetyNumber("u_partyb", recs("partyB"), "u_partya", recs("partyA"))},
+		{What: "re-admitted by a second mediator (u_partyb's device standing in for one) after the first admitting device is revoked: it counts again, shown as admitted by the second mediator, not by the first (whose admission no longer counts)",
+			Mediators: []string{"u_mediator", "u_partyb"}, Endorsements: []vecLogged{{2, 20}, {3, 40}}, Revocations: []vecLogged{{3, 30}},
+			A: "u_partya", ADevices: []string{"partyA", "partyA-fallback"}, B: "u_partyb", BDevices: []string{"partyB"},
+			Number:    SafetyNumber("u_partyb", recs("partyB"), "u_partya", recs("partyA", "partyA-fallback")),
+			AAdmitted: []vecAdmitted{{"partyA-fallback", "u_partyb"}}},
 	}
 }
 
@@ -379,7 +394,7 @@ func generateVectors(t *testing.T) *vectors {
 		"revocations: encoded (Ed25519 is deterministic); each verifies against its signer",
 		"opener: api.Opener(createdBy, mediators) is want (\"\" = any mediator may sign the first statement); mediators in api.Mediator's wire form, times compared to the nanosecond",
 		"genesis: each chain extended from empty with the devices above; error \"\" = every statement accepted, else the last is refused with an error containing it (a first statement names exactly one mediator, its signer)",
-		"safetyDirectories: the directory of the vector devices (log indexes 0, 1, …) with the endorsements and revocations given at their indexes and the case's mediators; aDevices and bDevices are each account's active devices there (a device a mediator admitted included; by name, in any order), number the safety number between b and a computed from them",
+		"safetyDirectories: the directory of the vector devices (log indexes 0, 1, …) with the endorsements and revocations given at their indexes and the case's mediators; aDevices and bDevices are each account's active devices there (a device a mediator admitted included; by name, in any order), number the safety number between b and a computed from them; aAdmitted (when present) a's devices that count only through an admission, each with the mediator account of an admission that counts now (Devices.Admitted, the browser's admitted(): not a first admission whose signing device was revoked since)",
 		"revocationLogs: a revocation counts only if signed by the revoked device or by a device of the account's own chain (first, or linked from one; never through an admission) that counted, unrevoked, before it in the log; the others are ignored, not errors. mediators: the case's mediators whose admissions count, each only while the device that signed it is unrevoked (a revocation of it logged before or after the admission ends it); a device not in active or revoked must not count. pinned: what a client with no pins pins (device, index of the revocation that counted); the same log without its revocations, or with later's instead, is refused against those pins",
 	}}
 	devs := map[string]*DeviceKeys{}
@@ -452,7 +467,7 @@ func generateVectors(t *testing.T) *vectors {
 		{"statement with both sides in a room not declared cross-side", "statement", definedStatement(t, devs["mediator"], "room:r1", "u_partya", "u_partyb"), "not declared cross-side"},
 		{"statement with an observer in a cross-side room", "statement", definedStatement(t, devs["mediator"], "cross:r1", "u_partya", "u_observer"), "observer"},
 	}
-	for _, e := range []struct{ signer, endorsed, caseID string }{{"partyA", "partyA-fallback", ""}, {"mediator", "partyB", "c_vectorcase"}, {"mediator", "partyA-fallback", "c_vectorcase"}} {
+	for _, e := range []struct{ signer, endorsed, caseID string }{{"partyA", "partyA-fallback", ""}, {"mediator", "partyB", "c_vectorcase"}, {"mediator", "partyA-fallback", "c_vectorcase"}, {"partyB", "partyA-fallback", "c_vectorcase"}} {
 		raw, err := devs[e.signer].Endorse(devs[e.endorsed].Record(), e.caseID, time.UnixMilli(1767225603000))
 		if err != nil {
 			t.Fatal(err)
@@ -814,6 +829,13 @@ func checkSafetyDirectories(t *testing.T, v *vectors, devs map[string]*DeviceKey
 		}
 		if n := SafetyNumber(sd.B, b, sd.A, a); n != sd.Number {
 			t.Fatalf("%s: safety number %s, want %s", sd.What, n, sd.Number)
+		}
+		var admitted []vecAdmitted
+		for _, ad := range d.Admitted(sd.A) {
+			admitted = append(admitted, vecAdmitted{ids([]*DeviceRecord{ad.Device})[0], ad.By})
+		}
+		if !slices.Equal(admitted, sd.AAdmitted) {
+			t.Fatalf("%s: admitted %v, want %v", sd.What, admitted, sd.AAdmitted)
 		}
 	}
 }

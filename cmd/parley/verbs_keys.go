@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"text/tabwriter"
@@ -168,7 +169,30 @@ func keysRevoke(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("Device %s is revoked: nothing sent from now on is encrypted to it.\n", fs.Arg(0))
+	links, err := x.StillLinked(ctx, fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("revoked, but the devices it added could not be checked: %w (run 'parley keys list')", err)
+	}
+	printStillLinked(os.Stdout, fs.Arg(0), links)
 	return nil
+}
+
+// printStillLinked names the devices of the person's own account that the
+// revoked device added (links) and that still count: a device it linked
+// keeps reading after its revocation, so a thief who added a device of
+// their own from a stolen one keeps it until that one is revoked too.
+func printStillLinked(w io.Writer, revoked string, links []e2ee.Link) {
+	if len(links) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nDevice %s added these devices to your account, and they still work:\n", revoked)
+	for _, l := range links {
+		fmt.Fprintf(w, "    %s  (%s, added on %s by %s)\n", l.Device.ID, l.Device.KEM, time.UnixMilli(l.Created).Local().Format("2 January 2006"), l.ByDev)
+	}
+	fmt.Fprintln(w, "Revoking it did not stop them. Revoke each one that is not yours:")
+	for _, l := range links {
+		fmt.Fprintf(w, "    parley keys revoke %s\n", l.Device.ID)
+	}
 }
 
 // thisDevice is this config dir's device of the signed-in account, made

@@ -252,6 +252,7 @@ export class Devices {
   private mediators = new Map<string, Set<string>>();
   private trusted = new Set<Logged>();
   private own = new Set<Logged>();
+  private admittedBy = new Map<Logged, string>();
   add(rec: DeviceRecord, index: number): void {
     let m = this.by.get(rec.account);
     if (!m) this.by.set(rec.account, (m = new Map()));
@@ -362,6 +363,26 @@ export class Devices {
     const t = await this.trustedBefore(-1);
     this.trusted = t;
     this.own = await this.ownBefore(-1);
+    // For each device that counts only through an admission, the mediator of the earliest logged admission that
+    // counts now (its signer counted and unrevoked, a mediator of its case), as Go's Devices.Admitted: not an earlier
+    // admission whose signer was revoked since and another mediator's re-admission replaced.
+    const admittedBy = new Map<Logged, string>();
+    const byIndex = [...this.endorsements].sort((a, b) => a.index - b.index);
+    for (const m of this.by.values()) {
+      for (const ld of m.values()) {
+        if (ld.revoked >= 0 || !t.has(ld) || this.own.has(ld)) continue;
+        for (const { e } of byIndex) {
+          if (e.case === "" || e.account !== ld.rec.account || e.device !== ld.rec.id) continue;
+          const by = this.by.get(e.by)?.get(e.byDev);
+          const meds = this.mediators.get(e.case);
+          if (!by || !t.has(by) || by.revoked >= 0 || !meds?.has(e.by) || meds.has(e.account)) continue;
+          try { await verifyEndorsement(e, ld.rec, by.rec); } catch { continue; }
+          admittedBy.set(ld, e.by);
+          break;
+        }
+      }
+    }
+    this.admittedBy = admittedBy;
   }
   /**
    * The devices that count by their account's own chain by the entries logged before index limit (every entry if
@@ -419,22 +440,21 @@ export class Devices {
     }
     return t;
   }
+  /** Devices of account that count only through a mediator's admission, with the admitting mediator's account. */
+  admitted(account: string): { rec: DeviceRecord; by: string }[] {
+    const out: { rec: DeviceRecord; by: string }[] = [];
+    for (const ld of this.by.get(account)?.values() ?? []) {
+      const by = this.admittedBy.get(ld);
+      if (by !== undefined) out.push({ rec: ld.rec, by });
+    }
+    return out.sort((a, b) => (a.rec.id < b.rec.id ? -1 : a.rec.id > b.rec.id ? 1 : 0));
+  }
   /**
    * Whether a device counts by its account's own chain (first, or linked by
    * one that does). A device that counts only through a mediator's
    * admission reads what is sealed to it but is not taken as the author of
    * a consent (a carried message).
    */
-  /** Devices of account that count only through a mediator's admission, with the admitting mediator's account. */
-  admitted(account: string): { rec: DeviceRecord; by: string }[] {
-    const out: { rec: DeviceRecord; by: string }[] = [];
-    for (const ld of this.by.get(account)?.values() ?? []) {
-      if (ld.revoked >= 0 || !this.trusted.has(ld) || this.own.has(ld)) continue;
-      const e = this.endorsements.find((x) => x.e.case !== "" && x.e.account === account && x.e.device === ld.rec.id);
-      if (e) out.push({ rec: ld.rec, by: e.e.by });
-    }
-    return out.sort((a, b) => (a.rec.id < b.rec.id ? -1 : a.rec.id > b.rec.id ? 1 : 0));
-  }
   ownChain(account: string, id: string): boolean {
     const ld = this.by.get(account)?.get(id);
     return !!ld && this.own.has(ld);

@@ -226,6 +226,9 @@ for (const sd of v.safetyDirectories ?? []) {
   const a = d.active(sd.a), b = d.active(sd.b);
   ok(names(a) === [...sd.aDevices].sort().join(",") && names(b) === [...sd.bDevices].sort().join(","), `${sd.what}: active devices (${names(a)} / ${names(b)})`);
   ok((await E.safetyNumber(sd.b, b, sd.a, a)) === sd.number, `${sd.what}: safety number`);
+  // Who admitted each of A's admitted devices: the mediator of an admission that counts now (as Go's Devices.Admitted).
+  const admittedNow = d.admitted(sd.a).map(({ rec, by }) => `${names([rec])}:${by}`).join(",");
+  ok(admittedNow === (sd.aAdmitted ?? []).map((x) => `${x.device}:${x.by}`).join(","), `${sd.what}: admitted (${admittedNow})`);
 }
 
 for (const bad of v.invalid) {
