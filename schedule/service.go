@@ -512,6 +512,9 @@ func (s *Service) CaseClosed(ctx context.Context, caseID, by string) {
 		}
 		s.closedMailed(ctx, caseID, sess.ID, err, warn)
 	}
+	for _, sess := range finish {
+		cancelled[sess.ID] = true // its reminders withdrawn below, whatever becomes of its mail
+	}
 	if len(finish) > 0 && s.cfg.Outbox != nil {
 		// Their cancellations may be queued, or sent and retired, already:
 		// those in the case's outbox, read once, are not enqueued again.
@@ -527,7 +530,6 @@ func (s *Service) CaseClosed(ctx context.Context, caseID, by string) {
 			queued[m.ID] = true
 		}
 		for _, sess := range finish {
-			cancelled[sess.ID] = true
 			s.closedMailed(ctx, caseID, sess.ID, s.notifyWith(ctx, &sess, mail.KindCancellation, false, queued), warn)
 		}
 	}
@@ -542,8 +544,10 @@ func (s *Service) CaseClosed(ctx context.Context, caseID, by string) {
 
 var errStarted = fmt.Errorf("the session has started: %w", fault.ErrConflict)
 
-// closedMailed logs what CaseClosed's cancellation of session id, or its
-// mail, answered (err) and warn does not already say.
+// closedMailed logs what CaseClosed's cancellation of session id, or the
+// queueing of its mail, answered (err): someone not mailed (WARN "closed
+// case's session cancellation not mailed to some"), and any other error
+// but the session being cancelled or started already (warn).
 func (s *Service) closedMailed(ctx context.Context, caseID, id string, err error, warn func(string, error)) {
 	var notMailed *NotMailedError
 	if errors.As(err, &notMailed) {
