@@ -333,3 +333,112 @@ func TestClosingTellsOfCancellationsNotMailed(t *testing.T) {
 		}
 	}
 }
+
+// sessionLandsThenFails is the real store, whose next write of a session
+// record lands and then answers an error, once armed; it counts the
+// writes of outbox due markers.
+type sessionLandsThenFails struct {
+	objstore.Store
+	armed atomic.Bool
+	marks atomic.Int64
+}
+
+func (f *sessionLandsThenFails) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	info, err := f.Store.Put(ctx, key, r, size, opts)
+	if err == nil && strings.HasPrefix(key, "outbox/due/") {
+		f.marks.Add(1)
+	}
+	if err == nil && strings.HasPrefix(key, "sessions/") && f.armed.CompareAndSwap(true, false) {
+		return objstore.Info{}, errors.New("injected: the write landed, its answer was lost")
+	}
+	return info, err
+}
+
+// TestClosingWhoseCancellationAnsweredAnErrorMailsIt: a closing's
+// cancellation of a session that landed but answered an error is mailed
+// all the same (the session is cancelled: no retry would cancel it again,
+// nor would a mediator's Cancel), and is not logged as not cancelled; a
+// closing again queues nothing twice, and once the cancellations are
+// sent (and retired), it writes none of their due markers again. A plain
+// closing queues one cancellation to each invitee too.
+func TestClosingWhoseCancellationAnsweredAnErrorMailsIt(t *testing.T) {
+	for _, inject := range []bool{true, false} {
+		f := &sessionLandsThenFails{}
+		e := newEnvWith(t, nil, func(s objstore.Store) objstore.Store { f.Store = s; return f })
+		ctx := t.Context()
+		var logs bytes.Buffer
+		e.svc.cfg.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+		s, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(e.clock.Now().Add(72*time.Hour), "UTC"), TimeZone: "UTC", Minutes: 60})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.armed.Store(inject)
+		if _, err := e.cases.SetStage(ctx, e.mediator, e.c.ID, cases.StageClosure, ""); err != nil {
+			t.Fatal(err)
+		}
+		if f.armed.Load() {
+			t.Fatal("the session's write was not made")
+		}
+		if strings.Contains(logs.String(), "not cancelled") {
+			t.Errorf("inject %v: the cancelled session was logged as not cancelled: %s", inject, logs.String())
+		}
+		want := slices.Sorted(slices.Values([]string{e.tenant.ID, e.landlord.ID}))
+		check := func(when string) []mail.Message {
+			t.Helper()
+			all, err := e.svc.Sessions(ctx, e.c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if all[0].Status != Cancelled || all[0].Sequence != 1 {
+				t.Fatalf("inject %v, %s: the session: %s, sequence %d, want cancelled, 1", inject, when, all[0].Status, all[0].Sequence)
+			}
+			msgs, err := e.outbox.List(ctx, e.c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var to []string
+			var out []mail.Message
+			for _, m := range msgs {
+				switch {
+				case m.Ref != s.ID:
+				case m.Kind == mail.KindCancellation:
+					to = append(to, m.ToAccount)
+					out = append(out, m)
+				case m.Kind == mail.KindReminder && m.State != mail.Cancelled:
+					t.Errorf("inject %v, %s: %s: %s, want cancelled", inject, when, m.ID, m.State)
+				}
+			}
+			slices.Sort(to)
+			if !slices.Equal(to, want) {
+				t.Errorf("inject %v, %s: cancellations queued to %v, want one to each of %v", inject, when, to, want)
+			}
+			return out
+		}
+		check("closed")
+		if _, err := e.cases.SetStage(ctx, e.mediator, e.c.ID, cases.StageClosure, ""); !errors.Is(err, cases.ErrClosed) {
+			t.Fatalf("closing again: %v, want %v", err, cases.ErrClosed)
+		}
+		check("closed again")
+		// Sent and retired, the cancellations are not enqueued again (which
+		// would write their due markers anew).
+		if _, err := e.outbox.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range check("sent") {
+			if m.State == mail.Pending {
+				t.Fatalf("inject %v: %s still pending after a pass", inject, m.ID)
+			}
+		}
+		before := f.marks.Load()
+		if _, err := e.cases.SetStage(ctx, e.mediator, e.c.ID, cases.StageClosure, ""); !errors.Is(err, cases.ErrClosed) {
+			t.Fatalf("closing again: %v, want %v", err, cases.ErrClosed)
+		}
+		check("closed after sending")
+		if n := f.marks.Load() - before; n != 0 {
+			t.Errorf("inject %v: closing again after the cancellations were sent wrote %d due markers", inject, n)
+		}
+		if strings.Contains(logs.String(), "not cancelled") {
+			t.Errorf("inject %v: logged as not cancelled: %s", inject, logs.String())
+		}
+	}
+}

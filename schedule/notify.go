@@ -86,13 +86,17 @@ func mailID(parts ...string) string { return strings.Join(parts, "-") }
 // its sequence and the recipient, so running it again (a retried request)
 // queues nothing twice.
 func (s *Service) notify(ctx context.Context, sess *Session, kind mail.Kind) error {
-	return s.notifyWith(ctx, sess, kind, true)
+	return s.notifyWith(ctx, sess, kind, true, nil)
 }
 
 // notifyWith is notify; with withdraw false the reminders of the
 // session's earlier times are left for the caller to withdraw
-// (CaseClosed does it for all the case's sessions at once).
-func (s *Service) notifyWith(ctx context.Context, sess *Session, kind mail.Kind, withdraw bool) error {
+// (CaseClosed does it for all the case's sessions at once), and the
+// invitation, update or cancellation whose id is in queued (the case's
+// outbox as the caller read it) is not enqueued again: Enqueue of an id
+// there would do nothing but write its due marker again, for the sender
+// to find the message final and remove it.
+func (s *Service) notifyWith(ctx context.Context, sess *Session, kind mail.Kind, withdraw bool, queued map[string]bool) error {
 	if s.cfg.Outbox == nil {
 		return nil
 	}
@@ -145,17 +149,19 @@ func (s *Service) notifyWith(ctx context.Context, sess *Session, kind mail.Kind,
 			notMailed = append(notMailed, nameIn(c, who, acct.Name))
 			continue
 		}
-		subject, text := s.compose(sess, kind, 0)
-		ics := Invitation(sess, s.uid(sess, who), s.cfg.From, acct.Email, s.cfg.JoinURL, now)
-		ctype := "text/calendar; method=REQUEST; charset=utf-8"
-		if sess.Status == Cancelled {
-			ctype = "text/calendar; method=CANCEL; charset=utf-8"
+		if id := mailID("inv", sess.ID, seq, who); !queued[id] {
+			subject, text := s.compose(sess, kind, 0)
+			ics := Invitation(sess, s.uid(sess, who), s.cfg.From, acct.Email, s.cfg.JoinURL, now)
+			ctype := "text/calendar; method=REQUEST; charset=utf-8"
+			if sess.Status == Cancelled {
+				ctype = "text/calendar; method=CANCEL; charset=utf-8"
+			}
+			errs = append(errs, s.cfg.Outbox.Enqueue(ctx, mail.Message{
+				ID: id, CaseID: sess.CaseID, Kind: kind, To: acct.Email, ToAccount: who,
+				Subject: subject, Text: text, Ref: sess.ID,
+				Attachment: &mail.Attachment{Name: "invite.ics", ContentType: ctype, Data: ics},
+			}))
 		}
-		errs = append(errs, s.cfg.Outbox.Enqueue(ctx, mail.Message{
-			ID: mailID("inv", sess.ID, seq, who), CaseID: sess.CaseID, Kind: kind, To: acct.Email, ToAccount: who,
-			Subject: subject, Text: text, Ref: sess.ID,
-			Attachment: &mail.Attachment{Name: "invite.ics", ContentType: ctype, Data: ics},
-		}))
 		if sess.Status == Cancelled {
 			continue
 		}

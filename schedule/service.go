@@ -433,8 +433,14 @@ const closedReason = "the case was closed"
 // whoever's address a seat not expected at the session has on file: WARN
 // "closed case's session cancellation not mailed to some"); the
 // reminders are withdrawn. A session already started is left as it is.
-// What fails is logged (WARN "closed case's session not cancelled") and
-// can be cancelled by a mediator; meanwhile Current sends none of a closed
+// A session a closing cancelled (this one, or an earlier one of the case
+// whose cancellation landed but answered an error, or whose node stopped
+// before its mail was queued) and not yet started has its cancellation
+// queued too, to those not queued it already (read in the case's outbox
+// once), and its reminders withdrawn: so a closing again (ErrClosed)
+// finishes what an earlier one left. What fails is logged (WARN "closed
+// case's session not cancelled"), and a session left scheduled can be
+// cancelled by a mediator; meanwhile Current sends none of a closed
 // case's invitations, updates or reminders.
 func (s *Service) CaseClosed(ctx context.Context, caseID, by string) {
 	// The closing is written: its request ending does not stop this.
@@ -458,8 +464,24 @@ func (s *Service) CaseClosed(ctx context.Context, caseID, by string) {
 		return
 	}
 	now := s.cfg.Now()
+	// closing reports whether sess was cancelled by a closing of the case
+	// (this one, or an earlier whose write landed but answered an error,
+	// or whose node stopped before its mail was queued) and has not
+	// started: its cancellation is this closing's to finish. A retried
+	// closing skips it otherwise (it is no longer scheduled), and a
+	// mediator's Cancel is refused (it is cancelled already).
+	closing := func(sess *Session) bool {
+		n := len(sess.History)
+		return sess.Status == Cancelled && sess.Start.After(now) && n > 0 &&
+			sess.History[n-1].Kind == "cancelled" && sess.History[n-1].Reason == closedReason
+	}
 	cancelled := map[string]bool{}
+	var finish []Session
 	for _, sess := range all {
+		if closing(&sess) {
+			finish = append(finish, sess)
+			continue
+		}
 		if sess.Status != Scheduled || !sess.Start.After(now) {
 			continue
 		}
@@ -471,25 +493,44 @@ func (s *Service) CaseClosed(ctx context.Context, caseID, by string) {
 			sess.History = append(sess.History, Change{Kind: "cancelled", At: now.UTC(), By: by, Reason: closedReason})
 			return nil
 		})
+		if err != nil && !errors.Is(err, errStarted) {
+			// The write may have landed and answered an error (or a
+			// closing racing this one cancelled it): if the session is
+			// cancelled by a closing, its mail is queued below.
+			var got Session
+			if _, gerr := s.cfg.Meta.Get(ctx, sessionKey(caseID, sess.ID), &got); gerr == nil && closing(&got) {
+				finish = append(finish, got)
+				continue
+			}
+		}
 		if err == nil {
 			// Its reminders are withdrawn below, with every other
 			// session's, in one reading of the case's outbox: one per
 			// session would read all the case's mail once per session.
 			cancelled[sess.ID] = true
-			err = s.notifyWith(ctx, updated, mail.KindCancellation, false)
+			err = s.notifyWith(ctx, updated, mail.KindCancellation, false, nil)
 		}
-		var notMailed *NotMailedError
-		if errors.As(err, &notMailed) {
-			// Someone whose address a seat not expected at the session
-			// has on file is not sent the cancellation — though they may
-			// hold the invitation, sent before the address was shared.
-			// No mediator is there to be told who (a Cancel's
-			// NotMailedError): the log says how many, not who.
-			log.WarnContext(ctx, "closed case's session cancellation not mailed to some", "case", caseID, "session", sess.ID, "count", len(notMailed.Names))
-			err = notMailed.Err
+		s.closedMailed(ctx, caseID, sess.ID, err, warn)
+	}
+	for _, sess := range finish {
+		cancelled[sess.ID] = true // its reminders withdrawn below, whatever becomes of its mail
+	}
+	if len(finish) > 0 && s.cfg.Outbox != nil {
+		// Their cancellations may be queued, or sent and retired, already:
+		// those in the case's outbox, read once, are not enqueued again.
+		msgs, err := s.cfg.Outbox.List(ctx, caseID)
+		if err != nil {
+			for _, sess := range finish {
+				warn(sess.ID, fmt.Errorf("the session is cancelled, but its cancellation could not be queued: %w", err))
+			}
+			finish = nil
 		}
-		if err != nil && !errors.Is(err, errCancelled) && !errors.Is(err, errStarted) {
-			warn(sess.ID, err)
+		queued := map[string]bool{}
+		for _, m := range msgs {
+			queued[m.ID] = true
+		}
+		for _, sess := range finish {
+			s.closedMailed(ctx, caseID, sess.ID, s.notifyWith(ctx, &sess, mail.KindCancellation, false, queued), warn)
 		}
 	}
 	// A cancelled session has no reminders of its own sequence: all its
@@ -502,6 +543,30 @@ func (s *Service) CaseClosed(ctx context.Context, caseID, by string) {
 }
 
 var errStarted = fmt.Errorf("the session has started: %w", fault.ErrConflict)
+
+// closedMailed logs what CaseClosed's cancellation of session id, or the
+// queueing of its mail, answered (err): someone not mailed (WARN "closed
+// case's session cancellation not mailed to some"), and any other error
+// but the session being cancelled or started already (warn).
+func (s *Service) closedMailed(ctx context.Context, caseID, id string, err error, warn func(string, error)) {
+	var notMailed *NotMailedError
+	if errors.As(err, &notMailed) {
+		// Someone whose address a seat not expected at the session
+		// has on file is not sent the cancellation — though they may
+		// hold the invitation, sent before the address was shared.
+		// No mediator is there to be told who (a Cancel's
+		// NotMailedError): the log says how many, not who.
+		log := s.cfg.Log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.WarnContext(ctx, "closed case's session cancellation not mailed to some", "case", caseID, "session", id, "count", len(notMailed.Names))
+		err = notMailed.Err
+	}
+	if err != nil && !errors.Is(err, errCancelled) && !errors.Is(err, errStarted) {
+		warn(id, err)
+	}
+}
 
 func (s *Service) change(ctx context.Context, actor account.Account, caseID, id string, kind mail.Kind, apply func(*Session, time.Time) error) (*Session, error) {
 	c, err := s.loadCase(ctx, actor, caseID, policy.SessionManage)
