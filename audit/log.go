@@ -670,8 +670,12 @@ const maxCoverCheck = 256
 // (docs/operations.md). The ERROR says whether a checkpoint signed with
 // the log's key covers it: then a node of an older release (which signs
 // checkpoints but not entries) wrote it, it is a genuine record, and
-// removing it would fork the log; if not, no node signed anything over it.
-// Only the writer (or Open) calls it.
+// removing it would fork the log. If not, and the latest checkpoint was
+// signed by an older release (or there is none), an older node may have
+// written it and not yet signed its checkpoint: the ERROR says to make
+// sure none runs and to wait for it to repeat (covered=unknown).
+// Otherwise no node signed anything over it. Only the writer (or Open)
+// calls it.
 func (l *Log) reportForged(ctx context.Context, n int64, raw []byte, err error) {
 	if n == l.forgedIdx && time.Since(l.forgedAt) < time.Minute {
 		return
@@ -682,8 +686,31 @@ func (l *Log) reportForged(ctx context.Context, n int64, raw []byte, err error) 
 			"index", n, "key", l.lay.entry(n), "covered", true, "err", err)
 		return
 	}
+	if l.latestPredatesSigning(ctx) {
+		// A node of an older release may have written it and not yet
+		// signed the checkpoint over it: removing it would fork the log.
+		slog.Error("audit: an entry in the store has no entry signature and no checkpoint signed with the log's key covers it yet; it may be an older node's entry whose checkpoint has not landed: make sure no older node runs, then wait for this ERROR to repeat before removing anything",
+			"index", n, "key", l.lay.entry(n), "covered", "unknown", "err", err)
+		return
+	}
 	slog.Error("audit: an entry in the store was not written by a node; audited writes fail until it is removed",
 		"index", n, "key", l.lay.entry(n), "covered", false, "err", err)
+}
+
+// latestPredatesSigning reports whether the latest checkpoint is missing
+// or says nothing of where entries are signed: a node of this release has
+// not signed one yet, so a node of an older release may still be writing.
+// Only the writer (or Open) calls it.
+func (l *Log) latestPredatesSigning(ctx context.Context) bool {
+	data, _, err := readObject(ctx, l.store, l.lay.latest())
+	if errors.Is(err, objstore.ErrNotFound) {
+		return true
+	}
+	if err != nil {
+		return false
+	}
+	_, from, err := openCheckpointFrom(data, l.verifier)
+	return err == nil && from < 0
 }
 
 // coveredBySigned reports whether a checkpoint signed with the log's key
