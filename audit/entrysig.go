@@ -46,7 +46,11 @@ import (
 // before N are vouched for by the checkpoints alone; an entry at N or
 // beyond without a valid signature was not written by a node (forged, or
 // damaged), and is refused by [Open], by a Log catching up with the store,
-// and by [Verify] — the tail beyond the latest checkpoint included.
+// and by [Verify] — the tail beyond the latest checkpoint included. Where
+// no checkpoint states N (a bucket writer may delete them all), the first
+// signed entry must say that signatures start there (see entryAuth), so
+// entries before it cannot be rewritten or stripped unnoticed while any
+// signed entry remains.
 
 // ErrForgedEntry is wrapped by the error that refuses an entry without a
 // valid entry signature where one is required.
@@ -130,10 +134,13 @@ func checkEntrySig(v note.Verifier, index int64, event, sigLine []byte) error {
 }
 
 // fetched is a stored entry read and checked: its event's bytes (the Merkle
-// leaf) and whether it carries a valid signature.
+// leaf), whether it carries a valid signature, and whether it is an
+// EventEntrySignatures entry (starts) and the index its "from" names.
 type fetched struct {
 	event  []byte
 	signed bool
+	starts bool
+	from   string
 }
 
 // readEntry checks raw, the stored entry index: a canonical event, and a
@@ -144,16 +151,19 @@ func readEntry(v note.Verifier, key string, index int64, raw []byte) (fetched, e
 	if err != nil {
 		return fetched{}, fmt.Errorf("audit: entry %d (%s): %w: %w", index, key, err, ErrForgedEntry)
 	}
-	if _, err := ParseEvent(event); err != nil {
+	ev, err := ParseEvent(event)
+	if err != nil {
 		return fetched{}, fmt.Errorf("audit: entry %d: %w", index, err)
 	}
+	f := fetched{event: event, starts: ev.Type == EventEntrySignatures, from: ev.Attrs["from"]}
 	if sigLine == nil {
-		return fetched{event: event}, nil
+		return f, nil
 	}
 	if err := checkEntrySig(v, index, event, sigLine); err != nil {
 		return fetched{}, fmt.Errorf("audit: entry %d (%s): %s: %w", index, key, err, ErrForgedEntry)
 	}
-	return fetched{event: event, signed: true}, nil
+	f.signed = true
+	return f, nil
 }
 
 // entryAuth decides which entries must be signed, taking entries in index
@@ -161,6 +171,19 @@ func readEntry(v note.Verifier, key string, index int64, raw []byte) (fetched, e
 // down to the first signed entry seen, and to what a checkpoint of this
 // release states (requireFrom); entries before it are from before entries
 // were signed.
+//
+// Unsigned entries before the first signed one are taken as from before
+// entries were signed only if something signed says signatures start
+// there: the first signed entry is entry 0 (nothing comes before it), or
+// the EventEntrySignatures entry whose "from" is its own index (a node
+// appended it at the end of the log it found), or the index a signed
+// checkpoint states (signedFrom, known before any signed entry is seen).
+// Otherwise the unsigned entry just before it is a forgery or a signed
+// entry with its signature stripped: a bucket writer who deleted the
+// checkpoints saying where signatures start, and rewrote entries before
+// the first signed one, would have them taken in. An unsigned
+// EventEntrySignatures entry is refused too: a node only writes it
+// signed.
 type entryAuth struct {
 	signedFrom   int64 // noSignedFrom until known
 	lastUnsigned int64 // the last unsigned entry admitted, or -1
@@ -169,10 +192,23 @@ type entryAuth struct {
 
 func newEntryAuth() entryAuth { return entryAuth{signedFrom: noSignedFrom, lastUnsigned: -1} }
 
-// admit checks entry index (read with readEntry) against what is known
-// of where signatures start.
-func (a *entryAuth) admit(key string, index int64, f fetched) error {
+// errBadStart is wrapped (with ErrForgedEntry) by admit's error for a
+// first signed entry that does not say signatures start there: the error
+// names the entry before it, which was already taken in, not the one read.
+var errBadStart = errors.New("the first signed entry does not start signatures")
+
+// admit checks entry index of the log laid out by lay (read with
+// readEntry) against what is known of where signatures start.
+func (a *entryAuth) admit(lay layout, index int64, f fetched) error {
+	key := lay.entry(index)
+	if f.starts && !f.signed {
+		return fmt.Errorf("audit: entry %d (%s): the entry from which entries are signed, without its signature (stripped): %w", index, key, ErrForgedEntry)
+	}
 	if f.signed {
+		if !a.anySigned && index > 0 && index != a.signedFrom && (!f.starts || f.from != strconv.FormatInt(index, 10)) {
+			return fmt.Errorf("audit: entry %d (%s): no entry signature, yet entry %d is signed and is not the entry from which entries are signed (%w): %w",
+				index-1, lay.entry(index-1), index, errBadStart, ErrForgedEntry)
+		}
 		a.signedFrom = min(a.signedFrom, index)
 		a.anySigned = true
 		return nil

@@ -342,7 +342,8 @@ func BenchmarkOpen(b *testing.B) {
 // TestStrippedAndRolledBackCaughtBySavedCheckpoint: someone with write
 // access to the bucket rolls the latest checkpoint back to one signed
 // before entries were, deletes every checkpoint since, strips the
-// signature lines and adds an unsigned entry. The store alone no longer
+// signature lines, replaces the entry from which entries are signed (which
+// a node refuses unsigned) and adds an unsigned entry. The store alone no longer
 // says from where entries are signed (the residual docs/security.md
 // names), but a checkpoint saved earlier does, so Verify with it names
 // the first unsigned entry it says must be signed.
@@ -400,6 +401,10 @@ func TestStrippedAndRolledBackCaughtBySavedCheckpoint(t *testing.T) {
 		overwrite(t, store, lay.entry(i), bare)
 	}
 	forge(t, l, 6, ev("retention.case.destroyed", "svc"))
+	// The entry from which entries are signed, stripped, gives it away.
+	verifyFails(t, store, s.VerifierKey(), nil, "entry 2 (audit/entries/00000000000000000002): the entry from which entries are signed, without its signature")
+	// Replaced by another event, it does not.
+	forge(t, l, 2, ev("doc.view", "svc"))
 
 	mustVerify(t, store, s.VerifierKey(), nil) // the residual
 	verifyFails(t, store, s.VerifierKey(), saved, "entry 2 (audit/entries/00000000000000000002): no entry signature")

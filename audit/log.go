@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -48,10 +49,15 @@ type Log struct {
 
 	// auth says from which index entries must carry a valid signature
 	// (entrysig.go); forgedIdx and forgedAt are when the last forged entry
-	// was logged. The writer (or Open) alone uses them.
-	auth      entryAuth
-	forgedIdx int64
-	forgedAt  time.Time
+	// was logged; startPending, that Open could not append the
+	// EventEntrySignatures entry to a log written before entries were
+	// signed, so the writer appends it before the first entry it writes
+	// (else a regular entry would be the first signed one, which the next
+	// Open refuses: entrysig.go). The writer (or Open) alone uses them.
+	auth         entryAuth
+	forgedIdx    int64
+	forgedAt     time.Time
+	startPending bool
 
 	qmu     sync.Mutex // guards queue and writing; held only in enqueue, takeRound, queueEmpty and a failed writer's recovery (write)
 	queue   []*request // waiting for the writer, oldest first
@@ -263,8 +269,24 @@ func (l *Log) runRound(round []*request) (unfinished []*request) {
 		return nil
 	}
 
-	budget := roundEntries
 	wrote, wantCheckpoint := false, false
+	if l.startPending && l.auth.anySigned {
+		l.startPending = false // another node wrote a signed entry, caught up above
+	}
+	if l.startPending && slices.ContainsFunc(live, func(r *request) bool { return r.pending() > 0 }) {
+		// Open could not append the entry from which entries are
+		// signed: it goes first.
+		if err := l.startSigning(ctx); err != nil {
+			for _, r := range live {
+				r.err = err
+				r.answer()
+			}
+			return nil
+		}
+		l.startPending = false
+		wrote = true
+	}
+	budget := roundEntries
 	wroteNow := make([]bool, len(live)) // entries of live[i] written this round
 	for i, r := range live {
 		wantCheckpoint = wantCheckpoint || r.checkpoint
@@ -364,9 +386,10 @@ func roundContext(round []*request) (ctx context.Context, stop func()) {
 // appends a signed EventEntrySignatures entry at its end (once, however
 // many nodes start at once) and signs a checkpoint over it and every entry
 // before, saying that entries are signed from its index on; if a write
-// fails, Open logs a WARN and the next append does it. Where entries are
-// signed from is read from the latest checkpoint and from those stored
-// under its size and under the largest size, whose roots are checked too.
+// fails, Open logs a WARN and the next append writes what is missing (that
+// entry first, then its own). Where entries are signed from is read from
+// the latest checkpoint and from those stored under its size and under the
+// largest size, whose roots are checked too.
 //
 // Opening reads every entry once (16 at a time) and keeps about 64 bytes of
 // hashes per entry in memory, so start-up time and memory grow linearly with
@@ -477,8 +500,9 @@ func OpenWithPrefix(ctx context.Context, store objstore.Store, signer *Signer, p
 		if errors.Is(err, ErrForgedEntry) {
 			return nil, err
 		}
-		slog.Warn("audit: could not append the signed entry from which entries are signed; the next append is the first signed entry",
+		slog.Warn("audit: could not append the signed entry from which entries are signed; the next append writes it first",
 			"log", l.lay.latest(), "entries", at, "err", err)
+		l.startPending = true
 		return l, nil
 	}
 	if err := l.publish(ctx); err != nil {
@@ -505,7 +529,7 @@ const EventEntrySignatures = "audit.entry-signatures.enabled"
 // index, it takes in what that node wrote, which must be signed (Open has
 // required signatures from this index on) and so was written by a node of
 // this release doing the same. Nodes starting at once thus append it once.
-// Only Open calls it.
+// Only Open calls it, or the writer when Open could not (startPending).
 func (l *Log) startSigning(ctx context.Context) error {
 	n := l.tree.n
 	rec, err := Event{Type: EventEntrySignatures, Actor: "system", Attrs: map[string]string{"from": strconv.FormatInt(n, 10)}, Time: time.Now()}.Encode()
@@ -612,8 +636,15 @@ func (l *Log) refresh(ctx context.Context) error {
 		default:
 			f, err = readEntry(l.verifier, key, n, data)
 			if err == nil {
-				err = l.auth.admit(key, n, f)
+				err = l.auth.admit(l.lay, n, f)
 			}
+		}
+		if errors.Is(err, errBadStart) {
+			// The error names the entry before, taken in earlier, as
+			// forged: entry n is genuine, and the ERROR would say to
+			// remove it. (Only while Open loads: afterwards signatures
+			// are required from the end of the log Open found.)
+			return err
 		}
 		if err != nil {
 			// Not an entry a node of this release wrote (unsigned, badly
@@ -639,8 +670,12 @@ const maxCoverCheck = 256
 // (docs/operations.md). The ERROR says whether a checkpoint signed with
 // the log's key covers it: then a node of an older release (which signs
 // checkpoints but not entries) wrote it, it is a genuine record, and
-// removing it would fork the log; if not, no node signed anything over it.
-// Only the writer (or Open) calls it.
+// removing it would fork the log. If not, and the latest checkpoint was
+// signed by an older release (or there is none), an older node may have
+// written it and not yet signed its checkpoint: the ERROR says to make
+// sure none runs and to wait for it to repeat (covered=unknown).
+// Otherwise no node signed anything over it. Only the writer (or Open)
+// calls it.
 func (l *Log) reportForged(ctx context.Context, n int64, raw []byte, err error) {
 	if n == l.forgedIdx && time.Since(l.forgedAt) < time.Minute {
 		return
@@ -651,8 +686,31 @@ func (l *Log) reportForged(ctx context.Context, n int64, raw []byte, err error) 
 			"index", n, "key", l.lay.entry(n), "covered", true, "err", err)
 		return
 	}
+	if l.latestPredatesSigning(ctx) {
+		// A node of an older release may have written it and not yet
+		// signed the checkpoint over it: removing it would fork the log.
+		slog.Error("audit: an entry in the store has no entry signature and no checkpoint signed with the log's key covers it yet; it may be an older node's entry whose checkpoint has not landed: make sure no older node runs, then wait for this ERROR to repeat before removing anything",
+			"index", n, "key", l.lay.entry(n), "covered", "unknown", "err", err)
+		return
+	}
 	slog.Error("audit: an entry in the store was not written by a node; audited writes fail until it is removed",
 		"index", n, "key", l.lay.entry(n), "covered", false, "err", err)
+}
+
+// latestPredatesSigning reports whether the latest checkpoint is missing
+// or says nothing of where entries are signed: a node of this release has
+// not signed one yet, so a node of an older release may still be writing.
+// Only the writer (or Open) calls it.
+func (l *Log) latestPredatesSigning(ctx context.Context) bool {
+	data, _, err := readObject(ctx, l.store, l.lay.latest())
+	if errors.Is(err, objstore.ErrNotFound) {
+		return true
+	}
+	if err != nil {
+		return false
+	}
+	_, from, err := openCheckpointFrom(data, l.verifier)
+	return err == nil && from < 0
 }
 
 // coveredBySigned reports whether a checkpoint signed with the log's key
@@ -790,6 +848,7 @@ func (l *Log) appendRecord(ctx context.Context, rec []byte) (int64, error) {
 				return -1, err
 			}
 			l.auth.signedFrom = min(l.auth.signedFrom, n)
+			l.auth.anySigned = true
 			return n, nil
 		}
 		if !errors.Is(err, objstore.ErrPrecondition) {

@@ -208,7 +208,7 @@ func loadEntries(ctx context.Context, store objstore.Store, lay layout, v note.V
 			if idx != t.n {
 				return fmt.Errorf("audit: internal error: adding entry %d to tree of %d", idx, t.n)
 			}
-			if err := auth.admit(lay.entry(idx), idx, f); err != nil {
+			if err := auth.admit(lay, idx, f); err != nil {
 				return err
 			}
 			if err := t.add(f.event); err != nil {
