@@ -2,7 +2,9 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -206,5 +208,94 @@ func TestFailedStatementIsCorrectedInTheLog(t *testing.T) {
 	}
 	if ops[0] == "" || ops[1] != ops[0] || ops[2] == ops[0] {
 		t.Fatalf("ops %v: the correction must name its entry's op, the retry a new one", ops)
+	}
+}
+
+// TestRepeatedAdmissionAuditsNoStrayEntry: a mediator's admission posted
+// again (Admit clicked again after a lost answer: signed again, so other
+// bytes) is answered with the admission stored first and audits nothing
+// new, so every e2ee.device.admitted entry names the hash of an
+// admission that is stored (before, the repeat was audited first with
+// its own hash, then found the first one stored and was answered as
+// admitted: its entry named a record that exists nowhere).
+func TestRepeatedAdmissionAuditsNoStrayEntry(t *testing.T) {
+	t.Parallel()
+	fo := &auditDown{}
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fo.Store = s; return fo }})
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	fresh := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMXWing)
+	if err := fresh.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	devs, _, err := tc.med.x.CaseDevices(ctx, tc.caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, ok := devs.Record(tc.a.id, fresh.Me.ID)
+	if !ok {
+		t.Fatal("the new device is not listed")
+	}
+	now := time.Now()
+	var answers [][]byte
+	for i := range 2 {
+		end, err := tc.med.x.Me.Endorse(rec, tc.caseID, now.Add(time.Duration(i)*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p keydir.Proven
+		if err := tc.med.c.Do(ctx, http.MethodPost, "/api/v1/cases/"+tc.caseID+"/e2ee/admissions", api.RecordRequest{Record: end}, &p); err != nil {
+			t.Fatalf("admission %d: %v", i+1, err)
+		}
+		if len(p.Endorsements) != 1 {
+			t.Fatalf("admission %d answered with %d endorsements", i+1, len(p.Endorsements))
+		}
+		answers = append(answers, p.Endorsements[0].Record)
+	}
+	if string(answers[0]) != string(answers[1]) {
+		t.Error("the repeat was not answered with the admission stored first")
+	}
+	stored := map[string]bool{}
+	err = fo.List(ctx, "keydir/endorsements/"+tc.a.id+"/"+fresh.Me.ID+"/", func(info objstore.Info) error {
+		rc, _, err := fo.Get(ctx, info.Key, objstore.GetOptions{})
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		var st struct{ Record []byte }
+		if err := json.NewDecoder(rc).Decode(&st); err != nil {
+			return err
+		}
+		e, err := e2ee.DecodeEndorsement(st.Record)
+		if err != nil {
+			return err
+		}
+		stored[fmt.Sprintf("sha256:%x", e.Hash())] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 1 {
+		t.Fatalf("%d admissions stored, want 1", len(stored))
+	}
+	admitted := 0
+	for i := int64(0); i < n.Audit.Size(); i++ {
+		ev, err := n.Audit.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type != "e2ee.device.admitted" || ev.Case != tc.caseID {
+			continue
+		}
+		admitted++
+		for _, h := range ev.Hashes {
+			if !stored[h] {
+				t.Errorf("an e2ee.device.admitted entry names %s, stored nowhere", h)
+			}
+		}
+	}
+	if admitted != 1 {
+		t.Errorf("%d e2ee.device.admitted entries, want 1", admitted)
 	}
 }

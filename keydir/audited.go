@@ -36,8 +36,9 @@ func (s *Service) record(ctx context.Context, ev audit.Event) error {
 // record at key is read back, and ev stands if it holds record (the
 // change was made), is followed by ev.Type+".failed" if not, and by
 // ev.Type+".unknown" (and a WARN) if the read fails. A repeat of a
-// change already made is audited again: an entry may stand for an
-// attempt that found its record there.
+// change already made (the same bytes) is audited again: an entry may
+// stand for an attempt that found its record there. (An endorsement
+// signed again is answered before this, by endorse.)
 func (s *Service) auditFirst(ctx context.Context, ev audit.Event, key string, record []byte, store func(context.Context) (*stored, error)) (*stored, error) {
 	ev = audit.Paired(ev)
 	if err := s.record(ctx, ev); err != nil {
