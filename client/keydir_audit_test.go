@@ -18,6 +18,7 @@ import (
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
 )
 
@@ -297,5 +298,64 @@ func TestRepeatedAdmissionAuditsNoStrayEntry(t *testing.T) {
 	}
 	if admitted != 1 {
 		t.Errorf("%d e2ee.device.admitted entries, want 1", admitted)
+	}
+}
+
+// TestFirstDeviceAuditedFirst: an account's first device is the root of
+// its own chain and counts at once, so it is audited before it is
+// stored: while the audit log takes no writes it is refused (503) and
+// not stored (before, it was stored and its entry appended after, on the
+// claim that a registered device counts for no one until linked,
+// admitted or named). A later device, which counts for no one until
+// linked or admitted, still registers while the log is down (a WARN).
+func TestFirstDeviceAuditedFirst(t *testing.T) {
+	t.Parallel()
+	fo := &auditDown{}
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fo.Store = s; return fo }})
+	ctx := context.Background()
+	acct, c := n.Staff(t, policy.RoleMediator, fmt.Sprintf("first-%d@example.org", time.Now().UnixNano()))
+	devices := func() int {
+		k := 0
+		if err := fo.List(ctx, "keydir/devices/"+acct.ID+"/", func(objstore.Info) error { k++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	first := newKeys(t, c, acct.ID, e2ee.KEMX25519)
+	fo.down.Store(true)
+	if err := first.Register(ctx); status(err) != http.StatusServiceUnavailable {
+		t.Errorf("an account's first device registered with the audit log unwritable: %v; want 503", err)
+	}
+	fo.down.Store(false)
+	if k := devices(); k != 0 {
+		t.Fatalf("%d unaudited first device(s) stand", k)
+	}
+	if err := first.Register(ctx); err != nil {
+		t.Fatalf("the first device once the log takes writes: %v", err)
+	}
+	entries := 0
+	for i := int64(0); i < n.Audit.Size(); i++ {
+		ev, err := n.Audit.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(ev.Type, "e2ee.device") && ev.Actor == acct.ID {
+			entries++
+			if ev.Type != "e2ee.device" || len(ev.Objects) != 1 || ev.Objects[0] != first.Me.ID {
+				t.Errorf("entry %+v, want e2ee.device naming the first device", ev)
+			}
+		}
+	}
+	if entries != 1 {
+		t.Errorf("%d e2ee.device entries, want 1", entries)
+	}
+	fo.down.Store(true)
+	second := newKeys(t, c, acct.ID, e2ee.KEMX25519)
+	if err := second.Register(ctx); err != nil {
+		t.Errorf("a second device with the audit log unwritable: %v; want it registered", err)
+	}
+	fo.down.Store(false)
+	if k := devices(); k != 2 {
+		t.Errorf("%d devices stored, want 2", k)
 	}
 }
