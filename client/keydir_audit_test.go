@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/keydir"
@@ -357,5 +358,57 @@ func TestFirstDeviceAuditedFirst(t *testing.T) {
 	fo.down.Store(false)
 	if k := devices(); k != 2 {
 		t.Errorf("%d devices stored, want 2", k)
+	}
+}
+
+// auditRefusals is auditDown that counts the audit writes it refused.
+type auditRefusals struct {
+	auditDown
+	refused atomic.Int64
+}
+
+func (f *auditRefusals) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	if f.down.Load() && strings.HasPrefix(key, "audit/") {
+		f.refused.Add(1)
+	}
+	return f.auditDown.Put(ctx, key, r, size, opts)
+}
+
+// TestStatementRefusedAsUnavailableIsTriedAgain: a membership statement
+// the server refuses with 503 (its audit log takes no writes) is tried
+// again by the mediator's chat, a few times, so once the log takes
+// writes it lands with nobody acting (before, the chat showed a notice
+// and tried nothing more: a party who joined then stayed out of every
+// room until a mediator acted or opened the case again).
+func TestStatementRefusedAsUnavailableIsTriedAgain(t *testing.T) {
+	t.Parallel()
+	fo := &auditRefusals{}
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fo.Store = s; return fo }})
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	statements := func() int {
+		k := 0
+		if err := fo.List(ctx, "keydir/statements/"+tc.caseID+"/", func(objstore.Info) error { k++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	fo.down.Store(true)
+	open(t, tc.med, tc.caseID, client.SecureOptions{}) // signs the case's first statement
+	for deadline := time.Now().Add(30 * time.Second); fo.refused.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the statement was not tried within 30s")
+		}
+		time.Sleep(20 * time.Millisecond) // bounded poll
+	}
+	if k := statements(); k != 0 {
+		t.Fatalf("%d statement(s) stored while the audit log took no writes", k)
+	}
+	fo.down.Store(false)
+	for deadline := time.Now().Add(30 * time.Second); statements() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the refused statement was not tried again within 30s")
+		}
+		time.Sleep(50 * time.Millisecond) // bounded poll
 	}
 }
