@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +31,9 @@ func New(baseURL, token string) *Client {
 type Error struct {
 	Status  int
 	Problem api.Problem
+	// RetryAfter is the wait the server asked for (its Retry-After, in
+	// seconds), 0 if it gave none.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -70,6 +74,9 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	defer res.Body.Close()
 	if res.StatusCode >= 400 {
 		e := &Error{Status: res.StatusCode}
+		if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && secs > 0 {
+			e.RetryAfter = time.Duration(min(secs, 3600)) * time.Second
+		}
 		json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&e.Problem)
 		return e
 	}

@@ -2,7 +2,9 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -12,10 +14,12 @@ import (
 
 	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/audit"
+	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/e2ee"
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/keydir"
 	"github.com/parley-mediation/parley/objstore"
+	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
 )
 
@@ -206,5 +210,205 @@ func TestFailedStatementIsCorrectedInTheLog(t *testing.T) {
 	}
 	if ops[0] == "" || ops[1] != ops[0] || ops[2] == ops[0] {
 		t.Fatalf("ops %v: the correction must name its entry's op, the retry a new one", ops)
+	}
+}
+
+// TestRepeatedAdmissionAuditsNoStrayEntry: a mediator's admission posted
+// again (Admit clicked again after a lost answer: signed again, so other
+// bytes) is answered with the admission stored first and audits nothing
+// new, so every e2ee.device.admitted entry names the hash of an
+// admission that is stored (before, the repeat was audited first with
+// its own hash, then found the first one stored and was answered as
+// admitted: its entry named a record that exists nowhere).
+func TestRepeatedAdmissionAuditsNoStrayEntry(t *testing.T) {
+	t.Parallel()
+	fo := &auditDown{}
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fo.Store = s; return fo }})
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	fresh := newKeys(t, tc.a.c, tc.a.id, e2ee.KEMXWing)
+	if err := fresh.Register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	devs, _, err := tc.med.x.CaseDevices(ctx, tc.caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, ok := devs.Record(tc.a.id, fresh.Me.ID)
+	if !ok {
+		t.Fatal("the new device is not listed")
+	}
+	now := time.Now()
+	var answers [][]byte
+	for i := range 2 {
+		end, err := tc.med.x.Me.Endorse(rec, tc.caseID, now.Add(time.Duration(i)*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p keydir.Proven
+		if err := tc.med.c.Do(ctx, http.MethodPost, "/api/v1/cases/"+tc.caseID+"/e2ee/admissions", api.RecordRequest{Record: end}, &p); err != nil {
+			t.Fatalf("admission %d: %v", i+1, err)
+		}
+		if len(p.Endorsements) != 1 {
+			t.Fatalf("admission %d answered with %d endorsements", i+1, len(p.Endorsements))
+		}
+		answers = append(answers, p.Endorsements[0].Record)
+	}
+	if string(answers[0]) != string(answers[1]) {
+		t.Error("the repeat was not answered with the admission stored first")
+	}
+	stored := map[string]bool{}
+	err = fo.List(ctx, "keydir/endorsements/"+tc.a.id+"/"+fresh.Me.ID+"/", func(info objstore.Info) error {
+		rc, _, err := fo.Get(ctx, info.Key, objstore.GetOptions{})
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		var st struct{ Record []byte }
+		if err := json.NewDecoder(rc).Decode(&st); err != nil {
+			return err
+		}
+		e, err := e2ee.DecodeEndorsement(st.Record)
+		if err != nil {
+			return err
+		}
+		stored[fmt.Sprintf("sha256:%x", e.Hash())] = true
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 1 {
+		t.Fatalf("%d admissions stored, want 1", len(stored))
+	}
+	admitted := 0
+	for i := int64(0); i < n.Audit.Size(); i++ {
+		ev, err := n.Audit.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type != "e2ee.device.admitted" || ev.Case != tc.caseID {
+			continue
+		}
+		admitted++
+		for _, h := range ev.Hashes {
+			if !stored[h] {
+				t.Errorf("an e2ee.device.admitted entry names %s, stored nowhere", h)
+			}
+		}
+	}
+	if admitted != 1 {
+		t.Errorf("%d e2ee.device.admitted entries, want 1", admitted)
+	}
+}
+
+// TestFirstDeviceAuditedFirst: an account's first device is the root of
+// its own chain and counts at once, so it is audited before it is
+// stored: while the audit log takes no writes it is refused (503) and
+// not stored (before, it was stored and its entry appended after, on the
+// claim that a registered device counts for no one until linked,
+// admitted or named). A later device, which counts for no one until
+// linked or admitted, still registers while the log is down (a WARN).
+func TestFirstDeviceAuditedFirst(t *testing.T) {
+	t.Parallel()
+	fo := &auditDown{}
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fo.Store = s; return fo }})
+	ctx := context.Background()
+	acct, c := n.Staff(t, policy.RoleMediator, fmt.Sprintf("first-%d@example.org", time.Now().UnixNano()))
+	devices := func() int {
+		k := 0
+		if err := fo.List(ctx, "keydir/devices/"+acct.ID+"/", func(objstore.Info) error { k++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	first := newKeys(t, c, acct.ID, e2ee.KEMX25519)
+	fo.down.Store(true)
+	if err := first.Register(ctx); status(err) != http.StatusServiceUnavailable {
+		t.Errorf("an account's first device registered with the audit log unwritable: %v; want 503", err)
+	}
+	fo.down.Store(false)
+	if k := devices(); k != 0 {
+		t.Fatalf("%d unaudited first device(s) stand", k)
+	}
+	if err := first.Register(ctx); err != nil {
+		t.Fatalf("the first device once the log takes writes: %v", err)
+	}
+	entries := 0
+	for i := int64(0); i < n.Audit.Size(); i++ {
+		ev, err := n.Audit.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(ev.Type, "e2ee.device") && ev.Actor == acct.ID {
+			entries++
+			if ev.Type != "e2ee.device" || len(ev.Objects) != 1 || ev.Objects[0] != first.Me.ID {
+				t.Errorf("entry %+v, want e2ee.device naming the first device", ev)
+			}
+		}
+	}
+	if entries != 1 {
+		t.Errorf("%d e2ee.device entries, want 1", entries)
+	}
+	fo.down.Store(true)
+	second := newKeys(t, c, acct.ID, e2ee.KEMX25519)
+	if err := second.Register(ctx); err != nil {
+		t.Errorf("a second device with the audit log unwritable: %v; want it registered", err)
+	}
+	fo.down.Store(false)
+	if k := devices(); k != 2 {
+		t.Errorf("%d devices stored, want 2", k)
+	}
+}
+
+// auditRefusals is auditDown that counts the audit writes it refused.
+type auditRefusals struct {
+	auditDown
+	refused atomic.Int64
+}
+
+func (f *auditRefusals) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	if f.down.Load() && strings.HasPrefix(key, "audit/") {
+		f.refused.Add(1)
+	}
+	return f.auditDown.Put(ctx, key, r, size, opts)
+}
+
+// TestStatementRefusedAsUnavailableIsTriedAgain: a membership statement
+// the server refuses with 503 (its audit log takes no writes) is tried
+// again by the mediator's chat, a few times, so once the log takes
+// writes it lands with nobody acting (before, the chat showed a notice
+// and tried nothing more: a party who joined then stayed out of every
+// room until a mediator acted or opened the case again).
+func TestStatementRefusedAsUnavailableIsTriedAgain(t *testing.T) {
+	t.Parallel()
+	fo := &auditRefusals{}
+	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), WrapStore: func(s objstore.Store) objstore.Store { fo.Store = s; return fo }})
+	tc := seedE2EE(t, n)
+	ctx := context.Background()
+	statements := func() int {
+		k := 0
+		if err := fo.List(ctx, "keydir/statements/"+tc.caseID+"/", func(objstore.Info) error { k++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	fo.down.Store(true)
+	open(t, tc.med, tc.caseID, client.SecureOptions{}) // signs the case's first statement
+	for deadline := time.Now().Add(30 * time.Second); fo.refused.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the statement was not tried within 30s")
+		}
+		time.Sleep(20 * time.Millisecond) // bounded poll
+	}
+	if k := statements(); k != 0 {
+		t.Fatalf("%d statement(s) stored while the audit log took no writes", k)
+	}
+	fo.down.Store(false)
+	for deadline := time.Now().Add(30 * time.Second); statements() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the refused statement was not tried again within 30s")
+		}
+		time.Sleep(50 * time.Millisecond) // bounded poll
 	}
 }

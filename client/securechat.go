@@ -650,12 +650,46 @@ func (s *SecureChat) signer() {
 			return
 		case <-time.After(150 * time.Millisecond):
 		}
-		ctx, cancel := context.WithTimeout(s.life, 30*time.Second)
-		if err := s.signMembership(ctx); err != nil && s.life.Err() == nil {
-			s.emit(SecureEvent{Notice: "membership not signed: " + err.Error()})
+		for try := 1; ; try++ {
+			ctx, cancel := context.WithTimeout(s.life, 30*time.Second)
+			err := s.signMembership(ctx)
+			cancel()
+			if err == nil || s.life.Err() != nil {
+				break
+			}
+			wait, again := signRetry(err, try)
+			if !again {
+				s.emit(SecureEvent{Notice: "membership not signed: " + err.Error()})
+				break
+			}
+			// The server could not take the statement just now (503:
+			// its audit log takes no writes, say): a party who joined
+			// would stay out of every room until a mediator acted again,
+			// so it is tried again, a few times.
+			select {
+			case <-s.done:
+				return
+			case <-time.After(wait):
+			}
 		}
-		cancel()
 	}
+}
+
+// signRetries bounds the tries of a membership statement the server
+// refused as unavailable (about 5 within 2 minutes).
+const signRetries = 5
+
+// signRetry says whether the signer tries a statement again after err
+// (its try-th try), and after how long: only a 503, at most signRetries
+// times, waiting 5, 10, 20, 30 and 30 seconds, or the server's
+// Retry-After if longer (at most 30 seconds).
+func signRetry(err error, try int) (time.Duration, bool) {
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Status != http.StatusServiceUnavailable || try > signRetries {
+		return 0, false
+	}
+	wait := min(5*time.Second<<(try-1), 30*time.Second)
+	return max(wait, min(ae.RetryAfter, 30*time.Second)), true
 }
 
 // peopleOf lists the case's people as a statement does: active mediators,

@@ -29,15 +29,17 @@ func (s *Service) record(ctx context.Context, ev audit.Event) error {
 
 // auditFirst stores a record whose effect would be a disclosure if it
 // stood unaudited (a device admitted to a case, a membership statement,
-// a device linked to an account: each changes who can read a room). ev
+// a device linked to an account, an account's first device: each changes
+// who can read a room). ev
 // is appended first (audit.Paired); if the log does not take it, nothing
 // is stored and the request is refused (503, "try it again shortly").
 // If the store then fails, the entry is settled (audit.Settle): the
 // record at key is read back, and ev stands if it holds record (the
 // change was made), is followed by ev.Type+".failed" if not, and by
 // ev.Type+".unknown" (and a WARN) if the read fails. A repeat of a
-// change already made is audited again: an entry may stand for an
-// attempt that found its record there.
+// change already made (the same bytes) is audited again: an entry may
+// stand for an attempt that found its record there. (An endorsement
+// signed again is answered before this, by endorse.)
 func (s *Service) auditFirst(ctx context.Context, ev audit.Event, key string, record []byte, store func(context.Context) (*stored, error)) (*stored, error) {
 	ev = audit.Paired(ev)
 	if err := s.record(ctx, ev); err != nil {
@@ -66,9 +68,10 @@ func (s *Service) recordLanded(key string, record []byte) func(context.Context) 
 }
 
 // recordAfter appends the entry of a change already made that discloses
-// nothing if it stands unaudited for a while (a device registered, which
-// counts for nobody's case until linked, admitted or named; a device
-// revoked, which takes access away). The change stands either way and is
+// nothing if it stands unaudited for a while (a device registered to an
+// account that has one already, which counts for nobody's case until
+// linked or admitted; a device revoked, which takes access away; an
+// account's first device counts at once and is audited first). The change stands either way and is
 // in the key directory's own log; a failed append is logged (WARN, ids
 // only), not ignored.
 func (s *Service) recordAfter(ctx context.Context, ev audit.Event) {

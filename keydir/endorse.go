@@ -56,35 +56,70 @@ func (s *Service) checkEndorsement(ctx context.Context, actor account.Account, r
 }
 
 // storeEndorsement stores and logs an endorsement checkEndorsement
-// passed: an admission (caseID set) as a record of its case.
+// passed: an admission (caseID set) as a record of its case. Another
+// endorsement stored at its key (a retry signed again, so other bytes) is
+// a conflict (endorse answers it).
 func (s *Service) storeEndorsement(ctx context.Context, e *e2ee.Endorsement, record []byte, caseID string) (*stored, error) {
-	store := s.storeLogged
+	key := endorsementKey(e.Account, e.Device, e.ByDev)
 	if caseID != "" {
 		// An admission belongs to its case: none is added to a case
 		// retention is disposing of.
-		store = func(ctx context.Context, key, kind string, record []byte) (*stored, error) {
-			return s.storeInCase(ctx, caseID, key, kind, record)
-		}
+		return s.storeInCase(ctx, caseID, key, EventEndorse, record)
 	}
-	saved, err := store(ctx, endorsementKey(e.Account, e.Device, e.ByDev), EventEndorse, record)
-	if errors.Is(err, fault.ErrConflict) {
-		saved, err = s.ensureLogged(ctx, endorsementKey(e.Account, e.Device, e.ByDev)) // endorsed before
+	return s.storeLogged(ctx, key, EventEndorse, record)
+}
+
+// sameEndorsement reads the endorsement stored at e's key: it is returned
+// (logged) if it endorses the same device of the same account, in the
+// same case, by the same device as e (a repeat of a change made: a
+// mediator's Admit clicked again after a lost answer, a link retried,
+// each signed again with a new time), nil if the key holds nothing or
+// another endorsement.
+func (s *Service) sameEndorsement(ctx context.Context, e *e2ee.Endorsement) (*stored, error) {
+	key := endorsementKey(e.Account, e.Device, e.ByDev)
+	st, err := s.read0(ctx, key)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil, nil
 	}
-	return saved, err
+	if err != nil {
+		return nil, err
+	}
+	old, err := e2ee.DecodeEndorsement(st.Record)
+	if err != nil {
+		return nil, err
+	}
+	if old.Account != e.Account || old.Device != e.Device || old.Case != e.Case || old.By != e.By || old.ByDev != e.ByDev {
+		return nil, nil
+	}
+	return s.ensureLogged(ctx, key)
 }
 
 // endorse checks an endorsement, audits ev (made of it) first and only
 // then stores it (auditFirst): an endorsement makes a device count, for
 // its account (a link) or in a case (an admission), so it reads what is
-// sealed to the account's devices from then on.
+// sealed to the account's devices from then on. A repeat of an
+// endorsement stored before (the same device, case and signer, signed
+// again) is answered with the stored one and audits nothing: its entry
+// would name a record stored nowhere. A repeat racing the first is
+// audited, then settled .failed (cause conflict) and answered with the
+// stored one.
 func (s *Service) endorse(ctx context.Context, actor account.Account, record []byte, caseID string, ev func(e *e2ee.Endorsement) audit.Event) (*stored, error) {
 	e, err := s.checkEndorsement(ctx, actor, record, caseID)
 	if err != nil {
 		return nil, err
 	}
-	return s.auditFirst(ctx, ev(e), endorsementKey(e.Account, e.Device, e.ByDev), record, func(ctx context.Context) (*stored, error) {
+	if st, err := s.sameEndorsement(ctx, e); err != nil || st != nil {
+		return st, err
+	}
+	saved, err := s.auditFirst(ctx, ev(e), endorsementKey(e.Account, e.Device, e.ByDev), record, func(ctx context.Context) (*stored, error) {
 		return s.storeEndorsement(ctx, e, record, caseID)
 	})
+	if errors.Is(err, fault.ErrConflict) {
+		if st, serr := s.sameEndorsement(ctx, e); serr == nil && st != nil {
+			return st, nil // endorsed meanwhile; this entry is settled .failed
+		}
+	}
+	return saved, err
 }
 
 // Admit logs a mediator's admission of a participant's new device in a

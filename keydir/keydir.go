@@ -482,12 +482,29 @@ func (s *Service) RegisterInSession(ctx context.Context, actor account.Account, 
 	if err := s.checkSince(ctx, since); err != nil {
 		return nil, err
 	}
-	st, err := s.storeForAccount(ctx, rec.Account, deviceKey(rec.Account, rec.ID), EventDevice, record)
-	if err != nil {
-		return nil, err
+	key := deviceKey(rec.Account, rec.ID)
+	ev := audit.Event{Type: "e2ee.device", Actor: actor.ID, Objects: []string{rec.ID},
+		Hashes: []string{fmt.Sprintf("sha256:%x", rec.Hash())}, Attrs: map[string]string{"kem": rec.KEM.String()}}
+	store := func(ctx context.Context) (*stored, error) {
+		return s.storeForAccount(ctx, rec.Account, key, EventDevice, record)
 	}
-	s.recordAfter(ctx, audit.Event{Type: "e2ee.device", Actor: actor.ID, Objects: []string{rec.ID},
-		Hashes: []string{fmt.Sprintf("sha256:%x", rec.Hash())}, Attrs: map[string]string{"kem": rec.KEM.String(), "log-index": strconv.FormatInt(st.Index, 10)}})
+	var st *stored
+	if len(existing) == 0 {
+		// Audited first: the account's first device is the root of its
+		// own chain and counts at once, in every case of the account.
+		st, err = s.auditFirst(ctx, ev, key, record, store)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		// A later device counts for no one until linked or admitted:
+		// audited after it is stored.
+		if st, err = store(ctx); err != nil {
+			return nil, err
+		}
+		ev.Attrs["log-index"] = strconv.FormatInt(st.Index, 10)
+		s.recordAfter(ctx, ev)
+	}
 	p, groups, err := s.prove(ctx, since, []*stored{st})
 	if err != nil {
 		return nil, err

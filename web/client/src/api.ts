@@ -9,7 +9,8 @@ import type {
 
 /** A failed call: the HTTP status and the server's problem (partial if the body was not one). */
 export class APIError extends Error {
-  constructor(public status: number, public problem: Partial<Problem>) {
+  /** retryAfter: the wait the server asked for (its Retry-After), in seconds; 0 if none. */
+  constructor(public status: number, public problem: Partial<Problem>, public retryAfter = 0) {
     super(problem.title ? `${problem.title}${problem.detail ? ": " + problem.detail : ""}` : `HTTP ${status}`);
   }
 }
@@ -124,8 +125,14 @@ export async function call<T>(method: string, path: string, body?: unknown, head
   const text = await res.text();
   let json: unknown = {};
   try { json = text ? JSON.parse(text) : {}; } catch { /* not JSON */ }
-  if (!res.ok) throw new APIError(res.status, problemOf(json));
+  if (!res.ok) throw new APIError(res.status, problemOf(json), retryAfterOf(res));
   return json as T;
+}
+
+/** The wait a refusal asks for (Retry-After in seconds, at most an hour), 0 if it gives none. */
+function retryAfterOf(res: Response): number {
+  const secs = Number(res.headers.get("Retry-After") ?? "");
+  return Number.isInteger(secs) && secs > 0 ? Math.min(secs, 3600) : 0;
 }
 
 /** The problem in an error answer's body, or nothing if it is not one. */

@@ -116,16 +116,26 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
           type: "button", class: "primary", id: "pair-confirm",
           onclick: async () => {
             (yes as HTMLButtonElement).disabled = true;
+            let added = false;
             try {
               status.textContent = "Adding the device and handing it the keys to this mediation's earlier messages…";
               const chains = await d.sc.chainsToShare();
               const endorsement = await E.endorse(d.sc.me, rec, "");
               const share = await E.shareKeys(d.sc.me, rec, chains);
               await call<Pairing>("POST", `/api/v1/keys/pairings/${encodeURIComponent(p.id)}/complete`, { endorsement: b64(endorsement), share: b64(share) });
+              added = true;
+              no.remove();
               await d.sc.refresh();
               status.textContent = "Added. Your new device can read this mediation's earlier messages, and everything from now on. The keys went to it encrypted; the service cannot read them.";
-              no.remove();
-            } catch (e) { status.textContent = "Not added: " + errText(e); }
+            } catch (e) {
+              if (added) {
+                status.textContent = "Added, but this page could not show it yet: reload the page.";
+                return;
+              }
+              // The pairing is still claimed: the same device can be added again.
+              status.textContent = "Not added yet: " + errText(e) + ". The numbers still match: press the button to try again.";
+              (yes as HTMLButtonElement).disabled = false;
+            }
           },
         }, "The numbers match: add the device");
         const no = h("button", { type: "button", onclick: () => { out.replaceChildren(h("p", {}, "Cancelled: nothing was added. If the numbers differed, tell your mediator.")); (start as HTMLButtonElement).disabled = false; } },

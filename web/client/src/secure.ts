@@ -109,6 +109,7 @@ export class SecureCase {
   // Each unacknowledged pub, with the epoch its body was encrypted for.
   private pending = new Map<string, { room: string; body: string; epoch: number; resolve: (p: Pos) => void; reject: (e: Error) => void }>();
   private closed = false;
+  private retryingSign = false;
   /** The subscribes the server answered "could not subscribe; try again" on this connection, by room: how many so far. */
   private subRefusals = new Map<string, number>();
   private sendLock: Promise<unknown> = Promise.resolve();
@@ -326,7 +327,7 @@ export class SecureCase {
       this.epochs.set(room, first);
     }
     for (const room of this.rooms) await this.catchUp(room, null);
-    if (this.mediator) await this.signMembership().catch((e) => this.onNotice(membershipWords(e)));
+    if (this.mediator) await this.signSoon();
     this.connect();
   }
 
@@ -447,7 +448,7 @@ export class SecureCase {
           this.epochs.set(f.room, Math.max(known, f.head.epoch));
           // The room moved on (someone joined) while this mediator's page was
           // loading: sign now, not only when the mediator next posts there.
-          if (this.mediator && f.head.epoch > known) void this.signMembership().catch((e) => this.onNotice(membershipWords(e)));
+          if (this.mediator && f.head.epoch > known) void this.signSoon();
         }
         break;
       case "reload":
@@ -464,7 +465,7 @@ export class SecureCase {
           this.epochs.set(f.room, Math.max(this.epochs.get(f.room) ?? 1, f.seal.next));
           // Someone joined or left: the case record (names, sides) changed.
           void api.getCase(this.caseID).then((c) => { this.c = c; this.onCase(c); }).catch(() => {});
-          if (this.mediator) void this.signMembership().catch((e) => this.onNotice(membershipWords(e)));
+          if (this.mediator) void this.signSoon();
         }
         break;
       }
@@ -699,6 +700,44 @@ export class SecureCase {
         if (this.pending.delete(id)) reject(new Error(unconfirmedWords));
       }, 60000);
     });
+  }
+
+  /**
+   * Signs the membership after a change this page saw (the page opening, a join, a seal). A statement the server
+   * refused as unavailable (503: its audit log takes no writes just now) is tried again in the background, a few
+   * times within about two minutes (waiting at least its Retry-After), so a party who joined meanwhile is let in
+   * once it takes writes, with nobody acting; then the notice says it failed.
+   */
+  private async signSoon(): Promise<void> {
+    try {
+      await this.signMembership();
+    } catch (e) {
+      void this.signLater(e);
+    }
+  }
+
+  private async signLater(e: unknown): Promise<void> {
+    if (this.retryingSign) return; // the loop running signs the membership as it is then
+    this.retryingSign = true;
+    try {
+      for (let tries = 1; ; tries++) {
+        const wait = signRetryWait(e, tries);
+        if (wait === null) {
+          if (!this.closed) this.onNotice(membershipWords(e));
+          return;
+        }
+        await new Promise((r) => setTimeout(r, wait));
+        if (this.closed) return;
+        try {
+          await this.signMembership();
+          return;
+        } catch (err) {
+          e = err;
+        }
+      }
+    } finally {
+      this.retryingSign = false;
+    }
   }
 
   /** A mediator's device signs the membership the case record describes, if it changed. */
@@ -1039,6 +1078,16 @@ function noticeWords(e: unknown): string {
     return /[.!?]$/.test(m) ? m : m + ".";
   }
   return "This browser could not check something the server sent, so it is not shown. Reload the page; if this stays, tell your mediator.";
+}
+
+/**
+ * How long to wait before signing again a statement refused with e (its tries-th refusal), or null for no retry:
+ * only a 503 (the server could not take it just now), at most 5 times, waiting 5, 10, 20, 30 and 30 seconds, or the
+ * server's Retry-After if longer (at most 30 seconds).
+ */
+function signRetryWait(e: unknown, tries: number): number | null {
+  if (!(e instanceof APIError) || e.status !== 503 || tries > 5) return null;
+  return Math.max(Math.min(5000 * 2 ** (tries - 1), 30000), Math.min(e.retryAfter * 1000, 30000));
 }
 
 /** An error's message, whatever was thrown. */
