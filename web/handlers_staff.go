@@ -417,6 +417,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every other session of the account ended with the change.
 	a.announceAccountEnded(r, actor.ID, "password-changed")
+	a.endOldSession(r)
 	a.setSessionCookie(w, token, sess.Cap)
 	writeJSON(w, http.StatusOK, api.SessionResponse{Token: a.answerToken(r, token), Expires: sess.Expires, Account: acct.View()})
 }
