@@ -146,7 +146,25 @@ var ErrResetRequestStale = fmt.Errorf("%s: %w", strings.TrimSuffix(api.ResetRequ
 // ResetRequestStale reports whether p (a waiting request) is older than
 // ResetRequestLifetime by the service's clock.
 func (s *Service) ResetRequestStale(p *PendingReset) bool {
-	return p != nil && s.now().Sub(p.Requested) > ResetRequestLifetime
+	return resetRequestStaleAt(p, s.now())
+}
+
+// resetRequestStaleAt is the one rule for a stale request: p (a waiting
+// request) is older than ResetRequestLifetime at now. Approval, a request
+// made again (which replaces a stale one) and the listing
+// (api.PasswordResetPending.Stale) all apply it.
+func resetRequestStaleAt(p *PendingReset, now time.Time) bool {
+	return p != nil && now.Sub(p.Requested) > ResetRequestLifetime
+}
+
+// View is a.View() with what only the service knows: whether a waiting
+// reset request is stale by the service's clock.
+func (s *Service) View(a Account) api.Account {
+	v := a.View()
+	if v.PendingReset != nil {
+		v.PendingReset.Stale = s.ResetRequestStale(a.PendingReset)
+	}
+	return v
 }
 
 // RequestReset records by's request to reset the account's password and
@@ -163,7 +181,7 @@ func (s *Service) RequestReset(ctx context.Context, id, by string, audit Audit) 
 	}
 	now := s.now().UTC()
 	return s.auditedUpdate(ctx, cur, audit, func(a *Account) error {
-		if a.PendingReset == nil || now.Sub(a.PendingReset.Requested) > ResetRequestLifetime {
+		if a.PendingReset == nil || resetRequestStaleAt(a.PendingReset, now) {
 			a.PendingReset = &PendingReset{RequestedBy: by, Requested: now}
 		}
 		revoke(a, now, newGeneration(a.SessionGeneration))

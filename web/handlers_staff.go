@@ -177,7 +177,7 @@ func (a *API) disableAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.announceAccountEnded(r, id, "disabled")
-	writeJSON(w, http.StatusOK, acct.View())
+	writeJSON(w, http.StatusOK, a.accounts.View(acct))
 }
 
 func (a *API) enableAccount(w http.ResponseWriter, r *http.Request) {
@@ -193,7 +193,7 @@ func (a *API) enableAccount(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, acct.View())
+	writeJSON(w, http.StatusOK, a.accounts.View(acct))
 }
 
 // errSecondAdminRequired: the administrator who requested a reset tried
@@ -294,7 +294,7 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.announceAccountEnded(r, target.ID, "password-reset-requested")
-		writeJSON(w, http.StatusAccepted, api.ResetPasswordResponse{Account: acct.View(), AwaitingApproval: true})
+		writeJSON(w, http.StatusAccepted, api.ResetPasswordResponse{Account: a.accounts.View(acct), AwaitingApproval: true})
 		return
 	}
 	var ev audit.Event
@@ -306,7 +306,7 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	a.announceAccountEnded(r, target.ID, "password-reset")
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, api.ResetPasswordResponse{Account: acct.View(), TemporaryPassword: pw})
+	writeJSON(w, http.StatusOK, api.ResetPasswordResponse{Account: a.accounts.View(acct), TemporaryPassword: pw})
 }
 
 // pendingRequester reads the administrator who requested target's
@@ -349,7 +349,7 @@ func (a *API) approveReset(w http.ResponseWriter, r *http.Request) {
 	}
 	a.announceAccountEnded(r, target.ID, "password-reset")
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, api.ResetPasswordResponse{Account: acct.View(), TemporaryPassword: pw})
+	writeJSON(w, http.StatusOK, api.ResetPasswordResponse{Account: a.accounts.View(acct), TemporaryPassword: pw})
 }
 
 // declineReset: a second administrator declines a waiting reset, or its
@@ -379,7 +379,7 @@ func (a *API) declineReset(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, acct.View())
+	writeJSON(w, http.StatusOK, a.accounts.View(acct))
 }
 
 func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
@@ -419,5 +419,5 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 	a.announceAccountEnded(r, actor.ID, "password-changed")
 	a.endOldSession(r)
 	a.setSessionCookie(w, token, sess.Cap)
-	writeJSON(w, http.StatusOK, api.SessionResponse{Token: a.answerToken(r, token), Expires: sess.Expires, Account: acct.View()})
+	writeJSON(w, http.StatusOK, api.SessionResponse{Token: a.answerToken(r, token), Expires: sess.Expires, Account: a.accounts.View(acct)})
 }
