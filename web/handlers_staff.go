@@ -278,16 +278,23 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var ev audit.Event
-		acct, err := a.accounts.RequestReset(r.Context(), target.ID, actor.ID, a.accountAudit(r, "account.password.reset.requested",
+		// A request already waiting is kept: its requester stays (unless
+		// it is too old to approve: this one replaces it, and the entry
+		// names the replaced one's requester). Package account decides it
+		// once and writes exactly that, or nothing.
+		replaced := ""
+		entry := a.accountAudit(r, "account.password.reset.requested",
 			func(acct account.Account) map[string]string {
-				// A request already waiting is kept: its requester stays
-				// (unless it is too old to approve: this one replaces it).
-				by := actor.ID
-				if acct.PendingReset != nil && !a.accounts.ResetRequestStale(acct.PendingReset) {
-					by = acct.PendingReset.RequestedBy
+				at := map[string]string{"role": string(acct.Role), "requestedBy": acct.PendingReset.RequestedBy}
+				if replaced != "" {
+					at["replaced"] = replaced
 				}
-				return map[string]string{"role": string(acct.Role), "requestedBy": by}
-			}, &ev))
+				return at
+			}, &ev)
+		acct, err := a.accounts.RequestReset(r.Context(), target.ID, actor.ID, func(ctx context.Context, next account.Account, old string) error {
+			replaced = old
+			return entry(ctx, next)
+		})
 		if err != nil {
 			a.accountChangeFailed(r, ev, err)
 			a.writeError(w, r, err)
