@@ -428,7 +428,7 @@ func (s *Service) List(ctx context.Context) ([]api.Account, error) {
 		if _, err := s.meta.Get(ctx, key, &a); err != nil {
 			return err
 		}
-		out = append(out, a.View())
+		out = append(out, s.View(a))
 		return nil
 	})
 	return out, err

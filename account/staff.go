@@ -146,8 +146,39 @@ var ErrResetRequestStale = fmt.Errorf("%s: %w", strings.TrimSuffix(api.ResetRequ
 // ResetRequestStale reports whether p (a waiting request) is older than
 // ResetRequestLifetime by the service's clock.
 func (s *Service) ResetRequestStale(p *PendingReset) bool {
-	return p != nil && s.now().Sub(p.Requested) > ResetRequestLifetime
+	return resetRequestStaleAt(p, s.now())
 }
+
+// resetRequestStaleAt is the one rule for a stale request: p (a waiting
+// request) is older than ResetRequestLifetime at now. Approval, a request
+// made again (which replaces a stale one) and the listing
+// (api.PasswordResetPending.Stale) all apply it.
+func resetRequestStaleAt(p *PendingReset, now time.Time) bool {
+	return p != nil && now.Sub(p.Requested) > ResetRequestLifetime
+}
+
+// View is a.View() with what only the service knows: whether a waiting
+// reset request is stale by the service's clock.
+func (s *Service) View(a Account) api.Account {
+	v := a.View()
+	if v.PendingReset != nil {
+		v.PendingReset.Stale = s.ResetRequestStale(a.PendingReset)
+	}
+	return v
+}
+
+// ResetRequestAudit appends the entry of a reset request before it is
+// written (see Audit). next is the account as the request leaves it: its
+// PendingReset the request that will stand (the one already waiting, or
+// this one). replaced names the requester of a stale request this one
+// replaces ("" if none).
+type ResetRequestAudit func(ctx context.Context, next Account, replaced string) error
+
+// ErrResetRequestChanged: the waiting reset request changed between the
+// read that decided what a new request does and its write (another
+// administrator asked for the reset, or one was approved or declined,
+// meanwhile). Nothing was written; looking again shows where it stands.
+var ErrResetRequestChanged = fmt.Errorf("the password reset request changed meanwhile (another administrator acted on it); look again: %w", fault.ErrConflict)
 
 // RequestReset records by's request to reset the account's password and
 // ends its sessions at once (safe for one administrator alone: no password
@@ -155,22 +186,51 @@ func (s *Service) ResetRequestStale(p *PendingReset) bool {
 // password. A request already waiting is kept as it is (its requester
 // stays the first one), unless it is older than ResetRequestLifetime:
 // then this one replaces it. The answer's PendingReset says whose it is.
-// audit appends its entry first (see Audit).
-func (s *Service) RequestReset(ctx context.Context, id, by string, audit Audit) (Account, error) {
+// audit appends its entry first, with what the write will do (see
+// ResetRequestAudit); that is decided once, on one clock reading, and the
+// write refuses (ErrResetRequestChanged) if the waiting request it finds
+// is not the one decided on, so that two administrators asking at once
+// cannot both be recorded as the requester while only one is.
+func (s *Service) RequestReset(ctx context.Context, id, by string, audit ResetRequestAudit) (Account, error) {
 	cur, err := s.staffAccount(ctx, id)
 	if err != nil {
 		return Account{}, err
 	}
 	now := s.now().UTC()
-	return s.auditedUpdate(ctx, cur, audit, func(a *Account) error {
-		if a.PendingReset == nil || now.Sub(a.PendingReset.Requested) > ResetRequestLifetime {
-			a.PendingReset = &PendingReset{RequestedBy: by, Requested: now}
+	seen := cur.PendingReset
+	next := cur
+	replaced := ""
+	if seen == nil || resetRequestStaleAt(seen, now) {
+		next.PendingReset = &PendingReset{RequestedBy: by, Requested: now}
+		if seen != nil {
+			replaced = seen.RequestedBy
 		}
+	}
+	var onAudit Audit
+	if audit != nil {
+		onAudit = func(ctx context.Context, _ Account) error { return audit(ctx, next, replaced) }
+	}
+	want := *next.PendingReset
+	return s.auditedUpdate(ctx, cur, onAudit, func(a *Account) error {
+		if !samePendingReset(a.PendingReset, seen) {
+			return ErrResetRequestChanged
+		}
+		p := want
+		a.PendingReset = &p
 		revoke(a, now, newGeneration(a.SessionGeneration))
 		return nil
 	}, func(a Account) bool {
-		return a.PendingReset != nil && a.SessionGeneration != cur.SessionGeneration
+		return samePendingReset(a.PendingReset, &want) && a.SessionGeneration != cur.SessionGeneration
 	})
+}
+
+// samePendingReset says whether a and b are the same request (or both
+// none).
+func samePendingReset(a, b *PendingReset) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.RequestedBy == b.RequestedBy && a.Requested.Equal(b.Requested)
 }
 
 // ApproveReset carries out the reset requestedBy asked for, approved by

@@ -61,3 +61,47 @@ func mustGet(t *testing.T, svc *Service, id string) Account {
 	}
 	return a
 }
+
+// TestListingSaysStale: the listing (what the People screen shows) says
+// whether a waiting reset request is stale by the service's clock, with
+// the rule approval applies, so that a page need not trust its device's
+// clock: not at five days old, stale at eight.
+func TestListingSaysStale(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := t.Context()
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	svc.SetClock(func() time.Time { return at })
+	first := createAdmin(t, svc, "first@example.org", nil)
+	med := createMediator(t, svc, "med@example.org")
+	if _, err := svc.RequestReset(ctx, med.ID, first.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	listed := func() bool {
+		t.Helper()
+		list, err := svc.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range list {
+			if a.ID == med.ID {
+				if a.PendingReset == nil {
+					t.Fatal("the listing lost the waiting request")
+				}
+				return a.PendingReset.Stale
+			}
+		}
+		t.Fatal("the mediator is not listed")
+		return false
+	}
+	at = at.Add(5 * 24 * time.Hour)
+	if listed() {
+		t.Fatal("a request five days old is listed as stale")
+	}
+	at = at.Add(3 * 24 * time.Hour)
+	if !listed() {
+		t.Fatal("a request eight days old is not listed as stale")
+	}
+	if v := svc.View(mustGet(t, svc, med.ID)); v.PendingReset == nil || !v.PendingReset.Stale {
+		t.Fatalf("View of an eight-day-old request: %+v, want stale", v.PendingReset)
+	}
+}

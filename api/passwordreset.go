@@ -11,6 +11,11 @@ import "time"
 type PasswordResetPending struct {
 	RequestedBy string    `json:"requestedBy"`
 	Requested   time.Time `json:"requested"`
+	// Stale: the request is older than ResetRequestDays by the server's
+	// clock, so it can no longer be approved (asked for again, a new
+	// request replaces it). The server says it, by the rule approval
+	// applies, so that a page need not trust its own device's clock.
+	Stale bool `json:"stale,omitempty"`
 }
 
 func (PasswordResetPending) wire() {}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -312,4 +313,90 @@ func TestHTTPSSessionCookieIsHostOnly(t *testing.T) {
 	if out.StatusCode != http.StatusNoContent || !cleared {
 		t.Fatalf("sign-out: status %d, cookies %v", out.StatusCode, out.Header.Values("Set-Cookie"))
 	}
+}
+
+// TestHTTPSOldSessionCookieEndsItsSession: on an https deployment a
+// browser may still hold a parley_session cookie from the release before
+// the __Host- name. Nothing reads it, but its session would live on the
+// server until its idle end or cap, its token a working bearer token (a
+// copied browser profile; a rollback). Sign-in and sign-out (also a
+// sign-out whose own session has already ended) end that session on the
+// server, and sign-out expires that cookie too.
+func TestHTTPSOldSessionCookieEndsItsSession(t *testing.T) {
+	n, addr, public := startHTTPS(t)
+	const email = "old@example.org"
+	if _, err := n.Accounts.Create(t.Context(), account.NewAccount{Email: email, Name: "Olga Old", Role: policy.RoleAdmin, Password: nodetest.Password}); err != nil {
+		t.Fatal(err)
+	}
+	// oldToken signs in as the earlier release's page did (its token was
+	// the parley_session cookie's value).
+	oldToken := func() *client.Client {
+		c := client.New(addr, "")
+		if _, err := c.Login(t.Context(), email, nodetest.Password); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Me(t.Context()); err != nil {
+			t.Fatalf("an old-release token before: %v", err)
+		}
+		return c
+	}
+	ended := func(what string, c *client.Client) {
+		t.Helper()
+		var e *client.Error
+		if _, err := c.Me(t.Context()); !errors.As(err, &e) || e.Status != http.StatusUnauthorized {
+			t.Fatalf("%s: the old parley_session token still opens its session: %v; want 401", what, err)
+		}
+	}
+	expires := func(res *http.Response, name string) bool {
+		for _, c := range res.Cookies() {
+			if c.Name == name && c.MaxAge < 0 {
+				return true
+			}
+		}
+		return false
+	}
+	signOut := func(cookie string) *http.Response {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodDelete, addr+"/api/v1/session", nil)
+		req.Header.Set("Cookie", cookie)
+		req.Header.Set("Origin", public)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+
+	// Sign-in carrying the old cookie ends its session.
+	old := oldToken()
+	login, _ := json.Marshal(api.LoginRequest{Email: email, Password: nodetest.Password})
+	res := post(t, addr+"/api/v1/session", string(login), map[string]string{"Origin": public, "Content-Type": "application/json",
+		"Cookie": web.SessionCookie + "=" + old.Token})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in: status %d", res.StatusCode)
+	}
+	ended("after sign-in", old)
+	var host string
+	for _, c := range res.Cookies() {
+		if c.Name == web.SecureSessionCookie {
+			host = c.Value
+		}
+	}
+
+	// Sign-out with both cookies ends both sessions and expires both.
+	old = oldToken()
+	out := signOut(web.SecureSessionCookie + "=" + host + "; " + web.SessionCookie + "=" + old.Token)
+	if out.StatusCode != http.StatusNoContent || !expires(out, web.SecureSessionCookie) || !expires(out, web.SessionCookie) {
+		t.Fatalf("sign-out: status %d, cookies %v; want 204, both expired", out.StatusCode, out.Header.Values("Set-Cookie"))
+	}
+	ended("after sign-out", old)
+
+	// A sign-out whose own session has already ended (the dead cookie's
+	// clear) does the same.
+	old = oldToken()
+	out = signOut(web.SecureSessionCookie + "=" + host + "; " + web.SessionCookie + "=" + old.Token)
+	if out.StatusCode != http.StatusUnauthorized || !expires(out, web.SecureSessionCookie) || !expires(out, web.SessionCookie) {
+		t.Fatalf("sign-out of an ended session: status %d, cookies %v; want 401, both expired", out.StatusCode, out.Header.Values("Set-Cookie"))
+	}
+	ended("after the dead cookie's clear", old)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -104,6 +105,7 @@ func (a *API) refuseSession(w http.ResponseWriter, r *http.Request, err error) {
 		// another tab, expired, disabled) clears the dead cookie. One whose
 		// session could not be read (the store did not answer) keeps it:
 		// the session may live on, and the page's next try needs it.
+		a.endOldSession(r)
 		a.clearSessionCookie(w)
 	}
 	if !errors.Is(err, fault.ErrUnauthenticated) || !isCaseSocket(r.URL.Path) || !a.browserSocket(r) {
@@ -276,8 +278,41 @@ func (a *API) setSessionCookie(w http.ResponseWriter, token string, expires time
 	}
 }
 
+// clearSessionCookie expires the session cookie and, on an https
+// deployment, a parley_session cookie left by an earlier release.
 func (a *API) clearSessionCookie(w http.ResponseWriter) {
 	a.expireCookie(w, a.sessionCookie)
+	if a.sessionCookie != SessionCookie {
+		a.expireCookie(w, SessionCookie)
+	}
+}
+
+// endOldSession ends, on the server, the session of a parley_session
+// cookie left by a release before the __Host- name on an https
+// deployment (sign-in, redemption, a password change and sign-out call
+// it: each expires that cookie). Nothing reads that cookie
+// any more, but its session would otherwise live until its idle end or
+// cap, and its token still opens it as a bearer token (a copied browser
+// profile; a rollback to the earlier release). A token that opens
+// nothing is no error; a store that does not answer is logged, and the
+// sign-in or sign-out goes on (the old session then ends at its own end).
+func (a *API) endOldSession(r *http.Request) {
+	if a.sessionCookie == SessionCookie {
+		return
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return
+	}
+	if err := a.accounts.Logout(r.Context(), c.Value); err != nil {
+		a.log.WarnContext(r.Context(), "an earlier release's session cookie: its session was not ended", slog.String("error", err.Error()))
+		return
+	}
+	if a.messaging != nil {
+		if err := a.messaging.Announce(r.Context(), a.accounts.SessionTopic(c.Value), []byte("ended")); err != nil {
+			a.log.WarnContext(r.Context(), "announcing a sign-out", slog.String("error", err.Error()))
+		}
+	}
 }
 
 func (a *API) expireCookie(w http.ResponseWriter, name string) {

@@ -42,6 +42,7 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.auditEvent(r, audit.Event{Type: "account.login", Actor: acct.ID})
+	a.endOldSession(r)
 	a.setSessionCookie(w, token, sess.Cap)
 	writeJSON(w, http.StatusOK, api.SessionResponse{Token: a.answerToken(r, token), Expires: sess.Expires, Account: acct.View()})
 }
@@ -59,6 +60,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.auditEvent(r, audit.Event{Type: "account.logout", Actor: actor.ID})
+	a.endOldSession(r)
 	// Every node closes this session's open WebSockets (close 4001). If
 	// the announcement is lost (Redis down), each socket still re-checks
 	// its session at every ping interval.

@@ -232,6 +232,7 @@ func (a *API) redeemInvite(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, api.SessionResponse{Account: j.Account.View(), CaseID: j.CaseID})
 		return
 	}
+	a.endOldSession(r)
 	a.setSessionCookie(w, j.Token, j.Session.Cap)
 	writeJSON(w, http.StatusOK, api.SessionResponse{Token: a.answerToken(r, j.Token), Expires: j.Session.Expires, Account: j.Account.View(), CaseID: j.CaseID})
 }

@@ -177,7 +177,7 @@ func (a *API) disableAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.announceAccountEnded(r, id, "disabled")
-	writeJSON(w, http.StatusOK, acct.View())
+	writeJSON(w, http.StatusOK, a.accounts.View(acct))
 }
 
 func (a *API) enableAccount(w http.ResponseWriter, r *http.Request) {
@@ -193,7 +193,7 @@ func (a *API) enableAccount(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, acct.View())
+	writeJSON(w, http.StatusOK, a.accounts.View(acct))
 }
 
 // errSecondAdminRequired: the administrator who requested a reset tried
@@ -278,23 +278,30 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var ev audit.Event
-		acct, err := a.accounts.RequestReset(r.Context(), target.ID, actor.ID, a.accountAudit(r, "account.password.reset.requested",
+		// A request already waiting is kept: its requester stays (unless
+		// it is too old to approve: this one replaces it, and the entry
+		// names the replaced one's requester). Package account decides it
+		// once and writes exactly that, or nothing.
+		replaced := ""
+		entry := a.accountAudit(r, "account.password.reset.requested",
 			func(acct account.Account) map[string]string {
-				// A request already waiting is kept: its requester stays
-				// (unless it is too old to approve: this one replaces it).
-				by := actor.ID
-				if acct.PendingReset != nil && !a.accounts.ResetRequestStale(acct.PendingReset) {
-					by = acct.PendingReset.RequestedBy
+				at := map[string]string{"role": string(acct.Role), "requestedBy": acct.PendingReset.RequestedBy}
+				if replaced != "" {
+					at["replaced"] = replaced
 				}
-				return map[string]string{"role": string(acct.Role), "requestedBy": by}
-			}, &ev))
+				return at
+			}, &ev)
+		acct, err := a.accounts.RequestReset(r.Context(), target.ID, actor.ID, func(ctx context.Context, next account.Account, old string) error {
+			replaced = old
+			return entry(ctx, next)
+		})
 		if err != nil {
 			a.accountChangeFailed(r, ev, err)
 			a.writeError(w, r, err)
 			return
 		}
 		a.announceAccountEnded(r, target.ID, "password-reset-requested")
-		writeJSON(w, http.StatusAccepted, api.ResetPasswordResponse{Account: acct.View(), AwaitingApproval: true})
+		writeJSON(w, http.StatusAccepted, api.ResetPasswordResponse{Account: a.accounts.View(acct), AwaitingApproval: true})
 		return
 	}
 	var ev audit.Event
@@ -306,7 +313,7 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	a.announceAccountEnded(r, target.ID, "password-reset")
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, api.ResetPasswordResponse{Account: acct.View(), TemporaryPassword: pw})
+	writeJSON(w, http.StatusOK, api.ResetPasswordResponse{Account: a.accounts.View(acct), TemporaryPassword: pw})
 }
 
 // pendingRequester reads the administrator who requested target's
@@ -349,7 +356,7 @@ func (a *API) approveReset(w http.ResponseWriter, r *http.Request) {
 	}
 	a.announceAccountEnded(r, target.ID, "password-reset")
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, api.ResetPasswordResponse{Account: acct.View(), TemporaryPassword: pw})
+	writeJSON(w, http.StatusOK, api.ResetPasswordResponse{Account: a.accounts.View(acct), TemporaryPassword: pw})
 }
 
 // declineReset: a second administrator declines a waiting reset, or its
@@ -379,7 +386,7 @@ func (a *API) declineReset(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, acct.View())
+	writeJSON(w, http.StatusOK, a.accounts.View(acct))
 }
 
 func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
@@ -417,6 +424,7 @@ func (a *API) changePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	// Every other session of the account ended with the change.
 	a.announceAccountEnded(r, actor.ID, "password-changed")
+	a.endOldSession(r)
 	a.setSessionCookie(w, token, sess.Cap)
-	writeJSON(w, http.StatusOK, api.SessionResponse{Token: a.answerToken(r, token), Expires: sess.Expires, Account: acct.View()})
+	writeJSON(w, http.StatusOK, api.SessionResponse{Token: a.answerToken(r, token), Expires: sess.Expires, Account: a.accounts.View(acct)})
 }

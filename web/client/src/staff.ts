@@ -4,7 +4,7 @@
 // each action does is said before it is done, and confirmed when it ends
 // someone's sessions.
 import { call, APIError, plainWords } from "./api";
-import { ProblemTypeBase, ResetRequestDays, ResetRequestTooOld } from "./wire_gen";
+import { ProblemTypeBase, ResetRequestTooOld } from "./wire_gen";
 import type { Account, ProblemType, ResetPasswordResponse, SessionResponse } from "./wire_gen";
 import { h } from "./dom";
 
@@ -199,7 +199,9 @@ function personRow(a: Account, me: Account, names: Map<string, string>, status: 
   const resetNeeded = !!a.passwordResetNeeded;
   // A request older than a week can no longer be approved (the server
   // refuses it): it is shown as such, to be asked for again or cleared.
-  const stale = !!pending && Date.now() - Date.parse(pending.requested) > ResetRequestDays * 24 * 3600 * 1000;
+  // The server says so by its own clock (the rule approval applies), not
+  // this device's, which may be off.
+  const stale = !!pending?.stale;
   const state = a.disabled ? "Disabled"
     : stale && first ? `New account, no password yet: the request for its first password (asked for by ${requester}) is more than a week old and can no longer be approved`
     : stale ? `Password reset asked for by ${requester} more than a week ago: too old to approve`

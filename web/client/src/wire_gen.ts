@@ -1424,6 +1424,7 @@ export interface AuditEntries {
 export interface PasswordResetPending {
   requestedBy: string;
   requested: string;
+  stale?: boolean;
 }
 
 export const ResetRequestDays = 7;
