@@ -47,15 +47,31 @@ func (s *Service) auditedUpdate(ctx context.Context, cur Account, audit Audit, c
 		}
 	}
 	var refused error
+	var mine Account
+	runs := 0
 	a, err := metastore.Update(ctx, s.meta, accountKey(cur.ID), func(a *Account) error {
+		// A run after the first follows a conflict, which may be this
+		// change's own write: a conditional PUT retried after it landed
+		// comes back 412. Then the change is there, and is done.
+		if runs++; runs > 1 && landed != nil && landed(*a) {
+			mine, refused = *a, errLandedAlready
+			return refused
+		}
 		refused = change(a)
 		return refused
 	})
+	if errors.Is(refused, errLandedAlready) {
+		return mine, nil
+	}
 	if err == nil || refused != nil {
 		return a, err
 	}
 	return s.readBack(ctx, cur.ID, err, landed)
 }
+
+// errLandedAlready: auditedUpdate's change found, on a run after a
+// conflict, its own earlier write in the account; answered as done.
+var errLandedAlready = errors.New("the change is already in the account")
 
 // readBack decides a write that failed with err: the stored account if
 // landed says the change is in it, err if not, err wrapping

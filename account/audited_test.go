@@ -22,14 +22,51 @@ import (
 type landsThenFails struct {
 	objstore.Store
 	armed atomic.Bool
+	// precondition: answer as a conditional PUT retried after it landed
+	// does (412), not with a deadline.
+	precondition bool
 }
 
 func (f *landsThenFails) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
 	info, err := f.Store.Put(ctx, key, r, size, opts)
 	if err == nil && strings.HasPrefix(key, "accounts/") && f.armed.CompareAndSwap(true, false) {
+		if f.precondition {
+			return objstore.Info{}, objstore.ErrPrecondition
+		}
 		return objstore.Info{}, context.DeadlineExceeded
 	}
 	return info, err
+}
+
+// TestChangeThatLandedDespiteA412IsDone: a conditional PUT retried after
+// it landed comes back 412, and the change, run again on the record it
+// wrote itself, would refuse (the request it saw is no longer waiting).
+// Such a write is answered as done, its one entry standing: before, asking
+// for a reset was answered "another administrator acted on it" while the
+// request stood as the asker's, and an approval threw away the temporary
+// password of a reset that had landed.
+func TestChangeThatLandedDespiteA412IsDone(t *testing.T) {
+	var f *landsThenFails
+	svc := newServiceOver(t, t.TempDir(), func(obj objstore.Store) objstore.Store { f = &landsThenFails{Store: obj, precondition: true}; return f })
+	ctx := t.Context()
+	first := createAdmin(t, svc, "first@example.org", nil)
+	second := createAdmin(t, svc, "second@example.org", nil)
+	med := createMediator(t, svc, "med@example.org")
+	audited := 0
+	audit := func(context.Context, Account) error { audited++; return nil }
+	f.armed.Store(true)
+	got, err := svc.RequestReset(ctx, med.ID, first.ID, func(ctx context.Context, next Account, _ string) error { return audit(ctx, next) })
+	if err != nil || audited != 1 || got.PendingReset == nil || got.PendingReset.RequestedBy != first.ID {
+		t.Fatalf("a request that landed, answered 412: %+v %v (%d entries)", got.PendingReset, err, audited)
+	}
+	f.armed.Store(true)
+	approved, pw, err := svc.ApproveReset(ctx, med.ID, first.ID, second.ID, audit)
+	if err != nil || pw == "" || audited != 2 {
+		t.Fatalf("an approval that landed, answered 412: %q %v (%d entries)", pw, err, audited)
+	}
+	if ok, err := checkPassword(approved.PasswordHash, pw); err != nil || !ok {
+		t.Fatalf("the answered password is not the account's: %v", err)
+	}
 }
 
 // TestResetThatLandedDespiteAnErrorAnswersItsPassword: a reset whose

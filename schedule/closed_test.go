@@ -341,6 +341,9 @@ type sessionLandsThenFails struct {
 	objstore.Store
 	armed atomic.Bool
 	marks atomic.Int64
+	// precondition: answer as a conditional PUT retried after it landed
+	// does (412).
+	precondition bool
 }
 
 func (f *sessionLandsThenFails) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
@@ -349,6 +352,9 @@ func (f *sessionLandsThenFails) Put(ctx context.Context, key string, r io.Reader
 		f.marks.Add(1)
 	}
 	if err == nil && strings.HasPrefix(key, "sessions/") && f.armed.CompareAndSwap(true, false) {
+		if f.precondition {
+			return objstore.Info{}, objstore.ErrPrecondition
+		}
 		return objstore.Info{}, errors.New("injected: the write landed, its answer was lost")
 	}
 	return info, err
@@ -440,5 +446,41 @@ func TestClosingWhoseCancellationAnsweredAnErrorMailsIt(t *testing.T) {
 		if strings.Contains(logs.String(), "not cancelled") {
 			t.Errorf("inject %v: logged as not cancelled: %s", inject, logs.String())
 		}
+	}
+}
+
+// TestCancellationThatLandedDespiteA412IsNotLoggedFailed: a conditional
+// PUT retried after it landed comes back 412, and the cancellation, run
+// again on the session it cancelled itself, would refuse (already
+// cancelled). It is answered as done: before, the log held
+// session.cancelled.failed for a session that was cancelled, and whose
+// cancellation the closing then mailed.
+func TestCancellationThatLandedDespiteA412IsNotLoggedFailed(t *testing.T) {
+	f := &sessionLandsThenFails{precondition: true}
+	e := newEnvWith(t, nil, func(s objstore.Store) objstore.Store { f.Store = s; return f })
+	ctx := t.Context()
+	s, err := e.svc.Add(ctx, e.mediator, e.c.ID, NewSession{Start: local(e.clock.Now().Add(72*time.Hour), "UTC"), TimeZone: "UTC", Minutes: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := e.log.Size()
+	f.armed.Store(true)
+	got, err := e.svc.Cancel(ctx, e.mediator, e.c.ID, s.ID, "the room is not free")
+	if err != nil || got == nil || got.Status != Cancelled {
+		t.Fatalf("a cancellation that landed, answered 412: %+v %v", got, err)
+	}
+	if f.armed.Load() {
+		t.Fatal("the session's write was not made")
+	}
+	var types []string
+	for i := from; i < e.log.Size(); i++ {
+		ev, err := e.log.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, ev.Type)
+	}
+	if !slices.Equal(types, []string{"session.cancelled"}) {
+		t.Fatalf("entries %v, want the cancellation's alone", types)
 	}
 }

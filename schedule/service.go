@@ -631,10 +631,27 @@ func (s *Service) save(ctx context.Context, actorID string, attrs map[string]str
 		return nil, err
 	}
 	var refused error
+	var mine Session
+	runs := 0
+	mineIn := func(sess *Session) bool {
+		return slices.ContainsFunc(sess.History, func(h Change) bool {
+			return h.Kind == change && h.By == actorID && h.At.Equal(now.UTC())
+		})
+	}
 	updated, err := metastore.Update(ctx, s.cfg.Meta, sessionKey(caseID, id), func(sess *Session) error {
+		// A run after the first follows a conflict, which may be this
+		// change's own write (a conditional PUT retried after it landed
+		// comes back 412): then the change is there, and is done.
+		if runs++; runs > 1 && mineIn(sess) {
+			mine, refused = *sess, errLandedAlready
+			return refused
+		}
 		refused = step(sess)
 		return refused
 	})
+	if errors.Is(refused, errLandedAlready) {
+		return &mine, nil
+	}
 	if err != nil {
 		var landed func(context.Context) (bool, error)
 		if refused == nil {
@@ -643,9 +660,7 @@ func (s *Service) save(ctx context.Context, actorID string, attrs map[string]str
 				if _, err := s.cfg.Meta.Get(ctx, sessionKey(caseID, id), &got); err != nil {
 					return false, err
 				}
-				return slices.ContainsFunc(got.History, func(h Change) bool {
-					return h.Kind == change && h.By == actorID && h.At.Equal(now.UTC())
-				}), nil
+				return mineIn(&got), nil
 			}
 		}
 		s.settle(ctx, ev, err, landed)
@@ -656,6 +671,10 @@ func (s *Service) save(ctx context.Context, actorID string, attrs map[string]str
 	}
 	return &updated, nil
 }
+
+// errLandedAlready: save's change found, on a run after a conflict, its
+// own earlier write in the session; answered as done.
+var errLandedAlready = errors.New("the change is already in the session")
 
 // List returns a case's sessions, soonest first, to anyone who may read
 // them. The case's mediators see every session whole; a participant sees
