@@ -413,3 +413,28 @@ func TestStrippedAndRolledBackCaughtBySavedCheckpoint(t *testing.T) {
 		t.Fatalf("Append after the rollback: %v", err)
 	}
 }
+
+// TestForgedTailWithTheLatestDeletedIsStillForged: a bucket writer who
+// also deletes the latest checkpoint does not get the forged entry called
+// a possible older node's (covered=unknown, "wait before removing
+// anything"): a log that already holds signed entries can have no older
+// node writing after them (it cannot read them), so the ERROR says what it
+// is (covered=false).
+func TestForgedTailWithTheLatestDeletedIsStillForged(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	s := newSigner(t, testOrigin, "k1")
+	l := openLog(t, store, s)
+	appendN(t, l, 3)
+	if err := store.Delete(ctx, l.lay.latest(), ""); err != nil {
+		t.Fatal(err)
+	}
+	forge(t, l, 3, Event{Type: "hold.released", Actor: "svc", Case: "case-held"})
+	logs := captureLogs(t)
+	if _, err := l.Append(ctx, ev("doc.view", "user-z")); err == nil || !errors.Is(err, ErrForgedEntry) {
+		t.Fatalf("Append after a forged entry: %v; want ErrForgedEntry", err)
+	}
+	if got := logs.String(); !strings.Contains(got, "index=3") || !strings.Contains(got, "covered=false") || strings.Contains(got, "covered=unknown") {
+		t.Fatalf("logged %q; want the ERROR naming entry 3 with covered=false", got)
+	}
+}

@@ -702,6 +702,11 @@ func (l *Log) reportForged(ctx context.Context, n int64, raw []byte, err error) 
 // not signed one yet, so a node of an older release may still be writing.
 // Only the writer (or Open) calls it.
 func (l *Log) latestPredatesSigning(ctx context.Context) bool {
+	if l.auth.anySigned {
+		// This log already holds signed entries: no older node can write
+		// after them (it cannot read them), whatever the latest says.
+		return false
+	}
 	data, _, err := readObject(ctx, l.store, l.lay.latest())
 	if errors.Is(err, objstore.ErrNotFound) {
 		return true

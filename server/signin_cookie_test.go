@@ -399,4 +399,15 @@ func TestHTTPSOldSessionCookieEndsItsSession(t *testing.T) {
 		t.Fatalf("sign-out of an ended session: status %d, cookies %v; want 401, both expired", out.StatusCode, out.Header.Values("Set-Cookie"))
 	}
 	ended("after the dead cookie's clear", old)
+
+	// Two such cookies (a sibling subdomain's, with a longer path, sent
+	// first): a sign-in ends both sessions.
+	first, second := oldToken(), oldToken()
+	res = post(t, addr+"/api/v1/session", string(login), map[string]string{"Origin": public, "Content-Type": "application/json",
+		"Cookie": web.SessionCookie + "=" + first.Token + "; " + web.SessionCookie + "=" + second.Token})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("sign-in with two old cookies: status %d", res.StatusCode)
+	}
+	ended("the first of two old cookies, after sign-in", first)
+	ended("the second of two old cookies, after sign-in", second)
 }

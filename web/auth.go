@@ -300,17 +300,23 @@ func (a *API) endOldSession(r *http.Request) {
 	if a.sessionCookie == SessionCookie {
 		return
 	}
-	c, err := r.Cookie(SessionCookie)
-	if err != nil || c.Value == "" {
-		return
-	}
-	if err := a.accounts.Logout(r.Context(), c.Value); err != nil {
-		a.log.WarnContext(r.Context(), "an earlier release's session cookie: its session was not ended", slog.String("error", err.Error()))
-		return
-	}
-	if a.messaging != nil {
-		if err := a.messaging.Announce(r.Context(), a.accounts.SessionTopic(c.Value), []byte("ended")); err != nil {
-			a.log.WarnContext(r.Context(), "announcing a sign-out", slog.String("error", err.Error()))
+	// Every such cookie the browser sent, a few at most: a sibling
+	// subdomain may have set one with a longer path, sent first.
+	for i, c := range r.CookiesNamed(SessionCookie) {
+		if i == 4 {
+			break
+		}
+		if c.Value == "" {
+			continue
+		}
+		if err := a.accounts.Logout(r.Context(), c.Value); err != nil {
+			a.log.WarnContext(r.Context(), "an earlier release's session cookie: its session was not ended", slog.String("error", err.Error()))
+			continue
+		}
+		if a.messaging != nil {
+			if err := a.messaging.Announce(r.Context(), a.accounts.SessionTopic(c.Value), []byte("ended")); err != nil {
+				a.log.WarnContext(r.Context(), "announcing a sign-out", slog.String("error", err.Error()))
+			}
 		}
 	}
 }

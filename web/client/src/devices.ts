@@ -132,6 +132,13 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
                 status.textContent = "Added, but this page could not show it yet: reload the page.";
                 return;
               }
+              if (e instanceof APIError && e.status === 410) {
+                // The pairing is over (expired, or done with its answer lost): trying again cannot help.
+                status.textContent = "This pairing has ended, so the device may not have been added. Reload the page to see your devices, and start adding it again if it is not there.";
+                no.remove();
+                (start as HTMLButtonElement).disabled = false;
+                return;
+              }
               // The pairing is still claimed: the same device can be added again.
               status.textContent = "Not added yet: " + errText(e) + ". The numbers still match: press the button to try again.";
               (yes as HTMLButtonElement).disabled = false;
