@@ -1,12 +1,8 @@
 package server_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -223,28 +219,8 @@ func TestBrowserAnswersCarryNoToken(t *testing.T) {
 // port, and answers its address (http://…) and public URL.
 func startHTTPS(t *testing.T) (n *server.Node, addr, public string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	public = "https://" + ln.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	n, err = server.Open(ctx, server.Config{DataDir: t.TempDir(), Addr: ln.Addr().String(), PublicURL: public,
-		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- n.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		n.Close()
-	})
-	return n, "http://" + ln.Addr().String(), public
+	node, public := nodetest.StartPublicHTTPS(t, server.Config{DataDir: t.TempDir()})
+	return node.Node, node.URL, public
 }
 
 // TestHTTPSSessionCookieIsHostOnly: on an https deployment the session

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/parley-mediation/parley/account"
@@ -59,12 +60,27 @@ func Scale(t testing.TB) server.Config {
 // Start opens a node from cfg and serves it until the test ends.
 func Start(t testing.TB, cfg server.Config) *Node {
 	t.Helper()
+	return start(t, cfg, "http")
+}
+
+// StartPublicHTTPS starts a node as Start does, but whose public URL is
+// https (as behind a load balancer that ends TLS): it serves plain http
+// on its loopback port (Node.URL), and says https://… (the address) to
+// browsers.
+func StartPublicHTTPS(t testing.TB, cfg server.Config) (n *Node, public string) {
+	t.Helper()
+	n = start(t, cfg, "https")
+	return n, "https://" + strings.TrimPrefix(n.URL, "http://")
+}
+
+func start(t testing.TB, cfg server.Config, scheme string) *Node {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Addr = ln.Addr().String()
-	cfg.PublicURL = "http://" + cfg.Addr
+	cfg.PublicURL = scheme + "://" + cfg.Addr
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
@@ -83,7 +99,7 @@ func Start(t testing.TB, cfg server.Config) *Node {
 		}
 		n.Close()
 	})
-	return &Node{Node: n, URL: cfg.PublicURL}
+	return &Node{Node: n, URL: "http://" + cfg.Addr}
 }
 
 // Staff creates a staff account directly (as `parley admin user create`
