@@ -211,3 +211,52 @@ func TestCreateCutShortIsOfUnknownOutcome(t *testing.T) {
 		t.Fatalf("the account that landed late: %+v %v", got, err)
 	}
 }
+
+// racesOnce runs race once, inside the next account write it is armed
+// for, before that write reaches the store: another request's change
+// landing between a change's read and its conditional write.
+type racesOnce struct {
+	objstore.Store
+	race atomic.Pointer[func()]
+}
+
+func (f *racesOnce) Put(ctx context.Context, key string, r io.Reader, size int64, opts objstore.PutOptions) (objstore.Info, error) {
+	if strings.HasPrefix(key, "accounts/") {
+		if race := f.race.Swap(nil); race != nil {
+			(*race)()
+		}
+	}
+	return f.Store.Put(ctx, key, r, size, opts)
+}
+
+// TestDeclineLosingToAnApprovalIsRefused: a decline and an approval of the
+// same waiting reset, the approval landing first, cannot both be answered
+// done: the decline is refused (no request waiting), though the approval
+// left the account with no request waiting too. Before, its run after the
+// conflict took the cleared request for its own write, and the log held a
+// decline that never happened beside the approval.
+func TestDeclineLosingToAnApprovalIsRefused(t *testing.T) {
+	f := &racesOnce{}
+	svc := newServiceOver(t, t.TempDir(), func(obj objstore.Store) objstore.Store { f.Store = obj; return f })
+	ctx := t.Context()
+	first := createAdmin(t, svc, "first@example.org", nil)
+	second := createAdmin(t, svc, "second@example.org", nil)
+	med := createMediator(t, svc, "med@example.org")
+	if _, err := svc.RequestReset(ctx, med.ID, first.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	var pw string
+	race := func() {
+		var err error
+		if _, pw, err = svc.ApproveReset(ctx, med.ID, first.ID, second.ID, nil); err != nil {
+			t.Errorf("the approval: %v", err)
+		}
+	}
+	f.race.Store(&race)
+	if _, err := svc.DeclineReset(ctx, med.ID, nil); !errors.Is(err, ErrNoPendingReset) {
+		t.Fatalf("a decline the approval beat: %v; want ErrNoPendingReset", err)
+	}
+	if got := mustGet(t, svc, med.ID); pw == "" || !got.PasswordChangeRequired {
+		t.Fatal("the approval that landed first did not stand")
+	}
+}

@@ -211,16 +211,21 @@ func (s *Service) RequestReset(ctx context.Context, id, by string, audit ResetRe
 		onAudit = func(ctx context.Context, _ Account) error { return audit(ctx, next, replaced) }
 	}
 	want := *next.PendingReset
+	// wrote: the (random) session generation this request's last run
+	// wrote, so that only its own write reads as landed (a sign-in that
+	// raised the generation meanwhile does not).
+	var wrote uint64
 	return s.auditedUpdate(ctx, cur, onAudit, func(a *Account) error {
 		if !samePendingReset(a.PendingReset, seen) {
 			return ErrResetRequestChanged
 		}
 		p := want
 		a.PendingReset = &p
-		revoke(a, now, newGeneration(a.SessionGeneration))
+		wrote = newGeneration(a.SessionGeneration)
+		revoke(a, now, wrote)
 		return nil
 	}, func(a Account) bool {
-		return samePendingReset(a.PendingReset, &want) && a.SessionGeneration != cur.SessionGeneration
+		return samePendingReset(a.PendingReset, &want) && wrote != 0 && a.SessionGeneration == wrote
 	})
 }
 
@@ -265,12 +270,17 @@ func (s *Service) DeclineReset(ctx context.Context, id string, audit Audit) (Acc
 		return Account{}, fmt.Errorf("%w: %w", ErrNoPendingReset, fault.ErrConflict)
 	}
 	return s.auditedUpdate(ctx, cur, audit, func(a *Account) error {
-		if a.PendingReset == nil {
+		// The request this decline was decided about, not one made since.
+		if !samePendingReset(a.PendingReset, cur.PendingReset) {
 			return fmt.Errorf("%w: %w", ErrNoPendingReset, fault.ErrConflict)
 		}
 		a.PendingReset = nil
 		return nil
-	}, func(a Account) bool { return a.PendingReset == nil })
+	}, func(a Account) bool {
+		// Cleared with the password as it was: an approval that cleared
+		// it (a new password) is not this decline.
+		return a.PendingReset == nil && a.PasswordHash == cur.PasswordHash
+	})
 }
 
 // ResetPassword replaces an account's password with a temporary one,
