@@ -269,17 +269,23 @@ func (s *Service) DeclineReset(ctx context.Context, id string, audit Audit) (Acc
 	if cur.PendingReset == nil {
 		return Account{}, fmt.Errorf("%w: %w", ErrNoPendingReset, fault.ErrConflict)
 	}
+	// over: the password hash this decline's last write left in place. A
+	// password change does not withdraw the request, so it may land
+	// between the read above and the write: the decline is written over
+	// the changed password, and reads as landed by that one.
+	over := cur.PasswordHash
 	return s.auditedUpdate(ctx, cur, audit, func(a *Account) error {
 		// The request this decline was decided about, not one made since.
 		if !samePendingReset(a.PendingReset, cur.PendingReset) {
 			return fmt.Errorf("%w: %w", ErrNoPendingReset, fault.ErrConflict)
 		}
 		a.PendingReset = nil
+		over = a.PasswordHash
 		return nil
 	}, func(a Account) bool {
-		// Cleared with the password as it was: an approval that cleared
-		// it (a new password) is not this decline.
-		return a.PendingReset == nil && a.PasswordHash == cur.PasswordHash
+		// Cleared with the password its write left: an approval that
+		// cleared it (a new password) is not this decline.
+		return a.PendingReset == nil && a.PasswordHash == over
 	})
 }
 
@@ -363,7 +369,10 @@ func (s *Service) resetPassword(ctx context.Context, id, by string, audit Audit,
 // current password. A reset, reset request or revocation that lands during
 // the check refuses the change with ErrChangedMeanwhile (nothing written);
 // a change written whose new session then cannot be opened returns the
-// account and ErrSessionNotOpened (the change stands).
+// account and ErrSessionNotOpened (the change stands). A reset request
+// waiting for approval is left waiting: whoever knows the password (the
+// reason a reset is asked for) can change it, and must not withdraw the
+// request by doing so.
 func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientAddr string, audit Audit) (Account, string, Session, error) {
 	if err := ValidatePassword("newPassword", next); err != nil {
 		return Account{}, "", Session{}, err
@@ -415,8 +424,11 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next, clientA
 		a.PasswordChangeRequired = false
 		a.OwnPassword = true
 		revoke(a, now, gen)
-		// They hold their password: a reset waiting for approval is moot.
-		a.PendingReset = nil
+		// A reset waiting for approval stays: it is asked for when
+		// someone else may know the password, and whoever knows it can
+		// change it. An approval makes the temporary password over this
+		// one; a holder who simply remembered their password has the
+		// request declined by an administrator.
 		return nil
 	}, func(a Account) bool { return a.PasswordHash == hash })
 	if err != nil {
