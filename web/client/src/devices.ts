@@ -125,6 +125,8 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
               await call<Pairing>("POST", `/api/v1/keys/pairings/${encodeURIComponent(p.id)}/complete`, { endorsement: b64(endorsement), share: b64(share) });
               added = true;
               no.remove();
+              // Done with this pairing: another device can be added from here.
+              (start as HTMLButtonElement).disabled = false;
               await d.sc.refresh();
               status.textContent = "Added. Your new device can read this mediation's earlier messages, and everything from now on. The keys went to it encrypted; the service cannot read them.";
             } catch (e) {
@@ -139,8 +141,13 @@ function addDevicePanel(d: DevicesContext): HTMLElement {
                 (start as HTMLButtonElement).disabled = false;
                 return;
               }
-              // The pairing is still claimed: the same device can be added again.
-              status.textContent = "Not added yet: " + errText(e) + ". The numbers still match: press the button to try again.";
+              // The pairing is still claimed: the same device can be added again,
+              // from this page (a reload would lose the pairing in progress, so
+              // not the generic words, which say to reload).
+              const why = e instanceof TypeError ? "the server could not be reached; check your connection"
+                : e instanceof APIError && (e.status >= 500 || e.status === 429) ? "the server could not take it just now; wait a moment"
+                  : errText(e);
+              status.textContent = "Not added yet: " + why + ". Keep this page open: the numbers still match, so press the button again.";
               (yes as HTMLButtonElement).disabled = false;
             }
           },

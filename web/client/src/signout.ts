@@ -50,7 +50,8 @@ export function notSignedOutWords(error: unknown, participant: boolean): string 
  * again by itself, at most SIGNOUT_AUTO_RETRIES times. done runs once the
  * session has ended. forgot: this browser's keys and copies are deleted
  * already (forget.ts), so there is no way back into the case from here;
- * otherwise the person may also go back to their mediation (back).
+ * otherwise the person may also go back to their mediation, or for staff
+ * to where they were (back).
  */
 export function notSignedOut(main: HTMLElement, o: {
   error: unknown; participant: boolean; forgot: boolean;
@@ -86,7 +87,9 @@ export function notSignedOut(main: HTMLElement, o: {
     words,
     o.forgot ? h("p", {}, "This browser’s keys and its copies of documents are already deleted: it can no longer read your messages. But until you are signed out, someone using this browser can still see your mediation’s names and rooms and open documents kept on the server.") : "",
     h("div", { class: "row" }, again,
-      o.back && !o.forgot ? h("button", { type: "button", id: "signout-back", onclick: o.back }, "Stay signed in and go back to my mediation") : ""),
+      o.back && !o.forgot ? h("button", { type: "button", id: "signout-back", onclick: o.back },
+        // Staff (a records clerk, an administrator) may have no mediation to go back to.
+        o.participant ? "Stay signed in and go back to my mediation" : "Stay signed in and go back") : ""),
     status));
   again.focus();
 }
