@@ -132,11 +132,12 @@ func (a *API) addMediator(w http.ResponseWriter, r *http.Request) {
 }
 
 // SharedAddressInviteWarning tells the mediator why an invitation was not
-// mailed: its address is already someone's on another side of the case.
-const SharedAddressInviteWarning = "Not emailed: this address is also on file for someone on another side of this case, who could use the link. Give the link to this person another way, in person or by phone."
+// mailed: its address is already on file for someone else in the case
+// (any side), or for another invitation to it.
+const SharedAddressInviteWarning = "Not emailed: this address is also on file for someone else in this case (or for another invitation), who could use the link and join in this person's place. Give the link to this person another way, in person or by phone."
 
 // createInvite makes an invitation, mailed to the address given unless
-// that address is already on file for a seat of another side
+// that address is already on file for another seat of the case
 // (cases.IssuedInvite.SharedAddress).
 func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 	var req api.InviteRequest

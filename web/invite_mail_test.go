@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/mailpit"
 	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/mail"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
 )
@@ -108,4 +110,41 @@ func sentIDs(n *nodetest.Node, caseID string) func() (map[string]string, error) 
 		}
 		return out, nil
 	}
+}
+
+// inviteLink is the link of invitation inv of case caseID: the one in
+// its answer, or, for one mailed (whose answer holds none), the one in
+// its mail, read back from Mailpit once it arrived (the outbox names the
+// invitation's seat, "invite:" and its id, in the message's Ref).
+func inviteLink(t *testing.T, n *nodetest.Node, mp *mailpit.Client, caseID string, inv api.InviteResponse) string {
+	t.Helper()
+	if !inv.Mailed {
+		return inv.Link
+	}
+	msgs, err := n.Outbox.List(context.Background(), caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ""
+	for _, m := range msgs {
+		if m.Kind == mail.KindJoin && m.Ref == "invite:"+inv.ID {
+			id = m.ID
+		}
+	}
+	if id == "" {
+		t.Fatalf("no invitation mail queued for invitation %s", inv.ID)
+	}
+	got := mp.Outbox(sentIDs(n, caseID)).WaitFor(t, id, 1, 20*time.Second)
+	if len(got) != 1 {
+		t.Fatalf("%d mails arrived for invitation %s", len(got), inv.ID)
+	}
+	m, err := mp.Get(got[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := strings.Index(m.Text, "http")
+	if at < 0 {
+		t.Fatalf("no link in the invitation mail:\n%s", m.Text)
+	}
+	return strings.Fields(m.Text[at:])[0]
 }
