@@ -116,7 +116,7 @@ func TestReentryNotMailedToSharedAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := client.New(sc.n.URL, "").Join(ctx, inv.Link)
+	o, err := client.New(sc.n.URL, "").Join(ctx, inviteLink(t, sc.n, sc.raw, sc.caseID, inv))
 	if err != nil {
 		t.Fatal(err)
 	}
