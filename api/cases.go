@@ -269,21 +269,26 @@ type InviteRequest struct {
 	TTLSeconds int64           `json:"ttlSeconds"`
 }
 
-// InviteResponse carries the link once; the server keeps only its hash.
+// InviteResponse carries the link once, for the mediator to hand over;
+// the server keeps only its hash. A link mailed to the invitee's address
+// (Mailed) is not in it: the mail alone carries it, so that the mediator
+// cannot join in the invitee's place first.
 type InviteResponse struct {
 	// ID names the invitation to its case's mediators, as PendingInvite.ID
 	// does (its token's keyed hash): the desk knows which listed
 	// invitation a link it shows belongs to. The token cannot be had
 	// from it.
-	ID      string          `json:"id,omitempty"`
-	Link    string          `json:"link"`
-	Token   string          `json:"token"`
+	ID string `json:"id,omitempty"`
+	// Link and Token: empty when Mailed.
+	Link    string          `json:"link,omitempty"`
+	Token   string          `json:"token,omitempty"`
 	Expires time.Time       `json:"expires"`
 	Role    ParticipantRole `json:"role"`
 	Side    string          `json:"side,omitempty"`
 	// Mailed: the link was queued to the email address given, for a real
-	// mail server (not the development outbox). MailWarning says when it
-	// could not be queued.
+	// mail server (not the development outbox), and is not in this answer.
+	// MailWarning says when it could not be queued, or why it was not
+	// mailed.
 	Mailed      bool   `json:"mailed,omitempty"`
 	MailWarning string `json:"mailWarning,omitempty"`
 }

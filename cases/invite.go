@@ -35,8 +35,9 @@ type Invite struct {
 	Claimed   *time.Time `json:"claimed,omitempty"`
 	Completed bool       `json:"completed,omitempty"`
 	// AddressAlone: when the invitation was made, its address was on
-	// file for no seat of another side, so it may have been mailed there.
-	// It is not claimed once such a seat has the address (ErrLinkShared).
+	// file for no other seat of the case, so it may have been mailed
+	// there. It is not claimed once another seat has the address
+	// (ErrLinkShared).
 	AddressAlone bool `json:"addressAlone,omitempty"`
 	// SharedRefused: when it was first refused so, once that refusal was
 	// audited (case.link.refused); later tries are refused alike but not
@@ -72,10 +73,12 @@ type IssuedInvite struct {
 	Expires time.Time `json:"expires"`
 	Role    ParticipantRole
 	Side    string
-	// SharedAddress: the invitation's address is already on file for a
-	// seat of the case not on its side (SharedWith; for an observer, any
-	// seat but another observer's). Whoever reads that mailbox could
-	// redeem it and join that side, so it is not to be mailed.
+	// SharedAddress: the invitation's address is already on file for
+	// another seat of the case, of any side (SharedWith). Whoever reads
+	// that mailbox may be that other person, who could redeem it and join
+	// as someone else: the other side, or on the same side a seat in
+	// rooms their own is not in (a lawyers' room the mediator opened), so
+	// it is not to be mailed.
 	SharedAddress bool `json:"-"`
 	// Seat is the invitation's Seat.Key ("invite:" and its token's keyed
 	// hash), for its mail to name the seat it is for (LinkAddressShared
@@ -92,8 +95,9 @@ func (s *Service) inviteKey(token string) string {
 var ErrInviteGone = fmt.Errorf("invite link is expired, already used, or not valid: %w", fault.ErrGone)
 
 // ErrLinkShared: the link was made, and so mailed, while its address was
-// nobody else's in the case, and another seat has that address now (a
-// re-entry link: any other seat; an invitation: a seat of another side).
+// nobody else's in the case, and another seat has that address now (any
+// other seat, of either side; for an invitation, not the account that
+// claimed it).
 // Whoever reads that mailbox may be the other person, so the link no
 // longer works; a new one is given by hand.
 var ErrLinkShared = fmt.Errorf("this link was emailed to an address that someone else in this mediation now also uses, so it no longer works; ask your mediator for a new link: %w", fault.ErrGone)
@@ -117,7 +121,7 @@ const claimLease = time.Minute
 const finishGrace = 24 * time.Hour
 
 // CreateInvite issues an invite link token for the case. It says whether
-// the address given is already on file for a seat of another side
+// the address given is already on file for another seat of the case
 // (IssuedInvite.SharedAddress), for the caller not to mail the link.
 func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id string, n NewInvite) (IssuedInvite, error) {
 	switch n.Role {
@@ -177,11 +181,11 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 		if err != nil {
 			return IssuedInvite{}, err
 		}
-		for _, st := range SharedWith(seats, n.Email, "") {
-			if st.Side != n.Side {
-				shared = true
-			}
-		}
+		// Any other seat, on either side: a party and their own lawyer
+		// need not share every room (a lawyers' room, a parties' room
+		// the mediator opened), so neither may join as the other. Before,
+		// only a seat of another side counted.
+		shared = len(SharedWith(seats, n.Email, "")) > 0
 	}
 	now := s.now().UTC()
 	token := ids.Token()
@@ -397,8 +401,8 @@ func (s *Service) JoinAs(ctx context.Context, token string, current *account.Acc
 		if maker, err = s.mayStillMake(ctx, inv.CaseID, inv.CreatedBy, policy.CaseInvite); err != nil {
 			return err
 		}
-		// Mailed to an address no seat of another side had, which one
-		// has now: not claimed (a claim already made is finished).
+		// Mailed to an address no other seat had, which one has now:
+		// not claimed (a claim already made is finished).
 		if inv.ClaimedBy == "" && inv.AddressAlone {
 			c, err := s.reload(ctx, inv.CaseID)
 			if err != nil {

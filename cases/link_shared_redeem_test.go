@@ -13,8 +13,9 @@ import (
 
 // TestLinkRefusedOnceAddressShared: a link back in for A, and an
 // invitation for side A, made while their address was nobody else's (so
-// they were mailed), stop working once a seat of side B has that address:
-// whoever reads the mailbox may be B. The refusal is in plain words and
+// they were mailed), stop working once another seat has that address —
+// of side B, or, for the invitation, of side A too: whoever reads the
+// mailbox may be that other person. The refusal is in plain words and
 // does not spend the link. A link made when the address was already
 // shared (given by hand, never mailed) still works, as does a link to an
 // address nobody else has.
@@ -29,15 +30,20 @@ func TestLinkRefusedOnceAddressShared(t *testing.T) {
 	if err != nil || re.SharedAddress {
 		t.Fatalf("re-entry: shared %v, %v", re.SharedAddress, err)
 	}
-	invA := e.invite(t, med, c.ID, NewInvite{Role: RoleCounsel, Side: "A", Name: "Ari", Email: family})
+	invA := e.invite(t, med, c.ID, NewInvite{Role: RoleCounsel, Side: "A", Name: "Ari", Email: "ari@example.test"})
 	invOwn := e.invite(t, med, c.ID, NewInvite{Role: RoleObserver, Name: "Olu", Email: "olu@example.test"})
 	if invA.SharedAddress || invOwn.SharedAddress {
 		t.Fatal("an address nobody else has was taken as shared")
 	}
-	// Side B is invited at the family address: held back, given by hand.
+	// Side B is invited at the family address, and a party of side A at
+	// its lawyer's: held back, given by hand.
 	invB := e.invite(t, med, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: "Sam", Email: family})
 	if !invB.SharedAddress {
 		t.Fatal("side B's invitation at side A's address was not taken as shared")
+	}
+	invA2 := e.invite(t, med, c.ID, NewInvite{Role: RoleParty, Side: "A", Name: "Ada", Email: "ari@example.test"})
+	if !invA2.SharedAddress {
+		t.Fatal("a party's invitation at their side's lawyer's address was not taken as shared")
 	}
 	from := e.log.Size()
 	for what, tok := range map[string]string{"A's link back in": re.Token, "side A's invitation": invA.Token} {
@@ -71,6 +77,9 @@ func TestLinkRefusedOnceAddressShared(t *testing.T) {
 	}
 	if _, err := e.svc.Join(ctx, invB.Token); err != nil {
 		t.Fatalf("side B's invitation, given by hand: %v", err)
+	}
+	if _, err := e.svc.Join(ctx, invA2.Token); err != nil {
+		t.Fatalf("side A's party's invitation, given by hand: %v", err)
 	}
 	// A new link back in for A, made now the address is shared, is given
 	// by hand and works.

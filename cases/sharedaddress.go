@@ -136,10 +136,11 @@ const inviteSeatPrefix = "invite:"
 
 // LinkAddressShared reports whether addr, where a link for seat self of
 // case c is to be mailed, is now shared as the link's maker judged it
-// when the link was made: for a re-entry link (self: the participant's
-// account id, CreateReentry) with any other seat of the case; for an
-// invitation (self: IssuedInvite.Seat, CreateInvite) with a seat not on
-// its side (the account that claimed it is its own seat, not another).
+// when the link was made: with any other seat of the case, of either
+// side — for a re-entry link (self: the participant's account id,
+// CreateReentry) as for an invitation (self: IssuedInvite.Seat,
+// CreateInvite; the account that claimed it is its own seat, not
+// another).
 // The outbox asks it just before sending such a link (schedule.Current):
 // a seat invited or joined at the address after the link was queued,
 // whose reader could open the link first, keeps it from being sent. An
@@ -170,10 +171,7 @@ func (s *Service) LinkAddressShared(ctx context.Context, c *Case, self, addr str
 		return false, err
 	}
 	for _, st := range SharedWith(seats, addr, self) {
-		if !invitation {
-			return true, nil
-		}
-		if st.Side != inv.Side && (inv.ClaimedBy == "" || st.AccountID != inv.ClaimedBy) {
+		if !invitation || inv.ClaimedBy == "" || st.AccountID != inv.ClaimedBy {
 			return true, nil
 		}
 	}

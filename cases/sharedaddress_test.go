@@ -12,7 +12,8 @@ import (
 // invitation and account are one seat; another participant (spelled
 // otherwise), an invitation nobody claimed, and a removed participant's
 // account are others; another case is not looked at. An invitation is
-// shared only with seats of another side.
+// shared with any other seat too, of either side (a party and their
+// lawyer need not share every room).
 func TestSharedAddressSeats(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
@@ -44,8 +45,8 @@ func TestSharedAddressSeats(t *testing.T) {
 
 	// An invitation nobody claimed.
 	p := e.joinAs(t, med, c.ID, RoleParty, "A", "Kim", "kim@example.test")
-	if inv := e.invite(t, med, c.ID, NewInvite{Role: RoleCounsel, Side: "A", Name: "Lee", Email: "kim@example.test"}); inv.SharedAddress {
-		t.Fatal("an invitation for the same side says shared")
+	if inv := e.invite(t, med, c.ID, NewInvite{Role: RoleCounsel, Side: "A", Name: "Lee", Email: "kim@example.test"}); !inv.SharedAddress {
+		t.Fatal("an invitation for side A's lawyer to party A's address does not say shared")
 	}
 	shared("pending invitation, same side", p.ID, true)
 	if inv := e.invite(t, med, c.ID, NewInvite{Role: RoleCounsel, Side: "B", Name: "Lou", Email: "kim@example.test"}); !inv.SharedAddress {

@@ -25,9 +25,9 @@ import (
 
 // TestBrowserDesk drives web/client/test/desk.mjs in Chromium: a mediator
 // runs a case from the case desk with no CLI. They open a case with two
-// labelled sides, invite a party per side (one by email too) and a lawyer,
-// copy a link that a party then opens in another browser and lands in the
-// case; add an objective, a success criterion and a disclosure (which the
+// labelled sides, invite a party per side (one by email, whose link the
+// desk does not show: the party opens it from the mail, in another
+// browser, and lands in the case) and a lawyer, copy a link; add an objective, a success criterion and a disclosure (which the
 // Go side acknowledges as the other party, through the API); move the
 // stage forward, are refused going back without a note and allowed with
 // one; close the case (after a confirmation naming what closing does),
@@ -106,17 +106,19 @@ func TestBrowserDesk(t *testing.T) {
 			return caseID, nil
 		},
 		// The invitation given an email address went to Mailpit, with
-		// the link and without the case's name.
-		"mailed": func(link string) (string, error) {
+		// the link and without the case's name; the link, which the desk
+		// did not show, is the one the party opens.
+		"mailed": func(string) (string, error) {
 			got := mp.Outbox(sentIDs(n, caseID)).WaitFor(t, "join-"+caseID+"-", 1, 20*time.Second)
 			if len(got) != 1 || got[0].To[0].Address != partyEmail {
 				return "", fmt.Errorf("invitation mail: %+v", got)
 			}
 			full, err := mp.Get(got[0].ID)
-			if err != nil || !strings.Contains(full.Text, link) || strings.Contains(full.Text+full.Subject, "Okafor") {
+			at := strings.Index(full.Text, "http")
+			if err != nil || at < 0 || !strings.Contains(full.Text, "/join#") || strings.Contains(full.Text+full.Subject, "Okafor") {
 				return "", fmt.Errorf("invitation mail text (%v): %s", err, full.Text)
 			}
-			return "", nil
+			return strings.Fields(full.Text[at:])[0], nil
 		},
 		// The Landlord party opens their link through the API, then
 		// acknowledges the disclosure the mediator made in the browser.

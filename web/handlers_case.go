@@ -132,12 +132,16 @@ func (a *API) addMediator(w http.ResponseWriter, r *http.Request) {
 }
 
 // SharedAddressInviteWarning tells the mediator why an invitation was not
-// mailed: its address is already someone's on another side of the case.
-const SharedAddressInviteWarning = "Not emailed: this address is also on file for someone on another side of this case, who could use the link. Give the link to this person another way, in person or by phone."
+// mailed: its address is already on file for someone else in the case
+// (any side), or for another invitation to it.
+const SharedAddressInviteWarning = "Not emailed: this address is also on file for someone else in this case (or for another invitation), who could use the link and join in this person's place. Give the link to this person another way, in person or by phone."
 
 // createInvite makes an invitation, mailed to the address given unless
-// that address is already on file for a seat of another side
-// (cases.IssuedInvite.SharedAddress).
+// that address is already on file for another seat of the case
+// (cases.IssuedInvite.SharedAddress). The answer carries the link only
+// when it was not mailed (no address, a shared one, the development
+// outbox, a mail that could not be queued): the mediator then hands it
+// over.
 func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 	var req api.InviteRequest
 	if err := decodeJSON(w, r, &req); err != nil {
@@ -159,16 +163,26 @@ func (a *API) createInvite(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, err)
 		return
 	}
-	out := api.InviteResponse{ID: inv.ID, Link: a.InviteLink(inv.Token), Token: inv.Token, Expires: inv.Expires, Role: inv.Role, Side: inv.Side}
+	link := a.InviteLink(inv.Token)
+	out := api.InviteResponse{ID: inv.ID, Link: link, Token: inv.Token, Expires: inv.Expires, Role: inv.Role, Side: inv.Side}
 	switch email := strings.TrimSpace(req.Email); {
 	case email != "" && inv.SharedAddress:
 		out.MailWarning = SharedAddressInviteWarning
 	case email != "":
-		out.Mailed, err = a.schedule.MailInvite(r.Context(), chi.URLParam(r, "caseID"), inv.Seat, email, out.Link, inv.Expires)
+		out.Mailed, err = a.schedule.MailInvite(r.Context(), chi.URLParam(r, "caseID"), inv.Seat, email, link, inv.Expires)
 		if err != nil {
 			a.log.WarnContext(r.Context(), "invite mail", "error", err.Error())
 			out.MailWarning = "The invitation is made, but its mail could not be queued. Give the link by hand."
 		}
+	}
+	if out.Mailed {
+		// Mailed to the address given: the mail holds the link, and
+		// nobody else does. Shown to the mediator too, it would let them
+		// join in the person's place before the person opened the mail,
+		// and set up the account's first device, the root of what counts
+		// as the person's own consent (docs/security.md, "A mediator
+		// impersonating a party").
+		out.Link, out.Token = "", ""
 	}
 	writeJSON(w, http.StatusCreated, out)
 }

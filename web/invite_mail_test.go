@@ -6,10 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-mediation/parley/api"
 	"github.com/parley-mediation/parley/client"
 	"github.com/parley-mediation/parley/internal/ids"
 	"github.com/parley-mediation/parley/internal/mailpit"
 	"github.com/parley-mediation/parley/internal/nodetest"
+	"github.com/parley-mediation/parley/mail"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
 )
@@ -18,7 +20,11 @@ import (
 // real SMTP server (Mailpit, read back through its API): the mail carries
 // the /join link with the token in the fragment and its expiry, and
 // nothing of the case: not its title, side labels, or anyone's name. The
-// answer says it was mailed; an invite without an address is not.
+// answer says it was mailed, and holds neither the link nor its token:
+// the mail alone does, so the mediator cannot open it before the invitee
+// and set up their first device (nor can they read it in the case's mail
+// list). An invite without an address is not mailed, and its answer holds
+// the link, for the mediator to hand over.
 func TestInviteMailed(t *testing.T) {
 	mp := mailpit.FromEnv(t)
 	n := nodetest.Start(t, server.Config{DataDir: t.TempDir(), SMTPURL: "smtp://" + mp.SMTP + "?starttls=off",
@@ -35,8 +41,8 @@ func TestInviteMailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if invB.Mailed {
-		t.Fatal("an invite without an address says it was mailed")
+	if invB.Mailed || !strings.Contains(invB.Link, "/join#"+invB.Token) || invB.Token == "" {
+		t.Fatalf("an invite without an address: mailed %v, link %q", invB.Mailed, invB.Link)
 	}
 	if _, err := client.New(n.URL, "").Join(ctx, invB.Link); err != nil {
 		t.Fatal(err)
@@ -49,8 +55,8 @@ func TestInviteMailed(t *testing.T) {
 	if !invA.Mailed || invA.MailWarning != "" {
 		t.Fatalf("invite with an address: mailed %v, warning %q", invA.Mailed, invA.MailWarning)
 	}
-	if !strings.Contains(invA.Link, "/join#"+invA.Token) {
-		t.Fatalf("link %q does not carry the token in its fragment", invA.Link)
+	if invA.Link != "" || invA.Token != "" {
+		t.Fatalf("the mailed invitation's answer holds its link %q, token %q", invA.Link, invA.Token)
 	}
 	got := mp.Outbox(sentIDs(n, c.ID)).WaitFor(t, "join-"+c.ID+"-", 1, 20*time.Second)
 	if len(got) != 1 {
@@ -63,7 +69,7 @@ func TestInviteMailed(t *testing.T) {
 	if len(m.To) != 1 || m.To[0].Address != addr {
 		t.Fatalf("to %+v", m.To)
 	}
-	if !strings.Contains(m.Text, invA.Link) || !strings.Contains(m.Text, invA.Expires.UTC().Format("15:04")) {
+	if !strings.Contains(m.Text, "/join#") || !strings.Contains(m.Text, invA.Expires.UTC().Format("15:04")) {
 		t.Fatalf("mail does not carry the link and its expiry:\n%s", m.Text)
 	}
 	for _, secret := range []string{"CANARY", "Okafor", "Lindqvist", "Lars", "Ada", "tenancy"} {
@@ -87,6 +93,9 @@ func TestInviteMailed(t *testing.T) {
 		if x.Kind == "join" && x.To == addr && x.State == "sent" {
 			sent++
 		}
+		if strings.Contains(x.Text, "/join#") {
+			t.Fatalf("the mail list shows the mediator an invitation link: %+v", x)
+		}
 	}
 	if sent != 1 {
 		t.Fatalf("mail list: %+v", list)
@@ -108,4 +117,41 @@ func sentIDs(n *nodetest.Node, caseID string) func() (map[string]string, error) 
 		}
 		return out, nil
 	}
+}
+
+// inviteLink is the link of invitation inv of case caseID: the one in
+// its answer, or, for one mailed (whose answer holds none), the one in
+// its mail, read back from Mailpit once it arrived (the outbox names the
+// invitation's seat, "invite:" and its id, in the message's Ref).
+func inviteLink(t *testing.T, n *nodetest.Node, mp *mailpit.Client, caseID string, inv api.InviteResponse) string {
+	t.Helper()
+	if !inv.Mailed {
+		return inv.Link
+	}
+	msgs, err := n.Outbox.List(context.Background(), caseID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ""
+	for _, m := range msgs {
+		if m.Kind == mail.KindJoin && m.Ref == "invite:"+inv.ID {
+			id = m.ID
+		}
+	}
+	if id == "" {
+		t.Fatalf("no invitation mail queued for invitation %s", inv.ID)
+	}
+	got := mp.Outbox(sentIDs(n, caseID)).WaitFor(t, id, 1, 20*time.Second)
+	if len(got) != 1 {
+		t.Fatalf("%d mails arrived for invitation %s", len(got), inv.ID)
+	}
+	m, err := mp.Get(got[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := strings.Index(m.Text, "http")
+	if at < 0 {
+		t.Fatalf("no link in the invitation mail:\n%s", m.Text)
+	}
+	return strings.Fields(m.Text[at:])[0]
 }

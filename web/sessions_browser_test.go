@@ -55,7 +55,7 @@ func TestBrowserSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.New(n.URL, "").Join(ctx, invB.Link); err != nil {
+	if _, err := client.New(n.URL, "").Join(ctx, inviteLink(t, n, mp, k.ID, invB)); err != nil {
 		t.Fatal(err)
 	}
 	// The program's history: ten closed tenancy cases that spent 1…10 days
@@ -95,7 +95,7 @@ func TestBrowserSessions(t *testing.T) {
 	cmd := exec.CommandContext(tctx, nodeBin, "test/sessions.mjs")
 	cmd.Dir = clientDir
 	cmd.Env = append(os.Environ(), "PARLEY_URL="+n.URL, "PARLEY_MEDIATOR_EMAIL="+medEmail, "PARLEY_PASSWORD="+nodetest.Password,
-		"PARLEY_INVITE_A="+invA.Link, "PARLEY_CASE="+k.ID, "PARLEY_STALLED_TITLE="+stalledTitle,
+		"PARLEY_INVITE_A="+inviteLink(t, n, mp, k.ID, invA), "PARLEY_CASE="+k.ID, "PARLEY_STALLED_TITLE="+stalledTitle,
 		"PARLEY_START="+startAt.Format("2006-01-02T15:04"), "PARLEY_MOVED="+movedAt.Format("2006-01-02T15:04"),
 		"PARLEY_CHROMIUM="+chromiumPath(), "PARLEY_SCREENSHOTS="+shots)
 	stdin, err := cmd.StdinPipe()

@@ -30,7 +30,7 @@ func TestBrowserSessionsMailWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.New(n.URL, "").Join(ctx, invA.Link); err != nil {
+	if _, err := client.New(n.URL, "").Join(ctx, inviteLink(t, n, mp, k.ID, invA)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := med.Invite(ctx, k.ID, "counsel", "B", "Blake Byrne", shared, time.Hour); err != nil {

@@ -23,7 +23,7 @@ func TestCheckInAndSurveyNotMailedToSharedAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.New(sc.n.URL, "").Join(ctx, inv.Link); err != nil {
+	if _, err := client.New(sc.n.URL, "").Join(ctx, inviteLink(t, sc.n, sc.raw, sc.caseID, inv)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sc.med.CaseAction(ctx, sc.caseID, "stage", map[string]string{"stage": "closure"}); err != nil {

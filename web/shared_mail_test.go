@@ -14,6 +14,7 @@ import (
 	"github.com/parley-mediation/parley/internal/nodetest"
 	"github.com/parley-mediation/parley/policy"
 	"github.com/parley-mediation/parley/server"
+	"github.com/parley-mediation/parley/web"
 )
 
 // sharedCase is a case whose party A and party B were both invited at one
@@ -62,7 +63,7 @@ func (sc sharedCase) join(t *testing.T, side, name string) api.SessionResponse {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := client.New(sc.n.URL, "").Join(ctx, inv.Link)
+	s, err := client.New(sc.n.URL, "").Join(ctx, inviteLink(t, sc.n, sc.raw, sc.caseID, inv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestReentryNotMailedToSharedAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := client.New(sc.n.URL, "").Join(ctx, inv.Link)
+	o, err := client.New(sc.n.URL, "").Join(ctx, inviteLink(t, sc.n, sc.raw, sc.caseID, inv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,9 +133,12 @@ func TestReentryNotMailedToSharedAddress(t *testing.T) {
 	}
 }
 
-// An invitation for one side to an address a seat of another side has is
-// made, but not mailed: whoever reads that mailbox could join as that side.
-func TestInviteNotMailedToAnotherSidesAddress(t *testing.T) {
+// An invitation to an address another seat of the case has, of either
+// side, is made, but not mailed: whoever reads that mailbox could join as
+// someone else. Counsel for side A at party A's address is not mailed
+// either (a lawyers' room need not hold the party), nor is side B's
+// lawyer.
+func TestInviteNotMailedToAnotherSeatsAddress(t *testing.T) {
 	sc := newSharedCase(t)
 	ctx := context.Background()
 	solo := "solo-" + ids.New("x")[2:10] + "@example.test"
@@ -142,31 +146,74 @@ func TestInviteNotMailedToAnotherSidesAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.New(sc.n.URL, "").Join(ctx, inv.Link); err != nil {
+	if _, err := client.New(sc.n.URL, "").Join(ctx, inviteLink(t, sc.n, sc.raw, sc.caseID, inv)); err != nil {
 		t.Fatal(err)
-	}
-	// Counsel for side A at the same address shares side A's caucus
-	// anyway: mailed.
-	inv, err = sc.med.Invite(ctx, sc.caseID, "counsel", "A", "Cal Counsel", solo, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if inv.MailWarning != "" || !inv.Mailed {
-		t.Fatalf("same side: mailed %v, warning %q", inv.Mailed, inv.MailWarning)
 	}
 	before := len(sc.queuedTo(t, "join-", solo))
-	inv, err = sc.med.Invite(ctx, sc.caseID, "counsel", "B", "Bea Counsel", solo, time.Hour)
+	for _, x := range []struct{ role, side, name string }{{"counsel", "A", "Cal Counsel"}, {"counsel", "B", "Bea Counsel"}} {
+		inv, err = sc.med.Invite(ctx, sc.caseID, x.role, x.side, x.name, solo, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inv.Link == "" || inv.Mailed {
+			t.Fatalf("invitation for %s of side %s to party A's address: link %q, mailed %v", x.role, x.side, inv.Link, inv.Mailed)
+		}
+		if !strings.Contains(inv.MailWarning, "Not emailed") {
+			t.Fatalf("warning %q", inv.MailWarning)
+		}
+	}
+	if got := sc.queuedTo(t, "join-", solo); len(got) != before {
+		t.Fatalf("invitation mail queued to another seat's address: %v", got)
+	}
+}
+
+// An invitation for counsel of side A to party A's own address is not
+// mailed: party A, reading that mailbox, could join as their lawyer and
+// read a room the mediator opened for the lawyers alone. The mediator is
+// told so in plain words (no address, id or role name), and gets the link
+// to give by hand. A lawyer's invitation mailed to an address of their
+// own stops working once a party of the same side is invited there.
+func TestInviteNotMailedToSameSidesAddress(t *testing.T) {
+	sc := newFamilyCase(t)
+	ctx := context.Background()
+	inv, err := sc.med.Invite(ctx, sc.caseID, "counsel", "A", "Cal Counsel", sc.family, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if inv.Link == "" || inv.Mailed {
-		t.Fatalf("invitation for side B to side A's address: link %q, mailed %v", inv.Link, inv.Mailed)
+	if inv.Mailed || inv.Link == "" {
+		t.Fatalf("side A's lawyer at party A's address: mailed %v, link %q", inv.Mailed, inv.Link)
 	}
-	if !strings.Contains(inv.MailWarning, "Not emailed") {
+	if inv.MailWarning != web.SharedAddressInviteWarning || !strings.Contains(inv.MailWarning, "someone else in this case") ||
+		!strings.Contains(inv.MailWarning, "in person or by phone") {
 		t.Fatalf("warning %q", inv.MailWarning)
 	}
-	if got := sc.queuedTo(t, "join-", solo); len(got) != before {
-		t.Fatalf("invitation mail queued to the other side's address: %v", got)
+	for _, leak := range []string{sc.family, sc.caseID, sc.a.Account.ID, inv.ID, "counsel", "seat", "side A", "Alex"} {
+		if strings.Contains(inv.MailWarning, leak) {
+			t.Fatalf("warning names %q: %q", leak, inv.MailWarning)
+		}
+	}
+	if got := sc.queuedTo(t, "join-", sc.family); len(got) != 1 {
+		t.Fatalf("join mails queued to the family address: %v; want party A's alone", got)
+	}
+	if _, err := client.New(sc.n.URL, "").Join(ctx, inv.Link); err != nil {
+		t.Fatalf("the lawyer's link, given by hand: %v", err)
+	}
+	// A lawyer's own address, mailed; then side A's other party is
+	// invited there, and the mailed link no longer works.
+	own := "dana-" + ids.New("x")[2:10] + "@example.test"
+	inv, err = sc.med.Invite(ctx, sc.caseID, "counsel", "A", "Dana Counsel", own, time.Hour)
+	if err != nil || !inv.Mailed || inv.MailWarning != "" {
+		t.Fatalf("a lawyer at an address of their own: mailed %v, warning %q, %v", inv.Mailed, inv.MailWarning, err)
+	}
+	link := inviteLink(t, sc.n, sc.raw, sc.caseID, inv)
+	if p, err := sc.med.Invite(ctx, sc.caseID, "party", "A", "Ed Parent", own, time.Hour); err != nil || p.Mailed || p.MailWarning != web.SharedAddressInviteWarning {
+		t.Fatalf("side A's party at its lawyer's address: mailed %v, warning %q, %v", p.Mailed, p.MailWarning, err)
+	}
+	_, err = client.New(sc.n.URL, "").Join(ctx, link)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.Status != 410 || !strings.Contains(ce.Problem.Detail, "ask your mediator for a new link") ||
+		strings.Contains(ce.Problem.Detail, own) {
+		t.Fatalf("the lawyer's mailed link after a party of the side was invited at its address: %v (%+v)", err, ce)
 	}
 }
 

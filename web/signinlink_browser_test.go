@@ -56,7 +56,7 @@ func TestBrowserSignInLink(t *testing.T) {
 	}
 	browserScript{
 		name: "signinlink.mjs",
-		env:  []string{"PARLEY_INVITE=" + inv.Link, "PARLEY_PARTY_EMAIL=" + addr},
+		env:  []string{"PARLEY_INVITE=" + inviteLink(t, n, mp, k.ID, inv), "PARLEY_PARTY_EMAIL=" + addr},
 		ask: map[string]func(string) (string, error){
 			"joined": func(string) (string, error) {
 				c, err := n.Cases.Load(ctx, k.ID)

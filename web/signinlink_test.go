@@ -106,7 +106,7 @@ func TestSignInLinkByEmail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := client.New(n.URL, "").Join(ctx, inv.Link)
+		s, err := client.New(n.URL, "").Join(ctx, inviteLink(t, n, mp, c.ID, inv))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +154,7 @@ func TestSignInLinkByEmail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cora, err := client.New(n.URL, "").Join(ctx, inv2.Link)
+	cora, err := client.New(n.URL, "").Join(ctx, inviteLink(t, n, mp, c2.ID, inv2))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -325,7 +325,7 @@ func caseInvite(ctx context.Context, args []string) error {
 	role := fs.String("role", "", "party, counsel or observer")
 	side := fs.String("side", "", "side id (A, B, …) for a party or counsel")
 	name := fs.String("name", "", "the invitee's name")
-	email := fs.String("email", "", "the invitee's email (kept for contact; Parley sends no mail)")
+	email := fs.String("email", "", "the invitee's email: where a server that sends mail sends the link (then not shown here), and later session mail")
 	ttl := fs.Duration("ttl", 72*time.Hour, "how long the link stays valid (at most 720h)")
 	asJSON := clientFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -347,6 +347,12 @@ func caseInvite(ctx context.Context, args []string) error {
 	}
 	if *asJSON {
 		return printJSON(inv)
+	}
+	if inv.Link == "" {
+		// Mailed: the link is in the email alone.
+		fmt.Printf("Invite for %s (%s %s), valid until %s, sent by email to %s. The link is only in that email, so that only whoever reads it can join as %s; it works once.\n",
+			*name, inv.Role, inv.Side, inv.Expires.Local().Format("2 Jan 2006 15:04"), *email, *name)
+		return nil
 	}
 	fmt.Printf("Invite for %s (%s %s), valid until %s — send it privately, it works once:\n%s\n",
 		*name, inv.Role, inv.Side, inv.Expires.Local().Format("2 Jan 2006 15:04"), inv.Link)

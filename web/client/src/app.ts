@@ -701,11 +701,19 @@ function inviteForm(): HTMLElement {
       e.preventDefault();
       try {
         const inv = await api.invite(sc.caseID, role.value as ParticipantRole, role.value === "observer" ? "" : side.value, name.value, email.value.trim());
-        const link = h("input", { id: "invite-link", type: "text", readonly: true, value: inv.link }) as HTMLInputElement;
         const to = email.value.trim();
+        if (inv.mailed || !inv.link) {
+          // A mailed invitation's link is in the email alone: only whoever reads that mailbox can join as the person.
+          out.replaceChildren(h("p", { id: "invite-mailed" }, `Invitation for ${name.value} sent by email to ${to}. The link is only in that email, not on this page, so that only whoever reads ${to} can join as ${name.value}; it works once. ` +
+            `If they do not get it, withdraw it on the case desk under “Invited, not joined yet” and invite them again: a new invitation to the same address is not emailed, and its link is shown for you to give them in person or by phone.`));
+          name.value = "";
+          email.value = "";
+          update();
+          return;
+        }
+        const link = h("input", { id: "invite-link", type: "text", readonly: true, value: inv.link }) as HTMLInputElement;
         out.replaceChildren(h("label", { for: "invite-link" }, `Invitation for ${name.value} (send it privately; it works once)`), link,
-          inv.mailed ? h("p", { class: "note", id: "invite-mailed" }, `The link was also sent by email to ${to}. The email has only the link and when it expires.`)
-            : to ? h("p", { class: "note", id: "invite-mailed" }, inv.mailWarning ?? "No email went out (mail is not set up here): give the link yourself.") : "");
+          to ? h("p", { class: "note", id: "invite-mailed" }, inv.mailWarning ?? "No email went out (mail is not set up here): give the link yourself.") : "");
         name.value = "";
         email.value = "";
         update();

@@ -648,25 +648,31 @@ function inviteForm(): HTMLElement {
           inv = await deskAPI.invite(id, { role: role.value as W.ParticipantRole, side: role.value === "observer" ? "" : side.value, name: person, email: to, ttlSeconds: 7 * 24 * 3600 });
         } finally { counted(); done(); }
         kept.who = { id: inv.id ?? "" };
-        const link = h("input", { id: "desk-invite-link", type: "text", readonly: true, value: inv.link, "aria-describedby": "desk-invite-once" }) as HTMLInputElement;
+        // A mailed invitation's link is in the email alone (the server does not send it here): only whoever reads that mailbox can join as the person.
+        const link = inv.link ? h("input", { id: "desk-invite-link", type: "text", readonly: true, value: inv.link, "aria-describedby": "desk-invite-once" }) as HTMLInputElement : null;
         out.replaceChildren(h("div", { class: "confirm invite-result", "data-role": inv.role, "data-side": inv.side ?? "" },
           h("h3", {}, `Invitation for ${personName(person, inv.role, sideLabelNow)}`),
-          h("p", { id: "desk-invite-once" }, h("strong", {}, "This link is shown only once."), ` Copy it now and send it to ${person} privately. It works once and expires ${whenZoned(inv.expires)}. Anyone holding it can join as ${person}.`),
-          h("label", { for: "desk-invite-link" }, "Invitation link"), link,
-          h("div", { class: "row" }, copyButton(link, "desk-invite-copy", "Copy the link")),
-          inv.mailed ? h("p", { class: "note", id: "desk-invite-mailed" }, `It was also sent by email to ${to}. The email holds only the link and when it expires, not the case's name.`)
+          ...(link ? [
+            h("p", { id: "desk-invite-once" }, h("strong", {}, "This link is shown only once."), ` Copy it now and send it to ${person} privately. It works once and expires ${whenZoned(inv.expires)}. Anyone holding it can join as ${person}.`),
+            h("label", { for: "desk-invite-link" }, "Invitation link"), link,
+            h("div", { class: "row" }, copyButton(link, "desk-invite-copy", "Copy the link")),
+          ] : []),
+          inv.mailed ? h("p", { id: "desk-invite-mailed" }, h("strong", {}, `Sent by email to ${to}.`),
+            ` The link is only in that email, not on this page, so that only whoever reads ${to} can join as ${person}. It works once and expires ${whenZoned(inv.expires)}. The email holds only the link and when it expires, not the case's name.`)
             : to ? h("p", { class: "note", id: "desk-invite-mailed" }, inv.mailWarning ?? "No email went out: this server does not send mail. Give the link yourself.") : "",
+          inv.mailed ? h("p", { class: "note", id: "desk-invite-missing" }, `If ${person} does not get it (ask them to look in their spam folder too), withdraw it under “Invited, not joined yet” and invite them again: a new invitation to the same address is not emailed, and its link is shown here for you to give them in person or by phone.`) : "",
           nextSteps(person, inv.role, sideLabelNow, to, !!inv.mailed, inv.expires)));
         if (shown !== id) {
-          note(id, title, `The invitation link for ${person} in “${title}” is ready: open “${title}” again to copy it before you leave the page.`, "done",
+          if (link) note(id, title, `The invitation link for ${person} in “${title}” is ready: open “${title}” again to copy it before you leave the page.`, "done",
             `An invitation link for “${title}” is ready: open “${title}” again to copy it before you leave the page.`);
+          else note(id, title, `The invitation for ${person} in “${title}” was sent by email to ${to}.`, "done", `An invitation for “${title}” was sent by email.`);
           return;
         }
         name.value = email.value = "";
         update();
         // Selected for copying, unless the mediator has gone on typing elsewhere meanwhile.
         const at = document.activeElement;
-        if (link.isConnected && (!at || at === document.body || !!at.closest("#desk-invite"))) link.select();
+        if (link?.isConnected && (!at || at === document.body || !!at.closest("#desk-invite"))) link.select();
         try {
           if (await readPending(id)) document.getElementById("desk-pending")?.replaceWith(pendingList());
         } catch { /* the list catches up on the next visit */ }
@@ -695,7 +701,7 @@ function nextSteps(person: string, role: string, label: string, to: string, mail
   const rooms = role === "observer" ? "the joint room" : `the joint room and the ${label} caucus`;
   const where = role === "observer" ? "under People, as an observer" : `under People, on the ${label} side`;
   return h("div", { id: "desk-invite-next" }, h("h4", {}, "What happens next"), h("ul", {},
-    h("li", {}, `${person} opens the link and is then listed ${where}. Before entering ${rooms} they read the case's terms and accept them; the case cannot move on to the opening session until everyone who has joined has accepted.`),
+    h("li", {}, `${person} opens the link${mailed ? " in the email" : ""} and is then listed ${where}. Before entering ${rooms} they read the case's terms and accept them; the case cannot move on to the opening session until everyone who has joined has accepted.`),
     h("li", {}, `Until then they are listed on this page under “Invited, not joined yet”. If the link expires unused (${whenZoned(expires)}), make a new invitation.`),
     h("li", {}, to && mailed ? `Invitations to sessions in ${rooms}, and reminders, are emailed to ${to}: the times and links only.`
       : to ? `Invitations to sessions, and reminders, are emailed to ${to} once this server sends mail; until then, tell ${person} the times yourself.`

@@ -570,12 +570,15 @@ export interface InviteRequest {
 }
 
 /**
- * InviteResponse carries the link once; the server keeps only its hash.
+ * InviteResponse carries the link once, for the mediator to hand over;
+ * the server keeps only its hash. A link mailed to the invitee's address
+ * (Mailed) is not in it: the mail alone carries it, so that the mediator
+ * cannot join in the invitee's place first.
  */
 export interface InviteResponse {
   id?: string;
-  link: string;
-  token: string;
+  link?: string;
+  token?: string;
   expires: string;
   role: ParticipantRole;
   side?: string;
