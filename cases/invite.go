@@ -185,7 +185,11 @@ func (s *Service) CreateInvite(ctx context.Context, actor account.Account, id st
 		// need not share every room (a lawyers' room, a parties' room
 		// the mediator opened), so neither may join as the other. Before,
 		// only a seat of another side counted.
-		shared = len(SharedWith(seats, n.Email, "")) > 0
+		for _, st := range SharedWith(seats, n.Email, "") {
+			if !sameInvitee(st, strings.TrimSpace(n.Name), n.Role, n.Side) {
+				shared = true
+			}
+		}
 	}
 	now := s.now().UTC()
 	token := ids.Token()

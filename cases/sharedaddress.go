@@ -171,11 +171,26 @@ func (s *Service) LinkAddressShared(ctx context.Context, c *Case, self, addr str
 		return false, err
 	}
 	for _, st := range SharedWith(seats, addr, self) {
+		if invitation && sameInvitee(st, inv.Name, inv.Role, inv.Side) {
+			continue
+		}
 		if !invitation || inv.ClaimedBy == "" || st.AccountID != inv.ClaimedBy {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// sameInvitee reports whether seat st is another invitation nobody
+// claimed for the same person as an invitation of name, role and side
+// (the same name as the mediator wrote it, role and side): an
+// invitation made again at the same address (the first expired, was
+// withdrawn, or its mail was lost) is not a second person at that
+// address. Whoever reads that mailbox could redeem the first one
+// already; the second gives them nothing more, so it is mailed as the
+// first was. A name spelled otherwise counts as another person.
+func sameInvitee(st Seat, name string, role ParticipantRole, side string) bool {
+	return st.Invitation() && name != "" && st.Name == name && st.Role == role && st.Side == side
 }
 
 // errAlreadyMarked: a link's SharedRefused is set already (another try

@@ -65,3 +65,45 @@ func TestSharedAddressSeats(t *testing.T) {
 	r2 := e.joinAs(t, med, c.ID, RoleParty, "B", "Rae", "rae@example.test")
 	shared("removed and invited again", r2.ID, true)
 }
+
+// TestInviteMadeAgainForTheSamePersonIsNotShared: an invitation made
+// again at the same address for the same person (the same name, role and
+// side; the first withdrawn, or still pending) is not a second person at
+// that address, so it may be mailed and redeemed as the first; the same
+// address for another name, role or side is still shared.
+func TestInviteMadeAgainForTheSamePersonIsNotShared(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	med := staff(policy.RoleMediator, "Mia")
+	c := e.newCase(t, med, "Flat 5")
+	first := e.invite(t, med, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: "Dee", Email: "dee@example.test"})
+	if first.SharedAddress {
+		t.Fatal("a first invitation to an address nobody has says shared")
+	}
+	if _, err := e.svc.WithdrawInvite(ctx, med, c.ID, first.ID); err != nil {
+		t.Fatal(err)
+	}
+	again := e.invite(t, med, c.ID, NewInvite{Role: RoleParty, Side: "B", Name: " Dee ", Email: "Dee@example.test"})
+	if again.SharedAddress {
+		t.Fatal("an invitation made again for the same person at the same address says shared")
+	}
+	for _, n := range []NewInvite{
+		{Role: RoleParty, Side: "B", Name: "Dee Jones", Email: "dee@example.test"},
+		{Role: RoleCounsel, Side: "B", Name: "Dee", Email: "dee@example.test"},
+		{Role: RoleParty, Side: "A", Name: "Dee", Email: "dee@example.test"},
+	} {
+		if inv := e.invite(t, med, c.ID, n); !inv.SharedAddress {
+			t.Fatalf("%+v at an address another invitation has does not say shared", n)
+		}
+	}
+	// The three above now share the address: the one made again for
+	// Dee is refused at redemption like any mailed link whose address
+	// another seat took since.
+	cc, err := e.svc.Load(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sh, err := e.svc.LinkAddressShared(ctx, cc, again.Seat, "dee@example.test"); err != nil || !sh {
+		t.Fatalf("after invitations for others at the address: shared %v, %v; want true", sh, err)
+	}
+}

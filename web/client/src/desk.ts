@@ -660,7 +660,7 @@ function inviteForm(): HTMLElement {
           inv.mailed ? h("p", { id: "desk-invite-mailed" }, h("strong", {}, `Sent by email to ${to}.`),
             ` The link is only in that email, not on this page, so that only whoever reads ${to} can join as ${person}. It works once and expires ${whenZoned(inv.expires)}. The email holds only the link and when it expires, not the case's name.`)
             : to ? h("p", { class: "note", id: "desk-invite-mailed" }, inv.mailWarning ?? "No email went out: this server does not send mail. Give the link yourself.") : "",
-          inv.mailed ? h("p", { class: "note", id: "desk-invite-missing" }, `If ${person} does not get it (ask them to look in their spam folder too), withdraw it under “Invited, not joined yet” and invite them again: a new invitation to the same address is not emailed, and its link is shown here for you to give them in person or by phone.`) : "",
+          inv.mailed ? h("p", { class: "note", id: "desk-invite-missing" }, `If ${person} does not get it (ask them to look in their spam folder too), withdraw it under “Invited, not joined yet” and invite them again: with the right address it is emailed again; without an email address its link is shown here for you to give them in person or by phone.`) : "",
           nextSteps(person, inv.role, sideLabelNow, to, !!inv.mailed, inv.expires)));
         if (shown !== id) {
           if (link) note(id, title, `The invitation link for ${person} in “${title}” is ready: open “${title}” again to copy it before you leave the page.`, "done",
