@@ -228,6 +228,16 @@ func (s *suiteEnv) canary(what string) string {
 	return c
 }
 
+// lowerCanary is a canary in lower case, for a value the server folds
+// to lower case before storing it (an email address).
+func (s *suiteEnv) lowerCanary(what string) string {
+	c := "canary-" + what + "-" + randomHex(6)
+	s.mu.Lock()
+	s.canaries = append(s.canaries, c)
+	s.mu.Unlock()
+	return c
+}
+
 // control makes a plaintext that a scenario stores unencrypted on purpose
 // (a raw chat body, which the server keeps as given): the at-rest scan
 // must find it in MinIO and in the Redis dump, or it is looking in the
